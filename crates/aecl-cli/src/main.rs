@@ -1,0 +1,3 @@
+//! The `aecl` binary.
+
+fn main() {}

@@ -1,0 +1,217 @@
+//! Argument constraints: ranges, enumerations, paths under allowed roots, URL hosts, e-mail
+//! domains, SQL statement classes and shell command rules.
+
+use serde_json::Value;
+
+use crate::shell::ShellRules;
+use crate::sql::SqlRules;
+use crate::verdict::Decision;
+
+/// One constraint on the values at an argument path.
+#[derive(Debug, Clone)]
+pub enum Constraint {
+    /// A number within `[min, max]` (either bound optional).
+    Range { min: Option<f64>, max: Option<f64> },
+    /// One of the listed JSON values.
+    OneOf(Vec<Value>),
+    /// A string of at most this many characters.
+    MaxLength(usize),
+    /// A path that, after lexical normalisation of `.`, `..` and repeated `/`, lies under one
+    /// of these roots. A relative path is taken relative to the first root.
+    PathUnder(Vec<String>),
+    /// An `http` or `https` URL whose host is listed; `*.example.com` matches subdomains.
+    UrlHosts(Vec<String>),
+    /// E-mail addresses (one, or a comma-separated list) whose domains are listed;
+    /// `*.example.com` matches subdomains.
+    EmailDomains(Vec<String>),
+    Sql(SqlRules),
+    Shell(ShellRules),
+}
+
+/// What a constraint found wrong with a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub decision: Decision,
+    pub message: String,
+}
+
+/// Facts about a value that later stages use (the SQL analysis feeds the bulk risk factor).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueFacts {
+    pub bulk: bool,
+}
+
+impl Constraint {
+    /// Checks one value, appending violations and recording facts.
+    pub fn check(&self, value: &Value, out: &mut Vec<Violation>, facts: &mut ValueFacts) {
+        match self {
+            Constraint::Range { min, max } => check_range(*min, *max, value, out),
+            Constraint::OneOf(allowed) => {
+                if !allowed.contains(value) {
+                    let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+                    out.push(block("one_of", format!("{value} is not one of {}", list.join(", "))));
+                }
+            }
+            Constraint::MaxLength(limit) => match value.as_str() {
+                Some(s) if s.chars().count() > *limit => {
+                    out.push(block("max_length", format!("longer than {limit} characters")))
+                }
+                Some(_) => {}
+                None => out.push(block("max_length", format!("expected a string, got {value}"))),
+            },
+            Constraint::PathUnder(roots) => match value.as_str() {
+                Some(path) => check_path(roots, path, out),
+                None => out.push(block("path_under", format!("expected a path string, got {value}"))),
+            },
+            Constraint::UrlHosts(hosts) => match value.as_str() {
+                Some(url) => check_url(hosts, url, out),
+                None => out.push(block("url_hosts", format!("expected a URL string, got {value}"))),
+            },
+            Constraint::EmailDomains(domains) => match value.as_str() {
+                Some(list) => check_emails(domains, list, out),
+                None => {
+                    out.push(block("email_domains", format!("expected an address, got {value}")))
+                }
+            },
+            Constraint::Sql(rules) => match value.as_str() {
+                Some(sql) => rules.check(sql, out, facts),
+                None => out.push(block("sql", format!("expected SQL text, got {value}"))),
+            },
+            Constraint::Shell(rules) => match value.as_str() {
+                Some(command) => rules.check(command, out),
+                None => out.push(block("shell", format!("expected a command string, got {value}"))),
+            },
+        }
+    }
+}
+
+fn block(rule: &'static str, message: String) -> Violation {
+    Violation { rule, decision: Decision::Block, message }
+}
+
+fn check_range(min: Option<f64>, max: Option<f64>, value: &Value, out: &mut Vec<Violation>) {
+    let Some(n) = value.as_f64() else {
+        out.push(block("range", format!("expected a number, got {value}")));
+        return;
+    };
+    if let Some(min) = min
+        && n < min
+    {
+        out.push(block("range", format!("{n} is below the minimum {min}")));
+    }
+    if let Some(max) = max
+        && n > max
+    {
+        out.push(block("range", format!("{n} is above the maximum {max}")));
+    }
+}
+
+/// Lexically normalises `path`: removes `.` and empty segments and resolves `..` against
+/// the segments before it. Returns `None` when `..` climbs above the start.
+pub fn normalise_path(path: &str) -> Option<String> {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    Some(if absolute { format!("/{joined}") } else { joined })
+}
+
+fn check_path(roots: &[String], path: &str, out: &mut Vec<Violation>) {
+    if path.contains('\0') {
+        out.push(block("path_under", "path contains a NUL byte".to_owned()));
+        return;
+    }
+    let base = roots.first().map(String::as_str).unwrap_or("/");
+    let full = if path.starts_with('/') { path.to_owned() } else { format!("{base}/{path}") };
+    let Some(normal) = normalise_path(&full) else {
+        out.push(block("path_under", format!("`{path}` climbs above the file system root")));
+        return;
+    };
+    let inside = roots.iter().any(|root| {
+        let root = normalise_path(root).unwrap_or_default();
+        let root = root.trim_end_matches('/');
+        normal == root || root.is_empty() || normal.starts_with(&format!("{root}/"))
+    });
+    if !inside {
+        out.push(block(
+            "path_under",
+            format!("`{path}` resolves to `{normal}`, outside the allowed roots {}", roots.join(", ")),
+        ));
+    }
+}
+
+/// Whether `host` (already lower-case) matches a pattern: exact, or `*.suffix` for any
+/// subdomain of `suffix` (not `suffix` itself).
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host.len() > suffix.len() && host.ends_with(&format!(".{suffix}")),
+        None => host == pattern,
+    }
+}
+
+fn check_url(hosts: &[String], text: &str, out: &mut Vec<Violation>) {
+    let url = match url::Url::parse(text) {
+        Ok(url) => url,
+        Err(e) => {
+            out.push(block("url_hosts", format!("`{text}` is not a valid URL: {e}")));
+            return;
+        }
+    };
+    if url.scheme() != "https" && url.scheme() != "http" {
+        out.push(block("url_hosts", format!("scheme `{}` is not http or https", url.scheme())));
+        return;
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        out.push(block("url_hosts", "URLs with embedded credentials are refused".to_owned()));
+    }
+    let host = url.host_str().unwrap_or_default().trim_end_matches('.').to_ascii_lowercase();
+    if !hosts.iter().any(|p| host_matches(p, &host)) {
+        out.push(block(
+            "url_hosts",
+            format!("host `{host}` is not in the allowed destinations {}", hosts.join(", ")),
+        ));
+    }
+}
+
+/// The domain of an address in `local@domain` or `Name <local@domain>` form.
+fn email_domain(address: &str) -> Option<String> {
+    let address = address.trim();
+    let inner = match (address.rfind('<'), address.rfind('>')) {
+        (Some(open), Some(close)) if open < close => address.get(open + 1..close)?,
+        _ => address,
+    };
+    let (local, domain) = inner.trim().rsplit_once('@')?;
+    if local.is_empty() || domain.is_empty() || domain.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(domain.trim_end_matches('.').to_ascii_lowercase())
+}
+
+fn check_emails(domains: &[String], list: &str, out: &mut Vec<Violation>) {
+    for address in list.split([',', ';']).filter(|a| !a.trim().is_empty()) {
+        match email_domain(address) {
+            Some(domain) if domains.iter().any(|p| host_matches(p, &domain)) => {}
+            Some(domain) => out.push(block(
+                "email_domains",
+                format!("domain `{domain}` is not in the allowed domains {}", domains.join(", ")),
+            )),
+            None => out.push(block(
+                "email_domains",
+                format!("`{}` is not an e-mail address", address.trim()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,416 @@
+//! `decide`: the pipeline of design.md §3, steps 2 to 8, as one total and pure function.
+//!
+//! Each stage appends reasons; the verdict's decision is the strictest of them, so a stage
+//! can only ever tighten what the stages before it found. Nothing here reads a clock, the
+//! environment or a file; nothing panics on input, and if a bug panics anyway the panic is
+//! caught and the call is blocked.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde_json::Value;
+
+use crate::call::{Call, DeclaredSource, Timestamp};
+use crate::constraint::{ValueFacts, Violation};
+use crate::path::{FieldPath, for_each_leaf};
+use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
+use crate::provenance::Provenance;
+use crate::risk::{self, RiskInputs};
+use crate::rules::RuleInput;
+use crate::run::{RunState, value_text};
+use crate::verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};
+
+/// Decides one call. Total: every input gives a verdict, and any internal failure is
+/// `Block` with the failure as its reason, never `Allow`.
+pub fn decide(policy: &Policy, call: &Call, run: &RunState, now: Timestamp) -> Verdict {
+    match catch_unwind(AssertUnwindSafe(|| Evaluation::new(policy, call, run, now).run())) {
+        Ok(verdict) => verdict,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            let mut verdict = Evaluation::new(policy, call, run, now).finish();
+            verdict.decision = Decision::Block;
+            verdict.reasons.push(Reason {
+                stage: Stage::Internal,
+                rule: "internal.panic".to_owned(),
+                decision: Decision::Block,
+                field: None,
+                message: format!("internal error while deciding: {message}"),
+            });
+            verdict
+        }
+    }
+}
+
+struct Evaluation<'a> {
+    policy: &'a Policy,
+    call: &'a Call,
+    run: &'a RunState,
+    #[expect(dead_code, reason = "grant expiry checks read the time from the approval stage on")]
+    now: Timestamp,
+    reasons: Vec<Reason>,
+    risk: Option<RiskBreakdown>,
+    mode: Mode,
+    approval_expires_in_secs: Option<u64>,
+    replay_of: Option<String>,
+}
+
+impl<'a> Evaluation<'a> {
+    fn new(policy: &'a Policy, call: &'a Call, run: &'a RunState, now: Timestamp) -> Self {
+        Evaluation {
+            policy,
+            call,
+            run,
+            now,
+            reasons: Vec::new(),
+            risk: None,
+            mode: Mode::Enforce,
+            approval_expires_in_secs: None,
+            replay_of: None,
+        }
+    }
+
+    fn reason(&mut self, stage: Stage, rule: &str, decision: Decision, field: Option<String>, message: String) {
+        self.reasons.push(Reason { stage, rule: rule.to_owned(), decision, field, message });
+    }
+
+    fn decision(&self) -> Decision {
+        self.reasons.iter().map(|r| r.decision).max().unwrap_or(Decision::Allow)
+    }
+
+    fn finish(self) -> Verdict {
+        let decision = self.decision();
+        Verdict {
+            decision,
+            mode: self.mode,
+            reasons: self.reasons,
+            risk: self.risk.unwrap_or_else(|| RiskBreakdown::empty(0.6, None)),
+            policy_revision: self.policy.revision.clone(),
+            approval_expires_in_secs: if decision == Decision::RequireApproval {
+                self.approval_expires_in_secs
+            } else {
+                None
+            },
+            replay_of: self.replay_of,
+        }
+    }
+
+    fn run(mut self) -> Verdict {
+        let Some(agent) = self.policy.agents.get(&self.call.agent).cloned() else {
+            let message = format!("agent `{}` has no manifest", self.call.agent);
+            self.reason(Stage::Manifest, "manifest.unknown_agent", Decision::Block, None, message);
+            return self.finish();
+        };
+        self.mode = agent.mode;
+        let Some(action) = self.policy.actions.get(&self.call.action).cloned() else {
+            let message = format!("action `{}` is not in the catalog (default deny)", self.call.action);
+            self.reason(Stage::Manifest, "manifest.unknown_action", Decision::Block, None, message);
+            return self.finish();
+        };
+        self.approval_expires_in_secs = Some(action.approval.expires_secs);
+
+        self.manifest(&agent);
+        if self.idempotent_replay() {
+            return self.finish();
+        }
+        let facts = self.arguments(&action);
+        let environment = self.scope_and_intent(&agent, &action);
+        let untrusted_args = self.data_flow(&agent, &action);
+        self.budgets(&agent, &action);
+        self.replay();
+        let inputs = RiskInputs { environment, bulk: facts.bulk, untrusted_args };
+        self.risk(&agent, &action, &inputs);
+        self.rules(&action, &inputs.untrusted_args);
+        self.finish()
+    }
+
+    /// Step 2: default deny, blocked and allowed actions, context rules.
+    fn manifest(&mut self, agent: &AgentManifest) {
+        let action = &self.call.action;
+        if let Some(owner) = &self.run.agent
+            && owner != &self.call.agent
+        {
+            let message = format!("run `{}` belongs to agent `{owner}`", self.run.run);
+            self.reason(Stage::Manifest, "manifest.run_owner", Decision::Block, None, message);
+        }
+        if agent.blocked_actions.contains(action) {
+            let message = format!("`{action}` is in the blocked actions of `{}`", agent.id);
+            self.reason(Stage::Manifest, "manifest.blocked_actions", Decision::Block, None, message);
+        } else if !agent.allowed_actions.contains(action) {
+            let message = format!("`{action}` is not in the allowed actions of `{}`", agent.id);
+            self.reason(Stage::Manifest, "manifest.allowed_actions", Decision::Block, None, message);
+        }
+        if let Some(rule) = agent.context_rules.get(action) {
+            let message = format!("context rule for `{action}`: {}", rule.name);
+            self.reason(Stage::Manifest, "manifest.context_rules", rule.decision, None, message);
+        }
+    }
+
+    /// A repeated idempotency key with the same call returns the first call's outcome.
+    fn idempotent_replay(&mut self) -> bool {
+        let Some(key) = &self.call.idempotency_key else { return false };
+        let Some(first) = self.run.idempotency.get(key) else { return false };
+        if self.decision() == Decision::Block || first.digest != self.call.digest() {
+            return false;
+        }
+        let message = format!("idempotency key `{key}` was used by call `{}`; its outcome is returned and nothing executes again", first.call_id);
+        self.reason(Stage::Replay, "replay.idempotent_repeat", Decision::Allow, None, message);
+        self.replay_of = Some(first.call_id.clone());
+        true
+    }
+
+    /// Step 3: the JSON Schema and the argument constraints.
+    fn arguments(&mut self, action: &ActionSpec) -> ValueFacts {
+        let mut facts = ValueFacts::default();
+        let args = &self.call.args;
+        if !args.is_object() {
+            let message = format!("arguments must be a JSON object, got {}", kind_of(args));
+            self.reason(Stage::Arguments, "arguments.object", Decision::Block, None, message);
+            return facts;
+        }
+        if let Some(schema) = &action.schema {
+            for error in schema.validator.iter_errors(args) {
+                let pointer = error.instance_path().to_string();
+                let field = pointer.trim_start_matches('/').replace('/', ".");
+                let field = if field.is_empty() { None } else { Some(field) };
+                let message = format!("schema: {error}");
+                self.reason(Stage::Arguments, "arguments.schema", Decision::Block, field, message);
+            }
+        }
+        let mut violations: Vec<Violation> = Vec::new();
+        for arg in &action.args {
+            for value in arg.path.values(args) {
+                for constraint in &arg.constraints {
+                    violations.clear();
+                    constraint.check(value, &mut violations, &mut facts);
+                    for v in violations.drain(..) {
+                        let rule = format!("arguments.{}", v.rule);
+                        let field = Some(arg.path.to_string());
+                        self.reason(Stage::Arguments, &rule, v.decision, field, v.message);
+                    }
+                }
+            }
+        }
+        facts
+    }
+
+    /// Step 4: the run's declared scope and the seed's keyword intent check. Returns the
+    /// environment the call targets.
+    fn scope_and_intent(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Option<String> {
+        let crossing = agent.intent.scope_crossing.max(Decision::RequireApproval);
+        let declared = &self.run.scope;
+        let name = &self.call.action;
+        if !declared.actions.is_empty() && !declared.actions.contains(name) {
+            let message = format!("`{name}` is outside the actions declared for run `{}`", self.run.run);
+            self.reason(Stage::Scope, "scope.action", crossing, None, message);
+        }
+        let target = |explicit: &Option<String>, path: &Option<FieldPath>| {
+            explicit.clone().or_else(|| {
+                path.as_ref().and_then(|p| p.first(&self.call.args)).and_then(value_text)
+            })
+        };
+        let tenant = target(&self.call.scope.tenant, &action.scope_args.tenant);
+        let environment = target(&self.call.scope.environment, &action.scope_args.environment);
+        if let (Some(declared), Some(target)) = (&declared.tenant, &tenant)
+            && declared != target
+        {
+            let message = format!("the run works for tenant `{declared}`, the call targets `{target}`");
+            self.reason(Stage::Scope, "scope.tenant", crossing, None, message);
+        }
+        if let (Some(declared), Some(target)) = (&declared.environment, &environment)
+            && !declared.eq_ignore_ascii_case(target)
+        {
+            let message = format!("the run works in `{declared}`, the call targets `{target}`");
+            self.reason(Stage::Scope, "scope.environment", crossing, None, message);
+        }
+        if !declared.resources.is_empty() {
+            let mut resources: Vec<(Option<String>, String)> =
+                self.call.scope.resources.iter().map(|r| (None, r.clone())).collect();
+            for path in &action.scope_args.resources {
+                for value in path.values(&self.call.args) {
+                    if let Some(text) = value_text(value) {
+                        resources.push((Some(path.to_string()), text));
+                    }
+                }
+            }
+            for (field, resource) in resources {
+                if !declared.resources.iter().any(|prefix| resource.starts_with(prefix.as_str())) {
+                    let message = format!(
+                        "resource `{resource}` is outside the declared prefixes {}",
+                        declared.resources.join(", ")
+                    );
+                    self.reason(Stage::Scope, "scope.resource", crossing, field, message);
+                }
+            }
+        }
+        if agent.intent.keyword_check
+            && agent.intent.write_keywords.iter().any(|k| name.contains(k.as_str()))
+        {
+            let goal = self.run.goal.as_deref().unwrap_or("").to_lowercase();
+            if !goal.contains(name.as_str()) {
+                let message = format!("`{name}` is a write the run's declared goal does not name");
+                self.reason(Stage::Scope, "scope.intent_keyword", agent.intent.keyword_mismatch, None, message);
+            }
+        }
+        environment
+    }
+
+    /// Step 5: provenance of every argument value, and the exfiltration pattern. Returns the
+    /// argument paths whose value came only from untrusted content.
+    fn data_flow(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Vec<String> {
+        let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
+        for_each_leaf(&self.call.args, &mut |path, value| {
+            let declared = self.call.provenance.get(path).copied();
+            let Some(text) = value_text(value) else { return };
+            match self.run.provenance_of(&text) {
+                Provenance::UntrustedOnly { source } => {
+                    untrusted.push((path.to_owned(), text, Some(source.label)))
+                }
+                _ if declared == Some(DeclaredSource::Untrusted) => {
+                    untrusted.push((path.to_owned(), text, None))
+                }
+                _ => {}
+            }
+        });
+        for (path, text, source) in &untrusted {
+            let is_control = FieldPath::parse(path)
+                .and_then(|p| action.arg(&p).map(|a| a.control))
+                .unwrap_or(false);
+            if is_control {
+                let from = source.as_deref().map_or_else(
+                    || "the client declared it untrusted".to_owned(),
+                    |s| format!("it appears only in untrusted content ({s})"),
+                );
+                let message = format!("control argument `{path}` = `{}`: {from}", shorten(text));
+                let decision = agent.data_flow.untrusted_control_argument.max(Decision::RequireApproval);
+                let rule = "data_flow.untrusted_control_argument";
+                self.reason(Stage::DataFlow, rule, decision, Some(path.clone()), message);
+            }
+        }
+        if action.is_outward_sink()
+            && let (Some(private), Some(untrusted)) = (&self.run.read_private, &self.run.read_untrusted)
+        {
+            let message = format!(
+                "private data ({}) and untrusted content ({}) were read, and `{}` sends data out",
+                private.label, untrusted.label, action.name
+            );
+            let decision = agent.data_flow.exfiltration.max(Decision::RequireApproval);
+            self.reason(Stage::DataFlow, "data_flow.exfiltration", decision, None, message);
+        }
+        untrusted.into_iter().map(|(path, _, _)| path).collect()
+    }
+
+    /// Step 6: tool-call count and money budgets.
+    fn budgets(&mut self, agent: &AgentManifest, action: &ActionSpec) {
+        if let Some(max) = agent.max_tool_calls_per_run
+            && self.run.calls_allowed >= max
+        {
+            let message = format!("run `{}` has used all {max} tool calls", self.run.run);
+            self.reason(Stage::Budget, "budget.max_tool_calls_per_run", Decision::Block, None, message);
+        }
+        let Some(path) = &action.amount_arg else { return };
+        let Some(amount) = path.first(&self.call.args).and_then(Value::as_f64) else { return };
+        if let Some(max) = agent.budgets.max_amount_per_call
+            && amount > max
+        {
+            let message = format!("amount {amount} is above the per-call budget {max}");
+            self.reason(Stage::Budget, "budget.max_amount_per_call", Decision::Block, Some(path.to_string()), message);
+        }
+        if let Some(max) = agent.budgets.max_amount_per_run
+            && self.run.amount_spent + amount > max
+        {
+            let message = format!(
+                "amount {amount} on top of {} already spent exceeds the run budget {max}",
+                self.run.amount_spent
+            );
+            self.reason(Stage::Budget, "budget.max_amount_per_run", Decision::Block, Some(path.to_string()), message);
+        }
+    }
+
+    /// Step 7: single-use nonces, and idempotency keys reused for another call.
+    fn replay(&mut self) {
+        if let Some(nonce) = &self.call.nonce
+            && self.run.nonces.contains(nonce)
+        {
+            let message = format!("nonce `{nonce}` was already used in this run");
+            self.reason(Stage::Replay, "replay.nonce", Decision::Block, None, message);
+        }
+        if let Some(key) = &self.call.idempotency_key
+            && let Some(first) = self.run.idempotency.get(key)
+            && first.digest != self.call.digest()
+        {
+            let message = format!(
+                "idempotency key `{key}` was used by call `{}` with other arguments",
+                first.call_id
+            );
+            self.reason(Stage::Replay, "replay.idempotency_key_reused", Decision::Block, None, message);
+        }
+    }
+
+    /// Step 8: the risk score and the action's approval settings.
+    fn risk(&mut self, agent: &AgentManifest, action: &ActionSpec, inputs: &RiskInputs) {
+        let breakdown = risk::score(agent, action, self.call, self.run, inputs);
+        if let Some(limit) = breakdown.block_threshold
+            && breakdown.score > limit
+        {
+            let message = format!("risk {} is above the block threshold {limit}", breakdown.score);
+            self.reason(Stage::Risk, "risk.block_threshold", Decision::Block, None, message);
+        }
+        if breakdown.score > breakdown.approval_threshold {
+            let message = format!(
+                "risk {} is above the approval threshold {}",
+                breakdown.score, breakdown.approval_threshold
+            );
+            self.reason(Stage::Risk, "risk.approval_threshold", Decision::RequireApproval, None, message);
+        }
+        if action.approval.always {
+            let message = format!("`{}` always needs a human's approval", action.name);
+            self.reason(Stage::Risk, "approval.always", Decision::RequireApproval, None, message);
+        }
+        if action.reversibility == Reversibility::Irreversible && !action.approval.waive_irreversible {
+            let message = format!("`{}` is irreversible and has no compensation", action.name);
+            self.reason(Stage::Risk, "risk.irreversible", Decision::RequireApproval, None, message);
+        }
+        self.risk = Some(breakdown);
+    }
+
+    /// The Cedar escape hatch: findings only tighten.
+    fn rules(&mut self, action: &ActionSpec, untrusted_args: &[String]) {
+        let Some(rules) = self.policy.rules.clone() else { return };
+        let input = RuleInput {
+            call: self.call,
+            action,
+            run: self.run,
+            risk_score: self.risk.as_ref().map_or(0.0, |r| r.score),
+            decision_so_far: self.decision(),
+            untrusted_args,
+        };
+        for finding in rules.evaluate(&input) {
+            // Only tighten: a rule may not answer `allow` over an earlier finding.
+            if finding.decision > Decision::Allow {
+                self.reason(Stage::Rules, &finding.rule, finding.decision, None, finding.message);
+            }
+        }
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A value for a message: at most 80 characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or(text)),
+        None => text.to_owned(),
+    }
+}

@@ -1,0 +1,30 @@
+//! The pure decision kernel of aecl.
+//!
+//! `decide(&Policy, &Call, &RunState, now) -> Verdict` answers, for one proposed tool call,
+//! whether it should happen. This crate does no I/O, reads no clock and no environment and
+//! has no async: time and ids are passed in, so every verdict can be reproduced from its
+//! inputs.
+
+// The decision path must not panic on any input: cedar's panic-free set. (Set here rather
+// than in Cargo.toml because a crate cannot extend `[workspace.lints]`.)
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+pub mod call;
+pub mod canonical;
+pub mod constraint;
+mod decide;
+pub mod path;
+pub mod policy;
+pub mod provenance;
+pub mod risk;
+pub mod rules;
+pub mod run;
+pub mod shell;
+pub mod sql;
+pub mod verdict;
+
+pub use call::{Call, CallDigest, DeclaredSource, Scope, Timestamp};
+pub use decide::decide;
+pub use policy::{ActionSpec, AgentManifest, Policy, Revision};
+pub use run::RunState;
+pub use verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};

@@ -1,0 +1,129 @@
+//! Dotted paths into a call's JSON arguments (`recipient.iban`, `to`), used by the catalog
+//! to name arguments.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// A path of object keys. Arrays met on the way are entered element by element, so a
+/// constraint on `to` applies to every recipient of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldPath(Vec<String>);
+
+impl FieldPath {
+    /// Parses `a.b.c`. Empty segments are refused.
+    pub fn parse(text: &str) -> Option<FieldPath> {
+        let segments: Vec<String> = text.split('.').map(str::to_owned).collect();
+        if segments.iter().any(String::is_empty) {
+            return None;
+        }
+        Some(FieldPath(segments))
+    }
+
+    pub fn segments(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn last(&self) -> Option<&str> {
+        self.0.last().map(String::as_str)
+    }
+
+    /// Every value found at this path, arrays flattened. Empty when the path is absent.
+    pub fn values<'v>(&self, root: &'v Value) -> Vec<&'v Value> {
+        let mut out = Vec::new();
+        collect(root, &self.0, &mut out);
+        out
+    }
+
+    /// The first value at this path.
+    pub fn first<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+        self.values(root).into_iter().next()
+    }
+}
+
+fn collect<'v>(value: &'v Value, rest: &[String], out: &mut Vec<&'v Value>) {
+    match (value, rest.split_first()) {
+        (Value::Array(items), _) => {
+            for item in items {
+                collect(item, rest, out);
+            }
+        }
+        (_, None) => out.push(value),
+        (Value::Object(map), Some((head, tail))) => {
+            if let Some(next) = map.get(head) {
+                collect(next, tail, out);
+            }
+        }
+        (_, Some(_)) => {}
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("."))
+    }
+}
+
+/// Calls `visit` with the dotted path and value of every scalar leaf of `value`. Array
+/// indices are not part of the path, so `items.subject` names the subject of every item.
+pub fn for_each_leaf<'v>(value: &'v Value, visit: &mut impl FnMut(&str, &'v Value)) {
+    let mut prefix = String::new();
+    walk(value, &mut prefix, visit);
+}
+
+fn walk<'v>(value: &'v Value, prefix: &mut String, visit: &mut impl FnMut(&str, &'v Value)) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                let len = prefix.len();
+                if !prefix.is_empty() {
+                    prefix.push('.');
+                }
+                prefix.push_str(key);
+                walk(item, prefix, visit);
+                prefix.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                walk(item, prefix, visit);
+            }
+        }
+        Value::Null => {}
+        Value::Bool(_) | Value::Number(_) | Value::String(_) => visit(prefix, value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn values_enter_arrays_and_skip_absent_paths() {
+        let args = json!({"to": ["a@x.com", "b@y.com"], "r": {"iban": "GB1"}});
+        let to = FieldPath::parse("to").unwrap();
+        assert_eq!(to.values(&args), vec![&json!("a@x.com"), &json!("b@y.com")]);
+        let iban = FieldPath::parse("r.iban").unwrap();
+        assert_eq!(iban.first(&args), Some(&json!("GB1")));
+        assert!(FieldPath::parse("r.missing").unwrap().values(&args).is_empty());
+        assert!(FieldPath::parse("a..b").is_none());
+    }
+
+    #[test]
+    fn leaves_are_visited_with_dotted_paths() {
+        let mut seen = Vec::new();
+        for_each_leaf(&json!({"items": [{"subject": "hi"}, {"subject": "yo"}], "n": 1}), &mut |p, v| {
+            seen.push((p.to_owned(), v.clone()));
+        });
+        assert_eq!(
+            seen,
+            vec![
+                ("items.subject".to_owned(), json!("hi")),
+                ("items.subject".to_owned(), json!("yo")),
+                ("n".to_owned(), json!(1)),
+            ]
+        );
+    }
+}

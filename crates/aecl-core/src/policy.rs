@@ -1,0 +1,339 @@
+//! The compiled policy: agent manifests and the action catalog, validated and immutable.
+//!
+//! These are meaning, not format: `aecl-policy` parses the files users write and lowers them
+//! into these types by hand, so every value here has already been checked.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::constraint::Constraint;
+use crate::path::FieldPath;
+use crate::rules::RuleSet;
+use crate::verdict::{Decision, Mode};
+
+/// The hash of a policy's canonical form: two policies with the same revision decide alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Revision(pub String);
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A loaded policy bundle.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub revision: Revision,
+    pub agents: HashMap<String, Arc<AgentManifest>>,
+    pub actions: HashMap<String, Arc<ActionSpec>>,
+    /// Rules the manifest form cannot say (Cedar policies), evaluated on every call.
+    pub rules: Option<Arc<dyn RuleSet>>,
+}
+
+/// One agent's permission boundary.
+#[derive(Debug, Clone)]
+pub struct AgentManifest {
+    pub id: String,
+    pub mode: Mode,
+    pub allowed_actions: HashSet<String>,
+    pub blocked_actions: HashSet<String>,
+    /// Per-action rules such as `transfer_funds = "requires_human_approval"`.
+    pub context_rules: HashMap<String, ContextRule>,
+    pub credential_scope: Option<String>,
+    pub token_ttl_seconds: u64,
+    pub max_tool_calls_per_run: Option<u32>,
+    pub budgets: Budgets,
+    pub risk: RiskSettings,
+    pub data_flow: DataFlowSettings,
+    pub intent: IntentSettings,
+}
+
+/// A context rule as written (`requires_human_approval`) and what it decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextRule {
+    pub name: String,
+    pub decision: Decision,
+}
+
+/// Per-run money budgets, summed over the amount argument of the actions that have one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Budgets {
+    pub max_amount_per_call: Option<f64>,
+    pub max_amount_per_run: Option<f64>,
+}
+
+/// Weights and thresholds of the built-in risk factors. The defaults are the seed's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskSettings {
+    /// An amount strictly above this adds `amount_weight`.
+    pub amount_threshold: f64,
+    pub amount_weight: f64,
+    pub irreversible_weight: f64,
+    pub production_weight: f64,
+    pub bulk_weight: f64,
+    pub untrusted_input_weight: f64,
+    /// A score strictly above this requires approval.
+    pub approval_threshold: f64,
+    /// A score strictly above this is blocked.
+    pub block_threshold: Option<f64>,
+    /// Environment names that count as production (compared case-insensitively).
+    pub production_environments: Vec<String>,
+}
+
+impl Default for RiskSettings {
+    fn default() -> RiskSettings {
+        RiskSettings {
+            amount_threshold: 50_000.0,
+            amount_weight: 0.5,
+            irreversible_weight: 0.3,
+            production_weight: 0.4,
+            bulk_weight: 0.3,
+            untrusted_input_weight: 0.2,
+            approval_threshold: 0.6,
+            block_threshold: None,
+            production_environments: vec!["production".to_owned(), "prod".to_owned()],
+        }
+    }
+}
+
+/// What the data-flow stage does with its two findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFlowSettings {
+    /// A control argument whose value was found only in untrusted content.
+    pub untrusted_control_argument: Decision,
+    /// Private data read, untrusted content read, and now an outward sink.
+    pub exfiltration: Decision,
+}
+
+impl Default for DataFlowSettings {
+    fn default() -> DataFlowSettings {
+        DataFlowSettings {
+            untrusted_control_argument: Decision::RequireApproval,
+            exfiltration: Decision::RequireApproval,
+        }
+    }
+}
+
+/// Checks that the action fits the run's declared task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentSettings {
+    /// The seed's keyword check: an action whose name contains one of `write_keywords` must
+    /// be named in the run's goal.
+    pub keyword_check: bool,
+    pub write_keywords: Vec<String>,
+    pub keyword_mismatch: Decision,
+    /// An action outside the run's declared `scope.actions`, a tenant crossing or an
+    /// environment crossing. Never looser than `require_approval`.
+    pub scope_crossing: Decision,
+}
+
+impl Default for IntentSettings {
+    fn default() -> IntentSettings {
+        IntentSettings {
+            keyword_check: false,
+            write_keywords: ["delete", "transfer", "update", "modify", "deploy"]
+                .map(str::to_owned)
+                .to_vec(),
+            keyword_mismatch: Decision::RequireApproval,
+            scope_crossing: Decision::RequireApproval,
+        }
+    }
+}
+
+/// What kind of effect an action has on the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectClass {
+    Read,
+    Write,
+    Delete,
+    Send,
+    Exec,
+    Payment,
+    Admin,
+}
+
+impl EffectClass {
+    pub const ALL: [EffectClass; 7] = [
+        EffectClass::Read,
+        EffectClass::Write,
+        EffectClass::Delete,
+        EffectClass::Send,
+        EffectClass::Exec,
+        EffectClass::Payment,
+        EffectClass::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EffectClass::Read => "read",
+            EffectClass::Write => "write",
+            EffectClass::Delete => "delete",
+            EffectClass::Send => "send",
+            EffectClass::Exec => "exec",
+            EffectClass::Payment => "payment",
+            EffectClass::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EffectClass> {
+        EffectClass::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// Whether an action's effect can be undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reversibility {
+    /// The action changes nothing (reads).
+    NoEffect,
+    Reversible { compensation: String },
+    Irreversible,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    Trusted,
+    Untrusted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataClass {
+    Public,
+    Internal,
+    Secret,
+}
+
+/// How far an action's output can be believed, as a whole and per field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSpec {
+    pub trust: Trust,
+    pub data_class: DataClass,
+    /// Fields of a structured (JSON) output whose trust differs from the whole; the last
+    /// path segment may match at any depth of arrays.
+    pub fields: Vec<(FieldPath, Trust)>,
+}
+
+impl Default for OutputSpec {
+    fn default() -> OutputSpec {
+        // Unknown output is the worst case: untrusted, and private enough to matter.
+        OutputSpec { trust: Trust::Untrusted, data_class: DataClass::Internal, fields: Vec::new() }
+    }
+}
+
+/// Rules for one argument of an action.
+#[derive(Debug, Clone)]
+pub struct ArgSpec {
+    pub path: FieldPath,
+    /// The argument steers where the effect lands (recipient, URL, IBAN, path, command, SQL).
+    pub control: bool,
+    /// The argument carries data out of the organisation.
+    pub sink: bool,
+    pub constraints: Vec<Constraint>,
+}
+
+/// Which arguments name the tenant, environment and resources a call targets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScopeArgs {
+    pub tenant: Option<FieldPath>,
+    pub environment: Option<FieldPath>,
+    pub resources: Vec<FieldPath>,
+}
+
+/// A risk factor declared in the catalog: `weight` is added when `condition` holds for the
+/// value at `arg`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomRiskFactor {
+    pub name: String,
+    pub arg: FieldPath,
+    pub condition: RiskCondition,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RiskCondition {
+    GreaterThan(f64),
+    LessThan(f64),
+    Equals(Value),
+    OneOf(Vec<Value>),
+    NotOneOf(Vec<Value>),
+    /// The argument is present (and not null).
+    Present,
+    /// The value was not used for this argument earlier in the run.
+    FirstSeen,
+}
+
+/// When a call of this action needs a human.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalSpec {
+    pub always: bool,
+    /// Overrides the manifest's approval threshold for this action.
+    pub risk_above: Option<f64>,
+    pub expires_secs: u64,
+    /// Irreversible actions require approval unless the policy waives it here (with the
+    /// reason written beside it).
+    pub waive_irreversible: bool,
+}
+
+impl Default for ApprovalSpec {
+    fn default() -> ApprovalSpec {
+        ApprovalSpec { always: false, risk_above: None, expires_secs: 3600, waive_irreversible: false }
+    }
+}
+
+/// One typed entry of the action catalog.
+#[derive(Debug, Clone)]
+pub struct ActionSpec {
+    pub name: String,
+    pub effect: EffectClass,
+    pub reversibility: Reversibility,
+    pub output: OutputSpec,
+    pub schema: Option<ArgSchema>,
+    pub args: Vec<ArgSpec>,
+    /// The argument holding a money amount, for budgets and the amount risk factor.
+    pub amount_arg: Option<FieldPath>,
+    pub scope_args: ScopeArgs,
+    pub risk_factors: Vec<CustomRiskFactor>,
+    pub approval: ApprovalSpec,
+    /// The connector that executes the action (used from the execution stage on).
+    pub connector: Option<String>,
+}
+
+impl ActionSpec {
+    /// Whether data can leave through this action: a `send` effect or a sink argument.
+    pub fn is_outward_sink(&self) -> bool {
+        self.effect == EffectClass::Send || self.args.iter().any(|a| a.sink)
+    }
+
+    pub fn arg(&self, path: &FieldPath) -> Option<&ArgSpec> {
+        self.args.iter().find(|a| &a.path == path)
+    }
+}
+
+/// A compiled JSON Schema for an action's arguments.
+#[derive(Clone)]
+pub struct ArgSchema {
+    pub source: Value,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+impl fmt::Debug for ArgSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArgSchema").field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+impl ArgSchema {
+    /// Compiles `source`; the error names what is wrong with the schema.
+    pub fn compile(source: Value) -> Result<ArgSchema, String> {
+        let validator = jsonschema::validator_for(&source).map_err(|e| e.to_string())?;
+        Ok(ArgSchema { source, validator: Arc::new(validator) })
+    }
+}

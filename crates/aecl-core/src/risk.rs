@@ -1,0 +1,123 @@
+//! The risk score: a deterministic sum of declared factors, each with its contribution, so
+//! an operator can see exactly why a call was routed to a human.
+
+use serde_json::Value;
+
+use crate::call::Call;
+use crate::policy::{ActionSpec, AgentManifest, CustomRiskFactor, Reversibility, RiskCondition};
+use crate::run::{RunState, value_text};
+use crate::verdict::{RiskBreakdown, RiskContribution};
+
+/// What the earlier stages found that the risk factors read.
+#[derive(Debug, Clone, Default)]
+pub struct RiskInputs {
+    /// The environment the call targets, if known.
+    pub environment: Option<String>,
+    /// The SQL analysis found a bulk statement.
+    pub bulk: bool,
+    /// Argument paths whose value came only from untrusted content.
+    pub untrusted_args: Vec<String>,
+}
+
+/// Scores a call. The score is the sum of the contributions, capped at 1.0.
+pub fn score(
+    agent: &AgentManifest,
+    action: &ActionSpec,
+    call: &Call,
+    run: &RunState,
+    inputs: &RiskInputs,
+) -> RiskBreakdown {
+    let settings = &agent.risk;
+    let threshold = action.approval.risk_above.unwrap_or(settings.approval_threshold);
+    let mut breakdown = RiskBreakdown::empty(threshold, settings.block_threshold);
+    let mut add = |factor: &str, weight: f64, detail: String| {
+        if weight != 0.0 {
+            breakdown.contributions.push(RiskContribution { factor: factor.to_owned(), weight, detail });
+        }
+    };
+
+    if let Some(amount) =
+        action.amount_arg.as_ref().and_then(|p| p.first(&call.args)).and_then(Value::as_f64)
+        && amount > settings.amount_threshold
+    {
+        add(
+            "amount",
+            settings.amount_weight,
+            format!("amount {amount} is above {}", settings.amount_threshold),
+        );
+    }
+    if action.reversibility == Reversibility::Irreversible {
+        add("irreversible", settings.irreversible_weight, format!("`{}` cannot be undone", action.name));
+    }
+    if let Some(env) = &inputs.environment
+        && settings.production_environments.iter().any(|p| p.eq_ignore_ascii_case(env))
+    {
+        add("production", settings.production_weight, format!("targets environment `{env}`"));
+    }
+    if inputs.bulk {
+        add("bulk", settings.bulk_weight, "a statement without a row filter".to_owned());
+    }
+    if let Some(first) = inputs.untrusted_args.first() {
+        add(
+            "untrusted_input",
+            settings.untrusted_input_weight,
+            format!("argument `{first}` comes only from untrusted content"),
+        );
+    } else if let Some(source) = &run.read_untrusted {
+        add(
+            "untrusted_input",
+            settings.untrusted_input_weight,
+            format!("the run has read untrusted content ({})", source.label),
+        );
+    }
+    for factor in &action.risk_factors {
+        if let Some(detail) = custom_factor_holds(factor, action, call, run) {
+            add(&factor.name, factor.weight, detail);
+        }
+    }
+
+    let sum: f64 = breakdown.contributions.iter().map(|c| c.weight).sum();
+    // Round to micro-units so that 0.1 + 0.2 compares as 0.3 against thresholds.
+    breakdown.score = ((sum.clamp(0.0, 1.0)) * 1e6).round() / 1e6;
+    breakdown
+}
+
+fn custom_factor_holds(
+    factor: &CustomRiskFactor,
+    action: &ActionSpec,
+    call: &Call,
+    run: &RunState,
+) -> Option<String> {
+    let values = factor.arg.values(&call.args);
+    let arg = &factor.arg;
+    match &factor.condition {
+        RiskCondition::Present => (!values.is_empty()).then(|| format!("`{arg}` is present")),
+        RiskCondition::GreaterThan(limit) => values
+            .iter()
+            .filter_map(|v| v.as_f64())
+            .find(|n| n > limit)
+            .map(|n| format!("`{arg}` = {n} is above {limit}")),
+        RiskCondition::LessThan(limit) => values
+            .iter()
+            .filter_map(|v| v.as_f64())
+            .find(|n| n < limit)
+            .map(|n| format!("`{arg}` = {n} is below {limit}")),
+        RiskCondition::Equals(expected) => {
+            values.iter().any(|v| *v == expected).then(|| format!("`{arg}` is {expected}"))
+        }
+        RiskCondition::OneOf(list) => values
+            .iter()
+            .find(|v| list.contains(v))
+            .map(|v| format!("`{arg}` = {v} is one of the listed values")),
+        RiskCondition::NotOneOf(list) => values
+            .iter()
+            .find(|v| !list.contains(v))
+            .map(|v| format!("`{arg}` = {v} is not one of the listed values")),
+        RiskCondition::FirstSeen => {
+            let seen = run.seen_values.get(&format!("{}.{}", action.name, arg));
+            values.iter().filter_map(|v| value_text(v)).find(|t| !seen.is_some_and(|s| s.contains(t))).map(
+                |t| format!("`{arg}` = `{t}` was not used earlier in this run"),
+            )
+        }
+    }
+}

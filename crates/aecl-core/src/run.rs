@@ -1,0 +1,236 @@
+//! The state of one run: its declared goal and scope, counters, taint, replay facts and the
+//! provenance index of everything it has seen.
+//!
+//! `decide` only reads a `RunState`; the engine (or `aecl replay`) feeds it the run's
+//! events through the `record_*` methods, which are pure too, so live traffic and replayed
+//! traces update a run in exactly the same way.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::call::{Call, CallDigest, Scope};
+use crate::path::{FieldPath, for_each_leaf};
+use crate::policy::{ActionSpec, DataClass, OutputSpec, Trust};
+use crate::provenance::{Provenance, ProvenanceIndex, SourceKind, SourceRef};
+use crate::verdict::{Decision, Verdict};
+
+/// A call recorded under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentCall {
+    pub call_id: String,
+    pub digest: CallDigest,
+}
+
+/// One entry of the run's ordered history, kept for explanations and approval requests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HistoryEntry {
+    User { seq: u32, text: String },
+    Call { seq: u32, id: String, action: String, decision: Decision },
+    Result { seq: u32, id: String, action: String, trust: Trust, data_class: DataClass },
+}
+
+/// Everything `decide` knows about a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    pub run: String,
+    pub agent: Option<String>,
+    pub goal: Option<String>,
+    pub scope: Scope,
+    /// Calls allowed so far; counted against `max_tool_calls_per_run`.
+    pub calls_allowed: u32,
+    /// The sum of the amount argument over the calls allowed so far.
+    pub amount_spent: f64,
+    pub provenance: ProvenanceIndex,
+    /// The first untrusted content the run read, if any.
+    pub read_untrusted: Option<SourceRef>,
+    /// The first internal or secret data the run read, if any.
+    pub read_private: Option<SourceRef>,
+    /// Idempotency keys of calls allowed in this run.
+    pub idempotency: HashMap<String, IdempotentCall>,
+    /// Nonces presented so far (single use).
+    pub nonces: HashSet<String>,
+    /// Grants consumed so far (single use).
+    pub consumed_grants: HashSet<String>,
+    /// Values used per `action.argument`, for the `first_seen` risk condition.
+    pub seen_values: HashMap<String, HashSet<String>>,
+    pub history: Vec<HistoryEntry>,
+    /// Actions of calls whose results have not arrived, by call id.
+    pending: HashMap<String, String>,
+    seq: u32,
+}
+
+impl RunState {
+    pub fn new(run: &str) -> RunState {
+        RunState { run: run.to_owned(), ..RunState::default() }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        let seq = self.seq;
+        self.seq = self.seq.saturating_add(1);
+        seq
+    }
+
+    /// Records the user's own words: trusted.
+    pub fn record_user(&mut self, text: &str) {
+        let seq = self.next_seq();
+        self.provenance.add(SourceKind::User, "user", seq, text);
+        self.history.push(HistoryEntry::User { seq, text: text.to_owned() });
+    }
+
+    /// Records a decided call: counters, budgets and single-use values move only for calls
+    /// that go through; the nonce is spent either way.
+    pub fn record_call(&mut self, call: &Call, verdict: &Verdict, action: Option<&ActionSpec>) {
+        let seq = self.next_seq();
+        if let Some(nonce) = &call.nonce {
+            self.nonces.insert(nonce.clone());
+        }
+        let decision = verdict.enforced_decision();
+        self.history.push(HistoryEntry::Call {
+            seq,
+            id: call.id.clone(),
+            action: call.action.clone(),
+            decision: verdict.decision,
+        });
+        if self.agent.is_none() {
+            self.agent = Some(call.agent.clone());
+        }
+        // A result may still arrive for a call that was approved by a human later.
+        self.pending.insert(call.id.clone(), call.action.clone());
+        if decision != Decision::Allow || verdict.replay_of.is_some() {
+            return;
+        }
+        self.calls_allowed = self.calls_allowed.saturating_add(1);
+        if let Some(key) = &call.idempotency_key {
+            self.idempotency
+                .insert(key.clone(), IdempotentCall { call_id: call.id.clone(), digest: call.digest() });
+        }
+        let Some(action) = action else { return };
+        if let Some(amount) = action.amount_arg.as_ref().and_then(|p| p.first(&call.args)) {
+            self.amount_spent += amount.as_f64().unwrap_or(0.0);
+        }
+        for arg in &action.args {
+            let key = format!("{}.{}", action.name, arg.path);
+            let set = self.seen_values.entry(key).or_default();
+            for value in arg.path.values(&call.args) {
+                if let Some(text) = value_text(value) {
+                    set.insert(text);
+                }
+            }
+        }
+    }
+
+    /// Records a tool's output. `action` is the catalog entry of the call that produced it;
+    /// without one (an unknown tool) the output is taken as untrusted and internal.
+    pub fn record_result(&mut self, call_id: &str, action: Option<&ActionSpec>, output: &Value) {
+        let seq = self.next_seq();
+        let action_name = action
+            .map(|a| a.name.clone())
+            .or_else(|| self.pending.get(call_id).cloned())
+            .unwrap_or_default();
+        self.pending.remove(call_id);
+        let default_spec = OutputSpec::default();
+        let spec = action.map_or(&default_spec, |a| &a.output);
+        let label = format!("{call_id} {action_name}");
+
+        let parsed;
+        let structured = match output {
+            Value::String(text) if looks_structured(text) => match serde_json::from_str(text) {
+                Ok(value) => {
+                    parsed = value;
+                    Some(&parsed)
+                }
+                Err(_) => None,
+            },
+            Value::Object(_) | Value::Array(_) => Some(output),
+            _ => None,
+        };
+        let mut saw_untrusted = false;
+        match structured {
+            Some(value) => for_each_leaf(value, &mut |path, leaf| {
+                let trust = field_trust(spec, path);
+                saw_untrusted |= trust == Trust::Untrusted;
+                if let Some(text) = value_text(leaf) {
+                    let kind = source_kind(trust);
+                    self.provenance.add(kind, &format!("{label}.{path}"), seq, &text);
+                }
+            }),
+            None => {
+                saw_untrusted = spec.trust == Trust::Untrusted;
+                if let Some(text) = value_text(output) {
+                    self.provenance.add(source_kind(spec.trust), &label, seq, &text);
+                }
+            }
+        }
+        if saw_untrusted && self.read_untrusted.is_none() {
+            self.read_untrusted = Some(SourceRef { kind: SourceKind::Untrusted, label: label.clone(), seq });
+        }
+        if spec.data_class >= DataClass::Internal && self.read_private.is_none() {
+            self.read_private = Some(SourceRef { kind: source_kind(spec.trust), label, seq });
+        }
+        self.history.push(HistoryEntry::Result {
+            seq,
+            id: call_id.to_owned(),
+            action: action_name,
+            trust: spec.trust,
+            data_class: spec.data_class,
+        });
+    }
+
+    /// Where a value came from; see [`ProvenanceIndex::provenance_of`].
+    pub fn provenance_of(&self, value: &str) -> Provenance {
+        self.provenance.provenance_of(value)
+    }
+
+    /// The action of a call whose result has not arrived yet.
+    pub fn pending_action(&self, call_id: &str) -> Option<&str> {
+        self.pending.get(call_id).map(String::as_str)
+    }
+}
+
+fn source_kind(trust: Trust) -> SourceKind {
+    match trust {
+        Trust::Trusted => SourceKind::TrustedTool,
+        Trust::Untrusted => SourceKind::Untrusted,
+    }
+}
+
+fn looks_structured(text: &str) -> bool {
+    let t = text.trim_start();
+    t.starts_with('{') || t.starts_with('[')
+}
+
+/// The trust of one leaf of a structured output: the last matching field rule, else the
+/// output's own trust. A rule `subject` matches `subject` and `items.subject`.
+fn field_trust(spec: &OutputSpec, leaf_path: &str) -> Trust {
+    spec.fields
+        .iter()
+        .rev()
+        .find(|(path, _)| path_matches(path, leaf_path))
+        .map_or(spec.trust, |(_, trust)| *trust)
+}
+
+fn path_matches(rule: &FieldPath, leaf_path: &str) -> bool {
+    let rule = rule.to_string();
+    leaf_path == rule || leaf_path.ends_with(&format!(".{rule}"))
+}
+
+/// The text a value is matched as: strings as they are, numbers in their shortest form
+/// (`1200.0` is `1200`), booleans and null not at all.
+pub fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            _ => n.to_string(),
+        }),
+        Value::Bool(_) | Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+//! The verdict: what `decide` answers for one call, with every reason and the risk breakdown.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::policy::Revision;
+
+/// The outcome of a decision. Ordered from the most permissive to the strictest, so that
+/// combining the findings of several stages is `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    RequireApproval,
+    Block,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::RequireApproval => "require_approval",
+            Decision::Block => "block",
+        }
+    }
+
+    /// Parses the spelling used in policy files and traces.
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "allow" => Some(Decision::Allow),
+            "require_approval" => Some(Decision::RequireApproval),
+            "block" => Some(Decision::Block),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a policy is applied to live traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The decision is enforced.
+    #[default]
+    Enforce,
+    /// The decision is computed and recorded, but the call is allowed: for trying a policy
+    /// on live traffic before enforcing it.
+    Monitor,
+    /// The decision is computed and the execution simulated; nothing runs.
+    DryRun,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+            Mode::DryRun => "dry-run",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "enforce" => Some(Mode::Enforce),
+            "monitor" => Some(Mode::Monitor),
+            "dry-run" => Some(Mode::DryRun),
+            _ => None,
+        }
+    }
+}
+
+/// The pipeline stage that produced a reason, in pipeline order (design.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Manifest,
+    Arguments,
+    Scope,
+    DataFlow,
+    Budget,
+    Replay,
+    Risk,
+    Rules,
+    /// An internal error while deciding: always Block.
+    Internal,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Manifest => "manifest",
+            Stage::Arguments => "arguments",
+            Stage::Scope => "scope",
+            Stage::DataFlow => "data_flow",
+            Stage::Budget => "budget",
+            Stage::Replay => "replay",
+            Stage::Risk => "risk",
+            Stage::Rules => "rules",
+            Stage::Internal => "internal",
+        }
+    }
+}
+
+/// One finding of one stage. A verdict's decision is the strictest decision of its reasons.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    pub stage: Stage,
+    /// A stable rule name, such as `manifest.blocked_actions` or `data_flow.untrusted_control_argument`.
+    pub rule: String,
+    pub decision: Decision,
+    /// The argument the finding is about, as a dotted path, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// One contribution to the risk score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskContribution {
+    pub factor: String,
+    pub weight: f64,
+    pub detail: String,
+}
+
+/// The risk score with every contribution and the thresholds that routed it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskBreakdown {
+    /// The sum of the contributions, capped at 1.0.
+    pub score: f64,
+    pub contributions: Vec<RiskContribution>,
+    /// A score strictly above this requires approval.
+    pub approval_threshold: f64,
+    /// A score strictly above this is blocked, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_threshold: Option<f64>,
+}
+
+impl RiskBreakdown {
+    pub fn empty(approval_threshold: f64, block_threshold: Option<f64>) -> RiskBreakdown {
+        RiskBreakdown { score: 0.0, contributions: Vec::new(), approval_threshold, block_threshold }
+    }
+}
+
+/// The answer of `decide` for one call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub mode: Mode,
+    pub reasons: Vec<Reason>,
+    pub risk: RiskBreakdown,
+    pub policy_revision: Revision,
+    /// How long an approval request for this call stays open, when the decision is
+    /// `require_approval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_expires_in_secs: Option<u64>,
+    /// Set when the call repeats an idempotency key already executed in this run: the id of
+    /// the first call, whose recorded outcome is returned instead of executing again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
+}
+
+impl Verdict {
+    /// What the front ends act on: in `monitor` mode every call goes through (the decision
+    /// is still recorded); otherwise the decision itself.
+    pub fn enforced_decision(&self) -> Decision {
+        match self.mode {
+            Mode::Monitor => Decision::Allow,
+            Mode::Enforce | Mode::DryRun => self.decision,
+        }
+    }
+
+    /// The reasons that set the decision (those as strict as the verdict).
+    pub fn deciding_reasons(&self) -> impl Iterator<Item = &Reason> {
+        self.reasons.iter().filter(move |r| r.decision == self.decision)
+    }
+}

@@ -1,0 +1,1 @@
+//! aecl's policy files: agent manifests, the action catalog, Cedar rules and the trace format.

@@ -1,0 +1,3 @@
+//! Project automation: `cargo xtask ci | tidy | codegen | demo`.
+
+fn main() {}
