@@ -1,3 +1,53 @@
-//! The `aecl` binary.
+//! The `aecl` binary: the operator CLI, and the only place that reads files, the clock and
+//! the environment for the decision path.
 
-fn main() {}
+mod check;
+mod eval;
+mod explain;
+mod input;
+mod replay;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "aecl", version, about = "Agent Execution Control Layer: decides whether an agent's tool call should happen")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a policy directory and run the examples embedded in its catalog.
+    Check {
+        /// The policy directory.
+        dir: PathBuf,
+    },
+    /// Decide one call and print the verdict.
+    Eval(eval::EvalArgs),
+    /// Run a recorded trace (JSON Lines) through a policy.
+    Replay(replay::ReplayArgs),
+}
+
+/// Exit codes: 0 success, 1 `check` found problems, 2 bad input or usage.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { dir } => check::run(&dir),
+        Command::Eval(args) => eval::run(&args),
+        Command::Replay(args) => replay::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            #[expect(clippy::print_stderr, reason = "the binary reports its own errors")]
+            {
+                eprintln!("error: {error:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

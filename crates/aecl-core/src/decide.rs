@@ -355,12 +355,12 @@ impl<'a> Evaluation<'a> {
         if let Some(limit) = breakdown.block_threshold
             && breakdown.score > limit
         {
-            let message = format!("risk {} is above the block threshold {limit}", breakdown.score);
+            let message = format!("risk {:.2} is above the block threshold {limit:.2}", breakdown.score);
             self.reason(Stage::Risk, "risk.block_threshold", Decision::Block, None, message);
         }
         if breakdown.score > breakdown.approval_threshold {
             let message = format!(
-                "risk {} is above the approval threshold {}",
+                "risk {:.2} is above the approval threshold {:.2}",
                 breakdown.score, breakdown.approval_threshold
             );
             self.reason(Stage::Risk, "risk.approval_threshold", Decision::RequireApproval, None, message);

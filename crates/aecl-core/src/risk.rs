@@ -76,7 +76,8 @@ pub fn score(
         }
     }
 
-    let sum: f64 = breakdown.contributions.iter().map(|c| c.weight).sum();
+    // Folded from +0.0: an empty `sum()` of floats is -0.0.
+    let sum = breakdown.contributions.iter().fold(0.0, |acc, c| acc + c.weight);
     // Round to micro-units so that 0.1 + 0.2 compares as 0.3 against thresholds.
     breakdown.score = ((sum.clamp(0.0, 1.0)) * 1e6).round() / 1e6;
     breakdown

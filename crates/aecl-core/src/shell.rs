@@ -1,20 +1,189 @@
-//! Shell command arguments: parsed and normalised before rules match.
+//! Shell command arguments: every simple command a command line would run, found and
+//! normalised before rules match, so that a denied command cannot get through by being
+//! rewritten.
 //!
-//! PLACEHOLDER until the shell analyser lands: every command is blocked (fail closed).
+//! [`analyse`] lexes the line ([`lex`]), collects its simple commands including those in
+//! subshells, groups and command substitutions ([`parse`]), looks through wrappers such as
+//! `sudo`, `xargs` and `bash -c` ([`unwrap`]) and spells flags one canonical way
+//! ([`normalise`]). [`ShellRules::check`] then matches [`CommandPattern`]s against each
+//! command. What cannot be known without running the line is never assumed harmless: a
+//! program built from an expansion is *dynamic*, an argument built from one is *unknown*
+//! and may be any flag, and a line we cannot parse is blocked.
+
+mod lex;
+mod normalise;
+mod parse;
+mod unwrap;
+
+use std::fmt;
 
 use crate::constraint::Violation;
 use crate::verdict::Decision;
 
-/// A command pattern such as `rm --recursive` or `git push --force`.
+/// How deep command substitutions, re-parsed `bash -c` strings and wrappers may nest
+/// before the line is refused; this bounds recursion on hostile input.
+const MAX_DEPTH: usize = 32;
+
+/// Shell built-ins that run no program and touch no file: under `allow_programs` they
+/// need not be listed (`cd src && cargo test`). Redirections are not judged here.
+const HARMLESS_BUILTINS: [&str; 21] = [
+    "cd", "pushd", "popd", "dirs", "export", "unset", "local", "declare", "typeset", "readonly",
+    "set", "shopt", "true", "false", ":", "echo", "printf", "test", "[", "pwd", "shift",
+];
+
+/// One simple command the line would run, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimpleCommand {
+    /// The base name of the program, lower-cased (`/usr/bin/RM` → `rm`). For a dynamic
+    /// program, its source text (`$(echo rm)`).
+    pub program: String,
+    /// Canonical flag names, sorted, without duplicates (`-rf` → `force`, `recursive`).
+    pub flags: Vec<String>,
+    /// Positional arguments in order (option values left out).
+    pub args: Vec<String>,
+    /// The program, or the code it runs, is only known at run time: `$CMD`, `$(echo rm)`,
+    /// a shell reading a script or its standard input, `eval "$X"`.
+    pub dynamic: bool,
+    /// `Some(n)`: from the `n`-th positional argument on, arguments are only known at run
+    /// time (`rm $FILES`, `xargs rm`, a glob like `*`), so any flag might be present.
+    pub unknown_args: Option<usize>,
+    /// Only starts the commands analysed beside it (`env`, `nice`, `xargs`, `bash -c`);
+    /// `allow_programs` judges those instead. Never set for `sudo`, `doas`, `su`,
+    /// `pkexec` and `chroot`, which must be allowed themselves.
+    pub wrapper: bool,
+}
+
+impl fmt::Display for SimpleCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.program)?;
+        for flag in &self.flags {
+            let dashes = if flag.chars().count() == 1 { "-" } else { "--" };
+            write!(f, " {dashes}{flag}")?;
+        }
+        for arg in &self.args {
+            if arg.is_empty() || arg.contains(char::is_whitespace) {
+                write!(f, " {arg:?}")?;
+            } else {
+                write!(f, " {arg}")?;
+            }
+        }
+        if self.unknown_args.is_some() {
+            f.write_str(" <run-time arguments>")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every simple command `command` would run, flattened: commands in pipelines, lists,
+/// subshells, groups, loops and substitutions, wrapped commands beside their wrappers, and
+/// implied ones (`find -delete` also yields `rm`). An error means the line cannot be
+/// parsed safely; callers block it.
+pub fn analyse(command: &str) -> Result<Vec<SimpleCommand>, String> {
+    let mut out = Vec::new();
+    analyse_into(command, 0, &mut out)?;
+    Ok(out)
+}
+
+/// [`analyse`] at a nesting depth, appending to `out`.
+fn analyse_into(command: &str, depth: usize, out: &mut Vec<SimpleCommand>) -> Result<(), String> {
+    let tokens = lex::lex(command, depth)?;
+    let mut commands = Vec::new();
+    parse::parse(&tokens, depth, &mut commands)?;
+    for words in &commands {
+        unwrap::interpret(words, false, depth, out)?;
+    }
+    Ok(())
+}
+
+/// A command pattern such as `rm --recursive`, `git push --force` or `mkfs*`: a program
+/// (a trailing `*` matches a prefix), positional words that must lead the command's
+/// positional arguments in order (`*` matches any one), and flags that must all be present.
+/// Flags are normalised like commands, so `rm -r` and `rm --recursive` are one pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandPattern {
+    /// The pattern as written.
     pub text: String,
+    program: String,
+    prefix: bool,
+    flags: Vec<String>,
+    args: Vec<String>,
+}
+
+/// How a pattern relates to a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    No,
+    /// It would match for some values of the arguments only known at run time.
+    Maybe,
+    Yes,
 }
 
 impl CommandPattern {
     /// Parses a pattern; the error says what is wrong with it.
     pub fn parse(text: &str) -> Result<CommandPattern, String> {
-        Ok(CommandPattern { text: text.to_owned() })
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let Some((program, rest)) = words.split_first() else {
+            return Err("the pattern is empty".to_owned());
+        };
+        if let Some(word) = words.iter().find(|w| w.contains(|c| "'\"\\$`;&|()<>{}#".contains(c))) {
+            return Err(format!("`{word}` is not a plain word: patterns take no quoting or shell syntax"));
+        }
+        if program.contains('/') {
+            return Err(format!("`{program}` is a path: name the program, which matches it at any path"));
+        }
+        let (stem, prefix) = match program.strip_suffix('*') {
+            Some(stem) => (stem, true),
+            None => (*program, false),
+        };
+        if stem.is_empty() || stem.starts_with('-') {
+            return Err(format!("`{program}` does not name a program; use `allow_programs` to limit programs"));
+        }
+        if let Some(word) = std::iter::once(&stem).chain(rest).find(|w| w.contains(['*', '?', '[']) && **w != "*") {
+            return Err(format!("`{word}`: only a trailing `*` on the program or a whole `*` word is supported"));
+        }
+        let program = normalise::program_name(stem);
+        let table = if prefix { "" } else { program.as_str() };
+        let args: Vec<normalise::Arg> = rest.iter().map(|w| normalise::Arg::known(w)).collect();
+        let normalised = normalise::arguments(table, &args);
+        Ok(CommandPattern {
+            text: text.to_owned(),
+            program,
+            prefix,
+            flags: normalised.flags,
+            args: normalised.args,
+        })
+    }
+
+    fn matches(&self, command: &SimpleCommand) -> Match {
+        let program = if self.prefix {
+            command.program.starts_with(&self.program)
+        } else {
+            command.program == self.program
+        };
+        if !program {
+            return Match::No;
+        }
+        let word = |pattern: &String, arg: &String| pattern == "*" || pattern == arg;
+        let flags = self.flags.iter().all(|f| command.flags.contains(f));
+        let args = self.args.len() <= command.args.len()
+            && self.args.iter().zip(&command.args).all(|(p, a)| word(p, a));
+        if flags && args {
+            return Match::Yes;
+        }
+        let Some(known) = command.unknown_args else {
+            return Match::No;
+        };
+        // Positional arguments before the first unknown one cannot move.
+        if self.args.iter().zip(&command.args).take(known).any(|(p, a)| !word(p, a)) {
+            return Match::No;
+        }
+        Match::Maybe
+    }
+}
+
+impl fmt::Display for CommandPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -27,15 +196,80 @@ pub struct ShellRules {
     pub allow_programs: Vec<String>,
     pub unlisted: Decision,
     /// A command whose program cannot be known without running it (`$(echo rm)`, `$CMD`).
+    /// Also used when an unknown argument might complete a blocked pattern. At least
+    /// `require_approval`.
     pub dynamic: Decision,
 }
 
 impl ShellRules {
+    /// Appends a violation for every simple command of `command` that a rule refuses.
     pub fn check(&self, command: &str, out: &mut Vec<Violation>) {
-        out.push(Violation {
-            rule: "shell",
-            decision: Decision::Block,
-            message: format!("shell analysis is not available; `{command}` is blocked"),
-        });
+        let commands = match analyse(command) {
+            Ok(commands) => commands,
+            Err(e) => {
+                out.push(violation(Decision::Block, format!("cannot parse command: {e}")));
+                return;
+            }
+        };
+        let mut found = Vec::new();
+        for command in &commands {
+            self.check_one(command, &mut found);
+        }
+        for v in found {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+
+    fn check_one(&self, command: &SimpleCommand, out: &mut Vec<Violation>) {
+        let dynamic = self.dynamic.max(Decision::RequireApproval);
+        if command.dynamic {
+            out.push(violation(dynamic, format!("`{command}` runs a program only known at run time")));
+        }
+        match strongest(&self.block, command) {
+            Some((Match::Yes, p)) => {
+                out.push(violation(Decision::Block, format!("`{command}` matches the blocked pattern `{p}`")));
+            }
+            Some((_, p)) => out.push(violation(
+                dynamic,
+                format!("`{command}` may match the blocked pattern `{p}`: some arguments are only known at run time"),
+            )),
+            None => {}
+        }
+        if let Some((m, p)) = strongest(&self.require_approval, command) {
+            let may = if m == Match::Yes { "matches" } else { "may match" };
+            out.push(violation(Decision::RequireApproval, format!("`{command}` {may} `{p}`, which requires approval")));
+        }
+        if !self.allow_programs.is_empty() && self.unlisted > Decision::Allow {
+            let listed = self.allow_programs.iter().any(|p| normalise::program_name(p) == command.program);
+            let exempt = command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str());
+            if command.dynamic || !(listed || exempt) {
+                out.push(violation(
+                    self.unlisted,
+                    format!("program `{}` is not in the allowed programs", command.program),
+                ));
+            }
+        }
     }
 }
+
+/// The first pattern that matches, else the first that may match.
+fn strongest<'p>(patterns: &'p [CommandPattern], command: &SimpleCommand) -> Option<(Match, &'p CommandPattern)> {
+    let mut maybe = None;
+    for pattern in patterns {
+        match pattern.matches(command) {
+            Match::Yes => return Some((Match::Yes, pattern)),
+            Match::Maybe => maybe = maybe.or(Some((Match::Maybe, pattern))),
+            Match::No => {}
+        }
+    }
+    maybe
+}
+
+fn violation(decision: Decision, message: String) -> Violation {
+    Violation { rule: "shell", decision, message }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,19 @@
 //! aecl's policy files: agent manifests, the action catalog, Cedar rules and the trace format.
+//!
+//! Formats are kept apart from meaning: the serde types of `format` and `trace` describe
+//! what users write, and `lower` converts them by hand into the validated types of
+//! `aecl-core`. Nothing here reads files: callers pass names and texts.
+
+pub mod cedar;
+mod error;
+mod examples;
+pub mod format;
+mod load;
+mod location;
+mod lower;
+pub mod replay;
+pub mod trace;
+
+pub use error::{PolicyError, Problem};
+pub use examples::run_examples;
+pub use load::{Example, LoadedPolicy, SourceFile, is_policy_file, load};

@@ -1,0 +1,726 @@
+//! The shell lexer: a command string becomes words and operators, with quoting decoded and
+//! every expansion and command substitution kept apart from literal text.
+//!
+//! We write the lexer ourselves rather than take a crate (`shlex`, `shell-words`, a full
+//! bash grammar) because those serve the opposite purpose: they split words so that a
+//! program can be *run*, and read what they do not understand as plain text. A security
+//! check needs "unknown means suspicious": every construct whose meaning depends on run
+//! time (`$X`, `$(...)`, globs) must stay visible as such, so that a program name built
+//! from it is reported as dynamic, and every construct we cannot follow (unbalanced quotes,
+//! arithmetic holding a substitution, nesting beyond [`MAX_DEPTH`]) must be an error, so
+//! that the caller blocks instead of guessing.
+
+use super::MAX_DEPTH;
+
+/// One token of a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Token {
+    Word(Word),
+    Op(Op),
+    /// A redirection operator (`>`, `2>&1`'s `>&`, `<<<`, ...); its target is the next word.
+    Redirect(&'static str),
+    /// The body of a here-document: data for standard input whose substitutions (unless the
+    /// delimiter was quoted) still run.
+    HereDoc(Word),
+}
+
+/// A control operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    /// `;`
+    Semi,
+    /// `&`
+    Amp,
+    /// `&&`
+    And,
+    /// `||`
+    Or,
+    /// `|` or `|&`
+    Pipe,
+    /// `;;`, `;&` or `;;&`, which end a `case` clause.
+    CaseEnd,
+    LParen,
+    RParen,
+    Newline,
+}
+
+/// A word as the shell would see it before expansion.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct Word {
+    pub parts: Vec<Part>,
+    /// The source text, for messages.
+    pub raw: String,
+}
+
+/// A piece of a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Part {
+    /// Unquoted text: subject to globbing, brace expansion and keyword recognition.
+    Lit(String),
+    /// Text protected by quotes or a backslash: always taken literally.
+    Quoted(String),
+    /// A parameter or arithmetic expansion (`$X`, `${X:-y}`, `$((1+2))`), kept as source:
+    /// a value known only at run time.
+    Param(String),
+    /// A command substitution (`$(...)`, backquotes, `<(...)`): commands that run, whose
+    /// output becomes a value known only at run time.
+    Subst(Vec<Token>),
+}
+
+/// Characters that make an unquoted word a glob pattern.
+const GLOB: [char; 3] = ['*', '?', '['];
+
+/// Stands for a run-time value when the text of a word is handed to another shell parse
+/// (`bash -c`, `eval`): the inner parse then sees an expansion in the same place.
+const UNKNOWN: &str = "${__aecl_unknown}";
+
+impl Word {
+    /// The literal text: quotes removed, escapes decoded, expansions left out.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for part in &self.parts {
+            if let Part::Lit(s) | Part::Quoted(s) = part {
+                text.push_str(s);
+            }
+        }
+        text
+    }
+
+    /// Whether the word is exactly `text`, unquoted (keywords must not be quoted).
+    pub fn is_plain(&self, text: &str) -> bool {
+        matches!(self.parts.as_slice(), [Part::Lit(s)] if s == text)
+    }
+
+    /// Whether a parameter expansion or a command substitution is part of the word.
+    pub fn has_expansion(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Param(_) | Part::Subst(_)))
+    }
+
+    /// Whether unquoted glob characters or a brace expansion (`{a,b}`, `{1..3}`) can turn
+    /// the word into other words.
+    pub fn has_pattern(&self) -> bool {
+        let unquoted: String = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Lit(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        if unquoted.contains(GLOB) {
+            return true;
+        }
+        match (unquoted.find('{'), unquoted.rfind('}')) {
+            (Some(open), Some(close)) if open < close => unquoted
+                .get(open..close)
+                .is_some_and(|inner| inner.contains(',') || inner.contains("..")),
+            _ => false,
+        }
+    }
+
+    /// Whether the word may expand to something that starts with `-`: it starts with an
+    /// expansion, or with a glob that may match a file named like a flag.
+    pub fn may_be_flag(&self) -> bool {
+        match self.parts.first() {
+            Some(Part::Param(_) | Part::Subst(_)) => true,
+            Some(Part::Lit(s)) => s.starts_with(GLOB) || (s.starts_with('-') && self.has_pattern()),
+            _ => false,
+        }
+    }
+
+    /// The literal text before the first expansion.
+    pub fn literal_prefix(&self) -> String {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) | Part::Quoted(s) => text.push_str(s),
+                Part::Param(_) | Part::Subst(_) => break,
+            }
+        }
+        text
+    }
+
+    /// The text handed to another shell parse, with each expansion replaced by a marker
+    /// that parses as an expansion again.
+    pub fn source_for_reparse(&self) -> String {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) | Part::Quoted(s) => text.push_str(s),
+                Part::Param(_) | Part::Subst(_) => text.push_str(UNKNOWN),
+            }
+        }
+        text
+    }
+
+    /// The token lists of the command substitutions in this word.
+    pub fn substitutions(&self) -> impl Iterator<Item = &[Token]> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Subst(tokens) => Some(tokens.as_slice()),
+            _ => None,
+        })
+    }
+
+    fn push_lit(&mut self, c: char) {
+        match self.parts.last_mut() {
+            Some(Part::Lit(s)) => s.push(c),
+            _ => self.parts.push(Part::Lit(c.to_string())),
+        }
+    }
+
+    fn push_quoted(&mut self, text: &str) {
+        match self.parts.last_mut() {
+            Some(Part::Quoted(s)) => s.push_str(text),
+            _ => self.parts.push(Part::Quoted(text.to_owned())),
+        }
+    }
+
+    /// Whether the word so far is `NAME=` or `NAME+=`, so that a `(` opens an array.
+    fn is_array_assignment_prefix(&self) -> bool {
+        match self.parts.as_slice() {
+            [Part::Lit(s)] => s
+                .strip_suffix('=')
+                .map(|name| name.strip_suffix('+').unwrap_or(name))
+                .is_some_and(is_name),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `s` is a shell variable name.
+pub(super) fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Lexes a whole command string. `depth` counts the nesting already entered (command
+/// substitutions, re-parsed `bash -c` strings), so that hostile nesting ends in an error
+/// instead of a stack overflow.
+pub(super) fn lex(source: &str, depth: usize) -> Result<Vec<Token>, String> {
+    if depth > MAX_DEPTH {
+        return Err("commands are nested too deeply".to_owned());
+    }
+    let mut lexer = Lexer { chars: source.chars().collect(), pos: 0, pending: Vec::new() };
+    let mut out = Vec::new();
+    lexer.tokens(&mut out, depth, false)?;
+    match lexer.pending.first() {
+        Some(doc) => Err(format!("unterminated here-document `{}`", doc.delimiter)),
+        None => Ok(out),
+    }
+}
+
+/// A here-document whose body starts after the next newline.
+#[derive(Debug)]
+struct PendingHereDoc {
+    delimiter: String,
+    strip_tabs: bool,
+    quoted: bool,
+}
+
+#[derive(Debug)]
+struct Lexer {
+    chars: Vec<char>,
+    pos: usize,
+    pending: Vec<PendingHereDoc>,
+}
+
+impl Lexer {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<char> {
+        self.chars.get(self.pos + ahead).copied()
+    }
+
+    fn starts_with(&self, text: &str) -> bool {
+        text.chars().enumerate().all(|(i, c)| self.peek_at(i) == Some(c))
+    }
+
+    fn slice(&self, from: usize, to: usize) -> String {
+        self.chars.get(from..to).map(|s| s.iter().collect()).unwrap_or_default()
+    }
+
+    /// Reads tokens into `out`. With `until_paren`, stops after the `)` that closes the
+    /// enclosing `$(` or `<(` (parentheses opened inside are counted).
+    fn tokens(&mut self, out: &mut Vec<Token>, depth: usize, until_paren: bool) -> Result<(), String> {
+        let mut open_parens = 0usize;
+        loop {
+            while matches!(self.peek(), Some(' ' | '\t')) || self.starts_with("\\\n") {
+                self.pos += if self.peek() == Some('\\') { 2 } else { 1 };
+            }
+            let Some(c) = self.peek() else {
+                return if until_paren { Err("unclosed `$(`".to_owned()) } else { Ok(()) };
+            };
+            match c {
+                '#' => {
+                    while self.peek().is_some_and(|c| c != '\n') {
+                        self.pos += 1;
+                    }
+                }
+                '\n' => {
+                    self.pos += 1;
+                    out.push(Token::Op(Op::Newline));
+                    self.here_doc_bodies(out, depth)?;
+                }
+                ';' | '&' | '|' => out.push(self.operator()),
+                '(' => {
+                    self.pos += 1;
+                    open_parens += 1;
+                    out.push(Token::Op(Op::LParen));
+                }
+                ')' => {
+                    self.pos += 1;
+                    if until_paren && open_parens == 0 {
+                        return Ok(());
+                    }
+                    open_parens = open_parens.saturating_sub(1);
+                    out.push(Token::Op(Op::RParen));
+                }
+                '<' | '>' if self.peek_at(1) != Some('(') => self.redirect(out, depth)?,
+                _ => {
+                    let word = self.word(depth)?;
+                    // `2>file`, `{fd}>file`: the number names a file descriptor, not an
+                    // argument.
+                    let fd = matches!(word.parts.as_slice(), [Part::Lit(s)]
+                        if s.chars().all(|c| c.is_ascii_digit())
+                            || s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).is_some_and(is_name));
+                    if !(fd && matches!(self.peek(), Some('<' | '>')) && self.peek_at(1) != Some('('))
+                    {
+                        out.push(Token::Word(word));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads `;`, `&` or `|` and what follows it.
+    fn operator(&mut self) -> Token {
+        let table: [(&str, Token); 10] = [
+            (";;&", Token::Op(Op::CaseEnd)),
+            (";;", Token::Op(Op::CaseEnd)),
+            (";&", Token::Op(Op::CaseEnd)),
+            (";", Token::Op(Op::Semi)),
+            ("&&", Token::Op(Op::And)),
+            ("&>>", Token::Redirect("&>>")),
+            ("&>", Token::Redirect("&>")),
+            ("||", Token::Op(Op::Or)),
+            ("|&", Token::Op(Op::Pipe)),
+            ("|", Token::Op(Op::Pipe)),
+        ];
+        for (text, token) in table {
+            if self.starts_with(text) {
+                self.pos += text.chars().count();
+                return token;
+            }
+        }
+        // Only a single `&` is left: `;` and `|` are in the table.
+        self.pos += 1;
+        Token::Op(Op::Amp)
+    }
+
+    /// Reads a redirection operator; a here-document also reads its delimiter word.
+    fn redirect(&mut self, out: &mut Vec<Token>, depth: usize) -> Result<(), String> {
+        const OPERATORS: [&str; 10] = ["<<<", "<<-", "<<", "<>", "<&", "<", ">>", ">|", ">&", ">"];
+        let op = OPERATORS.into_iter().find(|op| self.starts_with(op)).unwrap_or(">");
+        self.pos += op.len();
+        out.push(Token::Redirect(op));
+        if op == "<<" || op == "<<-" {
+            while matches!(self.peek(), Some(' ' | '\t')) {
+                self.pos += 1;
+            }
+            if self.peek().is_none_or(|c| " \t\n;&|()<>".contains(c)) {
+                return Err("here-document without a delimiter".to_owned());
+            }
+            let word = self.word(depth)?;
+            let quoted = word.parts.iter().any(|p| !matches!(p, Part::Lit(_)));
+            self.pending.push(PendingHereDoc { delimiter: word.text(), strip_tabs: op == "<<-", quoted });
+            out.push(Token::Word(word));
+        }
+        Ok(())
+    }
+
+    /// After a newline, reads the bodies of the here-documents opened on that line.
+    fn here_doc_bodies(&mut self, out: &mut Vec<Token>, depth: usize) -> Result<(), String> {
+        for doc in std::mem::take(&mut self.pending) {
+            let mut body = String::new();
+            loop {
+                if self.peek().is_none() {
+                    return Err(format!("unterminated here-document `{}`", doc.delimiter));
+                }
+                let start = self.pos;
+                while self.peek().is_some_and(|c| c != '\n') {
+                    self.pos += 1;
+                }
+                let line = self.slice(start, self.pos);
+                self.pos += 1;
+                let compared = if doc.strip_tabs { line.trim_start_matches('\t') } else { &line };
+                if compared == doc.delimiter {
+                    break;
+                }
+                body.push_str(&line);
+                body.push('\n');
+            }
+            let word = if doc.quoted {
+                Word { parts: vec![Part::Quoted(body.clone())], raw: body }
+            } else {
+                // An unquoted delimiter makes the body behave like a double-quoted string.
+                let mut inner = Lexer { chars: body.chars().collect(), pos: 0, pending: Vec::new() };
+                let mut word = Word { parts: Vec::new(), raw: body };
+                inner.double_quoted(&mut word, depth, true)?;
+                word
+            };
+            out.push(Token::HereDoc(word));
+        }
+        Ok(())
+    }
+
+    /// Reads one word. The caller has checked that the next character starts one.
+    fn word(&mut self, depth: usize) -> Result<Word, String> {
+        let start = self.pos;
+        let mut word = Word::default();
+        while let Some(c) = self.peek() {
+            match c {
+                ' ' | '\t' | '\n' | ';' | '&' | '|' | ')' => break,
+                '(' if word.is_array_assignment_prefix() => {
+                    // `a=(x y)`: the elements are data, but substitutions in them run.
+                    self.pos += 1;
+                    let tokens = self.nested(depth)?;
+                    for token in tokens {
+                        if let Token::Word(element) = token {
+                            word.parts.extend(element.parts.into_iter().filter(|p| matches!(p, Part::Subst(_))));
+                        }
+                    }
+                }
+                '(' => break,
+                '<' | '>' if self.peek_at(1) == Some('(') => {
+                    self.pos += 2;
+                    let tokens = self.nested(depth)?;
+                    word.parts.push(Part::Subst(tokens));
+                }
+                '<' | '>' => break,
+                '\\' => match self.peek_at(1) {
+                    Some('\n') => self.pos += 2,
+                    Some(escaped) => {
+                        self.pos += 2;
+                        word.push_quoted(&escaped.to_string());
+                    }
+                    None => {
+                        self.pos += 1;
+                        word.push_quoted("\\");
+                    }
+                },
+                '\'' => {
+                    self.pos += 1;
+                    let text = self.single_quoted()?;
+                    word.push_quoted(&text);
+                }
+                '"' => {
+                    self.pos += 1;
+                    self.double_quoted(&mut word, depth, false)?;
+                }
+                '`' => {
+                    self.pos += 1;
+                    let tokens = self.backquoted(depth, false)?;
+                    word.parts.push(Part::Subst(tokens));
+                }
+                '$' => self.dollar(&mut word, depth, false)?,
+                _ => {
+                    self.pos += 1;
+                    word.push_lit(c);
+                }
+            }
+        }
+        if self.pos == start {
+            // Unreachable by construction; an error keeps the loop in `tokens` finite.
+            return Err(format!("unexpected `{}`", self.peek().unwrap_or(' ')));
+        }
+        word.raw = self.slice(start, self.pos.min(self.chars.len()));
+        Ok(word)
+    }
+
+    /// Reads tokens up to the `)` closing a `$(`, `<(` or array, one level deeper.
+    fn nested(&mut self, depth: usize) -> Result<Vec<Token>, String> {
+        if depth >= MAX_DEPTH {
+            return Err("commands are nested too deeply".to_owned());
+        }
+        let mut tokens = Vec::new();
+        self.tokens(&mut tokens, depth + 1, true)?;
+        Ok(tokens)
+    }
+
+    /// Reads up to the closing `'`; nothing inside is special.
+    fn single_quoted(&mut self) -> Result<String, String> {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            self.pos += 1;
+            if c == '\'' {
+                return Ok(self.slice(start, self.pos - 1));
+            }
+        }
+        Err("unclosed single quote".to_owned())
+    }
+
+    /// Reads the inside of a double-quoted string (or a here-document body, which ends at
+    /// the end of the text and where `"` is an ordinary character).
+    fn double_quoted(&mut self, word: &mut Word, depth: usize, here_doc: bool) -> Result<(), String> {
+        let parts_before = word.parts.len();
+        loop {
+            match self.peek() {
+                None if here_doc => return Ok(()),
+                None => return Err("unclosed double quote".to_owned()),
+                Some('"') if !here_doc => {
+                    self.pos += 1;
+                    if word.parts.len() == parts_before {
+                        // `""` is an empty word, not no word.
+                        word.push_quoted("");
+                    }
+                    return Ok(());
+                }
+                Some('\\') => match self.peek_at(1) {
+                    Some('\n') => self.pos += 2,
+                    Some(c) if matches!(c, '$' | '`' | '\\') || (c == '"' && !here_doc) => {
+                        self.pos += 2;
+                        word.push_quoted(&c.to_string());
+                    }
+                    _ => {
+                        self.pos += 1;
+                        word.push_quoted("\\");
+                    }
+                },
+                Some('$') => self.dollar(word, depth, true)?,
+                Some('`') => {
+                    self.pos += 1;
+                    let tokens = self.backquoted(depth, !here_doc)?;
+                    word.parts.push(Part::Subst(tokens));
+                }
+                Some(c) => {
+                    self.pos += 1;
+                    word.push_quoted(&c.to_string());
+                }
+            }
+        }
+    }
+
+    /// Reads a backquoted command substitution, whose text is unescaped and lexed again.
+    fn backquoted(&mut self, depth: usize, in_double_quotes: bool) -> Result<Vec<Token>, String> {
+        let mut inner = String::new();
+        loop {
+            match self.peek() {
+                None => return Err("unclosed backquote".to_owned()),
+                Some('`') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some('\\') => match self.peek_at(1) {
+                    Some(c) if matches!(c, '$' | '`' | '\\') || (c == '"' && in_double_quotes) => {
+                        self.pos += 2;
+                        inner.push(c);
+                    }
+                    _ => {
+                        self.pos += 1;
+                        inner.push('\\');
+                    }
+                },
+                Some(c) => {
+                    self.pos += 1;
+                    inner.push(c);
+                }
+            }
+        }
+        if depth >= MAX_DEPTH {
+            return Err("commands are nested too deeply".to_owned());
+        }
+        lex(&inner, depth + 1)
+    }
+
+    /// Reads what starts with `$`: an expansion, a substitution, a quote form, or a plain `$`.
+    fn dollar(&mut self, word: &mut Word, depth: usize, in_double_quotes: bool) -> Result<(), String> {
+        let start = self.pos;
+        match self.peek_at(1) {
+            Some('\'') if !in_double_quotes => {
+                self.pos += 2;
+                let text = self.ansi_c_quoted()?;
+                word.push_quoted(&text);
+            }
+            Some('"') if !in_double_quotes => {
+                // `$"..."` is a translatable string: a double-quoted string here.
+                self.pos += 2;
+                self.double_quoted(word, depth, false)?;
+            }
+            Some('(') if self.peek_at(2) == Some('(') => {
+                self.pos += 3;
+                self.arithmetic(")")?;
+                word.parts.push(Part::Param(self.slice(start, self.pos)));
+            }
+            Some('(') => {
+                self.pos += 2;
+                let tokens = self.nested(depth)?;
+                word.parts.push(Part::Subst(tokens));
+            }
+            Some('[') => {
+                self.pos += 2;
+                self.arithmetic("]")?;
+                word.parts.push(Part::Param(self.slice(start, self.pos)));
+            }
+            Some('{') => {
+                self.pos += 2;
+                let substitutions = self.braced_parameter(depth, in_double_quotes)?;
+                word.parts.push(Part::Param(self.slice(start, self.pos)));
+                word.parts.extend(substitutions);
+            }
+            Some(c) if c.is_ascii_alphabetic() || c == '_' => {
+                self.pos += 1;
+                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    self.pos += 1;
+                }
+                word.parts.push(Part::Param(self.slice(start, self.pos)));
+            }
+            Some(c) if c.is_ascii_digit() || "@*#?-$!".contains(c) => {
+                self.pos += 2;
+                word.parts.push(Part::Param(self.slice(start, self.pos)));
+            }
+            _ => {
+                self.pos += 1;
+                if in_double_quotes { word.push_quoted("$") } else { word.push_lit('$') }
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips an arithmetic expansion up to its closing `))` (or `]` for `$[`). A command
+    /// substitution inside one is refused: arithmetic is rare in agent commands and
+    /// following it would need an expression parser.
+    fn arithmetic(&mut self, close: &str) -> Result<(), String> {
+        let mut level = 0usize;
+        loop {
+            match self.peek() {
+                None => return Err("unclosed arithmetic expansion".to_owned()),
+                Some('`') => return Err("command substitution inside arithmetic".to_owned()),
+                Some('$') if self.peek_at(1) == Some('(') && self.peek_at(2) != Some('(') => {
+                    return Err("command substitution inside arithmetic".to_owned());
+                }
+                Some('(') => level += 1,
+                Some(')') | Some(']') if level == 0 && self.starts_with(close) => {
+                    if close == ")" {
+                        if self.peek_at(1) != Some(')') {
+                            return Err("arithmetic expansion closed by a single `)`".to_owned());
+                        }
+                        self.pos += 1;
+                    }
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(')') => level = level.saturating_sub(1),
+                Some(_) => {}
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Reads `${...}` up to its closing brace and returns the command substitutions inside
+    /// it (`${X:-$(cmd)}` runs `cmd`).
+    fn braced_parameter(&mut self, depth: usize, in_double_quotes: bool) -> Result<Vec<Part>, String> {
+        if depth >= MAX_DEPTH {
+            return Err("commands are nested too deeply".to_owned());
+        }
+        let mut inner = Word::default();
+        loop {
+            match self.peek() {
+                None => return Err("unclosed `${`".to_owned()),
+                Some('}') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some('\\') => self.pos += 2,
+                Some('\'') if !in_double_quotes => {
+                    self.pos += 1;
+                    self.single_quoted()?;
+                }
+                Some('"') => {
+                    self.pos += 1;
+                    self.double_quoted(&mut inner, depth + 1, false)?;
+                }
+                Some('`') => {
+                    self.pos += 1;
+                    let tokens = self.backquoted(depth + 1, in_double_quotes)?;
+                    inner.parts.push(Part::Subst(tokens));
+                }
+                Some('$') => self.dollar(&mut inner, depth + 1, in_double_quotes)?,
+                Some(_) => self.pos += 1,
+            }
+        }
+        Ok(inner.parts.into_iter().filter(|p| matches!(p, Part::Subst(_))).collect())
+    }
+
+    /// Reads `$'...'`, decoding C-style escapes (`$'\x72m'` is `rm`).
+    fn ansi_c_quoted(&mut self) -> Result<String, String> {
+        let mut text = String::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return Err("unclosed `$'`".to_owned());
+            };
+            self.pos += 1;
+            match c {
+                '\'' => return Ok(text),
+                '\\' => {
+                    let Some(e) = self.peek() else {
+                        return Err("unclosed `$'`".to_owned());
+                    };
+                    self.pos += 1;
+                    let simple = match e {
+                        'a' => Some('\u{7}'),
+                        'b' => Some('\u{8}'),
+                        'e' | 'E' => Some('\u{1b}'),
+                        'f' => Some('\u{c}'),
+                        'n' => Some('\n'),
+                        'r' => Some('\r'),
+                        't' => Some('\t'),
+                        'v' => Some('\u{b}'),
+                        '\\' | '\'' | '"' | '?' => Some(e),
+                        _ => None,
+                    };
+                    if let Some(decoded) = simple {
+                        text.push(decoded);
+                        continue;
+                    }
+                    let code = match e {
+                        '0'..='7' => {
+                            self.pos -= 1;
+                            Some(self.digits(8, 3) & 0xff)
+                        }
+                        'x' => Some(self.digits(16, 2)),
+                        'u' => Some(self.digits(16, 4)),
+                        'U' => Some(self.digits(16, 8)),
+                        'c' => {
+                            let control = self.peek().map(|c| u32::from(c) & 0x1f);
+                            self.pos += usize::from(control.is_some());
+                            control
+                        }
+                        _ => {
+                            text.push('\\');
+                            text.push(e);
+                            None
+                        }
+                    };
+                    if let Some(decoded) = code.and_then(char::from_u32) {
+                        text.push(decoded);
+                    }
+                }
+                _ => text.push(c),
+            }
+        }
+    }
+
+    /// Reads up to `max` digits in `radix` as a number.
+    fn digits(&mut self, radix: u32, max: usize) -> u32 {
+        let mut value = 0u32;
+        for _ in 0..max {
+            let Some(d) = self.peek().and_then(|c| c.to_digit(radix)) else { break };
+            value = value.saturating_mul(radix).saturating_add(d);
+            self.pos += 1;
+        }
+        value
+    }
+}

@@ -1,0 +1,602 @@
+//! Wrappers: programs that run another command (`sudo`, `env`, `xargs`, `bash -c`,
+//! `find -exec`, ...). Each is reported itself *and* the command it runs is analysed, so a
+//! denied command gains nothing from being wrapped.
+//!
+//! Every wrapper's options are skipped with a table of which options take a value, so that
+//! `sudo -u root rm` finds `rm` and not `root`. Code handed over as a string (`bash -c`,
+//! `eval`, `su -c`, `watch`, `env -S`, `trap`, `alias`) is parsed again as a command line;
+//! when that string holds an expansion, its code is only known at run time and the wrapper
+//! is reported as dynamic.
+
+use super::lex::{Word, is_name};
+use super::normalise::{self, Arg, FIND_EXEC};
+use super::{MAX_DEPTH, SimpleCommand, analyse_into};
+
+/// Appends the simple commands that `words` (a program and its arguments) runs.
+/// `appended`: the runner adds arguments only known at run time (`xargs`).
+pub(super) fn interpret(
+    words: &[&Word],
+    appended: bool,
+    depth: usize,
+    out: &mut Vec<SimpleCommand>,
+) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err("commands are nested too deeply".to_owned());
+    }
+    Unwrapper { out, depth }.command(words, appended)
+}
+
+/// How one wrapper reads its options.
+#[derive(Debug, Default)]
+struct OptionSpec {
+    short_values: &'static str,
+    long_values: &'static [&'static str],
+    /// Shells also take options written `+o`.
+    plus: bool,
+    /// `su` reads options after positional arguments too (GNU getopt permutation).
+    permute: bool,
+    /// `env -` and `su -` read a lone `-` as an option.
+    dash_is_option: bool,
+}
+
+/// What a wrapper's options turned out to be.
+#[derive(Debug, Default)]
+struct Options {
+    /// Short letters and long names.
+    flags: Vec<String>,
+    /// Option name → value.
+    values: Vec<(String, Value)>,
+    /// Index of the first word after the options (the wrapped command).
+    end: usize,
+    /// Positional words seen while permuting (`su`).
+    positionals: Vec<usize>,
+}
+
+impl Options {
+    fn has(&self, names: &[&str]) -> bool {
+        self.flags.iter().any(|f| names.contains(&f.as_str()))
+    }
+
+    fn value(&self, names: &[&str]) -> Option<&Value> {
+        self.values.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v)
+    }
+}
+
+/// The value of an option.
+#[derive(Debug, Clone)]
+struct Value {
+    /// The text with expansions replaced by a marker, ready to be parsed again.
+    source: String,
+    /// Whether the value holds an expansion.
+    dynamic: bool,
+}
+
+impl Value {
+    fn of(word: &Word) -> Value {
+        Value { source: word.source_for_reparse(), dynamic: word.has_expansion() }
+    }
+}
+
+/// Wrappers that change the user or the root: they must be allowed themselves. The others
+/// only start the command they wrap, which is what `allow_programs` judges.
+const PRIVILEGED: [&str; 5] = ["sudo", "doas", "su", "pkexec", "chroot"];
+
+const SHELLS: [&str; 9] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "fish"];
+
+/// `git -c` settings that cannot make git run another program; any other (`alias.*`,
+/// `core.pager`, `core.sshCommand`, `diff.external`, ...) can, so it makes git dynamic.
+const SAFE_GIT_SETTINGS: [&str; 14] = [
+    "user.",
+    "color.",
+    "advice.",
+    "init.",
+    "log.",
+    "safe.directory",
+    "pull.rebase",
+    "pull.ff",
+    "push.default",
+    "commit.gpgsign",
+    "tag.gpgsign",
+    "core.quotepath",
+    "core.autocrlf",
+    "protocol.version",
+];
+
+#[derive(Debug)]
+struct Unwrapper<'o> {
+    out: &'o mut Vec<SimpleCommand>,
+    depth: usize,
+}
+
+impl Unwrapper<'_> {
+    fn command(&mut self, words: &[&Word], appended: bool) -> Result<(), String> {
+        let Some((first, rest)) = words.split_first() else {
+            return Ok(());
+        };
+        if first.has_expansion() || first.has_pattern() {
+            // `$CMD`, `$(echo rm)`, `/bin/r?`, `{rm,-rf,/}`: the program is unknown.
+            let mut command = plain("", rest, appended);
+            command.program = first.raw.clone();
+            command.dynamic = true;
+            self.out.push(command);
+            return Ok(());
+        }
+        let program = normalise::program_name(&first.text());
+        let name = program.as_str();
+        match name {
+            "env" => {
+                let spec = OptionSpec {
+                    short_values: "uCS",
+                    long_values: &["unset", "chdir", "split-string"],
+                    dash_is_option: true,
+                    ..OptionSpec::default()
+                };
+                self.env(name, rest, &spec, appended)
+            }
+            "sudo" => {
+                let long = &[
+                    "user",
+                    "group",
+                    "chdir",
+                    "prompt",
+                    "chroot",
+                    "role",
+                    "type",
+                    "close-from",
+                    "command-timeout",
+                    "other-user",
+                    "host",
+                    "auth-type",
+                    "login-class",
+                ];
+                self.privileged(name, rest, &spec("aCcDgpRrTtUu", long), appended)
+            }
+            "doas" => self.privileged(name, rest, &spec("aCu", &[]), appended),
+            "pkexec" => self.privileged(name, rest, &spec("", &["user"]), appended),
+            "su" => self.su(rest),
+            "chroot" => self.prefixed(name, rest, &spec("", &["userspec", "groups"]), 1, appended),
+            "nice" => self.prefixed(name, rest, &spec("n", &["adjustment"]), 0, appended),
+            "timeout" => self.prefixed(name, rest, &spec("ks", &["kill-after", "signal"]), 1, appended),
+            "time" => self.prefixed(name, rest, &spec("fo", &["format", "output"]), 0, appended),
+            "stdbuf" => self.prefixed(name, rest, &spec("ioe", &["input", "output", "error"]), 0, appended),
+            "exec" => self.prefixed(name, rest, &spec("a", &[]), 0, appended),
+            "nohup" | "builtin" | "setsid" => self.prefixed(name, rest, &spec("", &[]), 0, appended),
+            "command" => {
+                let options = scan(rest, &OptionSpec::default());
+                // `command -v rm` only says where `rm` is.
+                let runs = !options.has(&["v", "V"]);
+                self.wrap(name, rest, &options, 0, runs, appended)
+            }
+            "ionice" => {
+                let options = scan(rest, &spec("cnp", &["class", "classdata", "pid", "pgid", "uid"]));
+                // With `-p`, `-P` or `-u` the words are process, group or user ids.
+                let runs = !options.has(&["p", "P", "u", "pid", "pgid", "uid"]);
+                self.wrap(name, rest, &options, 0, runs, appended)
+            }
+            "xargs" => {
+                let long = &[
+                    "arg-file",
+                    "delimiter",
+                    "max-lines",
+                    "max-args",
+                    "max-procs",
+                    "max-chars",
+                    "process-slot-var",
+                ];
+                let options = scan(rest, &spec("adEIJLnPRs", long));
+                let inner = rest.get(options.end..).unwrap_or_default();
+                self.out.push(wrapper(name, &options, inner, !inner.is_empty()));
+                // The arguments xargs reads from its input are only known at run time.
+                self.nested(inner, true)
+            }
+            "watch" => {
+                let options = scan(rest, &spec("n", &["interval"]));
+                let inner = rest.get(options.end..).unwrap_or_default();
+                if options.has(&["x", "exec"]) {
+                    self.out.push(wrapper(name, &options, inner, true));
+                    self.nested(inner, false)
+                } else {
+                    // watch joins its arguments and hands them to `sh -c`.
+                    self.run_code(wrapper(name, &options, inner, true), &join(inner))
+                }
+            }
+            "eval" => self.run_code(wrapper(name, &Options::default(), rest, true), &join(rest)),
+            "busybox" | "toybox" => match rest.first() {
+                Some(applet) if !applet.text().starts_with('-') => {
+                    self.out.push(wrapper(name, &Options::default(), rest, true));
+                    self.nested(rest, appended)
+                }
+                _ => {
+                    self.out.push(plain(name, rest, appended));
+                    Ok(())
+                }
+            },
+            "trap" => self.trap(rest),
+            "alias" => self.alias(rest),
+            "find" => self.find(rest, appended),
+            "git" => {
+                let mut command = plain(name, rest, appended);
+                command.dynamic = git_runs_configured_program(rest);
+                self.out.push(command);
+                Ok(())
+            }
+            // `source file` runs a script we cannot see.
+            "source" | "." => {
+                let mut command = plain(name, rest, appended);
+                command.dynamic = true;
+                self.out.push(command);
+                Ok(())
+            }
+            _ if SHELLS.contains(&name) => self.shell(name, rest, appended),
+            _ => {
+                self.out.push(plain(name, rest, appended));
+                Ok(())
+            }
+        }
+    }
+
+    /// Analyses a wrapped command one level deeper.
+    fn nested(&mut self, words: &[&Word], appended: bool) -> Result<(), String> {
+        interpret(words, appended, self.depth + 1, self.out)
+    }
+
+    /// Pushes `wrapper` and parses `code` as a further command line.
+    fn run_code(&mut self, mut wrapper: SimpleCommand, code: &Value) -> Result<(), String> {
+        wrapper.dynamic = code.dynamic;
+        self.out.push(wrapper);
+        if self.depth >= MAX_DEPTH {
+            return Err("commands are nested too deeply".to_owned());
+        }
+        analyse_into(&code.source, self.depth + 1, self.out)
+    }
+
+    /// A wrapper with options, then `positionals` fixed words (a duration, a directory),
+    /// then the command.
+    fn prefixed(
+        &mut self,
+        name: &str,
+        rest: &[&Word],
+        spec: &OptionSpec,
+        positionals: usize,
+        appended: bool,
+    ) -> Result<(), String> {
+        let options = scan(rest, spec);
+        self.wrap(name, rest, &options, positionals, true, appended)
+    }
+
+    fn wrap(
+        &mut self,
+        name: &str,
+        rest: &[&Word],
+        options: &Options,
+        positionals: usize,
+        runs: bool,
+        appended: bool,
+    ) -> Result<(), String> {
+        let inner = if runs { rest.get(options.end + positionals..).unwrap_or_default() } else { &[] };
+        let privileged = PRIVILEGED.contains(&name);
+        if inner.is_empty() && name == "chroot" {
+            // `chroot DIR` starts an interactive shell, reading commands we cannot see.
+            let mut command = wrapper(name, options, inner, false);
+            command.dynamic = true;
+            self.out.push(command);
+            return Ok(());
+        }
+        self.out.push(wrapper(name, options, rest.get(options.end..).unwrap_or_default(), !privileged));
+        self.nested(inner, appended)
+    }
+
+    /// `env`: options, then `NAME=VALUE` words, then the command; `-S` splits a string.
+    fn env(&mut self, name: &str, rest: &[&Word], spec: &OptionSpec, appended: bool) -> Result<(), String> {
+        let options = scan(rest, spec);
+        let mut start = options.end;
+        while let Some(word) = rest.get(start)
+            && !word.has_expansion()
+            && word.text().split_once('=').is_some_and(|(n, _)| !n.is_empty() && !n.starts_with('-'))
+        {
+            start += 1;
+        }
+        let inner = rest.get(start..).unwrap_or_default();
+        if let Some(split) = options.value(&["S", "split-string"]) {
+            let tail = join(inner);
+            let code = Value {
+                source: format!("{} {}", split.source, tail.source),
+                dynamic: split.dynamic || tail.dynamic,
+            };
+            return self.run_code(wrapper(name, &options, inner, true), &code);
+        }
+        self.out.push(wrapper(name, &options, inner, !inner.is_empty()));
+        self.nested(inner, appended)
+    }
+
+    /// `sudo`, `doas`, `pkexec`: options, `NAME=VALUE` words, then the command. With `-s`
+    /// or `-i` the command is handed to a shell.
+    fn privileged(&mut self, name: &str, rest: &[&Word], spec: &OptionSpec, appended: bool) -> Result<(), String> {
+        let options = scan(rest, spec);
+        let mut start = options.end;
+        while let Some(word) = rest.get(start)
+            && !word.has_expansion()
+            && word.text().split_once('=').is_some_and(|(n, _)| is_name(n))
+        {
+            start += 1;
+        }
+        let inner = rest.get(start..).unwrap_or_default();
+        let mut command = wrapper(name, &options, inner, false);
+        if options.has(&["e", "edit"]) {
+            // `sudo -e FILE` edits files.
+            self.out.push(command);
+            return Ok(());
+        }
+        if options.has(&["s", "i", "shell", "login"]) {
+            if inner.is_empty() {
+                // An interactive shell reads commands we cannot see.
+                command.dynamic = true;
+                self.out.push(command);
+                return Ok(());
+            }
+            return self.run_code(command, &join(inner));
+        }
+        self.out.push(command);
+        self.nested(inner, appended)
+    }
+
+    /// `su [options] [user [shell arguments]]`, options anywhere; `-c CODE`.
+    fn su(&mut self, rest: &[&Word]) -> Result<(), String> {
+        let spec = OptionSpec {
+            short_values: "cgGsw",
+            long_values: &["command", "session-command", "group", "supp-group", "shell", "whitelist-environment"],
+            permute: true,
+            dash_is_option: true,
+            ..OptionSpec::default()
+        };
+        let options = scan(rest, &spec);
+        let mut command = wrapper("su", &options, &[], false);
+        command.args = options.positionals.iter().filter_map(|&i| rest.get(i)).map(|w| w.text()).collect();
+        if let Some(code) = options.value(&["c", "command", "session-command"]) {
+            let code = code.clone();
+            self.run_code(command, &code)?;
+        } else {
+            command.dynamic = true;
+            self.out.push(command);
+        }
+        // Words after the user go to the shell: `su root -- -c 'rm -rf /'`.
+        let shell_args: Vec<&Word> = options.positionals.iter().skip(1).filter_map(|&i| rest.get(i).copied()).collect();
+        if !shell_args.is_empty() {
+            self.shell("sh", &shell_args, false)?;
+        }
+        Ok(())
+    }
+
+    /// A shell: `-c CODE` is parsed again; without `-c` it reads a script or its standard
+    /// input, which we cannot see.
+    fn shell(&mut self, name: &str, rest: &[&Word], appended: bool) -> Result<(), String> {
+        let spec = OptionSpec {
+            short_values: "oO",
+            long_values: &["rcfile", "init-file"],
+            plus: true,
+            ..OptionSpec::default()
+        };
+        let options = scan(rest, &spec);
+        let inner = rest.get(options.end..).unwrap_or_default();
+        if options.has(&["c"]) {
+            let Some(code) = inner.first() else {
+                // `bash -c` without code fails.
+                self.out.push(wrapper(name, &options, inner, true));
+                return Ok(());
+            };
+            return self.run_code(wrapper(name, &options, inner, true), &Value::of(code));
+        }
+        let mut command = plain(name, rest, appended);
+        command.dynamic = !options.has(&["version", "help"]);
+        self.out.push(command);
+        Ok(())
+    }
+
+    /// `find`: itself, each `-exec` command, and for `-delete` an implied `rm`.
+    fn find(&mut self, rest: &[&Word], appended: bool) -> Result<(), String> {
+        let find = plain("find", rest, appended);
+        let mut i = 0;
+        while let Some(word) = rest.get(i) {
+            i += 1;
+            let text = word.text();
+            let primary = text.strip_prefix('-').unwrap_or_default();
+            if word.has_expansion() || !FIND_EXEC.contains(&primary) {
+                continue;
+            }
+            let start = i;
+            let mut previous = String::new();
+            while let Some(word) = rest.get(i) {
+                let text = word.text();
+                if text == ";" || (text == "+" && previous == "{}") {
+                    break;
+                }
+                previous = text;
+                i += 1;
+            }
+            self.nested(rest.get(start..i).unwrap_or_default(), false)?;
+            i += 1;
+        }
+        if find.flags.iter().any(|f| f == "delete") {
+            // `find -delete` removes what it finds, depth first: `rm -rf` on the paths.
+            let args = if find.args.is_empty() { vec![".".to_owned()] } else { find.args.clone() };
+            let flags = vec!["force".to_owned(), "recursive".to_owned()];
+            self.out.push(SimpleCommand { program: "rm".to_owned(), flags, args, ..find.clone() });
+        }
+        self.out.push(find);
+        Ok(())
+    }
+
+    /// `trap CODE SIGNAL...`: the code runs later, when the signal comes.
+    fn trap(&mut self, rest: &[&Word]) -> Result<(), String> {
+        let options = scan(rest, &OptionSpec::default());
+        let inner = rest.get(options.end..).unwrap_or_default();
+        let command = wrapper("trap", &options, inner, true);
+        match inner.first() {
+            Some(code) if inner.len() > 1 && code.text() != "-" => self.run_code(command, &Value::of(code)),
+            _ => {
+                self.out.push(command);
+                Ok(())
+            }
+        }
+    }
+
+    /// `alias NAME=VALUE`: the value is code that runs when the alias is used.
+    fn alias(&mut self, rest: &[&Word]) -> Result<(), String> {
+        let values: Vec<String> = rest
+            .iter()
+            .filter_map(|w| w.source_for_reparse().split_once('=').map(|(_, v)| v.to_owned()))
+            .collect();
+        let code = Value { source: values.join("\n"), dynamic: rest.iter().any(|w| w.has_expansion()) };
+        self.run_code(wrapper("alias", &Options::default(), rest, true), &code)
+    }
+}
+
+fn spec(short_values: &'static str, long_values: &'static [&'static str]) -> OptionSpec {
+    OptionSpec { short_values, long_values, ..OptionSpec::default() }
+}
+
+/// Reads a wrapper's options. Stops at the first word that is not an option (unless
+/// permuting), after `--`, and at a word with an expansion: whether that is an option or
+/// the command is only known at run time, so it is left as the command, which is then
+/// dynamic.
+fn scan(words: &[&Word], spec: &OptionSpec) -> Options {
+    let mut options = Options::default();
+    let mut i = 0;
+    while let Some(word) = words.get(i) {
+        if word.has_expansion() || word.has_pattern() {
+            break;
+        }
+        let text = word.text();
+        if text == "--" {
+            i += 1;
+            if spec.permute {
+                options.positionals.extend(i..words.len());
+                i = words.len();
+            }
+            break;
+        }
+        let option = (text.len() > 1 && (text.starts_with('-') || (spec.plus && text.starts_with('+'))))
+            || (text == "-" && spec.dash_is_option);
+        if !option {
+            if spec.permute {
+                options.positionals.push(i);
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        // A value in the next word; one starting with `-` is read as another option so
+        // that a wrong table entry cannot hide the command.
+        let next = words.get(i + 1).filter(|n| n.has_expansion() || !n.text().starts_with('-'));
+        let mut takes_next = false;
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
+            options.flags.push(name.to_owned());
+            if let Some(value) = value {
+                options.values.push((name.to_owned(), Value { source: value.to_owned(), dynamic: false }));
+            } else if spec.long_values.contains(&name)
+                && let Some(next) = next
+            {
+                options.values.push((name.to_owned(), Value::of(next)));
+                takes_next = true;
+            }
+        } else {
+            let cluster: Vec<char> = text.chars().skip(1).collect();
+            for (k, c) in cluster.iter().enumerate() {
+                options.flags.push(c.to_string());
+                if spec.short_values.contains(*c) {
+                    let attached: String = cluster.iter().skip(k + 1).collect();
+                    if !attached.is_empty() {
+                        options.values.push((c.to_string(), Value { source: attached, dynamic: false }));
+                    } else if let Some(next) = next {
+                        options.values.push((c.to_string(), Value::of(next)));
+                        takes_next = true;
+                    }
+                    break;
+                }
+            }
+        }
+        i += if takes_next { 2 } else { 1 };
+    }
+    options.end = i;
+    options
+}
+
+/// Joins words with spaces as code for another parse (`eval`, `watch`, `sudo -s`).
+fn join(words: &[&Word]) -> Value {
+    let sources: Vec<String> = words.iter().map(|w| w.source_for_reparse()).collect();
+    Value { source: sources.join(" "), dynamic: words.iter().any(|w| w.has_expansion()) }
+}
+
+/// A program that is not a wrapper, with normalised arguments.
+fn plain(program: &str, args: &[&Word], appended: bool) -> SimpleCommand {
+    let args: Vec<Arg> = args.iter().map(|w| arg(w)).collect();
+    let normalised = normalise::arguments(program, &args);
+    let unknown_args = normalised.unknown_at.or(appended.then_some(normalised.args.len()));
+    SimpleCommand {
+        program: program.to_owned(),
+        flags: normalised.flags,
+        args: normalised.args,
+        dynamic: false,
+        unknown_args,
+        wrapper: false,
+    }
+}
+
+/// A wrapper itself: its option flags, and the words it runs as positional arguments.
+fn wrapper(program: &str, options: &Options, inner: &[&Word], transparent: bool) -> SimpleCommand {
+    let mut flags = options.flags.clone();
+    flags.sort();
+    flags.dedup();
+    SimpleCommand {
+        program: program.to_owned(),
+        flags,
+        args: inner.iter().map(|w| w.text()).collect(),
+        dynamic: false,
+        unknown_args: inner.iter().any(|w| w.has_expansion()).then_some(0),
+        wrapper: transparent,
+    }
+}
+
+fn arg(word: &Word) -> Arg {
+    if word.has_expansion() || word.may_be_flag() {
+        Arg { text: word.literal_prefix(), unknown: true }
+    } else {
+        Arg { text: word.text(), unknown: false }
+    }
+}
+
+/// Whether git's global options make it run a program of the caller's choosing:
+/// `-c alias.x=!cmd`, `-c core.pager=cmd`, `--exec-path=DIR`, `--config-env`.
+fn git_runs_configured_program(args: &[&Word]) -> bool {
+    let mut iter = args.iter();
+    while let Some(word) = iter.next() {
+        if word.has_expansion() {
+            // Before the subcommand, an unknown word might be `-c alias.x=!cmd`.
+            return true;
+        }
+        let text = word.text();
+        let setting = if text == "-c" {
+            iter.next().map(|w| if w.has_expansion() { String::new() } else { w.text() })
+        } else if let Some(setting) = text.strip_prefix("-c") {
+            Some(setting.to_owned())
+        } else if text == "-C" || text == "--git-dir" || text == "--work-tree" || text == "--namespace" {
+            iter.next();
+            None
+        } else if text.starts_with("--exec-path=") || text.starts_with("--config-env") {
+            return true;
+        } else if text.starts_with('-') {
+            None
+        } else {
+            // The subcommand: global options end here.
+            return false;
+        };
+        if let Some(setting) = setting {
+            let key = setting.split_once('=').map_or(setting.as_str(), |(k, _)| k).to_lowercase();
+            if !SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) || setting.contains('!') {
+                return true;
+            }
+        }
+    }
+    false
+}

@@ -1,0 +1,333 @@
+//! The Cedar escape hatch: rules the manifest form cannot say, written as Cedar policies in
+//! the `.cedar` files of the policy directory. They can only tighten a verdict.
+//!
+//! # What a policy means
+//!
+//! - An unannotated `forbid` blocks the call when it matches.
+//! - A `permit` or `forbid` annotated `@decision("require_approval")` asks for a human's
+//!   approval when it matches; `@decision("block")` blocks.
+//! - An unannotated `permit` is refused when loading: a Cedar permit cannot allow what the
+//!   manifest blocks, so it could only mislead the reader.
+//! - Any error while evaluating a policy blocks the call and names the policy. Cedar itself
+//!   skips a policy that fails, which for a forbid would fail open.
+//!
+//! `@id("...")` names a policy in findings (`cedar:<id>`); without it the policy is named
+//! `<file>:<line>`. `@reason("...")` is the finding's message. Templates are refused.
+//! Policies are evaluated without a schema, so nothing is type-checked before a call: a
+//! type error shows up as an evaluation error, which blocks.
+//!
+//! # The request
+//!
+//! - principal: `Agent::"<agent id>"`; action: `Action::"<action name>"`; resource:
+//!   `Run::"<run id>"`. There are no entity attributes or parents (the entity store is
+//!   empty), so `principal.x` is an evaluation error.
+//! - context:
+//!
+//! ```text
+//! {
+//!   args:             Record,   // the call's JSON arguments, converted as below
+//!   risk:             decimal,  // the built-in risk score, rounded to 4 places
+//!   decision_so_far:  String,   // "allow" | "require_approval" | "block"
+//!   effect:           String,   // "read" | "write" | "delete" | "send" | "exec" | "payment" | "admin"
+//!   untrusted_args:   Set<String>, // argument paths whose value came only from untrusted content
+//!   run: {
+//!     goal:           String,   // "" when the run declared none
+//!     calls_allowed:  Long,
+//!     amount_spent:   decimal,  // rounded to 4 places
+//!     read_untrusted: Bool,
+//!     read_private:   Bool,
+//!     tenant:         String,   // of the run's declared scope, "" when none
+//!     environment:    String,   // of the run's declared scope, "" when none
+//!   },
+//! }
+//! ```
+//!
+//! # Arguments as Cedar values
+//!
+//! The conversion is this module's own (see `value.rs`), never Cedar's JSON syntax, so an
+//! argument key such as `__entity` or `__extn` stays a plain record attribute and cannot
+//! forge an entity reference or an extension value.
+//!
+//! - string → `String`, boolean → `Bool`, integer that fits 64 bits → `Long`;
+//! - a number with a fraction or an exponent (`12.5`, `1200.0`, `1e3`) → `decimal`, when it
+//!   has at most 4 digits after the point and fits Cedar's decimal range; otherwise the
+//!   call is blocked with a finding naming the field. Note that `1200` is a `Long` and
+//!   `1200.0` a `decimal`: Cedar compares neither with the other, so a policy on such an
+//!   argument errs (and blocks) when the client sends the other kind. Decimals compare with
+//!   `.greaterThan(...)` and friends, not `>`;
+//! - `null` → the key is left out (test it with `has`); no arguments at all (`null`) is
+//!   the empty record;
+//! - array → `Set`: order and duplicates are lost, and `null` elements are left out;
+//! - object → `Record`;
+//! - containers nested deeper than 32 levels block the call.
+
+// The decision path must not panic on any input.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod parse;
+mod value;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use aecl_core::Decision;
+use aecl_core::rules::{RuleFinding, RuleInput, RuleSet};
+use cedar_policy::ffi::DetailedError;
+use cedar_policy::{
+    AuthorizationError, Authorizer, Context, Decision as CedarDecision, Effect, Entities, EntityId,
+    EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression,
+};
+
+use self::parse::{PolicyInfo, parse_files};
+
+/// One problem in a `.cedar` file. Line and column count from 1; 0 when unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CedarError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for CedarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// The Cedar policies of a policy directory, ready to evaluate on every call.
+#[derive(Debug)]
+pub struct CedarRules {
+    authorizer: Authorizer,
+    /// INVARIANT: every group holds policies of one effect and one decision, so the
+    /// policies Cedar names as the reason for its answer are exactly those that matched.
+    groups: Vec<Group>,
+    /// By policy id (the label).
+    policies: HashMap<String, PolicyInfo>,
+    types: EntityTypes,
+    canonical: String,
+}
+
+/// Policies evaluated together.
+#[derive(Debug)]
+struct Group {
+    effect: Effect,
+    set: PolicySet,
+}
+
+#[derive(Debug)]
+struct EntityTypes {
+    agent: EntityTypeName,
+    action: EntityTypeName,
+    run: EntityTypeName,
+}
+
+impl CedarRules {
+    /// Parses every file; errors name file:line:column and what was expected.
+    pub fn from_sources(files: &[(String, String)]) -> Result<CedarRules, Vec<CedarError>> {
+        let parsed = parse_files(files)?;
+        let internal = |message: String| {
+            vec![CedarError { file: "(cedar)".to_owned(), line: 0, column: 0, message }]
+        };
+        let type_name = |name: &str| {
+            EntityTypeName::from_str(name)
+                .map_err(|e| internal(format!("entity type `{name}`: {e}")))
+        };
+        let types = EntityTypes {
+            agent: type_name("Agent")?,
+            action: type_name("Action")?,
+            run: type_name("Run")?,
+        };
+        let mut groups = Vec::new();
+        for decision in [Decision::Block, Decision::RequireApproval] {
+            for effect in [Effect::Forbid, Effect::Permit] {
+                let members = parsed
+                    .policies
+                    .iter()
+                    .filter(|p| p.effect == effect && p.info.decision == decision)
+                    .map(|p| p.policy.clone());
+                let set = PolicySet::from_policies(members)
+                    .map_err(|e| internal(format!("building the policy set: {e}")))?;
+                if !set.is_empty() {
+                    groups.push(Group { effect, set });
+                }
+            }
+        }
+        let policies =
+            parsed.policies.into_iter().map(|p| (p.info.label.clone(), p.info)).collect();
+        Ok(CedarRules {
+            authorizer: Authorizer::new(),
+            groups,
+            policies,
+            types,
+            canonical: parsed.canonical,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// Canonical text of all policies, for the policy revision hash: in file-name then
+    /// source order, each as Cedar prints its syntax tree under a `// <label>` line. It does
+    /// not change with whitespace or comments, except where they move a policy without
+    /// `@id` to another line (its label, `file:line`, appears in findings).
+    pub fn canonical_text(&self) -> String {
+        self.canonical.clone()
+    }
+
+    fn request(&self, input: &RuleInput<'_>) -> Result<Request, Vec<RuleFinding>> {
+        let args = value::arguments(&input.call.args).map_err(|refusals| {
+            refusals
+                .into_iter()
+                .map(|r| {
+                    let what = if r.field.is_empty() {
+                        "the arguments".to_owned()
+                    } else {
+                        format!("argument `{}`", r.field)
+                    };
+                    block(
+                        "cedar:args",
+                        format!(
+                            "{what} {}; Cedar rules cannot see it, so the call is refused",
+                            r.message
+                        ),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })?;
+        let decimal = |name: &str, number: f64| {
+            value::rounded_decimal_text(number).map(RestrictedExpression::new_decimal).map_err(
+                |problem| vec![block("cedar:context", format!("{name} {number} {problem}"))],
+            )
+        };
+        let text =
+            |s: &Option<String>| RestrictedExpression::new_string(s.clone().unwrap_or_default());
+        let run = input.run;
+        let run_record = RestrictedExpression::new_record([
+            ("goal".to_owned(), text(&run.goal)),
+            (
+                "calls_allowed".to_owned(),
+                RestrictedExpression::new_long(i64::from(run.calls_allowed)),
+            ),
+            ("amount_spent".to_owned(), decimal("the run's amount spent", run.amount_spent)?),
+            (
+                "read_untrusted".to_owned(),
+                RestrictedExpression::new_bool(run.read_untrusted.is_some()),
+            ),
+            ("read_private".to_owned(), RestrictedExpression::new_bool(run.read_private.is_some())),
+            ("tenant".to_owned(), text(&run.scope.tenant)),
+            ("environment".to_owned(), text(&run.scope.environment)),
+        ])
+        .map_err(|e| vec![block("cedar:context", format!("building `context.run`: {e}"))])?;
+        let untrusted =
+            input.untrusted_args.iter().map(|a| RestrictedExpression::new_string(a.clone()));
+        let context = Context::from_pairs([
+            ("args".to_owned(), args),
+            ("risk".to_owned(), decimal("the risk score", input.risk_score)?),
+            (
+                "decision_so_far".to_owned(),
+                RestrictedExpression::new_string(input.decision_so_far.as_str().to_owned()),
+            ),
+            (
+                "effect".to_owned(),
+                RestrictedExpression::new_string(input.action.effect.as_str().to_owned()),
+            ),
+            ("untrusted_args".to_owned(), RestrictedExpression::new_set(untrusted)),
+            ("run".to_owned(), run_record),
+        ])
+        .map_err(|e| vec![block("cedar:context", format!("building the Cedar context: {e}"))])?;
+        let uid = |type_name: &EntityTypeName, id: &str| {
+            EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+        };
+        let call = input.call;
+        Request::new(
+            uid(&self.types.agent, &call.agent),
+            uid(&self.types.action, &call.action),
+            uid(&self.types.run, &call.run),
+            context,
+            None,
+        )
+        .map_err(|e| vec![block("cedar:request", format!("building the Cedar request: {e}"))])
+    }
+
+    /// The finding for policy `id` matching.
+    fn matched(&self, id: &str) -> (usize, RuleFinding) {
+        let Some(info) = self.policies.get(id) else {
+            let message = format!("Cedar reported policy `{id}`, which was not loaded");
+            return (usize::MAX, block(&format!("cedar:{id}"), message));
+        };
+        let message = match (&info.reason, info.decision) {
+            (Some(reason), _) => reason.clone(),
+            (None, Decision::RequireApproval) => {
+                "a Cedar policy asks for a human's approval".to_owned()
+            }
+            (None, _) => "a Cedar policy forbids this call".to_owned(),
+        };
+        let finding =
+            RuleFinding { rule: format!("cedar:{}", info.label), decision: info.decision, message };
+        (info.order, finding)
+    }
+
+    /// The finding for policy `id` failing to evaluate.
+    fn failed(&self, error: &AuthorizationError) -> (usize, RuleFinding) {
+        let AuthorizationError::PolicyEvaluationError(error) = error;
+        let id: &str = error.policy_id().as_ref();
+        let order = self.policies.get(id).map_or(usize::MAX, |info| info.order);
+        let detailed = DetailedError::from(error.inner());
+        let mut message = format!(
+            "the Cedar policy could not be evaluated, so the call is blocked: {}",
+            detailed.message
+        );
+        if let Some(help) = detailed.help {
+            message.push_str(&format!(" ({help})"));
+        }
+        (order, block(&format!("cedar:{id}"), message))
+    }
+}
+
+impl RuleSet for CedarRules {
+    fn evaluate(&self, input: &RuleInput<'_>) -> Vec<RuleFinding> {
+        if self.groups.is_empty() {
+            return Vec::new();
+        }
+        let request = match self.request(input) {
+            Ok(request) => request,
+            Err(findings) => return findings,
+        };
+        let entities = Entities::empty();
+        let mut findings: Vec<(usize, RuleFinding)> = Vec::new();
+        for group in &self.groups {
+            let response = self.authorizer.is_authorized(&request, &group.set, &entities);
+            let diagnostics = response.diagnostics();
+            findings.extend(diagnostics.errors().map(|e| self.failed(e)));
+            let matched: Vec<&str> = diagnostics.reason().map(AsRef::as_ref).collect();
+            // Only matching forbids deny, and only matching permits allow: an answer that
+            // disagrees with its reasons means this module misread Cedar, so block.
+            let expected = match group.effect {
+                Effect::Forbid => CedarDecision::Deny,
+                Effect::Permit => CedarDecision::Allow,
+            };
+            if !matched.is_empty() && response.decision() != expected {
+                let message = format!(
+                    "Cedar answered {:?} for matching {} policies {}",
+                    response.decision(),
+                    group.effect,
+                    matched.join(", ")
+                );
+                findings.push((usize::MAX, block("cedar:internal", message)));
+            }
+            findings.extend(matched.into_iter().map(|id| self.matched(id)));
+        }
+        findings.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.rule.cmp(&b.1.rule)));
+        findings.into_iter().map(|(_, finding)| finding).collect()
+    }
+}
+
+fn block(rule: &str, message: String) -> RuleFinding {
+    RuleFinding { rule: rule.to_owned(), decision: Decision::Block, message }
+}
+
+#[cfg(test)]
+mod tests;

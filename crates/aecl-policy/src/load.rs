@@ -1,0 +1,258 @@
+//! Loading a policy directory: parse every file, lower it, cross-check, and compute the
+//! revision. Callers pass the files' names and texts; this crate reads no files itself.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use aecl_core::Policy;
+use aecl_core::canonical::canonical_json;
+use aecl_core::policy::{ActionSpec, Revision};
+use aecl_core::rules::RuleSet;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::cedar::CedarRules;
+use crate::error::{PolicyError, Problem};
+use crate::format::{CatalogFile, ExampleFile, ManifestFile, SettingsFile};
+use crate::location::{line_col, locate_toml, Step};
+use crate::lower::{self, Defaults, FileCtx};
+
+/// One file of a policy directory: its path relative to the directory, and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// An example embedded in the catalog, with where it is written.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub action: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub spec: ExampleFile,
+}
+
+/// A loaded, validated policy and the examples to run against it.
+#[derive(Debug, Clone)]
+pub struct LoadedPolicy {
+    pub policy: Policy,
+    pub examples: Vec<Example>,
+}
+
+/// Whether a file of the directory is part of the policy: TOML, JSON and Cedar files.
+pub fn is_policy_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("toml" | "json" | "cedar"))
+}
+
+enum Parsed {
+    Settings(SettingsFile),
+    Manifest(ManifestFile),
+    Catalog(CatalogFile),
+    Cedar,
+}
+
+/// Loads a policy from its files. Every problem of every file is reported, with its place.
+/// A directory without any agent manifest is an error: there is no allow-all default.
+pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
+    let mut problems = Vec::new();
+    let mut parsed: Vec<(usize, Parsed)> = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        if let Some(p) = parse_file(file, &mut problems) {
+            parsed.push((index, p));
+        }
+    }
+    let ctx = |index: usize| {
+        let file = files.get(index);
+        FileCtx {
+            name: file.map_or("", |f| f.path.as_str()),
+            text: file.map_or("", |f| f.text.as_str()),
+            json: file.is_some_and(|f| f.path.ends_with(".json")),
+        }
+    };
+
+    let mut defaults = Defaults::default();
+    let mut settings_canonical = serde_json::Value::Null;
+    for (index, p) in &parsed {
+        if let Parsed::Settings(s) = p {
+            defaults = lower::lower_settings(s, &ctx(*index), &mut problems);
+            settings_canonical = serde_json::to_value(s).unwrap_or_default();
+        }
+    }
+
+    let mut actions: HashMap<String, ActionSpec> = HashMap::new();
+    let mut action_files: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut located: HashMap<String, (usize, (usize, usize))> = HashMap::new();
+    let mut examples = Vec::new();
+    for (index, p) in &parsed {
+        let Parsed::Catalog(catalog) = p else { continue };
+        let c = ctx(*index);
+        for (name, action) in &catalog.actions {
+            let place = locate_toml(c.text, &[Step::from("actions"), Step::from(name)]);
+            if let Some((other, _)) = located.get(name) {
+                let first = files.get(*other).map_or("", |f| f.path.as_str());
+                problems.push(c.problem(
+                    &[Step::from("actions"), Step::from(name)],
+                    format!("action `{name}` is already defined in {first}"),
+                ));
+                continue;
+            }
+            located.insert(name.clone(), (*index, place));
+            actions.insert(name.clone(), lower::lower_action(name, action, &c, &mut problems));
+            action_files.insert(name.clone(), serde_json::to_value(action).unwrap_or_default());
+            for (i, example) in action.examples.iter().enumerate() {
+                let path = [Step::from("actions"), Step::from(name), Step::from("examples"), Step::Index(i)];
+                let (line, column) = locate_toml(c.text, &path);
+                examples.push(Example {
+                    action: name.clone(),
+                    file: c.name.to_owned(),
+                    line,
+                    column,
+                    spec: example.clone(),
+                });
+            }
+        }
+    }
+    let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    lower::check_compensations(&actions, &located, &names, &mut problems);
+
+    let mut agents = HashMap::new();
+    let mut manifest_files: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut agent_files: HashMap<String, usize> = HashMap::new();
+    for (index, p) in &parsed {
+        let Parsed::Manifest(m) = p else { continue };
+        let c = ctx(*index);
+        if let Some(other) = agent_files.get(&m.agent_id) {
+            let first = files.get(*other).map_or("", |f| f.path.as_str());
+            problems.push(c.problem(
+                &[Step::from("agent_id")],
+                format!("agent `{}` is already defined in {first}", m.agent_id),
+            ));
+            continue;
+        }
+        agent_files.insert(m.agent_id.clone(), *index);
+        let manifest = lower::lower_manifest(m, &defaults, &actions, &c, &mut problems);
+        agents.insert(m.agent_id.clone(), Arc::new(manifest));
+        manifest_files.insert(m.agent_id.clone(), serde_json::to_value(m).unwrap_or_default());
+    }
+    if agents.is_empty() && problems.is_empty() {
+        problems.push(Problem {
+            file: "(policy directory)".to_owned(),
+            line: 0,
+            column: 0,
+            message: "no agent manifest: a policy must define at least one agent \
+                      (agents/NAME.toml with `agent_id` and `allowed_actions`)"
+                .to_owned(),
+        });
+    }
+
+    let cedar_sources: Vec<(String, String)> = parsed
+        .iter()
+        .filter(|(_, p)| matches!(p, Parsed::Cedar))
+        .filter_map(|(index, _)| files.get(*index).map(|f| (f.path.clone(), f.text.clone())))
+        .collect();
+    let rules = match CedarRules::from_sources(&cedar_sources) {
+        Ok(rules) => Some(rules),
+        Err(errors) => {
+            problems.extend(errors.into_iter().map(|e| Problem {
+                file: e.file,
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            }));
+            None
+        }
+    };
+
+    if !problems.is_empty() {
+        return Err(PolicyError::Invalid(problems));
+    }
+    let cedar_text = rules.as_ref().map(CedarRules::canonical_text).unwrap_or_default();
+    let canonical = json!({
+        "settings": settings_canonical,
+        "agents": manifest_files,
+        "actions": action_files,
+        "cedar": cedar_text,
+    });
+    let revision = Revision(hex(&Sha256::digest(canonical_json(&canonical).as_bytes())));
+    let rules: Option<Arc<dyn RuleSet>> = rules.filter(|r| !r.is_empty()).map(|r| Arc::new(r) as Arc<dyn RuleSet>);
+    let policy = Policy {
+        revision,
+        agents,
+        actions: actions.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        rules,
+    };
+    Ok(LoadedPolicy { policy, examples })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    aecl_core::call::hex(bytes)
+}
+
+fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> {
+    let name = Path::new(&file.path);
+    let problem = |line: usize, column: usize, message: String| Problem {
+        file: file.path.clone(),
+        line,
+        column,
+        message,
+    };
+    match name.extension().and_then(|e| e.to_str()) {
+        Some("cedar") => Some(Parsed::Cedar),
+        Some("json") => match serde_json::from_str::<ManifestFile>(&file.text) {
+            Ok(m) => Some(Parsed::Manifest(m)),
+            Err(e) => {
+                problems.push(problem(e.line(), e.column(), format!("invalid agent manifest: {}", strip_position(&e.to_string()))));
+                None
+            }
+        },
+        Some("toml") => {
+            let toml_problem = |e: toml::de::Error| {
+                let (line, column) = e.span().map_or((1, 1), |s| line_col(&file.text, s.start));
+                problem(line, column, e.message().to_owned())
+            };
+            let table: toml::Table = match toml::from_str(&file.text) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(toml_problem(e));
+                    return None;
+                }
+            };
+            let result = if name.file_name().and_then(|n| n.to_str()) == Some("policy.toml") {
+                toml::from_str(&file.text).map(Parsed::Settings)
+            } else if table.contains_key("agent_id") {
+                toml::from_str(&file.text).map(Parsed::Manifest)
+            } else if table.contains_key("actions") {
+                toml::from_str(&file.text).map(Parsed::Catalog)
+            } else {
+                problems.push(problem(
+                    1,
+                    1,
+                    "neither an agent manifest (with `agent_id`) nor an action catalog (with \
+                     `[actions.NAME]` tables), nor `policy.toml`"
+                        .to_owned(),
+                ));
+                return None;
+            };
+            match result {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    problems.push(toml_problem(e));
+                    None
+                }
+            }
+        }
+        _ => None,
+    }
+}
+
+/// serde_json appends " at line L column C" to its messages; the position is printed
+/// in front instead.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(cut) => message.get(..cut).unwrap_or(message).to_owned(),
+        None => message.to_owned(),
+    }
+}

@@ -1,0 +1,166 @@
+//! The trace format (design.md §5): JSON Lines, one event a line, read by `aecl replay` and
+//! written by `aecl audit export`. The `call` event without its `type` is also the body of
+//! the HTTP API's evaluate and execute requests.
+
+use std::collections::BTreeMap;
+
+use aecl_core::call::{Call, DeclaredSource, Scope};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::PolicyError;
+use crate::format::ScopeFile;
+
+/// One line of a trace.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TraceEvent {
+    /// Opens a run: its agent, declared goal and declared scope.
+    Run {
+        run: String,
+        agent: Option<String>,
+        goal: Option<String>,
+        scope: Option<ScopeFile>,
+    },
+    /// The user's own words (trusted).
+    User { run: String, text: String },
+    /// A proposed call.
+    Call(CallEvent),
+    /// The output of an earlier call.
+    Result {
+        run: String,
+        id: String,
+        output: Value,
+    },
+    /// Closes a run and frees its state (an extension of design.md §5: without it a replay
+    /// keeps every run open until the end of the trace).
+    End { run: String },
+}
+
+/// A proposed call as it travels on the wire.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallEvent {
+    pub run: String,
+    pub id: String,
+    pub action: String,
+    #[serde(default = "empty_object")]
+    pub args: Value,
+    /// The agent; default: the run's agent.
+    pub agent: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub nonce: Option<String>,
+    /// The tenant, environment and resources this call targets.
+    pub scope: Option<ScopeFile>,
+    /// Client-declared provenance per argument path: `user`, `trusted_tool` or `untrusted`.
+    #[serde(default)]
+    pub provenance: BTreeMap<String, DeclaredSourceName>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclaredSourceName {
+    User,
+    TrustedTool,
+    Untrusted,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+impl TraceEvent {
+    pub fn run(&self) -> &str {
+        match self {
+            TraceEvent::Run { run, .. }
+            | TraceEvent::User { run, .. }
+            | TraceEvent::Result { run, .. }
+            | TraceEvent::End { run } => run,
+            TraceEvent::Call(call) => &call.run,
+        }
+    }
+}
+
+/// Parses one line of a trace; `line` (from 1) is used in the error.
+pub fn parse_event(text: &str, line: usize) -> Result<TraceEvent, PolicyError> {
+    serde_json::from_str(text).map_err(|e| PolicyError::Trace {
+        line,
+        message: format!("{} (column {})", without_position(&e.to_string()), e.column()),
+    })
+}
+
+fn without_position(message: &str) -> &str {
+    message.rfind(" at line ").and_then(|cut| message.get(..cut)).unwrap_or(message)
+}
+
+impl From<&ScopeFile> for Scope {
+    fn from(file: &ScopeFile) -> Scope {
+        Scope {
+            actions: file.actions.clone(),
+            tenant: file.tenant.clone(),
+            environment: file.environment.clone(),
+            resources: file.resources.clone(),
+        }
+    }
+}
+
+impl CallEvent {
+    /// The core call, with `agent` used when the event names none.
+    pub fn to_call(&self, agent: &str) -> Call {
+        Call {
+            id: self.id.clone(),
+            agent: self.agent.clone().unwrap_or_else(|| agent.to_owned()),
+            run: self.run.clone(),
+            action: self.action.clone(),
+            args: self.args.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            nonce: self.nonce.clone(),
+            scope: self.scope.as_ref().map(Scope::from).unwrap_or_default(),
+            provenance: self
+                .provenance
+                .iter()
+                .map(|(path, source)| {
+                    let source = match source {
+                        DeclaredSourceName::User => DeclaredSource::User,
+                        DeclaredSourceName::TrustedTool => DeclaredSource::TrustedTool,
+                        DeclaredSourceName::Untrusted => DeclaredSource::Untrusted,
+                    };
+                    (path.clone(), source)
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_kind_parses() {
+        let lines = [
+            r#"{"type":"run","run":"r1","agent":"banking","goal":"Pay my March rent"}"#,
+            r#"{"type":"user","run":"r1","text":"Pay the rent"}"#,
+            r#"{"type":"call","run":"r1","id":"c1","action":"read_file","args":{"path":"lease.txt"}}"#,
+            r#"{"type":"result","run":"r1","id":"c1","output":"text"}"#,
+            r#"{"type":"end","run":"r1"}"#,
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            let event = parse_event(line, i + 1).unwrap();
+            assert_eq!(event.run(), "r1");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_types_name_the_line() {
+        let err = parse_event(r#"{"type":"call","run":"r1","id":"c1","action":"x","argz":{}}"#, 7)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("line 7: unknown field `argz`"), "{err}");
+        let err = parse_event(r#"{"type":"user","run":"r1","text":5}"#, 3).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("invalid type"), "{err}");
+        let err = parse_event("{not json", 9).unwrap_err().to_string();
+        assert!(err.starts_with("line 9:"), "{err}");
+    }
+}
