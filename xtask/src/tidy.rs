@@ -3,7 +3,7 @@
 //! - every `.rs` file starts with a `//!` line saying what it is for;
 //! - the crate dependency rule of ARCHITECTURE.md holds, read from `cargo metadata`;
 //! - each heavy external crate lives in one workspace crate;
-//! - no test is `#[ignore]`d.
+//! - no test is marked ignored.
 
 #[cfg(test)]
 mod tests {

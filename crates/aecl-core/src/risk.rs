@@ -104,7 +104,7 @@ fn custom_factor_holds(
             .find(|n| n < limit)
             .map(|n| format!("`{arg}` = {n} is below {limit}")),
         RiskCondition::Equals(expected) => {
-            values.iter().any(|v| *v == expected).then(|| format!("`{arg}` is {expected}"))
+            values.contains(&expected).then(|| format!("`{arg}` is {expected}"))
         }
         RiskCondition::OneOf(list) => values
             .iter()

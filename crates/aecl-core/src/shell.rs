@@ -126,20 +126,30 @@ impl CommandPattern {
             return Err("the pattern is empty".to_owned());
         };
         if let Some(word) = words.iter().find(|w| w.contains(|c| "'\"\\$`;&|()<>{}#".contains(c))) {
-            return Err(format!("`{word}` is not a plain word: patterns take no quoting or shell syntax"));
+            return Err(format!(
+                "`{word}` is not a plain word: patterns take no quoting or shell syntax"
+            ));
         }
         if program.contains('/') {
-            return Err(format!("`{program}` is a path: name the program, which matches it at any path"));
+            return Err(format!(
+                "`{program}` is a path: name the program, which matches it at any path"
+            ));
         }
         let (stem, prefix) = match program.strip_suffix('*') {
             Some(stem) => (stem, true),
             None => (*program, false),
         };
         if stem.is_empty() || stem.starts_with('-') {
-            return Err(format!("`{program}` does not name a program; use `allow_programs` to limit programs"));
+            return Err(format!(
+                "`{program}` does not name a program; use `allow_programs` to limit programs"
+            ));
         }
-        if let Some(word) = std::iter::once(&stem).chain(rest).find(|w| w.contains(['*', '?', '[']) && **w != "*") {
-            return Err(format!("`{word}`: only a trailing `*` on the program or a whole `*` word is supported"));
+        if let Some(word) =
+            std::iter::once(&stem).chain(rest).find(|w| w.contains(['*', '?', '[']) && **w != "*")
+        {
+            return Err(format!(
+                "`{word}`: only a trailing `*` on the program or a whole `*` word is supported"
+            ));
         }
         let program = normalise::program_name(stem);
         let table = if prefix { "" } else { program.as_str() };
@@ -225,7 +235,10 @@ impl ShellRules {
     fn check_one(&self, command: &SimpleCommand, out: &mut Vec<Violation>) {
         let dynamic = self.dynamic.max(Decision::RequireApproval);
         if command.dynamic {
-            out.push(violation(dynamic, format!("`{command}` runs a program only known at run time")));
+            out.push(violation(
+                dynamic,
+                format!("`{command}` runs a program only known at run time"),
+            ));
         }
         match strongest(&self.block, command) {
             Some((Match::Yes, p)) => {
@@ -239,10 +252,14 @@ impl ShellRules {
         }
         if let Some((m, p)) = strongest(&self.require_approval, command) {
             let may = if m == Match::Yes { "matches" } else { "may match" };
-            out.push(violation(Decision::RequireApproval, format!("`{command}` {may} `{p}`, which requires approval")));
+            out.push(violation(
+                Decision::RequireApproval,
+                format!("`{command}` {may} `{p}`, which requires approval"),
+            ));
         }
         if !self.allow_programs.is_empty() && self.unlisted > Decision::Allow {
-            let listed = self.allow_programs.iter().any(|p| normalise::program_name(p) == command.program);
+            let listed =
+                self.allow_programs.iter().any(|p| normalise::program_name(p) == command.program);
             let exempt = command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str());
             if command.dynamic || !(listed || exempt) {
                 out.push(violation(
@@ -255,7 +272,10 @@ impl ShellRules {
 }
 
 /// The first pattern that matches, else the first that may match.
-fn strongest<'p>(patterns: &'p [CommandPattern], command: &SimpleCommand) -> Option<(Match, &'p CommandPattern)> {
+fn strongest<'p>(
+    patterns: &'p [CommandPattern],
+    command: &SimpleCommand,
+) -> Option<(Match, &'p CommandPattern)> {
     let mut maybe = None;
     for pattern in patterns {
         match pattern.matches(command) {

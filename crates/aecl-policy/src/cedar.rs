@@ -28,7 +28,8 @@
 //!   args:             Record,   // the call's JSON arguments, converted as below
 //!   risk:             decimal,  // the built-in risk score, rounded to 4 places
 //!   decision_so_far:  String,   // "allow" | "require_approval" | "block"
-//!   effect:           String,   // "read" | "write" | "delete" | "send" | "exec" | "payment" | "admin"
+//!   effect:           String,   // the action's effect class: "read", "write", "delete",
+//!                               // "send", "exec", "payment" or "admin"
 //!   untrusted_args:   Set<String>, // argument paths whose value came only from untrusted content
 //!   run: {
 //!     goal:           String,   // "" when the run declared none
@@ -101,7 +102,10 @@ impl fmt::Display for CedarError {
 pub struct CedarRules {
     authorizer: Authorizer,
     /// INVARIANT: every group holds policies of one effect and one decision, so the
-    /// policies Cedar names as the reason for its answer are exactly those that matched.
+    /// policies Cedar names as the reason for its answer are exactly those that matched:
+    /// the satisfied forbids when it denies, the satisfied permits when it allows, and
+    /// none when nothing matched (Cedar's default deny has no reason). No synthetic
+    /// `permit` is needed to observe a forbid.
     groups: Vec<Group>,
     /// By policy id (the label).
     policies: HashMap<String, PolicyInfo>,
@@ -178,25 +182,7 @@ impl CedarRules {
     }
 
     fn request(&self, input: &RuleInput<'_>) -> Result<Request, Vec<RuleFinding>> {
-        let args = value::arguments(&input.call.args).map_err(|refusals| {
-            refusals
-                .into_iter()
-                .map(|r| {
-                    let what = if r.field.is_empty() {
-                        "the arguments".to_owned()
-                    } else {
-                        format!("argument `{}`", r.field)
-                    };
-                    block(
-                        "cedar:args",
-                        format!(
-                            "{what} {}; Cedar rules cannot see it, so the call is refused",
-                            r.message
-                        ),
-                    )
-                })
-                .collect::<Vec<_>>()
-        })?;
+        let args = value::arguments(&input.call.args).map_err(refused_arguments)?;
         let decimal = |name: &str, number: f64| {
             value::rounded_decimal_text(number).map(RestrictedExpression::new_decimal).map_err(
                 |problem| vec![block("cedar:context", format!("{name} {number} {problem}"))],
@@ -323,6 +309,33 @@ impl RuleSet for CedarRules {
         findings.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.rule.cmp(&b.1.rule)));
         findings.into_iter().map(|(_, finding)| finding).collect()
     }
+}
+
+/// Findings listed for refused arguments before the rest are summed up in one, so that a
+/// huge argument list cannot flood the verdict.
+const MAX_REFUSAL_FINDINGS: usize = 8;
+
+fn refused_arguments(refusals: Vec<value::Refusal>) -> Vec<RuleFinding> {
+    let total = refusals.len();
+    let mut findings: Vec<RuleFinding> = refusals
+        .into_iter()
+        .take(MAX_REFUSAL_FINDINGS)
+        .map(|r| {
+            let what = if r.field.is_empty() {
+                "the arguments".to_owned()
+            } else {
+                format!("argument `{}`", r.field)
+            };
+            let message =
+                format!("{what} {}; Cedar rules cannot see it, so the call is refused", r.message);
+            block("cedar:args", message)
+        })
+        .collect();
+    if total > MAX_REFUSAL_FINDINGS {
+        let more = total - MAX_REFUSAL_FINDINGS;
+        findings.push(block("cedar:args", format!("{more} more argument(s) refused likewise")));
+    }
+    findings
 }
 
 fn block(rule: &str, message: String) -> RuleFinding {

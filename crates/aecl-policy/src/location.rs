@@ -57,7 +57,11 @@ pub fn locate_toml(text: &str, path: &[Step]) -> (usize, usize) {
             _ => None,
         };
         let Some(next) = next else { break };
-        best = Some(next.span().start);
+        // A table's own span may be its header or empty (dotted and implicit tables): its
+        // key is the better place. A scalar or array is pointed at directly.
+        if !matches!(next.get_ref(), DeValue::Table(_)) || matches!(step, Step::Index(_)) {
+            best = Some(next.span().start);
+        }
         match next.get_ref() {
             DeValue::Table(t) => {
                 table = Some(t);

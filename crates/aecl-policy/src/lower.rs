@@ -43,7 +43,7 @@ impl FileCtx<'_> {
 
 /// Builds key paths tersely: `path!["actions", name, "effect"]`.
 macro_rules! path {
-    ($($step:expr),* $(,)?) => { vec![$(Step::from($step)),*] };
+    ($($step:expr),* $(,)?) => { [$(Step::from($step)),*] };
 }
 
 pub(crate) fn mode(name: ModeName) -> Mode {
@@ -245,9 +245,9 @@ pub(crate) fn lower_action(
     ctx: &FileCtx<'_>,
     problems: &mut Vec<Problem>,
 ) -> ActionSpec {
-    let at = |rest: Vec<Step>| {
-        let mut path = path!["actions", name];
-        path.extend(rest);
+    let at = |rest: &[Step]| {
+        let mut path = vec![Step::from("actions"), Step::from(name)];
+        path.extend(rest.iter().cloned());
         path
     };
     let effect = match file.effect {
@@ -265,14 +265,14 @@ pub(crate) fn lower_action(
         }
         (Some(ReversibilityName::Reversible), _) => {
             problems.push(ctx.problem(
-                &at(path!["reversibility"]),
+                &at(&path!["reversibility"]),
                 "a `reversible` action must name its `compensation`",
             ));
             Reversibility::Irreversible
         }
         (Some(other), Some(_)) => {
             problems.push(ctx.problem(
-                &at(path!["compensation"]),
+                &at(&path!["compensation"]),
                 format!("`compensation` is only for `reversible` actions, this one is {other:?}"),
             ));
             Reversibility::Irreversible
@@ -282,7 +282,7 @@ pub(crate) fn lower_action(
         (None, _) if effect == EffectClass::Read => Reversibility::NoEffect,
         (None, _) => {
             problems.push(ctx.problem(
-                &at(path!["effect"]),
+                &at(&path!["effect"]),
                 format!(
                     "a `{}` action must say its `reversibility`: `reversible` (with a \
                      `compensation`) or `irreversible`",
@@ -294,13 +294,13 @@ pub(crate) fn lower_action(
     };
     let schema = file.schema.as_ref().and_then(|source| {
         if !source.is_object() {
-            problems.push(ctx.problem(&at(path!["schema"]), "`schema` must be a JSON Schema object"));
+            problems.push(ctx.problem(&at(&path!["schema"]), "`schema` must be a JSON Schema object"));
             return None;
         }
         match ArgSchema::compile(source.clone()) {
             Ok(schema) => Some(schema),
             Err(e) => {
-                problems.push(ctx.problem(&at(path!["schema"]), format!("invalid JSON Schema: {e}")));
+                problems.push(ctx.problem(&at(&path!["schema"]), format!("invalid JSON Schema: {e}")));
                 None
             }
         }
@@ -309,7 +309,7 @@ pub(crate) fn lower_action(
         let parsed = FieldPath::parse(text);
         if parsed.is_none() {
             problems.push(ctx.problem(
-                &at(path![key]),
+                &at(&path![key]),
                 format!("`{text}` is not an argument path (names separated by dots)"),
             ));
         }
@@ -318,7 +318,7 @@ pub(crate) fn lower_action(
     let mut args = Vec::new();
     for (path_text, arg) in &file.args {
         let Some(path) = field("args", path_text, problems) else { continue };
-        let constraints = lower_constraints(arg, ctx, &at(path!["args", path_text]), problems);
+        let constraints = lower_constraints(arg, ctx, &at(&path!["args", path_text]), problems);
         args.push(ArgSpec { path, control: arg.control, sink: arg.sink, constraints });
     }
     let output = file.output.as_ref().map_or_else(OutputSpec::default, |o| {
@@ -352,20 +352,20 @@ pub(crate) fn lower_action(
         .risk
         .iter()
         .enumerate()
-        .filter_map(|(i, factor)| lower_risk_factor(factor, ctx, &at(path!["risk", i]), problems))
+        .filter_map(|(i, factor)| lower_risk_factor(factor, ctx, &at(&path!["risk", i]), problems))
         .collect();
     let approval = file.approval.as_ref().map_or_else(ApprovalSpec::default, |a| {
         if let Some(r) = a.risk_above
             && !(0.0..=1.0).contains(&r)
         {
-            problems.push(ctx.problem(&at(path!["approval", "risk_above"]), "`risk_above` must be between 0 and 1"));
+            problems.push(ctx.problem(&at(&path!["approval", "risk_above"]), "`risk_above` must be between 0 and 1"));
         }
         if a.expires_secs == Some(0) {
-            problems.push(ctx.problem(&at(path!["approval", "expires_secs"]), "`expires_secs` must be at least 1"));
+            problems.push(ctx.problem(&at(&path!["approval", "expires_secs"]), "`expires_secs` must be at least 1"));
         }
         if a.waive_irreversible.as_deref().is_some_and(|r| r.trim().is_empty()) {
             problems.push(ctx.problem(
-                &at(path!["approval", "waive_irreversible"]),
+                &at(&path!["approval", "waive_irreversible"]),
                 "`waive_irreversible` takes the reason the waiver is safe",
             ));
         }

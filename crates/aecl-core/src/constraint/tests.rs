@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::*;
 
-fn violations(constraint: &Constraint, value: serde_json::Value) -> Vec<String> {
+fn violations(constraint: &Constraint, value: Value) -> Vec<String> {
     let mut out = Vec::new();
     constraint.check(&value, &mut out, &mut ValueFacts::default());
     out.into_iter().map(|v| v.message).collect()

@@ -11,6 +11,7 @@
 //! that the caller blocks instead of guessing.
 
 use super::MAX_DEPTH;
+use super::word::{Part, Word, is_name};
 
 /// One token of a command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,155 +45,6 @@ pub(super) enum Op {
     Newline,
 }
 
-/// A word as the shell would see it before expansion.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(super) struct Word {
-    pub parts: Vec<Part>,
-    /// The source text, for messages.
-    pub raw: String,
-}
-
-/// A piece of a word.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Part {
-    /// Unquoted text: subject to globbing, brace expansion and keyword recognition.
-    Lit(String),
-    /// Text protected by quotes or a backslash: always taken literally.
-    Quoted(String),
-    /// A parameter or arithmetic expansion (`$X`, `${X:-y}`, `$((1+2))`), kept as source:
-    /// a value known only at run time.
-    Param(String),
-    /// A command substitution (`$(...)`, backquotes, `<(...)`): commands that run, whose
-    /// output becomes a value known only at run time.
-    Subst(Vec<Token>),
-}
-
-/// Characters that make an unquoted word a glob pattern.
-const GLOB: [char; 3] = ['*', '?', '['];
-
-/// Stands for a run-time value when the text of a word is handed to another shell parse
-/// (`bash -c`, `eval`): the inner parse then sees an expansion in the same place.
-const UNKNOWN: &str = "${__aecl_unknown}";
-
-impl Word {
-    /// The literal text: quotes removed, escapes decoded, expansions left out.
-    pub fn text(&self) -> String {
-        let mut text = String::new();
-        for part in &self.parts {
-            if let Part::Lit(s) | Part::Quoted(s) = part {
-                text.push_str(s);
-            }
-        }
-        text
-    }
-
-    /// Whether the word is exactly `text`, unquoted (keywords must not be quoted).
-    pub fn is_plain(&self, text: &str) -> bool {
-        matches!(self.parts.as_slice(), [Part::Lit(s)] if s == text)
-    }
-
-    /// Whether a parameter expansion or a command substitution is part of the word.
-    pub fn has_expansion(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Param(_) | Part::Subst(_)))
-    }
-
-    /// Whether unquoted glob characters or a brace expansion (`{a,b}`, `{1..3}`) can turn
-    /// the word into other words.
-    pub fn has_pattern(&self) -> bool {
-        let unquoted: String = self
-            .parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Lit(s) => Some(s.as_str()),
-                _ => None,
-            })
-            .collect();
-        if unquoted.contains(GLOB) {
-            return true;
-        }
-        match (unquoted.find('{'), unquoted.rfind('}')) {
-            (Some(open), Some(close)) if open < close => unquoted
-                .get(open..close)
-                .is_some_and(|inner| inner.contains(',') || inner.contains("..")),
-            _ => false,
-        }
-    }
-
-    /// Whether the word may expand to something that starts with `-`: it starts with an
-    /// expansion, or with a glob that may match a file named like a flag.
-    pub fn may_be_flag(&self) -> bool {
-        match self.parts.first() {
-            Some(Part::Param(_) | Part::Subst(_)) => true,
-            Some(Part::Lit(s)) => s.starts_with(GLOB) || (s.starts_with('-') && self.has_pattern()),
-            _ => false,
-        }
-    }
-
-    /// The literal text before the first expansion.
-    pub fn literal_prefix(&self) -> String {
-        let mut text = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Lit(s) | Part::Quoted(s) => text.push_str(s),
-                Part::Param(_) | Part::Subst(_) => break,
-            }
-        }
-        text
-    }
-
-    /// The text handed to another shell parse, with each expansion replaced by a marker
-    /// that parses as an expansion again.
-    pub fn source_for_reparse(&self) -> String {
-        let mut text = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Lit(s) | Part::Quoted(s) => text.push_str(s),
-                Part::Param(_) | Part::Subst(_) => text.push_str(UNKNOWN),
-            }
-        }
-        text
-    }
-
-    /// The token lists of the command substitutions in this word.
-    pub fn substitutions(&self) -> impl Iterator<Item = &[Token]> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Subst(tokens) => Some(tokens.as_slice()),
-            _ => None,
-        })
-    }
-
-    fn push_lit(&mut self, c: char) {
-        match self.parts.last_mut() {
-            Some(Part::Lit(s)) => s.push(c),
-            _ => self.parts.push(Part::Lit(c.to_string())),
-        }
-    }
-
-    fn push_quoted(&mut self, text: &str) {
-        match self.parts.last_mut() {
-            Some(Part::Quoted(s)) => s.push_str(text),
-            _ => self.parts.push(Part::Quoted(text.to_owned())),
-        }
-    }
-
-    /// Whether the word so far is `NAME=` or `NAME+=`, so that a `(` opens an array.
-    fn is_array_assignment_prefix(&self) -> bool {
-        match self.parts.as_slice() {
-            [Part::Lit(s)] => s
-                .strip_suffix('=')
-                .map(|name| name.strip_suffix('+').unwrap_or(name))
-                .is_some_and(is_name),
-            _ => false,
-        }
-    }
-}
-
-/// Whether `s` is a shell variable name.
-pub(super) fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 /// Lexes a whole command string. `depth` counts the nesting already entered (command
 /// substitutions, re-parsed `bash -c` strings), so that hostile nesting ends in an error
@@ -244,7 +96,12 @@ impl Lexer {
 
     /// Reads tokens into `out`. With `until_paren`, stops after the `)` that closes the
     /// enclosing `$(` or `<(` (parentheses opened inside are counted).
-    fn tokens(&mut self, out: &mut Vec<Token>, depth: usize, until_paren: bool) -> Result<(), String> {
+    fn tokens(
+        &mut self,
+        out: &mut Vec<Token>,
+        depth: usize,
+        until_paren: bool,
+    ) -> Result<(), String> {
         let mut open_parens = 0usize;
         loop {
             while matches!(self.peek(), Some(' ' | '\t')) || self.starts_with("\\\n") {
@@ -286,7 +143,9 @@ impl Lexer {
                     let fd = matches!(word.parts.as_slice(), [Part::Lit(s)]
                         if s.chars().all(|c| c.is_ascii_digit())
                             || s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).is_some_and(is_name));
-                    if !(fd && matches!(self.peek(), Some('<' | '>')) && self.peek_at(1) != Some('('))
+                    if !(fd
+                        && matches!(self.peek(), Some('<' | '>'))
+                        && self.peek_at(1) != Some('('))
                     {
                         out.push(Token::Word(word));
                     }
@@ -335,7 +194,11 @@ impl Lexer {
             }
             let word = self.word(depth)?;
             let quoted = word.parts.iter().any(|p| !matches!(p, Part::Lit(_)));
-            self.pending.push(PendingHereDoc { delimiter: word.text(), strip_tabs: op == "<<-", quoted });
+            self.pending.push(PendingHereDoc {
+                delimiter: word.text(),
+                strip_tabs: op == "<<-",
+                quoted,
+            });
             out.push(Token::Word(word));
         }
         Ok(())
@@ -366,7 +229,8 @@ impl Lexer {
                 Word { parts: vec![Part::Quoted(body.clone())], raw: body }
             } else {
                 // An unquoted delimiter makes the body behave like a double-quoted string.
-                let mut inner = Lexer { chars: body.chars().collect(), pos: 0, pending: Vec::new() };
+                let mut inner =
+                    Lexer { chars: body.chars().collect(), pos: 0, pending: Vec::new() };
                 let mut word = Word { parts: Vec::new(), raw: body };
                 inner.double_quoted(&mut word, depth, true)?;
                 word
@@ -389,7 +253,9 @@ impl Lexer {
                     let tokens = self.nested(depth)?;
                     for token in tokens {
                         if let Token::Word(element) = token {
-                            word.parts.extend(element.parts.into_iter().filter(|p| matches!(p, Part::Subst(_))));
+                            word.parts.extend(
+                                element.parts.into_iter().filter(|p| matches!(p, Part::Subst(_))),
+                            );
                         }
                     }
                 }
@@ -464,7 +330,12 @@ impl Lexer {
 
     /// Reads the inside of a double-quoted string (or a here-document body, which ends at
     /// the end of the text and where `"` is an ordinary character).
-    fn double_quoted(&mut self, word: &mut Word, depth: usize, here_doc: bool) -> Result<(), String> {
+    fn double_quoted(
+        &mut self,
+        word: &mut Word,
+        depth: usize,
+        here_doc: bool,
+    ) -> Result<(), String> {
         let parts_before = word.parts.len();
         loop {
             match self.peek() {
@@ -536,7 +407,12 @@ impl Lexer {
     }
 
     /// Reads what starts with `$`: an expansion, a substitution, a quote form, or a plain `$`.
-    fn dollar(&mut self, word: &mut Word, depth: usize, in_double_quotes: bool) -> Result<(), String> {
+    fn dollar(
+        &mut self,
+        word: &mut Word,
+        depth: usize,
+        in_double_quotes: bool,
+    ) -> Result<(), String> {
         let start = self.pos;
         match self.peek_at(1) {
             Some('\'') if !in_double_quotes => {
@@ -621,7 +497,11 @@ impl Lexer {
 
     /// Reads `${...}` up to its closing brace and returns the command substitutions inside
     /// it (`${X:-$(cmd)}` runs `cmd`).
-    fn braced_parameter(&mut self, depth: usize, in_double_quotes: bool) -> Result<Vec<Part>, String> {
+    fn braced_parameter(
+        &mut self,
+        depth: usize,
+        in_double_quotes: bool,
+    ) -> Result<Vec<Part>, String> {
         if depth >= MAX_DEPTH {
             return Err("commands are nested too deeply".to_owned());
         }

@@ -125,8 +125,22 @@ const TABLES: &[FlagTable] = &[
     },
     FlagTable {
         programs: &["chmod", "chown", "chgrp"],
-        short: &[('R', &["recursive"]), ('v', &["verbose"]), ('c', &["changes"]), ('f', &["silent"])],
-        long: &["recursive", "verbose", "changes", "silent", "quiet", "reference", "from", "dereference"],
+        short: &[
+            ('R', &["recursive"]),
+            ('v', &["verbose"]),
+            ('c', &["changes"]),
+            ('f', &["silent"]),
+        ],
+        long: &[
+            "recursive",
+            "verbose",
+            "changes",
+            "silent",
+            "quiet",
+            "reference",
+            "from",
+            "dereference",
+        ],
         alias: &[("quiet", "silent")],
         short_values: "",
         long_values: &["reference", "from"],
@@ -216,7 +230,13 @@ const TABLES: &[FlagTable] = &[
         long: &["output-document", "output-file", "quiet", "recursive", "continue", "mirror"],
         alias: &[],
         short_values: "OoPUTtweiBQlARDXI",
-        long_values: &["output-document", "output-file", "directory-prefix", "user-agent", "execute"],
+        long_values: &[
+            "output-document",
+            "output-file",
+            "directory-prefix",
+            "user-agent",
+            "execute",
+        ],
         abbreviations: true,
     },
 ];
@@ -296,7 +316,9 @@ fn generic_arguments(table: Option<&FlagTable>, args: &[Arg], out: &mut Normalis
         let text = arg.text.as_str();
         if arg.unknown {
             // `--name=$X` is still the flag `name`; anything else might be any flag.
-            if let Some(long) = text.strip_prefix("--").filter(|l| l.contains('=') && !only_positionals) {
+            if let Some(long) =
+                text.strip_prefix("--").filter(|l| l.contains('=') && !only_positionals)
+            {
                 long_flag(table, long, out);
             }
             out.unknown_at.get_or_insert(out.args.len());
@@ -326,7 +348,9 @@ fn generic_arguments(table: Option<&FlagTable>, args: &[Arg], out: &mut Normalis
             }
             takes_value
         };
-        if takes_value && iter.peek().is_some_and(|next| !next.text.starts_with('-') && !next.unknown) {
+        if takes_value
+            && iter.peek().is_some_and(|next| !next.text.starts_with('-') && !next.unknown)
+        {
             iter.next();
         }
     }
@@ -346,7 +370,8 @@ fn long_flag(table: Option<&FlagTable>, long: &str, out: &mut Normalised) -> Str
         out.flags.push(canonical(name));
         return name.to_owned();
     }
-    let expansions: Vec<&str> = table.long.iter().copied().filter(|l| l.starts_with(name)).collect();
+    let expansions: Vec<&str> =
+        table.long.iter().copied().filter(|l| l.starts_with(name)).collect();
     if expansions.is_empty() {
         out.flags.push(name.to_owned());
         return name.to_owned();

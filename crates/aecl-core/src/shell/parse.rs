@@ -13,7 +13,11 @@ use super::lex::{Op, Token, Word, is_name};
 
 /// Appends to `out` the words of every simple command in `tokens`, nested ones included.
 /// Assignments (`X=1`), redirections and keywords are not part of the words.
-pub(super) fn parse<'t>(tokens: &'t [Token], depth: usize, out: &mut Vec<Vec<&'t Word>>) -> Result<(), String> {
+pub(super) fn parse<'t>(
+    tokens: &'t [Token],
+    depth: usize,
+    out: &mut Vec<Vec<&'t Word>>,
+) -> Result<(), String> {
     Parser { tokens, pos: 0, depth, frames: Vec::new(), current: Vec::new(), out }.run()
 }
 
@@ -23,7 +27,9 @@ enum Frame {
     Subshell,
     Group,
     /// Inside `case ... esac`; `patterns` while reading the patterns of a clause.
-    Case { patterns: bool },
+    Case {
+        patterns: bool,
+    },
 }
 
 impl Frame {

@@ -24,7 +24,11 @@ fn commands(line: &str) -> Vec<String> {
 }
 
 fn programs(line: &str) -> Vec<String> {
-    analyse(line).unwrap_or_else(|e| panic!("`{line}` does not parse: {e}")).into_iter().map(|c| c.program).collect()
+    analyse(line)
+        .unwrap_or_else(|e| panic!("`{line}` does not parse: {e}"))
+        .into_iter()
+        .map(|c| c.program)
+        .collect()
 }
 
 fn error(line: &str) -> String {
@@ -35,7 +39,8 @@ fn error(line: &str) -> String {
 }
 
 fn rules(block: &[&str], require_approval: &[&str], allow_programs: &[&str]) -> ShellRules {
-    let patterns = |texts: &[&str]| texts.iter().map(|t| CommandPattern::parse(t).unwrap()).collect();
+    let patterns =
+        |texts: &[&str]| texts.iter().map(|t| CommandPattern::parse(t).unwrap()).collect();
     ShellRules {
         block: patterns(block),
         require_approval: patterns(require_approval),
@@ -55,7 +60,17 @@ fn check(rules: &ShellRules, line: &str) -> Vec<(Decision, String)> {
 
 #[test]
 fn quoting_and_escapes_do_not_change_the_program() {
-    for line in ["\\rm x", "r\\m x", "\"r\"m x", "r''m x", "'rm' x", "$'rm' x", "$'\\x72\\x6d' x", "$'\\162m' x", "r\\\nm x"] {
+    for line in [
+        "\\rm x",
+        "r\\m x",
+        "\"r\"m x",
+        "r''m x",
+        "'rm' x",
+        "$'rm' x",
+        "$'\\x72\\x6d' x",
+        "$'\\162m' x",
+        "r\\\nm x",
+    ] {
         assert_eq!(commands(line), ["rm x"], "{line}");
     }
 }
@@ -64,7 +79,7 @@ fn quoting_and_escapes_do_not_change_the_program() {
 fn quoted_text_is_one_argument_and_data() {
     assert_eq!(commands("echo \"rm -rf /\""), ["echo \"rm -rf /\""]);
     assert_eq!(commands("echo 'a  b' c\\ d"), ["echo \"a  b\" \"c d\""]);
-    assert_eq!(commands("echo '$(rm -rf /)' \"\\$(rm)\" \\$(rm)"), ["echo $(rm -rf /) $(rm) $(rm)"]);
+    assert_eq!(commands("echo '$(rm -rf /)' \"\\$(rm)\" \\$X"), ["echo \"$(rm -rf /)\" $(rm) $X"]);
     assert_eq!(commands("printf '' \"\""), ["printf \"\" \"\""]);
 }
 
@@ -77,7 +92,10 @@ fn comments_start_only_at_a_word() {
 
 #[test]
 fn every_separator_starts_a_command() {
-    assert_eq!(programs("a; b && c || d | e & f\ng |& h"), ["a", "b", "c", "d", "e", "f", "g", "h"]);
+    assert_eq!(
+        programs("a; b && c || d | e & f\ng |& h"),
+        ["a", "b", "c", "d", "e", "f", "g", "h"]
+    );
     assert_eq!(programs("a;b&&c||d|e&f"), ["a", "b", "c", "d", "e", "f"]);
 }
 
@@ -149,13 +167,17 @@ fn hostile_nesting_is_refused_not_overflowed() {
     assert_eq!(error(&deep), "commands are nested too deeply");
     let deep = format!("{}rm", "env ".repeat(200));
     assert_eq!(error(&deep), "commands are nested too deeply");
+    let deep = format!("{}rm", "eval ".repeat(40));
+    assert_eq!(error(&deep), "commands are nested too deeply");
     let mut code = "rm -rf /".to_owned();
-    for _ in 0..40 {
+    for _ in 0..6 {
         code = format!("bash -c {}", shell_quote(&code));
     }
-    assert_eq!(error(&code), "commands are nested too deeply");
+    assert!(programs(&code).contains(&"rm".to_owned()));
     // Moderate nesting is fine.
-    assert!(programs(&format!("{}rm{}", "$(".repeat(10), ")".repeat(10))).contains(&"rm".to_owned()));
+    assert!(
+        programs(&format!("{}rm{}", "$(".repeat(10), ")".repeat(10))).contains(&"rm".to_owned())
+    );
 }
 
 fn shell_quote(s: &str) -> String {
@@ -166,8 +188,14 @@ fn shell_quote(s: &str) -> String {
 
 #[test]
 fn keywords_are_not_programs_but_what_they_hold_is() {
-    assert_eq!(programs("if test -f x; then rm x; elif true; then ls; else pwd; fi"), ["test", "rm", "true", "ls", "pwd"]);
-    assert_eq!(programs("while true; do rm x; done; until false; do ls; done"), ["true", "rm", "false", "ls"]);
+    assert_eq!(
+        programs("if test -f x; then rm x; elif true; then ls; else pwd; fi"),
+        ["test", "rm", "true", "ls", "pwd"]
+    );
+    assert_eq!(
+        programs("while true; do rm x; done; until false; do ls; done"),
+        ["true", "rm", "false", "ls"]
+    );
     assert_eq!(programs("for f in a $(ls) c; do rm $f; done"), ["ls", "rm"]);
     assert_eq!(programs("for f\ndo rm $f; done"), ["rm"]);
     assert_eq!(programs("! rm x"), ["rm"]);
@@ -201,14 +229,35 @@ fn assignments_are_not_programs() {
 
 #[test]
 fn the_program_is_the_lowercased_base_name() {
-    for line in ["/bin/rm", "/usr/bin/rm", "./rm", "../../bin/rm", "~/bin/rm", "RM", "/bin/Rm", "rm.exe", "//bin//rm"] {
+    for line in [
+        "/bin/rm",
+        "/usr/bin/rm",
+        "./rm",
+        "../../bin/rm",
+        "~/bin/rm",
+        "RM",
+        "/bin/Rm",
+        "rm.exe",
+        "//bin//rm",
+    ] {
         assert_eq!(programs(line), ["rm"], "{line}");
     }
 }
 
 #[test]
 fn a_program_built_at_run_time_is_dynamic() {
-    for line in ["$CMD -rf /", "\"$CMD\" x", "${X}rm x", "r${X}m x", "$(echo rm) x", "`echo rm` x", "/bin/r? x", "/bin/[r]m x", "{rm,-rf,/}", "$'\\x72'$X"] {
+    for line in [
+        "$CMD -rf /",
+        "\"$CMD\" x",
+        "${X}rm x",
+        "r${X}m x",
+        "$(echo rm) x",
+        "`echo rm` x",
+        "/bin/r? x",
+        "/bin/[r]m x",
+        "{rm,-rf,/}",
+        "$'\\x72'$X",
+    ] {
         let analysed = analyse(line).unwrap();
         assert!(analysed.iter().any(|c| c.dynamic), "{line}: {analysed:?}");
     }
@@ -241,7 +290,7 @@ fn wrappers_are_kept_and_the_wrapped_command_is_analysed() {
         ("doas -u root rm x", &["doas -u rm x", "rm x"]),
         ("pkexec --user root rm x", &["pkexec --user rm x", "rm x"]),
         ("env -i FOO=bar rm x", &["env -i rm x [wrapper]", "rm x"]),
-        ("env - -u HOME -C /tmp rm x", &["env - -C -u rm x [wrapper]", "rm x"]),
+        ("env - -u HOME -C /tmp rm x", &["env -C -u rm x [wrapper]", "rm x"]),
         ("env", &["env"]),
         ("nice -n 5 rm x", &["nice -n rm x [wrapper]", "rm x"]),
         ("nice -n -5 rm x", &["nice -5 -n rm x [wrapper]", "rm x"]),
@@ -256,7 +305,7 @@ fn wrappers_are_kept_and_the_wrapped_command_is_analysed() {
         ("exec -a name rm x", &["exec -a rm x [wrapper]", "rm x"]),
         ("stdbuf -o L rm x", &["stdbuf -o rm x [wrapper]", "rm x"]),
         ("ionice -c 3 rm x", &["ionice -c rm x [wrapper]", "rm x"]),
-        ("ionice -p 42", &["ionice -p 42 [wrapper]"]),
+        ("ionice -p 42", &["ionice -p [wrapper]"]),
         ("chroot /jail rm x", &["chroot /jail rm x", "rm x"]),
         ("chroot /jail", &["chroot /jail [dynamic]"]),
         ("setsid rm x", &["setsid rm x [wrapper]", "rm x"]),
@@ -289,7 +338,7 @@ fn code_in_strings_is_parsed_again() {
         ("eval rm x", &["eval rm x [wrapper]", "rm x"]),
         ("eval 'r''m' x", &["eval rm x [wrapper]", "rm x"]),
         ("su -c 'rm x' root", &["su -c root", "rm x"]),
-        ("su - root --command='rm x'", &["su - --command root", "rm x"]),
+        ("su - root --command='rm x'", &["su --command root", "rm x"]),
         ("sudo -s rm x", &["sudo -s rm x", "rm x"]),
         ("watch -n 5 rm x", &["watch -n rm x [wrapper]", "rm x"]),
         ("watch -x rm x", &["watch -x rm x [wrapper]", "rm x"]),
@@ -334,9 +383,15 @@ fn code_only_known_at_run_time_is_dynamic() {
 #[test]
 fn find_yields_its_exec_commands_and_an_implied_rm() {
     assert_eq!(commands("find / -exec rm {} \\;"), ["rm {}", "find --exec /"]);
-    assert_eq!(commands("find . -name '*.o' -execdir rm -f {} + -print"), ["rm --force {}", "find --execdir --name --print ."]);
+    assert_eq!(
+        commands("find . -name '*.o' -execdir rm -f {} + -print"),
+        ["rm --force {}", "find --execdir --name --print ."]
+    );
     assert_eq!(commands("find . -ok rm {} ';'"), ["rm {}", "find --ok ."]);
-    assert_eq!(commands("find src -type f -delete"), ["rm --force --recursive src", "find --delete --type src"]);
+    assert_eq!(
+        commands("find src -type f -delete"),
+        ["rm --force --recursive src", "find --delete --type src"]
+    );
     assert_eq!(commands("find -delete"), ["rm --force --recursive .", "find --delete"]);
     assert_eq!(commands("find . -name -delete"), ["find --name ."]);
     assert_eq!(commands("find -L . -newermt 2024-01-01 -print"), ["find -L --newermt --print ."]);
@@ -365,7 +420,10 @@ fn flag_spellings_normalise_to_one_form() {
     assert_eq!(commands("mv -f -t dir a"), ["mv --force --target-directory a"]);
     assert_eq!(commands("chmod -R 755 d"), ["chmod --recursive 755 d"]);
     assert_eq!(commands("chown --rec u d"), ["chown --recursive u d"]);
-    assert_eq!(commands("curl -sSL -X POST -H 'a: b' https://x"), ["curl --header --location --request --silent -S https://x"]);
+    assert_eq!(
+        commands("curl -sSL -X POST -H 'a: b' https://x"),
+        ["curl -S --header --location --request --silent https://x"]
+    );
     assert_eq!(commands("wget -qO- https://x"), ["wget --output-document --quiet https://x"]);
     assert_eq!(commands("unknown -xyz --long=v --flag"), ["unknown --flag --long -x -y -z"]);
 }
@@ -396,7 +454,10 @@ fn patterns_are_normalised_like_commands() {
     assert_eq!(p("find -delete"), p("find --delete"));
     assert_eq!(p("mkfs*"), ("mkfs".to_owned(), true, vec![], vec![]));
     assert_eq!(p("RM"), p("rm"));
-    assert_eq!(p("git push *"), ("git".to_owned(), false, vec![], vec!["push".to_owned(), "*".to_owned()]));
+    assert_eq!(
+        p("git push *"),
+        ("git".to_owned(), false, vec![], vec!["push".to_owned(), "*".to_owned()])
+    );
 }
 
 #[test]
@@ -414,7 +475,8 @@ fn bad_patterns_say_what_is_wrong() {
 #[test]
 fn patterns_match_programs_positionals_and_flags() {
     let first = |line: &str| analyse(line).unwrap().remove(0);
-    let m = |pattern: &str, line: &str| CommandPattern::parse(pattern).unwrap().matches(&first(line));
+    let m =
+        |pattern: &str, line: &str| CommandPattern::parse(pattern).unwrap().matches(&first(line));
     assert_eq!(m("rm --recursive", "rm -rf x"), Match::Yes);
     assert_eq!(m("rm --recursive", "rm -f x"), Match::No);
     assert_eq!(m("rm --recursive", "rm -f $X"), Match::Maybe);
@@ -435,12 +497,27 @@ fn patterns_match_programs_positionals_and_flags() {
 #[test]
 fn check_reports_the_strictest_finding_per_rule() {
     let r = rules(&["rm --recursive", "rm --force"], &["git push"], &[]);
-    assert_eq!(check(&r, "rm -rf /"), [(Decision::Block, "`rm --force --recursive /` matches the blocked pattern `rm --recursive`".to_owned())]);
-    assert_eq!(check(&r, "git push origin"), [(Decision::RequireApproval, "`git push origin` matches `git push`, which requires approval".to_owned())]);
+    assert_eq!(
+        check(&r, "rm -rf /"),
+        [(
+            Decision::Block,
+            "`rm --force --recursive /` matches the blocked pattern `rm --recursive`".to_owned()
+        )]
+    );
+    assert_eq!(
+        check(&r, "git push origin"),
+        [(
+            Decision::RequireApproval,
+            "`git push origin` matches `git push`, which requires approval".to_owned()
+        )]
+    );
     assert_eq!(check(&r, "$(echo rm) x")[0].0, Decision::RequireApproval);
     assert_eq!(check(&r, "rm $X")[0].0, Decision::RequireApproval);
     assert!(check(&r, "rm x").is_empty());
-    assert_eq!(check(&r, "echo 'x"), [(Decision::Block, "cannot parse command: unclosed single quote".to_owned())]);
+    assert_eq!(
+        check(&r, "echo 'x"),
+        [(Decision::Block, "cannot parse command: unclosed single quote".to_owned())]
+    );
     // The same finding twice is reported once.
     assert_eq!(check(&r, "rm -rf a; rm -rf a").len(), 1);
 }

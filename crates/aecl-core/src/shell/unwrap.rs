@@ -156,11 +156,17 @@ impl Unwrapper<'_> {
             "su" => self.su(rest),
             "chroot" => self.prefixed(name, rest, &spec("", &["userspec", "groups"]), 1, appended),
             "nice" => self.prefixed(name, rest, &spec("n", &["adjustment"]), 0, appended),
-            "timeout" => self.prefixed(name, rest, &spec("ks", &["kill-after", "signal"]), 1, appended),
+            "timeout" => {
+                self.prefixed(name, rest, &spec("ks", &["kill-after", "signal"]), 1, appended)
+            }
             "time" => self.prefixed(name, rest, &spec("fo", &["format", "output"]), 0, appended),
-            "stdbuf" => self.prefixed(name, rest, &spec("ioe", &["input", "output", "error"]), 0, appended),
+            "stdbuf" => {
+                self.prefixed(name, rest, &spec("ioe", &["input", "output", "error"]), 0, appended)
+            }
             "exec" => self.prefixed(name, rest, &spec("a", &[]), 0, appended),
-            "nohup" | "builtin" | "setsid" => self.prefixed(name, rest, &spec("", &[]), 0, appended),
+            "nohup" | "builtin" | "setsid" => {
+                self.prefixed(name, rest, &spec("", &[]), 0, appended)
+            }
             "command" => {
                 let options = scan(rest, &OptionSpec::default());
                 // `command -v rm` only says where `rm` is.
@@ -168,7 +174,8 @@ impl Unwrapper<'_> {
                 self.wrap(name, rest, &options, 0, runs, appended)
             }
             "ionice" => {
-                let options = scan(rest, &spec("cnp", &["class", "classdata", "pid", "pgid", "uid"]));
+                let options =
+                    scan(rest, &spec("cnp", &["class", "classdata", "pid", "pgid", "uid"]));
                 // With `-p`, `-P` or `-u` the words are process, group or user ids.
                 let runs = !options.has(&["p", "P", "u", "pid", "pgid", "uid"]);
                 self.wrap(name, rest, &options, 0, runs, appended)
@@ -273,26 +280,34 @@ impl Unwrapper<'_> {
         runs: bool,
         appended: bool,
     ) -> Result<(), String> {
-        let inner = if runs { rest.get(options.end + positionals..).unwrap_or_default() } else { &[] };
-        let privileged = PRIVILEGED.contains(&name);
+        let inner =
+            if runs { rest.get(options.end + positionals..).unwrap_or_default() } else { &[] };
+        let mut command = wrapper(name, options, rest.get(options.end..).unwrap_or_default(), true);
+        command.wrapper = !PRIVILEGED.contains(&name);
         if inner.is_empty() && name == "chroot" {
             // `chroot DIR` starts an interactive shell, reading commands we cannot see.
-            let mut command = wrapper(name, options, inner, false);
             command.dynamic = true;
-            self.out.push(command);
-            return Ok(());
         }
-        self.out.push(wrapper(name, options, rest.get(options.end..).unwrap_or_default(), !privileged));
+        self.out.push(command);
         self.nested(inner, appended)
     }
 
     /// `env`: options, then `NAME=VALUE` words, then the command; `-S` splits a string.
-    fn env(&mut self, name: &str, rest: &[&Word], spec: &OptionSpec, appended: bool) -> Result<(), String> {
+    fn env(
+        &mut self,
+        name: &str,
+        rest: &[&Word],
+        spec: &OptionSpec,
+        appended: bool,
+    ) -> Result<(), String> {
         let options = scan(rest, spec);
         let mut start = options.end;
         while let Some(word) = rest.get(start)
             && !word.has_expansion()
-            && word.text().split_once('=').is_some_and(|(n, _)| !n.is_empty() && !n.starts_with('-'))
+            && word
+                .text()
+                .split_once('=')
+                .is_some_and(|(n, _)| !n.is_empty() && !n.starts_with('-'))
         {
             start += 1;
         }
@@ -311,7 +326,13 @@ impl Unwrapper<'_> {
 
     /// `sudo`, `doas`, `pkexec`: options, `NAME=VALUE` words, then the command. With `-s`
     /// or `-i` the command is handed to a shell.
-    fn privileged(&mut self, name: &str, rest: &[&Word], spec: &OptionSpec, appended: bool) -> Result<(), String> {
+    fn privileged(
+        &mut self,
+        name: &str,
+        rest: &[&Word],
+        spec: &OptionSpec,
+        appended: bool,
+    ) -> Result<(), String> {
         let options = scan(rest, spec);
         let mut start = options.end;
         while let Some(word) = rest.get(start)
@@ -344,14 +365,22 @@ impl Unwrapper<'_> {
     fn su(&mut self, rest: &[&Word]) -> Result<(), String> {
         let spec = OptionSpec {
             short_values: "cgGsw",
-            long_values: &["command", "session-command", "group", "supp-group", "shell", "whitelist-environment"],
+            long_values: &[
+                "command",
+                "session-command",
+                "group",
+                "supp-group",
+                "shell",
+                "whitelist-environment",
+            ],
             permute: true,
             dash_is_option: true,
             ..OptionSpec::default()
         };
         let options = scan(rest, &spec);
         let mut command = wrapper("su", &options, &[], false);
-        command.args = options.positionals.iter().filter_map(|&i| rest.get(i)).map(|w| w.text()).collect();
+        command.args =
+            options.positionals.iter().filter_map(|&i| rest.get(i)).map(|w| w.text()).collect();
         if let Some(code) = options.value(&["c", "command", "session-command"]) {
             let code = code.clone();
             self.run_code(command, &code)?;
@@ -360,7 +389,8 @@ impl Unwrapper<'_> {
             self.out.push(command);
         }
         // Words after the user go to the shell: `su root -- -c 'rm -rf /'`.
-        let shell_args: Vec<&Word> = options.positionals.iter().skip(1).filter_map(|&i| rest.get(i).copied()).collect();
+        let shell_args: Vec<&Word> =
+            options.positionals.iter().skip(1).filter_map(|&i| rest.get(i).copied()).collect();
         if !shell_args.is_empty() {
             self.shell("sh", &shell_args, false)?;
         }
@@ -432,7 +462,9 @@ impl Unwrapper<'_> {
         let inner = rest.get(options.end..).unwrap_or_default();
         let command = wrapper("trap", &options, inner, true);
         match inner.first() {
-            Some(code) if inner.len() > 1 && code.text() != "-" => self.run_code(command, &Value::of(code)),
+            Some(code) if inner.len() > 1 && code.text() != "-" => {
+                self.run_code(command, &Value::of(code))
+            }
             _ => {
                 self.out.push(command);
                 Ok(())
@@ -446,7 +478,8 @@ impl Unwrapper<'_> {
             .iter()
             .filter_map(|w| w.source_for_reparse().split_once('=').map(|(_, v)| v.to_owned()))
             .collect();
-        let code = Value { source: values.join("\n"), dynamic: rest.iter().any(|w| w.has_expansion()) };
+        let code =
+            Value { source: values.join("\n"), dynamic: rest.iter().any(|w| w.has_expansion()) };
         self.run_code(wrapper("alias", &Options::default(), rest, true), &code)
     }
 }
@@ -475,7 +508,8 @@ fn scan(words: &[&Word], spec: &OptionSpec) -> Options {
             }
             break;
         }
-        let option = (text.len() > 1 && (text.starts_with('-') || (spec.plus && text.starts_with('+'))))
+        let option = (text.len() > 1
+            && (text.starts_with('-') || (spec.plus && text.starts_with('+'))))
             || (text == "-" && spec.dash_is_option);
         if !option {
             if spec.permute {
@@ -493,7 +527,9 @@ fn scan(words: &[&Word], spec: &OptionSpec) -> Options {
             let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
             options.flags.push(name.to_owned());
             if let Some(value) = value {
-                options.values.push((name.to_owned(), Value { source: value.to_owned(), dynamic: false }));
+                options
+                    .values
+                    .push((name.to_owned(), Value { source: value.to_owned(), dynamic: false }));
             } else if spec.long_values.contains(&name)
                 && let Some(next) = next
             {
@@ -507,7 +543,9 @@ fn scan(words: &[&Word], spec: &OptionSpec) -> Options {
                 if spec.short_values.contains(*c) {
                     let attached: String = cluster.iter().skip(k + 1).collect();
                     if !attached.is_empty() {
-                        options.values.push((c.to_string(), Value { source: attached, dynamic: false }));
+                        options
+                            .values
+                            .push((c.to_string(), Value { source: attached, dynamic: false }));
                     } else if let Some(next) = next {
                         options.values.push((c.to_string(), Value::of(next)));
                         takes_next = true;
@@ -580,7 +618,11 @@ fn git_runs_configured_program(args: &[&Word]) -> bool {
             iter.next().map(|w| if w.has_expansion() { String::new() } else { w.text() })
         } else if let Some(setting) = text.strip_prefix("-c") {
             Some(setting.to_owned())
-        } else if text == "-C" || text == "--git-dir" || text == "--work-tree" || text == "--namespace" {
+        } else if text == "-C"
+            || text == "--git-dir"
+            || text == "--work-tree"
+            || text == "--namespace"
+        {
             iter.next();
             None
         } else if text.starts_with("--exec-path=") || text.starts_with("--config-env") {
@@ -593,7 +635,8 @@ fn git_runs_configured_program(args: &[&Word]) -> bool {
         };
         if let Some(setting) = setting {
             let key = setting.split_once('=').map_or(setting.as_str(), |(k, _)| k).to_lowercase();
-            if !SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) || setting.contains('!') {
+            if !SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) || setting.contains('!')
+            {
                 return true;
             }
         }

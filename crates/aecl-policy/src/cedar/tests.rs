@@ -126,7 +126,8 @@ fn annotated_forbid_escalates_and_plain_forbid_blocks() {
 @decision("require_approval")
 forbid(principal, action, resource) when { context.risk.greaterThan(decimal("0.5")) };
 forbid(principal, action, resource) when { context.run.goal like "*invoices*" };
-@decision("require_approval") permit(principal, action, resource) when { context.decision_so_far == "block" };
+@decision("require_approval") permit(principal, action, resource)
+when { context.decision_so_far == "block" };
 "#;
     let findings = check(text, json!({}));
     assert_eq!(
@@ -153,7 +154,9 @@ forbid(principal, action, resource) when {
 
 #[test]
 fn missing_attribute_is_an_evaluation_error_that_blocks() {
-    let text = r#"@id("missing") forbid(principal, action, resource) when { context.args.missing_field == 1 };"#;
+    let text = r#"
+@id("missing") forbid(principal, action, resource) when { context.args.missing_field == 1 };
+"#;
     let findings = check(text, json!({"amount": 5}));
     assert_eq!(decisions(&findings), vec![("cedar:missing", Decision::Block)]);
     assert!(findings[0].message.contains("could not be evaluated"), "{}", findings[0].message);
@@ -330,4 +333,14 @@ fn decimal_text_is_exact() {
     assert_eq!(decimal_text("1e-5"), Err(DecimalProblem::TooManyDigits));
     assert_eq!(decimal_text("1.2.3"), Err(DecimalProblem::NotANumber));
     assert_eq!(decimal_text("NaN"), Err(DecimalProblem::NotANumber));
+}
+
+#[test]
+fn many_refused_arguments_are_summed_up() {
+    let findings = check(
+        AMOUNT_LIMIT,
+        json!({"prices": (0..20).map(|i| 1.00001 + f64::from(i)).collect::<Vec<_>>()}),
+    );
+    assert_eq!(findings.len(), 9);
+    assert_eq!(findings[8].message, "12 more argument(s) refused likewise");
 }

@@ -1,0 +1,58 @@
+//! Latency percentiles of `decide` (criterion reports means and medians, the targets are
+//! p50 and p99): each call is timed on its own, and Cedar's `is_authorized` is measured the
+//! same way in the same run as the baseline.
+//!
+//! `cargo bench -p aecl-core --bench decide_latency` measures 200,000 calls per case; under
+//! `cargo test --benches` it runs 2,000 so the suite only checks that it works.
+
+#[path = "common.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use aecl_core::{Timestamp, decide};
+use cedar_policy::Authorizer;
+
+fn percentiles(mut samples: Vec<u64>) -> (u64, u64, u64) {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99), at(0.999))
+}
+
+fn measure(iterations: usize, mut f: impl FnMut()) -> (u64, u64, u64) {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let start = Instant::now();
+        f();
+        samples.push(start.elapsed().as_nanos() as u64);
+    }
+    percentiles(samples)
+}
+
+#[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let iterations = if full { 200_000 } else { 2_000 };
+    let baseline = common::cedar_baseline();
+    let authorizer = Authorizer::new();
+    let cedar = measure(iterations, || {
+        black_box(authorizer.is_authorized(black_box(&baseline.request), &baseline.policies, &baseline.entities));
+    });
+    println!("{:<34} {:>9} {:>9} {:>9} {:>12}", "case", "p50 ns", "p99 ns", "p99.9 ns", "p50/cedar");
+    println!("{:<34} {:>9} {:>9} {:>9} {:>12}", "cedar_is_authorized_baseline", cedar.0, cedar.1, cedar.2, "1.00");
+    for (label, with_cedar) in [("manifest", false), ("with_cedar", true)] {
+        let policy = common::finance_policy(with_cedar);
+        let run = common::run_with_history(&policy);
+        for (call_label, call) in [("read", common::read_call()), ("transfer", common::transfer_call())] {
+            let (p50, p99, p999) = measure(iterations, || {
+                black_box(decide(black_box(&policy), black_box(&call), black_box(&run), Timestamp(0)));
+            });
+            let ratio = p50 as f64 / cedar.0.max(1) as f64;
+            println!("{:<34} {p50:>9} {p99:>9} {p999:>9} {ratio:>12.2}", format!("decide_{label}_{call_label}"));
+        }
+    }
+}

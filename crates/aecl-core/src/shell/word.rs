@@ -1,0 +1,160 @@
+//! The word model: a shell word as literal, quoted, expanded and substituted parts, and
+//! what the analyser asks of it (its literal text, whether it is known before run time,
+//! whether it can turn into a flag).
+
+use super::lex::Token;
+
+/// A word as the shell would see it before expansion.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct Word {
+    pub parts: Vec<Part>,
+    /// The source text, for messages.
+    pub raw: String,
+}
+
+/// A piece of a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Part {
+    /// Unquoted text: subject to globbing, brace expansion and keyword recognition.
+    Lit(String),
+    /// Text protected by quotes or a backslash: always taken literally.
+    Quoted(String),
+    /// A parameter or arithmetic expansion (`$X`, `${X:-y}`, `$((1+2))`), kept as source:
+    /// a value known only at run time.
+    Param(String),
+    /// A command substitution (`$(...)`, backquotes, `<(...)`): commands that run, whose
+    /// output becomes a value known only at run time.
+    Subst(Vec<Token>),
+}
+
+/// Characters that make an unquoted word a glob pattern.
+const GLOB: [char; 3] = ['*', '?', '['];
+
+/// Stands for a run-time value when the text of a word is handed to another shell parse
+/// (`bash -c`, `eval`): the inner parse then sees an expansion in the same place.
+const UNKNOWN: &str = "${__aecl_unknown}";
+
+impl Word {
+    /// The literal text: quotes removed, escapes decoded, expansions left out.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        for part in &self.parts {
+            if let Part::Lit(s) | Part::Quoted(s) = part {
+                text.push_str(s);
+            }
+        }
+        text
+    }
+
+    /// Whether the word is exactly `text`, unquoted (keywords must not be quoted).
+    pub fn is_plain(&self, text: &str) -> bool {
+        matches!(self.parts.as_slice(), [Part::Lit(s)] if s == text)
+    }
+
+    /// Whether a parameter expansion or a command substitution is part of the word.
+    pub fn has_expansion(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Param(_) | Part::Subst(_)))
+    }
+
+    /// Whether unquoted glob characters or a brace expansion (`{a,b}`, `{1..3}`) can turn
+    /// the word into other words.
+    pub fn has_pattern(&self) -> bool {
+        let unquoted: String = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Lit(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        // `[` only starts a bracket expression when a `]` follows: `[ -f x ]` is the
+        // program `[`.
+        let bracket = unquoted
+            .find('[')
+            .is_some_and(|open| unquoted.get(open + 1..).is_some_and(|r| r.contains(']')));
+        if unquoted.contains(['*', '?']) || bracket {
+            return true;
+        }
+        match (unquoted.find('{'), unquoted.rfind('}')) {
+            (Some(open), Some(close)) if open < close => unquoted
+                .get(open..close)
+                .is_some_and(|inner| inner.contains(',') || inner.contains("..")),
+            _ => false,
+        }
+    }
+
+    /// Whether the word may expand to something that starts with `-`: it starts with an
+    /// expansion, or with a glob that may match a file named like a flag.
+    pub fn may_be_flag(&self) -> bool {
+        match self.parts.first() {
+            Some(Part::Param(_) | Part::Subst(_)) => true,
+            Some(Part::Lit(s)) => s.starts_with(GLOB) || (s.starts_with('-') && self.has_pattern()),
+            _ => false,
+        }
+    }
+
+    /// The literal text before the first expansion.
+    pub fn literal_prefix(&self) -> String {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) | Part::Quoted(s) => text.push_str(s),
+                Part::Param(_) | Part::Subst(_) => break,
+            }
+        }
+        text
+    }
+
+    /// The text handed to another shell parse, with each expansion replaced by a marker
+    /// that parses as an expansion again.
+    pub fn source_for_reparse(&self) -> String {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) | Part::Quoted(s) => text.push_str(s),
+                Part::Param(_) | Part::Subst(_) => text.push_str(UNKNOWN),
+            }
+        }
+        text
+    }
+
+    /// The token lists of the command substitutions in this word.
+    pub fn substitutions(&self) -> impl Iterator<Item = &[Token]> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Subst(tokens) => Some(tokens.as_slice()),
+            _ => None,
+        })
+    }
+
+    pub(super) fn push_lit(&mut self, c: char) {
+        match self.parts.last_mut() {
+            Some(Part::Lit(s)) => s.push(c),
+            _ => self.parts.push(Part::Lit(c.to_string())),
+        }
+    }
+
+    pub(super) fn push_quoted(&mut self, text: &str) {
+        match self.parts.last_mut() {
+            Some(Part::Quoted(s)) => s.push_str(text),
+            _ => self.parts.push(Part::Quoted(text.to_owned())),
+        }
+    }
+
+    /// Whether the word so far is `NAME=` or `NAME+=`, so that a `(` opens an array.
+    pub(super) fn is_array_assignment_prefix(&self) -> bool {
+        match self.parts.as_slice() {
+            [Part::Lit(s)] => s
+                .strip_suffix('=')
+                .map(|name| name.strip_suffix('+').unwrap_or(name))
+                .is_some_and(is_name),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `s` is a shell variable name.
+pub(super) fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

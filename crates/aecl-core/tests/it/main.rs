@@ -1,0 +1,3 @@
+//! Integration tests of aecl-core.
+
+mod shell_bypass;

@@ -1,0 +1,3 @@
+//! Integration tests of aecl-policy.
+
+mod corpus;
