@@ -2,18 +2,20 @@
 //! normalised before rules match, so that a denied command cannot get through by being
 //! rewritten.
 //!
-//! [`analyse`] lexes the line ([`lex`]), collects its simple commands including those in
-//! subshells, groups and command substitutions ([`parse`]), looks through wrappers such as
-//! `sudo`, `xargs` and `bash -c` ([`unwrap`]) and spells flags one canonical way
-//! ([`normalise`]). [`ShellRules::check`] then matches [`CommandPattern`]s against each
+//! [`analyse`] lexes the line into [`word`]s and operators ([`lex`]), collects its simple
+//! commands including those in subshells, groups and command substitutions ([`parse`]),
+//! looks through wrappers such as `sudo`, `xargs` and `bash -c` ([`unwrap`], reading their
+//! [`options`]) and spells flags one canonical way ([`normalise`]). [`ShellRules::check`] then matches [`CommandPattern`]s against each
 //! command. What cannot be known without running the line is never assumed harmless: a
 //! program built from an expansion is *dynamic*, an argument built from one is *unknown*
 //! and may be any flag, and a line we cannot parse is blocked.
 
 mod lex;
 mod normalise;
+mod options;
 mod parse;
 mod unwrap;
+mod word;
 
 use std::fmt;
 

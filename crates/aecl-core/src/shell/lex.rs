@@ -45,7 +45,6 @@ pub(super) enum Op {
     Newline,
 }
 
-
 /// Lexes a whole command string. `depth` counts the nesting already entered (command
 /// substitutions, re-parsed `bash -c` strings), so that hostile nesting ends in an error
 /// instead of a stack overflow.

@@ -9,7 +9,8 @@
 //! redirection targets, loop lists and here-documents.
 
 use super::MAX_DEPTH;
-use super::lex::{Op, Token, Word, is_name};
+use super::lex::{Op, Token};
+use super::word::{Part, Word, is_name};
 
 /// Appends to `out` the words of every simple command in `tokens`, nested ones included.
 /// Assignments (`X=1`), redirections and keywords are not part of the words.
@@ -140,6 +141,7 @@ impl<'t> Parser<'t, '_> {
                 return Err("unexpected `esac`".to_owned());
             }
         } else if KEYWORDS.iter().any(|k| word.is_plain(k)) {
+            // The command follows the keyword.
         } else if word.is_plain("for") || word.is_plain("select") {
             self.loop_header()?;
         } else if word.is_plain("case") {
@@ -252,7 +254,7 @@ impl<'t> Parser<'t, '_> {
 /// Whether the word is a variable assignment (`X=1`, `X+=1`, `a[2]=x`) rather than a
 /// program: the name part must be unquoted.
 fn is_assignment(word: &Word) -> bool {
-    let Some(super::lex::Part::Lit(first)) = word.parts.first() else {
+    let Some(Part::Lit(first)) = word.parts.first() else {
         return false;
     };
     let Some((name, _)) = first.split_once('=') else {

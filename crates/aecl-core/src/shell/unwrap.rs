@@ -8,8 +8,9 @@
 //! when that string holds an expansion, its code is only known at run time and the wrapper
 //! is reported as dynamic.
 
-use super::lex::{Word, is_name};
 use super::normalise::{self, Arg, FIND_EXEC};
+use super::options::{OptionSpec, Options, Value, join, scan, spec};
+use super::word::{Word, is_name};
 use super::{MAX_DEPTH, SimpleCommand, analyse_into};
 
 /// Appends the simple commands that `words` (a program and its arguments) runs.
@@ -24,57 +25,6 @@ pub(super) fn interpret(
         return Err("commands are nested too deeply".to_owned());
     }
     Unwrapper { out, depth }.command(words, appended)
-}
-
-/// How one wrapper reads its options.
-#[derive(Debug, Default)]
-struct OptionSpec {
-    short_values: &'static str,
-    long_values: &'static [&'static str],
-    /// Shells also take options written `+o`.
-    plus: bool,
-    /// `su` reads options after positional arguments too (GNU getopt permutation).
-    permute: bool,
-    /// `env -` and `su -` read a lone `-` as an option.
-    dash_is_option: bool,
-}
-
-/// What a wrapper's options turned out to be.
-#[derive(Debug, Default)]
-struct Options {
-    /// Short letters and long names.
-    flags: Vec<String>,
-    /// Option name → value.
-    values: Vec<(String, Value)>,
-    /// Index of the first word after the options (the wrapped command).
-    end: usize,
-    /// Positional words seen while permuting (`su`).
-    positionals: Vec<usize>,
-}
-
-impl Options {
-    fn has(&self, names: &[&str]) -> bool {
-        self.flags.iter().any(|f| names.contains(&f.as_str()))
-    }
-
-    fn value(&self, names: &[&str]) -> Option<&Value> {
-        self.values.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v)
-    }
-}
-
-/// The value of an option.
-#[derive(Debug, Clone)]
-struct Value {
-    /// The text with expansions replaced by a marker, ready to be parsed again.
-    source: String,
-    /// Whether the value holds an expansion.
-    dynamic: bool,
-}
-
-impl Value {
-    fn of(word: &Word) -> Value {
-        Value { source: word.source_for_reparse(), dynamic: word.has_expansion() }
-    }
 }
 
 /// Wrappers that change the user or the root: they must be allowed themselves. The others
@@ -482,88 +432,6 @@ impl Unwrapper<'_> {
             Value { source: values.join("\n"), dynamic: rest.iter().any(|w| w.has_expansion()) };
         self.run_code(wrapper("alias", &Options::default(), rest, true), &code)
     }
-}
-
-fn spec(short_values: &'static str, long_values: &'static [&'static str]) -> OptionSpec {
-    OptionSpec { short_values, long_values, ..OptionSpec::default() }
-}
-
-/// Reads a wrapper's options. Stops at the first word that is not an option (unless
-/// permuting), after `--`, and at a word with an expansion: whether that is an option or
-/// the command is only known at run time, so it is left as the command, which is then
-/// dynamic.
-fn scan(words: &[&Word], spec: &OptionSpec) -> Options {
-    let mut options = Options::default();
-    let mut i = 0;
-    while let Some(word) = words.get(i) {
-        if word.has_expansion() || word.has_pattern() {
-            break;
-        }
-        let text = word.text();
-        if text == "--" {
-            i += 1;
-            if spec.permute {
-                options.positionals.extend(i..words.len());
-                i = words.len();
-            }
-            break;
-        }
-        let option = (text.len() > 1
-            && (text.starts_with('-') || (spec.plus && text.starts_with('+'))))
-            || (text == "-" && spec.dash_is_option);
-        if !option {
-            if spec.permute {
-                options.positionals.push(i);
-                i += 1;
-                continue;
-            }
-            break;
-        }
-        // A value in the next word; one starting with `-` is read as another option so
-        // that a wrong table entry cannot hide the command.
-        let next = words.get(i + 1).filter(|n| n.has_expansion() || !n.text().starts_with('-'));
-        let mut takes_next = false;
-        if let Some(long) = text.strip_prefix("--") {
-            let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
-            options.flags.push(name.to_owned());
-            if let Some(value) = value {
-                options
-                    .values
-                    .push((name.to_owned(), Value { source: value.to_owned(), dynamic: false }));
-            } else if spec.long_values.contains(&name)
-                && let Some(next) = next
-            {
-                options.values.push((name.to_owned(), Value::of(next)));
-                takes_next = true;
-            }
-        } else {
-            let cluster: Vec<char> = text.chars().skip(1).collect();
-            for (k, c) in cluster.iter().enumerate() {
-                options.flags.push(c.to_string());
-                if spec.short_values.contains(*c) {
-                    let attached: String = cluster.iter().skip(k + 1).collect();
-                    if !attached.is_empty() {
-                        options
-                            .values
-                            .push((c.to_string(), Value { source: attached, dynamic: false }));
-                    } else if let Some(next) = next {
-                        options.values.push((c.to_string(), Value::of(next)));
-                        takes_next = true;
-                    }
-                    break;
-                }
-            }
-        }
-        i += if takes_next { 2 } else { 1 };
-    }
-    options.end = i;
-    options
-}
-
-/// Joins words with spaces as code for another parse (`eval`, `watch`, `sudo -s`).
-fn join(words: &[&Word]) -> Value {
-    let sources: Vec<String> = words.iter().map(|w| w.source_for_reparse()).collect();
-    Value { source: sources.join(" "), dynamic: words.iter().any(|w| w.has_expansion()) }
 }
 
 /// A program that is not a wrapper, with normalised arguments.
