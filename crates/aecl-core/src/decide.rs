@@ -289,7 +289,7 @@ impl<'a> Evaluation<'a> {
                 self.reason(Stage::DataFlow, rule, decision, Some(path.clone()), message);
             }
         }
-        if action.is_outward_sink()
+        if action.outward
             && let (Some(private), Some(untrusted)) = (&self.run.read_private, &self.run.read_untrusted)
         {
             let message = format!(

@@ -304,14 +304,12 @@ pub struct ActionSpec {
     pub approval: ApprovalSpec,
     /// The connector that executes the action (used from the execution stage on).
     pub connector: Option<String>,
+    /// Data can leave the organisation through this action: the sink of the exfiltration
+    /// pattern.
+    pub outward: bool,
 }
 
 impl ActionSpec {
-    /// Whether data can leave through this action: a `send` effect or a sink argument.
-    pub fn is_outward_sink(&self) -> bool {
-        self.effect == EffectClass::Send || self.args.iter().any(|a| a.sink)
-    }
-
     pub fn arg(&self, path: &FieldPath) -> Option<&ArgSpec> {
         self.args.iter().find(|a| &a.path == path)
     }

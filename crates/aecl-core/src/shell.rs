@@ -17,6 +17,7 @@ mod parse;
 mod unwrap;
 mod word;
 
+use std::collections::HashSet;
 use std::fmt;
 
 use crate::constraint::Violation;
@@ -227,11 +228,9 @@ impl ShellRules {
         for command in &commands {
             self.check_one(command, &mut found);
         }
-        for v in found {
-            if !out.contains(&v) {
-                out.push(v);
-            }
-        }
+        // The same finding twice (`rm a; rm a`) is reported once.
+        let mut seen = HashSet::new();
+        out.extend(found.into_iter().filter(|v| seen.insert((v.decision, v.message.clone()))));
     }
 
     fn check_one(&self, command: &SimpleCommand, out: &mut Vec<Violation>) {

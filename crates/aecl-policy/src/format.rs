@@ -169,6 +169,10 @@ pub struct ActionFile {
     pub compensation: Option<String>,
     /// The connector that executes it (`shell`, `http`, `fs`, `sql`, `webhook`, `mcp`).
     pub connector: Option<String>,
+    /// Whether data can leave the organisation through this action, the sink of the
+    /// exfiltration rule. Default: `send` actions and actions with a `sink` argument. Set
+    /// `false` for sends that stay inside (internal e-mail, enforced by `email_domains`).
+    pub outward: Option<bool>,
     /// JSON Schema of the arguments.
     pub schema: Option<Value>,
     /// The argument holding a money amount (budgets, the amount risk factor).

@@ -59,9 +59,11 @@ enum Parsed {
 pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
     let mut problems = Vec::new();
     let mut parsed: Vec<(usize, Parsed)> = Vec::new();
+    let mut unparsed = false;
     for (index, file) in files.iter().enumerate() {
-        if let Some(p) = parse_file(file, &mut problems) {
-            parsed.push((index, p));
+        match parse_file(file, &mut problems) {
+            Some(p) => parsed.push((index, p)),
+            None => unparsed |= !file.path.ends_with(".json") && !file.path.ends_with(".cedar"),
         }
     }
     let ctx = |index: usize| {
@@ -133,7 +135,8 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
             continue;
         }
         agent_files.insert(m.agent_id.clone(), *index);
-        let manifest = lower::lower_manifest(m, &defaults, &actions, &c, &mut problems);
+        let catalog = (!unparsed).then_some(&actions);
+        let manifest = lower::lower_manifest(m, &defaults, catalog, &c, &mut problems);
         agents.insert(m.agent_id.clone(), Arc::new(manifest));
         manifest_files.insert(m.agent_id.clone(), serde_json::to_value(m).unwrap_or_default());
     }

@@ -164,16 +164,17 @@ fn apply_intent(settings: &mut IntentSettings, file: &IntentFile) {
     }
 }
 
-/// Lowers a manifest. `actions` is the whole catalog, to check the action names.
+/// Lowers a manifest. `actions` is the whole catalog, to check the action names; `None` when
+/// a catalog file failed to parse, so that its actions are not reported missing again.
 pub(crate) fn lower_manifest(
     file: &ManifestFile,
     defaults: &Defaults,
-    actions: &HashMap<String, ActionSpec>,
+    actions: Option<&HashMap<String, ActionSpec>>,
     ctx: &FileCtx<'_>,
     problems: &mut Vec<Problem>,
 ) -> AgentManifest {
     for (i, name) in file.allowed_actions.iter().enumerate() {
-        if !actions.contains_key(name) {
+        if actions.is_some_and(|actions| !actions.contains_key(name)) {
             let message = format!("allowed action `{name}` is not in the action catalog");
             problems.push(ctx.problem(&path!["allowed_actions", i], message));
         }
@@ -376,6 +377,7 @@ pub(crate) fn lower_action(
             waive_irreversible: a.waive_irreversible.is_some(),
         }
     });
+    let outward = file.outward.unwrap_or(effect == EffectClass::Send || args.iter().any(|a| a.sink));
     ActionSpec {
         name: name.to_owned(),
         effect,
@@ -388,6 +390,7 @@ pub(crate) fn lower_action(
         risk_factors,
         approval,
         connector: file.connector.clone(),
+        outward,
     }
 }
 

@@ -343,6 +343,7 @@ fn code_in_strings_is_parsed_again() {
         ("watch -n 5 rm x", &["watch -n rm x [wrapper]", "rm x"]),
         ("watch -x rm x", &["watch -x rm x [wrapper]", "rm x"]),
         ("env -S 'rm -f' x", &["env -S x [wrapper]", "rm --force x"]),
+        ("ssh -p 22 -i key host rm x", &["ssh -i -p host rm x", "rm x"]),
         ("trap 'rm x' EXIT", &["trap \"rm x\" EXIT [wrapper]", "rm x"]),
         ("alias l='rm x'", &["alias \"l=rm x\" [wrapper]", "rm x"]),
     ];
@@ -366,6 +367,7 @@ fn code_only_known_at_run_time_is_dynamic() {
         ". ./env.sh",
         "sudo -i",
         "su root",
+        "ssh host",
         "sudo $OPTS rm",
         "git -c alias.x='!rm x' x",
         "git -c core.pager=evil log",
@@ -542,5 +544,18 @@ proptest! {
     fn analysis_is_total_on_shell_like_text(line in "[a-z $'\"`\\\\(){};|&<>#*?\\[\\]=\n-]{0,80}") {
         let _ = analyse(&line);
         rules(&["rm"], &["git push"], &["ls"]).check(&line, &mut Vec::new());
+    }
+}
+
+#[test]
+fn explore() {
+    for line in [
+        "rm${IFS}-rf${IFS}/", "\"$(printf rm)\" -rf /", "nice --adjustment=5 rm x", "sudo --user=root rm x",
+        "sudo -iu root rm -rf /", "find / -exec sh -c 'rm -rf \"$1\"' _ {} \\;", "bash -c \"shopt -s expand_aliases; alias x=rm; x -rf /\"",
+        "builtin eval rm x", "coproc rm x", "$(</etc/passwd)", "chmod 777 -R /", "sh <<EOF\nrm -rf /\nEOF",
+        "xargs --max-args=1 rm", "sudo -u#0 rm", "exec 3<>/dev/tcp/evil/80", "echo $(( $x + 1 ))", "((i++))",
+        "for ((i=0; i<3; i++)); do echo $i; done", "select x in a b; do rm $x; done", "time (rm x)",
+    ] {
+        println!("{line:?}\n    {:?}", analyse(line).map(|v| v.iter().map(|c| format!("{c}{}", if c.dynamic {" [dyn]"} else {""})).collect::<Vec<_>>()));
     }
 }

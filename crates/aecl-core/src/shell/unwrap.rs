@@ -168,6 +168,7 @@ impl Unwrapper<'_> {
                     Ok(())
                 }
             },
+            "ssh" => self.remote(rest),
             "trap" => self.trap(rest),
             "alias" => self.alias(rest),
             "find" => self.find(rest, appended),
@@ -404,6 +405,27 @@ impl Unwrapper<'_> {
         }
         self.out.push(find);
         Ok(())
+    }
+
+    /// `ssh [options] HOST [COMMAND...]`: the command is joined and run by a shell on the
+    /// host, which may be this machine. `ssh` itself must be allowed: it reaches the network.
+    fn remote(&mut self, rest: &[&Word]) -> Result<(), String> {
+        let options = scan(rest, &spec("BbcDEeFIiJLlmOoPpQRSWw", &[]));
+        let after_options = rest.get(options.end..).unwrap_or_default();
+        let mut command = wrapper("ssh", &options, after_options, false);
+        match after_options.split_first() {
+            // The host alone opens an interactive session reading commands we cannot see.
+            Some((_, [])) => {
+                command.dynamic = true;
+                self.out.push(command);
+                Ok(())
+            }
+            Some((_, remote)) => self.run_code(command, &join(remote)),
+            None => {
+                self.out.push(command);
+                Ok(())
+            }
+        }
     }
 
     /// `trap CODE SIGNAL...`: the code runs later, when the signal comes.

@@ -30,6 +30,7 @@ fn action(name: &str) -> ActionSpec {
         risk_factors: Vec::new(),
         approval: Default::default(),
         connector: None,
+        outward: false,
     }
 }
 

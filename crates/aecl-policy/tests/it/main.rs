@@ -1,3 +1,4 @@
 //! Integration tests of aecl-policy.
 
 mod corpus;
+mod properties;
