@@ -2,13 +2,14 @@
 //! normalised before rules match, so that a denied command cannot get through by being
 //! rewritten.
 //!
-//! [`analyse`] lexes the line into [`word`]s and operators ([`lex`]), collects its simple
-//! commands including those in subshells, groups and command substitutions ([`parse`]),
-//! looks through wrappers such as `sudo`, `xargs` and `bash -c` ([`unwrap`], reading their
-//! [`options`]) and spells flags one canonical way ([`normalise`]). [`ShellRules::check`] then matches [`CommandPattern`]s against each
-//! command. What cannot be known without running the line is never assumed harmless: a
-//! program built from an expansion is *dynamic*, an argument built from one is *unknown*
-//! and may be any flag, and a line we cannot parse is blocked.
+//! [`analyse`] lexes the line into words and operators (`lex`, `word`), collects its
+//! simple commands including those in subshells, groups and command substitutions
+//! (`parse`), looks through wrappers such as `sudo`, `xargs` and `bash -c` (`unwrap`,
+//! reading their `options`) and spells flags one canonical way (`normalise`).
+//! [`ShellRules::check`] then matches [`CommandPattern`]s against each command. What
+//! cannot be known without running the line is never assumed harmless: a program built
+//! from an expansion is *dynamic*, an argument built from one is *unknown* and may be any
+//! flag, and a line we cannot parse is blocked.
 
 mod lex;
 mod normalise;
@@ -29,9 +30,9 @@ const MAX_DEPTH: usize = 32;
 
 /// Shell built-ins that run no program and touch no file: under `allow_programs` they
 /// need not be listed (`cd src && cargo test`). Redirections are not judged here.
-const HARMLESS_BUILTINS: [&str; 21] = [
+const HARMLESS_BUILTINS: [&str; 22] = [
     "cd", "pushd", "popd", "dirs", "export", "unset", "local", "declare", "typeset", "readonly",
-    "set", "shopt", "true", "false", ":", "echo", "printf", "test", "[", "pwd", "shift",
+    "set", "shopt", "true", "false", ":", "echo", "printf", "test", "[", "[[", "pwd", "shift",
 ];
 
 /// One simple command the line would run, normalised.
@@ -238,17 +239,21 @@ impl ShellRules {
         if command.dynamic {
             out.push(violation(
                 dynamic,
-                format!("`{command}` runs a program only known at run time"),
+                format!("`{command}` runs a program or code only known at run time"),
             ));
         }
         match strongest(&self.block, command) {
             Some((Match::Yes, p)) => {
-                out.push(violation(Decision::Block, format!("`{command}` matches the blocked pattern `{p}`")));
+                let message = format!("`{command}` matches the blocked pattern `{p}`");
+                out.push(violation(Decision::Block, message));
             }
-            Some((_, p)) => out.push(violation(
-                dynamic,
-                format!("`{command}` may match the blocked pattern `{p}`: some arguments are only known at run time"),
-            )),
+            Some((_, p)) => {
+                let message = format!(
+                    "`{command}` may match the blocked pattern `{p}`: \
+                     some arguments are only known at run time"
+                );
+                out.push(violation(dynamic, message));
+            }
             None => {}
         }
         if let Some((m, p)) = strongest(&self.require_approval, command) {

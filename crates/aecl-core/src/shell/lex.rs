@@ -11,7 +11,9 @@
 //! that the caller blocks instead of guessing.
 
 use super::MAX_DEPTH;
-use super::word::{Part, Word, is_name};
+use super::word::{
+    Part, Word, arithmetic_parts, is_name, parameter_reads_arithmetic, reads_variables,
+};
 
 /// One token of a command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +123,19 @@ impl Lexer {
                     self.here_doc_bodies(out, depth)?;
                 }
                 ';' | '&' | '|' => out.push(self.operator()),
+                '(' if self.peek_at(1) == Some('(') => {
+                    // `(( expression ))` is arithmetic, not two subshells (as in bash, which
+                    // reads `((ls))` as arithmetic too). It runs code only when it reads a
+                    // variable: then it stands as a command with a dynamic program.
+                    let start = self.pos;
+                    self.pos += 2;
+                    self.arithmetic(")")?;
+                    let expression = self.slice(start + 2, self.pos - 2);
+                    if reads_variables(&expression) {
+                        let raw = self.slice(start, self.pos);
+                        out.push(Token::Word(Word { parts: vec![Part::Param(raw.clone())], raw }));
+                    }
+                }
                 '(' => {
                     self.pos += 1;
                     open_parens += 1;
@@ -139,13 +154,9 @@ impl Lexer {
                     let word = self.word(depth)?;
                     // `2>file`, `{fd}>file`: the number names a file descriptor, not an
                     // argument.
-                    let fd = matches!(word.parts.as_slice(), [Part::Lit(s)]
-                        if s.chars().all(|c| c.is_ascii_digit())
-                            || s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).is_some_and(is_name));
-                    if !(fd
-                        && matches!(self.peek(), Some('<' | '>'))
-                        && self.peek_at(1) != Some('('))
-                    {
+                    let redirect_follows =
+                        matches!(self.peek(), Some('<' | '>')) && self.peek_at(1) != Some('(');
+                    if !(redirect_follows && names_file_descriptor(&word)) {
                         out.push(Token::Word(word));
                     }
                 }
@@ -427,7 +438,8 @@ impl Lexer {
             Some('(') if self.peek_at(2) == Some('(') => {
                 self.pos += 3;
                 self.arithmetic(")")?;
-                word.parts.push(Part::Param(self.slice(start, self.pos)));
+                let expression = self.slice(start + 3, self.pos - 2);
+                word.parts.extend(arithmetic_parts(self.slice(start, self.pos), &expression));
             }
             Some('(') => {
                 self.pos += 2;
@@ -437,12 +449,19 @@ impl Lexer {
             Some('[') => {
                 self.pos += 2;
                 self.arithmetic("]")?;
-                word.parts.push(Part::Param(self.slice(start, self.pos)));
+                let expression = self.slice(start + 2, self.pos - 1);
+                word.parts.extend(arithmetic_parts(self.slice(start, self.pos), &expression));
             }
             Some('{') => {
                 self.pos += 2;
                 let substitutions = self.braced_parameter(depth, in_double_quotes)?;
-                word.parts.push(Part::Param(self.slice(start, self.pos)));
+                let raw = self.slice(start, self.pos);
+                let inner = self.slice(start + 2, self.pos - 1);
+                if parameter_reads_arithmetic(&inner) {
+                    word.parts.extend(arithmetic_parts(raw, &inner));
+                } else {
+                    word.parts.push(Part::Param(raw));
+                }
                 word.parts.extend(substitutions);
             }
             Some(c) if c.is_ascii_alphabetic() || c == '_' => {
@@ -601,5 +620,16 @@ impl Lexer {
             self.pos += 1;
         }
         value
+    }
+}
+
+/// Whether a word is `2` or `{fd}`, as written before a redirection operator.
+fn names_file_descriptor(word: &Word) -> bool {
+    match word.parts.as_slice() {
+        [Part::Lit(s)] => {
+            s.chars().all(|c| c.is_ascii_digit())
+                || s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).is_some_and(is_name)
+        }
+        _ => false,
     }
 }

@@ -140,6 +140,11 @@ impl<'t> Parser<'t, '_> {
             if !matches!(self.frames.pop(), Some(Frame::Case { .. })) {
                 return Err("unexpected `esac`".to_owned());
             }
+        } else if word.is_plain("time")
+            && (matches!(self.peek(0), Some(Token::Op(Op::LParen)))
+                || matches!(self.peek(0), Some(Token::Word(w)) if w.is_plain("{")))
+        {
+            // `time ( ... )` and `time { ...; }`: the keyword, timing what follows.
         } else if KEYWORDS.iter().any(|k| word.is_plain(k)) {
             // The command follows the keyword.
         } else if word.is_plain("for") || word.is_plain("select") {
@@ -157,7 +162,7 @@ impl<'t> Parser<'t, '_> {
                 self.pos += 2;
             }
         } else if word.is_plain("[[") {
-            self.conditional()?;
+            self.conditional(word)?;
         } else if !is_assignment(word) {
             self.current.push(word);
         }
@@ -202,7 +207,9 @@ impl<'t> Parser<'t, '_> {
 
     /// After `for` or `select`: the variable name and the `in` list are data.
     fn loop_header(&mut self) -> Result<(), String> {
-        if let Some(Token::Word(_)) = self.peek(0) {
+        if let Some(Token::Word(name)) = self.peek(0)
+            && !name.has_expansion()
+        {
             self.pos += 1;
         }
         while matches!(self.peek(0), Some(Token::Op(Op::Newline))) {
@@ -238,12 +245,20 @@ impl<'t> Parser<'t, '_> {
         Ok(())
     }
 
-    /// `[[ ... ]]` is an expression: its words are data, its operators are not separators.
-    fn conditional(&mut self) -> Result<(), String> {
+    /// `[[ ... ]]` is an expression: its operators are not separators. It becomes the
+    /// command `[[` with its words as arguments, which may evaluate arithmetic.
+    fn conditional(&mut self, open: &'t Word) -> Result<(), String> {
+        let mut words = vec![open];
         while let Some(token) = self.next() {
             match token {
-                Token::Word(w) if w.is_plain("]]") => return Ok(()),
-                Token::Word(w) | Token::HereDoc(w) => self.substitutions(w)?,
+                Token::Word(w) if w.is_plain("]]") => {
+                    self.out.push(words);
+                    return Ok(());
+                }
+                Token::Word(w) | Token::HereDoc(w) => {
+                    self.substitutions(w)?;
+                    words.push(w);
+                }
                 Token::Redirect(_) | Token::Op(_) => {}
             }
         }

