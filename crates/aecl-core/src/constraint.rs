@@ -48,7 +48,7 @@ impl Constraint {
         match self {
             Constraint::Range { min, max } => check_range(*min, *max, value, out),
             Constraint::OneOf(allowed) => {
-                if !allowed.contains(value) {
+                if !allowed.iter().any(|a| json_equal(a, value)) {
                     let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
                     out.push(block("one_of", format!("{value} is not one of {}", list.join(", "))));
                 }
@@ -83,6 +83,24 @@ impl Constraint {
                 None => out.push(block("shell", format!("expected a command string, got {value}"))),
             },
         }
+    }
+}
+
+/// JSON equality with numbers compared by value, so `2` and `2.0` are one number (as in JSON
+/// Schema's `enum`).
+pub fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
     }
 }
 

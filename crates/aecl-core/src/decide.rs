@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde_json::Value;
 
 use crate::call::{Call, DeclaredSource, Timestamp};
-use crate::constraint::{ValueFacts, Violation};
+use crate::constraint::{ValueFacts, Violation, normalise_path};
 use crate::path::{FieldPath, for_each_leaf};
 use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
 use crate::provenance::Provenance;
@@ -236,7 +236,18 @@ impl<'a> Evaluation<'a> {
                 }
             }
             for (field, resource) in resources {
-                if !declared.resources.iter().any(|prefix| resource.starts_with(prefix.as_str())) {
+                // Paths are compared after lexical normalisation, so `/srv/app/../billing`
+                // is not inside `/srv/app/`; a path that climbs above the root is outside.
+                let normal = match resource.split_once("://") {
+                    Some((scheme, rest)) => {
+                        normalise_path(rest).map(|r| format!("{scheme}://{r}")).unwrap_or_default()
+                    }
+                    None if resource.contains('/') => normalise_path(&resource).unwrap_or_default(),
+                    None => resource.clone(),
+                };
+                let inside = !normal.is_empty()
+                    && declared.resources.iter().any(|prefix| normal.starts_with(prefix.as_str()));
+                if !inside {
                     let message = format!(
                         "resource `{resource}` is outside the declared prefixes {}",
                         declared.resources.join(", ")
@@ -261,10 +272,17 @@ impl<'a> Evaluation<'a> {
     /// argument paths whose value came only from untrusted content.
     fn data_flow(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Vec<String> {
         let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
+        let controls: Vec<String> =
+            action.args.iter().filter(|a| a.control).map(|a| a.path.to_string()).collect();
         for_each_leaf(&self.call.args, &mut |path, value| {
             let declared = self.call.provenance.get(path).copied();
             let Some(text) = value_text(value) else { return };
-            match self.run.provenance_of(&text) {
+            let provenance = if controls.iter().any(|c| c == path) {
+                self.run.provenance.provenance_of_parts(&text)
+            } else {
+                self.run.provenance_of(&text)
+            };
+            match provenance {
                 Provenance::UntrustedOnly { source } => {
                     untrusted.push((path.to_owned(), text, Some(source.label)))
                 }
@@ -275,10 +293,7 @@ impl<'a> Evaluation<'a> {
             }
         });
         for (path, text, source) in &untrusted {
-            let is_control = FieldPath::parse(path)
-                .and_then(|p| action.arg(&p).map(|a| a.control))
-                .unwrap_or(false);
-            if is_control {
+            if controls.contains(path) {
                 let from = source.as_deref().map_or_else(
                     || "the client declared it untrusted".to_owned(),
                     |s| format!("it appears only in untrusted content ({s})"),
@@ -311,7 +326,14 @@ impl<'a> Evaluation<'a> {
             self.reason(Stage::Budget, "budget.max_tool_calls_per_run", Decision::Block, None, message);
         }
         let Some(path) = &action.amount_arg else { return };
-        let Some(amount) = path.first(&self.call.args).and_then(Value::as_f64) else { return };
+        let amount = match amount_of(action, &self.call.args) {
+            Ok(Some(amount)) => amount,
+            Ok(None) => return,
+            Err(message) => {
+                self.reason(Stage::Budget, "budget.amount", Decision::Block, Some(path.to_string()), message);
+                return;
+            }
+        };
         if let Some(max) = agent.budgets.max_amount_per_call
             && amount > max
         {
@@ -394,6 +416,25 @@ impl<'a> Evaluation<'a> {
             }
         }
     }
+}
+
+/// The money a call moves: the sum of every number at the action's amount argument (a batch
+/// may carry several). Negative values count as zero, so they never refill a budget. `Err`
+/// when a value is not a number: budgets must not be skipped by sending `"150"`.
+pub(crate) fn amount_of(action: &ActionSpec, args: &Value) -> Result<Option<f64>, String> {
+    let Some(path) = &action.amount_arg else { return Ok(None) };
+    let values = path.values(args);
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let mut total = 0.0;
+    for value in values {
+        match value.as_f64() {
+            Some(n) if n.is_finite() => total += n.max(0.0),
+            _ => return Err(format!("the amount `{path}` must be a number, got {value}")),
+        }
+    }
+    Ok(Some(total))
 }
 
 fn kind_of(value: &Value) -> &'static str {

@@ -152,8 +152,11 @@ impl ProvenanceIndex {
             }
         }
         let source = |doc: u32| self.docs.get(doc as usize).map(|d| d.source.clone());
+        let seq = |doc: u32| self.docs.get(doc as usize).map_or(u32::MAX, |d| d.source.seq);
         match (first.trusted, first.untrusted) {
-            (Some(t), Some(u)) if u < t => source(u).map_or(Provenance::Unseen, |source| {
+            // Compared by event, not by document: the fields of one structured output are
+            // one event, and there a field the catalog trusts is the authority.
+            (Some(t), Some(u)) if seq(u) < seq(t) => source(u).map_or(Provenance::Unseen, |source| {
                 Provenance::UntrustedOnly { source }
             }),
             (None, Some(u)) => {
@@ -164,6 +167,25 @@ impl ProvenanceIndex {
             }
             (None, None) => Provenance::Unseen,
         }
+    }
+
+    /// Like `provenance_of`, but a value that is not itself untrusted-only is also taken
+    /// apart into words: an address inside `Eve <eve@evil.example>` or a URL inside a
+    /// command is found on its own. Used for control arguments, where one injected part is
+    /// enough to steer the effect.
+    pub fn provenance_of_parts(&self, value: &str) -> Provenance {
+        let whole = self.provenance_of(value);
+        if matches!(whole, Provenance::UntrustedOnly { .. }) {
+            return whole;
+        }
+        let separators = |c: char| c.is_whitespace() || "<>,;\"'()[]{}".contains(c);
+        for word in value.split(separators).filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value) {
+            let part = self.provenance_of(word);
+            if matches!(part, Provenance::UntrustedOnly { .. }) {
+                return part;
+            }
+        }
+        whole
     }
 
     /// The documents whose compact text contains `needle` (already compact, 8+ bytes).

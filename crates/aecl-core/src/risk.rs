@@ -1,8 +1,6 @@
 //! The risk score: a deterministic sum of declared factors, each with its contribution, so
 //! an operator can see exactly why a call was routed to a human.
 
-use serde_json::Value;
-
 use crate::call::Call;
 use crate::policy::{ActionSpec, AgentManifest, CustomRiskFactor, Reversibility, RiskCondition};
 use crate::run::{RunState, value_text};
@@ -36,8 +34,7 @@ pub fn score(
         }
     };
 
-    if let Some(amount) =
-        action.amount_arg.as_ref().and_then(|p| p.first(&call.args)).and_then(Value::as_f64)
+    if let Ok(Some(amount)) = crate::decide::amount_of(action, &call.args)
         && amount > settings.amount_threshold
     {
         add(

@@ -108,13 +108,16 @@ impl RunState {
                 .insert(key.clone(), IdempotentCall { call_id: call.id.clone(), digest: call.digest() });
         }
         let Some(action) = action else { return };
-        if let Some(amount) = action.amount_arg.as_ref().and_then(|p| p.first(&call.args)) {
-            self.amount_spent += amount.as_f64().unwrap_or(0.0);
+        if let Ok(Some(amount)) = crate::decide::amount_of(action, &call.args) {
+            self.amount_spent += amount;
         }
-        for arg in &action.args {
-            let key = format!("{}.{}", action.name, arg.path);
+        // Remember the values of every argument a rule or risk factor names, for
+        // `first_seen`.
+        let paths = action.args.iter().map(|a| &a.path).chain(action.risk_factors.iter().map(|f| &f.arg));
+        for path in paths {
+            let key = format!("{}.{}", action.name, path);
             let set = self.seen_values.entry(key).or_default();
-            for value in arg.path.values(&call.args) {
+            for value in path.values(&call.args) {
                 if let Some(text) = value_text(value) {
                     set.insert(text);
                 }

@@ -291,22 +291,88 @@ fn is_unfiltered(selection: Option<&Expr>) -> bool {
     }
 }
 
+/// Whether a row filter holds for every row: literals that are true, comparisons between
+/// literals that hold (`2 > 1`, `'a' = 'a'`), an expression compared with itself (`id = id`),
+/// `NOT` of a constant false, and `OR` / `AND` of these. Anything else is taken as a real
+/// filter; this is a heuristic for the bulk risk factor, not a proof.
 fn is_constant_true(expr: &Expr) -> bool {
+    constant(expr) == Some(Literal::Bool(true))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Literal {
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+fn constant(expr: &Expr) -> Option<Literal> {
+    use BinaryOperator as Op;
     match expr {
-        Expr::Nested(inner) => is_constant_true(inner),
+        Expr::Nested(inner) => constant(inner),
         Expr::Value(v) => match &v.value {
-            SqlValue::Boolean(b) => *b,
-            SqlValue::Number(n, _) => n.parse::<f64>().is_ok_and(|n| n != 0.0),
-            _ => false,
+            SqlValue::Boolean(b) => Some(Literal::Bool(*b)),
+            SqlValue::Number(n, _) => n.parse::<f64>().ok().map(Literal::Number),
+            SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => {
+                Some(Literal::Text(s.clone()))
+            }
+            _ => None,
         },
-        Expr::BinaryOp { left, op: BinaryOperator::Eq, right } => {
-            matches!((left.as_ref(), right.as_ref()), (Expr::Value(a), Expr::Value(b)) if a.value == b.value)
+        Expr::UnaryOp { op: sqlparser::ast::UnaryOperator::Not, expr } => match constant(expr)? {
+            Literal::Bool(b) => Some(Literal::Bool(!b)),
+            Literal::Number(n) => Some(Literal::Bool(n == 0.0)),
+            Literal::Text(_) => None,
+        },
+        // Three-valued: `None` is "depends on the row".
+        Expr::BinaryOp { left, op: Op::Or, right } => match (truth(left), truth(right)) {
+            (Some(true), _) | (_, Some(true)) => Some(Literal::Bool(true)),
+            (Some(false), Some(false)) => Some(Literal::Bool(false)),
+            _ => None,
+        },
+        Expr::BinaryOp { left, op: Op::And, right } => match (truth(left), truth(right)) {
+            (Some(false), _) | (_, Some(false)) => Some(Literal::Bool(false)),
+            (Some(true), Some(true)) => Some(Literal::Bool(true)),
+            _ => None,
+        },
+        Expr::BinaryOp { left, op, right } => {
+            let same = left.to_string() == right.to_string();
+            match (constant(left), constant(right)) {
+                (Some(a), Some(b)) => compare(&a, op, &b).map(Literal::Bool),
+                // `x = x`, `x >= x`, `x <= x` hold for every non-null x.
+                _ if same && matches!(op, Op::Eq | Op::GtEq | Op::LtEq) => Some(Literal::Bool(true)),
+                _ => None,
+            }
         }
-        Expr::BinaryOp { left, op: BinaryOperator::Or, right } => {
-            is_constant_true(left) || is_constant_true(right)
-        }
-        _ => false,
+        _ => None,
     }
+}
+
+/// The truth of a constant condition, `None` when it depends on the row.
+fn truth(expr: &Expr) -> Option<bool> {
+    match constant(expr)? {
+        Literal::Bool(b) => Some(b),
+        Literal::Number(n) => Some(n != 0.0),
+        Literal::Text(_) => None,
+    }
+}
+
+fn compare(a: &Literal, op: &BinaryOperator, b: &Literal) -> Option<bool> {
+    use BinaryOperator as Op;
+    let ordering = match (a, b) {
+        (Literal::Number(x), Literal::Number(y)) => x.partial_cmp(y)?,
+        (Literal::Text(x), Literal::Text(y)) => x.cmp(y),
+        (Literal::Bool(x), Literal::Bool(y)) => x.cmp(y),
+        _ => return None,
+    };
+    Some(match op {
+        Op::Eq => ordering.is_eq(),
+        Op::NotEq => ordering.is_ne(),
+        Op::Gt => ordering.is_gt(),
+        Op::Lt => ordering.is_lt(),
+        Op::GtEq => ordering.is_ge(),
+        Op::LtEq => ordering.is_le(),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -325,6 +391,10 @@ mod tests {
             vec![(vec![StatementClass::Delete], false)]
         );
         assert_eq!(classes("UPDATE t SET a = 1 WHERE 1 = 1"), vec![(vec![StatementClass::Update], true)]);
+        assert_eq!(classes("DELETE FROM t WHERE 2 > 1"), vec![(vec![StatementClass::Delete], true)]);
+        assert_eq!(classes("DELETE FROM t WHERE id = id OR x = 3"), vec![(vec![StatementClass::Delete], true)]);
+        assert_eq!(classes("DELETE FROM t WHERE NOT FALSE"), vec![(vec![StatementClass::Delete], true)]);
+        assert_eq!(classes("DELETE FROM t WHERE id = 3 AND 1 = 1"), vec![(vec![StatementClass::Delete], false)]);
     }
 
     #[test]
