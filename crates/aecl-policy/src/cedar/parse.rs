@@ -51,6 +51,18 @@ pub fn parse_files(files: &[(String, String)]) -> Result<Parsed, Vec<CedarError>
     let mut errors = Vec::new();
     let mut labels: HashMap<String, (String, usize, usize)> = HashMap::new();
     for (file, text) in sorted {
+        if let Err((offset, depth)) = check_nesting(text) {
+            let (line, column) = line_col(text, offset);
+            errors.push(CedarError {
+                file: file.clone(),
+                line,
+                column,
+                message: format!(
+                    "brackets nested {depth} deep: at most {MAX_NESTING} levels are accepted"
+                ),
+            });
+            continue;
+        }
         let pset = match PolicySet::from_str(text) {
             Ok(pset) => pset,
             Err(parse_errors) => {
@@ -189,4 +201,48 @@ fn canonical_policy_text(policy: &Policy) -> String {
         .and_then(|json| Policy::from_json(None, json).ok())
         .and_then(|p| p.to_cedar())
         .unwrap_or_else(|| policy.to_string())
+}
+
+/// The deepest bracket nesting accepted in a `.cedar` file. Cedar's parser recurses once per
+/// level, so a file of a few thousand `(` overflows the stack and aborts the process (found
+/// by the `policy_parse` fuzz target); real policies stay far below this.
+const MAX_NESTING: usize = 64;
+
+/// Checks bracket nesting outside string literals and comments before the text reaches
+/// Cedar. `Err` holds the byte offset where the limit is passed and the depth reached.
+fn check_nesting(text: &str) -> Result<(), (usize, usize)> {
+    let mut depth = 0usize;
+    let mut chars = text.char_indices().peekable();
+    while let Some((offset, c)) = chars.next() {
+        match c {
+            '"' => {
+                // Skip the string literal, honouring backslash escapes.
+                while let Some((_, s)) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek().is_some_and(|(_, n)| *n == '/') => {
+                for (_, s) in chars.by_ref() {
+                    if s == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err((offset, depth));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
