@@ -1,0 +1,133 @@
+//! Checkpoints: a signed statement of the log's size and Merkle root, in the C2SP
+//! tlog-checkpoint form (c2sp.org/tlog-checkpoint) signed as a C2SP signed note.
+//!
+//! The body (the note's text) is:
+//!
+//! ```text
+//! <origin>
+//! <tree size, decimal>
+//! <base64 of the 32-byte Merkle root>
+//! time <milliseconds since the Unix epoch>      (extension line, when the time is known)
+//! <other extension lines, if any>
+//! ```
+//!
+//! then a blank line and `— <key name> <base64(key hash || signature)>` (see `note`). The
+//! origin names the log; by C2SP convention it is also the signing key's name. Extension
+//! lines are free-form and non-empty; `time` is ours.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use aecl_core::Timestamp;
+
+use crate::error::AuditError;
+use crate::merkle::Hash;
+use crate::note::{SignerKey, VerifierKey, open_note, sign_note};
+
+const TIME_PREFIX: &str = "time ";
+
+/// The contents of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The log's name.
+    pub origin: String,
+    /// How many records the tree covers (the records `0..size`).
+    pub size: u64,
+    /// The Merkle root of those records.
+    pub root: Hash,
+    /// When the checkpoint was cut.
+    pub time: Option<Timestamp>,
+    /// Extension lines other than `time`, in order.
+    pub extensions: Vec<String>,
+}
+
+impl Checkpoint {
+    /// The body text: the note's text that the signature covers.
+    pub fn body(&self) -> String {
+        let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root));
+        if let Some(time) = self.time {
+            body.push_str(&format!("{TIME_PREFIX}{}\n", time.0));
+        }
+        for line in &self.extensions {
+            body.push_str(line);
+            body.push('\n');
+        }
+        body
+    }
+
+    /// Parses a body. Sizes and times must be plain decimals (no sign, no leading zero),
+    /// the root exactly 32 bytes of padded standard base64.
+    pub fn parse_body(text: &str) -> Result<Checkpoint, AuditError> {
+        let Some(text) = text.strip_suffix('\n') else {
+            return Err(bad("the body must end with a newline"));
+        };
+        let mut lines = text.split('\n');
+        let origin = lines.next().unwrap_or_default();
+        if origin.is_empty() {
+            return Err(bad("the origin line is empty"));
+        }
+        let size = lines
+            .next()
+            .and_then(decimal)
+            .ok_or_else(|| bad("the second line must be the tree size in decimal"))?;
+        let root = lines
+            .next()
+            .and_then(|line| STANDARD.decode(line).ok())
+            .and_then(|bytes| Hash::try_from(bytes).ok())
+            .ok_or_else(|| bad("the third line must be the base64 root hash"))?;
+        let mut time = None;
+        let mut extensions = Vec::new();
+        for line in lines {
+            if line.is_empty() {
+                return Err(bad("extension lines must not be empty"));
+            }
+            if let Some(value) = line.strip_prefix(TIME_PREFIX) {
+                if time.is_some() {
+                    return Err(bad("more than one time line"));
+                }
+                time = Some(Timestamp(decimal(value).ok_or_else(|| bad("invalid time line"))?));
+            } else {
+                extensions.push(line.to_owned());
+            }
+        }
+        Ok(Checkpoint { origin: origin.to_owned(), size, root, time, extensions })
+    }
+}
+
+/// A plain decimal `u64`: digits only, no leading zero (except `0` itself).
+fn decimal(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|c| c.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    if canonical { text.parse().ok() } else { None }
+}
+
+fn bad(why: &str) -> AuditError {
+    AuditError::MalformedCheckpoint(why.to_owned())
+}
+
+/// Signs a checkpoint: the signed note text to store or export.
+pub fn sign_checkpoint(checkpoint: &Checkpoint, key: &SignerKey) -> Result<String, AuditError> {
+    if checkpoint.origin.is_empty() || checkpoint.origin.contains('\n') {
+        return Err(bad("the origin must be one non-empty line"));
+    }
+    if checkpoint
+        .extensions
+        .iter()
+        .any(|l| l.is_empty() || l.contains('\n') || l.starts_with(TIME_PREFIX))
+    {
+        return Err(bad("extension lines must be single non-empty lines, not `time`"));
+    }
+    sign_note(&checkpoint.body(), key)
+}
+
+/// Opens a signed checkpoint with the pinned key and parses its body.
+pub fn parse_and_verify_checkpoint(
+    text: &str,
+    key: &VerifierKey,
+) -> Result<Checkpoint, AuditError> {
+    Checkpoint::parse_body(open_note(text, key)?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+//! Redaction tests: configured paths, sensitive keys, each detector, things that must be
+//! left alone, and idempotence.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+
+fn paths(list: &[&str]) -> Vec<FieldPath> {
+    list.iter().map(|p| FieldPath::parse(p).unwrap()).collect()
+}
+
+fn text(input: &str) -> String {
+    redact_text(input).unwrap_or_else(|| input.to_owned())
+}
+
+#[test]
+fn configured_paths_replace_whole_values() {
+    let mut v = json!({
+        "user": {"name": "ann", "ssn": "123-45-6789", "card": {"number": "4111", "cvv": 123}},
+        "items": [{"note": "x", "Pin": 1234}, {"note": "y", "pin": 99}],
+        "deep": {"a": {"b": {"iban": "GB29NWBK60161331926819"}}},
+    });
+    let found = redact(&mut v, &paths(&["user.ssn", "user.card", "items.pin", "**.iban"]));
+    assert_eq!(
+        v,
+        json!({
+            "user": {"name": "ann", "ssn": REDACTED, "card": REDACTED},
+            "items": [{"note": "x", "Pin": REDACTED}, {"note": "y", "pin": REDACTED}],
+            "deep": {"a": {"b": {"iban": REDACTED}}},
+        })
+    );
+    assert_eq!(found.count, 5);
+    assert_eq!(found.kinds, vec!["field_path"]);
+
+    let mut v = json!({"a": {"x": 1, "y": {"z": 2}}});
+    redact(&mut v, &paths(&["a.*"]));
+    assert_eq!(v, json!({"a": {"x": REDACTED, "y": REDACTED}}));
+
+    for bad in ["", "a..b", ".a", "a.", "**", "a.**"] {
+        assert!(FieldPath::parse(bad).is_err(), "{bad}");
+    }
+    assert!("a.*.b".parse::<FieldPath>().is_ok());
+}
+
+#[test]
+fn sensitive_keys_are_redacted_wherever_they_are() {
+    let mut v = json!({
+        "password": "hunter2",
+        "db": {"DB-Password": "x", "client_secret": "s", "api_key": 12345, "refresh_token": "r"},
+        "headers": {"Authorization": "Basic dXNlcjpwYXNz", "Cookie": "sid=1"},
+        "has_password": true,
+        "max_tokens": 100,
+        "token_count": 7,
+        "passwordless": "yes",
+        "secret": {"nested": "plain"},
+        "empty_password": "",
+    });
+    let found = redact(&mut v, &[]);
+    assert_eq!(
+        v,
+        json!({
+            "password": REDACTED,
+            "db": {"DB-Password": REDACTED, "client_secret": REDACTED, "api_key": REDACTED, "refresh_token": REDACTED},
+            "headers": {"Authorization": REDACTED, "Cookie": REDACTED},
+            "has_password": true,
+            "max_tokens": 100,
+            "token_count": 7,
+            "passwordless": "yes",
+            "secret": {"nested": "plain"},
+            "empty_password": "",
+        })
+    );
+    assert_eq!(found.count, 7);
+    assert_eq!(found.kinds, vec!["sensitive_key"]);
+}
+
+#[test]
+fn bearer_tokens_and_authorization_headers() {
+    assert_eq!(
+        text("GET / HTTP/1.1\r\nAuthorization: Bearer eyabc.def-123_x\r\nHost: x"),
+        "GET / HTTP/1.1\r\nAuthorization: Bearer [REDACTED]\r\nHost: x"
+    );
+    assert_eq!(text("authorization: Basic dXNlcjpwYXNz"), "authorization: Basic [REDACTED]");
+    assert_eq!(text("Authorization: token ghx_abcdef"), "Authorization: token [REDACTED]");
+    assert_eq!(
+        text(r#"{"Authorization": "Bearer abc def"}"#),
+        r#"{"Authorization": "Bearer [REDACTED]"}"#
+    );
+    assert_eq!(text("use bearer tok_1234567890 now"), "use bearer [REDACTED] now");
+    assert_eq!(
+        text("curl -H 'Authorization: Bearer s3cr3t-t0ken'"),
+        "curl -H 'Authorization: Bearer [REDACTED]'"
+    );
+}
+
+#[test]
+fn aws_keys() {
+    assert_eq!(
+        text("key AKIAIOSFODNN7EXAMPLE and ASIAY34FZKBOKMUTVV7A."),
+        "key [REDACTED] and [REDACTED]."
+    );
+    assert_eq!(
+        text("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nregion=x"),
+        "aws_secret_access_key = [REDACTED]\nregion=x"
+    );
+    assert_eq!(
+        text(r#"{"AWS_SECRET_ACCESS_KEY":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#),
+        r#"{"AWS_SECRET_ACCESS_KEY":"[REDACTED]"}"#
+    );
+    // Not a key id: too short, too long, or part of a word.
+    for clean in
+        ["AKIA1234", "XAKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE1", "AKIAiosfodnn7example"]
+    {
+        assert_eq!(redact_text(clean), None, "{clean}");
+    }
+}
+
+#[test]
+fn pem_private_keys() {
+    let pem = "config:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc==\n-----END RSA PRIVATE KEY-----\ndone";
+    assert_eq!(text(pem), "config:\n[REDACTED]\ndone");
+    let cut = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk";
+    assert_eq!(text(cut), "[REDACTED]");
+    let public = "-----BEGIN PUBLIC KEY-----\nMFkwEwYH\n-----END PUBLIC KEY-----";
+    assert_eq!(redact_text(public), None);
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    assert_eq!(redact_text(cert), None);
+}
+
+#[test]
+fn passwords_in_urls() {
+    assert_eq!(
+        text("postgres://app:s3cret@db.internal:5432/prod"),
+        "postgres://app:[REDACTED]@db.internal:5432/prod"
+    );
+    assert_eq!(
+        text("see https://u:p%40ss@host/x?y=1 now"),
+        "see https://u:[REDACTED]@host/x?y=1 now"
+    );
+    assert_eq!(text("https://user:pa@ss@host/"), "https://user:[REDACTED]@host/");
+    for clean in [
+        "https://example.com/a:b@c",
+        "https://user@host/",
+        "mailto:a@b.example",
+        "http://host:8080/",
+    ] {
+        assert_eq!(redact_text(clean), None, "{clean}");
+    }
+}
+
+#[test]
+fn generic_assignments() {
+    assert_eq!(text("login password=hunter2&user=ann"), "login password=[REDACTED]&user=ann");
+    assert_eq!(
+        text(r#"{"password": "hun\"ter2", "user": "ann"}"#),
+        r#"{"password": "[REDACTED]", "user": "ann"}"#
+    );
+    assert_eq!(text(r#"{\"password\":\"hunter2\"}"#), r#"{\"password\":\"[REDACTED]\"}"#);
+    assert_eq!(text("DB_PASSWORD: 'x y z'"), "DB_PASSWORD: '[REDACTED]'");
+    assert_eq!(text("export GITHUB_TOKEN=abc123def"), "export GITHUB_TOKEN=[REDACTED]");
+    assert_eq!(text("x-api-key: 0123456789"), "x-api-key: [REDACTED]");
+    for clean in [
+        "the password is secret",
+        "enter your password: ",
+        "max_tokens=100 is not a secret",
+        "passwordless=true",
+    ] {
+        assert_eq!(redact_text(clean), None, "{clean}");
+    }
+}
+
+#[test]
+fn token_formats() {
+    let jwt =
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    assert_eq!(text(&format!("token {jwt} end")), "token [REDACTED] end");
+    assert_eq!(text("ghp_0123456789abcdefghijABCDEFGHIJ012345"), "[REDACTED]");
+    assert_eq!(text("slack xoxb-1234567890-abcdef"), "slack [REDACTED]");
+    assert_eq!(text("k=sk_live_0123456789abcdefXYZ"), "k=[REDACTED]");
+    assert_eq!(text("sk-proj-0123456789abcdefghijklmn"), "[REDACTED]");
+    assert_eq!(text("AIzaSyA-0123456789abcdefghijklmnopqrstu"), "[REDACTED]");
+    assert_eq!(redact_text("task-0123456789abcdefghijklmn"), None);
+}
+
+#[test]
+fn ordinary_text_is_left_alone() {
+    for clean in [
+        "Pay the rent to IBAN GB29NWBK60161331926819 as in my lease",
+        "SELECT * FROM users WHERE id = 1",
+        "https://example.com/path?q=1",
+        "rm -rf /tmp/build && make",
+        "{\"amount\": 1200, \"recipient\": \"GB29\"}",
+        "short",
+    ] {
+        assert_eq!(redact_text(clean), None, "{clean}");
+    }
+}
+
+#[test]
+fn strings_inside_values_are_scanned() {
+    let mut v = json!({"cmd": "psql postgres://a:b@h/db", "list": ["Bearer abcdefghijkl"]});
+    let found = redact(&mut v, &[]);
+    assert_eq!(
+        v,
+        json!({"cmd": "psql postgres://a:[REDACTED]@h/db", "list": ["Bearer [REDACTED]"]})
+    );
+    assert_eq!(found.count, 2);
+    assert_eq!(found.kinds, vec!["bearer_token", "url_password"]);
+}
+
+fn messy() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "password=",
+        "Authorization: ",
+        "Bearer ",
+        "AKIAIOSFODNN7EXAMPLE",
+        "postgres://u:",
+        "@h/",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----",
+        "\"secret\": \"",
+        "\"",
+        "'",
+        " ",
+        "\n",
+        "&",
+        "abc",
+        "[REDACTED]",
+        "eyJhbGciOiJIUzI1NiJ9.",
+        "ghp_",
+        "0123456789abcdef",
+        "\\\"",
+        ":",
+        "=",
+        "é",
+    ]);
+    prop::collection::vec(pieces, 0..16).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn redaction_is_idempotent(s in messy()) {
+        let once = text(&s);
+        prop_assert_eq!(text(&once), once.clone());
+        let mut v = json!({"a": s.clone(), "password": s, "n": [once]});
+        redact(&mut v, &paths(&["n"]));
+        let snapshot: Value = v.clone();
+        let again = redact(&mut v, &paths(&["n"]));
+        prop_assert_eq!(v, snapshot);
+        prop_assert_eq!(again.count, 0);
+    }
+}
