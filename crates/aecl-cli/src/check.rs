@@ -39,7 +39,13 @@ pub fn run(dir: &Path) -> Result<ExitCode> {
         )?;
         Ok(ExitCode::SUCCESS)
     } else {
-        writeln!(out, "{} of {} example(s) failed in {}", problems.len(), loaded.examples.len(), dir.display())?;
+        writeln!(
+            out,
+            "{} of {} example(s) failed in {}",
+            problems.len(),
+            loaded.examples.len(),
+            dir.display()
+        )?;
         Ok(ExitCode::from(1))
     }
 }

@@ -36,18 +36,24 @@ pub struct EvalArgs {
 
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let loaded = load_policy(&args.policy)?;
-    let call_text =
-        fs::read_to_string(&args.call).with_context(|| format!("reading `{}`", args.call.display()))?;
-    let call: CallEvent = serde_json::from_str(&call_text)
-        .map_err(|e| anyhow!("{}:{}:{}: {e}", args.call.display(), e.line(), e.column()))?;
+    let call_text = fs::read_to_string(&args.call)
+        .with_context(|| format!("reading `{}`", args.call.display()))?;
+    let call: CallEvent = serde_json::from_str(&call_text).map_err(|e| {
+        let message = e.to_string();
+        let message =
+            message.rfind(" at line ").and_then(|cut| message.get(..cut)).unwrap_or(&message);
+        anyhow!("{}:{}:{}: {message}", args.call.display(), e.line(), e.column())
+    })?;
     let mut replayer = Replayer::new(&loaded.policy, args.agent.clone(), now());
     if let Some(trace) = &args.trace {
-        let text = fs::read_to_string(trace).with_context(|| format!("reading `{}`", trace.display()))?;
+        let text =
+            fs::read_to_string(trace).with_context(|| format!("reading `{}`", trace.display()))?;
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let event = parse_event(line, index + 1).with_context(|| trace.display().to_string())?;
+            let event =
+                parse_event(line, index + 1).with_context(|| trace.display().to_string())?;
             if event.run() != call.run {
                 continue;
             }
@@ -57,7 +63,9 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             {
                 break;
             }
-            replayer.apply(&event).map_err(|e| anyhow!("{}:{}: {e}", trace.display(), index + 1))?;
+            replayer
+                .apply(&event)
+                .map_err(|e| anyhow!("{}:{}: {e}", trace.display(), index + 1))?;
         }
     }
     let Some(decided) = replayer.apply(&TraceEvent::Call(call)).map_err(|e| anyhow!(e))? else {

@@ -46,7 +46,8 @@ pub fn explain(call: &Call, verdict: &Verdict) -> String {
         let _ = writeln!(s, "  +{:.2} {:<16} {}", c.weight, c.factor, c.detail);
     }
     if let Some(secs) = verdict.approval_expires_in_secs {
-        let _ = writeln!(s, "approval a human must approve within {secs} s, or the call is rejected");
+        let _ =
+            writeln!(s, "approval a human must approve within {secs} s, or the call is rejected");
     }
     s
 }

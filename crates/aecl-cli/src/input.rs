@@ -21,14 +21,16 @@ pub fn read_policy_dir(dir: &Path) -> Result<Vec<SourceFile>> {
     paths
         .into_iter()
         .map(|path| {
-            let text = fs::read_to_string(&path).with_context(|| format!("reading `{}`", path.display()))?;
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("reading `{}`", path.display()))?;
             Ok(SourceFile { path: path.display().to_string(), text })
         })
         .collect()
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).with_context(|| format!("reading directory `{}`", dir.display()))?;
+    let entries =
+        fs::read_dir(dir).with_context(|| format!("reading directory `{}`", dir.display()))?;
     for entry in entries {
         let entry = entry?;
         let path = entry.path();

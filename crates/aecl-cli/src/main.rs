@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "aecl", version, about = "Agent Execution Control Layer: decides whether an agent's tool call should happen")]
+#[command(
+    name = "aecl",
+    version,
+    about = "Agent Execution Control Layer: decides whether an agent's tool call should happen"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

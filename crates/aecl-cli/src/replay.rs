@@ -36,13 +36,16 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     let other = args.diff.as_deref().map(load_policy).transpose()?;
     let now = now();
     let mut replayer = Replayer::new(&loaded.policy, args.agent.clone(), now);
-    let mut other_replayer = other.as_ref().map(|o| Replayer::new(&o.policy, args.agent.clone(), now));
+    let mut other_replayer =
+        other.as_ref().map(|o| Replayer::new(&o.policy, args.agent.clone(), now));
 
     let name = args.trace.display().to_string();
     let input: Box<dyn BufRead> = if name == "-" {
         Box::new(BufReader::new(std::io::stdin().lock()))
     } else {
-        Box::new(BufReader::new(File::open(&args.trace).with_context(|| format!("opening `{name}`"))?))
+        Box::new(BufReader::new(
+            File::open(&args.trace).with_context(|| format!("opening `{name}`"))?,
+        ))
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut summary = Summary::default();

@@ -20,7 +20,9 @@ fn files(dir: &Path, with_cedar: bool, out: &mut Vec<SourceFile>) {
     for path in entries {
         if path.is_dir() {
             files(&path, with_cedar, out);
-        } else if aecl_policy::is_policy_file(&path) && (with_cedar || !path.to_string_lossy().ends_with(".cedar")) {
+        } else if aecl_policy::is_policy_file(&path)
+            && (with_cedar || !path.to_string_lossy().ends_with(".cedar"))
+        {
             let text = fs::read_to_string(&path).expect("policy file");
             out.push(SourceFile { path: path.display().to_string(), text });
         }
@@ -42,7 +44,9 @@ pub fn run_with_history(policy: &Policy) -> RunState {
     let mut run = RunState::new("r-bench");
     run.agent = Some("finance_agent".to_owned());
     run.goal = Some("Prepare this week's vendor payment report".to_owned());
-    run.record_user("Prepare this week's vendor payment report from the open invoices; pay V-118 4200 EUR.");
+    run.record_user(
+        "Prepare this week's vendor payment report from the open invoices; pay V-118 4200 EUR.",
+    );
     let mut events = 1;
     let mut i = 0;
     while events < 50 {

@@ -40,19 +40,39 @@ fn main() {
     let baseline = common::cedar_baseline();
     let authorizer = Authorizer::new();
     let cedar = measure(iterations, || {
-        black_box(authorizer.is_authorized(black_box(&baseline.request), &baseline.policies, &baseline.entities));
+        black_box(authorizer.is_authorized(
+            black_box(&baseline.request),
+            &baseline.policies,
+            &baseline.entities,
+        ));
     });
-    println!("{:<34} {:>9} {:>9} {:>9} {:>12}", "case", "p50 ns", "p99 ns", "p99.9 ns", "p50/cedar");
-    println!("{:<34} {:>9} {:>9} {:>9} {:>12}", "cedar_is_authorized_baseline", cedar.0, cedar.1, cedar.2, "1.00");
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>12}",
+        "case", "p50 ns", "p99 ns", "p99.9 ns", "p50/cedar"
+    );
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>12}",
+        "cedar_is_authorized_baseline", cedar.0, cedar.1, cedar.2, "1.00"
+    );
     for (label, with_cedar) in [("manifest", false), ("with_cedar", true)] {
         let policy = common::finance_policy(with_cedar);
         let run = common::run_with_history(&policy);
-        for (call_label, call) in [("read", common::read_call()), ("transfer", common::transfer_call())] {
+        for (call_label, call) in
+            [("read", common::read_call()), ("transfer", common::transfer_call())]
+        {
             let (p50, p99, p999) = measure(iterations, || {
-                black_box(decide(black_box(&policy), black_box(&call), black_box(&run), Timestamp(0)));
+                black_box(decide(
+                    black_box(&policy),
+                    black_box(&call),
+                    black_box(&run),
+                    Timestamp(0),
+                ));
             });
             let ratio = p50 as f64 / cedar.0.max(1) as f64;
-            println!("{:<34} {p50:>9} {p99:>9} {p999:>9} {ratio:>12.2}", format!("decide_{label}_{call_label}"));
+            println!(
+                "{:<34} {p50:>9} {p99:>9} {p999:>9} {ratio:>12.2}",
+                format!("decide_{label}_{call_label}")
+            );
         }
     }
 }

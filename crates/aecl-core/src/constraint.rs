@@ -11,7 +11,10 @@ use crate::verdict::Decision;
 #[derive(Debug, Clone)]
 pub enum Constraint {
     /// A number within `[min, max]` (either bound optional).
-    Range { min: Option<f64>, max: Option<f64> },
+    Range {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     /// One of the listed JSON values.
     OneOf(Vec<Value>),
     /// A string of at most this many characters.
@@ -62,7 +65,9 @@ impl Constraint {
             },
             Constraint::PathUnder(roots) => match value.as_str() {
                 Some(path) => check_path(roots, path, out),
-                None => out.push(block("path_under", format!("expected a path string, got {value}"))),
+                None => {
+                    out.push(block("path_under", format!("expected a path string, got {value}")))
+                }
             },
             Constraint::UrlHosts(hosts) => match value.as_str() {
                 Some(url) => check_url(hosts, url, out),
@@ -162,7 +167,10 @@ fn check_path(roots: &[String], path: &str, out: &mut Vec<Violation>) {
     if !inside {
         out.push(block(
             "path_under",
-            format!("`{path}` resolves to `{normal}`, outside the allowed roots {}", roots.join(", ")),
+            format!(
+                "`{path}` resolves to `{normal}`, outside the allowed roots {}",
+                roots.join(", ")
+            ),
         ));
     }
 }

@@ -72,7 +72,14 @@ impl<'a> Evaluation<'a> {
         }
     }
 
-    fn reason(&mut self, stage: Stage, rule: &str, decision: Decision, field: Option<String>, message: String) {
+    fn reason(
+        &mut self,
+        stage: Stage,
+        rule: &str,
+        decision: Decision,
+        field: Option<String>,
+        message: String,
+    ) {
         self.reasons.push(Reason { stage, rule: rule.to_owned(), decision, field, message });
     }
 
@@ -105,7 +112,8 @@ impl<'a> Evaluation<'a> {
         };
         self.mode = agent.mode;
         let Some(action) = self.policy.actions.get(&self.call.action).cloned() else {
-            let message = format!("action `{}` is not in the catalog (default deny)", self.call.action);
+            let message =
+                format!("action `{}` is not in the catalog (default deny)", self.call.action);
             self.reason(Stage::Manifest, "manifest.unknown_action", Decision::Block, None, message);
             return self.finish();
         };
@@ -137,10 +145,22 @@ impl<'a> Evaluation<'a> {
         }
         if agent.blocked_actions.contains(action) {
             let message = format!("`{action}` is in the blocked actions of `{}`", agent.id);
-            self.reason(Stage::Manifest, "manifest.blocked_actions", Decision::Block, None, message);
+            self.reason(
+                Stage::Manifest,
+                "manifest.blocked_actions",
+                Decision::Block,
+                None,
+                message,
+            );
         } else if !agent.allowed_actions.contains(action) {
             let message = format!("`{action}` is not in the allowed actions of `{}`", agent.id);
-            self.reason(Stage::Manifest, "manifest.allowed_actions", Decision::Block, None, message);
+            self.reason(
+                Stage::Manifest,
+                "manifest.allowed_actions",
+                Decision::Block,
+                None,
+                message,
+            );
         }
         if let Some(rule) = agent.context_rules.get(action) {
             let message = format!("context rule for `{action}`: {}", rule.name);
@@ -155,7 +175,10 @@ impl<'a> Evaluation<'a> {
         if self.decision() == Decision::Block || first.digest != self.call.digest() {
             return false;
         }
-        let message = format!("idempotency key `{key}` was used by call `{}`; its outcome is returned and nothing executes again", first.call_id);
+        let message = format!(
+            "idempotency key `{key}` was used by call `{}`; its outcome is returned and nothing executes again",
+            first.call_id
+        );
         self.reason(Stage::Replay, "replay.idempotent_repeat", Decision::Allow, None, message);
         self.replay_of = Some(first.call_id.clone());
         true
@@ -203,7 +226,8 @@ impl<'a> Evaluation<'a> {
         let declared = &self.run.scope;
         let name = &self.call.action;
         if !declared.actions.is_empty() && !declared.actions.contains(name) {
-            let message = format!("`{name}` is outside the actions declared for run `{}`", self.run.run);
+            let message =
+                format!("`{name}` is outside the actions declared for run `{}`", self.run.run);
             self.reason(Stage::Scope, "scope.action", crossing, None, message);
         }
         let target = |explicit: &Option<String>, path: &Option<FieldPath>| {
@@ -216,7 +240,8 @@ impl<'a> Evaluation<'a> {
         if let (Some(declared), Some(target)) = (&declared.tenant, &tenant)
             && declared != target
         {
-            let message = format!("the run works for tenant `{declared}`, the call targets `{target}`");
+            let message =
+                format!("the run works for tenant `{declared}`, the call targets `{target}`");
             self.reason(Stage::Scope, "scope.tenant", crossing, None, message);
         }
         if let (Some(declared), Some(target)) = (&declared.environment, &environment)
@@ -262,7 +287,13 @@ impl<'a> Evaluation<'a> {
             let goal = self.run.goal.as_deref().unwrap_or("").to_lowercase();
             if !goal.contains(name.as_str()) {
                 let message = format!("`{name}` is a write the run's declared goal does not name");
-                self.reason(Stage::Scope, "scope.intent_keyword", agent.intent.keyword_mismatch, None, message);
+                self.reason(
+                    Stage::Scope,
+                    "scope.intent_keyword",
+                    agent.intent.keyword_mismatch,
+                    None,
+                    message,
+                );
             }
         }
         environment
@@ -299,13 +330,15 @@ impl<'a> Evaluation<'a> {
                     |s| format!("it appears only in untrusted content ({s})"),
                 );
                 let message = format!("control argument `{path}` = `{}`: {from}", shorten(text));
-                let decision = agent.data_flow.untrusted_control_argument.max(Decision::RequireApproval);
+                let decision =
+                    agent.data_flow.untrusted_control_argument.max(Decision::RequireApproval);
                 let rule = "data_flow.untrusted_control_argument";
                 self.reason(Stage::DataFlow, rule, decision, Some(path.clone()), message);
             }
         }
         if action.outward
-            && let (Some(private), Some(untrusted)) = (&self.run.read_private, &self.run.read_untrusted)
+            && let (Some(private), Some(untrusted)) =
+                (&self.run.read_private, &self.run.read_untrusted)
         {
             let message = format!(
                 "private data ({}) and untrusted content ({}) were read, and `{}` sends data out",
@@ -323,14 +356,26 @@ impl<'a> Evaluation<'a> {
             && self.run.calls_allowed >= max
         {
             let message = format!("run `{}` has used all {max} tool calls", self.run.run);
-            self.reason(Stage::Budget, "budget.max_tool_calls_per_run", Decision::Block, None, message);
+            self.reason(
+                Stage::Budget,
+                "budget.max_tool_calls_per_run",
+                Decision::Block,
+                None,
+                message,
+            );
         }
         let Some(path) = &action.amount_arg else { return };
         let amount = match amount_of(action, &self.call.args) {
             Ok(Some(amount)) => amount,
             Ok(None) => return,
             Err(message) => {
-                self.reason(Stage::Budget, "budget.amount", Decision::Block, Some(path.to_string()), message);
+                self.reason(
+                    Stage::Budget,
+                    "budget.amount",
+                    Decision::Block,
+                    Some(path.to_string()),
+                    message,
+                );
                 return;
             }
         };
@@ -338,7 +383,13 @@ impl<'a> Evaluation<'a> {
             && amount > max
         {
             let message = format!("amount {amount} is above the per-call budget {max}");
-            self.reason(Stage::Budget, "budget.max_amount_per_call", Decision::Block, Some(path.to_string()), message);
+            self.reason(
+                Stage::Budget,
+                "budget.max_amount_per_call",
+                Decision::Block,
+                Some(path.to_string()),
+                message,
+            );
         }
         if let Some(max) = agent.budgets.max_amount_per_run
             && self.run.amount_spent + amount > max
@@ -347,7 +398,13 @@ impl<'a> Evaluation<'a> {
                 "amount {amount} on top of {} already spent exceeds the run budget {max}",
                 self.run.amount_spent
             );
-            self.reason(Stage::Budget, "budget.max_amount_per_run", Decision::Block, Some(path.to_string()), message);
+            self.reason(
+                Stage::Budget,
+                "budget.max_amount_per_run",
+                Decision::Block,
+                Some(path.to_string()),
+                message,
+            );
         }
     }
 
@@ -367,7 +424,13 @@ impl<'a> Evaluation<'a> {
                 "idempotency key `{key}` was used by call `{}` with other arguments",
                 first.call_id
             );
-            self.reason(Stage::Replay, "replay.idempotency_key_reused", Decision::Block, None, message);
+            self.reason(
+                Stage::Replay,
+                "replay.idempotency_key_reused",
+                Decision::Block,
+                None,
+                message,
+            );
         }
     }
 
@@ -377,7 +440,8 @@ impl<'a> Evaluation<'a> {
         if let Some(limit) = breakdown.block_threshold
             && breakdown.score > limit
         {
-            let message = format!("risk {:.2} is above the block threshold {limit:.2}", breakdown.score);
+            let message =
+                format!("risk {:.2} is above the block threshold {limit:.2}", breakdown.score);
             self.reason(Stage::Risk, "risk.block_threshold", Decision::Block, None, message);
         }
         if breakdown.score > breakdown.approval_threshold {
@@ -385,13 +449,21 @@ impl<'a> Evaluation<'a> {
                 "risk {:.2} is above the approval threshold {:.2}",
                 breakdown.score, breakdown.approval_threshold
             );
-            self.reason(Stage::Risk, "risk.approval_threshold", Decision::RequireApproval, None, message);
+            self.reason(
+                Stage::Risk,
+                "risk.approval_threshold",
+                Decision::RequireApproval,
+                None,
+                message,
+            );
         }
         if action.approval.always {
             let message = format!("`{}` always needs a human's approval", action.name);
             self.reason(Stage::Risk, "approval.always", Decision::RequireApproval, None, message);
         }
-        if action.reversibility == Reversibility::Irreversible && !action.approval.waive_irreversible {
+        if action.reversibility == Reversibility::Irreversible
+            && !action.approval.waive_irreversible
+        {
             let message = format!("`{}` is irreversible and has no compensation", action.name);
             self.reason(Stage::Risk, "risk.irreversible", Decision::RequireApproval, None, message);
         }

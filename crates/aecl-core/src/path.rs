@@ -114,9 +114,12 @@ mod tests {
     #[test]
     fn leaves_are_visited_with_dotted_paths() {
         let mut seen = Vec::new();
-        for_each_leaf(&json!({"items": [{"subject": "hi"}, {"subject": "yo"}], "n": 1}), &mut |p, v| {
-            seen.push((p.to_owned(), v.clone()));
-        });
+        for_each_leaf(
+            &json!({"items": [{"subject": "hi"}, {"subject": "yo"}], "n": 1}),
+            &mut |p, v| {
+                seen.push((p.to_owned(), v.clone()));
+            },
+        );
         assert_eq!(
             seen,
             vec![

@@ -192,7 +192,9 @@ impl EffectClass {
 pub enum Reversibility {
     /// The action changes nothing (reads).
     NoEffect,
-    Reversible { compensation: String },
+    Reversible {
+        compensation: String,
+    },
     Irreversible,
 }
 
@@ -284,7 +286,12 @@ pub struct ApprovalSpec {
 
 impl Default for ApprovalSpec {
     fn default() -> ApprovalSpec {
-        ApprovalSpec { always: false, risk_above: None, expires_secs: 3600, waive_irreversible: false }
+        ApprovalSpec {
+            always: false,
+            risk_above: None,
+            expires_secs: 3600,
+            waive_irreversible: false,
+        }
     }
 }
 

@@ -108,6 +108,12 @@ impl ProvenanceIndex {
             self.words.entry(normal.clone()).or_default().note(kind, doc);
             for word in words(&normal) {
                 self.words.entry(word.to_owned()).or_default().note(kind, doc);
+                // `vendor:V-221` and `V-222's` hold the values `V-221` and `V-222`.
+                for piece in word.split(|c: char| ":=,;'\"()[]{}<>|".contains(c)) {
+                    if !piece.is_empty() && piece != word {
+                        self.words.entry(piece.to_owned()).or_default().note(kind, doc);
+                    }
+                }
                 let digits: String = word.chars().filter(|c| *c != ',').collect();
                 if digits != word && digits.parse::<f64>().is_ok() {
                     self.words.entry(digits).or_default().note(kind, doc);
@@ -145,8 +151,11 @@ impl ProvenanceIndex {
             for doc in self.substring_matches(&compact) {
                 if let Some(d) = self.docs.get(doc as usize) {
                     // The word match may have found a later document: keep the earliest.
-                    let slot =
-                        if d.source.kind.is_trusted() { &mut first.trusted } else { &mut first.untrusted };
+                    let slot = if d.source.kind.is_trusted() {
+                        &mut first.trusted
+                    } else {
+                        &mut first.untrusted
+                    };
                     *slot = Some(slot.map_or(doc, |s| s.min(doc)));
                 }
             }
@@ -156,9 +165,9 @@ impl ProvenanceIndex {
         match (first.trusted, first.untrusted) {
             // Compared by event, not by document: the fields of one structured output are
             // one event, and there a field the catalog trusts is the authority.
-            (Some(t), Some(u)) if seq(u) < seq(t) => source(u).map_or(Provenance::Unseen, |source| {
-                Provenance::UntrustedOnly { source }
-            }),
+            (Some(t), Some(u)) if seq(u) < seq(t) => {
+                source(u).map_or(Provenance::Unseen, |source| Provenance::UntrustedOnly { source })
+            }
             (None, Some(u)) => {
                 source(u).map_or(Provenance::Unseen, |source| Provenance::UntrustedOnly { source })
             }
@@ -179,7 +188,8 @@ impl ProvenanceIndex {
             return whole;
         }
         let separators = |c: char| c.is_whitespace() || "<>,;\"'()[]{}".contains(c);
-        for word in value.split(separators).filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value) {
+        for word in value.split(separators).filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value)
+        {
             let part = self.provenance_of(word);
             if matches!(part, Provenance::UntrustedOnly { .. }) {
                 return part;
@@ -204,7 +214,9 @@ impl ProvenanceIndex {
             let postings = self.grams.get(&key).map(Vec::as_slice).unwrap_or(&[]);
             candidates = Some(match candidates {
                 None => postings.to_vec(),
-                Some(current) => current.into_iter().filter(|d| postings.binary_search(d).is_ok()).collect(),
+                Some(current) => {
+                    current.into_iter().filter(|d| postings.binary_search(d).is_ok()).collect()
+                }
             });
             if candidates.as_ref().is_some_and(Vec::is_empty) {
                 break;

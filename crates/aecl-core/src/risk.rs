@@ -30,7 +30,11 @@ pub fn score(
     let mut breakdown = RiskBreakdown::empty(threshold, settings.block_threshold);
     let mut add = |factor: &str, weight: f64, detail: String| {
         if weight != 0.0 {
-            breakdown.contributions.push(RiskContribution { factor: factor.to_owned(), weight, detail });
+            breakdown.contributions.push(RiskContribution {
+                factor: factor.to_owned(),
+                weight,
+                detail,
+            });
         }
     };
 
@@ -44,7 +48,11 @@ pub fn score(
         );
     }
     if action.reversibility == Reversibility::Irreversible {
-        add("irreversible", settings.irreversible_weight, format!("`{}` cannot be undone", action.name));
+        add(
+            "irreversible",
+            settings.irreversible_weight,
+            format!("`{}` cannot be undone", action.name),
+        );
     }
     if let Some(env) = &inputs.environment
         && settings.production_environments.iter().any(|p| p.eq_ignore_ascii_case(env))
@@ -113,9 +121,11 @@ fn custom_factor_holds(
             .map(|v| format!("`{arg}` = {v} is not one of the listed values")),
         RiskCondition::FirstSeen => {
             let seen = run.seen_values.get(&format!("{}.{}", action.name, arg));
-            values.iter().filter_map(|v| value_text(v)).find(|t| !seen.is_some_and(|s| s.contains(t))).map(
-                |t| format!("`{arg}` = `{t}` was not used earlier in this run"),
-            )
+            values
+                .iter()
+                .filter_map(|v| value_text(v))
+                .find(|t| !seen.is_some_and(|s| s.contains(t)))
+                .map(|t| format!("`{arg}` = `{t}` was not used earlier in this run"))
         }
     }
 }

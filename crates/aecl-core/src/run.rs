@@ -104,8 +104,10 @@ impl RunState {
         }
         self.calls_allowed = self.calls_allowed.saturating_add(1);
         if let Some(key) = &call.idempotency_key {
-            self.idempotency
-                .insert(key.clone(), IdempotentCall { call_id: call.id.clone(), digest: call.digest() });
+            self.idempotency.insert(
+                key.clone(),
+                IdempotentCall { call_id: call.id.clone(), digest: call.digest() },
+            );
         }
         let Some(action) = action else { return };
         if let Ok(Some(amount)) = crate::decide::amount_of(action, &call.args) {
@@ -113,7 +115,8 @@ impl RunState {
         }
         // Remember the values of every argument a rule or risk factor names, for
         // `first_seen`.
-        let paths = action.args.iter().map(|a| &a.path).chain(action.risk_factors.iter().map(|f| &f.arg));
+        let paths =
+            action.args.iter().map(|a| &a.path).chain(action.risk_factors.iter().map(|f| &f.arg));
         for path in paths {
             let key = format!("{}.{}", action.name, path);
             let set = self.seen_values.entry(key).or_default();
@@ -168,7 +171,8 @@ impl RunState {
             }
         }
         if saw_untrusted && self.read_untrusted.is_none() {
-            self.read_untrusted = Some(SourceRef { kind: SourceKind::Untrusted, label: label.clone(), seq });
+            self.read_untrusted =
+                Some(SourceRef { kind: SourceKind::Untrusted, label: label.clone(), seq });
         }
         if spec.data_class >= DataClass::Internal && self.read_private.is_none() {
             self.read_private = Some(SourceRef { kind: source_kind(spec.trust), label, seq });

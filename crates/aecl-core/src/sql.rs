@@ -119,7 +119,8 @@ pub struct StatementInfo {
 
 /// Parses `sql` and classifies each statement. The error is the parser's message.
 pub fn analyse(dialect: SqlDialect, sql: &str) -> Result<Vec<StatementInfo>, String> {
-    let statements = Parser::parse_sql(dialect.dialect().as_ref(), sql).map_err(|e| e.to_string())?;
+    let statements =
+        Parser::parse_sql(dialect.dialect().as_ref(), sql).map_err(|e| e.to_string())?;
     Ok(statements.iter().map(classify).collect())
 }
 
@@ -171,7 +172,11 @@ impl SqlRules {
             for class in &info.classes {
                 let decision = self.decision_for(*class);
                 if decision > Decision::Allow {
-                    let verb = if decision == Decision::Block { "is not allowed" } else { "needs approval" };
+                    let verb = if decision == Decision::Block {
+                        "is not allowed"
+                    } else {
+                        "needs approval"
+                    };
                     out.push(Violation {
                         rule: "sql",
                         decision,
@@ -339,7 +344,9 @@ fn constant(expr: &Expr) -> Option<Literal> {
             match (constant(left), constant(right)) {
                 (Some(a), Some(b)) => compare(&a, op, &b).map(Literal::Bool),
                 // `x = x`, `x >= x`, `x <= x` hold for every non-null x.
-                _ if same && matches!(op, Op::Eq | Op::GtEq | Op::LtEq) => Some(Literal::Bool(true)),
+                _ if same && matches!(op, Op::Eq | Op::GtEq | Op::LtEq) => {
+                    Some(Literal::Bool(true))
+                }
                 _ => None,
             }
         }
@@ -390,11 +397,26 @@ mod tests {
             classes("delete from users where last_login < '2023-01-01'"),
             vec![(vec![StatementClass::Delete], false)]
         );
-        assert_eq!(classes("UPDATE t SET a = 1 WHERE 1 = 1"), vec![(vec![StatementClass::Update], true)]);
-        assert_eq!(classes("DELETE FROM t WHERE 2 > 1"), vec![(vec![StatementClass::Delete], true)]);
-        assert_eq!(classes("DELETE FROM t WHERE id = id OR x = 3"), vec![(vec![StatementClass::Delete], true)]);
-        assert_eq!(classes("DELETE FROM t WHERE NOT FALSE"), vec![(vec![StatementClass::Delete], true)]);
-        assert_eq!(classes("DELETE FROM t WHERE id = 3 AND 1 = 1"), vec![(vec![StatementClass::Delete], false)]);
+        assert_eq!(
+            classes("UPDATE t SET a = 1 WHERE 1 = 1"),
+            vec![(vec![StatementClass::Update], true)]
+        );
+        assert_eq!(
+            classes("DELETE FROM t WHERE 2 > 1"),
+            vec![(vec![StatementClass::Delete], true)]
+        );
+        assert_eq!(
+            classes("DELETE FROM t WHERE id = id OR x = 3"),
+            vec![(vec![StatementClass::Delete], true)]
+        );
+        assert_eq!(
+            classes("DELETE FROM t WHERE NOT FALSE"),
+            vec![(vec![StatementClass::Delete], true)]
+        );
+        assert_eq!(
+            classes("DELETE FROM t WHERE id = 3 AND 1 = 1"),
+            vec![(vec![StatementClass::Delete], false)]
+        );
     }
 
     #[test]

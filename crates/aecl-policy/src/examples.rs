@@ -17,7 +17,10 @@ pub fn run_examples(loaded: &LoadedPolicy, now: Timestamp) -> Vec<Problem> {
                 file: example.file.clone(),
                 line: example.line,
                 column: example.column,
-                message: format!("example `{}` of `{}`: {message}", example.spec.name, example.action),
+                message: format!(
+                    "example `{}` of `{}`: {message}",
+                    example.spec.name, example.action
+                ),
             });
         }
     }
@@ -40,7 +43,9 @@ fn run_example(loaded: &LoadedPolicy, example: &Example, now: Timestamp) -> Resu
             match allowing.as_slice() {
                 [only] => (*only).clone(),
                 [] => return Err("no agent allows this action; name one with `agent`".to_owned()),
-                _ => return Err("several agents allow this action; name one with `agent`".to_owned()),
+                _ => {
+                    return Err("several agents allow this action; name one with `agent`".to_owned());
+                }
             }
         }
     };
@@ -85,7 +90,8 @@ fn run_example(loaded: &LoadedPolicy, example: &Example, now: Timestamp) -> Resu
     let expected = decision(spec.expect);
     let rules: Vec<&str> = verdict.reasons.iter().map(|r| r.rule.as_str()).collect();
     if verdict.decision != expected {
-        let why: Vec<String> = verdict.reasons.iter().map(|r| format!("{}: {}", r.rule, r.message)).collect();
+        let why: Vec<String> =
+            verdict.reasons.iter().map(|r| format!("{}: {}", r.rule, r.message)).collect();
         return Err(format!(
             "expected `{expected}`, got `{}`{}",
             verdict.decision,
@@ -94,7 +100,10 @@ fn run_example(loaded: &LoadedPolicy, example: &Example, now: Timestamp) -> Resu
     }
     for rule in &spec.expect_rules {
         if !rules.contains(&rule.as_str()) {
-            return Err(format!("expected rule `{rule}` among the reasons, got [{}]", rules.join(", ")));
+            return Err(format!(
+                "expected rule `{rule}` among the reasons, got [{}]",
+                rules.join(", ")
+            ));
         }
     }
     Ok(())

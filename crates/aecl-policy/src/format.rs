@@ -342,7 +342,16 @@ pub struct ScopeFile {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum HistoryFile {
-    User { text: String },
-    Call { action: String, #[serde(default = "empty_object")] args: Value },
-    Result { action: String, output: Value },
+    User {
+        text: String,
+    },
+    Call {
+        action: String,
+        #[serde(default = "empty_object")]
+        args: Value,
+    },
+    Result {
+        action: String,
+        output: Value,
+    },
 }

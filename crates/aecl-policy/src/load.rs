@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::cedar::CedarRules;
 use crate::error::{PolicyError, Problem};
 use crate::format::{CatalogFile, ExampleFile, ManifestFile, SettingsFile};
-use crate::location::{line_col, locate_toml, Step};
+use crate::location::{Step, line_col, locate_toml};
 use crate::lower::{self, Defaults, FileCtx};
 
 /// One file of a policy directory: its path relative to the directory, and its text.
@@ -63,7 +63,10 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
     for (index, file) in files.iter().enumerate() {
         match parse_file(file, &mut problems) {
             Some(p) => parsed.push((index, p)),
-            None => unparsed |= !file.path.ends_with(".json") && !file.path.ends_with(".cedar"),
+            // A TOML file that may have been a catalog failed: its actions are unknown, so
+            // manifests are not told that their actions are missing. A broken manifest
+            // (it names `agent_id`) hides nothing.
+            None => unparsed |= file.path.ends_with(".toml") && !names_agent(&file.text),
         }
     }
     let ctx = |index: usize| {
@@ -105,7 +108,12 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
             actions.insert(name.clone(), lower::lower_action(name, action, &c, &mut problems));
             action_files.insert(name.clone(), serde_json::to_value(action).unwrap_or_default());
             for (i, example) in action.examples.iter().enumerate() {
-                let path = [Step::from("actions"), Step::from(name), Step::from("examples"), Step::Index(i)];
+                let path = [
+                    Step::from("actions"),
+                    Step::from(name),
+                    Step::from("examples"),
+                    Step::Index(i),
+                ];
                 let (line, column) = locate_toml(c.text, &path);
                 examples.push(Example {
                     action: name.clone(),
@@ -180,7 +188,8 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
         "cedar": cedar_text,
     });
     let revision = Revision(hex(&Sha256::digest(canonical_json(&canonical).as_bytes())));
-    let rules: Option<Arc<dyn RuleSet>> = rules.filter(|r| !r.is_empty()).map(|r| Arc::new(r) as Arc<dyn RuleSet>);
+    let rules: Option<Arc<dyn RuleSet>> =
+        rules.filter(|r| !r.is_empty()).map(|r| Arc::new(r) as Arc<dyn RuleSet>);
     let policy = Policy {
         revision,
         agents,
@@ -207,7 +216,11 @@ fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> 
         Some("json") => match serde_json::from_str::<ManifestFile>(&file.text) {
             Ok(m) => Some(Parsed::Manifest(m)),
             Err(e) => {
-                problems.push(problem(e.line(), e.column(), format!("invalid agent manifest: {}", strip_position(&e.to_string()))));
+                problems.push(problem(
+                    e.line(),
+                    e.column(),
+                    format!("invalid agent manifest: {}", strip_position(&e.to_string())),
+                ));
                 None
             }
         },
@@ -249,6 +262,11 @@ fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> 
         }
         _ => None,
     }
+}
+
+/// Whether a TOML text that failed to load still reads as a manifest.
+fn names_agent(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("agent_id"))
 }
 
 /// serde_json appends " at line L column C" to its messages; the position is printed

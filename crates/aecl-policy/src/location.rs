@@ -101,7 +101,8 @@ mod tests {
 
     #[test]
     fn toml_paths_are_located_at_their_values() {
-        let text = "[actions.pay]\neffect = \"payment\"\n\n[actions.pay.args.amount]\nmin = 0\nmax = 10\n";
+        let text =
+            "[actions.pay]\neffect = \"payment\"\n\n[actions.pay.args.amount]\nmin = 0\nmax = 10\n";
         let path: Vec<Step> = ["actions", "pay", "args", "amount", "max"].map(Step::from).to_vec();
         assert_eq!(locate_toml(text, &path), (6, 7));
         let missing: Vec<Step> = ["actions", "pay", "nope"].map(Step::from).to_vec();
@@ -116,7 +117,8 @@ mod tests {
 
     #[test]
     fn json_keys_are_located() {
-        let text = "{\n  \"agent_id\": \"x\",\n  \"context_rules\": {\n    \"pay\": \"oops\"\n  }\n}";
+        let text =
+            "{\n  \"agent_id\": \"x\",\n  \"context_rules\": {\n    \"pay\": \"oops\"\n  }\n}";
         let path = [Step::from("context_rules"), Step::from("pay")];
         assert_eq!(locate_json(text, &path), (4, 5));
     }

@@ -78,7 +78,11 @@ pub(crate) struct Defaults {
     pub intent: IntentSettings,
 }
 
-pub(crate) fn lower_settings(file: &SettingsFile, ctx: &FileCtx<'_>, problems: &mut Vec<Problem>) -> Defaults {
+pub(crate) fn lower_settings(
+    file: &SettingsFile,
+    ctx: &FileCtx<'_>,
+    problems: &mut Vec<Problem>,
+) -> Defaults {
     let mut defaults = Defaults::default();
     if let Some(m) = file.mode {
         defaults.mode = mode(m);
@@ -109,7 +113,8 @@ fn apply_risk(
             } else {
                 let mut path = prefix.to_vec();
                 path.extend(path!["risk", key]);
-                problems.push(ctx.problem(&path, format!("`{key}` must be between 0 and 1, got {v}")));
+                problems
+                    .push(ctx.problem(&path, format!("`{key}` must be between 0 and 1, got {v}")));
             }
         }
     };
@@ -117,7 +122,11 @@ fn apply_risk(
     unit("irreversible_weight", file.irreversible_weight, &mut settings.irreversible_weight);
     unit("production_weight", file.production_weight, &mut settings.production_weight);
     unit("bulk_weight", file.bulk_weight, &mut settings.bulk_weight);
-    unit("untrusted_input_weight", file.untrusted_input_weight, &mut settings.untrusted_input_weight);
+    unit(
+        "untrusted_input_weight",
+        file.untrusted_input_weight,
+        &mut settings.untrusted_input_weight,
+    );
     unit("approval_threshold", file.approval_threshold, &mut settings.approval_threshold);
     if let Some(block) = file.block_threshold {
         let mut slot = 0.0;
@@ -205,7 +214,9 @@ pub(crate) fn lower_manifest(
     }
     let ttl = file.token_ttl_seconds.unwrap_or(900);
     if ttl == 0 {
-        problems.push(ctx.problem(&path!["token_ttl_seconds"], "`token_ttl_seconds` must be at least 1"));
+        problems.push(
+            ctx.problem(&path!["token_ttl_seconds"], "`token_ttl_seconds` must be at least 1"),
+        );
     }
     let mut risk = defaults.risk.clone();
     if let Some(r) = &file.risk {
@@ -295,13 +306,15 @@ pub(crate) fn lower_action(
     };
     let schema = file.schema.as_ref().and_then(|source| {
         if !source.is_object() {
-            problems.push(ctx.problem(&at(&path!["schema"]), "`schema` must be a JSON Schema object"));
+            problems
+                .push(ctx.problem(&at(&path!["schema"]), "`schema` must be a JSON Schema object"));
             return None;
         }
         match ArgSchema::compile(source.clone()) {
             Ok(schema) => Some(schema),
             Err(e) => {
-                problems.push(ctx.problem(&at(&path!["schema"]), format!("invalid JSON Schema: {e}")));
+                problems
+                    .push(ctx.problem(&at(&path!["schema"]), format!("invalid JSON Schema: {e}")));
                 None
             }
         }
@@ -324,7 +337,9 @@ pub(crate) fn lower_action(
     }
     let output = file.output.as_ref().map_or_else(OutputSpec::default, |o| {
         let mut fields = Vec::new();
-        for (list, trust) in [(&o.trusted_fields, Trust::Trusted), (&o.untrusted_fields, Trust::Untrusted)] {
+        for (list, trust) in
+            [(&o.trusted_fields, Trust::Trusted), (&o.untrusted_fields, Trust::Untrusted)]
+        {
             for text in list {
                 if let Some(path) = field("output", text, problems) {
                     fields.push((path, trust));
@@ -359,10 +374,16 @@ pub(crate) fn lower_action(
         if let Some(r) = a.risk_above
             && !(0.0..=1.0).contains(&r)
         {
-            problems.push(ctx.problem(&at(&path!["approval", "risk_above"]), "`risk_above` must be between 0 and 1"));
+            problems.push(ctx.problem(
+                &at(&path!["approval", "risk_above"]),
+                "`risk_above` must be between 0 and 1",
+            ));
         }
         if a.expires_secs == Some(0) {
-            problems.push(ctx.problem(&at(&path!["approval", "expires_secs"]), "`expires_secs` must be at least 1"));
+            problems.push(ctx.problem(
+                &at(&path!["approval", "expires_secs"]),
+                "`expires_secs` must be at least 1",
+            ));
         }
         if a.waive_irreversible.as_deref().is_some_and(|r| r.trim().is_empty()) {
             problems.push(ctx.problem(
@@ -377,7 +398,8 @@ pub(crate) fn lower_action(
             waive_irreversible: a.waive_irreversible.is_some(),
         }
     });
-    let outward = file.outward.unwrap_or(effect == EffectClass::Send || args.iter().any(|a| a.sink));
+    let outward =
+        file.outward.unwrap_or(effect == EffectClass::Send || args.iter().any(|a| a.sink));
     ActionSpec {
         name: name.to_owned(),
         effect,
@@ -394,7 +416,12 @@ pub(crate) fn lower_action(
     }
 }
 
-fn lower_constraints(arg: &ArgFile, ctx: &FileCtx<'_>, at: &[Step], problems: &mut Vec<Problem>) -> Vec<Constraint> {
+fn lower_constraints(
+    arg: &ArgFile,
+    ctx: &FileCtx<'_>,
+    at: &[Step],
+    problems: &mut Vec<Problem>,
+) -> Vec<Constraint> {
     let here = |key: &str| {
         let mut path = at.to_vec();
         path.push(Step::from(key));
@@ -427,7 +454,10 @@ fn lower_constraints(arg: &ArgFile, ctx: &FileCtx<'_>, at: &[Step], problems: &m
     let domains = non_empty("email_domains", &arg.email_domains);
     if let Some(roots) = roots {
         if let Some(relative) = roots.iter().find(|r| !r.starts_with('/')) {
-            problems.push(ctx.problem(&here("path_under"), format!("root `{relative}` must be an absolute path")));
+            problems.push(ctx.problem(
+                &here("path_under"),
+                format!("root `{relative}` must be an absolute path"),
+            ));
         }
         out.push(Constraint::PathUnder(roots));
     }
@@ -446,13 +476,23 @@ fn lower_constraints(arg: &ArgFile, ctx: &FileCtx<'_>, at: &[Step], problems: &m
     out
 }
 
-fn lower_sql(file: &SqlFile, ctx: &FileCtx<'_>, at: &[Step], problems: &mut Vec<Problem>) -> SqlRules {
+fn lower_sql(
+    file: &SqlFile,
+    ctx: &FileCtx<'_>,
+    at: &[Step],
+    problems: &mut Vec<Problem>,
+) -> SqlRules {
     let dialect = match file.dialect.as_deref() {
         None => SqlDialect::Generic,
         Some(name) => SqlDialect::parse(name).unwrap_or_else(|| {
             let mut path = at.to_vec();
             path.push(Step::from("dialect"));
-            problems.push(ctx.problem(&path, format!("unknown SQL dialect `{name}`: expected generic, sqlite, postgres or mysql")));
+            problems.push(ctx.problem(
+                &path,
+                format!(
+                    "unknown SQL dialect `{name}`: expected generic, sqlite, postgres or mysql"
+                ),
+            ));
             SqlDialect::Generic
         }),
     };
@@ -465,7 +505,13 @@ fn lower_sql(file: &SqlFile, ctx: &FileCtx<'_>, at: &[Step], problems: &mut Vec<
                     let mut path = at.to_vec();
                     path.extend(path![key, i]);
                     let all: Vec<&str> = StatementClass::ALL.iter().map(|c| c.as_str()).collect();
-                    problems.push(ctx.problem(&path, format!("unknown statement class `{name}`: expected one of {}", all.join(", "))));
+                    problems.push(ctx.problem(
+                        &path,
+                        format!(
+                            "unknown statement class `{name}`: expected one of {}",
+                            all.join(", ")
+                        ),
+                    ));
                 }
             }
         }
@@ -479,7 +525,12 @@ fn lower_sql(file: &SqlFile, ctx: &FileCtx<'_>, at: &[Step], problems: &mut Vec<
     }
 }
 
-fn lower_shell(file: &ShellFile, ctx: &FileCtx<'_>, at: &[Step], problems: &mut Vec<Problem>) -> ShellRules {
+fn lower_shell(
+    file: &ShellFile,
+    ctx: &FileCtx<'_>,
+    at: &[Step],
+    problems: &mut Vec<Problem>,
+) -> ShellRules {
     let mut patterns = |key: &str, texts: &[String]| -> Vec<CommandPattern> {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
@@ -535,7 +586,10 @@ fn lower_risk_factor(
     if !weight_ok {
         let mut path = at.to_vec();
         path.push(Step::from("weight"));
-        problems.push(ctx.problem(&path, format!("risk factor `{}`: `weight` must be between 0 and 1", file.name)));
+        problems.push(ctx.problem(
+            &path,
+            format!("risk factor `{}`: `weight` must be between 0 and 1", file.name),
+        ));
     }
     let arg = FieldPath::parse(&file.arg);
     if arg.is_none() {

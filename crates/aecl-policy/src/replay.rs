@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aecl_core::{Call, Decision, Policy, Reason, RiskBreakdown, RunState, Timestamp, Verdict, decide};
+use aecl_core::{
+    Call, Decision, Policy, Reason, RiskBreakdown, RunState, Timestamp, Verdict, decide,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -100,7 +102,9 @@ impl<'p> Replayer<'p> {
                 let default_agent = self.default_agent.clone();
                 let (policy, now) = (self.policy, self.now);
                 let state = self.run_mut(&event.run);
-                let Some(agent) = event.agent.clone().or_else(|| state.agent.clone()).or(default_agent) else {
+                let Some(agent) =
+                    event.agent.clone().or_else(|| state.agent.clone()).or(default_agent)
+                else {
                     return Err(format!(
                         "call `{}`: run `{}` has no agent (give it in a `run` event, the call, or --agent)",
                         event.id, event.run
@@ -139,7 +143,12 @@ impl Summary {
         self.calls += 1;
         let decision = decided.verdict.decision.as_str().to_owned();
         *self.decisions.entry(decision.clone()).or_default() += 1;
-        *self.actions.entry(decided.call.action.clone()).or_default().entry(decision).or_default() += 1;
+        *self
+            .actions
+            .entry(decided.call.action.clone())
+            .or_default()
+            .entry(decision)
+            .or_default() += 1;
         for reason in &decided.verdict.reasons {
             *self.rules.entry(reason.rule.clone()).or_default() += 1;
         }

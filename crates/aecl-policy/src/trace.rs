@@ -17,22 +17,13 @@ use crate::format::ScopeFile;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TraceEvent {
     /// Opens a run: its agent, declared goal and declared scope.
-    Run {
-        run: String,
-        agent: Option<String>,
-        goal: Option<String>,
-        scope: Option<ScopeFile>,
-    },
+    Run { run: String, agent: Option<String>, goal: Option<String>, scope: Option<ScopeFile> },
     /// The user's own words (trusted).
     User { run: String, text: String },
     /// A proposed call.
     Call(CallEvent),
     /// The output of an earlier call.
-    Result {
-        run: String,
-        id: String,
-        output: Value,
-    },
+    Result { run: String, id: String, output: Value },
     /// Closes a run and frees its state (an extension of design.md §5: without it a replay
     /// keeps every run open until the end of the trace).
     End { run: String },
@@ -84,9 +75,12 @@ impl TraceEvent {
 
 /// Parses one line of a trace; `line` (from 1) is used in the error.
 pub fn parse_event(text: &str, line: usize) -> Result<TraceEvent, PolicyError> {
-    serde_json::from_str(text).map_err(|e| PolicyError::Trace {
-        line,
-        message: format!("{} (column {})", without_position(&e.to_string()), e.column()),
+    serde_json::from_str(text).map_err(|e| {
+        let message = without_position(&e.to_string()).to_owned();
+        // Errors found after the tag of an event is read carry no column.
+        let message =
+            if e.column() > 0 { format!("{message} (column {})", e.column()) } else { message };
+        PolicyError::Trace { line, message }
     })
 }
 

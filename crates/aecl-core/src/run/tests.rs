@@ -32,7 +32,10 @@ fn structured_output_keeps_trust_per_field() {
     ]);
     run.record_result("c1", Some(&action), &output);
     assert!(matches!(run.provenance_of("GB33BUKB20201555555555"), Provenance::Trusted { .. }));
-    assert!(matches!(run.provenance_of("GB94BARC10201530093459"), Provenance::UntrustedOnly { .. }));
+    assert!(matches!(
+        run.provenance_of("GB94BARC10201530093459"),
+        Provenance::UntrustedOnly { .. }
+    ));
     assert!(run.read_untrusted.is_some());
     assert!(run.read_private.is_some());
 }

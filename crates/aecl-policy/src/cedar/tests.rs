@@ -252,13 +252,21 @@ fn syntax_error_names_file_line_and_column() {
 #[test]
 fn thousands_of_nested_parentheses_are_an_error_not_a_stack_overflow() {
     // Regression: fuzz/regressions/policy_parse/cedar-1000-nested-parentheses-overflow-the-stack
-    let deep = format!("forbid(principal, action, resource)\nwhen {{ {}true{} }};\n", "(".repeat(5000), ")".repeat(5000));
+    let deep = format!(
+        "forbid(principal, action, resource)\nwhen {{ {}true{} }};\n",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     let errors = load_errors(&deep);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].line, 2);
     assert!(errors[0].message.contains("nested"), "{}", errors[0].message);
     // Brackets inside strings and comments do not count.
-    let quoted = format!("// {}\nforbid(principal, action, resource) when {{ context.args.x == \"{}\" }};\n", "(".repeat(100), "[".repeat(100));
+    let quoted = format!(
+        "// {}\nforbid(principal, action, resource) when {{ context.args.x == \"{}\" }};\n",
+        "(".repeat(100),
+        "[".repeat(100)
+    );
     assert!(CedarRules::from_sources(&[("rules.cedar".to_owned(), quoted)]).is_ok());
 }
 

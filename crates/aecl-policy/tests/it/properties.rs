@@ -163,7 +163,7 @@ fn amount() -> impl Strategy<Value = Value> {
             .prop_map(|n| json!(n)),
         2 => (0i64..600_000).prop_map(|n| json!(n)),
         2 => (0.0f64..600_000.0).prop_map(|n| json!(n)),
-        1 => select(vec![1200.5, 0.005, 99_999.9999]).prop_map(|n| json!(n)),
+        1 => select(vec![1200.5, 0.005, 99_999.999_9]).prop_map(|n| json!(n)),
         1 => Just(json!("4200")),
     ]
 }
