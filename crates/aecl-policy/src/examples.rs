@@ -1,10 +1,10 @@
 //! Running the examples embedded in the catalog (`[[actions.NAME.examples]]`), as
 //! `aecl check` does: each is decided and compared with its expected decision.
 
-use aecl_core::{Call, RunState, Scope, Timestamp, decide};
+use aecl_core::{Call, Policy, RunState, Scope, Timestamp, decide};
 
 use crate::error::Problem;
-use crate::format::HistoryFile;
+use crate::format::{HistoryFile, ScopeFile};
 use crate::load::{Example, LoadedPolicy};
 use crate::lower::decision;
 
@@ -27,6 +27,50 @@ pub fn run_examples(loaded: &LoadedPolicy, now: Timestamp) -> Vec<Problem> {
     problems
 }
 
+/// Builds a run from an example's declared goal and scope and its history: user messages,
+/// earlier calls (decided and recorded as live traffic would be) and tool results. Shared
+/// by `aecl check` and the test corpus.
+pub fn run_from_history(
+    policy: &Policy,
+    run_id: &str,
+    agent: &str,
+    goal: Option<&str>,
+    scope: Option<&ScopeFile>,
+    history: &[HistoryFile],
+    now: Timestamp,
+) -> RunState {
+    let mut run = RunState::new(run_id);
+    run.agent = Some(agent.to_owned());
+    run.goal = goal.map(str::to_owned);
+    if let Some(scope) = scope {
+        run.scope = scope.into();
+    }
+    for (i, event) in history.iter().enumerate() {
+        let id = format!("h{}", i + 1);
+        match event {
+            HistoryFile::User { text } => run.record_user(text),
+            HistoryFile::Call { action, args, idempotency_key, nonce } => {
+                let call = Call {
+                    id,
+                    agent: agent.to_owned(),
+                    run: run_id.to_owned(),
+                    action: action.clone(),
+                    args: args.clone(),
+                    idempotency_key: idempotency_key.clone(),
+                    nonce: nonce.clone(),
+                    ..Call::default()
+                };
+                let verdict = decide(policy, &call, &run, now);
+                run.record_call(&call, &verdict, policy.actions.get(action).map(|a| a.as_ref()));
+            }
+            HistoryFile::Result { action, output } => {
+                run.record_result(&id, policy.actions.get(action).map(|a| a.as_ref()), output);
+            }
+        }
+    }
+    run
+}
+
 fn run_example(loaded: &LoadedPolicy, example: &Example, now: Timestamp) -> Result<(), String> {
     let policy = &loaded.policy;
     let spec = &example.spec;
@@ -44,39 +88,23 @@ fn run_example(loaded: &LoadedPolicy, example: &Example, now: Timestamp) -> Resu
                 [only] => (*only).clone(),
                 [] => return Err("no agent allows this action; name one with `agent`".to_owned()),
                 _ => {
-                    return Err("several agents allow this action; name one with `agent`".to_owned());
+                    return Err(
+                        "several agents allow this action; name one with `agent`".to_owned()
+                    );
                 }
             }
         }
     };
     let run_id = format!("example:{}", spec.name);
-    let mut run = RunState::new(&run_id);
-    run.agent = Some(agent.clone());
-    run.goal.clone_from(&spec.goal);
-    if let Some(scope) = &spec.scope {
-        run.scope = scope.into();
-    }
-    for (i, event) in spec.history.iter().enumerate() {
-        let id = format!("h{}", i + 1);
-        match event {
-            HistoryFile::User { text } => run.record_user(text),
-            HistoryFile::Call { action, args } => {
-                let call = Call {
-                    id,
-                    agent: agent.clone(),
-                    run: run_id.clone(),
-                    action: action.clone(),
-                    args: args.clone(),
-                    ..Call::default()
-                };
-                let verdict = decide(policy, &call, &run, now);
-                run.record_call(&call, &verdict, policy.actions.get(action).map(|a| a.as_ref()));
-            }
-            HistoryFile::Result { action, output } => {
-                run.record_result(&id, policy.actions.get(action).map(|a| a.as_ref()), output);
-            }
-        }
-    }
+    let run = run_from_history(
+        policy,
+        &run_id,
+        &agent,
+        spec.goal.as_deref(),
+        spec.scope.as_ref(),
+        &spec.history,
+        now,
+    );
     let call = Call {
         id: "example".to_owned(),
         agent,

@@ -349,6 +349,8 @@ pub enum HistoryFile {
         action: String,
         #[serde(default = "empty_object")]
         args: Value,
+        idempotency_key: Option<String>,
+        nonce: Option<String>,
     },
     Result {
         action: String,

@@ -15,5 +15,5 @@ pub mod replay;
 pub mod trace;
 
 pub use error::{PolicyError, Problem};
-pub use examples::run_examples;
+pub use examples::{run_examples, run_from_history};
 pub use load::{Example, LoadedPolicy, SourceFile, is_policy_file, load};

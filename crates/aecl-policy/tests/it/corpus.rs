@@ -36,10 +36,10 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use aecl_core::{Call, Decision, RunState, Scope, Timestamp, Verdict, decide};
-use aecl_policy::format::{DecisionName, ScopeFile};
+use aecl_core::{Call, Decision, Scope, Timestamp, Verdict, decide};
+use aecl_policy::format::{DecisionName, HistoryFile, ScopeFile};
 use aecl_policy::trace::DeclaredSourceName;
-use aecl_policy::{LoadedPolicy, SourceFile, is_policy_file, load};
+use aecl_policy::{LoadedPolicy, SourceFile, is_policy_file, load, run_from_history};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -74,32 +74,13 @@ struct Case {
     goal: Option<String>,
     scope: Option<ScopeFile>,
     #[serde(default)]
-    history: Vec<HistoryEvent>,
+    history: Vec<HistoryFile>,
     call: CaseCall,
     expect: DecisionName,
     #[serde(default)]
     expect_rules: Vec<String>,
     expect_mode: Option<String>,
     expect_replay_of: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum HistoryEvent {
-    User {
-        text: String,
-    },
-    Call {
-        action: String,
-        #[serde(default = "empty_object")]
-        args: Value,
-        idempotency_key: Option<String>,
-        nonce: Option<String>,
-    },
-    Result {
-        action: String,
-        output: Value,
-    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,35 +156,15 @@ fn description(text: &str) -> String {
 /// Builds the run from the case's goal, scope and history, then decides the call.
 fn decide_case(loaded: &LoadedPolicy, case: &Case, run_id: &str) -> Verdict {
     let policy = &loaded.policy;
-    let mut run = RunState::new(run_id);
-    run.agent = Some(case.agent.clone());
-    run.goal.clone_from(&case.goal);
-    if let Some(scope) = &case.scope {
-        run.scope = scope.into();
-    }
-    for (i, event) in case.history.iter().enumerate() {
-        let id = format!("h{}", i + 1);
-        match event {
-            HistoryEvent::User { text } => run.record_user(text),
-            HistoryEvent::Call { action, args, idempotency_key, nonce } => {
-                let call = Call {
-                    id,
-                    agent: case.agent.clone(),
-                    run: run_id.to_owned(),
-                    action: action.clone(),
-                    args: args.clone(),
-                    idempotency_key: idempotency_key.clone(),
-                    nonce: nonce.clone(),
-                    ..Call::default()
-                };
-                let verdict = decide(policy, &call, &run, NOW);
-                run.record_call(&call, &verdict, policy.actions.get(action).map(|a| a.as_ref()));
-            }
-            HistoryEvent::Result { action, output } => {
-                run.record_result(&id, policy.actions.get(action).map(|a| a.as_ref()), output);
-            }
-        }
-    }
+    let run = run_from_history(
+        policy,
+        run_id,
+        &case.agent,
+        case.goal.as_deref(),
+        case.scope.as_ref(),
+        &case.history,
+        NOW,
+    );
     let spec = &case.call;
     let call = Call {
         id: "call".to_owned(),
