@@ -12,6 +12,7 @@ mod load;
 mod location;
 mod lower;
 pub mod replay;
+pub mod schema;
 pub mod trace;
 
 pub use error::{PolicyError, Problem};
