@@ -18,7 +18,7 @@
 //! | `effect_id` | string or null | the effect-ledger entry of the execution |
 //! | `event_id` | string | unique id of this record |
 //! | `input` | any JSON | the call's arguments, already redacted |
-//! | `kind` | `"decision"` or `"outcome"` | what the record is |
+//! | `kind` | `"decision"`, `"outcome"`, `"run"`, `"user"` or `"result"` | what the record is |
 //! | `latency_ms` | integer | how long the step took |
 //! | `mode` | `"enforce"`, `"monitor"`, `"dry-run"` or null | how the verdict was applied |
 //! | `outcome` | see [`Outcome`], or null | how the execution ended |
@@ -59,6 +59,13 @@ pub enum RecordKind {
     Decision,
     /// How an execution ended, with its receipt and rollback token (§3 step 12).
     Outcome,
+    /// A run opened: `input` holds its declared `goal` and `scope`.
+    Run,
+    /// The user's own words in a run: `input` holds `text`. They make values trusted.
+    User,
+    /// A tool's output that the agent reported (hook and library front ends execute
+    /// themselves): `output` holds it. They feed provenance.
+    Result,
 }
 
 impl RecordKind {
@@ -66,6 +73,9 @@ impl RecordKind {
         match self {
             RecordKind::Decision => "decision",
             RecordKind::Outcome => "outcome",
+            RecordKind::Run => "run",
+            RecordKind::User => "user",
+            RecordKind::Result => "result",
         }
     }
 
@@ -73,6 +83,9 @@ impl RecordKind {
         match s {
             "decision" => Some(RecordKind::Decision),
             "outcome" => Some(RecordKind::Outcome),
+            "run" => Some(RecordKind::Run),
+            "user" => Some(RecordKind::User),
+            "result" => Some(RecordKind::Result),
             _ => None,
         }
     }

@@ -13,6 +13,7 @@ pub mod call;
 pub mod canonical;
 pub mod constraint;
 mod decide;
+pub mod limits;
 pub mod path;
 pub mod policy;
 pub mod provenance;
@@ -25,6 +26,7 @@ pub mod verdict;
 
 pub use call::{Call, CallDigest, DeclaredSource, Scope, Timestamp};
 pub use decide::decide;
+pub use limits::{Limits, RateLimit};
 pub use policy::{ActionSpec, AgentManifest, Policy, Revision};
 pub use run::RunState;
 pub use verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::constraint::Constraint;
+use crate::limits::Limits;
 use crate::path::FieldPath;
 use crate::rules::RuleSet;
 use crate::verdict::{Decision, Mode};
@@ -48,6 +49,8 @@ pub struct AgentManifest {
     pub credential_scope: Option<String>,
     pub token_ttl_seconds: u64,
     pub max_tool_calls_per_run: Option<u32>,
+    /// Rate and concurrency over all of the agent's runs.
+    pub limits: Limits,
     pub budgets: Budgets,
     pub risk: RiskSettings,
     pub data_flow: DataFlowSettings,
@@ -314,6 +317,8 @@ pub struct ActionSpec {
     /// Data can leave the organisation through this action: the sink of the exfiltration
     /// pattern.
     pub outward: bool,
+    /// Rate and concurrency over every call of the action, from any agent.
+    pub limits: Limits,
 }
 
 impl ActionSpec {

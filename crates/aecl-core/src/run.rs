@@ -59,6 +59,8 @@ pub struct RunState {
     pub history: Vec<HistoryEntry>,
     /// Actions of calls whose results have not arrived, by call id.
     pending: HashMap<String, String>,
+    /// Money reserved by allowed calls whose outcome is not known yet, by call id.
+    reserved: HashMap<String, f64>,
     seq: u32,
 }
 
@@ -111,7 +113,9 @@ impl RunState {
         }
         let Some(action) = action else { return };
         if let Ok(Some(amount)) = crate::decide::amount_of(action, &call.args) {
+            // Reserved now, settled or released by `record_outcome`.
             self.amount_spent += amount;
+            self.reserved.insert(call.id.clone(), amount);
         }
         // Remember the values of every argument a rule or risk factor names, for
         // `first_seen`.
@@ -184,6 +188,22 @@ impl RunState {
             trust: spec.trust,
             data_class: spec.data_class,
         });
+    }
+
+    /// Settles or releases the budget an allowed call reserved. An execution that did not
+    /// happen (`executed == false`: failed before any effect, denied, timed out before
+    /// dispatch) gives its amount back; one that happened, or may have happened, keeps it.
+    pub fn record_outcome(&mut self, call_id: &str, executed: bool) {
+        if let Some(amount) = self.reserved.remove(call_id)
+            && !executed
+        {
+            self.amount_spent = (self.amount_spent - amount).max(0.0);
+        }
+    }
+
+    /// Money reserved by calls whose outcome is not known yet.
+    pub fn amount_reserved(&self) -> f64 {
+        self.reserved.values().sum()
     }
 
     /// Where a value came from; see [`ProvenanceIndex::provenance_of`].

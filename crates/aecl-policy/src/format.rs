@@ -39,6 +39,8 @@ pub struct ManifestFile {
     /// Lifetime of the agent's tokens (default 900).
     pub token_ttl_seconds: Option<u64>,
     pub max_tool_calls_per_run: Option<u32>,
+    /// Rate and concurrency over all of the agent's runs.
+    pub limits: Option<LimitsFile>,
     pub budgets: Option<BudgetsFile>,
     pub risk: Option<RiskFile>,
     pub data_flow: Option<DataFlowFile>,
@@ -67,6 +69,18 @@ pub enum DecisionName {
 pub enum StrictDecisionName {
     RequireApproval,
     Block,
+}
+
+/// Limits that span runs, applied by the engine when it admits an allowed call.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    /// `COUNT/UNIT`: calls per `second`, `minute`, `hour` or `day` (`"10/minute"`).
+    pub rate: Option<String>,
+    /// Calls that may come at once after a quiet spell (default: the rate's count).
+    pub burst: Option<u32>,
+    /// Calls that may execute at the same time.
+    pub concurrency: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -186,6 +200,8 @@ pub struct ActionFile {
     #[serde(default)]
     pub risk: Vec<RiskFactorFile>,
     pub approval: Option<ApprovalFile>,
+    /// Rate and concurrency over every call of the action, from any agent.
+    pub limits: Option<LimitsFile>,
     #[serde(default)]
     pub examples: Vec<ExampleFile>,
 }

@@ -7,6 +7,7 @@
 pub mod cedar;
 mod error;
 mod examples;
+mod limits;
 pub mod format;
 mod load;
 mod location;

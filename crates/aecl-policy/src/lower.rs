@@ -243,6 +243,7 @@ pub(crate) fn lower_manifest(
         credential_scope: file.credential_scope.clone(),
         token_ttl_seconds: ttl,
         max_tool_calls_per_run: file.max_tool_calls_per_run,
+        limits: crate::limits::lower(file.limits.as_ref(), ctx, &[], problems),
         budgets,
         risk,
         data_flow,
@@ -413,6 +414,7 @@ pub(crate) fn lower_action(
         approval,
         connector: file.connector.clone(),
         outward,
+        limits: crate::limits::lower(file.limits.as_ref(), ctx, &at(&[]), problems),
     }
 }
 

@@ -31,6 +31,7 @@ fn action(name: &str) -> ActionSpec {
         approval: Default::default(),
         connector: None,
         outward: false,
+        limits: Default::default(),
     }
 }
 

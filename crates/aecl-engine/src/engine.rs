@@ -1,0 +1,506 @@
+//! The engine: one call through the whole pipeline over the store, clock and connector
+//! ports. Decide on the run as stored; record the call at the version it was decided on
+//! (with the rate and concurrency limits, atomically); write the decision to the audit log
+//! before anything executes; then, for `execute`, the effect ledger around the dispatch,
+//! and the outcome to the audit log.
+//!
+//! Every error is returned, never turned into an allow: front ends answer an error with a
+//! block.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use aecl_audit::redact::FieldPath;
+use aecl_audit::{AuditRecord, Outcome, RecordKind};
+use aecl_core::policy::Policy;
+use aecl_core::{Call, CallDigest, Decision, Mode, Reason, Stage, Timestamp, Verdict, decide};
+use aecl_policy::format::ScopeFile;
+use serde_json::{Value, json};
+
+use crate::clock::Clock;
+use crate::connector::{Connector, ConnectorOutcome};
+use crate::error::{EngineError, StoreError};
+use crate::run_event::{RunEvent, rebuild};
+use crate::store::{
+    Admission, Begun, Committed, Effect, EffectEnd, EffectState, NewEffect, RunCommit, Store,
+};
+
+/// How many times a call is decided again when other writers keep appending to its run.
+const MAX_ATTEMPTS: u32 = 32;
+
+/// Settings of one engine instance.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This instance's name in the effect ledger. Replicas need distinct, stable names:
+    /// after a restart an instance recovers the effects it left in flight.
+    pub node: String,
+    /// Argument and output fields always redacted from audit records, beside the built-in
+    /// credential detectors.
+    pub redact: Vec<FieldPath>,
+    /// How long a concurrency slot is held at most when its holder never reports back.
+    pub slot_lease: Duration,
+    /// The per-call timeout of an execution.
+    pub call_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            node: "local".to_owned(),
+            redact: Vec::new(),
+            slot_lease: Duration::from_secs(600),
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A decided and recorded call.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub call: Call,
+    pub verdict: Verdict,
+    /// The audit record of the decision.
+    pub audit_seq: u64,
+}
+
+/// A call after `execute`.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    pub decided: Decided,
+    /// The effect: new, or the first execution's when the idempotency key repeats. `None`
+    /// when nothing was executed (blocked, pending approval, dry run, or a repeated key
+    /// whose first call was never executed).
+    pub effect: Option<Effect>,
+    /// True when the effect is an earlier execution's, returned instead of executing.
+    pub replayed: bool,
+}
+
+/// The engine over a store `S`.
+#[derive(Debug)]
+pub struct Engine<S> {
+    store: Arc<S>,
+    policy: RwLock<Arc<Policy>>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for dyn Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine over `store`. Call [`Engine::recover`] once before serving.
+    pub fn new(
+        store: Arc<S>,
+        policy: Arc<Policy>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Self {
+        Engine { store, policy: RwLock::new(policy), clock, config }
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        // A poisoned lock still holds a complete `Arc`: a writer cannot leave it half set.
+        self.policy.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the policy in force, atomically: calls already deciding finish with the
+    /// old one.
+    pub fn set_policy(&self, policy: Arc<Policy>) {
+        *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    /// After a restart: marks what this node left in flight (`outcome_unknown` for
+    /// dispatched effects, `failed` for pending ones), releases their slots and audits
+    /// each. Returns them.
+    pub async fn recover(&self) -> Result<Vec<Effect>, EngineError> {
+        let now = self.clock.now();
+        let effects = self.store.recover_effects(&self.config.node, now).await?;
+        for effect in &effects {
+            self.store.release_slots(&slot_holder(&effect.run, &effect.call_id)).await?;
+            let executed = effect.state != EffectState::Failed;
+            self.append_run_event(
+                &effect.run,
+                &effect.agent,
+                RunEvent::Outcome { id: effect.call_id.clone(), executed },
+            )
+            .await?;
+            let outcome = match effect.state {
+                EffectState::Failed => Outcome::Failed,
+                _ => Outcome::OutcomeUnknown,
+            };
+            let mut record = self.record(RecordKind::Outcome, &effect.agent, &effect.run);
+            record.call_id.clone_from(&effect.call_id);
+            record.action.clone_from(&effect.action);
+            record.call_digest = effect.call_digest.clone();
+            record.outcome = Some(outcome);
+            record.effect_id = Some(effect.id.clone());
+            record.output = json!({ "error": effect.error });
+            self.store.append_audit(record).await?;
+        }
+        Ok(effects)
+    }
+
+    /// Opens a run with its declared goal and scope (optional: a run also opens on its
+    /// first call).
+    pub async fn open_run(
+        &self,
+        run: &str,
+        agent: &str,
+        goal: Option<String>,
+        scope: Option<ScopeFile>,
+    ) -> Result<u64, EngineError> {
+        let mut record = self.record(RecordKind::Run, agent, run);
+        record.input = json!({ "goal": goal, "scope": scope });
+        self.append_run_event(run, agent, RunEvent::Run { agent: agent.to_owned(), goal, scope })
+            .await?;
+        Ok(self.store.append_audit(record).await?)
+    }
+
+    /// Records the user's own words in a run: values in them are trusted.
+    pub async fn record_user(
+        &self,
+        run: &str,
+        agent: &str,
+        text: &str,
+    ) -> Result<u64, EngineError> {
+        let mut record = self.record(RecordKind::User, agent, run);
+        record.input = json!({ "text": text });
+        self.redact(&mut record.input);
+        self.append_run_event(run, agent, RunEvent::User { text: text.to_owned() }).await?;
+        Ok(self.store.append_audit(record).await?)
+    }
+
+    /// Records a tool output that the agent reports (front ends that execute themselves);
+    /// it feeds provenance as aecl's own executions do.
+    pub async fn record_result(
+        &self,
+        run: &str,
+        agent: &str,
+        call_id: &str,
+        output: Value,
+    ) -> Result<u64, EngineError> {
+        let mut record = self.record(RecordKind::Result, agent, run);
+        record.call_id = call_id.to_owned();
+        record.output = output.clone();
+        self.redact(&mut record.output);
+        self.append_run_event(run, agent, RunEvent::Result { id: call_id.to_owned(), output })
+            .await?;
+        self.store.release_slots(&slot_holder(run, call_id)).await?;
+        Ok(self.store.append_audit(record).await?)
+    }
+
+    /// Decides a call and records it (run history, limits, audit log). Executes nothing.
+    pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
+        let started = Instant::now();
+        let policy = self.policy();
+        // A nonce is spent once per agent, whatever becomes of the call.
+        let nonce_reused = match &call.nonce {
+            Some(nonce) => !self.store.use_nonce(&call.agent, nonce, self.clock.now()).await?,
+            None => false,
+        };
+        let mut refused: Option<Reason> = None;
+        let mut attempt = 0;
+        let verdict = loop {
+            attempt += 1;
+            if attempt > MAX_ATTEMPTS {
+                return Err(EngineError::Contention(call.run.clone()));
+            }
+            let snapshot = self.store.load_run(&call.run).await?;
+            let state =
+                rebuild(&policy, &call.run, &snapshot.events).map_err(StoreError::Corrupt)?;
+            let now = self.clock.now();
+            let mut verdict = decide(&policy, &call, &state, now);
+            if nonce_reused {
+                tighten(&mut verdict, Stage::Replay, "replay.nonce", "the nonce was already used");
+            }
+            if let Some(reason) = &refused {
+                tighten(&mut verdict, reason.stage, &reason.rule, &reason.message);
+            }
+            let admission =
+                if verdict.enforced_decision() == Decision::Allow && verdict.replay_of.is_none() {
+                    self.admission(&policy, &call, now)
+                } else {
+                    Vec::new()
+                };
+            let commit = RunCommit {
+                run: call.run.clone(),
+                agent: call.agent.clone(),
+                expected_version: snapshot.version,
+                event: RunEvent::call(&call, &verdict),
+                admission: admission.clone(),
+            };
+            match self.store.commit_run_event(commit).await? {
+                Committed::Done { .. } => break verdict,
+                Committed::Conflict => continue,
+                Committed::Refused { index, retry_after_ms } => {
+                    refused = Some(limit_reason(admission.get(index), retry_after_ms));
+                }
+            }
+        };
+        let mut record = self.record(RecordKind::Decision, &call.agent, &call.run);
+        record.call_id.clone_from(&call.id);
+        record.action.clone_from(&call.action);
+        record.call_digest = call.digest();
+        record.input = call.args.clone();
+        self.redact(&mut record.input);
+        record.policy_revision = verdict.policy_revision.clone();
+        record.mode = Some(verdict.mode);
+        record.decision = Some(verdict.decision);
+        record.risk_score = verdict.risk.score;
+        record.reasons.clone_from(&verdict.reasons);
+        record.latency_ms = elapsed_ms(started);
+        let audit_seq = self.store.append_audit(record).await?;
+        Ok(Decided { call, verdict, audit_seq })
+    }
+
+    /// Decides, records, and when the call is allowed executes it through `connector`
+    /// with the effect ledger around the dispatch. A repeated idempotency key returns the
+    /// first execution's effect and executes nothing.
+    pub async fn execute(
+        &self,
+        call: Call,
+        connector: &dyn Connector,
+    ) -> Result<Executed, EngineError> {
+        let decided = self.evaluate(call).await?;
+        let call = &decided.call;
+        if let (Some(_), Some(key)) = (&decided.verdict.replay_of, &call.idempotency_key) {
+            let effect = self.store.effect_by_key(&call.run, key).await?;
+            return Ok(Executed { decided, effect, replayed: true });
+        }
+        if decided.verdict.enforced_decision() != Decision::Allow
+            || decided.verdict.mode == Mode::DryRun
+        {
+            return Ok(Executed { decided, effect: None, replayed: false });
+        }
+        let started = Instant::now();
+        let effect_id = new_id();
+        let begun = self
+            .store
+            .begin_effect(NewEffect {
+                id: effect_id.clone(),
+                run: call.run.clone(),
+                call_id: call.id.clone(),
+                agent: call.agent.clone(),
+                action: call.action.clone(),
+                idempotency_key: call.idempotency_key.clone(),
+                call_digest: call.digest(),
+                node: self.config.node.clone(),
+                created: self.clock.now(),
+            })
+            .await?;
+        if let Begun::Existing(effect) = begun {
+            return Ok(Executed { decided, effect: Some(effect), replayed: true });
+        }
+        self.store.dispatch_effect(&effect_id).await?;
+        let outcome = match tokio::time::timeout(
+            self.config.call_timeout,
+            connector.execute(call, &effect_id),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => ConnectorOutcome::Unknown {
+                error: format!("timed out after {:?}", self.config.call_timeout),
+            },
+        };
+        let timed_out = matches!(&outcome, ConnectorOutcome::Unknown { error } if error.starts_with("timed out"));
+        let (state, result, error, rollback_token, audit_outcome) = match outcome {
+            ConnectorOutcome::Succeeded { result, rollback_token } => {
+                (EffectState::Succeeded, result, None, rollback_token, Outcome::Succeeded)
+            }
+            ConnectorOutcome::Failed { error } => {
+                (EffectState::Failed, Value::Null, Some(error), None, Outcome::Failed)
+            }
+            ConnectorOutcome::Unknown { error } => {
+                let outcome = if timed_out { Outcome::TimedOut } else { Outcome::OutcomeUnknown };
+                (EffectState::OutcomeUnknown, Value::Null, Some(error), None, outcome)
+            }
+        };
+        let mut redacted = result.clone();
+        self.redact(&mut redacted);
+        let end = EffectEnd {
+            state,
+            result: redacted.clone(),
+            error: error.clone(),
+            rollback_token: rollback_token.clone(),
+            at: self.clock.now(),
+        };
+        self.store.finish_effect(&effect_id, end).await?;
+        self.store.release_slots(&slot_holder(&call.run, &call.id)).await?;
+        let executed = state != EffectState::Failed;
+        self.append_run_event(
+            &call.run,
+            &call.agent,
+            RunEvent::Outcome { id: call.id.clone(), executed },
+        )
+        .await?;
+        if state == EffectState::Succeeded {
+            // The output feeds provenance like any tool result.
+            self.append_run_event(
+                &call.run,
+                &call.agent,
+                RunEvent::Result { id: call.id.clone(), output: result },
+            )
+            .await?;
+        }
+        let mut record = self.record(RecordKind::Outcome, &call.agent, &call.run);
+        record.call_id.clone_from(&call.id);
+        record.action.clone_from(&call.action);
+        record.call_digest = call.digest();
+        record.policy_revision = decided.verdict.policy_revision.clone();
+        record.outcome = Some(audit_outcome);
+        record.output = match &error {
+            Some(error) => json!({ "error": error }),
+            None => redacted,
+        };
+        record.effect_id = Some(effect_id.clone());
+        record.rollback_token = rollback_token;
+        record.latency_ms = elapsed_ms(started);
+        self.store.append_audit(record).await?;
+        let effect = self.store.effect(&effect_id).await?;
+        Ok(Executed { decided, effect, replayed: false })
+    }
+
+    /// The limits an allowed call must pass: the agent's and the action's.
+    fn admission(&self, policy: &Policy, call: &Call, now: Timestamp) -> Vec<Admission> {
+        let agent =
+            policy.agents.get(&call.agent).map(|m| (format!("agent:{}", call.agent), m.limits));
+        let action =
+            policy.actions.get(&call.action).map(|a| (format!("action:{}", call.action), a.limits));
+        let lease = u64::try_from(self.config.slot_lease.as_millis()).unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        for (key, limits) in agent.into_iter().chain(action) {
+            if let Some(limit) = limits.rate {
+                out.push(Admission::Rate { key: key.clone(), limit, now });
+            }
+            if let Some(limit) = limits.concurrency {
+                out.push(Admission::Slot {
+                    key,
+                    limit,
+                    holder: slot_holder(&call.run, &call.id),
+                    now,
+                    expires: Timestamp(now.0.saturating_add(lease)),
+                });
+            }
+        }
+        out
+    }
+
+    /// Appends an event that does not depend on the run's state (retrying on conflicts).
+    async fn append_run_event(
+        &self,
+        run: &str,
+        agent: &str,
+        event: RunEvent,
+    ) -> Result<(), EngineError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let snapshot = self.store.load_run(run).await?;
+            let commit = RunCommit {
+                run: run.to_owned(),
+                agent: agent.to_owned(),
+                expected_version: snapshot.version,
+                event: event.clone(),
+                admission: Vec::new(),
+            };
+            if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
+                return Ok(());
+            }
+        }
+        Err(EngineError::Contention(run.to_owned()))
+    }
+
+    /// A record with the fields every kind has.
+    fn record(&self, kind: RecordKind, agent: &str, run: &str) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            kind,
+            event_id: new_id(),
+            time: self.clock.now(),
+            agent: agent.to_owned(),
+            run: run.to_owned(),
+            call_id: String::new(),
+            action: String::new(),
+            call_digest: CallDigest(String::new()),
+            input: Value::Null,
+            policy_revision: self.policy().revision.clone(),
+            mode: None,
+            decision: None,
+            risk_score: 0.0,
+            reasons: Vec::new(),
+            outcome: None,
+            output: Value::Null,
+            latency_ms: 0,
+            sandbox_id: None,
+            approval_id: None,
+            effect_id: None,
+            rollback_token: None,
+        }
+    }
+
+    fn redact(&self, value: &mut Value) {
+        let found = aecl_audit::redact(value, &self.config.redact);
+        if found.count > 0 {
+            tracing::debug!(kinds = ?found.kinds, count = found.count, "redacted audit payload");
+        }
+    }
+}
+
+/// Who holds a call's concurrency slots.
+fn slot_holder(run: &str, call_id: &str) -> String {
+    format!("{run}/{call_id}")
+}
+
+/// Makes a verdict a block for a reason found outside `decide`.
+fn tighten(verdict: &mut Verdict, stage: Stage, rule: &str, message: &str) {
+    verdict.decision = Decision::Block;
+    verdict.reasons.push(Reason {
+        stage,
+        rule: rule.to_owned(),
+        decision: Decision::Block,
+        field: None,
+        message: message.to_owned(),
+    });
+}
+
+fn limit_reason(admission: Option<&Admission>, retry_after_ms: Option<u64>) -> Reason {
+    let (rule, message) = match admission {
+        Some(Admission::Rate { key, limit, .. }) => (
+            "limits.rate",
+            format!(
+                "rate limit of {key}: {} calls per {} ms reached; retry after {} ms",
+                limit.count,
+                limit.per_ms,
+                retry_after_ms.unwrap_or(0)
+            ),
+        ),
+        Some(Admission::Slot { key, limit, .. }) => (
+            "limits.concurrency",
+            format!("concurrency limit of {key}: {limit} calls already executing"),
+        ),
+        None => ("limits", "a limit refused the call".to_owned()),
+    };
+    Reason {
+        stage: Stage::Budget,
+        rule: rule.to_owned(),
+        decision: Decision::Block,
+        field: None,
+        message,
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A new unique id: a UUID v7, which sorts by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

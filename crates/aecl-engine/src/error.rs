@@ -1,0 +1,42 @@
+//! Errors of the engine and of its store port.
+
+use aecl_audit::AuditError;
+
+/// A store failed. On the decision path every one of these ends in a block.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached.
+    #[error("store: {0}")]
+    Backend(String),
+    /// Stored data is not what this version wrote (a bad row, a bad migration state).
+    #[error("store holds unreadable data: {0}")]
+    Corrupt(String),
+    /// A state change that the ledger does not allow (finishing an effect twice).
+    #[error("effect `{id}` is {state}, not {expected}")]
+    Transition { id: String, state: String, expected: &'static str },
+    #[error("no effect `{0}`")]
+    NoEffect(String),
+    /// The audit writer has stopped (after a failed commit it refuses everything, so that
+    /// nothing is acknowledged that is not durable).
+    #[error("the audit writer has stopped: {0}")]
+    WriterStopped(String),
+    #[error("audit: {0}")]
+    Audit(#[from] AuditError),
+    #[error("the database schema is at version {found}, newer than this aecl ({known})")]
+    SchemaTooNew { found: i64, known: i64 },
+}
+
+/// The engine could not finish a call. Front ends answer these with a block.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Other writers kept appending to the run; the call was not recorded.
+    #[error("run `{0}` is too busy: gave up after repeated concurrent updates")]
+    Contention(String),
+    /// The call names an agent the policy does not know, or another agent's run.
+    #[error("{0}")]
+    Identity(String),
+    #[error("audit: {0}")]
+    Audit(#[from] AuditError),
+}

@@ -1,0 +1,25 @@
+//! aecl's engine: the decide-record-execute flow over ports.
+//!
+//! The engine owns the order of the pipeline's stateful steps (design.md §3 steps 1, 6, 7,
+//! 9, 11, 12) and the traits its adapters implement: [`Store`] (SQLite and PostgreSQL in
+//! `aecl-store`), [`Connector`] (`aecl-connectors`) and [`Clock`]. The decision itself is
+//! `aecl_core::decide`, pure; everything here is about recording it and acting on it so
+//! that a crash, a retry or a second instance never executes a call twice or loses a
+//! record that was acknowledged.
+
+pub mod clock;
+pub mod connector;
+mod engine;
+mod error;
+pub mod run_event;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use connector::{BoxFuture, Connector, ConnectorOutcome};
+pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
+pub use error::{EngineError, StoreError};
+pub use run_event::RunEvent;
+pub use store::{
+    Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,
+    GrantRefusal, NewEffect, RunCommit, RunSnapshot, Store,
+};

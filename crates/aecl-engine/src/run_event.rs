@@ -1,0 +1,132 @@
+//! What the store keeps of a run: its events, from which the engine rebuilds the
+//! `RunState` that `decide` reads.
+//!
+//! Calls are stored with the verdict they got, and rebuilding records that verdict again;
+//! nothing is re-decided, so a policy change never rewrites a run's past.
+
+use aecl_core::policy::Policy;
+use aecl_core::verdict::RiskBreakdown;
+use aecl_core::{Call, Decision, Mode, Revision, RunState, Verdict};
+use aecl_policy::format::ScopeFile;
+use aecl_policy::trace::CallEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One event of a run, stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RunEvent {
+    /// The run opened with a declared goal and scope.
+    Run { agent: String, goal: Option<String>, scope: Option<ScopeFile> },
+    /// The user's own words.
+    User { text: String },
+    /// A decided call and the verdict it got.
+    Call { call: CallEvent, decision: String, mode: String, replay_of: Option<String> },
+    /// A tool's output.
+    Result { id: String, output: Value },
+    /// How an allowed call's execution ended: settles or releases its budget reservation.
+    Outcome { id: String, executed: bool },
+}
+
+impl RunEvent {
+    /// The event that records `call` decided as `verdict`.
+    pub fn call(call: &Call, verdict: &Verdict) -> RunEvent {
+        RunEvent::Call {
+            call: call_event(call),
+            decision: verdict.decision.as_str().to_owned(),
+            mode: verdict.mode.as_str().to_owned(),
+            replay_of: verdict.replay_of.clone(),
+        }
+    }
+}
+
+/// The trace form of a call (what `aecl replay` reads and `aecl audit export` writes).
+pub fn call_event(call: &Call) -> CallEvent {
+    let provenance = call
+        .provenance
+        .iter()
+        .map(|(path, source)| {
+            let name = match source {
+                aecl_core::DeclaredSource::User => aecl_policy::trace::DeclaredSourceName::User,
+                aecl_core::DeclaredSource::TrustedTool => {
+                    aecl_policy::trace::DeclaredSourceName::TrustedTool
+                }
+                aecl_core::DeclaredSource::Untrusted => {
+                    aecl_policy::trace::DeclaredSourceName::Untrusted
+                }
+            };
+            (path.clone(), name)
+        })
+        .collect();
+    let scope = (!call.scope.is_empty()).then(|| ScopeFile {
+        actions: call.scope.actions.clone(),
+        tenant: call.scope.tenant.clone(),
+        environment: call.scope.environment.clone(),
+        resources: call.scope.resources.clone(),
+    });
+    CallEvent {
+        run: call.run.clone(),
+        id: call.id.clone(),
+        action: call.action.clone(),
+        args: call.args.clone(),
+        agent: Some(call.agent.clone()),
+        idempotency_key: call.idempotency_key.clone(),
+        nonce: call.nonce.clone(),
+        scope,
+        provenance,
+    }
+}
+
+/// Rebuilds a run's state from its events. Events this version cannot read are an error:
+/// a run whose past is unknown cannot be judged.
+pub fn rebuild(policy: &Policy, run: &str, events: &[RunEvent]) -> Result<RunState, String> {
+    let mut state = RunState::new(run);
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            RunEvent::Run { agent, goal, scope } => {
+                state.agent = Some(agent.clone());
+                state.goal.clone_from(goal);
+                if let Some(scope) = scope {
+                    state.scope = scope.into();
+                }
+            }
+            RunEvent::User { text } => state.record_user(text),
+            RunEvent::Call { call, decision, mode, replay_of } => {
+                let agent = state.agent.clone().unwrap_or_default();
+                let call = call.to_call(&agent);
+                let (Some(decision), Some(mode)) = (Decision::parse(decision), Mode::parse(mode))
+                else {
+                    return Err(format!("run `{run}` event {i}: unknown decision or mode"));
+                };
+                let verdict = recorded_verdict(decision, mode, replay_of.clone());
+                let action = policy.actions.get(&call.action).map(AsRef::as_ref);
+                state.record_call(&call, &verdict, action);
+            }
+            RunEvent::Result { id, output } => {
+                let action =
+                    state.pending_action(id).and_then(|name| policy.actions.get(name)).cloned();
+                state.record_result(id, action.as_deref(), output);
+            }
+            RunEvent::Outcome { id, executed } => state.record_outcome(id, *executed),
+        }
+    }
+    Ok(state)
+}
+
+/// A verdict carrying what `RunState::record_call` reads of it.
+fn recorded_verdict(decision: Decision, mode: Mode, replay_of: Option<String>) -> Verdict {
+    Verdict {
+        decision,
+        mode,
+        reasons: Vec::new(),
+        risk: RiskBreakdown {
+            score: 0.0,
+            contributions: Vec::new(),
+            approval_threshold: 0.0,
+            block_threshold: None,
+        },
+        policy_revision: Revision(String::new()),
+        approval_expires_in_secs: None,
+        replay_of,
+    }
+}

@@ -1,0 +1,357 @@
+//! The store port: everything the engine keeps between calls, as one trait that SQLite and
+//! PostgreSQL implement identically (`aecl-store`), checked by one contract test suite.
+//!
+//! Every method is a single atomic step, so that two engine instances on one database keep
+//! every guarantee: a run's events are appended only at the version they were decided
+//! against ([`Store::commit_run_event`]), rate limits and concurrency slots are taken in
+//! that same transaction, an effect with a given idempotency key exists once
+//! ([`Store::begin_effect`]), a grant or nonce is spent once, and the audit log has one
+//! history whatever instance appends.
+
+use std::future::Future;
+
+use aecl_audit::{AuditRecord, StoredRecord};
+use aecl_core::limits::RateLimit;
+use aecl_core::{CallDigest, Revision, Timestamp};
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::run_event::RunEvent;
+
+/// A run as stored: its events in order and its version (the number of events).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSnapshot {
+    pub agent: Option<String>,
+    pub version: u64,
+    pub events: Vec<RunEvent>,
+}
+
+/// One event to append to a run, if the run is still at `expected_version`, with the
+/// limits the call must pass in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCommit {
+    pub run: String,
+    pub agent: String,
+    pub expected_version: u64,
+    pub event: RunEvent,
+    /// Checked in order; the first that refuses stops the commit.
+    pub admission: Vec<Admission>,
+}
+
+/// A limit an allowed call must pass, taken atomically with the event that records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// One GCRA step on `key` (see `aecl_core::limits::gcra`).
+    Rate { key: String, limit: RateLimit, now: Timestamp },
+    /// One of `limit` concurrency slots on `key`, held by `holder` until released or until
+    /// `expires` (so that a crashed holder does not keep it forever).
+    Slot { key: String, limit: u32, holder: String, now: Timestamp, expires: Timestamp },
+}
+
+impl Admission {
+    pub fn key(&self) -> &str {
+        match self {
+            Admission::Rate { key, .. } | Admission::Slot { key, .. } => key,
+        }
+    }
+}
+
+/// How a [`RunCommit`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Appended; the run is now at `version`.
+    Done { version: u64 },
+    /// Another writer appended first: decide again on the new state.
+    Conflict,
+    /// `admission[index]` refused: nothing was written. For a rate limit, how long to wait.
+    Refused { index: usize, retry_after_ms: Option<u64> },
+}
+
+/// The states of the effect ledger: `pending -> dispatched -> succeeded | failed |
+/// outcome_unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EffectState {
+    /// Recorded, not yet handed to the connector.
+    Pending,
+    /// Handed to the connector: from here on it may have happened.
+    Dispatched,
+    Succeeded,
+    Failed,
+    /// aecl stopped between dispatch and result: it may or may not have happened, and it
+    /// is never executed again.
+    OutcomeUnknown,
+}
+
+impl EffectState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EffectState::Pending => "pending",
+            EffectState::Dispatched => "dispatched",
+            EffectState::Succeeded => "succeeded",
+            EffectState::Failed => "failed",
+            EffectState::OutcomeUnknown => "outcome_unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EffectState> {
+        Some(match s {
+            "pending" => EffectState::Pending,
+            "dispatched" => EffectState::Dispatched,
+            "succeeded" => EffectState::Succeeded,
+            "failed" => EffectState::Failed,
+            "outcome_unknown" => EffectState::OutcomeUnknown,
+            _ => return None,
+        })
+    }
+
+    /// Whether the effect has ended (no further transition).
+    pub fn is_final(self) -> bool {
+        matches!(self, EffectState::Succeeded | EffectState::Failed | EffectState::OutcomeUnknown)
+    }
+}
+
+/// An effect to record before anything is dispatched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEffect {
+    pub id: String,
+    pub run: String,
+    pub call_id: String,
+    pub agent: String,
+    pub action: String,
+    /// Unique per run: a second effect with the same key is never created.
+    pub idempotency_key: Option<String>,
+    pub call_digest: CallDigest,
+    /// The engine instance that executes it; only it recovers the effect after a crash.
+    pub node: String,
+    pub created: Timestamp,
+}
+
+/// One entry of the effect ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effect {
+    pub id: String,
+    pub run: String,
+    pub call_id: String,
+    pub agent: String,
+    pub action: String,
+    pub idempotency_key: Option<String>,
+    pub call_digest: CallDigest,
+    pub node: String,
+    pub state: EffectState,
+    /// The connector's result (redacted), `Null` until the effect ends.
+    pub result: Value,
+    pub error: Option<String>,
+    pub rollback_token: Option<String>,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+}
+
+/// What [`Store::begin_effect`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Begun {
+    /// The effect is new and `pending`: the caller executes it.
+    New,
+    /// An effect with the same run and idempotency key (or the same run and call id)
+    /// exists: the caller returns its outcome and never executes again.
+    Existing(Effect),
+}
+
+/// How an effect ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectEnd {
+    pub state: EffectState,
+    pub result: Value,
+    pub error: Option<String>,
+    pub rollback_token: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A single-use authorisation bound to one exact call (design.md §2 "Grant").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub id: String,
+    pub approval_id: Option<String>,
+    pub call_digest: CallDigest,
+    pub policy_revision: Revision,
+    pub expires: Timestamp,
+}
+
+/// Why a grant cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantRefusal {
+    Unknown,
+    AlreadyUsed,
+    Expired,
+    /// The call is not the one approved: an argument (or the agent, run or action) changed.
+    OtherCall,
+    /// The policy changed since the approval.
+    OtherRevision,
+}
+
+impl GrantRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            GrantRefusal::Unknown => "unknown grant",
+            GrantRefusal::AlreadyUsed => "the grant was already used",
+            GrantRefusal::Expired => "the grant expired",
+            GrantRefusal::OtherCall => "the grant is for another call (an argument changed)",
+            GrantRefusal::OtherRevision => "the grant was given under another policy revision",
+        }
+    }
+}
+
+/// The state of an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApprovalStatus> {
+        Some(match s {
+            "pending" => ApprovalStatus::Pending,
+            "approved" => ApprovalStatus::Approved,
+            "rejected" => ApprovalStatus::Rejected,
+            "expired" => ApprovalStatus::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// A durable approval request. `body` holds what the approver sees (the call, the risk
+/// breakdown, the untrusted content, the run's history); the store does not read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub id: String,
+    pub run: String,
+    pub call_id: String,
+    pub agent: String,
+    pub action: String,
+    pub call_digest: CallDigest,
+    pub policy_revision: Revision,
+    pub status: ApprovalStatus,
+    pub requested: Timestamp,
+    pub expires: Timestamp,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    pub body: Value,
+}
+
+/// The store port. See the module documentation for the guarantees each method keeps.
+///
+/// Futures are `Send` so that the server can run them on any worker thread.
+pub trait Store: Send + Sync + 'static {
+    /// The run's events in order; an unknown run is empty at version 0.
+    fn load_run(&self, run: &str) -> impl Future<Output = Result<RunSnapshot, StoreError>> + Send;
+
+    /// Appends one event if the run is still at `expected_version` and every admission
+    /// passes, all in one transaction.
+    fn commit_run_event(
+        &self,
+        commit: RunCommit,
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+
+    /// Releases the concurrency slots `holder` took.
+    fn release_slots(&self, holder: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Appends a record to the audit log; returns its sequence number once it is durable
+    /// (group-committed, with a signed checkpoint over it).
+    fn append_audit(
+        &self,
+        record: AuditRecord,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records an effect as `pending`, unless one with the same run and idempotency key
+    /// (or run and call id) exists.
+    fn begin_effect(
+        &self,
+        effect: NewEffect,
+    ) -> impl Future<Output = Result<Begun, StoreError>> + Send;
+
+    /// `pending -> dispatched`. Fails if the effect is not pending.
+    fn dispatch_effect(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends an effect that is pending or dispatched. Fails if it has already ended.
+    fn finish_effect(
+        &self,
+        id: &str,
+        end: EffectEnd,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn effect(&self, id: &str) -> impl Future<Output = Result<Option<Effect>, StoreError>> + Send;
+
+    /// The effect a run recorded under an idempotency key.
+    fn effect_by_key(
+        &self,
+        run: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Effect>, StoreError>> + Send;
+
+    /// After a restart of `node`: its dispatched effects become `outcome_unknown`, its
+    /// pending ones `failed` (they were never handed to a connector). Returns them.
+    fn recover_effects(
+        &self,
+        node: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send;
+
+    /// Spends a nonce within `scope` (an agent): true the first time, false after.
+    fn use_nonce(
+        &self,
+        scope: &str,
+        nonce: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn put_grant(&self, grant: Grant) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Spends a grant for the call with `digest` under `revision`, once.
+    fn consume_grant(
+        &self,
+        id: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Result<Grant, GrantRefusal>, StoreError>> + Send;
+
+    fn put_approval(
+        &self,
+        approval: Approval,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn approval(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Approval>, StoreError>> + Send;
+
+    /// Moves a pending approval to `status`; false if it was no longer pending.
+    fn resolve_approval(
+        &self,
+        id: &str,
+        status: ApprovalStatus,
+        by: &str,
+        reason: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Up to `limit` audit records from sequence number `from`, in order.
+    fn audit_records(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>, StoreError>> + Send;
+
+    /// Every stored checkpoint (signed notes), oldest first.
+    fn audit_checkpoints(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}

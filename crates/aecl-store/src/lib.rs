@@ -1,0 +1,95 @@
+//! The store port of `aecl-engine`, twice: SQLite (the embedded default, one file) and
+//! PostgreSQL (for several engine instances on one database). Both pass the same contract
+//! test suite (`tests/it/contract.rs`).
+//!
+//! Each keeps the audit log with a group commit: concurrent producers hand records to one
+//! committer per log, which appends a batch in one transaction with one signed checkpoint
+//! and acknowledges each record only after the commit.
+
+mod any;
+mod head;
+pub mod postgres;
+pub mod sqlite;
+
+use aecl_audit::{Hash, SignerKey};
+use aecl_core::{CallDigest, Revision, Timestamp};
+use aecl_engine::{EffectState, Grant, GrantRefusal, RunEvent, StoreError};
+
+pub use any::{AnyStore, StoreUrl};
+pub use postgres::{PostgresReader, PostgresStore};
+pub use sqlite::{SqliteReader, SqliteStore};
+
+/// What the audit writer needs: the log's name (the checkpoints' origin line) and the key
+/// that signs checkpoints.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub origin: String,
+    pub signer: SignerKey,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn corrupt(message: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(message.into())
+}
+
+/// Databases store integers as signed 64-bit: values past `i64::MAX` saturate (no time,
+/// sequence number or count of ours gets there).
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value)
+        .map_err(|_| corrupt(format!("negative value {value} where a count or time was expected")))
+}
+
+/// A stored chain hash. One that is not 32 bytes reads as zeros, which no chain hash is,
+/// so verification reports that record as edited.
+fn hash_of(bytes: &[u8]) -> Hash {
+    Hash::try_from(bytes).unwrap_or([0; 32])
+}
+
+fn encode_event(event: &RunEvent) -> Result<String, StoreError> {
+    serde_json::to_string(event).map_err(|e| corrupt(format!("cannot encode a run event: {e}")))
+}
+
+fn decode_event(text: &str) -> Result<RunEvent, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("unreadable run event: {e}")))
+}
+
+/// What an effect left in flight becomes after a restart, and why.
+fn recovered(state: EffectState) -> (EffectState, &'static str) {
+    match state {
+        EffectState::Pending => {
+            (EffectState::Failed, "aecl stopped before dispatch: the call was not executed")
+        }
+        _ => (
+            EffectState::OutcomeUnknown,
+            "aecl stopped after dispatch: the call may or may not have happened, and is not retried",
+        ),
+    }
+}
+
+/// Why a stored grant cannot be spent on this call now, if it cannot.
+fn grant_refusal(
+    grant: &Grant,
+    consumed: bool,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Option<GrantRefusal> {
+    if consumed {
+        Some(GrantRefusal::AlreadyUsed)
+    } else if at >= grant.expires {
+        Some(GrantRefusal::Expired)
+    } else if &grant.call_digest != digest {
+        Some(GrantRefusal::OtherCall)
+    } else if &grant.policy_revision != revision {
+        Some(GrantRefusal::OtherRevision)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,707 @@
+//! The SQLite store: one database file in WAL mode with `synchronous=FULL`, so a commit is
+//! on disk when it returns. All writes go through one writer thread that group-commits
+//! (`writer`); reads use a small pool of read connections, which WAL lets run beside the
+//! writer.
+
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use aecl_audit::{AuditRecord, StoredRecord};
+use aecl_core::limits::gcra;
+use aecl_core::{CallDigest, Revision, Timestamp};
+use aecl_engine::{
+    Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,
+    GrantRefusal, NewEffect, RunCommit, RunSnapshot, Store, StoreError,
+};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tokio::sync::oneshot;
+
+use crate::{AuditConfig, backend, corrupt, hash_of, head, to_i64, to_u64};
+use writer::{Batch, Job, in_savepoint};
+
+/// The SQLite implementation of the store port.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)
+        .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )
+    .map_err(backend)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, runs migrations and starts the
+    /// writer, which resumes the audit log from its stored head.
+    pub fn open(path: &Path, audit: AuditConfig) -> Result<SqliteStore, StoreError> {
+        let mut conn = connect(path)?;
+        schema::migrate(&mut conn)?;
+        let log = read_head(&conn)?;
+        let writer = writer::spawn(conn, log, audit)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer,
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Opens an existing database for reading only (`aecl audit verify` and friends): no
+    /// migration, no writer, no key.
+    pub fn open_read_only(path: &Path) -> Result<SqliteReader, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Backend(format!("no database at {}", path.display())));
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        Ok(SqliteReader { conn })
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |batch| {
+            let result = in_savepoint(batch, f);
+            Box::new(move |commit_error: Option<&str>| {
+                let result = match commit_error {
+                    Some(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                    None => result,
+                };
+                let _ = answer.send(result);
+            })
+        });
+        self.inner
+            .writer
+            .send(job)
+            .map_err(|_| StoreError::WriterStopped("the writer thread has ended".to_owned()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::WriterStopped("the writer dropped a job".to_owned()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled =
+                inner.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => connect(&inner.path)?,
+            };
+            let result = f(&mut conn);
+            inner.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+/// Read access to an audit log without a writer (for the CLI).
+#[derive(Debug)]
+pub struct SqliteReader {
+    conn: Connection,
+}
+
+impl SqliteReader {
+    pub fn audit_records(&self, from: u64, limit: usize) -> Result<Vec<StoredRecord>, StoreError> {
+        audit_records(&self.conn, from, limit)
+    }
+
+    pub fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
+        audit_checkpoints(&self.conn)
+    }
+}
+
+fn read_head(conn: &Connection) -> Result<aecl_audit::LogState, StoreError> {
+    let row: Option<(i64, Vec<u8>, Vec<u8>)> = conn
+        .query_row("SELECT size, head, nodes FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .map_err(backend)?;
+    match row {
+        None => Ok(aecl_audit::LogState::new()),
+        Some((size, head_bytes, nodes)) => head::decode(to_u64(size)?, &head_bytes, &nodes),
+    }
+}
+
+fn audit_records(
+    conn: &Connection,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, record, chain_hash FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![to_i64(from), limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, record, chain) = row.map_err(backend)?;
+        // A negative seq cannot be ours: give verification a number it will flag.
+        out.push((u64::try_from(seq).unwrap_or(u64::MAX), record, hash_of(&chain)));
+    }
+    Ok(out)
+}
+
+fn audit_checkpoints(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT note FROM audit_checkpoints ORDER BY size").map_err(backend)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
+    rows.map(|r| r.map_err(backend)).collect()
+}
+
+const EFFECT_COLUMNS: &str = "id, run, call_id, agent, action, idempotency_key, call_digest, \
+                              node, state, result, error, rollback_token, created, updated";
+
+fn effect_row(r: &Row<'_>) -> rusqlite::Result<(Effect, String, String)> {
+    Ok((
+        Effect {
+            id: r.get(0)?,
+            run: r.get(1)?,
+            call_id: r.get(2)?,
+            agent: r.get(3)?,
+            action: r.get(4)?,
+            idempotency_key: r.get(5)?,
+            call_digest: CallDigest(r.get(6)?),
+            node: r.get(7)?,
+            state: EffectState::Pending,
+            result: serde_json::Value::Null,
+            error: r.get(10)?,
+            rollback_token: r.get(11)?,
+            created: Timestamp(u64::try_from(r.get::<_, i64>(12)?).unwrap_or(0)),
+            updated: Timestamp(u64::try_from(r.get::<_, i64>(13)?).unwrap_or(0)),
+        },
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+/// The effect from a row, with its state and result parsed.
+fn effect_from(row: (Effect, String, String)) -> Result<Effect, StoreError> {
+    let (mut effect, state, result) = row;
+    effect.state = EffectState::parse(&state)
+        .ok_or_else(|| corrupt(format!("effect {} has state `{state}`", effect.id)))?;
+    effect.result = serde_json::from_str(&result)
+        .map_err(|e| corrupt(format!("effect {} result: {e}", effect.id)))?;
+    Ok(effect)
+}
+
+fn select_effect(
+    conn: &Connection,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Option<Effect>, StoreError> {
+    let sql = format!("SELECT {EFFECT_COLUMNS} FROM effects WHERE {filter}");
+    let row = conn.query_row(&sql, args, effect_row).optional().map_err(backend)?;
+    row.map(effect_from).transpose()
+}
+
+fn transition_error(conn: &Connection, id: &str, expected: &'static str) -> StoreError {
+    match conn.query_row("SELECT state FROM effects WHERE id = ?1", [id], |r| r.get::<_, String>(0))
+    {
+        Ok(state) => StoreError::Transition { id: id.to_owned(), state, expected },
+        Err(_) => StoreError::NoEffect(id.to_owned()),
+    }
+}
+
+fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
+    Ok((
+        Approval {
+            id: r.get(0)?,
+            run: r.get(1)?,
+            call_id: r.get(2)?,
+            agent: r.get(3)?,
+            action: r.get(4)?,
+            call_digest: CallDigest(r.get(5)?),
+            policy_revision: Revision(r.get(6)?),
+            status: ApprovalStatus::Pending,
+            requested: Timestamp(u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0)),
+            expires: Timestamp(u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0)),
+            decided_by: r.get(10)?,
+            reason: r.get(11)?,
+            body: serde_json::Value::Null,
+        },
+        r.get(7)?,
+        r.get(12)?,
+    ))
+}
+
+impl Store for SqliteStore {
+    async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
+        let run = run.to_owned();
+        self.read(move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            let agent: Option<String> = tx
+                .query_row("SELECT agent FROM runs WHERE run = ?1", [&run], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            let mut events = Vec::new();
+            {
+                let mut stmt = tx
+                    .prepare_cached("SELECT event FROM run_events WHERE run = ?1 ORDER BY version")
+                    .map_err(backend)?;
+                let rows = stmt.query_map([&run], |r| r.get::<_, String>(0)).map_err(backend)?;
+                for row in rows {
+                    events.push(crate::decode_event(&row.map_err(backend)?)?);
+                }
+            }
+            tx.commit().map_err(backend)?;
+            let version = u64::try_from(events.len()).unwrap_or(u64::MAX);
+            Ok(RunSnapshot { agent, version, events })
+        })
+        .await
+    }
+
+    async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
+        let event = crate::encode_event(&commit.event)?;
+        self.write(move |batch| {
+            let conn = batch.conn;
+            let current: i64 = conn
+                .query_row("SELECT version FROM runs WHERE run = ?1", [&commit.run], |r| r.get(0))
+                .optional()
+                .map_err(backend)?
+                .unwrap_or(0);
+            if to_u64(current)? != commit.expected_version {
+                return Ok(Committed::Conflict);
+            }
+            // Check every limit before writing any, so a refusal writes nothing.
+            let mut rate_updates = Vec::new();
+            for (index, admission) in commit.admission.iter().enumerate() {
+                match admission {
+                    Admission::Rate { key, limit, now } => {
+                        let tat: Option<i64> = conn
+                            .query_row("SELECT tat FROM rate_limits WHERE key = ?1", [key], |r| r.get(0))
+                            .optional()
+                            .map_err(backend)?;
+                        let tat = tat.map(to_u64).transpose()?;
+                        match gcra(limit, tat, now.0) {
+                            Ok(next) => rate_updates.push((key.clone(), next)),
+                            Err(wait) => {
+                                return Ok(Committed::Refused { index, retry_after_ms: Some(wait) });
+                            }
+                        }
+                    }
+                    Admission::Slot { key, limit, holder, now, .. } => {
+                        let held: i64 = conn
+                            .query_row(
+                                "SELECT COUNT(*) FROM slots WHERE key = ?1 AND expires > ?2 AND holder <> ?3",
+                                params![key, to_i64(now.0), holder],
+                                |r| r.get(0),
+                            )
+                            .map_err(backend)?;
+                        if to_u64(held)? >= u64::from(*limit) {
+                            return Ok(Committed::Refused { index, retry_after_ms: None });
+                        }
+                    }
+                }
+            }
+            for (key, tat) in rate_updates {
+                conn.execute(
+                    "INSERT INTO rate_limits (key, tat) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
+                    params![key, to_i64(tat)],
+                )
+                .map_err(backend)?;
+            }
+            for admission in &commit.admission {
+                if let Admission::Slot { key, holder, now, expires, .. } = admission {
+                    conn.execute(
+                        "DELETE FROM slots WHERE key = ?1 AND expires <= ?2",
+                        params![key, to_i64(now.0)],
+                    )
+                    .map_err(backend)?;
+                    conn.execute(
+                        "INSERT OR REPLACE INTO slots (key, holder, expires) VALUES (?1, ?2, ?3)",
+                        params![key, holder, to_i64(expires.0)],
+                    )
+                    .map_err(backend)?;
+                }
+            }
+            let version = commit.expected_version + 1;
+            conn.execute(
+                "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
+                params![commit.run, to_i64(version), event],
+            )
+            .map_err(backend)?;
+            conn.execute(
+                "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run) DO UPDATE SET version = excluded.version",
+                params![commit.run, commit.agent, to_i64(version)],
+            )
+            .map_err(backend)?;
+            Ok(Committed::Done { version })
+        })
+        .await
+    }
+
+    async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {
+        let holder = holder.to_owned();
+        self.write(move |batch| {
+            batch
+                .conn
+                .execute("DELETE FROM slots WHERE holder = ?1", [&holder])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn append_audit(&self, mut record: AuditRecord) -> Result<u64, StoreError> {
+        self.write(move |batch| {
+            let time = record.time;
+            let appended = batch.log.append(&mut record)?;
+            batch
+                .conn
+                .prepare_cached(
+                    "INSERT INTO audit_log (seq, record, chain_hash) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        to_i64(appended.seq),
+                        appended.canonical,
+                        appended.chain_hash.as_slice()
+                    ])
+                })
+                .map_err(backend)?;
+            batch.time = Some(batch.time.map_or(time, |t| t.max(time)));
+            Ok(appended.seq)
+        })
+        .await
+    }
+
+    async fn begin_effect(&self, effect: NewEffect) -> Result<Begun, StoreError> {
+        self.write(move |batch| {
+            let conn = batch.conn;
+            let inserted = conn
+                .execute(
+                    "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key,
+                         call_digest, node, state, result, created, updated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 'null', ?9, ?9)
+                     ON CONFLICT DO NOTHING",
+                    params![
+                        effect.id,
+                        effect.run,
+                        effect.call_id,
+                        effect.agent,
+                        effect.action,
+                        effect.idempotency_key,
+                        effect.call_digest.0,
+                        effect.node,
+                        to_i64(effect.created.0)
+                    ],
+                )
+                .map_err(backend)?;
+            if inserted == 1 {
+                return Ok(Begun::New);
+            }
+            let existing = match &effect.idempotency_key {
+                Some(key) => {
+                    select_effect(conn, "run = ?1 AND idempotency_key = ?2", &[&effect.run, key])?
+                }
+                None => None,
+            };
+            let existing = match existing {
+                Some(e) => Some(e),
+                None => select_effect(
+                    conn,
+                    "run = ?1 AND call_id = ?2",
+                    &[&effect.run, &effect.call_id],
+                )?,
+            };
+            existing.map(Begun::Existing).ok_or_else(|| {
+                corrupt(format!("effect {} conflicts with no stored effect", effect.id))
+            })
+        })
+        .await
+    }
+
+    async fn dispatch_effect(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |batch| {
+            let n = batch
+                .conn
+                .execute(
+                    "UPDATE effects SET state = 'dispatched' WHERE id = ?1 AND state = 'pending'",
+                    [&id],
+                )
+                .map_err(backend)?;
+            if n == 1 { Ok(()) } else { Err(transition_error(batch.conn, &id, "pending")) }
+        })
+        .await
+    }
+
+    async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        let result = serde_json::to_string(&end.result).map_err(|e| corrupt(e.to_string()))?;
+        self.write(move |batch| {
+            let n = batch
+                .conn
+                .execute(
+                    "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
+                         updated = ?6
+                     WHERE id = ?1 AND state IN ('pending', 'dispatched')",
+                    params![
+                        id,
+                        end.state.as_str(),
+                        result,
+                        end.error,
+                        end.rollback_token,
+                        to_i64(end.at.0)
+                    ],
+                )
+                .map_err(backend)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(transition_error(batch.conn, &id, "pending or dispatched"))
+            }
+        })
+        .await
+    }
+
+    async fn effect(&self, id: &str) -> Result<Option<Effect>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| select_effect(conn, "id = ?1", &[&id])).await
+    }
+
+    async fn effect_by_key(&self, run: &str, key: &str) -> Result<Option<Effect>, StoreError> {
+        let (run, key) = (run.to_owned(), key.to_owned());
+        self.read(move |conn| {
+            select_effect(conn, "run = ?1 AND idempotency_key = ?2", &[&run, &key])
+        })
+        .await
+    }
+
+    async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
+        let node = node.to_owned();
+        self.write(move |batch| {
+            let conn = batch.conn;
+            let sql = format!(
+                "SELECT {EFFECT_COLUMNS} FROM effects WHERE node = ?1
+                 AND state IN ('pending', 'dispatched') ORDER BY created, id"
+            );
+            let mut stmt = conn.prepare(&sql).map_err(backend)?;
+            let rows = stmt.query_map([&node], effect_row).map_err(backend)?;
+            let mut effects = Vec::new();
+            for row in rows {
+                effects.push(effect_from(row.map_err(backend)?)?);
+            }
+            for effect in &mut effects {
+                let (state, error) = crate::recovered(effect.state);
+                conn.execute(
+                    "UPDATE effects SET state = ?2, error = ?3, updated = ?4 WHERE id = ?1",
+                    params![effect.id, state.as_str(), error, to_i64(at.0)],
+                )
+                .map_err(backend)?;
+                effect.state = state;
+                effect.error = Some(error.to_owned());
+                effect.updated = at;
+            }
+            Ok(effects)
+        })
+        .await
+    }
+
+    async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let (scope, nonce) = (scope.to_owned(), nonce.to_owned());
+        self.write(move |batch| {
+            let n = batch
+                .conn
+                .execute(
+                    "INSERT INTO nonces (scope, nonce, used_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![scope, nonce, to_i64(at.0)],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn put_grant(&self, grant: Grant) -> Result<(), StoreError> {
+        self.write(move |batch| {
+            batch
+                .conn
+                .execute(
+                    "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        grant.id,
+                        grant.approval_id,
+                        grant.call_digest.0,
+                        grant.policy_revision.0,
+                        to_i64(grant.expires.0)
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn consume_grant(
+        &self,
+        id: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
+        let (id, digest, revision) = (id.to_owned(), digest.clone(), revision.clone());
+        self.write(move |batch| {
+            let conn = batch.conn;
+            let row: Option<(Option<String>, String, String, i64, Option<i64>)> = conn
+                .query_row(
+                    "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
+                     FROM grants WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((approval_id, call_digest, policy_revision, expires, consumed)) = row else {
+                return Ok(Err(GrantRefusal::Unknown));
+            };
+            let grant = Grant {
+                id: id.clone(),
+                approval_id,
+                call_digest: CallDigest(call_digest),
+                policy_revision: Revision(policy_revision),
+                expires: Timestamp(to_u64(expires)?),
+            };
+            if let Some(refusal) =
+                crate::grant_refusal(&grant, consumed.is_some(), &digest, &revision, at)
+            {
+                return Ok(Err(refusal));
+            }
+            conn.execute(
+                "UPDATE grants SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",
+                params![id, to_i64(at.0)],
+            )
+            .map_err(backend)?;
+            Ok(Ok(grant))
+        })
+        .await
+    }
+
+    async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&approval.body).map_err(|e| corrupt(e.to_string()))?;
+        self.write(move |batch| {
+            batch
+                .conn
+                .execute(
+                    "INSERT INTO approvals (id, run, call_id, agent, action, call_digest,
+                         policy_revision, status, requested, expires, decided_by, reason, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![
+                        approval.id,
+                        approval.run,
+                        approval.call_id,
+                        approval.agent,
+                        approval.action,
+                        approval.call_digest.0,
+                        approval.policy_revision.0,
+                        approval.status.as_str(),
+                        to_i64(approval.requested.0),
+                        to_i64(approval.expires.0),
+                        approval.decided_by,
+                        approval.reason,
+                        body
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
+                         requested, expires, decided_by, reason, body
+                     FROM approvals WHERE id = ?1",
+                    [&id],
+                    approval_row,
+                )
+                .optional()
+                .map_err(backend)?;
+            row.map(|(mut approval, status, body)| {
+                approval.status = ApprovalStatus::parse(&status)
+                    .ok_or_else(|| corrupt(format!("approval {id} has status `{status}`")))?;
+                approval.body = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+                Ok(approval)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn resolve_approval(
+        &self,
+        id: &str,
+        status: ApprovalStatus,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.map(str::to_owned));
+        self.write(move |batch| {
+            let n = batch
+                .conn
+                .execute(
+                    "UPDATE approvals SET status = ?2, decided_by = ?3, reason = ?4
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![id, status.as_str(), by, reason],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn audit_records(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        self.read(move |conn| audit_records(conn, from, limit)).await
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| audit_checkpoints(conn)).await
+    }
+}

@@ -1,0 +1,151 @@
+//! The SQLite writer: one thread owns the write connection and commits whatever producers
+//! sent while the previous commit was running, in one transaction with one fsync (group
+//! commit). Audit records appended in a batch get consecutive sequence numbers and one
+//! signed checkpoint over the batch's end, written in the same transaction.
+//!
+//! Each job runs inside its own savepoint, so one job's failure (a constraint, a bad row)
+//! is that job's error and the rest of the batch still commits. Nothing is acknowledged
+//! before the transaction commits: a job's answer waits for the commit, and a failed
+//! commit answers every job of the batch with the error.
+
+use std::sync::mpsc;
+use std::thread;
+
+use aecl_audit::{LogState, SignerKey, sign_checkpoint};
+use aecl_core::Timestamp;
+use aecl_engine::StoreError;
+use rusqlite::Connection;
+
+use crate::{AuditConfig, backend, head};
+
+/// Jobs taken into one transaction at most.
+const MAX_BATCH: usize = 4096;
+
+/// What a job answers once the batch has committed (`None`) or failed to (`Some`).
+pub(crate) type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// A job: runs inside the batch's transaction and returns how to answer its producer.
+pub(crate) type Job = Box<dyn FnOnce(&mut Batch<'_>) -> Completion + Send>;
+
+/// What a job sees.
+pub(crate) struct Batch<'a> {
+    pub conn: &'a Connection,
+    pub log: &'a mut LogState,
+    /// The time checkpoints of this batch carry (set by jobs that append records).
+    pub time: Option<Timestamp>,
+}
+
+/// Starts the writer thread. It stops when every sender is dropped.
+pub(crate) fn spawn(
+    conn: Connection,
+    log: LogState,
+    audit: AuditConfig,
+) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    thread::Builder::new()
+        .name("aecl-sqlite-writer".to_owned())
+        .spawn(move || {
+            Writer { conn, log, origin: audit.origin, signer: audit.signer }.run(&receiver)
+        })
+        .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
+    Ok(sender)
+}
+
+struct Writer {
+    conn: Connection,
+    log: LogState,
+    origin: String,
+    signer: SignerKey,
+}
+
+impl Writer {
+    fn run(mut self, receiver: &mpsc::Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        while let Ok(first) = receiver.recv() {
+            jobs.push(first);
+            while jobs.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut jobs);
+        }
+    }
+
+    fn commit(&mut self, jobs: &mut Vec<Job>) {
+        let before = self.log.clone();
+        let mut completions = Vec::with_capacity(jobs.len());
+        let outcome = self.transaction(jobs, &mut completions);
+        let error = outcome.err();
+        if let Some(error) = &error {
+            tracing::error!(%error, jobs = completions.len(), "SQLite group commit failed");
+            let _ = self.conn.execute_batch("ROLLBACK");
+            // The jobs' effects on the log are undone with the transaction.
+            self.log = before;
+        }
+        for completion in completions {
+            completion(error.as_deref());
+        }
+    }
+
+    fn transaction(
+        &mut self,
+        jobs: &mut Vec<Job>,
+        completions: &mut Vec<Completion>,
+    ) -> Result<(), String> {
+        let size_before = self.log.next_seq();
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            // Answer every job with the error without running it.
+            for job in jobs.drain(..) {
+                drop(job);
+            }
+            return Err(e.to_string());
+        }
+        let mut batch = Batch { conn: &self.conn, log: &mut self.log, time: None };
+        for job in jobs.drain(..) {
+            completions.push(job(&mut batch));
+        }
+        let time = batch.time;
+        if self.log.next_seq() != size_before {
+            let checkpoint = self.log.checkpoint(&self.origin, time);
+            let note = sign_checkpoint(&checkpoint, &self.signer).map_err(|e| e.to_string())?;
+            let size = crate::to_i64(checkpoint.size);
+            self.conn
+                .execute(
+                    "INSERT INTO audit_checkpoints (size, note) VALUES (?1, ?2)",
+                    (size, note.as_str()),
+                )
+                .map_err(|e| e.to_string())?;
+            let (head_bytes, nodes) = head::encode(&self.log);
+            self.conn
+                .execute(
+                    "INSERT INTO audit_head (id, size, head, nodes) VALUES (1, ?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET size = excluded.size, head = excluded.head,
+                         nodes = excluded.nodes",
+                    (size, head_bytes.as_slice(), nodes.as_slice()),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `f` inside a savepoint of the batch: its writes are kept if it succeeds and undone
+/// if it fails.
+pub(crate) fn in_savepoint<T>(
+    batch: &mut Batch<'_>,
+    f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    batch.conn.execute_batch("SAVEPOINT job").map_err(backend)?;
+    let log_before = batch.log.clone();
+    let result = f(batch);
+    match &result {
+        Ok(_) => batch.conn.execute_batch("RELEASE job").map_err(backend)?,
+        Err(_) => {
+            *batch.log = log_before;
+            batch.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(backend)?;
+        }
+    }
+    result
+}

@@ -1,0 +1,348 @@
+//! The store contract: every guarantee the engine relies on, checked the same way on
+//! SQLite and on PostgreSQL. Each `contract!` line makes one test per store.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use aecl_audit::verify_log;
+use aecl_core::limits::RateLimit;
+use aecl_core::policy::Revision;
+use aecl_core::{CallDigest, Timestamp};
+use aecl_engine::{
+    Admission, Approval, ApprovalStatus, Begun, Committed, EffectEnd, EffectState, Grant,
+    GrantRefusal, NewEffect, RunCommit, RunEvent, Store, StoreError,
+};
+use serde_json::json;
+
+use crate::support::{record, verifier};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = crate::support::sqlite_store(dir.path());
+                    super::$name(&store).await;
+                }
+            )*
+        }
+        // POSTGRES-CONTRACT (enabled once the PostgreSQL harness lands)
+    };
+}
+
+contract!(
+    run_events_append_only_at_the_version_decided_on,
+    a_rate_limit_refusal_writes_nothing,
+    concurrency_slots_are_held_released_and_expire,
+    the_effect_ledger_moves_forward_only,
+    an_idempotency_key_makes_one_effect,
+    recovery_marks_what_was_in_flight,
+    a_nonce_is_spent_once,
+    a_grant_is_spent_once_by_the_exact_call,
+    approvals_resolve_once,
+    concurrent_audit_appends_make_one_verifiable_log,
+);
+
+fn user(text: &str) -> RunEvent {
+    RunEvent::User { text: text.to_owned() }
+}
+
+fn commit(run: &str, expected: u64, admission: Vec<Admission>) -> RunCommit {
+    RunCommit {
+        run: run.to_owned(),
+        agent: "finance".to_owned(),
+        expected_version: expected,
+        event: user(&format!("event at {expected}")),
+        admission,
+    }
+}
+
+async fn run_events_append_only_at_the_version_decided_on<S: Store>(store: &S) {
+    let empty = store.load_run("r1").await.unwrap();
+    assert_eq!((empty.version, empty.events.len(), empty.agent), (0, 0, None));
+
+    assert_eq!(
+        store.commit_run_event(commit("r1", 0, vec![])).await.unwrap(),
+        Committed::Done { version: 1 }
+    );
+    // A writer that decided on version 0 lost the race.
+    assert_eq!(store.commit_run_event(commit("r1", 0, vec![])).await.unwrap(), Committed::Conflict);
+    assert_eq!(
+        store.commit_run_event(commit("r1", 1, vec![])).await.unwrap(),
+        Committed::Done { version: 2 }
+    );
+
+    let run = store.load_run("r1").await.unwrap();
+    assert_eq!(run.version, 2);
+    assert_eq!(run.agent.as_deref(), Some("finance"));
+    assert_eq!(run.events, vec![user("event at 0"), user("event at 1")]);
+    // Other runs are untouched.
+    assert_eq!(store.load_run("r2").await.unwrap().version, 0);
+}
+
+async fn a_rate_limit_refusal_writes_nothing<S: Store>(store: &S) {
+    let limit = RateLimit { count: 1, per_ms: 1_000, burst: 1 };
+    let rate =
+        |now: u64| Admission::Rate { key: "agent:finance".into(), limit, now: Timestamp(now) };
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 0, vec![rate(10_000)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+    assert_eq!(
+        store.commit_run_event(commit("r1", 1, vec![rate(10_400)])).await.unwrap(),
+        Committed::Refused { index: 0, retry_after_ms: Some(600) }
+    );
+    assert_eq!(store.load_run("r1").await.unwrap().version, 1, "a refused call is not recorded");
+    // A refusal of the second admission takes nothing from the first.
+    let other = RateLimit { count: 100, per_ms: 1_000, burst: 100 };
+    let both = vec![
+        Admission::Rate { key: "action:x".into(), limit: other, now: Timestamp(10_500) },
+        rate(10_500),
+    ];
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 1, both)).await.unwrap(),
+        Committed::Refused { index: 1, .. }
+    ));
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 1, vec![rate(11_000)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+}
+
+async fn concurrency_slots_are_held_released_and_expire<S: Store>(store: &S) {
+    let slot = |holder: &str, now: u64| Admission::Slot {
+        key: "action:deploy".into(),
+        limit: 1,
+        holder: holder.into(),
+        now: Timestamp(now),
+        expires: Timestamp(now + 60_000),
+    };
+    assert!(matches!(
+        store.commit_run_event(commit("a", 0, vec![slot("a/c1", 0)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+    assert_eq!(
+        store.commit_run_event(commit("b", 0, vec![slot("b/c1", 1)])).await.unwrap(),
+        Committed::Refused { index: 0, retry_after_ms: None }
+    );
+    store.release_slots("a/c1").await.unwrap();
+    assert!(matches!(
+        store.commit_run_event(commit("b", 0, vec![slot("b/c1", 2)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+    // b/c1 never releases: after its lease the slot is free again.
+    assert!(matches!(
+        store.commit_run_event(commit("c", 0, vec![slot("c/c1", 30_000)])).await.unwrap(),
+        Committed::Refused { .. }
+    ));
+    assert!(matches!(
+        store.commit_run_event(commit("c", 0, vec![slot("c/c1", 60_003)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+}
+
+fn new_effect(id: &str, call_id: &str, key: Option<&str>, node: &str) -> NewEffect {
+    NewEffect {
+        id: id.to_owned(),
+        run: "r1".to_owned(),
+        call_id: call_id.to_owned(),
+        agent: "finance".to_owned(),
+        action: "send_webhook".to_owned(),
+        idempotency_key: key.map(str::to_owned),
+        call_digest: CallDigest("ab".repeat(32)),
+        node: node.to_owned(),
+        created: Timestamp(1_000),
+    }
+}
+
+fn end(state: EffectState) -> EffectEnd {
+    EffectEnd {
+        state,
+        result: json!({"status": 200}),
+        error: None,
+        rollback_token: Some("undo-1".into()),
+        at: Timestamp(2_000),
+    }
+}
+
+async fn the_effect_ledger_moves_forward_only<S: Store>(store: &S) {
+    assert_eq!(store.begin_effect(new_effect("e1", "c1", None, "n1")).await.unwrap(), Begun::New);
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Pending);
+    store.dispatch_effect("e1").await.unwrap();
+    assert!(matches!(store.dispatch_effect("e1").await, Err(StoreError::Transition { .. })));
+    store.finish_effect("e1", end(EffectState::Succeeded)).await.unwrap();
+    assert!(matches!(
+        store.finish_effect("e1", end(EffectState::Failed)).await,
+        Err(StoreError::Transition { .. })
+    ));
+    let effect = store.effect("e1").await.unwrap().unwrap();
+    assert_eq!(effect.state, EffectState::Succeeded);
+    assert_eq!(effect.result, json!({"status": 200}));
+    assert_eq!(effect.rollback_token.as_deref(), Some("undo-1"));
+    assert_eq!(effect.updated, Timestamp(2_000));
+    assert!(store.effect("nope").await.unwrap().is_none());
+    assert!(matches!(store.dispatch_effect("nope").await, Err(StoreError::NoEffect(_))));
+}
+
+async fn an_idempotency_key_makes_one_effect<S: Store>(store: &S) {
+    assert_eq!(
+        store.begin_effect(new_effect("e1", "c1", Some("k"), "n1")).await.unwrap(),
+        Begun::New
+    );
+    // A retry under another call id, from any instance, finds the first.
+    let Begun::Existing(first) =
+        store.begin_effect(new_effect("e2", "c2", Some("k"), "n2")).await.unwrap()
+    else {
+        panic!("a repeated idempotency key made a second effect");
+    };
+    assert_eq!(first.id, "e1");
+    // The same call id is one effect too.
+    assert!(
+        matches!(store.begin_effect(new_effect("e3", "c1", None, "n1")).await.unwrap(), Begun::Existing(e) if e.id == "e1")
+    );
+    assert_eq!(store.effect_by_key("r1", "k").await.unwrap().unwrap().id, "e1");
+    assert!(store.effect("e2").await.unwrap().is_none());
+}
+
+async fn recovery_marks_what_was_in_flight<S: Store>(store: &S) {
+    for (id, call) in [("pending", "c1"), ("dispatched", "c2"), ("done", "c3")] {
+        store.begin_effect(new_effect(id, call, None, "n1")).await.unwrap();
+    }
+    store.begin_effect(new_effect("other-node", "c4", None, "n2")).await.unwrap();
+    store.dispatch_effect("other-node").await.unwrap();
+    store.dispatch_effect("dispatched").await.unwrap();
+    store.dispatch_effect("done").await.unwrap();
+    store.finish_effect("done", end(EffectState::Succeeded)).await.unwrap();
+
+    let recovered = store.recover_effects("n1", Timestamp(9_000)).await.unwrap();
+    let states: BTreeSet<_> = recovered.iter().map(|e| (e.id.as_str(), e.state.as_str())).collect();
+    assert_eq!(states, BTreeSet::from([("dispatched", "outcome_unknown"), ("pending", "failed")]));
+    assert_eq!(
+        store.effect("dispatched").await.unwrap().unwrap().state,
+        EffectState::OutcomeUnknown
+    );
+    assert_eq!(store.effect("done").await.unwrap().unwrap().state, EffectState::Succeeded);
+    assert_eq!(store.effect("other-node").await.unwrap().unwrap().state, EffectState::Dispatched);
+    assert!(store.recover_effects("n1", Timestamp(9_001)).await.unwrap().is_empty());
+}
+
+async fn a_nonce_is_spent_once<S: Store>(store: &S) {
+    assert!(store.use_nonce("finance", "n-1", Timestamp(1)).await.unwrap());
+    assert!(!store.use_nonce("finance", "n-1", Timestamp(2)).await.unwrap());
+    assert!(store.use_nonce("support", "n-1", Timestamp(3)).await.unwrap());
+}
+
+async fn a_grant_is_spent_once_by_the_exact_call<S: Store>(store: &S) {
+    let digest = CallDigest("cd".repeat(32));
+    let revision = Revision("rev-1".into());
+    store
+        .put_grant(Grant {
+            id: "g1".into(),
+            approval_id: Some("a1".into()),
+            call_digest: digest.clone(),
+            policy_revision: revision.clone(),
+            expires: Timestamp(10_000),
+        })
+        .await
+        .unwrap();
+    let at = Timestamp(5_000);
+    let other = CallDigest("ef".repeat(32));
+    assert_eq!(
+        store.consume_grant("g0", &digest, &revision, at).await.unwrap(),
+        Err(GrantRefusal::Unknown)
+    );
+    assert_eq!(
+        store.consume_grant("g1", &other, &revision, at).await.unwrap(),
+        Err(GrantRefusal::OtherCall)
+    );
+    assert_eq!(
+        store.consume_grant("g1", &digest, &Revision("rev-2".into()), at).await.unwrap(),
+        Err(GrantRefusal::OtherRevision)
+    );
+    assert_eq!(
+        store.consume_grant("g1", &digest, &revision, Timestamp(10_000)).await.unwrap(),
+        Err(GrantRefusal::Expired)
+    );
+    let grant = store.consume_grant("g1", &digest, &revision, at).await.unwrap().unwrap();
+    assert_eq!(grant.approval_id.as_deref(), Some("a1"));
+    assert_eq!(
+        store.consume_grant("g1", &digest, &revision, at).await.unwrap(),
+        Err(GrantRefusal::AlreadyUsed)
+    );
+}
+
+async fn approvals_resolve_once<S: Store>(store: &S) {
+    let approval = Approval {
+        id: "a1".into(),
+        run: "r1".into(),
+        call_id: "c1".into(),
+        agent: "finance".into(),
+        action: "transfer_funds".into(),
+        call_digest: CallDigest("cd".repeat(32)),
+        policy_revision: Revision("rev-1".into()),
+        status: ApprovalStatus::Pending,
+        requested: Timestamp(1_000),
+        expires: Timestamp(3_601_000),
+        decided_by: None,
+        reason: None,
+        body: json!({"risk": 0.7, "untrusted": ["email e1: process immediately"]}),
+    };
+    store.put_approval(approval.clone()).await.unwrap();
+    assert_eq!(store.approval("a1").await.unwrap().unwrap(), approval);
+    assert!(
+        store
+            .resolve_approval("a1", ApprovalStatus::Rejected, "alice", Some("not ours"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.resolve_approval("a1", ApprovalStatus::Approved, "mallory", None).await.unwrap()
+    );
+    let stored = store.approval("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.decided_by.as_deref(), stored.reason.as_deref()),
+        (ApprovalStatus::Rejected, Some("alice"), Some("not ours"))
+    );
+    assert!(store.approval("a2").await.unwrap().is_none());
+}
+
+async fn concurrent_audit_appends_make_one_verifiable_log<S: Store + Clone>(store: &S) {
+    const PRODUCERS: usize = 32;
+    const EACH: usize = 40;
+    let store = Arc::new(store.clone());
+    let mut tasks = Vec::new();
+    for p in 0..PRODUCERS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..EACH {
+                seqs.push(store.append_audit(record(p, i)).await.unwrap());
+            }
+            seqs
+        }));
+    }
+    let mut seqs = BTreeSet::new();
+    for task in tasks {
+        for seq in task.await.unwrap() {
+            assert!(seqs.insert(seq), "seq {seq} acknowledged twice");
+        }
+    }
+    let total = (PRODUCERS * EACH) as u64;
+    assert_eq!(seqs, (0..total).collect(), "acknowledged seqs are contiguous from 0");
+
+    let records = store.audit_records(0, usize::MAX).await.unwrap();
+    let checkpoints = store.audit_checkpoints().await.unwrap();
+    assert!(checkpoints.len() < PRODUCERS * EACH, "records were group-committed, not one by one");
+    let report = verify_log(records, &checkpoints, &verifier());
+    assert_eq!(report.problem, None);
+    assert_eq!(report.size, total);
+    assert_eq!(report.latest.map(|c| c.size), Some(total));
+    // Paging reads the same records.
+    let page = store.audit_records(total - 5, 100).await.unwrap();
+    assert_eq!(
+        page.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (total - 5..total).collect::<Vec<_>>()
+    );
+}

@@ -1,0 +1,125 @@
+//! What the store tests share: a signing key, sample audit records and fresh stores.
+
+use std::path::Path;
+
+use aecl_audit::{AuditRecord, RecordKind, SignerKey, VerifierKey};
+use aecl_core::policy::Revision;
+use aecl_core::{CallDigest, Decision, Mode, Timestamp};
+use aecl_store::{AuditConfig, SqliteStore};
+use serde_json::json;
+
+pub const ORIGIN: &str = "aecl.test/store";
+
+pub fn signer() -> SignerKey {
+    SignerKey::from_seed(ORIGIN, [0x42; 32]).unwrap()
+}
+
+pub fn verifier() -> VerifierKey {
+    signer().verifier()
+}
+
+pub fn audit_config() -> AuditConfig {
+    AuditConfig { origin: ORIGIN.to_owned(), signer: signer() }
+}
+
+/// A decision record of producer `p`, number `i`.
+pub fn record(p: usize, i: usize) -> AuditRecord {
+    AuditRecord {
+        seq: 0,
+        kind: RecordKind::Decision,
+        event_id: format!("ev-{p}-{i}"),
+        time: Timestamp(1_764_000_000_000 + i as u64),
+        agent: "finance".into(),
+        run: format!("run-{p}"),
+        call_id: format!("c{i}"),
+        action: "transfer_funds".into(),
+        call_digest: CallDigest(format!("{:064x}", p * 100_000 + i)),
+        input: json!({"amount": i, "recipient": "GB33BUKB20201555555555"}),
+        policy_revision: Revision("9f2c".into()),
+        mode: Some(Mode::Enforce),
+        decision: Some(Decision::Allow),
+        risk_score: 0.25,
+        reasons: Vec::new(),
+        outcome: None,
+        output: serde_json::Value::Null,
+        latency_ms: 0,
+        sandbox_id: None,
+        approval_id: None,
+        effect_id: None,
+        rollback_token: None,
+    }
+}
+
+pub fn sqlite_store(dir: &Path) -> SqliteStore {
+    SqliteStore::open(&dir.join("aecl.db"), audit_config()).unwrap()
+}
+
+/// A one-action policy: agent `worker` may call `put_record` (a reversible write that
+/// needs no approval) at most `max_calls` times per run, with `limits` (a TOML table body,
+/// or empty) on the action.
+pub fn policy(max_calls: u32, limits: &str) -> std::sync::Arc<aecl_core::Policy> {
+    let manifest = format!(
+        "agent_id = \"worker\"\nallowed_actions = [\"put_record\"]\nmax_tool_calls_per_run = {max_calls}\n"
+    );
+    let catalog = format!(
+        r#"
+[actions.put_record]
+effect = "write"
+reversibility = "reversible"
+compensation = "put_record"
+connector = "test"
+
+[actions.put_record.output]
+trust = "trusted"
+data_class = "public"
+
+[actions.put_record.limits]
+{limits}
+"#
+    );
+    let files = [
+        aecl_policy::SourceFile { path: "agents/worker.toml".into(), text: manifest },
+        aecl_policy::SourceFile { path: "catalog.toml".into(), text: catalog },
+    ];
+    std::sync::Arc::new(aecl_policy::load(&files).unwrap().policy)
+}
+
+/// A connector that counts its executions, remembers their keys and succeeds.
+#[derive(Debug, Default)]
+pub struct Counting {
+    pub executed: std::sync::Mutex<Vec<String>>,
+    pub fail: bool,
+}
+
+impl aecl_engine::Connector for Counting {
+    fn execute<'a>(
+        &'a self,
+        call: &'a aecl_core::Call,
+        effect_id: &'a str,
+    ) -> aecl_engine::BoxFuture<'a, aecl_engine::ConnectorOutcome> {
+        Box::pin(async move {
+            self.executed.lock().unwrap().push(call.idempotency_key.clone().unwrap_or_default());
+            if self.fail {
+                return aecl_engine::ConnectorOutcome::Failed { error: "HTTP 503".into() };
+            }
+            aecl_engine::ConnectorOutcome::Succeeded {
+                result: json!({"stored": call.args, "effect": effect_id, "token": "Bearer abcdefghijklmnopqrstuvwxyz012345"}),
+                rollback_token: Some(format!("undo:{effect_id}")),
+            }
+        })
+    }
+}
+
+/// A call of `put_record` in `run`.
+pub fn call(run: &str, id: &str, key: Option<&str>) -> aecl_core::Call {
+    aecl_core::Call {
+        id: id.into(),
+        agent: "worker".into(),
+        run: run.into(),
+        action: "put_record".into(),
+        // A retry under a new call id repeats the same arguments.
+        args: json!({"id": key.unwrap_or(id), "value": 1}),
+        idempotency_key: key.map(str::to_owned),
+        ..aecl_core::Call::default()
+    }
+}
