@@ -1,10 +1,15 @@
 //! The `aecl` binary: the operator CLI, and the only place that reads files, the clock and
 //! the environment for the decision path.
 
+mod audit;
 mod check;
 mod eval;
 mod explain;
 mod input;
+mod keys;
+mod log_reader;
+mod proof;
+mod record;
 mod replay;
 
 use std::path::PathBuf;
@@ -34,6 +39,18 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run a recorded trace (JSON Lines) through a policy.
     Replay(replay::ReplayArgs),
+    /// Manage the key that signs audit checkpoints.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Verify, export, follow and prove the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate a new Ed25519 key pair for checkpoints.
+    Generate(keys::GenerateArgs),
 }
 
 /// Exit codes: 0 success, 1 `check` found problems, 2 bad input or usage.
@@ -43,6 +60,8 @@ fn main() -> ExitCode {
         Command::Check { dir } => check::run(&dir),
         Command::Eval(args) => eval::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
+        Command::Audit(command) => audit::run(&command),
     };
     match result {
         Ok(code) => code,

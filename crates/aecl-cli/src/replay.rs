@@ -29,6 +29,13 @@ pub struct ReplayArgs {
     /// The agent of runs whose events name none.
     #[arg(long)]
     agent: Option<String>,
+    /// Record the trace into this store (a SQLite file or `postgres://...`) through the
+    /// engine, with a signed audit log, instead of deciding in memory.
+    #[arg(long, value_name = "DB", requires = "key", conflicts_with_all = ["diff", "summary"])]
+    record: Option<String>,
+    /// The secret key (`aecl keys generate`) that signs the audit log's checkpoints.
+    #[arg(long, requires = "record")]
+    key: Option<PathBuf>,
 }
 
 pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
@@ -47,6 +54,9 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             File::open(&args.trace).with_context(|| format!("opening `{name}`"))?,
         ))
     };
+    if let (Some(db), Some(key)) = (&args.record, &args.key) {
+        return crate::record::record(loaded.policy, db, key, args.agent.as_deref(), &name, input);
+    }
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut summary = Summary::default();
     let mut line = String::new();

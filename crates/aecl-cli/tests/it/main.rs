@@ -2,6 +2,7 @@
 //! exit codes and their output, against the repository's examples and policies written into
 //! temporary directories.
 
+mod audit;
 mod check;
 mod eval;
 mod replay;

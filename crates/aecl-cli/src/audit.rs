@@ -1,0 +1,245 @@
+//! `aecl audit`: verify a stored log against the pinned key, export it as a replayable
+//! trace, follow it, and prove one record's inclusion offline.
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aecl_audit::{
+    AuditRecord, Outcome, RecordKind, VerifierKey, VerifyOptions, parse_and_verify_checkpoint,
+    verify_log_with,
+};
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::keys::read_key_text;
+use crate::log_reader::{LogReader, PAGE};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the chain, the Merkle tree and every checkpoint with the pinned public key;
+    /// name the first bad record.
+    Verify {
+        #[command(flatten)]
+        db: DbArg,
+        /// The public key that must have signed every checkpoint (file or key text).
+        #[arg(long)]
+        key: String,
+        /// A checkpoint exported earlier and kept elsewhere: catches a truncated tail.
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Print the log as a trace (JSON Lines) that `aecl replay` reads.
+    Export {
+        #[command(flatten)]
+        db: DbArg,
+        /// Start at this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+    /// Print records as they are stored (canonical JSON, one a line).
+    Tail {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        /// Keep waiting for new records.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Print the latest signed checkpoint, to keep outside the store.
+    Checkpoint {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Print an inclusion proof of record SEQ (JSON), checked offline by `verify-proof`.
+    Prove {
+        #[command(flatten)]
+        db: DbArg,
+        seq: u64,
+        /// Prove against this exported checkpoint's tree (default: the latest stored).
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Check a proof from `prove` against an exported checkpoint and the pinned key.
+    VerifyProof {
+        /// The proof file.
+        proof: std::path::PathBuf,
+        #[arg(long)]
+        checkpoint: std::path::PathBuf,
+        #[arg(long)]
+        key: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DbArg {
+    /// The store: a SQLite file (`aecl.db`, `sqlite://PATH`) or `postgres://...`.
+    #[arg(long, default_value = "aecl.db")]
+    db: String,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+}
+
+pub fn run(command: &AuditCommand) -> Result<ExitCode> {
+    match command {
+        AuditCommand::Verify { db, key, checkpoint } => verify(&db.db, key, checkpoint.as_deref()),
+        AuditCommand::Export { db, since, format: ExportFormat::Jsonl } => export(&db.db, *since),
+        AuditCommand::Tail { db, since, follow } => tail(&db.db, *since, *follow),
+        AuditCommand::Checkpoint { db } => latest_checkpoint(&db.db),
+        AuditCommand::Prove { db, seq, checkpoint } => {
+            crate::proof::prove(&LogReader::open(&db.db)?, *seq, checkpoint.as_deref())
+        }
+        AuditCommand::VerifyProof { proof, checkpoint, key } => {
+            crate::proof::verify_proof(proof, checkpoint, &verifier(key)?)
+        }
+    }
+}
+
+pub fn verifier(arg: &str) -> Result<VerifierKey> {
+    let text = read_key_text(arg)?;
+    VerifierKey::parse(&text).with_context(|| format!("`{arg}` is not a public key"))
+}
+
+fn verify(db: &str, key: &str, exported: Option<&std::path::Path>) -> Result<ExitCode> {
+    let key = verifier(key)?;
+    let exported = exported
+        .map(|path| std::fs::read(path).with_context(|| format!("reading `{}`", path.display())))
+        .transpose()?;
+    let reader = LogReader::open(db)?;
+    let checkpoints = reader.checkpoints()?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let options =
+        VerifyOptions { exported: exported.as_deref(), threads, ..VerifyOptions::default() };
+    let mut records = reader.stream(0);
+    let report = verify_log_with(&mut records, &checkpoints, &key, &options);
+    if let Some(error) = records.error {
+        return Err(error.context("reading the log"));
+    }
+    let mut out = io::stdout().lock();
+    match &report.problem {
+        None => {
+            writeln!(
+                out,
+                "ok: {} records, {} checkpoints checked, root {}",
+                report.size,
+                report.checkpoints_checked,
+                hex(&report.root)
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(problem) => {
+            match problem.first_bad_seq() {
+                Some(seq) => writeln!(out, "FAILED at record {seq}: {problem}")?,
+                None => writeln!(out, "FAILED: {problem}")?,
+            }
+            writeln!(out, "records before the problem verified: {}", report.records)?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// One audit record as trace events (design.md §5): runs, the user's words, calls and the
+/// results that feed provenance. Failed executions produce no result.
+pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
+    match record.kind {
+        RecordKind::Run => vec![json!({
+            "type": "run",
+            "run": record.run,
+            "agent": record.agent,
+            "goal": record.input.get("goal").cloned().unwrap_or(Value::Null),
+            "scope": record.input.get("scope").cloned().unwrap_or(Value::Null),
+        })],
+        RecordKind::User => vec![json!({
+            "type": "user",
+            "run": record.run,
+            "text": record.input.get("text").cloned().unwrap_or(Value::Null),
+        })],
+        RecordKind::Decision => vec![json!({
+            "type": "call",
+            "run": record.run,
+            "id": record.call_id,
+            "agent": record.agent,
+            "action": record.action,
+            "args": record.input,
+        })],
+        RecordKind::Result => vec![result_event(record)],
+        RecordKind::Outcome if record.outcome == Some(Outcome::Succeeded) => {
+            vec![result_event(record)]
+        }
+        RecordKind::Outcome => Vec::new(),
+    }
+}
+
+fn result_event(record: &AuditRecord) -> Value {
+    json!({ "type": "result", "run": record.run, "id": record.call_id, "output": record.output })
+}
+
+fn export(db: &str, since: u64) -> Result<ExitCode> {
+    let reader = LogReader::open(db)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut records = reader.stream(since);
+    for (seq, bytes, _) in &mut records {
+        let record = AuditRecord::from_canonical(&bytes).with_context(|| {
+            format!("record {seq} is not a valid record (run `aecl audit verify`)")
+        })?;
+        for event in trace_events(&record) {
+            serde_json::to_writer(&mut out, &event)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    if let Some(error) = records.error {
+        return Err(error.context("reading the log"));
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tail(db: &str, since: u64, follow: bool) -> Result<ExitCode> {
+    let reader = LogReader::open(db)?;
+    let mut next = since;
+    loop {
+        let page = reader.records(next, PAGE)?;
+        let mut out = io::stdout().lock();
+        for (seq, bytes, _) in &page {
+            out.write_all(bytes)?;
+            out.write_all(b"\n")?;
+            next = seq.saturating_add(1);
+        }
+        out.flush()?;
+        if page.len() == PAGE {
+            continue;
+        }
+        if !follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn latest_checkpoint(db: &str) -> Result<ExitCode> {
+    let reader = LogReader::open(db)?;
+    let Some(latest) = reader.checkpoints()?.pop() else { bail!("the log has no checkpoint yet") };
+    io::stdout().lock().write_all(latest.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens an exported checkpoint with the pinned key.
+pub fn open_checkpoint(
+    path: &std::path::Path,
+    key: &VerifierKey,
+) -> Result<aecl_audit::Checkpoint> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
+    parse_and_verify_checkpoint(&text, key)
+        .with_context(|| format!("checkpoint `{}`", path.display()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
