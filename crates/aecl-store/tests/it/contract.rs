@@ -28,7 +28,15 @@ macro_rules! contract {
                 }
             )*
         }
-        // POSTGRES-CONTRACT (enabled once the PostgreSQL harness lands)
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let store = crate::support::postgres_store().await;
+                    super::$name(&store).await;
+                }
+            )*
+        }
     };
 }
 

@@ -50,6 +50,12 @@ pub fn record(p: usize, i: usize) -> AuditRecord {
     }
 }
 
+/// A store on a fresh database of the test PostgreSQL.
+pub async fn postgres_store() -> aecl_store::PostgresStore {
+    let url = crate::pg::postgres_url().await;
+    aecl_store::PostgresStore::open(&url, audit_config()).await.unwrap()
+}
+
 pub fn sqlite_store(dir: &Path) -> SqliteStore {
     SqliteStore::open(&dir.join("aecl.db"), audit_config()).unwrap()
 }

@@ -1,0 +1,243 @@
+//! The crash test: a child process (this test binary, re-executed in worker mode) appends
+//! records and executes effects from 16 concurrent tasks and is killed with SIGKILL at
+//! random points, again and again. After every restart the log verifies, no acknowledged
+//! record is missing, effects left in flight read `outcome_unknown`, and no effect was
+//! executed twice, although every round retries keys that earlier rounds executed or left
+//! in flight.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aecl_audit::{AuditRecord, RecordKind, verify_log};
+use aecl_core::Call;
+use aecl_engine::{
+    BoxFuture, Connector, ConnectorOutcome, EffectState, Engine, EngineConfig, Store, SystemClock,
+};
+use aecl_store::SqliteStore;
+use serde_json::json;
+
+use crate::support::{audit_config, policy, verifier};
+
+const WORKER_ENV: &str = "AECL_CRASH_WORKER_DIR";
+const ROUNDS: u64 = 24;
+const TASKS: usize = 16;
+const KEYS: usize = 4_000;
+
+/// Executes a call by appending its key to `effects.log` and syncing it: the outside world,
+/// which a second execution would visibly change.
+struct FileEffects(PathBuf);
+
+impl Connector for FileEffects {
+    fn execute<'a>(
+        &'a self,
+        call: &'a Call,
+        _effect_id: &'a str,
+    ) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move {
+            let key = call.idempotency_key.clone().unwrap_or_default();
+            let written =
+                std::fs::OpenOptions::new().create(true).append(true).open(&self.0).and_then(
+                    |mut file| {
+                        file.write_all(format!("{key}\n").as_bytes())?;
+                        file.sync_data()
+                    },
+                );
+            // A slow target: a kill often lands while effects are in flight.
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            match written {
+                Ok(()) => ConnectorOutcome::Succeeded {
+                    result: json!({"key": key}),
+                    rollback_token: None,
+                },
+                Err(e) => ConnectorOutcome::Failed { error: e.to_string() },
+            }
+        })
+    }
+}
+
+fn key_call(task: usize, key: usize) -> Call {
+    Call {
+        id: format!("c{key}-{}", std::process::id()),
+        agent: "worker".into(),
+        run: format!("run-{task}"),
+        action: "put_record".into(),
+        args: json!({"id": format!("k{key}"), "value": 1}),
+        idempotency_key: Some(format!("k{key}")),
+        ..Call::default()
+    }
+}
+
+fn open_engine(dir: &Path) -> Engine<SqliteStore> {
+    let store = SqliteStore::open(&dir.join("aecl.db"), audit_config()).unwrap();
+    let config = EngineConfig { node: "n1".into(), ..EngineConfig::default() };
+    Engine::new(Arc::new(store), policy(1_000_000, ""), Arc::new(SystemClock), config)
+}
+
+/// Worker mode: recover, then execute keys until killed, printing `ACK <seq> <key>` for
+/// every decision record the engine acknowledged.
+fn worker(dir: &Path, offset: usize) {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let engine = Arc::new(open_engine(dir));
+        engine.recover().await.unwrap();
+        let connector = Arc::new(FileEffects(dir.join("effects.log")));
+        let mut tasks = Vec::new();
+        for task in 0..TASKS {
+            let (engine, connector) = (engine.clone(), connector.clone());
+            tasks.push(tokio::spawn(async move {
+                // Each round starts elsewhere, so it retries keys of earlier rounds too.
+                for n in 0.. {
+                    let key = (offset + task + n * TASKS) % KEYS;
+                    let done = engine
+                        .execute(key_call(key % TASKS, key), connector.as_ref())
+                        .await
+                        .unwrap();
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "ACK {} k{key}", done.decided.audit_seq).unwrap();
+                    out.flush().unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
+/// A small deterministic generator: the kill points differ per round but not per run.
+fn lcg(state: &mut u64) -> u64 {
+    *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    *state >> 33
+}
+
+#[test]
+fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
+    if let Ok(dir) = std::env::var(WORKER_ENV) {
+        let offset = std::env::var("AECL_CRASH_OFFSET").unwrap().parse().unwrap();
+        return worker(Path::new(&dir), offset);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut acked: Vec<(u64, String)> = Vec::new();
+    let mut seed = 0x00ae_c1c0_ffee;
+    let mut in_flight_recovered = 0;
+    for round in 0..ROUNDS {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "crash::sigkill_at_random_points_loses_nothing_and_executes_nothing_twice",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(WORKER_ENV, dir.path())
+            .env("AECL_CRASH_OFFSET", (lcg(&mut seed) as usize % KEYS).to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                // A line cut by the kill has no newline: it was never acknowledged.
+                if let Some(rest) = line.strip_suffix('\n').and_then(|l| l.strip_prefix("ACK "))
+                    && let Some((seq, key)) = rest.split_once(' ')
+                {
+                    lines.push((seq.parse::<u64>().unwrap(), key.to_owned()));
+                }
+                line.clear();
+            }
+            lines
+        });
+        // Let it start (recovery, the first calls), then kill it somewhere.
+        std::thread::sleep(Duration::from_millis(150 + lcg(&mut seed) % 350));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let round_acks = reader.join().unwrap();
+        assert!(!round_acks.is_empty() || round == 0, "round {round} acknowledged nothing");
+        acked.extend(round_acks);
+        in_flight_recovered += check(dir.path(), &acked);
+    }
+    assert!(
+        acked.len() > 500,
+        "the worker made too little progress to prove anything: {}",
+        acked.len()
+    );
+    assert!(in_flight_recovered > 0, "no kill landed while an effect was in flight");
+}
+
+/// Restarts the engine as the next worker would, then checks every guarantee. Returns how
+/// many effects recovery found in flight.
+fn check(dir: &Path, acked: &[(u64, String)]) -> usize {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let engine = open_engine(dir);
+        let recovered = engine.recover().await.unwrap();
+        assert!(
+            recovered
+                .iter()
+                .all(|e| matches!(e.state, EffectState::OutcomeUnknown | EffectState::Failed))
+        );
+        let store = engine.store();
+
+        let stored = store.audit_records(0, usize::MAX).await.unwrap();
+        let report =
+            verify_log(stored.clone(), &store.audit_checkpoints().await.unwrap(), &verifier());
+        assert_eq!(report.problem, None, "the log does not verify after a kill");
+
+        for (seq, key) in acked {
+            let (_, bytes, _) = stored
+                .get(*seq as usize)
+                .unwrap_or_else(|| panic!("acknowledged record {seq} is missing"));
+            let record = AuditRecord::from_canonical(bytes).unwrap();
+            assert_eq!(
+                (record.kind, record.input["id"].as_str()),
+                (RecordKind::Decision, Some(key.as_str()))
+            );
+        }
+
+        let log = std::fs::read_to_string(dir.join("effects.log")).unwrap_or_default();
+        let mut executed: BTreeMap<&str, usize> = BTreeMap::new();
+        for key in log.lines() {
+            *executed.entry(key).or_default() += 1;
+        }
+        let twice: Vec<_> = executed.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "executed more than once: {twice:?}");
+
+        // Every execution has its ledger entry, ended; every success executed.
+        let db = rusqlite::Connection::open(dir.join("aecl.db")).unwrap();
+        let mut stmt = db.prepare("SELECT idempotency_key, state FROM effects").unwrap();
+        let ledger: BTreeMap<String, String> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for key in executed.keys() {
+            let state =
+                ledger.get(*key).unwrap_or_else(|| panic!("{key} executed without a ledger entry"));
+            assert!(
+                state == "succeeded" || state == "outcome_unknown",
+                "{key} executed but reads {state}"
+            );
+        }
+        for (key, state) in &ledger {
+            assert!(
+                state != "pending" && state != "dispatched",
+                "{key} still reads {state} after recovery"
+            );
+            if state == "succeeded" {
+                assert!(
+                    executed.contains_key(key.as_str()),
+                    "{key} reads succeeded but never executed"
+                );
+            }
+        }
+        recovered.len()
+    })
+}
