@@ -22,11 +22,14 @@ use crate::connector::{Connector, ConnectorOutcome};
 use crate::error::{EngineError, StoreError};
 use crate::run_event::{RunEvent, rebuild};
 use crate::store::{
-    Admission, Begun, Committed, Effect, EffectEnd, EffectState, NewEffect, RunCommit, Store,
+    Admission, Committed, Effect, EffectEnd, EffectState, NewEffect, RunCommit, Store,
 };
 
-/// How many times a call is decided again when other writers keep appending to its run.
-const MAX_ATTEMPTS: u32 = 32;
+/// How many times a call is decided again when other instances keep appending to its run.
+const MAX_ATTEMPTS: u32 = 64;
+
+/// Stripes of the per-run lock.
+const RUN_LOCKS: usize = 256;
 
 /// Settings of one engine instance.
 #[derive(Debug, Clone)]
@@ -82,6 +85,10 @@ pub struct Engine<S> {
     policy: RwLock<Arc<Policy>>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
+    /// Calls of one run are decided one at a time in this instance (a run is sequential
+    /// by nature), so optimistic retries happen only between instances. Striped: a run
+    /// maps to one of these by hash.
+    run_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -98,7 +105,8 @@ impl<S: Store> Engine<S> {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Self {
-        Engine { store, policy: RwLock::new(policy), clock, config }
+        let run_locks = (0..RUN_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        Engine { store, policy: RwLock::new(policy), clock, config, run_locks }
     }
 
     pub fn store(&self) -> &Arc<S> {
@@ -199,7 +207,18 @@ impl<S: Store> Engine<S> {
 
     /// Decides a call and records it (run history, limits, audit log). Executes nothing.
     pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
+        Ok(self.decide_and_record(call, false).await?.0)
+    }
+
+    /// Decides and records a call; when `executing` and the call may go ahead, its effect
+    /// is recorded as `pending` with it, and its id returned.
+    async fn decide_and_record(
+        &self,
+        call: Call,
+        executing: bool,
+    ) -> Result<(Decided, Option<String>), EngineError> {
         let started = Instant::now();
+        let run_guard = self.run_lock(&call.run).lock().await;
         let policy = self.policy();
         // A nonce is spent once per agent, whatever becomes of the call.
         let nonce_reused = match &call.nonce {
@@ -208,10 +227,13 @@ impl<S: Store> Engine<S> {
         };
         let mut refused: Option<Reason> = None;
         let mut attempt = 0;
-        let verdict = loop {
+        let (verdict, effect_id) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
                 return Err(EngineError::Contention(call.run.clone()));
+            }
+            if attempt > 1 {
+                backoff(attempt, &call).await;
             }
             let snapshot = self.store.load_run(&call.run).await?;
             let state =
@@ -230,21 +252,38 @@ impl<S: Store> Engine<S> {
                 } else {
                     Vec::new()
                 };
+            let goes_ahead = verdict.enforced_decision() == Decision::Allow
+                && verdict.replay_of.is_none()
+                && verdict.mode != Mode::DryRun;
+            let effect = (executing && goes_ahead).then(|| NewEffect {
+                id: new_id(),
+                run: call.run.clone(),
+                call_id: call.id.clone(),
+                agent: call.agent.clone(),
+                action: call.action.clone(),
+                idempotency_key: call.idempotency_key.clone(),
+                call_digest: call.digest(),
+                node: self.config.node.clone(),
+                created: now,
+            });
+            let effect_id = effect.as_ref().map(|e| e.id.clone());
             let commit = RunCommit {
                 run: call.run.clone(),
                 agent: call.agent.clone(),
                 expected_version: snapshot.version,
                 event: RunEvent::call(&call, &verdict),
                 admission: admission.clone(),
+                effect,
             };
             match self.store.commit_run_event(commit).await? {
-                Committed::Done { .. } => break verdict,
+                Committed::Done { .. } => break (verdict, effect_id),
                 Committed::Conflict => continue,
                 Committed::Refused { index, retry_after_ms } => {
                     refused = Some(limit_reason(admission.get(index), retry_after_ms));
                 }
             }
         };
+        drop(run_guard);
         let mut record = self.record(RecordKind::Decision, &call.agent, &call.run);
         record.call_id.clone_from(&call.id);
         record.action.clone_from(&call.action);
@@ -258,7 +297,15 @@ impl<S: Store> Engine<S> {
         record.reasons.clone_from(&verdict.reasons);
         record.latency_ms = elapsed_ms(started);
         let audit_seq = self.store.append_audit(record).await?;
-        Ok(Decided { call, verdict, audit_seq })
+        Ok((Decided { call, verdict, audit_seq }, effect_id))
+    }
+
+    fn run_lock(&self, run: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(run);
+        let index = usize::try_from(hash % RUN_LOCKS as u64).unwrap_or(0);
+        // `index < RUN_LOCKS == run_locks.len()`.
+        &self.run_locks[index]
     }
 
     /// Decides, records, and when the call is allowed executes it through `connector`
@@ -269,36 +316,17 @@ impl<S: Store> Engine<S> {
         call: Call,
         connector: &dyn Connector,
     ) -> Result<Executed, EngineError> {
-        let decided = self.evaluate(call).await?;
+        let (decided, effect_id) = self.decide_and_record(call, true).await?;
         let call = &decided.call;
         if let (Some(_), Some(key)) = (&decided.verdict.replay_of, &call.idempotency_key) {
-            let effect = self.store.effect_by_key(&call.run, key).await?;
+            let effect = self.first_outcome(&call.run, key).await?;
             return Ok(Executed { decided, effect, replayed: true });
         }
-        if decided.verdict.enforced_decision() != Decision::Allow
-            || decided.verdict.mode == Mode::DryRun
-        {
+        let Some(effect_id) = effect_id else {
+            // Blocked, pending approval, or a dry run: nothing to execute.
             return Ok(Executed { decided, effect: None, replayed: false });
-        }
+        };
         let started = Instant::now();
-        let effect_id = new_id();
-        let begun = self
-            .store
-            .begin_effect(NewEffect {
-                id: effect_id.clone(),
-                run: call.run.clone(),
-                call_id: call.id.clone(),
-                agent: call.agent.clone(),
-                action: call.action.clone(),
-                idempotency_key: call.idempotency_key.clone(),
-                call_digest: call.digest(),
-                node: self.config.node.clone(),
-                created: self.clock.now(),
-            })
-            .await?;
-        if let Begun::Existing(effect) = begun {
-            return Ok(Executed { decided, effect: Some(effect), replayed: true });
-        }
         self.store.dispatch_effect(&effect_id).await?;
         let outcome = match tokio::time::timeout(
             self.config.call_timeout,
@@ -369,6 +397,22 @@ impl<S: Store> Engine<S> {
         Ok(Executed { decided, effect, replayed: false })
     }
 
+    /// The effect of the first call with an idempotency key. When that call is still
+    /// executing (here or on another instance), waits up to the call timeout for its
+    /// outcome, and otherwise returns it as it stands (`pending` or `dispatched`).
+    async fn first_outcome(&self, run: &str, key: &str) -> Result<Option<Effect>, EngineError> {
+        let deadline = Instant::now() + self.config.call_timeout;
+        loop {
+            let effect = self.store.effect_by_key(run, key).await?;
+            match &effect {
+                Some(e) if !e.state.is_final() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                _ => return Ok(effect),
+            }
+        }
+    }
+
     /// The limits an allowed call must pass: the agent's and the action's.
     fn admission(&self, policy: &Policy, call: &Call, now: Timestamp) -> Vec<Admission> {
         let agent =
@@ -401,7 +445,11 @@ impl<S: Store> Engine<S> {
         agent: &str,
         event: RunEvent,
     ) -> Result<(), EngineError> {
-        for _ in 0..MAX_ATTEMPTS {
+        let _run_guard = self.run_lock(run).lock().await;
+        for attempt in 1..=MAX_ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(Duration::from_micros(u64::from(attempt) * 500)).await;
+            }
             let snapshot = self.store.load_run(run).await?;
             let commit = RunCommit {
                 run: run.to_owned(),
@@ -409,6 +457,7 @@ impl<S: Store> Engine<S> {
                 expected_version: snapshot.version,
                 event: event.clone(),
                 admission: Vec::new(),
+                effect: None,
             };
             if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
                 return Ok(());
@@ -451,6 +500,19 @@ impl<S: Store> Engine<S> {
             tracing::debug!(kinds = ?found.kinds, count = found.count, "redacted audit payload");
         }
     }
+}
+
+/// Waits before deciding again after losing a race for a run to another instance: a
+/// growing, jittered pause so that instances stop colliding.
+async fn backoff(attempt: u32, call: &Call) {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let ceiling = 1u64 << attempt.min(6); // up to 64 ms
+    let jitter = BuildHasherDefault::<DefaultHasher>::default().hash_one((
+        &call.id,
+        attempt,
+        Instant::now(),
+    ));
+    tokio::time::sleep(Duration::from_micros(jitter % (ceiling * 1000))).await;
 }
 
 /// Who holds a call's concurrency slots.

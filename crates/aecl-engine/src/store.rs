@@ -36,6 +36,10 @@ pub struct RunCommit {
     pub event: RunEvent,
     /// Checked in order; the first that refuses stops the commit.
     pub admission: Vec<Admission>,
+    /// The `pending` effect of a call that is about to be executed, recorded with the call
+    /// so that a retry of its idempotency key, on any instance, finds it from the moment
+    /// the call is known.
+    pub effect: Option<NewEffect>,
 }
 
 /// A limit an allowed call must pass, taken atomically with the event that records it.
@@ -257,7 +261,7 @@ pub trait Store: Send + Sync + 'static {
     fn load_run(&self, run: &str) -> impl Future<Output = Result<RunSnapshot, StoreError>> + Send;
 
     /// Appends one event if the run is still at `expected_version` and every admission
-    /// passes, all in one transaction.
+    /// passes, and records the commit's effect as `pending`, all in one transaction.
     fn commit_run_event(
         &self,
         commit: RunCommit,

@@ -184,6 +184,37 @@ fn audit_checkpoints(conn: &Connection) -> Result<Vec<String>, StoreError> {
     rows.map(|r| r.map_err(backend)).collect()
 }
 
+/// Records an effect as `pending`. With `or_nothing`, an effect that conflicts with an
+/// existing one (same run and call id, or same run and idempotency key) is not an error:
+/// nothing is inserted and 0 is returned.
+fn insert_effect(
+    conn: &Connection,
+    effect: &NewEffect,
+    or_nothing: bool,
+) -> Result<usize, StoreError> {
+    let sql = format!(
+        "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key,
+             call_digest, node, state, result, created, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 'null', ?9, ?9){}",
+        if or_nothing { " ON CONFLICT DO NOTHING" } else { "" }
+    );
+    conn.execute(
+        &sql,
+        params![
+            effect.id,
+            effect.run,
+            effect.call_id,
+            effect.agent,
+            effect.action,
+            effect.idempotency_key,
+            effect.call_digest.0,
+            effect.node,
+            to_i64(effect.created.0)
+        ],
+    )
+    .map_err(backend)
+}
+
 const EFFECT_COLUMNS: &str = "id, run, call_id, agent, action, idempotency_key, call_digest, \
                               node, state, result, error, rollback_token, created, updated";
 
@@ -363,6 +394,9 @@ impl Store for SqliteStore {
                 params![commit.run, commit.agent, to_i64(version)],
             )
             .map_err(backend)?;
+            if let Some(effect) = &commit.effect {
+                insert_effect(conn, effect, false)?;
+            }
             Ok(Committed::Done { version })
         })
         .await
@@ -406,25 +440,7 @@ impl Store for SqliteStore {
     async fn begin_effect(&self, effect: NewEffect) -> Result<Begun, StoreError> {
         self.write(move |batch| {
             let conn = batch.conn;
-            let inserted = conn
-                .execute(
-                    "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key,
-                         call_digest, node, state, result, created, updated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 'null', ?9, ?9)
-                     ON CONFLICT DO NOTHING",
-                    params![
-                        effect.id,
-                        effect.run,
-                        effect.call_id,
-                        effect.agent,
-                        effect.action,
-                        effect.idempotency_key,
-                        effect.call_digest.0,
-                        effect.node,
-                        to_i64(effect.created.0)
-                    ],
-                )
-                .map_err(backend)?;
+            let inserted = insert_effect(conn, &effect, true)?;
             if inserted == 1 {
                 return Ok(Begun::New);
             }

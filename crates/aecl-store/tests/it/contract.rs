@@ -64,6 +64,7 @@ fn commit(run: &str, expected: u64, admission: Vec<Admission>) -> RunCommit {
         expected_version: expected,
         event: user(&format!("event at {expected}")),
         admission,
+        effect: None,
     }
 }
 

@@ -1,0 +1,173 @@
+//! Single-use values and approvals on PostgreSQL: nonces, grants and approval requests.
+//! Each is spent or resolved by one guarded statement, so that of several instances racing
+//! for it exactly one succeeds.
+
+use aecl_core::{CallDigest, Revision, Timestamp};
+use aecl_engine::{Approval, ApprovalStatus, Grant, GrantRefusal, StoreError};
+use sqlx::{PgPool, Row};
+
+use crate::{backend, corrupt, to_i64, to_u64};
+
+pub(super) async fn use_nonce(
+    pool: &PgPool,
+    scope: &str,
+    nonce: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "INSERT INTO nonces (scope, nonce, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(scope)
+    .bind(nonce)
+    .bind(to_i64(at.0))
+    .execute(pool)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub(super) async fn put_grant(pool: &PgPool, grant: Grant) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(grant.id)
+    .bind(grant.approval_id)
+    .bind(grant.call_digest.0)
+    .bind(grant.policy_revision.0)
+    .bind(to_i64(grant.expires.0))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) async fn consume_grant(
+    pool: &PgPool,
+    id: &str,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Result<Grant, GrantRefusal>, StoreError> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    // Locked: an instance racing for the same grant waits here and then reads it consumed.
+    let row = sqlx::query(
+        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
+         FROM grants WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let Some(row) = row else {
+        tx.rollback().await.map_err(backend)?;
+        return Ok(Err(GrantRefusal::Unknown));
+    };
+    let consumed: Option<i64> = row.try_get(4).map_err(backend)?;
+    let grant = Grant {
+        id: id.to_owned(),
+        approval_id: row.try_get(0).map_err(backend)?,
+        call_digest: CallDigest(row.try_get(1).map_err(backend)?),
+        policy_revision: Revision(row.try_get(2).map_err(backend)?),
+        expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
+    };
+    if let Some(refusal) = crate::grant_refusal(&grant, consumed.is_some(), digest, revision, at) {
+        tx.rollback().await.map_err(backend)?;
+        return Ok(Err(refusal));
+    }
+    // INVARIANT: a grant is spent by exactly one statement that finds it unspent.
+    let spent =
+        sqlx::query("UPDATE grants SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL")
+            .bind(id)
+            .bind(to_i64(at.0))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    if spent != 1 {
+        tx.rollback().await.map_err(backend)?;
+        return Ok(Err(GrantRefusal::AlreadyUsed));
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(Ok(grant))
+}
+
+pub(super) async fn put_approval(pool: &PgPool, approval: Approval) -> Result<(), StoreError> {
+    let body = serde_json::to_string(&approval.body).map_err(|e| corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO approvals (id, run, call_id, agent, action, call_digest,
+             policy_revision, status, requested, expires, decided_by, reason, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(approval.id)
+    .bind(approval.run)
+    .bind(approval.call_id)
+    .bind(approval.agent)
+    .bind(approval.action)
+    .bind(approval.call_digest.0)
+    .bind(approval.policy_revision.0)
+    .bind(approval.status.as_str())
+    .bind(to_i64(approval.requested.0))
+    .bind(to_i64(approval.expires.0))
+    .bind(approval.decided_by)
+    .bind(approval.reason)
+    .bind(body)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) async fn approval(pool: &PgPool, id: &str) -> Result<Option<Approval>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
+             requested, expires, decided_by, reason, body
+         FROM approvals WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    let Some(row) = row else { return Ok(None) };
+    let status: String = row.try_get(7).map_err(backend)?;
+    let body: String = row.try_get(12).map_err(backend)?;
+    Ok(Some(Approval {
+        id: row.try_get(0).map_err(backend)?,
+        run: row.try_get(1).map_err(backend)?,
+        call_id: row.try_get(2).map_err(backend)?,
+        agent: row.try_get(3).map_err(backend)?,
+        action: row.try_get(4).map_err(backend)?,
+        call_digest: CallDigest(row.try_get(5).map_err(backend)?),
+        policy_revision: Revision(row.try_get(6).map_err(backend)?),
+        status: ApprovalStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("approval {id} has status `{status}`")))?,
+        requested: Timestamp(to_u64(row.try_get(8).map_err(backend)?)?),
+        expires: Timestamp(to_u64(row.try_get(9).map_err(backend)?)?),
+        decided_by: row.try_get(10).map_err(backend)?,
+        reason: row.try_get(11).map_err(backend)?,
+        body: serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?,
+    }))
+}
+
+pub(super) async fn resolve_approval(
+    pool: &PgPool,
+    id: &str,
+    status: ApprovalStatus,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE approvals SET status = $2, decided_by = $3, reason = $4
+         WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(by)
+    .bind(reason)
+    .execute(pool)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    Ok(n == 1)
+}

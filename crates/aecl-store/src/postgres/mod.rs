@@ -1,0 +1,242 @@
+//! The PostgreSQL store: for several engine instances (replicas) on one database. Every
+//! method is one transaction that locks what it checks (rows `FOR UPDATE`, or an advisory
+//! lock where there is no row yet), so the guarantees of the store port hold across
+//! instances and not only within one process: see `runs`, `effects`, `grants` and `writer`.
+//!
+//! Audit records go through one committer task per store, which group-commits them with
+//! one signed checkpoint per batch; the instances' batches are serialised by the lock on
+//! the log's head row.
+
+mod effects;
+mod grants;
+mod runs;
+mod schema;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aecl_audit::{AuditRecord, StoredRecord};
+use aecl_core::{CallDigest, Revision, Timestamp};
+use aecl_engine::{
+    Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, Grant, GrantRefusal, NewEffect,
+    RunCommit, RunSnapshot, Store, StoreError,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{AuditConfig, backend, hash_of, to_i64};
+
+/// Connections one store keeps at most. Every method holds one for a single short
+/// transaction, and the audit committer one more while it commits a batch.
+const POOL_SIZE: u32 = 16;
+
+/// The PostgreSQL implementation of the store port. Cheap to clone: clones share the
+/// connection pool and the audit committer.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: PgPool,
+    audit: mpsc::UnboundedSender<writer::Job>,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
+    /// brings its schema up to date and starts the audit committer on the current Tokio
+    /// runtime. Several instances may open one database at once.
+    pub async fn open(url: &str, audit: AuditConfig) -> Result<PostgresStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
+        schema::migrate(&pool).await?;
+        let audit = writer::spawn(pool.clone(), audit);
+        Ok(PostgresStore { inner: Arc::new(Inner { pool, audit }) })
+    }
+
+    /// Connects for reading the audit log only (`aecl audit verify` and friends): no
+    /// migration, no committer, no key, and every transaction read-only.
+    pub async fn open_reader(url: &str) -> Result<PostgresReader, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?
+            .options([("default_transaction_read_only", "on")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
+        let has_schema: bool =
+            sqlx::query_scalar("SELECT to_regclass('aecl_schema') IS NOT NULL AND to_regclass('audit_log') IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .map_err(backend)?;
+        if !has_schema {
+            return Err(StoreError::Backend("the database holds no aecl audit log".to_owned()));
+        }
+        Ok(PostgresReader { pool })
+    }
+
+    fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+}
+
+/// Read access to an audit log on PostgreSQL without a committer (for the CLI).
+#[derive(Debug, Clone)]
+pub struct PostgresReader {
+    pool: PgPool,
+}
+
+impl PostgresReader {
+    pub async fn audit_records(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        audit_records(&self.pool, from, limit).await
+    }
+
+    pub async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
+        audit_checkpoints(&self.pool).await
+    }
+}
+
+async fn audit_records(
+    pool: &PgPool,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = sqlx::query(
+        "SELECT seq, record, chain_hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(to_i64(from))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let seq: i64 = row.try_get(0).map_err(backend)?;
+        let record: Vec<u8> = row.try_get(1).map_err(backend)?;
+        let chain: Vec<u8> = row.try_get(2).map_err(backend)?;
+        // A negative seq cannot be ours: give verification a number it will flag.
+        out.push((u64::try_from(seq).unwrap_or(u64::MAX), record, hash_of(&chain)));
+    }
+    Ok(out)
+}
+
+async fn audit_checkpoints(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar("SELECT note FROM audit_checkpoints ORDER BY size")
+        .fetch_all(pool)
+        .await
+        .map_err(backend)
+}
+
+impl Store for PostgresStore {
+    async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
+        runs::load_run(self.pool(), run).await
+    }
+
+    async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
+        runs::commit_run_event(self.pool(), commit).await
+    }
+
+    async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM slots WHERE holder = $1")
+            .bind(holder)
+            .execute(self.pool())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.inner
+            .audit
+            .send(writer::Job { record, answer })
+            .map_err(|_| StoreError::WriterStopped("the audit committer has ended".to_owned()))?;
+        answered.await.map_err(|_| {
+            StoreError::WriterStopped("the audit committer dropped a record".to_owned())
+        })?
+    }
+
+    async fn begin_effect(&self, effect: NewEffect) -> Result<Begun, StoreError> {
+        effects::begin_effect(self.pool(), effect).await
+    }
+
+    async fn dispatch_effect(&self, id: &str) -> Result<(), StoreError> {
+        effects::dispatch_effect(self.pool(), id).await
+    }
+
+    async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
+        effects::finish_effect(self.pool(), id, end).await
+    }
+
+    async fn effect(&self, id: &str) -> Result<Option<Effect>, StoreError> {
+        effects::effect(self.pool(), id).await
+    }
+
+    async fn effect_by_key(&self, run: &str, key: &str) -> Result<Option<Effect>, StoreError> {
+        effects::effect_by_key(self.pool(), run, key).await
+    }
+
+    async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
+        effects::recover_effects(self.pool(), node, at).await
+    }
+
+    async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {
+        grants::use_nonce(self.pool(), scope, nonce, at).await
+    }
+
+    async fn put_grant(&self, grant: Grant) -> Result<(), StoreError> {
+        grants::put_grant(self.pool(), grant).await
+    }
+
+    async fn consume_grant(
+        &self,
+        id: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
+        grants::consume_grant(self.pool(), id, digest, revision, at).await
+    }
+
+    async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
+        grants::put_approval(self.pool(), approval).await
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        grants::approval(self.pool(), id).await
+    }
+
+    async fn resolve_approval(
+        &self,
+        id: &str,
+        status: ApprovalStatus,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        grants::resolve_approval(self.pool(), id, status, by, reason).await
+    }
+
+    async fn audit_records(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        audit_records(self.pool(), from, limit).await
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
+        audit_checkpoints(self.pool()).await
+    }
+}

@@ -1,0 +1,216 @@
+//! Runs and the limits taken with them: a run's events are appended only at the version
+//! they were decided against, with every rate limit and concurrency slot checked and taken
+//! in the same transaction.
+//!
+//! Several instances commit to one database, so every check holds a lock until the commit:
+//! the run's row (`FOR UPDATE`), each rate limit's row (`FOR UPDATE`) and, for the slots of
+//! a key, a transaction-scoped advisory lock on the key (slots are several rows that may not
+//! exist yet, so there is no row to lock). Locks are always taken in the same order (the
+//! run, then rate keys sorted, then slot keys sorted), so two commits never wait on each
+//! other in a cycle.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aecl_core::limits::gcra;
+use aecl_engine::{Admission, Committed, RunCommit, RunSnapshot, StoreError};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::{backend, to_i64, to_u64};
+
+/// The run's events in order, read in one statement (so one snapshot).
+pub(super) async fn load_run(pool: &PgPool, run: &str) -> Result<RunSnapshot, StoreError> {
+    let rows = sqlx::query(
+        "SELECT r.agent, e.event FROM runs r LEFT JOIN run_events e ON e.run = r.run
+         WHERE r.run = $1 ORDER BY e.version",
+    )
+    .bind(run)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let mut agent = None;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        agent = Some(row.try_get::<String, _>(0).map_err(backend)?);
+        if let Some(text) = row.try_get::<Option<String>, _>(1).map_err(backend)? {
+            events.push(crate::decode_event(&text)?);
+        }
+    }
+    let version = u64::try_from(events.len()).unwrap_or(u64::MAX);
+    Ok(RunSnapshot { agent, version, events })
+}
+
+pub(super) async fn commit_run_event(
+    pool: &PgPool,
+    commit: RunCommit,
+) -> Result<Committed, StoreError> {
+    let event = crate::encode_event(&commit.event)?;
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let decided = match lock_run(&mut tx, &commit).await? {
+        Some(current) if current == commit.expected_version => {
+            admit(&mut tx, &commit.admission).await?
+        }
+        _ => Err(Committed::Conflict),
+    };
+    let rate_updates = match decided {
+        Ok(updates) => updates,
+        Err(refused) => {
+            // A refusal (or a lost race) writes nothing.
+            tx.rollback().await.map_err(backend)?;
+            return Ok(refused);
+        }
+    };
+    for (key, tat) in rate_updates {
+        sqlx::query("UPDATE rate_limits SET tat = $2 WHERE key = $1")
+            .bind(key)
+            .bind(to_i64(tat))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    for admission in &commit.admission {
+        if let Admission::Slot { key, holder, now, expires, .. } = admission {
+            sqlx::query("DELETE FROM slots WHERE key = $1 AND expires <= $2")
+                .bind(key)
+                .bind(to_i64(now.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query(
+                "INSERT INTO slots (key, holder, expires) VALUES ($1, $2, $3)
+                 ON CONFLICT (key, holder) DO UPDATE SET expires = excluded.expires",
+            )
+            .bind(key)
+            .bind(holder)
+            .bind(to_i64(expires.0))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+    }
+    let version = commit.expected_version + 1;
+    sqlx::query("INSERT INTO run_events (run, version, event) VALUES ($1, $2, $3)")
+        .bind(&commit.run)
+        .bind(to_i64(version))
+        .bind(event)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("UPDATE runs SET version = $2 WHERE run = $1")
+        .bind(&commit.run)
+        .bind(to_i64(version))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if let Some(effect) = &commit.effect {
+        super::effects::insert_effect(&mut tx, effect, false).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(Committed::Done { version })
+}
+
+/// Locks the run's row and returns its version; `None` when the run does not exist and
+/// the commit expected it to.
+async fn lock_run(
+    tx: &mut Transaction<'static, Postgres>,
+    commit: &RunCommit,
+) -> Result<Option<u64>, StoreError> {
+    let select = "SELECT version FROM runs WHERE run = $1 FOR UPDATE";
+    let version: Option<i64> = sqlx::query_scalar(select)
+        .bind(&commit.run)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    if let Some(version) = version {
+        return to_u64(version).map(Some);
+    }
+    if commit.expected_version != 0 {
+        return Ok(None);
+    }
+    // A new run. Two instances creating it at once: the second insert waits for the first
+    // transaction and then does nothing, and the select below sees the first one's version,
+    // so only one of them appends at version 0.
+    sqlx::query(
+        "INSERT INTO runs (run, agent, version) VALUES ($1, $2, 0) ON CONFLICT (run) DO NOTHING",
+    )
+    .bind(&commit.run)
+    .bind(&commit.agent)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let version: i64 =
+        sqlx::query_scalar(select).bind(&commit.run).fetch_one(&mut **tx).await.map_err(backend)?;
+    to_u64(version).map(Some)
+}
+
+/// Locks every limit of the commit, then checks each in order. Returns the rate limits'
+/// new theoretical arrival times to store, or the refusal.
+async fn admit(
+    tx: &mut Transaction<'static, Postgres>,
+    admission: &[Admission],
+) -> Result<Result<Vec<(String, u64)>, Committed>, StoreError> {
+    let mut rate_keys = BTreeSet::new();
+    let mut slot_keys = BTreeSet::new();
+    for a in admission {
+        match a {
+            Admission::Rate { key, .. } => rate_keys.insert(key.as_str()),
+            Admission::Slot { key, .. } => slot_keys.insert(key.as_str()),
+        };
+    }
+    // A key never seen gets a row with arrival time 0, which GCRA reads as "no earlier
+    // call" (it takes the later of the stored time and now), so that there is a row to lock.
+    let mut tats = BTreeMap::new();
+    for key in rate_keys {
+        sqlx::query(
+            "INSERT INTO rate_limits (key, tat) VALUES ($1, 0) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let tat: i64 = sqlx::query_scalar("SELECT tat FROM rate_limits WHERE key = $1 FOR UPDATE")
+            .bind(key)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend)?;
+        tats.insert(key, to_u64(tat)?);
+    }
+    for key in slot_keys {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('aecl.slots:' || $1, 0))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    // Check every limit before writing any, so a refusal writes nothing. As in SQLite, each
+    // check reads the stored state, not the state an earlier admission of this commit would
+    // leave.
+    let mut rate_updates = Vec::new();
+    for (index, a) in admission.iter().enumerate() {
+        match a {
+            Admission::Rate { key, limit, now } => {
+                let tat = tats.get(key.as_str()).copied();
+                match gcra(limit, tat, now.0) {
+                    Ok(next) => rate_updates.push((key.clone(), next)),
+                    Err(wait) => {
+                        return Ok(Err(Committed::Refused { index, retry_after_ms: Some(wait) }));
+                    }
+                }
+            }
+            Admission::Slot { key, limit, holder, now, .. } => {
+                let held: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM slots WHERE key = $1 AND expires > $2 AND holder <> $3",
+                )
+                .bind(key)
+                .bind(to_i64(now.0))
+                .bind(holder)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(backend)?;
+                if to_u64(held)? >= u64::from(*limit) {
+                    return Ok(Err(Committed::Refused { index, retry_after_ms: None }));
+                }
+            }
+        }
+    }
+    Ok(Ok(rate_updates))
+}

@@ -1,0 +1,157 @@
+//! The PostgreSQL audit committer: one task per `PostgresStore` takes whatever records
+//! producers queued while its previous commit ran and appends them in one transaction with
+//! one signed checkpoint (group commit).
+//!
+//! Several instances append to one log. Each batch locks the log's head row
+//! (`audit_head`, `FOR UPDATE`) and resumes the chain and the Merkle range from it, so the
+//! instances' batches are serialised by the database and the log keeps one history with
+//! contiguous sequence numbers, whoever appends. Nothing is acknowledged before the
+//! transaction commits; a failed commit answers every record of its batch with the error,
+//! and the next batch starts again from the stored head.
+
+use aecl_audit::{AuditRecord, LogState, SignerKey, sign_checkpoint};
+use aecl_core::Timestamp;
+use aecl_engine::StoreError;
+use sqlx::{PgPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{AuditConfig, backend, corrupt, head, to_i64, to_u64};
+
+/// Records taken into one transaction at most.
+const MAX_BATCH: usize = 4096;
+
+/// One record to append, and where to send its sequence number once it is durable.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub record: AuditRecord,
+    pub answer: oneshot::Sender<Result<u64, StoreError>>,
+}
+
+/// Starts the committer task on the current Tokio runtime. It stops when every sender is
+/// dropped.
+pub(crate) fn spawn(pool: PgPool, audit: AuditConfig) -> mpsc::UnboundedSender<Job> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let committer = Committer { pool, origin: audit.origin, signer: audit.signer };
+    tokio::spawn(committer.run(receiver));
+    sender
+}
+
+struct Committer {
+    pool: PgPool,
+    origin: String,
+    signer: SignerKey,
+}
+
+impl Committer {
+    async fn run(self, mut receiver: mpsc::UnboundedReceiver<Job>) {
+        let mut jobs = Vec::with_capacity(64);
+        while let Some(first) = receiver.recv().await {
+            jobs.push(first);
+            while jobs.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut jobs).await;
+        }
+    }
+
+    async fn commit(&self, jobs: &mut Vec<Job>) {
+        let mut records: Vec<AuditRecord> = Vec::with_capacity(jobs.len());
+        let mut answers = Vec::with_capacity(jobs.len());
+        for job in jobs.drain(..) {
+            records.push(job.record);
+            answers.push(job.answer);
+        }
+        match self.transaction(&mut records).await {
+            Ok(results) => {
+                for (answer, result) in answers.into_iter().zip(results) {
+                    // A producer that stopped waiting has nothing to be told.
+                    let _ = answer.send(result);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, records = answers.len(), "PostgreSQL audit group commit failed");
+                let message = error.to_string();
+                for answer in answers {
+                    let _ = answer
+                        .send(Err(StoreError::Backend(format!("audit commit failed: {message}"))));
+                }
+            }
+        }
+    }
+
+    /// Appends the batch in one transaction. The outer error fails the whole batch; an
+    /// inner one is a record that could not be encoded (it gets no sequence number and
+    /// the others still commit).
+    async fn transaction(
+        &self,
+        records: &mut [AuditRecord],
+    ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // INVARIANT: the head row stays locked until this batch commits or rolls back, so
+        // no other instance appends between reading the head and writing the new one.
+        let row = sqlx::query("SELECT size, head, nodes FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| corrupt("the audit head row is missing"))?;
+        let size: i64 = row.try_get(0).map_err(backend)?;
+        let head_bytes: Vec<u8> = row.try_get(1).map_err(backend)?;
+        let nodes: Vec<u8> = row.try_get(2).map_err(backend)?;
+        let mut log: LogState = head::decode(to_u64(size)?, &head_bytes, &nodes)?;
+
+        let mut results = Vec::with_capacity(records.len());
+        let mut seqs = Vec::with_capacity(records.len());
+        let mut canonical = Vec::with_capacity(records.len());
+        let mut chain = Vec::with_capacity(records.len());
+        let mut time: Option<Timestamp> = None;
+        for record in records.iter_mut() {
+            match log.append(record) {
+                Ok(appended) => {
+                    seqs.push(to_i64(appended.seq));
+                    canonical.push(appended.canonical);
+                    chain.push(appended.chain_hash.to_vec());
+                    time = Some(time.map_or(record.time, |t| t.max(record.time)));
+                    results.push(Ok(appended.seq));
+                }
+                Err(e) => results.push(Err(StoreError::Audit(e))),
+            }
+        }
+        if seqs.is_empty() {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(results);
+        }
+
+        sqlx::query(
+            "INSERT INTO audit_log (seq, record, chain_hash)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
+        )
+        .bind(seqs)
+        .bind(canonical)
+        .bind(chain)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let checkpoint = log.checkpoint(&self.origin, time);
+        let note = sign_checkpoint(&checkpoint, &self.signer)?;
+        let size = to_i64(checkpoint.size);
+        sqlx::query("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)")
+            .bind(size)
+            .bind(note)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let (head_bytes, nodes) = head::encode(&log);
+        sqlx::query("UPDATE audit_head SET size = $1, head = $2, nodes = $3 WHERE id = 1")
+            .bind(size)
+            .bind(head_bytes.to_vec())
+            .bind(nodes)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(results)
+    }
+}

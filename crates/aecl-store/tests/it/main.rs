@@ -1,0 +1,9 @@
+//! Integration tests of the stores: one contract suite run against SQLite and against a
+//! real PostgreSQL that the tests start themselves (`pg`).
+
+mod contract;
+mod crash;
+mod engine;
+mod pg;
+mod replica;
+mod support;
