@@ -50,6 +50,7 @@ fn record(i: u64) -> AuditRecord {
     }
 }
 
+#[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let n: u64 = if full { 500_000 } else { 2_000 };
@@ -62,7 +63,8 @@ fn main() {
         records.push((appended.seq, appended.canonical, appended.chain_hash));
         // A checkpoint per 256 records, as a busy group commit would write.
         if (i + 1) % 256 == 0 || i + 1 == n {
-            checkpoints.push(sign_checkpoint(&log.checkpoint("bench.aecl/audit", None), &key).unwrap());
+            checkpoints
+                .push(sign_checkpoint(&log.checkpoint("bench.aecl/audit", None), &key).unwrap());
         }
     }
     let bytes: usize = records.iter().map(|r| r.1.len()).sum();
@@ -75,7 +77,11 @@ fn main() {
     let baseline = n as f64 / started.elapsed().as_secs_f64();
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    println!("{n} records, {:.0} bytes each on average, {} checkpoints", bytes as f64 / n as f64, checkpoints.len());
+    println!(
+        "{n} records, {:.0} bytes each on average, {} checkpoints",
+        bytes as f64 / n as f64,
+        checkpoints.len()
+    );
     println!("{:<34} {:>14} {:>12}", "case", "records/s", "vs sha256");
     println!("{:<34} {:>14.0} {:>12.2}", "baseline: sha256 of each record", baseline, 1.0);
     for threads in [1, cores] {
@@ -86,6 +92,11 @@ fn main() {
         let report = verify_log_with(owned, &checkpoints, &verifier, &options);
         let rate = n as f64 / started.elapsed().as_secs_f64();
         assert_eq!(report.problem, None);
-        println!("{:<34} {:>14.0} {:>12.2}", format!("verify_log, {threads} thread(s)"), rate, rate / baseline);
+        println!(
+            "{:<34} {:>14.0} {:>12.2}",
+            format!("verify_log, {threads} thread(s)"),
+            rate,
+            rate / baseline
+        );
     }
 }

@@ -21,7 +21,7 @@ pub enum RunEvent {
     /// The user's own words.
     User { text: String },
     /// A decided call and the verdict it got.
-    Call { call: CallEvent, decision: String, mode: String, replay_of: Option<String> },
+    Call { call: Box<CallEvent>, decision: String, mode: String, replay_of: Option<String> },
     /// A tool's output.
     Result { id: String, output: Value },
     /// How an allowed call's execution ended: settles or releases its budget reservation.
@@ -32,7 +32,7 @@ impl RunEvent {
     /// The event that records `call` decided as `verdict`.
     pub fn call(call: &Call, verdict: &Verdict) -> RunEvent {
         RunEvent::Call {
-            call: call_event(call),
+            call: Box::new(call_event(call)),
             decision: verdict.decision.as_str().to_owned(),
             mode: verdict.mode.as_str().to_owned(),
             replay_of: verdict.replay_of.clone(),

@@ -157,7 +157,7 @@ pub enum Begun {
     New,
     /// An effect with the same run and idempotency key (or the same run and call id)
     /// exists: the caller returns its outcome and never executes again.
-    Existing(Effect),
+    Existing(Box<Effect>),
 }
 
 /// How an effect ended.

@@ -49,7 +49,7 @@ pub fn is_policy_file(path: &Path) -> bool {
 
 enum Parsed {
     Settings(SettingsFile),
-    Manifest(ManifestFile),
+    Manifest(Box<ManifestFile>),
     Catalog(CatalogFile),
     Cedar,
 }
@@ -214,7 +214,7 @@ fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> 
     match name.extension().and_then(|e| e.to_str()) {
         Some("cedar") => Some(Parsed::Cedar),
         Some("json") => match serde_json::from_str::<ManifestFile>(&file.text) {
-            Ok(m) => Some(Parsed::Manifest(m)),
+            Ok(m) => Some(Parsed::Manifest(Box::new(m))),
             Err(e) => {
                 problems.push(problem(
                     e.line(),
@@ -239,7 +239,7 @@ fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> 
             let result = if name.file_name().and_then(|n| n.to_str()) == Some("policy.toml") {
                 toml::from_str(&file.text).map(Parsed::Settings)
             } else if table.contains_key("agent_id") {
-                toml::from_str(&file.text).map(Parsed::Manifest)
+                toml::from_str(&file.text).map(|m| Parsed::Manifest(Box::new(m)))
             } else if table.contains_key("actions") {
                 toml::from_str(&file.text).map(Parsed::Catalog)
             } else {

@@ -13,7 +13,7 @@ pub(crate) fn encode(log: &LogState) -> (Hash, Vec<u8>) {
 pub(crate) fn decode(size: u64, head: &[u8], nodes: &[u8]) -> Result<LogState, StoreError> {
     let head: Hash =
         head.try_into().map_err(|_| corrupt("the audit head's chain hash is not 32 bytes"))?;
-    if nodes.len() % 32 != 0 {
+    if !nodes.len().is_multiple_of(32) {
         return Err(corrupt("the audit head's Merkle range is not a list of 32-byte hashes"));
     }
     let nodes = nodes

@@ -116,6 +116,21 @@ const BROKEN: &[Broken] = &[
         beside_parse_errors: true,
     },
     Broken {
+        file: "agents/bad_rate.toml",
+        text: "agent_id = \"a_bad_rate\"\nallowed_actions = [\"read_invoice\"]\n\n\
+               [limits]\nrate = \"10/fortnight\"\n",
+        at: (5, 8),
+        says: "rate `10/fortnight`: expected COUNT/UNIT",
+        beside_parse_errors: true,
+    },
+    Broken {
+        file: "catalog/concurrency.toml",
+        text: "[actions.deploy]\neffect = \"read\"\n\n[actions.deploy.limits]\nconcurrency = 0\n",
+        at: (5, 15),
+        says: "`concurrency` must be at least 1",
+        beside_parse_errors: true,
+    },
+    Broken {
         file: "rules.cedar",
         text: "// a forbid with a missing operand\n\
                forbid (principal, action == Action::\"pay\", resource)\n\

@@ -117,7 +117,7 @@ pub(super) async fn begin_effect(pool: &PgPool, effect: NewEffect) -> Result<Beg
         }
     };
     existing
-        .map(Begun::Existing)
+        .map(|e| Begun::Existing(Box::new(e)))
         .ok_or_else(|| corrupt(format!("effect {} conflicts with no stored effect", effect.id)))
 }
 

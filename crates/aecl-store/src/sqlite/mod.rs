@@ -215,6 +215,9 @@ fn insert_effect(
     .map_err(backend)
 }
 
+/// A stored grant: approval id, call digest, policy revision, expiry, when consumed.
+type GrantRow = (Option<String>, String, String, i64, Option<i64>);
+
 const EFFECT_COLUMNS: &str = "id, run, call_id, agent, action, idempotency_key, call_digest, \
                               node, state, result, error, rollback_token, created, updated";
 
@@ -458,7 +461,7 @@ impl Store for SqliteStore {
                     &[&effect.run, &effect.call_id],
                 )?,
             };
-            existing.map(Begun::Existing).ok_or_else(|| {
+            existing.map(|e| Begun::Existing(Box::new(e))).ok_or_else(|| {
                 corrupt(format!("effect {} conflicts with no stored effect", effect.id))
             })
         })
@@ -598,7 +601,7 @@ impl Store for SqliteStore {
         let (id, digest, revision) = (id.to_owned(), digest.clone(), revision.clone());
         self.write(move |batch| {
             let conn = batch.conn;
-            let row: Option<(Option<String>, String, String, i64, Option<i64>)> = conn
+            let row: Option<GrantRow> = conn
                 .query_row(
                     "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
                      FROM grants WHERE id = ?1",
