@@ -64,8 +64,9 @@ fn ci(root: &Path) -> Result<()> {
 /// install them when they are missing (Debian or Ubuntu, as root).
 fn ensure_postgres() -> Result<()> {
     let installed = which("pg_config")
-        || std::fs::read_dir("/usr/lib/postgresql")
-            .is_ok_and(|mut versions| versions.any(|v| v.is_ok_and(|v| v.path().join("bin/initdb").is_file())));
+        || std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|mut versions| {
+            versions.any(|v| v.is_ok_and(|v| v.path().join("bin/initdb").is_file()))
+        });
     if installed {
         return Ok(());
     }
