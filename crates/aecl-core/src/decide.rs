@@ -5,6 +5,7 @@
 //! environment or a file; nothing panics on input, and if a bug panics anyway the panic is
 //! caught and the call is blocked.
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
@@ -13,7 +14,6 @@ use crate::call::{Call, DeclaredSource, Timestamp};
 use crate::constraint::{ValueFacts, Violation, normalise_path};
 use crate::path::{FieldPath, for_each_leaf};
 use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
-use crate::provenance::Provenance;
 use crate::risk::{self, RiskInputs};
 use crate::rules::RuleInput;
 use crate::run::{RunState, value_text};
@@ -126,9 +126,16 @@ impl<'a> Evaluation<'a> {
         let facts = self.arguments(&action);
         let environment = self.scope_and_intent(&agent, &action);
         let untrusted_args = self.data_flow(&agent, &action);
-        self.budgets(&agent, &action);
+        // Read once: the budgets and the amount risk factor both need it.
+        let amount = amount_of(&action, &self.call.args);
+        self.budgets(&agent, &action, &amount);
         self.replay();
-        let inputs = RiskInputs { environment, bulk: facts.bulk, untrusted_args };
+        let inputs = RiskInputs {
+            environment,
+            bulk: facts.bulk,
+            untrusted_args,
+            amount: amount.ok().flatten(),
+        };
         self.risk(&agent, &action, &inputs);
         self.rules(&action, &inputs.untrusted_args);
         self.finish()
@@ -163,7 +170,7 @@ impl<'a> Evaluation<'a> {
             );
         }
         if let Some(rule) = agent.context_rules.get(action) {
-            let message = format!("context rule for `{action}`: {}", rule.name);
+            let message = ["context rule for `", action, "`: ", &rule.name].concat();
             self.reason(Stage::Manifest, "manifest.context_rules", rule.decision, None, message);
         }
     }
@@ -193,7 +200,11 @@ impl<'a> Evaluation<'a> {
             self.reason(Stage::Arguments, "arguments.object", Decision::Block, None, message);
             return facts;
         }
-        if let Some(schema) = &action.schema {
+        // `is_valid` first: it stops at the first failure and builds no errors, and most
+        // calls are valid.
+        if let Some(schema) = &action.schema
+            && !schema.validator.is_valid(args)
+        {
             for error in schema.validator.iter_errors(args) {
                 let pointer = error.instance_path().to_string();
                 let field = pointer.trim_start_matches('/').replace('/', ".");
@@ -203,8 +214,8 @@ impl<'a> Evaluation<'a> {
             }
         }
         let mut violations: Vec<Violation> = Vec::new();
-        for arg in &action.args {
-            for value in arg.path.values(args) {
+        for arg in action.args.iter().filter(|a| !a.constraints.is_empty()) {
+            arg.path.for_each_value(args, &mut |value| {
                 for constraint in &arg.constraints {
                     violations.clear();
                     constraint.check(value, &mut violations, &mut facts);
@@ -214,7 +225,7 @@ impl<'a> Evaluation<'a> {
                         self.reason(Stage::Arguments, &rule, v.decision, field, v.message);
                     }
                 }
-            }
+            });
         }
         facts
     }
@@ -303,28 +314,28 @@ impl<'a> Evaluation<'a> {
     /// argument paths whose value came only from untrusted content.
     fn data_flow(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Vec<String> {
         let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
-        let controls: Vec<String> =
-            action.args.iter().filter(|a| a.control).map(|a| a.path.to_string()).collect();
+        let is_control = |path: &str| action.args.iter().any(|a| a.control && a.path.is(path));
         for_each_leaf(&self.call.args, &mut |path, value| {
             let declared = self.call.provenance.get(path).copied();
-            let Some(text) = value_text(value) else { return };
-            let provenance = if controls.iter().any(|c| c == path) {
-                self.run.provenance.provenance_of_parts(&text)
+            let Some(text) = leaf_text(value) else { return };
+            // The borrowed look-ups: a source is cloned only for a finding.
+            let source = if is_control(path) {
+                self.run.provenance.source_of_parts(&text)
             } else {
-                self.run.provenance_of(&text)
+                self.run.provenance.source_of(&text)
             };
-            match provenance {
-                Provenance::UntrustedOnly { source } => {
-                    untrusted.push((path.to_owned(), text, Some(source.label)))
+            match source {
+                Some(source) if !source.kind.is_trusted() => {
+                    untrusted.push((path.to_owned(), text.into_owned(), Some(source.label.clone())))
                 }
                 _ if declared == Some(DeclaredSource::Untrusted) => {
-                    untrusted.push((path.to_owned(), text, None))
+                    untrusted.push((path.to_owned(), text.into_owned(), None))
                 }
                 _ => {}
             }
         });
         for (path, text, source) in &untrusted {
-            if controls.contains(path) {
+            if is_control(path) {
                 let from = source.as_deref().map_or_else(
                     || "the client declared it untrusted".to_owned(),
                     |s| format!("it appears only in untrusted content ({s})"),
@@ -351,7 +362,12 @@ impl<'a> Evaluation<'a> {
     }
 
     /// Step 6: tool-call count and money budgets.
-    fn budgets(&mut self, agent: &AgentManifest, action: &ActionSpec) {
+    fn budgets(
+        &mut self,
+        agent: &AgentManifest,
+        action: &ActionSpec,
+        amount: &Result<Option<f64>, String>,
+    ) {
         if let Some(max) = agent.max_tool_calls_per_run
             && self.run.calls_allowed >= max
         {
@@ -365,10 +381,11 @@ impl<'a> Evaluation<'a> {
             );
         }
         let Some(path) = &action.amount_arg else { return };
-        let amount = match amount_of(action, &self.call.args) {
-            Ok(Some(amount)) => amount,
+        let amount = match amount {
+            Ok(Some(amount)) => *amount,
             Ok(None) => return,
             Err(message) => {
+                let message = message.clone();
                 self.reason(
                     Stage::Budget,
                     "budget.amount",
@@ -458,13 +475,13 @@ impl<'a> Evaluation<'a> {
             );
         }
         if action.approval.always {
-            let message = format!("`{}` always needs a human's approval", action.name);
+            let message = ["`", &action.name, "` always needs a human's approval"].concat();
             self.reason(Stage::Risk, "approval.always", Decision::RequireApproval, None, message);
         }
         if action.reversibility == Reversibility::Irreversible
             && !action.approval.waive_irreversible
         {
-            let message = format!("`{}` is irreversible and has no compensation", action.name);
+            let message = ["`", &action.name, "` is irreversible and has no compensation"].concat();
             self.reason(Stage::Risk, "risk.irreversible", Decision::RequireApproval, None, message);
         }
         self.risk = Some(breakdown);
@@ -495,18 +512,28 @@ impl<'a> Evaluation<'a> {
 /// when a value is not a number: budgets must not be skipped by sending `"150"`.
 pub(crate) fn amount_of(action: &ActionSpec, args: &Value) -> Result<Option<f64>, String> {
     let Some(path) = &action.amount_arg else { return Ok(None) };
-    let values = path.values(args);
-    if values.is_empty() {
-        return Ok(None);
-    }
-    let mut total = 0.0;
-    for value in values {
-        match value.as_f64() {
-            Some(n) if n.is_finite() => total += n.max(0.0),
-            _ => return Err(format!("the amount `{path}` must be a number, got {value}")),
+    let mut total = None;
+    let mut not_a_number = None;
+    path.for_each_value(args, &mut |value| match value.as_f64() {
+        Some(n) if n.is_finite() => *total.get_or_insert(0.0) += n.max(0.0),
+        // The first value that is not a number is the one reported.
+        _ => {
+            not_a_number.get_or_insert(value);
         }
+    });
+    match not_a_number {
+        Some(value) => Err(format!("the amount `{path}` must be a number, got {value}")),
+        None => Ok(total),
     }
-    Ok(Some(total))
+}
+
+/// The text a leaf is matched as: `run::value_text`, with strings borrowed rather than
+/// copied.
+pub(crate) fn leaf_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        other => value_text(other).map(Cow::Owned),
+    }
 }
 
 fn kind_of(value: &Value) -> &'static str {

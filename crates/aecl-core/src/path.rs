@@ -31,27 +31,57 @@ impl FieldPath {
     /// Every value found at this path, arrays flattened. Empty when the path is absent.
     pub fn values<'v>(&self, root: &'v Value) -> Vec<&'v Value> {
         let mut out = Vec::new();
-        collect(root, &self.0, &mut out);
+        self.for_each_value(root, &mut |value| out.push(value));
         out
+    }
+
+    /// Calls `visit` with every value `values` would return, in the same order, without
+    /// collecting them: the decision path visits argument values on every call.
+    pub fn for_each_value<'v>(&self, root: &'v Value, visit: &mut impl FnMut(&'v Value)) {
+        visit_values(root, &self.0, visit);
     }
 
     /// The first value at this path.
     pub fn first<'v>(&self, root: &'v Value) -> Option<&'v Value> {
         self.values(root).into_iter().next()
     }
+
+    /// Appends this path's text (`to_string()`) to `out`.
+    pub fn push_to(&self, out: &mut String) {
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+
+    /// Whether `dotted` is this path's text (`to_string()`), compared without building it.
+    pub fn is(&self, dotted: &str) -> bool {
+        let mut rest = dotted;
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 {
+                let Some(after) = rest.strip_prefix('.') else { return false };
+                rest = after;
+            }
+            let Some(after) = rest.strip_prefix(segment.as_str()) else { return false };
+            rest = after;
+        }
+        rest.is_empty()
+    }
 }
 
-fn collect<'v>(value: &'v Value, rest: &[String], out: &mut Vec<&'v Value>) {
+fn visit_values<'v>(value: &'v Value, rest: &[String], visit: &mut impl FnMut(&'v Value)) {
     match (value, rest.split_first()) {
         (Value::Array(items), _) => {
             for item in items {
-                collect(item, rest, out);
+                visit_values(item, rest, visit);
             }
         }
-        (_, None) => out.push(value),
+        (_, None) => visit(value),
         (Value::Object(map), Some((head, tail))) => {
             if let Some(next) = map.get(head) {
-                collect(next, tail, out);
+                visit_values(next, tail, visit);
             }
         }
         (_, Some(_)) => {}
@@ -60,7 +90,15 @@ fn collect<'v>(value: &'v Value, rest: &[String], out: &mut Vec<&'v Value>) {
 
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("."))
+        // Segment by segment rather than `join`: paths are written into messages on the
+        // decision path, and this writes them without a string of their own.
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(segment)?;
+        }
+        Ok(())
     }
 }
 
@@ -109,6 +147,16 @@ mod tests {
         assert_eq!(iban.first(&args), Some(&json!("GB1")));
         assert!(FieldPath::parse("r.missing").unwrap().values(&args).is_empty());
         assert!(FieldPath::parse("a..b").is_none());
+    }
+
+    #[test]
+    fn is_compares_with_the_dotted_text() {
+        let path = FieldPath::parse("recipient.iban").unwrap();
+        assert!(path.is("recipient.iban"));
+        for other in ["recipient", "recipient.", "recipient.ibanx", "recipientiban", "", ".iban"] {
+            assert!(!path.is(other), "{other}");
+        }
+        assert!(FieldPath::parse("to").unwrap().is("to"));
     }
 
     #[test]

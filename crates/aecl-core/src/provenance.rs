@@ -55,6 +55,8 @@ pub enum Provenance {
     Unseen,
 }
 
+/// Values up to this many bytes are normalised without allocating.
+const SHORT: usize = 64;
 /// Values shorter than this are matched as whole words only.
 pub const MIN_SUBSTRING_LEN: usize = 8;
 const GRAM: usize = MIN_SUBSTRING_LEN;
@@ -62,7 +64,7 @@ const GRAM: usize = MIN_SUBSTRING_LEN;
 /// keeps the index small when a tool returns megabytes.
 const MAX_INDEXED_TEXT: usize = 1 << 20;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct FirstSeen {
     trusted: Option<u32>,
     untrusted: Option<u32>,
@@ -90,8 +92,9 @@ pub struct ProvenanceIndex {
     docs: Vec<Doc>,
     /// Whole texts and their words, normalised, to the first documents that showed them.
     words: HashMap<String, FirstSeen>,
-    /// Every 8-byte window of every compact text to the documents that contain it.
-    grams: HashMap<[u8; GRAM], Vec<u32>>,
+    /// Every 8-byte window of every compact text (as a little-endian `u64`, which hashes in
+    /// one write) to the documents that contain it.
+    grams: HashMap<u64, Vec<u32>>,
     /// Documents too large for the gram index.
     large: Vec<u32>,
 }
@@ -125,9 +128,7 @@ impl ProvenanceIndex {
             self.large.push(doc);
         } else {
             for window in compact.as_bytes().windows(GRAM) {
-                let mut key = [0u8; GRAM];
-                key.copy_from_slice(window);
-                let postings = self.grams.entry(key).or_default();
+                let postings = self.grams.entry(gram_key(window)).or_default();
                 if postings.last() != Some(&doc) {
                     postings.push(doc);
                 }
@@ -138,44 +139,7 @@ impl ProvenanceIndex {
 
     /// Where `value` came from. See the module documentation for the matching rules.
     pub fn provenance_of(&self, value: &str) -> Provenance {
-        let mut first = FirstSeen::default();
-        let normal = normalise(value);
-        if normal.is_empty() {
-            return Provenance::Unseen;
-        }
-        if let Some(seen) = self.words.get(&normal) {
-            first = seen.clone();
-        }
-        let compact = compact(value);
-        if compact.len() >= MIN_SUBSTRING_LEN {
-            for doc in self.substring_matches(&compact) {
-                if let Some(d) = self.docs.get(doc as usize) {
-                    // The word match may have found a later document: keep the earliest.
-                    let slot = if d.source.kind.is_trusted() {
-                        &mut first.trusted
-                    } else {
-                        &mut first.untrusted
-                    };
-                    *slot = Some(slot.map_or(doc, |s| s.min(doc)));
-                }
-            }
-        }
-        let source = |doc: u32| self.docs.get(doc as usize).map(|d| d.source.clone());
-        let seq = |doc: u32| self.docs.get(doc as usize).map_or(u32::MAX, |d| d.source.seq);
-        match (first.trusted, first.untrusted) {
-            // Compared by event, not by document: the fields of one structured output are
-            // one event, and there a field the catalog trusts is the authority.
-            (Some(t), Some(u)) if seq(u) < seq(t) => {
-                source(u).map_or(Provenance::Unseen, |source| Provenance::UntrustedOnly { source })
-            }
-            (None, Some(u)) => {
-                source(u).map_or(Provenance::Unseen, |source| Provenance::UntrustedOnly { source })
-            }
-            (Some(t), _) => {
-                source(t).map_or(Provenance::Unseen, |source| Provenance::Trusted { source })
-            }
-            (None, None) => Provenance::Unseen,
-        }
+        provenance(self.source_of(value))
     }
 
     /// Like `provenance_of`, but a value that is not itself untrusted-only is also taken
@@ -183,54 +147,139 @@ impl ProvenanceIndex {
     /// command is found on its own. Used for control arguments, where one injected part is
     /// enough to steer the effect.
     pub fn provenance_of_parts(&self, value: &str) -> Provenance {
-        let whole = self.provenance_of(value);
-        if matches!(whole, Provenance::UntrustedOnly { .. }) {
+        provenance(self.source_of_parts(value))
+    }
+
+    /// The source that decides `provenance_of(value)`, borrowed: trusted when its kind is
+    /// trusted, untrusted-only otherwise, and `None` for an unseen value. `decide` asks
+    /// this, so a look-up allocates nothing it does not keep.
+    pub fn source_of(&self, value: &str) -> Option<&SourceRef> {
+        // Argument values are mostly short ASCII words: for those the normal and the compact
+        // text are both the value in lower case, made on the stack.
+        let bytes = value.as_bytes();
+        if bytes.len() <= SHORT
+            && value.is_ascii()
+            && !bytes.iter().any(|&b| is_ascii_white_space(b))
+        {
+            let mut buffer = [0u8; SHORT];
+            if let Some(lower) = buffer.get_mut(..bytes.len()) {
+                lower.copy_from_slice(bytes);
+                lower.make_ascii_lowercase();
+                // ASCII in, ASCII out: the conversion cannot fail.
+                if let Ok(text) = std::str::from_utf8(lower) {
+                    return self.source_of_normal(text, text);
+                }
+            }
+        }
+        let normal = normalise(value);
+        // The compact text is the normal one without its spaces: lower-casing never makes
+        // white space.
+        let compact = normal.replace(' ', "");
+        self.source_of_normal(&normal, &compact)
+    }
+
+    /// `source_of` for a value already normalised and compacted.
+    fn source_of_normal(&self, normal: &str, compact: &str) -> Option<&SourceRef> {
+        if normal.is_empty() {
+            return None;
+        }
+        let mut first = self.words.get(normal).copied().unwrap_or_default();
+        if compact.len() >= MIN_SUBSTRING_LEN {
+            self.for_each_substring_match(compact, |doc, d| {
+                // The word match may have found a later document: keep the earliest.
+                let slot = if d.source.kind.is_trusted() {
+                    &mut first.trusted
+                } else {
+                    &mut first.untrusted
+                };
+                *slot = Some(slot.map_or(doc, |s| s.min(doc)));
+            });
+        }
+        let source = |doc: u32| self.docs.get(doc as usize).map(|d| &d.source);
+        let seq = |doc: u32| self.docs.get(doc as usize).map_or(u32::MAX, |d| d.source.seq);
+        match (first.trusted, first.untrusted) {
+            // Compared by event, not by document: the fields of one structured output are
+            // one event, and there a field the catalog trusts is the authority.
+            (Some(t), Some(u)) if seq(u) < seq(t) => source(u),
+            (None, Some(u)) => source(u),
+            (Some(t), _) => source(t),
+            (None, None) => None,
+        }
+    }
+
+    /// The source that decides `provenance_of_parts(value)`; see `source_of`.
+    pub fn source_of_parts(&self, value: &str) -> Option<&SourceRef> {
+        let whole = self.source_of(value);
+        if whole.is_some_and(|s| !s.kind.is_trusted()) {
             return whole;
         }
-        let separators = |c: char| c.is_whitespace() || "<>,;\"'()[]{}".contains(c);
+        let separators = |c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '<' | '>' | ',' | ';' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}'
+                )
+        };
+        // Most values have no separator and so no parts: an ASCII one is checked byte by
+        // byte.
+        if value.is_ascii() && !value.bytes().any(|b| separators(char::from(b))) {
+            return whole;
+        }
         for word in value.split(separators).filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value)
         {
-            let part = self.provenance_of(word);
-            if matches!(part, Provenance::UntrustedOnly { .. }) {
+            let part = self.source_of(word);
+            if part.is_some_and(|s| !s.kind.is_trusted()) {
                 return part;
             }
         }
         whole
     }
 
-    /// The documents whose compact text contains `needle` (already compact, 8+ bytes).
-    fn substring_matches(&self, needle: &str) -> Vec<u32> {
+    /// Calls `found` with every document whose compact text contains `needle` (already
+    /// compact, 8+ bytes), each once, in no particular order.
+    fn for_each_substring_match(&self, needle: &str, mut found: impl FnMut(u32, &Doc)) {
         let bytes = needle.as_bytes();
-        let mut candidates: Option<Vec<u32>> = None;
-        // Intersect the postings of a few windows (start, end and every 8th byte); a
-        // candidate is then confirmed by a real substring search of that one document.
+        // The postings of a few windows (start, every 8th byte, end; at most
+        // `MAX_WINDOWS`) are intersected, and each candidate is then confirmed by a real
+        // substring search of that one document. The windows only narrow the candidates:
+        // a document that contains the needle contains every window of it.
+        const MAX_WINDOWS: usize = 16;
+        let mut lists: [&[u32]; MAX_WINDOWS] = [&[]; MAX_WINDOWS];
+        let mut count = 0;
         let last = bytes.len().saturating_sub(GRAM);
-        let mut starts: Vec<usize> = (0..=last).step_by(GRAM).collect();
-        starts.push(last);
+        let starts = (0..=last).step_by(GRAM).take(MAX_WINDOWS - 1).chain([last]);
+        let mut missing = false;
         for start in starts {
             let Some(window) = bytes.get(start..start + GRAM) else { continue };
-            let mut key = [0u8; GRAM];
-            key.copy_from_slice(window);
-            let postings = self.grams.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-            candidates = Some(match candidates {
-                None => postings.to_vec(),
-                Some(current) => {
-                    current.into_iter().filter(|d| postings.binary_search(d).is_ok()).collect()
-                }
-            });
-            if candidates.as_ref().is_some_and(Vec::is_empty) {
+            let postings = self.grams.get(&gram_key(window)).map_or(&[][..], Vec::as_slice);
+            if postings.is_empty() {
+                missing = true;
                 break;
             }
+            if let Some(slot) = lists.get_mut(count) {
+                *slot = postings;
+                count += 1;
+            }
         }
-        let mut found: Vec<u32> = candidates
-            .unwrap_or_default()
-            .into_iter()
-            .chain(self.large.iter().copied())
-            .filter(|doc| self.docs.get(*doc as usize).is_some_and(|d| d.compact.contains(needle)))
-            .collect();
-        found.sort_unstable();
-        found.dedup();
-        found
+        let lists = lists.get_mut(..count).unwrap_or_default();
+        lists.sort_unstable_by_key(|p| p.len());
+        if !missing && let Some((shortest, others)) = lists.split_first() {
+            for &doc in *shortest {
+                if others.iter().all(|p| p.binary_search(&doc).is_ok())
+                    && let Some(d) = self.docs.get(doc as usize)
+                    && d.compact.contains(needle)
+                {
+                    found(doc, d);
+                }
+            }
+        }
+        for &doc in &self.large {
+            if let Some(d) = self.docs.get(doc as usize)
+                && d.compact.contains(needle)
+            {
+                found(doc, d);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -242,9 +291,42 @@ impl ProvenanceIndex {
     }
 }
 
+/// The key of an 8-byte window in the gram index.
+fn gram_key(window: &[u8]) -> u64 {
+    let mut key = [0u8; GRAM];
+    key.copy_from_slice(window);
+    u64::from_le_bytes(key)
+}
+
+/// The answer for a deciding source (see `ProvenanceIndex::source_of`).
+fn provenance(source: Option<&SourceRef>) -> Provenance {
+    match source {
+        Some(source) if source.kind.is_trusted() => Provenance::Trusted { source: source.clone() },
+        Some(source) => Provenance::UntrustedOnly { source: source.clone() },
+        None => Provenance::Unseen,
+    }
+}
+
 /// Lower-case with runs of white space folded to one space and the ends trimmed.
 pub fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    if text.is_ascii() {
+        // The same result byte by byte: for ASCII, `char::to_lowercase` is
+        // `to_ascii_lowercase` and `char::is_whitespace` is `is_ascii_white_space` below.
+        let mut space = false;
+        for &b in text.as_bytes() {
+            if is_ascii_white_space(b) {
+                space = true;
+            } else {
+                if space && !out.is_empty() {
+                    out.push(' ');
+                }
+                space = false;
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+        }
+        return out;
+    }
     for word in text.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
@@ -256,7 +338,22 @@ pub fn normalise(text: &str) -> String {
 
 /// Lower-case with all white space removed.
 fn compact(text: &str) -> String {
+    if text.is_ascii() {
+        let mut out = String::with_capacity(text.len());
+        for &b in text.as_bytes() {
+            if !is_ascii_white_space(b) {
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+        }
+        return out;
+    }
     text.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+}
+
+/// `char::is_whitespace` on ASCII: tab, line feed, vertical tab, form feed, carriage return
+/// and space. (`u8::is_ascii_whitespace` leaves out the vertical tab.)
+fn is_ascii_white_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
 /// The words of a normalised text, without the punctuation around them.

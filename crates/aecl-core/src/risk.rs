@@ -2,8 +2,9 @@
 //! an operator can see exactly why a call was routed to a human.
 
 use crate::call::Call;
+use crate::decide::leaf_text;
 use crate::policy::{ActionSpec, AgentManifest, CustomRiskFactor, Reversibility, RiskCondition};
-use crate::run::{RunState, value_text};
+use crate::run::RunState;
 use crate::verdict::{RiskBreakdown, RiskContribution};
 
 /// What the earlier stages found that the risk factors read.
@@ -15,6 +16,8 @@ pub struct RiskInputs {
     pub bulk: bool,
     /// Argument paths whose value came only from untrusted content.
     pub untrusted_args: Vec<String>,
+    /// The money the call moves (`amount_of`), when its amount argument holds numbers.
+    pub amount: Option<f64>,
 }
 
 /// Scores a call. The score is the sum of the contributions, capped at 1.0.
@@ -38,7 +41,7 @@ pub fn score(
         }
     };
 
-    if let Ok(Some(amount)) = crate::decide::amount_of(action, &call.args)
+    if let Some(amount) = inputs.amount
         && amount > settings.amount_threshold
     {
         add(
@@ -51,13 +54,13 @@ pub fn score(
         add(
             "irreversible",
             settings.irreversible_weight,
-            format!("`{}` cannot be undone", action.name),
+            ["`", &action.name, "` cannot be undone"].concat(),
         );
     }
     if let Some(env) = &inputs.environment
         && settings.production_environments.iter().any(|p| p.eq_ignore_ascii_case(env))
     {
-        add("production", settings.production_weight, format!("targets environment `{env}`"));
+        add("production", settings.production_weight, ["targets environment `", env, "`"].concat());
     }
     if inputs.bulk {
         add("bulk", settings.bulk_weight, "a statement without a row filter".to_owned());
@@ -66,13 +69,13 @@ pub fn score(
         add(
             "untrusted_input",
             settings.untrusted_input_weight,
-            format!("argument `{first}` comes only from untrusted content"),
+            ["argument `", first, "` comes only from untrusted content"].concat(),
         );
     } else if let Some(source) = &run.read_untrusted {
         add(
             "untrusted_input",
             settings.untrusted_input_weight,
-            format!("the run has read untrusted content ({})", source.label),
+            ["the run has read untrusted content (", &source.label, ")"].concat(),
         );
     }
     for factor in &action.risk_factors {
@@ -120,12 +123,26 @@ fn custom_factor_holds(
             .find(|v| !list.contains(v))
             .map(|v| format!("`{arg}` = {v} is not one of the listed values")),
         RiskCondition::FirstSeen => {
-            let seen = run.seen_values.get(&format!("{}.{}", action.name, arg));
+            // Built by hand, not with `format!`: this runs on every call of an action that
+            // has the factor.
+            let mut key = String::with_capacity(action.name.len() + 1 + 16);
+            key.push_str(&action.name);
+            key.push('.');
+            arg.push_to(&mut key);
+            let seen = run.seen_values.get(&key);
             values
                 .iter()
-                .filter_map(|v| value_text(v))
-                .find(|t| !seen.is_some_and(|s| s.contains(t)))
-                .map(|t| format!("`{arg}` = `{t}` was not used earlier in this run"))
+                .filter_map(|v| leaf_text(v))
+                .find(|t| !seen.is_some_and(|s| s.contains(t.as_ref())))
+                .map(|t| {
+                    let mut detail = String::with_capacity(64 + t.len());
+                    detail.push('`');
+                    arg.push_to(&mut detail);
+                    detail.push_str("` = `");
+                    detail.push_str(&t);
+                    detail.push_str("` was not used earlier in this run");
+                    detail
+                })
         }
     }
 }

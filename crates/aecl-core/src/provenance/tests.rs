@@ -57,3 +57,132 @@ fn a_value_seen_first_in_trusted_content_is_trusted() {
     index.add(SourceKind::Untrusted, "c1 web", 1, "mail ops@example.com for help");
     assert!(matches!(index.provenance_of("ops@example.com"), Provenance::Trusted { .. }));
 }
+
+/// The look-up as it was first written (whole strings, a scan of every document), kept as
+/// the oracle for the allocation-free one: both must answer alike for every value.
+mod reference {
+    use super::super::*;
+
+    pub fn normalise(text: &str) -> String {
+        let mut out = String::new();
+        for word in text.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.extend(word.chars().flat_map(char::to_lowercase));
+        }
+        out
+    }
+
+    pub fn compact(text: &str) -> String {
+        text.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+    }
+
+    pub fn provenance_of(index: &ProvenanceIndex, value: &str) -> Provenance {
+        let normal = normalise(value);
+        if normal.is_empty() {
+            return Provenance::Unseen;
+        }
+        let mut first = index.words.get(&normal).copied().unwrap_or_default();
+        let compact = compact(value);
+        if compact.len() >= MIN_SUBSTRING_LEN {
+            for (doc, d) in index.docs.iter().enumerate() {
+                if d.compact.contains(&compact) {
+                    let doc = doc as u32;
+                    let slot = if d.source.kind.is_trusted() {
+                        &mut first.trusted
+                    } else {
+                        &mut first.untrusted
+                    };
+                    *slot = Some(slot.map_or(doc, |s| s.min(doc)));
+                }
+            }
+        }
+        let source = |doc: u32| index.docs[doc as usize].source.clone();
+        let seq = |doc: u32| index.docs[doc as usize].source.seq;
+        match (first.trusted, first.untrusted) {
+            (Some(t), Some(u)) if seq(u) < seq(t) => {
+                Provenance::UntrustedOnly { source: source(u) }
+            }
+            (None, Some(u)) => Provenance::UntrustedOnly { source: source(u) },
+            (Some(t), _) => Provenance::Trusted { source: source(t) },
+            (None, None) => Provenance::Unseen,
+        }
+    }
+
+    pub fn provenance_of_parts(index: &ProvenanceIndex, value: &str) -> Provenance {
+        let whole = provenance_of(index, value);
+        if matches!(whole, Provenance::UntrustedOnly { .. }) {
+            return whole;
+        }
+        let separators = |c: char| c.is_whitespace() || "<>,;\"'()[]{}".contains(c);
+        for word in value.split(separators).filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value)
+        {
+            let part = provenance_of(index, word);
+            if matches!(part, Provenance::UntrustedOnly { .. }) {
+                return part;
+            }
+        }
+        whole
+    }
+}
+
+mod same_answers {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::reference;
+    use super::*;
+
+    /// Few letters, so that values recur; white space of every kind (vertical tab, U+0085
+    /// and U+00A0 included), separators, and a capital whose lower case is two characters.
+    const TEXT: &str = "[abAB12 \t\n\u{0b}\u{0c}\r\u{85}\u{a0}<>,;\"'()\\[\\]{}:=@.İ-]{0,60}";
+
+    fn kind() -> impl Strategy<Value = SourceKind> {
+        select(vec![SourceKind::User, SourceKind::TrustedTool, SourceKind::Untrusted])
+    }
+
+    proptest! {
+        #[test]
+        fn normalise_and_compact_are_unchanged(text in TEXT) {
+            prop_assert_eq!(normalise(&text), reference::normalise(&text));
+            prop_assert_eq!(compact(&text), reference::compact(&text));
+        }
+
+        #[test]
+        fn look_ups_answer_as_the_scan_does(
+            docs in proptest::collection::vec((kind(), 0u32..3, TEXT), 0..12),
+            values in proptest::collection::vec(TEXT, 1..8),
+            cut in proptest::collection::vec((0usize..12, 0usize..60, 0usize..60), 0..8),
+        ) {
+            let mut index = ProvenanceIndex::default();
+            let mut seq = 0;
+            for (i, (kind, step, text)) in docs.iter().enumerate() {
+                seq += step;
+                index.add(*kind, &format!("d{i}"), seq, text);
+            }
+            // Values cut out of the documents, so that substring matches happen.
+            let mut queries = values.clone();
+            for (doc, from, len) in cut {
+                if let Some((_, _, text)) = docs.get(doc) {
+                    let chars: Vec<char> = text.chars().collect();
+                    let from = from.min(chars.len());
+                    let to = (from + len).min(chars.len());
+                    queries.push(chars[from..to].iter().collect());
+                }
+            }
+            for value in &queries {
+                prop_assert_eq!(
+                    index.provenance_of(value),
+                    reference::provenance_of(&index, value),
+                    "{:?}", value
+                );
+                prop_assert_eq!(
+                    index.provenance_of_parts(value),
+                    reference::provenance_of_parts(&index, value),
+                    "{:?}", value
+                );
+            }
+        }
+    }
+}
