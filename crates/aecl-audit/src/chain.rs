@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::checkpoint::Checkpoint;
 use crate::error::AuditError;
 use crate::merkle::{CompactRange, Hash, leaf_hash};
-use crate::record::AuditRecord;
+use crate::record::{AuditRecord, Unsequenced};
 use aecl_core::Timestamp;
 
 /// The chain hash before the first record.
@@ -90,6 +90,14 @@ impl LogState {
         record.seq = self.next_seq;
         let canonical = record.to_canonical()?;
         Ok(self.append_canonical(canonical))
+    }
+
+    /// Appends a record encoded ahead of time by [`AuditRecord::to_unsequenced`] (on the
+    /// producer's thread, so that the single writer only numbers and hashes): the next
+    /// sequence number is written into its bytes.
+    pub fn append_unsequenced(&mut self, unsequenced: &Unsequenced) -> Appended {
+        let canonical = unsequenced.with_seq(self.next_seq);
+        self.append_canonical(canonical)
     }
 
     /// Appends bytes that are already a record's canonical form with the next `seq`

@@ -35,7 +35,7 @@ pub use checkpoint::{Checkpoint, parse_and_verify_checkpoint, sign_checkpoint};
 pub use error::AuditError;
 pub use merkle::{CompactRange, Hash, MerkleTree, verify_consistency, verify_inclusion};
 pub use note::{SignerKey, VerifierKey};
-pub use record::{AuditRecord, Outcome, RecordKind};
+pub use record::{AuditRecord, Outcome, RecordKind, Unsequenced};
 pub use redact::{FieldPath, REDACTED, Redactions, redact};
 pub use verify::{
     CheckpointId, Problem, StoredRecord, VerifyOptions, VerifyReport, verify_log, verify_log_with,

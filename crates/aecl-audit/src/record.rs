@@ -170,6 +170,11 @@ impl AuditRecord {
 
     /// Appends the canonical bytes of this record to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), AuditError> {
+        self.encode_numbered(self.seq, out)
+    }
+
+    /// Appends the canonical bytes of this record numbered `seq` to `out`.
+    fn encode_numbered(&self, seq: u64, out: &mut Vec<u8>) -> Result<(), AuditError> {
         let input = canonical_json(&self.input);
         let output = canonical_json(&self.output);
         let reasons: Vec<WireReason<'_>> = self
@@ -204,10 +209,31 @@ impl AuditRecord {
             rollback_token: self.rollback_token.as_deref().map(Text::from),
             run: Text::from(self.run.as_str()),
             sandbox_id: self.sandbox_id.as_deref().map(Text::from),
-            seq: self.seq,
+            seq,
             time_ms: self.time.0,
         };
         wire.encode(out)
+    }
+
+    /// The canonical bytes of this record with its sequence number left to the appender
+    /// (see [`LogState::append_unsequenced`](crate::LogState::append_unsequenced)).
+    pub fn to_unsequenced(&self) -> Result<Unsequenced, AuditError> {
+        let mut bytes = Vec::with_capacity(512);
+        self.encode_numbered(0, &mut bytes)?;
+        let record = self;
+        // `seq` and `time_ms` are the last two keys (sorted), so the bytes end with
+        // `,"seq":0,"time_ms":<digits>}`: the `0` sits before a suffix of known length.
+        let suffix = format!(",\"time_ms\":{}}}", record.time.0);
+        let split = bytes.len().checked_sub(suffix.len() + 1).filter(|&at| {
+            bytes.get(at..) == Some(format!("0{suffix}").as_bytes())
+                && bytes.get(..at).is_some_and(|head| head.ends_with(b",\"seq\":"))
+        });
+        match split {
+            Some(at) => Ok(Unsequenced { bytes, at }),
+            None => Err(AuditError::MalformedRecord(
+                "the canonical form does not end with seq and time_ms".into(),
+            )),
+        }
     }
 
     /// Parses canonical bytes, refusing anything that is not exactly the canonical form of
@@ -216,6 +242,26 @@ impl AuditRecord {
         let mut scratch = Vec::with_capacity(bytes.len());
         let wire = decode_canonical(bytes, &mut scratch)?;
         wire.into_record()
+    }
+}
+
+/// A record's canonical bytes with `seq` still to be written: the bytes of the record with
+/// `seq` 0, and where that `0` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsequenced {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl Unsequenced {
+    /// The canonical bytes of the record numbered `seq`.
+    pub fn with_seq(&self, seq: u64) -> Vec<u8> {
+        let digits = seq.to_string();
+        let mut out = Vec::with_capacity(self.bytes.len() + digits.len());
+        out.extend_from_slice(self.bytes.get(..self.at).unwrap_or_default());
+        out.extend_from_slice(digits.as_bytes());
+        out.extend_from_slice(self.bytes.get(self.at + 1..).unwrap_or_default());
+        out
     }
 }
 

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use aecl_audit::SignerKey;
+use aecl_audit::redact::FieldPath;
 use aecl_engine::{Engine, EngineConfig, SystemClock};
 use aecl_policy::replay::Decided;
 use aecl_policy::trace::{TraceEvent, parse_event};
@@ -27,7 +28,7 @@ pub fn signer(path: &Path) -> Result<SignerKey> {
 }
 
 pub fn record(
-    policy: aecl_core::Policy,
+    loaded: aecl_policy::LoadedPolicy,
     db: &str,
     key: &Path,
     default_agent: Option<&str>,
@@ -35,12 +36,18 @@ pub fn record(
     mut input: Box<dyn BufRead>,
 ) -> Result<ExitCode> {
     let signer = signer(key)?;
+    let redact = loaded
+        .audit_redact
+        .iter()
+        .map(|path| FieldPath::parse(path).with_context(|| format!("redact path `{path}`")))
+        .collect::<Result<Vec<_>>>()?;
+    let config = EngineConfig { redact, ..EngineConfig::default() };
     let audit = AuditConfig { origin: signer.name().to_owned(), signer };
     let url = StoreUrl::parse(db).with_context(|| format!("`{db}` is not a store"))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let store = AnyStore::open(&url, audit).await.with_context(|| format!("opening `{db}`"))?;
-        let engine = Engine::new(Arc::new(store), Arc::new(policy), Arc::new(SystemClock), EngineConfig::default());
+        let engine = Engine::new(Arc::new(store), Arc::new(loaded.policy), Arc::new(SystemClock), config);
         engine.recover().await?;
         let mut agents: HashMap<String, String> = HashMap::new();
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());

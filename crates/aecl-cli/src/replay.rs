@@ -55,7 +55,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         ))
     };
     if let (Some(db), Some(key)) = (&args.record, &args.key) {
-        return crate::record::record(loaded.policy, db, key, args.agent.as_deref(), &name, input);
+        return crate::record::record(loaded, db, key, args.agent.as_deref(), &name, input);
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut summary = Summary::default();

@@ -19,6 +19,18 @@ pub struct SettingsFile {
     pub risk: Option<RiskFile>,
     pub data_flow: Option<DataFlowFile>,
     pub intent: Option<IntentFile>,
+    pub audit: Option<AuditFile>,
+}
+
+/// What the audit log keeps of payloads.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFile {
+    /// Argument and output fields always redacted from audit records, beside the built-in
+    /// detectors of credentials: dotted paths, `*` for any key, `**` for any depth
+    /// (`card_number`, `headers.*`, `**.password`).
+    #[serde(default)]
+    pub redact: Vec<String>,
 }
 
 /// An agent manifest (`agents/NAME.toml`, or the seed's JSON shape in `agents/NAME.json`).

@@ -7,8 +7,8 @@
 pub mod cedar;
 mod error;
 mod examples;
-mod limits;
 pub mod format;
+mod limits;
 mod load;
 mod location;
 mod lower;

@@ -40,6 +40,9 @@ pub struct Example {
 pub struct LoadedPolicy {
     pub policy: Policy,
     pub examples: Vec<Example>,
+    /// `policy.toml`'s `[audit] redact`: field paths the audit log never holds (checked
+    /// here; the engine applies them).
+    pub audit_redact: Vec<String>,
 }
 
 /// Whether a file of the directory is part of the policy: TOML, JSON and Cedar files.
@@ -196,7 +199,7 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
         actions: actions.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         rules,
     };
-    Ok(LoadedPolicy { policy, examples })
+    Ok(LoadedPolicy { policy, examples, audit_redact: defaults.audit_redact.clone() })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -76,6 +76,8 @@ pub(crate) struct Defaults {
     pub risk: RiskSettings,
     pub data_flow: DataFlowSettings,
     pub intent: IntentSettings,
+    /// `[audit] redact`: field paths the audit log never holds.
+    pub audit_redact: Vec<String>,
 }
 
 pub(crate) fn lower_settings(
@@ -95,6 +97,21 @@ pub(crate) fn lower_settings(
     }
     if let Some(intent) = &file.intent {
         apply_intent(&mut defaults.intent, intent);
+    }
+    if let Some(audit) = &file.audit {
+        for (i, path) in audit.redact.iter().enumerate() {
+            let segments: Vec<&str> = path.split('.').collect();
+            if segments.contains(&"") || segments.last() == Some(&"**") {
+                problems.push(ctx.problem(
+                    &path!["audit", "redact", i],
+                    format!(
+                        "redact path `{path}`: expected dotted keys, `*` or `**`, not ending in \
+                         `**` (as \"headers.*\" or \"**.password\")"
+                    ),
+                ));
+            }
+        }
+        defaults.audit_redact.clone_from(&audit.redact);
     }
     defaults
 }

@@ -142,3 +142,24 @@ proptest! {
         prop_assert!(!verify_dir(dir.path(), None).is_ok());
     }
 }
+
+proptest! {
+    /// A record encoded ahead of its sequence number, then numbered, is byte for byte the
+    /// record encoded with its number, whatever its payload says (including text that looks
+    /// like the `seq` and `time_ms` fields).
+    #[test]
+    fn numbering_an_unsequenced_record_is_encoding_it_numbered(
+        i in 0u64..1_000,
+        seq in any::<u64>(),
+        time in any::<u64>(),
+        note in prop_oneof![Just(",\"seq\":0,\"time_ms\":1}".to_owned()), ".*"],
+    ) {
+        let mut record = crate::support::record(i);
+        record.time = aecl_core::Timestamp(time);
+        record.input = serde_json::json!({"note": note, "seq": 0, "time_ms": 1});
+        record.output = serde_json::json!({"seq": 0});
+        let unsequenced = record.to_unsequenced().unwrap();
+        record.seq = seq;
+        prop_assert_eq!(unsequenced.with_seq(seq), record.to_canonical().unwrap());
+    }
+}

@@ -255,6 +255,34 @@ fn a_checkpoint_re_signed_with_another_key_is_caught() {
 }
 
 #[test]
+fn fields_named_in_policy_toml_never_reach_the_audit_log() {
+    let dir = temp_dir();
+    let policy = dir.path().join("policy");
+    crate::copy_dir(&finance(), &policy);
+    let settings = policy.join("policy.toml");
+    let mut text = std::fs::read_to_string(&settings).unwrap();
+    text.push_str("\n[audit]\nredact = [\"invoice_id\"]\n");
+    std::fs::write(&settings, text).unwrap();
+    let out_dir = dir.path().display().to_string();
+    assert_eq!(run(["keys", "generate", "--out", &out_dir]).code, Some(0));
+    let db = dir.path().join("aecl.db").display().to_string();
+    let recorded = run([
+        "replay".to_owned(),
+        "--policy".to_owned(),
+        policy.display().to_string(),
+        "--record".to_owned(),
+        db.clone(),
+        "--key".to_owned(),
+        dir.path().join("audit.key").display().to_string(),
+        repo("examples/traces/finance-vendor-email.jsonl").display().to_string(),
+    ]);
+    assert_eq!(recorded.code, Some(0), "{}", recorded.stderr);
+    let tail = run(["audit", "tail", "--db", &db]);
+    assert!(tail.stdout.contains(r#""invoice_id":"[REDACTED]""#), "{}", tail.stdout);
+    assert!(!tail.stdout.contains("INV-7781"), "{}", tail.stdout);
+}
+
+#[test]
 fn bad_input_is_named() {
     let dir = temp_dir();
     let missing = dir.path().join("none.db").display().to_string();

@@ -81,9 +81,18 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_raw(move |batch| in_savepoint(batch, f)).await
+    }
+
+    /// Like `write`, without a savepoint: for jobs whose only write is one statement.
+    async fn write_raw<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move |batch| {
-            let result = in_savepoint(batch, f);
+            let result = f(batch);
             Box::new(move |commit_error: Option<&str>| {
                 let result = match commit_error {
                     Some(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
@@ -417,23 +426,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_audit(&self, mut record: AuditRecord) -> Result<u64, StoreError> {
-        self.write(move |batch| {
-            let time = record.time;
-            let appended = batch.log.append(&mut record)?;
-            batch
-                .conn
-                .prepare_cached(
-                    "INSERT INTO audit_log (seq, record, chain_hash) VALUES (?1, ?2, ?3)",
-                )
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        to_i64(appended.seq),
-                        appended.canonical,
-                        appended.chain_hash.as_slice()
-                    ])
-                })
-                .map_err(backend)?;
+    async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {
+        // Encoded here, on the producer's thread; the writer only numbers and hashes.
+        let time = record.time;
+        let unsequenced = record.to_unsequenced()?;
+        // The hot path: no savepoint. The row is inserted with the batch's others just
+        // before the commit; if that fails, the whole batch fails and its rollback
+        // restores the log state.
+        self.write_raw(move |batch| {
+            let appended = batch.log.append_unsequenced(&unsequenced);
+            batch.rows.push((appended.seq, appended.canonical, appended.chain_hash));
             batch.time = Some(batch.time.map_or(time, |t| t.max(time)));
             Ok(appended.seq)
         })

@@ -10,6 +10,7 @@
 
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use aecl_audit::{LogState, SignerKey, sign_checkpoint};
 use aecl_core::Timestamp;
@@ -20,6 +21,10 @@ use crate::{AuditConfig, backend, head};
 
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 4096;
+
+/// How long a batch may wait for the producers of the previous one, in all, and per step.
+const MAX_GATHER: Duration = Duration::from_micros(400);
+const GATHER_STEP: Duration = Duration::from_micros(50);
 
 /// What a job answers once the batch has committed (`None`) or failed to (`Some`).
 pub(crate) type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -33,6 +38,11 @@ pub(crate) struct Batch<'a> {
     pub log: &'a mut LogState,
     /// The time checkpoints of this batch carry (set by jobs that append records).
     pub time: Option<Timestamp>,
+    /// Set by a job that could not undo its part: the whole batch is rolled back.
+    pub failed: Option<String>,
+    /// Audit rows of the batch (seq, canonical bytes, chain hash), inserted together before
+    /// the commit: one multi-row statement costs less than one statement per row.
+    pub rows: Vec<(u64, Vec<u8>, aecl_audit::Hash)>,
 }
 
 /// Starts the writer thread. It stops when every sender is dropped.
@@ -61,14 +71,24 @@ struct Writer {
 impl Writer {
     fn run(mut self, receiver: &mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
+        let mut last_batch = 0;
         while let Ok(first) = receiver.recv() {
             jobs.push(first);
-            while jobs.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
+            drain(receiver, &mut jobs);
+            // The producers of the last batch were all answered at once and are coming
+            // back: while they keep arriving, wait for them (briefly) rather than pay a
+            // commit and an fsync for a handful. A lone producer never waits.
+            let mut waited = Duration::ZERO;
+            while jobs.len() < last_batch / 2 && waited < MAX_GATHER {
+                let before = jobs.len();
+                std::thread::sleep(GATHER_STEP);
+                waited += GATHER_STEP;
+                drain(receiver, &mut jobs);
+                if jobs.len() == before {
+                    break;
                 }
             }
+            last_batch = jobs.len();
             self.commit(&mut jobs);
         }
     }
@@ -102,11 +122,22 @@ impl Writer {
             }
             return Err(e.to_string());
         }
-        let mut batch = Batch { conn: &self.conn, log: &mut self.log, time: None };
+        let mut batch = Batch {
+            conn: &self.conn,
+            log: &mut self.log,
+            time: None,
+            failed: None,
+            rows: Vec::new(),
+        };
         for job in jobs.drain(..) {
             completions.push(job(&mut batch));
         }
         let time = batch.time;
+        if let Some(error) = batch.failed {
+            return Err(error);
+        }
+        insert_rows(&self.conn, &batch.rows)
+            .map_err(|e| format!("appending audit records: {e}"))?;
         if self.log.next_seq() != size_before {
             let checkpoint = self.log.checkpoint(&self.origin, time);
             let note = sign_checkpoint(&checkpoint, &self.signer).map_err(|e| e.to_string())?;
@@ -131,6 +162,40 @@ impl Writer {
     }
 }
 
+/// Rows per `INSERT` statement (three parameters each, under SQLite's 32,766 limit).
+const ROWS_PER_INSERT: usize = 256;
+
+fn insert_rows(
+    conn: &Connection,
+    rows: &[(u64, Vec<u8>, aecl_audit::Hash)],
+) -> rusqlite::Result<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let mut stmt = conn.prepare_cached(&format!(
+            "INSERT INTO audit_log (seq, record, chain_hash) VALUES {values}"
+        ))?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 3);
+        let seqs: Vec<i64> = chunk.iter().map(|r| crate::to_i64(r.0)).collect();
+        for (row, seq) in chunk.iter().zip(&seqs) {
+            params.push(seq);
+            params.push(&row.1);
+            params.push(&row.2);
+        }
+        stmt.execute(params.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Takes what is queued, up to a full batch.
+fn drain(receiver: &mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
+    while jobs.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
 /// Runs `f` inside a savepoint of the batch: its writes are kept if it succeeds and undone
 /// if it fails.
 pub(crate) fn in_savepoint<T>(
@@ -138,12 +203,16 @@ pub(crate) fn in_savepoint<T>(
     f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     batch.conn.execute_batch("SAVEPOINT job").map_err(backend)?;
-    let log_before = batch.log.clone();
+    let size_before = batch.log.next_seq();
     let result = f(batch);
     match &result {
         Ok(_) => batch.conn.execute_batch("RELEASE job").map_err(backend)?,
-        Err(_) => {
-            *batch.log = log_before;
+        Err(e) => {
+            // Jobs under a savepoint do not append to the log; if one did and failed, the
+            // log state cannot be undone alone: the whole batch goes.
+            if batch.log.next_seq() != size_before {
+                batch.failed = Some(format!("a failed job had appended to the log: {e}"));
+            }
             batch.conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(backend)?;
         }
     }

@@ -87,6 +87,45 @@ async fn max_tool_calls_per_run_holds_under_concurrency_and_failures_release_not
 }
 
 #[tokio::test]
+async fn a_budget_is_reserved_at_allow_and_released_when_the_execution_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(sqlite_store(dir.path()));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_764_000_000_000)));
+    let engine =
+        Engine::new(store, crate::support::budget_policy(100), clock, EngineConfig::default());
+    let spend = |id: &str| {
+        let mut call = call("r1", id, None);
+        call.args = serde_json::json!({"id": id, "value": 60});
+        call
+    };
+    let failing = Counting { fail: true, ..Counting::default() };
+    let working = Counting::default();
+    // 60 reserved, then released when the execution fails: the next 60 fits.
+    assert_eq!(
+        engine.execute(spend("c1"), &failing).await.unwrap().decided.verdict.decision,
+        Decision::Allow
+    );
+    assert_eq!(
+        engine.execute(spend("c2"), &working).await.unwrap().decided.verdict.decision,
+        Decision::Allow
+    );
+    // 60 settled: another 60 would make 120 of 100.
+    let over = engine.evaluate(spend("c3")).await.unwrap();
+    assert_eq!(over.verdict.decision, Decision::Block);
+    assert!(over.verdict.reasons.iter().any(|r| r.rule == "budget.max_amount_per_run"));
+    // An allowed call that has not ended holds its reservation too.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        Arc::new(sqlite_store(dir.path())),
+        crate::support::budget_policy(100),
+        Arc::new(ManualClock::new(Timestamp(1))),
+        EngineConfig::default(),
+    );
+    assert_eq!(engine.evaluate(spend("c1")).await.unwrap().verdict.decision, Decision::Allow);
+    assert_eq!(engine.evaluate(spend("c2")).await.unwrap().verdict.decision, Decision::Block);
+}
+
+#[tokio::test]
 async fn a_failed_execution_is_recorded_and_not_retried_by_aecl() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _) = new_engine(sqlite_store(dir.path()), 10, "");

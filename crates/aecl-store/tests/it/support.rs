@@ -64,8 +64,22 @@ pub fn sqlite_store(dir: &Path) -> SqliteStore {
 /// needs no approval) at most `max_calls` times per run, with `limits` (a TOML table body,
 /// or empty) on the action.
 pub fn policy(max_calls: u32, limits: &str) -> std::sync::Arc<aecl_core::Policy> {
+    policy_with(max_calls, limits, "")
+}
+
+/// [`policy`] whose `put_record` carries a money amount in `value`, with a run budget of
+/// `max_amount_per_run`.
+pub fn budget_policy(max_amount_per_run: u32) -> std::sync::Arc<aecl_core::Policy> {
+    policy_with(1_000, "", &format!("[budgets]\nmax_amount_per_run = {max_amount_per_run}\n"))
+}
+
+fn policy_with(
+    max_calls: u32,
+    limits: &str,
+    manifest_extra: &str,
+) -> std::sync::Arc<aecl_core::Policy> {
     let manifest = format!(
-        "agent_id = \"worker\"\nallowed_actions = [\"put_record\"]\nmax_tool_calls_per_run = {max_calls}\n"
+        "agent_id = \"worker\"\nallowed_actions = [\"put_record\"]\nmax_tool_calls_per_run = {max_calls}\n{manifest_extra}"
     );
     let catalog = format!(
         r#"
@@ -74,6 +88,7 @@ effect = "write"
 reversibility = "reversible"
 compensation = "put_record"
 connector = "test"
+amount_arg = "value"
 
 [actions.put_record.output]
 trust = "trusted"
