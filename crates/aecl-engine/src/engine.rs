@@ -91,12 +91,6 @@ pub struct Engine<S> {
     run_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
-impl std::fmt::Debug for dyn Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
-    }
-}
-
 impl<S: Store> Engine<S> {
     /// An engine over `store`. Call [`Engine::recover`] once before serving.
     pub fn new(
