@@ -81,7 +81,7 @@ impl Writer {
             let mut waited = Duration::ZERO;
             while jobs.len() < last_batch / 2 && waited < MAX_GATHER {
                 let before = jobs.len();
-                std::thread::sleep(GATHER_STEP);
+                thread::sleep(GATHER_STEP);
                 waited += GATHER_STEP;
                 drain(receiver, &mut jobs);
                 if jobs.len() == before {
