@@ -18,7 +18,7 @@
 //! | `effect_id` | string or null | the effect-ledger entry of the execution |
 //! | `event_id` | string | unique id of this record |
 //! | `input` | any JSON | the call's arguments, already redacted |
-//! | `kind` | `"decision"`, `"outcome"`, `"run"`, `"user"` or `"result"` | what the record is |
+//! | `kind` | `"decision"`, `"outcome"`, `"run"`, `"user"`, `"result"` or `"approval"` | what the record is |
 //! | `latency_ms` | integer | how long the step took |
 //! | `mode` | `"enforce"`, `"monitor"`, `"dry-run"` or null | how the verdict was applied |
 //! | `outcome` | see [`Outcome`], or null | how the execution ended |
@@ -66,6 +66,9 @@ pub enum RecordKind {
     /// A tool's output that the agent reported (hook and library front ends execute
     /// themselves): `output` holds it. They feed provenance.
     Result,
+    /// An answer to an approval request (approved, rejected, or expired unanswered):
+    /// `approval_id` names the request, `input` holds `status`, `by` and `reason`.
+    Approval,
 }
 
 impl RecordKind {
@@ -76,6 +79,7 @@ impl RecordKind {
             RecordKind::Run => "run",
             RecordKind::User => "user",
             RecordKind::Result => "result",
+            RecordKind::Approval => "approval",
         }
     }
 
@@ -86,6 +90,7 @@ impl RecordKind {
             "run" => Some(RecordKind::Run),
             "user" => Some(RecordKind::User),
             "result" => Some(RecordKind::Result),
+            "approval" => Some(RecordKind::Approval),
             _ => None,
         }
     }
@@ -505,7 +510,7 @@ fn unknown(what: &str, text: &Text<'_>) -> AuditError {
 
 /// The pipeline stages by their spelling. `tests.rs` holds an exhaustive match that stops
 /// compiling when a stage is added to the core and not here.
-pub(crate) const STAGES: [Stage; 9] = [
+pub(crate) const STAGES: [Stage; 10] = [
     Stage::Manifest,
     Stage::Arguments,
     Stage::Scope,
@@ -514,6 +519,7 @@ pub(crate) const STAGES: [Stage; 9] = [
     Stage::Replay,
     Stage::Risk,
     Stage::Rules,
+    Stage::Approval,
     Stage::Internal,
 ];
 

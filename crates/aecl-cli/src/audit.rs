@@ -172,7 +172,8 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
         RecordKind::Outcome if record.outcome == Some(Outcome::Succeeded) => {
             vec![result_event(record)]
         }
-        RecordKind::Outcome => Vec::new(),
+        // An approver's answer is not a trace event: the retried call that follows it is.
+        RecordKind::Outcome | RecordKind::Approval => Vec::new(),
     }
 }
 

@@ -88,6 +88,10 @@ pub enum Stage {
     Replay,
     Risk,
     Rules,
+    /// A human's answer to an approval request (design.md §3 step 10), applied by the
+    /// engine after `decide`: a grant for exactly this call is the one finding that turns
+    /// `require_approval` into `allow`. `decide` itself never produces it.
+    Approval,
     /// An internal error while deciding: always Block.
     Internal,
 }
@@ -103,6 +107,7 @@ impl Stage {
             Stage::Replay => "replay",
             Stage::Risk => "risk",
             Stage::Rules => "rules",
+            Stage::Approval => "approval",
             Stage::Internal => "internal",
         }
     }

@@ -23,7 +23,7 @@ use crate::connector::{Connector, ConnectorOutcome};
 use crate::error::{EngineError, StoreError};
 use crate::run_event::{RunEvent, rebuild};
 use crate::store::{
-    Admission, Committed, Effect, EffectEnd, EffectState, NewEffect, RunCommit, Store,
+    Admission, Committed, Effect, EffectEnd, EffectState, Grant, NewEffect, RunCommit, Store,
 };
 
 /// How many times a call is decided again when other instances keep appending to its run.
@@ -65,6 +65,9 @@ pub struct Decided {
     pub verdict: Verdict,
     /// The audit record of the decision.
     pub audit_seq: u64,
+    /// The approval request this call is waiting for (`execute` of a `require_approval`
+    /// call), or the one whose grant let it through.
+    pub approval_id: Option<String>,
 }
 
 /// A call after `execute`.
@@ -211,7 +214,7 @@ impl<S: Store> Engine<S> {
         &self,
         call: Call,
         executing: bool,
-    ) -> Result<(Decided, Option<String>), EngineError> {
+    ) -> Result<(Decided, Option<String>, Option<Grant>), EngineError> {
         let started = Instant::now();
         let run_guard = self.run_lock(&call.run).lock().await;
         let policy = self.policy();
@@ -222,7 +225,7 @@ impl<S: Store> Engine<S> {
         };
         let mut refused: Option<Reason> = None;
         let mut attempt = 0;
-        let (verdict, effect_id) = loop {
+        let (verdict, effect_id, grant, history) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
                 return Err(EngineError::Contention(call.run.clone()));
@@ -246,6 +249,9 @@ impl<S: Store> Engine<S> {
             if let Some(reason) = &refused {
                 tighten(&mut verdict, reason.stage, reason.rule.clone(), &reason.message);
             }
+            // Step 10: a human's grant for exactly this call lets it through.
+            let grant =
+                if executing { self.apply_grant(&mut verdict, &call, now).await? } else { None };
             let admission =
                 if verdict.enforced_decision() == Decision::Allow && verdict.replay_of.is_none() {
                     self.admission(&policy, &call, now)
@@ -276,7 +282,7 @@ impl<S: Store> Engine<S> {
                 effect,
             };
             match self.store.commit_run_event(commit).await? {
-                Committed::Done { .. } => break (verdict, effect_id),
+                Committed::Done { .. } => break (verdict, effect_id, grant, snapshot.events),
                 Committed::Conflict => continue,
                 Committed::Refused { index, retry_after_ms } => {
                     refused = Some(limit_reason(admission.get(index), retry_after_ms));
@@ -284,7 +290,18 @@ impl<S: Store> Engine<S> {
             }
         };
         drop(run_guard);
+        let approval_id = match &grant {
+            Some(grant) => grant.approval_id.clone(),
+            None if executing
+                && verdict.mode == Mode::Enforce
+                && verdict.decision == Decision::RequireApproval =>
+            {
+                Some(new_id())
+            }
+            None => None,
+        };
         let mut record = self.record(RecordKind::Decision, &call.agent, &call.run);
+        record.approval_id.clone_from(&approval_id);
         record.call_id.clone_from(&call.id);
         record.action.clone_from(&call.action);
         record.call_digest = call.digest();
@@ -297,7 +314,13 @@ impl<S: Store> Engine<S> {
         record.reasons.clone_from(&verdict.reasons);
         record.latency_ms = elapsed_ms(started);
         let audit_seq = self.store.append_audit(record).await?;
-        Ok((Decided { call, verdict, audit_seq }, effect_id))
+        // After the decision record: a request never exists without its decision.
+        if grant.is_none()
+            && let Some(id) = &approval_id
+        {
+            self.request_approval(id.clone(), &call, &verdict, &history).await?;
+        }
+        Ok((Decided { call, verdict, audit_seq, approval_id }, effect_id, grant))
     }
 
     fn run_lock(&self, run: &str) -> &tokio::sync::Mutex<()> {
@@ -316,7 +339,7 @@ impl<S: Store> Engine<S> {
         call: Call,
         connector: &dyn Connector,
     ) -> Result<Executed, EngineError> {
-        let (decided, effect_id) = self.decide_and_record(call, true).await?;
+        let (decided, effect_id, grant) = self.decide_and_record(call, true).await?;
         let call = &decided.call;
         if let (Some(_), Some(key)) = (&decided.verdict.replay_of, &call.idempotency_key) {
             let effect = self.first_outcome(&call.run, key).await?;
@@ -327,16 +350,37 @@ impl<S: Store> Engine<S> {
             return Ok(Executed { decided, effect: None, replayed: false });
         };
         let started = Instant::now();
-        self.store.dispatch_effect(&effect_id).await?;
-        let outcome = match tokio::time::timeout(
-            self.config.call_timeout,
-            connector.execute(call, &effect_id),
-        )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => ConnectorOutcome::Unknown {
-                error: format!("timed out after {:?}", self.config.call_timeout),
+        // INVARIANT: a grant is spent in the same transaction that dispatches its call.
+        let dispatched = match &grant {
+            None => self.store.dispatch_effect(&effect_id).await.map(Ok)?,
+            Some(grant) => {
+                let (digest, revision) = (call.digest(), &decided.verdict.policy_revision);
+                self.store
+                    .dispatch_effect_with_grant(
+                        &effect_id,
+                        &grant.id,
+                        &digest,
+                        revision,
+                        self.now(),
+                    )
+                    .await?
+            }
+        };
+        let outcome = match dispatched {
+            // Another instance spent the grant first: this call is not executed.
+            Err(refusal) => {
+                ConnectorOutcome::Failed { error: format!("not dispatched: {}", refusal.message()) }
+            }
+            Ok(()) => match tokio::time::timeout(
+                self.config.call_timeout,
+                connector.execute(call, &effect_id),
+            )
+            .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => ConnectorOutcome::Unknown {
+                    error: format!("timed out after {:?}", self.config.call_timeout),
+                },
             },
         };
         let timed_out = matches!(&outcome, ConnectorOutcome::Unknown { error } if error.starts_with("timed out"));
@@ -466,8 +510,13 @@ impl<S: Store> Engine<S> {
         Err(EngineError::Contention(run.to_owned()))
     }
 
+    /// The time on the engine's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// A record with the fields every kind has.
-    fn record(&self, kind: RecordKind, agent: &str, run: &str) -> AuditRecord {
+    pub(crate) fn record(&self, kind: RecordKind, agent: &str, run: &str) -> AuditRecord {
         AuditRecord {
             seq: 0,
             kind,
@@ -494,7 +543,7 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    fn redact(&self, value: &mut Value) {
+    pub(crate) fn redact(&self, value: &mut Value) {
         let found = aecl_audit::redact(value, &self.config.redact);
         if found.count > 0 {
             tracing::debug!(kinds = ?found.kinds, count = found.count, "redacted audit payload");

@@ -39,4 +39,12 @@ pub enum EngineError {
     Identity(String),
     #[error("audit: {0}")]
     Audit(#[from] AuditError),
+    #[error("no approval request `{0}`")]
+    ApprovalNotFound(String),
+    /// The request was already approved, rejected or expired.
+    #[error("approval request `{id}` is {status}, no longer pending")]
+    ApprovalClosed { id: String, status: &'static str },
+    /// An approver tried to approve or reject a call made with their own identity.
+    #[error("`{approver}` asked for approval `{id}` and cannot answer it")]
+    SelfApproval { id: String, approver: String },
 }

@@ -7,6 +7,7 @@
 //! that a crash, a retry or a second instance never executes a call twice or loses a
 //! record that was acknowledged.
 
+mod approval;
 pub mod clock;
 pub mod connector;
 mod engine;

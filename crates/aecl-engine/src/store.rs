@@ -330,6 +330,25 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> impl Future<Output = Result<Result<Grant, GrantRefusal>, StoreError>> + Send;
 
+    /// The newest unspent grant for the call with `digest`, whether or not it has expired
+    /// or belongs to the current policy revision (the engine says why it cannot be used).
+    fn grant_for_call(
+        &self,
+        digest: &CallDigest,
+    ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
+
+    /// Spends grant `grant` for the call with `digest` under `revision` and moves the
+    /// pending effect `id` to `dispatched`, in one transaction: neither happens without the
+    /// other. A grant that cannot be spent leaves both untouched.
+    fn dispatch_effect_with_grant(
+        &self,
+        id: &str,
+        grant: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Result<(), GrantRefusal>, StoreError>> + Send;
+
     fn put_approval(
         &self,
         approval: Approval,
@@ -339,6 +358,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<Approval>, StoreError>> + Send;
+
+    /// Approval requests, newest first: only the pending ones, or all of them.
+    fn approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Approval>, StoreError>> + Send;
 
     /// Moves a pending approval to `status`; false if it was no longer pending.
     fn resolve_approval(

@@ -165,8 +165,31 @@ impl Store for AnyStore {
         forward!(self, s => s.consume_grant(id, digest, revision, at))
     }
 
+    async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
+        forward!(self, s => s.grant_for_call(digest))
+    }
+
+    async fn dispatch_effect_with_grant(
+        &self,
+        id: &str,
+        grant: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Result<(), GrantRefusal>, StoreError> {
+        forward!(self, s => s.dispatch_effect_with_grant(id, grant, digest, revision, at))
+    }
+
     async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
         forward!(self, s => s.put_approval(approval))
+    }
+
+    async fn approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Approval>, StoreError> {
+        forward!(self, s => s.approvals(pending_only, limit))
     }
 
     async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {

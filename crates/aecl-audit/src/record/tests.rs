@@ -191,7 +191,8 @@ fn every_stage_has_a_spelling() {
         Stage::Replay => 5,
         Stage::Risk => 6,
         Stage::Rules => 7,
-        Stage::Internal => 8,
+        Stage::Approval => 8,
+        Stage::Internal => 9,
     };
     for (i, stage) in STAGES.into_iter().enumerate() {
         assert_eq!(index(stage), i);

@@ -53,7 +53,11 @@ async fn select_effect<'c>(
 }
 
 /// Why a guarded transition of `id` changed nothing.
-async fn transition_error(pool: &PgPool, id: &str, expected: &'static str) -> StoreError {
+pub(super) async fn transition_error(
+    pool: &PgPool,
+    id: &str,
+    expected: &'static str,
+) -> StoreError {
     let state: Result<Option<String>, _> =
         sqlx::query_scalar("SELECT state FROM effects WHERE id = $1")
             .bind(id)

@@ -4,7 +4,8 @@
 
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{Approval, ApprovalStatus, Grant, GrantRefusal, StoreError};
-use sqlx::{PgPool, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
 
 use crate::{backend, corrupt, to_i64, to_u64};
 
@@ -51,7 +52,54 @@ pub(super) async fn consume_grant(
     at: Timestamp,
 ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
     let mut tx = pool.begin().await.map_err(backend)?;
-    // Locked: an instance racing for the same grant waits here and then reads it consumed.
+    let spent = spend_grant(&mut tx, id, digest, revision, at).await?;
+    if spent.is_ok() {
+        tx.commit().await.map_err(backend)?;
+    } else {
+        tx.rollback().await.map_err(backend)?;
+    }
+    Ok(spent)
+}
+
+/// Spends grant `grant` and dispatches pending effect `id` in one transaction.
+pub(super) async fn dispatch_with_grant(
+    pool: &PgPool,
+    id: &str,
+    grant: &str,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Result<(), GrantRefusal>, StoreError> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    if let Err(refusal) = spend_grant(&mut tx, grant, digest, revision, at).await? {
+        tx.rollback().await.map_err(backend)?;
+        return Ok(Err(refusal));
+    }
+    let n =
+        sqlx::query("UPDATE effects SET state = 'dispatched' WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    if n != 1 {
+        // INVARIANT: the grant stays unspent when its call is not dispatched.
+        tx.rollback().await.map_err(backend)?;
+        return Err(super::effects::transition_error(pool, id, "pending").await);
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(Ok(()))
+}
+
+/// Spends grant `id` inside `tx`, once: the row is locked, so an instance racing for the
+/// same grant waits here and then reads it consumed.
+async fn spend_grant(
+    tx: &mut PgConnection,
+    id: &str,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Result<Grant, GrantRefusal>, StoreError> {
     let row = sqlx::query(
         "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
          FROM grants WHERE id = $1 FOR UPDATE",
@@ -60,10 +108,7 @@ pub(super) async fn consume_grant(
     .fetch_optional(&mut *tx)
     .await
     .map_err(backend)?;
-    let Some(row) = row else {
-        tx.rollback().await.map_err(backend)?;
-        return Ok(Err(GrantRefusal::Unknown));
-    };
+    let Some(row) = row else { return Ok(Err(GrantRefusal::Unknown)) };
     let consumed: Option<i64> = row.try_get(4).map_err(backend)?;
     let grant = Grant {
         id: id.to_owned(),
@@ -73,7 +118,6 @@ pub(super) async fn consume_grant(
         expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
     };
     if let Some(refusal) = crate::grant_refusal(&grant, consumed.is_some(), digest, revision, at) {
-        tx.rollback().await.map_err(backend)?;
         return Ok(Err(refusal));
     }
     // INVARIANT: a grant is spent by exactly one statement that finds it unspent.
@@ -85,12 +129,30 @@ pub(super) async fn consume_grant(
             .await
             .map_err(backend)?
             .rows_affected();
-    if spent != 1 {
-        tx.rollback().await.map_err(backend)?;
-        return Ok(Err(GrantRefusal::AlreadyUsed));
-    }
-    tx.commit().await.map_err(backend)?;
-    Ok(Ok(grant))
+    Ok(if spent == 1 { Ok(grant) } else { Err(GrantRefusal::AlreadyUsed) })
+}
+
+pub(super) async fn grant_for_call(
+    pool: &PgPool,
+    digest: &CallDigest,
+) -> Result<Option<Grant>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, approval_id, policy_revision, expires FROM grants
+         WHERE call_digest = $1 AND consumed_at IS NULL
+         ORDER BY expires DESC LIMIT 1",
+    )
+    .bind(&digest.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Grant {
+        id: row.try_get(0).map_err(backend)?,
+        approval_id: row.try_get(1).map_err(backend)?,
+        call_digest: digest.clone(),
+        policy_revision: Revision(row.try_get(2).map_err(backend)?),
+        expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
+    }))
 }
 
 pub(super) async fn put_approval(pool: &PgPool, approval: Approval) -> Result<(), StoreError> {
@@ -120,20 +182,39 @@ pub(super) async fn put_approval(pool: &PgPool, approval: Approval) -> Result<()
 }
 
 pub(super) async fn approval(pool: &PgPool, id: &str) -> Result<Option<Approval>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
-             requested, expires, decided_by, reason, body
-         FROM approvals WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
+    let row = sqlx::query(&format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(approval_from).transpose()
+}
+
+pub(super) async fn approvals(
+    pool: &PgPool,
+    pending_only: bool,
+    limit: usize,
+) -> Result<Vec<Approval>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE NOT $1 OR status = 'pending'
+         ORDER BY requested DESC, id DESC LIMIT $2"
+    ))
+    .bind(pending_only)
+    .bind(to_i64(limit as u64))
+    .fetch_all(pool)
     .await
     .map_err(backend)?;
-    let Some(row) = row else { return Ok(None) };
+    rows.iter().map(approval_from).collect()
+}
+
+const APPROVAL_COLUMNS: &str = "id, run, call_id, agent, action, call_digest, policy_revision, \
+     status, requested, expires, decided_by, reason, body";
+
+fn approval_from(row: &PgRow) -> Result<Approval, StoreError> {
+    let id: String = row.try_get(0).map_err(backend)?;
     let status: String = row.try_get(7).map_err(backend)?;
     let body: String = row.try_get(12).map_err(backend)?;
-    Ok(Some(Approval {
-        id: row.try_get(0).map_err(backend)?,
+    Ok(Approval {
         run: row.try_get(1).map_err(backend)?,
         call_id: row.try_get(2).map_err(backend)?,
         agent: row.try_get(3).map_err(backend)?,
@@ -147,7 +228,8 @@ pub(super) async fn approval(pool: &PgPool, id: &str) -> Result<Option<Approval>
         decided_by: row.try_get(10).map_err(backend)?,
         reason: row.try_get(11).map_err(backend)?,
         body: serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?,
-    }))
+        id,
+    })
 }
 
 pub(super) async fn resolve_approval(

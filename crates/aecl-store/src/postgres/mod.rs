@@ -210,8 +210,31 @@ impl Store for PostgresStore {
         grants::consume_grant(self.pool(), id, digest, revision, at).await
     }
 
+    async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
+        grants::grant_for_call(self.pool(), digest).await
+    }
+
+    async fn dispatch_effect_with_grant(
+        &self,
+        id: &str,
+        grant: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Result<(), GrantRefusal>, StoreError> {
+        grants::dispatch_with_grant(self.pool(), id, grant, digest, revision, at).await
+    }
+
     async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
         grants::put_approval(self.pool(), approval).await
+    }
+
+    async fn approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Approval>, StoreError> {
+        grants::approvals(self.pool(), pending_only, limit).await
     }
 
     async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {

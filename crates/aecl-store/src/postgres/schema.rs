@@ -10,7 +10,10 @@ use crate::backend;
 
 /// Migrations in order; the version of each is its position plus one. Never edit one that
 /// has shipped: add the next.
-const MIGRATIONS: &[(&str, &str)] = &[("initial", include_str!("migrations/001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("initial", include_str!("migrations/001_initial.sql")),
+    ("grant_digest", include_str!("migrations/002_grant_digest.sql")),
+];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant
 /// works as long as every aecl build uses the same one.

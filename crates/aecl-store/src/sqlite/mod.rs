@@ -303,6 +303,65 @@ fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
     ))
 }
 
+/// Moves pending effect `id` to `dispatched`.
+fn dispatch(conn: &Connection, id: &str) -> Result<(), StoreError> {
+    let n = conn
+        .execute(
+            "UPDATE effects SET state = 'dispatched' WHERE id = ?1 AND state = 'pending'",
+            [id],
+        )
+        .map_err(backend)?;
+    if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending")) }
+}
+
+/// Spends grant `id` for the call with `digest` under `revision`, once.
+fn spend_grant(
+    conn: &Connection,
+    id: &str,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Result<Grant, GrantRefusal>, StoreError> {
+    let row: Option<GrantRow> = conn
+        .query_row(
+            "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
+             FROM grants WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    let Some((approval_id, call_digest, policy_revision, expires, consumed)) = row else {
+        return Ok(Err(GrantRefusal::Unknown));
+    };
+    let grant = Grant {
+        id: id.to_owned(),
+        approval_id,
+        call_digest: CallDigest(call_digest),
+        policy_revision: Revision(policy_revision),
+        expires: Timestamp(to_u64(expires)?),
+    };
+    if let Some(refusal) = crate::grant_refusal(&grant, consumed.is_some(), digest, revision, at) {
+        return Ok(Err(refusal));
+    }
+    conn.execute(
+        "UPDATE grants SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",
+        params![id, to_i64(at.0)],
+    )
+    .map_err(backend)?;
+    Ok(Ok(grant))
+}
+
+/// An approval read by `approval_row`, with its status and body decoded.
+fn full_approval(
+    (mut approval, status, body): (Approval, String, String),
+) -> Result<Approval, StoreError> {
+    approval.status = ApprovalStatus::parse(&status)
+        .ok_or_else(|| corrupt(format!("approval {} has status `{status}`", approval.id)))?;
+    approval.body = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+    Ok(approval)
+}
+
 impl Store for SqliteStore {
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
         let run = run.to_owned();
@@ -472,15 +531,23 @@ impl Store for SqliteStore {
 
     async fn dispatch_effect(&self, id: &str) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.write(move |batch| {
-            let n = batch
-                .conn
-                .execute(
-                    "UPDATE effects SET state = 'dispatched' WHERE id = ?1 AND state = 'pending'",
-                    [&id],
-                )
-                .map_err(backend)?;
-            if n == 1 { Ok(()) } else { Err(transition_error(batch.conn, &id, "pending")) }
+        self.write(move |batch| dispatch(batch.conn, &id)).await
+    }
+
+    async fn dispatch_effect_with_grant(
+        &self,
+        id: &str,
+        grant: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Result<(), GrantRefusal>, StoreError> {
+        let (id, grant) = (id.to_owned(), grant.to_owned());
+        let (digest, revision) = (digest.clone(), revision.clone());
+        // INVARIANT: one savepoint: a dispatch that fails undoes the grant's spending.
+        self.write(move |batch| match spend_grant(batch.conn, &grant, &digest, &revision, at)? {
+            Ok(_) => dispatch(batch.conn, &id).map(Ok),
+            Err(refusal) => Ok(Err(refusal)),
         })
         .await
     }
@@ -601,38 +668,32 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
         let (id, digest, revision) = (id.to_owned(), digest.clone(), revision.clone());
-        self.write(move |batch| {
-            let conn = batch.conn;
-            let row: Option<GrantRow> = conn
+        self.write(move |batch| spend_grant(batch.conn, &id, &digest, &revision, at)).await
+    }
+
+    async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
+        let digest = digest.clone();
+        self.read(move |conn| {
+            let row: Option<(String, Option<String>, String, i64)> = conn
                 .query_row(
-                    "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
-                     FROM grants WHERE id = ?1",
-                    [&id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    "SELECT id, approval_id, policy_revision, expires FROM grants
+                     WHERE call_digest = ?1 AND consumed_at IS NULL
+                     ORDER BY expires DESC LIMIT 1",
+                    [&digest.0],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()
                 .map_err(backend)?;
-            let Some((approval_id, call_digest, policy_revision, expires, consumed)) = row else {
-                return Ok(Err(GrantRefusal::Unknown));
-            };
-            let grant = Grant {
-                id: id.clone(),
-                approval_id,
-                call_digest: CallDigest(call_digest),
-                policy_revision: Revision(policy_revision),
-                expires: Timestamp(to_u64(expires)?),
-            };
-            if let Some(refusal) =
-                crate::grant_refusal(&grant, consumed.is_some(), &digest, &revision, at)
-            {
-                return Ok(Err(refusal));
-            }
-            conn.execute(
-                "UPDATE grants SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",
-                params![id, to_i64(at.0)],
-            )
-            .map_err(backend)?;
-            Ok(Ok(grant))
+            row.map(|(id, approval_id, policy_revision, expires)| {
+                Ok(Grant {
+                    id,
+                    approval_id,
+                    call_digest: digest.clone(),
+                    policy_revision: Revision(policy_revision),
+                    expires: Timestamp(to_u64(expires)?),
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -681,13 +742,29 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(backend)?;
-            row.map(|(mut approval, status, body)| {
-                approval.status = ApprovalStatus::parse(&status)
-                    .ok_or_else(|| corrupt(format!("approval {id} has status `{status}`")))?;
-                approval.body = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
-                Ok(approval)
-            })
-            .transpose()
+            row.map(full_approval).transpose()
+        })
+        .await
+    }
+
+    async fn approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Approval>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
+                         requested, expires, decided_by, reason, body
+                     FROM approvals WHERE ?1 = 0 OR status = 'pending'
+                     ORDER BY requested DESC, id DESC LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![pending_only, to_i64(limit as u64)], approval_row)
+                .map_err(backend)?;
+            rows.map(|row| full_approval(row.map_err(backend)?)).collect()
         })
         .await
     }

@@ -8,7 +8,10 @@ use crate::backend;
 
 /// Migrations in order; the version of each is its position plus one. Never edit one that
 /// has shipped: add the next.
-const MIGRATIONS: &[(&str, &str)] = &[("initial", include_str!("migrations/001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("initial", include_str!("migrations/001_initial.sql")),
+    ("grant_digest", include_str!("migrations/002_grant_digest.sql")),
+];
 
 /// Brings the schema up to date.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -49,7 +49,9 @@ contract!(
     recovery_marks_what_was_in_flight,
     a_nonce_is_spent_once,
     a_grant_is_spent_once_by_the_exact_call,
+    a_grant_is_spent_in_the_transaction_that_dispatches_its_call,
     approvals_resolve_once,
+    approvals_are_listed_newest_first,
     concurrent_audit_appends_make_one_verifiable_log,
 );
 
@@ -282,6 +284,51 @@ async fn a_grant_is_spent_once_by_the_exact_call<S: Store>(store: &S) {
     );
 }
 
+async fn a_grant_is_spent_in_the_transaction_that_dispatches_its_call<S: Store>(store: &S) {
+    let digest = CallDigest("ab".repeat(32));
+    let revision = Revision("rev-1".into());
+    let grant = |id: &str| Grant {
+        id: id.into(),
+        approval_id: Some("a1".into()),
+        call_digest: digest.clone(),
+        policy_revision: revision.clone(),
+        expires: Timestamp(10_000),
+    };
+    store.put_grant(grant("g1")).await.unwrap();
+    assert_eq!(store.grant_for_call(&digest).await.unwrap(), Some(grant("g1")));
+    assert_eq!(store.grant_for_call(&CallDigest("ef".repeat(32))).await.unwrap(), None);
+
+    for (id, call_id) in [("e1", "c1"), ("e2", "c2")] {
+        store.begin_effect(new_effect(id, call_id, None, "n1")).await.unwrap();
+    }
+    let at = Timestamp(5_000);
+    // A refused grant dispatches nothing and stays unspent.
+    let other = CallDigest("ef".repeat(32));
+    assert_eq!(
+        store.dispatch_effect_with_grant("e1", "g1", &other, &revision, at).await.unwrap(),
+        Err(GrantRefusal::OtherCall)
+    );
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Pending);
+    assert_eq!(store.grant_for_call(&digest).await.unwrap(), Some(grant("g1")));
+
+    store.dispatch_effect_with_grant("e1", "g1", &digest, &revision, at).await.unwrap().unwrap();
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Dispatched);
+    assert_eq!(store.grant_for_call(&digest).await.unwrap(), None, "spent");
+    assert_eq!(
+        store.dispatch_effect_with_grant("e2", "g1", &digest, &revision, at).await.unwrap(),
+        Err(GrantRefusal::AlreadyUsed)
+    );
+    assert_eq!(store.effect("e2").await.unwrap().unwrap().state, EffectState::Pending);
+
+    // A dispatch that cannot happen (the effect is no longer pending) spends nothing.
+    store.put_grant(grant("g2")).await.unwrap();
+    assert!(matches!(
+        store.dispatch_effect_with_grant("e1", "g2", &digest, &revision, at).await,
+        Err(StoreError::Transition { .. })
+    ));
+    assert_eq!(store.grant_for_call(&digest).await.unwrap(), Some(grant("g2")));
+}
+
 async fn approvals_resolve_once<S: Store>(store: &S) {
     let approval = Approval {
         id: "a1".into(),
@@ -315,6 +362,39 @@ async fn approvals_resolve_once<S: Store>(store: &S) {
         (ApprovalStatus::Rejected, Some("alice"), Some("not ours"))
     );
     assert!(store.approval("a2").await.unwrap().is_none());
+}
+
+async fn approvals_are_listed_newest_first<S: Store>(store: &S) {
+    for (id, requested) in [("a1", 1_000), ("a2", 3_000), ("a3", 2_000)] {
+        store
+            .put_approval(Approval {
+                id: id.into(),
+                run: "r1".into(),
+                call_id: format!("c-{id}"),
+                agent: "finance".into(),
+                action: "transfer_funds".into(),
+                call_digest: CallDigest("cd".repeat(32)),
+                policy_revision: Revision("rev-1".into()),
+                status: ApprovalStatus::Pending,
+                requested: Timestamp(requested),
+                expires: Timestamp(3_601_000),
+                decided_by: None,
+                reason: None,
+                body: json!({"call": {"id": id}}),
+            })
+            .await
+            .unwrap();
+    }
+    assert!(store.resolve_approval("a2", ApprovalStatus::Approved, "alice", None).await.unwrap());
+    let ids = |list: Vec<Approval>| list.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.approvals(true, 10).await.unwrap()), ["a3", "a1"]);
+    assert_eq!(ids(store.approvals(false, 10).await.unwrap()), ["a2", "a3", "a1"]);
+    assert_eq!(ids(store.approvals(false, 1).await.unwrap()), ["a2"]);
+    let listed = store.approvals(false, 1).await.unwrap().remove(0);
+    assert_eq!(
+        (listed.status, listed.body),
+        (ApprovalStatus::Approved, json!({"call": {"id": "a2"}}))
+    );
 }
 
 async fn concurrent_audit_appends_make_one_verifiable_log<S: Store + Clone>(store: &S) {

@@ -25,7 +25,7 @@ fn new_engine(
     (engine, clock)
 }
 
-async fn records(store: &SqliteStore) -> Vec<AuditRecord> {
+pub(crate) async fn records(store: &SqliteStore) -> Vec<AuditRecord> {
     let stored = store.audit_records(0, usize::MAX).await.unwrap();
     let checkpoints = store.audit_checkpoints().await.unwrap();
     assert_eq!(verify_log(stored.clone(), &checkpoints, &verifier()).problem, None);

@@ -1,6 +1,7 @@
 //! Integration tests of the stores: one contract suite run against SQLite and against a
 //! real PostgreSQL that the tests start themselves (`pg`).
 
+mod approval;
 mod contract;
 mod crash;
 mod engine;

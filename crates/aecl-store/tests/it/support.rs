@@ -73,7 +73,7 @@ pub fn budget_policy(max_amount_per_run: u32) -> std::sync::Arc<aecl_core::Polic
     policy_with(1_000, "", &format!("[budgets]\nmax_amount_per_run = {max_amount_per_run}\n"))
 }
 
-fn policy_with(
+pub fn policy_with(
     max_calls: u32,
     limits: &str,
     manifest_extra: &str,

@@ -1,0 +1,299 @@
+//! The human approval gate (design.md §3 step 10).
+//!
+//! An `execute` whose verdict is `require_approval` (in `enforce` mode) leaves a durable
+//! approval request with everything an approver needs to judge it: the call, the verdict
+//! with its risk breakdown, the argument values that came only from untrusted content, and
+//! the run's history. An approver (never the agent that asked) approves or rejects it;
+//! approval writes a grant bound to the digest of that exact call (agent, run, action,
+//! canonical arguments), the policy revision and an expiry.
+//!
+//! The agent then retries the same call. `decide` still answers `require_approval` (the
+//! policy has not changed); the engine finds the call's grant by its digest and, when the
+//! grant is usable, lets the call through with an `approval.granted` reason. The grant is
+//! spent in the same transaction that dispatches the call, so it is used once even when
+//! two instances race for it. Changed arguments make another digest and find no grant; a
+//! grant under another policy revision or past its expiry is named in the verdict and a
+//! new request is made. Retrying needs nothing but the same arguments, which is what an
+//! MCP client can do.
+
+use std::borrow::Cow;
+
+use aecl_audit::RecordKind;
+use aecl_core::{Call, Decision, Mode, Reason, Stage, Timestamp, Verdict};
+use serde_json::{Value, json};
+
+use crate::engine::{Engine, new_id};
+use crate::error::EngineError;
+use crate::run_event::RunEvent;
+use crate::store::{Approval, ApprovalStatus, Grant, GrantRefusal, Store};
+
+/// History entries an approval request carries at most (the most recent ones).
+const HISTORY_LIMIT: usize = 50;
+
+/// Characters of one tool output an approval request carries at most.
+const OUTPUT_LIMIT: usize = 4_000;
+
+impl<S: Store> Engine<S> {
+    /// Approves request `id` as `approver`: the grant for its call, valid until the request
+    /// would have expired. Refuses an approver who is the agent that asked, a request that
+    /// is no longer pending, and one that has expired (which becomes `expired`).
+    pub async fn approve(
+        &self,
+        id: &str,
+        approver: &str,
+        reason: Option<&str>,
+    ) -> Result<Grant, EngineError> {
+        let approval = self.open_approval(id, approver).await?;
+        if !self.store().resolve_approval(id, ApprovalStatus::Approved, approver, reason).await? {
+            return Err(self.closed(id).await);
+        }
+        let grant = Grant {
+            id: new_id(),
+            approval_id: Some(approval.id.clone()),
+            call_digest: approval.call_digest.clone(),
+            policy_revision: approval.policy_revision.clone(),
+            expires: approval.expires,
+        };
+        self.store().put_grant(grant.clone()).await?;
+        self.record_resolution(&approval, ApprovalStatus::Approved, approver, reason).await?;
+        Ok(grant)
+    }
+
+    /// Rejects request `id` as `approver`, with the reason the agent will be given.
+    pub async fn reject(
+        &self,
+        id: &str,
+        approver: &str,
+        reason: &str,
+    ) -> Result<Approval, EngineError> {
+        let approval = self.open_approval(id, approver).await?;
+        if !self
+            .store()
+            .resolve_approval(id, ApprovalStatus::Rejected, approver, Some(reason))
+            .await?
+        {
+            return Err(self.closed(id).await);
+        }
+        self.record_resolution(&approval, ApprovalStatus::Rejected, approver, Some(reason)).await?;
+        self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))
+    }
+
+    /// Request `id` as it stands. A pending request past its expiry is expired here (an
+    /// expired request is a rejection), so every reader sees the same answer.
+    pub async fn approval(&self, id: &str) -> Result<Option<Approval>, EngineError> {
+        let Some(mut approval) = self.store().approval(id).await? else { return Ok(None) };
+        if approval.status == ApprovalStatus::Pending && self.now() >= approval.expires {
+            self.expire(&approval).await?;
+            approval = self.store().approval(id).await?.unwrap_or(approval);
+        }
+        Ok(Some(approval))
+    }
+
+    /// Requests newest first (only the pending ones, or all), each as [`Engine::approval`]
+    /// would answer it.
+    pub async fn approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Approval>, EngineError> {
+        let mut listed = Vec::new();
+        for approval in self.store().approvals(pending_only, limit).await? {
+            if approval.status == ApprovalStatus::Pending && self.now() >= approval.expires {
+                self.expire(&approval).await?;
+                if pending_only {
+                    continue;
+                }
+                if let Some(expired) = self.store().approval(&approval.id).await? {
+                    listed.push(expired);
+                }
+            } else {
+                listed.push(approval);
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Applies the grant of `call`, if it has one, to a `require_approval` verdict: a
+    /// usable grant makes the verdict `allow` and is returned, to be spent at dispatch; an
+    /// unusable one is named in the verdict, which stays `require_approval`.
+    pub(crate) async fn apply_grant(
+        &self,
+        verdict: &mut Verdict,
+        call: &Call,
+        now: Timestamp,
+    ) -> Result<Option<Grant>, EngineError> {
+        if verdict.decision != Decision::RequireApproval || verdict.mode != Mode::Enforce {
+            return Ok(None);
+        }
+        let Some(grant) = self.store().grant_for_call(&call.digest()).await? else {
+            return Ok(None);
+        };
+        let refusal = if now >= grant.expires {
+            Some(GrantRefusal::Expired)
+        } else if grant.policy_revision != verdict.policy_revision {
+            Some(GrantRefusal::OtherRevision)
+        } else {
+            None
+        };
+        let approval = grant.approval_id.as_deref().unwrap_or("-");
+        if let Some(refusal) = refusal {
+            verdict.reasons.push(Reason {
+                stage: Stage::Approval,
+                rule: Cow::Borrowed("approval.grant_unusable"),
+                decision: Decision::RequireApproval,
+                field: None,
+                message: format!(
+                    "the approval `{approval}` of this call cannot be used: {}; it needs a new one",
+                    refusal.message()
+                ),
+            });
+            return Ok(None);
+        }
+        verdict.reasons.push(Reason {
+            stage: Stage::Approval,
+            rule: Cow::Borrowed("approval.granted"),
+            decision: Decision::Allow,
+            field: None,
+            message: format!("a human approved this exact call (approval `{approval}`)"),
+        });
+        // INVARIANT: only a `require_approval` verdict is lifted; a block stays a block.
+        verdict.decision = Decision::Allow;
+        Ok(Some(grant))
+    }
+
+    /// Stores the approval request `id` for `call`, decided as `verdict` after `history`.
+    pub(crate) async fn request_approval(
+        &self,
+        id: String,
+        call: &Call,
+        verdict: &Verdict,
+        history: &[RunEvent],
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let expires_in = verdict.approval_expires_in_secs.unwrap_or(3600);
+        let mut args = call.args.clone();
+        self.redact(&mut args);
+        let suspicious: Vec<Value> = verdict
+            .reasons
+            .iter()
+            .filter(|r| r.stage == Stage::DataFlow)
+            .filter_map(|r| r.field.as_deref().map(|field| (field, r)))
+            .map(|(field, r)| {
+                let value = aecl_core::path::FieldPath::parse(field)
+                    .map(|path| path.values(&args).into_iter().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                json!({ "field": field, "values": value, "why": r.message })
+            })
+            .collect();
+        let body = json!({
+            "call": {
+                "id": call.id,
+                "run": call.run,
+                "agent": call.agent,
+                "action": call.action,
+                "args": args,
+            },
+            "verdict": verdict,
+            "suspicious": suspicious,
+            "history": self.history_for_approver(history),
+        });
+        let approval = Approval {
+            id,
+            run: call.run.clone(),
+            call_id: call.id.clone(),
+            agent: call.agent.clone(),
+            action: call.action.clone(),
+            call_digest: call.digest(),
+            policy_revision: verdict.policy_revision.clone(),
+            status: ApprovalStatus::Pending,
+            requested: now,
+            expires: Timestamp(now.0.saturating_add(expires_in.saturating_mul(1000))),
+            decided_by: None,
+            reason: None,
+            body,
+        };
+        Ok(self.store().put_approval(approval).await?)
+    }
+
+    /// The last events of a run, redacted and with long outputs shortened.
+    fn history_for_approver(&self, history: &[RunEvent]) -> Vec<Value> {
+        let skip = history.len().saturating_sub(HISTORY_LIMIT);
+        history
+            .iter()
+            .skip(skip)
+            .map(|event| {
+                let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
+                self.redact(&mut value);
+                if let Some(Value::String(text)) = value.get_mut("output")
+                    && let Some((cut, _)) = text.char_indices().nth(OUTPUT_LIMIT)
+                {
+                    text.truncate(cut);
+                    text.push_str(" [...]");
+                }
+                value
+            })
+            .collect()
+    }
+
+    /// The request `id`, if an approver named `approver` may still decide it.
+    async fn open_approval(&self, id: &str, approver: &str) -> Result<Approval, EngineError> {
+        let approval =
+            self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))?;
+        // INVARIANT: nobody approves a call made with their own identity.
+        if approval.agent == approver {
+            return Err(EngineError::SelfApproval {
+                id: id.to_owned(),
+                approver: approver.to_owned(),
+            });
+        }
+        if approval.status != ApprovalStatus::Pending {
+            return Err(EngineError::ApprovalClosed {
+                id: id.to_owned(),
+                status: approval.status.as_str(),
+            });
+        }
+        Ok(approval)
+    }
+
+    /// The error for a request another approver resolved first.
+    async fn closed(&self, id: &str) -> EngineError {
+        match self.store().approval(id).await {
+            Ok(Some(approval)) => {
+                EngineError::ApprovalClosed { id: id.to_owned(), status: approval.status.as_str() }
+            }
+            Ok(None) => EngineError::ApprovalNotFound(id.to_owned()),
+            Err(error) => error.into(),
+        }
+    }
+
+    async fn expire(&self, approval: &Approval) -> Result<(), EngineError> {
+        let reason = Some("no approver answered before the request expired");
+        if self
+            .store()
+            .resolve_approval(&approval.id, ApprovalStatus::Expired, "aecl", reason)
+            .await?
+        {
+            self.record_resolution(approval, ApprovalStatus::Expired, "aecl", reason).await?;
+        }
+        Ok(())
+    }
+
+    /// The audit record of an answer to a request: who, what, and why.
+    async fn record_resolution(
+        &self,
+        approval: &Approval,
+        status: ApprovalStatus,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let mut record = self.record(RecordKind::Approval, &approval.agent, &approval.run);
+        record.call_id.clone_from(&approval.call_id);
+        record.action.clone_from(&approval.action);
+        record.call_digest = approval.call_digest.clone();
+        record.policy_revision = approval.policy_revision.clone();
+        record.approval_id = Some(approval.id.clone());
+        record.input = json!({ "status": status.as_str(), "by": by, "reason": reason });
+        self.store().append_audit(record).await?;
+        Ok(())
+    }
+}
