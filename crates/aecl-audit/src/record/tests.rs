@@ -113,7 +113,7 @@ fn other_spellings_of_a_record_are_refused() {
         1
     )));
 
-    assert!(malformed(&text.replace(r#""kind":"decision""#, r#""kind":"approval""#)));
+    assert!(malformed(&text.replace(r#""kind":"decision""#, r#""kind":"approved""#)));
     assert!(malformed(&text.replace(r#""stage":"data_flow""#, r#""stage":"dataflow""#)));
     // A missing optional field reads as null, which then re-encodes differently.
     assert!(not_canonical(&text.replace(r#","sandbox_id":null"#, "")));
