@@ -11,6 +11,7 @@ mod log_reader;
 mod proof;
 mod record;
 mod replay;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,15 @@ enum Command {
     /// Verify, export, follow and prove the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Mint tokens for agents, approvers and administrators.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a signed, short-lived token.
+    Issue(token::IssueArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +72,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
         Command::Audit(command) => audit::run(&command),
+        Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,7 @@ mod audit;
 mod check;
 mod eval;
 mod replay;
+mod token;
 
 use std::ffi::OsStr;
 use std::fs;
