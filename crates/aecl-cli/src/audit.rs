@@ -172,7 +172,8 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
         RecordKind::Outcome if record.outcome == Some(Outcome::Succeeded) => {
             vec![result_event(record)]
         }
-        RecordKind::Outcome => Vec::new(),
+        // Refused requests never reached a decision: nothing to replay.
+        RecordKind::Outcome | RecordKind::Refusal => Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@ mod log_reader;
 mod proof;
 mod record;
 mod replay;
+mod serve;
 mod token;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Command {
     /// Verify, export, follow and prove the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Serve the HTTP API.
+    Serve(serve::ServeArgs),
     /// Mint tokens for agents, approvers and administrators.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
         Command::Audit(command) => audit::run(&command),
         Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,

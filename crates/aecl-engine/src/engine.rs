@@ -199,6 +199,22 @@ impl<S: Store> Engine<S> {
         Ok(self.store.append_audit(record).await?)
     }
 
+    /// Records a request that a front end refused before any decision (authentication or
+    /// authorisation). `subject`, `role` and `token_id` are empty when no valid token was
+    /// shown; the caller passes no secret.
+    pub async fn record_refusal(
+        &self,
+        subject: &str,
+        role: &str,
+        token_id: &str,
+        reason: &str,
+    ) -> Result<u64, EngineError> {
+        let mut record = self.record(RecordKind::Refusal, subject, "");
+        record.input = json!({ "role": role, "token_id": token_id, "reason": reason });
+        self.redact(&mut record.input);
+        Ok(self.store.append_audit(record).await?)
+    }
+
     /// Decides a call and records it (run history, limits, audit log). Executes nothing.
     pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
         Ok(self.decide_and_record(call, false).await?.0)
