@@ -6,6 +6,7 @@ mod audit;
 mod check;
 mod eval;
 mod replay;
+mod serve;
 mod token;
 
 use std::ffi::OsStr;

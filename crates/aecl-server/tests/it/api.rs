@@ -288,3 +288,53 @@ async fn runs_metrics_and_openapi(backend: Backend) {
     assert!(openapi.body["paths"]["/v1/evaluate"]["post"].is_object(), "{}", openapi.text);
     assert_eq!(server.get("/v1/nothing", Some(&admin)).await.body["error"]["code"], "not_found");
 }
+
+/// A real outage: PostgreSQL stops accepting connections to the database and drops the
+/// ones the server holds. Health turns unhealthy and an allowed call is blocked; when
+/// the database is back, health recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_blocks_calls() {
+    use sqlx::Connection;
+    let server = start(Backend::Postgres).await;
+    let token = agent();
+    let body = call("r5", "c1", "read_invoice", json!({"invoice_id": "INV-7781"}));
+    assert_eq!(server.post("/v1/evaluate", Some(&token), &body).await.body["decision"], "allow");
+
+    let url = server.pg_url.clone().unwrap();
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    // From another database: PostgreSQL does not let a session lock out its own.
+    let admin_url = url.replacen(&format!("/{database}"), "/postgres", 1);
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1",
+    )
+    .bind(&database)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    let health = server.get("/healthz", None).await;
+    assert_eq!(health.status, 503, "{}", health.text);
+    assert_eq!(health.body["store_reachable"], false);
+    let mut body = body;
+    body["id"] = json!("c2");
+    let answer = server.post("/v1/evaluate", Some(&token), &body).await;
+    assert_eq!(
+        (answer.status, answer.body["decision"].as_str()),
+        (503, Some("block")),
+        "{}",
+        answer.text
+    );
+
+    sqlx::query(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let health = server.get("/healthz", None).await;
+    assert_eq!(health.status, 200, "{}", health.text);
+}

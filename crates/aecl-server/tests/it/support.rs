@@ -112,6 +112,8 @@ pub struct Server {
     pub base: String,
     pub down: Arc<AtomicBool>,
     pub executed: Arc<Counting>,
+    /// The database's URL on PostgreSQL.
+    pub pg_url: Option<String>,
     _dir: tempfile::TempDir,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
@@ -137,6 +139,7 @@ pub async fn start_with(backend: Backend, config: ServerConfig) -> Server {
     let dir = tempfile::TempDir::new().unwrap();
     let down = Arc::new(AtomicBool::new(false));
     let executed = Arc::new(Counting::default());
+    let mut pg_url = None;
     let base = match backend {
         Backend::Sqlite => {
             let store = SqliteStore::open(&dir.path().join("aecl.db"), audit_config()).unwrap();
@@ -145,11 +148,12 @@ pub async fn start_with(backend: Backend, config: ServerConfig) -> Server {
         Backend::Postgres => {
             let url = crate::pg::postgres_url().await;
             let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+            pg_url = Some(url);
             serve(Switch { inner: store, down: down.clone() }, config, executed.clone()).await
         }
     };
     let client = Client::builder(TokioExecutor::new()).build_http();
-    Server { base, down, executed, _dir: dir, client }
+    Server { base, down, executed, pg_url, _dir: dir, client }
 }
 
 async fn serve<S: Store>(store: S, config: ServerConfig, connector: Arc<Counting>) -> String {
