@@ -10,6 +10,7 @@ mod keys;
 mod log_reader;
 mod proof;
 mod record;
+mod reload;
 mod replay;
 mod serve;
 mod token;

@@ -1,5 +1,6 @@
 //! `aecl serve`: the HTTP API over a store (SQLite file by default, `postgres://` for
 //! replicas), with tokens verified by `--token-key` and checkpoints signed by `--key`.
+//! The policy is reloaded on SIGHUP or change (`reload`).
 //! Connectors are not configured yet: an allowed `execute` fails with `not_configured`,
 //! recorded as its outcome.
 
@@ -7,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aecl_audit::VerifierKey;
 use aecl_audit::redact::FieldPath;
@@ -16,7 +18,6 @@ use aecl_server::{AppState, NotConfigured, ServerConfig};
 use aecl_store::{AnyStore, AuditConfig, StoreUrl};
 use anyhow::{Context, Result};
 
-use crate::input::load_policy;
 use crate::keys::read_key_text;
 use crate::record::signer;
 
@@ -47,6 +48,9 @@ pub struct ServeArgs {
     /// This instance's name in the effect ledger (distinct and stable per replica).
     #[arg(long, default_value = "local")]
     node: String,
+    /// How often to look for policy changes, in seconds (0: reload on SIGHUP only).
+    #[arg(long, default_value_t = 2)]
+    watch_interval: u64,
 }
 
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
@@ -57,7 +61,8 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let loaded = load_policy(&args.policy)?;
+    // The same check as a reload: a policy whose examples fail is not served.
+    let loaded = crate::reload::checked(&args.policy)?;
     let signer = signer(&args.key)?;
     let token_text = read_key_text(&args.token_key.display().to_string())?;
     let token_key = VerifierKey::parse(&token_text).with_context(|| {
@@ -91,6 +96,11 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         if !recovered.is_empty() {
             tracing::warn!(count = recovered.len(), "recovered effects left in flight");
         }
+        tokio::spawn(crate::reload::watch(
+            engine.clone(),
+            args.policy.clone(),
+            Duration::from_secs(args.watch_interval),
+        ));
         let state = AppState::new(engine, token_key, clock, Arc::new(NotConfigured), server_config);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

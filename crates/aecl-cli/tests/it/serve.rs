@@ -105,3 +105,108 @@ fn a_token_and_a_server_answer_a_call() {
     let out = run(["audit", "verify", "--db", &path("aecl.db"), "--key", &path("audit/audit.pub")]);
     assert_eq!(out.code, Some(0), "{out:#?}");
 }
+
+/// Waits until `/healthz` reports a revision other than `old` (or gives up after 10 s).
+fn revision_after(address: &str, old: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, health) = http(address, "GET", "/healthz", None, "");
+        let revision = health["policy_revision"].as_str().unwrap_or_default().to_owned();
+        if revision != old || std::time::Instant::now() > deadline {
+            return revision;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_policy_reloads_on_change_and_on_sighup_and_a_bad_one_is_refused() {
+    let dir = temp_dir();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    for (name, out) in [("aecl.test/audit", "audit"), ("aecl.test/tokens", "tokens")] {
+        assert_eq!(run(["keys", "generate", "--name", name, "--out", &path(out)]).code, Some(0));
+    }
+    let policy = dir.path().join("policy");
+    crate::copy_dir(&finance(), &policy);
+    let manifest = policy.join("agents/finance_agent.toml");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let policy_arg = policy.display().to_string();
+    let token = run([
+        "token",
+        "issue",
+        "--agent",
+        "finance_agent",
+        "--key",
+        &path("tokens/audit.key"),
+        "--policy",
+        &policy_arg,
+    ])
+    .stdout
+    .trim()
+    .to_owned();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let child = aecl()
+        .args([
+            "serve",
+            "--policy",
+            &policy_arg,
+            "--db",
+            &path("aecl.db"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--key", &path("audit/audit.key"), "--token-key", &path("tokens/audit.pub")])
+        .args(["--watch-interval", "1"])
+        .env("AECL_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawning aecl serve");
+    let mut server = Running(child);
+    let mut first = String::new();
+    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let address = first.trim().trim_start_matches("aecl serve: listening on http://").to_owned();
+    let vendor = |id: &str| {
+        let call = format!(
+            r#"{{"run":"r1","id":"{id}","action":"read_vendor_profile","args":{{"vendor":"V-1"}}}}"#
+        );
+        let (status, answer) = http(&address, "POST", "/v1/evaluate", Some(&token), &call);
+        assert_eq!(status, 200, "{answer}");
+        answer["decision"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(vendor("c1"), "allow");
+    let (_, health) = http(&address, "GET", "/healthz", None, "");
+    let first_revision = health["policy_revision"].as_str().unwrap().to_owned();
+
+    // A change the check accepts is picked up by the watcher.
+    let narrower = original.replace("  \"read_vendor_profile\",\n", "");
+    assert_ne!(narrower, original);
+    std::fs::write(&manifest, &narrower).unwrap();
+    let second_revision = revision_after(&address, &first_revision);
+    assert_ne!(second_revision, first_revision, "the change was not picked up");
+    assert_eq!(vendor("c2"), "block");
+
+    // A change that breaks an embedded example (reading an invoice must be allowed) is
+    // refused, even on SIGHUP, and the policy in force stays.
+    let broken = narrower.replace("  \"read_invoice\",\n", "");
+    std::fs::write(&manifest, &broken).unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (_, health) = http(&address, "GET", "/healthz", None, "");
+    assert_eq!(health["policy_revision"], second_revision.as_str());
+    assert_eq!(vendor("c3"), "block");
+    let logged = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(logged.contains("policy reload refused"), "{logged}");
+    assert!(logged.lines().any(|l| l.contains("refused") && l.contains("SIGHUP")), "{logged}");
+    assert!(logged.contains("policy reloaded"), "{logged}");
+
+    // Invalid TOML is refused too; restoring the original file brings the first policy
+    // back.
+    std::fs::write(&manifest, "agent_id = \n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(vendor("c4"), "block");
+    std::fs::write(&manifest, &original).unwrap();
+    assert_eq!(revision_after(&address, &second_revision), first_revision);
+    assert_eq!(vendor("c5"), "allow");
+}
