@@ -1,7 +1,8 @@
 //! Authentication on every endpoint: a bearer token (`aecl token issue`) verified with the
 //! server's token key, the caller's role checked per endpoint, and a per-token rate limit
 //! on the API itself. Every refusal is logged (subject and token id, never the token) and
-//! counted, and recorded in the audit log.
+//! counted, and recorded in the audit log (refusals without a valid token up to
+//! [`crate::ANONYMOUS_AUDIT_RATE`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -114,6 +115,10 @@ pub async fn refuse<S: Store>(
     };
     tracing::warn!(code = error.code(), subject, role, token_id, reason = %error, "request refused");
     state.metrics.refused(error.code());
+    if claims.is_none() && state.anonymous_audit.admit("anonymous", state.clock.now()).is_err() {
+        // Logged and counted above; the audit log is not a sink for anyone's traffic.
+        return error;
+    }
     let message = format!("{}: {error}", error.code());
     if let Err(e) = state.engine.record_refusal(subject, role, token_id, &message).await {
         // The refusal stands whether or not it could be recorded.

@@ -31,6 +31,10 @@ pub use calls::NotConfigured;
 pub use error::ApiError;
 pub use metrics::Metrics;
 
+/// Audit records of refused anonymous requests (no valid token) per minute, all callers
+/// together.
+pub const ANONYMOUS_AUDIT_RATE: RateLimit = RateLimit { count: 600, per_ms: 60_000, burst: 100 };
+
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -63,6 +67,9 @@ pub struct AppState<S> {
     pub connector: Arc<dyn Connector>,
     pub metrics: Metrics,
     pub limiter: Limiter,
+    /// Caps the audit records written for requests without a valid token, so that
+    /// anonymous traffic cannot flood the audit log; past it they are logged and counted.
+    pub anonymous_audit: Limiter,
     pub config: ServerConfig,
 }
 
@@ -90,6 +97,7 @@ impl<S: Store> AppState<S> {
             connector,
             metrics: Metrics::new(),
             limiter: Limiter::new(config.rate_limit),
+            anonymous_audit: Limiter::new(Some(ANONYMOUS_AUDIT_RATE)),
             config,
         }
     }

@@ -338,3 +338,44 @@ async fn a_postgres_outage_blocks_calls() {
     let health = server.get("/healthz", None).await;
     assert_eq!(health.status, 200, "{}", health.text);
 }
+
+/// A bug in a handler's path (here the connector panics) answers 500, never an allow, and
+/// the server goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_a_500_and_the_server_survives() {
+    let server = start(Backend::Sqlite).await;
+    let token = agent();
+    server.executed.1.store(true, Ordering::SeqCst);
+    let body = call("r6", "c1", "read_invoice", json!({"invoice_id": "INV-1"}));
+    let answer = server.post("/v1/execute", Some(&token), &body).await;
+    assert_eq!(
+        (answer.status, answer.body["error"]["code"].as_str()),
+        (500, Some("internal")),
+        "{}",
+        answer.text
+    );
+    assert!(answer.body.get("decision").is_none());
+    server.executed.1.store(false, Ordering::SeqCst);
+    let answer = server
+        .post(
+            "/v1/evaluate",
+            Some(&token),
+            &call("r6", "c2", "read_invoice", json!({"invoice_id": "INV-1"})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+/// Requests without a valid token are all refused, but only up to a rate are written to
+/// the audit log: anonymous traffic cannot flood it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_refusals_cannot_flood_the_audit_log() {
+    let server = start(Backend::Sqlite).await;
+    let body = call("r7", "c1", "read_invoice", json!({"invoice_id": "INV-1"}));
+    let burst = aecl_server::ANONYMOUS_AUDIT_RATE.burst as usize;
+    for _ in 0..burst + 20 {
+        assert_eq!(server.post("/v1/evaluate", None, &body).await.status, 401);
+    }
+    let refusals = server.audit().await.iter().filter(|r| r["kind"] == "refusal").count();
+    assert!((burst..burst + 3).contains(&refusals), "{refusals} refusals audited");
+}

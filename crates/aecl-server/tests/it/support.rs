@@ -91,9 +91,9 @@ pub struct Switch<S> {
     pub down: Arc<AtomicBool>,
 }
 
-/// A connector that counts its executions and succeeds.
+/// A connector that counts its executions and succeeds (or panics, when told to: a bug).
 #[derive(Debug, Default)]
-pub struct Counting(pub AtomicUsize);
+pub struct Counting(pub AtomicUsize, pub AtomicBool);
 
 impl Connector for Counting {
     fn execute<'a>(
@@ -102,6 +102,9 @@ impl Connector for Counting {
         effect_id: &'a str,
     ) -> BoxFuture<'a, ConnectorOutcome> {
         self.0.fetch_add(1, Ordering::SeqCst);
+        if self.1.load(Ordering::SeqCst) {
+            panic!("the test connector panics");
+        }
         let result = serde_json::json!({ "done": call.action, "effect": effect_id });
         Box::pin(async move { ConnectorOutcome::Succeeded { result, rollback_token: None } })
     }
