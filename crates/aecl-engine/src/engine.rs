@@ -246,6 +246,15 @@ impl<S: Store> Engine<S> {
                 backoff(attempt, &call).await;
             }
             let snapshot = self.store.load_run(&call.run).await?;
+            // INVARIANT: a run holds the calls of the agent that opened it only. Checked on
+            // the snapshot whose version the commit below requires, so a run that another
+            // agent opens meanwhile makes the commit conflict and this check run again.
+            if let Some(owner) = snapshot.agent.as_deref().filter(|owner| *owner != call.agent) {
+                return Err(EngineError::Identity(format!(
+                    "run `{}` belongs to agent `{owner}`, not `{}`",
+                    call.run, call.agent
+                )));
+            }
             let state =
                 rebuild(&policy, &call.run, &snapshot.events).map_err(StoreError::Corrupt)?;
             let now = self.clock.now();

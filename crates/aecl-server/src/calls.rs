@@ -105,7 +105,7 @@ pub async fn evaluate<S: Store>(
             let decided = Decided { call: decided.call, verdict: decided.verdict };
             Ok(Json(answer(&decided, None, None)).into_response())
         }
-        Err(e) => Ok(engine_failed(&state, &call, &e)),
+        Err(e) => Ok(engine_error(&state, &caller, &call, &e).await?),
     }
 }
 
@@ -135,7 +135,24 @@ pub async fn execute<S: Store>(
             let effect = executed.effect.as_ref().map(EffectView::from);
             Ok(Json(answer(&decided, effect, Some(executed.replayed))).into_response())
         }
-        Err(e) => Ok(engine_failed(&state, &call, &e)),
+        Err(e) => Ok(engine_error(&state, &caller, &call, &e).await?),
+    }
+}
+
+/// An engine error: another agent's run is a refusal (403, the engine's own check of what
+/// [`own_call`] checked before, closing the race of two agents opening one run); anything
+/// else blocks the call.
+async fn engine_error<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    call: &Call,
+    error: &EngineError,
+) -> Result<Response, ApiError> {
+    match error {
+        EngineError::Identity(message) => {
+            Err(refuse(state, Some(&caller.0), ApiError::Forbidden(message.clone())).await)
+        }
+        _ => Ok(engine_failed(state, call, error)),
     }
 }
 
