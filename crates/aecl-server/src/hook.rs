@@ -11,8 +11,9 @@
 //! (default deny), as everywhere.
 //!
 //! The call is evaluated and recorded, not executed (Claude Code executes it). When the
-//! engine fails the answer is `deny`: the hook fails closed even when Claude Code is not
-//! configured with `onFailure: "block"`.
+//! engine fails, or the request is refused (no valid token, wrong role, bad body, rate
+//! limit), the answer is `deny` with status 200: Claude Code runs the tool after any
+//! non-2xx answer, so only a 2xx `deny` fails closed.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,11 +77,30 @@ pub fn action_of(tool_name: &str) -> String {
     }
 }
 
+/// Every refusal is answered `deny` with status 200 (and still logged, counted and
+/// audited like on the other endpoints): Claude Code treats any other status as a
+/// non-blocking error and would run the tool, so a 401 here would fail open.
 pub async fn claude_code<S: Store>(
     State(state): State<Arc<AppState<S>>>,
+    caller: Result<Caller, ApiError>,
+    body: Result<Bytes, BytesRejection>,
+) -> Json<HookAnswer> {
+    let answer = match caller {
+        Ok(caller) => decide(&state, caller, body).await,
+        Err(error) => Err(error),
+    };
+    Json(answer.unwrap_or_else(|error| {
+        tracing::warn!(code = error.code(), "claude code hook denied: request refused");
+        deny(format!("aecl refused the request ({}): {error}", error.code()))
+    }))
+}
+
+async fn decide<S: Store>(
+    state: &Arc<AppState<S>>,
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<HookAnswer>, ApiError> {
+) -> Result<HookAnswer, ApiError> {
+    let state = state.clone();
     caller.require(&state, &[Role::Agent], "/v1/hooks/claude-code").await?;
     let input: PreToolUse = parse_json(body, state.config.body_limit)?;
     if input.hook_event_name != "PreToolUse" {
@@ -117,7 +137,7 @@ pub async fn claude_code<S: Store>(
     };
     let call = match own_call(&state, &caller, &event, None).await? {
         Ok(call) => call,
-        Err(_) => return Ok(Json(failed(&state, &event.to_call(caller.subject())))),
+        Err(_) => return Ok(failed(&state, &event.to_call(caller.subject()))),
     };
     let started = Instant::now();
     let result = state.engine.evaluate(call.clone()).await;
@@ -126,12 +146,22 @@ pub async fn claude_code<S: Store>(
         Ok(decided) => decided.verdict,
         Err(e) => {
             tracing::error!(run = %call.run, error = %e, "hook call denied: engine failure");
-            return Ok(Json(failed(&state, &call)));
+            return Ok(failed(&state, &call));
         }
     };
     let known = state.engine.policy().actions.contains_key(&call.action);
     state.metrics.decided(verdict.decision, &call.agent, &call.action, known);
-    Ok(Json(hook_answer(&call, &verdict)))
+    Ok(hook_answer(&call, &verdict))
+}
+
+fn deny(reason: String) -> HookAnswer {
+    HookAnswer {
+        hook_specific_output: HookSpecificOutput {
+            hook_event_name: "PreToolUse",
+            permission_decision: "deny",
+            permission_decision_reason: reason,
+        },
+    }
 }
 
 fn failed<S: Store>(state: &AppState<S>, call: &Call) -> HookAnswer {

@@ -114,8 +114,7 @@ fn metrics() {}
 
 #[utoipa::path(post, path = "/v1/hooks/claude-code", request_body = PreToolUse,
     responses(
-        (status = 200, description = "`allow`, `ask` or `deny` with a reason; `deny` when the engine failed", body = HookAnswer),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        (status = 200, description = "`allow`, `ask` or `deny` with a reason; `deny` (still 200) when the engine failed or the request was refused (token, role, body, rate), since Claude Code runs the tool after a non-2xx answer", body = HookAnswer)))]
 #[expect(dead_code, reason = "documents the route for utoipa")]
 fn claude_code() {}
 

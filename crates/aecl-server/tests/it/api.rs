@@ -232,14 +232,24 @@ async fn claude_code_hook(backend: Backend) {
     assert_eq!(run.status, 200, "{}", run.text);
     assert_eq!(run.body["version"], 4);
 
-    let other = server
-        .post(
-            "/v1/hooks/claude-code",
-            Some(&token),
-            &json!({"hook_event_name": "PostToolUse", "session_id": "s", "tool_name": "x"}),
-        )
-        .await;
-    assert_eq!(other.status, 400, "{}", other.text);
+    // Refusals are a 200 `deny`: Claude Code runs the tool after any other status.
+    let refused = |answer: crate::support::Answer, code: &str| {
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let output = &answer.body["hookSpecificOutput"];
+        assert_eq!(output["permissionDecision"], "deny", "{}", answer.text);
+        let reason = output["permissionDecisionReason"].as_str().unwrap();
+        assert!(reason.contains(code), "{reason}");
+    };
+    let body = json!({"hook_event_name": "PostToolUse", "session_id": "s", "tool_name": "x"});
+    refused(server.post("/v1/hooks/claude-code", Some(&token), &body).await, "bad_request");
+    let body = pre_tool_use("s-2", "read_invoice", json!({"invoice_id": "INV-7781"}));
+    refused(server.post("/v1/hooks/claude-code", None, &body).await, "unauthenticated");
+    let admin = crate::support::token("root", Role::Admin);
+    refused(server.post("/v1/hooks/claude-code", Some(&admin), &body).await, "forbidden");
+    refused(
+        server.send("POST", "/v1/hooks/claude-code", Some(&token), &[], "{").await,
+        "bad_request",
+    );
 }
 
 async fn runs_metrics_and_openapi(backend: Backend) {
