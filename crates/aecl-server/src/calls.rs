@@ -208,6 +208,10 @@ pub async fn own_call<S: Store>(
         (_, Some(header)) => call.idempotency_key = Some(header),
         _ => {}
     }
+    // Unhealthy means blocked: without the checkpoint key nothing can be recorded.
+    if state.config.audit_key.is_empty() {
+        return Ok(Err(engine_failed(state, &call, &"no audit signing key is loaded")));
+    }
     // A run belongs to the agent that opened it.
     match state.engine.store().load_run(&call.run).await {
         Ok(snapshot) => match snapshot.agent {
@@ -223,7 +227,11 @@ pub async fn own_call<S: Store>(
 }
 
 /// The engine or its store failed: the call is blocked (503), and the answer says why.
-pub fn engine_failed<S: Store>(state: &AppState<S>, call: &Call, error: &EngineError) -> Response {
+pub fn engine_failed<S: Store>(
+    state: &AppState<S>,
+    call: &Call,
+    error: &dyn std::fmt::Display,
+) -> Response {
     tracing::error!(run = %call.run, call = %call.id, error = %error, "call blocked: engine failure");
     let policy = state.engine.policy();
     let verdict = failure_verdict(&policy.revision, &error.to_string());

@@ -389,3 +389,20 @@ async fn anonymous_refusals_cannot_flood_the_audit_log() {
     let refusals = server.audit().await.iter().filter(|r| r["kind"] == "refusal").count();
     assert!((burst..burst + 3).contains(&refusals), "{refusals} refusals audited");
 }
+
+/// Without a loaded signing key the server is unhealthy and blocks every call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_signing_key_means_unhealthy_and_blocked() {
+    let config = aecl_server::ServerConfig { audit_key: String::new(), ..Default::default() };
+    let server = crate::support::start_with(Backend::Sqlite, config).await;
+    let health = server.get("/healthz", None).await;
+    assert_eq!((health.status, health.body["signing_key_loaded"].as_bool()), (503, Some(false)));
+    let body = call("r8", "c1", "read_invoice", json!({"invoice_id": "INV-1"}));
+    let answer = server.post("/v1/evaluate", Some(&agent()), &body).await;
+    assert_eq!(
+        (answer.status, answer.body["decision"].as_str()),
+        (503, Some("block")),
+        "{}",
+        answer.text
+    );
+}
