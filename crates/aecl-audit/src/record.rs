@@ -190,7 +190,7 @@ impl AuditRecord {
                 decision: Text(Cow::Borrowed(r.decision.as_str())),
                 field: r.field.as_deref().map(Text::from),
                 message: Text::from(r.message.as_str()),
-                rule: Text::from(r.rule.as_str()),
+                rule: Text::from(r.rule.as_ref()),
                 stage: Text(Cow::Borrowed(r.stage.as_str())),
             })
             .collect();
@@ -457,7 +457,7 @@ impl Wire<'_> {
                 Ok(Reason {
                     stage: parse_stage(&r.stage.0)
                         .ok_or_else(|| unknown("reason stage", &r.stage))?,
-                    rule: r.rule.into_string(),
+                    rule: r.rule.into_string().into(),
                     decision: Decision::parse(&r.decision.0)
                         .ok_or_else(|| unknown("reason decision", &r.decision))?,
                     field: r.field.map(Text::into_string),

@@ -34,7 +34,7 @@ pub fn decide(policy: &Policy, call: &Call, run: &RunState, now: Timestamp) -> V
             verdict.decision = Decision::Block;
             verdict.reasons.push(Reason {
                 stage: Stage::Internal,
-                rule: "internal.panic".to_owned(),
+                rule: Cow::Borrowed("internal.panic"),
                 decision: Decision::Block,
                 field: None,
                 message: format!("internal error while deciding: {message}"),
@@ -75,12 +75,12 @@ impl<'a> Evaluation<'a> {
     fn reason(
         &mut self,
         stage: Stage,
-        rule: &str,
+        rule: impl Into<Cow<'static, str>>,
         decision: Decision,
         field: Option<String>,
         message: String,
     ) {
-        self.reasons.push(Reason { stage, rule: rule.to_owned(), decision, field, message });
+        self.reasons.push(Reason { stage, rule: rule.into(), decision, field, message });
     }
 
     fn decision(&self) -> Decision {
@@ -222,7 +222,7 @@ impl<'a> Evaluation<'a> {
                     for v in violations.drain(..) {
                         let rule = format!("arguments.{}", v.rule);
                         let field = Some(arg.path.to_string());
-                        self.reason(Stage::Arguments, &rule, v.decision, field, v.message);
+                        self.reason(Stage::Arguments, rule, v.decision, field, v.message);
                     }
                 }
             });
@@ -501,7 +501,7 @@ impl<'a> Evaluation<'a> {
         for finding in rules.evaluate(&input) {
             // Only tighten: a rule may not answer `allow` over an earlier finding.
             if finding.decision > Decision::Allow {
-                self.reason(Stage::Rules, &finding.rule, finding.decision, None, finding.message);
+                self.reason(Stage::Rules, finding.rule, finding.decision, None, finding.message);
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod call;
 pub mod canonical;
 pub mod constraint;
 mod decide;
+pub mod hash;
 pub mod limits;
 pub mod path;
 pub mod policy;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A path of object keys. Arrays met on the way are entered element by element, so a
 /// constraint on `to` applies to every recipient of a list.
@@ -80,11 +80,22 @@ fn visit_values<'v>(value: &'v Value, rest: &[String], visit: &mut impl FnMut(&'
         }
         (_, None) => visit(value),
         (Value::Object(map), Some((head, tail))) => {
-            if let Some(next) = map.get(head) {
+            if let Some(next) = field(map, head) {
                 visit_values(next, tail, visit);
             }
         }
         (_, Some(_)) => {}
+    }
+}
+
+/// `map.get(key)`. Argument objects are small, and serde_json's map hashes its keys with
+/// SipHash: comparing a handful of short keys is several times cheaper than hashing one.
+fn field<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    const SCAN: usize = 8;
+    if map.len() <= SCAN {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
     }
 }
 

@@ -11,9 +11,9 @@
 //! one did. Once a value has been seen first in untrusted content, no later event makes it
 //! trusted: otherwise a tool that echoes its arguments would launder an injected IBAN.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
+
+use crate::hash::HashMap;
 
 /// The kind of a piece of history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

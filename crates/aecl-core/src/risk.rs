@@ -1,6 +1,8 @@
 //! The risk score: a deterministic sum of declared factors, each with its contribution, so
 //! an operator can see exactly why a call was routed to a human.
 
+use std::borrow::Cow;
+
 use crate::call::Call;
 use crate::decide::leaf_text;
 use crate::policy::{ActionSpec, AgentManifest, CustomRiskFactor, Reversibility, RiskCondition};
@@ -31,13 +33,9 @@ pub fn score(
     let settings = &agent.risk;
     let threshold = action.approval.risk_above.unwrap_or(settings.approval_threshold);
     let mut breakdown = RiskBreakdown::empty(threshold, settings.block_threshold);
-    let mut add = |factor: &str, weight: f64, detail: String| {
+    let mut add = |factor: Cow<'static, str>, weight: f64, detail: String| {
         if weight != 0.0 {
-            breakdown.contributions.push(RiskContribution {
-                factor: factor.to_owned(),
-                weight,
-                detail,
-            });
+            breakdown.contributions.push(RiskContribution { factor, weight, detail });
         }
     };
 
@@ -45,14 +43,14 @@ pub fn score(
         && amount > settings.amount_threshold
     {
         add(
-            "amount",
+            Cow::Borrowed("amount"),
             settings.amount_weight,
             format!("amount {amount} is above {}", settings.amount_threshold),
         );
     }
     if action.reversibility == Reversibility::Irreversible {
         add(
-            "irreversible",
+            Cow::Borrowed("irreversible"),
             settings.irreversible_weight,
             ["`", &action.name, "` cannot be undone"].concat(),
         );
@@ -60,27 +58,35 @@ pub fn score(
     if let Some(env) = &inputs.environment
         && settings.production_environments.iter().any(|p| p.eq_ignore_ascii_case(env))
     {
-        add("production", settings.production_weight, ["targets environment `", env, "`"].concat());
+        add(
+            Cow::Borrowed("production"),
+            settings.production_weight,
+            ["targets environment `", env, "`"].concat(),
+        );
     }
     if inputs.bulk {
-        add("bulk", settings.bulk_weight, "a statement without a row filter".to_owned());
+        add(
+            Cow::Borrowed("bulk"),
+            settings.bulk_weight,
+            "a statement without a row filter".to_owned(),
+        );
     }
     if let Some(first) = inputs.untrusted_args.first() {
         add(
-            "untrusted_input",
+            Cow::Borrowed("untrusted_input"),
             settings.untrusted_input_weight,
             ["argument `", first, "` comes only from untrusted content"].concat(),
         );
     } else if let Some(source) = &run.read_untrusted {
         add(
-            "untrusted_input",
+            Cow::Borrowed("untrusted_input"),
             settings.untrusted_input_weight,
             ["the run has read untrusted content (", &source.label, ")"].concat(),
         );
     }
     for factor in &action.risk_factors {
         if let Some(detail) = custom_factor_holds(factor, action, call, run) {
-            add(&factor.name, factor.weight, detail);
+            add(Cow::Owned(factor.name.clone()), factor.weight, detail);
         }
     }
 

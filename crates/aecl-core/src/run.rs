@@ -5,12 +5,11 @@
 //! events through the `record_*` methods, which are pure too, so live traffic and replayed
 //! traces update a run in exactly the same way.
 
-use std::collections::{HashMap, HashSet};
-
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::call::{Call, CallDigest, Scope};
+use crate::hash::{HashMap, HashSet};
 use crate::path::{FieldPath, for_each_leaf};
 use crate::policy::{ActionSpec, DataClass, OutputSpec, Trust};
 use crate::provenance::{Provenance, ProvenanceIndex, SourceKind, SourceRef};

@@ -1,5 +1,6 @@
 //! The verdict: what `decide` answers for one call, with every reason and the risk breakdown.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -112,7 +113,8 @@ impl Stage {
 pub struct Reason {
     pub stage: Stage,
     /// A stable rule name, such as `manifest.blocked_actions` or `data_flow.untrusted_control_argument`.
-    pub rule: String,
+    /// Borrowed for the built-in rules, so the decision path does not allocate their names.
+    pub rule: Cow<'static, str>,
     pub decision: Decision,
     /// The argument the finding is about, as a dotted path, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,7 +125,8 @@ pub struct Reason {
 /// One contribution to the risk score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RiskContribution {
-    pub factor: String,
+    /// The factor's name: built-in factors are borrowed, catalog factors owned.
+    pub factor: Cow<'static, str>,
     pub weight: f64,
     pub detail: String,
 }

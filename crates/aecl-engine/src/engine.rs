@@ -7,6 +7,7 @@
 //! Every error is returned, never turned into an allow: front ends answer an error with a
 //! block.
 
+use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -260,10 +261,15 @@ impl<S: Store> Engine<S> {
             let now = self.clock.now();
             let mut verdict = decide(&policy, &call, &state, now);
             if nonce_reused {
-                tighten(&mut verdict, Stage::Replay, "replay.nonce", "the nonce was already used");
+                tighten(
+                    &mut verdict,
+                    Stage::Replay,
+                    Cow::Borrowed("replay.nonce"),
+                    "the nonce was already used",
+                );
             }
             if let Some(reason) = &refused {
-                tighten(&mut verdict, reason.stage, &reason.rule, &reason.message);
+                tighten(&mut verdict, reason.stage, reason.rule.clone(), &reason.message);
             }
             let admission =
                 if verdict.enforced_decision() == Decision::Allow && verdict.replay_of.is_none() {
@@ -540,11 +546,11 @@ fn slot_holder(run: &str, call_id: &str) -> String {
 }
 
 /// Makes a verdict a block for a reason found outside `decide`.
-fn tighten(verdict: &mut Verdict, stage: Stage, rule: &str, message: &str) {
+fn tighten(verdict: &mut Verdict, stage: Stage, rule: Cow<'static, str>, message: &str) {
     verdict.decision = Decision::Block;
     verdict.reasons.push(Reason {
         stage,
-        rule: rule.to_owned(),
+        rule,
         decision: Decision::Block,
         field: None,
         message: message.to_owned(),
@@ -570,7 +576,7 @@ fn limit_reason(admission: Option<&Admission>, retry_after_ms: Option<u64>) -> R
     };
     Reason {
         stage: Stage::Budget,
-        rule: rule.to_owned(),
+        rule: Cow::Borrowed(rule),
         decision: Decision::Block,
         field: None,
         message,

@@ -116,7 +116,7 @@ fn run_example(loaded: &LoadedPolicy, example: &Example, now: Timestamp) -> Resu
     };
     let verdict = decide(policy, &call, &run, now);
     let expected = decision(spec.expect);
-    let rules: Vec<&str> = verdict.reasons.iter().map(|r| r.rule.as_str()).collect();
+    let rules: Vec<&str> = verdict.reasons.iter().map(|r| r.rule.as_ref()).collect();
     if verdict.decision != expected {
         let why: Vec<String> =
             verdict.reasons.iter().map(|r| format!("{}: {}", r.rule, r.message)).collect();

@@ -131,7 +131,7 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
     let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     lower::check_compensations(&actions, &located, &names, &mut problems);
 
-    let mut agents = HashMap::new();
+    let mut agents = aecl_core::hash::HashMap::default();
     let mut manifest_files: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut agent_files: HashMap<String, usize> = HashMap::new();
     for (index, p) in &parsed {

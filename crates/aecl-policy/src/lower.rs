@@ -205,7 +205,7 @@ pub(crate) fn lower_manifest(
             problems.push(ctx.problem(&path!["allowed_actions", i], message));
         }
     }
-    let mut context_rules = HashMap::new();
+    let mut context_rules = aecl_core::hash::HashMap::default();
     for (action, rule) in &file.context_rules {
         let decision = match rule.as_str() {
             "block" | "deny" => Some(Decision::Block),

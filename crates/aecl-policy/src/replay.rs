@@ -150,7 +150,7 @@ impl Summary {
             .entry(decision)
             .or_default() += 1;
         for reason in &decided.verdict.reasons {
-            *self.rules.entry(reason.rule.clone()).or_default() += 1;
+            *self.rules.entry(reason.rule.to_string()).or_default() += 1;
         }
     }
 

@@ -6,6 +6,7 @@
 //! run that belongs to another agent, is refused (403). Engine or store failures answer
 //! 503 with a `block` verdict.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -255,7 +256,7 @@ pub fn failure_verdict(revision: &Revision, error: &str) -> Verdict {
         mode: Mode::Enforce,
         reasons: vec![Reason {
             stage: Stage::Internal,
-            rule: "engine.unavailable".to_owned(),
+            rule: Cow::Borrowed("engine.unavailable"),
             decision: Decision::Block,
             field: None,
             message: format!("aecl could not decide and record the call: {error}"),

@@ -260,7 +260,7 @@ prop_compose! {
             risk_score: risk,
             reasons: decision.iter().map(|d| Reason {
                 stage,
-                rule: strings[7].clone(),
+                rule: strings[7].clone().into(),
                 decision: *d,
                 field: options[0].clone(),
                 message: strings[0].clone(),

@@ -198,7 +198,7 @@ fn mismatch(case: &Case, verdict: &Verdict) -> Option<String> {
     if verdict.decision != expected {
         let _ = write!(problems, "expected `{expected}`, got `{}`; ", verdict.decision);
     }
-    let rules: Vec<&str> = verdict.reasons.iter().map(|r| r.rule.as_str()).collect();
+    let rules: Vec<&str> = verdict.reasons.iter().map(|r| r.rule.as_ref()).collect();
     for rule in &case.expect_rules {
         if !rules.contains(&rule.as_str()) {
             let _ = write!(problems, "expected rule `{rule}` among [{}]; ", rules.join(", "));
