@@ -35,6 +35,9 @@ mod tests {
         ("cedar-policy", "aecl-policy"),
         ("sqlx", "aecl-store"),
         ("axum", "aecl-server"),
+        ("tower-http", "aecl-server"),
+        ("utoipa", "aecl-server"),
+        ("prometheus-client", "aecl-server"),
         ("rmcp", "aecl-mcp"),
     ];
 

@@ -120,7 +120,10 @@ impl SignerKey {
         VerifierKey { name: self.name.clone(), key: self.key.verifying_key(), hash: self.hash }
     }
 
-    fn sign(&self, message: &[u8]) -> [u8; 64] {
+    /// A bare Ed25519 signature of `message`. Callers that sign anything other than notes
+    /// (agent tokens) prefix their own domain string, so that no signature of one kind is
+    /// ever valid as the other.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
     }
 }
@@ -174,7 +177,8 @@ impl VerifierKey {
         self.key.to_bytes()
     }
 
-    fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+    /// Checks a bare Ed25519 signature of `message` (see [`SignerKey::sign`]).
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
         // Strict verification: no malleable signatures and no weak keys.
         self.key.verify_strict(message, &Signature::from_bytes(signature)).is_ok()
     }

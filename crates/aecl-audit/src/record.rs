@@ -18,7 +18,7 @@
 //! | `effect_id` | string or null | the effect-ledger entry of the execution |
 //! | `event_id` | string | unique id of this record |
 //! | `input` | any JSON | the call's arguments, already redacted |
-//! | `kind` | `"decision"`, `"outcome"`, `"run"`, `"user"`, `"result"` or `"approval"` | what the record is |
+//! | `kind` | `"decision"`, `"outcome"`, `"run"`, `"user"`, `"result"`, `"refusal"` or `"approval"` | what the record is |
 //! | `latency_ms` | integer | how long the step took |
 //! | `mode` | `"enforce"`, `"monitor"`, `"dry-run"` or null | how the verdict was applied |
 //! | `outcome` | see [`Outcome`], or null | how the execution ended |
@@ -66,6 +66,10 @@ pub enum RecordKind {
     /// A tool's output that the agent reported (hook and library front ends execute
     /// themselves): `output` holds it. They feed provenance.
     Result,
+    /// A request the API refused before any decision (no valid token, wrong role, an
+    /// agent speaking for another): `agent` is the token's subject when a valid token was
+    /// shown, `input` holds `role`, `token_id` and `reason`. Never the token itself.
+    Refusal,
     /// An answer to an approval request (approved, rejected, or expired unanswered):
     /// `approval_id` names the request, `input` holds `status`, `by` and `reason`.
     Approval,
@@ -79,6 +83,7 @@ impl RecordKind {
             RecordKind::Run => "run",
             RecordKind::User => "user",
             RecordKind::Result => "result",
+            RecordKind::Refusal => "refusal",
             RecordKind::Approval => "approval",
         }
     }
@@ -90,6 +95,7 @@ impl RecordKind {
             "run" => Some(RecordKind::Run),
             "user" => Some(RecordKind::User),
             "result" => Some(RecordKind::Result),
+            "refusal" => Some(RecordKind::Refusal),
             "approval" => Some(RecordKind::Approval),
             _ => None,
         }

@@ -172,8 +172,9 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
         RecordKind::Outcome if record.outcome == Some(Outcome::Succeeded) => {
             vec![result_event(record)]
         }
-        // An approver's answer is not a trace event: the retried call that follows it is.
-        RecordKind::Outcome | RecordKind::Approval => Vec::new(),
+        // Refused requests never reached a decision, and an approver's answer is not a
+        // trace event (the retried call that follows it is): nothing to replay.
+        RecordKind::Outcome | RecordKind::Refusal | RecordKind::Approval => Vec::new(),
     }
 }
 

@@ -10,7 +10,10 @@ mod keys;
 mod log_reader;
 mod proof;
 mod record;
+mod reload;
 mod replay;
+mod serve;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +48,17 @@ enum Command {
     /// Verify, export, follow and prove the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Serve the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Mint tokens for agents, approvers and administrators.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a signed, short-lived token.
+    Issue(token::IssueArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +76,8 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
         Command::Audit(command) => audit::run(&command),
+        Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,

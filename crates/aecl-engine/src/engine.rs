@@ -203,6 +203,22 @@ impl<S: Store> Engine<S> {
         Ok(self.store.append_audit(record).await?)
     }
 
+    /// Records a request that a front end refused before any decision (authentication or
+    /// authorisation). `subject`, `role` and `token_id` are empty when no valid token was
+    /// shown; the caller passes no secret.
+    pub async fn record_refusal(
+        &self,
+        subject: &str,
+        role: &str,
+        token_id: &str,
+        reason: &str,
+    ) -> Result<u64, EngineError> {
+        let mut record = self.record(RecordKind::Refusal, subject, "");
+        record.input = json!({ "role": role, "token_id": token_id, "reason": reason });
+        self.redact(&mut record.input);
+        Ok(self.store.append_audit(record).await?)
+    }
+
     /// Decides a call and records it (run history, limits, audit log). Executes nothing.
     pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
         Ok(self.decide_and_record(call, false).await?.0)
@@ -234,6 +250,15 @@ impl<S: Store> Engine<S> {
                 backoff(attempt, &call).await;
             }
             let snapshot = self.store.load_run(&call.run).await?;
+            // INVARIANT: a run holds the calls of the agent that opened it only. Checked on
+            // the snapshot whose version the commit below requires, so a run that another
+            // agent opens meanwhile makes the commit conflict and this check run again.
+            if let Some(owner) = snapshot.agent.as_deref().filter(|owner| *owner != call.agent) {
+                return Err(EngineError::Identity(format!(
+                    "run `{}` belongs to agent `{owner}`, not `{}`",
+                    call.run, call.agent
+                )));
+            }
             let state =
                 rebuild(&policy, &call.run, &snapshot.events).map_err(StoreError::Corrupt)?;
             let now = self.clock.now();

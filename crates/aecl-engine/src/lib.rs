@@ -12,6 +12,7 @@ pub mod clock;
 pub mod connector;
 mod engine;
 mod error;
+pub mod identity;
 pub mod run_event;
 pub mod store;
 
@@ -19,6 +20,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use connector::{BoxFuture, Connector, ConnectorOutcome};
 pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
 pub use error::{EngineError, StoreError};
+pub use identity::{Claims, Role, TokenError};
 pub use run_event::RunEvent;
 pub use store::{
     Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,

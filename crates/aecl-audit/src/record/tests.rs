@@ -333,3 +333,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_refusal_record_round_trips_with_an_empty_run() {
+    let mut refusal = sample();
+    refusal.kind = RecordKind::Refusal;
+    refusal.run = String::new();
+    refusal.call_id = String::new();
+    refusal.action = String::new();
+    refusal.call_digest = CallDigest(String::new());
+    refusal.mode = None;
+    refusal.decision = None;
+    refusal.reasons.clear();
+    refusal.approval_id = None;
+    refusal.input = json!({"role": "agent", "token_id": "t-1", "reason": "forbidden: no"});
+    let bytes = refusal.to_canonical().unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains(r#""kind":"refusal""#));
+    assert_eq!(AuditRecord::from_canonical(&bytes).unwrap(), refusal);
+    let mut scratch = Vec::new();
+    assert_eq!(check_canonical(&bytes, &mut scratch).unwrap(), 7);
+}

@@ -6,6 +6,8 @@ mod audit;
 mod check;
 mod eval;
 mod replay;
+mod serve;
+mod token;
 
 use std::ffi::OsStr;
 use std::fs;

@@ -175,3 +175,17 @@ async fn rate_and_concurrency_limits_from_policy_block_with_a_reason() {
         Decision::Allow
     );
 }
+
+#[tokio::test]
+async fn a_call_in_another_agents_run_is_refused_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = new_engine(sqlite_store(dir.path()), 10, "");
+    engine.evaluate(call("r1", "c1", None)).await.unwrap();
+    let mut intruder = call("r1", "c2", None);
+    intruder.agent = "someone_else".into();
+    let error = engine.evaluate(intruder).await.unwrap_err();
+    assert!(matches!(error, aecl_engine::EngineError::Identity(_)), "{error}");
+    assert!(error.to_string().contains("belongs to agent `worker`"), "{error}");
+    assert_eq!(engine.store().load_run("r1").await.unwrap().version, 1);
+    assert_eq!(records(engine.store()).await.len(), 1);
+}

@@ -1,0 +1,136 @@
+//! `aecl serve`: the HTTP API over a store (SQLite file by default, `postgres://` for
+//! replicas), with tokens verified by `--token-key` and checkpoints signed by `--key`.
+//! The policy is reloaded on SIGHUP or change (`reload`).
+//! Connectors are not configured yet: an allowed `execute` fails with `not_configured`,
+//! recorded as its outcome.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aecl_audit::VerifierKey;
+use aecl_audit::redact::FieldPath;
+use aecl_core::RateLimit;
+use aecl_engine::{Engine, EngineConfig, SystemClock};
+use aecl_server::{AppState, NotConfigured, ServerConfig};
+use aecl_store::{AnyStore, AuditConfig, StoreUrl};
+use anyhow::{Context, Result};
+
+use crate::keys::read_key_text;
+use crate::record::signer;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The policy directory.
+    #[arg(long)]
+    policy: PathBuf,
+    /// The store: a SQLite file, `sqlite://PATH` or `postgres://...`.
+    #[arg(long, default_value = "aecl.db")]
+    db: String,
+    /// The address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The secret key that signs audit checkpoints (`aecl keys generate`).
+    #[arg(long, value_name = "AUDIT_SECRET_KEY")]
+    key: PathBuf,
+    /// The public key that verifies tokens (the public half of the key given to
+    /// `aecl token issue --key`).
+    #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
+    token_key: PathBuf,
+    /// The largest request body, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    body_limit: usize,
+    /// Requests per minute per token (0: unlimited); bursts of up to a sixth of it.
+    #[arg(long, default_value_t = 600)]
+    rate_limit: u32,
+    /// This instance's name in the effect ledger (distinct and stable per replica).
+    #[arg(long, default_value = "local")]
+    node: String,
+    /// How often to look for policy changes, in seconds (0: reload on SIGHUP only).
+    #[arg(long, default_value_t = 2)]
+    watch_interval: u64,
+}
+
+pub fn run(args: &ServeArgs) -> Result<ExitCode> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AECL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    // The same check as a reload: a policy whose examples fail is not served.
+    let loaded = crate::reload::checked(&args.policy)?;
+    let signer = signer(&args.key)?;
+    let token_text = read_key_text(&args.token_key.display().to_string())?;
+    let token_key = VerifierKey::parse(&token_text).with_context(|| {
+        format!("`{}` is not a public key (`aecl keys generate`)", args.token_key.display())
+    })?;
+    let redact = loaded
+        .audit_redact
+        .iter()
+        .map(|path| FieldPath::parse(path).with_context(|| format!("redact path `{path}`")))
+        .collect::<Result<Vec<_>>>()?;
+    let config = EngineConfig { node: args.node.clone(), redact, ..EngineConfig::default() };
+    let server_config = ServerConfig {
+        body_limit: args.body_limit,
+        rate_limit: (args.rate_limit > 0).then(|| RateLimit {
+            count: args.rate_limit,
+            per_ms: 60_000,
+            burst: (args.rate_limit / 6).max(1),
+        }),
+        audit_key: signer.name().to_owned(),
+    };
+    let audit = AuditConfig { origin: signer.name().to_owned(), signer };
+    let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store =
+            AnyStore::open(&url, audit).await.with_context(|| format!("opening `{url:?}`"))?;
+        let clock = Arc::new(SystemClock);
+        let engine =
+            Arc::new(Engine::new(Arc::new(store), Arc::new(loaded.policy), clock.clone(), config));
+        let recovered = engine.recover().await?;
+        if !recovered.is_empty() {
+            tracing::warn!(count = recovered.len(), "recovered effects left in flight");
+        }
+        tokio::spawn(crate::reload::watch(
+            engine.clone(),
+            args.policy.clone(),
+            Duration::from_secs(args.watch_interval),
+        ));
+        let state = AppState::new(engine, token_key, clock, Arc::new(NotConfigured), server_config);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        #[expect(clippy::print_stdout, reason = "tells scripts and tests the port")]
+        {
+            println!("aecl serve: listening on http://{address}");
+        }
+        tracing::info!(%address, revision = %state.engine.policy().revision, "serving");
+        aecl_server::serve(listener, Arc::new(state), shutdown()).await.context("serving")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM: in-flight requests finish, new ones are refused.
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

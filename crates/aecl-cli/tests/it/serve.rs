@@ -1,0 +1,212 @@
+//! `aecl serve` as users start it: keys from `aecl keys generate`, a token from
+//! `aecl token issue`, the binary listening on a free port, answering health and an
+//! evaluate call over HTTP, and stopping on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{aecl, finance, run, temp_dir};
+
+/// Stops the server when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request over a plain socket: (status, body).
+fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).expect("connecting to aecl serve");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_token_and_a_server_answer_a_call() {
+    let dir = temp_dir();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    for (name, out) in [("aecl.test/audit", "audit"), ("aecl.test/tokens", "tokens")] {
+        let out = run(["keys", "generate", "--name", name, "--out", &path(out)]);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+    }
+    let policy = finance().display().to_string();
+    let issued = run([
+        "token",
+        "issue",
+        "--agent",
+        "finance_agent",
+        "--key",
+        &path("tokens/audit.key"),
+        "--policy",
+        &policy,
+    ]);
+    assert_eq!(issued.code, Some(0), "{issued:#?}");
+    let token = issued.stdout.trim().to_owned();
+
+    let child = aecl()
+        .args(["serve", "--policy", &policy, "--db", &path("aecl.db"), "--listen", "127.0.0.1:0"])
+        .args(["--key", &path("audit/audit.key"), "--token-key", &path("tokens/audit.pub")])
+        .env("AECL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning aecl serve");
+    let mut server = Running(child);
+    let mut first = String::new();
+    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let address = first
+        .trim()
+        .strip_prefix("aecl serve: listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+
+    let (status, health) = http(&address, "GET", "/healthz", None, "");
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["signing_key_loaded"], true);
+
+    let call = r#"{"run":"r1","id":"c1","action":"read_invoice","args":{"invoice_id":"INV-7781"}}"#;
+    let (status, answer) = http(&address, "POST", "/v1/evaluate", Some(&token), call);
+    assert_eq!((status, answer["decision"].as_str()), (200, Some("allow")), "{answer}");
+    let (status, answer) = http(&address, "POST", "/v1/evaluate", None, call);
+    assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("unauthenticated")));
+
+    // Without connectors an allowed execution is recorded as failed, never run.
+    let call = r#"{"run":"r1","id":"c2","action":"read_invoice","args":{"invoice_id":"INV-7781"}}"#;
+    let (status, answer) = http(&address, "POST", "/v1/execute", Some(&token), call);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["effect"]["state"], "failed", "{answer}");
+    assert!(answer["effect"]["error"].as_str().unwrap().starts_with("not_configured"), "{answer}");
+
+    // SIGTERM stops it cleanly.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // The log verifies.
+    let out = run(["audit", "verify", "--db", &path("aecl.db"), "--key", &path("audit/audit.pub")]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+}
+
+/// Waits until `/healthz` reports a revision other than `old` (or gives up after 10 s).
+fn revision_after(address: &str, old: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, health) = http(address, "GET", "/healthz", None, "");
+        let revision = health["policy_revision"].as_str().unwrap_or_default().to_owned();
+        if revision != old || std::time::Instant::now() > deadline {
+            return revision;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_policy_reloads_on_change_and_on_sighup_and_a_bad_one_is_refused() {
+    let dir = temp_dir();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    for (name, out) in [("aecl.test/audit", "audit"), ("aecl.test/tokens", "tokens")] {
+        assert_eq!(run(["keys", "generate", "--name", name, "--out", &path(out)]).code, Some(0));
+    }
+    let policy = dir.path().join("policy");
+    crate::copy_dir(&finance(), &policy);
+    let manifest = policy.join("agents/finance_agent.toml");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let policy_arg = policy.display().to_string();
+    let token = run([
+        "token",
+        "issue",
+        "--agent",
+        "finance_agent",
+        "--key",
+        &path("tokens/audit.key"),
+        "--policy",
+        &policy_arg,
+    ])
+    .stdout
+    .trim()
+    .to_owned();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let child = aecl()
+        .args([
+            "serve",
+            "--policy",
+            &policy_arg,
+            "--db",
+            &path("aecl.db"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--key", &path("audit/audit.key"), "--token-key", &path("tokens/audit.pub")])
+        .args(["--watch-interval", "1"])
+        .env("AECL_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawning aecl serve");
+    let mut server = Running(child);
+    let mut first = String::new();
+    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let address = first.trim().trim_start_matches("aecl serve: listening on http://").to_owned();
+    let vendor = |id: &str| {
+        let call = format!(
+            r#"{{"run":"r1","id":"{id}","action":"read_vendor_profile","args":{{"vendor":"V-1"}}}}"#
+        );
+        let (status, answer) = http(&address, "POST", "/v1/evaluate", Some(&token), &call);
+        assert_eq!(status, 200, "{answer}");
+        answer["decision"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(vendor("c1"), "allow");
+    let (_, health) = http(&address, "GET", "/healthz", None, "");
+    let first_revision = health["policy_revision"].as_str().unwrap().to_owned();
+
+    // A change the check accepts is picked up by the watcher.
+    let narrower = original.replace("  \"read_vendor_profile\",\n", "");
+    assert_ne!(narrower, original);
+    std::fs::write(&manifest, &narrower).unwrap();
+    let second_revision = revision_after(&address, &first_revision);
+    assert_ne!(second_revision, first_revision, "the change was not picked up");
+    assert_eq!(vendor("c2"), "block");
+
+    // A change that breaks an embedded example (reading an invoice must be allowed) is
+    // refused, even on SIGHUP, and the policy in force stays.
+    let broken = narrower.replace("  \"read_invoice\",\n", "");
+    std::fs::write(&manifest, &broken).unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (_, health) = http(&address, "GET", "/healthz", None, "");
+    assert_eq!(health["policy_revision"], second_revision.as_str());
+    assert_eq!(vendor("c3"), "block");
+    let logged = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(logged.contains("policy reload refused"), "{logged}");
+    assert!(logged.lines().any(|l| l.contains("refused") && l.contains("SIGHUP")), "{logged}");
+    assert!(logged.contains("policy reloaded"), "{logged}");
+
+    // Invalid TOML is refused too; restoring the original file brings the first policy
+    // back.
+    std::fs::write(&manifest, "agent_id = \n").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(vendor("c4"), "block");
+    std::fs::write(&manifest, &original).unwrap();
+    assert_eq!(revision_after(&address, &second_revision), first_revision);
+    assert_eq!(vendor("c5"), "allow");
+}

@@ -1,0 +1,177 @@
+//! Authentication on every endpoint: a bearer token (`aecl token issue`) verified with the
+//! server's token key, the caller's role checked per endpoint, and a per-token rate limit
+//! on the API itself. Every refusal is logged (subject and token id, never the token) and
+//! counted, and recorded in the audit log (refusals without a valid token up to
+//! [`crate::ANONYMOUS_AUDIT_RATE`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aecl_core::Timestamp;
+use aecl_core::limits::{RateLimit, gcra};
+use aecl_engine::Store;
+use aecl_engine::identity::{self, Claims, Role};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// An authenticated caller: the verified claims of its token.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Claims);
+
+impl Caller {
+    /// The caller's subject: the agent id for agent tokens.
+    pub fn subject(&self) -> &str {
+        &self.0.sub
+    }
+
+    pub fn role(&self) -> Role {
+        self.0.role
+    }
+
+    /// Refuses (403, recorded) unless the caller has one of `roles`.
+    pub async fn require<S: Store>(
+        &self,
+        state: &AppState<S>,
+        roles: &[Role],
+        what: &str,
+    ) -> Result<(), ApiError> {
+        if roles.contains(&self.0.role) {
+            return Ok(());
+        }
+        let wanted: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        let error = ApiError::Forbidden(format!(
+            "{what} needs a token of role {}, not `{}`",
+            wanted.join(" or "),
+            self.0.role.as_str()
+        ));
+        Err(refuse(state, Some(&self.0), error).await)
+    }
+}
+
+impl<S: Store> FromRequestParts<Arc<AppState<S>>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState<S>>,
+    ) -> Result<Caller, ApiError> {
+        let token = match bearer(parts) {
+            Ok(token) => token,
+            Err(error) => return Err(refuse(state, None, error).await),
+        };
+        let now = state.clock.now();
+        let claims = match identity::verify(&state.token_key, token, now) {
+            Ok(claims) => claims,
+            Err(e) => {
+                return Err(refuse(state, None, ApiError::Unauthenticated(e.to_string())).await);
+            }
+        };
+        if let Err(retry_after_ms) = state.limiter.admit(&claims.jti, now) {
+            state.metrics.refused(ApiError::RateLimited { retry_after_secs: 0 }.code());
+            tracing::warn!(subject = %claims.sub, token_id = %claims.jti, "api rate limit");
+            return Err(ApiError::RateLimited { retry_after_secs: retry_after_ms.div_ceil(1000) });
+        }
+        Ok(Caller(claims))
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Err(ApiError::Unauthenticated(
+            "no `Authorization: Bearer <token>` header (make a token with `aecl token issue`)"
+                .to_owned(),
+        ));
+    };
+    let value = value.to_str().map_err(|_| {
+        ApiError::Unauthenticated("the Authorization header is not text".to_owned())
+    })?;
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return Err(ApiError::Unauthenticated(
+            "expected `Authorization: Bearer <token>`".to_owned(),
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthenticated(
+            "expected `Authorization: Bearer <token>`".to_owned(),
+        ));
+    }
+    Ok(token.trim())
+}
+
+/// Logs, counts and audits a refused request, and returns its error. `claims` are those
+/// of a valid token refused for its role or subject; `None` when no valid token was shown.
+pub async fn refuse<S: Store>(
+    state: &AppState<S>,
+    claims: Option<&Claims>,
+    error: ApiError,
+) -> ApiError {
+    let (subject, role, token_id) = match claims {
+        Some(c) => (c.sub.as_str(), c.role.as_str(), c.jti.as_str()),
+        None => ("", "", ""),
+    };
+    tracing::warn!(code = error.code(), subject, role, token_id, reason = %error, "request refused");
+    state.metrics.refused(error.code());
+    if claims.is_none() && state.anonymous_audit.admit("anonymous", state.clock.now()).is_err() {
+        // Logged and counted above; the audit log is not a sink for anyone's traffic.
+        return error;
+    }
+    let message = format!("{}: {error}", error.code());
+    if let Err(e) = state.engine.record_refusal(subject, role, token_id, &message).await {
+        // The refusal stands whether or not it could be recorded.
+        tracing::error!(error = %e, "could not record a refused request in the audit log");
+    }
+    error
+}
+
+/// Per-token GCRA over the API's own requests, in memory: each replica limits what it
+/// serves (a token spread over `n` replicas gets up to `n` times the rate).
+#[derive(Debug)]
+pub struct Limiter {
+    limit: Option<RateLimit>,
+    tats: Mutex<HashMap<String, u64>>,
+}
+
+/// Above this many tracked tokens, those idle long enough to be back at a full burst are
+/// forgotten (they would be admitted as new anyway).
+const PRUNE_ABOVE: usize = 10_000;
+
+impl Limiter {
+    /// `None`: no limit.
+    pub fn new(limit: Option<RateLimit>) -> Limiter {
+        Limiter { limit, tats: Mutex::new(HashMap::new()) }
+    }
+
+    /// Admits one request of token `id` at `now`, or says how many ms to wait.
+    pub fn admit(&self, id: &str, now: Timestamp) -> Result<(), u64> {
+        let Some(limit) = &self.limit else { return Ok(()) };
+        let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
+        if tats.len() > PRUNE_ABOVE {
+            tats.retain(|_, tat| *tat > now.0);
+        }
+        let tat = gcra(limit, tats.get(id).copied(), now.0)?;
+        tats.insert(id.to_owned(), tat);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_refuses_past_the_burst_and_per_token() {
+        let limiter = Limiter::new(Some(RateLimit { count: 2, per_ms: 1000, burst: 2 }));
+        let now = Timestamp(1_000_000);
+        assert!(limiter.admit("a", now).is_ok());
+        assert!(limiter.admit("a", now).is_ok());
+        let wait = limiter.admit("a", now).unwrap_err();
+        assert!(wait > 0 && wait <= 500, "{wait}");
+        assert!(limiter.admit("b", now).is_ok(), "another token has its own budget");
+        assert!(limiter.admit("a", Timestamp(now.0 + 500)).is_ok());
+        assert!(Limiter::new(None).admit("a", now).is_ok());
+    }
+}

@@ -1,0 +1,302 @@
+//! `POST /v1/evaluate` and `POST /v1/execute`. The body is a trace `call` event without
+//! `type`; the answer has the fields of an `aecl replay` line (`DecisionLine`) plus
+//! `approval_id` (the request an `execute` is waiting for, or whose grant let it through)
+//! and, for execute, the effect.
+//!
+//! The agent is the token's subject, never the body's: a body naming another agent, or a
+//! run that belongs to another agent, is refused (403). Engine or store failures answer
+//! 503 with a `block` verdict.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aecl_core::{Call, Decision, Mode, Reason, Revision, RiskBreakdown, Stage, Verdict};
+use aecl_engine::identity::Role;
+use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Effect, EngineError, Store};
+use aecl_policy::replay::{Decided, DecisionLine};
+use aecl_policy::trace::CallEvent;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::refuse;
+use crate::error::ApiError;
+use crate::{AppState, Caller};
+
+/// The connector of a server with no connectors configured (they arrive with the
+/// connectors issue): every allowed call fails with `not_configured`, recorded as the
+/// outcome, so nothing is executed by accident.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotConfigured;
+
+impl Connector for NotConfigured {
+    fn execute<'a>(&'a self, call: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+        let error = format!(
+            "not_configured: no connector executes action `{}` on this server",
+            call.action
+        );
+        Box::pin(async move { ConnectorOutcome::Failed { error } })
+    }
+}
+
+/// The answer to evaluate and execute.
+#[derive(Debug, Serialize)]
+pub struct CallAnswer<'a> {
+    #[serde(flatten)]
+    pub line: DecisionLine<'a>,
+    /// The approval request a `require_approval` execute waits for (poll it, then retry
+    /// the same call), or the one whose grant let the call through; null otherwise.
+    pub approval_id: Option<String>,
+    /// Execute only: what was executed (absent when nothing was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<EffectView>,
+    /// Execute only: true when the effect is an earlier execution's (repeated
+    /// idempotency key), returned without executing again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<bool>,
+    /// Set with status 503 when the engine failed and the call was blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+}
+
+/// An effect as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct EffectView {
+    pub id: String,
+    pub state: &'static str,
+    pub result: serde_json::Value,
+    pub error: Option<String>,
+    pub rollback_token: Option<String>,
+}
+
+impl From<&Effect> for EffectView {
+    fn from(e: &Effect) -> EffectView {
+        EffectView {
+            id: e.id.clone(),
+            state: e.state.as_str(),
+            result: e.result.clone(),
+            error: e.error.clone(),
+            rollback_token: e.rollback_token.clone(),
+        }
+    }
+}
+
+pub async fn evaluate<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(&state, &[Role::Agent], "/v1/evaluate").await?;
+    let event: CallEvent = parse_json(body, state.config.body_limit)?;
+    let call = own_call(&state, &caller, &event, None).await?;
+    let call = match call {
+        Ok(call) => call,
+        Err(blocked) => return Ok(blocked),
+    };
+    let started = Instant::now();
+    let result = state.engine.evaluate(call.clone()).await;
+    state.metrics.observe_latency(started.elapsed().as_secs_f64());
+    match result {
+        Ok(decided) => {
+            count(&state, &decided.call, decided.verdict.decision);
+            let decided = Decided { call: decided.call, verdict: decided.verdict };
+            Ok(Json(answer(&decided, None, None)).into_response())
+        }
+        Err(e) => Ok(engine_error(&state, &caller, &call, &e).await?),
+    }
+}
+
+pub async fn execute<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(&state, &[Role::Agent], "/v1/execute").await?;
+    let event: CallEvent = parse_json(body, state.config.body_limit)?;
+    let key = idempotency_key(&headers)?;
+    let call = match own_call(&state, &caller, &event, key).await? {
+        Ok(call) => call,
+        Err(blocked) => return Ok(blocked),
+    };
+    let started = Instant::now();
+    let result = state.engine.execute(call.clone(), state.connector.as_ref()).await;
+    state.metrics.observe_latency(started.elapsed().as_secs_f64());
+    match result {
+        Ok(executed) => {
+            let decided =
+                Decided { call: executed.decided.call, verdict: executed.decided.verdict };
+            if !executed.replayed {
+                count(&state, &decided.call, decided.verdict.decision);
+            }
+            let effect = executed.effect.as_ref().map(EffectView::from);
+            Ok(Json(answer(&decided, effect, Some(executed.replayed))).into_response())
+        }
+        Err(e) => Ok(engine_error(&state, &caller, &call, &e).await?),
+    }
+}
+
+/// An engine error: another agent's run is a refusal (403, the engine's own check of what
+/// [`own_call`] checked before, closing the race of two agents opening one run); anything
+/// else blocks the call.
+async fn engine_error<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    call: &Call,
+    error: &EngineError,
+) -> Result<Response, ApiError> {
+    match error {
+        EngineError::Identity(message) => {
+            Err(refuse(state, Some(&caller.0), ApiError::Forbidden(message.clone())).await)
+        }
+        _ => Ok(engine_failed(state, call, error)),
+    }
+}
+
+fn answer(decided: &Decided, effect: Option<EffectView>, replayed: Option<bool>) -> CallAnswer<'_> {
+    CallAnswer {
+        line: decided.line(),
+        approval_id: decided.approval_id.clone(),
+        effect,
+        replayed,
+        error: None,
+    }
+}
+
+fn count<S: Store>(state: &AppState<S>, call: &Call, decision: Decision) {
+    let known = state.engine.policy().actions.contains_key(&call.action);
+    state.metrics.decided(decision, &call.agent, &call.action, known);
+}
+
+/// The `Idempotency-Key` header, if any.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("the `Idempotency-Key` header is not text".to_owned()))?
+        .trim();
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::BadRequest(
+            "the `Idempotency-Key` header must hold 1 to 255 characters".to_owned(),
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The call of an authenticated agent: its agent is the token's subject, its idempotency
+/// key the header's (which must agree with the body's). `Err` holds a finished answer:
+/// the run could not be checked, so the call is blocked.
+pub async fn own_call<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    event: &CallEvent,
+    header_key: Option<String>,
+) -> Result<Result<Call, Response>, ApiError> {
+    let subject = caller.subject();
+    if let Some(agent) = &event.agent
+        && agent != subject
+    {
+        let error = ApiError::Forbidden(format!(
+            "the call names agent `{agent}`, but the token is `{subject}`'s"
+        ));
+        return Err(refuse(state, Some(&caller.0), error).await);
+    }
+    let mut call = event.to_call(subject);
+    match (&call.idempotency_key, header_key) {
+        (Some(body), Some(header)) if *body != header => {
+            return Err(ApiError::BadRequest(
+                "`idempotency_key` and the `Idempotency-Key` header differ".to_owned(),
+            ));
+        }
+        (_, Some(header)) => call.idempotency_key = Some(header),
+        _ => {}
+    }
+    // Unhealthy means blocked: without the checkpoint key nothing can be recorded.
+    if state.config.audit_key.is_empty() {
+        return Ok(Err(engine_failed(state, &call, &"no audit signing key is loaded")));
+    }
+    // A run belongs to the agent that opened it.
+    match state.engine.store().load_run(&call.run).await {
+        Ok(snapshot) => match snapshot.agent {
+            Some(owner) if owner != subject => {
+                let error =
+                    ApiError::Forbidden(format!("run `{}` belongs to another agent", call.run));
+                Err(refuse(state, Some(&caller.0), error).await)
+            }
+            _ => Ok(Ok(call)),
+        },
+        Err(e) => Ok(Err(engine_failed(state, &call, &EngineError::Store(e)))),
+    }
+}
+
+/// The engine or its store failed: the call is blocked (503), and the answer says why.
+pub fn engine_failed<S: Store>(
+    state: &AppState<S>,
+    call: &Call,
+    error: &dyn std::fmt::Display,
+) -> Response {
+    tracing::error!(run = %call.run, call = %call.id, error = %error, "call blocked: engine failure");
+    let policy = state.engine.policy();
+    let verdict = failure_verdict(&policy.revision, &error.to_string());
+    state.metrics.decided(
+        Decision::Block,
+        &call.agent,
+        &call.action,
+        policy.actions.contains_key(&call.action),
+    );
+    let decided = Decided { call: call.clone(), verdict };
+    let mut answer = answer(&decided, None, None);
+    let api = ApiError::Unavailable(format!("the call was blocked: {error}"));
+    answer.error = api.body().get("error").cloned();
+    (StatusCode::SERVICE_UNAVAILABLE, Json(answer)).into_response()
+}
+
+/// The verdict of a call the engine could not decide or record: a block.
+pub fn failure_verdict(revision: &Revision, error: &str) -> Verdict {
+    Verdict {
+        decision: Decision::Block,
+        mode: Mode::Enforce,
+        reasons: vec![Reason {
+            stage: Stage::Internal,
+            rule: Cow::Borrowed("engine.unavailable"),
+            decision: Decision::Block,
+            field: None,
+            message: format!("aecl could not decide and record the call: {error}"),
+        }],
+        risk: RiskBreakdown::empty(0.0, None),
+        policy_revision: revision.clone(),
+        approval_expires_in_secs: None,
+        replay_of: None,
+    }
+}
+
+/// A JSON body: too large is 413, bad JSON is 400 naming the line and column (and the
+/// field, for unknown or mistyped ones).
+pub fn parse_json<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = match body {
+        Ok(bytes) => bytes,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        Err(rejection) => return Err(ApiError::BadRequest(rejection.body_text())),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let message = e.to_string();
+        let message =
+            message.rfind(" at line ").and_then(|cut| message.get(..cut)).unwrap_or(&message);
+        ApiError::BadRequest(format!(
+            "invalid request body at line {} column {}: {message}",
+            e.line(),
+            e.column()
+        ))
+    })
+}

@@ -1,0 +1,97 @@
+//! The one mapping from failures to HTTP answers: `{"error":{"code":"...","message":"..."}}`
+//! with a stable, documented `code` per kind, so clients branch on codes, not on text.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Why a request is refused. Messages never contain a token or a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// No token, or one that is malformed, forged or expired (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid token that may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The body or a parameter is wrong; the message names the field or line and column
+    /// (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than the configured limit (413).
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The token's request rate is exceeded (429, with `Retry-After`).
+    #[error("too many requests for this token: retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// No such run (or not one this caller may see) (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The store or the engine failed: nothing was allowed (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug (a handler panicked): nothing was allowed (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable code of the error's kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body of the error.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": ErrorBody { code: self.code(), message: self.to_string() } })
+    }
+}
+
+/// The `error` object of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// One of `unauthenticated`, `forbidden`, `bad_request`, `payload_too_large`,
+    /// `rate_limited`, `not_found`, `unavailable`, `internal`.
+    #[schema(value_type = String)]
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if let ApiError::RateLimited { retry_after_secs } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if let ApiError::Unauthenticated(_) = &self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,142 @@
+//! aecl's HTTP API (`aecl serve`): the engine behind axum, with token authentication on
+//! every endpoint except `/healthz`.
+//!
+//! The library takes an [`Engine`] over any [`Store`], the public key that verifies
+//! tokens, and a [`Connector`], and returns a [`Router`]; `aecl-cli` chooses the concrete
+//! store and connector. Every failure on the decision path answers with a block (or a 5xx
+//! error), never an allow: store and engine errors become a `block` verdict with status
+//! 503, and a panic in a handler becomes a 500.
+
+mod auth;
+mod calls;
+mod error;
+mod hook;
+mod metrics;
+mod openapi;
+mod read;
+
+use std::sync::Arc;
+
+use aecl_audit::VerifierKey;
+use aecl_core::limits::RateLimit;
+use aecl_engine::{Clock, Connector, Engine, Store};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use auth::{Caller, Limiter};
+pub use calls::NotConfigured;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// Audit records of refused anonymous requests (no valid token) per minute, all callers
+/// together.
+pub const ANONYMOUS_AUDIT_RATE: RateLimit = RateLimit { count: 600, per_ms: 60_000, burst: 100 };
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Requests per token (`None`: unlimited).
+    pub rate_limit: Option<RateLimit>,
+    /// The name of the key that signs audit checkpoints (empty when none is loaded: the
+    /// server is then unhealthy).
+    pub audit_key: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            body_limit: 1024 * 1024,
+            rate_limit: Some(RateLimit { count: 600, per_ms: 60_000, burst: 100 }),
+            audit_key: String::new(),
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState<S> {
+    pub engine: Arc<Engine<S>>,
+    /// Verifies bearer tokens (`aecl token issue` signs them with the secret half).
+    pub token_key: VerifierKey,
+    pub clock: Arc<dyn Clock>,
+    /// Executes allowed calls of `/v1/execute`.
+    pub connector: Arc<dyn Connector>,
+    pub metrics: Metrics,
+    pub limiter: Limiter,
+    /// Caps the audit records written for requests without a valid token, so that
+    /// anonymous traffic cannot flood the audit log; past it they are logged and counted.
+    pub anonymous_audit: Limiter,
+    pub config: ServerConfig,
+}
+
+impl<S> std::fmt::Debug for AppState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("token_key", &self.token_key.name())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> AppState<S> {
+    pub fn new(
+        engine: Arc<Engine<S>>,
+        token_key: VerifierKey,
+        clock: Arc<dyn Clock>,
+        connector: Arc<dyn Connector>,
+        config: ServerConfig,
+    ) -> AppState<S> {
+        AppState {
+            engine,
+            token_key,
+            clock,
+            connector,
+            metrics: Metrics::new(),
+            limiter: Limiter::new(config.rate_limit),
+            anonymous_audit: Limiter::new(Some(ANONYMOUS_AUDIT_RATE)),
+            config,
+        }
+    }
+}
+
+/// The API's routes over `state`.
+pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/healthz", get(read::health::<S>))
+        .route("/metrics", get(metrics::metrics::<S>))
+        .route("/openapi.json", get(openapi::openapi::<S>))
+        .route("/v1/evaluate", post(calls::evaluate::<S>))
+        .route("/v1/execute", post(calls::execute::<S>))
+        .route("/v1/runs/{id}", get(read::run::<S>))
+        .route("/v1/audit/records", get(read::audit_records::<S>))
+        .route("/v1/audit/checkpoint", get(read::audit_checkpoint::<S>))
+        .route("/v1/hooks/claude-code", post(hook::claude_code::<S>))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(panicked))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; requests in flight then finish.
+pub async fn serve<S: Store>(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState<S>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint (see /openapi.json)".to_owned())
+}
+
+/// A panic in a handler: a 500, never an answer that could read as an allow.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::Internal("internal error: the request was not completed".to_owned()).into_response()
+}

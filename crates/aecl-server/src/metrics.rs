@@ -1,0 +1,112 @@
+//! `GET /metrics`: Prometheus text of decisions by outcome, agent and action, the decide
+//! latency, and refused requests. Admin tokens only: labels name agents and actions, which
+//! are not for every caller (a scraper gets a long-lived admin token of its own).
+//!
+//! Label values are bounded: agents come from verified tokens, and an action that is not in
+//! the catalog is counted as `unknown`, so a caller cannot grow the series without bound.
+
+use std::sync::Arc;
+
+use aecl_core::Decision;
+use aecl_engine::Store;
+use aecl_engine::identity::Role;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::error::ApiError;
+use crate::{AppState, Caller};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    decision: String,
+    agent: String,
+    action: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    code: String,
+}
+
+/// The API's metrics and their registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    decisions: Family<DecisionLabels, Counter>,
+    latency: Histogram,
+    refusals: Family<RefusalLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("aecl");
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "decisions",
+            "Decisions by outcome (block on an engine error), agent and action",
+            decisions.clone(),
+        );
+        // 0.5 ms to about 8 s.
+        let latency = Histogram::new(exponential_buckets(0.0005, 2.0, 15));
+        registry.register(
+            "decide_latency_seconds",
+            "Time to decide and record a call (evaluate, execute before dispatch, hook)",
+            latency.clone(),
+        );
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "refused_requests",
+            "Requests refused before any decision, by error code",
+            refusals.clone(),
+        );
+        Metrics { registry, decisions, latency, refusals }
+    }
+
+    /// Counts one decision; `known_action` is false for actions not in the catalog.
+    pub fn decided(&self, decision: Decision, agent: &str, action: &str, known_action: bool) {
+        let labels = DecisionLabels {
+            decision: decision.as_str().to_owned(),
+            agent: agent.to_owned(),
+            action: if known_action { action.to_owned() } else { "unknown".to_owned() },
+        };
+        self.decisions.get_or_create(&labels).inc();
+    }
+
+    pub fn observe_latency(&self, seconds: f64) {
+        self.latency.observe(seconds);
+    }
+
+    pub fn refused(&self, code: &str) {
+        self.refusals.get_or_create(&RefusalLabels { code: code.to_owned() }).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+pub async fn metrics<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(&state, &[Role::Admin], "/metrics").await?;
+    let body = state.metrics.encode();
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+        .into_response())
+}

@@ -1,0 +1,142 @@
+//! The read endpoints: `GET /healthz` (enforcement state), `GET /v1/runs/{id}` (a run's
+//! events and verdicts) and the audit log (`/v1/audit/records`, `/v1/audit/checkpoint`,
+//! admin only).
+
+use std::sync::Arc;
+
+use aecl_engine::Store;
+use aecl_engine::identity::Role;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::{AppState, Caller};
+
+/// The most audit records one request returns.
+pub const MAX_RECORDS: usize = 1000;
+
+/// The enforcement state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `unhealthy`: every call is then blocked.
+    pub status: &'static str,
+    pub policy_revision: String,
+    pub store_reachable: bool,
+    pub signing_key_loaded: bool,
+    /// Why the store is unreachable, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Unauthenticated on purpose: load balancers and orchestrators probe it without
+/// credentials. It reveals only the policy revision (a hash) and whether the store and key
+/// are working, nothing about agents, runs or calls.
+pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response {
+    // A cheap read through the same store the decision path uses.
+    let probe = state.engine.store().audit_records(0, 1).await;
+    let signing_key_loaded = !state.config.audit_key.is_empty();
+    let store_reachable = probe.is_ok();
+    let healthy = store_reachable && signing_key_loaded;
+    let health = Health {
+        status: if healthy { "ok" } else { "unhealthy" },
+        policy_revision: state.engine.policy().revision.0.clone(),
+        store_reachable,
+        signing_key_loaded,
+        error: probe.err().map(|e| e.to_string()),
+    };
+    if !healthy {
+        tracing::warn!(store_reachable, signing_key_loaded, "unhealthy: calls are blocked");
+    }
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(health)).into_response()
+}
+
+/// `GET /v1/runs/{id}`: the run's agent, version and events (calls carry their verdicts).
+/// An agent sees only its own runs; another agent's run is "not found", so that run ids
+/// do not leak. Approvers and admins see every run.
+pub async fn run<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let snapshot = state
+        .engine
+        .store()
+        .load_run(&id)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot read run `{id}`: {e}")))?;
+    let visible = match caller.role() {
+        Role::Agent => snapshot.agent.as_deref() == Some(caller.subject()),
+        Role::Approver | Role::Admin => snapshot.version > 0,
+    };
+    if !visible {
+        return Err(ApiError::NotFound(format!("no run `{id}`")));
+    }
+    Ok(Json(json!({
+        "run": id,
+        "agent": snapshot.agent,
+        "version": snapshot.version,
+        "events": snapshot.events,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RecordsQuery {
+    /// The first sequence number to return (default 0).
+    #[serde(default)]
+    pub since: u64,
+    /// How many records at most (default and maximum 1000).
+    pub limit: Option<usize>,
+}
+
+/// `GET /v1/audit/records?since=SEQ&limit=N`: stored records with their chain hashes.
+pub async fn audit_records<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(&state, &[Role::Admin], "/v1/audit/records").await?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = query.limit.unwrap_or(MAX_RECORDS).min(MAX_RECORDS);
+    let records = state
+        .engine
+        .store()
+        .audit_records(query.since, limit)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot read the audit log: {e}")))?;
+    let records: Vec<Value> = records
+        .into_iter()
+        .map(|(seq, bytes, hash)| {
+            // Stored bytes are canonical JSON; anything else is shown as text so that the
+            // reader sees it (verification names it).
+            let record = serde_json::from_slice::<Value>(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            json!({ "seq": seq, "record": record, "chain_hash": aecl_core::call::hex(&hash) })
+        })
+        .collect();
+    Ok(Json(json!({ "records": records })).into_response())
+}
+
+/// `GET /v1/audit/checkpoint`: the latest signed checkpoint (a signed note), to keep
+/// outside the store and check with `aecl audit verify --checkpoint`.
+pub async fn audit_checkpoint<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(&state, &[Role::Admin], "/v1/audit/checkpoint").await?;
+    let checkpoints = state
+        .engine
+        .store()
+        .audit_checkpoints()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot read the audit log: {e}")))?;
+    let Some(latest) = checkpoints.last() else {
+        return Err(ApiError::NotFound("no checkpoint yet: the audit log is empty".to_owned()));
+    };
+    Ok(Json(json!({ "checkpoint": latest })).into_response())
+}

@@ -1,0 +1,358 @@
+//! What the API tests share: a server over a chosen store, tokens, an HTTP client, a
+//! counting connector, and a store that can be switched off to play an outage.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use aecl_audit::{AuditRecord, SignerKey, StoredRecord};
+use aecl_core::limits::RateLimit;
+use aecl_core::{Call, CallDigest, Revision, Timestamp};
+use aecl_engine::identity::{self, Claims, Role};
+use aecl_engine::{
+    Approval, ApprovalStatus, Begun, BoxFuture, Clock, Committed, Connector, ConnectorOutcome,
+    Effect, EffectEnd, Engine, EngineConfig, Grant, GrantRefusal, NewEffect, RunCommit,
+    RunSnapshot, Store, StoreError, SystemClock,
+};
+use aecl_server::{AppState, ServerConfig};
+use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+pub const AUDIT_ORIGIN: &str = "aecl.test/audit";
+pub const TOKEN_ORIGIN: &str = "aecl.test/tokens";
+
+pub fn token_key() -> SignerKey {
+    SignerKey::from_seed(TOKEN_ORIGIN, [0x17; 32]).unwrap()
+}
+
+fn audit_config() -> AuditConfig {
+    AuditConfig {
+        origin: AUDIT_ORIGIN.to_owned(),
+        signer: SignerKey::from_seed(AUDIT_ORIGIN, [0x42; 32]).unwrap(),
+    }
+}
+
+pub fn now() -> Timestamp {
+    SystemClock.now()
+}
+
+/// A token for `sub` as `role`, issued at `at`, valid for `ttl` seconds.
+pub fn token_at(sub: &str, role: Role, at: Timestamp, ttl: u64) -> String {
+    let key = token_key();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let jti = format!("t-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    identity::issue(&key, &Claims::new(&key, sub, role, at, ttl, jti))
+}
+
+pub fn token(sub: &str, role: Role) -> String {
+    token_at(sub, role, now(), 900)
+}
+
+pub fn agent() -> String {
+    token("finance_agent", Role::Agent)
+}
+
+/// The finance policy of the examples.
+pub fn finance_policy() -> Arc<aecl_core::Policy> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/finance");
+    let mut files = Vec::new();
+    read_dir(&dir, &mut files);
+    files.sort_by(|a: &aecl_policy::SourceFile, b| a.path.cmp(&b.path));
+    Arc::new(aecl_policy::load(&files).unwrap().policy)
+}
+
+fn read_dir(dir: &Path, out: &mut Vec<aecl_policy::SourceFile>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            read_dir(&path, out);
+        } else if aecl_policy::is_policy_file(&path) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            out.push(aecl_policy::SourceFile { path: path.display().to_string(), text });
+        }
+    }
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store that fails every call while `down` is set, as an unreachable database does.
+#[derive(Debug)]
+pub struct Switch<S> {
+    pub inner: S,
+    pub down: Arc<AtomicBool>,
+}
+
+/// A connector that counts its executions and succeeds (or panics, when told to: a bug).
+#[derive(Debug, Default)]
+pub struct Counting(pub AtomicUsize, pub AtomicBool);
+
+impl Connector for Counting {
+    fn execute<'a>(
+        &'a self,
+        call: &'a Call,
+        effect_id: &'a str,
+    ) -> BoxFuture<'a, ConnectorOutcome> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        if self.1.load(Ordering::SeqCst) {
+            panic!("the test connector panics");
+        }
+        let result = serde_json::json!({ "done": call.action, "effect": effect_id });
+        Box::pin(async move { ConnectorOutcome::Succeeded { result, rollback_token: None } })
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub base: String,
+    pub down: Arc<AtomicBool>,
+    pub executed: Arc<Counting>,
+    /// The database's URL on PostgreSQL.
+    pub pg_url: Option<String>,
+    _dir: tempfile::TempDir,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+/// What a request got back.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+pub async fn start(backend: Backend) -> Server {
+    start_with(
+        backend,
+        ServerConfig { audit_key: AUDIT_ORIGIN.to_owned(), ..ServerConfig::default() },
+    )
+    .await
+}
+
+pub async fn start_with(backend: Backend, config: ServerConfig) -> Server {
+    let dir = tempfile::TempDir::new().unwrap();
+    let down = Arc::new(AtomicBool::new(false));
+    let executed = Arc::new(Counting::default());
+    let mut pg_url = None;
+    let base = match backend {
+        Backend::Sqlite => {
+            let store = SqliteStore::open(&dir.path().join("aecl.db"), audit_config()).unwrap();
+            serve(Switch { inner: store, down: down.clone() }, config, executed.clone()).await
+        }
+        Backend::Postgres => {
+            let url = crate::pg::postgres_url().await;
+            let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+            pg_url = Some(url);
+            serve(Switch { inner: store, down: down.clone() }, config, executed.clone()).await
+        }
+    };
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    Server { base, down, executed, pg_url, _dir: dir, client }
+}
+
+async fn serve<S: Store>(store: S, config: ServerConfig, connector: Arc<Counting>) -> String {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine = Arc::new(Engine::new(
+        Arc::new(store),
+        finance_policy(),
+        clock.clone(),
+        EngineConfig::default(),
+    ));
+    engine.recover().await.unwrap();
+    let state = AppState::new(engine, token_key().verifier(), clock, connector, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(aecl_server::serve(listener, Arc::new(state), std::future::pending()));
+    format!("http://{address}")
+}
+
+impl Server {
+    /// Sends a request; `body` is sent as is.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Answer {
+        let mut request =
+            hyper::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send("GET", path, token, &[], "").await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
+        self.send("POST", path, token, &[], &body.to_string()).await
+    }
+
+    /// The audit records, read as an admin.
+    pub async fn audit(&self) -> Vec<Value> {
+        let answer = self.get("/v1/audit/records?since=0", Some(&token("root", Role::Admin))).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer.body["records"].as_array().unwrap().iter().map(|r| r["record"].clone()).collect()
+    }
+}
+
+fn down_error() -> StoreError {
+    StoreError::Backend("connection refused (the test switched the store off)".to_owned())
+}
+
+/// Forwards one call unless the switch is down.
+macro_rules! forward {
+    ($self:ident, $call:expr) => {{
+        if $self.down.load(Ordering::SeqCst) {
+            return Err(down_error());
+        }
+        $call.await
+    }};
+}
+
+impl<S: Store> Store for Switch<S> {
+    async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
+        forward!(self, self.inner.load_run(run))
+    }
+    async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
+        forward!(self, self.inner.commit_run_event(commit))
+    }
+    async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {
+        forward!(self, self.inner.release_slots(holder))
+    }
+    async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {
+        forward!(self, self.inner.append_audit(record))
+    }
+    async fn begin_effect(&self, effect: NewEffect) -> Result<Begun, StoreError> {
+        forward!(self, self.inner.begin_effect(effect))
+    }
+    async fn dispatch_effect(&self, id: &str) -> Result<(), StoreError> {
+        forward!(self, self.inner.dispatch_effect(id))
+    }
+    async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
+        forward!(self, self.inner.finish_effect(id, end))
+    }
+    async fn effect(&self, id: &str) -> Result<Option<Effect>, StoreError> {
+        forward!(self, self.inner.effect(id))
+    }
+    async fn effect_by_key(&self, run: &str, key: &str) -> Result<Option<Effect>, StoreError> {
+        forward!(self, self.inner.effect_by_key(run, key))
+    }
+    async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
+        forward!(self, self.inner.recover_effects(node, at))
+    }
+    async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {
+        forward!(self, self.inner.use_nonce(scope, nonce, at))
+    }
+    async fn put_grant(&self, grant: Grant) -> Result<(), StoreError> {
+        forward!(self, self.inner.put_grant(grant))
+    }
+    async fn consume_grant(
+        &self,
+        id: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
+        forward!(self, self.inner.consume_grant(id, digest, revision, at))
+    }
+    async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
+        forward!(self, self.inner.grant_for_call(digest))
+    }
+    async fn dispatch_effect_with_grant(
+        &self,
+        id: &str,
+        grant: &str,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Result<(), GrantRefusal>, StoreError> {
+        forward!(self, self.inner.dispatch_effect_with_grant(id, grant, digest, revision, at))
+    }
+    async fn approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Approval>, StoreError> {
+        forward!(self, self.inner.approvals(pending_only, limit))
+    }
+    async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
+        forward!(self, self.inner.put_approval(approval))
+    }
+    async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        forward!(self, self.inner.approval(id))
+    }
+    async fn resolve_approval(
+        &self,
+        id: &str,
+        status: ApprovalStatus,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        forward!(self, self.inner.resolve_approval(id, status, by, reason))
+    }
+    async fn audit_records(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        forward!(self, self.inner.audit_records(from, limit))
+    }
+    async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
+        forward!(self, self.inner.audit_checkpoints())
+    }
+}
+
+/// Runs a scenario `async fn(Backend)` on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+pub fn call(run: &str, id: &str, action: &str, args: Value) -> Value {
+    serde_json::json!({ "run": run, "id": id, "action": action, "args": args })
+}
+
+pub fn rate(count: u32) -> Option<RateLimit> {
+    Some(RateLimit { count, per_ms: 60_000, burst: count })
+}
