@@ -105,8 +105,9 @@ pub async fn evaluate<S: Store>(
     match result {
         Ok(decided) => {
             count(&state, &decided.call, decided.verdict.decision);
+            let approval_id = decided.approval_id;
             let decided = Decided { call: decided.call, verdict: decided.verdict };
-            Ok(Json(answer(&decided, None, None)).into_response())
+            Ok(Json(answer(&decided, approval_id, None, None)).into_response())
         }
         Err(e) => Ok(engine_error(&state, &caller, &call, &e).await?),
     }
@@ -130,13 +131,15 @@ pub async fn execute<S: Store>(
     state.metrics.observe_latency(started.elapsed().as_secs_f64());
     match result {
         Ok(executed) => {
+            let approval_id = executed.decided.approval_id;
             let decided =
                 Decided { call: executed.decided.call, verdict: executed.decided.verdict };
             if !executed.replayed {
                 count(&state, &decided.call, decided.verdict.decision);
             }
             let effect = executed.effect.as_ref().map(EffectView::from);
-            Ok(Json(answer(&decided, effect, Some(executed.replayed))).into_response())
+            let answer = answer(&decided, approval_id, effect, Some(executed.replayed));
+            Ok(Json(answer).into_response())
         }
         Err(e) => Ok(engine_error(&state, &caller, &call, &e).await?),
     }
@@ -159,14 +162,13 @@ async fn engine_error<S: Store>(
     }
 }
 
-fn answer(decided: &Decided, effect: Option<EffectView>, replayed: Option<bool>) -> CallAnswer<'_> {
-    CallAnswer {
-        line: decided.line(),
-        approval_id: decided.approval_id.clone(),
-        effect,
-        replayed,
-        error: None,
-    }
+fn answer(
+    decided: &Decided,
+    approval_id: Option<String>,
+    effect: Option<EffectView>,
+    replayed: Option<bool>,
+) -> CallAnswer<'_> {
+    CallAnswer { line: decided.line(), approval_id, effect, replayed, error: None }
 }
 
 fn count<S: Store>(state: &AppState<S>, call: &Call, decision: Decision) {
@@ -251,7 +253,7 @@ pub fn engine_failed<S: Store>(
         policy.actions.contains_key(&call.action),
     );
     let decided = Decided { call: call.clone(), verdict };
-    let mut answer = answer(&decided, None, None);
+    let mut answer = answer(&decided, None, None, None);
     let api = ApiError::Unavailable(format!("the call was blocked: {error}"));
     answer.error = api.body().get("error").cloned();
     (StatusCode::SERVICE_UNAVAILABLE, Json(answer)).into_response()

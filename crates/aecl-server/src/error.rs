@@ -27,6 +27,9 @@ pub enum ApiError {
     /// No such run (or not one this caller may see) (404).
     #[error("{0}")]
     NotFound(String),
+    /// The request no longer allows this: an approval already answered or expired (409).
+    #[error("{0}")]
+    Conflict(String),
     /// The store or the engine failed: nothing was allowed (503).
     #[error("{0}")]
     Unavailable(String),
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -58,6 +62,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,7 +78,7 @@ impl ApiError {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// One of `unauthenticated`, `forbidden`, `bad_request`, `payload_too_large`,
-    /// `rate_limited`, `not_found`, `unavailable`, `internal`.
+    /// `rate_limited`, `not_found`, `conflict`, `unavailable`, `internal`.
     #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,

@@ -7,6 +7,7 @@
 //! error), never an allow: store and engine errors become a `block` verdict with status
 //! 503, and a panic in a handler becomes a 500.
 
+mod approvals;
 mod auth;
 mod calls;
 mod error;
@@ -116,6 +117,10 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/audit/records", get(read::audit_records::<S>))
         .route("/v1/audit/checkpoint", get(read::audit_checkpoint::<S>))
         .route("/v1/hooks/claude-code", post(hook::claude_code::<S>))
+        .route("/v1/approvals", get(approvals::list::<S>))
+        .route("/v1/approvals/{id}", get(approvals::show::<S>))
+        .route("/v1/approvals/{id}/approve", post(approvals::approve::<S>))
+        .route("/v1/approvals/{id}/reject", post(approvals::reject::<S>))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panicked))

@@ -15,6 +15,7 @@ use axum::extract::State;
 use utoipa::OpenApi;
 
 use crate::AppState;
+use crate::approvals::{Answer, ApprovalView, Approved};
 use crate::error::ErrorBody;
 use crate::hook::{HookAnswer, HookSpecificOutput, PreToolUse};
 use crate::read::{Health, RecordsQuery};
@@ -22,8 +23,9 @@ use crate::read::{Health, RecordsQuery};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aecl", description = "Agent Execution Control Layer: decide, execute and record agents' tool calls."),
-    paths(healthz, evaluate, execute, run, audit_records, audit_checkpoint, metrics, claude_code),
-    components(schemas(ErrorBody, Health, PreToolUse, HookAnswer, HookSpecificOutput)),
+    paths(healthz, evaluate, execute, run, audit_records, audit_checkpoint, metrics, claude_code,
+        approvals, approval, approve, reject),
+    components(schemas(ErrorBody, Health, PreToolUse, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -118,6 +120,41 @@ fn metrics() {}
 #[expect(dead_code, reason = "documents the route for utoipa")]
 fn claude_code() {}
 
+#[utoipa::path(get, path = "/v1/approvals",
+    params(("status" = Option<String>, Query, description = "`pending` (default) or `all`"),
+           ("limit" = Option<usize>, Query, description = "at most 500; 100 by default")),
+    responses(
+        (status = 200, description = "Requests newest first, without their context (approver or admin tokens)", body = Vec<ApprovalView>),
+        (status = 403, body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn approvals() {}
+
+#[utoipa::path(get, path = "/v1/approvals/{id}",
+    params(("id" = String, Path), ("wait" = Option<String>, Query, description = "long-poll while pending: `30s`, `500ms` or seconds, at most 60 s")),
+    responses(
+        (status = 200, description = "The request with its context; an agent reads only its own", body = ApprovalView),
+        (status = 404, body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn approval() {}
+
+#[utoipa::path(post, path = "/v1/approvals/{id}/approve", request_body = Option<Answer>,
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Approved: the grant the same call will spend when the agent retries it (approver tokens; never the identity that asked)", body = Approved),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already answered or expired", body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn approve() {}
+
+#[utoipa::path(post, path = "/v1/approvals/{id}/reject", request_body = Answer,
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Rejected (approver tokens; a reason is required)", body = ApprovalView),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already answered or expired", body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn reject() {}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -133,6 +170,10 @@ mod tests {
             "/v1/audit/records",
             "/v1/audit/checkpoint",
             "/v1/hooks/claude-code",
+            "/v1/approvals",
+            "/v1/approvals/{id}",
+            "/v1/approvals/{id}/approve",
+            "/v1/approvals/{id}/reject",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }

@@ -3,6 +3,7 @@
 //! themselves (`pg`, shared with the store's tests).
 
 mod api;
+mod approvals;
 mod auth;
 #[path = "../../../aecl-store/tests/it/pg.rs"]
 mod pg;

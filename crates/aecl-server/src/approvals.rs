@@ -1,0 +1,250 @@
+//! The approval endpoints: the pending list and a request's full context for approvers,
+//! a long-poll for the agent that waits on its request, and approve or reject.
+//!
+//! Only approver tokens answer requests, and never one whose subject is the agent that
+//! asked (the engine refuses it too). An agent may read only its own requests; another
+//! agent's is "not found", so request ids do not leak.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aecl_engine::identity::Role;
+use aecl_engine::{Approval, ApprovalStatus, EngineError, Store};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::refuse;
+use crate::error::ApiError;
+use crate::{AppState, Caller};
+
+/// The most requests one list returns.
+pub const MAX_LISTED: usize = 500;
+
+/// The longest long-poll.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// How often a long-poll looks again (a request may be answered on another replica).
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// An approval request as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApprovalView {
+    pub id: String,
+    /// `pending`, `approved`, `rejected` or `expired` (an expired request is a rejection).
+    pub status: &'static str,
+    pub run: String,
+    pub call_id: String,
+    /// The agent that asked.
+    pub agent: String,
+    pub action: String,
+    pub call_digest: String,
+    pub policy_revision: String,
+    /// Milliseconds since the Unix epoch.
+    pub requested_ms: u64,
+    pub expires_ms: u64,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    /// The context: the call, the verdict with its risk breakdown, the suspicious argument
+    /// values and the run's last events. Absent in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub context: Option<Value>,
+}
+
+impl ApprovalView {
+    fn new(approval: Approval, with_context: bool) -> ApprovalView {
+        ApprovalView {
+            status: approval.status.as_str(),
+            call_digest: approval.call_digest.0,
+            policy_revision: approval.policy_revision.0,
+            requested_ms: approval.requested.0,
+            expires_ms: approval.expires.0,
+            context: with_context.then_some(approval.body),
+            id: approval.id,
+            run: approval.run,
+            call_id: approval.call_id,
+            agent: approval.agent,
+            action: approval.action,
+            decided_by: approval.decided_by,
+            reason: approval.reason,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `pending` (the default) or `all`.
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/approvals`: approvers and admins.
+pub async fn list<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<ApprovalView>>, ApiError> {
+    caller.require(&state, &[Role::Approver, Role::Admin], "listing approvals").await?;
+    let pending_only = match query.status.as_deref() {
+        None | Some("pending") => true,
+        Some("all") => false,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "`status` must be `pending` or `all`, not `{other}`"
+            )));
+        }
+    };
+    let limit = query.limit.unwrap_or(100).min(MAX_LISTED);
+    let approvals = state.engine.approvals(pending_only, limit).await.map_err(unavailable)?;
+    Ok(Json(approvals.into_iter().map(|a| ApprovalView::new(a, false)).collect()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    /// Wait while the request is pending, up to this long: `30s`, `500ms` or seconds.
+    wait: Option<String>,
+}
+
+/// `GET /v1/approvals/{id}[?wait=30s]`: the request with its context. The agent that asked
+/// may read (and wait on) its own requests; approvers and admins read every one.
+pub async fn show<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Json<ApprovalView>, ApiError> {
+    let wait = query.wait.as_deref().map(parse_wait).transpose()?.unwrap_or(Duration::ZERO);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let approval = visible(&state, &caller, &id).await?;
+        if approval.status != ApprovalStatus::Pending || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(ApprovalView::new(approval, true)));
+        }
+        tokio::time::sleep(POLL_EVERY.min(deadline - tokio::time::Instant::now())).await;
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// Why: shown to the agent, kept in the audit log. Required to reject.
+    reason: Option<String>,
+}
+
+/// What approving returns: the request, and the grant its call will spend.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Approved {
+    pub approval: ApprovalView,
+    pub grant_id: String,
+    /// The grant is good until then (milliseconds since the Unix epoch).
+    pub grant_expires_ms: u64,
+}
+
+/// `POST /v1/approvals/{id}/approve`: approvers only.
+pub async fn approve<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Option<Json<Answer>>,
+) -> Result<Json<Approved>, ApiError> {
+    caller.require(&state, &[Role::Approver], "approving").await?;
+    let answer = body.map(|Json(a)| a).unwrap_or_default();
+    let grant = match state.engine.approve(&id, caller.subject(), answer.reason.as_deref()).await {
+        Ok(grant) => grant,
+        Err(error) => return Err(answer_error(&state, &caller, error).await),
+    };
+    let approval = visible(&state, &caller, &id).await?;
+    Ok(Json(Approved {
+        approval: ApprovalView::new(approval, false),
+        grant_id: grant.id,
+        grant_expires_ms: grant.expires.0,
+    }))
+}
+
+/// `POST /v1/approvals/{id}/reject` with a `reason`: approvers only.
+pub async fn reject<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(answer): Json<Answer>,
+) -> Result<Json<ApprovalView>, ApiError> {
+    caller.require(&state, &[Role::Approver], "rejecting").await?;
+    let Some(reason) = answer.reason.filter(|r| !r.trim().is_empty()) else {
+        return Err(ApiError::BadRequest("rejecting needs a `reason`".to_owned()));
+    };
+    match state.engine.reject(&id, caller.subject(), &reason).await {
+        Ok(approval) => Ok(Json(ApprovalView::new(approval, false))),
+        Err(error) => Err(answer_error(&state, &caller, error).await),
+    }
+}
+
+/// Request `id` if `caller` may see it; otherwise "not found".
+async fn visible<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<Approval, ApiError> {
+    let approval = state.engine.approval(id).await.map_err(unavailable)?;
+    match approval {
+        Some(a) if caller.role() != Role::Agent || a.agent == caller.subject() => Ok(a),
+        _ => Err(ApiError::NotFound(format!("no approval request `{id}`"))),
+    }
+}
+
+/// The API error of a refused answer; a self-approval is also recorded as a refusal.
+async fn answer_error<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    error: EngineError,
+) -> ApiError {
+    match error {
+        EngineError::ApprovalNotFound(id) => {
+            ApiError::NotFound(format!("no approval request `{id}`"))
+        }
+        EngineError::ApprovalClosed { .. } => ApiError::Conflict(error.to_string()),
+        EngineError::SelfApproval { .. } => {
+            refuse(state, Some(&caller.0), ApiError::Forbidden(error.to_string())).await
+        }
+        other => unavailable(other),
+    }
+}
+
+fn unavailable(error: EngineError) -> ApiError {
+    tracing::error!(%error, "approval request failed");
+    ApiError::Unavailable(format!("the approval store failed: {error}"))
+}
+
+/// `30s`, `500ms` or a number of seconds, at most [`MAX_WAIT`].
+fn parse_wait(text: &str) -> Result<Duration, ApiError> {
+    let bad = || {
+        ApiError::BadRequest(format!("`wait` must look like `30s`, `500ms` or `30`, not `{text}`"))
+    };
+    let (number, unit_ms) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 1)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1000)
+    } else {
+        (text, 1000)
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    Ok(Duration::from_millis(n.saturating_mul(unit_ms)).min(MAX_WAIT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_read_in_seconds_or_milliseconds_and_capped() {
+        assert_eq!(parse_wait("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_wait("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_wait("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_wait("3600s").unwrap(), MAX_WAIT);
+        assert!(parse_wait("soon").is_err());
+        assert!(parse_wait("-1s").is_err());
+    }
+}

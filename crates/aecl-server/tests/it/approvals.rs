@@ -1,0 +1,158 @@
+//! The approval gate end to end: an agent's risky call waits (long-poll), an approver
+//! approves it, the retried call completes once; rejection; a spent grant, a changed
+//! argument and self-approval are refused.
+
+use std::sync::atomic::Ordering;
+
+use aecl_engine::identity::Role;
+use serde_json::{Value, json};
+
+use crate::on_both;
+use crate::support::{Backend, Server, agent, call, start, token};
+
+on_both!(
+    a_waiting_call_completes_once_after_approval,
+    a_rejected_call_never_runs,
+    approvals_refuse_self_approval_and_wrong_roles
+);
+
+fn transfer(amount: u64) -> Value {
+    json!({"vendor": "V-100", "iban": "DE89370400440532013000", "amount": amount, "currency": "EUR"})
+}
+
+async fn execute(server: &Server, id: &str, amount: u64) -> Value {
+    let answer = server
+        .post("/v1/execute", Some(&agent()), &call("r1", id, "transfer_funds", transfer(amount)))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body
+}
+
+async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
+    let server = std::sync::Arc::new(start(backend).await);
+    let alice = token("alice", Role::Approver);
+
+    let asked = execute(&server, "c1", 1200).await;
+    assert_eq!(asked["decision"], "require_approval", "{asked}");
+    let id = asked["approval_id"].as_str().expect("an approval id").to_owned();
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
+
+    // The agent waits on its request while the approver reads and approves it.
+    let waiting = {
+        let (server, id) = (server.clone(), id.clone());
+        tokio::spawn(async move {
+            server.get(&format!("/v1/approvals/{id}?wait=20s"), Some(&agent())).await
+        })
+    };
+    let listed = server.get("/v1/approvals", Some(&alice)).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.body[0]["id"], id.as_str(), "{}", listed.text);
+    assert!(listed.body[0].get("context").is_none(), "lists leave out the context");
+    let detail = server.get(&format!("/v1/approvals/{id}"), Some(&alice)).await;
+    assert_eq!(detail.body["status"], "pending");
+    let context = &detail.body["context"];
+    assert_eq!(context["call"]["args"]["iban"], "DE89370400440532013000", "{}", detail.text);
+    assert!(context["verdict"]["risk"]["contributions"].is_array(), "{}", detail.text);
+    assert!(context["history"].is_array());
+
+    let approved = server
+        .post(
+            &format!("/v1/approvals/{id}/approve"),
+            Some(&alice),
+            &json!({"reason": "invoice 42"}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    assert_eq!(approved.body["approval"]["status"], "approved");
+    let waited = waiting.await.unwrap();
+    assert_eq!(waited.status, 200, "{}", waited.text);
+    assert_eq!(waited.body["status"], "approved", "{}", waited.text);
+    assert_eq!(waited.body["decided_by"], "alice");
+
+    // The agent retries the same call: it runs, once.
+    let done = execute(&server, "c2", 1200).await;
+    assert_eq!(done["decision"], "allow", "{done}");
+    assert_eq!(done["approval_id"], id.as_str());
+    assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 1);
+
+    // The grant is spent: the same call again asks again; a changed amount too.
+    let again = execute(&server, "c3", 1200).await;
+    assert_eq!(again["decision"], "require_approval", "{again}");
+    assert_ne!(again["approval_id"], id.as_str());
+    let changed = execute(&server, "c4", 99_000).await;
+    assert_eq!(changed["decision"], "require_approval", "{changed}");
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 1);
+
+    let answered: Vec<Value> =
+        server.audit().await.into_iter().filter(|r| r["kind"] == "approval").collect();
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0]["approval_id"], id.as_str());
+}
+
+async fn a_rejected_call_never_runs(backend: Backend) {
+    let server = start(backend).await;
+    let bob = token("bob", Role::Approver);
+    let asked = execute(&server, "c1", 1200).await;
+    let id = asked["approval_id"].as_str().unwrap().to_owned();
+
+    let no_reason =
+        server.post(&format!("/v1/approvals/{id}/reject"), Some(&bob), &json!({})).await;
+    assert_eq!(no_reason.status, 400, "{}", no_reason.text);
+    let rejected = server
+        .post(
+            &format!("/v1/approvals/{id}/reject"),
+            Some(&bob),
+            &json!({"reason": "unknown vendor"}),
+        )
+        .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.text);
+    let seen = server.get(&format!("/v1/approvals/{id}?wait=1s"), Some(&agent())).await;
+    assert_eq!(
+        (seen.body["status"].as_str(), seen.body["reason"].as_str()),
+        (Some("rejected"), Some("unknown vendor"))
+    );
+    let late = server.post(&format!("/v1/approvals/{id}/approve"), Some(&bob), &json!({})).await;
+    assert_eq!(
+        (late.status, late.body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{}",
+        late.text
+    );
+
+    let retry = execute(&server, "c2", 1200).await;
+    assert_eq!(retry["decision"], "require_approval");
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
+}
+
+async fn approvals_refuse_self_approval_and_wrong_roles(backend: Backend) {
+    let server = start(backend).await;
+    let asked = execute(&server, "c1", 1200).await;
+    let id = asked["approval_id"].as_str().unwrap().to_owned();
+    let approve = format!("/v1/approvals/{id}/approve");
+
+    // An agent token never approves, not even another agent's request.
+    let by_agent = server.post(&approve, Some(&agent()), &json!({})).await;
+    assert_eq!(by_agent.status, 403, "{}", by_agent.text);
+    // An approver whose identity made the call cannot approve it.
+    let own = token("finance_agent", Role::Approver);
+    let by_self = server.post(&approve, Some(&own), &json!({})).await;
+    assert_eq!(by_self.status, 403, "{}", by_self.text);
+    assert!(by_self.text.contains("cannot answer"), "{}", by_self.text);
+    // Admins read but do not approve.
+    let admin = token("root", Role::Admin);
+    assert_eq!(server.post(&approve, Some(&admin), &json!({})).await.status, 403);
+    assert_eq!(server.get("/v1/approvals", Some(&admin)).await.status, 200);
+    // Agents do not list requests, and another agent's request is not found.
+    assert_eq!(server.get("/v1/approvals", Some(&agent())).await.status, 403);
+    let stranger = token("support_agent", Role::Agent);
+    assert_eq!(server.get(&format!("/v1/approvals/{id}"), Some(&stranger)).await.status, 404);
+    assert_eq!(server.get("/v1/approvals/nope", Some(&admin)).await.status, 404);
+
+    // Still pending, nothing ran, and every refusal is in the audit log.
+    let detail = server.get(&format!("/v1/approvals/{id}"), Some(&admin)).await;
+    assert_eq!(detail.body["status"], "pending");
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
+    let refusals = server.audit().await.into_iter().filter(|r| r["kind"] == "refusal").count();
+    assert!(refusals >= 4, "{refusals}");
+}
