@@ -1,6 +1,7 @@
 //! The `aecl` binary: the operator CLI, and the only place that reads files, the clock and
 //! the environment for the decision path.
 
+mod approvals;
 mod audit;
 mod check;
 mod eval;
@@ -50,6 +51,8 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Serve the HTTP API.
     Serve(serve::ServeArgs),
+    /// Answer approval requests through a running `aecl serve` (an approver token).
+    Approvals(approvals::ApprovalsArgs),
     /// Mint tokens for agents, approvers and administrators.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::run(&command),
         Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Approvals(args) => approvals::run(&args),
     };
     match result {
         Ok(code) => code,

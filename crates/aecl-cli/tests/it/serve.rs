@@ -39,34 +39,42 @@ fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-#[test]
-fn a_token_and_a_server_answer_a_call() {
-    let dir = temp_dir();
-    let path = |name: &str| dir.path().join(name).display().to_string();
+/// Keys for the audit log and the tokens under `dir` (`audit/`, `tokens/`).
+fn keys(dir: &std::path::Path) {
     for (name, out) in [("aecl.test/audit", "audit"), ("aecl.test/tokens", "tokens")] {
-        let out = run(["keys", "generate", "--name", name, "--out", &path(out)]);
+        let out = run([
+            "keys",
+            "generate",
+            "--name",
+            name,
+            "--out",
+            &dir.join(out).display().to_string(),
+        ]);
         assert_eq!(out.code, Some(0), "{out:#?}");
     }
-    let policy = finance().display().to_string();
-    let issued = run([
-        "token",
-        "issue",
-        "--agent",
-        "finance_agent",
-        "--key",
-        &path("tokens/audit.key"),
-        "--policy",
-        &policy,
-    ]);
-    assert_eq!(issued.code, Some(0), "{issued:#?}");
-    let token = issued.stdout.trim().to_owned();
+}
 
+/// A token from `aecl token issue` with `args` (`--agent ID --policy DIR`, `--approver NAME`).
+fn issue(dir: &std::path::Path, args: &[&str]) -> String {
+    let key = dir.join("tokens/audit.key").display().to_string();
+    let out =
+        run(["token", "issue", "--key", key.as_str()].into_iter().chain(args.iter().copied()));
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    out.stdout.trim().to_owned()
+}
+
+/// `aecl serve` on a free port over `aecl.db` in `dir`, with `extra` arguments and its
+/// log in `serve.log`; its address.
+fn serve(dir: &std::path::Path, policy: &str, extra: &[&str]) -> (Running, String) {
+    let path = |name: &str| dir.join(name).display().to_string();
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     let child = aecl()
-        .args(["serve", "--policy", &policy, "--db", &path("aecl.db"), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--policy", policy, "--db", &path("aecl.db"), "--listen", "127.0.0.1:0"])
         .args(["--key", &path("audit/audit.key"), "--token-key", &path("tokens/audit.pub")])
-        .env("AECL_LOG", "warn")
+        .args(extra)
+        .env("AECL_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawning aecl serve");
     let mut server = Running(child);
@@ -77,6 +85,17 @@ fn a_token_and_a_server_answer_a_call() {
         .strip_prefix("aecl serve: listening on http://")
         .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
         .to_owned();
+    (server, address)
+}
+
+#[test]
+fn a_token_and_a_server_answer_a_call() {
+    let dir = temp_dir();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    keys(dir.path());
+    let policy = finance().display().to_string();
+    let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+    let (mut server, address) = serve(dir.path(), &policy, &[]);
 
     let (status, health) = http(&address, "GET", "/healthz", None, "");
     assert_eq!(status, 200, "{health}");
@@ -122,50 +141,14 @@ fn revision_after(address: &str, old: &str) -> String {
 #[test]
 fn the_policy_reloads_on_change_and_on_sighup_and_a_bad_one_is_refused() {
     let dir = temp_dir();
-    let path = |name: &str| dir.path().join(name).display().to_string();
-    for (name, out) in [("aecl.test/audit", "audit"), ("aecl.test/tokens", "tokens")] {
-        assert_eq!(run(["keys", "generate", "--name", name, "--out", &path(out)]).code, Some(0));
-    }
+    keys(dir.path());
     let policy = dir.path().join("policy");
     crate::copy_dir(&finance(), &policy);
     let manifest = policy.join("agents/finance_agent.toml");
     let original = std::fs::read_to_string(&manifest).unwrap();
     let policy_arg = policy.display().to_string();
-    let token = run([
-        "token",
-        "issue",
-        "--agent",
-        "finance_agent",
-        "--key",
-        &path("tokens/audit.key"),
-        "--policy",
-        &policy_arg,
-    ])
-    .stdout
-    .trim()
-    .to_owned();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let child = aecl()
-        .args([
-            "serve",
-            "--policy",
-            &policy_arg,
-            "--db",
-            &path("aecl.db"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--key", &path("audit/audit.key"), "--token-key", &path("tokens/audit.pub")])
-        .args(["--watch-interval", "1"])
-        .env("AECL_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("spawning aecl serve");
-    let mut server = Running(child);
-    let mut first = String::new();
-    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let address = first.trim().trim_start_matches("aecl serve: listening on http://").to_owned();
+    let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy_arg]);
+    let (server, address) = serve(dir.path(), &policy_arg, &["--watch-interval", "1"]);
     let vendor = |id: &str| {
         let call = format!(
             r#"{{"run":"r1","id":"{id}","action":"read_vendor_profile","args":{{"vendor":"V-1"}}}}"#
@@ -209,4 +192,60 @@ fn the_policy_reloads_on_change_and_on_sighup_and_a_bad_one_is_refused() {
     std::fs::write(&manifest, &original).unwrap();
     assert_eq!(revision_after(&address, &second_revision), first_revision);
     assert_eq!(vendor("c5"), "allow");
+}
+
+#[test]
+fn an_approver_answers_from_the_cli_and_the_waiting_call_runs() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let policy = finance().display().to_string();
+    let agent = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let transfer = |id: &str| {
+        let call = format!(
+            r#"{{"run":"r1","id":"{id}","action":"transfer_funds","args":{{"vendor":"V-100","iban":"DE89370400440532013000","amount":1200,"currency":"EUR"}}}}"#
+        );
+        let (status, answer) = http(&address, "POST", "/v1/execute", Some(&agent), &call);
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    let asked = transfer("c1");
+    assert_eq!(asked["decision"], "require_approval", "{asked}");
+    let id = asked["approval_id"].as_str().unwrap().to_owned();
+
+    let token_file = |name: &str, token: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, token).unwrap();
+        file.display().to_string()
+    };
+    let alice = token_file("alice.token", &issue(dir.path(), &["--approver", "alice"]));
+    let server = format!("http://{address}");
+    let approvals = |args: &[&str], token: &str| {
+        run(["approvals", "--server", server.as_str(), "--token-file", token].iter().chain(args))
+    };
+    let listed = approvals(&["list"], &alice);
+    assert_eq!(listed.code, Some(0), "{listed:#?}");
+    assert!(listed.stdout.contains(&id) && listed.stdout.contains("transfer_funds"), "{listed:#?}");
+    let shown = approvals(&["show", &id], &alice);
+    assert!(shown.stdout.contains("DE89370400440532013000"), "{shown:#?}");
+
+    // The agent's own identity, even holding an approver token, is refused.
+    let own = token_file("own.token", &issue(dir.path(), &["--approver", "finance_agent"]));
+    let refused = approvals(&["approve", &id], &own);
+    assert_eq!(refused.code, Some(1), "{refused:#?}");
+    assert!(refused.stderr.contains("refused (403"), "{refused:#?}");
+
+    let approved = approvals(&["approve", &id, "--reason", "invoice 42"], &alice);
+    assert_eq!(approved.code, Some(0), "{approved:#?}");
+    assert!(approved.stdout.starts_with(&format!("approved {id}")), "{approved:#?}");
+    let again = approvals(&["approve", &id], &alice);
+    assert!(again.stderr.contains("refused (409 conflict)"), "{again:#?}");
+
+    // The retried call goes through (and fails, since `aecl serve` has no connectors yet:
+    // what matters is that it was dispatched, once).
+    let done = transfer("c2");
+    assert_eq!(done["decision"], "allow", "{done}");
+    assert_eq!(done["effect"]["state"], "failed", "{done}");
+    let spent = transfer("c3");
+    assert_eq!(spent["decision"], "require_approval", "{spent}");
 }
