@@ -50,6 +50,7 @@ fn run(root: &Path, program: &str, args: &[&str]) -> Result<()> {
 /// build (installing cargo-fuzz first when it is missing).
 fn ci(root: &Path) -> Result<()> {
     ensure_postgres()?;
+    ensure_browser(root)?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
@@ -76,6 +77,32 @@ fn ensure_postgres() -> Result<()> {
     let root = Path::new("/");
     run(root, "apt-get", &["update", "-q"])?;
     run(root, "apt-get", &["install", "-y", "-q", "--no-install-recommends", "postgresql"])
+}
+
+/// The approvals page's browser test drives Debian's Chromium with Playwright from npm:
+/// install Chromium (and Node.js) when missing, and the test's pinned npm packages.
+fn ensure_browser(root: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    if !Path::new("/usr/bin/chromium").is_file() && std::env::var_os("AECL_CHROMIUM").is_none() {
+        missing.push("chromium");
+    }
+    if !which("node") || !which("npm") {
+        missing.extend(["nodejs", "npm"]);
+    }
+    if !missing.is_empty() {
+        if !which("apt-get") {
+            bail!("the browser test needs {}: install them", missing.join(", "));
+        }
+        let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+        args.extend(&missing);
+        run(Path::new("/"), "apt-get", &["update", "-q"])?;
+        run(Path::new("/"), "apt-get", &args)?;
+    }
+    let browser = root.join("crates/aecl-server/tests/browser");
+    if !browser.join("node_modules/playwright-core").is_dir() {
+        run(&browser, "npm", &["ci", "--no-audit", "--no-fund"])?;
+    }
+    Ok(())
 }
 
 fn which(program: &str) -> bool {

@@ -1,5 +1,6 @@
 //! aecl's HTTP API (`aecl serve`): the engine behind axum, with token authentication on
-//! every endpoint except `/healthz`.
+//! every endpoint except `/healthz`, and the approvals web page under `/ui` (an approver's
+//! token held in a session cookie).
 //!
 //! The library takes an [`Engine`] over any [`Store`], the public key that verifies
 //! tokens, and a [`Connector`], and returns a [`Router`]; `aecl-cli` chooses the concrete
@@ -15,6 +16,7 @@ mod hook;
 mod metrics;
 mod openapi;
 mod read;
+mod ui;
 
 use std::sync::Arc;
 
@@ -121,6 +123,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/approvals/{id}", get(approvals::show::<S>))
         .route("/v1/approvals/{id}/approve", post(approvals::approve::<S>))
         .route("/v1/approvals/{id}/reject", post(approvals::reject::<S>))
+        .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panicked))

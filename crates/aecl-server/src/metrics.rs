@@ -1,5 +1,5 @@
 //! `GET /metrics`: Prometheus text of decisions by outcome, agent and action, the decide
-//! latency, and refused requests. Admin tokens only: labels name agents and actions, which
+//! latency, refused requests, and the approval requests waiting for a human. Admin tokens only: labels name agents and actions, which
 //! are not for every caller (a scraper gets a long-lived admin token of its own).
 //!
 //! Label values are bounded: agents come from verified tokens, and an action that is not in
@@ -16,11 +16,15 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::error::ApiError;
 use crate::{AppState, Caller};
+
+/// The gauge of pending approvals counts up to this many.
+const MAX_PENDING_COUNTED: usize = 10_000;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
@@ -41,6 +45,7 @@ pub struct Metrics {
     decisions: Family<DecisionLabels, Counter>,
     latency: Histogram,
     refusals: Family<RefusalLabels, Counter>,
+    pending_approvals: Gauge,
 }
 
 impl Default for Metrics {
@@ -71,7 +76,14 @@ impl Metrics {
             "Requests refused before any decision, by error code",
             refusals.clone(),
         );
-        Metrics { registry, decisions, latency, refusals }
+        let pending_approvals = Gauge::default();
+        registry.register(
+            "pending_approvals",
+            "Approval requests waiting for a human (read from the store at each scrape; \
+             -1 when the store could not be read)",
+            pending_approvals.clone(),
+        );
+        Metrics { registry, decisions, latency, refusals, pending_approvals }
     }
 
     /// Counts one decision; `known_action` is false for actions not in the catalog.
@@ -106,6 +118,15 @@ pub async fn metrics<S: Store>(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(&state, &[Role::Admin], "/metrics").await?;
+    // From the store, not a local count: requests are answered and expire on any replica.
+    let pending = match state.engine.approvals(true, MAX_PENDING_COUNTED).await {
+        Ok(pending) => i64::try_from(pending.len()).unwrap_or(i64::MAX),
+        Err(error) => {
+            tracing::error!(%error, "could not count the pending approvals");
+            -1
+        }
+    };
+    state.metrics.pending_approvals.set(pending);
     let body = state.metrics.encode();
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         .into_response())

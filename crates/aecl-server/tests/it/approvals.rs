@@ -28,6 +28,13 @@ async fn execute(server: &Server, id: &str, amount: u64) -> Value {
     answer.body
 }
 
+/// The value of `aecl_pending_approvals` in `/metrics`.
+async fn pending_gauge(server: &Server) -> String {
+    let metrics = server.get("/metrics", Some(&token("root", Role::Admin))).await;
+    let line = metrics.text.lines().find(|l| l.starts_with("aecl_pending_approvals "));
+    line.expect("the gauge is exported").rsplit(' ').next().unwrap_or("").to_owned()
+}
+
 async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
     let server = std::sync::Arc::new(start(backend).await);
     let alice = token("alice", Role::Approver);
@@ -36,6 +43,7 @@ async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
     assert_eq!(asked["decision"], "require_approval", "{asked}");
     let id = asked["approval_id"].as_str().expect("an approval id").to_owned();
     assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
+    assert_eq!(pending_gauge(&server).await, "1");
 
     // The agent waits on its request while the approver reads and approves it.
     let waiting = {
@@ -68,6 +76,7 @@ async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
     assert_eq!(waited.status, 200, "{}", waited.text);
     assert_eq!(waited.body["status"], "approved", "{}", waited.text);
     assert_eq!(waited.body["decided_by"], "alice");
+    assert_eq!(pending_gauge(&server).await, "0");
 
     // The agent retries the same call: it runs, once.
     let done = execute(&server, "c2", 1200).await;

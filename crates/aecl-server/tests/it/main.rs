@@ -8,3 +8,4 @@ mod auth;
 #[path = "../../../aecl-store/tests/it/pg.rs"]
 mod pg;
 mod support;
+mod ui;

@@ -24,7 +24,7 @@ const MAX_BATCH: usize = 4096;
 
 /// How long a batch may wait for the producers of the previous one, in all, and per step.
 const MAX_GATHER: Duration = Duration::from_micros(400);
-const GATHER_STEP: Duration = Duration::from_micros(50);
+const GATHER_STEP: Duration = Duration::from_micros(25);
 
 /// What a job answers once the batch has committed (`None`) or failed to (`Some`).
 pub(crate) type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -85,7 +85,7 @@ impl Writer {
             // back: while they keep arriving, wait for them (briefly) rather than pay a
             // commit and an fsync for a handful. A lone producer never waits.
             let mut waited = Duration::ZERO;
-            while jobs.len() < last_batch / 2 && waited < MAX_GATHER {
+            while jobs.len() < last_batch * 3 / 4 && waited < MAX_GATHER {
                 let before = jobs.len();
                 thread::sleep(GATHER_STEP);
                 waited += GATHER_STEP;

@@ -1,0 +1,332 @@
+//! The approvals page's HTML, written with `maud` (every interpolated value is escaped, so
+//! arguments and tool outputs, which attackers write, render as text and never as markup).
+//!
+//! No script and no external asset: the page works offline and under a CSP that allows
+//! only its own stylesheet. Approve and reject are plain form posts.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use aecl_engine::{Approval, ApprovalStatus};
+use maud::{DOCTYPE, Markup, html};
+use serde_json::Value;
+
+use super::session::Session;
+
+/// Shorter values are not highlighted: they would mark half the page.
+const MIN_HIGHLIGHT: usize = 3;
+
+fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · aecl approvals" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                header {
+                    a.brand href="/ui/approvals" { "aecl approvals" }
+                    @if let Some(session) = session {
+                        span.who { "signed in as " strong { (session.claims.sub) } " (" (session.claims.role.as_str()) ")" }
+                        form.inline method="post" action="/ui/logout" {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+pub fn login(error: Option<&str>) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            p { "Paste an approver token (" code { "aecl token issue --approver NAME --key SECRET_KEY_FILE" } ")." }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form method="post" action="/ui/login" {
+                label for="token" { "Token" }
+                textarea #token name="token" rows="4" required autocomplete="off" spellcheck="false" {}
+                button #sign-in type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// A refused post.
+pub fn refused(session: &Session, message: &str) -> Markup {
+    layout(
+        "Refused",
+        Some(session),
+        html! {
+            h1 { "Refused" }
+            p.error role="alert" { (message) }
+            p { a href="/ui/approvals" { "Back to the pending approvals" } }
+        },
+    )
+}
+
+pub fn list(session: &Session, approvals: &[Approval], all: bool) -> Markup {
+    let title = if all { "All approval requests" } else { "Pending approvals" };
+    layout(
+        title,
+        Some(session),
+        html! {
+            h1 { (title) }
+            p {
+                @if all { a href="/ui/approvals" { "Show pending only" } }
+                @else { a href="/ui/approvals?status=all" { "Show all, answered ones included" } }
+            }
+            @if approvals.is_empty() {
+                p.empty { "Nothing is waiting for an answer." }
+            } @else {
+                table.approvals {
+                    thead { tr { th { "Action" } th { "Agent" } th { "Run" } th { "Risk" } th { "Status" } th { "Requested" } th { "Expires" } } }
+                    tbody {
+                        @for approval in approvals {
+                            tr {
+                                td { a href={ "/ui/approvals/" (approval.id) } { (approval.action) } }
+                                td { (approval.agent) }
+                                td { code { (approval.run) } }
+                                td { (risk_score(&approval.body)) }
+                                td { (status_badge(approval.status)) }
+                                td { (time(approval.requested.0)) }
+                                td { (time(approval.expires.0)) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A message shown above the detail: `("ok" | "error", text)`.
+pub type Flash<'a> = Option<(&'a str, &'a str)>;
+
+pub fn detail(session: &Session, approval: &Approval, flash: Flash<'_>) -> Markup {
+    let body = &approval.body;
+    let needles = suspicious_values(body);
+    let verdict = &body["verdict"];
+    layout(
+        &approval.action,
+        Some(session),
+        html! {
+            p { a href="/ui/approvals" { "← Pending approvals" } }
+            h1 { code { (approval.action) } " by " (approval.agent) " " (status_badge(approval.status)) }
+            @if let Some((kind, text)) = flash {
+                p class=(kind) role="status" { (text) }
+            }
+            dl.facts {
+                dt { "Request" } dd { code #approval-id { (approval.id) } }
+                dt { "Run" } dd { code { (approval.run) } }
+                dt { "Call" } dd { code { (approval.call_id) } }
+                dt { "Requested" } dd { (time(approval.requested.0)) }
+                dt { "Expires" } dd { (time(approval.expires.0)) }
+                dt { "Policy revision" } dd { code { (approval.policy_revision.0) } }
+                @if let Some(by) = &approval.decided_by {
+                    dt { "Answered by" } dd { (by) }
+                }
+                @if let Some(reason) = &approval.reason {
+                    dt { "Reason" } dd { (reason) }
+                }
+            }
+            @if approval.status == ApprovalStatus::Pending && session.can_answer() {
+                section.answer {
+                    form method="post" action={ "/ui/approvals/" (approval.id) "/approve" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label for="approve-reason" { "Note (optional)" }
+                        input #approve-reason type="text" name="reason" maxlength="500";
+                        button #approve .approve type="submit" { "Approve this call" }
+                    }
+                    form method="post" action={ "/ui/approvals/" (approval.id) "/reject" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label for="reject-reason" { "Reason (the agent is told)" }
+                        input #reject-reason type="text" name="reason" required maxlength="500";
+                        button #reject .reject type="submit" { "Reject" }
+                    }
+                }
+            }
+            section #why {
+                h2 { "Why it needs a human" }
+                ul.reasons {
+                    @for reason in array(&verdict["reasons"]) {
+                        li class=(text(&reason["decision"])) {
+                            span.stage { (text(&reason["stage"])) } " "
+                            code { (text(&reason["rule"])) } ": "
+                            (text(&reason["message"]))
+                        }
+                    }
+                }
+            }
+            section #risk {
+                h2 { "Risk " span.score { (risk_score(body)) } }
+                table {
+                    thead { tr { th { "Factor" } th { "Weight" } th { "Detail" } } }
+                    tbody {
+                        @for part in array(&verdict["risk"]["contributions"]) {
+                            tr { td { code { (text(&part["factor"])) } } td { (part["weight"]) } td { (text(&part["detail"])) } }
+                        }
+                    }
+                }
+            }
+            @let suspicious = array(&body["suspicious"]);
+            @if !suspicious.is_empty() {
+                section #suspicious {
+                    h2 { "Values that came from untrusted content" }
+                    ul {
+                        @for item in suspicious {
+                            li {
+                                code { (text(&item["field"])) } " = "
+                                @for value in array(&item["values"]) { mark { (plain(value)) } " " }
+                                br; span.why { (text(&item["why"])) }
+                            }
+                        }
+                    }
+                }
+            }
+            section #arguments {
+                h2 { "Arguments" }
+                pre { (highlighted(&pretty(&body["call"]["args"]), &needles)) }
+            }
+            section #history {
+                h2 { "Run history (latest last)" }
+                ol.history {
+                    @for event in array(&body["history"]) {
+                        li { (history_event(event, &needles)) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn history_event(event: &Value, needles: &[String]) -> Markup {
+    match text(&event["type"]) {
+        "run" => html! { span.kind { "run opened" } " goal: " (text(&event["goal"])) },
+        "user" => html! { span.kind { "user" } " " (highlighted(text(&event["text"]), needles)) },
+        "call" => html! {
+            span.kind { "call" } " " code { (text(&event["call"]["action"])) }
+            " → " (text(&event["decision"]))
+            pre { (highlighted(&pretty(&event["call"]["args"]), needles)) }
+        },
+        "result" => html! {
+            span.kind { "tool output" } " of " code { (text(&event["id"])) }
+            pre.output { (highlighted(&output_text(&event["output"]), needles)) }
+        },
+        "outcome" => html! {
+            span.kind { "outcome" } " of " code { (text(&event["id"])) } ": "
+            @if event["executed"] == Value::Bool(true) { "executed" } @else { "not executed" }
+        },
+        other => html! { span.kind { (other) } },
+    }
+}
+
+/// `text` with every occurrence of a `needle` in a `<mark>`.
+fn highlighted(text: &str, needles: &[String]) -> Markup {
+    let mut parts: Vec<(bool, &str)> = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        // The earliest match, the longest at a tie (needles are sorted longest first).
+        let next = needles
+            .iter()
+            .filter_map(|n| rest.find(n.as_str()).map(|at| (at, n.len())))
+            .min_by_key(|&(at, _)| at);
+        let Some((at, len)) = next else {
+            parts.push((false, rest));
+            break;
+        };
+        parts.push((false, &rest[..at]));
+        parts.push((true, &rest[at..at + len]));
+        rest = &rest[at + len..];
+    }
+    html! { @for (marked, part) in parts { @if marked { mark { (part) } } @else { (part) } } }
+}
+
+/// The suspicious argument values as text, longest first.
+fn suspicious_values(body: &Value) -> Vec<String> {
+    let mut needles: Vec<String> = array(&body["suspicious"])
+        .iter()
+        .flat_map(|item| array(&item["values"]))
+        .map(plain)
+        .filter(|v| v.chars().count() >= MIN_HIGHLIGHT)
+        .collect();
+    needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    needles.dedup();
+    needles
+}
+
+fn status_badge(status: ApprovalStatus) -> Markup {
+    html! { span class={ "badge " (status.as_str()) } { (status.as_str()) } }
+}
+
+fn risk_score(body: &Value) -> String {
+    match body["verdict"]["risk"]["score"].as_f64() {
+        Some(score) => format!("{score:.2}"),
+        None => "?".to_owned(),
+    }
+}
+
+fn time(ms: u64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+fn array(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("")
+}
+
+/// A string as itself, anything else as JSON.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A tool output: text as itself, JSON indented.
+fn output_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => pretty(other),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlighting_marks_every_occurrence_and_escapes_the_rest() {
+        let needles = vec!["DE89 3704".to_owned(), "DE89".to_owned()];
+        let out = highlighted("pay <b>DE89 3704</b> or DE89", &needles).into_string();
+        assert_eq!(out, "pay &lt;b&gt;<mark>DE89 3704</mark>&lt;/b&gt; or <mark>DE89</mark>");
+        assert_eq!(highlighted("", &needles).into_string(), "");
+        assert_eq!(highlighted("nothing", &[]).into_string(), "nothing");
+    }
+
+    #[test]
+    fn suspicious_values_skip_short_ones_and_come_longest_first() {
+        let body = serde_json::json!({"suspicious": [
+            {"field": "iban", "values": ["GB29NWBK60161331926819", "x"]},
+            {"field": "amount", "values": [120000]},
+        ]});
+        assert_eq!(suspicious_values(&body), vec!["GB29NWBK60161331926819", "120000"]);
+    }
+}

@@ -1,0 +1,251 @@
+//! The approvals web page: sign-in, the context an approver sees (the untrusted values
+//! highlighted, tool output escaped), CSRF and origin checks, roles, and, in real headless
+//! Chromium driven by Playwright, a click on "Approve" that lets a waiting agent's call
+//! complete.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use aecl_engine::identity::Role;
+use serde_json::{Value, json};
+
+use crate::on_both;
+use crate::support::{Answer, Backend, EMAIL_IBAN, Server, agent, call, start, token};
+
+on_both!(the_page_shows_the_context_and_answers_only_with_a_valid_session);
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+fn form(fields: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+}
+
+fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
+    answer.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// The agent reads its inbox (a vendor's e-mail naming a new IBAN), then asks to pay that
+/// IBAN: the call waits for approval. Returns the approval id.
+async fn risky_call(server: &Server, run: &str) -> String {
+    let read = server
+        .post(
+            "/v1/execute",
+            Some(&agent()),
+            &call(run, "c1", "read_email", json!({"folder": "inbox", "limit": 5})),
+        )
+        .await;
+    assert_eq!(read.body["decision"], "allow", "{}", read.text);
+    let asked = pay(server, run, "c2").await;
+    assert_eq!(asked["decision"], "require_approval", "{asked}");
+    asked["approval_id"].as_str().expect("an approval id").to_owned()
+}
+
+async fn pay(server: &Server, run: &str, id: &str) -> Value {
+    let args = json!({"vendor": "V-221", "amount": 1200, "currency": "EUR", "iban": EMAIL_IBAN});
+    let answer =
+        server.post("/v1/execute", Some(&agent()), &call(run, id, "transfer_funds", args)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body
+}
+
+/// Signs in with `token`; returns the `Cookie` header of the session.
+async fn sign_in(server: &Server, token: &str) -> String {
+    let answer = server.send("POST", "/ui/login", None, &[FORM], &form(&[("token", token)])).await;
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    assert_eq!(header(&answer, "location"), "/ui/approvals");
+    let cookie = header(&answer, "set-cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The CSRF value in a page's forms.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF value") + 19;
+    page[at..at + 64].to_owned()
+}
+
+async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backend: Backend) {
+    let server = start(backend).await;
+    let id = risky_call(&server, "r1").await;
+    let detail_path = format!("/ui/approvals/{id}");
+
+    // No session: to the sign-in page. An agent's token does not sign in, and is recorded.
+    let anonymous = server.get(&detail_path, None).await;
+    assert_eq!((anonymous.status, header(&anonymous, "location")), (303, "/ui/login"));
+    let by_agent =
+        server.send("POST", "/ui/login", None, &[FORM], &form(&[("token", &agent())])).await;
+    assert_eq!(by_agent.status, 403, "{}", by_agent.text);
+    assert!(by_agent.text.contains("needs an approver"), "{}", by_agent.text);
+    let forged =
+        server.send("POST", "/ui/login", None, &[FORM], &form(&[("token", "aecl1.x.y")])).await;
+    assert_eq!(forged.status, 401, "{}", forged.text);
+
+    let alice = sign_in(&server, &token("alice", Role::Approver)).await;
+    let cookie = [("cookie", alice.as_str())];
+    let list = server.send("GET", "/ui/approvals", None, &cookie, "").await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert!(list.text.contains(&detail_path), "{}", list.text);
+    assert_eq!(header(&list, "x-frame-options"), "DENY");
+    assert!(header(&list, "content-security-policy").contains("frame-ancestors 'none'"));
+
+    let detail = server.send("GET", &detail_path, None, &cookie, "").await;
+    assert_eq!(detail.status, 200, "{}", detail.text);
+    let page = &detail.text;
+    assert!(
+        page.contains(&format!("<mark>{EMAIL_IBAN}</mark>")),
+        "the untrusted IBAN is marked: {page}"
+    );
+    assert!(
+        page.contains("untrusted_input") && page.contains("irreversible"),
+        "risk factors: {page}"
+    );
+    assert!(page.contains("Please process immediately"), "the e-mail is in the history");
+    assert!(!page.contains("<script>"), "tool output is escaped: {page}");
+    assert!(page.contains("&lt;script&gt;"), "{page}");
+    let csrf = csrf(page);
+
+    // Posts without the session's CSRF value, or from another origin, are refused.
+    let approve = format!("{detail_path}/approve");
+    let wrong = server
+        .send("POST", &approve, None, &[FORM, cookie[0]], &form(&[("csrf", &"0".repeat(64))]))
+        .await;
+    assert_eq!(wrong.status, 403, "{}", wrong.text);
+    let elsewhere = server
+        .send(
+            "POST",
+            &approve,
+            None,
+            &[FORM, cookie[0], ("origin", "http://evil.example")],
+            &form(&[("csrf", &csrf)]),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.text);
+    // An administrator reads but does not answer; the agent's own identity never approves.
+    let admin = sign_in(&server, &token("root", Role::Admin)).await;
+    let admin_page = server.send("GET", &detail_path, None, &[("cookie", &admin)], "").await;
+    assert!(!admin_page.text.contains("id=\"approve\""), "no buttons for admins");
+    let by_admin = server
+        .send(
+            "POST",
+            &approve,
+            None,
+            &[FORM, ("cookie", &admin)],
+            &form(&[("csrf", &csrf_of(&admin))]),
+        )
+        .await;
+    assert_eq!(by_admin.status, 403, "{}", by_admin.text);
+    let own = sign_in(&server, &token("finance_agent", Role::Approver)).await;
+    let by_self = server
+        .send("POST", &approve, None, &[FORM, ("cookie", &own)], &form(&[("csrf", &csrf_of(&own))]))
+        .await;
+    assert_eq!(by_self.status, 403, "{}", by_self.text);
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 1, "only the inbox was read");
+
+    // Rejecting needs a reason; approving with the session's value works.
+    let reject = format!("{detail_path}/reject");
+    let no_reason = server
+        .send("POST", &reject, None, &[FORM, cookie[0]], &form(&[("csrf", &csrf), ("reason", " ")]))
+        .await;
+    assert_eq!(no_reason.status, 400, "{}", no_reason.text);
+    let approved = server
+        .send(
+            "POST",
+            &approve,
+            None,
+            &[FORM, cookie[0]],
+            &form(&[("csrf", &csrf), ("reason", "called the vendor")]),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    assert!(approved.text.contains("badge approved"), "{}", approved.text);
+    let done = pay(&server, "r1", "c3").await;
+    assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+
+    let refusals = server.audit().await.into_iter().filter(|r| r["kind"] == "refusal").count();
+    assert!(refusals >= 5, "refused sign-ins and posts are recorded ({refusals})");
+
+    // Signing out ends the session.
+    let out = server
+        .send("POST", "/ui/logout", None, &[FORM, cookie[0]], &form(&[("csrf", &csrf)]))
+        .await;
+    assert_eq!(out.status, 303);
+    assert!(header(&out, "set-cookie").contains("Max-Age=0"));
+}
+
+/// The CSRF value of a session cookie `aecl_session=TOKEN`, as its pages carry it.
+fn csrf_of(cookie: &str) -> String {
+    use sha2::Digest;
+    let token = cookie.strip_prefix("aecl_session=").unwrap();
+    let digest =
+        sha2::Sha256::new().chain_update(b"aecl-ui-csrf-v1\n").chain_update(token).finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Playwright script and its pinned dependencies.
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_an_approver_signs_in_and_approves_a_waiting_call() {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "Playwright is not installed: run `npm ci --prefix {}` (`cargo xtask ci` does)",
+        dir.display()
+    );
+    let chromium =
+        std::env::var("AECL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "no Chromium at {chromium} (Debian: apt-get install chromium)"
+    );
+
+    let server = Arc::new(start(Backend::Sqlite).await);
+    let id = risky_call(&server, "r1").await;
+    // The agent waits on its request, then retries the call.
+    let agent_side = {
+        let (server, id) = (server.clone(), id.clone());
+        tokio::spawn(async move {
+            let waited = server.get(&format!("/v1/approvals/{id}?wait=60s"), Some(&agent())).await;
+            (waited, pay(&server, "r1", "c3").await)
+        })
+    };
+
+    let approver = token("alice", Role::Approver);
+    let base = server.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("approve.mjs")
+            .args([&base, &approver, &id, EMAIL_IBAN])
+            .env("AECL_CHROMIUM", &chromium)
+            .current_dir(browser_dir())
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser script failed:\n{stdout}\n{stderr}");
+    let seen: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("a JSON line");
+    assert_eq!(seen["status"], "approved", "{stdout}");
+    let marked = seen["marked"].as_array().expect("the marked values");
+    assert!(
+        marked.contains(&json!(EMAIL_IBAN)),
+        "the page highlighted the untrusted IBAN: {stdout}"
+    );
+    assert_eq!(seen["foreign_requests"], json!([]), "the page fetched nothing from elsewhere");
+
+    let (waited, done) = agent_side.await.unwrap();
+    assert_eq!(waited.body["status"], "approved", "{}", waited.text);
+    assert_eq!(waited.body["decided_by"], "alice");
+    assert_eq!(done["decision"], "allow", "{done}");
+    assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 2, "the inbox read and the payment");
+}
