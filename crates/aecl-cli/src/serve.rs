@@ -14,7 +14,7 @@ use aecl_audit::VerifierKey;
 use aecl_audit::redact::FieldPath;
 use aecl_core::RateLimit;
 use aecl_engine::{Engine, EngineConfig, SystemClock};
-use aecl_server::{AppState, NotConfigured, ServerConfig};
+use aecl_server::{AppState, NotConfigured, ServerConfig, Webhook, WebhookConfig};
 use aecl_store::{AnyStore, AuditConfig, StoreUrl};
 use anyhow::{Context, Result};
 
@@ -48,6 +48,14 @@ pub struct ServeArgs {
     /// This instance's name in the effect ledger (distinct and stable per replica).
     #[arg(long, default_value = "local")]
     node: String,
+    /// Post a Slack-compatible notification of each new approval request to this URL
+    /// (`http://` or `https://`, e.g. a Slack incoming webhook), retried with backoff.
+    #[arg(long, value_name = "URL")]
+    notify_url: Option<String>,
+    /// This server's address as approvers reach it, for the links in notifications
+    /// (default: `http://` and the listening address).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     /// How often to look for policy changes, in seconds (0: reload on SIGHUP only).
     #[arg(long, default_value_t = 2)]
     watch_interval: u64,
@@ -90,8 +98,20 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         let store =
             AnyStore::open(&url, audit).await.with_context(|| format!("opening `{url:?}`"))?;
         let clock = Arc::new(SystemClock);
-        let engine =
-            Arc::new(Engine::new(Arc::new(store), Arc::new(loaded.policy), clock.clone(), config));
+        let mut engine =
+            Engine::new(Arc::new(store), Arc::new(loaded.policy), clock.clone(), config);
+        if let Some(url) = &args.notify_url {
+            let uri: hyper::Uri =
+                url.parse().with_context(|| format!("--notify-url `{url}` is not a URL"))?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                anyhow::bail!("--notify-url `{url}`: expected an http:// or https:// URL");
+            }
+            let public =
+                args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+            let webhook = Webhook::new(WebhookConfig::new(uri, public))?;
+            engine = engine.with_notifier(Arc::new(webhook));
+        }
+        let engine = Arc::new(engine);
         let recovered = engine.recover().await?;
         if !recovered.is_empty() {
             tracing::warn!(count = recovered.len(), "recovered effects left in flight");

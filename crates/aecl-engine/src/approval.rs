@@ -212,7 +212,11 @@ impl<S: Store> Engine<S> {
             reason: None,
             body,
         };
-        Ok(self.store().put_approval(approval).await?)
+        self.store().put_approval(approval.clone()).await?;
+        if let Some(notifier) = self.notifier() {
+            notifier.approval_requested(&approval);
+        }
+        Ok(())
     }
 
     /// The last events of a run, redacted and with long outputs shortened.

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::clock::Clock;
 use crate::connector::{Connector, ConnectorOutcome};
 use crate::error::{EngineError, StoreError};
+use crate::notify::Notifier;
 use crate::run_event::{RunEvent, rebuild};
 use crate::store::{
     Admission, Committed, Effect, EffectEnd, EffectState, Grant, NewEffect, RunCommit, Store,
@@ -93,6 +94,8 @@ pub struct Engine<S> {
     /// by nature), so optimistic retries happen only between instances. Striped: a run
     /// maps to one of these by hash.
     run_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Told of new approval requests.
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl<S: Store> Engine<S> {
@@ -104,7 +107,18 @@ impl<S: Store> Engine<S> {
         config: EngineConfig,
     ) -> Self {
         let run_locks = (0..RUN_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        Engine { store, policy: RwLock::new(policy), clock, config, run_locks }
+        Engine { store, policy: RwLock::new(policy), clock, config, run_locks, notifier: None }
+    }
+
+    /// Tells `notifier` of every new approval request.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    pub(crate) fn notifier(&self) -> Option<&dyn Notifier> {
+        self.notifier.as_deref()
     }
 
     pub fn store(&self) -> &Arc<S> {

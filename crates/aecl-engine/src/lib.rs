@@ -13,6 +13,7 @@ pub mod connector;
 mod engine;
 mod error;
 pub mod identity;
+pub mod notify;
 pub mod run_event;
 pub mod store;
 
@@ -21,6 +22,7 @@ pub use connector::{BoxFuture, Connector, ConnectorOutcome};
 pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
 pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};
+pub use notify::Notifier;
 pub use run_event::RunEvent;
 pub use store::{
     Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,

@@ -14,6 +14,7 @@ mod calls;
 mod error;
 mod hook;
 mod metrics;
+mod notify;
 mod openapi;
 mod read;
 mod ui;
@@ -33,6 +34,7 @@ pub use auth::{Caller, Limiter};
 pub use calls::NotConfigured;
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use notify::{Webhook, WebhookConfig, WebhookError, slack_body};
 
 /// Audit records of refused anonymous requests (no valid token) per minute, all callers
 /// together.

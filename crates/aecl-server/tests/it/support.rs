@@ -11,7 +11,7 @@ use aecl_core::{Call, CallDigest, Revision, Timestamp};
 use aecl_engine::identity::{self, Claims, Role};
 use aecl_engine::{
     Approval, ApprovalStatus, Begun, BoxFuture, Clock, Committed, Connector, ConnectorOutcome,
-    Effect, EffectEnd, Engine, EngineConfig, Grant, GrantRefusal, NewEffect, RunCommit,
+    Effect, EffectEnd, Engine, EngineConfig, Grant, GrantRefusal, NewEffect, Notifier, RunCommit,
     RunSnapshot, Store, StoreError, SystemClock,
 };
 use aecl_server::{AppState, ServerConfig};
@@ -157,6 +157,15 @@ pub async fn start(backend: Backend) -> Server {
 }
 
 pub async fn start_with(backend: Backend, config: ServerConfig) -> Server {
+    start_notifying(backend, config, None).await
+}
+
+/// A server whose engine tells `notifier` of new approval requests.
+pub async fn start_notifying(
+    backend: Backend,
+    config: ServerConfig,
+    notifier: Option<Arc<dyn Notifier>>,
+) -> Server {
     let dir = tempfile::TempDir::new().unwrap();
     let down = Arc::new(AtomicBool::new(false));
     let executed = Arc::new(Counting::default());
@@ -164,27 +173,34 @@ pub async fn start_with(backend: Backend, config: ServerConfig) -> Server {
     let base = match backend {
         Backend::Sqlite => {
             let store = SqliteStore::open(&dir.path().join("aecl.db"), audit_config()).unwrap();
-            serve(Switch { inner: store, down: down.clone() }, config, executed.clone()).await
+            let store = Switch { inner: store, down: down.clone() };
+            serve(store, config, executed.clone(), notifier).await
         }
         Backend::Postgres => {
             let url = crate::pg::postgres_url().await;
             let store = PostgresStore::open(&url, audit_config()).await.unwrap();
             pg_url = Some(url);
-            serve(Switch { inner: store, down: down.clone() }, config, executed.clone()).await
+            let store = Switch { inner: store, down: down.clone() };
+            serve(store, config, executed.clone(), notifier).await
         }
     };
     let client = Client::builder(TokioExecutor::new()).build_http();
     Server { base, down, executed, pg_url, _dir: dir, client }
 }
 
-async fn serve<S: Store>(store: S, config: ServerConfig, connector: Arc<Counting>) -> String {
+async fn serve<S: Store>(
+    store: S,
+    config: ServerConfig,
+    connector: Arc<Counting>,
+    notifier: Option<Arc<dyn Notifier>>,
+) -> String {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = Arc::new(Engine::new(
-        Arc::new(store),
-        finance_policy(),
-        clock.clone(),
-        EngineConfig::default(),
-    ));
+    let mut engine =
+        Engine::new(Arc::new(store), finance_policy(), clock.clone(), EngineConfig::default());
+    if let Some(notifier) = notifier {
+        engine = engine.with_notifier(notifier);
+    }
+    let engine = Arc::new(engine);
     engine.recover().await.unwrap();
     let state = AppState::new(engine, token_key().verifier(), clock, connector, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
