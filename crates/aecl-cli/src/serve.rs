@@ -81,7 +81,14 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         .iter()
         .map(|path| FieldPath::parse(path).with_context(|| format!("redact path `{path}`")))
         .collect::<Result<Vec<_>>>()?;
-    let config = EngineConfig { node: args.node.clone(), redact, ..EngineConfig::default() };
+    // Standing grants are signed with the audit key (one secret to guard): a grant written
+    // into the database by hand does not verify and permits nothing.
+    let config = EngineConfig {
+        node: args.node.clone(),
+        redact,
+        grant_key: Some(signer.clone()),
+        ..EngineConfig::default()
+    };
     let server_config = ServerConfig {
         body_limit: args.body_limit,
         rate_limit: (args.rate_limit > 0).then(|| RateLimit {

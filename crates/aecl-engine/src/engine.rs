@@ -23,6 +23,7 @@ use crate::connector::{Connector, ConnectorOutcome};
 use crate::error::{EngineError, StoreError};
 use crate::notify::Notifier;
 use crate::run_event::{RunEvent, rebuild};
+use crate::standing::lift;
 use crate::store::{
     Admission, Committed, Effect, EffectEnd, EffectState, Grant, NewEffect, RunCommit, Store,
 };
@@ -46,6 +47,9 @@ pub struct EngineConfig {
     pub slot_lease: Duration,
     /// The per-call timeout of an execution.
     pub call_timeout: Duration,
+    /// Signs and verifies standing grants (`None`: standing grants cannot be given and
+    /// none is honoured).
+    pub grant_key: Option<aecl_audit::SignerKey>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +59,7 @@ impl Default for EngineConfig {
             redact: Vec::new(),
             slot_lease: Duration::from_secs(600),
             call_timeout: Duration::from_secs(30),
+            grant_key: None,
         }
     }
 }
@@ -115,6 +120,10 @@ impl<S: Store> Engine<S> {
     pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifier = Some(notifier);
         self
+    }
+
+    pub(crate) fn config(&self) -> &EngineConfig {
+        &self.config
     }
 
     pub(crate) fn notifier(&self) -> Option<&dyn Notifier> {
@@ -254,6 +263,7 @@ impl<S: Store> Engine<S> {
             None => false,
         };
         let mut refused: Option<Reason> = None;
+        let mut standing: Option<Reason> = None;
         let mut attempt = 0;
         let (verdict, effect_id, grant, history) = loop {
             attempt += 1;
@@ -291,6 +301,14 @@ impl<S: Store> Engine<S> {
             // Step 10: a human's grant for exactly this call lets it through.
             let grant =
                 if executing { self.apply_grant(&mut verdict, &call, now).await? } else { None };
+            // Or an approver's standing grant covers it: one use is counted per call, however
+            // often a conflicting commit below makes this loop decide again.
+            if executing && grant.is_none() {
+                match &standing {
+                    Some(reason) => lift(&mut verdict, reason),
+                    None => standing = self.apply_standing_grant(&mut verdict, &call, now).await?,
+                }
+            }
             let admission =
                 if verdict.enforced_decision() == Decision::Allow && verdict.replay_of.is_none() {
                     self.admission(&policy, &call, now)

@@ -44,6 +44,9 @@ pub enum EngineError {
     /// The request was already approved, rejected or expired.
     #[error("approval request `{id}` is {status}, no longer pending")]
     ApprovalClosed { id: String, status: &'static str },
+    /// A standing grant that cannot be given as asked (the message names the field).
+    #[error("{0}")]
+    InvalidGrant(String),
     /// An approver tried to approve or reject a call made with their own identity.
     #[error("`{approver}` asked for approval `{id}` and cannot answer it")]
     SelfApproval { id: String, approver: String },

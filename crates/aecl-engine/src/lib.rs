@@ -15,6 +15,7 @@ mod error;
 pub mod identity;
 pub mod notify;
 pub mod run_event;
+pub mod standing;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -24,7 +25,8 @@ pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};
 pub use notify::Notifier;
 pub use run_event::RunEvent;
+pub use standing::{ArgCondition, NewStandingGrant, StandingTerms};
 pub use store::{
     Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,
-    GrantRefusal, NewEffect, RunCommit, RunSnapshot, Store,
+    GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store,
 };

@@ -253,6 +253,25 @@ pub struct Approval {
     pub body: Value,
 }
 
+/// A standing grant (design.md §4 "Approval gate"): an approver's permission for an agent
+/// to make calls of one action whose arguments meet conditions, a counted number of times
+/// until it expires. What it permits is `terms`, the canonical JSON the engine signed;
+/// the other fields are the store's index and counters. The store never reads `terms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandingGrant {
+    pub id: String,
+    pub agent: String,
+    pub action: String,
+    pub created: Timestamp,
+    pub expires: Timestamp,
+    pub max_uses: u32,
+    pub used: u32,
+    pub revoked: Option<Timestamp>,
+    pub terms: String,
+    /// Base64 Ed25519 signature over a domain line and `terms`.
+    pub signature: String,
+}
+
 /// The store port. See the module documentation for the guarantees each method keeps.
 ///
 /// Futures are `Send` so that the server can run them on any worker thread.
@@ -384,4 +403,34 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored checkpoint (signed notes), oldest first.
     fn audit_checkpoints(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Stores a new standing grant (`used` 0, not revoked).
+    fn put_standing_grant(
+        &self,
+        grant: StandingGrant,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Standing grants newest first: of `agent` for `action` when given, else all; at most
+    /// `limit`.
+    fn standing_grants(
+        &self,
+        agent_action: Option<(&str, &str)>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StandingGrant>, StoreError>> + Send;
+
+    /// Counts one use of grant `id` if it has uses left, has not expired at `at` and is
+    /// not revoked, in one guarded statement (of racing instances only as many as it has
+    /// uses succeed). Returns whether the use was counted.
+    fn use_standing_grant(
+        &self,
+        id: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Revokes grant `id` at `at`; false when unknown or revoked already.
+    fn revoke_standing_grant(
+        &self,
+        id: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -17,6 +17,7 @@ mod metrics;
 mod notify;
 mod openapi;
 mod read;
+mod standing;
 mod ui;
 
 use std::sync::Arc;
@@ -125,6 +126,8 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/approvals/{id}", get(approvals::show::<S>))
         .route("/v1/approvals/{id}/approve", post(approvals::approve::<S>))
         .route("/v1/approvals/{id}/reject", post(approvals::reject::<S>))
+        .route("/v1/standing-grants", post(standing::create::<S>).get(standing::list::<S>))
+        .route("/v1/standing-grants/{id}/revoke", post(standing::revoke::<S>))
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))

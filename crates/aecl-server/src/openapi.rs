@@ -19,13 +19,14 @@ use crate::approvals::{Answer, ApprovalView, Approved};
 use crate::error::ErrorBody;
 use crate::hook::{HookAnswer, HookSpecificOutput, PreToolUse};
 use crate::read::{Health, RecordsQuery};
+use crate::standing::{NewGrant, StandingGrantView};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aecl", description = "Agent Execution Control Layer: decide, execute and record agents' tool calls."),
     paths(healthz, evaluate, execute, run, audit_records, audit_checkpoint, metrics, claude_code,
-        approvals, approval, approve, reject),
-    components(schemas(ErrorBody, Health, PreToolUse, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved)),
+        approvals, approval, approve, reject, standing_create, standing_list, standing_revoke),
+    components(schemas(ErrorBody, Health, PreToolUse, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -155,6 +156,29 @@ fn approve() {}
 #[expect(dead_code, reason = "documents the route for utoipa")]
 fn reject() {}
 
+#[utoipa::path(post, path = "/v1/standing-grants", request_body = NewGrant,
+    responses(
+        (status = 201, description = "Given and signed: calls of `agent` to `action` whose arguments meet `args` pass without asking, up to `max_uses` times until it expires or the policy changes (approver tokens; never for the approver's own identity)", body = StandingGrantView),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn standing_create() {}
+
+#[utoipa::path(get, path = "/v1/standing-grants",
+    params(("limit" = Option<usize>, Query, description = "at most 500; 100 by default")),
+    responses(
+        (status = 200, description = "Standing grants newest first, with their use counts (approver or admin tokens)", body = Vec<StandingGrantView>),
+        (status = 403, body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn standing_list() {}
+
+#[utoipa::path(post, path = "/v1/standing-grants/{id}/revoke",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Revoked: it permits nothing more"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn standing_revoke() {}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -174,6 +198,8 @@ mod tests {
             "/v1/approvals/{id}",
             "/v1/approvals/{id}/approve",
             "/v1/approvals/{id}/reject",
+            "/v1/standing-grants",
+            "/v1/standing-grants/{id}/revoke",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }

@@ -8,7 +8,7 @@ use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
     Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, Grant, GrantRefusal, NewEffect,
-    RunCommit, RunSnapshot, Store, StoreError,
+    RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 
 use crate::{AuditConfig, PostgresStore, SqliteStore};
@@ -216,6 +216,26 @@ impl Store for AnyStore {
 
     async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         forward!(self, s => s.audit_checkpoints())
+    }
+
+    async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
+        forward!(self, s => s.put_standing_grant(grant))
+    }
+
+    async fn standing_grants(
+        &self,
+        agent_action: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<StandingGrant>, StoreError> {
+        forward!(self, s => s.standing_grants(agent_action, limit))
+    }
+
+    async fn use_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        forward!(self, s => s.use_standing_grant(id, at))
+    }
+
+    async fn revoke_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        forward!(self, s => s.revoke_standing_grant(id, at))
     }
 }
 

@@ -8,5 +8,6 @@ mod auth;
 mod notify;
 #[path = "../../../aecl-store/tests/it/pg.rs"]
 mod pg;
+mod standing;
 mod support;
 mod ui;

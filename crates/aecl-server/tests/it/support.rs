@@ -12,7 +12,7 @@ use aecl_engine::identity::{self, Claims, Role};
 use aecl_engine::{
     Approval, ApprovalStatus, Begun, BoxFuture, Clock, Committed, Connector, ConnectorOutcome,
     Effect, EffectEnd, Engine, EngineConfig, Grant, GrantRefusal, NewEffect, Notifier, RunCommit,
-    RunSnapshot, Store, StoreError, SystemClock,
+    RunSnapshot, StandingGrant, Store, StoreError, SystemClock,
 };
 use aecl_server::{AppState, ServerConfig};
 use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
@@ -195,8 +195,9 @@ async fn serve<S: Store>(
     notifier: Option<Arc<dyn Notifier>>,
 ) -> String {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut engine =
-        Engine::new(Arc::new(store), finance_policy(), clock.clone(), EngineConfig::default());
+    let engine_config =
+        EngineConfig { grant_key: Some(audit_config().signer), ..EngineConfig::default() };
+    let mut engine = Engine::new(Arc::new(store), finance_policy(), clock.clone(), engine_config);
     if let Some(notifier) = notifier {
         engine = engine.with_notifier(notifier);
     }
@@ -361,6 +362,22 @@ impl<S: Store> Store for Switch<S> {
     }
     async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         forward!(self, self.inner.audit_checkpoints())
+    }
+    async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
+        forward!(self, self.inner.put_standing_grant(grant))
+    }
+    async fn standing_grants(
+        &self,
+        agent_action: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<StandingGrant>, StoreError> {
+        forward!(self, self.inner.standing_grants(agent_action, limit))
+    }
+    async fn use_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        forward!(self, self.inner.use_standing_grant(id, at))
+    }
+    async fn revoke_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        forward!(self, self.inner.revoke_standing_grant(id, at))
     }
 }
 

@@ -11,6 +11,7 @@ mod effects;
 mod grants;
 mod runs;
 mod schema;
+mod standing;
 mod writer;
 
 use std::str::FromStr;
@@ -20,7 +21,7 @@ use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
     Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, Grant, GrantRefusal, NewEffect,
-    RunCommit, RunSnapshot, Store, StoreError,
+    RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -261,5 +262,25 @@ impl Store for PostgresStore {
 
     async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         audit_checkpoints(self.pool()).await
+    }
+
+    async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
+        standing::put(self.pool(), grant).await
+    }
+
+    async fn standing_grants(
+        &self,
+        agent_action: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<StandingGrant>, StoreError> {
+        standing::list(self.pool(), agent_action, limit).await
+    }
+
+    async fn use_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        standing::use_one(self.pool(), id, at).await
+    }
+
+    async fn revoke_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        standing::revoke(self.pool(), id, at).await
     }
 }

@@ -4,6 +4,7 @@
 //! writer.
 
 mod schema;
+mod standing;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use aecl_core::limits::gcra;
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
     Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,
-    GrantRefusal, NewEffect, RunCommit, RunSnapshot, Store, StoreError,
+    GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
@@ -801,5 +802,31 @@ impl Store for SqliteStore {
 
     async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn| audit_checkpoints(conn)).await
+    }
+
+    async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
+        self.write_raw(move |batch| standing::put(batch.conn, &grant)).await
+    }
+
+    async fn standing_grants(
+        &self,
+        agent_action: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<StandingGrant>, StoreError> {
+        let filter = agent_action.map(|(a, b)| (a.to_owned(), b.to_owned()));
+        self.read(move |conn| {
+            standing::list(conn, filter.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), limit)
+        })
+        .await
+    }
+
+    async fn use_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write_raw(move |batch| standing::use_one(batch.conn, &id, at)).await
+    }
+
+    async fn revoke_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write_raw(move |batch| standing::revoke(batch.conn, &id, at)).await
     }
 }

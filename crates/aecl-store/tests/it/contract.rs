@@ -10,7 +10,7 @@ use aecl_core::policy::Revision;
 use aecl_core::{CallDigest, Timestamp};
 use aecl_engine::{
     Admission, Approval, ApprovalStatus, Begun, Committed, EffectEnd, EffectState, Grant,
-    GrantRefusal, NewEffect, RunCommit, RunEvent, Store, StoreError,
+    GrantRefusal, NewEffect, RunCommit, RunEvent, StandingGrant, Store, StoreError,
 };
 use serde_json::json;
 
@@ -53,6 +53,7 @@ contract!(
     approvals_resolve_once,
     approvals_are_listed_newest_first,
     concurrent_audit_appends_make_one_verifiable_log,
+    standing_grants_count_uses_and_end,
 );
 
 fn user(text: &str) -> RunEvent {
@@ -434,4 +435,51 @@ async fn concurrent_audit_appends_make_one_verifiable_log<S: Store + Clone>(stor
         page.iter().map(|r| r.0).collect::<Vec<_>>(),
         (total - 5..total).collect::<Vec<_>>()
     );
+}
+
+fn standing(id: &str, action: &str, created: u64, max_uses: u32) -> StandingGrant {
+    StandingGrant {
+        id: id.to_owned(),
+        agent: "support".to_owned(),
+        action: action.to_owned(),
+        created: Timestamp(created),
+        expires: Timestamp(10_000),
+        max_uses,
+        used: 0,
+        revoked: None,
+        terms: format!("{{\"id\":\"{id}\"}}"),
+        signature: "sig".to_owned(),
+    }
+}
+
+async fn standing_grants_count_uses_and_end<S: Store>(store: &S) {
+    store.put_standing_grant(standing("g1", "send_email", 1, 2)).await.unwrap();
+    store.put_standing_grant(standing("g2", "send_email", 2, 5)).await.unwrap();
+    store.put_standing_grant(standing("g3", "delete_user", 3, 1)).await.unwrap();
+    let all = store.standing_grants(None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["g3", "g2", "g1"]);
+    assert_eq!(all[2], standing("g1", "send_email", 1, 2), "stored as given");
+    let mail = store.standing_grants(Some(("support", "send_email")), 10).await.unwrap();
+    assert_eq!(mail.len(), 2);
+    assert!(store.standing_grants(Some(("other", "send_email")), 10).await.unwrap().is_empty());
+    assert_eq!(store.standing_grants(None, 1).await.unwrap().len(), 1);
+
+    // Uses are counted up to the limit, by racing callers too.
+    let use_g1 = || store.use_standing_grant("g1", Timestamp(5));
+    let racing = tokio::join!(use_g1(), use_g1(), use_g1(), use_g1(), use_g1(), use_g1());
+    let racing = [racing.0, racing.1, racing.2, racing.3, racing.4, racing.5];
+    assert_eq!(racing.into_iter().filter(|used| *used.as_ref().unwrap()).count(), 2);
+    let g1 =
+        store.standing_grants(None, 10).await.unwrap().into_iter().find(|g| g.id == "g1").unwrap();
+    assert_eq!(g1.used, 2);
+    // Not after it expires, not once revoked, not when unknown.
+    assert!(!store.use_standing_grant("g2", Timestamp(10_000)).await.unwrap());
+    assert!(store.use_standing_grant("g2", Timestamp(9_999)).await.unwrap());
+    assert!(store.revoke_standing_grant("g2", Timestamp(6)).await.unwrap());
+    assert!(!store.revoke_standing_grant("g2", Timestamp(7)).await.unwrap(), "once");
+    assert!(!store.use_standing_grant("g2", Timestamp(8)).await.unwrap());
+    assert!(!store.use_standing_grant("nope", Timestamp(8)).await.unwrap());
+    let g2 =
+        store.standing_grants(None, 10).await.unwrap().into_iter().find(|g| g.id == "g2").unwrap();
+    assert_eq!((g2.used, g2.revoked), (1, Some(Timestamp(6))));
 }

@@ -1,0 +1,397 @@
+//! Standing grants: "`send_email` to `@example.com` for 30 minutes, at most 5 times",
+//! given by an approver ahead of the calls, against approval fatigue.
+//!
+//! A standing grant names one agent and one action, conditions on the call's arguments,
+//! a number of uses and an expiry, and is bound to the policy revision it was given under
+//! (a policy change voids it, as it voids a single-use grant). What it permits is signed
+//! by the engine's grant key, and a grant whose signature does not verify is ignored and
+//! logged, so a row written into the database by hand permits nothing. It only ever lifts
+//! a `require_approval`: a block stays a block. Each use is counted by one guarded store
+//! statement, so racing instances never exceed the count; a use is counted when the call
+//! is decided, before dispatch, so a call that then fails has still spent it (the count
+//! errs towards fewer calls, never more).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use aecl_audit::{RecordKind, SignerKey};
+use aecl_core::path::FieldPath;
+use aecl_core::{Call, Decision, Mode, Reason, Revision, Stage, Timestamp, Verdict};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::engine::{Engine, new_id};
+use crate::error::EngineError;
+use crate::store::{StandingGrant, Store};
+
+/// What a grant signature is computed over, before the terms.
+const DOMAIN: &[u8] = b"aecl-standing-grant-v1\n";
+
+/// The most uses one standing grant may have.
+pub const MAX_USES: u32 = 1000;
+
+/// The longest a standing grant may last: a day.
+pub const MAX_TTL_SECS: u64 = 24 * 3600;
+
+/// A condition on the values at one argument path; every value there must meet it, and a
+/// path with no value fails it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArgCondition {
+    /// The value is exactly this JSON value.
+    Equals(Value),
+    /// The value is one of these.
+    OneOf(Vec<Value>),
+    /// The value is a string ending with this, compared without regard to ASCII case (an
+    /// e-mail domain such as `@example.com`).
+    EndsWith(String),
+}
+
+impl ArgCondition {
+    fn holds(&self, value: &Value) -> bool {
+        match self {
+            ArgCondition::Equals(expected) => value == expected,
+            ArgCondition::OneOf(allowed) => allowed.contains(value),
+            ArgCondition::EndsWith(suffix) => value
+                .as_str()
+                .is_some_and(|s| s.to_ascii_lowercase().ends_with(&suffix.to_ascii_lowercase())),
+        }
+    }
+}
+
+/// What an approver asks for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStandingGrant {
+    pub agent: String,
+    pub action: String,
+    /// Argument path (as in the catalog: `to`, `recipients[*]`) → condition. At least one:
+    /// a grant for any arguments at all is an allow rule, which belongs in the policy.
+    pub args: BTreeMap<String, ArgCondition>,
+    pub max_uses: u32,
+    pub ttl_seconds: u64,
+    /// Why: kept in the audit log.
+    pub reason: String,
+}
+
+/// The signed content of a standing grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandingTerms {
+    pub id: String,
+    pub agent: String,
+    pub action: String,
+    pub args: BTreeMap<String, ArgCondition>,
+    pub max_uses: u32,
+    pub policy_revision: String,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    pub created_by: String,
+    pub reason: String,
+}
+
+impl StandingTerms {
+    /// Whether `call`'s arguments meet every condition.
+    pub fn matches(&self, call: &Call) -> bool {
+        call.agent == self.agent
+            && call.action == self.action
+            && !self.args.is_empty()
+            && self.args.iter().all(|(path, condition)| {
+                let Some(path) = FieldPath::parse(path) else { return false };
+                let values = path.values(&call.args);
+                !values.is_empty() && values.into_iter().all(|v| condition.holds(v))
+            })
+    }
+}
+
+/// The signature of `terms` (canonical JSON) under `key`, in base64.
+fn sign(key: &SignerKey, terms: &str) -> String {
+    STANDARD.encode(key.sign(&[DOMAIN, terms.as_bytes()].concat()))
+}
+
+/// The terms of `grant` if its signature verifies under `key`.
+fn verified(key: &SignerKey, grant: &StandingGrant) -> Option<StandingTerms> {
+    let signature: [u8; 64] = STANDARD.decode(&grant.signature).ok()?.try_into().ok()?;
+    if !key.verifier().verify(&[DOMAIN, grant.terms.as_bytes()].concat(), &signature) {
+        return None;
+    }
+    let terms: StandingTerms = serde_json::from_str(&grant.terms).ok()?;
+    // The store's index must say what was signed.
+    let consistent = terms.id == grant.id
+        && terms.agent == grant.agent
+        && terms.action == grant.action
+        && terms.max_uses == grant.max_uses
+        && terms.expires_ms == grant.expires.0;
+    consistent.then_some(terms)
+}
+
+impl<S: Store> Engine<S> {
+    /// Creates a standing grant as `approver`. Refuses unknown agents and actions, a grant
+    /// without conditions or with a bad path, counts and lifetimes out of range, and an
+    /// approver who is the agent.
+    pub async fn create_standing_grant(
+        &self,
+        new: NewStandingGrant,
+        approver: &str,
+    ) -> Result<StandingTerms, EngineError> {
+        let key = self.grant_key()?;
+        // INVARIANT: nobody grants their own identity anything.
+        if new.agent == approver {
+            return Err(EngineError::SelfApproval {
+                id: "(standing grant)".to_owned(),
+                approver: approver.to_owned(),
+            });
+        }
+        let policy = self.policy();
+        let invalid = |message: String| Err(EngineError::InvalidGrant(message));
+        if !policy.agents.contains_key(new.agent.as_str()) {
+            return invalid(format!("`agent`: no agent `{}` in the policy", new.agent));
+        }
+        if !policy.actions.contains_key(new.action.as_str()) {
+            return invalid(format!("`action`: no action `{}` in the catalog", new.action));
+        }
+        if new.args.is_empty() {
+            return invalid("`args`: at least one condition is needed".to_owned());
+        }
+        if let Some(path) = new.args.keys().find(|p| FieldPath::parse(p).is_none()) {
+            return invalid(format!("`args`: `{path}` is not an argument path"));
+        }
+        if !(1..=MAX_USES).contains(&new.max_uses) {
+            return invalid(format!("`max_uses`: expected 1 to {MAX_USES}"));
+        }
+        if !(1..=MAX_TTL_SECS).contains(&new.ttl_seconds) {
+            return invalid(format!("`ttl_seconds`: expected 1 to {MAX_TTL_SECS}"));
+        }
+        if new.reason.trim().is_empty() {
+            return invalid("`reason`: say why (it is kept in the audit log)".to_owned());
+        }
+        let now = self.now();
+        let terms = StandingTerms {
+            id: new_id(),
+            agent: new.agent,
+            action: new.action,
+            args: new.args,
+            max_uses: new.max_uses,
+            policy_revision: policy.revision.0.clone(),
+            created_ms: now.0,
+            expires_ms: now.0.saturating_add(new.ttl_seconds.saturating_mul(1000)),
+            created_by: approver.to_owned(),
+            reason: new.reason,
+        };
+        let text =
+            aecl_core::canonical::canonical_json(&serde_json::to_value(&terms).unwrap_or_default());
+        let grant = StandingGrant {
+            id: terms.id.clone(),
+            agent: terms.agent.clone(),
+            action: terms.action.clone(),
+            created: now,
+            expires: Timestamp(terms.expires_ms),
+            max_uses: terms.max_uses,
+            used: 0,
+            revoked: None,
+            signature: sign(key, &text),
+            terms: text,
+        };
+        self.store().put_standing_grant(grant).await?;
+        self.record_standing(&terms, json!({ "standing_grant": "created", "terms": terms }))
+            .await?;
+        Ok(terms)
+    }
+
+    /// Standing grants newest first, with their verified terms (`None`: the signature
+    /// does not verify, and the grant permits nothing).
+    pub async fn standing_grants(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(StandingGrant, Option<StandingTerms>)>, EngineError> {
+        let key = self.grant_key()?;
+        let grants = self.store().standing_grants(None, limit).await?;
+        Ok(grants.into_iter().map(|g| (verified(key, &g), g)).map(|(t, g)| (g, t)).collect())
+    }
+
+    /// Revokes standing grant `id` as `approver`; false when unknown or revoked already.
+    pub async fn revoke_standing_grant(
+        &self,
+        id: &str,
+        approver: &str,
+    ) -> Result<bool, EngineError> {
+        let key = self.grant_key()?;
+        let found = self.store().standing_grants(None, usize::MAX).await?;
+        let Some(terms) = found.iter().find(|g| g.id == id).and_then(|g| verified(key, g)) else {
+            return Ok(false);
+        };
+        if !self.store().revoke_standing_grant(id, self.now()).await? {
+            return Ok(false);
+        }
+        self.record_standing(
+            &terms,
+            json!({ "standing_grant": "revoked", "id": id, "by": approver }),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Lifts a `require_approval` verdict of an executed call with a standing grant that
+    /// covers it, counting one use. Returns the reason it added when one was used.
+    pub(crate) async fn apply_standing_grant(
+        &self,
+        verdict: &mut Verdict,
+        call: &Call,
+        now: Timestamp,
+    ) -> Result<Option<Reason>, EngineError> {
+        if verdict.decision != Decision::RequireApproval || verdict.mode != Mode::Enforce {
+            return Ok(None);
+        }
+        let Ok(key) = self.grant_key() else { return Ok(None) };
+        let candidates =
+            self.store().standing_grants(Some((&call.agent, &call.action)), 100).await?;
+        for grant in candidates {
+            if grant.revoked.is_some() || grant.used >= grant.max_uses || now >= grant.expires {
+                continue;
+            }
+            let Some(terms) = verified(key, &grant) else {
+                tracing::error!(grant = %grant.id, "a standing grant's signature does not verify: ignored");
+                continue;
+            };
+            if terms.policy_revision != verdict.policy_revision.0 || !terms.matches(call) {
+                continue;
+            }
+            if !self.store().use_standing_grant(&grant.id, now).await? {
+                continue; // spent or revoked meanwhile
+            }
+            let reason = Reason {
+                stage: Stage::Approval,
+                rule: Cow::Borrowed("approval.standing_grant"),
+                decision: Decision::Allow,
+                field: None,
+                message: format!(
+                    "standing grant `{}` by {} covers this call (use {} of {})",
+                    grant.id,
+                    terms.created_by,
+                    grant.used + 1,
+                    grant.max_uses
+                ),
+            };
+            lift(verdict, &reason);
+            return Ok(Some(reason));
+        }
+        Ok(None)
+    }
+
+    fn grant_key(&self) -> Result<&SignerKey, EngineError> {
+        self.config().grant_key.as_ref().ok_or_else(|| {
+            EngineError::InvalidGrant(
+                "standing grants need a signing key (none is configured)".to_owned(),
+            )
+        })
+    }
+
+    async fn record_standing(
+        &self,
+        terms: &StandingTerms,
+        input: Value,
+    ) -> Result<(), EngineError> {
+        let mut record = self.record(RecordKind::Approval, &terms.agent, "");
+        record.action.clone_from(&terms.action);
+        record.policy_revision = Revision(terms.policy_revision.clone());
+        record.input = input;
+        self.store().append_audit(record).await?;
+        Ok(())
+    }
+}
+
+/// Lets a `require_approval` verdict through for `reason`.
+pub(crate) fn lift(verdict: &mut Verdict, reason: &Reason) {
+    // INVARIANT: only a `require_approval` verdict is lifted; a block stays a block.
+    if verdict.decision == Decision::RequireApproval && verdict.mode == Mode::Enforce {
+        verdict.reasons.push(reason.clone());
+        verdict.decision = Decision::Allow;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(args: BTreeMap<String, ArgCondition>) -> StandingTerms {
+        StandingTerms {
+            id: "g".to_owned(),
+            agent: "support".to_owned(),
+            action: "send_email".to_owned(),
+            args,
+            max_uses: 5,
+            policy_revision: "p".to_owned(),
+            created_ms: 0,
+            expires_ms: 1,
+            created_by: "alice".to_owned(),
+            reason: "r".to_owned(),
+        }
+    }
+
+    fn call(args: Value) -> Call {
+        Call {
+            id: "c1".to_owned(),
+            agent: "support".to_owned(),
+            run: "r1".to_owned(),
+            action: "send_email".to_owned(),
+            args,
+            idempotency_key: None,
+            nonce: None,
+            scope: Default::default(),
+            provenance: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn every_value_at_every_path_must_meet_its_condition() {
+        let to = BTreeMap::from([(
+            "to[*]".to_owned(),
+            ArgCondition::EndsWith("@Example.com".to_owned()),
+        )]);
+        let grant = terms(to);
+        assert!(grant.matches(&call(json!({"to": ["a@example.com", "b@EXAMPLE.com"]}))));
+        assert!(!grant.matches(&call(json!({"to": ["a@example.com", "b@evil.com"]}))));
+        assert!(!grant.matches(&call(json!({"to": ["a@example.com.evil"]}))));
+        assert!(!grant.matches(&call(json!({"cc": ["a@example.com"]}))), "missing path");
+        let mut other = call(json!({"to": ["a@example.com"]}));
+        other.action = "delete_user".to_owned();
+        assert!(!grant.matches(&other), "another action");
+        assert!(!terms(BTreeMap::new()).matches(&call(json!({}))), "no conditions, no match");
+        let exact = terms(BTreeMap::from([(
+            "n".to_owned(),
+            ArgCondition::OneOf(vec![json!(1), json!(2)]),
+        )]));
+        assert!(exact.matches(&call(json!({"n": 2}))) && !exact.matches(&call(json!({"n": 3}))));
+    }
+
+    #[test]
+    fn a_changed_byte_of_the_terms_voids_the_signature() {
+        let key = SignerKey::from_seed("aecl.test/grants", [7; 32]).unwrap();
+        let t = terms(BTreeMap::from([("to".to_owned(), ArgCondition::Equals(json!("a@x.org")))]));
+        let text = aecl_core::canonical::canonical_json(&serde_json::to_value(&t).unwrap());
+        let mut grant = StandingGrant {
+            id: "g".to_owned(),
+            agent: "support".to_owned(),
+            action: "send_email".to_owned(),
+            created: Timestamp(0),
+            expires: Timestamp(1),
+            max_uses: 5,
+            used: 0,
+            revoked: None,
+            signature: sign(&key, &text),
+            terms: text,
+        };
+        assert_eq!(verified(&key, &grant), Some(t));
+        grant.max_uses = 50;
+        assert_eq!(verified(&key, &grant), None, "index disagrees with the signed terms");
+        grant.max_uses = 5;
+        grant.terms = grant.terms.replace("a@x.org", "b@x.org");
+        assert_eq!(verified(&key, &grant), None);
+        let other = SignerKey::from_seed("aecl.test/grants", [8; 32]).unwrap();
+        grant.terms = grant.terms.replace("b@x.org", "a@x.org");
+        assert!(verified(&key, &grant).is_some());
+        assert_eq!(verified(&other, &grant), None, "another key");
+    }
+}
