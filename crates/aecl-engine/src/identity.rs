@@ -152,13 +152,20 @@ pub fn verify(key: &VerifierKey, token: &str, now: Timestamp) -> Result<Claims, 
     if claims.sub.is_empty() {
         return Err(TokenError::EmptySubject);
     }
+    check_time(&claims, now)?;
+    Ok(claims)
+}
+
+/// Whether verified `claims` are valid at `now`: not expired, not issued in the future.
+/// [`verify`] checks it; a cache of verified tokens checks it again at every use.
+pub fn check_time(claims: &Claims, now: Timestamp) -> Result<(), TokenError> {
     if now.0 >= claims.exp_ms {
         return Err(TokenError::Expired);
     }
     if claims.iat_ms > now.0.saturating_add(CLOCK_SKEW_MS) {
         return Err(TokenError::NotYetValid);
     }
-    Ok(claims)
+    Ok(())
 }
 
 fn signing_input(signed: &str) -> Vec<u8> {

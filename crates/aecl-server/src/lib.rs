@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use auth::{Caller, Limiter};
+pub use auth::{Caller, Limiter, TokenCache};
 pub use calls::NotConfigured;
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -73,6 +73,8 @@ pub struct AppState<S> {
     pub connector: Arc<dyn Connector>,
     pub metrics: Metrics,
     pub limiter: Limiter,
+    /// Tokens whose signature verified.
+    pub tokens: TokenCache,
     /// Caps the audit records written for requests without a valid token, so that
     /// anonymous traffic cannot flood the audit log; past it they are logged and counted.
     pub anonymous_audit: Limiter,
@@ -103,6 +105,7 @@ impl<S: Store> AppState<S> {
             connector,
             metrics: Metrics::new(),
             limiter: Limiter::new(config.rate_limit),
+            tokens: TokenCache::default(),
             anonymous_audit: Limiter::new(Some(ANONYMOUS_AUDIT_RATE)),
             config,
         }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use aecl_engine::Store;
-use aecl_engine::identity::{self, Claims, Role};
+use aecl_engine::identity::{Claims, Role};
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
@@ -108,7 +108,7 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 /// Verifies `token` for the page: an approver's or an administrator's. A refusal is
 /// recorded as the API's are.
 pub async fn verify<S: Store>(state: &AppState<S>, token: &str) -> Result<Claims, ApiError> {
-    let claims = match identity::verify(&state.token_key, token, state.clock.now()) {
+    let claims = match state.tokens.verify(&state.token_key, token, state.clock.now()) {
         Ok(claims) => claims,
         Err(e) => {
             return Err(refuse(state, None, ApiError::Unauthenticated(e.to_string())).await);

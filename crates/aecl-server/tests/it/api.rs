@@ -285,7 +285,8 @@ async fn runs_metrics_and_openapi(backend: Backend) {
     let metrics = server.get("/metrics", Some(&admin)).await;
     assert_eq!(metrics.status, 200, "{}", metrics.text);
     assert!(metrics.text.contains(r#"aecl_decisions_total{decision="allow",agent="finance_agent",action="read_invoice"} 1"#), "{}", metrics.text);
-    assert!(metrics.text.contains("aecl_decide_latency_seconds_count 1"), "{}", metrics.text);
+    // Two: the other agent's call reached the engine, whose check of the run refused it.
+    assert!(metrics.text.contains("aecl_decide_latency_seconds_count 2"), "{}", metrics.text);
     assert!(
         metrics.text.contains(r#"aecl_refused_requests_total{code="forbidden"} 1"#),
         "{}",
