@@ -265,7 +265,7 @@ impl<S: Store> Engine<S> {
         let mut refused: Option<Reason> = None;
         let mut standing: Option<Reason> = None;
         let mut attempt = 0;
-        let (verdict, effect_id, grant, history) = loop {
+        let (verdict, effect_id, grant, history, approval_id, audit_seq) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
                 return Err(EngineError::Contention(call.run.clone()));
@@ -330,6 +330,18 @@ impl<S: Store> Engine<S> {
                 created: now,
             });
             let effect_id = effect.as_ref().map(|e| e.id.clone());
+            let approval_id = match &grant {
+                Some(grant) => grant.approval_id.clone(),
+                None if executing
+                    && verdict.mode == Mode::Enforce
+                    && verdict.decision == Decision::RequireApproval =>
+                {
+                    Some(new_id())
+                }
+                None => None,
+            };
+            // The decision record goes with the run event: one durable commit per call.
+            let record = self.decision_record(&call, &verdict, approval_id.as_deref(), started);
             let commit = RunCommit {
                 run: call.run.clone(),
                 agent: call.agent.clone(),
@@ -337,9 +349,15 @@ impl<S: Store> Engine<S> {
                 event: RunEvent::call(&call, &verdict),
                 admission: admission.clone(),
                 effect,
+                audit: Some(record),
             };
             match self.store.commit_run_event(commit).await? {
-                Committed::Done { .. } => break (verdict, effect_id, grant, snapshot.events),
+                Committed::Done { audit_seq, .. } => {
+                    let audit_seq = audit_seq.ok_or_else(|| {
+                        StoreError::Corrupt("the store did not append the decision record".into())
+                    })?;
+                    break (verdict, effect_id, grant, snapshot.events, approval_id, audit_seq);
+                }
                 Committed::Conflict => continue,
                 Committed::Refused { index, retry_after_ms } => {
                     refused = Some(limit_reason(admission.get(index), retry_after_ms));
@@ -347,18 +365,25 @@ impl<S: Store> Engine<S> {
             }
         };
         drop(run_guard);
-        let approval_id = match &grant {
-            Some(grant) => grant.approval_id.clone(),
-            None if executing
-                && verdict.mode == Mode::Enforce
-                && verdict.decision == Decision::RequireApproval =>
-            {
-                Some(new_id())
-            }
-            None => None,
-        };
+        // After the decision record: a request never exists without its decision.
+        if grant.is_none()
+            && let Some(id) = &approval_id
+        {
+            self.request_approval(id.clone(), &call, &verdict, &history).await?;
+        }
+        Ok((Decided { call, verdict, audit_seq, approval_id }, effect_id, grant))
+    }
+
+    /// The audit record of `call` decided as `verdict`; its latency is the time to decide.
+    fn decision_record(
+        &self,
+        call: &Call,
+        verdict: &Verdict,
+        approval_id: Option<&str>,
+        started: Instant,
+    ) -> AuditRecord {
         let mut record = self.record(RecordKind::Decision, &call.agent, &call.run);
-        record.approval_id.clone_from(&approval_id);
+        record.approval_id = approval_id.map(str::to_owned);
         record.call_id.clone_from(&call.id);
         record.action.clone_from(&call.action);
         record.call_digest = call.digest();
@@ -370,14 +395,7 @@ impl<S: Store> Engine<S> {
         record.risk_score = verdict.risk.score;
         record.reasons.clone_from(&verdict.reasons);
         record.latency_ms = elapsed_ms(started);
-        let audit_seq = self.store.append_audit(record).await?;
-        // After the decision record: a request never exists without its decision.
-        if grant.is_none()
-            && let Some(id) = &approval_id
-        {
-            self.request_approval(id.clone(), &call, &verdict, &history).await?;
-        }
-        Ok((Decided { call, verdict, audit_seq, approval_id }, effect_id, grant))
+        record
     }
 
     fn run_lock(&self, run: &str) -> &tokio::sync::Mutex<()> {
@@ -559,6 +577,7 @@ impl<S: Store> Engine<S> {
                 event: event.clone(),
                 admission: Vec::new(),
                 effect: None,
+                audit: None,
             };
             if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
                 return Ok(());

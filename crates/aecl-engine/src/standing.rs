@@ -67,7 +67,8 @@ impl ArgCondition {
 pub struct NewStandingGrant {
     pub agent: String,
     pub action: String,
-    /// Argument path (as in the catalog: `to`, `recipients[*]`) → condition. At least one:
+    /// Argument path (dotted, as in the catalog: `to`, `recipient.iban`; arrays are entered
+    /// element by element) → condition. At least one:
     /// a grant for any arguments at all is an allow rule, which belongs in the policy.
     pub args: BTreeMap<String, ArgCondition>,
     pub max_uses: u32,
@@ -347,7 +348,7 @@ mod tests {
     #[test]
     fn every_value_at_every_path_must_meet_its_condition() {
         let to = BTreeMap::from([(
-            "to[*]".to_owned(),
+            "to".to_owned(),
             ArgCondition::EndsWith("@Example.com".to_owned()),
         )]);
         let grant = terms(to);

@@ -40,6 +40,11 @@ pub struct RunCommit {
     /// so that a retry of its idempotency key, on any instance, finds it from the moment
     /// the call is known.
     pub effect: Option<NewEffect>,
+    /// The decision record of the call, appended to the audit log when (and only when) the
+    /// event is: in the same transaction where the backend's log allows it (SQLite), else
+    /// right after the commit and before answering (PostgreSQL, whose log has its own
+    /// committer). Either way it is durable before the call can be dispatched.
+    pub audit: Option<AuditRecord>,
 }
 
 /// A limit an allowed call must pass, taken atomically with the event that records it.
@@ -63,8 +68,9 @@ impl Admission {
 /// How a [`RunCommit`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Committed {
-    /// Appended; the run is now at `version`.
-    Done { version: u64 },
+    /// Appended; the run is now at `version`, and the commit's audit record, if any, has
+    /// sequence number `audit_seq`.
+    Done { version: u64, audit_seq: Option<u64> },
     /// Another writer appended first: decide again on the new state.
     Conflict,
     /// `admission[index]` refused: nothing was written. For a rate limit, how long to wait.

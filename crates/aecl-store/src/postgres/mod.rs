@@ -145,8 +145,20 @@ impl Store for PostgresStore {
         runs::load_run(self.pool(), run).await
     }
 
-    async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
-        runs::commit_run_event(self.pool(), commit).await
+    async fn commit_run_event(&self, mut commit: RunCommit) -> Result<Committed, StoreError> {
+        // The audit log has its own committer (one history for every instance, under the
+        // head row's lock); the record follows the run's commit, before the answer.
+        let audit = commit.audit.take();
+        match runs::commit_run_event(self.pool(), commit).await? {
+            Committed::Done { version, .. } => {
+                let audit_seq = match audit {
+                    Some(record) => Some(self.append_audit(record).await?),
+                    None => None,
+                };
+                Ok(Committed::Done { version, audit_seq })
+            }
+            other => Ok(other),
+        }
     }
 
     async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {

@@ -105,7 +105,7 @@ pub(super) async fn commit_run_event(
         super::effects::insert_effect(&mut tx, effect, false).await?;
     }
     tx.commit().await.map_err(backend)?;
-    Ok(Committed::Done { version })
+    Ok(Committed::Done { version, audit_seq: None })
 }
 
 /// Locks the run's row and returns its version; `None` when the run does not exist and

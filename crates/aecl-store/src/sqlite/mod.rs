@@ -197,6 +197,15 @@ fn audit_checkpoints(conn: &Connection) -> Result<Vec<String>, StoreError> {
 /// Records an effect as `pending`. With `or_nothing`, an effect that conflicts with an
 /// existing one (same run and call id, or same run and idempotency key) is not an error:
 /// nothing is inserted and 0 is returned.
+/// Appends an encoded record to the batch's log; its row is inserted with the batch's
+/// others just before the commit. Returns its sequence number.
+fn append(batch: &mut Batch<'_>, time: Timestamp, unsequenced: &aecl_audit::Unsequenced) -> u64 {
+    let appended = batch.log.append_unsequenced(unsequenced);
+    batch.rows.push((appended.seq, appended.canonical, appended.chain_hash));
+    batch.time = Some(batch.time.map_or(time, |t| t.max(time)));
+    appended.seq
+}
+
 fn insert_effect(
     conn: &Connection,
     effect: &NewEffect,
@@ -391,6 +400,11 @@ impl Store for SqliteStore {
 
     async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
         let event = crate::encode_event(&commit.event)?;
+        // Encoded here, on the producer's thread, as `append_audit` does.
+        let audit = match &commit.audit {
+            Some(record) => Some((record.time, record.to_unsequenced()?)),
+            None => None,
+        };
         self.write(move |batch| {
             let conn = batch.conn;
             let current: i64 = conn
@@ -469,7 +483,10 @@ impl Store for SqliteStore {
             if let Some(effect) = &commit.effect {
                 insert_effect(conn, effect, false)?;
             }
-            Ok(Committed::Done { version })
+            // Last, when nothing of this job can fail any more: the log state cannot be
+            // rolled back with the job's savepoint.
+            let audit_seq = audit.map(|(time, unsequenced)| append(batch, time, &unsequenced));
+            Ok(Committed::Done { version, audit_seq })
         })
         .await
     }
@@ -493,13 +510,7 @@ impl Store for SqliteStore {
         // The hot path: no savepoint. The row is inserted with the batch's others just
         // before the commit; if that fails, the whole batch fails and its rollback
         // restores the log state.
-        self.write_raw(move |batch| {
-            let appended = batch.log.append_unsequenced(&unsequenced);
-            batch.rows.push((appended.seq, appended.canonical, appended.chain_hash));
-            batch.time = Some(batch.time.map_or(time, |t| t.max(time)));
-            Ok(appended.seq)
-        })
-        .await
+        self.write_raw(move |batch| Ok(append(batch, time, &unsequenced))).await
     }
 
     async fn begin_effect(&self, effect: NewEffect) -> Result<Begun, StoreError> {

@@ -203,7 +203,8 @@ fn drain(receiver: &mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
 }
 
 /// Runs `f` inside a savepoint of the batch: its writes are kept if it succeeds and undone
-/// if it fails.
+/// if it fails. A job may append to the log only as its last step (an append cannot be
+/// undone alone: a job that appended and then failed fails the whole batch).
 pub(crate) fn in_savepoint<T>(
     batch: &mut Batch<'_>,
     f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError>,
@@ -212,7 +213,14 @@ pub(crate) fn in_savepoint<T>(
     let size_before = batch.log.next_seq();
     let result = f(batch);
     match &result {
-        Ok(_) => batch.conn.execute_batch("RELEASE job").map_err(backend)?,
+        Ok(_) => {
+            if let Err(e) = batch.conn.execute_batch("RELEASE job") {
+                if batch.log.next_seq() != size_before {
+                    batch.failed = Some(format!("a job that had appended to the log failed: {e}"));
+                }
+                return Err(backend(e));
+            }
+        }
         Err(e) => {
             // Jobs under a savepoint do not append to the log; if one did and failed, the
             // log state cannot be undone alone: the whole batch goes.

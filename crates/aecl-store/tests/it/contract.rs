@@ -54,6 +54,7 @@ contract!(
     approvals_are_listed_newest_first,
     concurrent_audit_appends_make_one_verifiable_log,
     standing_grants_count_uses_and_end,
+    a_commits_audit_record_is_appended_only_with_its_event,
 );
 
 fn user(text: &str) -> RunEvent {
@@ -68,6 +69,7 @@ fn commit(run: &str, expected: u64, admission: Vec<Admission>) -> RunCommit {
         event: user(&format!("event at {expected}")),
         admission,
         effect: None,
+        audit: None,
     }
 }
 
@@ -77,13 +79,13 @@ async fn run_events_append_only_at_the_version_decided_on<S: Store>(store: &S) {
 
     assert_eq!(
         store.commit_run_event(commit("r1", 0, vec![])).await.unwrap(),
-        Committed::Done { version: 1 }
+        Committed::Done { version: 1, audit_seq: None }
     );
     // A writer that decided on version 0 lost the race.
     assert_eq!(store.commit_run_event(commit("r1", 0, vec![])).await.unwrap(), Committed::Conflict);
     assert_eq!(
         store.commit_run_event(commit("r1", 1, vec![])).await.unwrap(),
-        Committed::Done { version: 2 }
+        Committed::Done { version: 2, audit_seq: None }
     );
 
     let run = store.load_run("r1").await.unwrap();
@@ -482,4 +484,33 @@ async fn standing_grants_count_uses_and_end<S: Store>(store: &S) {
     let g2 =
         store.standing_grants(None, 10).await.unwrap().into_iter().find(|g| g.id == "g2").unwrap();
     assert_eq!((g2.used, g2.revoked), (1, Some(Timestamp(6))));
+}
+
+async fn a_commits_audit_record_is_appended_only_with_its_event<S: Store>(store: &S) {
+    let with_record = |expected: u64, admission: Vec<Admission>, i: usize| RunCommit {
+        audit: Some(record(7, i)),
+        ..commit("r1", expected, admission)
+    };
+    let done = store.commit_run_event(with_record(0, vec![], 0)).await.unwrap();
+    let Committed::Done { version: 1, audit_seq: Some(seq) } = done else {
+        panic!("expected the event and its record: {done:?}");
+    };
+    // A conflict and a refusal append nothing.
+    assert_eq!(
+        store.commit_run_event(with_record(0, vec![], 1)).await.unwrap(),
+        Committed::Conflict
+    );
+    let full = Admission::Slot {
+        key: "k".to_owned(),
+        limit: 0,
+        holder: "h".to_owned(),
+        now: Timestamp(1),
+        expires: Timestamp(2),
+    };
+    let refused = store.commit_run_event(with_record(1, vec![full], 2)).await.unwrap();
+    assert!(matches!(refused, Committed::Refused { .. }), "{refused:?}");
+    let stored = store.audit_records(0, 10).await.unwrap();
+    assert_eq!(stored.iter().map(|r| r.0).collect::<Vec<_>>(), [seq], "only the committed one");
+    let report = verify_log(stored, &store.audit_checkpoints().await.unwrap(), &verifier());
+    assert_eq!((report.problem, report.size), (None, 1));
 }
