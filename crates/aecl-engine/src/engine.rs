@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::connector::{Connector, ConnectorOutcome};
 use crate::error::{EngineError, StoreError};
 use crate::notify::Notifier;
+use crate::run_cache::{CachedRun, RunCache};
 use crate::run_event::{RunEvent, rebuild};
 use crate::standing::lift;
 use crate::store::{
@@ -101,6 +102,8 @@ pub struct Engine<S> {
     run_locks: Vec<tokio::sync::Mutex<()>>,
     /// Told of new approval requests.
     notifier: Option<Arc<dyn Notifier>>,
+    /// The runs this instance wrote last, rebuilt.
+    runs: RunCache,
 }
 
 impl<S: Store> Engine<S> {
@@ -112,7 +115,15 @@ impl<S: Store> Engine<S> {
         config: EngineConfig,
     ) -> Self {
         let run_locks = (0..RUN_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        Engine { store, policy: RwLock::new(policy), clock, config, run_locks, notifier: None }
+        Engine {
+            store,
+            policy: RwLock::new(policy),
+            clock,
+            config,
+            run_locks,
+            notifier: None,
+            runs: RunCache::default(),
+        }
     }
 
     /// Tells `notifier` of every new approval request.
@@ -265,6 +276,7 @@ impl<S: Store> Engine<S> {
         let mut refused: Option<Reason> = None;
         let mut standing: Option<Reason> = None;
         let mut attempt = 0;
+        let mut cached = self.runs.take(&call.run, &policy.revision);
         let (verdict, effect_id, grant, history, approval_id, audit_seq) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
@@ -273,20 +285,22 @@ impl<S: Store> Engine<S> {
             if attempt > 1 {
                 backoff(attempt, &call).await;
             }
-            let snapshot = self.store.load_run(&call.run).await?;
+            let run = match cached.take() {
+                Some(run) => run,
+                None => self.read_run(&policy, &call.run).await?,
+            };
             // INVARIANT: a run holds the calls of the agent that opened it only. Checked on
             // the snapshot whose version the commit below requires, so a run that another
             // agent opens meanwhile makes the commit conflict and this check run again.
-            if let Some(owner) = snapshot.agent.as_deref().filter(|owner| *owner != call.agent) {
+            if let Some(owner) = run.snapshot.agent.as_deref().filter(|owner| *owner != call.agent)
+            {
                 return Err(EngineError::Identity(format!(
                     "run `{}` belongs to agent `{owner}`, not `{}`",
                     call.run, call.agent
                 )));
             }
-            let state =
-                rebuild(&policy, &call.run, &snapshot.events).map_err(StoreError::Corrupt)?;
             let now = self.clock.now();
-            let mut verdict = decide(&policy, &call, &state, now);
+            let mut verdict = decide(&policy, &call, &run.state, now);
             if nonce_reused {
                 tighten(
                     &mut verdict,
@@ -342,11 +356,12 @@ impl<S: Store> Engine<S> {
             };
             // The decision record goes with the run event: one durable commit per call.
             let record = self.decision_record(&call, &verdict, approval_id.as_deref(), started);
+            let event = RunEvent::call(&call, &verdict);
             let commit = RunCommit {
                 run: call.run.clone(),
                 agent: call.agent.clone(),
-                expected_version: snapshot.version,
-                event: RunEvent::call(&call, &verdict),
+                expected_version: run.snapshot.version,
+                event: event.clone(),
                 admission: admission.clone(),
                 effect,
                 audit: Some(record),
@@ -356,11 +371,21 @@ impl<S: Store> Engine<S> {
                     let audit_seq = audit_seq.ok_or_else(|| {
                         StoreError::Corrupt("the store did not append the decision record".into())
                     })?;
-                    break (verdict, effect_id, grant, snapshot.events, approval_id, audit_seq);
+                    // The approval request shows the run as it was when the call came.
+                    let history = if grant.is_none() && approval_id.is_some() {
+                        run.snapshot.events.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    self.keep_run(&policy, &call.run, &call.agent, run, event);
+                    break (verdict, effect_id, grant, history, approval_id, audit_seq);
                 }
+                // Another instance moved the run on: read it again.
                 Committed::Conflict => continue,
                 Committed::Refused { index, retry_after_ms } => {
+                    // Nothing was written: the run is as it was.
                     refused = Some(limit_reason(admission.get(index), retry_after_ms));
+                    cached = Some(run);
                 }
             }
         };
@@ -372,6 +397,29 @@ impl<S: Store> Engine<S> {
             self.request_approval(id.clone(), &call, &verdict, &history).await?;
         }
         Ok((Decided { call, verdict, audit_seq, approval_id }, effect_id, grant))
+    }
+
+    /// Reads `run` from the store and rebuilds its state under `policy`.
+    async fn read_run(&self, policy: &Policy, run: &str) -> Result<CachedRun, EngineError> {
+        let snapshot = self.store.load_run(run).await?;
+        let state = rebuild(policy, run, &snapshot.events).map_err(StoreError::Corrupt)?;
+        Ok(CachedRun { revision: policy.revision.clone(), snapshot, state })
+    }
+
+    /// Caches `cached` with `event`, which was just committed on top of it.
+    fn keep_run(
+        &self,
+        policy: &Policy,
+        run: &str,
+        agent: &str,
+        mut cached: CachedRun,
+        event: RunEvent,
+    ) {
+        match cached.push(policy, agent, event) {
+            Ok(()) => self.runs.put(run, cached),
+            // The store holds the event; the next call reads it and says what is wrong.
+            Err(error) => tracing::warn!(run, %error, "run not cached"),
+        }
     }
 
     /// The audit record of `call` decided as `verdict`; its latency is the time to decide.
@@ -565,23 +613,34 @@ impl<S: Store> Engine<S> {
         event: RunEvent,
     ) -> Result<(), EngineError> {
         let _run_guard = self.run_lock(run).lock().await;
+        let policy = self.policy();
+        let mut cached = self.runs.take(run, &policy.revision);
         for attempt in 1..=MAX_ATTEMPTS {
             if attempt > 1 {
                 tokio::time::sleep(Duration::from_micros(u64::from(attempt) * 500)).await;
             }
-            let snapshot = self.store.load_run(run).await?;
+            // A cached run gives the version; otherwise only the version is read (no
+            // rebuild: nothing here is decided).
+            let version = match &cached {
+                Some(known) => known.snapshot.version,
+                None => self.store.load_run(run).await?.version,
+            };
             let commit = RunCommit {
                 run: run.to_owned(),
                 agent: agent.to_owned(),
-                expected_version: snapshot.version,
+                expected_version: version,
                 event: event.clone(),
                 admission: Vec::new(),
                 effect: None,
                 audit: None,
             };
             if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
+                if let Some(known) = cached {
+                    self.keep_run(&policy, run, agent, known, event);
+                }
                 return Ok(());
             }
+            cached = None;
         }
         Err(EngineError::Contention(run.to_owned()))
     }

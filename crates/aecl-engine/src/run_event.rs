@@ -82,35 +82,46 @@ pub fn call_event(call: &Call) -> CallEvent {
 pub fn rebuild(policy: &Policy, run: &str, events: &[RunEvent]) -> Result<RunState, String> {
     let mut state = RunState::new(run);
     for (i, event) in events.iter().enumerate() {
-        match event {
-            RunEvent::Run { agent, goal, scope } => {
-                state.agent = Some(agent.clone());
-                state.goal.clone_from(goal);
-                if let Some(scope) = scope {
-                    state.scope = scope.into();
-                }
-            }
-            RunEvent::User { text } => state.record_user(text),
-            RunEvent::Call { call, decision, mode, replay_of } => {
-                let agent = state.agent.clone().unwrap_or_default();
-                let call = call.to_call(&agent);
-                let (Some(decision), Some(mode)) = (Decision::parse(decision), Mode::parse(mode))
-                else {
-                    return Err(format!("run `{run}` event {i}: unknown decision or mode"));
-                };
-                let verdict = recorded_verdict(decision, mode, replay_of.clone());
-                let action = policy.actions.get(&call.action).map(AsRef::as_ref);
-                state.record_call(&call, &verdict, action);
-            }
-            RunEvent::Result { id, output } => {
-                let action =
-                    state.pending_action(id).and_then(|name| policy.actions.get(name)).cloned();
-                state.record_result(id, action.as_deref(), output);
-            }
-            RunEvent::Outcome { id, executed } => state.record_outcome(id, *executed),
-        }
+        apply(policy, &mut state, i, event)?;
     }
     Ok(state)
+}
+
+/// Records event number `i` of a run in its state, as rebuilding does.
+pub fn apply(
+    policy: &Policy,
+    state: &mut RunState,
+    i: usize,
+    event: &RunEvent,
+) -> Result<(), String> {
+    match event {
+        RunEvent::Run { agent, goal, scope } => {
+            state.agent = Some(agent.clone());
+            state.goal.clone_from(goal);
+            if let Some(scope) = scope {
+                state.scope = scope.into();
+            }
+        }
+        RunEvent::User { text } => state.record_user(text),
+        RunEvent::Call { call, decision, mode, replay_of } => {
+            let agent = state.agent.clone().unwrap_or_default();
+            let call = call.to_call(&agent);
+            let (Some(decision), Some(mode)) = (Decision::parse(decision), Mode::parse(mode))
+            else {
+                return Err(format!("run `{}` event {i}: unknown decision or mode", state.run));
+            };
+            let verdict = recorded_verdict(decision, mode, replay_of.clone());
+            let action = policy.actions.get(&call.action).map(AsRef::as_ref);
+            state.record_call(&call, &verdict, action);
+        }
+        RunEvent::Result { id, output } => {
+            let action =
+                state.pending_action(id).and_then(|name| policy.actions.get(name)).cloned();
+            state.record_result(id, action.as_deref(), output);
+        }
+        RunEvent::Outcome { id, executed } => state.record_outcome(id, *executed),
+    }
+    Ok(())
 }
 
 /// A verdict carrying what `RunState::record_call` reads of it.

@@ -347,10 +347,8 @@ mod tests {
 
     #[test]
     fn every_value_at_every_path_must_meet_its_condition() {
-        let to = BTreeMap::from([(
-            "to".to_owned(),
-            ArgCondition::EndsWith("@Example.com".to_owned()),
-        )]);
+        let to =
+            BTreeMap::from([("to".to_owned(), ArgCondition::EndsWith("@Example.com".to_owned()))]);
         let grant = terms(to);
         assert!(grant.matches(&call(json!({"to": ["a@example.com", "b@EXAMPLE.com"]}))));
         assert!(!grant.matches(&call(json!({"to": ["a@example.com", "b@evil.com"]}))));
