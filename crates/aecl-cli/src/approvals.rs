@@ -1,5 +1,6 @@
-//! `aecl approvals list | show | approve | reject`: an approver's side of the approval gate,
-//! through a running `aecl serve`. The CLI holds no authority of its own: the server checks
+//! `aecl approvals list | show | approve | reject | grant | grants | revoke-grant`: an
+//! approver's side of the approval gate and of standing grants, through a running
+//! `aecl serve`. The CLI holds no authority of its own: the server checks
 //! the approver token (from `--token-file` or `AECL_TOKEN`, never the command line, where
 //! other users could read it in the process list), its role, and that nobody answers their
 //! own request.
@@ -48,6 +49,80 @@ enum ApprovalsCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Give a standing grant: calls of AGENT to ACTION whose arguments meet every condition
+    /// pass without asking, up to --max-uses times until --ttl runs out (or the policy
+    /// changes). Values are JSON where they parse as JSON, else text.
+    Grant {
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        action: String,
+        /// `PATH=VALUE`: the argument is exactly VALUE.
+        #[arg(long, value_name = "PATH=VALUE")]
+        equals: Vec<String>,
+        /// `PATH=V1,V2,...`: the argument is one of these.
+        #[arg(long, value_name = "PATH=V1,V2")]
+        one_of: Vec<String>,
+        /// `PATH=SUFFIX`: the argument is text ending with SUFFIX (case aside), e.g.
+        /// `to=@example.com`.
+        #[arg(long, value_name = "PATH=SUFFIX")]
+        ends_with: Vec<String>,
+        #[arg(long)]
+        max_uses: u32,
+        /// Lifetime in seconds (at most a day).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: u64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The standing grants, newest first, with their use counts.
+    Grants,
+    /// Revoke a standing grant: it permits nothing more.
+    RevokeGrant { id: String },
+}
+
+/// The `args` object of a standing grant from the command line's conditions.
+fn conditions(equals: &[String], one_of: &[String], ends_with: &[String]) -> Result<Value> {
+    let mut args = serde_json::Map::new();
+    let mut add = |flag: &str, text: &str, condition: Value| -> Result<()> {
+        if args.insert(path_of(flag, text)?.to_owned(), condition).is_some() {
+            bail!("--{flag} `{text}`: a second condition on the same argument");
+        }
+        Ok(())
+    };
+    for text in equals {
+        add("equals", text, json!({ "equals": value_of(text) }))?;
+    }
+    for text in one_of {
+        let values: Vec<Value> = value_text(text).split(',').map(json_or_text).collect();
+        add("one-of", text, json!({ "one_of": values }))?;
+    }
+    for text in ends_with {
+        add("ends-with", text, json!({ "ends_with": value_text(text) }))?;
+    }
+    if args.is_empty() {
+        bail!("a standing grant needs at least one condition (--equals, --one-of, --ends-with)");
+    }
+    Ok(Value::Object(args))
+}
+
+fn path_of<'t>(flag: &str, text: &'t str) -> Result<&'t str> {
+    match text.split_once('=') {
+        Some((path, _)) if !path.is_empty() => Ok(path),
+        _ => bail!("--{flag} `{text}`: expected PATH=VALUE"),
+    }
+}
+
+fn value_text(text: &str) -> &str {
+    text.split_once('=').map_or("", |(_, value)| value)
+}
+
+fn value_of(text: &str) -> Value {
+    json_or_text(value_text(text))
+}
+
+fn json_or_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 /// Exit code 0 when the server did it, 1 when it refused (the reason is printed).
@@ -68,6 +143,30 @@ pub fn run(args: &ApprovalsArgs) -> Result<std::process::ExitCode> {
         }
         ApprovalsCommand::Reject { id, reason } => {
             ("POST", format!("/v1/approvals/{id}/reject"), Some(json!({ "reason": reason })))
+        }
+        ApprovalsCommand::Grant {
+            agent,
+            action,
+            equals,
+            one_of,
+            ends_with,
+            max_uses,
+            ttl,
+            reason,
+        } => {
+            let body = json!({
+                "agent": agent,
+                "action": action,
+                "args": conditions(equals, one_of, ends_with)?,
+                "max_uses": max_uses,
+                "ttl_seconds": ttl,
+                "reason": reason,
+            });
+            ("POST", "/v1/standing-grants".to_owned(), Some(body))
+        }
+        ApprovalsCommand::Grants => ("GET", "/v1/standing-grants".to_owned(), None),
+        ApprovalsCommand::RevokeGrant { id } => {
+            ("POST", format!("/v1/standing-grants/{id}/revoke"), None)
         }
     };
     let (status, answer) =
@@ -95,6 +194,17 @@ pub fn run(args: &ApprovalsArgs) -> Result<std::process::ExitCode> {
             answer["grant_expires_ms"]
         ),
         ApprovalsCommand::Reject { id, .. } => println!("rejected {id}"),
+        ApprovalsCommand::Grant { .. } => println!(
+            "standing grant {} until {} ms",
+            answer["id"].as_str().unwrap_or("?"),
+            answer["expires_ms"]
+        ),
+        ApprovalsCommand::Grants => {
+            for grant in answer.as_array().into_iter().flatten() {
+                println!("{}", grant_summary(grant));
+            }
+        }
+        ApprovalsCommand::RevokeGrant { id } => println!("revoked {id}"),
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -111,6 +221,29 @@ fn summary(approval: &Value) -> String {
         field("run"),
         field("call_id"),
         approval["expires_ms"]
+    )
+}
+
+/// One line of `grants`.
+fn grant_summary(grant: &Value) -> String {
+    let field = |name: &str| grant[name].as_str().unwrap_or("-").to_owned();
+    let state = if !grant["revoked_ms"].is_null() {
+        "revoked"
+    } else if grant["signature_valid"] != Value::Bool(true) {
+        "INVALID-SIGNATURE"
+    } else {
+        "in-force"
+    };
+    format!(
+        "{}  {state}  agent={}  action={}  used={}/{}  expires_ms={}  by={}  args={}",
+        field("id"),
+        field("agent"),
+        field("action"),
+        grant["used"],
+        grant["max_uses"],
+        grant["expires_ms"],
+        field("created_by"),
+        grant["args"]
     )
 }
 
@@ -154,6 +287,9 @@ async fn request(
         client.request(request).await.with_context(|| format!("reaching aecl serve at {uri}"))?;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.context("reading the answer")?.to_bytes();
+    if bytes.is_empty() {
+        return Ok((status, Value::Null));
+    }
     let answer = serde_json::from_slice(&bytes).with_context(|| {
         format!("the server's answer ({status}) is not JSON: {}", String::from_utf8_lossy(&bytes))
     })?;

@@ -248,4 +248,55 @@ fn an_approver_answers_from_the_cli_and_the_waiting_call_runs() {
     assert_eq!(done["effect"]["state"], "failed", "{done}");
     let spent = transfer("c3");
     assert_eq!(spent["decision"], "require_approval", "{spent}");
+
+    // A standing grant from the CLI covers the same payee: the next call passes without
+    // asking, once (max 1); revoking a spent grant still works, a second time does not.
+    let bad = approvals(
+        &[
+            "grant",
+            "--agent",
+            "finance_agent",
+            "--action",
+            "transfer_funds",
+            "--max-uses",
+            "1",
+            "--ttl",
+            "600",
+            "--reason",
+            "r",
+        ],
+        &alice,
+    );
+    assert_eq!(bad.code, Some(2), "no condition: {bad:#?}");
+    let given = approvals(
+        &[
+            "grant",
+            "--agent",
+            "finance_agent",
+            "--action",
+            "transfer_funds",
+            "--equals",
+            "iban=DE89370400440532013000",
+            "--one-of",
+            "currency=EUR,USD",
+            "--max-uses",
+            "1",
+            "--ttl",
+            "600",
+            "--reason",
+            "vendor V-100 this week",
+        ],
+        &alice,
+    );
+    assert_eq!(given.code, Some(0), "{given:#?}");
+    let grant = given.stdout.split_whitespace().nth(2).unwrap().to_owned();
+    let covered = transfer("c4");
+    assert_eq!(covered["decision"], "allow", "{covered}");
+    assert_eq!(transfer("c5")["decision"], "require_approval", "one use only");
+    let listed = approvals(&["grants"], &alice);
+    assert!(listed.stdout.contains(&format!("{grant}  in-force")), "{listed:#?}");
+    assert!(listed.stdout.contains("used=1/1"), "{listed:#?}");
+    assert_eq!(approvals(&["revoke-grant", &grant], &alice).code, Some(0));
+    let twice = approvals(&["revoke-grant", &grant], &alice);
+    assert!(twice.stderr.contains("refused (404"), "{twice:#?}");
 }
