@@ -277,7 +277,7 @@ impl<S: Store> Engine<S> {
         let mut standing: Option<Reason> = None;
         let mut attempt = 0;
         let mut cached = self.runs.take(&call.run, &policy.revision);
-        let (verdict, effect_id, grant, history, approval_id, audit_seq) = loop {
+        let (verdict, effect_id, grant, history, approval_id, audit_seq, new_request) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
                 return Err(EngineError::Contention(call.run.clone()));
@@ -344,13 +344,22 @@ impl<S: Store> Engine<S> {
                 created: now,
             });
             let effect_id = effect.as_ref().map(|e| e.id.clone());
+            // The request this call waits on: its grant's, a pending one of the same call
+            // (a retry while a human has not answered yet asks nobody again), or a new one.
+            let mut new_request = false;
             let approval_id = match &grant {
                 Some(grant) => grant.approval_id.clone(),
                 None if executing
                     && verdict.mode == Mode::Enforce
                     && verdict.decision == Decision::RequireApproval =>
                 {
-                    Some(new_id())
+                    let digest = call.digest();
+                    let pending = self
+                        .store
+                        .pending_approval_for(&digest, &verdict.policy_revision, now)
+                        .await?;
+                    new_request = pending.is_none();
+                    Some(pending.unwrap_or_else(new_id))
                 }
                 None => None,
             };
@@ -372,13 +381,18 @@ impl<S: Store> Engine<S> {
                         StoreError::Corrupt("the store did not append the decision record".into())
                     })?;
                     // The approval request shows the run as it was when the call came.
-                    let history = if grant.is_none() && approval_id.is_some() {
-                        run.snapshot.events.clone()
-                    } else {
-                        Vec::new()
-                    };
+                    let history =
+                        if new_request { run.snapshot.events.clone() } else { Vec::new() };
                     self.keep_run(&policy, &call.run, &call.agent, run, event);
-                    break (verdict, effect_id, grant, history, approval_id, audit_seq);
+                    break (
+                        verdict,
+                        effect_id,
+                        grant,
+                        history,
+                        approval_id,
+                        audit_seq,
+                        new_request,
+                    );
                 }
                 // Another instance moved the run on: read it again.
                 Committed::Conflict => continue,
@@ -391,9 +405,7 @@ impl<S: Store> Engine<S> {
         };
         drop(run_guard);
         // After the decision record: a request never exists without its decision.
-        if grant.is_none()
-            && let Some(id) = &approval_id
-        {
+        if new_request && let Some(id) = &approval_id {
             self.request_approval(id.clone(), &call, &verdict, &history).await?;
         }
         Ok((Decided { call, verdict, audit_seq, approval_id }, effect_id, grant))

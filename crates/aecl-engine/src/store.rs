@@ -410,6 +410,16 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored checkpoint (signed notes), oldest first.
     fn audit_checkpoints(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
+    /// The id of a request for the call with `digest` under policy `revision` that is still
+    /// pending and unexpired at `at` (the newest, if several), so that a retry waits on it
+    /// instead of asking again.
+    fn pending_approval_for(
+        &self,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// Stores a new standing grant (`used` 0, not revoked).
     fn put_standing_grant(
         &self,

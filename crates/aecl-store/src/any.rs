@@ -218,6 +218,15 @@ impl Store for AnyStore {
         forward!(self, s => s.audit_checkpoints())
     }
 
+    async fn pending_approval_for(
+        &self,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        forward!(self, s => s.pending_approval_for(digest, revision, at))
+    }
+
     async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
         forward!(self, s => s.put_standing_grant(grant))
     }

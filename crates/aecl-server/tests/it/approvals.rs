@@ -43,6 +43,9 @@ async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
     assert_eq!(asked["decision"], "require_approval", "{asked}");
     let id = asked["approval_id"].as_str().expect("an approval id").to_owned();
     assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
+    // Retrying while nobody has answered waits on the same request: nobody is asked twice.
+    let retried = execute(&server, "c1b", 1200).await;
+    assert_eq!(retried["approval_id"], id.as_str(), "{retried}");
     assert_eq!(pending_gauge(&server).await, "1");
 
     // The agent waits on its request while the approver reads and approves it.

@@ -363,6 +363,14 @@ impl<S: Store> Store for Switch<S> {
     async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         forward!(self, self.inner.audit_checkpoints())
     }
+    async fn pending_approval_for(
+        &self,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        forward!(self, self.inner.pending_approval_for(digest, revision, at))
+    }
     async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
         forward!(self, self.inner.put_standing_grant(grant))
     }

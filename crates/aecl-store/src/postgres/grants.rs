@@ -207,6 +207,25 @@ pub(super) async fn approvals(
     rows.iter().map(approval_from).collect()
 }
 
+pub(super) async fn pending_approval_for(
+    pool: &PgPool,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT id FROM approvals
+         WHERE call_digest = $1 AND policy_revision = $2 AND status = 'pending' AND expires > $3
+         ORDER BY requested DESC, id DESC LIMIT 1",
+    )
+    .bind(&digest.0)
+    .bind(&revision.0)
+    .bind(to_i64(at.0))
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)
+}
+
 const APPROVAL_COLUMNS: &str = "id, run, call_id, agent, action, call_digest, policy_revision, \
      status, requested, expires, decided_by, reason, body";
 

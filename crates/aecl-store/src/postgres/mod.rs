@@ -276,6 +276,15 @@ impl Store for PostgresStore {
         audit_checkpoints(self.pool()).await
     }
 
+    async fn pending_approval_for(
+        &self,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        grants::pending_approval_for(self.pool(), digest, revision, at).await
+    }
+
     async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
         standing::put(self.pool(), grant).await
     }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("initial", include_str!("migrations/001_initial.sql")),
     ("grant_digest", include_str!("migrations/002_grant_digest.sql")),
     ("standing_grants", include_str!("migrations/003_standing_grants.sql")),
+    ("approval_digest", include_str!("migrations/004_approval_digest.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

@@ -815,6 +815,28 @@ impl Store for SqliteStore {
         self.read(|conn| audit_checkpoints(conn)).await
     }
 
+    async fn pending_approval_for(
+        &self,
+        digest: &CallDigest,
+        revision: &Revision,
+        at: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let (digest, revision) = (digest.0.clone(), revision.0.clone());
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT id FROM approvals
+                 WHERE call_digest = ?1 AND policy_revision = ?2 AND status = 'pending'
+                     AND expires > ?3
+                 ORDER BY requested DESC, id DESC LIMIT 1",
+                params![digest, revision, to_i64(at.0)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
         self.write_raw(move |batch| standing::put(batch.conn, &grant)).await
     }

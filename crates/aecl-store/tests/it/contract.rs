@@ -350,6 +350,18 @@ async fn approvals_resolve_once<S: Store>(store: &S) {
     };
     store.put_approval(approval.clone()).await.unwrap();
     assert_eq!(store.approval("a1").await.unwrap().unwrap(), approval);
+    // A retry of the call finds its pending request, under the same revision, until expiry.
+    let (digest, revision) = (&approval.call_digest, &approval.policy_revision);
+    let rev_2 = Revision("rev-2".into());
+    let pending = |at: u64, other_revision: bool| {
+        let revision = if other_revision { &rev_2 } else { revision };
+        store.pending_approval_for(digest, revision, Timestamp(at))
+    };
+    assert_eq!(pending(2_000, false).await.unwrap().as_deref(), Some("a1"));
+    assert_eq!(pending(3_601_000, false).await.unwrap(), None, "expired");
+    assert_eq!(pending(2_000, true).await.unwrap(), None, "other policy");
+    let other = CallDigest("ab".repeat(32));
+    assert_eq!(store.pending_approval_for(&other, revision, Timestamp(2_000)).await.unwrap(), None);
     assert!(
         store
             .resolve_approval("a1", ApprovalStatus::Rejected, "alice", Some("not ours"))
@@ -365,6 +377,7 @@ async fn approvals_resolve_once<S: Store>(store: &S) {
         (ApprovalStatus::Rejected, Some("alice"), Some("not ours"))
     );
     assert!(store.approval("a2").await.unwrap().is_none());
+    assert_eq!(pending(2_000, false).await.unwrap(), None, "answered");
 }
 
 async fn approvals_are_listed_newest_first<S: Store>(store: &S) {

@@ -219,7 +219,8 @@ async fn replicas_starting_at_once_migrate_once() {
             .fetch_all(&mut conn)
             .await
             .unwrap();
-    let expected = [(1, "initial"), (2, "grant_digest"), (3, "standing_grants")];
+    let expected =
+        [(1, "initial"), (2, "grant_digest"), (3, "standing_grants"), (4, "approval_digest")];
     assert_eq!(versions, expected.map(|(v, name)| (v, name.to_owned())));
     // Each store appends; together they make one log.
     for (i, store) in stores.iter().enumerate() {
@@ -241,7 +242,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap();
     let refused = PostgresStore::open(&url, audit_config()).await.unwrap_err();
-    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 3 }), "{refused}");
+    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 4 }), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
