@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 
 use aecl_audit::RecordKind;
-use aecl_core::{Call, Decision, Mode, Reason, Stage, Timestamp, Verdict};
+use aecl_core::{Call, CallDigest, Decision, Mode, Reason, Stage, Timestamp, Verdict};
 use serde_json::{Value, json};
 
 use crate::engine::{Engine, new_id};
@@ -113,19 +113,19 @@ impl<S: Store> Engine<S> {
         Ok(listed)
     }
 
-    /// Applies the grant of `call`, if it has one, to a `require_approval` verdict: a
+    /// Applies the grant of the call with `digest`, if it has one, to a `require_approval` verdict: a
     /// usable grant makes the verdict `allow` and is returned, to be spent at dispatch; an
     /// unusable one is named in the verdict, which stays `require_approval`.
     pub(crate) async fn apply_grant(
         &self,
         verdict: &mut Verdict,
-        call: &Call,
+        digest: &CallDigest,
         now: Timestamp,
     ) -> Result<Option<Grant>, EngineError> {
         if verdict.decision != Decision::RequireApproval || verdict.mode != Mode::Enforce {
             return Ok(None);
         }
-        let Some(grant) = self.store().grant_for_call(&call.digest()).await? else {
+        let Some(grant) = self.store().grant_for_call(digest).await? else {
             return Ok(None);
         };
         let refusal = if now >= grant.expires {

@@ -277,6 +277,8 @@ impl<S: Store> Engine<S> {
         let mut standing: Option<Reason> = None;
         let mut attempt = 0;
         let mut cached = self.runs.take(&call.run, &policy.revision);
+        // Hashed once: the effect, the grant lookups and the record all name it.
+        let digest = call.digest();
         let (verdict, effect_id, grant, history, approval_id, audit_seq, new_request) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
@@ -314,7 +316,7 @@ impl<S: Store> Engine<S> {
             }
             // Step 10: a human's grant for exactly this call lets it through.
             let grant =
-                if executing { self.apply_grant(&mut verdict, &call, now).await? } else { None };
+                if executing { self.apply_grant(&mut verdict, &digest, now).await? } else { None };
             // Or an approver's standing grant covers it: one use is counted per call, however
             // often a conflicting commit below makes this loop decide again.
             if executing && grant.is_none() {
@@ -339,7 +341,7 @@ impl<S: Store> Engine<S> {
                 agent: call.agent.clone(),
                 action: call.action.clone(),
                 idempotency_key: call.idempotency_key.clone(),
-                call_digest: call.digest(),
+                call_digest: digest.clone(),
                 node: self.config.node.clone(),
                 created: now,
             });
@@ -353,7 +355,6 @@ impl<S: Store> Engine<S> {
                     && verdict.mode == Mode::Enforce
                     && verdict.decision == Decision::RequireApproval =>
                 {
-                    let digest = call.digest();
                     let pending = self
                         .store
                         .pending_approval_for(&digest, &verdict.policy_revision, now)
@@ -364,7 +365,8 @@ impl<S: Store> Engine<S> {
                 None => None,
             };
             // The decision record goes with the run event: one durable commit per call.
-            let record = self.decision_record(&call, &verdict, approval_id.as_deref(), started);
+            let record =
+                self.decision_record(&call, &digest, &verdict, approval_id.as_deref(), started);
             let event = RunEvent::call(&call, &verdict);
             let commit = RunCommit {
                 run: call.run.clone(),
@@ -438,6 +440,7 @@ impl<S: Store> Engine<S> {
     fn decision_record(
         &self,
         call: &Call,
+        digest: &CallDigest,
         verdict: &Verdict,
         approval_id: Option<&str>,
         started: Instant,
@@ -446,7 +449,7 @@ impl<S: Store> Engine<S> {
         record.approval_id = approval_id.map(str::to_owned);
         record.call_id.clone_from(&call.id);
         record.action.clone_from(&call.action);
-        record.call_digest = call.digest();
+        record.call_digest = digest.clone();
         record.input = call.args.clone();
         self.redact(&mut record.input);
         record.policy_revision = verdict.policy_revision.clone();
@@ -489,15 +492,10 @@ impl<S: Store> Engine<S> {
         let dispatched = match &grant {
             None => self.store.dispatch_effect(&effect_id).await.map(Ok)?,
             Some(grant) => {
-                let (digest, revision) = (call.digest(), &decided.verdict.policy_revision);
+                // The grant was found by this call's digest.
+                let (digest, revision) = (&grant.call_digest, &decided.verdict.policy_revision);
                 self.store
-                    .dispatch_effect_with_grant(
-                        &effect_id,
-                        &grant.id,
-                        &digest,
-                        revision,
-                        self.now(),
-                    )
+                    .dispatch_effect_with_grant(&effect_id, &grant.id, digest, revision, self.now())
                     .await?
             }
         };

@@ -46,8 +46,7 @@ impl Session {
 
 /// The CSRF value of a session token: hex SHA-256 over a domain line and the token.
 pub fn csrf_value(token: &str) -> String {
-    let digest = Sha256::new().chain_update(CSRF_DOMAIN).chain_update(token).finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    aecl_core::call::hex(&Sha256::new().chain_update(CSRF_DOMAIN).chain_update(token).finalize())
 }
 
 /// Equality in time independent of where the values differ.

@@ -63,7 +63,7 @@ async fn sign_in(server: &Server, token: &str) -> String {
 }
 
 /// The CSRF value in a page's forms.
-fn csrf(page: &str) -> String {
+fn csrf_in(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF value") + 19;
     page[at..at + 64].to_owned()
 }
@@ -106,7 +106,7 @@ async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backen
     assert!(page.contains("Please process immediately"), "the e-mail is in the history");
     assert!(!page.contains("<script>"), "tool output is escaped: {page}");
     assert!(page.contains("&lt;script&gt;"), "{page}");
-    let csrf = csrf(page);
+    let csrf = csrf_in(page);
 
     // Posts without the session's CSRF value, or from another origin, are refused.
     let approve = format!("{detail_path}/approve");
@@ -128,19 +128,17 @@ async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backen
     let admin = sign_in(&server, &token("root", Role::Admin)).await;
     let admin_page = server.send("GET", &detail_path, None, &[("cookie", &admin)], "").await;
     assert!(!admin_page.text.contains("id=\"approve\""), "no buttons for admins");
+    // The sign-out form carries the session's value.
+    let admin_csrf = csrf_in(&admin_page.text);
     let by_admin = server
-        .send(
-            "POST",
-            &approve,
-            None,
-            &[FORM, ("cookie", &admin)],
-            &form(&[("csrf", &csrf_of(&admin))]),
-        )
+        .send("POST", &approve, None, &[FORM, ("cookie", &admin)], &form(&[("csrf", &admin_csrf)]))
         .await;
     assert_eq!(by_admin.status, 403, "{}", by_admin.text);
     let own = sign_in(&server, &token("finance_agent", Role::Approver)).await;
+    let own_page = server.send("GET", &detail_path, None, &[("cookie", &own)], "").await;
+    let own_csrf = csrf_in(&own_page.text);
     let by_self = server
-        .send("POST", &approve, None, &[FORM, ("cookie", &own)], &form(&[("csrf", &csrf_of(&own))]))
+        .send("POST", &approve, None, &[FORM, ("cookie", &own)], &form(&[("csrf", &own_csrf)]))
         .await;
     assert_eq!(by_self.status, 403, "{}", by_self.text);
     assert_eq!(server.executed.0.load(Ordering::SeqCst), 1, "only the inbox was read");
@@ -174,15 +172,6 @@ async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backen
         .await;
     assert_eq!(out.status, 303);
     assert!(header(&out, "set-cookie").contains("Max-Age=0"));
-}
-
-/// The CSRF value of a session cookie `aecl_session=TOKEN`, as its pages carry it.
-fn csrf_of(cookie: &str) -> String {
-    use sha2::Digest;
-    let token = cookie.strip_prefix("aecl_session=").unwrap();
-    let digest =
-        sha2::Sha256::new().chain_update(b"aecl-ui-csrf-v1\n").chain_update(token).finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The Playwright script and its pinned dependencies.
