@@ -1,6 +1,6 @@
 //! The approval gate end to end: an agent's risky call waits (long-poll), an approver
-//! approves it, the retried call completes once; rejection; a spent grant, a changed
-//! argument and self-approval are refused.
+//! approves it, the retried call completes once; rejection and expiry; a spent grant, a
+//! changed argument and self-approval are refused.
 
 use std::sync::atomic::Ordering;
 
@@ -8,11 +8,14 @@ use aecl_engine::identity::Role;
 use serde_json::{Value, json};
 
 use crate::on_both;
-use crate::support::{Backend, Server, agent, call, start, token};
+use crate::support::{
+    Backend, Server, agent, call, finance_policy, start, start_with_policy, token,
+};
 
 on_both!(
     a_waiting_call_completes_once_after_approval,
     a_rejected_call_never_runs,
+    an_unanswered_request_expires_and_cannot_be_approved,
     approvals_refuse_self_approval_and_wrong_roles
 );
 
@@ -100,6 +103,42 @@ async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
         server.audit().await.into_iter().filter(|r| r["kind"] == "approval").collect();
     assert_eq!(answered.len(), 1, "{answered:?}");
     assert_eq!(answered[0]["approval_id"], id.as_str());
+}
+
+async fn an_unanswered_request_expires_and_cannot_be_approved(backend: Backend) {
+    // The finance policy with requests for transfers that expire after one second.
+    let mut policy = (*finance_policy()).clone();
+    let mut transfer_spec = (*policy.actions["transfer_funds"]).clone();
+    transfer_spec.approval.expires_secs = 1;
+    policy.actions.insert("transfer_funds".to_owned(), std::sync::Arc::new(transfer_spec));
+    let server = start_with_policy(backend, std::sync::Arc::new(policy)).await;
+    let alice = token("alice", Role::Approver);
+
+    let asked = execute(&server, "c1", 1200).await;
+    let id = asked["approval_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+
+    // An expired request is a rejection: the waiting agent is told so, and nobody can
+    // approve it any more.
+    let seen = server.get(&format!("/v1/approvals/{id}?wait=5s"), Some(&agent())).await;
+    assert_eq!(seen.body["status"], "expired", "{}", seen.text);
+    let late = server.post(&format!("/v1/approvals/{id}/approve"), Some(&alice), &json!({})).await;
+    assert_eq!((late.status, late.body["error"]["code"].as_str()), (409, Some("conflict")));
+    let pending = server.get("/v1/approvals", Some(&alice)).await;
+    assert_eq!(pending.body, json!([]), "{}", pending.text);
+
+    // The same call asks again, with a new request; nothing ran.
+    let again = execute(&server, "c2", 1200).await;
+    assert_eq!(again["decision"], "require_approval", "{again}");
+    assert_ne!(again["approval_id"], id.as_str());
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
+    let expired: Vec<Value> = server
+        .audit()
+        .await
+        .into_iter()
+        .filter(|r| r["kind"] == "approval" && r["input"]["status"] == "expired")
+        .collect();
+    assert_eq!(expired.len(), 1, "the expiry is audited once");
 }
 
 async fn a_rejected_call_never_runs(backend: Backend) {

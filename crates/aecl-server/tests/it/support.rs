@@ -166,6 +166,21 @@ pub async fn start_notifying(
     config: ServerConfig,
     notifier: Option<Arc<dyn Notifier>>,
 ) -> Server {
+    launch(backend, config, notifier, finance_policy()).await
+}
+
+/// A server deciding under `policy`.
+pub async fn start_with_policy(backend: Backend, policy: Arc<aecl_core::Policy>) -> Server {
+    let config = ServerConfig { audit_key: AUDIT_ORIGIN.to_owned(), ..ServerConfig::default() };
+    launch(backend, config, None, policy).await
+}
+
+async fn launch(
+    backend: Backend,
+    config: ServerConfig,
+    notifier: Option<Arc<dyn Notifier>>,
+    policy: Arc<aecl_core::Policy>,
+) -> Server {
     let dir = tempfile::TempDir::new().unwrap();
     let down = Arc::new(AtomicBool::new(false));
     let executed = Arc::new(Counting::default());
@@ -174,14 +189,14 @@ pub async fn start_notifying(
         Backend::Sqlite => {
             let store = SqliteStore::open(&dir.path().join("aecl.db"), audit_config()).unwrap();
             let store = Switch { inner: store, down: down.clone() };
-            serve(store, config, executed.clone(), notifier).await
+            serve(store, config, executed.clone(), notifier, policy.clone()).await
         }
         Backend::Postgres => {
             let url = crate::pg::postgres_url().await;
             let store = PostgresStore::open(&url, audit_config()).await.unwrap();
             pg_url = Some(url);
             let store = Switch { inner: store, down: down.clone() };
-            serve(store, config, executed.clone(), notifier).await
+            serve(store, config, executed.clone(), notifier, policy.clone()).await
         }
     };
     let client = Client::builder(TokioExecutor::new()).build_http();
@@ -193,11 +208,12 @@ async fn serve<S: Store>(
     config: ServerConfig,
     connector: Arc<Counting>,
     notifier: Option<Arc<dyn Notifier>>,
+    policy: Arc<aecl_core::Policy>,
 ) -> String {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine_config =
         EngineConfig { grant_key: Some(audit_config().signer), ..EngineConfig::default() };
-    let mut engine = Engine::new(Arc::new(store), finance_policy(), clock.clone(), engine_config);
+    let mut engine = Engine::new(Arc::new(store), policy, clock.clone(), engine_config);
     if let Some(notifier) = notifier {
         engine = engine.with_notifier(notifier);
     }
