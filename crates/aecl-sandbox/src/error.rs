@@ -1,0 +1,11 @@
+//! The launcher's errors: the sandbox could not even be prepared, so nothing ran.
+//! Everything that happens once the helper runs is an [`Outcome`](crate::Outcome).
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The helper executable is missing or could not be started.
+    #[error("sandbox helper: {0}")]
+    Helper(String),
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+}

@@ -1,0 +1,316 @@
+//! The helper executable (`aecl-sandbox`): one run of one command, contained.
+//!
+//! The launcher starts it with an empty environment and writes the [`Spec`] as one JSON
+//! line on its stdin; whatever follows on stdin is the command's. The helper is
+//! single-threaded from start to end, so `clone` and `fork` here are safe (the server that
+//! launches it is multi-threaded and never forks).
+//!
+//! Three processes at most:
+//! - the **supervisor** (this process, on the host): makes the cgroup, clones the init
+//!   into new user, PID, mount, network, IPC, UTS and cgroup namespaces, writes its uid
+//!   and gid maps (an unprivileged host uid, never root), then waits for it under the
+//!   earliest deadline, kills the whole namespace when a deadline passes, and writes the
+//!   [`Report`];
+//! - the **init** (PID 1 of the new namespace): builds the read-only root, brings up
+//!   loopback, sets rlimits, drops every capability, sets `no_new_privs`, applies Landlock
+//!   and seccomp, starts the egress forwarder when hosts are allowed, forks the command
+//!   and reaps; when it exits the kernel kills everything left in the namespace;
+//! - the **command**, exec'd with exactly the spec's environment.
+//!
+//! Where user namespaces cannot be made (and the spec allows it), the fallback runs the
+//! command in a new session under Landlock, seccomp and rlimits, and says so.
+
+mod cgroup;
+mod fallback;
+mod forward;
+mod init;
+mod lsm;
+mod mounts;
+mod restrict;
+mod seccomp;
+mod status;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{Pid, pipe2};
+
+use crate::spec::{Isolation, Layers, Outcome, Report, Spec};
+use status::{Message, read_messages};
+
+/// The longest spec line accepted on stdin.
+const MAX_SPEC_BYTES: usize = 1 << 20;
+
+/// Stack of the cloned init. It builds mounts and forks; it never recurses deeply.
+const INIT_STACK_BYTES: usize = 512 * 1024;
+
+/// Runs the helper; returns its exit code (the command's, as [`Outcome::exit_code`]).
+pub fn main() -> i32 {
+    let started = Instant::now();
+    let spec = match read_spec() {
+        Ok(spec) => spec,
+        Err(error) => {
+            // No report path is known without a spec: the launcher sees the exit code and
+            // an absent report, and reports a setup failure itself.
+            let _ = writeln!(std::io::stderr(), "aecl-sandbox: {error}");
+            return 125;
+        }
+    };
+    let (outcome, layers) = supervise(&spec, started);
+    let report = Report { outcome, layers, elapsed_ms: elapsed_ms(started) };
+    let code = report.outcome.exit_code();
+    if let Err(error) = write_report(&spec, &report) {
+        let _ = writeln!(std::io::stderr(), "aecl-sandbox: writing the report: {error}");
+        return 125;
+    }
+    code
+}
+
+/// Reads the spec line from stdin one byte at a time, so that nothing after the newline
+/// (the command's stdin) is consumed.
+fn read_spec() -> Result<Spec, String> {
+    let mut line = Vec::new();
+    // Not `std::io::stdin()`: its buffer would swallow the command's input.
+    let stdin = std::io::stdin();
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(stdin.as_fd(), &mut byte) {
+            Ok(0) => return Err("stdin closed before the spec line".to_owned()),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(format!("reading the spec: {e}")),
+        }
+        if line.len() > MAX_SPEC_BYTES {
+            return Err(format!("the spec line is longer than {MAX_SPEC_BYTES} bytes"));
+        }
+    }
+    let spec: Spec =
+        serde_json::from_slice(&line).map_err(|e| format!("the spec is not valid: {e}"))?;
+    if spec.argv.is_empty() {
+        return Err("the spec has no command".to_owned());
+    }
+    if spec.host_uid == 0 || spec.host_gid == 0 {
+        return Err("the sandbox never runs as host root (host_uid or host_gid is 0)".to_owned());
+    }
+    Ok(spec)
+}
+
+fn write_report(spec: &Spec, report: &Report) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(report).map_err(std::io::Error::other)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_0600()
+        .open(&spec.report)?;
+    file.write_all(&bytes)?;
+    file.sync_all()
+}
+
+trait Mode0600 {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+
+impl Mode0600 for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
+    }
+}
+
+/// Builds the sandbox, runs the command and says how it ended.
+fn supervise(spec: &Spec, started: Instant) -> (Outcome, Layers) {
+    let mut layers = Layers { host_uid: spec.host_uid, ..Layers::default() };
+    let cgroup = cgroup::Cgroup::create(&spec.limits);
+    layers.cgroup = cgroup.describe();
+    // Supplementary groups of a root launcher would follow the command into the namespace
+    // as host gid 0: drop them first (an unprivileged launcher has none it could drop).
+    if nix::unistd::geteuid().is_root() {
+        if let Err(e) = nix::unistd::setgroups(&[]) {
+            return (setup(format!("dropping supplementary groups: {e}")), layers);
+        }
+    }
+    let fallback_reason = match spec.isolation {
+        Isolation::Landlock => Some("namespaces not requested (--isolation landlock)".to_owned()),
+        Isolation::Auto | Isolation::Namespaces => {
+            match run_in_namespaces(spec, &cgroup, &mut layers, started) {
+                Ran::Done(outcome) => {
+                    cgroup.finish();
+                    return (outcome, layers);
+                }
+                Ran::Unavailable(_) if spec.isolation == Isolation::Namespaces => {
+                    cgroup.finish();
+                    return (
+                        setup("user namespaces are not available and --isolation namespaces \
+                               forbids the fallback"
+                            .to_owned()),
+                        layers,
+                    );
+                }
+                Ran::Unavailable(reason) => Some(reason),
+            }
+        }
+    };
+    layers = Layers { host_uid: spec.host_uid, cgroup: cgroup.describe(), ..Layers::default() };
+    let outcome = fallback::run(spec, &cgroup, &mut layers, started);
+    layers.fallback_reason = fallback_reason;
+    cgroup.finish();
+    (outcome, layers)
+}
+
+/// What the namespace path came to.
+enum Ran {
+    Done(Outcome),
+    /// Namespaces could not be made; nothing of the command ran.
+    Unavailable(String),
+}
+
+fn run_in_namespaces(
+    spec: &Spec,
+    cgroup: &cgroup::Cgroup,
+    layers: &mut Layers,
+    started: Instant,
+) -> Ran {
+    let (go_read, go_write) = match pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pair) => pair,
+        Err(e) => return Ran::Done(setup(format!("pipe: {e}"))),
+    };
+    let (status_read, status_write) = match pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pair) => pair,
+        Err(e) => return Ran::Done(setup(format!("pipe: {e}"))),
+    };
+    // The init joins the cgroup by being cloned from a member, so the cgroup namespace's
+    // root is the sandbox's own cgroup.
+    if let Err(e) = cgroup.enter_self() {
+        return Ran::Done(setup(format!("joining the cgroup: {e}")));
+    }
+    let flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWCGROUP;
+    let mut stack = vec![0u8; INIT_STACK_BYTES];
+    let go_raw = go_read.as_raw_fd();
+    let status_raw = status_write.as_raw_fd();
+    let child = {
+        let callback = Box::new(|| init::main(spec, go_raw, status_raw));
+        // SAFETY: this process is single-threaded (the helper never starts a thread), so
+        // the child of `clone` without `CLONE_VM` is a plain copy of it, as after `fork`;
+        // the callback runs on `stack`, which outlives the call in the parent and is a
+        // copy in the child.
+        unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
+    };
+    let _ = cgroup.leave_self();
+    drop(go_read);
+    drop(status_write);
+    let child = match child {
+        Ok(pid) => pid,
+        Err(e @ (Errno::EPERM | Errno::EINVAL | Errno::ENOSPC | Errno::EUSERS | Errno::EACCES)) => {
+            return Ran::Unavailable(format!("cannot create user namespaces: {e}"));
+        }
+        Err(e) => return Ran::Done(setup(format!("clone: {e}"))),
+    };
+    if let Err(e) = write_id_maps(child, spec) {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Ran::Unavailable(format!("cannot map the sandbox's user: {e}"));
+    }
+    let mut go = File::from(go_write);
+    if go.write_all(b"g").is_err() {
+        let _ = kill(child, Signal::SIGKILL);
+    }
+    drop(go);
+    let waited = wait_with_deadline(child, spec, started);
+    let messages = read_messages(status_read);
+    let mut outcome = None;
+    for message in messages {
+        match message {
+            Message::Layers(reported) => *layers = Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported },
+            Message::NamespaceFailed(reason) => return Ran::Unavailable(reason),
+            // The first word on the outcome wins: the command's own process reports a
+            // refused exec before the init reports the exit that follows it.
+            Message::Outcome(o) => {
+                outcome.get_or_insert(o);
+            }
+        }
+    }
+    let outcome = match waited {
+        Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
+        Waited::Exited(_) => outcome.unwrap_or_else(|| {
+            setup("the sandbox's init ended without a word".to_owned())
+        }),
+    };
+    Ran::Done(cgroup.explain(outcome))
+}
+
+/// Maps the sandbox's root to the unprivileged host user. Written by this process, which
+/// is in the parent namespace: a root launcher may map any uid, an unprivileged one only
+/// its own.
+fn write_id_maps(child: Pid, spec: &Spec) -> std::io::Result<()> {
+    let proc = format!("/proc/{child}");
+    std::fs::write(format!("{proc}/uid_map"), format!("0 {} 1\n", spec.host_uid))?;
+    std::fs::write(format!("{proc}/setgroups"), "deny")?;
+    std::fs::write(format!("{proc}/gid_map"), format!("0 {} 1\n", spec.host_gid))?;
+    Ok(())
+}
+
+pub(crate) enum Waited {
+    /// The child ended, with its status when it could be read.
+    Exited(Option<WaitStatus>),
+    TimedOut(crate::spec::TimeLimit, u64),
+}
+
+/// Waits for `child` until the earliest deadline; past it, kills it (for the init of a
+/// PID namespace this kills every process in it) and reaps it.
+pub(crate) fn wait_with_deadline(child: Pid, spec: &Spec, started: Instant) -> Waited {
+    let (limit, limit_ms) = spec.deadlines.binding();
+    let pidfd = pidfd_open(child);
+    loop {
+        match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(status) => return Waited::Exited(Some(status)),
+            Err(_) => return Waited::Exited(None),
+        }
+        let spent = elapsed_ms(started);
+        if spent >= limit_ms {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Waited::TimedOut(limit, spent);
+        }
+        let left = limit_ms - spent;
+        match &pidfd {
+            Some(fd) => {
+                let timeout = PollTimeout::try_from(left.min(60_000)).unwrap_or(PollTimeout::MAX);
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut fds, timeout);
+            }
+            // Kernels before 5.3 have no pidfd: poll the child every millisecond.
+            None => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+}
+
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: `pidfd_open` takes a pid and flags and returns a new descriptor or -1; no
+    // memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the kernel just returned `fd` as a new descriptor that nothing else owns.
+    Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+pub(crate) fn setup(error: String) -> Outcome {
+    Outcome::Setup { error }
+}
+
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,229 @@
+//! The sandbox's cgroup: a `pids` and `memory` limit over the whole process tree, and a
+//! way to kill all of it. cgroup v1 (one hierarchy per controller) or v2 (one unified
+//! hierarchy), detected at run time. Making one needs write access to the hierarchy
+//! (root, or a delegated subtree); without it the sandbox relies on rlimits, and the
+//! report says `none` with the reason.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::spec::{Limits, Outcome};
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+#[derive(Debug)]
+pub(crate) enum Cgroup {
+    /// One directory per controller, and where this process was in each.
+    V1 { dirs: Vec<(PathBuf, PathBuf)> },
+    /// The leaf, and where this process was.
+    V2 { dir: PathBuf, home: PathBuf },
+    None(String),
+}
+
+impl Cgroup {
+    pub(crate) fn create(limits: &Limits) -> Cgroup {
+        let id = match random_id() {
+            Ok(id) => id,
+            Err(e) => return Cgroup::None(format!("no random id: {e}")),
+        };
+        let result = if Path::new(ROOT).join("cgroup.controllers").exists() {
+            create_v2(&id, limits)
+        } else {
+            create_v1(&id, limits)
+        };
+        result.unwrap_or_else(Cgroup::None)
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Cgroup::V1 { .. } => "v1".to_owned(),
+            Cgroup::V2 { .. } => "v2".to_owned(),
+            Cgroup::None(why) => format!("none: {why}"),
+        }
+    }
+
+    /// Moves this process into the cgroup, so that what it clones or forks starts there.
+    pub(crate) fn enter_self(&self) -> std::io::Result<()> {
+        let pid = std::process::id().to_string();
+        match self {
+            Cgroup::V1 { dirs } => dirs.iter().try_for_each(|(dir, _)| write(dir, "cgroup.procs", &pid)),
+            Cgroup::V2 { dir, .. } => write(dir, "cgroup.procs", &pid),
+            Cgroup::None(_) => Ok(()),
+        }
+    }
+
+    /// Moves this process back where it was.
+    pub(crate) fn leave_self(&self) -> std::io::Result<()> {
+        let pid = std::process::id().to_string();
+        match self {
+            Cgroup::V1 { dirs } => dirs.iter().try_for_each(|(_, home)| write(home, "cgroup.procs", &pid)),
+            Cgroup::V2 { home, .. } => write(home, "cgroup.procs", &pid),
+            Cgroup::None(_) => Ok(()),
+        }
+    }
+
+    /// Adds why the command died when the cgroup knows (the memory limit's OOM kill).
+    pub(crate) fn explain(&self, outcome: Outcome) -> Outcome {
+        match outcome {
+            Outcome::Killed { signal, cause: None } if signal == libc::SIGKILL && self.oom_killed() => {
+                Outcome::Killed { signal, cause: Some("memory limit reached (OOM kill)".to_owned()) }
+            }
+            other => other,
+        }
+    }
+
+    fn oom_killed(&self) -> bool {
+        let (dir, file) = match self {
+            Cgroup::V1 { dirs } => match dirs.iter().find(|(d, _)| d.starts_with(Path::new(ROOT).join("memory"))) {
+                Some((dir, _)) => (dir.clone(), "memory.oom_control"),
+                None => return false,
+            },
+            Cgroup::V2 { dir, .. } => (dir.clone(), "memory.events"),
+            Cgroup::None(_) => return false,
+        };
+        fs::read_to_string(dir.join(file)).is_ok_and(|text| {
+            text.lines().any(|line| {
+                line.strip_prefix("oom_kill ").is_some_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+            })
+        })
+    }
+
+    /// Kills whatever is still in the cgroup and removes it.
+    pub(crate) fn finish(&self) {
+        let _ = self.leave_self();
+        let dirs: Vec<&Path> = match self {
+            Cgroup::V1 { dirs } => dirs.iter().map(|(d, _)| d.as_path()).collect(),
+            Cgroup::V2 { dir, .. } => {
+                let _ = write(dir, "cgroup.kill", "1");
+                vec![dir.as_path()]
+            }
+            Cgroup::None(_) => return,
+        };
+        for dir in dirs {
+            for _ in 0..200 {
+                kill_members(dir);
+                if fs::remove_dir(dir).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+fn create_v1(id: &str, limits: &Limits) -> Result<Cgroup, String> {
+    let mut dirs = Vec::new();
+    let homes = own_cgroups();
+    for (controller, files) in [
+        ("pids", vec![("pids.max", limits.pids.to_string())]),
+        (
+            "memory",
+            vec![
+                ("memory.limit_in_bytes", limits.memory_bytes.to_string()),
+                // Memory plus swap: the same figure, so the limit cannot be escaped into swap.
+                ("memory.memsw.limit_in_bytes", limits.memory_bytes.to_string()),
+            ],
+        ),
+    ] {
+        let base = Path::new(ROOT).join(controller);
+        if !base.join("cgroup.procs").exists() {
+            cleanup(&dirs);
+            return Err(format!("no `{controller}` hierarchy at {}", base.display()));
+        }
+        let home = homes
+            .iter()
+            .find(|(names, _)| names.split(',').any(|n| n == controller))
+            .map(|(_, path)| base.join(path.trim_start_matches('/')))
+            .unwrap_or_else(|| base.clone());
+        let dir = base.join("aecl").join(id);
+        if let Err(e) = fs::create_dir_all(&dir) {
+            cleanup(&dirs);
+            return Err(format!("cannot create {}: {e}", dir.display()));
+        }
+        dirs.push((dir.clone(), home));
+        for (file, value) in files {
+            // Swap accounting may be off (no memsw files): the memory limit still holds.
+            if file == "memory.memsw.limit_in_bytes" && !dir.join(file).exists() {
+                continue;
+            }
+            if let Err(e) = write(&dir, file, &value) {
+                cleanup(&dirs);
+                return Err(format!("cannot set {file}: {e}"));
+            }
+        }
+    }
+    Ok(Cgroup::V1 { dirs })
+}
+
+fn create_v2(id: &str, limits: &Limits) -> Result<Cgroup, String> {
+    let root = Path::new(ROOT);
+    let controllers = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    for needed in ["pids", "memory"] {
+        if !controllers.split_whitespace().any(|c| c == needed) {
+            return Err(format!("the `{needed}` controller is not available"));
+        }
+    }
+    let home = own_cgroups()
+        .into_iter()
+        .find(|(names, _)| names.is_empty())
+        .map(|(_, path)| root.join(path.trim_start_matches('/')))
+        .unwrap_or_else(|| root.to_path_buf());
+    let parent = root.join("aecl");
+    fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    for dir in [root, parent.as_path()] {
+        write(dir, "cgroup.subtree_control", "+pids +memory")
+            .map_err(|e| format!("cannot delegate controllers in {}: {e}", dir.display()))?;
+    }
+    let dir = parent.join(id);
+    fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let set = [
+        ("pids.max", limits.pids.to_string()),
+        ("memory.max", limits.memory_bytes.to_string()),
+        ("memory.swap.max", "0".to_owned()),
+    ];
+    for (file, value) in set {
+        if let Err(e) = write(&dir, file, &value) {
+            let _ = fs::remove_dir(&dir);
+            return Err(format!("cannot set {file}: {e}"));
+        }
+    }
+    Ok(Cgroup::V2 { dir, home })
+}
+
+/// This process's cgroups: `(controllers, path)` per line of `/proc/self/cgroup`
+/// (`controllers` is empty for the v2 hierarchy).
+fn own_cgroups() -> Vec<(String, String)> {
+    fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let _id = parts.next()?;
+            Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+        })
+        .collect()
+}
+
+fn kill_members(dir: &Path) {
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+fn cleanup(dirs: &[(PathBuf, PathBuf)]) {
+    for (dir, _) in dirs {
+        let _ = fs::remove_dir(dir);
+    }
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> std::io::Result<()> {
+    fs::write(dir.join(file), value)
+}
+
+fn random_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

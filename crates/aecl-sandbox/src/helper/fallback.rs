@@ -1,0 +1,161 @@
+//! The fallback tier, for hosts without user namespaces (or when asked for): the command
+//! runs in a new session on the host's file system, as an unprivileged user when the
+//! launcher is root, under Landlock (files, TCP ports, abstract Unix sockets, signals),
+//! seccomp, rlimits and the cgroup when one could be made. It refuses to run when the
+//! kernel enforces no Landlock at all: never unsandboxed.
+
+use std::time::Instant;
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, setresgid, setresuid, setsid};
+
+use super::cgroup::Cgroup;
+use super::status::{Message, StatusWriter, read_messages};
+use super::{Waited, lsm, restrict, seccomp, setup, wait_with_deadline};
+use crate::spec::{EGRESS_PORT, Layers, Outcome, Spec};
+
+pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, started: Instant) -> Outcome {
+    let spec = with_fallback_proxy(spec);
+    let (status_read, status_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pair) => pair,
+        Err(e) => return setup(format!("pipe: {e}")),
+    };
+    if let Err(e) = std::fs::create_dir_all(&spec.fallback_work_dir) {
+        return setup(format!("creating the work dir: {e}"));
+    }
+    if nix::unistd::geteuid().is_root() {
+        let owner = (Some(Uid::from_raw(spec.host_uid)), Some(Gid::from_raw(spec.host_gid)));
+        if let Err(e) = nix::unistd::chown(&spec.fallback_work_dir, owner.0, owner.1) {
+            return setup(format!("giving the work dir to the sandbox's user: {e}"));
+        }
+    }
+    if let Err(e) = cgroup.enter_self() {
+        return setup(format!("joining the cgroup: {e}"));
+    }
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&status_write);
+    // SAFETY: the helper is single-threaded, so the child of `fork` may run any code.
+    let forked = unsafe { fork() };
+    let child = match forked {
+        Ok(ForkResult::Child) => {
+            drop(status_read);
+            let code = child(&spec, StatusWriter::from_inherited(raw));
+            // SAFETY: ends the forked child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => {
+            let _ = cgroup.leave_self();
+            return setup(format!("fork: {e}"));
+        }
+    };
+    let _ = cgroup.leave_self();
+    drop(status_write);
+    let waited = wait_with_deadline(child, &spec, started);
+    // The command's session: anything it started that is still running (the cgroup, when
+    // there is one, catches those that left the session too).
+    let _ = kill(Pid::from_raw(-child.as_raw()), Signal::SIGKILL);
+    let mut outcome = None;
+    for message in read_messages(status_read) {
+        match message {
+            Message::Layers(reported) => {
+                *layers = Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported };
+            }
+            Message::NamespaceFailed(reason) => outcome = outcome.or(Some(setup(reason))),
+            Message::Outcome(o) => outcome = outcome.or(Some(o)),
+        }
+    }
+    let outcome = match waited {
+        Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
+        Waited::Exited(status) => outcome.unwrap_or_else(|| exit_status(child, status)),
+    };
+    let _ = std::fs::remove_dir_all(&spec.fallback_work_dir);
+    cgroup.explain(outcome)
+}
+
+/// The proxy variables point at the host's loopback port in the fallback (there is no
+/// forwarder without a network namespace).
+fn with_fallback_proxy(spec: &Spec) -> Spec {
+    let mut spec = spec.clone();
+    if let Some(egress) = &spec.egress {
+        let from = format!("127.0.0.1:{EGRESS_PORT}");
+        let to = format!("127.0.0.1:{}", egress.tcp_port);
+        for (_, value) in &mut spec.env {
+            *value = value.replace(&from, &to);
+        }
+    }
+    spec
+}
+
+/// How the command (the forked child, after its exec) ended.
+fn exit_status(child: Pid, status: Option<WaitStatus>) -> Outcome {
+    match status {
+        Some(WaitStatus::Exited(_, code)) => Outcome::Exited { code },
+        Some(WaitStatus::Signaled(_, signal, _)) => restrict::signalled(signal),
+        _ => setup(format!("the sandboxed process {child} could not be waited for")),
+    }
+}
+
+/// In the forked child: become the sandbox's user, restrict, and execute the command.
+fn child(spec: &Spec, mut status: StatusWriter) -> i32 {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let fail = |status: &mut StatusWriter, error: String| {
+        status.send(&Message::Outcome(Outcome::Setup { error }));
+        125
+    };
+    if let Err(e) = setsid() {
+        return fail(&mut status, format!("setsid: {e}"));
+    }
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        // While still privileged: nothing executed later may regain a capability.
+        if let Err(e) = caps::clear(None, caps::CapSet::Bounding) {
+            return fail(&mut status, format!("clearing the bounding capabilities: {e}"));
+        }
+        let (uid, gid) = (Uid::from_raw(spec.host_uid), Gid::from_raw(spec.host_gid));
+        if let Err(e) = setresgid(gid, gid, gid).and_then(|()| setresuid(uid, uid, uid)) {
+            return fail(&mut status, format!("becoming the sandbox's user: {e}"));
+        }
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
+    let mut layers = Layers {
+        mode: "landlock-fallback".to_owned(),
+        host_uid: spec.host_uid,
+        env_allowlist: true,
+        egress_proxy: spec.egress.is_some(),
+        ..Layers::default()
+    };
+    // A distinct host uid (root launcher) makes `RLIMIT_NPROC` the sandbox's own.
+    if let Err(e) = restrict::rlimits(spec, root) {
+        return fail(&mut status, e);
+    }
+    layers.rlimits = true;
+    if let Err(e) = restrict::drop_capabilities() {
+        return fail(&mut status, e);
+    }
+    layers.capabilities_dropped = true;
+    if let Err(e) = nix::sys::prctl::set_no_new_privs() {
+        return fail(&mut status, format!("no_new_privs: {e}"));
+    }
+    layers.no_new_privs = true;
+    let port = spec.egress.as_ref().map(|e| e.tcp_port);
+    match lsm::restrict(&lsm::Paths::fallback(spec), port) {
+        Ok((enforced, _)) if enforced == "not_enforced" => {
+            return fail(&mut status, "the kernel enforces no Landlock rules and user namespaces \
+                                      are not available: refusing to run unsandboxed"
+                .to_owned());
+        }
+        Ok((enforced, abi)) => {
+            layers.landlock = enforced;
+            layers.landlock_abi = abi;
+        }
+        Err(e) => return fail(&mut status, e),
+    }
+    if let Err(e) = seccomp::apply() {
+        return fail(&mut status, e);
+    }
+    layers.seccomp = true;
+    status.send(&Message::Layers(layers));
+    let workdir = spec.fallback_work_dir.display().to_string();
+    restrict::exec_here(spec, &mut status, &workdir)
+}

@@ -1,0 +1,141 @@
+//! The init of the sandbox: PID 1 of the new namespaces. It builds the sandbox around
+//! itself, forks the command, reaps, reports how the command ended and exits; the kernel
+//! then kills whatever the command left behind in the PID namespace.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, setresgid, setresuid};
+
+use super::status::{Message, StatusWriter};
+use super::{forward, lsm, mounts, restrict, seccomp};
+use crate::spec::{Layers, Outcome, Spec};
+
+/// Runs in the cloned child; the return value is its exit status.
+pub(crate) fn main(spec: &Spec, go: RawFd, status: RawFd) -> isize {
+    let mut status = StatusWriter::from_inherited(status);
+    // Die with the supervisor, and wait for it to write the id maps.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // SAFETY: `go` is the read end of the go pipe, inherited across the clone; nothing
+    // else in this process owns it.
+    let mut go = File::from(unsafe { OwnedFd::from_raw_fd(go) });
+    let mut byte = [0u8; 1];
+    if !matches!(go.read(&mut byte), Ok(1)) {
+        return 125;
+    }
+    drop(go);
+    let mut layers = Layers {
+        mode: "namespaces".to_owned(),
+        namespaces: ["user", "pid", "mount", "net", "ipc", "uts", "cgroup"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..Layers::default()
+    };
+    let listener = match build(spec, &mut layers) {
+        Ok(listener) => listener,
+        Err(Failure::Namespace(reason)) => {
+            status.send(&Message::NamespaceFailed(reason));
+            return 125;
+        }
+        Err(Failure::Setup(error)) => {
+            status.send(&Message::Outcome(Outcome::Setup { error }));
+            return 125;
+        }
+    };
+    status.send(&Message::Layers(layers));
+    if let Some(listener) = listener {
+        // SAFETY: the init is single-threaded (it was cloned from the single-threaded
+        // helper and starts no thread), so the child of `fork` may run any code.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => forward::serve(listener),
+            Ok(ForkResult::Parent { .. }) => {}
+            Err(e) => {
+                status.send(&Message::Outcome(Outcome::Setup {
+                    error: format!("starting the egress forwarder: {e}"),
+                }));
+                return 125;
+            }
+        }
+    }
+    let command = match restrict::spawn_command(spec, &mut status, crate::spec::WORK_DIR) {
+        Ok(pid) => pid,
+        Err(outcome) => {
+            status.send(&Message::Outcome(outcome));
+            return 125;
+        }
+    };
+    let outcome = reap(command);
+    status.send(&Message::Outcome(outcome));
+    0
+}
+
+enum Failure {
+    /// The namespaces do not give us what they should (a kernel or LSM that lets
+    /// unprivileged users create namespaces without the rights in them): fall back.
+    Namespace(String),
+    Setup(String),
+}
+
+/// Everything between the id maps and the fork of the command. Returns the forwarder's
+/// listening socket when the command may reach the egress proxy.
+fn build(spec: &Spec, layers: &mut Layers) -> Result<Option<std::net::TcpListener>, Failure> {
+    // The uid and gid maps are written: become the namespace's root, which is the
+    // unprivileged host user outside.
+    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .map_err(|e| Failure::Namespace(format!("setresgid in the user namespace: {e}")))?;
+    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .map_err(|e| Failure::Namespace(format!("setresuid in the user namespace: {e}")))?;
+    // Credential changes clear the parent-death signal: set it again.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    mounts::build_root(spec).map_err(|e| match e {
+        mounts::MountError::Denied(reason) => Failure::Namespace(reason),
+        mounts::MountError::Other(reason) => Failure::Setup(reason),
+    })?;
+    layers.readonly_root = true;
+    nix::unistd::sethostname("aecl-sandbox")
+        .map_err(|e| Failure::Setup(format!("sethostname: {e}")))?;
+    forward::loopback_up().map_err(|e| Failure::Setup(format!("bringing up loopback: {e}")))?;
+    let listener = match &spec.egress {
+        Some(_) => Some(forward::listen().map_err(Failure::Setup)?),
+        None => None,
+    };
+    restrict::rlimits(spec, false).map_err(Failure::Setup)?;
+    layers.rlimits = true;
+    restrict::drop_capabilities().map_err(Failure::Setup)?;
+    layers.capabilities_dropped = true;
+    nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| Failure::Setup(format!("no_new_privs: {e}")))?;
+    layers.no_new_privs = true;
+    let egress_port = spec.egress.as_ref().map(|_| crate::spec::EGRESS_PORT);
+    let (landlock, abi) = lsm::restrict(&lsm::Paths::namespaces(spec), egress_port)
+        .map_err(Failure::Setup)?;
+    layers.landlock = landlock;
+    layers.landlock_abi = abi;
+    seccomp::apply().map_err(Failure::Setup)?;
+    layers.seccomp = true;
+    layers.env_allowlist = true;
+    layers.egress_proxy = spec.egress.is_some();
+    Ok(listener)
+}
+
+/// Reaps children until the command is gone; says how it ended.
+fn reap(command: Pid) -> Outcome {
+    loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == command => {
+                return Outcome::Exited { code };
+            }
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == command => {
+                return restrict::signalled(signal);
+            }
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                return Outcome::Setup { error: format!("waiting for the command: {e}") };
+            }
+        }
+    }
+}

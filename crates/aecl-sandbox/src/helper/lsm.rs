@@ -1,0 +1,121 @@
+//! Landlock: which files the command may read, execute or write, which TCP ports it may
+//! bind or connect to, and the scopes that keep it from abstract Unix sockets and
+//! signals outside its own domain. In the namespace tier this is a second wall behind the
+//! mount namespace; in the fallback it is the wall.
+
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
+    PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+};
+
+use super::mounts::{DEVICES, ETC_BINDS};
+use crate::spec::{EGRESS_SOCKET, Spec, WORK_DIR};
+
+/// The newest ABI whose rights we ask for; older kernels get what they support, and the
+/// report says how much was enforced.
+const TARGET_ABI: ABI = ABI::V6;
+
+/// The paths the rules name, as the command sees them.
+#[derive(Debug, Default)]
+pub(crate) struct Paths {
+    pub(crate) read_exec: Vec<PathBuf>,
+    pub(crate) read_write: Vec<PathBuf>,
+}
+
+impl Paths {
+    /// Inside the namespace tier's new root.
+    pub(crate) fn namespaces(spec: &Spec) -> Paths {
+        let mut paths = Paths::system();
+        paths.read_exec.push(PathBuf::from("/etc"));
+        paths.read_exec.push(PathBuf::from("/proc"));
+        paths.read_write.extend([WORK_DIR, "/tmp", "/dev/shm"].map(PathBuf::from));
+        if spec.egress.is_some() {
+            paths.read_write.push(PathBuf::from(EGRESS_SOCKET));
+        }
+        paths.add_binds(spec);
+        paths
+    }
+
+    /// On the host's own file system (the fallback): the system directories, the few
+    /// `/etc` entries programs need, `/proc`, and the work dir.
+    pub(crate) fn fallback(spec: &Spec) -> Paths {
+        let mut paths = Paths::system();
+        paths.read_exec.extend(ETC_BINDS.iter().map(PathBuf::from));
+        paths.read_exec.push(PathBuf::from("/proc"));
+        paths.read_write.push(spec.fallback_work_dir.clone());
+        paths.add_binds(spec);
+        paths
+    }
+
+    fn system() -> Paths {
+        let mut paths = Paths::default();
+        paths.read_exec.extend(["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"].map(PathBuf::from));
+        paths.read_write.extend(DEVICES.iter().map(|d| Path::new("/dev").join(d)));
+        paths
+    }
+
+    fn add_binds(&mut self, spec: &Spec) {
+        for bind in &spec.binds {
+            if bind.writable {
+                self.read_write.push(bind.path.clone());
+            } else {
+                self.read_exec.push(bind.path.clone());
+            }
+        }
+    }
+}
+
+/// Restricts this process (and what it executes). `connect_port` is the one TCP port
+/// the command may connect to (the egress proxy's); it may bind none. Returns how much
+/// the kernel enforced and its ABI; a kernel without Landlock is `not_enforced`, which the
+/// fallback refuses.
+pub(crate) fn restrict(paths: &Paths, connect_port: Option<u16>) -> Result<(String, i32), String> {
+    let fs_all = AccessFs::from_all(TARGET_ABI);
+    let read_exec = AccessFs::from_read(TARGET_ABI);
+    let err = |e: landlock::RulesetError| format!("landlock: {e}");
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(fs_all)
+        .map_err(err)?
+        .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)
+        .map_err(err)?
+        .scope(Scope::AbstractUnixSocket | Scope::Signal)
+        .map_err(err)?
+        .create()
+        .map_err(err)?;
+    for (list, access) in [(&paths.read_exec, read_exec), (&paths.read_write, fs_all)] {
+        for path in list {
+            // A path the host does not have (no `/lib32` here) is simply not granted.
+            let Ok(fd) = PathFd::new(path) else { continue };
+            let access = if path.is_dir() { access } else { access & file_rights() };
+            ruleset = ruleset.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
+        }
+    }
+    if let Some(port) = connect_port {
+        ruleset = ruleset.add_rule(NetPort::new(port, AccessNet::ConnectTcp)).map_err(err)?;
+    }
+    let status = ruleset.restrict_self().map_err(err)?;
+    let enforced = match status.ruleset {
+        RulesetStatus::FullyEnforced => "fully_enforced",
+        RulesetStatus::PartiallyEnforced => "partially_enforced",
+        RulesetStatus::NotEnforced => "not_enforced",
+    };
+    Ok((enforced.to_owned(), abi_version()))
+}
+
+/// The rights that apply to a file (not a directory) beneath-rule.
+fn file_rights() -> BitFlags<AccessFs> {
+    AccessFs::from_file(TARGET_ABI)
+}
+
+/// The kernel's Landlock ABI version (0 or negative: none).
+fn abi_version() -> i32 {
+    // SAFETY: `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)` reads no
+    // memory and returns the ABI version or -1.
+    let version = unsafe {
+        libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<u8>(), 0usize, 1u32)
+    };
+    i32::try_from(version).unwrap_or(-1)
+}

@@ -1,0 +1,173 @@
+//! The seccomp filter: system calls the command never needs and that open ways out of a
+//! sandbox or into the kernel's less-travelled code fail with `EPERM` (a program probing
+//! for them carries on; one that insists gets an error). `clone3` fails with `ENOSYS` so
+//! that libc falls back to `clone`, whose namespace flags the filter can see. Another
+//! architecture's system calls and the x32 ABI kill the process.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch, sock_filter,
+};
+
+#[cfg(target_arch = "x86_64")]
+const ARCH: TargetArch = TargetArch::x86_64;
+#[cfg(target_arch = "aarch64")]
+const ARCH: TargetArch = TargetArch::aarch64;
+
+/// Denied outright, whatever their arguments.
+const DENIED: &[libc::c_long] = &[
+    // Debugging and reading other processes.
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_pidfd_getfd,
+    // The mount family and namespaces.
+    libc::SYS_mount,
+    libc::SYS_umount2,
+    libc::SYS_pivot_root,
+    libc::SYS_chroot,
+    libc::SYS_move_mount,
+    libc::SYS_open_tree,
+    libc::SYS_fsopen,
+    libc::SYS_fsconfig,
+    libc::SYS_fsmount,
+    libc::SYS_fspick,
+    libc::SYS_mount_setattr,
+    libc::SYS_unshare,
+    libc::SYS_setns,
+    // Kernel interfaces with a history of escapes.
+    libc::SYS_io_uring_setup,
+    libc::SYS_io_uring_enter,
+    libc::SYS_io_uring_register,
+    libc::SYS_bpf,
+    libc::SYS_userfaultfd,
+    libc::SYS_perf_event_open,
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    libc::SYS_open_by_handle_at,
+    libc::SYS_name_to_handle_at,
+    libc::SYS_fanotify_init,
+    // The machine itself.
+    libc::SYS_kexec_load,
+    libc::SYS_kexec_file_load,
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_delete_module,
+    libc::SYS_reboot,
+    libc::SYS_swapon,
+    libc::SYS_swapoff,
+    libc::SYS_acct,
+    libc::SYS_syslog,
+    libc::SYS_quotactl,
+    libc::SYS_settimeofday,
+    libc::SYS_clock_settime,
+    libc::SYS_clock_adjtime,
+    libc::SYS_vhangup,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_iopl,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_ioperm,
+];
+
+/// Namespace flags that `clone` must not carry.
+const NAMESPACE_FLAGS: &[u64] = &[
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWNET as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWCGROUP as u64,
+    libc::CLONE_NEWTIME as u64,
+];
+
+/// Socket families the command may not open.
+const DENIED_FAMILIES: &[u64] = &[libc::AF_VSOCK as u64, libc::AF_PACKET as u64];
+
+/// `ioctl` requests that push input into a terminal (`TIOCSTI`) or reach the console.
+const DENIED_IOCTLS: &[u64] = &[libc::TIOCSTI, libc::TIOCLINUX];
+
+/// Builds and applies both filters to this process; they are inherited across `fork`
+/// and `execve`. Needs `no_new_privs` (set by the caller).
+pub(crate) fn apply() -> Result<(), String> {
+    for program in [deny_filter()?, enosys_filter()?] {
+        seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))?;
+    }
+    Ok(())
+}
+
+fn deny_filter() -> Result<BpfProgram, String> {
+    let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for nr in DENIED {
+        rules.insert(i64::from(*nr), Vec::new());
+    }
+    let any_of = |arg: u8, values: &[u64], op: fn(u64) -> SeccompCmpOp| {
+        values
+            .iter()
+            .map(|v| {
+                SeccompCondition::new(arg, SeccompCmpArgLen::Qword, op(*v), *v)
+                    .and_then(|c| SeccompRule::new(vec![c]))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    rules.insert(i64::from(libc::SYS_clone), any_of(0, NAMESPACE_FLAGS, SeccompCmpOp::MaskedEq).map_err(err)?);
+    rules.insert(i64::from(libc::SYS_socket), any_of(0, DENIED_FAMILIES, |_| SeccompCmpOp::Eq).map_err(err)?);
+    let ioctls = DENIED_IOCTLS
+        .iter()
+        .map(|v| {
+            // The request is an `unsigned int`: compare the low 32 bits only, so a
+            // request with garbage in the high half cannot slip past.
+            SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, *v)
+                .and_then(|c| SeccompRule::new(vec![c]))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    rules.insert(i64::from(libc::SYS_ioctl), ioctls);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        ARCH,
+    )
+    .map_err(err)?;
+    let program: BpfProgram = filter.try_into().map_err(|e| format!("seccomp: {e}"))?;
+    Ok(with_x32_guard(program))
+}
+
+fn enosys_filter() -> Result<BpfProgram, String> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    rules.insert(i64::from(libc::SYS_clone3), Vec::new());
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        ARCH,
+    )
+    .map_err(|e| format!("seccomp: {e}"))?;
+    filter.try_into().map_err(|e| format!("seccomp: {e}"))
+}
+
+/// Prepends to `program` a check that kills any system call numbered in the x32 range
+/// (bit 30 set): x32 calls arrive with the x86-64 architecture token and their own
+/// numbers, which a filter keyed on x86-64 numbers would otherwise allow.
+fn with_x32_guard(program: BpfProgram) -> BpfProgram {
+    const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+    const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+    if !cfg!(target_arch = "x86_64") {
+        return program;
+    }
+    let mut guarded = vec![
+        // Offset 0 of `seccomp_data` is the system call number.
+        sock_filter { code: BPF_LD_W_ABS, jt: 0, jf: 0, k: 0 },
+        sock_filter { code: BPF_JGE_K, jt: 0, jf: 1, k: X32_SYSCALL_BIT },
+        sock_filter { code: BPF_RET_K, jt: 0, jf: 0, k: libc::SECCOMP_RET_KILL_PROCESS },
+    ];
+    guarded.extend(program);
+    guarded
+}

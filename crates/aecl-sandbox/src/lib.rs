@@ -1,0 +1,23 @@
+//! aecl's process-tier sandbox.
+//!
+//! [`Sandbox::run`] runs one command in fresh user, PID, mount, network, IPC, UTS and
+//! cgroup namespaces, on a read-only root with an ephemeral work dir, under Landlock,
+//! seccomp, rlimits and a cgroup, with an environment built from an allowlist and no
+//! network but the egress proxy's allowed hosts, and ends the whole process tree at the
+//! earliest of three deadlines (call, run, sandbox lifetime). The containment is done by
+//! a small single-threaded helper executable (`aecl-sandbox`, [`helper::main`]) that the
+//! launcher starts per call: the multi-threaded server never forks.
+//!
+//! Where user namespaces are not available the helper falls back to Landlock plus
+//! seccomp and says so in [`Layers`]; it never runs a command unsandboxed.
+
+mod egress;
+mod error;
+pub mod helper;
+mod launch;
+pub mod spec;
+
+pub use egress::{EgressAttempt, HostPattern};
+pub use error::SandboxError;
+pub use launch::{Execution, Request, Sandbox, SandboxConfig};
+pub use spec::{Bind, Deadlines, Isolation, Layers, Limits, Outcome, TimeLimit};

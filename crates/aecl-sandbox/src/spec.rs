@@ -1,0 +1,230 @@
+//! What the launcher tells the helper (`Spec`, one JSON line on the helper's stdin) and
+//! what the helper reports back (`Report`, a JSON file the launcher reads).
+//!
+//! The helper trusts its spec: only the launcher writes it, through a pipe, and the
+//! helper runs with the launcher's own privileges. Everything the sandboxed command can
+//! influence (its output, its exit status) is data to the launcher, never instructions.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Inside the sandbox: the writable, ephemeral work directory and the command's cwd.
+pub const WORK_DIR: &str = "/work";
+
+/// Inside the sandbox: where the egress proxy's socket is bound, and the loopback port
+/// on which the sandbox's forwarder listens for the command (`HTTP_PROXY`).
+pub const EGRESS_SOCKET: &str = "/run/aecl/egress.sock";
+pub const EGRESS_PORT: u16 = 3128;
+
+/// One run of one command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The program and its arguments; a program without `/` is looked up in `PATH`.
+    pub argv: Vec<String>,
+    /// The whole environment of the command (the launcher built it from an allowlist).
+    pub env: Vec<(String, String)>,
+    /// The host user and group the sandbox runs as: never 0.
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// An empty host directory, the mount point of the sandbox's new root.
+    pub root_dir: PathBuf,
+    /// A host directory for the work dir when namespaces are not available (fallback).
+    pub fallback_work_dir: PathBuf,
+    /// Where the helper writes its [`Report`].
+    pub report: PathBuf,
+    /// The egress proxy's Unix socket on the host (namespaces) and its loopback TCP port
+    /// (fallback); `None`: no network at all.
+    pub egress: Option<Egress>,
+    /// Host directories bound into the sandbox.
+    pub binds: Vec<Bind>,
+    pub limits: Limits,
+    pub deadlines: Deadlines,
+    pub isolation: Isolation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    pub socket: PathBuf,
+    pub tcp_port: u16,
+}
+
+/// A host directory visible inside the sandbox at the same path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bind {
+    pub path: PathBuf,
+    pub writable: bool,
+}
+
+/// Resource limits. Memory and process counts are enforced by the cgroup where one can
+/// be made, and by rlimits in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub memory_bytes: u64,
+    pub pids: u64,
+    pub cpu_seconds: u64,
+    /// The largest file the command may write (`RLIMIT_FSIZE`).
+    pub file_bytes: u64,
+    pub open_files: u64,
+    /// Size of the work dir and of `/tmp` (each a tmpfs, counted in the memory cgroup).
+    pub work_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            memory_bytes: 512 << 20,
+            pids: 256,
+            cpu_seconds: 60,
+            file_bytes: 64 << 20,
+            open_files: 256,
+            work_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The three timeouts of design.md §3 step 11, in milliseconds. The earliest one ends the
+/// whole process tree; the report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    /// This tool call.
+    pub call_ms: u64,
+    /// What is left of the run's time, when the run has a limit.
+    pub run_ms: Option<u64>,
+    /// The longest any sandbox may live, whatever else is set.
+    pub lifetime_ms: u64,
+}
+
+impl Deadlines {
+    /// The deadline that ends the command first, and which one it is (the call's on a tie).
+    pub fn binding(&self) -> (TimeLimit, u64) {
+        let mut best = (TimeLimit::Call, self.call_ms);
+        if let Some(run) = self.run_ms {
+            if run < best.1 {
+                best = (TimeLimit::Run, run);
+            }
+        }
+        if self.lifetime_ms < best.1 {
+            best = (TimeLimit::Lifetime, self.lifetime_ms);
+        }
+        best
+    }
+}
+
+/// How the command is contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Namespaces when the kernel lets us make them, else Landlock plus seccomp (said so
+    /// in the report).
+    #[default]
+    Auto,
+    /// Namespaces or nothing: a host without user namespaces refuses to run.
+    Namespaces,
+    /// Landlock, seccomp and rlimits only, as on a host without user namespaces.
+    Landlock,
+}
+
+/// Which timeout fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeLimit {
+    Call,
+    Run,
+    Lifetime,
+}
+
+impl TimeLimit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeLimit::Call => "call",
+            TimeLimit::Run => "run",
+            TimeLimit::Lifetime => "lifetime",
+        }
+    }
+}
+
+/// How the command ended. `Denied`, `TimedOut`, `Killed` and `Setup` are kept apart from
+/// an ordinary exit so that a refusal by the sandbox never reads as the command's failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The command exited by itself (0 is success; anything else is its own failure).
+    Exited { code: i32 },
+    /// The sandbox refused: the program could not be executed under its rules, or the
+    /// seccomp filter killed it.
+    Denied { reason: String },
+    /// A deadline passed and the whole process tree was killed.
+    TimedOut { limit: TimeLimit, after_ms: u64 },
+    /// The command died of a signal; `cause` says when the sandbox knows why (the memory
+    /// limit).
+    Killed { signal: i32, cause: Option<String> },
+    /// The sandbox could not be built; nothing ran.
+    Setup { error: String },
+}
+
+impl Outcome {
+    /// The exit code `aecl sandbox run` passes through: the command's own, 124 for a
+    /// timeout, 125 when the sandbox could not be built, 126 when it refused, 128 + N for
+    /// a signal (as shells and `timeout(1)` do).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Exited { code } => *code,
+            Outcome::TimedOut { .. } => 124,
+            Outcome::Setup { .. } => 125,
+            Outcome::Denied { .. } => 126,
+            Outcome::Killed { signal, .. } => 128 + signal,
+        }
+    }
+
+    /// One word for logs and audit records.
+    pub fn label(&self) -> String {
+        match self {
+            Outcome::Exited { code: 0 } => "succeeded".to_owned(),
+            Outcome::Exited { .. } => "failed".to_owned(),
+            Outcome::Denied { .. } => "denied".to_owned(),
+            Outcome::TimedOut { .. } => "timed_out".to_owned(),
+            Outcome::Killed { signal, .. } => format!("killed({signal})"),
+            Outcome::Setup { .. } => "setup".to_owned(),
+        }
+    }
+}
+
+/// The isolation layers that were active, for the audit record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layers {
+    /// `namespaces` or `landlock-fallback`.
+    pub mode: String,
+    /// Why namespaces were not used, in the fallback.
+    pub fallback_reason: Option<String>,
+    /// `user`, `pid`, `mount`, `net`, `ipc`, `uts`, `cgroup`.
+    pub namespaces: Vec<String>,
+    pub readonly_root: bool,
+    /// `fully_enforced`, `partially_enforced` or `not_enforced`, and the kernel's ABI.
+    pub landlock: String,
+    pub landlock_abi: i32,
+    pub seccomp: bool,
+    /// `v1`, `v2`, or `none: <why>`.
+    pub cgroup: String,
+    pub rlimits: bool,
+    pub capabilities_dropped: bool,
+    pub no_new_privs: bool,
+    pub env_allowlist: bool,
+    pub egress_proxy: bool,
+    pub host_uid: u32,
+}
+
+/// What the helper reports of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub layers: Layers,
+    pub elapsed_ms: u64,
+}
