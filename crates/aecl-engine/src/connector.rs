@@ -7,6 +7,8 @@ use std::pin::Pin;
 use aecl_core::Call;
 use serde_json::Value;
 
+use crate::store::Effect;
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a connector reports of one execution.
@@ -22,10 +24,38 @@ pub enum ConnectorOutcome {
     Unknown { error: String },
 }
 
+/// What undoing one effect came to (the rollback engine, `rollback.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Compensated {
+    /// The resource is back in the state it had before the effect.
+    Restored { result: Value },
+    /// The resource is no longer in the state the effect left it in (someone changed it
+    /// since): nothing was touched.
+    Conflict { detail: String },
+    /// This connector cannot undo the effect.
+    Irreversible,
+    /// The undo could not be done; nothing was changed.
+    Failed { error: String },
+}
+
 /// Executes calls of the actions bound to it. `effect_id` is unique per execution and
 /// stable across retries of the same idempotency key: connectors forward it (or the
 /// call's idempotency key) to targets that deduplicate.
 pub trait Connector: Send + Sync {
     fn execute<'a>(&'a self, call: &'a Call, effect_id: &'a str)
     -> BoxFuture<'a, ConnectorOutcome>;
+
+    /// Undoes `effect`, which this connector executed and which returned `rollback_token`.
+    ///
+    /// INVARIANT: before changing anything, the connector checks that the resource is
+    /// still in the state the effect left it in; if not, it answers `Conflict` and touches
+    /// nothing. The default answer is `Irreversible`.
+    fn compensate<'a>(
+        &'a self,
+        effect: &'a Effect,
+        rollback_token: &'a str,
+    ) -> BoxFuture<'a, Compensated> {
+        let _ = (effect, rollback_token);
+        Box::pin(async { Compensated::Irreversible })
+    }
 }

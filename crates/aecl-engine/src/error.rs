@@ -39,6 +39,8 @@ pub enum EngineError {
     Identity(String),
     #[error("audit: {0}")]
     Audit(#[from] AuditError),
+    #[error("no effect `{0}`")]
+    EffectNotFound(String),
     #[error("no approval request `{0}`")]
     ApprovalNotFound(String),
     /// The request was already approved, rejected or expired.

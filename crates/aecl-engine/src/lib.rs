@@ -14,17 +14,19 @@ mod engine;
 mod error;
 pub mod identity;
 pub mod notify;
+pub mod rollback;
 mod run_cache;
 pub mod run_event;
 pub mod standing;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use connector::{BoxFuture, Connector, ConnectorOutcome};
+pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome};
 pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
 pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};
 pub use notify::Notifier;
+pub use rollback::{RollbackReport, RollbackStatus};
 pub use run_event::RunEvent;
 pub use standing::{ArgCondition, NewStandingGrant, StandingTerms};
 pub use store::{

@@ -143,6 +143,10 @@ impl Store for AnyStore {
         forward!(self, s => s.effect_by_key(run, key))
     }
 
+    async fn run_effects(&self, run: &str) -> Result<Vec<Effect>, StoreError> {
+        forward!(self, s => s.run_effects(run))
+    }
+
     async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
         forward!(self, s => s.recover_effects(node, at))
     }

@@ -316,6 +316,9 @@ impl<S: Store> Store for Switch<S> {
     async fn effect_by_key(&self, run: &str, key: &str) -> Result<Option<Effect>, StoreError> {
         forward!(self, self.inner.effect_by_key(run, key))
     }
+    async fn run_effects(&self, run: &str) -> Result<Vec<Effect>, StoreError> {
+        forward!(self, self.inner.run_effects(run))
+    }
     async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
         forward!(self, self.inner.recover_effects(node, at))
     }

@@ -171,6 +171,13 @@ pub(super) async fn effect_by_key(
     select_effect(pool, "run = $1 AND idempotency_key = $2", &[run, key]).await
 }
 
+/// The effects of `run`, oldest first.
+pub(super) async fn run_effects(pool: &PgPool, run: &str) -> Result<Vec<Effect>, StoreError> {
+    let sql = format!("SELECT {EFFECT_COLUMNS} FROM effects WHERE run = $1 ORDER BY created, id");
+    let rows = sqlx::query(&sql).bind(run).fetch_all(pool).await.map_err(backend)?;
+    rows.iter().map(effect_from).collect()
+}
+
 /// Marks what `node` left in flight, in one transaction. The rows are locked, so an effect
 /// that its node finishes meanwhile is either finished first (and not recovered) or
 /// recovered first (and the late finish fails its state guard).

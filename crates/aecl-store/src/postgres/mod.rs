@@ -201,6 +201,10 @@ impl Store for PostgresStore {
         effects::effect_by_key(self.pool(), run, key).await
     }
 
+    async fn run_effects(&self, run: &str) -> Result<Vec<Effect>, StoreError> {
+        effects::run_effects(self.pool(), run).await
+    }
+
     async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
         effects::recover_effects(self.pool(), node, at).await
     }

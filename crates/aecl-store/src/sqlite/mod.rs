@@ -606,6 +606,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn run_effects(&self, run: &str) -> Result<Vec<Effect>, StoreError> {
+        let run = run.to_owned();
+        self.read(move |conn| {
+            let sql =
+                format!("SELECT {EFFECT_COLUMNS} FROM effects WHERE run = ?1 ORDER BY created, id");
+            let mut stmt = conn.prepare(&sql).map_err(backend)?;
+            let rows = stmt.query_map([&run], effect_row).map_err(backend)?;
+            let mut effects = Vec::new();
+            for row in rows {
+                effects.push(effect_from(row.map_err(backend)?)?);
+            }
+            Ok(effects)
+        })
+        .await
+    }
+
     async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
         let node = node.to_owned();
         self.write(move |batch| {

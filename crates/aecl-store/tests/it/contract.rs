@@ -55,6 +55,7 @@ contract!(
     concurrent_audit_appends_make_one_verifiable_log,
     standing_grants_count_uses_and_end,
     a_commits_audit_record_is_appended_only_with_its_event,
+    a_runs_effects_are_listed_oldest_first,
 );
 
 fn user(text: &str) -> RunEvent {
@@ -526,4 +527,25 @@ async fn a_commits_audit_record_is_appended_only_with_its_event<S: Store>(store:
     assert_eq!(stored.iter().map(|r| r.0).collect::<Vec<_>>(), [seq], "only the committed one");
     let report = verify_log(stored, &store.audit_checkpoints().await.unwrap(), &verifier());
     assert_eq!((report.problem, report.size), (None, 1));
+}
+
+async fn a_runs_effects_are_listed_oldest_first<S: Store>(store: &S) {
+    let mut later = new_effect("e-later", "c1", None, "n1");
+    later.created = Timestamp(5_000);
+    store.begin_effect(later).await.unwrap();
+    store.begin_effect(new_effect("e-first", "c2", Some("k"), "n1")).await.unwrap();
+    store.begin_effect(new_effect("e-second", "c3", None, "n2")).await.unwrap();
+    let mut other = new_effect("e-other-run", "c1", None, "n1");
+    other.run = "r2".to_owned();
+    store.begin_effect(other).await.unwrap();
+    store.dispatch_effect("e-first").await.unwrap();
+    store.finish_effect("e-first", end(EffectState::Succeeded)).await.unwrap();
+
+    let effects = store.run_effects("r1").await.unwrap();
+    let ids: Vec<&str> = effects.iter().map(|e| e.id.as_str()).collect();
+    // Same creation time: by id.
+    assert_eq!(ids, ["e-first", "e-second", "e-later"]);
+    assert_eq!(effects[0].state, EffectState::Succeeded);
+    assert_eq!(effects[0].rollback_token.as_deref(), Some("undo-1"));
+    assert!(store.run_effects("nobody").await.unwrap().is_empty());
 }

@@ -1,0 +1,264 @@
+//! The rollback engine (design.md §4 "Rollback engine"): undoing an effect is itself a
+//! call. The catalog names each reversible action's compensation action; rolling back an
+//! effect makes a call of that action, by the same agent in the same run, with the
+//! arguments `{"effect": EFFECT_ID}` and the idempotency key `rollback:EFFECT_ID`. It goes
+//! through [`Engine::execute`] like any call: decided by policy (it may need approval or
+//! be blocked), recorded in the audit log before anything happens, executed once — a
+//! second rollback of the same effect replays the first outcome and touches nothing.
+//!
+//! What executes the compensation is the connector that executed the effect, through
+//! [`Connector::compensate`] with the effect's rollback token. The connector checks that
+//! the resource is still in the state the effect left it in before changing anything;
+//! otherwise the answer is `undo_conflict` and nothing is touched.
+
+use aecl_core::policy::Reversibility;
+use aecl_core::{Call, Decision, Scope};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::connector::{BoxFuture, Compensated, Connector, ConnectorOutcome};
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::store::{Effect, EffectState, Store};
+
+/// The idempotency key (and call id) prefix of compensation calls.
+pub const ROLLBACK_KEY_PREFIX: &str = "rollback:";
+
+/// The prefix of a compensation's error when the resource changed since the effect.
+pub const UNDO_CONFLICT: &str = "undo_conflict";
+
+/// What rolling back one effect came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackStatus {
+    /// The compensation ran: the resource is as it was before the effect.
+    Restored,
+    /// An earlier rollback of this effect already ran; nothing was done now.
+    AlreadyRolledBack,
+    /// The resource changed since the effect: nothing was touched.
+    UndoConflict,
+    /// The action has no compensation (or its connector cannot undo it).
+    Irreversible,
+    /// The effect did not succeed (or left no rollback token): there is nothing to undo.
+    NothingToUndo,
+    /// The compensation call needs a human's approval first: approve it and roll back
+    /// again.
+    PendingApproval,
+    /// The policy blocks the compensation call.
+    Blocked,
+    /// The compensation failed (or its outcome is unknown); see `detail`.
+    Failed,
+}
+
+impl RollbackStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollbackStatus::Restored => "restored",
+            RollbackStatus::AlreadyRolledBack => "already_rolled_back",
+            RollbackStatus::UndoConflict => "undo_conflict",
+            RollbackStatus::Irreversible => "irreversible",
+            RollbackStatus::NothingToUndo => "nothing_to_undo",
+            RollbackStatus::PendingApproval => "pending_approval",
+            RollbackStatus::Blocked => "blocked",
+            RollbackStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether a run-level rollback goes on to the next (earlier) effect.
+    fn lets_run_continue(self) -> bool {
+        matches!(
+            self,
+            RollbackStatus::Restored
+                | RollbackStatus::AlreadyRolledBack
+                | RollbackStatus::NothingToUndo
+                | RollbackStatus::Irreversible
+        )
+    }
+}
+
+/// The report of rolling back one effect.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RollbackReport {
+    pub effect_id: String,
+    pub action: String,
+    pub status: RollbackStatus,
+    /// The compensation action, when the catalog names one.
+    pub compensation: Option<String>,
+    /// The compensation's own effect (the ledger entry of the undo).
+    pub compensation_effect: Option<String>,
+    /// The approval request the compensation waits for.
+    pub approval_id: Option<String>,
+    /// Why, in words (the conflict found, the block's reasons, the failure).
+    pub detail: String,
+}
+
+impl<S: Store> Engine<S> {
+    /// Rolls back effect `effect_id` through `connector` (the one that executed it).
+    pub async fn rollback(
+        &self,
+        effect_id: &str,
+        connector: &dyn Connector,
+    ) -> Result<RollbackReport, EngineError> {
+        let effect = self
+            .store()
+            .effect(effect_id)
+            .await?
+            .ok_or_else(|| EngineError::EffectNotFound(effect_id.to_owned()))?;
+        self.rollback_effect(effect, connector).await
+    }
+
+    /// Rolls back the run's effects, newest first. Compensations themselves are not rolled
+    /// back. Stops at the first effect that could not be undone (a conflict, a block, an
+    /// approval still to give, a failure): undoing earlier effects under a later one that
+    /// stays could leave a state that never existed. The reports say how far it went.
+    pub async fn rollback_run(
+        &self,
+        run: &str,
+        connector: &dyn Connector,
+    ) -> Result<Vec<RollbackReport>, EngineError> {
+        let effects = self.store().run_effects(run).await?;
+        let mut reports = Vec::new();
+        for effect in effects.into_iter().rev() {
+            let is_compensation = effect
+                .idempotency_key
+                .as_deref()
+                .is_some_and(|key| key.starts_with(ROLLBACK_KEY_PREFIX));
+            if is_compensation {
+                continue;
+            }
+            let report = self.rollback_effect(effect, connector).await?;
+            let go_on = report.status.lets_run_continue();
+            reports.push(report);
+            if !go_on {
+                break;
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn rollback_effect(
+        &self,
+        effect: Effect,
+        connector: &dyn Connector,
+    ) -> Result<RollbackReport, EngineError> {
+        let policy = self.policy();
+        let mut report = RollbackReport {
+            effect_id: effect.id.clone(),
+            action: effect.action.clone(),
+            status: RollbackStatus::Irreversible,
+            compensation: None,
+            compensation_effect: None,
+            approval_id: None,
+            detail: String::new(),
+        };
+        let compensation = match policy.actions.get(&effect.action).map(|a| &a.reversibility) {
+            Some(Reversibility::Reversible { compensation }) => compensation.clone(),
+            Some(_) => {
+                report.detail = format!("action `{}` has no compensation", effect.action);
+                return Ok(report);
+            }
+            None => {
+                report.detail = format!("action `{}` is not in the catalog", effect.action);
+                return Ok(report);
+            }
+        };
+        report.compensation = Some(compensation.clone());
+        let token = match (&effect.state, &effect.rollback_token) {
+            (EffectState::Succeeded, Some(token)) => token.clone(),
+            (state, _) => {
+                report.status = RollbackStatus::NothingToUndo;
+                report.detail = format!(
+                    "the effect is {} and left no rollback token: nothing to undo",
+                    state.as_str()
+                );
+                return Ok(report);
+            }
+        };
+        let key = format!("{ROLLBACK_KEY_PREFIX}{}", effect.id);
+        let call = Call {
+            id: key.clone(),
+            agent: effect.agent.clone(),
+            run: effect.run.clone(),
+            action: compensation,
+            args: json!({ "effect": effect.id }),
+            idempotency_key: Some(key),
+            nonce: None,
+            scope: Scope::default(),
+            provenance: Default::default(),
+        };
+        let undo = Compensating { connector, effect: &effect, token: &token };
+        let executed = self.execute(call, &undo).await?;
+        report.approval_id.clone_from(&executed.decided.approval_id);
+        let verdict = &executed.decided.verdict;
+        if let Some(done) = &executed.effect {
+            report.compensation_effect = Some(done.id.clone());
+            let error = done.error.clone().unwrap_or_default();
+            (report.status, report.detail) = match done.state {
+                EffectState::Succeeded if executed.replayed => {
+                    (RollbackStatus::AlreadyRolledBack, "an earlier rollback restored it".into())
+                }
+                EffectState::Succeeded => (RollbackStatus::Restored, String::new()),
+                EffectState::Failed if error.starts_with(UNDO_CONFLICT) => {
+                    (RollbackStatus::UndoConflict, error)
+                }
+                EffectState::Failed if error.starts_with(IRREVERSIBLE) => {
+                    (RollbackStatus::Irreversible, error)
+                }
+                _ => (RollbackStatus::Failed, format!("{}: {error}", done.state.as_str())),
+            };
+            return Ok(report);
+        }
+        let reasons = || {
+            verdict
+                .reasons
+                .iter()
+                .filter(|r| r.decision != Decision::Allow)
+                .map(|r| format!("{}: {}", r.rule, r.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        (report.status, report.detail) = match verdict.enforced_decision() {
+            Decision::Block => (RollbackStatus::Blocked, reasons()),
+            Decision::RequireApproval => (RollbackStatus::PendingApproval, reasons()),
+            // Allowed but nothing executed: a dry run, or a replay of a call that never
+            // executed.
+            Decision::Allow => (
+                RollbackStatus::Failed,
+                format!("the compensation was not executed ({} mode)", verdict.mode.as_str()),
+            ),
+        };
+        Ok(report)
+    }
+}
+
+const IRREVERSIBLE: &str = "irreversible";
+
+/// The connector of a compensation call: it undoes `effect` through the connector that
+/// executed it, whatever the compensation call's own arguments.
+struct Compensating<'c> {
+    connector: &'c dyn Connector,
+    effect: &'c Effect,
+    token: &'c str,
+}
+
+impl Connector for Compensating<'_> {
+    fn execute<'a>(&'a self, _: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move {
+            match self.connector.compensate(self.effect, self.token).await {
+                Compensated::Restored { result } => ConnectorOutcome::Succeeded {
+                    result: json!({ "status": "restored", "effect": self.effect.id, "undo": result }),
+                    rollback_token: None,
+                },
+                Compensated::Conflict { detail } => {
+                    ConnectorOutcome::Failed { error: format!("{UNDO_CONFLICT}: {detail}") }
+                }
+                Compensated::Irreversible => ConnectorOutcome::Failed {
+                    error: format!("{IRREVERSIBLE}: the connector cannot undo this effect"),
+                },
+                Compensated::Failed { error } => {
+                    ConnectorOutcome::Failed { error: format!("undo_failed: {error}") }
+                }
+            }
+        })
+    }
+}
