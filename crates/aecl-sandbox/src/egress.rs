@@ -134,7 +134,11 @@ impl Request {
         let target = parsed.path?;
         if method.eq_ignore_ascii_case("CONNECT") {
             let (host, port) = target.rsplit_once(':')?;
-            return Some(Request { host: host.to_owned(), port: port.parse().ok()?, forward: None });
+            return Some(Request {
+                host: host.to_owned(),
+                port: port.parse().ok()?,
+                forward: None,
+            });
         }
         // Only `http://` in absolute form: `https://` goes through CONNECT.
         let rest = target.strip_prefix("http://")?;
@@ -187,7 +191,11 @@ async fn read_head<S: AsyncRead + Unpin>(client: &mut S) -> Option<(Vec<u8>, Vec
     }
 }
 
-async fn respond<S: AsyncWrite + Unpin>(client: &mut S, status: u16, message: &str) -> std::io::Result<()> {
+async fn respond<S: AsyncWrite + Unpin>(
+    client: &mut S,
+    status: u16,
+    message: &str,
+) -> std::io::Result<()> {
     let reason = match status {
         400 => "Bad Request",
         403 => "Forbidden",

@@ -105,11 +105,8 @@ fn read_spec() -> Result<Spec, String> {
 
 fn write_report(spec: &Spec, report: &Report) -> std::io::Result<()> {
     let bytes = serde_json::to_vec(report).map_err(std::io::Error::other)?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode_0600()
-        .open(&spec.report)?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode_0600().open(&spec.report)?;
     file.write_all(&bytes)?;
     file.sync_all()
 }
@@ -147,9 +144,11 @@ fn supervise(spec: &Spec, started: Instant) -> (Outcome, Layers) {
                 Ran::Unavailable(_) if spec.isolation == Isolation::Namespaces => {
                     cgroup.finish();
                     return (
-                        setup("user namespaces are not available and --isolation namespaces \
+                        setup(
+                            "user namespaces are not available and --isolation namespaces \
                                forbids the fallback"
-                            .to_owned()),
+                                .to_owned(),
+                        ),
                         layers,
                     );
                 }
@@ -201,7 +200,8 @@ fn run_in_namespaces(
     let go_raw = go_read.as_raw_fd();
     let status_raw = status_write.as_raw_fd();
     let child = {
-        let callback = Box::new(|| init::main(spec, go_raw, status_raw));
+        let cap_memory = !cgroup.limits_memory();
+        let callback = Box::new(move || init::main(spec, go_raw, status_raw, cap_memory));
         // SAFETY: this process is single-threaded (the helper never starts a thread), so
         // the child of `clone` without `CLONE_VM` is a plain copy of it, as after `fork`;
         // the callback runs on `stack`, which outlives the call in the parent and is a
@@ -233,7 +233,10 @@ fn run_in_namespaces(
     let mut outcome = None;
     for message in messages {
         match message {
-            Message::Layers(reported) => *layers = Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported },
+            Message::Layers(reported) => {
+                *layers =
+                    Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported }
+            }
             Message::NamespaceFailed(reason) => return Ran::Unavailable(reason),
             // The first word on the outcome wins: the command's own process reports a
             // refused exec before the init reports the exit that follows it.
@@ -244,9 +247,9 @@ fn run_in_namespaces(
     }
     let outcome = match waited {
         Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
-        Waited::Exited(_) => outcome.unwrap_or_else(|| {
-            setup("the sandbox's init ended without a word".to_owned())
-        }),
+        Waited::Exited(_) => {
+            outcome.unwrap_or_else(|| setup("the sandbox's init ended without a word".to_owned()))
+        }
     };
     Ran::Done(cgroup.explain(outcome))
 }

@@ -180,7 +180,9 @@ impl Sandbox {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| SandboxError::Helper(format!("starting `{}`: {e}", self.config.helper.display())))?;
+            .map_err(|e| {
+                SandboxError::Helper(format!("starting `{}`: {e}", self.config.helper.display()))
+            })?;
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -216,7 +218,9 @@ impl Sandbox {
     fn identity(&self) -> Result<(u32, u32), SandboxError> {
         if let Some(identity) = self.config.identity {
             if identity.0 == 0 || identity.1 == 0 {
-                return Err(SandboxError::Helper("the sandbox never runs as uid or gid 0".to_owned()));
+                return Err(SandboxError::Helper(
+                    "the sandbox never runs as uid or gid 0".to_owned(),
+                ));
             }
             return Ok(identity);
         }
@@ -225,7 +229,8 @@ impl Sandbox {
             return Ok((uid, if gid == 0 { uid } else { gid }));
         }
         let mut bytes = [0u8; 4];
-        getrandom::fill(&mut bytes).map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;
         let id = UID_BASE + u32::from_le_bytes(bytes) % UID_SPAN;
         Ok((id, id))
     }
@@ -241,15 +246,23 @@ async fn start_proxy(
     tasks: &mut JoinSet<()>,
 ) -> Result<Egress, SandboxError> {
     let socket = dir.join("egress.sock");
-    let unix = UnixListener::bind(&socket).map_err(|e| SandboxError::Io("binding the egress socket".to_owned(), e))?;
+    let unix = UnixListener::bind(&socket)
+        .map_err(|e| SandboxError::Io("binding the egress socket".to_owned(), e))?;
     if nix::unistd::geteuid().is_root() {
-        nix::unistd::chown(&socket, Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)))
-            .map_err(|e| SandboxError::Io("giving the egress socket to the sandbox's user".to_owned(), e.into()))?;
+        nix::unistd::chown(
+            &socket,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        )
+        .map_err(|e| {
+            SandboxError::Io("giving the egress socket to the sandbox's user".to_owned(), e.into())
+        })?;
     }
     let tcp = TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| SandboxError::Io("listening for the egress proxy".to_owned(), e))?;
-    let tcp_port = tcp.local_addr().map_err(|e| SandboxError::Io("egress port".to_owned(), e))?.port();
+    let tcp_port =
+        tcp.local_addr().map_err(|e| SandboxError::Io("egress port".to_owned(), e))?.port();
     let unix_proxy = proxy.clone();
     tasks.spawn(async move {
         let mut connections = JoinSet::new();
@@ -304,10 +317,12 @@ struct SandboxDir {
 impl SandboxDir {
     fn create(parent: &Path) -> Result<SandboxDir, SandboxError> {
         let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;
         let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let path = parent.join(format!("aecl-sandbox-{name}"));
-        std::fs::create_dir(&path).map_err(|e| SandboxError::Io(format!("creating `{}`", path.display()), e))?;
+        std::fs::create_dir(&path)
+            .map_err(|e| SandboxError::Io(format!("creating `{}`", path.display()), e))?;
         // Traversable by the sandbox's user (its root's mount point is inside), listed by
         // nobody else.
         use std::os::unix::fs::PermissionsExt;

@@ -32,9 +32,12 @@ fn bad_patterns_are_refused_with_the_text() {
 
 #[test]
 fn connect_and_absolute_requests_are_understood() {
-    let connect = Request::parse(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n")
-        .unwrap();
-    assert_eq!((connect.host.as_str(), connect.port, connect.forward.is_none()), ("example.com", 443, true));
+    let connect =
+        Request::parse(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n").unwrap();
+    assert_eq!(
+        (connect.host.as_str(), connect.port, connect.forward.is_none()),
+        ("example.com", 443, true)
+    );
 
     let get = Request::parse(
         b"GET http://example.com:8080/a?b HTTP/1.1\r\nHost: example.com\r\nProxy-Connection: keep-alive\r\n\r\n",

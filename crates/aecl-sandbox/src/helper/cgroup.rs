@@ -15,9 +15,14 @@ const ROOT: &str = "/sys/fs/cgroup";
 #[derive(Debug)]
 pub(crate) enum Cgroup {
     /// One directory per controller, and where this process was in each.
-    V1 { dirs: Vec<(PathBuf, PathBuf)> },
+    V1 {
+        dirs: Vec<(PathBuf, PathBuf)>,
+    },
     /// The leaf, and where this process was.
-    V2 { dir: PathBuf, home: PathBuf },
+    V2 {
+        dir: PathBuf,
+        home: PathBuf,
+    },
     None(String),
 }
 
@@ -43,11 +48,18 @@ impl Cgroup {
         }
     }
 
+    /// Whether the cgroup holds the memory limit.
+    pub(crate) fn limits_memory(&self) -> bool {
+        !matches!(self, Cgroup::None(_))
+    }
+
     /// Moves this process into the cgroup, so that what it clones or forks starts there.
     pub(crate) fn enter_self(&self) -> std::io::Result<()> {
         let pid = std::process::id().to_string();
         match self {
-            Cgroup::V1 { dirs } => dirs.iter().try_for_each(|(dir, _)| write(dir, "cgroup.procs", &pid)),
+            Cgroup::V1 { dirs } => {
+                dirs.iter().try_for_each(|(dir, _)| write(dir, "cgroup.procs", &pid))
+            }
             Cgroup::V2 { dir, .. } => write(dir, "cgroup.procs", &pid),
             Cgroup::None(_) => Ok(()),
         }
@@ -57,7 +69,9 @@ impl Cgroup {
     pub(crate) fn leave_self(&self) -> std::io::Result<()> {
         let pid = std::process::id().to_string();
         match self {
-            Cgroup::V1 { dirs } => dirs.iter().try_for_each(|(_, home)| write(home, "cgroup.procs", &pid)),
+            Cgroup::V1 { dirs } => {
+                dirs.iter().try_for_each(|(_, home)| write(home, "cgroup.procs", &pid))
+            }
             Cgroup::V2 { home, .. } => write(home, "cgroup.procs", &pid),
             Cgroup::None(_) => Ok(()),
         }
@@ -66,8 +80,13 @@ impl Cgroup {
     /// Adds why the command died when the cgroup knows (the memory limit's OOM kill).
     pub(crate) fn explain(&self, outcome: Outcome) -> Outcome {
         match outcome {
-            Outcome::Killed { signal, cause: None } if signal == libc::SIGKILL && self.oom_killed() => {
-                Outcome::Killed { signal, cause: Some("memory limit reached (OOM kill)".to_owned()) }
+            Outcome::Killed { signal, cause: None }
+                if signal == libc::SIGKILL && self.oom_killed() =>
+            {
+                Outcome::Killed {
+                    signal,
+                    cause: Some("memory limit reached (OOM kill)".to_owned()),
+                }
             }
             other => other,
         }
@@ -75,16 +94,19 @@ impl Cgroup {
 
     fn oom_killed(&self) -> bool {
         let (dir, file) = match self {
-            Cgroup::V1 { dirs } => match dirs.iter().find(|(d, _)| d.starts_with(Path::new(ROOT).join("memory"))) {
-                Some((dir, _)) => (dir.clone(), "memory.oom_control"),
-                None => return false,
-            },
+            Cgroup::V1 { dirs } => {
+                match dirs.iter().find(|(d, _)| d.starts_with(Path::new(ROOT).join("memory"))) {
+                    Some((dir, _)) => (dir.clone(), "memory.oom_control"),
+                    None => return false,
+                }
+            }
             Cgroup::V2 { dir, .. } => (dir.clone(), "memory.events"),
             Cgroup::None(_) => return false,
         };
         fs::read_to_string(dir.join(file)).is_ok_and(|text| {
             text.lines().any(|line| {
-                line.strip_prefix("oom_kill ").is_some_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+                line.strip_prefix("oom_kill ")
+                    .is_some_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
             })
         })
     }
@@ -208,7 +230,10 @@ fn own_cgroups() -> Vec<(String, String)> {
 fn kill_members(dir: &Path) {
     let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
     for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 

@@ -39,7 +39,7 @@ pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, started: In
     let child = match forked {
         Ok(ForkResult::Child) => {
             drop(status_read);
-            let code = child(&spec, StatusWriter::from_inherited(raw));
+            let code = child(&spec, StatusWriter::from_inherited(raw), !cgroup.limits_memory());
             // SAFETY: ends the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -59,7 +59,8 @@ pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, started: In
     for message in read_messages(status_read) {
         match message {
             Message::Layers(reported) => {
-                *layers = Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported };
+                *layers =
+                    Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported };
             }
             Message::NamespaceFailed(reason) => outcome = outcome.or(Some(setup(reason))),
             Message::Outcome(o) => outcome = outcome.or(Some(o)),
@@ -97,7 +98,7 @@ fn exit_status(child: Pid, status: Option<WaitStatus>) -> Outcome {
 }
 
 /// In the forked child: become the sandbox's user, restrict, and execute the command.
-fn child(spec: &Spec, mut status: StatusWriter) -> i32 {
+fn child(spec: &Spec, mut status: StatusWriter, cap_memory: bool) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let fail = |status: &mut StatusWriter, error: String| {
         status.send(&Message::Outcome(Outcome::Setup { error }));
@@ -126,7 +127,7 @@ fn child(spec: &Spec, mut status: StatusWriter) -> i32 {
         ..Layers::default()
     };
     // A distinct host uid (root launcher) makes `RLIMIT_NPROC` the sandbox's own.
-    if let Err(e) = restrict::rlimits(spec, root) {
+    if let Err(e) = restrict::rlimits(spec, root, cap_memory) {
         return fail(&mut status, e);
     }
     layers.rlimits = true;
@@ -141,9 +142,12 @@ fn child(spec: &Spec, mut status: StatusWriter) -> i32 {
     let port = spec.egress.as_ref().map(|e| e.tcp_port);
     match lsm::restrict(&lsm::Paths::fallback(spec), port) {
         Ok((enforced, _)) if enforced == "not_enforced" => {
-            return fail(&mut status, "the kernel enforces no Landlock rules and user namespaces \
+            return fail(
+                &mut status,
+                "the kernel enforces no Landlock rules and user namespaces \
                                       are not available: refusing to run unsandboxed"
-                .to_owned());
+                    .to_owned(),
+            );
         }
         Ok((enforced, abi)) => {
             layers.landlock = enforced;

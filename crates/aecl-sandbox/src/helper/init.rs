@@ -15,7 +15,8 @@ use super::{forward, lsm, mounts, restrict, seccomp};
 use crate::spec::{Layers, Outcome, Spec};
 
 /// Runs in the cloned child; the return value is its exit status.
-pub(crate) fn main(spec: &Spec, go: RawFd, status: RawFd) -> isize {
+/// `cap_memory`: no memory cgroup holds the limit, so the rlimit must.
+pub(crate) fn main(spec: &Spec, go: RawFd, status: RawFd, cap_memory: bool) -> isize {
     let mut status = StatusWriter::from_inherited(status);
     // Die with the supervisor, and wait for it to write the id maps.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
@@ -34,7 +35,7 @@ pub(crate) fn main(spec: &Spec, go: RawFd, status: RawFd) -> isize {
             .to_vec(),
         ..Layers::default()
     };
-    let listener = match build(spec, &mut layers) {
+    let listener = match build(spec, &mut layers, cap_memory) {
         Ok(listener) => listener,
         Err(Failure::Namespace(reason)) => {
             status.send(&Message::NamespaceFailed(reason));
@@ -81,7 +82,11 @@ enum Failure {
 
 /// Everything between the id maps and the fork of the command. Returns the forwarder's
 /// listening socket when the command may reach the egress proxy.
-fn build(spec: &Spec, layers: &mut Layers) -> Result<Option<std::net::TcpListener>, Failure> {
+fn build(
+    spec: &Spec,
+    layers: &mut Layers,
+    cap_memory: bool,
+) -> Result<Option<std::net::TcpListener>, Failure> {
     // The uid and gid maps are written: become the namespace's root, which is the
     // unprivileged host user outside.
     setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
@@ -102,7 +107,7 @@ fn build(spec: &Spec, layers: &mut Layers) -> Result<Option<std::net::TcpListene
         Some(_) => Some(forward::listen().map_err(Failure::Setup)?),
         None => None,
     };
-    restrict::rlimits(spec, false).map_err(Failure::Setup)?;
+    restrict::rlimits(spec, false, cap_memory).map_err(Failure::Setup)?;
     layers.rlimits = true;
     restrict::drop_capabilities().map_err(Failure::Setup)?;
     layers.capabilities_dropped = true;
@@ -110,8 +115,8 @@ fn build(spec: &Spec, layers: &mut Layers) -> Result<Option<std::net::TcpListene
         .map_err(|e| Failure::Setup(format!("no_new_privs: {e}")))?;
     layers.no_new_privs = true;
     let egress_port = spec.egress.as_ref().map(|_| crate::spec::EGRESS_PORT);
-    let (landlock, abi) = lsm::restrict(&lsm::Paths::namespaces(spec), egress_port)
-        .map_err(Failure::Setup)?;
+    let (landlock, abi) =
+        lsm::restrict(&lsm::Paths::namespaces(spec), egress_port).map_err(Failure::Setup)?;
     layers.landlock = landlock;
     layers.landlock_abi = abi;
     seccomp::apply().map_err(Failure::Setup)?;

@@ -51,7 +51,9 @@ impl Paths {
 
     fn system() -> Paths {
         let mut paths = Paths::default();
-        paths.read_exec.extend(["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"].map(PathBuf::from));
+        paths
+            .read_exec
+            .extend(["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"].map(PathBuf::from));
         paths.read_write.extend(DEVICES.iter().map(|d| Path::new("/dev").join(d)));
         paths
     }

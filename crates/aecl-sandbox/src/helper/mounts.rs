@@ -97,7 +97,8 @@ fn build_tree(spec: &Spec, root: &Path) -> Result<(), String> {
         if let Some(parent) = inside.parent() {
             mkdir(parent)?;
         }
-        fs::write(&inside, b"").map_err(|e| format!("creating the egress socket's mount point: {e}"))?;
+        fs::write(&inside, b"")
+            .map_err(|e| format!("creating the egress socket's mount point: {e}"))?;
         bind(&egress.socket, &inside, false)?;
     }
     for b in &spec.binds {

@@ -20,8 +20,14 @@ const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Sets the rlimits of the spec. `per_user_processes` also caps `RLIMIT_NPROC`, which
 /// counts every process of the host uid: only meaningful when that uid is the sandbox's
-/// own (a root launcher picks a fresh one), so the caller says.
-pub(crate) fn rlimits(spec: &Spec, per_user_processes: bool) -> Result<(), String> {
+/// own (a root launcher picks a fresh one), so the caller says. `address_space` caps
+/// `RLIMIT_AS` at the memory limit, for when no memory cgroup enforces it (per process,
+/// so cruder: programs that reserve much more than they use fail under it).
+pub(crate) fn rlimits(
+    spec: &Spec,
+    per_user_processes: bool,
+    address_space: bool,
+) -> Result<(), String> {
     let limits = &spec.limits;
     let set = |resource: Resource, value: u64, what: &str| {
         setrlimit(resource, value, value).map_err(|e| format!("setting the {what} limit: {e}"))
@@ -32,6 +38,9 @@ pub(crate) fn rlimits(spec: &Spec, per_user_processes: bool) -> Result<(), Strin
     set(Resource::RLIMIT_CORE, 0, "core size")?;
     if per_user_processes {
         set(Resource::RLIMIT_NPROC, limits.pids, "process count")?;
+    }
+    if address_space {
+        set(Resource::RLIMIT_AS, limits.memory_bytes, "address space")?;
     }
     Ok(())
 }
@@ -136,7 +145,8 @@ fn exec(prepared: &Prepared, status: &mut StatusWriter, workdir: &str) -> i32 {
         return 125;
     }
     let Some(resolved) = resolve(&prepared.program, &prepared.path) else {
-        let _ = writeln!(std::io::stderr(), "aecl-sandbox: `{}`: command not found", prepared.program);
+        let _ =
+            writeln!(std::io::stderr(), "aecl-sandbox: `{}`: command not found", prepared.program);
         return 127;
     };
     let Ok(resolved) = CString::new(resolved.as_os_str().as_encoded_bytes()) else {
@@ -169,9 +179,7 @@ fn resolve(program: &str, path: &str) -> Option<PathBuf> {
         return None;
     }
     path.split(':').filter(|dir| !dir.is_empty()).map(|dir| Path::new(dir).join(program)).find(
-        |candidate| {
-            candidate.is_file() && access(candidate.as_path(), AccessFlags::X_OK).is_ok()
-        },
+        |candidate| candidate.is_file() && access(candidate.as_path(), AccessFlags::X_OK).is_ok(),
     )
 }
 

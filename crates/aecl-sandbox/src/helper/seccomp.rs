@@ -114,8 +114,14 @@ fn deny_filter() -> Result<BpfProgram, String> {
             })
             .collect::<Result<Vec<_>, _>>()
     };
-    rules.insert(i64::from(libc::SYS_clone), any_of(0, NAMESPACE_FLAGS, SeccompCmpOp::MaskedEq).map_err(err)?);
-    rules.insert(i64::from(libc::SYS_socket), any_of(0, DENIED_FAMILIES, |_| SeccompCmpOp::Eq).map_err(err)?);
+    rules.insert(
+        i64::from(libc::SYS_clone),
+        any_of(0, NAMESPACE_FLAGS, SeccompCmpOp::MaskedEq).map_err(err)?,
+    );
+    rules.insert(
+        i64::from(libc::SYS_socket),
+        any_of(0, DENIED_FAMILIES, |_| SeccompCmpOp::Eq).map_err(err)?,
+    );
     let ioctls = DENIED_IOCTLS
         .iter()
         .map(|v| {

@@ -48,3 +48,33 @@ pub(crate) fn run(request: Request) -> Execution {
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// The processes of host user `uid` still there after a grace period (killed processes
+/// leave `/proc` as soon as the kernel has reaped them).
+pub(crate) fn processes_left(uid: u32) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let left = processes_of(uid);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn processes_of(uid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else { continue };
+        let owner = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|u| u.parse::<u32>().ok());
+        if owner == Some(uid) {
+            let state = status.lines().find(|l| l.starts_with("State:")).unwrap_or_default();
+            found.push(format!("{} {state}", status.lines().next().unwrap_or_default()));
+        }
+    }
+    found
+}

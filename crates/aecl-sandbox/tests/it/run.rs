@@ -11,7 +11,12 @@ fn output_exit_code_and_stdin_pass_through() {
         request.stdin = b"hello\n".to_vec();
         request.isolation = isolation;
         let done = run(request);
-        assert_eq!(done.outcome, Outcome::Exited { code: 3 }, "{isolation:?}: {}", text(&done.stderr));
+        assert_eq!(
+            done.outcome,
+            Outcome::Exited { code: 3 },
+            "{isolation:?}: {}",
+            text(&done.stderr)
+        );
         assert_eq!(text(&done.stdout), "out\ngot hello\n");
         assert_eq!(text(&done.stderr), "err\n");
     }
@@ -30,4 +35,131 @@ fn namespaces_report_every_layer() {
     assert!(layers.capabilities_dropped && layers.no_new_privs && layers.env_allowlist);
     assert_eq!(layers.landlock, "fully_enforced", "{layers:?}");
     assert_ne!(layers.host_uid, 0);
+}
+
+#[test]
+fn each_of_the_three_timeouts_ends_the_whole_process_tree() {
+    use aecl_sandbox::{Deadlines, TimeLimit};
+    let cases = [
+        (Deadlines { call_ms: 500, run_ms: Some(20_000), lifetime_ms: 20_000 }, TimeLimit::Call),
+        (Deadlines { call_ms: 20_000, run_ms: Some(500), lifetime_ms: 20_000 }, TimeLimit::Run),
+        (Deadlines { call_ms: 20_000, run_ms: None, lifetime_ms: 500 }, TimeLimit::Lifetime),
+    ];
+    for isolation in isolation_modes() {
+        for (deadlines, expected) in cases {
+            // A tree: two background sleepers and a foreground one, in a subshell too.
+            let mut request =
+                shell("sleep 1000 & (sleep 1000 & sleep 1000) & sh -c 'sleep 1000'; echo never");
+            request.deadlines = deadlines;
+            request.isolation = isolation;
+            let started = std::time::Instant::now();
+            let done = run(request);
+            match done.outcome {
+                Outcome::TimedOut { limit, after_ms } => {
+                    assert_eq!(limit, expected, "{isolation:?}");
+                    assert!((500..5_000).contains(&after_ms), "{after_ms}");
+                }
+                other => panic!("{isolation:?} {expected:?}: {other:?}"),
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+            assert!(!text(&done.stdout).contains("never"));
+            if done.layers.host_uid != nix::unistd::geteuid().as_raw() {
+                let left = crate::processes_left(done.layers.host_uid);
+                assert!(left.is_empty(), "{isolation:?} {expected:?}: left {left:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_network_is_closed_but_allowed_hosts_work_through_the_egress_proxy() {
+    use aecl_sandbox::HostPattern;
+    let allowed = serve_http("hello from the allowed host");
+    let other = serve_http("this host is not allowed");
+    for isolation in isolation_modes() {
+        let script = format!(
+            "curl -sS --max-time 5 http://127.0.0.1:{allowed}/; echo \" via-proxy=$?\"; \
+             curl -sS --max-time 5 --noproxy '*' http://127.0.0.1:{allowed}/; echo \" direct=$?\"; \
+             curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{other}/; echo \" other=$?\""
+        );
+        let mut request = shell(&script);
+        request.allow_hosts = vec![HostPattern::parse(&format!("127.0.0.1:{allowed}")).unwrap()];
+        request.isolation = isolation;
+        let done = run(request);
+        let out = text(&done.stdout);
+        assert!(
+            out.contains("hello from the allowed host via-proxy=0"),
+            "{isolation:?}: {out}\n{}",
+            text(&done.stderr)
+        );
+        // Straight to the host: nothing there (namespaces) or refused by Landlock (fallback).
+        assert!(out.contains(" direct=7") || out.contains(" direct=6"), "{isolation:?}: {out}");
+        assert!(!out.contains("not allowed\" direct=0"), "{out}");
+        assert!(out.contains("403 other=0"), "{isolation:?}: {out}");
+        assert!(!out.contains("this host is not allowed"), "{out}");
+        let attempts: Vec<(u16, bool)> = done.egress.iter().map(|a| (a.port, a.allowed)).collect();
+        assert_eq!(attempts, [(allowed, true), (other, false)], "{isolation:?}");
+        assert!(done.layers.egress_proxy);
+    }
+}
+
+#[test]
+fn without_allowed_hosts_there_is_no_network_at_all() {
+    let port = serve_http("unreachable");
+    for isolation in isolation_modes() {
+        let mut request =
+            shell(&format!("curl -sS --max-time 5 http://127.0.0.1:{port}/; echo \" rc=$?\""));
+        request.isolation = isolation;
+        let done = run(request);
+        let out = text(&done.stdout);
+        assert!(!out.contains("unreachable"), "{isolation:?}: {out}");
+        assert!(!out.contains(" rc=0"), "{isolation:?}: {out}");
+        assert!(!done.layers.egress_proxy);
+    }
+}
+
+#[test]
+fn output_beyond_the_cap_is_dropped_and_counted() {
+    let mut request = shell("head -c 100000 /dev/zero");
+    request.output_cap = 1000;
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 });
+    assert_eq!(done.stdout.len(), 1000);
+    assert_eq!(done.stdout_dropped, 99_000);
+}
+
+#[test]
+fn a_program_that_is_not_there_fails_and_a_refused_exec_is_denied() {
+    let done = run(shell("exec /nonexistent/program"));
+    assert!(matches!(done.outcome, Outcome::Exited { code: 127 }), "{:?}", done.outcome);
+    let mut request = shell("true");
+    request.argv = vec!["no-such-program-anywhere".into()];
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 127 });
+    assert!(text(&done.stderr).contains("command not found"), "{}", text(&done.stderr));
+    // `/dev` is mounted `noexec` and Landlock grants no execute right there: refused.
+    let mut request = shell("true");
+    request.argv = vec!["/dev/null".into()];
+    let done = run(request);
+    assert!(matches!(done.outcome, Outcome::Denied { .. }), "{:?}", done.outcome);
+}
+
+/// A one-answer-per-connection HTTP server on the host's loopback; returns its port.
+fn serve_http(body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
 }
