@@ -1,0 +1,187 @@
+//! The `http` connector: one HTTP request per call, to hosts of an egress allowlist, with
+//! the credentials of the agent's `credential_scope` injected by aecl.
+//!
+//! Arguments (names configurable): `method` (default `GET`), `url`, `headers` (an object
+//! of text values), `body` (text as is, anything else as JSON). The agent may not set
+//! `Authorization`, `Proxy-Authorization`, `Cookie`, `Host`, `Idempotency-Key` or
+//! framing headers: credentials come from aecl's secret store ([`crate::secrets`]) only,
+//! and are never returned — the response body is scrubbed of every secret value. The
+//! call's idempotency key (else the effect id) is sent as `Idempotency-Key`.
+//!
+//! Outcomes: a 2xx or 3xx is success (`status`, `body`); a 4xx is `failed`; a 5xx, a
+//! timeout or a connection broken after sending is `outcome_unknown`; a refused
+//! connection is `failed`. HTTP calls have no compensation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aecl_engine::{BoxFuture, ConnectorOutcome};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::ConnectorsFile;
+use crate::error::ConnectorError;
+use crate::http_client::{HttpsClient, Sent, allowed_uri, client, send};
+use crate::registry::{ActionConnector, Invocation};
+use crate::secrets::Secrets;
+
+/// `[connectors.NAME] kind = "http"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Hosts requests may reach (`api.example.com`, `*.example.com`); empty: none.
+    pub allow_hosts: Vec<String>,
+    #[serde(default = "default_method_arg")]
+    pub method_arg: String,
+    #[serde(default = "default_url_arg")]
+    pub url_arg: String,
+    #[serde(default = "default_headers_arg")]
+    pub headers_arg: String,
+    #[serde(default = "default_body_arg")]
+    pub body_arg: String,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// The largest response body returned, in bytes.
+    #[serde(default = "default_max_response")]
+    pub max_response_bytes: usize,
+}
+
+fn default_method_arg() -> String {
+    "method".to_owned()
+}
+fn default_url_arg() -> String {
+    "url".to_owned()
+}
+fn default_headers_arg() -> String {
+    "headers".to_owned()
+}
+fn default_body_arg() -> String {
+    "body".to_owned()
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_max_response() -> usize {
+    1024 * 1024
+}
+
+/// Headers only aecl sets.
+const RESERVED: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "idempotency-key",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+];
+
+/// The `http` connector.
+#[derive(Debug)]
+pub struct HttpConnector {
+    config: HttpConfig,
+    secrets: Arc<Secrets>,
+    client: HttpsClient,
+}
+
+impl HttpConnector {
+    pub fn new(
+        _file: &ConnectorsFile,
+        _name: &str,
+        config: &HttpConfig,
+        secrets: Arc<Secrets>,
+    ) -> Result<HttpConnector, ConnectorError> {
+        HttpConnector::with(config.clone(), secrets)
+    }
+
+    pub fn with(
+        config: HttpConfig,
+        secrets: Arc<Secrets>,
+    ) -> Result<HttpConnector, ConnectorError> {
+        Ok(HttpConnector { config, secrets, client: client()? })
+    }
+
+    fn request(&self, invocation: &Invocation<'_>) -> Result<hyper::Request<Full<Bytes>>, String> {
+        let args = &invocation.call.args;
+        let method = args.get(&self.config.method_arg).and_then(Value::as_str).unwrap_or("GET");
+        let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("bad_request: `{method}` is not an HTTP method"))?;
+        let url = args.get(&self.config.url_arg).and_then(Value::as_str).ok_or_else(|| {
+            format!("bad_request: argument `{}` (the URL) is missing", self.config.url_arg)
+        })?;
+        let uri = allowed_uri(url, &self.config.allow_hosts)?;
+        let mut builder = hyper::Request::builder().method(method).uri(uri);
+        if let Some(headers) = args.get(&self.config.headers_arg) {
+            let Some(headers) = headers.as_object() else {
+                return Err(format!(
+                    "bad_request: `{}` must be an object",
+                    self.config.headers_arg
+                ));
+            };
+            for (name, value) in headers {
+                if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+                    return Err(format!("bad_request: header `{name}` is set by aecl only"));
+                }
+                let Some(value) = value.as_str() else {
+                    return Err(format!("bad_request: header `{name}` must be text"));
+                };
+                builder = builder.header(name.as_str(), value);
+            }
+        }
+        let body = match args.get(&self.config.body_arg) {
+            None | Some(Value::Null) => Bytes::new(),
+            Some(Value::String(text)) => Bytes::from(text.clone()),
+            Some(other) => {
+                builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
+                Bytes::from(other.to_string())
+            }
+        };
+        builder = builder.header("idempotency-key", invocation.idempotency_key());
+        // INVARIANT: credentials are added by aecl, last, from its own store; the agent
+        // named only its scope (in its manifest), never a value.
+        if let Some(scope) = invocation.agent.and_then(|a| a.credential_scope.as_deref()) {
+            for (name, value) in self.secrets.headers(scope) {
+                builder = builder.header(name, value);
+            }
+        }
+        // The builder's errors name the bad header or URI part, never a header's value.
+        builder.body(Full::new(body)).map_err(|e| format!("bad_request: {e}"))
+    }
+}
+
+impl ActionConnector for HttpConnector {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move {
+            let request = match self.request(&invocation) {
+                Ok(request) => request,
+                Err(error) => return ConnectorOutcome::Failed { error },
+            };
+            let timeout = Duration::from_secs(self.config.timeout_secs);
+            match send(&self.client, request, timeout, self.config.max_response_bytes).await {
+                Sent::Response { status, body, truncated } => {
+                    let text = self.secrets.scrub(&String::from_utf8_lossy(&body));
+                    if status >= 500 {
+                        ConnectorOutcome::Unknown { error: format!("the server answered {status}") }
+                    } else if status >= 400 {
+                        let excerpt: String = text.chars().take(500).collect();
+                        ConnectorOutcome::Failed { error: format!("http {status}: {excerpt}") }
+                    } else {
+                        let body =
+                            serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+                        ConnectorOutcome::Succeeded {
+                            result: json!({ "status": status, "body": body, "truncated": truncated }),
+                            rollback_token: None,
+                        }
+                    }
+                }
+                Sent::NotSent(error) => ConnectorOutcome::Failed { error },
+                Sent::Broken(error) => ConnectorOutcome::Unknown { error },
+            }
+        })
+    }
+}

@@ -1,0 +1,27 @@
+//! aecl's connectors: what executes an allowed call, and how each effect is undone.
+//!
+//! The catalog binds an action to a connector by name (`connector = "NAME"`); the
+//! operator's `connectors.toml` says what each name is (`kind = "sql" | "fs" | "http" |
+//! "webhook"`) and how it is set up ([`config`]). [`Connectors`] is the registry: it
+//! implements the engine's [`aecl_engine::Connector`] port, looks up the action of each
+//! call in the policy in force (hot-reloaded, never snapshotted) and hands the call to the
+//! instance named, failing closed (`not_configured`) when there is none.
+//!
+//! Each connector keeps what it needs to undo an effect — the pre-image of the rows a SQL
+//! statement changed (in the target database, in the same transaction), the previous
+//! content of a file — and its compensation first checks that the resource is still in the
+//! state the effect left it in, else it answers `undo_conflict` and touches nothing.
+
+pub mod config;
+mod error;
+pub mod fs;
+pub mod http;
+mod http_client;
+pub mod registry;
+pub mod secrets;
+pub mod sql;
+pub mod webhook;
+
+pub use config::{ConnectorConfig, ConnectorsFile};
+pub use error::ConnectorError;
+pub use registry::{ActionConnector, Connectors, Invocation, PolicySource};

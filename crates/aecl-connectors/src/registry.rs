@@ -1,0 +1,196 @@
+//! [`Connectors`]: the registry of configured connectors, and the engine's connector port.
+//!
+//! For each call it looks up the action in the policy in force (through [`PolicySource`],
+//! so a reloaded policy takes effect at once), finds the connector the catalog names, and
+//! hands it the call with its action and the agent's manifest. Anything missing fails
+//! closed: an action without a connector, or naming one that is not configured, is
+//! `Failed { error: "not_configured: ..." }` and nothing runs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aecl_core::policy::{AgentManifest, Policy, Reversibility};
+use aecl_core::{ActionSpec, Call};
+use aecl_engine::{BoxFuture, Compensated, Connector, ConnectorOutcome, Effect};
+
+use crate::config::{ConnectorConfig, ConnectorsFile};
+use crate::error::ConnectorError;
+use crate::secrets::Secrets;
+
+/// Gives the policy in force (e.g. `move || engine.policy()`).
+pub type PolicySource = Arc<dyn Fn() -> Arc<Policy> + Send + Sync>;
+
+/// One call as a connector instance receives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    pub call: &'a Call,
+    /// The effect's id: unique per execution, stable across retries of one idempotency key.
+    pub effect_id: &'a str,
+    /// The catalog entry of the call's action.
+    pub action: &'a ActionSpec,
+    /// The manifest of the calling agent (its `credential_scope`, for instance).
+    pub agent: Option<&'a AgentManifest>,
+}
+
+impl Invocation<'_> {
+    /// Whether the action is reversible: its connector must then be able to undo it, and
+    /// refuses (fails closed) what it could not undo.
+    pub fn reversible(&self) -> bool {
+        matches!(self.action.reversibility, Reversibility::Reversible { .. })
+    }
+
+    /// The key a target deduplicates on: the call's idempotency key, else the effect id.
+    pub fn idempotency_key(&self) -> &str {
+        self.call.idempotency_key.as_deref().unwrap_or(self.effect_id)
+    }
+}
+
+/// A configured connector instance (`sql`, `fs`, ..., and `shell` from the sandbox).
+pub trait ActionConnector: Send + Sync {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome>;
+
+    /// Undoes `effect` (see [`Connector::compensate`]: check first, touch nothing on
+    /// conflict). The default: this kind of connector cannot undo anything.
+    fn compensate<'a>(
+        &'a self,
+        effect: &'a Effect,
+        rollback_token: &'a str,
+    ) -> BoxFuture<'a, Compensated> {
+        let _ = (effect, rollback_token);
+        Box::pin(async { Compensated::Irreversible })
+    }
+}
+
+/// The registry: connector name → instance, and the policy that binds actions to names.
+pub struct Connectors {
+    policy: PolicySource,
+    instances: BTreeMap<String, Arc<dyn ActionConnector>>,
+}
+
+impl std::fmt::Debug for Connectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connectors").field("names", &self.instances.keys()).finish_non_exhaustive()
+    }
+}
+
+impl Connectors {
+    /// An empty registry over the policy `policy` gives.
+    pub fn new(policy: PolicySource) -> Connectors {
+        Connectors { policy, instances: BTreeMap::new() }
+    }
+
+    /// The registry of every connector `file` defines.
+    pub fn from_config(
+        file: &ConnectorsFile,
+        policy: PolicySource,
+    ) -> Result<Connectors, ConnectorError> {
+        let secrets = match &file.secrets {
+            Some(secrets) => Arc::new(Secrets::load(&file.resolve(&secrets.file))?),
+            None => Arc::new(Secrets::default()),
+        };
+        let mut registry = Connectors::new(policy);
+        for (name, config) in &file.connectors {
+            let instance: Arc<dyn ActionConnector> = match config {
+                ConnectorConfig::Sql(c) => Arc::new(crate::sql::SqlConnector::new(file, name, c)?),
+                ConnectorConfig::Fs(c) => Arc::new(crate::fs::FsConnector::new(file, name, c)?),
+                ConnectorConfig::Http(c) => {
+                    Arc::new(crate::http::HttpConnector::new(file, name, c, secrets.clone())?)
+                }
+                ConnectorConfig::Webhook(c) => {
+                    Arc::new(crate::webhook::WebhookConnector::new(file, name, c)?)
+                }
+            };
+            registry.insert(name, instance);
+        }
+        Ok(registry)
+    }
+
+    /// Adds (or replaces) the connector called `name`.
+    pub fn insert(&mut self, name: &str, connector: Arc<dyn ActionConnector>) {
+        self.instances.insert(name.to_owned(), connector);
+    }
+
+    /// The configured names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.instances.keys().map(String::as_str)
+    }
+
+    /// Every action of `policy` that names a connector this registry does not have
+    /// (`origin` names the configuration in the error). `aecl serve` refuses to start
+    /// with one, and a reload with one is refused the same way.
+    pub fn check_policy(&self, policy: &Policy, origin: &str) -> Result<(), ConnectorError> {
+        let mut actions: Vec<&ActionSpec> = policy.actions.values().map(|a| &**a).collect();
+        actions.sort_by(|a, b| a.name.cmp(&b.name));
+        for action in actions {
+            if let Some(name) = &action.connector
+                && !self.instances.contains_key(name)
+            {
+                return Err(ConnectorError::UnknownConnector {
+                    action: action.name.clone(),
+                    connector: name.clone(),
+                    file: origin.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The instance bound to `action` in `policy`, or why there is none.
+    fn bound(&self, policy: &Policy, action: &str) -> Result<Arc<dyn ActionConnector>, String> {
+        let spec = policy
+            .actions
+            .get(action)
+            .ok_or_else(|| format!("not_configured: action `{action}` is not in the catalog"))?;
+        let name = spec.connector.as_deref().ok_or_else(|| {
+            format!("not_configured: action `{action}` names no connector in the catalog")
+        })?;
+        self.instances.get(name).cloned().ok_or_else(|| {
+            format!("not_configured: connector `{name}` of action `{action}` is not configured")
+        })
+    }
+}
+
+impl Connector for Connectors {
+    fn execute<'a>(
+        &'a self,
+        call: &'a Call,
+        effect_id: &'a str,
+    ) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move {
+            let policy = (self.policy)();
+            let instance = match self.bound(&policy, &call.action) {
+                Ok(instance) => instance,
+                Err(error) => return ConnectorOutcome::Failed { error },
+            };
+            let Some(action) = policy.actions.get(&call.action) else {
+                return ConnectorOutcome::Failed {
+                    error: format!(
+                        "not_configured: action `{}` is not in the catalog",
+                        call.action
+                    ),
+                };
+            };
+            let invocation = Invocation {
+                call,
+                effect_id,
+                action,
+                agent: policy.agents.get(&call.agent).map(|a| &**a),
+            };
+            instance.execute(invocation).await
+        })
+    }
+
+    fn compensate<'a>(
+        &'a self,
+        effect: &'a Effect,
+        rollback_token: &'a str,
+    ) -> BoxFuture<'a, Compensated> {
+        Box::pin(async move {
+            let policy = (self.policy)();
+            match self.bound(&policy, &effect.action) {
+                Ok(instance) => instance.compensate(effect, rollback_token).await,
+                Err(error) => Compensated::Failed { error },
+            }
+        })
+    }
+}

@@ -1,0 +1,246 @@
+//! The `sql` connector: one statement per call against SQLite (`rusqlite`) or PostgreSQL
+//! (`tokio-postgres`), with undo.
+//!
+//! The statement (argument `statement_arg`, default `query`) is parsed with `sqlparser`
+//! (`statement.rs`); exactly one statement runs, the re-serialised parse. A read returns
+//! its rows (at most `max_rows`, default 1,000) as objects; a write returns
+//! `rows_affected`. For a **reversible** action, a single-table `DELETE`, `UPDATE` or
+//! `INSERT` runs in one transaction with the capture of the rows it changes — the
+//! deleted rows, the updated rows before and after, the inserted rows, keyed by primary
+//! key (SQLite: the `rowid` when there is none) — written to an `aecl_undo` table in the
+//! target database in that same transaction. The rollback token names that record and
+//! carries its SHA-256. Anything whose pre-image cannot be captured fails closed for a
+//! reversible action; irreversible actions run any single statement the policy allowed.
+//!
+//! The compensation (same transaction for check and change) first checks that every row
+//! is as the statement left it — deleted rows still absent, updated and inserted rows
+//! still equal to their post-image — and otherwise answers `undo_conflict` and changes
+//! nothing.
+
+mod postgres;
+mod sqlite;
+pub mod statement;
+
+use std::path::PathBuf;
+
+use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::ConnectorsFile;
+use crate::error::ConnectorError;
+use crate::registry::{ActionConnector, Invocation};
+use statement::{Backend, Plan, WriteKind};
+
+/// `[connectors.NAME] kind = "sql"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlConfig {
+    /// A SQLite file (`users.db`, `sqlite://users.db`; relative to `connectors.toml`; it
+    /// must exist) or a PostgreSQL URL (`postgres://user:password@host/db`, no TLS).
+    pub database: String,
+    /// The argument holding the statement.
+    #[serde(default = "default_statement_arg")]
+    pub statement_arg: String,
+    /// The most rows a read returns (the answer says when it was cut).
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+}
+
+fn default_statement_arg() -> String {
+    "query".to_owned()
+}
+
+fn default_max_rows() -> usize {
+    1000
+}
+
+#[derive(Debug, Clone)]
+enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// The `sql` connector.
+#[derive(Debug)]
+pub struct SqlConnector {
+    database: Database,
+    statement_arg: String,
+    max_rows: usize,
+}
+
+impl SqlConnector {
+    pub fn new(
+        file: &ConnectorsFile,
+        name: &str,
+        config: &SqlConfig,
+    ) -> Result<SqlConnector, ConnectorError> {
+        let url = config.database.trim();
+        let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url.parse::<tokio_postgres::Config>().map_err(|e| {
+                file.error(format!("connectors.{name}.database: not a PostgreSQL URL: {e}"))
+            })?;
+            Database::Postgres(url.to_owned())
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            if path.is_empty() {
+                return Err(file.error(format!("connectors.{name}.database: empty")));
+            }
+            Database::Sqlite(file.resolve(std::path::Path::new(path)))
+        };
+        Ok(SqlConnector::with(database, config))
+    }
+
+    /// A connector on a SQLite file (tests and embedding).
+    pub fn sqlite(path: PathBuf, config: &SqlConfig) -> SqlConnector {
+        SqlConnector::with(Database::Sqlite(path), config)
+    }
+
+    /// A connector on a PostgreSQL URL (tests and embedding).
+    pub fn postgres(url: &str, config: &SqlConfig) -> SqlConnector {
+        SqlConnector::with(Database::Postgres(url.to_owned()), config)
+    }
+
+    fn with(database: Database, config: &SqlConfig) -> SqlConnector {
+        SqlConnector {
+            database,
+            statement_arg: config.statement_arg.clone(),
+            max_rows: config.max_rows,
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self.database {
+            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+impl ActionConnector for SqlConnector {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move {
+            let Some(sql) = invocation.call.args.get(&self.statement_arg).and_then(|v| v.as_str())
+            else {
+                return ConnectorOutcome::Failed {
+                    error: format!(
+                        "bad_request: argument `{}` (the statement) is missing or not text",
+                        self.statement_arg
+                    ),
+                };
+            };
+            let plan = match statement::plan(self.backend(), sql) {
+                Ok(plan) => plan,
+                Err(error) => return ConnectorOutcome::Failed { error },
+            };
+            let reversible = invocation.reversible();
+            if reversible && let Plan::Other { not_undoable, .. } = &plan {
+                return ConnectorOutcome::Failed {
+                    error: format!(
+                        "not_undoable: the action is reversible but its pre-image cannot be captured ({not_undoable}); nothing was executed"
+                    ),
+                };
+            }
+            let request = Request {
+                plan,
+                capture: reversible,
+                max_rows: self.max_rows,
+                effect_id: invocation.effect_id.to_owned(),
+            };
+            match &self.database {
+                Database::Sqlite(path) => {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || sqlite::execute(&path, &request))
+                        .await
+                        .unwrap_or_else(|e| ConnectorOutcome::Unknown {
+                            error: format!("the SQLite task ended abnormally: {e}"),
+                        })
+                }
+                Database::Postgres(url) => postgres::execute(url, &request).await,
+            }
+        })
+    }
+
+    fn compensate<'a>(
+        &'a self,
+        _: &'a Effect,
+        rollback_token: &'a str,
+    ) -> BoxFuture<'a, Compensated> {
+        Box::pin(async move {
+            let token: UndoToken = match serde_json::from_str(rollback_token) {
+                Ok(token) => token,
+                Err(e) => return Compensated::Failed { error: format!("bad rollback token: {e}") },
+            };
+            match &self.database {
+                Database::Sqlite(path) => {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || sqlite::compensate(&path, &token))
+                        .await
+                        .unwrap_or_else(|e| Compensated::Failed {
+                            error: format!("the SQLite task ended abnormally: {e}"),
+                        })
+                }
+                Database::Postgres(url) => postgres::compensate(url, &token).await,
+            }
+        })
+    }
+}
+
+/// One execution's request to a backend.
+#[derive(Debug)]
+struct Request {
+    plan: Plan,
+    /// Capture the pre-image (the action is reversible).
+    capture: bool,
+    max_rows: usize,
+    effect_id: String,
+}
+
+/// The rollback token: the undo record's id in `aecl_undo` and the SHA-256 of its content,
+/// so that a record edited in the database is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoToken {
+    pub undo: String,
+    pub sha256: String,
+}
+
+/// What the compensation needs: which rows, before and after. Rows are backend-specific
+/// JSON (SQLite: typed cells in `columns` order; PostgreSQL: `to_jsonb` text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UndoRecord<Row> {
+    kind: WriteKind,
+    /// The table as written in the statement.
+    table: String,
+    /// SQLite: the columns of each row, the key columns first.
+    #[serde(default)]
+    columns: Vec<String>,
+    /// The key columns (SQLite: `rowid` when the table has no primary key).
+    key: Vec<String>,
+    /// Deleted rows (`DELETE`), rows before (`UPDATE`).
+    pre: Vec<Row>,
+    /// Rows after (`UPDATE`), inserted rows (`INSERT`).
+    post: Vec<Row>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_for(undo: &str, record: &str) -> String {
+    let token = UndoToken { undo: undo.to_owned(), sha256: sha256_hex(record.as_bytes()) };
+    serde_json::to_string(&token).unwrap_or_default()
+}
+
+/// Checks a stored undo record against its token.
+fn verify_record(token: &UndoToken, record: &str, stored_digest: &str) -> Result<(), String> {
+    let digest = sha256_hex(record.as_bytes());
+    if digest != token.sha256 || stored_digest != token.sha256 {
+        return Err(format!(
+            "undo record `{}` does not match its rollback token (edited in the database?)",
+            token.undo
+        ));
+    }
+    Ok(())
+}

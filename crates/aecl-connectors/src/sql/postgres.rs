@@ -1,0 +1,301 @@
+//! The `sql` connector on PostgreSQL (`tokio-postgres`, one connection per call). Rows
+//! travel as `to_jsonb(row)::text`, so every type round-trips through PostgreSQL's own
+//! conversion (`jsonb_populate_record` restores them) and comparisons are made by the
+//! server (`jsonb` equality), never on values parsed in Rust.
+//!
+//! Pre-images are read with `FOR UPDATE`, so that no other transaction changes the rows
+//! between the capture and the change; an `UPDATE` whose changed rows differ from the rows
+//! its `WHERE` selected (a concurrent insert) is rolled back. Tables need a primary key to
+//! be undone.
+//!
+//! Known limit: in a `jsonb` (or `json`) column, the JSON value `null` and SQL `NULL` are
+//! the same in a row's `to_jsonb`, so an undo restores such a value as SQL `NULL`.
+
+use aecl_engine::{Compensated, ConnectorOutcome};
+use serde_json::{Value, json};
+use tokio_postgres::{Client, NoTls, Transaction};
+
+use super::statement::{Plan, Write, WriteKind, quote};
+use super::{Request, UndoRecord, UndoToken, token_for, verify_record};
+
+type Record = UndoRecord<String>;
+
+const UNDO_DDL: &str = "CREATE TABLE IF NOT EXISTS aecl_undo (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    undone BOOLEAN NOT NULL DEFAULT FALSE
+)";
+
+/// Why a call failed: before the commit (nothing happened) or at it (it may have).
+enum Failure {
+    Before(String),
+    AtCommit(String),
+}
+
+impl From<String> for Failure {
+    fn from(error: String) -> Failure {
+        Failure::Before(error)
+    }
+}
+
+fn sql_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("sql: {}", db.message()),
+        None => format!("sql: {e}"),
+    }
+}
+
+async fn connect(url: &str) -> Result<Client, String> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| format!("connecting to PostgreSQL: {}", sql_error(&e)))?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "PostgreSQL connection of the sql connector ended");
+        }
+    });
+    Ok(client)
+}
+
+pub(super) async fn execute(url: &str, request: &Request) -> ConnectorOutcome {
+    let mut client = match connect(url).await {
+        Ok(client) => client,
+        Err(error) => return ConnectorOutcome::Failed { error },
+    };
+    let result = match (&request.plan, request.capture) {
+        (Plan::Read { text }, _) => read(&mut client, text, request.max_rows).await,
+        (Plan::Write(write), true) => {
+            capture_and_write(&mut client, write, &request.effect_id).await
+        }
+        (plan, _) => run(&client, plan.text()).await,
+    };
+    match result {
+        Ok((result, rollback_token)) => ConnectorOutcome::Succeeded { result, rollback_token },
+        Err(Failure::Before(error)) => ConnectorOutcome::Failed { error },
+        Err(Failure::AtCommit(error)) => ConnectorOutcome::Unknown { error },
+    }
+}
+
+type Executed = Result<(Value, Option<String>), Failure>;
+
+async fn read(client: &mut Client, text: &str, max_rows: usize) -> Executed {
+    let tx = client.build_transaction().read_only(true).start().await.map_err(|e| sql_error(&e))?;
+    let limit = max_rows.saturating_add(1);
+    let sql = format!("SELECT to_jsonb(aecl_q)::text FROM ({text}) AS aecl_q LIMIT {limit}");
+    let rows = tx.query(&sql, &[]).await.map_err(|e| sql_error(&e))?;
+    let truncated = rows.len() > max_rows;
+    let mut out = Vec::new();
+    for row in rows.iter().take(max_rows) {
+        let text: String = row.try_get(0).map_err(|e| sql_error(&e))?;
+        out.push(serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)));
+    }
+    Ok((json!({ "rows": out, "row_count": out.len(), "truncated": truncated }), None))
+}
+
+async fn run(client: &Client, text: &str) -> Executed {
+    // One statement, in its own implicit transaction: an error means it did not happen.
+    let n = client.execute(text, &[]).await.map_err(|e| sql_error(&e))?;
+    Ok((json!({ "rows_affected": n }), None))
+}
+
+/// The primary key columns of `table`, in key order.
+async fn key_columns(tx: &Transaction<'_>, table: &str) -> Result<Vec<String>, String> {
+    let rows = tx
+        .query(
+            "SELECT a.attname::text FROM pg_index i
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+             WHERE i.indrelid = $1::text::regclass AND i.indisprimary
+             ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            &[&table],
+        )
+        .await
+        .map_err(|e| sql_error(&e))?;
+    rows.iter().map(|r| r.try_get::<_, String>(0).map_err(|e| sql_error(&e))).collect()
+}
+
+async fn json_rows(tx: &Transaction<'_>, sql: &str) -> Result<Vec<String>, String> {
+    let rows = tx.query(sql, &[]).await.map_err(|e| sql_error(&e))?;
+    rows.iter().map(|r| r.try_get::<_, String>(0).map_err(|e| sql_error(&e))).collect()
+}
+
+/// The key values of JSON rows, as canonical text (for comparing sets of rows).
+fn keys_of(key: &[String], rows: &[String]) -> Vec<String> {
+    rows.iter()
+        .map(|row| {
+            let value: Value = serde_json::from_str(row).unwrap_or(Value::Null);
+            let parts: Vec<&Value> =
+                key.iter().map(|k| value.get(k).unwrap_or(&Value::Null)).collect();
+            serde_json::to_string(&parts).unwrap_or_default()
+        })
+        .collect()
+}
+
+async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) -> Executed {
+    let tx = client.transaction().await.map_err(|e| sql_error(&e))?;
+    tx.batch_execute(UNDO_DDL)
+        .await
+        .map_err(|e| format!("creating `aecl_undo`: {}", sql_error(&e)))?;
+    let key = key_columns(&tx, &write.table).await?;
+    if key.is_empty() {
+        return Err(Failure::Before(format!(
+            "not_undoable: table `{}` has no primary key; nothing was executed",
+            write.table
+        )));
+    }
+    if let Some(column) =
+        write.assigned.iter().find(|a| key.iter().any(|k| k.eq_ignore_ascii_case(a)))
+    {
+        return Err(Failure::Before(format!(
+            "not_undoable: the UPDATE assigns key column `{column}`; nothing was executed"
+        )));
+    }
+    let whole = format!("to_jsonb({})::text", write.table_ref);
+    let returning = format!("{} RETURNING {whole}", write.text);
+    let (pre, post) = match write.kind {
+        WriteKind::Delete => (json_rows(&tx, &returning).await?, Vec::new()),
+        WriteKind::Insert => (Vec::new(), json_rows(&tx, &returning).await?),
+        WriteKind::Update => {
+            let selection = write.selection.as_deref().unwrap_or("TRUE");
+            let before =
+                format!("SELECT {whole} FROM {} WHERE {selection} FOR UPDATE", write.table);
+            let pre = json_rows(&tx, &before).await?;
+            let post = json_rows(&tx, &returning).await?;
+            let (mut a, mut b) = (keys_of(&key, &pre), keys_of(&key, &post));
+            a.sort();
+            b.sort();
+            if a != b {
+                return Err(Failure::Before("not_undoable: the rows the UPDATE changed are not the rows its WHERE selected; nothing was executed".to_owned()));
+            }
+            (pre, post)
+        }
+    };
+    let affected = pre.len().max(post.len());
+    let record = Record {
+        kind: write.kind,
+        table: write.table.clone(),
+        columns: Vec::new(),
+        key,
+        pre,
+        post,
+    };
+    let record = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+    let token = token_for(effect_id, &record);
+    let parsed: UndoToken = serde_json::from_str(&token).map_err(|e| e.to_string())?;
+    // INVARIANT: the pre-image is written in the transaction that makes the change.
+    tx.execute(
+        "INSERT INTO aecl_undo (id, record, sha256) VALUES ($1, $2, $3)",
+        &[&effect_id, &record, &parsed.sha256],
+    )
+    .await
+    .map_err(|e| format!("recording the undo: {}", sql_error(&e)))?;
+    tx.commit().await.map_err(|e| Failure::AtCommit(format!("commit: {}", sql_error(&e))))?;
+    Ok((json!({ "rows_affected": affected }), Some(token)))
+}
+
+pub(super) async fn compensate(url: &str, token: &UndoToken) -> Compensated {
+    let mut client = match connect(url).await {
+        Ok(client) => client,
+        Err(error) => return Compensated::Failed { error },
+    };
+    match undo(&mut client, token).await {
+        Ok(outcome) => outcome,
+        // The transaction is dropped unfinished: rolled back, nothing changed.
+        Err(error) => Compensated::Failed { error },
+    }
+}
+
+async fn undo(client: &mut Client, token: &UndoToken) -> Result<Compensated, String> {
+    let tx = client.transaction().await.map_err(|e| sql_error(&e))?;
+    let row = tx
+        .query_opt(
+            "SELECT record, sha256, undone FROM aecl_undo WHERE id = $1 FOR UPDATE",
+            &[&token.undo],
+        )
+        .await
+        .map_err(|e| format!("reading undo record `{}`: {}", token.undo, sql_error(&e)))?;
+    let Some(row) = row else { return Err(format!("no undo record `{}`", token.undo)) };
+    let (text, digest, undone): (String, String, bool) = (
+        row.try_get(0).map_err(|e| sql_error(&e))?,
+        row.try_get(1).map_err(|e| sql_error(&e))?,
+        row.try_get(2).map_err(|e| sql_error(&e))?,
+    );
+    verify_record(token, &text, &digest)?;
+    if undone {
+        return Ok(Compensated::Conflict { detail: "the effect was already undone".to_owned() });
+    }
+    let record: Record = serde_json::from_str(&text).map_err(|e| format!("undo record: {e}"))?;
+    let table = &record.table;
+    let matches_key = record
+        .key
+        .iter()
+        .map(|k| format!("t.{k} IS NOT DISTINCT FROM r.{k}", k = quote(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let from_json = format!("jsonb_populate_record(NULL::{table}, $1::text::jsonb) AS r");
+    // First every check, then every change: a conflict touches nothing. The rows checked
+    // are locked until the commit.
+    let current = format!(
+        "SELECT to_jsonb(t) = $1::text::jsonb FROM {table} AS t, {from_json} WHERE {matches_key} FOR UPDATE OF t"
+    );
+    if record.kind == WriteKind::Delete {
+        for row in &record.pre {
+            let found = tx.query(&current, &[row]).await.map_err(|e| sql_error(&e))?;
+            if !found.is_empty() {
+                return Ok(Compensated::Conflict {
+                    detail: format!("a deleted row of `{table}` exists again: {row}"),
+                });
+            }
+        }
+    }
+    for row in &record.post {
+        let found = tx.query(&current, &[row]).await.map_err(|e| sql_error(&e))?;
+        let same = match found.first() {
+            Some(r) => r.try_get::<_, bool>(0).map_err(|e| sql_error(&e))?,
+            None => false,
+        };
+        if !same {
+            return Ok(Compensated::Conflict {
+                detail: format!("a row of `{table}` changed since the statement: {row}"),
+            });
+        }
+    }
+    let mut restored = 0u64;
+    match record.kind {
+        WriteKind::Delete => {
+            let insert = format!(
+                "INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, $1::text::jsonb)"
+            );
+            for row in &record.pre {
+                restored += tx.execute(&insert, &[row]).await.map_err(|e| sql_error(&e))?;
+            }
+        }
+        WriteKind::Update => {
+            for row in &record.pre {
+                let value: Value =
+                    serde_json::from_str(row).map_err(|e| format!("undo record: {e}"))?;
+                let columns: Vec<String> =
+                    value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+                let set = columns
+                    .iter()
+                    .map(|c| format!("{c} = r.{c}", c = quote(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let update =
+                    format!("UPDATE {table} AS t SET {set} FROM {from_json} WHERE {matches_key}");
+                restored += tx.execute(&update, &[row]).await.map_err(|e| sql_error(&e))?;
+            }
+        }
+        WriteKind::Insert => {
+            let delete = format!("DELETE FROM {table} AS t USING {from_json} WHERE {matches_key}");
+            for row in &record.post {
+                restored += tx.execute(&delete, &[row]).await.map_err(|e| sql_error(&e))?;
+            }
+        }
+    }
+    tx.execute("UPDATE aecl_undo SET undone = TRUE WHERE id = $1", &[&token.undo])
+        .await
+        .map_err(|e| sql_error(&e))?;
+    tx.commit().await.map_err(|e| format!("commit: {}", sql_error(&e)))?;
+    Ok(Compensated::Restored { result: json!({ "table": table, "rows_restored": restored }) })
+}

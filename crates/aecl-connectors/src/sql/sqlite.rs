@@ -1,0 +1,392 @@
+//! The `sql` connector on SQLite: synchronous `rusqlite`, run on a blocking thread, one
+//! connection per call, `BEGIN IMMEDIATE` so that the capture and the change see the same
+//! rows (SQLite has one writer at a time).
+
+use std::path::Path;
+use std::time::Duration;
+
+use aecl_engine::{Compensated, ConnectorOutcome};
+use base64::Engine as _;
+use rusqlite::types::Value as Cell;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::statement::{Plan, UNDO_TABLE, Write, WriteKind, quote};
+use super::{Request, UndoRecord, UndoToken, token_for, verify_record};
+
+/// A cell as stored in an undo record: typed, so that it is restored exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Stored {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    /// Base64.
+    Blob(String),
+}
+
+impl Stored {
+    fn of(cell: &Cell) -> Stored {
+        match cell {
+            Cell::Null => Stored::Null,
+            Cell::Integer(i) => Stored::Integer(*i),
+            Cell::Real(r) => Stored::Real(*r),
+            Cell::Text(t) => Stored::Text(t.clone()),
+            Cell::Blob(b) => Stored::Blob(base64::engine::general_purpose::STANDARD.encode(b)),
+        }
+    }
+
+    fn cell(&self) -> Result<Cell, String> {
+        Ok(match self {
+            Stored::Null => Cell::Null,
+            Stored::Integer(i) => Cell::Integer(*i),
+            Stored::Real(r) => Cell::Real(*r),
+            Stored::Text(t) => Cell::Text(t.clone()),
+            Stored::Blob(b) => Cell::Blob(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .map_err(|e| format!("undo record: bad blob: {e}"))?,
+            ),
+        })
+    }
+}
+
+type Record = UndoRecord<Vec<Stored>>;
+
+const UNDO_DDL: &str = "CREATE TABLE IF NOT EXISTS aecl_undo (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0
+)";
+
+fn open(path: &Path) -> Result<Connection, String> {
+    // Never creates a database: a missing file is a configuration error, not a new empty
+    // database that the statement would then run against.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("opening SQLite database `{}`: {e}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+pub(super) fn execute(path: &Path, request: &Request) -> ConnectorOutcome {
+    let failed = |error: String| ConnectorOutcome::Failed { error };
+    let mut conn = match open(path) {
+        Ok(conn) => conn,
+        Err(e) => return failed(e),
+    };
+    let result = match (&request.plan, request.capture) {
+        (Plan::Read { text }, _) => read(&conn, text, request.max_rows),
+        (Plan::Write(write), true) => capture_and_write(&mut conn, write, &request.effect_id),
+        (plan, _) => run(&conn, plan.text()),
+    };
+    match result {
+        Ok((result, rollback_token)) => ConnectorOutcome::Succeeded { result, rollback_token },
+        // Every error comes before the commit or is the commit's own: SQLite rolled back.
+        Err(error) => failed(error),
+    }
+}
+
+type Executed = Result<(Value, Option<String>), String>;
+
+fn read(conn: &Connection, text: &str, max_rows: usize) -> Executed {
+    let mut stmt = conn.prepare(text).map_err(|e| format!("sql: {e}"))?;
+    if !stmt.readonly() {
+        return Err("sql: the statement is not read-only".to_owned());
+    }
+    let names: Vec<String> = stmt.column_names().iter().map(|s| (*s).to_owned()).collect();
+    let mut rows = stmt.query([]).map_err(|e| format!("sql: {e}"))?;
+    let mut out = Vec::new();
+    let mut truncated = false;
+    while let Some(row) = rows.next().map_err(|e| format!("sql: {e}"))? {
+        if out.len() == max_rows {
+            truncated = true;
+            break;
+        }
+        let mut object = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let cell: Cell = row.get(i).map_err(|e| format!("sql: {e}"))?;
+            object.insert(name.clone(), to_json(&cell));
+        }
+        out.push(Value::Object(object));
+    }
+    Ok((json!({ "rows": out, "row_count": out.len(), "truncated": truncated }), None))
+}
+
+fn run(conn: &Connection, text: &str) -> Executed {
+    let n = conn.execute(text, []).map_err(|e| format!("sql: {e}"))?;
+    Ok((json!({ "rows_affected": n }), None))
+}
+
+/// A table's columns as the undo record lists them: the key first.
+struct Shape {
+    columns: Vec<String>,
+    key: Vec<String>,
+}
+
+impl Shape {
+    fn of(conn: &Connection, write: &Write) -> Result<Shape, String> {
+        let schema = write.schema.clone().unwrap_or_else(|| "main".to_owned());
+        let mut stmt = conn
+            .prepare("SELECT name, pk FROM pragma_table_info(?1, ?2) ORDER BY cid")
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map([&write.name, &schema], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| e.to_string())?;
+        let mut all = Vec::new();
+        for row in rows {
+            all.push(row.map_err(|e| e.to_string())?);
+        }
+        if all.is_empty() {
+            return Err(format!("sql: no table `{}`", write.table));
+        }
+        let mut key: Vec<(i64, String)> =
+            all.iter().filter(|(_, pk)| *pk > 0).map(|(n, pk)| (*pk, n.clone())).collect();
+        key.sort();
+        let mut key: Vec<String> = key.into_iter().map(|(_, n)| n).collect();
+        let mut columns: Vec<String> = key.clone();
+        if key.is_empty() {
+            key.push("rowid".to_owned());
+            columns.push("rowid".to_owned());
+        }
+        columns.extend(all.into_iter().map(|(n, _)| n).filter(|n| !key.contains(n)));
+        Ok(Shape { columns, key })
+    }
+
+    fn select_list(&self) -> String {
+        self.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+    }
+
+    fn key_condition(&self, first_param: usize) -> String {
+        self.key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{} IS ?{}", quote(k), first_param + i))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
+fn rows(conn: &Connection, sql: &str, params: &[Cell]) -> Result<Vec<Vec<Cell>>, String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| format!("sql: {e}"))?;
+    let width = stmt.column_count();
+    let mut rows = stmt.query(params_from_iter(params.iter())).map_err(|e| format!("sql: {e}"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| format!("sql: {e}"))? {
+        let mut cells = Vec::with_capacity(width);
+        for i in 0..width {
+            cells.push(row.get::<_, Cell>(i).map_err(|e| format!("sql: {e}"))?);
+        }
+        out.push(cells);
+    }
+    Ok(out)
+}
+
+fn keys_of(shape: &Shape, rows: &[Vec<Cell>]) -> Vec<Vec<Cell>> {
+    let n = shape.key.len();
+    rows.iter().map(|r| r.iter().take(n).cloned().collect()).collect()
+}
+
+fn same_keys(shape: &Shape, a: &[Vec<Cell>], b: &[Vec<Cell>]) -> bool {
+    let (ka, kb) = (keys_of(shape, a), keys_of(shape, b));
+    ka.len() == kb.len() && ka.iter().all(|k| kb.contains(k))
+}
+
+fn capture_and_write(conn: &mut Connection, write: &Write, effect_id: &str) -> Executed {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| format!("sql: {e}"))?;
+    tx.execute_batch(UNDO_DDL).map_err(|e| format!("creating `{UNDO_TABLE}`: {e}"))?;
+    let shape = Shape::of(&tx, write)?;
+    if let Some(column) =
+        write.assigned.iter().find(|a| shape.key.iter().any(|k| k.eq_ignore_ascii_case(a)))
+    {
+        return Err(format!(
+            "not_undoable: the UPDATE assigns key column `{column}`; nothing was executed"
+        ));
+    }
+    let list = shape.select_list();
+    let returning = format!("{} RETURNING {list}", write.text);
+    let (pre, post) = match write.kind {
+        WriteKind::Delete => (rows(&tx, &returning, &[])?, Vec::new()),
+        WriteKind::Insert => (Vec::new(), rows(&tx, &returning, &[])?),
+        WriteKind::Update => {
+            let selection = write.selection.as_deref().unwrap_or("1");
+            let before = format!("SELECT {list} FROM {} WHERE {selection}", write.table);
+            let pre = rows(&tx, &before, &[])?;
+            let post = rows(&tx, &returning, &[])?;
+            if !same_keys(&shape, &pre, &post) {
+                return Err("not_undoable: the rows the UPDATE changed are not the rows its WHERE selected; nothing was executed".to_owned());
+            }
+            (pre, post)
+        }
+    };
+    let affected = pre.len().max(post.len());
+    let stored = |rows: &[Vec<Cell>]| -> Vec<Vec<Stored>> {
+        rows.iter().map(|r| r.iter().map(Stored::of).collect()).collect()
+    };
+    let record = Record {
+        kind: write.kind,
+        table: write.table.clone(),
+        columns: shape.columns.clone(),
+        key: shape.key.clone(),
+        pre: stored(&pre),
+        post: stored(&post),
+    };
+    let record = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+    let token = token_for(effect_id, &record);
+    let digest: UndoToken = serde_json::from_str(&token).map_err(|e| e.to_string())?;
+    // INVARIANT: the pre-image is written in the transaction that makes the change.
+    tx.execute(
+        "INSERT INTO aecl_undo (id, record, sha256) VALUES (?1, ?2, ?3)",
+        [effect_id, &record, &digest.sha256],
+    )
+    .map_err(|e| format!("recording the undo: {e}"))?;
+    tx.commit().map_err(|e| format!("sql: commit: {e}"))?;
+    Ok((json!({ "rows_affected": affected }), Some(token)))
+}
+
+pub(super) fn compensate(path: &Path, token: &UndoToken) -> Compensated {
+    let mut conn = match open(path) {
+        Ok(conn) => conn,
+        Err(error) => return Compensated::Failed { error },
+    };
+    match undo(&mut conn, token) {
+        Ok(outcome) => outcome,
+        // The transaction is dropped unfinished: rolled back, nothing changed.
+        Err(error) => Compensated::Failed { error },
+    }
+}
+
+fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| format!("sql: {e}"))?;
+    let stored: Option<(String, String, i64)> = tx
+        .query_row(
+            "SELECT record, sha256, undone FROM aecl_undo WHERE id = ?1",
+            [&token.undo],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(|e| format!("reading undo record `{}`: {e}", token.undo))?;
+    let Some((text, digest, undone)) = stored else {
+        return Err(format!("no undo record `{}`", token.undo));
+    };
+    verify_record(token, &text, &digest)?;
+    if undone != 0 {
+        return Ok(Compensated::Conflict { detail: "the effect was already undone".to_owned() });
+    }
+    let record: Record = serde_json::from_str(&text).map_err(|e| format!("undo record: {e}"))?;
+    let shape = Shape { columns: record.columns.clone(), key: record.key.clone() };
+    let cells = |row: &[Stored]| row.iter().map(Stored::cell).collect::<Result<Vec<_>, _>>();
+    let n_key = shape.key.len();
+    let select = format!(
+        "SELECT {} FROM {} WHERE {}",
+        shape.select_list(),
+        record.table,
+        shape.key_condition(1)
+    );
+    // First every check, then every change: a conflict touches nothing.
+    let expected_absent: &[Vec<Stored>] =
+        if record.kind == WriteKind::Delete { &record.pre } else { &[] };
+    for row in expected_absent {
+        let row = cells(row)?;
+        let key: Vec<Cell> = row.iter().take(n_key).cloned().collect();
+        if !rows(&tx, &select, &key)?.is_empty() {
+            return Ok(Compensated::Conflict {
+                detail: format!(
+                    "a deleted row of `{}` with key {} exists again",
+                    record.table,
+                    key_text(&shape, &key)
+                ),
+            });
+        }
+    }
+    for row in &record.post {
+        let row = cells(row)?;
+        let key: Vec<Cell> = row.iter().take(n_key).cloned().collect();
+        let now = rows(&tx, &select, &key)?;
+        if now.first() != Some(&row) {
+            return Ok(Compensated::Conflict {
+                detail: format!(
+                    "the row of `{}` with key {} changed since the statement",
+                    record.table,
+                    key_text(&shape, &key)
+                ),
+            });
+        }
+    }
+    let exec = |sql: &str, params: &[Cell]| -> Result<usize, String> {
+        tx.execute(sql, params_from_iter(params.iter())).map_err(|e| format!("sql: {e}"))
+    };
+    let mut restored = 0usize;
+    match record.kind {
+        WriteKind::Delete => {
+            let placeholders =
+                (1..=shape.columns.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+            let insert = format!(
+                "INSERT INTO {} ({}) VALUES ({placeholders})",
+                record.table,
+                shape.select_list()
+            );
+            for row in &record.pre {
+                restored += exec(&insert, &cells(row)?)?;
+            }
+        }
+        WriteKind::Update => {
+            let set: Vec<String> = shape
+                .columns
+                .iter()
+                .enumerate()
+                .skip(n_key)
+                .map(|(i, c)| format!("{} = ?{}", quote(c), i + 1))
+                .collect();
+            let update = format!(
+                "UPDATE {} SET {} WHERE {}",
+                record.table,
+                set.join(", "),
+                shape.key_condition(1)
+            );
+            for row in &record.pre {
+                restored += exec(&update, &cells(row)?)?;
+            }
+        }
+        WriteKind::Insert => {
+            let delete = format!("DELETE FROM {} WHERE {}", record.table, shape.key_condition(1));
+            for row in &record.post {
+                let key: Vec<Cell> = cells(row)?.into_iter().take(n_key).collect();
+                restored += exec(&delete, &key)?;
+            }
+        }
+    }
+    exec("UPDATE aecl_undo SET undone = 1 WHERE id = ?1", &[Cell::Text(token.undo.clone())])?;
+    tx.commit().map_err(|e| format!("sql: commit: {e}"))?;
+    Ok(Compensated::Restored {
+        result: json!({ "table": record.table, "rows_restored": restored }),
+    })
+}
+
+fn key_text(shape: &Shape, key: &[Cell]) -> String {
+    let parts: Vec<String> =
+        shape.key.iter().zip(key).map(|(k, v)| format!("{k}={}", to_json(v))).collect();
+    format!("({})", parts.join(", "))
+}
+
+/// A cell as the agent sees it.
+pub(super) fn to_json(cell: &Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Integer(i) => json!(i),
+        Cell::Real(r) => json!(r),
+        Cell::Text(t) => json!(t),
+        Cell::Blob(b) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(b) }),
+    }
+}

@@ -1,0 +1,160 @@
+//! The connectors against real targets: SQLite files and a private PostgreSQL, a temporary
+//! directory, and an HTTP server on 127.0.0.1 — through the registry, as the engine calls
+//! them.
+
+mod fs;
+mod http;
+mod pg;
+mod postgres;
+mod registry;
+mod sqlite;
+
+use std::sync::Arc;
+
+use aecl_connectors::{ActionConnector, Connectors};
+use aecl_core::policy::Policy;
+use aecl_core::{Call, CallDigest, Timestamp};
+use aecl_engine::{Compensated, Connector, ConnectorOutcome, Effect, EffectState};
+use aecl_policy::{SourceFile, load};
+use serde_json::Value;
+
+/// Actions bound to the connector names the tests register.
+pub const CATALOG: &str = r#"
+[actions.sql_write]
+effect = "write"
+reversibility = "reversible"
+compensation = "undo"
+connector = "db"
+
+[actions.sql_irreversible]
+effect = "write"
+reversibility = "irreversible"
+connector = "db"
+
+[actions.undo]
+effect = "write"
+reversibility = "irreversible"
+
+[actions.file]
+effect = "write"
+reversibility = "reversible"
+compensation = "undo"
+connector = "files"
+
+[actions.hook]
+effect = "send"
+reversibility = "irreversible"
+connector = "hook"
+
+[actions.api]
+effect = "send"
+reversibility = "irreversible"
+connector = "api"
+
+[actions.unbound]
+effect = "read"
+
+[actions.dangling]
+effect = "read"
+connector = "nowhere"
+"#;
+
+const MANIFEST: &str = r#"
+agent_id = "ops"
+allowed_actions = ["sql_write", "sql_irreversible", "undo", "file", "hook", "api", "unbound", "dangling"]
+credential_scope = "crm"
+"#;
+
+pub fn policy() -> Arc<Policy> {
+    let files = [
+        SourceFile { path: "policy.toml".into(), text: "mode = \"enforce\"\n".into() },
+        SourceFile { path: "agents/ops.toml".into(), text: MANIFEST.into() },
+        SourceFile { path: "catalog.toml".into(), text: CATALOG.into() },
+    ];
+    match load(&files) {
+        Ok(loaded) => Arc::new(loaded.policy),
+        Err(e) => panic!("the test policy does not load: {e:?}"),
+    }
+}
+
+/// A registry over the test policy with `connectors`.
+pub fn registry(connectors: Vec<(&str, Arc<dyn ActionConnector>)>) -> Connectors {
+    let policy = policy();
+    let mut registry = Connectors::new(Arc::new(move || policy.clone()));
+    for (name, connector) in connectors {
+        registry.insert(name, connector);
+    }
+    registry
+}
+
+pub fn call(action: &str, args: Value) -> Call {
+    Call {
+        id: uuid::Uuid::now_v7().to_string(),
+        agent: "ops".into(),
+        run: "r1".into(),
+        action: action.into(),
+        args,
+        idempotency_key: None,
+        nonce: None,
+        scope: Default::default(),
+        provenance: Default::default(),
+    }
+}
+
+/// Executes a call of `action` through the registry: the outcome and the effect it would
+/// be recorded as.
+pub async fn execute(
+    registry: &Connectors,
+    action: &str,
+    args: Value,
+) -> (ConnectorOutcome, Effect) {
+    let call = call(action, args);
+    let effect_id = uuid::Uuid::now_v7().to_string();
+    let outcome = registry.execute(&call, &effect_id).await;
+    let (state, token) = match &outcome {
+        ConnectorOutcome::Succeeded { rollback_token, .. } => {
+            (EffectState::Succeeded, rollback_token.clone())
+        }
+        ConnectorOutcome::Failed { .. } => (EffectState::Failed, None),
+        ConnectorOutcome::Unknown { .. } => (EffectState::OutcomeUnknown, None),
+    };
+    let effect = Effect {
+        id: effect_id,
+        run: call.run.clone(),
+        call_id: call.id.clone(),
+        agent: call.agent.clone(),
+        action: call.action.clone(),
+        idempotency_key: None,
+        call_digest: CallDigest(String::new()),
+        node: "test".into(),
+        state,
+        result: Value::Null,
+        error: None,
+        rollback_token: token,
+        created: Timestamp(0),
+        updated: Timestamp(0),
+    };
+    (outcome, effect)
+}
+
+/// Undoes `effect` through the registry.
+pub async fn undo(registry: &Connectors, effect: &Effect) -> Compensated {
+    let token = effect.rollback_token.clone().expect("the effect left a rollback token");
+    registry.compensate(effect, &token).await
+}
+
+/// The result of a success, else a panic naming the outcome.
+pub fn succeeded(outcome: &ConnectorOutcome) -> &Value {
+    match outcome {
+        ConnectorOutcome::Succeeded { result, .. } => result,
+        other => panic!("expected success, got {other:?}"),
+    }
+}
+
+/// The error of a failure, else a panic naming the outcome.
+pub fn failed(outcome: &ConnectorOutcome) -> &str {
+    match outcome {
+        ConnectorOutcome::Failed { error } => error,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
