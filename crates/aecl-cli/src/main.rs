@@ -13,6 +13,8 @@ mod proof;
 mod record;
 mod reload;
 mod replay;
+mod rollback;
+mod sandbox;
 mod serve;
 mod token;
 
@@ -53,9 +55,14 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Answer approval requests through a running `aecl serve` (an approver token).
     Approvals(approvals::ApprovalsArgs),
+    /// Undo an effect, or a run's effects newest first, through a running `aecl serve`.
+    Rollback(rollback::RollbackArgs),
     /// Mint tokens for agents, approvers and administrators.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run one command in the process-tier sandbox (exit code and output passed through).
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +89,8 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Approvals(args) => approvals::run(&args),
+        Command::Rollback(args) => rollback::run(&args),
+        Command::Sandbox(command) => sandbox::run(&command),
     };
     match result {
         Ok(code) => code,

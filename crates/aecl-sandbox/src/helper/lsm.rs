@@ -25,11 +25,12 @@ pub(crate) struct Paths {
 }
 
 impl Paths {
-    /// Inside the namespace tier's new root.
+    /// Inside the namespace tier's new root, which holds only what the sandbox may see:
+    /// all of it readable, only the work dir, `/tmp`, `/dev/shm`, the devices and the
+    /// writable binds writable.
     pub(crate) fn namespaces(spec: &Spec) -> Paths {
         let mut paths = Paths::system();
-        paths.read_exec.push(PathBuf::from("/etc"));
-        paths.read_exec.push(PathBuf::from("/proc"));
+        paths.read_exec.push(PathBuf::from("/"));
         paths.read_write.extend([WORK_DIR, "/tmp", "/dev/shm"].map(PathBuf::from));
         if spec.egress.is_some() {
             paths.read_write.push(PathBuf::from(EGRESS_SOCKET));

@@ -1,0 +1,196 @@
+//! `aecl sandbox run`: one command in the process-tier sandbox, for operators trying a
+//! policy's limits and for tests. The command's stdout, stderr and exit code are passed
+//! through; a timeout exits 124, a refusal 126, a sandbox that could not be built 125, a
+//! signal 128 + N, each with a line on stderr saying so.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aecl_sandbox::{
+    Bind, Deadlines, HostPattern, Isolation, Limits, Outcome, Request, Sandbox, SandboxConfig,
+};
+use anyhow::{Context, Result, bail};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SandboxCommand {
+    /// Run COMMAND ARGS in a fresh sandbox.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A host the command may reach through the egress proxy: `example.com`,
+    /// `*.example.com` or either with `:PORT` (without a port: 80 and 443). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// A host directory bound read-write at the same path. Repeatable.
+    #[arg(long = "bind", value_name = "DIR")]
+    binds: Vec<PathBuf>,
+    /// A host directory bound read-only at the same path. Repeatable.
+    #[arg(long = "ro-bind", value_name = "DIR")]
+    ro_binds: Vec<PathBuf>,
+    /// The call's timeout, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// What is left of the run's time, in seconds (none by default).
+    #[arg(long)]
+    run_timeout: Option<f64>,
+    /// The sandbox's longest life, in seconds.
+    #[arg(long, default_value_t = 300.0)]
+    lifetime: f64,
+    /// Memory limit in MiB (cgroup; address-space limit without one).
+    #[arg(long, default_value_t = 512)]
+    memory: u64,
+    /// Most processes at once.
+    #[arg(long, default_value_t = 256)]
+    pids: u64,
+    /// Size of the work dir and of `/tmp`, in MiB.
+    #[arg(long, default_value_t = 64)]
+    work_size: u64,
+    /// A variable for the command: `NAME=VALUE`, or `NAME` to copy it from this
+    /// environment. Nothing else of this environment reaches the command. Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// `auto` (namespaces, else the Landlock fallback), `namespaces` or `landlock`.
+    #[arg(long, default_value = "auto")]
+    isolation: String,
+    /// The most bytes of stdout and of stderr each passed through.
+    #[arg(long, default_value_t = 16 << 20)]
+    output_cap: usize,
+    /// Print the outcome and the isolation layers as JSON on stderr.
+    #[arg(long)]
+    report: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+pub fn run(command: &SandboxCommand) -> Result<ExitCode> {
+    match command {
+        SandboxCommand::Run(args) => run_one(args),
+    }
+}
+
+fn run_one(args: &RunArgs) -> Result<ExitCode> {
+    let request = request(args)?;
+    let sandbox = Sandbox::new(SandboxConfig::beside_current_exe()?)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let done = runtime.block_on(sandbox.run(request))?;
+    std::io::stdout().write_all(&done.stdout)?;
+    std::io::stdout().flush()?;
+    let mut stderr = std::io::stderr();
+    stderr.write_all(&done.stderr)?;
+    for (stream, dropped) in [("stdout", done.stdout_dropped), ("stderr", done.stderr_dropped)] {
+        if dropped > 0 {
+            writeln!(
+                stderr,
+                "aecl sandbox: {dropped} bytes of {stream} past --output-cap dropped"
+            )?;
+        }
+    }
+    match &done.outcome {
+        Outcome::Exited { .. } => {}
+        Outcome::TimedOut { limit, after_ms } => {
+            writeln!(
+                stderr,
+                "aecl sandbox: timed out ({} limit) after {after_ms} ms",
+                limit.as_str()
+            )?;
+        }
+        Outcome::Denied { reason } => writeln!(stderr, "aecl sandbox: denied: {reason}")?,
+        Outcome::Killed { signal, cause } => {
+            let cause = cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+            writeln!(stderr, "aecl sandbox: killed by signal {signal}{cause}")?;
+        }
+        Outcome::Setup { error } => writeln!(stderr, "aecl sandbox: setup failed: {error}")?,
+    }
+    if done.layers.mode == "landlock-fallback" {
+        let why = done.layers.fallback_reason.as_deref().unwrap_or("no reason given");
+        writeln!(stderr, "aecl sandbox: ran in the Landlock fallback ({why})")?;
+    }
+    if args.report {
+        let report = serde_json::json!({
+            "outcome": done.outcome,
+            "layers": done.layers,
+            "egress": done.egress,
+            "elapsed_ms": done.elapsed_ms,
+        });
+        writeln!(stderr, "{report}")?;
+    }
+    let code = done.outcome.exit_code().clamp(0, 255);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
+}
+
+fn request(args: &RunArgs) -> Result<Request> {
+    let allow_hosts = args
+        .allow_hosts
+        .iter()
+        .map(|h| HostPattern::parse(h).map_err(|e| anyhow::anyhow!("--allow-host {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let mut binds = Vec::new();
+    for (dirs, writable) in [(&args.binds, true), (&args.ro_binds, false)] {
+        for dir in dirs {
+            let path = dir
+                .canonicalize()
+                .with_context(|| format!("--bind `{}`: no such directory", dir.display()))?;
+            if !path.is_dir() {
+                bail!("--bind `{}`: expected a directory", dir.display());
+            }
+            binds.push(Bind { path, writable });
+        }
+    }
+    let isolation = match args.isolation.as_str() {
+        "auto" => Isolation::Auto,
+        "namespaces" => Isolation::Namespaces,
+        "landlock" => Isolation::Landlock,
+        other => bail!("--isolation `{other}`: expected `auto`, `namespaces` or `landlock`"),
+    };
+    let mut env = vec![
+        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ("HOME".to_owned(), "/work".to_owned()),
+    ];
+    for item in &args.env {
+        let (name, value) = match item.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => (item.clone(), std::env::var(item).unwrap_or_default()),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("--env `{item}`: expected NAME or NAME=VALUE");
+        }
+        env.retain(|(k, _)| *k != name);
+        env.push((name, value));
+    }
+    let mut stdin = Vec::new();
+    if !std::io::stdin().is_terminal() {
+        std::io::stdin().read_to_end(&mut stdin).context("reading stdin")?;
+    }
+    Ok(Request {
+        argv: args.command.clone(),
+        env,
+        stdin,
+        binds,
+        allow_hosts,
+        limits: Limits {
+            memory_bytes: args.memory << 20,
+            pids: args.pids,
+            work_bytes: args.work_size << 20,
+            ..Limits::default()
+        },
+        deadlines: Deadlines {
+            call_ms: millis(args.timeout, "--timeout")?,
+            run_ms: args.run_timeout.map(|s| millis(s, "--run-timeout")).transpose()?,
+            lifetime_ms: millis(args.lifetime, "--lifetime")?,
+        },
+        isolation,
+        output_cap: args.output_cap,
+    })
+}
+
+fn millis(seconds: f64, flag: &str) -> Result<u64> {
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 {
+        bail!("{flag} `{seconds}`: expected seconds between 0 and 86400");
+    }
+    Ok(u64::try_from(Duration::from_secs_f64(seconds).as_millis()).unwrap_or(u64::MAX))
+}
