@@ -248,7 +248,12 @@ fn grant_summary(grant: &Value) -> String {
 }
 
 fn token(args: &ApprovalsArgs) -> Result<String> {
-    let token = match &args.token_file {
+    read_token(args.token_file.as_deref())
+}
+
+/// The approver token from `token_file`, else from `AECL_TOKEN`.
+pub(crate) fn read_token(token_file: Option<&std::path::Path>) -> Result<String> {
+    let token = match token_file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the token file {}", path.display()))?,
         None => std::env::var("AECL_TOKEN").map_err(|_| {
@@ -262,7 +267,7 @@ fn token(args: &ApprovalsArgs) -> Result<String> {
     Ok(token)
 }
 
-async fn request(
+pub(crate) async fn request(
     server: &str,
     method: &str,
     path: &str,

@@ -1,8 +1,10 @@
 //! `aecl serve`: the HTTP API over a store (SQLite file by default, `postgres://` for
 //! replicas), with tokens verified by `--token-key` and checkpoints signed by `--key`.
 //! The policy is reloaded on SIGHUP or change (`reload`).
-//! Connectors are not configured yet: an allowed `execute` fails with `not_configured`,
-//! recorded as its outcome.
+//! `--connectors FILE` (`connectors.toml`) says what executes allowed calls; without it an
+//! allowed `execute` fails with `not_configured`, recorded as its outcome. A policy action
+//! naming a connector the file does not define is refused at start-up (after a reload it
+//! fails closed at call time).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,8 +14,9 @@ use std::time::Duration;
 
 use aecl_audit::VerifierKey;
 use aecl_audit::redact::FieldPath;
+use aecl_connectors::{Connectors, ConnectorsFile};
 use aecl_core::RateLimit;
-use aecl_engine::{Engine, EngineConfig, SystemClock};
+use aecl_engine::{Connector, Engine, EngineConfig, SystemClock};
 use aecl_server::{AppState, NotConfigured, ServerConfig, Webhook, WebhookConfig};
 use aecl_store::{AnyStore, AuditConfig, StoreUrl};
 use anyhow::{Context, Result};
@@ -59,6 +62,10 @@ pub struct ServeArgs {
     /// How often to look for policy changes, in seconds (0: reload on SIGHUP only).
     #[arg(long, default_value_t = 2)]
     watch_interval: u64,
+    /// The connectors (`connectors.toml`) that execute allowed calls; without it every
+    /// execution fails with `not_configured`.
+    #[arg(long, value_name = "FILE")]
+    connectors: Option<PathBuf>,
 }
 
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
@@ -119,6 +126,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             engine = engine.with_notifier(Arc::new(webhook));
         }
         let engine = Arc::new(engine);
+        let connector = connectors(args.connectors.as_deref(), &engine)?;
         let recovered = engine.recover().await?;
         if !recovered.is_empty() {
             tracing::warn!(count = recovered.len(), "recovered effects left in flight");
@@ -128,7 +136,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             args.policy.clone(),
             Duration::from_secs(args.watch_interval),
         ));
-        let state = AppState::new(engine, token_key, clock, Arc::new(NotConfigured), server_config);
+        let state = AppState::new(engine, token_key, clock, connector, server_config);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -141,6 +149,21 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         aecl_server::serve(listener, Arc::new(state), shutdown()).await.context("serving")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The registry of `file`'s connectors over the engine's policy in force (or
+/// `NotConfigured` without a file); every connector the policy names must be defined.
+fn connectors(
+    file: Option<&std::path::Path>,
+    engine: &Arc<Engine<AnyStore>>,
+) -> Result<Arc<dyn Connector>> {
+    let Some(path) = file else { return Ok(Arc::new(NotConfigured)) };
+    let config = ConnectorsFile::load(path)?;
+    let source = engine.clone();
+    let registry = Connectors::from_config(&config, Arc::new(move || source.policy()))?;
+    registry.check_policy(&engine.policy(), &path.display().to_string())?;
+    tracing::info!(connectors = ?registry.names().collect::<Vec<_>>(), "connectors configured");
+    Ok(Arc::new(registry))
 }
 
 /// Resolves on SIGINT or SIGTERM: in-flight requests finish, new ones are refused.

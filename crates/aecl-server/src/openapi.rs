@@ -19,14 +19,16 @@ use crate::approvals::{Answer, ApprovalView, Approved};
 use crate::error::ErrorBody;
 use crate::hook::{HookAnswer, HookSpecificOutput, PreToolUse};
 use crate::read::{Health, RecordsQuery};
+use crate::rollback::{RollbackAnswer, RollbackView};
 use crate::standing::{NewGrant, StandingGrantView};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aecl", description = "Agent Execution Control Layer: decide, execute and record agents' tool calls."),
     paths(healthz, evaluate, execute, run, audit_records, audit_checkpoint, metrics, claude_code,
-        approvals, approval, approve, reject, standing_create, standing_list, standing_revoke),
-    components(schemas(ErrorBody, Health, PreToolUse, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView)),
+        approvals, approval, approve, reject, standing_create, standing_list, standing_revoke,
+        rollback_effect, rollback_run),
+    components(schemas(ErrorBody, Health, PreToolUse, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView, RollbackAnswer, RollbackView)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -178,6 +180,25 @@ fn standing_list() {}
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[expect(dead_code, reason = "documents the route for utoipa")]
 fn standing_revoke() {}
+
+#[utoipa::path(post, path = "/v1/effects/{id}/rollback",
+    params(("id" = String, Path, description = "The effect to undo")),
+    responses(
+        (status = 200, description = "How the undo ended (`restored`, `already_rolled_back`, `undo_conflict`, `irreversible`, ...): the compensation is a call decided by policy and audited; a second rollback is a no-op", body = RollbackAnswer),
+        (status = 403, description = "Not an approver or admin token", body = ErrorBody),
+        (status = 404, description = "No such effect", body = ErrorBody),
+        (status = 503, description = "The engine failed", body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn rollback_effect() {}
+
+#[utoipa::path(post, path = "/v1/runs/{id}/rollback",
+    params(("id" = String, Path, description = "The run whose effects are undone, newest first")),
+    responses(
+        (status = 200, description = "One entry per effect handled; stops at the first that could not be undone", body = RollbackAnswer),
+        (status = 403, description = "Not an approver or admin token", body = ErrorBody),
+        (status = 503, description = "The engine failed", body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn rollback_run() {}
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ mod audit;
 mod check;
 mod eval;
 mod replay;
+mod rollback;
 mod sandbox;
 mod serve;
 mod token;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::{aecl, finance, run, temp_dir};
 
 /// Stops the server when the test ends, however it ends.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -40,7 +40,7 @@ fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str
 }
 
 /// Keys for the audit log and the tokens under `dir` (`audit/`, `tokens/`).
-fn keys(dir: &std::path::Path) {
+pub(crate) fn keys(dir: &std::path::Path) {
     for (name, out) in [("aecl.test/audit", "audit"), ("aecl.test/tokens", "tokens")] {
         let out = run([
             "keys",
@@ -55,7 +55,7 @@ fn keys(dir: &std::path::Path) {
 }
 
 /// A token from `aecl token issue` with `args` (`--agent ID --policy DIR`, `--approver NAME`).
-fn issue(dir: &std::path::Path, args: &[&str]) -> String {
+pub(crate) fn issue(dir: &std::path::Path, args: &[&str]) -> String {
     let key = dir.join("tokens/audit.key").display().to_string();
     let out =
         run(["token", "issue", "--key", key.as_str()].into_iter().chain(args.iter().copied()));
@@ -65,7 +65,7 @@ fn issue(dir: &std::path::Path, args: &[&str]) -> String {
 
 /// `aecl serve` on a free port over `aecl.db` in `dir`, with `extra` arguments and its
 /// log in `serve.log`; its address.
-fn serve(dir: &std::path::Path, policy: &str, extra: &[&str]) -> (Running, String) {
+pub(crate) fn serve(dir: &std::path::Path, policy: &str, extra: &[&str]) -> (Running, String) {
     let path = |name: &str| dir.join(name).display().to_string();
     let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     let child = aecl()

@@ -1,0 +1,226 @@
+//! The issue's end-to-end scenarios against a real `aecl serve` with the connectors of
+//! `examples/rollback`: (1) an approved `DELETE` on a real SQLite database, undone exactly
+//! by `aecl rollback`, a second rollback a no-op, and a rollback over someone else's
+//! change an `undo_conflict` that changes nothing; (2) a webhook retried three times with
+//! one `Idempotency-Key` reaches its receiver once.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use crate::serve::{issue, keys, serve};
+use crate::{copy_dir, repo, run, temp_dir, write};
+
+/// One HTTP/1.1 request with extra headers: (status, body).
+fn http(address: &str, path: &str, token: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).expect("connecting to aecl serve");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body = body.to_string();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// Every row of `users`, every column, in key order.
+fn users(db: &Path) -> Vec<String> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT * FROM users ORDER BY id").unwrap();
+    let width = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..width)
+            .map(|i| row.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|cells| cells.join("|"))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// The example copied into `dir`, with a `users` database.
+fn example(dir: &Path) -> std::path::PathBuf {
+    copy_dir(&repo("examples/rollback"), dir);
+    let db = dir.join("users.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, last_login TEXT,
+                                 credits REAL, avatar BLOB);
+             INSERT INTO users VALUES (1, 'ada@example.com', '2022-03-01', 10.5, x'0102'),
+                                      (2, 'bob@example.com', '2024-01-10', 0, NULL),
+                                      (3, 'cy@example.com', '2021-12-31', -1.25, x''),
+                                      (4, 'di@example.com', '2023-01-01', NULL, NULL),
+                                      (5, 'ed@example.com', '2020-07-04', 3, x'ff');",
+        )
+        .unwrap();
+    db
+}
+
+/// `aecl rollback ARGS` against `address` with the approver token in `token_file`.
+fn rollback(address: &str, token_file: &Path, args: &[&str]) -> crate::Outcome {
+    let server = format!("http://{address}");
+    let token = token_file.display().to_string();
+    let mut all = vec!["rollback", "--server", &server, "--token-file", &token];
+    all.extend_from_slice(args);
+    run(all)
+}
+
+/// Executes the approval-gated `DELETE` as the agent: asks, is approved by `approver`
+/// through `aecl approvals approve`, retries; the executed answer.
+fn approved_delete(address: &str, agent: &str, approver: &Path, run_id: &str) -> Value {
+    let call = |id: &str| {
+        json!({ "run": run_id, "id": id, "action": "run_sql",
+                "args": { "query": "DELETE FROM users WHERE last_login < '2023-01-01'" } })
+    };
+    let (status, asked) = http(address, "/v1/execute", agent, &[], &call("c1"));
+    assert_eq!((status, asked["decision"].as_str()), (200, Some("require_approval")), "{asked}");
+    let approval = asked["approval_id"].as_str().unwrap().to_owned();
+    let server = format!("http://{address}");
+    let token = approver.display().to_string();
+    let out = run(["approvals", "approve", &approval, "--server", &server, "--token-file", &token]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let (status, done) = http(address, "/v1/execute", agent, &[], &call("c2"));
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+    done
+}
+
+#[test]
+fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let example_dir = dir.path().join("example");
+    let db = example(&example_dir);
+    let policy = example_dir.join("policy").display().to_string();
+    let connectors = example_dir.join("connectors.toml").display().to_string();
+    let agent = issue(dir.path(), &["--agent", "ops_agent", "--policy", &policy]);
+    let approver = write(dir.path(), "alice.token", &issue(dir.path(), &["--approver", "alice"]));
+    let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
+    let original = users(&db);
+
+    let done = approved_delete(&address, &agent, &approver, "r1");
+    assert_eq!(done["effect"]["result"], json!({ "rows_affected": 3 }), "{done}");
+    let effect = done["effect"]["id"].as_str().unwrap().to_owned();
+    let kept: Vec<String> =
+        original.iter().filter(|r| r.starts_with("Integer(2)") || r.starts_with("Integer(4)")).cloned().collect();
+    assert_eq!(users(&db), kept, "exactly the rows with last_login < 2023-01-01 are gone");
+
+    // An agent cannot roll back.
+    let (status, refused) = http(&address, &format!("/v1/effects/{effect}/rollback"), &agent, &[], &json!({}));
+    assert_eq!(status, 403, "{refused}");
+
+    let out = rollback(&address, &approver, &[&effect]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.starts_with(&format!("restored {effect} action=run_sql")), "{out:#?}");
+    assert_eq!(users(&db), original, "every deleted row is back, every column as it was");
+
+    // A second rollback does nothing.
+    let out = rollback(&address, &approver, &[&effect]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.starts_with(&format!("already_rolled_back {effect}")), "{out:#?}");
+    assert_eq!(users(&db), original);
+
+    // Again, but someone re-creates one of the deleted rows before the rollback.
+    let done = approved_delete(&address, &agent, &approver, "r2");
+    let effect = done["effect"]["id"].as_str().unwrap().to_owned();
+    Connection::open(&db)
+        .unwrap()
+        .execute("INSERT INTO users (id, email) VALUES (3, 'new-cy@example.com')", [])
+        .unwrap();
+    let changed = users(&db);
+    let out = rollback(&address, &approver, &[&effect]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(out.stdout.starts_with(&format!("undo_conflict {effect}")), "{out:#?}");
+    assert_eq!(users(&db), changed, "nothing was restored, not even the rows without a conflict");
+
+    // The run-level rollback reports the same conflict and stops there.
+    let out = rollback(&address, &approver, &["--run", "r2"]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(out.stdout.starts_with("undo_conflict"), "{out:#?}");
+    assert_eq!(users(&db), changed);
+
+    // The log of all this verifies.
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let out = run(["audit", "verify", "--db", &path("aecl.db"), "--key", &path("audit/audit.pub")]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+}
+
+/// A receiver on 127.0.0.1 that answers 200 and counts the requests it gets.
+fn receiver() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            // The head, then the body its content-length announces.
+            loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                request.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (address, count)
+}
+
+#[test]
+fn a_webhook_retried_three_times_with_one_idempotency_key_is_delivered_once() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let example_dir = dir.path().join("example");
+    example(&example_dir);
+    let policy = example_dir.join("policy").display().to_string();
+    let connectors = example_dir.join("connectors.toml").display().to_string();
+    let agent = issue(dir.path(), &["--agent", "ops_agent", "--policy", &policy]);
+    let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
+    let (hook, received) = receiver();
+
+    let mut effects = Vec::new();
+    for attempt in 1..=3 {
+        let call = json!({ "run": "r1", "id": format!("notify-{attempt}"), "action": "notify",
+                           "args": { "url": format!("http://{hook}/deploys"), "body": { "text": "deployed" } } });
+        let (status, answer) =
+            http(&address, "/v1/execute", &agent, &[("Idempotency-Key", "deploy-2026-11-23")], &call);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["effect"]["state"], "succeeded", "{answer}");
+        assert_eq!(answer["replayed"], attempt > 1, "{answer}");
+        effects.push(answer["effect"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(received.load(Ordering::SeqCst), 1, "the receiver got exactly one request");
+    assert!(effects.iter().all(|e| *e == effects[0]), "{effects:?}");
+}
