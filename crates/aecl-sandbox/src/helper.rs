@@ -1,7 +1,7 @@
 //! The helper executable (`aecl-sandbox`): one run of one command, contained.
 //!
-//! The launcher starts it with an empty environment and writes the [`Spec`] as one JSON
-//! line on its stdin; whatever follows on stdin is the command's. The helper is
+//! The launcher starts it with an empty environment and writes the [`Spec`] on its stdin
+//! (its length on a line, then the JSON); whatever follows on stdin is the command's. The helper is
 //! single-threaded from start to end, so `clone` and `fork` here are safe (the server that
 //! launches it is multi-threaded and never forks).
 //!
@@ -45,7 +45,7 @@ use nix::unistd::{Pid, pipe2};
 use crate::spec::{Isolation, Layers, Outcome, Report, Spec};
 use status::{Message, read_messages};
 
-/// The longest spec line accepted on stdin.
+/// The longest spec accepted on stdin.
 const MAX_SPEC_BYTES: usize = 1 << 20;
 
 /// Stack of the cloned init. It builds mounts and forks; it never recurses deeply.
@@ -73,23 +73,38 @@ pub fn main() -> i32 {
     code
 }
 
-/// Reads the spec line from stdin one byte at a time, so that nothing after the newline
-/// (the command's stdin) is consumed.
+/// Reads the spec from stdin: its length in decimal on a line, then exactly that many
+/// bytes of JSON, so that nothing after it (the command's stdin) is consumed.
 fn read_spec() -> Result<Spec, String> {
-    let mut line = Vec::new();
     // Not `std::io::stdin()`: its buffer would swallow the command's input.
     let stdin = std::io::stdin();
+    let read = |buffer: &mut [u8]| loop {
+        match nix::unistd::read(stdin.as_fd(), buffer) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map_err(|e| format!("reading the spec: {e}")),
+        }
+    };
+    let mut digits = Vec::new();
     let mut byte = [0u8; 1];
     loop {
-        match nix::unistd::read(stdin.as_fd(), &mut byte) {
-            Ok(0) => return Err("stdin closed before the spec line".to_owned()),
-            Ok(_) if byte[0] == b'\n' => break,
-            Ok(_) => line.push(byte[0]),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(format!("reading the spec: {e}")),
+        match read(&mut byte)? {
+            0 => return Err("stdin closed before the spec".to_owned()),
+            _ if byte[0] == b'\n' => break,
+            _ if byte[0].is_ascii_digit() && digits.len() < 8 => digits.push(byte[0]),
+            _ => return Err("the spec does not start with its length".to_owned()),
         }
-        if line.len() > MAX_SPEC_BYTES {
-            return Err(format!("the spec line is longer than {MAX_SPEC_BYTES} bytes"));
+    }
+    let length: usize = std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .filter(|n| *n <= MAX_SPEC_BYTES)
+        .ok_or_else(|| format!("the spec's length must be at most {MAX_SPEC_BYTES} bytes"))?;
+    let mut line = vec![0u8; length];
+    let mut filled = 0;
+    while filled < length {
+        match read(&mut line[filled..])? {
+            0 => return Err("stdin closed inside the spec".to_owned()),
+            n => filled += n,
         }
     }
     let spec: Spec =

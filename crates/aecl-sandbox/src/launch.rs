@@ -171,8 +171,9 @@ impl Sandbox {
         spec: &Spec,
         request: &Request,
     ) -> Result<(Captured, Captured, String), SandboxError> {
-        let mut line = serde_json::to_vec(spec).map_err(|e| SandboxError::Helper(e.to_string()))?;
-        line.push(b'\n');
+        let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Helper(e.to_string()))?;
+        let mut line = format!("{}\n", json.len()).into_bytes();
+        line.extend_from_slice(&json);
         let mut child = Command::new(&self.config.helper)
             .env_clear()
             .stdin(Stdio::piped())

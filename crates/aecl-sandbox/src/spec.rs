@@ -1,4 +1,5 @@
-//! What the launcher tells the helper (`Spec`, one JSON line on the helper's stdin) and
+//! What the launcher tells the helper (`Spec`, JSON after its length on the helper's
+//! stdin) and
 //! what the helper reports back (`Report`, a JSON file the launcher reads).
 //!
 //! The helper trusts its spec: only the launcher writes it, through a pipe, and the

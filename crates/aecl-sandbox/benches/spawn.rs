@@ -1,0 +1,105 @@
+//! Spawn-to-exit of `true`: in aecl's full process tier (launcher, helper, seven
+//! namespaces, read-only root, Landlock, seccomp, rlimits, cgroup), in Debian's `bwrap`
+//! with the closest isolation it offers, and as a plain fork/exec, in the same run. Each
+//! run is timed on its own; the table gives the median, p90 and p99 and the median as a
+//! multiple of fork/exec's.
+//!
+//! `cargo bench -p aecl-sandbox --bench spawn` runs 200 of each; under
+//! `cargo test --benches` it runs 5, so the suite only checks that it works.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use aecl_sandbox::{Deadlines, Isolation, Request, Sandbox, SandboxConfig};
+
+fn percentiles(mut samples: Vec<u64>) -> (u64, u64, u64) {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.9), at(0.99))
+}
+
+fn measure(iterations: usize, mut run: impl FnMut()) -> (u64, u64, u64) {
+    for _ in 0..iterations / 10 + 1 {
+        run();
+    }
+    let samples = (0..iterations)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed().as_micros() as u64
+        })
+        .collect();
+    percentiles(samples)
+}
+
+/// bwrap with what it has of our isolation: every namespace, a read-only /usr with the
+/// merged-/usr symlinks, fresh /proc and /dev, tmpfs /tmp and work dir, a cleared
+/// environment, a new session, death with the parent. It has no Landlock, no cgroup and
+/// (without a filter passed in) no seccomp.
+fn bwrap() -> Command {
+    let mut command = Command::new("bwrap");
+    command.args(["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]);
+    command.args(["--setenv", "PATH", "/usr/bin:/bin", "--ro-bind", "/usr", "/usr"]);
+    for dir in ["bin", "sbin", "lib", "lib64"] {
+        let host = PathBuf::from("/").join(dir);
+        match std::fs::read_link(&host) {
+            Ok(target) => command.args(["--symlink", &target.display().to_string(), &host.display().to_string()]),
+            Err(_) if host.is_dir() => command.args(["--ro-bind", &host.display().to_string(), &host.display().to_string()]),
+            Err(_) => &mut command,
+        };
+    }
+    command.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/work"]);
+    command.args(["--chdir", "/work", "--remount-ro", "/", "/usr/bin/true"]);
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    command
+}
+
+#[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let iterations = if full { 200 } else { 5 };
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        helper: PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
+        runtime_dir: runtime_dir.path().to_path_buf(),
+        identity: None,
+    })
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let request = Request {
+        argv: vec!["/usr/bin/true".into()],
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        deadlines: Deadlines { call_ms: 10_000, run_ms: None, lifetime_ms: 60_000 },
+        isolation: Isolation::Namespaces,
+        output_cap: 1 << 16,
+        ..Request::default()
+    };
+    // Once first, to show what the measured runs ran with.
+    let first = runtime.block_on(sandbox.run(request.clone())).unwrap();
+    assert_eq!(first.outcome, aecl_sandbox::Outcome::Exited { code: 0 }, "{first:?}");
+    println!("aecl layers: {:?}", first.layers);
+    println!("{:<26} {:>10} {:>10} {:>10} {:>10}", "case", "p50 µs", "p90 µs", "p99 µs", "p50/fork");
+    let fork = measure(iterations, || {
+        let status = Command::new("/usr/bin/true").stdin(Stdio::null()).status().unwrap();
+        assert!(status.success());
+    });
+    let row = |name: &str, (p50, p90, p99): (u64, u64, u64)| {
+        println!("{name:<26} {p50:>10} {p90:>10} {p99:>10} {:>10.1}", p50 as f64 / fork.0.max(1) as f64);
+    };
+    row("fork_exec_true", fork);
+    let aecl = measure(iterations, || {
+        let done = runtime.block_on(sandbox.run(request.clone())).unwrap();
+        assert_eq!(done.outcome, aecl_sandbox::Outcome::Exited { code: 0 });
+    });
+    row("aecl_process_tier_true", aecl);
+    if Command::new("bwrap").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        let bwrap = measure(iterations, || {
+            let status = bwrap().status().unwrap();
+            assert!(status.success(), "bwrap failed");
+        });
+        row("bwrap_true", bwrap);
+    } else {
+        println!("bwrap_true: bwrap is not installed (Debian's `bubblewrap`)");
+    }
+}
