@@ -330,8 +330,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The effects of a run, oldest first (by creation time, then id: ids are UUID v7, so
     /// they sort by creation too). The rollback engine compensates them in reverse order.
-    fn run_effects(&self, run: &str)
-    -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send;
+    fn run_effects(
+        &self,
+        run: &str,
+    ) -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send;
 
     /// After a restart of `node`: its dispatched effects become `outcome_unknown`, its
     /// pending ones `failed` (they were never handed to a connector). Returns them.

@@ -18,7 +18,13 @@ use crate::serve::{issue, keys, serve};
 use crate::{copy_dir, repo, run, temp_dir, write};
 
 /// One HTTP/1.1 request with extra headers: (status, body).
-fn http(address: &str, path: &str, token: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+fn http(
+    address: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).expect("connecting to aecl serve");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let body = body.to_string();
@@ -116,12 +122,16 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
     let done = approved_delete(&address, &agent, &approver, "r1");
     assert_eq!(done["effect"]["result"], json!({ "rows_affected": 3 }), "{done}");
     let effect = done["effect"]["id"].as_str().unwrap().to_owned();
-    let kept: Vec<String> =
-        original.iter().filter(|r| r.starts_with("Integer(2)") || r.starts_with("Integer(4)")).cloned().collect();
+    let kept: Vec<String> = original
+        .iter()
+        .filter(|r| r.starts_with("Integer(2)") || r.starts_with("Integer(4)"))
+        .cloned()
+        .collect();
     assert_eq!(users(&db), kept, "exactly the rows with last_login < 2023-01-01 are gone");
 
     // An agent cannot roll back.
-    let (status, refused) = http(&address, &format!("/v1/effects/{effect}/rollback"), &agent, &[], &json!({}));
+    let (status, refused) =
+        http(&address, &format!("/v1/effects/{effect}/rollback"), &agent, &[], &json!({}));
     assert_eq!(status, 403, "{refused}");
 
     let out = rollback(&address, &approver, &[&effect]);
@@ -192,7 +202,8 @@ fn receiver() -> (String, Arc<AtomicUsize>) {
                 }
             }
             seen.fetch_add(1, Ordering::SeqCst);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
         }
     });
     (address, count)
@@ -214,8 +225,13 @@ fn a_webhook_retried_three_times_with_one_idempotency_key_is_delivered_once() {
     for attempt in 1..=3 {
         let call = json!({ "run": "r1", "id": format!("notify-{attempt}"), "action": "notify",
                            "args": { "url": format!("http://{hook}/deploys"), "body": { "text": "deployed" } } });
-        let (status, answer) =
-            http(&address, "/v1/execute", &agent, &[("Idempotency-Key", "deploy-2026-11-23")], &call);
+        let (status, answer) = http(
+            &address,
+            "/v1/execute",
+            &agent,
+            &[("Idempotency-Key", "deploy-2026-11-23")],
+            &call,
+        );
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["effect"]["state"], "succeeded", "{answer}");
         assert_eq!(answer["replayed"], attempt > 1, "{answer}");

@@ -8,6 +8,7 @@ mod auth;
 mod notify;
 #[path = "../../../aecl-store/tests/it/pg.rs"]
 mod pg;
+mod rollback;
 mod standing;
 mod support;
 mod ui;
