@@ -179,7 +179,7 @@ impl ActionConnector for HttpConnector {
                         }
                     }
                 }
-                Sent::NotSent(error) => ConnectorOutcome::Failed { error },
+                Sent::Unsent(error) => ConnectorOutcome::Failed { error },
                 Sent::Broken(error) => ConnectorOutcome::Unknown { error },
             }
         })

@@ -60,7 +60,7 @@ pub(crate) enum Sent {
         truncated: bool,
     },
     /// It never left (the connection was refused or could not be made).
-    NotSent(String),
+    Unsent(String),
     /// It may have arrived (the connection broke after sending, or timed out).
     Broken(String),
 }
@@ -74,7 +74,7 @@ pub(crate) async fn send(
     let exchange = async {
         let response = match client.request(request).await {
             Ok(response) => response,
-            Err(e) if e.is_connect() => return Sent::NotSent(format!("connection failed: {e}")),
+            Err(e) if e.is_connect() => return Sent::Unsent(format!("connection failed: {e}")),
             Err(e) => return Sent::Broken(format!("the request broke after sending: {e}")),
         };
         let status = response.status().as_u16();

@@ -117,7 +117,7 @@ impl ActionConnector for WebhookConnector {
                 Sent::Response { status, .. } => {
                     ConnectorOutcome::Failed { error: format!("the receiver refused: {status}") }
                 }
-                Sent::NotSent(error) => ConnectorOutcome::Failed { error },
+                Sent::Unsent(error) => ConnectorOutcome::Failed { error },
                 Sent::Broken(error) => ConnectorOutcome::Unknown { error },
             }
         })

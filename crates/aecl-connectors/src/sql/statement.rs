@@ -106,9 +106,9 @@ pub fn plan(backend: Backend, sql: &str) -> Result<Plan, String> {
             Plan::Read { text: text.clone() }
         }
         Statement::Query(_) => other("a write inside a query (a data-modifying CTE)"),
-        Statement::Delete(delete) => delete_plan(delete, &text).unwrap_or_else(|why| other(why)),
-        Statement::Update(update) => update_plan(update, &text).unwrap_or_else(|why| other(why)),
-        Statement::Insert(insert) => insert_plan(insert, &text).unwrap_or_else(|why| other(why)),
+        Statement::Delete(delete) => delete_plan(delete, &text).unwrap_or_else(&other),
+        Statement::Update(update) => update_plan(update, &text).unwrap_or_else(&other),
+        Statement::Insert(insert) => insert_plan(insert, &text).unwrap_or_else(&other),
         _ => other("only single-table DELETE, UPDATE and INSERT statements can be undone"),
     };
     if let Plan::Write(write) = &plan
