@@ -21,11 +21,16 @@
 //! [connectors.crm]
 //! kind = "http"
 //! allow_hosts = ["api.example.com"]
+//!
+//! [connectors.sh]
+//! kind = "shell"            # runs in the process-tier sandbox
+//! allow_hosts = ["pypi.org"]
+//! timeout_secs = 30
 //! ```
 //!
 //! Each kind's settings, with their defaults, are documented on its type
 //! ([`crate::sql::SqlConfig`], [`crate::fs::FsConfig`], [`crate::http::HttpConfig`],
-//! [`crate::webhook::WebhookConfig`]). Unknown keys are errors that name the file and the key.
+//! [`crate::webhook::WebhookConfig`], [`crate::shell::ShellConfig`]). Unknown keys are errors that name the file and the key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +70,7 @@ pub enum ConnectorConfig {
     Fs(crate::fs::FsConfig),
     Http(crate::http::HttpConfig),
     Webhook(crate::webhook::WebhookConfig),
+    Shell(crate::shell::ShellConfig),
 }
 
 impl ConnectorConfig {
@@ -74,6 +80,7 @@ impl ConnectorConfig {
             ConnectorConfig::Fs(_) => "fs",
             ConnectorConfig::Http(_) => "http",
             ConnectorConfig::Webhook(_) => "webhook",
+            ConnectorConfig::Shell(_) => "shell",
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The catalog binds an action to a connector by name (`connector = "NAME"`); the
 //! operator's `connectors.toml` says what each name is (`kind = "sql" | "fs" | "http" |
-//! "webhook"`) and how it is set up ([`config`]). [`Connectors`] is the registry: it
+//! "webhook" | "shell"`) and how it is set up ([`config`]). [`Connectors`] is the registry: it
 //! implements the engine's [`aecl_engine::Connector`] port, looks up the action of each
 //! call in the policy in force (hot-reloaded, never snapshotted) and hands the call to the
 //! instance named, failing closed (`not_configured`) when there is none.
@@ -19,6 +19,7 @@ pub mod http;
 mod http_client;
 pub mod registry;
 pub mod secrets;
+pub mod shell;
 pub mod sql;
 pub mod webhook;
 

@@ -99,6 +99,9 @@ impl Connectors {
                 ConnectorConfig::Webhook(c) => {
                     Arc::new(crate::webhook::WebhookConnector::new(file, name, c)?)
                 }
+                ConnectorConfig::Shell(c) => {
+                    Arc::new(crate::shell::ShellConnector::new(file, name, c)?)
+                }
             };
             registry.insert(name, instance);
         }

@@ -44,8 +44,16 @@ fn bwrap() -> Command {
     for dir in ["bin", "sbin", "lib", "lib64"] {
         let host = PathBuf::from("/").join(dir);
         match std::fs::read_link(&host) {
-            Ok(target) => command.args(["--symlink", &target.display().to_string(), &host.display().to_string()]),
-            Err(_) if host.is_dir() => command.args(["--ro-bind", &host.display().to_string(), &host.display().to_string()]),
+            Ok(target) => command.args([
+                "--symlink",
+                &target.display().to_string(),
+                &host.display().to_string(),
+            ]),
+            Err(_) if host.is_dir() => command.args([
+                "--ro-bind",
+                &host.display().to_string(),
+                &host.display().to_string(),
+            ]),
             Err(_) => &mut command,
         };
     }
@@ -79,13 +87,19 @@ fn main() {
     let first = runtime.block_on(sandbox.run(request.clone())).unwrap();
     assert_eq!(first.outcome, aecl_sandbox::Outcome::Exited { code: 0 }, "{first:?}");
     println!("aecl layers: {:?}", first.layers);
-    println!("{:<26} {:>10} {:>10} {:>10} {:>10}", "case", "p50 µs", "p90 µs", "p99 µs", "p50/fork");
+    println!(
+        "{:<26} {:>10} {:>10} {:>10} {:>10}",
+        "case", "p50 µs", "p90 µs", "p99 µs", "p50/fork"
+    );
     let fork = measure(iterations, || {
         let status = Command::new("/usr/bin/true").stdin(Stdio::null()).status().unwrap();
         assert!(status.success());
     });
     let row = |name: &str, (p50, p90, p99): (u64, u64, u64)| {
-        println!("{name:<26} {p50:>10} {p90:>10} {p99:>10} {:>10.1}", p50 as f64 / fork.0.max(1) as f64);
+        println!(
+            "{name:<26} {p50:>10} {p90:>10} {p99:>10} {:>10.1}",
+            p50 as f64 / fork.0.max(1) as f64
+        );
     };
     row("fork_exec_true", fork);
     let aecl = measure(iterations, || {
@@ -93,7 +107,12 @@ fn main() {
         assert_eq!(done.outcome, aecl_sandbox::Outcome::Exited { code: 0 });
     });
     row("aecl_process_tier_true", aecl);
-    if Command::new("bwrap").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+    if Command::new("bwrap")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
         let bwrap = measure(iterations, || {
             let status = bwrap().status().unwrap();
             assert!(status.success(), "bwrap failed");

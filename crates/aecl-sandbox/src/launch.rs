@@ -148,8 +148,12 @@ impl Sandbox {
             Err(_) => None,
         };
         let report = report.unwrap_or_else(|| Report {
+            // The helper's own complaint, if any, is the last line on stderr.
             outcome: Outcome::Setup {
-                error: format!("the sandbox helper ended ({status}) without a report"),
+                error: format!(
+                    "the sandbox helper ended ({status}) without a report: {}",
+                    String::from_utf8_lossy(&stderr.kept).lines().last().unwrap_or("no message")
+                ),
             },
             layers: Layers::default(),
             elapsed_ms: 0,

@@ -9,6 +9,7 @@ mod replay;
 mod rollback;
 mod sandbox;
 mod serve;
+mod shell;
 mod token;
 
 use std::ffi::OsStr;

@@ -18,7 +18,7 @@ use crate::serve::{issue, keys, serve};
 use crate::{copy_dir, repo, run, temp_dir, write};
 
 /// One HTTP/1.1 request with extra headers: (status, body).
-fn http(
+pub(crate) fn http(
     address: &str,
     path: &str,
     token: &str,

@@ -1,0 +1,139 @@
+//! The `shell` connector end to end, against a real `aecl serve` with the policy of
+//! `examples/sandbox`: an allowed command runs in the process-tier sandbox and the
+//! answer and the audit record say which isolation layers were active; the network is
+//! closed while the configured host works through the egress proxy (the issue's scenario
+//! 3); the call's timeout ends the process tree and is recorded as such; a command the
+//! policy blocks never reaches the sandbox.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::rollback::http;
+use crate::serve::{issue, keys, serve};
+use crate::{copy_dir, repo, temp_dir, write};
+
+/// A one-answer-per-connection HTTP server on the host's loopback; returns its port.
+fn serve_http(body: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// The example with its connector allowing `allowed_port` on the host and a 2 s timeout.
+fn example(dir: &Path, allowed_port: u16) -> (String, String) {
+    copy_dir(&repo("examples/sandbox"), dir);
+    let connectors = write(
+        dir,
+        "connectors.toml",
+        &format!(
+            "[connectors.sandbox]\nkind = \"shell\"\ntimeout_secs = 2\n\
+             allow_hosts = [\"127.0.0.1:{allowed_port}\"]\n"
+        ),
+    );
+    (dir.join("policy").display().to_string(), connectors.display().to_string())
+}
+
+fn execute(address: &str, agent: &str, id: &str, command: &str) -> Value {
+    let call = json!({ "run": "build-1", "id": id, "action": "run_command", "args": { "command": command } });
+    let (status, answer) = http(address, "/v1/execute", agent, &[], &call);
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+#[test]
+fn commands_run_sandboxed_and_the_audit_says_how() {
+    let aecl = Path::new(env!("CARGO_BIN_EXE_aecl"));
+    assert!(aecl.with_file_name("aecl-sandbox").is_file(), "build the aecl-sandbox helper first");
+    let allowed = serve_http("hello through the proxy");
+    let dir = temp_dir();
+    keys(dir.path());
+    let (policy, connectors) = example(&dir.path().join("example"), allowed);
+    let agent = issue(dir.path(), &["--agent", "builder", "--policy", &policy]);
+    let admin = issue(dir.path(), &["--admin", "root"]);
+    let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
+
+    // An ordinary command: it runs, in every layer.
+    let done = execute(&address, &agent, "c1", "echo hello; hostname; ls /");
+    assert_eq!(done["decision"], "allow", "{done}");
+    assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+    let result = &done["effect"]["result"];
+    assert_eq!(result["exit_code"], 0);
+    assert!(result["stdout"].as_str().unwrap().starts_with("hello\naecl-sandbox\n"), "{result}");
+    assert!(
+        !result["stdout"].as_str().unwrap().contains("home"),
+        "the host's / is not visible: {result}"
+    );
+    let layers = &result["sandbox"]["layers"];
+    assert_eq!(layers["mode"], "namespaces", "{result}");
+    assert_eq!(layers["seccomp"], true);
+    assert_eq!(layers["landlock"], "fully_enforced");
+
+    // Scenario 3: no network but the allowed host, through the egress proxy.
+    let done = execute(
+        &address,
+        &agent,
+        "c2",
+        "curl -sS --max-time 5 --noproxy '*' http://127.0.0.1:%PORT%/ || echo direct-refused; \
+         curl -sS --max-time 5 http://127.0.0.1:%PORT%/"
+            .replace("%PORT%", &allowed.to_string())
+            .as_str(),
+    );
+    let stdout = done["effect"]["result"]["stdout"].as_str().unwrap_or_default().to_owned();
+    assert!(stdout.contains("direct-refused"), "{done}");
+    assert!(stdout.ends_with("hello through the proxy"), "{done}");
+    let egress = &done["effect"]["result"]["sandbox"]["egress"];
+    assert_eq!(egress, &json!([{ "host": "127.0.0.1", "port": allowed, "allowed": true }]));
+
+    // The call's timeout ends the command and is recorded as a timeout.
+    let done = execute(&address, &agent, "c3", "sleep 30 & sleep 30");
+    assert_eq!(done["effect"]["state"], "outcome_unknown", "{done}");
+    let error = done["effect"]["error"].as_str().unwrap();
+    assert!(error.starts_with("timed out: the call limit"), "{error}");
+    assert!(error.contains("sandbox namespaces"), "the layers are named: {error}");
+
+    // A blocked command never reaches the sandbox.
+    let done = execute(&address, &agent, "c4", "sudo id");
+    assert_eq!(done["decision"], "block", "{done}");
+    assert!(done.get("effect").is_none_or(Value::is_null), "{done}");
+
+    // The audit log: the outcome records carry what the answers said.
+    let (status, records) = get(&address, "/v1/audit/records?limit=1000", &admin);
+    assert_eq!(status, 200, "{records}");
+    let outcomes: Vec<&Value> = records["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["record"])
+        .filter(|r| r["kind"] == "outcome" && r["action"] == "run_command")
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{records}");
+    assert_eq!(outcomes[0]["output"]["sandbox"]["layers"]["mode"], "namespaces", "{}", outcomes[0]);
+    assert_eq!(outcomes[2]["outcome"], "timed_out", "{}", outcomes[2]);
+}
+
+fn get(address: &str, path: &str, token: &str) -> (u16, Value) {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // Chunked answers: take the JSON object between the first `{` and the last `}`.
+    let json = body.find('{').zip(body.rfind('}')).map_or("", |(a, b)| &body[a..=b]);
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}

@@ -1,0 +1,328 @@
+//! The `shell` connector: the call's command runs under `/bin/sh -c` in a fresh
+//! process-tier sandbox (`aecl-sandbox`): its own namespaces, a read-only root, an
+//! ephemeral work dir, Landlock, seccomp, rlimits and a cgroup, an environment of exactly
+//! what this configuration names, and no network but the configured hosts through the
+//! egress proxy. Irreversible: nothing is kept to undo a command.
+//!
+//! The answer to the agent holds the exit code, stdout and stderr (capped) and which
+//! isolation layers were active; the same goes into the audit record. How the command
+//! ended maps onto the effect ledger as follows: exit 0 is `succeeded`; a sandbox that
+//! could not be built or refused the program is `failed` (nothing ran); a non-zero exit,
+//! a timeout or a kill is `outcome_unknown`, because the command ran and may have done
+//! part of its work.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aecl_engine::{BoxFuture, ConnectorOutcome};
+use aecl_sandbox::{
+    Bind, Deadlines, Execution, HostPattern, Isolation, Layers, Limits, Outcome, Request, Sandbox,
+    SandboxConfig,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::ConnectorsFile;
+use crate::error::ConnectorError;
+use crate::registry::{ActionConnector, Invocation};
+
+/// Runs tracked for the per-run timeout at most; the oldest are forgotten first.
+const MAX_TRACKED_RUNS: usize = 4096;
+
+/// `[connectors.NAME] kind = "shell"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellConfig {
+    /// The argument holding the command line (default `command`).
+    #[serde(default = "default_command_arg")]
+    pub command_arg: String,
+    /// The argument holding the command's stdin, if any (default `stdin`).
+    #[serde(default = "default_stdin_arg")]
+    pub stdin_arg: String,
+    /// Hosts the command may reach through the egress proxy; empty: no network.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Host directories bound read-write, and read-only, at the same paths.
+    #[serde(default)]
+    pub binds: Vec<PathBuf>,
+    #[serde(default)]
+    pub ro_binds: Vec<PathBuf>,
+    /// The command's environment, beside `PATH` and `HOME`. Nothing of aecl's own
+    /// environment reaches the sandbox unless named in `pass_env`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub pass_env: Vec<String>,
+    /// The three timeouts, in seconds: one call, all calls of one run (from its first
+    /// command here), and any sandbox's life.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    pub run_timeout_secs: Option<u64>,
+    #[serde(default = "default_lifetime")]
+    pub lifetime_secs: u64,
+    #[serde(default = "default_memory")]
+    pub memory_mib: u64,
+    #[serde(default = "default_pids")]
+    pub pids: u64,
+    #[serde(default = "default_work")]
+    pub work_mib: u64,
+    /// The most bytes of stdout and of stderr each kept in the answer.
+    #[serde(default = "default_output_cap")]
+    pub output_cap_bytes: usize,
+    /// `auto` (namespaces, else the Landlock fallback), `namespaces` or `landlock`.
+    #[serde(default)]
+    pub isolation: IsolationName,
+    /// The sandbox helper; default: `aecl-sandbox` beside the running `aecl`.
+    pub helper: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationName {
+    #[default]
+    Auto,
+    Namespaces,
+    Landlock,
+}
+
+fn default_command_arg() -> String {
+    "command".to_owned()
+}
+fn default_stdin_arg() -> String {
+    "stdin".to_owned()
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_lifetime() -> u64 {
+    300
+}
+fn default_memory() -> u64 {
+    512
+}
+fn default_pids() -> u64 {
+    256
+}
+fn default_work() -> u64 {
+    64
+}
+fn default_output_cap() -> usize {
+    1 << 20
+}
+
+/// The `shell` connector.
+#[derive(Debug)]
+pub struct ShellConnector {
+    config: ShellConfig,
+    sandbox: Sandbox,
+    allow_hosts: Vec<HostPattern>,
+    binds: Vec<Bind>,
+    env: Vec<(String, String)>,
+    /// When each run's first command started here, for the per-run timeout.
+    runs: Mutex<HashMap<String, Instant>>,
+}
+
+impl ShellConnector {
+    pub fn new(
+        file: &ConnectorsFile,
+        name: &str,
+        config: &ShellConfig,
+    ) -> Result<ShellConnector, ConnectorError> {
+        let error = |message: String| file.error(format!("connectors.{name}: {message}"));
+        let allow_hosts = config
+            .allow_hosts
+            .iter()
+            .map(|h| HostPattern::parse(h).map_err(|e| error(format!("allow_hosts: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut binds = Vec::new();
+        for (dirs, writable) in [(&config.binds, true), (&config.ro_binds, false)] {
+            for dir in dirs {
+                let path = file
+                    .resolve(dir)
+                    .canonicalize()
+                    .map_err(|e| error(format!("bind `{}`: {e}", dir.display())))?;
+                binds.push(Bind { path, writable });
+            }
+        }
+        for (what, value) in
+            [("timeout_secs", config.timeout_secs), ("lifetime_secs", config.lifetime_secs)]
+        {
+            if value == 0 || value > 86_400 {
+                return Err(error(format!("{what}: expected 1 to 86400 seconds")));
+            }
+        }
+        let mut env = vec![
+            ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+            ("HOME".to_owned(), aecl_sandbox::spec::WORK_DIR.to_owned()),
+        ];
+        for (key, value) in &config.env {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
+        for key in &config.pass_env {
+            if let Ok(value) = std::env::var(key) {
+                env.retain(|(k, _)| k != key);
+                env.push((key.clone(), value));
+            }
+        }
+        let mut sandbox_config =
+            SandboxConfig::beside_current_exe().map_err(|e| error(format!("sandbox: {e}")))?;
+        if let Some(helper) = &config.helper {
+            sandbox_config.helper = file.resolve(helper);
+        }
+        let sandbox = Sandbox::new(sandbox_config).map_err(|e| error(e.to_string()))?;
+        Ok(ShellConnector {
+            config: config.clone(),
+            sandbox,
+            allow_hosts,
+            binds,
+            env,
+            runs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn request(&self, invocation: Invocation<'_>) -> Result<Request, String> {
+        let args = &invocation.call.args;
+        let command = match args.get(&self.config.command_arg) {
+            Some(Value::String(command)) if !command.trim().is_empty() => command.clone(),
+            _ => {
+                return Err(format!(
+                    "argument `{}`: expected a command line",
+                    self.config.command_arg
+                ));
+            }
+        };
+        let stdin = match args.get(&self.config.stdin_arg) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(text)) => text.clone().into_bytes(),
+            Some(_) => {
+                return Err(format!("argument `{}`: expected a string", self.config.stdin_arg));
+            }
+        };
+        Ok(Request {
+            argv: vec!["/bin/sh".to_owned(), "-c".to_owned(), command],
+            env: self.env.clone(),
+            stdin,
+            binds: self.binds.clone(),
+            allow_hosts: self.allow_hosts.clone(),
+            limits: Limits {
+                memory_bytes: self.config.memory_mib << 20,
+                pids: self.config.pids,
+                work_bytes: self.config.work_mib << 20,
+                ..Limits::default()
+            },
+            deadlines: Deadlines {
+                call_ms: self.config.timeout_secs * 1000,
+                run_ms: self.run_left(&invocation.call.run),
+                lifetime_ms: self.config.lifetime_secs * 1000,
+            },
+            isolation: match self.config.isolation {
+                IsolationName::Auto => Isolation::Auto,
+                IsolationName::Namespaces => Isolation::Namespaces,
+                IsolationName::Landlock => Isolation::Landlock,
+            },
+            output_cap: self.config.output_cap_bytes,
+        })
+    }
+
+    /// What is left of the run's time, counted from its first command in this instance.
+    fn run_left(&self, run: &str) -> Option<u64> {
+        let limit = Duration::from_secs(self.config.run_timeout_secs?);
+        let mut runs = self.runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if runs.len() >= MAX_TRACKED_RUNS && !runs.contains_key(run) {
+            // Forget runs whose time is up (a later command of theirs gets a fresh
+            // budget only after they left the table: an approximation that errs towards
+            // ending commands, never towards running them longer than one budget each).
+            runs.retain(|_, started| started.elapsed() < limit);
+            if runs.len() >= MAX_TRACKED_RUNS {
+                let oldest = runs.iter().min_by_key(|(_, s)| **s).map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    runs.remove(&oldest);
+                }
+            }
+        }
+        let started = *runs.entry(run.to_owned()).or_insert_with(Instant::now);
+        let left = limit.saturating_sub(started.elapsed());
+        Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1))
+    }
+}
+
+impl ActionConnector for ShellConnector {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move {
+            let request = match self.request(invocation) {
+                Ok(request) => request,
+                Err(error) => return ConnectorOutcome::Failed { error },
+            };
+            match self.sandbox.run(request).await {
+                Ok(done) => outcome(&done),
+                Err(e) => ConnectorOutcome::Failed { error: format!("setup: {e}") },
+            }
+        })
+    }
+}
+
+/// The ledger's view of a finished sandbox run (see the module's documentation).
+fn outcome(done: &Execution) -> ConnectorOutcome {
+    let layers = summary(&done.layers);
+    match &done.outcome {
+        Outcome::Exited { code: 0 } => ConnectorOutcome::Succeeded {
+            result: json!({
+                "exit_code": 0,
+                "stdout": String::from_utf8_lossy(&done.stdout),
+                "stderr": String::from_utf8_lossy(&done.stderr),
+                "stdout_dropped_bytes": done.stdout_dropped,
+                "stderr_dropped_bytes": done.stderr_dropped,
+                "sandbox": { "outcome": done.outcome.label(), "layers": done.layers, "egress": done.egress },
+            }),
+            rollback_token: None,
+        },
+        Outcome::Setup { error } => {
+            ConnectorOutcome::Failed { error: format!("setup: {error} [{layers}]") }
+        }
+        Outcome::Denied { reason } => {
+            ConnectorOutcome::Failed { error: format!("denied: {reason} [{layers}]") }
+        }
+        Outcome::Exited { code } => ConnectorOutcome::Unknown {
+            error: format!("failed: exit code {code}: {} [{layers}]", tail(&done.stderr)),
+        },
+        Outcome::TimedOut { limit, after_ms } => ConnectorOutcome::Unknown {
+            error: format!(
+                "timed out: the {} limit ended the process tree after {after_ms} ms [{layers}]",
+                limit.as_str()
+            ),
+        },
+        Outcome::Killed { signal, cause } => ConnectorOutcome::Unknown {
+            error: format!(
+                "killed({signal}){} [{layers}]",
+                cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+            ),
+        },
+    }
+}
+
+/// The layers in one line, for error texts (which is all the ledger keeps of a failure).
+fn summary(layers: &Layers) -> String {
+    let mut parts = vec![format!("sandbox {}", layers.mode)];
+    if !layers.namespaces.is_empty() {
+        parts.push(format!("namespaces {}", layers.namespaces.join(",")));
+    }
+    parts.push(format!("landlock {}", layers.landlock));
+    if layers.seccomp {
+        parts.push("seccomp".to_owned());
+    }
+    parts.push(format!("cgroup {}", layers.cgroup));
+    if let Some(reason) = &layers.fallback_reason {
+        parts.push(format!("fallback: {reason}"));
+    }
+    parts.join("; ")
+}
+
+/// The last line of stderr, shortened: enough to say why a command failed.
+fn tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output on stderr");
+    last.chars().take(300).collect()
+}
