@@ -7,4 +7,5 @@ mod crash;
 mod engine;
 mod pg;
 mod replica;
+mod rollback;
 mod support;
