@@ -240,3 +240,43 @@ fn a_webhook_retried_three_times_with_one_idempotency_key_is_delivered_once() {
     assert_eq!(received.load(Ordering::SeqCst), 1, "the receiver got exactly one request");
     assert!(effects.iter().all(|e| *e == effects[0]), "{effects:?}");
 }
+
+#[test]
+fn serve_refuses_connectors_that_do_not_fit_the_policy() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let serve_with = |policy: &str, connectors: &str| {
+        run([
+            "serve",
+            "--policy",
+            policy,
+            "--db",
+            &path("aecl.db"),
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            &path("audit/audit.key"),
+            "--token-key",
+            &path("tokens/audit.pub"),
+            "--connectors",
+            connectors,
+        ])
+    };
+    // The finance catalog names connector `http`, which the rollback example lacks.
+    let finance = crate::finance().display().to_string();
+    let example = repo("examples/rollback/connectors.toml").display().to_string();
+    let out = serve_with(&finance, &example);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains("names connector `http`, which"), "{}", out.stderr);
+    // An unknown key is named with its file.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "[connectors.users_db]\nkind = \"sql\"\ndatabase = \"x.db\"\nmax_row = 3\n",
+    );
+    let policy = repo("examples/rollback/policy").display().to_string();
+    let out = serve_with(&policy, &bad.display().to_string());
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains("bad.toml") && out.stderr.contains("max_row"), "{}", out.stderr);
+}
