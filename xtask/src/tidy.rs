@@ -34,6 +34,7 @@ mod tests {
     const HEAVY: &[(&str, &str)] = &[
         ("cedar-policy", "aecl-policy"),
         ("sqlx", "aecl-store"),
+        ("tokio-postgres", "aecl-connectors"),
         ("axum", "aecl-server"),
         ("tower-http", "aecl-server"),
         ("utoipa", "aecl-server"),

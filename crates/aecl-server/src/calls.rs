@@ -29,8 +29,8 @@ use crate::auth::refuse;
 use crate::error::ApiError;
 use crate::{AppState, Caller};
 
-/// The connector of a server with no connectors configured (they arrive with the
-/// connectors issue): every allowed call fails with `not_configured`, recorded as the
+/// The connector of a server with no connectors configured (`aecl serve` without
+/// `--connectors`): every allowed call fails with `not_configured`, recorded as the
 /// outcome, so nothing is executed by accident.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NotConfigured;
