@@ -1,8 +1,11 @@
 //! Spawn-to-exit of `true`: in aecl's full process tier (launcher, helper, seven
-//! namespaces, read-only root, Landlock, seccomp, rlimits, cgroup), in Debian's `bwrap`
-//! with the closest isolation it offers, and as a plain fork/exec, in the same run. Each
+//! namespaces, read-only root, Landlock, seccomp, rlimits, cgroup), built on the call's
+//! path (`cold`) and built ahead of time (`warm`, a sandbox of the pool: the call hands
+//! the command to a fully restricted sandbox and waits for its end); in Debian's `bwrap`
+//! with the closest isolation it offers; and as a plain fork/exec; in the same run. Each
 //! run is timed on its own; the table gives the median, p90 and p99 and the median as a
-//! multiple of fork/exec's.
+//! multiple of fork/exec's. The warm case waits, untimed, for the pool's replacement
+//! before each run: it measures a gateway whose pool keeps up.
 //!
 //! `cargo bench -p aecl-sandbox --bench spawn` runs 200 of each; under
 //! `cargo test --benches` it runs 5, so the suite only checks that it works.
@@ -72,6 +75,7 @@ fn main() {
         helper: PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
         runtime_dir: runtime_dir.path().to_path_buf(),
         identity: None,
+        warm: 0,
     })
     .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -106,7 +110,38 @@ fn main() {
         let done = runtime.block_on(sandbox.run(request.clone())).unwrap();
         assert_eq!(done.outcome, aecl_sandbox::Outcome::Exited { code: 0 });
     });
-    row("aecl_process_tier_true", aecl);
+    row("aecl_process_tier_cold", aecl);
+    let pool = Sandbox::new(SandboxConfig {
+        helper: PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
+        runtime_dir: runtime_dir.path().to_path_buf(),
+        identity: None,
+        warm: 1,
+    })
+    .unwrap();
+    let warm_runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    warm_runtime.block_on(pool.prepare(&request)).unwrap();
+    let mut samples = Vec::new();
+    let mut inside = Vec::new();
+    for i in 0..iterations + iterations / 10 + 1 {
+        while pool.warm_for(&request) == 0 {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let start = Instant::now();
+        let done = warm_runtime.block_on(pool.run(request.clone())).unwrap();
+        let spent = start.elapsed().as_micros() as u64;
+        assert_eq!(done.outcome, aecl_sandbox::Outcome::Exited { code: 0 });
+        if i > iterations / 10 {
+            samples.push(spent);
+            inside.push(done.elapsed_ms);
+        }
+    }
+    row("aecl_process_tier_warm", percentiles(samples));
+    inside.sort_unstable();
+    println!(
+        "  (the helper's own count, hand-over to report, median: {} ms)",
+        inside[inside.len() / 2]
+    );
     if Command::new("bwrap")
         .arg("--version")
         .stdout(Stdio::null())

@@ -1,9 +1,11 @@
 //! The helper executable (`aecl-sandbox`): one run of one command, contained.
 //!
-//! The launcher starts it with an empty environment and writes the [`Spec`] on its stdin
-//! (its length on a line, then the JSON); whatever follows on stdin is the command's. The helper is
-//! single-threaded from start to end, so `clone` and `fork` here are safe (the server that
-//! launches it is multi-threaded and never forks).
+//! The launcher starts it with an empty environment and writes the [`Spec`] on its stdin;
+//! the helper builds the sandbox, and once it is built and restricted, reads the
+//! [`Command`] (both messages: the length on a line, then the JSON); whatever follows on
+//! stdin is the command's. The launcher may thus build sandboxes ahead of time. The
+//! helper is single-threaded from start to end, so `clone` and `fork` here are safe (the
+//! server that launches it is multi-threaded and never forks).
 //!
 //! Three processes at most:
 //! - the **supervisor** (this process, on the host): makes the cgroup, clones the init
@@ -23,6 +25,7 @@
 mod cgroup;
 mod fallback;
 mod forward;
+mod handoff;
 mod init;
 mod lsm;
 mod mounts;
@@ -42,19 +45,16 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
-use crate::spec::{Isolation, Layers, Outcome, Report, Spec};
-use status::{Message, read_messages};
-
-/// The longest spec accepted on stdin.
-const MAX_SPEC_BYTES: usize = 1 << 20;
+use crate::spec::{Deadlines, Isolation, Layers, Outcome, Report, Spec};
 
 /// Stack of the cloned init. It builds mounts and forks; it never recurses deeply.
 const INIT_STACK_BYTES: usize = 512 * 1024;
 
 /// Runs the helper; returns its exit code (the command's, as [`Outcome::exit_code`]).
 pub fn main() -> i32 {
-    let started = Instant::now();
-    let spec = match read_spec() {
+    handoff::take_ready();
+    close_inherited();
+    let spec = match handoff::read_message::<Spec>().and_then(check_spec) {
         Ok(spec) => spec,
         Err(error) => {
             // No report path is known without a spec: the launcher sees the exit code and
@@ -63,67 +63,54 @@ pub fn main() -> i32 {
             return 125;
         }
     };
-    let (outcome, layers) = supervise(&spec, started);
-    let report = Report { outcome, layers, elapsed_ms: elapsed_ms(started) };
+    let mut clock = Clock::default();
+    let cgroup = cgroup::Cgroup::create(&spec.limits);
+    let (outcome, layers) = supervise(&spec, &cgroup, &mut clock);
+    let report = Report { outcome, layers, elapsed_ms: clock.elapsed_ms() };
     let code = report.outcome.exit_code();
     if let Err(error) = write_report(&spec, &report) {
         let _ = writeln!(std::io::stderr(), "aecl-sandbox: writing the report: {error}");
+        cgroup.finish();
         return 125;
     }
+    // The launcher reads the report when our stdout and stderr close: close them now
+    // (every process of the sandbox is gone, so these were the last holders) and remove
+    // the cgroup off the call's path.
+    let _ = nix::unistd::close(1);
+    let _ = nix::unistd::close(2);
+    cgroup.finish();
     code
 }
 
-/// Reads the spec from stdin: its length in decimal on a line, then exactly that many
-/// bytes of JSON, so that nothing after it (the command's stdin) is consumed.
-fn read_spec() -> Result<Spec, String> {
-    // Not `std::io::stdin()`: its buffer would swallow the command's input.
-    let stdin = std::io::stdin();
-    let read = |buffer: &mut [u8]| loop {
-        match nix::unistd::read(stdin.as_fd(), buffer) {
-            Err(Errno::EINTR) => continue,
-            other => return other.map_err(|e| format!("reading the spec: {e}")),
-        }
-    };
-    let mut digits = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        match read(&mut byte)? {
-            0 => return Err("stdin closed before the spec".to_owned()),
-            _ if byte[0] == b'\n' => break,
-            _ if byte[0].is_ascii_digit() && digits.len() < 8 => digits.push(byte[0]),
-            _ => return Err("the spec does not start with its length".to_owned()),
-        }
-    }
-    let length: usize = std::str::from_utf8(&digits)
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .filter(|n| *n <= MAX_SPEC_BYTES)
-        .ok_or_else(|| format!("the spec's length must be at most {MAX_SPEC_BYTES} bytes"))?;
-    let mut line = vec![0u8; length];
-    let mut filled = 0;
-    while filled < length {
-        match read(&mut line[filled..])? {
-            0 => return Err("stdin closed inside the spec".to_owned()),
-            n => filled += n,
-        }
-    }
-    let spec: Spec =
-        serde_json::from_slice(&line).map_err(|e| format!("the spec is not valid: {e}"))?;
-    if spec.argv.is_empty() {
-        return Err("the spec has no command".to_owned());
-    }
+fn check_spec(spec: Spec) -> Result<Spec, String> {
     if spec.host_uid == 0 || spec.host_gid == 0 {
         return Err("the sandbox never runs as host root (host_uid or host_gid is 0)".to_owned());
     }
     Ok(spec)
 }
 
+/// When the command arrived: its deadlines count from then.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Clock {
+    started: Option<Instant>,
+}
+
+impl Clock {
+    pub(crate) fn start(&mut self) -> Instant {
+        *self.started.get_or_insert_with(Instant::now)
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        self.started.map_or(0, elapsed_ms)
+    }
+}
+
 fn write_report(spec: &Spec, report: &Report) -> std::io::Result<()> {
     let bytes = serde_json::to_vec(report).map_err(std::io::Error::other)?;
     let mut file =
         std::fs::OpenOptions::new().write(true).create_new(true).mode_0600().open(&spec.report)?;
-    file.write_all(&bytes)?;
-    file.sync_all()
+    // No fsync: the report only has to outlive this process, not the machine.
+    file.write_all(&bytes)
 }
 
 trait Mode0600 {
@@ -137,9 +124,8 @@ impl Mode0600 for std::fs::OpenOptions {
 }
 
 /// Builds the sandbox, runs the command and says how it ended.
-fn supervise(spec: &Spec, started: Instant) -> (Outcome, Layers) {
+fn supervise(spec: &Spec, cgroup: &cgroup::Cgroup, clock: &mut Clock) -> (Outcome, Layers) {
     let mut layers = Layers { host_uid: spec.host_uid, ..Layers::default() };
-    let cgroup = cgroup::Cgroup::create(&spec.limits);
     layers.cgroup = cgroup.describe();
     // Supplementary groups of a root launcher would follow the command into the namespace
     // as host gid 0: drop them first (an unprivileged launcher has none it could drop).
@@ -151,13 +137,9 @@ fn supervise(spec: &Spec, started: Instant) -> (Outcome, Layers) {
     let fallback_reason = match spec.isolation {
         Isolation::Landlock => Some("namespaces not requested (--isolation landlock)".to_owned()),
         Isolation::Auto | Isolation::Namespaces => {
-            match run_in_namespaces(spec, &cgroup, &mut layers, started) {
-                Ran::Done(outcome) => {
-                    cgroup.finish();
-                    return (outcome, layers);
-                }
+            match run_in_namespaces(spec, cgroup, &mut layers, clock) {
+                Ran::Done(outcome) => return (outcome, layers),
                 Ran::Unavailable(_) if spec.isolation == Isolation::Namespaces => {
-                    cgroup.finish();
                     return (
                         setup(
                             "user namespaces are not available and --isolation namespaces \
@@ -172,9 +154,8 @@ fn supervise(spec: &Spec, started: Instant) -> (Outcome, Layers) {
         }
     };
     layers = Layers { host_uid: spec.host_uid, cgroup: cgroup.describe(), ..Layers::default() };
-    let outcome = fallback::run(spec, &cgroup, &mut layers, started);
+    let outcome = fallback::run(spec, cgroup, &mut layers, clock);
     layers.fallback_reason = fallback_reason;
-    cgroup.finish();
     (outcome, layers)
 }
 
@@ -189,13 +170,17 @@ fn run_in_namespaces(
     spec: &Spec,
     cgroup: &cgroup::Cgroup,
     layers: &mut Layers,
-    started: Instant,
+    clock: &mut Clock,
 ) -> Ran {
     let (go_read, go_write) = match pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(pair) => pair,
         Err(e) => return Ran::Done(setup(format!("pipe: {e}"))),
     };
     let (status_read, status_write) = match pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pair) => pair,
+        Err(e) => return Ran::Done(setup(format!("pipe: {e}"))),
+    };
+    let (command_read, command_write) = match pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(pair) => pair,
         Err(e) => return Ran::Done(setup(format!("pipe: {e}"))),
     };
@@ -214,9 +199,14 @@ fn run_in_namespaces(
     let mut stack = vec![0u8; INIT_STACK_BYTES];
     let go_raw = go_read.as_raw_fd();
     let status_raw = status_write.as_raw_fd();
+    let command_raw = command_read.as_raw_fd();
     let child = {
         let cap_memory = !cgroup.limits_memory();
-        let callback = Box::new(move || init::main(spec, go_raw, status_raw, cap_memory));
+        let supervisor_ends =
+            [go_write.as_raw_fd(), status_read.as_raw_fd(), command_write.as_raw_fd()];
+        let fds =
+            init::Fds { go: go_raw, status: status_raw, command: command_raw, supervisor_ends };
+        let callback = Box::new(move || init::main(spec, fds, cap_memory));
         // SAFETY: this process is single-threaded (the helper never starts a thread), so
         // the child of `clone` without `CLONE_VM` is a plain copy of it, as after `fork`;
         // the callback runs on `stack`, which outlives the call in the parent and is a
@@ -226,6 +216,7 @@ fn run_in_namespaces(
     let _ = cgroup.leave_self();
     drop(go_read);
     drop(status_write);
+    drop(command_read);
     let child = match child {
         Ok(pid) => pid,
         Err(e @ (Errno::EPERM | Errno::EINVAL | Errno::ENOSPC | Errno::EUSERS | Errno::EACCES)) => {
@@ -243,28 +234,37 @@ fn run_in_namespaces(
         let _ = kill(child, Signal::SIGKILL);
     }
     drop(go);
-    let waited = wait_with_deadline(child, spec, started);
-    let messages = read_messages(status_read);
-    let mut outcome = None;
-    for message in messages {
-        match message {
-            Message::Layers(reported) => {
-                *layers =
-                    Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported }
-            }
-            Message::NamespaceFailed(reason) => return Ran::Unavailable(reason),
-            // The first word on the outcome wins: the command's own process reports a
-            // refused exec before the init reports the exit that follows it.
-            Message::Outcome(o) => {
-                outcome.get_or_insert(o);
-            }
+    let mut status = handoff::StatusReader::new(status_read);
+    // The sandbox is built when the init says which layers it has; only then is the
+    // command read and handed over, and its deadlines start.
+    match status.ready() {
+        handoff::Ready::Layers(reported) => {
+            *layers = Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported };
+        }
+        handoff::Ready::NamespaceFailed(reason) => {
+            let _ = waitpid(child, None);
+            return Ran::Unavailable(reason);
+        }
+        handoff::Ready::Failed(outcome) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Ran::Done(outcome);
         }
     }
+    let command = match handoff::forward_command(command_write, clock) {
+        Ok(command) => command,
+        Err(outcome) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Ran::Done(outcome);
+        }
+    };
+    let waited = wait_with_deadline(child, &command.deadlines, clock.start());
     let outcome = match waited {
         Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
-        Waited::Exited(_) => {
-            outcome.unwrap_or_else(|| setup("the sandbox's init ended without a word".to_owned()))
-        }
+        Waited::Exited(_) => status
+            .outcome()
+            .unwrap_or_else(|| setup("the sandbox's init ended without a word".to_owned())),
     };
     Ran::Done(cgroup.explain(outcome))
 }
@@ -288,8 +288,8 @@ pub(crate) enum Waited {
 
 /// Waits for `child` until the earliest deadline; past it, kills it (for the init of a
 /// PID namespace this kills every process in it) and reaps it.
-pub(crate) fn wait_with_deadline(child: Pid, spec: &Spec, started: Instant) -> Waited {
-    let (limit, limit_ms) = spec.deadlines.binding();
+pub(crate) fn wait_with_deadline(child: Pid, deadlines: &Deadlines, started: Instant) -> Waited {
+    let (limit, limit_ms) = deadlines.binding();
     let pidfd = pidfd_open(child);
     loop {
         match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
@@ -331,4 +331,31 @@ pub(crate) fn setup(error: String) -> Outcome {
 
 pub(crate) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Tells the supervisor the sandbox is built, with its layers.
+fn mark_ready(status: &mut status::StatusWriter, layers: Layers) {
+    status.send(&status::Message::Layers(layers));
+}
+
+/// Closes every descriptor this process inherited beyond stdio and the ready pipe (a
+/// launcher's parent may leak some, a jobserver pipe say), so that none reaches the
+/// command.
+fn close_inherited() {
+    let first = crate::launch::READY_FD + 1;
+    // SAFETY: `close_range` takes two descriptor numbers and flags; it reads no memory.
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) } == 0;
+    if closed {
+        return;
+    }
+    // Kernels before 5.9: close what /proc lists.
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        let _ = nix::unistd::close(fd);
+    }
 }

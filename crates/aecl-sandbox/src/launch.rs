@@ -1,22 +1,33 @@
 //! The launcher, on the host side: prepares a sandbox directory, starts the egress proxy
 //! when hosts are allowed, starts the helper executable (never a fork of the calling,
-//! multi-threaded process), feeds it the spec and the command's stdin, captures stdout and
-//! stderr up to a cap, and reads the helper's report.
+//! multi-threaded process) and sends it the sandbox to build, then the command and its
+//! stdin; captures stdout and stderr up to a cap, and reads the helper's report.
+//!
+//! With `warm` set, the launcher keeps that many sandboxes built ahead of time for each
+//! shape of request it has seen (same binds, hosts, limits and isolation): a run takes a
+//! built one, fully restricted and waiting for its command, and a replacement is built in
+//! the background. Each sandbox still runs exactly one command.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::process::Command;
-use tokio::task::JoinSet;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::egress::{EgressAttempt, HostPattern, Proxy};
 use crate::error::SandboxError;
 use crate::spec::{
-    Bind, Deadlines, EGRESS_PORT, Egress, Isolation, Layers, Limits, Outcome, Report, Spec,
+    Bind, Command as SandboxCommand, Deadlines, EGRESS_PORT, Egress, Isolation, Layers, Limits,
+    Outcome, Report, Spec,
 };
+
+/// The helper's descriptor for saying that the sandbox is built.
+pub(crate) const READY_FD: i32 = 3;
 
 /// Extra time the helper gets past the command's deadline to kill, reap and report
 /// before the launcher kills it.
@@ -34,18 +45,20 @@ pub struct SandboxConfig {
     /// Where sandbox directories are made (each removed after its run).
     pub runtime_dir: PathBuf,
     /// The host uid and gid the sandbox runs as. `None`: the launcher's own when it is
-    /// not root; when it is root, a fresh one per run from a high range, so that no two
-    /// sandboxes, and no host user, share a uid.
+    /// not root; when it is root, a fresh one per sandbox from a high range, so that no
+    /// two sandboxes, and no host user, share a uid.
     pub identity: Option<(u32, u32)>,
+    /// Sandboxes kept built ahead of time per request shape (0: each run builds its own).
+    pub warm: usize,
 }
 
 impl SandboxConfig {
-    /// The helper beside the running executable (how `aecl` is installed), and the
-    /// system's temporary directory.
+    /// The helper beside the running executable (how `aecl` is installed), the system's
+    /// temporary directory, nothing kept warm.
     pub fn beside_current_exe() -> Result<SandboxConfig, SandboxError> {
         let exe = std::env::current_exe().map_err(|e| SandboxError::Helper(format!("{e}")))?;
         let helper = exe.with_file_name("aecl-sandbox");
-        Ok(SandboxConfig { helper, runtime_dir: std::env::temp_dir(), identity: None })
+        Ok(SandboxConfig { helper, runtime_dir: std::env::temp_dir(), identity: None, warm: 0 })
     }
 }
 
@@ -83,13 +96,42 @@ pub struct Execution {
     pub stdout_dropped: u64,
     pub stderr_dropped: u64,
     pub egress: Vec<EgressAttempt>,
+    /// From the command's hand-over to its end.
     pub elapsed_ms: u64,
+}
+
+/// What makes two requests' sandboxes interchangeable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Shape {
+    binds: Vec<Bind>,
+    allow_hosts: Vec<String>,
+    limits: Limits,
+    isolation: Isolation,
+    output_cap: usize,
+}
+
+impl Shape {
+    fn of(request: &Request) -> Shape {
+        Shape {
+            binds: request.binds.clone(),
+            allow_hosts: request.allow_hosts.iter().map(|h| format!("{h:?}")).collect(),
+            limits: request.limits,
+            isolation: request.isolation,
+            output_cap: request.output_cap,
+        }
+    }
 }
 
 /// Runs commands in sandboxes.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     config: SandboxConfig,
+    warm: Mutex<HashMap<Shape, Vec<Built>>>,
 }
 
 impl Sandbox {
@@ -101,13 +143,85 @@ impl Sandbox {
                 config.helper.display()
             )));
         }
-        Ok(Sandbox { config })
+        Ok(Sandbox { inner: Arc::new(Inner { config, warm: Mutex::new(HashMap::new()) }) })
     }
 
     /// Runs `request` to its end. An `Err` means the sandbox could not even be prepared
     /// (nothing ran); every other ending, including the sandbox's own setup failing inside
     /// the helper, is an [`Outcome`].
     pub async fn run(&self, request: Request) -> Result<Execution, SandboxError> {
+        let shape = Shape::of(&request);
+        let built = match self.take_warm(&shape) {
+            Some(built) => built,
+            None => self.inner.build(&request).await?,
+        };
+        let refill = (self.inner.config.warm > 0).then(|| request.clone());
+        let done = built.run(request).await;
+        // The replacement is built after the run, not beside it: on a small machine a
+        // build beside the call would slow the call it is meant to spare.
+        if let Some(request) = refill {
+            self.refill(shape, request);
+        }
+        done
+    }
+
+    /// Builds sandboxes of `request`'s shape now, up to the configured count, so that the
+    /// first runs find them ready.
+    pub async fn prepare(&self, request: &Request) -> Result<(), SandboxError> {
+        let shape = Shape::of(request);
+        while self.warm_count(&shape) < self.inner.config.warm {
+            let built = self.inner.build(request).await?;
+            self.put_warm(shape.clone(), built);
+        }
+        Ok(())
+    }
+
+    /// How many sandboxes of `request`'s shape are built and waiting.
+    pub fn warm_for(&self, request: &Request) -> usize {
+        self.warm_count(&Shape::of(request))
+    }
+
+    fn warm_count(&self, shape: &Shape) -> usize {
+        let warm = self.inner.warm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        warm.get(shape).map_or(0, Vec::len)
+    }
+
+    fn take_warm(&self, shape: &Shape) -> Option<Built> {
+        let mut warm = self.inner.warm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = warm.get_mut(shape)?;
+        while let Some(mut built) = list.pop() {
+            // A helper that died while waiting (killed from outside) is not used.
+            if matches!(built.child.try_wait(), Ok(None)) {
+                return Some(built);
+            }
+        }
+        None
+    }
+
+    fn put_warm(&self, shape: Shape, built: Built) {
+        let mut warm = self.inner.warm.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        warm.entry(shape).or_default().push(built);
+    }
+
+    /// Builds a replacement in the background.
+    fn refill(&self, shape: Shape, request: Request) {
+        let sandbox = self.clone();
+        tokio::spawn(async move {
+            if sandbox.warm_count(&shape) >= sandbox.inner.config.warm {
+                return;
+            }
+            match sandbox.inner.build(&request).await {
+                Ok(built) => sandbox.put_warm(shape, built),
+                Err(e) => tracing::warn!(error = %e, "building a warm sandbox"),
+            }
+        });
+    }
+}
+
+impl Inner {
+    /// Starts a helper and sends it the sandbox to build; the helper then waits for the
+    /// command.
+    async fn build(&self, request: &Request) -> Result<Built, SandboxError> {
         let dir = SandboxDir::create(&self.config.runtime_dir)?;
         let (host_uid, host_gid) = self.identity()?;
         let proxy = Proxy::new(request.allow_hosts.clone());
@@ -117,17 +231,7 @@ impl Sandbox {
         } else {
             Some(start_proxy(&dir.path, &proxy, host_uid, host_gid, &mut tasks).await?)
         };
-        let mut env = request.env.clone();
-        if egress.is_some() {
-            let url = format!("http://127.0.0.1:{EGRESS_PORT}");
-            for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
-                env.retain(|(k, _)| k != name);
-                env.push((name.to_owned(), url.clone()));
-            }
-        }
         let spec = Spec {
-            argv: request.argv.clone(),
-            env,
             host_uid,
             host_gid,
             root_dir: dir.path.join("root"),
@@ -136,54 +240,32 @@ impl Sandbox {
             egress,
             binds: request.binds.clone(),
             limits: request.limits,
-            deadlines: request.deadlines,
             isolation: request.isolation,
         };
         std::fs::create_dir(&spec.root_dir).map_err(|e| dir.error("creating the root", e))?;
-        let result = self.spawn(&spec, &request).await;
-        tasks.abort_all();
-        let (stdout, stderr, status) = result?;
-        let report = match std::fs::read(&spec.report) {
-            Ok(bytes) => serde_json::from_slice::<Report>(&bytes).ok(),
-            Err(_) => None,
-        };
-        let report = report.unwrap_or_else(|| Report {
-            // The helper's own complaint, if any, is the last line on stderr.
-            outcome: Outcome::Setup {
-                error: format!(
-                    "the sandbox helper ended ({status}) without a report: {}",
-                    String::from_utf8_lossy(&stderr.kept).lines().last().unwrap_or("no message")
-                ),
-            },
-            layers: Layers::default(),
-            elapsed_ms: 0,
-        });
-        Ok(Execution {
-            outcome: report.outcome,
-            layers: report.layers,
-            stdout: stdout.kept,
-            stderr: stderr.kept,
-            stdout_dropped: stdout.dropped,
-            stderr_dropped: stderr.dropped,
-            egress: proxy.attempts(),
-            elapsed_ms: report.elapsed_ms,
-        })
-    }
-
-    async fn spawn(
-        &self,
-        spec: &Spec,
-        request: &Request,
-    ) -> Result<(Captured, Captured, String), SandboxError> {
-        let json = serde_json::to_vec(spec).map_err(|e| SandboxError::Helper(e.to_string()))?;
-        let mut line = format!("{}\n", json.len()).into_bytes();
-        line.extend_from_slice(&json);
-        let mut child = Command::new(&self.config.helper)
+        // The helper says on its fd 3 when the sandbox is built and waits for its command.
+        let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| SandboxError::Io("the ready pipe".to_owned(), e.into()))?;
+        let ready_raw = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
+        let mut command = Command::new(&self.config.helper);
+        // SAFETY: between fork and exec the closure only calls `dup2`, which is
+        // async-signal-safe, on a descriptor this process owns until after the spawn.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(ready_raw, READY_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
+            // Not killed when dropped: it ends by itself when its stdin closes (an unused
+            // warm sandbox) or after its report, and must get to remove its cgroup.
+            .kill_on_drop(false)
             .spawn()
             .map_err(|e| {
                 SandboxError::Helper(format!("starting `{}`: {e}", self.config.helper.display()))
@@ -193,31 +275,29 @@ impl Sandbox {
         else {
             return Err(SandboxError::Helper("the helper's pipes are missing".to_owned()));
         };
-        let input = request.stdin.clone();
-        let feed = tokio::spawn(async move {
-            // A command that does not read its stdin closes the pipe: not an error.
-            let _ = stdin.write_all(&line).await;
-            let _ = stdin.write_all(&input).await;
-        });
+        drop(ready_write);
+        // A helper that already died will not read this; its report says why.
+        let _ = stdin.write_all(&message(&spec)?).await;
         let cap = request.output_cap;
-        let out = tokio::spawn(capture(stdout, cap));
-        let err = tokio::spawn(capture(stderr, cap));
-        let (_, limit_ms) = spec.deadlines.binding();
-        let backstop = Duration::from_millis(limit_ms) + GRACE;
-        let status = match tokio::time::timeout(backstop, child.wait()).await {
-            Ok(Ok(status)) => status.to_string(),
-            Ok(Err(e)) => format!("wait failed: {e}"),
-            Err(_) => {
-                // The helper itself hangs: kill it; its init dies with it (parent-death
-                // signal) and the kernel kills the rest of the namespace.
-                let _ = child.kill().await;
-                "killed by the launcher's backstop".to_owned()
-            }
-        };
-        feed.abort();
-        let stdout = out.await.unwrap_or_default();
-        let stderr = err.await.unwrap_or_default();
-        Ok((stdout, stderr, status))
+        let stdout = tokio::spawn(capture(stdout, cap));
+        let stderr = tokio::spawn(capture(stderr, cap));
+        // Built (one byte), or the helper ended first (the end of the pipe): either way
+        // the run that follows reads how it went from the report.
+        if let Ok(mut ready) = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read) {
+            let mut byte = [0u8; 1];
+            let _ = ready.read(&mut byte).await;
+        }
+        Ok(Built {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            proxy,
+            tasks,
+            egress: spec.egress.is_some(),
+            report: spec.report,
+            dir,
+        })
     }
 
     fn identity(&self) -> Result<(u32, u32), SandboxError> {
@@ -239,6 +319,105 @@ impl Sandbox {
         let id = UID_BASE + u32::from_le_bytes(bytes) % UID_SPAN;
         Ok((id, id))
     }
+}
+
+/// A helper that was sent its sandbox and waits for the command.
+#[derive(Debug)]
+struct Built {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: JoinHandle<Captured>,
+    stderr: JoinHandle<Captured>,
+    proxy: Proxy,
+    /// The egress proxy's listeners, stopped when the run ends.
+    tasks: JoinSet<()>,
+    egress: bool,
+    report: PathBuf,
+    /// Removed when the run ends.
+    dir: SandboxDir,
+}
+
+impl Built {
+    /// Sends the command and its stdin, waits for the helper, and reads its report.
+    async fn run(mut self, request: Request) -> Result<Execution, SandboxError> {
+        let mut env = request.env.clone();
+        if self.egress {
+            let url = format!("http://127.0.0.1:{EGRESS_PORT}");
+            for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+                env.retain(|(k, _)| k != name);
+                env.push((name.to_owned(), url.clone()));
+            }
+        }
+        let command =
+            SandboxCommand { argv: request.argv.clone(), env, deadlines: request.deadlines };
+        let mut input = message(&command)?;
+        input.extend_from_slice(&request.stdin);
+        let mut stdin = self.stdin;
+        let feed = tokio::spawn(async move {
+            // A command that does not read its stdin closes the pipe: not an error.
+            let _ = stdin.write_all(&input).await;
+        });
+        let (_, limit_ms) = request.deadlines.binding();
+        let backstop = Duration::from_millis(limit_ms) + GRACE;
+        // The helper closes its stdout and stderr once the report is written and every
+        // process of the sandbox is gone; it then removes its cgroup and exits, which
+        // need not be waited for.
+        let ended = async {
+            let stdout = (&mut self.stdout).await.unwrap_or_default();
+            let stderr = (&mut self.stderr).await.unwrap_or_default();
+            (stdout, stderr)
+        };
+        let (stdout, stderr, status) = match tokio::time::timeout(backstop, ended).await {
+            Ok((stdout, stderr)) => (stdout, stderr, "closed its output".to_owned()),
+            Err(_) => {
+                // The helper itself hangs: kill it; its init dies with it (parent-death
+                // signal) and the kernel kills the rest of the namespace.
+                let _ = self.child.kill().await;
+                let stdout = self.stdout.await.unwrap_or_default();
+                let stderr = self.stderr.await.unwrap_or_default();
+                (stdout, stderr, "killed by the launcher's backstop".to_owned())
+            }
+        };
+        feed.abort();
+        let mut child = self.child;
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        self.tasks.abort_all();
+        let report = std::fs::read(&self.report)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Report>(&bytes).ok());
+        let report = report.unwrap_or_else(|| Report {
+            // The helper's own complaint, if any, is the last line on stderr.
+            outcome: Outcome::Setup {
+                error: format!(
+                    "the sandbox helper {status} without a report: {}",
+                    String::from_utf8_lossy(&stderr.kept).lines().last().unwrap_or("no message")
+                ),
+            },
+            layers: Layers::default(),
+            elapsed_ms: 0,
+        });
+        drop(self.dir);
+        Ok(Execution {
+            outcome: report.outcome,
+            layers: report.layers,
+            stdout: stdout.kept,
+            stderr: stderr.kept,
+            stdout_dropped: stdout.dropped,
+            stderr_dropped: stderr.dropped,
+            egress: self.proxy.attempts(),
+            elapsed_ms: report.elapsed_ms,
+        })
+    }
+}
+
+/// One message for the helper's stdin: the JSON's length on a line, then the JSON.
+fn message<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, SandboxError> {
+    let json = serde_json::to_vec(value).map_err(|e| SandboxError::Helper(e.to_string()))?;
+    let mut bytes = format!("{}\n", json.len()).into_bytes();
+    bytes.extend_from_slice(&json);
+    Ok(bytes)
 }
 
 /// Starts the egress proxy on a Unix socket in `dir` (owned by the sandbox's user, who
@@ -315,6 +494,7 @@ async fn capture<R: AsyncRead + Unpin>(mut from: R, cap: usize) -> Captured {
 }
 
 /// A sandbox's directory on the host, removed when dropped.
+#[derive(Debug)]
 struct SandboxDir {
     path: PathBuf,
 }

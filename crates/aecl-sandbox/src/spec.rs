@@ -1,6 +1,11 @@
-//! What the launcher tells the helper (`Spec`, JSON after its length on the helper's
-//! stdin) and
-//! what the helper reports back (`Report`, a JSON file the launcher reads).
+//! What the launcher tells the helper and what the helper reports back. The launcher
+//! writes two messages on the helper's stdin, each its length in decimal on a line and
+//! then that much JSON: the [`Spec`] (the sandbox to build), and once the sandbox is
+//! built, the [`Command`] to run in it. Whatever follows is the command's stdin. The
+//! helper writes a [`Report`] to a file the launcher reads.
+//!
+//! Two messages, so that a sandbox can be built ahead of time and wait, fully restricted,
+//! for its one command: the time to build it is then off the call's path.
 //!
 //! The helper trusts its spec: only the launcher writes it, through a pipe, and the
 //! helper runs with the launcher's own privileges. Everything the sandboxed command can
@@ -18,14 +23,22 @@ pub const WORK_DIR: &str = "/work";
 pub const EGRESS_SOCKET: &str = "/run/aecl/egress.sock";
 pub const EGRESS_PORT: u16 = 3128;
 
-/// One run of one command.
+/// The command a built sandbox runs (exactly one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {
+pub struct Command {
     /// The program and its arguments; a program without `/` is looked up in `PATH`.
     pub argv: Vec<String>,
     /// The whole environment of the command (the launcher built it from an allowlist).
     pub env: Vec<(String, String)>,
+    /// Counted from when the helper receives this message.
+    pub deadlines: Deadlines,
+}
+
+/// The sandbox to build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
     /// The host user and group the sandbox runs as: never 0.
     pub host_uid: u32,
     pub host_gid: u32,
@@ -41,11 +54,10 @@ pub struct Spec {
     /// Host directories bound into the sandbox.
     pub binds: Vec<Bind>,
     pub limits: Limits,
-    pub deadlines: Deadlines,
     pub isolation: Isolation,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Egress {
     pub socket: PathBuf,
@@ -53,7 +65,7 @@ pub struct Egress {
 }
 
 /// A host directory visible inside the sandbox at the same path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bind {
     pub path: PathBuf,
@@ -62,7 +74,7 @@ pub struct Bind {
 
 /// Resource limits. Memory and process counts are enforced by the cgroup where one can
 /// be made, and by rlimits in any case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     pub memory_bytes: u64,
@@ -118,7 +130,7 @@ impl Deadlines {
 }
 
 /// How the command is contained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Isolation {
     /// Namespaces when the kernel lets us make them, else Landlock plus seccomp (said so
@@ -221,7 +233,7 @@ pub struct Layers {
     pub host_uid: u32,
 }
 
-/// What the helper reports of one run.
+/// What the helper reports of one run. `elapsed_ms` counts from the command's arrival.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Report {

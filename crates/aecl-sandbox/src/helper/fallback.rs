@@ -4,21 +4,29 @@
 //! seccomp, rlimits and the cgroup when one could be made. It refuses to run when the
 //! kernel enforces no Landlock at all: never unsandboxed.
 
-use std::time::Instant;
+use std::os::fd::AsRawFd;
 
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::WaitStatus;
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, setresgid, setresuid, setsid};
 
 use super::cgroup::Cgroup;
-use super::status::{Message, StatusWriter, read_messages};
-use super::{Waited, lsm, restrict, seccomp, setup, wait_with_deadline};
-use crate::spec::{EGRESS_PORT, Layers, Outcome, Spec};
+use super::handoff::{Ready, StatusReader, forward_command, receive_command};
+use super::status::{Message, StatusWriter};
+use super::{Clock, Waited, lsm, restrict, seccomp, setup, wait_with_deadline};
+use crate::spec::{Command, EGRESS_PORT, Layers, Outcome, Spec};
 
-pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, started: Instant) -> Outcome {
-    let spec = with_fallback_proxy(spec);
-    let (status_read, status_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
-        Ok(pair) => pair,
+pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Clock) -> Outcome {
+    let outcome = run_child(spec, cgroup, layers, clock);
+    let _ = std::fs::remove_dir_all(&spec.fallback_work_dir);
+    cgroup.explain(outcome)
+}
+
+fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Clock) -> Outcome {
+    let pipes = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .and_then(|status| Ok((status, nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)));
+    let ((status_read, status_write), (command_read, command_write)) = match pipes {
+        Ok(pipes) => pipes,
         Err(e) => return setup(format!("pipe: {e}")),
     };
     if let Err(e) = std::fs::create_dir_all(&spec.fallback_work_dir) {
@@ -33,13 +41,15 @@ pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, started: In
     if let Err(e) = cgroup.enter_self() {
         return setup(format!("joining the cgroup: {e}"));
     }
-    let raw = std::os::fd::AsRawFd::as_raw_fd(&status_write);
+    let (status_raw, command_raw) = (status_write.as_raw_fd(), command_read.as_raw_fd());
     // SAFETY: the helper is single-threaded, so the child of `fork` may run any code.
     let forked = unsafe { fork() };
     let child = match forked {
         Ok(ForkResult::Child) => {
-            drop(status_read);
-            let code = child(&spec, StatusWriter::from_inherited(raw), !cgroup.limits_memory());
+            drop((status_read, command_write));
+            super::handoff::forget_ready();
+            let status = StatusWriter::from_inherited(status_raw);
+            let code = child(spec, status, command_raw, !cgroup.limits_memory());
             // SAFETY: ends the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -50,42 +60,54 @@ pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, started: In
         }
     };
     let _ = cgroup.leave_self();
-    drop(status_write);
-    let waited = wait_with_deadline(child, &spec, started);
+    drop((status_write, command_read));
+    let mut status = StatusReader::new(status_read);
+    let stop = |child: Pid| {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+    };
+    match status.ready() {
+        Ready::Layers(reported) => {
+            *layers = Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported };
+        }
+        Ready::NamespaceFailed(reason) => {
+            stop(child);
+            return setup(reason);
+        }
+        Ready::Failed(outcome) => {
+            stop(child);
+            return outcome;
+        }
+    }
+    let command = match forward_command(command_write, clock) {
+        Ok(command) => command,
+        Err(outcome) => {
+            stop(child);
+            return outcome;
+        }
+    };
+    let waited = wait_with_deadline(child, &command.deadlines, clock.start());
     // The command's session: anything it started that is still running (the cgroup, when
     // there is one, catches those that left the session too).
     let _ = kill(Pid::from_raw(-child.as_raw()), Signal::SIGKILL);
-    let mut outcome = None;
-    for message in read_messages(status_read) {
-        match message {
-            Message::Layers(reported) => {
-                *layers =
-                    Layers { host_uid: spec.host_uid, cgroup: layers.cgroup.clone(), ..reported };
-            }
-            Message::NamespaceFailed(reason) => outcome = outcome.or(Some(setup(reason))),
-            Message::Outcome(o) => outcome = outcome.or(Some(o)),
-        }
-    }
-    let outcome = match waited {
+    match waited {
         Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
-        Waited::Exited(status) => outcome.unwrap_or_else(|| exit_status(child, status)),
-    };
-    let _ = std::fs::remove_dir_all(&spec.fallback_work_dir);
-    cgroup.explain(outcome)
+        Waited::Exited(exit) => status.outcome().unwrap_or_else(|| exit_status(child, exit)),
+    }
 }
 
 /// The proxy variables point at the host's loopback port in the fallback (there is no
 /// forwarder without a network namespace).
-fn with_fallback_proxy(spec: &Spec) -> Spec {
-    let mut spec = spec.clone();
+fn with_fallback_proxy(spec: &Spec, command: &Command) -> Command {
+    let mut command = command.clone();
     if let Some(egress) = &spec.egress {
         let from = format!("127.0.0.1:{EGRESS_PORT}");
         let to = format!("127.0.0.1:{}", egress.tcp_port);
-        for (_, value) in &mut spec.env {
+        for (_, value) in &mut command.env {
             *value = value.replace(&from, &to);
         }
     }
-    spec
+    command
 }
 
 /// How the command (the forked child, after its exec) ended.
@@ -97,8 +119,14 @@ fn exit_status(child: Pid, status: Option<WaitStatus>) -> Outcome {
     }
 }
 
-/// In the forked child: become the sandbox's user, restrict, and execute the command.
-fn child(spec: &Spec, mut status: StatusWriter, cap_memory: bool) -> i32 {
+/// In the forked child: become the sandbox's user, restrict, wait for the command and
+/// execute it.
+fn child(
+    spec: &Spec,
+    mut status: StatusWriter,
+    command: std::os::fd::RawFd,
+    cap_memory: bool,
+) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let fail = |status: &mut StatusWriter, error: String| {
         status.send(&Message::Outcome(Outcome::Setup { error }));
@@ -160,6 +188,10 @@ fn child(spec: &Spec, mut status: StatusWriter, cap_memory: bool) -> i32 {
     }
     layers.seccomp = true;
     status.send(&Message::Layers(layers));
+    let command = match receive_command(command) {
+        Ok(command) => with_fallback_proxy(spec, &command),
+        Err(error) => return fail(&mut status, error),
+    };
     let workdir = spec.fallback_work_dir.display().to_string();
-    restrict::exec_here(spec, &mut status, &workdir)
+    restrict::exec_here(&command, &mut status, &workdir)
 }

@@ -15,14 +15,30 @@ use super::{forward, lsm, mounts, restrict, seccomp};
 use crate::spec::{Layers, Outcome, Spec};
 
 /// Runs in the cloned child; the return value is its exit status.
+/// The pipes the init inherits: the go signal and the command from the supervisor, its
+/// reports to the supervisor.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fds {
+    pub(crate) go: RawFd,
+    pub(crate) status: RawFd,
+    pub(crate) command: RawFd,
+    /// The supervisor's ends of the pipes, copied by the clone: closed at once, or the
+    /// command pipe would never reach its end.
+    pub(crate) supervisor_ends: [RawFd; 3],
+}
+
 /// `cap_memory`: no memory cgroup holds the limit, so the rlimit must.
-pub(crate) fn main(spec: &Spec, go: RawFd, status: RawFd, cap_memory: bool) -> isize {
-    let mut status = StatusWriter::from_inherited(status);
+pub(crate) fn main(spec: &Spec, fds: Fds, cap_memory: bool) -> isize {
+    for fd in fds.supervisor_ends {
+        let _ = nix::unistd::close(fd);
+    }
+    super::handoff::forget_ready();
+    let mut status = StatusWriter::from_inherited(fds.status);
     // Die with the supervisor, and wait for it to write the id maps.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     // SAFETY: `go` is the read end of the go pipe, inherited across the clone; nothing
     // else in this process owns it.
-    let mut go = File::from(unsafe { OwnedFd::from_raw_fd(go) });
+    let mut go = File::from(unsafe { OwnedFd::from_raw_fd(fds.go) });
     let mut byte = [0u8; 1];
     if !matches!(go.read(&mut byte), Ok(1)) {
         return 125;
@@ -46,7 +62,6 @@ pub(crate) fn main(spec: &Spec, go: RawFd, status: RawFd, cap_memory: bool) -> i
             return 125;
         }
     };
-    status.send(&Message::Layers(layers));
     if let Some(listener) = listener {
         // SAFETY: the init is single-threaded (it was cloned from the single-threaded
         // helper and starts no thread), so the child of `fork` may run any code.
@@ -61,7 +76,16 @@ pub(crate) fn main(spec: &Spec, go: RawFd, status: RawFd, cap_memory: bool) -> i
             }
         }
     }
-    let command = match restrict::spawn_command(spec, &mut status, crate::spec::WORK_DIR) {
+    // Built: say so, and wait for the one command.
+    super::mark_ready(&mut status, layers);
+    let command = match super::handoff::receive_command(fds.command) {
+        Ok(command) => command,
+        Err(error) => {
+            status.send(&Message::Outcome(Outcome::Setup { error }));
+            return 125;
+        }
+    };
+    let command = match restrict::spawn_command(&command, &mut status, crate::spec::WORK_DIR) {
         Ok(pid) => pid,
         Err(outcome) => {
             status.send(&Message::Outcome(outcome));

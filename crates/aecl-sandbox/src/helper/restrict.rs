@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{AccessFlags, ForkResult, Pid, access, execve, fork};
 
 use super::status::{Message, StatusWriter};
-use crate::spec::{Outcome, Spec};
+use crate::spec::{Command, Outcome, Spec};
 
 /// The search path when the spec's environment names none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -70,11 +70,11 @@ pub(crate) fn drop_capabilities() -> Result<(), String> {
 /// exactly the spec's environment; a refused exec is reported through `status` before
 /// the child exits.
 pub(crate) fn spawn_command(
-    spec: &Spec,
+    command: &Command,
     status: &mut StatusWriter,
     workdir: &str,
 ) -> Result<Pid, Outcome> {
-    let prepared = Prepared::new(spec)?;
+    let prepared = Prepared::new(command)?;
     // SAFETY: the caller is single-threaded (the helper's init or its fallback child), so
     // the child of `fork` may run any code before it executes the command.
     match unsafe { fork() } {
@@ -91,8 +91,8 @@ pub(crate) fn spawn_command(
 
 /// Executes the command in this process (the fallback has no init to fork from). Only
 /// returns on failure, with the exit code to use.
-pub(crate) fn exec_here(spec: &Spec, status: &mut StatusWriter, workdir: &str) -> i32 {
-    match Prepared::new(spec) {
+pub(crate) fn exec_here(command: &Command, status: &mut StatusWriter, workdir: &str) -> i32 {
+    match Prepared::new(command) {
         Ok(prepared) => exec(&prepared, status, workdir),
         Err(outcome) => {
             status.send(&Message::Outcome(outcome));
@@ -110,7 +110,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(spec: &Spec) -> Result<Prepared, Outcome> {
+    fn new(spec: &Command) -> Result<Prepared, Outcome> {
         let nul = |what: &str| Outcome::Setup { error: format!("{what} contains a NUL byte") };
         let argv = spec
             .argv

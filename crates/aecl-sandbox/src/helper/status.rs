@@ -2,15 +2,12 @@
 //! one JSON message a line. The pipe is close-on-exec, so the command never holds it.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{Layers, Outcome};
-
-/// The most the supervisor reads from the pipe; a sane run sends a few hundred bytes.
-const MAX_STATUS_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,16 +40,4 @@ impl StatusWriter {
             let _ = self.0.write_all(&line);
         }
     }
-}
-
-/// Reads every message the child sent. Called after the child was reaped, so every
-/// writer is closed and this reads to the end.
-pub(crate) fn read_messages(fd: OwnedFd) -> Vec<Message> {
-    let mut bytes = Vec::new();
-    let _ = File::from(fd).take(MAX_STATUS_BYTES).read_to_end(&mut bytes);
-    bytes
-        .split(|b| *b == b'\n')
-        .filter(|line| !line.is_empty())
-        .filter_map(|line| serde_json::from_slice(line).ok())
-        .collect()
 }

@@ -20,6 +20,7 @@ pub(crate) fn harness() -> Harness {
         helper: PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
         runtime_dir: runtime.path().to_path_buf(),
         identity: None,
+        warm: 0,
     };
     Harness { sandbox: Sandbox::new(config).unwrap(), _runtime: runtime }
 }

@@ -163,3 +163,61 @@ fn serve_http(body: &'static str) -> u16 {
     });
     port
 }
+
+#[test]
+fn warm_sandboxes_are_built_ahead_used_once_and_replaced() {
+    use aecl_sandbox::{Sandbox, SandboxConfig};
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        helper: std::path::PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
+        runtime_dir: runtime_dir.path().to_path_buf(),
+        identity: None,
+        warm: 1,
+    })
+    .unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    for isolation in isolation_modes() {
+        let mut first = shell("echo one > /tmp/mark; echo first; id -u");
+        first.isolation = isolation;
+        first.deadlines.call_ms = 1_000;
+        runtime.block_on(sandbox.prepare(&first)).unwrap();
+        assert_eq!(sandbox.warm_for(&first), 1);
+        // The deadline counts from the hand-over, not from the build.
+        std::thread::sleep(std::time::Duration::from_millis(1_500));
+        let done = runtime.block_on(sandbox.run(first.clone())).unwrap();
+        assert_eq!(
+            done.outcome,
+            Outcome::Exited { code: 0 },
+            "{isolation:?}: {}",
+            text(&done.stderr)
+        );
+        assert!(text(&done.stdout).starts_with("first\n"));
+        // A replacement is built in the background.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sandbox.warm_for(&first) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(sandbox.warm_for(&first), 1, "{isolation:?}: no replacement was built");
+        // The next command of the same shape runs in the fresh one: nothing carried over.
+        let mut second = shell("cat /tmp/mark 2>/dev/null || echo clean; exit 5");
+        second.isolation = isolation;
+        second.deadlines.call_ms = 1_000;
+        let done = runtime.block_on(sandbox.run(second)).unwrap();
+        assert_eq!(done.outcome, Outcome::Exited { code: 5 }, "{isolation:?}");
+        assert_eq!(text(&done.stdout), "clean\n", "{isolation:?}");
+    }
+}
+
+#[test]
+fn the_command_holds_no_descriptor_but_its_stdio() {
+    for isolation in isolation_modes() {
+        let mut request = shell(
+            "exec /usr/bin/python3 -c \"import os\nfor fd in range(3, 1024):\n    try:\n        os.fstat(fd); print('open', fd, os.readlink('/proc/self/fd/%d' % fd))\n    except OSError:\n        pass\nprint('done')\"",
+        );
+        request.isolation = isolation;
+        request.allow_hosts = vec![aecl_sandbox::HostPattern::parse("example.com").unwrap()];
+        let done = run(request);
+        assert_eq!(text(&done.stdout), "done\n", "{isolation:?}: {}", text(&done.stderr));
+    }
+}
