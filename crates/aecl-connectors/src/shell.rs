@@ -76,6 +76,11 @@ pub struct ShellConfig {
     pub isolation: IsolationName,
     /// The sandbox helper; default: `aecl-sandbox` beside the running `aecl`.
     pub helper: Option<PathBuf>,
+    /// Sandboxes kept built ahead of time (default 1): a command is handed to a sandbox
+    /// that is already built and restricted, and a replacement is built after it. 0
+    /// builds each sandbox on the call's path.
+    #[serde(default = "default_warm")]
+    pub warm: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -107,6 +112,9 @@ fn default_pids() -> u64 {
 }
 fn default_work() -> u64 {
     64
+}
+fn default_warm() -> usize {
+    1
 }
 fn default_output_cap() -> usize {
     1 << 20
@@ -172,6 +180,7 @@ impl ShellConnector {
         if let Some(helper) = &config.helper {
             sandbox_config.helper = file.resolve(helper);
         }
+        sandbox_config.warm = config.warm.min(16);
         let sandbox = Sandbox::new(sandbox_config).map_err(|e| error(e.to_string()))?;
         Ok(ShellConnector {
             config: config.clone(),
