@@ -1,6 +1,7 @@
 //! Policy reload for `aecl serve`: on SIGHUP, or when the policy directory's contents
 //! change (polled), the directory is loaded and checked like `aecl check` (every file
-//! valid, every embedded example passing) and only then swapped in, atomically: calls
+//! valid, every embedded example passing) and by the server's own check (every connector
+//! it names is configured), and only then swapped in, atomically: calls
 //! already deciding finish with the old policy. A policy that fails is refused, logged,
 //! and the old one stays in force.
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aecl_core::Policy;
 use aecl_engine::{Engine, Store};
 use aecl_policy::LoadedPolicy;
 use anyhow::{Result, bail};
@@ -39,8 +41,14 @@ fn fingerprint(dir: &Path) -> Option<u64> {
 }
 
 /// Reloads the policy of `engine` from `dir` on SIGHUP and, when `interval` is not zero,
-/// whenever the directory's contents change. Runs until the process ends.
-pub async fn watch<S: Store>(engine: Arc<Engine<S>>, dir: PathBuf, interval: Duration) {
+/// whenever the directory's contents change, if `accept` accepts the new policy. Runs until
+/// the process ends.
+pub async fn watch<S: Store>(
+    engine: Arc<Engine<S>>,
+    dir: PathBuf,
+    interval: Duration,
+    accept: impl Fn(&Policy) -> Result<()> + Send + 'static,
+) {
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(signal) => Some(signal),
         Err(e) => {
@@ -61,7 +69,9 @@ pub async fn watch<S: Store>(engine: Arc<Engine<S>>, dir: PathBuf, interval: Dur
         last = current;
         let reason = if signalled { "SIGHUP" } else { "the policy directory changed" };
         let load_dir = dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || checked(&load_dir)).await;
+        let loaded = tokio::task::spawn_blocking(move || checked(&load_dir))
+            .await
+            .map(|loaded| loaded.and_then(|l| accept(&l.policy).map(|()| l)));
         match loaded {
             Ok(Ok(loaded)) => {
                 let old = engine.policy().revision.clone();

@@ -3,8 +3,8 @@
 //! The policy is reloaded on SIGHUP or change (`reload`).
 //! `--connectors FILE` (`connectors.toml`) says what executes allowed calls; without it an
 //! allowed `execute` fails with `not_configured`, recorded as its outcome. A policy action
-//! naming a connector the file does not define is refused at start-up (after a reload it
-//! fails closed at call time).
+//! naming a connector the file does not define is refused, at start-up and at a reload
+//! (the old policy then stays in force).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -126,7 +126,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             engine = engine.with_notifier(Arc::new(webhook));
         }
         let engine = Arc::new(engine);
-        let connector = connectors(args.connectors.as_deref(), &engine)?;
+        let (connector, registry) = connectors(args.connectors.as_deref(), &engine)?;
         let recovered = engine.recover().await?;
         if !recovered.is_empty() {
             tracing::warn!(count = recovered.len(), "recovered effects left in flight");
@@ -135,6 +135,10 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             engine.clone(),
             args.policy.clone(),
             Duration::from_secs(args.watch_interval),
+            move |policy| match &registry {
+                Some((registry, origin)) => Ok(registry.check_policy(policy, origin)?),
+                None => Ok(()),
+            },
         ));
         let state = AppState::new(engine, token_key, clock, connector, server_config);
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -151,19 +155,25 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     })
 }
 
-/// The registry of `file`'s connectors over the engine's policy in force (or
-/// `NotConfigured` without a file); every connector the policy names must be defined.
+/// The registry of a connectors file, and the file's name.
+type Configured = (Arc<Connectors>, String);
+
+/// The connector of the server: the registry of `file`'s connectors over the engine's
+/// policy in force (also returned, with the file's name, to check reloaded policies), or
+/// `NotConfigured` without a file. Every connector the policy names must be defined.
 fn connectors(
     file: Option<&std::path::Path>,
     engine: &Arc<Engine<AnyStore>>,
-) -> Result<Arc<dyn Connector>> {
-    let Some(path) = file else { return Ok(Arc::new(NotConfigured)) };
+) -> Result<(Arc<dyn Connector>, Option<Configured>)> {
+    let Some(path) = file else { return Ok((Arc::new(NotConfigured), None)) };
+    let origin = path.display().to_string();
     let config = ConnectorsFile::load(path)?;
     let source = engine.clone();
     let registry = Connectors::from_config(&config, Arc::new(move || source.policy()))?;
-    registry.check_policy(&engine.policy(), &path.display().to_string())?;
+    registry.check_policy(&engine.policy(), &origin)?;
     tracing::info!(connectors = ?registry.names().collect::<Vec<_>>(), "connectors configured");
-    Ok(Arc::new(registry))
+    let registry = Arc::new(registry);
+    Ok((registry.clone(), Some((registry, origin))))
 }
 
 /// Resolves on SIGINT or SIGTERM: in-flight requests finish, new ones are refused.

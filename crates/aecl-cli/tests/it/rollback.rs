@@ -280,3 +280,37 @@ fn serve_refuses_connectors_that_do_not_fit_the_policy() {
     assert_eq!(out.code, Some(2), "{out:#?}");
     assert!(out.stderr.contains("bad.toml") && out.stderr.contains("max_row"), "{}", out.stderr);
 }
+
+#[test]
+fn a_reloaded_policy_naming_an_undefined_connector_is_refused() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let example_dir = dir.path().join("example");
+    example(&example_dir);
+    let policy_dir = example_dir.join("policy");
+    let policy = policy_dir.display().to_string();
+    let connectors = example_dir.join("connectors.toml").display().to_string();
+    let (_server, address) =
+        serve(dir.path(), &policy, &["--connectors", &connectors, "--watch-interval", "1"]);
+    let revision = crate::serve::revision_after(&address, "");
+
+    let catalog = std::fs::read_to_string(policy_dir.join("catalog.toml")).unwrap();
+    let with = |connector: &str| {
+        format!("{catalog}\n[actions.list_files]\neffect = \"read\"\nconnector = \"{connector}\"\n")
+    };
+    std::fs::write(policy_dir.join("catalog.toml"), with("nowhere")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let log = loop {
+        let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+        if log.contains("policy reload refused") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(log.contains("names connector `nowhere`"), "{log}");
+    assert_eq!(crate::serve::revision_after(&address, "x"), revision, "the old policy stays");
+
+    // Bound to a configured connector, the same change is taken.
+    std::fs::write(policy_dir.join("catalog.toml"), with("users_db")).unwrap();
+    assert_ne!(crate::serve::revision_after(&address, &revision), revision);
+}

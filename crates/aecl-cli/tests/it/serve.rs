@@ -126,7 +126,7 @@ fn a_token_and_a_server_answer_a_call() {
 }
 
 /// Waits until `/healthz` reports a revision other than `old` (or gives up after 10 s).
-fn revision_after(address: &str, old: &str) -> String {
+pub(crate) fn revision_after(address: &str, old: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (_, health) = http(address, "GET", "/healthz", None, "");
