@@ -79,8 +79,9 @@ fn ensure_postgres() -> Result<()> {
     run(root, "apt-get", &["install", "-y", "-q", "--no-install-recommends", "postgresql"])
 }
 
-/// The approvals page's browser test drives Debian's Chromium with Playwright from npm:
-/// install Chromium (and Node.js) when missing, and the test's pinned npm packages.
+/// The approvals page's browser test drives Debian's Chromium with Playwright from npm,
+/// and the sandbox's tests run Debian's programs: install what is missing (Chromium,
+/// Node.js, python3, curl, bubblewrap), and the browser test's pinned npm packages.
 fn ensure_browser(root: &Path) -> Result<()> {
     let mut missing = Vec::new();
     if !Path::new("/usr/bin/chromium").is_file() && std::env::var_os("AECL_CHROMIUM").is_none() {
@@ -89,9 +90,21 @@ fn ensure_browser(root: &Path) -> Result<()> {
     if !which("node") || !which("npm") {
         missing.extend(["nodejs", "npm"]);
     }
+    // The sandbox's tests run Debian's own programs inside it (the escape suite's probes
+    // are /usr/bin/python3 scripts, the egress test uses curl); its benchmark compares
+    // with bwrap.
+    for (program, package) in [
+        ("/usr/bin/python3", "python3"),
+        ("/usr/bin/curl", "curl"),
+        ("/usr/bin/bwrap", "bubblewrap"),
+    ] {
+        if !Path::new(program).is_file() {
+            missing.push(package);
+        }
+    }
     if !missing.is_empty() {
         if !which("apt-get") {
-            bail!("the browser test needs {}: install them", missing.join(", "));
+            bail!("the browser and sandbox tests need {}: install them", missing.join(", "));
         }
         let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
         args.extend(&missing);

@@ -117,6 +117,13 @@ impl Proxy {
     }
 }
 
+/// The host and port a proxy request head asks to reach, as the proxy reads it (`None`:
+/// not a request it serves). Public for the fuzz target: the head comes from inside the
+/// sandbox.
+pub fn proxy_target(head: &[u8]) -> Option<(String, u16)> {
+    Request::parse(head).map(|r| (r.host, r.port))
+}
+
 /// What the proxy needs of a request head.
 struct Request {
     host: String,
@@ -153,6 +160,9 @@ impl Request {
             Some((h, p)) if !h.is_empty() && !p.contains(']') => (h, p.parse().ok()?),
             _ => (authority, 80),
         };
+        if host.is_empty() {
+            return None;
+        }
         let mut forward = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
         for header in parsed.headers.iter() {
             // Hop-by-hop proxy headers stay here.

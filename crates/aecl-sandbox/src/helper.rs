@@ -129,10 +129,10 @@ fn supervise(spec: &Spec, cgroup: &cgroup::Cgroup, clock: &mut Clock) -> (Outcom
     layers.cgroup = cgroup.describe();
     // Supplementary groups of a root launcher would follow the command into the namespace
     // as host gid 0: drop them first (an unprivileged launcher has none it could drop).
-    if nix::unistd::geteuid().is_root() {
-        if let Err(e) = nix::unistd::setgroups(&[]) {
-            return (setup(format!("dropping supplementary groups: {e}")), layers);
-        }
+    if nix::unistd::geteuid().is_root()
+        && let Err(e) = nix::unistd::setgroups(&[])
+    {
+        return (setup(format!("dropping supplementary groups: {e}")), layers);
     }
     let fallback_reason = match spec.isolation {
         Isolation::Landlock => Some("namespaces not requested (--isolation landlock)".to_owned()),

@@ -17,7 +17,7 @@ pub mod helper;
 mod launch;
 pub mod spec;
 
-pub use egress::{EgressAttempt, HostPattern};
+pub use egress::{EgressAttempt, HostPattern, proxy_target};
 pub use error::SandboxError;
 pub use launch::{Execution, Request, Sandbox, SandboxConfig};
 pub use spec::{Bind, Deadlines, Isolation, Layers, Limits, Outcome, TimeLimit};

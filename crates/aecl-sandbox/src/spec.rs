@@ -117,10 +117,10 @@ impl Deadlines {
     /// The deadline that ends the command first, and which one it is (the call's on a tie).
     pub fn binding(&self) -> (TimeLimit, u64) {
         let mut best = (TimeLimit::Call, self.call_ms);
-        if let Some(run) = self.run_ms {
-            if run < best.1 {
-                best = (TimeLimit::Run, run);
-            }
+        if let Some(run) = self.run_ms
+            && run < best.1
+        {
+            best = (TimeLimit::Run, run);
         }
         if self.lifetime_ms < best.1 {
             best = (TimeLimit::Lifetime, self.lifetime_ms);

@@ -47,7 +47,7 @@ pub(crate) fn build_root(spec: &Spec) -> Result<(), MountError> {
         .map_err(|e| MountError::Denied(format!("making mounts private: {e}")))?;
     let root = spec.root_dir.as_path();
     tmpfs(root, "mode=0755,size=4m", MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
-        .map_err(|e| MountError::Denied(e))?;
+        .map_err(MountError::Denied)?;
     build_tree(spec, root).map_err(MountError::Other)?;
     pivot(root).map_err(MountError::Other)?;
     // The root itself is read-only; the work dir, /tmp, /dev/shm and writable binds are

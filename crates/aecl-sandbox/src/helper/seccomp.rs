@@ -103,7 +103,7 @@ fn deny_filter() -> Result<BpfProgram, String> {
     let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for nr in DENIED {
-        rules.insert(i64::from(*nr), Vec::new());
+        rules.insert(*nr, Vec::new());
     }
     let any_of = |arg: u8, values: &[u64], op: fn(u64) -> SeccompCmpOp| {
         values
@@ -114,14 +114,8 @@ fn deny_filter() -> Result<BpfProgram, String> {
             })
             .collect::<Result<Vec<_>, _>>()
     };
-    rules.insert(
-        i64::from(libc::SYS_clone),
-        any_of(0, NAMESPACE_FLAGS, SeccompCmpOp::MaskedEq).map_err(err)?,
-    );
-    rules.insert(
-        i64::from(libc::SYS_socket),
-        any_of(0, DENIED_FAMILIES, |_| SeccompCmpOp::Eq).map_err(err)?,
-    );
+    rules.insert(libc::SYS_clone, any_of(0, NAMESPACE_FLAGS, SeccompCmpOp::MaskedEq).map_err(err)?);
+    rules.insert(libc::SYS_socket, any_of(0, DENIED_FAMILIES, |_| SeccompCmpOp::Eq).map_err(err)?);
     let ioctls = DENIED_IOCTLS
         .iter()
         .map(|v| {
@@ -132,7 +126,7 @@ fn deny_filter() -> Result<BpfProgram, String> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
-    rules.insert(i64::from(libc::SYS_ioctl), ioctls);
+    rules.insert(libc::SYS_ioctl, ioctls);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
@@ -146,7 +140,7 @@ fn deny_filter() -> Result<BpfProgram, String> {
 
 fn enosys_filter() -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    rules.insert(i64::from(libc::SYS_clone3), Vec::new());
+    rules.insert(libc::SYS_clone3, Vec::new());
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
