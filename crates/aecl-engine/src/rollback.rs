@@ -4,7 +4,9 @@
 //! arguments `{"effect": EFFECT_ID}` and the idempotency key `rollback:EFFECT_ID`. It goes
 //! through [`Engine::execute`] like any call: decided by policy (it may need approval or
 //! be blocked), recorded in the audit log before anything happens, executed once — a
-//! second rollback of the same effect replays the first outcome and touches nothing.
+//! second rollback of the same effect replays the first outcome and touches nothing. Only
+//! an attempt that failed (nothing was undone: a conflict, an unreachable database) is
+//! followed by a new one, `rollback:EFFECT_ID#2` and so on, when asked again.
 //!
 //! What executes the compensation is the connector that executed the effect, through
 //! [`Connector::compensate`] with the effect's rollback token. The connector checks that
@@ -174,7 +176,7 @@ impl<S: Store> Engine<S> {
                 return Ok(report);
             }
         };
-        let key = format!("{ROLLBACK_KEY_PREFIX}{}", effect.id);
+        let key = self.attempt_key(&effect).await?;
         let call = Call {
             id: key.clone(),
             agent: effect.agent.clone(),
@@ -232,6 +234,30 @@ impl<S: Store> Engine<S> {
 }
 
 const IRREVERSIBLE: &str = "irreversible";
+
+/// The most undo attempts of one effect (each after the previous one failed).
+const MAX_ATTEMPTS: u32 = 100;
+
+impl<S: Store> Engine<S> {
+    /// The idempotency key of this undo attempt: `rollback:ID` first; after an attempt that
+    /// ended without undoing (a conflict someone has since resolved, a database that was
+    /// down), the next one is `rollback:ID#2`, `#3`... An attempt that succeeded, or that
+    /// may still be running or may have happened, keeps its key, so repeating the rollback
+    /// replays it and undoes nothing twice.
+    async fn attempt_key(&self, effect: &Effect) -> Result<String, EngineError> {
+        let first = format!("{ROLLBACK_KEY_PREFIX}{}", effect.id);
+        let mut key = first.clone();
+        for attempt in 2..=MAX_ATTEMPTS {
+            match self.store().effect_by_key(&effect.run, &key).await? {
+                Some(done) if done.state == EffectState::Failed => {
+                    key = format!("{first}#{attempt}");
+                }
+                _ => return Ok(key),
+            }
+        }
+        Ok(key)
+    }
+}
 
 /// The connector of a compensation call: it undoes `effect` through the connector that
 /// executed it, whatever the compensation call's own arguments.

@@ -164,6 +164,13 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
     assert!(out.stdout.starts_with("undo_conflict"), "{out:#?}");
     assert_eq!(users(&db), changed);
 
+    // Once the other change is undone by hand, a new rollback attempt restores the rows.
+    Connection::open(&db).unwrap().execute("DELETE FROM users WHERE id = 3", []).unwrap();
+    let out = rollback(&address, &approver, &[&effect]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.starts_with(&format!("restored {effect}")), "{out:#?}");
+    assert_eq!(users(&db), original);
+
     // The log of all this verifies.
     let path = |name: &str| dir.path().join(name).display().to_string();
     let out = run(["audit", "verify", "--db", &path("aecl.db"), "--key", &path("audit/audit.pub")]);

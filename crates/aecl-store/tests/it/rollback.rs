@@ -137,6 +137,21 @@ async fn a_conflict_stops_a_runs_rollback_and_is_reported() {
     assert_eq!(statuses, [RollbackStatus::Restored, RollbackStatus::UndoConflict]);
     assert!(reports[1].detail.contains("row 7 changed"), "{reports:?}");
     assert_eq!(connector.compensated.lock().unwrap().len(), 2, "the oldest was not touched");
+    // Once the conflict is resolved, rolling back again undoes it (a new attempt after a
+    // failed one), and the effect already restored is not undone twice.
+    *connector.conflict_on.lock().unwrap() = None;
+    let reports = engine.rollback_run("r1", &connector).await.unwrap();
+    let statuses: Vec<_> = reports.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [RollbackStatus::AlreadyRolledBack, RollbackStatus::Restored, RollbackStatus::Restored]
+    );
+    assert_eq!(
+        *connector.compensated.lock().unwrap(),
+        [effects[2].clone(), effects[1].clone(), effects[1].clone(), effects[0].clone()]
+    );
+    let again = engine.rollback(&effects[1], &connector).await.unwrap();
+    assert_eq!(again.status, RollbackStatus::AlreadyRolledBack);
     assert!(matches!(
         engine.rollback("no-such-effect", &connector).await,
         Err(aecl_engine::EngineError::EffectNotFound(_))
