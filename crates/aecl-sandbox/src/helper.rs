@@ -70,6 +70,7 @@ pub fn main() -> i32 {
     let code = report.outcome.exit_code();
     if let Err(error) = write_report(&spec, &report) {
         let _ = writeln!(std::io::stderr(), "aecl-sandbox: writing the report: {error}");
+        reap_deferred();
         cgroup.finish();
         return 125;
     }
@@ -78,6 +79,7 @@ pub fn main() -> i32 {
     // the cgroup off the call's path.
     let _ = nix::unistd::close(1);
     let _ = nix::unistd::close(2);
+    reap_deferred();
     cgroup.finish();
     code
 }
@@ -259,12 +261,12 @@ fn run_in_namespaces(
             return Ran::Done(outcome);
         }
     };
-    let waited = wait_with_deadline(child, &command.deadlines, clock.start());
-    let outcome = match waited {
+    let outcome = match wait_for_outcome(child, &mut status, &command.deadlines, clock.start()) {
         Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
         Waited::Exited(_) => status
             .outcome()
             .unwrap_or_else(|| setup("the sandbox's init ended without a word".to_owned())),
+        Waited::Reported(outcome) => outcome,
     };
     Ran::Done(cgroup.explain(outcome))
 }
@@ -283,6 +285,9 @@ fn write_id_maps(child: Pid, spec: &Spec) -> std::io::Result<()> {
 pub(crate) enum Waited {
     /// The child ended, with its status when it could be read.
     Exited(Option<WaitStatus>),
+    /// The init reported how the command ended and was killed with what the command
+    /// left; it is reaped after the report (see [`reap_later`]).
+    Reported(Outcome),
     TimedOut(crate::spec::TimeLimit, u64),
 }
 
@@ -323,6 +328,69 @@ fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
     // SAFETY: the kernel just returned `fd` as a new descriptor that nothing else owns.
     Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Waits for the init's word on the command, its end, or the earliest deadline. On the
+/// word, the init is killed at once (it was about to exit; the kill ends whatever the
+/// command left in the namespace) and reaped only after the report is written, so that
+/// tearing the namespaces down is off the call's path.
+fn wait_for_outcome(
+    child: Pid,
+    status: &mut handoff::StatusReader,
+    deadlines: &Deadlines,
+    started: Instant,
+) -> Waited {
+    let (limit, limit_ms) = deadlines.binding();
+    let Some(pidfd) = pidfd_open(child) else {
+        return wait_with_deadline(child, deadlines, started);
+    };
+    // Once the pipe has ended without a word, only the init's end is waited for.
+    let mut listening = true;
+    loop {
+        let spent = elapsed_ms(started);
+        if spent >= limit_ms {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Waited::TimedOut(limit, spent);
+        }
+        let left = limit_ms - spent;
+        let timeout = PollTimeout::try_from(left.min(60_000)).unwrap_or(PollTimeout::MAX);
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if listening {
+            fds.push(PollFd::new(status.as_fd(), PollFlags::POLLIN));
+        }
+        let _ = poll(&mut fds, timeout);
+        let ended = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let word = fds.get(1).and_then(PollFd::revents).is_some_and(|r| !r.is_empty());
+        if word {
+            match status.next_outcome() {
+                Some(outcome) => {
+                    let _ = kill(child, Signal::SIGKILL);
+                    reap_later(child);
+                    return Waited::Reported(outcome);
+                }
+                None => listening = false,
+            }
+        }
+        if ended {
+            return Waited::Exited(waitpid(child, None).ok());
+        }
+    }
+}
+
+/// Children to reap once the report is out.
+static TO_REAP: std::sync::Mutex<Vec<Pid>> = std::sync::Mutex::new(Vec::new());
+
+fn reap_later(child: Pid) {
+    TO_REAP.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(child);
+}
+
+fn reap_deferred() {
+    let pids =
+        std::mem::take(&mut *TO_REAP.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for pid in pids {
+        let _ = waitpid(pid, None);
+    }
 }
 
 pub(crate) fn setup(error: String) -> Outcome {

@@ -350,13 +350,21 @@ impl Built {
         }
         let command =
             SandboxCommand { argv: request.argv.clone(), env, deadlines: request.deadlines };
-        let mut input = message(&command)?;
-        input.extend_from_slice(&request.stdin);
         let mut stdin = self.stdin;
-        let feed = tokio::spawn(async move {
-            // A command that does not read its stdin closes the pipe: not an error.
-            let _ = stdin.write_all(&input).await;
-        });
+        // A helper that died before this reports it; a write error here says nothing new.
+        let _ = stdin.write_all(&message(&command)?).await;
+        // The command's stdin is fed beside the run (it may read it slowly, or never);
+        // without any, the pipe closes now and the command reads its end.
+        let input = request.stdin;
+        let feed = if input.is_empty() {
+            drop(stdin);
+            None
+        } else {
+            Some(tokio::spawn(async move {
+                // A command that does not read its stdin closes the pipe: not an error.
+                let _ = stdin.write_all(&input).await;
+            }))
+        };
         let (_, limit_ms) = request.deadlines.binding();
         let backstop = Duration::from_millis(limit_ms) + GRACE;
         // The helper closes its stdout and stderr once the report is written and every
@@ -378,7 +386,9 @@ impl Built {
                 (stdout, stderr, "killed by the launcher's backstop".to_owned())
             }
         };
-        feed.abort();
+        if let Some(feed) = feed {
+            feed.abort();
+        }
         let mut child = self.child;
         tokio::spawn(async move {
             let _ = child.wait().await;

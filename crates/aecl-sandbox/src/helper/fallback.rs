@@ -93,6 +93,7 @@ fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Cloc
     match waited {
         Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
         Waited::Exited(exit) => status.outcome().unwrap_or_else(|| exit_status(child, exit)),
+        Waited::Reported(outcome) => outcome,
     }
 }
 

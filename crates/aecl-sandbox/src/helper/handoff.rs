@@ -138,6 +138,22 @@ impl StatusReader {
         StatusReader { lines: BufReader::new(File::from(fd).take(MAX_STATUS_BYTES)) }
     }
 
+    /// The pipe, for `poll`.
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.lines.get_ref().get_ref().as_fd()
+    }
+
+    /// Reads what is there up to the first outcome. Only called when `poll` says the pipe
+    /// is readable; every message is one `write` of a whole line.
+    pub(crate) fn next_outcome(&mut self) -> Option<Outcome> {
+        loop {
+            match self.next()? {
+                Message::Outcome(outcome) => return Some(outcome),
+                Message::Layers(_) | Message::NamespaceFailed(_) => {}
+            }
+        }
+    }
+
     fn next(&mut self) -> Option<Message> {
         let mut line = String::new();
         loop {

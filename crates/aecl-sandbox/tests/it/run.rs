@@ -221,3 +221,12 @@ fn the_command_holds_no_descriptor_but_its_stdio() {
         assert_eq!(text(&done.stdout), "done\n", "{isolation:?}: {}", text(&done.stderr));
     }
 }
+
+#[test]
+fn a_command_reading_stdin_without_any_sees_its_end() {
+    let mut request = shell("cat; echo read-all");
+    request.deadlines.call_ms = 5_000;
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 });
+    assert_eq!(text(&done.stdout), "read-all\n");
+}
