@@ -76,22 +76,16 @@ pub(crate) fn main(spec: &Spec, fds: Fds, cap_memory: bool) -> isize {
             }
         }
     }
-    // Built: say so, and wait for the one command.
-    super::mark_ready(&mut status, layers);
-    let command = match super::handoff::receive_command(fds.command) {
-        Ok(command) => command,
-        Err(error) => {
-            status.send(&Message::Outcome(Outcome::Setup { error }));
-            return 125;
-        }
-    };
-    let command = match restrict::spawn_command(&command, &mut status, crate::spec::WORK_DIR) {
+    // The process that becomes the command is forked now and waits for it; then say the
+    // sandbox is built.
+    let command = match restrict::fork_command(fds.command, &mut status, crate::spec::WORK_DIR) {
         Ok(pid) => pid,
         Err(outcome) => {
             status.send(&Message::Outcome(outcome));
             return 125;
         }
     };
+    super::mark_ready(&mut status, layers);
     let outcome = reap(command);
     status.send(&Message::Outcome(outcome));
     0

@@ -12,6 +12,9 @@ use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::Signal;
 use nix::unistd::{AccessFlags, ForkResult, Pid, access, execve, fork};
 
+use std::os::fd::RawFd;
+
+use super::handoff::receive_command;
 use super::status::{Message, StatusWriter};
 use crate::spec::{Command, Outcome, Spec};
 
@@ -66,21 +69,31 @@ pub(crate) fn drop_capabilities() -> Result<(), String> {
     Ok(())
 }
 
-/// Forks the command. The child changes to `workdir` and executes the spec's program with
-/// exactly the spec's environment; a refused exec is reported through `status` before
-/// the child exits.
-pub(crate) fn spawn_command(
-    command: &Command,
+/// Forks the process that will become the command, ahead of the command: it waits for
+/// the command on `command_pipe` (see [`receive_command`]), then changes to `workdir` and
+/// executes it with exactly its environment; a refused exec is reported through `status`
+/// before it exits. Forking before the command arrives keeps the fork off the call's path.
+pub(crate) fn fork_command(
+    command_pipe: RawFd,
     status: &mut StatusWriter,
     workdir: &str,
 ) -> Result<Pid, Outcome> {
-    let prepared = Prepared::new(command)?;
-    // SAFETY: the caller is single-threaded (the helper's init or its fallback child), so
-    // the child of `fork` may run any code before it executes the command.
+    // SAFETY: the caller is the helper's single-threaded init, so the child of `fork` may
+    // run any code before it executes the command.
     match unsafe { fork() } {
-        Ok(ForkResult::Parent { child }) => Ok(child),
+        Ok(ForkResult::Parent { child }) => {
+            // Only the child reads the command.
+            let _ = nix::unistd::close(command_pipe);
+            Ok(child)
+        }
         Ok(ForkResult::Child) => {
-            let code = exec(&prepared, status, workdir);
+            let code = match receive_command(command_pipe) {
+                Ok(command) => exec_here(&command, status, workdir),
+                Err(error) => {
+                    status.send(&Message::Outcome(Outcome::Setup { error }));
+                    125
+                }
+            };
             // SAFETY: `_exit` ends this forked child without running the parent's atexit
             // handlers or flushing its buffers a second time.
             unsafe { libc::_exit(code) }
