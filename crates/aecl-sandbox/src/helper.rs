@@ -57,8 +57,8 @@ pub fn main() -> i32 {
     let spec = match handoff::read_message::<Spec>().and_then(check_spec) {
         Ok(spec) => spec,
         Err(error) => {
-            // No report path is known without a spec: the launcher sees the exit code and
-            // an absent report, and reports a setup failure itself.
+            // Nothing to report on without a spec: the launcher sees the pipe end with no
+            // report, and reports a setup failure with this message.
             let _ = writeln!(std::io::stderr(), "aecl-sandbox: {error}");
             return 125;
         }
@@ -68,7 +68,7 @@ pub fn main() -> i32 {
     let (outcome, layers) = supervise(&spec, &cgroup, &mut clock);
     let report = Report { outcome, layers, elapsed_ms: clock.elapsed_ms() };
     let code = report.outcome.exit_code();
-    if let Err(error) = write_report(&spec, &report) {
+    if let Err(error) = write_report(&report) {
         let _ = writeln!(std::io::stderr(), "aecl-sandbox: writing the report: {error}");
         reap_deferred();
         cgroup.finish();
@@ -107,22 +107,9 @@ impl Clock {
     }
 }
 
-fn write_report(spec: &Spec, report: &Report) -> std::io::Result<()> {
+fn write_report(report: &Report) -> std::io::Result<()> {
     let bytes = serde_json::to_vec(report).map_err(std::io::Error::other)?;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode_0600().open(&spec.report)?;
-    // No fsync: the report only has to outlive this process, not the machine.
-    file.write_all(&bytes)
-}
-
-trait Mode0600 {
-    fn mode_0600(&mut self) -> &mut Self;
-}
-
-impl Mode0600 for std::fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
-    }
+    handoff::send_report(&bytes)
 }
 
 /// Builds the sandbox, runs the command and says how it ended.

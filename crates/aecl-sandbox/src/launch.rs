@@ -236,7 +236,6 @@ impl Inner {
             host_gid,
             root_dir: dir.path.join("root"),
             fallback_work_dir: dir.path.join("work"),
-            report: dir.path.join("report.json"),
             egress,
             binds: request.binds.clone(),
             limits: request.limits,
@@ -282,11 +281,11 @@ impl Inner {
         let stdout = tokio::spawn(capture(stdout, cap));
         let stderr = tokio::spawn(capture(stderr, cap));
         // Built (one byte), or the helper ended first (the end of the pipe): either way
-        // the run that follows reads how it went from the report.
-        if let Ok(mut ready) = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read) {
-            let mut byte = [0u8; 1];
-            let _ = ready.read(&mut byte).await;
-        }
+        // the run that follows reads how it went from the report on the same pipe.
+        let mut control = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read)
+            .map_err(|e| SandboxError::Io("the helper's control pipe".to_owned(), e))?;
+        let mut byte = [0u8; 1];
+        let _ = control.read(&mut byte).await;
         Ok(Built {
             child,
             stdin,
@@ -295,7 +294,7 @@ impl Inner {
             proxy,
             tasks,
             egress: spec.egress.is_some(),
-            report: spec.report,
+            control,
             dir,
         })
     }
@@ -332,7 +331,8 @@ struct Built {
     /// The egress proxy's listeners, stopped when the run ends.
     tasks: JoinSet<()>,
     egress: bool,
-    report: PathBuf,
+    /// The helper's control pipe: its report comes last.
+    control: tokio::net::unix::pipe::Receiver,
     /// Removed when the run ends.
     dir: SandboxDir,
 }
@@ -394,9 +394,11 @@ impl Built {
             let _ = child.wait().await;
         });
         self.tasks.abort_all();
-        let report = std::fs::read(&self.report)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Report>(&bytes).ok());
+        // Written before the output closed: here at once, unless the helper was killed.
+        let mut bytes = Vec::new();
+        let mut control = (&mut self.control).take(1 << 20);
+        let _ = tokio::time::timeout(GRACE, control.read_to_end(&mut bytes)).await;
+        let report = serde_json::from_slice::<Report>(&bytes).ok();
         let report = report.unwrap_or_else(|| Report {
             // The helper's own complaint, if any, is the last line on stderr.
             outcome: Outcome::Setup {

@@ -1,8 +1,9 @@
 //! What the launcher tells the helper and what the helper reports back. The launcher
 //! writes two messages on the helper's stdin, each its length in decimal on a line and
 //! then that much JSON: the [`Spec`] (the sandbox to build), and once the sandbox is
-//! built, the [`Command`] to run in it. Whatever follows is the command's stdin. The
-//! helper writes a [`Report`] to a file the launcher reads.
+//! built, the [`Command`] to run in it. Whatever follows is the command's stdin. On its
+//! descriptor 3 the helper says when the sandbox is built (one byte) and, at the end,
+//! writes its [`Report`] (JSON to the pipe's end).
 //!
 //! Two messages, so that a sandbox can be built ahead of time and wait, fully restricted,
 //! for its one command: the time to build it is then off the call's path.
@@ -46,8 +47,6 @@ pub struct Spec {
     pub root_dir: PathBuf,
     /// A host directory for the work dir when namespaces are not available (fallback).
     pub fallback_work_dir: PathBuf,
-    /// Where the helper writes its [`Report`].
-    pub report: PathBuf,
     /// The egress proxy's Unix socket on the host (namespaces) and its loopback TCP port
     /// (fallback); `None`: no network at all.
     pub egress: Option<Egress>,

@@ -57,7 +57,8 @@ pub(crate) fn read_message<T: DeserializeOwned>() -> Result<T, String> {
     serde_json::from_slice(&message).map_err(|e| format!("a message is not valid: {e}"))
 }
 
-/// The launcher's ready pipe (descriptor 3 at exec), taken at start-up.
+/// The launcher's control pipe (descriptor 3 at exec), taken at start-up: the ready
+/// byte, then the report.
 static READY: Mutex<Option<File>> = Mutex::new(None);
 
 /// Takes descriptor 3, the launcher's ready pipe, when it is open (a helper started by
@@ -84,8 +85,18 @@ pub(crate) fn forget_ready() {
 
 /// Tells the launcher that the sandbox is built and waits for its command.
 fn announce_ready() {
-    if let Some(mut pipe) = READY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+    if let Some(pipe) = READY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
         let _ = pipe.write_all(b"r");
+    }
+}
+
+/// Writes the report to the launcher's pipe and closes it; without one (a helper started
+/// by hand), to stderr.
+pub(crate) fn send_report(report: &[u8]) -> std::io::Result<()> {
+    let pipe = READY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    match pipe {
+        Some(mut pipe) => pipe.write_all(report),
+        None => std::io::stderr().write_all(report),
     }
 }
 
