@@ -45,7 +45,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
-use crate::spec::{Deadlines, Isolation, Layers, Outcome, Report, Spec};
+use crate::spec::{Deadlines, Isolation, Layers, Outcome, Report, Spec, TimeLimit};
 
 /// Stack of the cloned init. It builds mounts and forks; it never recurses deeply.
 const INIT_STACK_BYTES: usize = 512 * 1024;
@@ -275,7 +275,7 @@ pub(crate) enum Waited {
     /// The init reported how the command ended and was killed with what the command
     /// left; it is reaped after the report (see [`reap_later`]).
     Reported(Outcome),
-    TimedOut(crate::spec::TimeLimit, u64),
+    TimedOut(TimeLimit, u64),
 }
 
 /// Waits for `child` until the earliest deadline; past it, kills it (for the init of a
@@ -289,13 +289,10 @@ pub(crate) fn wait_with_deadline(child: Pid, deadlines: &Deadlines, started: Ins
             Ok(status) => return Waited::Exited(Some(status)),
             Err(_) => return Waited::Exited(None),
         }
-        let spent = elapsed_ms(started);
-        if spent >= limit_ms {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = waitpid(child, None);
-            return Waited::TimedOut(limit, spent);
-        }
-        let left = limit_ms - spent;
+        let left = match time_left(child, limit, limit_ms, started) {
+            Ok(left) => left,
+            Err(timed_out) => return timed_out,
+        };
         match &pidfd {
             Some(fd) => {
                 let timeout = PollTimeout::try_from(left.min(60_000)).unwrap_or(PollTimeout::MAX);
@@ -334,13 +331,10 @@ fn wait_for_outcome(
     // Once the pipe has ended without a word, only the init's end is waited for.
     let mut listening = true;
     loop {
-        let spent = elapsed_ms(started);
-        if spent >= limit_ms {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = waitpid(child, None);
-            return Waited::TimedOut(limit, spent);
-        }
-        let left = limit_ms - spent;
+        let left = match time_left(child, limit, limit_ms, started) {
+            Ok(left) => left,
+            Err(timed_out) => return timed_out,
+        };
         let timeout = PollTimeout::try_from(left.min(60_000)).unwrap_or(PollTimeout::MAX);
         let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
         if listening {
@@ -363,6 +357,18 @@ fn wait_for_outcome(
             return Waited::Exited(waitpid(child, None).ok());
         }
     }
+}
+
+/// The milliseconds left before `limit_ms`; past it, `child` is killed and reaped (for
+/// the init of a PID namespace, that kills every process in it).
+fn time_left(child: Pid, limit: TimeLimit, limit_ms: u64, started: Instant) -> Result<u64, Waited> {
+    let spent = elapsed_ms(started);
+    if spent < limit_ms {
+        return Ok(limit_ms - spent);
+    }
+    let _ = kill(child, Signal::SIGKILL);
+    let _ = waitpid(child, None);
+    Err(Waited::TimedOut(limit, spent))
 }
 
 /// Children to reap once the report is out.

@@ -12,6 +12,9 @@
 #[path = "../tests/it/pg.rs"]
 #[allow(dead_code)]
 mod pg;
+#[path = "../tests/it/pg_cluster.rs"]
+#[allow(dead_code)]
+mod pg_cluster;
 #[path = "../tests/it/support.rs"]
 #[allow(dead_code)]
 mod support;

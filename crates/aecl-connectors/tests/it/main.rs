@@ -5,6 +5,8 @@
 mod fs;
 mod http;
 mod pg;
+#[path = "../../../aecl-store/tests/it/pg_cluster.rs"]
+mod pg_cluster;
 mod postgres;
 mod registry;
 mod sqlite;

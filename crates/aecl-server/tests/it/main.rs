@@ -8,6 +8,8 @@ mod auth;
 mod notify;
 #[path = "../../../aecl-store/tests/it/pg.rs"]
 mod pg;
+#[path = "../../../aecl-store/tests/it/pg_cluster.rs"]
+mod pg_cluster;
 mod rollback;
 mod standing;
 mod support;

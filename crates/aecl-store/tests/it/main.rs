@@ -6,6 +6,7 @@ mod contract;
 mod crash;
 mod engine;
 mod pg;
+mod pg_cluster;
 mod replica;
 mod rollback;
 mod support;
