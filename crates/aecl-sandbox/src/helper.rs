@@ -15,9 +15,10 @@
 //!   [`Report`];
 //! - the **init** (PID 1 of the new namespace): builds the read-only root, brings up
 //!   loopback, sets rlimits, drops every capability, sets `no_new_privs`, applies Landlock
-//!   and seccomp, starts the egress forwarder when hosts are allowed, forks the command
-//!   and reaps; when it exits the kernel kills everything left in the namespace;
-//! - the **command**, exec'd with exactly the spec's environment.
+//!   and seccomp, starts the egress forwarder when hosts are allowed, forks the process
+//!   that waits for the command, and reaps it; when the init dies the kernel kills
+//!   everything left in the namespace;
+//! - the **command**, exec'd with exactly the command's environment.
 //!
 //! Where user namespaces cannot be made (and the spec allows it), the fallback runs the
 //! command in a new session under Landlock, seccomp and rlimits, and says so.
@@ -75,8 +76,8 @@ pub fn main() -> i32 {
         return 125;
     }
     // The launcher reads the report when our stdout and stderr close: close them now
-    // (every process of the sandbox is gone, so these were the last holders) and remove
-    // the cgroup off the call's path.
+    // (the init is killed, so the sandbox's copies close as it dies), then reap it and
+    // remove the cgroup, off the call's path.
     let _ = nix::unistd::close(1);
     let _ = nix::unistd::close(2);
     reap_deferred();
@@ -128,15 +129,12 @@ fn supervise(spec: &Spec, cgroup: &cgroup::Cgroup, clock: &mut Clock) -> (Outcom
         Isolation::Auto | Isolation::Namespaces => {
             match run_in_namespaces(spec, cgroup, &mut layers, clock) {
                 Ran::Done(outcome) => return (outcome, layers),
-                Ran::Unavailable(_) if spec.isolation == Isolation::Namespaces => {
-                    return (
-                        setup(
-                            "user namespaces are not available and --isolation namespaces \
-                               forbids the fallback"
-                                .to_owned(),
-                        ),
-                        layers,
+                Ran::Unavailable(reason) if spec.isolation == Isolation::Namespaces => {
+                    let error = format!(
+                        "user namespaces are not available ({reason}) and --isolation \
+                         namespaces forbids the fallback"
                     );
+                    return (setup(error), layers);
                 }
                 Ran::Unavailable(reason) => Some(reason),
             }
