@@ -5,7 +5,7 @@
 //! one `Idempotency-Key` reaches its receiver once.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::serve::{issue, keys, serve};
 use crate::{copy_dir, repo, run, temp_dir, write};
 
-/// One HTTP/1.1 request with extra headers: (status, body).
+/// A `POST` with extra headers as `token`: (status, body).
 pub(crate) fn http(
     address: &str,
     path: &str,
@@ -25,21 +25,7 @@ pub(crate) fn http(
     headers: &[(&str, &str)],
     body: &Value,
 ) -> (u16, Value) {
-    let mut stream = TcpStream::connect(address).expect("connecting to aecl serve");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let body = body.to_string();
-    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    crate::serve::request(address, "POST", path, Some(token), headers, &body.to_string())
 }
 
 /// Every row of `users`, every column, in key order.

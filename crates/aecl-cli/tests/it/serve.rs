@@ -23,12 +23,26 @@ impl Drop for Running {
 
 /// One HTTP/1.1 request over a plain socket: (status, body).
 fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    request(address, method, path, token, &[], body)
+}
+
+/// One HTTP/1.1 request over a plain socket with extra headers: (status, the JSON body,
+/// or `Null` when there is none).
+pub(crate) fn request(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).expect("connecting to aecl serve");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

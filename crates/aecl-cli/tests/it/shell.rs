@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::rollback::http;
-use crate::serve::{issue, keys, serve};
+use crate::serve::{issue, keys, request, serve};
 use crate::{copy_dir, repo, temp_dir, write};
 
 /// A one-answer-per-connection HTTP server on the host's loopback; returns its port.
@@ -112,7 +112,8 @@ fn commands_run_sandboxed_and_the_audit_says_how() {
     assert!(done.get("effect").is_none_or(Value::is_null), "{done}");
 
     // The audit log: the outcome records carry what the answers said.
-    let (status, records) = get(&address, "/v1/audit/records?limit=1000", &admin);
+    let (status, records) =
+        request(&address, "GET", "/v1/audit/records?limit=1000", Some(&admin), &[], "");
     assert_eq!(status, 200, "{records}");
     let outcomes: Vec<&Value> = records["records"]
         .as_array()
@@ -124,16 +125,4 @@ fn commands_run_sandboxed_and_the_audit_says_how() {
     assert_eq!(outcomes.len(), 3, "{records}");
     assert_eq!(outcomes[0]["output"]["sandbox"]["layers"]["mode"], "namespaces", "{}", outcomes[0]);
     assert_eq!(outcomes[2]["outcome"], "timed_out", "{}", outcomes[2]);
-}
-
-fn get(address: &str, path: &str, token: &str) -> (u16, Value) {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    // Chunked answers: take the JSON object between the first `{` and the last `}`.
-    let json = body.find('{').zip(body.rfind('}')).map_or("", |(a, b)| &body[a..=b]);
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
 }
