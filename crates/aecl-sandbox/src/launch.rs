@@ -143,6 +143,7 @@ impl Sandbox {
                 config.helper.display()
             )));
         }
+        sweep_orphans(&config.runtime_dir);
         Ok(Sandbox { inner: Arc::new(Inner { config, warm: Mutex::new(HashMap::new()) }) })
     }
 
@@ -505,6 +506,30 @@ async fn capture<R: AsyncRead + Unpin>(mut from: R, cap: usize) -> Captured {
     }
 }
 
+/// The name of every sandbox directory starts with this, then the launcher's pid.
+const DIR_PREFIX: &str = "aecl-sandbox-";
+
+/// Removes the sandbox directories of launchers that are gone (killed before they could
+/// remove them). Only host-side files are there: the mounts lived in the sandboxes'
+/// namespaces.
+fn sweep_orphans(runtime_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(runtime_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split_once('-').and_then(|(pid, _)| pid.parse::<i32>().ok()) else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A sandbox's directory on the host, removed when dropped.
 #[derive(Debug)]
 struct SandboxDir {
@@ -517,7 +542,9 @@ impl SandboxDir {
         getrandom::fill(&mut bytes)
             .map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;
         let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let path = parent.join(format!("aecl-sandbox-{name}"));
+        // The launcher's pid in the name lets a later launcher sweep what a killed one
+        // left (`sweep_orphans`).
+        let path = parent.join(format!("{DIR_PREFIX}{}-{name}", std::process::id()));
         std::fs::create_dir(&path)
             .map_err(|e| SandboxError::Io(format!("creating `{}`", path.display()), e))?;
         // Traversable by the sandbox's user (its root's mount point is inside), listed by

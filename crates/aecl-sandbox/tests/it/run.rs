@@ -230,3 +230,25 @@ fn a_command_reading_stdin_without_any_sees_its_end() {
     assert_eq!(done.outcome, Outcome::Exited { code: 0 });
     assert_eq!(text(&done.stdout), "read-all\n");
 }
+
+#[test]
+fn directories_left_by_a_killed_launcher_are_swept() {
+    let runtime_dir = tempfile::tempdir().unwrap();
+    // A launcher that is gone: a pid that is surely not alive (above the kernel's limit).
+    let orphan = runtime_dir.path().join("aecl-sandbox-2147483646-0011223344556677");
+    std::fs::create_dir_all(orphan.join("root")).unwrap();
+    std::fs::write(orphan.join("egress.sock"), b"").unwrap();
+    // One of a live launcher (this test) stays.
+    let live =
+        runtime_dir.path().join(format!("aecl-sandbox-{}-8899aabbccddeeff", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    let _sandbox = aecl_sandbox::Sandbox::new(aecl_sandbox::SandboxConfig {
+        helper: std::path::PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
+        runtime_dir: runtime_dir.path().to_path_buf(),
+        identity: None,
+        warm: 0,
+    })
+    .unwrap();
+    assert!(!orphan.exists(), "the orphan was not swept");
+    assert!(live.exists(), "a live launcher's directory was swept");
+}
