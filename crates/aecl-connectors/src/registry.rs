@@ -138,8 +138,13 @@ impl Connectors {
         Ok(())
     }
 
-    /// The instance bound to `action` in `policy`, or why there is none.
-    fn bound(&self, policy: &Policy, action: &str) -> Result<Arc<dyn ActionConnector>, String> {
+    /// The instance bound to `action` in `policy` and the action's catalog entry, or why
+    /// there is none.
+    fn bound<'p>(
+        &self,
+        policy: &'p Policy,
+        action: &str,
+    ) -> Result<(Arc<dyn ActionConnector>, &'p ActionSpec), String> {
         let spec = policy
             .actions
             .get(action)
@@ -147,9 +152,10 @@ impl Connectors {
         let name = spec.connector.as_deref().ok_or_else(|| {
             format!("not_configured: action `{action}` names no connector in the catalog")
         })?;
-        self.instances.get(name).cloned().ok_or_else(|| {
+        let instance = self.instances.get(name).cloned().ok_or_else(|| {
             format!("not_configured: connector `{name}` of action `{action}` is not configured")
-        })
+        })?;
+        Ok((instance, spec))
     }
 }
 
@@ -161,17 +167,9 @@ impl Connector for Connectors {
     ) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
             let policy = (self.policy)();
-            let instance = match self.bound(&policy, &call.action) {
-                Ok(instance) => instance,
+            let (instance, action) = match self.bound(&policy, &call.action) {
+                Ok(bound) => bound,
                 Err(error) => return ConnectorOutcome::Failed { error },
-            };
-            let Some(action) = policy.actions.get(&call.action) else {
-                return ConnectorOutcome::Failed {
-                    error: format!(
-                        "not_configured: action `{}` is not in the catalog",
-                        call.action
-                    ),
-                };
             };
             let invocation = Invocation {
                 call,
@@ -191,7 +189,7 @@ impl Connector for Connectors {
         Box::pin(async move {
             let policy = (self.policy)();
             match self.bound(&policy, &effect.action) {
-                Ok(instance) => instance.compensate(effect, rollback_token).await,
+                Ok((instance, _)) => instance.compensate(effect, rollback_token).await,
                 Err(error) => Compensated::Failed { error },
             }
         })

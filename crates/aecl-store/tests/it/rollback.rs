@@ -84,16 +84,22 @@ reversibility = "irreversible"
 
 const WAIVED: &str = "waive_irreversible = \"an undo\"";
 
+/// Executes three calls of run `r1`; their effects' ids, oldest first.
+async fn three_effects(engine: &Engine<SqliteStore>, connector: &Undoable) -> Vec<String> {
+    let mut effects = Vec::new();
+    for i in 1..=3 {
+        let done = engine.execute(call("r1", &format!("c{i}"), None), connector).await.unwrap();
+        effects.push(done.effect.unwrap().id);
+    }
+    effects
+}
+
 #[tokio::test]
 async fn a_run_is_undone_newest_first_through_decided_audited_calls_once() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path(), "\"put_record\", \"undo_record\"", WAIVED);
     let connector = Undoable::default();
-    let mut effects = Vec::new();
-    for i in 1..=3 {
-        let done = engine.execute(call("r1", &format!("c{i}"), None), &connector).await.unwrap();
-        effects.push(done.effect.unwrap().id);
-    }
+    let effects = three_effects(&engine, &connector).await;
 
     let reports = engine.rollback_run("r1", &connector).await.unwrap();
     let statuses: Vec<_> = reports.iter().map(|r| r.status).collect();
@@ -126,11 +132,7 @@ async fn a_conflict_stops_a_runs_rollback_and_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path(), "\"put_record\", \"undo_record\"", WAIVED);
     let connector = Undoable::default();
-    let mut effects = Vec::new();
-    for i in 1..=3 {
-        let done = engine.execute(call("r1", &format!("c{i}"), None), &connector).await.unwrap();
-        effects.push(done.effect.unwrap().id);
-    }
+    let effects = three_effects(&engine, &connector).await;
     *connector.conflict_on.lock().unwrap() = Some(effects[1].clone());
     let reports = engine.rollback_run("r1", &connector).await.unwrap();
     let statuses: Vec<_> = reports.iter().map(|r| r.status).collect();
