@@ -185,6 +185,7 @@ fn request(args: &RunArgs) -> Result<Request> {
         },
         isolation,
         output_cap: args.output_cap,
+        tier: aecl_sandbox::Tier::Process,
     })
 }
 

@@ -233,6 +233,7 @@ impl ShellConnector {
                 IsolationName::Landlock => Isolation::Landlock,
             },
             output_cap: self.config.output_cap_bytes,
+            tier: aecl_sandbox::Tier::Process,
         })
     }
 

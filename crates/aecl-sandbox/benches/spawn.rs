@@ -76,6 +76,7 @@ fn main() {
         runtime_dir: runtime_dir.path().to_path_buf(),
         identity: None,
         warm: 0,
+        tiers: Default::default(),
     })
     .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -116,6 +117,7 @@ fn main() {
         runtime_dir: runtime_dir.path().to_path_buf(),
         identity: None,
         warm: 1,
+        tiers: Default::default(),
     })
     .unwrap();
     let warm_runtime =

@@ -6,6 +6,10 @@ pub enum SandboxError {
     /// The helper executable is missing or could not be started.
     #[error("sandbox helper: {0}")]
     Helper(String),
+    /// The request's tier does not work on this host; nothing ran, and no weaker tier
+    /// was tried in its place.
+    #[error("the `{tier}` sandbox tier is not available on this host: {why}")]
+    TierUnavailable { tier: crate::Tier, why: String },
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
 }

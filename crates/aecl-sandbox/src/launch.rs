@@ -25,6 +25,7 @@ use crate::spec::{
     Bind, Command as SandboxCommand, Deadlines, EGRESS_PORT, Egress, Isolation, Layers, Limits,
     Outcome, Report, Spec,
 };
+use crate::tier::{Tier, TierConfig, TierStatus};
 
 /// The helper's descriptor for saying that the sandbox is built.
 pub(crate) const READY_FD: i32 = 3;
@@ -50,6 +51,8 @@ pub struct SandboxConfig {
     pub identity: Option<(u32, u32)>,
     /// Sandboxes kept built ahead of time per request shape (0: each run builds its own).
     pub warm: usize,
+    /// What the `gvisor` and `microvm` tiers need.
+    pub tiers: TierConfig,
 }
 
 impl SandboxConfig {
@@ -58,7 +61,13 @@ impl SandboxConfig {
     pub fn beside_current_exe() -> Result<SandboxConfig, SandboxError> {
         let exe = std::env::current_exe().map_err(|e| SandboxError::Helper(format!("{e}")))?;
         let helper = exe.with_file_name("aecl-sandbox");
-        Ok(SandboxConfig { helper, runtime_dir: std::env::temp_dir(), identity: None, warm: 0 })
+        Ok(SandboxConfig {
+            helper,
+            runtime_dir: std::env::temp_dir(),
+            identity: None,
+            warm: 0,
+            tiers: TierConfig::default(),
+        })
     }
 }
 
@@ -77,6 +86,8 @@ pub struct Request {
     pub isolation: Isolation,
     /// The most bytes kept of stdout and of stderr each; the rest is counted and dropped.
     pub output_cap: usize,
+    /// Where it runs; never in a weaker tier than this.
+    pub tier: Tier,
 }
 
 impl Default for Deadlines {
@@ -98,6 +109,8 @@ pub struct Execution {
     pub egress: Vec<EgressAttempt>,
     /// From the command's hand-over to its end.
     pub elapsed_ms: u64,
+    /// The tier it actually ran in.
+    pub tier: Tier,
 }
 
 /// What makes two requests' sandboxes interchangeable.
@@ -108,6 +121,7 @@ struct Shape {
     limits: Limits,
     isolation: Isolation,
     output_cap: usize,
+    tier: Tier,
 }
 
 impl Shape {
@@ -118,6 +132,7 @@ impl Shape {
             limits: request.limits,
             isolation: request.isolation,
             output_cap: request.output_cap,
+            tier: request.tier,
         }
     }
 }
@@ -132,6 +147,8 @@ pub struct Sandbox {
 struct Inner {
     config: SandboxConfig,
     warm: Mutex<HashMap<Shape, Vec<Built>>>,
+    /// The stronger tiers' probes, run once, when first needed.
+    tiers: tokio::sync::OnceCell<Vec<TierStatus>>,
 }
 
 impl Sandbox {
@@ -144,13 +161,44 @@ impl Sandbox {
             )));
         }
         sweep_orphans(&config.runtime_dir);
-        Ok(Sandbox { inner: Arc::new(Inner { config, warm: Mutex::new(HashMap::new()) }) })
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                config,
+                warm: Mutex::new(HashMap::new()),
+                tiers: tokio::sync::OnceCell::new(),
+            }),
+        })
     }
 
     /// Runs `request` to its end. An `Err` means the sandbox could not even be prepared
     /// (nothing ran); every other ending, including the sandbox's own setup failing inside
     /// the helper, is an [`Outcome`].
     pub async fn run(&self, request: Request) -> Result<Execution, SandboxError> {
+        let config = &self.inner.config.tiers;
+        match request.tier {
+            Tier::Process => self.run_process(request).await,
+            Tier::Gvisor => {
+                let status = self.available(Tier::Gvisor).await?;
+                crate::gvisor::run(config, &status, request).await
+            }
+            Tier::Microvm => {
+                let status = self.available(Tier::Microvm).await?;
+                crate::microvm::run(config, &status, request).await
+            }
+        }
+    }
+
+    /// The tier's status when it works here; otherwise the refusal, with the probe's reason.
+    async fn available(&self, tier: Tier) -> Result<TierStatus, SandboxError> {
+        let status = self.tier(tier).await;
+        if status.available {
+            Ok(status)
+        } else {
+            Err(SandboxError::TierUnavailable { tier, why: status.detail })
+        }
+    }
+
+    async fn run_process(&self, request: Request) -> Result<Execution, SandboxError> {
         let shape = Shape::of(&request);
         let built = match self.take_warm(&shape) {
             Some(built) => built,
@@ -164,6 +212,39 @@ impl Sandbox {
             self.refill(shape, request);
         }
         done
+    }
+
+    /// Which tiers work on this host and why the others do not. The stronger tiers are
+    /// probed once (runsc starts a sandbox, the microVM boots a guest); the answer is kept.
+    pub async fn tiers(&self) -> Vec<TierStatus> {
+        let config = &self.inner.config.tiers;
+        let probed = self
+            .inner
+            .tiers
+            .get_or_init(|| async {
+                let (gvisor, microvm) =
+                    tokio::join!(crate::gvisor::probe(config), crate::microvm::probe(config));
+                vec![gvisor, microvm]
+            })
+            .await;
+        let process = TierStatus {
+            tier: Tier::Process,
+            available: true,
+            detail: "the helper's namespaces, or Landlock and seccomp where user namespaces \
+                     are not available"
+                .to_owned(),
+        };
+        std::iter::once(process).chain(probed.iter().cloned()).collect()
+    }
+
+    /// One tier's status (see [`Sandbox::tiers`]).
+    pub async fn tier(&self, tier: Tier) -> TierStatus {
+        let all = self.tiers().await;
+        all.into_iter().find(|s| s.tier == tier).unwrap_or(TierStatus {
+            tier,
+            available: false,
+            detail: "unknown tier".to_owned(),
+        })
     }
 
     /// Builds sandboxes of `request`'s shape now, up to the configured count, so that the
@@ -421,6 +502,7 @@ impl Built {
             stderr_dropped: stderr.dropped,
             egress: self.proxy.attempts(),
             elapsed_ms: report.elapsed_ms,
+            tier: Tier::Process,
         })
     }
 }

@@ -8,16 +8,25 @@
 //! a small single-threaded helper executable (`aecl-sandbox`, [`helper::main`]) that the
 //! launcher starts per call: the multi-threaded server never forks.
 //!
+//! Two stronger [`Tier`]s run the same request: `gvisor` (runsc, a user-space kernel) and
+//! `microvm` (a virtual machine with its own kernel). A tier that does not work on the
+//! host refuses the run; nothing ever runs in a weaker tier than asked.
+//!
 //! Where user namespaces are not available the helper falls back to Landlock plus
 //! seccomp and says so in [`Layers`]; it never runs a command unsandboxed.
 
 mod egress;
 mod error;
+mod gvisor;
 pub mod helper;
 mod launch;
+mod microvm;
 pub mod spec;
+mod tier;
 
 pub use egress::{EgressAttempt, HostPattern, proxy_target};
 pub use error::SandboxError;
 pub use launch::{Execution, Request, Sandbox, SandboxConfig};
+pub use microvm::MicrovmConfig;
 pub use spec::{Bind, Deadlines, Isolation, Layers, Limits, Outcome, TimeLimit};
+pub use tier::{Tier, TierConfig, TierStatus};

@@ -21,6 +21,7 @@ pub(crate) fn harness() -> Harness {
         runtime_dir: runtime.path().to_path_buf(),
         identity: None,
         warm: 0,
+        tiers: Default::default(),
     };
     Harness { sandbox: Sandbox::new(config).unwrap(), _runtime: runtime }
 }

@@ -173,6 +173,7 @@ fn warm_sandboxes_are_built_ahead_used_once_and_replaced() {
         runtime_dir: runtime_dir.path().to_path_buf(),
         identity: None,
         warm: 1,
+        tiers: Default::default(),
     })
     .unwrap();
     let runtime =
@@ -247,6 +248,7 @@ fn directories_left_by_a_killed_launcher_are_swept() {
         runtime_dir: runtime_dir.path().to_path_buf(),
         identity: None,
         warm: 0,
+        tiers: Default::default(),
     })
     .unwrap();
     assert!(!orphan.exists(), "the orphan was not swept");
