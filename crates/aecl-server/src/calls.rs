@@ -6,6 +6,10 @@
 //! The agent is the token's subject, never the body's: a body naming another agent, or a
 //! run that belongs to another agent, is refused (403). Engine or store failures answer
 //! 503 with a `block` verdict.
+//!
+//! An execute with `Aecl-Executor: client` is one the client runs itself (a tool in the
+//! agent's own process, such as a Python function behind the client's `guard`): it is
+//! decided, approved and recorded like any other, but no connector runs it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -42,6 +46,22 @@ impl Connector for NotConfigured {
             call.action
         );
         Box::pin(async move { ConnectorOutcome::Failed { error } })
+    }
+}
+
+/// The connector of calls the client runs itself (`Aecl-Executor: client`): nothing runs
+/// on the server, and the effect records the hand-over. Going through the engine's execute
+/// path rather than evaluate is what makes a client-run call spend its approval's grant
+/// (once, in the dispatch transaction), apply standing grants, settle budgets and create
+/// the approval request it waits on; an allow answered with this effect is the client's
+/// permission to run the call once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientExecutes;
+
+impl Connector for ClientExecutes {
+    fn execute<'a>(&'a self, _: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+        let result = serde_json::json!({ "executed_by": "client" });
+        Box::pin(async move { ConnectorOutcome::Succeeded { result, rollback_token: None } })
     }
 }
 
@@ -122,12 +142,14 @@ pub async fn execute<S: Store>(
     caller.require(&state, &[Role::Agent], "/v1/execute").await?;
     let event: CallEvent = parse_json(body, state.config.body_limit)?;
     let key = idempotency_key(&headers)?;
+    let connector: &dyn Connector =
+        if client_executes(&headers)? { &ClientExecutes } else { state.connector.as_ref() };
     let call = match own_call(&state, &caller, &event, key).await? {
         Ok(call) => call,
         Err(blocked) => return Ok(blocked),
     };
     let started = Instant::now();
-    let result = state.engine.execute(call.clone(), state.connector.as_ref()).await;
+    let result = state.engine.execute(call.clone(), connector).await;
     state.metrics.observe_latency(started.elapsed().as_secs_f64());
     match result {
         Ok(executed) => {
@@ -191,6 +213,19 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         ));
     }
     Ok(Some(key.to_owned()))
+}
+
+/// Whether the `Aecl-Executor` header says the client runs the call (`client`); absent or
+/// `server`, a connector of the server runs it.
+fn client_executes(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(value) = headers.get("aecl-executor") else { return Ok(false) };
+    match value.to_str().map(str::trim) {
+        Ok("client") => Ok(true),
+        Ok("server") => Ok(false),
+        _ => Err(ApiError::BadRequest(
+            "the `Aecl-Executor` header must be `client` or `server`".to_owned(),
+        )),
+    }
 }
 
 /// The call of an authenticated agent: its agent is the token's subject, its idempotency

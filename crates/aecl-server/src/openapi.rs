@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 use crate::AppState;
 use crate::approvals::{Answer, ApprovalView, Approved};
 use crate::error::ErrorBody;
-use crate::hook::{HookAnswer, HookSpecificOutput, PreToolUse};
+use crate::hook::{HookAnswer, HookSpecificOutput};
 use crate::read::{Health, RecordsQuery};
 use crate::rollback::{RollbackAnswer, RollbackView};
 use crate::standing::{NewGrant, StandingGrantView};
@@ -28,7 +28,7 @@ use crate::standing::{NewGrant, StandingGrantView};
     paths(healthz, evaluate, execute, run, audit_records, audit_checkpoint, metrics, claude_code,
         approvals, approval, approve, reject, standing_create, standing_list, standing_revoke,
         rollback_effect, rollback_run),
-    components(schemas(ErrorBody, Health, PreToolUse, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView, RollbackAnswer, RollbackView)),
+    components(schemas(ErrorBody, Health, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView, RollbackAnswer, RollbackView)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -78,7 +78,8 @@ fn healthz() {}
 fn evaluate() {}
 
 #[utoipa::path(post, path = "/v1/execute",
-    params(("Idempotency-Key" = Option<String>, Header, description = "A repeated key returns the first execution's effect and never executes again")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "A repeated key returns the first execution's effect and never executes again"),
+        ("Aecl-Executor" = Option<String>, Header, description = "`client`: the client runs the call itself (decided, approved and recorded, run by no connector; the effect records the hand-over); `server` (the default): a connector runs it")),
     request_body(content = Object, description = "A trace `call` event without `type`"),
     responses(
         (status = 200, description = "The decision plus `effect` (absent when nothing executed) and `replayed`", body = Object),
@@ -117,7 +118,8 @@ fn audit_checkpoint() {}
 #[expect(dead_code, reason = "documents the route for utoipa")]
 fn metrics() {}
 
-#[utoipa::path(post, path = "/v1/hooks/claude-code", request_body = PreToolUse,
+#[utoipa::path(post, path = "/v1/hooks/claude-code",
+    request_body(content = Object, description = "Claude Code's `PreToolUse` hook input as it sends it: `session_id` (the run), `hook_event_name` (`PreToolUse`), `tool_name` (the catalog action; `mcp__SERVER__TOOL` is `SERVER__TOOL`), `tool_input` (the arguments), `tool_use_id` (the call id), `transcript_path`, `cwd`, `permission_mode`; other fields are accepted"),
     responses(
         (status = 200, description = "`allow`, `ask` or `deny` with a reason; `deny` (still 200) when the engine failed or the request was refused (token, role, body, rate), since Claude Code runs the tool after a non-2xx answer", body = HookAnswer)))]
 #[expect(dead_code, reason = "documents the route for utoipa")]

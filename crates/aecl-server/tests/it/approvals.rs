@@ -15,6 +15,7 @@ use crate::support::{
 on_both!(
     a_waiting_call_completes_once_after_approval,
     a_rejected_call_never_runs,
+    a_client_run_call_is_approved_and_spent_without_a_connector,
     an_unanswered_request_expires_and_cannot_be_approved,
     approvals_refuse_self_approval_and_wrong_roles
 );
@@ -103,6 +104,43 @@ async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
         server.audit().await.into_iter().filter(|r| r["kind"] == "approval").collect();
     assert_eq!(answered.len(), 1, "{answered:?}");
     assert_eq!(answered[0]["approval_id"], id.as_str());
+}
+
+/// `Aecl-Executor: client` (the Python client's guard): the call is decided, approved and
+/// its grant spent like any other, but the server's connector never runs it.
+async fn a_client_run_call_is_approved_and_spent_without_a_connector(backend: Backend) {
+    let server = start(backend).await;
+    let alice = token("alice", Role::Approver);
+    let client_run = |id: &str| {
+        let body = call("r1", id, "transfer_funds", transfer(1200)).to_string();
+        let server = &server;
+        async move {
+            let headers = [("aecl-executor", "client")];
+            let answer = server.send("POST", "/v1/execute", Some(&agent()), &headers, &body).await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            answer.body
+        }
+    };
+    let asked = client_run("c1").await;
+    assert_eq!(asked["decision"], "require_approval", "{asked}");
+    assert!(asked.get("effect").is_none(), "{asked}");
+    let id = asked["approval_id"].as_str().expect("an approval id").to_owned();
+    let approved =
+        server.post(&format!("/v1/approvals/{id}/approve"), Some(&alice), &json!({})).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+
+    let done = client_run("c2").await;
+    assert_eq!(done["decision"], "allow", "{done}");
+    assert_eq!(done["approval_id"], id.as_str());
+    assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+    assert_eq!(done["effect"]["result"], json!({"executed_by": "client"}), "{done}");
+    assert_eq!(client_run("c3").await["decision"], "require_approval", "the grant is spent");
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 0, "no connector ran");
+
+    let bad = server
+        .send("POST", "/v1/execute", Some(&agent()), &[("aecl-executor", "nobody")], "{}")
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
 }
 
 async fn an_unanswered_request_expires_and_cannot_be_approved(backend: Backend) {
