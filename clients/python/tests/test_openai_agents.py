@@ -1,0 +1,133 @@
+"""OpenAI Agents SDK: ``Runner.run`` with a custom ``Model`` that answers with function
+calls; the aecl tool input guardrail decides each call on the SDK's own tool path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from agents import Agent, Model, ModelResponse, Runner, Usage, function_tool
+from agents.exceptions import ToolInputGuardrailTripwireTriggered
+from agents.tracing import set_tracing_disabled
+from openai.types.responses import (
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+)
+
+import aecl
+from aecl.adapters.openai_agents import aecl_guardrail, guard_tools
+
+set_tracing_disabled(True)
+
+
+class ScriptedModel(Model):
+    """First answers with the given function calls, then with a final message."""
+
+    def __init__(self, calls: list) -> None:
+        self.turns = [calls]
+
+    async def get_response(self, *args, **kwargs) -> ModelResponse:
+        if self.turns:
+            output = [
+                ResponseFunctionToolCall(
+                    type="function_call",
+                    id=f"fc_{i}",
+                    call_id=f"call_{uuid.uuid4().hex[:8]}",
+                    name=name,
+                    arguments=json.dumps(args),
+                )
+                for i, (name, args) in enumerate(self.turns.pop())
+            ]
+        else:
+            text = ResponseOutputText(type="output_text", text="done", annotations=[])
+            output = [
+                ResponseOutputMessage(
+                    type="message", id="msg_1", role="assistant", status="completed", content=[text]
+                )
+            ]
+        return ModelResponse(output=output, usage=Usage(), response_id=None)
+
+    def stream_response(self, *args, **kwargs):
+        raise NotImplementedError("the tests do not stream")
+
+
+def tools(ran: list):
+    @function_tool
+    def lookup_order(order_id: str) -> str:
+        """Read one order."""
+        ran.append(("lookup_order", order_id))
+        return f"order {order_id}: shipped"
+
+    @function_tool
+    def delete_customer(customer_id: str) -> str:
+        """Delete a customer."""
+        ran.append(("delete_customer", customer_id))
+        return "deleted"
+
+    @function_tool
+    def refund_payment(order_id: str, amount: float) -> str:
+        """Refund an order."""
+        ran.append(("refund_payment", order_id))
+        return "refunded"
+
+    return [lookup_order, delete_customer, refund_payment]
+
+
+def outputs(result) -> list:
+    return [item.output for item in result.new_items if item.type == "tool_call_output_item"]
+
+
+def run_agent(client, calls, ran, **options):
+    agent = Agent(
+        name="orders",
+        instructions="Help with orders.",
+        model=ScriptedModel(calls),
+        tools=guard_tools(tools(ran), aecl_guardrail(client, **options)),
+    )
+    return asyncio.run(Runner.run(agent, "do it"))
+
+
+def test_allowed_calls_run_and_blocked_ones_get_the_reason(client):
+    ran = []
+    result = run_agent(
+        client,
+        [("lookup_order", {"order_id": "ORD-21"}), ("delete_customer", {"customer_id": "C-1"})],
+        ran,
+    )
+    out = outputs(result)
+    assert "order ORD-21: shipped" in out
+    assert any("manifest.blocked_actions" in o for o in out if o.startswith("Not run")), out
+    assert ran == [("lookup_order", "ORD-21")]
+    assert result.final_output == "done"
+
+
+def test_an_approval_through_the_api_lets_the_tool_run(server, approver):
+    run = f"oa-{uuid.uuid4().hex}"
+    client = server.agent(run=run)
+    ran = []
+    with approver("refund_payment", run) as human:
+        result = run_agent(
+            client, [("refund_payment", {"order_id": "ORD-22", "amount": 40})], ran, poll=5
+        )
+    assert human.error is None
+    assert outputs(result) == ["refunded"]
+    assert ran == [("refund_payment", "ORD-22")]
+
+
+def test_on_block_raise_trips_the_run(client):
+    ran = []
+    with pytest.raises(ToolInputGuardrailTripwireTriggered) as tripped:
+        run_agent(client, [("delete_customer", {"customer_id": "C-2"})], ran, on_block="raise")
+    assert tripped.value.output.output_info["decision"] == "block"
+    assert ran == []
+
+
+def test_an_unreachable_server_runs_no_tool(server):
+    down = aecl.Client("http://127.0.0.1:9", server.agent_token, timeout=2)
+    ran = []
+    result = run_agent(down, [("lookup_order", {"order_id": "ORD-23"})], ran)
+    assert outputs(result)[0].startswith("Not run: aecl:"), outputs(result)
+    assert ran == []
