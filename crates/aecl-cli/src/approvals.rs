@@ -251,18 +251,19 @@ fn token(args: &ApprovalsArgs) -> Result<String> {
     read_token(args.token_file.as_deref())
 }
 
-/// The approver token from `token_file`, else from `AECL_TOKEN`.
+/// The token (an approver's, or an agent's for `aecl hook`) from `token_file`, else from
+/// `AECL_TOKEN`.
 pub(crate) fn read_token(token_file: Option<&std::path::Path>) -> Result<String> {
     let token = match token_file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the token file {}", path.display()))?,
         None => std::env::var("AECL_TOKEN").map_err(|_| {
-            anyhow!("no token: pass --token-file FILE or set AECL_TOKEN (aecl token issue --approver NAME)")
+            anyhow!("no token: pass --token-file FILE or set AECL_TOKEN (aecl token issue --agent ID or --approver NAME)")
         })?,
     };
     let token = token.trim().to_owned();
     if token.is_empty() {
-        bail!("the approver token is empty");
+        bail!("the token is empty");
     }
     Ok(token)
 }

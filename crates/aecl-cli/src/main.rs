@@ -6,6 +6,7 @@ mod audit;
 mod check;
 mod eval;
 mod explain;
+mod hook;
 mod input;
 mod keys;
 mod log_reader;
@@ -60,6 +61,10 @@ enum Command {
     /// Mint tokens for agents, approvers and administrators.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Answer an agent's pre-tool hook (stdin to stdout), locally from a policy or through
+    /// a running `aecl serve`; fails closed.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
     /// Run one command in the process-tier sandbox (exit code and output passed through).
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
         Command::Approvals(args) => approvals::run(&args),
         Command::Rollback(args) => rollback::run(&args),
         Command::Sandbox(command) => sandbox::run(&command),
+        Command::Hook(command) => hook::run(&command),
     };
     match result {
         Ok(code) => code,

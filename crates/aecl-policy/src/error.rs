@@ -25,6 +25,9 @@ pub enum PolicyError {
     /// A trace line is not a valid event.
     #[error("line {line}: {message}")]
     Trace { line: usize, message: String },
+    /// An agent hook's input is not a call aecl can decide.
+    #[error("hook input: {0}")]
+    Hook(String),
 }
 
 fn list(problems: &[Problem]) -> String {

@@ -8,6 +8,7 @@ pub mod cedar;
 mod error;
 mod examples;
 pub mod format;
+pub mod hook;
 mod limits;
 mod load;
 mod location;

@@ -5,6 +5,7 @@
 mod audit;
 mod check;
 mod eval;
+mod hook;
 mod replay;
 mod rollback;
 mod sandbox;
@@ -64,7 +65,24 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut child = aecl()
+    run_with_stdin_env(args, stdin, &[])
+}
+
+/// Runs `aecl` with `args` and `stdin`, with the environment variables `env` set (a value
+/// of `None` removes the variable).
+pub fn run_with_stdin_env<I, S>(args: I, stdin: &str, env: &[(&str, Option<&str>)]) -> Outcome
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = aecl();
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,0 +1,165 @@
+//! Agent hooks: the input of a pre-tool hook (Claude Code's and Codex's `PreToolUse`,
+//! Gemini CLI's `BeforeTool`) as a call event, and a verdict as the hook's decision and
+//! reason. Shared by `aecl serve`'s hook endpoint and the `aecl hook` command, so that an
+//! agent's tool call maps to the same catalog action whichever way it is decided.
+//!
+//! Mapping: the session is the run, `tool_use_id` the call id (Gemini CLI sends none; the
+//! caller supplies a fresh one), `tool_input` the arguments. A built-in tool name (`Bash`,
+//! `Write`, `run_shell_command`, ...) is the catalog action of that name. An MCP tool
+//! `mcp__SERVER__TOOL` is the catalog action `SERVER__TOOL`, never the bare `TOOL`:
+//! otherwise any MCP server could name a tool after a harmless catalog action and be judged
+//! as that action. Gemini CLI describes an MCP tool in `mcp_context` (server and tool
+//! name); when present, that is the name used. Unknown actions are blocked (default deny),
+//! as everywhere.
+
+use aecl_core::{Decision, Verdict};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::PolicyError;
+use crate::trace::CallEvent;
+
+/// A pre-tool hook's input. Unknown fields are accepted, since the agents add fields over
+/// time (Codex sends `turn_id` and `model`, Gemini CLI `timestamp`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct HookInput {
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<String>,
+    pub hook_event_name: String,
+    pub tool_name: String,
+    #[serde(default)]
+    pub tool_input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    /// Gemini CLI's description of an MCP tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_context: Option<McpContext>,
+}
+
+/// Which MCP server a Gemini CLI tool comes from (its connection details are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct McpContext {
+    pub server_name: String,
+    pub tool_name: String,
+}
+
+/// The catalog action a hook's tool name stands for.
+pub fn action_of(tool_name: &str) -> String {
+    match tool_name.strip_prefix("mcp__") {
+        Some(rest) => rest.to_owned(),
+        None => tool_name.to_owned(),
+    }
+}
+
+impl HookInput {
+    /// Parses a hook's input and checks that it is the event `event` (`PreToolUse`,
+    /// `BeforeTool`) of a session.
+    pub fn parse(text: &str, event: &str) -> Result<HookInput, PolicyError> {
+        let input: HookInput = serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            let message =
+                message.rfind(" at line ").and_then(|cut| message.get(..cut)).unwrap_or(&message);
+            PolicyError::Hook(message.to_owned())
+        })?;
+        input.check(event)?;
+        Ok(input)
+    }
+
+    /// Checks that this is the event `event` of a session.
+    pub fn check(&self, event: &str) -> Result<(), PolicyError> {
+        if self.hook_event_name != event {
+            return Err(PolicyError::Hook(format!(
+                "`hook_event_name` is `{}`: only `{event}` is answered",
+                self.hook_event_name
+            )));
+        }
+        if self.session_id.is_empty() {
+            return Err(PolicyError::Hook("`session_id` is empty".to_owned()));
+        }
+        if self.tool_name.is_empty() {
+            return Err(PolicyError::Hook("`tool_name` is empty".to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The tool's name in Claude Code's spelling: `mcp__SERVER__TOOL` for an MCP tool that
+    /// Gemini CLI describes in `mcp_context`, else `tool_name` as sent.
+    pub fn qualified_tool_name(&self) -> String {
+        match &self.mcp_context {
+            Some(mcp) => format!("mcp__{}__{}", mcp.server_name, mcp.tool_name),
+            None => self.tool_name.clone(),
+        }
+    }
+
+    /// The catalog action this call is judged as.
+    pub fn action(&self) -> String {
+        action_of(&self.qualified_tool_name())
+    }
+
+    /// The call event: the session is the run, `tool_use_id` the call id (`new_id` when
+    /// there is none), `tool_input` the arguments (`{}` when absent).
+    pub fn into_call_event(self, new_id: impl FnOnce() -> String) -> CallEvent {
+        let action = self.action();
+        let args = match self.tool_input {
+            Value::Null => Value::Object(serde_json::Map::new()),
+            other => other,
+        };
+        CallEvent {
+            run: self.session_id,
+            id: self.tool_use_id.filter(|id| !id.is_empty()).unwrap_or_else(new_id),
+            action,
+            args,
+            agent: None,
+            idempotency_key: None,
+            nonce: None,
+            scope: None,
+            provenance: Default::default(),
+        }
+    }
+}
+
+/// A hook's answer: the enforced decision (a monitor-mode verdict allows) and its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookOutcome {
+    pub decision: Decision,
+    pub reason: String,
+}
+
+impl HookOutcome {
+    /// The answer to `action` under `verdict`: the reasons that decided it, or the decision
+    /// and the policy revision when none did.
+    pub fn of(action: &str, verdict: &Verdict) -> HookOutcome {
+        let decision = verdict.enforced_decision();
+        let reasons: Vec<String> =
+            verdict.deciding_reasons().map(|r| format!("{}: {}", r.rule, r.message)).collect();
+        let reason = if reasons.is_empty() {
+            format!("aecl: `{action}` {} (policy {})", decision.as_str(), verdict.policy_revision)
+        } else {
+            format!("aecl: `{action}` {}: {}", decision.as_str(), reasons.join("; "))
+        };
+        HookOutcome { decision, reason }
+    }
+
+    /// Claude Code's `permissionDecision` for this answer: `allow`, `ask` or `deny`.
+    pub fn permission_decision(&self) -> &'static str {
+        permission_decision(self.decision)
+    }
+}
+
+/// Claude Code's `permissionDecision` for a decision: `allow`, `ask` (require approval) or
+/// `deny` (block).
+pub fn permission_decision(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Allow => "allow",
+        Decision::RequireApproval => "ask",
+        Decision::Block => "deny",
+    }
+}
+
+#[cfg(test)]
+mod tests;
