@@ -54,6 +54,7 @@ fn ci(root: &Path) -> Result<()> {
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
+    python_client(root)?;
     if !which("cargo-fuzz") {
         run(root, "cargo", &["install", "cargo-fuzz", "--locked"])?;
     }
@@ -114,6 +115,46 @@ fn ensure_browser(root: &Path) -> Result<()> {
     let browser = root.join("crates/aecl-server/tests/browser");
     if !browser.join("node_modules/playwright-core").is_dir() {
         run(&browser, "npm", &["ci", "--no-audit", "--no-fund"])?;
+    }
+    Ok(())
+}
+
+/// The Python client's tests (`clients/python/tests`, pytest) against the `aecl` binary:
+/// a virtualenv in `clients/python/.venv` (created when missing; Debian's python3 needs
+/// python3-venv for it), the pinned packages of `requirements-test.txt` and the client
+/// itself (editable) installed into it, then pytest with `AECL_BIN`.
+fn python_client(root: &Path) -> Result<()> {
+    let client = root.join("clients/python");
+    let python = client.join(".venv/bin/python");
+    if !python.is_file() && run(&client, "python3", &["-m", "venv", ".venv"]).is_err() {
+        // A half-made venv would be taken for a working one next time.
+        let _ = std::fs::remove_dir_all(client.join(".venv"));
+        if !which("apt-get") {
+            bail!("the Python client's tests need `python3 -m venv`: install python3-venv");
+        }
+        let args = ["install", "-y", "-q", "--no-install-recommends", "python3-venv"];
+        run(Path::new("/"), "apt-get", &["update", "-q"])?;
+        run(Path::new("/"), "apt-get", &args)?;
+        run(&client, "/usr/bin/python3", &["-m", "venv", ".venv"])?;
+    }
+    let python = python.to_str().context("the repository path is not UTF-8")?;
+    let pip = ["-m", "pip", "install", "-q", "--disable-pip-version-check"];
+    run(&client, python, &[&pip[..], &["-r", "requirements-test.txt"]].concat())?;
+    run(&client, python, &[&pip[..], &["-e", "."]].concat())?;
+    run(root, "cargo", &["build", "--package", "aecl-cli"])?;
+    let aecl = root.join("target/debug/aecl");
+    #[expect(clippy::print_stderr, reason = "xtask narrates what it runs")]
+    {
+        eprintln!("$ AECL_BIN={} {python} -m pytest tests", aecl.display());
+    }
+    let status = Command::new(python)
+        .args(["-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"])
+        .env("AECL_BIN", &aecl)
+        .current_dir(&client)
+        .status()
+        .context("starting pytest")?;
+    if !status.success() {
+        bail!("the Python client's tests failed with {status}");
     }
     Ok(())
 }
