@@ -1,19 +1,488 @@
 //! The `gvisor` tier: the command runs under runsc, gVisor's user-space kernel, in an OCI
-//! bundle the launcher builds.
+//! bundle the launcher builds for each run (`bundle`): a read-only root of the host's
+//! system directories, a synthetic `/etc`, a size-limited tmpfs work dir and `/tmp`, the
+//! request's binds, no capabilities, `noNewPrivileges`, rlimits, memory and pid limits
+//! and a seccomp filter, with no network (`--network=none`) but the egress proxy's
+//! socket when hosts are allowed.
+//!
+//! The platform is `systrap` where the installed runsc has it and a trial run works, and
+//! `ptrace` otherwise. Never `kvm`: on a host where it hangs, a probe would hang with it.
+//!
+//! runsc folds a death by signal N into the exit status 128 + N, as a shell does; the
+//! tier therefore reports it as [`Outcome::Exited`] with that code (the exit code
+//! `aecl sandbox run` passes through is the same as the process tier's).
 
+mod bundle;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use tokio::task::JoinSet;
+
+use crate::egress::Proxy;
 use crate::error::SandboxError;
-use crate::launch::{Execution, Request};
+use crate::launch::{
+    Execution, Request, SandboxConfig, SandboxDir, UID_BASE, UID_SPAN, capture, start_proxy,
+};
+use crate::spec::{EGRESS_PORT, Layers, Outcome, TimeLimit};
 use crate::tier::{Tier, TierConfig, TierStatus};
 
-/// Whether runsc works on this host, and on which platform.
-pub(crate) async fn probe(_config: &TierConfig) -> TierStatus {
-    TierStatus { tier: Tier::Gvisor, available: false, detail: "not built yet".to_owned() }
+use bundle::HELPER_INSIDE;
+
+/// The platforms tried, in order. `kvm` is deliberately absent.
+const PLATFORMS: [&str; 2] = ["systrap", "ptrace"];
+
+/// How long runsc's own commands (`--version`, `kill`, `delete`) and the probe's trial
+/// run may take before they count as failed.
+const RUNSC_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Extra time, past the command's end, for its output pipes to close.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// runsc's exit status when it failed itself (the container never ran its command).
+const RUNSC_FAILED: i32 = 128;
+
+/// What the probe found, enough to run.
+#[derive(Debug, Clone)]
+struct Runsc {
+    path: PathBuf,
+    version: String,
+    platform: &'static str,
 }
 
+impl Runsc {
+    fn describe(&self) -> String {
+        format!("runsc {} at {}, platform {}", self.version, self.path.display(), self.platform)
+    }
+
+    /// The probe's detail, read back: the status is all [`Sandbox`](crate::Sandbox)
+    /// keeps of the probe.
+    fn from_status(config: &TierConfig, status: &TierStatus) -> Result<Runsc, SandboxError> {
+        let unavailable = |why: String| SandboxError::TierUnavailable { tier: Tier::Gvisor, why };
+        let path = locate(config).map_err(unavailable)?;
+        let platform = PLATFORMS
+            .into_iter()
+            .find(|p| status.detail.ends_with(&format!("platform {p}")))
+            .ok_or_else(|| unavailable(format!("no platform in `{}`", status.detail)))?;
+        let version = status
+            .detail
+            .strip_prefix("runsc ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or("unknown")
+            .to_owned();
+        Ok(Runsc { path, version, platform })
+    }
+}
+
+/// Whether runsc works on this host, and on which platform: it is found, it runs as
+/// root, and a trial container prints what it was asked to.
+pub(crate) async fn probe(config: &SandboxConfig) -> TierStatus {
+    let unavailable = |detail: String| TierStatus { tier: Tier::Gvisor, available: false, detail };
+    let path = match locate(&config.tiers) {
+        Ok(path) => path,
+        Err(why) => return unavailable(why),
+    };
+    if !nix::unistd::geteuid().is_root() {
+        // Rootless runsc cannot apply the bundle's mounts and limits as given.
+        return unavailable(format!(
+            "`{}` needs a root launcher; this one runs as uid {}",
+            path.display(),
+            nix::unistd::geteuid()
+        ));
+    }
+    let version = match output(&path, &["--version"]).await {
+        Ok(text) => text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("runsc version "))
+            .unwrap_or("unknown")
+            .trim()
+            .to_owned(),
+        Err(why) => return unavailable(format!("`{} --version`: {why}", path.display())),
+    };
+    let listed = output(&path, &["help", "platforms"]).await.unwrap_or_default();
+    let mut failures = Vec::new();
+    for platform in PLATFORMS {
+        // An older runsc without `help platforms` still has ptrace.
+        if !listed.lines().any(|l| l.trim() == platform) && platform != "ptrace" {
+            failures.push(format!("{platform}: not in this runsc"));
+            continue;
+        }
+        let runsc = Runsc { path: path.clone(), version: version.clone(), platform };
+        match trial(config, &runsc).await {
+            Ok(()) => {
+                return TierStatus {
+                    tier: Tier::Gvisor,
+                    available: true,
+                    detail: runsc.describe(),
+                };
+            }
+            Err(why) => failures.push(format!("{platform}: {why}")),
+        }
+    }
+    unavailable(format!("runsc {version}: trial run failed: {}", failures.join("; ")))
+}
+
+/// One container that echoes a word, under a deadline.
+async fn trial(config: &SandboxConfig, runsc: &Runsc) -> Result<(), String> {
+    let request = Request {
+        argv: vec!["/bin/sh".into(), "-c".into(), "echo aecl-gvisor-probe".into()],
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        deadlines: crate::Deadlines {
+            call_ms: RUNSC_TIMEOUT.as_millis() as u64,
+            run_ms: None,
+            lifetime_ms: RUNSC_TIMEOUT.as_millis() as u64,
+        },
+        output_cap: 4096,
+        tier: Tier::Gvisor,
+        ..Request::default()
+    };
+    let done = execute(config, runsc, request).await.map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    if done.outcome == (Outcome::Exited { code: 0 }) && stdout == "aecl-gvisor-probe\n" {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    Err(format!("{:?}: {}", done.outcome, stderr.lines().last().unwrap_or("no message").trim()))
+}
+
+/// Runs `request` in a fresh gVisor sandbox.
 pub(crate) async fn run(
-    _config: &TierConfig,
-    _status: &TierStatus,
-    _request: Request,
+    config: &SandboxConfig,
+    status: &TierStatus,
+    request: Request,
 ) -> Result<Execution, SandboxError> {
-    Err(SandboxError::TierUnavailable { tier: Tier::Gvisor, why: "not built yet".to_owned() })
+    let runsc = Runsc::from_status(&config.tiers, status)?;
+    execute(config, &runsc, request).await
+}
+
+async fn execute(
+    config: &SandboxConfig,
+    runsc: &Runsc,
+    request: Request,
+) -> Result<Execution, SandboxError> {
+    let dir = SandboxDir::create(&config.runtime_dir)?;
+    let uid = identity(config)?;
+    let proxy = Proxy::new(request.allow_hosts.clone());
+    let mut tasks = JoinSet::new();
+    let mut env = request.env.clone();
+    // What the helper does inside before it becomes the command (`helper::gvisor_init`):
+    // with allowed hosts, start the forwarder to the egress proxy's socket; without a
+    // `HOME`, take away the one runsc adds. Otherwise runsc starts the command itself.
+    let mut init = Vec::new();
+    let egress = if request.allow_hosts.is_empty() {
+        None
+    } else {
+        // The socket belongs to the command's uid, which alone may connect to it.
+        let egress = start_proxy(&dir.path, &proxy, uid, uid, &mut tasks).await?;
+        let url = format!("http://127.0.0.1:{EGRESS_PORT}");
+        for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            env.retain(|(k, _)| k != name);
+            env.push((name.to_owned(), url.clone()));
+        }
+        init.push("--forward");
+        Some(egress.socket)
+    };
+    if !env.iter().any(|(k, _)| k == "HOME") {
+        init.push("--unset-home");
+    }
+    let args: Vec<String> = if init.is_empty() {
+        request.argv.clone()
+    } else {
+        [HELPER_INSIDE, INIT_ARG]
+            .into_iter()
+            .chain(init.iter().copied())
+            .chain(["--"])
+            .map(str::to_owned)
+            .chain(request.argv.iter().cloned())
+            .collect()
+    };
+    let bundle = bundle::write(
+        &dir.path,
+        &bundle::Contents {
+            uid,
+            args: &args,
+            env: &env,
+            binds: &request.binds,
+            limits: request.limits,
+            egress: egress.as_deref(),
+            helper: (!init.is_empty()).then_some(config.helper.as_path()),
+        },
+    )?;
+    let state = dir.path.join("state");
+    let log = dir.path.join("runsc.log");
+    let id = container_id(&dir.path);
+    let mut command = Command::new(&runsc.path);
+    command.args(global_flags(runsc, &state));
+    command.arg(format!("--log={}", log.display()));
+    if egress.is_some() {
+        // Only sockets bound into the container (the proxy's) exist inside to be opened.
+        command.arg("--host-uds=open");
+    }
+    command.args(["run", "--bundle"]).arg(&bundle).arg(&id);
+    let started = Instant::now();
+    let mut child = command
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // `runsc run` keeps the sandbox attached: when it dies, so does the sandbox.
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| SandboxError::Helper(format!("starting `{}`: {e}", runsc.path.display())))?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(SandboxError::Helper("runsc's pipes are missing".to_owned()));
+    };
+    let stdout = tokio::spawn(capture(stdout, request.output_cap));
+    let stderr = tokio::spawn(capture(stderr, request.output_cap));
+    let input = request.stdin;
+    let feed = tokio::spawn(async move {
+        // A command that does not read its stdin closes the pipe: not an error.
+        let _ = stdin.write_all(&input).await;
+    });
+    let (limit, limit_ms) = request.deadlines.binding();
+    let waited = tokio::time::timeout(Duration::from_millis(limit_ms), child.wait()).await;
+    let ended = match waited {
+        Ok(Ok(status)) => Ended::Status(status.code()),
+        Ok(Err(e)) => Ended::Lost(e.to_string()),
+        Err(_) => {
+            // The whole sandbox goes: every process in it, then runsc itself.
+            let _ =
+                output(&runsc.path, &runsc_args(runsc, &state, &["kill", "--all", &id, "KILL"]))
+                    .await;
+            let _ =
+                output(&runsc.path, &runsc_args(runsc, &state, &["delete", "--force", &id])).await;
+            let _ = child.kill().await;
+            Ended::TimedOut(limit, elapsed_ms(started))
+        }
+    };
+    let elapsed = elapsed_ms(started);
+    feed.abort();
+    let stdout = tokio::time::timeout(GRACE, stdout).await.ok().and_then(Result::ok);
+    let stderr = tokio::time::timeout(GRACE, stderr).await.ok().and_then(Result::ok);
+    tasks.abort_all();
+    let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
+    let runsc_error = std::fs::read_to_string(&log).ok().and_then(|text| logged_error(&text));
+    if matches!(ended, Ended::Status(Some(RUNSC_FAILED))) && runsc_error.is_some()
+        || matches!(ended, Ended::Status(None) | Ended::Lost(_))
+    {
+        // runsc failed or was killed from outside: leave no container behind.
+        let _ = output(&runsc.path, &runsc_args(runsc, &state, &["delete", "--force", &id])).await;
+    }
+    let mut stderr_kept = stderr.kept;
+    let outcome = match ended {
+        Ended::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
+        Ended::Lost(error) => Outcome::Setup { error: format!("waiting for runsc: {error}") },
+        Ended::Status(None) => {
+            Outcome::Setup { error: "runsc was killed by a signal from outside".to_owned() }
+        }
+        Ended::Status(Some(RUNSC_FAILED)) if runsc_error.is_some() => {
+            failure(runsc_error.unwrap_or_default(), &request.argv, &mut stderr_kept)
+        }
+        Ended::Status(Some(126)) if !init.is_empty() && refused(&stderr_kept) => {
+            let line =
+                String::from_utf8_lossy(&stderr_kept).lines().last().unwrap_or("").to_owned();
+            Outcome::Denied { reason: line }
+        }
+        Ended::Status(Some(code)) => Outcome::Exited { code },
+    };
+    drop(dir);
+    Ok(Execution {
+        outcome,
+        layers: layers(runsc, egress.is_some(), uid),
+        stdout: stdout.kept,
+        stderr: stderr_kept,
+        stdout_dropped: stdout.dropped,
+        stderr_dropped: stderr.dropped,
+        egress: proxy.attempts(),
+        elapsed_ms: elapsed,
+        tier: Tier::Gvisor,
+    })
+}
+
+/// The argument the helper takes to start the command inside a container
+/// (`aecl-sandbox gvisor-init [--forward] [--unset-home] -- COMMAND...`).
+const INIT_ARG: &str = "gvisor-init";
+
+/// How `runsc run` ended.
+#[derive(Debug)]
+enum Ended {
+    /// Its exit status (`None`: a signal killed runsc itself).
+    Status(Option<i32>),
+    TimedOut(TimeLimit, u64),
+    Lost(String),
+}
+
+/// What a runsc failure means for the caller: a program that is not there is the
+/// command's failure (127, as a shell says), one that may not be executed a refusal,
+/// anything else a sandbox that could not be built.
+fn failure(error: String, argv: &[String], stderr: &mut Vec<u8>) -> Outcome {
+    let program = argv.first().map(String::as_str).unwrap_or_default();
+    let missing = error.contains("error finding executable")
+        || (error.contains("failed to load") && error.contains("no such file or directory"));
+    if missing {
+        stderr.extend_from_slice(
+            format!("aecl-sandbox: `{program}`: command not found\n").as_bytes(),
+        );
+        Outcome::Exited { code: 127 }
+    } else if error.contains("permission denied") {
+        Outcome::Denied { reason: format!("`{program}` may not be executed: {error}") }
+    } else {
+        Outcome::Setup { error: format!("runsc: {error}") }
+    }
+}
+
+/// Whether the helper inside said it could not execute the program (its last line).
+fn refused(stderr: &[u8]) -> bool {
+    let prefix = format!("aecl-sandbox: {}", crate::helper::GVISOR_REFUSED);
+    String::from_utf8_lossy(stderr).lines().last().is_some_and(|l| l.starts_with(&prefix))
+}
+
+/// The last error runsc logged (its log is JSON lines), if any.
+fn logged_error(log: &str) -> Option<String> {
+    log.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["level"] == "error")
+        .find_map(|entry| entry["msg"].as_str().map(str::to_owned))
+}
+
+fn layers(runsc: &Runsc, egress: bool, uid: u32) -> Layers {
+    Layers {
+        mode: "gvisor".to_owned(),
+        runtime: Some(runsc.describe()),
+        fallback_reason: None,
+        // gVisor's kernel gives the container these; runsc puts its own processes on the
+        // host in new user, mount, network, IPC and UTS namespaces.
+        namespaces: ["pid", "mount", "net", "ipc", "uts"].map(str::to_owned).to_vec(),
+        readonly_root: true,
+        // The command's system calls go to gVisor's kernel, not the host's: Landlock has
+        // nothing to restrict there. runsc confines its own processes with seccomp.
+        landlock: "not_applicable: gVisor's kernel serves the command's file system".to_owned(),
+        landlock_abi: 0,
+        seccomp: true,
+        cgroup: "gvisor: memory and pid limits enforced by gVisor's kernel".to_owned(),
+        rlimits: true,
+        capabilities_dropped: true,
+        no_new_privs: true,
+        env_allowlist: true,
+        egress_proxy: egress,
+        // The command's uid in gVisor's kernel, and the owner of what it writes in a
+        // bind; runsc's own processes run as host root in their own user namespace, with
+        // few capabilities.
+        host_uid: uid,
+    }
+}
+
+/// The flags every runsc command of one sandbox gets: its own state directory, no
+/// network, the probed platform, no overlay (the root is read-only), the bundle's
+/// seccomp filter applied.
+fn global_flags(runsc: &Runsc, state: &Path) -> Vec<String> {
+    vec![
+        format!("--root={}", state.display()),
+        "--network=none".to_owned(),
+        format!("--platform={}", runsc.platform),
+        "--overlay2=none".to_owned(),
+        "--oci-seccomp".to_owned(),
+    ]
+}
+
+fn runsc_args(runsc: &Runsc, state: &Path, rest: &[&str]) -> Vec<String> {
+    let mut args = global_flags(runsc, state);
+    args.extend(rest.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// The uid the command runs as: the configured one, else a fresh one per sandbox from
+/// the process tier's high range, so that what it writes in a bind, and the egress
+/// socket it may connect to, belong to no host user.
+fn identity(config: &SandboxConfig) -> Result<u32, SandboxError> {
+    if let Some((uid, gid)) = config.identity {
+        if uid == 0 || gid == 0 {
+            return Err(SandboxError::Helper("the sandbox never runs as uid or gid 0".to_owned()));
+        }
+        return Ok(uid);
+    }
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;
+    Ok(UID_BASE + u32::from_le_bytes(bytes) % UID_SPAN)
+}
+
+/// The container's id: the sandbox directory's unique name.
+fn container_id(dir: &Path) -> String {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("aecl-sandbox");
+    format!("aecl-{}", name.rsplit('-').next().unwrap_or(name))
+}
+
+/// runsc at the configured path, or in `PATH`.
+fn locate(config: &TierConfig) -> Result<PathBuf, String> {
+    if let Some(path) = &config.runsc {
+        return if path.is_file() {
+            Ok(path.clone())
+        } else {
+            Err(format!("runsc is not installed at `{}`", path.display()))
+        };
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths).map(|dir| dir.join("runsc")).find(|p| p.is_file())
+        })
+        .ok_or_else(|| {
+            "runsc is not installed (Debian: `apt-get install -t bookworm-backports runsc`)"
+                .to_owned()
+        })
+}
+
+/// Runs one runsc command to its end under [`RUNSC_TIMEOUT`]; its stdout, or why not.
+async fn output<S: AsRef<std::ffi::OsStr>>(path: &Path, args: &[S]) -> Result<String, String> {
+    let run =
+        Command::new(path).args(args).env_clear().stdin(Stdio::null()).kill_on_drop(true).output();
+    match tokio::time::timeout(RUNSC_TIMEOUT, run).await {
+        Err(_) => Err(format!("no answer within {} s", RUNSC_TIMEOUT.as_secs())),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into()),
+        Ok(Ok(out)) => Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message").trim()
+        )),
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runsc_errors_are_read_from_its_json_log() {
+        let log = "{\"msg\":\"starting\",\"level\":\"info\"}\n\
+                   {\"msg\":\"error finding executable \\\"x\\\" in PATH\",\"level\":\"error\"}\n";
+        assert_eq!(logged_error(log).as_deref(), Some("error finding executable \"x\" in PATH"));
+        assert_eq!(logged_error("not json\n{\"level\":\"info\",\"msg\":\"ok\"}"), None);
+    }
+
+    #[test]
+    fn the_platform_is_read_back_from_the_probe_and_never_kvm() {
+        let config = TierConfig { runsc: Some(PathBuf::from("/bin/sh")), microvm: None };
+        let status = |detail: &str| TierStatus {
+            tier: Tier::Gvisor,
+            available: true,
+            detail: detail.to_owned(),
+        };
+        let runsc =
+            Runsc::from_status(&config, &status("runsc 1.0 at /bin/sh, platform ptrace")).unwrap();
+        assert_eq!((runsc.platform, runsc.version.as_str()), ("ptrace", "1.0"));
+        assert!(
+            Runsc::from_status(&config, &status("runsc 1.0 at /bin/sh, platform kvm")).is_err()
+        );
+    }
 }

@@ -26,10 +26,11 @@
 mod cgroup;
 mod fallback;
 mod forward;
+mod gvisor_init;
 mod handoff;
 mod init;
 mod lsm;
-mod mounts;
+pub(crate) mod mounts;
 mod restrict;
 mod seccomp;
 mod status;
@@ -45,6 +46,8 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
+
+pub use gvisor_init::{REFUSED as GVISOR_REFUSED, main as gvisor_init};
 
 use crate::spec::{Deadlines, Isolation, Layers, Outcome, Report, Spec, TimeLimit};
 

@@ -35,8 +35,8 @@ pub(crate) const READY_FD: i32 = 3;
 const GRACE: Duration = Duration::from_secs(5);
 
 /// Where host uids for a root launcher are drawn from: far above any real user's.
-const UID_BASE: u32 = 0x7000_0000;
-const UID_SPAN: u32 = 1 << 24;
+pub(crate) const UID_BASE: u32 = 0x7000_0000;
+pub(crate) const UID_SPAN: u32 = 1 << 24;
 
 /// How a launcher is set up.
 #[derive(Debug, Clone)]
@@ -179,7 +179,7 @@ impl Sandbox {
             Tier::Process => self.run_process(request).await,
             Tier::Gvisor => {
                 let status = self.available(Tier::Gvisor).await?;
-                crate::gvisor::run(config, &status, request).await
+                crate::gvisor::run(&self.inner.config, &status, request).await
             }
             Tier::Microvm => {
                 let status = self.available(Tier::Microvm).await?;
@@ -217,13 +217,14 @@ impl Sandbox {
     /// Which tiers work on this host and why the others do not. The stronger tiers are
     /// probed once (runsc starts a sandbox, the microVM boots a guest); the answer is kept.
     pub async fn tiers(&self) -> Vec<TierStatus> {
-        let config = &self.inner.config.tiers;
+        let all = &self.inner.config;
+        let config = &all.tiers;
         let probed = self
             .inner
             .tiers
             .get_or_init(|| async {
                 let (gvisor, microvm) =
-                    tokio::join!(crate::gvisor::probe(config), crate::microvm::probe(config));
+                    tokio::join!(crate::gvisor::probe(all), crate::microvm::probe(config));
                 vec![gvisor, microvm]
             })
             .await;
@@ -517,7 +518,7 @@ fn message<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, SandboxError> {
 
 /// Starts the egress proxy on a Unix socket in `dir` (owned by the sandbox's user, who
 /// alone may connect) and on a loopback TCP port (the fallback has no socket bind).
-async fn start_proxy(
+pub(crate) async fn start_proxy(
     dir: &Path,
     proxy: &Proxy,
     uid: u32,
@@ -568,12 +569,12 @@ async fn start_proxy(
 
 /// Output kept up to a cap.
 #[derive(Debug, Default)]
-struct Captured {
-    kept: Vec<u8>,
-    dropped: u64,
+pub(crate) struct Captured {
+    pub(crate) kept: Vec<u8>,
+    pub(crate) dropped: u64,
 }
 
-async fn capture<R: AsyncRead + Unpin>(mut from: R, cap: usize) -> Captured {
+pub(crate) async fn capture<R: AsyncRead + Unpin>(mut from: R, cap: usize) -> Captured {
     let mut captured = Captured::default();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -614,12 +615,12 @@ fn sweep_orphans(runtime_dir: &Path) {
 
 /// A sandbox's directory on the host, removed when dropped.
 #[derive(Debug)]
-struct SandboxDir {
-    path: PathBuf,
+pub(crate) struct SandboxDir {
+    pub(crate) path: PathBuf,
 }
 
 impl SandboxDir {
-    fn create(parent: &Path) -> Result<SandboxDir, SandboxError> {
+    pub(crate) fn create(parent: &Path) -> Result<SandboxDir, SandboxError> {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes)
             .map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;

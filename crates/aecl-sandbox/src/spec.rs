@@ -211,8 +211,12 @@ impl Outcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layers {
-    /// `namespaces` or `landlock-fallback`.
+    /// `namespaces` or `landlock-fallback` (process tier), `gvisor`.
     pub mode: String,
+    /// The runtime under the command in the stronger tiers (`runsc 0.0~20240729.0,
+    /// platform systrap`); `None` in the process tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
     /// Why namespaces were not used, in the fallback.
     pub fallback_reason: Option<String>,
     /// `user`, `pid`, `mount`, `net`, `ipc`, `uts`, `cgroup`.

@@ -17,7 +17,8 @@ use crate::spec::{EGRESS_SOCKET, Spec, WORK_DIR};
 
 /// Host directories bound read-only at the same place (symlinks, as on merged-/usr
 /// systems, are recreated as symlinks).
-const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+pub(crate) const SYSTEM_DIRS: &[&str] =
+    &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
 /// Host files and directories of `/etc` programs need (the dynamic linker's cache,
 /// `alternatives` symlinks, certificates, the time zone), bound read-only when present.

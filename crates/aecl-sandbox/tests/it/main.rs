@@ -1,11 +1,12 @@
 //! Integration tests of the sandbox: real commands in the real helper, on this kernel.
 
 mod escape;
+mod gvisor;
 mod run;
 
 use std::path::PathBuf;
 
-use aecl_sandbox::{Deadlines, Execution, Isolation, Request, Sandbox, SandboxConfig};
+use aecl_sandbox::{Deadlines, Execution, Isolation, Request, Sandbox, SandboxConfig, Tier};
 
 /// A launcher over the helper this test binary was built with, with sandbox directories
 /// in a temporary directory of the test's.
@@ -41,10 +42,53 @@ pub(crate) fn isolation_modes() -> [Isolation; 2] {
     [Isolation::Namespaces, Isolation::Landlock]
 }
 
+/// One way a tier runs: the process tier with namespaces and in its Landlock fallback,
+/// the stronger tiers as they are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mode {
+    pub(crate) tier: Tier,
+    pub(crate) isolation: Isolation,
+}
+
+pub(crate) fn modes(tier: Tier) -> Vec<Mode> {
+    match tier {
+        Tier::Process => isolation_modes().map(|isolation| Mode { tier, isolation }).to_vec(),
+        _ => vec![Mode { tier, isolation: Isolation::Auto }],
+    }
+}
+
+/// Runs `request` in its tier (a tier that does not work here fails the test: CI
+/// installs runsc). Afterwards no process of the run is left on the host: none names
+/// the run's directory (runsc's do, in their arguments).
 pub(crate) fn run(request: Request) -> Execution {
     let harness = harness();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(harness.sandbox.run(request)).unwrap()
+    let tier = request.tier;
+    let done = runtime.block_on(harness.sandbox.run(request)).unwrap();
+    assert_eq!(done.tier, tier);
+    let left = processes_naming(harness._runtime.path());
+    assert!(left.is_empty(), "processes of the run left on the host: {left:?}");
+    done
+}
+
+/// The host's processes whose command line holds `path`, after a grace period.
+pub(crate) fn processes_naming(path: &std::path::Path) -> Vec<String> {
+    let needle = path.display().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(&needle) {
+                found.push(cmdline);
+            }
+        }
+        if found.is_empty() || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 pub(crate) fn text(bytes: &[u8]) -> String {

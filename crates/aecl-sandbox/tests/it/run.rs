@@ -145,7 +145,7 @@ fn a_program_that_is_not_there_fails_and_a_refused_exec_is_denied() {
 }
 
 /// A one-answer-per-connection HTTP server on the host's loopback; returns its port.
-fn serve_http(body: &'static str) -> u16 {
+pub(crate) fn serve_http(body: &'static str) -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

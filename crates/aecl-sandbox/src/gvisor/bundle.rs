@@ -1,0 +1,310 @@
+//! The OCI bundle of one `gvisor` run (runtime-spec 1.0): a root directory holding only
+//! mount points, symlinks and a synthetic `/etc`, and a `config.json` that mounts the
+//! system directories read-only over it, gives the command a size-limited tmpfs work dir
+//! and `/tmp`, the request's binds, no capabilities, `noNewPrivileges`, rlimits, memory
+//! and pid limits, and a seccomp filter (applied by gVisor's kernel, `--oci-seccomp`)
+//! that refuses what the process tier's filter refuses.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::error::SandboxError;
+use crate::helper::mounts::{ETC_BINDS, SYSTEM_DIRS};
+use crate::spec::{Bind, EGRESS_SOCKET, Limits, WORK_DIR};
+
+/// Where the helper executable is bound inside, when it starts the command.
+pub(crate) const HELPER_INSIDE: &str = "/run/aecl/aecl-sandbox";
+
+/// What the bundle runs and with what.
+#[derive(Debug)]
+pub(crate) struct Contents<'a> {
+    /// The uid and gid the command runs as: never 0.
+    pub(crate) uid: u32,
+    pub(crate) args: &'a [String],
+    pub(crate) env: &'a [(String, String)],
+    pub(crate) binds: &'a [Bind],
+    pub(crate) limits: Limits,
+    /// The egress proxy's socket on the host, bound in when hosts are allowed.
+    pub(crate) egress: Option<&'a Path>,
+    /// The helper executable on the host, bound in when it starts the command.
+    pub(crate) helper: Option<&'a Path>,
+}
+
+/// Writes the bundle into `dir` (which must be empty but for what the caller keeps
+/// there) and returns the bundle's directory.
+pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, SandboxError> {
+    let bundle = dir.join("bundle");
+    let rootfs = bundle.join("rootfs");
+    mkdir(&rootfs)?;
+    let mut mounts = vec![json!({"destination": "/proc", "type": "proc", "source": "proc",
+               "options": ["nosuid", "nodev", "noexec"]})];
+    mkdir(&rootfs.join("proc"))?;
+    for dir in SYSTEM_DIRS {
+        let host = Path::new(dir);
+        let inside = under(&rootfs, host);
+        match fs::symlink_metadata(host) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(host).map_err(|e| io(&format!("reading `{dir}`"), e))?;
+                symlink(&target, &inside).map_err(|e| io(&format!("linking `{dir}`"), e))?;
+            }
+            Ok(meta) if meta.is_dir() => mounts.push(bind(&rootfs, host, false)?),
+            _ => {}
+        }
+    }
+    etc(&rootfs, contents.uid)?;
+    for host in ETC_BINDS {
+        let host = Path::new(host);
+        if host.exists() {
+            mounts.push(bind(&rootfs, host, false)?);
+        }
+    }
+    // gVisor's tmpfs honours `size`: the work dir and /tmp live in the sandbox's memory
+    // and can never fill the host's disk.
+    let size = contents.limits.work_bytes;
+    for dir in [WORK_DIR, "/tmp"] {
+        mkdir(&under(&rootfs, Path::new(dir)))?;
+        mounts.push(json!({
+            "destination": dir, "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "nodev", format!("size={size}"), "mode=1777"],
+        }));
+    }
+    if let Some(socket) = contents.egress {
+        mounts.push(bind_at(&rootfs, socket, Path::new(EGRESS_SOCKET), false)?);
+    }
+    if let Some(helper) = contents.helper {
+        mounts.push(bind_at(&rootfs, helper, Path::new(HELPER_INSIDE), false)?);
+    }
+    for b in contents.binds {
+        check_bind(&b.path)?;
+        mounts.push(bind(&rootfs, &b.path, b.writable)?);
+    }
+    let config = config(contents, mounts);
+    let text = serde_json::to_vec_pretty(&config)
+        .map_err(|e| SandboxError::Helper(format!("writing the OCI config: {e}")))?;
+    fs::write(bundle.join("config.json"), text)
+        .map_err(|e| io("writing the bundle's config.json", e))?;
+    Ok(bundle)
+}
+
+fn config(contents: &Contents<'_>, mounts: Vec<Value>) -> Value {
+    let limits = contents.limits;
+    let env: Vec<String> = contents.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let rlimit = |kind: &str, value: u64| json!({"type": kind, "hard": value, "soft": value});
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": contents.uid, "gid": contents.uid},
+            "args": contents.args,
+            "env": env,
+            "cwd": WORK_DIR,
+            "capabilities": {
+                "bounding": [], "effective": [], "inheritable": [], "permitted": [], "ambient": [],
+            },
+            "noNewPrivileges": true,
+            "rlimits": [
+                rlimit("RLIMIT_NOFILE", limits.open_files),
+                rlimit("RLIMIT_FSIZE", limits.file_bytes),
+                rlimit("RLIMIT_CPU", limits.cpu_seconds),
+                rlimit("RLIMIT_CORE", 0),
+            ],
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "aecl-sandbox",
+        "mounts": mounts,
+        "linux": {
+            "namespaces": [
+                {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"},
+                {"type": "mount"},
+            ],
+            "resources": {
+                "memory": {"limit": limits.memory_bytes},
+                "pids": {"limit": limits.pids},
+            },
+            "seccomp": seccomp(),
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"],
+        },
+    })
+}
+
+/// System calls refused with `EPERM` whatever their arguments: the process tier's list
+/// (`helper::seccomp`), by name. gVisor implements few of them at all; refusing them in
+/// its kernel makes the answer the same as the process tier's.
+const DENIED: &[&str] = &[
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_getfd",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "bpf",
+    "userfaultfd",
+    "perf_event_open",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "fanotify_init",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "syslog",
+    "quotactl",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "vhangup",
+    "iopl",
+    "ioperm",
+];
+
+/// The OCI seccomp profile: `EPERM` for [`DENIED`], for `clone` with a namespace flag,
+/// for vsock and packet sockets and for `TIOCSTI`/`TIOCLINUX`.
+///
+/// Unlike the process tier's filter, `clone3` is left alone: this runsc answers every
+/// refusal with `EPERM` whatever `errnoRet` says, and libc falls back to `clone` only on
+/// `ENOSYS`, so refusing `clone3` would refuse every thread. A `clone3` with namespace
+/// flags makes a namespace of gVisor's kernel, not of the host's.
+fn seccomp() -> Value {
+    let eperm = libc::EPERM;
+    let mut rules = vec![json!({"names": DENIED, "action": "SCMP_ACT_ERRNO", "errnoRet": eperm})];
+    let namespace_flags = [
+        libc::CLONE_NEWUSER,
+        libc::CLONE_NEWNS,
+        libc::CLONE_NEWPID,
+        libc::CLONE_NEWNET,
+        libc::CLONE_NEWIPC,
+        libc::CLONE_NEWUTS,
+        libc::CLONE_NEWCGROUP,
+        libc::CLONE_NEWTIME,
+    ];
+    for flag in namespace_flags {
+        rules.push(json!({
+            "names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
+            "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
+        }));
+    }
+    for family in [libc::AF_VSOCK, libc::AF_PACKET] {
+        rules.push(json!({
+            "names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
+            "args": [{"index": 0, "value": family, "op": "SCMP_CMP_EQ"}],
+        }));
+    }
+    for request in [libc::TIOCSTI, libc::TIOCLINUX] {
+        rules.push(json!({
+            "names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
+            "args": [{"index": 1, "value": request, "op": "SCMP_CMP_EQ"}],
+        }));
+    }
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": [if cfg!(target_arch = "aarch64") { "SCMP_ARCH_AARCH64" } else { "SCMP_ARCH_X86_64" }],
+        "syscalls": rules,
+    })
+}
+
+/// The synthetic `/etc`: the sandbox's own user and host names; the few host files
+/// programs need are bound over it (`ETC_BINDS`). Host secrets are never there.
+fn etc(rootfs: &Path, uid: u32) -> Result<(), SandboxError> {
+    let etc = rootfs.join("etc");
+    mkdir(&etc)?;
+    let passwd = format!(
+        "root:x:0:0:root:/root:/usr/sbin/nologin\n\
+         sandbox:x:{uid}:{uid}:sandbox:{WORK_DIR}:/bin/sh\n\
+         nobody:x:65534:65534::/:/usr/sbin/nologin\n"
+    );
+    let group = format!("root:x:0:\nsandbox:x:{uid}:\nnogroup:x:65534:\n");
+    let files: [(&str, &str); 6] = [
+        ("passwd", &passwd),
+        ("group", &group),
+        ("hostname", "aecl-sandbox\n"),
+        ("hosts", "127.0.0.1 localhost aecl-sandbox\n::1 localhost\n"),
+        ("nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n"),
+        ("resolv.conf", ""),
+    ];
+    for (name, text) in files {
+        fs::write(etc.join(name), text).map_err(|e| io(&format!("writing /etc/{name}"), e))?;
+    }
+    Ok(())
+}
+
+/// A read-only (unless `writable`) bind of `host` at the same path inside.
+fn bind(rootfs: &Path, host: &Path, writable: bool) -> Result<Value, SandboxError> {
+    bind_at(rootfs, host, host, writable)
+}
+
+/// A bind of `host` at `inside`, whose mount point is made in the root directory (the
+/// root is read-only: gVisor cannot make it).
+fn bind_at(
+    rootfs: &Path,
+    host: &Path,
+    inside: &Path,
+    writable: bool,
+) -> Result<Value, SandboxError> {
+    let meta = fs::metadata(host).map_err(|e| io(&format!("bind `{}`", host.display()), e))?;
+    let point = under(rootfs, inside);
+    if meta.is_dir() {
+        mkdir(&point)?;
+    } else {
+        if let Some(parent) = point.parent() {
+            mkdir(parent)?;
+        }
+        fs::write(&point, b"").map_err(|e| io(&format!("bind `{}`", inside.display()), e))?;
+    }
+    Ok(json!({
+        "destination": inside, "type": "bind", "source": host,
+        "options": ["bind", if writable { "rw" } else { "ro" }, "nosuid", "nodev"],
+    }))
+}
+
+/// A bind's path must be absolute and plain: a `..` could put its mount point outside
+/// the root directory on the host.
+fn check_bind(path: &Path) -> Result<(), SandboxError> {
+    let plain = path.is_absolute()
+        && path.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err(SandboxError::Helper(format!(
+            "bind `{}`: expected an absolute path without `.` or `..`",
+            path.display()
+        )))
+    }
+}
+
+fn mkdir(path: &Path) -> Result<(), SandboxError> {
+    fs::create_dir_all(path).map_err(|e| io(&format!("creating `{}`", path.display()), e))
+}
+
+/// `inside` (an absolute path) under `root`.
+fn under(root: &Path, inside: &Path) -> PathBuf {
+    root.join(inside.strip_prefix("/").unwrap_or(inside))
+}
+
+fn io(what: &str, e: std::io::Error) -> SandboxError {
+    SandboxError::Io(what.to_owned(), e)
+}

@@ -1,0 +1,161 @@
+//! The `gvisor` tier's ordinary runs: output, exit codes, stdin, the environment, the
+//! three timeouts, the output cap, binds, the egress proxy and what the layers say. CI
+//! installs runsc, so a host without it fails these tests rather than skipping them.
+
+use aecl_sandbox::{Bind, Deadlines, HostPattern, Outcome, Request, Tier, TimeLimit};
+
+use crate::run as run_tests;
+use crate::{harness, run, shell, text};
+
+fn gvisor(script: &str) -> Request {
+    Request { tier: Tier::Gvisor, ..shell(script) }
+}
+
+#[test]
+fn the_probe_finds_runsc_on_a_platform_other_than_kvm() {
+    let harness = harness();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime.block_on(harness.sandbox.tier(Tier::Gvisor));
+    assert!(status.available, "runsc must work here (CI installs it): {}", status.detail);
+    assert!(status.detail.starts_with("runsc "), "{}", status.detail);
+    assert!(
+        status.detail.ends_with("platform systrap") || status.detail.ends_with("platform ptrace"),
+        "{}",
+        status.detail
+    );
+}
+
+#[test]
+fn output_exit_code_and_stdin_pass_through() {
+    let mut request = gvisor("echo out; echo err >&2; read line; echo \"got $line\"; exit 3");
+    request.stdin = b"hello\n".to_vec();
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 3 }, "{}", text(&done.stderr));
+    assert_eq!(text(&done.stdout), "out\ngot hello\n");
+    assert_eq!(text(&done.stderr), "err\n");
+}
+
+#[test]
+fn the_layers_name_gvisor_and_its_platform() {
+    let done =
+        run(gvisor("id -u; touch /work/ok && echo writable; touch /usr/x 2>/dev/null || echo ro"));
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
+    let layers = &done.layers;
+    assert_eq!(text(&done.stdout), format!("{}\nwritable\nro\n", layers.host_uid));
+    assert_ne!(layers.host_uid, 0);
+    assert_eq!(layers.mode, "gvisor");
+    let runtime = layers.runtime.as_deref().unwrap_or_default();
+    assert!(runtime.starts_with("runsc ") && !runtime.contains("kvm"), "{runtime}");
+    assert!(layers.readonly_root && layers.seccomp && layers.rlimits, "{layers:?}");
+    assert!(layers.capabilities_dropped && layers.no_new_privs && layers.env_allowlist);
+    assert!(!layers.egress_proxy);
+}
+
+#[test]
+fn the_environment_is_exactly_the_one_given() {
+    let mut request = gvisor("env | sort");
+    request.env.push(("GIVEN".into(), "yes".into()));
+    let done = run(request);
+    assert_eq!(text(&done.stdout), "GIVEN=yes\nPATH=/usr/local/bin:/usr/bin:/bin\nPWD=/work\n");
+}
+
+#[test]
+fn each_of_the_three_timeouts_ends_the_whole_sandbox() {
+    let cases = [
+        (Deadlines { call_ms: 800, run_ms: Some(20_000), lifetime_ms: 20_000 }, TimeLimit::Call),
+        (Deadlines { call_ms: 20_000, run_ms: Some(800), lifetime_ms: 20_000 }, TimeLimit::Run),
+        (Deadlines { call_ms: 20_000, run_ms: None, lifetime_ms: 800 }, TimeLimit::Lifetime),
+    ];
+    for (deadlines, expected) in cases {
+        let mut request =
+            gvisor("sleep 1000 & (sleep 1000 & sleep 1000) & sh -c 'sleep 1000'; echo never");
+        request.deadlines = deadlines;
+        // `run` checks that no process of the sandbox is left on the host.
+        let done = run(request);
+        match done.outcome {
+            Outcome::TimedOut { limit, after_ms } => {
+                assert_eq!(limit, expected);
+                assert!(after_ms >= 800, "{after_ms}");
+            }
+            other => panic!("{expected:?}: {other:?}"),
+        }
+        assert!(!text(&done.stdout).contains("never"));
+    }
+}
+
+#[test]
+fn output_beyond_the_cap_is_dropped_and_counted() {
+    let mut request = gvisor("head -c 100000 /dev/zero; head -c 5000 /dev/zero >&2");
+    request.output_cap = 1000;
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 });
+    assert_eq!((done.stdout.len(), done.stdout_dropped), (1000, 99_000));
+    assert_eq!((done.stderr.len(), done.stderr_dropped), (1000, 4_000));
+}
+
+#[test]
+fn a_missing_program_exits_127_and_a_signal_is_128_plus_n() {
+    let mut request = gvisor("true");
+    request.argv = vec!["no-such-program-anywhere".into()];
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 127 });
+    assert!(text(&done.stderr).contains("command not found"), "{}", text(&done.stderr));
+    let done = run(gvisor("kill -TERM $$"));
+    assert_eq!(done.outcome, Outcome::Exited { code: 143 });
+    let mut request = gvisor("true");
+    request.argv = vec!["/dev/null".into()];
+    let done = run(request);
+    assert!(matches!(done.outcome, Outcome::Denied { .. }), "{:?}", done.outcome);
+}
+
+#[test]
+fn binds_are_writable_only_when_asked() {
+    let writable = tempfile::tempdir().unwrap();
+    let readonly = tempfile::tempdir().unwrap();
+    std::fs::write(readonly.path().join("in.txt"), "from the host").unwrap();
+    // The command is an ordinary user of gVisor's kernel, which checks the host's modes.
+    use std::os::unix::fs::PermissionsExt;
+    for (dir, mode) in [(&writable, 0o777), (&readonly, 0o777)] {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let script = format!(
+        "cat {ro}/in.txt; echo; echo made > {rw}/out.txt && echo wrote; \
+         echo x > {ro}/nope.txt 2>/dev/null || echo refused",
+        ro = readonly.path().display(),
+        rw = writable.path().display(),
+    );
+    let mut request = gvisor(&script);
+    request.binds = vec![
+        Bind { path: writable.path().to_path_buf(), writable: true },
+        Bind { path: readonly.path().to_path_buf(), writable: false },
+    ];
+    let done = run(request);
+    assert_eq!(text(&done.stdout), "from the host\nwrote\nrefused\n", "{}", text(&done.stderr));
+    assert_eq!(std::fs::read_to_string(writable.path().join("out.txt")).unwrap(), "made\n");
+    assert!(!readonly.path().join("nope.txt").exists());
+}
+
+#[test]
+fn allowed_hosts_are_reached_through_the_egress_proxy_and_nothing_else() {
+    let allowed = run_tests::serve_http("hello from the allowed host");
+    let other = run_tests::serve_http("this host is not allowed");
+    let script = format!(
+        "curl -sS --max-time 5 http://127.0.0.1:{allowed}/; echo \" via-proxy=$?\"; \
+         curl -sS --max-time 5 --noproxy '*' http://127.0.0.1:{allowed}/; echo \" direct=$?\"; \
+         curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{other}/; echo \" other=$?\""
+    );
+    let mut request = gvisor(&script);
+    request.allow_hosts = vec![HostPattern::parse(&format!("127.0.0.1:{allowed}")).unwrap()];
+    let done = run(request);
+    let out = text(&done.stdout);
+    assert!(
+        out.contains("hello from the allowed host via-proxy=0"),
+        "{out}\n{}",
+        text(&done.stderr)
+    );
+    assert!(out.contains(" direct=7"), "{out}");
+    assert!(out.contains("403 other=0"), "{out}");
+    let attempts: Vec<(u16, bool)> = done.egress.iter().map(|a| (a.port, a.allowed)).collect();
+    assert_eq!(attempts, [(allowed, true), (other, false)]);
+    assert!(done.layers.egress_proxy);
+}
