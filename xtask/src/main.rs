@@ -51,6 +51,7 @@ fn run(root: &Path, program: &str, args: &[&str]) -> Result<()> {
 fn ci(root: &Path) -> Result<()> {
     ensure_postgres()?;
     ensure_browser(root)?;
+    ensure_mcp_tests(root)?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
@@ -155,6 +156,40 @@ fn python_client(root: &Path) -> Result<()> {
         .context("starting pytest")?;
     if !status.success() {
         bail!("the Python client's tests failed with {status}");
+    }
+    Ok(())
+}
+
+/// The MCP gateway's end-to-end tests (`crates/aecl-cli/tests/it/mcp.rs`) run third-party
+/// MCP servers from npm (the pinned packages of `crates/aecl-mcp/tests/servers`) and the
+/// Python MCP SDK's client from a virtualenv in `crates/aecl-mcp/tests/.venv` (made when
+/// missing, with the pinned `requirements.txt`; Debian's python3 needs python3-venv).
+fn ensure_mcp_tests(root: &Path) -> Result<()> {
+    let tests = root.join("crates/aecl-mcp/tests");
+    let servers = tests.join("servers");
+    if !servers.join("node_modules/.bin/mcp-server-filesystem").is_file() {
+        run(&servers, "npm", &["ci", "--no-audit", "--no-fund"])?;
+    }
+    let python = tests.join(".venv/bin/python");
+    if python.is_file() {
+        return Ok(());
+    }
+    if run(&tests, "/usr/bin/python3", &["-m", "venv", ".venv"]).is_err() {
+        // A half-made venv would be taken for a working one next time.
+        let _ = std::fs::remove_dir_all(tests.join(".venv"));
+        if !which("apt-get") {
+            bail!("the MCP gateway's tests need `python3 -m venv`: install python3-venv");
+        }
+        let args = ["install", "-y", "-q", "--no-install-recommends", "python3-venv"];
+        run(Path::new("/"), "apt-get", &["update", "-q"])?;
+        run(Path::new("/"), "apt-get", &args)?;
+        run(&tests, "/usr/bin/python3", &["-m", "venv", ".venv"])?;
+    }
+    let python = python.to_str().context("the repository path is not UTF-8")?;
+    let pip = ["-m", "pip", "install", "-q", "--disable-pip-version-check"];
+    if let Err(error) = run(&tests, python, &[&pip[..], &["-r", "requirements.txt"]].concat()) {
+        let _ = std::fs::remove_dir_all(tests.join(".venv"));
+        return Err(error);
     }
     Ok(())
 }

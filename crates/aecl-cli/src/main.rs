@@ -10,6 +10,7 @@ mod hook;
 mod input;
 mod keys;
 mod log_reader;
+mod mcp;
 mod proof;
 mod record;
 mod reload;
@@ -61,6 +62,9 @@ enum Command {
     /// Mint tokens for agents, approvers and administrators.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Serve an MCP server through aecl: listed tools are callable ones, every call is
+    /// decided, recorded and executed through the engine.
+    Mcp(mcp::McpArgs),
     /// Answer an agent's pre-tool hook (stdin to stdout), locally from a policy or through
     /// a running `aecl serve`; fails closed.
     #[command(subcommand)]
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::run(&command),
         Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Mcp(args) => mcp::run(&args),
         Command::Approvals(args) => approvals::run(&args),
         Command::Rollback(args) => rollback::run(&args),
         Command::Sandbox(command) => sandbox::run(&command),

@@ -6,6 +6,7 @@ mod audit;
 mod check;
 mod eval;
 mod hook;
+mod mcp;
 mod replay;
 mod rollback;
 mod sandbox;

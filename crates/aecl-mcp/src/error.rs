@@ -1,0 +1,18 @@
+//! The crate's one error type.
+
+/// What can go wrong starting or talking to the wrapped server.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    /// The wrapped server's command could not be started.
+    #[error("cannot start the MCP server `{command}`: {source}")]
+    Spawn { command: String, source: std::io::Error },
+    /// The wrapped server did not complete the MCP handshake.
+    #[error("the MCP server `{command}` did not complete the handshake: {detail}")]
+    Handshake { command: String, detail: String },
+    /// A request to the wrapped server failed.
+    #[error("the MCP server failed `{method}`: {detail}")]
+    Upstream { method: &'static str, detail: String },
+    /// Serving the agent's client failed.
+    #[error("serving the MCP client failed: {0}")]
+    Serve(String),
+}

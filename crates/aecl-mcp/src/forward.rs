@@ -1,0 +1,96 @@
+//! The connector of one `tools/call`: forwards the call to the wrapped server when the
+//! engine has decided it may run, and keeps the server's exact answer for the client.
+
+use std::sync::{Arc, Mutex};
+
+use aecl_core::Call;
+use aecl_engine::{BoxFuture, Connector, ConnectorOutcome};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
+use serde_json::Value;
+
+use crate::upstream::Upstream;
+
+/// Forwards one call. A new one is made per `tools/call`, so the answer it keeps is that
+/// call's.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    pub upstream: Arc<Upstream>,
+    /// The tool's name on the wrapped server (the action may carry a prefix).
+    pub tool: String,
+    /// The server's answer, when it gave one.
+    pub answer: Mutex<Option<CallToolResult>>,
+}
+
+impl Forward {
+    pub fn new(upstream: Arc<Upstream>, tool: String) -> Forward {
+        Forward { upstream, tool, answer: Mutex::new(None) }
+    }
+
+    /// The server's answer, taken out.
+    pub fn take_answer(&self) -> Option<CallToolResult> {
+        self.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+}
+
+impl Connector for Forward {
+    fn execute<'a>(&'a self, call: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move {
+            let mut params = CallToolRequestParams::new(self.tool.clone());
+            params.arguments = match &call.args {
+                Value::Object(map) => Some(map.clone()),
+                _ => None,
+            };
+            match self.upstream.call(params).await {
+                Ok(CallToolResponse::Complete(result)) => {
+                    let outcome = if result.is_error == Some(true) {
+                        // The tool ran and reported an error: it may have done part of its
+                        // work, so the outcome is unknown rather than failed.
+                        ConnectorOutcome::Unknown {
+                            error: format!("the tool reported an error: {}", text_of(&result)),
+                        }
+                    } else {
+                        ConnectorOutcome::Succeeded { result: history_value(&result), rollback_token: None }
+                    };
+                    *self.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(result);
+                    outcome
+                }
+                // Asked for input before doing anything: nothing ran.
+                Ok(CallToolResponse::InputRequired(_)) => ConnectorOutcome::Failed {
+                    error: "the MCP server asked for input (`input_required`), which the gateway does not relay".to_owned(),
+                },
+                Ok(_) => ConnectorOutcome::Unknown {
+                    error: "the MCP server answered with a task, which the gateway does not follow".to_owned(),
+                },
+                // The request may have reached the server before the failure.
+                Err(error) => ConnectorOutcome::Unknown { error: error.to_string() },
+            }
+        })
+    }
+}
+
+/// What a tool's output adds to the run's history: its structured content when it has
+/// some (so the catalog's per-field trust applies to its fields), otherwise its text.
+/// Other content (images, audio, resources) is kept as the MCP JSON it came in.
+pub(crate) fn history_value(result: &CallToolResult) -> Value {
+    if let Some(structured) = &result.structured_content {
+        return structured.clone();
+    }
+    let all_text = result.content.iter().all(|c| c.as_text().is_some());
+    if all_text {
+        Value::String(text_of(result))
+    } else {
+        serde_json::to_value(&result.content).unwrap_or(Value::Null)
+    }
+}
+
+/// The text content of a result, one block a line.
+pub(crate) fn text_of(result: &CallToolResult) -> String {
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(ContentBlock::as_text)
+        .map(|text| text.text.as_str())
+        .collect();
+    texts.join("\n")
+}

@@ -1,0 +1,312 @@
+//! The gateway's MCP server side: what the agent's client talks to.
+//!
+//! `tools/list` is the wrapped server's list filtered by [`crate::listing`]; `tools/call` is
+//! a call of the engine. Block answers a tool error with the reasons (a tool error rather
+//! than a protocol error, so the model reads why). RequireApproval creates a request in
+//! the engine's approval gate and waits up to `approval_wait` for an approver; when none
+//! has answered by then the client gets a pending result that it can retry with the same
+//! arguments (the grant is bound to the call's digest, not to a call id). The client's own
+//! elicitation is never asked for, and never taken as approval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aecl_audit::redact::FieldPath;
+use aecl_core::{Call, Decision, Mode, Verdict};
+use aecl_engine::{ApprovalStatus, Engine, EngineError, Store, new_id};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::Value;
+
+use crate::error::McpError;
+use crate::forward::Forward;
+use crate::listing::{action_of, callable};
+use crate::upstream::Upstream;
+
+/// How often a call waiting for approval looks at its request.
+const APPROVAL_POLL: Duration = Duration::from_millis(200);
+
+/// Settings of one gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The agent whose manifest applies to every call.
+    pub agent: String,
+    /// The run the calls belong to.
+    pub run: String,
+    /// Put before a tool's name to make its catalog action (`fs__` makes `read_file` the
+    /// action `fs__read_file`).
+    pub action_prefix: String,
+    /// How long a call that needs approval waits for the answer before the client gets a
+    /// pending result.
+    pub approval_wait: Duration,
+    /// Output fields redacted (beside the built-in credential detectors) from what the
+    /// client is given, as from the audit log.
+    pub redact: Vec<FieldPath>,
+}
+
+/// The gateway over an engine on store `S` and one wrapped server.
+#[derive(Debug)]
+pub struct Gateway<S> {
+    engine: Arc<Engine<S>>,
+    upstream: Arc<Upstream>,
+    config: GatewayConfig,
+}
+
+impl<S> Clone for Gateway<S> {
+    fn clone(&self) -> Self {
+        Gateway {
+            engine: self.engine.clone(),
+            upstream: self.upstream.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static> Gateway<S> {
+    pub fn new(engine: Arc<Engine<S>>, upstream: Arc<Upstream>, config: GatewayConfig) -> Self {
+        Gateway { engine, upstream, config }
+    }
+
+    /// Serves one client over this process's stdin and stdout until it disconnects.
+    pub async fn serve_stdio(self) -> Result<(), McpError> {
+        let running = self
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| McpError::Serve(e.to_string()))?;
+        running.waiting().await.map_err(|e| McpError::Serve(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The wrapped server's tools that the agent may call.
+    pub async fn listed_tools(&self) -> Result<Vec<rmcp::model::Tool>, McpError> {
+        let policy = self.engine.policy();
+        let mut tools = self.upstream.tools().await?;
+        tools.retain(|tool| callable(&policy, &self.config.agent, &self.action(&tool.name)));
+        Ok(tools)
+    }
+
+    /// One `tools/call` through the engine. Never an error: every failure is a tool error
+    /// naming it, and nothing is forwarded unless the engine allowed and recorded it.
+    pub async fn call(&self, params: CallToolRequestParams) -> CallToolResult {
+        let action = self.action(&params.name);
+        let args = Value::Object(params.arguments.unwrap_or_default());
+        let call = self.call_of(&action, args);
+        let tool = params.name.into_owned();
+        let mut outcome = self.execute(call.clone(), &tool).await;
+        // A request made now (or earlier, for the same call) is waited on; once it is
+        // approved the same call is made again and its grant lets it through.
+        if let Err(Refused::Pending { approval_id, .. }) = &outcome {
+            match self.wait_for(approval_id).await {
+                Ok(ApprovalStatus::Approved) => {
+                    let again = Call { id: new_id(), ..call };
+                    outcome = self.execute(again, &tool).await;
+                }
+                Ok(status) => {
+                    outcome = Err(Refused::Answered { approval_id: approval_id.clone(), status });
+                }
+                Err(pending) => outcome = Err(pending),
+            }
+        }
+        let result = match outcome {
+            Ok(result) => result,
+            Err(refused) => {
+                tracing::info!(tool, action, refused = %refused.message(&action), "tool call refused");
+                tool_error(refused.message(&action))
+            }
+        };
+        let mut result = self.redact(result);
+        // Translation between revisions: a 2025-11-25 server's result has no `resultType`,
+        // which 2026-07-28 requires; rmcp leaves it out again for older clients.
+        result.result_type = Some(ResultType::COMPLETE);
+        result
+    }
+
+    fn action(&self, tool: &str) -> String {
+        action_of(&self.config.action_prefix, tool)
+    }
+
+    fn call_of(&self, action: &str, args: Value) -> Call {
+        Call {
+            id: new_id(),
+            agent: self.config.agent.clone(),
+            run: self.config.run.clone(),
+            action: action.to_owned(),
+            args,
+            idempotency_key: None,
+            nonce: None,
+            scope: Default::default(),
+            provenance: Default::default(),
+        }
+    }
+
+    /// Executes `call` through the engine, forwarding it to `tool` if allowed.
+    async fn execute(&self, call: Call, tool: &str) -> Result<CallToolResult, Refused> {
+        let forward = Forward::new(self.upstream.clone(), tool.to_owned());
+        let executed = self.engine.execute(call, &forward).await.map_err(Refused::Engine)?;
+        let verdict = &executed.decided.verdict;
+        if let Some(answer) = forward.take_answer() {
+            // The server answered: that answer is the client's, error or not.
+            return Ok(answer);
+        }
+        if let Some(effect) = executed.effect {
+            // Executed (or an earlier execution replayed) without an answer kept here.
+            return match effect.error {
+                Some(error) => Err(Refused::Failed(error)),
+                None => {
+                    Ok(CallToolResult::success(vec![ContentBlock::text(effect.result.to_string())]))
+                }
+            };
+        }
+        match verdict.enforced_decision() {
+            Decision::Block => Err(Refused::Blocked(reasons(verdict))),
+            Decision::RequireApproval => match executed.decided.approval_id {
+                Some(approval_id) => {
+                    Err(Refused::Pending { approval_id, reasons: reasons(verdict) })
+                }
+                // Monitor or dry-run modes never wait; enforce always names a request.
+                None => Err(Refused::Blocked(reasons(verdict))),
+            },
+            Decision::Allow if verdict.mode == Mode::DryRun => {
+                Ok(CallToolResult::success(vec![ContentBlock::text(
+                    "aecl dry run: the call would be allowed; it was not executed",
+                )]))
+            }
+            Decision::Allow => {
+                Err(Refused::Failed("the call was allowed but not executed".to_owned()))
+            }
+        }
+    }
+
+    /// Waits for an approver's answer to `approval_id`, up to the configured wait. `Err`
+    /// when it is still pending.
+    async fn wait_for(&self, approval_id: &str) -> Result<ApprovalStatus, Refused> {
+        let deadline = tokio::time::Instant::now() + self.config.approval_wait;
+        loop {
+            match self.engine.approval(approval_id).await {
+                Ok(Some(approval)) if approval.status != ApprovalStatus::Pending => {
+                    return Ok(approval.status);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(Refused::Failed(format!(
+                        "approval request `{approval_id}` is missing"
+                    )));
+                }
+                Err(error) => return Err(Refused::Engine(error)),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Refused::Pending {
+                    approval_id: approval_id.to_owned(),
+                    reasons: String::new(),
+                });
+            }
+            tokio::time::sleep(APPROVAL_POLL).await;
+        }
+    }
+
+    /// What the client is given has its secrets redacted as the audit log has.
+    fn redact(&self, mut result: CallToolResult) -> CallToolResult {
+        if let Some(structured) = result.structured_content.as_mut() {
+            aecl_audit::redact(structured, &self.config.redact);
+        }
+        let Ok(mut value) = serde_json::to_value(&result) else { return result };
+        let found = aecl_audit::redact(&mut value, &[]);
+        if found.count == 0 {
+            return result;
+        }
+        match serde_json::from_value(value) {
+            Ok(redacted) => redacted,
+            // Cannot happen for a value just serialised; never hand out the unredacted one.
+            Err(_) => tool_error("aecl: the tool's output could not be redacted".to_owned()),
+        }
+    }
+}
+
+impl<S: Store + 'static> ServerHandler for Gateway<S> {
+    fn get_info(&self) -> ServerConfig {
+        let upstream = self.upstream.info();
+        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let name = upstream
+            .as_ref()
+            .and_then(|info| info.server_info.as_ref())
+            .map_or("upstream", |server| server.name.as_str());
+        config.server_info =
+            Implementation::new(format!("aecl-mcp ({name})"), env!("CARGO_PKG_VERSION"));
+        config.instructions = upstream.and_then(|info| info.instructions.clone());
+        config
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        match self.listed_tools().await {
+            Ok(tools) => Ok(ListToolsResult::with_all_items(tools)),
+            Err(error) => Err(ErrorData::internal_error(error.to_string(), None)),
+        }
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        Ok(CallToolResponse::Complete(self.call(request).await))
+    }
+}
+
+/// Why a call was not executed (or not to the end).
+#[derive(Debug)]
+enum Refused {
+    Blocked(String),
+    Pending { approval_id: String, reasons: String },
+    Answered { approval_id: String, status: ApprovalStatus },
+    Failed(String),
+    Engine(EngineError),
+}
+
+impl Refused {
+    fn message(&self, action: &str) -> String {
+        match self {
+            Refused::Blocked(reasons) => format!("aecl blocked `{action}`: {reasons}"),
+            Refused::Pending { approval_id, reasons } => {
+                let why = if reasons.is_empty() { String::new() } else { format!(" ({reasons})") };
+                format!(
+                    "aecl: `{action}` is waiting for approval{why}: request `{approval_id}` is pending. \
+                     Nothing was executed; call the tool again with the same arguments once it is approved."
+                )
+            }
+            Refused::Answered { approval_id, status } => format!(
+                "aecl: `{action}` was not executed: approval request `{approval_id}` was {}",
+                status.as_str()
+            ),
+            Refused::Failed(error) => format!("aecl: `{action}` failed: {error}"),
+            // Fail closed: the engine could not decide or record the call.
+            Refused::Engine(error) => {
+                format!(
+                    "aecl blocked `{action}`: aecl could not decide and record the call: {error}"
+                )
+            }
+        }
+    }
+}
+
+/// The reasons that decided a verdict, one sentence each.
+fn reasons(verdict: &Verdict) -> String {
+    let reasons: Vec<String> =
+        verdict.deciding_reasons().map(|r| format!("{}: {}", r.rule, r.message)).collect();
+    if reasons.is_empty() {
+        format!("{} (policy {})", verdict.enforced_decision().as_str(), verdict.policy_revision)
+    } else {
+        reasons.join("; ")
+    }
+}
+
+fn tool_error(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}

@@ -1,0 +1,25 @@
+//! aecl's MCP gateway: an MCP server in front of an MCP server.
+//!
+//! The gateway speaks MCP to an agent's client on one side (stdio or streamable HTTP) and to
+//! the wrapped server on the other (`rmcp` on both sides, which negotiates the protocol
+//! revision per side, so a 2025-11-25 client can use a 2026-07-28 server and the other way
+//! round). What it adds between them:
+//!
+//! - `tools/list` shows exactly the tools the agent may call ([`listing`]);
+//! - every `tools/call` is a call of the engine (`Engine::execute`): decided, recorded in
+//!   the audit log before it runs, forwarded to the wrapped server only when allowed, its
+//!   output recorded into the run's history (provenance) and redacted as policy says;
+//! - a call that needs approval waits for an approver's answer in the engine's approval
+//!   gate (the one `aecl serve` shows), never for the MCP client's own say-so.
+//!
+//! The crate names no concrete store: `aecl-cli` wires one in.
+
+mod error;
+mod forward;
+mod gateway;
+pub mod listing;
+mod upstream;
+
+pub use error::McpError;
+pub use gateway::{Gateway, GatewayConfig};
+pub use upstream::Upstream;

@@ -1,0 +1,50 @@
+"""Drives an MCP server with the Python MCP SDK's client, for the gateway's end-to-end tests.
+
+Usage: python_client.py MODE PLAN -- COMMAND ARGS...   (stdio: the client starts COMMAND)
+       python_client.py MODE PLAN URL                  (streamable HTTP)
+
+MODE is `legacy` (the 2025-11-25 `initialize` handshake) or `2026-07-28` (`server/discover`
+and per-request `_meta`). PLAN is a JSON list of calls, each `{"tool": NAME, "arguments":
+{...}}`. Prints one JSON object: the negotiated protocol version, the listed tools (name and
+annotations) and each call's result (`isError`, text, structured content).
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import Client, StdioServerParameters
+
+
+async def main() -> None:
+    mode, plan = sys.argv[1], json.loads(sys.argv[2])
+    rest = sys.argv[3:]
+    if rest and rest[0] == "--":
+        server = StdioServerParameters(command=rest[1], args=rest[2:])
+    else:
+        server = rest[0]
+    async with Client(server, mode=mode, read_timeout_seconds=60) as client:
+        tools = await client.list_tools()
+        listed = [
+            {
+                "name": tool.name,
+                "annotations": tool.annotations.model_dump(by_alias=True, exclude_none=True)
+                if tool.annotations
+                else None,
+            }
+            for tool in tools.tools
+        ]
+        calls = []
+        for step in plan:
+            result = await client.call_tool(step["tool"], step.get("arguments", {}))
+            calls.append(
+                {
+                    "isError": bool(result.is_error),
+                    "text": "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text"),
+                    "structured": result.structured_content,
+                }
+            )
+        print(json.dumps({"protocol": client.protocol_version, "tools": listed, "calls": calls}))
+
+
+asyncio.run(main())
