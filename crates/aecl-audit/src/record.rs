@@ -516,7 +516,7 @@ fn unknown(what: &str, text: &Text<'_>) -> AuditError {
 
 /// The pipeline stages by their spelling. `tests.rs` holds an exhaustive match that stops
 /// compiling when a stage is added to the core and not here.
-pub(crate) const STAGES: [Stage; 10] = [
+pub(crate) const STAGES: [Stage; 11] = [
     Stage::Manifest,
     Stage::Arguments,
     Stage::Scope,
@@ -526,6 +526,7 @@ pub(crate) const STAGES: [Stage; 10] = [
     Stage::Risk,
     Stage::Rules,
     Stage::Approval,
+    Stage::Sandbox,
     Stage::Internal,
 ];
 

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aecl_core::policy::{AgentManifest, Policy, Reversibility};
-use aecl_core::{ActionSpec, Call};
-use aecl_engine::{BoxFuture, Compensated, Connector, ConnectorOutcome, Effect};
+use aecl_core::{ActionSpec, Call, SandboxTier};
+use aecl_engine::{BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Sandboxed};
 
 use crate::config::{ConnectorConfig, ConnectorsFile};
 use crate::error::ConnectorError;
@@ -48,6 +48,31 @@ impl Invocation<'_> {
 /// A configured connector instance (`sql`, `fs`, ..., and `shell` from the sandbox).
 pub trait ActionConnector: Send + Sync {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome>;
+
+    /// The sandbox tier, at least `required`, that this connector would run a call in on
+    /// this host, or why it cannot (see [`Connector::placement`]). The default: this kind
+    /// runs calls in aecl's own process, in no sandbox.
+    fn placement(&self, required: SandboxTier) -> BoxFuture<'_, Result<SandboxTier, String>> {
+        let _ = required;
+        Box::pin(async { Err("it runs calls in aecl's own process, in no sandbox".to_owned()) })
+    }
+
+    /// Executes in `tier`, which [`ActionConnector::placement`] chose; never in a weaker one.
+    fn execute_in<'a>(
+        &'a self,
+        invocation: Invocation<'a>,
+        tier: SandboxTier,
+    ) -> BoxFuture<'a, Sandboxed> {
+        let _ = invocation;
+        Box::pin(async move {
+            Sandboxed {
+                outcome: ConnectorOutcome::Failed {
+                    error: format!("this connector cannot run calls in the `{tier}` tier"),
+                },
+                ran_in: None,
+            }
+        })
+    }
 
     /// Undoes `effect` (see [`Connector::compensate`]: check first, touch nothing on
     /// conflict). The default: this kind of connector cannot undo anything.
@@ -178,6 +203,43 @@ impl Connector for Connectors {
                 agent: policy.agents.get(&call.agent).map(|a| &**a),
             };
             instance.execute(invocation).await
+        })
+    }
+
+    fn placement<'a>(
+        &'a self,
+        call: &'a Call,
+        required: SandboxTier,
+    ) -> BoxFuture<'a, Result<SandboxTier, String>> {
+        Box::pin(async move {
+            let policy = (self.policy)();
+            let (instance, action) = self.bound(&policy, &call.action)?;
+            let name = action.connector.as_deref().unwrap_or_default();
+            instance.placement(required).await.map_err(|why| format!("connector `{name}`: {why}"))
+        })
+    }
+
+    fn execute_in<'a>(
+        &'a self,
+        call: &'a Call,
+        effect_id: &'a str,
+        tier: SandboxTier,
+    ) -> BoxFuture<'a, Sandboxed> {
+        Box::pin(async move {
+            let policy = (self.policy)();
+            let (instance, action) = match self.bound(&policy, &call.action) {
+                Ok(bound) => bound,
+                Err(error) => {
+                    return Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None };
+                }
+            };
+            let invocation = Invocation {
+                call,
+                effect_id,
+                action,
+                agent: policy.agents.get(&call.agent).map(|a| &**a),
+            };
+            instance.execute_in(invocation, tier).await
         })
     }
 

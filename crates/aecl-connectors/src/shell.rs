@@ -16,10 +16,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aecl_engine::{BoxFuture, ConnectorOutcome};
+use aecl_core::SandboxTier;
+use aecl_engine::{BoxFuture, ConnectorOutcome, Sandboxed};
 use aecl_sandbox::{
     Bind, Deadlines, Execution, HostPattern, Isolation, Layers, Limits, Outcome, Request, Sandbox,
-    SandboxConfig,
+    SandboxConfig, Tier,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -74,6 +75,10 @@ pub struct ShellConfig {
     /// `auto` (namespaces, else the Landlock fallback), `namespaces` or `landlock`.
     #[serde(default)]
     pub isolation: IsolationName,
+    /// The least tier commands run in (`process`, `gvisor` or `microvm`; default
+    /// `process`). The policy can require a stronger one per call; never a weaker one.
+    #[serde(default)]
+    pub tier: TierName,
     /// The sandbox helper; default: `aecl-sandbox` beside the running `aecl`.
     pub helper: Option<PathBuf>,
     /// Sandboxes kept built ahead of time (default 1): a command is handed to a sandbox
@@ -81,6 +86,15 @@ pub struct ShellConfig {
     /// builds each sandbox on the call's path.
     #[serde(default = "default_warm")]
     pub warm: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierName {
+    #[default]
+    Process,
+    Gvisor,
+    Microvm,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -192,6 +206,33 @@ impl ShellConnector {
         })
     }
 
+    /// The connector's own least tier.
+    fn floor(&self) -> SandboxTier {
+        match self.config.tier {
+            TierName::Process => SandboxTier::Process,
+            TierName::Gvisor => SandboxTier::Gvisor,
+            TierName::Microvm => SandboxTier::Microvm,
+        }
+    }
+
+    /// Runs the call in `tier` (the stronger of it and the connector's own floor).
+    async fn run_in(&self, invocation: Invocation<'_>, tier: SandboxTier) -> Sandboxed {
+        let mut request = match self.request(invocation) {
+            Ok(request) => request,
+            Err(error) => {
+                return Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None };
+            }
+        };
+        request.tier = sandbox_tier(tier.max(self.floor()));
+        match self.sandbox.run(request).await {
+            Ok(done) => Sandboxed { outcome: outcome(&done), ran_in: Some(core_tier(done.tier)) },
+            Err(e) => Sandboxed {
+                outcome: ConnectorOutcome::Failed { error: format!("setup: {e}") },
+                ran_in: None,
+            },
+        }
+    }
+
     fn request(&self, invocation: Invocation<'_>) -> Result<Request, String> {
         let args = &invocation.call.args;
         let command = match args.get(&self.config.command_arg) {
@@ -233,7 +274,7 @@ impl ShellConnector {
                 IsolationName::Landlock => Isolation::Landlock,
             },
             output_cap: self.config.output_cap_bytes,
-            tier: aecl_sandbox::Tier::Process,
+            tier: Tier::Process,
         })
     }
 
@@ -261,16 +302,39 @@ impl ShellConnector {
 
 impl ActionConnector for ShellConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        Box::pin(async move { self.run_in(invocation, self.floor()).await.outcome })
+    }
+
+    fn placement(&self, required: SandboxTier) -> BoxFuture<'_, Result<SandboxTier, String>> {
         Box::pin(async move {
-            let request = match self.request(invocation) {
-                Ok(request) => request,
-                Err(error) => return ConnectorOutcome::Failed { error },
-            };
-            match self.sandbox.run(request).await {
-                Ok(done) => outcome(&done),
-                Err(e) => ConnectorOutcome::Failed { error: format!("setup: {e}") },
-            }
+            let tier = required.max(self.floor());
+            let status = self.sandbox.tier(sandbox_tier(tier)).await;
+            if status.available { Ok(tier) } else { Err(status.detail) }
         })
+    }
+
+    fn execute_in<'a>(
+        &'a self,
+        invocation: Invocation<'a>,
+        tier: SandboxTier,
+    ) -> BoxFuture<'a, Sandboxed> {
+        Box::pin(self.run_in(invocation, tier))
+    }
+}
+
+fn sandbox_tier(tier: SandboxTier) -> Tier {
+    match tier {
+        SandboxTier::Process => Tier::Process,
+        SandboxTier::Gvisor => Tier::Gvisor,
+        SandboxTier::Microvm => Tier::Microvm,
+    }
+}
+
+fn core_tier(tier: Tier) -> SandboxTier {
+    match tier {
+        Tier::Process => SandboxTier::Process,
+        Tier::Gvisor => SandboxTier::Gvisor,
+        Tier::Microvm => SandboxTier::Microvm,
     }
 }
 
@@ -285,7 +349,12 @@ fn outcome(done: &Execution) -> ConnectorOutcome {
                 "stderr": String::from_utf8_lossy(&done.stderr),
                 "stdout_dropped_bytes": done.stdout_dropped,
                 "stderr_dropped_bytes": done.stderr_dropped,
-                "sandbox": { "outcome": done.outcome.label(), "layers": done.layers, "egress": done.egress },
+                "sandbox": {
+                    "tier": done.tier.as_str(),
+                    "outcome": done.outcome.label(),
+                    "layers": done.layers,
+                    "egress": done.egress,
+                },
             }),
             rollback_token: None,
         },

@@ -17,6 +17,7 @@ use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
 use crate::risk::{self, RiskInputs};
 use crate::rules::RuleInput;
 use crate::run::{RunState, value_text};
+use crate::tier::{TierRequirement, required_tier};
 use crate::verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};
 
 /// Decides one call. Total: every input gives a verdict, and any internal failure is
@@ -55,6 +56,7 @@ struct Evaluation<'a> {
     mode: Mode,
     approval_expires_in_secs: Option<u64>,
     replay_of: Option<String>,
+    sandbox: Option<TierRequirement>,
 }
 
 impl<'a> Evaluation<'a> {
@@ -69,6 +71,7 @@ impl<'a> Evaluation<'a> {
             mode: Mode::Enforce,
             approval_expires_in_secs: None,
             replay_of: None,
+            sandbox: None,
         }
     }
 
@@ -101,6 +104,7 @@ impl<'a> Evaluation<'a> {
                 None
             },
             replay_of: self.replay_of,
+            sandbox: self.sandbox,
         }
     }
 
@@ -138,6 +142,13 @@ impl<'a> Evaluation<'a> {
         };
         self.risk(&agent, &action, &inputs);
         self.rules(&action, &inputs.untrusted_args);
+        self.sandbox = required_tier(
+            &agent.sandbox,
+            &self.call.action,
+            action.effect,
+            action.sandbox,
+            self.run,
+        );
         self.finish()
     }
 

@@ -23,6 +23,7 @@ pub mod rules;
 pub mod run;
 pub mod shell;
 pub mod sql;
+pub mod tier;
 pub mod verdict;
 
 pub use call::{Call, CallDigest, DeclaredSource, Scope, Timestamp};
@@ -30,4 +31,5 @@ pub use decide::decide;
 pub use limits::{Limits, RateLimit};
 pub use policy::{ActionSpec, AgentManifest, Policy, Revision};
 pub use run::RunState;
+pub use tier::{SandboxTier, TierRequirement};
 pub use verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};

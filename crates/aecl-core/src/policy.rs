@@ -14,6 +14,7 @@ use crate::hash::{HashMap, HashSet};
 use crate::limits::Limits;
 use crate::path::FieldPath;
 use crate::rules::RuleSet;
+use crate::tier::{SandboxSettings, SandboxTier};
 use crate::verdict::{Decision, Mode};
 
 /// The hash of a policy's canonical form: two policies with the same revision decide alike.
@@ -55,6 +56,8 @@ pub struct AgentManifest {
     pub risk: RiskSettings,
     pub data_flow: DataFlowSettings,
     pub intent: IntentSettings,
+    /// Which sandbox tier the agent's calls run in.
+    pub sandbox: SandboxSettings,
 }
 
 /// A context rule as written (`requires_human_approval`) and what it decides.
@@ -319,6 +322,8 @@ pub struct ActionSpec {
     pub outward: bool,
     /// Rate and concurrency over every call of the action, from any agent.
     pub limits: Limits,
+    /// The least sandbox tier every call of the action runs in.
+    pub sandbox: Option<SandboxTier>,
 }
 
 impl ActionSpec {

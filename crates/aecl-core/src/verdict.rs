@@ -92,6 +92,9 @@ pub enum Stage {
     /// engine after `decide`: a grant for exactly this call is the one finding that turns
     /// `require_approval` into `allow`. `decide` itself never produces it.
     Approval,
+    /// The call's connector cannot run it in the sandbox tier the policy requires on this
+    /// host (applied by the engine after `decide`): always Block.
+    Sandbox,
     /// An internal error while deciding: always Block.
     Internal,
 }
@@ -108,6 +111,7 @@ impl Stage {
             Stage::Risk => "risk",
             Stage::Rules => "rules",
             Stage::Approval => "approval",
+            Stage::Sandbox => "sandbox",
             Stage::Internal => "internal",
         }
     }
@@ -171,6 +175,10 @@ pub struct Verdict {
     /// the first call, whose recorded outcome is returned instead of executing again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
+    /// The sandbox tier the call must run in, when the policy names one. The engine blocks
+    /// the call when its connector cannot run it there (stage `sandbox`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::tier::TierRequirement>,
 }
 
 impl Verdict {

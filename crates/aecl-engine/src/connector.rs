@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use aecl_core::Call;
+use aecl_core::{Call, SandboxTier};
 use serde_json::Value;
 
 use crate::store::Effect;
@@ -22,6 +22,14 @@ pub enum ConnectorOutcome {
     /// It may have happened (the connection broke after sending): recorded as
     /// `outcome_unknown`, never retried by aecl.
     Unknown { error: String },
+}
+
+/// What a sandboxed execution reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sandboxed {
+    pub outcome: ConnectorOutcome,
+    /// The tier the command ran in; `None` when nothing started.
+    pub ran_in: Option<SandboxTier>,
 }
 
 /// What undoing one effect came to (the rollback engine, `rollback.rs`).
@@ -44,6 +52,44 @@ pub enum Compensated {
 pub trait Connector: Send + Sync {
     fn execute<'a>(&'a self, call: &'a Call, effect_id: &'a str)
     -> BoxFuture<'a, ConnectorOutcome>;
+
+    /// The sandbox tier this connector would run `call` in when the policy requires at
+    /// least `required`: a tier at least as strong, or why it cannot on this host (the
+    /// engine then blocks the call). The default: the connector runs calls in aecl's own
+    /// process, in no sandbox at all.
+    fn placement<'a>(
+        &'a self,
+        call: &'a Call,
+        required: SandboxTier,
+    ) -> BoxFuture<'a, Result<SandboxTier, String>> {
+        let _ = call;
+        Box::pin(async move {
+            Err(format!(
+                "its connector runs calls in aecl's own process, in no sandbox, and the policy \
+                 requires the `{required}` tier"
+            ))
+        })
+    }
+
+    /// Executes `call` in `tier`, which [`Connector::placement`] chose. INVARIANT: never in
+    /// a weaker tier; a tier that stopped working fails the call, and the outcome says
+    /// which tier ran it.
+    fn execute_in<'a>(
+        &'a self,
+        call: &'a Call,
+        effect_id: &'a str,
+        tier: SandboxTier,
+    ) -> BoxFuture<'a, Sandboxed> {
+        let _ = (call, effect_id);
+        Box::pin(async move {
+            Sandboxed {
+                outcome: ConnectorOutcome::Failed {
+                    error: format!("this connector cannot run calls in the `{tier}` tier"),
+                },
+                ran_in: None,
+            }
+        })
+    }
 
     /// Undoes `effect`, which this connector executed and which returned `rollback_token`.
     ///

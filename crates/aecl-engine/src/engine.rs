@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 use aecl_audit::redact::FieldPath;
 use aecl_audit::{AuditRecord, Outcome, RecordKind};
 use aecl_core::policy::Policy;
-use aecl_core::{Call, CallDigest, Decision, Mode, Reason, Stage, Timestamp, Verdict, decide};
+use aecl_core::{
+    Call, CallDigest, Decision, Mode, Reason, SandboxTier, Stage, Timestamp, Verdict, decide,
+};
 use aecl_policy::format::ScopeFile;
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
-use crate::connector::{Connector, ConnectorOutcome};
+use crate::connector::{Connector, ConnectorOutcome, Sandboxed};
 use crate::error::{EngineError, StoreError};
 use crate::notify::Notifier;
 use crate::run_cache::{CachedRun, RunCache};
@@ -255,16 +257,17 @@ impl<S: Store> Engine<S> {
 
     /// Decides a call and records it (run history, limits, audit log). Executes nothing.
     pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
-        Ok(self.decide_and_record(call, false).await?.0)
+        Ok(self.decide_and_record(call, None).await?.decided)
     }
 
-    /// Decides and records a call; when `executing` and the call may go ahead, its effect
-    /// is recorded as `pending` with it, and its id returned.
+    /// Decides and records a call; when executing through `connector` and the call may go
+    /// ahead, its effect is recorded as `pending` with it, and its id returned.
     async fn decide_and_record(
         &self,
         call: Call,
-        executing: bool,
-    ) -> Result<(Decided, Option<String>, Option<Grant>), EngineError> {
+        connector: Option<&dyn Connector>,
+    ) -> Result<Recorded, EngineError> {
+        let executing = connector.is_some();
         let started = Instant::now();
         let run_guard = self.run_lock(&call.run).lock().await;
         let policy = self.policy();
@@ -279,7 +282,7 @@ impl<S: Store> Engine<S> {
         let mut cached = self.runs.take(&call.run, &policy.revision);
         // Hashed once: the effect, the grant lookups and the record all name it.
         let digest = call.digest();
-        let (verdict, effect_id, grant, history, approval_id, audit_seq, new_request) = loop {
+        let (verdict, effect_id, grant, history, approval_id, audit_seq, new_request, tier) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
                 return Err(EngineError::Contention(call.run.clone()));
@@ -314,6 +317,12 @@ impl<S: Store> Engine<S> {
             if let Some(reason) = &refused {
                 tighten(&mut verdict, reason.stage, reason.rule.clone(), &reason.message);
             }
+            // The tier the policy requires, where the connector can run it; or a block,
+            // before any human is asked to approve what could not run here.
+            let tier = match connector {
+                Some(connector) => place(connector, &call, &mut verdict).await,
+                None => None,
+            };
             // Step 10: a human's grant for exactly this call lets it through.
             let grant =
                 if executing { self.apply_grant(&mut verdict, &digest, now).await? } else { None };
@@ -365,8 +374,10 @@ impl<S: Store> Engine<S> {
                 None => None,
             };
             // The decision record goes with the run event: one durable commit per call.
-            let record =
+            let mut record =
                 self.decision_record(&call, &digest, &verdict, approval_id.as_deref(), started);
+            // Decision records name the tier the call is to run in.
+            record.sandbox_id = tier.map(|t| t.as_str().to_owned());
             let event = RunEvent::call(&call, &verdict);
             let commit = RunCommit {
                 run: call.run.clone(),
@@ -394,6 +405,7 @@ impl<S: Store> Engine<S> {
                         approval_id,
                         audit_seq,
                         new_request,
+                        tier,
                     );
                 }
                 // Another instance moved the run on: read it again.
@@ -410,7 +422,8 @@ impl<S: Store> Engine<S> {
         if new_request && let Some(id) = &approval_id {
             self.request_approval(id.clone(), &call, &verdict, &history).await?;
         }
-        Ok((Decided { call, verdict, audit_seq, approval_id }, effect_id, grant))
+        let decided = Decided { call, verdict, audit_seq, approval_id };
+        Ok(Recorded { decided, effect_id, grant, tier })
     }
 
     /// Reads `run` from the store and rebuilds its state under `policy`.
@@ -477,7 +490,8 @@ impl<S: Store> Engine<S> {
         call: Call,
         connector: &dyn Connector,
     ) -> Result<Executed, EngineError> {
-        let (decided, effect_id, grant) = self.decide_and_record(call, true).await?;
+        let Recorded { decided, effect_id, grant, tier } =
+            self.decide_and_record(call, Some(connector)).await?;
         let call = &decided.call;
         if let (Some(_), Some(key)) = (&decided.verdict.replay_of, &call.idempotency_key) {
             let effect = self.first_outcome(&call.run, key).await?;
@@ -488,6 +502,7 @@ impl<S: Store> Engine<S> {
             return Ok(Executed { decided, effect: None, replayed: false });
         };
         let started = Instant::now();
+        let mut ran_in = None;
         // INVARIANT: a grant is spent in the same transaction that dispatches its call.
         let dispatched = match &grant {
             None => self.store.dispatch_effect(&effect_id).await.map(Ok)?,
@@ -504,17 +519,26 @@ impl<S: Store> Engine<S> {
             Err(refusal) => {
                 ConnectorOutcome::Failed { error: format!("not dispatched: {}", refusal.message()) }
             }
-            Ok(()) => match tokio::time::timeout(
-                self.config.call_timeout,
-                connector.execute(call, &effect_id),
-            )
-            .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => ConnectorOutcome::Unknown {
-                    error: format!("timed out after {:?}", self.config.call_timeout),
-                },
-            },
+            Ok(()) => {
+                let run = async {
+                    match tier {
+                        Some(tier) => connector.execute_in(call, &effect_id, tier).await,
+                        None => Sandboxed {
+                            outcome: connector.execute(call, &effect_id).await,
+                            ran_in: None,
+                        },
+                    }
+                };
+                match tokio::time::timeout(self.config.call_timeout, run).await {
+                    Ok(done) => {
+                        ran_in = done.ran_in;
+                        done.outcome
+                    }
+                    Err(_) => ConnectorOutcome::Unknown {
+                        error: format!("timed out after {:?}", self.config.call_timeout),
+                    },
+                }
+            }
         };
         let timed_out = matches!(&outcome, ConnectorOutcome::Unknown { error } if error.starts_with("timed out"));
         let (state, result, error, rollback_token, audit_outcome) = match outcome {
@@ -567,6 +591,8 @@ impl<S: Store> Engine<S> {
             None => redacted,
         };
         record.effect_id = Some(effect_id.clone());
+        // Outcome records name the tier the call actually ran in.
+        record.sandbox_id = ran_in.map(|t| t.as_str().to_owned());
         record.rollback_token = rollback_token;
         record.latency_ms = elapsed_ms(started);
         self.store.append_audit(record).await?;
@@ -715,6 +741,47 @@ fn slot_holder(run: &str, call_id: &str) -> String {
 }
 
 /// Makes a verdict a block for a reason found outside `decide`.
+/// What `decide_and_record` decided and wrote.
+struct Recorded {
+    decided: Decided,
+    effect_id: Option<String>,
+    grant: Option<Grant>,
+    /// The sandbox tier the call runs in, when the policy requires one.
+    tier: Option<SandboxTier>,
+}
+
+/// Asks `connector` which sandbox tier it would run the call in. When the verdict requires
+/// a tier, a connector that cannot run the call there blocks it with its reason; without a
+/// requirement, a connector that runs calls in no sandbox executes it as it is.
+async fn place(
+    connector: &dyn Connector,
+    call: &Call,
+    verdict: &mut Verdict,
+) -> Option<SandboxTier> {
+    if verdict.decision == Decision::Block {
+        return None;
+    }
+    let Some(required) = verdict.sandbox.as_ref().map(|s| s.tier) else {
+        return connector.placement(call, SandboxTier::Process).await.ok();
+    };
+    match connector.placement(call, required).await {
+        Ok(tier) if tier >= required => Some(tier),
+        Ok(tier) => {
+            let message = format!(
+                "the policy requires the `{required}` sandbox tier and the connector offered \
+                 only `{tier}`"
+            );
+            tighten(verdict, Stage::Sandbox, Cow::Borrowed("sandbox.tier_unavailable"), &message);
+            None
+        }
+        Err(why) => {
+            let message = format!("`{}` cannot run in the `{required}` tier: {why}", call.action);
+            tighten(verdict, Stage::Sandbox, Cow::Borrowed("sandbox.tier_unavailable"), &message);
+            None
+        }
+    }
+}
+
 fn tighten(verdict: &mut Verdict, stage: Stage, rule: Cow<'static, str>, message: &str) {
     verdict.decision = Decision::Block;
     verdict.reasons.push(Reason {

@@ -21,7 +21,7 @@ pub mod standing;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome};
+pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Sandboxed};
 pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
 pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};

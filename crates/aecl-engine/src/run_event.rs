@@ -139,5 +139,6 @@ fn recorded_verdict(decision: Decision, mode: Mode, replay_of: Option<String>) -
         policy_revision: Revision(String::new()),
         approval_expires_in_secs: None,
         replay_of,
+        sandbox: None,
     }
 }

@@ -20,6 +20,8 @@ pub struct SettingsFile {
     pub data_flow: Option<DataFlowFile>,
     pub intent: Option<IntentFile>,
     pub audit: Option<AuditFile>,
+    /// Sandbox tiers for every agent of the directory (added to each agent's own).
+    pub sandbox: Option<SandboxFile>,
 }
 
 /// What the audit log keeps of payloads.
@@ -57,6 +59,55 @@ pub struct ManifestFile {
     pub risk: Option<RiskFile>,
     pub data_flow: Option<DataFlowFile>,
     pub intent: Option<IntentFile>,
+    /// Which sandbox tier the agent's calls run in. Only ever tightens the directory's.
+    pub sandbox: Option<SandboxFile>,
+}
+
+/// Isolation tiers, from the weakest to the strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TierName {
+    /// Namespaces, Landlock and seccomp: trusted internal work.
+    Process,
+    /// gVisor's user-space kernel (runsc): semi-trusted work.
+    Gvisor,
+    /// A virtual machine with its own kernel: untrusted content.
+    Microvm,
+}
+
+/// `[sandbox]`: the least tier of every call, and rules that raise it by action, effect
+/// and what the run has read. The strictest that applies wins; a call whose connector
+/// cannot run it in that tier on this host is blocked, never run in a weaker one.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxFile {
+    /// Every call runs in at least this tier (`"microvm"`: always a VM for this agent).
+    pub tier: Option<TierName>,
+    #[serde(default)]
+    pub rules: Vec<TierRuleFile>,
+}
+
+/// Calls of `actions` or of `effects` (every call when both are empty) run in at least
+/// `tier` once `when` holds.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierRuleFile {
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub effects: Vec<EffectName>,
+    /// `always` (default), `untrusted_content` (the run has read untrusted content) or
+    /// `private_data` (the run has read internal or secret data).
+    pub when: Option<TierWhen>,
+    pub tier: TierName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TierWhen {
+    Always,
+    UntrustedContent,
+    PrivateData,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -214,6 +265,8 @@ pub struct ActionFile {
     pub approval: Option<ApprovalFile>,
     /// Rate and concurrency over every call of the action, from any agent.
     pub limits: Option<LimitsFile>,
+    /// The least sandbox tier every call of the action runs in.
+    pub sandbox: Option<TierName>,
     #[serde(default)]
     pub examples: Vec<ExampleFile>,
 }

@@ -14,6 +14,7 @@ mod load;
 mod location;
 mod lower;
 pub mod replay;
+mod sandbox;
 pub mod schema;
 pub mod trace;
 

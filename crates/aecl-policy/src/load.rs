@@ -17,6 +17,7 @@ use crate::error::{PolicyError, Problem};
 use crate::format::{CatalogFile, ExampleFile, ManifestFile, SettingsFile};
 use crate::location::{Step, line_col, locate_toml};
 use crate::lower::{self, Defaults, FileCtx};
+use crate::sandbox;
 
 /// One file of a policy directory: its path relative to the directory, and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +131,13 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
     }
     let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
     lower::check_compensations(&actions, &located, &names, &mut problems);
+    // The directory's sandbox rules name actions: lowered once the catalog is known.
+    let catalog = (!unparsed).then_some(&actions);
+    for (index, p) in &parsed {
+        if let Parsed::Settings(SettingsFile { sandbox: Some(file), .. }) = p {
+            sandbox::apply(&mut defaults.sandbox, file, catalog, &ctx(*index), &mut problems);
+        }
+    }
 
     let mut agents = aecl_core::hash::HashMap::default();
     let mut manifest_files: BTreeMap<String, serde_json::Value> = BTreeMap::new();

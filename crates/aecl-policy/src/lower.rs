@@ -15,6 +15,7 @@ use aecl_core::policy::{
 };
 use aecl_core::shell::{CommandPattern, ShellRules};
 use aecl_core::sql::{SqlDialect, SqlRules, StatementClass};
+use aecl_core::tier::SandboxSettings;
 use aecl_core::verdict::Mode;
 
 use crate::error::Problem;
@@ -78,6 +79,8 @@ pub(crate) struct Defaults {
     pub intent: IntentSettings,
     /// `[audit] redact`: field paths the audit log never holds.
     pub audit_redact: Vec<String>,
+    /// `[sandbox]`, which every manifest's own is added to.
+    pub sandbox: SandboxSettings,
 }
 
 pub(crate) fn lower_settings(
@@ -247,6 +250,10 @@ pub(crate) fn lower_manifest(
     if let Some(i) = &file.intent {
         apply_intent(&mut intent, i);
     }
+    let mut sandbox = defaults.sandbox.clone();
+    if let Some(s) = &file.sandbox {
+        crate::sandbox::apply(&mut sandbox, s, actions, ctx, problems);
+    }
     let budgets = file.budgets.as_ref().map_or_else(Budgets::default, |b| Budgets {
         max_amount_per_call: b.max_amount_per_call,
         max_amount_per_run: b.max_amount_per_run,
@@ -265,6 +272,7 @@ pub(crate) fn lower_manifest(
         risk,
         data_flow,
         intent,
+        sandbox,
     }
 }
 
@@ -280,15 +288,7 @@ pub(crate) fn lower_action(
         path.extend(rest.iter().cloned());
         path
     };
-    let effect = match file.effect {
-        EffectName::Read => EffectClass::Read,
-        EffectName::Write => EffectClass::Write,
-        EffectName::Delete => EffectClass::Delete,
-        EffectName::Send => EffectClass::Send,
-        EffectName::Exec => EffectClass::Exec,
-        EffectName::Payment => EffectClass::Payment,
-        EffectName::Admin => EffectClass::Admin,
-    };
+    let effect = effect_class(file.effect);
     let reversibility = match (file.reversibility, &file.compensation) {
         (Some(ReversibilityName::Reversible), Some(c)) if !c.is_empty() => {
             Reversibility::Reversible { compensation: c.clone() }
@@ -432,6 +432,19 @@ pub(crate) fn lower_action(
         connector: file.connector.clone(),
         outward,
         limits: crate::limits::lower(file.limits.as_ref(), ctx, &at(&[]), problems),
+        sandbox: file.sandbox.map(crate::sandbox::tier),
+    }
+}
+
+pub(crate) fn effect_class(name: EffectName) -> EffectClass {
+    match name {
+        EffectName::Read => EffectClass::Read,
+        EffectName::Write => EffectClass::Write,
+        EffectName::Delete => EffectClass::Delete,
+        EffectName::Send => EffectClass::Send,
+        EffectName::Exec => EffectClass::Exec,
+        EffectName::Payment => EffectClass::Payment,
+        EffectName::Admin => EffectClass::Admin,
     }
 }
 

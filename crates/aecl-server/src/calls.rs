@@ -304,6 +304,7 @@ pub fn failure_verdict(revision: &Revision, error: &str) -> Verdict {
         policy_revision: revision.clone(),
         approval_expires_in_secs: None,
         replay_of: None,
+        sandbox: None,
     }
 }
 

@@ -192,7 +192,8 @@ fn every_stage_has_a_spelling() {
         Stage::Risk => 6,
         Stage::Rules => 7,
         Stage::Approval => 8,
-        Stage::Internal => 9,
+        Stage::Sandbox => 9,
+        Stage::Internal => 10,
     };
     for (i, stage) in STAGES.into_iter().enumerate() {
         assert_eq!(index(stage), i);

@@ -32,6 +32,7 @@ fn action(name: &str) -> ActionSpec {
         connector: None,
         outward: false,
         limits: Default::default(),
+        sandbox: None,
     }
 }
 
