@@ -42,6 +42,18 @@ CLIENT_HAND_OVER = {"executed_by": "client"}
 MAX_WAIT_SECS = 60.0
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: the bearer token would go along to wherever the answer
+    points, and a POST would turn into a GET. A 3xx is an answer that is not an allow."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        return None
+
+
+# Proxies from the environment are honoured as urllib does; redirects are not.
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 @dataclass(frozen=True)
 class Reason:
     """One finding of one stage of the pipeline."""
@@ -371,7 +383,7 @@ class Client:
         all_headers.update(headers or {})
         request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
         try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+            with _OPENER.open(request, timeout=timeout or self.timeout) as response:
                 status, text = response.status, response.read()
         except urllib.error.HTTPError as e:
             status, text = e.code, _read(e)

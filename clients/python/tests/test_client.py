@@ -191,15 +191,19 @@ class Fake:
     """A local HTTP server answering every request with one canned (status, body), or
     never answering when ``status`` is None."""
 
-    def __init__(self, status, body: bytes) -> None:
+    def __init__(self, status, body: bytes, headers: dict = None) -> None:
         fake = self
+        self.requests = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name.
+                fake.requests.append((self.command, self.path, dict(self.headers)))
                 if fake.status is None:
                     fake.release.wait(30)
                     return
                 self.send_response(fake.status)
+                for name, value in (fake.headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(fake.body)))
                 self.end_headers()
@@ -210,13 +214,18 @@ class Fake:
             def log_message(self, *args) -> None:
                 pass
 
-        self.status, self.body, self.release = status, body, threading.Event()
+        self.status, self.body, self.headers = status, body, headers
+        self.release = threading.Event()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
     def __enter__(self) -> aecl.Client:
         self.thread.start()
-        return aecl.Client(f"http://127.0.0.1:{self.httpd.server_address[1]}", "t", timeout=1)
+        return aecl.Client(self.url, "t", timeout=1)
 
     def __exit__(self, *exc) -> None:
         self.release.set()
@@ -267,3 +276,27 @@ def test_arguments_that_are_not_json_block_before_sending(client):
         lookup_order(object())
     with pytest.raises(aecl.Blocked, match="JSON"):
         lookup_order(float("nan"))
+
+
+def test_a_redirect_is_not_followed_and_the_token_stays_home():
+    elsewhere = Fake(200, ALLOW_WITHOUT_HAND_OVER)
+    with elsewhere:
+        redirect = Fake(307, b"", headers={"Location": f"{elsewhere.url}/v1/execute"})
+        with redirect as client:
+            with pytest.raises(aecl.Unavailable) as refused:
+                client.authorize("lookup_order", {"order_id": "ORD-1"})
+        assert refused.value.status == 307
+        assert len(redirect.requests) == 1
+    assert elsewhere.requests == []
+
+
+def test_guarded_methods_send_their_arguments_by_name(client):
+    class Orders:
+        @aecl.guard(client, action="lookup_order")
+        def lookup(self, **kwargs) -> dict:
+            return kwargs
+
+    assert Orders().lookup(order_id="ORD-6") == {"order_id": "ORD-6"}
+    with pytest.raises(aecl.Blocked) as blocked:
+        Orders().lookup(order_id="ORD-6", extra=1)
+    assert "arguments.schema" in [r.rule for r in blocked.value.reasons]
