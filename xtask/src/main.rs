@@ -83,7 +83,7 @@ fn ensure_postgres() -> Result<()> {
 
 /// The approvals page's browser test drives Debian's Chromium with Playwright from npm,
 /// and the sandbox's tests run Debian's programs: install what is missing (Chromium,
-/// Node.js, python3, curl, bubblewrap), and the browser test's pinned npm packages.
+/// Node.js, python3, curl, bubblewrap, runsc), and the browser test's pinned npm packages.
 fn ensure_browser(root: &Path) -> Result<()> {
     let mut missing = Vec::new();
     if !Path::new("/usr/bin/chromium").is_file() && std::env::var_os("AECL_CHROMIUM").is_none() {
@@ -113,6 +113,7 @@ fn ensure_browser(root: &Path) -> Result<()> {
         run(Path::new("/"), "apt-get", &["update", "-q"])?;
         run(Path::new("/"), "apt-get", &args)?;
     }
+    ensure_runsc()?;
     let browser = root.join("crates/aecl-server/tests/browser");
     if !browser.join("node_modules/playwright-core").is_dir() {
         run(&browser, "npm", &["ci", "--no-audit", "--no-fund"])?;
@@ -192,6 +193,50 @@ fn ensure_mcp_tests(root: &Path) -> Result<()> {
         return Err(error);
     }
     Ok(())
+}
+
+/// The sandbox's `gvisor` tier runs commands under runsc, and its tests fail without it.
+/// On bookworm, Debian's runsc is in bookworm-backports (whose build has the `systrap`
+/// platform): its source is added in a list of its own unless one names it already.
+fn ensure_runsc() -> Result<()> {
+    if which("runsc") {
+        return Ok(());
+    }
+    if !which("apt-get") {
+        bail!("the sandbox's gvisor tests need runsc (gVisor): install it");
+    }
+    let bookworm = std::fs::read_to_string("/etc/os-release")
+        .is_ok_and(|text| text.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    if bookworm {
+        let named = ["/etc/apt/sources.list", "/etc/apt/sources.list.d"].iter().any(|place| {
+            let files: Vec<PathBuf> = match std::fs::read_dir(place) {
+                Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+                Err(_) => vec![PathBuf::from(place)],
+            };
+            files.iter().any(|file| {
+                let listed = file.extension().is_some_and(|e| e == "list" || e == "sources")
+                    || file.ends_with("sources.list");
+                listed
+                    && std::fs::read_to_string(file).is_ok_and(|text| {
+                        text.lines().any(|l| {
+                            !l.trim_start().starts_with('#') && l.contains("bookworm-backports")
+                        })
+                    })
+            })
+        });
+        if !named {
+            std::fs::write(
+                "/etc/apt/sources.list.d/aecl-backports.list",
+                "deb http://deb.debian.org/debian bookworm-backports main\n",
+            )
+            .context("adding bookworm-backports to apt's sources")?;
+        }
+        args.extend(["-t", "bookworm-backports"]);
+    }
+    args.push("runsc");
+    run(Path::new("/"), "apt-get", &["update", "-q"])?;
+    run(Path::new("/"), "apt-get", &args)
 }
 
 fn which(program: &str) -> bool {

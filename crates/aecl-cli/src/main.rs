@@ -69,7 +69,8 @@ enum Command {
     /// a running `aecl serve`; fails closed.
     #[command(subcommand)]
     Hook(hook::HookCommand),
-    /// Run one command in the process-tier sandbox (exit code and output passed through).
+    /// Run one command in a sandbox (exit code and output passed through), or say which
+    /// sandbox tiers work on this host.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
 }

@@ -1,7 +1,9 @@
-//! `aecl sandbox run`: one command in the process-tier sandbox, for operators trying a
-//! policy's limits and for tests. The command's stdout, stderr and exit code are passed
-//! through; a timeout exits 124, a refusal 126, a sandbox that could not be built 125, a
-//! signal 128 + N, each with a line on stderr saying so.
+//! `aecl sandbox run`: one command in a sandbox of the chosen tier (`--tier`, the process
+//! tier by default), for operators trying a policy's limits and for tests. The command's
+//! stdout, stderr and exit code are passed through; a timeout exits 124, a refusal 126, a
+//! sandbox that could not be built (or a tier that does not work here) 125, a signal
+//! 128 + N, each with a line on stderr saying so. `aecl sandbox tiers`: which tiers work
+//! on this host, and why the others do not.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use aecl_sandbox::{
     Bind, Deadlines, HostPattern, Isolation, Limits, Outcome, Request, Sandbox, SandboxConfig,
+    SandboxError, Tier,
 };
 use anyhow::{Context, Result, bail};
 
@@ -17,6 +20,9 @@ use anyhow::{Context, Result, bail};
 pub enum SandboxCommand {
     /// Run COMMAND ARGS in a fresh sandbox.
     Run(RunArgs),
+    /// Say which isolation tiers work on this host (each probed once), and why the
+    /// others do not.
+    Tiers(TiersArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,9 +59,14 @@ pub struct RunArgs {
     /// environment. Nothing else of this environment reaches the command. Repeatable.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
-    /// `auto` (namespaces, else the Landlock fallback), `namespaces` or `landlock`.
+    /// `auto` (namespaces, else the Landlock fallback), `namespaces` or `landlock`: how
+    /// the process tier contains the command.
     #[arg(long, default_value = "auto")]
     isolation: String,
+    /// `process`, `gvisor` (runsc) or `microvm`. A tier that does not work here refuses
+    /// (exit 125); nothing runs in a weaker one instead.
+    #[arg(long, default_value = "process")]
+    tier: String,
     /// The most bytes of stdout and of stderr each passed through.
     #[arg(long, default_value_t = 16 << 20)]
     output_cap: usize,
@@ -70,6 +81,7 @@ pub struct RunArgs {
 pub fn run(command: &SandboxCommand) -> Result<ExitCode> {
     match command {
         SandboxCommand::Run(args) => run_one(args),
+        SandboxCommand::Tiers(args) => tiers(args),
     }
 }
 
@@ -77,7 +89,14 @@ fn run_one(args: &RunArgs) -> Result<ExitCode> {
     let request = request(args)?;
     let sandbox = Sandbox::new(SandboxConfig::beside_current_exe()?)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let done = runtime.block_on(sandbox.run(request))?;
+    let done = match runtime.block_on(sandbox.run(request)) {
+        Ok(done) => done,
+        Err(error @ SandboxError::TierUnavailable { .. }) => {
+            writeln!(std::io::stderr(), "aecl sandbox: {error}")?;
+            return Ok(ExitCode::from(125));
+        }
+        Err(error) => return Err(error.into()),
+    };
     std::io::stdout().write_all(&done.stdout)?;
     std::io::stdout().flush()?;
     let mut stderr = std::io::stderr();
@@ -141,6 +160,9 @@ fn request(args: &RunArgs) -> Result<Request> {
             binds.push(Bind { path, writable });
         }
     }
+    let Some(tier) = Tier::parse(&args.tier) else {
+        bail!("--tier `{}`: expected `process`, `gvisor` or `microvm`", args.tier);
+    };
     let isolation = match args.isolation.as_str() {
         "auto" => Isolation::Auto,
         "namespaces" => Isolation::Namespaces,
@@ -185,8 +207,32 @@ fn request(args: &RunArgs) -> Result<Request> {
         },
         isolation,
         output_cap: args.output_cap,
-        tier: aecl_sandbox::Tier::Process,
+        tier,
     })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TiersArgs {
+    /// Print the statuses as a JSON array (`tier`, `available`, `detail`).
+    #[arg(long)]
+    json: bool,
+}
+
+fn tiers(args: &TiersArgs) -> Result<ExitCode> {
+    let sandbox = Sandbox::new(SandboxConfig::beside_current_exe()?)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let statuses = runtime.block_on(sandbox.tiers());
+    let mut stdout = std::io::stdout();
+    if args.json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&statuses)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(stdout, "{:<8} {:<9} DETAIL", "TIER", "AVAILABLE")?;
+    for status in &statuses {
+        let available = if status.available { "yes" } else { "no" };
+        writeln!(stdout, "{:<8} {available:<9} {}", status.tier.as_str(), status.detail)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn millis(seconds: f64, flag: &str) -> Result<u64> {

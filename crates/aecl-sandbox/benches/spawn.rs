@@ -7,8 +7,11 @@
 //! multiple of fork/exec's. The warm case waits, untimed, for the pool's replacement
 //! before each run: it measures a gateway whose pool keeps up.
 //!
-//! `cargo bench -p aecl-sandbox --bench spawn` runs 200 of each; under
-//! `cargo test --benches` it runs 5, so the suite only checks that it works.
+//! The stronger tiers run the same request: `gvisor` (runsc, with the platform its probe
+//! chose) 20 times, each a fresh container from `runsc run` to its exit.
+//!
+//! `cargo bench -p aecl-sandbox --bench spawn` runs 200 of each (20 of the gvisor tier);
+//! under `cargo test --benches` it runs 5 (2), so the suite only checks that it works.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -147,6 +150,19 @@ fn main() {
         "  (the helper's own count, hand-over to report, median: {} ms)",
         inside[inside.len() / 2]
     );
+    let gvisor = runtime.block_on(sandbox.tier(aecl_sandbox::Tier::Gvisor));
+    if gvisor.available {
+        let request = Request { tier: aecl_sandbox::Tier::Gvisor, ..request.clone() };
+        let runs = if full { 20 } else { 2 };
+        let gvisor_tier = measure(runs, || {
+            let done = runtime.block_on(sandbox.run(request.clone())).unwrap();
+            assert_eq!(done.outcome, aecl_sandbox::Outcome::Exited { code: 0 });
+        });
+        row("aecl_gvisor_tier", gvisor_tier);
+        println!("  ({}; {runs} runs)", gvisor.detail);
+    } else {
+        println!("aecl_gvisor_tier: unavailable: {}", gvisor.detail);
+    }
     if Command::new("bwrap")
         .arg("--version")
         .stdout(Stdio::null())

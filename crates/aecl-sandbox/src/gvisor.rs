@@ -223,6 +223,18 @@ async fn execute(
         command.arg("--host-uds=open");
     }
     command.args(["run", "--bundle"]).arg(&bundle).arg(&id);
+    // SAFETY: between fork and exec the closure only calls `prctl`, which is
+    // async-signal-safe. runsc dies with the thread that started it (a runtime's worker,
+    // which lives as long as the launcher), and the attached sandbox dies with runsc: a
+    // killed launcher leaves no container running past its deadlines.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let started = Instant::now();
     let mut child = command
         .env_clear()

@@ -76,3 +76,60 @@ fn bad_flags_exit_2_naming_the_value() {
     assert_eq!(done.code, Some(2));
     assert!(done.stderr.contains("/no/such/dir"), "{}", done.stderr);
 }
+
+#[test]
+fn tiers_says_which_tiers_work_here_and_why_not() {
+    helper_is_built();
+    let done = run(["sandbox", "tiers"]);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let lines = done.lines();
+    assert!(lines[0].starts_with("TIER") && lines[0].contains("AVAILABLE"), "{}", done.stdout);
+    assert!(lines.iter().any(|l| l.starts_with("process  yes")), "{}", done.stdout);
+    // CI installs runsc: the tier must work there.
+    let gvisor = lines.iter().find(|l| l.starts_with("gvisor")).unwrap();
+    assert!(gvisor.starts_with("gvisor   yes") && gvisor.contains("platform"), "{gvisor}");
+    assert!(lines.iter().any(|l| l.starts_with("microvm")), "{}", done.stdout);
+    let done = run(["sandbox", "tiers", "--json"]);
+    let statuses: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+    let tiers: Vec<(&str, bool)> = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["tier"].as_str().unwrap(), s["available"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(tiers[..2], [("process", true), ("gvisor", true)], "{}", done.stdout);
+    assert_eq!(tiers[2].0, "microvm");
+}
+
+#[test]
+fn the_gvisor_tier_runs_the_command_and_says_so() {
+    helper_is_built();
+    let done = run([
+        "sandbox", "run", "--tier", "gvisor", "--report", "--", "sh", "-c", "echo hi; exit 7",
+    ]);
+    assert_eq!(done.code, Some(7), "{}", done.stderr);
+    assert_eq!(done.stdout, "hi\n");
+    let report: serde_json::Value =
+        serde_json::from_str(done.stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(report["layers"]["mode"], "gvisor");
+    assert!(report["layers"]["runtime"].as_str().unwrap().starts_with("runsc "), "{report}");
+}
+
+#[test]
+fn a_tier_that_does_not_work_here_refuses_with_125() {
+    helper_is_built();
+    // Without runsc in `PATH` the gvisor tier is unavailable; nothing runs instead.
+    let done = crate::aecl()
+        .args(["sandbox", "run", "--tier", "gvisor", "--", "echo", "ran"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(125), "{stderr}");
+    assert!(done.stdout.is_empty());
+    assert!(stderr.contains("the `gvisor` sandbox tier is not available"), "{stderr}");
+    assert!(stderr.contains("runsc is not installed"), "{stderr}");
+    let done = run(["sandbox", "run", "--tier", "vm", "--", "true"]);
+    assert_eq!(done.code, Some(2));
+    assert!(done.stderr.contains("--tier `vm`"), "{}", done.stderr);
+}
