@@ -4,19 +4,28 @@
 //! recorded and executed through the engine over the store `--db` (the same default as
 //! `aecl serve`).
 //!
+//! Approvals: a call that needs one creates a request in the engine's gate over `--db`.
+//! With PostgreSQL, an `aecl serve` on the same database shows it; a SQLite file has one
+//! writing process, so `--api ADDR --token-key PUB` serves the same HTTP API (approvals,
+//! `/ui`, audit) from the gateway's own engine instead.
+//!
 //! Standard output is the MCP channel: logs go to standard error only.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aecl_audit::VerifierKey;
 use aecl_audit::redact::FieldPath;
 use aecl_engine::{Engine, EngineConfig, SystemClock, new_id};
 use aecl_mcp::{Gateway, GatewayConfig, Upstream};
+use aecl_server::{AppState, NotConfigured, ServerConfig};
 use aecl_store::{AnyStore, AuditConfig, StoreUrl};
 use anyhow::{Context, Result, bail};
 
+use crate::keys::read_key_text;
 use crate::record::signer;
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +52,14 @@ pub struct McpArgs {
     /// client gets a pending result to retry.
     #[arg(long, default_value_t = 0)]
     approval_wait: u64,
+    /// Also serve aecl's HTTP API (approvals, the `/ui` page, audit) over the gateway's
+    /// engine on this address (needs `--token-key`). The address is printed on standard
+    /// error.
+    #[arg(long, value_name = "ADDR", requires = "token_key")]
+    api: Option<SocketAddr>,
+    /// The public key that verifies the API's tokens (as `aecl serve --token-key`).
+    #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
+    token_key: Option<PathBuf>,
     /// This instance's name in the effect ledger.
     #[arg(long, default_value = "mcp")]
     node: String,
@@ -81,6 +98,17 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         grant_key: Some(signer.clone()),
         ..EngineConfig::default()
     };
+    let token_key = match &args.token_key {
+        Some(path) => {
+            let text = read_key_text(&path.display().to_string())?;
+            Some(VerifierKey::parse(&text).with_context(|| {
+                format!("`{}` is not a public key (`aecl keys generate`)", path.display())
+            })?)
+        }
+        None => None,
+    };
+    let server_config =
+        ServerConfig { audit_key: signer.name().to_owned(), ..ServerConfig::default() };
     let audit = AuditConfig { origin: signer.name().to_owned(), signer };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
     let Some((program, program_args)) = args.command.split_first() else {
@@ -97,6 +125,30 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             config,
         ));
         engine.recover().await?;
+        if let (Some(address), Some(token_key)) = (args.api, token_key) {
+            // The API never executes: the gateway's calls come over MCP only.
+            let state = AppState::new(
+                engine.clone(),
+                token_key,
+                Arc::new(SystemClock),
+                Arc::new(NotConfigured),
+                server_config,
+            );
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("--api: listening on {address}"))?;
+            let bound = listener.local_addr()?;
+            #[expect(clippy::print_stderr, reason = "tells scripts and tests the port")]
+            {
+                eprintln!("aecl mcp: API listening on http://{bound}");
+            }
+            tokio::spawn(async move {
+                let stopped = aecl_server::serve(listener, Arc::new(state), std::future::pending());
+                if let Err(error) = stopped.await {
+                    tracing::error!(%error, "the API stopped");
+                }
+            });
+        }
         let upstream = Arc::new(Upstream::spawn(program, program_args).await?);
         let config = GatewayConfig {
             agent: args.agent.clone(),

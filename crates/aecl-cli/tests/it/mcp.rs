@@ -4,11 +4,11 @@
 //! (`crates/aecl-mcp/tests/.venv`) are installed by `cargo xtask ci`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::serve::keys;
+use crate::serve::{issue, keys, request};
 use crate::{repo, run, temp_dir};
 
 /// A prepared test: keys, a policy for the filesystem server's tools, the server's root.
@@ -30,8 +30,11 @@ impl Setup {
         std::fs::write(
             policy.join("agents/notes.toml"),
             r#"agent_id = "notes_agent"
-allowed_actions = ["fs__read_text_file", "fs__list_directory"]
+allowed_actions = ["fs__read_text_file", "fs__list_directory", "fs__create_directory"]
 blocked_actions = ["fs__write_file"]
+
+[context_rules]
+fs__create_directory = "requires_human_approval"
 "#,
         )
         .unwrap();
@@ -51,6 +54,11 @@ blocked_actions = ["fs__write_file"]
 
     /// `aecl mcp` wrapping `server` for the notes agent, as a command line.
     fn gateway(&self, run_id: &str, server: &[String]) -> Vec<String> {
+        self.gateway_with(run_id, &[], server)
+    }
+
+    /// `aecl mcp` with `extra` options before `--`.
+    fn gateway_with(&self, run_id: &str, extra: &[String], server: &[String]) -> Vec<String> {
         let mut line: Vec<String> = vec![
             env!("CARGO_BIN_EXE_aecl").into(),
             "mcp".into(),
@@ -66,8 +74,9 @@ blocked_actions = ["fs__write_file"]
             run_id.into(),
             "--action-prefix".into(),
             "fs__".into(),
-            "--".into(),
         ];
+        line.extend(extra.iter().cloned());
+        line.push("--".into());
         line.extend(server.iter().cloned());
         line
     }
@@ -115,6 +124,13 @@ data_class = "internal"
 description = "Create or overwrite a file."
 effect = "write"
 reversibility = "irreversible"
+
+[actions.fs__create_directory]
+description = "Create a directory."
+effect = "write"
+reversibility = "irreversible"
+[actions.fs__create_directory.args.path]
+path_under = ["{root}"]
 "#
     )
 }
@@ -144,15 +160,20 @@ fn python() -> String {
 /// Runs the Python SDK client in `mode` with `plan` against the stdio server `command`;
 /// returns its report (protocol, listed tools, call results).
 fn python_client(mode: &str, plan: &Value, command: &[String]) -> Value {
+    client_report(python_client_command(mode, plan, command).output())
+}
+
+/// The Python SDK client's command, not started.
+fn python_client_command(mode: &str, plan: &Value, command: &[String]) -> Command {
     let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
-    let out = Command::new(python())
-        .arg(script)
-        .arg(mode)
-        .arg(plan.to_string())
-        .arg("--")
-        .args(command)
-        .output()
-        .expect("starting the Python MCP client");
+    let mut client = Command::new(python());
+    client.arg(script).arg(mode).arg(plan.to_string()).arg("--").args(command);
+    client
+}
+
+/// The client's report from its output.
+fn client_report(out: std::io::Result<std::process::Output>) -> Value {
+    let out = out.expect("running the Python MCP client");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "client failed: {}\n{stdout}\n{stderr}", out.status);
@@ -185,7 +206,7 @@ fn stdio_gateway_lists_callable_tools_passes_reads_and_refuses_writes() {
 
         let mut listed = tool_names(&report);
         listed.sort_unstable();
-        assert_eq!(listed, ["list_directory", "read_text_file"], "{report}");
+        assert_eq!(listed, ["create_directory", "list_directory", "read_text_file"], "{report}");
 
         let calls = report["calls"].as_array().unwrap();
         assert_eq!(calls[0]["isError"], false, "{report}");
@@ -211,4 +232,113 @@ fn stdio_gateway_lists_callable_tools_passes_reads_and_refuses_writes() {
             .collect();
         assert_eq!(actions, ["fs__read_text_file", "fs__write_file", "fs__read_text_file"]);
     }
+}
+
+/// A free port on the loopback interface (bound, then released for the gateway).
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// Waits until the gateway's API lists a pending approval request, and returns it.
+fn pending_request(address: &str, approver: &str) -> Value {
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(address).is_ok() {
+            let (status, list) = request(address, "GET", "/v1/approvals", Some(approver), &[], "");
+            assert_eq!(status, 200, "{list}");
+            if let Some(first) = list.as_array().and_then(|l| l.first()) {
+                return first.clone();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no approval request appeared at {address}");
+}
+
+/// The approval gate of aecl's API, not the MCP client, answers: a call that needs approval
+/// creates a request; an approver approves it through the HTTP API; the call then runs,
+/// either within the same `tools/call` (the gateway waits) or when the client retries it
+/// with the same arguments after a pending result. Both protocol revisions.
+#[test]
+fn a_call_needing_approval_runs_once_an_approver_approves_it_through_the_api() {
+    let setup = Setup::new();
+    let approver = issue(setup.path(), &["--approver", "alice"]);
+    let root = setup.root();
+    let api = |address: &str, wait: &str| -> Vec<String> {
+        [
+            "--api",
+            address,
+            "--token-key",
+            &setup.path().join("tokens/audit.pub").display().to_string(),
+            "--approval-wait",
+            wait,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+
+    // The gateway waits for the answer: the call completes in one `tools/call`.
+    let address = free_address();
+    let waited = root.join("approved-while-waiting");
+    let plan = json!([{"tool": "create_directory", "arguments": {"path": waited}}]);
+    let gateway = setup.gateway_with("run-wait", &api(&address, "60"), &setup.filesystem_server());
+    let client = python_client_command("legacy", &plan, &gateway)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pending = pending_request(&address, &approver);
+    assert_eq!(pending["action"], "fs__create_directory", "{pending}");
+    assert!(!waited.exists(), "ran before it was approved");
+    let id = pending["id"].as_str().unwrap();
+    let body = r#"{"reason": "fine"}"#;
+    let (status, answer) = request(
+        &address,
+        "POST",
+        &format!("/v1/approvals/{id}/approve"),
+        Some(&approver),
+        &[],
+        body,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let report = client_report(client.wait_with_output());
+    assert_eq!(report["calls"][0]["isError"], false, "{report}");
+    assert!(waited.is_dir(), "the approved call did not run: {report}");
+
+    // No wait: a pending result, then the same call again once approved.
+    let address = free_address();
+    let retried = root.join("approved-then-retried");
+    let approved = setup.path().join("approved.signal");
+    let plan = json!([
+        {"tool": "create_directory", "arguments": {"path": retried}},
+        {"wait_for_file": approved},
+        {"tool": "create_directory", "arguments": {"path": retried}},
+    ]);
+    let gateway = setup.gateway_with("run-retry", &api(&address, "0"), &setup.filesystem_server());
+    let client = python_client_command("2026-07-28", &plan, &gateway)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pending = pending_request(&address, &approver);
+    let id = pending["id"].as_str().unwrap();
+    let (status, answer) = request(
+        &address,
+        "POST",
+        &format!("/v1/approvals/{id}/approve"),
+        Some(&approver),
+        &[],
+        body,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(!retried.exists(), "ran before the client retried");
+    std::fs::write(&approved, "").unwrap();
+    let report = client_report(client.wait_with_output());
+    let calls = report["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["isError"], true, "{report}");
+    let text = calls[0]["text"].as_str().unwrap();
+    assert!(text.contains("waiting for approval") && text.contains(id), "{text}");
+    assert_eq!(calls[1]["isError"], false, "{report}");
+    assert!(retried.is_dir(), "the retried call did not run: {report}");
 }

@@ -5,15 +5,25 @@ Usage: python_client.py MODE PLAN -- COMMAND ARGS...   (stdio: the client starts
 
 MODE is `legacy` (the 2025-11-25 `initialize` handshake) or `2026-07-28` (`server/discover`
 and per-request `_meta`). PLAN is a JSON list of calls, each `{"tool": NAME, "arguments":
-{...}}`. Prints one JSON object: the negotiated protocol version, the listed tools (name and
+{...}}`, or `{"wait_for_file": PATH}` to pause until PATH exists (the test's signal that an
+approver has answered). Prints one JSON object: the negotiated protocol version, the listed tools (name and
 annotations) and each call's result (`isError`, text, structured content).
 """
 
 import asyncio
 import json
+import os
 import sys
 
 from mcp import Client, StdioServerParameters
+
+
+async def wait_for_file(path: str) -> None:
+    for _ in range(600):
+        if os.path.exists(path):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{path} did not appear")
 
 
 async def main() -> None:
@@ -36,6 +46,9 @@ async def main() -> None:
         ]
         calls = []
         for step in plan:
+            if "wait_for_file" in step:
+                await wait_for_file(step["wait_for_file"])
+                continue
             result = await client.call_tool(step["tool"], step.get("arguments", {}))
             calls.append(
                 {
