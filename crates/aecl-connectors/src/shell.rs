@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use aecl_core::SandboxTier;
 use aecl_engine::{BoxFuture, ConnectorOutcome, Sandboxed};
 use aecl_sandbox::{
-    Bind, Deadlines, Execution, HostPattern, Isolation, Layers, Limits, Outcome, Request, Sandbox,
-    SandboxConfig, Tier,
+    Bind, Deadlines, Execution, HostPattern, Isolation, Layers, Limits, MicrovmConfig, Outcome,
+    Request, Sandbox, SandboxConfig, Tier,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -79,6 +79,9 @@ pub struct ShellConfig {
     /// `process`). The policy can require a stronger one per call; never a weaker one.
     #[serde(default)]
     pub tier: TierName,
+    /// The `microvm` tier's guest image (a directory made by `aecl sandbox
+    /// microvm-image`); default: the one `AECL_MICROVM_IMAGE` names, if any.
+    pub microvm_image: Option<PathBuf>,
     /// The sandbox helper; default: `aecl-sandbox` beside the running `aecl`.
     pub helper: Option<PathBuf>,
     /// Sandboxes kept built ahead of time (default 1): a command is handed to a sandbox
@@ -195,6 +198,13 @@ impl ShellConnector {
             sandbox_config.helper = file.resolve(helper);
         }
         sandbox_config.warm = config.warm.min(16);
+        if let Some(dir) = &config.microvm_image {
+            let dir = file.resolve(dir);
+            sandbox_config.tiers.microvm = Some(MicrovmConfig::new(
+                dir.join(aecl_sandbox::MICROVM_KERNEL_FILE),
+                dir.join(aecl_sandbox::MICROVM_INITRD_FILE),
+            ));
+        }
         let sandbox = Sandbox::new(sandbox_config).map_err(|e| error(e.to_string()))?;
         Ok(ShellConnector {
             config: config.clone(),

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aecl_core::{
-    Call, Decision, Policy, Reason, RiskBreakdown, RunState, Timestamp, Verdict, decide,
+    Call, Decision, Policy, Reason, RiskBreakdown, RunState, Timestamp, TierRequirement, Verdict,
+    decide,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +28,9 @@ pub struct DecisionLine<'a> {
     pub policy_revision: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<&'a str>,
+    /// The sandbox tier the policy requires for the call, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<&'a TierRequirement>,
 }
 
 /// A decided call of a replay.
@@ -48,6 +52,7 @@ impl Decided {
             risk: &self.verdict.risk,
             policy_revision: &self.verdict.policy_revision.0,
             replay_of: self.verdict.replay_of.as_deref(),
+            sandbox: self.verdict.sandbox.as_ref(),
         }
     }
 }
