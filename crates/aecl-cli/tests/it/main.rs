@@ -12,6 +12,7 @@ mod rollback;
 mod sandbox;
 mod serve;
 mod shell;
+mod tiers;
 mod token;
 
 use std::ffi::OsStr;
