@@ -52,6 +52,7 @@ class Server:
     approver_token: str
     # An approver token whose subject is the agent: it must never approve its own call.
     own_approver_token: str
+    log: object = None
 
     def agent(self, **kwargs) -> aecl.Client:
         return aecl.Client(self.url, self.agent_token, **kwargs)
@@ -67,6 +68,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self.log is not None:
+            self.log.close()
 
 
 def start_server(workdir: Path) -> Server:
@@ -96,7 +101,7 @@ def start_server(workdir: Path) -> Server:
     if not first.startswith(prefix):
         process.kill()
         raise RuntimeError(f"unexpected first line of aecl serve: {first!r}")
-    return Server(first[len(prefix):], workdir, process, agent, alice, own)
+    return Server(first[len(prefix):], workdir, process, agent, alice, own, log)
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,7 @@ import asyncio
 import http.server
 import json
 import socket
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -160,8 +158,8 @@ def test_an_unreachable_server_blocks(server):
     assert ran == []
 
 
-def test_a_server_that_stops_blocks_the_next_call():
-    srv = start_server(Path(tempfile.mkdtemp(prefix="aecl-py-stop-")))
+def test_a_server_that_stops_blocks_the_next_call(tmp_path):
+    srv = start_server(tmp_path)
     client = srv.agent(timeout=2)
     ran = []
 
