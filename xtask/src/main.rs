@@ -3,6 +3,7 @@
 //! `cargo xtask ci` is the whole test suite, exactly what `.ci/run` runs after installing
 //! the tools it needs.
 
+mod microvm;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ fn main() -> Result<()> {
             &["run", "--quiet", "--package", "aecl-policy", "--example", "codegen"],
         ),
         Some("demo") => demo(&root),
+        Some("microvm-kernel") => microvm::ensure_guest(&root),
         _ => bail!("usage: cargo xtask <ci | codegen | demo>"),
     }
 }
@@ -51,6 +53,7 @@ fn run(root: &Path, program: &str, args: &[&str]) -> Result<()> {
 fn ci(root: &Path) -> Result<()> {
     ensure_postgres()?;
     ensure_browser(root)?;
+    microvm::ensure_guest(root)?;
     ensure_mcp_tests(root)?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;

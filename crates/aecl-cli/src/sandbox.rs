@@ -23,6 +23,10 @@ pub enum SandboxCommand {
     /// Say which isolation tiers work on this host (each probed once), and why the
     /// others do not.
     Tiers(TiersArgs),
+    /// Build the `microvm` tier's guest image in DIR: the kernel (copied as `vmlinuz`) and
+    /// an initramfs around a static busybox (`initrd.cpio`). Point AECL_MICROVM_IMAGE at
+    /// DIR for `aecl` to use it.
+    MicrovmImage(MicrovmImageArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +86,7 @@ pub fn run(command: &SandboxCommand) -> Result<ExitCode> {
     match command {
         SandboxCommand::Run(args) => run_one(args),
         SandboxCommand::Tiers(args) => tiers(args),
+        SandboxCommand::MicrovmImage(args) => microvm_image(args),
     }
 }
 
@@ -240,4 +245,32 @@ fn millis(seconds: f64, flag: &str) -> Result<u64> {
         bail!("{flag} `{seconds}`: expected seconds between 0 and 86400");
     }
     Ok(u64::try_from(Duration::from_secs_f64(seconds).as_millis()).unwrap_or(u64::MAX))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MicrovmImageArgs {
+    /// An x86-64 Linux bzImage with the 8250 serial driver built in (Debian's
+    /// `linux-image-cloud-amd64`: /boot/vmlinuz-*-cloud-amd64).
+    #[arg(long, value_name = "VMLINUZ")]
+    kernel: PathBuf,
+    /// A statically linked busybox (Debian's `busybox-static`).
+    #[arg(long, value_name = "BUSYBOX", default_value = "/usr/bin/busybox")]
+    busybox: PathBuf,
+    /// The directory to write the image to (made if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+fn microvm_image(args: &MicrovmImageArgs) -> Result<ExitCode> {
+    let config = aecl_sandbox::build_microvm_image(&args.kernel, &args.busybox, &args.out)?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "kernel:    {}", config.kernel.display())?;
+    writeln!(stdout, "initramfs: {}", config.initrd.display())?;
+    writeln!(
+        stdout,
+        "use it with: export {}={}",
+        aecl_sandbox::MICROVM_IMAGE_ENV,
+        args.out.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

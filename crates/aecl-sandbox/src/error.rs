@@ -10,6 +10,9 @@ pub enum SandboxError {
     /// was tried in its place.
     #[error("the `{tier}` sandbox tier is not available on this host: {why}")]
     TierUnavailable { tier: crate::Tier, why: String },
+    /// The microVM's guest image could not be built from what was given.
+    #[error("microVM image: {0}")]
+    Image(String),
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
 }

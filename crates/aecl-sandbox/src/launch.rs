@@ -57,7 +57,8 @@ pub struct SandboxConfig {
 
 impl SandboxConfig {
     /// The helper beside the running executable (how `aecl` is installed), the system's
-    /// temporary directory, nothing kept warm.
+    /// temporary directory, nothing kept warm; the microVM image named by
+    /// `AECL_MICROVM_IMAGE` ([`MicrovmConfig::from_env`](crate::MicrovmConfig::from_env)).
     pub fn beside_current_exe() -> Result<SandboxConfig, SandboxError> {
         let exe = std::env::current_exe().map_err(|e| SandboxError::Helper(format!("{e}")))?;
         let helper = exe.with_file_name("aecl-sandbox");
@@ -66,7 +67,10 @@ impl SandboxConfig {
             runtime_dir: std::env::temp_dir(),
             identity: None,
             warm: 0,
-            tiers: TierConfig::default(),
+            tiers: TierConfig {
+                microvm: crate::MicrovmConfig::from_env(),
+                ..TierConfig::default()
+            },
         })
     }
 }
@@ -249,8 +253,12 @@ impl Sandbox {
     }
 
     /// Builds sandboxes of `request`'s shape now, up to the configured count, so that the
-    /// first runs find them ready.
+    /// first runs find them ready. Only the process tier keeps sandboxes warm: a `gvisor`
+    /// or `microvm` run starts its own.
     pub async fn prepare(&self, request: &Request) -> Result<(), SandboxError> {
+        if request.tier != Tier::Process {
+            return Ok(());
+        }
         let shape = Shape::of(request);
         while self.warm_count(&shape) < self.inner.config.warm {
             let built = self.inner.build(request).await?;

@@ -27,6 +27,9 @@ mod tier;
 pub use egress::{EgressAttempt, HostPattern, proxy_target};
 pub use error::SandboxError;
 pub use launch::{Execution, Request, Sandbox, SandboxConfig};
-pub use microvm::MicrovmConfig;
+pub use microvm::{
+    Accel, IMAGE_ENV as MICROVM_IMAGE_ENV, INITRD_FILE as MICROVM_INITRD_FILE,
+    KERNEL_FILE as MICROVM_KERNEL_FILE, MicrovmConfig, build_image as build_microvm_image,
+};
 pub use spec::{Bind, Deadlines, Isolation, Layers, Limits, Outcome, TimeLimit};
 pub use tier::{Tier, TierConfig, TierStatus};

@@ -2,6 +2,7 @@
 
 mod escape;
 mod gvisor;
+mod microvm;
 mod run;
 
 use std::path::PathBuf;
