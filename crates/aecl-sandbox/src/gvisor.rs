@@ -10,7 +10,9 @@
 //!
 //! runsc folds a death by signal N into the exit status 128 + N, as a shell does; the
 //! tier therefore reports it as [`Outcome::Exited`] with that code (the exit code
-//! `aecl sandbox run` passes through is the same as the process tier's).
+//! `aecl sandbox run` passes through is the same as the process tier's). Each run starts
+//! its own sandbox (none is kept warm), so the deadlines and `elapsed_ms` count from the
+//! start of `runsc run`, the sandbox's boot included.
 
 mod bundle;
 

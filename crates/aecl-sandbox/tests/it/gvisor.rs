@@ -159,3 +159,23 @@ fn allowed_hosts_are_reached_through_the_egress_proxy_and_nothing_else() {
     assert_eq!(attempts, [(allowed, true), (other, false)]);
     assert!(done.layers.egress_proxy);
 }
+
+#[test]
+fn a_launcher_that_keeps_sandboxes_warm_builds_none_for_gvisor() {
+    use aecl_sandbox::{Sandbox, SandboxConfig};
+    let runtime_dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        helper: std::path::PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
+        runtime_dir: runtime_dir.path().to_path_buf(),
+        identity: None,
+        warm: 1,
+        tiers: Default::default(),
+    })
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let request = gvisor("echo fresh");
+    runtime.block_on(sandbox.prepare(&request)).unwrap();
+    assert_eq!(sandbox.warm_for(&request), 0);
+    let done = runtime.block_on(sandbox.run(request)).unwrap();
+    assert_eq!((done.tier, text(&done.stdout).as_str()), (Tier::Gvisor, "fresh\n"));
+}
