@@ -275,11 +275,26 @@ pub(crate) async fn request(
     token: &str,
     body: Option<&Value>,
 ) -> Result<(u16, Value)> {
+    request_with_headers(server, method, path, token, &[], body).await
+}
+
+/// `request` with extra headers.
+pub(crate) async fn request_with_headers(
+    server: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Result<(u16, Value)> {
     let uri = format!("{}{path}", server.trim_end_matches('/'));
     let mut builder = hyper::Request::builder()
         .method(method)
         .uri(&uri)
         .header("authorization", format!("Bearer {token}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
     let bytes = match body {
         Some(body) => {
             builder = builder.header("content-type", "application/json");

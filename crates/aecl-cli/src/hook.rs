@@ -5,10 +5,15 @@
 //!
 //! The call is decided either locally, from a policy directory (`--policy DIR --agent
 //! ID`, with the decision code of `aecl eval`), or by a running `aecl serve` (`--server
-//! URL`, an agent token from `--token-file` or `AECL_TOKEN`), whose `/v1/hooks/claude-code`
-//! evaluates, records and audits it; Codex and Gemini CLI inputs are translated to Claude
-//! Code's there and back. The mapping from a tool to a catalog action is
-//! `aecl_policy::hook`'s, the one the server uses.
+//! URL`, an agent token from `--token-file` or `AECL_TOKEN`), which records and audits it.
+//! The mapping from a tool to a catalog action is `aecl_policy::hook`'s, the one the
+//! server uses.
+//!
+//! Claude Code's input goes to the server's `/v1/hooks/claude-code` (evaluate): its `ask`
+//! lets Claude Code's user approve. Codex and Gemini CLI cannot ask, so theirs goes to
+//! `/v1/execute` with `Aecl-Executor: client` (the agent runs the tool): a call that needs
+//! approval files an approval request, which an approver answers on the web page or with
+//! `aecl approvals approve ID`; the agent's retry of the same call is then allowed, once.
 //!
 //! It fails closed: bad stdin, a policy that does not load, a server that cannot be
 //! reached, is slow (`--timeout`) or answers anything but a 2xx with a decision all become
@@ -18,7 +23,8 @@
 //!
 //! `require_approval` is Claude Code's `ask` (its user is asked). Codex refuses `ask` from a
 //! `PreToolUse` hook (and would then run the call), and Gemini CLI's `BeforeTool` has no
-//! such answer, so for them it is a `deny` whose reason says a person must approve.
+//! such answer, so for them it is a `deny` whose reason says a person must approve, and
+//! where.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -33,7 +39,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::approvals::{read_token, request};
+use crate::approvals::{read_token, request_with_headers};
 use crate::input::{load_policy, now};
 
 #[derive(Debug, Subcommand)]
@@ -104,14 +110,28 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
         HookCommand::Codex(args) => (Agent::Codex, args),
         HookCommand::Gemini(args) => (Agent::Gemini, args),
     };
-    let outcome =
+    let decided =
         read_stdin().and_then(|text| decide(agent, args, &text)).unwrap_or_else(|error| {
-            HookOutcome {
+            Decided::from(HookOutcome {
                 decision: Decision::Block,
                 reason: format!("aecl could not decide the call, so it is denied: {error:#}"),
-            }
+            })
         });
-    answer(agent, &outcome)
+    answer(agent, &decided)
+}
+
+/// A decision, and where a person approves the call when it needs approval.
+#[derive(Debug)]
+struct Decided {
+    outcome: HookOutcome,
+    /// The server's approval request (Codex and Gemini CLI) and the server.
+    approval: Option<(String, String)>,
+}
+
+impl From<HookOutcome> for Decided {
+    fn from(outcome: HookOutcome) -> Decided {
+        Decided { outcome, approval: None }
+    }
 }
 
 fn read_stdin() -> Result<String> {
@@ -126,7 +146,7 @@ fn read_stdin() -> Result<String> {
     Ok(text)
 }
 
-fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<HookOutcome> {
+fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
     let input = HookInput::parse(text, agent.event())?;
     match (&args.policy, &args.agent, &args.server) {
         (Some(policy), Some(agent_id), _) => {
@@ -138,22 +158,24 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<HookOutcome> {
                 .apply(&TraceEvent::Call(event))
                 .map_err(|e| anyhow!(e))?
                 .ok_or_else(|| anyhow!("the call was not decided"))?;
-            Ok(HookOutcome::of(&action, &decided.verdict))
+            Ok(HookOutcome::of(&action, &decided.verdict).into())
         }
-        (None, _, Some(server)) => ask_server(server, args, input),
+        (None, _, Some(server)) => ask_server(agent, server, args, input),
         _ => bail!("give --policy DIR --agent ID, or --server URL"),
     }
 }
 
-/// Posts the call to `aecl serve`'s Claude Code hook and reads its decision.
-fn ask_server(server: &str, args: &HookArgs, mut input: HookInput) -> Result<HookOutcome> {
+/// Asks `aecl serve`: Claude Code's hook endpoint for Claude Code, a client-executed
+/// `execute` for the others.
+fn ask_server(agent: Agent, server: &str, args: &HookArgs, input: HookInput) -> Result<Decided> {
     let token = read_token(args.token_file.as_deref())?;
-    // The endpoint speaks Claude Code's `PreToolUse`; a Gemini MCP tool is named the way
-    // Claude Code names it, so the server maps it to the same catalog action.
-    input.tool_name = input.qualified_tool_name();
-    input.mcp_context = None;
-    input.hook_event_name = "PreToolUse".to_owned();
-    let body = serde_json::to_value(&input)?;
+    let (path, headers, body): (_, &[(&str, &str)], _) = match agent {
+        Agent::ClaudeCode => ("/v1/hooks/claude-code", &[], serde_json::to_value(&input)?),
+        Agent::Codex | Agent::Gemini => {
+            let event = input.into_call_event(aecl_engine::new_id);
+            ("/v1/execute", &[("aecl-executor", "client")], serde_json::to_value(&event)?)
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -163,7 +185,7 @@ fn ask_server(server: &str, args: &HookArgs, mut input: HookInput) -> Result<Hoo
         .block_on(async {
             tokio::time::timeout(
                 limit,
-                request(server, "POST", "/v1/hooks/claude-code", &token, Some(&body)),
+                request_with_headers(server, "POST", path, &token, headers, Some(&body)),
             )
             .await
         })
@@ -174,7 +196,46 @@ fn ask_server(server: &str, args: &HookArgs, mut input: HookInput) -> Result<Hoo
         let message = answer["error"]["message"].as_str().unwrap_or("no message");
         bail!("aecl serve at {server} answered {status}: {message}");
     }
-    outcome_of(&answer).with_context(|| format!("the answer of aecl serve at {server}"))
+    let decided = match agent {
+        Agent::ClaudeCode => outcome_of(&answer).map(Decided::from),
+        Agent::Codex | Agent::Gemini => execute_outcome(&answer).map(|(outcome, approval)| {
+            Decided { outcome, approval: approval.map(|id| (id, server.to_owned())) }
+        }),
+    };
+    decided.with_context(|| format!("the answer of aecl serve at {server}"))
+}
+
+/// The decision in an execute answer (a replay line with `approval_id`), as enforced, and
+/// the approval request when the call waits for one.
+fn execute_outcome(answer: &Value) -> Result<(HookOutcome, Option<String>)> {
+    let field = |name: &str| answer[name].as_str().unwrap_or_default();
+    let decided = match field("decision") {
+        "allow" => Decision::Allow,
+        "require_approval" => Decision::RequireApproval,
+        "block" => Decision::Block,
+        _ => bail!("no `decision` of `allow`, `require_approval` or `block` in {answer}"),
+    };
+    let decision = match field("mode") {
+        "monitor" => Decision::Allow,
+        "enforce" | "dry-run" => decided,
+        _ => bail!("no `mode` of `enforce`, `monitor` or `dry-run` in {answer}"),
+    };
+    let deciding: Vec<String> = answer["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["decision"].as_str() == Some(decided.as_str()))
+        .map(|r| {
+            let text = |name: &str| r[name].as_str().unwrap_or_default().to_owned();
+            format!("{}: {}", text("rule"), text("message"))
+        })
+        .collect();
+    let outcome = HookOutcome::new(field("action"), decision, &deciding, field("policy_revision"));
+    let approval = match (decision, answer["approval_id"].as_str()) {
+        (Decision::RequireApproval, Some(id)) => Some(id.to_owned()),
+        _ => None,
+    };
+    Ok((outcome, approval))
 }
 
 /// The decision in the server's `hookSpecificOutput`; anything else is an error (denied).
@@ -191,17 +252,28 @@ fn outcome_of(answer: &Value) -> Result<HookOutcome> {
 }
 
 /// Writes the agent's answer; a deny also goes to stderr and exits 2.
-fn answer(agent: Agent, outcome: &HookOutcome) -> Result<ExitCode> {
+fn answer(agent: Agent, decided: &Decided) -> Result<ExitCode> {
+    let outcome = &decided.outcome;
     let (decision, reason) = match (agent, outcome.decision) {
-        (Agent::Codex | Agent::Gemini, Decision::RequireApproval) => (
-            Decision::Block,
-            format!(
-                "{}. A person must approve this call, and {}'s hook cannot ask, so aecl denies \
-                 it: a person who approves can run it themselves, or change the policy",
+        (Agent::Codex | Agent::Gemini, Decision::RequireApproval) => {
+            let how = match &decided.approval {
+                Some((id, server)) => format!(
+                    "approval request {id} is filed: an approver answers it at {}/ui or with \
+                     `aecl approvals approve {id}`, and then the same call is allowed once",
+                    server.trim_end_matches('/')
+                ),
+                None => {
+                    "with aecl serve (--server) it would be filed as an approval request".to_owned()
+                }
+            };
+            let reason = format!(
+                "{}. A person must approve this call and {}'s hook cannot ask, so it is denied; \
+                 {how}",
                 outcome.reason,
                 agent.name()
-            ),
-        ),
+            );
+            (Decision::Block, reason)
+        }
         (_, decision) => (decision, outcome.reason.clone()),
     };
     let stdout = match agent {

@@ -134,13 +134,23 @@ impl HookOutcome {
     /// The answer to `action` under `verdict`: the reasons that decided it, or the decision
     /// and the policy revision when none did.
     pub fn of(action: &str, verdict: &Verdict) -> HookOutcome {
-        let decision = verdict.enforced_decision();
-        let reasons: Vec<String> =
+        let deciding: Vec<String> =
             verdict.deciding_reasons().map(|r| format!("{}: {}", r.rule, r.message)).collect();
-        let reason = if reasons.is_empty() {
-            format!("aecl: `{action}` {} (policy {})", decision.as_str(), verdict.policy_revision)
+        HookOutcome::new(action, verdict.enforced_decision(), &deciding, &verdict.policy_revision.0)
+    }
+
+    /// The answer to `action` decided `decision` (as enforced), for the deciding reasons
+    /// (`rule: message`) of a verdict under the policy `revision`.
+    pub fn new(
+        action: &str,
+        decision: Decision,
+        deciding: &[String],
+        revision: &str,
+    ) -> HookOutcome {
+        let reason = if deciding.is_empty() {
+            format!("aecl: `{action}` {} (policy {revision})", decision.as_str())
         } else {
-            format!("aecl: `{action}` {}: {}", decision.as_str(), reasons.join("; "))
+            format!("aecl: `{action}` {}: {}", decision.as_str(), deciding.join("; "))
         };
         HookOutcome { decision, reason }
     }

@@ -1,8 +1,8 @@
 //! `POST /v1/hooks/claude-code`: Claude Code's HTTP hook on `PreToolUse`. The body is the
 //! hook input exactly as Claude Code sends it (unknown fields are accepted, since Claude
 //! Code adds fields over time); the answer is its `hookSpecificOutput` with a
-//! `permissionDecision` of `allow`, `ask` or `deny` and a reason. `aecl hook codex` and
-//! `aecl hook gemini` post their agents' inputs here too.
+//! `permissionDecision` of `allow`, `ask` or `deny` and a reason. `aecl hook claude-code
+//! --server` posts here too.
 //!
 //! Mapping (`aecl_policy::hook`, shared with `aecl hook`): the session is the run,
 //! `tool_use_id` the call id, `tool_input` the arguments, the token's subject the agent. A

@@ -141,13 +141,48 @@ fn recorded_hook_inputs_are_decided_by_a_running_server() {
     assert_eq!(status, 200, "{run}");
     assert_eq!(run["version"], 7, "{run}");
 
-    // The token may come from the environment instead.
+    // Codex cannot ask: its call filed an approval request that an approver answers, after
+    // which the same call is allowed, once.
+    let codex =
+        ["hook", "codex", "--server", &server, "--token-file", &token_file.display().to_string()];
+    let push = payload("codex/bash-git-push.json");
+    let (saw, reason) = seen("codex", &run_with_stdin(codex, &push));
+    assert_eq!(saw, Deny, "{reason}");
+    let id = reason
+        .split_once("approval request ")
+        .and_then(|(_, rest)| rest.split_once(" is filed"))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("no approval request in {reason}"));
+    assert!(reason.contains(&format!("{server}/ui")), "{reason}");
+    let alice = dir.path().join("alice.token");
+    std::fs::write(&alice, issue(dir.path(), &["--approver", "alice"])).unwrap();
+    let approved = crate::run([
+        "approvals",
+        "--server",
+        &server,
+        "--token-file",
+        &alice.display().to_string(),
+        "approve",
+        &id,
+        "--reason",
+        "the branch is ready",
+    ]);
+    assert_eq!(approved.code, Some(0), "{approved:#?}");
+    let (saw, reason) = seen("codex", &run_with_stdin(codex, &push));
+    assert_eq!(saw, Allow, "{reason}");
+    let (saw, reason) = seen("codex", &run_with_stdin(codex, &push));
+    assert_eq!(saw, Deny, "the grant is spent once: {reason}");
+    assert!(!reason.contains(&id), "a new request, not the answered one: {reason}");
+
+    // The token may come from the environment instead. (A new call: an execute's call id
+    // is unique in its run.)
     let out = run_with_stdin_env(
         ["hook", "codex", "--server", &server],
-        &payload("codex/bash-ls.json"),
+        &payload("codex/bash-ls.json").replace("call_HookTest0001", "call_HookTest0101"),
         &[("AECL_TOKEN", Some(&token))],
     );
-    assert_eq!(seen("codex", &out).0, Allow);
+    let (saw, reason) = seen("codex", &out);
+    assert_eq!(saw, Allow, "{reason}");
 
     // A token the server does not accept is a deny, not a pass.
     let out = run_with_stdin_env(
@@ -156,6 +191,15 @@ fn recorded_hook_inputs_are_decided_by_a_running_server() {
         &[("AECL_TOKEN", Some("aecl1.forged.token"))],
     );
     let (saw, reason) = seen("gemini", &out);
+    assert_eq!(saw, Deny, "{reason}");
+    assert!(reason.contains("answered 401"), "{reason}");
+    // Claude Code's endpoint answers a refusal as a 200 deny.
+    let out = run_with_stdin_env(
+        ["hook", "claude-code", "--server", &server],
+        &payload("claude-code/bash-ls.json"),
+        &[("AECL_TOKEN", Some("aecl1.forged.token"))],
+    );
+    let (saw, reason) = seen("claude-code", &out);
     assert_eq!(saw, Deny, "{reason}");
     assert!(reason.contains("unauthenticated"), "{reason}");
 }
