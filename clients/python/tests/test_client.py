@@ -298,3 +298,14 @@ def test_guarded_methods_send_their_arguments_by_name(client):
     with pytest.raises(aecl.Blocked) as blocked:
         Orders().lookup(order_id="ORD-6", extra=1)
     assert "arguments.schema" in [r.rule for r in blocked.value.reasons]
+
+
+def test_a_call_the_policy_wants_sandboxed_is_not_handed_to_the_client(client):
+    @aecl.guard(client)
+    def build_report() -> None:
+        raise AssertionError("must not run")
+
+    with pytest.raises(aecl.Blocked) as blocked:
+        build_report()
+    reasons = {r.rule: r.message for r in blocked.value.reasons}
+    assert "client runs this call" in reasons["sandbox.tier_unavailable"], reasons

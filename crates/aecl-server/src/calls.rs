@@ -15,7 +15,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aecl_core::{Call, Decision, Mode, Reason, Revision, RiskBreakdown, Stage, Verdict};
+use aecl_core::{
+    Call, Decision, Mode, Reason, Revision, RiskBreakdown, SandboxTier, Stage, Verdict,
+};
 use aecl_engine::identity::Role;
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Effect, EngineError, Store};
 use aecl_policy::replay::{Decided, DecisionLine};
@@ -62,6 +64,20 @@ impl Connector for ClientExecutes {
     fn execute<'a>(&'a self, _: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
         let result = serde_json::json!({ "executed_by": "client" });
         Box::pin(async move { ConnectorOutcome::Succeeded { result, rollback_token: None } })
+    }
+
+    /// aecl cannot sandbox a call the client runs: a policy requiring a tier blocks it.
+    fn placement<'a>(
+        &'a self,
+        _: &'a Call,
+        required: SandboxTier,
+    ) -> BoxFuture<'a, Result<SandboxTier, String>> {
+        Box::pin(async move {
+            Err(format!(
+                "the client runs this call in its own process, in no sandbox of aecl's, and \
+                 the policy requires the `{required}` tier"
+            ))
+        })
     }
 }
 
