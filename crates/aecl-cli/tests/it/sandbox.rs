@@ -105,7 +105,15 @@ fn tiers_says_which_tiers_work_here_and_why_not() {
 fn the_gvisor_tier_runs_the_command_and_says_so() {
     helper_is_built();
     let done = run([
-        "sandbox", "run", "--tier", "gvisor", "--report", "--", "sh", "-c", "echo hi; exit 7",
+        "sandbox",
+        "run",
+        "--tier",
+        "gvisor",
+        "--report",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; exit 7",
     ]);
     assert_eq!(done.code, Some(7), "{}", done.stderr);
     assert_eq!(done.stdout, "hi\n");
@@ -132,4 +140,55 @@ fn a_tier_that_does_not_work_here_refuses_with_125() {
     let done = run(["sandbox", "run", "--tier", "vm", "--", "true"]);
     assert_eq!(done.code, Some(2));
     assert!(done.stderr.contains("--tier `vm`"), "{}", done.stderr);
+}
+
+#[test]
+fn a_killed_launcher_leaves_no_gvisor_container_running() {
+    helper_is_built();
+    // The sandbox's directory, and so every runsc process's arguments, are under TMPDIR.
+    let tmp = crate::temp_dir();
+    let mut aecl = crate::aecl()
+        .args(["sandbox", "run", "--tier", "gvisor", "--timeout", "600", "--", "sleep", "600"])
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The sandbox (gVisor's kernel, `runsc-sandbox ... boot`) is up.
+    let started = wait_for(|| {
+        processes_naming(tmp.path())
+            .iter()
+            .any(|c| c.starts_with("runsc-sandbox") && c.contains(" boot "))
+    });
+    assert!(started, "no gVisor sandbox appeared: {:?}", processes_naming(tmp.path()));
+    aecl.kill().unwrap();
+    aecl.wait().unwrap();
+    // runsc dies with its launcher, and the attached sandbox with runsc.
+    let gone = wait_for(|| processes_naming(tmp.path()).is_empty());
+    assert!(gone, "left running: {:?}", processes_naming(tmp.path()));
+}
+
+/// Polls `done` for up to 20 seconds (a bound for a loaded machine, not a measurement).
+fn wait_for(done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    done()
+}
+
+/// The command lines of the host's processes that name `path`.
+fn processes_naming(path: &Path) -> Vec<String> {
+    let needle = path.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains(&needle))
+        .collect()
 }
