@@ -156,6 +156,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             action_prefix: args.action_prefix.clone(),
             approval_wait: Duration::from_secs(args.approval_wait),
             redact,
+            clock: Arc::new(SystemClock),
         };
         tracing::info!(run = %config.run, upstream = %upstream.name(), "MCP gateway on stdio");
         Gateway::new(engine, upstream, config).serve_stdio().await?;

@@ -8,15 +8,16 @@
 //! arguments (the grant is bound to the call's digest, not to a call id). The client's own
 //! elicitation is never asked for, and never taken as approval.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aecl_audit::redact::FieldPath;
 use aecl_core::{Call, Decision, Mode, Verdict};
-use aecl_engine::{ApprovalStatus, Engine, EngineError, Store, new_id};
+use aecl_engine::{ApprovalStatus, Clock, Engine, EngineError, Store, new_id};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
+    ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -25,6 +26,7 @@ use serde_json::Value;
 use crate::error::McpError;
 use crate::forward::Forward;
 use crate::listing::{action_of, callable};
+use crate::pins::{Pinned, Pins};
 use crate::upstream::Upstream;
 
 /// How often a call waiting for approval looks at its request.
@@ -46,6 +48,8 @@ pub struct GatewayConfig {
     /// Output fields redacted (beside the built-in credential detectors) from what the
     /// client is given, as from the audit log.
     pub redact: Vec<FieldPath>,
+    /// The time of tool-definition pins and change requests (the engine's clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The gateway over an engine on store `S` and one wrapped server.
@@ -54,6 +58,10 @@ pub struct Gateway<S> {
     engine: Arc<Engine<S>>,
     upstream: Arc<Upstream>,
     config: GatewayConfig,
+    pins: Arc<Pins>,
+    /// The wrapped server's tools as last listed, by name: what a call's definition is
+    /// checked against.
+    tools: Arc<Mutex<HashMap<String, Tool>>>,
 }
 
 impl<S> Clone for Gateway<S> {
@@ -62,13 +70,15 @@ impl<S> Clone for Gateway<S> {
             engine: self.engine.clone(),
             upstream: self.upstream.clone(),
             config: self.config.clone(),
+            pins: self.pins.clone(),
+            tools: self.tools.clone(),
         }
     }
 }
 
 impl<S: Store + 'static> Gateway<S> {
     pub fn new(engine: Arc<Engine<S>>, upstream: Arc<Upstream>, config: GatewayConfig) -> Self {
-        Gateway { engine, upstream, config }
+        Gateway { engine, upstream, config, pins: Arc::default(), tools: Arc::default() }
     }
 
     /// Serves one client over this process's stdin and stdout until it disconnects.
@@ -82,11 +92,53 @@ impl<S: Store + 'static> Gateway<S> {
     }
 
     /// The wrapped server's tools that the agent may call.
-    pub async fn listed_tools(&self) -> Result<Vec<rmcp::model::Tool>, McpError> {
+    /// A tool whose definition changed since it was first seen is left out until an
+    /// approver accepts the change.
+    pub async fn listed_tools(&self) -> Result<Vec<Tool>, McpError> {
         let policy = self.engine.policy();
-        let mut tools = self.upstream.tools().await?;
-        tools.retain(|tool| callable(&policy, &self.config.agent, &self.action(&tool.name)));
+        let tools = self.refresh_tools().await?;
+        let mut listed = Vec::with_capacity(tools.len());
+        for tool in tools {
+            let action = self.action(&tool.name);
+            if !callable(&policy, &self.config.agent, &action) {
+                continue;
+            }
+            match self.pinned(&action, &tool).await {
+                Ok(Pinned::Accepted) => listed.push(tool),
+                Ok(Pinned::Changed { approval_id, .. }) => {
+                    tracing::warn!(tool = %tool.name, approval_id, "changed tool left out of tools/list");
+                }
+                Err(error) => return Err(McpError::Serve(format!("checking `{action}`: {error}"))),
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Lists the wrapped server's tools and keeps their definitions.
+    async fn refresh_tools(&self) -> Result<Vec<Tool>, McpError> {
+        let tools = self.upstream.tools().await?;
+        let mut known = self.tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.clear();
+        known.extend(tools.iter().map(|t| (t.name.to_string(), t.clone())));
         Ok(tools)
+    }
+
+    async fn pinned(&self, action: &str, tool: &Tool) -> Result<Pinned, EngineError> {
+        let (agent, run) = (&self.config.agent, &self.config.run);
+        let now = self.config.clock.now();
+        self.pins.check(&self.engine, agent, run, action, tool, now).await
+    }
+
+    /// The definition of `tool` as last listed (listing the server when it is not known).
+    async fn definition(&self, tool: &str) -> Result<Option<Tool>, McpError> {
+        let known = |tools: &Mutex<HashMap<String, Tool>>| {
+            tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(tool).cloned()
+        };
+        if let Some(definition) = known(&self.tools) {
+            return Ok(Some(definition));
+        }
+        self.refresh_tools().await?;
+        Ok(known(&self.tools))
     }
 
     /// One `tools/call` through the engine. Never an error: every failure is a tool error
@@ -96,7 +148,24 @@ impl<S: Store + 'static> Gateway<S> {
         let args = Value::Object(params.arguments.unwrap_or_default());
         let call = self.call_of(&action, args);
         let tool = params.name.into_owned();
-        let mut outcome = self.execute(call.clone(), &tool).await;
+        // A tool whose definition changed since it was first seen runs only once an
+        // approver has accepted the change.
+        let checked = match self.definition(&tool).await {
+            Ok(Some(definition)) => match self.pinned(&action, &definition).await {
+                Ok(Pinned::Accepted) => Ok(()),
+                Ok(Pinned::Changed { approval_id, status, first, now }) => {
+                    Err(Refused::ToolChanged { approval_id, status, first, now })
+                }
+                Err(error) => Err(Refused::Engine(error)),
+            },
+            // Unknown to the server: the engine decides (and the server answers).
+            Ok(None) => Ok(()),
+            Err(error) => Err(Refused::Failed(error.to_string())),
+        };
+        let mut outcome = match checked {
+            Ok(()) => self.execute(call.clone(), &tool).await,
+            Err(refused) => Err(refused),
+        };
         // A request made now (or earlier, for the same call) is waited on; once it is
         // approved the same call is made again and its grant lets it through.
         if let Err(Refused::Pending { approval_id, .. }) = &outcome {
@@ -266,6 +335,7 @@ enum Refused {
     Blocked(String),
     Pending { approval_id: String, reasons: String },
     Answered { approval_id: String, status: ApprovalStatus },
+    ToolChanged { approval_id: String, status: ApprovalStatus, first: String, now: String },
     Failed(String),
     Engine(EngineError),
 }
@@ -283,6 +353,12 @@ impl Refused {
             }
             Refused::Answered { approval_id, status } => format!(
                 "aecl: `{action}` was not executed: approval request `{approval_id}` was {}",
+                status.as_str()
+            ),
+            Refused::ToolChanged { approval_id, status, first, now } => format!(
+                "aecl blocked `{action}`: mcp.tool_changed: the tool's definition changed since \
+                 it was first seen (sha256 {first} -> {now}); approval request `{approval_id}` \
+                 for the new definition is {}",
                 status.as_str()
             ),
             Refused::Failed(error) => format!("aecl: `{action}` failed: {error}"),

@@ -9,6 +9,8 @@
 //! - every `tools/call` is a call of the engine (`Engine::execute`): decided, recorded in
 //!   the audit log before it runs, forwarded to the wrapped server only when allowed, its
 //!   output recorded into the run's history (provenance) and redacted as policy says;
+//! - a tool whose definition changed since it was first seen is blocked until an approver
+//!   accepts the change (pins in the approval gate);
 //! - a call that needs approval waits for an approver's answer in the engine's approval
 //!   gate (the one `aecl serve` shows), never for the MCP client's own say-so.
 //!
@@ -18,6 +20,7 @@ mod error;
 mod forward;
 mod gateway;
 pub mod listing;
+mod pins;
 mod upstream;
 
 pub use error::McpError;

@@ -6,7 +6,8 @@ Usage: python_client.py MODE PLAN -- COMMAND ARGS...   (stdio: the client starts
 MODE is `legacy` (the 2025-11-25 `initialize` handshake) or `2026-07-28` (`server/discover`
 and per-request `_meta`). PLAN is a JSON list of calls, each `{"tool": NAME, "arguments":
 {...}}`, or `{"wait_for_file": PATH}` to pause until PATH exists (the test's signal that an
-approver has answered). Prints one JSON object: the negotiated protocol version, the listed tools (name and
+approver has answered), or `{"list": true}` to list the tools again (kept under
+`relisted`). Prints one JSON object: the negotiated protocol version, the listed tools (name and
 annotations) and each call's result (`isError`, text, structured content).
 """
 
@@ -44,8 +45,11 @@ async def main() -> None:
             }
             for tool in tools.tools
         ]
-        calls = []
+        calls, relisted = [], []
         for step in plan:
+            if step.get("list"):
+                relisted.append([tool.name for tool in (await client.list_tools()).tools])
+                continue
             if "wait_for_file" in step:
                 await wait_for_file(step["wait_for_file"])
                 continue
@@ -57,7 +61,7 @@ async def main() -> None:
                     "structured": result.structured_content,
                 }
             )
-        print(json.dumps({"protocol": client.protocol_version, "tools": listed, "calls": calls}))
+        print(json.dumps({"protocol": client.protocol_version, "tools": listed, "calls": calls, "relisted": relisted}))
 
 
 asyncio.run(main())

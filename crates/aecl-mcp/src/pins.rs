@@ -1,0 +1,211 @@
+//! Tool definitions pinned when first seen: a server that changes a tool's description,
+//! schema or annotations after the agent's operator started trusting it (a "rug pull")
+//! has that tool blocked until an approver accepts the new definition.
+//!
+//! The pins live in the engine's approval gate, so they are as durable as the store and an
+//! approver accepts a change where every other request is answered (API, `/ui`,
+//! `aecl approvals`). For an action `A` and a definition hash `H` (SHA-256 of the
+//! definition's canonical JSON):
+//!
+//! - `mcp-pin:A` is the first definition seen, recorded as an approved request;
+//! - `mcp-pin:A:H` is a change to `H`: a pending request until an approver answers it.
+//!
+//! A definition is accepted when it is the first one seen or its change was approved.
+//! Accepted hashes are remembered in memory: an approval is never taken back.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use aecl_core::{CallDigest, Revision, Timestamp};
+use aecl_engine::{Approval, ApprovalStatus, Engine, EngineError, Store};
+use rmcp::model::Tool;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// How long a change request stays open: changes are rare and may wait for a review.
+const CHANGE_REQUEST_SECS: u64 = 30 * 24 * 3600;
+
+/// The pseudo-action that change requests are filed under.
+pub(crate) const CHANGE_ACTION: &str = "mcp.tool_definition";
+
+/// What the gate says of a tool's current definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Pinned {
+    Accepted,
+    /// Changed since first seen; not accepted (yet).
+    Changed {
+        approval_id: String,
+        status: ApprovalStatus,
+        first: String,
+        now: String,
+    },
+}
+
+/// The pins of one gateway, with the accepted ones remembered.
+#[derive(Debug, Default)]
+pub(crate) struct Pins {
+    accepted: Mutex<HashSet<(String, String)>>,
+}
+
+impl Pins {
+    /// Checks `tool`'s definition for `action`; pins it when it is the first one seen, and
+    /// files a change request when it differs from every accepted one.
+    pub async fn check<S: Store>(
+        &self,
+        engine: &Engine<S>,
+        agent: &str,
+        run: &str,
+        action: &str,
+        tool: &Tool,
+        now: Timestamp,
+    ) -> Result<Pinned, EngineError> {
+        let hash = definition_hash(tool);
+        let key = (action.to_owned(), hash.clone());
+        if self.remembered(&key) {
+            return Ok(Pinned::Accepted);
+        }
+        let store = engine.store();
+        let first_id = format!("mcp-pin:{action}");
+        let first = match store.approval(&first_id).await? {
+            Some(first) => first,
+            None => {
+                let revision = engine.policy().revision.clone();
+                let mut pin =
+                    request(&first_id, (agent, run, action), tool, &hash, None, (now, revision));
+                pin.status = ApprovalStatus::Approved;
+                pin.decided_by = Some("aecl-mcp (first seen)".to_owned());
+                // Another gateway may pin it at the same moment: read what won.
+                if store.put_approval(pin).await.is_err() {
+                    store
+                        .approval(&first_id)
+                        .await?
+                        .ok_or_else(|| EngineError::ApprovalNotFound(first_id.clone()))?
+                } else {
+                    self.remember(key);
+                    return Ok(Pinned::Accepted);
+                }
+            }
+        };
+        if first.call_digest.0 == hash {
+            self.remember(key);
+            return Ok(Pinned::Accepted);
+        }
+        let change_id = format!("mcp-pin:{action}:{hash}");
+        let change = match store.approval(&change_id).await? {
+            Some(change) => change,
+            None => {
+                let revision = engine.policy().revision.clone();
+                let change = request(
+                    &change_id,
+                    (agent, run, action),
+                    tool,
+                    &hash,
+                    Some(&first),
+                    (now, revision),
+                );
+                tracing::warn!(action, first = %first.call_digest.0, now = %hash, "tool definition changed: blocked until approved");
+                if store.put_approval(change.clone()).await.is_err() {
+                    store.approval(&change_id).await?.unwrap_or(change)
+                } else {
+                    change
+                }
+            }
+        };
+        if change.status == ApprovalStatus::Approved {
+            self.remember(key);
+            return Ok(Pinned::Accepted);
+        }
+        Ok(Pinned::Changed {
+            approval_id: change_id,
+            status: change.status,
+            first: first.call_digest.0,
+            now: hash,
+        })
+    }
+
+    fn remembered(&self, key: &(String, String)) -> bool {
+        self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key)
+    }
+
+    fn remember(&self, key: (String, String)) {
+        self.accepted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key);
+    }
+}
+
+/// SHA-256 of the canonical JSON of what the model is told of a tool: name, title,
+/// description, schemas and annotations (not `_meta` or icons).
+pub(crate) fn definition_hash(tool: &Tool) -> String {
+    let definition = json!({
+        "name": tool.name,
+        "title": tool.title,
+        "description": tool.description,
+        "inputSchema": tool.input_schema,
+        "outputSchema": tool.output_schema,
+        "annotations": tool.annotations,
+    });
+    let canonical = aecl_core::canonical::canonical_json(&definition);
+    aecl_core::call::hex(&Sha256::digest(canonical.as_bytes()))
+}
+
+/// A request in the approval gate for `tool`'s definition `hash` (a change from `first`
+/// when given), shaped like a call's request so every approver view shows it.
+fn request(
+    id: &str,
+    (agent, run, action): (&str, &str, &str),
+    tool: &Tool,
+    hash: &str,
+    first: Option<&Approval>,
+    (now, revision): (Timestamp, Revision),
+) -> Approval {
+    let definition = serde_json::to_value(tool).unwrap_or(Value::Null);
+    let previous = first.map(|f| f.body["call"]["args"]["definition"].clone());
+    let message = match first {
+        Some(first) => format!(
+            "the definition of MCP tool `{}` (action `{action}`) changed since it was first \
+             seen (sha256 {} -> {hash}); the tool is blocked until an approver accepts it",
+            tool.name, first.call_digest.0
+        ),
+        None => format!("MCP tool `{}` (action `{action}`) first seen (sha256 {hash})", tool.name),
+    };
+    let body = json!({
+        "call": {
+            "id": id,
+            "run": run,
+            "agent": agent,
+            "action": CHANGE_ACTION,
+            "args": {
+                "tool": tool.name,
+                "action": action,
+                "sha256": hash,
+                "definition": definition,
+                "previous_definition": previous,
+            },
+        },
+        "verdict": {
+            "decision": "require_approval",
+            "reasons": [{
+                "stage": "manifest",
+                "rule": "mcp.tool_changed",
+                "decision": "require_approval",
+                "message": message,
+            }],
+        },
+        "suspicious": [],
+        "history": [],
+    });
+    Approval {
+        id: id.to_owned(),
+        run: run.to_owned(),
+        call_id: id.to_owned(),
+        agent: agent.to_owned(),
+        action: CHANGE_ACTION.to_owned(),
+        call_digest: CallDigest(hash.to_owned()),
+        policy_revision: revision,
+        status: ApprovalStatus::Pending,
+        requested: now,
+        expires: Timestamp(now.0.saturating_add(CHANGE_REQUEST_SECS * 1000)),
+        decided_by: None,
+        reason: None,
+        body,
+    }
+}
