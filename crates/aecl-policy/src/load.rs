@@ -52,7 +52,7 @@ pub fn is_policy_file(path: &Path) -> bool {
 }
 
 enum Parsed {
-    Settings(SettingsFile),
+    Settings(Box<SettingsFile>),
     Manifest(Box<ManifestFile>),
     Catalog(CatalogFile),
     Cedar,
@@ -134,7 +134,9 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
     // The directory's sandbox rules name actions: lowered once the catalog is known.
     let catalog = (!unparsed).then_some(&actions);
     for (index, p) in &parsed {
-        if let Parsed::Settings(SettingsFile { sandbox: Some(file), .. }) = p {
+        if let Parsed::Settings(settings) = p
+            && let Some(file) = &settings.sandbox
+        {
             sandbox::apply(&mut defaults.sandbox, file, catalog, &ctx(*index), &mut problems);
         }
     }
@@ -248,7 +250,7 @@ fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> 
                 }
             };
             let result = if name.file_name().and_then(|n| n.to_str()) == Some("policy.toml") {
-                toml::from_str(&file.text).map(Parsed::Settings)
+                toml::from_str(&file.text).map(|s| Parsed::Settings(Box::new(s)))
             } else if table.contains_key("agent_id") {
                 toml::from_str(&file.text).map(|m| Parsed::Manifest(Box::new(m)))
             } else if table.contains_key("actions") {
