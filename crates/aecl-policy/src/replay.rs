@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aecl_core::{
-    Call, Decision, Policy, Reason, RiskBreakdown, RunState, Timestamp, TierRequirement, Verdict,
+    Call, Decision, Policy, Reason, RiskBreakdown, RunState, TierRequirement, Timestamp, Verdict,
     decide,
 };
 use serde::Serialize;
