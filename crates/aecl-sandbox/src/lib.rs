@@ -30,6 +30,7 @@ pub use launch::{Execution, Request, Sandbox, SandboxConfig};
 pub use microvm::{
     Accel, IMAGE_ENV as MICROVM_IMAGE_ENV, INITRD_FILE as MICROVM_INITRD_FILE,
     KERNEL_FILE as MICROVM_KERNEL_FILE, MicrovmConfig, build_image as build_microvm_image,
+    parse_guest_answer as parse_microvm_answer,
 };
 pub use spec::{Bind, Deadlines, Isolation, Layers, Limits, Outcome, TimeLimit};
 pub use tier::{Tier, TierConfig, TierStatus};

@@ -155,6 +155,16 @@ impl MicrovmConfig {
     }
 }
 
+/// Parses `bytes` as a guest's whole answer for `output_cap` and returns the bytes of
+/// stdout and stderr kept, or why it is not an answer. For the fuzz target: the host's
+/// parser of what a guest that ran untrusted code writes.
+#[doc(hidden)]
+pub fn parse_guest_answer(bytes: &[u8], output_cap: usize) -> Result<(Vec<u8>, Vec<u8>), String> {
+    protocol::parse_answer(bytes, output_cap)
+        .map(|answer| (answer.stdout, answer.stderr))
+        .map_err(|e| e.to_string())
+}
+
 /// Whether a tiny guest boots and runs `true` on this host.
 pub(crate) async fn probe(config: &TierConfig) -> TierStatus {
     let (available, detail) = match check(config).await {
