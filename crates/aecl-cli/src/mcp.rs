@@ -60,6 +60,13 @@ pub struct McpArgs {
     /// The public key that verifies the API's tokens (as `aecl serve --token-key`).
     #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
     token_key: Option<PathBuf>,
+    /// Serve MCP over streamable HTTP on this address (at `/mcp`) instead of stdio. The
+    /// address is printed on standard error.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// A `Host` name the HTTP transport accepts besides the loopback names (repeat).
+    #[arg(long, value_name = "HOST")]
+    allowed_host: Vec<String>,
     /// This instance's name in the effect ledger.
     #[arg(long, default_value = "mcp")]
     node: String,
@@ -158,8 +165,24 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             redact,
             clock: Arc::new(SystemClock),
         };
-        tracing::info!(run = %config.run, upstream = %upstream.name(), "MCP gateway on stdio");
-        Gateway::new(engine, upstream, config).serve_stdio().await?;
+        let gateway = Gateway::new(engine, upstream, config);
+        match args.listen {
+            Some(address) => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("--listen: listening on {address}"))?;
+                let bound = listener.local_addr()?;
+                #[expect(clippy::print_stderr, reason = "tells scripts and tests the port")]
+                {
+                    eprintln!("aecl mcp: MCP listening on http://{bound}{}", aecl_mcp::MCP_PATH);
+                }
+                let stop = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                gateway.serve_http(listener, args.allowed_host.clone(), stop).await?;
+            }
+            None => gateway.serve_stdio().await?,
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

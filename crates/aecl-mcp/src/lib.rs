@@ -19,10 +19,12 @@
 mod error;
 mod forward;
 mod gateway;
+mod http;
 pub mod listing;
 mod pins;
 mod upstream;
 
 pub use error::McpError;
 pub use gateway::{Gateway, GatewayConfig};
+pub use http::MCP_PATH;
 pub use upstream::Upstream;

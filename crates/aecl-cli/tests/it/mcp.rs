@@ -411,3 +411,68 @@ fn a_changed_tool_definition_is_blocked_until_an_approver_accepts_it() {
     assert_eq!(report["calls"][1]["text"], "hello", "{report}");
     assert!(report["relisted"][0].as_array().unwrap().contains(&json!("echo")), "{report}");
 }
+
+/// Stops the gateway when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Over streamable HTTP (`--listen`), with clients of both protocol revisions connecting
+/// to one gateway: the same filtering, the same decisions, the same side effects absent.
+#[test]
+fn streamable_http_gateway_serves_both_revisions() {
+    use std::io::BufRead;
+
+    let setup = Setup::new();
+    let root = setup.root();
+    let mut line = setup.gateway_with(
+        "run-http",
+        &["--listen".to_owned(), "127.0.0.1:0".to_owned()],
+        &setup.filesystem_server(),
+    );
+    let program = line.remove(0);
+    let mut child = Command::new(program)
+        .args(&line)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let gateway = Running(child);
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("MCP listening on ").map(|(_, url)| url.trim().to_owned()))
+        .expect("the gateway did not say where it listens");
+    // Keep reading its standard error so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+
+    for (mode, protocol) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
+        let evil = root.join(format!("evil-{protocol}.sh"));
+        let plan = json!([
+            {"tool": "read_text_file", "arguments": {"path": root.join("notes.txt")}},
+            {"tool": "write_file", "arguments": {"path": evil, "content": "x"}},
+        ]);
+        let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
+        let out =
+            Command::new(python()).arg(script).arg(mode).arg(plan.to_string()).arg(&url).output();
+        let report = client_report(out);
+        assert_eq!(report["protocol"], protocol, "{report}");
+        let listed = tool_names(&report);
+        assert!(listed.contains(&"read_text_file") && !listed.contains(&"write_file"), "{report}");
+        assert_eq!(report["calls"][0]["isError"], false, "{report}");
+        assert!(report["calls"][0]["text"].as_str().unwrap().contains("ship on friday"));
+        assert_eq!(report["calls"][1]["isError"], true, "{report}");
+        assert!(!evil.exists(), "the blocked write happened");
+    }
+    drop(gateway);
+    let history = setup.history("run-http");
+    assert_eq!(history.iter().filter(|e| e["type"] == "result").count(), 2, "{history:#?}");
+}
