@@ -23,7 +23,7 @@ fn main() -> Result<()> {
         ),
         Some("demo") => demo(&root),
         Some("microvm-kernel") => microvm::ensure_guest(&root),
-        _ => bail!("usage: cargo xtask <ci | codegen | demo>"),
+        _ => bail!("usage: cargo xtask <ci | codegen | demo | microvm-kernel>"),
     }
 }
 
