@@ -152,7 +152,9 @@ struct Inner {
     config: SandboxConfig,
     warm: Mutex<HashMap<Shape, Vec<Built>>>,
     /// The stronger tiers' probes, run once, when first needed.
-    tiers: tokio::sync::OnceCell<Vec<TierStatus>>,
+    /// The stronger tiers' probes, each run once, when that tier is first needed.
+    gvisor: tokio::sync::OnceCell<TierStatus>,
+    microvm: tokio::sync::OnceCell<TierStatus>,
 }
 
 impl Sandbox {
@@ -169,7 +171,8 @@ impl Sandbox {
             inner: Arc::new(Inner {
                 config,
                 warm: Mutex::new(HashMap::new()),
-                tiers: tokio::sync::OnceCell::new(),
+                gvisor: tokio::sync::OnceCell::new(),
+                microvm: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -221,35 +224,35 @@ impl Sandbox {
     /// Which tiers work on this host and why the others do not. The stronger tiers are
     /// probed once (runsc starts a sandbox, the microVM boots a guest); the answer is kept.
     pub async fn tiers(&self) -> Vec<TierStatus> {
-        let all = &self.inner.config;
-        let config = &all.tiers;
-        let probed = self
-            .inner
-            .tiers
-            .get_or_init(|| async {
-                let (gvisor, microvm) =
-                    tokio::join!(crate::gvisor::probe(all), crate::microvm::probe(config));
-                vec![gvisor, microvm]
-            })
-            .await;
-        let process = TierStatus {
-            tier: Tier::Process,
-            available: true,
-            detail: "the helper's namespaces, or Landlock and seccomp where user namespaces \
-                     are not available"
-                .to_owned(),
-        };
-        std::iter::once(process).chain(probed.iter().cloned()).collect()
+        let (process, gvisor, microvm) = tokio::join!(
+            self.tier(Tier::Process),
+            self.tier(Tier::Gvisor),
+            self.tier(Tier::Microvm)
+        );
+        vec![process, gvisor, microvm]
     }
 
-    /// One tier's status (see [`Sandbox::tiers`]).
+    /// One tier's status (see [`Sandbox::tiers`]). Only that tier is probed: a call that
+    /// needs gVisor never waits for a microVM to boot.
     pub async fn tier(&self, tier: Tier) -> TierStatus {
-        let all = self.tiers().await;
-        all.into_iter().find(|s| s.tier == tier).unwrap_or(TierStatus {
-            tier,
-            available: false,
-            detail: "unknown tier".to_owned(),
-        })
+        let inner = &self.inner;
+        match tier {
+            Tier::Process => TierStatus {
+                tier: Tier::Process,
+                available: true,
+                detail: "the helper's namespaces, or Landlock and seccomp where user \
+                         namespaces are not available"
+                    .to_owned(),
+            },
+            Tier::Gvisor => {
+                let probe = crate::gvisor::probe(&inner.config);
+                inner.gvisor.get_or_init(|| probe).await.clone()
+            }
+            Tier::Microvm => {
+                let probe = crate::microvm::probe(&inner.config.tiers);
+                inner.microvm.get_or_init(|| probe).await.clone()
+            }
+        }
     }
 
     /// Builds sandboxes of `request`'s shape now, up to the configured count, so that the
