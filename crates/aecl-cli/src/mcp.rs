@@ -29,19 +29,22 @@ use crate::keys::read_key_text;
 use crate::record::signer;
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct McpArgs {
-    /// The policy directory.
+    #[command(subcommand)]
+    subcommand: Option<McpCommand>,
+    /// The policy directory (required to serve).
     #[arg(long)]
-    policy: PathBuf,
-    /// The agent whose manifest applies to every call.
+    policy: Option<PathBuf>,
+    /// The agent whose manifest applies to every call (required to serve).
     #[arg(long)]
-    agent: String,
+    agent: Option<String>,
     /// The store: a SQLite file, `sqlite://PATH` or `postgres://...`.
     #[arg(long, default_value = "aecl.db")]
     db: String,
     /// The secret key that signs audit checkpoints (`aecl keys generate`).
     #[arg(long, value_name = "AUDIT_SECRET_KEY")]
-    key: PathBuf,
+    key: Option<PathBuf>,
     /// The run the calls belong to (default: a new id per gateway).
     #[arg(long)]
     run: Option<String>,
@@ -71,11 +74,52 @@ pub struct McpArgs {
     #[arg(long, default_value = "mcp")]
     node: String,
     /// The MCP server to wrap, after `--`: its program and arguments.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum McpCommand {
+    /// Print a starter action catalog (TOML) from the server's tools, schemas and
+    /// annotations, to review before allowing any of them.
+    Catalog {
+        /// Put before each tool's name to make its action (as the gateway's option).
+        #[arg(long, default_value = "")]
+        action_prefix: String,
+        /// The MCP server, after `--`: its program and arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+}
+
+/// `aecl mcp catalog`: the starter catalog on standard output.
+fn catalog(prefix: &str, command: &[String]) -> Result<ExitCode> {
+    let Some((program, program_args)) = command.split_first() else {
+        bail!("give the MCP server's command after `--`");
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let text = runtime.block_on(async {
+        let upstream = Upstream::spawn(program, program_args).await?;
+        let tools = upstream.tools().await?;
+        aecl_mcp::catalog::starter_catalog(&tools, prefix, upstream.name())
+            .map_err(anyhow::Error::msg)
+    })?;
+    #[expect(clippy::print_stdout, reason = "the catalog is the command's output")]
+    {
+        print!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: &McpArgs) -> Result<ExitCode> {
+    if let Some(McpCommand::Catalog { action_prefix, command }) = &args.subcommand {
+        return catalog(action_prefix, command);
+    }
+    let (Some(policy), Some(agent), Some(key)) = (&args.policy, &args.agent, &args.key) else {
+        bail!(
+            "aecl mcp needs --policy DIR, --agent ID and --key AUDIT_SECRET_KEY (or the `catalog` command)"
+        );
+    };
     // Standard output carries MCP: logs go to standard error.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -85,15 +129,15 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
-    let loaded = crate::reload::checked(&args.policy)?;
-    if !loaded.policy.agents.contains_key(&args.agent) {
+    let loaded = crate::reload::checked(policy)?;
+    if !loaded.policy.agents.contains_key(agent) {
         bail!(
             "--agent `{}`: the policy in `{}` has no manifest for it",
-            args.agent,
-            args.policy.display()
+            agent,
+            policy.display()
         );
     }
-    let signer = signer(&args.key)?;
+    let signer = signer(key)?;
     let redact = loaded
         .audit_redact
         .iter()
@@ -158,7 +202,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         }
         let upstream = Arc::new(Upstream::spawn(program, program_args).await?);
         let config = GatewayConfig {
-            agent: args.agent.clone(),
+            agent: agent.clone(),
             run: args.run.clone().unwrap_or_else(new_id),
             action_prefix: args.action_prefix.clone(),
             approval_wait: Duration::from_secs(args.approval_wait),

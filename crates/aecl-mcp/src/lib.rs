@@ -16,6 +16,7 @@
 //!
 //! The crate names no concrete store: `aecl-cli` wires one in.
 
+pub mod catalog;
 mod error;
 mod forward;
 mod gateway;

@@ -476,3 +476,44 @@ fn streamable_http_gateway_serves_both_revisions() {
     let history = setup.history("run-http");
     assert_eq!(history.iter().filter(|e| e["type"] == "result").count(), 2, "{history:#?}");
 }
+
+/// `aecl mcp catalog` writes a starter catalog from the filesystem server's `tools/list`
+/// that `aecl check` accepts beside a manifest: read-only tools are reads, the others
+/// irreversible writes, schemas copied.
+#[test]
+fn catalog_writes_a_starter_catalog_that_loads() {
+    let setup = Setup::new();
+    let mut args =
+        vec!["mcp".to_owned(), "catalog".into(), "--action-prefix".into(), "fs__".into()];
+    args.push("--".into());
+    args.extend(setup.filesystem_server());
+    let out = run(&args);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    // A tool's tables: from `[actions.NAME]` to the next table not under it.
+    let section = |name: &str| {
+        let start = out.stdout.find(&format!("[actions.{name}]\n")).expect(name);
+        let rest = &out.stdout[start..];
+        let end = rest
+            .match_indices("\n[actions.")
+            .map(|(i, _)| i + 1)
+            .find(|&i| !rest[i..].starts_with(&format!("[actions.{name}.")))
+            .unwrap_or(rest.len());
+        rest[..end].to_owned()
+    };
+    let read = section("fs__read_text_file");
+    assert!(read.contains("effect = \"read\""), "{read}");
+    let write = section("fs__write_file");
+    assert!(write.contains("effect = \"write\""), "{write}");
+    assert!(write.contains("reversibility = \"irreversible\""), "{write}");
+    assert!(write.contains("required = [\"path\", \"content\"]"), "{write}");
+    let policy = setup.path().join("starter");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(policy.join("catalog.toml"), &out.stdout).unwrap();
+    std::fs::write(
+        policy.join("agent.toml"),
+        "agent_id = \"reader\"\nallowed_actions = [\"fs__read_text_file\"]\n",
+    )
+    .unwrap();
+    let checked = run(["check", &policy.display().to_string()]);
+    assert_eq!(checked.code, Some(0), "{checked:#?}");
+}
