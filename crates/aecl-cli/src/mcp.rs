@@ -131,11 +131,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         .try_init();
     let loaded = crate::reload::checked(policy)?;
     if !loaded.policy.agents.contains_key(agent) {
-        bail!(
-            "--agent `{}`: the policy in `{}` has no manifest for it",
-            agent,
-            policy.display()
-        );
+        bail!("--agent `{}`: the policy in `{}` has no manifest for it", agent, policy.display());
     }
     let signer = signer(key)?;
     let redact = loaded

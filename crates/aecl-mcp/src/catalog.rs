@@ -37,7 +37,9 @@ pub fn starter_catalog(tools: &[Tool], prefix: &str, source: &str) -> Result<Str
                 action.insert("schema".into(), toml::Value::Table(schema));
             }
             // A schema TOML cannot hold (a `null` somewhere) is left for the reviewer.
-            _ => tracing::warn!(tool = %tool.name, "input schema not expressible in TOML; left out"),
+            _ => {
+                tracing::warn!(tool = %tool.name, "input schema not expressible in TOML; left out")
+            }
         }
         let mut output = toml::Table::new();
         output.insert("trust".into(), if open_world { "untrusted" } else { "trusted" }.into());
@@ -66,7 +68,9 @@ fn to_toml(value: &Value) -> Option<toml::Value> {
             None => toml::Value::Float(n.as_f64()?),
         },
         Value::String(s) => toml::Value::String(s.clone()),
-        Value::Array(items) => toml::Value::Array(items.iter().map(to_toml).collect::<Option<_>>()?),
+        Value::Array(items) => {
+            toml::Value::Array(items.iter().map(to_toml).collect::<Option<_>>()?)
+        }
         Value::Object(map) => toml::Value::Table(
             map.iter().map(|(k, v)| Some((k.clone(), to_toml(v)?))).collect::<Option<_>>()?,
         ),
