@@ -171,14 +171,14 @@ fn python_client(root: &Path) -> Result<()> {
 fn ensure_mcp_tests(root: &Path) -> Result<()> {
     let tests = root.join("crates/aecl-mcp/tests");
     let servers = tests.join("servers");
-    if !servers.join("node_modules/.bin/mcp-server-filesystem").is_file() {
+    let installed = ["mcp-server-filesystem", "mcp-server-memory"]
+        .iter()
+        .all(|bin| servers.join("node_modules/.bin").join(bin).is_file());
+    if !installed {
         run(&servers, "npm", &["ci", "--no-audit", "--no-fund"])?;
     }
     let python = tests.join(".venv/bin/python");
-    if python.is_file() {
-        return Ok(());
-    }
-    if run(&tests, "/usr/bin/python3", &["-m", "venv", ".venv"]).is_err() {
+    if !python.is_file() && run(&tests, "/usr/bin/python3", &["-m", "venv", ".venv"]).is_err() {
         // A half-made venv would be taken for a working one next time.
         let _ = std::fs::remove_dir_all(tests.join(".venv"));
         if !which("apt-get") {
@@ -189,6 +189,8 @@ fn ensure_mcp_tests(root: &Path) -> Result<()> {
         run(Path::new("/"), "apt-get", &args)?;
         run(&tests, "/usr/bin/python3", &["-m", "venv", ".venv"])?;
     }
+    // Every time: quick when nothing changed, and a venv made before the requirements
+    // grew gets what it lacks.
     let python = python.to_str().context("the repository path is not UTF-8")?;
     let pip = ["-m", "pip", "install", "-q", "--disable-pip-version-check"];
     if let Err(error) = run(&tests, python, &[&pip[..], &["-r", "requirements.txt"]].concat()) {

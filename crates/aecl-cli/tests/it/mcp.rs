@@ -30,8 +30,11 @@ impl Setup {
         std::fs::write(
             policy.join("agents/notes.toml"),
             r#"agent_id = "notes_agent"
-allowed_actions = ["fs__read_text_file", "fs__list_directory", "fs__create_directory", "fs__echo"]
-blocked_actions = ["fs__write_file"]
+allowed_actions = [
+  "fs__read_text_file", "fs__list_directory", "fs__create_directory", "fs__echo",
+  "memory__create_entities", "memory__read_graph", "time__get_current_time",
+]
+blocked_actions = ["fs__write_file", "memory__delete_entities"]
 
 [context_rules]
 fs__create_directory = "requires_human_approval"
@@ -59,6 +62,17 @@ fs__create_directory = "requires_human_approval"
 
     /// `aecl mcp` with `extra` options before `--`.
     fn gateway_with(&self, run_id: &str, extra: &[String], server: &[String]) -> Vec<String> {
+        self.gateway_for(run_id, "fs__", extra, server)
+    }
+
+    /// `aecl mcp` with the action prefix `prefix` and `extra` options before `--`.
+    fn gateway_for(
+        &self,
+        run_id: &str,
+        prefix: &str,
+        extra: &[String],
+        server: &[String],
+    ) -> Vec<String> {
         let mut line: Vec<String> = vec![
             env!("CARGO_BIN_EXE_aecl").into(),
             "mcp".into(),
@@ -73,7 +87,7 @@ fs__create_directory = "requires_human_approval"
             "--run".into(),
             run_id.into(),
             "--action-prefix".into(),
-            "fs__".into(),
+            prefix.into(),
         ];
         line.extend(extra.iter().cloned());
         line.push("--".into());
@@ -133,6 +147,29 @@ reversibility = "irreversible"
 
 [actions.fs__echo]
 description = "Echo (the test's own server, whose tool definition changes)."
+effect = "read"
+
+[actions.memory__create_entities]
+description = "Add entities to the knowledge graph."
+effect = "write"
+reversibility = "reversible"
+compensation = "memory__delete_entities"
+
+[actions.memory__read_graph]
+description = "Read the knowledge graph."
+effect = "read"
+
+[actions.memory__delete_entities]
+description = "Delete entities."
+effect = "delete"
+reversibility = "irreversible"
+
+[actions.time__get_current_time]
+description = "The time in a time zone."
+effect = "read"
+
+[actions.time__convert_time]
+description = "Convert a time between zones (not allowed to the agent)."
 effect = "read"
 
 [actions.fs__create_directory]
@@ -516,4 +553,52 @@ fn catalog_writes_a_starter_catalog_that_loads() {
     .unwrap();
     let checked = run(["check", &policy.display().to_string()]);
     assert_eq!(checked.code, Some(0), "{checked:#?}");
+}
+
+/// More third-party servers from both registries behind the gateway: the reference
+/// knowledge-graph server from npm (an allowed write lands in its file, a blocked delete
+/// leaves it there) and the time server from PyPI (only the allowed tool is listed; the
+/// other is refused).
+#[test]
+fn memory_and_time_servers_are_gated_like_any_other() {
+    let setup = Setup::new();
+    let memory_file = setup.path().join("memory.jsonl");
+    let memory = vec![
+        "/usr/bin/env".to_owned(),
+        format!("MEMORY_FILE_PATH={}", memory_file.display()),
+        npm_bin("mcp-server-memory"),
+    ];
+    let entity =
+        json!({"name": "Ada", "entityType": "person", "observations": ["writes programs"]});
+    let plan = json!([
+        {"tool": "create_entities", "arguments": {"entities": [entity]}},
+        {"tool": "delete_entities", "arguments": {"entityNames": ["Ada"]}},
+        {"tool": "read_graph", "arguments": {}},
+    ]);
+    let gateway = setup.gateway_for("run-memory", "memory__", &[], &memory);
+    let report = python_client("legacy", &plan, &gateway);
+    let mut listed = tool_names(&report);
+    listed.sort_unstable();
+    assert_eq!(listed, ["create_entities", "read_graph"], "{report}");
+    let calls = report["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["isError"], false, "{report}");
+    assert_eq!(calls[1]["isError"], true, "{report}");
+    assert!(calls[1]["text"].as_str().unwrap().contains("manifest.blocked_actions"), "{report}");
+    assert!(calls[2]["text"].as_str().unwrap().contains("Ada"), "{report}");
+    let stored = std::fs::read_to_string(&memory_file).unwrap();
+    assert!(stored.contains("\"Ada\""), "the allowed write is missing: {stored}");
+
+    let time = vec![repo("crates/aecl-mcp/tests/.venv/bin/mcp-server-time").display().to_string()];
+    let plan = json!([
+        {"tool": "get_current_time", "arguments": {"timezone": "Europe/Paris"}},
+        {"tool": "convert_time", "arguments": {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}},
+    ]);
+    let gateway = setup.gateway_for("run-time", "time__", &[], &time);
+    let report = python_client("2026-07-28", &plan, &gateway);
+    assert_eq!(tool_names(&report), ["get_current_time"], "{report}");
+    let calls = report["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["isError"], false, "{report}");
+    assert!(calls[0]["text"].as_str().unwrap().contains("Europe/Paris"), "{report}");
+    assert_eq!(calls[1]["isError"], true, "{report}");
+    assert!(calls[1]["text"].as_str().unwrap().contains("manifest.allowed_actions"), "{report}");
 }
