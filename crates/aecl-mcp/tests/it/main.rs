@@ -1,0 +1,90 @@
+//! Tests of the gateway's pure parts: which tools are listed, and the starter catalog
+//! (written from annotations at their worst case, and loadable by the policy loader).
+
+use aecl_mcp::catalog::starter_catalog;
+use aecl_mcp::listing::{action_of, callable};
+use aecl_policy::{SourceFile, load};
+use rmcp::model::{Tool, ToolAnnotations};
+use serde_json::json;
+
+const CATALOG: &str = r#"
+[actions.fs__read]
+effect = "read"
+[actions.fs__write]
+effect = "write"
+reversibility = "irreversible"
+[actions.fs__delete]
+effect = "delete"
+reversibility = "irreversible"
+[actions.fs__push]
+effect = "read"
+"#;
+
+fn policy(manifest: &str) -> aecl_core::policy::Policy {
+    let files = vec![
+        SourceFile { path: "catalog.toml".into(), text: CATALOG.to_owned() },
+        SourceFile { path: "agent.toml".into(), text: manifest.to_owned() },
+    ];
+    load(&files).expect("the test policy loads").policy
+}
+
+fn tool(name: &str, annotations: Option<ToolAnnotations>) -> Tool {
+    let schema = json!({"type": "object", "properties": {"path": {"type": "string"}}});
+    let mut tool = Tool::new(name.to_owned(), "a tool", schema.as_object().unwrap().clone());
+    tool.annotations = annotations;
+    tool
+}
+
+#[test]
+fn listed_means_callable() {
+    let policy = policy(
+        r#"agent_id = "a"
+allowed_actions = ["fs__read", "fs__write", "fs__push"]
+blocked_actions = ["fs__write"]
+[context_rules]
+fs__push = "block"
+"#,
+    );
+    let listed = |tool: &str| callable(&policy, "a", &action_of("fs__", tool));
+    assert!(listed("read"));
+    assert!(!listed("write"), "blocked actions are not listed");
+    assert!(!listed("delete"), "actions the manifest does not allow are not listed");
+    assert!(!listed("push"), "a blocking context rule hides the tool");
+    assert!(!listed("unknown"), "actions missing from the catalog are not listed");
+    assert!(!callable(&policy, "someone_else", "fs__read"), "unknown agents see nothing");
+}
+
+#[test]
+fn monitor_mode_lists_everything() {
+    let policy = policy("agent_id = \"a\"\nmode = \"monitor\"\nallowed_actions = []\n");
+    assert!(callable(&policy, "a", "anything"));
+}
+
+#[test]
+fn the_starter_catalog_takes_annotations_at_their_worst_case() {
+    let read_only = ToolAnnotations::new().read_only(true);
+    let closed = ToolAnnotations::new().read_only(true).open_world(false);
+    // The server claims nothing: a destructive, open-world write.
+    let tools = [tool("get", Some(closed)), tool("fetch", Some(read_only)), tool("send", None)];
+    let text = starter_catalog(&tools, "x__", "test-server").unwrap();
+    let parsed: toml::Table = text.parse().unwrap();
+    let actions = parsed["actions"].as_table().unwrap();
+    assert_eq!(actions["x__get"]["effect"].as_str(), Some("read"));
+    assert_eq!(actions["x__get"]["output"]["trust"].as_str(), Some("trusted"));
+    assert_eq!(actions["x__fetch"]["effect"].as_str(), Some("read"));
+    assert_eq!(actions["x__fetch"]["output"]["trust"].as_str(), Some("untrusted"));
+    assert_eq!(actions["x__send"]["effect"].as_str(), Some("write"));
+    assert_eq!(actions["x__send"]["reversibility"].as_str(), Some("irreversible"));
+    assert_eq!(actions["x__send"]["outward"].as_bool(), Some(true));
+    assert_eq!(actions["x__send"]["output"]["trust"].as_str(), Some("untrusted"));
+    assert_eq!(actions["x__send"]["schema"]["properties"]["path"]["type"].as_str(), Some("string"));
+    // And it loads as a catalog.
+    let files = vec![
+        SourceFile { path: "catalog.toml".into(), text },
+        SourceFile {
+            path: "agent.toml".into(),
+            text: "agent_id = \"a\"\nallowed_actions = [\"x__get\"]\n".into(),
+        },
+    ];
+    load(&files).expect("the starter catalog loads");
+}
