@@ -177,7 +177,9 @@ impl<S: Store + 'static> Gateway<S> {
                 Ok(status) => {
                     outcome = Err(Refused::Answered { approval_id: approval_id.clone(), status });
                 }
-                Err(pending) => outcome = Err(pending),
+                // Still pending: the first answer, with the reasons approval is needed.
+                Err(Refused::Pending { .. }) => {}
+                Err(failed) => outcome = Err(failed),
             }
         }
         let result = match outcome {
