@@ -182,6 +182,18 @@ impl Connectors {
         })?;
         Ok((instance, spec))
     }
+
+    /// The instance bound to `call`'s action, and the call as that instance receives it.
+    fn invocation<'p>(
+        &self,
+        policy: &'p Policy,
+        call: &'p Call,
+        effect_id: &'p str,
+    ) -> Result<(Arc<dyn ActionConnector>, Invocation<'p>), String> {
+        let (instance, action) = self.bound(policy, &call.action)?;
+        let agent = policy.agents.get(&call.agent).map(|a| &**a);
+        Ok((instance, Invocation { call, effect_id, action, agent }))
+    }
 }
 
 impl Connector for Connectors {
@@ -192,17 +204,10 @@ impl Connector for Connectors {
     ) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
             let policy = (self.policy)();
-            let (instance, action) = match self.bound(&policy, &call.action) {
-                Ok(bound) => bound,
-                Err(error) => return ConnectorOutcome::Failed { error },
-            };
-            let invocation = Invocation {
-                call,
-                effect_id,
-                action,
-                agent: policy.agents.get(&call.agent).map(|a| &**a),
-            };
-            instance.execute(invocation).await
+            match self.invocation(&policy, call, effect_id) {
+                Ok((instance, invocation)) => instance.execute(invocation).await,
+                Err(error) => ConnectorOutcome::Failed { error },
+            }
         })
     }
 
@@ -227,19 +232,12 @@ impl Connector for Connectors {
     ) -> BoxFuture<'a, Sandboxed> {
         Box::pin(async move {
             let policy = (self.policy)();
-            let (instance, action) = match self.bound(&policy, &call.action) {
-                Ok(bound) => bound,
+            match self.invocation(&policy, call, effect_id) {
+                Ok((instance, invocation)) => instance.execute_in(invocation, tier).await,
                 Err(error) => {
-                    return Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None };
+                    Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None }
                 }
-            };
-            let invocation = Invocation {
-                call,
-                effect_id,
-                action,
-                agent: policy.agents.get(&call.agent).map(|a| &**a),
-            };
-            instance.execute_in(invocation, tier).await
+            }
         })
     }
 

@@ -162,16 +162,8 @@ fn allowed_hosts_are_reached_through_the_egress_proxy_and_nothing_else() {
 
 #[test]
 fn a_launcher_that_keeps_sandboxes_warm_builds_none_for_gvisor() {
-    use aecl_sandbox::{Sandbox, SandboxConfig};
     let runtime_dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::new(SandboxConfig {
-        helper: std::path::PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
-        runtime_dir: runtime_dir.path().to_path_buf(),
-        identity: None,
-        warm: 1,
-        tiers: Default::default(),
-    })
-    .unwrap();
+    let sandbox = aecl_sandbox::Sandbox::new(crate::config(runtime_dir.path(), 1)).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let request = gvisor("echo fresh");
     runtime.block_on(sandbox.prepare(&request)).unwrap();

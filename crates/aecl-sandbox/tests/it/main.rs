@@ -18,14 +18,20 @@ pub(crate) struct Harness {
 
 pub(crate) fn harness() -> Harness {
     let runtime = tempfile::tempdir().unwrap();
-    let config = SandboxConfig {
+    let sandbox = Sandbox::new(config(runtime.path(), 0)).unwrap();
+    Harness { sandbox, _runtime: runtime }
+}
+
+/// The launcher's configuration over this test binary's helper, keeping `warm` sandboxes
+/// per request shape in `runtime_dir`.
+pub(crate) fn config(runtime_dir: &std::path::Path, warm: usize) -> SandboxConfig {
+    SandboxConfig {
         helper: PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
-        runtime_dir: runtime.path().to_path_buf(),
+        runtime_dir: runtime_dir.to_path_buf(),
         identity: None,
-        warm: 0,
+        warm,
         tiers: Default::default(),
-    };
-    Harness { sandbox: Sandbox::new(config).unwrap(), _runtime: runtime }
+    }
 }
 
 /// A request for `sh -c script` with a short call timeout.

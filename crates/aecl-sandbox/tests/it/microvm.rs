@@ -54,11 +54,8 @@ fn image() -> (MicrovmConfig, tempfile::TempDir) {
 fn sandbox(microvm: Option<MicrovmConfig>) -> (Sandbox, tempfile::TempDir) {
     let runtime = tempfile::tempdir().unwrap();
     let config = SandboxConfig {
-        helper: PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
-        runtime_dir: runtime.path().to_path_buf(),
-        identity: None,
-        warm: 0,
         tiers: TierConfig { microvm, ..TierConfig::default() },
+        ..crate::config(runtime.path(), 0)
     };
     (Sandbox::new(config).unwrap(), runtime)
 }

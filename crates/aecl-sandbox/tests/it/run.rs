@@ -166,16 +166,8 @@ pub(crate) fn serve_http(body: &'static str) -> u16 {
 
 #[test]
 fn warm_sandboxes_are_built_ahead_used_once_and_replaced() {
-    use aecl_sandbox::{Sandbox, SandboxConfig};
     let runtime_dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::new(SandboxConfig {
-        helper: std::path::PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
-        runtime_dir: runtime_dir.path().to_path_buf(),
-        identity: None,
-        warm: 1,
-        tiers: Default::default(),
-    })
-    .unwrap();
+    let sandbox = aecl_sandbox::Sandbox::new(crate::config(runtime_dir.path(), 1)).unwrap();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for isolation in isolation_modes() {
@@ -243,14 +235,7 @@ fn directories_left_by_a_killed_launcher_are_swept() {
     let live =
         runtime_dir.path().join(format!("aecl-sandbox-{}-8899aabbccddeeff", std::process::id()));
     std::fs::create_dir_all(&live).unwrap();
-    let _sandbox = aecl_sandbox::Sandbox::new(aecl_sandbox::SandboxConfig {
-        helper: std::path::PathBuf::from(env!("CARGO_BIN_EXE_aecl-sandbox")),
-        runtime_dir: runtime_dir.path().to_path_buf(),
-        identity: None,
-        warm: 0,
-        tiers: Default::default(),
-    })
-    .unwrap();
+    let _sandbox = aecl_sandbox::Sandbox::new(crate::config(runtime_dir.path(), 0)).unwrap();
     assert!(!orphan.exists(), "the orphan was not swept");
     assert!(live.exists(), "a live launcher's directory was swept");
 }
