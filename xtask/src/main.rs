@@ -164,18 +164,27 @@ fn python_client(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The MCP gateway's end-to-end tests (`crates/aecl-cli/tests/it/mcp.rs`) run third-party
-/// MCP servers from npm (the pinned packages of `crates/aecl-mcp/tests/servers`) and the
-/// Python MCP SDK's client from a virtualenv in `crates/aecl-mcp/tests/.venv` (made when
-/// missing, with the pinned `requirements.txt`; Debian's python3 needs python3-venv).
+/// The MCP gateway's end-to-end tests (`crates/aecl-cli/tests/it/mcp.rs`, `mcp_servers.rs`)
+/// run third-party MCP servers from npm (the pinned packages of
+/// `crates/aecl-mcp/tests/servers`), the TypeScript SDK's clients (the pinned packages of
+/// `crates/aecl-mcp/tests/clients/ts`) and, from a virtualenv in `crates/aecl-mcp/tests/.venv`
+/// (made when missing, with the pinned `requirements.txt`; Debian's python3 needs
+/// python3-venv), the Python MCP SDK's client and the Python servers.
 fn ensure_mcp_tests(root: &Path) -> Result<()> {
     let tests = root.join("crates/aecl-mcp/tests");
     let servers = tests.join("servers");
-    let installed = ["mcp-server-filesystem", "mcp-server-memory"]
+    let installed = ["mcp-server-filesystem", "mcp-server-memory", "mcp-server-everything"]
         .iter()
         .all(|bin| servers.join("node_modules/.bin").join(bin).is_file());
     if !installed {
         run(&servers, "npm", &["ci", "--no-audit", "--no-fund"])?;
+    }
+    let clients = tests.join("clients/ts");
+    let installed = ["client", "sdk"]
+        .iter()
+        .all(|sdk| clients.join("node_modules/@modelcontextprotocol").join(sdk).is_dir());
+    if !installed {
+        run(&clients, "npm", &["ci", "--no-audit", "--no-fund"])?;
     }
     let python = tests.join(".venv/bin/python");
     if !python.is_file() && run(&tests, "/usr/bin/python3", &["-m", "venv", ".venv"]).is_err() {

@@ -7,6 +7,7 @@ mod check;
 mod eval;
 mod hook;
 mod mcp;
+mod mcp_servers;
 mod replay;
 mod rollback;
 mod sandbox;

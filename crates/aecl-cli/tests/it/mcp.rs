@@ -12,12 +12,12 @@ use crate::serve::{issue, keys, request};
 use crate::{repo, run, temp_dir};
 
 /// A prepared test: keys, a policy for the filesystem server's tools, the server's root.
-struct Setup {
+pub(crate) struct Setup {
     dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub(crate) fn new() -> Setup {
         let setup = Setup { dir: temp_dir() };
         keys(setup.path());
         let root = setup.root();
@@ -46,27 +46,32 @@ fs__create_directory = "requires_human_approval"
         setup
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// The directory the filesystem server serves.
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.path().join("root")
     }
 
     /// `aecl mcp` wrapping `server` for the notes agent, as a command line.
-    fn gateway(&self, run_id: &str, server: &[String]) -> Vec<String> {
+    pub(crate) fn gateway(&self, run_id: &str, server: &[String]) -> Vec<String> {
         self.gateway_with(run_id, &[], server)
     }
 
     /// `aecl mcp` with `extra` options before `--`.
-    fn gateway_with(&self, run_id: &str, extra: &[String], server: &[String]) -> Vec<String> {
+    pub(crate) fn gateway_with(
+        &self,
+        run_id: &str,
+        extra: &[String],
+        server: &[String],
+    ) -> Vec<String> {
         self.gateway_for(run_id, "fs__", extra, server)
     }
 
     /// `aecl mcp` with the action prefix `prefix` and `extra` options before `--`.
-    fn gateway_for(
+    pub(crate) fn gateway_for(
         &self,
         run_id: &str,
         prefix: &str,
@@ -96,7 +101,7 @@ fs__create_directory = "requires_human_approval"
     }
 
     /// The filesystem server from npm over the root.
-    fn filesystem_server(&self) -> Vec<String> {
+    pub(crate) fn filesystem_server(&self) -> Vec<String> {
         vec![npm_bin("mcp-server-filesystem"), self.root().display().to_string()]
     }
 
@@ -107,7 +112,7 @@ fs__create_directory = "requires_human_approval"
     }
 
     /// The run's history as the store holds it (one JSON event per entry, in order).
-    fn history(&self, run_id: &str) -> Vec<Value> {
+    pub(crate) fn history(&self, run_id: &str) -> Vec<Value> {
         let db = rusqlite::Connection::open(self.path().join("aecl.db")).unwrap();
         let mut stmt =
             db.prepare("SELECT event FROM run_events WHERE run = ?1 ORDER BY version").unwrap();
@@ -183,7 +188,7 @@ path_under = ["{root}"]
 }
 
 /// A program installed from npm for these tests.
-fn npm_bin(name: &str) -> String {
+pub(crate) fn npm_bin(name: &str) -> String {
     let path = repo("crates/aecl-mcp/tests/servers/node_modules/.bin").join(name);
     assert!(
         path.exists(),
@@ -194,7 +199,7 @@ fn npm_bin(name: &str) -> String {
 }
 
 /// The Python of the tests' virtual environment, with the MCP SDK.
-fn python() -> String {
+pub(crate) fn python() -> String {
     let path = repo("crates/aecl-mcp/tests/.venv/bin/python");
     assert!(
         path.exists(),
@@ -206,12 +211,12 @@ fn python() -> String {
 
 /// Runs the Python SDK client in `mode` with `plan` against the stdio server `command`;
 /// returns its report (protocol, listed tools, call results).
-fn python_client(mode: &str, plan: &Value, command: &[String]) -> Value {
+pub(crate) fn python_client(mode: &str, plan: &Value, command: &[String]) -> Value {
     client_report(python_client_command(mode, plan, command).output())
 }
 
 /// The Python SDK client's command, not started.
-fn python_client_command(mode: &str, plan: &Value, command: &[String]) -> Command {
+pub(crate) fn python_client_command(mode: &str, plan: &Value, command: &[String]) -> Command {
     let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
     let mut client = Command::new(python());
     client.arg(script).arg(mode).arg(plan.to_string()).arg("--").args(command);
@@ -219,15 +224,15 @@ fn python_client_command(mode: &str, plan: &Value, command: &[String]) -> Comman
 }
 
 /// The client's report from its output.
-fn client_report(out: std::io::Result<std::process::Output>) -> Value {
-    let out = out.expect("running the Python MCP client");
+pub(crate) fn client_report(out: std::io::Result<std::process::Output>) -> Value {
+    let out = out.expect("running the MCP client");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "client failed: {}\n{stdout}\n{stderr}", out.status);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
 }
 
-fn tool_names(report: &Value) -> Vec<&str> {
+pub(crate) fn tool_names(report: &Value) -> Vec<&str> {
     report["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect()
 }
 
@@ -282,13 +287,13 @@ fn stdio_gateway_lists_callable_tools_passes_reads_and_refuses_writes() {
 }
 
 /// A free port on the loopback interface (bound, then released for the gateway).
-fn free_address() -> String {
+pub(crate) fn free_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
 }
 
 /// Waits until the gateway's API lists a pending approval request, and returns it.
-fn pending_request(address: &str, approver: &str) -> Value {
+pub(crate) fn pending_request(address: &str, approver: &str) -> Value {
     for _ in 0..600 {
         if std::net::TcpStream::connect(address).is_ok() {
             let (status, list) = request(address, "GET", "/v1/approvals", Some(approver), &[], "");
@@ -450,7 +455,7 @@ fn a_changed_tool_definition_is_blocked_until_an_approver_accepts_it() {
 }
 
 /// Stops the gateway when the test ends, however it ends.
-struct Running(std::process::Child);
+pub(crate) struct Running(pub(crate) std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
