@@ -28,7 +28,8 @@ use crate::run_cache::{CachedRun, RunCache};
 use crate::run_event::{RunEvent, rebuild};
 use crate::standing::lift;
 use crate::store::{
-    Admission, Committed, Effect, EffectEnd, EffectState, Grant, NewEffect, RunCommit, Store,
+    Admission, CallEnd, Committed, Effect, EffectEnd, EffectState, Grant, NewEffect, RunCommit,
+    Store,
 };
 
 /// How many times a call is decided again when other instances keep appending to its run.
@@ -353,6 +354,9 @@ impl<S: Store> Engine<S> {
                 call_digest: digest.clone(),
                 node: self.config.node.clone(),
                 created: now,
+                // A grant is spent in the transaction that dispatches (below); without
+                // one, the call goes to its connector right after this commit.
+                dispatched: grant.is_none(),
             });
             let effect_id = effect.as_ref().map(|e| e.id.clone());
             // The request this call waits on: its grant's, a pending one of the same call
@@ -505,7 +509,8 @@ impl<S: Store> Engine<S> {
         let mut ran_in = None;
         // INVARIANT: a grant is spent in the same transaction that dispatches its call.
         let dispatched = match &grant {
-            None => self.store.dispatch_effect(&effect_id).await.map(Ok)?,
+            // Recorded as dispatched with the decision.
+            None => Ok(()),
             Some(grant) => {
                 // The grant was found by this call's digest.
                 let (digest, revision) = (&grant.call_digest, &decided.verdict.policy_revision);
@@ -562,23 +567,11 @@ impl<S: Store> Engine<S> {
             rollback_token: rollback_token.clone(),
             at: self.clock.now(),
         };
-        self.store.finish_effect(&effect_id, end).await?;
-        self.store.release_slots(&slot_holder(&call.run, &call.id)).await?;
         let executed = state != EffectState::Failed;
-        self.append_run_event(
-            &call.run,
-            &call.agent,
-            RunEvent::Outcome { id: call.id.clone(), executed },
-        )
-        .await?;
+        let mut events = vec![RunEvent::Outcome { id: call.id.clone(), executed }];
         if state == EffectState::Succeeded {
             // The output feeds provenance like any tool result.
-            self.append_run_event(
-                &call.run,
-                &call.agent,
-                RunEvent::Result { id: call.id.clone(), output: result },
-            )
-            .await?;
+            events.push(RunEvent::Result { id: call.id.clone(), output: result });
         }
         let mut record = self.record(RecordKind::Outcome, &call.agent, &call.run);
         record.call_id.clone_from(&call.id);
@@ -595,7 +588,17 @@ impl<S: Store> Engine<S> {
         record.sandbox_id = ran_in.map(|t| t.as_str().to_owned());
         record.rollback_token = rollback_token;
         record.latency_ms = elapsed_ms(started);
-        self.store.append_audit(record).await?;
+        let end = CallEnd {
+            run: call.run.clone(),
+            agent: call.agent.clone(),
+            expected_version: 0,
+            events,
+            effect_id: effect_id.clone(),
+            end,
+            slot_holder: slot_holder(&call.run, &call.id),
+            audit: record,
+        };
+        self.finish_call(end).await?;
         let effect = self.store.effect(&effect_id).await?;
         Ok(Executed { decided, effect, replayed: false })
     }
@@ -639,6 +642,38 @@ impl<S: Store> Engine<S> {
             }
         }
         out
+    }
+
+    /// Writes the end of an executed call at the run's current version (retrying on
+    /// conflicts with another instance's commits to the run).
+    async fn finish_call(&self, mut end: CallEnd) -> Result<(), EngineError> {
+        let _run_guard = self.run_lock(&end.run).lock().await;
+        let policy = self.policy();
+        let mut cached = self.runs.take(&end.run, &policy.revision);
+        for attempt in 1..=MAX_ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(Duration::from_micros(u64::from(attempt) * 500)).await;
+            }
+            end.expected_version = match &cached {
+                Some(known) => known.snapshot.version,
+                None => self.store.load_run(&end.run).await?.version,
+            };
+            if let Committed::Done { .. } = self.store.finish_call(end.clone()).await? {
+                if let Some(mut known) = cached {
+                    let pushed = end
+                        .events
+                        .into_iter()
+                        .try_for_each(|event| known.push(&policy, &end.agent, event));
+                    match pushed {
+                        Ok(()) => self.runs.put(&end.run, known),
+                        Err(error) => tracing::warn!(run = end.run, %error, "run not cached"),
+                    }
+                }
+                return Ok(());
+            }
+            cached = None;
+        }
+        Err(EngineError::Contention(end.run))
     }
 
     /// Appends an event that does not depend on the run's state (retrying on conflicts).

@@ -30,6 +30,6 @@ pub use rollback::{RollbackReport, RollbackStatus};
 pub use run_event::RunEvent;
 pub use standing::{ArgCondition, NewStandingGrant, StandingTerms};
 pub use store::{
-    Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,
-    GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store,
+    Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, EffectState,
+    Grant, GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store,
 };

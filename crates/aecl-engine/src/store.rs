@@ -47,6 +47,26 @@ pub struct RunCommit {
     pub audit: Option<AuditRecord>,
 }
 
+/// The end of an executed call, written in one transaction: the effect's final state, the
+/// concurrency slots it held released, its events appended to the run if the run is still
+/// at `expected_version`, and its outcome record appended to the audit log (in the same
+/// transaction where the backend's log allows it, else right after the commit and before
+/// answering, as for [`RunCommit::audit`]). One durable write after the connector answers,
+/// instead of one per step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallEnd {
+    pub run: String,
+    pub agent: String,
+    pub expected_version: u64,
+    /// Appended in order, at `expected_version + 1` onwards.
+    pub events: Vec<RunEvent>,
+    pub effect_id: String,
+    pub end: EffectEnd,
+    /// Whose concurrency slots are released.
+    pub slot_holder: String,
+    pub audit: AuditRecord,
+}
+
 /// A limit an allowed call must pass, taken atomically with the event that records it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
@@ -134,6 +154,12 @@ pub struct NewEffect {
     /// The engine instance that executes it; only it recovers the effect after a crash.
     pub node: String,
     pub created: Timestamp,
+    /// Recorded as `dispatched` at once rather than `pending`: the engine hands the call
+    /// to its connector right after this commit, with nothing left to spend first (no
+    /// grant), so one durable write covers both. A crash in between leaves it
+    /// `outcome_unknown` after recovery: never executed twice, never assumed not to have
+    /// run.
+    pub dispatched: bool,
 }
 
 /// One entry of the effect ledger.
@@ -290,6 +316,14 @@ pub trait Store: Send + Sync + 'static {
     fn commit_run_event(
         &self,
         commit: RunCommit,
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+
+    /// Ends an executed call (see [`CallEnd`]) if its run is still at `expected_version`:
+    /// `Done` with the run's new version and the record's sequence number, or `Conflict`
+    /// with nothing written. Fails, writing nothing, if the effect has already ended.
+    fn finish_call(
+        &self,
+        end: CallEnd,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 
     /// Releases the concurrency slots `holder` took.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
-    Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, Grant, GrantRefusal, NewEffect,
-    RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
+    Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, Grant, GrantRefusal,
+    NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 
 use crate::{AuditConfig, PostgresStore, SqliteStore};
@@ -113,6 +113,10 @@ impl Store for AnyStore {
 
     async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
         forward!(self, s => s.commit_run_event(commit))
+    }
+
+    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+        forward!(self, s => s.finish_call(end))
     }
 
     async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {

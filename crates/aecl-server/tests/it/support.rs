@@ -10,9 +10,9 @@ use aecl_core::limits::RateLimit;
 use aecl_core::{Call, CallDigest, Revision, Timestamp};
 use aecl_engine::identity::{self, Claims, Role};
 use aecl_engine::{
-    Approval, ApprovalStatus, Begun, BoxFuture, Clock, Committed, Connector, ConnectorOutcome,
-    Effect, EffectEnd, Engine, EngineConfig, Grant, GrantRefusal, NewEffect, Notifier, RunCommit,
-    RunSnapshot, StandingGrant, Store, StoreError, SystemClock,
+    Approval, ApprovalStatus, Begun, BoxFuture, CallEnd, Clock, Committed, Connector,
+    ConnectorOutcome, Effect, EffectEnd, Engine, EngineConfig, Grant, GrantRefusal, NewEffect,
+    Notifier, RunCommit, RunSnapshot, StandingGrant, Store, StoreError, SystemClock,
 };
 use aecl_server::{AppState, ServerConfig};
 use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
@@ -309,6 +309,9 @@ impl<S: Store> Store for Switch<S> {
     }
     async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
         forward!(self, self.inner.finish_effect(id, end))
+    }
+    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+        forward!(self, self.inner.finish_call(end))
     }
     async fn effect(&self, id: &str) -> Result<Option<Effect>, StoreError> {
         forward!(self, self.inner.effect(id))

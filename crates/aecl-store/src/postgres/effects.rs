@@ -81,9 +81,10 @@ pub(super) async fn insert_effect(
     let sql = format!(
         "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key,
              call_digest, node, state, result, created, updated)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 'null', $9, $9){}",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, 'null', $9, $9){}",
         if or_nothing { " ON CONFLICT DO NOTHING" } else { "" }
     );
+    let state = if effect.dispatched { EffectState::Dispatched } else { EffectState::Pending };
     Ok(sqlx::query(&sql)
         .bind(&effect.id)
         .bind(&effect.run)
@@ -94,6 +95,7 @@ pub(super) async fn insert_effect(
         .bind(&effect.call_digest.0)
         .bind(&effect.node)
         .bind(to_i64(effect.created.0))
+        .bind(state.as_str())
         .execute(&mut *conn)
         .await
         .map_err(backend)?
@@ -142,21 +144,33 @@ pub(super) async fn finish_effect(
     end: EffectEnd,
 ) -> Result<(), StoreError> {
     let result = serde_json::to_string(&end.result).map_err(|e| corrupt(e.to_string()))?;
-    let n = sqlx::query(
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    let n = finish(&mut conn, id, &end, &result).await?;
+    if n == 1 { Ok(()) } else { Err(transition_error(pool, id, "pending or dispatched").await) }
+}
+
+/// Ends effect `id` (its result already encoded as `result`) if it is pending or
+/// dispatched; the number of rows changed (0 or 1).
+pub(super) async fn finish(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    end: &EffectEnd,
+    result: &str,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
         "UPDATE effects SET state = $2, result = $3, error = $4, rollback_token = $5, updated = $6
          WHERE id = $1 AND state IN ('pending', 'dispatched')",
     )
     .bind(id)
     .bind(end.state.as_str())
     .bind(result)
-    .bind(end.error)
-    .bind(end.rollback_token)
+    .bind(&end.error)
+    .bind(&end.rollback_token)
     .bind(to_i64(end.at.0))
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map_err(backend)?
-    .rows_affected();
-    if n == 1 { Ok(()) } else { Err(transition_error(pool, id, "pending or dispatched").await) }
+    .rows_affected())
 }
 
 pub(super) async fn effect(pool: &PgPool, id: &str) -> Result<Option<Effect>, StoreError> {

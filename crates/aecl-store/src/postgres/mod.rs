@@ -20,8 +20,8 @@ use std::sync::Arc;
 use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
-    Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, Grant, GrantRefusal, NewEffect,
-    RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
+    Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, Grant, GrantRefusal,
+    NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -155,6 +155,17 @@ impl Store for PostgresStore {
                     Some(record) => Some(self.append_audit(record).await?),
                     None => None,
                 };
+                Ok(Committed::Done { version, audit_seq })
+            }
+            other => Ok(other),
+        }
+    }
+
+    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+        // As for `commit_run_event`: the record follows the commit, before the answer.
+        match runs::finish_call(self.pool(), &end).await? {
+            Committed::Done { version, .. } => {
+                let audit_seq = Some(self.append_audit(end.audit).await?);
                 Ok(Committed::Done { version, audit_seq })
             }
             other => Ok(other),

@@ -12,10 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aecl_core::limits::gcra;
-use aecl_engine::{Admission, Committed, RunCommit, RunSnapshot, StoreError};
+use aecl_engine::{Admission, CallEnd, Committed, RunCommit, RunSnapshot, StoreError};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use crate::{backend, to_i64, to_u64};
+use crate::{backend, corrupt, to_i64, to_u64};
 
 /// The run's events in order, read in one statement (so one snapshot).
 pub(super) async fn load_run(pool: &PgPool, run: &str) -> Result<RunSnapshot, StoreError> {
@@ -45,7 +45,8 @@ pub(super) async fn commit_run_event(
 ) -> Result<Committed, StoreError> {
     let event = crate::encode_event(&commit.event)?;
     let mut tx = pool.begin().await.map_err(backend)?;
-    let decided = match lock_run(&mut tx, &commit).await? {
+    let locked = lock_run(&mut tx, &commit.run, &commit.agent, commit.expected_version).await?;
+    let decided = match locked {
         Some(current) if current == commit.expected_version => {
             admit(&mut tx, &commit.admission).await?
         }
@@ -108,22 +109,69 @@ pub(super) async fn commit_run_event(
     Ok(Committed::Done { version, audit_seq: None })
 }
 
+/// The end of an executed call, without its audit record (which the caller appends after
+/// the commit): `Conflict`, writing nothing, when the run moved on.
+pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<Committed, StoreError> {
+    let result = serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?;
+    let mut tx = pool.begin().await.map_err(backend)?;
+    match lock_run(&mut tx, &end.run, &end.agent, end.expected_version).await? {
+        Some(current) if current == end.expected_version => {}
+        _ => {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(Committed::Conflict);
+        }
+    }
+    let finished = super::effects::finish(&mut tx, &end.effect_id, &end.end, &result).await?;
+    if finished != 1 {
+        tx.rollback().await.map_err(backend)?;
+        return Err(super::effects::transition_error(
+            pool,
+            &end.effect_id,
+            "pending or dispatched",
+        )
+        .await);
+    }
+    sqlx::query("DELETE FROM slots WHERE holder = $1")
+        .bind(&end.slot_holder)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let mut version = end.expected_version;
+    for event in &end.events {
+        version += 1;
+        sqlx::query("INSERT INTO run_events (run, version, event) VALUES ($1, $2, $3)")
+            .bind(&end.run)
+            .bind(to_i64(version))
+            .bind(crate::encode_event(event)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    sqlx::query("UPDATE runs SET version = $2 WHERE run = $1")
+        .bind(&end.run)
+        .bind(to_i64(version))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(Committed::Done { version, audit_seq: None })
+}
+
 /// Locks the run's row and returns its version; `None` when the run does not exist and
 /// the commit expected it to.
 async fn lock_run(
     tx: &mut Transaction<'static, Postgres>,
-    commit: &RunCommit,
+    run: &str,
+    agent: &str,
+    expected_version: u64,
 ) -> Result<Option<u64>, StoreError> {
     let select = "SELECT version FROM runs WHERE run = $1 FOR UPDATE";
-    let version: Option<i64> = sqlx::query_scalar(select)
-        .bind(&commit.run)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?;
+    let version: Option<i64> =
+        sqlx::query_scalar(select).bind(run).fetch_optional(&mut **tx).await.map_err(backend)?;
     if let Some(version) = version {
         return to_u64(version).map(Some);
     }
-    if commit.expected_version != 0 {
+    if expected_version != 0 {
         return Ok(None);
     }
     // A new run. Two instances creating it at once: the second insert waits for the first
@@ -132,13 +180,13 @@ async fn lock_run(
     sqlx::query(
         "INSERT INTO runs (run, agent, version) VALUES ($1, $2, 0) ON CONFLICT (run) DO NOTHING",
     )
-    .bind(&commit.run)
-    .bind(&commit.agent)
+    .bind(run)
+    .bind(agent)
     .execute(&mut **tx)
     .await
     .map_err(backend)?;
     let version: i64 =
-        sqlx::query_scalar(select).bind(&commit.run).fetch_one(&mut **tx).await.map_err(backend)?;
+        sqlx::query_scalar(select).bind(run).fetch_one(&mut **tx).await.map_err(backend)?;
     to_u64(version).map(Some)
 }
 

@@ -14,8 +14,8 @@ use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::limits::gcra;
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
-    Admission, Approval, ApprovalStatus, Begun, Committed, Effect, EffectEnd, EffectState, Grant,
-    GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
+    Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, EffectState,
+    Grant, GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
@@ -214,9 +214,10 @@ fn insert_effect(
     let sql = format!(
         "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key,
              call_digest, node, state, result, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 'null', ?9, ?9){}",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, 'null', ?9, ?9){}",
         if or_nothing { " ON CONFLICT DO NOTHING" } else { "" }
     );
+    let state = if effect.dispatched { EffectState::Dispatched } else { EffectState::Pending };
     conn.execute(
         &sql,
         params![
@@ -228,7 +229,8 @@ fn insert_effect(
             effect.idempotency_key,
             effect.call_digest.0,
             effect.node,
-            to_i64(effect.created.0)
+            to_i64(effect.created.0),
+            state.as_str()
         ],
     )
     .map_err(backend)
@@ -314,6 +316,27 @@ fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
 }
 
 /// Moves pending effect `id` to `dispatched`.
+/// Ends effect `id` (its result already encoded as `result`) if it is pending or
+/// dispatched.
+fn finish(conn: &Connection, id: &str, end: &EffectEnd, result: &str) -> Result<(), StoreError> {
+    let n = conn
+        .execute(
+            "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
+                 updated = ?6
+             WHERE id = ?1 AND state IN ('pending', 'dispatched')",
+            params![
+                id,
+                end.state.as_str(),
+                result,
+                end.error,
+                end.rollback_token,
+                to_i64(end.at.0)
+            ],
+        )
+        .map_err(backend)?;
+    if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending or dispatched")) }
+}
+
 fn dispatch(conn: &Connection, id: &str) -> Result<(), StoreError> {
     let n = conn
         .execute(
@@ -567,28 +590,46 @@ impl Store for SqliteStore {
     async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
         let id = id.to_owned();
         let result = serde_json::to_string(&end.result).map_err(|e| corrupt(e.to_string()))?;
+        self.write(move |batch| finish(batch.conn, &id, &end, &result)).await
+    }
+
+    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+        // Encoded here, on the producer's thread, as `append_audit` does.
+        let result = serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?;
+        let events = end.events.iter().map(crate::encode_event).collect::<Result<Vec<_>, _>>()?;
+        let (time, unsequenced) = (end.audit.time, end.audit.to_unsequenced()?);
         self.write(move |batch| {
-            let n = batch
-                .conn
-                .execute(
-                    "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
-                         updated = ?6
-                     WHERE id = ?1 AND state IN ('pending', 'dispatched')",
-                    params![
-                        id,
-                        end.state.as_str(),
-                        result,
-                        end.error,
-                        end.rollback_token,
-                        to_i64(end.at.0)
-                    ],
+            let conn = batch.conn;
+            let current: i64 = conn
+                .query_row("SELECT version FROM runs WHERE run = ?1", [&end.run], |r| r.get(0))
+                .optional()
+                .map_err(backend)?
+                .unwrap_or(0);
+            if to_u64(current)? != end.expected_version {
+                return Ok(Committed::Conflict);
+            }
+            finish(conn, &end.effect_id, &end.end, &result)?;
+            conn.execute("DELETE FROM slots WHERE holder = ?1", [&end.slot_holder])
+                .map_err(backend)?;
+            let mut version = end.expected_version;
+            for event in &events {
+                version += 1;
+                conn.execute(
+                    "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
+                    params![end.run, to_i64(version), event],
                 )
                 .map_err(backend)?;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(transition_error(batch.conn, &id, "pending or dispatched"))
             }
+            conn.execute(
+                "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run) DO UPDATE SET version = excluded.version",
+                params![end.run, end.agent, to_i64(version)],
+            )
+            .map_err(backend)?;
+            // Last, when nothing of this job can fail any more: the log state cannot be
+            // rolled back with the job's savepoint.
+            let audit_seq = Some(append(batch, time, &unsequenced));
+            Ok(Committed::Done { version, audit_seq })
         })
         .await
     }

@@ -9,7 +9,7 @@ use aecl_core::limits::RateLimit;
 use aecl_core::policy::Revision;
 use aecl_core::{CallDigest, Timestamp};
 use aecl_engine::{
-    Admission, Approval, ApprovalStatus, Begun, Committed, EffectEnd, EffectState, Grant,
+    Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, EffectEnd, EffectState, Grant,
     GrantRefusal, NewEffect, RunCommit, RunEvent, StandingGrant, Store, StoreError,
 };
 use serde_json::json;
@@ -56,6 +56,7 @@ contract!(
     standing_grants_count_uses_and_end,
     a_commits_audit_record_is_appended_only_with_its_event,
     a_runs_effects_are_listed_oldest_first,
+    a_calls_end_is_written_whole_or_not_at_all,
 );
 
 fn user(text: &str) -> RunEvent {
@@ -169,6 +170,7 @@ fn new_effect(id: &str, call_id: &str, key: Option<&str>, node: &str) -> NewEffe
         call_digest: CallDigest("ab".repeat(32)),
         node: node.to_owned(),
         created: Timestamp(1_000),
+        dispatched: false,
     }
 }
 
@@ -548,4 +550,56 @@ async fn a_runs_effects_are_listed_oldest_first<S: Store>(store: &S) {
     assert_eq!(effects[0].state, EffectState::Succeeded);
     assert_eq!(effects[0].rollback_token.as_deref(), Some("undo-1"));
     assert!(store.run_effects("nobody").await.unwrap().is_empty());
+}
+
+async fn a_calls_end_is_written_whole_or_not_at_all<S: Store>(store: &S) {
+    // The decision's commit records the effect as dispatched and takes a slot.
+    let slot = |holder: &str| Admission::Slot {
+        key: "action:deploy".into(),
+        limit: 1,
+        holder: holder.into(),
+        now: Timestamp(1),
+        expires: Timestamp(60_000),
+    };
+    let decided = RunCommit {
+        effect: Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") }),
+        ..commit("r1", 0, vec![slot("r1/c1")])
+    };
+    assert!(matches!(store.commit_run_event(decided).await.unwrap(), Committed::Done { .. }));
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Dispatched);
+    let call_end = |expected: u64, i: usize| CallEnd {
+        run: "r1".into(),
+        agent: "finance".into(),
+        expected_version: expected,
+        events: vec![user("outcome"), user("output")],
+        effect_id: "e1".into(),
+        end: end(EffectState::Succeeded),
+        slot_holder: "r1/c1".into(),
+        audit: record(8, i),
+    };
+    // The run moved on: nothing is written, the slot is still held.
+    assert_eq!(store.finish_call(call_end(0, 0)).await.unwrap(), Committed::Conflict);
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Dispatched);
+    let other = commit("r2", 0, vec![slot("r2/c1")]);
+    assert!(matches!(store.commit_run_event(other).await.unwrap(), Committed::Refused { .. }));
+    assert!(store.audit_records(0, 10).await.unwrap().is_empty());
+
+    let done = store.finish_call(call_end(1, 1)).await.unwrap();
+    let Committed::Done { version: 3, audit_seq: Some(seq) } = done else {
+        panic!("expected both events and the record: {done:?}");
+    };
+    let effect = store.effect("e1").await.unwrap().unwrap();
+    assert_eq!((effect.state, effect.result), (EffectState::Succeeded, json!({"status": 200})));
+    let run = store.load_run("r1").await.unwrap();
+    assert_eq!(run.events[1..], [user("outcome"), user("output")]);
+    let again = commit("r2", 0, vec![slot("r2/c1")]);
+    assert!(
+        matches!(store.commit_run_event(again).await.unwrap(), Committed::Done { .. }),
+        "the slot was released"
+    );
+    // An effect ends once: a second end writes nothing, not even its events or record.
+    assert!(matches!(store.finish_call(call_end(3, 2)).await, Err(StoreError::Transition { .. })));
+    assert_eq!(store.load_run("r1").await.unwrap().version, 3);
+    let stored = store.audit_records(0, 10).await.unwrap();
+    assert_eq!(stored.iter().map(|r| r.0).collect::<Vec<_>>(), [seq]);
 }
