@@ -64,7 +64,7 @@ enum Command {
     Token(TokenCommand),
     /// Serve an MCP server through aecl: listed tools are callable ones, every call is
     /// decided, recorded and executed through the engine.
-    Mcp(mcp::McpArgs),
+    Mcp(Box<mcp::McpArgs>),
     /// Answer an agent's pre-tool hook (stdin to stdout), locally from a policy or through
     /// a running `aecl serve`; fails closed.
     #[command(subcommand)]

@@ -1,5 +1,6 @@
 //! `aecl mcp`: the MCP gateway. `aecl mcp --policy DIR --agent ID --key KEY -- COMMAND
-//! ARGS` starts the MCP server `COMMAND` and serves MCP on stdin and stdout in its place:
+//! ARGS` starts the MCP server `COMMAND` (or, with `--upstream URL`, connects to one over
+//! streamable HTTP) and serves MCP on stdin and stdout in its place:
 //! the agent sees only the tools its manifest lets it call, and every call is decided,
 //! recorded and executed through the engine over the store `--db` (the same default as
 //! `aecl serve`).
@@ -20,7 +21,7 @@ use std::time::Duration;
 use aecl_audit::VerifierKey;
 use aecl_audit::redact::FieldPath;
 use aecl_engine::{Engine, EngineConfig, SystemClock, new_id};
-use aecl_mcp::{Gateway, GatewayConfig, Upstream};
+use aecl_mcp::{Gateway, GatewayConfig, Handshake, Upstream};
 use aecl_server::{AppState, NotConfigured, ServerConfig};
 use aecl_store::{AnyStore, AuditConfig, StoreUrl};
 use anyhow::{Context, Result, bail};
@@ -70,6 +71,23 @@ pub struct McpArgs {
     /// A `Host` name the HTTP transport accepts besides the loopback names (repeat).
     #[arg(long, value_name = "HOST")]
     allowed_host: Vec<String>,
+    /// The MCP server to wrap, reached over streamable HTTP at this URL instead of a
+    /// command after `--`.
+    #[arg(long, value_name = "URL", conflicts_with = "command")]
+    upstream: Option<String>,
+    /// A file holding the value of the `Authorization` header sent to `--upstream` (for
+    /// example `Bearer TOKEN`). Never logged.
+    #[arg(long, value_name = "PATH", requires = "upstream", conflicts_with = "upstream_auth_env")]
+    upstream_auth_file: Option<PathBuf>,
+    /// An environment variable holding the value of the `Authorization` header sent to
+    /// `--upstream`. Never logged.
+    #[arg(long, value_name = "VAR", requires = "upstream")]
+    upstream_auth_env: Option<String>,
+    /// How to start the session with the wrapped server: `negotiate` (`server/discover`,
+    /// 2026-07-28, falling back to `initialize`) or `2025-11-25` (`initialize` only, for a
+    /// server that mishandles `server/discover`).
+    #[arg(long, value_name = "PROTOCOL", default_value = "negotiate", value_parser = ["negotiate", "2025-11-25"])]
+    upstream_protocol: String,
     /// This instance's name in the effect ledger.
     #[arg(long, default_value = "mcp")]
     node: String,
@@ -99,7 +117,7 @@ fn catalog(prefix: &str, command: &[String]) -> Result<ExitCode> {
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let text = runtime.block_on(async {
-        let upstream = Upstream::spawn(program, program_args).await?;
+        let upstream = Upstream::spawn(program, program_args, Handshake::Negotiate).await?;
         let tools = upstream.tools().await?;
         aecl_mcp::catalog::starter_catalog(&tools, prefix, upstream.name())
             .map_err(anyhow::Error::msg)
@@ -158,8 +176,16 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         ServerConfig { audit_key: signer.name().to_owned(), ..ServerConfig::default() };
     let audit = AuditConfig { origin: signer.name().to_owned(), signer };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
-    let Some((program, program_args)) = args.command.split_first() else {
-        bail!("give the MCP server's command after `--`");
+    let wrapped = match (&args.upstream, args.command.split_first()) {
+        (Some(url), _) => Wrapped::Url { url: url.clone(), authorization: authorization(args)? },
+        (None, Some((program, program_args))) => {
+            Wrapped::Command { program: program.clone(), args: program_args.to_vec() }
+        }
+        (None, None) => bail!("give the MCP server's command after `--`, or --upstream URL"),
+    };
+    let handshake = match args.upstream_protocol.as_str() {
+        "2025-11-25" => Handshake::Legacy,
+        _ => Handshake::Negotiate,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -196,7 +222,14 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                 }
             });
         }
-        let upstream = Arc::new(Upstream::spawn(program, program_args).await?);
+        let upstream = Arc::new(match wrapped {
+            Wrapped::Command { program, args } => {
+                Upstream::spawn(&program, &args, handshake).await?
+            }
+            Wrapped::Url { url, authorization } => {
+                Upstream::connect(&url, authorization.as_deref(), handshake).await?
+            }
+        });
         let config = GatewayConfig {
             agent: agent.clone(),
             run: args.run.clone().unwrap_or_else(new_id),
@@ -225,4 +258,34 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The MCP server the gateway wraps.
+enum Wrapped {
+    Command {
+        program: String,
+        args: Vec<String>,
+    },
+    /// Over streamable HTTP, with the `Authorization` header's value when given.
+    Url {
+        url: String,
+        authorization: Option<String>,
+    },
+}
+
+/// The `Authorization` value for `--upstream`, from `--upstream-auth-file` or
+/// `--upstream-auth-env`. Errors name where it was looked for, never the value.
+fn authorization(args: &McpArgs) -> Result<Option<String>> {
+    let value = match (&args.upstream_auth_file, &args.upstream_auth_env) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("--upstream-auth-file `{}`", path.display()))?,
+        (None, Some(var)) => std::env::var(var)
+            .with_context(|| format!("--upstream-auth-env `{var}`: not set or not UTF-8"))?,
+        (None, None) => return Ok(None),
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        bail!("the upstream's Authorization value is empty");
+    }
+    Ok(Some(value))
 }

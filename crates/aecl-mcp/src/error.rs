@@ -9,6 +9,9 @@ pub enum McpError {
     /// The wrapped server did not complete the MCP handshake.
     #[error("the MCP server `{command}` did not complete the handshake: {detail}")]
     Handshake { command: String, detail: String },
+    /// The wrapped server's URL is not one the gateway can reach.
+    #[error("`{url}` is not an MCP server URL: {detail}")]
+    Url { url: String, detail: String },
     /// A request to the wrapped server failed.
     #[error("the MCP server failed `{method}`: {detail}")]
     Upstream { method: &'static str, detail: String },

@@ -6,7 +6,8 @@
 //! the engine's approval gate and waits up to `approval_wait` for an approver; when none
 //! has answered by then the client gets a pending result that it can retry with the same
 //! arguments (the grant is bound to the call's digest, not to a call id). The client's own
-//! elicitation is never asked for, and never taken as approval.
+//! elicitation is never asked for approval, and never taken as one: it is asked only to
+//! relay a server's own requests for input ([`crate::relay`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,8 @@ use aecl_core::{Call, Decision, Mode, Verdict};
 use aecl_engine::{ApprovalStatus, Clock, Engine, EngineError, Store, new_id};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig, Tool,
+    InputRequiredResult, InputResponses, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -27,6 +29,7 @@ use crate::error::McpError;
 use crate::forward::Forward;
 use crate::listing::{action_of, callable};
 use crate::pins::{Pinned, Pins};
+use crate::relay::{Relay, Round, ask_legacy_client};
 use crate::upstream::Upstream;
 
 /// How often a call waiting for approval looks at its request.
@@ -62,6 +65,23 @@ pub struct Gateway<S> {
     /// The wrapped server's tools as last listed, by name: what a call's definition is
     /// checked against.
     tools: Arc<Mutex<HashMap<String, Tool>>>,
+    /// Calls waiting for a 2026-07-28 client's answers, by the `requestState` it was given.
+    suspended: Arc<Mutex<HashMap<String, Suspended>>>,
+}
+
+/// A call in progress: the task running it and the rounds of input it asks for.
+#[derive(Debug)]
+struct InProgress {
+    done: tokio::task::JoinHandle<CallToolResult>,
+    rounds: tokio::sync::mpsc::Receiver<Round>,
+}
+
+/// A call suspended until its client retries with the answers to a round.
+#[derive(Debug)]
+struct Suspended {
+    tool: String,
+    answer: tokio::sync::oneshot::Sender<Result<InputResponses, String>>,
+    call: InProgress,
 }
 
 impl<S> Clone for Gateway<S> {
@@ -72,13 +92,21 @@ impl<S> Clone for Gateway<S> {
             config: self.config.clone(),
             pins: self.pins.clone(),
             tools: self.tools.clone(),
+            suspended: self.suspended.clone(),
         }
     }
 }
 
 impl<S: Store + 'static> Gateway<S> {
     pub fn new(engine: Arc<Engine<S>>, upstream: Arc<Upstream>, config: GatewayConfig) -> Self {
-        Gateway { engine, upstream, config, pins: Arc::default(), tools: Arc::default() }
+        Gateway {
+            engine,
+            upstream,
+            config,
+            pins: Arc::default(),
+            tools: Arc::default(),
+            suspended: Arc::default(),
+        }
     }
 
     /// Serves one client over this process's stdin and stdout until it disconnects.
@@ -142,8 +170,9 @@ impl<S: Store + 'static> Gateway<S> {
     }
 
     /// One `tools/call` through the engine. Never an error: every failure is a tool error
-    /// naming it, and nothing is forwarded unless the engine allowed and recorded it.
-    pub async fn call(&self, params: CallToolRequestParams) -> CallToolResult {
+    /// naming it, and nothing is forwarded unless the engine allowed and recorded it. The
+    /// server's requests for input go to `relay`.
+    async fn call(&self, params: CallToolRequestParams, relay: Relay) -> CallToolResult {
         let action = self.action(&params.name);
         let args = Value::Object(params.arguments.unwrap_or_default());
         let call = self.call_of(&action, args);
@@ -163,7 +192,7 @@ impl<S: Store + 'static> Gateway<S> {
             Err(error) => Err(Refused::Failed(error.to_string())),
         };
         let mut outcome = match checked {
-            Ok(()) => self.execute(call.clone(), &tool).await,
+            Ok(()) => self.execute(call.clone(), &tool, &relay).await,
             Err(refused) => Err(refused),
         };
         // A request made now (or earlier, for the same call) is waited on; once it is
@@ -172,7 +201,7 @@ impl<S: Store + 'static> Gateway<S> {
             match self.wait_for(approval_id).await {
                 Ok(ApprovalStatus::Approved) => {
                     let again = Call { id: new_id(), ..call };
-                    outcome = self.execute(again, &tool).await;
+                    outcome = self.execute(again, &tool, &relay).await;
                 }
                 Ok(status) => {
                     outcome = Err(Refused::Answered { approval_id: approval_id.clone(), status });
@@ -215,8 +244,13 @@ impl<S: Store + 'static> Gateway<S> {
     }
 
     /// Executes `call` through the engine, forwarding it to `tool` if allowed.
-    async fn execute(&self, call: Call, tool: &str) -> Result<CallToolResult, Refused> {
-        let forward = Forward::new(self.upstream.clone(), tool.to_owned());
+    async fn execute(
+        &self,
+        call: Call,
+        tool: &str,
+        relay: &Relay,
+    ) -> Result<CallToolResult, Refused> {
+        let forward = Forward::new(self.upstream.clone(), tool.to_owned(), relay.clone());
         let executed = self.engine.execute(call, &forward).await.map_err(Refused::Engine)?;
         let verdict = &executed.decided.verdict;
         if let Some(answer) = forward.take_answer() {
@@ -325,9 +359,69 @@ impl<S: Store + 'static> ServerHandler for Gateway<S> {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        Ok(CallToolResponse::Complete(self.call(request).await))
+        // A 2026-07-28 client's retry with the answers to a suspended call's round: the
+        // suspended call goes on (it was decided once; the retry is not a new call).
+        if let Some(state) = &request.request_state {
+            let suspended = self.lock_suspended().remove(state);
+            let Some(suspended) = suspended else {
+                return Ok(CallToolResponse::Complete(tool_error(format!(
+                    "aecl: `{}`: no call is waiting for input under this requestState",
+                    request.name
+                ))));
+            };
+            if suspended.tool != request.name {
+                // Dropping the round's answer ends the suspended call without input.
+                return Ok(CallToolResponse::Complete(tool_error(format!(
+                    "aecl: the requestState belongs to a call of `{}`, not `{}`",
+                    suspended.tool, request.name
+                ))));
+            }
+            let _ = suspended.answer.send(Ok(request.input_responses.unwrap_or_default()));
+            return Ok(self.drive(suspended.tool, suspended.call, &context).await);
+        }
+        let tool = request.name.to_string();
+        let (relay, rounds) = Relay::channel();
+        let gateway = self.clone();
+        let done = tokio::spawn(async move { gateway.call(request, relay).await });
+        Ok(self.drive(tool, InProgress { done, rounds }, &context).await)
+    }
+}
+
+impl<S: Store + 'static> Gateway<S> {
+    /// Follows a call in progress until it completes or asks for input: a 2025-11-25
+    /// client is asked with its own requests and the call goes on; a 2026-07-28 client is
+    /// answered `input_required` and the call waits for its retry.
+    async fn drive(
+        &self,
+        tool: String,
+        mut call: InProgress,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResponse {
+        let legacy = context.protocol_version().is_none_or(|v| v < ProtocolVersion::V_2026_07_28);
+        loop {
+            let (requests, answer) = tokio::select! {
+                done = &mut call.done => {
+                    return CallToolResponse::Complete(done.unwrap_or_else(|error| {
+                        tool_error(format!("aecl: the call stopped: {error}"))
+                    }));
+                }
+                Some(round) = call.rounds.recv() => round,
+            };
+            if legacy {
+                let _ = answer.send(ask_legacy_client(&context.peer, requests).await);
+                continue;
+            }
+            let state = format!("aecl-{}", new_id());
+            let asked = InputRequiredResult::new(Some(requests), Some(state.clone()));
+            self.lock_suspended().insert(state, Suspended { tool, answer, call });
+            return CallToolResponse::InputRequired(asked);
+        }
+    }
+
+    fn lock_suspended(&self) -> std::sync::MutexGuard<'_, HashMap<String, Suspended>> {
+        self.suspended.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -23,9 +23,10 @@ mod gateway;
 mod http;
 pub mod listing;
 mod pins;
+mod relay;
 mod upstream;
 
 pub use error::McpError;
 pub use gateway::{Gateway, GatewayConfig};
 pub use http::MCP_PATH;
-pub use upstream::Upstream;
+pub use upstream::{Handshake, Upstream};

@@ -8,6 +8,7 @@ mod eval;
 mod hook;
 mod mcp;
 mod mcp_servers;
+mod mcp_upstream;
 mod replay;
 mod rollback;
 mod sandbox;

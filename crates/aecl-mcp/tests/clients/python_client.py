@@ -7,8 +7,11 @@ MODE is `legacy` (the 2025-11-25 `initialize` handshake) or `2026-07-28` (`serve
 and per-request `_meta`). PLAN is a JSON list of calls, each `{"tool": NAME, "arguments":
 {...}}`, or `{"wait_for_file": PATH}` to pause until PATH exists (the test's signal that an
 approver has answered), or `{"list": true}` to list the tools again (kept under
-`relisted`). Prints one JSON object: the negotiated protocol version, the listed tools (name and
-annotations) and each call's result (`isError`, text, structured content).
+`relisted`). A call may carry `"elicit": {"action": ..., "content": {...}}`: the answer the
+client gives to a server's elicitation during that call (without it, elicitation is
+declined). Prints one JSON object: the negotiated protocol version, the listed tools (name and
+annotations), each call's result (`isError`, text, structured content) and the messages of
+the elicitations the client was asked (`elicited`).
 """
 
 import asyncio
@@ -17,6 +20,7 @@ import os
 import sys
 
 from mcp import Client, StdioServerParameters
+from mcp_types import ElicitResult
 
 
 async def wait_for_file(path: str) -> None:
@@ -34,7 +38,17 @@ async def main() -> None:
         server = StdioServerParameters(command=rest[1], args=rest[2:])
     else:
         server = rest[0]
-    async with Client(server, mode=mode, read_timeout_seconds=60) as client:
+    answer, elicited = {}, []
+
+    async def on_elicitation(context, params):
+        elicited.append(params.message)
+        if not answer:
+            return ElicitResult(action="decline")
+        return ElicitResult(action=answer["action"], content=answer.get("content"))
+
+    async with Client(
+        server, mode=mode, read_timeout_seconds=60, elicitation_callback=on_elicitation
+    ) as client:
         tools = await client.list_tools()
         listed = [
             {
@@ -53,6 +67,8 @@ async def main() -> None:
             if "wait_for_file" in step:
                 await wait_for_file(step["wait_for_file"])
                 continue
+            answer.clear()
+            answer.update(step.get("elicit") or {})
             result = await client.call_tool(step["tool"], step.get("arguments", {}))
             calls.append(
                 {
@@ -61,7 +77,7 @@ async def main() -> None:
                     "structured": result.structured_content,
                 }
             )
-        print(json.dumps({"protocol": client.protocol_version, "tools": listed, "calls": calls, "relisted": relisted}))
+        print(json.dumps({"protocol": client.protocol_version, "tools": listed, "calls": calls, "relisted": relisted, "elicited": elicited}))
 
 
 asyncio.run(main())

@@ -1,0 +1,300 @@
+//! `aecl mcp --upstream URL` end to end: the wrapped server reached over streamable HTTP
+//! (the Python MCP SDK's server, `crates/aecl-mcp/tests/servers/http_server.py`, which
+//! records every call it receives and wants a bearer token), its elicitation relayed to
+//! the agent's client, annotations tightening output trust, and a changed tool's refusal
+//! in the audit log.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::mcp::{Running, client_report, free_address, python};
+use crate::serve::keys;
+use crate::{repo, run, temp_dir};
+
+/// The token the recording server wants.
+const TOKEN: &str = "upstream-secret-7f3a";
+
+/// A policy for the recording server's tools, keys, and the server itself.
+struct Upstream {
+    dir: tempfile::TempDir,
+    url: String,
+    _server: Running,
+}
+
+impl Upstream {
+    /// Starts the recording server and writes the policy: `echo`, `fetch_page` and
+    /// `confirm` allowed (catalogued as trusted where noted), `delete_everything` blocked.
+    fn start(mode: &str) -> Upstream {
+        let dir = temp_dir();
+        keys(dir.path());
+        let policy = dir.path().join("policy");
+        std::fs::create_dir_all(policy.join("agents")).unwrap();
+        std::fs::write(policy.join("policy.toml"), "mode = \"enforce\"\n").unwrap();
+        std::fs::write(policy.join("catalog.toml"), CATALOG).unwrap();
+        std::fs::write(
+            policy.join("agents/recorder.toml"),
+            format!(
+                r#"agent_id = "recorder_agent"
+mode = "{mode}"
+allowed_actions = ["up__echo", "up__fetch_page", "up__confirm"]
+blocked_actions = ["up__delete_everything"]
+"#
+            ),
+        )
+        .unwrap();
+        let checked = run(["check", &policy.display().to_string()]);
+        assert_eq!(checked.code, Some(0), "{checked:#?}");
+        std::fs::write(dir.path().join("token"), format!("Bearer {TOKEN}\n")).unwrap();
+
+        let address = free_address();
+        let port = address.rsplit(':').next().unwrap().to_owned();
+        let script = repo("crates/aecl-mcp/tests/servers/http_server.py");
+        let server = Command::new(python())
+            .arg(script)
+            .arg(&port)
+            .arg(dir.path().join("received.jsonl"))
+            .arg(TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Running(server);
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(&address).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Upstream { dir, url: format!("http://{address}/mcp"), _server: server }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `aecl mcp --upstream` for the recorder agent, with `extra` options.
+    fn gateway(&self, run_id: &str, extra: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aecl"));
+        command
+            .arg("mcp")
+            .arg("--policy")
+            .arg(self.path().join("policy"))
+            .args(["--agent", "recorder_agent", "--run", run_id, "--action-prefix", "up__"])
+            .arg("--db")
+            .arg(self.db())
+            .arg("--key")
+            .arg(self.path().join("audit/audit.key"))
+            .args(["--upstream", &self.url])
+            .arg("--upstream-auth-file")
+            .arg(self.path().join("token"))
+            .args(extra);
+        command
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path().join("aecl.db")
+    }
+
+    /// The calls the server received, in order.
+    fn received(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.path().join("received.jsonl")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// The audit log's records as stored (`aecl audit tail`).
+    fn audit(&self) -> Vec<Value> {
+        let out = run(["audit", "tail", "--db", &self.db().display().to_string()]);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+        out.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+/// The recording server's tools in the catalog. `echo` says nothing of its output's
+/// trust; `fetch_page` is catalogued as trusted although its annotations say it reaches an
+/// open world.
+const CATALOG: &str = r#"[actions.up__echo]
+description = "Echo."
+effect = "read"
+
+[actions.up__fetch_page]
+description = "Fetch a page (catalogued as trusted; annotated open world)."
+effect = "read"
+[actions.up__fetch_page.output]
+trust = "trusted"
+data_class = "public"
+
+[actions.up__confirm]
+description = "Archive an item once the user confirms (a read for the policy: it needs no approval)."
+effect = "read"
+
+[actions.up__delete_everything]
+description = "Delete everything."
+effect = "delete"
+reversibility = "irreversible"
+"#;
+
+/// Runs the Python SDK client in `mode` with `plan` against the stdio gateway `gateway`.
+fn stdio_client(mode: &str, plan: &Value, gateway: &Command) -> Value {
+    let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
+    let mut client = Command::new(python());
+    client.arg(script).arg(mode).arg(plan.to_string()).arg("--");
+    client.arg(gateway.get_program()).args(gateway.get_args());
+    client_report(client.output())
+}
+
+/// Starts `gateway` serving streamable HTTP; returns it and its URL.
+fn listening(mut gateway: Command) -> (Running, String) {
+    use std::io::BufRead;
+
+    gateway.args(["--listen", "127.0.0.1:0"]);
+    let mut child =
+        gateway.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let running = Running(child);
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("MCP listening on ").map(|(_, url)| url.trim().to_owned()))
+        .expect("the gateway did not say where it listens");
+    std::thread::spawn(move || lines.for_each(drop));
+    (running, url)
+}
+
+/// Over stdio and over `--listen`, with clients of both revisions: the server reached
+/// with the bearer token from the file, an allowed call answered by it, and a blocked call
+/// refused with the reason and never received.
+#[test]
+fn upstream_over_http_passes_allowed_calls_and_never_forwards_blocked_ones() {
+    let upstream = Upstream::start("enforce");
+    let plan = json!([
+        {"tool": "echo", "arguments": {"text": "hello upstream"}},
+        {"tool": "delete_everything", "arguments": {}},
+    ]);
+    let report = stdio_client("legacy", &plan, &upstream.gateway("run-up", &[]));
+    let listed = crate::mcp::tool_names(&report);
+    assert!(listed.contains(&"echo") && !listed.contains(&"delete_everything"), "{report}");
+    assert_eq!(report["calls"][0]["isError"], false, "{report}");
+    assert_eq!(report["calls"][0]["text"], "hello upstream", "{report}");
+    assert_eq!(report["calls"][1]["isError"], true, "{report}");
+    assert!(report["calls"][1]["text"].as_str().unwrap().contains("blocked"), "{report}");
+
+    let (gateway, url) = listening(upstream.gateway("run-up-http", &[]));
+    let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
+    let mut client = Command::new(python());
+    client.arg(script).arg("2026-07-28").arg(plan.to_string()).arg(&url);
+    let report = client_report(client.output());
+    assert_eq!(report["calls"][0]["text"], "hello upstream", "{report}");
+    assert_eq!(report["calls"][1]["isError"], true, "{report}");
+    drop(gateway);
+
+    let received: Vec<Value> = upstream.received().iter().map(|r| r["tool"].clone()).collect();
+    assert_eq!(received, ["echo", "echo"], "the server received a blocked call");
+}
+
+/// Without the token the server refuses the gateway, which says so and does not serve.
+#[test]
+fn upstream_refusing_the_gateway_stops_it_with_the_reason() {
+    let upstream = Upstream::start("enforce");
+    let mut gateway = upstream.gateway("run-noauth", &[]);
+    // The same gateway, with an empty token source instead of the file.
+    let args: Vec<_> = gateway.get_args().map(ToOwned::to_owned).collect();
+    let mut plain = Command::new(gateway.get_program());
+    let mut skip = false;
+    for arg in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if arg == "--upstream-auth-file" {
+            skip = true;
+            continue;
+        }
+        plain.arg(arg);
+    }
+    gateway = plain;
+    let out = gateway.stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("did not complete the handshake"), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "the token was logged: {stderr}");
+    assert!(upstream.received().is_empty());
+}
+
+/// A server's elicitation during an allowed call reaches the agent's client and its answer
+/// goes back, for every pairing of revisions: a 2026-07-28 server's `input_required` and a
+/// 2025-11-25 server's `elicitation/create`, to a 2025-11-25 client (asked with
+/// `elicitation/create`) and a 2026-07-28 client (answered `input_required`, the call
+/// resumed on its retry). Each call is one decision however many rounds it takes, and the
+/// answer is never an approval.
+#[test]
+fn a_servers_elicitation_is_relayed_to_the_agents_client_within_one_decision() {
+    let upstream = Upstream::start("enforce");
+    let plan = json!([
+        {"tool": "confirm", "arguments": {"item": "box"},
+         "elicit": {"action": "accept", "content": {"confirmed": true, "note": "yes"}}},
+        {"tool": "confirm", "arguments": {"item": "crate"}},
+    ]);
+    let mut revisions = Vec::new();
+    for server in ["negotiate", "2025-11-25"] {
+        let extra = ["--upstream-protocol", server];
+        let legacy = stdio_client("legacy", &plan, &upstream.gateway("run-elicit", &extra));
+        let (gateway, url) = listening(upstream.gateway("run-elicit", &extra));
+        let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
+        let mut client = Command::new(python());
+        client.arg(script).arg("2026-07-28").arg(plan.to_string()).arg(&url);
+        let current = client_report(client.output());
+        drop(gateway);
+        for report in [&legacy, &current] {
+            assert_eq!(report["calls"][0]["isError"], false, "{server}: {report}");
+            assert_eq!(report["calls"][0]["text"], "archived box (yes)", "{server}: {report}");
+            // Without an answer the client declines, and the server hears it.
+            assert_eq!(report["calls"][1]["text"], "not archived: decline", "{report}");
+            let asked = json!(["Really archive this item?", "Really archive this item?"]);
+            assert_eq!(report["elicited"], asked, "{server}: {report}");
+        }
+        revisions.push((legacy["protocol"].clone(), current["protocol"].clone()));
+    }
+    assert_eq!(
+        revisions,
+        [(json!("2025-11-25"), json!("2026-07-28")), (json!("2025-11-25"), json!("2026-07-28"))]
+    );
+    let received = upstream.received();
+    let seen: Vec<(&str, &str, &str)> = received
+        .iter()
+        .map(|r| {
+            let item = r["arguments"]["item"].as_str().unwrap();
+            (r["protocol"].as_str().unwrap(), item, r["action"].as_str().unwrap())
+        })
+        .collect();
+    let (new, old) = ("2026-07-28", "2025-11-25");
+    assert_eq!(
+        seen,
+        [
+            (new, "box", "accept"),
+            (new, "crate", "decline"),
+            (new, "box", "accept"),
+            (new, "crate", "decline"),
+            (old, "box", "accept"),
+            (old, "crate", "decline"),
+            (old, "box", "accept"),
+            (old, "crate", "decline"),
+        ]
+    );
+
+    // One decision and one outcome per call, however many rounds it took; no approval
+    // request was made.
+    let records = upstream.audit();
+    let of = |kind: &str| {
+        records.iter().filter(|r| r["kind"] == kind && r["action"] == "up__confirm").count()
+    };
+    assert_eq!((of("decision"), of("outcome")), (8, 8), "{records:#?}");
+    let db = rusqlite::Connection::open(upstream.db()).unwrap();
+    let requests: i64 = db
+        .query_row("SELECT count(*) FROM approvals WHERE action = 'up__confirm'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(requests, 0);
+}
