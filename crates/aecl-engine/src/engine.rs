@@ -283,7 +283,7 @@ impl<S: Store> Engine<S> {
         let mut cached = self.runs.take(&call.run, &policy.revision);
         // Hashed once: the effect, the grant lookups and the record all name it.
         let digest = call.digest();
-        let (verdict, effect_id, grant, history, approval_id, audit_seq, new_request, tier) = loop {
+        let (verdict, effect, grant, history, approval_id, audit_seq, new_request, tier) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
                 return Err(EngineError::Contention(call.run.clone()));
@@ -358,7 +358,6 @@ impl<S: Store> Engine<S> {
                 // one, the call goes to its connector right after this commit.
                 dispatched: grant.is_none(),
             });
-            let effect_id = effect.as_ref().map(|e| e.id.clone());
             // The request this call waits on: its grant's, a pending one of the same call
             // (a retry while a human has not answered yet asks nobody again), or a new one.
             let mut new_request = false;
@@ -389,7 +388,7 @@ impl<S: Store> Engine<S> {
                 expected_version: run.snapshot.version,
                 event: event.clone(),
                 admission: admission.clone(),
-                effect,
+                effect: effect.clone(),
                 audit: Some(record),
             };
             match self.store.commit_run_event(commit).await? {
@@ -403,7 +402,7 @@ impl<S: Store> Engine<S> {
                     self.keep_run(&policy, &call.run, &call.agent, run, event);
                     break (
                         verdict,
-                        effect_id,
+                        effect,
                         grant,
                         history,
                         approval_id,
@@ -427,7 +426,7 @@ impl<S: Store> Engine<S> {
             self.request_approval(id.clone(), &call, &verdict, &history).await?;
         }
         let decided = Decided { call, verdict, audit_seq, approval_id };
-        Ok(Recorded { decided, effect_id, grant, tier })
+        Ok(Recorded { decided, effect, grant, tier })
     }
 
     /// Reads `run` from the store and rebuilds its state under `policy`.
@@ -494,17 +493,18 @@ impl<S: Store> Engine<S> {
         call: Call,
         connector: &dyn Connector,
     ) -> Result<Executed, EngineError> {
-        let Recorded { decided, effect_id, grant, tier } =
+        let Recorded { decided, effect, grant, tier } =
             self.decide_and_record(call, Some(connector)).await?;
         let call = &decided.call;
         if let (Some(_), Some(key)) = (&decided.verdict.replay_of, &call.idempotency_key) {
             let effect = self.first_outcome(&call.run, key).await?;
             return Ok(Executed { decided, effect, replayed: true });
         }
-        let Some(effect_id) = effect_id else {
+        let Some(new_effect) = effect else {
             // Blocked, pending approval, or a dry run: nothing to execute.
             return Ok(Executed { decided, effect: None, replayed: false });
         };
+        let effect_id = new_effect.id.clone();
         let started = Instant::now();
         let mut ran_in = None;
         // INVARIANT: a grant is spent in the same transaction that dispatches its call.
@@ -598,9 +598,25 @@ impl<S: Store> Engine<S> {
             slot_holder: slot_holder(&call.run, &call.id),
             audit: record,
         };
+        // The ledger's entry as just written: no read back.
+        let effect = Effect {
+            id: effect_id,
+            run: new_effect.run,
+            call_id: new_effect.call_id,
+            agent: new_effect.agent,
+            action: new_effect.action,
+            idempotency_key: new_effect.idempotency_key,
+            call_digest: new_effect.call_digest,
+            node: new_effect.node,
+            state: end.end.state,
+            result: end.end.result.clone(),
+            error: end.end.error.clone(),
+            rollback_token: end.end.rollback_token.clone(),
+            created: new_effect.created,
+            updated: end.end.at,
+        };
         self.finish_call(end).await?;
-        let effect = self.store.effect(&effect_id).await?;
-        Ok(Executed { decided, effect, replayed: false })
+        Ok(Executed { decided, effect: Some(effect), replayed: false })
     }
 
     /// The effect of the first call with an idempotency key. When that call is still
@@ -775,11 +791,11 @@ fn slot_holder(run: &str, call_id: &str) -> String {
     format!("{run}/{call_id}")
 }
 
-/// Makes a verdict a block for a reason found outside `decide`.
 /// What `decide_and_record` decided and wrote.
 struct Recorded {
     decided: Decided,
-    effect_id: Option<String>,
+    /// The effect recorded with the decision, when the call is to be executed.
+    effect: Option<NewEffect>,
     grant: Option<Grant>,
     /// The sandbox tier the call runs in, when the policy requires one.
     tier: Option<SandboxTier>,

@@ -36,6 +36,26 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
 }
 
+/// How many prepared statements each connection keeps: every statement of the write and
+/// read paths, so none is parsed again.
+const STATEMENT_CACHE: usize = 64;
+
+/// Runs `sql` through the connection's statement cache: the writer runs the same few
+/// statements for every call, and preparing one costs about as much as running it.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `Connection::query_row` through the statement cache.
+fn query_row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)
         .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
@@ -46,6 +66,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA busy_timeout = 10000;",
     )
     .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -150,8 +171,8 @@ impl SqliteReader {
 }
 
 fn read_head(conn: &Connection) -> Result<aecl_audit::LogState, StoreError> {
-    let row: Option<(i64, Vec<u8>, Vec<u8>)> = conn
-        .query_row("SELECT size, head, nodes FROM audit_head WHERE id = 1", [], |r| {
+    let row: Option<(i64, Vec<u8>, Vec<u8>)> =
+        query_row(conn, "SELECT size, head, nodes FROM audit_head WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()
@@ -218,7 +239,8 @@ fn insert_effect(
         if or_nothing { " ON CONFLICT DO NOTHING" } else { "" }
     );
     let state = if effect.dispatched { EffectState::Dispatched } else { EffectState::Pending };
-    conn.execute(
+    exec(
+        conn,
         &sql,
         params![
             effect.id,
@@ -281,13 +303,14 @@ fn select_effect(
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Option<Effect>, StoreError> {
     let sql = format!("SELECT {EFFECT_COLUMNS} FROM effects WHERE {filter}");
-    let row = conn.query_row(&sql, args, effect_row).optional().map_err(backend)?;
+    let row = query_row(conn, &sql, args, effect_row).optional().map_err(backend)?;
     row.map(effect_from).transpose()
 }
 
 fn transition_error(conn: &Connection, id: &str, expected: &'static str) -> StoreError {
-    match conn.query_row("SELECT state FROM effects WHERE id = ?1", [id], |r| r.get::<_, String>(0))
-    {
+    match query_row(conn, "SELECT state FROM effects WHERE id = ?1", [id], |r| {
+        r.get::<_, String>(0)
+    }) {
         Ok(state) => StoreError::Transition { id: id.to_owned(), state, expected },
         Err(_) => StoreError::NoEffect(id.to_owned()),
     }
@@ -319,31 +342,24 @@ fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
 /// Ends effect `id` (its result already encoded as `result`) if it is pending or
 /// dispatched.
 fn finish(conn: &Connection, id: &str, end: &EffectEnd, result: &str) -> Result<(), StoreError> {
-    let n = conn
-        .execute(
-            "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
+    let n = exec(
+        conn,
+        "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
                  updated = ?6
              WHERE id = ?1 AND state IN ('pending', 'dispatched')",
-            params![
-                id,
-                end.state.as_str(),
-                result,
-                end.error,
-                end.rollback_token,
-                to_i64(end.at.0)
-            ],
-        )
-        .map_err(backend)?;
+        params![id, end.state.as_str(), result, end.error, end.rollback_token, to_i64(end.at.0)],
+    )
+    .map_err(backend)?;
     if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending or dispatched")) }
 }
 
 fn dispatch(conn: &Connection, id: &str) -> Result<(), StoreError> {
-    let n = conn
-        .execute(
-            "UPDATE effects SET state = 'dispatched' WHERE id = ?1 AND state = 'pending'",
-            [id],
-        )
-        .map_err(backend)?;
+    let n = exec(
+        conn,
+        "UPDATE effects SET state = 'dispatched' WHERE id = ?1 AND state = 'pending'",
+        [id],
+    )
+    .map_err(backend)?;
     if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending")) }
 }
 
@@ -355,15 +371,15 @@ fn spend_grant(
     revision: &Revision,
     at: Timestamp,
 ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
-    let row: Option<GrantRow> = conn
-        .query_row(
-            "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
+    let row: Option<GrantRow> = query_row(
+        conn,
+        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
              FROM grants WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()
-        .map_err(backend)?;
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
+    .optional()
+    .map_err(backend)?;
     let Some((approval_id, call_digest, policy_revision, expires, consumed)) = row else {
         return Ok(Err(GrantRefusal::Unknown));
     };
@@ -377,7 +393,8 @@ fn spend_grant(
     if let Some(refusal) = crate::grant_refusal(&grant, consumed.is_some(), digest, revision, at) {
         return Ok(Err(refusal));
     }
-    conn.execute(
+    exec(
+        conn,
         "UPDATE grants SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",
         params![id, to_i64(at.0)],
     )
@@ -430,8 +447,7 @@ impl Store for SqliteStore {
         };
         self.write(move |batch| {
             let conn = batch.conn;
-            let current: i64 = conn
-                .query_row("SELECT version FROM runs WHERE run = ?1", [&commit.run], |r| r.get(0))
+            let current: i64 = query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&commit.run], |r| r.get(0))
                 .optional()
                 .map_err(backend)?
                 .unwrap_or(0);
@@ -443,8 +459,7 @@ impl Store for SqliteStore {
             for (index, admission) in commit.admission.iter().enumerate() {
                 match admission {
                     Admission::Rate { key, limit, now } => {
-                        let tat: Option<i64> = conn
-                            .query_row("SELECT tat FROM rate_limits WHERE key = ?1", [key], |r| r.get(0))
+                        let tat: Option<i64> = query_row(conn, "SELECT tat FROM rate_limits WHERE key = ?1", [key], |r| r.get(0))
                             .optional()
                             .map_err(backend)?;
                         let tat = tat.map(to_u64).transpose()?;
@@ -456,8 +471,7 @@ impl Store for SqliteStore {
                         }
                     }
                     Admission::Slot { key, limit, holder, now, .. } => {
-                        let held: i64 = conn
-                            .query_row(
+                        let held: i64 = query_row(conn,
                                 "SELECT COUNT(*) FROM slots WHERE key = ?1 AND expires > ?2 AND holder <> ?3",
                                 params![key, to_i64(now.0), holder],
                                 |r| r.get(0),
@@ -470,7 +484,7 @@ impl Store for SqliteStore {
                 }
             }
             for (key, tat) in rate_updates {
-                conn.execute(
+                exec(conn,
                     "INSERT INTO rate_limits (key, tat) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
                     params![key, to_i64(tat)],
@@ -479,12 +493,12 @@ impl Store for SqliteStore {
             }
             for admission in &commit.admission {
                 if let Admission::Slot { key, holder, now, expires, .. } = admission {
-                    conn.execute(
+                    exec(conn,
                         "DELETE FROM slots WHERE key = ?1 AND expires <= ?2",
                         params![key, to_i64(now.0)],
                     )
                     .map_err(backend)?;
-                    conn.execute(
+                    exec(conn,
                         "INSERT OR REPLACE INTO slots (key, holder, expires) VALUES (?1, ?2, ?3)",
                         params![key, holder, to_i64(expires.0)],
                     )
@@ -492,12 +506,12 @@ impl Store for SqliteStore {
                 }
             }
             let version = commit.expected_version + 1;
-            conn.execute(
+            exec(conn,
                 "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
                 params![commit.run, to_i64(version), event],
             )
             .map_err(backend)?;
-            conn.execute(
+            exec(conn,
                 "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
                  ON CONFLICT (run) DO UPDATE SET version = excluded.version",
                 params![commit.run, commit.agent, to_i64(version)],
@@ -517,10 +531,7 @@ impl Store for SqliteStore {
     async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {
         let holder = holder.to_owned();
         self.write(move |batch| {
-            batch
-                .conn
-                .execute("DELETE FROM slots WHERE holder = ?1", [&holder])
-                .map_err(backend)?;
+            exec(batch.conn, "DELETE FROM slots WHERE holder = ?1", [&holder]).map_err(backend)?;
             Ok(())
         })
         .await
@@ -600,8 +611,10 @@ impl Store for SqliteStore {
         let (time, unsequenced) = (end.audit.time, end.audit.to_unsequenced()?);
         self.write(move |batch| {
             let conn = batch.conn;
-            let current: i64 = conn
-                .query_row("SELECT version FROM runs WHERE run = ?1", [&end.run], |r| r.get(0))
+            let current: i64 =
+                query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&end.run], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(backend)?
                 .unwrap_or(0);
@@ -609,18 +622,20 @@ impl Store for SqliteStore {
                 return Ok(Committed::Conflict);
             }
             finish(conn, &end.effect_id, &end.end, &result)?;
-            conn.execute("DELETE FROM slots WHERE holder = ?1", [&end.slot_holder])
+            exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.slot_holder])
                 .map_err(backend)?;
             let mut version = end.expected_version;
             for event in &events {
                 version += 1;
-                conn.execute(
+                exec(
+                    conn,
                     "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
                     params![end.run, to_i64(version), event],
                 )
                 .map_err(backend)?;
             }
-            conn.execute(
+            exec(
+                conn,
                 "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
                  ON CONFLICT (run) DO UPDATE SET version = excluded.version",
                 params![end.run, end.agent, to_i64(version)],
@@ -679,7 +694,8 @@ impl Store for SqliteStore {
             }
             for effect in &mut effects {
                 let (state, error) = crate::recovered(effect.state);
-                conn.execute(
+                exec(
+                    conn,
                     "UPDATE effects SET state = ?2, error = ?3, updated = ?4 WHERE id = ?1",
                     params![effect.id, state.as_str(), error, to_i64(at.0)],
                 )
@@ -696,9 +712,7 @@ impl Store for SqliteStore {
     async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {
         let (scope, nonce) = (scope.to_owned(), nonce.to_owned());
         self.write(move |batch| {
-            let n = batch
-                .conn
-                .execute(
+            let n = exec(batch.conn,
                     "INSERT INTO nonces (scope, nonce, used_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                     params![scope, nonce, to_i64(at.0)],
                 )
@@ -710,20 +724,19 @@ impl Store for SqliteStore {
 
     async fn put_grant(&self, grant: Grant) -> Result<(), StoreError> {
         self.write(move |batch| {
-            batch
-                .conn
-                .execute(
-                    "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
+            exec(
+                batch.conn,
+                "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        grant.id,
-                        grant.approval_id,
-                        grant.call_digest.0,
-                        grant.policy_revision.0,
-                        to_i64(grant.expires.0)
-                    ],
-                )
-                .map_err(backend)?;
+                params![
+                    grant.id,
+                    grant.approval_id,
+                    grant.call_digest.0,
+                    grant.policy_revision.0,
+                    to_i64(grant.expires.0)
+                ],
+            )
+            .map_err(backend)?;
             Ok(())
         })
         .await
@@ -743,16 +756,16 @@ impl Store for SqliteStore {
     async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
         let digest = digest.clone();
         self.read(move |conn| {
-            let row: Option<(String, Option<String>, String, i64)> = conn
-                .query_row(
-                    "SELECT id, approval_id, policy_revision, expires FROM grants
+            let row: Option<(String, Option<String>, String, i64)> = query_row(
+                conn,
+                "SELECT id, approval_id, policy_revision, expires FROM grants
                      WHERE call_digest = ?1 AND consumed_at IS NULL
                      ORDER BY expires DESC LIMIT 1",
-                    [&digest.0],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()
-                .map_err(backend)?;
+                [&digest.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(backend)?;
             row.map(|(id, approval_id, policy_revision, expires)| {
                 Ok(Grant {
                     id,
@@ -770,29 +783,28 @@ impl Store for SqliteStore {
     async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
         let body = serde_json::to_string(&approval.body).map_err(|e| corrupt(e.to_string()))?;
         self.write(move |batch| {
-            batch
-                .conn
-                .execute(
-                    "INSERT INTO approvals (id, run, call_id, agent, action, call_digest,
+            exec(
+                batch.conn,
+                "INSERT INTO approvals (id, run, call_id, agent, action, call_digest,
                          policy_revision, status, requested, expires, decided_by, reason, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                    params![
-                        approval.id,
-                        approval.run,
-                        approval.call_id,
-                        approval.agent,
-                        approval.action,
-                        approval.call_digest.0,
-                        approval.policy_revision.0,
-                        approval.status.as_str(),
-                        to_i64(approval.requested.0),
-                        to_i64(approval.expires.0),
-                        approval.decided_by,
-                        approval.reason,
-                        body
-                    ],
-                )
-                .map_err(backend)?;
+                params![
+                    approval.id,
+                    approval.run,
+                    approval.call_id,
+                    approval.agent,
+                    approval.action,
+                    approval.call_digest.0,
+                    approval.policy_revision.0,
+                    approval.status.as_str(),
+                    to_i64(approval.requested.0),
+                    to_i64(approval.expires.0),
+                    approval.decided_by,
+                    approval.reason,
+                    body
+                ],
+            )
+            .map_err(backend)?;
             Ok(())
         })
         .await
@@ -801,16 +813,16 @@ impl Store for SqliteStore {
     async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         let id = id.to_owned();
         self.read(move |conn| {
-            let row = conn
-                .query_row(
-                    "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
+            let row = query_row(
+                conn,
+                "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
                          requested, expires, decided_by, reason, body
                      FROM approvals WHERE id = ?1",
-                    [&id],
-                    approval_row,
-                )
-                .optional()
-                .map_err(backend)?;
+                [&id],
+                approval_row,
+            )
+            .optional()
+            .map_err(backend)?;
             row.map(full_approval).transpose()
         })
         .await
@@ -847,14 +859,13 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.map(str::to_owned));
         self.write(move |batch| {
-            let n = batch
-                .conn
-                .execute(
-                    "UPDATE approvals SET status = ?2, decided_by = ?3, reason = ?4
+            let n = exec(
+                batch.conn,
+                "UPDATE approvals SET status = ?2, decided_by = ?3, reason = ?4
                      WHERE id = ?1 AND status = 'pending'",
-                    params![id, status.as_str(), by, reason],
-                )
-                .map_err(backend)?;
+                params![id, status.as_str(), by, reason],
+            )
+            .map_err(backend)?;
             Ok(n == 1)
         })
         .await
@@ -880,7 +891,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<String>, StoreError> {
         let (digest, revision) = (digest.0.clone(), revision.0.clone());
         self.read(move |conn| {
-            conn.query_row(
+            query_row(
+                conn,
                 "SELECT id FROM approvals
                  WHERE call_digest = ?1 AND policy_revision = ?2 AND status = 'pending'
                      AND expires > ?3

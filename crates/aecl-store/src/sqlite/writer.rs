@@ -209,12 +209,14 @@ pub(crate) fn in_savepoint<T>(
     batch: &mut Batch<'_>,
     f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    batch.conn.execute_batch("SAVEPOINT job").map_err(backend)?;
+    // Through the statement cache: two of these per job.
+    batch.conn.prepare_cached("SAVEPOINT job").and_then(|mut s| s.execute([])).map_err(backend)?;
     let size_before = batch.log.next_seq();
     let result = f(batch);
     match &result {
         Ok(_) => {
-            if let Err(e) = batch.conn.execute_batch("RELEASE job") {
+            if let Err(e) = batch.conn.prepare_cached("RELEASE job").and_then(|mut s| s.execute([]))
+            {
                 if batch.log.next_seq() != size_before {
                     batch.failed = Some(format!("a job that had appended to the log failed: {e}"));
                 }
