@@ -1,0 +1,381 @@
+//! The gateway's added latency per `tools/call`: the same echo server called directly and
+//! through `aecl mcp`, over stdio and over streamable HTTP, in the same run.
+//!
+//! The echo server is this bench's own executable started again in a server role
+//! (`echo-stdio`, `echo-http`), so nothing but MCP framing and the tool's one string copy
+//! is in the server's time, and what the gateway adds stands out. The client is rmcp's,
+//! the one the gateway itself uses upstream ([`Upstream`]), one call at a time, each timed
+//! alone from the request's send to its answer.
+//!
+//! `cargo bench -p aecl-mcp --bench gateway` runs it (after `cargo build --release -p
+//! aecl-cli`, or with `AECL_BIN` naming an `aecl` binary); under `cargo test` it makes a
+//! few calls of each case to check that it works. `-- --calls N` sets the calls per case;
+//! `-- --db URL` the gateway's store (default: a SQLite file in a temporary directory).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aecl_mcp::{Handshake, Upstream};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::StreamableHttpService;
+use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::json;
+
+/// Calls made before timing, so connections, caches and the run are warm.
+const WARM_UP: usize = 200;
+
+#[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // Started again as the echo server.
+    match args.get(1).map(String::as_str) {
+        Some("echo-stdio") => return echo_stdio(),
+        Some("echo-http") => return echo_http(),
+        _ => {}
+    }
+    let bench = args.iter().any(|a| a == "--bench");
+    let option =
+        |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let calls = option("--calls")
+        .map(|n| n.parse().expect("--calls takes a number"))
+        .unwrap_or(if bench { 5_000 } else { 20 });
+    let warm_up = if bench { WARM_UP } else { 2 };
+    let aecl = aecl_binary();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = option("--db").unwrap_or_else(|| dir.path().join("aecl.db").display().to_string());
+    let gateway = GatewaySetup::new(dir.path(), &aecl, &db);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let me = std::env::current_exe().expect("this executable").display().to_string();
+
+    let mut rows = Vec::new();
+    runtime.block_on(async {
+        // stdio: the client starts the server, or the gateway that starts it.
+        let direct = Upstream::spawn(&me, &["echo-stdio".to_owned()], Handshake::default())
+            .await
+            .expect("echo");
+        rows.push(("stdio direct", time_calls(&direct, calls, warm_up).await));
+        let through = gateway.stdio(&[me.clone(), "echo-stdio".to_owned()]);
+        let through = Upstream::spawn(&through[0], &through[1..], Handshake::default())
+            .await
+            .expect("aecl mcp");
+        rows.push(("stdio via aecl mcp", time_calls(&through, calls, warm_up).await));
+        // Streamable HTTP: the client connects to the server, or to the gateway that
+        // connects to the same server.
+        let (mut echo, echo_url) =
+            spawn_announcing(Command::new(&me).arg("echo-http"), Out::Stdout);
+        let direct =
+            Upstream::connect(&echo_url, None, Handshake::default()).await.expect("echo over HTTP");
+        rows.push(("http direct", time_calls(&direct, calls, warm_up).await));
+        let (mut listening, url) = spawn_announcing(&mut gateway.http(&echo_url), Out::Stderr);
+        let through =
+            Upstream::connect(&url, None, Handshake::default()).await.expect("aecl mcp over HTTP");
+        rows.push(("http via aecl mcp", time_calls(&through, calls, warm_up).await));
+        for child in [&mut echo, &mut listening] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    });
+    report(&rows, calls);
+    let floor = fsync_floor(dir.path(), if bench { 1_000 } else { 5 });
+    println!(
+        "a synced 4 KiB write to the store's disk: p50 {:.1} µs, p99 {:.1} µs \
+         (each allowed call waits for two group commits, each ending in one)",
+        floor.0, floor.1
+    );
+}
+
+/// The disk's own latency, in the same run: a 4 KiB write and `fdatasync` in `dir`, as a
+/// commit of the store's write-ahead log ends; its p50 and p99 in µs.
+fn fsync_floor(dir: &Path, times: usize) -> (f64, f64) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(dir.join("fsync-probe")).expect("a probe file");
+    let block = [0u8; 4096];
+    let mut took: Vec<Duration> = (0..times)
+        .map(|_| {
+            let started = Instant::now();
+            file.write_all(&block).expect("a write");
+            file.sync_data().expect("a sync");
+            started.elapsed()
+        })
+        .collect();
+    took.sort();
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    (micros(percentile(&took, 50.0)), micros(percentile(&took, 99.0)))
+}
+
+/// The echo server's one tool: answers its `text` argument.
+#[derive(Debug, Clone)]
+struct Echo;
+
+impl ServerHandler for Echo {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let schema = json!({
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"],
+        });
+        let schema = schema.as_object().cloned().unwrap_or_default();
+        Ok(ListToolsResult::with_all_items(vec![Tool::new("echo", "Answers its text.", schema)]))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let text = request
+            .arguments
+            .as_ref()
+            .and_then(|args| args.get("text"))
+            .and_then(|text| text.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(text)])))
+    }
+}
+
+/// The echo server on this process's stdin and stdout.
+fn echo_stdio() {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let running = Echo.serve(rmcp::transport::stdio()).await.expect("the echo server starts");
+        let _ = running.waiting().await;
+    });
+}
+
+/// The echo server over streamable HTTP on a free loopback port, announced on stdout as
+/// its URL, with rmcp's default server settings (the gateway's too).
+#[expect(clippy::print_stdout, reason = "the URL is how the bench finds the server")]
+fn echo_http() {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        println!("http://{}/mcp", listener.local_addr().expect("its address"));
+        let service = StreamableHttpService::new(
+            || Ok(Echo),
+            LocalSessionManager::default().into(),
+            StreamableHttpServerConfig::default(),
+        );
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let handler =
+                    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                        let service = service.clone();
+                        async move {
+                            let response = service.handle(request).await;
+                            Ok::<_, std::convert::Infallible>(response.map(|body| body.boxed()))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), handler)
+                    .await;
+            });
+        }
+    });
+}
+
+/// Where a child announces its URL.
+#[derive(Clone, Copy)]
+enum Out {
+    Stdout,
+    Stderr,
+}
+
+/// Starts `command` and returns it with the first `http://` URL it prints on `out`.
+fn spawn_announcing(command: &mut Command, out: Out) -> (Child, String) {
+    match out {
+        Out::Stdout => command.stdout(Stdio::piped()),
+        Out::Stderr => command.stderr(Stdio::piped()),
+    };
+    let mut child = command.spawn().expect("the server starts");
+    let stream: Box<dyn std::io::Read + Send> = match out {
+        Out::Stdout => Box::new(child.stdout.take().expect("its stdout")),
+        Out::Stderr => Box::new(child.stderr.take().expect("its stderr")),
+    };
+    let mut lines = BufReader::new(stream).lines();
+    let url = loop {
+        let line = lines.next().expect("the server announces its URL").expect("a line");
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_owned();
+        }
+    };
+    // Keep draining, so that the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+/// The `aecl` binary: `AECL_BIN`, or the one built beside this bench (`target/PROFILE`).
+fn aecl_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("AECL_BIN") {
+        return PathBuf::from(path);
+    }
+    let me = std::env::current_exe().expect("this executable");
+    // target/PROFILE/deps/gateway-HASH -> target/PROFILE/aecl
+    let beside = me.parent().and_then(Path::parent).map(|profile| profile.join("aecl"));
+    match beside {
+        Some(path) if path.is_file() => path,
+        _ => panic!(
+            "no `aecl` binary beside {}: run `cargo build --release -p aecl-cli` first, or set AECL_BIN",
+            me.display()
+        ),
+    }
+}
+
+/// A policy, keys and store for `aecl mcp` in front of the echo server.
+struct GatewaySetup {
+    aecl: PathBuf,
+    policy: PathBuf,
+    key: PathBuf,
+    db: String,
+}
+
+impl GatewaySetup {
+    fn new(dir: &Path, aecl: &Path, db: &str) -> GatewaySetup {
+        let policy = dir.join("policy");
+        std::fs::create_dir_all(policy.join("agents")).expect("the policy directory");
+        let files = [
+            ("policy.toml", "mode = \"enforce\"\n"),
+            (
+                "catalog.toml",
+                "[actions.echo__echo]\neffect = \"read\"\n[actions.echo__echo.output]\ntrust = \"trusted\"\n",
+            ),
+            ("agents/bench.toml", "agent_id = \"bench\"\nallowed_actions = [\"echo__echo\"]\n"),
+        ];
+        for (name, text) in files {
+            std::fs::write(policy.join(name), text).expect("a policy file");
+        }
+        let keys = dir.join("keys");
+        let generated = Command::new(aecl)
+            .args(["keys", "generate", "--name", "aecl.bench/audit", "--out"])
+            .arg(&keys)
+            .output()
+            .expect("aecl keys generate runs");
+        assert!(generated.status.success(), "aecl keys generate: {generated:?}");
+        GatewaySetup {
+            aecl: aecl.to_owned(),
+            policy,
+            key: keys.join("audit.key"),
+            db: db.to_owned(),
+        }
+    }
+
+    /// The options every gateway case shares.
+    fn options(&self) -> Vec<String> {
+        let mut options = vec!["mcp".to_owned(), "--policy".to_owned()];
+        options.push(self.policy.display().to_string());
+        options
+            .extend(["--agent", "bench", "--action-prefix", "echo__", "--db"].map(str::to_owned));
+        options.push(self.db.clone());
+        options.extend(["--key".to_owned(), self.key.display().to_string()]);
+        options
+    }
+
+    /// `aecl mcp` over stdio in front of `server`, as a command line.
+    fn stdio(&self, server: &[String]) -> Vec<String> {
+        let mut line = vec![self.aecl.display().to_string()];
+        line.extend(self.options());
+        line.push("--".to_owned());
+        line.extend(server.iter().cloned());
+        line
+    }
+
+    /// `aecl mcp` serving streamable HTTP on a free port in front of the server at `url`.
+    fn http(&self, url: &str) -> Command {
+        let mut command = Command::new(&self.aecl);
+        command.args(self.options()).args(["--listen", "127.0.0.1:0", "--upstream", url]);
+        command
+    }
+}
+
+/// Times `calls` calls of `echo` through `client`, one at a time, after `warm_up` calls.
+async fn time_calls(client: &Upstream, calls: usize, warm_up: usize) -> Vec<Duration> {
+    let text = "x".repeat(64);
+    let params = || {
+        let mut params = CallToolRequestParams::new("echo");
+        params.arguments = json!({"text": text}).as_object().cloned();
+        params
+    };
+    let mut times = Vec::with_capacity(calls);
+    for i in 0..warm_up + calls {
+        let started = Instant::now();
+        let answer = client.call(params()).await.expect("the call is answered");
+        let took = started.elapsed();
+        match answer {
+            CallToolResponse::Complete(result) if result.is_error != Some(true) => {}
+            other => panic!("the echo call failed: {other:?}"),
+        }
+        if i >= warm_up {
+            times.push(took);
+        }
+    }
+    times
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    // Nearest rank; `sorted` is never empty here.
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "a rank within the slice"
+    )]
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Prints each case's percentiles, and each gateway case's difference from the direct
+/// case of the same transport (the row before it).
+#[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+fn report(rows: &[(&str, Vec<Duration>)], calls: usize) {
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("{calls} calls per case, latencies in µs");
+    println!("{:<28} {:>9} {:>9} {:>9}", "case", "p50", "p90", "p99");
+    let mut summaries = Vec::new();
+    for (name, times) in rows {
+        let mut sorted = times.clone();
+        sorted.sort();
+        let (p50, p90, p99) =
+            (percentile(&sorted, 50.0), percentile(&sorted, 90.0), percentile(&sorted, 99.0));
+        println!("{name:<28} {:>9.1} {:>9.1} {:>9.1}", micros(p50), micros(p90), micros(p99));
+        summaries.push((p50, p90, p99));
+    }
+    for (pair, names) in summaries.chunks(2).zip(rows.chunks(2)) {
+        if let ([direct, through], [(name, _), _]) = (pair, names) {
+            let transport = name.split(' ').next().unwrap_or_default();
+            println!(
+                "{:<28} {:>9.1} {:>9.1} {:>9.1}",
+                format!("added by aecl mcp ({transport})"),
+                micros(through.0) - micros(direct.0),
+                micros(through.1) - micros(direct.1),
+                micros(through.2) - micros(direct.2),
+            );
+        }
+    }
+}
