@@ -14,6 +14,7 @@ mod engine;
 mod error;
 pub mod identity;
 pub mod notify;
+mod refused;
 pub mod rollback;
 mod run_cache;
 pub mod run_event;

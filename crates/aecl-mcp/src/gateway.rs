@@ -30,6 +30,7 @@ use crate::forward::Forward;
 use crate::listing::{action_of, callable};
 use crate::pins::{Pinned, Pins};
 use crate::relay::{Relay, Round, ask_legacy_client};
+use crate::tighten::tightened;
 use crate::upstream::Upstream;
 
 /// How often a call waiting for approval looks at its request.
@@ -67,6 +68,9 @@ pub struct Gateway<S> {
     tools: Arc<Mutex<HashMap<String, Tool>>>,
     /// Calls waiting for a 2026-07-28 client's answers, by the `requestState` it was given.
     suspended: Arc<Mutex<HashMap<String, Suspended>>>,
+    /// Held while the policy in force is tightened, so two tightenings never undo each
+    /// other.
+    tightening: Arc<Mutex<()>>,
 }
 
 /// A call in progress: the task running it and the rounds of input it asks for.
@@ -93,6 +97,7 @@ impl<S> Clone for Gateway<S> {
             pins: self.pins.clone(),
             tools: self.tools.clone(),
             suspended: self.suspended.clone(),
+            tightening: self.tightening.clone(),
         }
     }
 }
@@ -106,6 +111,7 @@ impl<S: Store + 'static> Gateway<S> {
             pins: Arc::default(),
             tools: Arc::default(),
             suspended: Arc::default(),
+            tightening: Arc::default(),
         }
     }
 
@@ -145,10 +151,20 @@ impl<S: Store + 'static> Gateway<S> {
     /// Lists the wrapped server's tools and keeps their definitions.
     async fn refresh_tools(&self) -> Result<Vec<Tool>, McpError> {
         let tools = self.upstream.tools().await?;
+        self.tighten(&tools);
         let mut known = self.tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         known.clear();
         known.extend(tools.iter().map(|t| (t.name.to_string(), t.clone())));
         Ok(tools)
+    }
+
+    /// Makes the policy in force as strict as `tools`' annotations ask ([`crate::tighten`]).
+    fn tighten(&self, tools: &[Tool]) {
+        let _held = self.tightening.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let policy = self.engine.policy();
+        if let Some(tighter) = tightened(&policy, &self.config.action_prefix, tools) {
+            self.engine.set_policy(Arc::new(tighter));
+        }
     }
 
     async fn pinned(&self, action: &str, tool: &Tool) -> Result<Pinned, EngineError> {
@@ -181,7 +197,12 @@ impl<S: Store + 'static> Gateway<S> {
         // approver has accepted the change.
         let checked = match self.definition(&tool).await {
             Ok(Some(definition)) => match self.pinned(&action, &definition).await {
-                Ok(Pinned::Accepted) => Ok(()),
+                // Checked again at each call: a policy replaced since the listing is
+                // tightened before this call's output is recorded.
+                Ok(Pinned::Accepted) => {
+                    self.tighten(std::slice::from_ref(&definition));
+                    Ok(())
+                }
                 Ok(Pinned::Changed { approval_id, status, first, now }) => {
                     Err(Refused::ToolChanged { approval_id, status, first, now })
                 }
@@ -190,6 +211,18 @@ impl<S: Store + 'static> Gateway<S> {
             // Unknown to the server: the engine decides (and the server answers).
             Ok(None) => Ok(()),
             Err(error) => Err(Refused::Failed(error.to_string())),
+        };
+        // Refused outside the policy, and recorded as a block all the same, so the audit
+        // log shows it; a failure to record it still refuses the call.
+        let checked = match checked {
+            Err(refused @ Refused::ToolChanged { .. }) => {
+                let message = refused.message(&action);
+                match self.engine.record_block(&call, "mcp.tool_changed", &message).await {
+                    Ok(_) => Err(refused),
+                    Err(error) => Err(Refused::Engine(error)),
+                }
+            }
+            other => other,
         };
         let mut outcome = match checked {
             Ok(()) => self.execute(call.clone(), &tool, &relay).await,

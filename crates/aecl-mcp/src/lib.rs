@@ -24,6 +24,7 @@ mod http;
 pub mod listing;
 mod pins;
 mod relay;
+pub mod tighten;
 mod upstream;
 
 pub use error::McpError;

@@ -106,7 +106,7 @@ fs__create_directory = "requires_human_approval"
     }
 
     /// The test's one-tool Python server, its tool described as `description`.
-    fn echo_server(&self, description: &str) -> Vec<String> {
+    pub(crate) fn echo_server(&self, description: &str) -> Vec<String> {
         let script = repo("crates/aecl-mcp/tests/servers/echo_server.py");
         vec![python(), script.display().to_string(), description.to_owned()]
     }

@@ -88,3 +88,57 @@ fn the_starter_catalog_takes_annotations_at_their_worst_case() {
     ];
     load(&files).expect("the starter catalog loads");
 }
+
+/// Annotations only tighten: an open-world claim makes a trusted tool's output (and its
+/// trusted fields) untrusted; a closed-world claim, no claim, or a tool missing from the
+/// catalog changes nothing.
+#[test]
+fn annotations_make_trusted_output_untrusted_and_never_the_reverse() {
+    use aecl_core::policy::Trust;
+    use aecl_mcp::tighten::tightened;
+
+    let catalog = r#"
+[actions.web__fetch]
+effect = "read"
+[actions.web__fetch.output]
+trust = "trusted"
+trusted_fields = ["title"]
+[actions.web__local]
+effect = "read"
+[actions.web__local.output]
+trust = "trusted"
+[actions.web__silent]
+effect = "read"
+"#;
+    let files = vec![
+        SourceFile { path: "catalog.toml".into(), text: catalog.to_owned() },
+        SourceFile {
+            path: "agent.toml".into(),
+            text: "agent_id = \"a\"\nallowed_actions = [\"web__fetch\"]\n".to_owned(),
+        },
+    ];
+    let policy = load(&files).expect("the test policy loads").policy;
+    let open = ToolAnnotations::new().open_world(true);
+    let closed = ToolAnnotations::new().open_world(false);
+
+    let tighter = tightened(&policy, "web__", &[tool("fetch", Some(open.clone()))])
+        .expect("an open-world tool catalogued as trusted is tightened");
+    let fetch = &tighter.actions["web__fetch"].output;
+    assert_eq!(fetch.trust, Trust::Untrusted);
+    assert!(fetch.fields.iter().all(|(_, trust)| *trust == Trust::Untrusted), "{fetch:?}");
+    assert_eq!(tighter.actions["web__local"].output.trust, Trust::Trusted);
+    assert_eq!(tighter.revision, policy.revision);
+
+    // Nothing to tighten: a closed world, no claim, output already untrusted, a tool the
+    // catalog does not know.
+    for tools in [
+        vec![tool("local", Some(closed.clone()))],
+        vec![tool("local", None)],
+        vec![tool("silent", Some(open.clone()))],
+        vec![tool("unknown", Some(open))],
+        vec![tool("silent", Some(closed))],
+    ] {
+        assert!(tightened(&policy, "web__", &tools).is_none(), "{tools:?}");
+    }
+    assert_eq!(policy.actions["web__silent"].output.trust, Trust::Untrusted);
+}
