@@ -88,6 +88,11 @@ pub struct McpArgs {
     /// server that mishandles `server/discover`).
     #[arg(long, value_name = "PROTOCOL", default_value = "negotiate", value_parser = ["negotiate", "2025-11-25"])]
     upstream_protocol: String,
+    /// How long one call may take from its forwarding to the server's answer, in seconds,
+    /// including the time the agent's client takes to answer the server's requests for
+    /// input; a call still running then is recorded `outcome_unknown`.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    call_timeout: u64,
     /// This instance's name in the effect ledger.
     #[arg(long, default_value = "mcp")]
     node: String,
@@ -161,6 +166,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         node: args.node.clone(),
         redact: redact.clone(),
         grant_key: Some(signer.clone()),
+        call_timeout: Duration::from_secs(args.call_timeout),
         ..EngineConfig::default()
     };
     let token_key = match &args.token_key {

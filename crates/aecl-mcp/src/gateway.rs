@@ -448,7 +448,11 @@ impl<S: Store + 'static> Gateway<S> {
             }
             let state = format!("aecl-{}", new_id());
             let asked = InputRequiredResult::new(Some(requests), Some(state.clone()));
-            self.lock_suspended().insert(state, Suspended { tool, answer, call });
+            let mut suspended = self.lock_suspended();
+            // Calls whose client never came back have ended by now (the engine's call
+            // timeout): forget them.
+            suspended.retain(|_, waiting| !waiting.call.done.is_finished());
+            suspended.insert(state, Suspended { tool, answer, call });
             return CallToolResponse::InputRequired(asked);
         }
     }
