@@ -75,8 +75,16 @@ blocked_actions = ["up__delete_everything"]
         self.dir.path()
     }
 
-    /// `aecl mcp --upstream` for the recorder agent, with `extra` options.
+    /// `aecl mcp --upstream` for the recorder agent, with the token from a file and
+    /// `extra` options.
     fn gateway(&self, run_id: &str, extra: &[&str]) -> Command {
+        let mut command = self.gateway_without_token(run_id, extra);
+        command.arg("--upstream-auth-file").arg(self.path().join("token"));
+        command
+    }
+
+    /// `aecl mcp --upstream` for the recorder agent, with `extra` options only.
+    fn gateway_without_token(&self, run_id: &str, extra: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_aecl"));
         command
             .arg("mcp")
@@ -88,8 +96,6 @@ blocked_actions = ["up__delete_everything"]
             .arg("--key")
             .arg(self.path().join("audit/audit.key"))
             .args(["--upstream", &self.url])
-            .arg("--upstream-auth-file")
-            .arg(self.path().join("token"))
             .args(extra);
         command
     }
@@ -197,33 +203,39 @@ fn upstream_over_http_passes_allowed_calls_and_never_forwards_blocked_ones() {
     assert_eq!(received, ["echo", "echo"], "the server received a blocked call");
 }
 
-/// Without the token the server refuses the gateway, which says so and does not serve.
+/// The token may come from an environment variable instead; with a wrong one the server
+/// refuses the gateway, which stops with the reason and without printing the value.
 #[test]
-fn upstream_refusing_the_gateway_stops_it_with_the_reason() {
+fn upstream_token_from_the_environment_and_a_refused_one_never_printed() {
     let upstream = Upstream::start("enforce");
-    let mut gateway = upstream.gateway("run-noauth", &[]);
-    // The same gateway, with an empty token source instead of the file.
-    let args: Vec<_> = gateway.get_args().map(ToOwned::to_owned).collect();
-    let mut plain = Command::new(gateway.get_program());
-    let mut skip = false;
-    for arg in args {
-        if skip {
-            skip = false;
-            continue;
-        }
-        if arg == "--upstream-auth-file" {
-            skip = true;
-            continue;
-        }
-        plain.arg(arg);
-    }
-    gateway = plain;
-    let out = gateway.stdin(Stdio::null()).output().unwrap();
+    let plan = json!([{"tool": "echo", "arguments": {"text": "from env"}}]);
+    let gateway =
+        upstream.gateway_without_token("run-env", &["--upstream-auth-env", "UPSTREAM_AUTH"]);
+    let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
+    let mut client = Command::new(python());
+    client.arg(&script).arg("legacy").arg(plan.to_string()).arg("--");
+    // The SDK's stdio client starts its server with a reduced environment: `env` sets it.
+    client.arg("env").arg(format!("UPSTREAM_AUTH=Bearer {TOKEN}"));
+    client.arg(gateway.get_program()).args(gateway.get_args());
+    let report = client_report(client.output());
+    assert_eq!(report["calls"][0]["text"], "from env", "{report}");
+
+    let wrong = "Bearer wrong-token-5d1c";
+    let mut gateway =
+        upstream.gateway_without_token("run-env", &["--upstream-auth-env", "UPSTREAM_AUTH"]);
+    let out = gateway.env("UPSTREAM_AUTH", wrong).env("AECL_LOG", "debug").stdin(Stdio::null());
+    let out = out.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("did not complete the handshake"), "{stderr}");
-    assert!(!stderr.contains(TOKEN), "the token was logged: {stderr}");
-    assert!(upstream.received().is_empty());
+    assert!(!stderr.contains("wrong-token-5d1c"), "the token was printed: {stderr}");
+
+    let mut missing = upstream.gateway_without_token("run-env", &["--upstream-auth-env", "NOPE"]);
+    let out = missing.env_remove("NOPE").stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--upstream-auth-env `NOPE`"), "{stderr}");
+    let received: Vec<Value> = upstream.received().iter().map(|r| r["text"].clone()).collect();
+    assert_eq!(received.len(), 1);
 }
 
 /// A server's elicitation during an allowed call reaches the agent's client and its answer
