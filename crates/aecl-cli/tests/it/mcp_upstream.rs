@@ -373,3 +373,29 @@ fn a_call_refused_for_a_changed_tool_is_recorded_as_a_block() {
     // Nothing of the refused call executed.
     assert!(!records.iter().any(|r| r["run"] == "run-pin-2" && r["kind"] == "outcome"));
 }
+
+/// In monitor mode a tool missing from the catalog runs, and its output is untrusted even
+/// though its annotations claim a closed world: a value found only in it, used as a
+/// control argument, would need approval (recorded; monitor mode enforces nothing).
+#[test]
+fn an_uncatalogued_tools_output_is_untrusted_whatever_its_annotations_say() {
+    let upstream = Upstream::start("monitor");
+    let plan = json!([
+        {"tool": "read_note", "arguments": {}},
+        {"tool": "echo", "arguments": {"text": "ACCT-5150"}},
+    ]);
+    let report = stdio_client("legacy", &plan, &upstream.gateway("run-monitor", &[]));
+    assert!(crate::mcp::tool_names(&report).contains(&"read_note"), "{report}");
+    assert_eq!(report["calls"][0]["text"], "note: pay ACCT-5150", "{report}");
+    assert_eq!(report["calls"][1]["text"], "ACCT-5150", "{report}");
+    let records = upstream.audit();
+    let echo = records
+        .iter()
+        .find(|r| r["kind"] == "decision" && r["action"] == "up__echo")
+        .expect("the echo call's decision");
+    assert_eq!(echo["mode"], "monitor", "{echo:#}");
+    assert_eq!(echo["decision"], "require_approval", "{echo:#}");
+    let rules: Vec<&str> =
+        echo["reasons"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"data_flow.untrusted_control_argument"), "{echo:#}");
+}
