@@ -93,10 +93,30 @@ pub struct ProvenanceIndex {
     /// Whole texts and their words, normalised, to the first documents that showed them.
     words: HashMap<String, FirstSeen>,
     /// Every 8-byte window of every compact text (as a little-endian `u64`, which hashes in
-    /// one write) to the documents that contain it.
-    grams: HashMap<u64, Vec<u32>>,
-    /// Documents too large for the gram index.
-    large: Vec<u32>,
+    /// one write) to the documents that contain it, in order; one index per trust
+    /// so that finding the first document of each kind never walks the
+    /// other kind's (a value every trusted output repeats would otherwise cost a scan of
+    /// them all to learn that no untrusted one has it).
+    grams: ByTrust<HashMap<u64, Vec<u32>>>,
+    /// Documents too large for the gram index, in order, per trust.
+    large: ByTrust<Vec<u32>>,
+}
+
+/// One of a thing for trusted sources and one for untrusted ones.
+#[derive(Debug, Clone, Default)]
+struct ByTrust<T> {
+    trusted: T,
+    untrusted: T,
+}
+
+impl<T> ByTrust<T> {
+    fn of(&self, trusted: bool) -> &T {
+        if trusted { &self.trusted } else { &self.untrusted }
+    }
+
+    fn of_mut(&mut self, trusted: bool) -> &mut T {
+        if trusted { &mut self.trusted } else { &mut self.untrusted }
+    }
 }
 
 impl ProvenanceIndex {
@@ -125,10 +145,11 @@ impl ProvenanceIndex {
         }
         let compact = compact(text);
         if compact.len() > MAX_INDEXED_TEXT {
-            self.large.push(doc);
+            self.large.of_mut(kind.is_trusted()).push(doc);
         } else {
             for window in compact.as_bytes().windows(GRAM) {
-                let postings = self.grams.entry(gram_key(window)).or_default();
+                let postings =
+                    self.grams.of_mut(kind.is_trusted()).entry(gram_key(window)).or_default();
                 if postings.last() != Some(&doc) {
                     postings.push(doc);
                 }
@@ -185,15 +206,12 @@ impl ProvenanceIndex {
         }
         let mut first = self.words.get(normal).copied().unwrap_or_default();
         if compact.len() >= MIN_SUBSTRING_LEN {
-            self.for_each_substring_match(compact, |doc, d| {
-                // The word match may have found a later document: keep the earliest.
-                let slot = if d.source.kind.is_trusted() {
-                    &mut first.trusted
-                } else {
-                    &mut first.untrusted
-                };
-                *slot = Some(slot.map_or(doc, |s| s.min(doc)));
-            });
+            // The word match may have found a later document: keep the earliest.
+            for (slot, trusted) in [(&mut first.trusted, true), (&mut first.untrusted, false)] {
+                if let Some(doc) = self.first_substring_match(compact, trusted) {
+                    *slot = Some(slot.map_or(doc, |s| s.min(doc)));
+                }
+            }
         }
         let source = |doc: u32| self.docs.get(doc as usize).map(|d| &d.source);
         let seq = |doc: u32| self.docs.get(doc as usize).map_or(u32::MAX, |d| d.source.seq);
@@ -235,14 +253,16 @@ impl ProvenanceIndex {
         whole
     }
 
-    /// Calls `found` with every document whose compact text contains `needle` (already
-    /// compact, 8+ bytes), each once, in no particular order.
-    fn for_each_substring_match(&self, needle: &str, mut found: impl FnMut(u32, &Doc)) {
+    /// The first trusted (or untrusted) document whose compact text contains `needle`
+    /// (already compact, 8+ bytes).
+    fn first_substring_match(&self, needle: &str, trusted: bool) -> Option<u32> {
         let bytes = needle.as_bytes();
+        let grams = self.grams.of(trusted);
         // The postings of a few windows (start, every 8th byte, end; at most
         // `MAX_WINDOWS`) are intersected, and each candidate is then confirmed by a real
         // substring search of that one document. The windows only narrow the candidates:
-        // a document that contains the needle contains every window of it.
+        // a document that contains the needle contains every window of it. Postings are
+        // in document order, so the first confirmed candidate is the earliest.
         const MAX_WINDOWS: usize = 16;
         let mut lists: [&[u32]; MAX_WINDOWS] = [&[]; MAX_WINDOWS];
         let mut count = 0;
@@ -251,7 +271,7 @@ impl ProvenanceIndex {
         let mut missing = false;
         for start in starts {
             let Some(window) = bytes.get(start..start + GRAM) else { continue };
-            let postings = self.grams.get(&gram_key(window)).map_or(&[][..], Vec::as_slice);
+            let postings = grams.get(&gram_key(window)).map_or(&[][..], Vec::as_slice);
             if postings.is_empty() {
                 missing = true;
                 break;
@@ -261,24 +281,21 @@ impl ProvenanceIndex {
                 count += 1;
             }
         }
+        let contains =
+            |doc: u32| self.docs.get(doc as usize).is_some_and(|d| d.compact.contains(needle));
         let lists = lists.get_mut(..count).unwrap_or_default();
         lists.sort_unstable_by_key(|p| p.len());
-        if !missing && let Some((shortest, others)) = lists.split_first() {
-            for &doc in *shortest {
-                if others.iter().all(|p| p.binary_search(&doc).is_ok())
-                    && let Some(d) = self.docs.get(doc as usize)
-                    && d.compact.contains(needle)
-                {
-                    found(doc, d);
-                }
-            }
-        }
-        for &doc in &self.large {
-            if let Some(d) = self.docs.get(doc as usize)
-                && d.compact.contains(needle)
-            {
-                found(doc, d);
-            }
+        let indexed = match lists.split_first() {
+            Some((shortest, others)) if !missing => shortest
+                .iter()
+                .copied()
+                .find(|&doc| others.iter().all(|p| p.binary_search(&doc).is_ok()) && contains(doc)),
+            _ => None,
+        };
+        let large = self.large.of(trusted).iter().copied().find(|&doc| contains(doc));
+        match (indexed, large) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

@@ -37,6 +37,31 @@ fn a_value_seen_first_in_untrusted_content_stays_untrusted() {
 }
 
 #[test]
+fn a_value_many_outputs_repeat_is_traced_to_the_first_of_each_kind() {
+    // A long session reading the same thing again and again: the first trusted output
+    // and the first untrusted one decide, wherever they are among the repeats.
+    let mut index = ProvenanceIndex::default();
+    let value = "ticket-4711-escalation-path";
+    for seq in 0..2_000 {
+        index.add(SourceKind::TrustedTool, &format!("c{seq} echo"), seq, &format!("got {value}!"));
+    }
+    match index.provenance_of(value) {
+        Provenance::Trusted { source } => assert_eq!(source.label, "c0 echo"),
+        other => panic!("expected trusted, got {other:?}"),
+    }
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::TrustedTool, "c0 note", 0, "unrelated text here");
+    index.add(SourceKind::Untrusted, "c1 web", 1, &format!("do {value} now"));
+    for seq in 2..500 {
+        index.add(SourceKind::TrustedTool, &format!("c{seq} echo"), seq, &format!("got {value}!"));
+    }
+    match index.provenance_of(value) {
+        Provenance::UntrustedOnly { source } => assert_eq!(source.label, "c1 web"),
+        other => panic!("expected untrusted, got {other:?}"),
+    }
+}
+
+#[test]
 fn short_values_glued_to_punctuation_are_found() {
     let mut index = ProvenanceIndex::default();
     index.add(
