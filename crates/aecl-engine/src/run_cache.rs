@@ -25,8 +25,13 @@ use crate::store::RunSnapshot;
 /// runs of 20 calls), so this bounds the cache to a few hundred megabytes at most.
 const MAX_RUNS: NonZeroUsize = NonZeroUsize::new(4096).unwrap();
 
-/// Runs with more events than this are not kept (they are read from the store).
-const MAX_EVENTS: usize = 10_000;
+/// Events cached in all, over every run: past it the least recently used runs are
+/// evicted. A bound on the total rather than per run, so that one long run (a gateway
+/// session of thousands of calls) stays cached instead of being read and replayed from the
+/// store at every call once it grows past a per-run limit; a run bigger than the whole
+/// budget is not kept. At about 800 bytes an event with its share of the provenance index
+/// (the finance benchmark's runs), this is some 200 MB at most.
+const MAX_EVENTS: usize = 250_000;
 
 /// A run as last committed by this instance.
 #[derive(Debug)]
@@ -51,32 +56,56 @@ impl CachedRun {
 /// live ones; an arbitrary victim evicted live runs and halved throughput under load).
 #[derive(Debug)]
 pub(crate) struct RunCache {
-    runs: Mutex<LruCache<String, CachedRun>>,
+    runs: Mutex<Cached>,
+}
+
+/// The cached runs and how many events they hold together.
+#[derive(Debug)]
+struct Cached {
+    runs: LruCache<String, CachedRun>,
+    events: usize,
 }
 
 impl Default for RunCache {
     fn default() -> RunCache {
-        RunCache { runs: Mutex::new(LruCache::new(MAX_RUNS)) }
+        RunCache { runs: Mutex::new(Cached { runs: LruCache::new(MAX_RUNS), events: 0 }) }
     }
 }
 
 impl RunCache {
     /// Takes `run` out of the cache if it was rebuilt under `revision`.
     pub fn take(&self, run: &str, revision: &Revision) -> Option<CachedRun> {
-        self.lock().pop(run).filter(|cached| cached.revision == *revision)
+        let mut cache = self.lock();
+        let taken = cache.runs.pop(run)?;
+        cache.events -= taken.snapshot.events.len();
+        drop(cache);
+        Some(taken).filter(|cached| cached.revision == *revision)
     }
 
     /// Puts `run` back after a successful commit.
     pub fn put(&self, run: &str, cached: CachedRun) {
-        if cached.snapshot.events.len() > MAX_EVENTS {
+        let size = cached.snapshot.events.len();
+        if size > MAX_EVENTS {
             return;
         }
-        // A full cache hands back the entry it evicts: freed outside the lock.
-        let evicted = self.lock().push(run.to_owned(), cached);
+        // What is evicted is freed outside the lock.
+        let mut evicted = Vec::new();
+        let mut cache = self.lock();
+        while cache.events + size > MAX_EVENTS {
+            let Some((_, old)) = cache.runs.pop_lru() else { break };
+            cache.events -= old.snapshot.events.len();
+            evicted.push(old);
+        }
+        cache.events += size;
+        if let Some((_, old)) = cache.runs.push(run.to_owned(), cached) {
+            cache.events -= old.snapshot.events.len();
+            evicted.push(old);
+        }
+        drop(cache);
         drop(evicted);
     }
 
-    fn lock(&self) -> MutexGuard<'_, LruCache<String, CachedRun>> {
+    fn lock(&self) -> MutexGuard<'_, Cached> {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -86,11 +115,39 @@ mod tests {
     use super::*;
 
     fn run(name: &str, revision: &str) -> CachedRun {
+        sized(name, revision, 0)
+    }
+
+    fn sized(name: &str, revision: &str, events: usize) -> CachedRun {
+        let event = RunEvent::User { text: String::new() };
         CachedRun {
             revision: Revision(revision.to_owned()),
-            snapshot: RunSnapshot { agent: None, version: 1, events: Vec::new() },
+            snapshot: RunSnapshot { agent: None, version: 1, events: vec![event; events] },
             state: RunState::new(name),
         }
+    }
+
+    #[test]
+    fn long_runs_are_kept_within_a_budget_of_events_in_all() {
+        let cache = RunCache::default();
+        let p1 = Revision("p1".to_owned());
+        let half = MAX_EVENTS / 2;
+        cache.put("long", sized("long", "p1", half));
+        cache.put("longer", sized("longer", "p1", half));
+        assert_eq!(cache.lock().events, MAX_EVENTS);
+        // Over the budget: the least recently used run goes.
+        cache.put("one-more", sized("one-more", "p1", 1));
+        assert!(cache.take("long", &p1).is_none());
+        assert_eq!(cache.lock().events, half + 1);
+        // Taken out and put back bigger, as a commit does, the count follows.
+        let mut longer = cache.take("longer", &p1).expect("cached");
+        longer.snapshot.events.push(RunEvent::User { text: String::new() });
+        cache.put("longer", longer);
+        assert_eq!(cache.lock().events, half + 2);
+        // A run bigger than the whole budget is never kept.
+        cache.put("huge", sized("huge", "p1", MAX_EVENTS + 1));
+        assert!(cache.take("huge", &p1).is_none());
+        assert_eq!(cache.lock().events, half + 2);
     }
 
     #[test]
@@ -105,7 +162,7 @@ mod tests {
         for i in 0..MAX_RUNS.get() + 10 {
             cache.put(&format!("r{i}"), run(&format!("r{i}"), "p1"));
         }
-        assert_eq!(cache.lock().len(), MAX_RUNS.get());
+        assert_eq!(cache.lock().runs.len(), MAX_RUNS.get());
         let p1 = Revision("p1".to_owned());
         assert!(cache.take("r9", &p1).is_none(), "the oldest went first");
         let last = format!("r{}", MAX_RUNS.get() + 9);
