@@ -591,7 +591,6 @@ impl<S: Store> Engine<S> {
         let end = CallEnd {
             run: call.run.clone(),
             agent: call.agent.clone(),
-            expected_version: 0,
             events,
             effect_id: effect_id.clone(),
             end,
@@ -660,36 +659,25 @@ impl<S: Store> Engine<S> {
         out
     }
 
-    /// Writes the end of an executed call at the run's current version (retrying on
-    /// conflicts with another instance's commits to the run).
-    async fn finish_call(&self, mut end: CallEnd) -> Result<(), EngineError> {
+    /// Writes the end of an executed call after the run's last event.
+    async fn finish_call(&self, end: CallEnd) -> Result<(), EngineError> {
         let _run_guard = self.run_lock(&end.run).lock().await;
         let policy = self.policy();
-        let mut cached = self.runs.take(&end.run, &policy.revision);
-        for attempt in 1..=MAX_ATTEMPTS {
-            if attempt > 1 {
-                tokio::time::sleep(Duration::from_micros(u64::from(attempt) * 500)).await;
+        let cached = self.runs.take(&end.run, &policy.revision);
+        let (run, agent, events) = (end.run.clone(), end.agent.clone(), end.events.clone());
+        let version = self.store.finish_call(end).await?;
+        // Kept only if nothing else was appended meanwhile (by another instance): otherwise
+        // the next call reads the run again.
+        let count = u64::try_from(events.len()).unwrap_or(u64::MAX);
+        if let Some(mut known) = cached
+            && known.snapshot.version.saturating_add(count) == version
+        {
+            match events.into_iter().try_for_each(|event| known.push(&policy, &agent, event)) {
+                Ok(()) => self.runs.put(&run, known),
+                Err(error) => tracing::warn!(run, %error, "run not cached"),
             }
-            end.expected_version = match &cached {
-                Some(known) => known.snapshot.version,
-                None => self.store.load_run(&end.run).await?.version,
-            };
-            if let Committed::Done { .. } = self.store.finish_call(end.clone()).await? {
-                if let Some(mut known) = cached {
-                    let pushed = end
-                        .events
-                        .into_iter()
-                        .try_for_each(|event| known.push(&policy, &end.agent, event));
-                    match pushed {
-                        Ok(()) => self.runs.put(&end.run, known),
-                        Err(error) => tracing::warn!(run = end.run, %error, "run not cached"),
-                    }
-                }
-                return Ok(());
-            }
-            cached = None;
         }
-        Err(EngineError::Contention(end.run))
+        Ok(())
     }
 
     /// Appends an event that does not depend on the run's state (retrying on conflicts).
@@ -833,6 +821,7 @@ async fn place(
     }
 }
 
+/// Makes a verdict a block for a reason found outside `decide`.
 fn tighten(verdict: &mut Verdict, stage: Stage, rule: Cow<'static, str>, message: &str) {
     verdict.decision = Decision::Block;
     verdict.reasons.push(Reason {

@@ -48,8 +48,9 @@ pub struct RunCommit {
 }
 
 /// The end of an executed call, written in one transaction: the effect's final state, the
-/// concurrency slots it held released, its events appended to the run if the run is still
-/// at `expected_version`, and its outcome record appended to the audit log (in the same
+/// concurrency slots it held released, its events appended to the run at whatever version
+/// the run is at (they do not depend on its state, so another instance's appends meanwhile
+/// are no conflict), and its outcome record appended to the audit log (in the same
 /// transaction where the backend's log allows it, else right after the commit and before
 /// answering, as for [`RunCommit::audit`]). One durable write after the connector answers,
 /// instead of one per step.
@@ -57,8 +58,7 @@ pub struct RunCommit {
 pub struct CallEnd {
     pub run: String,
     pub agent: String,
-    pub expected_version: u64,
-    /// Appended in order, at `expected_version + 1` onwards.
+    /// Appended in order after the run's last event.
     pub events: Vec<RunEvent>,
     pub effect_id: String,
     pub end: EffectEnd,
@@ -318,13 +318,9 @@ pub trait Store: Send + Sync + 'static {
         commit: RunCommit,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 
-    /// Ends an executed call (see [`CallEnd`]) if its run is still at `expected_version`:
-    /// `Done` with the run's new version and the record's sequence number, or `Conflict`
-    /// with nothing written. Fails, writing nothing, if the effect has already ended.
-    fn finish_call(
-        &self,
-        end: CallEnd,
-    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+    /// Ends an executed call (see [`CallEnd`]); returns the run's version after its
+    /// events. Fails, writing nothing, if the effect has already ended.
+    fn finish_call(&self, end: CallEnd) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Releases the concurrency slots `holder` took.
     fn release_slots(&self, holder: &str) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -115,7 +115,7 @@ impl Store for AnyStore {
         forward!(self, s => s.commit_run_event(commit))
     }
 
-    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+    async fn finish_call(&self, end: CallEnd) -> Result<u64, StoreError> {
         forward!(self, s => s.finish_call(end))
     }
 

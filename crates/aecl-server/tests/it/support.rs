@@ -310,7 +310,7 @@ impl<S: Store> Store for Switch<S> {
     async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
         forward!(self, self.inner.finish_effect(id, end))
     }
-    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+    async fn finish_call(&self, end: CallEnd) -> Result<u64, StoreError> {
         forward!(self, self.inner.finish_call(end))
     }
     async fn effect(&self, id: &str) -> Result<Option<Effect>, StoreError> {

@@ -149,27 +149,34 @@ impl Store for PostgresStore {
         // The audit log has its own committer (one history for every instance, under the
         // head row's lock); the record follows the run's commit, before the answer.
         let audit = commit.audit.take();
+        // INVARIANT: an effect is dispatched only once its decision record is durable. Here
+        // the record comes after the commit, so the effect is committed `pending` and
+        // dispatched after the record: if the append fails, recovery finds it pending and
+        // records it as never run, which it was not.
+        let dispatch = commit.effect.as_mut().filter(|e| e.dispatched).map(|effect| {
+            effect.dispatched = false;
+            effect.id.clone()
+        });
         match runs::commit_run_event(self.pool(), commit).await? {
             Committed::Done { version, .. } => {
                 let audit_seq = match audit {
                     Some(record) => Some(self.append_audit(record).await?),
                     None => None,
                 };
+                if let Some(id) = dispatch {
+                    effects::dispatch_effect(self.pool(), &id).await?;
+                }
                 Ok(Committed::Done { version, audit_seq })
             }
             other => Ok(other),
         }
     }
 
-    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+    async fn finish_call(&self, end: CallEnd) -> Result<u64, StoreError> {
         // As for `commit_run_event`: the record follows the commit, before the answer.
-        match runs::finish_call(self.pool(), &end).await? {
-            Committed::Done { version, .. } => {
-                let audit_seq = Some(self.append_audit(end.audit).await?);
-                Ok(Committed::Done { version, audit_seq })
-            }
-            other => Ok(other),
-        }
+        let version = runs::finish_call(self.pool(), &end).await?;
+        self.append_audit(end.audit).await?;
+        Ok(version)
     }
 
     async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {

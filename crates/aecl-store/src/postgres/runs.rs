@@ -110,17 +110,10 @@ pub(super) async fn commit_run_event(
 }
 
 /// The end of an executed call, without its audit record (which the caller appends after
-/// the commit): `Conflict`, writing nothing, when the run moved on.
-pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<Committed, StoreError> {
+/// the commit): its events go after the run's last one, under the run's row lock.
+pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<u64, StoreError> {
     let result = serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?;
     let mut tx = pool.begin().await.map_err(backend)?;
-    match lock_run(&mut tx, &end.run, &end.agent, end.expected_version).await? {
-        Some(current) if current == end.expected_version => {}
-        _ => {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(Committed::Conflict);
-        }
-    }
     let finished = super::effects::finish(&mut tx, &end.effect_id, &end.end, &result).await?;
     if finished != 1 {
         tx.rollback().await.map_err(backend)?;
@@ -136,7 +129,9 @@ pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<Committe
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-    let mut version = end.expected_version;
+    // Expecting version 0 makes the run's row if it is missing; either way it is locked.
+    let locked = lock_run(&mut tx, &end.run, &end.agent, 0).await?;
+    let mut version = locked.ok_or_else(|| corrupt(format!("run `{}` has no row", end.run)))?;
     for event in &end.events {
         version += 1;
         sqlx::query("INSERT INTO run_events (run, version, event) VALUES ($1, $2, $3)")
@@ -154,7 +149,7 @@ pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<Committe
         .await
         .map_err(backend)?;
     tx.commit().await.map_err(backend)?;
-    Ok(Committed::Done { version, audit_seq: None })
+    Ok(version)
 }
 
 /// Locks the run's row and returns its version; `None` when the run does not exist and

@@ -338,7 +338,6 @@ fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
     ))
 }
 
-/// Moves pending effect `id` to `dispatched`.
 /// Ends effect `id` (its result already encoded as `result`) if it is pending or
 /// dispatched.
 fn finish(conn: &Connection, id: &str, end: &EffectEnd, result: &str) -> Result<(), StoreError> {
@@ -353,6 +352,7 @@ fn finish(conn: &Connection, id: &str, end: &EffectEnd, result: &str) -> Result<
     if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending or dispatched")) }
 }
 
+/// Moves pending effect `id` to `dispatched`.
 fn dispatch(conn: &Connection, id: &str) -> Result<(), StoreError> {
     let n = exec(
         conn,
@@ -604,13 +604,17 @@ impl Store for SqliteStore {
         self.write(move |batch| finish(batch.conn, &id, &end, &result)).await
     }
 
-    async fn finish_call(&self, end: CallEnd) -> Result<Committed, StoreError> {
+    async fn finish_call(&self, end: CallEnd) -> Result<u64, StoreError> {
         // Encoded here, on the producer's thread, as `append_audit` does.
         let result = serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?;
         let events = end.events.iter().map(crate::encode_event).collect::<Result<Vec<_>, _>>()?;
         let (time, unsequenced) = (end.audit.time, end.audit.to_unsequenced()?);
         self.write(move |batch| {
             let conn = batch.conn;
+            finish(conn, &end.effect_id, &end.end, &result)?;
+            exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.slot_holder])
+                .map_err(backend)?;
+            // The one writer: the version read here is the run's last.
             let current: i64 =
                 query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&end.run], |r| {
                     r.get(0)
@@ -618,13 +622,7 @@ impl Store for SqliteStore {
                 .optional()
                 .map_err(backend)?
                 .unwrap_or(0);
-            if to_u64(current)? != end.expected_version {
-                return Ok(Committed::Conflict);
-            }
-            finish(conn, &end.effect_id, &end.end, &result)?;
-            exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.slot_holder])
-                .map_err(backend)?;
-            let mut version = end.expected_version;
+            let mut version = to_u64(current)?;
             for event in &events {
                 version += 1;
                 exec(
@@ -643,8 +641,8 @@ impl Store for SqliteStore {
             .map_err(backend)?;
             // Last, when nothing of this job can fail any more: the log state cannot be
             // rolled back with the job's savepoint.
-            let audit_seq = Some(append(batch, time, &unsequenced));
-            Ok(Committed::Done { version, audit_seq })
+            append(batch, time, &unsequenced);
+            Ok(version)
         })
         .await
     }
