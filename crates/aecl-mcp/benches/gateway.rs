@@ -91,7 +91,9 @@ fn main() {
         }
     });
     report(&rows, calls);
-    let floor = fsync_floor(dir.path(), if bench { 1_000 } else { 5 });
+    // On the store's disk: a `--db` file's directory, or the temporary one.
+    let disk = Path::new(&db).parent().filter(|p| !db.contains("://") && p.is_dir());
+    let floor = fsync_floor(disk.unwrap_or(dir.path()), if bench { 1_000 } else { 5 });
     println!(
         "a synced 4 KiB write to the store's disk: p50 {:.1} µs, p99 {:.1} µs \
          (each allowed call waits for two group commits, each ending in one)",
@@ -103,7 +105,8 @@ fn main() {
 /// commit of the store's write-ahead log ends; its p50 and p99 in µs.
 fn fsync_floor(dir: &Path, times: usize) -> (f64, f64) {
     use std::io::Write;
-    let mut file = std::fs::File::create(dir.join("fsync-probe")).expect("a probe file");
+    let probe = dir.join(".aecl-bench-fsync-probe");
+    let mut file = std::fs::File::create(&probe).expect("a probe file");
     let block = [0u8; 4096];
     let mut took: Vec<Duration> = (0..times)
         .map(|_| {
@@ -113,6 +116,7 @@ fn fsync_floor(dir: &Path, times: usize) -> (f64, f64) {
             started.elapsed()
         })
         .collect();
+    let _ = std::fs::remove_file(probe);
     took.sort();
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
     (micros(percentile(&took, 50.0)), micros(percentile(&took, 99.0)))

@@ -117,10 +117,8 @@ impl<S: Store + 'static> Gateway<S> {
 
     /// Serves one client over this process's stdin and stdout until it disconnects.
     pub async fn serve_stdio(self) -> Result<(), McpError> {
-        let running = self
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|e| McpError::Serve(e.to_string()))?;
+        let running =
+            self.serve(crate::stdio::stdio()).await.map_err(|e| McpError::Serve(e.to_string()))?;
         running.waiting().await.map_err(|e| McpError::Serve(e.to_string()))?;
         Ok(())
     }
