@@ -117,6 +117,17 @@ fn ensure_browser(root: &Path) -> Result<()> {
         run(Path::new("/"), "apt-get", &args)?;
     }
     ensure_runsc()?;
+    // Playwright and the MCP SDKs of the gateway's tests need Node.js 20 or later
+    // (Debian 12's own is 18): say so plainly rather than let a test fail obscurely.
+    let version = Command::new("node").arg("--version").output()?;
+    let version = String::from_utf8_lossy(&version.stdout);
+    let major = version.trim().trim_start_matches('v').split('.').next().unwrap_or("");
+    if major.parse::<u32>().is_ok_and(|major| major < 20) || major.is_empty() {
+        bail!(
+            "the browser and MCP tests need Node.js 20 or later; `node --version` says `{}`",
+            version.trim()
+        );
+    }
     let browser = root.join("crates/aecl-server/tests/browser");
     if !browser.join("node_modules/playwright-core").is_dir() {
         run(&browser, "npm", &["ci", "--no-audit", "--no-fund"])?;

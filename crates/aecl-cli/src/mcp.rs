@@ -93,7 +93,9 @@ pub struct McpArgs {
     /// input; a call still running then is recorded `outcome_unknown`.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     call_timeout: u64,
-    /// This instance's name in the effect ledger.
+    /// This instance's name in the effect ledger. At start-up the gateway marks the
+    /// calls this node left in flight as `outcome_unknown`: gateways running at the same
+    /// time on one database need names of their own.
     #[arg(long, default_value = "mcp")]
     node: String,
     /// The MCP server to wrap, after `--`: its program and arguments.

@@ -19,14 +19,15 @@ impl<S: Store> Engine<S> {
         rule: &str,
         message: &str,
     ) -> Result<u64, EngineError> {
-        let mode = self.policy().agents.get(&call.agent).map_or(Mode::Enforce, |m| m.mode);
         let mut record = self.record(RecordKind::Decision, &call.agent, &call.run);
         record.call_id.clone_from(&call.id);
         record.action.clone_from(&call.action);
         record.call_digest = call.digest();
         record.input = call.args.clone();
         self.redact(&mut record.input);
-        record.mode = Some(mode);
+        // Enforced whatever the manifest's mode: the front end did refuse the call, and a
+        // monitor-mode block would read as "allowed, would have blocked".
+        record.mode = Some(Mode::Enforce);
         record.decision = Some(Decision::Block);
         record.reasons = vec![Reason {
             stage: Stage::Manifest,

@@ -206,8 +206,11 @@ impl<S: Store + 'static> Gateway<S> {
                 }
                 Err(error) => Err(Refused::Engine(error)),
             },
-            // Unknown to the server: the engine decides (and the server answers).
-            Ok(None) => Ok(()),
+            // The server does not list it, even listed again: nothing pins its definition,
+            // so it is not called (fail closed).
+            Ok(None) => {
+                Err(Refused::Failed(format!("the MCP server does not list a tool `{tool}`")))
+            }
             Err(error) => Err(Refused::Failed(error.to_string())),
         };
         // Refused outside the policy, and recorded as a block all the same, so the audit

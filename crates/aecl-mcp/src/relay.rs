@@ -40,14 +40,42 @@ impl Relay {
         (Relay(sender), receiver)
     }
 
-    /// Asks the agent's client `requests`; its answers by the same keys.
+    /// Asks the agent's client `requests`; its answers by the same keys, and only those.
+    /// Only form elicitations are relayed: a server asking for a completion of the
+    /// agent's model (`sampling/createMessage`), for the client's roots, or for a URL to
+    /// be opened is refused before anything reaches the client, since none of these goes
+    /// through the policy.
     pub async fn ask(&self, requests: InputRequests) -> Result<InputResponses, String> {
+        if let Some((key, refused)) =
+            requests.iter().find_map(|(k, r)| unrelayed(r).map(|w| (k, w)))
+        {
+            return Err(format!("input request `{key}` is {refused}, which aecl does not relay"));
+        }
+        let asked: Vec<String> = requests.keys().cloned().collect();
         let (answer, answered) = oneshot::channel();
         self.0
             .send((requests, answer))
             .await
             .map_err(|_| "the agent's client is gone".to_owned())?;
-        answered.await.map_err(|_| "the agent's client did not answer".to_owned())?
+        let mut answers =
+            answered.await.map_err(|_| "the agent's client did not answer".to_owned())??;
+        // The client's answers to what was not asked are not the server's to read.
+        answers.retain(|key, _| asked.contains(key));
+        Ok(answers)
+    }
+}
+
+/// What a request that is not relayed is, or `None` for a form elicitation.
+fn unrelayed(request: &InputRequest) -> Option<&'static str> {
+    match request {
+        InputRequest::Elicitation(request) => match &request.params {
+            ElicitRequestParams::FormElicitationParams { .. } => None,
+            _ => Some("a URL elicitation"),
+        },
+        InputRequest::CreateMessage(_) => Some("a request for a completion of the agent's model"),
+        InputRequest::ListRoots(_) => Some("a request for the client's roots"),
+        // Whatever later revisions add is refused until it is known.
+        _ => Some("a kind of request unknown to aecl"),
     }
 }
 
@@ -165,4 +193,52 @@ pub(crate) async fn ask_legacy_client(
         answers.insert(key.clone(), answer.map_err(|e| format!("input request `{key}`: {e}"))?);
     }
     Ok(answers)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn requests(key: &str, request: Value) -> InputRequests {
+        let request: InputRequest = serde_json::from_value(request).expect("an input request");
+        InputRequests::from([(key.to_owned(), request)])
+    }
+
+    #[tokio::test]
+    async fn only_form_elicitations_reach_the_client_and_only_asked_answers_come_back() {
+        let (relay, mut rounds) = Relay::channel();
+        let refused = [
+            json!({"method": "roots/list"}),
+            json!({"method": "sampling/createMessage", "params": {
+                "messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}],
+                "maxTokens": 10}}),
+            json!({"method": "elicitation/create", "params": {"mode": "url",
+                "message": "open this", "url": "https://example.com/", "elicitationId": "e1"}}),
+        ];
+        for request in refused {
+            // Refused at once; relayed, it would wait for an answer that never comes.
+            let wait = std::time::Duration::from_secs(10);
+            let answer =
+                tokio::time::timeout(wait, relay.ask(requests("k", request.clone()))).await;
+            assert!(matches!(answer, Ok(Err(_))), "{request} was relayed");
+            assert!(rounds.try_recv().is_err(), "{request} reached the client");
+        }
+        let form = json!({"method": "elicitation/create", "params": {"mode": "form",
+            "message": "which box?",
+            "requestedSchema": {"type": "object", "properties": {"box": {"type": "string"}}}}});
+        let client = tokio::spawn(async move {
+            let (asked, answer) = rounds.recv().await.expect("a round");
+            assert_eq!(asked.keys().collect::<Vec<_>>(), ["form"]);
+            let answers = InputResponses::from([
+                ("form".to_owned(), json!({"action": "accept", "content": {"box": "b1"}})),
+                ("extra".to_owned(), json!("not asked")),
+            ]);
+            answer.send(Ok(answers)).expect("the relay waits");
+        });
+        let answers = relay.ask(requests("form", form)).await.expect("relayed");
+        client.await.expect("the client answered");
+        assert_eq!(answers.keys().collect::<Vec<_>>(), ["form"]);
+    }
 }

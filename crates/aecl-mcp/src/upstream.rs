@@ -86,13 +86,24 @@ impl Upstream {
         authorization: Option<&str>,
         handshake: Handshake,
     ) -> Result<Upstream, McpError> {
-        let parsed: hyper::Uri = url
-            .parse()
-            .map_err(|e| McpError::Url { url: url.to_owned(), detail: format!("{e}") })?;
+        let parsed: hyper::Uri = url.parse().map_err(|_| McpError::Url {
+            url: "(unparsable)".to_owned(),
+            detail: "not a URL".to_owned(),
+        })?;
         if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
             return Err(McpError::Url {
-                url: url.to_owned(),
+                url: shown(&parsed),
                 detail: "expected an `http://` or `https://` URL with a host".to_owned(),
+            });
+        }
+        let loopback = matches!(parsed.host(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
+        if authorization.is_some() && parsed.scheme_str() == Some("http") && !loopback {
+            // The credential would cross the network in clear text.
+            return Err(McpError::Url {
+                url: shown(&parsed),
+                detail:
+                    "an Authorization value is sent over `https://` only (or to a loopback host)"
+                        .to_owned(),
             });
         }
         // reqwest is built with rustls and no crypto provider of its own: use ring, the
@@ -102,7 +113,7 @@ impl Upstream {
         if let Some(value) = authorization {
             let mut value =
                 hyper::header::HeaderValue::from_str(value.trim()).map_err(|_| McpError::Url {
-                    url: url.to_owned(),
+                    url: shown(&parsed),
                     detail: "the Authorization value is not a valid HTTP header value".to_owned(),
                 })?;
             value.set_sensitive(true);
@@ -114,8 +125,8 @@ impl Upstream {
         let service = UpstreamClient::new(relays.clone())
             .serve_with_lifecycle(transport, handshake.lifecycle())
             .await
-            .map_err(|e| McpError::Handshake { command: url.to_owned(), detail: e.to_string() })?;
-        Ok(Upstream { service, name: url.to_owned(), relays })
+            .map_err(|e| McpError::Handshake { command: shown(&parsed), detail: e.to_string() })?;
+        Ok(Upstream { service, name: shown(&parsed), relays })
     }
 
     /// The command line or address of the server.
@@ -163,4 +174,12 @@ pub(crate) fn client_config() -> ClientConfig {
     let mut capabilities = ClientCapabilities::default();
     capabilities.elicitation = Some(elicitation);
     ClientConfig::new(capabilities, Implementation::new("aecl-mcp", env!("CARGO_PKG_VERSION")))
+}
+
+/// A URL as it may be shown in logs and errors: scheme, host, port and path, without the
+/// user information or the query, which can carry credentials.
+fn shown(url: &hyper::Uri) -> String {
+    let host = url.host().unwrap_or_default();
+    let port = url.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{host}{port}{}", url.scheme_str().unwrap_or("?"), url.path())
 }
