@@ -51,6 +51,10 @@ impl<S: Store + 'static> Gateway<S> {
                 },
                 () = &mut shutdown => return Ok(()),
             };
+            // Small request and answer frames, each awaited: never held back for more.
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, %error, "TCP_NODELAY");
+            }
             let service = service.clone();
             tokio::spawn(async move {
                 let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
