@@ -468,8 +468,6 @@ impl Drop for Running {
 /// to one gateway: the same filtering, the same decisions, the same side effects absent.
 #[test]
 fn streamable_http_gateway_serves_both_revisions() {
-    use std::io::BufRead;
-
     let setup = Setup::new();
     let root = setup.root();
     let mut line = setup.gateway_with(
@@ -477,24 +475,9 @@ fn streamable_http_gateway_serves_both_revisions() {
         &["--listen".to_owned(), "127.0.0.1:0".to_owned()],
         &setup.filesystem_server(),
     );
-    let program = line.remove(0);
-    let mut child = Command::new(program)
-        .args(&line)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let gateway = Running(child);
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split_once("MCP listening on ").map(|(_, url)| url.trim().to_owned()))
-        .expect("the gateway did not say where it listens");
-    // Keep reading its standard error so that it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut command = Command::new(line.remove(0));
+    command.args(&line);
+    let (gateway, url) = spawn_listening(command);
 
     for (mode, protocol) in [("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
         let evil = root.join(format!("evil-{protocol}.sh"));
@@ -606,4 +589,24 @@ fn memory_and_time_servers_are_gated_like_any_other() {
     assert!(calls[0]["text"].as_str().unwrap().contains("Europe/Paris"), "{report}");
     assert_eq!(calls[1]["isError"], true, "{report}");
     assert!(calls[1]["text"].as_str().unwrap().contains("manifest.allowed_actions"), "{report}");
+}
+
+/// Starts `gateway`, an `aecl mcp --listen` command; the running gateway and the MCP URL
+/// it says it listens on.
+pub(crate) fn spawn_listening(mut gateway: Command) -> (Running, String) {
+    use std::io::BufRead;
+
+    let mut child =
+        gateway.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let running = Running(child);
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("MCP listening on ").map(|(_, url)| url.trim().to_owned()))
+        .expect("the gateway did not say where it listens");
+    // Keep reading its standard error so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (running, url)
 }

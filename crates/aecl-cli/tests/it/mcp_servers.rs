@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::mcp::{
     Running, Setup, client_report, free_address, npm_bin, pending_request, python_client,
-    tool_names,
+    spawn_listening, tool_names,
 };
 use crate::repo;
 use crate::serve::{issue, request};
@@ -62,25 +62,9 @@ fn call_text(report: &Value, index: usize, error: bool) -> String {
 fn listen(mut line: Vec<String>) -> (Running, String) {
     let separator = line.iter().position(|a| a == "--").expect("a gateway command line");
     line.splice(separator..separator, ["--listen".to_owned(), "127.0.0.1:0".to_owned()]);
-    let program = line.remove(0);
-    let mut child = Command::new(program)
-        .args(&line)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let gateway = Running(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split_once("MCP listening on ").map(|(_, url)| url.trim().to_owned()))
-        .expect("the gateway did not say where it listens");
-    // Keep reading its standard error so that it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (gateway, url)
+    let mut command = Command::new(line.remove(0));
+    command.args(&line);
+    spawn_listening(command)
 }
 
 /// The TypeScript SDK's clients over stdio, in all three modes, against the filesystem

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::mcp::{Running, client_report, free_address, python};
+use crate::mcp::{Running, client_report, free_address, python, spawn_listening};
 use crate::serve::keys;
 use crate::{repo, run, temp_dir};
 
@@ -155,21 +155,8 @@ fn stdio_client(mode: &str, plan: &Value, gateway: &Command) -> Value {
 
 /// Starts `gateway` serving streamable HTTP; returns it and its URL.
 fn listening(mut gateway: Command) -> (Running, String) {
-    use std::io::BufRead;
-
     gateway.args(["--listen", "127.0.0.1:0"]);
-    let mut child =
-        gateway.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let running = Running(child);
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split_once("MCP listening on ").map(|(_, url)| url.trim().to_owned()))
-        .expect("the gateway did not say where it listens");
-    std::thread::spawn(move || lines.for_each(drop));
-    (running, url)
+    spawn_listening(gateway)
 }
 
 /// Over stdio and over `--listen`, with clients of both revisions: the server reached
