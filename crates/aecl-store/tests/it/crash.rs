@@ -140,6 +140,7 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (first_ack, started) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut lines = Vec::new();
             let mut reader = BufReader::new(stdout);
@@ -150,17 +151,22 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
                     && let Some((seq, key)) = rest.split_once(' ')
                 {
                     lines.push((seq.parse::<u64>().unwrap(), key.to_owned()));
+                    if lines.len() == 1 {
+                        let _ = first_ack.send(());
+                    }
                 }
                 line.clear();
             }
             lines
         });
-        // Let it start (recovery, the first calls), then kill it somewhere.
-        std::thread::sleep(Duration::from_millis(150 + lcg(&mut seed) % 350));
+        // Kill only once the worker has recovered and acknowledged a call, however slow the
+        // machine is, so that every round proves progress; then somewhere in its stride.
+        let acknowledged = started.recv_timeout(Duration::from_secs(120)).is_ok();
+        std::thread::sleep(Duration::from_millis(lcg(&mut seed) % 350));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let round_acks = reader.join().unwrap();
-        assert!(!round_acks.is_empty() || round == 0, "round {round} acknowledged nothing");
+        assert!(acknowledged && !round_acks.is_empty(), "round {round} acknowledged nothing");
         acked.extend(round_acks);
         in_flight_recovered += check(dir.path(), &acked);
     }
