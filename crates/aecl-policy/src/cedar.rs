@@ -65,6 +65,7 @@
 // The decision path must not panic on any input.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod decimal;
 mod parse;
 mod value;
 
@@ -184,9 +185,9 @@ impl CedarRules {
     fn request(&self, input: &RuleInput<'_>) -> Result<Request, Vec<RuleFinding>> {
         let args = value::arguments(&input.call.args).map_err(refused_arguments)?;
         let decimal = |name: &str, number: f64| {
-            value::rounded_decimal_text(number).map(RestrictedExpression::new_decimal).map_err(
-                |problem| vec![block("cedar:context", format!("{name} {number} {problem}"))],
-            )
+            value::rounded_decimal_text(number).map(decimal::decimal).map_err(|problem| {
+                vec![block("cedar:context", format!("{name} {number} {problem}"))]
+            })
         };
         let text =
             |s: &Option<String>| RestrictedExpression::new_string(s.clone().unwrap_or_default());

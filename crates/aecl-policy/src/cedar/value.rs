@@ -125,7 +125,7 @@ fn number(n: &Number) -> Result<RestrictedExpression, String> {
         return Err(format!("= {text} does not fit a Cedar long (a signed 64-bit integer)"));
     }
     match decimal_text(&text) {
-        Ok(decimal) => Ok(RestrictedExpression::new_decimal(decimal)),
+        Ok(decimal) => Ok(super::decimal::decimal(decimal)),
         Err(problem) => Err(format!("= {text} {problem}")),
     }
 }
