@@ -1,5 +1,8 @@
 //! The gateway's added latency per `tools/call`: the same echo server called directly and
-//! through `aecl mcp`, over stdio and over streamable HTTP, in the same run.
+//! through `aecl mcp`, over stdio and over streamable HTTP, in the same run, beside the
+//! floors any gateway pays on this machine: a process that only copies bytes between the
+//! client and the server (one more hop, nothing parsed), and a bare rmcp relay (the hop,
+//! plus MCP parsed and written again on both sides, nothing decided or recorded).
 //!
 //! The echo server is this bench's own executable started again in a server role
 //! (`echo-stdio`, `echo-http`), so nothing but MCP framing and the tool's one string copy
@@ -32,16 +35,23 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::json;
 
+#[path = "gateway/relay.rs"]
+mod relay;
+
 /// Calls made before timing, so connections, caches and the run are warm.
 const WARM_UP: usize = 200;
 
 #[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // Started again as the echo server.
-    match args.get(1).map(String::as_str) {
-        Some("echo-stdio") => return echo_stdio(),
-        Some("echo-http") => return echo_http(),
+    // Started again as the echo server, or as one of the floors' relays in front of it.
+    match (args.get(1).map(String::as_str), args.get(2..).unwrap_or_default()) {
+        (Some("echo-stdio"), _) => return echo_stdio(),
+        (Some("echo-http"), _) => return echo_http(),
+        (Some("relay-bytes"), server) => return relay::bytes(server),
+        (Some("relay-rmcp-stdio"), server) => return relay::rmcp_stdio(server),
+        (Some("relay-tcp"), [url]) => return relay::tcp(url),
+        (Some("relay-rmcp-http"), [url]) => return relay::rmcp_http(url),
         _ => {}
     }
     let bench = args.iter().any(|a| a == "--bench");
@@ -62,32 +72,62 @@ fn main() {
         .expect("a runtime");
     let me = std::env::current_exe().expect("this executable").display().to_string();
 
-    let mut rows = Vec::new();
+    // The same gateway with its store on tmpfs, where a commit's fsync costs nothing: what
+    // the gateway adds besides waiting for the disk. Only when the store is not named.
+    let shm = tempfile::tempdir_in("/dev/shm").ok().filter(|_| option("--db").is_none());
+    let on_tmpfs = shm.as_ref().map(|shm| gateway.with_db(&shm.path().join("aecl.db")));
+
+    let mut rows: Vec<Row> = Vec::new();
     runtime.block_on(async {
-        // stdio: the client starts the server, or the gateway that starts it.
-        let direct = Upstream::spawn(&me, &["echo-stdio".to_owned()], Handshake::default())
-            .await
-            .expect("echo");
-        rows.push(("stdio direct", time_calls(&direct, calls, warm_up).await));
-        let through = gateway.stdio(&[me.clone(), "echo-stdio".to_owned()]);
-        let through = Upstream::spawn(&through[0], &through[1..], Handshake::default())
-            .await
-            .expect("aecl mcp");
-        rows.push(("stdio via aecl mcp", time_calls(&through, calls, warm_up).await));
-        // Streamable HTTP: the client connects to the server, or to the gateway that
-        // connects to the same server.
-        let (mut echo, echo_url) =
-            spawn_announcing(Command::new(&me).arg("echo-http"), Out::Stdout);
+        // stdio: the client starts the server, or what stands in front of it.
+        let echo = vec![me.clone(), "echo-stdio".to_owned()];
+        let relayed = |role: &str| {
+            let mut line = vec![me.clone(), role.to_owned()];
+            line.extend(echo.iter().cloned());
+            line
+        };
+        let mut stdio_cases = vec![
+            ("stdio direct", echo.clone()),
+            ("stdio via byte relay", relayed("relay-bytes")),
+            ("stdio via rmcp relay", relayed("relay-rmcp-stdio")),
+            ("stdio via aecl mcp", gateway.stdio(&echo)),
+        ];
+        if let Some(tmpfs) = &on_tmpfs {
+            stdio_cases.push(("stdio via aecl mcp, tmpfs", tmpfs.stdio(&echo)));
+        }
+        for (name, line) in stdio_cases {
+            let client = Upstream::spawn(&line[0], &line[1..], Handshake::default())
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            rows.push(Row { name, times: time_calls(&client, calls, warm_up).await });
+        }
+        // Streamable HTTP: the client connects to the server, or to what stands in front
+        // of the same server.
+        let (echo, echo_url) = spawn_announcing(Command::new(&me).arg("echo-http"), Out::Stdout);
+        let mut children = Children(vec![echo]);
+        let relay = |role: &str| {
+            let mut command = Command::new(&me);
+            command.args([role, echo_url.as_str()]);
+            command
+        };
+        let mut http_cases = vec![
+            ("http via byte relay", relay("relay-tcp"), Out::Stdout),
+            ("http via rmcp relay", relay("relay-rmcp-http"), Out::Stdout),
+            ("http via aecl mcp", gateway.http(&echo_url), Out::Stderr),
+        ];
+        if let Some(tmpfs) = &on_tmpfs {
+            http_cases.push(("http via aecl mcp, tmpfs", tmpfs.http(&echo_url), Out::Stderr));
+        }
         let direct =
             Upstream::connect(&echo_url, None, Handshake::default()).await.expect("echo over HTTP");
-        rows.push(("http direct", time_calls(&direct, calls, warm_up).await));
-        let (mut listening, url) = spawn_announcing(&mut gateway.http(&echo_url), Out::Stderr);
-        let through =
-            Upstream::connect(&url, None, Handshake::default()).await.expect("aecl mcp over HTTP");
-        rows.push(("http via aecl mcp", time_calls(&through, calls, warm_up).await));
-        for child in [&mut echo, &mut listening] {
-            let _ = child.kill();
-            let _ = child.wait();
+        rows.push(Row { name: "http direct", times: time_calls(&direct, calls, warm_up).await });
+        for (name, mut command, out) in http_cases {
+            let (child, url) = spawn_announcing(&mut command, out);
+            children.0.push(child);
+            let client = Upstream::connect(&url, None, Handshake::default())
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            rows.push(Row { name, times: time_calls(&client, calls, warm_up).await });
         }
     });
     report(&rows, calls);
@@ -163,46 +203,64 @@ impl ServerHandler for Echo {
 
 /// The echo server on this process's stdin and stdout.
 fn echo_stdio() {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(async {
+    runtime().block_on(async {
         let running = Echo.serve(rmcp::transport::stdio()).await.expect("the echo server starts");
         let _ = running.waiting().await;
     });
 }
 
-/// The echo server over streamable HTTP on a free loopback port, announced on stdout as
-/// its URL, with rmcp's default server settings (the gateway's too).
-#[expect(clippy::print_stdout, reason = "the URL is how the bench finds the server")]
+/// The echo server over streamable HTTP.
 fn echo_http() {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        println!("http://{}/mcp", listener.local_addr().expect("its address"));
-        let service = StreamableHttpService::new(
-            || Ok(Echo),
-            LocalSessionManager::default().into(),
-            StreamableHttpServerConfig::default(),
-        );
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let service = service.clone();
-            tokio::spawn(async move {
-                let handler =
-                    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                        let service = service.clone();
-                        async move {
-                            let response = service.handle(request).await;
-                            Ok::<_, std::convert::Infallible>(response.map(|body| body.boxed()))
-                        }
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), handler)
-                    .await;
+    runtime().block_on(serve_http(Echo));
+}
+
+/// The runtime a server of this bench runs on: one thread.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+/// `handler` over streamable HTTP on a free loopback port, announced on stdout as its URL,
+/// with rmcp's default server settings (the gateway's too), each connection served by
+/// hyper's HTTP/1 as the gateway does.
+#[expect(clippy::print_stdout, reason = "the URL is how the bench finds the server")]
+async fn serve_http<H: ServerHandler + Clone + Send + Sync + 'static>(handler: H) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    println!("http://{}/mcp", listener.local_addr().expect("its address"));
+    let service = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default(),
+    );
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let handler = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let service = service.clone();
+                async move {
+                    let response = service.handle(request).await;
+                    Ok::<_, std::convert::Infallible>(response.map(|body| body.boxed()))
+                }
             });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), handler)
+                .await;
+        });
+    }
+}
+
+/// Servers started for the HTTP cases: killed when dropped, a panic's unwinding included,
+/// so none outlives the bench holding its output pipes.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-    });
+    }
 }
 
 /// Where a child announces its URL.
@@ -253,6 +311,7 @@ fn aecl_binary() -> PathBuf {
 }
 
 /// A policy, keys and store for `aecl mcp` in front of the echo server.
+#[derive(Clone)]
 struct GatewaySetup {
     aecl: PathBuf,
     policy: PathBuf,
@@ -288,6 +347,11 @@ impl GatewaySetup {
             key: keys.join("audit.key"),
             db: db.to_owned(),
         }
+    }
+
+    /// The same gateway with its store at `db`.
+    fn with_db(&self, db: &Path) -> GatewaySetup {
+        GatewaySetup { db: db.display().to_string(), ..self.clone() }
     }
 
     /// The options every gateway case shares.
@@ -354,32 +418,48 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Prints each case's percentiles, and each gateway case's difference from the direct
-/// case of the same transport (the row before it).
+/// One case's name (its transport first) and the time of each of its calls.
+struct Row {
+    name: &'static str,
+    times: Vec<Duration>,
+}
+
+/// Prints each case's percentiles and, beside each, what it adds to the direct case of the
+/// same transport (the first row naming it).
 #[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
-fn report(rows: &[(&str, Vec<Duration>)], calls: usize) {
+fn report(rows: &[Row], calls: usize) {
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    println!("{calls} calls per case, latencies in µs");
-    println!("{:<28} {:>9} {:>9} {:>9}", "case", "p50", "p90", "p99");
-    let mut summaries = Vec::new();
-    for (name, times) in rows {
-        let mut sorted = times.clone();
+    let percentiles = |times: &[Duration]| {
+        let mut sorted = times.to_vec();
         sorted.sort();
-        let (p50, p90, p99) =
-            (percentile(&sorted, 50.0), percentile(&sorted, 90.0), percentile(&sorted, 99.0));
-        println!("{name:<28} {:>9.1} {:>9.1} {:>9.1}", micros(p50), micros(p90), micros(p99));
-        summaries.push((p50, p90, p99));
-    }
-    for (pair, names) in summaries.chunks(2).zip(rows.chunks(2)) {
-        if let ([direct, through], [(name, _), _]) = (pair, names) {
-            let transport = name.split(' ').next().unwrap_or_default();
-            println!(
-                "{:<28} {:>9.1} {:>9.1} {:>9.1}",
-                format!("added by aecl mcp ({transport})"),
-                micros(through.0) - micros(direct.0),
-                micros(through.1) - micros(direct.1),
-                micros(through.2) - micros(direct.2),
-            );
-        }
+        [50.0, 90.0, 99.0].map(|p| micros(percentile(&sorted, p)))
+    };
+    println!(
+        "{calls} calls per case, latencies in µs; added: over the same transport's direct case"
+    );
+    println!(
+        "{:<28} {:>8} {:>8} {:>8}   {:>9} {:>9} {:>9}",
+        "case", "p50", "p90", "p99", "added p50", "added p90", "added p99"
+    );
+    let mut direct = None;
+    for row in rows {
+        let [p50, p90, p99] = percentiles(&row.times);
+        let transport = row.name.split(' ').next().unwrap_or_default();
+        let base = match direct {
+            Some((name, base)) if name == transport => base,
+            _ => {
+                direct = Some((transport, [p50, p90, p99]));
+                println!("{:<28} {p50:>8.1} {p90:>8.1} {p99:>8.1}", row.name);
+                continue;
+            }
+        };
+        let [b50, b90, b99] = base;
+        println!(
+            "{:<28} {p50:>8.1} {p90:>8.1} {p99:>8.1}   {:>9.1} {:>9.1} {:>9.1}",
+            row.name,
+            p50 - b50,
+            p90 - b90,
+            p99 - b99
+        );
     }
 }

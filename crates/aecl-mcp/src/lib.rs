@@ -24,7 +24,7 @@ mod http;
 pub mod listing;
 mod pins;
 mod relay;
-mod stdio;
+pub mod stdio;
 pub mod tighten;
 mod upstream;
 

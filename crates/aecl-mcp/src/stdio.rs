@@ -11,11 +11,11 @@ use std::os::fd::AsFd;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::unix::pipe;
 
-pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
-pub(crate) type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// This process's standard input and output. Must be called within the runtime.
-pub(crate) fn stdio() -> (Reader, Writer) {
+pub fn stdio() -> (Reader, Writer) {
     // Duplicates: the pipes own these, and fds 0 and 1 stay as they are (the duplicate
     // shares their non-blocking flag, which nothing else here relies on).
     let reader: Reader =
