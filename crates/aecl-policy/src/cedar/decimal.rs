@@ -20,14 +20,16 @@ static BUILT: LazyLock<Mutex<HashMap<String, RestrictedExpression>>> =
 
 /// `decimal("<text>")`, as `RestrictedExpression::new_decimal(text)` builds it.
 pub fn decimal(text: String) -> RestrictedExpression {
-    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(expression) = built.get(&text) {
+    let built = || BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(expression) = built().get(&text) {
         return expression.clone();
     }
+    // Built outside the lock: a miss costs Cedar's parse, which other calls need not wait for.
+    let expression = RestrictedExpression::new_decimal(&text);
+    let mut built = built();
     if built.len() >= CAPACITY {
         built.clear();
     }
-    let expression = RestrictedExpression::new_decimal(&text);
     built.insert(text, expression.clone());
     expression
 }
