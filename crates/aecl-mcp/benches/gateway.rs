@@ -162,13 +162,18 @@ fn fsync_floor(dir: &Path, times: usize) -> (f64, f64) {
     (micros(percentile(&took, 50.0)), micros(percentile(&took, 99.0)))
 }
 
+/// What the bench's servers say of themselves: they serve tools, nothing else.
+fn tools_only() -> ServerConfig {
+    ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+}
+
 /// The echo server's one tool: answers its `text` argument.
 #[derive(Debug, Clone)]
 struct Echo;
 
 impl ServerHandler for Echo {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        tools_only()
     }
 
     async fn list_tools(
