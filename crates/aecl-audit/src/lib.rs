@@ -15,7 +15,9 @@
 //! - at every group commit the writer signs a checkpoint: origin, tree size, root and time
 //!   (`checkpoint`, `note`);
 //! - `verify_log` re-reads everything and names the first record or checkpoint that does
-//!   not fit (`verify`).
+//!   not fit (`verify`), and requires a checkpoint covering every record;
+//! - each checkpoint is also handed, with its consistency proof from the one before, to a
+//!   `CheckpointSink` that publishes it outside the store (`witness`).
 
 // Verification reads untrusted bytes: no panics on the input paths.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -29,14 +31,18 @@ pub mod note;
 pub mod record;
 pub mod redact;
 pub mod verify;
+pub mod witness;
 
 pub use chain::{Appended, GENESIS, LogState, chain_hash};
 pub use checkpoint::{Checkpoint, parse_and_verify_checkpoint, sign_checkpoint};
 pub use error::AuditError;
-pub use merkle::{CompactRange, Hash, MerkleTree, verify_consistency, verify_inclusion};
+pub use merkle::{
+    CompactRange, Hash, MerkleTree, prove_consistency_from, verify_consistency, verify_inclusion,
+};
 pub use note::{SignerKey, VerifierKey};
 pub use record::{AuditRecord, Outcome, RecordKind, Unsequenced};
 pub use redact::{FieldPath, REDACTED, Redactions, redact};
 pub use verify::{
     CheckpointId, Problem, StoredRecord, VerifyOptions, VerifyReport, verify_log, verify_log_with,
 };
+pub use witness::{AddCheckpoint, CheckpointSink, Refusal};

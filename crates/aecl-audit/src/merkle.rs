@@ -234,6 +234,91 @@ fn subproof(m: u64, leaves: &[Hash], complete: bool, out: &mut Vec<Hash>) {
     }
 }
 
+/// The consistency proof (RFC 6962 §2.1.2) from the tree whose compact range is `old` to
+/// that tree extended by `new_leaves`, without the old leaves: a writer keeps only the
+/// compact range, and every node the proof needs left of the old size is one of its
+/// subtree roots (the proof only takes perfect subtrees aligned on the old tree's
+/// decomposition there), while every node right of it is built from the new leaves.
+pub fn prove_consistency_from(
+    old: &CompactRange,
+    new_leaves: &[Hash],
+) -> Result<Vec<Hash>, AuditError> {
+    let m = old.size();
+    let n = m + new_leaves.len() as u64;
+    let mut proof = Vec::new();
+    if m > 0 && m < n {
+        let source = Extension { old, new_leaves };
+        source.subproof(m, 0, n, true, &mut proof)?;
+    }
+    Ok(proof)
+}
+
+/// A tree known by the compact range of its first leaves and the leaves after them.
+struct Extension<'a> {
+    old: &'a CompactRange,
+    new_leaves: &'a [Hash],
+}
+
+impl Extension<'_> {
+    /// The root of the leaves `start..end`.
+    fn subtree(&self, start: u64, end: u64) -> Result<Hash, AuditError> {
+        let m = self.old.size();
+        if start >= m {
+            let range = usize::try_from(start - m).ok().zip(usize::try_from(end - m).ok());
+            return range
+                .and_then(|(a, b)| self.new_leaves.get(a..b))
+                .map(root)
+                .ok_or(AuditError::OutOfRange { what: "tree size", value: end, size: m });
+        }
+        // A subtree of the old tree: one of the compact range's nodes.
+        let mut offset = 0u64;
+        let mut nodes = self.old.nodes().iter();
+        for bit in (0..u64::BITS).rev() {
+            let width = 1u64 << bit;
+            if m & width == 0 {
+                continue;
+            }
+            let Some(node) = nodes.next() else { break };
+            if offset == start && offset + width == end {
+                return Ok(*node);
+            }
+            offset += width;
+        }
+        Err(AuditError::LogState(format!(
+            "the subtree {start}..{end} is not a node of the compact range of size {m}"
+        )))
+    }
+
+    /// `SUBPROOF(m, D[start..start + n], complete)`, as `subproof` above.
+    fn subproof(
+        &self,
+        m: u64,
+        start: u64,
+        n: u64,
+        complete: bool,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), AuditError> {
+        if m == n {
+            if !complete {
+                out.push(self.subtree(start, start + n)?);
+            }
+            return Ok(());
+        }
+        if n < 2 {
+            return Ok(());
+        }
+        let k = 1u64 << (u64::BITS - 1 - (n - 1).leading_zeros());
+        if m <= k {
+            self.subproof(m, start, k, complete, out)?;
+            out.push(self.subtree(start + k, start + n)?);
+        } else {
+            self.subproof(m - k, start + k, n - k, false, out)?;
+            out.push(self.subtree(start, start + k)?);
+        }
+        Ok(())
+    }
+}
+
 /// Verifies that `leaf` (a leaf hash) is at `index` in the tree of `size` leaves with root
 /// `root`, by RFC 9162 §2.1.3.2.
 pub fn verify_inclusion(

@@ -1,6 +1,14 @@
 //! Verification of a stored log: sequence, canonical form, hash chain, and every signed
 //! checkpoint against the Merkle root of the records it covers, in one streaming pass.
 //!
+//! A log verifies only when a checkpoint signed by the pinned key covers all of it: a log
+//! without one, or with records after its last one, fails (a writer checkpoints at every
+//! commit, so a quiescent log is always fully covered). The store's head (size, last chain
+//! hash, Merkle range) must equal what the records give. Checkpoints published outside the
+//! store (`VerifyOptions::published`) must be consistent with each other (their RFC 6962
+//! proofs) and with the records: one larger than the log names a rollback or truncation,
+//! one whose root the records do not give names a fork.
+//!
 //! Records are read in order and never all held: the Merkle root at each checkpoint's size
 //! comes from a compact range, so memory is a batch of records plus `O(log n)` hashes. The
 //! per-record work (decode, re-encode and compare, chain link, leaf hash) depends only on
@@ -15,9 +23,10 @@ use std::fmt;
 use crate::chain::{LogState, chain_hash};
 use crate::checkpoint::{Checkpoint, parse_and_verify_checkpoint};
 use crate::error::AuditError;
-use crate::merkle::{Hash, leaf_hash};
+use crate::merkle::{Hash, leaf_hash, verify_consistency};
 use crate::note::VerifierKey;
 use crate::record::check_canonical;
+use crate::witness::AddCheckpoint;
 
 /// Records per batch: enough to amortise starting threads, small enough to stay in cache.
 const BATCH: usize = 4096;
@@ -36,6 +45,13 @@ pub struct VerifyOptions<'a> {
     /// A checkpoint exported earlier (kept outside the store). A log shorter than it, or
     /// whose records do not hash to its root, was truncated or rewritten.
     pub exported: Option<&'a [u8]>,
+    /// Checkpoints published outside the store (a checkpoint directory or a witness), each
+    /// a tlog-witness `add-checkpoint` body (old size, consistency proof, signed note) or a
+    /// bare signed note. They catch a rollback to an older copy, a truncation and a fork.
+    pub published: &'a [Vec<u8>],
+    /// The head the store keeps (size, last chain hash, Merkle range): it must be the state
+    /// the records give. `LogState::new()` stands for a store without a head.
+    pub head: Option<LogState>,
     /// When set, every checkpoint must name this origin.
     pub origin: Option<&'a str>,
     /// Threads to use, the calling one included (0 counts as 1). The binary passes the
@@ -45,7 +61,14 @@ pub struct VerifyOptions<'a> {
 
 impl Default for VerifyOptions<'_> {
     fn default() -> Self {
-        VerifyOptions { start: LogState::new(), exported: None, origin: None, threads: 1 }
+        VerifyOptions {
+            start: LogState::new(),
+            exported: None,
+            published: &[],
+            head: None,
+            origin: None,
+            threads: 1,
+        }
     }
 }
 
@@ -56,6 +79,8 @@ pub enum CheckpointId {
     Stored(usize),
     /// The exported checkpoint of `VerifyOptions`.
     Exported,
+    /// The i-th of the published checkpoints (from 0).
+    Published(usize),
 }
 
 impl fmt::Display for CheckpointId {
@@ -63,6 +88,7 @@ impl fmt::Display for CheckpointId {
         match self {
             CheckpointId::Stored(i) => write!(f, "checkpoint #{i}"),
             CheckpointId::Exported => f.write_str("the exported checkpoint"),
+            CheckpointId::Published(i) => write!(f, "published checkpoint #{i}"),
         }
     }
 }
@@ -92,6 +118,25 @@ pub enum Problem {
     /// A checkpoint covers more records than the log holds: the records from `log_size`
     /// on were removed.
     Truncated { checkpoint: CheckpointId, size: u64, log_size: u64 },
+    /// A published checkpoint covers more records than the log holds, and the log is an
+    /// intact, fully checkpointed older state: the store was rolled back to an older copy
+    /// (or cut at one of its checkpoints, which is the same thing to an auditor).
+    RolledBack { checkpoint: CheckpointId, size: u64, log_size: u64 },
+    /// A published checkpoint's root is not the Merkle root of the log's first `size`
+    /// records: the store holds another history than the one published (a fork), differing
+    /// in one of the records `from..size`.
+    Fork { checkpoint: CheckpointId, size: u64, from: u64 },
+    /// Two published checkpoints are not consistent (their proof does not connect them):
+    /// the published history itself forks.
+    PublishedFork { checkpoint: CheckpointId, old_size: u64 },
+    /// The records `from..size` are not covered by a stored checkpoint: appended (or
+    /// forged) after the last signed one, or its checkpoints were removed.
+    Uncovered { from: u64, size: u64 },
+    /// The log has no record and no checkpoint: nothing shows it was never written to.
+    NoCheckpoint,
+    /// The store's head (size `stored_size`) is not the state its records give (size
+    /// `log_size`): records were added or removed outside the writer.
+    Head { stored_size: u64, log_size: u64 },
 }
 
 impl Problem {
@@ -103,8 +148,20 @@ impl Problem {
             | Problem::NotCanonical { seq, .. }
             | Problem::SeqField { seq, .. }
             | Problem::Chain { seq } => Some(*seq),
-            Problem::Truncated { log_size, .. } => Some(*log_size),
-            Problem::Checkpoint { .. } | Problem::Origin { .. } | Problem::Root { .. } => None,
+            Problem::Truncated { log_size, .. } | Problem::RolledBack { log_size, .. } => {
+                Some(*log_size)
+            }
+            Problem::Uncovered { from, .. } => Some(*from),
+            Problem::Head { stored_size, log_size } if stored_size != log_size => {
+                Some(*stored_size.min(log_size))
+            }
+            Problem::Checkpoint { .. }
+            | Problem::Origin { .. }
+            | Problem::Root { .. }
+            | Problem::Fork { .. }
+            | Problem::PublishedFork { .. }
+            | Problem::NoCheckpoint
+            | Problem::Head { .. } => None,
         }
     }
 
@@ -114,7 +171,10 @@ impl Problem {
             Problem::Checkpoint { checkpoint, .. }
             | Problem::Origin { checkpoint, .. }
             | Problem::Root { checkpoint, .. }
-            | Problem::Truncated { checkpoint, .. } => Some(*checkpoint),
+            | Problem::Truncated { checkpoint, .. }
+            | Problem::RolledBack { checkpoint, .. }
+            | Problem::Fork { checkpoint, .. }
+            | Problem::PublishedFork { checkpoint, .. } => Some(*checkpoint),
             _ => None,
         }
     }
@@ -149,7 +209,36 @@ impl fmt::Display for Problem {
             Problem::Truncated { checkpoint, size, log_size } => write!(
                 f,
                 "{checkpoint} covers {size} records but the log has {log_size}: records from \
-                 {log_size} on are missing"
+                 {log_size} on are missing (truncated)"
+            ),
+            Problem::RolledBack { checkpoint, size, log_size } => write!(
+                f,
+                "{checkpoint} covers {size} records but the log has {log_size}: the store was \
+                 rolled back to an older copy or cut at one of its checkpoints (records from \
+                 {log_size} on are missing)"
+            ),
+            Problem::Fork { checkpoint, size, from } => write!(
+                f,
+                "{checkpoint} (size {size}) does not match the records: the store holds a \
+                 forked history, differing in one of records {from}..{size}"
+            ),
+            Problem::PublishedFork { checkpoint, old_size } => write!(
+                f,
+                "{checkpoint} is not consistent with the published checkpoint of size \
+                 {old_size}: the published history forks"
+            ),
+            Problem::Uncovered { from, size } => write!(
+                f,
+                "records {from}..{size} are not covered by a signed checkpoint in the store: \
+                 appended after the last one, or checkpoints were removed"
+            ),
+            Problem::NoCheckpoint => {
+                f.write_str("the log is empty and has no signed checkpoint: nothing to verify")
+            }
+            Problem::Head { stored_size, log_size } => write!(
+                f,
+                "the store's head (size {stored_size}) disagrees with the records (size \
+                 {log_size}): the log was changed outside the writer"
             ),
         }
     }
@@ -205,8 +294,11 @@ where
         state: options.start.clone(),
         start: options.start.next_seq(),
         last_checked: options.start.next_seq(),
+        last_stored: options.start.next_seq(),
+        last_published: options.start.next_seq(),
         pending: VecDeque::new(),
         checked: 0,
+        stored: 0,
         latest: None,
     };
     let mut pending: Vec<Pending> = checkpoints
@@ -217,11 +309,88 @@ where
     if let Some(text) = options.exported {
         pending.push(open(text, CheckpointId::Exported, key, options.origin));
     }
-    // Stable: at equal sizes stored checkpoints come before the exported one.
+    let published = open_published(options.published, key, options.origin);
+    // The published history must be one history before the log is compared with it.
+    if let Err(problem) = check_published(&published) {
+        return run.report(Some(problem));
+    }
+    pending.extend(published.into_iter().map(|(pending, _)| pending));
+    // Stable: at equal sizes stored checkpoints come before the exported and published ones.
     pending.sort_by_key(|p| p.at);
     run.pending = pending.into();
-    let problem = run.stream(records, options.threads.max(1)).err();
+    let problem = run
+        .stream(records, options.threads.max(1))
+        .and_then(|()| run.covered())
+        .and_then(|()| match &options.head {
+            Some(head) if *head != run.state => {
+                Err(Problem::Head { stored_size: head.next_seq(), log_size: run.state.next_seq() })
+            }
+            _ => Ok(()),
+        })
+        .err();
     run.report(problem)
+}
+
+/// The published checkpoints opened, each with its add-checkpoint request (old size and
+/// proof) when it came as one.
+fn open_published(
+    texts: &[Vec<u8>],
+    key: &VerifierKey,
+    origin: Option<&str>,
+) -> Vec<(Pending, Option<AddCheckpoint>)> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let id = CheckpointId::Published(i);
+            let request = std::str::from_utf8(text).ok().and_then(|t| AddCheckpoint::parse(t).ok());
+            match &request {
+                Some(request) => {
+                    (open(request.checkpoint.as_bytes(), id, key, origin), Some(request.clone()))
+                }
+                None if text.starts_with(b"old ") => {
+                    let error =
+                        AuditError::MalformedNote("not a tlog-witness add-checkpoint body".into());
+                    (
+                        Pending {
+                            at: 0,
+                            id,
+                            opened: Err(Problem::Checkpoint { checkpoint: id, error }),
+                        },
+                        None,
+                    )
+                }
+                None => (open(text, id, key, origin), None),
+            }
+        })
+        .collect()
+}
+
+/// Checks each published checkpoint's consistency proof against the published checkpoint
+/// of the size it starts from, when that one is there too.
+fn check_published(published: &[(Pending, Option<AddCheckpoint>)]) -> Result<(), Problem> {
+    for (pending, request) in published {
+        let (Ok(new), Some(request)) = (&pending.opened, request) else { continue };
+        let olds = published.iter().filter_map(|(p, _)| p.opened.as_ref().ok());
+        for old in olds.filter(|old| old.size == request.old_size) {
+            if verify_consistency(old.size, new.size, &old.root, &new.root, &request.proof).is_err()
+            {
+                return Err(Problem::PublishedFork { checkpoint: pending.id, old_size: old.size });
+            }
+        }
+    }
+    // Two published checkpoints of one size must agree (files from two witnesses, say).
+    for (i, (a, _)) in published.iter().enumerate() {
+        for (b, _) in published.iter().skip(i + 1) {
+            if let (Ok(x), Ok(y)) = (&a.opened, &b.opened)
+                && x.size == y.size
+                && x.root != y.root
+            {
+                return Err(Problem::PublishedFork { checkpoint: b.id, old_size: x.size });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A checkpoint waiting for the log to reach its size.
@@ -266,9 +435,17 @@ struct Run {
     start: u64,
     /// The size of the last checkpoint whose root matched (or the start).
     last_checked: u64,
+    /// The size of the last stored checkpoint whose root matched (or the start): the log
+    /// must carry its own proof, whatever was published.
+    last_stored: u64,
+    /// The size of the last published checkpoint whose root matched (or the start): a fork
+    /// lies after it.
+    last_published: u64,
     /// Checkpoints not yet reached, by size.
     pending: VecDeque<Pending>,
     checked: usize,
+    /// Stored checkpoints whose root matched.
+    stored: usize,
     latest: Option<Checkpoint>,
 }
 
@@ -301,13 +478,32 @@ impl Run {
         }
         // Checkpoints beyond the end: forged ones are reported as such, genuine ones as
         // proof that records are missing.
+        let log_size = self.state.next_seq();
+        // An intact older state: every stored checkpoint reached and the last one covering
+        // every record; only published checkpoints are beyond it.
+        let older_copy = log_size > 0
+            && self.last_stored == log_size
+            && self.pending.iter().all(|p| matches!(p.id, CheckpointId::Published(_)));
         if let Some(pending) = self.pending.pop_front() {
             let checkpoint = pending.opened?;
-            return Err(Problem::Truncated {
-                checkpoint: pending.id,
-                size: checkpoint.size,
-                log_size: self.state.next_seq(),
+            let (checkpoint, size) = (pending.id, checkpoint.size);
+            return Err(if older_copy {
+                Problem::RolledBack { checkpoint, size, log_size }
+            } else {
+                Problem::Truncated { checkpoint, size, log_size }
             });
+        }
+        Ok(())
+    }
+
+    /// Checks that a signed checkpoint covers every record.
+    fn covered(&self) -> Result<(), Problem> {
+        let size = self.state.next_seq();
+        if self.last_stored < size {
+            return Err(Problem::Uncovered { from: self.last_stored, size });
+        }
+        if size == 0 && self.stored == 0 {
+            return Err(Problem::NoCheckpoint);
         }
         Ok(())
     }
@@ -323,13 +519,23 @@ impl Run {
                 continue;
             }
             if checkpoint.root != self.state.root() {
-                return Err(Problem::Root {
-                    checkpoint: pending.id,
-                    size: checkpoint.size,
-                    from: self.last_checked,
+                let (checkpoint, size, from) = (pending.id, checkpoint.size, self.last_checked);
+                return Err(match checkpoint {
+                    CheckpointId::Published(_) => {
+                        Problem::Fork { checkpoint, size, from: self.last_published }
+                    }
+                    _ => Problem::Root { checkpoint, size, from },
                 });
             }
             self.last_checked = size;
+            match pending.id {
+                CheckpointId::Stored(_) => {
+                    self.last_stored = size;
+                    self.stored += 1;
+                }
+                CheckpointId::Published(_) => self.last_published = size,
+                CheckpointId::Exported => {}
+            }
             self.checked += 1;
             self.latest = Some(checkpoint);
         }

@@ -365,3 +365,24 @@ proptest! {
         }
     }
 }
+
+/// A writer that keeps only the compact range proves the same as the whole tree would.
+#[test]
+fn proofs_from_a_compact_range_equal_proofs_from_the_whole_tree() {
+    let leaves: Vec<Hash> = (0u8..70).map(|i| leaf_hash(&[i])).collect();
+    let tree = MerkleTree::from_leaf_hashes(leaves.clone());
+    for old in 0..=leaves.len() {
+        let mut range = CompactRange::new();
+        for leaf in &leaves[..old] {
+            range.push(*leaf);
+        }
+        for new in old..=leaves.len() {
+            let proof = prove_consistency_from(&range, &leaves[old..new]).unwrap();
+            assert_eq!(
+                proof,
+                tree.prove_consistency(old as u64, new as u64).unwrap(),
+                "{old}->{new}"
+            );
+        }
+    }
+}

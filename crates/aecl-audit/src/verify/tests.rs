@@ -209,17 +209,20 @@ fn checkpoints_must_be_signed_by_the_pinned_key_and_name_the_origin() {
 fn a_cut_tail_is_caught_by_an_exported_checkpoint() {
     let (records, checkpoints) = build(50, 10);
     let exported = checkpoints.last().unwrap().clone();
-    // The attacker drops the last 7 records and the stored checkpoints beyond them.
-    let kept = &records[..43];
+    // The attacker drops the last 10 records and the stored checkpoints beyond them.
+    let kept = &records[..40];
     let stored: Vec<String> = checkpoints[..4].to_vec();
     assert!(verify(kept, &stored, &VerifyOptions::default()).is_ok());
     let options = VerifyOptions { exported: Some(exported.as_bytes()), ..VerifyOptions::default() };
     let report = verify(kept, &stored, &options);
     assert_eq!(
         report.problem,
-        Some(Problem::Truncated { checkpoint: CheckpointId::Exported, size: 50, log_size: 43 })
+        Some(Problem::Truncated { checkpoint: CheckpointId::Exported, size: 50, log_size: 40 })
     );
-    assert_eq!(report.problem.unwrap().first_bad_seq(), Some(43));
+    assert_eq!(report.problem.unwrap().first_bad_seq(), Some(40));
+    // Cut between two checkpoints, the records after the last one left are uncovered.
+    let report = verify(&records[..43], &stored, &VerifyOptions::default());
+    assert_eq!(report.problem, Some(Problem::Uncovered { from: 40, size: 43 }));
     // With the stored checkpoint left in place, it alone shows the truncation.
     let report = verify(kept, &checkpoints, &VerifyOptions::default());
     assert!(matches!(
@@ -256,8 +259,15 @@ fn problems_read_as_sentences() {
     let p = Problem::Truncated { checkpoint: CheckpointId::Exported, size: 50, log_size: 43 };
     assert_eq!(
         p.to_string(),
-        "the exported checkpoint covers 50 records but the log has 43: records from 43 on are missing"
+        "the exported checkpoint covers 50 records but the log has 43: records from 43 on are \
+         missing (truncated)"
     );
+    let p = Problem::RolledBack { checkpoint: CheckpointId::Published(2), size: 50, log_size: 43 };
+    assert!(p.to_string().starts_with("published checkpoint #2 covers 50 records"), "{p}");
+    assert!(p.to_string().contains("rolled back to an older copy"), "{p}");
+    let p = Problem::Uncovered { from: 40, size: 43 };
+    assert_eq!(p.first_bad_seq(), Some(40));
+    assert!(p.to_string().starts_with("records 40..43 are not covered"), "{p}");
     assert_eq!(
         Problem::Chain { seq: 3 }.to_string(),
         "record 3 does not match its chain hash: it or its hash was edited"

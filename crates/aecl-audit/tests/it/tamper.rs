@@ -175,19 +175,27 @@ fn a_truncated_tail_is_caught_with_an_exported_checkpoint() {
     // The checkpoint exported earlier, kept somewhere the attacker cannot reach.
     let exported = fs::read(checkpoint_path(dir.path(), last)).unwrap();
     let mut l = lines(dir.path());
-    l.truncate(180);
+    l.truncate(175);
     write_lines(dir.path(), &l);
     fs::remove_file(checkpoint_path(dir.path(), last)).unwrap();
 
-    // Without the exported checkpoint the shorter log is self-consistent...
+    // Cut at a checkpoint, without the exported checkpoint the shorter log is
+    // self-consistent...
     assert!(verify_dir(dir.path(), None).is_ok());
     // ...with it, the missing records are named.
     let p = verify_dir(dir.path(), Some(&exported)).problem.unwrap();
     assert_eq!(
         p,
-        Problem::Truncated { checkpoint: CheckpointId::Exported, size: N, log_size: 180 }
+        Problem::Truncated { checkpoint: CheckpointId::Exported, size: N, log_size: 175 }
     );
-    assert_eq!(p.first_bad_seq(), Some(180));
+    assert_eq!(p.first_bad_seq(), Some(175));
+
+    // Cut between checkpoints, the records after the last one left are named on their own.
+    let mut l = lines(dir.path());
+    l.truncate(170);
+    write_lines(dir.path(), &l);
+    fs::remove_file(checkpoint_path(dir.path(), last - 1)).unwrap();
+    assert_eq!(problem(&dir), Problem::Uncovered { from: 150, size: 170 });
 
     // A tail cut while the stored checkpoint stays is caught by that checkpoint alone.
     let (dir, log) = setup();
