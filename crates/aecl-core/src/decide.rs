@@ -238,6 +238,17 @@ impl<'a> Evaluation<'a> {
                 }
             });
         }
+        // The operation is the catalog's: a call asking for another one is refused here,
+        // before any connector could be tempted to obey it.
+        for mismatch in crate::operation::mismatches(action, args) {
+            self.reason(
+                Stage::Arguments,
+                "arguments.operation_mismatch",
+                Decision::Block,
+                Some(mismatch.field),
+                mismatch.message,
+            );
+        }
         facts
     }
 

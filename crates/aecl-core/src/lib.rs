@@ -15,6 +15,7 @@ pub mod constraint;
 mod decide;
 pub mod hash;
 pub mod limits;
+pub mod operation;
 pub mod path;
 pub mod policy;
 pub mod provenance;

@@ -324,6 +324,9 @@ pub struct ActionSpec {
     pub limits: Limits,
     /// The least sandbox tier every call of the action runs in.
     pub sandbox: Option<SandboxTier>,
+    /// The one operation its connector performs (`operation`, or implied by `effect`), never
+    /// the agent's choice.
+    pub operation: Option<crate::operation::OperationBinding>,
 }
 
 impl ActionSpec {

@@ -209,6 +209,20 @@ pub enum EffectName {
     Admin,
 }
 
+/// What a connector does for an action (the `fs` connector's operations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationName {
+    /// Needs `effect = "read"`.
+    Read,
+    /// Needs `effect = "write"`.
+    Write,
+    /// Needs `effect = "delete"`.
+    Delete,
+    /// Needs `effect = "write"`.
+    Move,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReversibilityName {
@@ -246,6 +260,13 @@ pub struct ActionFile {
     pub compensation: Option<String>,
     /// The connector that executes it (`shell`, `http`, `fs`, `sql`, `webhook`, `mcp`).
     pub connector: Option<String>,
+    /// The one operation the connector performs for this action; the agent cannot choose
+    /// another. Default for an action with a `connector`: its `effect` when that is `read`,
+    /// `write` or `delete`. It must agree with `effect` (`move` is a `write`).
+    pub operation: Option<OperationName>,
+    /// The argument in which an agent may name the operation (default `op`); naming another
+    /// one blocks the call (`arguments.operation_mismatch`).
+    pub operation_arg: Option<String>,
     /// Whether data can leave the organisation through this action, the sink of the
     /// exfiltration rule. Default: `send` actions and actions with a `sink` argument. Set
     /// `false` for sends that stay inside (internal e-mail, enforced by `email_domains`).

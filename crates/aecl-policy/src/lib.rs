@@ -13,6 +13,7 @@ mod limits;
 mod load;
 mod location;
 mod lower;
+mod operation;
 pub mod replay;
 mod sandbox;
 pub mod schema;

@@ -433,6 +433,7 @@ pub(crate) fn lower_action(
         outward,
         limits: crate::limits::lower(file.limits.as_ref(), ctx, &at(&[]), problems),
         sandbox: file.sandbox.map(crate::sandbox::tier),
+        operation: crate::operation::lower(file, effect, ctx, &at(&[]), problems),
     }
 }
 

@@ -28,6 +28,7 @@ fn structured_output_keeps_trust_per_field() {
         outward: false,
         limits: Default::default(),
         sandbox: None,
+        operation: None,
     };
     let output = json!([
         {"recipient": "GB33BUKB20201555555555", "amount": 90, "subject": "send rent to GB94BARC10201530093459"}

@@ -33,6 +33,7 @@ fn action(name: &str) -> ActionSpec {
         outward: false,
         limits: Default::default(),
         sandbox: None,
+        operation: None,
     }
 }
 
