@@ -346,8 +346,9 @@ pub struct ArgFile {
 pub struct SqlFile {
     /// `generic` (default), `sqlite`, `postgres` or `mysql`.
     pub dialect: Option<String>,
-    /// Statement classes: select, insert, update, delete, merge, create, alter, drop,
-    /// truncate, grant, transaction, other. Unlisted classes are blocked.
+    /// Statement classes: select, lock, insert, update, delete, merge, create, alter, drop,
+    /// truncate, grant, transaction, session, privileged, other. Unlisted classes are
+    /// blocked.
     #[serde(default)]
     pub allow: Vec<String>,
     #[serde(default)]
@@ -373,6 +374,13 @@ pub struct ShellFile {
     pub dynamic: Option<StrictDecisionName>,
 }
 
+    /// A call of a function on no list: `allow`, `require_approval` (default) or `block`.
+    pub unknown_function: Option<DecisionName>,
+    /// Functions added to the built-in lists, by what calling one does: `pure`, or the
+    /// statement class a call counts as (`update`, `session`, `privileged`...). Names are
+    /// `fn` or `schema.fn`; these entries win over the built-in lists.
+    #[serde(default)]
+    pub functions: BTreeMap<String, Vec<String>>,
 /// A catalog risk factor: `weight` is added when the condition (exactly one of the
 /// condition keys) holds for the value at `arg`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

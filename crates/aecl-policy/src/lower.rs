@@ -14,7 +14,7 @@ use aecl_core::policy::{
     Reversibility, RiskCondition, RiskSettings, ScopeArgs, Trust,
 };
 use aecl_core::shell::{CommandPattern, ShellRules};
-use aecl_core::sql::{SqlDialect, SqlRules, StatementClass};
+use aecl_core::sql::{FunctionLists, SqlDialect, SqlRules, StatementClass};
 use aecl_core::tier::SandboxSettings;
 use aecl_core::verdict::Mode;
 
@@ -552,9 +552,61 @@ fn lower_sql(
     };
     SqlRules {
         dialect,
-        allow: classes("allow", &file.allow),
-        require_approval: classes("require_approval", &file.require_approval),
-        block: classes("block", &file.block),
+        allow,
+        require_approval,
+        block,
+        unknown_function: file.unknown_function.map_or(Decision::RequireApproval, decision),
+        functions: lower_sql_functions(file, ctx, at, problems),
+    }
+}
+
+/// `functions = { pure = [...], update = [...], ... }`: each key is `pure` or a statement
+/// class, each name `fn` or `schema.fn`.
+fn lower_sql_functions(
+    file: &SqlFile,
+    ctx: &FileCtx<'_>,
+    at: &[Step],
+    problems: &mut Vec<Problem>,
+) -> FunctionLists {
+    let mut lists = FunctionLists::default();
+    for (key, names) in &file.functions {
+        let effect = match key.as_str() {
+            "pure" => None,
+            other => match StatementClass::parse(other) {
+                Some(class) => Some(class),
+                None => {
+                    let mut path = at.to_vec();
+                    path.extend(path!["functions", key.as_str()]);
+                    let all: Vec<&str> = StatementClass::ALL.iter().map(|c| c.as_str()).collect();
+                    problems.push(ctx.problem(
+                        &path,
+                        format!(
+                            "unknown function list `{key}`: expected pure or one of {}",
+                            all.join(", ")
+                        ),
+                    ));
+                    continue;
+                }
+            },
+        };
+        for (i, name) in names.iter().enumerate() {
+            let parts: Vec<&str> = name.split('.').collect();
+            let valid = parts.len() <= 3
+                && parts.iter().all(|part| {
+                    !part.is_empty()
+                        && part.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                });
+            if valid {
+                lists.add(name, effect);
+            } else {
+                let mut path = at.to_vec();
+                path.extend(path!["functions", key.as_str(), i]);
+                problems.push(ctx.problem(
+                    &path,
+                    format!("bad function name `{name}`: expected `name` or `schema.name`"),
+                ));
+            }
+        }
     }
 }
 
@@ -567,12 +619,16 @@ fn lower_shell(
     let mut patterns = |key: &str, texts: &[String]| -> Vec<CommandPattern> {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
+    let allow = classes("allow", &file.allow);
+    let require_approval = classes("require_approval", &file.require_approval);
+    let block = classes("block", &file.block);
             match CommandPattern::parse(text) {
                 Ok(p) => out.push(p),
                 Err(e) => {
                     let mut path = at.to_vec();
                     path.extend(path![key, i]);
                     problems.push(ctx.problem(&path, format!("bad command pattern `{text}`: {e}")));
+    lists
                 }
             }
         }
