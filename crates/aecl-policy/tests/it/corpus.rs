@@ -102,7 +102,7 @@ fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // Canonical, like the paths `glob!` hands out, so that case names can be shown relative.
     root.canonicalize().unwrap_or(root)
@@ -118,7 +118,7 @@ fn decision(name: DecisionName) -> Decision {
 
 /// Reads a policy directory the way the CLI does: every `.toml`, `.json` and `.cedar` file,
 /// recursively, in path order, named by its path relative to the directory.
-fn load_policy_dir(dir: &Path) -> LoadedPolicy {
+pub(crate) fn load_policy_dir(dir: &Path) -> LoadedPolicy {
     fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let entries =
             fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
