@@ -355,6 +355,13 @@ pub struct SqlFile {
     pub require_approval: Vec<String>,
     #[serde(default)]
     pub block: Vec<String>,
+    /// A call of a function on no list: `allow`, `require_approval` (default) or `block`.
+    pub unknown_function: Option<DecisionName>,
+    /// Functions added to the built-in lists, by what calling one does: `pure`, or the
+    /// statement class a call counts as (`update`, `session`, `privileged`...). Names are
+    /// `fn` or `schema.fn`; these entries win over the built-in lists.
+    #[serde(default)]
+    pub functions: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -374,13 +381,6 @@ pub struct ShellFile {
     pub dynamic: Option<StrictDecisionName>,
 }
 
-    /// A call of a function on no list: `allow`, `require_approval` (default) or `block`.
-    pub unknown_function: Option<DecisionName>,
-    /// Functions added to the built-in lists, by what calling one does: `pure`, or the
-    /// statement class a call counts as (`update`, `session`, `privileged`...). Names are
-    /// `fn` or `schema.fn`; these entries win over the built-in lists.
-    #[serde(default)]
-    pub functions: BTreeMap<String, Vec<String>>,
 /// A catalog risk factor: `weight` is added when the condition (exactly one of the
 /// condition keys) holds for the value at `arg`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -550,6 +550,9 @@ fn lower_sql(
         }
         out
     };
+    let allow = classes("allow", &file.allow);
+    let require_approval = classes("require_approval", &file.require_approval);
+    let block = classes("block", &file.block);
     SqlRules {
         dialect,
         allow,
@@ -608,6 +611,7 @@ fn lower_sql_functions(
             }
         }
     }
+    lists
 }
 
 fn lower_shell(
@@ -619,16 +623,12 @@ fn lower_shell(
     let mut patterns = |key: &str, texts: &[String]| -> Vec<CommandPattern> {
         let mut out = Vec::new();
         for (i, text) in texts.iter().enumerate() {
-    let allow = classes("allow", &file.allow);
-    let require_approval = classes("require_approval", &file.require_approval);
-    let block = classes("block", &file.block);
             match CommandPattern::parse(text) {
                 Ok(p) => out.push(p),
                 Err(e) => {
                     let mut path = at.to_vec();
                     path.extend(path![key, i]);
                     problems.push(ctx.problem(&path, format!("bad command pattern `{text}`: {e}")));
-    lists
                 }
             }
         }
