@@ -6,8 +6,8 @@
 //! or the one its `effect` implies). The agent may still name it in an argument (`op`),
 //! but only to say the same thing: a call naming another operation is blocked at
 //! validation (`arguments.operation_mismatch`). The same principle holds where the agent
-//! writes the operation itself: an action declared `read` may only run SQL statements that
-//! only read.
+//! writes the operation itself: an action declared `read` and bound to a connector may only
+//! run SQL statements that only read.
 
 use serde_json::Value;
 
@@ -107,14 +107,16 @@ pub fn mismatches(action: &ActionSpec, args: &Value) -> Vec<OperationMismatch> {
             });
         }
     }
-    if action.effect == EffectClass::Read {
+    // Only where a connector of aecl's runs the statement: a client executing its own tool
+    // keeps its SQL rules as written.
+    if action.effect == EffectClass::Read && action.connector.is_some() {
         sql_reads_only(action, args, &mut out);
     }
     out
 }
 
-/// An action declared `read` runs only statements that only read, whatever its SQL rules
-/// allow. (Text that does not parse is left to the SQL constraint, which blocks it.)
+/// An action declared `read` and bound to a connector runs only statements that only read,
+/// whatever its SQL rules allow. (Text that does not parse is left to the SQL constraint, which blocks it.)
 fn sql_reads_only(action: &ActionSpec, args: &Value, out: &mut Vec<OperationMismatch>) {
     for arg in &action.args {
         for constraint in &arg.constraints {

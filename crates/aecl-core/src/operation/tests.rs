@@ -100,6 +100,10 @@ fn a_read_action_runs_only_reading_sql() {
     assert_eq!(fields(&read, json!({ "query": "SELECT 1; DROP TABLE users" })), ["query"]);
     let cte = "WITH gone AS (DELETE FROM users RETURNING id) SELECT * FROM gone";
     assert_eq!(fields(&read, json!({ "query": cte })), ["query"]);
+    // Without a connector the client runs its own statement: its SQL rules decide.
+    let mut client = read.clone();
+    client.connector = None;
+    assert!(fields(&client, json!({ "query": "DELETE FROM users" })).is_empty());
     // The same statement is fine for a write action: its SQL rules decide.
     let mut write = read.clone();
     write.effect = EffectClass::Write;

@@ -48,7 +48,7 @@ const STAGES: [&str; 9] =
     ["manifest", "arguments", "scope", "data_flow", "budget", "replay", "risk", "rules", "modes"];
 
 /// Every constraint kind, a folder of `test_data/cases/arguments`.
-const ARGUMENT_KINDS: [&str; 10] = [
+const ARGUMENT_KINDS: [&str; 11] = [
     "schema",
     "range",
     "one_of",
@@ -59,6 +59,7 @@ const ARGUMENT_KINDS: [&str; 10] = [
     "sql",
     "shell",
     "object",
+    "operation",
 ];
 
 const MIN_CASES: usize = 170;
