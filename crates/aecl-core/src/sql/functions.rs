@@ -95,8 +95,12 @@ pub fn lookup(dialect: SqlDialect, policy: &FunctionLists, parts: &[NamePart<'_>
     };
     // `pg_catalog.lower` is `lower`: the built-in schema adds nothing.
     let significant = match parts {
-        [schema, _] if schema.value.eq_ignore_ascii_case("pg_catalog") && !schema.quoted => {
-            &parts[1..]
+        [schema, rest @ ..]
+            if rest.len() == 1
+                && schema.value.eq_ignore_ascii_case("pg_catalog")
+                && !schema.quoted =>
+        {
+            rest
         }
         _ => parts,
     };
@@ -109,8 +113,12 @@ pub fn lookup(dialect: SqlDialect, policy: &FunctionLists, parts: &[NamePart<'_>
     if let Some(class) = policy.risky_by_last_part(&last_lower) {
         return Lookup::Known(Some(class));
     }
-    if let Ok(i) = RISKY.binary_search_by(|(name, _)| (*name).cmp(last_lower.as_str())) {
-        return Lookup::Known(Some(RISKY[i].1));
+    if let Some((_, class)) = RISKY
+        .binary_search_by(|(name, _)| (*name).cmp(last_lower.as_str()))
+        .ok()
+        .and_then(|i| RISKY.get(i))
+    {
+        return Lookup::Known(Some(*class));
     }
     let unqualified = significant.len() == 1;
     if unqualified && is_pure_builtin(dialect, &canonical) {
