@@ -4,6 +4,7 @@
 mod approvals;
 mod audit;
 mod check;
+mod effects;
 mod eval;
 mod explain;
 mod hook;
@@ -59,6 +60,10 @@ enum Command {
     Approvals(approvals::ApprovalsArgs),
     /// Undo an effect, or a run's effects newest first, through a running `aecl serve`.
     Rollback(rollback::RollbackArgs),
+    /// Effects in the ledger: reconcile those left `outcome_unknown`, through a running
+    /// `aecl serve`.
+    #[command(subcommand)]
+    Effects(effects::EffectsCommand),
     /// Mint tokens for agents, approvers and administrators.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         Command::Mcp(args) => mcp::run(&args),
         Command::Approvals(args) => approvals::run(&args),
         Command::Rollback(args) => rollback::run(&args),
+        Command::Effects(command) => effects::run(&command),
         Command::Sandbox(command) => sandbox::run(&command),
         Command::Hook(command) => hook::run(&command),
     };

@@ -131,6 +131,19 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         if !recovered.is_empty() {
             tracing::warn!(count = recovered.len(), "recovered effects left in flight");
         }
+        // Effects left `outcome_unknown` (by this start's recovery or earlier) are resolved
+        // where the connector can tell; a failure here is logged and serving goes on (it
+        // is not on the decision path, and `aecl effects reconcile` can run it again).
+        match engine.reconcile(connector.as_ref()).await {
+            Ok(reports) => {
+                for report in reports.iter().filter(|r| r.recorded) {
+                    tracing::warn!(effect = %report.effect_id, action = %report.action,
+                        status = report.status.as_str(), evidence = %report.evidence,
+                        "effect reconciled");
+                }
+            }
+            Err(error) => tracing::error!(%error, "reconciling effects failed"),
+        }
         tokio::spawn(crate::reload::watch(
             engine.clone(),
             args.policy.clone(),

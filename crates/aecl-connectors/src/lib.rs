@@ -17,6 +17,7 @@ mod error;
 pub mod fs;
 pub mod http;
 mod http_client;
+mod reconcile;
 pub mod registry;
 pub mod secrets;
 pub mod shell;

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use aecl_core::policy::{AgentManifest, Policy, Reversibility};
 use aecl_core::{ActionSpec, Call, SandboxTier};
-use aecl_engine::{BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Sandboxed};
+use aecl_engine::{
+    BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Reconciled, Sandboxed,
+};
 
 use crate::config::{ConnectorConfig, ConnectorsFile};
 use crate::error::ConnectorError;
@@ -71,6 +73,15 @@ pub trait ActionConnector: Send + Sync {
                 },
                 ran_in: None,
             }
+        })
+    }
+
+    /// Finds out whether the effect of `invocation` (left `outcome_unknown`) landed, without
+    /// executing anything (see [`Connector::reconcile`]). The default: it cannot tell.
+    fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {
+        let _ = invocation;
+        Box::pin(async {
+            crate::reconcile::undecidable("this kind of connector keeps no trace to tell from")
         })
     }
 
@@ -237,6 +248,16 @@ impl Connector for Connectors {
                 Err(error) => {
                     Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None }
                 }
+            }
+        })
+    }
+
+    fn reconcile<'a>(&'a self, effect: &'a Effect, call: &'a Call) -> BoxFuture<'a, Reconciled> {
+        Box::pin(async move {
+            let policy = (self.policy)();
+            match self.invocation(&policy, call, &effect.id) {
+                Ok((instance, invocation)) => instance.reconcile(invocation).await,
+                Err(error) => crate::reconcile::undecidable(&error),
             }
         })
     }

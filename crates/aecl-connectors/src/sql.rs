@@ -23,7 +23,7 @@ pub mod statement;
 
 use std::path::PathBuf;
 
-use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect};
+use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect, Reconciled};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -161,6 +161,34 @@ impl ActionConnector for SqlConnector {
         })
     }
 
+    fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {
+        Box::pin(async move {
+            let sql = invocation.call.args.get(&self.statement_arg).and_then(|v| v.as_str());
+            let write = match sql.map(|sql| statement::plan(self.backend(), sql)) {
+                Some(Ok(Plan::Write(write))) if invocation.reversible() => write,
+                Some(Ok(_)) => {
+                    return crate::reconcile::undecidable(
+                        "not an undoable write of a reversible action: no undo record is kept, \
+                         so nothing in the database shows whether it ran",
+                    );
+                }
+                Some(Err(error)) => return crate::reconcile::undecidable(&error),
+                None => return crate::reconcile::undecidable("the call holds no statement"),
+            };
+            let effect_id = invocation.effect_id.to_owned();
+            let found = match &self.database {
+                Database::Sqlite(path) => {
+                    let path = path.clone();
+                    tokio::task::spawn_blocking(move || sqlite::reconcile(&path, &effect_id))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the SQLite task ended abnormally: {e}")))
+                }
+                Database::Postgres(url) => postgres::reconcile(url, &effect_id).await,
+            };
+            crate::reconcile::sql_evidence(invocation.effect_id, &write, found)
+        })
+    }
+
     fn compensate<'a>(
         &'a self,
         _: &'a Effect,
@@ -205,30 +233,47 @@ pub struct UndoToken {
     pub sha256: String,
 }
 
+/// The `sha256` of a fence row in `aecl_undo`: written by reconciliation where an undo
+/// record was missing, so that the statement's transaction can never commit later. It is no
+/// SHA-256, so no rollback token matches it.
+const FENCE_SHA256: &str = "fence";
+const FENCE_RECORD: &str =
+    r#"{"fence":"reconciled: the statement's transaction had not committed"}"#;
+
+/// What reconciliation found in `aecl_undo` for an effect.
+#[derive(Debug)]
+pub(crate) enum UndoFound {
+    /// No undo record: a fence is there instead (written `now`, or by an earlier pass).
+    Fenced { now: bool },
+    /// The statement's undo record (text and stored digest), whether it was undone since,
+    /// and the first row no longer as the statement left it.
+    Record { text: String, digest: String, undone: bool, changed: Option<String> },
+}
+
 /// What the compensation needs: which rows, before and after. Rows are backend-specific
 /// JSON (SQLite: typed cells in `columns` order; PostgreSQL: `to_jsonb` text).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UndoRecord<Row> {
-    kind: WriteKind,
+pub(crate) struct UndoRecord<Row> {
+    pub(crate) kind: WriteKind,
     /// The table as written in the statement.
-    table: String,
+    pub(crate) table: String,
     /// SQLite: the columns of each row, the key columns first.
     #[serde(default)]
-    columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// The key columns (SQLite: `rowid` when the table has no primary key).
-    key: Vec<String>,
+    pub(crate) key: Vec<String>,
     /// Deleted rows (`DELETE`), rows before (`UPDATE`).
-    pre: Vec<Row>,
+    pub(crate) pre: Vec<Row>,
     /// Rows after (`UPDATE`), inserted rows (`INSERT`).
-    post: Vec<Row>,
+    pub(crate) post: Vec<Row>,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn token_for(undo: &str, record: &str) -> String {
+pub(crate) fn token_for(undo: &str, record: &str) -> String {
     let token = UndoToken { undo: undo.to_owned(), sha256: sha256_hex(record.as_bytes()) };
     serde_json::to_string(&token).unwrap_or_default()
 }

@@ -46,6 +46,20 @@ pub enum Compensated {
     Failed { error: String },
 }
 
+/// What a connector can tell, after a crash, of an effect left `outcome_unknown`
+/// (`reconcile.rs`). Finding out never executes the call again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reconciled {
+    /// The change is in the target: the result and rollback token the execution would
+    /// have reported, and what shows it.
+    Landed { result: Value, rollback_token: Option<String>, evidence: Value },
+    /// The change is not in the target, and the connector made sure it never will be
+    /// (for instance a fence row that the statement's own transaction would collide with).
+    NotLanded { evidence: Value },
+    /// The connector cannot tell; the effect stays `outcome_unknown`.
+    Undecidable { evidence: Value },
+}
+
 /// Executes calls of the actions bound to it. `effect_id` is unique per execution and
 /// stable across retries of the same idempotency key: connectors forward it (or the
 /// call's idempotency key) to targets that deduplicate.
@@ -87,6 +101,20 @@ pub trait Connector: Send + Sync {
                     error: format!("this connector cannot run calls in the `{tier}` tier"),
                 },
                 ran_in: None,
+            }
+        })
+    }
+
+    /// Finds out whether `effect`, left `outcome_unknown` by a crash or a timeout, landed.
+    /// `call` is the call as recorded in its run (its digest is the effect's). INVARIANT:
+    /// executes nothing of the call; it only reads the target, and may write a marker
+    /// that keeps a change still in flight from landing later. The default: it cannot
+    /// tell.
+    fn reconcile<'a>(&'a self, effect: &'a Effect, call: &'a Call) -> BoxFuture<'a, Reconciled> {
+        let _ = (effect, call);
+        Box::pin(async {
+            Reconciled::Undecidable {
+                evidence: serde_json::json!({ "reason": "this connector cannot tell whether the effect landed" }),
             }
         })
     }

@@ -14,6 +14,7 @@ mod engine;
 mod error;
 pub mod identity;
 pub mod notify;
+pub mod reconcile;
 mod refused;
 pub mod rollback;
 mod run_cache;
@@ -22,15 +23,16 @@ pub mod standing;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Sandboxed};
+pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Reconciled, Sandboxed};
 pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
 pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};
 pub use notify::Notifier;
+pub use reconcile::{ReconcileReport, ReconcileStatus};
 pub use rollback::{RollbackReport, RollbackStatus};
 pub use run_event::RunEvent;
 pub use standing::{ArgCondition, NewStandingGrant, StandingTerms};
 pub use store::{
     Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, EffectState,
-    Grant, GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store,
+    Grant, GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
 };

@@ -202,6 +202,18 @@ pub struct EffectEnd {
     pub at: Timestamp,
 }
 
+/// The reconciliation of an effect left `outcome_unknown` (`reconcile.rs`), written in one
+/// step: the effect moves from `outcome_unknown` to `end.state` (`succeeded`, `failed`, or
+/// `outcome_unknown` again with new evidence in its result) and `audit` is appended, in the
+/// same transaction where the backend's log allows it, else right after (as for
+/// [`CallEnd`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconciliation {
+    pub effect_id: String,
+    pub end: EffectEnd,
+    pub audit: AuditRecord,
+}
+
 /// A single-use authorisation bound to one exact call (design.md §2 "Grant").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
@@ -372,6 +384,29 @@ pub trait Store: Send + Sync + 'static {
         node: &str,
         at: Timestamp,
     ) -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send;
+
+    /// Effects in state `outcome_unknown` (of every node), oldest first by id (UUID v7),
+    /// after `after` when given, at most `limit`. The default fails: a store that cannot
+    /// list them reconciles nothing.
+    fn unresolved_effects(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send {
+        let _ = (after, limit);
+        async { Err(StoreError::Backend("this store cannot reconcile effects".to_owned())) }
+    }
+
+    /// Writes a [`Reconciliation`] if the effect is still `outcome_unknown`; false (and
+    /// nothing written, no record appended) when it is not, so that two reconcilers
+    /// racing over one effect record it once.
+    fn reconcile_effect(
+        &self,
+        reconciliation: Reconciliation,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = reconciliation;
+        async { Err(StoreError::Backend("this store cannot reconcile effects".to_owned())) }
+    }
 
     /// Spends a nonce within `scope` (an agent): true the first time, false after.
     fn use_nonce(

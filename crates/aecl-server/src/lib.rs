@@ -17,6 +17,7 @@ mod metrics;
 mod notify;
 mod openapi;
 mod read;
+mod reconcile;
 mod rollback;
 mod standing;
 mod ui;
@@ -132,6 +133,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/approvals/{id}/reject", post(approvals::reject::<S>))
         .route("/v1/standing-grants", post(standing::create::<S>).get(standing::list::<S>))
         .route("/v1/standing-grants/{id}/revoke", post(standing::revoke::<S>))
+        .route("/v1/effects/reconcile", post(reconcile::all::<S>))
         .route("/v1/effects/{id}/rollback", post(rollback::effect::<S>))
         .route("/v1/runs/{id}/rollback", post(rollback::run::<S>))
         .merge(ui::routes())

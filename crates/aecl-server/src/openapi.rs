@@ -19,6 +19,7 @@ use crate::approvals::{Answer, ApprovalView, Approved};
 use crate::error::ErrorBody;
 use crate::hook::{HookAnswer, HookSpecificOutput};
 use crate::read::{Health, RecordsQuery};
+use crate::reconcile::{ReconcileAnswer, ReconcileView};
 use crate::rollback::{RollbackAnswer, RollbackView};
 use crate::standing::{NewGrant, StandingGrantView};
 
@@ -27,8 +28,8 @@ use crate::standing::{NewGrant, StandingGrantView};
     info(title = "aecl", description = "Agent Execution Control Layer: decide, execute and record agents' tool calls."),
     paths(healthz, evaluate, execute, run, audit_records, audit_checkpoint, metrics, claude_code,
         approvals, approval, approve, reject, standing_create, standing_list, standing_revoke,
-        rollback_effect, rollback_run),
-    components(schemas(ErrorBody, Health, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView, RollbackAnswer, RollbackView)),
+        rollback_effect, rollback_run, reconcile_effects),
+    components(schemas(ErrorBody, Health, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView, RollbackAnswer, RollbackView, ReconcileAnswer, ReconcileView)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -201,6 +202,14 @@ fn rollback_effect() {}
         (status = 503, description = "The engine failed", body = ErrorBody)))]
 #[expect(dead_code, reason = "documents the route for utoipa")]
 fn rollback_run() {}
+
+#[utoipa::path(post, path = "/v1/effects/reconcile",
+    responses(
+        (status = 200, description = "One entry per effect left `outcome_unknown`: `succeeded` (it landed; it can be rolled back), `failed` (it did not land) or `undecidable`, with the evidence; nothing is executed again, and a second request records nothing new", body = ReconcileAnswer),
+        (status = 403, description = "Not an approver or admin token", body = ErrorBody),
+        (status = 503, description = "The engine failed", body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn reconcile_effects() {}
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
     Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, Grant, GrantRefusal,
-    NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
+    NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 
 use crate::{AuditConfig, PostgresStore, SqliteStore};
@@ -153,6 +153,18 @@ impl Store for AnyStore {
 
     async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
         forward!(self, s => s.recover_effects(node, at))
+    }
+
+    async fn unresolved_effects(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Effect>, StoreError> {
+        forward!(self, s => s.unresolved_effects(after, limit))
+    }
+
+    async fn reconcile_effect(&self, r: Reconciliation) -> Result<bool, StoreError> {
+        forward!(self, s => s.reconcile_effect(r))
     }
 
     async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {

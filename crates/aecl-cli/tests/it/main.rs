@@ -9,6 +9,7 @@ mod hook;
 mod mcp;
 mod mcp_servers;
 mod mcp_upstream;
+mod reconcile;
 mod replay;
 mod rollback;
 mod sandbox;

@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::statement::{Plan, Write, WriteKind, quote};
-use super::{Request, UndoRecord, UndoToken, token_for, verify_record};
+use super::{
+    FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, token_for, verify_record,
+};
 
 type Record = UndoRecord<String>;
 
@@ -225,41 +227,13 @@ async fn undo(client: &mut Client, token: &UndoToken) -> Result<Compensated, Str
         return Ok(Compensated::Conflict { detail: "the effect was already undone".to_owned() });
     }
     let record: Record = serde_json::from_str(&text).map_err(|e| format!("undo record: {e}"))?;
+    // The rows checked are locked until the commit.
+    if let Some(detail) = changed_since(&tx, &record).await? {
+        return Ok(Compensated::Conflict { detail });
+    }
     let table = &record.table;
-    let matches_key = record
-        .key
-        .iter()
-        .map(|k| format!("t.{k} IS NOT DISTINCT FROM r.{k}", k = quote(k)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+    let matches_key = key_match(&record);
     let from_json = format!("jsonb_populate_record(NULL::{table}, $1::text::jsonb) AS r");
-    // First every check, then every change: a conflict touches nothing. The rows checked
-    // are locked until the commit.
-    let current = format!(
-        "SELECT to_jsonb(t) = $1::text::jsonb FROM {table} AS t, {from_json} WHERE {matches_key} FOR UPDATE OF t"
-    );
-    if record.kind == WriteKind::Delete {
-        for row in &record.pre {
-            let found = tx.query(&current, &[row]).await.map_err(|e| sql_error(&e))?;
-            if !found.is_empty() {
-                return Ok(Compensated::Conflict {
-                    detail: format!("a deleted row of `{table}` exists again: {row}"),
-                });
-            }
-        }
-    }
-    for row in &record.post {
-        let found = tx.query(&current, &[row]).await.map_err(|e| sql_error(&e))?;
-        let same = match found.first() {
-            Some(r) => r.try_get::<_, bool>(0).map_err(|e| sql_error(&e))?,
-            None => false,
-        };
-        if !same {
-            return Ok(Compensated::Conflict {
-                detail: format!("a row of `{table}` changed since the statement: {row}"),
-            });
-        }
-    }
     let mut restored = 0u64;
     match record.kind {
         WriteKind::Delete => {
@@ -298,4 +272,85 @@ async fn undo(client: &mut Client, token: &UndoToken) -> Result<Compensated, Str
         .map_err(|e| sql_error(&e))?;
     tx.commit().await.map_err(|e| format!("commit: {}", sql_error(&e)))?;
     Ok(Compensated::Restored { result: json!({ "table": table, "rows_restored": restored }) })
+}
+
+/// `t.k IS NOT DISTINCT FROM r.k` for every key column of `record`.
+fn key_match(record: &Record) -> String {
+    record
+        .key
+        .iter()
+        .map(|k| format!("t.{k} IS NOT DISTINCT FROM r.{k}", k = quote(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Whether the rows of `record` are no longer as its statement left them (deleted rows
+/// absent, updated and inserted rows equal to their post-image): the first difference.
+/// The rows looked at are locked (`FOR UPDATE`) until `tx` ends.
+async fn changed_since(tx: &Transaction<'_>, record: &Record) -> Result<Option<String>, String> {
+    let table = &record.table;
+    let matches_key = key_match(record);
+    let from_json = format!("jsonb_populate_record(NULL::{table}, $1::text::jsonb) AS r");
+    let current = format!(
+        "SELECT to_jsonb(t) = $1::text::jsonb FROM {table} AS t, {from_json} WHERE {matches_key} FOR UPDATE OF t"
+    );
+    if record.kind == WriteKind::Delete {
+        for row in &record.pre {
+            let found = tx.query(&current, &[row]).await.map_err(|e| sql_error(&e))?;
+            if !found.is_empty() {
+                return Ok(Some(format!("a deleted row of `{table}` exists again: {row}")));
+            }
+        }
+    }
+    for row in &record.post {
+        let found = tx.query(&current, &[row]).await.map_err(|e| sql_error(&e))?;
+        let same = match found.first() {
+            Some(r) => r.try_get::<_, bool>(0).map_err(|e| sql_error(&e))?,
+            None => false,
+        };
+        if !same {
+            return Ok(Some(format!("a row of `{table}` changed since the statement: {row}")));
+        }
+    }
+    Ok(None)
+}
+
+/// After a crash: the undo record of `effect_id`, or a fence in its place. The fence's
+/// insert waits for a transaction still in flight that inserted the same id (the unique
+/// key), then does nothing if that one committed; a transaction that has not inserted it
+/// yet collides with the fence later and rolls back. Either way the answer is final.
+pub(super) async fn reconcile(url: &str, effect_id: &str) -> Result<UndoFound, String> {
+    let mut client = connect(url).await?;
+    let tx = client.transaction().await.map_err(|e| sql_error(&e))?;
+    tx.batch_execute(UNDO_DDL)
+        .await
+        .map_err(|e| format!("creating `aecl_undo`: {}", sql_error(&e)))?;
+    let fenced = tx
+        .execute(
+            "INSERT INTO aecl_undo (id, record, sha256, undone) VALUES ($1, $2, $3, TRUE)
+             ON CONFLICT (id) DO NOTHING",
+            &[&effect_id, &FENCE_RECORD, &FENCE_SHA256],
+        )
+        .await
+        .map_err(|e| format!("fencing `{effect_id}`: {}", sql_error(&e)))?;
+    if fenced == 1 {
+        tx.commit().await.map_err(|e| format!("commit: {}", sql_error(&e)))?;
+        return Ok(UndoFound::Fenced { now: true });
+    }
+    let row = tx
+        .query_one("SELECT record, sha256, undone FROM aecl_undo WHERE id = $1", &[&effect_id])
+        .await
+        .map_err(|e| format!("reading undo record `{effect_id}`: {}", sql_error(&e)))?;
+    let (text, digest, undone): (String, String, bool) = (
+        row.try_get(0).map_err(|e| sql_error(&e))?,
+        row.try_get(1).map_err(|e| sql_error(&e))?,
+        row.try_get(2).map_err(|e| sql_error(&e))?,
+    );
+    if digest == FENCE_SHA256 {
+        return Ok(UndoFound::Fenced { now: false });
+    }
+    let record: Record = serde_json::from_str(&text).map_err(|e| format!("undo record: {e}"))?;
+    let changed = changed_since(&tx, &record).await?;
+    // Read only from here: the transaction ends without a commit, releasing its locks.
+    Ok(UndoFound::Record { text, digest, undone, changed })
 }

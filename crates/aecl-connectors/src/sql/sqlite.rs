@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::statement::{Plan, UNDO_TABLE, Write, WriteKind, quote};
-use super::{Request, UndoRecord, UndoToken, token_for, verify_record};
+use super::{
+    FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, token_for, verify_record,
+};
 
 /// A cell as stored in an undo record: typed, so that it is restored exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -285,45 +287,12 @@ fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String>
         return Ok(Compensated::Conflict { detail: "the effect was already undone".to_owned() });
     }
     let record: Record = serde_json::from_str(&text).map_err(|e| format!("undo record: {e}"))?;
+    if let Some(detail) = changed_since(&tx, &record)? {
+        return Ok(Compensated::Conflict { detail });
+    }
     let shape = Shape { columns: record.columns.clone(), key: record.key.clone() };
     let cells = |row: &[Stored]| row.iter().map(Stored::cell).collect::<Result<Vec<_>, _>>();
     let n_key = shape.key.len();
-    let select = format!(
-        "SELECT {} FROM {} WHERE {}",
-        shape.select_list(),
-        record.table,
-        shape.key_condition(1)
-    );
-    // First every check, then every change: a conflict touches nothing.
-    let expected_absent: &[Vec<Stored>] =
-        if record.kind == WriteKind::Delete { &record.pre } else { &[] };
-    for row in expected_absent {
-        let row = cells(row)?;
-        let key: Vec<Cell> = row.iter().take(n_key).cloned().collect();
-        if !rows(&tx, &select, &key)?.is_empty() {
-            return Ok(Compensated::Conflict {
-                detail: format!(
-                    "a deleted row of `{}` with key {} exists again",
-                    record.table,
-                    key_text(&shape, &key)
-                ),
-            });
-        }
-    }
-    for row in &record.post {
-        let row = cells(row)?;
-        let key: Vec<Cell> = row.iter().take(n_key).cloned().collect();
-        let now = rows(&tx, &select, &key)?;
-        if now.first() != Some(&row) {
-            return Ok(Compensated::Conflict {
-                detail: format!(
-                    "the row of `{}` with key {} changed since the statement",
-                    record.table,
-                    key_text(&shape, &key)
-                ),
-            });
-        }
-    }
     let exec = |sql: &str, params: &[Cell]| -> Result<usize, String> {
         tx.execute(sql, params_from_iter(params.iter())).map_err(|e| format!("sql: {e}"))
     };
@@ -372,6 +341,79 @@ fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String>
     Ok(Compensated::Restored {
         result: json!({ "table": record.table, "rows_restored": restored }),
     })
+}
+
+/// Whether the rows of `record` are no longer as its statement left them (deleted rows
+/// absent, updated and inserted rows equal to their post-image): the first difference.
+fn changed_since(tx: &Connection, record: &Record) -> Result<Option<String>, String> {
+    let shape = Shape { columns: record.columns.clone(), key: record.key.clone() };
+    let cells = |row: &[Stored]| row.iter().map(Stored::cell).collect::<Result<Vec<_>, _>>();
+    let n_key = shape.key.len();
+    let select = format!(
+        "SELECT {} FROM {} WHERE {}",
+        shape.select_list(),
+        record.table,
+        shape.key_condition(1)
+    );
+    let expected_absent: &[Vec<Stored>] =
+        if record.kind == WriteKind::Delete { &record.pre } else { &[] };
+    for row in expected_absent {
+        let row = cells(row)?;
+        let key: Vec<Cell> = row.iter().take(n_key).cloned().collect();
+        if !rows(tx, &select, &key)?.is_empty() {
+            return Ok(Some(format!(
+                "a deleted row of `{}` with key {} exists again",
+                record.table,
+                key_text(&shape, &key)
+            )));
+        }
+    }
+    for row in &record.post {
+        let row = cells(row)?;
+        let key: Vec<Cell> = row.iter().take(n_key).cloned().collect();
+        let now = rows(tx, &select, &key)?;
+        if now.first() != Some(&row) {
+            return Ok(Some(format!(
+                "the row of `{}` with key {} changed since the statement",
+                record.table,
+                key_text(&shape, &key)
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// After a crash: the undo record of `effect_id`, or a fence in its place so that the
+/// statement's transaction, if it is still somewhere in flight, can never commit (its own
+/// insert of the record would collide). `BEGIN IMMEDIATE` waits for a writer in progress.
+pub(super) fn reconcile(path: &Path, effect_id: &str) -> Result<UndoFound, String> {
+    let mut conn = open(path)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| format!("sql: {e}"))?;
+    tx.execute_batch(UNDO_DDL).map_err(|e| format!("creating `{UNDO_TABLE}`: {e}"))?;
+    let fenced = tx
+        .execute(
+            "INSERT INTO aecl_undo (id, record, sha256, undone) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (id) DO NOTHING",
+            [effect_id, FENCE_RECORD, FENCE_SHA256],
+        )
+        .map_err(|e| format!("fencing `{effect_id}`: {e}"))?;
+    if fenced == 1 {
+        tx.commit().map_err(|e| format!("sql: commit: {e}"))?;
+        return Ok(UndoFound::Fenced { now: true });
+    }
+    let (text, digest, undone): (String, String, i64) = tx
+        .query_row("SELECT record, sha256, undone FROM aecl_undo WHERE id = ?1", [effect_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(|e| format!("reading undo record `{effect_id}`: {e}"))?;
+    if digest == FENCE_SHA256 {
+        return Ok(UndoFound::Fenced { now: false });
+    }
+    let record: Record = serde_json::from_str(&text).map_err(|e| format!("undo record: {e}"))?;
+    let changed = changed_since(&tx, &record)?;
+    Ok(UndoFound::Record { text, digest, undone: undone != 0, changed })
 }
 
 fn key_text(shape: &Shape, key: &[Cell]) -> String {

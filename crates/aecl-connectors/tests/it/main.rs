@@ -8,6 +8,7 @@ mod pg;
 #[path = "../../../aecl-store/tests/it/pg_cluster.rs"]
 mod pg_cluster;
 mod postgres;
+mod reconcile;
 mod registry;
 mod sqlite;
 

@@ -195,6 +195,49 @@ pub(super) async fn run_effects(pool: &PgPool, run: &str) -> Result<Vec<Effect>,
 /// Marks what `node` left in flight, in one transaction. The rows are locked, so an effect
 /// that its node finishes meanwhile is either finished first (and not recovered) or
 /// recovered first (and the late finish fails its state guard).
+/// Effects left `outcome_unknown`, in id order after `after`.
+pub(super) async fn unresolved_effects(
+    pool: &PgPool,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Effect>, StoreError> {
+    let sql = format!(
+        "SELECT {EFFECT_COLUMNS} FROM effects WHERE id > $1 AND state = 'outcome_unknown'
+         ORDER BY id LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(after.unwrap_or_default())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(effect_from).collect()
+}
+
+/// Moves `id` from `outcome_unknown` to `end`; false when it is no longer there.
+pub(super) async fn reconcile_effect(
+    pool: &PgPool,
+    id: &str,
+    end: &EffectEnd,
+) -> Result<bool, StoreError> {
+    let result = serde_json::to_string(&end.result).map_err(|e| corrupt(e.to_string()))?;
+    let done = sqlx::query(
+        "UPDATE effects SET state = $2, result = $3, error = $4, rollback_token = $5,
+                 updated = $6
+             WHERE id = $1 AND state = 'outcome_unknown'",
+    )
+    .bind(id)
+    .bind(end.state.as_str())
+    .bind(result)
+    .bind(&end.error)
+    .bind(&end.rollback_token)
+    .bind(to_i64(end.at.0))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub(super) async fn recover_effects(
     pool: &PgPool,
     node: &str,

@@ -21,7 +21,7 @@ use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
     Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, Grant, GrantRefusal,
-    NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
+    NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -225,6 +225,24 @@ impl Store for PostgresStore {
 
     async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
         effects::recover_effects(self.pool(), node, at).await
+    }
+
+    async fn unresolved_effects(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Effect>, StoreError> {
+        effects::unresolved_effects(self.pool(), after, limit).await
+    }
+
+    async fn reconcile_effect(&self, r: Reconciliation) -> Result<bool, StoreError> {
+        // As for `finish_call`: the record follows the commit, before the answer; only
+        // the reconciler whose guarded update moved the effect appends it.
+        let moved = effects::reconcile_effect(self.pool(), &r.effect_id, &r.end).await?;
+        if moved {
+            self.append_audit(r.audit).await?;
+        }
+        Ok(moved)
     }
 
     async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {

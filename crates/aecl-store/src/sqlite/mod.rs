@@ -15,7 +15,8 @@ use aecl_core::limits::gcra;
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
     Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, EffectState,
-    Grant, GrantRefusal, NewEffect, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
+    Grant, GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
+    StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
@@ -703,6 +704,60 @@ impl Store for SqliteStore {
                 effect.updated = at;
             }
             Ok(effects)
+        })
+        .await
+    }
+
+    async fn unresolved_effects(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Effect>, StoreError> {
+        let after = after.unwrap_or_default().to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            // In id order (the primary key's index), so the pages together read the table
+            // once.
+            let sql = format!(
+                "SELECT {EFFECT_COLUMNS} FROM effects WHERE id > ?1 AND state = 'outcome_unknown'
+                 ORDER BY id LIMIT ?2"
+            );
+            let mut stmt = conn.prepare(&sql).map_err(backend)?;
+            let rows = stmt.query_map(params![after, limit], effect_row).map_err(backend)?;
+            let mut effects = Vec::new();
+            for row in rows {
+                effects.push(effect_from(row.map_err(backend)?)?);
+            }
+            Ok(effects)
+        })
+        .await
+    }
+
+    async fn reconcile_effect(&self, r: Reconciliation) -> Result<bool, StoreError> {
+        let result = serde_json::to_string(&r.end.result).map_err(|e| corrupt(e.to_string()))?;
+        let (time, unsequenced) = (r.audit.time, r.audit.to_unsequenced()?);
+        self.write(move |batch| {
+            let end = &r.end;
+            let n = exec(
+                batch.conn,
+                "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
+                         updated = ?6
+                     WHERE id = ?1 AND state = 'outcome_unknown'",
+                params![
+                    r.effect_id,
+                    end.state.as_str(),
+                    result,
+                    end.error,
+                    end.rollback_token,
+                    to_i64(end.at.0)
+                ],
+            )
+            .map_err(backend)?;
+            if n == 1 {
+                // In the same transaction as the ledger's change.
+                append(batch, time, &unsequenced);
+            }
+            Ok(n == 1)
         })
         .await
     }

@@ -1,0 +1,81 @@
+//! `aecl effects reconcile`: through a running `aecl serve` (an approver or admin token,
+//! from `--token-file` or `AECL_TOKEN`), resolve the effects left `outcome_unknown` where
+//! the connector can tell from the target whether they landed. The server does the work
+//! (it holds the store's writer and the connectors); nothing is executed again and every
+//! change is audited. `aecl serve` does the same at start-up.
+//!
+//! One line per effect: `STATUS EFFECT_ID action=ACTION run=RUN recorded|unchanged
+//! EVIDENCE`, where STATUS is `succeeded` (it landed; `aecl rollback` can undo it),
+//! `failed` (it did not land) or `undecidable` (it stays `outcome_unknown`). Exit code 0
+//! when the server answered, 1 when it refused, 2 for bad input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::approvals::{read_token, request};
+
+#[derive(Debug, Subcommand)]
+pub enum EffectsCommand {
+    /// Resolve effects left `outcome_unknown` by a crash or a timeout, from what their
+    /// connector finds in the target (never by executing them again).
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The `aecl serve` to talk to.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// A file holding an approver or admin token; without it, `AECL_TOKEN`.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+pub fn run(command: &EffectsCommand) -> Result<ExitCode> {
+    let EffectsCommand::Reconcile(args) = command;
+    let token = read_token(args.token_file.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the client runtime")?;
+    let (status, answer) =
+        runtime.block_on(request(&args.server, "POST", "/v1/effects/reconcile", &token, None))?;
+    if !(200..300).contains(&status) {
+        let message = answer["error"]["message"].as_str().unwrap_or("no message");
+        let code = answer["error"]["code"].as_str().unwrap_or("error");
+        #[expect(clippy::print_stderr, reason = "the CLI reports the server's refusal")]
+        {
+            eprintln!("refused ({status} {code}): {message}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let effects = answer["effects"].as_array().cloned().unwrap_or_default();
+    #[expect(clippy::print_stdout, reason = "the CLI's output")]
+    {
+        for effect in &effects {
+            println!("{}", line(effect));
+        }
+        if effects.is_empty() {
+            println!("nothing to reconcile");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn line(effect: &Value) -> String {
+    let field = |name: &str| effect[name].as_str().unwrap_or("-").to_owned();
+    let recorded =
+        if effect["recorded"].as_bool() == Some(true) { "recorded" } else { "unchanged" };
+    format!(
+        "{} {} action={} run={} {recorded} {}",
+        field("status"),
+        field("effect_id"),
+        field("action"),
+        field("run"),
+        effect["evidence"]
+    )
+}
