@@ -11,12 +11,20 @@
 //! from an expansion is *dynamic*, an argument built from one is *unknown* and may be any
 //! flag, and a line we cannot parse is blocked.
 
+mod guard;
 mod lex;
 mod normalise;
 mod options;
 mod parse;
+pub mod programs;
+mod scripts;
+mod special;
 mod unwrap;
 mod word;
+mod writes;
+
+pub use guard::ProgramGuard;
+pub use programs::{ProgramSpec, Special, Writes};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -55,6 +63,76 @@ pub struct SimpleCommand {
     /// `allow_programs` judges those instead. Never set for `sudo`, `doas`, `su`,
     /// `pkexec` and `chroot`, which must be allowed themselves.
     pub wrapper: bool,
+    /// Every word after the program as written (options and their values included), for
+    /// the program table, which reads options the flag normaliser does not know.
+    pub words: Vec<ShellArg>,
+}
+
+/// One word of a command line, with what is known of it before run time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShellArg {
+    /// The literal text (quotes removed); for a word with an expansion, the text before it.
+    pub text: String,
+    /// The word as written.
+    pub raw: String,
+    /// A parameter expansion or command substitution is part of it.
+    pub expansion: bool,
+    /// Unquoted glob characters or a brace expansion make it other words.
+    pub pattern: bool,
+    /// It starts with an unquoted `~`, which becomes a home directory.
+    pub tilde: bool,
+}
+
+impl ShellArg {
+    /// A word known before run time.
+    pub fn known(text: &str) -> ShellArg {
+        ShellArg { text: text.to_owned(), raw: text.to_owned(), ..ShellArg::default() }
+    }
+
+    /// Whether the text is exactly what the program will receive.
+    pub fn is_known(&self) -> bool {
+        !(self.expansion || self.pattern || self.tilde)
+    }
+
+    /// Whether the word might turn into an option at run time (`$X`, `*`).
+    pub fn may_be_option(&self) -> bool {
+        (self.expansion && (self.text.is_empty() || self.text.starts_with('-')))
+            || (self.pattern && self.text.starts_with(['*', '?', '[', '-']))
+    }
+
+    fn of(word: &word::Word) -> ShellArg {
+        let expansion = word.has_expansion();
+        let tilde = matches!(word.parts.first(), Some(word::Part::Lit(s)) if s.starts_with('~'));
+        ShellArg {
+            text: if expansion { word.literal_prefix() } else { word.text() },
+            raw: word.raw.clone(),
+            expansion,
+            pattern: word.has_pattern(),
+            tilde,
+        }
+    }
+}
+
+/// A redirection of a command line: `> file`, `2>> log`, `&> out`, `<> file`, `< in`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirection {
+    pub operator: &'static str,
+    pub target: ShellArg,
+}
+
+/// A variable assignment: before a command (`X=1 cmd`), alone, or through `env X=1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: ShellArg,
+}
+
+/// Everything a command line would do that rules judge.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Analysis {
+    pub commands: Vec<SimpleCommand>,
+    pub redirections: Vec<Redirection>,
+    pub assignments: Vec<Assignment>,
 }
 
 impl fmt::Display for SimpleCommand {
@@ -83,20 +161,51 @@ impl fmt::Display for SimpleCommand {
 /// implied ones (`find -delete` also yields `rm`). An error means the line cannot be
 /// parsed safely; callers block it.
 pub fn analyse(command: &str) -> Result<Vec<SimpleCommand>, String> {
-    let mut out = Vec::new();
+    Ok(analyse_line(command)?.commands)
+}
+
+/// [`analyse`] with the line's redirections and assignments, including those in
+/// substitutions and in code handed to `bash -c` or `eval`.
+pub fn analyse_line(command: &str) -> Result<Analysis, String> {
+    let mut out = Analysis::default();
     analyse_into(command, 0, &mut out)?;
     Ok(out)
 }
 
-/// [`analyse`] at a nesting depth, appending to `out`.
-fn analyse_into(command: &str, depth: usize, out: &mut Vec<SimpleCommand>) -> Result<(), String> {
+/// [`analyse_line`] at a nesting depth, appending to `out`.
+fn analyse_into(command: &str, depth: usize, out: &mut Analysis) -> Result<(), String> {
     let tokens = lex::lex(command, depth)?;
     let mut commands = Vec::new();
-    parse::parse(&tokens, depth, &mut commands)?;
+    let mut facts = parse::LineFacts::default();
+    parse::parse(&tokens, depth, &mut commands, &mut facts)?;
+    for (operator, target) in facts.redirections {
+        out.redirections.push(Redirection { operator, target: ShellArg::of(target) });
+    }
+    for word in facts.assignments {
+        out.assignments.push(assignment(word));
+    }
     for words in &commands {
         unwrap::interpret(words, false, depth, out)?;
     }
     Ok(())
+}
+
+/// An assignment word (`NAME=value`, `NAME+=value`, `a[1]=x`) split at its `=`.
+fn assignment(word: &word::Word) -> Assignment {
+    let mut value = ShellArg::of(word);
+    let text = word.source_for_reparse();
+    let (name, rest) = text.split_once('=').unwrap_or((text.as_str(), ""));
+    let name = name.trim_end_matches('+');
+    let name = name.split_once('[').map_or(name, |(n, _)| n).to_owned();
+    value.text = value.text.split_once('=').map_or(String::new(), |(_, v)| v.to_owned());
+    value.raw = rest.to_owned();
+    Assignment { name, value }
+}
+
+/// The canonical name of a program as the rules compare it: the base name of its path,
+/// lower-cased, without `.exe`.
+pub fn program_name(text: &str) -> String {
+    normalise::program_name(text)
 }
 
 /// A command pattern such as `rm --recursive`, `git push --force` or `mkfs*`: a program
@@ -213,21 +322,32 @@ pub struct ShellRules {
     /// Also used when an unknown argument might complete a blocked pattern. At least
     /// `require_approval`.
     pub dynamic: Decision,
+    /// What programs can do (run code, send data, write files), where the command may
+    /// write, and what each finding gets.
+    pub guard: ProgramGuard,
 }
 
 impl ShellRules {
     /// Appends a violation for every simple command of `command` that a rule refuses.
     pub fn check(&self, command: &str, out: &mut Vec<Violation>) {
-        let commands = match analyse(command) {
-            Ok(commands) => commands,
+        let analysis = match analyse_line(command) {
+            Ok(analysis) => analysis,
             Err(e) => {
                 out.push(violation(Decision::Block, format!("cannot parse command: {e}")));
                 return;
             }
         };
         let mut found = Vec::new();
-        for command in &commands {
+        for command in &analysis.commands {
             self.check_one(command, &mut found);
+        }
+        let listed = |program: &str| {
+            self.allow_programs.iter().any(|p| normalise::program_name(p) == program)
+        };
+        for (decision, message) in self.guard.assess(&analysis, &listed) {
+            if decision > Decision::Allow {
+                found.push(violation(decision, message));
+            }
         }
         // The same finding twice (`rm a; rm a`) is reported once.
         let mut seen = HashSet::new();

@@ -379,6 +379,84 @@ pub struct ShellFile {
     pub unlisted: Option<StrictDecisionName>,
     /// For commands whose program is only known at run time (default `block`).
     pub dynamic: Option<StrictDecisionName>,
+    /// For programs the program table does not know and `allow_programs` does not list
+    /// (default `require_approval`).
+    pub unknown: Option<DecisionName>,
+    /// For a command that makes a program run code of the caller's choosing through an
+    /// option, subcommand, script, configuration file or environment variable (default
+    /// `block`).
+    pub runs_code: Option<DecisionName>,
+    /// For a command that sends local data over the network (default `require_approval`).
+    pub uploads: Option<DecisionName>,
+    /// For a write (redirection or program target) outside `write_paths`, or to a path
+    /// only known at run time (default `block`).
+    pub writes_outside: Option<DecisionName>,
+    /// Absolute directories the command may write under.
+    #[serde(default)]
+    pub write_paths: Vec<String>,
+    /// The absolute directory relative paths start from (default: the first write path).
+    pub working_dir: Option<String>,
+    /// Additions to the built-in program table, by program name.
+    #[serde(default)]
+    pub programs: BTreeMap<String, ProgramFile>,
+}
+
+/// What a program can do, added to the shell rules' program table. An entry for a
+/// program the table knows adds to what it knows; it never removes anything.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramFile {
+    /// Start from the built-in entry of this program (`like = "python3"`).
+    pub like: Option<String>,
+    /// It runs code of the caller's choosing whatever its arguments.
+    #[serde(default)]
+    pub runs_code: bool,
+    /// It sends data over the network whatever its arguments.
+    #[serde(default)]
+    pub uploads: bool,
+    /// Without a positional argument it runs code read from standard input.
+    #[serde(default)]
+    pub stdin_code: bool,
+    /// Options end at the first positional argument.
+    #[serde(default)]
+    pub options_end_at_positional: bool,
+    /// It accepts unambiguous prefixes of long options.
+    #[serde(default)]
+    pub long_prefixes: bool,
+    /// Options that take a value (`-o`, `--name`).
+    #[serde(default)]
+    pub value_options: Vec<String>,
+    /// Options that make it run code.
+    #[serde(default)]
+    pub runs_code_options: Vec<String>,
+    /// Options that make it send local data.
+    #[serde(default)]
+    pub upload_options: Vec<String>,
+    /// Options whose value is a path it writes.
+    #[serde(default)]
+    pub write_options: Vec<String>,
+    /// Options that make it write its positional arguments.
+    #[serde(default)]
+    pub in_place_options: Vec<String>,
+    /// Which positional arguments it writes: `none`, `all`, `last`, `after_first`, `second`.
+    pub writes: Option<WritesName>,
+    /// First positional arguments that make it run code.
+    #[serde(default)]
+    pub runs_code_subcommands: Vec<String>,
+    /// First positional arguments that make it send data.
+    #[serde(default)]
+    pub upload_subcommands: Vec<String>,
+}
+
+/// Which positional arguments a program writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WritesName {
+    None,
+    All,
+    Last,
+    AfterFirst,
+    Second,
 }
 
 /// A catalog risk factor: `weight` is added when the condition (exactly one of the

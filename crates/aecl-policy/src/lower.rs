@@ -13,7 +13,7 @@ use aecl_core::policy::{
     CustomRiskFactor, DataClass, DataFlowSettings, EffectClass, IntentSettings, OutputSpec,
     Reversibility, RiskCondition, RiskSettings, ScopeArgs, Trust,
 };
-use aecl_core::shell::{CommandPattern, ShellRules};
+use aecl_core::shell::{CommandPattern, ProgramGuard, ProgramSpec, ShellRules, Writes};
 use aecl_core::sql::{FunctionLists, SqlDialect, SqlRules, StatementClass};
 use aecl_core::tier::SandboxSettings;
 use aecl_core::verdict::Mode;
@@ -22,7 +22,7 @@ use crate::error::Problem;
 use crate::format::{
     ActionFile, ArgFile, DataClassName, DataFlowFile, DecisionName, EffectName, IntentFile,
     ManifestFile, ModeName, ReversibilityName, RiskFactorFile, RiskFile, SettingsFile, ShellFile,
-    SqlFile, StrictDecisionName, TrustName,
+    SqlFile, StrictDecisionName, TrustName, WritesName,
 };
 use crate::location::{Step, locate_json, locate_toml};
 
@@ -640,6 +640,90 @@ fn lower_shell(
         allow_programs: file.allow_programs.clone(),
         unlisted: file.unlisted.map_or(Decision::Block, strict),
         dynamic: file.dynamic.map_or(Decision::Block, strict),
+        guard: lower_program_guard(file, ctx, at, problems),
+    }
+}
+
+/// The shell rules' program guard: decisions, write paths, and the policy's program
+/// entries, each starting from the built-in entry of its name (or of `like`).
+fn lower_program_guard(
+    file: &ShellFile,
+    ctx: &FileCtx<'_>,
+    at: &[Step],
+    problems: &mut Vec<Problem>,
+) -> ProgramGuard {
+    let mut problem = |steps: &[Step], message: String| {
+        let mut path = at.to_vec();
+        path.extend_from_slice(steps);
+        problems.push(ctx.problem(&path, message));
+    };
+    for (i, root) in file.write_paths.iter().enumerate() {
+        if !root.starts_with('/') {
+            problem(&path!["write_paths", i], format!("write path `{root}` must be absolute"));
+        }
+    }
+    if let Some(dir) = file.working_dir.as_ref().filter(|d| !d.starts_with('/')) {
+        problem(&path!["working_dir"], format!("working directory `{dir}` must be absolute"));
+    }
+    let defaults = ProgramGuard::default();
+    let mut programs = std::collections::BTreeMap::new();
+    for (name, entry) in &file.programs {
+        let base = entry.like.as_deref().unwrap_or(name);
+        let mut spec = match aecl_core::shell::programs::builtin(base) {
+            Some(spec) => spec.clone(),
+            None if entry.like.is_some() => {
+                problem(
+                    &path!["programs", name.as_str(), "like"],
+                    format!("`{base}` is not in the built-in program table"),
+                );
+                ProgramSpec::default()
+            }
+            None => ProgramSpec::default(),
+        };
+        let lists = [
+            ("value_options", &entry.value_options, &mut spec.value_options),
+            ("runs_code_options", &entry.runs_code_options, &mut spec.runs_code_options),
+            ("upload_options", &entry.upload_options, &mut spec.upload_options),
+            ("write_options", &entry.write_options, &mut spec.write_options),
+            ("in_place_options", &entry.in_place_options, &mut spec.in_place_options),
+        ];
+        for (key, given, into) in lists {
+            for (i, option) in given.iter().enumerate() {
+                if !option.starts_with('-') || option == "-" || option == "--" {
+                    problem(
+                        &path!["programs", name.as_str(), key, i],
+                        format!("`{option}` is not an option: write it with its dashes"),
+                    );
+                }
+                into.push(option.clone());
+            }
+        }
+        spec.runs_code_subcommands.extend(entry.runs_code_subcommands.iter().cloned());
+        spec.upload_subcommands.extend(entry.upload_subcommands.iter().cloned());
+        spec.runs_code |= entry.runs_code;
+        spec.uploads |= entry.uploads;
+        spec.stdin_code |= entry.stdin_code;
+        spec.options_end_at_positional |= entry.options_end_at_positional;
+        spec.long_prefixes |= entry.long_prefixes;
+        if let Some(writes) = entry.writes {
+            spec.writes = match writes {
+                WritesName::None => spec.writes,
+                WritesName::All => Writes::All,
+                WritesName::Last => Writes::Last,
+                WritesName::AfterFirst => Writes::AfterFirst,
+                WritesName::Second => Writes::Second,
+            };
+        }
+        programs.insert(aecl_core::shell::program_name(name), spec);
+    }
+    ProgramGuard {
+        programs,
+        unknown: file.unknown.map_or(defaults.unknown, decision),
+        runs_code: file.runs_code.map_or(defaults.runs_code, decision),
+        uploads: file.uploads.map_or(defaults.uploads, decision),
+        writes_outside: file.writes_outside.map_or(defaults.writes_outside, decision),
+        write_paths: file.write_paths.clone(),
+        working_dir: file.working_dir.clone(),
     }
 }
 

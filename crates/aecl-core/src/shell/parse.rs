@@ -13,13 +13,25 @@ use super::lex::{Op, Token};
 use super::word::{Part, Word, is_name};
 
 /// Appends to `out` the words of every simple command in `tokens`, nested ones included.
-/// Assignments (`X=1`), redirections and keywords are not part of the words.
+/// Assignments (`X=1`), redirections and keywords are not part of the words; redirections
+/// and assignments go to `facts`, since a redirection writes a file and an assignment can
+/// change what a later program runs (`PATH=`, `LD_PRELOAD=`).
 pub(super) fn parse<'t>(
     tokens: &'t [Token],
     depth: usize,
     out: &mut Vec<Vec<&'t Word>>,
+    facts: &mut LineFacts<'t>,
 ) -> Result<(), String> {
-    Parser { tokens, pos: 0, depth, frames: Vec::new(), current: Vec::new(), out }.run()
+    Parser { tokens, pos: 0, depth, frames: Vec::new(), current: Vec::new(), out, facts }.run()
+}
+
+/// What a line does besides running its commands' words.
+#[derive(Debug, Default)]
+pub(super) struct LineFacts<'t> {
+    /// Each redirection operator with its target word (here-documents left out).
+    pub redirections: Vec<(&'static str, &'t Word)>,
+    /// Assignment words outside commands' arguments (`X=1 cmd`, `X=1`).
+    pub assignments: Vec<&'t Word>,
 }
 
 /// A construct that must be closed.
@@ -55,6 +67,7 @@ struct Parser<'t, 'o> {
     frames: Vec<Frame>,
     current: Vec<&'t Word>,
     out: &'o mut Vec<Vec<&'t Word>>,
+    facts: &'o mut LineFacts<'t>,
 }
 
 impl<'t> Parser<'t, '_> {
@@ -73,7 +86,12 @@ impl<'t> Parser<'t, '_> {
             match token {
                 Token::Word(word) => self.word(word)?,
                 Token::Redirect(op) => match self.next() {
-                    Some(Token::Word(target)) => self.substitutions(target)?,
+                    Some(Token::Word(target)) => {
+                        if !matches!(*op, "<<" | "<<-") {
+                            self.facts.redirections.push((op, target));
+                        }
+                        self.substitutions(target)?
+                    }
                     _ => return Err(format!("redirection `{op}` without a target")),
                 },
                 Token::HereDoc(body) => self.substitutions(body)?,
@@ -104,7 +122,7 @@ impl<'t> Parser<'t, '_> {
             if self.depth >= MAX_DEPTH {
                 return Err("commands are nested too deeply".to_owned());
             }
-            parse(tokens, self.depth + 1, self.out)?;
+            parse(tokens, self.depth + 1, self.out, self.facts)?;
         }
         Ok(())
     }
@@ -163,7 +181,9 @@ impl<'t> Parser<'t, '_> {
             }
         } else if word.is_plain("[[") {
             self.conditional(word)?;
-        } else if !is_assignment(word) {
+        } else if is_assignment(word) {
+            self.facts.assignments.push(word);
+        } else {
             self.current.push(word);
         }
         Ok(())

@@ -47,6 +47,14 @@ fn rules(block: &[&str], require_approval: &[&str], allow_programs: &[&str]) -> 
         allow_programs: allow_programs.iter().map(|p| (*p).to_owned()).collect(),
         unlisted: Decision::Block,
         dynamic: Decision::RequireApproval,
+        // These tests are about patterns and allowlists; the program guard has its own.
+        guard: ProgramGuard {
+            unknown: Decision::Allow,
+            runs_code: Decision::Allow,
+            uploads: Decision::Allow,
+            writes_outside: Decision::Allow,
+            ..ProgramGuard::default()
+        },
     }
 }
 

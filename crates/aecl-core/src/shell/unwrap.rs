@@ -11,7 +11,7 @@
 use super::normalise::{self, Arg, FIND_EXEC};
 use super::options::{OptionSpec, Options, Value, join, scan, spec};
 use super::word::{Word, is_name, reads_variables};
-use super::{MAX_DEPTH, SimpleCommand, analyse_into};
+use super::{Analysis, Assignment, MAX_DEPTH, ShellArg, SimpleCommand, analyse_into};
 
 /// Appends the simple commands that `words` (a program and its arguments) runs.
 /// `appended`: the runner adds arguments only known at run time (`xargs`).
@@ -19,7 +19,7 @@ pub(super) fn interpret(
     words: &[&Word],
     appended: bool,
     depth: usize,
-    out: &mut Vec<SimpleCommand>,
+    out: &mut Analysis,
 ) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err("commands are nested too deeply".to_owned());
@@ -39,7 +39,7 @@ const SHELLS: [&str; 9] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "r
 
 /// `git -c` settings that cannot make git run another program; any other (`alias.*`,
 /// `core.pager`, `core.sshCommand`, `diff.external`, ...) can, so it makes git dynamic.
-const SAFE_GIT_SETTINGS: [&str; 14] = [
+pub(super) const SAFE_GIT_SETTINGS: [&str; 14] = [
     "user.",
     "color.",
     "advice.",
@@ -58,7 +58,7 @@ const SAFE_GIT_SETTINGS: [&str; 14] = [
 
 #[derive(Debug)]
 struct Unwrapper<'o> {
-    out: &'o mut Vec<SimpleCommand>,
+    out: &'o mut Analysis,
     depth: usize,
 }
 
@@ -72,7 +72,7 @@ impl Unwrapper<'_> {
             let mut command = plain("", rest, appended);
             command.program = first.raw.clone();
             command.dynamic = true;
-            self.out.push(command);
+            self.out.commands.push(command);
             return Ok(());
         }
         let program = normalise::program_name(&first.text());
@@ -146,7 +146,7 @@ impl Unwrapper<'_> {
                 ];
                 let options = scan(rest, &spec("adEIJLnPRs", long));
                 let inner = rest.get(options.end..).unwrap_or_default();
-                self.out.push(wrapper(name, &options, inner, !inner.is_empty()));
+                self.out.commands.push(wrapper(name, &options, inner, !inner.is_empty()));
                 // The arguments xargs reads from its input are only known at run time.
                 self.nested(inner, true)
             }
@@ -154,7 +154,7 @@ impl Unwrapper<'_> {
                 let options = scan(rest, &spec("n", &["interval"]));
                 let inner = rest.get(options.end..).unwrap_or_default();
                 if options.has(&["x", "exec"]) {
-                    self.out.push(wrapper(name, &options, inner, true));
+                    self.out.commands.push(wrapper(name, &options, inner, true));
                     self.nested(inner, false)
                 } else {
                     // watch joins its arguments and hands them to `sh -c`.
@@ -164,11 +164,11 @@ impl Unwrapper<'_> {
             "eval" => self.run_code(wrapper(name, &Options::default(), rest, true), &join(rest)),
             "busybox" | "toybox" => match rest.first() {
                 Some(applet) if !applet.text().starts_with('-') => {
-                    self.out.push(wrapper(name, &Options::default(), rest, true));
+                    self.out.commands.push(wrapper(name, &Options::default(), rest, true));
                     self.nested(rest, appended)
                 }
                 _ => {
-                    self.out.push(plain(name, rest, appended));
+                    self.out.commands.push(plain(name, rest, appended));
                     Ok(())
                 }
             },
@@ -179,14 +179,14 @@ impl Unwrapper<'_> {
             "git" => {
                 let mut command = plain(name, rest, appended);
                 command.dynamic = git_runs_configured_program(rest);
-                self.out.push(command);
+                self.out.commands.push(command);
                 Ok(())
             }
             // Arithmetic that reads variables runs code they hold (see `reads_variables`).
             "let" => {
                 let mut command = plain(name, rest, appended);
                 command.dynamic = rest.iter().any(|w| reads_variables(&w.raw));
-                self.out.push(command);
+                self.out.commands.push(command);
                 Ok(())
             }
             "[[" => {
@@ -198,19 +198,19 @@ impl Unwrapper<'_> {
                         .iter()
                         .zip(&texts)
                         .any(|(w, t)| !t.starts_with('-') && reads_variables(&w.raw));
-                self.out.push(command);
+                self.out.commands.push(command);
                 Ok(())
             }
             // `source file` runs a script we cannot see.
             "source" | "." => {
                 let mut command = plain(name, rest, appended);
                 command.dynamic = true;
-                self.out.push(command);
+                self.out.commands.push(command);
                 Ok(())
             }
             _ if SHELLS.contains(&name) => self.shell(name, rest, appended),
             _ => {
-                self.out.push(plain(name, rest, appended));
+                self.out.commands.push(plain(name, rest, appended));
                 Ok(())
             }
         }
@@ -224,7 +224,7 @@ impl Unwrapper<'_> {
     /// Pushes `wrapper` and parses `code` as a further command line.
     fn run_code(&mut self, mut wrapper: SimpleCommand, code: &Value) -> Result<(), String> {
         wrapper.dynamic = code.dynamic;
-        self.out.push(wrapper);
+        self.out.commands.push(wrapper);
         if self.depth >= MAX_DEPTH {
             return Err("commands are nested too deeply".to_owned());
         }
@@ -262,7 +262,7 @@ impl Unwrapper<'_> {
             // `chroot DIR` starts an interactive shell, reading commands we cannot see.
             command.dynamic = true;
         }
-        self.out.push(command);
+        self.out.commands.push(command);
         self.nested(inner, appended)
     }
 
@@ -283,6 +283,7 @@ impl Unwrapper<'_> {
                 .split_once('=')
                 .is_some_and(|(n, _)| !n.is_empty() && !n.starts_with('-'))
         {
+            self.out.assignments.push(env_assignment(word));
             start += 1;
         }
         let inner = rest.get(start..).unwrap_or_default();
@@ -294,7 +295,7 @@ impl Unwrapper<'_> {
             };
             return self.run_code(wrapper(name, &options, inner, true), &code);
         }
-        self.out.push(wrapper(name, &options, inner, !inner.is_empty()));
+        self.out.commands.push(wrapper(name, &options, inner, !inner.is_empty()));
         self.nested(inner, appended)
     }
 
@@ -313,25 +314,26 @@ impl Unwrapper<'_> {
             && !word.has_expansion()
             && word.text().split_once('=').is_some_and(|(n, _)| is_name(n))
         {
+            self.out.assignments.push(env_assignment(word));
             start += 1;
         }
         let inner = rest.get(start..).unwrap_or_default();
         let mut command = wrapper(name, &options, inner, false);
         if options.has(&["e", "edit"]) {
             // `sudo -e FILE` edits files.
-            self.out.push(command);
+            self.out.commands.push(command);
             return Ok(());
         }
         if options.has(&["s", "i", "shell", "login"]) {
             if inner.is_empty() {
                 // An interactive shell reads commands we cannot see.
                 command.dynamic = true;
-                self.out.push(command);
+                self.out.commands.push(command);
                 return Ok(());
             }
             return self.run_code(command, &join(inner));
         }
-        self.out.push(command);
+        self.out.commands.push(command);
         self.nested(inner, appended)
     }
 
@@ -360,7 +362,7 @@ impl Unwrapper<'_> {
             self.run_code(command, &code)?;
         } else {
             command.dynamic = true;
-            self.out.push(command);
+            self.out.commands.push(command);
         }
         // Words after the user go to the shell: `su root -- -c 'rm -rf /'`.
         let shell_args: Vec<&Word> =
@@ -385,14 +387,14 @@ impl Unwrapper<'_> {
         if options.has(&["c"]) {
             let Some(code) = inner.first() else {
                 // `bash -c` without code fails.
-                self.out.push(wrapper(name, &options, inner, true));
+                self.out.commands.push(wrapper(name, &options, inner, true));
                 return Ok(());
             };
             return self.run_code(wrapper(name, &options, inner, true), &Value::of(code));
         }
         let mut command = plain(name, rest, appended);
         command.dynamic = !options.has(&["version", "help"]);
-        self.out.push(command);
+        self.out.commands.push(command);
         Ok(())
     }
 
@@ -424,9 +426,11 @@ impl Unwrapper<'_> {
             // `find -delete` removes what it finds, depth first: `rm -rf` on the paths.
             let args = if find.args.is_empty() { vec![".".to_owned()] } else { find.args.clone() };
             let flags = vec!["force".to_owned(), "recursive".to_owned()];
-            self.out.push(SimpleCommand { program: "rm".to_owned(), flags, args, ..find.clone() });
+            let words = args.iter().map(|a| ShellArg::known(a)).collect();
+            let rm = SimpleCommand { program: "rm".to_owned(), flags, args, words, ..find.clone() };
+            self.out.commands.push(rm);
         }
-        self.out.push(find);
+        self.out.commands.push(find);
         Ok(())
     }
 
@@ -436,16 +440,18 @@ impl Unwrapper<'_> {
         let options = scan(rest, &spec("BbcDEeFIiJLlmOoPpQRSWw", &[]));
         let after_options = rest.get(options.end..).unwrap_or_default();
         let mut command = wrapper("ssh", &options, after_options, false);
+        // `-o ProxyCommand=...` and `-F config` are judged by the program table.
+        command.words = args_words(rest);
         match after_options.split_first() {
             // The host alone opens an interactive session reading commands we cannot see.
             Some((_, [])) => {
                 command.dynamic = true;
-                self.out.push(command);
+                self.out.commands.push(command);
                 Ok(())
             }
             Some((_, remote)) => self.run_code(command, &join(remote)),
             None => {
-                self.out.push(command);
+                self.out.commands.push(command);
                 Ok(())
             }
         }
@@ -461,7 +467,7 @@ impl Unwrapper<'_> {
                 self.run_code(command, &Value::of(code))
             }
             _ => {
-                self.out.push(command);
+                self.out.commands.push(command);
                 Ok(())
             }
         }
@@ -480,8 +486,8 @@ impl Unwrapper<'_> {
 }
 
 /// A program that is not a wrapper, with normalised arguments.
-fn plain(program: &str, args: &[&Word], appended: bool) -> SimpleCommand {
-    let args: Vec<Arg> = args.iter().map(|w| arg(w)).collect();
+fn plain(program: &str, words: &[&Word], appended: bool) -> SimpleCommand {
+    let args: Vec<Arg> = words.iter().map(|w| arg(w)).collect();
     let normalised = normalise::arguments(program, &args);
     let unknown_args = normalised.unknown_at.or(appended.then_some(normalised.args.len()));
     SimpleCommand {
@@ -491,7 +497,20 @@ fn plain(program: &str, args: &[&Word], appended: bool) -> SimpleCommand {
         dynamic: false,
         unknown_args,
         wrapper: false,
+        words: args_words(words),
     }
+}
+
+/// The words as the program table reads them.
+fn args_words(words: &[&Word]) -> Vec<ShellArg> {
+    words.iter().map(|w| ShellArg::of(w)).collect()
+}
+
+/// `NAME=VALUE` given to `env` or `sudo`: the value is literal.
+fn env_assignment(word: &Word) -> Assignment {
+    let text = word.text();
+    let (name, value) = text.split_once('=').unwrap_or((text.as_str(), ""));
+    Assignment { name: name.to_owned(), value: ShellArg::known(value) }
 }
 
 /// A wrapper itself: its option flags, and the words it runs as positional arguments.
@@ -506,6 +525,7 @@ fn wrapper(program: &str, options: &Options, inner: &[&Word], transparent: bool)
         dynamic: false,
         unknown_args: inner.iter().any(|w| w.has_expansion()).then_some(0),
         wrapper: transparent,
+        words: args_words(inner),
     }
 }
 

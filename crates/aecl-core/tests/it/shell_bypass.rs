@@ -2,7 +2,7 @@
 //! and everyday commands that must come out with no finding at all.
 
 use aecl_core::constraint::Violation;
-use aecl_core::shell::{CommandPattern, ShellRules, analyse};
+use aecl_core::shell::{CommandPattern, ProgramGuard, ShellRules, analyse};
 use aecl_core::verdict::Decision;
 use proptest::prelude::*;
 
@@ -31,6 +31,7 @@ fn policy() -> ShellRules {
         allow_programs: Vec::new(),
         unlisted: Block,
         dynamic: RequireApproval,
+        guard: ProgramGuard { write_paths: vec!["/work".to_owned()], ..ProgramGuard::default() },
     }
 }
 
@@ -166,7 +167,8 @@ const BYPASSES: &[(&str, &str, Decision)] = &[
     ("source", "source ./cleanup.sh", RequireApproval),
     ("eval of a variable", "eval \"$X\"", RequireApproval),
     ("bash -c of a variable", "bash -c \"$X -rf /\"", RequireApproval),
-    ("sudo with unknown options", "sudo $OPTS rm -rf /", RequireApproval),
+    // `sudo` itself runs code with powers the caller lacks: the program table blocks it.
+    ("sudo with unknown options", "sudo $OPTS rm -rf /", Block),
     ("git alias", "git -c alias.p='!rm -rf /' p", RequireApproval),
     ("git push to a variable branch", "git push origin $BRANCH", RequireApproval),
     ("xargs supplying --force", "echo --force | xargs git push", RequireApproval),

@@ -3,4 +3,5 @@
 mod corpus;
 mod properties;
 mod schema;
+mod shell_corpus;
 mod sql_corpus;

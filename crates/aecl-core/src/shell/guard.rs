@@ -1,0 +1,573 @@
+//! The program guard: what each command of a line can do according to the program table
+//! (run code, send data, write files), what its redirections and assignments do, and
+//! the decisions the policy gives each finding.
+//!
+//! A command's words are read with its table entry (`scan`): options (clusters, `=`
+//! values, abbreviations of long options, which stand for every option they could
+//! abbreviate), their values and the positional arguments. A word only known at run time
+//! where an option could be may be any option, so a program with dangerous options gets
+//! the finding of the most dangerous one.
+
+use std::collections::BTreeMap;
+
+use super::programs::{self, ProgramSpec, Special, Writes};
+use super::writes::{self, Directories, WriteProblem};
+use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special};
+use crate::verdict::Decision;
+
+/// How the policy treats what programs can do, and its additions to the program table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramGuard {
+    /// Entries added to or replacing the built-in table, by program name.
+    pub programs: BTreeMap<String, ProgramSpec>,
+    /// For a program in neither table (and not in `allow_programs`). Default
+    /// `require_approval`.
+    pub unknown: Decision,
+    /// For a command that runs code of the caller's choosing through an allowed program:
+    /// an option, subcommand, script, configuration or environment variable. Default
+    /// `block`.
+    pub runs_code: Decision,
+    /// For a command that sends local data over the network. Default `require_approval`.
+    pub uploads: Decision,
+    /// For a write outside `write_paths`, or to a path only known at run time. Default
+    /// `block`.
+    pub writes_outside: Decision,
+    /// Absolute directories the command may write under.
+    pub write_paths: Vec<String>,
+    /// Where relative paths start; by default the first write path.
+    pub working_dir: Option<String>,
+}
+
+impl Default for ProgramGuard {
+    fn default() -> ProgramGuard {
+        ProgramGuard {
+            programs: BTreeMap::new(),
+            unknown: Decision::RequireApproval,
+            runs_code: Decision::Block,
+            uploads: Decision::RequireApproval,
+            writes_outside: Decision::Block,
+            write_paths: Vec::new(),
+            working_dir: None,
+        }
+    }
+}
+
+/// One thing a command line would do that the guard judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Finding {
+    Unknown,
+    RunsCode(String),
+    Uploads(String),
+    Writes(ShellArg),
+    /// A write whose path is relative to `-C DIR`.
+    WritesUnder(ShellArg, ShellArg),
+}
+
+/// Variables that change which program runs or make a program run code: the dynamic
+/// loader, shell start-up, pagers and editors, git's helpers and configuration,
+/// interpreters' start-up options, compilers and build wrappers, configuration homes.
+const CODE_VARIABLES: &[&str] = &[
+    "PATH",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "BASH_ENV",
+    "ENV",
+    "PROMPT_COMMAND",
+    "PS0",
+    "PS4",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "CDPATH",
+    "IFS",
+    "PAGER",
+    "MANPAGER",
+    "MANOPT",
+    "GIT_PAGER",
+    "SYSTEMD_PAGER",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "LESSKEYIN",
+    "EDITOR",
+    "VISUAL",
+    "BROWSER",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "GIT_EXEC_PATH",
+    "GIT_TEMPLATE_DIR",
+    "GIT_PROXY_COMMAND",
+    "GIT_CONFIG",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_DIR",
+    "GIT_ALLOW_PROTOCOL",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "PERL5DB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTC",
+    "RUSTDOC",
+    "RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_HOME",
+    "CC",
+    "CXX",
+    "LD",
+    "AR",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKE",
+    "MAKEFILES",
+    "SHELL",
+    "TAR_OPTIONS",
+    "CURL_HOME",
+    "WGETRC",
+    "SYSTEMWGETRC",
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "ZDOTDIR",
+    "GCONV_PATH",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "DOTNET_STARTUP_HOOKS",
+    "NPM_CONFIG_SCRIPT_SHELL",
+    "GREP_OPTIONS",
+    "RSYNC_RSH",
+    "RSYNC_CONNECT_PROG",
+    "PIP_INDEX_URL",
+    "PIP_CONFIG_FILE",
+];
+
+/// Prefixes of such variables (`LD_*`, `GIT_CONFIG_KEY_0`, `npm_config_*`, cargo's
+/// `CARGO_TARGET_*_RUNNER`, bash's exported functions).
+const CODE_VARIABLE_PREFIXES: &[&str] = &[
+    "LD_",
+    "DYLD_",
+    "GIT_CONFIG_",
+    "NPM_CONFIG_",
+    "YARN_",
+    "CARGO_TARGET_",
+    "CARGO_BUILD_",
+    "CARGO_REGISTRIES_",
+    "CARGO_ALIAS_",
+    "BASH_FUNC_",
+    "PYTHON",
+];
+
+impl ProgramGuard {
+    /// The table entry of a program: the policy's, else the built-in one.
+    fn spec<'a>(&'a self, program: &str) -> Option<&'a ProgramSpec> {
+        self.programs.get(program).or_else(|| programs::builtin(program))
+    }
+
+    /// Every finding of a line, with its decision and message.
+    pub(super) fn assess(
+        &self,
+        analysis: &Analysis,
+        listed: &dyn Fn(&str) -> bool,
+    ) -> Vec<(Decision, String)> {
+        let dirs = Directories::of(
+            analysis,
+            self.working_dir.as_deref().or(self.write_paths.first().map(String::as_str)),
+        );
+        let mut out = Vec::new();
+        for command in &analysis.commands {
+            let findings = self.command_findings(command, listed);
+            for finding in findings {
+                self.judge(&command.to_string(), finding, &dirs, &mut out);
+            }
+            if matches!(
+                command.program.as_str(),
+                "export" | "declare" | "typeset" | "local" | "readonly"
+            ) {
+                for word in &command.words {
+                    if let Some((name, _)) = word.text.split_once('=') {
+                        self.variable(name, &mut out);
+                    }
+                }
+            }
+        }
+        for redirection in &analysis.redirections {
+            let op = redirection.operator;
+            let target = &redirection.target;
+            let writes = matches!(op, ">" | ">>" | ">|" | "&>" | "&>>" | "<>");
+            // `>&2` and `<&0` duplicate descriptors; `>&word` that is not a number writes.
+            let duplicates = matches!(op, ">&" | "<&")
+                && target.is_known()
+                && (target.text == "-"
+                    || target.text.bytes().all(|b| b.is_ascii_digit())
+                    || target.text.ends_with('-'));
+            if writes || (op == ">&" && !duplicates) {
+                self.judge(
+                    &format!("{op} {}", target.raw),
+                    Finding::Writes(target.clone()),
+                    &dirs,
+                    &mut out,
+                );
+            } else if matches!(op, "<" | "<&")
+                && (target.text.starts_with("/dev/tcp/") || target.text.starts_with("/dev/udp/"))
+            {
+                out.push((
+                    self.uploads,
+                    format!("`{op} {}` opens a network connection", target.raw),
+                ));
+            }
+        }
+        for assignment in &analysis.assignments {
+            self.variable(&assignment.name, &mut out);
+        }
+        out
+    }
+
+    fn variable(&self, name: &str, out: &mut Vec<(Decision, String)>) {
+        let upper = name.to_ascii_uppercase();
+        if CODE_VARIABLES.contains(&upper.as_str())
+            || CODE_VARIABLE_PREFIXES.iter().any(|p| upper.starts_with(p))
+        {
+            out.push((
+                self.runs_code,
+                format!("setting `{name}` changes which program runs or what it runs"),
+            ));
+        }
+    }
+
+    fn judge(
+        &self,
+        what: &str,
+        finding: Finding,
+        dirs: &Directories,
+        out: &mut Vec<(Decision, String)>,
+    ) {
+        let (target, dirs) = match finding {
+            Finding::Unknown => {
+                out.push((
+                    self.unknown,
+                    format!("`{what}`: the program is not in the program table"),
+                ));
+                return;
+            }
+            Finding::RunsCode(why) => {
+                out.push((
+                    self.runs_code,
+                    format!("`{what}` runs code of the caller's choosing: {why}"),
+                ));
+                return;
+            }
+            Finding::Uploads(why) => {
+                out.push((self.uploads, format!("`{what}` sends data over the network: {why}")));
+                return;
+            }
+            Finding::Writes(target) => (target, dirs.clone()),
+            Finding::WritesUnder(target, dir) => (target, dirs.under(&dir)),
+        };
+        match writes::check(&target, &self.write_paths, &dirs) {
+            None => {}
+            Some(WriteProblem::Outside(path)) => out.push((
+                self.writes_outside,
+                format!("`{what}` writes `{path}`, outside the write paths"),
+            )),
+            Some(WriteProblem::Unknown(path)) => out.push((
+                self.writes_outside,
+                format!("`{what}` writes `{path}`, a path only known at run time"),
+            )),
+            Some(WriteProblem::Protected(path)) => out.push((
+                self.runs_code,
+                format!("`{what}` writes `{path}`, configuration that makes programs run code"),
+            )),
+            Some(WriteProblem::Network(path)) => {
+                out.push((self.uploads, format!("`{what}` opens the network connection `{path}`")))
+            }
+        }
+    }
+
+    /// What one command can do.
+    fn command_findings(
+        &self,
+        command: &SimpleCommand,
+        listed: &dyn Fn(&str) -> bool,
+    ) -> Vec<Finding> {
+        if command.dynamic {
+            // Reported as dynamic already; its arguments say nothing reliable.
+            return Vec::new();
+        }
+        let Some(spec) = self.spec(&command.program) else {
+            let known = command.wrapper
+                || HARMLESS_BUILTINS.contains(&command.program.as_str())
+                || listed(&command.program);
+            return if known { Vec::new() } else { vec![Finding::Unknown] };
+        };
+        let words = special::prepare(spec.special, &command.words);
+        let scanned = scan(spec, &words);
+        let mut out = Vec::new();
+        if spec.runs_code {
+            out.push(Finding::RunsCode(format!("`{}` runs other code", command.program)));
+        }
+        if spec.uploads {
+            out.push(Finding::Uploads(format!("`{}` connects to other hosts", command.program)));
+        }
+        let mut in_place = false;
+        for option in &scanned.options {
+            for name in &option.names {
+                let has = |list: &[String]| list.iter().any(|o| o == name);
+                if has(&spec.runs_code_options) {
+                    out.push(Finding::RunsCode(format!("option `{name}`")));
+                }
+                if has(&spec.upload_options) {
+                    out.push(Finding::Uploads(format!("option `{name}`")));
+                }
+                if has(&spec.write_options)
+                    && let Some(value) = &option.value
+                {
+                    out.push(Finding::Writes(value.clone()));
+                }
+                in_place |= has(&spec.in_place_options);
+            }
+        }
+        if scanned.unknown_option {
+            let why = "an argument only known at run time may be any option".to_owned();
+            if !spec.runs_code_options.is_empty() {
+                out.push(Finding::RunsCode(why));
+            } else if !spec.upload_options.is_empty() {
+                out.push(Finding::Uploads(why));
+            } else if let Some(first) = spec.write_options.first() {
+                out.push(Finding::Writes(ShellArg {
+                    raw: format!("{first} <run-time value>"),
+                    expansion: true,
+                    ..ShellArg::default()
+                }));
+            }
+        }
+        if let Some(first) = scanned.positionals.first() {
+            let sub = |list: &[String]| {
+                !first.is_known() && !list.is_empty() || list.contains(&first.text)
+            };
+            if sub(&spec.runs_code_subcommands) {
+                out.push(Finding::RunsCode(format!("subcommand `{}`", first.raw)));
+            }
+            if sub(&spec.upload_subcommands) {
+                out.push(Finding::Uploads(format!("subcommand `{}`", first.raw)));
+            }
+        }
+        let informational = scanned.options.iter().any(|o| {
+            o.names.iter().any(|n| matches!(n.as_str(), "--version" | "-V" | "--help" | "-h"))
+        });
+        let code_option = scanned
+            .options
+            .iter()
+            .any(|o| o.names.iter().any(|n| spec.runs_code_options.contains(n)));
+        let stdin = scanned.positionals.is_empty()
+            || scanned.positionals.first().is_some_and(|p| p.text == "-");
+        if spec.stdin_code
+            && stdin
+            && !informational
+            && !code_option
+            && !special::runs_module(spec.special, &scanned)
+        {
+            out.push(Finding::RunsCode("it reads code from its standard input".to_owned()));
+        }
+        let positionals = &scanned.positionals;
+        let written: Vec<&ShellArg> = if in_place {
+            positionals.iter().collect()
+        } else {
+            match spec.writes {
+                Writes::None => Vec::new(),
+                Writes::All => positionals.iter().collect(),
+                Writes::Last if positionals.len() >= 2 => positionals.last().into_iter().collect(),
+                Writes::Last => Vec::new(),
+                Writes::AfterFirst => positionals.iter().skip(1).collect(),
+                Writes::Second => positionals.get(1).into_iter().collect(),
+            }
+        };
+        if spec.special != Some(Special::Sed) {
+            out.extend(written.into_iter().map(|w| Finding::Writes(w.clone())));
+        }
+        if command.unknown_args.is_some()
+            && spec.writes != Writes::None
+            && !positionals.iter().any(|p| !p.is_known())
+        {
+            // Arguments appended at run time (`xargs rm`) are written too.
+            out.push(Finding::Writes(ShellArg {
+                raw: "<arguments appended at run time>".to_owned(),
+                expansion: true,
+                ..ShellArg::default()
+            }));
+        }
+        if let Some(kind) = spec.special {
+            special::read(kind, &words, &scanned, in_place, &mut out);
+        }
+        out
+    }
+}
+
+/// An option as read: every name it may stand for, and its value.
+#[derive(Debug, Clone)]
+pub(super) struct ScannedOption {
+    pub names: Vec<String>,
+    pub value: Option<ShellArg>,
+}
+
+/// A command's words read with its table entry.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Scanned {
+    pub options: Vec<ScannedOption>,
+    pub positionals: Vec<ShellArg>,
+    /// A word only known at run time stood where an option could.
+    pub unknown_option: bool,
+}
+
+impl Scanned {
+    /// The values of the options named any of `names`.
+    pub(super) fn values<'a>(
+        &'a self,
+        names: &'a [&str],
+    ) -> impl Iterator<Item = &'a ShellArg> + 'a {
+        self.options
+            .iter()
+            .filter(|o| o.names.iter().any(|n| names.contains(&n.as_str())))
+            .filter_map(|o| o.value.as_ref())
+    }
+
+    pub(super) fn has(&self, names: &[&str]) -> bool {
+        self.options.iter().any(|o| o.names.iter().any(|n| names.contains(&n.as_str())))
+    }
+}
+
+/// Reads words with a table entry.
+pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
+    let mut out = Scanned::default();
+    let takes_value = |name: &str| {
+        [&spec.value_options, &spec.write_options, &spec.runs_code_options, &spec.upload_options]
+            .iter()
+            .any(|list| list.iter().any(|o| o == name))
+    };
+    let multi_char_single_dash: Vec<&String> = [
+        &spec.value_options,
+        &spec.write_options,
+        &spec.runs_code_options,
+        &spec.upload_options,
+        &spec.in_place_options,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|o| !o.starts_with("--") && o.len() > 2)
+    .collect();
+    let mut only_positionals = false;
+    let mut i = 0;
+    while let Some(word) = words.get(i) {
+        i += 1;
+        let text = word.text.as_str();
+        let next_value =
+            |i: usize| words.get(i).filter(|n| !n.is_known() || !n.text.starts_with('-')).cloned();
+        if only_positionals
+            || !text.starts_with('-')
+            || text == "-"
+            || (word.expansion && text.len() <= 1)
+        {
+            if !only_positionals && word.may_be_option() {
+                out.unknown_option = true;
+            }
+            out.positionals.push(word.clone());
+            if spec.options_end_at_positional {
+                only_positionals = true;
+            }
+            continue;
+        }
+        if text == "--" {
+            only_positionals = true;
+            continue;
+        }
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((n, v)) => {
+                    (n, Some(ShellArg { text: v.to_owned(), raw: v.to_owned(), ..word.clone() }))
+                }
+                None => (long, None),
+            };
+            let given = format!("--{name}");
+            let names = expand_long(spec, &given);
+            let mut value = value;
+            if value.is_none() && names.iter().any(|n| takes_value(n)) {
+                value = next_value(i);
+                if value.is_some() {
+                    i += 1;
+                }
+            }
+            out.options.push(ScannedOption { names, value });
+            continue;
+        }
+        if let Some(option) = multi_char_single_dash
+            .iter()
+            .find(|o| text == o.as_str() || text.starts_with(&format!("{o}=")))
+        {
+            let mut value = text.split_once('=').map(|(_, v)| ShellArg {
+                text: v.to_owned(),
+                raw: v.to_owned(),
+                ..word.clone()
+            });
+            if value.is_none() && takes_value(option) {
+                value = next_value(i);
+                if value.is_some() {
+                    i += 1;
+                }
+            }
+            out.options.push(ScannedOption { names: vec![(*option).clone()], value });
+            continue;
+        }
+        let cluster: Vec<char> = text.chars().skip(1).collect();
+        for (k, c) in cluster.iter().enumerate() {
+            let name = format!("-{c}");
+            if takes_value(&name) {
+                let attached: String = cluster.iter().skip(k + 1).collect();
+                let value = if attached.is_empty() {
+                    let v = next_value(i);
+                    if v.is_some() {
+                        i += 1;
+                    }
+                    v
+                } else {
+                    Some(ShellArg { text: attached.clone(), raw: attached, ..word.clone() })
+                };
+                out.options.push(ScannedOption { names: vec![name], value });
+                break;
+            }
+            out.options.push(ScannedOption { names: vec![name], value: None });
+        }
+    }
+    out
+}
+
+/// The long options `given` may stand for: itself when the entry names it, else (for a
+/// program that takes abbreviations) every option it abbreviates.
+fn expand_long(spec: &ProgramSpec, given: &str) -> Vec<String> {
+    if !spec.long_prefixes || spec.long_options().any(|o| o == given) || given.len() <= 2 {
+        return vec![given.to_owned()];
+    }
+    let mut names: Vec<String> =
+        spec.long_options().filter(|o| o.starts_with(given)).map(str::to_owned).collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        names.push(given.to_owned());
+    }
+    names
+}

@@ -1,0 +1,197 @@
+//! The program table: what each known program can do through its options, subcommands
+//! and arguments — run code of the caller's choosing, send local data over the network,
+//! write files — as data. Policies extend or override it per program
+//! (`[...shell.programs.NAME]`); a program in neither is *unknown*.
+//!
+//! The built-in entries are in `programs/builtin.rs`. Where a program has a grammar of its
+//! own (git's subcommands and configuration, tar's old-style options, sed and awk
+//! scripts, `dd`'s operands), the entry names a [`Special`] reader in `special.rs`; every
+//! other fact is in the entry.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+mod builtin;
+
+/// Which positional arguments a program writes (creates, overwrites, moves or deletes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Writes {
+    /// None of them.
+    #[default]
+    None,
+    /// Every one (`rm`, `touch`, `tee`, `mv`: the sources are removed too).
+    All,
+    /// The last one, when there are at least two (`cp`, `ln`, `install`).
+    Last,
+    /// All but the first (`chmod MODE FILE...`, `chown OWNER FILE...`).
+    AfterFirst,
+    /// The second (`uniq IN OUT`, `xxd -r IN OUT`, `split FILE PREFIX`).
+    Second,
+}
+
+/// A reader for a program whose grammar the table cannot express.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    /// Subcommands, `config` keys, `--upload-pack`, `clone DIR`, ...
+    Git,
+    /// Old-style option clusters, `--checkpoint-action`, extraction targets.
+    Tar,
+    /// The script: `e` command, `s///e`, `w FILE`.
+    Sed,
+    /// The program: `system()`, pipes, `print > FILE`.
+    Awk,
+    /// `of=FILE`.
+    Dd,
+    /// `NAME=VALUE` overrides that can inject recipe code.
+    Make,
+    /// `-m MODULE`: only a few modules are plain tools.
+    Python,
+    /// Non-`GET` methods (`-X POST`, `--method=PUT`).
+    HttpClient,
+    /// `-o ProxyCommand=...` and the like.
+    Ssh,
+    /// A remote destination (`host:path`) uploads; a local one is written.
+    RemoteCopy,
+    /// `+COMMAND` words run editor or pager commands.
+    PlusCommand,
+    /// `install PACKAGE` runs the package's scripts; a bare `install` uses the lock file.
+    PackageManager,
+}
+
+/// What one program can do, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProgramSpec {
+    /// It runs code of the caller's choosing whatever its arguments (`npx`, `parallel`).
+    pub runs_code: bool,
+    /// It sends data over the network whatever its arguments (`ssh`, `nc`).
+    pub uploads: bool,
+    /// Without a positional argument it runs code read from its standard input
+    /// (`python3`, `perl`, `node`).
+    pub stdin_code: bool,
+    /// Options end at the first positional argument (interpreters: what follows the
+    /// script is the script's).
+    pub options_end_at_positional: bool,
+    /// It accepts unambiguous prefixes of long options (`--data-b` for
+    /// `--data-binary`), as GNU getopt, curl and git do; a prefix then stands for every
+    /// option it could abbreviate.
+    pub long_prefixes: bool,
+    /// Options that take a value (`-o`, `--output`), so the value is not a positional.
+    pub value_options: Vec<String>,
+    /// Options that make it run code (`--upload-pack`, `-c`, `--pre`).
+    pub runs_code_options: Vec<String>,
+    /// Options that send local data (`--data`, `--upload-file`, `--post-file`).
+    pub upload_options: Vec<String>,
+    /// Options whose value is a path it writes (`-o FILE`, `--target-directory DIR`).
+    pub write_options: Vec<String>,
+    /// Options that make it write its positional arguments (`sed -i`, `prettier --write`).
+    pub in_place_options: Vec<String>,
+    /// Which positional arguments it writes.
+    pub writes: Writes,
+    /// First positional arguments that make it run code (`npm exec`, `bisect run`).
+    pub runs_code_subcommands: Vec<String>,
+    /// First positional arguments that send data (`npm publish`, `cargo publish`).
+    pub upload_subcommands: Vec<String>,
+    /// A reader for a grammar of its own.
+    pub special: Option<Special>,
+}
+
+impl ProgramSpec {
+    /// Every long option the entry names, for expanding abbreviations.
+    pub(super) fn long_options(&self) -> impl Iterator<Item = &str> {
+        self.value_options
+            .iter()
+            .chain(&self.runs_code_options)
+            .chain(&self.upload_options)
+            .chain(&self.write_options)
+            .chain(&self.in_place_options)
+            .map(String::as_str)
+            .filter(|o| o.starts_with("--"))
+    }
+}
+
+/// One built-in entry, written as constant data.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    names: &'static [&'static str],
+    runs_code: bool,
+    uploads: bool,
+    stdin_code: bool,
+    options_end_at_positional: bool,
+    long_prefixes: bool,
+    value_options: &'static [&'static str],
+    runs_code_options: &'static [&'static str],
+    upload_options: &'static [&'static str],
+    write_options: &'static [&'static str],
+    in_place_options: &'static [&'static str],
+    writes: Writes,
+    runs_code_subcommands: &'static [&'static str],
+    upload_subcommands: &'static [&'static str],
+    special: Option<Special>,
+}
+
+/// An entry that can do nothing of note: the base the built-in entries are written from.
+const PLAIN: Entry = Entry {
+    names: &[],
+    runs_code: false,
+    uploads: false,
+    stdin_code: false,
+    options_end_at_positional: false,
+    long_prefixes: true,
+    value_options: &[],
+    runs_code_options: &[],
+    upload_options: &[],
+    write_options: &[],
+    in_place_options: &[],
+    writes: Writes::None,
+    runs_code_subcommands: &[],
+    upload_subcommands: &[],
+    special: None,
+};
+
+impl Entry {
+    fn spec(&self) -> ProgramSpec {
+        let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+        ProgramSpec {
+            runs_code: self.runs_code,
+            uploads: self.uploads,
+            stdin_code: self.stdin_code,
+            options_end_at_positional: self.options_end_at_positional,
+            long_prefixes: self.long_prefixes,
+            value_options: owned(self.value_options),
+            runs_code_options: owned(self.runs_code_options),
+            upload_options: owned(self.upload_options),
+            write_options: owned(self.write_options),
+            in_place_options: owned(self.in_place_options),
+            writes: self.writes,
+            runs_code_subcommands: owned(self.runs_code_subcommands),
+            upload_subcommands: owned(self.upload_subcommands),
+            special: self.special,
+        }
+    }
+}
+
+/// The built-in table by program name.
+static BUILTIN: LazyLock<BTreeMap<String, ProgramSpec>> = LazyLock::new(|| {
+    let mut table = BTreeMap::new();
+    for entry in builtin::ENTRIES {
+        for name in entry.names {
+            table.insert((*name).to_owned(), entry.spec());
+        }
+    }
+    table
+});
+
+/// The built-in entry of `program` (a canonical program name). Versioned names
+/// (`python3.12`, `pip3.11`) fall back to their stem.
+pub fn builtin(program: &str) -> Option<&'static ProgramSpec> {
+    if let Some(spec) = BUILTIN.get(program) {
+        return Some(spec);
+    }
+    let stem = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    (stem.len() < program.len() && !stem.is_empty()).then(|| BUILTIN.get(stem)).flatten()
+}
+
+/// The names of every built-in entry, sorted.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.keys().map(String::as_str)
+}
