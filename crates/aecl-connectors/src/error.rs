@@ -15,6 +15,9 @@ pub enum ConnectorError {
     /// The policy binds an action to a connector that is not configured.
     #[error("action `{action}` names connector `{connector}`, which {file} does not define")]
     UnknownConnector { action: String, connector: String, file: String },
+    /// The policy binds an action to a connector that cannot do it as declared.
+    #[error("connector `{connector}` of {file}: {message}")]
+    Binding { connector: String, file: String, message: String },
     /// The HTTP client could not be built (the system's root certificates).
     #[error("the HTTP client's TLS set-up failed: {0}")]
     Tls(std::io::Error),

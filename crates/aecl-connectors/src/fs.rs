@@ -1,26 +1,32 @@
-//! The `fs` connector: read, write, delete and move files under configured roots, keeping
+//! The `fs` connector: read, write, delete or move files beneath configured roots, keeping
 //! the pre-image of every change for undo.
 //!
-//! Arguments (names configurable): `op` (`read`, `write`, `delete`, `move`), `path`,
-//! `content` (write, text), `to` (move). Relative paths are relative to the first root.
+//! Operation: what a call does is the action's operation, bound in the catalog
+//! (`operation = "read"`, or implied by `effect`), never the agent's choice. Arguments (names
+//! configurable): `path`, `content` (write, text), `to` (move); `op` may be given but must
+//! name the bound operation, or the call fails (`operation_mismatch`; the policy already
+//! blocks it at validation). Relative paths are relative to the first root.
 //!
-//! Containment: a path is normalised lexically (a `..` that would climb above the root is
-//! refused outright), then its nearest existing ancestor is resolved with the file system
-//! (`canonicalize`, which follows symlinks) and must still lie under a resolved root, so a
-//! symlink inside a root that points outside is refused. The final component must not be
-//! a symlink. (A race with someone swapping a directory for a symlink between the check
-//! and the use is outside what this connector can rule out; the sandbox is the layer
-//! under it.)
+//! Containment ([`beneath`]): a path is normalised lexically (a `..` that would climb above
+//! the root is refused outright) and split into a root and a relative path; every operation
+//! then goes through the root's directory handle, beneath which the kernel resolves the
+//! path (`openat2(RESOLVE_BENEATH)`), so a symlink — placed there before, or swapped in for
+//! a directory while the call runs — can never take a read, a write, a delete, a move, a
+//! pre-image or an undo outside the root. A symlink at the last component is refused.
 //!
 //! Undo: before a write, delete or move, the previous content (or its absence) is copied
-//! into `undo_dir/EFFECT_ID/`; the rollback token names the operation, the paths and the
-//! SHA-256 of the content the effect left. The compensation first checks that content (a
-//! written file still holds what was written, a deleted path is still absent, a moved file
-//! is still at its destination and its source still free) and otherwise answers
-//! `undo_conflict` without touching anything.
+//! into `undo_dir/EFFECT_ID/` (through a handle on `undo_dir`); the rollback token names the
+//! operation, the paths and the SHA-256 of the content the effect left. The compensation
+//! first checks that content (a written file still holds what was written, a deleted path
+//! is still absent, a moved file is still at its destination and its source still free)
+//! and otherwise answers `undo_conflict` without touching anything.
 
-use std::path::{Component, Path, PathBuf};
+mod beneath;
 
+use std::path::{Path, PathBuf};
+
+use aecl_core::ActionSpec;
+use aecl_core::operation::Operation;
 use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -29,6 +35,11 @@ use sha2::{Digest, Sha256};
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
 use crate::registry::{ActionConnector, Invocation};
+use beneath::{Beneath, Kind, Located, Roots, UndoStore};
+
+/// The largest file whose content is kept as a pre-image (or hashed for a move or an
+/// undo check). A change whose pre-image would be larger is refused: it could not be undone.
+pub const MAX_PREIMAGE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// `[connectors.NAME] kind = "fs"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +49,8 @@ pub struct FsConfig {
     pub roots: Vec<PathBuf>,
     /// Where pre-images are kept (created if missing; keep it outside the roots).
     pub undo_dir: PathBuf,
+    /// The argument in which an agent may name the operation; it must agree with the
+    /// catalog's `operation_arg` (checked when the policy is loaded against this file).
     #[serde(default = "default_op_arg")]
     pub op_arg: String,
     #[serde(default = "default_path_arg")]
@@ -70,9 +83,8 @@ fn default_max_read() -> u64 {
 /// The `fs` connector.
 #[derive(Debug)]
 pub struct FsConnector {
-    /// Resolved (canonical) roots.
-    roots: Vec<PathBuf>,
-    undo_dir: PathBuf,
+    roots: Roots,
+    undo: UndoStore,
     config: FsConfig,
 }
 
@@ -116,206 +128,203 @@ impl FsConnector {
         FsConnector::with(config).map_err(|e| file.error(format!("connectors.{name}: {e}")))
     }
 
-    /// A connector over `config` as given (absolute paths).
+    /// A connector over `config` as given (absolute paths). Each root (and `undo_dir`) is
+    /// opened now: later operations go through these handles, never through the paths.
     pub fn with(config: FsConfig) -> Result<FsConnector, String> {
-        if config.roots.is_empty() {
-            return Err("`roots` is empty".to_owned());
-        }
-        let roots = config
-            .roots
-            .iter()
-            .map(|r| r.canonicalize().map_err(|e| format!("root `{}`: {e}", r.display())))
-            .collect::<Result<Vec<_>, _>>()?;
-        std::fs::create_dir_all(&config.undo_dir)
-            .map_err(|e| format!("undo_dir `{}`: {e}", config.undo_dir.display()))?;
-        let undo_dir = config
-            .undo_dir
-            .canonicalize()
-            .map_err(|e| format!("undo_dir `{}`: {e}", config.undo_dir.display()))?;
-        Ok(FsConnector { roots, undo_dir, config })
+        let roots = Roots::open(&config.roots)?;
+        let undo = UndoStore::open(&config.undo_dir)?;
+        Ok(FsConnector { roots, undo, config })
     }
 
-    /// `raw` resolved under a root, or why not.
+    /// `raw` as a path under a root (lexically: `..` resolved, the root found), or why
+    /// not. Symlinks are dealt with when the path is used, beneath the root's handle.
     pub fn contain(&self, raw: &str) -> Result<PathBuf, String> {
-        let first = self.roots.first().ok_or("no root")?;
-        let given = Path::new(raw);
-        let joined = if given.is_absolute() { given.to_owned() } else { first.join(given) };
-        let mut normal = PathBuf::new();
-        for component in joined.components() {
-            match component {
-                Component::ParentDir => {
-                    if !normal.pop() {
-                        return Err(format!("path `{raw}` climbs above the file system root"));
-                    }
-                }
-                Component::CurDir => {}
-                other => normal.push(other.as_os_str()),
-            }
-        }
-        let Some(root) = self.roots.iter().find(|r| normal.starts_with(r)) else {
-            return Err(format!("path `{raw}` is outside the allowed roots"));
+        self.roots.locate(raw).map(|located| located.shown)
+    }
+
+    /// Whether `action` can be bound to this connector: it must have an operation, and name
+    /// it in the argument this connector reads. `aecl serve` refuses a policy otherwise.
+    pub fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        let Some(binding) = &action.operation else {
+            return Err(format!(
+                "action `{}` has effect `{}`, which implies no file operation: set \
+                 `operation` (read, write, delete or move) with a matching `effect`",
+                action.name,
+                action.effect.as_str()
+            ));
         };
-        if normal == *root {
-            return Err(format!("path `{raw}` is a root itself"));
+        if binding.arg != self.config.op_arg {
+            return Err(format!(
+                "action `{}` names its operation in argument `{}`, this connector in `{}` \
+                 (`op_arg`): make them agree (`operation_arg` in the catalog)",
+                action.name, binding.arg, self.config.op_arg
+            ));
         }
-        // The nearest existing ancestor, resolved by the file system.
-        let mut existing = normal.parent().map(Path::to_owned).unwrap_or_default();
-        while !existing.exists() {
-            if !existing.pop() {
-                return Err(format!("path `{raw}` has no existing ancestor"));
+        Ok(())
+    }
+
+    /// The operation of `invocation`: its action's binding. An `op` argument naming another
+    /// one fails the call (the policy blocks it first; this holds in `monitor` mode too).
+    fn operation(&self, invocation: &Invocation<'_>) -> Result<Operation, String> {
+        let action = invocation.action;
+        let binding = action.operation.as_ref().ok_or_else(|| {
+            format!("not_configured: action `{}` binds no file operation", action.name)
+        })?;
+        for arg in [&binding.arg, &self.config.op_arg] {
+            if let Some(named) = invocation.call.args.get(arg)
+                && named.as_str() != Some(binding.operation.as_str())
+            {
+                return Err(format!(
+                    "operation_mismatch: action `{}` is bound to operation `{}`; the call asks \
+                     for {named} in `{arg}`; nothing was done",
+                    action.name, binding.operation
+                ));
             }
         }
-        let resolved = existing.canonicalize().map_err(|e| format!("path `{raw}`: {e}"))?;
-        if !self.roots.iter().any(|r| resolved.starts_with(r)) {
-            return Err(format!("path `{raw}` leaves the allowed roots through a symlink"));
-        }
-        if let Ok(meta) = std::fs::symlink_metadata(&normal)
-            && meta.file_type().is_symlink()
-        {
-            return Err(format!("path `{raw}` is a symlink"));
-        }
-        Ok(normal)
+        Ok(binding.operation)
+    }
+
+    fn at<'r>(&'r self, located: &'r Located) -> Result<Beneath<'r>, String> {
+        self.roots.beneath(located)
     }
 
     fn run(
         &self,
         invocation: &Invocation<'_>,
     ) -> Result<(serde_json::Value, Option<String>), String> {
+        let operation = self.operation(invocation)?;
         let args = &invocation.call.args;
         let text = |name: &str| -> Result<&str, String> {
             args.get(name)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| format!("bad_request: argument `{name}` is missing or not text"))
         };
-        let op = text(&self.config.op_arg)?;
-        let path = self.contain(text(&self.config.path_arg)?)?;
-        let undo = self.undo_dir.join(invocation.effect_id);
-        match op {
-            "read" => {
-                let meta = std::fs::metadata(&path)
-                    .map_err(|e| format!("read `{}`: {e}", path.display()))?;
-                if meta.len() > self.config.max_read_bytes {
-                    return Err(format!(
-                        "read: the file has {} bytes, more than {}",
-                        meta.len(),
-                        self.config.max_read_bytes
-                    ));
-                }
-                let bytes =
-                    std::fs::read(&path).map_err(|e| format!("read `{}`: {e}", path.display()))?;
+        let located = self.roots.locate(text(&self.config.path_arg)?)?;
+        let path = &located.shown;
+        let at = self.at(&located)?;
+        let effect = invocation.effect_id;
+        match operation {
+            Operation::Read => {
+                let bytes = at
+                    .read("read", self.config.max_read_bytes)?
+                    .ok_or_else(|| format!("read `{}`: no such file", path.display()))?;
                 let content = String::from_utf8_lossy(&bytes).into_owned();
                 Ok((json!({ "path": path, "content": content, "bytes": bytes.len() }), None))
             }
-            "write" => {
+            Operation::Write => {
                 let content = text(&self.config.content_arg)?;
-                let before = match std::fs::read(&path) {
-                    Ok(bytes) => Some(bytes),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(e) => return Err(format!("write `{}`: {e}", path.display())),
-                };
+                let before = at.read("write", MAX_PREIMAGE_BYTES)?;
                 if let Some(before) = &before {
-                    keep(&undo, before)?;
+                    self.undo.keep(effect, before)?;
                 }
                 let token = FsToken::Write {
                     path: path.clone(),
                     existed: before.is_some(),
                     before_sha256: before.as_deref().map(sha256_hex),
                     after_sha256: sha256_hex(content.as_bytes()),
-                    undo: invocation.effect_id.to_owned(),
+                    undo: effect.to_owned(),
                 };
-                replace(&path, content.as_bytes())?;
+                at.replace(content.as_bytes())?;
                 Ok((json!({ "path": path, "bytes": content.len() }), token_text(&token)))
             }
-            "delete" => {
-                let meta = std::fs::symlink_metadata(&path)
-                    .map_err(|e| format!("delete `{}`: {e}", path.display()))?;
-                if !meta.is_file() {
-                    return Err(format!("delete `{}`: not a regular file", path.display()));
-                }
-                let before = std::fs::read(&path)
-                    .map_err(|e| format!("delete `{}`: {e}", path.display()))?;
-                keep(&undo, &before)?;
-                std::fs::remove_file(&path)
-                    .map_err(|e| format!("delete `{}`: {e}", path.display()))?;
+            Operation::Delete => {
+                regular_file("delete", path, &at)?;
+                let before = at
+                    .read("delete", MAX_PREIMAGE_BYTES)?
+                    .ok_or_else(|| format!("delete `{}`: no such file", path.display()))?;
+                self.undo.keep(effect, &before)?;
+                at.remove()?;
                 let token = FsToken::Delete {
                     path: path.clone(),
                     before_sha256: sha256_hex(&before),
-                    undo: invocation.effect_id.to_owned(),
+                    undo: effect.to_owned(),
                 };
                 Ok((json!({ "path": path, "deleted": true }), token_text(&token)))
             }
-            "move" => {
-                let to = self.contain(text(&self.config.to_arg)?)?;
-                let meta = std::fs::symlink_metadata(&path)
-                    .map_err(|e| format!("move `{}`: {e}", path.display()))?;
-                if !meta.is_file() {
-                    return Err(format!("move `{}`: not a regular file", path.display()));
+            Operation::Move => {
+                let to_located = self.roots.locate(text(&self.config.to_arg)?)?;
+                let to = self.at(&to_located)?;
+                regular_file("move", path, &at)?;
+                if to.kind()? != Kind::Absent {
+                    return Err(format!("move: `{}` exists already", to_located.shown.display()));
                 }
-                if std::fs::symlink_metadata(&to).is_ok() {
-                    return Err(format!("move: `{}` exists already", to.display()));
-                }
-                let bytes =
-                    std::fs::read(&path).map_err(|e| format!("move `{}`: {e}", path.display()))?;
-                std::fs::rename(&path, &to).map_err(|e| format!("move: {e}"))?;
+                let bytes = at
+                    .read("move", MAX_PREIMAGE_BYTES)?
+                    .ok_or_else(|| format!("move `{}`: no such file", path.display()))?;
+                at.rename_to(&to)?;
                 let token = FsToken::Move {
                     from: path.clone(),
-                    to: to.clone(),
+                    to: to_located.shown.clone(),
                     sha256: sha256_hex(&bytes),
                 };
-                Ok((json!({ "from": path, "to": to }), token_text(&token)))
+                Ok((json!({ "from": path, "to": to_located.shown }), token_text(&token)))
             }
-            other => Err(format!("bad_request: unknown op `{other}` (read, write, delete, move)")),
         }
     }
 
     fn undo(&self, token: &FsToken) -> Compensated {
         let conflict = |detail: String| Compensated::Conflict { detail };
         let failed = |error: String| Compensated::Failed { error };
-        let digest_of = |path: &Path| std::fs::read(path).ok().map(|b| sha256_hex(&b));
-        // Paths come from a token aecl wrote, but are checked again: the roots may have
-        // changed since.
-        let inside = |path: &Path| self.contain(&path.to_string_lossy()).is_ok();
+        // Paths come from a token aecl wrote, but are located again: the roots may have
+        // changed since, and every access goes through a root's handle.
+        let locate = |path: &Path| {
+            self.roots
+                .locate(&path.to_string_lossy())
+                .map_err(|_| format!("`{}` is no longer under a root", path.display()))
+        };
+        let digest_of = |at: &Beneath<'_>| {
+            at.read("undo", MAX_PREIMAGE_BYTES).ok().flatten().map(|b| sha256_hex(&b))
+        };
+        let kept = |undo: &str, expected: Option<&str>| -> Result<Vec<u8>, String> {
+            let before = self
+                .undo
+                .kept(undo, MAX_PREIMAGE_BYTES)?
+                .ok_or_else(|| format!("the pre-image of `{undo}` is missing"))?;
+            if expected != Some(sha256_hex(&before).as_str()) {
+                return Err("the pre-image does not match its token".to_owned());
+            }
+            Ok(before)
+        };
         match token {
             FsToken::Write { path, existed, before_sha256, after_sha256, undo } => {
-                if !inside(path) {
-                    return failed(format!("`{}` is no longer under a root", path.display()));
-                }
-                if digest_of(path).as_ref() != Some(after_sha256) {
+                let located = match locate(path) {
+                    Ok(located) => located,
+                    Err(e) => return failed(e),
+                };
+                let at = match self.at(&located) {
+                    Ok(at) => at,
+                    Err(e) => return failed(e),
+                };
+                if digest_of(&at).as_ref() != Some(after_sha256) {
                     return conflict(format!("`{}` changed since it was written", path.display()));
                 }
-                if *existed {
-                    let kept = self.undo_dir.join(undo).join("before");
-                    let Ok(before) = std::fs::read(&kept) else {
-                        return failed(format!("the pre-image `{}` is missing", kept.display()));
-                    };
-                    if before_sha256.as_deref() != Some(sha256_hex(&before).as_str()) {
-                        return failed("the pre-image does not match its token".to_owned());
-                    }
-                    if let Err(e) = replace(path, &before) {
-                        return failed(e);
-                    }
-                } else if let Err(e) = std::fs::remove_file(path) {
-                    return failed(format!("removing `{}`: {e}", path.display()));
-                }
-                Compensated::Restored {
-                    result: json!({ "path": path, "restored": if *existed { "previous content" } else { "absent" } }),
+                let restored = if *existed {
+                    kept(undo, before_sha256.as_deref()).and_then(|before| at.replace(&before))
+                } else {
+                    at.remove()
+                };
+                match restored {
+                    Ok(()) => Compensated::Restored {
+                        result: json!({ "path": path, "restored": if *existed { "previous content" } else { "absent" } }),
+                    },
+                    Err(e) => failed(e),
                 }
             }
             FsToken::Delete { path, before_sha256, undo } => {
-                if !inside(path) {
-                    return failed(format!("`{}` is no longer under a root", path.display()));
-                }
-                if std::fs::symlink_metadata(path).is_ok() {
-                    return conflict(format!("`{}` exists again", path.display()));
-                }
-                let kept = self.undo_dir.join(undo).join("before");
-                let Ok(before) = std::fs::read(&kept) else {
-                    return failed(format!("the pre-image `{}` is missing", kept.display()));
+                let located = match locate(path) {
+                    Ok(located) => located,
+                    Err(e) => return failed(e),
                 };
-                if sha256_hex(&before) != *before_sha256 {
-                    return failed("the pre-image does not match its token".to_owned());
+                let at = match self.at(&located) {
+                    Ok(at) => at,
+                    Err(e) => return failed(e),
+                };
+                match at.kind() {
+                    Ok(Kind::Absent) => {}
+                    Ok(_) => return conflict(format!("`{}` exists again", path.display())),
+                    Err(e) => return failed(e),
                 }
-                match replace(path, &before) {
+                match kept(undo, Some(before_sha256)).and_then(|before| at.replace(&before)) {
                     Ok(()) => Compensated::Restored {
                         result: json!({ "path": path, "restored": "previous content" }),
                     },
@@ -323,16 +332,22 @@ impl FsConnector {
                 }
             }
             FsToken::Move { from, to, sha256 } => {
-                if !inside(from) || !inside(to) {
+                let (Ok(from_located), Ok(to_located)) = (locate(from), locate(to)) else {
                     return failed("a path is no longer under a root".to_owned());
+                };
+                let (Ok(source), Ok(destination)) = (self.at(&from_located), self.at(&to_located))
+                else {
+                    return failed("a root is no longer open".to_owned());
+                };
+                match source.kind() {
+                    Ok(Kind::Absent) => {}
+                    Ok(_) => return conflict(format!("`{}` exists again", from.display())),
+                    Err(e) => return failed(e),
                 }
-                if std::fs::symlink_metadata(from).is_ok() {
-                    return conflict(format!("`{}` exists again", from.display()));
-                }
-                if digest_of(to).as_ref() != Some(sha256) {
+                if digest_of(&destination).as_ref() != Some(sha256) {
                     return conflict(format!("`{}` changed since the move", to.display()));
                 }
-                match std::fs::rename(to, from) {
+                match destination.rename_to(&source) {
                     Ok(()) => Compensated::Restored {
                         result: json!({ "path": from, "restored": "moved back" }),
                     },
@@ -343,26 +358,18 @@ impl FsConnector {
     }
 }
 
+/// Refuses anything at `at` but a regular file (a symlink is refused, not followed).
+fn regular_file(what: &str, path: &Path, at: &Beneath<'_>) -> Result<(), String> {
+    match at.kind()? {
+        Kind::File => Ok(()),
+        Kind::Absent => Err(format!("{what} `{}`: no such file", path.display())),
+        Kind::Symlink => Err(format!("{what} `{}`: the path is a symlink", path.display())),
+        Kind::Other => Err(format!("{what} `{}`: not a regular file", path.display())),
+    }
+}
+
 fn token_text(token: &FsToken) -> Option<String> {
     serde_json::to_string(token).ok()
-}
-
-/// Keeps `bytes` as `dir/before`.
-fn keep(dir: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("undo dir `{}`: {e}", dir.display()))?;
-    std::fs::write(dir.join("before"), bytes).map_err(|e| format!("keeping the pre-image: {e}"))
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so
-/// that the file is never seen half written.
-fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{name}.aecl-{}", uuid::Uuid::now_v7()));
-    std::fs::write(&temporary, bytes).map_err(|e| format!("write `{}`: {e}", path.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        format!("write `{}`: {e}", path.display())
-    })
 }
 
 impl ActionConnector for FsConnector {
@@ -376,6 +383,10 @@ impl ActionConnector for FsConnector {
                 Err(error) => ConnectorOutcome::Failed { error },
             }
         })
+    }
+
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        FsConnector::check_action(self, action)
     }
 
     fn compensate<'a>(

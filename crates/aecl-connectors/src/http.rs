@@ -2,7 +2,8 @@
 //! the credentials of the agent's `credential_scope` injected by aecl.
 //!
 //! Arguments (names configurable): `method` (default `GET`), `url`, `headers` (an object
-//! of text values), `body` (text as is, anything else as JSON). The agent may not set
+//! of text values), `body` (text as is, anything else as JSON). An action declared `read`
+//! sends only `GET`, `HEAD` or `OPTIONS` (`operation_mismatch` otherwise). The agent may not set
 //! `Authorization`, `Proxy-Authorization`, `Cookie`, `Host`, `Idempotency-Key` or
 //! framing headers: credentials come from aecl's secret store ([`crate::secrets`]) only,
 //! and are never returned — the response body is scrubbed of every secret value. The
@@ -15,6 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aecl_core::policy::EffectClass;
 use aecl_engine::{BoxFuture, ConnectorOutcome};
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -111,6 +113,15 @@ impl HttpConnector {
         let method = args.get(&self.config.method_arg).and_then(Value::as_str).unwrap_or("GET");
         let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("bad_request: `{method}` is not an HTTP method"))?;
+        // The catalog's effect bounds the method: a `read` action only reads, whatever
+        // method the agent names.
+        let reading = [hyper::Method::GET, hyper::Method::HEAD, hyper::Method::OPTIONS];
+        if invocation.action.effect == EffectClass::Read && !reading.contains(&method) {
+            return Err(format!(
+                "operation_mismatch: action `{}` is declared `read`; method `{method}` is not                  a read (GET, HEAD, OPTIONS); nothing was sent",
+                invocation.action.name
+            ));
+        }
         let url = args.get(&self.config.url_arg).and_then(Value::as_str).ok_or_else(|| {
             format!("bad_request: argument `{}` (the URL) is missing", self.config.url_arg)
         })?;

@@ -51,6 +51,14 @@ impl Invocation<'_> {
 pub trait ActionConnector: Send + Sync {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome>;
 
+    /// Whether `action`, as the catalog declares it, is something this connector can do
+    /// exactly (its operation, its effect); checked with the policy at start-up and at
+    /// every reload. The default: anything.
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        let _ = action;
+        Ok(())
+    }
+
     /// The sandbox tier, at least `required`, that this connector would run a call in on
     /// this host, or why it cannot (see [`Connector::placement`]). The default: this kind
     /// runs calls in aecl's own process, in no sandbox.
@@ -154,22 +162,27 @@ impl Connectors {
         self.instances.keys().map(String::as_str)
     }
 
-    /// Every action of `policy` that names a connector this registry does not have
-    /// (`origin` names the configuration in the error). `aecl serve` refuses to start
-    /// with one, and a reload with one is refused the same way.
+    /// The first action of `policy` that names a connector this registry does not have, or
+    /// that its connector cannot do as declared (an `fs` action without an operation, for
+    /// instance); `origin` names the configuration in the error. `aecl serve` refuses to
+    /// start with one, and a reload with one is refused the same way.
     pub fn check_policy(&self, policy: &Policy, origin: &str) -> Result<(), ConnectorError> {
         let mut actions: Vec<&ActionSpec> = policy.actions.values().map(|a| &**a).collect();
         actions.sort_by(|a, b| a.name.cmp(&b.name));
         for action in actions {
-            if let Some(name) = &action.connector
-                && !self.instances.contains_key(name)
-            {
+            let Some(name) = &action.connector else { continue };
+            let Some(instance) = self.instances.get(name) else {
                 return Err(ConnectorError::UnknownConnector {
                     action: action.name.clone(),
                     connector: name.clone(),
                     file: origin.to_owned(),
                 });
-            }
+            };
+            instance.check_action(action).map_err(|message| ConnectorError::Binding {
+                connector: name.clone(),
+                file: origin.to_owned(),
+                message,
+            })?;
         }
         Ok(())
     }

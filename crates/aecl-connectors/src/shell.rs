@@ -2,7 +2,8 @@
 //! process-tier sandbox (`aecl-sandbox`): its own namespaces, a read-only root, an
 //! ephemeral work dir, Landlock, seccomp, rlimits and a cgroup, an environment of exactly
 //! what this configuration names, and no network but the configured hosts through the
-//! egress proxy. Irreversible: nothing is kept to undo a command.
+//! egress proxy. Irreversible: nothing is kept to undo a command. The writable `binds` are
+//! mounted read-only for an action declared `read`.
 //!
 //! The answer to the agent holds the exit code, stdout and stderr (capped) and which
 //! isolation layers were active; the same goes into the audit record. How the command
@@ -17,6 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aecl_core::SandboxTier;
+use aecl_core::policy::EffectClass;
 use aecl_engine::{BoxFuture, ConnectorOutcome, Sandboxed};
 use aecl_sandbox::{
     Bind, Deadlines, Execution, HostPattern, Isolation, Layers, Limits, MicrovmConfig, Outcome,
@@ -265,7 +267,16 @@ impl ShellConnector {
             argv: vec!["/bin/sh".to_owned(), "-c".to_owned(), command],
             env: self.env.clone(),
             stdin,
-            binds: self.binds.clone(),
+            // An action declared `read` gets every bind read-only: the catalog's effect, not
+            // the command the agent wrote, says whether host files may change.
+            binds: self
+                .binds
+                .iter()
+                .map(|bind| Bind {
+                    path: bind.path.clone(),
+                    writable: bind.writable && invocation.action.effect != EffectClass::Read,
+                })
+                .collect(),
             allow_hosts: self.allow_hosts.clone(),
             limits: Limits {
                 memory_bytes: self.config.memory_mib << 20,

@@ -4,7 +4,8 @@
 //! The statement (argument `statement_arg`, default `query`) is parsed with `sqlparser`
 //! (`statement.rs`); exactly one statement runs, the re-serialised parse. A read returns
 //! its rows (at most `max_rows`, default 1,000) as objects; a write returns
-//! `rows_affected`. For a **reversible** action, a single-table `DELETE`, `UPDATE` or
+//! `rows_affected`. An action declared `read` runs only a statement that only reads
+//! (`operation_mismatch` otherwise, before anything runs). For a **reversible** action, a single-table `DELETE`, `UPDATE` or
 //! `INSERT` runs in one transaction with the capture of the rows it changes — the
 //! deleted rows, the updated rows before and after, the inserted rows, keyed by primary
 //! key (SQLite: the `rowid` when there is none) — written to an `aecl_undo` table in the
@@ -23,6 +24,7 @@ pub mod statement;
 
 use std::path::PathBuf;
 
+use aecl_core::policy::EffectClass;
 use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect, Reconciled};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -133,6 +135,17 @@ impl ActionConnector for SqlConnector {
                 Ok(plan) => plan,
                 Err(error) => return ConnectorOutcome::Failed { error },
             };
+            // The catalog's effect is the operation: a `read` action runs only a statement
+            // that only reads, whatever the agent wrote and whatever its SQL rules allow.
+            if invocation.action.effect == EffectClass::Read && !matches!(plan, Plan::Read { .. }) {
+                return ConnectorOutcome::Failed {
+                    error: format!(
+                        "operation_mismatch: action `{}` is declared `read` and the statement \
+                         writes; nothing was executed",
+                        invocation.action.name
+                    ),
+                };
+            }
             let reversible = invocation.reversible();
             if reversible && let Plan::Other { not_undoable, .. } = &plan {
                 return ConnectorOutcome::Failed {

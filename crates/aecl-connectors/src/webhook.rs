@@ -8,10 +8,12 @@
 //! sent as `Idempotency-Key`, so a receiver that deduplicates sees one delivery even if
 //! aecl's own outcome was lost. A 2xx is success; a refused connection or another status
 //! below 500 is `failed`; a 5xx, a timeout or a connection broken after sending is
-//! `outcome_unknown` (it may have been delivered: never retried by aecl).
+//! `outcome_unknown` (it may have been delivered: never retried by aecl). An action
+//! declared `read` is refused (`operation_mismatch`): a webhook only sends.
 
 use std::time::Duration;
 
+use aecl_core::policy::EffectClass;
 use aecl_engine::{BoxFuture, ConnectorOutcome};
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -77,6 +79,16 @@ impl WebhookConnector {
 impl ActionConnector for WebhookConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
+            // A webhook only sends: it cannot be what an action declared `read` does.
+            if invocation.action.effect == EffectClass::Read {
+                return ConnectorOutcome::Failed {
+                    error: format!(
+                        "operation_mismatch: action `{}` is declared `read`, and a webhook \
+                         only sends; nothing was sent",
+                        invocation.action.name
+                    ),
+                };
+            }
             let args = &invocation.call.args;
             let target = match &self.config.url {
                 Some(url) => Some(url.as_str()),

@@ -1,5 +1,6 @@
 //! The `fs` connector in a temporary directory: containment (`..`, symlinks), and undo of
-//! writes, deletes and moves with their conflicts.
+//! writes, deletes and moves with their conflicts. Each operation is its own action
+//! (`file_read`, `file` for writes, `file_delete`, `file_move`), as the catalog binds it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +11,17 @@ use serde_json::json;
 
 use crate::{execute, failed, registry, succeeded, undo};
 
-fn files(dir: &Path) -> (aecl_connectors::Connectors, std::path::PathBuf) {
+/// The action the test catalog binds to `op`.
+pub(crate) fn action_for(op: &str) -> &'static str {
+    match op {
+        "read" => "file_read",
+        "delete" => "file_delete",
+        "move" => "file_move",
+        _ => "file",
+    }
+}
+
+pub(crate) fn files(dir: &Path) -> (aecl_connectors::Connectors, std::path::PathBuf) {
     let root = dir.join("root");
     std::fs::create_dir_all(root.join("docs")).unwrap();
     let config = FsConfig {
@@ -43,7 +54,7 @@ async fn escapes_through_dot_dot_and_symlinks_are_refused() {
     ] {
         for op in ["read", "write", "delete"] {
             let args = json!({ "op": op, "path": path, "content": "x" });
-            let (outcome, _) = execute(&registry, "file", args).await;
+            let (outcome, _) = execute(&registry, action_for(op), args).await;
             let error = failed(&outcome);
             assert!(error.contains("outside") || error.contains("symlink"), "{op} {path}: {error}");
         }
@@ -82,7 +93,7 @@ async fn writes_deletes_and_moves_are_undone_unless_the_file_changed() {
 
     // Delete, then undo; a path that exists again conflicts.
     let args = json!({ "op": "delete", "path": "docs/report.txt" });
-    let (_, deleted) = execute(&registry, "file", args).await;
+    let (_, deleted) = execute(&registry, "file_delete", args).await;
     assert!(!file.exists());
     std::fs::write(&file, "recreated").unwrap();
     assert!(matches!(undo(&registry, &deleted).await, Compensated::Conflict { .. }));
@@ -92,15 +103,92 @@ async fn writes_deletes_and_moves_are_undone_unless_the_file_changed() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "v1");
 
     // Move, then undo.
-    let args = json!({ "op": "move", "path": "docs/report.txt", "to": "moved.txt" });
-    let (_, moved) = execute(&registry, "file", args).await;
+    let args = json!({ "path": "docs/report.txt", "to": "moved.txt" });
+    let (_, moved) = execute(&registry, "file_move", args).await;
     assert!(!file.exists() && root.join("moved.txt").exists());
     assert!(matches!(undo(&registry, &moved).await, Compensated::Restored { .. }));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "v1");
     assert!(!root.join("moved.txt").exists());
 
     // Read returns the content.
-    let (outcome, _) =
-        execute(&registry, "file", json!({ "op": "read", "path": "docs/report.txt" })).await;
+    let (outcome, _) = execute(&registry, "file_read", json!({ "path": "docs/report.txt" })).await;
     assert_eq!(succeeded(&outcome)["content"], "v1");
+}
+
+#[tokio::test]
+async fn undo_goes_through_the_root_handle_not_a_swapped_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, root) = files(dir.path());
+    std::fs::write(root.join("docs/report.txt"), "v1").unwrap();
+    let args = json!({ "path": "docs/report.txt", "content": "v2" });
+    let (_, written) = execute(&registry, "file", args).await;
+    let args = json!({ "path": "docs/report.txt" });
+    // The folder is swapped for a symlink to an outside folder whose file holds exactly
+    // what the write left: an undo by path would restore `v1` out there.
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("report.txt"), "v2").unwrap();
+    std::fs::rename(root.join("docs"), root.join("docs.real")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("docs")).unwrap();
+    assert!(!matches!(undo(&registry, &written).await, Compensated::Restored { .. }));
+    assert_eq!(std::fs::read_to_string(outside.join("report.txt")).unwrap(), "v2");
+    // Nor does a read, a delete or a write go there.
+    for (action, args) in [
+        ("file_read", args.clone()),
+        ("file_delete", args.clone()),
+        ("file", json!({ "path": "docs/report.txt", "content": "v3" })),
+        ("file", json!({ "path": "docs/new.txt", "content": "v3" })),
+        ("file_move", json!({ "path": "docs.real/report.txt", "to": "docs/moved.txt" })),
+    ] {
+        let (outcome, _) = execute(&registry, action, args.clone()).await;
+        let error = failed(&outcome);
+        assert!(error.contains("outside"), "{action} {args}: {error}");
+    }
+    let names: Vec<_> =
+        std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["report.txt"]);
+    assert_eq!(std::fs::read_to_string(outside.join("report.txt")).unwrap(), "v2");
+    // Back in place, the undo restores the inside file.
+    std::fs::remove_file(root.join("docs")).unwrap();
+    std::fs::rename(root.join("docs.real"), root.join("docs")).unwrap();
+    assert!(matches!(undo(&registry, &written).await, Compensated::Restored { .. }));
+    assert_eq!(std::fs::read_to_string(root.join("docs/report.txt")).unwrap(), "v1");
+}
+
+#[tokio::test]
+async fn a_symlink_as_the_last_component_is_refused_even_inside_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, root) = files(dir.path());
+    std::fs::write(root.join("docs/real.txt"), "real").unwrap();
+    std::os::unix::fs::symlink(root.join("docs/real.txt"), root.join("docs/alias.txt")).unwrap();
+    for (action, args) in [
+        ("file_read", json!({ "path": "docs/alias.txt" })),
+        ("file_delete", json!({ "path": "docs/alias.txt" })),
+        ("file", json!({ "path": "docs/alias.txt", "content": "x" })),
+        ("file_move", json!({ "path": "docs/alias.txt", "to": "docs/b.txt" })),
+    ] {
+        let (outcome, _) = execute(&registry, action, args.clone()).await;
+        assert!(failed(&outcome).contains("symlink"), "{action} {args}");
+    }
+    assert_eq!(std::fs::read_to_string(root.join("docs/real.txt")).unwrap(), "real");
+    assert!(std::fs::symlink_metadata(root.join("docs/alias.txt")).unwrap().is_symlink());
+}
+
+#[tokio::test]
+async fn a_fifo_planted_in_the_root_is_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, root) = files(dir.path());
+    let status = std::process::Command::new("mkfifo").arg(root.join("docs/pipe")).status();
+    assert!(status.unwrap().success(), "mkfifo");
+    for (action, args) in [
+        ("file_read", json!({ "path": "docs/pipe" })),
+        ("file", json!({ "path": "docs/pipe", "content": "x" })),
+        ("file_delete", json!({ "path": "docs/pipe" })),
+    ] {
+        let run = execute(&registry, action, args.clone());
+        let (outcome, _) = tokio::time::timeout(std::time::Duration::from_secs(10), run)
+            .await
+            .unwrap_or_else(|_| panic!("{action} {args} hung on a FIFO"));
+        assert!(failed(&outcome).contains("not a regular file"), "{action} {args}");
+    }
 }

@@ -204,3 +204,42 @@ async fn http_injects_the_scopes_credentials_and_never_returns_them() {
     assert!(failed(&outcome).contains("set by aecl only"));
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_read_action_sends_only_reading_methods_and_no_webhook() {
+    let (address, seen) = server(Answer::Status(200), "{}").await;
+    let config = HttpConfig {
+        allow_hosts: vec!["127.0.0.1".into()],
+        method_arg: "method".into(),
+        url_arg: "url".into(),
+        headers_arg: "headers".into(),
+        body_arg: "body".into(),
+        timeout_secs: 5,
+        max_response_bytes: 4096,
+    };
+    let connector = HttpConnector::with(config, Arc::new(Secrets::default())).unwrap();
+    let registry = registry(vec![("api", Arc::new(connector))]);
+    let url = format!("http://{address}/v1/customers/1");
+    for method in ["POST", "put", "DELETE", "PATCH", "TRACE", "CONNECT", "PURGE"] {
+        let args = json!({ "method": method, "url": url, "body": "{}" });
+        let (outcome, _) = execute(&registry, "api_read", args).await;
+        let error = failed(&outcome);
+        assert!(error.starts_with("operation_mismatch:"), "{method}: {error}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+    for method in ["GET", "head", "OPTIONS"] {
+        let (outcome, _) =
+            execute(&registry, "api_read", json!({ "method": method, "url": url })).await;
+        succeeded(&outcome);
+    }
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // The same action declared `send` may post.
+    let (outcome, _) = execute(&registry, "api", json!({ "method": "POST", "url": url })).await;
+    succeeded(&outcome);
+
+    let hooks = webhook(&["127.0.0.1"]);
+    let (outcome, _) =
+        execute(&hooks, "hook_read", json!({ "url": url, "body": { "text": "hi" } })).await;
+    assert!(failed(&outcome).starts_with("operation_mismatch:"));
+    assert_eq!(seen.lock().unwrap().len(), 4, "the webhook sent nothing");
+}

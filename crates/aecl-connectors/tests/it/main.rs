@@ -3,7 +3,9 @@
 //! them.
 
 mod fs;
+mod fs_race;
 mod http;
+mod operations;
 mod pg;
 #[path = "../../../aecl-store/tests/it/pg_cluster.rs"]
 mod pg_cluster;
@@ -44,6 +46,35 @@ reversibility = "reversible"
 compensation = "undo"
 connector = "files"
 
+[actions.file_read]
+effect = "read"
+connector = "files"
+
+[actions.file_delete]
+effect = "delete"
+reversibility = "reversible"
+compensation = "undo"
+connector = "files"
+
+[actions.file_move]
+effect = "write"
+operation = "move"
+reversibility = "reversible"
+compensation = "undo"
+connector = "files"
+
+[actions.sql_read]
+effect = "read"
+connector = "db"
+
+[actions.api_read]
+effect = "read"
+connector = "api"
+
+[actions.hook_read]
+effect = "read"
+connector = "hook"
+
 [actions.hook]
 effect = "send"
 reversibility = "irreversible"
@@ -64,7 +95,7 @@ connector = "nowhere"
 
 const MANIFEST: &str = r#"
 agent_id = "ops"
-allowed_actions = ["sql_write", "sql_irreversible", "undo", "file", "hook", "api", "unbound", "dangling"]
+allowed_actions = ["sql_write", "sql_irreversible", "sql_read", "undo", "file", "file_read", "file_delete", "file_move", "hook", "hook_read", "api", "api_read", "unbound", "dangling"]
 credential_scope = "crm"
 "#;
 
