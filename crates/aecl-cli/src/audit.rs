@@ -1,13 +1,14 @@
-//! `aecl audit`: verify a stored log against the pinned key, export it as a replayable
-//! trace, follow it, and prove one record's inclusion offline.
+//! `aecl audit`: verify a stored log against the pinned key (and the checkpoints published
+//! outside the store), export it as a replayable trace, follow it, and prove one record's
+//! inclusion or two checkpoints' consistency offline.
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use aecl_audit::{
-    AuditRecord, Outcome, RecordKind, VerifierKey, VerifyOptions, parse_and_verify_checkpoint,
-    verify_log_with,
+    AddCheckpoint, AuditRecord, CheckpointId, Outcome, RecordKind, VerifierKey, VerifyOptions,
+    parse_and_verify_checkpoint, verify_consistency, verify_log_with,
 };
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -17,8 +18,9 @@ use crate::log_reader::{LogReader, PAGE};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
-    /// Check the chain, the Merkle tree and every checkpoint with the pinned public key;
-    /// name the first bad record.
+    /// Check the chain, the Merkle tree, every checkpoint and the head with the pinned
+    /// public key; name the first bad record. A log verifies only when a stored checkpoint
+    /// covers all of it.
     Verify {
         #[command(flatten)]
         db: DbArg,
@@ -28,6 +30,25 @@ pub enum AuditCommand {
         /// A checkpoint exported earlier and kept elsewhere: catches a truncated tail.
         #[arg(long)]
         checkpoint: Option<std::path::PathBuf>,
+        /// The checkpoints published outside the store (`--checkpoint-dir` of `aecl serve`
+        /// or `aecl mcp`): a directory or an `aecl witness` URL. Catches a rollback to an
+        /// older copy, a truncation and a fork.
+        #[arg(long, value_name = "DIR|URL")]
+        checkpoints: Option<String>,
+    },
+    /// Print and check the RFC 6962 consistency proof between two checkpoints (files from a
+    /// checkpoint directory, or bare signed checkpoints): the newer log extends the older.
+    Consistency {
+        /// The older checkpoint.
+        old: std::path::PathBuf,
+        /// The newer checkpoint.
+        new: std::path::PathBuf,
+        /// The public key that must have signed both.
+        #[arg(long)]
+        key: String,
+        /// Read the proof from this store when NEW does not carry one from OLD's size.
+        #[arg(long)]
+        db: Option<String>,
     },
     /// Print the log as a trace (JSON Lines) that `aecl replay` reads.
     Export {
@@ -88,7 +109,12 @@ pub enum ExportFormat {
 
 pub fn run(command: &AuditCommand) -> Result<ExitCode> {
     match command {
-        AuditCommand::Verify { db, key, checkpoint } => verify(&db.db, key, checkpoint.as_deref()),
+        AuditCommand::Verify { db, key, checkpoint, checkpoints } => {
+            verify(&db.db, key, checkpoint.as_deref(), checkpoints.as_deref())
+        }
+        AuditCommand::Consistency { old, new, key, db } => {
+            consistency(old, new, &verifier(key)?, db.as_deref())
+        }
         AuditCommand::Export { db, since, format: ExportFormat::Jsonl } => export(&db.db, *since),
         AuditCommand::Tail { db, since, follow } => tail(&db.db, *since, *follow),
         AuditCommand::Checkpoint { db } => latest_checkpoint(&db.db),
@@ -106,22 +132,56 @@ pub fn verifier(arg: &str) -> Result<VerifierKey> {
     VerifierKey::parse(&text).with_context(|| format!("`{arg}` is not a public key"))
 }
 
-fn verify(db: &str, key: &str, exported: Option<&std::path::Path>) -> Result<ExitCode> {
+/// Attempts at verifying a log that keeps moving (a live server appending) before the
+/// answer stands.
+const ATTEMPTS: usize = 5;
+
+fn verify(
+    db: &str,
+    key: &str,
+    exported: Option<&std::path::Path>,
+    published: Option<&str>,
+) -> Result<ExitCode> {
     let key = verifier(key)?;
     let exported = exported
         .map(|path| std::fs::read(path).with_context(|| format!("reading `{}`", path.display())))
         .transpose()?;
+    let published = published.map(crate::witness::read_published).transpose()?;
+    let texts: Vec<Vec<u8>> = published.iter().flatten().map(|(_, text)| text.clone()).collect();
     let reader = LogReader::open(db)?;
-    let checkpoints = reader.checkpoints()?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let options =
-        VerifyOptions { exported: exported.as_deref(), threads, ..VerifyOptions::default() };
-    let mut records = reader.stream(0);
-    let report = verify_log_with(&mut records, &checkpoints, &key, &options);
-    if let Some(error) = records.error {
-        return Err(error.context("reading the log"));
-    }
     let mut out = io::stdout().lock();
+    let mut attempt = 0;
+    let report = loop {
+        attempt += 1;
+        // INVARIANT: the head, the checkpoints and the records are read in this order, and
+        // a writer commits a batch's records, checkpoint and head together: a quiescent log
+        // reads consistently. A live one may move in between; then it is read again.
+        let head = match reader.head() {
+            Ok(head) => head,
+            Err(error) => {
+                writeln!(out, "FAILED: the store's head is unreadable: {error:#}")?;
+                return Ok(ExitCode::from(1));
+            }
+        };
+        let checkpoints = reader.checkpoints()?;
+        let options = VerifyOptions {
+            exported: exported.as_deref(),
+            published: &texts,
+            head: Some(head.clone()),
+            threads,
+            ..VerifyOptions::default()
+        };
+        let mut records = reader.stream(0);
+        let report = verify_log_with(&mut records, &checkpoints, &key, &options);
+        if let Some(error) = records.error {
+            return Err(error.context("reading the log"));
+        }
+        let moved = report.problem.is_some() && reader.head().ok().as_ref() != Some(&head);
+        if !moved || attempt == ATTEMPTS {
+            break report;
+        }
+    };
     match &report.problem {
         None => {
             writeln!(
@@ -131,6 +191,9 @@ fn verify(db: &str, key: &str, exported: Option<&std::path::Path>) -> Result<Exi
                 report.checkpoints_checked,
                 hex(&report.root)
             )?;
+            if let Some(published) = &published {
+                writeln!(out, "published checkpoints consistent: {}", published.len())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(problem) => {
@@ -138,7 +201,68 @@ fn verify(db: &str, key: &str, exported: Option<&std::path::Path>) -> Result<Exi
                 Some(seq) => writeln!(out, "FAILED at record {seq}: {problem}")?,
                 None => writeln!(out, "FAILED: {problem}")?,
             }
+            if let Some(CheckpointId::Published(i)) = problem.checkpoint()
+                && let Some((name, _)) = published.iter().flatten().nth(i)
+            {
+                writeln!(out, "published checkpoint #{i} is `{name}`")?;
+            }
             writeln!(out, "records before the problem verified: {}", report.records)?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `aecl audit consistency OLD NEW`.
+fn consistency(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    key: &VerifierKey,
+    db: Option<&str>,
+) -> Result<ExitCode> {
+    let read = |path: &std::path::Path| -> Result<(aecl_audit::Checkpoint, Option<AddCheckpoint>)> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading `{}`", path.display()))?;
+        let request = AddCheckpoint::parse(&text).ok();
+        let note = request.as_ref().map_or(text.as_str(), |r| r.checkpoint.as_str());
+        let checkpoint = parse_and_verify_checkpoint(note, key)
+            .with_context(|| format!("checkpoint `{}`", path.display()))?;
+        Ok((checkpoint, request))
+    };
+    let (old_checkpoint, _) = read(old)?;
+    let (new_checkpoint, request) = read(new)?;
+    if old_checkpoint.origin != new_checkpoint.origin {
+        bail!(
+            "the checkpoints are of two logs, `{}` and `{}`",
+            old_checkpoint.origin,
+            new_checkpoint.origin
+        );
+    }
+    let (m, n) = (old_checkpoint.size, new_checkpoint.size);
+    let proof = match (request, db) {
+        (Some(request), _) if request.old_size == m => request.proof,
+        (_, Some(db)) => crate::witness::proof_from_db(db, m, n.max(m))?,
+        _ if m == n || m == 0 => Vec::new(),
+        _ => bail!(
+            "`{}` carries no proof from size {m}: give `--db` to read one from the store",
+            new.display()
+        ),
+    };
+    let mut out = io::stdout().lock();
+    let request = AddCheckpoint { old_size: m, proof: proof.clone(), checkpoint: String::new() };
+    // The old line and the proof lines, as a tlog-witness request carries them.
+    write!(out, "{}", request.to_text().trim_end_matches('\n'))?;
+    writeln!(out)?;
+    match verify_consistency(m, n, &old_checkpoint.root, &new_checkpoint.root, &proof) {
+        Ok(()) => {
+            writeln!(out, "ok: the log of {n} records extends the log of {m} records")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(_) => {
+            writeln!(
+                out,
+                "FAILED: the checkpoint of size {n} is not consistent with the one of size {m}: \
+                 the log was rolled back, truncated or forked between them"
+            )?;
             Ok(ExitCode::from(1))
         }
     }

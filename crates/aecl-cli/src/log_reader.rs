@@ -54,6 +54,14 @@ impl LogReader {
         })
     }
 
+    /// The log's head as the store keeps it.
+    pub fn head(&self) -> Result<aecl_audit::LogState> {
+        Ok(match self {
+            LogReader::Sqlite(r) => r.audit_head()?,
+            LogReader::Postgres(r, rt) => rt.block_on(r.audit_head())?,
+        })
+    }
+
     /// Every record from `from` on, page by page. A read error ends the stream and is
     /// kept in `error`, so that a verification over it does not pass silently.
     pub fn stream(&self, from: u64) -> Pages<'_> {

@@ -20,6 +20,7 @@ mod rollback;
 mod sandbox;
 mod serve;
 mod token;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,9 @@ enum Command {
     /// `aecl serve`.
     #[command(subcommand)]
     Effects(effects::EffectsCommand),
+    /// Keep the audit log's checkpoints outside its store: take each one that the log's key
+    /// signed and that extends the last one held (C2SP tlog-witness `add-checkpoint`).
+    Witness(witness::WitnessArgs),
     /// Mint tokens for agents, approvers and administrators.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => rollback::run(&args),
         Command::Effects(command) => effects::run(&command),
         Command::Sandbox(command) => sandbox::run(&command),
+        Command::Witness(args) => witness::run(&args),
         Command::Hook(command) => hook::run(&command),
     };
     match result {

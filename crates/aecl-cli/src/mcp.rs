@@ -46,6 +46,11 @@ pub struct McpArgs {
     /// The secret key that signs audit checkpoints (`aecl keys generate`).
     #[arg(long, value_name = "AUDIT_SECRET_KEY")]
     key: Option<PathBuf>,
+    /// Publish every signed audit checkpoint outside the store: a directory (one file per
+    /// checkpoint, never replaced) or the URL of an `aecl witness`. `aecl audit verify
+    /// --checkpoints` then catches a rollback, truncation or fork of the store.
+    #[arg(long, value_name = "DIR|URL")]
+    checkpoint_dir: Option<String>,
     /// The run the calls belong to (default: a new id per gateway).
     #[arg(long)]
     run: Option<String>,
@@ -182,7 +187,8 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
     };
     let server_config =
         ServerConfig { audit_key: signer.name().to_owned(), ..ServerConfig::default() };
-    let audit = AuditConfig { origin: signer.name().to_owned(), signer };
+    let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
     let wrapped = match (&args.upstream, args.command.split_first()) {
         (Some(url), _) => Wrapped::Url { url: url.clone(), authorization: authorization(args)? },
@@ -230,6 +236,14 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                 }
             });
         }
+        // A local server acts on this machine's filesystem from our working directory
+        // (it inherits it): its path arguments are resolved here.
+        let resolve_paths_from = match &wrapped {
+            Wrapped::Command { .. } => {
+                Some(std::env::current_dir().context("reading the working directory")?)
+            }
+            Wrapped::Url { .. } => None,
+        };
         let upstream = Arc::new(match wrapped {
             Wrapped::Command { program, args } => {
                 Upstream::spawn(&program, &args, handshake).await?
@@ -245,6 +259,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             approval_wait: Duration::from_secs(args.approval_wait),
             redact,
             clock: Arc::new(SystemClock),
+            resolve_paths_from,
         };
         let gateway = Gateway::new(engine, upstream, config);
         match args.listen {

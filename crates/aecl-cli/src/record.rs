@@ -42,7 +42,7 @@ pub fn record(
         .map(|path| FieldPath::parse(path).with_context(|| format!("redact path `{path}`")))
         .collect::<Result<Vec<_>>>()?;
     let config = EngineConfig { redact, ..EngineConfig::default() };
-    let audit = AuditConfig { origin: signer.name().to_owned(), signer };
+    let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish: None };
     let url = StoreUrl::parse(db).with_context(|| format!("`{db}` is not a store"))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {

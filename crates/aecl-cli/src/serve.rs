@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// The secret key that signs audit checkpoints (`aecl keys generate`).
     #[arg(long, value_name = "AUDIT_SECRET_KEY")]
     key: PathBuf,
+    /// Publish every signed audit checkpoint outside the store: a directory (one file per
+    /// checkpoint, never replaced) or the URL of an `aecl witness`. `aecl audit verify
+    /// --checkpoints` then catches a rollback, truncation or fork of the store.
+    #[arg(long, value_name = "DIR|URL")]
+    checkpoint_dir: Option<String>,
     /// The public key that verifies tokens (the public half of the key given to
     /// `aecl token issue --key`).
     #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
@@ -105,7 +110,8 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         }),
         audit_key: signer.name().to_owned(),
     };
-    let audit = AuditConfig { origin: signer.name().to_owned(), signer };
+    let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

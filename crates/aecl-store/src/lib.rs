@@ -19,12 +19,14 @@ pub use any::{AnyStore, StoreUrl};
 pub use postgres::{PostgresReader, PostgresStore};
 pub use sqlite::{SqliteReader, SqliteStore};
 
-/// What the audit writer needs: the log's name (the checkpoints' origin line) and the key
-/// that signs checkpoints.
+/// What the audit writer needs: the log's name (the checkpoints' origin line), the key
+/// that signs checkpoints, and where to publish each checkpoint once committed (with the
+/// consistency proof from the one before), if anywhere.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
     pub origin: String,
     pub signer: SignerKey,
+    pub publish: Option<std::sync::Arc<dyn aecl_audit::CheckpointSink>>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {

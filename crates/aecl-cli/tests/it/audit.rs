@@ -217,7 +217,10 @@ fn a_truncated_tail_is_caught_with_an_exported_checkpoint() {
         "DELETE FROM audit_log WHERE seq >= {cut}; DELETE FROM audit_checkpoints WHERE size > {cut}",
         cut = size - 2
     ));
-    assert_eq!(log.verify(&[]).code, Some(0), "without the exported checkpoint it looks fine");
+    // The store's head still counts the removed records.
+    let out = log.verify(&[]);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with(&format!("FAILED at record {}", size - 2)), "{}", out.stdout);
     let out = log.verify(&["--checkpoint", &kept.display().to_string()]);
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.starts_with(&format!("FAILED at record {}", size - 2)), "{}", out.stdout);
@@ -289,4 +292,249 @@ fn bad_input_is_named() {
     let out = run(["audit", "verify", "--db", &missing, "--key", "not-a-key"]);
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("not-a-key") || out.stderr.contains("none.db"), "{}", out.stderr);
+}
+
+// ---- Checkpoints published outside the store (`--checkpoint-dir`, `aecl witness`) ----
+
+mod published {
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    use crate::serve::{Running, issue, keys, request, serve};
+    use crate::{aecl, finance, run, temp_dir};
+
+    fn records(db: &Path) -> u64 {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    }
+
+    /// Makes `calls` decided calls through the server (each recorded and checkpointed).
+    fn calls(address: &str, token: &str, run_id: &str, calls: usize) {
+        for i in 0..calls {
+            let call = format!(
+                r#"{{"run":"{run_id}","id":"c{i}","action":"read_invoice","args":{{"invoice_id":"INV-{i}"}}}}"#
+            );
+            let (status, answer) =
+                request(address, "POST", "/v1/evaluate", Some(token), &[], &call);
+            assert_eq!(status, 200, "{answer}");
+        }
+    }
+
+    /// Waits until `published` (the largest published size) reaches the store's size.
+    fn until_published(db: &Path, published: impl Fn() -> u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let want = records(db);
+        while published() < want {
+            assert!(Instant::now() < deadline, "checkpoint of size {want} never published");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn largest_in(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| {
+                        e.ok()?.file_name().to_str()?.strip_suffix(".add-checkpoint")?.parse().ok()
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
+    fn stop(mut server: Running) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(server.0.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        assert!(server.0.wait().unwrap().success());
+    }
+
+    /// A consistent copy of the store as it is now.
+    fn snapshot(db: &Path, to: &Path) {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute("VACUUM INTO ?1", [to.display().to_string()]).unwrap();
+    }
+
+    /// Puts the older copy back in place of the store.
+    fn roll_back(db: &Path, copy: &Path) {
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        std::fs::copy(copy, db).unwrap();
+    }
+
+    fn verify(dir: &Path, checkpoints: Option<&str>) -> crate::Outcome {
+        let path = |name: &str| dir.join(name).display().to_string();
+        let mut args = vec!["audit".to_owned(), "verify".into(), "--db".into(), path("aecl.db")];
+        args.extend(["--key".into(), path("audit/audit.pub")]);
+        if let Some(checkpoints) = checkpoints {
+            args.extend(["--checkpoints".into(), checkpoints.to_owned()]);
+        }
+        run(args)
+    }
+
+    /// Serves, publishes, is rolled back, and the rollback is named; `target` is the
+    /// `--checkpoint-dir` value and `published` the largest size published there.
+    fn serve_then_roll_back(dir: &Path, target: &str, published: &dyn Fn() -> u64) {
+        let db = dir.join("aecl.db");
+        let policy = finance().display().to_string();
+        let token = issue(dir, &["--agent", "finance_agent", "--policy", &policy]);
+
+        let (server, address) = serve(dir, &policy, &["--checkpoint-dir", target]);
+        calls(&address, &token, "r1", 3);
+        until_published(&db, published);
+        stop(server);
+        let ok = verify(dir, Some(target));
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
+        assert!(ok.stdout.contains("published checkpoints consistent"), "{}", ok.stdout);
+        let old_size = records(&db);
+        snapshot(&db, &dir.join("older.db"));
+
+        // Restarted, it carries on from the published checkpoints.
+        let (server, address) = serve(dir, &policy, &["--checkpoint-dir", target]);
+        calls(&address, &token, "r2", 2);
+        until_published(&db, published);
+        stop(server);
+        assert_eq!(verify(dir, Some(target)).code, Some(0));
+        assert!(records(&db) > old_size);
+
+        // The database put back to its older copy: self-consistent, so only the published
+        // checkpoints can tell, and they do.
+        roll_back(&db, &dir.join("older.db"));
+        assert_eq!(verify(dir, None).code, Some(0), "undetectable from the store alone");
+        let out = verify(dir, Some(target));
+        assert_eq!(out.code, Some(1), "{out:#?}");
+        assert!(
+            out.stdout.starts_with(&format!("FAILED at record {old_size}: published checkpoint #")),
+            "{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("rolled back to an older copy"), "{}", out.stdout);
+    }
+
+    #[test]
+    fn serve_publishes_to_a_checkpoint_dir_and_a_rollback_is_named() {
+        let dir = temp_dir();
+        keys(dir.path());
+        let published = dir.path().join("published");
+        let target = published.display().to_string();
+        serve_then_roll_back(dir.path(), &target, &|| largest_in(&published));
+        let out = verify(dir.path(), Some(&target));
+        assert!(out.stdout.contains(".add-checkpoint`"), "names the file: {}", out.stdout);
+
+        // Two neighbouring files: the newer carries the proof from the older.
+        let mut files: Vec<_> =
+            std::fs::read_dir(&published).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        assert!(files.len() >= 5, "{files:?}");
+        let key = dir.path().join("audit/audit.pub").display().to_string();
+        let consistency = |old: &Path, new: &Path, extra: &[&str]| {
+            let mut args = vec!["audit".to_owned(), "consistency".into()];
+            args.extend([old.display().to_string(), new.display().to_string()]);
+            args.extend(["--key".into(), key.clone()]);
+            args.extend(extra.iter().map(|s| (*s).to_owned()));
+            run(args)
+        };
+        let n = files.len();
+        let ok = consistency(&files[n - 2], &files[n - 1], &[]);
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
+        assert!(ok.stdout.starts_with("old "), "{}", ok.stdout);
+        assert!(ok.stdout.contains("ok: the log of"), "{}", ok.stdout);
+        // Far apart, the proof is read from a store that holds both.
+        let far = consistency(&files[0], &files[n - 1], &[]);
+        assert_eq!(far.code, Some(2), "no proof without --db: {far:#?}");
+        // A damaged proof line does not connect them.
+        let text = std::fs::read_to_string(&files[n - 1]).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        assert!(lines.len() > 2 && !lines[1].is_empty(), "{text}");
+        let first = if lines[1].starts_with('A') { "B" } else { "A" };
+        lines[1].replace_range(0..1, first);
+        let damaged = dir.path().join("damaged.add-checkpoint");
+        std::fs::write(&damaged, lines.join("\n") + "\n").unwrap();
+        let bad = consistency(&files[n - 2], &damaged, &[]);
+        assert_eq!(bad.code, Some(1), "{bad:#?}");
+        assert!(bad.stdout.contains("FAILED: the checkpoint of size"), "{}", bad.stdout);
+    }
+
+    /// `aecl witness` on a free port; its address.
+    fn witness(dir: &Path) -> (Running, String) {
+        use std::io::BufRead as _;
+        let child = aecl()
+            .args(["witness", "--listen", "127.0.0.1:0", "--key"])
+            .arg(dir.join("audit/audit.pub"))
+            .arg("--dir")
+            .arg(dir.join("witnessed"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut running = Running(child);
+        let mut first = String::new();
+        std::io::BufReader::new(running.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let address = first.trim().strip_prefix("aecl witness: listening on http://").unwrap();
+        (running, address.to_owned())
+    }
+
+    fn witnessed_size(address: &str) -> u64 {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut stream) = std::net::TcpStream::connect(address) else { return 0 };
+        let _ = write!(
+            stream,
+            "GET /checkpoint HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        );
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        let Some((_, body)) = text.split_once("\r\n\r\n") else { return 0 };
+        // The note's second line is its size.
+        body.split_once("\n\n").and_then(|(_, note)| note.lines().nth(1)?.parse().ok()).unwrap_or(0)
+    }
+
+    #[test]
+    fn serve_publishes_to_a_witness_that_refuses_to_go_back() {
+        let dir = temp_dir();
+        keys(dir.path());
+        let (_witness, address) = witness(dir.path());
+        let url = format!("http://{address}");
+        serve_then_roll_back(dir.path(), &url, &|| witnessed_size(&address));
+
+        // The witness itself refuses what would take it back or is not the log's.
+        let held = witnessed_size(&address);
+        let files: Vec<_> = {
+            let mut f: Vec<_> = std::fs::read_dir(dir.path().join("witnessed"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            f.sort();
+            f
+        };
+        let older = std::fs::read_to_string(&files[0]).unwrap();
+        let (status, _) = request(&address, "POST", "/add-checkpoint", None, &[], &older);
+        assert_eq!(status, 409, "an older checkpoint");
+        let latest = std::fs::read_to_string(files.last().unwrap()).unwrap();
+        let forged = latest.replacen("old ", "old 0\nold ", 1);
+        let (status, _) = request(&address, "POST", "/add-checkpoint", None, &[], &forged);
+        assert_eq!(status, 400, "not an add-checkpoint body");
+        // Signed by another key of the same name: a log recorded with it.
+        let other = temp_dir();
+        let other_dir = other.path().display().to_string();
+        let out = run(["keys", "generate", "--name", "aecl.test/audit", "--out", &other_dir]);
+        assert_eq!(out.code, Some(0));
+        let db = other.path().join("aecl.db").display().to_string();
+        let key = other.path().join("audit.key").display().to_string();
+        let trace = crate::repo("examples/traces/finance-vendor-email.jsonl").display().to_string();
+        let policy = finance().display().to_string();
+        let out = run(["replay", "--policy", &policy, "--record", &db, "--key", &key, &trace]);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+        let note: String = rusqlite::Connection::open(other.path().join("aecl.db"))
+            .unwrap()
+            .query_row("SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let body = format!("old {held}\n\n{note}");
+        let (status, _) = request(&address, "POST", "/add-checkpoint", None, &[], &body);
+        assert_eq!(status, 403, "a checkpoint signed by another key");
+        assert_eq!(witnessed_size(&address), held, "nothing refused was taken");
+    }
 }

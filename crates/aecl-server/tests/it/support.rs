@@ -33,6 +33,7 @@ fn audit_config() -> AuditConfig {
     AuditConfig {
         origin: AUDIT_ORIGIN.to_owned(),
         signer: SignerKey::from_seed(AUDIT_ORIGIN, [0x42; 32]).unwrap(),
+        publish: None,
     }
 }
 

@@ -106,6 +106,20 @@ impl PostgresReader {
     pub async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         audit_checkpoints(&self.pool).await
     }
+
+    /// The log's head as stored (`LogState::new()` when the row is missing), which
+    /// verification compares with the records.
+    pub async fn audit_head(&self) -> Result<aecl_audit::LogState, StoreError> {
+        let row = sqlx::query("SELECT size, head, nodes FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(aecl_audit::LogState::new()) };
+        let size: i64 = row.try_get(0).map_err(backend)?;
+        let head: Vec<u8> = row.try_get(1).map_err(backend)?;
+        let nodes: Vec<u8> = row.try_get(2).map_err(backend)?;
+        crate::head::decode(crate::to_u64(size)?, &head, &nodes)
+    }
 }
 
 async fn audit_records(

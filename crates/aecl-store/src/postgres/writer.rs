@@ -9,7 +9,13 @@
 //! transaction commits; a failed commit answers every record of its batch with the error,
 //! and the next batch starts again from the stored head.
 
-use aecl_audit::{AuditRecord, LogState, SignerKey, sign_checkpoint};
+use std::sync::Arc;
+
+use aecl_audit::merkle::leaf_hash;
+use aecl_audit::{
+    AddCheckpoint, AuditRecord, CheckpointSink, LogState, SignerKey, prove_consistency_from,
+    sign_checkpoint,
+};
 use aecl_core::Timestamp;
 use aecl_engine::StoreError;
 use sqlx::{PgPool, Row};
@@ -31,7 +37,8 @@ pub(crate) struct Job {
 /// dropped.
 pub(crate) fn spawn(pool: PgPool, audit: AuditConfig) -> mpsc::UnboundedSender<Job> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let committer = Committer { pool, origin: audit.origin, signer: audit.signer };
+    let committer =
+        Committer { pool, origin: audit.origin, signer: audit.signer, publish: audit.publish };
     tokio::spawn(committer.run(receiver));
     sender
 }
@@ -40,6 +47,7 @@ struct Committer {
     pool: PgPool,
     origin: String,
     signer: SignerKey,
+    publish: Option<Arc<dyn CheckpointSink>>,
 }
 
 impl Committer {
@@ -101,6 +109,7 @@ impl Committer {
         let head_bytes: Vec<u8> = row.try_get(1).map_err(backend)?;
         let nodes: Vec<u8> = row.try_get(2).map_err(backend)?;
         let mut log: LogState = head::decode(to_u64(size)?, &head_bytes, &nodes)?;
+        let before = log.clone();
 
         let mut results = Vec::with_capacity(records.len());
         let mut seqs = Vec::with_capacity(records.len());
@@ -124,6 +133,11 @@ impl Committer {
             return Ok(results);
         }
 
+        // The new leaves, for the consistency proof published with the checkpoint.
+        let leaves: Vec<_> = match self.publish {
+            Some(_) => canonical.iter().map(|bytes| leaf_hash(bytes)).collect(),
+            None => Vec::new(),
+        };
         sqlx::query(
             "INSERT INTO audit_log (seq, record, chain_hash)
              SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
@@ -139,7 +153,7 @@ impl Committer {
         let size = to_i64(checkpoint.size);
         sqlx::query("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)")
             .bind(size)
-            .bind(note)
+            .bind(note.clone())
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -152,6 +166,18 @@ impl Committer {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
+        // INVARIANT: published only once committed, so a published checkpoint is never
+        // ahead of the database (which would read as a rollback).
+        if let Some(sink) = &self.publish {
+            match prove_consistency_from(before.range(), &leaves) {
+                Ok(proof) => sink.publish(AddCheckpoint {
+                    old_size: before.next_seq(),
+                    proof,
+                    checkpoint: note,
+                }),
+                Err(error) => tracing::error!(%error, "cannot prove the checkpoint's consistency"),
+            }
+        }
         Ok(results)
     }
 }

@@ -169,6 +169,12 @@ impl SqliteReader {
     pub fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         audit_checkpoints(&self.conn)
     }
+
+    /// The log's head as stored (`LogState::new()` when there is none), which verification
+    /// compares with the records.
+    pub fn audit_head(&self) -> Result<aecl_audit::LogState, StoreError> {
+        read_head(&self.conn)
+    }
 }
 
 fn read_head(conn: &Connection) -> Result<aecl_audit::LogState, StoreError> {

@@ -8,7 +8,7 @@
 //! before the transaction commits: a job's answer waits for the commit, and a failed
 //! commit answers every job of the batch with the error.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -61,7 +61,9 @@ pub(crate) fn spawn(
             if let Err(error) = nix::sys::prctl::set_timerslack(1_000) {
                 tracing::debug!(%error, "cannot shorten the writer's timer slack");
             }
-            Writer { conn, log, origin: audit.origin, signer: audit.signer }.run(&receiver)
+            let publish = audit.publish;
+            let (origin, signer) = (audit.origin, audit.signer);
+            Writer { conn, log, origin, signer, publish, publication: None }.run(&receiver)
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
     Ok(sender)
@@ -72,6 +74,11 @@ struct Writer {
     log: LogState,
     origin: String,
     signer: SignerKey,
+    /// Where committed checkpoints are published, if anywhere.
+    publish: Option<Arc<dyn aecl_audit::CheckpointSink>>,
+    /// The checkpoint of the batch being committed and its new leaves, to publish once
+    /// the commit succeeds.
+    publication: Option<(String, Vec<aecl_audit::Hash>)>,
 }
 
 impl Writer {
@@ -104,6 +111,21 @@ impl Writer {
         let mut completions = Vec::with_capacity(jobs.len());
         let outcome = self.transaction(jobs, &mut completions);
         let error = outcome.err();
+        // INVARIANT: published only once committed, so a published checkpoint is never
+        // ahead of the database (which would read as a rollback).
+        if let (None, Some(sink), Some((note, leaves))) =
+            (&error, &self.publish, self.publication.take())
+        {
+            match aecl_audit::prove_consistency_from(before.range(), &leaves) {
+                Ok(proof) => sink.publish(aecl_audit::AddCheckpoint {
+                    old_size: before.next_seq(),
+                    proof,
+                    checkpoint: note,
+                }),
+                Err(error) => tracing::error!(%error, "cannot prove the checkpoint's consistency"),
+            }
+        }
+        self.publication = None;
         if let Some(error) = &error {
             tracing::error!(%error, jobs = completions.len(), "SQLite group commit failed");
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -144,6 +166,10 @@ impl Writer {
         }
         insert_rows(&self.conn, &batch.rows)
             .map_err(|e| format!("appending audit records: {e}"))?;
+        let leaves: Vec<aecl_audit::Hash> = match self.publish {
+            Some(_) => batch.rows.iter().map(|row| aecl_audit::merkle::leaf_hash(&row.1)).collect(),
+            None => Vec::new(),
+        };
         if self.log.next_seq() != size_before {
             let checkpoint = self.log.checkpoint(&self.origin, time);
             let note = sign_checkpoint(&checkpoint, &self.signer).map_err(|e| e.to_string())?;
@@ -154,6 +180,9 @@ impl Writer {
                     (size, note.as_str()),
                 )
                 .map_err(|e| e.to_string())?;
+            if self.publish.is_some() {
+                self.publication = Some((note.clone(), leaves));
+            }
             let (head_bytes, nodes) = head::encode(&self.log);
             self.conn
                 .execute(

@@ -10,3 +10,4 @@ mod pg_cluster;
 mod replica;
 mod rollback;
 mod support;
+mod tamper;

@@ -19,7 +19,7 @@ pub fn verifier() -> VerifierKey {
 }
 
 pub fn audit_config() -> AuditConfig {
-    AuditConfig { origin: ORIGIN.to_owned(), signer: signer() }
+    AuditConfig { origin: ORIGIN.to_owned(), signer: signer(), publish: None }
 }
 
 /// A decision record of producer `p`, number `i`.

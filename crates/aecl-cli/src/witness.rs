@@ -1,0 +1,377 @@
+//! Checkpoints outside the store: publishing each committed checkpoint to a checkpoint
+//! directory or to a witness (`--checkpoint-dir DIR|URL` of `aecl serve` and `aecl mcp`),
+//! the witness itself (`aecl witness`), and reading them back for `aecl audit verify
+//! --checkpoints`.
+//!
+//! Both keep C2SP tlog-witness `add-checkpoint` bodies (old size, consistency proof, signed
+//! checkpoint), one file per checkpoint named by its size (`<size, 20 digits>.add-checkpoint`),
+//! written to a temporary file, fsynced, linked into place (which never replaces a file)
+//! and the directory fsynced. A witness takes a checkpoint only when it is signed by the
+//! pinned log key and its proof extends the one it holds (`aecl_audit::witness::accept`), so
+//! the database going back (a rollback) or sideways (a fork) cannot take the witness along.
+
+use std::convert::Infallible;
+use std::fs;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, mpsc};
+
+use aecl_audit::witness::accept;
+use aecl_audit::{
+    AddCheckpoint, Checkpoint, CheckpointSink, Hash, MerkleTree, Refusal, VerifierKey,
+    parse_and_verify_checkpoint,
+};
+use anyhow::{Context, Result, bail};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+
+use crate::log_reader::LogReader;
+
+/// The file name suffix of a published checkpoint.
+const SUFFIX: &str = ".add-checkpoint";
+
+/// The largest add-checkpoint body a witness reads.
+const MAX_BODY: usize = 64 * 1024;
+
+fn file_name(size: u64) -> String {
+    format!("{size:020}{SUFFIX}")
+}
+
+/// Whether `target` names a witness rather than a directory.
+fn is_url(target: &str) -> bool {
+    target.starts_with("http://") || target.starts_with("https://")
+}
+
+/// The published checkpoints of a directory or a witness URL, with a name for each.
+pub fn read_published(target: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    if is_url(target) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let url = format!("{}/checkpoint", target.trim_end_matches('/'));
+        let (status, body) = runtime.block_on(http(&url, None))?;
+        return match status {
+            200 => Ok(vec![(url, body.to_vec())]),
+            404 => Ok(Vec::new()),
+            _ => bail!("the witness at {url} answered {status}"),
+        };
+    }
+    let dir = Path::new(target);
+    let mut out = Vec::new();
+    for (name, path) in entries(dir)? {
+        let text = fs::read(&path).with_context(|| format!("reading `{}`", path.display()))?;
+        out.push((name, text));
+    }
+    Ok(out)
+}
+
+/// The published files of `dir`, in size order.
+fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("reading `{}`", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(SUFFIX) && !name.starts_with('.') {
+            names.push((entry.path().display().to_string(), entry.path()));
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The latest checkpoint of `dir` that is signed by `key`, and its body.
+fn latest_in(dir: &Path, key: &VerifierKey) -> Result<Option<(Checkpoint, String)>> {
+    let Some((name, path)) = entries(dir)?.pop() else { return Ok(None) };
+    let text = fs::read_to_string(&path).with_context(|| format!("reading `{name}`"))?;
+    let request = AddCheckpoint::parse(&text).with_context(|| format!("`{name}`"))?;
+    let checkpoint = parse_and_verify_checkpoint(&request.checkpoint, key)
+        .with_context(|| format!("`{name}` is not signed by the log's key"))?;
+    Ok(Some((checkpoint, text)))
+}
+
+/// Writes `text` as the file of `size` in `dir`: atomically, durably, never replacing a
+/// file (an identical one is left as it is).
+fn write_new(dir: &Path, size: u64, text: &str) -> Result<()> {
+    let path = dir.join(file_name(size));
+    let temp = dir.join(format!(".{}.{}.tmp", file_name(size), std::process::id()));
+    let mut file =
+        fs::File::create(&temp).with_context(|| format!("creating `{}`", temp.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    let linked = fs::hard_link(&temp, &path);
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if fs::read_to_string(&path).ok().as_deref() != Some(text) {
+                bail!("`{}` exists with other contents: not replaced", path.display());
+            }
+        }
+        Err(e) => return Err(e).with_context(|| format!("linking `{}`", path.display())),
+    }
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The publisher of `--checkpoint-dir`, if given, for the log signed by `signer`.
+pub fn publisher_for(
+    target: Option<&str>,
+    signer: &aecl_audit::SignerKey,
+    db: &str,
+) -> Result<Option<Arc<dyn CheckpointSink>>> {
+    target.map(|target| publisher(target, signer.verifier(), db)).transpose()
+}
+
+/// A publisher for `--checkpoint-dir`: a directory (created if missing) or a witness URL.
+/// `db` lets a witness that missed checkpoints be brought up to date with a proof read from
+/// the store.
+pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Arc<dyn CheckpointSink>> {
+    let destination = if is_url(target) {
+        let _: hyper::Uri = target.parse().with_context(|| format!("`{target}` is not a URL"))?;
+        Destination::Witness { url: target.trim_end_matches('/').to_owned(), db: db.to_owned() }
+    } else {
+        let dir = PathBuf::from(target);
+        fs::create_dir_all(&dir).with_context(|| format!("creating `{target}`"))?;
+        let held = latest_in(&dir, &key)?.map(|(checkpoint, _)| checkpoint);
+        Destination::Dir { dir, held }
+    };
+    let (sender, receiver) = mpsc::channel::<AddCheckpoint>();
+    let origin = key.name().to_owned();
+    std::thread::Builder::new().name("aecl-checkpoint-publisher".to_owned()).spawn(move || {
+        let mut destination = destination;
+        for request in receiver {
+            if let Err(error) = destination.publish(&request, &key, &origin) {
+                tracing::error!(error = format!("{error:#}"), "checkpoint not published");
+            }
+        }
+    })?;
+    Ok(Arc::new(Publisher { sender }))
+}
+
+/// Queues checkpoints for the publishing thread: the store's writer never waits on it.
+#[derive(Debug)]
+struct Publisher {
+    sender: mpsc::Sender<AddCheckpoint>,
+}
+
+impl CheckpointSink for Publisher {
+    fn publish(&self, request: AddCheckpoint) {
+        if self.sender.send(request).is_err() {
+            tracing::error!("the checkpoint publisher has stopped");
+        }
+    }
+}
+
+enum Destination {
+    Dir { dir: PathBuf, held: Option<Checkpoint> },
+    Witness { url: String, db: String },
+}
+
+impl Destination {
+    fn publish(&mut self, request: &AddCheckpoint, key: &VerifierKey, origin: &str) -> Result<()> {
+        match self {
+            Destination::Dir { dir, held } => {
+                let checkpoint = match accept(held.as_ref(), request, key, origin) {
+                    Ok(checkpoint) => checkpoint,
+                    // Checkpoints this directory missed (it was added later, or a write
+                    // failed): keep the new one; verification checks it against the store.
+                    Err(Refusal::Conflict { held: at, old_size }) if old_size > at => {
+                        tracing::warn!(at, old_size, "the checkpoint directory missed checkpoints");
+                        parse_and_verify_checkpoint(&request.checkpoint, key)?
+                    }
+                    Err(refusal) => bail!("{}: {refusal}", dir.display()),
+                };
+                write_new(dir, checkpoint.size, &request.to_text())?;
+                *held = Some(checkpoint);
+                Ok(())
+            }
+            Destination::Witness { url, db } => {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let endpoint = format!("{url}/add-checkpoint");
+                let (status, body) = runtime.block_on(http(&endpoint, Some(request.to_text())))?;
+                if status != 409 {
+                    return answered(status, &body, &endpoint);
+                }
+                // The witness holds an older checkpoint than the proof starts from: prove
+                // from its size with the leaves in the store, once.
+                let held: u64 = String::from_utf8_lossy(&body)
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{endpoint} answered 409 without its size"))?;
+                let size = parse_and_verify_checkpoint(&request.checkpoint, key)?.size;
+                if held > size {
+                    bail!(
+                        "the witness holds size {held}, ahead of this store's {size}: rolled back?"
+                    );
+                }
+                let proof = proof_from_db(db, held, size)?;
+                let retry =
+                    AddCheckpoint { old_size: held, proof, checkpoint: request.checkpoint.clone() };
+                let (status, body) = runtime.block_on(http(&endpoint, Some(retry.to_text())))?;
+                answered(status, &body, &endpoint)
+            }
+        }
+    }
+}
+
+fn answered(status: u16, body: &[u8], endpoint: &str) -> Result<()> {
+    if status == 200 {
+        return Ok(());
+    }
+    bail!("{endpoint} refused the checkpoint ({status}): {}", String::from_utf8_lossy(body).trim())
+}
+
+/// The consistency proof between the store's trees of `old` and `new` records.
+pub fn proof_from_db(db: &str, old: u64, new: u64) -> Result<Vec<Hash>> {
+    let reader = LogReader::open(db)?;
+    let mut stream = reader.stream(0);
+    let leaves = stream
+        .by_ref()
+        .take(usize::try_from(new)?)
+        .map(|(_, bytes, _)| aecl_audit::merkle::leaf_hash(&bytes))
+        .collect();
+    if let Some(error) = stream.error {
+        return Err(error.context("reading the log"));
+    }
+    MerkleTree::from_leaf_hashes(leaves)
+        .prove_consistency(old, new)
+        .context("the store holds fewer records than the checkpoint")
+}
+
+/// One HTTP/1.1 request: a POST of `body`, or a GET without one.
+async fn http(url: &str, body: Option<String>) -> Result<(u16, Bytes)> {
+    let builder = Request::builder().uri(url);
+    let request = match body {
+        Some(body) => builder.method("POST").body(Full::new(Bytes::from(body))),
+        None => builder.method("GET").body(Full::new(Bytes::new())),
+    }
+    .with_context(|| format!("a request to {url}"))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let response = client.request(request).await.with_context(|| format!("reaching {url}"))?;
+    let status = response.status().as_u16();
+    let limited = Limited::new(response.into_body(), MAX_BODY);
+    let bytes = limited.collect().await.map_err(|e| anyhow::anyhow!("reading {url}: {e}"))?;
+    Ok((status, bytes.to_bytes()))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WitnessArgs {
+    /// The address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// The log's public key: only checkpoints it signed are taken.
+    #[arg(long)]
+    key: String,
+    /// Where the accepted checkpoints are kept (one file each, never replaced).
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+/// What the witness holds: the latest accepted checkpoint and its add-checkpoint body.
+struct Witness {
+    key: VerifierKey,
+    dir: PathBuf,
+    held: Mutex<Option<(Checkpoint, String)>>,
+}
+
+/// `aecl witness`: `POST /add-checkpoint` takes a tlog-witness add-checkpoint body;
+/// `GET /checkpoint` answers the latest one held.
+pub fn run(args: &WitnessArgs) -> Result<ExitCode> {
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).try_init();
+    let key = crate::audit::verifier(&args.key)?;
+    fs::create_dir_all(&args.dir).with_context(|| format!("creating `{}`", args.dir.display()))?;
+    let held = latest_in(&args.dir, &key)?;
+    let witness = Arc::new(Witness { key, dir: args.dir.clone(), held: Mutex::new(held) });
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        #[expect(clippy::print_stdout, reason = "tells scripts and tests the port")]
+        {
+            println!("aecl witness: listening on http://{}", listener.local_addr()?);
+        }
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let witness = witness.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let witness = witness.clone();
+                    async move { Ok::<_, Infallible>(witness.answer(request).await) }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                if let Err(error) =
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service).await
+                {
+                    tracing::debug!(%error, "witness connection ended");
+                }
+            });
+        }
+    })
+}
+
+impl Witness {
+    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        match (request.method().as_str(), request.uri().path()) {
+            ("GET", "/checkpoint") => match self.held.lock().ok().and_then(|h| h.clone()) {
+                Some((_, text)) => reply(StatusCode::OK, text),
+                None => reply(StatusCode::NOT_FOUND, "no checkpoint yet\n".into()),
+            },
+            ("POST", "/add-checkpoint") => {
+                let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+                    Ok(body) => body.to_bytes(),
+                    Err(_) => return reply(StatusCode::PAYLOAD_TOO_LARGE, "too large\n".into()),
+                };
+                self.add(&body)
+            }
+            _ => reply(StatusCode::NOT_FOUND, "not found\n".into()),
+        }
+    }
+
+    fn add(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        let parsed = std::str::from_utf8(body).ok().map(AddCheckpoint::parse);
+        let Some(Ok(request)) = parsed else {
+            return reply(StatusCode::BAD_REQUEST, "not an add-checkpoint body\n".into());
+        };
+        let Ok(mut held) = self.held.lock() else {
+            return reply(StatusCode::INTERNAL_SERVER_ERROR, "poisoned\n".into());
+        };
+        let current = held.as_ref().map(|(checkpoint, _)| checkpoint);
+        match accept(current, &request, &self.key, self.key.name()) {
+            Ok(checkpoint) => {
+                let text = request.to_text();
+                if let Err(error) = write_new(&self.dir, checkpoint.size, &text) {
+                    tracing::error!(error = format!("{error:#}"), "cannot keep a checkpoint");
+                    return reply(StatusCode::INTERNAL_SERVER_ERROR, "not kept\n".into());
+                }
+                tracing::info!(size = checkpoint.size, "checkpoint accepted");
+                *held = Some((checkpoint, text));
+                reply(StatusCode::OK, String::new())
+            }
+            // As tlog-witness: 409 with the size held, so the log can prove from it.
+            Err(Refusal::Conflict { held, .. }) => {
+                let mut response = reply(StatusCode::CONFLICT, format!("{held}\n"));
+                if let Ok(value) = hyper::header::HeaderValue::from_str("text/x.tlog.size") {
+                    response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+                }
+                response
+            }
+            Err(refusal @ (Refusal::Unsigned(_) | Refusal::Origin(_))) => {
+                reply(StatusCode::FORBIDDEN, format!("{refusal}\n"))
+            }
+            Err(refusal @ Refusal::Inconsistent { .. }) => {
+                tracing::warn!(%refusal, "checkpoint refused");
+                reply(StatusCode::UNPROCESSABLE_ENTITY, format!("{refusal}\n"))
+            }
+        }
+    }
+}
+
+fn reply(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = status;
+    response
+}
