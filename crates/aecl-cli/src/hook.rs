@@ -147,10 +147,12 @@ fn read_stdin() -> Result<String> {
 }
 
 fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
-    let input = HookInput::parse(text, agent.event())?;
+    let mut input = HookInput::parse(text, agent.event())?;
     match (&args.policy, &args.agent, &args.server) {
         (Some(policy), Some(agent_id), _) => {
             let loaded = load_policy(policy)?;
+            let roots = aecl_engine::fs_paths::path_roots(&loaded.policy, &input.action());
+            resolve_paths(&mut input, roots.iter().map(String::as_str))?;
             let event = input.into_call_event(aecl_engine::new_id);
             let action = event.action.clone();
             let mut replayer = Replayer::new(&loaded.policy, Some(agent_id.clone()), now());
@@ -160,9 +162,32 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
                 .ok_or_else(|| anyhow!("the call was not decided"))?;
             Ok(HookOutcome::of(&action, &decided.verdict).into())
         }
-        (None, _, Some(server)) => ask_server(agent, server, args, input),
+        (None, _, Some(server)) => {
+            // The server cannot see this machine's filesystem: the resolutions travel with
+            // the call. Roots that are links are not known here; write them resolved.
+            resolve_paths(&mut input, std::iter::empty())?;
+            ask_server(agent, server, args, input)
+        }
         _ => bail!("give --policy DIR --agent ID, or --server URL"),
     }
+}
+
+/// Resolves every string of the tool's input on this machine's filesystem, from the
+/// agent's working directory (`cwd` in the hook input, else this process's), and the
+/// `roots` of the action's path constraints, into `aecl_resolved_paths`: the agent acts on
+/// this filesystem, so a link here decides where a write lands.
+fn resolve_paths<'a>(
+    input: &mut HookInput,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let here = std::env::current_dir().context("reading the working directory")?;
+    let cwd = match &input.cwd {
+        Some(cwd) => here.join(cwd),
+        None => here,
+    };
+    let view = aecl_engine::fs_paths::resolve_strings(&input.tool_input, roots, &cwd);
+    input.aecl_resolved_paths = aecl_policy::trace::resolved_paths_file(&view);
+    Ok(())
 }
 
 /// Asks `aecl serve`: Claude Code's hook endpoint for Claude Code, a client-executed

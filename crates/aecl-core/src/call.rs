@@ -7,6 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::canonical::canonical_json;
+use crate::resolved::PathView;
 
 /// Milliseconds since the Unix epoch. The core never reads a clock: callers pass `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -76,6 +77,11 @@ pub struct Call {
     /// Client-declared provenance per argument path.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub provenance: BTreeMap<String, DeclaredSource>,
+    /// What path strings resolve to on the filesystem the call acts on, when the adapter
+    /// that built the call could see it (`resolved.rs`). Not part of the digest: it is a
+    /// fact about the filesystem, not about what the agent asked for.
+    #[serde(skip_serializing_if = "PathView::is_unseen")]
+    pub paths: PathView,
 }
 
 /// SHA-256 of the canonical JSON of the fields that identify what a call does: agent, run,

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::path_glob::PathGlobs;
+use crate::resolved::PathView;
 use crate::shell::ShellRules;
 use crate::sql::SqlRules;
 use crate::verdict::Decision;
@@ -20,8 +22,12 @@ pub enum Constraint {
     /// A string of at most this many characters.
     MaxLength(usize),
     /// A path that, after lexical normalisation of `.`, `..` and repeated `/`, lies under one
-    /// of these roots. A relative path is taken relative to the first root.
+    /// of these roots. A relative path is taken relative to the first root. When an adapter
+    /// resolved the path on the filesystem (`Call::paths`), the resolution must lie under
+    /// a root too (as written, or as the adapter resolved the root).
     PathUnder(Vec<String>),
+    /// Glob lists matched against every form of a path (`path_glob.rs`).
+    PathGlob(PathGlobs),
     /// An `http` or `https` URL whose host is listed; `*.example.com` matches subdomains.
     UrlHosts(Vec<String>),
     /// E-mail addresses (one, or a comma-separated list) whose domains are listed;
@@ -46,8 +52,20 @@ pub struct ValueFacts {
 }
 
 impl Constraint {
-    /// Checks one value, appending violations and recording facts.
+    /// Checks one value lexically (no adapter resolved its paths), appending violations
+    /// and recording facts.
     pub fn check(&self, value: &Value, out: &mut Vec<Violation>, facts: &mut ValueFacts) {
+        self.check_with(value, &PathView::Unseen, out, facts);
+    }
+
+    /// Checks one value, with what the adapter found path strings to resolve to.
+    pub fn check_with(
+        &self,
+        value: &Value,
+        paths: &PathView,
+        out: &mut Vec<Violation>,
+        facts: &mut ValueFacts,
+    ) {
         match self {
             Constraint::Range { min, max } => check_range(*min, *max, value, out),
             Constraint::OneOf(allowed) => {
@@ -64,9 +82,15 @@ impl Constraint {
                 None => out.push(block("max_length", format!("expected a string, got {value}"))),
             },
             Constraint::PathUnder(roots) => match value.as_str() {
-                Some(path) => check_path(roots, path, out),
+                Some(path) => check_path(roots, path, paths, out),
                 None => {
                     out.push(block("path_under", format!("expected a path string, got {value}")))
+                }
+            },
+            Constraint::PathGlob(globs) => match value.as_str() {
+                Some(path) => globs.check(path, paths, out),
+                None => {
+                    out.push(block("path_glob", format!("expected a path string, got {value}")))
                 }
             },
             Constraint::UrlHosts(hosts) => match value.as_str() {
@@ -148,7 +172,7 @@ pub fn normalise_path(path: &str) -> Option<String> {
     Some(if absolute { format!("/{joined}") } else { joined })
 }
 
-fn check_path(roots: &[String], path: &str, out: &mut Vec<Violation>) {
+fn check_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<Violation>) {
     if path.contains('\0') {
         out.push(block("path_under", "path contains a NUL byte".to_owned()));
         return;
@@ -159,12 +183,9 @@ fn check_path(roots: &[String], path: &str, out: &mut Vec<Violation>) {
         out.push(block("path_under", format!("`{path}` climbs above the file system root")));
         return;
     };
-    let inside = roots.iter().any(|root| {
-        let root = normalise_path(root).unwrap_or_default();
-        let root = root.trim_end_matches('/');
-        normal == root || root.is_empty() || normal.starts_with(&format!("{root}/"))
-    });
-    if !inside {
+    let lexical_roots: Vec<String> =
+        roots.iter().map(|root| normalise_path(root).unwrap_or_default()).collect();
+    if !under_any(&lexical_roots, &normal) {
         out.push(block(
             "path_under",
             format!(
@@ -172,7 +193,55 @@ fn check_path(roots: &[String], path: &str, out: &mut Vec<Violation>) {
                 roots.join(", ")
             ),
         ));
+        return;
     }
+    // The path as written is inside; where it really points must be too.
+    let resolved = match paths.lookup(path) {
+        Ok(None) => return,
+        Ok(Some(resolved)) => resolved,
+        Err(reason) => {
+            out.push(block("path_under", reason));
+            return;
+        }
+    };
+    let Some(physical) = normalise_path(resolved).filter(|p| p.starts_with('/')) else {
+        out.push(block(
+            "path_under",
+            format!("`{path}` was resolved to `{resolved}`, which is not an absolute path"),
+        ));
+        return;
+    };
+    // A root that is itself a symbolic link counts by its resolution as well, when the
+    // adapter resolved it: a resolved path contains no links, so it can only be compared
+    // with a root in the same form.
+    let mut physical_roots = lexical_roots;
+    for root in roots {
+        if let Ok(Some(resolved_root)) = paths.lookup(root)
+            && let Some(normal_root) = normalise_path(resolved_root)
+        {
+            physical_roots.push(normal_root);
+        }
+    }
+    if !under_any(&physical_roots, &physical) {
+        out.push(block(
+            "path_under",
+            format!(
+                "`{path}` resolves on the filesystem to `{physical}` (through a symbolic link), \
+                 outside the allowed roots {}",
+                roots.join(", ")
+            ),
+        ));
+    }
+}
+
+/// Whether the normal absolute `path` is one of `roots` (normal forms) or lies below one.
+fn under_any(roots: &[String], path: &str) -> bool {
+    roots.iter().any(|root| {
+        let root = root.trim_end_matches('/');
+        root.is_empty()
+            || path == root
+            || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// Whether `host` (already lower-case) matches a pattern: exact, or `*.suffix` for any

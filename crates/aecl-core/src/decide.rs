@@ -229,7 +229,7 @@ impl<'a> Evaluation<'a> {
             arg.path.for_each_value(args, &mut |value| {
                 for constraint in &arg.constraints {
                     violations.clear();
-                    constraint.check(value, &mut violations, &mut facts);
+                    constraint.check_with(value, &self.call.paths, &mut violations, &mut facts);
                     for v in violations.drain(..) {
                         let rule = format!("arguments.{}", v.rule);
                         let field = Some(arg.path.to_string());

@@ -187,6 +187,7 @@ impl<S: Store> Engine<S> {
             nonce: None,
             scope: Scope::default(),
             provenance: Default::default(),
+            paths: Default::default(),
         };
         let undo = Compensating { connector, effect: &effect, token: &token };
         let executed = self.execute(call, &undo).await?;

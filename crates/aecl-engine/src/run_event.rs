@@ -74,6 +74,7 @@ pub fn call_event(call: &Call) -> CallEvent {
         nonce: call.nonce.clone(),
         scope,
         provenance,
+        resolved_paths: aecl_policy::trace::resolved_paths_file(&call.paths),
     }
 }
 

@@ -342,6 +342,7 @@ mod tests {
             nonce: None,
             scope: Default::default(),
             provenance: BTreeMap::new(),
+            paths: Default::default(),
         }
     }
 

@@ -54,6 +54,11 @@ pub struct GatewayConfig {
     pub redact: Vec<FieldPath>,
     /// The time of tool-definition pins and change requests (the engine's clock).
     pub clock: Arc<dyn Clock>,
+    /// The working directory of a wrapped server that shares this machine's filesystem
+    /// (a local command over stdio): every string argument is resolved there, links
+    /// followed, before the decision (`aecl_engine::fs_paths`). `None` for a remote server,
+    /// whose filesystem the gateway cannot see: path constraints are then lexical alone.
+    pub resolve_paths_from: Option<std::path::PathBuf>,
 }
 
 /// The gateway over an engine on store `S` and one wrapped server.
@@ -264,6 +269,14 @@ impl<S: Store + 'static> Gateway<S> {
     }
 
     fn call_of(&self, action: &str, args: Value) -> Call {
+        // A few `lstat`s per string argument: cheap enough to run on the async thread.
+        let paths = match &self.config.resolve_paths_from {
+            Some(cwd) => {
+                let roots = aecl_engine::fs_paths::path_roots(&self.engine.policy(), action);
+                aecl_engine::fs_paths::resolve_strings(&args, roots.iter().map(String::as_str), cwd)
+            }
+            None => aecl_core::PathView::Unseen,
+        };
         Call {
             id: new_id(),
             agent: self.config.agent.clone(),
@@ -274,6 +287,7 @@ impl<S: Store + 'static> Gateway<S> {
             nonce: None,
             scope: Default::default(),
             provenance: Default::default(),
+            paths,
         }
     }
 

@@ -331,14 +331,33 @@ pub struct ArgFile {
     pub max: Option<f64>,
     pub one_of: Option<Vec<Value>>,
     pub max_length: Option<usize>,
-    /// Allowed roots; `..` and `//` are normalised first.
+    /// Allowed roots; `..` and `//` are normalised first, and where an adapter resolved
+    /// the path on the filesystem, its resolution must lie under a root too.
     pub path_under: Option<Vec<String>>,
+    /// Globs matched against every form of the path (as written, normalised, resolved).
+    pub path_glob: Option<PathGlobFile>,
     /// Allowed URL hosts; `*.example.com` for subdomains.
     pub url_hosts: Option<Vec<String>>,
     /// Allowed e-mail domains; `*.example.com` for subdomains.
     pub email_domains: Option<Vec<String>>,
     pub sql: Option<SqlFile>,
     pub shell: Option<ShellFile>,
+}
+
+/// `path_glob = { block = [...], require_approval = [...] }`: `*` matches any characters
+/// including `/`, and `DIR/*` also matches `DIR` itself.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathGlobFile {
+    /// A path matching one of these is blocked.
+    #[serde(default)]
+    pub block: Vec<String>,
+    /// A path matching one of these needs a human's approval.
+    #[serde(default)]
+    pub require_approval: Vec<String>,
+    /// Whether letters match in either case; default `true` (a case-insensitive filesystem
+    /// opens `.GIT/config` as `.git/config`).
+    pub case_insensitive: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -16,8 +16,10 @@ use aecl_core::{Decision, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
 use crate::error::PolicyError;
-use crate::trace::CallEvent;
+use crate::trace::{CallEvent, ResolvedPathFile};
 
 /// A pre-tool hook's input. Unknown fields are accepted, since the agents add fields over
 /// time (Codex sends `turn_id` and `model`, Gemini CLI `timestamp`).
@@ -39,6 +41,11 @@ pub struct HookInput {
     /// Gemini CLI's description of an MCP tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_context: Option<McpContext>,
+    /// Added by `aecl hook` on the agent's machine (the agents never send it): what each
+    /// string of `tool_input` resolves to on the agent's filesystem, relative to `cwd`.
+    /// Absent, path constraints are checked lexically alone (`CallEvent::resolved_paths`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aecl_resolved_paths: Option<BTreeMap<String, ResolvedPathFile>>,
 }
 
 /// Which MCP server a Gemini CLI tool comes from (its connection details are ignored).
@@ -119,6 +126,7 @@ impl HookInput {
             nonce: None,
             scope: None,
             provenance: Default::default(),
+            resolved_paths: self.aecl_resolved_paths,
         }
     }
 }

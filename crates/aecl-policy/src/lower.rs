@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use aecl_core::Decision;
 use aecl_core::constraint::Constraint;
 use aecl_core::path::FieldPath;
+use aecl_core::path_glob::PathGlobs;
 use aecl_core::policy::{
     ActionSpec, AgentManifest, ApprovalSpec, ArgSchema, ArgSpec, Budgets, ContextRule,
     CustomRiskFactor, DataClass, DataFlowSettings, EffectClass, IntentSettings, OutputSpec,
@@ -493,6 +494,22 @@ fn lower_constraints(
             ));
         }
         out.push(Constraint::PathUnder(roots));
+    }
+    if let Some(globs) = &arg.path_glob {
+        if globs.block.is_empty() && globs.require_approval.is_empty() {
+            problems.push(
+                ctx.problem(
+                    &here("path_glob"),
+                    "`path_glob` must list at least one pattern in `block` or `require_approval`"
+                        .to_owned(),
+                ),
+            );
+        }
+        let case_insensitive = globs.case_insensitive.unwrap_or(true);
+        match PathGlobs::new(&globs.block, &globs.require_approval, case_insensitive) {
+            Ok(compiled) => out.push(Constraint::PathGlob(compiled)),
+            Err(message) => problems.push(ctx.problem(&here("path_glob"), message)),
+        }
     }
     if let Some(hosts) = hosts {
         out.push(Constraint::UrlHosts(hosts));

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use aecl_core::call::{Call, DeclaredSource, Scope};
+use aecl_core::resolved::{PathView, Resolution};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -47,6 +48,59 @@ pub struct CallEvent {
     /// Client-declared provenance per argument path: `user`, `trusted_tool` or `untrusted`.
     #[serde(default)]
     pub provenance: BTreeMap<String, DeclaredSourceName>,
+    /// What each path string in the arguments resolves to on the filesystem the call acts
+    /// on, filled by an adapter that sees it (`aecl hook` on the agent's machine): the
+    /// string as written → `{"path": "/physical/path"}` or `{"failed": "why"}`. Absent
+    /// when no adapter resolved: path constraints are then checked lexically alone. Present,
+    /// a path-constrained value without an entry or with `failed` is blocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_paths: Option<BTreeMap<String, ResolvedPathFile>>,
+}
+
+/// One path string's resolution on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvedPathFile {
+    /// The absolute physical path.
+    Path(String),
+    /// Why it could not be resolved.
+    Failed(String),
+}
+
+/// The core's view of resolutions read from the wire.
+pub fn path_view(resolved: &Option<BTreeMap<String, ResolvedPathFile>>) -> PathView {
+    match resolved {
+        None => PathView::Unseen,
+        Some(map) => PathView::Seen(
+            map.iter()
+                .map(|(written, file)| {
+                    let resolution = match file {
+                        ResolvedPathFile::Path(path) => Resolution::Path(path.clone()),
+                        ResolvedPathFile::Failed(why) => Resolution::Failed(why.clone()),
+                    };
+                    (written.clone(), resolution)
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The wire form of the core's view of resolutions.
+pub fn resolved_paths_file(view: &PathView) -> Option<BTreeMap<String, ResolvedPathFile>> {
+    match view {
+        PathView::Unseen => None,
+        PathView::Seen(map) => Some(
+            map.iter()
+                .map(|(written, resolution)| {
+                    let file = match resolution {
+                        Resolution::Path(path) => ResolvedPathFile::Path(path.clone()),
+                        Resolution::Failed(why) => ResolvedPathFile::Failed(why.clone()),
+                    };
+                    (written.clone(), file)
+                })
+                .collect(),
+        ),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -123,6 +177,7 @@ impl CallEvent {
                     (path.clone(), source)
                 })
                 .collect(),
+            paths: path_view(&self.resolved_paths),
         }
     }
 }

@@ -5,10 +5,12 @@
 mod audit;
 mod check;
 mod eval;
+mod fs_operations;
 mod hook;
 mod mcp;
 mod mcp_servers;
 mod mcp_upstream;
+mod paths;
 mod reconcile;
 mod replay;
 mod rollback;

@@ -132,6 +132,7 @@ pub fn call(action: &str, args: Value) -> Call {
         nonce: None,
         scope: Default::default(),
         provenance: Default::default(),
+        paths: Default::default(),
     }
 }
 

@@ -50,3 +50,62 @@ fn ranges_and_enumerations() {
     assert!(violations(&one_of, json!("EUR")).is_empty());
     assert!(!violations(&one_of, json!("eur")).is_empty());
 }
+
+fn seen(entries: &[(&str, Result<&str, &str>)]) -> PathView {
+    use crate::resolved::Resolution;
+    PathView::Seen(
+        entries
+            .iter()
+            .map(|(written, r)| {
+                let resolution = match r {
+                    Ok(p) => Resolution::Path((*p).to_owned()),
+                    Err(e) => Resolution::Failed((*e).to_owned()),
+                };
+                ((*written).to_owned(), resolution)
+            })
+            .collect(),
+    )
+}
+
+fn violations_seen(constraint: &Constraint, value: &str, paths: &PathView) -> Vec<String> {
+    let mut out = Vec::new();
+    constraint.check_with(&json!(value), paths, &mut out, &mut ValueFacts::default());
+    out.into_iter().map(|v| v.message).collect()
+}
+
+#[test]
+fn a_resolution_outside_the_roots_blocks_a_path_written_inside() {
+    let c = Constraint::PathUnder(vec!["/ws".to_owned()]);
+    let paths = seen(&[
+        ("/ws/outlink/x", Ok("/outside/x")),
+        ("/ws/in", Ok("/ws/in")),
+        ("/ws/loop/x", Err("more than 40 symbolic links")),
+    ]);
+    let out = violations_seen(&c, "/ws/outlink/x", &paths);
+    assert!(out.len() == 1 && out[0].contains("/outside/x"), "{out:?}");
+    assert!(violations_seen(&c, "/ws/in", &paths).is_empty());
+    assert!(violations_seen(&c, "/ws/loop/x", &paths)[0].contains("symbolic links"));
+    // Seen but absent: the adapter did not resolve it, so where it points is unknown.
+    assert!(violations_seen(&c, "/ws/other", &paths)[0].contains("not resolved"));
+    // Unseen: the lexical check alone.
+    assert!(violations_seen(&c, "/ws/outlink/x", &PathView::Unseen).is_empty());
+}
+
+#[test]
+fn a_resolution_never_loosens_the_lexical_check() {
+    let c = Constraint::PathUnder(vec!["/ws".to_owned()]);
+    let paths = seen(&[("/etc/passwd", Ok("/ws/passwd")), ("/ws-evil/x", Ok("/ws/x"))]);
+    assert_eq!(violations_seen(&c, "/etc/passwd", &paths).len(), 1);
+    assert_eq!(violations_seen(&c, "/ws-evil/x", &paths).len(), 1);
+}
+
+#[test]
+fn a_root_that_is_a_link_counts_by_its_resolution() {
+    let c = Constraint::PathUnder(vec!["/ws".to_owned()]);
+    let paths = seen(&[("/ws/a", Ok("/data/ws/a")), ("/ws", Ok("/data/ws"))]);
+    assert!(violations_seen(&c, "/ws/a", &paths).is_empty());
+    let unrooted = seen(&[("/ws/a", Ok("/data/ws/a"))]);
+    assert_eq!(violations_seen(&c, "/ws/a", &unrooted).len(), 1);
+    let relative = seen(&[("/ws/a", Ok("data/ws/a"))]);
+    assert!(violations_seen(&c, "/ws/a", &relative)[0].contains("not an absolute path"));
+}

@@ -188,6 +188,7 @@ fn decide_case(loaded: &LoadedPolicy, case: &Case, run_id: &str) -> Verdict {
                 (path.clone(), source)
             })
             .collect(),
+        paths: Default::default(),
     };
     decide(policy, &call, &run, NOW)
 }

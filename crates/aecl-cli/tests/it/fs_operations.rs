@@ -1,0 +1,103 @@
+//! An action's operation is its catalog entry's, end to end through `aecl serve` and the
+//! `fs` connector: an action declared `read` reads, and a call passing `op: "delete"` or
+//! `op: "write"` is blocked at validation (`arguments.operation_mismatch`) with the file
+//! untouched. Under a `monitor` manifest, which lets blocked calls run, the connector
+//! itself refuses the other operation: the file is still untouched.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::rollback::http;
+use crate::serve::{issue, keys, serve};
+use crate::{temp_dir, write};
+
+const CATALOG: &str = r#"
+[actions.read_file]
+description = "Read one file of the shared folder."
+effect = "read"
+connector = "files"
+
+[actions.read_file.output]
+trust = "trusted"
+"#;
+
+const READER: &str = r#"
+agent_id = "reader"
+allowed_actions = ["read_file"]
+"#;
+
+const WATCHED: &str = r#"
+agent_id = "watched"
+mode = "monitor"
+allowed_actions = ["read_file"]
+"#;
+
+fn execute(address: &str, token: &str, id: &str, args: Value) -> Value {
+    let call = json!({ "run": format!("run-{id}"), "id": id, "action": "read_file", "args": args });
+    let (status, answer) = http(address, "/v1/execute", token, &[], &call);
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn policy(dir: &Path) -> (String, String) {
+    let policy = dir.join("policy");
+    write(&policy, "policy.toml", "mode = \"enforce\"\n");
+    write(&policy, "catalog.toml", CATALOG);
+    write(&policy, "agents/reader.toml", READER);
+    write(&policy, "agents/watched.toml", WATCHED);
+    let root = dir.join("shared");
+    std::fs::create_dir_all(&root).unwrap();
+    let connectors = write(
+        dir,
+        "connectors.toml",
+        &format!(
+            "[connectors.files]\nkind = \"fs\"\nroots = [\"{}\"]\nundo_dir = \"undo\"\n",
+            root.display()
+        ),
+    );
+    (policy.display().to_string(), connectors.display().to_string())
+}
+
+#[test]
+fn a_read_action_never_deletes_or_writes_whatever_op_the_agent_passes() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let (policy, connectors) = policy(dir.path());
+    let file = dir.path().join("shared/notes.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let reader = issue(dir.path(), &["--agent", "reader", "--policy", &policy]);
+    let watched = issue(dir.path(), &["--agent", "watched", "--policy", &policy]);
+    let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
+
+    let read = execute(&address, &reader, "c1", json!({ "path": "notes.txt" }));
+    assert_eq!(read["decision"], "allow", "{read}");
+    assert_eq!(read["effect"]["result"]["content"], "keep me", "{read}");
+
+    for (id, args) in [
+        ("c2", json!({ "op": "delete", "path": "notes.txt" })),
+        ("c3", json!({ "op": "write", "path": "notes.txt", "content": "pwned" })),
+    ] {
+        let answer = execute(&address, &reader, id, args.clone());
+        assert_eq!(answer["decision"], "block", "{answer}");
+        let reasons = answer["reasons"].as_array().unwrap();
+        let mismatch = reasons
+            .iter()
+            .find(|r| r["rule"] == "arguments.operation_mismatch")
+            .unwrap_or_else(|| panic!("no operation_mismatch reason: {answer}"));
+        assert_eq!(mismatch["stage"], "arguments", "{answer}");
+        let op = args["op"].as_str().unwrap();
+        let message = mismatch["message"].as_str().unwrap();
+        assert!(message.contains("`read`") && message.contains(op), "{answer}");
+        assert!(answer.get("effect").is_none_or(Value::is_null), "nothing ran: {answer}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me", "{args}");
+    }
+
+    // Monitor mode records the block and lets the call through: the connector refuses.
+    let answer = execute(&address, &watched, "c4", json!({ "op": "delete", "path": "notes.txt" }));
+    assert_eq!(answer["effect"]["state"], "failed", "{answer}");
+    let error = answer["effect"]["error"].as_str().unwrap();
+    assert!(error.starts_with("operation_mismatch:"), "{answer}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    assert!(dir.path().join("shared/notes.txt").is_file());
+}

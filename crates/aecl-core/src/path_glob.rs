@@ -1,0 +1,182 @@
+//! Path globs: `path_glob = { block = ["*/.git/*"], require_approval = ["*/.env"] }` on a
+//! path argument. Unlike Cedar's `like`, which compares the text as sent, a path glob is
+//! matched against every form the path takes, so spelling a path another way does not
+//! slip past it:
+//!
+//! - the path as written, without trailing slashes;
+//! - its lexical normal form (`.`, `..` and repeated `/` removed), and for a relative
+//!   path the same with a leading `/`, so `*/.git/*` sees `.git/config` too;
+//! - its resolution on the filesystem, when an adapter resolved it (`resolved.rs`).
+//!
+//! A pattern ending in `/*` or `/**` also matches the directory itself: `*/.git/*` matches
+//! `/ws/.git`, which a recursive delete or a rename acts on as a whole. Matching is
+//! case-insensitive unless the rule says `case_insensitive = false`: on a case-insensitive
+//! filesystem (macOS, Windows, a mounted FAT volume) `/ws/.GIT/config` is `.git/config`,
+//! and for a deny list matching too much only asks or blocks more.
+//!
+//! `*` and `**` both match any characters including `/` (as Cedar's `like` does), `?` one
+//! character, `[abc]` a class and `{a,b}` alternatives (globset's syntax).
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::constraint::{Violation, normalise_path};
+use crate::resolved::PathView;
+use crate::verdict::Decision;
+
+/// The glob lists of one path argument, compiled.
+#[derive(Debug, Clone)]
+pub struct PathGlobs {
+    lists: Vec<GlobList>,
+    case_insensitive: bool,
+}
+
+#[derive(Debug, Clone)]
+struct GlobList {
+    decision: Decision,
+    /// The patterns as written, for messages.
+    patterns: Vec<String>,
+    set: GlobSet,
+    /// For each glob of `set`, the index of the pattern it came from (a `DIR/*` pattern
+    /// compiles to two globs).
+    origin: Vec<usize>,
+}
+
+impl PathGlobs {
+    /// Compiles the lists; the error names the pattern that does not parse.
+    pub fn new(
+        block: &[String],
+        require_approval: &[String],
+        case_insensitive: bool,
+    ) -> Result<PathGlobs, String> {
+        let lists = [(Decision::Block, block), (Decision::RequireApproval, require_approval)]
+            .into_iter()
+            .filter(|(_, patterns)| !patterns.is_empty())
+            .map(|(decision, patterns)| GlobList::new(decision, patterns, case_insensitive))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PathGlobs { lists, case_insensitive })
+    }
+
+    pub fn case_insensitive(&self) -> bool {
+        self.case_insensitive
+    }
+
+    /// Checks one path value, appending a violation per list with a matching pattern.
+    pub fn check(&self, written: &str, paths: &PathView, out: &mut Vec<Violation>) {
+        if written.contains('\0') {
+            out.push(violation(Decision::Block, "path contains a NUL byte".to_owned()));
+            return;
+        }
+        let mut forms: Vec<String> = Vec::with_capacity(4);
+        let trimmed = written.trim_end_matches('/');
+        forms.push(if trimmed.is_empty() { written.to_owned() } else { trimmed.to_owned() });
+        if let Some(normal) = normalise_path(written) {
+            if !written.starts_with('/') {
+                forms.push(format!("/{normal}"));
+            }
+            forms.push(normal);
+        }
+        match paths.lookup(written) {
+            Ok(None) => {}
+            Ok(Some(resolved)) => forms.push(resolved.to_owned()),
+            Err(reason) => out.push(violation(Decision::Block, reason)),
+        }
+        for list in &self.lists {
+            let hit = forms
+                .iter()
+                .find_map(|form| list.set.matches(form.as_str()).first().map(|&glob| (form, glob)));
+            if let Some((form, glob)) = hit {
+                let pattern = list
+                    .origin
+                    .get(glob)
+                    .and_then(|&i| list.patterns.get(i))
+                    .map_or("?", String::as_str);
+                let shown = if form == written {
+                    format!("`{written}`")
+                } else {
+                    format!("`{written}` (as `{form}`)")
+                };
+                out.push(violation(list.decision, format!("{shown} matches `{pattern}`")));
+            }
+        }
+    }
+}
+
+impl GlobList {
+    fn new(
+        decision: Decision,
+        patterns: &[String],
+        case_insensitive: bool,
+    ) -> Result<GlobList, String> {
+        let mut builder = GlobSetBuilder::new();
+        let mut origin = Vec::new();
+        for (i, pattern) in patterns.iter().enumerate() {
+            let mut texts = vec![pattern.as_str()];
+            // `DIR/*` and `DIR/**` also name `DIR` itself.
+            if let Some(dir) = pattern.strip_suffix("/**").or_else(|| pattern.strip_suffix("/*"))
+                && !dir.is_empty()
+            {
+                texts.push(dir);
+            }
+            for text in texts {
+                let glob = GlobBuilder::new(text)
+                    .case_insensitive(case_insensitive)
+                    .literal_separator(false)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|e| format!("glob `{pattern}`: {e}"))?;
+                builder.add(glob);
+                origin.push(i);
+            }
+        }
+        let set = builder.build().map_err(|e| format!("globs {patterns:?}: {e}"))?;
+        Ok(GlobList { decision, patterns: patterns.to_vec(), set, origin })
+    }
+}
+
+fn violation(decision: Decision, message: String) -> Violation {
+    Violation { rule: "path_glob", decision, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::resolved::Resolution;
+
+    fn decisions(globs: &PathGlobs, written: &str, paths: &PathView) -> Vec<Decision> {
+        let mut out = Vec::new();
+        globs.check(written, paths, &mut out);
+        out.into_iter().map(|v| v.decision).collect()
+    }
+
+    #[test]
+    fn dir_star_matches_the_directory_itself_in_any_case() {
+        let globs = PathGlobs::new(&["*/.git/*".to_owned()], &[], true).unwrap();
+        for path in ["/ws/.git", "/ws/.git/", "/ws/.GIT/config", "/ws/.Git//hooks/x", ".git"] {
+            assert_eq!(decisions(&globs, path, &PathView::Unseen), [Decision::Block], "{path}");
+        }
+        for path in ["/ws/.gitignore", "/ws/git/x", "/ws/a.git2/x"] {
+            assert!(decisions(&globs, path, &PathView::Unseen).is_empty(), "{path}");
+        }
+        let exact = PathGlobs::new(&["*/.git/*".to_owned()], &[], false).unwrap();
+        assert!(decisions(&exact, "/ws/.GIT/config", &PathView::Unseen).is_empty());
+    }
+
+    #[test]
+    fn the_resolved_form_is_matched_and_a_failed_resolution_blocks() {
+        let globs = PathGlobs::new(&[], &["/etc/*".to_owned()], true).unwrap();
+        let view = PathView::Seen(BTreeMap::from([
+            ("ws/link".to_owned(), Resolution::Path("/etc/passwd".to_owned())),
+            ("ws/loop".to_owned(), Resolution::Failed("symlink loop".to_owned())),
+        ]));
+        assert_eq!(decisions(&globs, "ws/link", &view), [Decision::RequireApproval]);
+        assert_eq!(decisions(&globs, "ws/loop", &view), [Decision::Block]);
+        assert_eq!(decisions(&globs, "ws/../../etc/shadow", &view), [Decision::Block]);
+    }
+
+    #[test]
+    fn a_bad_pattern_is_an_error() {
+        assert!(PathGlobs::new(&["a[".to_owned()], &[], true).is_err());
+    }
+}

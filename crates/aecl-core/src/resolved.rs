@@ -1,0 +1,84 @@
+//! Where path arguments really point: what an adapter that sees the filesystem found each
+//! path string to resolve to, carried into `decide` as an input (like the clock).
+//!
+//! The core does no I/O, so it cannot follow a symbolic link: `work/outlink/x` with
+//! `work/outlink -> /outside` looks inside `work` to any lexical check. An adapter that
+//! sees the filesystem the call will act on (the agent hook on the agent's machine, the MCP
+//! gateway in front of a local server, a connector) resolves every path string first and
+//! puts the answers in `Call::paths`. The path constraints then check both the path as
+//! written and its resolution, so a resolution can only tighten a verdict.
+//!
+//! - `PathView::Unseen`: no adapter saw the filesystem (a remote server, a replayed trace
+//!   without resolutions): the lexical check applies alone.
+//! - `PathView::Seen(map)`: the adapter saw the filesystem. A path-constrained value with
+//!   no entry, or whose resolution failed (a symlink loop, a path too long, an unreadable
+//!   directory), is blocked with the reason.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// What the adapter that built a call saw of the filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathView {
+    /// Nothing: path constraints are checked lexically alone.
+    #[default]
+    Unseen,
+    /// The filesystem was visible: each path string as written (the argument value,
+    /// byte for byte) and what it resolved to.
+    Seen(BTreeMap<String, Resolution>),
+}
+
+/// What one path string resolved to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The absolute physical path: symbolic links in the longest existing prefix followed,
+    /// `..` taken physically, the components that do not exist appended lexically.
+    Path(String),
+    /// Why it could not be resolved; a path constraint on it blocks.
+    Failed(String),
+}
+
+impl PathView {
+    pub fn is_unseen(&self) -> bool {
+        matches!(self, PathView::Unseen)
+    }
+
+    /// The resolution of `written`: `Ok(None)` when no adapter saw the filesystem,
+    /// `Ok(Some(path))` when it resolved, and `Err(reason)` when the adapter saw the
+    /// filesystem but could not resolve it (or did not try).
+    pub fn lookup(&self, written: &str) -> Result<Option<&str>, String> {
+        match self {
+            PathView::Unseen => Ok(None),
+            PathView::Seen(map) => match map.get(written) {
+                Some(Resolution::Path(path)) => Ok(Some(path.as_str())),
+                Some(Resolution::Failed(reason)) => {
+                    Err(format!("`{written}` could not be resolved: {reason}"))
+                }
+                None => Err(format!(
+                    "`{written}` was not resolved on the filesystem the call acts on, so where \
+                     it points is unknown"
+                )),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_tells_unseen_resolved_failed_and_missing_apart() {
+        assert_eq!(PathView::Unseen.lookup("/a"), Ok(None));
+        let view = PathView::Seen(BTreeMap::from([
+            ("a".to_owned(), Resolution::Path("/w/a".to_owned())),
+            ("l".to_owned(), Resolution::Failed("symlink loop".to_owned())),
+        ]));
+        assert_eq!(view.lookup("a"), Ok(Some("/w/a")));
+        assert!(view.lookup("l").unwrap_err().contains("symlink loop"));
+        assert!(view.lookup("b").unwrap_err().contains("not resolved"));
+    }
+}

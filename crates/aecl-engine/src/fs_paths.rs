@@ -1,0 +1,215 @@
+//! Resolving path arguments on the filesystem a call will act on, for the adapters that see
+//! it (the agent hook, the MCP gateway in front of a local server, the connectors). The
+//! result goes into `Call::paths`; `aecl_core::resolved` says how `decide` uses it.
+//!
+//! A path is resolved the way the kernel walks it, component by component from `/` (or
+//! from the working directory for a relative path):
+//!
+//! - a symbolic link in the existing prefix is replaced by its target, which is walked in
+//!   turn (an absolute target restarts at `/`), so chains of links are followed;
+//! - `..` goes to the parent of what has been resolved so far, so `link/..` is the parent
+//!   of the link's target, not the directory holding the link (physical, not lexical);
+//! - once a component does not exist, it and the rest are appended lexically (a `..`
+//!   there drops the last appended component), since nothing below a missing name can be
+//!   a link yet. A final component that is a link is followed too, which for a call that
+//!   acts on the link itself (unlink) is stricter than needed, never looser.
+//!
+//! The work is bounded: at most [`MAX_LINKS`] links (the kernel's limit, so a loop is an
+//! error), paths of at most [`MAX_PATH_BYTES`], and [`MAX_STRINGS`] strings per call. What
+//! is not resolved has no entry, and a path constraint on it blocks.
+//!
+//! The answer describes the filesystem at the moment of the check. A link swapped in
+//! between the check and the use is the executor's to refuse (the fs connector opens with
+//! `openat2` and `RESOLVE_BENEATH`).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
+use std::io::ErrorKind;
+use std::path::{Component, Path, PathBuf};
+
+use aecl_core::resolved::{PathView, Resolution};
+use serde_json::Value;
+
+/// Symbolic links followed in one path before it counts as a loop (Linux's `MAXSYMLINKS`).
+pub const MAX_LINKS: usize = 40;
+/// Longest path string resolved, and longest link target read (Linux's `PATH_MAX`).
+pub const MAX_PATH_BYTES: usize = 4096;
+/// Strings of one call's arguments resolved; the rest are left without an entry.
+pub const MAX_STRINGS: usize = 1024;
+
+/// Why a path could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("more than {MAX_LINKS} symbolic links (a loop?) at `{0}`")]
+    TooManyLinks(String),
+    #[error("longer than {MAX_PATH_BYTES} bytes")]
+    TooLong,
+    #[error("contains a NUL byte")]
+    Nul,
+    #[error("the working directory `{0}` is not absolute")]
+    RelativeCwd(String),
+    #[error("`{path}` cannot be examined: {error}")]
+    Unreadable { path: String, error: String },
+    #[error("resolves to a path that is not UTF-8")]
+    NotUtf8,
+}
+
+/// One step of the walk.
+enum Step {
+    Root,
+    Parent,
+    Name(OsString),
+}
+
+fn steps_of(path: &Path, out: &mut VecDeque<Step>, front: bool) {
+    let steps: Vec<Step> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::RootDir => Some(Step::Root),
+            Component::ParentDir => Some(Step::Parent),
+            Component::Normal(name) => Some(Step::Name(name.to_owned())),
+            Component::CurDir | Component::Prefix(_) => None,
+        })
+        .collect();
+    if front {
+        for step in steps.into_iter().rev() {
+            out.push_front(step);
+        }
+    } else {
+        out.extend(steps);
+    }
+}
+
+/// Resolves `written` as the kernel would from the working directory `cwd` (absolute):
+/// the physical path of its longest existing prefix with the rest appended lexically.
+pub fn resolve_path(cwd: &Path, written: &str) -> Result<String, ResolveError> {
+    if written.contains('\0') {
+        return Err(ResolveError::Nul);
+    }
+    if written.len() > MAX_PATH_BYTES {
+        return Err(ResolveError::TooLong);
+    }
+    let mut pending = VecDeque::new();
+    if !written.starts_with('/') {
+        if !cwd.is_absolute() {
+            return Err(ResolveError::RelativeCwd(cwd.display().to_string()));
+        }
+        steps_of(cwd, &mut pending, false);
+    }
+    steps_of(Path::new(written), &mut pending, false);
+    let mut resolved = PathBuf::from("/");
+    let mut missing: Vec<OsString> = Vec::new();
+    let mut links = 0usize;
+    while let Some(step) = pending.pop_front() {
+        let name = match step {
+            Step::Root => {
+                resolved = PathBuf::from("/");
+                missing.clear();
+                continue;
+            }
+            Step::Parent => {
+                if missing.pop().is_none() {
+                    resolved.pop();
+                }
+                continue;
+            }
+            Step::Name(name) => name,
+        };
+        if !missing.is_empty() {
+            missing.push(name);
+            continue;
+        }
+        let candidate = resolved.join(&name);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(ResolveError::TooManyLinks(candidate.display().to_string()));
+                }
+                let target =
+                    std::fs::read_link(&candidate).map_err(|e| unreadable(&candidate, e))?;
+                if target.as_os_str().len() > MAX_PATH_BYTES {
+                    return Err(ResolveError::TooLong);
+                }
+                // The target's components replace the link's; an absolute target starts
+                // with `Root`, a relative one continues from the link's directory.
+                steps_of(&target, &mut pending, true);
+            }
+            Ok(_) => resolved = candidate,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                missing.push(name);
+            }
+            Err(e) => return Err(unreadable(&candidate, e)),
+        }
+    }
+    for name in missing {
+        resolved.push(name);
+    }
+    resolved.into_os_string().into_string().map_err(|_| ResolveError::NotUtf8)
+}
+
+fn unreadable(path: &Path, error: std::io::Error) -> ResolveError {
+    ResolveError::Unreadable { path: path.display().to_string(), error: error.to_string() }
+}
+
+/// Resolves every string of `args` (any of them may be a path; only those a path
+/// constraint names are checked) and the `extra` strings (for example the roots of the
+/// action's path constraints, which may be links themselves), from `cwd`. Strings that
+/// cannot be paths (longer than [`MAX_PATH_BYTES`], or holding a NUL or a line break) and
+/// strings past [`MAX_STRINGS`] get no entry.
+pub fn resolve_strings<'b>(
+    args: &Value,
+    extra: impl IntoIterator<Item = &'b str>,
+    cwd: &Path,
+) -> PathView {
+    let mut strings: Vec<&str> = Vec::new();
+    collect_strings(args, &mut strings);
+    let mut map = BTreeMap::new();
+    for written in strings {
+        insert_resolution(&mut map, written, cwd);
+    }
+    for written in extra {
+        insert_resolution(&mut map, written, cwd);
+    }
+    PathView::Seen(map)
+}
+
+/// The roots of every `path_under` constraint of `action` in `policy`: an adapter
+/// resolves them too, since a root may itself be a link.
+pub fn path_roots(policy: &aecl_core::Policy, action: &str) -> Vec<String> {
+    let Some(spec) = policy.actions.get(action) else { return Vec::new() };
+    spec.args
+        .iter()
+        .flat_map(|arg| &arg.constraints)
+        .filter_map(|constraint| match constraint {
+            aecl_core::constraint::Constraint::PathUnder(roots) => Some(roots.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn insert_resolution(map: &mut BTreeMap<String, Resolution>, written: &str, cwd: &Path) {
+    if map.len() >= MAX_STRINGS
+        || written.is_empty()
+        || written.len() > MAX_PATH_BYTES
+        || written.contains(['\0', '\n', '\r'])
+        || map.contains_key(written)
+    {
+        return;
+    }
+    let resolution = match resolve_path(cwd, written) {
+        Ok(path) => Resolution::Path(path),
+        Err(e) => Resolution::Failed(e.to_string()),
+    };
+    map.insert(written.to_owned(), resolution);
+}
+
+fn collect_strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
