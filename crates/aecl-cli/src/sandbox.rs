@@ -2,8 +2,9 @@
 //! tier by default), for operators trying a policy's limits and for tests. The command's
 //! stdout, stderr and exit code are passed through; a timeout exits 124, a refusal 126, a
 //! sandbox that could not be built (or a tier that does not work here) 125, a signal
-//! 128 + N, each with a line on stderr saying so. `aecl sandbox tiers`: which tiers work
-//! on this host, and why the others do not.
+//! 128 + N, each with a line on stderr saying so. A limit that cannot be enforced here
+//! refuses the run (125) naming the limit and the fix, unless `--limits best_effort`.
+//! `aecl sandbox tiers`: which tiers work on this host, and why the others do not.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -11,8 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aecl_sandbox::{
-    Bind, Deadlines, HostPattern, Isolation, Limits, Outcome, Request, Sandbox, SandboxConfig,
-    SandboxError, Tier,
+    Bind, Deadlines, Enforcement, HostPattern, Isolation, Limits, Outcome, Request, Sandbox,
+    SandboxConfig, SandboxError, Tier,
 };
 use anyhow::{Context, Result, bail};
 
@@ -35,6 +36,11 @@ pub struct RunArgs {
     /// `*.example.com` or either with `:PORT` (without a port: 80 and 443). Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_hosts: Vec<String>,
+    /// An address or CIDR range the egress proxy may connect to although it is not
+    /// public (loopback, private, link-local, this host's own): `127.0.0.1/32`. Without
+    /// it, an allowed host that resolves to such an address is refused. Repeatable.
+    #[arg(long = "allow-cidr", value_name = "CIDR")]
+    allow_cidrs: Vec<String>,
     /// A host directory bound read-write at the same path. Repeatable.
     #[arg(long = "bind", value_name = "DIR")]
     binds: Vec<PathBuf>,
@@ -56,9 +62,15 @@ pub struct RunArgs {
     /// Most processes at once.
     #[arg(long, default_value_t = 256)]
     pids: u64,
-    /// Size of the work dir and of `/tmp`, in MiB.
+    /// Size of the work dir and of `/tmp`, in MiB (each a tmpfs also bounded to one file
+    /// per 4 KiB).
     #[arg(long, default_value_t = 64)]
     work_size: u64,
+    /// `enforced`: a limit (memory, pids, work size) that cannot be enforced on this host
+    /// refuses the run (exit 125). `best_effort`: run with per-process rlimits in place
+    /// of what cannot be enforced, and say which.
+    #[arg(long, default_value = "enforced")]
+    limits: String,
     /// A variable for the command: `NAME=VALUE`, or `NAME` to copy it from this
     /// environment. Nothing else of this environment reaches the command. Repeatable.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
@@ -130,6 +142,13 @@ fn run_one(args: &RunArgs) -> Result<ExitCode> {
         }
         Outcome::Setup { error } => writeln!(stderr, "aecl sandbox: setup failed: {error}")?,
     }
+    for reached in &done.limits_reached {
+        writeln!(stderr, "aecl sandbox: {reached}")?;
+    }
+    if !done.layers.limits_unenforced.is_empty() {
+        let unenforced = done.layers.limits_unenforced.join("; ");
+        writeln!(stderr, "aecl sandbox: limits not enforced (best effort): {unenforced}")?;
+    }
     if done.layers.mode == "landlock-fallback" {
         let why = done.layers.fallback_reason.as_deref().unwrap_or("no reason given");
         writeln!(stderr, "aecl sandbox: ran in the Landlock fallback ({why})")?;
@@ -140,6 +159,7 @@ fn run_one(args: &RunArgs) -> Result<ExitCode> {
             "layers": done.layers,
             "egress": done.egress,
             "elapsed_ms": done.elapsed_ms,
+            "limits_reached": done.limits_reached,
         });
         writeln!(stderr, "{report}")?;
     }
@@ -153,6 +173,14 @@ fn request(args: &RunArgs) -> Result<Request> {
         .iter()
         .map(|h| HostPattern::parse(h).map_err(|e| anyhow::anyhow!("--allow-host {e}")))
         .collect::<Result<Vec<_>>>()?;
+    let allow_cidrs = args
+        .allow_cidrs
+        .iter()
+        .map(|c| aecl_sandbox::parse_cidr(c).map_err(|e| anyhow::anyhow!("--allow-cidr {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let Some(enforcement) = Enforcement::parse(&args.limits) else {
+        bail!("--limits `{}`: expected `enforced` or `best_effort`", args.limits);
+    };
     let mut binds = Vec::new();
     for (dirs, writable) in [(&args.binds, true), (&args.ro_binds, false)] {
         for dir in dirs {
@@ -199,6 +227,8 @@ fn request(args: &RunArgs) -> Result<Request> {
         stdin,
         binds,
         allow_hosts,
+        allow_cidrs,
+        enforcement,
         limits: Limits {
             memory_bytes: args.memory << 20,
             pids: args.pids,

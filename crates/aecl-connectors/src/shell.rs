@@ -21,8 +21,8 @@ use aecl_core::SandboxTier;
 use aecl_core::policy::EffectClass;
 use aecl_engine::{BoxFuture, ConnectorOutcome, Sandboxed};
 use aecl_sandbox::{
-    Bind, Deadlines, Execution, HostPattern, Isolation, Layers, Limits, MicrovmConfig, Outcome,
-    Request, Sandbox, SandboxConfig, Tier,
+    Bind, Deadlines, Enforcement, Execution, HostPattern, IpNet, Isolation, Layers, Limits,
+    MicrovmConfig, Outcome, Request, Sandbox, SandboxConfig, Tier,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -47,6 +47,16 @@ pub struct ShellConfig {
     /// Hosts the command may reach through the egress proxy; empty: no network.
     #[serde(default)]
     pub allow_hosts: Vec<String>,
+    /// Addresses or CIDR ranges the egress proxy may connect to although they are not
+    /// public (loopback, private, link-local, metadata, this host's own): an allowed host
+    /// resolving to one is refused unless it is named here (`["10.0.0.0/8"]`).
+    #[serde(default)]
+    pub allow_cidrs: Vec<String>,
+    /// `enforced` (default): a limit this host cannot enforce (no cgroup for memory and
+    /// pids, no tmpfs for the work dir) fails the call; `best_effort`: run with
+    /// per-process rlimits in its place, named in the result's layers.
+    #[serde(default)]
+    pub limits: LimitsName,
     /// Host directories bound read-write, and read-only, at the same paths.
     #[serde(default)]
     pub binds: Vec<PathBuf>,
@@ -104,6 +114,14 @@ pub enum TierName {
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum LimitsName {
+    #[default]
+    Enforced,
+    BestEffort,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IsolationName {
     #[default]
     Auto,
@@ -145,6 +163,7 @@ pub struct ShellConnector {
     config: ShellConfig,
     sandbox: Sandbox,
     allow_hosts: Vec<HostPattern>,
+    allow_cidrs: Vec<IpNet>,
     binds: Vec<Bind>,
     env: Vec<(String, String)>,
     /// When each run's first command started here, for the per-run timeout.
@@ -162,6 +181,11 @@ impl ShellConnector {
             .allow_hosts
             .iter()
             .map(|h| HostPattern::parse(h).map_err(|e| error(format!("allow_hosts: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let allow_cidrs = config
+            .allow_cidrs
+            .iter()
+            .map(|c| aecl_sandbox::parse_cidr(c).map_err(|e| error(format!("allow_cidrs: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
         let mut binds = Vec::new();
         for (dirs, writable) in [(&config.binds, true), (&config.ro_binds, false)] {
@@ -212,6 +236,7 @@ impl ShellConnector {
             config: config.clone(),
             sandbox,
             allow_hosts,
+            allow_cidrs,
             binds,
             env,
             runs: Mutex::new(HashMap::new()),
@@ -278,6 +303,11 @@ impl ShellConnector {
                 })
                 .collect(),
             allow_hosts: self.allow_hosts.clone(),
+            allow_cidrs: self.allow_cidrs.clone(),
+            enforcement: match self.config.limits {
+                LimitsName::Enforced => Enforcement::Enforced,
+                LimitsName::BestEffort => Enforcement::BestEffort,
+            },
             limits: Limits {
                 memory_bytes: self.config.memory_mib << 20,
                 pids: self.config.pids,
@@ -390,17 +420,24 @@ fn outcome(done: &Execution) -> ConnectorOutcome {
         },
         Outcome::TimedOut { limit, after_ms } => ConnectorOutcome::Unknown {
             error: format!(
-                "timed out: the {} limit ended the process tree after {after_ms} ms [{layers}]",
-                limit.as_str()
+                "timed out: the {} limit ended the process tree after {after_ms} ms{} [{layers}]",
+                limit.as_str(),
+                reached(done)
             ),
         },
         Outcome::Killed { signal, cause } => ConnectorOutcome::Unknown {
             error: format!(
-                "killed({signal}){} [{layers}]",
-                cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+                "killed({signal}){}{} [{layers}]",
+                cause.as_deref().map(|c| format!(": {c}")).unwrap_or_default(),
+                reached(done)
             ),
         },
     }
+}
+
+/// The limits the command ran into (`; the process limit (64) was reached: ...`).
+fn reached(done: &Execution) -> String {
+    done.limits_reached.iter().map(|r| format!("; {r}")).collect()
 }
 
 /// The layers in one line, for error texts (which is all the ledger keeps of a failure).
@@ -414,6 +451,9 @@ fn summary(layers: &Layers) -> String {
         parts.push("seccomp".to_owned());
     }
     parts.push(format!("cgroup {}", layers.cgroup));
+    if !layers.limits_unenforced.is_empty() {
+        parts.push(format!("limits not enforced: {}", layers.limits_unenforced.join(", ")));
+    }
     if let Some(reason) = &layers.fallback_reason {
         parts.push(format!("fallback: {reason}"));
     }

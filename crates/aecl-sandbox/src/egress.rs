@@ -1,22 +1,44 @@
 //! The egress proxy, on the host side of the sandbox: the one way out of its network
 //! namespace. It speaks HTTP proxying: `CONNECT host:port` (for HTTPS and anything
 //! tunnelled) and absolute-form requests (`GET http://host/path`). A host not on the
-//! allowlist gets `403` and no connection is made. Every attempt is recorded for the audit
-//! record.
+//! allowlist gets `403` and no connection is made. An allowed name is then resolved once,
+//! every address it resolved to is checked (`address.rs`: no loopback, private,
+//! link-local, metadata or other non-public address, none of this host's own, unless the
+//! policy names it), and the proxy connects to an address it checked, never to the name
+//! again: a DNS answer that changes between the check and the connection (rebinding)
+//! changes nothing. Every attempt is recorded for the audit record.
 
+mod address;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use address::parse_cidr;
+use address::{Host, own_addresses, refusal};
+
 /// The longest request head read from the sandbox.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// A host the sandbox may reach: `example.com`, `*.example.com` (subdomains only) or
-/// either with `:port`. Without a port, 80 and 443.
+/// How long a name may take to resolve, and one address to answer.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A host the sandbox may reach: `example.com`, `*.example.com` (subdomains only), an
+/// address (`127.0.0.1`, `[::1]`, in any spelling a URL may use) or any of these with
+/// `:port`. Without a port, 80 and 443. A name must also resolve to addresses the proxy
+/// may connect to (see the module's documentation); an address pattern names its
+/// address explicitly, so that address is allowed whatever its class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostPattern {
+    /// Lower-cased; an address in its canonical form.
     host: String,
     port: Option<u16>,
 }
@@ -41,14 +63,34 @@ impl HostPattern {
         {
             return Err(format!("`{text}`: expected a host name, `*.domain` or an address"));
         }
+        // `2130706433` or `0x7f.1` names 127.0.0.1: keep the address it means.
+        let host = match Host::parse(&host) {
+            Some(Host::Ip(ip)) if !host.starts_with("*.") => ip.to_string(),
+            _ => host,
+        };
         Ok(HostPattern { host, port })
     }
 
+    /// Whether a request for `host` (as the sandbox wrote it) and `port` matches.
     pub fn allows(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        let host_ok = match self.host.strip_prefix("*.") {
-            Some(domain) => host.len() > domain.len() + 1 && host.ends_with(&format!(".{domain}")),
-            None => host == self.host,
+        Host::parse(host).is_some_and(|host| self.allows_host(&host, port))
+    }
+
+    /// The address this pattern names, when it is one.
+    fn address(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
+    fn allows_host(&self, host: &Host, port: u16) -> bool {
+        let host_ok = match (host, self.address()) {
+            (Host::Ip(ip), Some(named)) => *ip == named,
+            (Host::Ip(_), None) | (Host::Name(_), Some(_)) => false,
+            (Host::Name(name), None) => match self.host.strip_prefix("*.") {
+                Some(domain) => {
+                    name.len() > domain.len() + 1 && name.ends_with(&format!(".{domain}"))
+                }
+                None => *name == self.host,
+            },
         };
         let port_ok = match self.port {
             Some(p) => p == port,
@@ -63,23 +105,148 @@ impl HostPattern {
 pub struct EgressAttempt {
     pub host: String,
     pub port: u16,
+    /// The proxy connected (or tried to connect) to a checked address.
     pub allowed: bool,
+    /// The address connected to, or the first one refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// How the proxy turns a name into addresses: the system's resolver, or a fixed table in
+/// tests.
+pub(crate) trait Resolve: Send + Sync + std::fmt::Debug {
+    fn resolve<'a>(
+        &'a self,
+        name: &'a str,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'a>>;
+}
+
+/// `getaddrinfo` (through tokio's blocking pool), as every program on the host resolves.
+#[derive(Debug)]
+struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve<'a>(
+        &'a self,
+        name: &'a str,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        Box::pin(async move { Ok(tokio::net::lookup_host((name, port)).await?.collect()) })
+    }
 }
 
 /// The proxy's rules and what it saw.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Proxy {
     allow: Arc<Vec<HostPattern>>,
+    /// Address ranges the policy names: allowed even when not public.
+    cidrs: Arc<Vec<IpNet>>,
+    resolver: Arc<dyn Resolve>,
     seen: Arc<Mutex<Vec<EgressAttempt>>>,
 }
 
+/// Why the proxy answers instead of connecting: the status, the reason, and the address
+/// refused when it was an address.
+#[derive(Debug)]
+struct Refused {
+    status: u16,
+    why: String,
+    address: Option<IpAddr>,
+}
+
+impl Refused {
+    fn new(status: u16, why: String) -> Refused {
+        Refused { status, why, address: None }
+    }
+}
+
 impl Proxy {
-    pub(crate) fn new(allow: Vec<HostPattern>) -> Proxy {
-        Proxy { allow: Arc::new(allow), seen: Arc::default() }
+    pub(crate) fn new(allow: Vec<HostPattern>, cidrs: Vec<IpNet>) -> Proxy {
+        Proxy::with_resolver(allow, cidrs, Arc::new(SystemResolver))
+    }
+
+    pub(crate) fn with_resolver(
+        allow: Vec<HostPattern>,
+        cidrs: Vec<IpNet>,
+        resolver: Arc<dyn Resolve>,
+    ) -> Proxy {
+        Proxy { allow: Arc::new(allow), cidrs: Arc::new(cidrs), resolver, seen: Arc::default() }
     }
 
     pub(crate) fn attempts(&self) -> Vec<EgressAttempt> {
         self.seen.lock().map(|seen| seen.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, request: &Request, allowed: bool, address: Option<String>, why: Option<&str>) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(EgressAttempt {
+                host: request.host.clone(),
+                port: request.port,
+                allowed,
+                address,
+                refused: why.map(str::to_owned),
+            });
+        }
+    }
+
+    /// The addresses `request` may be connected to, in the resolver's order: the host is
+    /// allowed, and each address is public or named by the policy.
+    async fn check(&self, request: &Request) -> Result<Vec<SocketAddr>, Refused> {
+        let target = format!("{}:{}", request.host, request.port);
+        let Some(host) = Host::parse(&request.host) else {
+            return Err(Refused::new(400, format!("`{target}` does not name a host")));
+        };
+        let patterns: Vec<&HostPattern> =
+            self.allow.iter().filter(|p| p.allows_host(&host, request.port)).collect();
+        if patterns.is_empty() {
+            return Err(Refused::new(403, format!("`{target}` is not an allowed host")));
+        }
+        let resolved = match &host {
+            Host::Ip(ip) => vec![SocketAddr::new(*ip, request.port)],
+            Host::Name(name) => {
+                let lookup = self.resolver.resolve(name, request.port);
+                match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+                    Ok(Ok(addresses)) if !addresses.is_empty() => addresses,
+                    Ok(Ok(_)) => {
+                        return Err(Refused::new(502, format!("`{name}` has no address")));
+                    }
+                    Ok(Err(e)) => {
+                        return Err(Refused::new(502, format!("`{name}` did not resolve: {e}")));
+                    }
+                    Err(_) => {
+                        return Err(Refused::new(502, format!("`{name}` did not resolve in time")));
+                    }
+                }
+            }
+        };
+        // An address pattern names its address: that address is allowed explicitly.
+        let mut explicit: Vec<IpNet> =
+            patterns.iter().filter_map(|p| p.address()).map(IpNet::from).collect();
+        explicit.extend(self.cidrs.iter().copied());
+        let own = own_addresses();
+        let mut first_refusal = None;
+        let permitted: Vec<SocketAddr> = resolved
+            .into_iter()
+            .filter(|address| match refusal(address.ip(), &explicit, &own) {
+                None => true,
+                Some(why) => {
+                    first_refusal.get_or_insert((address.ip(), why));
+                    false
+                }
+            })
+            .collect();
+        match first_refusal {
+            Some((address, why)) if permitted.is_empty() => Err(Refused {
+                status: 403,
+                why: format!("`{target}` is refused: {why} (name it in `allow_cidrs` to allow it)"),
+                address: Some(address),
+            }),
+            _ => Ok(permitted),
+        }
     }
 
     /// Serves one connection from the sandbox to its end.
@@ -89,21 +256,34 @@ impl Proxy {
             let _ = respond(&mut client, 400, "aecl egress: not an HTTP proxy request").await;
             return;
         };
-        let allowed = self.allow.iter().any(|p| p.allows(&request.host, request.port));
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.push(EgressAttempt { host: request.host.clone(), port: request.port, allowed });
+        let addresses = match self.check(&request).await {
+            Ok(addresses) => addresses,
+            Err(refused) => {
+                let address = refused.address.map(|a| a.to_string());
+                self.record(&request, false, address, Some(&refused.why));
+                let message = format!("aecl egress: {}", refused.why);
+                let _ = respond(&mut client, refused.status, &message).await;
+                return;
+            }
+        };
+        // INVARIANT: only addresses that passed `check` are connected to; the name is
+        // never resolved again.
+        let mut connected = None;
+        for address in &addresses {
+            if let Ok(Ok(stream)) =
+                tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
+            {
+                connected = Some((stream, *address));
+                break;
+            }
         }
-        if !allowed {
-            let message =
-                format!("aecl egress: `{}:{}` is not an allowed host", request.host, request.port);
-            let _ = respond(&mut client, 403, &message).await;
-            return;
-        }
-        let Ok(mut upstream) = TcpStream::connect((request.host.as_str(), request.port)).await
-        else {
+        let first = addresses.first().map(|a| a.ip().to_string());
+        let Some((mut upstream, address)) = connected else {
+            self.record(&request, true, first, None);
             let _ = respond(&mut client, 502, "aecl egress: the host did not answer").await;
             return;
         };
+        self.record(&request, true, Some(address.ip().to_string()), None);
         let sent = match &request.forward {
             // A tunnel: tell the client, then carry bytes both ways.
             None => client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await,

@@ -168,7 +168,7 @@ async fn execute(
 ) -> Result<Execution, SandboxError> {
     let dir = SandboxDir::create(&config.runtime_dir)?;
     let uid = identity(config)?;
-    let proxy = Proxy::new(request.allow_hosts.clone());
+    let proxy = Proxy::new(request.allow_hosts.clone(), request.allow_cidrs.clone());
     let mut tasks = JoinSet::new();
     let mut env = request.env.clone();
     // What the helper does inside before it becomes the command (`helper::gvisor_init`):
@@ -315,6 +315,7 @@ async fn execute(
         stderr_dropped: stderr.dropped,
         egress: proxy.attempts(),
         elapsed_ms: elapsed,
+        limits_reached: Vec::new(),
         tier: Tier::Gvisor,
     })
 }
@@ -390,6 +391,7 @@ fn layers(runsc: &Runsc, egress: bool, uid: u32) -> Layers {
         // bind; runsc's own processes run as host root in their own user namespace, with
         // few capabilities.
         host_uid: uid,
+        limits_unenforced: Vec::new(),
     }
 }
 

@@ -24,6 +24,7 @@
 //! command in a new session under Landlock, seccomp and rlimits, and says so.
 
 mod cgroup;
+mod enforce;
 mod fallback;
 mod forward;
 mod gvisor_init;
@@ -49,6 +50,8 @@ use nix::unistd::{Pid, pipe2};
 
 pub use gvisor_init::{REFUSED as GVISOR_REFUSED, main as gvisor_init};
 
+pub(crate) use cgroup::kill_named as kill_cgroup;
+
 use crate::spec::{Deadlines, Isolation, Layers, Outcome, Report, Spec, TimeLimit};
 
 /// Stack of the cloned init. It builds mounts and forks; it never recurses deeply.
@@ -68,9 +71,10 @@ pub fn main() -> i32 {
         }
     };
     let mut clock = Clock::default();
-    let cgroup = cgroup::Cgroup::create(&spec.limits);
+    let cgroup = cgroup::Cgroup::create(&spec.cgroup, &spec.limits);
     let (outcome, layers) = supervise(&spec, &cgroup, &mut clock);
-    let report = Report { outcome, layers, elapsed_ms: clock.elapsed_ms() };
+    let limits_reached = cgroup.reached(&spec.limits);
+    let report = Report { outcome, layers, elapsed_ms: clock.elapsed_ms(), limits_reached };
     let code = report.outcome.exit_code();
     if let Err(error) = write_report(&report) {
         let _ = writeln!(std::io::stderr(), "aecl-sandbox: writing the report: {error}");
@@ -91,6 +95,11 @@ pub fn main() -> i32 {
 fn check_spec(spec: Spec) -> Result<Spec, String> {
     if spec.host_uid == 0 || spec.host_gid == 0 {
         return Err("the sandbox never runs as host root (host_uid or host_gid is 0)".to_owned());
+    }
+    // A file name under the cgroup hierarchy: nothing but hex digits may reach a path.
+    let name = spec.cgroup.as_bytes();
+    if name.is_empty() || name.len() > 32 || !name.iter().all(u8::is_ascii_hexdigit) {
+        return Err("the cgroup name must be 1 to 32 hex digits".to_owned());
     }
     Ok(spec)
 }
@@ -191,12 +200,12 @@ fn run_in_namespaces(
     let status_raw = status_write.as_raw_fd();
     let command_raw = command_read.as_raw_fd();
     let child = {
-        let cap_memory = !cgroup.limits_memory();
+        let cgroup_missing = cgroup.missing();
         let supervisor_ends =
             [go_write.as_raw_fd(), status_read.as_raw_fd(), command_write.as_raw_fd()];
         let fds =
             init::Fds { go: go_raw, status: status_raw, command: command_raw, supervisor_ends };
-        let callback = Box::new(move || init::main(spec, fds, cap_memory));
+        let callback = Box::new(move || init::main(spec, fds, cgroup_missing));
         // SAFETY: this process is single-threaded (the helper never starts a thread), so
         // the child of `clone` without `CLONE_VM` is a plain copy of it, as after `fork`;
         // the callback runs on `stack`, which outlives the call in the parent and is a

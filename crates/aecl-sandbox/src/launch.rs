@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::process::{Child, ChildStdin, Command};
@@ -22,17 +23,25 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::egress::{EgressAttempt, HostPattern, Proxy};
 use crate::error::SandboxError;
 use crate::spec::{
-    Bind, Command as SandboxCommand, Deadlines, EGRESS_PORT, Egress, Isolation, Layers, Limits,
-    Outcome, Report, Spec,
+    Bind, Command as SandboxCommand, Deadlines, EGRESS_PORT, Egress, Enforcement, Isolation,
+    Layers, Limits, Outcome, Report, Spec,
 };
 use crate::tier::{Tier, TierConfig, TierStatus};
 
 /// The helper's descriptor for saying that the sandbox is built.
 pub(crate) const READY_FD: i32 = 3;
 
+/// What the helper writes there once the sandbox is built (a report, JSON, never starts
+/// with it).
+pub(crate) const READY_BYTE: u8 = b'r';
+
 /// Extra time the helper gets past the command's deadline to kill, reap and report
-/// before the launcher kills it.
-const GRACE: Duration = Duration::from_secs(5);
+/// before the launcher kills it (and the sandbox's whole tree) itself.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// How long the output may stay open after the report: the sandbox's last processes are
+/// dying. Past it the launcher kills the tree itself and keeps what was captured.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
 /// Where host uids for a root launcher are drawn from: far above any real user's.
 pub(crate) const UID_BASE: u32 = 0x7000_0000;
@@ -85,7 +94,15 @@ pub struct Request {
     pub stdin: Vec<u8>,
     pub binds: Vec<Bind>,
     pub allow_hosts: Vec<HostPattern>,
+    /// Address ranges the egress proxy may connect to although they are not public
+    /// (loopback, private, link-local...): `127.0.0.1/32`. Hosts still come from
+    /// `allow_hosts`; this only lifts the address check for what it names.
+    pub allow_cidrs: Vec<IpNet>,
     pub limits: Limits,
+    /// Whether a limit that cannot be enforced here refuses the run (the default) or
+    /// is named in the layers and left to per-process rlimits.
+    pub enforcement: Enforcement,
+    /// Counted from [`Sandbox::run`]: a sandbox that is slow to build spends them too.
     pub deadlines: Deadlines,
     pub isolation: Isolation,
     /// The most bytes kept of stdout and of stderr each; the rest is counted and dropped.
@@ -113,6 +130,8 @@ pub struct Execution {
     pub egress: Vec<EgressAttempt>,
     /// From the command's hand-over to its end.
     pub elapsed_ms: u64,
+    /// Limits the command ran into (the process limit's refused forks).
+    pub limits_reached: Vec<String>,
     /// The tier it actually ran in.
     pub tier: Tier,
 }
@@ -122,7 +141,9 @@ pub struct Execution {
 struct Shape {
     binds: Vec<Bind>,
     allow_hosts: Vec<String>,
+    allow_cidrs: Vec<IpNet>,
     limits: Limits,
+    enforcement: Enforcement,
     isolation: Isolation,
     output_cap: usize,
     tier: Tier,
@@ -133,7 +154,9 @@ impl Shape {
         Shape {
             binds: request.binds.clone(),
             allow_hosts: request.allow_hosts.iter().map(|h| format!("{h:?}")).collect(),
+            allow_cidrs: request.allow_cidrs.clone(),
             limits: request.limits,
+            enforcement: request.enforcement,
             isolation: request.isolation,
             output_cap: request.output_cap,
             tier: request.tier,
@@ -206,13 +229,19 @@ impl Sandbox {
     }
 
     async fn run_process(&self, request: Request) -> Result<Execution, SandboxError> {
+        // INVARIANT: the deadlines count from here; building the sandbox spends them.
+        let started = Instant::now();
         let shape = Shape::of(&request);
         let built = match self.take_warm(&shape) {
             Some(built) => built,
-            None => self.inner.build(&request).await?,
+            None => {
+                let (_, limit_ms) = request.deadlines.binding();
+                let deadline = started + Duration::from_millis(limit_ms);
+                self.inner.build(&request, deadline).await?
+            }
         };
         let refill = (self.inner.config.warm > 0).then(|| request.clone());
-        let done = built.run(request).await;
+        let done = built.run(request, started).await;
         // The replacement is built after the run, not beside it: on a small machine a
         // build beside the call would slow the call it is meant to spare.
         if let Some(request) = refill {
@@ -264,7 +293,7 @@ impl Sandbox {
         }
         let shape = Shape::of(request);
         while self.warm_count(&shape) < self.inner.config.warm {
-            let built = self.inner.build(request).await?;
+            let built = self.inner.build_ahead(request).await?;
             self.put_warm(shape.clone(), built);
         }
         Ok(())
@@ -304,7 +333,7 @@ impl Sandbox {
             if sandbox.warm_count(&shape) >= sandbox.inner.config.warm {
                 return;
             }
-            match sandbox.inner.build(&request).await {
+            match sandbox.inner.build_ahead(&request).await {
                 Ok(built) => sandbox.put_warm(shape, built),
                 Err(e) => tracing::warn!(error = %e, "building a warm sandbox"),
             }
@@ -313,12 +342,28 @@ impl Sandbox {
 }
 
 impl Inner {
+    /// A sandbox built ahead of its command, within the request's longest life; one
+    /// that is not built by then is killed, not kept.
+    async fn build_ahead(&self, request: &Request) -> Result<Built, SandboxError> {
+        let deadline = Instant::now() + Duration::from_millis(request.deadlines.lifetime_ms);
+        let mut built = self.build(request, deadline).await?;
+        if !built.ready {
+            built.kill_tree().await;
+            return Err(SandboxError::Helper(format!(
+                "a sandbox was not built within its lifetime ({} ms)",
+                request.deadlines.lifetime_ms
+            )));
+        }
+        Ok(built)
+    }
+
     /// Starts a helper and sends it the sandbox to build; the helper then waits for the
-    /// command.
-    async fn build(&self, request: &Request) -> Result<Built, SandboxError> {
+    /// command. Waits for it to be built until `deadline` at most (`Built::ready`).
+    async fn build(&self, request: &Request, deadline: Instant) -> Result<Built, SandboxError> {
         let dir = SandboxDir::create(&self.config.runtime_dir)?;
         let (host_uid, host_gid) = self.identity()?;
-        let proxy = Proxy::new(request.allow_hosts.clone());
+        let cgroup = random_hex()?;
+        let proxy = Proxy::new(request.allow_hosts.clone(), request.allow_cidrs.clone());
         let mut tasks = JoinSet::new();
         let egress = if request.allow_hosts.is_empty() {
             None
@@ -333,9 +378,20 @@ impl Inner {
             egress,
             binds: request.binds.clone(),
             limits: request.limits,
+            enforcement: request.enforcement,
             isolation: request.isolation,
+            cgroup: cgroup.clone(),
         };
         std::fs::create_dir(&spec.root_dir).map_err(|e| dir.error("creating the root", e))?;
+        // The fallback's work dir, made here and given to the sandbox's user, so that a
+        // helper running as that user (not root) can use it.
+        std::fs::create_dir(&spec.fallback_work_dir)
+            .map_err(|e| dir.error("creating the work dir", e))?;
+        if nix::unistd::geteuid().is_root() {
+            let owner = (Some(host_uid.into()), Some(host_gid.into()));
+            nix::unistd::chown(&spec.fallback_work_dir, owner.0, owner.1)
+                .map_err(|e| dir.error("giving the work dir to the sandbox's user", e.into()))?;
+        }
         // The helper says on its fd 3 when the sandbox is built and waits for its command.
         let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| SandboxError::Io("the ready pipe".to_owned(), e.into()))?;
@@ -372,17 +428,24 @@ impl Inner {
         // A helper that already died will not read this; its report says why.
         let _ = stdin.write_all(&message(&spec)?).await;
         let cap = request.output_cap;
-        let stdout = tokio::spawn(capture(stdout, cap));
-        let stderr = tokio::spawn(capture(stderr, cap));
+        let stdout = Output::capture(stdout, cap);
+        let stderr = Output::capture(stderr, cap);
         // Built (one byte), or the helper ended first (the end of the pipe): either way
-        // the run that follows reads how it went from the report on the same pipe.
+        // the run that follows reads how it went from the report on the same pipe. Not
+        // built by the deadline: the run reports the timeout.
         let mut control = tokio::net::unix::pipe::Receiver::from_owned_fd(ready_read)
             .map_err(|e| SandboxError::Io("the helper's control pipe".to_owned(), e))?;
         let mut byte = [0u8; 1];
-        let _ = control.read(&mut byte).await;
+        let waited = tokio::time::timeout_at(deadline.into(), control.read(&mut byte)).await;
+        // A sandbox that could not be built sends its report without the ready byte:
+        // what was read is then the report's first byte.
+        let report_start = match waited {
+            Ok(Ok(1)) if byte[0] != READY_BYTE => vec![byte[0]],
+            _ => Vec::new(),
+        };
         Ok(Built {
             child,
-            stdin,
+            stdin: Some(stdin),
             stdout,
             stderr,
             proxy,
@@ -390,6 +453,10 @@ impl Inner {
             egress: spec.egress.is_some(),
             control,
             dir,
+            ready: waited.is_ok(),
+            report_start,
+            cgroup,
+            host_uid,
         })
     }
 
@@ -418,9 +485,10 @@ impl Inner {
 #[derive(Debug)]
 struct Built {
     child: Child,
-    stdin: ChildStdin,
-    stdout: JoinHandle<Captured>,
-    stderr: JoinHandle<Captured>,
+    /// Taken when the command is sent.
+    stdin: Option<ChildStdin>,
+    stdout: Output,
+    stderr: Output,
     proxy: Proxy,
     /// The egress proxy's listeners, stopped when the run ends.
     tasks: JoinSet<()>,
@@ -429,11 +497,27 @@ struct Built {
     control: tokio::net::unix::pipe::Receiver,
     /// Removed when the run ends.
     dir: SandboxDir,
+    /// The helper said the sandbox is built (or ended) before the deadline.
+    ready: bool,
+    /// What of the report was read while waiting for the ready byte.
+    report_start: Vec<u8>,
+    /// The sandbox's cgroup's name and its host uid, for killing its tree from here.
+    cgroup: String,
+    host_uid: u32,
 }
 
 impl Built {
-    /// Sends the command and its stdin, waits for the helper, and reads its report.
-    async fn run(mut self, request: Request) -> Result<Execution, SandboxError> {
+    /// Sends the command and its stdin, waits for the helper, and reads its report. The
+    /// deadlines count from `started` (the call's start): the helper gets what is left
+    /// of them, and the launcher enforces them too, whatever the helper does.
+    async fn run(mut self, request: Request, started: Instant) -> Result<Execution, SandboxError> {
+        let (limit, limit_ms) = request.deadlines.binding();
+        if !self.ready {
+            // Still building at the deadline: nothing ran, and nothing is left to run.
+            self.kill_tree().await;
+            let outcome = Outcome::TimedOut { limit, after_ms: elapsed_ms(started) };
+            return Ok(self.finish(outcome, Layers::default(), None, Vec::new()).await);
+        }
         let mut env = request.env.clone();
         if self.egress {
             let url = format!("http://127.0.0.1:{EGRESS_PORT}");
@@ -442,9 +526,12 @@ impl Built {
                 env.push((name.to_owned(), url.clone()));
             }
         }
-        let command =
-            SandboxCommand { argv: request.argv.clone(), env, deadlines: request.deadlines };
-        let mut stdin = self.stdin;
+        let spent_ms = elapsed_ms(started);
+        let deadlines = request.deadlines.less(spent_ms);
+        let command = SandboxCommand { argv: request.argv.clone(), env, deadlines };
+        let Some(mut stdin) = self.stdin.take() else {
+            return Err(SandboxError::Helper("the helper's stdin is gone".to_owned()));
+        };
         // A helper that died before this reports it; a write error here says nothing new.
         let _ = stdin.write_all(&message(&command)?).await;
         // The command's stdin is fed beside the run (it may read it slowly, or never);
@@ -459,63 +546,182 @@ impl Built {
                 let _ = stdin.write_all(&input).await;
             }))
         };
-        let (_, limit_ms) = request.deadlines.binding();
-        let backstop = Duration::from_millis(limit_ms) + GRACE;
-        // The helper closes its stdout and stderr once the report is written and every
-        // process of the sandbox is gone; it then removes its cgroup and exits, which
-        // need not be waited for.
-        let ended = async {
-            let stdout = (&mut self.stdout).await.unwrap_or_default();
-            let stderr = (&mut self.stderr).await.unwrap_or_default();
-            (stdout, stderr)
-        };
-        let (stdout, stderr, status) = match tokio::time::timeout(backstop, ended).await {
-            Ok((stdout, stderr)) => (stdout, stderr, "closed its output".to_owned()),
-            Err(_) => {
-                // The helper itself hangs: kill it; its init dies with it (parent-death
-                // signal) and the kernel kills the rest of the namespace.
-                let _ = self.child.kill().await;
-                let stdout = self.stdout.await.unwrap_or_default();
-                let stderr = self.stderr.await.unwrap_or_default();
-                (stdout, stderr, "killed by the launcher's backstop".to_owned())
-            }
-        };
+        // The helper writes its report once the command has ended and its tree is
+        // killed, and closes the pipe; a helper that has not by the deadline and a grace
+        // period is killed with the sandbox's whole tree, and the run has timed out.
+        let backstop = started + Duration::from_millis(limit_ms) + GRACE;
+        let mut bytes = std::mem::take(&mut self.report_start);
+        let mut control = (&mut self.control).take(1 << 20);
+        let reported =
+            tokio::time::timeout_at(backstop.into(), control.read_to_end(&mut bytes)).await;
         if let Some(feed) = feed {
             feed.abort();
         }
+        let report = match reported {
+            Ok(_) => serde_json::from_slice::<Report>(&bytes).ok(),
+            Err(_) => {
+                self.kill_tree().await;
+                let outcome = Outcome::TimedOut { limit, after_ms: elapsed_ms(started) };
+                let note = format!(
+                    "the sandbox did not end by its {} deadline: the launcher killed it",
+                    limit.as_str()
+                );
+                return Ok(self.finish(outcome, Layers::default(), None, vec![note]).await);
+            }
+        };
+        let (outcome, layers, elapsed, reached) = match report {
+            Some(r) => {
+                // The helper counts from the hand-over; the deadline, from the call.
+                let outcome = match r.outcome {
+                    Outcome::TimedOut { limit, after_ms } => {
+                        Outcome::TimedOut { limit, after_ms: after_ms.saturating_add(spent_ms) }
+                    }
+                    other => other,
+                };
+                (outcome, r.layers, Some(r.elapsed_ms), r.limits_reached)
+            }
+            None => {
+                // The helper's own complaint, if any, is the last line on its stderr.
+                let stderr = self.stderr.wait(OUTPUT_GRACE).await;
+                let error = format!(
+                    "the sandbox helper ended without a report: {}",
+                    String::from_utf8_lossy(&stderr.kept).lines().last().unwrap_or("no message")
+                );
+                (Outcome::Setup { error }, Layers::default(), Some(0), Vec::new())
+            }
+        };
+        Ok(self.finish(outcome, layers, elapsed, reached).await)
+    }
+
+    /// Collects the output (its pipes close when the sandbox's last process is gone; past
+    /// a grace period the tree is killed from here and what was captured is kept).
+    async fn finish(
+        mut self,
+        outcome: Outcome,
+        layers: Layers,
+        elapsed_ms: Option<u64>,
+        limits_reached: Vec<String>,
+    ) -> Execution {
+        if !self.stdout.closed(OUTPUT_GRACE).await || !self.stderr.closed(OUTPUT_GRACE).await {
+            self.kill_tree().await;
+        }
+        let stdout = self.stdout.wait(OUTPUT_GRACE).await;
+        let stderr = self.stderr.wait(OUTPUT_GRACE).await;
         let mut child = self.child;
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
         self.tasks.abort_all();
-        // Written before the output closed: here at once, unless the helper was killed.
-        let mut bytes = Vec::new();
-        let mut control = (&mut self.control).take(1 << 20);
-        let _ = tokio::time::timeout(GRACE, control.read_to_end(&mut bytes)).await;
-        let report = serde_json::from_slice::<Report>(&bytes).ok();
-        let report = report.unwrap_or_else(|| Report {
-            // The helper's own complaint, if any, is the last line on stderr.
-            outcome: Outcome::Setup {
-                error: format!(
-                    "the sandbox helper {status} without a report: {}",
-                    String::from_utf8_lossy(&stderr.kept).lines().last().unwrap_or("no message")
-                ),
-            },
-            layers: Layers::default(),
-            elapsed_ms: 0,
-        });
         drop(self.dir);
-        Ok(Execution {
-            outcome: report.outcome,
-            layers: report.layers,
+        Execution {
+            outcome,
+            layers,
             stdout: stdout.kept,
             stderr: stderr.kept,
             stdout_dropped: stdout.dropped,
             stderr_dropped: stderr.dropped,
             egress: self.proxy.attempts(),
-            elapsed_ms: report.elapsed_ms,
+            elapsed_ms: elapsed_ms.unwrap_or(0),
+            limits_reached,
             tier: Tier::Process,
+        }
+    }
+
+    /// Kills the helper and every process of the sandbox, from outside: the helper's
+    /// death kills the namespace's init (parent-death signal) and with it the PID
+    /// namespace; the cgroup is killed by name; under a fresh host uid, every process of
+    /// that uid is killed.
+    async fn kill_tree(&mut self) {
+        let _ = self.child.start_kill();
+        let cgroup = self.cgroup.clone();
+        let uid = self.host_uid;
+        let fresh = (UID_BASE..UID_BASE.saturating_add(UID_SPAN)).contains(&uid)
+            && nix::unistd::geteuid().is_root();
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::helper::kill_cgroup(&cgroup);
+            if fresh {
+                kill_uid(uid);
+            }
         })
+        .await;
+    }
+}
+
+impl Deadlines {
+    /// What is left of each deadline after `spent_ms` (at least 1 ms: a deadline that is
+    /// spent still ends the command at once).
+    fn less(self, spent_ms: u64) -> Deadlines {
+        let left = |ms: u64| ms.saturating_sub(spent_ms).max(1);
+        Deadlines {
+            call_ms: left(self.call_ms),
+            run_ms: self.run_ms.map(left),
+            lifetime_ms: left(self.lifetime_ms),
+        }
+    }
+}
+
+/// Kills every process of host `uid` (a fresh uid: they are all the sandbox's), until
+/// none is left or two seconds have passed. Scans `/proc`: no fork from this
+/// multi-threaded process.
+fn kill_uid(uid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let mut found = false;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            let owner = std::os::unix::fs::MetadataExt::uid;
+            if entry.metadata().is_ok_and(|m| owner(&m) == uid) {
+                found = true;
+                let pid = nix::unistd::Pid::from_raw(pid);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn random_hex() -> Result<String, SandboxError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| SandboxError::Helper(format!("randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A helper's stdout or stderr, captured beside the run into a buffer that can be read
+/// even when the pipe never closes.
+#[derive(Debug)]
+struct Output {
+    captured: Arc<Mutex<Captured>>,
+    task: JoinHandle<()>,
+}
+
+impl Output {
+    fn capture<R: AsyncRead + Unpin + Send + 'static>(from: R, cap: usize) -> Output {
+        let captured = Arc::new(Mutex::new(Captured::default()));
+        let task = tokio::spawn(capture_into(from, cap, captured.clone()));
+        Output { captured, task }
+    }
+
+    /// Whether the pipe closed within `grace`.
+    async fn closed(&mut self, grace: Duration) -> bool {
+        self.task.is_finished() || tokio::time::timeout(grace, &mut self.task).await.is_ok()
+    }
+
+    /// What was captured, once the pipe closed or `grace` passed.
+    async fn wait(&mut self, grace: Duration) -> Captured {
+        if !self.closed(grace).await {
+            self.task.abort();
+        }
+        let mut captured = self.captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *captured)
     }
 }
 
@@ -585,13 +791,21 @@ pub(crate) struct Captured {
     pub(crate) dropped: u64,
 }
 
-pub(crate) async fn capture<R: AsyncRead + Unpin>(mut from: R, cap: usize) -> Captured {
-    let mut captured = Captured::default();
+pub(crate) async fn capture<R: AsyncRead + Unpin>(from: R, cap: usize) -> Captured {
+    let captured = Arc::new(Mutex::new(Captured::default()));
+    capture_into(from, cap, captured.clone()).await;
+    let mut captured = captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::mem::take(&mut *captured)
+}
+
+/// Reads `from` to its end into `into`, up to `cap` bytes kept.
+async fn capture_into<R: AsyncRead + Unpin>(mut from: R, cap: usize, into: Arc<Mutex<Captured>>) {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         match from.read(&mut chunk).await {
-            Ok(0) | Err(_) => return captured,
+            Ok(0) | Err(_) => return,
             Ok(n) => {
+                let mut captured = into.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let room = cap.saturating_sub(captured.kept.len()).min(n);
                 captured.kept.extend_from_slice(&chunk[..room]);
                 captured.dropped += (n - room) as u64;

@@ -24,13 +24,15 @@ mod microvm;
 pub mod spec;
 mod tier;
 
-pub use egress::{EgressAttempt, HostPattern, proxy_target};
+pub use egress::{EgressAttempt, HostPattern, parse_cidr, proxy_target};
 pub use error::SandboxError;
+/// An address range of `Request::allow_cidrs` (see [`parse_cidr`]).
+pub use ipnet::IpNet;
 pub use launch::{Execution, Request, Sandbox, SandboxConfig};
 pub use microvm::{
     Accel, IMAGE_ENV as MICROVM_IMAGE_ENV, INITRD_FILE as MICROVM_INITRD_FILE,
     KERNEL_FILE as MICROVM_KERNEL_FILE, MicrovmConfig, build_image as build_microvm_image,
     parse_guest_answer as parse_microvm_answer,
 };
-pub use spec::{Bind, Deadlines, Isolation, Layers, Limits, Outcome, TimeLimit};
+pub use spec::{Bind, Deadlines, Enforcement, Isolation, Layers, Limits, Outcome, TimeLimit};
 pub use tier::{Tier, TierConfig, TierStatus};

@@ -425,6 +425,7 @@ fn execution(outcome: Outcome, layers: Layers, elapsed_ms: u64) -> Execution {
         stderr_dropped: 0,
         egress: Vec::new(),
         elapsed_ms,
+        limits_reached: Vec::new(),
         tier: Tier::Microvm,
     }
 }

@@ -53,7 +53,39 @@ pub struct Spec {
     /// Host directories bound into the sandbox.
     pub binds: Vec<Bind>,
     pub limits: Limits,
+    /// Whether a limit that cannot be enforced refuses the run.
+    pub enforcement: Enforcement,
     pub isolation: Isolation,
+    /// The name of the sandbox's cgroup (under `aecl/`), chosen by the launcher so that
+    /// it can kill the whole tree itself when the helper does not answer.
+    pub cgroup: String,
+}
+
+/// What happens when a limit of [`Limits`] cannot be enforced on this host (no cgroup
+/// can be made, so no memory limit over the whole tree; no tmpfs for the work dir...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// The run is refused (`Outcome::Setup`, exit 125) with a message naming each limit
+    /// and the fix. The default: a limit asked for is a limit kept.
+    #[default]
+    Enforced,
+    /// Set explicitly by the operator: run with what can be enforced (per-process
+    /// rlimits), and name the limits that were not in the layers (`limits_unenforced`).
+    BestEffort,
+}
+
+impl Enforcement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::Enforced => "enforced",
+            Enforcement::BestEffort => "best_effort",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Enforcement> {
+        [Enforcement::Enforced, Enforcement::BestEffort].into_iter().find(|e| e.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,8 +103,11 @@ pub struct Bind {
     pub writable: bool,
 }
 
-/// Resource limits. Memory and process counts are enforced by the cgroup where one can
-/// be made, and by rlimits in any case.
+/// Resource limits. Memory and process counts are enforced over the whole process tree
+/// by the cgroup; process counts also by `RLIMIT_NPROC` where that count is the
+/// sandbox's own (its own user namespace, or a fresh host uid); the work size by a tmpfs
+/// with `size=` and `nr_inodes=`; CPU time per process by `RLIMIT_CPU`. What cannot be
+/// enforced refuses the run unless [`Enforcement::BestEffort`] is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -82,8 +117,19 @@ pub struct Limits {
     /// The largest file the command may write (`RLIMIT_FSIZE`).
     pub file_bytes: u64,
     pub open_files: u64,
-    /// Size of the work dir and of `/tmp` (each a tmpfs, counted in the memory cgroup).
+    /// Size of the work dir and of `/tmp` (each a tmpfs, counted in the memory cgroup);
+    /// each also holds at most [`Limits::work_inodes`] files.
     pub work_bytes: u64,
+}
+
+impl Limits {
+    /// The most files and directories the work dir (and `/tmp`) may hold: one per 4 KiB
+    /// of its size, at least 256. Without it a tmpfs counts only its bytes, and empty
+    /// files cost none of them while each costs the host about a kilobyte of kernel
+    /// memory.
+    pub fn work_inodes(&self) -> u64 {
+        (self.work_bytes / 4096).max(256)
+    }
 }
 
 impl Default for Limits {
@@ -234,6 +280,10 @@ pub struct Layers {
     pub env_allowlist: bool,
     pub egress_proxy: bool,
     pub host_uid: u32,
+    /// The limits that were asked for but not enforced (`limits = "best_effort"`), each
+    /// with why: `memory (512 MiB): no cgroup ...`. Empty when every limit holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits_unenforced: Vec<String>,
 }
 
 /// What the helper reports of one run. `elapsed_ms` counts from the command's arrival.
@@ -243,4 +293,8 @@ pub struct Report {
     pub outcome: Outcome,
     pub layers: Layers,
     pub elapsed_ms: u64,
+    /// Limits the command ran into, as the cgroup counted them: `the process limit (64)
+    /// refused 1532 forks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits_reached: Vec<String>,
 }

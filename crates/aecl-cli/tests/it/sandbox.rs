@@ -192,3 +192,91 @@ fn processes_naming(path: &Path) -> Vec<String> {
         .filter(|cmdline| cmdline.contains(&needle))
         .collect()
 }
+
+#[test]
+fn a_fork_bomb_ends_with_124_and_says_the_process_limit_was_reached() {
+    helper_is_built();
+    // `exec`: the shell itself needs no fork once the bomb has taken every process.
+    let bomb = "bomb() { bomb | bomb & }; bomb; exec sleep 30";
+    let started = std::time::Instant::now();
+    let done = run(["sandbox", "run", "--pids", "64", "--timeout", "3", "--", "sh", "-c", bomb]);
+    assert!(matches!(done.code, Some(124 | 137)), "{:?}: {}", done.code, done.stderr);
+    assert!(done.stderr.contains("timed out (call limit)"), "{}", done.stderr);
+    assert!(done.stderr.contains("the process limit (64) was reached"), "{}", done.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
+}
+
+/// `aecl sandbox run ARGS` as an unprivileged host user (no cgroup can be made).
+fn run_unprivileged(uid: u32, args: &[&str]) -> (Option<i32>, String, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = crate::temp_dir();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let done = std::process::Command::new("/usr/bin/setpriv")
+        .args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".to_owned()])
+        .arg(env!("CARGO_BIN_EXE_aecl"))
+        .args(args)
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (done.status.code(), text(&done.stdout), text(&done.stderr))
+}
+
+#[test]
+fn an_unprivileged_run_refuses_limits_it_cannot_enforce_with_125_unless_best_effort() {
+    helper_is_built();
+    let (code, stdout, stderr) =
+        run_unprivileged(60_011, &["sandbox", "run", "--pids", "64", "--", "echo", "ran"]);
+    assert_eq!(code, Some(125), "{stdout}{stderr}");
+    assert!(!stdout.contains("ran"), "the command ran: {stdout}");
+    assert!(stderr.contains("memory (512 MiB): no cgroup"), "{stderr}");
+    assert!(stderr.contains("--limits best_effort") && stderr.contains("delegate"), "{stderr}");
+    // The Landlock fallback under a shared uid cannot bound processes or the work dir.
+    let (code, _, stderr) = run_unprivileged(
+        60_011,
+        &["sandbox", "run", "--pids", "64", "--isolation", "landlock", "--", "true"],
+    );
+    assert_eq!(code, Some(125), "{stderr}");
+    assert!(stderr.contains("pids (64)") && stderr.contains("work size (64 MiB)"), "{stderr}");
+    // Chosen explicitly: it runs, and says what was not enforced.
+    let (code, stdout, stderr) = run_unprivileged(
+        60_011,
+        &["sandbox", "run", "--pids", "64", "--limits", "best_effort", "--", "echo", "ran"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "ran\n");
+    assert!(stderr.contains("limits not enforced (best effort): memory"), "{stderr}");
+    let done = run(["sandbox", "run", "--limits", "loose", "--", "true"]);
+    assert_eq!(done.code, Some(2));
+    assert!(done.stderr.contains("--limits `loose`"), "{}", done.stderr);
+}
+
+#[test]
+fn allow_cidr_lets_an_allowed_name_reach_a_private_address() {
+    helper_is_built();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.read(&mut [0u8; 4096]);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nreached");
+        }
+    });
+    let url = format!("http://localhost:{port}/");
+    let host = format!("localhost:{port}");
+    let curl = ["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"];
+    let mut args = vec!["sandbox", "run", "--allow-host", &host, "--"];
+    args.extend(curl);
+    args.push(&url);
+    let done = run(args.clone());
+    assert_eq!(done.stdout, "403", "{}", done.stderr);
+    args.splice(2..2, ["--allow-cidr", "127.0.0.1/32"]);
+    let done = run(args);
+    assert_eq!(done.stdout, "200", "{}", done.stderr);
+    let done = run(["sandbox", "run", "--allow-cidr", "127.0.0.1/33", "--", "true"]);
+    assert_eq!(done.code, Some(2));
+    assert!(done.stderr.contains("--allow-cidr `127.0.0.1/33`"), "{}", done.stderr);
+}

@@ -1,8 +1,12 @@
 //! The sandbox's cgroup: a `pids` and `memory` limit over the whole process tree, and a
 //! way to kill all of it. cgroup v1 (one hierarchy per controller) or v2 (one unified
 //! hierarchy), detected at run time. Making one needs write access to the hierarchy
-//! (root, or a delegated subtree); without it the sandbox relies on rlimits, and the
-//! report says `none` with the reason.
+//! (root, or a delegated `aecl` subtree); without one the memory limit cannot hold over
+//! the whole tree, so the run is refused unless the operator chose `best_effort` (see
+//! `enforce.rs`), and the report says `none` with the reason.
+//!
+//! The cgroup's name is chosen by the launcher, which can then kill everything in it
+//! ([`kill_named`]) when the helper itself does not answer.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,17 +31,42 @@ pub(crate) enum Cgroup {
 }
 
 impl Cgroup {
-    pub(crate) fn create(limits: &Limits) -> Cgroup {
-        let id = match random_id() {
-            Ok(id) => id,
-            Err(e) => return Cgroup::None(format!("no random id: {e}")),
-        };
-        let result = if Path::new(ROOT).join("cgroup.controllers").exists() {
-            create_v2(&id, limits)
-        } else {
-            create_v1(&id, limits)
-        };
+    /// `id`: the launcher's name for it (checked by the caller: hex digits only).
+    pub(crate) fn create(id: &str, limits: &Limits) -> Cgroup {
+        let result = if is_v2() { create_v2(id, limits) } else { create_v1(id, limits) };
         result.unwrap_or_else(Cgroup::None)
+    }
+
+    /// Why there is none, when there is none.
+    pub(crate) fn missing(&self) -> Option<&str> {
+        match self {
+            Cgroup::None(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The limits the command ran into, as the cgroup counted them.
+    pub(crate) fn reached(&self, limits: &Limits) -> Vec<String> {
+        let dir = match self {
+            Cgroup::V1 { dirs } => {
+                dirs.iter().find(|(d, _)| d.starts_with(Path::new(ROOT).join("pids"))).map(|d| &d.0)
+            }
+            Cgroup::V2 { dir, .. } => Some(dir),
+            Cgroup::None(_) => None,
+        };
+        let refused = dir
+            .and_then(|dir| fs::read_to_string(dir.join("pids.events")).ok())
+            .and_then(|text| {
+                text.lines().find_map(|l| l.strip_prefix("max ")?.trim().parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        if refused == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "the process limit ({}) was reached: {refused} forks were refused",
+            limits.pids
+        )]
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -46,11 +75,6 @@ impl Cgroup {
             Cgroup::V2 { .. } => "v2".to_owned(),
             Cgroup::None(why) => format!("none: {why}"),
         }
-    }
-
-    /// Whether the cgroup holds the memory limit.
-    pub(crate) fn limits_memory(&self) -> bool {
-        !matches!(self, Cgroup::None(_))
     }
 
     /// Moves this process into the cgroup, so that what it clones or forks starts there.
@@ -134,6 +158,33 @@ impl Cgroup {
     }
 }
 
+fn is_v2() -> bool {
+    Path::new(ROOT).join("cgroup.controllers").exists()
+}
+
+/// From the launcher, when the helper does not answer: kills every process of the
+/// sandbox's cgroup `id` and removes it. Never moves the caller anywhere.
+pub(crate) fn kill_named(id: &str) {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return;
+    }
+    let dirs: Vec<PathBuf> = if is_v2() {
+        vec![Path::new(ROOT).join("aecl").join(id)]
+    } else {
+        ["pids", "memory"].iter().map(|c| Path::new(ROOT).join(c).join("aecl").join(id)).collect()
+    };
+    for dir in dirs.iter().filter(|d| d.is_dir()) {
+        let _ = write(dir, "cgroup.kill", "1");
+        for _ in 0..200 {
+            kill_members(dir);
+            if fs::remove_dir(dir).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
 fn create_v1(id: &str, limits: &Limits) -> Result<Cgroup, String> {
     let mut dirs = Vec::new();
     let homes = own_cgroups();
@@ -194,6 +245,11 @@ fn create_v2(id: &str, limits: &Limits) -> Result<Cgroup, String> {
     let parent = root.join("aecl");
     fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     for dir in [root, parent.as_path()] {
+        // A delegated subtree has them enabled already, by its owner above us.
+        let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+        if ["pids", "memory"].iter().all(|c| enabled.split_whitespace().any(|e| e == *c)) {
+            continue;
+        }
         write(dir, "cgroup.subtree_control", "+pids +memory")
             .map_err(|e| format!("cannot delegate controllers in {}: {e}", dir.display()))?;
     }
@@ -245,10 +301,4 @@ fn cleanup(dirs: &[(PathBuf, PathBuf)]) {
 
 fn write(dir: &Path, file: &str, value: &str) -> std::io::Result<()> {
     fs::write(dir.join(file), value)
-}
-
-fn random_id() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -1,8 +1,10 @@
 //! The fallback tier, for hosts without user namespaces (or when asked for): the command
 //! runs in a new session on the host's file system, as an unprivileged user when the
 //! launcher is root, under Landlock (files, TCP ports, abstract Unix sockets, signals),
-//! seccomp, rlimits and the cgroup when one could be made. It refuses to run when the
-//! kernel enforces no Landlock at all: never unsandboxed.
+//! seccomp, rlimits and the cgroup when one could be made, with its work dir a tmpfs of
+//! the work size in a mount namespace of its own (root launchers only). It refuses to run
+//! when the kernel enforces no Landlock at all: never unsandboxed; and, like the
+//! namespace tier, when a limit cannot be enforced and `best_effort` was not chosen.
 
 use std::os::fd::AsRawFd;
 
@@ -13,8 +15,9 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, setresgid, setresuid, setsid}
 use super::cgroup::Cgroup;
 use super::handoff::{Ready, StatusReader, forward_command, receive_command};
 use super::status::{Message, StatusWriter};
-use super::{Clock, Waited, lsm, restrict, seccomp, setup, wait_with_deadline};
+use super::{Clock, Waited, enforce, lsm, restrict, seccomp, setup, wait_with_deadline};
 use crate::spec::{Command, EGRESS_PORT, Layers, Outcome, Spec};
+use nix::mount::{MsFlags, mount};
 
 pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Clock) -> Outcome {
     let outcome = run_child(spec, cgroup, layers, clock);
@@ -49,7 +52,7 @@ fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Cloc
             drop((status_read, command_write));
             super::handoff::forget_ready();
             let status = StatusWriter::from_inherited(status_raw);
-            let code = child(spec, status, command_raw, !cgroup.limits_memory());
+            let code = child(spec, status, command_raw, cgroup.missing());
             // SAFETY: ends the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -111,6 +114,28 @@ fn with_fallback_proxy(spec: &Spec, command: &Command) -> Command {
     command
 }
 
+/// Mounts a tmpfs of the work size on the work dir, in a new mount namespace.
+fn work_tmpfs(spec: &Spec, root: bool) -> Result<(), String> {
+    if !root {
+        return Err("an unprivileged launcher without user namespaces cannot mount a tmpfs \
+                    for the work dir"
+            .to_owned());
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("no mount namespace for the work dir: {e}"))?;
+    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
+        .map_err(|e| format!("making mounts private: {e}"))?;
+    let options = format!(
+        "mode=0700,uid={},gid={},{}",
+        spec.host_uid,
+        spec.host_gid,
+        enforce::tmpfs_options(&spec.limits)
+    );
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    super::mounts::tmpfs(&spec.fallback_work_dir, &options, flags)
+}
+
 /// How the command (the forked child, after its exec) ended.
 fn exit_status(child: Pid, status: Option<WaitStatus>) -> Outcome {
     match status {
@@ -126,7 +151,7 @@ fn child(
     spec: &Spec,
     mut status: StatusWriter,
     command: std::os::fd::RawFd,
-    cap_memory: bool,
+    cgroup_missing: Option<&str>,
 ) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let fail = |status: &mut StatusWriter, error: String| {
@@ -137,6 +162,14 @@ fn child(
         return fail(&mut status, format!("setsid: {e}"));
     }
     let root = nix::unistd::geteuid().is_root();
+    let mut findings = enforce::Findings::default();
+    // The work dir is a tmpfs bounding bytes and files, in a mount namespace of this
+    // process's own (so nothing is left mounted on the host): only root can make one
+    // without a user namespace.
+    match work_tmpfs(spec, root) {
+        Ok(()) => findings.work_dir(&spec.limits, &spec.fallback_work_dir),
+        Err(why) => findings.work_dir_missing(&spec.limits, &why),
+    }
     if root {
         // While still privileged: nothing executed later may regain a capability.
         if let Err(e) = caps::clear(None, caps::CapSet::Bounding) {
@@ -155,8 +188,14 @@ fn child(
         egress_proxy: spec.egress.is_some(),
         ..Layers::default()
     };
-    // A distinct host uid (root launcher) makes `RLIMIT_NPROC` the sandbox's own.
-    if let Err(e) = restrict::rlimits(spec, root, cap_memory) {
+    // A fresh host uid (root launcher) makes `RLIMIT_NPROC` the sandbox's own.
+    let nproc = enforce::NprocScope { own_user_namespace: false }.check(spec);
+    findings.tree_limits(&spec.limits, cgroup_missing, &nproc);
+    match findings.verdict(spec.enforcement) {
+        Ok(unenforced) => layers.limits_unenforced = unenforced,
+        Err(refusal) => return fail(&mut status, refusal),
+    }
+    if let Err(e) = restrict::rlimits(spec, nproc.is_ok(), cgroup_missing.is_some()) {
         return fail(&mut status, e);
     }
     layers.rlimits = true;

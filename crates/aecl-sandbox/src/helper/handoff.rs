@@ -86,7 +86,7 @@ pub(crate) fn forget_ready() {
 /// Tells the launcher that the sandbox is built and waits for its command.
 fn announce_ready() {
     if let Some(pipe) = READY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
-        let _ = pipe.write_all(b"r");
+        let _ = pipe.write_all(&[crate::launch::READY_BYTE]);
     }
 }
 

@@ -5,13 +5,14 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, setresgid, setresuid};
 
 use super::status::{Message, StatusWriter};
-use super::{forward, lsm, mounts, restrict, seccomp};
+use super::{enforce, forward, lsm, mounts, restrict, seccomp};
 use crate::spec::{Layers, Outcome, Spec};
 
 /// Runs in the cloned child; the return value is its exit status.
@@ -27,8 +28,8 @@ pub(crate) struct Fds {
     pub(crate) supervisor_ends: [RawFd; 3],
 }
 
-/// `cap_memory`: no memory cgroup holds the limit, so the rlimit must.
-pub(crate) fn main(spec: &Spec, fds: Fds, cap_memory: bool) -> isize {
+/// `cgroup_missing`: why no cgroup holds the memory and process limits, when none does.
+pub(crate) fn main(spec: &Spec, fds: Fds, cgroup_missing: Option<&str>) -> isize {
     for fd in fds.supervisor_ends {
         let _ = nix::unistd::close(fd);
     }
@@ -51,7 +52,7 @@ pub(crate) fn main(spec: &Spec, fds: Fds, cap_memory: bool) -> isize {
             .to_vec(),
         ..Layers::default()
     };
-    let listener = match build(spec, &mut layers, cap_memory) {
+    let listener = match build(spec, &mut layers, cgroup_missing) {
         Ok(listener) => listener,
         Err(Failure::Namespace(reason)) => {
             status.send(&Message::NamespaceFailed(reason));
@@ -103,7 +104,7 @@ enum Failure {
 fn build(
     spec: &Spec,
     layers: &mut Layers,
-    cap_memory: bool,
+    cgroup_missing: Option<&str>,
 ) -> Result<Option<std::net::TcpListener>, Failure> {
     // The uid and gid maps are written: become the namespace's root, which is the
     // unprivileged host user outside.
@@ -118,6 +119,13 @@ fn build(
         mounts::MountError::Other(reason) => Failure::Setup(reason),
     })?;
     layers.readonly_root = true;
+    // Every limit holds, or the run is refused here (or, best effort, the layers say
+    // which do not).
+    let nproc = enforce::NprocScope { own_user_namespace: true }.check(spec);
+    let mut findings = enforce::Findings::default();
+    findings.work_dir(&spec.limits, Path::new(crate::spec::WORK_DIR));
+    findings.tree_limits(&spec.limits, cgroup_missing, &nproc);
+    layers.limits_unenforced = findings.verdict(spec.enforcement).map_err(Failure::Setup)?;
     nix::unistd::sethostname("aecl-sandbox")
         .map_err(|e| Failure::Setup(format!("sethostname: {e}")))?;
     forward::loopback_up().map_err(|e| Failure::Setup(format!("bringing up loopback: {e}")))?;
@@ -125,7 +133,7 @@ fn build(
         Some(_) => Some(forward::listen().map_err(Failure::Setup)?),
         None => None,
     };
-    restrict::rlimits(spec, false, cap_memory).map_err(Failure::Setup)?;
+    restrict::rlimits(spec, nproc.is_ok(), cgroup_missing.is_some()).map_err(Failure::Setup)?;
     layers.rlimits = true;
     restrict::drop_capabilities().map_err(Failure::Setup)?;
     layers.capabilities_dropped = true;

@@ -47,7 +47,9 @@ pub(crate) fn build_root(spec: &Spec) -> Result<(), MountError> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| MountError::Denied(format!("making mounts private: {e}")))?;
     let root = spec.root_dir.as_path();
-    tmpfs(root, "mode=0755,size=4m", MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
+    // Every tmpfs here bounds its files as well as its bytes (`nr_inodes`): an empty
+    // file costs no bytes, but a kilobyte of the host's kernel memory.
+    tmpfs(root, "mode=0755,size=4m,nr_inodes=4096", MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
         .map_err(MountError::Denied)?;
     build_tree(spec, root).map_err(MountError::Other)?;
     pivot(root).map_err(MountError::Other)?;
@@ -87,7 +89,7 @@ fn build_tree(spec: &Spec, root: &Path) -> Result<(), String> {
         None::<&str>,
     )
     .map_err(|e| format!("mounting /proc: {e}"))?;
-    let size = format!("mode=0755,size={}", spec.limits.work_bytes);
+    let size = format!("mode=0755,{}", super::enforce::tmpfs_options(&spec.limits));
     for dir in [WORK_DIR, "/tmp"] {
         let inside = under(root, Path::new(dir));
         mkdir(&inside)?;
@@ -140,7 +142,7 @@ fn etc(root: &Path) -> Result<(), String> {
 fn dev(root: &Path) -> Result<(), String> {
     let dev = under(root, Path::new("/dev"));
     mkdir(&dev)?;
-    tmpfs(&dev, "mode=0755,size=64k", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC)?;
+    tmpfs(&dev, "mode=0755,size=64k,nr_inodes=64", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC)?;
     for name in DEVICES {
         let host = Path::new("/dev").join(name);
         bind(&host, &dev.join(name), true)?;
@@ -155,7 +157,8 @@ fn dev(root: &Path) -> Result<(), String> {
     }
     let shm = dev.join("shm");
     mkdir(&shm)?;
-    tmpfs(&shm, "mode=1777,size=1m", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    tmpfs(&shm, "mode=1777,size=1m,nr_inodes=256", flags)
 }
 
 /// `pivot_root` into `root` with the old root stacked under it, then detached.
@@ -210,7 +213,7 @@ fn locked(path: &Path) -> MsFlags {
     out
 }
 
-fn tmpfs(at: &Path, options: &str, flags: MsFlags) -> Result<(), String> {
+pub(crate) fn tmpfs(at: &Path, options: &str, flags: MsFlags) -> Result<(), String> {
     mount(Some("tmpfs"), at, Some("tmpfs"), flags, Some(options)).map_err(|e| match e {
         Errno::EPERM => format!("mounting a tmpfs at `{}` is not permitted", at.display()),
         e => format!("mounting a tmpfs at `{}`: {e}", at.display()),

@@ -2,6 +2,7 @@
 
 mod escape;
 mod gvisor;
+mod limits;
 mod microvm;
 mod run;
 

@@ -239,3 +239,50 @@ fn directories_left_by_a_killed_launcher_are_swept() {
     assert!(!orphan.exists(), "the orphan was not swept");
     assert!(live.exists(), "a live launcher's directory was swept");
 }
+
+#[test]
+fn an_allowed_name_resolving_to_loopback_is_refused_unless_its_address_is_allowed() {
+    use aecl_sandbox::{HostPattern, parse_cidr};
+    let port = serve_http("host loopback listener");
+    for isolation in isolation_modes() {
+        // `localhost` is allowed by name, but it is the host's loopback: refused, and the
+        // listener is never reached, however the address is spelled.
+        let script = format!(
+            "curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://localhost:{port}/; echo \" name=$?\"; \
+             curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' -p https://localhost:{port}/; echo \" tunnel=$?\"; \
+             curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://2130706433:{port}/; echo \" number=$?\""
+        );
+        let mut request = shell(&script);
+        request.allow_hosts = vec![HostPattern::parse(&format!("localhost:{port}")).unwrap()];
+        request.isolation = isolation;
+        let done = run(request);
+        let out = text(&done.stdout);
+        assert!(!out.contains("host loopback listener"), "{isolation:?}: {out}");
+        assert!(out.contains("403 name=0"), "{isolation:?}: {out}\n{}", text(&done.stderr));
+        assert!(!out.contains(" tunnel=0"), "{isolation:?}: {out}");
+        // curl reads the number as 127.0.0.1 as well: refused the same.
+        assert!(out.contains("403 number=0"), "{isolation:?}: {out}");
+        let refused: Vec<_> = done.egress.iter().filter(|a| !a.allowed).collect();
+        assert!(refused.len() >= 2, "{:?}", done.egress);
+        assert!(
+            refused[0].refused.as_deref().is_some_and(|r| r.contains("127.0.0.1")),
+            "{:?}",
+            done.egress
+        );
+
+        // Named by the policy: the same request reaches it.
+        let mut request =
+            shell(&format!("curl -sS --max-time 5 http://localhost:{port}/; echo \" rc=$?\""));
+        request.allow_hosts = vec![HostPattern::parse(&format!("localhost:{port}")).unwrap()];
+        request.allow_cidrs = vec![parse_cidr("127.0.0.1/32").unwrap()];
+        request.isolation = isolation;
+        let done = run(request);
+        let out = text(&done.stdout);
+        assert!(
+            out.contains("host loopback listener rc=0"),
+            "{isolation:?}: {out}\n{}",
+            text(&done.stderr)
+        );
+        assert_eq!(done.egress[0].address.as_deref(), Some("127.0.0.1"), "{:?}", done.egress);
+    }
+}
