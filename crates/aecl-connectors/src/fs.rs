@@ -19,15 +19,19 @@
 //! operation, the paths and the SHA-256 of the content the effect left. The compensation
 //! first checks that content (a written file still holds what was written, a deleted path
 //! is still absent, a moved file is still at its destination and its source still free)
-//! and otherwise answers `undo_conflict` without touching anything.
+//! and otherwise answers `undo_conflict` without touching anything. After the pre-image and
+//! before the change, the token is also recorded as the effect's intent
+//! (`fs/reconcile.rs`), so that an effect a crash left `outcome_unknown` is reconciled from
+//! the intent and the files.
 
 mod beneath;
+mod reconcile;
 
 use std::path::{Path, PathBuf};
 
 use aecl_core::ActionSpec;
 use aecl_core::operation::Operation;
-use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect};
+use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect, Reconciled};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -224,6 +228,8 @@ impl FsConnector {
                     after_sha256: sha256_hex(content.as_bytes()),
                     undo: effect.to_owned(),
                 };
+                // After the pre-image, before the change (`fs/reconcile.rs`).
+                self.intend(effect, &token)?;
                 at.replace(content.as_bytes())?;
                 Ok((json!({ "path": path, "bytes": content.len() }), token_text(&token)))
             }
@@ -233,12 +239,13 @@ impl FsConnector {
                     .read("delete", MAX_PREIMAGE_BYTES)?
                     .ok_or_else(|| format!("delete `{}`: no such file", path.display()))?;
                 self.undo.keep(effect, &before)?;
-                at.remove()?;
                 let token = FsToken::Delete {
                     path: path.clone(),
                     before_sha256: sha256_hex(&before),
                     undo: effect.to_owned(),
                 };
+                self.intend(effect, &token)?;
+                at.remove()?;
                 Ok((json!({ "path": path, "deleted": true }), token_text(&token)))
             }
             Operation::Move => {
@@ -251,12 +258,13 @@ impl FsConnector {
                 let bytes = at
                     .read("move", MAX_PREIMAGE_BYTES)?
                     .ok_or_else(|| format!("move `{}`: no such file", path.display()))?;
-                at.rename_to(&to)?;
                 let token = FsToken::Move {
                     from: path.clone(),
                     to: to_located.shown.clone(),
                     sha256: sha256_hex(&bytes),
                 };
+                self.intend(effect, &token)?;
+                at.rename_to(&to)?;
                 Ok((json!({ "from": path, "to": to_located.shown }), token_text(&token)))
             }
         }
@@ -387,6 +395,10 @@ impl ActionConnector for FsConnector {
 
     fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
         FsConnector::check_action(self, action)
+    }
+
+    fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {
+        Box::pin(async move { self.reconcile_effect(invocation.effect_id) })
     }
 
     fn compensate<'a>(

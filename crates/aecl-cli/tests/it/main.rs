@@ -12,6 +12,7 @@ mod mcp_servers;
 mod mcp_upstream;
 mod paths;
 mod reconcile;
+mod reconcile_fs;
 mod replay;
 mod rollback;
 mod sandbox;
