@@ -273,3 +273,41 @@ fn problems_read_as_sentences() {
         "record 3 does not match its chain hash: it or its hash was edited"
     );
 }
+
+/// Published checkpoints of two histories (a key holder who signed both): their proof does
+/// not connect them, whatever the store holds.
+#[test]
+fn published_checkpoints_of_two_histories_are_a_fork() {
+    use crate::merkle::MerkleTree;
+    use crate::witness::AddCheckpoint;
+    let (records, checkpoints) = build(20, 10);
+    let mut other = records.clone();
+    other[3].1 =
+        String::from_utf8(other[3].1.clone()).unwrap().replace("ev-3", "ev-X").into_bytes();
+    let tree = |records: &[StoredRecord]| {
+        MerkleTree::from_leaf_hashes(records.iter().map(|r| leaf_hash(&r.1)).collect())
+    };
+    let mut state = LogState::new();
+    for (_, bytes, _) in &other {
+        state.append_canonical(bytes.clone());
+    }
+    let forked = sign_checkpoint(&state.checkpoint(ORIGIN, None), &key()).unwrap();
+    let published: Vec<Vec<u8>> = vec![
+        AddCheckpoint { old_size: 0, proof: Vec::new(), checkpoint: checkpoints[0].clone() },
+        AddCheckpoint {
+            old_size: 10,
+            proof: tree(&other).prove_consistency(10, 20).unwrap(),
+            checkpoint: forked,
+        },
+    ]
+    .iter()
+    .map(|r| r.to_text().into_bytes())
+    .collect();
+    let options = VerifyOptions { published: &published, ..VerifyOptions::default() };
+    let report = verify(&records, &checkpoints, &options);
+    assert_eq!(
+        report.problem,
+        Some(Problem::PublishedFork { checkpoint: CheckpointId::Published(1), old_size: 10 })
+    );
+    let _ = tree(&records);
+}
