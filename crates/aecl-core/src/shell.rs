@@ -418,4 +418,6 @@ fn violation(decision: Decision, message: String) -> Violation {
 }
 
 #[cfg(test)]
+mod guard_tests;
+#[cfg(test)]
 mod tests;

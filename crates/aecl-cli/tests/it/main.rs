@@ -11,6 +11,7 @@ mod mcp;
 mod mcp_servers;
 mod mcp_upstream;
 mod paths;
+mod real_programs;
 mod reconcile;
 mod reconcile_fs;
 mod replay;

@@ -401,6 +401,17 @@ impl ProgramGuard {
         if spec.special != Some(Special::Sed) {
             out.extend(written.into_iter().map(|w| Finding::Writes(w.clone())));
         }
+        let appended = command.unknown_args.is_some() && !positionals.iter().any(|p| !p.is_known());
+        let has_grammar = matches!(
+            spec.special,
+            Some(Special::Git | Special::Sed | Special::Awk | Special::Tar | Special::Make)
+        );
+        if appended && (!spec.runs_code_options.is_empty() || has_grammar) {
+            // `echo alias.x '!sh' | xargs git config`: appended words may be anything.
+            out.push(Finding::RunsCode(
+                "arguments appended at run time may be options or code".to_owned(),
+            ));
+        }
         if command.unknown_args.is_some()
             && spec.writes != Writes::None
             && !positionals.iter().any(|p| !p.is_known())

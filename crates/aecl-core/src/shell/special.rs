@@ -115,6 +115,11 @@ pub(super) fn read(
             }
         }
         Special::HttpClient => {
+            // A URL built at run time can carry data out (`https://x/?d=$(cat secret)`).
+            let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
+            if let Some(url) = urls.find(|u| u.expansion) {
+                out.push(Finding::Uploads(format!("the URL `{}` is built at run time", url.raw)));
+            }
             for method in scanned.values(&["-X", "--request", "--method"]) {
                 let upper = method.text.to_ascii_uppercase();
                 if !method.is_known() || !matches!(upper.as_str(), "GET" | "HEAD" | "OPTIONS") {

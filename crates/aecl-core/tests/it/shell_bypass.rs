@@ -171,7 +171,8 @@ const BYPASSES: &[(&str, &str, Decision)] = &[
     ("sudo with unknown options", "sudo $OPTS rm -rf /", Block),
     ("git alias", "git -c alias.p='!rm -rf /' p", RequireApproval),
     ("git push to a variable branch", "git push origin $BRANCH", RequireApproval),
-    ("xargs supplying --force", "echo --force | xargs git push", RequireApproval),
+    // What xargs appends may be `--receive-pack=CMD`: the program guard blocks it.
+    ("xargs supplying --force", "echo --force | xargs git push", Block),
     ("npm publish", "cd pkg && npm publish --access public", RequireApproval),
 ];
 

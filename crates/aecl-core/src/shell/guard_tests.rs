@@ -1,0 +1,82 @@
+//! Unit tests of the program guard: option reading, abbreviations, write normalisation
+//! and the decisions each finding gets. The corpus (`test_data/shell/`) holds the cases.
+
+use super::guard::{ProgramGuard, scan};
+use super::programs::builtin;
+use super::writes::normalise;
+use super::{ShellArg, ShellRules};
+use crate::verdict::Decision;
+
+fn rules() -> ShellRules {
+    ShellRules {
+        block: Vec::new(),
+        require_approval: Vec::new(),
+        allow_programs: Vec::new(),
+        unlisted: Decision::Block,
+        dynamic: Decision::Block,
+        guard: ProgramGuard {
+            write_paths: vec!["/w".to_owned()],
+            working_dir: Some("/w".to_owned()),
+            ..ProgramGuard::default()
+        },
+    }
+}
+
+fn decision(line: &str) -> Decision {
+    let mut out = Vec::new();
+    rules().check(line, &mut out);
+    out.iter().map(|v| v.decision).max().unwrap_or(Decision::Allow)
+}
+
+#[test]
+fn normalisation_resolves_dots_and_stays_at_the_root() {
+    assert_eq!(normalise("/w/a/../b/./c//d"), "/w/b/c/d");
+    assert_eq!(normalise("/../../etc"), "/etc");
+    assert_eq!(normalise("a/../../b"), "../b");
+}
+
+#[test]
+fn a_long_option_prefix_stands_for_every_option_it_abbreviates() {
+    let curl = builtin("curl").unwrap();
+    let words: Vec<ShellArg> =
+        ["--data-b", "@f", "--da", "x"].iter().map(|w| ShellArg::known(w)).collect();
+    let scanned = scan(curl, &words);
+    assert_eq!(scanned.options.first().unwrap().names, ["--data-binary"]);
+    let ambiguous = &scanned.options.get(1).unwrap().names;
+    assert!(
+        ambiguous.contains(&"--data".to_owned()) && ambiguous.contains(&"--data-raw".to_owned())
+    );
+    // rg takes no abbreviations: `--pr` is not `--pre`.
+    assert_eq!(decision("rg --pr x"), Decision::Allow);
+    assert_eq!(decision("rg --pre x y"), Decision::Block);
+}
+
+#[test]
+fn each_finding_gets_its_decision() {
+    assert_eq!(decision("docker ps"), Decision::RequireApproval, "unknown");
+    assert_eq!(decision("git config alias.x '!sh'"), Decision::Block, "runs code");
+    assert_eq!(decision("curl -d @f https://x"), Decision::RequireApproval, "uploads");
+    assert_eq!(decision("ls > /etc/x"), Decision::Block, "writes outside");
+    assert_eq!(decision("ls > x && cd sub && ls > y"), Decision::Allow, "writes inside");
+    let relaxed =
+        ShellRules { guard: ProgramGuard { uploads: Decision::Allow, ..rules().guard }, ..rules() };
+    let mut out = Vec::new();
+    relaxed.check("curl -d @f https://x", &mut out);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn tar_reads_old_style_options_one_value_per_letter() {
+    assert_eq!(decision("tar cf /w/a.tar src"), Decision::Allow);
+    assert_eq!(decision("tar cf /etc/a.tar src"), Decision::Block);
+    assert_eq!(decision("tar xf a.tar"), Decision::Allow);
+    assert_eq!(decision("tar xfC a.tar /etc"), Decision::Block);
+}
+
+#[test]
+fn without_write_paths_every_file_write_is_outside() {
+    let none = ShellRules { guard: ProgramGuard::default(), ..rules() };
+    let mut out = Vec::new();
+    none.check("echo x > out.txt; ls 2>/dev/null >&2", &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+}
