@@ -195,7 +195,9 @@ fn child(
         Ok(unenforced) => layers.limits_unenforced = unenforced,
         Err(refusal) => return fail(&mut status, refusal),
     }
-    if let Err(e) = restrict::rlimits(spec, nproc.is_ok(), cgroup_missing.is_some()) {
+    // With a cgroup, its `pids` controller is the bound (and counts the refused forks).
+    let nproc_limit = nproc.is_ok() && cgroup_missing.is_some();
+    if let Err(e) = restrict::rlimits(spec, nproc_limit, cgroup_missing.is_some()) {
         return fail(&mut status, e);
     }
     layers.rlimits = true;

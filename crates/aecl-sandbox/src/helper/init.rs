@@ -133,7 +133,9 @@ fn build(
         Some(_) => Some(forward::listen().map_err(Failure::Setup)?),
         None => None,
     };
-    restrict::rlimits(spec, nproc.is_ok(), cgroup_missing.is_some()).map_err(Failure::Setup)?;
+    // With a cgroup, its `pids` controller is the bound (and counts the refused forks).
+    let nproc_limit = nproc.is_ok() && cgroup_missing.is_some();
+    restrict::rlimits(spec, nproc_limit, cgroup_missing.is_some()).map_err(Failure::Setup)?;
     layers.rlimits = true;
     restrict::drop_capabilities().map_err(Failure::Setup)?;
     layers.capabilities_dropped = true;
