@@ -9,6 +9,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 
 import pytest
 
@@ -83,12 +84,46 @@ def test_an_approval_answered_through_the_api_lets_the_call_run_once(server, app
     seen = client.approval(human.approval_id)
     assert (seen.status, seen.decided_by, seen.action) == ("approved", "alice", "refund_payment")
 
-    # The grant is spent: the same refund asks a human again.
+    # The grant is spent: the same refund, once the duplicate window (2 s) has passed,
+    # asks a human again.
+    time.sleep(2.2)
     no_wait = aecl.guard(client, wait_for_approval=False)(refund_payment.__wrapped__)
     with pytest.raises(aecl.ApprovalRequired) as again:
         no_wait("ORD-2", amount=25)
     assert again.value.approval_id and again.value.approval_id != human.approval_id
     assert ran == [("ORD-2", 25)]
+
+
+def test_concurrent_retries_of_an_approved_call_run_it_once(server):
+    client = server.agent()
+    args = {"order_id": "ORD-9", "amount": 30}
+    with pytest.raises(aecl.ApprovalRequired) as pending:
+        client.authorize("refund_payment", args, wait_for_approval=False)
+    approval_id = pending.value.approval_id
+    server.approver().approve(approval_id, reason="ok")
+
+    ran, refused, errors = [], [], []
+    start = threading.Barrier(10)
+
+    def retry() -> None:
+        start.wait()
+        try:
+            ran.append(client.authorize("refund_payment", args, wait_for_approval=False))
+        except aecl.ApprovalRequired as e:
+            refused.append(e)
+        except Exception as e:  # noqa: BLE001 - any other answer is a failure of the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=retry) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(ran) == 1 and ran[0].handed_to_client
+    assert len(refused) == 9
+    # The losers point at the approval that was used: nobody is asked again.
+    assert {e.approval_id for e in refused} == {approval_id}
 
 
 def test_a_rejected_approval_never_runs(server, approver):
@@ -238,6 +273,25 @@ ALLOW_WITHOUT_HAND_OVER = json.dumps({
 }).encode()
 
 
+
+def allow_with(effect: dict, replayed: bool) -> bytes:
+    answer = json.loads(ALLOW_WITHOUT_HAND_OVER)
+    answer.update(effect=effect, replayed=replayed)
+    return json.dumps(answer).encode()
+
+
+ALLOW_UNDISPATCHED = allow_with(
+    {"id": "e1", "state": "failed", "result": None, "rollback_token": None,
+     "error": "not dispatched: the grant was already used"},
+    False,
+)
+ALLOW_REPLAYED = allow_with(
+    {"id": "e1", "state": "succeeded", "result": {"executed_by": "client"},
+     "rollback_token": None, "error": None},
+    True,
+)
+
+
 @pytest.mark.parametrize(
     "status, body",
     [
@@ -246,6 +300,8 @@ ALLOW_WITHOUT_HAND_OVER = json.dumps({
         (200, b'{"decision": "allow"}'),  # fields missing
         (200, b'{"decision": "maybe", "mode": "enforce"}'),
         (200, ALLOW_WITHOUT_HAND_OVER),  # an allow that hands nothing to the client
+        (200, ALLOW_UNDISPATCHED),  # an allow whose effect was never dispatched
+        (200, ALLOW_REPLAYED),  # an earlier execution's effect, returned again
         (302, b""),
         (500, b'{"error": {"code": "internal", "message": "boom"}}'),
         (503, ALLOW_WITHOUT_HAND_OVER.replace(b'"allow"', b'"block"')),

@@ -10,8 +10,11 @@
 //! The agent then retries the same call. `decide` still answers `require_approval` (the
 //! policy has not changed); the engine finds the call's grant by its digest and, when the
 //! grant is usable, lets the call through with an `approval.granted` reason. The grant is
-//! spent in the same transaction that dispatches the call, so it is used once even when
-//! two instances race for it. Changed arguments make another digest and find no grant; a
+//! spent in the same transaction that records the allow decision (and the effect as
+//! dispatched), so it is used once even when retries race for it, on one instance or
+//! several: of N concurrent retries one is allowed, and the others, which found the grant
+//! on arrival and lost it, stay `require_approval` (`approval.grant_used`) without a new
+//! request. Changed arguments make another digest and find no grant; a
 //! grant under another policy revision or past its expiry is named in the verdict and a
 //! new request is made. Retrying needs nothing but the same arguments, which is what an
 //! MCP client can do.
@@ -26,6 +29,25 @@ use crate::engine::{Engine, new_id};
 use crate::error::EngineError;
 use crate::run_event::RunEvent;
 use crate::store::{Approval, ApprovalStatus, Grant, GrantRefusal, Store};
+
+/// What [`Engine::apply_grant`] found for a call.
+#[derive(Debug)]
+pub(crate) enum GrantFound {
+    /// No grant applies: the call is decided as it stands.
+    None,
+    /// This grant lifts the call to `allow`; the commit that records it spends it.
+    Usable(Grant),
+    /// The grant the call arrived with was spent by a concurrent retry of the same call
+    /// (the approval request's id): the call stays `require_approval` and asks nobody.
+    Used(Option<String>),
+}
+
+/// How long after a grant was spent a retry of the same call is still taken as a
+/// concurrent duplicate of the call that spent it (answered `require_approval` without a
+/// new request), rather than as a new call asking again. Retries sent together reach the
+/// server spread over milliseconds (new connections, a cold pool), some after the winner
+/// committed; comparing arrival times alone would file a request for each of those.
+pub const DUPLICATE_WINDOW_MS: u64 = 2_000;
 
 /// History entries an approval request carries at most (the most recent ones).
 const HISTORY_LIMIT: usize = 50;
@@ -113,20 +135,44 @@ impl<S: Store> Engine<S> {
         Ok(listed)
     }
 
-    /// Applies the grant of the call with `digest`, if it has one, to a `require_approval` verdict: a
-    /// usable grant makes the verdict `allow` and is returned, to be spent at dispatch; an
-    /// unusable one is named in the verdict, which stays `require_approval`.
+    /// Applies the grant of the call with `digest`, if it has one, to a `require_approval`
+    /// verdict: a usable grant makes the verdict `allow` and is returned, to be spent by the
+    /// commit that records the decision; an unusable one is named in the verdict, which
+    /// stays `require_approval`. When the call has no unspent grant but one was spent
+    /// after the call's `arrival`, or at most [`DUPLICATE_WINDOW_MS`] before it, a
+    /// concurrent retry of the same call used it, and this call is its duplicate
+    /// (`approval.grant_used`, no new request).
     pub(crate) async fn apply_grant(
         &self,
         verdict: &mut Verdict,
         digest: &CallDigest,
+        arrival: Timestamp,
         now: Timestamp,
-    ) -> Result<Option<Grant>, EngineError> {
+    ) -> Result<GrantFound, EngineError> {
         if verdict.decision != Decision::RequireApproval || verdict.mode != Mode::Enforce {
-            return Ok(None);
+            return Ok(GrantFound::None);
         }
         let Some(grant) = self.store().grant_for_call(digest).await? else {
-            return Ok(None);
+            let spent = self.store().spent_grant_for_call(digest).await?;
+            let window = DUPLICATE_WINDOW_MS;
+            let Some((used, _)) = spent.filter(|(_, at)| at.0.saturating_add(window) >= arrival.0)
+            else {
+                return Ok(GrantFound::None);
+            };
+            let approval = used.approval_id.as_deref().unwrap_or("-");
+            verdict.reasons.push(Reason {
+                stage: Stage::Approval,
+                rule: Cow::Borrowed("approval.grant_used"),
+                decision: Decision::RequireApproval,
+                field: None,
+                message: format!(
+                    "the approval `{approval}` of this exact call was used by a concurrent \
+                     retry of it (an approval is single-use): this call is not executed and \
+                     nobody is asked again; the same call made more than {window} ms after \
+                     that use asks for another approval"
+                ),
+            });
+            return Ok(GrantFound::Used(used.approval_id));
         };
         let refusal = if now >= grant.expires {
             Some(GrantRefusal::Expired)
@@ -147,7 +193,7 @@ impl<S: Store> Engine<S> {
                     refusal.message()
                 ),
             });
-            return Ok(None);
+            return Ok(GrantFound::None);
         }
         verdict.reasons.push(Reason {
             stage: Stage::Approval,
@@ -158,7 +204,7 @@ impl<S: Store> Engine<S> {
         });
         // INVARIANT: only a `require_approval` verdict is lifted; a block stays a block.
         verdict.decision = Decision::Allow;
-        Ok(Some(grant))
+        Ok(GrantFound::Usable(grant))
     }
 
     /// Stores the approval request `id` for `call`, decided as `verdict` after `history`.

@@ -20,6 +20,7 @@ use aecl_core::{
 use aecl_policy::format::ScopeFile;
 use serde_json::{Value, json};
 
+use crate::approval::GrantFound;
 use crate::clock::Clock;
 use crate::connector::{Connector, ConnectorOutcome, Sandboxed};
 use crate::error::{EngineError, StoreError};
@@ -28,8 +29,8 @@ use crate::run_cache::{CachedRun, RunCache};
 use crate::run_event::{RunEvent, rebuild};
 use crate::standing::lift;
 use crate::store::{
-    Admission, CallEnd, Committed, Effect, EffectEnd, EffectState, Grant, NewEffect, RunCommit,
-    Store,
+    Admission, CallEnd, CallIdCheck, Committed, Effect, EffectEnd, EffectState, GrantUse,
+    NewEffect, RunCommit, Store,
 };
 
 /// How many times a call is decided again when other instances keep appending to its run.
@@ -107,6 +108,9 @@ pub struct Engine<S> {
     notifier: Option<Arc<dyn Notifier>>,
     /// The runs this instance wrote last, rebuilt.
     runs: RunCache,
+    /// Why the last policy reload was refused (the policy in force stayed), until one
+    /// succeeds.
+    policy_error: RwLock<Option<String>>,
 }
 
 impl<S: Store> Engine<S> {
@@ -126,6 +130,7 @@ impl<S: Store> Engine<S> {
             run_locks,
             notifier: None,
             runs: RunCache::default(),
+            policy_error: RwLock::new(None),
         }
     }
 
@@ -158,6 +163,17 @@ impl<S: Store> Engine<S> {
     /// old one.
     pub fn set_policy(&self, policy: Arc<Policy>) {
         *self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    /// Records how the last policy reload ended: `Some(error)` when it was refused and the
+    /// policy in force stayed, `None` when it succeeded. `/healthz` reports it.
+    pub fn set_policy_error(&self, error: Option<String>) {
+        *self.policy_error.write().unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+    }
+
+    /// Why the last policy reload was refused, if it was.
+    pub fn policy_error(&self) -> Option<String> {
+        self.policy_error.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// After a restart: marks what this node left in flight (`outcome_unknown` for
@@ -240,18 +256,29 @@ impl<S: Store> Engine<S> {
         Ok(self.store.append_audit(record).await?)
     }
 
-    /// Records a request that a front end refused before any decision (authentication or
-    /// authorisation). `subject`, `role` and `token_id` are empty when no valid token was
-    /// shown; the caller passes no secret.
+    /// Records a request that a front end refused before any decision (authentication,
+    /// authorisation, a malformed or oversized request, a conflict, a rate limit) with its
+    /// HTTP `status`. `subject`, `role` and `token_id` are empty when no valid token was
+    /// shown; the caller passes no secret. `suppressed` counts the refusals of the same
+    /// caller that were not recorded since its last record (the front end rate-limits
+    /// these records).
     pub async fn record_refusal(
         &self,
         subject: &str,
         role: &str,
         token_id: &str,
         reason: &str,
+        status: u16,
+        suppressed: u64,
     ) -> Result<u64, EngineError> {
         let mut record = self.record(RecordKind::Refusal, subject, "");
-        record.input = json!({ "role": role, "token_id": token_id, "reason": reason });
+        record.input = json!({
+            "role": role,
+            "token_id": token_id,
+            "reason": reason,
+            "status": status,
+            "suppressed": suppressed,
+        });
         self.redact(&mut record.input);
         Ok(self.store.append_audit(record).await?)
     }
@@ -270,6 +297,12 @@ impl<S: Store> Engine<S> {
     ) -> Result<Recorded, EngineError> {
         let executing = connector.is_some();
         let started = Instant::now();
+        // Hashed once: the effect, the grant lookups and the record all name it.
+        let digest = call.digest();
+        // When the call arrived, before it queued for its run: a grant of the same call
+        // spent at or after this moment was spent by a concurrent retry of it, which this
+        // call then does not repeat (and for which it asks nobody again).
+        let arrival = self.clock.now();
         let run_guard = self.run_lock(&call.run).lock().await;
         let policy = self.policy();
         // A nonce is spent once per agent, whatever becomes of the call.
@@ -281,9 +314,12 @@ impl<S: Store> Engine<S> {
         let mut standing: Option<Reason> = None;
         let mut attempt = 0;
         let mut cached = self.runs.take(&call.run, &policy.revision);
-        // Hashed once: the effect, the grant lookups and the record all name it.
-        let digest = call.digest();
-        let (verdict, effect, grant, history, approval_id, audit_seq, new_request, tier) = loop {
+        // Set when the call's id turns out to be an executed call's, with the same digest.
+        let mut replay_effect: Option<String> = None;
+        // Cleared when an evaluation's id is an executed call's with the same arguments
+        // (recording another decision of the same call is harmless).
+        let mut check_call_id = true;
+        let (verdict, effect, history, approval_id, audit_seq, new_request, tier) = loop {
             attempt += 1;
             if attempt > MAX_ATTEMPTS {
                 return Err(EngineError::Contention(call.run.clone()));
@@ -324,12 +360,34 @@ impl<S: Store> Engine<S> {
                 Some(connector) => place(connector, &call, &mut verdict).await,
                 None => None,
             };
+            if replay_effect.is_some() {
+                // A retry of an executed call under its own id: recorded, never run again.
+                verdict.replay_of = Some(call.id.clone());
+                verdict.reasons.push(Reason {
+                    stage: Stage::Replay,
+                    rule: Cow::Borrowed("replay.call_id"),
+                    decision: Decision::Allow,
+                    field: None,
+                    message: format!(
+                        "call `{}` was already executed with these arguments: its effect is \
+                         returned and nothing runs again",
+                        call.id
+                    ),
+                });
+            }
             // Step 10: a human's grant for exactly this call lets it through.
-            let grant =
-                if executing { self.apply_grant(&mut verdict, &digest, now).await? } else { None };
+            let found = if executing && replay_effect.is_none() {
+                self.apply_grant(&mut verdict, &digest, arrival, now).await?
+            } else {
+                GrantFound::None
+            };
+            let grant = match &found {
+                GrantFound::Usable(grant) => Some(grant.clone()),
+                _ => None,
+            };
             // Or an approver's standing grant covers it: one use is counted per call, however
             // often a conflicting commit below makes this loop decide again.
-            if executing && grant.is_none() {
+            if executing && grant.is_none() && replay_effect.is_none() {
                 match &standing {
                     Some(reason) => lift(&mut verdict, reason),
                     None => standing = self.apply_standing_grant(&mut verdict, &call, now).await?,
@@ -354,18 +412,22 @@ impl<S: Store> Engine<S> {
                 call_digest: digest.clone(),
                 node: self.config.node.clone(),
                 created: now,
-                // A grant is spent in the transaction that dispatches (below); without
-                // one, the call goes to its connector right after this commit.
-                dispatched: grant.is_none(),
+                // INVARIANT: a grant is spent by this commit, with the allow decision; so
+                // nothing is left to spend, and the call goes to its connector right after.
+                dispatched: true,
             });
             // The request this call waits on: its grant's, a pending one of the same call
             // (a retry while a human has not answered yet asks nobody again), or a new one.
             let mut new_request = false;
-            let approval_id = match &grant {
-                Some(grant) => grant.approval_id.clone(),
-                None if executing
-                    && verdict.mode == Mode::Enforce
-                    && verdict.decision == Decision::RequireApproval =>
+            let approval_id = match &found {
+                GrantFound::Usable(grant) => grant.approval_id.clone(),
+                // A concurrent retry spent this call's grant: no new request.
+                GrantFound::Used(approval) => approval.clone(),
+                GrantFound::None
+                    if executing
+                        && replay_effect.is_none()
+                        && verdict.mode == Mode::Enforce
+                        && verdict.decision == Decision::RequireApproval =>
                 {
                     let pending = self
                         .store
@@ -374,7 +436,7 @@ impl<S: Store> Engine<S> {
                     new_request = pending.is_none();
                     Some(pending.unwrap_or_else(new_id))
                 }
-                None => None,
+                GrantFound::None => None,
             };
             // The decision record goes with the run event: one durable commit per call.
             let mut record =
@@ -390,6 +452,14 @@ impl<S: Store> Engine<S> {
                 admission: admission.clone(),
                 effect: effect.clone(),
                 audit: Some(record),
+                grant: grant.as_ref().map(|grant| GrantUse {
+                    id: grant.id.clone(),
+                    digest: digest.clone(),
+                    revision: verdict.policy_revision.clone(),
+                    at: now,
+                }),
+                call_id: check_call_id
+                    .then(|| CallIdCheck { call_id: call.id.clone(), digest: digest.clone() }),
             };
             match self.store.commit_run_event(commit).await? {
                 Committed::Done { audit_seq, .. } => {
@@ -400,22 +470,29 @@ impl<S: Store> Engine<S> {
                     let history =
                         if new_request { run.snapshot.events.clone() } else { Vec::new() };
                     self.keep_run(&policy, &call.run, &call.agent, run, event);
-                    break (
-                        verdict,
-                        effect,
-                        grant,
-                        history,
-                        approval_id,
-                        audit_seq,
-                        new_request,
-                        tier,
-                    );
+                    break (verdict, effect, history, approval_id, audit_seq, new_request, tier);
                 }
                 // Another instance moved the run on: read it again.
                 Committed::Conflict => continue,
                 Committed::Refused { index, retry_after_ms } => {
                     // Nothing was written: the run is as it was.
                     refused = Some(limit_reason(admission.get(index), retry_after_ms));
+                    cached = Some(run);
+                }
+                // Another call spent the grant first (nothing was written): decide again;
+                // the grant was then spent after this call arrived.
+                Committed::GrantRefused(_) => cached = Some(run),
+                Committed::CallIdTaken { effect_id, digest: taken } => {
+                    if taken != digest {
+                        return Err(EngineError::CallIdConflict {
+                            run: call.run.clone(),
+                            call_id: call.id.clone(),
+                        });
+                    }
+                    if executing {
+                        replay_effect = Some(effect_id);
+                    }
+                    check_call_id = false;
                     cached = Some(run);
                 }
             }
@@ -426,7 +503,7 @@ impl<S: Store> Engine<S> {
             self.request_approval(id.clone(), &call, &verdict, &history).await?;
         }
         let decided = Decided { call, verdict, audit_seq, approval_id };
-        Ok(Recorded { decided, effect, grant, tier })
+        Ok(Recorded { decided, effect, tier, replay_effect })
     }
 
     /// Reads `run` from the store and rebuilds its state under `policy`.
@@ -493,9 +570,13 @@ impl<S: Store> Engine<S> {
         call: Call,
         connector: &dyn Connector,
     ) -> Result<Executed, EngineError> {
-        let Recorded { decided, effect, grant, tier } =
+        let Recorded { decided, effect, tier, replay_effect } =
             self.decide_and_record(call, Some(connector)).await?;
         let call = &decided.call;
+        if let Some(id) = &replay_effect {
+            let effect = self.settled_effect(id).await?;
+            return Ok(Executed { decided, effect, replayed: true });
+        }
         if let (Some(_), Some(key)) = (&decided.verdict.replay_of, &call.idempotency_key) {
             let effect = self.first_outcome(&call.run, key).await?;
             return Ok(Executed { decided, effect, replayed: true });
@@ -507,43 +588,23 @@ impl<S: Store> Engine<S> {
         let effect_id = new_effect.id.clone();
         let started = Instant::now();
         let mut ran_in = None;
-        // INVARIANT: a grant is spent in the same transaction that dispatches its call.
-        let dispatched = match &grant {
-            // Recorded as dispatched with the decision.
-            None => Ok(()),
-            Some(grant) => {
-                // The grant was found by this call's digest.
-                let (digest, revision) = (&grant.call_digest, &decided.verdict.policy_revision);
-                self.store
-                    .dispatch_effect_with_grant(&effect_id, &grant.id, digest, revision, self.now())
-                    .await?
-            }
-        };
-        let outcome = match dispatched {
-            // Another instance spent the grant first: this call is not executed.
-            Err(refusal) => {
-                ConnectorOutcome::Failed { error: format!("not dispatched: {}", refusal.message()) }
-            }
-            Ok(()) => {
-                let run = async {
-                    match tier {
-                        Some(tier) => connector.execute_in(call, &effect_id, tier).await,
-                        None => Sandboxed {
-                            outcome: connector.execute(call, &effect_id).await,
-                            ran_in: None,
-                        },
-                    }
-                };
-                match tokio::time::timeout(self.config.call_timeout, run).await {
-                    Ok(done) => {
-                        ran_in = done.ran_in;
-                        done.outcome
-                    }
-                    Err(_) => ConnectorOutcome::Unknown {
-                        error: format!("timed out after {:?}", self.config.call_timeout),
-                    },
+        // Recorded as dispatched with the decision (and its grant spent there).
+        let run = async {
+            match tier {
+                Some(tier) => connector.execute_in(call, &effect_id, tier).await,
+                None => {
+                    Sandboxed { outcome: connector.execute(call, &effect_id).await, ran_in: None }
                 }
             }
+        };
+        let outcome = match tokio::time::timeout(self.config.call_timeout, run).await {
+            Ok(done) => {
+                ran_in = done.ran_in;
+                done.outcome
+            }
+            Err(_) => ConnectorOutcome::Unknown {
+                error: format!("timed out after {:?}", self.config.call_timeout),
+            },
         };
         let timed_out = matches!(&outcome, ConnectorOutcome::Unknown { error } if error.starts_with("timed out"));
         let (state, result, error, rollback_token, audit_outcome) = match outcome {
@@ -634,6 +695,21 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// Effect `id` once it has ended (waiting up to the call timeout while it runs, here
+    /// or on another instance), or as it stands then.
+    async fn settled_effect(&self, id: &str) -> Result<Option<Effect>, EngineError> {
+        let deadline = Instant::now() + self.config.call_timeout;
+        loop {
+            let effect = self.store.effect(id).await?;
+            match &effect {
+                Some(e) if !e.state.is_final() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                _ => return Ok(effect),
+            }
+        }
+    }
+
     /// The limits an allowed call must pass: the agent's and the action's.
     fn admission(&self, policy: &Policy, call: &Call, now: Timestamp) -> Vec<Admission> {
         let agent =
@@ -708,6 +784,8 @@ impl<S: Store> Engine<S> {
                 admission: Vec::new(),
                 effect: None,
                 audit: None,
+                grant: None,
+                call_id: None,
             };
             if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
                 if let Some(known) = cached {
@@ -784,9 +862,10 @@ struct Recorded {
     decided: Decided,
     /// The effect recorded with the decision, when the call is to be executed.
     effect: Option<NewEffect>,
-    grant: Option<Grant>,
     /// The sandbox tier the call runs in, when the policy requires one.
     tier: Option<SandboxTier>,
+    /// The effect of the executed call whose id (and arguments) this call repeats.
+    replay_effect: Option<String>,
 }
 
 /// Asks `connector` which sandbox tier it would run the call in. When the verdict requires

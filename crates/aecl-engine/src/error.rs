@@ -49,6 +49,13 @@ pub enum EngineError {
     /// A standing grant that cannot be given as asked (the message names the field).
     #[error("{0}")]
     InvalidGrant(String),
+    /// An executed call's id was reused in its run for a call with other arguments (or
+    /// another action): the id names one call, so the second is refused, not executed.
+    #[error(
+        "call id `{call_id}` was already used in run `{run}` for a call with other arguments \
+         or another action: give every call its own id"
+    )]
+    CallIdConflict { run: String, call_id: String },
     /// An approver tried to approve or reject a call made with their own identity.
     #[error("`{approver}` asked for approval `{id}` and cannot answer it")]
     SelfApproval { id: String, approver: String },

@@ -23,6 +23,7 @@ pub mod run_event;
 pub mod standing;
 pub mod store;
 
+pub use approval::DUPLICATE_WINDOW_MS;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Reconciled, Sandboxed};
 pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
@@ -34,6 +35,7 @@ pub use rollback::{RollbackReport, RollbackStatus};
 pub use run_event::RunEvent;
 pub use standing::{ArgCondition, NewStandingGrant, StandingTerms};
 pub use store::{
-    Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, EffectState,
-    Grant, GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
+    Admission, Approval, ApprovalStatus, Begun, CallEnd, CallIdCheck, Committed, Effect, EffectEnd,
+    EffectState, Grant, GrantRefusal, GrantUse, NewEffect, Reconciliation, RunCommit, RunSnapshot,
+    StandingGrant, Store, StoreHealth,
 };

@@ -45,6 +45,30 @@ pub struct RunCommit {
     /// right after the commit and before answering (PostgreSQL, whose log has its own
     /// committer). Either way it is durable before the call can be dispatched.
     pub audit: Option<AuditRecord>,
+    /// The approval grant that lifts this call's decision to `allow`, spent by this commit
+    /// or the commit is refused ([`Committed::GrantRefused`]): a grant is used up by the
+    /// one transaction that records the allow decision, never later at dispatch.
+    pub grant: Option<GrantUse>,
+    /// The call this commit records, checked against the run's executed calls: when one of
+    /// them has this id, the commit is refused ([`Committed::CallIdTaken`]).
+    pub call_id: Option<CallIdCheck>,
+}
+
+/// A call's id and digest, for [`RunCommit::call_id`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallIdCheck {
+    pub call_id: String,
+    pub digest: CallDigest,
+}
+
+/// A grant to spend in a [`RunCommit`]: grant `id`, for the call with `digest` under
+/// `revision`, at `at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantUse {
+    pub id: String,
+    pub digest: CallDigest,
+    pub revision: Revision,
+    pub at: Timestamp,
 }
 
 /// The end of an executed call, written in one transaction: the effect's final state, the
@@ -95,6 +119,13 @@ pub enum Committed {
     Conflict,
     /// `admission[index]` refused: nothing was written. For a rate limit, how long to wait.
     Refused { index: usize, retry_after_ms: Option<u64> },
+    /// The commit's grant could not be spent (another call spent it first, or it expired):
+    /// nothing was written.
+    GrantRefused(GrantRefusal),
+    /// The commit's effect names a call id the run has already executed: nothing was
+    /// written. `digest` is that earlier call's, so the caller can tell a retry of the
+    /// same call from a reuse of its id for another one.
+    CallIdTaken { effect_id: String, digest: CallDigest },
 }
 
 /// The states of the effect ledger: `pending -> dispatched -> succeeded | failed |
@@ -434,6 +465,17 @@ pub trait Store: Send + Sync + 'static {
         digest: &CallDigest,
     ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
 
+    /// The most recently spent grant for the call with `digest`, with when it was spent:
+    /// a retry that arrived before then raced the call that spent it. The default knows
+    /// of none.
+    fn spent_grant_for_call(
+        &self,
+        digest: &CallDigest,
+    ) -> impl Future<Output = Result<Option<(Grant, Timestamp)>, StoreError>> + Send {
+        let _ = digest;
+        async { Ok(None) }
+    }
+
     /// Spends grant `grant` for the call with `digest` under `revision` and moves the
     /// pending effect `id` to `dispatched`, in one transaction: neither happens without the
     /// other. A grant that cannot be spent leaves both untouched.
@@ -521,4 +563,36 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         at: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether the store can still record calls: a real write probe (rate-limited by the
+    /// store), the writer's state and the last commit. The default reports a store that
+    /// cannot tell, which is unhealthy: `/healthz` fails closed.
+    fn health(&self) -> impl Future<Output = StoreHealth> + Send {
+        async {
+            StoreHealth {
+                failed: None,
+                last_commit_error: None,
+                write_probe: Err("this store has no write probe".to_owned()),
+            }
+        }
+    }
+}
+
+/// What a store says of its own health ([`Store::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// Why the store refuses every write until it is restarted (its database file was
+    /// deleted, replaced or made unwritable; its writer has ended), if it does.
+    pub failed: Option<String>,
+    /// The error of the last commit, when it failed (a full disk, an I/O error).
+    pub last_commit_error: Option<String>,
+    /// A real write committed through the store's writer just now (or at most a second
+    /// ago: probes are rate-limited).
+    pub write_probe: Result<(), String>,
+}
+
+impl StoreHealth {
+    pub fn is_healthy(&self) -> bool {
+        self.failed.is_none() && self.last_commit_error.is_none() && self.write_probe.is_ok()
+    }
 }

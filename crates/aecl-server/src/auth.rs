@@ -1,8 +1,7 @@
 //! Authentication on every endpoint: a bearer token (`aecl token issue`) verified with the
 //! server's token key, the caller's role checked per endpoint, and a per-token rate limit
-//! on the API itself. Every refusal is logged (subject and token id, never the token) and
-//! counted, and recorded in the audit log (refusals without a valid token up to
-//! [`crate::ANONYMOUS_AUDIT_RATE`]).
+//! on the API itself. Every refusal is logged (subject and token id, never the token),
+//! counted and recorded in the audit log, rate-limited per caller (`refusals.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -71,9 +70,8 @@ impl<S: Store> FromRequestParts<Arc<AppState<S>>> for Caller {
             }
         };
         if let Err(retry_after_ms) = state.limiter.admit(&claims.jti, now) {
-            state.metrics.refused(ApiError::RateLimited { retry_after_secs: 0 }.code());
-            tracing::warn!(subject = %claims.sub, token_id = %claims.jti, "api rate limit");
-            return Err(ApiError::RateLimited { retry_after_secs: retry_after_ms.div_ceil(1000) });
+            let error = ApiError::RateLimited { retry_after_secs: retry_after_ms.div_ceil(1000) };
+            return Err(refuse(state, Some(&claims), error).await);
         }
         Ok(Caller(claims))
     }
@@ -102,28 +100,15 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
-/// Logs, counts and audits a refused request, and returns its error. `claims` are those
-/// of a valid token refused for its role or subject; `None` when no valid token was shown.
+/// Logs, counts and audits a refused request (see `refusals.rs`), and returns its error.
+/// `claims` are those of a valid token refused for its role or subject; `None` when no
+/// valid token was shown.
 pub async fn refuse<S: Store>(
     state: &AppState<S>,
     claims: Option<&Claims>,
     error: ApiError,
 ) -> ApiError {
-    let (subject, role, token_id) = match claims {
-        Some(c) => (c.sub.as_str(), c.role.as_str(), c.jti.as_str()),
-        None => ("", "", ""),
-    };
-    tracing::warn!(code = error.code(), subject, role, token_id, reason = %error, "request refused");
-    state.metrics.refused(error.code());
-    if claims.is_none() && state.anonymous_audit.admit("anonymous", state.clock.now()).is_err() {
-        // Logged and counted above; the audit log is not a sink for anyone's traffic.
-        return error;
-    }
-    let message = format!("{}: {error}", error.code());
-    if let Err(e) = state.engine.record_refusal(subject, role, token_id, &message).await {
-        // The refusal stands whether or not it could be recorded.
-        tracing::error!(error = %e, "could not record a refused request in the audit log");
-    }
+    crate::refusals::record(state, claims, &error).await;
     error
 }
 

@@ -183,8 +183,8 @@ pub async fn execute<S: Store>(
     }
 }
 
-/// An engine error: another agent's run is a refusal (403, recorded); anything else
-/// blocks the call.
+/// An engine error: another agent's run is a refusal (403, recorded), a call id reused
+/// for another call a conflict (409, recorded); anything else blocks the call (503).
 async fn engine_error<S: Store>(
     state: &AppState<S>,
     caller: &Caller,
@@ -196,6 +196,11 @@ async fn engine_error<S: Store>(
             // The log keeps the engine's words; the caller is not told whose run it is.
             tracing::warn!(%message, "call refused: identity");
             let error = ApiError::Forbidden(format!("run `{}` belongs to another agent", call.run));
+            Err(refuse(state, Some(&caller.0), error).await)
+        }
+        // A reused call id is the caller's mistake, not the engine's: 409, recorded.
+        EngineError::CallIdConflict { .. } => {
+            let error = ApiError::CallIdConflict(error.to_string());
             Err(refuse(state, Some(&caller.0), error).await)
         }
         _ => Ok(engine_failed(state, call, error)),

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The request no longer allows this: an approval already answered or expired (409).
     #[error("{0}")]
     Conflict(String),
+    /// A call id already used in its run by an executed call with other arguments (409).
+    #[error("{0}")]
+    CallIdConflict(String),
     /// The store or the engine failed: nothing was allowed (503).
     #[error("{0}")]
     Unavailable(String),
@@ -49,6 +52,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::CallIdConflict(_) => "call.id_conflict",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -62,7 +66,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::CallIdConflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,7 +82,8 @@ impl ApiError {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// One of `unauthenticated`, `forbidden`, `bad_request`, `payload_too_large`,
-    /// `rate_limited`, `not_found`, `conflict`, `unavailable`, `internal`.
+    /// `rate_limited`, `not_found`, `conflict`, `call.id_conflict`, `unavailable`,
+    /// `internal`.
     #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,
@@ -87,6 +92,8 @@ pub struct ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
+        // For the layer that records refusals (`refusals.rs`).
+        response.extensions_mut().insert(self.clone());
         if let ApiError::RateLimited { retry_after_secs } = &self {
             response
                 .headers_mut()

@@ -57,10 +57,14 @@ pub async fn claude_code<S: Store>(
     caller: Result<Caller, ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Json<HookAnswer> {
-    let answer = match caller {
-        Ok(caller) => decide(&state, caller, body).await,
-        Err(error) => Err(error),
+    let (claims, answer) = match caller {
+        Ok(caller) => (Some(caller.0.clone()), decide(&state, caller, body).await),
+        Err(error) => (None, Err(error)),
     };
+    if let Err(error) = &answer {
+        // A 200 `deny` passes the refusal layer by: recorded here (once).
+        crate::auth::refuse(&state, claims.as_ref(), error.clone()).await;
+    }
     Json(answer.unwrap_or_else(|error| {
         tracing::warn!(code = error.code(), "claude code hook denied: request refused");
         deny(format!("aecl refused the request ({}): {error}", error.code()))

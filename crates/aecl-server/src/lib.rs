@@ -18,6 +18,7 @@ mod notify;
 mod openapi;
 mod read;
 mod reconcile;
+mod refusals;
 mod rollback;
 mod standing;
 mod ui;
@@ -38,6 +39,7 @@ pub use calls::NotConfigured;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use notify::{Webhook, WebhookConfig, WebhookError, slack_body};
+pub use refusals::{AGENT_REFUSAL_AUDIT_RATE, RefusalAudit};
 
 /// Audit records of refused anonymous requests (no valid token) per minute, all callers
 /// together.
@@ -77,9 +79,10 @@ pub struct AppState<S> {
     pub limiter: Limiter,
     /// Tokens whose signature verified.
     pub tokens: TokenCache,
-    /// Caps the audit records written for requests without a valid token, so that
-    /// anonymous traffic cannot flood the audit log; past it they are logged and counted.
-    pub anonymous_audit: Limiter,
+    /// Caps the audit records of refused requests per caller (and for all requests
+    /// without a valid token together), so that a flood of refusals cannot fill the audit
+    /// log; past it they are logged and counted, and the next record says how many.
+    pub refusal_audit: RefusalAudit,
     pub config: ServerConfig,
 }
 
@@ -108,7 +111,7 @@ impl<S: Store> AppState<S> {
             metrics: Metrics::new(),
             limiter: Limiter::new(config.rate_limit),
             tokens: TokenCache::default(),
-            anonymous_audit: Limiter::new(Some(ANONYMOUS_AUDIT_RATE)),
+            refusal_audit: RefusalAudit::new(AGENT_REFUSAL_AUDIT_RATE, ANONYMOUS_AUDIT_RATE),
             config,
         }
     }
@@ -139,6 +142,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), refusals::record_refusals::<S>))
         .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
 }

@@ -35,6 +35,7 @@ struct DecisionLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabels {
+    status: u16,
     code: String,
 }
 
@@ -45,6 +46,7 @@ pub struct Metrics {
     decisions: Family<DecisionLabels, Counter>,
     latency: Histogram,
     refusals: Family<RefusalLabels, Counter>,
+    refusal_audit_suppressed: Counter,
     pending_approvals: Gauge,
 }
 
@@ -73,8 +75,15 @@ impl Metrics {
         let refusals = Family::<RefusalLabels, Counter>::default();
         registry.register(
             "refused_requests",
-            "Requests refused before any decision, by error code",
+            "Refused requests (400, 401, 403, 409, 413, 429), by status and error code",
             refusals.clone(),
+        );
+        let refusal_audit_suppressed = Counter::default();
+        registry.register(
+            "refusal_audit_suppressed",
+            "Refused requests not written to the audit log (over a caller's rate; the next \
+             record counts them)",
+            refusal_audit_suppressed.clone(),
         );
         let pending_approvals = Gauge::default();
         registry.register(
@@ -83,7 +92,14 @@ impl Metrics {
              -1 when the store could not be read)",
             pending_approvals.clone(),
         );
-        Metrics { registry, decisions, latency, refusals, pending_approvals }
+        Metrics {
+            registry,
+            decisions,
+            latency,
+            refusals,
+            refusal_audit_suppressed,
+            pending_approvals,
+        }
     }
 
     /// Counts one decision; `known_action` is false for actions not in the catalog.
@@ -100,8 +116,13 @@ impl Metrics {
         self.latency.observe(seconds);
     }
 
-    pub fn refused(&self, code: &str) {
-        self.refusals.get_or_create(&RefusalLabels { code: code.to_owned() }).inc();
+    /// Counts one refused request (`code` is one of the API's stable error codes).
+    pub fn refused(&self, status: u16, code: &str) {
+        self.refusals.get_or_create(&RefusalLabels { status, code: code.to_owned() }).inc();
+    }
+
+    pub fn refusal_audit_suppressed(&self) {
+        self.refusal_audit_suppressed.inc();
     }
 
     /// The Prometheus text exposition.

@@ -22,34 +22,70 @@ pub const MAX_RECORDS: usize = 1000;
 /// The enforcement state.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok`, or `unhealthy`: every call is then blocked.
+    /// `ok`, or `unhealthy` (status 503): calls are then blocked.
     pub status: &'static str,
+    /// The policy in force.
     pub policy_revision: String,
+    /// Why the last policy reload was refused (the policy above stayed in force), until a
+    /// reload succeeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_reload_error: Option<String>,
+    /// A real write was just committed through the store (probed at most once a second).
     pub store_reachable: bool,
+    /// `ok`, or why the write probe failed.
+    pub write_probe: String,
+    /// The store's writer of run events and audit records: `running`, `last_commit_failed`
+    /// (the last commit failed: a full disk, an I/O error) or `failed` (its database file
+    /// was deleted, replaced or made unwritable, or the writer ended: every call is blocked
+    /// until aecl is restarted).
+    pub audit_writer: &'static str,
     pub signing_key_loaded: bool,
-    /// Why the store is unreachable, when it is.
+    /// Why the server is unhealthy, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 /// Unauthenticated on purpose: load balancers and orchestrators probe it without
-/// credentials. It reveals only the policy revision (a hash) and whether the store and key
-/// are working, nothing about agents, runs or calls.
+/// credentials. It reveals only the policy revision (a hash), a policy reload error and
+/// whether the store and key are working, nothing about agents, runs or calls.
 pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response {
-    // A cheap read through the same store the decision path uses.
-    let probe = state.engine.store().audit_records(0, 1).await;
+    // A real write through the same store the decision path uses (rate-limited there).
+    let store = state.engine.store().health().await;
     let signing_key_loaded = !state.config.audit_key.is_empty();
-    let store_reachable = probe.is_ok();
-    let healthy = store_reachable && signing_key_loaded;
+    let healthy = store.is_healthy() && signing_key_loaded;
+    let audit_writer = if store.failed.is_some() {
+        "failed"
+    } else if store.last_commit_error.is_some() {
+        "last_commit_failed"
+    } else {
+        "running"
+    };
+    let error = store
+        .failed
+        .clone()
+        .or_else(|| store.last_commit_error.clone().map(|e| format!("the last commit failed: {e}")))
+        .or_else(|| store.write_probe.clone().err())
+        .or_else(|| (!signing_key_loaded).then(|| "no audit signing key is loaded".to_owned()));
     let health = Health {
         status: if healthy { "ok" } else { "unhealthy" },
         policy_revision: state.engine.policy().revision.0.clone(),
-        store_reachable,
+        policy_reload_error: state.engine.policy_error(),
+        store_reachable: store.write_probe.is_ok(),
+        write_probe: match &store.write_probe {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => e.clone(),
+        },
+        audit_writer,
         signing_key_loaded,
-        error: probe.err().map(|e| e.to_string()),
+        error,
     };
     if !healthy {
-        tracing::warn!(store_reachable, signing_key_loaded, "unhealthy: calls are blocked");
+        tracing::warn!(
+            audit_writer,
+            signing_key_loaded,
+            error = health.error.as_deref().unwrap_or(""),
+            "unhealthy: calls are blocked"
+        );
     }
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(health)).into_response()

@@ -107,6 +107,17 @@ macro_rules! forward {
 }
 
 impl Store for AnyStore {
+    async fn health(&self) -> aecl_engine::StoreHealth {
+        forward!(self, s => s.health())
+    }
+
+    async fn spent_grant_for_call(
+        &self,
+        digest: &CallDigest,
+    ) -> Result<Option<(Grant, Timestamp)>, StoreError> {
+        forward!(self, s => s.spent_grant_for_call(digest))
+    }
+
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
         forward!(self, s => s.load_run(run))
     }

@@ -288,7 +288,7 @@ async fn runs_metrics_and_openapi(backend: Backend) {
     // Two: the other agent's call reached the engine, whose check of the run refused it.
     assert!(metrics.text.contains("aecl_decide_latency_seconds_count 2"), "{}", metrics.text);
     assert!(
-        metrics.text.contains(r#"aecl_refused_requests_total{code="forbidden"} 1"#),
+        metrics.text.contains(r#"aecl_refused_requests_total{status="403",code="forbidden"} 1"#),
         "{}",
         metrics.text
     );

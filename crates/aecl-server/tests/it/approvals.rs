@@ -92,7 +92,13 @@ async fn a_waiting_call_completes_once_after_approval(backend: Backend) {
     assert_eq!(done["effect"]["state"], "succeeded", "{done}");
     assert_eq!(server.executed.0.load(Ordering::SeqCst), 1);
 
-    // The grant is spent: the same call again asks again; a changed amount too.
+    // The grant is spent: the same call right away is a duplicate of the one that ran
+    // (nobody is asked again); later it asks again; a changed amount too.
+    let duplicate = execute(&server, "c3a", 1200).await;
+    assert_eq!(duplicate["decision"], "require_approval", "{duplicate}");
+    assert_eq!(duplicate["approval_id"], id.as_str(), "{duplicate}");
+    let window = aecl_engine::DUPLICATE_WINDOW_MS + 100;
+    tokio::time::sleep(std::time::Duration::from_millis(window)).await;
     let again = execute(&server, "c3", 1200).await;
     assert_eq!(again["decision"], "require_approval", "{again}");
     assert_ne!(again["approval_id"], id.as_str());

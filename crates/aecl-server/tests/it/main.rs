@@ -10,7 +10,9 @@ mod notify;
 mod pg;
 #[path = "../../../aecl-store/tests/it/pg_cluster.rs"]
 mod pg_cluster;
+mod refusals;
 mod rollback;
+mod single_use;
 mod standing;
 mod support;
 mod ui;

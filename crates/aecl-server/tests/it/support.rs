@@ -290,6 +290,13 @@ macro_rules! forward {
 }
 
 impl<S: Store> Store for Switch<S> {
+    async fn health(&self) -> aecl_engine::StoreHealth {
+        if self.down.load(Ordering::SeqCst) {
+            let write_probe = Err(down_error().to_string());
+            return aecl_engine::StoreHealth { failed: None, last_commit_error: None, write_probe };
+        }
+        self.inner.health().await
+    }
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
         forward!(self, self.inner.load_run(run))
     }
@@ -343,6 +350,12 @@ impl<S: Store> Store for Switch<S> {
     }
     async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
         forward!(self, self.inner.grant_for_call(digest))
+    }
+    async fn spent_grant_for_call(
+        &self,
+        digest: &CallDigest,
+    ) -> Result<Option<(Grant, Timestamp)>, StoreError> {
+        forward!(self, self.inner.spent_grant_for_call(digest))
     }
     async fn dispatch_effect_with_grant(
         &self,

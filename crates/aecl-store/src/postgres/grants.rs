@@ -93,7 +93,7 @@ pub(super) async fn dispatch_with_grant(
 
 /// Spends grant `id` inside `tx`, once: the row is locked, so an instance racing for the
 /// same grant waits here and then reads it consumed.
-async fn spend_grant(
+pub(super) async fn spend_grant(
     tx: &mut PgConnection,
     id: &str,
     digest: &CallDigest,
@@ -130,6 +130,30 @@ async fn spend_grant(
             .map_err(backend)?
             .rows_affected();
     Ok(if spent == 1 { Ok(grant) } else { Err(GrantRefusal::AlreadyUsed) })
+}
+
+pub(super) async fn spent_grant_for_call(
+    pool: &PgPool,
+    digest: &CallDigest,
+) -> Result<Option<(Grant, Timestamp)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, approval_id, policy_revision, expires, consumed_at FROM grants
+         WHERE call_digest = $1 AND consumed_at IS NOT NULL
+         ORDER BY consumed_at DESC LIMIT 1",
+    )
+    .bind(&digest.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    let Some(row) = row else { return Ok(None) };
+    let grant = Grant {
+        id: row.try_get(0).map_err(backend)?,
+        approval_id: row.try_get(1).map_err(backend)?,
+        call_digest: digest.clone(),
+        policy_revision: Revision(row.try_get(2).map_err(backend)?),
+        expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
+    };
+    Ok(Some((grant, Timestamp(to_u64(row.try_get(4).map_err(backend)?)?))))
 }
 
 pub(super) async fn grant_for_call(

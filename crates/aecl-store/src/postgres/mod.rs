@@ -44,6 +44,8 @@ pub struct PostgresStore {
 struct Inner {
     pool: PgPool,
     audit: mpsc::UnboundedSender<writer::Job>,
+    /// The last write probe of `/healthz` and when it ran (at most one a second).
+    probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
 
 impl PostgresStore {
@@ -58,7 +60,8 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
         schema::migrate(&pool).await?;
         let audit = writer::spawn(pool.clone(), audit);
-        Ok(PostgresStore { inner: Arc::new(Inner { pool, audit }) })
+        let probe = tokio::sync::Mutex::new(None);
+        Ok(PostgresStore { inner: Arc::new(Inner { pool, audit, probe }) })
     }
 
     /// Connects for reading the audit log only (`aecl audit verify` and friends): no
@@ -155,6 +158,43 @@ async fn audit_checkpoints(pool: &PgPool) -> Result<Vec<String>, StoreError> {
 }
 
 impl Store for PostgresStore {
+    async fn spent_grant_for_call(
+        &self,
+        digest: &CallDigest,
+    ) -> Result<Option<(Grant, Timestamp)>, StoreError> {
+        grants::spent_grant_for_call(self.pool(), digest).await
+    }
+
+    async fn health(&self) -> aecl_engine::StoreHealth {
+        let write_probe = {
+            let mut probe = self.inner.probe.lock().await;
+            match &*probe {
+                // Only a success is reused: a failing store is probed again every time.
+                Some((at, Ok(()))) if at.elapsed() < std::time::Duration::from_secs(1) => Ok(()),
+                _ => {
+                    // A real write, committed: a row of its own in `rate_limits`, whose keys
+                    // are otherwise `agent:` and `action:`.
+                    let result = sqlx::query(
+                        "INSERT INTO rate_limits (key, tat) VALUES ('aecl:healthz', 0)
+                         ON CONFLICT (key) DO UPDATE SET tat = rate_limits.tat + 1",
+                    )
+                    .execute(self.pool())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("write probe: {e}"));
+                    *probe = Some((std::time::Instant::now(), result.clone()));
+                    result
+                }
+            }
+        };
+        let failed = self
+            .inner
+            .audit
+            .is_closed()
+            .then(|| "the audit committer has stopped: nothing can be recorded".to_owned());
+        aecl_engine::StoreHealth { failed, last_commit_error: None, write_probe }
+    }
+
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
         runs::load_run(self.pool(), run).await
     }

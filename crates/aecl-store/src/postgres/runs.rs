@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aecl_core::CallDigest;
 use aecl_core::limits::gcra;
 use aecl_engine::{Admission, CallEnd, Committed, RunCommit, RunSnapshot, StoreError};
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -60,6 +61,29 @@ pub(super) async fn commit_run_event(
             return Ok(refused);
         }
     };
+    // Under the run's lock: the call's id against the run's executed calls, then its grant
+    // (its row locked, after the run's, as everywhere); both refuse before any write.
+    if let Some(check) = &commit.call_id {
+        let taken: Option<(String, String)> =
+            sqlx::query_as("SELECT id, call_digest FROM effects WHERE run = $1 AND call_id = $2")
+                .bind(&commit.run)
+                .bind(&check.call_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if let Some((effect_id, digest)) = taken {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(Committed::CallIdTaken { effect_id, digest: CallDigest(digest) });
+        }
+    }
+    if let Some(grant) = &commit.grant
+        && let Err(refusal) =
+            super::grants::spend_grant(&mut tx, &grant.id, &grant.digest, &grant.revision, grant.at)
+                .await?
+    {
+        tx.rollback().await.map_err(backend)?;
+        return Ok(Committed::GrantRefused(refusal));
+    }
     for (key, tat) in rate_updates {
         sqlx::query("UPDATE rate_limits SET tat = $2 WHERE key = $1")
             .bind(key)

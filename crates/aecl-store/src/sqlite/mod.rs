@@ -3,6 +3,7 @@
 //! (`writer`); reads use a small pool of read connections, which WAL lets run beside the
 //! writer.
 
+mod health;
 mod schema;
 mod standing;
 mod writer;
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
 
 use crate::{AuditConfig, backend, corrupt, hash_of, head, to_i64, to_u64};
+use health::FileHealth;
 use writer::{Batch, Job, in_savepoint};
 
 /// The SQLite implementation of the store port.
@@ -35,6 +37,8 @@ struct Inner {
     path: PathBuf,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
+    /// Whether the file is still the database the writer writes.
+    health: Arc<FileHealth>,
 }
 
 /// How many prepared statements each connection keeps: every statement of the write and
@@ -78,12 +82,14 @@ impl SqliteStore {
         let mut conn = connect(path)?;
         schema::migrate(&mut conn)?;
         let log = read_head(&conn)?;
-        let writer = writer::spawn(conn, log, audit)?;
+        let health = Arc::new(FileHealth::new(path)?);
+        let writer = writer::spawn(conn, log, audit, health.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 writer,
                 readers: Mutex::new(Vec::new()),
+                health,
             }),
         })
     }
@@ -138,6 +144,11 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        // A database found gone is not read either (and a new connection would create an
+        // empty file at its path).
+        if let Some(reason) = self.inner.health.failed() {
+            return Err(StoreError::Backend(reason));
+        }
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let pooled =
@@ -370,6 +381,23 @@ fn dispatch(conn: &Connection, id: &str) -> Result<(), StoreError> {
     if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending")) }
 }
 
+/// The effect id and call digest of the call of `run` with id `call_id` that was
+/// executed (it has an effect), if one was.
+fn executed_call(
+    conn: &Connection,
+    run: &str,
+    call_id: &str,
+) -> Result<Option<(String, CallDigest)>, StoreError> {
+    query_row(
+        conn,
+        "SELECT id, call_digest FROM effects WHERE run = ?1 AND call_id = ?2",
+        [run, call_id],
+        |r| Ok((r.get(0)?, CallDigest(r.get(1)?))),
+    )
+    .optional()
+    .map_err(backend)
+}
+
 /// Spends grant `id` for the call with `digest` under `revision`, once.
 fn spend_grant(
     conn: &Connection,
@@ -419,7 +447,51 @@ fn full_approval(
     Ok(approval)
 }
 
+/// `/healthz` runs a real write through the writer at most this often.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Store for SqliteStore {
+    async fn health(&self) -> aecl_engine::StoreHealth {
+        let health = &self.inner.health;
+        // The file as it is now, even between commits.
+        let _ = health.check();
+        let write_probe = if let Some(reason) = health.failed() {
+            Err(reason)
+        } else {
+            let mut probe = health.probe.lock().await;
+            match &*probe {
+                // Only a success is reused: a failing store is probed again every time,
+                // so it is seen healthy as soon as it is.
+                Some((at, Ok(()))) if at.elapsed() < PROBE_EVERY => Ok(()),
+                _ => {
+                    // A real write through the writer, committed (with the writer's file
+                    // checks) like any call's: a row of its own in `rate_limits`, whose
+                    // keys are otherwise `agent:` and `action:`.
+                    let result = self
+                        .write(|batch| {
+                            exec(
+                                batch.conn,
+                                "INSERT INTO rate_limits (key, tat) VALUES ('aecl:healthz', 0)
+                                 ON CONFLICT (key) DO UPDATE SET tat = tat + 1",
+                                [],
+                            )
+                            .map_err(backend)?;
+                            Ok(())
+                        })
+                        .await
+                        .map_err(|e| e.to_string());
+                    *probe = Some((std::time::Instant::now(), result.clone()));
+                    result
+                }
+            }
+        };
+        aecl_engine::StoreHealth {
+            failed: health.failed(),
+            last_commit_error: health.last_commit_error(),
+            write_probe,
+        }
+    }
+
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
         let run = run.to_owned();
         self.read(move |conn| {
@@ -489,6 +561,18 @@ impl Store for SqliteStore {
                         }
                     }
                 }
+            }
+            // The call's id against the run's executed calls, then its grant: both refuse
+            // before anything of this commit is written.
+            if let Some(check) = &commit.call_id
+                && let Some((effect_id, digest)) = executed_call(conn, &commit.run, &check.call_id)?
+            {
+                return Ok(Committed::CallIdTaken { effect_id, digest });
+            }
+            if let Some(grant) = &commit.grant
+                && let Err(refusal) = spend_grant(conn, &grant.id, &grant.digest, &grant.revision, grant.at)?
+            {
+                return Ok(Committed::GrantRefused(refusal));
             }
             for (key, tat) in rate_updates {
                 exec(conn,
@@ -810,6 +894,37 @@ impl Store for SqliteStore {
     ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
         let (id, digest, revision) = (id.to_owned(), digest.clone(), revision.clone());
         self.write(move |batch| spend_grant(batch.conn, &id, &digest, &revision, at)).await
+    }
+
+    async fn spent_grant_for_call(
+        &self,
+        digest: &CallDigest,
+    ) -> Result<Option<(Grant, Timestamp)>, StoreError> {
+        let digest = digest.clone();
+        self.read(move |conn| {
+            let row: Option<(String, Option<String>, String, i64, i64)> = query_row(
+                conn,
+                "SELECT id, approval_id, policy_revision, expires, consumed_at FROM grants
+                     WHERE call_digest = ?1 AND consumed_at IS NOT NULL
+                     ORDER BY consumed_at DESC LIMIT 1",
+                [&digest.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+            row.map(|(id, approval_id, policy_revision, expires, consumed)| {
+                let grant = Grant {
+                    id,
+                    approval_id,
+                    call_digest: digest.clone(),
+                    policy_revision: Revision(policy_revision),
+                    expires: Timestamp(to_u64(expires)?),
+                };
+                Ok((grant, Timestamp(to_u64(consumed)?)))
+            })
+            .transpose()
+        })
+        .await
     }
 
     async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {

@@ -17,6 +17,7 @@ use aecl_core::Timestamp;
 use aecl_engine::StoreError;
 use rusqlite::Connection;
 
+use super::health::FileHealth;
 use crate::{AuditConfig, backend, head};
 
 /// Jobs taken into one transaction at most.
@@ -50,6 +51,7 @@ pub(crate) fn spawn(
     conn: Connection,
     log: LogState,
     audit: AuditConfig,
+    health: Arc<FileHealth>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (sender, receiver) = mpsc::channel::<Job>();
     thread::Builder::new()
@@ -63,7 +65,7 @@ pub(crate) fn spawn(
             }
             let publish = audit.publish;
             let (origin, signer) = (audit.origin, audit.signer);
-            Writer { conn, log, origin, signer, publish, publication: None }.run(&receiver)
+            Writer { conn, log, origin, signer, health, publish, publication: None }.run(&receiver)
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
     Ok(sender)
@@ -74,6 +76,8 @@ struct Writer {
     log: LogState,
     origin: String,
     signer: SignerKey,
+    /// Whether the path is still the file this connection writes (`health.rs`).
+    health: Arc<FileHealth>,
     /// Where committed checkpoints are published, if anywhere.
     publish: Option<Arc<dyn aecl_audit::CheckpointSink>>,
     /// The checkpoint of the batch being committed and its new leaves, to publish once
@@ -126,6 +130,7 @@ impl Writer {
             }
         }
         self.publication = None;
+        self.health.committed(error.as_deref());
         if let Some(error) = &error {
             tracing::error!(%error, jobs = completions.len(), "SQLite group commit failed");
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -193,7 +198,12 @@ impl Writer {
                 )
                 .map_err(|e| e.to_string())?;
         }
-        self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+        // Nothing is committed to a file that is no longer the database, and a batch
+        // committed while it was deleted or replaced is answered as failed: its rows went
+        // to a file nobody will read again.
+        self.health.check()?;
+        self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+        self.health.check()
     }
 }
 

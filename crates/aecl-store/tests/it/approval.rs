@@ -40,7 +40,7 @@ fn write(id: &str, value: i64) -> Call {
 #[tokio::test]
 async fn a_risky_call_waits_for_an_approver_and_then_executes_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, _) = new_engine(sqlite_store(dir.path()));
+    let (engine, clock) = new_engine(sqlite_store(dir.path()));
     let connector = Counting::default();
 
     let asked = engine.execute(write("c1", 5), &connector).await.unwrap();
@@ -67,7 +67,10 @@ async fn a_risky_call_waits_for_an_approver_and_then_executes_once() {
     assert_eq!(done.effect.unwrap().state, EffectState::Succeeded);
     assert_eq!(connector.executed.lock().unwrap().len(), 1);
 
-    // The grant is spent: the same call again is a new request, and nothing runs.
+    // The grant is spent: the same call again, later, is a new request, and nothing runs.
+    // (A retry within the duplicate window is a duplicate of the call that spent it:
+    // `single_use.rs`.)
+    clock.advance_ms(aecl_engine::DUPLICATE_WINDOW_MS + 1);
     let again = engine.execute(write("c3", 5), &connector).await.unwrap();
     assert_eq!(again.decided.verdict.decision, Decision::RequireApproval);
     assert!(again.effect.is_none());

@@ -9,8 +9,9 @@ use aecl_core::limits::RateLimit;
 use aecl_core::policy::Revision;
 use aecl_core::{CallDigest, Timestamp};
 use aecl_engine::{
-    Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, EffectEnd, EffectState, Grant,
-    GrantRefusal, NewEffect, RunCommit, RunEvent, StandingGrant, Store, StoreError,
+    Admission, Approval, ApprovalStatus, Begun, CallEnd, CallIdCheck, Committed, EffectEnd,
+    EffectState, Grant, GrantRefusal, GrantUse, NewEffect, RunCommit, RunEvent, StandingGrant,
+    Store, StoreError,
 };
 use serde_json::json;
 
@@ -57,6 +58,8 @@ contract!(
     a_commits_audit_record_is_appended_only_with_its_event,
     a_runs_effects_are_listed_oldest_first,
     a_calls_end_is_written_whole_or_not_at_all,
+    a_grant_is_spent_by_the_commit_that_records_its_call,
+    an_executed_calls_id_refuses_a_commit_that_reuses_it,
 );
 
 fn user(text: &str) -> RunEvent {
@@ -72,6 +75,8 @@ fn commit(run: &str, expected: u64, admission: Vec<Admission>) -> RunCommit {
         admission,
         effect: None,
         audit: None,
+        grant: None,
+        call_id: None,
     }
 }
 
@@ -604,4 +609,83 @@ async fn a_calls_end_is_written_whole_or_not_at_all<S: Store>(store: &S) {
     assert!(matches!(store.finish_call(call_end(1)).await, Err(StoreError::Transition { .. })));
     assert_eq!(store.load_run("r1").await.unwrap().version, 4);
     assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1);
+}
+
+/// The grant of an approved call is spent by the commit that records its `allow`, or that
+/// commit writes nothing: two commits carrying one grant cannot both succeed.
+async fn a_grant_is_spent_by_the_commit_that_records_its_call<S: Store>(store: &S) {
+    let digest = CallDigest("ab".repeat(32));
+    let revision = Revision("rev-1".into());
+    store
+        .put_grant(Grant {
+            id: "g1".into(),
+            approval_id: Some("a1".into()),
+            call_digest: digest.clone(),
+            policy_revision: revision.clone(),
+            expires: Timestamp(10_000),
+        })
+        .await
+        .unwrap();
+    let with_grant = |expected: u64, effect: &str, call: &str, digest: &CallDigest| RunCommit {
+        effect: Some(NewEffect { dispatched: true, ..new_effect(effect, call, None, "n1") }),
+        grant: Some(GrantUse {
+            id: "g1".into(),
+            digest: digest.clone(),
+            revision: revision.clone(),
+            at: Timestamp(5_000),
+        }),
+        ..commit("r1", expected, vec![])
+    };
+    // The wrong call cannot spend it, and writes nothing.
+    let other = CallDigest("ef".repeat(32));
+    assert_eq!(
+        store.commit_run_event(with_grant(0, "e0", "c0", &other)).await.unwrap(),
+        Committed::GrantRefused(GrantRefusal::OtherCall)
+    );
+    assert_eq!(store.load_run("r1").await.unwrap().version, 0);
+    assert!(store.effect("e0").await.unwrap().is_none());
+    assert!(store.grant_for_call(&digest).await.unwrap().is_some(), "still unspent");
+
+    assert!(matches!(
+        store.commit_run_event(with_grant(0, "e1", "c1", &digest)).await.unwrap(),
+        Committed::Done { version: 1, .. }
+    ));
+    assert_eq!(store.grant_for_call(&digest).await.unwrap(), None, "spent");
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Dispatched);
+    assert_eq!(
+        store.commit_run_event(with_grant(1, "e2", "c2", &digest)).await.unwrap(),
+        Committed::GrantRefused(GrantRefusal::AlreadyUsed)
+    );
+    assert_eq!(store.load_run("r1").await.unwrap().version, 1, "nothing written");
+    assert!(store.effect("e2").await.unwrap().is_none());
+}
+
+/// A commit recording a call whose id an executed call of the run already has is refused
+/// (writing nothing), and names that call's effect and digest.
+async fn an_executed_calls_id_refuses_a_commit_that_reuses_it<S: Store>(store: &S) {
+    let digest = CallDigest("ab".repeat(32));
+    let checked = |expected: u64, call: &str, effect: Option<NewEffect>| RunCommit {
+        effect,
+        call_id: Some(CallIdCheck { call_id: call.into(), digest: digest.clone() }),
+        ..commit("r1", expected, vec![])
+    };
+    let executed = Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") });
+    assert!(matches!(
+        store.commit_run_event(checked(0, "c1", executed)).await.unwrap(),
+        Committed::Done { version: 1, .. }
+    ));
+    assert_eq!(
+        store.commit_run_event(checked(1, "c1", None)).await.unwrap(),
+        Committed::CallIdTaken { effect_id: "e1".into(), digest: digest.clone() }
+    );
+    assert_eq!(store.load_run("r1").await.unwrap().version, 1, "nothing written");
+    // Other ids, and commits that do not ask, go through.
+    assert!(matches!(
+        store.commit_run_event(checked(1, "c2", None)).await.unwrap(),
+        Committed::Done { version: 2, .. }
+    ));
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 2, vec![])).await.unwrap(),
+        Committed::Done { version: 3, .. }
+    ));
 }

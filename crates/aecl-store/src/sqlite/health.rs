@@ -1,0 +1,152 @@
+//! Whether the SQLite file the writer commits to is still the database.
+//!
+//! The writer keeps one open connection. If the file is deleted (or renamed, or replaced
+//! by another file) under a running server, SQLite keeps writing to the open, unlinked
+//! inode: every commit "succeeds", nothing reaches the path, and after a restart a fresh,
+//! empty log starts at sequence 0 and verifies. So the writer compares, before and after
+//! every commit, the device and inode behind the path (and behind its `-wal` file) with
+//! those it opened, and asks the kernel whether the path may still be written (`access`:
+//! a read-only mount, an immutable file, a removed write permission). A `stat` and an
+//! `access` cost about a microsecond each against a commit's fsync, so no rate limit is
+//! needed. The first failure is sticky: every later commit is refused, every call is
+//! blocked, and the reason is logged once at `error`, until the operator restarts aecl.
+//! (Nothing can be appended to the audit log about it: the log is what is gone.)
+//!
+//! The file is never opened again to check it: closing a second descriptor of a SQLite
+//! file would drop the process's POSIX locks on it.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use aecl_engine::StoreError;
+
+/// A file's identity: device and inode.
+type FileId = (u64, u64);
+
+#[derive(Debug)]
+pub(crate) struct FileHealth {
+    path: PathBuf,
+    wal: PathBuf,
+    identity: FileId,
+    /// The `-wal` file's identity, learnt when it is first seen (SQLite creates it at the
+    /// first transaction and keeps it while a connection is open).
+    wal_identity: Mutex<Option<FileId>>,
+    /// Why every write is refused, once something was found wrong.
+    failed: Mutex<Option<String>>,
+    /// The last commit's error, `None` after a commit that succeeded.
+    last_commit_error: Mutex<Option<String>>,
+    /// The last write probe and when it ran (`/healthz` probes at most once a second).
+    pub(crate) probe: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+impl FileHealth {
+    /// The health of the database at `path`, just opened by the writer.
+    pub(crate) fn new(path: &Path) -> Result<FileHealth, StoreError> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| StoreError::Backend(format!("cannot stat {}: {e}", path.display())))?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(FileHealth {
+            path: path.to_owned(),
+            wal: PathBuf::from(wal),
+            identity: (meta.dev(), meta.ino()),
+            wal_identity: Mutex::new(None),
+            failed: Mutex::new(None),
+            last_commit_error: Mutex::new(None),
+            probe: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Why every write is refused, if it is.
+    pub(crate) fn failed(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn last_commit_error(&self) -> Option<String> {
+        self.last_commit_error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Records how the last commit ended.
+    pub(crate) fn committed(&self, error: Option<&str>) {
+        *self.last_commit_error.lock().unwrap_or_else(PoisonError::into_inner) =
+            error.map(str::to_owned);
+    }
+
+    /// Ok while the path is still the database the writer writes and may be written;
+    /// otherwise the (sticky) reason.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if let Some(reason) = self.failed() {
+            return Err(reason);
+        }
+        let Some(reason) = self.problem() else { return Ok(()) };
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        if failed.is_none() {
+            tracing::error!(
+                path = %self.path.display(),
+                %reason,
+                "the SQLite database is gone from under aecl: every call is blocked until \
+                 aecl is restarted (this cannot be recorded in the audit log, which is in \
+                 that file)"
+            );
+            *failed = Some(reason.clone());
+        }
+        Err(failed.clone().unwrap_or(reason))
+    }
+
+    fn problem(&self) -> Option<String> {
+        let path = self.path.display();
+        match std::fs::metadata(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Some(format!("the database file {path} was deleted or moved"));
+            }
+            Err(e) => return Some(format!("cannot stat the database file {path}: {e}")),
+            Ok(meta) if (meta.dev(), meta.ino()) != self.identity => {
+                return Some(format!(
+                    "the database file {path} was replaced by another file (device and inode \
+                     differ from the file aecl opened)"
+                ));
+            }
+            Ok(_) => {}
+        }
+        if let Some(problem) = self.wal_problem() {
+            return Some(problem);
+        }
+        writable(&self.path).err().map(|why| {
+            format!("the database file {path} can no longer be written ({why}): a restart could not open it")
+        })
+    }
+
+    /// The `-wal` file deleted or replaced once it existed.
+    fn wal_problem(&self) -> Option<String> {
+        let mut known = self.wal_identity.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = std::fs::metadata(&self.wal).ok().map(|m| (m.dev(), m.ino()));
+        match (*known, found) {
+            (None, found) => {
+                *known = found;
+                None
+            }
+            (Some(_), None) => {
+                Some(format!("the database's write-ahead log {} was deleted", self.wal.display()))
+            }
+            (Some(was), Some(now)) if was != now => Some(format!(
+                "the database's write-ahead log {} was replaced by another file",
+                self.wal.display()
+            )),
+            (Some(_), Some(_)) => None,
+        }
+    }
+}
+
+/// Whether the kernel would let this process open `path` for writing (`access(2)`, which
+/// opens nothing).
+#[cfg(target_os = "linux")]
+fn writable(path: &Path) -> Result<(), &'static str> {
+    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).map_err(|errno| errno.desc())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn writable(_: &Path) -> Result<(), &'static str> {
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The SQLite store notices when its file is gone from under it: deleted, replaced by
+//! another file, or made unwritable. From then on it is unhealthy and refuses every write
+//! (so every call is blocked) until it is opened again; before, a deleted file kept taking
+//! commits into the unlinked inode and `/healthz` said ok.
+
+use std::path::Path;
+use std::process::Command;
+
+use aecl_engine::{Store, StoreError};
+use aecl_store::SqliteStore;
+
+use crate::support::{record, sqlite_store};
+
+async fn healthy(store: &SqliteStore) {
+    let health = store.health().await;
+    assert!(health.is_healthy(), "{health:?}");
+    store.append_audit(record(0, 0)).await.unwrap();
+}
+
+/// The store refuses writes and reads and says why, in its health and its errors.
+async fn gone(store: &SqliteStore, why: &str) {
+    let refused = store.append_audit(record(0, 1)).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Backend(_)), "{refused}");
+    assert!(refused.to_string().contains(why), "{refused}");
+    let health = store.health().await;
+    assert!(!health.is_healthy());
+    assert!(health.failed.as_deref().is_some_and(|f| f.contains(why)), "{health:?}");
+    assert!(health.write_probe.is_err(), "{health:?}");
+    assert!(store.audit_records(0, 10).await.is_err(), "reads refused too");
+    // Sticky: the file coming back does not make the store trust it again.
+    let again = store.append_audit(record(0, 2)).await.unwrap_err();
+    assert!(again.to_string().contains(why), "{again}");
+}
+
+#[tokio::test]
+async fn a_deleted_database_file_stops_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
+    healthy(&store).await;
+    std::fs::remove_file(dir.path().join("aecl.db")).unwrap();
+    gone(&store, "was deleted").await;
+    assert!(!dir.path().join("aecl.db").exists(), "no empty database made in its place");
+}
+
+#[tokio::test]
+async fn a_replaced_database_file_stops_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
+    healthy(&store).await;
+    // Another database moved over the path (what a restore from a backup does).
+    let other = tempfile::tempdir().unwrap();
+    drop(sqlite_store(other.path()));
+    std::fs::rename(other.path().join("aecl.db"), dir.path().join("aecl.db")).unwrap();
+    gone(&store, "was replaced").await;
+}
+
+#[tokio::test]
+async fn a_deleted_write_ahead_log_stops_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
+    healthy(&store).await;
+    healthy(&store).await;
+    std::fs::remove_file(dir.path().join("aecl.db-wal")).unwrap();
+    gone(&store, "write-ahead log").await;
+}
+
+/// An immutable file (`chattr +i`, which binds root too) cannot be written: the store
+/// stops. Needs root and a file system with attributes (ext4, xfs, btrfs, as CI's);
+/// elsewhere only the healthy part runs.
+#[tokio::test]
+async fn an_immutable_database_file_stops_every_write() {
+    let dir = tempfile::tempdir_in(std::env::var_os("CARGO_TARGET_TMPDIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        std::path::PathBuf::from,
+    ))
+    .unwrap();
+    let store = sqlite_store(dir.path());
+    healthy(&store).await;
+    let path = dir.path().join("aecl.db");
+    if !chattr(&path, "+i") {
+        // Not root, or a file system without attributes: only the healthy part ran.
+        return;
+    }
+    let stopped = store.append_audit(record(0, 1)).await;
+    chattr(&path, "-i");
+    let refused = stopped.unwrap_err();
+    assert!(refused.to_string().contains("can no longer be written"), "{refused}");
+    gone(&store, "can no longer be written").await;
+}
+
+fn chattr(path: &Path, flag: &str) -> bool {
+    Command::new("chattr").arg(flag).arg(path).status().is_ok_and(|s| s.success())
+}
