@@ -292,7 +292,7 @@ fn published_checkpoints_of_two_histories_are_a_fork() {
         state.append_canonical(bytes.clone());
     }
     let forked = sign_checkpoint(&state.checkpoint(ORIGIN, None), &key()).unwrap();
-    let published: Vec<Vec<u8>> = vec![
+    let published: Vec<Vec<u8>> = [
         AddCheckpoint { old_size: 0, proof: Vec::new(), checkpoint: checkpoints[0].clone() },
         AddCheckpoint {
             old_size: 10,
