@@ -255,12 +255,35 @@ fn execute_outcome(answer: &Value) -> Result<(HookOutcome, Option<String>)> {
             format!("{}: {}", text("rule"), text("message"))
         })
         .collect();
-    let outcome = HookOutcome::new(field("action"), decision, &deciding, field("policy_revision"));
+    let mut outcome =
+        HookOutcome::new(field("action"), decision, &deciding, field("policy_revision"));
+    // An allow is this client's permission to run the call only when the server handed the
+    // call over to it, now and once: an effect recorded `succeeded` with the hand-over
+    // result, not a replay of an earlier one. An allow without it (a grant that another
+    // retry spent, a dry run, a repeated id or key) runs nothing.
+    if decision == Decision::Allow && !handed_over(answer) {
+        outcome.decision = Decision::Block;
+        outcome.reason = format!(
+            "aecl did not hand `{}` over to this client to run (effect: {}; replayed: {}): \
+             not run",
+            field("action"),
+            answer.get("effect").map_or_else(|| "none".to_owned(), Value::to_string),
+            answer["replayed"].as_bool().unwrap_or(false)
+        );
+    }
     let approval = match (decision, answer["approval_id"].as_str()) {
         (Decision::RequireApproval, Some(id)) => Some(id.to_owned()),
         _ => None,
     };
     Ok((outcome, approval))
+}
+
+/// Whether an execute answer hands the call over to this client (`Aecl-Executor: client`).
+fn handed_over(answer: &Value) -> bool {
+    let effect = &answer["effect"];
+    answer["replayed"].as_bool() == Some(false)
+        && effect["state"].as_str() == Some("succeeded")
+        && effect["result"] == serde_json::json!({ "executed_by": "client" })
 }
 
 /// The decision in the server's `hookSpecificOutput`; anything else is an error (denied).

@@ -76,6 +76,7 @@ pub async fn watch<S: Store>(
             Ok(Ok(loaded)) => {
                 let old = engine.policy().revision.clone();
                 let new = loaded.policy.revision.clone();
+                engine.set_policy_error(None);
                 if old == new {
                     tracing::info!(revision = %new, reason, "policy unchanged");
                 } else {
@@ -83,13 +84,19 @@ pub async fn watch<S: Store>(
                     tracing::info!(old = %old, new = %new, reason, "policy reloaded");
                 }
             }
-            Ok(Err(e)) => tracing::error!(
-                error = format!("{e:#}"),
-                revision = %engine.policy().revision,
-                reason,
-                "policy reload refused: the old policy stays in force"
-            ),
-            Err(e) => tracing::error!(error = %e, "policy reload failed"),
+            Ok(Err(e)) => {
+                engine.set_policy_error(Some(format!("{e:#}")));
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    revision = %engine.policy().revision,
+                    reason,
+                    "policy reload refused: the old policy stays in force"
+                );
+            }
+            Err(e) => {
+                engine.set_policy_error(Some(format!("policy reload failed: {e}")));
+                tracing::error!(error = %e, "policy reload failed");
+            }
         }
     }
 }

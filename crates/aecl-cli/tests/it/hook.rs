@@ -315,3 +315,58 @@ fn malformed_input_and_a_broken_policy_are_a_deny() {
     assert_eq!(saw, Deny, "{reason}");
     assert!(reason.contains("loading policy") && reason.contains("dev_agent.toml"), "{reason}");
 }
+
+/// Ten concurrent retries of one approved call through `aecl hook codex --server` (each
+/// with its own tool call id, the same command), in rounds: exactly one is allowed per
+/// round. The others' execute answers carry no hand-over to this client, so they are
+/// denied even where the server's answer would have read `allow`.
+#[test]
+fn concurrent_codex_retries_of_an_approved_call_are_allowed_once() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let policy = policy();
+    let token = issue(dir.path(), &["--agent", "dev_agent", "--policy", &policy]);
+    let token_file = dir.path().join("agent.token");
+    std::fs::write(&token_file, &token).unwrap();
+    let alice = dir.path().join("alice.token");
+    std::fs::write(&alice, issue(dir.path(), &["--approver", "alice"])).unwrap();
+    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let server = format!("http://{address}");
+    let token_file = token_file.display().to_string();
+    let codex = ["hook", "codex", "--server", server.as_str(), "--token-file", &token_file];
+    for round in 0..20 {
+        // A command of its own per round, so each round needs its own approval.
+        let push = payload("codex/bash-git-push.json")
+            .replace("feature/login", &format!("feature/round-{round}"));
+        let asked = push.replace("call_HookTest0002", &format!("call_ask_{round}"));
+        let (saw, reason) = seen("codex", &run_with_stdin(codex, &asked));
+        assert_eq!(saw, Deny, "{reason}");
+        let id = reason
+            .split_once("approval request ")
+            .and_then(|(_, rest)| rest.split_once(" is filed"))
+            .map(|(id, _)| id.to_owned())
+            .unwrap_or_else(|| panic!("no approval request in {reason}"));
+        let approved = crate::run([
+            "approvals",
+            "--server",
+            &server,
+            "--token-file",
+            &alice.display().to_string(),
+            "approve",
+            &id,
+        ]);
+        assert_eq!(approved.code, Some(0), "{approved:#?}");
+        let seen_all: Vec<(Seen, String)> = thread::scope(|scope| {
+            let handles: Vec<_> = (0..10)
+                .map(|i| {
+                    let input =
+                        push.replace("call_HookTest0002", &format!("call_retry_{round}_{i}"));
+                    scope.spawn(move || seen("codex", &run_with_stdin(codex, &input)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let allowed = seen_all.iter().filter(|(saw, _)| *saw == Allow).count();
+        assert_eq!(allowed, 1, "round {round}: {seen_all:?}");
+    }
+}

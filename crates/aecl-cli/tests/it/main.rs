@@ -19,6 +19,7 @@ mod rollback;
 mod sandbox;
 mod serve;
 mod shell;
+mod store_gone;
 mod tiers;
 mod token;
 

@@ -197,6 +197,10 @@ fn the_policy_reloads_on_change_and_on_sighup_and_a_bad_one_is_refused() {
     assert!(logged.contains("policy reload refused"), "{logged}");
     assert!(logged.lines().any(|l| l.contains("refused") && l.contains("SIGHUP")), "{logged}");
     assert!(logged.contains("policy reloaded"), "{logged}");
+    // `/healthz` says why the reload was refused (and stays healthy: a policy is in force).
+    let (status, health) = http(&address, "GET", "/healthz", None, "");
+    assert_eq!(status, 200, "{health}");
+    assert!(health["policy_reload_error"].as_str().is_some_and(|e| !e.is_empty()), "{health}");
 
     // Invalid TOML is refused too; restoring the original file brings the first policy
     // back.
@@ -206,6 +210,8 @@ fn the_policy_reloads_on_change_and_on_sighup_and_a_bad_one_is_refused() {
     std::fs::write(&manifest, &original).unwrap();
     assert_eq!(revision_after(&address, &second_revision), first_revision);
     assert_eq!(vendor("c5"), "allow");
+    let (_, health) = http(&address, "GET", "/healthz", None, "");
+    assert!(health.get("policy_reload_error").is_none(), "cleared by a reload: {health}");
 }
 
 #[test]
