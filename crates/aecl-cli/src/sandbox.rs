@@ -18,6 +18,10 @@ use aecl_sandbox::{
 use anyhow::{Context, Result, bail};
 
 #[derive(Debug, clap::Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only complicate clap's derive"
+)]
 pub enum SandboxCommand {
     /// Run COMMAND ARGS in a fresh sandbox.
     Run(RunArgs),
