@@ -325,16 +325,17 @@ fn concurrent_codex_retries_of_an_approved_call_are_allowed_once() {
     let dir = temp_dir();
     keys(dir.path());
     let policy = policy();
-    let token = issue(dir.path(), &["--agent", "dev_agent", "--policy", &policy]);
-    let token_file = dir.path().join("agent.token");
-    std::fs::write(&token_file, &token).unwrap();
     let alice = dir.path().join("alice.token");
     std::fs::write(&alice, issue(dir.path(), &["--approver", "alice"])).unwrap();
     let (_server, address) = serve(dir.path(), &policy, &[]);
     let server = format!("http://{address}");
-    let token_file = token_file.display().to_string();
-    let codex = ["hook", "codex", "--server", server.as_str(), "--token-file", &token_file];
     for round in 0..20 {
+        // A token per round: the API's per-token rate limit is not what is tested here.
+        let token = issue(dir.path(), &["--agent", "dev_agent", "--policy", &policy]);
+        let token_file = dir.path().join(format!("agent-{round}.token"));
+        std::fs::write(&token_file, &token).unwrap();
+        let token_file = token_file.display().to_string();
+        let codex = ["hook", "codex", "--server", server.as_str(), "--token-file", &token_file];
         // A command of its own per round, so each round needs its own approval.
         let push = payload("codex/bash-git-push.json")
             .replace("feature/login", &format!("feature/round-{round}"));
@@ -361,7 +362,7 @@ fn concurrent_codex_retries_of_an_approved_call_are_allowed_once() {
                 .map(|i| {
                     let input =
                         push.replace("call_HookTest0002", &format!("call_retry_{round}_{i}"));
-                    scope.spawn(move || seen("codex", &run_with_stdin(codex, &input)))
+                    scope.spawn(move || seen("codex", &run_with_stdin(&codex, &input)))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
