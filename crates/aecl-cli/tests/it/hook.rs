@@ -362,7 +362,7 @@ fn concurrent_codex_retries_of_an_approved_call_are_allowed_once() {
                 .map(|i| {
                     let input =
                         push.replace("call_HookTest0002", &format!("call_retry_{round}_{i}"));
-                    scope.spawn(move || seen("codex", &run_with_stdin(&codex, &input)))
+                    scope.spawn(move || seen("codex", &run_with_stdin(codex, &input)))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
