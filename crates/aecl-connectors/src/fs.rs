@@ -397,6 +397,11 @@ impl ActionConnector for FsConnector {
         FsConnector::check_action(self, action)
     }
 
+    /// Relative paths are the first root's, as [`FsConnector::run`] takes them.
+    fn local_fs_cwd(&self, _: &ActionSpec) -> Option<PathBuf> {
+        self.config.roots.first().cloned()
+    }
+
     fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {
         Box::pin(async move { self.reconcile_effect(invocation.effect_id) })
     }

@@ -7,6 +7,7 @@
 //! `Failed { error: "not_configured: ..." }` and nothing runs.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use aecl_core::policy::{AgentManifest, Policy, Reversibility};
@@ -65,6 +66,13 @@ pub trait ActionConnector: Send + Sync {
     fn placement(&self, required: SandboxTier) -> BoxFuture<'_, Result<SandboxTier, String>> {
         let _ = required;
         Box::pin(async { Err("it runs calls in aecl's own process, in no sandbox".to_owned()) })
+    }
+
+    /// Where `action`'s relative paths start, when this connector acts on a filesystem
+    /// aecl's own process sees (see [`Connector::local_fs_cwd`]). The default: it does not.
+    fn local_fs_cwd(&self, action: &ActionSpec) -> Option<PathBuf> {
+        let _ = action;
+        None
     }
 
     /// Executes in `tier`, which [`ActionConnector::placement`] chose; never in a weaker one.
@@ -246,6 +254,13 @@ impl Connector for Connectors {
             let name = action.connector.as_deref().unwrap_or_default();
             instance.placement(required).await.map_err(|why| format!("connector `{name}`: {why}"))
         })
+    }
+
+    /// The bound instance's; none when the action has no connector (it fails to run).
+    fn local_fs_cwd(&self, call: &Call) -> Option<PathBuf> {
+        let policy = (self.policy)();
+        let (instance, action) = self.bound(&policy, &call.action).ok()?;
+        instance.local_fs_cwd(action)
     }
 
     fn execute_in<'a>(

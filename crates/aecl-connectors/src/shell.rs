@@ -17,8 +17,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aecl_core::SandboxTier;
+use aecl_core::constraint::Constraint;
 use aecl_core::policy::EffectClass;
+use aecl_core::{ActionSpec, SandboxTier};
 use aecl_engine::{BoxFuture, ConnectorOutcome, Sandboxed};
 use aecl_sandbox::{
     Bind, Deadlines, Enforcement, Execution, HostPattern, IpNet, Isolation, Layers, Limits,
@@ -370,6 +371,20 @@ impl ActionConnector for ShellConnector {
         tier: SandboxTier,
     ) -> BoxFuture<'a, Sandboxed> {
         Box::pin(self.run_in(invocation, tier))
+    }
+
+    /// The sandbox sees the host's files at the same paths (its read-only root and the
+    /// binds), so absolute paths resolve as they will be opened. Relative ones start where
+    /// the shell rules say the command is (`working_dir`, else the first write path), else
+    /// at `/`: a relative path then resolves outside any root but `/`, which blocks a
+    /// path check rather than guessing.
+    fn local_fs_cwd(&self, action: &ActionSpec) -> Option<PathBuf> {
+        let guard = action.args.iter().flat_map(|arg| &arg.constraints).find_map(|c| match c {
+            Constraint::Shell(rules) => Some(&rules.guard),
+            _ => None,
+        });
+        let start = guard.and_then(|g| g.working_dir.as_ref().or(g.write_paths.first()));
+        Some(start.map_or_else(|| PathBuf::from("/"), PathBuf::from))
     }
 }
 

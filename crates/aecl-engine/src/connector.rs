@@ -2,6 +2,7 @@
 //! sql, webhook) live in `aecl-connectors`; the engine only needs this trait.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 
 use aecl_core::{Call, SandboxTier};
@@ -83,6 +84,17 @@ pub trait Connector: Send + Sync {
                  requires the `{required}` tier"
             ))
         })
+    }
+
+    /// The working directory from which `call`'s relative paths are taken, when this
+    /// connector acts on a filesystem aecl's own process sees (the fs and shell
+    /// connectors): the engine then resolves every path argument of the call there before
+    /// deciding (`fs_paths.rs`), replacing any resolutions the client sent. The default,
+    /// `None`: the call acts on no local filesystem (or on the client's), and the call's
+    /// paths are decided as the client sent them.
+    fn local_fs_cwd(&self, call: &Call) -> Option<PathBuf> {
+        let _ = call;
+        None
     }
 
     /// Executes `call` in `tier`, which [`Connector::placement`] chose. INVARIANT: never in

@@ -292,7 +292,7 @@ impl<S: Store> Engine<S> {
     /// ahead, its effect is recorded as `pending` with it, and its id returned.
     async fn decide_and_record(
         &self,
-        call: Call,
+        mut call: Call,
         connector: Option<&dyn Connector>,
     ) -> Result<Recorded, EngineError> {
         let executing = connector.is_some();
@@ -305,6 +305,18 @@ impl<S: Store> Engine<S> {
         let arrival = self.clock.now();
         let run_guard = self.run_lock(&call.run).lock().await;
         let policy = self.policy();
+        // A connector that acts on a filesystem this process sees: the call's paths are
+        // resolved there, where it will act. What the client sent is replaced, never
+        // merged: it describes another filesystem, or nothing real. A few `lstat`s per
+        // string argument, cheap enough for the async thread (as in the MCP gateway).
+        if let Some(cwd) = connector.and_then(|c| c.local_fs_cwd(&call)) {
+            let roots = crate::fs_paths::path_roots(&policy, &call.action);
+            call.paths = crate::fs_paths::resolve_strings(
+                &call.args,
+                roots.iter().map(String::as_str),
+                &cwd,
+            );
+        }
         // A nonce is spent once per agent, whatever becomes of the call.
         let nonce_reused = match &call.nonce {
             Some(nonce) => !self.store.use_nonce(&call.agent, nonce, self.clock.now()).await?,

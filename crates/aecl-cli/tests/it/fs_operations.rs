@@ -101,3 +101,104 @@ fn a_read_action_never_deletes_or_writes_whatever_op_the_agent_passes() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
     assert!(dir.path().join("shared/notes.txt").is_file());
 }
+
+const WRITER_CATALOG: &str = r#"
+[actions.write_note]
+description = "Write a note under the shared folder."
+effect = "write"
+reversibility = "reversible"
+compensation = "undo_file"
+connector = "files"
+
+[actions.write_note.args.path]
+path_under = ["ROOT"]
+
+[actions.undo_file]
+description = "Undo one write_note effect (called by the rollback engine)."
+effect = "write"
+reversibility = "irreversible"
+
+[actions.undo_file.approval]
+waive_irreversible = "restores a file only if it still holds what the write left"
+"#;
+
+const WRITER: &str = r#"
+agent_id = "writer"
+allowed_actions = ["write_note", "undo_file"]
+"#;
+
+/// Issue #19: the server resolves the path arguments of a call its `fs` connector runs on
+/// the filesystem it acts on, before deciding. `shared/outlink -> outside`: a write to
+/// `outlink/x` (relative, as the connector takes it from its first root, or absolute) is
+/// blocked at decision by `path_under`, naming where it really points, whatever
+/// resolutions the client claims; a write inside the root is allowed and runs.
+#[test]
+fn a_write_through_a_link_out_of_the_root_is_blocked_before_the_connector_runs() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let root = dir.path().join("shared");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("outlink")).unwrap();
+    let policy = dir.path().join("policy");
+    write(&policy, "policy.toml", "mode = \"enforce\"\n");
+    let catalog = WRITER_CATALOG.replace("ROOT", &root.display().to_string());
+    write(&policy, "catalog.toml", &catalog);
+    write(&policy, "agents/writer.toml", WRITER);
+    let connectors = write(
+        dir.path(),
+        "connectors.toml",
+        &format!(
+            "[connectors.files]\nkind = \"fs\"\nroots = [\"{}\"]\nundo_dir = \"undo\"\n",
+            root.display()
+        ),
+    );
+    let policy = policy.display().to_string();
+    let connectors = connectors.display().to_string();
+    let writer = issue(dir.path(), &["--agent", "writer", "--policy", &policy]);
+    let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
+    let absolute = root.join("outlink/x").display().to_string();
+    // The client claims the link stays inside; the server's own resolution replaces it.
+    let lie = json!({ "outlink/x": { "path": root.join("x").display().to_string() } });
+
+    for (id, path, claimed) in [
+        ("w1", "outlink/x", Value::Null),
+        ("w2", absolute.as_str(), Value::Null),
+        ("w3", "outlink/x", lie),
+        ("w4", "sub/../outlink/x", Value::Null),
+    ] {
+        let mut call = json!({
+            "run": "run-links", "id": id, "action": "write_note",
+            "args": { "path": path, "content": "pwned" },
+        });
+        if !claimed.is_null() {
+            call["resolved_paths"] = claimed;
+        }
+        let (status, answer) = http(&address, "/v1/execute", &writer, &[], &call);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["decision"], "block", "{path}: {answer}");
+        let reasons = answer["reasons"].as_array().unwrap();
+        let reason = reasons
+            .iter()
+            .find(|r| r["rule"] == "arguments.path_under")
+            .unwrap_or_else(|| panic!("{path}: no path_under reason: {answer}"));
+        let message = reason["message"].as_str().unwrap();
+        let resolved = outside.join("x").display().to_string();
+        assert!(message.contains(&resolved) && message.contains("symbolic link"), "{answer}");
+        assert!(answer.get("effect").is_none_or(Value::is_null), "nothing ran: {answer}");
+        assert!(!outside.join("x").exists(), "{path}: written outside the root");
+    }
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+
+    let call = json!({
+        "run": "run-inside", "id": "w5", "action": "write_note",
+        "args": { "path": "notes/today.txt", "content": "fine" },
+    });
+    std::fs::create_dir_all(root.join("notes")).unwrap();
+    let (status, answer) = http(&address, "/v1/execute", &writer, &[], &call);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    assert_eq!(answer["effect"]["state"], "succeeded", "{answer}");
+    assert_eq!(std::fs::read_to_string(root.join("notes/today.txt")).unwrap(), "fine");
+}
