@@ -97,7 +97,11 @@ fn commands_run_sandboxed_and_the_audit_says_how() {
     assert!(stdout.contains("direct-refused"), "{done}");
     assert!(stdout.ends_with("hello through the proxy"), "{done}");
     let egress = &done["effect"]["result"]["sandbox"]["egress"];
-    assert_eq!(egress, &json!([{ "host": "127.0.0.1", "port": allowed, "allowed": true }]));
+    // The proxy connected to the address it checked (named explicitly by the allowed host).
+    assert_eq!(
+        egress,
+        &json!([{ "host": "127.0.0.1", "port": allowed, "allowed": true, "address": "127.0.0.1" }])
+    );
 
     // The call's timeout ends the command and is recorded as a timeout.
     let done = execute(&address, &agent, "c3", "sleep 30 & sleep 30");
