@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::constraint::Constraint;
 use crate::policy::{ActionSpec, EffectClass};
-use crate::sql::{StatementClass, analyse};
+use crate::sql::StatementClass;
 
 /// What a connector does for an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,7 +123,7 @@ fn sql_reads_only(action: &ActionSpec, args: &Value, out: &mut Vec<OperationMism
             let Constraint::Sql(rules) = constraint else { continue };
             arg.path.for_each_value(args, &mut |value| {
                 let Some(text) = value.as_str() else { return };
-                let Ok(statements) = analyse(rules.dialect, text) else { return };
+                let Ok(statements) = rules.analyse(text) else { return };
                 let writes: Vec<&str> = statements
                     .iter()
                     .flat_map(|s| &s.classes)

@@ -109,3 +109,19 @@ fn a_read_action_runs_only_reading_sql() {
     write.effect = EffectClass::Write;
     assert!(fields(&write, json!({ "query": "DELETE FROM users" })).is_empty());
 }
+
+#[test]
+fn a_read_action_sees_the_policys_own_function_lists() {
+    let mut read = action(EffectClass::Read, None);
+    let mut rules = SqlRules { dialect: SqlDialect::Postgres, ..SqlRules::default() };
+    // The policy says what its own function does; the read-only check must know it too.
+    rules.functions.add("bump_counter", Some(StatementClass::Update));
+    read.args.push(ArgSpec {
+        path: FieldPath::parse("query").unwrap(),
+        control: true,
+        sink: false,
+        constraints: vec![Constraint::Sql(rules)],
+    });
+    assert_eq!(fields(&read, json!({ "query": "SELECT bump_counter(1)" })), ["query"]);
+    assert!(fields(&read, json!({ "query": "SELECT lower(name) FROM users" })).is_empty());
+}
