@@ -12,11 +12,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::approvals::{read_token, request};
+use crate::approvals::read_token;
+use crate::rollback::post_for_effects;
 
 #[derive(Debug, Subcommand)]
 pub enum EffectsCommand {
@@ -38,22 +39,9 @@ pub struct ReconcileArgs {
 pub fn run(command: &EffectsCommand) -> Result<ExitCode> {
     let EffectsCommand::Reconcile(args) = command;
     let token = read_token(args.token_file.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the client runtime")?;
-    let (status, answer) =
-        runtime.block_on(request(&args.server, "POST", "/v1/effects/reconcile", &token, None))?;
-    if !(200..300).contains(&status) {
-        let message = answer["error"]["message"].as_str().unwrap_or("no message");
-        let code = answer["error"]["code"].as_str().unwrap_or("error");
-        #[expect(clippy::print_stderr, reason = "the CLI reports the server's refusal")]
-        {
-            eprintln!("refused ({status} {code}): {message}");
-        }
+    let Some(effects) = post_for_effects(&args.server, "/v1/effects/reconcile", &token)? else {
         return Ok(ExitCode::from(1));
-    }
-    let effects = answer["effects"].as_array().cloned().unwrap_or_default();
+    };
     #[expect(clippy::print_stdout, reason = "the CLI's output")]
     {
         for effect in &effects {

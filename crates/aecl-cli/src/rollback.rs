@@ -45,21 +45,9 @@ pub fn run(args: &RollbackArgs) -> Result<ExitCode> {
         (None, Some(run)) => format!("/v1/runs/{}/rollback", segment(run)?),
         _ => bail!("give an EFFECT_ID or --run RUN_ID"),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the client runtime")?;
-    let (status, answer) = runtime.block_on(request(&args.server, "POST", &path, &token, None))?;
-    if !(200..300).contains(&status) {
-        let message = answer["error"]["message"].as_str().unwrap_or("no message");
-        let code = answer["error"]["code"].as_str().unwrap_or("error");
-        #[expect(clippy::print_stderr, reason = "the CLI reports the server's refusal")]
-        {
-            eprintln!("refused ({status} {code}): {message}");
-        }
+    let Some(effects) = post_for_effects(&args.server, &path, &token)? else {
         return Ok(ExitCode::from(1));
-    }
-    let effects = answer["effects"].as_array().cloned().unwrap_or_default();
+    };
     let mut all_done = true;
     for effect in &effects {
         let status = effect["status"].as_str().unwrap_or("failed");
@@ -76,6 +64,30 @@ pub fn run(args: &RollbackArgs) -> Result<ExitCode> {
         }
     }
     Ok(if all_done { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// POSTs to an endpoint that answers `{"effects": [...]}` (rollback, reconcile) and returns
+/// them; a refusal is reported on stderr and answered `None` (the caller exits 1).
+pub(crate) fn post_for_effects(
+    server: &str,
+    path: &str,
+    token: &str,
+) -> Result<Option<Vec<Value>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the client runtime")?;
+    let (status, answer) = runtime.block_on(request(server, "POST", path, token, None))?;
+    if !(200..300).contains(&status) {
+        let message = answer["error"]["message"].as_str().unwrap_or("no message");
+        let code = answer["error"]["code"].as_str().unwrap_or("error");
+        #[expect(clippy::print_stderr, reason = "the CLI reports the server's refusal")]
+        {
+            eprintln!("refused ({status} {code}): {message}");
+        }
+        return Ok(None);
+    }
+    Ok(Some(answer["effects"].as_array().cloned().unwrap_or_default()))
 }
 
 fn line(effect: &Value) -> String {

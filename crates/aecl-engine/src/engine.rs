@@ -195,12 +195,7 @@ impl<S: Store> Engine<S> {
                 EffectState::Failed => Outcome::Failed,
                 _ => Outcome::OutcomeUnknown,
             };
-            let mut record = self.record(RecordKind::Outcome, &effect.agent, &effect.run);
-            record.call_id.clone_from(&effect.call_id);
-            record.action.clone_from(&effect.action);
-            record.call_digest = effect.call_digest.clone();
-            record.outcome = Some(outcome);
-            record.effect_id = Some(effect.id.clone());
+            let mut record = self.effect_outcome_record(effect, outcome);
             record.output = json!({ "error": effect.error });
             self.store.append_audit(record).await?;
         }
@@ -816,6 +811,18 @@ impl<S: Store> Engine<S> {
     }
 
     /// A record with the fields every kind has.
+    /// An outcome record of an effect found after the fact (recovery, reconciliation): the
+    /// call it belongs to and the outcome; the caller adds the output.
+    pub(crate) fn effect_outcome_record(&self, effect: &Effect, outcome: Outcome) -> AuditRecord {
+        let mut record = self.record(RecordKind::Outcome, &effect.agent, &effect.run);
+        record.call_id.clone_from(&effect.call_id);
+        record.action.clone_from(&effect.action);
+        record.call_digest = effect.call_digest.clone();
+        record.outcome = Some(outcome);
+        record.effect_id = Some(effect.id.clone());
+        record
+    }
+
     pub(crate) fn record(&self, kind: RecordKind, agent: &str, run: &str) -> AuditRecord {
         AuditRecord {
             seq: 0,

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use aecl_audit::{Outcome, RecordKind};
+use aecl_audit::Outcome;
 use aecl_core::Call;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -142,12 +142,7 @@ impl<S: Store> Engine<S> {
         if state == EffectState::OutcomeUnknown && effect.result == result {
             return Ok(report);
         }
-        let mut record = self.record(RecordKind::Outcome, &effect.agent, &effect.run);
-        record.call_id.clone_from(&effect.call_id);
-        record.action.clone_from(&effect.action);
-        record.call_digest = effect.call_digest.clone();
-        record.outcome = Some(outcome);
-        record.effect_id = Some(effect.id.clone());
+        let mut record = self.effect_outcome_record(&effect, outcome);
         record.rollback_token.clone_from(&token);
         record.output = match &error {
             Some(error) => json!({ "reconciled": result["reconciled"], "error": error,
