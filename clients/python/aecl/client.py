@@ -1,4 +1,4 @@
-"""The HTTP client of a running ``aecl serve``: evaluate, execute, approvals.
+"""The HTTP client of a running ``aecl serve``: evaluate, execute, run events, approvals.
 
 Standard library only (``urllib.request``, ``json``), so that the guard adds no
 dependency to an agent. It fails closed: whatever is not an ``allow`` answer read in full
@@ -28,9 +28,13 @@ from .errors import (
     ApprovalRequired,
     ApprovalTimeout,
     Blocked,
+    DuplicateResult,
+    EventRefused,
     NotRun,
     Refused,
     Unavailable,
+    UnknownCall,
+    WrongAgent,
 )
 
 DECISIONS = ("allow", "require_approval", "block")
@@ -259,6 +263,50 @@ class Client:
         # The grant is bound to the exact call: the same run, action and arguments.
         again = self.execute(action, args, run=run, executor="client", **extra)
         return self._handed_over(again)
+
+    # Run events: what the agent saw, for the data-flow check of its later calls.
+
+    def report_result(
+        self, run: Optional[str], call_id: str, output: Any
+    ) -> Mapping[str, Any]:
+        """Records the output of a call this client ran (``call_id`` is the ``call_id`` of
+        the :class:`Decision` that handed it over; ``run`` ``None`` is the client's run).
+        ``output`` is sent as JSON (see :func:`output_value` for other values). Returns the
+        server's ``{"run", "recorded", "seq"}``; raises :class:`UnknownCall` (404),
+        :class:`WrongAgent` (403), :class:`DuplicateResult` (409), another
+        :class:`EventRefused` or :class:`Unavailable`. Never ignore these: an output
+        that is not recorded is one aecl cannot trace values to."""
+        if not isinstance(call_id, str) or not call_id:
+            raise ValueError("aecl: `call_id` must be a non-empty string")
+        body = {"type": "result", "id": call_id, "output": output_value(output)}
+        return self._event(run, body)
+
+    def report_user_message(self, run: Optional[str], text: str) -> Mapping[str, Any]:
+        """Records the user's own words in ``run`` (``None``: the client's run): values
+        they name count as trusted. Only the user's text belongs here, never content an
+        agent or a tool produced. Raises like :meth:`report_result`."""
+        if not isinstance(text, str):
+            raise TypeError("aecl: `text` must be a string")
+        return self._event(run, {"type": "user", "text": text})
+
+    def _event(self, run: Optional[str], body: Mapping[str, Any]) -> Mapping[str, Any]:
+        run = run or self.run
+        if not isinstance(run, str) or not run:
+            raise ValueError("aecl: `run` must be a non-empty string")
+        path = f"/v1/runs/{urllib.parse.quote(run, safe='')}/events"
+        try:
+            answer = self._request("POST", path, body)
+        except Refused as refused:
+            raise _event_refusal(refused) from refused
+        # Only an answer that says this event was recorded counts as recorded.
+        if (
+            not isinstance(answer, dict)
+            or answer.get("recorded") != body["type"]
+            or answer.get("run") != run
+            or not isinstance(answer.get("seq"), int)
+        ):
+            raise Unavailable(f"aecl: the event answer does not confirm the record: {answer!r}")
+        return answer
 
     # Approvals.
 
@@ -513,3 +561,36 @@ def _error_of(answer: Any) -> tuple:
         error = answer["error"]
         return error.get("code"), error.get("message")
     return None, None
+
+
+def output_value(value: Any) -> Any:
+    """A tool's return value as the JSON a result event carries: the value itself when it
+    is JSON (no NaN), a pydantic model as its JSON dump, anything else as ``str()``."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump) and not isinstance(value, type):
+        try:
+            value = dump(mode="json")
+        except Exception:  # noqa: BLE001 - not a pydantic model after all: str() below.
+            pass
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+
+
+_EVENT_REFUSALS = {
+    "event.unknown_call": UnknownCall,
+    "event.wrong_agent": WrongAgent,
+    "event.duplicate_result": DuplicateResult,
+}
+# An answer without the code is typed by its status alone.
+_EVENT_STATUSES = {404: UnknownCall, 403: WrongAgent, 409: DuplicateResult}
+
+
+def _event_refusal(refused: Refused) -> EventRefused:
+    kind = _EVENT_REFUSALS.get(refused.code or "")
+    if kind is None and refused.code is None:
+        kind = _EVENT_STATUSES.get(refused.status)
+    kind = kind or EventRefused
+    return kind(str(refused), refused.status, refused.code)

@@ -84,3 +84,42 @@ class Refused(Blocked):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class EventRefused(Refused):
+    """The server refused a run event (``POST /v1/runs/{run}/events``): the base of the
+    typed refusals below, and what any other 4xx on that endpoint raises."""
+
+
+class UnknownCall(EventRefused):
+    """404 ``event.unknown_call``: the result names no call the engine allowed in that run
+    (and handed to this client)."""
+
+
+class WrongAgent(EventRefused):
+    """403 ``event.wrong_agent``: the run belongs to another agent than the token's."""
+
+
+class DuplicateResult(EventRefused):
+    """409 ``event.duplicate_result``: a result for that call was already recorded (by
+    this client or by someone else holding the agent's token)."""
+
+
+class OutputWithheld(Blocked):
+    """The tool ran, but its output could not be recorded with aecl, so it is not handed
+    on: an output aecl does not know would let a value read from it pass the data-flow
+    check later as if nobody had shown it. ``output`` is the tool's value (for the
+    developer; it is never part of the message, which an agent framework may show the
+    model), ``call_id`` the call, and the cause (a :class:`Refused` or
+    :class:`Unavailable`) is ``__cause__``."""
+
+    def __init__(
+        self,
+        message: str,
+        call_id: Optional[str] = None,
+        output: object = None,
+        decision: Optional["Decision"] = None,
+    ) -> None:
+        super().__init__(message, decision)
+        self.call_id = call_id
+        self.output = output

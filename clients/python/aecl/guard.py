@@ -1,5 +1,5 @@
 """The ``guard`` decorator: a Python function becomes a tool that aecl decides before it
-runs.
+runs, and whose output aecl records after it ran.
 
 Each call of the wrapped function is sent to ``aecl serve`` as a call of ``action`` with
 the function's arguments (as the caller passed them: the function's own defaults are the
@@ -7,6 +7,11 @@ tool author's, not the agent's), through :meth:`Client.authorize`. The function 
 on an ``allow`` that handed the call to this process; a block, a rejected or unanswered
 approval, or any failure to ask raises a :class:`aecl.Blocked` and the function does not
 run.
+
+After it ran, its return value (or the text of the exception it raised) is sent as the
+call's result, so that aecl knows where later argument values came from. When that record
+fails, the value is withheld: :class:`aecl.OutputWithheld` is raised instead of returning
+it (the function did run; ``OutputWithheld.output`` holds the value for the developer).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import inspect
 from typing import Any, Callable, Mapping, Optional, Union
 
 from .client import Client, Decision
+from .errors import OutputWithheld
 
 RunSource = Union[None, str, Callable[[], str]]
 
@@ -87,6 +93,38 @@ class Guard:
         """:meth:`check` off the event loop (the client blocks while it waits)."""
         return await asyncio.to_thread(self.check, tool_name, args, run)
 
+    def report(self, decision: Decision, output: Any) -> None:
+        """Records ``output`` as the result of the call ``decision`` handed over, or
+        raises :class:`aecl.OutputWithheld` (chained to the cause): the caller must then
+        not hand the output on."""
+        try:
+            self.client.report_result(decision.run, decision.call_id, output)
+        except Exception as failed:  # noqa: BLE001 - any failure to record withholds it.
+            raise OutputWithheld(
+                f"aecl: the output of `{decision.action}` (call `{decision.call_id}`) "
+                f"was not recorded, so it is withheld: {failed or repr(failed)}",
+                decision.call_id,
+                output,
+                decision,
+            ) from failed
+
+    async def areport(self, decision: Decision, output: Any) -> None:
+        """:meth:`report` off the event loop."""
+        await asyncio.to_thread(self.report, decision, output)
+
+    def user_message(self, text: str, run: Optional[str] = None) -> None:
+        """Records the user's own words in the guard's run (or ``run``); raises a
+        :class:`aecl.Blocked` when that fails."""
+        self.client.report_user_message(run or resolve_run(self.client, self.run), text)
+
+    async def auser_message(self, text: str, run: Optional[str] = None) -> None:
+        await asyncio.to_thread(self.user_message, text, run)
+
+
+def failure_output(error: BaseException) -> str:
+    """What a tool that raised showed: the result recorded for a call that failed."""
+    return f"error: {type(error).__name__}: {error}"
+
 
 def guard(
     client: Client,
@@ -100,7 +138,9 @@ def guard(
     """Decorates a function (sync or async) as the tool ``action`` (default: the
     function's name). ``run`` is the run id, or a function returning it (default: the
     client's). On ``require_approval`` it waits up to ``approval_timeout`` seconds for a
-    human, or raises ``ApprovalRequired`` at once when ``wait_for_approval`` is false."""
+    human, or raises ``ApprovalRequired`` at once when ``wait_for_approval`` is false.
+    The decorated function's ``aecl_guard`` is its :class:`Guard` (for
+    ``fn.aecl_guard.user_message(text)``)."""
     checker = Guard(
         client,
         run=run,
@@ -117,18 +157,32 @@ def guard(
 
             @functools.wraps(fn)
             async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-                await checker.acheck(name, call_arguments(signature, args, kwargs))
-                return await fn(*args, **kwargs)
+                decision = await checker.acheck(name, call_arguments(signature, args, kwargs))
+                try:
+                    value = await fn(*args, **kwargs)
+                except Exception as error:
+                    await checker.areport(decision, failure_output(error))
+                    raise
+                await checker.areport(decision, value)
+                return value
 
             guarded_async.aecl_action = name  # type: ignore[attr-defined]
+            guarded_async.aecl_guard = checker  # type: ignore[attr-defined]
             return guarded_async
 
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            checker.check(name, call_arguments(signature, args, kwargs))
-            return fn(*args, **kwargs)
+            decision = checker.check(name, call_arguments(signature, args, kwargs))
+            try:
+                value = fn(*args, **kwargs)
+            except Exception as error:
+                checker.report(decision, failure_output(error))
+                raise
+            checker.report(decision, value)
+            return value
 
         guarded.aecl_action = name  # type: ignore[attr-defined]
+        guarded.aecl_guard = checker  # type: ignore[attr-defined]
         return guarded
 
     return decorate

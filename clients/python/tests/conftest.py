@@ -8,6 +8,7 @@ from another thread, the way a human would from the web page.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 POLICY = HERE / "policy"
 AGENT = "py_agent"
+OTHER_AGENT = "py_other"
 
 
 def aecl_bin() -> str:
@@ -53,6 +55,8 @@ class Server:
     # An approver token whose subject is the agent: it must never approve its own call.
     own_approver_token: str
     log: object = None
+    # The token of another agent of the same policy.
+    other_token: str = ""
 
     def agent(self, **kwargs) -> aecl.Client:
         return aecl.Client(self.url, self.agent_token, **kwargs)
@@ -81,6 +85,9 @@ def start_server(workdir: Path) -> Server:
     agent = run_aecl("token", "issue", "--key", token_key, "--agent", AGENT, "--policy", str(POLICY))
     alice = run_aecl("token", "issue", "--key", token_key, "--approver", "alice")
     own = run_aecl("token", "issue", "--key", token_key, "--approver", AGENT)
+    other = run_aecl(
+        "token", "issue", "--key", token_key, "--agent", OTHER_AGENT, "--policy", str(POLICY)
+    )
     log = open(workdir / "serve.log", "w")
     process = subprocess.Popen(
         [
@@ -101,7 +108,7 @@ def start_server(workdir: Path) -> Server:
     if not first.startswith(prefix):
         process.kill()
         raise RuntimeError(f"unexpected first line of aecl serve: {first!r}")
-    return Server(first[len(prefix):], workdir, process, agent, alice, own, log)
+    return Server(first[len(prefix):], workdir, process, agent, alice, own, log, other)
 
 
 @pytest.fixture(scope="session")
@@ -169,3 +176,53 @@ def approver(server) -> Callable[..., Approver]:
 def client(server) -> aecl.Client:
     """An agent client on a fresh run."""
     return server.agent()
+
+
+# A fake server for what a real one never answers.
+
+HAND_OVER = json.dumps({
+    "id": "c1", "run": "r1", "action": "lookup_order", "decision": "allow", "mode": "enforce",
+    "reasons": [], "risk": {"score": 0.0, "contributions": [], "approval_threshold": 0.6},
+    "policy_revision": "x", "approval_id": None, "replayed": False,
+    "effect": {"id": "e1", "state": "succeeded", "result": {"executed_by": "client"},
+               "rollback_token": None, "error": None},
+}).encode()
+
+
+class Routed:
+    """A local HTTP server that hands every call over to the client and answers run
+    events with one canned (status, body)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        routed = self
+        self.events = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name.
+                length = int(self.headers.get("Content-Length") or 0)
+                sent = json.loads(self.rfile.read(length) or b"null")
+                if "/events" in self.path:
+                    routed.events.append((self.path, sent))
+                    status, body = routed.status, routed.body
+                else:
+                    status, body = 200, HAND_OVER
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.status, self.body = status, body
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> aecl.Client:
+        self.thread.start()
+        return aecl.Client(f"http://127.0.0.1:{self.httpd.server_address[1]}", "t", timeout=2, run="r1")
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
