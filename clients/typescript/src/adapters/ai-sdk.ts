@@ -1,0 +1,77 @@
+/**
+ * Vercel AI SDK (`ai` 5 and 6): every tool of a `generateText`/`streamText` call is decided
+ * by aecl before its `execute` runs.
+ *
+ *     import { generateText, tool } from "ai";
+ *     import { guardTools } from "@aecl/client/ai-sdk";
+ *
+ *     const tools = guardTools(guard, { lookup_order: tool({ ... }) });
+ *     await generateText({ model, tools, prompt });
+ *
+ * The key of a tool in the record is its name (the catalog action unless the guard's
+ * `actions` maps it). Before a call is decided, the user turns of the messages the SDK
+ * hands the tool are recorded (once each); after it ran, its output. A refused call does
+ * not run: `execute` throws the `Blocked`, which the SDK returns to the model as a tool
+ * error with the reason. Needs no import of `ai`: a tool is anything with an `execute`.
+ */
+
+import type { Guard } from "../guard.js";
+import { UserTurns, textOf } from "./messages.js";
+
+/** The part of the SDK's `ToolExecutionOptions` the wrapper reads. */
+export interface ToolCallOptions {
+  toolCallId?: string;
+  messages?: readonly unknown[];
+}
+
+type Execute = (input: never, options: never) => unknown;
+
+export interface GuardToolsOptions {
+  /** The run of a call (default: the guard's): e.g. from `experimental_context`. */
+  runOf?: (options: ToolCallOptions) => string | undefined;
+}
+
+/** The tools, each with an `execute` that asks aecl first (tools without one are kept as they are). */
+export function guardTools<T extends Record<string, { execute?: Execute }>>(
+  guard: Guard,
+  tools: T,
+  options: GuardToolsOptions = {},
+): T {
+  const turns = new UserTurns();
+  const out: Record<string, unknown> = {};
+  for (const [name, tool] of Object.entries(tools)) {
+    out[name] = guardTool(guard, name, tool, { ...options, turns });
+  }
+  return out as T;
+}
+
+/** One tool whose `execute` asks aecl first; `name` is its name in the tools record. */
+export function guardTool<T extends { execute?: Execute }>(
+  guard: Guard,
+  name: string,
+  tool: T,
+  options: GuardToolsOptions & { turns?: UserTurns } = {},
+): T {
+  const execute = tool.execute as ((input: unknown, options: ToolCallOptions) => unknown) | undefined;
+  if (typeof execute !== "function") return tool;
+  const turns = options.turns ?? new UserTurns();
+  const guarded = async (input: unknown, callOptions: ToolCallOptions = {}): Promise<unknown> => {
+    const run = guard.runOf(options.runOf?.(callOptions));
+    await turns.report(guard, run, userTexts(callOptions.messages));
+    return guard.call(name, input, () => execute.call(tool, input, callOptions) as Promise<unknown>, run);
+  };
+  return { ...tool, execute: guarded };
+}
+
+/** The texts of the `user` messages of an AI SDK message list, in order. */
+export function userTexts(messages: readonly unknown[] | undefined): string[] {
+  const texts: string[] = [];
+  for (const message of messages ?? []) {
+    if (typeof message !== "object" || message === null) continue;
+    const { role, content } = message as Record<string, unknown>;
+    if (role !== "user") continue;
+    const text = textOf(content);
+    if (text !== undefined) texts.push(text);
+  }
+  return texts;
+}
