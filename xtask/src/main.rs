@@ -59,6 +59,7 @@ fn ci(root: &Path) -> Result<()> {
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
     python_client(root)?;
+    typescript_client(root)?;
     if !which("cargo-fuzz") {
         run(root, "cargo", &["install", "cargo-fuzz", "--locked"])?;
     }
@@ -171,6 +172,37 @@ fn python_client(root: &Path) -> Result<()> {
         .context("starting pytest")?;
     if !status.success() {
         bail!("the Python client's tests failed with {status}");
+    }
+    Ok(())
+}
+
+/// The TypeScript client's tests (`clients/typescript/test`, node:test) against the `aecl`
+/// binary: the pinned packages of `package-lock.json` (`npm ci`, only when `node_modules`
+/// is missing or older than the lock file), the ESM and CommonJS builds (tsc), then the
+/// suites with `AECL_BIN` (each starts its own `aecl serve`; one also packs and installs
+/// the package into a clean temporary project).
+fn typescript_client(root: &Path) -> Result<()> {
+    let client = root.join("clients/typescript");
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let installed = modified(&client.join("node_modules/.package-lock.json"));
+    if installed.is_none() || installed < modified(&client.join("package-lock.json")) {
+        run(&client, "npm", &["ci", "--no-audit", "--no-fund"])?;
+    }
+    run(&client, "npm", &["run", "build"])?;
+    run(root, "cargo", &["build", "--package", "aecl-cli"])?;
+    let aecl = root.join("target/debug/aecl");
+    #[expect(clippy::print_stderr, reason = "xtask narrates what it runs")]
+    {
+        eprintln!("$ AECL_BIN={} npm test", aecl.display());
+    }
+    let status = Command::new("npm")
+        .arg("test")
+        .env("AECL_BIN", &aecl)
+        .current_dir(&client)
+        .status()
+        .context("starting npm test")?;
+    if !status.success() {
+        bail!("the TypeScript client's tests failed with {status}");
     }
     Ok(())
 }
