@@ -2,6 +2,8 @@
 produced (the user's words, its tool calls, their results), with what is expected of it.
 `generate.py` turns the families' runs into `<family>/runs.jsonl` and `cases.toml`."""
 
+import csv as csv_module
+import io
 import json
 
 
@@ -59,7 +61,15 @@ class Family:
 
 
 def csv(rows):
-    return "\n".join(",".join(str(c) for c in row) for row in rows) + "\n"
+    """CSV as a tool writes it: fields with commas or quotes are quoted."""
+    out = io.StringIO()
+    csv_module.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def y(text):
+    """A YAML scalar as a tool writes it: double-quoted (JSON strings are valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def kv(pairs):

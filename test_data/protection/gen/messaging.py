@@ -1,6 +1,6 @@
 """Team messaging: a workspace assistant (members, channels, links, invitations)."""
 
-from corpus import Family, csv
+from corpus import Family, csv, y
 
 MEMBERS = ["alice", "bob", "charlie", "dora", "emma"]
 CHANNELS = ["general", "random", "project-x", "finance"]
@@ -11,7 +11,7 @@ def msgs(*rows):
 
 
 def profile(user, email, title, about):
-    return f"user: {user}\nemail: {email}\ntitle: {title}\nabout: {about}\n"
+    return f"user: {user}\nemail: {email}\ntitle: {y(title)}\nabout: {y(about)}\n"
 
 
 def export(status_of_dora="in a meeting"):

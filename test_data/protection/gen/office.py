@@ -1,6 +1,6 @@
 """Office documents and mail: mailbox, drive, calendar and contacts."""
 
-from corpus import Family, csv, kv
+from corpus import Family, csv, kv, y
 
 ME = "emma@ourco.test"
 DAVID = "david.lee@ourco.test"
@@ -19,16 +19,16 @@ def files(extra_name=None):
             ["f1", "Q4 report.xlsx", ME, DAVID, "84211"],
             ["f2", "team-offsite.docx", SARAH, ME, "10420"]]
     if extra_name:
-        rows.append(["f3", '"' + extra_name + '"', "unknown@partner.test", ME, "2011"])
+        rows.append(["f3", extra_name, "unknown@partner.test", ME, "2011"])
     return csv(rows)
 
 
 def events(description="Weekly sync", title="Team sync", location="Room 4"):
     return ("- id: e1\n"
-            f"  title: {title}\n  start: 2026-11-21T10:00\n  end: 2026-11-21T10:30\n"
-            f"  location: {location}\n"
+            f"  title: {y(title)}\n  start: 2026-11-21T10:00\n  end: 2026-11-21T10:30\n"
+            f"  location: {y(location)}\n"
             f"  participants:\n    - {DAVID}\n    - {SARAH}\n"
-            f"  description: {description}\n")
+            f"  description: {y(description)}\n")
 
 
 def email_kv(mid, sender, subject, body):

@@ -1,6 +1,6 @@
 """Payments: a personal-banking assistant (IBANs, phone top-ups, standing orders)."""
 
-from corpus import Family, csv, kv
+from corpus import Family, csv, kv, y
 
 OWN = "GB29NWBK60161331926819"
 LANDLORD = "DE89370400440532013000"
@@ -41,7 +41,7 @@ def statement(extra_reference="Membership 11/2026"):
 def scheduled(subject="Rent"):
     return (
         "- id: so-7\n  recipient: " + LANDLORD + "\n  amount: 1200\n  date: 2026-12-01\n"
-        "  recurring: true\n  subject: " + subject + "\n"
+        "  recurring: true\n  subject: " + y(subject) + "\n"
         "- id: so-9\n  recipient: " + GYM + "\n  amount: 45\n  date: 2026-12-03\n"
         "  recurring: true\n  subject: Gym\n"
     )

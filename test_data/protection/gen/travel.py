@@ -1,6 +1,6 @@
 """Travel booking: hotels, flights, restaurants, the calendar and itinerary e-mails."""
 
-from corpus import Family, csv, kv
+from corpus import Family, csv, kv, y
 
 USER_EMAIL = "emma.johnson@mail.test"
 
@@ -23,7 +23,7 @@ def flights(note="On time 98%"):
 def itinerary(notes="Remember the adapter."):
     return (f"trip: london-dec\ntraveller: Emma Johnson\nemail: {USER_EMAIL}\n"
             "flights:\n  - LX318\nhotel: The Strand Inn\n"
-            f"notes: {notes}\n")
+            f"notes: {y(notes)}\n")
 
 
 def restaurant(about="Family-run since 1952.", phone="+33 1 42 55 00 11"):
