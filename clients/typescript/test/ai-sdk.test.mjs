@@ -7,7 +7,7 @@ import { generateText, stepCountIs, tool } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { z } from "zod";
 
-import { Guard } from "../dist/esm/index.js";
+import { Client, Guard } from "../dist/esm/index.js";
 import { guardTools } from "../dist/esm/adapters/ai-sdk.js";
 import { answerWhenAsked, runEvents, startServer } from "./harness.mjs";
 
@@ -137,4 +137,19 @@ test("a pending call returns to the model as a tool error when not waiting", asy
   const shown = toolResults(prompts[1]).t1;
   assert.equal(shown.type, "error-text");
   assert.match(shown.value, /require_approval: manifest\.context_rules/);
+});
+
+test("an output aecl could not record is withheld from the model", async () => {
+  // The server refuses nothing here: the connection fails for result events only.
+  const failing = (url, init) =>
+    init?.body?.includes('"type":"result"') ? Promise.reject(new Error("connection reset")) : fetch(url, init);
+  const client = new Client({ baseUrl: server.url, token: server.agentToken, fetch: failing });
+  const ran = [];
+  const { model, prompts } = scripted([[call("t1", "lookup_order", { order_id: "ORD-4" })]]);
+  await generateText({ model, tools: guardTools(new Guard(client), tools(ran)), prompt: "Check ORD-4", stopWhen: stepCountIs(3) });
+  assert.deepEqual(ran, [["lookup_order", "ORD-4"]]);
+  const shown = toolResults(prompts[1]).t1;
+  assert.equal(shown.type, "error-text");
+  assert.match(shown.value, /was not recorded, so it is withheld: .*connection reset/);
+  assert.doesNotMatch(shown.value, /shipped/);
 });

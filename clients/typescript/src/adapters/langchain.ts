@@ -17,7 +17,7 @@
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { type BaseMessage, ToolMessage } from "@langchain/core/messages";
 import { type StructuredToolInterface, tool as makeTool } from "@langchain/core/tools";
-import { Blocked } from "../errors.js";
+import { Blocked, OutputWithheld } from "../errors.js";
 import type { Guard } from "../guard.js";
 import { UserTurns, textOf } from "./messages.js";
 
@@ -66,7 +66,8 @@ export function guardTool(
     } catch (error) {
       if (!(error instanceof Blocked) || onBlock === "raise" || !toolCall?.id) throw error;
       return new ToolMessage({
-        content: `Not run: ${error.message}`,
+        // A withheld output: the tool ran, but the model does not get what it returned.
+        content: `${error instanceof OutputWithheld ? "Output withheld" : "Not run"}: ${error.message}`,
         tool_call_id: toolCall.id,
         name: inner.name,
         status: "error",
