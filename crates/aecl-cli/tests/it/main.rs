@@ -11,6 +11,7 @@ mod mcp;
 mod mcp_servers;
 mod mcp_upstream;
 mod paths;
+mod protection;
 mod real_programs;
 mod reconcile;
 mod reconcile_fs;
