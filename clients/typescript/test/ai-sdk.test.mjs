@@ -153,3 +153,25 @@ test("an output aecl could not record is withheld from the model", async () => {
   assert.match(shown.value, /was not recorded, so it is withheld: .*connection reset/);
   assert.doesNotMatch(shown.value, /shipped/);
 });
+
+test("a streaming tool's final output is the one recorded and shown", async () => {
+  const client = server.agent();
+  const ran = [];
+  const streaming = {
+    lookup_order: tool({
+      description: "Read one order, in steps.",
+      inputSchema: z.object({ order_id: z.string() }),
+      async *execute({ order_id }) {
+        ran.push(order_id);
+        yield { status: "looking" };
+        yield { order_id, status: "shipped" };
+      },
+    }),
+  };
+  const { model, prompts } = scripted([[call("t1", "lookup_order", { order_id: "ORD-5" })]]);
+  await generateText({ model, tools: guardTools(new Guard(client), streaming), prompt: "Check ORD-5", stopWhen: stepCountIs(3) });
+  assert.deepEqual(ran, ["ORD-5"]);
+  assert.deepEqual(toolResults(prompts[1]).t1, { type: "json", value: { order_id: "ORD-5", status: "shipped" } });
+  const events = await runEvents(server, client.run);
+  assert.deepEqual(events.filter((e) => e.type === "result").map((e) => e.output), [{ order_id: "ORD-5", status: "shipped" }]);
+});

@@ -58,9 +58,21 @@ export function guardTool<T extends { execute?: Execute }>(
   const guarded = async (input: unknown, callOptions: ToolCallOptions = {}): Promise<unknown> => {
     const run = guard.runOf(options.runOf?.(callOptions));
     await turns.report(guard, run, userTexts(callOptions.messages));
-    return guard.call(name, input, () => execute.call(tool, input, callOptions) as Promise<unknown>, run);
+    return guard.call(name, input, async () => finalOf(await execute.call(tool, input, callOptions)), run);
   };
   return { ...tool, execute: guarded };
+}
+
+/**
+ * The output of an `execute`: a streaming tool (an async generator) yields preliminary
+ * results and its last one is the output. It is drained here, so that what the model gets
+ * is the value aecl recorded (the preliminary results are not streamed).
+ */
+async function finalOf(value: unknown): Promise<unknown> {
+  if (typeof value !== "object" || value === null || !(Symbol.asyncIterator in value)) return value;
+  let last: unknown;
+  for await (const item of value as AsyncIterable<unknown>) last = item;
+  return last;
 }
 
 /** The texts of the `user` messages of an AI SDK message list, in order. */
