@@ -185,6 +185,28 @@ test("an output that cannot be recorded is withheld", async () => {
   assert.equal(ran, true);
 });
 
+test("an event answer that does not confirm the record withholds the output", async () => {
+  const answers = [
+    { status: 200, body: "{}" },
+    { status: 200, body: JSON.stringify({ run: "another-run", recorded: "result", seq: 1 }) },
+    { status: 200, body: JSON.stringify({ run: "RUN", recorded: "user", seq: 1 }) },
+    { status: 302, body: "" },
+  ];
+  for (const answer of answers) {
+    const lying = async (url, init) => {
+      if (!String(url).endsWith("/events")) return fetch(url, init);
+      const run = decodeURIComponent(new URL(url).pathname.split("/")[3]);
+      return new Response(answer.body.replace("RUN", run) || null, {
+        status: answer.status,
+        headers: answer.status === 302 ? { location: "http://127.0.0.1:9/" } : {},
+      });
+    };
+    const client = new aecl.Client({ baseUrl: server.url, token: server.agentToken, fetch: lying });
+    const lookup = aecl.guard(client, "lookup_order", async () => "order details");
+    await assert.rejects(lookup({ order_id: "ORD-6" }), aecl.OutputWithheld, JSON.stringify(answer));
+  }
+});
+
 test("the server down means not run", async () => {
   const probe = await fakeServer(() => {});
   const url = probe.url;

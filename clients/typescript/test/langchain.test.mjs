@@ -10,7 +10,7 @@ import { tool } from "@langchain/core/tools";
 import { ToolNode, createReactAgent } from "@langchain/langgraph/prebuilt";
 import { z } from "zod";
 
-import { ApprovalRequired, Guard } from "../dist/esm/index.js";
+import { ApprovalRequired, Client, Guard, Unavailable } from "../dist/esm/index.js";
 import { AeclCallbackHandler, guardTools } from "../dist/esm/adapters/langchain.js";
 import { answerWhenAsked, runEvents, startServer } from "./harness.mjs";
 
@@ -125,5 +125,20 @@ test("onBlock raise throws out of the agent, and nothing runs", async () => {
     assert.ok(error.approvalId);
     return true;
   });
+  assert.deepEqual(ran, []);
+});
+
+test("the user's words that cannot be recorded stop the agent before the model runs", async () => {
+  const failing = (url, init) =>
+    init?.body?.includes('"type":"user"') ? Promise.reject(new Error("connection reset")) : fetch(url, init);
+  const guard = new Guard(new Client({ baseUrl: server.url, token: server.agentToken, fetch: failing }));
+  const ran = [];
+  const llm = new ScriptedChatModel([calls(["t1", "lookup_order", { order_id: "ORD-4" }])]);
+  const agent = createReactAgent({ llm, tools: guardTools(guard, tools(ran)) });
+  await assert.rejects(
+    agent.invoke({ messages: [new HumanMessage("Check ORD-4")] }, { callbacks: [new AeclCallbackHandler(guard)] }),
+    (error) => error instanceof Unavailable && /connection reset/.test(error.message),
+  );
+  assert.equal(llm.seen.length, 0);
   assert.deepEqual(ran, []);
 });

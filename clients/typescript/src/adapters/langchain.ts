@@ -92,10 +92,9 @@ export class AeclCallbackHandler extends BaseCallbackHandler {
   readonly #turns = new UserTurns();
 
   constructor(guard: Guard) {
-    super({ _awaitHandler: true, raiseError: true } as never);
+    // Awaited and raising: the model call waits for the record, and a failure stops it.
+    super({ _awaitHandler: true, raiseError: true });
     this.#guard = guard;
-    this.awaitHandlers = true;
-    this.raiseError = true;
   }
 
   override async handleChatModelStart(
