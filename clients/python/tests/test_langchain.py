@@ -11,6 +11,8 @@ from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import InjectedToolCallId, tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 import aecl
 from aecl.adapters.langchain import AeclMiddleware
@@ -108,7 +110,14 @@ def test_on_block_raise_stops_the_agent(client):
 def test_an_unreachable_server_runs_no_tool(server):
     down = aecl.Client("http://127.0.0.1:9", server.agent_token, timeout=2)
     ran = []
+    # The user's message cannot be recorded: the invocation stops before any model call.
     agent = agent_with(ran, [call("lookup_order", order_id="ORD-13")], down)
+    with pytest.raises(aecl.Unavailable):
+        agent.invoke({"messages": [HumanMessage("check order 13")]})
+    # Without user messages to record, the tool call itself is refused.
+    agent = agent_with(
+        ran, [call("lookup_order", order_id="ORD-13")], down, report_user_messages=False
+    )
     result = agent.invoke({"messages": [HumanMessage("check order 13")]})
     message = tool_messages(result)["lookup_order"]
     assert message.status == "error" and "Not run" in message.content
@@ -202,11 +211,8 @@ def test_the_async_path_records_outputs_too(client):
 
 def test_a_human_message_put_in_the_state_by_a_tool_is_not_the_users(client):
     """The tool ends the first invocation (``return_direct``) with a ``HumanMessage`` of
-    its own at the end of the state: the second invocation of the thread sends only its
-    own new input."""
-    from langgraph.checkpoint.memory import InMemorySaver
-    from langgraph.types import Command
-
+    its own at the end of the state, confirming an order id. The second invocation of the
+    thread must not take it for the user's: the refund of that id still needs a human."""
     ran = []
 
     @tool(return_direct=True)
