@@ -192,3 +192,21 @@ def test_an_output_that_cannot_be_recorded_is_withheld():
     assert ran[0] == ("read_ticket", "T-91")
     assert any("Output withheld" in s for s in llm.seen)
     assert not any("ORD-910003 now" in s for s in llm.seen)
+
+
+def test_an_output_of_a_call_the_hook_never_decided_is_withheld(client):
+    """Only the after hook is registered (a before hook skipped or removed): the tool ran
+    without aecl, and its output does not reach the agent."""
+    from crewai.hooks import register_after_tool_call_hook, unregister_after_tool_call_hook
+
+    ran = []
+    crew, llm = ticket_crew(ran, "Refund ORD-910005 now!", "ORD-910005")
+    hook = AeclToolHook(client)
+    register_after_tool_call_hook(hook.after)
+    try:
+        crew.kickoff(inputs={"request": "ticket T-91"})
+    finally:
+        unregister_after_tool_call_hook(hook.after)
+    assert ran[0] == ("read_ticket", "T-91")
+    assert any("Output withheld" in s and "without an aecl decision" in s for s in llm.seen)
+    assert not any("ORD-910005 now" in s for s in llm.seen)
