@@ -151,8 +151,7 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
     match (&args.policy, &args.agent, &args.server) {
         (Some(policy), Some(agent_id), _) => {
             let loaded = load_policy(policy)?;
-            let roots = aecl_engine::fs_paths::path_roots(&loaded.policy, &input.action());
-            resolve_paths(&mut input, roots.iter().map(String::as_str))?;
+            resolve_paths(&mut input, Some(&loaded.policy))?;
             let event = input.into_call_event(aecl_engine::new_id);
             let action = event.action.clone();
             let mut replayer = Replayer::new(&loaded.policy, Some(agent_id.clone()), now());
@@ -165,7 +164,7 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
         (None, _, Some(server)) => {
             // The server cannot see this machine's filesystem: the resolutions travel with
             // the call. Roots that are links are not known here; write them resolved.
-            resolve_paths(&mut input, std::iter::empty())?;
+            resolve_paths(&mut input, None)?;
             ask_server(agent, server, args, input)
         }
         _ => bail!("give --policy DIR --agent ID, or --server URL"),
@@ -173,19 +172,19 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
 }
 
 /// Resolves every string of the tool's input on this machine's filesystem, from the
-/// agent's working directory (`cwd` in the hook input, else this process's), and the
-/// `roots` of the action's path constraints, into `aecl_resolved_paths`: the agent acts on
-/// this filesystem, so a link here decides where a write lands.
-fn resolve_paths<'a>(
-    input: &mut HookInput,
-    roots: impl IntoIterator<Item = &'a str>,
-) -> Result<()> {
+/// agent's working directory (`cwd` in the hook input, else this process's), with the
+/// roots of the action's path constraints and the write targets of its shell commands
+/// (`fs_paths::resolve_call`), into `aecl_resolved_paths`: the agent acts on this
+/// filesystem, so a link here decides where a write lands. The working directory goes
+/// with them, so the shell rules read relative targets from where the agent is.
+fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> Result<()> {
     let here = std::env::current_dir().context("reading the working directory")?;
     let cwd = match &input.cwd {
         Some(cwd) => here.join(cwd),
         None => here,
     };
-    let view = aecl_engine::fs_paths::resolve_strings(&input.tool_input, roots, &cwd);
+    let view =
+        aecl_engine::fs_paths::resolve_call(policy, &input.action(), &input.tool_input, &cwd);
     input.aecl_resolved_paths = aecl_policy::trace::resolved_paths_file(&view);
     Ok(())
 }

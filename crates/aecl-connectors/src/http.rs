@@ -3,7 +3,8 @@
 //!
 //! Arguments (names configurable): `method` (default `GET`), `url`, `headers` (an object
 //! of text values), `body` (text as is, anything else as JSON). An action declared `read`
-//! sends only `GET`, `HEAD` or `OPTIONS` (`operation_mismatch` otherwise). The agent may not set
+//! sends only `GET`, `HEAD` or `OPTIONS`, and no method-override header naming another
+//! (`operation_mismatch` otherwise; `decide` checks the same at validation). The agent may not set
 //! `Authorization`, `Proxy-Authorization`, `Cookie`, `Host`, `Idempotency-Key` or
 //! framing headers: credentials come from aecl's secret store ([`crate::secrets`]) only,
 //! and are never returned — the response body is scrubbed of every secret value. The
@@ -28,6 +29,10 @@ use crate::error::ConnectorError;
 use crate::http_client::{HttpsClient, Sent, allowed_uri, client, send};
 use crate::registry::{ActionConnector, Invocation};
 use crate::secrets::Secrets;
+
+/// Headers that ask a server to act as if the request had another method.
+const METHOD_OVERRIDES: [&str; 3] =
+    ["x-http-method-override", "x-http-method", "x-method-override"];
 
 /// `[connectors.NAME] kind = "http"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -118,7 +123,8 @@ impl HttpConnector {
         let reading = [hyper::Method::GET, hyper::Method::HEAD, hyper::Method::OPTIONS];
         if invocation.action.effect == EffectClass::Read && !reading.contains(&method) {
             return Err(format!(
-                "operation_mismatch: action `{}` is declared `read`; method `{method}` is not                  a read (GET, HEAD, OPTIONS); nothing was sent",
+                "operation_mismatch: action `{}` is declared `read`; method `{method}` is not \
+                 a read (GET, HEAD, OPTIONS); nothing was sent",
                 invocation.action.name
             ));
         }
@@ -141,6 +147,18 @@ impl HttpConnector {
                 let Some(value) = value.as_str() else {
                     return Err(format!("bad_request: header `{name}` must be text"));
                 };
+                // Servers honour these in place of the method: a `read` action may only
+                // name a reading one.
+                if invocation.action.effect == EffectClass::Read
+                    && METHOD_OVERRIDES.contains(&name.trim().to_ascii_lowercase().as_str())
+                    && !["GET", "HEAD", "OPTIONS"].iter().any(|m| m.eq_ignore_ascii_case(value))
+                {
+                    return Err(format!(
+                        "operation_mismatch: action `{}` is declared `read`; header `{name}` \
+                         asks for method `{value}`; nothing was sent",
+                        invocation.action.name
+                    ));
+                }
                 builder = builder.header(name.as_str(), value);
             }
         }

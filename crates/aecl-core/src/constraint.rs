@@ -108,7 +108,7 @@ impl Constraint {
                 None => out.push(block("sql", format!("expected SQL text, got {value}"))),
             },
             Constraint::Shell(rules) => match value.as_str() {
-                Some(command) => rules.check(command, out),
+                Some(command) => rules.check_with(command, paths, out),
                 None => out.push(block("shell", format!("expected a command string, got {value}"))),
             },
         }

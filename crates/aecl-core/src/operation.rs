@@ -7,7 +7,8 @@
 //! but only to say the same thing: a call naming another operation is blocked at
 //! validation (`arguments.operation_mismatch`). The same principle holds where the agent
 //! writes the operation itself: an action declared `read` and bound to a connector may only
-//! run SQL statements that only read.
+//! run SQL statements that only read, and send only reading HTTP methods
+//! (`http_method.rs`).
 
 use serde_json::Value;
 
@@ -111,6 +112,7 @@ pub fn mismatches(action: &ActionSpec, args: &Value) -> Vec<OperationMismatch> {
     // keeps its SQL rules as written.
     if action.effect == EffectClass::Read && action.connector.is_some() {
         sql_reads_only(action, args, &mut out);
+        http_method::reads_only(action, args, &mut out);
     }
     out
 }
@@ -144,6 +146,8 @@ fn sql_reads_only(action: &ActionSpec, args: &Value, out: &mut Vec<OperationMism
         }
     }
 }
+
+mod http_method;
 
 #[cfg(test)]
 mod tests;

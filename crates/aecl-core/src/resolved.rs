@@ -13,6 +13,12 @@
 //! - `PathView::Seen(map)`: the adapter saw the filesystem. A path-constrained value with
 //!   no entry, or whose resolution failed (a symlink loop, a path too long, an unreadable
 //!   directory), is blocked with the reason.
+//!
+//! A shell command's write targets are resolved the same way: `ShellRules::targets` names
+//! them as absolute strings joined to the directory the command writes from, without
+//! lexical normalisation (so `link/..` stays physical), and the adapter adds an entry for
+//! each. The key [`PathView::WORKING_DIR`] (the empty string, which no path argument
+//! resolution uses) holds the working directory the adapter resolved relative paths from.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +48,21 @@ pub enum Resolution {
 }
 
 impl PathView {
+    /// The key of the working directory entry: its value is the absolute directory (as
+    /// the adapter was given it) that the call's relative paths start from.
+    pub const WORKING_DIR: &'static str = "";
+
+    /// The working directory the adapter resolved relative paths from, when it said.
+    pub fn working_dir(&self) -> Option<&str> {
+        match self {
+            PathView::Seen(map) => match map.get(Self::WORKING_DIR) {
+                Some(Resolution::Path(dir)) if dir.starts_with('/') => Some(dir.as_str()),
+                _ => None,
+            },
+            PathView::Unseen => None,
+        }
+    }
+
     pub fn is_unseen(&self) -> bool {
         matches!(self, PathView::Unseen)
     }

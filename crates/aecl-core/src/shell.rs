@@ -30,6 +30,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::constraint::Violation;
+use crate::resolved::PathView;
 use crate::verdict::Decision;
 
 /// How deep command substitutions, re-parsed `bash -c` strings and wrappers may nest
@@ -208,6 +209,25 @@ pub fn program_name(text: &str) -> String {
     normalise::program_name(text)
 }
 
+/// [`ShellRules::targets`] with `guard` alone: an adapter that does not have the policy
+/// (`aecl hook --server`) uses the default guard, so a write only a policy's program entry
+/// names is not resolved, and the server refuses it.
+pub fn write_targets(guard: &ProgramGuard, command: &str, cwd: Option<&str>) -> Vec<String> {
+    let Ok(analysis) = analyse_line(command) else { return Vec::new() };
+    let view = match cwd {
+        Some(cwd) => PathView::Seen(std::collections::BTreeMap::from([(
+            PathView::WORKING_DIR.to_owned(),
+            crate::resolved::Resolution::Path(cwd.to_owned()),
+        )])),
+        None => PathView::Unseen,
+    };
+    let listed = |_: &str| true;
+    let mut targets = guard.assess(&analysis, &listed, &view).targets;
+    let mut seen = HashSet::new();
+    targets.retain(|t| seen.insert(t.clone()));
+    targets
+}
+
 /// A command pattern such as `rm --recursive`, `git push --force` or `mkfs*`: a program
 /// (a trailing `*` matches a prefix), positional words that must lead the command's
 /// positional arguments in order (`*` matches any one), and flags that must all be present.
@@ -328,8 +348,27 @@ pub struct ShellRules {
 }
 
 impl ShellRules {
-    /// Appends a violation for every simple command of `command` that a rule refuses.
+    /// Appends a violation for every simple command of `command` that a rule refuses,
+    /// with write targets checked as written only (no adapter saw the filesystem).
     pub fn check(&self, command: &str, out: &mut Vec<Violation>) {
+        self.check_with(command, &PathView::Unseen, out);
+    }
+
+    /// The absolute strings an adapter that sees the filesystem must resolve (into
+    /// `Call::paths`) for [`ShellRules::check_with`] to follow symbolic links: every write
+    /// target of `command` joined to each directory the line may be in (starting at `cwd`,
+    /// the directory the adapter runs the call from, else the guard's), spelled without
+    /// lexical normalisation, and the write paths. A line that does not parse has none (it
+    /// is blocked anyway).
+    pub fn targets(&self, command: &str, cwd: Option<&str>) -> Vec<String> {
+        write_targets(&self.guard, command, cwd)
+    }
+
+    /// [`ShellRules::check`] with what the adapter found on the filesystem (`paths`): its
+    /// working directory, and the resolution of every string [`ShellRules::targets`]
+    /// named. A write target is then checked both as written and as resolved; when the
+    /// adapter saw the filesystem but did not resolve a target, the write is refused.
+    pub fn check_with(&self, command: &str, paths: &PathView, out: &mut Vec<Violation>) {
         let analysis = match analyse_line(command) {
             Ok(analysis) => analysis,
             Err(e) => {
@@ -344,7 +383,7 @@ impl ShellRules {
         let listed = |program: &str| {
             self.allow_programs.iter().any(|p| normalise::program_name(p) == program)
         };
-        for (decision, message) in self.guard.assess(&analysis, &listed) {
+        for (decision, message) in self.guard.assess(&analysis, &listed, paths).findings {
             if decision > Decision::Allow {
                 found.push(violation(decision, message));
             }
@@ -419,5 +458,7 @@ fn violation(decision: Decision, message: String) -> Violation {
 
 #[cfg(test)]
 mod guard_tests;
+#[cfg(test)]
+mod links_tests;
 #[cfg(test)]
 mod tests;

@@ -305,12 +305,8 @@ impl<S: Store> Engine<S> {
         // merged: it describes another filesystem, or nothing real. A few `lstat`s per
         // string argument, cheap enough for the async thread (as in the MCP gateway).
         if let Some(cwd) = connector.and_then(|c| c.local_fs_cwd(&call)) {
-            let roots = crate::fs_paths::path_roots(&policy, &call.action);
-            call.paths = crate::fs_paths::resolve_strings(
-                &call.args,
-                roots.iter().map(String::as_str),
-                &cwd,
-            );
+            call.paths =
+                crate::fs_paths::resolve_call(Some(&*policy), &call.action, &call.args, &cwd);
         }
         // A nonce is spent once per agent, whatever becomes of the call.
         let nonce_reused = match &call.nonce {

@@ -174,6 +174,78 @@ pub fn resolve_strings<'b>(
     PathView::Seen(map)
 }
 
+/// Commands longer than this are not read for write targets (a command line of the
+/// shell tools is far shorter; a longer one gets no resolutions and its writes are
+/// refused).
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+
+/// Everything an adapter that sees the filesystem resolves for one call of `action`, from
+/// the working directory `cwd` (absolute), into `Call::paths`:
+///
+/// - every string of `args` and the roots of the action's `path_under` constraints
+///   ([`resolve_strings`], [`path_roots`]);
+/// - the working directory itself, under [`PathView::WORKING_DIR`], so the shell rules
+///   take relative write targets from where the command really runs;
+/// - the write targets and write paths of every shell constraint of the action, read from
+///   each string of `args` (`ShellRules::targets`): `echo x > link/f` is then checked
+///   where `link/f` lands.
+///
+/// Without the policy (`None`: `aecl hook --server`), every string of `args` is read as a
+/// command with the built-in program table; the server refuses a write it finds no
+/// resolution for.
+pub fn resolve_call(
+    policy: Option<&aecl_core::Policy>,
+    action: &str,
+    args: &Value,
+    cwd: &Path,
+) -> PathView {
+    let roots = policy.map(|p| path_roots(p, action)).unwrap_or_default();
+    let PathView::Seen(mut map) = resolve_strings(args, roots.iter().map(String::as_str), cwd)
+    else {
+        return PathView::Unseen;
+    };
+    let Some(cwd_text) = cwd.to_str().filter(|_| cwd.is_absolute()) else {
+        // No working directory to give: relative targets stay unresolved and are refused.
+        return PathView::Seen(map);
+    };
+    map.insert(PathView::WORKING_DIR.to_owned(), Resolution::Path(cwd_text.to_owned()));
+    let mut strings: Vec<&str> = Vec::new();
+    collect_strings(args, &mut strings);
+    strings.retain(|s| s.len() <= MAX_COMMAND_BYTES);
+    let default_guard;
+    let guards: Vec<&aecl_core::shell::ProgramGuard> = match policy {
+        Some(policy) => shell_guards(policy, action),
+        None => {
+            default_guard = aecl_core::shell::ProgramGuard::default();
+            vec![&default_guard]
+        }
+    };
+    for guard in guards {
+        for command in &strings {
+            for target in aecl_core::shell::write_targets(guard, command, Some(cwd_text)) {
+                insert_resolution(&mut map, &target, cwd);
+            }
+        }
+    }
+    PathView::Seen(map)
+}
+
+/// The program guards of every shell constraint of `action` in `policy`.
+fn shell_guards<'p>(
+    policy: &'p aecl_core::Policy,
+    action: &str,
+) -> Vec<&'p aecl_core::shell::ProgramGuard> {
+    let Some(spec) = policy.actions.get(action) else { return Vec::new() };
+    spec.args
+        .iter()
+        .flat_map(|arg| &arg.constraints)
+        .filter_map(|constraint| match constraint {
+            aecl_core::constraint::Constraint::Shell(rules) => Some(&rules.guard),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The roots of every `path_under` constraint of `action` in `policy`: an adapter
 /// resolves them too, since a root may itself be a link.
 pub fn path_roots(policy: &aecl_core::Policy, action: &str) -> Vec<String> {

@@ -271,10 +271,12 @@ impl<S: Store + 'static> Gateway<S> {
     fn call_of(&self, action: &str, args: Value) -> Call {
         // A few `lstat`s per string argument: cheap enough to run on the async thread.
         let paths = match &self.config.resolve_paths_from {
-            Some(cwd) => {
-                let roots = aecl_engine::fs_paths::path_roots(&self.engine.policy(), action);
-                aecl_engine::fs_paths::resolve_strings(&args, roots.iter().map(String::as_str), cwd)
-            }
+            Some(cwd) => aecl_engine::fs_paths::resolve_call(
+                Some(&*self.engine.policy()),
+                action,
+                &args,
+                cwd,
+            ),
             None => aecl_core::PathView::Unseen,
         };
         Call {

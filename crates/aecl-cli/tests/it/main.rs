@@ -20,6 +20,7 @@ mod rollback;
 mod sandbox;
 mod serve;
 mod shell;
+mod shell_links;
 mod store_gone;
 mod tiers;
 mod token;

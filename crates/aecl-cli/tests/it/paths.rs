@@ -73,12 +73,12 @@ path_glob = {{ block = ["*/.git/*"], case_insensitive = false }}
     );
 }
 
-fn expand(text: &str, root: &Path) -> String {
+pub(crate) fn expand(text: &str, root: &Path) -> String {
     text.replace("$ROOT", &root.display().to_string()).replace("LONG", &"x".repeat(5000))
 }
 
 /// Makes the base layout and the case's lines under `root`.
-fn make_layout(root: &Path, lines: &[String]) {
+pub(crate) fn make_layout(root: &Path, lines: &[String]) {
     for dir in ["ws/sub", "outside"] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }
@@ -114,7 +114,7 @@ fn hook_input(tool: &str, path: &str, cwd: &str) -> String {
 }
 
 /// Claude Code's decision in the hook's answer, and its reason.
-fn decision(stdout: &str) -> (String, String) {
+pub(crate) fn decision(stdout: &str) -> (String, String) {
     let answer: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     let output = &answer["hookSpecificOutput"];
     let text = |name: &str| output[name].as_str().unwrap_or_default().to_owned();

@@ -226,6 +226,13 @@ async fn a_read_action_sends_only_reading_methods_and_no_webhook() {
         let error = failed(&outcome);
         assert!(error.starts_with("operation_mismatch:"), "{method}: {error}");
     }
+    // A method-override header asks the server for another method.
+    for header in ["X-HTTP-Method-Override", "x-http-method", "X-Method-Override"] {
+        let args = json!({ "method": "GET", "url": url, "headers": { header: "DELETE" } });
+        let (outcome, _) = execute(&registry, "api_read", args).await;
+        let error = failed(&outcome);
+        assert!(error.starts_with("operation_mismatch:"), "{header}: {error}");
+    }
     assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
     for method in ["GET", "head", "OPTIONS"] {
         let (outcome, _) =

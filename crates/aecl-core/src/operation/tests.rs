@@ -125,3 +125,28 @@ fn a_read_action_sees_the_policys_own_function_lists() {
     assert_eq!(fields(&read, json!({ "query": "SELECT bump_counter(1)" })), ["query"]);
     assert!(fields(&read, json!({ "query": "SELECT lower(name) FROM users" })).is_empty());
 }
+
+#[test]
+fn a_read_action_sends_only_reading_http_methods() {
+    let read = action(EffectClass::Read, Some(Operation::Read));
+    for ok in ["GET", "get", "HEAD", "Options"] {
+        assert!(fields(&read, json!({ "method": ok, "url": "https://a/" })).is_empty(), "{ok}");
+    }
+    assert!(fields(&read, json!({ "url": "https://a/" })).is_empty(), "absent is GET");
+    // Attempts: another method, a spelling the connector might read differently, and a
+    // non-string.
+    for bad in [json!("POST"), json!("DELETE"), json!("get "), json!("GET\r\n"), json!(["POST"])] {
+        let args = json!({ "method": bad, "url": "https://a/" });
+        assert_eq!(fields(&read, args.clone()), ["method"], "{args}");
+    }
+    // A method-override header asks the server for another method.
+    let args = json!({ "url": "https://a/", "headers": { "X-HTTP-Method-Override": "DELETE" } });
+    assert_eq!(fields(&read, args), ["headers.X-HTTP-Method-Override"]);
+    let args = json!({ "url": "https://a/", "headers": { " x-method-override": "put" } });
+    assert_eq!(fields(&read, args).len(), 1);
+    let args = json!({ "url": "https://a/", "headers": { "X-HTTP-Method": "GET" } });
+    assert!(fields(&read, args).is_empty());
+    // A write action may use any method.
+    let write = action(EffectClass::Write, Some(Operation::Write));
+    assert!(fields(&write, json!({ "method": "POST", "url": "https://a/" })).is_empty());
+}

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use super::programs::{self, ProgramSpec, Special, Writes};
 use super::writes::{self, Directories, WriteProblem};
 use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special};
+use crate::resolved::PathView;
 use crate::verdict::Decision;
 
 /// How the policy treats what programs can do, and its additions to the program table.
@@ -50,6 +51,16 @@ impl Default for ProgramGuard {
             working_dir: None,
         }
     }
+}
+
+/// What the guard found in a line.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Assessed {
+    /// Each finding's decision and message.
+    pub findings: Vec<(Decision, String)>,
+    /// The absolute strings to resolve on the filesystem: the write paths and every write
+    /// target joined to each directory the line may be in.
+    pub targets: Vec<String>,
 }
 
 /// One thing a command line would do that the guard judges.
@@ -180,21 +191,30 @@ impl ProgramGuard {
         self.programs.get(program).or_else(|| programs::builtin(program))
     }
 
-    /// Every finding of a line, with its decision and message.
+    /// The directory a line starts in: the one the adapter that saw the filesystem ran
+    /// the call from (the agent's `cwd`, the connector's), else `working_dir`, else the
+    /// first write path.
+    fn start_dir<'a>(&'a self, view: &'a PathView) -> Option<&'a str> {
+        view.working_dir()
+            .or(self.working_dir.as_deref())
+            .or(self.write_paths.first().map(String::as_str))
+    }
+
+    /// Every finding of a line, with its decision and message, and the absolute strings of
+    /// its write targets (and of the write paths), which an adapter resolves on the
+    /// filesystem for `view` (`writes::spelled_targets`).
     pub(super) fn assess(
         &self,
         analysis: &Analysis,
         listed: &dyn Fn(&str) -> bool,
-    ) -> Vec<(Decision, String)> {
-        let dirs = Directories::of(
-            analysis,
-            self.working_dir.as_deref().or(self.write_paths.first().map(String::as_str)),
-        );
-        let mut out = Vec::new();
+        view: &PathView,
+    ) -> Assessed {
+        let dirs = Directories::of(analysis, self.start_dir(view));
+        let mut out = Assessed { findings: Vec::new(), targets: self.write_paths.clone() };
         for command in &analysis.commands {
             let findings = self.command_findings(command, listed);
             for finding in findings {
-                self.judge(&command.to_string(), finding, &dirs, &mut out);
+                self.judge(&command.to_string(), finding, &dirs, view, &mut out);
             }
             if matches!(
                 command.program.as_str(),
@@ -202,7 +222,7 @@ impl ProgramGuard {
             ) {
                 for word in &command.words {
                     if let Some((name, _)) = word.text.split_once('=') {
-                        self.variable(name, &mut out);
+                        self.variable(name, &mut out.findings);
                     }
                 }
             }
@@ -222,19 +242,20 @@ impl ProgramGuard {
                     &format!("{op} {}", target.raw),
                     Finding::Writes(target.clone()),
                     &dirs,
+                    view,
                     &mut out,
                 );
             } else if matches!(op, "<" | "<&")
                 && (target.text.starts_with("/dev/tcp/") || target.text.starts_with("/dev/udp/"))
             {
-                out.push((
+                out.findings.push((
                     self.uploads,
                     format!("`{op} {}` opens a network connection", target.raw),
                 ));
             }
         }
         for assignment in &analysis.assignments {
-            self.variable(&assignment.name, &mut out);
+            self.variable(&assignment.name, &mut out.findings);
         }
         out
     }
@@ -256,8 +277,10 @@ impl ProgramGuard {
         what: &str,
         finding: Finding,
         dirs: &Directories,
-        out: &mut Vec<(Decision, String)>,
+        view: &PathView,
+        assessed: &mut Assessed,
     ) {
+        let out = &mut assessed.findings;
         let (target, dirs) = match finding {
             Finding::Unknown => {
                 out.push((
@@ -280,11 +303,19 @@ impl ProgramGuard {
             Finding::Writes(target) => (target, dirs.clone()),
             Finding::WritesUnder(target, dir) => (target, dirs.under(&dir)),
         };
-        match writes::check(&target, &self.write_paths, &dirs) {
+        assessed.targets.extend(writes::spelled_targets(&target, &dirs));
+        match writes::check(&target, &self.write_paths, &dirs, view) {
             None => {}
             Some(WriteProblem::Outside(path)) => out.push((
                 self.writes_outside,
                 format!("`{what}` writes `{path}`, outside the write paths"),
+            )),
+            Some(WriteProblem::OutsideResolved { spelled, resolved }) => out.push((
+                self.writes_outside,
+                format!(
+                    "`{what}` writes `{spelled}`, which resolves on the filesystem to \
+                     `{resolved}` (through a symbolic link), outside the write paths"
+                ),
             )),
             Some(WriteProblem::Unknown(path)) => out.push((
                 self.writes_outside,

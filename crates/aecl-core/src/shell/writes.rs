@@ -5,18 +5,25 @@
 //! A target only known at run time (`> $HOME/.bashrc`, `> ~/x`, `rm $F`) may be anywhere,
 //! so it is not inside. Writes into configuration that makes an allowed program run code
 //! (`.git/hooks`, `.git/config`, `.cargo/config.toml`, `.npmrc`, shell start-up files) are
-//! reported as running code even inside the write paths. Symbolic links are not followed
-//! here (the core does no I/O); `ln` is checked at both ends so a link out of the write
-//! paths cannot be made on the line itself.
+//! reported as running code even inside the write paths. The core follows no symbolic
+//! link itself (it does no I/O): an adapter that sees the filesystem resolves the targets
+//! [`spelled_targets`] names, and a target is checked both as written and as resolved
+//! (`resolved.rs`). `ln` is checked at both ends so a link out of the write paths cannot be
+//! made on the line itself.
 
 use super::{Analysis, ShellArg};
+use crate::resolved::PathView;
 
 /// What is wrong with one write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum WriteProblem {
     /// The normalised path lies outside every write path.
     Outside(String),
-    /// The path, or the directory it is relative to, is only known at run time.
+    /// The path as written is inside, but the adapter resolved it (through a symbolic
+    /// link) outside every write path.
+    OutsideResolved { spelled: String, resolved: String },
+    /// The path, or the directory it is relative to, is only known at run time, or the
+    /// adapter that saw the filesystem could not resolve it.
     Unknown(String),
     /// The path is configuration that makes programs run code.
     Protected(String),
@@ -53,17 +60,45 @@ const PROTECTED_NAMES: [&str; 20] = [
     ".vscode",
 ];
 
+/// Directories a line may be in, at most; past this, a further `cd` makes the directory
+/// only known at run time. Each `cd` can double the set, so it must be bounded.
+const MAX_DIRECTORIES: usize = 64;
+
+/// One directory a line may be in: its lexical normal form, and the absolute string it was
+/// spelled as (the working directory joined to each `cd` target, not normalised), which an
+/// adapter resolves physically (`link/..` is the parent of the link's target).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Dir {
+    normal: String,
+    spelled: String,
+}
+
+impl Dir {
+    fn new(spelled: String) -> Dir {
+        Dir { normal: normalise(&spelled), spelled }
+    }
+
+    /// `relative` joined to this directory (an absolute `relative` replaces it).
+    fn join(&self, relative: &str) -> Dir {
+        if relative.starts_with('/') {
+            Dir::new(relative.to_owned())
+        } else {
+            Dir::new(format!("{}/{relative}", self.spelled.trim_end_matches('/')))
+        }
+    }
+}
+
 /// The directories a line's relative paths may be relative to; `None` is a directory only
 /// known at run time.
 #[derive(Debug, Clone)]
-pub(super) struct Directories(Vec<Option<String>>);
+pub(super) struct Directories(Vec<Option<Dir>>);
 
 impl Directories {
     /// Starts in `working_dir` and adds the target of every `cd`, `pushd` and `popd` of
     /// the line. Each target is joined to every directory found so far: the set
     /// over-approximates wherever the line may be when it writes.
     pub(super) fn of(analysis: &Analysis, working_dir: Option<&str>) -> Directories {
-        let mut dirs = vec![working_dir.map(normalise)];
+        let mut dirs = vec![working_dir.map(|d| Dir::new(d.to_owned()))];
         for command in &analysis.commands {
             if !matches!(command.program.as_str(), "cd" | "pushd" | "popd" | "chdir") {
                 continue;
@@ -80,13 +115,19 @@ impl Directories {
             let mut added = Vec::new();
             for dir in &dirs {
                 let next = match (&target, dir) {
-                    (Some(t), _) if t.starts_with('/') => Some(normalise(t)),
-                    (Some(t), Some(d)) => Some(normalise(&format!("{d}/{t}"))),
+                    (Some(t), Some(d)) => Some(d.join(t)),
+                    (Some(t), None) if t.starts_with('/') => Some(Dir::new(t.clone())),
                     _ => None,
                 };
                 added.push(next);
             }
             for dir in added {
+                if dirs.len() >= MAX_DIRECTORIES {
+                    if !dirs.contains(&None) {
+                        dirs.push(None);
+                    }
+                    break;
+                }
                 if !dirs.contains(&dir) {
                     dirs.push(dir);
                 }
@@ -104,8 +145,8 @@ impl Directories {
             self.0
                 .iter()
                 .map(|d| match d {
-                    _ if dir.text.starts_with('/') => Some(normalise(&dir.text)),
-                    Some(d) => Some(normalise(&format!("{d}/{}", dir.text))),
+                    _ if dir.text.starts_with('/') => Some(Dir::new(dir.text.clone())),
+                    Some(d) => Some(d.join(&dir.text)),
                     None => None,
                 })
                 .collect(),
@@ -113,61 +154,123 @@ impl Directories {
     }
 }
 
-/// Checks one written path against the write paths.
-pub(super) fn check(
-    target: &ShellArg,
-    roots: &[String],
-    dirs: &Directories,
-) -> Option<WriteProblem> {
+/// Where a write target is, as far as the line tells before it runs.
+enum Located {
+    /// Writes nothing that matters (`/dev/null`, a descriptor).
+    Harmless,
+    /// Each directory the line may be in gives one `(normal, spelled)` pair.
+    At(Vec<(String, String)>),
+    Problem(WriteProblem),
+}
+
+fn locate(target: &ShellArg, dirs: &Directories) -> Located {
     let text = target.text.as_str();
     if target.is_known() && (HARMLESS_TARGETS.contains(&text) || is_fd_path(text)) {
-        return None;
+        return Located::Harmless;
     }
     if text.starts_with("/dev/tcp/") || text.starts_with("/dev/udp/") {
-        return Some(WriteProblem::Network(target.raw.clone()));
+        return Located::Problem(WriteProblem::Network(target.raw.clone()));
     }
     // `{}` is what `find -exec` and `xargs -I{}` put found paths in: any path.
     if target.tilde || target.expansion || text.contains("{}") {
         // An expansion may hold `/` and `..`: it can name any path.
-        return Some(WriteProblem::Unknown(target.raw.clone()));
+        return Located::Problem(WriteProblem::Unknown(target.raw.clone()));
     }
     let known = if target.pattern {
         match confined_pattern(text) {
             Some(path) => path,
-            None => return Some(WriteProblem::Unknown(target.raw.clone())),
+            None => return Located::Problem(WriteProblem::Unknown(target.raw.clone())),
         }
     } else {
         text.to_owned()
     };
-    let mut absolutes = Vec::new();
     if known.starts_with('/') {
-        absolutes.push(normalise(&known));
-    } else {
-        for dir in &dirs.0 {
-            match dir {
-                Some(d) => absolutes.push(normalise(&format!("{d}/{known}"))),
-                None => {
-                    return Some(WriteProblem::Unknown(format!(
-                        "{} (relative to a directory only known at run time)",
-                        target.raw
-                    )));
-                }
+        return Located::At(vec![(normalise(&known), known)]);
+    }
+    let mut out = Vec::new();
+    for dir in &dirs.0 {
+        match dir {
+            Some(d) => {
+                let joined = d.join(&known);
+                out.push((joined.normal, joined.spelled));
+            }
+            None => {
+                return Located::Problem(WriteProblem::Unknown(format!(
+                    "{} (relative to a directory only known at run time)",
+                    target.raw
+                )));
             }
         }
     }
-    for path in &absolutes {
+    Located::At(out)
+}
+
+/// The absolute strings an adapter should resolve for `target`: one per directory the
+/// line may be in, as spelled (see [`Dir`]). Targets that need no resolution (harmless,
+/// or already refused lexically) give none.
+pub(super) fn spelled_targets(target: &ShellArg, dirs: &Directories) -> Vec<String> {
+    match locate(target, dirs) {
+        Located::At(paths) => paths.into_iter().map(|(_, spelled)| spelled).collect(),
+        Located::Harmless | Located::Problem(_) => Vec::new(),
+    }
+}
+
+/// Checks one written path against the write paths: as written (lexically), and, when an
+/// adapter saw the filesystem, as it resolves there (through symbolic links).
+pub(super) fn check(
+    target: &ShellArg,
+    roots: &[String],
+    dirs: &Directories,
+    view: &PathView,
+) -> Option<WriteProblem> {
+    let located = match locate(target, dirs) {
+        Located::Harmless => return None,
+        Located::Problem(problem) => return Some(problem),
+        Located::At(located) => located,
+    };
+    let lexical_roots: Vec<String> = roots.iter().map(|r| normalise(r)).collect();
+    for (path, _) in &located {
         if is_protected(path) {
             return Some(WriteProblem::Protected(path.clone()));
         }
-        let inside = roots.iter().any(|root| {
-            let root = normalise(root);
-            root == "/" || *path == root || path.starts_with(&format!("{root}/"))
-        });
-        if !inside {
+        if !inside(&lexical_roots, path) {
             return Some(WriteProblem::Outside(path.clone()));
         }
     }
+    // Inside as written; where it really lands must be too. A root that is itself a link
+    // counts by its resolution as well (a resolved path holds no links).
+    let mut physical_roots = lexical_roots;
+    for root in roots {
+        if let Ok(Some(resolved)) = view.lookup(root) {
+            physical_roots.push(normalise(resolved));
+        }
+    }
+    for (_, spelled) in &located {
+        let resolved = match view.lookup(spelled) {
+            Ok(None) => continue,
+            Ok(Some(resolved)) if resolved.starts_with('/') => normalise(resolved),
+            Ok(Some(resolved)) => {
+                return Some(WriteProblem::Unknown(format!(
+                    "{} (resolved to `{resolved}`, not an absolute path)",
+                    target.raw
+                )));
+            }
+            Err(reason) => {
+                return Some(WriteProblem::Unknown(format!("{} ({reason})", target.raw)));
+            }
+        };
+        if is_protected(&resolved) {
+            return Some(WriteProblem::Protected(resolved));
+        }
+        if !inside(&physical_roots, &resolved) {
+            return Some(WriteProblem::OutsideResolved { spelled: spelled.clone(), resolved });
+        }
+    }
     None
+}
+
+fn inside(roots: &[String], path: &str) -> bool {
+    roots.iter().any(|root| root == "/" || path == root || path.starts_with(&format!("{root}/")))
 }
 
 /// A glob stands for names in the directories it spells: each component with a glob
