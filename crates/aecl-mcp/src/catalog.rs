@@ -4,16 +4,20 @@
 //! What the annotations claim is only a hint, so the starter takes their worst case where
 //! one is missing (MCP's own defaults: `readOnlyHint` false, `destructiveHint` true,
 //! `openWorldHint` true) and never anything looser: a tool is `read` only when it says it is
-//! read-only, its output `trusted` only when it says it reaches no open world, and every
-//! other tool is an irreversible `write` (outward when it reaches an open world). Schemas
-//! are copied as the server gave them.
+//! read-only, and every other tool is an irreversible `write` (outward when it reaches an
+//! open world). Schemas are copied as the server gave them.
+//!
+//! INVARIANT: every output starts `untrusted` with data class `internal`, whatever the
+//! server claims. A server saying `openWorldHint: false` still returns what others wrote
+//! (a file, a row, a ticket), so a claim never makes its output trusted; where a claim
+//! would have loosened it, a TOML comment says so for the reviewer, who alone may loosen.
 
 use rmcp::model::Tool;
 use serde_json::Value;
 
 /// The catalog of `tools`, their actions named `prefix` + tool name, as TOML text.
 pub fn starter_catalog(tools: &[Tool], prefix: &str, source: &str) -> Result<String, String> {
-    let mut actions = toml::Table::new();
+    let mut body = String::new();
     for tool in tools {
         let annotations = tool.annotations.clone().unwrap_or_default();
         let read_only = annotations.read_only_hint == Some(true);
@@ -42,19 +46,33 @@ pub fn starter_catalog(tools: &[Tool], prefix: &str, source: &str) -> Result<Str
             }
         }
         let mut output = toml::Table::new();
-        output.insert("trust".into(), if open_world { "untrusted" } else { "trusted" }.into());
-        output.insert("data_class".into(), if open_world { "public" } else { "internal" }.into());
+        output.insert("trust".into(), "untrusted".into());
+        // `internal` rather than `public`: a closed-world tool's output may well be the
+        // company's own data, and `public` would let it flow anywhere.
+        output.insert("data_class".into(), "internal".into());
         action.insert("output".into(), output.into());
-        actions.insert(format!("{prefix}{}", tool.name), action.into());
+        let name = format!("{prefix}{}", tool.name);
+        // One table per action, so that its comment sits right above it.
+        let mut one = toml::Table::new();
+        one.insert(name.clone(), action.into());
+        let mut root = toml::Table::new();
+        root.insert("actions".into(), one.into());
+        let text = toml::to_string(&root).map_err(|e| format!("writing the catalog: {e}"))?;
+        if !open_world {
+            body.push_str(&format!(
+                "# `{name}`: the server claims `openWorldHint: false`; its output is still\n\
+                 # untrusted (a closed world holds what others wrote). Mark it trusted only if\n\
+                 # no one but you can write what it returns.\n"
+            ));
+        }
+        body.push_str(&text);
+        body.push('\n');
     }
-    let mut root = toml::Table::new();
-    root.insert("actions".into(), actions.into());
-    let body = toml::to_string(&root).map_err(|e| format!("writing the catalog: {e}"))?;
     Ok(format!(
         "# A starter catalog written by `aecl mcp catalog` from the tools of `{source}`.\n\
          # Review every action before allowing it in a manifest: annotations are hints from\n\
          # the server, taken at their worst case where they are missing (read-only only when\n\
-         # `readOnlyHint` is true; trusted output only when `openWorldHint` is false).\n\n{body}"
+         # `readOnlyHint` is true). Every output starts untrusted, whatever the server claims.\n\n{body}"
     ))
 }
 
@@ -75,4 +93,57 @@ fn to_toml(value: &Value) -> Option<toml::Value> {
             map.iter().map(|(k, v)| Some((k.clone(), to_toml(v)?))).collect::<Option<_>>()?,
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rmcp::model::ToolAnnotations;
+    use serde_json::json;
+
+    use super::*;
+
+    fn tool(name: &str, annotations: Value) -> Tool {
+        let schema = json!({"type": "object", "properties": {"path": {"type": "string"}}});
+        let Value::Object(schema) = schema else { unreachable!() };
+        let mut tool = Tool::new(name.to_owned(), "a tool", Arc::new(schema));
+        let annotations: ToolAnnotations = serde_json::from_value(annotations).expect("hints");
+        tool.annotations = Some(annotations);
+        tool
+    }
+
+    /// Every claim a server can make, alone and together: the output is untrusted all the
+    /// same, and a comment stands above each action whose claim would have loosened it.
+    #[test]
+    fn no_claim_makes_an_output_trusted() {
+        let claims = [
+            json!({}),
+            json!({"openWorldHint": false}),
+            json!({"readOnlyHint": true, "openWorldHint": false}),
+            json!({"readOnlyHint": true, "destructiveHint": false, "idempotentHint": true,
+                   "openWorldHint": false, "title": "trusted"}),
+            json!({"openWorldHint": true}),
+        ];
+        let tools: Vec<Tool> =
+            claims.iter().enumerate().map(|(i, c)| tool(&format!("t{i}"), c.clone())).collect();
+        let text = starter_catalog(&tools, "p__", "test").expect("a catalog");
+        let parsed: toml::Table = text.parse().expect("the catalog is TOML");
+        let actions = parsed["actions"].as_table().expect("actions");
+        assert_eq!(actions.len(), claims.len(), "{text}");
+        for (i, claim) in claims.iter().enumerate() {
+            let action = &actions[&format!("p__t{i}")];
+            assert_eq!(action["output"]["trust"].as_str(), Some("untrusted"), "{claim}: {text}");
+            assert_ne!(action["output"]["data_class"].as_str(), Some("public"), "{claim}");
+            let header = format!("[actions.p__t{i}]");
+            let before = &text[..text.find(&header).expect("the action's table")];
+            let commented = before
+                .lines()
+                .rev()
+                .take_while(|l| l.starts_with('#'))
+                .any(|l| l.contains(&format!("`p__t{i}`")));
+            let closed = claim["openWorldHint"] == json!(false);
+            assert_eq!(commented, closed, "{claim}: {text}");
+        }
+    }
 }
