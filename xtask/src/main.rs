@@ -55,6 +55,7 @@ fn ci(root: &Path) -> Result<()> {
     ensure_browser(root)?;
     microvm::ensure_guest(root)?;
     ensure_mcp_tests(root)?;
+    ensure_claude_code(root)?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
@@ -250,6 +251,31 @@ fn ensure_mcp_tests(root: &Path) -> Result<()> {
         return Err(error);
     }
     Ok(())
+}
+
+/// The Claude Code end-to-end test (`crates/aecl-cli/tests/it/claude_code.rs`) drives the
+/// real `claude`: the npm package pinned in `crates/aecl-cli/tests/claude_code`, installed
+/// into `target/claude-code` when missing or when the pin changed. Its 2.x package ships
+/// the native binary as a per-platform optional dependency that its postinstall copies
+/// over `bin/claude.exe`; a binary that does not run is an error here, not in the test.
+fn ensure_claude_code(root: &Path) -> Result<()> {
+    let pinned = root.join("crates/aecl-cli/tests/claude_code");
+    let dir = root.join("target/claude-code");
+    let claude = dir.join("node_modules/@anthropic-ai/claude-code/bin/claude.exe");
+    let lock = std::fs::read(pinned.join("package-lock.json"))
+        .context("reading the pinned Claude Code's package-lock.json")?;
+    let current = std::fs::read(dir.join("package-lock.json")).ok();
+    if claude.is_file() && current.as_ref() == Some(&lock) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).context("creating target/claude-code")?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(pinned.join(file), dir.join(file))
+            .with_context(|| format!("copying {file} into target/claude-code"))?;
+    }
+    run(&dir, "npm", &["ci", "--no-audit", "--no-fund"])?;
+    let claude = claude.to_str().context("the repository path is not UTF-8")?;
+    run(&dir, claude, &["--version"])
 }
 
 /// The sandbox's `gvisor` tier runs commands under runsc, and its tests fail without it.

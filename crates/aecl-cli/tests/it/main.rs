@@ -4,6 +4,7 @@
 
 mod audit;
 mod check;
+mod claude_code;
 mod eval;
 mod fs_operations;
 mod hook;
