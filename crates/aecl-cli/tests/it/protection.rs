@@ -57,12 +57,7 @@ fn cases() -> Vec<Case> {
 fn replay(family: &str) -> BTreeMap<(String, String), Decided> {
     let policy = repo(&format!("test_data/protection/{family}/policy"));
     let trace = repo(&format!("test_data/protection/{family}/runs.jsonl"));
-    let out = run([
-        "replay".as_ref(),
-        "--policy".as_ref(),
-        policy.as_os_str(),
-        trace.as_os_str(),
-    ]);
+    let out = run(["replay".as_ref(), "--policy".as_ref(), policy.as_os_str(), trace.as_os_str()]);
     assert_eq!(out.code, Some(0), "aecl replay of {family} failed: {out:#?}");
     out.lines()
         .into_iter()
@@ -85,8 +80,7 @@ fn replay(family: &str) -> BTreeMap<(String, String), Decided> {
                         .join("; ")
                 })
                 .unwrap_or_default();
-            let decided =
-                Decided { action: text("action"), decision: text("decision"), reasons };
+            let decided = Decided { action: text("action"), decision: text("decision"), reasons };
             ((text("run"), text("id")), decided)
         })
         .collect()
@@ -106,7 +100,9 @@ fn the_corpus_covers_every_class_and_family_with_enough_runs() {
             assert!(n >= 15, "{family} has {n} {kind:?} runs");
         }
     }
-    for class in ["spelling", "free_text", "structured", "confirmation", "copy", "echo", "injection"] {
+    for class in
+        ["spelling", "free_text", "structured", "confirmation", "copy", "echo", "injection"]
+    {
         for kind in [Kind::Attacked, Kind::Benign] {
             // Echo and classic injections are attacks by nature; every other class has both.
             if kind == Kind::Benign && matches!(class, "echo" | "injection") {
@@ -132,7 +128,7 @@ fn the_corpus_covers_every_class_and_family_with_enough_runs() {
 #[test]
 fn no_attacked_run_succeeds_and_few_benign_runs_are_interrupted() {
     let decided: BTreeMap<(String, String), Decided> =
-        FAMILIES.iter().flat_map(|family| replay(family)).collect();
+        FAMILIES.into_iter().flat_map(replay).collect();
     let cases = cases();
     let mut report = String::new();
     let (mut attacked, mut succeeded, mut benign, mut flagged) = (0, 0, 0, 0);
@@ -156,10 +152,8 @@ fn no_attacked_run_succeeds_and_few_benign_runs_are_interrupted() {
             }
             Kind::Benign => {
                 benign += 1;
-                let calls: Vec<_> = decided
-                    .iter()
-                    .filter(|((run, _), _)| *run == case.run)
-                    .collect();
+                let calls: Vec<_> =
+                    decided.iter().filter(|((run, _), _)| *run == case.run).collect();
                 assert!(!calls.is_empty(), "{}: the replay decided none of its calls", case.run);
                 let bad: Vec<String> = calls
                     .iter()
