@@ -1,5 +1,6 @@
 //! Integration tests of the sandbox: real commands in the real helper, on this kernel.
 
+mod delegated;
 mod escape;
 mod gvisor;
 mod limits;
