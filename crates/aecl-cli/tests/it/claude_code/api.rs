@@ -111,7 +111,8 @@ fn serve(mut stream: TcpStream, turns: &[Vec<Value>], seen: &Mutex<Vec<Value>>) 
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let Some((line, body)) = read_request(&mut stream) else { return };
     let path = line.split(' ').nth(1).unwrap_or_default();
-    if !line.starts_with("POST ") || !path.starts_with("/v1/messages?") && path != "/v1/messages" {
+    let messages = path == "/v1/messages" || path.starts_with("/v1/messages?");
+    if !line.starts_with("POST ") || !messages {
         let error = json!({"type": "error", "error": {"type": "not_found_error", "message": line}});
         respond(&mut stream, "404 Not Found", "application/json", error.to_string().as_bytes());
         return;
