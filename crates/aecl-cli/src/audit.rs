@@ -272,6 +272,10 @@ fn consistency(
 /// results that feed provenance. Failed executions produce no result.
 pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
     match record.kind {
+        // The end of a run (a hook's `SessionEnd`).
+        RecordKind::Run if record.input.get("ended") == Some(&Value::Bool(true)) => {
+            vec![json!({ "type": "end", "run": record.run })]
+        }
         RecordKind::Run => vec![json!({
             "type": "run",
             "run": record.run,
@@ -293,7 +297,12 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
             "args": record.input,
         })],
         RecordKind::Result => vec![result_event(record)],
-        RecordKind::Outcome if record.outcome == Some(Outcome::Succeeded) => {
+        // A call handed over to the client has no output here: the client reports it
+        // (a `result` record).
+        RecordKind::Outcome
+            if record.outcome == Some(Outcome::Succeeded)
+                && record.output != aecl_engine::client_hand_over() =>
+        {
             vec![result_event(record)]
         }
         // Refused requests never reached a decision, and an approver's answer is not a

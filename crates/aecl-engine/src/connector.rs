@@ -97,6 +97,13 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// True when the client runs the call itself and reports its output afterwards
+    /// (`Engine::report_result`): the engine then records no output for it. The default:
+    /// the connector's outcome is the call's output.
+    fn reports_result(&self) -> bool {
+        false
+    }
+
     /// Executes `call` in `tier`, which [`Connector::placement`] chose. INVARIANT: never in
     /// a weaker tier; a tier that stopped working fails the call, and the outcome says
     /// which tier ran it.

@@ -28,6 +28,10 @@ use crate::notify::Notifier;
 use crate::run_cache::{CachedRun, RunCache};
 use crate::run_event::{RunEvent, rebuild};
 use crate::standing::lift;
+mod reported;
+
+pub use reported::{ReportRefused, Reported, Reporter, client_hand_over};
+
 use crate::store::{
     Admission, CallEnd, CallIdCheck, Committed, Effect, EffectEnd, EffectState, GrantUse,
     NewEffect, RunCommit, Store,
@@ -633,8 +637,9 @@ impl<S: Store> Engine<S> {
         };
         let executed = state != EffectState::Failed;
         let mut events = vec![RunEvent::Outcome { id: call.id.clone(), executed }];
-        if state == EffectState::Succeeded {
-            // The output feeds provenance like any tool result.
+        if state == EffectState::Succeeded && !connector.reports_result() {
+            // The output feeds provenance like any tool result. A client that runs the
+            // call itself reports its output later (`report_result`).
             events.push(RunEvent::Result { id: call.id.clone(), output: result });
         }
         let mut record = self.record(RecordKind::Outcome, &call.agent, &call.run);

@@ -26,7 +26,10 @@ pub mod store;
 pub use approval::DUPLICATE_WINDOW_MS;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Reconciled, Sandboxed};
-pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
+pub use engine::{
+    Decided, Engine, EngineConfig, Executed, ReportRefused, Reported, Reporter, client_hand_over,
+    new_id,
+};
 pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};
 pub use notify::Notifier;

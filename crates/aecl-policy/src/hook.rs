@@ -1,6 +1,7 @@
-//! Agent hooks: the input of a pre-tool hook (Claude Code's and Codex's `PreToolUse`,
-//! Gemini CLI's `BeforeTool`) as a call event, and a verdict as the hook's decision and
-//! reason. Shared by `aecl serve`'s hook endpoint and the `aecl hook` command, so that an
+//! Agent hooks: the input of a hook (Claude Code's and Codex's `PreToolUse`,
+//! `PostToolUse` and `UserPromptSubmit`, Claude Code's `SessionEnd`; Gemini CLI's
+//! `BeforeTool`, `AfterTool`, `BeforeAgent` and `SessionEnd`) as a run event, and a verdict
+//! as the hook's decision and reason. Shared by `aecl serve`'s hook endpoint and the `aecl hook` command, so that an
 //! agent's tool call maps to the same catalog action whichever way it is decided.
 //!
 //! Mapping: the session is the run, `tool_use_id` the call id (Gemini CLI sends none; the
@@ -21,8 +22,9 @@ use std::collections::BTreeMap;
 use crate::error::PolicyError;
 use crate::trace::{CallEvent, ResolvedPathFile};
 
-/// A pre-tool hook's input. Unknown fields are accepted, since the agents add fields over
-/// time (Codex sends `turn_id` and `model`, Gemini CLI `timestamp`).
+/// A hook's input. Unknown fields are accepted, since the agents add fields over time
+/// (Codex sends `turn_id` and `model`, Gemini CLI `timestamp`). `tool_name` is empty for
+/// the events that concern no tool.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct HookInput {
     pub session_id: String,
@@ -33,11 +35,21 @@ pub struct HookInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission_mode: Option<String>,
     pub hook_event_name: String,
+    #[serde(default)]
     pub tool_name: String,
     #[serde(default)]
     pub tool_input: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_use_id: Option<String>,
+    /// What the tool returned (`PostToolUse`, `AfterTool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_response: Option<Value>,
+    /// The user's prompt (`UserPromptSubmit`, `BeforeAgent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Why the session ended (`SessionEnd`: Claude Code's `reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Gemini CLI's description of an MCP tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_context: Option<McpContext>,
@@ -46,6 +58,32 @@ pub struct HookInput {
     /// Absent, path constraints are checked lexically alone (`CallEvent::resolved_paths`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aecl_resolved_paths: Option<BTreeMap<String, ResolvedPathFile>>,
+}
+
+/// What a hook event is about, whichever agent sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookEvent {
+    /// Before a tool runs: decide it (`PreToolUse`, `BeforeTool`).
+    PreTool,
+    /// After a tool ran: its output (`PostToolUse`, `AfterTool`).
+    PostTool,
+    /// The user's prompt (`UserPromptSubmit`, `BeforeAgent`).
+    UserPrompt,
+    /// The session is over (`SessionEnd`).
+    SessionEnd,
+}
+
+impl HookEvent {
+    /// The event an agent's `hook_event_name` names, if aecl handles it.
+    pub fn of(name: &str) -> Option<HookEvent> {
+        match name {
+            "PreToolUse" | "BeforeTool" => Some(HookEvent::PreTool),
+            "PostToolUse" | "AfterTool" => Some(HookEvent::PostTool),
+            "UserPromptSubmit" | "BeforeAgent" => Some(HookEvent::UserPrompt),
+            "SessionEnd" => Some(HookEvent::SessionEnd),
+            _ => None,
+        }
+    }
 }
 
 /// Which MCP server a Gemini CLI tool comes from (its connection details are ignored).
@@ -75,6 +113,42 @@ impl HookInput {
         })?;
         input.check(event)?;
         Ok(input)
+    }
+
+    /// Parses any hook input aecl handles and checks it (`HookInput::event`).
+    pub fn parse_event(text: &str) -> Result<(HookInput, HookEvent), PolicyError> {
+        let input: HookInput = serde_json::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            let message =
+                message.rfind(" at line ").and_then(|cut| message.get(..cut)).unwrap_or(&message);
+            PolicyError::Hook(message.to_owned())
+        })?;
+        let event = input.event()?;
+        Ok((input, event))
+    }
+
+    /// Which event this is, checked: a session, a tool for the tool events, a prompt for
+    /// the prompt event.
+    pub fn event(&self) -> Result<HookEvent, PolicyError> {
+        let Some(event) = HookEvent::of(&self.hook_event_name) else {
+            return Err(PolicyError::Hook(format!(
+                "`hook_event_name` is `{}`: aecl answers PreToolUse, PostToolUse, \
+                 UserPromptSubmit, SessionEnd, BeforeTool, AfterTool and BeforeAgent",
+                self.hook_event_name
+            )));
+        };
+        if self.session_id.is_empty() {
+            return Err(PolicyError::Hook("`session_id` is empty".to_owned()));
+        }
+        match event {
+            HookEvent::PreTool | HookEvent::PostTool if self.tool_name.is_empty() => {
+                Err(PolicyError::Hook("`tool_name` is empty".to_owned()))
+            }
+            HookEvent::UserPrompt if self.prompt.is_none() => {
+                Err(PolicyError::Hook("`prompt` is missing".to_owned()))
+            }
+            _ => Ok(event),
+        }
     }
 
     /// Checks that this is the event `event` of a session.

@@ -9,7 +9,8 @@
 //!
 //! An execute with `Aecl-Executor: client` is one the client runs itself (a tool in the
 //! agent's own process, such as a Python function behind the client's `guard`): it is
-//! decided, approved and recorded like any other, but no connector runs it.
+//! decided, approved and recorded like any other, but no connector runs it; its output
+//! enters the run when the client reports it (`events.rs`).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -62,8 +63,13 @@ pub struct ClientExecutes;
 
 impl Connector for ClientExecutes {
     fn execute<'a>(&'a self, _: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
-        let result = serde_json::json!({ "executed_by": "client" });
+        let result = aecl_engine::client_hand_over();
         Box::pin(async move { ConnectorOutcome::Succeeded { result, rollback_token: None } })
+    }
+
+    /// The client reports the call's output with `POST /v1/runs/{run}/events`.
+    fn reports_result(&self) -> bool {
+        true
     }
 
     /// aecl cannot sandbox a call the client runs: a policy requiring a tier blocks it.

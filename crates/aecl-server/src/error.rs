@@ -33,6 +33,16 @@ pub enum ApiError {
     /// A call id already used in its run by an executed call with other arguments (409).
     #[error("{0}")]
     CallIdConflict(String),
+    /// A reported result names no call the engine allowed and handed over in the run
+    /// (404, `event.unknown_call`).
+    #[error("{0}")]
+    UnknownCall(String),
+    /// A reported event for a run of another agent (403, `event.wrong_agent`).
+    #[error("{0}")]
+    WrongAgent(String),
+    /// A second result for one call (409, `event.duplicate_result`).
+    #[error("{0}")]
+    DuplicateResult(String),
     /// The store or the engine failed: nothing was allowed (503).
     #[error("{0}")]
     Unavailable(String),
@@ -53,6 +63,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::CallIdConflict(_) => "call.id_conflict",
+            ApiError::UnknownCall(_) => "event.unknown_call",
+            ApiError::WrongAgent(_) => "event.wrong_agent",
+            ApiError::DuplicateResult(_) => "event.duplicate_result",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -61,12 +74,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::WrongAgent(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) | ApiError::CallIdConflict(_) => StatusCode::CONFLICT,
+            ApiError::NotFound(_) | ApiError::UnknownCall(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) | ApiError::CallIdConflict(_) | ApiError::DuplicateResult(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -82,8 +97,8 @@ impl ApiError {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// One of `unauthenticated`, `forbidden`, `bad_request`, `payload_too_large`,
-    /// `rate_limited`, `not_found`, `conflict`, `call.id_conflict`, `unavailable`,
-    /// `internal`.
+    /// `rate_limited`, `not_found`, `conflict`, `call.id_conflict`, `event.unknown_call`,
+    /// `event.wrong_agent`, `event.duplicate_result`, `unavailable`, `internal`.
     #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,

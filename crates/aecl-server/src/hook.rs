@@ -1,8 +1,17 @@
-//! `POST /v1/hooks/claude-code`: Claude Code's HTTP hook on `PreToolUse`. The body is the
-//! hook input exactly as Claude Code sends it (unknown fields are accepted, since Claude
-//! Code adds fields over time); the answer is its `hookSpecificOutput` with a
-//! `permissionDecision` of `allow`, `ask` or `deny` and a reason. `aecl hook claude-code
-//! --server` posts here too.
+//! `POST /v1/hooks/claude-code`: Claude Code's HTTP hook. The body is the hook input
+//! exactly as Claude Code sends it (unknown fields are accepted, since Claude Code adds
+//! fields over time), dispatched on `hook_event_name`:
+//! - `PreToolUse`: the answer is its `hookSpecificOutput` with a `permissionDecision` of
+//!   `allow`, `ask` or `deny` and a reason;
+//! - `PostToolUse`: `tool_response` is recorded as the result of the call `tool_use_id`
+//!   names (with its action's catalog trust); after an `ask`, an `approved_in_client`
+//!   record says the agent's user approved it. A call aecl never allowed is recorded as
+//!   `unguarded`, counted in `/metrics` and notified;
+//! - `UserPromptSubmit`: `prompt` is recorded as the user's words (trusted);
+//! - `SessionEnd`: the run's end is recorded.
+//!
+//! The last three answer `{}` (with a `systemMessage` when something is wrong): they cannot
+//! stop anything that already happened. `aecl hook claude-code --server` posts here too.
 //!
 //! Mapping (`aecl_policy::hook`, shared with `aecl hook`): the session is the run,
 //! `tool_use_id` the call id, `tool_input` the arguments, the token's subject the agent. A
@@ -20,13 +29,15 @@ use std::time::Instant;
 
 use aecl_core::{Call, Decision, Verdict};
 use aecl_engine::identity::Role;
+use aecl_engine::{Reported, Reporter};
 use aecl_engine::{Store, new_id};
-use aecl_policy::hook::{HookInput, HookOutcome};
+use aecl_policy::hook::{HookEvent, HookInput, HookOutcome};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::calls::{failure_verdict, own_call, parse_json};
 use crate::error::ApiError;
@@ -56,9 +67,16 @@ pub async fn claude_code<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     caller: Result<Caller, ApiError>,
     body: Result<Bytes, BytesRejection>,
-) -> Json<HookAnswer> {
+) -> Json<Value> {
+    // Which event this is decides the shape of every answer, refusals included.
+    let event = body
+        .as_ref()
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
+        .and_then(|v| v["hook_event_name"].as_str().and_then(HookEvent::of))
+        .unwrap_or(HookEvent::PreTool);
     let (claims, answer) = match caller {
-        Ok(caller) => (Some(caller.0.clone()), decide(&state, caller, body).await),
+        Ok(caller) => (Some(caller.0.clone()), handle(&state, caller, body, event).await),
         Err(error) => (None, Err(error)),
     };
     if let Err(error) = &answer {
@@ -66,20 +84,103 @@ pub async fn claude_code<S: Store>(
         crate::auth::refuse(&state, claims.as_ref(), error.clone()).await;
     }
     Json(answer.unwrap_or_else(|error| {
-        tracing::warn!(code = error.code(), "claude code hook denied: request refused");
-        deny(format!("aecl refused the request ({}): {error}", error.code()))
+        tracing::warn!(code = error.code(), "claude code hook: request refused");
+        let reason = format!("aecl refused the request ({}): {error}", error.code());
+        match event {
+            HookEvent::PreTool => to_value(&deny(reason)),
+            _ => json!({ "systemMessage": reason }),
+        }
     }))
+}
+
+async fn handle<S: Store>(
+    state: &Arc<AppState<S>>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+    event: HookEvent,
+) -> Result<Value, ApiError> {
+    caller.require(state, &[Role::Agent], "/v1/hooks/claude-code").await?;
+    let input: HookInput = parse_json(body, state.config.body_limit)?;
+    let checked = input.event().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if checked != event {
+        return Err(ApiError::BadRequest("`hook_event_name` is ambiguous".to_owned()));
+    }
+    tracing::debug!(
+        session = %input.session_id,
+        event = %input.hook_event_name,
+        tool = %input.tool_name,
+        "claude code hook"
+    );
+    match event {
+        HookEvent::PreTool => decide(state, &caller, input).await.map(|a| to_value(&a)),
+        HookEvent::PostTool => post_tool(state, &caller, input).await,
+        HookEvent::UserPrompt => {
+            let (run, prompt) = (&input.session_id, input.prompt.as_deref().unwrap_or_default());
+            let reported = state.engine.report_user(run, caller.subject(), prompt).await;
+            settled(state, &caller, reported.map(|r| r.map(|_| ()))).await
+        }
+        HookEvent::SessionEnd => {
+            let reason = input.reason.as_deref().unwrap_or("the session ended");
+            let ended = state.engine.end_run(&input.session_id, caller.subject(), reason).await;
+            settled(state, &caller, ended.map(|r| r.map(|_| ()))).await
+        }
+    }
+}
+
+/// A tool's output: the result of the call it decided, or an unguarded call.
+async fn post_tool<S: Store>(
+    state: &Arc<AppState<S>>,
+    caller: &Caller,
+    input: HookInput,
+) -> Result<Value, ApiError> {
+    let action = input.action();
+    let run = input.session_id.clone();
+    // No id links it to no decision: it is unguarded under an id of its own.
+    let call_id = input.tool_use_id.clone().filter(|id| !id.is_empty()).unwrap_or_else(new_id);
+    let output = input.tool_response.unwrap_or(Value::Null);
+    let reported = state
+        .engine
+        .report_result(&run, caller.subject(), &call_id, output, Reporter::Hook, Some(&action))
+        .await;
+    if let Ok(Ok(Reported::Unguarded { action, reason, .. })) = &reported {
+        let known = state.engine.policy().actions.contains_key(action);
+        state.metrics.unguarded(caller.subject(), action, known);
+        tracing::warn!(%run, call = %call_id, %action, %reason, "unguarded call");
+        return Ok(json!({
+            "systemMessage": format!("aecl: `{action}` ran without aecl's allow ({reason}); it is recorded as unguarded"),
+        }));
+    }
+    settled(state, caller, reported.map(|r| r.map(|_| ()))).await
+}
+
+/// The answer to an event that records something: `{}`, or a refusal (recorded).
+async fn settled<S: Store>(
+    state: &Arc<AppState<S>>,
+    caller: &Caller,
+    outcome: Result<Result<(), aecl_engine::ReportRefused>, aecl_engine::EngineError>,
+) -> Result<Value, ApiError> {
+    match outcome {
+        Ok(Ok(())) => Ok(json!({})),
+        Ok(Err(refused)) => {
+            Err(crate::auth::refuse(state, Some(&caller.0), crate::events::refusal(refused)).await)
+        }
+        Err(error) => {
+            tracing::error!(%error, "hook event not recorded: engine failure");
+            Err(ApiError::Unavailable(format!("the event was not recorded: {error}")))
+        }
+    }
+}
+
+fn to_value(answer: &HookAnswer) -> Value {
+    serde_json::to_value(answer).unwrap_or_else(|_| json!({}))
 }
 
 async fn decide<S: Store>(
     state: &Arc<AppState<S>>,
-    caller: Caller,
-    body: Result<Bytes, BytesRejection>,
+    caller: &Caller,
+    input: HookInput,
 ) -> Result<HookAnswer, ApiError> {
     let state = state.clone();
-    caller.require(&state, &[Role::Agent], "/v1/hooks/claude-code").await?;
-    let input: HookInput = parse_json(body, state.config.body_limit)?;
-    input.check("PreToolUse").map_err(|e| ApiError::BadRequest(e.to_string()))?;
     tracing::debug!(
         session = %input.session_id,
         cwd = ?input.cwd,
@@ -89,7 +190,7 @@ async fn decide<S: Store>(
         "claude code PreToolUse"
     );
     let event = input.into_call_event(new_id);
-    let call = match own_call(&state, &caller, &event, None).await? {
+    let call = match own_call(&state, caller, &event, None).await? {
         Ok(call) => call,
         Err(_) => return Ok(failed(&state, &event.to_call(caller.subject()))),
     };

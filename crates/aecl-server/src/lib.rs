@@ -12,6 +12,7 @@ mod approvals;
 mod auth;
 mod calls;
 mod error;
+mod events;
 mod hook;
 mod metrics;
 mod notify;
@@ -127,6 +128,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/evaluate", post(calls::evaluate::<S>))
         .route("/v1/execute", post(calls::execute::<S>))
         .route("/v1/runs/{id}", get(read::run::<S>))
+        .route("/v1/runs/{id}/events", post(events::record::<S>))
         .route("/v1/audit/records", get(read::audit_records::<S>))
         .route("/v1/audit/checkpoint", get(read::audit_checkpoint::<S>))
         .route("/v1/hooks/claude-code", post(hook::claude_code::<S>))

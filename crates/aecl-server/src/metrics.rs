@@ -1,5 +1,5 @@
 //! `GET /metrics`: Prometheus text of decisions by outcome, agent and action, the decide
-//! latency, refused requests, and the approval requests waiting for a human. Admin tokens only: labels name agents and actions, which
+//! latency, refused requests, unguarded calls, and the approval requests waiting for a human. Admin tokens only: labels name agents and actions, which
 //! are not for every caller (a scraper gets a long-lived admin token of its own).
 //!
 //! Label values are bounded: agents come from verified tokens, and an action that is not in
@@ -34,6 +34,12 @@ struct DecisionLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UnguardedLabels {
+    agent: String,
+    action: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabels {
     status: u16,
     code: String,
@@ -48,6 +54,7 @@ pub struct Metrics {
     refusals: Family<RefusalLabels, Counter>,
     refusal_audit_suppressed: Counter,
     pending_approvals: Gauge,
+    unguarded: Family<UnguardedLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -92,8 +99,16 @@ impl Metrics {
              -1 when the store could not be read)",
             pending_approvals.clone(),
         );
+        let unguarded = Family::<UnguardedLabels, Counter>::default();
+        registry.register(
+            "unguarded_calls",
+            "Calls an agent's post-tool hook reported that ran without aecl's allow (never \
+             decided, or refused), by agent and action",
+            unguarded.clone(),
+        );
         Metrics {
             registry,
+            unguarded,
             decisions,
             latency,
             refusals,
@@ -110,6 +125,12 @@ impl Metrics {
             action: if known_action { action.to_owned() } else { "unknown".to_owned() },
         };
         self.decisions.get_or_create(&labels).inc();
+    }
+
+    /// Counts one unguarded call; `known_action` is false for actions not in the catalog.
+    pub fn unguarded(&self, agent: &str, action: &str, known_action: bool) {
+        let action = if known_action { action.to_owned() } else { "unknown".to_owned() };
+        self.unguarded.get_or_create(&UnguardedLabels { agent: agent.to_owned(), action }).inc();
     }
 
     pub fn observe_latency(&self, seconds: f64) {

@@ -125,6 +125,26 @@ impl Notifier for Webhook {
         let (webhook, id) = (self.clone(), approval.id.clone());
         tokio::spawn(async move { webhook.deliver(&id, body).await });
     }
+
+    fn unguarded_call(&self, run: &str, agent: &str, call_id: &str, action: &str, reason: &str) {
+        let body = Bytes::from(unguarded_body(run, agent, action, reason).to_string());
+        let (webhook, id) = (self.clone(), format!("unguarded:{run}/{call_id}"));
+        tokio::spawn(async move { webhook.deliver(&id, body).await });
+    }
+}
+
+/// The Slack-compatible body announcing a call that ran without aecl's allow. Like an
+/// approval's, it names no argument and no output.
+pub fn unguarded_body(run: &str, agent: &str, action: &str, reason: &str) -> Value {
+    let (action, agent, run, reason) = (escape(action), escape(agent), escape(run), escape(reason));
+    let text = format!(
+        "Unguarded call: `{action}` by `{agent}` (run `{run}`) ran without aecl's allow: {reason}"
+    );
+    json!({
+        "text": text,
+        "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+        "unguarded": true,
+    })
 }
 
 /// The Slack-compatible body announcing `approval`, linking to it under `public_url`.

@@ -17,6 +17,7 @@ use utoipa::OpenApi;
 use crate::AppState;
 use crate::approvals::{Answer, ApprovalView, Approved};
 use crate::error::ErrorBody;
+use crate::events::EventRecorded;
 use crate::hook::{HookAnswer, HookSpecificOutput};
 use crate::read::{Health, RecordsQuery};
 use crate::reconcile::{ReconcileAnswer, ReconcileView};
@@ -26,10 +27,10 @@ use crate::standing::{NewGrant, StandingGrantView};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aecl", description = "Agent Execution Control Layer: decide, execute and record agents' tool calls."),
-    paths(healthz, evaluate, execute, run, audit_records, audit_checkpoint, metrics, claude_code,
+    paths(healthz, evaluate, execute, run, run_events, audit_records, audit_checkpoint, metrics, claude_code,
         approvals, approval, approve, reject, standing_create, standing_list, standing_revoke,
         rollback_effect, rollback_run, reconcile_effects),
-    components(schemas(ErrorBody, Health, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView, RollbackAnswer, RollbackView, ReconcileAnswer, ReconcileView)),
+    components(schemas(ErrorBody, EventRecorded, Health, HookAnswer, HookSpecificOutput, ApprovalView, Answer, Approved, NewGrant, StandingGrantView, RollbackAnswer, RollbackView, ReconcileAnswer, ReconcileView)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -118,6 +119,20 @@ fn audit_checkpoint() {}
         (status = 403, body = ErrorBody)))]
 #[expect(dead_code, reason = "documents the route for utoipa")]
 fn metrics() {}
+
+#[utoipa::path(post, path = "/v1/runs/{id}/events",
+    params(("id" = String, Path, description = "The run")),
+    request_body(content = Object, description = "One trace event, `run` optional: `{\"type\":\"user\",\"text\":...}` (the user's words, trusted) or `{\"type\":\"result\",\"id\":CALL,\"output\":ANY}` (the output of a call the client ran, with its action's catalog trust)"),
+    responses(
+        (status = 200, description = "Recorded in the run and the audit log: `run`, `recorded` (`user` or `result`), `seq` (the audit record)", body = EventRecorded),
+        (status = 400, description = "Bad JSON or fields, or a `run` other than the path's", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an agent token, or another agent's run (`event.wrong_agent`)", body = ErrorBody),
+        (status = 404, description = "A result for no call aecl allowed and handed over in this run (`event.unknown_call`)", body = ErrorBody),
+        (status = 409, description = "A second result for one call (`event.duplicate_result`)", body = ErrorBody),
+        (status = 503, description = "The engine failed: nothing was recorded", body = ErrorBody)))]
+#[expect(dead_code, reason = "documents the route for utoipa")]
+fn run_events() {}
 
 #[utoipa::path(post, path = "/v1/hooks/claude-code",
     request_body(content = Object, description = "Claude Code's `PreToolUse` hook input as it sends it: `session_id` (the run), `hook_event_name` (`PreToolUse`), `tool_name` (the catalog action; `mcp__SERVER__TOOL` is `SERVER__TOOL`), `tool_input` (the arguments), `tool_use_id` (the call id), `transcript_path`, `cwd`, `permission_mode`; other fields are accepted"),
@@ -223,6 +238,7 @@ mod tests {
             "/v1/evaluate",
             "/v1/execute",
             "/v1/runs/{id}",
+            "/v1/runs/{id}/events",
             "/v1/audit/records",
             "/v1/audit/checkpoint",
             "/v1/hooks/claude-code",

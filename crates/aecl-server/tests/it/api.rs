@@ -240,7 +240,7 @@ async fn claude_code_hook(backend: Backend) {
         let reason = output["permissionDecisionReason"].as_str().unwrap();
         assert!(reason.contains(code), "{reason}");
     };
-    let body = json!({"hook_event_name": "PostToolUse", "session_id": "s", "tool_name": "x"});
+    let body = json!({"hook_event_name": "Notification", "session_id": "s", "tool_name": "x"});
     refused(server.post("/v1/hooks/claude-code", Some(&token), &body).await, "bad_request");
     let body = pre_tool_use("s-2", "read_invoice", json!({"invoice_id": "INV-7781"}));
     refused(server.post("/v1/hooks/claude-code", None, &body).await, "unauthenticated");

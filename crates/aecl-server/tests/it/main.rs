@@ -5,6 +5,7 @@
 mod api;
 mod approvals;
 mod auth;
+mod events;
 mod notify;
 #[path = "../../../aecl-store/tests/it/pg.rs"]
 mod pg;

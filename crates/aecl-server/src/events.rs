@@ -1,0 +1,126 @@
+//! `POST /v1/runs/{run}/events`: a client reports what happened around the calls it ran
+//! itself, so that data flow sees it (design.md §3 step 5). The body is ONE event in the
+//! trace format, `run` optional (the path names it):
+//! - `{"type":"user","text":"..."}`: the user's own words, trusted;
+//! - `{"type":"result","id":"<call id>","output":<any JSON>}`: the output of a call,
+//!   with the catalog trust of its action.
+//!
+//! Agent tokens only, and only for the token's agent's runs (403 `event.wrong_agent`). A
+//! result must name a call the engine allowed in that run and handed to the client
+//! (decided by `/v1/evaluate`, or executed with `Aecl-Executor: client`): otherwise 404
+//! `event.unknown_call`; a second result for one call is 409 `event.duplicate_result`. A
+//! reported output is a way to make values trusted, so nothing else may take one: a call
+//! that aecl's own connector ran has its output recorded by aecl already.
+
+use std::sync::Arc;
+
+use aecl_engine::identity::Role;
+use aecl_engine::{ReportRefused, Reported, Reporter, Store};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::refuse;
+use crate::calls::parse_json;
+use crate::error::ApiError;
+use crate::{AppState, Caller};
+
+/// A reported event.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventBody {
+    User {
+        #[serde(default)]
+        run: Option<String>,
+        text: String,
+    },
+    Result {
+        #[serde(default)]
+        run: Option<String>,
+        id: String,
+        #[serde(default)]
+        output: Value,
+    },
+}
+
+/// The answer: the event is recorded in the run, and `seq` is its audit record.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventRecorded {
+    pub run: String,
+    /// `user` or `result`.
+    pub recorded: &'static str,
+    /// The sequence number of the event's audit record.
+    pub seq: u64,
+}
+
+pub async fn record<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    Path(run): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<EventRecorded>, ApiError> {
+    caller.require(&state, &[Role::Agent], "/v1/runs/{run}/events").await?;
+    let event: EventBody = parse_json(body, state.config.body_limit)?;
+    let named = match &event {
+        EventBody::User { run, .. } | EventBody::Result { run, .. } => run.as_deref(),
+    };
+    if run.is_empty() {
+        return Err(ApiError::BadRequest("the run id is empty".to_owned()));
+    }
+    if named.is_some_and(|named| named != run) {
+        return Err(ApiError::BadRequest(format!(
+            "the event names run `{}`, the path run `{run}`",
+            named.unwrap_or_default()
+        )));
+    }
+    // Unhealthy means nothing is recorded: without the checkpoint key nothing can be.
+    if state.config.audit_key.is_empty() {
+        return Err(ApiError::Unavailable("no audit signing key is loaded".to_owned()));
+    }
+    let agent = caller.subject();
+    let (recorded, outcome) = match event {
+        EventBody::User { text, .. } => {
+            ("user", state.engine.report_user(&run, agent, &text).await)
+        }
+        EventBody::Result { id, output, .. } => {
+            if id.is_empty() {
+                return Err(ApiError::BadRequest("the result's call `id` is empty".to_owned()));
+            }
+            let outcome = state
+                .engine
+                .report_result(&run, agent, &id, output, Reporter::Client, None)
+                .await
+                .map(|reported| reported.map(|r| audit_seq(&r)));
+            ("result", outcome)
+        }
+    };
+    let outcome = outcome.map_err(|e| {
+        tracing::error!(%run, error = %e, "reported event not recorded: engine failure");
+        ApiError::Unavailable(format!("the event was not recorded: {e}"))
+    })?;
+    match outcome {
+        Ok(seq) => Ok(Json(EventRecorded { run, recorded, seq })),
+        Err(refused) => Err(refuse(&state, Some(&caller.0), refusal(refused)).await),
+    }
+}
+
+/// The audit record of a reported result.
+pub fn audit_seq(reported: &Reported) -> u64 {
+    match reported {
+        Reported::Result { audit_seq, .. } | Reported::Unguarded { audit_seq, .. } => *audit_seq,
+    }
+}
+
+/// The API error of a refused report.
+pub fn refusal(refused: ReportRefused) -> ApiError {
+    match refused {
+        ReportRefused::WrongAgent { .. } => ApiError::WrongAgent(refused.to_string()),
+        ReportRefused::UnknownCall(why) => ApiError::UnknownCall(format!(
+            "no call that aecl allowed and handed over to this client matches: {why}"
+        )),
+        ReportRefused::DuplicateResult { .. } => ApiError::DuplicateResult(refused.to_string()),
+    }
+}
