@@ -10,6 +10,9 @@
 //! writing process, so `--api ADDR --token-key PUB` serves the same HTTP API (approvals,
 //! `/ui`, audit) from the gateway's own engine instead.
 //!
+//! Over streamable HTTP (`--listen ADDR --token-key PUB`) each client sends an agent token
+//! and is served as that token's agent (docs/mcp.md); `--agent` then only limits which.
+//!
 //! Standard output is the MCP channel: logs go to standard error only.
 
 use std::net::SocketAddr;
@@ -37,7 +40,9 @@ pub struct McpArgs {
     /// The policy directory (required to serve).
     #[arg(long)]
     policy: Option<PathBuf>,
-    /// The agent whose manifest applies to every call (required to serve).
+    /// The agent whose manifest applies to every call (required to serve over stdio). With
+    /// `--listen` the agent is the subject of each client's token; `--agent` then only
+    /// limits the gateway to that one agent (another agent's token is refused).
     #[arg(long)]
     agent: Option<String>,
     /// The store: a SQLite file, `sqlite://PATH` or `postgres://...`.
@@ -66,12 +71,14 @@ pub struct McpArgs {
     /// error.
     #[arg(long, value_name = "ADDR", requires = "token_key")]
     api: Option<SocketAddr>,
-    /// The public key that verifies the API's tokens (as `aecl serve --token-key`).
+    /// The public key that verifies tokens (as `aecl serve --token-key`): the API's, and
+    /// with `--listen` the agent tokens MCP clients send as `Authorization: Bearer`.
     #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
     token_key: Option<PathBuf>,
-    /// Serve MCP over streamable HTTP on this address (at `/mcp`) instead of stdio. The
-    /// address is printed on standard error.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve MCP over streamable HTTP on this address (at `/mcp`) instead of stdio, to
+    /// clients with an agent token (`aecl token issue --agent`) verified by `--token-key`.
+    /// The address is printed on standard error.
+    #[arg(long, value_name = "ADDR", requires = "token_key")]
     listen: Option<SocketAddr>,
     /// A `Host` name the HTTP transport accepts besides the loopback names (repeat).
     #[arg(long, value_name = "HOST")]
@@ -145,10 +152,14 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
     if let Some(McpCommand::Catalog { action_prefix, command }) = &args.subcommand {
         return catalog(action_prefix, command);
     }
-    let (Some(policy), Some(agent), Some(key)) = (&args.policy, &args.agent, &args.key) else {
-        bail!(
-            "aecl mcp needs --policy DIR, --agent ID and --key AUDIT_SECRET_KEY (or the `catalog` command)"
-        );
+    let (Some(policy), Some(key)) = (&args.policy, &args.key) else {
+        bail!("aecl mcp needs --policy DIR and --key AUDIT_SECRET_KEY (or the `catalog` command)");
+    };
+    // Over HTTP the agent is each client's token's subject; over stdio it is `--agent`.
+    let agent = match (&args.agent, args.listen) {
+        (Some(agent), _) => agent.clone(),
+        (None, Some(_)) => String::new(),
+        (None, None) => bail!("aecl mcp over stdio needs --agent ID (or --listen ADDR)"),
     };
     // Standard output carries MCP: logs go to standard error.
     let _ = tracing_subscriber::fmt()
@@ -160,7 +171,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         .with_ansi(false)
         .try_init();
     let loaded = crate::reload::checked(policy)?;
-    if !loaded.policy.agents.contains_key(agent) {
+    if args.agent.is_some() && !loaded.policy.agents.contains_key(&agent) {
         bail!("--agent `{}`: the policy in `{}` has no manifest for it", agent, policy.display());
     }
     let signer = signer(key)?;
@@ -212,7 +223,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             config,
         ));
         engine.recover().await?;
-        if let (Some(address), Some(token_key)) = (args.api, token_key) {
+        if let (Some(address), Some(token_key)) = (args.api, token_key.clone()) {
             // The API never executes: the gateway's calls come over MCP only.
             let state = AppState::new(
                 engine.clone(),
@@ -262,8 +273,9 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             resolve_paths_from,
         };
         let gateway = Gateway::new(engine, upstream, config);
-        match args.listen {
-            Some(address) => {
+        match (args.listen, token_key) {
+            (Some(address), Some(token_key)) => {
+                let auth = aecl_mcp::ClientAuth::new(token_key, args.agent.clone());
                 let listener = tokio::net::TcpListener::bind(address)
                     .await
                     .with_context(|| format!("--listen: listening on {address}"))?;
@@ -275,9 +287,10 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                 let stop = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                gateway.serve_http(listener, args.allowed_host.clone(), stop).await?;
+                gateway.serve_http(listener, args.allowed_host.clone(), auth, stop).await?;
             }
-            None => gateway.serve_stdio().await?,
+            (Some(_), None) => bail!("--listen needs --token-key"),
+            (None, _) => gateway.serve_stdio().await?,
         }
         Ok(ExitCode::SUCCESS)
     })

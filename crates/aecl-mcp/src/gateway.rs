@@ -88,6 +88,8 @@ struct InProgress {
 /// A call suspended until its client retries with the answers to a round.
 #[derive(Debug)]
 struct Suspended {
+    /// Only the agent that made the call may resume it.
+    agent: String,
     tool: String,
     answer: tokio::sync::oneshot::Sender<Result<InputResponses, String>>,
     call: InProgress,
@@ -118,6 +120,25 @@ impl<S: Store + 'static> Gateway<S> {
             suspended: Arc::default(),
             tightening: Arc::default(),
         }
+    }
+
+    /// This gateway for the authenticated `agent` of an HTTP session: its calls are made as
+    /// `agent`, in the run `RUN:AGENT` (a run belongs to one agent).
+    pub(crate) fn for_agent(&self, agent: &str) -> Self {
+        let mut gateway = self.clone();
+        gateway.config.run = format!("{}:{agent}", self.config.run);
+        gateway.config.agent = agent.to_owned();
+        gateway
+    }
+
+    /// The policy in force.
+    pub(crate) fn policy(&self) -> Arc<aecl_core::policy::Policy> {
+        self.engine.policy()
+    }
+
+    /// Now, by the engine's clock.
+    pub(crate) fn now(&self) -> aecl_core::Timestamp {
+        self.config.clock.now()
     }
 
     /// Serves one client over this process's stdin and stdout until it disconnects.
@@ -415,6 +436,15 @@ impl<S: Store + 'static> ServerHandler for Gateway<S> {
         // suspended call goes on (it was decided once; the retry is not a new call).
         if let Some(state) = &request.request_state {
             let suspended = self.lock_suspended().remove(state);
+            // Another agent's suspended call is not this one's to resume (its state is
+            // put back, so the right agent still can).
+            let suspended = match suspended {
+                Some(other) if other.agent != self.config.agent => {
+                    self.lock_suspended().insert(state.clone(), other);
+                    None
+                }
+                suspended => suspended,
+            };
             let Some(suspended) = suspended else {
                 return Ok(CallToolResponse::Complete(tool_error(format!(
                     "aecl: `{}`: no call is waiting for input under this requestState",
@@ -469,7 +499,8 @@ impl<S: Store + 'static> Gateway<S> {
             // Calls whose client never came back have ended by now (the engine's call
             // timeout): forget them.
             suspended.retain(|_, waiting| !waiting.call.done.is_finished());
-            suspended.insert(state, Suspended { tool, answer, call });
+            let agent = self.config.agent.clone();
+            suspended.insert(state, Suspended { agent, tool, answer, call });
             return CallToolResponse::InputRequired(asked);
         }
     }

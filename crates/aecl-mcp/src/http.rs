@@ -1,44 +1,76 @@
 //! The gateway over streamable HTTP: `POST /mcp` (and the `GET` and `DELETE` of a
 //! 2025-11-25 session) served by rmcp's streamable HTTP service on a plain hyper HTTP/1
-//! connection per client. Every session is the same gateway: one agent, one run.
+//! connection per client.
+//!
+//! Every request is authenticated first ([`crate::auth`]): its agent token's subject is the
+//! agent, and each session (or each request of a sessionless 2026-07-28 client) is served by
+//! the gateway made for that agent. A session is bound to the agent that opened it.
+//! Session termination answers as the spec says: 204 when closed, 404 for a session that is
+//! not open.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 
 use aecl_engine::Store;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rmcp::transport::StreamableHttpService;
 use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
+use crate::auth::{ClientAuth, Refusal};
 use crate::error::McpError;
 use crate::gateway::Gateway;
 
 /// The one path MCP is served on.
 pub const MCP_PATH: &str = "/mcp";
 
+/// Where the protected-resource metadata (RFC 9728) of [`MCP_PATH`] is served.
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
+
+/// The session header of streamable HTTP.
+const SESSION_HEADER: &str = "mcp-session-id";
+
+tokio::task_local! {
+    /// The authenticated agent of the request being handled: rmcp makes a session's (or a
+    /// sessionless request's) handler inside the request's handling, so the factory reads it.
+    static AGENT: String;
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
 impl<S: Store + 'static> Gateway<S> {
-    /// Serves MCP over streamable HTTP on `listener` until `shutdown` resolves.
-    /// `allowed_hosts` are the `Host` header values accepted (DNS-rebinding protection);
-    /// loopback names are always accepted.
+    /// Serves MCP over streamable HTTP on `listener` until `shutdown` resolves, to the
+    /// clients `auth` authenticates. `allowed_hosts` are the `Host` header values accepted
+    /// (DNS-rebinding protection); loopback names are always accepted.
     pub async fn serve_http(
         self,
         listener: tokio::net::TcpListener,
         allowed_hosts: Vec<String>,
+        auth: ClientAuth,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), McpError> {
         let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
         hosts.extend(allowed_hosts);
-        let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+        let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts.clone());
         let gateway = self;
+        let factory = gateway.clone();
         let service = StreamableHttpService::new(
-            move || Ok(gateway.clone()),
+            move || {
+                // Fail closed: a handler is never made without an authenticated agent.
+                let agent = AGENT
+                    .try_with(Clone::clone)
+                    .map_err(|_| std::io::Error::other("no authenticated agent"))?;
+                Ok(factory.for_agent(&agent))
+            },
             LocalSessionManager::default().into(),
             config,
         );
+        let front = Arc::new(Front { service, auth, gateway, hosts });
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -55,20 +87,11 @@ impl<S: Store + 'static> Gateway<S> {
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, %error, "TCP_NODELAY");
             }
-            let service = service.clone();
+            let front = front.clone();
             tokio::spawn(async move {
                 let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let service = service.clone();
-                    async move {
-                        if request.uri().path() != MCP_PATH {
-                            let body = format!("MCP is served on {MCP_PATH}");
-                            let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
-                            *response.status_mut() = StatusCode::NOT_FOUND;
-                            return Ok::<_, Infallible>(response);
-                        }
-                        let response = service.handle(request).await;
-                        Ok(response.map(|body| body.boxed()))
-                    }
+                    let front = front.clone();
+                    async move { Ok::<_, Infallible>(front.handle(request).await) }
                 });
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), handler);
@@ -78,4 +101,128 @@ impl<S: Store + 'static> Gateway<S> {
             });
         }
     }
+}
+
+/// What stands before rmcp's service: authentication, session binding, termination.
+struct Front<S: Store + 'static> {
+    service: StreamableHttpService<Gateway<S>, LocalSessionManager>,
+    auth: ClientAuth,
+    gateway: Gateway<S>,
+    /// The accepted `Host` names: only these are written into the metadata's URLs.
+    hosts: Vec<String>,
+}
+
+impl<S: Store + 'static> Front<S> {
+    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        let path = request.uri().path();
+        if path == METADATA_PATH || path == "/.well-known/oauth-protected-resource" {
+            return metadata(&self.base(&request));
+        }
+        if path != MCP_PATH {
+            return plain(StatusCode::NOT_FOUND, format!("MCP is served on {MCP_PATH}"));
+        }
+        let authorization = request.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+        let policy = self.gateway.policy();
+        let now = self.gateway.now();
+        let agent = match self.auth.agent(authorization, |a| policy.agents.contains_key(a), now) {
+            Ok(agent) => agent,
+            Err(refusal) => return refused(&self.base(&request), &refusal),
+        };
+        drop(policy);
+        let session =
+            request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        if let Some(session) = &session {
+            match self.auth.check(session, &agent) {
+                Some(Ok(())) => {}
+                Some(Err(refusal)) => return refused(&self.base(&request), &refusal),
+                // The spec: a session that is not open is answered 404 (the client starts
+                // a new one).
+                None => return plain(StatusCode::NOT_FOUND, "no such MCP session".to_owned()),
+            }
+        }
+        let closing = request.method() == Method::DELETE;
+        let response = AGENT.scope(agent.clone(), self.service.handle(request)).await;
+        let mut response = response.map(|body| body.boxed());
+        match (&session, closing) {
+            (Some(session), true) => {
+                if response.status().is_success() {
+                    self.auth.close(session);
+                    // rmcp answers 202; the spec (and the Python SDK) want 200 or 204.
+                    *response.status_mut() = StatusCode::NO_CONTENT;
+                    *response.body_mut() = Full::new(Bytes::new()).boxed();
+                }
+            }
+            (None, false) => {
+                // A new session: bound to the agent that opened it.
+                let opened = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok());
+                if let Some(opened) = opened {
+                    self.auth.open(opened, &agent);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn plain(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
+    *response.status_mut() = status;
+    response
+}
+
+impl<S: Store + 'static> Front<S> {
+    /// The base URL the client reached us at: its `Host` when that names an accepted host
+    /// (never a name a rebinding page chose), else `localhost`.
+    fn base(&self, request: &Request<Incoming>) -> String {
+        let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        if self.hosts.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+            format!("http://{host}")
+        } else {
+            "http://localhost".to_owned()
+        }
+    }
+}
+
+/// 401 (or 403) with the `WWW-Authenticate` challenge of the MCP authorization spec.
+fn refused(base: &str, refusal: &Refusal) -> Response<Body> {
+    let (status, error, why) = match refusal {
+        Refusal::Unauthenticated(why) => (StatusCode::UNAUTHORIZED, "invalid_token", why),
+        Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, "insufficient_scope", why),
+    };
+    tracing::info!(%status, why, "MCP client refused");
+    let mut response = plain(status, format!("aecl: {why}"));
+    // Quotes and backslashes would end the quoted string early: left out of the header.
+    let description: String = why.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
+    let challenge = format!(
+        "Bearer realm=\"aecl\", error=\"{error}\", error_description=\"{description}\", \
+         resource_metadata=\"{base}{METADATA_PATH}\""
+    );
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    } else {
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"aecl\""));
+    }
+    response
+}
+
+/// The protected-resource metadata (RFC 9728): this resource takes bearer tokens in the
+/// header; they are aecl's own (`aecl token issue --agent`), so no authorization server is
+/// named.
+fn metadata(base: &str) -> Response<Body> {
+    let body = serde_json::json!({
+        "resource": format!("{base}{MCP_PATH}"),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "aecl MCP gateway",
+    });
+    let mut response = plain(StatusCode::OK, body.to_string());
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }

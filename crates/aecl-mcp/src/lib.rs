@@ -16,6 +16,7 @@
 //!
 //! The crate names no concrete store: `aecl-cli` wires one in.
 
+mod auth;
 pub mod catalog;
 mod error;
 mod forward;
@@ -28,6 +29,7 @@ pub mod stdio;
 pub mod tighten;
 mod upstream;
 
+pub use auth::ClientAuth;
 pub use error::McpError;
 pub use gateway::{Gateway, GatewayConfig};
 pub use http::MCP_PATH;

@@ -9,6 +9,7 @@ mod eval;
 mod fs_operations;
 mod hook;
 mod mcp;
+mod mcp_auth;
 mod mcp_servers;
 mod mcp_upstream;
 mod paths;

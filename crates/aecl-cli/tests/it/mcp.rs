@@ -100,6 +100,17 @@ fs__create_directory = "requires_human_approval"
         line
     }
 
+    /// `--listen` on a free port, with the setup's token key to check clients' tokens.
+    pub(crate) fn listen_args(&self) -> Vec<String> {
+        let key = self.path().join("tokens/audit.pub").display().to_string();
+        vec!["--listen".into(), "127.0.0.1:0".into(), "--token-key".into(), key]
+    }
+
+    /// An agent token for `agent`, which has a manifest in `policy`.
+    pub(crate) fn token(&self, agent: &str, policy: &Path) -> String {
+        issue(self.path(), &["--agent", agent, "--policy", &policy.display().to_string()])
+    }
+
     /// The filesystem server from npm over the root.
     pub(crate) fn filesystem_server(&self) -> Vec<String> {
         vec![npm_bin("mcp-server-filesystem"), self.root().display().to_string()]
@@ -470,11 +481,8 @@ impl Drop for Running {
 fn streamable_http_gateway_serves_both_revisions() {
     let setup = Setup::new();
     let root = setup.root();
-    let mut line = setup.gateway_with(
-        "run-http",
-        &["--listen".to_owned(), "127.0.0.1:0".to_owned()],
-        &setup.filesystem_server(),
-    );
+    let mut line = setup.gateway_with("run-http", &setup.listen_args(), &setup.filesystem_server());
+    let token = setup.token("notes_agent", &setup.path().join("policy"));
     let mut command = Command::new(line.remove(0));
     command.args(&line);
     let (gateway, url) = spawn_listening(command);
@@ -486,8 +494,13 @@ fn streamable_http_gateway_serves_both_revisions() {
             {"tool": "write_file", "arguments": {"path": evil, "content": "x"}},
         ]);
         let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
-        let out =
-            Command::new(python()).arg(script).arg(mode).arg(plan.to_string()).arg(&url).output();
+        let out = Command::new(python())
+            .arg(script)
+            .arg(mode)
+            .arg(plan.to_string())
+            .arg(&url)
+            .env("AECL_MCP_TOKEN", &token)
+            .output();
         let report = client_report(out);
         assert_eq!(report["protocol"], protocol, "{report}");
         let listed = tool_names(&report);
@@ -498,13 +511,13 @@ fn streamable_http_gateway_serves_both_revisions() {
         assert!(!evil.exists(), "the blocked write happened");
     }
     drop(gateway);
-    let history = setup.history("run-http");
+    let history = setup.history("run-http:notes_agent");
     assert_eq!(history.iter().filter(|e| e["type"] == "result").count(), 2, "{history:#?}");
 }
 
 /// `aecl mcp catalog` writes a starter catalog from the filesystem server's `tools/list`
 /// that `aecl check` accepts beside a manifest: read-only tools are reads, the others
-/// irreversible writes, schemas copied.
+/// irreversible writes, schemas copied, every output untrusted whatever the server claims.
 #[test]
 fn catalog_writes_a_starter_catalog_that_loads() {
     let setup = Setup::new();
@@ -527,6 +540,14 @@ fn catalog_writes_a_starter_catalog_that_loads() {
     };
     let read = section("fs__read_text_file");
     assert!(read.contains("effect = \"read\""), "{read}");
+    // The server claims `openWorldHint: false` for it: a file anyone planted is still
+    // untrusted, and a comment says the claim was not taken.
+    assert!(read.contains("trust = \"untrusted\""), "{read}");
+    let start = out.stdout.find("[actions.fs__read_text_file]\n").unwrap();
+    let comment: Vec<&str> =
+        out.stdout[..start].lines().rev().take_while(|l| l.starts_with('#')).collect();
+    assert!(comment.iter().any(|l| l.contains("openWorldHint: false")), "{}", out.stdout);
+    assert!(!out.stdout.contains("trust = \"trusted\""), "{}", out.stdout);
     let write = section("fs__write_file");
     assert!(write.contains("effect = \"write\""), "{write}");
     assert!(write.contains("reversibility = \"irreversible\""), "{write}");

@@ -58,10 +58,10 @@ fn call_text(report: &Value, index: usize, error: bool) -> String {
 }
 
 /// Starts `aecl mcp --listen 127.0.0.1:0` with `line` (a gateway command line without
-/// `--listen`); the running gateway and its MCP URL.
-fn listen(mut line: Vec<String>) -> (Running, String) {
+/// `--listen`) and the setup's token key; the running gateway and its MCP URL.
+fn listen(setup: &Setup, mut line: Vec<String>) -> (Running, String) {
     let separator = line.iter().position(|a| a == "--").expect("a gateway command line");
-    line.splice(separator..separator, ["--listen".to_owned(), "127.0.0.1:0".to_owned()]);
+    line.splice(separator..separator, setup.listen_args());
     let mut command = Command::new(line.remove(0));
     command.args(&line);
     spawn_listening(command)
@@ -102,24 +102,29 @@ fn typescript_sdk_clients_over_stdio_pass_reads_and_refuse_writes() {
 fn typescript_sdk_clients_over_streamable_http() {
     let setup = Setup::new();
     let root = setup.root();
-    let (gateway, url) = listen(setup.gateway("run-ts-http", &setup.filesystem_server()));
+    let (gateway, url) = listen(&setup, setup.gateway("run-ts-http", &setup.filesystem_server()));
+    let token = setup.token("notes_agent", &setup.path().join("policy"));
     for (mode, protocol) in TS_MODES {
         let evil = root.join(format!("evil-{mode}.sh"));
         let plan = json!([
             {"tool": "list_directory", "arguments": {"path": root}},
             {"tool": "write_file", "arguments": {"path": evil, "content": "x"}},
         ]);
-        let report =
-            client_report(ts_client_command(mode, &plan, std::slice::from_ref(&url)).output());
+        let mut client = ts_client_command(mode, &plan, std::slice::from_ref(&url));
+        let report = client_report(client.env("AECL_MCP_TOKEN", &token).output());
         assert_eq!(report["protocol"], protocol, "{mode}: {report}");
         let listed = tool_names(&report);
         assert!(listed.contains(&"list_directory") && !listed.contains(&"write_file"), "{report}");
         assert!(call_text(&report, 0, false).contains("notes.txt"), "{report}");
         assert!(call_text(&report, 1, true).contains("manifest.blocked_actions"), "{report}");
         assert!(!evil.exists(), "{mode}: the blocked write happened");
+        // Without the token the client is refused before anything is listed.
+        let mut client = ts_client_command(mode, &json!([]), std::slice::from_ref(&url));
+        let out = client.env_remove("AECL_MCP_TOKEN").output().unwrap();
+        assert!(!out.status.success(), "{mode}: served without a token");
     }
     drop(gateway);
-    let history = setup.history("run-ts-http");
+    let history = setup.history("run-ts-http:notes_agent");
     assert_eq!(history.iter().filter(|e| e["type"] == "result").count(), 3, "{history:#?}");
 }
 

@@ -153,10 +153,16 @@ fn stdio_client(mode: &str, plan: &Value, gateway: &Command) -> Value {
     client_report(client.output())
 }
 
-/// Starts `gateway` serving streamable HTTP; returns it and its URL.
-fn listening(mut gateway: Command) -> (Running, String) {
-    gateway.args(["--listen", "127.0.0.1:0"]);
-    spawn_listening(gateway)
+/// Starts `gateway` serving streamable HTTP to `upstream`'s agent tokens; returns it, its
+/// URL and the recorder agent's token for its clients.
+fn listening(upstream: &Upstream, mut gateway: Command) -> (Running, String, String) {
+    gateway.args(["--listen", "127.0.0.1:0", "--token-key"]);
+    gateway.arg(upstream.path().join("tokens/audit.pub"));
+    let (running, url) = spawn_listening(gateway);
+    let policy = upstream.path().join("policy").display().to_string();
+    let token =
+        crate::serve::issue(upstream.path(), &["--agent", "recorder_agent", "--policy", &policy]);
+    (running, url, token)
 }
 
 /// Over stdio and over `--listen`, with clients of both revisions: the server reached
@@ -177,10 +183,11 @@ fn upstream_over_http_passes_allowed_calls_and_never_forwards_blocked_ones() {
     assert_eq!(report["calls"][1]["isError"], true, "{report}");
     assert!(report["calls"][1]["text"].as_str().unwrap().contains("blocked"), "{report}");
 
-    let (gateway, url) = listening(upstream.gateway("run-up-http", &[]));
+    let (gateway, url, token) = listening(&upstream, upstream.gateway("run-up-http", &[]));
     let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
     let mut client = Command::new(python());
     client.arg(script).arg("2026-07-28").arg(plan.to_string()).arg(&url);
+    client.env("AECL_MCP_TOKEN", token);
     let report = client_report(client.output());
     assert_eq!(report["calls"][0]["text"], "hello upstream", "{report}");
     assert_eq!(report["calls"][1]["isError"], true, "{report}");
@@ -243,10 +250,11 @@ fn a_servers_elicitation_is_relayed_to_the_agents_client_within_one_decision() {
     for server in ["negotiate", "2025-11-25"] {
         let extra = ["--upstream-protocol", server];
         let legacy = stdio_client("legacy", &plan, &upstream.gateway("run-elicit", &extra));
-        let (gateway, url) = listening(upstream.gateway("run-elicit", &extra));
+        let (gateway, url, token) = listening(&upstream, upstream.gateway("run-elicit", &extra));
         let script = repo("crates/aecl-mcp/tests/clients/python_client.py");
         let mut client = Command::new(python());
         client.arg(script).arg("2026-07-28").arg(plan.to_string()).arg(&url);
+        client.env("AECL_MCP_TOKEN", token);
         let current = client_report(client.output());
         drop(gateway);
         for report in [&legacy, &current] {

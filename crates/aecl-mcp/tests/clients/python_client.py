@@ -12,6 +12,11 @@ client gives to a server's elicitation during that call (without it, elicitation
 declined). Prints one JSON object: the negotiated protocol version, the listed tools (name and
 annotations), each call's result (`isError`, text, structured content) and the messages of
 the elicitations the client was asked (`elicited`).
+
+Over HTTP, the environment variable `AECL_MCP_TOKEN`, when set, is sent as
+`Authorization: Bearer TOKEN` with every request (`aecl mcp --listen` wants an aecl token).
+Warnings the SDK logs (a failed session termination, for one) are printed to standard
+error, which the tests read.
 """
 
 import asyncio
@@ -20,6 +25,8 @@ import os
 import sys
 
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import ElicitResult
 
 
@@ -36,6 +43,9 @@ async def main() -> None:
     rest = sys.argv[3:]
     if rest and rest[0] == "--":
         server = StdioServerParameters(command=rest[1], args=rest[2:])
+    elif os.environ.get("AECL_MCP_TOKEN"):
+        headers = {"Authorization": f"Bearer {os.environ['AECL_MCP_TOKEN']}"}
+        server = streamable_http_client(rest[0], http_client=create_mcp_http_client(headers=headers))
     else:
         server = rest[0]
     answer, elicited = {}, []

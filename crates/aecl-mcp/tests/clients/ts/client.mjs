@@ -15,6 +15,9 @@
 // has answered), `{"list": true}` lists the tools again (kept under `relisted`). Prints one
 // JSON object: the negotiated protocol version, the listed tools (name and annotations)
 // and each call's result (`isError`, text, structured content).
+//
+// Over HTTP, the environment variable AECL_MCP_TOKEN, when set, is sent as
+// `Authorization: Bearer TOKEN` with every request (`aecl mcp --listen` wants an aecl token).
 
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +25,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const [mode, planText, ...rest] = process.argv.slice(2);
 const plan = JSON.parse(planText);
 const info = { name: 'aecl-test-ts-client', version: '0.0.0' };
+const token = process.env.AECL_MCP_TOKEN;
+const httpOptions = token ? { requestInit: { headers: { Authorization: `Bearer ${token}` } } } : {};
 
 async function waitForFile(path) {
     for (let i = 0; i < 600; i += 1) {
@@ -52,7 +57,7 @@ async function connect() {
         };
         const transport = stdio
             ? new StdioClientTransport({ command: rest[1], args: rest.slice(2) })
-            : new StreamableHTTPClientTransport(new URL(rest[0]));
+            : new StreamableHTTPClientTransport(new URL(rest[0]), httpOptions);
         await client.connect(transport);
         return { client, protocol: () => negotiated };
     }
@@ -67,7 +72,7 @@ async function connect() {
     const client = new Client(info, options);
     const transport = stdio
         ? new StdioClientTransport({ command: rest[1], args: rest.slice(2) })
-        : new StreamableHTTPClientTransport(new URL(rest[0]));
+        : new StreamableHTTPClientTransport(new URL(rest[0]), httpOptions);
     await client.connect(transport);
     return { client, protocol: () => client.getNegotiatedProtocolVersion() };
 }
