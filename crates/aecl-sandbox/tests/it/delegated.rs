@@ -14,6 +14,12 @@ use aecl_sandbox::{Deadlines, Enforcement, Isolation, Limits, Outcome, Sandbox, 
 
 use crate::{processes_left, shell, text};
 
+/// Says which half of the rule this host tested, in the test's output.
+#[expect(clippy::print_stdout, reason = "the brief asks the test to say why in its output")]
+fn say(line: &str) {
+    println!("{line}");
+}
+
 /// The uid the subtree is delegated to (outside `limits.rs`'s range: those must not have one).
 const DELEGATED_UID: u32 = 60_020;
 
@@ -114,7 +120,7 @@ fn a_delegated_cgroup_bounds_a_fork_bomb_or_the_run_is_refused() {
     let took = started.elapsed();
     match &delegation {
         Ok(_) => {
-            println!("delegated cgroup: {} ({:?})", done.layers.cgroup, done.limits_reached);
+            say(&format!("delegated cgroup: {} ({:?})", done.layers.cgroup, done.limits_reached));
             // The cgroup, not only the rlimit of the sandbox's user namespace, refused forks.
             assert!(
                 done.limits_reached.iter().any(|l| l.contains("process limit (64)")),
@@ -137,7 +143,7 @@ fn a_delegated_cgroup_bounds_a_fork_bomb_or_the_run_is_refused() {
             assert!(took < Duration::from_secs(10), "a 3 s deadline took {took:?}");
         }
         Err(why) => {
-            println!("no delegated cgroup here ({why}): asserting that the run is refused");
+            say(&format!("no delegated cgroup here ({why}): asserting that the run is refused"));
             let Outcome::Setup { error } = &done.outcome else {
                 panic!("not refused without a cgroup: {:?}", done.outcome);
             };
