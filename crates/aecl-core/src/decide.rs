@@ -20,6 +20,8 @@ use crate::run::{RunState, value_text};
 use crate::tier::{TierRequirement, required_tier};
 use crate::verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};
 
+mod values;
+
 /// Decides one call. Total: every input gives a verdict, and any internal failure is
 /// `Block` with the failure as its reason, never `Allow`.
 pub fn decide(policy: &Policy, call: &Call, run: &RunState, now: Timestamp) -> Verdict {
@@ -336,15 +338,25 @@ impl<'a> Evaluation<'a> {
     /// argument paths whose value came only from untrusted content.
     fn data_flow(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Vec<String> {
         let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut texts: Vec<(String, String)> = Vec::new();
+        let spec_of = |path: &str| action.args.iter().find(|a| a.path.is(path));
         let is_control = |path: &str| action.args.iter().any(|a| a.control && a.path.is(path));
         for_each_leaf(&self.call.args, &mut |path, value| {
             let declared = self.call.provenance.get(path).copied();
             let Some(text) = leaf_text(value) else { return };
+            let spec = spec_of(path);
+            if spec.is_some_and(|s| {
+                !s.values.scan.is_empty() || s.values.max_copied_from_untrusted.is_some()
+            }) {
+                texts.push((path.to_owned(), text.clone().into_owned()));
+            }
             // The borrowed look-ups: a source is cloned only for a finding.
-            let source = if is_control(path) {
-                self.run.provenance.source_of_parts(&text)
-            } else {
-                self.run.provenance.source_of(&text)
+            let source = match values::kind_of(spec, &text) {
+                Some(kind) => {
+                    self.run.provenance.source_of_kind(&kind, &text, &values::options(agent, spec))
+                }
+                None if is_control(path) => self.run.provenance.source_of_parts(&text),
+                None => self.run.provenance.source_of(&text),
             };
             match source {
                 Some(source) if !source.kind.is_trusted() => {
@@ -375,6 +387,15 @@ impl<'a> Evaluation<'a> {
         {
             let message = format!(
                 "private data ({}) and untrusted content ({}) were read, and `{}` sends data out",
+        for (path, text) in &texts {
+            let spec = action.args.iter().find(|a| a.path.is(path));
+            if let Some(spec) = spec
+                && self.scan_text(agent, spec, path, text)
+                && !untrusted.iter().any(|(p, _, _)| p == path)
+            {
+                untrusted.push((path.clone(), text.clone(), None));
+            }
+        }
                 private.label, untrusted.label, action.name
             );
             let decision = agent.data_flow.exfiltration.max(Decision::RequireApproval);

@@ -29,6 +29,7 @@ pub mod sql;
 pub mod tier;
 pub mod verdict;
 
+pub mod values;
 pub use call::{Call, CallDigest, DeclaredSource, Scope, Timestamp};
 pub use decide::decide;
 pub use limits::{Limits, RateLimit};

@@ -116,6 +116,9 @@ pub struct DataFlowSettings {
     /// Private data read, untrusted content read, and now an outward sink.
     pub exfiltration: Decision,
 }
+    /// How typed argument values are normalised (`email_local_part_case`,
+    /// `default_phone_region`).
+    pub values: crate::values::ValueOptions,
 
 impl Default for DataFlowSettings {
     fn default() -> DataFlowSettings {
@@ -123,6 +126,7 @@ impl Default for DataFlowSettings {
             untrusted_control_argument: Decision::RequireApproval,
             exfiltration: Decision::RequireApproval,
         }
+            values: crate::values::ValueOptions::default(),
     }
 }
 
@@ -253,6 +257,25 @@ pub struct ScopeArgs {
     pub tenant: Option<FieldPath>,
     pub environment: Option<FieldPath>,
     pub resources: Vec<FieldPath>,
+    /// Typed values: the argument's kind, the kinds scanned for in its free text, the copy
+    /// limit.
+    pub values: ArgValues,
+}
+
+/// How an argument's values are matched by provenance.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArgValues {
+    /// `kind`: values are normalised as this kind before matching (also implied by the
+    /// schema's `format: uri|email`).
+    pub kind: Option<crate::values::ValueKind>,
+    /// `scan`: every value of these kinds inside the text is checked like a control
+    /// argument.
+    pub scan: Vec<crate::values::ValueKind>,
+    /// `max_copied_from_untrusted`: a longer verbatim copy of untrusted content needs
+    /// approval.
+    pub max_copied_from_untrusted: Option<usize>,
+    /// Per-argument `email_local_part_case`, over the manifest's.
+    pub email_local_part_insensitive: Option<bool>,
 }
 
 /// A risk factor declared in the catalog: `weight` is added when `condition` holds for the
@@ -335,6 +358,8 @@ impl ActionSpec {
     }
 }
 
+    /// `authoritative_for`: the kinds of value this (read-only) action's output confirms.
+    pub authoritative_for: Vec<crate::values::ValueKind>,
 /// A compiled JSON Schema for an action's arguments.
 #[derive(Clone)]
 pub struct ArgSchema {

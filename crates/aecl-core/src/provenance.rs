@@ -7,13 +7,27 @@
 //! characters, when it occurs inside it (white space ignored, so `GB29 NWBK 6016` matches
 //! `GB29NWBK6016`).
 //!
+//! Every document is also scanned for typed values (URLs, addresses, IBANs, phone numbers,
+//! amounts, dates; see `values`), so an argument of a kind matches history by its normal
+//! form (`typed`), and `copy` finds long verbatim copies of untrusted text.
+//!
 //! INVARIANT: a value is trusted only if a trusted source showed it *before* any untrusted
 //! one did. Once a value has been seen first in untrusted content, no later event makes it
-//! trusted: otherwise a tool that echoes its arguments would launder an injected IBAN.
+//! trusted: otherwise a tool that echoes its arguments would launder an injected IBAN. The
+//! one exception is declared: a read-only action the catalog names authoritative for a kind
+//! (`authoritative_for`) confirms the values of that kind it returns, except those its own
+//! call carried in its arguments (`ProvenanceIndex::confirm_output`). Echo tools, write
+//! tools, the user repeating a value, and trusted outputs in general never confirm.
 
 use serde::Serialize;
 
 use crate::hash::HashMap;
+
+mod copy;
+mod typed;
+
+pub use copy::Copy;
+pub use typed::normal_of;
 
 /// The kind of a piece of history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -100,6 +114,13 @@ pub struct ProvenanceIndex {
     grams: ByTrust<HashMap<u64, Vec<u32>>>,
     /// Documents too large for the gram index, in order, per trust.
     large: ByTrust<Vec<u32>>,
+    /// Typed values (by their normal forms) to the first documents that showed them.
+    typed: HashMap<(typed::Tag, String), FirstSeen>,
+    /// Values confirmed by an authoritative source, by kind name and normal form.
+    confirmed: HashMap<(String, String), SourceRef>,
+    /// The argument texts of calls of authoritative actions whose result has not arrived:
+    /// call id, action, texts; oldest first.
+    echoes: Vec<(String, String, Vec<String>)>,
 }
 
 /// One of a thing for trusted sources and one for untrusted ones.
@@ -156,6 +177,7 @@ impl ProvenanceIndex {
             }
         }
         self.docs.push(Doc { source: SourceRef { kind, label: label.to_owned(), seq }, compact });
+        self.add_typed(kind, doc, text);
     }
 
     /// Where `value` came from. See the module documentation for the matching rules.
@@ -213,6 +235,12 @@ impl ProvenanceIndex {
                 }
             }
         }
+        self.decide_first(first)
+    }
+
+    /// The source that decides between the first trusted and the first untrusted document
+    /// that showed a value.
+    fn decide_first(&self, first: FirstSeen) -> Option<&SourceRef> {
         let source = |doc: u32| self.docs.get(doc as usize).map(|d| &d.source);
         let seq = |doc: u32| self.docs.get(doc as usize).map_or(u32::MAX, |d| d.source.seq);
         match (first.trusted, first.untrusted) {

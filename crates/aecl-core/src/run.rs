@@ -109,6 +109,10 @@ impl RunState {
                 key.clone(),
                 IdempotentCall { call_id: call.id.clone(), digest: call.digest() },
             );
+        if let Some(action) = action {
+            // Its arguments, so an authoritative action never confirms its own echo.
+            self.provenance.note_call(&call.id, action, &call.args);
+        }
         }
         let Some(action) = action else { return };
         if let Ok(Some(amount)) = crate::decide::amount_of(action, &call.args) {
@@ -153,6 +157,10 @@ impl RunState {
                 }
                 Err(_) => None,
             },
+        if let Some(action) = action {
+            // An authoritative source confirms the values it returns (`provenance::typed`).
+            self.provenance.confirm_output(call_id, action, &label, seq, output);
+        }
             Value::Object(_) | Value::Array(_) => Some(output),
             _ => None,
         };

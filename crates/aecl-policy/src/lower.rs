@@ -21,9 +21,9 @@ use aecl_core::verdict::Mode;
 
 use crate::error::Problem;
 use crate::format::{
-    ActionFile, ArgFile, DataClassName, DataFlowFile, DecisionName, EffectName, IntentFile,
-    ManifestFile, ModeName, ReversibilityName, RiskFactorFile, RiskFile, SettingsFile, ShellFile,
-    SqlFile, StrictDecisionName, TrustName, WritesName,
+    ActionFile, ArgFile, CaseName, DataClassName, DataFlowFile, DecisionName, EffectName,
+    IntentFile, ManifestFile, ModeName, ReversibilityName, RiskFactorFile, RiskFile,
+    SettingsFile, ShellFile, SqlFile, StrictDecisionName, TrustName, WritesName,
 };
 use crate::location::{Step, locate_json, locate_toml};
 
@@ -97,7 +97,7 @@ pub(crate) fn lower_settings(
         apply_risk(&mut defaults.risk, risk, ctx, &[], problems);
     }
     if let Some(flow) = &file.data_flow {
-        apply_data_flow(&mut defaults.data_flow, flow);
+        apply_data_flow(&mut defaults.data_flow, flow, ctx, problems);
     }
     if let Some(intent) = &file.intent {
         apply_intent(&mut defaults.intent, intent);
@@ -170,7 +170,12 @@ fn apply_risk(
     }
 }
 
-fn apply_data_flow(settings: &mut DataFlowSettings, file: &DataFlowFile) {
+fn apply_data_flow(
+    settings: &mut DataFlowSettings,
+    file: &DataFlowFile,
+    ctx: &FileCtx<'_>,
+    problems: &mut Vec<Problem>,
+) {
     if let Some(d) = file.untrusted_control_argument {
         settings.untrusted_control_argument = strict(d);
     }
@@ -182,6 +187,21 @@ fn apply_data_flow(settings: &mut DataFlowSettings, file: &DataFlowFile) {
 fn apply_intent(settings: &mut IntentSettings, file: &IntentFile) {
     if let Some(on) = file.keyword_check {
         settings.keyword_check = on;
+    if let Some(case) = file.email_local_part_case {
+        settings.values.email_local_part_insensitive = case == CaseName::Insensitive;
+    }
+    if let Some(region) = &file.default_phone_region {
+        match aecl_core::values::region_code(region) {
+            Some(code) => settings.values.phone_country_code = Some(code),
+            None => problems.push(ctx.problem(
+                &path!["data_flow", "default_phone_region"],
+                format!(
+                    "`default_phone_region` `{region}` is not a region aecl knows (ISO 3166 \
+                     codes such as `GB`)"
+                ),
+            )),
+        }
+    }
     }
     if let Some(words) = &file.write_keywords {
         settings.write_keywords = words.clone();
@@ -245,7 +265,7 @@ pub(crate) fn lower_manifest(
     }
     let mut data_flow = defaults.data_flow.clone();
     if let Some(f) = &file.data_flow {
-        apply_data_flow(&mut data_flow, f);
+        apply_data_flow(&mut data_flow, f, ctx, problems);
     }
     let mut intent = defaults.intent.clone();
     if let Some(i) = &file.intent {
@@ -352,13 +372,22 @@ pub(crate) fn lower_action(
     for (path_text, arg) in &file.args {
         let Some(path) = field("args", path_text, problems) else { continue };
         let constraints = lower_constraints(arg, ctx, &at(&path!["args", path_text]), problems);
-        args.push(ArgSpec { path, control: arg.control, sink: arg.sink, constraints });
+        let values = crate::values::lower_arg(
+            arg,
+            schema.as_ref(),
+            &path,
+            ctx,
+            &at(&path!["args", path_text]),
+            problems,
+        );
+        args.push(ArgSpec { path, control: arg.control, sink: arg.sink, constraints, values });
     }
     let output = file.output.as_ref().map_or_else(OutputSpec::default, |o| {
         let mut fields = Vec::new();
         for (list, trust) in
             [(&o.trusted_fields, Trust::Trusted), (&o.untrusted_fields, Trust::Untrusted)]
         {
+    crate::values::implied_args(schema.as_ref(), &mut args);
             for text in list {
                 if let Some(path) = field("output", text, problems) {
                     fields.push((path, trust));
@@ -447,6 +476,14 @@ pub(crate) fn effect_class(name: EffectName) -> EffectClass {
         EffectName::Exec => EffectClass::Exec,
         EffectName::Payment => EffectClass::Payment,
         EffectName::Admin => EffectClass::Admin,
+        authoritative_for: crate::values::lower_authoritative(
+            name,
+            file,
+            effect,
+            ctx,
+            &at(&[]),
+            problems,
+        ),
     }
 }
 

@@ -26,6 +26,7 @@ fn action(effect: EffectClass, operation: Option<Operation>) -> ActionSpec {
         sandbox: None,
         operation: operation
             .map(|operation| OperationBinding { operation, arg: DEFAULT_OPERATION_ARG.to_owned() }),
+        authoritative_for: Vec::new(),
     }
 }
 
@@ -94,6 +95,7 @@ fn a_read_action_runs_only_reading_sql() {
             allow: vec![StatementClass::Select, StatementClass::Delete],
             ..SqlRules::default()
         })],
+        values: Default::default(),
     });
     assert!(fields(&read, json!({ "query": "SELECT * FROM users" })).is_empty());
     assert_eq!(fields(&read, json!({ "query": "DELETE FROM users" })), ["query"]);
@@ -121,6 +123,7 @@ fn a_read_action_sees_the_policys_own_function_lists() {
         control: true,
         sink: false,
         constraints: vec![Constraint::Sql(rules)],
+        values: Default::default(),
     });
     assert_eq!(fields(&read, json!({ "query": "SELECT bump_counter(1)" })), ["query"]);
     assert!(fields(&read, json!({ "query": "SELECT lower(name) FROM users" })).is_empty());

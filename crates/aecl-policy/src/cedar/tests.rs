@@ -34,6 +34,7 @@ fn action(name: &str) -> ActionSpec {
         limits: Default::default(),
         sandbox: None,
         operation: None,
+        authoritative_for: Vec::new(),
     }
 }
 

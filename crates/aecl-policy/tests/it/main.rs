@@ -5,3 +5,4 @@ mod properties;
 mod schema;
 mod shell_corpus;
 mod sql_corpus;
+mod values;

@@ -1,0 +1,108 @@
+//! The typed-value part of the data-flow stage: which kind an argument is matched as, the
+//! values `scan` finds inside free text, and verbatim copies of untrusted content
+//! (`max_copied_from_untrusted`).
+
+use super::{Evaluation, shorten};
+use crate::policy::{AgentManifest, ArgSpec};
+use crate::provenance::SourceRef;
+use crate::values::{self, ValueKind, ValueOptions};
+use crate::verdict::{Decision, Stage};
+
+/// The normalisation settings for one argument: the manifest's, with the argument's own
+/// `email_local_part_case` over them.
+pub(super) fn options(agent: &AgentManifest, spec: Option<&ArgSpec>) -> ValueOptions {
+    let mut options = agent.data_flow.values;
+    if let Some(insensitive) = spec.and_then(|s| s.values.email_local_part_insensitive) {
+        options.email_local_part_insensitive = insensitive;
+    }
+    options
+}
+
+/// The kind a value is matched as: the argument's declared kind; for a control argument
+/// without one, the kind its text plainly has (a `scheme://` URL, an address, a valid
+/// IBAN), so respelling a link or an address does not make it "unseen".
+pub(super) fn kind_of(spec: Option<&ArgSpec>, text: &str) -> Option<ValueKind> {
+    let spec = spec?;
+    if let Some(kind) = &spec.values.kind {
+        return Some(kind.clone());
+    }
+    if !spec.control {
+        return None;
+    }
+    let text = text.trim();
+    if text.contains("://") || text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www.")) {
+        values::url_normal(text).map(|_| ValueKind::Url)
+    } else if text.contains('@') {
+        values::email_normal(text).map(|_| ValueKind::Email)
+    } else {
+        values::iban_normal(text).map(|_| ValueKind::Iban)
+    }
+}
+
+impl Evaluation<'_> {
+    /// Scans a free-text argument for values of its `scan` kinds and checks its copy limit;
+    /// returns whether a finding was made.
+    pub(super) fn scan_text(
+        &mut self,
+        agent: &AgentManifest,
+        spec: &ArgSpec,
+        path: &str,
+        text: &str,
+    ) -> bool {
+        let options = options(agent, Some(spec));
+        let decision = agent.data_flow.untrusted_control_argument.max(Decision::RequireApproval);
+        let mut flagged = false;
+        if !spec.values.scan.is_empty() {
+            let provenance = &self.run.provenance;
+            let findings: Vec<(String, usize, &'static str, SourceRef)> =
+                values::find(text, &spec.values.scan, &options)
+                    .into_iter()
+                    .filter_map(|found| {
+                        let raw = text.get(found.start..found.end)?;
+                        let source = provenance.source_of_kind(&found.kind, raw, &options)?;
+                        (!source.kind.is_trusted()).then(|| {
+                            (raw.to_owned(), found.start, kind_name(&found.kind), source.clone())
+                        })
+                    })
+                    .collect();
+            for (raw, offset, kind, source) in findings {
+                let message = format!(
+                    "`{path}` holds the {kind} `{}` at byte {offset}: it appears only in \
+                     untrusted content ({})",
+                    shorten(&raw),
+                    source.label
+                );
+                let rule = "data_flow.untrusted_value_in_text";
+                self.reason(Stage::DataFlow, rule, decision, Some(path.to_owned()), message);
+                flagged = true;
+            }
+        }
+        if let Some(limit) = spec.values.max_copied_from_untrusted
+            && let Some(copy) = self.run.provenance.untrusted_copy(text, limit)
+        {
+            let message = format!(
+                "`{path}` copies {} characters of untrusted content from {} (more than \
+                 {limit}): `{}`",
+                copy.len,
+                copy.source.label,
+                shorten(&copy.excerpt)
+            );
+            let rule = "data_flow.copied_from_untrusted";
+            self.reason(Stage::DataFlow, rule, decision, Some(path.to_owned()), message);
+            flagged = true;
+        }
+        flagged
+    }
+}
+
+fn kind_name(kind: &ValueKind) -> &'static str {
+    match kind {
+        ValueKind::Url => "link",
+        ValueKind::Email => "e-mail address",
+        ValueKind::Iban => "IBAN",
+        ValueKind::Phone => "phone number",
+        ValueKind::Amount => "amount",
+        ValueKind::Date => "date",
+        ValueKind::Custom(_) => "value",
+    }
+}

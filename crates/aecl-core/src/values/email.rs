@@ -1,0 +1,50 @@
+//! E-mail addresses: `mailto:` removed, the domain case-folded (and IDNA as punycode), the
+//! local part kept as written and also case-folded, so the policy can choose.
+
+/// The normal forms of one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailForm {
+    /// `local@domain`, the local part as written.
+    pub exact: String,
+    /// `local@domain`, the local part case-folded too.
+    pub folded: String,
+    pub domain: String,
+}
+
+impl EmailForm {
+    /// The form the policy compares: folded when the local part's case does not matter.
+    pub fn key(&self, local_part_insensitive: bool) -> &str {
+        if local_part_insensitive { &self.folded } else { &self.exact }
+    }
+}
+
+/// The normal form of `text` as an e-mail address, or `None` when it is not one.
+pub fn normal(text: &str) -> Option<EmailForm> {
+    let mut text = text.trim().trim_start_matches('<').trim_end_matches('>');
+    if text.len() >= 7 && text.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("mailto:")) {
+        text = text.get(7..)?;
+        // `mailto:a@b.test?subject=hi`: the headers are not the address.
+        text = text.split('?').next()?;
+    }
+    let (local, domain) = text.rsplit_once('@')?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:@\"".contains(c));
+    if !local_ok || domain.is_empty() || domain.chars().any(|c| c.is_whitespace() || c == '/') {
+        return None;
+    }
+    let domain = match url::Host::parse(domain.trim_end_matches('.')).ok()? {
+        url::Host::Domain(d) => d.to_ascii_lowercase(),
+        _ => return None,
+    };
+    if !domain.contains('.') && domain != "localhost" {
+        return None;
+    }
+    Some(EmailForm {
+        exact: format!("{local}@{domain}"),
+        folded: format!("{}@{domain}", local.to_lowercase()),
+        domain,
+    })
+}

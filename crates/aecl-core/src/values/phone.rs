@@ -1,0 +1,111 @@
+//! Phone numbers in E.164 (`+442079460958`).
+//!
+//! A hand table of country calling codes rather than the `phonenumber` crate: E.164 only
+//! needs the calling code of the policy's `default_phone_region` (for numbers written
+//! without one) and the national trunk prefix, while that crate carries the whole of
+//! libphonenumber's metadata and a regex engine into the pure core for formatting rules we
+//! do not use. A number that is written without a country code and has no default region
+//! is still compared by its national significant number.
+
+/// The normal forms of one phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneForm {
+    /// `+` and the digits, when the country is known.
+    pub e164: Option<String>,
+    /// The national significant number (no country code, no trunk `0`), when the number
+    /// was written nationally or its country is the default region's.
+    pub national: Option<String>,
+}
+
+/// Regions (ISO 3166 alpha-2), their calling code, and whether a leading `0` is a trunk
+/// prefix dropped in international form (Italy keeps it).
+const REGIONS: &[(&str, &str, bool)] = &[
+    ("AE", "971", true),
+    ("AR", "54", true),
+    ("AT", "43", true),
+    ("AU", "61", true),
+    ("BE", "32", true),
+    ("BR", "55", true),
+    ("CA", "1", false),
+    ("CH", "41", true),
+    ("CN", "86", true),
+    ("CZ", "420", false),
+    ("DE", "49", true),
+    ("DK", "45", false),
+    ("ES", "34", false),
+    ("FI", "358", true),
+    ("FR", "33", true),
+    ("GB", "44", true),
+    ("GR", "30", false),
+    ("HK", "852", false),
+    ("IE", "353", true),
+    ("IL", "972", true),
+    ("IN", "91", true),
+    ("IT", "39", false),
+    ("JP", "81", true),
+    ("KR", "82", true),
+    ("LU", "352", false),
+    ("MX", "52", false),
+    ("NL", "31", true),
+    ("NO", "47", false),
+    ("NZ", "64", true),
+    ("PL", "48", false),
+    ("PT", "351", false),
+    ("RU", "7", false),
+    ("SE", "46", true),
+    ("SG", "65", false),
+    ("TR", "90", true),
+    ("US", "1", false),
+    ("ZA", "27", true),
+];
+
+/// The calling code of a region, for `default_phone_region`.
+pub fn region_code(region: &str) -> Option<&'static str> {
+    REGIONS.iter().find(|(r, _, _)| r.eq_ignore_ascii_case(region)).map(|(_, code, _)| *code)
+}
+
+fn trunk_zero(code: &str) -> bool {
+    REGIONS.iter().find(|(_, c, _)| *c == code).is_none_or(|(_, _, trunk)| *trunk)
+}
+
+/// The normal forms of `text` as a phone number, or `None` when it is not one: digits
+/// with at most `+`, spaces, `-`, `.`, `/` and parentheses, 7 to 15 digits in all.
+pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
+    let mut text = text.trim();
+    if let Some(rest) = text.strip_prefix("tel:") {
+        text = rest;
+    }
+    // `+44 (0) 20 ...`: the bracketed trunk zero is not dialled from abroad.
+    let cleaned = text.replace("(0)", "");
+    let mut international = false;
+    let mut digits = String::with_capacity(16);
+    for (i, c) in cleaned.trim().chars().enumerate() {
+        match c {
+            '+' if i == 0 => international = true,
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '/' | '(' | ')' | '\u{a0}' => {}
+            _ => return None,
+        }
+    }
+    if !international && let Some(rest) = digits.strip_prefix("00") {
+        // The international prefix of most of the world.
+        digits = rest.to_owned();
+        international = true;
+    }
+    if !(7..=15).contains(&digits.len()) {
+        return None;
+    }
+    if international {
+        let e164 = format!("+{digits}");
+        let national = default_code.and_then(|code| digits.strip_prefix(code)).map(str::to_owned);
+        return Some(PhoneForm { e164: Some(e164), national });
+    }
+    let national = match default_code {
+        Some("1") if digits.len() == 11 => digits.strip_prefix('1').unwrap_or(&digits).to_owned(),
+        Some(code) if trunk_zero(code) => digits.strip_prefix('0').unwrap_or(&digits).to_owned(),
+        Some(_) => digits.clone(),
+        None => digits.strip_prefix('0').unwrap_or(&digits).to_owned(),
+    };
+    let e164 = default_code.map(|code| format!("+{code}{national}"));
+    Some(PhoneForm { e164, national: Some(national) })
+}

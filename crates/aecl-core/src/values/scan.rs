@@ -1,0 +1,353 @@
+//! Finding typed values inside free text, with their byte offsets: the links, addresses,
+//! IBANs and phone numbers in a message body, and every typed value of a tool output (the
+//! provenance index keys history by them).
+//!
+//! One pass splits the text into tokens at white space and quoting or bracketing marks;
+//! each token (or run of tokens, for spaced IBANs and phone numbers) is tried as each
+//! requested kind. Linear in the text.
+
+use super::{EmailForm, PhoneForm, UrlForm, ValueKind, ValueOptions};
+
+/// One typed value found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub kind: ValueKind,
+    /// Byte offsets of the value in the text.
+    pub start: usize,
+    pub end: usize,
+    pub normal: Normal,
+}
+
+/// The normal forms of a found value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Normal {
+    Url(UrlForm),
+    Email(EmailForm),
+    Iban(String),
+    Phone(PhoneForm),
+    Amount(String),
+    Date(Vec<String>),
+}
+
+/// File name endings that are not taken as a bare host name (`report.pdf`), though some
+/// are top-level domains: a host written without a scheme or `www.` is only a guess.
+const FILE_ENDINGS: &[&str] = &[
+    "bak", "bin", "c", "cfg", "conf", "csv", "doc", "docx", "exe", "gif", "gz", "h", "htm", "html",
+    "ini", "jpeg", "jpg", "js", "json", "log", "md", "mov", "mp3", "mp4", "odt", "pdf", "png",
+    "ppt", "pptx", "py", "rb", "rs", "sh", "svg", "tar", "tmp", "toml", "ts", "txt", "wav", "xls",
+    "xlsx", "xml", "yaml", "yml", "zip",
+];
+
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    start: usize,
+    end: usize,
+}
+
+/// Every value of `kinds` in `text`, in order of position; where a span is a value of two
+/// kinds (a URL with an `@`), each is reported.
+pub fn find(text: &str, kinds: &[ValueKind], options: &ValueOptions) -> Vec<Found> {
+    let want = |k: ValueKind| kinds.contains(&k);
+    let tokens = tokens(text);
+    let slice = |t: &Token| text.get(t.start..t.end).unwrap_or("");
+    let mut found = Vec::new();
+    let mut skip_until = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        let word = slice(token);
+        if want(ValueKind::Url)
+            && let Some((offset, form)) = url_in(word)
+        {
+            found.push(Found {
+                kind: ValueKind::Url,
+                start: token.start + offset,
+                end: token.end,
+                normal: Normal::Url(form),
+            });
+        }
+        if want(ValueKind::Email)
+            && word.contains('@')
+            && !word.contains("://")
+            && let Some(form) = super::email::normal(word)
+        {
+            let start = token.start
+                + word.find(':').map_or(0, |c| {
+                    if word.get(..c).is_some_and(|p| p.eq_ignore_ascii_case("mailto")) {
+                        c + 1
+                    } else {
+                        0
+                    }
+                });
+            found.push(Found {
+                kind: ValueKind::Email,
+                start,
+                end: token.end,
+                normal: Normal::Email(form),
+            });
+        }
+        if token.start < skip_until {
+            continue;
+        }
+        if want(ValueKind::Iban)
+            && let Some((end, iban)) = iban_at(text, &tokens, i)
+        {
+            found.push(Found {
+                kind: ValueKind::Iban,
+                start: token.start,
+                end,
+                normal: Normal::Iban(iban),
+            });
+            skip_until = end;
+            continue;
+        }
+        let dated = want(ValueKind::Date).then(|| date_at(text, &tokens, i)).flatten();
+        if let Some((end, readings)) = dated {
+            found.push(Found {
+                kind: ValueKind::Date,
+                start: token.start,
+                end,
+                normal: Normal::Date(readings),
+            });
+            skip_until = end;
+            continue;
+        }
+        if want(ValueKind::Phone)
+            && let Some((end, phone)) = phone_at(text, &tokens, i, options)
+        {
+            found.push(Found {
+                kind: ValueKind::Phone,
+                start: token.start,
+                end,
+                normal: Normal::Phone(phone),
+            });
+            skip_until = end;
+            continue;
+        }
+        if want(ValueKind::Amount)
+            && let Some((end, amount)) = amount_at(text, &tokens, i)
+        {
+            found.push(Found {
+                kind: ValueKind::Amount,
+                start: token.start,
+                end,
+                normal: Normal::Amount(amount),
+            });
+            skip_until = end;
+        }
+    }
+    found
+}
+
+/// Splits at white space and `"'<>()[]{}|` and backticks; a `,` or `;` splits only before
+/// white space or the end (`1,000` stays one token). Trailing sentence punctuation is
+/// not part of a token.
+fn tokens(text: &str) -> Vec<Token> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let push = |s: usize, e: usize, out: &mut Vec<Token>| {
+        let mut end = e;
+        while end > s && bytes.get(end - 1).is_some_and(|b| b".,:;!?".contains(b)) {
+            end -= 1;
+        }
+        if end > s {
+            out.push(Token { start: s, end });
+        }
+    };
+    for (i, c) in text.char_indices() {
+        let next_is_break = bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace());
+        let split = c.is_whitespace()
+            || "\"'<>()[]{}|`".contains(c)
+            || ((c == ',' || c == ';') && next_is_break);
+        match (split, start) {
+            (true, Some(s)) => {
+                push(s, i, &mut out);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        push(s, text.len(), &mut out);
+    }
+    out
+}
+
+/// A URL in a token: from a `scheme://` inside it, or the token itself when it starts with
+/// `www.` or is a bare host name with a known-looking ending. Returns the offset of the URL
+/// in the token.
+fn url_in(word: &str) -> Option<(usize, UrlForm)> {
+    if let Some(at) = word.find("://") {
+        let head = word.get(..at)?;
+        let scheme_start = head
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || "+.-".contains(*c))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let candidate = word.get(scheme_start..)?;
+        return super::url::normal(candidate).map(|f| (scheme_start, f));
+    }
+    if word.contains('@') {
+        return None;
+    }
+    let lower = word.get(..4).map(str::to_ascii_lowercase);
+    // `//host/path`: a scheme-relative link.
+    let bare = word.strip_prefix("//").unwrap_or(word);
+    if lower.as_deref() == Some("www.") || bare_host(bare) {
+        return super::url::normal(word).map(|f| (0, f));
+    }
+    None
+}
+
+/// `label.label[:port][/...]` with an alphabetic last label that is not a file ending.
+fn bare_host(word: &str) -> bool {
+    let host = word.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.split(':').next().unwrap_or("");
+    let labels: Vec<&str> = host.split('.').collect();
+    let Some(last) = labels.last() else { return false };
+    labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && (2..=24).contains(&last.len())
+        && last.bytes().all(|b| b.is_ascii_alphabetic())
+        && !FILE_ENDINGS.contains(&last.to_ascii_lowercase().as_str())
+}
+
+/// An IBAN starting at token `i`, written whole or in groups: the longest run of tokens
+/// that forms a valid IBAN.
+fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
+    let first = tokens.get(i)?;
+    // Dashes group an IBAN like spaces do.
+    let head: Vec<u8> = text.get(first.start..first.end)?.bytes().filter(|b| *b != b'-').collect();
+    let looks = head.len() >= 4
+        && head.iter().take(2).all(u8::is_ascii_alphabetic)
+        && head.iter().skip(2).take(2).all(u8::is_ascii_digit)
+        && head.iter().all(u8::is_ascii_alphanumeric);
+    if !looks {
+        return None;
+    }
+    let mut compact = String::with_capacity(34);
+    let mut best = None;
+    for token in tokens.iter().skip(i) {
+        let word = text.get(token.start..token.end)?;
+        let gap = text.get(first.start..token.start)?;
+        if compact.len() + word.len() > 40
+            || !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || (token.start != first.start && !gap.ends_with(' '))
+        {
+            break;
+        }
+        compact.extend(word.chars().filter(|c| *c != '-').map(|c| c.to_ascii_uppercase()));
+        if compact.len() > 34 {
+            break;
+        }
+        if super::iban::valid(&compact) {
+            best = Some((token.end, compact.clone()));
+        }
+    }
+    best
+}
+
+/// A date starting at token `i`: one token (`2026-03-01`, `01/03/2026`) or three
+/// (`1 March 2026`, `March 1, 2026`).
+fn date_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, Vec<String>)> {
+    let first = tokens.get(i)?;
+    let word = text.get(first.start..first.end)?;
+    if word.bytes().filter(|b| matches!(b, b'-' | b'/' | b'.')).count() >= 2
+        && word.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    {
+        let readings = super::date::normal(word);
+        if !readings.is_empty() {
+            return Some((first.end, readings));
+        }
+    }
+    let third = tokens.get(i + 2)?;
+    let span = text.get(first.start..third.end)?;
+    if span.len() > 24 || !span.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let readings = super::date::normal(span);
+    (!readings.is_empty()).then_some((third.end, readings))
+}
+
+/// A phone number starting at token `i`: `+` and digits, or a national number starting
+/// with `0`, or digits in two or more groups; 7 to 15 digits.
+fn phone_at(
+    text: &str,
+    tokens: &[Token],
+    i: usize,
+    options: &ValueOptions,
+) -> Option<(usize, PhoneForm)> {
+    let first = tokens.get(i)?;
+    let head = text.get(first.start..first.end)?;
+    let plus = head.starts_with('+') && head.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
+    if !plus && !head.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let phone_like = |w: &str| w.bytes().all(|b| b.is_ascii_digit() || b"+-./".contains(&b));
+    let mut end = first.end;
+    let mut groups = 0;
+    let mut digits = 0;
+    for token in tokens.iter().skip(i) {
+        let word = text.get(token.start..token.end)?;
+        if groups > 0 {
+            let gap = text.get(end..token.start)?;
+            if gap.len() > 2 || !gap.bytes().all(|b| b == b' ' || b == b'(' || b == b')') {
+                break;
+            }
+        }
+        if !phone_like(word) || (groups > 0 && word.starts_with('+')) {
+            break;
+        }
+        let n = word.bytes().filter(u8::is_ascii_digit).count();
+        if digits + n > 15 {
+            break;
+        }
+        digits += n;
+        groups += 1 + word.bytes().filter(|b| b"-./".contains(b)).count();
+        end = token.end;
+    }
+    let span = text.get(first.start..end)?;
+    let national_zero = span.starts_with('0');
+    if !(plus || national_zero || groups >= 2) || !(7..=15).contains(&digits) {
+        return None;
+    }
+    // A number with a decimal point is an amount, and a date is a date.
+    if span.matches('.').count() == 1 || !super::date::normal(span).is_empty() {
+        return None;
+    }
+    super::phone::normal(span, options.phone_country_code).map(|p| (end, p))
+}
+
+/// An amount starting at token `i`: one token (`1,000.50`, `€12`), or digit groups spaced
+/// by single spaces (`1 000,50`).
+fn amount_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
+    let first = tokens.get(i)?;
+    let word = text.get(first.start..first.end)?;
+    if !word.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut end = first.end;
+    let mut best = super::amount::normal(word).map(|a| (end, a));
+    // `1 000 000,50`: a group of 1 to 3 digits, then groups of three (the last may carry
+    // the decimals).
+    if word.len() <= 3 && word.bytes().all(|b| b.is_ascii_digit()) {
+        for token in tokens.iter().skip(i + 1) {
+            let next = text.get(token.start..token.end)?;
+            let gap = text.get(end..token.start)?;
+            let group = next.get(..3.min(next.len()))?;
+            if gap != " " || next.len() < 3 || !group.bytes().all(|b| b.is_ascii_digit()) {
+                break;
+            }
+            end = token.end;
+            let span = text.get(first.start..end)?;
+            match super::amount::normal(span) {
+                Some(amount) => best = Some((end, amount)),
+                None => break,
+            }
+        }
+    }
+    best
+}

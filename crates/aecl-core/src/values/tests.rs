@@ -1,0 +1,168 @@
+//! Unit tests of typed normalisation and of `find`.
+
+use super::*;
+
+fn url(text: &str) -> String {
+    url_normal(text).map(|f| f.full).unwrap_or_else(|| panic!("`{text}` is a URL"))
+}
+
+#[test]
+fn url_spellings_of_one_address_are_one_value() {
+    let one = url("www.example.test");
+    for spelling in [
+        "http://www.example.test",
+        "https://www.example.test/",
+        "HTTPS://WWW.Example.TEST",
+        "https://www.example.test:443/",
+        "http://www.example.test:80",
+        "//www.example.test/",
+        "https://user:pw@www.example.test/",
+        "<https://www.example.test>",
+    ] {
+        assert_eq!(url(spelling), one, "{spelling}");
+    }
+    assert_eq!(one, "www.example.test");
+}
+
+#[test]
+fn url_parts_that_change_the_request_stay_apart() {
+    // `www.` is a different host; a query is different data; a port other than the default
+    // is another service.
+    assert_ne!(url("www.example.test"), url("example.test"));
+    assert_ne!(url("example.test/a?q=secret"), url("example.test/a?q=other"));
+    assert_ne!(url("example.test:8080"), url("example.test"));
+    assert_eq!(url("example.test/a/b/"), url("https://example.test/a/b"));
+    // Escapes of unreserved characters mean the same decoded; dot segments are resolved.
+    assert_eq!(url("example.test/%7Euser/%61"), url("example.test/~user/a"));
+    assert_eq!(url("example.test/a/../b"), url("example.test/b"));
+}
+
+#[test]
+fn url_user_info_names_no_host_and_idna_is_punycode() {
+    let form = url_normal("https://www.bank.test@evil.test/login").unwrap();
+    assert_eq!(form.host, "evil.test");
+    assert_eq!(form.full, "evil.test/login");
+    assert_eq!(url_normal("https://Bücher.example/").unwrap().host, "xn--bcher-kva.example");
+    assert_eq!(url("ftp://files.test/x"), "ftp://files.test/x");
+    assert!(url_normal("not a url").is_none());
+    assert!(url_normal("mailto:a@b.test").is_none());
+}
+
+#[test]
+fn email_domain_case_is_folded_and_local_case_only_on_request() {
+    let a = email_normal("mailto:Bob.Smith@Example.TEST?subject=hi").unwrap();
+    let b = email_normal("bob.smith@example.test").unwrap();
+    assert_eq!(a.domain, "example.test");
+    assert_ne!(a.key(false), b.key(false));
+    assert_eq!(a.key(true), b.key(true));
+    assert_eq!(a.exact, "Bob.Smith@example.test");
+    assert!(email_normal("no-at-sign").is_none());
+    assert!(email_normal("a b@example.test").is_none());
+}
+
+#[test]
+fn ibans_lose_spacing_and_case_and_need_their_checksum() {
+    assert_eq!(
+        iban_normal("gb29 nwbk 6016 1331 9268 19").as_deref(),
+        Some("GB29NWBK60161331926819")
+    );
+    assert_eq!(
+        iban_normal("DE89-3704-0044-0532-0130-00").as_deref(),
+        Some("DE89370400440532013000")
+    );
+    // One digit changed: the checksum fails and it is just text.
+    assert_eq!(iban_normal("GB29NWBK60161331926818"), None);
+}
+
+#[test]
+fn phone_numbers_are_e164() {
+    let gb = region_code("gb");
+    assert_eq!(gb, Some("44"));
+    let e164 = |t: &str| phone_normal(t, gb).and_then(|p| p.e164);
+    for spelling in [
+        "+44 20 7946 0958",
+        "020 7946 0958",
+        "(020) 7946-0958",
+        "+44 (0)20 7946 0958",
+        "0044 20 7946 0958",
+    ] {
+        assert_eq!(e164(spelling).as_deref(), Some("+442079460958"), "{spelling}");
+    }
+    let us = region_code("US");
+    assert_eq!(phone_normal("(202) 555-0143", us).unwrap().e164.as_deref(), Some("+12025550143"));
+    assert_eq!(phone_normal("1-202-555-0143", us).unwrap().e164.as_deref(), Some("+12025550143"));
+    // Without a region a national number is still known by its national digits.
+    assert_eq!(
+        phone_normal("020 7946 0958", None).unwrap().national.as_deref(),
+        Some("2079460958")
+    );
+    assert!(phone_normal("12", gb).is_none());
+    assert!(phone_normal("call me", gb).is_none());
+}
+
+#[test]
+fn amounts_in_any_grouping_are_one_number() {
+    for spelling in ["1,000.50", "1000.5", "EUR 1 000,50", "€1.000,50", "1000.50 USD", "1'000.50"]
+    {
+        assert_eq!(amount_normal(spelling).as_deref(), Some("1000.5"), "{spelling}");
+    }
+    assert_eq!(amount_normal("1,000").as_deref(), Some("1000"));
+    assert_eq!(amount_normal("0.50").as_deref(), Some("0.5"));
+    assert_eq!(amount_normal("-12").as_deref(), Some("-12"));
+    assert_eq!(amount_normal("1,00,0"), None);
+    assert_eq!(amount_normal("twelve"), None);
+}
+
+#[test]
+fn dates_in_common_forms_are_iso() {
+    for spelling in [
+        "2026-03-14",
+        "14/03/2026",
+        "14.3.2026",
+        "14 March 2026",
+        "March 14, 2026",
+        "14-Mar-2026",
+        "2026-03-14T09:30:00Z",
+    ] {
+        assert_eq!(date_normal(spelling), vec!["2026-03-14".to_owned()], "{spelling}");
+    }
+    // Day and month could be swapped: both readings.
+    assert_eq!(date_normal("01/03/2026"), vec!["2026-03-01".to_owned(), "2026-01-03".to_owned()]);
+    assert!(date_normal("2026-02-30").is_empty());
+    assert!(date_normal("hello").is_empty());
+}
+
+#[test]
+fn find_reports_each_value_with_its_byte_offset() {
+    let text = "Hi! Wire to GB29 NWBK 6016 1331 9268 19, see www.pay.test/x, mail ceo@corp.test or call +44 20 7946 0958.";
+    let kinds = [ValueKind::Url, ValueKind::Email, ValueKind::Iban, ValueKind::Phone];
+    let found = find(text, &kinds, &ValueOptions::default());
+    let spans: Vec<(&str, &str)> =
+        found.iter().map(|f| (f.kind.name(), &text[f.start..f.end])).collect();
+    assert_eq!(
+        spans,
+        [
+            ("iban", "GB29 NWBK 6016 1331 9268 19"),
+            ("url", "www.pay.test/x"),
+            ("email", "ceo@corp.test"),
+            ("phone", "+44 20 7946 0958"),
+        ]
+    );
+}
+
+#[test]
+fn find_takes_links_out_of_markup_and_leaves_file_names() {
+    let text = r#"<a href="https://evil.test/c?d=1">here</a> and [docs](http://docs.test/a). Attached report.pdf; host evil.example"#;
+    let found = find(text, &[ValueKind::Url], &ValueOptions::default());
+    let urls: Vec<&str> = found.iter().map(|f| &text[f.start..f.end]).collect();
+    assert_eq!(urls, ["https://evil.test/c?d=1", "http://docs.test/a", "evil.example"]);
+}
+
+#[test]
+fn kinds_parse_by_name_and_custom_names_are_kept() {
+    assert_eq!(ValueKind::parse("url"), ValueKind::Url);
+    let custom = ValueKind::parse("slack_user");
+    assert_eq!(custom.name(), "slack_user");
+    assert!(!custom.scannable());
+    assert_eq!(decode_unreserved("%41%2f%zz"), "A%2F%zz");
+}

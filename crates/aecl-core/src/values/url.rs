@@ -1,0 +1,84 @@
+//! URLs: one value whatever the scheme (`www.x.test`, `http://www.x.test` and
+//! `https://www.x.test/` are one), host case and IDNA, default port, trailing slash,
+//! escapes of unreserved characters and user info.
+//!
+//! `www.` is NOT stripped: `www.x.test` and `x.test` are different hosts, which may be
+//! served by different machines or, on shared hosting, belong to different people; folding
+//! them would let a trusted mention of one vouch for the other. The query and fragment are
+//! part of the value: a secret in `?q=` is different data.
+
+use url::Url;
+
+/// The normal forms of one URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlForm {
+    /// `host[:port]/path[?query][#fragment]`, lower case, for `http`, `https` and no
+    /// scheme; other schemes keep theirs in front (`ftp://host/path`).
+    pub full: String,
+    /// The host alone (lower case, IDNA as punycode): where the request goes.
+    pub host: String,
+}
+
+/// The normal form of `text` as a URL, or `None` when it is not one (white space inside,
+/// no host, a scheme that has no host such as `mailto:`).
+pub fn normal(text: &str) -> Option<UrlForm> {
+    let text = text.trim().trim_start_matches('<').trim_end_matches('>');
+    if text.is_empty() || text.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let explicit = scheme_of(text);
+    // `mailto:`, `tel:`, `javascript:`: a scheme without `//` names no host (while
+    // `host:8080/path` is a host and a port).
+    if explicit.is_none()
+        && let Some((head, tail)) = text.split_once(':')
+        && head.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-')
+        && !tail.as_bytes().first().is_some_and(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let parsed = match explicit {
+        Some(_) => Url::parse(text).ok()?,
+        None if text.starts_with("//") => Url::parse(&format!("http:{text}")).ok()?,
+        None => Url::parse(&format!("http://{text}")).ok()?,
+    };
+    let host = parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    let scheme = parsed.scheme();
+    let mut full = String::with_capacity(text.len());
+    if scheme != "http" && scheme != "https" {
+        full.push_str(scheme);
+        full.push_str("://");
+    }
+    full.push_str(&host);
+    // `port()` is `None` for the scheme's default port.
+    if let Some(port) = parsed.port() {
+        // The other web scheme's default is not this one's: `http://x:443` is `https://x`.
+        let other_default = (scheme == "http" && port == 443) || (scheme == "https" && port == 80);
+        if !other_default {
+            full.push(':');
+            full.push_str(&port.to_string());
+        }
+    }
+    let path = super::decode_unreserved(parsed.path());
+    full.push_str(path.trim_end_matches('/'));
+    if let Some(query) = parsed.query().filter(|q| !q.is_empty()) {
+        full.push('?');
+        full.push_str(&super::decode_unreserved(query));
+    }
+    if let Some(fragment) = parsed.fragment().filter(|f| !f.is_empty()) {
+        full.push('#');
+        full.push_str(&super::decode_unreserved(fragment));
+    }
+    Some(UrlForm { full: full.to_lowercase(), host })
+}
+
+/// The scheme of `text` when it starts with `scheme://`.
+fn scheme_of(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
+        .then_some(scheme)
+}

@@ -1,0 +1,142 @@
+//! Typed-value cases (issue #20): `test_data/values/cases.toml`, decided against the policy
+//! in `test_data/values/policy/`; and the load-time checks of the typed-value fields.
+
+use std::fs;
+
+use aecl_core::{Call, Decision, Timestamp, decide};
+use aecl_policy::format::{DecisionName, HistoryFile};
+use aecl_policy::{SourceFile, load, run_from_history};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::corpus::{load_policy_dir, workspace_root};
+
+const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cases {
+    case: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    agent: Option<String>,
+    #[serde(default)]
+    history: Vec<HistoryFile>,
+    call: CaseCall,
+    expect: DecisionName,
+    #[serde(default)]
+    rules: Vec<String>,
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseCall {
+    action: String,
+    args: Value,
+}
+
+#[test]
+fn typed_value_cases() {
+    let dir = workspace_root().join("test_data/values");
+    let loaded = load_policy_dir(&dir.join("policy"));
+    let text = fs::read_to_string(dir.join("cases.toml")).unwrap();
+    let cases: Cases = toml::from_str(&text).unwrap();
+    assert!(cases.case.len() >= 40, "only {} cases", cases.case.len());
+    let mut failures = Vec::new();
+    for (i, case) in cases.case.iter().enumerate() {
+        let agent = case.agent.as_deref().unwrap_or("assistant");
+        let run_id = format!("values-{i}");
+        let run = run_from_history(&loaded.policy, &run_id, agent, None, None, &case.history, NOW);
+        let call = Call {
+            id: "call".to_owned(),
+            agent: agent.to_owned(),
+            run: run_id,
+            action: case.call.action.clone(),
+            args: case.call.args.clone(),
+            ..Call::default()
+        };
+        let verdict = decide(&loaded.policy, &call, &run, NOW);
+        let expected = match case.expect {
+            DecisionName::Allow => Decision::Allow,
+            DecisionName::RequireApproval => Decision::RequireApproval,
+            DecisionName::Block => Decision::Block,
+        };
+        let reasons: Vec<String> =
+            verdict.reasons.iter().map(|r| format!("{}: {}", r.rule, r.message)).collect();
+        let mut wrong = Vec::new();
+        if verdict.decision != expected {
+            wrong.push(format!("expected {expected}, got {}", verdict.decision));
+        }
+        for rule in &case.rules {
+            if !verdict.reasons.iter().any(|r| r.rule == rule.as_str()) {
+                wrong.push(format!("no `{rule}` reason"));
+            }
+        }
+        if let Some(message) = &case.message
+            && !verdict.reasons.iter().any(|r| r.message.contains(message.as_str()))
+        {
+            wrong.push(format!("no reason says `{message}`"));
+        }
+        if !wrong.is_empty() {
+            failures.push(format!("{}: {} [{}]", case.name, wrong.join("; "), reasons.join(" | ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn load_error(catalog: &str) -> String {
+    let files = [
+        SourceFile { path: "catalog.toml".to_owned(), text: catalog.to_owned() },
+        SourceFile {
+            path: "agents/a.toml".to_owned(),
+            text: "agent_id = \"a\"\nallowed_actions = []\n".to_owned(),
+        },
+    ];
+    match load(&files) {
+        Ok(_) => panic!("the catalog loads:\n{catalog}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn authoritative_for_on_a_write_action_is_refused_naming_the_action() {
+    let error = load_error(
+        "[actions.save_member]\neffect = \"write\"\nreversibility = \"irreversible\"\n\
+         authoritative_for = [\"slack_user\"]\n",
+    );
+    assert!(error.contains("save_member") && error.contains("authoritative_for"), "{error}");
+    let error = load_error(
+        "[actions.echo]\neffect = \"read\"\nreversibility = \"irreversible\"\nauthoritative_for = [\"email\"]\n",
+    );
+    assert!(error.contains("echo"), "{error}");
+}
+
+#[test]
+fn bad_kinds_scans_and_copy_limits_are_refused() {
+    let error = load_error("[actions.x]\neffect = \"read\"\nargs.body = { scan = [\"amount\"] }\n");
+    assert!(error.contains("scan"), "{error}");
+    let error = load_error("[actions.x]\neffect = \"read\"\nargs.to = { kind = \"E-Mail\" }\n");
+    assert!(error.contains("not a kind"), "{error}");
+    let error =
+        load_error("[actions.x]\neffect = \"read\"\nargs.d = { max_copied_from_untrusted = 3 }\n");
+    assert!(error.contains("max_copied_from_untrusted"), "{error}");
+}
+
+#[test]
+fn an_unknown_phone_region_is_refused() {
+    let files = [
+        SourceFile { path: "catalog.toml".to_owned(), text: "[actions.x]\neffect = \"read\"\n".to_owned() },
+        SourceFile {
+            path: "agents/a.toml".to_owned(),
+            text: "agent_id = \"a\"\nallowed_actions = [\"x\"]\n[data_flow]\ndefault_phone_region = \"XX\"\n"
+                .to_owned(),
+        },
+    ];
+    let error = load(&files).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("default_phone_region"), "{error}");
+}
