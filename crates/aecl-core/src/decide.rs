@@ -381,12 +381,6 @@ impl<'a> Evaluation<'a> {
                 self.reason(Stage::DataFlow, rule, decision, Some(path.clone()), message);
             }
         }
-        if action.outward
-            && let (Some(private), Some(untrusted)) =
-                (&self.run.read_private, &self.run.read_untrusted)
-        {
-            let message = format!(
-                "private data ({}) and untrusted content ({}) were read, and `{}` sends data out",
         for (path, text) in &texts {
             let spec = action.args.iter().find(|a| a.path.is(path));
             if let Some(spec) = spec
@@ -396,6 +390,12 @@ impl<'a> Evaluation<'a> {
                 untrusted.push((path.clone(), text.clone(), None));
             }
         }
+        if action.outward
+            && let (Some(private), Some(untrusted)) =
+                (&self.run.read_private, &self.run.read_untrusted)
+        {
+            let message = format!(
+                "private data ({}) and untrusted content ({}) were read, and `{}` sends data out",
                 private.label, untrusted.label, action.name
             );
             let decision = agent.data_flow.exfiltration.max(Decision::RequireApproval);

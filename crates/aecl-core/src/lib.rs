@@ -27,9 +27,9 @@ pub mod run;
 pub mod shell;
 pub mod sql;
 pub mod tier;
+pub mod values;
 pub mod verdict;
 
-pub mod values;
 pub use call::{Call, CallDigest, DeclaredSource, Scope, Timestamp};
 pub use decide::decide;
 pub use limits::{Limits, RateLimit};

@@ -115,18 +115,18 @@ pub struct DataFlowSettings {
     pub untrusted_control_argument: Decision,
     /// Private data read, untrusted content read, and now an outward sink.
     pub exfiltration: Decision,
-}
     /// How typed argument values are normalised (`email_local_part_case`,
     /// `default_phone_region`).
     pub values: crate::values::ValueOptions,
+}
 
 impl Default for DataFlowSettings {
     fn default() -> DataFlowSettings {
         DataFlowSettings {
             untrusted_control_argument: Decision::RequireApproval,
             exfiltration: Decision::RequireApproval,
-        }
             values: crate::values::ValueOptions::default(),
+        }
     }
 }
 
@@ -249,14 +249,6 @@ pub struct ArgSpec {
     /// The argument carries data out of the organisation.
     pub sink: bool,
     pub constraints: Vec<Constraint>,
-}
-
-/// Which arguments name the tenant, environment and resources a call targets.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ScopeArgs {
-    pub tenant: Option<FieldPath>,
-    pub environment: Option<FieldPath>,
-    pub resources: Vec<FieldPath>,
     /// Typed values: the argument's kind, the kinds scanned for in its free text, the copy
     /// limit.
     pub values: ArgValues,
@@ -276,6 +268,14 @@ pub struct ArgValues {
     pub max_copied_from_untrusted: Option<usize>,
     /// Per-argument `email_local_part_case`, over the manifest's.
     pub email_local_part_insensitive: Option<bool>,
+}
+
+/// Which arguments name the tenant, environment and resources a call targets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScopeArgs {
+    pub tenant: Option<FieldPath>,
+    pub environment: Option<FieldPath>,
+    pub resources: Vec<FieldPath>,
 }
 
 /// A risk factor declared in the catalog: `weight` is added when `condition` holds for the
@@ -350,6 +350,8 @@ pub struct ActionSpec {
     /// The one operation its connector performs (`operation`, or implied by `effect`), never
     /// the agent's choice.
     pub operation: Option<crate::operation::OperationBinding>,
+    /// `authoritative_for`: the kinds of value this (read-only) action's output confirms.
+    pub authoritative_for: Vec<crate::values::ValueKind>,
 }
 
 impl ActionSpec {
@@ -358,8 +360,6 @@ impl ActionSpec {
     }
 }
 
-    /// `authoritative_for`: the kinds of value this (read-only) action's output confirms.
-    pub authoritative_for: Vec<crate::values::ValueKind>,
 /// A compiled JSON Schema for an action's arguments.
 #[derive(Clone)]
 pub struct ArgSchema {

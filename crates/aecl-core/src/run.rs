@@ -100,6 +100,10 @@ impl RunState {
         }
         // A result may still arrive for a call that was approved by a human later.
         self.pending.insert(call.id.clone(), call.action.clone());
+        if let Some(action) = action {
+            // Its arguments, so an authoritative action never confirms its own echo.
+            self.provenance.note_call(&call.id, action, &call.args);
+        }
         if decision != Decision::Allow || verdict.replay_of.is_some() {
             return;
         }
@@ -109,10 +113,6 @@ impl RunState {
                 key.clone(),
                 IdempotentCall { call_id: call.id.clone(), digest: call.digest() },
             );
-        if let Some(action) = action {
-            // Its arguments, so an authoritative action never confirms its own echo.
-            self.provenance.note_call(&call.id, action, &call.args);
-        }
         }
         let Some(action) = action else { return };
         if let Ok(Some(amount)) = crate::decide::amount_of(action, &call.args) {
@@ -147,6 +147,10 @@ impl RunState {
         let default_spec = OutputSpec::default();
         let spec = action.map_or(&default_spec, |a| &a.output);
         let label = format!("{call_id} {action_name}");
+        if let Some(action) = action {
+            // An authoritative source confirms the values it returns (`provenance::typed`).
+            self.provenance.confirm_output(call_id, action, &label, seq, output);
+        }
 
         let parsed;
         let structured = match output {
@@ -157,10 +161,6 @@ impl RunState {
                 }
                 Err(_) => None,
             },
-        if let Some(action) = action {
-            // An authoritative source confirms the values it returns (`provenance::typed`).
-            self.provenance.confirm_output(call_id, action, &label, seq, output);
-        }
             Value::Object(_) | Value::Array(_) => Some(output),
             _ => None,
         };

@@ -177,6 +177,21 @@ pub struct DataFlowFile {
     pub untrusted_control_argument: Option<StrictDecisionName>,
     /// Private data and untrusted content read, then an outward sink.
     pub exfiltration: Option<StrictDecisionName>,
+    /// Whether the local part of an e-mail address (before `@`) is compared with its case
+    /// (`sensitive`, the default) or without (`insensitive`). A case variant of an address
+    /// seen only in untrusted content is untrusted either way.
+    pub email_local_part_case: Option<CaseName>,
+    /// The region (ISO 3166 code such as `GB`) of phone numbers written without a country
+    /// code.
+    pub default_phone_region: Option<String>,
+}
+
+/// Whether letter case matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseName {
+    Sensitive,
+    Insensitive,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -193,21 +208,6 @@ pub struct IntentFile {
 /// A catalog file (`catalog.toml`, `catalog/*.toml`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-    /// Whether the local part of an e-mail address (before `@`) is compared with its case
-    /// (`sensitive`, the default) or without (`insensitive`). A case variant of an address
-    /// seen only in untrusted content is untrusted either way.
-    pub email_local_part_case: Option<CaseName>,
-    /// The region (ISO 3166 code such as `GB`) of phone numbers written without a country
-    /// code.
-    pub default_phone_region: Option<String>,
-}
-
-/// Whether letter case matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseName {
-    Sensitive,
-    Insensitive,
 pub struct CatalogFile {
     pub actions: BTreeMap<String, ActionFile>,
 }
@@ -305,6 +305,12 @@ pub struct ActionFile {
     pub sandbox: Option<TierName>,
     #[serde(default)]
     pub examples: Vec<ExampleFile>,
+    /// Kinds of value (`email`, or a custom kind such as `slack_user`) whose values this
+    /// action's output confirms, even when untrusted content showed them first. Only for
+    /// `effect = "read"` actions; a value the call's own arguments carried is never
+    /// confirmed.
+    #[serde(default)]
+    pub authoritative_for: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -321,12 +327,6 @@ pub struct OutputFile {
     #[serde(default)]
     pub untrusted_fields: Vec<String>,
 }
-    /// Kinds of value (`email`, or a custom kind such as `slack_user`) whose values this
-    /// action's output confirms, even when untrusted content showed them first. Only for
-    /// `effect = "read"` actions; a value the call's own arguments carried is never
-    /// confirmed.
-    #[serde(default)]
-    pub authoritative_for: Vec<String>,
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -363,6 +363,19 @@ pub struct ArgFile {
     pub email_domains: Option<Vec<String>>,
     pub sql: Option<SqlFile>,
     pub shell: Option<ShellFile>,
+    /// How values are normalised before provenance matching: `url`, `email`, `iban`,
+    /// `phone`, `amount`, `date`, or a custom name (plain text, case-folded). Implied by
+    /// the schema's `format: "uri"` or `"email"`.
+    pub kind: Option<String>,
+    /// A free-text argument: every value of these kinds (`url`, `email`, `iban`, `phone`)
+    /// inside it is checked like a control argument.
+    #[serde(default)]
+    pub scan: Vec<String>,
+    /// A contiguous copy of more than this many characters (white space not counted) of
+    /// untrusted content needs approval. At least 7.
+    pub max_copied_from_untrusted: Option<usize>,
+    /// `email_local_part_case` for this argument, over the manifest's.
+    pub email_local_part_case: Option<CaseName>,
 }
 
 /// `path_glob = { block = [...], require_approval = [...] }`: `*` matches any characters
@@ -410,19 +423,6 @@ pub struct ShellFile {
     /// Command patterns such as `rm --recursive` or `git push --force`.
     #[serde(default)]
     pub block: Vec<String>,
-    /// How values are normalised before provenance matching: `url`, `email`, `iban`,
-    /// `phone`, `amount`, `date`, or a custom name (plain text, case-folded). Implied by
-    /// the schema's `format: "uri"` or `"email"`.
-    pub kind: Option<String>,
-    /// A free-text argument: every value of these kinds (`url`, `email`, `iban`, `phone`)
-    /// inside it is checked like a control argument.
-    #[serde(default)]
-    pub scan: Vec<String>,
-    /// A contiguous copy of more than this many characters (white space not counted) of
-    /// untrusted content needs approval. At least 7.
-    pub max_copied_from_untrusted: Option<usize>,
-    /// `email_local_part_case` for this argument, over the manifest's.
-    pub email_local_part_case: Option<CaseName>,
     #[serde(default)]
     pub require_approval: Vec<String>,
     /// When set, only these programs may run.

@@ -18,8 +18,8 @@ pub mod replay;
 mod sandbox;
 pub mod schema;
 pub mod trace;
-
 mod values;
+
 pub use error::{PolicyError, Problem};
 pub use examples::{run_examples, run_from_history};
 pub use load::{Example, LoadedPolicy, SourceFile, is_policy_file, load};

@@ -182,11 +182,6 @@ fn apply_data_flow(
     if let Some(d) = file.exfiltration {
         settings.exfiltration = strict(d);
     }
-}
-
-fn apply_intent(settings: &mut IntentSettings, file: &IntentFile) {
-    if let Some(on) = file.keyword_check {
-        settings.keyword_check = on;
     if let Some(case) = file.email_local_part_case {
         settings.values.email_local_part_insensitive = case == CaseName::Insensitive;
     }
@@ -202,6 +197,11 @@ fn apply_intent(settings: &mut IntentSettings, file: &IntentFile) {
             )),
         }
     }
+}
+
+fn apply_intent(settings: &mut IntentSettings, file: &IntentFile) {
+    if let Some(on) = file.keyword_check {
+        settings.keyword_check = on;
     }
     if let Some(words) = &file.write_keywords {
         settings.write_keywords = words.clone();
@@ -382,12 +382,12 @@ pub(crate) fn lower_action(
         );
         args.push(ArgSpec { path, control: arg.control, sink: arg.sink, constraints, values });
     }
+    crate::values::implied_args(schema.as_ref(), &mut args);
     let output = file.output.as_ref().map_or_else(OutputSpec::default, |o| {
         let mut fields = Vec::new();
         for (list, trust) in
             [(&o.trusted_fields, Trust::Trusted), (&o.untrusted_fields, Trust::Untrusted)]
         {
-    crate::values::implied_args(schema.as_ref(), &mut args);
             for text in list {
                 if let Some(path) = field("output", text, problems) {
                     fields.push((path, trust));
@@ -464,6 +464,14 @@ pub(crate) fn lower_action(
         limits: crate::limits::lower(file.limits.as_ref(), ctx, &at(&[]), problems),
         sandbox: file.sandbox.map(crate::sandbox::tier),
         operation: crate::operation::lower(file, effect, ctx, &at(&[]), problems),
+        authoritative_for: crate::values::lower_authoritative(
+            name,
+            file,
+            effect,
+            ctx,
+            &at(&[]),
+            problems,
+        ),
     }
 }
 
@@ -476,14 +484,6 @@ pub(crate) fn effect_class(name: EffectName) -> EffectClass {
         EffectName::Exec => EffectClass::Exec,
         EffectName::Payment => EffectClass::Payment,
         EffectName::Admin => EffectClass::Admin,
-        authoritative_for: crate::values::lower_authoritative(
-            name,
-            file,
-            effect,
-            ctx,
-            &at(&[]),
-            problems,
-        ),
     }
 }
 
