@@ -134,6 +134,20 @@ fn listen_serves_agent_tokens_only() {
         assert!(head.contains("resource_metadata=\"http://"), "{why}: {head}");
         assert!(!head.contains("mcp-session-id"), "{why}: a session was opened: {head}");
     }
+    // A `Host` a rebinding page chose is never written into the challenge.
+    let address = url.trim_start_matches("http://").trim_end_matches("/mcp");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: evil.example:80\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("resource_metadata=\"http://localhost/"), "{answer}");
+    assert!(!answer.contains("evil.example"), "{answer}");
     let address = url.trim_end_matches("/mcp");
     let (status, metadata) = crate::serve::request(
         address.trim_start_matches("http://"),
