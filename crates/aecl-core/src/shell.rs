@@ -20,6 +20,7 @@ pub mod programs;
 mod scripts;
 mod special;
 mod unwrap;
+mod variables;
 mod word;
 mod writes;
 
