@@ -1,7 +1,8 @@
 //! `aecl hook claude-code | codex | gemini`: the command an agent runs before each tool
 //! call. It reads the agent's hook input on stdin (Claude Code's and Codex's `PreToolUse`,
 //! Gemini CLI's `BeforeTool`), decides the call, and answers on stdout in the agent's own
-//! shape.
+//! shape. The events after the fact (a tool's output, the user's prompt, the session's
+//! end) are reported to `aecl serve` with `--server` (see `report`).
 //!
 //! The call is decided either locally, from a policy directory (`--policy DIR --agent
 //! ID`, with the decision code of `aecl eval`), or by a running `aecl serve` (`--server
@@ -32,7 +33,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aecl_core::Decision;
-use aecl_policy::hook::{HookInput, HookOutcome, permission_decision};
+use aecl_policy::hook::{HookEvent, HookInput, HookOutcome, permission_decision};
 use aecl_policy::replay::Replayer;
 use aecl_policy::trace::TraceEvent;
 use anyhow::{Context, Result, anyhow, bail};
@@ -110,14 +111,102 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
         HookCommand::Codex(args) => (Agent::Codex, args),
         HookCommand::Gemini(args) => (Agent::Gemini, args),
     };
-    let decided =
-        read_stdin().and_then(|text| decide(agent, args, &text)).unwrap_or_else(|error| {
-            Decided::from(HookOutcome {
-                decision: Decision::Block,
-                reason: format!("aecl could not decide the call, so it is denied: {error:#}"),
-            })
-        });
+    let text = read_stdin();
+    if let Ok(text) = &text
+        && let Some(event) = after_the_fact(agent, text)
+    {
+        return report(agent, args, text, event);
+    }
+    let decided = text.and_then(|text| decide(agent, args, &text)).unwrap_or_else(|error| {
+        Decided::from(HookOutcome {
+            decision: Decision::Block,
+            reason: format!("aecl could not decide the call, so it is denied: {error:#}"),
+        })
+    });
     answer(agent, &decided)
+}
+
+/// The events after the fact that `agent` sends (its other events are decided or refused):
+/// the event, when `text` is one of them.
+fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let name = value["hook_event_name"].as_str()?;
+    let handled: &[&str] = match agent {
+        Agent::ClaudeCode => &["PostToolUse", "UserPromptSubmit", "SessionEnd"],
+        // Codex has no session end (`Stop` ends a turn, not the session).
+        Agent::Codex => &["PostToolUse", "UserPromptSubmit"],
+        Agent::Gemini => &["AfterTool", "BeforeAgent", "SessionEnd"],
+    };
+    handled.contains(&name).then(|| HookEvent::of(name)).flatten()
+}
+
+/// Reports an event after the fact: a tool's output, the user's prompt, the session's end.
+/// With `--server`, to its hook endpoint, which records it in the session's run (and
+/// records a call aecl never allowed as `unguarded`). Nothing here can stop what already
+/// happened, so a failure is said on stdout (`systemMessage`) and stderr, and exits 0: an
+/// exit code 2 on a prompt would drop the user's prompt.
+fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<ExitCode> {
+    let answer = match report_to_server(agent, args, text, event) {
+        Ok(answer) => answer,
+        Err(error) => {
+            let message = format!("aecl did not record the {} event: {error:#}", agent.name());
+            #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
+            {
+                eprintln!("{message}");
+            }
+            json!({ "systemMessage": message })
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &answer)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_to_server(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<Value> {
+    let (input, _) = HookInput::parse_event(text)?;
+    let Some(server) = &args.server else {
+        bail!(
+            "with --policy, aecl keeps no run state between hook calls: the event is not \
+             recorded (use --server)"
+        );
+    };
+    if agent == Agent::Gemini && event == HookEvent::PostTool {
+        // Gemini CLI names no call id: its output cannot be linked to the call decided,
+        // and would read as an unguarded call.
+        bail!("Gemini CLI's AfterTool carries no call id to link it to the decided call");
+    }
+    let token = read_token(args.token_file.as_deref())?;
+    let body = serde_json::to_value(&input)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the client runtime")?;
+    let limit = Duration::from_secs(args.timeout);
+    let (status, answer) = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                limit,
+                request_with_headers(
+                    server,
+                    "POST",
+                    "/v1/hooks/claude-code",
+                    &token,
+                    &[],
+                    Some(&body),
+                ),
+            )
+            .await
+        })
+        .map_err(|_| {
+            anyhow!("aecl serve at {server} did not answer within {} s", args.timeout)
+        })??;
+    if !(200..300).contains(&status) {
+        let message = answer["error"]["message"].as_str().unwrap_or("no message");
+        bail!("aecl serve at {server} answered {status}: {message}");
+    }
+    Ok(answer)
 }
 
 /// A decision, and where a person approves the call when it needs approval.

@@ -141,6 +141,51 @@ fn recorded_hook_inputs_are_decided_by_a_running_server() {
     assert_eq!(status, 200, "{run}");
     assert_eq!(run["version"], 7, "{run}");
 
+    // After the fact: the user's prompt, the output of a decided call, a call that never
+    // passed the PreToolUse hook (unguarded), and the session's end. None can be stopped:
+    // each exits 0 with JSON on stdout.
+    let claude = [
+        "hook",
+        "claude-code",
+        "--server",
+        &server,
+        "--token-file",
+        &token_file.display().to_string(),
+    ];
+    for file in
+        ["user-prompt.json", "post-bash-ls.json", "post-bash-unguarded.json", "session-end.json"]
+    {
+        let out = run_with_stdin(claude, &payload(&format!("claude-code/{file}")));
+        assert_eq!(out.code, Some(0), "{file}: {out:#?}");
+        let answer: Value = serde_json::from_str(&out.stdout).unwrap();
+        let unguarded = answer["systemMessage"].as_str().is_some_and(|m| m.contains("unguarded"));
+        assert_eq!(unguarded, file == "post-bash-unguarded.json", "{file}: {answer}");
+    }
+    let admin = issue(dir.path(), &["--admin", "root"]);
+    let (status, records) =
+        crate::serve::request(&address, "GET", "/v1/audit/records?since=0", Some(&admin), &[], "");
+    assert_eq!(status, 200, "{records}");
+    let records: Vec<&Value> =
+        records["records"].as_array().unwrap().iter().map(|r| &r["record"]).collect();
+    let session = "8f0c2a6e-3b1d-4c51-9a57-2f1e0d9c7b10";
+    let has = |kind: &str, test: &dyn Fn(&Value) -> bool| {
+        records.iter().any(|r| r["kind"] == kind && r["run"] == session && test(r))
+    };
+    assert!(has("user", &|r| r["input"]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("List the source"))));
+    assert!(has("result", &|r| r["call_id"] == "toolu_01HookTest0001" && r["input"].is_null()));
+    assert!(has("result", &|r| r["call_id"] == "toolu_01HookTest0099"
+        && r["input"]["unguarded"] == true));
+    assert!(has("run", &|r| r["input"]["ended"] == true));
+    // Without a server there is no run to record it in: said, and not a block.
+    let out = run_with_stdin(
+        ["hook", "claude-code", "--policy", &policy, "--agent", "dev_agent"],
+        &payload("claude-code/post-bash-ls.json"),
+    );
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.contains("not recorded"), "{out:#?}");
+
     // Codex cannot ask: its call filed an approval request that an approver answers, after
     // which the same call is allowed, once.
     let codex =
