@@ -144,13 +144,11 @@ impl<S: Store + 'static> Front<S> {
         let response = AGENT.scope(agent.clone(), self.service.handle(request)).await;
         let mut response = response.map(|body| body.boxed());
         match (&session, closing) {
-            (Some(session), true) => {
-                if response.status().is_success() {
-                    self.auth.close(session);
-                    // rmcp answers 202; the spec (and the Python SDK) want 200 or 204.
-                    *response.status_mut() = StatusCode::NO_CONTENT;
-                    *response.body_mut() = Full::new(Bytes::new()).boxed();
-                }
+            (Some(session), true) if response.status().is_success() => {
+                self.auth.close(session);
+                // rmcp answers 202; the spec (and the Python SDK) want 200 or 204.
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                *response.body_mut() = Full::new(Bytes::new()).boxed();
             }
             (None, false) => {
                 // A new session: bound to the agent that opened it.
