@@ -96,7 +96,7 @@ pub fn record(
                     let agent = agent_of(&run, &agents)?;
                     engine.record_result(&run, &agent, &id, output).await?;
                 }
-                TraceEvent::End { .. } => {}
+                TraceEvent::End { .. } | TraceEvent::Expired { .. } => {}
             }
         }
         out.flush()?;

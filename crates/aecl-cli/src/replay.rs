@@ -42,9 +42,11 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     let loaded = load_policy(&args.policy)?;
     let other = args.diff.as_deref().map(load_policy).transpose()?;
     let now = now();
-    let mut replayer = Replayer::new(&loaded.policy, args.agent.clone(), now);
-    let mut other_replayer =
-        other.as_ref().map(|o| Replayer::new(&o.policy, args.agent.clone(), now));
+    let mut replayer =
+        Replayer::new(&loaded.policy, args.agent.clone(), now).with_limits(loaded.runs);
+    let mut other_replayer = other
+        .as_ref()
+        .map(|o| Replayer::new(&o.policy, args.agent.clone(), now).with_limits(o.runs));
 
     let name = args.trace.display().to_string();
     let input: Box<dyn BufRead> = if name == "-" {
@@ -105,5 +107,33 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         out.write_all(b"\n")?;
     }
     out.flush()?;
+    report_expired(&replayer, &loaded.runs);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr how many runs that never ended were expired to keep memory bounded.
+fn report_expired(replayer: &Replayer<'_>, limits: &aecl_core::run_bounds::RunLimits) {
+    let expired = replayer.expired();
+    if expired.is_empty() {
+        return;
+    }
+    let total: u64 = expired.iter().map(|(_, n)| n).sum();
+    let why: Vec<String> = expired
+        .iter()
+        .map(|(reason, n)| match *reason {
+            "max_open_runs" => format!("{n} over max_open_runs = {}", limits.max_open_runs),
+            "max_state_bytes" => {
+                format!("{n} over max_state_bytes = {}", limits.max_state_bytes)
+            }
+            other => format!("{n} {other}"),
+        })
+        .collect();
+    #[expect(clippy::print_stderr, reason = "the command's report to its user")]
+    {
+        eprintln!(
+            "aecl replay: expired {total} run states of runs without an `end` event to bound \
+             memory ({}); a later event of such a run continues with no trusted history",
+            why.join(", ")
+        );
+    }
 }

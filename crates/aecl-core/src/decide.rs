@@ -365,6 +365,12 @@ impl<'a> Evaluation<'a> {
                 _ if declared == Some(DeclaredSource::Untrusted) => {
                     untrusted.push((path.to_owned(), text.into_owned(), None))
                 }
+                // The run expired and lost its history: a value it cannot trace may have
+                // come from the untrusted content it no longer knows (`RunState::expired`).
+                None if self.run.expired.is_some() => {
+                    let label = self.run.expired.as_ref().map(|s| s.label.clone());
+                    untrusted.push((path.to_owned(), text.into_owned(), label))
+                }
                 _ => {}
             }
         });

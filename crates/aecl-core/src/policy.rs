@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::constraint::Constraint;
 use crate::hash::{HashMap, HashSet};
 use crate::limits::Limits;
+use crate::output::{OutputField, OutputFormat};
 use crate::path::FieldPath;
 use crate::rules::RuleSet;
 use crate::tier::{SandboxSettings, SandboxTier};
@@ -228,15 +229,22 @@ pub enum DataClass {
 pub struct OutputSpec {
     pub trust: Trust,
     pub data_class: DataClass,
-    /// Fields of a structured (JSON) output whose trust differs from the whole; the last
-    /// path segment may match at any depth of arrays.
-    pub fields: Vec<(FieldPath, Trust)>,
+    /// Fields of a structured output whose trust differs from the whole (see
+    /// `crate::output` for how they match).
+    pub fields: Vec<(OutputField, Trust)>,
+    /// How the output is written: JSON, YAML, CSV, `key: value` lines, text, or auto.
+    pub format: OutputFormat,
 }
 
 impl Default for OutputSpec {
     fn default() -> OutputSpec {
         // Unknown output is the worst case: untrusted, and private enough to matter.
-        OutputSpec { trust: Trust::Untrusted, data_class: DataClass::Internal, fields: Vec::new() }
+        OutputSpec {
+            trust: Trust::Untrusted,
+            data_class: DataClass::Internal,
+            fields: Vec::new(),
+            format: OutputFormat::Auto,
+        }
     }
 }
 

@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::call::{Call, CallDigest, Scope};
 use crate::hash::{HashMap, HashSet};
-use crate::path::{FieldPath, for_each_leaf};
 use crate::policy::{ActionSpec, DataClass, OutputSpec, Trust};
 use crate::provenance::{Provenance, ProvenanceIndex, SourceKind, SourceRef};
 use crate::verdict::{Decision, Verdict};
@@ -58,6 +57,12 @@ pub struct RunState {
     pub history: Vec<HistoryEntry>,
     /// Actions of calls whose results have not arrived, by call id.
     pending: HashMap<String, String>,
+    /// Set when this state replaces one that expired (idle, or evicted for memory): what
+    /// the run saw before is gone, so `decide` treats a control value it cannot trace as
+    /// untrusted (`expired.label` names why) instead of as written by the model.
+    pub expired: Option<SourceRef>,
+    /// An estimate of the memory this state holds, in bytes (see [`RunState::approx_bytes`]).
+    bytes: usize,
     /// Money reserved by allowed calls whose outcome is not known yet, by call id.
     reserved: HashMap<String, f64>,
     seq: u32,
@@ -77,6 +82,7 @@ impl RunState {
     /// Records the user's own words: trusted.
     pub fn record_user(&mut self, text: &str) {
         let seq = self.next_seq();
+        self.bytes = self.bytes.saturating_add(text_cost(text).saturating_add(text.len()));
         self.provenance.add(SourceKind::User, "user", seq, text);
         self.history.push(HistoryEntry::User { seq, text: text.to_owned() });
     }
@@ -89,6 +95,9 @@ impl RunState {
             self.nonces.insert(nonce.clone());
         }
         let decision = verdict.enforced_decision();
+        self.bytes = self.bytes.saturating_add(
+            CALL_COST + 2 * (call.id.len() + call.action.len()) + call.args.to_string().len(),
+        );
         self.history.push(HistoryEntry::Call {
             seq,
             id: call.id.clone(),
@@ -129,6 +138,7 @@ impl RunState {
             let set = self.seen_values.entry(key).or_default();
             for value in path.values(&call.args) {
                 if let Some(text) = value_text(value) {
+                    self.bytes = self.bytes.saturating_add(text.len() + 48);
                     set.insert(text);
                 }
             }
@@ -152,34 +162,18 @@ impl RunState {
             self.provenance.confirm_output(call_id, action, &label, seq, output);
         }
 
-        let parsed;
-        let structured = match output {
-            Value::String(text) if looks_structured(text) => match serde_json::from_str(text) {
-                Ok(value) => {
-                    parsed = value;
-                    Some(&parsed)
-                }
-                Err(_) => None,
-            },
-            Value::Object(_) | Value::Array(_) => Some(output),
-            _ => None,
-        };
+        // Each field with its own trust (`crate::output`), or the whole output as one.
         let mut saw_untrusted = false;
-        match structured {
-            Some(value) => for_each_leaf(value, &mut |path, leaf| {
-                let trust = field_trust(spec, path);
-                saw_untrusted |= trust == Trust::Untrusted;
-                if let Some(text) = value_text(leaf) {
-                    let kind = source_kind(trust);
-                    self.provenance.add(kind, &format!("{label}.{path}"), seq, &text);
-                }
-            }),
-            None => {
-                saw_untrusted = spec.trust == Trust::Untrusted;
-                if let Some(text) = value_text(output) {
-                    self.provenance.add(source_kind(spec.trust), &label, seq, &text);
-                }
+        for piece in crate::output::pieces(spec, output) {
+            saw_untrusted |= piece.trust == Trust::Untrusted;
+            let kind = source_kind(piece.trust);
+            if piece.path.is_empty() {
+                self.provenance.add(kind, &label, seq, &piece.text);
+            } else {
+                let sep = if piece.path.starts_with('[') { "" } else { "." };
+                self.provenance.add(kind, &format!("{label}{sep}{}", piece.path), seq, &piece.text);
             }
+            self.bytes = self.bytes.saturating_add(text_cost(&piece.text));
         }
         if saw_untrusted && self.read_untrusted.is_none() {
             self.read_untrusted =
@@ -195,6 +189,47 @@ impl RunState {
             trust: spec.trust,
             data_class: spec.data_class,
         });
+    }
+
+    /// An estimate of the bytes this state holds: its provenance index (the bulk: about
+    /// [`INDEX_COST_PER_BYTE`] per byte of text indexed), history and per-call records.
+    /// Used to bound the memory of all open runs; an estimate on the high side.
+    pub fn approx_bytes(&self) -> usize {
+        self.bytes.saturating_add(size_of::<RunState>())
+    }
+
+    /// The state of a run whose earlier state expired (`why`: idle, or evicted for
+    /// memory). Nothing of the old history carries over, trusted or not: an injected value
+    /// cannot be laundered by the gap, since `decide` takes a control value it cannot trace
+    /// in a run marked `expired` as untrusted, and the exfiltration rule sees both private
+    /// data and untrusted content as read.
+    pub fn after_expiry(run: &str, why: &str) -> RunState {
+        RunState::new(run).expire(why)
+    }
+
+    /// What is left of this state when it expires: [`RunState::after_expiry`], keeping
+    /// what only ever restricts the run — its agent, declared goal and scope, the calls
+    /// counted against `max_tool_calls_per_run` and the money spent — so that expiry never
+    /// widens what the run may do.
+    #[must_use]
+    pub fn expire(&self, why: &str) -> RunState {
+        let run = self.run.as_str();
+        let source = SourceRef {
+            kind: SourceKind::Untrusted,
+            label: format!("history lost when run `{run}` expired ({why})"),
+            seq: 0,
+        };
+        let mut state = RunState::new(run);
+        state.agent.clone_from(&self.agent);
+        state.goal.clone_from(&self.goal);
+        state.scope = self.scope.clone();
+        state.calls_allowed = self.calls_allowed;
+        state.amount_spent = self.amount_spent;
+        state.read_untrusted = Some(source.clone());
+        state.read_private = Some(source.clone());
+        state.expired = Some(source);
+        state.seq = 1;
+        state
     }
 
     /// Settles or releases the budget an allowed call reserved. An execution that did not
@@ -224,31 +259,21 @@ impl RunState {
     }
 }
 
+/// Fixed cost of a recorded call (history entry, pending entry, map slots).
+const CALL_COST: usize = 256;
+/// Bytes of provenance index per byte of indexed text: the compact copy, the word map and
+/// an 8-byte gram entry (key, posting, table slot) for every position.
+pub const INDEX_COST_PER_BYTE: usize = 40;
+
+fn text_cost(text: &str) -> usize {
+    text.len().saturating_mul(INDEX_COST_PER_BYTE).saturating_add(128)
+}
+
 fn source_kind(trust: Trust) -> SourceKind {
     match trust {
         Trust::Trusted => SourceKind::TrustedTool,
         Trust::Untrusted => SourceKind::Untrusted,
     }
-}
-
-fn looks_structured(text: &str) -> bool {
-    let t = text.trim_start();
-    t.starts_with('{') || t.starts_with('[')
-}
-
-/// The trust of one leaf of a structured output: the last matching field rule, else the
-/// output's own trust. A rule `subject` matches `subject` and `items.subject`.
-fn field_trust(spec: &OutputSpec, leaf_path: &str) -> Trust {
-    spec.fields
-        .iter()
-        .rev()
-        .find(|(path, _)| path_matches(path, leaf_path))
-        .map_or(spec.trust, |(_, trust)| *trust)
-}
-
-fn path_matches(rule: &FieldPath, leaf_path: &str) -> bool {
-    let rule = rule.to_string();
-    leaf_path == rule || leaf_path.ends_with(&format!(".{rule}"))
 }
 
 /// The text a value is matched as: strings as they are, numbers in their shortest form

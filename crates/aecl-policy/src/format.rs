@@ -22,6 +22,22 @@ pub struct SettingsFile {
     pub audit: Option<AuditFile>,
     /// Sandbox tiers for every agent of the directory (added to each agent's own).
     pub sandbox: Option<SandboxFile>,
+    /// Bounds on the run states kept open.
+    pub runs: Option<RunsFile>,
+}
+
+/// `[runs]`: when an open run's state is dropped (`expired`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunsFile {
+    /// A run with no event for this long expires: `90s`, `30m` (default), `2h`, `1d`, or
+    /// `off`.
+    pub idle_expiry: Option<String>,
+    /// Open runs at most (default 10000); past it the least recently used one expires.
+    pub max_open_runs: Option<usize>,
+    /// Estimated bytes of all open run states at most (default 268435456, 256 MiB); past
+    /// it the least recently used runs expire.
+    pub max_state_bytes: Option<usize>,
 }
 
 /// What the audit log keeps of payloads.
@@ -324,8 +340,39 @@ pub struct OutputFile {
     #[serde(default)]
     pub trusted_fields: Vec<String>,
     /// Fields of a structured output that are untrusted although the output is trusted.
+    /// Field paths: keys separated by dots, `[]` for the elements of a list, `*` for any
+    /// key (`transactions[].subject`, `*.body`).
     #[serde(default)]
     pub untrusted_fields: Vec<String>,
+    /// How the output is written, to read its fields: `auto` (default), `json`, `yaml`,
+    /// `csv` (a header row), `kv` (`key: value` lines) or `text` (never split).
+    pub format: Option<OutputFormatName>,
+}
+
+/// The formats of a tool's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormatName {
+    Auto,
+    Json,
+    Yaml,
+    Csv,
+    Kv,
+    Text,
+}
+
+impl OutputFormatName {
+    pub fn lower(self) -> aecl_core::output::OutputFormat {
+        use aecl_core::output::OutputFormat;
+        match self {
+            OutputFormatName::Auto => OutputFormat::Auto,
+            OutputFormatName::Json => OutputFormat::Json,
+            OutputFormatName::Yaml => OutputFormat::Yaml,
+            OutputFormatName::Csv => OutputFormat::Csv,
+            OutputFormatName::Kv => OutputFormat::Kv,
+            OutputFormatName::Text => OutputFormat::Text,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

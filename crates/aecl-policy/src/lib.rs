@@ -15,6 +15,7 @@ mod location;
 mod lower;
 mod operation;
 pub mod replay;
+mod runs;
 mod sandbox;
 pub mod schema;
 pub mod trace;

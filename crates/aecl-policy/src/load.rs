@@ -44,6 +44,9 @@ pub struct LoadedPolicy {
     /// `policy.toml`'s `[audit] redact`: field paths the audit log never holds (checked
     /// here; the engine applies them).
     pub audit_redact: Vec<String>,
+    /// `policy.toml`'s `[runs]`: bounds on open run states (applied by the engine and
+    /// `aecl replay`).
+    pub runs: aecl_core::run_bounds::RunLimits,
 }
 
 /// Whether a file of the directory is part of the policy: TOML, JSON and Cedar files.
@@ -209,7 +212,12 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
         actions: actions.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         rules,
     };
-    Ok(LoadedPolicy { policy, examples, audit_redact: defaults.audit_redact.clone() })
+    Ok(LoadedPolicy {
+        policy,
+        examples,
+        audit_redact: defaults.audit_redact.clone(),
+        runs: defaults.runs,
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -22,8 +22,8 @@ use aecl_core::verdict::Mode;
 use crate::error::Problem;
 use crate::format::{
     ActionFile, ArgFile, CaseName, DataClassName, DataFlowFile, DecisionName, EffectName,
-    IntentFile, ManifestFile, ModeName, ReversibilityName, RiskFactorFile, RiskFile,
-    SettingsFile, ShellFile, SqlFile, StrictDecisionName, TrustName, WritesName,
+    IntentFile, ManifestFile, ModeName, OutputFormatName, ReversibilityName, RiskFactorFile,
+    RiskFile, SettingsFile, ShellFile, SqlFile, StrictDecisionName, TrustName, WritesName,
 };
 use crate::location::{Step, locate_json, locate_toml};
 
@@ -82,6 +82,8 @@ pub(crate) struct Defaults {
     pub audit_redact: Vec<String>,
     /// `[sandbox]`, which every manifest's own is added to.
     pub sandbox: SandboxSettings,
+    /// `[runs]`: bounds on open run states.
+    pub runs: aecl_core::run_bounds::RunLimits,
 }
 
 pub(crate) fn lower_settings(
@@ -92,6 +94,9 @@ pub(crate) fn lower_settings(
     let mut defaults = Defaults::default();
     if let Some(m) = file.mode {
         defaults.mode = mode(m);
+    }
+    if let Some(runs) = &file.runs {
+        defaults.runs = crate::runs::lower_runs(runs, ctx, problems);
     }
     if let Some(risk) = &file.risk {
         apply_risk(&mut defaults.risk, risk, ctx, &[], problems);
@@ -389,8 +394,14 @@ pub(crate) fn lower_action(
             [(&o.trusted_fields, Trust::Trusted), (&o.untrusted_fields, Trust::Untrusted)]
         {
             for text in list {
-                if let Some(path) = field("output", text, problems) {
-                    fields.push((path, trust));
+                match aecl_core::output::OutputField::parse(text) {
+                    Some(path) => fields.push((path, trust)),
+                    None => problems.push(ctx.problem(
+                        &at(&path!["output"]),
+                        format!(
+                            "`{text}` is not an output field path (keys separated by dots, `[]` for the elements of a list, `*` for any key)"
+                        ),
+                    )),
                 }
             }
         }
@@ -405,6 +416,7 @@ pub(crate) fn lower_action(
                 DataClassName::Secret => DataClass::Secret,
             },
             fields,
+            format: o.format.map_or(aecl_core::output::OutputFormat::Auto, OutputFormatName::lower),
         }
     });
     let scope_args = file.scope.as_ref().map_or_else(ScopeArgs::default, |s| ScopeArgs {

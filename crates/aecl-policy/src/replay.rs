@@ -2,13 +2,15 @@
 //! catalog examples and the tests share. Pure: the caller reads the lines and writes the
 //! answers.
 //!
-//! Memory is bounded by the runs still open: an `end` event drops a run's state.
+//! Memory is bounded: an `end` event drops a run's state, and runs that never end are
+//! expired by the policy's `[runs]` bounds (`aecl_core::run_bounds`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use aecl_core::run_bounds::{OpenRuns, RunLimits};
 
 use aecl_core::{
-    Call, Decision, Policy, Reason, RiskBreakdown, RunState, TierRequirement, Timestamp, Verdict,
-    decide,
+    Call, Decision, Policy, Reason, RiskBreakdown, TierRequirement, Timestamp, Verdict, decide,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -61,22 +63,35 @@ impl Decided {
 #[derive(Debug)]
 pub struct Replayer<'p> {
     policy: &'p Policy,
-    runs: HashMap<String, RunState>,
+    runs: OpenRuns,
     default_agent: Option<String>,
     now: Timestamp,
+    /// Events applied so far: the replay's clock for the least-recently-used order.
+    tick: u64,
 }
 
 impl<'p> Replayer<'p> {
-    /// `default_agent` is used for runs whose events name no agent.
+    /// `default_agent` is used for runs whose events name no agent. Open runs are bounded
+    /// by the default [`RunLimits`]; see [`Replayer::with_limits`].
     pub fn new(policy: &'p Policy, default_agent: Option<String>, now: Timestamp) -> Self {
-        Replayer { policy, runs: HashMap::new(), default_agent, now }
+        Replayer { policy, runs: OpenRuns::new(RunLimits::default()), default_agent, now, tick: 0 }
+    }
+
+    /// Bounds open runs by the policy's `[runs]` (a trace has no clock: idle expiry does
+    /// not apply, the count and memory bounds do).
+    #[must_use]
+    pub fn with_limits(mut self, limits: RunLimits) -> Self {
+        self.runs = OpenRuns::new(limits);
+        self
     }
 
     /// Applies one event; a `call` is decided and returned.
     pub fn apply(&mut self, event: &TraceEvent) -> Result<Option<Decided>, String> {
-        match event {
+        self.tick += 1;
+        let tick = self.tick;
+        let decided = match event {
             TraceEvent::Run { run, agent, goal, scope } => {
-                let state = self.runs.entry(run.clone()).or_insert_with(|| RunState::new(run));
+                let state = self.runs.get(run, tick);
                 if agent.is_some() {
                     state.agent.clone_from(agent);
                 }
@@ -86,27 +101,31 @@ impl<'p> Replayer<'p> {
                 if let Some(scope) = scope {
                     state.scope = scope.into();
                 }
-                Ok(None)
+                None
             }
             TraceEvent::User { run, text } => {
-                self.run_mut(run).record_user(text);
-                Ok(None)
+                self.runs.get(run, tick).record_user(text);
+                None
             }
             TraceEvent::Result { run, id, output } => {
                 let policy = self.policy;
-                let state = self.run_mut(run);
+                let state = self.runs.get(run, tick);
                 let action = state.pending_action(id).and_then(|a| policy.actions.get(a)).cloned();
                 state.record_result(id, action.as_deref(), output);
-                Ok(None)
+                None
             }
             TraceEvent::End { run } => {
-                self.runs.remove(run);
-                Ok(None)
+                self.runs.close(run);
+                return Ok(None);
+            }
+            TraceEvent::Expired { run, reason } => {
+                self.runs.reset_expired(run, reason.as_deref().unwrap_or("expired"), tick);
+                None
             }
             TraceEvent::Call(event) => {
                 let default_agent = self.default_agent.clone();
                 let (policy, now) = (self.policy, self.now);
-                let state = self.run_mut(&event.run);
+                let state = self.runs.get(&event.run, tick);
                 let Some(agent) =
                     event.agent.clone().or_else(|| state.agent.clone()).or(default_agent)
                 else {
@@ -119,18 +138,21 @@ impl<'p> Replayer<'p> {
                 let verdict = decide(policy, &call, state, now);
                 let action = policy.actions.get(&call.action).cloned();
                 state.record_call(&call, &verdict, action.as_deref());
-                Ok(Some(Decided { call, verdict }))
+                Some(Decided { call, verdict })
             }
-        }
-    }
-
-    fn run_mut(&mut self, run: &str) -> &mut RunState {
-        self.runs.entry(run.to_owned()).or_insert_with(|| RunState::new(run))
+        };
+        self.runs.settle(event.run());
+        Ok(decided)
     }
 
     /// The runs still open.
     pub fn open_runs(&self) -> usize {
         self.runs.len()
+    }
+
+    /// How many runs the bounds expired, per reason (`max_open_runs`, `max_state_bytes`).
+    pub fn expired(&self) -> Vec<(&'static str, u64)> {
+        self.runs.expired_counts().into_iter().map(|(r, n)| (r.as_str(), n)).collect()
     }
 }
 
@@ -161,5 +183,82 @@ impl Summary {
 
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aecl_core::run_bounds::RunLimits;
+
+    use super::*;
+    use crate::trace::parse_event;
+    use crate::{SourceFile, load};
+
+    /// The finance example (its `transfer_funds.iban` is a control argument).
+    fn finance() -> Policy {
+        let files = [
+            ("policy.toml", include_str!("../../../examples/policies/finance/policy.toml")),
+            ("catalog.toml", include_str!("../../../examples/policies/finance/catalog.toml")),
+            ("rules.cedar", include_str!("../../../examples/policies/finance/rules.cedar")),
+            (
+                "agents/finance_agent.toml",
+                include_str!("../../../examples/policies/finance/agents/finance_agent.toml"),
+            ),
+            (
+                "agents/finance_agent_v2.json",
+                include_str!("../../../examples/policies/finance/agents/finance_agent_v2.json"),
+            ),
+        ]
+        .map(|(path, text)| SourceFile { path: path.to_owned(), text: text.to_owned() });
+        load(&files).expect("the finance example loads").policy
+    }
+
+    fn run_trace(replayer: &mut Replayer<'_>, lines: &[&str]) -> Vec<Decided> {
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let event = parse_event(line, i + 1).unwrap();
+            out.extend(replayer.apply(&event).unwrap());
+        }
+        out
+    }
+
+    const READ: &str = r#"{"type":"call","run":"r1","id":"c1","action":"read_invoice","args":{"invoice_id":"INV-1"}}"#;
+    const RESULT: &str = r#"{"type":"result","run":"r1","id":"c1","output":{"invoice_id":"INV-1","vendor":"V-118","amount":4200,"currency":"EUR","iban":"DE44500105175407324931"}}"#;
+    const PAY: &str = r#"{"type":"call","run":"r1","id":"c2","action":"transfer_funds","args":{"vendor":"V-118","amount":4200,"currency":"EUR","iban":"DE44500105175407324931"}}"#;
+    const OPEN: &str =
+        r#"{"type":"run","run":"r1","agent":"finance_agent","goal":"pay invoice INV-1"}"#;
+    const OTHER: &str = r#"{"type":"run","run":"r2","agent":"finance_agent"}"#;
+
+    #[test]
+    fn a_run_that_lost_its_history_fails_closed_on_control_arguments() {
+        let policy = finance();
+        let limits =
+            RunLimits { idle_expiry_secs: None, max_open_runs: 1, max_state_bytes: 1 << 30 };
+        let held = |verdict: &Verdict| {
+            verdict.reasons.iter().any(|r| r.rule == "data_flow.untrusted_control_argument")
+        };
+        // Kept open: the IBAN came from a trusted invoice; data flow has nothing to say.
+        let mut kept = Replayer::new(&policy, None, Timestamp(0)).with_limits(limits);
+        let decided = run_trace(&mut kept, &[OPEN, READ, RESULT, PAY]);
+        assert!(!held(&decided[1].verdict), "{:?}", decided[1].verdict);
+        // Evicted by another run before paying: the IBAN can no longer be traced, and an
+        // expired run takes that as untrusted, not as written by the model.
+        let mut evicted = Replayer::new(&policy, None, Timestamp(0)).with_limits(limits);
+        let decided = run_trace(&mut evicted, &[OPEN, READ, RESULT, OTHER, PAY]);
+        let verdict = &decided[1].verdict;
+        assert!(held(verdict), "{verdict:?}");
+        let reason = verdict
+            .reasons
+            .iter()
+            .find(|r| r.rule == "data_flow.untrusted_control_argument")
+            .expect("the control argument is held");
+        assert!(reason.message.contains("history lost when run `r1` expired"), "{reason:?}");
+        // `r1` made way for `r2`, then `r2` for `r1` again.
+        assert_eq!(evicted.expired(), vec![("max_open_runs", 2)]);
+        // A recorded `expired` event does the same.
+        let mut recorded = Replayer::new(&policy, None, Timestamp(0));
+        let expired = r#"{"type":"expired","run":"r1","reason":"idle"}"#;
+        let decided = run_trace(&mut recorded, &[OPEN, READ, RESULT, expired, PAY]);
+        assert!(held(&decided[1].verdict), "{:?}", decided[1].verdict);
     }
 }

@@ -28,6 +28,14 @@ pub enum TraceEvent {
     /// Closes a run and frees its state (an extension of design.md §5: without it a replay
     /// keeps every run open until the end of the trace).
     End { run: String },
+    /// The run's state was dropped by a bound of `[runs]` (`reason`: `idle`,
+    /// `max_open_runs` or `max_state_bytes`); should it go on, it starts again with no
+    /// trusted history and fails closed on what it lost.
+    Expired {
+        run: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 /// A proposed call as it travels on the wire.
@@ -121,7 +129,8 @@ impl TraceEvent {
             TraceEvent::Run { run, .. }
             | TraceEvent::User { run, .. }
             | TraceEvent::Result { run, .. }
-            | TraceEvent::End { run } => run,
+            | TraceEvent::End { run }
+            | TraceEvent::Expired { run, .. } => run,
             TraceEvent::Call(call) => &call.run,
         }
     }
@@ -194,6 +203,8 @@ mod tests {
             r#"{"type":"call","run":"r1","id":"c1","action":"read_file","args":{"path":"lease.txt"}}"#,
             r#"{"type":"result","run":"r1","id":"c1","output":"text"}"#,
             r#"{"type":"end","run":"r1"}"#,
+            r#"{"type":"expired","run":"r1","reason":"idle"}"#,
+            r#"{"type":"expired","run":"r1"}"#,
         ];
         for (i, line) in lines.iter().enumerate() {
             let event = parse_event(line, i + 1).unwrap();

@@ -241,6 +241,8 @@ fn write_short_runs(path: &Path, runs: usize) {
 const PROBE_TRACE: &str = "AECL_IT_RSS_PROBE_TRACE";
 /// Set by [`peak_rss_of_replay`] for [`peak_rss_probe`]: where to write what it measured.
 const PROBE_REPORT: &str = "AECL_IT_RSS_PROBE_REPORT";
+/// Set by [`peak_rss_of_replay_with`] for [`peak_rss_probe`]: the policy (default finance).
+const PROBE_POLICY: &str = "AECL_IT_RSS_PROBE_POLICY";
 
 /// The peak resident memory of one `aecl replay --summary` of `trace` (KiB), with its
 /// summary and wall time.
@@ -250,10 +252,17 @@ const PROBE_REPORT: &str = "AECL_IT_RSS_PROBE_REPORT";
 /// fresh copy of this test binary that runs only [`peak_rss_probe`]: its one child is the
 /// replay.
 fn peak_rss_of_replay(trace: &Path, report: &Path) -> (u64, Value, Duration) {
+    let (rss, report, time) = peak_rss_of_replay_with(&finance(), trace, report);
+    (rss, report["summary"].clone(), time)
+}
+
+/// [`peak_rss_of_replay`] under `policy`; the report also holds the replay's `stderr`.
+fn peak_rss_of_replay_with(policy: &Path, trace: &Path, report: &Path) -> (u64, Value, Duration) {
     let status = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "replay::peak_rss_probe", "--test-threads", "1"])
         .env(PROBE_TRACE, trace)
         .env(PROBE_REPORT, report)
+        .env(PROBE_POLICY, policy)
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -261,7 +270,7 @@ fn peak_rss_of_replay(trace: &Path, report: &Path) -> (u64, Value, Duration) {
     let report: Value = serde_json::from_str(&fs::read_to_string(report).unwrap()).unwrap();
     let rss = report["max_rss_kib"].as_u64().unwrap();
     let millis = report["millis"].as_u64().unwrap();
-    (rss, report["summary"].clone(), Duration::from_millis(millis))
+    (rss, report, Duration::from_millis(millis))
 }
 
 /// Not a test of its own: the measuring side of [`peak_rss_of_replay`], which runs it in a
@@ -279,10 +288,10 @@ fn peak_rss_probe() {
             OsString::from("replay"),
             "--summary".into(),
             "--policy".into(),
-            finance().into(),
+            std::env::var_os(PROBE_POLICY).unwrap_or_else(|| finance().into()),
             trace,
         ])
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .output()
         .unwrap();
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap();
@@ -290,7 +299,8 @@ fn peak_rss_probe() {
     // On Linux `ru_maxrss` is in KiB.
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap();
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let measured = json!({"max_rss_kib": usage.max_rss(), "millis": millis, "summary": summary});
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let measured = json!({"max_rss_kib": usage.max_rss(), "millis": millis, "summary": summary, "stderr": stderr});
     fs::write(report, measured.to_string()).unwrap();
 }
 
@@ -322,4 +332,61 @@ fn replay_memory_does_not_grow_with_trace_length() {
         LARGE_RUNS * EVENTS_PER_RUN,
         SMALL_RUNS * EVENTS_PER_RUN,
     );
+}
+
+/// Writes a trace of `runs` runs and `calls` calls (each with a result) and no `end` event,
+/// the runs interleaved so that all of them are open at once: the shape of an agent that
+/// never closes its runs.
+fn write_unended_runs(path: &Path, runs: usize, calls: usize) {
+    let mut out = BufWriter::new(File::create(path).unwrap());
+    for r in 0..runs {
+        writeln!(
+            out,
+            r#"{{"type":"run","run":"r{r}","agent":"finance_agent","goal":"pay invoice INV-{r}"}}"#
+        )
+        .unwrap();
+        writeln!(
+            out,
+            r#"{{"type":"user","run":"r{r}","text":"Pay invoice INV-{r} of vendor V-118."}}"#
+        )
+        .unwrap();
+    }
+    for c in 0..calls {
+        let r = c % runs;
+        let iban = format!("DE{c:020}");
+        writeln!(
+            out,
+            r#"{{"type":"call","run":"r{r}","id":"c{c}","action":"read_invoice","args":{{"invoice_id":"INV-{r}"}}}}"#
+        )
+        .unwrap();
+        writeln!(
+            out,
+            r#"{{"type":"result","run":"r{r}","id":"c{c}","output":{{"invoice_id":"INV-{r}","vendor":"V-118","amount":4200,"currency":"EUR","iban":"{iban}","notes":"Invoice {c} for services rendered in March; pay within 30 days to the account above, reference {c}."}}}}"#
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+#[test]
+fn replay_of_runs_that_never_end_stays_bounded_and_says_so() {
+    const RUNS: usize = 22_000;
+    const CALLS: usize = 80_000;
+    const LIMIT_KIB: u64 = 200 * 1024;
+    let dir = temp_dir();
+    // The finance policy with the run bounds a small machine would choose.
+    let policy = dir.path().join("policy");
+    copy_dir(&finance(), &policy);
+    let settings = fs::read_to_string(policy.join("policy.toml")).unwrap();
+    let bounds = "\n[runs]\nmax_open_runs = 5000\nmax_state_bytes = 67108864\n";
+    fs::write(policy.join("policy.toml"), settings + bounds).unwrap();
+    let trace = dir.path().join("unended.jsonl");
+    write_unended_runs(&trace, RUNS, CALLS);
+
+    let (rss, report, _) = peak_rss_of_replay_with(&policy, &trace, &dir.path().join("rss"));
+    assert_eq!(report["summary"]["calls"], CALLS, "{report}");
+    assert!(rss < LIMIT_KIB, "peak RSS {rss} KiB for {CALLS} calls in {RUNS} unended runs");
+    let stderr = report["stderr"].as_str().unwrap();
+    assert!(stderr.contains("run states of runs without an `end` event to bound"), "{stderr}");
+    assert!(stderr.contains("over max_open_runs = 5000"), "{stderr}");
 }

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::output::OutputField;
 use crate::policy::OutputSpec;
 
 #[test]
@@ -11,7 +12,8 @@ fn structured_output_keeps_trust_per_field() {
     let spec = OutputSpec {
         trust: Trust::Trusted,
         data_class: DataClass::Internal,
-        fields: vec![(FieldPath::parse("subject").unwrap(), Trust::Untrusted)],
+        fields: vec![(OutputField::parse("subject").unwrap(), Trust::Untrusted)],
+        format: crate::output::OutputFormat::Auto,
     };
     let action = ActionSpec {
         name: "list_transactions".to_owned(),

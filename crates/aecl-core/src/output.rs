@@ -1,0 +1,144 @@
+//! Trust per field of a tool's output: which pieces of an output go into the run's
+//! provenance index, each with its own trust and a label naming its path
+//! (`c3 list_tx.transactions[2].subject`).
+//!
+//! The output is read as the catalog's `format` says (`parse`), and each scalar leaf gets
+//! the trust of the rules that name it (`field`), else the output's. Rules can only ever be
+//! read so that text is demoted, never promoted:
+//! - an untrusted rule wins over a trusted one;
+//! - a map with a duplicated key is untrusted as a whole (which of two `recipient`s is the
+//!   tool's own is unknowable);
+//! - in line-structured text (`key: value`, YAML that was not declared), every field after
+//!   an untrusted one is untrusted: an untrusted value with a newline can forge the lines
+//!   that follow it;
+//! - strings are never parsed again: JSON inside an untrusted `subject` is the subject's
+//!   text;
+//! - an output that does not parse has the output's trust, or is untrusted when the rules
+//!   name any untrusted field.
+
+pub mod field;
+pub mod parse;
+
+use serde_json::Value;
+
+pub use field::{OutputField, Step};
+pub use parse::{Document, Node, OutputFormat, documents};
+
+use crate::policy::{OutputSpec, Trust};
+
+/// One piece of an output with its own trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputPiece {
+    /// The field's path (`transactions[2].subject`); empty for the whole output.
+    pub path: String,
+    pub text: String,
+    pub trust: Trust,
+}
+
+/// Splits `output` into pieces as `spec` says. An output that is not structured is one
+/// piece (its text, or its JSON for a value that is neither string nor number).
+pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
+    let mut out = Vec::new();
+    match documents(output, spec.format) {
+        Some(docs) => {
+            for doc in &docs {
+                let mut path = Vec::new();
+                walk(spec, &doc.node, &mut path, &doc.prefix, false, doc.ordered, &mut out);
+            }
+        }
+        None => {
+            let text = match output {
+                Value::Null | Value::Bool(_) => return out,
+                Value::String(s) => s.clone(),
+                Value::Number(_) => crate::run::value_text(output).unwrap_or_default(),
+                Value::Array(_) | Value::Object(_) => output.to_string(),
+            };
+            out.push(OutputPiece { path: String::new(), text, trust: fallback_trust(spec) });
+        }
+    }
+    out
+}
+
+/// The trust of an output that could not be read field by field.
+pub fn fallback_trust(spec: &OutputSpec) -> Trust {
+    if spec.fields.iter().any(|(_, trust)| *trust == Trust::Untrusted) {
+        Trust::Untrusted
+    } else {
+        spec.trust
+    }
+}
+
+/// The trust of the leaf at `path`: untrusted if an untrusted rule names it anywhere, else
+/// trusted if a trusted rule names it from the root, else the output's.
+pub fn leaf_trust(spec: &OutputSpec, path: &[Step<'_>]) -> Trust {
+    let untrusted = spec
+        .fields
+        .iter()
+        .any(|(rule, trust)| *trust == Trust::Untrusted && rule.matches_anywhere(path));
+    if untrusted {
+        return Trust::Untrusted;
+    }
+    let trusted = spec
+        .fields
+        .iter()
+        .any(|(rule, trust)| *trust == Trust::Trusted && rule.matches_anchored(path));
+    if trusted { Trust::Trusted } else { spec.trust }
+}
+
+/// Visits `node`; returns whether any leaf under it was untrusted.
+fn walk<'n>(
+    spec: &OutputSpec,
+    node: &'n Node,
+    path: &mut Vec<Step<'n>>,
+    prefix: &str,
+    demoted: bool,
+    ordered: bool,
+    out: &mut Vec<OutputPiece>,
+) -> bool {
+    match node {
+        Node::Empty => false,
+        Node::Text(text) => {
+            let trust = if demoted { Trust::Untrusted } else { leaf_trust(spec, path) };
+            let mut label = prefix.to_owned();
+            let inner = field::path_text(path);
+            if !label.is_empty() && !inner.is_empty() && !inner.starts_with('[') {
+                label.push('.');
+            }
+            label.push_str(&inner);
+            out.push(OutputPiece { path: label, text: text.clone(), trust });
+            trust == Trust::Untrusted
+        }
+        Node::List(items) => {
+            let mut any = false;
+            for (i, item) in items.iter().enumerate() {
+                path.push(Step::Index(i));
+                any |= walk(spec, item, path, prefix, demoted, ordered, out);
+                path.pop();
+            }
+            any
+        }
+        Node::Map(entries) => {
+            let duplicated = has_duplicate_key(entries);
+            let mut after_untrusted = false;
+            let mut any = false;
+            for (key, value) in entries {
+                path.push(Step::Key(key));
+                let demote = demoted || duplicated || (ordered && after_untrusted);
+                let untrusted = walk(spec, value, path, prefix, demote, ordered, out);
+                path.pop();
+                after_untrusted |= untrusted;
+                any |= untrusted;
+            }
+            any
+        }
+    }
+}
+
+fn has_duplicate_key(entries: &[(String, Node)]) -> bool {
+    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.windows(2).any(|w| w.first() == w.last())
+}
+
+#[cfg(test)]
+mod tests;

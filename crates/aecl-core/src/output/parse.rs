@@ -1,0 +1,378 @@
+//! Reading a tool's output into a tree of fields: JSON, YAML, CSV with a header row, and
+//! `key: value` lines, also when one of them is the text of a string output or of an MCP
+//! result's `content`.
+//!
+//! Bounded and total: inputs over [`MAX_PARSE_BYTES`], trees deeper than [`MAX_DEPTH`] or
+//! with more than [`MAX_NODES`] nodes (a YAML alias bomb expands into one) are refused, and
+//! the caller falls back to the output's default trust. Object keys keep their order and
+//! their duplicates, which the trust walk needs.
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// String outputs longer than this are not parsed (taken as text).
+pub const MAX_PARSE_BYTES: usize = 4 << 20;
+/// Nesting deeper than this is refused.
+pub const MAX_DEPTH: usize = 64;
+/// Nodes (scalars, lists, maps, keys) in one output at most.
+pub const MAX_NODES: usize = 200_000;
+
+/// How an output is written (`[actions.NAME.output] format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// JSON, else a YAML mapping or sequence, else CSV with a header row, else `key: value`
+    /// lines, else text.
+    #[default]
+    Auto,
+    Json,
+    Yaml,
+    Csv,
+    Kv,
+    /// Never parsed: the whole output has the output's trust.
+    Text,
+}
+
+impl OutputFormat {
+    pub fn parse(name: &str) -> Option<OutputFormat> {
+        Some(match name {
+            "auto" => OutputFormat::Auto,
+            "json" => OutputFormat::Json,
+            "yaml" => OutputFormat::Yaml,
+            "csv" => OutputFormat::Csv,
+            "kv" => OutputFormat::Kv,
+            "text" => OutputFormat::Text,
+            _ => return None,
+        })
+    }
+}
+
+/// A parsed value. Maps keep every entry in order, duplicates included.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// Null, booleans: nothing to match.
+    Empty,
+    Text(String),
+    List(Vec<Node>),
+    Map(Vec<(String, Node)>),
+}
+
+/// One parsed document of an output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The envelope's path to it, for labels (`content[1]` when an MCP result has several
+    /// text items), else empty.
+    pub prefix: String,
+    pub node: Node,
+    /// Line-structured text (`key: value`, or YAML that was not declared as such): a field
+    /// after an untrusted one may be the untrusted value's continuation, so it is demoted.
+    pub ordered: bool,
+}
+
+/// Reads `output` as `format`. `None`: not structured (or over the limits).
+pub fn documents(output: &Value, format: OutputFormat) -> Option<Vec<Document>> {
+    if format == OutputFormat::Text {
+        return None;
+    }
+    match output {
+        Value::String(text) => parse_text(text, format)
+            .map(|(node, ordered)| vec![Document { prefix: String::new(), node, ordered }]),
+        Value::Object(map) if is_mcp_result(map) => {
+            if let Some(structured) = map.get("structuredContent").filter(|v| v.is_object()) {
+                let node = from_value(structured)?;
+                return Some(vec![Document { prefix: String::new(), node, ordered: false }]);
+            }
+            let items: Vec<&str> = map
+                .get("content")
+                .and_then(Value::as_array)?
+                .iter()
+                .filter(|item| item.get("type").and_then(Value::as_str) == Some("text"))
+                .filter_map(|item| item.get("text").and_then(Value::as_str))
+                .collect();
+            let several = items.len() > 1;
+            let mut docs = Vec::new();
+            for (i, text) in items.into_iter().enumerate() {
+                // One text item that does not parse makes the whole result text: its
+                // trust is then the output's, for all of it.
+                let (node, ordered) = parse_text(text, format)?;
+                let prefix = if several { format!("content[{i}]") } else { String::new() };
+                docs.push(Document { prefix, node, ordered });
+            }
+            (!docs.is_empty()).then_some(docs)
+        }
+        Value::Object(_) | Value::Array(_) => {
+            let node = from_value(output)?;
+            Some(vec![Document { prefix: String::new(), node, ordered: false }])
+        }
+        _ => None,
+    }
+}
+
+/// `{"content": [...], "isError"?, "structuredContent"?, "_meta"?}`: an MCP tool result.
+fn is_mcp_result(map: &serde_json::Map<String, Value>) -> bool {
+    map.get("content").is_some_and(Value::is_array)
+        && map
+            .keys()
+            .all(|k| matches!(k.as_str(), "content" | "isError" | "structuredContent" | "_meta"))
+}
+
+fn from_value(value: &Value) -> Option<Node> {
+    let budget = Cell::new(MAX_NODES);
+    NodeSeed { budget: &budget, depth: 0 }.deserialize(value).ok()
+}
+
+/// Parses a text; the flag says whether the result is line-ordered.
+fn parse_text(text: &str, format: OutputFormat) -> Option<(Node, bool)> {
+    if text.len() > MAX_PARSE_BYTES {
+        return None;
+    }
+    let structured = |node: Node| matches!(node, Node::Map(_) | Node::List(_)).then_some(node);
+    match format {
+        OutputFormat::Text => None,
+        OutputFormat::Json => json(text).and_then(structured).map(|n| (n, false)),
+        OutputFormat::Yaml => yaml(text).and_then(structured).map(|n| (n, false)),
+        OutputFormat::Csv => csv(text).map(|n| (n, false)),
+        OutputFormat::Kv => kv(text).map(|n| (n, true)),
+        OutputFormat::Auto => {
+            let trimmed = text.trim_start();
+            if trimmed.starts_with(['{', '['])
+                && let Some(node) = json(text).and_then(structured)
+            {
+                return Some((node, false));
+            }
+            // Text that was not declared YAML may be `key: value` lines that YAML happens
+            // to read: it is line-ordered, like `kv`.
+            if let Some(node) = yaml(text).and_then(structured) {
+                return Some((node, true));
+            }
+            if let Some(node) = csv(text) {
+                return Some((node, false));
+            }
+            kv(text).map(|n| (n, true))
+        }
+    }
+}
+
+fn json(text: &str) -> Option<Node> {
+    let budget = Cell::new(MAX_NODES);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let node = NodeSeed { budget: &budget, depth: 0 }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(node)
+}
+
+fn yaml(text: &str) -> Option<Node> {
+    let budget = Cell::new(MAX_NODES);
+    let de = serde_norway::Deserializer::from_str(text);
+    NodeSeed { budget: &budget, depth: 0 }.deserialize(de).ok()
+}
+
+/// CSV with a header row of two columns or more and at least one record, every record as
+/// wide as the header (RFC 4180 quoting: a quoted cell may hold commas and newlines).
+fn csv(text: &str) -> Option<Node> {
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().ok()?.iter().map(|h| h.trim().to_owned()).collect();
+    if headers.len() < 2 || headers.iter().any(String::is_empty) {
+        return None;
+    }
+    let mut budget = MAX_NODES;
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.ok()?;
+        budget = budget.checked_sub(headers.len() * 2 + 1)?;
+        let row = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, cell)| (h.clone(), Node::Text(cell.to_owned())))
+            .collect();
+        rows.push(Node::Map(row));
+    }
+    (!rows.is_empty()).then_some(Node::List(rows))
+}
+
+/// `key: value` lines. A line that is not one continues the value before it (a value may
+/// span lines); text before the first key makes the output not `kv`.
+fn kv(text: &str) -> Option<Node> {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some((key, value)) = kv_line(line) {
+            if entries.len() >= MAX_NODES / 2 {
+                return None;
+            }
+            entries.push((key.to_owned(), value.trim().to_owned()));
+        } else if let Some((_, value)) = entries.last_mut() {
+            value.push('\n');
+            value.push_str(line);
+        } else if !line.trim().is_empty() {
+            return None;
+        }
+    }
+    (!entries.is_empty())
+        .then(|| Node::Map(entries.into_iter().map(|(k, v)| (k, Node::Text(v))).collect()))
+}
+
+/// `key: value` with a key of letters, digits, `_`, `-`, `.` and inner spaces, at most 64
+/// bytes, starting the line.
+fn kv_line(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once(':')?;
+    let ok = !key.is_empty()
+        && key.len() <= 64
+        && key.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && !key.ends_with(' ')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-. ".contains(c));
+    (ok && (value.is_empty() || value.starts_with([' ', '\t']))).then_some((key, value))
+}
+
+/// Builds a [`Node`] from any self-describing format, counting nodes and depth.
+struct NodeSeed<'b> {
+    budget: &'b Cell<usize>,
+    depth: usize,
+}
+
+impl NodeSeed<'_> {
+    fn spend<E: de::Error>(&self) -> Result<(), E> {
+        let left = self.budget.get().checked_sub(1).ok_or_else(|| E::custom("too many nodes"))?;
+        self.budget.set(left);
+        if self.depth > MAX_DEPTH {
+            return Err(E::custom("too deep"));
+        }
+        Ok(())
+    }
+
+    fn child(&self) -> NodeSeed<'_> {
+        NodeSeed { budget: self.budget, depth: self.depth + 1 }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Node;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON or YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
+        self.spend()?;
+        Ok(Node::Empty)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
+        self.spend()?;
+        Ok(Node::Text(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
+        self.spend()?;
+        Ok(Node::Text(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
+        self.spend()?;
+        let text =
+            if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { v.to_string() };
+        Ok(Node::Text(text))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
+        self.spend()?;
+        Ok(Node::Text(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
+        self.spend()?;
+        Ok(Node::Text(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        self.spend()?;
+        Ok(Node::Empty)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        self.spend()?;
+        self.child().deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        self.spend()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self.child())? {
+            items.push(item);
+        }
+        Ok(Node::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        self.spend()?;
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed { budget: self.budget })? {
+            let value = map.next_value_seed(self.child())?;
+            entries.push((key, value));
+        }
+        Ok(Node::Map(entries))
+    }
+}
+
+/// A map key: a string, or a number or boolean (YAML) in its text form.
+struct KeySeed<'b> {
+    budget: &'b Cell<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl KeySeed<'_> {
+    fn spend<E: de::Error>(&self) -> Result<(), E> {
+        let left = self.budget.get().checked_sub(1).ok_or_else(|| E::custom("too many nodes"))?;
+        self.budget.set(left);
+        Ok(())
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a scalar key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        self.spend()?;
+        Ok(v.to_owned())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        self.spend()?;
+        Ok(v.to_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        self.spend()?;
+        Ok(v.to_string())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        self.spend()?;
+        Ok(v.to_string())
+    }
+}
