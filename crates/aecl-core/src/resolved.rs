@@ -17,8 +17,8 @@
 //! A shell command's write targets are resolved the same way: `ShellRules::targets` names
 //! them as absolute strings joined to the directory the command writes from, without
 //! lexical normalisation (so `link/..` stays physical), and the adapter adds an entry for
-//! each. The key [`PathView::WORKING_DIR`] (the empty string, which no path argument
-//! resolution uses) holds the working directory the adapter resolved relative paths from.
+//! each. The key [`PathView::WORKING_DIR`] (which no path string can be) holds the
+//! working directory the adapter resolved relative paths from.
 
 use std::collections::BTreeMap;
 
@@ -49,8 +49,10 @@ pub enum Resolution {
 
 impl PathView {
     /// The key of the working directory entry: its value is the absolute directory (as
-    /// the adapter was given it) that the call's relative paths start from.
-    pub const WORKING_DIR: &'static str = "";
+    /// the adapter was given it) that the call's relative paths start from. It holds a NUL
+    /// byte, so no path argument (refused with a NUL) or shell target (absolute) is it,
+    /// and [`PathView::lookup`] never answers with it.
+    pub const WORKING_DIR: &'static str = "\0cwd";
 
     /// The working directory the adapter resolved relative paths from, when it said.
     pub fn working_dir(&self) -> Option<&str> {
@@ -73,16 +75,18 @@ impl PathView {
     pub fn lookup(&self, written: &str) -> Result<Option<&str>, String> {
         match self {
             PathView::Unseen => Ok(None),
-            PathView::Seen(map) => match map.get(written) {
-                Some(Resolution::Path(path)) => Ok(Some(path.as_str())),
-                Some(Resolution::Failed(reason)) => {
-                    Err(format!("`{written}` could not be resolved: {reason}"))
-                }
-                None => Err(format!(
-                    "`{written}` was not resolved on the filesystem the call acts on, so where \
+            PathView::Seen(map) => {
+                match map.get(written).filter(|_| written != Self::WORKING_DIR) {
+                    Some(Resolution::Path(path)) => Ok(Some(path.as_str())),
+                    Some(Resolution::Failed(reason)) => {
+                        Err(format!("`{written}` could not be resolved: {reason}"))
+                    }
+                    None => Err(format!(
+                        "`{written}` was not resolved on the filesystem the call acts on, so where \
                      it points is unknown"
-                )),
-            },
+                    )),
+                }
+            }
         }
     }
 }
@@ -101,5 +105,14 @@ mod tests {
         assert_eq!(view.lookup("a"), Ok(Some("/w/a")));
         assert!(view.lookup("l").unwrap_err().contains("symlink loop"));
         assert!(view.lookup("b").unwrap_err().contains("not resolved"));
+        // The working directory entry is not the resolution of any path string: an empty
+        // path is unresolved, not the working directory.
+        let view = PathView::Seen(BTreeMap::from([(
+            PathView::WORKING_DIR.to_owned(),
+            Resolution::Path("/w".to_owned()),
+        )]));
+        assert_eq!(view.working_dir(), Some("/w"));
+        assert!(view.lookup("").is_err());
+        assert!(view.lookup(PathView::WORKING_DIR).is_err());
     }
 }
