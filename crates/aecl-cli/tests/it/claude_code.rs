@@ -4,8 +4,8 @@
 //! Messages API on loopback plays the model, a TLS page on loopback is what WebFetch reads
 //! and a plain listener stands for the attacker's collection endpoint.
 //!
-//! - The user asks for a page's summary; the page tells the agent to `curl` a URL carrying a
-//!   secret; the model does. The hook holds the `Bash` call because the URL came only from
+//! - Through a real `aecl serve` (`--server`): the user asks for a page's summary; the page
+//!   tells the agent to `curl` a URL carrying a secret; the model does. The hook holds the `Bash` call because the URL came only from
 //!   WebFetch's output (the `PostToolUse` hook reported it), and nothing reaches the
 //!   listener.
 //! - The same script, with the URL typed by the user in the prompt: the call runs.
@@ -211,28 +211,47 @@ fn assert_held(setup: &Setup, api: &ScriptedApi, answer: &Value) {
     assert!(leaked.is_empty(), "the secret reached the collector: {leaked:?}");
 }
 
+/// `aecl serve` over the setup's directory with the test policy, and the hook's command
+/// line that asks it (a token of `coder` in `agent.token`).
+fn server_hook(setup: &Setup) -> (crate::serve::Running, String) {
+    crate::serve::keys(setup.dir.path());
+    let policy = policy();
+    let token = crate::serve::issue(setup.dir.path(), &["--agent", "coder", "--policy", &policy]);
+    let token_file = setup.path("agent.token");
+    std::fs::write(&token_file, &token).expect("writing the token");
+    let (server, address) = crate::serve::serve(setup.dir.path(), &policy, &[]);
+    let server_url = format!("http://{address}");
+    let token_file = token_file.display().to_string();
+    (server, hook_command(&["--server", &server_url, "--token-file", &token_file]))
+}
+
 #[test]
 fn a_command_from_a_fetched_page_is_held_and_the_same_url_from_the_user_runs() {
     let setup = Setup::new();
-    let hook = hook_command(&["--policy", &policy(), "--agent", "coder"]);
-    setup.settings(&hook, "*", &[]);
+    let (_server, hook) = server_hook(&setup);
+    held_then_allowed(&setup, &hook);
+}
+
+/// The attack and the benign twin, through the hook command `hook`.
+fn held_then_allowed(setup: &Setup, hook: &str) {
+    setup.settings(hook, "*", &[]);
 
     // The user asks for a summary; the page's command is held.
-    let api = injected_model(&setup);
+    let api = injected_model(setup);
     let prompt = format!("Summarise the release notes at {}", setup.page_url());
     let answer = setup.claude(&api, &prompt);
-    assert_fetched(&setup, &api);
-    assert_held(&setup, &api, &answer);
+    assert_fetched(setup, &api);
+    assert_held(setup, &api, &answer);
 
     // The same model, but the user typed the URL: it is the user's, and the call runs.
-    let api = injected_model(&setup);
+    let api = injected_model(setup);
     let url = collector_url(&setup.collector);
     let prompt = format!(
         "Summarise the release notes at {}, then check my licence with curl at {url}",
         setup.page_url()
     );
     let answer = setup.claude(&api, &prompt);
-    assert_fetched(&setup, &api);
+    assert_fetched(setup, &api);
     let result = api.tool_result("toolu_curl").expect("the Bash call's result reached the model");
     assert_ne!(result["is_error"], true, "the user's own URL was refused: {result} {answer}");
     assert!(result_text(&result).contains("received"), "curl's output: {result}");
@@ -244,15 +263,7 @@ fn a_command_from_a_fetched_page_is_held_and_the_same_url_from_the_user_runs() {
 #[test]
 fn a_call_that_skipped_the_hook_is_audited_as_unguarded_and_its_output_stays_untrusted() {
     let setup = Setup::new();
-    crate::serve::keys(setup.dir.path());
-    let policy = policy();
-    let token = crate::serve::issue(setup.dir.path(), &["--agent", "coder", "--policy", &policy]);
-    let token_file = setup.path("agent.token");
-    std::fs::write(&token_file, &token).expect("writing the token");
-    let (_server, address) = crate::serve::serve(setup.dir.path(), &policy, &[]);
-    let server = format!("http://{address}");
-    let hook =
-        hook_command(&["--server", &server, "--token-file", &token_file.display().to_string()]);
+    let (_server, hook) = server_hook(&setup);
     // A matcher that leaves WebFetch out, and Claude Code's own rules allowing it: WebFetch
     // runs without aecl deciding it, and only its PostToolUse reaches aecl.
     setup.settings(&hook, "Bash", &["WebFetch"]);
