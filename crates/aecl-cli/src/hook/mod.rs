@@ -2,10 +2,11 @@
 //! call. It reads the agent's hook input on stdin (Claude Code's and Codex's `PreToolUse`,
 //! Gemini CLI's `BeforeTool`), decides the call, and answers on stdout in the agent's own
 //! shape. The events after the fact (a tool's output, the user's prompt, the session's
-//! end) are reported to `aecl serve` with `--server` (see `report`).
+//! end) are reported to `aecl serve` with `--server`, or recorded in the session's file
+//! (`local`) with `--policy` (see `report`).
 //!
 //! The call is decided either locally, from a policy directory (`--policy DIR --agent
-//! ID`, with the decision code of `aecl eval`), or by a running `aecl serve` (`--server
+//! ID`, with the decision code of `aecl replay` over the session's file, `local`), or by a running `aecl serve` (`--server
 //! URL`, an agent token from `--token-file` or `AECL_TOKEN`), which records and audits it.
 //! The mapping from a tool to a catalog action is `aecl_policy::hook`'s, the one the
 //! server uses.
@@ -34,13 +35,14 @@ use std::time::Duration;
 
 use aecl_core::Decision;
 use aecl_policy::hook::{HookEvent, HookInput, HookOutcome, permission_decision};
-use aecl_policy::replay::Replayer;
 use aecl_policy::trace::TraceEvent;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::approvals::{read_token, request_with_headers};
+
+mod local;
 use crate::input::{load_policy, now};
 
 #[derive(Debug, Subcommand)]
@@ -55,8 +57,8 @@ pub enum HookCommand {
 
 #[derive(Debug, Args)]
 pub struct HookArgs {
-    /// Decide locally from this policy directory (with --agent). Each call is decided as
-    /// the first of its run: budgets and data flow across calls need --server.
+    /// Decide locally from this policy directory (with --agent), against the session's
+    /// history kept in a file under --state-dir.
     #[arg(long, requires = "agent", conflicts_with = "server", required_unless_present = "server")]
     policy: Option<PathBuf>,
     /// The agent whose manifest applies (with --policy; with --server the token names it).
@@ -70,6 +72,10 @@ pub struct HookArgs {
     /// `AECL_TOKEN` environment variable.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Where --policy keeps each session's run file (default: $AECL_STATE_DIR, else
+    /// $XDG_STATE_HOME/aecl/hooks, else ~/.local/state/aecl/hooks).
+    #[arg(long, value_name = "DIR", conflicts_with = "server")]
+    state_dir: Option<PathBuf>,
     /// Seconds to wait for the server before denying.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     timeout: u64,
@@ -146,7 +152,12 @@ fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
 /// happened, so a failure is said on stdout (`systemMessage`) and stderr, and exits 0: an
 /// exit code 2 on a prompt would drop the user's prompt.
 fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<ExitCode> {
-    let answer = match report_to_server(agent, args, text, event) {
+    let recorded = if args.policy.is_some() {
+        report_locally(agent, args, text, event)
+    } else {
+        report_to_server(agent, args, text, event)
+    };
+    let answer = match recorded {
         Ok(answer) => answer,
         Err(error) => {
             let message = format!("aecl did not record the {} event: {error:#}", agent.name());
@@ -167,10 +178,7 @@ fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result
 fn report_to_server(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<Value> {
     let (input, _) = HookInput::parse_event(text)?;
     let Some(server) = &args.server else {
-        bail!(
-            "with --policy, aecl keeps no run state between hook calls: the event is not \
-             recorded (use --server)"
-        );
+        bail!("give --policy DIR --agent ID, or --server URL");
     };
     if agent == Agent::Gemini && event == HookEvent::PostTool {
         // Gemini CLI names no call id: its output cannot be linked to the call decided,
@@ -209,6 +217,69 @@ fn report_to_server(agent: Agent, args: &HookArgs, text: &str, event: HookEvent)
     Ok(answer)
 }
 
+/// Records an event after the fact in the session's file (`local`): a tool's output as a
+/// `result` (unguarded when the file holds no allow or ask for its call), the user's
+/// prompt as `user`, the session's end as `end`.
+fn report_locally(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<Value> {
+    let (input, _) = HookInput::parse_event(text)?;
+    let (Some(policy), Some(agent_id)) = (&args.policy, &args.agent) else {
+        bail!("give --policy DIR --agent ID, or --server URL");
+    };
+    let dir = local::state_dir(args.state_dir.as_deref())?;
+    let mut file = local::SessionFile::open(&dir, &input.session_id)?;
+    let run = input.session_id.clone();
+    let (event, note) = match event {
+        HookEvent::UserPrompt => {
+            (TraceEvent::User { run, text: input.prompt.unwrap_or_default() }, None)
+        }
+        HookEvent::SessionEnd => (TraceEvent::End { run }, None),
+        HookEvent::PostTool => {
+            let loaded = load_policy(policy)?;
+            let events = file.events()?;
+            let history =
+                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
+            // Gemini CLI's AfterTool names no call: its output is never linked to a call.
+            let id = input.tool_use_id.as_deref().filter(|id| !id.is_empty());
+            let id = if agent == Agent::Gemini { None } else { id };
+            let standing = history.standing(id);
+            let output = input.tool_response.clone().unwrap_or(Value::Null);
+            let note = match &standing {
+                local::Standing::Unguarded(why) => Some(format!(
+                    "aecl: unguarded call: `{}` ({}) ran without aecl's allow ({why}); its \
+                     output is recorded as untrusted in `{}`",
+                    input.action(),
+                    id.unwrap_or("no call id"),
+                    file.path().display()
+                )),
+                local::Standing::ApprovedInClient => Some(format!(
+                    "aecl: `{}` ({}) needed approval and ran: recorded as approved_in_client \
+                     by the agent's user",
+                    input.action(),
+                    id.unwrap_or("no call id")
+                )),
+                local::Standing::Allowed => None,
+            };
+            (local::result_event(&run, id, &standing, output), note)
+        }
+        HookEvent::PreTool => bail!("a PreToolUse is decided, not reported"),
+    };
+    if matches!(event, TraceEvent::User { .. } | TraceEvent::End { .. }) {
+        // Checked before appending to a file that is over the cap or corrupt.
+        file.events()?;
+    }
+    file.append(&event)?;
+    if let Some(note) = &note {
+        #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
+        {
+            eprintln!("{note}");
+        }
+    }
+    Ok(match note {
+        Some(note) => json!({ "systemMessage": note }),
+        None => json!({}),
+    })
+}
+
 /// A decision, and where a person approves the call when it needs approval.
 #[derive(Debug)]
 struct Decided {
@@ -242,12 +313,17 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let loaded = load_policy(policy)?;
             resolve_paths(&mut input, Some(&loaded.policy))?;
             let event = input.into_call_event(aecl_engine::new_id);
+            local::check_call_id(&event)?;
             let action = event.action.clone();
-            let mut replayer = Replayer::new(&loaded.policy, Some(agent_id.clone()), now());
-            let decided = replayer
-                .apply(&TraceEvent::Call(event))
-                .map_err(|e| anyhow!(e))?
-                .ok_or_else(|| anyhow!("the call was not decided"))?;
+            let dir = local::state_dir(args.state_dir.as_deref())?;
+            let mut file = local::SessionFile::open(&dir, &event.run)?;
+            let events = file.events()?;
+            let mut history =
+                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
+            let event = TraceEvent::Call(event);
+            let decided =
+                history.apply(&event)?.ok_or_else(|| anyhow!("the call was not decided"))?;
+            file.append(&event)?;
             Ok(HookOutcome::of(&action, &decided.verdict).into())
         }
         (None, _, Some(server)) => {

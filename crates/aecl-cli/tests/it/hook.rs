@@ -178,13 +178,25 @@ fn recorded_hook_inputs_are_decided_by_a_running_server() {
     assert!(has("result", &|r| r["call_id"] == "toolu_01HookTest0099"
         && r["input"]["unguarded"] == true));
     assert!(has("run", &|r| r["input"]["ended"] == true));
-    // Without a server there is no run to record it in: said, and not a block.
+    // Without a server it goes to the session's file (`hook_local`): a call that file never
+    // decided is said to be unguarded, and not a block.
+    let state = temp_dir();
+    let state_arg = state.path().display().to_string();
     let out = run_with_stdin(
-        ["hook", "claude-code", "--policy", &policy, "--agent", "dev_agent"],
+        [
+            "hook",
+            "claude-code",
+            "--policy",
+            &policy,
+            "--agent",
+            "dev_agent",
+            "--state-dir",
+            &state_arg,
+        ],
         &payload("claude-code/post-bash-ls.json"),
     );
     assert_eq!(out.code, Some(0), "{out:#?}");
-    assert!(out.stdout.contains("not recorded"), "{out:#?}");
+    assert!(out.stdout.contains("unguarded call"), "{out:#?}");
 
     // Codex cannot ask: its call filed an approval request that an approver answers, after
     // which the same call is allowed, once.

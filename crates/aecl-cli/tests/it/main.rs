@@ -8,6 +8,7 @@ mod claude_code;
 mod eval;
 mod fs_operations;
 mod hook;
+mod hook_local;
 mod mcp;
 mod mcp_auth;
 mod mcp_servers;
@@ -49,9 +50,14 @@ impl Outcome {
     }
 }
 
-/// The `aecl` binary built for these tests.
+/// The `aecl` binary built for these tests. The local hook's session files go to a
+/// directory of this test process, not the user's state directory.
 pub fn aecl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_aecl"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aecl"));
+    let state = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("aecl-hook-state-{}", std::process::id()));
+    command.env("AECL_STATE_DIR", state);
+    command
 }
 
 /// A path inside the repository.

@@ -1,0 +1,261 @@
+//! The local-mode hook's run state (`aecl hook AGENT --policy DIR --agent ID`): each
+//! agent session is one append-only JSON Lines file in the `aecl replay` trace format,
+//! so data flow across hook calls works without a server, and the file can be replayed.
+//!
+//! Each hook call is a fresh process, so the whole read-decide-append runs under an
+//! exclusive `flock` of the session's file: two concurrent hook calls of one session see
+//! each other's events, never a half of them. Every call replays the file's events into a
+//! [`Replayer`] and decides against that history.
+//!
+//! The file is named by the hex SHA-256 of the session id (an id like `../../x` names no
+//! other path), in a directory of mode 0700, with mode 0600, opened without following a
+//! link. It fails closed: a file over [`MAX_SESSION_BYTES`], a line that is not a trace
+//! event, a directory others can write: the call is denied with the file named, and
+//! history is never silently dropped.
+//!
+//! After the fact: `PostToolUse` appends a `result` for the call it reports. The output
+//! of a call the file holds no allow or ask for (never decided, blocked, or already
+//! reported) is recorded as unguarded: a `result` under the id `unguarded:ID`, which no
+//! call can bear (a call with such an id is denied), so the replay takes it as untrusted
+//! output of an unknown tool. A result after an `ask` is the agent's user's approval in
+//! the client (`approved_in_client`), said on stderr; the file shows it as the `ask`
+//! call followed by its result.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use aecl_core::Decision;
+use aecl_core::Policy;
+use aecl_core::run_bounds::RunLimits;
+use aecl_policy::replay::{Decided, Replayer};
+use aecl_policy::trace::{CallEvent, TraceEvent, parse_event};
+use anyhow::{Context, Result, anyhow, bail};
+use nix::fcntl::{Flock, FlockArg, OFlag};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A session file larger than this denies every call: replaying it would be slow, and
+/// cutting it would forget the history that makes values untrusted.
+pub const MAX_SESSION_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The prefix of the id under which an unguarded call's output is recorded.
+pub const UNGUARDED_PREFIX: &str = "unguarded:";
+
+/// The state directory: `--state-dir`, else `$AECL_STATE_DIR`, else
+/// `$XDG_STATE_HOME/aecl/hooks`, else `~/.local/state/aecl/hooks`.
+pub fn state_dir(arg: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = arg {
+        return Ok(dir.to_owned());
+    }
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = var("AECL_STATE_DIR") {
+        return Ok(dir);
+    }
+    if let Some(dir) = var("XDG_STATE_HOME").filter(|d| d.is_absolute()) {
+        return Ok(dir.join("aecl/hooks"));
+    }
+    let home = var("HOME").ok_or_else(|| {
+        anyhow!("no state directory: give --state-dir, AECL_STATE_DIR, XDG_STATE_HOME or HOME")
+    })?;
+    Ok(home.join(".local/state/aecl/hooks"))
+}
+
+/// The file name of a session: the hex SHA-256 of its id.
+pub fn file_name(session_id: &str) -> String {
+    let digest = Sha256::digest(session_id.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}.jsonl")
+}
+
+/// A session's file, locked for as long as this lives.
+pub struct SessionFile {
+    file: Flock<File>,
+    path: PathBuf,
+}
+
+impl SessionFile {
+    /// Opens (creating) the file of `session_id` under `dir` and locks it exclusively.
+    pub fn open(dir: &Path, session_id: &str) -> Result<SessionFile> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating the state directory `{}`", dir.display()))?;
+        let meta = std::fs::metadata(dir)
+            .with_context(|| format!("reading the state directory `{}`", dir.display()))?;
+        if meta.mode() & 0o022 != 0 {
+            bail!(
+                "the state directory `{}` is writable by others (mode {:o}): its session files \
+                 could be replaced",
+                dir.display(),
+                meta.mode() & 0o777
+            );
+        }
+        let path = dir.join(file_name(session_id));
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&path)
+            .with_context(|| format!("opening the session file `{}`", path.display()))?;
+        let file = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| {
+            anyhow!("locking the session file `{}`: {errno}", path.display())
+        })?;
+        Ok(SessionFile { file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's events, checked: size under the cap, every line a trace event.
+    pub fn events(&mut self) -> Result<Vec<TraceEvent>> {
+        let path = self.path.display().to_string();
+        let size = self.file.metadata().with_context(|| format!("reading `{path}`"))?.len();
+        if size > MAX_SESSION_BYTES {
+            bail!(
+                "the session file `{path}` holds {size} bytes, over the {MAX_SESSION_BYTES} \
+                 bytes aecl replays: its history cannot be kept, so no call is decided (end \
+                 the session, or move the file away to start over knowingly)"
+            );
+        }
+        let mut text = String::new();
+        self.file.seek(SeekFrom::Start(0)).with_context(|| format!("reading `{path}`"))?;
+        (&*self.file)
+            .take(MAX_SESSION_BYTES + 1)
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading the session file `{path}`"))?;
+        let mut events = Vec::new();
+        for (index, line) in text.split_inclusive('\n').enumerate() {
+            if !line.ends_with('\n') {
+                bail!("the session file `{path}` is corrupt: line {} is cut short", index + 1);
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event = parse_event(line, index + 1)
+                .map_err(|e| anyhow!("the session file `{path}` is corrupt: {e}"))?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    /// Appends `event` as one line, written in one piece and flushed to disk.
+    pub fn append(&mut self, event: &TraceEvent) -> Result<()> {
+        let mut line = serde_json::to_vec(event)?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .with_context(|| format!("appending to the session file `{}`", self.path.display()))
+    }
+}
+
+/// A session's history replayed: the replayer, and what became of each call id.
+pub struct History<'p> {
+    pub replayer: Replayer<'p>,
+    /// The enforced decision of each call id, and whether its result is recorded.
+    calls: BTreeMap<String, (Decision, bool)>,
+}
+
+impl<'p> History<'p> {
+    /// Replays `events` against `policy` for `agent`.
+    pub fn replay(
+        policy: &'p Policy,
+        limits: RunLimits,
+        agent: &str,
+        now: aecl_core::Timestamp,
+        events: &[TraceEvent],
+    ) -> Result<History<'p>> {
+        let replayer = Replayer::new(policy, Some(agent.to_owned()), now).with_limits(limits);
+        let mut history = History { replayer, calls: BTreeMap::new() };
+        for event in events {
+            history.apply(event)?;
+        }
+        Ok(history)
+    }
+
+    /// Applies one event, keeping track of the calls.
+    pub fn apply(&mut self, event: &TraceEvent) -> Result<Option<Decided>> {
+        let decided = self.replayer.apply(event).map_err(|e| anyhow!(e))?;
+        match event {
+            TraceEvent::Result { id, .. } => {
+                if let Some(call) = self.calls.get_mut(id) {
+                    call.1 = true;
+                }
+            }
+            TraceEvent::Call(call) => {
+                if let Some(decided) = &decided {
+                    self.calls
+                        .insert(call.id.clone(), (decided.verdict.enforced_decision(), false));
+                }
+            }
+            _ => {}
+        }
+        Ok(decided)
+    }
+
+    /// How an output reported for call `id` stands.
+    pub fn standing(&self, id: Option<&str>) -> Standing {
+        match id.and_then(|id| self.calls.get(id)) {
+            None => Standing::Unguarded("aecl never decided this call".to_owned()),
+            Some((_, true)) => {
+                Standing::Unguarded("the result of this call is already recorded".to_owned())
+            }
+            Some((Decision::Block, false)) => {
+                Standing::Unguarded("aecl denied this call, and it ran".to_owned())
+            }
+            Some((Decision::RequireApproval, false)) => Standing::ApprovedInClient,
+            Some((Decision::Allow, false)) => Standing::Allowed,
+        }
+    }
+}
+
+/// How a reported output relates to the session's decided calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    Allowed,
+    /// It needed approval (`ask`) and ran: the agent's user approved it.
+    ApprovedInClient,
+    /// It ran without aecl's allow (why).
+    Unguarded(String),
+}
+
+/// The `result` event that records an output of `standing`: under the call's id, or under
+/// `unguarded:ID` (never a call's id) so that it counts as untrusted output.
+pub fn result_event(run: &str, id: Option<&str>, standing: &Standing, output: Value) -> TraceEvent {
+    let id = id.unwrap_or("(no call id)");
+    let id = match standing {
+        Standing::Unguarded(_) => format!("{UNGUARDED_PREFIX}{id}"),
+        Standing::Allowed | Standing::ApprovedInClient => id.to_owned(),
+    };
+    TraceEvent::Result { run: run.to_owned(), id, output }
+}
+
+/// Refuses a call whose id would read as an unguarded output's marker.
+pub fn check_call_id(event: &CallEvent) -> Result<()> {
+    if event.id.starts_with(UNGUARDED_PREFIX) {
+        bail!("a call id may not start with `{UNGUARDED_PREFIX}` (the mark of unguarded outputs)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_file_names_are_fixed_length_hex_whatever_the_id() {
+        for id in ["../../etc/passwd", "a/b", "", "\0", "x".repeat(5000).as_str()] {
+            let name = file_name(id);
+            assert_eq!(name.len(), 64 + ".jsonl".len(), "{name}");
+            assert!(name.trim_end_matches(".jsonl").chars().all(|c| c.is_ascii_hexdigit()));
+        }
+        assert_ne!(file_name("a"), file_name("b"));
+    }
+}

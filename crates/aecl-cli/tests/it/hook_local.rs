@@ -1,0 +1,189 @@
+//! `aecl hook claude-code --policy DIR --agent ID` keeps each session's run state in a file
+//! (`--state-dir`): recorded hook inputs (`test_data/hooks/claude-code/`) fed to the real
+//! binary one call after the other, as Claude Code runs it, so that data flow works across
+//! hook calls: a URL that only a fetched page or a command's output showed needs a person,
+//! the same URL typed by the user does not; an output of a call aecl never decided is
+//! recorded as unguarded; a session id cannot name a path; a corrupt or oversized file
+//! denies.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::{Outcome, repo, run_with_stdin, temp_dir};
+
+fn policy() -> String {
+    repo("crates/aecl-cli/tests/claude_code/policy").display().to_string()
+}
+
+/// A recorded input, with its session id replaced by `session`.
+fn input(name: &str, session: &str) -> String {
+    let path = repo(&format!("test_data/hooks/claude-code/{name}"));
+    let text = std::fs::read_to_string(&path).expect("reading a recorded hook input");
+    let mut value: Value = serde_json::from_str(&text).expect("a recorded input is JSON");
+    value["session_id"] = Value::from(session);
+    value.to_string()
+}
+
+/// Runs the hook on one recorded input in `state`.
+fn hook(state: &Path, name: &str, session: &str) -> Outcome {
+    let state = state.display().to_string();
+    let policy = policy();
+    let args =
+        ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &state];
+    run_with_stdin(args, &input(name, session))
+}
+
+/// Claude Code's `permissionDecision` in a PreToolUse answer.
+fn decision(out: &Outcome) -> String {
+    let answer: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON answer ({e}): {out:#?}"));
+    answer["hookSpecificOutput"]["permissionDecision"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no permissionDecision: {out:#?}"))
+        .to_owned()
+}
+
+fn session_files(state: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(state).expect("the state dir").map(|e| e.expect("an entry").path()).collect()
+}
+
+fn session_text(state: &Path) -> String {
+    let files = session_files(state);
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read_to_string(&files[0]).expect("the session file")
+}
+
+#[test]
+fn a_url_from_a_fetched_page_needs_a_person_and_the_same_url_from_the_user_does_not() {
+    let state = temp_dir();
+    let state = state.path().join("hooks");
+    // The page's URL, never typed by the user.
+    assert_eq!(decision(&hook(&state, "pre-webfetch.json", "page")), "allow");
+    let post = hook(&state, "post-webfetch.json", "page");
+    assert_eq!(post.code, Some(0), "{post:#?}");
+    let curl = hook(&state, "bash-curl.json", "page");
+    assert_eq!(decision(&curl), "ask", "{curl:#?}");
+    assert!(curl.stdout.contains("untrusted"), "{curl:#?}");
+    // The same URL in the user's prompt, in another session.
+    let prompt = hook(&state, "user-prompt-url.json", "typed");
+    assert_eq!(prompt.code, Some(0), "{prompt:#?}");
+    let curl = hook(&state, "bash-curl.json", "typed");
+    assert_eq!(decision(&curl), "allow", "{curl:#?}");
+    // Each session alone in its file, replayable: run, call, result, user lines.
+    assert_eq!(session_files(&state).len(), 2);
+    // The first session's file is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    for file in session_files(&state) {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
+#[test]
+fn a_fresh_session_decides_the_curl_as_its_first_call() {
+    // Without the page in its history, the same command stands on its own.
+    let state = temp_dir();
+    let curl = hook(state.path(), "bash-curl.json", "fresh");
+    assert_eq!(decision(&curl), "allow", "{curl:#?}");
+}
+
+#[test]
+fn an_output_of_an_undecided_call_is_recorded_unguarded_and_stays_untrusted() {
+    let state = temp_dir();
+    let post = hook(state.path(), "post-bash-curl-output.json", "unguarded");
+    assert_eq!(post.code, Some(0), "{post:#?}");
+    assert!(post.stderr.contains("unguarded call"), "{post:#?}");
+    let text = session_text(state.path());
+    assert!(text.contains(r#""id":"unguarded:toolu_01LocalCat0003""#), "{text}");
+    // A URL from its output is untrusted.
+    let curl = hook(state.path(), "bash-curl.json", "unguarded");
+    assert_eq!(decision(&curl), "ask", "{curl:#?}");
+    // The file replays with `aecl replay`.
+    let file = &session_files(state.path())[0];
+    let out = crate::run([
+        "replay",
+        "--policy",
+        &policy(),
+        "--agent",
+        "coder",
+        &file.display().to_string(),
+    ]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.contains("require_approval"), "{out:#?}");
+}
+
+#[test]
+fn an_output_of_a_denied_call_is_unguarded_and_a_call_cannot_borrow_the_mark() {
+    let state = temp_dir();
+    // A call whose id would read as the unguarded mark is denied.
+    let mut forged: Value = serde_json::from_str(&input("bash-curl.json", "mark")).unwrap();
+    forged["tool_use_id"] = Value::from("unguarded:toolu_01LocalCat0003");
+    let policy = policy();
+    let state_arg = state.path().display().to_string();
+    let args =
+        ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &state_arg];
+    let out = run_with_stdin(args, &forged.to_string());
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert_eq!(decision(&out), "deny");
+    // Reported twice, the second output of an allowed call is unguarded.
+    assert_eq!(decision(&hook(state.path(), "pre-webfetch.json", "twice")), "allow");
+    let first = hook(state.path(), "post-webfetch.json", "twice");
+    assert!(!first.stderr.contains("unguarded"), "{first:#?}");
+    let second = hook(state.path(), "post-webfetch.json", "twice");
+    assert!(second.stderr.contains("already recorded"), "{second:#?}");
+}
+
+#[test]
+fn session_ids_that_look_like_paths_stay_inside_the_state_dir() {
+    let root = temp_dir();
+    let state = root.path().join("state");
+    for session in ["../../escape", "/etc/passwd", "a/../../b", "..", "."] {
+        let out = hook(&state, "bash-curl.json", session);
+        assert_eq!(decision(&out), "allow", "{session}: {out:#?}");
+    }
+    let names: Vec<String> = session_files(&state)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names.iter().all(|n| n.len() == 70 && n.ends_with(".jsonl")), "{names:?}");
+    let mut outside: Vec<_> =
+        std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    outside.sort();
+    assert_eq!(outside, vec![std::ffi::OsString::from("state")]);
+}
+
+#[test]
+fn a_corrupt_or_oversized_session_file_denies_and_names_the_file() {
+    let state = temp_dir();
+    assert_eq!(decision(&hook(state.path(), "pre-webfetch.json", "broken")), "allow");
+    let file = session_files(state.path()).remove(0);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("{\"type\":\"call\",\"run\":\"broken\"\n");
+    std::fs::write(&file, &text).unwrap();
+    let out = hook(state.path(), "bash-curl.json", "broken");
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains(&file.display().to_string()), "{out:#?}");
+    // Over the cap: denied, the history kept as it is.
+    let big = std::fs::File::options().write(true).open(&file).unwrap();
+    big.set_len(64 * 1024 * 1024 + 1).unwrap();
+    let out = hook(state.path(), "bash-curl.json", "broken");
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains("over the"), "{out:#?}");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 64 * 1024 * 1024 + 1);
+}
+
+#[test]
+fn a_session_end_and_a_prompt_are_appended_as_trace_events() {
+    let state = temp_dir();
+    assert_eq!(hook(state.path(), "user-prompt.json", "ends").code, Some(0));
+    assert_eq!(hook(state.path(), "session-end.json", "ends").code, Some(0));
+    let text = session_text(state.path());
+    let types: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, vec!["user", "end"], "{text}");
+}
