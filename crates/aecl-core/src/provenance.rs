@@ -152,6 +152,12 @@ impl ProvenanceIndex {
             self.words.entry(normal.clone()).or_default().note(kind, doc);
             for word in words(&normal) {
                 self.words.entry(word.to_owned()).or_default().note(kind, doc);
+                // A mention (`#project-x`, `@dana.k`) holds the name itself: the user's
+                // `#project-x` vouches for `project-x`, a page's `#leaks-public` does not.
+                let bare = word.trim_start_matches(['#', '@']);
+                if !bare.is_empty() && bare != word {
+                    self.words.entry(bare.to_owned()).or_default().note(kind, doc);
+                }
                 // `vendor:V-221` and `V-222's` hold the values `V-221` and `V-222`.
                 for piece in word.split(|c: char| ":=,;'\"()[]{}<>|".contains(c)) {
                     if !piece.is_empty() && piece != word {

@@ -140,10 +140,14 @@ impl ProvenanceIndex {
         options: &ValueOptions,
     ) -> Option<&SourceRef> {
         let normal = normal_of(kind, value, options);
-        let mut parts: Vec<Option<&SourceRef>> = vec![self.source_of_parts(value)];
+        let mut parts: Vec<Option<&SourceRef>> = Vec::new();
+        // Whether the value's whole normal form (not only a part, like a URL's host) was
+        // recognised somewhere in history.
+        let mut main_seen = false;
         match &normal {
             Some(Normal::Url(f)) => {
                 parts.push(self.source_of_key(Tag::Url, &f.full));
+                main_seen = parts.iter().any(Option::is_some);
                 parts.push(self.source_of_key(Tag::UrlHost, &f.host));
                 parts.push(self.source_of_word(&f.host));
             }
@@ -151,6 +155,7 @@ impl ProvenanceIndex {
                 let insensitive = options.email_local_part_insensitive;
                 let main = if insensitive { Tag::EmailFolded } else { Tag::EmailExact };
                 parts.push(self.source_of_key(main, f.key(insensitive)));
+                main_seen = parts.iter().any(Option::is_some);
                 // A case variant of an address seen only in untrusted content is untrusted
                 // whatever the policy says about case: being "unseen" must not be bought by
                 // respelling.
@@ -164,6 +169,7 @@ impl ProvenanceIndex {
                 for (tag, key) in keys(other) {
                     parts.push(self.source_of_key(tag, &key));
                 }
+                main_seen = parts.iter().any(Option::is_some);
             }
             None => {
                 if matches!(kind, ValueKind::Custom(_)) {
@@ -174,6 +180,13 @@ impl ProvenanceIndex {
                     }
                 }
             }
+        }
+        // The raw text speaks only for a value whose whole normal form was never recognised
+        // in history: a value the user showed first in one spelling (`+44 7700-900-123`) is
+        // theirs when a page later repeats it in another (`+447700900123`), while a value
+        // the scanner missed (or saw only the host of) is still traced by its text.
+        if !main_seen {
+            parts.push(self.source_of_parts(value));
         }
         let untrusted = parts.iter().flatten().find(|s| !s.kind.is_trusted()).copied();
         if let Some(source) = untrusted {

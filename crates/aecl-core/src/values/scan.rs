@@ -201,6 +201,8 @@ fn url_in(word: &str) -> Option<(usize, UrlForm)> {
 }
 
 /// `label.label[:port][/...]` with an alphabetic last label that is not a file ending.
+/// Labels may hold letters of any script (`bücher-club.test`, an internationalised host,
+/// which `url::normal` turns into its punycode form `xn--bcher-club-9db.test`).
 fn bare_host(word: &str) -> bool {
     let host = word.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.split(':').next().unwrap_or("");
@@ -209,10 +211,10 @@ fn bare_host(word: &str) -> bool {
     labels.len() >= 2
         && labels
             .iter()
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        && (2..=24).contains(&last.len())
-        && last.bytes().all(|b| b.is_ascii_alphabetic())
-        && !FILE_ENDINGS.contains(&last.to_ascii_lowercase().as_str())
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && (2..=24).contains(&last.chars().count())
+        && last.chars().all(char::is_alphabetic)
+        && !FILE_ENDINGS.contains(&last.to_lowercase().as_str())
 }
 
 /// An IBAN starting at token `i`, written whole or in groups: the longest run of tokens
@@ -230,15 +232,18 @@ fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
     }
     let mut compact = String::with_capacity(34);
     let mut best = None;
+    let mut previous_end = first.start;
     for token in tokens.iter().skip(i) {
         let word = text.get(token.start..token.end)?;
-        let gap = text.get(first.start..token.start)?;
+        // Groups are parted by spaces only: `ES91...1332; his` ends at the `;`.
+        let gap = text.get(previous_end..token.start)?;
         if compact.len() + word.len() > 40
             || !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            || (token.start != first.start && !gap.ends_with(' '))
+            || (token.start != first.start && (gap.is_empty() || !gap.bytes().all(|b| b == b' ')))
         {
             break;
         }
+        previous_end = token.end;
         compact.extend(word.chars().filter(|c| *c != '-').map(|c| c.to_ascii_uppercase()));
         if compact.len() > 34 {
             break;
