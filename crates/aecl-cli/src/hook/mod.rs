@@ -42,6 +42,8 @@ use serde_json::{Value, json};
 
 use crate::approvals::{read_token, request_with_headers};
 
+mod doctor;
+mod install;
 mod local;
 use crate::input::{load_policy, now};
 
@@ -53,6 +55,10 @@ pub enum HookCommand {
     Codex(HookArgs),
     /// Gemini CLI's `BeforeTool` command hook: `{"decision": "allow" | "deny"}`.
     Gemini(HookArgs),
+    /// Merge aecl's hooks into an agent's settings (idempotent).
+    Install(install::InstallArgs),
+    /// Check an installed hook: configured, executable, policy or server, a synthetic call.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +122,8 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
         HookCommand::ClaudeCode(args) => (Agent::ClaudeCode, args),
         HookCommand::Codex(args) => (Agent::Codex, args),
         HookCommand::Gemini(args) => (Agent::Gemini, args),
+        HookCommand::Install(args) => return install::run(args).map(|()| ExitCode::SUCCESS),
+        HookCommand::Doctor(args) => return doctor::run(args),
     };
     let text = read_stdin();
     if let Ok(text) = &text

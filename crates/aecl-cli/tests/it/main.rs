@@ -8,6 +8,7 @@ mod claude_code;
 mod eval;
 mod fs_operations;
 mod hook;
+mod hook_install;
 mod hook_local;
 mod mcp;
 mod mcp_auth;
