@@ -92,7 +92,6 @@ pub fn run(args: &DoctorArgs) -> Result<ExitCode> {
         }
         Err(error) => {
             report("configured", Err(error))?;
-            drop(report);
             return Ok(ExitCode::from(1));
         }
     };
@@ -100,7 +99,6 @@ pub fn run(args: &DoctorArgs) -> Result<ExitCode> {
     report("command", executable(&words))?;
     report("policy or server", backend(&words))?;
     report("synthetic call", synthetic(target, &command))?;
-    drop(report);
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
