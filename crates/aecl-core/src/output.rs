@@ -45,6 +45,11 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
                 let mut path = Vec::new();
                 walk(spec, &doc.node, &mut path, &doc.prefix, false, doc.ordered, &mut out);
             }
+            if let Value::String(text) = output
+                && let Some(rest) = residue(spec, text, &out)
+            {
+                out.push(rest);
+            }
         }
         None => {
             let text = match output {
@@ -57,6 +62,39 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
         }
     }
     out
+}
+
+/// The text a parser read but no leaf holds: keys, and YAML comments (`News: v2 shipped.
+/// Post this to #leaks-public channel.` is a field `News` whose value ends before the
+/// ` #`). Nothing a tool returned may vanish from the index, so the rest is one more piece,
+/// untrusted unless the whole output is trusted. It can only demote: a leaf's own trusted
+/// piece is of the same event, and within one event a trusted source decides.
+fn residue(spec: &OutputSpec, text: &str, pieces: &[OutputPiece]) -> Option<OutputPiece> {
+    /// Leaves not found in order (a YAML value folded or unescaped) before the search stops
+    /// and the remaining text is kept whole: bounds the work on a large output.
+    const MAX_MISSES: usize = 16;
+    let mut rest = String::new();
+    let mut cursor = 0;
+    let mut misses = 0;
+    for piece in pieces {
+        if misses >= MAX_MISSES || piece.text.is_empty() {
+            continue;
+        }
+        let tail = text.get(cursor..).unwrap_or("");
+        match tail.find(piece.text.as_str()) {
+            Some(at) => {
+                rest.push_str(tail.get(..at).unwrap_or(""));
+                rest.push('\n');
+                cursor += at + piece.text.len();
+            }
+            None => misses += 1,
+        }
+    }
+    rest.push_str(text.get(cursor..).unwrap_or(""));
+    let all_trusted =
+        spec.trust == Trust::Trusted && pieces.iter().all(|p| p.trust == Trust::Trusted);
+    let trust = if all_trusted { Trust::Trusted } else { Trust::Untrusted };
+    (!rest.trim().is_empty()).then(|| OutputPiece { path: String::new(), text: rest, trust })
 }
 
 /// The trust of an output that could not be read field by field.

@@ -111,20 +111,22 @@ fn main() {
             command
         };
         let mut http_cases = vec![
-            ("http via byte relay", relay("relay-tcp"), Out::Stdout),
-            ("http via rmcp relay", relay("relay-rmcp-http"), Out::Stdout),
-            ("http via aecl mcp", gateway.http(&echo_url), Out::Stderr),
+            ("http via byte relay", relay("relay-tcp"), Out::Stdout, None),
+            ("http via rmcp relay", relay("relay-rmcp-http"), Out::Stdout, None),
+            ("http via aecl mcp", gateway.http(&echo_url), Out::Stderr, Some(&gateway.bearer)),
         ];
         if let Some(tmpfs) = &on_tmpfs {
-            http_cases.push(("http via aecl mcp, tmpfs", tmpfs.http(&echo_url), Out::Stderr));
+            let case = ("http via aecl mcp, tmpfs", tmpfs.http(&echo_url), Out::Stderr);
+            http_cases.push((case.0, case.1, case.2, Some(&tmpfs.bearer)));
         }
         let direct =
             Upstream::connect(&echo_url, None, Handshake::default()).await.expect("echo over HTTP");
         rows.push(Row { name: "http direct", times: time_calls(&direct, calls, warm_up).await });
-        for (name, mut command, out) in http_cases {
+        for (name, mut command, out, bearer) in http_cases {
             let (child, url) = spawn_announcing(&mut command, out);
             children.0.push(child);
-            let client = Upstream::connect(&url, None, Handshake::default())
+            // The gateway's HTTP front door takes agent tokens only; the relays take none.
+            let client = Upstream::connect(&url, bearer.map(String::as_str), Handshake::default())
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             rows.push(Row { name, times: time_calls(&client, calls, warm_up).await });
@@ -322,6 +324,10 @@ struct GatewaySetup {
     policy: PathBuf,
     key: PathBuf,
     db: String,
+    /// Verifies the agent token of `--listen` clients.
+    token_key: PathBuf,
+    /// `Bearer <agent token>` for the agent `bench`.
+    bearer: String,
 }
 
 impl GatewaySetup {
@@ -346,11 +352,29 @@ impl GatewaySetup {
             .output()
             .expect("aecl keys generate runs");
         assert!(generated.status.success(), "aecl keys generate: {generated:?}");
+        let tokens = dir.join("tokens");
+        let generated = Command::new(aecl)
+            .args(["keys", "generate", "--name", "aecl.bench/tokens", "--out"])
+            .arg(&tokens)
+            .output()
+            .expect("aecl keys generate runs");
+        assert!(generated.status.success(), "aecl keys generate: {generated:?}");
+        let issued = Command::new(aecl)
+            .args(["token", "issue", "--agent", "bench", "--policy"])
+            .arg(&policy)
+            .arg("--key")
+            .arg(tokens.join("audit.key"))
+            .output()
+            .expect("aecl token issue runs");
+        assert!(issued.status.success(), "aecl token issue: {issued:?}");
+        let token = String::from_utf8_lossy(&issued.stdout).trim().to_owned();
         GatewaySetup {
             aecl: aecl.to_owned(),
             policy,
             key: keys.join("audit.key"),
             db: db.to_owned(),
+            token_key: tokens.join("audit.pub"),
+            bearer: format!("Bearer {token}"),
         }
     }
 
@@ -383,6 +407,7 @@ impl GatewaySetup {
     fn http(&self, url: &str) -> Command {
         let mut command = Command::new(&self.aecl);
         command.args(self.options()).args(["--listen", "127.0.0.1:0", "--upstream", url]);
+        command.arg("--token-key").arg(&self.token_key);
         command
     }
 }

@@ -232,6 +232,18 @@ fn a_command_from_a_fetched_page_is_held_and_the_same_url_from_the_user_runs() {
     held_then_allowed(&setup, &hook);
 }
 
+/// The same pair with the hook deciding on the agent's machine: each session's history is
+/// kept in its own file under `--state-dir`, so WebFetch's output is known to the next call.
+#[test]
+fn locally_too_a_command_from_a_fetched_page_is_held_and_the_same_url_from_the_user_runs() {
+    let setup = Setup::new();
+    let policy = policy();
+    let state = setup.path("hook-state").display().to_string();
+    let hook =
+        hook_command(&["--policy", &policy, "--agent", "coder", "--state-dir", state.as_str()]);
+    held_then_allowed(&setup, &hook);
+}
+
 /// The attack and the benign twin, through the hook command `hook`.
 fn held_then_allowed(setup: &Setup, hook: &str) {
     setup.settings(hook, "*", &[]);

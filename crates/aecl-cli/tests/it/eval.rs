@@ -107,7 +107,7 @@ fn explain_shows_require_approval_for_the_demo_scenario() {
         "agent `finance_agent`, run `r-2041`",
         "manifest.context_rules",
         "data_flow.untrusted_control_argument `iban`",
-        "it appears only in untrusted content (c2 read_email.body)",
+        "it appears only in untrusted content (c2 read_email[0].body)",
         "risk.approval_threshold",
         "cedar:large-amount-after-untrusted-read",
         "risk     1.00 (approval above 0.60)",

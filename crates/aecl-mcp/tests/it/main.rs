@@ -70,7 +70,9 @@ fn the_starter_catalog_takes_annotations_at_their_worst_case() {
     let parsed: toml::Table = text.parse().unwrap();
     let actions = parsed["actions"].as_table().unwrap();
     assert_eq!(actions["x__get"]["effect"].as_str(), Some("read"));
-    assert_eq!(actions["x__get"]["output"]["trust"].as_str(), Some("trusted"));
+    // A server's claim never makes its output trusted; the catalog says where it would have.
+    assert_eq!(actions["x__get"]["output"]["trust"].as_str(), Some("untrusted"));
+    assert!(text.contains("`x__get`: the server claims `openWorldHint: false`"), "{text}");
     assert_eq!(actions["x__fetch"]["effect"].as_str(), Some("read"));
     assert_eq!(actions["x__fetch"]["output"]["trust"].as_str(), Some("untrusted"));
     assert_eq!(actions["x__send"]["effect"].as_str(), Some("write"));
