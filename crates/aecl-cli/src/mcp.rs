@@ -236,10 +236,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                 .await
                 .with_context(|| format!("--api: listening on {address}"))?;
             let bound = listener.local_addr()?;
-            #[expect(clippy::print_stderr, reason = "tells scripts and tests the port")]
-            {
-                eprintln!("aecl mcp: API listening on http://{bound}");
-            }
+            announce(&format!("aecl mcp: API listening on http://{bound}"));
             tokio::spawn(async move {
                 let stopped = aecl_server::serve(listener, Arc::new(state), std::future::pending());
                 if let Err(error) = stopped.await {
@@ -280,10 +277,10 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                     .await
                     .with_context(|| format!("--listen: listening on {address}"))?;
                 let bound = listener.local_addr()?;
-                #[expect(clippy::print_stderr, reason = "tells scripts and tests the port")]
-                {
-                    eprintln!("aecl mcp: MCP listening on http://{bound}{}", aecl_mcp::MCP_PATH);
-                }
+                announce(&format!(
+                    "aecl mcp: MCP listening on http://{bound}{}",
+                    aecl_mcp::MCP_PATH
+                ));
                 let stop = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
@@ -324,4 +321,12 @@ fn authorization(args: &McpArgs) -> Result<Option<String>> {
         bail!("the upstream's Authorization value is empty");
     }
     Ok(Some(value))
+}
+
+/// Tells scripts and tests where the gateway listens, on standard error in ONE write: the
+/// wrapped server shares that stderr, and `eprintln!` may split a line into several writes
+/// between which the server's own output lands (`http://127.0.0.1: [ '/srv' ]…`).
+fn announce(line: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(format!("{line}\n").as_bytes());
 }
