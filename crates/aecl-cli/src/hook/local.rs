@@ -31,7 +31,7 @@ use aecl_core::Decision;
 use aecl_core::Policy;
 use aecl_core::run_bounds::RunLimits;
 use aecl_policy::replay::{Decided, Replayer};
-use aecl_policy::trace::{CallEvent, TraceEvent, parse_event};
+use aecl_policy::trace::{CallEvent, ResolvedPathFile, TraceEvent, parse_event};
 use anyhow::{Context, Result, anyhow, bail};
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use serde_json::Value;
@@ -235,6 +235,54 @@ pub fn result_event(run: &str, id: Option<&str>, standing: &Standing, output: Va
         Standing::Allowed | Standing::ApprovedInClient => id.to_owned(),
     };
     TraceEvent::Result { run: run.to_owned(), id, output }
+}
+
+/// Refuses a call that names the state directory, or a directory holding it: the session
+/// file is this session's memory of what the agent read, and an agent that could delete or
+/// rewrite it (`rm ~/.local/state/aecl/hooks/*`, `> file`) would make an injected value
+/// look like its own. Checked on the arguments as written and on where they resolve (the
+/// hook resolves path arguments and shell write targets through links from the agent's
+/// `cwd`), so a relative or linked spelling is caught as well as the absolute one. What it
+/// does not catch: deleting a directory above it by a name that does not spell it
+/// (`rm -rf ~/.local`); keep the agent's writes out of the home directory's dot-folders.
+pub fn check_state_untouched(event: &CallEvent, dir: &Path) -> Result<()> {
+    let physical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut spellings = vec![dir.display().to_string(), physical.display().to_string()];
+    // The default location's own name, in any spelling of the home directory before it.
+    spellings.push(".local/state/aecl".to_owned());
+    spellings.retain(|s| !s.is_empty() && s != "/");
+    let mut named = None;
+    visit_strings(&event.args, &mut |text| {
+        if named.is_none() && spellings.iter().any(|s| text.contains(s.as_str())) {
+            named = Some(text.to_owned());
+        }
+    });
+    for resolved in event.resolved_paths.iter().flat_map(|paths| paths.values()) {
+        if let ResolvedPathFile::Path(path) = resolved {
+            // Inside the directory. (Not its ancestors: the agent's own `cwd` may be the
+            // home directory that holds it, and `ls ~` must stay a plain read.)
+            if Path::new(path).starts_with(&physical) {
+                named.get_or_insert_with(|| path.clone());
+            }
+        }
+    }
+    match named {
+        Some(what) => bail!(
+            "the call names aecl's hook state directory `{}` (in `{what}`), which keeps this \
+             session's history: no tool call may touch it",
+            dir.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+fn visit_strings(value: &Value, visit: &mut impl FnMut(&str)) {
+    match value {
+        Value::String(text) => visit(text),
+        Value::Array(items) => items.iter().for_each(|item| visit_strings(item, visit)),
+        Value::Object(map) => map.values().for_each(|item| visit_strings(item, visit)),
+        _ => {}
+    }
 }
 
 /// Refuses a call whose id would read as an unguarded output's marker.

@@ -324,6 +324,7 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             local::check_call_id(&event)?;
             let action = event.action.clone();
             let dir = local::state_dir(args.state_dir.as_deref())?;
+            local::check_state_untouched(&event, &dir)?;
             let mut file = local::SessionFile::open(&dir, &event.run)?;
             let events = file.events()?;
             let mut history =

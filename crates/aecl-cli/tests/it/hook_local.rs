@@ -187,3 +187,40 @@ fn a_session_end_and_a_prompt_are_appended_as_trace_events() {
         .collect();
     assert_eq!(types, vec!["user", "end"], "{text}");
 }
+
+/// The session file is the session's memory of what the agent read: a call that would
+/// delete or rewrite it, by its path, the default location's name or a link to it from the
+/// agent's working directory, is denied and the file is left as it was.
+#[test]
+fn a_call_that_names_the_state_dir_is_denied_and_the_history_stays() {
+    let root = temp_dir();
+    let state = root.path().join("state");
+    let session = "s-keep";
+    assert_eq!(decision(&hook(&state, "pre-webfetch.json", session)), "allow");
+    let before = session_text(&state);
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::os::unix::fs::symlink(&state, work.join("notes")).unwrap();
+    let state_text = state.display().to_string();
+    for command in [
+        format!("rm -f {state_text}/*.jsonl"),
+        format!("echo > {state_text}/x.jsonl"),
+        "rm -rf ~/.local/state/aecl".to_owned(),
+        "rm -f notes/*.jsonl".to_owned(),
+        "cat /dev/null > notes/a.jsonl".to_owned(),
+    ] {
+        let mut value: Value = serde_json::from_str(&input("bash-curl.json", session)).unwrap();
+        value["tool_input"]["command"] = Value::from(command.as_str());
+        value["cwd"] = Value::from(work.display().to_string());
+        let policy = policy();
+        let dir = state.display().to_string();
+        let args =
+            ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &dir];
+        let out = run_with_stdin(args, &value.to_string());
+        assert_eq!(out.code, Some(2), "{command}: {out:#?}");
+        assert!(out.stderr.contains("hook state directory"), "{command}: {out:#?}");
+    }
+    assert_eq!(session_text(&state), before, "the history was not touched");
+    // An ordinary call of the same session is still decided.
+    assert_eq!(decision(&hook(&state, "pre-webfetch.json", session)), "allow");
+}
