@@ -195,29 +195,32 @@ fn report_to_server(agent: Agent, args: &HookArgs, text: &str, event: HookEvent)
     }
     let token = read_token(args.token_file.as_deref())?;
     let body = serde_json::to_value(&input)?;
+    post(server, "/v1/hooks/claude-code", &token, &[], &body, args.timeout)
+}
+
+/// POSTs `body` to `path` of `aecl serve` at `server` within `timeout` seconds: the 2xx
+/// answer, or an error naming the server and what went wrong.
+fn post(
+    server: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+    timeout: u64,
+) -> Result<Value> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the client runtime")?;
-    let limit = Duration::from_secs(args.timeout);
     let (status, answer) = runtime
         .block_on(async {
             tokio::time::timeout(
-                limit,
-                request_with_headers(
-                    server,
-                    "POST",
-                    "/v1/hooks/claude-code",
-                    &token,
-                    &[],
-                    Some(&body),
-                ),
+                Duration::from_secs(timeout),
+                request_with_headers(server, "POST", path, token, headers, Some(body)),
             )
             .await
         })
-        .map_err(|_| {
-            anyhow!("aecl serve at {server} did not answer within {} s", args.timeout)
-        })??;
+        .map_err(|_| anyhow!("aecl serve at {server} did not answer within {timeout} s"))??;
     if !(200..300).contains(&status) {
         let message = answer["error"]["message"].as_str().unwrap_or("no message");
         bail!("aecl serve at {server} answered {status}: {message}");
@@ -374,26 +377,7 @@ fn ask_server(agent: Agent, server: &str, args: &HookArgs, input: HookInput) -> 
             ("/v1/execute", &[("aecl-executor", "client")], serde_json::to_value(&event)?)
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the client runtime")?;
-    let limit = Duration::from_secs(args.timeout);
-    let (status, answer) = runtime
-        .block_on(async {
-            tokio::time::timeout(
-                limit,
-                request_with_headers(server, "POST", path, &token, headers, Some(&body)),
-            )
-            .await
-        })
-        .map_err(|_| {
-            anyhow!("aecl serve at {server} did not answer within {} s", args.timeout)
-        })??;
-    if !(200..300).contains(&status) {
-        let message = answer["error"]["message"].as_str().unwrap_or("no message");
-        bail!("aecl serve at {server} answered {status}: {message}");
-    }
+    let answer = post(server, path, &token, headers, &body, args.timeout)?;
     let decided = match agent {
         Agent::ClaudeCode => outcome_of(&answer).map(Decided::from),
         Agent::Codex | Agent::Gemini => execute_outcome(&answer).map(|(outcome, approval)| {

@@ -14,8 +14,8 @@ use crate::{repo, run_with_stdin};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CaseFile {
-    case: Vec<Case>,
+struct CaseFile<C> {
+    case: Vec<C>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +122,13 @@ pub(crate) fn decision(stdout: &str) -> (String, String) {
 }
 
 fn cases() -> Vec<(String, Case)> {
-    let dir = repo("test_data/paths");
+    corpus("test_data/paths")
+}
+
+/// Every `[[case]]` of the TOML files in the repository's directory `dir`, in file order,
+/// each with its file's stem (shared by the path and shell-link corpora).
+pub(crate) fn corpus<C: serde::de::DeserializeOwned>(dir: &str) -> Vec<(String, C)> {
+    let dir = repo(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -132,7 +138,7 @@ fn cases() -> Vec<(String, Case)> {
     let mut out = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let parsed: CaseFile =
+        let parsed: CaseFile<C> =
             toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
         out.extend(parsed.case.into_iter().map(|case| (stem.clone(), case)));

@@ -6,20 +6,14 @@
 //! and aecl refuses it through the hook and through the shell connector of `aecl serve`,
 //! and nothing is written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::paths::{decision, expand, make_layout};
-use crate::{repo, run_with_stdin, write};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CaseFile {
-    case: Vec<Case>,
-}
+use crate::paths::{corpus, decision, expand, make_layout};
+use crate::{run_with_stdin, write};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,22 +82,7 @@ fn through_hook(policy: &str, command: &str, cwd: &str) -> (String, String) {
 }
 
 fn cases() -> Vec<(String, Case)> {
-    let dir = repo("test_data/shell_links");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        let parsed: CaseFile =
-            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-        out.extend(parsed.case.into_iter().map(|case| (stem.clone(), case)));
-    }
-    out
+    corpus("test_data/shell_links")
 }
 
 #[test]
