@@ -27,6 +27,7 @@ mod tests {
         ("aecl-server", &["aecl-engine"]),
         ("aecl-mcp", &["aecl-engine"]),
         ("aecl-cli", &["*"]),
+        ("aecl-fuzz-targets", &["aecl-core", "aecl-policy", "aecl-audit", "aecl-sandbox"]),
         ("xtask", &["*"]),
     ];
 
