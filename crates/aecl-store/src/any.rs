@@ -4,12 +4,7 @@
 
 use std::path::PathBuf;
 
-use aecl_audit::{AuditRecord, StoredRecord};
-use aecl_core::{CallDigest, Revision, Timestamp};
-use aecl_engine::{
-    Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, Grant, GrantRefusal,
-    NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
-};
+use aecl_engine::{Store, StoreError};
 
 use crate::{AuditConfig, PostgresStore, SqliteStore};
 
@@ -96,188 +91,17 @@ impl AnyStore {
     }
 }
 
-/// Forwards one call to the store inside, whichever it is.
-macro_rules! forward {
-    ($self:ident, $store:ident => $call:expr) => {
+/// Hands one call to the store inside, whichever it is.
+macro_rules! to_backend {
+    ($self:ident, $method:ident($($arg:expr),*)) => {
         match $self {
-            AnyStore::Sqlite($store) => $call.await,
-            AnyStore::Postgres($store) => $call.await,
+            AnyStore::Sqlite(store) => store.$method($($arg),*).await,
+            AnyStore::Postgres(store) => store.$method($($arg),*).await,
         }
     };
 }
 
-impl Store for AnyStore {
-    async fn health(&self) -> aecl_engine::StoreHealth {
-        forward!(self, s => s.health())
-    }
-
-    async fn spent_grant_for_call(
-        &self,
-        digest: &CallDigest,
-    ) -> Result<Option<(Grant, Timestamp)>, StoreError> {
-        forward!(self, s => s.spent_grant_for_call(digest))
-    }
-
-    async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
-        forward!(self, s => s.load_run(run))
-    }
-
-    async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
-        forward!(self, s => s.commit_run_event(commit))
-    }
-
-    async fn finish_call(&self, end: CallEnd) -> Result<u64, StoreError> {
-        forward!(self, s => s.finish_call(end))
-    }
-
-    async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {
-        forward!(self, s => s.release_slots(holder))
-    }
-
-    async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {
-        forward!(self, s => s.append_audit(record))
-    }
-
-    async fn begin_effect(&self, effect: NewEffect) -> Result<Begun, StoreError> {
-        forward!(self, s => s.begin_effect(effect))
-    }
-
-    async fn dispatch_effect(&self, id: &str) -> Result<(), StoreError> {
-        forward!(self, s => s.dispatch_effect(id))
-    }
-
-    async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
-        forward!(self, s => s.finish_effect(id, end))
-    }
-
-    async fn effect(&self, id: &str) -> Result<Option<Effect>, StoreError> {
-        forward!(self, s => s.effect(id))
-    }
-
-    async fn effect_by_key(&self, run: &str, key: &str) -> Result<Option<Effect>, StoreError> {
-        forward!(self, s => s.effect_by_key(run, key))
-    }
-
-    async fn run_effects(&self, run: &str) -> Result<Vec<Effect>, StoreError> {
-        forward!(self, s => s.run_effects(run))
-    }
-
-    async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
-        forward!(self, s => s.recover_effects(node, at))
-    }
-
-    async fn unresolved_effects(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Effect>, StoreError> {
-        forward!(self, s => s.unresolved_effects(after, limit))
-    }
-
-    async fn reconcile_effect(&self, r: Reconciliation) -> Result<bool, StoreError> {
-        forward!(self, s => s.reconcile_effect(r))
-    }
-
-    async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {
-        forward!(self, s => s.use_nonce(scope, nonce, at))
-    }
-
-    async fn put_grant(&self, grant: Grant) -> Result<(), StoreError> {
-        forward!(self, s => s.put_grant(grant))
-    }
-
-    async fn consume_grant(
-        &self,
-        id: &str,
-        digest: &CallDigest,
-        revision: &Revision,
-        at: Timestamp,
-    ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
-        forward!(self, s => s.consume_grant(id, digest, revision, at))
-    }
-
-    async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
-        forward!(self, s => s.grant_for_call(digest))
-    }
-
-    async fn dispatch_effect_with_grant(
-        &self,
-        id: &str,
-        grant: &str,
-        digest: &CallDigest,
-        revision: &Revision,
-        at: Timestamp,
-    ) -> Result<Result<(), GrantRefusal>, StoreError> {
-        forward!(self, s => s.dispatch_effect_with_grant(id, grant, digest, revision, at))
-    }
-
-    async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
-        forward!(self, s => s.put_approval(approval))
-    }
-
-    async fn approvals(
-        &self,
-        pending_only: bool,
-        limit: usize,
-    ) -> Result<Vec<Approval>, StoreError> {
-        forward!(self, s => s.approvals(pending_only, limit))
-    }
-
-    async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
-        forward!(self, s => s.approval(id))
-    }
-
-    async fn resolve_approval(
-        &self,
-        id: &str,
-        status: ApprovalStatus,
-        by: &str,
-        reason: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        forward!(self, s => s.resolve_approval(id, status, by, reason))
-    }
-
-    async fn audit_records(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredRecord>, StoreError> {
-        forward!(self, s => s.audit_records(from, limit))
-    }
-
-    async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
-        forward!(self, s => s.audit_checkpoints())
-    }
-
-    async fn pending_approval_for(
-        &self,
-        digest: &CallDigest,
-        revision: &Revision,
-        at: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
-        forward!(self, s => s.pending_approval_for(digest, revision, at))
-    }
-
-    async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
-        forward!(self, s => s.put_standing_grant(grant))
-    }
-
-    async fn standing_grants(
-        &self,
-        agent_action: Option<(&str, &str)>,
-        limit: usize,
-    ) -> Result<Vec<StandingGrant>, StoreError> {
-        forward!(self, s => s.standing_grants(agent_action, limit))
-    }
-
-    async fn use_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
-        forward!(self, s => s.use_standing_grant(id, at))
-    }
-
-    async fn revoke_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
-        forward!(self, s => s.revoke_standing_grant(id, at))
-    }
-}
+aecl_engine::impl_store_by!({ impl Store for AnyStore } via to_backend);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! The store port: everything the engine keeps between calls, as one trait that SQLite and
-//! PostgreSQL implement identically (`aecl-store`), checked by one contract test suite.
+//! PostgreSQL (`aecl-store`) and memory ([`MemoryStore`], the reference) implement
+//! identically, checked by one contract test suite (`aecl-testkit`'s `contract`).
 //!
 //! Every method is a single atomic step, so that two engine instances on one database keep
 //! every guarantee: a run's events are appended only at the version they were decided
@@ -7,6 +8,10 @@
 //! that same transaction, an effect with a given idempotency key exists once
 //! ([`Store::begin_effect`]), a grant or nonce is spent once, and the audit log has one
 //! history whatever instance appends.
+
+#[doc(hidden)]
+pub mod delegate;
+mod memory;
 
 use std::future::Future;
 
@@ -17,6 +22,8 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::run_event::RunEvent;
+
+pub use memory::MemoryStore;
 
 /// A run as stored: its events in order and its version (the number of events).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -349,7 +356,9 @@ pub struct StandingGrant {
 
 /// The store port. See the module documentation for the guarantees each method keeps.
 ///
-/// Futures are `Send` so that the server can run them on any worker thread.
+/// Futures are `Send` so that the server can run them on any worker thread. No method has
+/// a default: a store (or a wrapper made with [`crate::impl_store_by`], which lists every
+/// method once) that leaves one out does not compile, rather than answer with a guess.
 pub trait Store: Send + Sync + 'static {
     /// The run's events in order; an unknown run is empty at version 0.
     fn load_run(&self, run: &str) -> impl Future<Output = Result<RunSnapshot, StoreError>> + Send;
@@ -417,16 +426,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send;
 
     /// Effects in state `outcome_unknown` (of every node), oldest first by id (UUID v7),
-    /// after `after` when given, at most `limit`. The default fails: a store that cannot
-    /// list them reconciles nothing.
+    /// after `after` when given, at most `limit`.
     fn unresolved_effects(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send {
-        let _ = (after, limit);
-        async { Err(StoreError::Backend("this store cannot reconcile effects".to_owned())) }
-    }
+    ) -> impl Future<Output = Result<Vec<Effect>, StoreError>> + Send;
 
     /// Writes a [`Reconciliation`] if the effect is still `outcome_unknown`; false (and
     /// nothing written, no record appended) when it is not, so that two reconcilers
@@ -434,10 +439,7 @@ pub trait Store: Send + Sync + 'static {
     fn reconcile_effect(
         &self,
         reconciliation: Reconciliation,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        let _ = reconciliation;
-        async { Err(StoreError::Backend("this store cannot reconcile effects".to_owned())) }
-    }
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Spends a nonce within `scope` (an agent): true the first time, false after.
     fn use_nonce(
@@ -466,15 +468,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
 
     /// The most recently spent grant for the call with `digest`, with when it was spent:
-    /// a retry that arrived before then raced the call that spent it. The default knows
-    /// of none.
+    /// a retry that arrived before then raced the call that spent it.
     fn spent_grant_for_call(
         &self,
         digest: &CallDigest,
-    ) -> impl Future<Output = Result<Option<(Grant, Timestamp)>, StoreError>> + Send {
-        let _ = digest;
-        async { Ok(None) }
-    }
+    ) -> impl Future<Output = Result<Option<(Grant, Timestamp)>, StoreError>> + Send;
 
     /// Spends grant `grant` for the call with `digest` under `revision` and moves the
     /// pending effect `id` to `dispatched`, in one transaction: neither happens without the
@@ -565,17 +563,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Whether the store can still record calls: a real write probe (rate-limited by the
-    /// store), the writer's state and the last commit. The default reports a store that
-    /// cannot tell, which is unhealthy: `/healthz` fails closed.
-    fn health(&self) -> impl Future<Output = StoreHealth> + Send {
-        async {
-            StoreHealth {
-                failed: None,
-                last_commit_error: None,
-                write_probe: Err("this store has no write probe".to_owned()),
-            }
-        }
-    }
+    /// store), the writer's state and the last commit. A store that cannot tell reports
+    /// itself unhealthy: `/healthz` fails closed.
+    fn health(&self) -> impl Future<Output = StoreHealth> + Send;
 }
 
 /// What a store says of its own health ([`Store::health`]).

@@ -5,14 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use aecl_audit::{AuditRecord, SignerKey, StoredRecord};
+use aecl_audit::SignerKey;
 use aecl_core::limits::RateLimit;
-use aecl_core::{Call, CallDigest, Revision, Timestamp};
+use aecl_core::{Call, Timestamp};
 use aecl_engine::identity::{self, Claims, Role};
 use aecl_engine::{
-    Approval, ApprovalStatus, Begun, BoxFuture, CallEnd, Clock, Committed, Connector,
-    ConnectorOutcome, Effect, EffectEnd, Engine, EngineConfig, Grant, GrantRefusal, NewEffect,
-    Notifier, RunCommit, RunSnapshot, StandingGrant, Store, StoreError, SystemClock,
+    BoxFuture, Clock, Connector, ConnectorOutcome, Engine, EngineConfig, Notifier, Store,
+    StoreError, SystemClock,
 };
 use aecl_server::{AppState, ServerConfig};
 use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
@@ -279,151 +278,36 @@ fn down_error() -> StoreError {
     StoreError::Backend("connection refused (the test switched the store off)".to_owned())
 }
 
-/// Forwards one call unless the switch is down.
-macro_rules! forward {
-    ($self:ident, $call:expr) => {{
+/// What a call answers while the switch is down: an error, or for `health` an unhealthy
+/// report with the same error.
+trait Down {
+    fn down() -> Self;
+}
+
+impl<T> Down for Result<T, StoreError> {
+    fn down() -> Self {
+        Err(down_error())
+    }
+}
+
+impl Down for aecl_engine::StoreHealth {
+    fn down() -> Self {
+        let write_probe = Err(down_error().to_string());
+        aecl_engine::StoreHealth { failed: None, last_commit_error: None, write_probe }
+    }
+}
+
+/// Hands one call to the inner store unless the switch is down.
+macro_rules! unless_down {
+    ($self:ident, $method:ident($($arg:expr),*)) => {{
         if $self.down.load(Ordering::SeqCst) {
-            return Err(down_error());
+            return Down::down();
         }
-        $call.await
+        $self.inner.$method($($arg),*).await
     }};
 }
 
-impl<S: Store> Store for Switch<S> {
-    async fn health(&self) -> aecl_engine::StoreHealth {
-        if self.down.load(Ordering::SeqCst) {
-            let write_probe = Err(down_error().to_string());
-            return aecl_engine::StoreHealth { failed: None, last_commit_error: None, write_probe };
-        }
-        self.inner.health().await
-    }
-    async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
-        forward!(self, self.inner.load_run(run))
-    }
-    async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
-        forward!(self, self.inner.commit_run_event(commit))
-    }
-    async fn release_slots(&self, holder: &str) -> Result<(), StoreError> {
-        forward!(self, self.inner.release_slots(holder))
-    }
-    async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {
-        forward!(self, self.inner.append_audit(record))
-    }
-    async fn begin_effect(&self, effect: NewEffect) -> Result<Begun, StoreError> {
-        forward!(self, self.inner.begin_effect(effect))
-    }
-    async fn dispatch_effect(&self, id: &str) -> Result<(), StoreError> {
-        forward!(self, self.inner.dispatch_effect(id))
-    }
-    async fn finish_effect(&self, id: &str, end: EffectEnd) -> Result<(), StoreError> {
-        forward!(self, self.inner.finish_effect(id, end))
-    }
-    async fn finish_call(&self, end: CallEnd) -> Result<u64, StoreError> {
-        forward!(self, self.inner.finish_call(end))
-    }
-    async fn effect(&self, id: &str) -> Result<Option<Effect>, StoreError> {
-        forward!(self, self.inner.effect(id))
-    }
-    async fn effect_by_key(&self, run: &str, key: &str) -> Result<Option<Effect>, StoreError> {
-        forward!(self, self.inner.effect_by_key(run, key))
-    }
-    async fn run_effects(&self, run: &str) -> Result<Vec<Effect>, StoreError> {
-        forward!(self, self.inner.run_effects(run))
-    }
-    async fn recover_effects(&self, node: &str, at: Timestamp) -> Result<Vec<Effect>, StoreError> {
-        forward!(self, self.inner.recover_effects(node, at))
-    }
-    async fn use_nonce(&self, scope: &str, nonce: &str, at: Timestamp) -> Result<bool, StoreError> {
-        forward!(self, self.inner.use_nonce(scope, nonce, at))
-    }
-    async fn put_grant(&self, grant: Grant) -> Result<(), StoreError> {
-        forward!(self, self.inner.put_grant(grant))
-    }
-    async fn consume_grant(
-        &self,
-        id: &str,
-        digest: &CallDigest,
-        revision: &Revision,
-        at: Timestamp,
-    ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
-        forward!(self, self.inner.consume_grant(id, digest, revision, at))
-    }
-    async fn grant_for_call(&self, digest: &CallDigest) -> Result<Option<Grant>, StoreError> {
-        forward!(self, self.inner.grant_for_call(digest))
-    }
-    async fn spent_grant_for_call(
-        &self,
-        digest: &CallDigest,
-    ) -> Result<Option<(Grant, Timestamp)>, StoreError> {
-        forward!(self, self.inner.spent_grant_for_call(digest))
-    }
-    async fn dispatch_effect_with_grant(
-        &self,
-        id: &str,
-        grant: &str,
-        digest: &CallDigest,
-        revision: &Revision,
-        at: Timestamp,
-    ) -> Result<Result<(), GrantRefusal>, StoreError> {
-        forward!(self, self.inner.dispatch_effect_with_grant(id, grant, digest, revision, at))
-    }
-    async fn approvals(
-        &self,
-        pending_only: bool,
-        limit: usize,
-    ) -> Result<Vec<Approval>, StoreError> {
-        forward!(self, self.inner.approvals(pending_only, limit))
-    }
-    async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
-        forward!(self, self.inner.put_approval(approval))
-    }
-    async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
-        forward!(self, self.inner.approval(id))
-    }
-    async fn resolve_approval(
-        &self,
-        id: &str,
-        status: ApprovalStatus,
-        by: &str,
-        reason: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        forward!(self, self.inner.resolve_approval(id, status, by, reason))
-    }
-    async fn audit_records(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredRecord>, StoreError> {
-        forward!(self, self.inner.audit_records(from, limit))
-    }
-    async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
-        forward!(self, self.inner.audit_checkpoints())
-    }
-    async fn pending_approval_for(
-        &self,
-        digest: &CallDigest,
-        revision: &Revision,
-        at: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
-        forward!(self, self.inner.pending_approval_for(digest, revision, at))
-    }
-    async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {
-        forward!(self, self.inner.put_standing_grant(grant))
-    }
-    async fn standing_grants(
-        &self,
-        agent_action: Option<(&str, &str)>,
-        limit: usize,
-    ) -> Result<Vec<StandingGrant>, StoreError> {
-        forward!(self, self.inner.standing_grants(agent_action, limit))
-    }
-    async fn use_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
-        forward!(self, self.inner.use_standing_grant(id, at))
-    }
-    async fn revoke_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
-        forward!(self, self.inner.revoke_standing_grant(id, at))
-    }
-}
+aecl_engine::impl_store_by!({ impl<S: Store> Store for Switch<S> } via unless_down);
 
 /// Runs a scenario `async fn(Backend)` on SQLite and on PostgreSQL, as two tests.
 #[macro_export]
