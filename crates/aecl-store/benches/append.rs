@@ -6,27 +6,21 @@
 //!
 //! `cargo bench -p aecl-store --bench append` runs each case for 3 seconds; under
 //! `cargo test --benches` each case appends a few records so the suite only checks that it
-//! works. PostgreSQL is the private server of the tests (`tests/it/pg.rs`), or
+//! works. PostgreSQL is the private server of the tests (`aecl_testkit::pg`), or
 //! `AECL_TEST_POSTGRES_URL`.
-
-#[path = "../tests/it/pg.rs"]
-#[allow(dead_code)]
-mod pg;
-#[path = "../tests/it/pg_cluster.rs"]
-#[allow(dead_code)]
-mod pg_cluster;
-#[path = "../tests/it/support.rs"]
-#[allow(dead_code)]
-mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aecl_engine::Store;
-use aecl_store::{PostgresStore, SqliteStore};
+use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
+use aecl_testkit::audit::{ORIGIN, record, signer};
+use aecl_testkit::pg;
 
-use support::{audit_config, record};
+fn audit_config() -> AuditConfig {
+    AuditConfig { origin: ORIGIN.to_owned(), signer: signer(), publish: None }
+}
 
 /// Records per second from `producers` tasks appending for `length`.
 async fn throughput<S: Store + Clone>(

@@ -6,4 +6,3 @@ mod proofs;
 mod properties;
 mod support;
 mod tamper;
-mod tamper_cases;

@@ -1,8 +1,8 @@
-//! The tamper matrix on a log kept in memory (`tamper_cases`): every case, without and with
-//! the checkpoints published outside the store, names what verification must name.
+//! The tamper matrix on a log kept in memory (`aecl_testkit::tamper`): every case, without
+//! and with the checkpoints published outside the store, names what verification must name.
 
 use crate::support::{ORIGIN, build, key};
-use crate::tamper_cases::{Keys, Log, cases, publish_all, run_matrix, state_of, verify};
+use aecl_testkit::tamper::{Keys, Log, cases, publish_all, run_matrix, state_of, verify};
 
 /// 120 records checkpointed every 10, as a writer would leave them.
 fn original() -> Log {
@@ -32,7 +32,7 @@ fn every_tampering_is_named_without_and_with_published_checkpoints() {
 fn only_rollbacks_and_forks_need_the_published_checkpoints() {
     let keys = Keys { real: key() };
     let log = original();
-    let shape = crate::tamper_cases::Shape::of(&log);
+    let shape = aecl_testkit::tamper::Shape::of(&log);
     let mut undetected: Vec<&str> = cases()
         .iter()
         .filter(|case| (case.without)(&shape, &keys).is_none())

@@ -7,8 +7,6 @@ mod fs_race;
 mod http;
 mod operations;
 mod pg;
-#[path = "../../../aecl-store/tests/it/pg_cluster.rs"]
-mod pg_cluster;
 mod postgres;
 mod reconcile;
 mod registry;

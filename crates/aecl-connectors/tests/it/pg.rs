@@ -1,4 +1,4 @@
-//! A real PostgreSQL for the tests (the store's private cluster, `pg_cluster.rs`, with
+//! A real PostgreSQL for the tests (the private cluster of `aecl_testkit::pg_cluster`, with
 //! `tokio-postgres` for the admin connection), with no manual setup: the first test that asks for one
 //! starts a private cluster (or uses `AECL_TEST_POSTGRES_URL` when it is set), and every
 //! call of [`postgres_url`] creates a fresh database on it, so tests are isolated and run
@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::pg_cluster::{server, with_database};
+use aecl_testkit::pg_cluster::{server, with_database};
 
 /// The URL of a fresh, empty database on the test server (a new one on every call).
 pub async fn postgres_url() -> String {

@@ -1,15 +1,16 @@
-//! Integration tests of the stores: one contract suite run against SQLite and against a
-//! real PostgreSQL that the tests start themselves (`pg`).
+//! Integration tests of the stores: the contract suite of `aecl-testkit` run against
+//! SQLite and against a real PostgreSQL that the tests start themselves (`pg`), and the
+//! engine's flows over both.
 
 mod approval;
 mod contract;
 mod crash;
 mod engine;
 mod health;
-mod pg;
-mod pg_cluster;
 mod replica;
 mod rollback;
 mod single_use;
 mod support;
 mod tamper;
+
+use aecl_testkit::pg;

@@ -1,4 +1,4 @@
-//! The audit crate's tamper matrix (`aecl-audit/tests/it/tamper_cases.rs`) on real stores:
+//! The audit log's tamper matrix (`aecl_testkit::tamper`) on real stores:
 //! a log written by the SQLite and the PostgreSQL writer, with every checkpoint published
 //! through the writer's `CheckpointSink`, then each case's log written over the store's
 //! tables with SQL (as an attacker with write access to the database would) and read back
@@ -13,10 +13,7 @@ use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
 
 use crate::support::{ORIGIN, record, signer, verifier};
 
-#[path = "../../../aecl-audit/tests/it/tamper_cases.rs"]
-mod tamper_cases;
-
-use tamper_cases::{Keys, Log, run_matrix};
+use aecl_testkit::tamper::{Keys, Log, run_matrix};
 
 /// Records written: one commit (and one checkpoint) each.
 const N: usize = 24;

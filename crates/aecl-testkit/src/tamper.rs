@@ -3,12 +3,10 @@
 //! verification must name without and with the published checkpoints.
 //!
 //! The cases are written against the log's shape (its checkpoint sizes), not one layout, so
-//! the same file runs here on an in-memory log and in `aecl-store`'s tests on real SQLite
-//! and PostgreSQL stores tampered with through SQL (it is included there by `#[path]`).
+//! the same cases run in `aecl-audit`'s tests on an in-memory log and in `aecl-store`'s
+//! tests on real SQLite and PostgreSQL stores tampered with through SQL.
 //! Only the published checkpoints are out of the attacker's reach; everything else
 //! (records, stored checkpoints, the head) is theirs to rewrite.
-
-#![allow(dead_code, reason = "each including test binary uses part of it")]
 
 use aecl_audit::{
     AuditError, AuditRecord, Checkpoint, CheckpointId, LogState, Problem, SignerKey, StoredRecord,
@@ -28,6 +26,7 @@ pub struct Log {
 }
 
 /// The key that signs the real log.
+#[derive(Debug)]
 pub struct Keys {
     pub real: SignerKey,
 }
@@ -58,6 +57,7 @@ fn body(note: &str) -> Checkpoint {
 }
 
 /// What an untouched log looks like: the numbers the expectations are made of.
+#[derive(Debug)]
 pub struct Shape {
     pub n: u64,
     pub sizes: Vec<u64>,
@@ -92,6 +92,7 @@ impl Shape {
 /// What verification must answer: `None` when the change cannot be seen.
 pub type Expect = fn(&Shape, &Keys) -> Option<Problem>;
 
+#[derive(Debug)]
 pub struct Case {
     pub class: &'static str,
     pub name: &'static str,

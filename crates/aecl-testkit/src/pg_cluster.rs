@@ -1,6 +1,6 @@
 //! A private PostgreSQL cluster for the tests, shared by the store's, the server's and the
-//! connectors' test binaries (each includes this file with `#[path]`; each has its own
-//! `pg.rs` that creates databases with its own driver).
+//! connectors' test binaries (each links this crate, so each binary starts its own cluster
+//! once; `pg.rs` creates databases on it with sqlx, the connectors with their own driver).
 //!
 //! The cluster lives in a temporary directory, listens on a free port of 127.0.0.1 only,
 //! and is started through a small `sh` watchdog that stops it and removes the directory

@@ -1,0 +1,311 @@
+//! The contract on runs: events appended at the version they were decided on, with the
+//! admissions (rate limits, concurrency slots), call-id check, grant, effect and audit
+//! record of a commit taken in the same step, whole or not at all.
+
+use aecl_audit::verify_log;
+use aecl_core::limits::RateLimit;
+use aecl_core::policy::Revision;
+use aecl_core::{CallDigest, Timestamp};
+use aecl_engine::{
+    Admission, CallEnd, CallIdCheck, Committed, EffectState, Grant, GrantUse, NewEffect, RunCommit,
+    Store, StoreError,
+};
+use serde_json::json;
+
+use super::{commit, end, new_effect, user};
+use crate::audit::{record, verifier};
+
+pub async fn run_events_append_only_at_the_version_decided_on<S: Store>(store: &S) {
+    let empty = store.load_run("r1").await.unwrap();
+    assert_eq!((empty.version, empty.events.len(), empty.agent), (0, 0, None));
+
+    assert_eq!(
+        store.commit_run_event(commit("r1", 0, vec![])).await.unwrap(),
+        Committed::Done { version: 1, audit_seq: None }
+    );
+    // A writer that decided on version 0 lost the race.
+    assert_eq!(store.commit_run_event(commit("r1", 0, vec![])).await.unwrap(), Committed::Conflict);
+    assert_eq!(
+        store.commit_run_event(commit("r1", 1, vec![])).await.unwrap(),
+        Committed::Done { version: 2, audit_seq: None }
+    );
+
+    let run = store.load_run("r1").await.unwrap();
+    assert_eq!(run.version, 2);
+    assert_eq!(run.agent.as_deref(), Some("finance"));
+    assert_eq!(run.events, vec![user("event at 0"), user("event at 1")]);
+    // Other runs are untouched.
+    assert_eq!(store.load_run("r2").await.unwrap().version, 0);
+}
+
+pub async fn a_rate_limit_refusal_writes_nothing<S: Store>(store: &S) {
+    let limit = RateLimit { count: 1, per_ms: 1_000, burst: 1 };
+    let rate =
+        |now: u64| Admission::Rate { key: "agent:finance".into(), limit, now: Timestamp(now) };
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 0, vec![rate(10_000)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+    assert_eq!(
+        store.commit_run_event(commit("r1", 1, vec![rate(10_400)])).await.unwrap(),
+        Committed::Refused { index: 0, retry_after_ms: Some(600) }
+    );
+    assert_eq!(store.load_run("r1").await.unwrap().version, 1, "a refused call is not recorded");
+    // A refusal of the second admission takes nothing from the first.
+    let other = RateLimit { count: 100, per_ms: 1_000, burst: 100 };
+    let both = vec![
+        Admission::Rate { key: "action:x".into(), limit: other, now: Timestamp(10_500) },
+        rate(10_500),
+    ];
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 1, both)).await.unwrap(),
+        Committed::Refused { index: 1, .. }
+    ));
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 1, vec![rate(11_000)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+}
+
+pub async fn concurrency_slots_are_held_released_and_expire<S: Store>(store: &S) {
+    let slot = |holder: &str, now: u64| Admission::Slot {
+        key: "action:deploy".into(),
+        limit: 1,
+        holder: holder.into(),
+        now: Timestamp(now),
+        expires: Timestamp(now + 60_000),
+    };
+    assert!(matches!(
+        store.commit_run_event(commit("a", 0, vec![slot("a/c1", 0)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+    assert_eq!(
+        store.commit_run_event(commit("b", 0, vec![slot("b/c1", 1)])).await.unwrap(),
+        Committed::Refused { index: 0, retry_after_ms: None }
+    );
+    store.release_slots("a/c1").await.unwrap();
+    assert!(matches!(
+        store.commit_run_event(commit("b", 0, vec![slot("b/c1", 2)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+    // b/c1 never releases: after its lease the slot is free again.
+    assert!(matches!(
+        store.commit_run_event(commit("c", 0, vec![slot("c/c1", 30_000)])).await.unwrap(),
+        Committed::Refused { .. }
+    ));
+    assert!(matches!(
+        store.commit_run_event(commit("c", 0, vec![slot("c/c1", 60_003)])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+}
+
+pub async fn a_commits_audit_record_is_appended_only_with_its_event<S: Store>(store: &S) {
+    let with_record = |expected: u64, admission: Vec<Admission>, i: usize| RunCommit {
+        audit: Some(record(7, i)),
+        ..commit("r1", expected, admission)
+    };
+    let done = store.commit_run_event(with_record(0, vec![], 0)).await.unwrap();
+    let Committed::Done { version: 1, audit_seq: Some(seq) } = done else {
+        panic!("expected the event and its record: {done:?}");
+    };
+    // A conflict and a refusal append nothing.
+    assert_eq!(
+        store.commit_run_event(with_record(0, vec![], 1)).await.unwrap(),
+        Committed::Conflict
+    );
+    let full = Admission::Slot {
+        key: "k".to_owned(),
+        limit: 0,
+        holder: "h".to_owned(),
+        now: Timestamp(1),
+        expires: Timestamp(2),
+    };
+    let refused = store.commit_run_event(with_record(1, vec![full], 2)).await.unwrap();
+    assert!(matches!(refused, Committed::Refused { .. }), "{refused:?}");
+    let stored = store.audit_records(0, 10).await.unwrap();
+    assert_eq!(stored.iter().map(|r| r.0).collect::<Vec<_>>(), [seq], "only the committed one");
+    let report = verify_log(stored, &store.audit_checkpoints().await.unwrap(), &verifier());
+    assert_eq!((report.problem, report.size), (None, 1));
+}
+
+pub async fn a_calls_end_is_written_whole_or_not_at_all<S: Store>(store: &S) {
+    // The decision's commit records the effect as dispatched and takes a slot.
+    let slot = |holder: &str| Admission::Slot {
+        key: "action:deploy".into(),
+        limit: 1,
+        holder: holder.into(),
+        now: Timestamp(1),
+        expires: Timestamp(60_000),
+    };
+    let decided = RunCommit {
+        effect: Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") }),
+        ..commit("r1", 0, vec![slot("r1/c1")])
+    };
+    assert!(matches!(store.commit_run_event(decided).await.unwrap(), Committed::Done { .. }));
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Dispatched);
+    assert!(matches!(
+        store.commit_run_event(commit("r2", 0, vec![slot("r2/c1")])).await.unwrap(),
+        Committed::Refused { .. }
+    ));
+    // Another event lands on the run while the call executes: no conflict, the end goes
+    // after it.
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 1, vec![])).await.unwrap(),
+        Committed::Done { version: 2, .. }
+    ));
+    let call_end = |i: usize| CallEnd {
+        run: "r1".into(),
+        agent: "finance".into(),
+        events: vec![user("outcome"), user("output")],
+        effect_id: "e1".into(),
+        end: end(EffectState::Succeeded),
+        slot_holder: "r1/c1".into(),
+        audit: record(8, i),
+    };
+    assert_eq!(store.finish_call(call_end(0)).await.unwrap(), 4);
+    let effect = store.effect("e1").await.unwrap().unwrap();
+    assert_eq!((effect.state, effect.result), (EffectState::Succeeded, json!({"status": 200})));
+    let run = store.load_run("r1").await.unwrap();
+    assert_eq!(run.events[2..], [user("outcome"), user("output")]);
+    assert!(
+        matches!(
+            store.commit_run_event(commit("r2", 0, vec![slot("r2/c1")])).await.unwrap(),
+            Committed::Done { .. }
+        ),
+        "the slot was released"
+    );
+    let stored = store.audit_records(0, 10).await.unwrap();
+    assert_eq!(stored.len(), 1, "the outcome record");
+    // An effect ends once: a second end writes nothing, not even its events or record.
+    assert!(matches!(store.finish_call(call_end(1)).await, Err(StoreError::Transition { .. })));
+    assert_eq!(store.load_run("r1").await.unwrap().version, 4);
+    assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1);
+}
+
+/// A commit recording a call whose id an executed call of the run already has is refused
+/// (writing nothing), and names that call's effect and digest.
+pub async fn an_executed_calls_id_refuses_a_commit_that_reuses_it<S: Store>(store: &S) {
+    let digest = CallDigest("ab".repeat(32));
+    let checked = |expected: u64, call: &str, effect: Option<NewEffect>| RunCommit {
+        effect,
+        call_id: Some(CallIdCheck { call_id: call.into(), digest: digest.clone() }),
+        ..commit("r1", expected, vec![])
+    };
+    let executed = Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") });
+    assert!(matches!(
+        store.commit_run_event(checked(0, "c1", executed)).await.unwrap(),
+        Committed::Done { version: 1, .. }
+    ));
+    assert_eq!(
+        store.commit_run_event(checked(1, "c1", None)).await.unwrap(),
+        Committed::CallIdTaken { effect_id: "e1".into(), digest: digest.clone() }
+    );
+    assert_eq!(store.load_run("r1").await.unwrap().version, 1, "nothing written");
+    // Other ids, and commits that do not ask, go through.
+    assert!(matches!(
+        store.commit_run_event(checked(1, "c2", None)).await.unwrap(),
+        Committed::Done { version: 2, .. }
+    ));
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 2, vec![])).await.unwrap(),
+        Committed::Done { version: 3, .. }
+    ));
+}
+
+/// A run belongs to the agent of its first commit: a later commit naming another agent is
+/// appended (the engine checks agents) but does not change whose run it is.
+pub async fn a_runs_agent_is_its_first_commits<S: Store>(store: &S) {
+    store.commit_run_event(commit("r1", 0, vec![])).await.unwrap();
+    let other = RunCommit { agent: "intruder".into(), ..commit("r1", 1, vec![]) };
+    assert!(matches!(
+        store.commit_run_event(other).await.unwrap(),
+        Committed::Done { version: 2, .. }
+    ));
+    assert_eq!(store.load_run("r1").await.unwrap().agent.as_deref(), Some("finance"));
+}
+
+/// A commit whose effect collides with a stored one (the same call id in the run, with no
+/// call-id check asked for) fails and writes nothing of itself: not its event, its rate
+/// step, its slot, its grant, its effect or its audit record.
+pub async fn a_commit_whose_effect_collides_writes_nothing<S: Store>(store: &S) {
+    store.begin_effect(new_effect("e1", "c1", None, "n1")).await.unwrap();
+    let (digest, revision) = (CallDigest("ab".repeat(32)), Revision("rev-1".into()));
+    store
+        .put_grant(Grant {
+            id: "g1".into(),
+            approval_id: None,
+            call_digest: digest.clone(),
+            policy_revision: revision.clone(),
+            expires: Timestamp(100_000),
+        })
+        .await
+        .unwrap();
+    let limit = RateLimit { count: 1, per_ms: 1_000, burst: 1 };
+    let admission = |holder: &str| {
+        vec![
+            Admission::Rate { key: "agent:finance".into(), limit, now: Timestamp(10_000) },
+            Admission::Slot {
+                key: "action:deploy".into(),
+                limit: 1,
+                holder: holder.into(),
+                now: Timestamp(10_000),
+                expires: Timestamp(70_000),
+            },
+        ]
+    };
+    let colliding = RunCommit {
+        effect: Some(NewEffect { dispatched: true, ..new_effect("e2", "c1", None, "n1") }),
+        grant: Some(GrantUse {
+            id: "g1".into(),
+            digest: digest.clone(),
+            revision,
+            at: Timestamp(10_000),
+        }),
+        audit: Some(record(9, 0)),
+        ..commit("r1", 0, admission("r1/c1"))
+    };
+    assert!(store.commit_run_event(colliding).await.is_err(), "a second effect for call c1");
+    assert_eq!(store.load_run("r1").await.unwrap().version, 0);
+    assert!(store.effect("e2").await.unwrap().is_none());
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Pending);
+    assert!(store.grant_for_call(&digest).await.unwrap().is_some(), "the grant is unspent");
+    assert!(store.audit_records(0, 10).await.unwrap().is_empty());
+    // Neither the rate step nor the slot was taken: another holder gets both at once.
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 0, admission("r1/c2"))).await.unwrap(),
+        Committed::Done { version: 1, .. }
+    ));
+}
+
+/// Releasing a holder's slots frees those and no other holder's.
+pub async fn slots_are_released_by_their_holder_only<S: Store>(store: &S) {
+    let slot = |holder: &str| Admission::Slot {
+        key: "action:deploy".into(),
+        limit: 2,
+        holder: holder.into(),
+        now: Timestamp(1),
+        expires: Timestamp(60_000),
+    };
+    for (run, holder) in [("a", "a/c1"), ("b", "b/c1")] {
+        assert!(matches!(
+            store.commit_run_event(commit(run, 0, vec![slot(holder)])).await.unwrap(),
+            Committed::Done { .. }
+        ));
+    }
+    let refused = Committed::Refused { index: 0, retry_after_ms: None };
+    assert_eq!(store.commit_run_event(commit("c", 0, vec![slot("c/c1")])).await.unwrap(), refused);
+    store.release_slots("nobody").await.unwrap();
+    assert_eq!(store.commit_run_event(commit("c", 0, vec![slot("c/c1")])).await.unwrap(), refused);
+    store.release_slots("a/c1").await.unwrap();
+    assert!(matches!(
+        store.commit_run_event(commit("c", 0, vec![slot("c/c1")])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+    // b/c1 still holds its slot, and c/c1 now holds the other.
+    assert_eq!(store.commit_run_event(commit("d", 0, vec![slot("d/c1")])).await.unwrap(), refused);
+    // A holder asking again is not counted against itself.
+    assert!(matches!(
+        store.commit_run_event(commit("b", 1, vec![slot("b/c1")])).await.unwrap(),
+        Committed::Done { .. }
+    ));
+}
