@@ -319,7 +319,18 @@ pub struct ApprovalSpec {
     /// Irreversible actions require approval unless the policy waives it here (with the
     /// reason written beside it).
     pub waive_irreversible: bool,
+    /// The arguments an approver sees in the list of requests; empty: the control
+    /// arguments.
+    pub summary: Vec<FieldPath>,
+    /// Distinct approvers a request needs, none of them the agent (at least 1).
+    pub approvals_required: u32,
+    /// How long a rejected call, resubmitted unchanged, is answered `rejected` without a
+    /// new request (0: never).
+    pub rejected_cooldown_secs: u64,
 }
+
+/// The default of `rejected_cooldown`: ten minutes.
+pub const DEFAULT_REJECTED_COOLDOWN_SECS: u64 = 600;
 
 impl Default for ApprovalSpec {
     fn default() -> ApprovalSpec {
@@ -328,6 +339,9 @@ impl Default for ApprovalSpec {
             risk_above: None,
             expires_secs: 3600,
             waive_irreversible: false,
+            summary: Vec::new(),
+            approvals_required: 1,
+            rejected_cooldown_secs: DEFAULT_REJECTED_COOLDOWN_SECS,
         }
     }
 }

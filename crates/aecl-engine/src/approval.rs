@@ -25,10 +25,15 @@ use aecl_audit::RecordKind;
 use aecl_core::{Call, CallDigest, Decision, Mode, Reason, Stage, Timestamp, Verdict};
 use serde_json::{Value, json};
 
-use crate::engine::{Engine, new_id};
+use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::run_event::RunEvent;
 use crate::store::{Approval, ApprovalStatus, Grant, GrantRefusal, Store};
+
+mod answer;
+mod cooldown;
+
+pub use answer::{Approved, Redecision, approvals_required, approvers_so_far, person};
 
 /// What [`Engine::apply_grant`] found for a call.
 #[derive(Debug)]
@@ -59,26 +64,33 @@ impl<S: Store> Engine<S> {
     /// Approves request `id` as `approver`: the grant for its call, valid until the request
     /// would have expired. Refuses an approver who is the agent that asked, a request that
     /// is no longer pending, and one that has expired (which becomes `expired`).
+    ///
+    /// The grant only: an approval that is counted towards a quorum, or that a changed
+    /// policy made moot, is an error here ([`Engine::approve_request`] tells them apart).
     pub async fn approve(
         &self,
         id: &str,
         approver: &str,
         reason: Option<&str>,
     ) -> Result<Grant, EngineError> {
-        let approval = self.open_approval(id, approver).await?;
-        if !self.store().resolve_approval(id, ApprovalStatus::Approved, approver, reason).await? {
-            return Err(self.closed(id).await);
+        match self.approve_request(id, approver, reason).await? {
+            Approved::Granted { grant, .. } => Ok(grant),
+            Approved::Counted { approvers, required } => Err(EngineError::NotGranted {
+                id: id.to_owned(),
+                why: format!("{} of {required} approvals so far", approvers.len()),
+            }),
+            Approved::NotNeeded { .. } => Err(EngineError::NotGranted {
+                id: id.to_owned(),
+                why: "the policy in force allows the call without approval".to_owned(),
+            }),
+            Approved::Blocked { redecided } => Err(EngineError::NotGranted {
+                id: id.to_owned(),
+                why: format!(
+                    "the policy in force blocks the call: {}",
+                    redecided.reasons.join("; ")
+                ),
+            }),
         }
-        let grant = Grant {
-            id: new_id(),
-            approval_id: Some(approval.id.clone()),
-            call_digest: approval.call_digest.clone(),
-            policy_revision: approval.policy_revision.clone(),
-            expires: approval.expires,
-        };
-        self.store().put_grant(grant.clone()).await?;
-        self.record_resolution(&approval, ApprovalStatus::Approved, approver, reason).await?;
-        Ok(grant)
     }
 
     /// Rejects request `id` as `approver`, with the reason the agent will be given.
@@ -97,6 +109,7 @@ impl<S: Store> Engine<S> {
             return Err(self.closed(id).await);
         }
         self.record_resolution(&approval, ApprovalStatus::Rejected, approver, Some(reason)).await?;
+        self.start_cooldown(&approval, approver, reason).await?;
         self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))
     }
 
@@ -104,6 +117,9 @@ impl<S: Store> Engine<S> {
     /// expired request is a rejection), so every reader sees the same answer.
     pub async fn approval(&self, id: &str) -> Result<Option<Approval>, EngineError> {
         let Some(mut approval) = self.store().approval(id).await? else { return Ok(None) };
+        if cooldown::is_cooldown(&approval) {
+            return Ok(None);
+        }
         if approval.status == ApprovalStatus::Pending && self.now() >= approval.expires {
             self.expire(&approval).await?;
             approval = self.store().approval(id).await?.unwrap_or(approval);
@@ -120,6 +136,9 @@ impl<S: Store> Engine<S> {
     ) -> Result<Vec<Approval>, EngineError> {
         let mut listed = Vec::new();
         for approval in self.store().approvals(pending_only, limit).await? {
+            if cooldown::is_cooldown(&approval) {
+                continue;
+            }
             if approval.status == ApprovalStatus::Pending && self.now() >= approval.expires {
                 self.expire(&approval).await?;
                 if pending_only {
@@ -182,6 +201,15 @@ impl<S: Store> Engine<S> {
             None
         };
         let approval = grant.approval_id.as_deref().unwrap_or("-");
+        // INVARIANT: a grant lifts a call only once its request reads `approved`: it is
+        // written just before, and stays unused when another approver rejected meanwhile.
+        let answered = match &grant.approval_id {
+            Some(id) => self.store().approval(id).await?.map(|a| a.status),
+            None => None,
+        };
+        if answered != Some(ApprovalStatus::Approved) {
+            return Ok(GrantFound::None);
+        }
         if let Some(refusal) = refusal {
             verdict.reasons.push(Reason {
                 stage: Stage::Approval,
@@ -219,6 +247,7 @@ impl<S: Store> Engine<S> {
         let expires_in = verdict.approval_expires_in_secs.unwrap_or(3600);
         let mut args = call.args.clone();
         self.redact(&mut args);
+        let action = self.policy().actions.get(&call.action).cloned();
         let suspicious: Vec<Value> = verdict
             .reasons
             .iter()
@@ -242,6 +271,8 @@ impl<S: Store> Engine<S> {
             "verdict": verdict,
             "suspicious": suspicious,
             "history": self.history_for_approver(history),
+            "summary": summary(action.as_deref(), &args),
+            "approvals_required": action.as_ref().map_or(1, |a| a.approval.approvals_required),
         });
         let approval = Approval {
             id,
@@ -289,8 +320,8 @@ impl<S: Store> Engine<S> {
     async fn open_approval(&self, id: &str, approver: &str) -> Result<Approval, EngineError> {
         let approval =
             self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))?;
-        // INVARIANT: nobody approves a call made with their own identity.
-        if approval.agent == approver {
+        // INVARIANT: nobody approves a call made with their own identity, however spelt.
+        if person(&approval.agent) == person(approver) {
             return Err(EngineError::SelfApproval {
                 id: id.to_owned(),
                 approver: approver.to_owned(),
@@ -346,4 +377,22 @@ impl<S: Store> Engine<S> {
         self.store().append_audit(record).await?;
         Ok(())
     }
+}
+
+/// The arguments an approver sees in the list: the action's `summary` paths, else its
+/// control arguments, each with its values in the (redacted) arguments.
+fn summary(action: Option<&aecl_core::policy::ActionSpec>, args: &Value) -> Vec<Value> {
+    let Some(action) = action else { return Vec::new() };
+    let paths: Vec<&aecl_core::path::FieldPath> = if action.approval.summary.is_empty() {
+        action.args.iter().filter(|a| a.control).map(|a| &a.path).collect()
+    } else {
+        action.approval.summary.iter().collect()
+    };
+    paths
+        .into_iter()
+        .map(|path| {
+            let values: Vec<&Value> = path.values(args);
+            json!({ "arg": path.to_string(), "values": values })
+        })
+        .collect()
 }

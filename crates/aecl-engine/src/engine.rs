@@ -436,12 +436,12 @@ impl<S: Store> Engine<S> {
                         && verdict.mode == Mode::Enforce
                         && verdict.decision == Decision::RequireApproval =>
                 {
-                    let pending = self
-                        .store
-                        .pending_approval_for(&digest, &verdict.policy_revision, now)
-                        .await?;
-                    new_request = pending.is_none();
-                    Some(pending.unwrap_or_else(new_id))
+                    // A pending request of the same call, a recent rejection of it (the
+                    // verdict becomes a block), or a new request.
+                    let (id, new) =
+                        self.approval_for(&digest, &call.action, &mut verdict, now).await?;
+                    new_request = new;
+                    Some(id)
                 }
                 GrantFound::None => None,
             };
@@ -509,6 +509,8 @@ impl<S: Store> Engine<S> {
         if new_request && let Some(id) = &approval_id {
             self.request_approval(id.clone(), &call, &verdict, &history).await?;
         }
+        // No request stays pending for a call that a grant let through.
+        self.after_lifted(&verdict, &digest, approval_id.as_deref()).await?;
         let decided = Decided { call, verdict, audit_seq, approval_id };
         Ok(Recorded { decided, effect, tier, replay_effect })
     }

@@ -59,4 +59,11 @@ pub enum EngineError {
     /// An approver tried to approve or reject a call made with their own identity.
     #[error("`{approver}` asked for approval `{id}` and cannot answer it")]
     SelfApproval { id: String, approver: String },
+    /// A person approved a request a second time: a quorum counts distinct people.
+    #[error("`{approver}` already approved request `{id}`: it needs another approver")]
+    AlreadyApproved { id: String, approver: String },
+    /// An approval was recorded but gave no grant (a quorum not reached yet, or a changed
+    /// policy that allows or blocks the call now).
+    #[error("approval request `{id}` gave no grant: {why}")]
+    NotGranted { id: String, why: String },
 }

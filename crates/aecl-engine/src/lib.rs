@@ -23,7 +23,9 @@ pub mod run_event;
 pub mod standing;
 pub mod store;
 
-pub use approval::DUPLICATE_WINDOW_MS;
+pub use approval::{
+    Approved, DUPLICATE_WINDOW_MS, Redecision, approvals_required, approvers_so_far, person,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Reconciled, Sandboxed};
 pub use engine::{

@@ -47,6 +47,8 @@ pub enum ArgCondition {
     /// The value is a string ending with this, compared without regard to ASCII case (an
     /// e-mail domain such as `@example.com`).
     EndsWith(String),
+    /// The value is a number no greater than this (an amount up to the approved one).
+    AtMost(f64),
 }
 
 impl ArgCondition {
@@ -57,6 +59,7 @@ impl ArgCondition {
             ArgCondition::EndsWith(suffix) => value
                 .as_str()
                 .is_some_and(|s| s.to_ascii_lowercase().ends_with(&suffix.to_ascii_lowercase())),
+            ArgCondition::AtMost(bound) => value.as_f64().is_some_and(|v| v <= *bound),
         }
     }
 }
@@ -138,8 +141,8 @@ impl<S: Store> Engine<S> {
         approver: &str,
     ) -> Result<StandingTerms, EngineError> {
         let key = self.grant_key()?;
-        // INVARIANT: nobody grants their own identity anything.
-        if new.agent == approver {
+        // INVARIANT: nobody grants their own identity anything, however spelt.
+        if crate::approval::person(&new.agent) == crate::approval::person(approver) {
             return Err(EngineError::SelfApproval {
                 id: "(standing grant)".to_owned(),
                 approver: approver.to_owned(),
@@ -150,8 +153,23 @@ impl<S: Store> Engine<S> {
         if !policy.agents.contains_key(new.agent.as_str()) {
             return invalid(format!("`agent`: no agent `{}` in the policy", new.agent));
         }
-        if !policy.actions.contains_key(new.action.as_str()) {
+        let Some(action) = policy.actions.get(new.action.as_str()) else {
             return invalid(format!("`action`: no action `{}` in the catalog", new.action));
+        };
+        // A standing grant is one person's answer: it cannot stand in for a quorum.
+        let quorum = action.approval.approvals_required;
+        if quorum > 1 {
+            return invalid(format!(
+                "`action`: every call of `{}` needs {quorum} approvers, so one person's \
+                 standing grant cannot cover it",
+                new.action
+            ));
+        }
+        if let Some(path) = new.args.iter().find_map(|(path, c)| match c {
+            ArgCondition::AtMost(bound) if !bound.is_finite() => Some(path),
+            _ => None,
+        }) {
+            return invalid(format!("`args`: `{path}`: `at_most` needs a finite number"));
         }
         if new.args.is_empty() {
             return invalid("`args`: at least one condition is needed".to_owned());

@@ -24,6 +24,17 @@ pub struct SettingsFile {
     pub sandbox: Option<SandboxFile>,
     /// Bounds on the run states kept open.
     pub runs: Option<RunsFile>,
+    /// Defaults of the approval gate for every action.
+    pub approval: Option<ApprovalSettingsFile>,
+}
+
+/// `[approval]` in `policy.toml`: defaults of the approval gate.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSettingsFile {
+    /// How long a rejected call, resubmitted unchanged, is answered `rejected` without a
+    /// new request: `90s`, `10m` (default), `2h`, `1d`, or `off`.
+    pub rejected_cooldown: Option<String>,
 }
 
 /// `[runs]`: when an open run's state is dropped (`expired`).
@@ -315,6 +326,10 @@ pub struct ActionFile {
     #[serde(default)]
     pub risk: Vec<RiskFactorFile>,
     pub approval: Option<ApprovalFile>,
+    /// The arguments an approver sees in the list of pending requests (dotted paths,
+    /// e.g. `["amount", "payee"]`). Default: the action's control arguments.
+    #[serde(default)]
+    pub summary: Vec<String>,
     /// Rate and concurrency over every call of the action, from any agent.
     pub limits: Option<LimitsFile>,
     /// The least sandbox tier every call of the action runs in.
@@ -587,6 +602,10 @@ pub struct ApprovalFile {
     pub expires_secs: Option<u64>,
     /// Irreversible actions need approval unless waived here, with the reason.
     pub waive_irreversible: Option<String>,
+    /// Distinct approvers a request needs, none of them the agent (default 1, at most 5).
+    pub approvals_required: Option<u32>,
+    /// Overrides `[approval] rejected_cooldown` of `policy.toml` for this action.
+    pub rejected_cooldown: Option<String>,
 }
 
 /// An example embedded in the catalog, run by `aecl check`.

@@ -4,6 +4,7 @@
 //! what users write, and `lower` converts them by hand into the validated types of
 //! `aecl-core`. Nothing here reads files: callers pass names and texts.
 
+mod approval;
 pub mod cedar;
 mod error;
 mod examples;

@@ -112,7 +112,10 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
                 continue;
             }
             located.insert(name.clone(), (*index, place));
-            actions.insert(name.clone(), lower::lower_action(name, action, &c, &mut problems));
+            let mut spec = lower::lower_action(name, action, &c, &mut problems);
+            let cooldown = defaults.rejected_cooldown_secs;
+            crate::approval::lower_action(&mut spec, action, cooldown, &c, &mut problems);
+            actions.insert(name.clone(), spec);
             action_files.insert(name.clone(), serde_json::to_value(action).unwrap_or_default());
             for (i, example) in action.examples.iter().enumerate() {
                 let path = [

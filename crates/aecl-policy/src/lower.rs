@@ -84,6 +84,8 @@ pub(crate) struct Defaults {
     pub sandbox: SandboxSettings,
     /// `[runs]`: bounds on open run states.
     pub runs: aecl_core::run_bounds::RunLimits,
+    /// `[approval] rejected_cooldown`, when set.
+    pub rejected_cooldown_secs: Option<u64>,
 }
 
 pub(crate) fn lower_settings(
@@ -97,6 +99,9 @@ pub(crate) fn lower_settings(
     }
     if let Some(runs) = &file.runs {
         defaults.runs = crate::runs::lower_runs(runs, ctx, problems);
+    }
+    if let Some(approval) = &file.approval {
+        defaults.rejected_cooldown_secs = crate::approval::lower_settings(approval, ctx, problems);
     }
     if let Some(risk) = &file.risk {
         apply_risk(&mut defaults.risk, risk, ctx, &[], problems);
@@ -456,6 +461,7 @@ pub(crate) fn lower_action(
             risk_above: a.risk_above,
             expires_secs: a.expires_secs.unwrap_or(3600),
             waive_irreversible: a.waive_irreversible.is_some(),
+            ..ApprovalSpec::default()
         }
     });
     let outward =

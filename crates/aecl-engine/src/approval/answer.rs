@@ -1,0 +1,243 @@
+//! Approving a request: the votes towards its quorum, the re-decision of a call whose
+//! policy changed since it asked, and the grant at the end.
+//!
+//! A request needs `approvals_required` distinct people (the most of what the policy said
+//! when it was made and what it says now), none of them the agent that asked. People are
+//! compared as [`person`] spells them, so `Alice` with one token and `alice` with another
+//! are one person. While a request waits for more approvers, the names so far are kept
+//! in its `decided_by` as a JSON list (its status stays `pending`); each vote is written
+//! by the store's guarded "still pending" update, so a vote never lands on a request
+//! that another approver rejected, and two votes racing can only lose one of them (the
+//! request then needs one more), never count one person twice.
+//!
+//! When the policy changed since the request, the call is decided again under the
+//! policy in force, on the run as it was when the call came: a block closes the request
+//! (nobody is told the call will run), an allow needs no grant, and only a call that
+//! still needs approval gets a grant, bound to the revision in force so that the retry
+//! can use it.
+
+use aecl_audit::RecordKind;
+use aecl_core::policy::Policy;
+use aecl_core::{Decision, Revision, Verdict, decide};
+use serde_json::{Value, json};
+
+use crate::engine::{Engine, new_id};
+use crate::error::{EngineError, StoreError};
+use crate::run_event::{RunEvent, rebuild};
+use crate::store::{Approval, ApprovalStatus, Grant, Store};
+
+/// What an approver's "approve" did.
+#[derive(Debug, Clone)]
+pub enum Approved {
+    /// The request is approved and its call's grant written: the agent's retry of the
+    /// same call runs, once.
+    Granted { grant: Grant, approvers: Vec<String>, redecided: Option<Redecision> },
+    /// The approval is counted; the request needs more approvers and stays pending.
+    Counted { approvers: Vec<String>, required: u32 },
+    /// The policy changed, and under the policy in force the call needs no approval:
+    /// the request is closed as approved, without a grant.
+    NotNeeded { approvers: Vec<String>, redecided: Redecision },
+    /// The policy changed, and the policy in force blocks the call: the request is
+    /// closed (`expired`), and the call will not run.
+    Blocked { redecided: Redecision },
+}
+
+/// A request's call decided again under the policy in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redecision {
+    /// The revision the request was made under.
+    pub from: Revision,
+    /// The revision in force.
+    pub to: Revision,
+    pub decision: Decision,
+    /// The deciding reasons' messages.
+    pub reasons: Vec<String>,
+}
+
+impl Redecision {
+    fn new(from: &Revision, verdict: &Verdict) -> Redecision {
+        Redecision {
+            from: from.clone(),
+            to: verdict.policy_revision.clone(),
+            decision: verdict.decision,
+            reasons: verdict
+                .deciding_reasons()
+                .map(|r| format!("{}: {}", r.rule, r.message))
+                .collect(),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "from": self.from.0,
+            "to": self.to.0,
+            "decision": self.decision.as_str(),
+            "reasons": self.reasons,
+        })
+    }
+}
+
+/// How a person's name is compared: surrounding white space and letter case aside.
+pub fn person(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// The approvers a pending request has so far.
+pub fn approvers_so_far(approval: &Approval) -> Vec<String> {
+    if approval.status != ApprovalStatus::Pending {
+        return Vec::new();
+    }
+    approval
+        .decided_by
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
+        .unwrap_or_default()
+}
+
+/// The approvers a request needs: the most of what its body recorded when it was made
+/// and what `policy` says now (never fewer than one).
+pub fn approvals_required(approval: &Approval, policy: &Policy) -> u32 {
+    let recorded = approval.body["approvals_required"].as_u64().and_then(|n| u32::try_from(n).ok());
+    let now = policy.actions.get(&approval.action).map(|a| a.approval.approvals_required);
+    recorded.unwrap_or(1).max(now.unwrap_or(1)).max(1)
+}
+
+impl<S: Store> Engine<S> {
+    /// Approves request `id` as `approver` (see the module documentation). Refuses the
+    /// agent that asked, a person who approved it already, a request no longer pending,
+    /// and one that has expired.
+    pub async fn approve_request(
+        &self,
+        id: &str,
+        approver: &str,
+        reason: Option<&str>,
+    ) -> Result<Approved, EngineError> {
+        let approval = self.open_approval(id, approver).await?;
+        let policy = self.policy();
+        let mut approvers = approvers_so_far(&approval);
+        // INVARIANT: a quorum counts people, each once.
+        if approvers.iter().any(|a| person(a) == person(approver)) {
+            return Err(EngineError::AlreadyApproved {
+                id: id.to_owned(),
+                approver: approver.to_owned(),
+            });
+        }
+        approvers.push(approver.to_owned());
+        let required = approvals_required(&approval, &policy);
+        let count = u32::try_from(approvers.len()).unwrap_or(u32::MAX);
+        if count < required {
+            let so_far = serde_json::to_string(&approvers).unwrap_or_default();
+            if !self.store().resolve_approval(id, ApprovalStatus::Pending, &so_far, None).await? {
+                return Err(self.closed(id).await);
+            }
+            let vote = json!({ "status": "pending", "by": approver, "reason": reason,
+                               "approvals": count, "approvals_required": required });
+            self.record_answer(&approval, vote).await?;
+            return Ok(Approved::Counted { approvers, required });
+        }
+        let by = approvers.join(", ");
+        let mut grant_revision = approval.policy_revision.clone();
+        let mut redecided = None;
+        if approval.policy_revision != policy.revision {
+            let verdict = self.redecide(&approval, &policy).await?;
+            let redecision = Redecision::new(&approval.policy_revision, &verdict);
+            match verdict.decision {
+                Decision::Block => {
+                    let why = format!(
+                        "the policy changed since this request, and the policy in force \
+                         blocks the call: {}",
+                        redecision.reasons.join("; ")
+                    );
+                    self.close(&approval, ApprovalStatus::Expired, "aecl", &why, &redecision)
+                        .await?;
+                    return Ok(Approved::Blocked { redecided: redecision });
+                }
+                Decision::Allow => {
+                    let why = reason.unwrap_or("the policy in force allows the call");
+                    self.close(&approval, ApprovalStatus::Approved, &by, why, &redecision).await?;
+                    return Ok(Approved::NotNeeded { approvers, redecided: redecision });
+                }
+                Decision::RequireApproval => {
+                    grant_revision = policy.revision.clone();
+                    redecided = Some(redecision);
+                }
+            }
+        }
+        let grant = Grant {
+            id: new_id(),
+            approval_id: Some(approval.id.clone()),
+            call_digest: approval.call_digest.clone(),
+            policy_revision: grant_revision,
+            expires: approval.expires,
+        };
+        // INVARIANT: the grant is written before the request reads `approved`, so an agent
+        // that sees `approved` and retries finds it. A grant whose request did not end
+        // `approved` (another approver rejected it meanwhile) is never used: the engine
+        // checks the request's status before it spends a grant.
+        self.store().put_grant(grant.clone()).await?;
+        if !self.store().resolve_approval(id, ApprovalStatus::Approved, &by, reason).await? {
+            return Err(self.closed(id).await);
+        }
+        if let Some(redecision) = &redecided {
+            self.record_answer(&approval, json!({ "redecided": redecision.to_json() })).await?;
+        }
+        self.record_resolution(&approval, ApprovalStatus::Approved, &by, reason).await?;
+        self.close_superseded(&approval.call_digest, &grant.policy_revision, Some(&approval.id))
+            .await?;
+        Ok(Approved::Granted { grant, approvers, redecided })
+    }
+
+    /// Closes `approval` as `status` after a re-decision, with `why`.
+    async fn close(
+        &self,
+        approval: &Approval,
+        status: ApprovalStatus,
+        by: &str,
+        why: &str,
+        redecision: &Redecision,
+    ) -> Result<(), EngineError> {
+        if !self.store().resolve_approval(&approval.id, status, by, Some(why)).await? {
+            return Err(self.closed(&approval.id).await);
+        }
+        self.record_answer(approval, json!({ "redecided": redecision.to_json() })).await?;
+        self.record_resolution(approval, status, by, Some(why)).await?;
+        Ok(())
+    }
+
+    /// The call of `approval` decided under `policy`, on its run as it was when the call
+    /// came. A call no longer found in its run is blocked: what cannot be judged is not
+    /// approved.
+    async fn redecide(&self, approval: &Approval, policy: &Policy) -> Result<Verdict, EngineError> {
+        let snapshot = self.store().load_run(&approval.run).await?;
+        let found = snapshot.events.iter().enumerate().find_map(|(i, event)| match event {
+            RunEvent::Call { call, .. } if call.id == approval.call_id => {
+                let call = call.to_call(&approval.agent);
+                (call.digest() == approval.call_digest).then_some((i, call))
+            }
+            _ => None,
+        });
+        let Some((at, call)) = found else {
+            return Err(StoreError::Corrupt(format!(
+                "the call `{}` of approval request `{}` is not in run `{}`",
+                approval.call_id, approval.id, approval.run
+            ))
+            .into());
+        };
+        let before = snapshot.events.get(..at).unwrap_or_default();
+        let state = rebuild(policy, &approval.run, before).map_err(StoreError::Corrupt)?;
+        Ok(decide(policy, &call, &state, self.now()))
+    }
+
+    /// The audit record of an answer (a vote, an approval, a closing after re-decision).
+    async fn record_answer(&self, approval: &Approval, input: Value) -> Result<(), EngineError> {
+        let mut record = self.record(RecordKind::Approval, &approval.agent, &approval.run);
+        record.call_id.clone_from(&approval.call_id);
+        record.action.clone_from(&approval.action);
+        record.call_digest = approval.call_digest.clone();
+        record.policy_revision = approval.policy_revision.clone();
+        record.approval_id = Some(approval.id.clone());
+        record.input = input;
+        self.store().append_audit(record).await?;
+        Ok(())
+    }
+}

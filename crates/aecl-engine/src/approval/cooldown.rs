@@ -1,0 +1,187 @@
+//! Which request an executed call that needs approval waits on: a pending one of the same
+//! call, none when the same call was rejected within the policy's cool-down (the call is
+//! answered `rejected` with the first rejection's reason, and nobody is asked again, so a
+//! looping agent cannot flood approvers), or a new one. And the other side: requests made
+//! moot when their call went ahead are closed, so no request stays pending for a call
+//! that has run.
+//!
+//! A rejection's cool-down is kept as a row of the approvals table of its own (status
+//! `rejected`, requested at the rejection, expiring when the cool-down ends, its body
+//! naming the rejected request), because a request records when it was made but not when
+//! it was answered. Lists never show these rows.
+
+use std::borrow::Cow;
+
+use aecl_core::policy::DEFAULT_REJECTED_COOLDOWN_SECS;
+use aecl_core::{CallDigest, Decision, Reason, Revision, Stage, Timestamp, Verdict};
+use serde_json::json;
+
+use crate::engine::{Engine, new_id};
+use crate::error::EngineError;
+use crate::store::{Approval, ApprovalStatus, Store};
+
+/// The key of a cool-down row's body that names the rejected request.
+const COOLDOWN_OF: &str = "cooldown_of";
+
+/// Requests scanned, newest first, for a cool-down row. Cool-down rows are written at
+/// the rejection, so they sort near the top while they are in force.
+const SCAN: usize = 500;
+
+/// Whether `approval` is a cool-down row rather than a request.
+pub(crate) fn is_cooldown(approval: &Approval) -> bool {
+    approval.body.get(COOLDOWN_OF).is_some()
+}
+
+impl<S: Store> Engine<S> {
+    /// The request a `require_approval` call with `digest` waits on, and whether it is
+    /// new (to be written after the decision record). A call rejected within its
+    /// cool-down becomes a block here, naming the rejected request.
+    pub(crate) async fn approval_for(
+        &self,
+        digest: &CallDigest,
+        action: &str,
+        verdict: &mut Verdict,
+        now: Timestamp,
+    ) -> Result<(String, bool), EngineError> {
+        let pending =
+            self.store().pending_approval_for(digest, &verdict.policy_revision, now).await?;
+        if let Some(id) = pending {
+            return Ok((id, false));
+        }
+        if let Some(row) = self.rejected_recently(digest, action, now).await? {
+            let rejected = row.body[COOLDOWN_OF].as_str().unwrap_or("-").to_owned();
+            let minutes = now.0.saturating_sub(row.requested.0) / 60_000;
+            let left = row.expires.0.saturating_sub(now.0).div_ceil(1000);
+            verdict.decision = Decision::Block;
+            verdict.reasons.push(Reason {
+                stage: Stage::Approval,
+                rule: Cow::Borrowed("approval.rejected"),
+                decision: Decision::Block,
+                field: None,
+                message: format!(
+                    "{} rejected this exact call {minutes} min ago (request `{rejected}`): {}; \
+                     it is refused without asking anyone for {left} s more (`rejected_cooldown`)",
+                    row.decided_by.as_deref().unwrap_or("an approver"),
+                    row.reason.as_deref().unwrap_or("no reason given"),
+                ),
+            });
+            return Ok((rejected, false));
+        }
+        Ok((new_id(), true))
+    }
+
+    /// Starts the cool-down of the call of `approval`, just rejected by `by`.
+    pub(crate) async fn start_cooldown(
+        &self,
+        approval: &Approval,
+        by: &str,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        let secs = self.cooldown_secs(&approval.action);
+        if secs == 0 {
+            return Ok(());
+        }
+        let now = self.now();
+        let row = Approval {
+            id: new_id(),
+            run: approval.run.clone(),
+            call_id: approval.call_id.clone(),
+            agent: approval.agent.clone(),
+            action: approval.action.clone(),
+            call_digest: approval.call_digest.clone(),
+            policy_revision: approval.policy_revision.clone(),
+            status: ApprovalStatus::Rejected,
+            requested: now,
+            expires: Timestamp(now.0.saturating_add(secs.saturating_mul(1000))),
+            decided_by: Some(by.to_owned()),
+            reason: Some(reason.to_owned()),
+            body: json!({ COOLDOWN_OF: approval.id }),
+        };
+        self.store().put_approval(row).await?;
+        Ok(())
+    }
+
+    /// The cool-down row in force for the call with `digest`, if any. The cool-down is
+    /// the shorter of the one given at the rejection and the policy's now.
+    async fn rejected_recently(
+        &self,
+        digest: &CallDigest,
+        action: &str,
+        now: Timestamp,
+    ) -> Result<Option<Approval>, EngineError> {
+        let secs = self.cooldown_secs(action);
+        if secs == 0 {
+            return Ok(None);
+        }
+        let rows = self.store().approvals(false, SCAN).await?;
+        Ok(rows.into_iter().find(|row| {
+            is_cooldown(row)
+                && row.call_digest == *digest
+                && row.status == ApprovalStatus::Rejected
+                && now < row.expires
+                && now.0 < row.requested.0.saturating_add(secs.saturating_mul(1000))
+        }))
+    }
+
+    /// The policy's cool-down of `action`, in seconds (0: none).
+    fn cooldown_secs(&self, action: &str) -> u64 {
+        self.policy()
+            .actions
+            .get(action)
+            .map_or(DEFAULT_REJECTED_COOLDOWN_SECS, |a| a.approval.rejected_cooldown_secs)
+    }
+
+    /// Closes every request still pending for the call with `digest` under `revision`
+    /// but `except`: the call went ahead (approved through `except`, or lifted by a
+    /// standing grant), so nobody needs to answer them.
+    pub(crate) async fn close_superseded(
+        &self,
+        digest: &CallDigest,
+        revision: &Revision,
+        except: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let why = match except {
+            Some(id) => format!("closed: this call was approved through request `{id}`"),
+            None => "closed: this call went ahead without it".to_owned(),
+        };
+        // Each round closes one; a bound keeps a store that keeps answering from looping.
+        for _ in 0..SCAN {
+            let now = self.now();
+            let Some(id) = self.store().pending_approval_for(digest, revision, now).await? else {
+                return Ok(());
+            };
+            if Some(id.as_str()) == except {
+                return Ok(());
+            }
+            let Some(approval) = self.store().approval(&id).await? else { return Ok(()) };
+            if self
+                .store()
+                .resolve_approval(&id, ApprovalStatus::Expired, "aecl", Some(&why))
+                .await?
+            {
+                self.record_resolution(&approval, ApprovalStatus::Expired, "aecl", Some(&why))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a call was decided: when a grant or standing grant let it through, requests
+    /// still pending for the same call are closed.
+    pub(crate) async fn after_lifted(
+        &self,
+        verdict: &Verdict,
+        digest: &CallDigest,
+        approval_id: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let lifted = verdict.decision == Decision::Allow
+            && verdict
+                .reasons
+                .iter()
+                .any(|r| r.rule == "approval.granted" || r.rule == "approval.standing_grant");
+        if lifted {
+            self.close_superseded(digest, &verdict.policy_revision, approval_id).await?;
+        }
+        Ok(())
+    }
+}
