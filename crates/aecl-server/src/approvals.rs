@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aecl_engine::identity::Role;
-use aecl_engine::{Approval, ApprovalStatus, EngineError, Store};
+use aecl_engine::{Approval, ApprovalStatus, Approved as Answered, EngineError, Store};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
@@ -44,8 +44,17 @@ pub struct ApprovalView {
     /// Milliseconds since the Unix epoch.
     pub requested_ms: u64,
     pub expires_ms: u64,
+    /// Who answered (`alice, bob` when a quorum approved); `null` while pending.
     pub decided_by: Option<String>,
     pub reason: Option<String>,
+    /// Who approved a pending request so far, towards `approvals_required`.
+    pub approvals: Vec<String>,
+    /// Distinct approvers the request needs.
+    pub approvals_required: u32,
+    /// The arguments that matter (the catalog's `summary`, else the control arguments):
+    /// `[{"arg": "amount", "values": [1200]}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub summary: Value,
     /// The context: the call, the verdict with its risk breakdown, the suspicious argument
     /// values and the run's last events. Absent in lists.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,8 +63,17 @@ pub struct ApprovalView {
 }
 
 impl ApprovalView {
-    fn new(approval: Approval, with_context: bool) -> ApprovalView {
+    pub(crate) fn new(
+        approval: Approval,
+        with_context: bool,
+        policy: &aecl_core::policy::Policy,
+    ) -> ApprovalView {
+        let approvals = aecl_engine::approvers_so_far(&approval);
+        let pending = approval.status == ApprovalStatus::Pending;
         ApprovalView {
+            approvals_required: aecl_engine::approvals_required(&approval, policy),
+            approvals,
+            summary: approval.body.get("summary").cloned().unwrap_or(Value::Array(Vec::new())),
             status: approval.status.as_str(),
             call_digest: approval.call_digest.0,
             policy_revision: approval.policy_revision.0,
@@ -67,7 +85,7 @@ impl ApprovalView {
             call_id: approval.call_id,
             agent: approval.agent,
             action: approval.action,
-            decided_by: approval.decided_by,
+            decided_by: approval.decided_by.filter(|_| !pending),
             reason: approval.reason,
         }
     }
@@ -99,7 +117,8 @@ pub async fn list<S: Store>(
     };
     let limit = query.limit.unwrap_or(100).min(MAX_LISTED);
     let approvals = state.engine.approvals(pending_only, limit).await.map_err(unavailable)?;
-    Ok(Json(approvals.into_iter().map(|a| ApprovalView::new(a, false)).collect()))
+    let policy = state.engine.policy();
+    Ok(Json(approvals.into_iter().map(|a| ApprovalView::new(a, false, &policy)).collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +141,7 @@ pub async fn show<S: Store>(
     loop {
         let approval = visible(&state, &caller, &id).await?;
         if approval.status != ApprovalStatus::Pending || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(ApprovalView::new(approval, true)));
+            return Ok(Json(ApprovalView::new(approval, true, &state.engine.policy())));
         }
         tokio::time::sleep(POLL_EVERY.min(deadline - tokio::time::Instant::now())).await;
     }
@@ -135,13 +154,32 @@ pub struct Answer {
     reason: Option<String>,
 }
 
-/// What approving returns: the request, and the grant its call will spend.
+/// What approving returns: the request, what the approval did, and the grant its call
+/// will spend when it gave one.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Approved {
     pub approval: ApprovalView,
-    pub grant_id: String,
+    /// `granted` (the agent's retry runs once), `counted` (more approvers are needed),
+    /// `not_needed` (the policy changed and now allows the call) or `blocked` (the policy
+    /// changed and now blocks it: the request is closed).
+    pub outcome: &'static str,
+    pub grant_id: Option<String>,
     /// The grant is good until then (milliseconds since the Unix epoch).
-    pub grant_expires_ms: u64,
+    pub grant_expires_ms: Option<u64>,
+    /// The call decided again under the policy in force, when the policy changed since
+    /// the request: `{"from", "to", "decision", "reasons"}`.
+    #[schema(value_type = Object)]
+    pub redecided: Option<Value>,
+}
+
+/// The JSON form of a re-decision.
+pub(crate) fn redecision_json(redecision: &aecl_engine::Redecision) -> Value {
+    serde_json::json!({
+        "from": redecision.from.0,
+        "to": redecision.to.0,
+        "decision": redecision.decision.as_str(),
+        "reasons": redecision.reasons,
+    })
 }
 
 /// `POST /v1/approvals/{id}/approve`: approvers only.
@@ -153,15 +191,25 @@ pub async fn approve<S: Store>(
 ) -> Result<Json<Approved>, ApiError> {
     caller.require(&state, &[Role::Approver], "approving").await?;
     let answer = body.map(|Json(a)| a).unwrap_or_default();
-    let grant = match state.engine.approve(&id, caller.subject(), answer.reason.as_deref()).await {
-        Ok(grant) => grant,
-        Err(error) => return Err(answer_error(&state, &caller, error).await),
-    };
+    let answered =
+        match state.engine.approve_request(&id, caller.subject(), answer.reason.as_deref()).await {
+            Ok(answered) => answered,
+            Err(error) => return Err(answer_error(&state, &caller, error).await),
+        };
     let approval = visible(&state, &caller, &id).await?;
+    let approval = ApprovalView::new(approval, false, &state.engine.policy());
+    let (outcome, grant, redecided) = match &answered {
+        Answered::Granted { grant, redecided, .. } => ("granted", Some(grant), redecided.as_ref()),
+        Answered::Counted { .. } => ("counted", None, None),
+        Answered::NotNeeded { redecided, .. } => ("not_needed", None, Some(redecided)),
+        Answered::Blocked { redecided } => ("blocked", None, Some(redecided)),
+    };
     Ok(Json(Approved {
-        approval: ApprovalView::new(approval, false),
-        grant_id: grant.id,
-        grant_expires_ms: grant.expires.0,
+        approval,
+        outcome,
+        grant_id: grant.map(|g| g.id.clone()),
+        grant_expires_ms: grant.map(|g| g.expires.0),
+        redecided: redecided.map(redecision_json),
     }))
 }
 
@@ -177,7 +225,7 @@ pub async fn reject<S: Store>(
         return Err(ApiError::BadRequest("rejecting needs a `reason`".to_owned()));
     };
     match state.engine.reject(&id, caller.subject(), &reason).await {
-        Ok(approval) => Ok(Json(ApprovalView::new(approval, false))),
+        Ok(approval) => Ok(Json(ApprovalView::new(approval, false, &state.engine.policy()))),
         Err(error) => Err(answer_error(&state, &caller, error).await),
     }
 }
@@ -205,7 +253,9 @@ async fn answer_error<S: Store>(
         EngineError::ApprovalNotFound(id) => {
             ApiError::NotFound(format!("no approval request `{id}`"))
         }
-        EngineError::ApprovalClosed { .. } => ApiError::Conflict(error.to_string()),
+        EngineError::ApprovalClosed { .. } | EngineError::AlreadyApproved { .. } => {
+            ApiError::Conflict(error.to_string())
+        }
         EngineError::SelfApproval { .. } => {
             refuse(state, Some(&caller.0), ApiError::Forbidden(error.to_string())).await
         }

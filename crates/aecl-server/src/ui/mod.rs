@@ -1,7 +1,9 @@
 //! The approvals web page, served by the same binary under `/ui`: sign in with an approver
 //! token, the pending list, a request's full context (arguments, risk factors, the values
 //! that came from untrusted content highlighted where they appear, the run's history), and
-//! one-click approve or reject with a reason.
+//! one-click approve or reject with a reason, or "approve and allow similar for N
+//! minutes" (a standing grant pre-filled from the call). Every answered post is followed by
+//! a redirect to the request's page (post/redirect/get): a reload never answers twice.
 //!
 //! Everything goes through the same engine calls as the API (`Engine::approve`,
 //! `Engine::reject`), so the page enforces exactly what the API does: only approvers
@@ -11,11 +13,14 @@
 
 mod pages;
 mod session;
+mod similar;
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use aecl_engine::identity::Role;
-use aecl_engine::{EngineError, Store};
+use aecl_engine::{Approved, EngineError, Store};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, SET_COOKIE,
@@ -52,6 +57,7 @@ pub fn routes<S: Store>() -> Router<Arc<AppState<S>>> {
         .route("/ui/approvals", get(list::<S>))
         .route("/ui/approvals/{id}", get(detail::<S>))
         .route("/ui/approvals/{id}/approve", post(approve::<S>))
+        .route("/ui/approvals/{id}/approve-similar", post(approve_similar::<S>))
         .route("/ui/approvals/{id}/reject", post(reject::<S>))
         .layer(axum::middleware::map_response(protect))
 }
@@ -143,32 +149,99 @@ async fn list<S: Store>(
 ) -> Response {
     let all = query.status.as_deref() == Some("all");
     match state.engine.approvals(!all, LISTED).await {
-        Ok(approvals) => page(StatusCode::OK, pages::list(&session, &approvals, all)),
+        Ok(approvals) => {
+            let (policy, now) = (state.engine.policy(), state.clock.now().0);
+            page(StatusCode::OK, pages::list(&session, &approvals, all, &policy, now))
+        }
         Err(error) => unavailable(&error),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailQuery {
+    /// What the post before the redirect did (a fixed code: no text is reflected).
+    done: Option<String>,
+    /// Why it was refused (a fixed code).
+    error: Option<String>,
 }
 
 async fn detail<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     session: Session,
     Path(id): Path<String>,
+    Query(query): Query<DetailQuery>,
 ) -> Response {
-    show(&state, &session, &id, StatusCode::OK, None).await
-}
-
-/// The detail page of request `id`, with a message above it.
-async fn show<S: Store>(
-    state: &AppState<S>,
-    session: &Session,
-    id: &str,
-    status: StatusCode,
-    flash: pages::Flash<'_>,
-) -> Response {
-    match state.engine.approval(id).await {
-        Ok(Some(approval)) => page(status, pages::detail(session, &approval, flash)),
+    let flash = match (query.done.as_deref(), query.error.as_deref()) {
+        (_, Some(code)) => error_message(code).map(|text| ("error", text)),
+        (Some(code), None) => done_message(code).map(|text| ("ok", text)),
+        (None, None) => None,
+    };
+    match state.engine.approval(&id).await {
+        Ok(Some(approval)) => {
+            let (policy, now) = (state.engine.policy(), state.clock.now().0);
+            page(StatusCode::OK, pages::detail(&session, &approval, flash, &policy, now))
+        }
         Ok(None) => ApiError::NotFound(format!("no approval request `{id}`")).into_response(),
         Err(error) => unavailable(&error),
     }
+}
+
+/// The message of a `done` code.
+fn done_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "approved" => "Approved: the agent's retry of this call will run once.",
+        "redecided" => {
+            "The policy changed since this request; decided again under the policy in force, \
+             the call still needs approval, and is approved: the agent's retry will run once."
+        }
+        "counted" => "Your approval is counted: the request needs another approver.",
+        "not_needed" => {
+            "The policy changed since this request and now allows the call without approval: \
+             nothing needed granting."
+        }
+        "blocked" => {
+            "The policy changed since this request and now blocks the call: the request is \
+             closed, and the call will not run."
+        }
+        "similar" => {
+            "Approved: the agent's retry will run once, and similar calls are allowed for the \
+             time you set."
+        }
+        "rejected" => "Rejected: the agent is told why.",
+        _ => return None,
+    })
+}
+
+/// The message of an `error` code.
+fn error_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "reason" => "Rejecting needs a reason: the agent is told why.",
+        "closed" => "This request is no longer pending: it was answered or expired.",
+        "self" => "This call was made with your identity: someone else must answer it.",
+        "again" => "You approved this request already: it needs another approver.",
+        "similar" => "Those terms for similar calls cannot be given: nothing was approved.",
+        "similar_refused" => {
+            "Approved, but the grant for similar calls was refused (a quorum action, or the \
+             policy changed): only this call will run."
+        }
+        _ => return None,
+    })
+}
+
+/// The redirect after a post on request `id`.
+fn after(id: &str, query: &str) -> Response {
+    let id: String = url_safe(id);
+    Redirect::to(&format!("/ui/approvals/{id}?{query}")).into_response()
+}
+
+/// `id` as a path segment: request ids are UUIDs, anything else is percent-encoded.
+fn url_safe(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => char::from(b).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,19 +262,73 @@ async fn approve<S: Store>(
         return refused;
     }
     let reason = Some(form.reason.trim()).filter(|r| !r.is_empty());
-    match state.engine.approve(&id, &session.claims.sub, reason).await {
-        Ok(_) => {
+    match state.engine.approve_request(&id, &session.claims.sub, reason).await {
+        Ok(answered) => {
             tracing::info!(approval = %id, by = %session.claims.sub, "approved on the page");
-            show(
-                &state,
-                &session,
-                &id,
-                StatusCode::OK,
-                Some(("ok", "Approved: the agent's call may run once.")),
-            )
-            .await
+            after(&id, done_code(&answered))
         }
         Err(error) => answer_refused(&state, &session, &id, error).await,
+    }
+}
+
+/// The `done` code of an approval.
+fn done_code(answered: &Approved) -> &'static str {
+    match answered {
+        Approved::Granted { redecided: None, .. } => "done=approved",
+        Approved::Granted { redecided: Some(_), .. } => "done=redecided",
+        Approved::Counted { .. } => "done=counted",
+        Approved::NotNeeded { .. } => "done=not_needed",
+        Approved::Blocked { .. } => "done=blocked",
+    }
+}
+
+/// "Approve and allow similar": the approval, then a standing grant built from the
+/// request as stored (see `similar`). Terms that cannot be given approve nothing.
+async fn approve_similar<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let csrf = form.get("csrf").map_or("", String::as_str);
+    if let Err(refused) = may_answer(&state, &session, &headers, csrf).await {
+        return refused;
+    }
+    let approval = match state.engine.approval(&id).await {
+        Ok(Some(approval)) => approval,
+        Ok(None) => {
+            return ApiError::NotFound(format!("no approval request `{id}`")).into_response();
+        }
+        Err(error) => return unavailable(&error),
+    };
+    let new = match similar::grant(&approval, &form) {
+        Ok(new) => new,
+        Err(why) => {
+            tracing::info!(approval = %id, why, "allow-similar terms refused");
+            return after(&id, "error=similar");
+        }
+    };
+    let reason = form.get("reason").map(|r| r.trim()).filter(|r| !r.is_empty());
+    let answered = match state.engine.approve_request(&id, &session.claims.sub, reason).await {
+        Ok(answered) => answered,
+        Err(error) => return answer_refused(&state, &session, &id, error).await,
+    };
+    // Only a call that was granted as it stood gets company: a quorum not reached yet or
+    // a changed policy gives no standing grant.
+    if !matches!(answered, Approved::Granted { redecided: None, .. }) {
+        return after(&id, done_code(&answered));
+    }
+    match state.engine.create_standing_grant(new, &session.claims.sub).await {
+        Ok(terms) => {
+            tracing::info!(approval = %id, grant = %terms.id, by = %session.claims.sub,
+                "approved with a standing grant for similar calls");
+            after(&id, "done=similar")
+        }
+        Err(error) => {
+            tracing::warn!(approval = %id, %error, "the grant for similar calls was refused");
+            after(&id, "error=similar_refused")
+        }
     }
 }
 
@@ -217,11 +344,10 @@ async fn reject<S: Store>(
     }
     let reason = form.reason.trim();
     if reason.is_empty() {
-        let flash = Some(("error", "Rejecting needs a reason: the agent is told why."));
-        return show(&state, &session, &id, StatusCode::BAD_REQUEST, flash).await;
+        return after(&id, "error=reason");
     }
     match state.engine.reject(&id, &session.claims.sub, reason).await {
-        Ok(_) => show(&state, &session, &id, StatusCode::OK, Some(("ok", "Rejected."))).await,
+        Ok(_) => after(&id, "done=rejected"),
         Err(error) => answer_refused(&state, &session, &id, error).await,
     }
 }
@@ -248,26 +374,27 @@ async fn may_answer<S: Store>(
     Err(page(error.status(), pages::refused(session, &error.to_string())))
 }
 
-/// The detail page with why the answer was refused.
+/// Where a refused answer leads: the request's page with why (a redirect, as after any
+/// answer); a self-approval is also recorded as a refusal.
 async fn answer_refused<S: Store>(
     state: &AppState<S>,
     session: &Session,
     id: &str,
     error: EngineError,
 ) -> Response {
-    let (status, message) = match &error {
+    let code = match &error {
         EngineError::ApprovalNotFound(_) => {
             return ApiError::NotFound(format!("no approval request `{id}`")).into_response();
         }
-        EngineError::ApprovalClosed { .. } => (StatusCode::CONFLICT, error.to_string()),
+        EngineError::ApprovalClosed { .. } => "error=closed",
+        EngineError::AlreadyApproved { .. } => "error=again",
         EngineError::SelfApproval { .. } => {
-            let refused =
-                refuse(state, Some(&session.claims), ApiError::Forbidden(error.to_string())).await;
-            (refused.status(), refused.to_string())
+            refuse(state, Some(&session.claims), ApiError::Forbidden(error.to_string())).await;
+            "error=self"
         }
         _ => return unavailable(&error),
     };
-    show(state, session, id, status, Some(("error", &message))).await
+    after(id, code)
 }
 
 fn unavailable(error: &EngineError) -> Response {

@@ -2,11 +2,14 @@
 //! arguments and tool outputs, which attackers write, render as text and never as markup).
 //!
 //! No script and no external asset: the page works offline and under a CSP that allows
-//! only its own stylesheet. Approve and reject are plain form posts.
+//! only its own stylesheet. Approve and reject are plain form posts, each answered with a
+//! redirect to a page (post/redirect/get); the list refreshes itself with a
+//! `<meta http-equiv="refresh">`, a light poll that needs no script.
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use aecl_engine::{Approval, ApprovalStatus};
+use aecl_core::policy::Policy;
+use aecl_engine::{Approval, ApprovalStatus, approvals_required, approvers_so_far};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
@@ -15,13 +18,29 @@ use super::session::Session;
 /// Shorter values are not highlighted: they would mark half the page.
 const MIN_HIGHLIGHT: usize = 3;
 
+/// How often the list reloads itself, in seconds.
+pub const REFRESH_SECS: u32 = 5;
+
 fn layout(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    layout_with(title, session, None, body)
+}
+
+/// The page frame; `refresh`: reload every so many seconds.
+fn layout_with(
+    title: &str,
+    session: Option<&Session>,
+    refresh: Option<u32>,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(secs) = refresh {
+                    meta http-equiv="refresh" content=(secs);
+                }
                 title { (title) " · aecl approvals" }
                 link rel="stylesheet" href="/ui/style.css";
             }
@@ -74,11 +93,18 @@ pub fn refused(session: &Session, message: &str) -> Markup {
     )
 }
 
-pub fn list(session: &Session, approvals: &[Approval], all: bool) -> Markup {
+pub fn list(
+    session: &Session,
+    approvals: &[Approval],
+    all: bool,
+    policy: &Policy,
+    now_ms: u64,
+) -> Markup {
     let title = if all { "All approval requests" } else { "Pending approvals" };
-    layout(
+    layout_with(
         title,
         Some(session),
+        Some(REFRESH_SECS),
         html! {
             h1 { (title) }
             p {
@@ -89,17 +115,17 @@ pub fn list(session: &Session, approvals: &[Approval], all: bool) -> Markup {
                 p.empty { "Nothing is waiting for an answer." }
             } @else {
                 table.approvals {
-                    thead { tr { th { "Action" } th { "Agent" } th { "Run" } th { "Risk" } th { "Status" } th { "Requested" } th { "Expires" } } }
+                    thead { tr { th { "Action" } th { "Agent" } th { "Arguments" } th { "Risk" } th { "Status" } th { "Approvals" } th { "Age" } } }
                     tbody {
                         @for approval in approvals {
-                            tr {
+                            tr data-id=(approval.id) {
                                 td { a href={ "/ui/approvals/" (approval.id) } { (approval.action) } }
                                 td { (approval.agent) }
-                                td { code { (approval.run) } }
+                                td.summary { (summary(approval)) }
                                 td { (risk_score(&approval.body)) }
                                 td { (status_badge(approval.status)) }
-                                td { (time(approval.requested.0)) }
-                                td { (time(approval.expires.0)) }
+                                td.quorum { (quorum(approval, policy)) }
+                                td { span title=(time(approval.requested.0)) { (ago(now_ms, approval.requested.0)) } }
                             }
                         }
                     }
@@ -112,7 +138,16 @@ pub fn list(session: &Session, approvals: &[Approval], all: bool) -> Markup {
 /// A message shown above the detail: `("ok" | "error", text)`.
 pub type Flash<'a> = Option<(&'a str, &'a str)>;
 
-pub fn detail(session: &Session, approval: &Approval, flash: Flash<'_>) -> Markup {
+pub fn detail(
+    session: &Session,
+    approval: &Approval,
+    flash: Flash<'_>,
+    policy: &Policy,
+    now_ms: u64,
+) -> Markup {
+    let pending = approval.status == ApprovalStatus::Pending;
+    let required = approvals_required(approval, policy);
+    let revised = pending && approval.policy_revision != policy.revision;
     let body = &approval.body;
     let needles = suspicious_values(body);
     let verdict = &body["verdict"];
@@ -129,30 +164,18 @@ pub fn detail(session: &Session, approval: &Approval, flash: Flash<'_>) -> Marku
                 dt { "Request" } dd { code #approval-id { (approval.id) } }
                 dt { "Run" } dd { code { (approval.run) } }
                 dt { "Call" } dd { code { (approval.call_id) } }
-                dt { "Requested" } dd { (time(approval.requested.0)) }
+                dt { "Arguments that matter" } dd.summary { (summary(approval)) }
+                dt { "Requested" } dd { (time(approval.requested.0)) " (" (ago(now_ms, approval.requested.0)) ")" }
                 dt { "Expires" } dd { (time(approval.expires.0)) }
                 dt { "Policy revision" } dd { code { (approval.policy_revision.0) } }
-                @if let Some(by) = &approval.decided_by {
+                @if required > 1 || !approvers_so_far(approval).is_empty() {
+                    dt { "Approvals" } dd #quorum { (quorum(approval, policy)) }
+                }
+                @if let Some(by) = approval.decided_by.as_ref().filter(|_| !pending) {
                     dt { "Answered by" } dd { (by) }
                 }
                 @if let Some(reason) = &approval.reason {
                     dt { "Reason" } dd { (reason) }
-                }
-            }
-            @if approval.status == ApprovalStatus::Pending && session.can_answer() {
-                section.answer {
-                    form method="post" action={ "/ui/approvals/" (approval.id) "/approve" } {
-                        input type="hidden" name="csrf" value=(session.csrf);
-                        label for="approve-reason" { "Note (optional)" }
-                        input #approve-reason type="text" name="reason" maxlength="500";
-                        button #approve .approve type="submit" { "Approve this call" }
-                    }
-                    form method="post" action={ "/ui/approvals/" (approval.id) "/reject" } {
-                        input type="hidden" name="csrf" value=(session.csrf);
-                        label for="reject-reason" { "Reason (the agent is told)" }
-                        input #reject-reason type="text" name="reason" required maxlength="500";
-                        button #reject .reject type="submit" { "Reject" }
-                    }
                 }
             }
             section #why {
@@ -190,6 +213,35 @@ pub fn detail(session: &Session, approval: &Approval, flash: Flash<'_>) -> Marku
                                 br; span.why { (text(&item["why"])) }
                             }
                         }
+                    }
+                }
+            }
+            @if revised {
+                p #revised .warn role="note" {
+                    "The policy changed since this request (revision " code { (short(&approval.policy_revision.0)) }
+                    " → " code { (short(&policy.revision.0)) } "). Approving decides the call again under the policy in force: "
+                    "if that blocks it, the request closes and the call does not run; if it allows it, no approval is needed."
+                }
+            }
+            @if pending && session.can_answer() {
+                section.answer {
+                    form method="post" action={ "/ui/approvals/" (approval.id) "/approve" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label for="approve-reason" { "Note (optional)" }
+                        input #approve-reason type="text" name="reason" maxlength="500";
+                        button #approve .approve type="submit" {
+                            @if required > 1 { "Approve (" (approvers_so_far(approval).len() + 1) " of " (required) ")" }
+                            @else { "Approve this call" }
+                        }
+                    }
+                    @if required == 1 && super::similar::offered(approval) {
+                        (super::similar::form(session, approval))
+                    }
+                    form method="post" action={ "/ui/approvals/" (approval.id) "/reject" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label for="reject-reason" { "Reason (the agent is told)" }
+                        input #reject-reason type="text" name="reason" required maxlength="500";
+                        button #reject .reject type="submit" { "Reject" }
                     }
                 }
             }
@@ -264,6 +316,54 @@ fn suspicious_values(body: &Value) -> Vec<String> {
     needles
 }
 
+/// The arguments that matter, as `path = value` pairs (the values that came from
+/// untrusted content are marked on the detail page, not here).
+fn summary(approval: &Approval) -> Markup {
+    html! {
+        @for item in array(&approval.body["summary"]) {
+            span.arg {
+                code { (text(&item["arg"])) } " = "
+                @for (i, value) in array(&item["values"]).iter().enumerate() {
+                    @if i > 0 { ", " }
+                    strong { (plain(value)) }
+                }
+            }
+            " "
+        }
+    }
+}
+
+/// "1 of 2 (alice)": who approved so far, of how many needed.
+fn quorum(approval: &Approval, policy: &Policy) -> String {
+    let required = approvals_required(approval, policy);
+    if approval.status != ApprovalStatus::Pending {
+        return approval.decided_by.clone().unwrap_or_default();
+    }
+    let so_far = approvers_so_far(approval);
+    if so_far.is_empty() {
+        format!("0 of {required}")
+    } else {
+        format!("{} of {required} ({})", so_far.len(), so_far.join(", "))
+    }
+}
+
+/// How long ago `then_ms` was: "just now", "3 min ago", "2 h ago", "4 d ago".
+pub fn ago(now_ms: u64, then_ms: u64) -> String {
+    let secs = now_ms.saturating_sub(then_ms) / 1000;
+    match secs {
+        0..10 => "just now".to_owned(),
+        10..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
+/// The first characters of a revision hash.
+fn short(revision: &str) -> &str {
+    revision.get(..12).unwrap_or(revision)
+}
+
 fn status_badge(status: ApprovalStatus) -> Markup {
     html! { span class={ "badge " (status.as_str()) } { (status.as_str()) } }
 }
@@ -319,6 +419,16 @@ mod tests {
         assert_eq!(out, "pay &lt;b&gt;<mark>DE89 3704</mark>&lt;/b&gt; or <mark>DE89</mark>");
         assert_eq!(highlighted("", &needles).into_string(), "");
         assert_eq!(highlighted("nothing", &[]).into_string(), "nothing");
+    }
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        assert_eq!(ago(10_000, 10_000), "just now");
+        assert_eq!(ago(10_000, 20_000), "just now", "a clock behind the request");
+        assert_eq!(ago(45_000, 0), "45 s ago");
+        assert_eq!(ago(200_000, 0), "3 min ago");
+        assert_eq!(ago(7_300_000, 0), "2 h ago");
+        assert_eq!(ago(4 * 86_400_000, 0), "4 d ago");
     }
 
     #[test]

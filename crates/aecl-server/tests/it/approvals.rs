@@ -215,8 +215,13 @@ async fn a_rejected_call_never_runs(backend: Backend) {
         late.text
     );
 
+    // Resubmitted unchanged within the cool-down: rejected again, nobody asked.
     let retry = execute(&server, "c2", 1200).await;
-    assert_eq!(retry["decision"], "require_approval");
+    assert_eq!(retry["decision"], "block", "{retry}");
+    assert_eq!(retry["approval_id"], id.as_str(), "{retry}");
+    assert!(retry.to_string().contains("approval.rejected"), "{retry}");
+    let pending = server.get("/v1/approvals", Some(&bob)).await;
+    assert_eq!(pending.body, json!([]), "{}", pending.text);
     assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
 }
 

@@ -7,6 +7,7 @@ mod approvals;
 mod auth;
 mod events;
 mod notify;
+mod quorum;
 mod refusals;
 mod rollback;
 mod single_use;

@@ -95,6 +95,15 @@ async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backen
     let detail = server.send("GET", &detail_path, None, &cookie, "").await;
     assert_eq!(detail.status, 200, "{}", detail.text);
     let page = &detail.text;
+    // The reasons and the highlighted values come before the buttons.
+    let why = page.find("id=\"why\"").expect("the reasons");
+    let marked = page.find("<mark>").expect("a highlighted value");
+    let button = page.find("id=\"approve\"").expect("the approve button");
+    assert!(why < button && marked < button, "reasons and values before the buttons");
+    // The list shows the arguments that matter and refreshes itself.
+    assert!(list.text.contains(EMAIL_IBAN), "the IBAN in the list: {}", list.text);
+    assert!(list.text.contains("http-equiv=\"refresh\""), "{}", list.text);
+    assert!(list.text.contains("just now") || list.text.contains(" s ago"), "{}", list.text);
     assert!(
         page.contains(&format!("<mark>{EMAIL_IBAN}</mark>")),
         "the untrusted IBAN is marked: {page}"
@@ -140,7 +149,12 @@ async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backen
     let by_self = server
         .send("POST", &approve, None, &[FORM, ("cookie", &own)], &form(&[("csrf", &own_csrf)]))
         .await;
-    assert_eq!(by_self.status, 403, "{}", by_self.text);
+    // Every answered post redirects to a page (post/redirect/get), refusals too.
+    assert_eq!(by_self.status, 303, "{}", by_self.text);
+    assert_eq!(header(&by_self, "location"), format!("{detail_path}?error=self"));
+    let told =
+        server.send("GET", header(&by_self, "location"), None, &[("cookie", &own)], "").await;
+    assert!(told.text.contains("someone else must answer"), "{}", told.text);
     assert_eq!(server.executed.0.load(Ordering::SeqCst), 1, "only the inbox was read");
 
     // Rejecting needs a reason; approving with the session's value works.
@@ -148,7 +162,8 @@ async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backen
     let no_reason = server
         .send("POST", &reject, None, &[FORM, cookie[0]], &form(&[("csrf", &csrf), ("reason", " ")]))
         .await;
-    assert_eq!(no_reason.status, 400, "{}", no_reason.text);
+    assert_eq!(no_reason.status, 303, "{}", no_reason.text);
+    assert_eq!(header(&no_reason, "location"), format!("{detail_path}?error=reason"));
     let approved = server
         .send(
             "POST",
@@ -158,8 +173,20 @@ async fn the_page_shows_the_context_and_answers_only_with_a_valid_session(backen
             &form(&[("csrf", &csrf), ("reason", "called the vendor")]),
         )
         .await;
-    assert_eq!(approved.status, 200, "{}", approved.text);
-    assert!(approved.text.contains("badge approved"), "{}", approved.text);
+    assert_eq!(approved.status, 303, "{}", approved.text);
+    let landing = header(&approved, "location").to_owned();
+    assert_eq!(landing, format!("{detail_path}?done=approved"));
+    // The page after the redirect: reloading it answers nothing again.
+    for _ in 0..2 {
+        let shown = server.send("GET", &landing, None, &cookie, "").await;
+        assert_eq!(shown.status, 200, "{}", shown.text);
+        assert!(shown.text.contains("badge approved"), "{}", shown.text);
+        assert!(shown.text.contains("will run once"), "{}", shown.text);
+    }
+    // Reasons come before the buttons (on a pending request's page: the list's other ones).
+    let again =
+        server.send("POST", &approve, None, &[FORM, cookie[0]], &form(&[("csrf", &csrf)])).await;
+    assert_eq!(header(&again, "location"), format!("{detail_path}?error=closed"));
     let done = pay(&server, "r1", "c3").await;
     assert_eq!(done["effect"]["state"], "succeeded", "{done}");
 
@@ -205,12 +232,19 @@ async fn in_chromium_an_approver_signs_in_and_approves_a_waiting_call() {
         })
     };
 
+    // A second server, whose policy needs two approvers for a transfer.
+    let quorum = crate::quorum::gate(crate::quorum::finance_with(
+        crate::quorum::transfer_approval("approvals_required = 2"),
+    ))
+    .await;
     let approver = token("alice", Role::Approver);
-    let base = server.base.clone();
+    let (agent_token, bob) = (agent(), token("bob", Role::Approver));
+    let (base, quorum_base) = (server.base.clone(), quorum.base.clone());
+    let started = std::time::Instant::now();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg("approve.mjs")
-            .args([&base, &approver, &id, EMAIL_IBAN])
+            .args([&base, &approver, &id, EMAIL_IBAN, &agent_token, &bob, &quorum_base])
             .env("AECL_CHROMIUM", &chromium)
             .current_dir(browser_dir())
             .output()
@@ -230,11 +264,18 @@ async fn in_chromium_an_approver_signs_in_and_approves_a_waiting_call() {
         "the page highlighted the untrusted IBAN: {stdout}"
     );
     assert_eq!(seen["foreign_requests"], json!([]), "the page fetched nothing from elsewhere");
+    assert_eq!(seen["live_refresh"], true, "{stdout}");
+    assert_eq!(seen["similar"], true, "{stdout}");
+    assert_eq!(seen["rejected_resubmission"], true, "{stdout}");
+    assert!(seen["quorum"].as_str().is_some_and(|q| q.contains("1 of 2")), "{stdout}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
 
     let (waited, done) = agent_side.await.unwrap();
     assert_eq!(waited.body["status"], "approved", "{}", waited.text);
     assert_eq!(waited.body["decided_by"], "alice");
     assert_eq!(done["decision"], "allow", "{done}");
     assert_eq!(done["effect"]["state"], "succeeded", "{done}");
-    assert_eq!(server.executed.0.load(Ordering::SeqCst), 2, "the inbox read and the payment");
+    // The inbox read, the payment, and the two similar transfers.
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 4);
+    assert_eq!(quorum.executed.0.load(Ordering::SeqCst), 1, "the transfer at quorum");
 }
