@@ -375,6 +375,11 @@ impl<S: Store> Engine<S> {
         record.approval_id = Some(approval.id.clone());
         record.input = json!({ "status": status.as_str(), "by": by, "reason": reason });
         self.store().append_audit(record).await?;
+        let waited_ms = self.now().0.saturating_sub(approval.requested.0);
+        crate::observe::approval_answered(
+            self.observer(),
+            &crate::observe::ApprovalAnswered { approval, status, by, waited_ms },
+        );
         Ok(())
     }
 }

@@ -25,6 +25,7 @@ use crate::clock::Clock;
 use crate::connector::{Connector, ConnectorOutcome, Sandboxed};
 use crate::error::{EngineError, StoreError};
 use crate::notify::Notifier;
+use crate::observe::{DecisionSeen, Observer};
 use crate::run_cache::{CachedRun, RunCache};
 use crate::run_event::{RunEvent, rebuild};
 use crate::standing::lift;
@@ -110,6 +111,8 @@ pub struct Engine<S> {
     run_locks: Vec<tokio::sync::Mutex<()>>,
     /// Told of new approval requests.
     notifier: Option<Arc<dyn Notifier>>,
+    /// Told of every recorded decision and approval answer (`observe.rs`).
+    observer: Option<Arc<dyn Observer>>,
     /// The runs this instance wrote last, rebuilt.
     runs: RunCache,
     /// Why the last policy reload was refused (the policy in force stayed), until one
@@ -133,6 +136,7 @@ impl<S: Store> Engine<S> {
             config,
             run_locks,
             notifier: None,
+            observer: None,
             runs: RunCache::default(),
             policy_error: RwLock::new(None),
         }
@@ -147,6 +151,18 @@ impl<S: Store> Engine<S> {
 
     pub(crate) fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Tells `observer` of every recorded decision and approval answer (the log lines
+    /// are written either way).
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub(crate) fn observer(&self) -> Option<&dyn Observer> {
+        self.observer.as_deref()
     }
 
     pub(crate) fn notifier(&self) -> Option<&dyn Notifier> {
@@ -511,6 +527,16 @@ impl<S: Store> Engine<S> {
         }
         // No request stays pending for a call that a grant let through.
         self.after_lifted(&verdict, &digest, approval_id.as_deref()).await?;
+        crate::observe::decided(
+            self.observer(),
+            &DecisionSeen {
+                call: &call,
+                verdict: &verdict,
+                approval_id: approval_id.as_deref(),
+                latency: started.elapsed(),
+                executing,
+            },
+        );
         let decided = Decided { call, verdict, audit_seq, approval_id };
         Ok(Recorded { decided, effect, tier, replay_effect })
     }

@@ -15,6 +15,7 @@ mod error;
 pub mod fs_paths;
 pub mod identity;
 pub mod notify;
+pub mod observe;
 pub mod reconcile;
 mod refused;
 pub mod rollback;
@@ -35,6 +36,7 @@ pub use engine::{
 pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};
 pub use notify::Notifier;
+pub use observe::{ApprovalAnswered, DecisionSeen, Observer};
 pub use reconcile::{ReconcileReport, ReconcileStatus};
 pub use rollback::{RollbackReport, RollbackStatus};
 pub use run_event::RunEvent;
