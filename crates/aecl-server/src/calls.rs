@@ -181,6 +181,9 @@ pub async fn execute<S: Store>(
             if !executed.replayed {
                 count(&state, &decided.call, decided.verdict.decision);
             }
+            if let Some(effect) = executed.effect.as_ref().filter(|_| !executed.replayed) {
+                state.metrics.executed(effect.state);
+            }
             let effect = executed.effect.as_ref().map(EffectView::from);
             let answer = answer(&decided, approval_id, effect, Some(executed.replayed));
             Ok(Json(answer).into_response())

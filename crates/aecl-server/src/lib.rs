@@ -22,6 +22,7 @@ mod reconcile;
 mod refusals;
 mod rollback;
 mod standing;
+mod trace_context;
 mod ui;
 
 use std::sync::Arc;
@@ -38,7 +39,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub use auth::{Caller, Limiter, TokenCache};
 pub use calls::NotConfigured;
 pub use error::ApiError;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, ReloadResult};
 pub use notify::{Webhook, WebhookConfig, WebhookError, slack_body};
 pub use refusals::{AGENT_REFUSAL_AUDIT_RATE, RefusalAudit};
 
@@ -116,6 +117,13 @@ impl<S: Store> AppState<S> {
             config,
         }
     }
+
+    /// Uses `metrics` (made before the engine, whose observer it gave) instead of new ones.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
 }
 
 /// The API's routes over `state`.
@@ -142,6 +150,8 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/effects/{id}/rollback", post(rollback::effect::<S>))
         .route("/v1/runs/{id}/rollback", post(rollback::run::<S>))
         .merge(ui::routes())
+        // After routing, so the span is named by the route's pattern, never by its ids.
+        .route_layer(axum::middleware::from_fn(trace_context::request_span))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), refusals::record_refusals::<S>))

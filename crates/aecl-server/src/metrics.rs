@@ -1,6 +1,9 @@
 //! `GET /metrics`: Prometheus text of decisions by outcome, agent and action, the decide
-//! latency, refused requests, unguarded calls, and the approval requests waiting for a human. Admin tokens only: labels name agents and actions, which
-//! are not for every caller (a scraper gets a long-lived admin token of its own).
+//! latency, refused requests, unguarded calls, the approval requests waiting for a human,
+//! approvals answered by outcome and how long they waited, executions by the state their
+//! effect ended in, policy reloads and their failures, and the store's health. Admin
+//! tokens only: labels name agents and actions, which are not for every caller (a scraper
+//! gets a long-lived admin token of its own).
 //!
 //! Label values are bounded: agents come from verified tokens, and an action that is not in
 //! the catalog is counted as `unknown`, so a caller cannot grow the series without bound.
@@ -8,8 +11,8 @@
 use std::sync::Arc;
 
 use aecl_core::Decision;
-use aecl_engine::Store;
 use aecl_engine::identity::Role;
+use aecl_engine::{ApprovalAnswered, EffectState, Observer, Store};
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -40,9 +43,56 @@ struct UnguardedLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExpiryLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabels {
     status: u16,
     code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+/// How a policy reload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadResult {
+    /// A new revision is in force.
+    Applied,
+    /// The files changed but the revision did not (formatting, comments).
+    Unchanged,
+    /// Refused (a file that does not load, a failing example, a connector not
+    /// configured): the old policy stays in force.
+    Refused,
+}
+
+impl ReloadResult {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReloadResult::Applied => "applied",
+            ReloadResult::Unchanged => "unchanged",
+            ReloadResult::Refused => "refused",
+        }
+    }
+}
+
+/// A histogram of approval waits: 1 s to about 36 h.
+fn wait_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 18))
 }
 
 /// The API's metrics and their registry.
@@ -55,6 +105,33 @@ pub struct Metrics {
     refusal_audit_suppressed: Counter,
     pending_approvals: Gauge,
     unguarded: Family<UnguardedLabels, Counter>,
+    approvals: ApprovalMetrics,
+    effects: Family<StateLabels, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
+    reload_failing: Gauge,
+    store_healthy: Gauge,
+    runs_expired: Family<ExpiryLabels, Counter>,
+    /// Serialises bringing `runs_expired` up to the engine's counts at a scrape.
+    runs_expired_sync: std::sync::Mutex<()>,
+}
+
+/// The approval series, shared with the engine as its [`Observer`]: answers (and
+/// expiries) are counted where the engine records them, whichever front end answered.
+#[derive(Debug, Clone)]
+pub struct ApprovalMetrics {
+    answered: Family<OutcomeLabels, Counter>,
+    wait: Family<OutcomeLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Observer for ApprovalMetrics {
+    fn approval_answered(&self, answer: &ApprovalAnswered<'_>) {
+        let labels = OutcomeLabels { outcome: answer.status.as_str() };
+        self.answered.get_or_create(&labels).inc();
+        // Milliseconds to seconds; f64 holds every wait exactly enough for a histogram.
+        #[expect(clippy::cast_precision_loss, reason = "a wait in ms fits f64's mantissa")]
+        let seconds = answer.waited_ms as f64 / 1000.0;
+        self.wait.get_or_create(&labels).observe(seconds);
+    }
 }
 
 impl Default for Metrics {
@@ -106,15 +183,98 @@ impl Metrics {
              decided, or refused), by agent and action",
             unguarded.clone(),
         );
+        let approvals = ApprovalMetrics {
+            answered: Family::default(),
+            wait: Family::new_with_constructor(wait_histogram),
+        };
+        registry.register(
+            "approvals_answered",
+            "Approval requests answered, by outcome (approved, rejected, expired), whichever \
+             replica or front end answered them through this process's engine",
+            approvals.answered.clone(),
+        );
+        registry.register(
+            "approval_wait_seconds",
+            "Time from an approval request to its answer, by outcome",
+            approvals.wait.clone(),
+        );
+        let effects = Family::<StateLabels, Counter>::default();
+        registry.register(
+            "executions",
+            "Executions through /v1/execute by the state their effect ended in (succeeded, \
+             failed, outcome_unknown, ...); replays of an earlier execution are not counted",
+            effects.clone(),
+        );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "policy_reloads",
+            "Policy reloads (SIGHUP or a change of the directory), by result: applied, \
+             unchanged, refused (the old policy stayed in force)",
+            reloads.clone(),
+        );
+        let reload_failing = Gauge::default();
+        registry.register(
+            "policy_reload_failing",
+            "1 while the last policy reload was refused (the policy in force is older than \
+             the directory), else 0",
+            reload_failing.clone(),
+        );
+        let store_healthy = Gauge::default();
+        registry.register(
+            "store_healthy",
+            "1 when the store's write probe committed and its writer is running (probed at \
+             each scrape, at most once a second), else 0: calls are then blocked",
+            store_healthy.clone(),
+        );
+        let runs_expired = Family::<ExpiryLabels, Counter>::default();
+        registry.register(
+            "runs_expired",
+            "Runs whose state `[runs]` expired (an `expired` event recorded), by reason: \
+             idle, max_open_runs, max_state_bytes (this process's engine)",
+            runs_expired.clone(),
+        );
         Metrics {
             registry,
             unguarded,
+            runs_expired,
+            runs_expired_sync: std::sync::Mutex::new(()),
             decisions,
             latency,
             refusals,
             refusal_audit_suppressed,
             pending_approvals,
+            approvals,
+            effects,
+            reloads,
+            reload_failing,
+            store_healthy,
         }
+    }
+
+    /// The engine's observer that counts approval answers into these metrics
+    /// (`Engine::with_observer`).
+    pub fn observer(&self) -> Arc<dyn Observer> {
+        Arc::new(self.approvals.clone())
+    }
+
+    /// Counts one execution by its effect's state.
+    pub fn executed(&self, state: EffectState) {
+        self.effects.get_or_create(&StateLabels { state: state.as_str() }).inc();
+    }
+
+    /// Brings the expired-runs counters up to the engine's counts (which only grow).
+    pub fn runs_expired(&self, counts: &[(&'static str, u64)]) {
+        let _sync =
+            self.runs_expired_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (reason, total) in counts {
+            let counter = self.runs_expired.get_or_create(&ExpiryLabels { reason: *reason });
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+    }
+
+    /// Counts one policy reload.
+    pub fn policy_reloaded(&self, result: ReloadResult) {
+        self.reloads.get_or_create(&ReloadLabels { result: result.as_str() }).inc();
     }
 
     /// Counts one decision; `known_action` is false for actions not in the catalog.
@@ -169,6 +329,10 @@ pub async fn metrics<S: Store>(
         }
     };
     state.metrics.pending_approvals.set(pending);
+    state.metrics.runs_expired(&state.engine.runs_expired());
+    state.metrics.reload_failing.set(i64::from(state.engine.policy_error().is_some()));
+    let store = state.engine.store().health().await;
+    state.metrics.store_healthy.set(i64::from(store.is_healthy()));
     let body = state.metrics.encode();
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         .into_response())

@@ -19,10 +19,19 @@ use crate::{AppState, Caller};
 /// The most audit records one request returns.
 pub const MAX_RECORDS: usize = 1000;
 
+/// How long the store's write probe may take before its writer counts as stuck: a probe
+/// queues behind the calls' commits, so a writer that takes this long to commit one row
+/// is not keeping up with enforcement.
+pub const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The enforcement state.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok`, or `unhealthy` (status 503): calls are then blocked.
+    /// `ok`; `degraded` (status 200): enforcement works but needs an operator (the last
+    /// policy reload was refused, so an older policy is in force), see `warnings`; or
+    /// `unhealthy` (status 503): enforcement is impaired (the store cannot commit, its
+    /// writer is stuck or failed, no agent manifest is loaded, no signing key), see
+    /// `error`.
     pub status: &'static str,
     /// The policy in force.
     pub policy_revision: String,
@@ -35,26 +44,50 @@ pub struct Health {
     /// `ok`, or why the write probe failed.
     pub write_probe: String,
     /// The store's writer of run events and audit records: `running`, `last_commit_failed`
-    /// (the last commit failed: a full disk, an I/O error) or `failed` (its database file
-    /// was deleted, replaced or made unwritable, or the writer ended: every call is blocked
-    /// until aecl is restarted).
+    /// (the last commit failed: a full disk, an I/O error), `stuck` (the write probe did
+    /// not commit within [`PROBE_DEADLINE`]) or `failed` (its database file was deleted,
+    /// replaced or made unwritable, or the writer ended: every call is blocked until aecl
+    /// is restarted).
     pub audit_writer: &'static str,
     pub signing_key_loaded: bool,
+    /// Agent manifests in the policy in force (0: every call is blocked, unhealthy).
+    pub agents: usize,
     /// Why the server is unhealthy, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the server is degraded, when it is (sentences; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Unauthenticated on purpose: load balancers and orchestrators probe it without
 /// credentials. It reveals only the policy revision (a hash), a policy reload error and
 /// whether the store and key are working, nothing about agents, runs or calls.
 pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response {
-    // A real write through the same store the decision path uses (rate-limited there).
-    let store = state.engine.store().health().await;
+    // A real write through the same store the decision path uses (rate-limited there),
+    // bounded: a writer that cannot commit one row in time is stuck.
+    let probed = tokio::time::timeout(PROBE_DEADLINE, state.engine.store().health()).await;
+    let stuck = probed.is_err();
+    let store = match probed {
+        Ok(store) => store,
+        Err(_) => aecl_engine::StoreHealth {
+            failed: None,
+            last_commit_error: None,
+            write_probe: Err(format!(
+                "the store's writer did not commit the write probe within {} s (stuck or \
+                 overloaded)",
+                PROBE_DEADLINE.as_secs()
+            )),
+        },
+    };
     let signing_key_loaded = !state.config.audit_key.is_empty();
-    let healthy = store.is_healthy() && signing_key_loaded;
+    let policy = state.engine.policy();
+    let agents = policy.agents.len();
+    let healthy = store.is_healthy() && signing_key_loaded && agents > 0;
     let audit_writer = if store.failed.is_some() {
         "failed"
+    } else if stuck {
+        "stuck"
     } else if store.last_commit_error.is_some() {
         "last_commit_failed"
     } else {
@@ -65,11 +98,32 @@ pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response
         .clone()
         .or_else(|| store.last_commit_error.clone().map(|e| format!("the last commit failed: {e}")))
         .or_else(|| store.write_probe.clone().err())
-        .or_else(|| (!signing_key_loaded).then(|| "no audit signing key is loaded".to_owned()));
+        .or_else(|| (!signing_key_loaded).then(|| "no audit signing key is loaded".to_owned()))
+        .or_else(|| {
+            (agents == 0).then(|| {
+                "no policy: the policy in force has no agent manifest, so every call is blocked"
+                    .to_owned()
+            })
+        });
+    let policy_reload_error = state.engine.policy_error();
+    let warnings: Vec<String> = policy_reload_error
+        .iter()
+        .map(|error| {
+            format!(
+                "the last policy reload was refused, so revision {} stays in force: {error}",
+                policy.revision
+            )
+        })
+        .collect();
+    let status = match (healthy, warnings.is_empty()) {
+        (false, _) => "unhealthy",
+        (true, false) => "degraded",
+        (true, true) => "ok",
+    };
     let health = Health {
-        status: if healthy { "ok" } else { "unhealthy" },
-        policy_revision: state.engine.policy().revision.0.clone(),
-        policy_reload_error: state.engine.policy_error(),
+        status,
+        policy_revision: policy.revision.0.clone(),
+        policy_reload_error,
         store_reachable: store.write_probe.is_ok(),
         write_probe: match &store.write_probe {
             Ok(()) => "ok".to_owned(),
@@ -77,7 +131,9 @@ pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response
         },
         audit_writer,
         signing_key_loaded,
+        agents,
         error,
+        warnings,
     };
     if !healthy {
         tracing::warn!(
