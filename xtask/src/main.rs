@@ -58,6 +58,7 @@ fn ci(root: &Path) -> Result<()> {
     microvm::ensure_guest(root)?;
     ensure_mcp_tests(root)?;
     ensure_claude_code(root)?;
+    ensure_systemd_analyze()?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
@@ -82,6 +83,20 @@ fn ensure_postgres() -> Result<()> {
     let root = Path::new("/");
     run(root, "apt-get", &["update", "-q"])?;
     run(root, "apt-get", &["install", "-y", "-q", "--no-install-recommends", "postgresql"])
+}
+
+/// The systemd unit's test runs `systemd-analyze verify` on `deploy/aecl.service`: install
+/// Debian's `systemd` package (the program only; nothing is started) when it is missing.
+fn ensure_systemd_analyze() -> Result<()> {
+    if which("systemd-analyze") {
+        return Ok(());
+    }
+    if !which("apt-get") {
+        bail!("the deployment test needs `systemd-analyze` (Debian's `systemd` package)");
+    }
+    let root = Path::new("/");
+    run(root, "apt-get", &["update", "-q"])?;
+    run(root, "apt-get", &["install", "-y", "-q", "--no-install-recommends", "systemd"])
 }
 
 /// The approvals page's browser test drives Debian's Chromium with Playwright from npm,

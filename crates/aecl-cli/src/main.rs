@@ -11,7 +11,9 @@ mod hook;
 mod input;
 mod keys;
 mod log_reader;
+mod logging;
 mod mcp;
+mod otlp;
 mod proof;
 mod record;
 mod reload;
@@ -31,9 +33,17 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "aecl",
     version,
-    about = "Agent Execution Control Layer: decides whether an agent's tool call should happen"
+    about = "Agent Execution Control Layer: decides whether an agent's tool call should happen",
+    after_help = "Logs go to standard error. AECL_LOG filters them, in the `tracing` EnvFilter \
+                  syntax: `AECL_LOG=debug`, `AECL_LOG=warn,aecl::decision=info` (one line per \
+                  decision), `AECL_LOG=info,aecl::approval=off`. Colour is used only when \
+                  standard error is a terminal."
 )]
 struct Cli {
+    /// How log lines are written on standard error: `text`, or `json` (one object a line,
+    /// for a log collector). Filtered by `AECL_LOG`.
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -99,6 +109,7 @@ enum KeysCommand {
 /// Exit codes: 0 success, 1 `check` found problems, 2 bad input or usage.
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::set_format(cli.log_format);
     let result = match cli.command {
         Command::Check { dir } => check::run(&dir),
         Command::Eval(args) => eval::run(&args),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use aecl_core::Policy;
 use aecl_engine::{Engine, Store};
 use aecl_policy::LoadedPolicy;
+use aecl_server::ReloadResult;
 use anyhow::{Result, bail};
 
 use crate::input::{load_policy, now, read_policy_dir};
@@ -41,13 +42,14 @@ fn fingerprint(dir: &Path) -> Option<u64> {
 }
 
 /// Reloads the policy of `engine` from `dir` on SIGHUP and, when `interval` is not zero,
-/// whenever the directory's contents change, if `accept` accepts the new policy. Runs until
-/// the process ends.
+/// whenever the directory's contents change, if `accept` accepts the new policy; tells
+/// `report` how each reload ended (the metrics). Runs until the process ends.
 pub async fn watch<S: Store>(
     engine: Arc<Engine<S>>,
     dir: PathBuf,
     interval: Duration,
     accept: impl Fn(&Policy) -> Result<()> + Send + 'static,
+    report: impl Fn(ReloadResult) + Send + 'static,
 ) {
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(signal) => Some(signal),
@@ -79,9 +81,11 @@ pub async fn watch<S: Store>(
                 engine.set_policy_error(None);
                 if old == new {
                     tracing::info!(revision = %new, reason, "policy unchanged");
+                    report(ReloadResult::Unchanged);
                 } else {
                     engine.set_policy(Arc::new(loaded.policy));
                     tracing::info!(old = %old, new = %new, reason, "policy reloaded");
+                    report(ReloadResult::Applied);
                 }
             }
             Ok(Err(e)) => {
@@ -92,10 +96,12 @@ pub async fn watch<S: Store>(
                     reason,
                     "policy reload refused: the old policy stays in force"
                 );
+                report(ReloadResult::Refused);
             }
             Err(e) => {
                 engine.set_policy_error(Some(format!("policy reload failed: {e}")));
                 tracing::error!(error = %e, "policy reload failed");
+                report(ReloadResult::Refused);
             }
         }
     }

@@ -17,7 +17,7 @@ use aecl_audit::redact::FieldPath;
 use aecl_connectors::{Connectors, ConnectorsFile};
 use aecl_core::RateLimit;
 use aecl_engine::{Connector, Engine, EngineConfig, SystemClock};
-use aecl_server::{AppState, NotConfigured, ServerConfig, Webhook, WebhookConfig};
+use aecl_server::{AppState, Metrics, NotConfigured, ServerConfig, Webhook, WebhookConfig};
 use aecl_store::{AnyStore, AuditConfig, StoreUrl};
 use anyhow::{Context, Result};
 
@@ -71,16 +71,21 @@ pub struct ServeArgs {
     /// execution fails with `not_configured`.
     #[arg(long, value_name = "FILE")]
     connectors: Option<PathBuf>,
+    /// Export traces to an OpenTelemetry collector over OTLP/HTTP (protobuf): its base URL
+    /// (`http://127.0.0.1:4318`; `/v1/traces` is added) or its full traces URL. A span per
+    /// request, continuing the caller's `traceparent`, and per pipeline stage.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
 }
 
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AECL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let otlp = match &args.otlp_endpoint {
+        Some(url) => Some(crate::otlp::OtlpExport::new(url, runtime.handle().clone())?),
+        None => None,
+    };
+    // Dropped before the runtime: the last spans are sent while it still runs.
+    let _telemetry = crate::logging::init("info", otlp)?;
     // The same check as a reload: a policy whose examples fail is not served.
     let loaded = crate::reload::checked(&args.policy)?;
     let signer = signer(&args.key)?;
@@ -113,13 +118,15 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
     let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let store =
             AnyStore::open(&url, audit).await.with_context(|| format!("opening `{url:?}`"))?;
         let clock = Arc::new(SystemClock);
+        // Made before the engine, which counts approval answers into them.
+        let metrics = Metrics::new();
         let mut engine =
-            Engine::new(Arc::new(store), Arc::new(loaded.policy), clock.clone(), config);
+            Engine::new(Arc::new(store), Arc::new(loaded.policy), clock.clone(), config)
+                .with_observer(metrics.observer());
         if let Some(url) = &args.notify_url {
             let uri: hyper::Uri =
                 url.parse().with_context(|| format!("--notify-url `{url}` is not a URL"))?;
@@ -150,16 +157,21 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             }
             Err(error) => tracing::error!(%error, "reconciling effects failed"),
         }
+        let state = Arc::new(
+            AppState::new(engine.clone(), token_key, clock, connector, server_config)
+                .with_metrics(metrics),
+        );
+        let counted = state.clone();
         tokio::spawn(crate::reload::watch(
-            engine.clone(),
+            engine,
             args.policy.clone(),
             Duration::from_secs(args.watch_interval),
             move |policy| match &registry {
                 Some((registry, origin)) => Ok(registry.check_policy(policy, origin)?),
                 None => Ok(()),
             },
+            move |result| counted.metrics.policy_reloaded(result),
         ));
-        let state = AppState::new(engine, token_key, clock, connector, server_config);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -169,7 +181,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             println!("aecl serve: listening on http://{address}");
         }
         tracing::info!(%address, revision = %state.engine.policy().revision, "serving");
-        aecl_server::serve(listener, Arc::new(state), shutdown()).await.context("serving")?;
+        aecl_server::serve(listener, state, shutdown()).await.context("serving")?;
         Ok(ExitCode::SUCCESS)
     })
 }

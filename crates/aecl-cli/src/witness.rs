@@ -280,7 +280,7 @@ struct Witness {
 /// `aecl witness`: `POST /add-checkpoint` takes a tlog-witness add-checkpoint body;
 /// `GET /checkpoint` answers the latest one held.
 pub fn run(args: &WitnessArgs) -> Result<ExitCode> {
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).try_init();
+    let _telemetry = crate::logging::init("info", None)?;
     let key = crate::audit::verifier(&args.key)?;
     fs::create_dir_all(&args.dir).with_context(|| format!("creating `{}`", args.dir.display()))?;
     let held = latest_in(&args.dir, &key)?;

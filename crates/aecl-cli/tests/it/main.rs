@@ -4,6 +4,7 @@
 
 mod audit;
 mod check;
+mod deploy;
 mod claude_code;
 mod eval;
 mod fs_operations;
@@ -14,6 +15,7 @@ mod mcp;
 mod mcp_auth;
 mod mcp_servers;
 mod mcp_upstream;
+mod observability;
 mod paths;
 mod protection;
 mod real_programs;

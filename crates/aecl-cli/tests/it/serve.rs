@@ -80,6 +80,16 @@ pub(crate) fn issue(dir: &std::path::Path, args: &[&str]) -> String {
 /// `aecl serve` on a free port over `aecl.db` in `dir`, with `extra` arguments and its
 /// log in `serve.log`; its address.
 pub(crate) fn serve(dir: &std::path::Path, policy: &str, extra: &[&str]) -> (Running, String) {
+    serve_env(dir, policy, extra, &[])
+}
+
+/// [`serve`] with extra environment variables.
+pub(crate) fn serve_env(
+    dir: &std::path::Path,
+    policy: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Running, String) {
     let path = |name: &str| dir.join(name).display().to_string();
     let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     let child = aecl()
@@ -87,6 +97,7 @@ pub(crate) fn serve(dir: &std::path::Path, policy: &str, extra: &[&str]) -> (Run
         .args(["--key", &path("audit/audit.key"), "--token-key", &path("tokens/audit.pub")])
         .args(extra)
         .env("AECL_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
