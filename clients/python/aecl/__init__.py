@@ -6,6 +6,7 @@ Agents SDK, CrewAI and AutoGen (each imported only when used). Every way a call 
 to be allowed raises a subclass of ``Blocked``.
 """
 
+from .agent_key import AgentKey
 from .client import Approval, Client, Decision, Effect, Reason, output_value
 from .errors import (
     AeclError,
@@ -26,6 +27,7 @@ from .guard import Guard, guard
 
 __all__ = [
     "AeclError",
+    "AgentKey",
     "Approval",
     "ApprovalRejected",
     "ApprovalRequired",

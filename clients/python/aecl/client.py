@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from .agent_key import AgentKey
 from .errors import (
     ApprovalRejected,
     ApprovalRequired,
@@ -166,11 +167,20 @@ class Client:
         token: Optional[str] = None,
         timeout: float = 10.0,
         run: Optional[str] = None,
+        agent_key: Any = None,
+        agent: Optional[str] = None,
     ) -> None:
+        # With the agent's own key (a file, its text, or an ``AgentKey``) a fresh short
+        # token is signed for every request instead of one bearer token for the session.
+        self._agent_key: Optional[AgentKey] = None
+        self._agent = agent
+        if agent_key is not None:
+            self._agent_key = agent_key if isinstance(agent_key, AgentKey) else AgentKey.load(agent_key)
+            token = token or "-"
         if token is None:
             token = os.environ.get("AECL_TOKEN")
         if not token or not token.strip():
-            raise ValueError("aecl: no token (pass `token=` or set AECL_TOKEN)")
+            raise ValueError("aecl: no token (pass `token=`, `agent_key=`, or set AECL_TOKEN)")
         parsed = urllib.parse.urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"aecl: `{base_url}` is not an http(s) URL")
@@ -187,10 +197,13 @@ class Client:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> "Client":
-        """A client from ``AECL_URL`` and ``AECL_TOKEN``."""
+        """A client from ``AECL_URL`` and ``AECL_TOKEN`` (or ``AECL_AGENT_KEY``, a key file)."""
         url = os.environ.get("AECL_URL")
         if not url:
             raise ValueError("aecl: AECL_URL is not set")
+        key = os.environ.get("AECL_AGENT_KEY")
+        if key and "agent_key" not in kwargs:
+            kwargs["agent_key"] = key
         return cls(url, os.environ.get("AECL_TOKEN"), **kwargs)
 
     # Calls.
@@ -421,7 +434,8 @@ class Client:
     ) -> Any:
         url = self.base_url + path
         data = None
-        all_headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        bearer = self._agent_key.token(self._agent) if self._agent_key else self._token
+        all_headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
         if body is not None:
             try:
                 data = json.dumps(body, allow_nan=False).encode("utf-8")

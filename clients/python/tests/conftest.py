@@ -78,21 +78,21 @@ class Server:
             self.log.close()
 
 
-def start_server(workdir: Path) -> Server:
+def start_server(workdir: Path, policy: Path = POLICY) -> Server:
     for name, out in (("aecl.test/audit", "audit"), ("aecl.test/tokens", "tokens")):
         run_aecl("keys", "generate", "--name", name, "--out", str(workdir / out))
     token_key = str(workdir / "tokens" / "audit.key")
-    agent = run_aecl("token", "issue", "--key", token_key, "--agent", AGENT, "--policy", str(POLICY))
+    agent = run_aecl("token", "issue", "--key", token_key, "--agent", AGENT, "--policy", str(policy))
     alice = run_aecl("token", "issue", "--key", token_key, "--approver", "alice")
     own = run_aecl("token", "issue", "--key", token_key, "--approver", AGENT)
     other = run_aecl(
-        "token", "issue", "--key", token_key, "--agent", OTHER_AGENT, "--policy", str(POLICY)
+        "token", "issue", "--key", token_key, "--agent", OTHER_AGENT, "--policy", str(policy)
     )
     log = open(workdir / "serve.log", "w")
     process = subprocess.Popen(
         [
             aecl_bin(), "serve",
-            "--policy", str(POLICY),
+            "--policy", str(policy),
             "--db", str(workdir / "aecl.db"),
             "--listen", "127.0.0.1:0",
             "--key", str(workdir / "audit" / "audit.key"),

@@ -10,6 +10,7 @@
  * The agent is the bearer token's subject and is never sent.
  */
 
+import { AgentKey } from "./agent-key.js";
 import {
   ApprovalRejected,
   ApprovalRequired,
@@ -48,6 +49,14 @@ export interface ClientOptions {
   baseUrl?: string;
   /** An agent's (or an approver's) bearer token; default `AECL_TOKEN`. */
   token?: string;
+  /**
+   * The agent's own secret key (its text, or an {@link AgentKey}); default
+   * `AECL_AGENT_KEY`. A fresh short token is signed with it for every request instead of
+   * one bearer token for the session.
+   */
+  agentKey?: string | AgentKey;
+  /** The agent the key's tokens name (default: the key's name). */
+  agent?: string;
   /** The deadline of one request in milliseconds (default 10 000). */
   timeoutMs?: number;
   /** The run that calls name when they give none (default: a new id per client). */
@@ -106,12 +115,17 @@ export class Client {
   readonly timeoutMs: number;
   readonly run: string;
   readonly #token: string;
+  readonly #agentKey: AgentKey | undefined;
+  readonly #agent: string | undefined;
   readonly #fetch: typeof fetch;
 
   constructor(options: ClientOptions = {}) {
     const baseUrl = options.baseUrl ?? env("AECL_URL");
-    const token = options.token ?? env("AECL_TOKEN");
-    if (!token || !token.trim()) throw new TypeError("aecl: no token (pass `token` or set AECL_TOKEN)");
+    const key = options.agentKey ?? (options.token === undefined ? env("AECL_AGENT_KEY") : undefined);
+    this.#agentKey = key === undefined ? undefined : key instanceof AgentKey ? key : new AgentKey(key);
+    this.#agent = options.agent;
+    const token = options.token ?? (this.#agentKey ? "-" : env("AECL_TOKEN"));
+    if (!token || !token.trim()) throw new TypeError("aecl: no token (pass `token` or `agentKey`, or set AECL_TOKEN)");
     if (!baseUrl) throw new TypeError("aecl: no server URL (pass `baseUrl` or set AECL_URL)");
     let url: URL;
     try {
@@ -349,7 +363,7 @@ export class Client {
     const { method, path } = request;
     const url = this.baseUrl + path;
     const headers: Record<string, string> = {
-      Authorization: `Bearer ${this.#token}`,
+      Authorization: `Bearer ${this.#agentKey ? await this.#agentKey.token(this.#agent) : this.#token}`,
       Accept: "application/json",
       ...request.headers,
     };

@@ -8,6 +8,7 @@
  * {@link Blocked}.
  */
 
+export { AGENT_TOKEN_SECONDS, AgentKey } from "./agent-key.js";
 export {
   Client,
   MAX_WAIT_MS,

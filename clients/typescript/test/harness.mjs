@@ -28,19 +28,20 @@ function aecl(...args) {
 }
 
 /** Starts `aecl serve`; `stop()` ends it and removes its directory. */
-export async function startServer() {
+export async function startServer(options = {}) {
+  const policy = options.policy ?? POLICY;
   const dir = mkdtempSync(join(tmpdir(), "aecl-ts-"));
   for (const [name, out] of [["aecl.test/audit", "audit"], ["aecl.test/tokens", "tokens"]]) {
     aecl("keys", "generate", "--name", name, "--out", join(dir, out));
   }
   const tokenKey = join(dir, "tokens", "audit.key");
-  const agentToken = aecl("token", "issue", "--key", tokenKey, "--agent", AGENT, "--policy", POLICY);
+  const agentToken = aecl("token", "issue", "--key", tokenKey, "--agent", AGENT, "--policy", policy);
   const approverToken = aecl("token", "issue", "--key", tokenKey, "--approver", "alice");
   const child = spawn(
     aeclBin(),
     [
       "serve",
-      "--policy", POLICY,
+      "--policy", policy,
       "--db", join(dir, "aecl.db"),
       "--listen", "127.0.0.1:0",
       "--key", join(dir, "audit", "audit.key"),

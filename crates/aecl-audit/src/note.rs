@@ -126,6 +126,18 @@ impl SignerKey {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
     }
+
+    /// The secret key as PKCS #8 DER (RFC 8410: a fixed 16-byte prefix and the seed), the
+    /// form JWT libraries take an Ed25519 key in. A secret, like [`SignerKey::to_text`].
+    pub fn to_pkcs8_der(&self) -> Vec<u8> {
+        const PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        let mut der = PREFIX.to_vec();
+        der.extend_from_slice(&self.key.to_bytes());
+        der
+    }
 }
 
 /// A public key with its name: what a verifier pins.

@@ -1,6 +1,7 @@
 //! The `aecl` binary: the operator CLI, and the only place that reads files, the clock and
 //! the environment for the decision path.
 
+mod agent_token;
 mod approvals;
 mod audit;
 mod check;
@@ -14,6 +15,7 @@ mod log_reader;
 mod logging;
 mod mcp;
 mod otlp;
+mod oidc;
 mod proof;
 mod record;
 mod reload;
@@ -96,7 +98,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Issue a signed, short-lived token.
+    /// Issue a signed, short-lived token (a JWT).
     Issue(token::IssueArgs),
 }
 
@@ -110,6 +112,8 @@ enum KeysCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::set_format(cli.log_format);
+    /// Revoke a token by its id, or an agent's key, through a running `aecl serve`.
+    Revoke(token::RevokeArgs),
     let result = match cli.command {
         Command::Check { dir } => check::run(&dir),
         Command::Eval(args) => eval::run(&args),
@@ -136,4 +140,5 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+        Command::Token(TokenCommand::Revoke(args)) => token::revoke(&args),
 }

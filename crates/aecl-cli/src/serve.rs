@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// `aecl token issue --key`).
     #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
     token_key: PathBuf,
+    /// People's tokens from the company's IdP (OpenID Connect).
+    #[command(flatten)]
+    oidc: crate::oidc::OidcArgs,
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     body_limit: usize,
@@ -159,7 +162,8 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         }
         let state = Arc::new(
             AppState::new(engine.clone(), token_key, clock, connector, server_config)
-                .with_metrics(metrics),
+                .with_metrics(metrics)
+                .with_idp(crate::oidc::idp(&args.oidc).await?),
         );
         let counted = state.clone();
         tokio::spawn(crate::reload::watch(

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::constraint::Constraint;
 use crate::hash::{HashMap, HashSet};
-use crate::limits::Limits;
+use crate::limits::{Limits, RateLimit};
 use crate::output::{OutputField, OutputFormat};
 use crate::path::FieldPath;
 use crate::rules::RuleSet;
@@ -37,7 +37,36 @@ pub struct Policy {
     pub actions: HashMap<String, Arc<ActionSpec>>,
     /// Rules the manifest form cannot say (Cedar policies), evaluated on every call.
     pub rules: Option<Arc<dyn RuleSet>>,
+    /// `[tokens]`: the longest life of a token per role.
+    pub tokens: TokenLimits,
 }
+
+/// The longest lifetime, in seconds, a token of each role may have (`[tokens] max_ttl`):
+/// longer ones are neither minted nor accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLimits {
+    pub agent_max_ttl_secs: u64,
+    pub approver_max_ttl_secs: u64,
+    pub admin_max_ttl_secs: u64,
+}
+
+impl Default for TokenLimits {
+    /// A day for agents (a bearer token; agents with a key mint five-minute ones), a working
+    /// day for people.
+    fn default() -> TokenLimits {
+        TokenLimits {
+            agent_max_ttl_secs: 86_400,
+            approver_max_ttl_secs: 12 * 3600,
+            admin_max_ttl_secs: 12 * 3600,
+        }
+    }
+}
+
+/// The API requests an agent may make when its manifest sets no `rate_limit`: a Claude Code
+/// hook fires two requests per tool call and a busy session bursts hundreds of calls in
+/// seconds, so 400 at once, then 20 a second.
+pub const DEFAULT_AGENT_REQUEST_RATE: RateLimit =
+    RateLimit { count: 1200, per_ms: 60_000, burst: 400 };
 
 /// One agent's permission boundary.
 #[derive(Debug, Clone)]
@@ -59,6 +88,11 @@ pub struct AgentManifest {
     pub intent: IntentSettings,
     /// Which sandbox tier the agent's calls run in.
     pub sandbox: SandboxSettings,
+    /// Ed25519 public keys (`aecl keys generate --agent` text form) with which the agent
+    /// signs its own short tokens.
+    pub public_keys: Vec<String>,
+    /// The agent's requests to the API, over all its tokens (`rate_limit`).
+    pub request_rate: RateLimit,
 }
 
 /// A context rule as written (`requires_human_approval`) and what it decides.

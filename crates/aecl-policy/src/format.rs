@@ -24,6 +24,9 @@ pub struct SettingsFile {
     pub sandbox: Option<SandboxFile>,
     /// Bounds on the run states kept open.
     pub runs: Option<RunsFile>,
+    /// Limits on the tokens aecl mints and accepts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokensFile>,
     /// Defaults of the approval gate for every action.
     pub approval: Option<ApprovalSettingsFile>,
 }
@@ -35,6 +38,34 @@ pub struct ApprovalSettingsFile {
     /// How long a rejected call, resubmitted unchanged, is answered `rejected` without a
     /// new request: `90s`, `10m` (default), `2h`, `1d`, or `off`.
     pub rejected_cooldown: Option<String>,
+}
+
+/// `[tokens]`: limits on tokens.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokensFile {
+    /// The longest life of a token per role (`90s`, `30m`, `2h`, `1d`): longer ones are
+    /// neither minted nor accepted. Defaults: agent `1d`, approver `12h`, admin `12h`.
+    pub max_ttl: Option<MaxTtlFile>,
+}
+
+/// `max_ttl = { agent = "1h", approver = "12h", admin = "1h" }`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaxTtlFile {
+    pub agent: Option<String>,
+    pub approver: Option<String>,
+    pub admin: Option<String>,
+}
+
+/// An agent's `rate_limit`: its requests to the API over all its tokens.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLimitFile {
+    /// `COUNT/UNIT` (`"1200/minute"`, the default).
+    pub rate: Option<String>,
+    /// Requests that may come at once after a quiet spell (default 400).
+    pub burst: Option<u32>,
 }
 
 /// `[runs]`: when an open run's state is dropped (`expired`).
@@ -88,6 +119,14 @@ pub struct ManifestFile {
     pub intent: Option<IntentFile>,
     /// Which sandbox tier the agent's calls run in. Only ever tightens the directory's.
     pub sandbox: Option<SandboxFile>,
+    /// Ed25519 public keys (the `.pub` text of `aecl keys generate --agent`) the agent signs
+    /// its own short tokens with (`aecl hook --agent-key`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_keys: Vec<String>,
+    /// The agent's requests to the API, over all its tokens (default 1200/minute, bursts of
+    /// 400).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RequestLimitFile>,
 }
 
 /// Isolation tiers, from the weakest to the strongest.

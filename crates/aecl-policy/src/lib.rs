@@ -11,6 +11,7 @@ mod examples;
 pub mod format;
 pub mod hook;
 mod limits;
+mod identity;
 mod load;
 mod location;
 mod lower;

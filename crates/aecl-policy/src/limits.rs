@@ -50,7 +50,7 @@ pub(crate) fn lower(
 }
 
 /// `COUNT/UNIT`, as `10/minute`: the count and the period in milliseconds.
-fn parse_rate(text: &str) -> Result<(u32, u64), String> {
+pub(crate) fn parse_rate(text: &str) -> Result<(u32, u64), String> {
     let expected = || {
         format!(
             "rate `{text}`: expected COUNT/UNIT with COUNT at least 1 and UNIT one of \

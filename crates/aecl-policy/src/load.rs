@@ -225,6 +225,7 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
 
 fn hex(bytes: &[u8]) -> String {
     aecl_core::call::hex(bytes)
+        tokens: defaults.tokens,
 }
 
 fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> {

@@ -86,6 +86,8 @@ pub(crate) struct Defaults {
     pub runs: aecl_core::run_bounds::RunLimits,
     /// `[approval] rejected_cooldown`, when set.
     pub rejected_cooldown_secs: Option<u64>,
+    /// `[tokens]`: the longest token lifetime per role.
+    pub tokens: aecl_core::policy::TokenLimits,
 }
 
 pub(crate) fn lower_settings(
@@ -99,6 +101,9 @@ pub(crate) fn lower_settings(
     }
     if let Some(runs) = &file.runs {
         defaults.runs = crate::runs::lower_runs(runs, ctx, problems);
+    }
+    if let Some(tokens) = &file.tokens {
+        defaults.tokens = crate::identity::lower_tokens(tokens, ctx, problems);
     }
     if let Some(approval) = &file.approval {
         defaults.rejected_cooldown_secs = crate::approval::lower_settings(approval, ctx, problems);
@@ -269,6 +274,8 @@ pub(crate) fn lower_manifest(
             ctx.problem(&path!["token_ttl_seconds"], "`token_ttl_seconds` must be at least 1"),
         );
     }
+    let (public_keys, request_rate) =
+        crate::identity::lower_agent(file, &defaults.tokens, ctx, problems);
     let mut risk = defaults.risk.clone();
     if let Some(r) = &file.risk {
         apply_risk(&mut risk, r, ctx, &[], problems);
@@ -297,6 +304,8 @@ pub(crate) fn lower_manifest(
         context_rules,
         credential_scope: file.credential_scope.clone(),
         token_ttl_seconds: ttl,
+        public_keys,
+        request_rate,
         max_tool_calls_per_run: file.max_tool_calls_per_run,
         limits: crate::limits::lower(file.limits.as_ref(), ctx, &[], problems),
         budgets,

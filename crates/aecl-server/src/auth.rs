@@ -1,18 +1,35 @@
-//! Authentication on every endpoint: a bearer token (`aecl token issue`) verified with the
-//! server's token key, the caller's role checked per endpoint, and a per-token rate limit
-//! on the API itself. Every refusal is logged (subject and token id, never the token),
-//! counted and recorded in the audit log, rate-limited per caller (`refusals.rs`).
+//! Authentication on every endpoint: a bearer JWT from one of three issuers, chosen by the
+//! token's `iss` and then verified with that issuer's key only:
+//!
+//! - aecl's token key (`aecl token issue`, `--token-key`),
+//! - the company's IdP (`--oidc-*`, `auth/idp.rs`): people's tokens,
+//! - an agent's own key from its manifest (`public_keys`): short proof-of-possession tokens,
+//!   each spent once (`Store::use_nonce`), so a replay within its life is refused.
+//!
+//! Then, for every request: the role's longest lifetime from the policy (`[tokens]
+//! max_ttl`), revocation in the store (the token's `jti` and the agent key; one read, never
+//! cached, so every replica refuses a revoked credential at its next request), the caller's
+//! role per endpoint, and a rate limit per subject (an agent's from its manifest's
+//! `rate_limit`, people's from `--rate-limit`). Every refusal is logged (subject and token
+//! id, never the token), counted and recorded in the audit log, rate-limited per caller
+//! (`refusals.rs`).
+
+mod idp;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use aecl_audit::VerifierKey;
 use aecl_core::Timestamp;
 use aecl_core::limits::{RateLimit, gcra};
-use aecl_engine::Store;
-use aecl_engine::identity::{self, Claims, Role};
+use aecl_core::policy::DEFAULT_AGENT_REQUEST_RATE;
+use aecl_engine::identity::{self, Claims, Credential, Role, TokenError};
+use aecl_engine::{Store, StoreError};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+
+pub use idp::{Idp, IdpError, JwksSource};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -62,19 +79,137 @@ impl<S: Store> FromRequestParts<Arc<AppState<S>>> for Caller {
             Ok(token) => token,
             Err(error) => return Err(refuse(state, None, error).await),
         };
-        let now = state.clock.now();
-        let claims = match state.tokens.verify(&state.token_key, token, now) {
-            Ok(claims) => claims,
-            Err(e) => {
-                return Err(refuse(state, None, ApiError::Unauthenticated(e.to_string())).await);
-            }
-        };
-        if let Err(retry_after_ms) = state.limiter.admit(&claims.jti, now) {
-            let error = ApiError::RateLimited { retry_after_secs: retry_after_ms.div_ceil(1000) };
-            return Err(refuse(state, Some(&claims), error).await);
-        }
-        Ok(Caller(claims))
+        authenticate(state, token).await.map(Caller)
     }
+}
+
+/// Verifies `token` (any accepted issuer, lifetime, revocation, replay) and admits its
+/// subject through the rate limit. Refusals are recorded.
+pub async fn authenticate<S: Store>(state: &AppState<S>, token: &str) -> Result<Claims, ApiError> {
+    let now = state.clock.now();
+    let claims = match credentials(state, token, now).await {
+        Ok(claims) => claims,
+        Err(Refused::Token(e)) => {
+            return Err(refuse(state, None, ApiError::Unauthenticated(e.to_string())).await);
+        }
+        Err(Refused::Store(e)) => {
+            let error = ApiError::Unavailable(format!("the credential could not be checked: {e}"));
+            return Err(refuse(state, None, error).await);
+        }
+    };
+    let limit = match claims.role {
+        Role::Agent => Some(
+            state
+                .engine
+                .policy()
+                .agents
+                .get(&claims.sub)
+                .map_or(DEFAULT_AGENT_REQUEST_RATE, |manifest| manifest.request_rate),
+        ),
+        Role::Approver | Role::Admin => state.config.rate_limit,
+    };
+    // Per subject, not per token: an agent minting a token per request shares one budget.
+    let key = format!("{}:{}", claims.role.as_str(), claims.sub);
+    if let Err(retry_after_ms) = state.limiter.admit_with(&key, limit.as_ref(), now) {
+        let error = ApiError::RateLimited { retry_after_secs: retry_after_ms.div_ceil(1000) };
+        return Err(refuse(state, Some(&claims), error).await);
+    }
+    Ok(claims)
+}
+
+/// Why a credential was not accepted.
+enum Refused {
+    Token(TokenError),
+    /// Revocation or replay could not be checked: refused (fail closed), as a 503.
+    Store(StoreError),
+}
+
+impl From<TokenError> for Refused {
+    fn from(error: TokenError) -> Refused {
+        Refused::Token(error)
+    }
+}
+
+impl From<StoreError> for Refused {
+    fn from(error: StoreError) -> Refused {
+        Refused::Store(error)
+    }
+}
+
+/// The claims of a token every check accepts at `now`.
+async fn credentials<S: Store>(
+    state: &AppState<S>,
+    token: &str,
+    now: Timestamp,
+) -> Result<Claims, Refused> {
+    let issuer = identity::peek(token)?.iss.unwrap_or_default();
+    let policy = state.engine.policy();
+    let claims = if issuer == state.token_key.name() {
+        state.tokens.verify(&state.token_key, token, now)?
+    } else if let Some(idp) = state.idp.as_ref().filter(|idp| idp.config.issuer == issuer) {
+        idp.verify(token, now).await?
+    } else if let Some(manifest) = policy.agents.get(&issuer) {
+        let keys = agent_keys(&issuer, &manifest.public_keys);
+        identity::verify_agent_assertion(&keys, &issuer, token, now)?
+    } else {
+        return Err(TokenError::OtherIssuer(issuer).into());
+    };
+    let max = match claims.role {
+        Role::Agent => policy.tokens.agent_max_ttl_secs,
+        Role::Approver => policy.tokens.approver_max_ttl_secs,
+        Role::Admin => policy.tokens.admin_max_ttl_secs,
+    };
+    identity::check_ttl(&claims, max)?;
+    let mut ids = Vec::with_capacity(2);
+    if !claims.jti.is_empty() {
+        ids.push(revocation_id_of_token(&claims.jti));
+    }
+    if let Credential::AgentKey(kid) = &claims.credential {
+        ids.push(revocation_id_of_agent_key(kid));
+    }
+    if state.engine.store().revoked_credential(&ids).await?.is_some() {
+        return Err(TokenError::Revoked.into());
+    }
+    if matches!(claims.credential, Credential::AgentKey(_)) {
+        // Spent after the other checks: a refused token does not use up its id.
+        let scope = format!("aecl-token:{}", claims.sub);
+        if !state.engine.store().use_nonce(&scope, &claims.jti, now).await? {
+            return Err(TokenError::Replayed.into());
+        }
+    }
+    Ok(claims)
+}
+
+/// `GET /.well-known/jwks.json`: the public key that verifies aecl's own tokens, for any
+/// JWT library (unauthenticated: a public key is no secret).
+pub async fn jwks<S: Store>(
+    axum::extract::State(state): axum::extract::State<Arc<AppState<S>>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(identity::jwks(&[&state.token_key]))
+}
+
+/// The agent's public keys that parse; one that does not is logged and never used.
+fn agent_keys(agent: &str, texts: &[String]) -> Vec<VerifierKey> {
+    texts
+        .iter()
+        .filter_map(|text| match VerifierKey::parse(text) {
+            Ok(key) => Some(key),
+            Err(error) => {
+                tracing::error!(agent, %error, "an agent public key in the policy does not parse");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The store's id of a revoked token.
+pub fn revocation_id_of_token(jti: &str) -> String {
+    format!("jti:{jti}")
+}
+
+/// The store's id of a revoked agent key.
+pub fn revocation_id_of_agent_key(kid: &str) -> String {
+    format!("agent_key:{kid}")
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
@@ -128,10 +263,10 @@ impl TokenCache {
     /// [`identity::verify`], from the cache when `token` verified before.
     pub fn verify(
         &self,
-        key: &aecl_audit::VerifierKey,
+        key: &VerifierKey,
         token: &str,
         now: Timestamp,
-    ) -> Result<Claims, identity::TokenError> {
+    ) -> Result<Claims, TokenError> {
         let cached = self.lock().get(token).cloned();
         if let Some(claims) = cached {
             identity::check_time(&claims, now)?;
@@ -171,7 +306,17 @@ impl Limiter {
 
     /// Admits one request of token `id` at `now`, or says how many ms to wait.
     pub fn admit(&self, id: &str, now: Timestamp) -> Result<(), u64> {
-        let Some(limit) = &self.limit else { return Ok(()) };
+        self.admit_with(id, self.limit.as_ref(), now)
+    }
+
+    /// Admits one request of `id` under `limit` (`None`: unlimited).
+    pub fn admit_with(
+        &self,
+        id: &str,
+        limit: Option<&RateLimit>,
+        now: Timestamp,
+    ) -> Result<(), u64> {
+        let Some(limit) = limit else { return Ok(()) };
         let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
         if tats.len() > PRUNE_ABOVE {
             tats.retain(|_, tat| *tat > now.0);
@@ -197,7 +342,7 @@ mod tests {
         assert_eq!(cache.verify(&verifier, &token, Timestamp(3_000)).unwrap(), claims, "cached");
         assert_eq!(
             cache.verify(&verifier, &token, Timestamp(11_000)),
-            Err(identity::TokenError::Expired),
+            Err(TokenError::Expired),
             "the cache does not outlive the token"
         );
         let forged = format!("{}A", &token[..token.len() - 1]);

@@ -23,6 +23,7 @@ mod refusals;
 mod rollback;
 mod standing;
 mod trace_context;
+mod tokens;
 mod ui;
 
 use std::sync::Arc;
@@ -36,7 +37,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use auth::{Caller, Limiter, TokenCache};
+pub use auth::{
+    Caller, Idp, IdpError, JwksSource, Limiter, TokenCache, revocation_id_of_agent_key,
+    revocation_id_of_token,
+};
 pub use calls::NotConfigured;
 pub use error::ApiError;
 pub use metrics::{Metrics, ReloadResult};
@@ -82,6 +86,8 @@ pub struct AppState<S> {
     /// Tokens whose signature verified.
     pub tokens: TokenCache,
     /// Caps the audit records of refused requests per caller (and for all requests
+    /// The company's IdP, whose tokens people may sign in with (`--oidc-*`).
+    pub idp: Option<Arc<Idp>>,
     /// without a valid token together), so that a flood of refusals cannot fill the audit
     /// log; past it they are logged and counted, and the next record says how many.
     pub refusal_audit: RefusalAudit,
@@ -114,11 +120,19 @@ impl<S: Store> AppState<S> {
             limiter: Limiter::new(config.rate_limit),
             tokens: TokenCache::default(),
             refusal_audit: RefusalAudit::new(AGENT_REFUSAL_AUDIT_RATE, ANONYMOUS_AUDIT_RATE),
+            idp: None,
             config,
         }
     }
 
     /// Uses `metrics` (made before the engine, whose observer it gave) instead of new ones.
+    /// Accepts people's tokens from `idp` too (`--oidc-*`).
+    #[must_use]
+    pub fn with_idp(mut self, idp: Option<Idp>) -> Self {
+        self.idp = idp.map(Arc::new);
+        self
+    }
+
     #[must_use]
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = metrics;
@@ -132,6 +146,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
     Router::new()
         .route("/healthz", get(read::health::<S>))
         .route("/metrics", get(metrics::metrics::<S>))
+        .route("/.well-known/jwks.json", get(auth::jwks::<S>))
         .route("/openapi.json", get(openapi::openapi::<S>))
         .route("/v1/evaluate", post(calls::evaluate::<S>))
         .route("/v1/execute", post(calls::execute::<S>))
@@ -147,6 +162,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/standing-grants", post(standing::create::<S>).get(standing::list::<S>))
         .route("/v1/standing-grants/{id}/revoke", post(standing::revoke::<S>))
         .route("/v1/effects/reconcile", post(reconcile::all::<S>))
+        .route("/v1/tokens/revoke", post(tokens::revoke::<S>))
         .route("/v1/effects/{id}/rollback", post(rollback::effect::<S>))
         .route("/v1/runs/{id}/rollback", post(rollback::run::<S>))
         .merge(ui::routes())

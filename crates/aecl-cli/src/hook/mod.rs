@@ -40,7 +40,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::approvals::{read_token, request_with_headers};
+use crate::approvals::request_with_headers;
 
 mod doctor;
 mod install;
@@ -79,6 +79,11 @@ pub struct HookArgs {
     #[arg(long)]
     token_file: Option<PathBuf>,
     /// Where --policy keeps each session's run file (default: $AECL_STATE_DIR, else
+    /// The agent's own secret key (`aecl keys generate --agent NAME`): a fresh short token
+    /// is signed with it for every request, so a session never meets an expiry. The agent
+    /// is the key's name unless --agent names it.
+    #[arg(long, value_name = "FILE", conflicts_with = "token_file", requires = "server")]
+    agent_key: Option<PathBuf>,
     /// $XDG_STATE_HOME/aecl/hooks, else ~/.local/state/aecl/hooks).
     #[arg(long, value_name = "DIR", conflicts_with = "server")]
     state_dir: Option<PathBuf>,
@@ -188,12 +193,11 @@ fn report_to_server(agent: Agent, args: &HookArgs, text: &str, event: HookEvent)
     let Some(server) = &args.server else {
         bail!("give --policy DIR --agent ID, or --server URL");
     };
-    if agent == Agent::Gemini && event == HookEvent::PostTool {
-        // Gemini CLI names no call id: its output cannot be linked to the call decided,
-        // and would read as an unguarded call.
-        bail!("Gemini CLI's AfterTool carries no call id to link it to the decided call");
-    }
-    let token = read_token(args.token_file.as_deref())?;
+    let token = crate::agent_token::bearer(
+        args.token_file.as_deref(),
+        args.agent_key.as_deref(),
+        args.agent.as_deref(),
+    )?;
     let body = serde_json::to_value(&input)?;
     post(server, "/v1/hooks/claude-code", &token, &[], &body, args.timeout)
 }
@@ -369,7 +373,11 @@ fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> R
 /// Asks `aecl serve`: Claude Code's hook endpoint for Claude Code, a client-executed
 /// `execute` for the others.
 fn ask_server(agent: Agent, server: &str, args: &HookArgs, input: HookInput) -> Result<Decided> {
-    let token = read_token(args.token_file.as_deref())?;
+    let token = crate::agent_token::bearer(
+        args.token_file.as_deref(),
+        args.agent_key.as_deref(),
+        args.agent.as_deref(),
+    )?;
     let (path, headers, body): (_, &[(&str, &str)], _) = match agent {
         Agent::ClaudeCode => ("/v1/hooks/claude-code", &[], serde_json::to_value(&input)?),
         Agent::Codex | Agent::Gemini => {

@@ -11,6 +11,8 @@ mod fs_operations;
 mod hook;
 mod hook_install;
 mod hook_local;
+mod hook_state;
+mod identity;
 mod mcp;
 mod mcp_auth;
 mod mcp_servers;

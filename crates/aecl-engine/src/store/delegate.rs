@@ -272,6 +272,22 @@ macro_rules! impl_store_by {
                 $via!(self, revoke_standing_grant(id, at))
             }
 
+            async fn revoke_credential(
+                &self,
+                id: &str,
+                at: $crate::store::delegate::Timestamp,
+                by: &str,
+            ) -> ::core::result::Result<bool, $crate::StoreError> {
+                $via!(self, revoke_credential(id, at, by))
+            }
+
+            async fn revoked_credential(
+                &self,
+                ids: &[::std::string::String],
+            ) -> ::core::result::Result<::core::option::Option<::std::string::String>, $crate::StoreError> {
+                $via!(self, revoked_credential(ids))
+            }
+
             async fn health(&self) -> $crate::store::StoreHealth {
                 $via!(self, health())
             }

@@ -469,6 +469,25 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn revoke_credential(
+        &self,
+        id: &str,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        if state.revoked.contains_key(id) {
+            return Ok(false);
+        }
+        state.revoked.insert(id.to_owned(), (at, by.to_owned()));
+        Ok(true)
+    }
+
+    async fn revoked_credential(&self, ids: &[String]) -> Result<Option<String>, StoreError> {
+        let state = self.state()?;
+        Ok(ids.iter().find(|id| state.revoked.contains_key(id.as_str())).cloned())
+    }
+
     async fn health(&self) -> StoreHealth {
         // Nothing to probe but the lock: a poisoned store refuses every write.
         let failed = self.state().err().map(|e| e.to_string());

@@ -562,6 +562,23 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Records credential `id` (`jti:…` for a token, `agent_key:…` for an agent's key) as
+    /// revoked at `at` by `by`; false when it was revoked already. Revocations are never
+    /// lifted: a withdrawn key is replaced, not restored.
+    fn revoke_credential(
+        &self,
+        id: &str,
+        at: Timestamp,
+        by: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The first of `ids` that is revoked, if any: read at every request, so every replica
+    /// refuses a revoked credential at its next one.
+    fn revoked_credential(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// Whether the store can still record calls: a real write probe (rate-limited by the
     /// store), the writer's state and the last commit. A store that cannot tell reports
     /// itself unhealthy: `/healthz` fails closed.

@@ -107,21 +107,14 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 /// Verifies `token` for the page: an approver's or an administrator's. A refusal is
 /// recorded as the API's are.
 pub async fn verify<S: Store>(state: &AppState<S>, token: &str) -> Result<Claims, ApiError> {
-    let claims = match state.tokens.verify(&state.token_key, token, state.clock.now()) {
-        Ok(claims) => claims,
-        Err(e) => {
-            return Err(refuse(state, None, ApiError::Unauthenticated(e.to_string())).await);
-        }
-    };
+    // Every issuer the API accepts (an IdP's tokens too), revocation included.
+    let claims = crate::auth::authenticate(state, token).await?;
     if !matches!(claims.role, Role::Approver | Role::Admin) {
         let error = ApiError::Forbidden(format!(
             "the approvals page needs an approver (or admin) token, not `{}`",
             claims.role.as_str()
         ));
         return Err(refuse(state, Some(&claims), error).await);
-    }
-    if let Err(retry_after_ms) = state.limiter.admit(&claims.jti, state.clock.now()) {
-        return Err(ApiError::RateLimited { retry_after_secs: retry_after_ms.div_ceil(1000) });
     }
     Ok(claims)
 }

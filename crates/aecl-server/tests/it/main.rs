@@ -6,6 +6,8 @@ mod api;
 mod approvals;
 mod auth;
 mod events;
+mod expiry;
+mod identity;
 mod notify;
 mod quorum;
 mod refusals;

@@ -172,12 +172,23 @@ pub async fn start_notifying(
 /// A server deciding under `policy`.
 pub async fn start_with_policy(backend: Backend, policy: Arc<aecl_core::Policy>) -> Server {
     let config = ServerConfig { audit_key: AUDIT_ORIGIN.to_owned(), ..ServerConfig::default() };
-    launch(backend, config, None, policy).await
+    launch(backend, config, None, policy, None).await
+}
+
+/// A server deciding under `policy` that also accepts people's tokens from `idp`.
+pub async fn start_with_idp(
+    backend: Backend,
+    policy: Arc<aecl_core::Policy>,
+    idp: Option<aecl_server::Idp>,
+) -> Server {
+    let config = ServerConfig { audit_key: AUDIT_ORIGIN.to_owned(), ..ServerConfig::default() };
+    launch(backend, config, None, policy, idp).await
 }
 
 async fn launch(
     backend: Backend,
     config: ServerConfig,
+    idp: Option<aecl_server::Idp>,
     notifier: Option<Arc<dyn Notifier>>,
     policy: Arc<aecl_core::Policy>,
 ) -> Server {
@@ -189,14 +200,14 @@ async fn launch(
         Backend::Sqlite => {
             let store = SqliteStore::open(&dir.path().join("aecl.db"), audit_config()).unwrap();
             let store = Switch { inner: store, down: down.clone() };
-            serve(store, config, executed.clone(), notifier, policy.clone()).await
+            serve(store, config, executed.clone(), notifier, policy.clone(), idp).await
         }
         Backend::Postgres => {
             let url = crate::pg::postgres_url().await;
             let store = PostgresStore::open(&url, audit_config()).await.unwrap();
             pg_url = Some(url);
             let store = Switch { inner: store, down: down.clone() };
-            serve(store, config, executed.clone(), notifier, policy.clone()).await
+            serve(store, config, executed.clone(), notifier, policy.clone(), idp).await
         }
     };
     let client = Client::builder(TokioExecutor::new()).build_http();
@@ -207,6 +218,7 @@ async fn serve<S: Store>(
     store: S,
     config: ServerConfig,
     connector: Arc<Counting>,
+    idp: Option<aecl_server::Idp>,
     notifier: Option<Arc<dyn Notifier>>,
     policy: Arc<aecl_core::Policy>,
 ) -> String {
@@ -219,7 +231,8 @@ async fn serve<S: Store>(
     }
     let engine = Arc::new(engine);
     engine.recover().await.unwrap();
-    let state = AppState::new(engine, token_key().verifier(), clock, connector, config);
+    let state =
+        AppState::new(engine, token_key().verifier(), clock, connector, config).with_idp(idp);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(aecl_server::serve(listener, Arc::new(state), std::future::pending()));

@@ -9,6 +9,7 @@
 
 mod effects;
 mod grants;
+mod revocation;
 mod runs;
 mod schema;
 mod standing;
@@ -397,5 +398,18 @@ impl Store for PostgresStore {
 
     async fn revoke_standing_grant(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
         standing::revoke(self.pool(), id, at).await
+    }
+
+    async fn revoke_credential(
+        &self,
+        id: &str,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        revocation::revoke(self.pool(), id, at, by).await
+    }
+
+    async fn revoked_credential(&self, ids: &[String]) -> Result<Option<String>, StoreError> {
+        revocation::first_revoked(self.pool(), ids).await
     }
 }

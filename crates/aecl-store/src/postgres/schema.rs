@@ -15,6 +15,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("grant_digest", include_str!("migrations/002_grant_digest.sql")),
     ("standing_grants", include_str!("migrations/003_standing_grants.sql")),
     ("approval_digest", include_str!("migrations/004_approval_digest.sql")),
+    ("revoked_credentials", include_str!("migrations/005_revoked_credentials.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

@@ -8,6 +8,8 @@ mod schema;
 mod standing;
 mod writer;
 
+mod revocation;
+mod runs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -347,6 +349,21 @@ fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
             status: ApprovalStatus::Pending,
             requested: Timestamp(u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0)),
             expires: Timestamp(u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0)),
+
+    async fn revoke_credential(
+        &self,
+        id: &str,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, by) = (id.to_owned(), by.to_owned());
+        self.write_raw(move |batch| revocation::revoke(batch.conn, &id, at, &by)).await
+    }
+
+    async fn revoked_credential(&self, ids: &[String]) -> Result<Option<String>, StoreError> {
+        let ids = ids.to_vec();
+        self.read(move |conn| revocation::first_revoked(conn, &ids)).await
+    }
             decided_by: r.get(10)?,
             reason: r.get(11)?,
             body: serde_json::Value::Null,

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("grant_digest", include_str!("migrations/002_grant_digest.sql")),
     ("standing_grants", include_str!("migrations/003_standing_grants.sql")),
     ("approval_digest", include_str!("migrations/004_approval_digest.sql")),
+    ("revoked_credentials", include_str!("migrations/005_revoked_credentials.sql")),
 ];
 
 /// Brings the schema up to date.

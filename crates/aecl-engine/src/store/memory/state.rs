@@ -32,6 +32,8 @@ pub(super) struct State {
     pub(super) grants: HashMap<String, StoredGrant>,
     pub(super) approvals: HashMap<String, Approval>,
     pub(super) standing: HashMap<String, StandingGrant>,
+    /// Revoked credential ids -> (when, by whom).
+    pub(super) revoked: HashMap<String, (Timestamp, String)>,
     pub(super) log: Log,
 }
 

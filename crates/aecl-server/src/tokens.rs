@@ -1,0 +1,62 @@
+//! `POST /v1/tokens/revoke` (administrators): withdraws a token by its `jti`, or an agent's
+//! key by its id, for every replica at once (the revocation is in the store, which
+//! `auth.rs` reads at every request).
+
+use std::sync::Arc;
+
+use aecl_engine::Store;
+use aecl_engine::identity::Role;
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{Caller, revocation_id_of_agent_key, revocation_id_of_token};
+use crate::error::ApiError;
+
+/// What to revoke: exactly one of the two.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// A token's `jti` (printed by `aecl token issue`).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// An agent key's id (its tokens' `kid`, printed by `aecl keys generate --agent`).
+    #[serde(default)]
+    pub agent_key: Option<String>,
+}
+
+/// The longest id accepted (token ids are 32 hex digits, key ids 8).
+const MAX_ID_LEN: usize = 256;
+
+pub async fn revoke<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    caller: Caller,
+    body: Result<Json<RevokeBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&state, &[Role::Admin], "revoking a credential").await?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (id, what) = match (&body.token, &body.agent_key) {
+        (Some(jti), None) => (revocation_id_of_token(jti.trim()), "token"),
+        (None, Some(kid)) => (revocation_id_of_agent_key(kid.trim()), "agent_key"),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "name one of `token` (a token's id) or `agent_key` (an agent key's id)".to_owned(),
+            ));
+        }
+    };
+    let name = id.split_once(':').map_or("", |(_, name)| name);
+    if name.is_empty() || id.len() > MAX_ID_LEN || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!("`{what}` must be a non-empty id")));
+    }
+    let now = state.clock.now();
+    let new = state
+        .engine
+        .store()
+        .revoke_credential(&id, now, caller.subject())
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the revocation was not stored: {e}")))?;
+    tracing::warn!(revoked = %id, by = caller.subject(), new, "credential revoked");
+    Ok(Json(json!({ "revoked": id, "new": new })))
+}
