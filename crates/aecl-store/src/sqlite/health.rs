@@ -22,6 +22,9 @@ use std::time::Instant;
 
 use aecl_engine::StoreError;
 
+use super::{SqliteStore, exec};
+use crate::backend;
+
 /// A file's identity: device and inode.
 type FileId = (u64, u64);
 
@@ -149,4 +152,48 @@ fn writable(path: &Path) -> Result<(), &'static str> {
 #[cfg(not(target_os = "linux"))]
 fn writable(_: &Path) -> Result<(), &'static str> {
     Ok(())
+}
+
+/// `/healthz` runs a real write through the writer at most this often.
+pub(super) const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+pub(super) async fn health(store: &SqliteStore) -> aecl_engine::StoreHealth {
+    let health = &store.inner.health;
+    // The file as it is now, even between commits.
+    let _ = health.check();
+    let write_probe = if let Some(reason) = health.failed() {
+        Err(reason)
+    } else {
+        let mut probe = health.probe.lock().await;
+        match &*probe {
+            // Only a success is reused: a failing store is probed again every time,
+            // so it is seen healthy as soon as it is.
+            Some((at, Ok(()))) if at.elapsed() < PROBE_EVERY => Ok(()),
+            _ => {
+                // A real write through the writer, committed (with the writer's file
+                // checks) like any call's: a row of its own in `rate_limits`, whose
+                // keys are otherwise `agent:` and `action:`.
+                let result = store
+                    .write(|batch| {
+                        exec(
+                            batch.conn,
+                            "INSERT INTO rate_limits (key, tat) VALUES ('aecl:healthz', 0)
+                             ON CONFLICT (key) DO UPDATE SET tat = tat + 1",
+                            [],
+                        )
+                        .map_err(backend)?;
+                        Ok(())
+                    })
+                    .await
+                    .map_err(|e| e.to_string());
+                *probe = Some((Instant::now(), result.clone()));
+                result
+            }
+        }
+    };
+    aecl_engine::StoreHealth {
+        failed: health.failed(),
+        last_commit_error: health.last_commit_error(),
+        write_probe,
+    }
 }

@@ -1,0 +1,166 @@
+//! Approval requests on SQLite: stored as given, found by a retry of their call while
+//! pending, resolved once by a guarded update, listed newest first.
+
+use aecl_core::{CallDigest, Revision, Timestamp};
+use aecl_engine::{Approval, ApprovalStatus, StoreError};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{SqliteStore, exec, query_row};
+use crate::{backend, corrupt, to_i64};
+
+pub(super) fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
+    Ok((
+        Approval {
+            id: r.get(0)?,
+            run: r.get(1)?,
+            call_id: r.get(2)?,
+            agent: r.get(3)?,
+            action: r.get(4)?,
+            call_digest: CallDigest(r.get(5)?),
+            policy_revision: Revision(r.get(6)?),
+            status: ApprovalStatus::Pending,
+            requested: Timestamp(u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0)),
+            expires: Timestamp(u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0)),
+            decided_by: r.get(10)?,
+            reason: r.get(11)?,
+            body: serde_json::Value::Null,
+        },
+        r.get(7)?,
+        r.get(12)?,
+    ))
+}
+
+/// An approval read by `approval_row`, with its status and body decoded.
+pub(super) fn full_approval(
+    (mut approval, status, body): (Approval, String, String),
+) -> Result<Approval, StoreError> {
+    approval.status = ApprovalStatus::parse(&status)
+        .ok_or_else(|| corrupt(format!("approval {} has status `{status}`", approval.id)))?;
+    approval.body = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+    Ok(approval)
+}
+
+pub(super) async fn put_approval(
+    store: &SqliteStore,
+    approval: Approval,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_string(&approval.body).map_err(|e| corrupt(e.to_string()))?;
+    store
+        .write(move |batch| {
+            exec(
+                batch.conn,
+                "INSERT INTO approvals (id, run, call_id, agent, action, call_digest,
+                     policy_revision, status, requested, expires, decided_by, reason, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    approval.id,
+                    approval.run,
+                    approval.call_id,
+                    approval.agent,
+                    approval.action,
+                    approval.call_digest.0,
+                    approval.policy_revision.0,
+                    approval.status.as_str(),
+                    to_i64(approval.requested.0),
+                    to_i64(approval.expires.0),
+                    approval.decided_by,
+                    approval.reason,
+                    body
+                ],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+}
+
+pub(super) async fn approval(
+    store: &SqliteStore,
+    id: &str,
+) -> Result<Option<Approval>, StoreError> {
+    let id = id.to_owned();
+    store
+        .read(move |conn| {
+            let row = query_row(
+                conn,
+                "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
+                     requested, expires, decided_by, reason, body
+                 FROM approvals WHERE id = ?1",
+                [&id],
+                approval_row,
+            )
+            .optional()
+            .map_err(backend)?;
+            row.map(full_approval).transpose()
+        })
+        .await
+}
+
+pub(super) async fn approvals(
+    store: &SqliteStore,
+    pending_only: bool,
+    limit: usize,
+) -> Result<Vec<Approval>, StoreError> {
+    store
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
+                     requested, expires, decided_by, reason, body
+                 FROM approvals WHERE ?1 = 0 OR status = 'pending'
+                 ORDER BY requested DESC, id DESC LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![pending_only, to_i64(limit as u64)], approval_row)
+                .map_err(backend)?;
+            rows.map(|row| full_approval(row.map_err(backend)?)).collect()
+        })
+        .await
+}
+
+pub(super) async fn resolve_approval(
+    store: &SqliteStore,
+    id: &str,
+    status: ApprovalStatus,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
+    let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.map(str::to_owned));
+    store
+        .write(move |batch| {
+            let n = exec(
+                batch.conn,
+                "UPDATE approvals SET status = ?2, decided_by = ?3, reason = ?4
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id, status.as_str(), by, reason],
+            )
+            .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+}
+
+pub(super) async fn pending_approval_for(
+    store: &SqliteStore,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    let (digest, revision) = (digest.0.clone(), revision.0.clone());
+    store
+        .read(move |conn| {
+            query_row(
+                conn,
+                "SELECT id FROM approvals
+             WHERE call_digest = ?1 AND policy_revision = ?2 AND status = 'pending'
+                 AND expires > ?3
+             ORDER BY requested DESC, id DESC LIMIT 1",
+                params![digest, revision, to_i64(at.0)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+}

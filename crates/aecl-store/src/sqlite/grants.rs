@@ -1,0 +1,184 @@
+//! Single-use values on SQLite: nonces, and grants spent once by the exact call under
+//! the revision they were given for (alone, or with the dispatch of their call's effect).
+
+use aecl_core::{CallDigest, Revision, Timestamp};
+use aecl_engine::{Grant, GrantRefusal, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::effects::dispatch;
+use super::{SqliteStore, exec, query_row};
+use crate::{backend, to_i64, to_u64};
+
+/// A stored grant: approval id, call digest, policy revision, expiry, when consumed.
+pub(super) type GrantRow = (Option<String>, String, String, i64, Option<i64>);
+
+/// Spends grant `id` for the call with `digest` under `revision`, once.
+pub(super) fn spend_grant(
+    conn: &Connection,
+    id: &str,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Result<Grant, GrantRefusal>, StoreError> {
+    let row: Option<GrantRow> = query_row(
+        conn,
+        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
+             FROM grants WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
+    .optional()
+    .map_err(backend)?;
+    let Some((approval_id, call_digest, policy_revision, expires, consumed)) = row else {
+        return Ok(Err(GrantRefusal::Unknown));
+    };
+    let grant = Grant {
+        id: id.to_owned(),
+        approval_id,
+        call_digest: CallDigest(call_digest),
+        policy_revision: Revision(policy_revision),
+        expires: Timestamp(to_u64(expires)?),
+    };
+    if let Some(refusal) = crate::grant_refusal(&grant, consumed.is_some(), digest, revision, at) {
+        return Ok(Err(refusal));
+    }
+    exec(
+        conn,
+        "UPDATE grants SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",
+        params![id, to_i64(at.0)],
+    )
+    .map_err(backend)?;
+    Ok(Ok(grant))
+}
+
+pub(super) async fn dispatch_effect_with_grant(
+    store: &SqliteStore,
+    id: &str,
+    grant: &str,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Result<(), GrantRefusal>, StoreError> {
+    let (id, grant) = (id.to_owned(), grant.to_owned());
+    let (digest, revision) = (digest.clone(), revision.clone());
+    // INVARIANT: one savepoint: a dispatch that fails undoes the grant's spending.
+    store
+        .write(move |batch| match spend_grant(batch.conn, &grant, &digest, &revision, at)? {
+            Ok(_) => dispatch(batch.conn, &id).map(Ok),
+            Err(refusal) => Ok(Err(refusal)),
+        })
+        .await
+}
+
+pub(super) async fn use_nonce(
+    store: &SqliteStore,
+    scope: &str,
+    nonce: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    let (scope, nonce) = (scope.to_owned(), nonce.to_owned());
+    store.write(move |batch| {
+        let n = exec(batch.conn,
+                "INSERT INTO nonces (scope, nonce, used_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![scope, nonce, to_i64(at.0)],
+            )
+            .map_err(backend)?;
+        Ok(n == 1)
+    })
+    .await
+}
+
+pub(super) async fn put_grant(store: &SqliteStore, grant: Grant) -> Result<(), StoreError> {
+    store
+        .write(move |batch| {
+            exec(
+                batch.conn,
+                "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    grant.id,
+                    grant.approval_id,
+                    grant.call_digest.0,
+                    grant.policy_revision.0,
+                    to_i64(grant.expires.0)
+                ],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+}
+
+pub(super) async fn consume_grant(
+    store: &SqliteStore,
+    id: &str,
+    digest: &CallDigest,
+    revision: &Revision,
+    at: Timestamp,
+) -> Result<Result<Grant, GrantRefusal>, StoreError> {
+    let (id, digest, revision) = (id.to_owned(), digest.clone(), revision.clone());
+    store.write(move |batch| spend_grant(batch.conn, &id, &digest, &revision, at)).await
+}
+
+pub(super) async fn spent_grant_for_call(
+    store: &SqliteStore,
+    digest: &CallDigest,
+) -> Result<Option<(Grant, Timestamp)>, StoreError> {
+    let digest = digest.clone();
+    store
+        .read(move |conn| {
+            let row: Option<(String, Option<String>, String, i64, i64)> = query_row(
+                conn,
+                "SELECT id, approval_id, policy_revision, expires, consumed_at FROM grants
+                 WHERE call_digest = ?1 AND consumed_at IS NOT NULL
+                 ORDER BY consumed_at DESC LIMIT 1",
+                [&digest.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+            row.map(|(id, approval_id, policy_revision, expires, consumed)| {
+                let grant = Grant {
+                    id,
+                    approval_id,
+                    call_digest: digest.clone(),
+                    policy_revision: Revision(policy_revision),
+                    expires: Timestamp(to_u64(expires)?),
+                };
+                Ok((grant, Timestamp(to_u64(consumed)?)))
+            })
+            .transpose()
+        })
+        .await
+}
+
+pub(super) async fn grant_for_call(
+    store: &SqliteStore,
+    digest: &CallDigest,
+) -> Result<Option<Grant>, StoreError> {
+    let digest = digest.clone();
+    store
+        .read(move |conn| {
+            let row: Option<(String, Option<String>, String, i64)> = query_row(
+                conn,
+                "SELECT id, approval_id, policy_revision, expires FROM grants
+                 WHERE call_digest = ?1 AND consumed_at IS NULL
+                 ORDER BY expires DESC LIMIT 1",
+                [&digest.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+            row.map(|(id, approval_id, policy_revision, expires)| {
+                Ok(Grant {
+                    id,
+                    approval_id,
+                    call_digest: digest.clone(),
+                    policy_revision: Revision(policy_revision),
+                    expires: Timestamp(to_u64(expires)?),
+                })
+            })
+            .transpose()
+        })
+        .await
+}
