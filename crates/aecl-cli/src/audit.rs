@@ -276,6 +276,14 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
         RecordKind::Run if record.input.get("ended") == Some(&Value::Bool(true)) => {
             vec![json!({ "type": "end", "run": record.run })]
         }
+        // `[runs]` expired the run on the server: a replay continues from the same point.
+        RecordKind::Run if record.input.get("expired") == Some(&Value::Bool(true)) => {
+            vec![json!({
+                "type": "expired",
+                "run": record.run,
+                "reason": record.input.get("reason").cloned().unwrap_or(Value::Null),
+            })]
+        }
         RecordKind::Run => vec![json!({
             "type": "run",
             "run": record.run,

@@ -185,6 +185,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         redact: redact.clone(),
         grant_key: Some(signer.clone()),
         call_timeout: Duration::from_secs(args.call_timeout),
+        runs: loaded.runs,
         ..EngineConfig::default()
     };
     let token_key = match &args.token_key {

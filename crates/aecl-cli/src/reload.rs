@@ -83,6 +83,7 @@ pub async fn watch<S: Store>(
                     tracing::info!(revision = %new, reason, "policy unchanged");
                     report(ReloadResult::Unchanged);
                 } else {
+                    engine.set_run_limits(loaded.runs);
                     engine.set_policy(Arc::new(loaded.policy));
                     tracing::info!(old = %old, new = %new, reason, "policy reloaded");
                     report(ReloadResult::Applied);

@@ -107,6 +107,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         node: args.node.clone(),
         redact,
         grant_key: Some(signer.clone()),
+        runs: loaded.runs,
         ..EngineConfig::default()
     };
     let server_config = ServerConfig {

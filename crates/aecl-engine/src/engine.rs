@@ -26,6 +26,7 @@ use crate::connector::{Connector, ConnectorOutcome, Sandboxed};
 use crate::error::{EngineError, StoreError};
 use crate::notify::Notifier;
 use crate::observe::{DecisionSeen, Observer};
+use crate::expiry::RunTracker;
 use crate::run_cache::{CachedRun, RunCache};
 use crate::run_event::{RunEvent, rebuild};
 use crate::standing::lift;
@@ -60,6 +61,9 @@ pub struct EngineConfig {
     /// Signs and verifies standing grants (`None`: standing grants cannot be given and
     /// none is honoured).
     pub grant_key: Option<aecl_audit::SignerKey>,
+    /// `[runs]`: when run states expire (`expiry.rs`); [`Engine::set_run_limits`] at a
+    /// reload.
+    pub runs: aecl_core::run_bounds::RunLimits,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +74,7 @@ impl Default for EngineConfig {
             slot_lease: Duration::from_secs(600),
             call_timeout: Duration::from_secs(30),
             grant_key: None,
+            runs: aecl_core::run_bounds::RunLimits::default(),
         }
     }
 }
@@ -115,6 +120,8 @@ pub struct Engine<S> {
     observer: Option<Arc<dyn Observer>>,
     /// The runs this instance wrote last, rebuilt.
     runs: RunCache,
+    /// The runs this instance wrote last, for `[runs]` expiry.
+    expiry: RunTracker,
     /// Why the last policy reload was refused (the policy in force stayed), until one
     /// succeeds.
     policy_error: RwLock<Option<String>>,
@@ -129,6 +136,7 @@ impl<S: Store> Engine<S> {
         config: EngineConfig,
     ) -> Self {
         let run_locks = (0..RUN_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        let expiry = RunTracker::new(config.runs);
         Engine {
             store,
             policy: RwLock::new(policy),
@@ -138,6 +146,7 @@ impl<S: Store> Engine<S> {
             notifier: None,
             observer: None,
             runs: RunCache::default(),
+            expiry,
             policy_error: RwLock::new(None),
         }
     }
@@ -163,6 +172,14 @@ impl<S: Store> Engine<S> {
 
     pub(crate) fn observer(&self) -> Option<&dyn Observer> {
         self.observer.as_deref()
+    }
+
+    pub(crate) fn expiry(&self) -> &RunTracker {
+        &self.expiry
+    }
+
+    pub(crate) fn run_cache(&self) -> &RunCache {
+        &self.runs
     }
 
     pub(crate) fn notifier(&self) -> Option<&dyn Notifier> {
@@ -318,6 +335,8 @@ impl<S: Store> Engine<S> {
         // spent at or after this moment was spent by a concurrent retry of it, which this
         // call then does not repeat (and for which it asks nobody again).
         let arrival = self.clock.now();
+        // `[runs]`: a run due for expiry is expired before this call is decided on it.
+        self.expire_if_due(&call.run).await?;
         let run_guard = self.run_lock(&call.run).lock().await;
         let policy = self.policy();
         // A connector that acts on a filesystem this process sees: the call's paths are
@@ -521,6 +540,9 @@ impl<S: Store> Engine<S> {
             }
         };
         drop(run_guard);
+        // Runs this commit pushed past the `[runs]` bounds are expired now, not at the
+        // next sweep; the call stands whatever becomes of that.
+        self.sweep_after_commit().await;
         // After the decision record: a request never exists without its decision.
         if new_request && let Some(id) = &approval_id {
             self.request_approval(id.clone(), &call, &verdict, &history).await?;
@@ -557,10 +579,18 @@ impl<S: Store> Engine<S> {
         mut cached: CachedRun,
         event: RunEvent,
     ) {
+        let version = cached.snapshot.version.saturating_add(1);
         match cached.push(policy, agent, event) {
-            Ok(()) => self.runs.put(run, cached),
+            Ok(()) => {
+                let bytes = cached.state.approx_bytes();
+                self.expiry.touch(run, agent, self.clock.now().0, version, Some(bytes));
+                self.runs.put(run, cached);
+            }
             // The store holds the event; the next call reads it and says what is wrong.
-            Err(error) => tracing::warn!(run, %error, "run not cached"),
+            Err(error) => {
+                self.expiry.touch(run, agent, self.clock.now().0, version, None);
+                tracing::warn!(run, %error, "run not cached");
+            }
         }
     }
 
@@ -589,7 +619,7 @@ impl<S: Store> Engine<S> {
         record
     }
 
-    fn run_lock(&self, run: &str) -> &tokio::sync::Mutex<()> {
+    pub(crate) fn run_lock(&self, run: &str) -> &tokio::sync::Mutex<()> {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(run);
         let index = usize::try_from(hash % RUN_LOCKS as u64).unwrap_or(0);
@@ -778,6 +808,7 @@ impl<S: Store> Engine<S> {
         let cached = self.runs.take(&end.run, &policy.revision);
         let (run, agent, events) = (end.run.clone(), end.agent.clone(), end.events.clone());
         let version = self.store.finish_call(end).await?;
+        self.expiry.touch(&run, &agent, self.clock.now().0, version, None);
         // Kept only if nothing else was appended meanwhile (by another instance): otherwise
         // the next call reads the run again.
         let count = u64::try_from(events.len()).unwrap_or(u64::MAX);
@@ -799,6 +830,7 @@ impl<S: Store> Engine<S> {
         agent: &str,
         event: RunEvent,
     ) -> Result<(), EngineError> {
+        self.expire_if_due(run).await?;
         let _run_guard = self.run_lock(run).lock().await;
         let policy = self.policy();
         let mut cached = self.runs.take(run, &policy.revision);
@@ -824,8 +856,15 @@ impl<S: Store> Engine<S> {
                 call_id: None,
             };
             if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
-                if let Some(known) = cached {
-                    self.keep_run(&policy, run, agent, known, event);
+                match cached {
+                    Some(known) => self.keep_run(&policy, run, agent, known, event),
+                    None => self.expiry.touch(
+                        run,
+                        agent,
+                        self.clock.now().0,
+                        version.saturating_add(1),
+                        None,
+                    ),
                 }
                 return Ok(());
             }

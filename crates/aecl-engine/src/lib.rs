@@ -12,6 +12,7 @@ pub mod clock;
 pub mod connector;
 mod engine;
 mod error;
+mod expiry;
 pub mod fs_paths;
 pub mod identity;
 pub mod notify;

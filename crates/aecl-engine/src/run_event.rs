@@ -26,6 +26,10 @@ pub enum RunEvent {
     Result { id: String, output: Value },
     /// How an allowed call's execution ended: settles or releases its budget reservation.
     Outcome { id: String, executed: bool },
+    /// `[runs]` expired the run (`reason`: `idle`, `max_open_runs`, `max_state_bytes`):
+    /// rebuilding continues from `RunState::expire` here, as `aecl replay` does at a trace's
+    /// `expired` event.
+    Expired { reason: String },
 }
 
 impl RunEvent {
@@ -121,6 +125,7 @@ pub fn apply(
             state.record_result(id, action.as_deref(), output);
         }
         RunEvent::Outcome { id, executed } => state.record_outcome(id, *executed),
+        RunEvent::Expired { reason } => *state = state.expire(reason),
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ mod read;
 mod reconcile;
 mod refusals;
 mod rollback;
+mod runs;
 mod standing;
 mod trace_context;
 mod tokens;
@@ -181,6 +182,8 @@ pub async fn serve<S: Store>(
     state: Arc<AppState<S>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // `[runs]` expiry of runs nothing touches again; ends with the engine.
+    tokio::spawn(runs::sweep(Arc::downgrade(&state.engine), runs::SWEEP_INTERVAL));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 

@@ -104,6 +104,7 @@ impl<S: Store> Engine<S> {
         self.redact(&mut record.input);
         let seq = self.store().append_audit(record).await?;
         drop(self.runs.take(run, &self.policy().revision));
+        self.expiry().forget(run);
         Ok(Ok(seq))
     }
 
@@ -201,6 +202,7 @@ impl<S: Store> Engine<S> {
         mut check: impl FnMut(&CachedRun) -> Result<Vec<AuditRecord>, ReportRefused>,
         event: RunEvent,
     ) -> Result<Result<u64, ReportRefused>, EngineError> {
+        self.expire_if_due(run).await?;
         let _run_guard = self.run_lock(run).lock().await;
         let policy = self.policy();
         let mut cached = self.runs.take(run, &policy.revision);

@@ -7,6 +7,7 @@ mod approvals;
 mod auth;
 mod events;
 mod expiry;
+mod expiry;
 mod identity;
 mod notify;
 mod quorum;
