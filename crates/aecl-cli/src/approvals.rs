@@ -4,6 +4,10 @@
 //! the approver token (from `--token-file` or `AECL_TOKEN`, never the command line, where
 //! other users could read it in the process list), its role, and that nobody answers their
 //! own request.
+//!
+//! Output is a table with relative times by default; `--json` prints the server's JSON
+//! as it is (a list of requests for `list`, one request with its `context` for `show`,
+//! the answer of `approve` and `reject`; the shapes are the API's, see `GET /openapi.json`).
 
 use std::path::PathBuf;
 
@@ -24,6 +28,9 @@ pub struct ApprovalsArgs {
     /// the `AECL_TOKEN` environment variable.
     #[arg(long, global = true)]
     token_file: Option<PathBuf>,
+    /// Print the server's JSON instead of a table (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: ApprovalsCommand,
 }
@@ -35,7 +42,7 @@ enum ApprovalsCommand {
         #[arg(long)]
         all: bool,
     },
-    /// One request with its full context, as JSON.
+    /// One request with its context: why it needs a human, risk, the arguments.
     Show { id: String },
     /// Approve a request: the agent's retry of the same call will run, once.
     Approve {
@@ -180,19 +187,26 @@ pub fn run(args: &ApprovalsArgs) -> Result<std::process::ExitCode> {
         }
         return Ok(std::process::ExitCode::from(1));
     }
+    if args.json {
+        #[expect(clippy::print_stdout, reason = "the CLI's output")]
+        {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        }
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let now = crate::table::now_ms();
     #[expect(clippy::print_stdout, reason = "the CLI's output")]
     match &args.command {
         ApprovalsCommand::List { .. } => {
-            for approval in answer.as_array().into_iter().flatten() {
-                println!("{}", summary(approval));
+            let listed = answer.as_array().map(Vec::as_slice).unwrap_or_default();
+            if listed.is_empty() {
+                println!("nothing is waiting for an answer");
+            } else {
+                print!("{}", list_table(listed, now).render());
             }
         }
-        ApprovalsCommand::Show { .. } => println!("{}", serde_json::to_string_pretty(&answer)?),
-        ApprovalsCommand::Approve { id, .. } => println!(
-            "approved {id}: grant {} until {} ms; the agent's retry of the same call will run once",
-            answer["grant_id"].as_str().unwrap_or("?"),
-            answer["grant_expires_ms"]
-        ),
+        ApprovalsCommand::Show { .. } => print!("{}", show_text(&answer, now)),
+        ApprovalsCommand::Approve { id, .. } => println!("{}", approved_text(id, &answer)),
         ApprovalsCommand::Reject { id, .. } => println!("rejected {id}"),
         ApprovalsCommand::Grant { .. } => println!(
             "standing grant {} until {} ms",
@@ -209,19 +223,150 @@ pub fn run(args: &ApprovalsArgs) -> Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// One line of `list`.
-fn summary(approval: &Value) -> String {
+/// The arguments that matter, as `path=value` pairs.
+fn arguments(approval: &Value) -> String {
+    let items = approval["summary"].as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .map(|item| {
+            let values: Vec<String> = item["values"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect();
+            format!("{}={}", item["arg"].as_str().unwrap_or("?"), values.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// "1 of 2" while pending, who answered after.
+fn approvals(approval: &Value) -> String {
+    if approval["status"] == "pending" {
+        let so_far = approval["approvals"].as_array().map_or(0, Vec::len);
+        format!("{so_far} of {}", approval["approvals_required"].as_u64().unwrap_or(1))
+    } else {
+        approval["decided_by"].as_str().unwrap_or("-").to_owned()
+    }
+}
+
+/// The table of `list`.
+fn list_table(listed: &[Value], now: u64) -> crate::table::Table {
+    let mut table = crate::table::Table::new(&[
+        "ID",
+        "STATUS",
+        "AGENT",
+        "ACTION",
+        "ARGUMENTS",
+        "APPROVALS",
+        "REQUESTED",
+        "EXPIRES",
+    ]);
+    for approval in listed {
+        let field = |name: &str| approval[name].as_str().unwrap_or("-").to_owned();
+        let at = |name: &str| {
+            approval[name]
+                .as_u64()
+                .map_or_else(|| "-".to_owned(), |ms| crate::table::relative(now, ms))
+        };
+        table.row(vec![
+            field("id"),
+            field("status"),
+            field("agent"),
+            field("action"),
+            arguments(approval),
+            approvals(approval),
+            at("requested_ms"),
+            at("expires_ms"),
+        ]);
+    }
+    table
+}
+
+/// `show` for people: the facts, why a human is needed, the risk, the arguments.
+fn show_text(approval: &Value, now: u64) -> String {
     let field = |name: &str| approval[name].as_str().unwrap_or("-").to_owned();
-    format!(
-        "{}  {}  agent={}  action={}  run={}  call={}  expires_ms={}",
-        field("id"),
-        field("status"),
-        field("agent"),
-        field("action"),
-        field("run"),
-        field("call_id"),
-        approval["expires_ms"]
-    )
+    let at = |name: &str| {
+        approval[name].as_u64().map_or_else(|| "-".to_owned(), |ms| crate::table::relative(now, ms))
+    };
+    let mut facts = crate::table::Table::new(&["REQUEST", &field("id")]);
+    for (name, value) in [
+        ("status", field("status")),
+        ("agent", field("agent")),
+        ("action", field("action")),
+        ("run", field("run")),
+        ("call", field("call_id")),
+        ("arguments", arguments(approval)),
+        ("approvals", approvals(approval)),
+        ("requested", at("requested_ms")),
+        ("expires", at("expires_ms")),
+        ("reason", approval["reason"].as_str().unwrap_or("").to_owned()),
+    ] {
+        facts.row(vec![name.to_owned(), value]);
+    }
+    let mut out = facts.render();
+    let verdict = &approval["context"]["verdict"];
+    out.push_str(
+        "
+WHY IT NEEDS A HUMAN
+",
+    );
+    for reason in verdict["reasons"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {} {}: {}
+",
+            reason["decision"].as_str().unwrap_or("?"),
+            reason["rule"].as_str().unwrap_or("?"),
+            reason["message"].as_str().unwrap_or("").replace(char::is_control, "?")
+        ));
+    }
+    out.push_str(&format!(
+        "
+RISK {}
+",
+        verdict["risk"]["score"]
+    ));
+    for part in verdict["risk"]["contributions"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  +{} {}
+",
+            part["weight"],
+            part["factor"].as_str().unwrap_or("?")
+        ));
+    }
+    let args =
+        serde_json::to_string_pretty(&approval["context"]["call"]["args"]).unwrap_or_default();
+    out.push_str(&format!(
+        "
+ARGUMENTS
+{}
+",
+        args.replace(|c: char| c.is_control() && c != '\n', "?")
+    ));
+    out
+}
+
+/// What `approve` did.
+fn approved_text(id: &str, answer: &Value) -> String {
+    match answer["outcome"].as_str() {
+        Some("counted") => format!(
+            "counted your approval of {id}: {}; it needs another approver",
+            approvals(&answer["approval"])
+        ),
+        Some("not_needed") => format!(
+            "{id}: the policy changed and now allows the call without approval; nothing granted"
+        ),
+        Some("blocked") => format!(
+            "{id}: the policy changed and now blocks the call; the request is closed and the call \
+             will not run"
+        ),
+        _ => format!(
+            "approved {id}: grant {}; the agent's retry of the same call will run once",
+            answer["grant_id"].as_str().unwrap_or("?")
+        ),
+    }
 }
 
 /// One line of `grants`.

@@ -4,7 +4,6 @@
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use aecl_audit::{
     AddCheckpoint, AuditRecord, CheckpointId, Outcome, RecordKind, VerifierKey, VerifyOptions,
@@ -14,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::keys::read_key_text;
-use crate::log_reader::{LogReader, PAGE};
+use crate::log_reader::LogReader;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -60,7 +59,8 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
     },
-    /// Print records as they are stored (canonical JSON, one a line).
+    /// Print records: a table on a terminal; as they are stored (canonical JSON, one a
+    /// line) with `--json` or when piped. Filters: `--run --agent --action --decision`.
     Tail {
         #[command(flatten)]
         db: DbArg,
@@ -69,6 +69,8 @@ pub enum AuditCommand {
         /// Keep waiting for new records.
         #[arg(short, long)]
         follow: bool,
+        #[command(flatten)]
+        filter: crate::audit_tail::TailFilter,
     },
     /// Print the latest signed checkpoint, to keep outside the store.
     Checkpoint {
@@ -116,7 +118,9 @@ pub fn run(command: &AuditCommand) -> Result<ExitCode> {
             consistency(old, new, &verifier(key)?, db.as_deref())
         }
         AuditCommand::Export { db, since, format: ExportFormat::Jsonl } => export(&db.db, *since),
-        AuditCommand::Tail { db, since, follow } => tail(&db.db, *since, *follow),
+        AuditCommand::Tail { db, since, follow, filter } => {
+            crate::audit_tail::tail(&db.db, *since, *follow, filter)
+        }
         AuditCommand::Checkpoint { db } => latest_checkpoint(&db.db),
         AuditCommand::Prove { db, seq, checkpoint } => {
             crate::proof::prove(&LogReader::open(&db.db)?, *seq, checkpoint.as_deref())
@@ -276,14 +280,6 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
         RecordKind::Run if record.input.get("ended") == Some(&Value::Bool(true)) => {
             vec![json!({ "type": "end", "run": record.run })]
         }
-        // `[runs]` expired the run on the server: a replay continues from the same point.
-        RecordKind::Run if record.input.get("expired") == Some(&Value::Bool(true)) => {
-            vec![json!({
-                "type": "expired",
-                "run": record.run,
-                "reason": record.input.get("reason").cloned().unwrap_or(Value::Null),
-            })]
-        }
         RecordKind::Run => vec![json!({
             "type": "run",
             "run": record.run,
@@ -341,28 +337,6 @@ fn export(db: &str, since: u64) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn tail(db: &str, since: u64, follow: bool) -> Result<ExitCode> {
-    let reader = LogReader::open(db)?;
-    let mut next = since;
-    loop {
-        let page = reader.records(next, PAGE)?;
-        let mut out = io::stdout().lock();
-        for (seq, bytes, _) in &page {
-            out.write_all(bytes)?;
-            out.write_all(b"\n")?;
-            next = seq.saturating_add(1);
-        }
-        out.flush()?;
-        if page.len() == PAGE {
-            continue;
-        }
-        if !follow {
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 fn latest_checkpoint(db: &str) -> Result<ExitCode> {

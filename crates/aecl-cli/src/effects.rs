@@ -7,7 +7,9 @@
 //! One line per effect: `STATUS EFFECT_ID action=ACTION run=RUN recorded|unchanged
 //! EVIDENCE`, where STATUS is `succeeded` (it landed; `aecl rollback` can undo it),
 //! `failed` (it did not land) or `undecidable` (it stays `outcome_unknown`). Exit code 0
-//! when the server answered, 1 when it refused, 2 for bad input.
+//! when the server answered, 1 when it refused, 2 for bad input. `--json` prints the
+//! server's answer instead: a list of `{effect_id, action, run, status, recorded,
+//! evidence}`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,9 @@ pub struct ReconcileArgs {
     /// A file holding an approver or admin token; without it, `AECL_TOKEN`.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Print the server's JSON list (for scripts).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(command: &EffectsCommand) -> Result<ExitCode> {
@@ -43,7 +48,9 @@ pub fn run(command: &EffectsCommand) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     #[expect(clippy::print_stdout, reason = "the CLI's output")]
-    {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&effects)?);
+    } else {
         for effect in &effects {
             println!("{}", line(effect));
         }

@@ -4,6 +4,7 @@
 mod agent_token;
 mod approvals;
 mod audit;
+mod audit_tail;
 mod check;
 mod effects;
 mod eval;
@@ -23,6 +24,7 @@ mod replay;
 mod rollback;
 mod sandbox;
 mod serve;
+mod table;
 mod token;
 mod witness;
 

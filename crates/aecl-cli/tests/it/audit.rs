@@ -125,6 +125,21 @@ fn a_recorded_log_verifies_and_exports_a_trace_that_replays_the_same() {
     assert_eq!(tail.lines().len() as i64, log.size());
     let since = log.audit(&["tail", "--since", "2"]);
     assert_eq!(since.lines().len() as i64, log.size() - 2);
+    // Filters: every one given must match; piped, each line is the stored record.
+    let transfers = log.audit(&["tail", "--action", "transfer_funds", "--json"]);
+    let records: Vec<Value> =
+        transfers.lines().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!records.is_empty(), "{}", transfers.stderr);
+    assert!(records.iter().all(|r| r["action"] == "transfer_funds"), "{records:?}");
+    let asked =
+        log.audit(&["tail", "--action", "transfer_funds", "--decision", "require_approval"]);
+    assert!(asked.lines().iter().all(|l| l.contains("\"require_approval\"")), "{asked:?}");
+    assert_eq!(asked.lines().len(), 1, "one decision record: {asked:?}");
+    let reads = log.audit(&["tail", "--agent", "finance_agent", "--decision", "allow"]);
+    assert_eq!(reads.lines().len(), 2, "the two reads: {reads:?}");
+    assert!(log.audit(&["tail", "--run", "no-such-run"]).lines().is_empty());
+    let bad = log.audit(&["tail", "--decision", "maybe"]);
+    assert_eq!(bad.code, Some(2), "{bad:?}");
 }
 
 #[test]

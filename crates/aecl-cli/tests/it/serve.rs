@@ -257,8 +257,20 @@ fn an_approver_answers_from_the_cli_and_the_waiting_call_runs() {
     let listed = approvals(&["list"], &alice);
     assert_eq!(listed.code, Some(0), "{listed:#?}");
     assert!(listed.stdout.contains(&id) && listed.stdout.contains("transfer_funds"), "{listed:#?}");
+    assert!(listed.stdout.starts_with("ID "), "a table: {listed:#?}");
+    assert!(listed.stdout.contains("iban=DE89370400440532013000"), "{listed:#?}");
+    let fresh = listed.stdout.contains("just now") || listed.stdout.contains(" s ago");
+    assert!(listed.stdout.contains("0 of 1") && fresh, "relative times: {listed:#?}");
+    let json = approvals(&["list", "--json"], &alice);
+    let rows: Value = serde_json::from_str(&json.stdout).expect("--json is JSON");
+    assert_eq!(rows[0]["id"], id.as_str(), "{rows}");
+    assert_eq!(rows[0]["approvals_required"], 1, "{rows}");
     let shown = approvals(&["show", &id], &alice);
     assert!(shown.stdout.contains("DE89370400440532013000"), "{shown:#?}");
+    assert!(shown.stdout.contains("WHY IT NEEDS A HUMAN"), "{shown:#?}");
+    let shown = approvals(&["show", &id, "--json"], &alice);
+    let detail: Value = serde_json::from_str(&shown.stdout).expect("--json is JSON");
+    assert_eq!(detail["context"]["call"]["args"]["iban"], "DE89370400440532013000");
 
     // The agent's own identity, even holding an approver token, is refused.
     let own = token_file("own.token", &issue(dir.path(), &["--approver", "finance_agent"]));

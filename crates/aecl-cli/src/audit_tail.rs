@@ -1,0 +1,118 @@
+//! `aecl audit tail`: the stored records, filtered by run, agent, action and decision,
+//! as a table with relative times on a terminal, and as the stored canonical JSON, one
+//! record a line, with `--json` or when the output is piped (the stable form for scripts:
+//! each line is exactly what `aecl audit verify` checks).
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aecl_audit::AuditRecord;
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::log_reader::{LogReader, PAGE};
+use crate::table::{Table, now_ms, relative};
+
+/// Which records `tail` prints: all of these that are given must match.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TailFilter {
+    /// Only records of this run.
+    #[arg(long)]
+    run: Option<String>,
+    /// Only records of this agent (the subject, for refusals).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only records of this action.
+    #[arg(long)]
+    action: Option<String>,
+    /// Only decisions of this verdict: `allow`, `require_approval` or `block`.
+    #[arg(long, value_parser = ["allow", "require_approval", "block"])]
+    decision: Option<String>,
+    /// Print the stored canonical JSON (also the default when the output is piped).
+    #[arg(long)]
+    json: bool,
+}
+
+impl TailFilter {
+    fn admits(&self, record: &AuditRecord) -> bool {
+        let same =
+            |wanted: &Option<String>, value: &str| wanted.as_deref().is_none_or(|w| w == value);
+        same(&self.run, &record.run)
+            && same(&self.agent, &record.agent)
+            && same(&self.action, &record.action)
+            && self
+                .decision
+                .as_deref()
+                .is_none_or(|w| record.decision.is_some_and(|d| d.as_str() == w))
+    }
+}
+
+pub fn tail(db: &str, since: u64, follow: bool, filter: &TailFilter) -> Result<ExitCode> {
+    let reader = LogReader::open(db)?;
+    let json = filter.json || !io::stdout().is_terminal();
+    let mut next = since;
+    let mut header = true;
+    loop {
+        let page = reader.records(next, PAGE)?;
+        let mut table = Table::new(&[
+            "SEQ", "TIME", "KIND", "AGENT", "RUN", "ACTION", "DECISION", "OUTCOME", "REASON",
+        ]);
+        let mut out = io::stdout().lock();
+        let now = now_ms();
+        for (seq, bytes, _) in &page {
+            next = seq.saturating_add(1);
+            let record = AuditRecord::from_canonical(bytes).with_context(|| {
+                format!("record {seq} is not a valid record (run `aecl audit verify`)")
+            })?;
+            if !filter.admits(&record) {
+                continue;
+            }
+            if json {
+                out.write_all(bytes)?;
+                out.write_all(b"\n")?;
+            } else {
+                table.row(row(*seq, &record, now));
+            }
+        }
+        if !table.is_empty() {
+            let text = table.render();
+            // The header once, above the first rows.
+            let body =
+                if header { text.as_str() } else { text.split_once('\n').map_or("", |(_, b)| b) };
+            out.write_all(body.as_bytes())?;
+            header = false;
+        }
+        out.flush()?;
+        if page.len() == PAGE {
+            continue;
+        }
+        if !follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// One record as a row.
+fn row(seq: u64, record: &AuditRecord, now: u64) -> Vec<String> {
+    let dash = |text: &str| if text.is_empty() { "-".to_owned() } else { text.to_owned() };
+    let reason = record
+        .reasons
+        .iter()
+        .filter(|r| Some(r.decision) == record.decision)
+        .map(|r| r.rule.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        seq.to_string(),
+        relative(now, record.time.0),
+        record.kind.as_str().to_owned(),
+        dash(&record.agent),
+        dash(&record.run),
+        dash(&record.action),
+        record.decision.map_or("-", |d| d.as_str()).to_owned(),
+        record.outcome.map_or("-", |o| o.as_str()).to_owned(),
+        dash(&reason),
+    ]
+}
