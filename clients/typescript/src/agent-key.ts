@@ -30,7 +30,7 @@ export class AgentKey {
   /** The `kid` of its tokens: what `aecl token revoke --agent-key` takes. */
   readonly keyId: string;
   readonly #pkcs8: Uint8Array;
-  #key: Promise<CryptoKey> | undefined;
+  #key: ReturnType<typeof crypto.subtle.importKey> | undefined;
 
   constructor(text: string) {
     const trimmed = text.trim();

@@ -13,7 +13,7 @@ use crate::input::now;
 
 /// How long an agent's own token lives: long enough for a slow network, far below the
 /// five-minute ceiling the server enforces.
-pub const AGENT_TOKEN_SECONDS: u64 = 120;
+pub const AGENT_TOKEN_SECONDS: u64 = 60;
 
 /// A token for one request: minted with `agent_key` when given (as `agent`, else as the
 /// key's name), otherwise read from `token_file` or `AECL_TOKEN`.
