@@ -31,14 +31,15 @@ use std::path::{Path, PathBuf};
 
 use aecl_core::ActionSpec;
 use aecl_core::operation::Operation;
-use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect, Reconciled};
+use aecl_engine::{
+    BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Invocation, Reconciled,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
-use crate::registry::{ActionConnector, Invocation};
 use beneath::{Beneath, Kind, Located, Roots, UndoStore};
 
 /// The largest file whose content is kept as a pre-image (or hashed for a move or an
@@ -170,7 +171,7 @@ impl FsConnector {
     /// The operation of `invocation`: its action's binding. An `op` argument naming another
     /// one fails the call (the policy blocks it first; this holds in `monitor` mode too).
     fn operation(&self, invocation: &Invocation<'_>) -> Result<Operation, String> {
-        let action = invocation.action;
+        let action = invocation.spec()?;
         let binding = action.operation.as_ref().ok_or_else(|| {
             format!("not_configured: action `{}` binds no file operation", action.name)
         })?;
@@ -380,7 +381,7 @@ fn token_text(token: &FsToken) -> Option<String> {
     serde_json::to_string(token).ok()
 }
 
-impl ActionConnector for FsConnector {
+impl Connector for FsConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
             // Small files, local disk: done inline rather than on a blocking thread.
@@ -398,7 +399,7 @@ impl ActionConnector for FsConnector {
     }
 
     /// Relative paths are the first root's, as [`FsConnector::run`] takes them.
-    fn local_fs_cwd(&self, _: &ActionSpec) -> Option<PathBuf> {
+    fn local_fs_cwd(&self, _: Invocation<'_>) -> Option<PathBuf> {
         self.config.roots.first().cloned()
     }
 
@@ -409,6 +410,7 @@ impl ActionConnector for FsConnector {
     fn compensate<'a>(
         &'a self,
         _: &'a Effect,
+        _: &'a ActionSpec,
         rollback_token: &'a str,
     ) -> BoxFuture<'a, Compensated> {
         Box::pin(async move {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aecl_core::policy::EffectClass;
-use aecl_engine::{BoxFuture, ConnectorOutcome};
+use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use serde::Deserialize;
@@ -27,7 +27,6 @@ use serde_json::{Value, json};
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
 use crate::http_client::{HttpsClient, Sent, allowed_uri, client, send};
-use crate::registry::{ActionConnector, Invocation};
 use crate::secrets::Secrets;
 
 /// Headers that ask a server to act as if the request had another method.
@@ -114,6 +113,7 @@ impl HttpConnector {
     }
 
     fn request(&self, invocation: &Invocation<'_>) -> Result<hyper::Request<Full<Bytes>>, String> {
+        let action = invocation.spec()?;
         let args = &invocation.call.args;
         let method = args.get(&self.config.method_arg).and_then(Value::as_str).unwrap_or("GET");
         let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
@@ -121,11 +121,11 @@ impl HttpConnector {
         // The catalog's effect bounds the method: a `read` action only reads, whatever
         // method the agent names.
         let reading = [hyper::Method::GET, hyper::Method::HEAD, hyper::Method::OPTIONS];
-        if invocation.action.effect == EffectClass::Read && !reading.contains(&method) {
+        if action.effect == EffectClass::Read && !reading.contains(&method) {
             return Err(format!(
                 "operation_mismatch: action `{}` is declared `read`; method `{method}` is not \
                  a read (GET, HEAD, OPTIONS); nothing was sent",
-                invocation.action.name
+                action.name
             ));
         }
         let url = args.get(&self.config.url_arg).and_then(Value::as_str).ok_or_else(|| {
@@ -149,14 +149,14 @@ impl HttpConnector {
                 };
                 // Servers honour these in place of the method: a `read` action may only
                 // name a reading one.
-                if invocation.action.effect == EffectClass::Read
+                if action.effect == EffectClass::Read
                     && METHOD_OVERRIDES.contains(&name.trim().to_ascii_lowercase().as_str())
                     && !["GET", "HEAD", "OPTIONS"].iter().any(|m| m.eq_ignore_ascii_case(value))
                 {
                     return Err(format!(
                         "operation_mismatch: action `{}` is declared `read`; header `{name}` \
                          asks for method `{value}`; nothing was sent",
-                        invocation.action.name
+                        action.name
                     ));
                 }
                 builder = builder.header(name.as_str(), value);
@@ -183,7 +183,7 @@ impl HttpConnector {
     }
 }
 
-impl ActionConnector for HttpConnector {
+impl Connector for HttpConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
             let request = match self.request(&invocation) {

@@ -2,10 +2,11 @@
 //!
 //! The catalog binds an action to a connector by name (`connector = "NAME"`); the
 //! operator's `connectors.toml` says what each name is (`kind = "sql" | "fs" | "http" |
-//! "webhook" | "shell"`) and how it is set up ([`config`]). [`Connectors`] is the registry: it
-//! implements the engine's [`aecl_engine::Connector`] port, looks up the action of each
-//! call in the policy in force (hot-reloaded, never snapshotted) and hands the call to the
-//! instance named, failing closed (`not_configured`) when there is none.
+//! "webhook" | "shell"`) and how it is set up ([`config`]). Every connector implements the
+//! engine's one [`aecl_engine::Connector`] port; [`Connectors`] is the registry, itself a
+//! connector: it hands each call to the instance that the call's action names in the
+//! policy that decided it (the engine's [`aecl_engine::Invocation`]), failing closed
+//! (`not_configured`) when there is none.
 //!
 //! Each connector keeps what it needs to undo an effect — the pre-image of the rows a SQL
 //! statement changed (in the target database, in the same transaction), the previous
@@ -26,4 +27,4 @@ pub mod webhook;
 
 pub use config::{ConnectorConfig, ConnectorsFile};
 pub use error::ConnectorError;
-pub use registry::{ActionConnector, Connectors, Invocation, PolicySource};
+pub use registry::Connectors;

@@ -1,122 +1,30 @@
-//! [`Connectors`]: the registry of configured connectors, and the engine's connector port.
+//! [`Connectors`]: the registry of configured connectors, itself the engine's connector
+//! port.
 //!
-//! For each call it looks up the action in the policy in force (through [`PolicySource`],
-//! so a reloaded policy takes effect at once), finds the connector the catalog names, and
-//! hands it the call with its action and the agent's manifest. Anything missing fails
-//! closed: an action without a connector, or naming one that is not configured, is
-//! `Failed { error: "not_configured: ..." }` and nothing runs.
+//! Each configured instance (`sql`, `fs`, `http`, `webhook`, `shell`) implements the
+//! engine's [`Connector`] too; the registry hands a call to the instance its action names
+//! in the catalog of the policy that decided it (the [`Invocation`]'s action). Anything
+//! missing fails closed: an action not in the catalog, without a connector, or naming one
+//! that is not configured, is `Failed { error: "not_configured: ..." }` and nothing runs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aecl_core::policy::{AgentManifest, Policy, Reversibility};
-use aecl_core::{ActionSpec, Call, SandboxTier};
+use aecl_core::policy::Policy;
+use aecl_core::{ActionSpec, SandboxTier};
 use aecl_engine::{
-    BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Reconciled, Sandboxed,
+    BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Invocation, Reconciled, Sandboxed,
 };
 
 use crate::config::{ConnectorConfig, ConnectorsFile};
 use crate::error::ConnectorError;
 use crate::secrets::Secrets;
 
-/// Gives the policy in force (e.g. `move || engine.policy()`).
-pub type PolicySource = Arc<dyn Fn() -> Arc<Policy> + Send + Sync>;
-
-/// One call as a connector instance receives it.
-#[derive(Debug, Clone, Copy)]
-pub struct Invocation<'a> {
-    pub call: &'a Call,
-    /// The effect's id: unique per execution, stable across retries of one idempotency key.
-    pub effect_id: &'a str,
-    /// The catalog entry of the call's action.
-    pub action: &'a ActionSpec,
-    /// The manifest of the calling agent (its `credential_scope`, for instance).
-    pub agent: Option<&'a AgentManifest>,
-}
-
-impl Invocation<'_> {
-    /// Whether the action is reversible: its connector must then be able to undo it, and
-    /// refuses (fails closed) what it could not undo.
-    pub fn reversible(&self) -> bool {
-        matches!(self.action.reversibility, Reversibility::Reversible { .. })
-    }
-
-    /// The key a target deduplicates on: the call's idempotency key, else the effect id.
-    pub fn idempotency_key(&self) -> &str {
-        self.call.idempotency_key.as_deref().unwrap_or(self.effect_id)
-    }
-}
-
-/// A configured connector instance (`sql`, `fs`, ..., and `shell` from the sandbox).
-pub trait ActionConnector: Send + Sync {
-    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome>;
-
-    /// Whether `action`, as the catalog declares it, is something this connector can do
-    /// exactly (its operation, its effect); checked with the policy at start-up and at
-    /// every reload. The default: anything.
-    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
-        let _ = action;
-        Ok(())
-    }
-
-    /// The sandbox tier, at least `required`, that this connector would run a call in on
-    /// this host, or why it cannot (see [`Connector::placement`]). The default: this kind
-    /// runs calls in aecl's own process, in no sandbox.
-    fn placement(&self, required: SandboxTier) -> BoxFuture<'_, Result<SandboxTier, String>> {
-        let _ = required;
-        Box::pin(async { Err("it runs calls in aecl's own process, in no sandbox".to_owned()) })
-    }
-
-    /// Where `action`'s relative paths start, when this connector acts on a filesystem
-    /// aecl's own process sees (see [`Connector::local_fs_cwd`]). The default: it does not.
-    fn local_fs_cwd(&self, action: &ActionSpec) -> Option<PathBuf> {
-        let _ = action;
-        None
-    }
-
-    /// Executes in `tier`, which [`ActionConnector::placement`] chose; never in a weaker one.
-    fn execute_in<'a>(
-        &'a self,
-        invocation: Invocation<'a>,
-        tier: SandboxTier,
-    ) -> BoxFuture<'a, Sandboxed> {
-        let _ = invocation;
-        Box::pin(async move {
-            Sandboxed {
-                outcome: ConnectorOutcome::Failed {
-                    error: format!("this connector cannot run calls in the `{tier}` tier"),
-                },
-                ran_in: None,
-            }
-        })
-    }
-
-    /// Finds out whether the effect of `invocation` (left `outcome_unknown`) landed, without
-    /// executing anything (see [`Connector::reconcile`]). The default: it cannot tell.
-    fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {
-        let _ = invocation;
-        Box::pin(async {
-            crate::reconcile::undecidable("this kind of connector keeps no trace to tell from")
-        })
-    }
-
-    /// Undoes `effect` (see [`Connector::compensate`]: check first, touch nothing on
-    /// conflict). The default: this kind of connector cannot undo anything.
-    fn compensate<'a>(
-        &'a self,
-        effect: &'a Effect,
-        rollback_token: &'a str,
-    ) -> BoxFuture<'a, Compensated> {
-        let _ = (effect, rollback_token);
-        Box::pin(async { Compensated::Irreversible })
-    }
-}
-
-/// The registry: connector name → instance, and the policy that binds actions to names.
+/// The registry: connector name → instance.
+#[derive(Default)]
 pub struct Connectors {
-    policy: PolicySource,
-    instances: BTreeMap<String, Arc<dyn ActionConnector>>,
+    instances: BTreeMap<String, Arc<dyn Connector>>,
 }
 
 impl std::fmt::Debug for Connectors {
@@ -126,23 +34,20 @@ impl std::fmt::Debug for Connectors {
 }
 
 impl Connectors {
-    /// An empty registry over the policy `policy` gives.
-    pub fn new(policy: PolicySource) -> Connectors {
-        Connectors { policy, instances: BTreeMap::new() }
+    /// An empty registry.
+    pub fn new() -> Connectors {
+        Connectors::default()
     }
 
     /// The registry of every connector `file` defines.
-    pub fn from_config(
-        file: &ConnectorsFile,
-        policy: PolicySource,
-    ) -> Result<Connectors, ConnectorError> {
+    pub fn from_config(file: &ConnectorsFile) -> Result<Connectors, ConnectorError> {
         let secrets = match &file.secrets {
             Some(secrets) => Arc::new(Secrets::load(&file.resolve(&secrets.file))?),
             None => Arc::new(Secrets::default()),
         };
-        let mut registry = Connectors::new(policy);
+        let mut registry = Connectors::new();
         for (name, config) in &file.connectors {
-            let instance: Arc<dyn ActionConnector> = match config {
+            let instance: Arc<dyn Connector> = match config {
                 ConnectorConfig::Sql(c) => Arc::new(crate::sql::SqlConnector::new(file, name, c)?),
                 ConnectorConfig::Fs(c) => Arc::new(crate::fs::FsConnector::new(file, name, c)?),
                 ConnectorConfig::Http(c) => {
@@ -161,7 +66,7 @@ impl Connectors {
     }
 
     /// Adds (or replaces) the connector called `name`.
-    pub fn insert(&mut self, name: &str, connector: Arc<dyn ActionConnector>) {
+    pub fn insert(&mut self, name: &str, connector: Arc<dyn Connector>) {
         self.instances.insert(name.to_owned(), connector);
     }
 
@@ -195,112 +100,97 @@ impl Connectors {
         Ok(())
     }
 
-    /// The instance bound to `action` in `policy` and the action's catalog entry, or why
-    /// there is none.
-    fn bound<'p>(
-        &self,
-        policy: &'p Policy,
-        action: &str,
-    ) -> Result<(Arc<dyn ActionConnector>, &'p ActionSpec), String> {
-        let spec = policy
-            .actions
-            .get(action)
-            .ok_or_else(|| format!("not_configured: action `{action}` is not in the catalog"))?;
+    /// The instance that `action`'s catalog entry names, and that name, or why there is
+    /// none.
+    fn bound<'s>(
+        &'s self,
+        action: Option<&ActionSpec>,
+        name_of_action: &str,
+    ) -> Result<(&'s dyn Connector, &'s str), String> {
+        let spec = action.ok_or_else(|| {
+            format!("not_configured: action `{name_of_action}` is not in the catalog")
+        })?;
         let name = spec.connector.as_deref().ok_or_else(|| {
-            format!("not_configured: action `{action}` names no connector in the catalog")
+            format!("not_configured: action `{name_of_action}` names no connector in the catalog")
         })?;
-        let instance = self.instances.get(name).cloned().ok_or_else(|| {
-            format!("not_configured: connector `{name}` of action `{action}` is not configured")
+        let (name, instance) = self.instances.get_key_value(name).ok_or_else(|| {
+            format!(
+                "not_configured: connector `{name}` of action `{name_of_action}` is not configured"
+            )
         })?;
-        Ok((instance, spec))
+        Ok((&**instance, name))
     }
 
-    /// The instance bound to `call`'s action, and the call as that instance receives it.
-    fn invocation<'p>(
-        &self,
-        policy: &'p Policy,
-        call: &'p Call,
-        effect_id: &'p str,
-    ) -> Result<(Arc<dyn ActionConnector>, Invocation<'p>), String> {
-        let (instance, action) = self.bound(policy, &call.action)?;
-        let agent = policy.agents.get(&call.agent).map(|a| &**a);
-        Ok((instance, Invocation { call, effect_id, action, agent }))
+    /// The instance bound to the invocation's action.
+    fn instance(&self, invocation: &Invocation<'_>) -> Result<&dyn Connector, String> {
+        self.bound(invocation.action, &invocation.call.action).map(|(instance, _)| instance)
     }
 }
 
 impl Connector for Connectors {
-    fn execute<'a>(
-        &'a self,
-        call: &'a Call,
-        effect_id: &'a str,
-    ) -> BoxFuture<'a, ConnectorOutcome> {
-        Box::pin(async move {
-            let policy = (self.policy)();
-            match self.invocation(&policy, call, effect_id) {
-                Ok((instance, invocation)) => instance.execute(invocation).await,
-                Err(error) => ConnectorOutcome::Failed { error },
-            }
-        })
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        match self.instance(&invocation) {
+            Ok(instance) => instance.execute(invocation),
+            Err(error) => Box::pin(async move { ConnectorOutcome::Failed { error } }),
+        }
+    }
+
+    /// The bound instance's check; an action without a connector passes (it fails to run).
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        match self.bound(Some(action), &action.name) {
+            Ok((instance, _)) => instance.check_action(action),
+            Err(_) => Ok(()),
+        }
     }
 
     fn placement<'a>(
         &'a self,
-        call: &'a Call,
+        invocation: Invocation<'a>,
         required: SandboxTier,
     ) -> BoxFuture<'a, Result<SandboxTier, String>> {
         Box::pin(async move {
-            let policy = (self.policy)();
-            let (instance, action) = self.bound(&policy, &call.action)?;
-            let name = action.connector.as_deref().unwrap_or_default();
-            instance.placement(required).await.map_err(|why| format!("connector `{name}`: {why}"))
+            let (instance, name) = self.bound(invocation.action, &invocation.call.action)?;
+            instance
+                .placement(invocation, required)
+                .await
+                .map_err(|why| format!("connector `{name}`: {why}"))
         })
     }
 
     /// The bound instance's; none when the action has no connector (it fails to run).
-    fn local_fs_cwd(&self, call: &Call) -> Option<PathBuf> {
-        let policy = (self.policy)();
-        let (instance, action) = self.bound(&policy, &call.action).ok()?;
-        instance.local_fs_cwd(action)
+    fn local_fs_cwd(&self, invocation: Invocation<'_>) -> Option<PathBuf> {
+        self.instance(&invocation).ok()?.local_fs_cwd(invocation)
     }
 
     fn execute_in<'a>(
         &'a self,
-        call: &'a Call,
-        effect_id: &'a str,
+        invocation: Invocation<'a>,
         tier: SandboxTier,
     ) -> BoxFuture<'a, Sandboxed> {
-        Box::pin(async move {
-            let policy = (self.policy)();
-            match self.invocation(&policy, call, effect_id) {
-                Ok((instance, invocation)) => instance.execute_in(invocation, tier).await,
-                Err(error) => {
-                    Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None }
-                }
-            }
-        })
+        match self.instance(&invocation) {
+            Ok(instance) => instance.execute_in(invocation, tier),
+            Err(error) => Box::pin(async move {
+                Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None }
+            }),
+        }
     }
 
-    fn reconcile<'a>(&'a self, effect: &'a Effect, call: &'a Call) -> BoxFuture<'a, Reconciled> {
-        Box::pin(async move {
-            let policy = (self.policy)();
-            match self.invocation(&policy, call, &effect.id) {
-                Ok((instance, invocation)) => instance.reconcile(invocation).await,
-                Err(error) => crate::reconcile::undecidable(&error),
-            }
-        })
+    fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {
+        match self.instance(&invocation) {
+            Ok(instance) => instance.reconcile(invocation),
+            Err(error) => Box::pin(async move { crate::reconcile::undecidable(&error) }),
+        }
     }
 
     fn compensate<'a>(
         &'a self,
         effect: &'a Effect,
+        action: &'a ActionSpec,
         rollback_token: &'a str,
     ) -> BoxFuture<'a, Compensated> {
-        Box::pin(async move {
-            let policy = (self.policy)();
-            match self.bound(&policy, &effect.action) {
-                Ok((instance, _)) => instance.compensate(effect, rollback_token).await,
-                Err(error) => Compensated::Failed { error },
-            }
-        })
+        match self.bound(Some(action), &effect.action) {
+            Ok((instance, _)) => instance.compensate(effect, action, rollback_token),
+            Err(error) => Box::pin(async move { Compensated::Failed { error } }),
+        }
     }
 }

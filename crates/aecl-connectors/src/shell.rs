@@ -10,17 +10,17 @@
 //! ended maps onto the effect ledger as follows: exit 0 is `succeeded`; a sandbox that
 //! could not be built or refused the program is `failed` (nothing ran); a non-zero exit,
 //! a timeout or a kill is `outcome_unknown`, because the command ran and may have done
-//! part of its work.
+//! part of its work (a timeout as `ConnectorOutcome::TimedOut`, audited `timed_out`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use aecl_core::SandboxTier;
 use aecl_core::constraint::Constraint;
 use aecl_core::policy::EffectClass;
-use aecl_core::{ActionSpec, SandboxTier};
-use aecl_engine::{BoxFuture, ConnectorOutcome, Sandboxed};
+use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation, Sandboxed};
 use aecl_sandbox::{
     Bind, Deadlines, Enforcement, Execution, HostPattern, IpNet, Isolation, Layers, Limits,
     MicrovmConfig, Outcome, Request, Sandbox, SandboxConfig, Tier,
@@ -30,7 +30,6 @@ use serde_json::{Value, json};
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
-use crate::registry::{ActionConnector, Invocation};
 
 /// Runs tracked for the per-run timeout at most; the oldest are forgotten first.
 const MAX_TRACKED_RUNS: usize = 4096;
@@ -272,6 +271,7 @@ impl ShellConnector {
     }
 
     fn request(&self, invocation: Invocation<'_>) -> Result<Request, String> {
+        let action = invocation.spec()?;
         let args = &invocation.call.args;
         let command = match args.get(&self.config.command_arg) {
             Some(Value::String(command)) if !command.trim().is_empty() => command.clone(),
@@ -300,7 +300,7 @@ impl ShellConnector {
                 .iter()
                 .map(|bind| Bind {
                     path: bind.path.clone(),
-                    writable: bind.writable && invocation.action.effect != EffectClass::Read,
+                    writable: bind.writable && action.effect != EffectClass::Read,
                 })
                 .collect(),
             allow_hosts: self.allow_hosts.clone(),
@@ -352,12 +352,16 @@ impl ShellConnector {
     }
 }
 
-impl ActionConnector for ShellConnector {
+impl Connector for ShellConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move { self.run_in(invocation, self.floor()).await.outcome })
     }
 
-    fn placement(&self, required: SandboxTier) -> BoxFuture<'_, Result<SandboxTier, String>> {
+    fn placement<'a>(
+        &'a self,
+        _: Invocation<'a>,
+        required: SandboxTier,
+    ) -> BoxFuture<'a, Result<SandboxTier, String>> {
         Box::pin(async move {
             let tier = required.max(self.floor());
             let status = self.sandbox.tier(sandbox_tier(tier)).await;
@@ -378,11 +382,12 @@ impl ActionConnector for ShellConnector {
     /// the shell rules say the command is (`working_dir`, else the first write path), else
     /// at `/`: a relative path then resolves outside any root but `/`, which blocks a
     /// path check rather than guessing.
-    fn local_fs_cwd(&self, action: &ActionSpec) -> Option<PathBuf> {
-        let guard = action.args.iter().flat_map(|arg| &arg.constraints).find_map(|c| match c {
-            Constraint::Shell(rules) => Some(&rules.guard),
-            _ => None,
-        });
+    fn local_fs_cwd(&self, invocation: Invocation<'_>) -> Option<PathBuf> {
+        let guard =
+            invocation.action?.args.iter().flat_map(|arg| &arg.constraints).find_map(|c| match c {
+                Constraint::Shell(rules) => Some(&rules.guard),
+                _ => None,
+            });
         let start = guard.and_then(|g| g.working_dir.as_ref().or(g.write_paths.first()));
         Some(start.map_or_else(|| PathBuf::from("/"), PathBuf::from))
     }
@@ -433,7 +438,7 @@ fn outcome(done: &Execution) -> ConnectorOutcome {
         Outcome::Exited { code } => ConnectorOutcome::Unknown {
             error: format!("failed: exit code {code}: {} [{layers}]", tail(&done.stderr)),
         },
-        Outcome::TimedOut { limit, after_ms } => ConnectorOutcome::Unknown {
+        Outcome::TimedOut { limit, after_ms } => ConnectorOutcome::TimedOut {
             error: format!(
                 "timed out: the {} limit ended the process tree after {after_ms} ms{} [{layers}]",
                 limit.as_str(),

@@ -24,14 +24,16 @@ pub mod statement;
 
 use std::path::PathBuf;
 
+use aecl_core::ActionSpec;
 use aecl_core::policy::EffectClass;
-use aecl_engine::{BoxFuture, Compensated, ConnectorOutcome, Effect, Reconciled};
+use aecl_engine::{
+    BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Invocation, Reconciled,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
-use crate::registry::{ActionConnector, Invocation};
 use statement::{Backend, Plan, WriteKind};
 
 /// `[connectors.NAME] kind = "sql"`.
@@ -119,7 +121,7 @@ impl SqlConnector {
     }
 }
 
-impl ActionConnector for SqlConnector {
+impl Connector for SqlConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
             let Some(sql) = invocation.call.args.get(&self.statement_arg).and_then(|v| v.as_str())
@@ -135,14 +137,18 @@ impl ActionConnector for SqlConnector {
                 Ok(plan) => plan,
                 Err(error) => return ConnectorOutcome::Failed { error },
             };
+            let action = match invocation.spec() {
+                Ok(action) => action,
+                Err(error) => return ConnectorOutcome::Failed { error },
+            };
             // The catalog's effect is the operation: a `read` action runs only a statement
             // that only reads, whatever the agent wrote and whatever its SQL rules allow.
-            if invocation.action.effect == EffectClass::Read && !matches!(plan, Plan::Read { .. }) {
+            if action.effect == EffectClass::Read && !matches!(plan, Plan::Read { .. }) {
                 return ConnectorOutcome::Failed {
                     error: format!(
                         "operation_mismatch: action `{}` is declared `read` and the statement \
                          writes; nothing was executed",
-                        invocation.action.name
+                        action.name
                     ),
                 };
             }
@@ -205,6 +211,7 @@ impl ActionConnector for SqlConnector {
     fn compensate<'a>(
         &'a self,
         _: &'a Effect,
+        _: &'a ActionSpec,
         rollback_token: &'a str,
     ) -> BoxFuture<'a, Compensated> {
         Box::pin(async move {

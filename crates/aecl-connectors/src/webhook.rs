@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use aecl_core::policy::EffectClass;
-use aecl_engine::{BoxFuture, ConnectorOutcome};
+use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use serde::Deserialize;
@@ -23,7 +23,6 @@ use serde_json::json;
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
 use crate::http_client::{HttpsClient, Sent, allowed_uri, client, send};
-use crate::registry::{ActionConnector, Invocation};
 
 /// `[connectors.NAME] kind = "webhook"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -76,16 +75,20 @@ impl WebhookConnector {
     }
 }
 
-impl ActionConnector for WebhookConnector {
+impl Connector for WebhookConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
+            let action = match invocation.spec() {
+                Ok(action) => action,
+                Err(error) => return ConnectorOutcome::Failed { error },
+            };
             // A webhook only sends: it cannot be what an action declared `read` does.
-            if invocation.action.effect == EffectClass::Read {
+            if action.effect == EffectClass::Read {
                 return ConnectorOutcome::Failed {
                     error: format!(
                         "operation_mismatch: action `{}` is declared `read`, and a webhook \
                          only sends; nothing was sent",
-                        invocation.action.name
+                        action.name
                     ),
                 };
             }

@@ -1,18 +1,23 @@
 //! The connector port: what executes an allowed call. Real connectors (shell, http, fs,
-//! sql, webhook) live in `aecl-connectors`; the engine only needs this trait.
+//! sql, webhook) and their registry live in `aecl-connectors`, the MCP gateway's forwarder
+//! in `aecl-mcp`; all implement this one trait and receive an [`Invocation`].
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use aecl_core::{Call, SandboxTier};
+use aecl_audit::Outcome;
+use aecl_core::policy::{AgentManifest, Policy, Reversibility};
+use aecl_core::{ActionSpec, Call, SandboxTier};
 use serde_json::Value;
 
-use crate::store::Effect;
+use crate::store::{Effect, EffectState};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What a connector reports of one execution.
+/// What a connector reports of one execution. The variant is the cause: the engine maps
+/// it to the ledger's state and the audit outcome ([`ConnectorOutcome::ledger`]) and never
+/// reads the error text to tell causes apart.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectorOutcome {
     /// It happened: the result, and how to undo it when the action is reversible.
@@ -23,6 +28,34 @@ pub enum ConnectorOutcome {
     /// It may have happened (the connection broke after sending): recorded as
     /// `outcome_unknown`, never retried by aecl.
     Unknown { error: String },
+    /// A time limit ended it (the engine's per-call timeout, a sandbox's call or run
+    /// limit) after it started: it may have happened, like [`ConnectorOutcome::Unknown`],
+    /// and the audit log says `timed_out`.
+    TimedOut { error: String },
+}
+
+impl ConnectorOutcome {
+    /// The effect ledger's state and the audit outcome of this outcome.
+    pub fn ledger(&self) -> (EffectState, Outcome) {
+        match self {
+            ConnectorOutcome::Succeeded { .. } => (EffectState::Succeeded, Outcome::Succeeded),
+            ConnectorOutcome::Failed { .. } => (EffectState::Failed, Outcome::Failed),
+            ConnectorOutcome::Unknown { .. } => {
+                (EffectState::OutcomeUnknown, Outcome::OutcomeUnknown)
+            }
+            ConnectorOutcome::TimedOut { .. } => (EffectState::OutcomeUnknown, Outcome::TimedOut),
+        }
+    }
+
+    /// The error, for every outcome but success.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            ConnectorOutcome::Succeeded { .. } => None,
+            ConnectorOutcome::Failed { error }
+            | ConnectorOutcome::Unknown { error }
+            | ConnectorOutcome::TimedOut { error } => Some(error),
+        }
+    }
 }
 
 /// What a sandboxed execution reports.
@@ -61,23 +94,75 @@ pub enum Reconciled {
     Undecidable { evidence: Value },
 }
 
-/// Executes calls of the actions bound to it. `effect_id` is unique per execution and
-/// stable across retries of the same idempotency key: connectors forward it (or the
-/// call's idempotency key) to targets that deduplicate.
-pub trait Connector: Send + Sync {
-    fn execute<'a>(&'a self, call: &'a Call, effect_id: &'a str)
-    -> BoxFuture<'a, ConnectorOutcome>;
+/// One call as a connector receives it: the call, the catalog entry of its action and the
+/// calling agent's manifest under the policy that decided it, and the effect's id.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    pub call: &'a Call,
+    /// The effect's id: unique per execution, stable across retries of one idempotency
+    /// key. Before dispatch (placement, path resolution) it is the id the effect will have.
+    pub effect_id: &'a str,
+    /// The catalog entry of the call's action; `None` when the catalog has no such action
+    /// (a monitor-mode call goes ahead anyway: connectors that need the entry fail it).
+    pub action: Option<&'a ActionSpec>,
+    /// The manifest of the calling agent (its `credential_scope`, for instance).
+    pub agent: Option<&'a AgentManifest>,
+}
 
-    /// The sandbox tier this connector would run `call` in when the policy requires at
+impl<'a> Invocation<'a> {
+    /// `call` under `policy`, as effect `effect_id`.
+    pub fn new(policy: &'a Policy, call: &'a Call, effect_id: &'a str) -> Invocation<'a> {
+        Invocation {
+            call,
+            effect_id,
+            action: policy.actions.get(&call.action).map(|a| &**a),
+            agent: policy.agents.get(&call.agent).map(|a| &**a),
+        }
+    }
+
+    /// The catalog entry of the action, or the `not_configured` error that fails the call
+    /// closed when there is none.
+    pub fn spec(&self) -> Result<&'a ActionSpec, String> {
+        self.action.ok_or_else(|| {
+            format!("not_configured: action `{}` is not in the catalog", self.call.action)
+        })
+    }
+
+    /// Whether the action is reversible: its connector must then be able to undo it, and
+    /// refuses (fails closed) what it could not undo.
+    pub fn reversible(&self) -> bool {
+        self.action.is_some_and(|a| matches!(a.reversibility, Reversibility::Reversible { .. }))
+    }
+
+    /// The key a target deduplicates on: the call's idempotency key, else the effect id.
+    pub fn idempotency_key(&self) -> &'a str {
+        self.call.idempotency_key.as_deref().unwrap_or(self.effect_id)
+    }
+}
+
+/// Executes calls of the actions bound to it: the engine's one connector port. A connector
+/// forwards the effect id (or the call's idempotency key) to targets that deduplicate.
+pub trait Connector: Send + Sync {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome>;
+
+    /// Whether `action`, as the catalog declares it, is something this connector can do
+    /// exactly (its operation, its effect); checked with the policy at start-up and at
+    /// every reload. The default: anything.
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        let _ = action;
+        Ok(())
+    }
+
+    /// The sandbox tier this connector would run the call in when the policy requires at
     /// least `required`: a tier at least as strong, or why it cannot on this host (the
     /// engine then blocks the call). The default: the connector runs calls in aecl's own
     /// process, in no sandbox at all.
     fn placement<'a>(
         &'a self,
-        call: &'a Call,
+        invocation: Invocation<'a>,
         required: SandboxTier,
     ) -> BoxFuture<'a, Result<SandboxTier, String>> {
-        let _ = call;
+        let _ = invocation;
         Box::pin(async move {
             Err(format!(
                 "its connector runs calls in aecl's own process, in no sandbox, and the policy \
@@ -86,14 +171,14 @@ pub trait Connector: Send + Sync {
         })
     }
 
-    /// The working directory from which `call`'s relative paths are taken, when this
+    /// The working directory from which the call's relative paths are taken, when this
     /// connector acts on a filesystem aecl's own process sees (the fs and shell
     /// connectors): the engine then resolves every path argument of the call there before
     /// deciding (`fs_paths.rs`), replacing any resolutions the client sent. The default,
     /// `None`: the call acts on no local filesystem (or on the client's), and the call's
     /// paths are decided as the client sent them.
-    fn local_fs_cwd(&self, call: &Call) -> Option<PathBuf> {
-        let _ = call;
+    fn local_fs_cwd(&self, invocation: Invocation<'_>) -> Option<PathBuf> {
+        let _ = invocation;
         None
     }
 
@@ -104,16 +189,15 @@ pub trait Connector: Send + Sync {
         false
     }
 
-    /// Executes `call` in `tier`, which [`Connector::placement`] chose. INVARIANT: never in
-    /// a weaker tier; a tier that stopped working fails the call, and the outcome says
+    /// Executes the call in `tier`, which [`Connector::placement`] chose. INVARIANT: never
+    /// in a weaker tier; a tier that stopped working fails the call, and the outcome says
     /// which tier ran it.
     fn execute_in<'a>(
         &'a self,
-        call: &'a Call,
-        effect_id: &'a str,
+        invocation: Invocation<'a>,
         tier: SandboxTier,
     ) -> BoxFuture<'a, Sandboxed> {
-        let _ = (call, effect_id);
+        let _ = invocation;
         Box::pin(async move {
             Sandboxed {
                 outcome: ConnectorOutcome::Failed {
@@ -124,13 +208,13 @@ pub trait Connector: Send + Sync {
         })
     }
 
-    /// Finds out whether `effect`, left `outcome_unknown` by a crash or a timeout, landed.
-    /// `call` is the call as recorded in its run (its digest is the effect's). INVARIANT:
-    /// executes nothing of the call; it only reads the target, and may write a marker
-    /// that keeps a change still in flight from landing later. The default: it cannot
-    /// tell.
-    fn reconcile<'a>(&'a self, effect: &'a Effect, call: &'a Call) -> BoxFuture<'a, Reconciled> {
-        let _ = (effect, call);
+    /// Finds out whether the effect `invocation.effect_id`, left `outcome_unknown` by a
+    /// crash or a timeout, landed. `invocation.call` is the call as recorded in its run
+    /// (its digest is the effect's). INVARIANT: executes nothing of the call; it only reads
+    /// the target, and may write a marker that keeps a change still in flight from landing
+    /// later. The default: it cannot tell.
+    fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {
+        let _ = invocation;
         Box::pin(async {
             Reconciled::Undecidable {
                 evidence: serde_json::json!({ "reason": "this connector cannot tell whether the effect landed" }),
@@ -138,7 +222,8 @@ pub trait Connector: Send + Sync {
         })
     }
 
-    /// Undoes `effect`, which this connector executed and which returned `rollback_token`.
+    /// Undoes `effect` of `action`, which this connector executed and which returned
+    /// `rollback_token`.
     ///
     /// INVARIANT: before changing anything, the connector checks that the resource is
     /// still in the state the effect left it in; if not, it answers `Conflict` and touches
@@ -146,9 +231,10 @@ pub trait Connector: Send + Sync {
     fn compensate<'a>(
         &'a self,
         effect: &'a Effect,
+        action: &'a ActionSpec,
         rollback_token: &'a str,
     ) -> BoxFuture<'a, Compensated> {
-        let _ = (effect, rollback_token);
+        let _ = (effect, action, rollback_token);
         Box::pin(async { Compensated::Irreversible })
     }
 }

@@ -1,46 +1,36 @@
-//! The engine: one call through the whole pipeline over the store, clock and connector
-//! ports. Decide on the run as stored; record the call at the version it was decided on
-//! (with the rate and concurrency limits, atomically); write the decision to the audit log
-//! before anything executes; then, for `execute`, the effect ledger around the dispatch,
-//! and the outcome to the audit log.
+//! The engine instance: its ports (store, clock, notifier, observer), the policy in force,
+//! the per-run locks and run cache, and what does not go through the pipeline (recovery
+//! after a restart, run events that depend on no decision, refusals). The call path itself
+//! is `pipeline.rs` over the stages of `stage.rs`.
 //!
 //! Every error is returned, never turned into an allow: front ends answer an error with a
 //! block.
 
-use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use aecl_audit::redact::FieldPath;
 use aecl_audit::{AuditRecord, Outcome, RecordKind};
 use aecl_core::policy::Policy;
-use aecl_core::{
-    Call, CallDigest, Decision, Mode, Reason, SandboxTier, Stage, Timestamp, Verdict, decide,
-};
+use aecl_core::{Call, CallDigest, Timestamp, Verdict};
 use aecl_policy::format::ScopeFile;
 use serde_json::{Value, json};
 
-use crate::approval::GrantFound;
 use crate::clock::Clock;
-use crate::connector::{Connector, ConnectorOutcome, Sandboxed};
-use crate::error::{EngineError, StoreError};
-use crate::notify::Notifier;
-use crate::observe::{DecisionSeen, Observer};
+use crate::error::EngineError;
 use crate::expiry::RunTracker;
+use crate::notify::Notifier;
+use crate::observe::Observer;
 use crate::run_cache::{CachedRun, RunCache};
-use crate::run_event::{RunEvent, rebuild};
-use crate::standing::lift;
-mod reported;
+use crate::run_event::RunEvent;
+pub(crate) mod reported;
+mod run_expiry;
+mod waiting;
 
-pub use reported::{ReportRefused, Reported, Reporter, client_hand_over};
-
-use crate::store::{
-    Admission, CallEnd, CallIdCheck, Committed, Effect, EffectEnd, EffectState, GrantUse,
-    NewEffect, RunCommit, Store,
-};
+use crate::store::{Committed, Effect, EffectState, RunCommit, Store};
 
 /// How many times a call is decided again when other instances keep appending to its run.
-const MAX_ATTEMPTS: u32 = 64;
+pub(crate) const MAX_ATTEMPTS: u32 = 64;
 
 /// Stripes of the per-run lock.
 const RUN_LOCKS: usize = 256;
@@ -162,6 +152,14 @@ impl<S: Store> Engine<S> {
         &self.config
     }
 
+    pub(crate) fn expiry(&self) -> &RunTracker {
+        &self.expiry
+    }
+
+    pub(crate) fn run_cache(&self) -> &RunCache {
+        &self.runs
+    }
+
     /// Tells `observer` of every recorded decision and approval answer (the log lines
     /// are written either way).
     #[must_use]
@@ -172,14 +170,6 @@ impl<S: Store> Engine<S> {
 
     pub(crate) fn observer(&self) -> Option<&dyn Observer> {
         self.observer.as_deref()
-    }
-
-    pub(crate) fn expiry(&self) -> &RunTracker {
-        &self.expiry
-    }
-
-    pub(crate) fn run_cache(&self) -> &RunCache {
-        &self.runs
     }
 
     pub(crate) fn notifier(&self) -> Option<&dyn Notifier> {
@@ -315,263 +305,8 @@ impl<S: Store> Engine<S> {
         Ok(self.store.append_audit(record).await?)
     }
 
-    /// Decides a call and records it (run history, limits, audit log). Executes nothing.
-    pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
-        Ok(self.decide_and_record(call, None).await?.decided)
-    }
-
-    /// Decides and records a call; when executing through `connector` and the call may go
-    /// ahead, its effect is recorded as `pending` with it, and its id returned.
-    async fn decide_and_record(
-        &self,
-        mut call: Call,
-        connector: Option<&dyn Connector>,
-    ) -> Result<Recorded, EngineError> {
-        let executing = connector.is_some();
-        let started = Instant::now();
-        // Hashed once: the effect, the grant lookups and the record all name it.
-        let digest = call.digest();
-        // When the call arrived, before it queued for its run: a grant of the same call
-        // spent at or after this moment was spent by a concurrent retry of it, which this
-        // call then does not repeat (and for which it asks nobody again).
-        let arrival = self.clock.now();
-        // `[runs]`: a run due for expiry is expired before this call is decided on it.
-        self.expire_if_due(&call.run).await?;
-        let run_guard = self.run_lock(&call.run).lock().await;
-        let policy = self.policy();
-        // A connector that acts on a filesystem this process sees: the call's paths are
-        // resolved there, where it will act. What the client sent is replaced, never
-        // merged: it describes another filesystem, or nothing real. A few `lstat`s per
-        // string argument, cheap enough for the async thread (as in the MCP gateway).
-        if let Some(cwd) = connector.and_then(|c| c.local_fs_cwd(&call)) {
-            call.paths =
-                crate::fs_paths::resolve_call(Some(&*policy), &call.action, &call.args, &cwd);
-        }
-        // A nonce is spent once per agent, whatever becomes of the call.
-        let nonce_reused = match &call.nonce {
-            Some(nonce) => !self.store.use_nonce(&call.agent, nonce, self.clock.now()).await?,
-            None => false,
-        };
-        let mut refused: Option<Reason> = None;
-        let mut standing: Option<Reason> = None;
-        let mut attempt = 0;
-        let mut cached = self.runs.take(&call.run, &policy.revision);
-        // Set when the call's id turns out to be an executed call's, with the same digest.
-        let mut replay_effect: Option<String> = None;
-        // Cleared when an evaluation's id is an executed call's with the same arguments
-        // (recording another decision of the same call is harmless).
-        let mut check_call_id = true;
-        let (verdict, effect, history, approval_id, audit_seq, new_request, tier) = loop {
-            attempt += 1;
-            if attempt > MAX_ATTEMPTS {
-                return Err(EngineError::Contention(call.run.clone()));
-            }
-            if attempt > 1 {
-                backoff(attempt, &call).await;
-            }
-            let run = match cached.take() {
-                Some(run) => run,
-                None => self.read_run(&policy, &call.run).await?,
-            };
-            // INVARIANT: a run holds the calls of the agent that opened it only. Checked on
-            // the snapshot whose version the commit below requires, so a run that another
-            // agent opens meanwhile makes the commit conflict and this check run again.
-            if let Some(owner) = run.snapshot.agent.as_deref().filter(|owner| *owner != call.agent)
-            {
-                return Err(EngineError::Identity(format!(
-                    "run `{}` belongs to agent `{owner}`, not `{}`",
-                    call.run, call.agent
-                )));
-            }
-            let now = self.clock.now();
-            let mut verdict = decide(&policy, &call, &run.state, now);
-            if nonce_reused {
-                tighten(
-                    &mut verdict,
-                    Stage::Replay,
-                    Cow::Borrowed("replay.nonce"),
-                    "the nonce was already used",
-                );
-            }
-            if let Some(reason) = &refused {
-                tighten(&mut verdict, reason.stage, reason.rule.clone(), &reason.message);
-            }
-            // The tier the policy requires, where the connector can run it; or a block,
-            // before any human is asked to approve what could not run here.
-            let tier = match connector {
-                Some(connector) => place(connector, &call, &mut verdict).await,
-                None => None,
-            };
-            if replay_effect.is_some() {
-                // A retry of an executed call under its own id: recorded, never run again.
-                verdict.replay_of = Some(call.id.clone());
-                verdict.reasons.push(Reason {
-                    stage: Stage::Replay,
-                    rule: Cow::Borrowed("replay.call_id"),
-                    decision: Decision::Allow,
-                    field: None,
-                    message: format!(
-                        "call `{}` was already executed with these arguments: its effect is \
-                         returned and nothing runs again",
-                        call.id
-                    ),
-                });
-            }
-            // Step 10: a human's grant for exactly this call lets it through.
-            let found = if executing && replay_effect.is_none() {
-                self.apply_grant(&mut verdict, &digest, arrival, now).await?
-            } else {
-                GrantFound::None
-            };
-            let grant = match &found {
-                GrantFound::Usable(grant) => Some(grant.clone()),
-                _ => None,
-            };
-            // Or an approver's standing grant covers it: one use is counted per call, however
-            // often a conflicting commit below makes this loop decide again.
-            if executing && grant.is_none() && replay_effect.is_none() {
-                match &standing {
-                    Some(reason) => lift(&mut verdict, reason),
-                    None => standing = self.apply_standing_grant(&mut verdict, &call, now).await?,
-                }
-            }
-            let admission =
-                if verdict.enforced_decision() == Decision::Allow && verdict.replay_of.is_none() {
-                    self.admission(&policy, &call, now)
-                } else {
-                    Vec::new()
-                };
-            let goes_ahead = verdict.enforced_decision() == Decision::Allow
-                && verdict.replay_of.is_none()
-                && verdict.mode != Mode::DryRun;
-            let effect = (executing && goes_ahead).then(|| NewEffect {
-                id: new_id(),
-                run: call.run.clone(),
-                call_id: call.id.clone(),
-                agent: call.agent.clone(),
-                action: call.action.clone(),
-                idempotency_key: call.idempotency_key.clone(),
-                call_digest: digest.clone(),
-                node: self.config.node.clone(),
-                created: now,
-                // INVARIANT: a grant is spent by this commit, with the allow decision; so
-                // nothing is left to spend, and the call goes to its connector right after.
-                dispatched: true,
-            });
-            // The request this call waits on: its grant's, a pending one of the same call
-            // (a retry while a human has not answered yet asks nobody again), or a new one.
-            let mut new_request = false;
-            let approval_id = match &found {
-                GrantFound::Usable(grant) => grant.approval_id.clone(),
-                // A concurrent retry spent this call's grant: no new request.
-                GrantFound::Used(approval) => approval.clone(),
-                GrantFound::None
-                    if executing
-                        && replay_effect.is_none()
-                        && verdict.mode == Mode::Enforce
-                        && verdict.decision == Decision::RequireApproval =>
-                {
-                    // A pending request of the same call, a recent rejection of it (the
-                    // verdict becomes a block), or a new request.
-                    let (id, new) =
-                        self.approval_for(&digest, &call.action, &mut verdict, now).await?;
-                    new_request = new;
-                    Some(id)
-                }
-                GrantFound::None => None,
-            };
-            // The decision record goes with the run event: one durable commit per call.
-            let mut record =
-                self.decision_record(&call, &digest, &verdict, approval_id.as_deref(), started);
-            // Decision records name the tier the call is to run in.
-            record.sandbox_id = tier.map(|t| t.as_str().to_owned());
-            let event = RunEvent::call(&call, &verdict);
-            let commit = RunCommit {
-                run: call.run.clone(),
-                agent: call.agent.clone(),
-                expected_version: run.snapshot.version,
-                event: event.clone(),
-                admission: admission.clone(),
-                effect: effect.clone(),
-                audit: Some(record),
-                grant: grant.as_ref().map(|grant| GrantUse {
-                    id: grant.id.clone(),
-                    digest: digest.clone(),
-                    revision: verdict.policy_revision.clone(),
-                    at: now,
-                }),
-                call_id: check_call_id
-                    .then(|| CallIdCheck { call_id: call.id.clone(), digest: digest.clone() }),
-            };
-            match self.store.commit_run_event(commit).await? {
-                Committed::Done { audit_seq, .. } => {
-                    let audit_seq = audit_seq.ok_or_else(|| {
-                        StoreError::Corrupt("the store did not append the decision record".into())
-                    })?;
-                    // The approval request shows the run as it was when the call came.
-                    let history =
-                        if new_request { run.snapshot.events.clone() } else { Vec::new() };
-                    self.keep_run(&policy, &call.run, &call.agent, run, event);
-                    break (verdict, effect, history, approval_id, audit_seq, new_request, tier);
-                }
-                // Another instance moved the run on: read it again.
-                Committed::Conflict => continue,
-                Committed::Refused { index, retry_after_ms } => {
-                    // Nothing was written: the run is as it was.
-                    refused = Some(limit_reason(admission.get(index), retry_after_ms));
-                    cached = Some(run);
-                }
-                // Another call spent the grant first (nothing was written): decide again;
-                // the grant was then spent after this call arrived.
-                Committed::GrantRefused(_) => cached = Some(run),
-                Committed::CallIdTaken { effect_id, digest: taken } => {
-                    if taken != digest {
-                        return Err(EngineError::CallIdConflict {
-                            run: call.run.clone(),
-                            call_id: call.id.clone(),
-                        });
-                    }
-                    if executing {
-                        replay_effect = Some(effect_id);
-                    }
-                    check_call_id = false;
-                    cached = Some(run);
-                }
-            }
-        };
-        drop(run_guard);
-        // Runs this commit pushed past the `[runs]` bounds are expired now, not at the
-        // next sweep; the call stands whatever becomes of that.
-        self.sweep_after_commit().await;
-        // After the decision record: a request never exists without its decision.
-        if new_request && let Some(id) = &approval_id {
-            self.request_approval(id.clone(), &call, &verdict, &history).await?;
-        }
-        // No request stays pending for a call that a grant let through.
-        self.after_lifted(&verdict, &digest, approval_id.as_deref()).await?;
-        crate::observe::decided(
-            self.observer(),
-            &DecisionSeen {
-                call: &call,
-                verdict: &verdict,
-                approval_id: approval_id.as_deref(),
-                latency: started.elapsed(),
-                executing,
-            },
-        );
-        let decided = Decided { call, verdict, audit_seq, approval_id };
-        Ok(Recorded { decided, effect, tier, replay_effect })
-    }
-
-    /// Reads `run` from the store and rebuilds its state under `policy`.
-    async fn read_run(&self, policy: &Policy, run: &str) -> Result<CachedRun, EngineError> {
-        let snapshot = self.store.load_run(run).await?;
-        let state = rebuild(policy, run, &snapshot.events).map_err(StoreError::Corrupt)?;
-        Ok(CachedRun { revision: policy.revision.clone(), snapshot, state })
-    }
-
     /// Caches `cached` with `event`, which was just committed on top of it.
-    fn keep_run(
+    pub(crate) fn keep_run(
         &self,
         policy: &Policy,
         run: &str,
@@ -594,233 +329,12 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// The audit record of `call` decided as `verdict`; its latency is the time to decide.
-    fn decision_record(
-        &self,
-        call: &Call,
-        digest: &CallDigest,
-        verdict: &Verdict,
-        approval_id: Option<&str>,
-        started: Instant,
-    ) -> AuditRecord {
-        let mut record = self.record(RecordKind::Decision, &call.agent, &call.run);
-        record.approval_id = approval_id.map(str::to_owned);
-        record.call_id.clone_from(&call.id);
-        record.action.clone_from(&call.action);
-        record.call_digest = digest.clone();
-        record.input = call.args.clone();
-        self.redact(&mut record.input);
-        record.policy_revision = verdict.policy_revision.clone();
-        record.mode = Some(verdict.mode);
-        record.decision = Some(verdict.decision);
-        record.risk_score = verdict.risk.score;
-        record.reasons.clone_from(&verdict.reasons);
-        record.latency_ms = elapsed_ms(started);
-        record
-    }
-
     pub(crate) fn run_lock(&self, run: &str) -> &tokio::sync::Mutex<()> {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(run);
         let index = usize::try_from(hash % RUN_LOCKS as u64).unwrap_or(0);
         // `index < RUN_LOCKS == run_locks.len()`.
         &self.run_locks[index]
-    }
-
-    /// Decides, records, and when the call is allowed executes it through `connector`
-    /// with the effect ledger around the dispatch. A repeated idempotency key returns the
-    /// first execution's effect and executes nothing.
-    pub async fn execute(
-        &self,
-        call: Call,
-        connector: &dyn Connector,
-    ) -> Result<Executed, EngineError> {
-        let Recorded { decided, effect, tier, replay_effect } =
-            self.decide_and_record(call, Some(connector)).await?;
-        let call = &decided.call;
-        if let Some(id) = &replay_effect {
-            let effect = self.settled_effect(id).await?;
-            return Ok(Executed { decided, effect, replayed: true });
-        }
-        if let (Some(_), Some(key)) = (&decided.verdict.replay_of, &call.idempotency_key) {
-            let effect = self.first_outcome(&call.run, key).await?;
-            return Ok(Executed { decided, effect, replayed: true });
-        }
-        let Some(new_effect) = effect else {
-            // Blocked, pending approval, or a dry run: nothing to execute.
-            return Ok(Executed { decided, effect: None, replayed: false });
-        };
-        let effect_id = new_effect.id.clone();
-        let started = Instant::now();
-        let mut ran_in = None;
-        // Recorded as dispatched with the decision (and its grant spent there).
-        let run = async {
-            match tier {
-                Some(tier) => connector.execute_in(call, &effect_id, tier).await,
-                None => {
-                    Sandboxed { outcome: connector.execute(call, &effect_id).await, ran_in: None }
-                }
-            }
-        };
-        let outcome = match tokio::time::timeout(self.config.call_timeout, run).await {
-            Ok(done) => {
-                ran_in = done.ran_in;
-                done.outcome
-            }
-            Err(_) => ConnectorOutcome::Unknown {
-                error: format!("timed out after {:?}", self.config.call_timeout),
-            },
-        };
-        let timed_out = matches!(&outcome, ConnectorOutcome::Unknown { error } if error.starts_with("timed out"));
-        let (state, result, error, rollback_token, audit_outcome) = match outcome {
-            ConnectorOutcome::Succeeded { result, rollback_token } => {
-                (EffectState::Succeeded, result, None, rollback_token, Outcome::Succeeded)
-            }
-            ConnectorOutcome::Failed { error } => {
-                (EffectState::Failed, Value::Null, Some(error), None, Outcome::Failed)
-            }
-            ConnectorOutcome::Unknown { error } => {
-                let outcome = if timed_out { Outcome::TimedOut } else { Outcome::OutcomeUnknown };
-                (EffectState::OutcomeUnknown, Value::Null, Some(error), None, outcome)
-            }
-        };
-        let mut redacted = result.clone();
-        self.redact(&mut redacted);
-        let end = EffectEnd {
-            state,
-            result: redacted.clone(),
-            error: error.clone(),
-            rollback_token: rollback_token.clone(),
-            at: self.clock.now(),
-        };
-        let executed = state != EffectState::Failed;
-        let mut events = vec![RunEvent::Outcome { id: call.id.clone(), executed }];
-        if state == EffectState::Succeeded && !connector.reports_result() {
-            // The output feeds provenance like any tool result. A client that runs the
-            // call itself reports its output later (`report_result`).
-            events.push(RunEvent::Result { id: call.id.clone(), output: result });
-        }
-        let mut record = self.record(RecordKind::Outcome, &call.agent, &call.run);
-        record.call_id.clone_from(&call.id);
-        record.action.clone_from(&call.action);
-        record.call_digest = call.digest();
-        record.policy_revision = decided.verdict.policy_revision.clone();
-        record.outcome = Some(audit_outcome);
-        record.output = match &error {
-            Some(error) => json!({ "error": error }),
-            None => redacted,
-        };
-        record.effect_id = Some(effect_id.clone());
-        // Outcome records name the tier the call actually ran in.
-        record.sandbox_id = ran_in.map(|t| t.as_str().to_owned());
-        record.rollback_token = rollback_token;
-        record.latency_ms = elapsed_ms(started);
-        let end = CallEnd {
-            run: call.run.clone(),
-            agent: call.agent.clone(),
-            events,
-            effect_id: effect_id.clone(),
-            end,
-            slot_holder: slot_holder(&call.run, &call.id),
-            audit: record,
-        };
-        // The ledger's entry as just written: no read back.
-        let effect = Effect {
-            id: effect_id,
-            run: new_effect.run,
-            call_id: new_effect.call_id,
-            agent: new_effect.agent,
-            action: new_effect.action,
-            idempotency_key: new_effect.idempotency_key,
-            call_digest: new_effect.call_digest,
-            node: new_effect.node,
-            state: end.end.state,
-            result: end.end.result.clone(),
-            error: end.end.error.clone(),
-            rollback_token: end.end.rollback_token.clone(),
-            created: new_effect.created,
-            updated: end.end.at,
-        };
-        self.finish_call(end).await?;
-        Ok(Executed { decided, effect: Some(effect), replayed: false })
-    }
-
-    /// The effect of the first call with an idempotency key. When that call is still
-    /// executing (here or on another instance), waits up to the call timeout for its
-    /// outcome, and otherwise returns it as it stands (`pending` or `dispatched`).
-    async fn first_outcome(&self, run: &str, key: &str) -> Result<Option<Effect>, EngineError> {
-        let deadline = Instant::now() + self.config.call_timeout;
-        loop {
-            let effect = self.store.effect_by_key(run, key).await?;
-            match &effect {
-                Some(e) if !e.state.is_final() && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                _ => return Ok(effect),
-            }
-        }
-    }
-
-    /// Effect `id` once it has ended (waiting up to the call timeout while it runs, here
-    /// or on another instance), or as it stands then.
-    async fn settled_effect(&self, id: &str) -> Result<Option<Effect>, EngineError> {
-        let deadline = Instant::now() + self.config.call_timeout;
-        loop {
-            let effect = self.store.effect(id).await?;
-            match &effect {
-                Some(e) if !e.state.is_final() && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                _ => return Ok(effect),
-            }
-        }
-    }
-
-    /// The limits an allowed call must pass: the agent's and the action's.
-    fn admission(&self, policy: &Policy, call: &Call, now: Timestamp) -> Vec<Admission> {
-        let agent =
-            policy.agents.get(&call.agent).map(|m| (format!("agent:{}", call.agent), m.limits));
-        let action =
-            policy.actions.get(&call.action).map(|a| (format!("action:{}", call.action), a.limits));
-        let lease = u64::try_from(self.config.slot_lease.as_millis()).unwrap_or(u64::MAX);
-        let mut out = Vec::new();
-        for (key, limits) in agent.into_iter().chain(action) {
-            if let Some(limit) = limits.rate {
-                out.push(Admission::Rate { key: key.clone(), limit, now });
-            }
-            if let Some(limit) = limits.concurrency {
-                out.push(Admission::Slot {
-                    key,
-                    limit,
-                    holder: slot_holder(&call.run, &call.id),
-                    now,
-                    expires: Timestamp(now.0.saturating_add(lease)),
-                });
-            }
-        }
-        out
-    }
-
-    /// Writes the end of an executed call after the run's last event.
-    async fn finish_call(&self, end: CallEnd) -> Result<(), EngineError> {
-        let _run_guard = self.run_lock(&end.run).lock().await;
-        let policy = self.policy();
-        let cached = self.runs.take(&end.run, &policy.revision);
-        let (run, agent, events) = (end.run.clone(), end.agent.clone(), end.events.clone());
-        let version = self.store.finish_call(end).await?;
-        self.expiry.touch(&run, &agent, self.clock.now().0, version, None);
-        // Kept only if nothing else was appended meanwhile (by another instance): otherwise
-        // the next call reads the run again.
-        let count = u64::try_from(events.len()).unwrap_or(u64::MAX);
-        if let Some(mut known) = cached
-            && known.snapshot.version.saturating_add(count) == version
-        {
-            match events.into_iter().try_for_each(|event| known.push(&policy, &agent, event)) {
-                Ok(()) => self.runs.put(&run, known),
-                Err(error) => tracing::warn!(run, %error, "run not cached"),
-            }
-        }
-        Ok(())
     }
 
     /// Appends an event that does not depend on the run's state (retrying on conflicts).
@@ -926,106 +440,12 @@ impl<S: Store> Engine<S> {
     }
 }
 
-/// Waits before deciding again after losing a race for a run to another instance: a
-/// growing, jittered pause so that instances stop colliding.
-async fn backoff(attempt: u32, call: &Call) {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    let ceiling = 1u64 << attempt.min(6); // up to 64 ms
-    let jitter = BuildHasherDefault::<DefaultHasher>::default().hash_one((
-        &call.id,
-        attempt,
-        Instant::now(),
-    ));
-    tokio::time::sleep(Duration::from_micros(jitter % (ceiling * 1000))).await;
-}
-
 /// Who holds a call's concurrency slots.
-fn slot_holder(run: &str, call_id: &str) -> String {
+pub(crate) fn slot_holder(run: &str, call_id: &str) -> String {
     format!("{run}/{call_id}")
 }
 
-/// What `decide_and_record` decided and wrote.
-struct Recorded {
-    decided: Decided,
-    /// The effect recorded with the decision, when the call is to be executed.
-    effect: Option<NewEffect>,
-    /// The sandbox tier the call runs in, when the policy requires one.
-    tier: Option<SandboxTier>,
-    /// The effect of the executed call whose id (and arguments) this call repeats.
-    replay_effect: Option<String>,
-}
-
-/// Asks `connector` which sandbox tier it would run the call in. When the verdict requires
-/// a tier, a connector that cannot run the call there blocks it with its reason; without a
-/// requirement, a connector that runs calls in no sandbox executes it as it is.
-async fn place(
-    connector: &dyn Connector,
-    call: &Call,
-    verdict: &mut Verdict,
-) -> Option<SandboxTier> {
-    if verdict.decision == Decision::Block {
-        return None;
-    }
-    let Some(required) = verdict.sandbox.as_ref().map(|s| s.tier) else {
-        return connector.placement(call, SandboxTier::Process).await.ok();
-    };
-    match connector.placement(call, required).await {
-        Ok(tier) if tier >= required => Some(tier),
-        Ok(tier) => {
-            let message = format!(
-                "the policy requires the `{required}` sandbox tier and the connector offered \
-                 only `{tier}`"
-            );
-            tighten(verdict, Stage::Sandbox, Cow::Borrowed("sandbox.tier_unavailable"), &message);
-            None
-        }
-        Err(why) => {
-            let message = format!("`{}` cannot run in the `{required}` tier: {why}", call.action);
-            tighten(verdict, Stage::Sandbox, Cow::Borrowed("sandbox.tier_unavailable"), &message);
-            None
-        }
-    }
-}
-
-/// Makes a verdict a block for a reason found outside `decide`.
-fn tighten(verdict: &mut Verdict, stage: Stage, rule: Cow<'static, str>, message: &str) {
-    verdict.decision = Decision::Block;
-    verdict.reasons.push(Reason {
-        stage,
-        rule,
-        decision: Decision::Block,
-        field: None,
-        message: message.to_owned(),
-    });
-}
-
-fn limit_reason(admission: Option<&Admission>, retry_after_ms: Option<u64>) -> Reason {
-    let (rule, message) = match admission {
-        Some(Admission::Rate { key, limit, .. }) => (
-            "limits.rate",
-            format!(
-                "rate limit of {key}: {} calls per {} ms reached; retry after {} ms",
-                limit.count,
-                limit.per_ms,
-                retry_after_ms.unwrap_or(0)
-            ),
-        ),
-        Some(Admission::Slot { key, limit, .. }) => (
-            "limits.concurrency",
-            format!("concurrency limit of {key}: {limit} calls already executing"),
-        ),
-        None => ("limits", "a limit refused the call".to_owned()),
-    };
-    Reason {
-        stage: Stage::Budget,
-        rule: Cow::Borrowed(rule),
-        decision: Decision::Block,
-        field: None,
-        message,
-    }
-}
-
-fn elapsed_ms(since: Instant) -> u64 {
+pub(crate) fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 

@@ -14,14 +14,17 @@ mod engine;
 mod error;
 mod expiry;
 pub mod fs_paths;
+pub mod hook_link;
 pub mod identity;
 pub mod notify;
 pub mod observe;
+mod pipeline;
 pub mod reconcile;
 mod refused;
 pub mod rollback;
 mod run_cache;
 pub mod run_event;
+mod stage;
 pub mod standing;
 pub mod store;
 
@@ -29,11 +32,11 @@ pub use approval::{
     Approved, DUPLICATE_WINDOW_MS, Redecision, approvals_required, approvers_so_far, person,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Reconciled, Sandboxed};
-pub use engine::{
-    Decided, Engine, EngineConfig, Executed, ReportRefused, Reported, Reporter, client_hand_over,
-    new_id,
+pub use connector::{
+    BoxFuture, Compensated, Connector, ConnectorOutcome, Invocation, Reconciled, Sandboxed,
 };
+pub use engine::reported::{ReportRefused, Reported, Reporter, client_hand_over};
+pub use engine::{Decided, Engine, EngineConfig, Executed, new_id};
 pub use error::{EngineError, StoreError};
 pub use identity::{Claims, Role, TokenError};
 pub use notify::Notifier;

@@ -149,6 +149,7 @@ mod tests {
             approval_expires_in_secs: None,
             replay_of: None,
             sandbox: None,
+            spans: Vec::new(),
         }
     }
 

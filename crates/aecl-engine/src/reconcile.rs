@@ -20,7 +20,7 @@ use aecl_core::Call;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::connector::{Connector, Reconciled};
+use crate::connector::{Connector, Invocation, Reconciled};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::rollback::ROLLBACK_KEY_PREFIX;
@@ -183,7 +183,10 @@ impl<S: Store> Engine<S> {
             Err(why) => return Ok(undecidable(why)),
         };
         let limit = self.config().call_timeout.max(Duration::from_secs(1));
-        match tokio::time::timeout(limit, connector.reconcile(effect, &call)).await {
+        // The action's binding as the policy in force says (the call may predate it).
+        let policy = self.policy();
+        let invocation = Invocation::new(&policy, &call, &effect.id);
+        match tokio::time::timeout(limit, connector.reconcile(invocation)).await {
             Ok(found) => Ok(found),
             Err(_) => Ok(undecidable(format!("the connector did not answer within {limit:?}"))),
         }

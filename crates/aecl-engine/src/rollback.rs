@@ -13,12 +13,14 @@
 //! the resource is still in the state the effect left it in before changing anything;
 //! otherwise the answer is `undo_conflict` and nothing is touched.
 
+use std::sync::Mutex;
+
 use aecl_core::policy::Reversibility;
-use aecl_core::{Call, Decision, Scope};
+use aecl_core::{ActionSpec, Call, Decision, Scope};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::connector::{BoxFuture, Compensated, Connector, ConnectorOutcome};
+use crate::connector::{BoxFuture, Compensated, Connector, ConnectorOutcome, Invocation};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::store::{Effect, EffectState, Store};
@@ -153,8 +155,11 @@ impl<S: Store> Engine<S> {
             approval_id: None,
             detail: String::new(),
         };
-        let compensation = match policy.actions.get(&effect.action).map(|a| &a.reversibility) {
-            Some(Reversibility::Reversible { compensation }) => compensation.clone(),
+        let spec = policy.actions.get(&effect.action);
+        let (spec, compensation) = match spec.map(|a| (a, &a.reversibility)) {
+            Some((spec, Reversibility::Reversible { compensation })) => {
+                (spec.clone(), compensation.clone())
+            }
             Some(_) => {
                 report.detail = format!("action `{}` has no compensation", effect.action);
                 return Ok(report);
@@ -189,8 +194,16 @@ impl<S: Store> Engine<S> {
             provenance: Default::default(),
             paths: Default::default(),
         };
-        let undo = Compensating { connector, effect: &effect, token: &token };
+        let undo = Compensating {
+            connector,
+            effect: &effect,
+            action: &spec,
+            token: &token,
+            answer: Mutex::new(None),
+        };
         let executed = self.execute(call, &undo).await?;
+        // What the connector answered, when this attempt ran (not when it was replayed).
+        let answer = undo.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         report.approval_id.clone_from(&executed.decided.approval_id);
         let verdict = &executed.decided.verdict;
         if let Some(done) = &executed.effect {
@@ -201,10 +214,10 @@ impl<S: Store> Engine<S> {
                     (RollbackStatus::AlreadyRolledBack, "an earlier rollback restored it".into())
                 }
                 EffectState::Succeeded => (RollbackStatus::Restored, String::new()),
-                EffectState::Failed if error.starts_with(UNDO_CONFLICT) => {
+                EffectState::Failed if answer == Some(Answer::Conflict) => {
                     (RollbackStatus::UndoConflict, error)
                 }
-                EffectState::Failed if error.starts_with(IRREVERSIBLE) => {
+                EffectState::Failed if answer == Some(Answer::Irreversible) => {
                     (RollbackStatus::Irreversible, error)
                 }
                 _ => (RollbackStatus::Failed, format!("{}: {error}", done.state.as_str())),
@@ -260,18 +273,40 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// What the connector answered to a compensation, kept beside the error text so that the
+/// report's status never depends on reading that text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Restored,
+    Conflict,
+    Irreversible,
+    Failed,
+}
+
 /// The connector of a compensation call: it undoes `effect` through the connector that
 /// executed it, whatever the compensation call's own arguments.
 struct Compensating<'c> {
     connector: &'c dyn Connector,
     effect: &'c Effect,
+    /// The catalog entry of the effect's action (whose connector undoes it).
+    action: &'c ActionSpec,
     token: &'c str,
+    /// Set when the compensation ran.
+    answer: Mutex<Option<Answer>>,
 }
 
 impl Connector for Compensating<'_> {
-    fn execute<'a>(&'a self, _: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, _: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
-            match self.connector.compensate(self.effect, self.token).await {
+            let compensated = self.connector.compensate(self.effect, self.action, self.token).await;
+            let answer = match &compensated {
+                Compensated::Restored { .. } => Answer::Restored,
+                Compensated::Conflict { .. } => Answer::Conflict,
+                Compensated::Irreversible => Answer::Irreversible,
+                Compensated::Failed { .. } => Answer::Failed,
+            };
+            *self.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer);
+            match compensated {
                 Compensated::Restored { result } => ConnectorOutcome::Succeeded {
                     result: json!({ "status": "restored", "effect": self.effect.id, "undo": result }),
                     rollback_token: None,

@@ -146,5 +146,6 @@ fn recorded_verdict(decision: Decision, mode: Mode, replay_of: Option<String>) -
         approval_expires_in_secs: None,
         replay_of,
         sandbox: None,
+        spans: Vec::new(),
     }
 }

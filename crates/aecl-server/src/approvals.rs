@@ -25,9 +25,6 @@ pub const MAX_LISTED: usize = 500;
 /// The longest long-poll.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// How often a long-poll looks again (a request may be answered on another replica).
-const POLL_EVERY: Duration = Duration::from_millis(200);
-
 /// An approval request as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApprovalView {
@@ -137,13 +134,14 @@ pub async fn show<S: Store>(
     Query(query): Query<ShowQuery>,
 ) -> Result<Json<ApprovalView>, ApiError> {
     let wait = query.wait.as_deref().map(parse_wait).transpose()?.unwrap_or(Duration::ZERO);
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let approval = visible(&state, &caller, &id).await?;
-        if approval.status != ApprovalStatus::Pending || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(ApprovalView::new(approval, true, &state.engine.policy())));
-        }
-        tokio::time::sleep(POLL_EVERY.min(deadline - tokio::time::Instant::now())).await;
+    // Who may see the request is checked first; its agent never changes while it waits.
+    let approval = visible(&state, &caller, &id).await?;
+    if approval.status != ApprovalStatus::Pending || wait.is_zero() {
+        return Ok(Json(ApprovalView::new(approval, true, &state.engine.policy())));
+    }
+    match state.engine.await_approval(&id, wait).await.map_err(unavailable)? {
+        Some(approval) => Ok(Json(ApprovalView::new(approval, true, &state.engine.policy()))),
+        None => Err(ApiError::NotFound(format!("no approval request `{id}`"))),
     }
 }
 

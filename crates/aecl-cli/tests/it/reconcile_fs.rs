@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use aecl_connectors::{Connectors, ConnectorsFile};
 use aecl_core::Call;
-use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Engine, EngineConfig, SystemClock};
+use aecl_engine::{
+    BoxFuture, Connector, ConnectorOutcome, Engine, EngineConfig, Invocation, SystemClock,
+};
 use aecl_policy::{SourceFile, load};
 use aecl_store::{AuditConfig, SqliteStore};
 use rusqlite::Connection;
@@ -77,14 +79,12 @@ struct StopAround {
 }
 
 impl Connector for StopAround {
-    fn execute<'a>(
-        &'a self,
-        call: &'a Call,
-        effect_id: &'a str,
-    ) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        let call = invocation.call;
+        let effect_id = invocation.effect_id;
         Box::pin(async move {
             if call.id == self.lands {
-                let outcome = self.inner.execute(call, effect_id).await;
+                let outcome = self.inner.execute(invocation).await;
                 say(&format!(
                     "LANDED {effect_id} {}",
                     matches!(outcome, ConnectorOutcome::Succeeded { .. })
@@ -122,7 +122,7 @@ fn worker(dir: &Path) {
         let engine =
             Arc::new(Engine::new(Arc::new(store), policy.clone(), Arc::new(SystemClock), config));
         let file = ConnectorsFile::load(&dir.join("connectors.toml")).unwrap();
-        let inner = Connectors::from_config(&file, Arc::new(move || policy.clone())).unwrap();
+        let inner = Connectors::from_config(&file).unwrap();
         let connector = Arc::new(StopAround { inner, lands: "c1" });
         let calls = [("c1", "a.txt", "new"), ("c2", "c.txt", "never")];
         let mut tasks = Vec::new();

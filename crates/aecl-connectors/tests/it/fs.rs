@@ -21,7 +21,7 @@ pub(crate) fn action_for(op: &str) -> &'static str {
     }
 }
 
-pub(crate) fn files(dir: &Path) -> (aecl_connectors::Connectors, std::path::PathBuf) {
+pub(crate) fn files(dir: &Path) -> (crate::Registry, std::path::PathBuf) {
     let root = dir.join("root");
     std::fs::create_dir_all(root.join("docs")).unwrap();
     let config = FsConfig {

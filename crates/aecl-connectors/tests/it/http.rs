@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use aecl_connectors::http::{HttpConfig, HttpConnector};
 use aecl_connectors::secrets::Secrets;
 use aecl_connectors::webhook::{WebhookConfig, WebhookConnector};
-use aecl_engine::{Connector, ConnectorOutcome};
+use aecl_engine::ConnectorOutcome;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -84,7 +84,7 @@ async fn server(answer: Answer, body: &'static str) -> (String, Arc<Mutex<Vec<Se
     (address, seen)
 }
 
-fn webhook(allow: &[&str]) -> aecl_connectors::Connectors {
+fn webhook(allow: &[&str]) -> crate::Registry {
     let config = WebhookConfig {
         url: None,
         url_arg: "url".into(),

@@ -14,10 +14,12 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use aecl_connectors::{ActionConnector, Connectors};
+use aecl_connectors::Connectors;
 use aecl_core::policy::Policy;
 use aecl_core::{Call, CallDigest, Timestamp};
-use aecl_engine::{Compensated, Connector, ConnectorOutcome, Effect, EffectState};
+use aecl_engine::{
+    Compensated, Connector, ConnectorOutcome, Effect, EffectState, Invocation, Reconciled,
+};
 use aecl_policy::{SourceFile, load};
 use serde_json::Value;
 
@@ -109,14 +111,44 @@ pub fn policy() -> Arc<Policy> {
     }
 }
 
+/// A registry and the policy whose catalog binds actions to its connectors: the engine
+/// hands the registry each call with its action's catalog entry, as this does.
+#[derive(Debug)]
+pub struct Registry {
+    pub connectors: Connectors,
+    pub policy: Arc<Policy>,
+}
+
+impl Registry {
+    pub async fn execute(&self, call: &Call, effect_id: &str) -> ConnectorOutcome {
+        self.connectors.execute(Invocation::new(&self.policy, call, effect_id)).await
+    }
+
+    pub async fn reconcile(&self, effect: &Effect, call: &Call) -> Reconciled {
+        self.connectors.reconcile(Invocation::new(&self.policy, call, &effect.id)).await
+    }
+
+    pub async fn compensate(&self, effect: &Effect, token: &str) -> Compensated {
+        let action = self.policy.actions.get(&effect.action).expect("the action is in the catalog");
+        self.connectors.compensate(effect, action, token).await
+    }
+
+    pub fn check_policy(
+        &self,
+        policy: &Policy,
+        origin: &str,
+    ) -> Result<(), aecl_connectors::ConnectorError> {
+        self.connectors.check_policy(policy, origin)
+    }
+}
+
 /// A registry over the test policy with `connectors`.
-pub fn registry(connectors: Vec<(&str, Arc<dyn ActionConnector>)>) -> Connectors {
-    let policy = policy();
-    let mut registry = Connectors::new(Arc::new(move || policy.clone()));
+pub fn registry(connectors: Vec<(&str, Arc<dyn Connector>)>) -> Registry {
+    let mut registry = Connectors::new();
     for (name, connector) in connectors {
         registry.insert(name, connector);
     }
-    registry
+    Registry { connectors: registry, policy: policy() }
 }
 
 pub fn call(action: &str, args: Value) -> Call {
@@ -136,11 +168,7 @@ pub fn call(action: &str, args: Value) -> Call {
 
 /// Executes a call of `action` through the registry: the outcome and the effect it would
 /// be recorded as.
-pub async fn execute(
-    registry: &Connectors,
-    action: &str,
-    args: Value,
-) -> (ConnectorOutcome, Effect) {
+pub async fn execute(registry: &Registry, action: &str, args: Value) -> (ConnectorOutcome, Effect) {
     let call = call(action, args);
     let effect_id = uuid::Uuid::now_v7().to_string();
     let outcome = registry.execute(&call, &effect_id).await;
@@ -149,7 +177,9 @@ pub async fn execute(
             (EffectState::Succeeded, rollback_token.clone())
         }
         ConnectorOutcome::Failed { .. } => (EffectState::Failed, None),
-        ConnectorOutcome::Unknown { .. } => (EffectState::OutcomeUnknown, None),
+        ConnectorOutcome::Unknown { .. } | ConnectorOutcome::TimedOut { .. } => {
+            (EffectState::OutcomeUnknown, None)
+        }
     };
     let effect = Effect {
         id: effect_id,
@@ -171,7 +201,7 @@ pub async fn execute(
 }
 
 /// Undoes `effect` through the registry.
-pub async fn undo(registry: &Connectors, effect: &Effect) -> Compensated {
+pub async fn undo(registry: &Registry, effect: &Effect) -> Compensated {
     let token = effect.rollback_token.clone().expect("the effect left a rollback token");
     registry.compensate(effect, &token).await
 }

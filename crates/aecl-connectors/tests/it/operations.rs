@@ -154,8 +154,7 @@ fn an_fs_action_its_connector_cannot_do_keeps_the_policy_out() {
             SourceFile { path: "catalog.toml".into(), text: catalog.into() },
         ];
         let policy = Arc::new(load(&files).unwrap().policy);
-        let source = policy.clone();
-        let registry = Connectors::from_config(&file, Arc::new(move || source.clone())).unwrap();
+        let registry = Connectors::from_config(&file).unwrap();
         registry.check_policy(&policy, "connectors.toml").map_err(|e| e.to_string())
     };
     check("[actions.x]\neffect = \"read\"\nconnector = \"files\"\n").unwrap();

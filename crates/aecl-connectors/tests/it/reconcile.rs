@@ -7,10 +7,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use aecl_connectors::Connectors;
 use aecl_connectors::sql::{SqlConfig, SqlConnector};
 use aecl_core::{Call, CallDigest, Timestamp};
-use aecl_engine::{Connector, ConnectorOutcome, Effect, EffectState, Reconciled};
+use aecl_engine::{ConnectorOutcome, Effect, EffectState, Reconciled};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -46,7 +45,7 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn sqlite_db(dir: &Path) -> (std::path::PathBuf, Connectors) {
+fn sqlite_db(dir: &Path) -> (std::path::PathBuf, crate::Registry) {
     let path = dir.join("users.db");
     Connection::open(&path)
         .unwrap()

@@ -42,9 +42,8 @@ async fn actions_without_a_configured_connector_fail_closed() {
     );
     let file = ConnectorsFile::parse(&text, "connectors.toml", dir.path()).unwrap();
     let policy = policy();
-    let source = policy.clone();
-    let registry =
-        Connectors::from_config(&file, std::sync::Arc::new(move || source.clone())).unwrap();
+    let connectors = Connectors::from_config(&file).unwrap();
+    let registry = crate::Registry { connectors, policy: policy.clone() };
     assert!(dir.path().join("undo").is_dir(), "undo_dir is relative to the file");
     // The policy names `db`, `hook`, `api` and `nowhere`, which this file does not define.
     let error = registry.check_policy(&policy, "connectors.toml").unwrap_err().to_string();

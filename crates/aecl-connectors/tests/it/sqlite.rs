@@ -51,7 +51,7 @@ fn dump(path: &Path, table: &str) -> Vec<String> {
     .collect()
 }
 
-fn sql(path: &Path) -> aecl_connectors::Connectors {
+fn sql(path: &Path) -> crate::Registry {
     registry(vec![("db", Arc::new(SqlConnector::sqlite(path.to_owned(), &config())))])
 }
 

@@ -48,8 +48,11 @@ pub enum Reporter {
     Client,
     /// An agent's post-tool hook: the tool has run whatever aecl says, so a call it never
     /// allowed is recorded as `unguarded`; one that waited for approval (`ask`) and ran was
-    /// approved by the agent's user in the client.
+    /// approved by the agent's user in the client (Claude Code, whose hook answers `ask`).
     Hook,
+    /// The post-tool hook of an agent whose hook cannot ask (Codex, Gemini CLI): a call
+    /// that needed approval was denied to it, so if it ran, it ran unguarded.
+    HookWithoutAsk,
 }
 
 /// A recorded report.
@@ -276,7 +279,7 @@ fn standing_of(
     });
     let refuse = |why: String| match reporter {
         Reporter::Client => Err(ReportRefused::UnknownCall(why)),
-        Reporter::Hook => Ok(Standing::Unguarded {
+        Reporter::Hook | Reporter::HookWithoutAsk => Ok(Standing::Unguarded {
             action: decided
                 .as_ref()
                 .map(|(action, ..)| action.clone())
@@ -318,6 +321,10 @@ fn standing_of(
         (Decision::RequireApproval, _, Reporter::Hook) => {
             Ok(Standing::Allowed { action, approved_in_client: true })
         }
+        (Decision::RequireApproval, _, Reporter::HookWithoutAsk) => refuse(format!(
+            "call `{call_id}` needed approval, which this agent's hook cannot ask: aecl \
+             denied it, and it ran"
+        )),
         (decision, _, _) => refuse(format!(
             "call `{call_id}` was decided `{}`: aecl did not allow it",
             decision.as_str()

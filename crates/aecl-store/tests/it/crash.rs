@@ -15,7 +15,8 @@ use std::time::Duration;
 use aecl_audit::{AuditRecord, RecordKind, verify_log};
 use aecl_core::Call;
 use aecl_engine::{
-    BoxFuture, Connector, ConnectorOutcome, EffectState, Engine, EngineConfig, Store, SystemClock,
+    BoxFuture, Connector, ConnectorOutcome, EffectState, Engine, EngineConfig, Invocation, Store,
+    SystemClock,
 };
 use aecl_store::SqliteStore;
 use serde_json::json;
@@ -32,11 +33,8 @@ const KEYS: usize = 4_000;
 struct FileEffects(PathBuf);
 
 impl Connector for FileEffects {
-    fn execute<'a>(
-        &'a self,
-        call: &'a Call,
-        _effect_id: &'a str,
-    ) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        let call = invocation.call;
         Box::pin(async move {
             let key = call.idempotency_key.clone().unwrap_or_default();
             let written =

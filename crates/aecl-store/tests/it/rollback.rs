@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use aecl_audit::RecordKind;
 use aecl_core::Timestamp;
 use aecl_engine::{
-    BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Engine, EngineConfig, ManualClock,
-    RollbackStatus,
+    BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Engine, EngineConfig, Invocation,
+    ManualClock, RollbackStatus,
 };
 use aecl_store::SqliteStore;
 use serde_json::json;
@@ -28,11 +28,9 @@ struct Undoable {
 }
 
 impl Connector for Undoable {
-    fn execute<'a>(
-        &'a self,
-        call: &'a aecl_core::Call,
-        effect_id: &'a str,
-    ) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        let call = invocation.call;
+        let effect_id = invocation.effect_id;
         self.executed.lock().unwrap().push(call.action.clone());
         let token = (call.action == "put_record").then(|| format!("undo:{effect_id}"));
         Box::pin(
@@ -40,7 +38,12 @@ impl Connector for Undoable {
         )
     }
 
-    fn compensate<'a>(&'a self, effect: &'a Effect, token: &'a str) -> BoxFuture<'a, Compensated> {
+    fn compensate<'a>(
+        &'a self,
+        effect: &'a Effect,
+        _: &'a aecl_core::ActionSpec,
+        token: &'a str,
+    ) -> BoxFuture<'a, Compensated> {
         assert_eq!(token, format!("undo:{}", effect.id));
         self.compensated.lock().unwrap().push(effect.id.clone());
         let conflict = self.conflict_on.lock().unwrap().as_deref() == Some(effect.id.as_str());

@@ -29,12 +29,6 @@ pub fn policy(max_calls: u32, limits: &str) -> std::sync::Arc<aecl_core::Policy>
     policy_with(max_calls, limits, "")
 }
 
-/// [`policy`] whose `put_record` carries a money amount in `value`, with a run budget of
-/// `max_amount_per_run`.
-pub fn budget_policy(max_amount_per_run: u32) -> std::sync::Arc<aecl_core::Policy> {
-    policy_with(1_000, "", &format!("[budgets]\nmax_amount_per_run = {max_amount_per_run}\n"))
-}
-
 pub fn policy_with(
     max_calls: u32,
     limits: &str,
@@ -77,9 +71,10 @@ pub struct Counting {
 impl aecl_engine::Connector for Counting {
     fn execute<'a>(
         &'a self,
-        call: &'a aecl_core::Call,
-        effect_id: &'a str,
+        invocation: aecl_engine::Invocation<'a>,
     ) -> aecl_engine::BoxFuture<'a, aecl_engine::ConnectorOutcome> {
+        let call = invocation.call;
+        let effect_id = invocation.effect_id;
         Box::pin(async move {
             self.executed.lock().unwrap().push(call.idempotency_key.clone().unwrap_or_default());
             if self.fail {

@@ -1,0 +1,69 @@
+//! Stage 4, admit: the rate and concurrency limits (the agent's and the action's) that the
+//! call takes if it goes ahead. They are checked and taken by the record stage's commit,
+//! atomically with the decision, and only when the call is allowed and not a replay; a
+//! limit that refuses makes the call a block ([`limit_reason`]) on the next attempt.
+
+use std::borrow::Cow;
+
+use aecl_core::{Decision, Reason, Stage};
+
+use crate::engine::{Engine, slot_holder};
+use crate::stage::decide::Judged;
+use crate::stage::{Arrived, span};
+use crate::store::{Admission, Store};
+
+impl<S: Store> Engine<S> {
+    /// The limits `arrived`'s call takes when it goes ahead.
+    pub(crate) fn admit(&self, arrived: &Arrived, judged: &Judged) -> Vec<Admission> {
+        let (call, policy, now) = (&arrived.call, &arrived.policy, judged.now);
+        let _span = span("admit", call).entered();
+        let agent =
+            policy.agents.get(&call.agent).map(|m| (format!("agent:{}", call.agent), m.limits));
+        let action =
+            policy.actions.get(&call.action).map(|a| (format!("action:{}", call.action), a.limits));
+        let lease = u64::try_from(self.config().slot_lease.as_millis()).unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        for (key, limits) in agent.into_iter().chain(action) {
+            if let Some(limit) = limits.rate {
+                out.push(Admission::Rate { key: key.clone(), limit, now });
+            }
+            if let Some(limit) = limits.concurrency {
+                out.push(Admission::Slot {
+                    key,
+                    limit,
+                    holder: slot_holder(&call.run, &call.id),
+                    now,
+                    expires: aecl_core::Timestamp(now.0.saturating_add(lease)),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The block reason of a limit that refused a commit.
+pub(crate) fn limit_reason(admission: Option<&Admission>, retry_after_ms: Option<u64>) -> Reason {
+    let (rule, message) = match admission {
+        Some(Admission::Rate { key, limit, .. }) => (
+            "limits.rate",
+            format!(
+                "rate limit of {key}: {} calls per {} ms reached; retry after {} ms",
+                limit.count,
+                limit.per_ms,
+                retry_after_ms.unwrap_or(0)
+            ),
+        ),
+        Some(Admission::Slot { key, limit, .. }) => (
+            "limits.concurrency",
+            format!("concurrency limit of {key}: {limit} calls already executing"),
+        ),
+        None => ("limits", "a limit refused the call".to_owned()),
+    };
+    Reason {
+        stage: Stage::Budget,
+        rule: Cow::Borrowed(rule),
+        decision: Decision::Block,
+        field: None,
+        message,
+    }
+}

@@ -1,0 +1,111 @@
+//! Stage 8, dispatch (design.md §3 step 11): the connector runs the call, in the sandbox
+//! tier placed, under the per-call timeout; the effect is already `dispatched` in the
+//! ledger (recorded with the decision), so a crash from here on leaves it for recovery and
+//! reconciliation, never for a second execution. A call that repeats an executed call's id
+//! or idempotency key runs nothing: it gets that execution's effect, waited for while it
+//! is still running. Blocked, pending and dry-run calls run nothing either.
+
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use crate::connector::{Connector, ConnectorOutcome, Invocation, Sandboxed};
+use crate::engine::{Engine, Executed};
+use crate::error::EngineError;
+use crate::stage::record::Ready;
+use crate::stage::span;
+use crate::store::{NewEffect, Store};
+
+/// Where dispatch left a call.
+#[derive(Debug)]
+pub(crate) enum Dispatched {
+    /// Nothing ran now: the answer as it stands (boxed like `Ran`: both are large, and
+    /// the enum is moved between stages).
+    Done(Box<Executed>),
+    /// The connector ran it: its outcome, for the finish stage.
+    Ran(Box<Ran>),
+}
+
+/// A call its connector ran.
+#[derive(Debug)]
+pub(crate) struct Ran {
+    pub ready: Ready,
+    /// The effect as recorded with the decision.
+    pub effect: NewEffect,
+    pub outcome: ConnectorOutcome,
+    /// The tier the call ran in, as its connector reports it.
+    pub ran_in: Option<aecl_core::SandboxTier>,
+    /// The client runs the call itself and reports its output later.
+    pub reports_result: bool,
+    /// When dispatch began (the outcome record's latency).
+    pub started: Instant,
+}
+
+impl<S: Store> Engine<S> {
+    /// Runs `ready`'s call through `connector` when it goes ahead.
+    pub(crate) async fn dispatch(
+        &self,
+        mut ready: Ready,
+        connector: &dyn Connector,
+    ) -> Result<Dispatched, EngineError> {
+        let span = span("dispatch", &ready.decided.call);
+        async move {
+            if let Some(id) = &ready.replay_effect {
+                let effect = self.settled_effect(id).await?;
+                return Ok(Dispatched::Done(Box::new(Executed {
+                    decided: ready.decided,
+                    effect,
+                    replayed: true,
+                })));
+            }
+            let call = &ready.decided.call;
+            if let (Some(_), Some(key)) = (&ready.decided.verdict.replay_of, &call.idempotency_key)
+            {
+                let effect = self.first_outcome(&call.run, key).await?;
+                return Ok(Dispatched::Done(Box::new(Executed {
+                    decided: ready.decided,
+                    effect,
+                    replayed: true,
+                })));
+            }
+            let Some(effect) = ready.effect.take() else {
+                // Blocked, pending approval, or a dry run: nothing to execute.
+                return Ok(Dispatched::Done(Box::new(Executed {
+                    decided: ready.decided,
+                    effect: None,
+                    replayed: false,
+                })));
+            };
+            let started = Instant::now();
+            let invocation = Invocation::new(&ready.policy, call, &effect.id);
+            let run = async {
+                match ready.tier {
+                    Some(tier) => connector.execute_in(invocation, tier).await,
+                    None => {
+                        Sandboxed { outcome: connector.execute(invocation).await, ran_in: None }
+                    }
+                }
+            };
+            let timeout = self.config().call_timeout;
+            let done = match tokio::time::timeout(timeout, run).await {
+                Ok(done) => done,
+                Err(_) => Sandboxed {
+                    outcome: ConnectorOutcome::TimedOut {
+                        error: format!("timed out after {timeout:?}"),
+                    },
+                    ran_in: None,
+                },
+            };
+            Ok(Dispatched::Ran(Box::new(Ran {
+                ready,
+                effect,
+                outcome: done.outcome,
+                ran_in: done.ran_in,
+                reports_result: connector.reports_result(),
+                started,
+            })))
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,77 @@
+//! `Engine::await_approval`, the one wait for a human's answer that the MCP gateway and
+//! the HTTP API's long poll share: it returns as soon as the request is answered, returns
+//! it still pending when the wait ends, and reads an expired request as expired.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aecl_core::Decision;
+use aecl_engine::ApprovalStatus;
+
+use crate::{Scripted, call_of, engine, policy};
+
+/// An engine with one pending approval request (an irreversible payment), and its id.
+async fn pending() -> (
+    Arc<aecl_engine::Engine<aecl_engine::store::MemoryStore>>,
+    String,
+    Arc<aecl_engine::ManualClock>,
+) {
+    let (engine, clock) = engine(policy(10, ""));
+    let connector = Scripted::default();
+    let asked = engine.execute(call_of("pay", "r1", "c1", None), &connector).await.unwrap();
+    assert_eq!(asked.decided.verdict.decision, Decision::RequireApproval);
+    assert_eq!(connector.executions(), 0);
+    let id = asked.decided.approval_id.expect("an approval request");
+    (Arc::new(engine), id, clock)
+}
+
+#[tokio::test]
+async fn a_wait_returns_the_request_still_pending_when_nobody_answers() {
+    let (engine, id, _) = pending().await;
+    let now = engine.await_approval(&id, Duration::ZERO).await.unwrap().unwrap();
+    assert_eq!(now.status, ApprovalStatus::Pending);
+    let started = Instant::now();
+    let later = engine.await_approval(&id, Duration::from_millis(300)).await.unwrap().unwrap();
+    assert_eq!(later.status, ApprovalStatus::Pending);
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    assert!(engine.await_approval("no-such-request", Duration::ZERO).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_wait_ends_when_an_approver_answers_and_the_retry_runs_once() {
+    let (engine, id, _) = pending().await;
+    let approver = {
+        let (engine, id) = (engine.clone(), id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            engine.approve(&id, "alice", Some("looks right")).await.unwrap()
+        })
+    };
+    let started = Instant::now();
+    let answered = engine.await_approval(&id, Duration::from_secs(30)).await.unwrap().unwrap();
+    assert_eq!(answered.status, ApprovalStatus::Approved);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    approver.await.unwrap();
+    // The same call again (same arguments, a new id): the grant lets it through, once.
+    let connector = Scripted::default();
+    let mut again = call_of("pay", "r1", "c1", None);
+    again.id = "c2".into();
+    let retry = engine.execute(again, &connector).await.unwrap();
+    assert_eq!(retry.decided.verdict.decision, Decision::Allow, "{:?}", retry.decided.verdict);
+    assert_eq!(connector.executions(), 1);
+}
+
+#[tokio::test]
+async fn a_rejection_and_an_expiry_end_the_wait() {
+    let (engine, id, _) = pending().await;
+    engine.reject(&id, "alice", "not this vendor").await.unwrap();
+    let answered = engine.await_approval(&id, Duration::from_secs(30)).await.unwrap().unwrap();
+    assert_eq!(answered.status, ApprovalStatus::Rejected);
+
+    let (engine, id, clock) = pending().await;
+    clock.advance_ms(24 * 3_600_000);
+    let started = Instant::now();
+    let expired = engine.await_approval(&id, Duration::from_secs(30)).await.unwrap().unwrap();
+    assert_eq!(expired.status, ApprovalStatus::Expired);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

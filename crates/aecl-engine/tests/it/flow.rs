@@ -1,0 +1,183 @@
+//! The execute flow: decision before dispatch, the effect ledger around it, idempotent
+//! retries, budgets released on failure, limits from policy, run ownership. (Moved from
+//! `aecl-store`'s engine tests, where only backend-specific cases stay.)
+
+use std::sync::Arc;
+
+use aecl_audit::RecordKind;
+use aecl_core::Decision;
+use aecl_engine::{ConnectorOutcome, EffectState, EngineError, Store};
+use serde_json::json;
+
+use crate::{Scripted, call, engine, policy, policy_with, records};
+
+#[tokio::test]
+async fn an_allowed_call_is_recorded_before_and_after_it_executes() {
+    let (engine, _) = engine(policy(10, ""));
+    let connector = Scripted::default();
+    let done = engine.execute(call("r1", "c1", Some("k1")), &connector).await.unwrap();
+    assert_eq!(done.decided.verdict.decision, Decision::Allow);
+    let effect = done.effect.unwrap();
+    assert_eq!(effect.state, EffectState::Succeeded);
+    assert!(!done.replayed);
+
+    let log = records(engine.store()).await;
+    let kinds: Vec<_> = log.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [RecordKind::Decision, RecordKind::Outcome]);
+    assert_eq!(log[0].call_id, "c1");
+    assert_eq!(log[1].effect_id.as_deref(), Some(effect.id.as_str()));
+    assert_eq!(log[1].rollback_token, Some(format!("undo:{}", effect.id)));
+    // The connector's result is redacted in the audit log and in the ledger.
+    let output = log[1].output.to_string();
+    assert!(!output.contains("abcdefghijklmnopqrstuvwxyz012345"), "{output}");
+    assert!(!effect.result.to_string().contains("abcdefghijklmnopqrstuvwxyz012345"));
+    // The ledger holds what the answer says.
+    let stored = engine.store().effect(&effect.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, EffectState::Succeeded);
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_returns_the_first_outcome_and_never_executes_again() {
+    let (engine, _) = engine(policy(10, ""));
+    let connector = Scripted::default();
+    let first = engine.execute(call("r1", "c1", Some("k1")), &connector).await.unwrap();
+    let retry = engine.execute(call("r1", "c2", Some("k1")), &connector).await.unwrap();
+    assert!(retry.replayed);
+    assert_eq!(retry.effect.unwrap().id, first.effect.unwrap().id);
+    assert_eq!(connector.executions(), 1);
+}
+
+#[tokio::test]
+async fn a_repeated_call_id_with_the_same_arguments_replays_and_with_others_is_refused() {
+    let (engine, _) = engine(policy(10, ""));
+    let connector = Scripted::default();
+    let first = engine.execute(call("r1", "c1", None), &connector).await.unwrap();
+    let again = engine.execute(call("r1", "c1", None), &connector).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.effect.unwrap().id, first.effect.unwrap().id);
+    assert!(again.decided.verdict.reasons.iter().any(|r| r.rule == "replay.call_id"));
+    let mut other = call("r1", "c1", None);
+    other.args = json!({"id": "c1", "value": 2});
+    let error = engine.execute(other, &connector).await.unwrap_err();
+    assert!(matches!(error, EngineError::CallIdConflict { .. }), "{error}");
+    assert_eq!(connector.executions(), 1);
+}
+
+#[tokio::test]
+async fn max_tool_calls_per_run_holds_under_concurrency() {
+    let (engine, _) = engine(policy(5, ""));
+    let engine = Arc::new(engine);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            engine.evaluate(call("r1", &format!("c{i}"), None)).await.unwrap()
+        }));
+    }
+    let mut allowed = 0;
+    for task in tasks {
+        allowed += usize::from(task.await.unwrap().verdict.decision == Decision::Allow);
+    }
+    assert_eq!(allowed, 5);
+    assert_eq!(records(engine.store()).await.len(), 20);
+}
+
+#[tokio::test]
+async fn a_budget_is_reserved_at_allow_and_released_when_the_execution_fails() {
+    let budget = || policy_with(1_000, "", "[budgets]\nmax_amount_per_run = 100\n");
+    let (engine, _) = engine(budget());
+    let spend = |id: &str| {
+        let mut call = call("r1", id, None);
+        call.args = json!({"id": id, "value": 60});
+        call
+    };
+    let failing = Scripted::answering(ConnectorOutcome::Failed { error: "HTTP 503".into() });
+    let working = Scripted::default();
+    // 60 reserved, then released when the execution fails: the next 60 fits.
+    let first = engine.execute(spend("c1"), &failing).await.unwrap();
+    assert_eq!(first.decided.verdict.decision, Decision::Allow);
+    let second = engine.execute(spend("c2"), &working).await.unwrap();
+    assert_eq!(second.decided.verdict.decision, Decision::Allow);
+    // 60 settled: another 60 would make 120 of 100.
+    let over = engine.evaluate(spend("c3")).await.unwrap();
+    assert_eq!(over.verdict.decision, Decision::Block);
+    assert!(over.verdict.reasons.iter().any(|r| r.rule == "budget.max_amount_per_run"));
+    // An allowed call that has not ended holds its reservation too.
+    let (engine, _) = crate::engine(budget());
+    assert_eq!(engine.evaluate(spend("c1")).await.unwrap().verdict.decision, Decision::Allow);
+    assert_eq!(engine.evaluate(spend("c2")).await.unwrap().verdict.decision, Decision::Block);
+}
+
+#[tokio::test]
+async fn a_failed_execution_is_recorded_and_not_retried_by_aecl() {
+    let (engine, _) = engine(policy(10, ""));
+    let connector = Scripted::answering(ConnectorOutcome::Failed { error: "HTTP 503".into() });
+    let done = engine.execute(call("r1", "c1", Some("k1")), &connector).await.unwrap();
+    let effect = done.effect.unwrap();
+    assert_eq!(effect.state, EffectState::Failed);
+    assert_eq!(effect.error.as_deref(), Some("HTTP 503"));
+    let log = records(engine.store()).await;
+    assert_eq!(log[1].outcome, Some(aecl_audit::Outcome::Failed));
+    assert_eq!(connector.executions(), 1);
+}
+
+#[tokio::test]
+async fn rate_and_concurrency_limits_from_policy_block_with_a_reason() {
+    let (engine, clock) = engine(policy(100, "rate = \"2/second\"\nburst = 2"));
+    let mut decisions = Vec::new();
+    for i in 0..3 {
+        decisions.push(engine.evaluate(call("r1", &format!("c{i}"), None)).await.unwrap());
+    }
+    assert_eq!(
+        decisions.iter().map(|d| d.verdict.decision).collect::<Vec<_>>(),
+        [Decision::Allow, Decision::Allow, Decision::Block]
+    );
+    let reason = decisions[2].verdict.reasons.iter().find(|r| r.rule == "limits.rate").unwrap();
+    assert!(reason.message.contains("retry after"), "{}", reason.message);
+    clock.advance_ms(500);
+    let later = engine.evaluate(call("r1", "c3", None)).await.unwrap();
+    assert_eq!(later.verdict.decision, Decision::Allow);
+
+    let (engine, _) = crate::engine(policy(100, "concurrency = 1"));
+    let first = engine.evaluate(call("r1", "c1", None)).await.unwrap();
+    assert_eq!(first.verdict.decision, Decision::Allow);
+    // c1 has not reported its result: a second call waits its turn.
+    let second = engine.evaluate(call("r2", "c1", None)).await.unwrap();
+    assert_eq!(second.verdict.decision, Decision::Block);
+    assert!(second.verdict.reasons.iter().any(|r| r.rule == "limits.concurrency"));
+    engine.record_result("r1", "worker", "c1", json!({"ok": true})).await.unwrap();
+    let third = engine.evaluate(call("r2", "c2", None)).await.unwrap();
+    assert_eq!(third.verdict.decision, Decision::Allow);
+}
+
+#[tokio::test]
+async fn a_call_in_another_agents_run_is_refused_and_records_nothing() {
+    let (engine, _) = engine(policy(10, ""));
+    engine.evaluate(call("r1", "c1", None)).await.unwrap();
+    let mut intruder = call("r1", "c2", None);
+    intruder.agent = "someone_else".into();
+    let error = engine.evaluate(intruder).await.unwrap_err();
+    assert!(matches!(error, EngineError::Identity(_)), "{error}");
+    assert!(error.to_string().contains("belongs to agent `worker`"), "{error}");
+    assert_eq!(engine.store().load_run("r1").await.unwrap().version, 1);
+    assert_eq!(records(engine.store()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_reused_nonce_blocks_the_second_call_whatever_became_of_the_first() {
+    let (engine, _) = engine(policy(10, ""));
+    let connector = Scripted::default();
+    let mut first = call("r1", "c1", None);
+    first.nonce = Some("n-1".into());
+    let mut second = call("r2", "c2", None);
+    second.nonce = Some("n-1".into());
+    assert_eq!(
+        engine.execute(first, &connector).await.unwrap().decided.verdict.decision,
+        Decision::Allow
+    );
+    let reused = engine.execute(second, &connector).await.unwrap();
+    assert_eq!(reused.decided.verdict.decision, Decision::Block);
+    assert!(reused.decided.verdict.reasons.iter().any(|r| r.rule == "replay.nonce"));
+    assert!(reused.effect.is_none());
+    assert_eq!(connector.executions(), 1);
+}
