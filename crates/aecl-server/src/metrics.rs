@@ -1,16 +1,19 @@
 //! `GET /metrics`: Prometheus text of decisions by outcome, agent and action, the decide
 //! latency, refused requests, unguarded calls, the approval requests waiting for a human,
 //! approvals answered by outcome and how long they waited, executions by the state their
-//! effect ended in, policy reloads and their failures, and the store's health. Admin
-//! tokens only: labels name agents and actions, which are not for every caller (a scraper
-//! gets a long-lived admin token of its own).
+//! effect ended in, policy reloads and their failures, the store's health, its writer's
+//! queue and the age of the newest signed audit checkpoint. Admin tokens only: labels name
+//! agents and actions, which are not for every caller (a scraper gets a long-lived admin
+//! token of its own).
 //!
 //! Label values are bounded: agents come from verified tokens, and an action that is not in
 //! the catalog is counted as `unknown`, so a caller cannot grow the series without bound.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
-use aecl_core::Decision;
+use aecl_audit::Checkpoint;
+use aecl_core::{Decision, Timestamp};
 use aecl_engine::identity::Role;
 use aecl_engine::{ApprovalAnswered, EffectState, Observer, Store};
 use axum::extract::State;
@@ -110,6 +113,8 @@ pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     reload_failing: Gauge,
     store_healthy: Gauge,
+    writer_queue_depth: Gauge,
+    checkpoint_age: Gauge<f64, AtomicU64>,
     runs_expired: Family<ExpiryLabels, Counter>,
     /// Serialises bringing `runs_expired` up to the engine's counts at a scrape.
     runs_expired_sync: std::sync::Mutex<()>,
@@ -226,6 +231,22 @@ impl Metrics {
              each scrape, at most once a second), else 0: calls are then blocked",
             store_healthy.clone(),
         );
+        let writer_queue_depth = Gauge::default();
+        registry.register(
+            "audit_writer_queue_depth",
+            "Writes queued for the store's writer and not yet committed, at the scrape \
+             (SQLite: every write; PostgreSQL: this process's audit records; read without \
+             waiting on the writer, so a writer that falls behind shows as a growing queue)",
+            writer_queue_depth.clone(),
+        );
+        let checkpoint_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "audit_checkpoint_age_seconds",
+            "Seconds from the newest signed audit checkpoint's time (that of the newest \
+             record it added) to the scrape, by this process's clock; -1 when there is no \
+             checkpoint yet or the store could not be read",
+            checkpoint_age.clone(),
+        );
         let runs_expired = Family::<ExpiryLabels, Counter>::default();
         registry.register(
             "runs_expired",
@@ -248,6 +269,8 @@ impl Metrics {
             reloads,
             reload_failing,
             store_healthy,
+            writer_queue_depth,
+            checkpoint_age,
         }
     }
 
@@ -267,7 +290,7 @@ impl Metrics {
         let _sync =
             self.runs_expired_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (reason, total) in counts {
-            let counter = self.runs_expired.get_or_create(&ExpiryLabels { reason: *reason });
+            let counter = self.runs_expired.get_or_create(&ExpiryLabels { reason });
             counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
@@ -320,6 +343,9 @@ pub async fn metrics<S: Store>(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(&state, &[Role::Admin], "/metrics").await?;
+    // First, before anything below waits on the writer (the health probe goes through it).
+    let queued = state.engine.store().writer_queue_depth().await;
+    state.metrics.writer_queue_depth.set(i64::try_from(queued).unwrap_or(i64::MAX));
     // From the store, not a local count: requests are answered and expire on any replica.
     let pending = match state.engine.approvals(true, MAX_PENDING_COUNTED).await {
         Ok(pending) => i64::try_from(pending.len()).unwrap_or(i64::MAX),
@@ -331,9 +357,43 @@ pub async fn metrics<S: Store>(
     state.metrics.pending_approvals.set(pending);
     state.metrics.runs_expired(&state.engine.runs_expired());
     state.metrics.reload_failing.set(i64::from(state.engine.policy_error().is_some()));
-    let store = state.engine.store().health().await;
-    state.metrics.store_healthy.set(i64::from(store.is_healthy()));
+    // Bounded like `/healthz`: a writer that hangs makes the store unhealthy, not the
+    // scrape hang (the queue depth read above then shows why).
+    let probe = state.engine.store().health();
+    let healthy = tokio::time::timeout(crate::read::PROBE_DEADLINE, probe)
+        .await
+        .is_ok_and(|store| store.is_healthy());
+    state.metrics.store_healthy.set(i64::from(healthy));
+    let age = match state.engine.store().newest_checkpoint().await {
+        Ok(newest) => newest
+            .as_deref()
+            .and_then(checkpoint_time)
+            .map_or(-1.0, |time| seconds_since(time, state.clock.now())),
+        Err(error) => {
+            tracing::error!(%error, "could not read the newest audit checkpoint");
+            -1.0
+        }
+    };
+    state.metrics.checkpoint_age.set(age);
     let body = state.metrics.encode();
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         .into_response())
+}
+
+/// The time a stored checkpoint carries, if it carries one. The note is read without its
+/// signature checked: it comes from aecl's own store, this server holds no verifying key,
+/// and an age is no evidence (`aecl audit verify` checks the signatures).
+fn checkpoint_time(note: &str) -> Option<Timestamp> {
+    // A signed note is its text, a blank line, then the signature lines; a checkpoint's
+    // text has no blank line.
+    let text = note.get(..note.rfind("\n\n")? + 1)?;
+    Checkpoint::parse_body(text).ok()?.time
+}
+
+/// Seconds from `time` to `now`. A time after `now` (another replica's clock ahead of
+/// ours, or ours stepped back) is as fresh as can be: 0, never negative.
+fn seconds_since(time: Timestamp, now: Timestamp) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "an age in ms fits f64's mantissa")]
+    let ms = now.0.saturating_sub(time.0) as f64;
+    ms / 1000.0
 }

@@ -221,13 +221,13 @@ pub async fn audit_checkpoint<S: Store>(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(&state, &[Role::Admin], "/v1/audit/checkpoint").await?;
-    let checkpoints = state
+    let newest = state
         .engine
         .store()
-        .audit_checkpoints()
+        .newest_checkpoint()
         .await
         .map_err(|e| ApiError::Unavailable(format!("cannot read the audit log: {e}")))?;
-    let Some(latest) = checkpoints.last() else {
+    let Some(latest) = newest else {
         return Err(ApiError::NotFound("no checkpoint yet: the audit log is empty".to_owned()));
     };
     Ok(Json(json!({ "checkpoint": latest })).into_response())

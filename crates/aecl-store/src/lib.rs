@@ -29,6 +29,36 @@ pub struct AuditConfig {
     pub publish: Option<std::sync::Arc<dyn aecl_audit::CheckpointSink>>,
 }
 
+/// How many jobs producers have sent a writer that it has not yet finished: the
+/// `Store::writer_queue_depth` of both stores, shared by the producers and the writer
+/// without a lock.
+///
+/// INVARIANT: a job is counted before it is sent, and the writer takes a batch off only
+/// after the batch has committed or failed and before it answers any of its jobs. The
+/// channel orders the send before the writer's take-off, so the count never goes below
+/// zero; and a producer that has its answer is no longer counted. Relaxed ordering is
+/// enough: both sides change one counter, and the channel and the answer order them.
+#[derive(Debug, Clone, Default)]
+struct QueueDepth(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl QueueDepth {
+    /// Counts a job about to be sent.
+    fn sending(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes off a job whose send failed (the writer has ended), or `jobs` the writer has
+    /// finished.
+    fn finished(&self, jobs: usize) {
+        let jobs = u64::try_from(jobs).unwrap_or(u64::MAX);
+        self.0.fetch_sub(jobs, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }

@@ -5,6 +5,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod credentials;
 pub mod effects;
 pub mod grants;
 pub mod runs;
@@ -49,6 +50,8 @@ macro_rules! store_contract {
             audit::concurrent_audit_appends_make_one_verifiable_log,
             audit::every_writer_appends_to_one_verifiable_log,
             audit::a_working_store_is_healthy,
+            audit::the_newest_checkpoint_is_the_last_and_answered_writes_leave_no_queue,
+            credentials::a_revoked_credential_is_found_among_a_requests_ids,
         );
     };
     (@cases $open:expr; $($module:ident :: $name:ident),* $(,)?) => {

@@ -231,6 +231,15 @@ macro_rules! impl_store_by {
                 $via!(self, audit_checkpoints())
             }
 
+            async fn newest_checkpoint(
+                &self,
+            ) -> ::core::result::Result<
+                ::core::option::Option<::std::string::String>,
+                $crate::StoreError,
+            > {
+                $via!(self, newest_checkpoint())
+            }
+
             async fn pending_approval_for(
                 &self,
                 digest: &$crate::store::delegate::CallDigest,
@@ -290,6 +299,10 @@ macro_rules! impl_store_by {
 
             async fn health(&self) -> $crate::store::StoreHealth {
                 $via!(self, health())
+            }
+
+            async fn writer_queue_depth(&self) -> u64 {
+                $via!(self, writer_queue_depth())
             }
         }
     };

@@ -401,6 +401,12 @@ impl Store for MemoryStore {
         Ok(self.state()?.log.checkpoints())
     }
 
+    async fn newest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        // Covering what is appended first, as `audit_checkpoints` does, so both agree.
+        self.seal(None).await?;
+        Ok(self.state()?.log.newest_checkpoint())
+    }
+
     async fn pending_approval_for(
         &self,
         digest: &CallDigest,
@@ -496,5 +502,11 @@ impl Store for MemoryStore {
             None => Ok(()),
         };
         StoreHealth { failed, last_commit_error: None, write_probe }
+    }
+
+    async fn writer_queue_depth(&self) -> u64 {
+        // Every write is made inside its own call, under the store's lock: nothing is ever
+        // queued for a writer.
+        0
     }
 }

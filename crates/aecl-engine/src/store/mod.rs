@@ -522,6 +522,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored checkpoint (signed notes), oldest first.
     fn audit_checkpoints(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
+    /// The newest stored checkpoint (the last one [`Store::audit_checkpoints`] lists), read
+    /// alone: `/metrics` reads it at every scrape for its age, and a long log has many.
+    fn newest_checkpoint(&self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// The id of a request for the call with `digest` under policy `revision` that is still
     /// pending and unexpired at `at` (the newest, if several), so that a retry waits on it
     /// instead of asking again.
@@ -583,6 +587,12 @@ pub trait Store: Send + Sync + 'static {
     /// store), the writer's state and the last commit. A store that cannot tell reports
     /// itself unhealthy: `/healthz` fails closed.
     fn health(&self) -> impl Future<Output = StoreHealth> + Send;
+
+    /// How many write jobs this store has queued for its writer and not yet committed (or
+    /// failed), now. Read without waiting on the writer, unlike [`Store::health`]'s probe,
+    /// so a writer that has stopped keeping up shows as a queue that grows. A store that
+    /// writes within each call, with no queue, answers 0.
+    fn writer_queue_depth(&self) -> impl Future<Output = u64> + Send;
 }
 
 /// What a store says of its own health ([`Store::health`]).

@@ -1,6 +1,7 @@
 //! The decision endpoints end to end: allow, block with reasons, require_approval, an
 //! idempotent execute that executes once, a store outage that blocks, the Claude Code hook,
-//! runs, metrics and the OpenAPI document.
+//! runs, metrics (the audit writer's queue and checkpoint age among them) and the OpenAPI
+//! document.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -16,7 +17,8 @@ on_both!(
     execute_is_idempotent,
     an_outage_blocks_calls,
     claude_code_hook,
-    runs_metrics_and_openapi
+    runs_metrics_and_openapi,
+    metrics_show_the_writer_queue_and_the_checkpoint_age
 );
 
 /// The fields of an `aecl replay` line, plus `approval_id`.
@@ -406,4 +408,37 @@ async fn no_signing_key_means_unhealthy_and_blocked() {
         "{}",
         answer.text
     );
+}
+
+/// The value of the unlabelled series `name` in a Prometheus text.
+fn gauge(text: &str, name: &str) -> f64 {
+    let line = text.lines().find(|l| l.split(' ').next() == Some(name));
+    let line = line.unwrap_or_else(|| panic!("no `{name}` in:\n{text}"));
+    line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+}
+
+async fn metrics_show_the_writer_queue_and_the_checkpoint_age(backend: Backend) {
+    let server = start(backend).await;
+    let admin = token("root", Role::Admin);
+
+    // A new store: nothing recorded, so no checkpoint yet, and an idle writer.
+    let before = server.get("/metrics", Some(&admin)).await.text;
+    assert_eq!(gauge(&before, "aecl_audit_checkpoint_age_seconds"), -1.0, "{before}");
+    assert_eq!(gauge(&before, "aecl_audit_writer_queue_depth"), 0.0, "{before}");
+
+    // A decision is recorded, under a signed checkpoint.
+    let answer = server
+        .post(
+            "/v1/evaluate",
+            Some(&agent()),
+            &call("r5", "c1", "read_invoice", json!({"invoice_id": "INV-1"})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let after = server.get("/metrics", Some(&admin)).await.text;
+    let age = gauge(&after, "aecl_audit_checkpoint_age_seconds");
+    assert!(age >= 0.0, "a checkpoint exists, so its age is known: {after}");
+    // Plausibility, not timing: a misread time (taken as 0, say) would be decades old.
+    assert!(age < 3600.0, "the checkpoint was made during this test: {after}");
+    assert_eq!(gauge(&after, "aecl_audit_writer_queue_depth"), 0.0, "{after}");
 }

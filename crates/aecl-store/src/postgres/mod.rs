@@ -26,7 +26,7 @@ use aecl_engine::{
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::{AuditConfig, backend, hash_of, to_i64};
 
@@ -44,7 +44,7 @@ pub struct PostgresStore {
 #[derive(Debug)]
 struct Inner {
     pool: PgPool,
-    audit: mpsc::UnboundedSender<writer::Job>,
+    audit: writer::Queue,
     /// The last write probe of `/healthz` and when it ran (at most one a second).
     probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
@@ -158,6 +158,15 @@ async fn audit_checkpoints(pool: &PgPool) -> Result<Vec<String>, StoreError> {
         .map_err(backend)
 }
 
+/// The newest checkpoint, whichever instance committed it: `size` is the table's key, so
+/// this is one step down its index however long the log.
+async fn newest_checkpoint(pool: &PgPool) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar("SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)
+}
+
 impl Store for PostgresStore {
     async fn spent_grant_for_call(
         &self,
@@ -194,6 +203,12 @@ impl Store for PostgresStore {
             .is_closed()
             .then(|| "the audit committer has stopped: nothing can be recorded".to_owned());
         aecl_engine::StoreHealth { failed, last_commit_error: None, write_probe }
+    }
+
+    async fn writer_queue_depth(&self) -> u64 {
+        // This instance's audit records only: every other method writes in a transaction
+        // of its own, with no queue. Other instances count theirs.
+        self.inner.audit.depth()
     }
 
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
@@ -245,10 +260,7 @@ impl Store for PostgresStore {
 
     async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {
         let (answer, answered) = oneshot::channel();
-        self.inner
-            .audit
-            .send(writer::Job { record, answer })
-            .map_err(|_| StoreError::WriterStopped("the audit committer has ended".to_owned()))?;
+        self.inner.audit.send(writer::Job { record, answer })?;
         answered.await.map_err(|_| {
             StoreError::WriterStopped("the audit committer dropped a record".to_owned())
         })?
@@ -369,6 +381,10 @@ impl Store for PostgresStore {
 
     async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         audit_checkpoints(self.pool()).await
+    }
+
+    async fn newest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        newest_checkpoint(self.pool()).await
     }
 
     async fn pending_approval_for(

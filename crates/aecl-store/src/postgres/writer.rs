@@ -7,7 +7,8 @@
 //! instances' batches are serialised by the database and the log keeps one history with
 //! contiguous sequence numbers, whoever appends. Nothing is acknowledged before the
 //! transaction commits; a failed commit answers every record of its batch with the error,
-//! and the next batch starts again from the stored head.
+//! and the next batch starts again from the stored head. [`Queue`] counts the records sent
+//! and not yet answered, for `/metrics`.
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use aecl_engine::StoreError;
 use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{AuditConfig, backend, corrupt, head, to_i64, to_u64};
+use crate::{AuditConfig, QueueDepth, backend, corrupt, head, to_i64, to_u64};
 
 /// Records taken into one transaction at most.
 const MAX_BATCH: usize = 4096;
@@ -33,14 +34,48 @@ pub(crate) struct Job {
     pub answer: oneshot::Sender<Result<u64, StoreError>>,
 }
 
+/// The producers' end of the committer's channel, which counts what it sends.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    sender: mpsc::UnboundedSender<Job>,
+    depth: QueueDepth,
+}
+
+impl Queue {
+    /// Hands `job` to the committer, counted until its batch has committed or failed.
+    pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.depth.sending();
+        self.sender.send(job).map_err(|_| {
+            self.depth.finished(1);
+            StoreError::WriterStopped("the audit committer has ended".to_owned())
+        })
+    }
+
+    /// Records sent and not yet committed or failed.
+    pub(crate) fn depth(&self) -> u64 {
+        self.depth.get()
+    }
+
+    /// Whether the committer has stopped (nothing can be recorded any more).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
 /// Starts the committer task on the current Tokio runtime. It stops when every sender is
 /// dropped.
-pub(crate) fn spawn(pool: PgPool, audit: AuditConfig) -> mpsc::UnboundedSender<Job> {
+pub(crate) fn spawn(pool: PgPool, audit: AuditConfig) -> Queue {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let committer =
-        Committer { pool, origin: audit.origin, signer: audit.signer, publish: audit.publish };
+    let depth = QueueDepth::default();
+    let committer = Committer {
+        pool,
+        origin: audit.origin,
+        signer: audit.signer,
+        publish: audit.publish,
+        queued: depth.clone(),
+    };
     tokio::spawn(committer.run(receiver));
-    sender
+    Queue { sender, depth }
 }
 
 struct Committer {
@@ -48,6 +83,9 @@ struct Committer {
     origin: String,
     signer: SignerKey,
     publish: Option<Arc<dyn CheckpointSink>>,
+    /// The producers' count of records not yet answered, which the committer takes each
+    /// batch off once it has committed or failed.
+    queued: QueueDepth,
 }
 
 impl Committer {
@@ -72,7 +110,10 @@ impl Committer {
             records.push(job.record);
             answers.push(job.answer);
         }
-        match self.transaction(&mut records).await {
+        let outcome = self.transaction(&mut records).await;
+        // Before any answer, so a producer that has its answer is no longer counted.
+        self.queued.finished(answers.len());
+        match outcome {
             Ok(results) => {
                 for (answer, result) in answers.into_iter().zip(results) {
                     // A producer that stopped waiting has nothing to be told.

@@ -115,3 +115,19 @@ pub(super) async fn audit_records(
 pub(super) async fn audit_checkpoints(store: &SqliteStore) -> Result<Vec<String>, StoreError> {
     store.read(|conn| read_checkpoints(conn)).await
 }
+
+pub(super) async fn newest_checkpoint(store: &SqliteStore) -> Result<Option<String>, StoreError> {
+    store
+        .read(|conn| {
+            // `size` is the table's key: one step down its index, however long the log.
+            query_row(
+                conn,
+                "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+}

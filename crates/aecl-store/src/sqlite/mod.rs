@@ -16,7 +16,7 @@ mod standing;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 
 use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 
 use crate::{AuditConfig, backend};
 use health::FileHealth;
-use writer::{Batch, Job, in_savepoint};
+use writer::{Batch, Job, Queue, in_savepoint};
 
 pub use audit::SqliteReader;
 
@@ -42,7 +42,7 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    writer: mpsc::Sender<Job>,
+    writer: Queue,
     readers: Mutex<Vec<Connection>>,
     /// Whether the file is still the database the writer writes.
     health: Arc<FileHealth>,
@@ -137,10 +137,7 @@ impl SqliteStore {
                 let _ = answer.send(result);
             })
         });
-        self.inner
-            .writer
-            .send(job)
-            .map_err(|_| StoreError::WriterStopped("the writer thread has ended".to_owned()))?;
+        self.inner.writer.send(job)?;
         answered
             .await
             .map_err(|_| StoreError::WriterStopped("the writer dropped a job".to_owned()))?
@@ -176,6 +173,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn health(&self) -> aecl_engine::StoreHealth {
         health::health(self).await
+    }
+
+    async fn writer_queue_depth(&self) -> u64 {
+        self.inner.writer.depth()
     }
 
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
@@ -314,6 +315,10 @@ impl Store for SqliteStore {
 
     async fn audit_checkpoints(&self) -> Result<Vec<String>, StoreError> {
         audit::audit_checkpoints(self).await
+    }
+
+    async fn newest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        audit::newest_checkpoint(self).await
     }
 
     async fn pending_approval_for(

@@ -6,7 +6,8 @@
 //! Each job runs inside its own savepoint, so one job's failure (a constraint, a bad row)
 //! is that job's error and the rest of the batch still commits. Nothing is acknowledged
 //! before the transaction commits: a job's answer waits for the commit, and a failed
-//! commit answers every job of the batch with the error.
+//! commit answers every job of the batch with the error. [`Queue`] counts the jobs sent
+//! and not yet answered, for `/metrics`.
 
 use std::sync::{Arc, mpsc};
 use std::thread;
@@ -18,7 +19,7 @@ use aecl_engine::StoreError;
 use rusqlite::Connection;
 
 use super::health::FileHealth;
-use crate::{AuditConfig, backend, head};
+use crate::{AuditConfig, QueueDepth, backend, head};
 
 /// Jobs taken into one transaction at most.
 const MAX_BATCH: usize = 4096;
@@ -46,14 +47,39 @@ pub(crate) struct Batch<'a> {
     pub rows: Vec<(u64, Vec<u8>, aecl_audit::Hash)>,
 }
 
+/// The producers' end of the writer's channel, which counts what it sends.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    sender: mpsc::Sender<Job>,
+    depth: QueueDepth,
+}
+
+impl Queue {
+    /// Hands `job` to the writer, counted until its batch has committed or failed.
+    pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.depth.sending();
+        self.sender.send(job).map_err(|_| {
+            self.depth.finished(1);
+            StoreError::WriterStopped("the writer thread has ended".to_owned())
+        })
+    }
+
+    /// Jobs sent and not yet committed or failed.
+    pub(crate) fn depth(&self) -> u64 {
+        self.depth.get()
+    }
+}
+
 /// Starts the writer thread. It stops when every sender is dropped.
 pub(crate) fn spawn(
     conn: Connection,
     log: LogState,
     audit: AuditConfig,
     health: Arc<FileHealth>,
-) -> Result<mpsc::Sender<Job>, StoreError> {
+) -> Result<Queue, StoreError> {
     let (sender, receiver) = mpsc::channel::<Job>();
+    let depth = QueueDepth::default();
+    let queued = depth.clone();
     thread::Builder::new()
         .name("aecl-sqlite-writer".to_owned())
         .spawn(move || {
@@ -65,10 +91,11 @@ pub(crate) fn spawn(
             }
             let publish = audit.publish;
             let (origin, signer) = (audit.origin, audit.signer);
-            Writer { conn, log, origin, signer, health, publish, publication: None }.run(&receiver)
+            Writer { conn, log, origin, signer, health, publish, publication: None, queued }
+                .run(&receiver)
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
-    Ok(sender)
+    Ok(Queue { sender, depth })
 }
 
 struct Writer {
@@ -83,6 +110,9 @@ struct Writer {
     /// The checkpoint of the batch being committed and its new leaves, to publish once
     /// the commit succeeds.
     publication: Option<(String, Vec<aecl_audit::Hash>)>,
+    /// The producers' count of jobs not yet finished, which the writer takes each batch
+    /// off once it has committed or failed.
+    queued: QueueDepth,
 }
 
 impl Writer {
@@ -111,6 +141,7 @@ impl Writer {
     }
 
     fn commit(&mut self, jobs: &mut Vec<Job>) {
+        let taken = jobs.len();
         let before = self.log.clone();
         let mut completions = Vec::with_capacity(jobs.len());
         let outcome = self.transaction(jobs, &mut completions);
@@ -137,6 +168,11 @@ impl Writer {
             // The jobs' effects on the log are undone with the transaction.
             self.log = before;
         }
+        // Before any answer, so a producer that has its answer is no longer counted.
+        self.queued.finished(taken);
+        // Jobs never run (the transaction could not begin) are dropped: their producers
+        // learn that the writer dropped them.
+        jobs.clear();
         for completion in completions {
             completion(error.as_deref());
         }
@@ -149,10 +185,7 @@ impl Writer {
     ) -> Result<(), String> {
         let size_before = self.log.next_seq();
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            // Answer every job with the error without running it.
-            for job in jobs.drain(..) {
-                drop(job);
-            }
+            // No job runs; `commit` drops them once they are taken off the queue.
             return Err(e.to_string());
         }
         let mut batch = Batch {

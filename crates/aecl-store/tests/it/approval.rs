@@ -128,9 +128,17 @@ async fn a_rejected_or_resolved_request_cannot_be_answered_again() {
     assert_eq!(rejected.reason.as_deref(), Some("not this vendor"));
     let late = engine.approve(&id, "alice", None).await.unwrap_err();
     assert!(matches!(late, EngineError::ApprovalClosed { status: "rejected", .. }), "{late}");
-    // No grant was made: the retry asks again and nothing runs.
+    // No grant was made, and within the rejection's cool-down (600 s by default) the same
+    // call is answered `rejected` with the first reason, asking nobody again: nothing runs.
     let retry = engine.execute(write("c2", 5), &connector).await.unwrap();
-    assert_eq!(retry.decided.verdict.decision, Decision::RequireApproval);
+    assert_eq!(retry.decided.verdict.decision, Decision::Block);
+    let reason = retry.decided.verdict.reasons.iter().find(|r| r.rule == "approval.rejected");
+    assert!(
+        reason.is_some_and(|r| r.message.contains("not this vendor")),
+        "{:?}",
+        retry.decided.verdict.reasons
+    );
+    assert!(engine.approvals(true, 10).await.unwrap().is_empty(), "nobody is asked again");
     assert!(connector.executed.lock().unwrap().is_empty());
     assert!(matches!(
         engine.approve("no-such-request", "alice", None).await,

@@ -13,7 +13,7 @@ use aecl_core::policy::Revision;
 use aecl_core::{Call, CallDigest, Decision, Policy, Stage, Timestamp};
 use aecl_engine::{
     BoxFuture, Connector, ConnectorOutcome, EffectState, Engine, EngineConfig, Grant, GrantRefusal,
-    Store, StoreError, SystemClock,
+    Invocation, Store, StoreError, SystemClock,
 };
 use aecl_policy::SourceFile;
 use aecl_store::{AnyStore, PostgresStore, StoreUrl};
@@ -86,11 +86,8 @@ fn email(run: &str, id: &str, key: Option<&str>) -> Call {
 struct Counting(AtomicUsize);
 
 impl Connector for Counting {
-    fn execute<'a>(
-        &'a self,
-        _call: &'a Call,
-        effect_id: &'a str,
-    ) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        let effect_id = invocation.effect_id;
         Box::pin(async move {
             self.0.fetch_add(1, Ordering::SeqCst);
             // Long enough for the other replica to arrive while this one executes.
@@ -219,8 +216,13 @@ async fn replicas_starting_at_once_migrate_once() {
             .fetch_all(&mut conn)
             .await
             .unwrap();
-    let expected =
-        [(1, "initial"), (2, "grant_digest"), (3, "standing_grants"), (4, "approval_digest")];
+    let expected = [
+        (1, "initial"),
+        (2, "grant_digest"),
+        (3, "standing_grants"),
+        (4, "approval_digest"),
+        (5, "revoked_credentials"),
+    ];
     assert_eq!(versions, expected.map(|(v, name)| (v, name.to_owned())));
     // Each store appends; together they make one log.
     for (i, store) in stores.iter().enumerate() {
@@ -242,7 +244,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap();
     let refused = PostgresStore::open(&url, audit_config()).await.unwrap_err();
-    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 4 }), "{refused}");
+    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 5 }), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,11 @@
 //! The contract on the audit log: records from concurrent producers and from every kind
 //! of step numbered in one chain, group-committed under signed checkpoints, verifiable
-//! and paged.
+//! and paged; the newest checkpoint read alone, and no write left queued once answered.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use aecl_audit::{AuditRecord, verify_log};
+use aecl_audit::{AuditRecord, parse_and_verify_checkpoint, verify_log};
 use aecl_core::Timestamp;
 use aecl_engine::{CallEnd, Committed, EffectState, NewEffect, Reconciliation, RunCommit, Store};
 
@@ -106,4 +106,44 @@ pub async fn a_working_store_is_healthy<S: Store>(store: &S) {
     store.append_audit(record(2, 0)).await.unwrap();
     let health = store.health().await;
     assert!(health.is_healthy(), "{health:?}");
+}
+
+/// The newest checkpoint is the last one listed and carries the time of the records it
+/// added (the newest of them); there is none before the first record. A writer whose
+/// producers all have their answers has nothing queued, however it batched them.
+pub async fn the_newest_checkpoint_is_the_last_and_answered_writes_leave_no_queue<
+    S: Store + Clone,
+>(
+    store: &S,
+) {
+    assert_eq!(store.newest_checkpoint().await.unwrap(), None, "no record, no checkpoint");
+    assert_eq!(store.writer_queue_depth().await, 0, "a new store has nothing queued");
+
+    store.append_audit(record(3, 0)).await.unwrap();
+    let first = store.newest_checkpoint().await.unwrap().expect("a checkpoint covers record 0");
+    let opened = parse_and_verify_checkpoint(&first, &verifier()).unwrap();
+    assert_eq!((opened.size, opened.time), (1, Some(record(3, 0).time)));
+
+    // Concurrent producers, so that the backends' writers batch them.
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (1..=16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append_audit(record(3, i)).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.writer_queue_depth().await, 0, "answered writes are no longer queued");
+
+    // Alone, so that its checkpoint adds this record only.
+    store.append_audit(record(3, 17)).await.unwrap();
+    let newest = store.newest_checkpoint().await.unwrap().expect("a checkpoint");
+    let listed = store.audit_checkpoints().await.unwrap();
+    assert_eq!(listed.last(), Some(&newest), "the newest is the last listed");
+    assert_ne!(newest, first);
+    let opened = parse_and_verify_checkpoint(&newest, &verifier()).unwrap();
+    assert_eq!((opened.size, opened.time), (18, Some(record(3, 17).time)));
+    assert_eq!(store.writer_queue_depth().await, 0);
 }

@@ -64,6 +64,10 @@ impl Log {
     pub(super) fn checkpoints(&self) -> Vec<String> {
         self.checkpoints.clone()
     }
+
+    pub(super) fn newest_checkpoint(&self) -> Option<String> {
+        self.checkpoints.last().cloned()
+    }
 }
 
 /// Who signs checkpoints, and the turn producers take to sign.
