@@ -210,6 +210,37 @@ pub fn program_name(text: &str) -> String {
     normalise::program_name(text)
 }
 
+/// One place a command line writes (a redirection target, a path a program writes or
+/// removes), for an adapter that must know them all, including those only known at run
+/// time: the word as written, and the directories the line may be in when it writes it,
+/// as spelled (`None`: a directory only known at run time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteWord {
+    pub word: ShellArg,
+    pub dirs: Vec<Option<String>>,
+}
+
+/// Every write of `command` that `guard` finds (redirections, the program table's write
+/// targets, `find -delete`, through wrappers and nested code), from `cwd`; `Err` when the
+/// line does not parse. Writes of programs `guard` does not know, or that run code, are
+/// not listed (the guard's findings say so).
+pub fn write_words(
+    guard: &ProgramGuard,
+    command: &str,
+    cwd: Option<&str>,
+) -> Result<Vec<WriteWord>, String> {
+    let analysis = analyse_line(command)?;
+    let view = match cwd {
+        Some(cwd) => PathView::Seen(std::collections::BTreeMap::from([(
+            PathView::WORKING_DIR.to_owned(),
+            crate::resolved::Resolution::Path(cwd.to_owned()),
+        )])),
+        None => PathView::Unseen,
+    };
+    let listed = |_: &str| true;
+    Ok(guard.assess(&analysis, &listed, &view).writes)
+}
+
 /// [`ShellRules::targets`] with `guard` alone: an adapter that does not have the policy
 /// (`aecl hook --server`) uses the default guard, so a write only a policy's program entry
 /// names is not resolved, and the server refuses it.

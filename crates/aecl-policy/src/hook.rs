@@ -53,6 +53,10 @@ pub struct HookInput {
     /// Gemini CLI's description of an MCP tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_context: Option<McpContext>,
+    /// Codex's turn (Claude Code and Gemini CLI send none): tells a Codex `PostToolUse`
+    /// from Claude Code's, since only Claude Code's hook can answer `ask`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<Value>,
     /// Added by `aecl hook` on the agent's machine (the agents never send it): what each
     /// string of `tool_input` resolves to on the agent's filesystem, relative to `cwd`.
     /// Absent, path constraints are checked lexically alone (`CallEvent::resolved_paths`).
@@ -180,6 +184,16 @@ impl HookInput {
     /// The catalog action this call is judged as.
     pub fn action(&self) -> String {
         action_of(&self.qualified_tool_name())
+    }
+
+    /// Whether the agent that sent this could have asked its user for approval when aecl
+    /// answered `require_approval`: only Claude Code's hook answers `ask`. Codex's
+    /// `PreToolUse` refuses `ask` and Gemini CLI's `BeforeTool` has none, so aecl denied
+    /// such a call to them; a Codex input carries `turn_id`, a Gemini CLI one is named
+    /// `BeforeTool`/`AfterTool`.
+    pub fn agent_can_ask(&self) -> bool {
+        self.turn_id.is_none()
+            && matches!(self.hook_event_name.as_str(), "PreToolUse" | "PostToolUse")
     }
 
     /// The call event: the session is the run, `tool_use_id` the call id (`new_id` when

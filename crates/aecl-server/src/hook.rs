@@ -135,12 +135,26 @@ async fn post_tool<S: Store>(
 ) -> Result<Value, ApiError> {
     let action = input.action();
     let run = input.session_id.clone();
-    // No id links it to no decision: it is unguarded under an id of its own.
-    let call_id = input.tool_use_id.clone().filter(|id| !id.is_empty()).unwrap_or_else(new_id);
+    // Claude Code's hook answers `ask`: an output after one is its user's approval. Codex's
+    // and Gemini CLI's hooks were answered `deny`: an output after one ran unguarded.
+    let reporter = if input.agent_can_ask() { Reporter::Hook } else { Reporter::HookWithoutAsk };
+    let call_id = match input.tool_use_id.clone().filter(|id| !id.is_empty()) {
+        Some(id) => id,
+        // No id (Gemini CLI's `AfterTool`): the call of this tool with this input that aecl
+        // let through and that has no result yet; none, and it is unguarded under an id of
+        // its own.
+        None => match state.engine.linked_call(&run, &action, &input.tool_input).await {
+            Ok(linked) => linked.unwrap_or_else(new_id),
+            Err(error) => {
+                tracing::error!(%error, "hook event not recorded: engine failure");
+                return Err(ApiError::Unavailable(format!("the event was not recorded: {error}")));
+            }
+        },
+    };
     let output = input.tool_response.unwrap_or(Value::Null);
     let reported = state
         .engine
-        .report_result(&run, caller.subject(), &call_id, output, Reporter::Hook, Some(&action))
+        .report_result(&run, caller.subject(), &call_id, output, reporter, Some(&action))
         .await;
     if let Ok(Ok(Reported::Unguarded { action, reason, .. })) = &reported {
         let known = state.engine.policy().actions.contains_key(action);

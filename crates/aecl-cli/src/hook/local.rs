@@ -31,7 +31,7 @@ use aecl_core::Decision;
 use aecl_core::Policy;
 use aecl_core::run_bounds::RunLimits;
 use aecl_policy::replay::{Decided, Replayer};
-use aecl_policy::trace::{CallEvent, ResolvedPathFile, TraceEvent, parse_event};
+use aecl_policy::trace::{CallEvent, TraceEvent, parse_event};
 use anyhow::{Context, Result, anyhow, bail};
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use serde_json::Value;
@@ -161,6 +161,8 @@ pub struct History<'p> {
     pub replayer: Replayer<'p>,
     /// The enforced decision of each call id, and whether its result is recorded.
     calls: BTreeMap<String, (Decision, bool)>,
+    /// Every decided call in order: id, action, canonical JSON of its arguments.
+    order: Vec<(String, String, String)>,
 }
 
 impl<'p> History<'p> {
@@ -173,7 +175,7 @@ impl<'p> History<'p> {
         events: &[TraceEvent],
     ) -> Result<History<'p>> {
         let replayer = Replayer::new(policy, Some(agent.to_owned()), now).with_limits(limits);
-        let mut history = History { replayer, calls: BTreeMap::new() };
+        let mut history = History { replayer, calls: BTreeMap::new(), order: Vec::new() };
         for event in events {
             history.apply(event)?;
         }
@@ -193,6 +195,8 @@ impl<'p> History<'p> {
                 if let Some(decided) = &decided {
                     self.calls
                         .insert(call.id.clone(), (decided.verdict.enforced_decision(), false));
+                    let args = aecl_core::canonical::canonical_json(&call.args);
+                    self.order.push((call.id.clone(), call.action.clone(), args));
                 }
             }
             _ => {}
@@ -200,8 +204,33 @@ impl<'p> History<'p> {
         Ok(decided)
     }
 
-    /// How an output reported for call `id` stands.
-    pub fn standing(&self, id: Option<&str>) -> Standing {
+    /// The call an output of `action` with `args` belongs to when the agent names none
+    /// (Gemini CLI's `AfterTool`): of the calls with that action and those arguments
+    /// (canonical JSON) that aecl allowed or asked about and that have no result yet, the
+    /// oldest. `aecl_engine::hook_link` is the server's same rule.
+    pub fn link(&self, action: &str, args: &Value) -> Option<String> {
+        let args = match args {
+            Value::Null => Value::Object(serde_json::Map::new()),
+            other => other.clone(),
+        };
+        let wanted = aecl_core::canonical::canonical_json(&args);
+        self.order
+            .iter()
+            .filter(|(_, a, c)| a == action && *c == wanted)
+            .map(|(id, ..)| id)
+            .find(|id| {
+                matches!(
+                    self.calls.get(id.as_str()),
+                    Some((Decision::Allow | Decision::RequireApproval, false))
+                )
+            })
+            .cloned()
+    }
+
+    /// How an output reported for call `id` stands; `can_ask`: the agent's hook answers
+    /// `ask` (Claude Code), so an output after one is its user's approval. Codex's and
+    /// Gemini CLI's hooks were answered `deny` instead: an output after one ran unguarded.
+    pub fn standing(&self, id: Option<&str>, can_ask: bool) -> Standing {
         match id.and_then(|id| self.calls.get(id)) {
             None => Standing::Unguarded("aecl never decided this call".to_owned()),
             Some((_, true)) => {
@@ -210,7 +239,11 @@ impl<'p> History<'p> {
             Some((Decision::Block, false)) => {
                 Standing::Unguarded("aecl denied this call, and it ran".to_owned())
             }
-            Some((Decision::RequireApproval, false)) => Standing::ApprovedInClient,
+            Some((Decision::RequireApproval, false)) if can_ask => Standing::ApprovedInClient,
+            Some((Decision::RequireApproval, false)) => Standing::Unguarded(
+                "it needed approval, which this agent's hook cannot ask: aecl denied it, and it ran"
+                    .to_owned(),
+            ),
             Some((Decision::Allow, false)) => Standing::Allowed,
         }
     }
@@ -235,54 +268,6 @@ pub fn result_event(run: &str, id: Option<&str>, standing: &Standing, output: Va
         Standing::Allowed | Standing::ApprovedInClient => id.to_owned(),
     };
     TraceEvent::Result { run: run.to_owned(), id, output }
-}
-
-/// Refuses a call that names the state directory, or a directory holding it: the session
-/// file is this session's memory of what the agent read, and an agent that could delete or
-/// rewrite it (`rm ~/.local/state/aecl/hooks/*`, `> file`) would make an injected value
-/// look like its own. Checked on the arguments as written and on where they resolve (the
-/// hook resolves path arguments and shell write targets through links from the agent's
-/// `cwd`), so a relative or linked spelling is caught as well as the absolute one. What it
-/// does not catch: deleting a directory above it by a name that does not spell it
-/// (`rm -rf ~/.local`); keep the agent's writes out of the home directory's dot-folders.
-pub fn check_state_untouched(event: &CallEvent, dir: &Path) -> Result<()> {
-    let physical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let mut spellings = vec![dir.display().to_string(), physical.display().to_string()];
-    // The default location's own name, in any spelling of the home directory before it.
-    spellings.push(".local/state/aecl".to_owned());
-    spellings.retain(|s| !s.is_empty() && s != "/");
-    let mut named = None;
-    visit_strings(&event.args, &mut |text| {
-        if named.is_none() && spellings.iter().any(|s| text.contains(s.as_str())) {
-            named = Some(text.to_owned());
-        }
-    });
-    for resolved in event.resolved_paths.iter().flat_map(|paths| paths.values()) {
-        if let ResolvedPathFile::Path(path) = resolved {
-            // Inside the directory. (Not its ancestors: the agent's own `cwd` may be the
-            // home directory that holds it, and `ls ~` must stay a plain read.)
-            if Path::new(path).starts_with(&physical) {
-                named.get_or_insert_with(|| path.clone());
-            }
-        }
-    }
-    match named {
-        Some(what) => bail!(
-            "the call names aecl's hook state directory `{}` (in `{what}`), which keeps this \
-             session's history: no tool call may touch it",
-            dir.display()
-        ),
-        None => Ok(()),
-    }
-}
-
-fn visit_strings(value: &Value, visit: &mut impl FnMut(&str)) {
-    match value {
-        Value::String(text) => visit(text),
-        Value::Array(items) => items.iter().for_each(|item| visit_strings(item, visit)),
-        Value::Object(map) => map.values().for_each(|item| visit_strings(item, visit)),
-        _ => {}
-    }
 }
 
 /// Refuses a call whose id would read as an unguarded output's marker.

@@ -45,6 +45,7 @@ use crate::approvals::request_with_headers;
 mod doctor;
 mod install;
 mod local;
+mod state_guard;
 use crate::input::{load_policy, now};
 
 #[derive(Debug, Subcommand)]
@@ -78,12 +79,12 @@ pub struct HookArgs {
     /// `AECL_TOKEN` environment variable.
     #[arg(long)]
     token_file: Option<PathBuf>,
-    /// Where --policy keeps each session's run file (default: $AECL_STATE_DIR, else
     /// The agent's own secret key (`aecl keys generate --agent NAME`): a fresh short token
     /// is signed with it for every request, so a session never meets an expiry. The agent
     /// is the key's name unless --agent names it.
     #[arg(long, value_name = "FILE", conflicts_with = "token_file", requires = "server")]
     agent_key: Option<PathBuf>,
+    /// Where --policy keeps each session's run file (default: $AECL_STATE_DIR, else
     /// $XDG_STATE_HOME/aecl/hooks, else ~/.local/state/aecl/hooks).
     #[arg(long, value_name = "DIR", conflicts_with = "server")]
     state_dir: Option<PathBuf>,
@@ -168,7 +169,7 @@ fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result
     let recorded = if args.policy.is_some() {
         report_locally(agent, args, text, event)
     } else {
-        report_to_server(agent, args, text, event)
+        report_to_server(args, text)
     };
     let answer = match recorded {
         Ok(answer) => answer,
@@ -188,7 +189,10 @@ fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_to_server(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<Value> {
+/// Gemini CLI's `AfterTool` names no call id: the server links it to the call decided by
+/// the tool and its input (`aecl_engine::hook_link`). Codex's input keeps its `turn_id`,
+/// which tells the server its hook could not ask.
+fn report_to_server(args: &HookArgs, text: &str) -> Result<Value> {
     let (input, _) = HookInput::parse_event(text)?;
     let Some(server) = &args.server else {
         bail!("give --policy DIR --agent ID, or --server URL");
@@ -253,10 +257,16 @@ fn report_locally(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -
             let events = file.events()?;
             let history =
                 local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
-            // Gemini CLI's AfterTool names no call: its output is never linked to a call.
-            let id = input.tool_use_id.as_deref().filter(|id| !id.is_empty());
-            let id = if agent == Agent::Gemini { None } else { id };
-            let standing = history.standing(id);
+            // Gemini CLI's AfterTool names no call: linked by the tool and its input.
+            let linked;
+            let id = match input.tool_use_id.as_deref().filter(|id| !id.is_empty()) {
+                Some(id) => Some(id),
+                None => {
+                    linked = history.link(&input.action(), &input.tool_input);
+                    linked.as_deref()
+                }
+            };
+            let standing = history.standing(id, agent == Agent::ClaudeCode);
             let output = input.tool_response.clone().unwrap_or(Value::Null);
             let note = match &standing {
                 local::Standing::Unguarded(why) => Some(format!(
@@ -326,12 +336,13 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
     match (&args.policy, &args.agent, &args.server) {
         (Some(policy), Some(agent_id), _) => {
             let loaded = load_policy(policy)?;
-            resolve_paths(&mut input, Some(&loaded.policy))?;
+            let cwd = resolve_paths(&mut input, Some(&loaded.policy))?;
             let event = input.into_call_event(aecl_engine::new_id);
             local::check_call_id(&event)?;
             let action = event.action.clone();
             let dir = local::state_dir(args.state_dir.as_deref())?;
-            local::check_state_untouched(&event, &dir)?;
+            let touches_state =
+                state_guard::check_state_untouched(&loaded.policy, &event, &dir, &cwd).err();
             let mut file = local::SessionFile::open(&dir, &event.run)?;
             let events = file.events()?;
             let mut history =
@@ -339,8 +350,19 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let event = TraceEvent::Call(event);
             let decided =
                 history.apply(&event)?.ok_or_else(|| anyhow!("the call was not decided"))?;
-            file.append(&event)?;
-            Ok(HookOutcome::of(&action, &decided.verdict).into())
+            let outcome = HookOutcome::of(&action, &decided.verdict);
+            let Some(why) = touches_state else {
+                file.append(&event)?;
+                return Ok(outcome.into());
+            };
+            // The guard only tightens: the policy's own reasons come first when it blocks
+            // too. The call is not written to the session's history, so an output reported
+            // for it later is one of a call aecl denied: unguarded.
+            let reason = match outcome.decision {
+                Decision::Block => format!("{}; and {why:#}", outcome.reason),
+                _ => format!("aecl: `{action}` block: {why:#}"),
+            };
+            Ok(HookOutcome { decision: Decision::Block, reason }.into())
         }
         (None, _, Some(server)) => {
             // The server cannot see this machine's filesystem: the resolutions travel with
@@ -357,8 +379,9 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
 /// roots of the action's path constraints and the write targets of its shell commands
 /// (`fs_paths::resolve_call`), into `aecl_resolved_paths`: the agent acts on this
 /// filesystem, so a link here decides where a write lands. The working directory goes
-/// with them, so the shell rules read relative targets from where the agent is.
-fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> Result<()> {
+/// with them, so the shell rules read relative targets from where the agent is; it is
+/// returned.
+fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> Result<PathBuf> {
     let here = std::env::current_dir().context("reading the working directory")?;
     let cwd = match &input.cwd {
         Some(cwd) => here.join(cwd),
@@ -367,7 +390,7 @@ fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> R
     let view =
         aecl_engine::fs_paths::resolve_call(policy, &input.action(), &input.tool_input, &cwd);
     input.aecl_resolved_paths = aecl_policy::trace::resolved_paths_file(&view);
-    Ok(())
+    Ok(cwd)
 }
 
 /// Asks `aecl serve`: Claude Code's hook endpoint for Claude Code, a client-executed

@@ -62,6 +62,8 @@ pub(super) struct Assessed {
     /// The absolute strings to resolve on the filesystem: the write paths and every write
     /// target joined to each directory the line may be in.
     pub targets: Vec<String>,
+    /// Every write as written, with the directories the line may be in for it.
+    pub writes: Vec<super::WriteWord>,
 }
 
 /// One thing a command line would do that the guard judges.
@@ -100,7 +102,11 @@ impl ProgramGuard {
         view: &PathView,
     ) -> Assessed {
         let dirs = Directories::of(analysis, self.start_dir(view));
-        let mut out = Assessed { findings: Vec::new(), targets: self.write_paths.clone() };
+        let mut out = Assessed {
+            findings: Vec::new(),
+            targets: self.write_paths.clone(),
+            writes: Vec::new(),
+        };
         for command in &analysis.commands {
             let findings = self.command_findings(command, listed);
             for finding in findings {
@@ -194,6 +200,7 @@ impl ProgramGuard {
             Finding::WritesUnder(target, dir) => (target, dirs.under(&dir)),
         };
         assessed.targets.extend(writes::spelled_targets(&target, &dirs));
+        assessed.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
         match writes::check(&target, &self.write_paths, &dirs, view) {
             None => {}
             Some(WriteProblem::Outside(path)) => out.push((

@@ -423,10 +423,36 @@ impl Unwrapper<'_> {
             i += 1;
         }
         if find.flags.iter().any(|f| f == "delete") {
-            // `find -delete` removes what it finds, depth first: `rm -rf` on the paths.
-            let args = if find.args.is_empty() { vec![".".to_owned()] } else { find.args.clone() };
+            // `find -delete` removes what it finds, depth first: `rm -rf` on the starting
+            // points, the words before the expression (after `-H`, `-L`, `-P`, `-D X`,
+            // `-O N`), as written: `find ~ -delete` starts at a home directory, `find $D`
+            // somewhere only known at run time.
+            let all = &find.words;
+            let mut i = 0;
+            while let Some(word) = all.get(i).filter(|w| w.is_known()) {
+                match word.text.as_str() {
+                    "-H" | "-L" | "-P" => i += 1,
+                    "-D" => i += 2,
+                    text if text.starts_with("-O") => i += 1,
+                    _ => break,
+                }
+            }
+            let mut words: Vec<ShellArg> = Vec::new();
+            while let Some(word) = all.get(i) {
+                let expression = word.is_known()
+                    && (word.text.starts_with('-')
+                        || matches!(word.text.as_str(), "(" | ")" | "!"));
+                if expression {
+                    break;
+                }
+                words.push(word.clone());
+                i += 1;
+            }
+            if words.is_empty() {
+                words.push(ShellArg::known("."));
+            }
+            let args = words.iter().map(|w| w.text.clone()).collect();
             let flags = vec!["force".to_owned(), "recursive".to_owned()];
-            let words = args.iter().map(|a| ShellArg::known(a)).collect();
             let rm = SimpleCommand { program: "rm".to_owned(), flags, args, words, ..find.clone() };
             self.out.commands.push(rm);
         }

@@ -136,6 +136,11 @@ impl Directories {
         Directories(dirs)
     }
 
+    /// Each directory as spelled (`None`: only known at run time).
+    pub(super) fn spelled(&self) -> Vec<Option<String>> {
+        self.0.iter().map(|d| d.as_ref().map(|d| d.spelled.clone())).collect()
+    }
+
     /// The directories joined to `relative` by `-C DIR` (`git -C`, `tar -C`).
     pub(super) fn under(&self, dir: &ShellArg) -> Directories {
         if !dir.is_known() {

@@ -1,0 +1,123 @@
+//! The local hook (`aecl hook AGENT --policy`) after the fact, for each agent: Gemini CLI's
+//! `AfterTool` (no call id) is linked to the oldest pending call of the same tool and input
+//! that aecl let through; an output after `require_approval` is `approved_in_client` for
+//! Claude Code (its hook answered `ask`) and unguarded for Codex and Gemini CLI (theirs
+//! answered `deny`).
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::{Outcome, repo, run_with_stdin, temp_dir};
+
+fn hook(agent: &str, state: &Path, input: &Value) -> Outcome {
+    let policy = repo("test_data/hooks/policy").display().to_string();
+    let state = state.display().to_string();
+    let args = ["hook", agent, "--policy", &policy, "--agent", "dev_agent", "--state-dir", &state];
+    run_with_stdin(args, &input.to_string())
+}
+
+fn event(session: &str, name: &str, extra: Value) -> Value {
+    let mut input = json!({"session_id": session, "cwd": "/workspace", "hook_event_name": name});
+    for (key, value) in extra.as_object().unwrap() {
+        input[key] = value.clone();
+    }
+    input
+}
+
+/// The session file's `result` ids, in order.
+fn result_ids(state: &Path) -> Vec<String> {
+    let file = std::fs::read_dir(state).unwrap().next().unwrap().unwrap().path();
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|e| e["type"] == "result")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn note(out: &Outcome) -> String {
+    serde_json::from_str::<Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v["systemMessage"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[test]
+fn gemini_after_tool_is_linked_to_the_oldest_pending_identical_call() {
+    let root = temp_dir();
+    let state = root.path().join("state");
+    let ls = json!({"command": "ls -la src", "description": "List"});
+    let before = |input: &Value| {
+        event("g", "BeforeTool", json!({"tool_name": "run_shell_command", "tool_input": input}))
+    };
+    for _ in 0..2 {
+        let out = hook("gemini", &state, &before(&ls));
+        assert_eq!(out.code, Some(0), "{out:#?}");
+    }
+    // Keys in another order are the same input.
+    let reordered = json!({"description": "List", "command": "ls -la src"});
+    let after = event(
+        "g",
+        "AfterTool",
+        json!({"tool_name": "run_shell_command", "tool_input": reordered, "tool_response": "a b"}),
+    );
+    for _ in 0..2 {
+        let out = hook("gemini", &state, &after);
+        assert!(note(&out).is_empty(), "linked, not unguarded: {out:#?}");
+    }
+    // Both pending calls have their output: a third is unguarded.
+    let out = hook("gemini", &state, &after);
+    assert!(note(&out).contains("unguarded"), "{out:#?}");
+    let ids = result_ids(&state);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids[..2].iter().all(|id| !id.starts_with("unguarded:")), "{ids:?}");
+    assert_ne!(ids[0], ids[1], "two calls, one output each");
+    assert!(ids[2].starts_with("unguarded:"), "{ids:?}");
+    // A denied call is never linked.
+    let rm = json!({"command": "rm -rf /"});
+    assert_eq!(hook("gemini", &state, &before(&rm)).code, Some(2));
+    let ran = event(
+        "g",
+        "AfterTool",
+        json!({"tool_name": "run_shell_command", "tool_input": rm, "tool_response": ""}),
+    );
+    assert!(note(&hook("gemini", &state, &ran)).contains("unguarded"));
+}
+
+#[test]
+fn an_output_after_require_approval_is_approved_in_client_only_for_claude_code() {
+    let push = json!({"command": "git push origin main"});
+    for (agent, approved) in [("claude-code", true), ("codex", false)] {
+        let root = temp_dir();
+        let state = root.path().join("state");
+        let mut pre = event(
+            "s",
+            "PreToolUse",
+            json!({"tool_name": "Bash", "tool_input": push, "tool_use_id": "call_1"}),
+        );
+        let mut post = event(
+            "s",
+            "PostToolUse",
+            json!({"tool_name": "Bash", "tool_input": push, "tool_use_id": "call_1",
+                   "tool_response": "pushed"}),
+        );
+        if agent == "codex" {
+            pre["turn_id"] = json!("1");
+            post["turn_id"] = json!("1");
+        }
+        let asked = hook(agent, &state, &pre);
+        // Claude Code's hook asks its user; Codex's cannot, and is denied.
+        assert_eq!(asked.code, Some(if approved { 0 } else { 2 }), "{agent}: {asked:#?}");
+        let out = hook(agent, &state, &post);
+        let said = note(&out);
+        if approved {
+            assert!(said.contains("approved_in_client"), "{agent}: {out:#?}");
+            assert_eq!(result_ids(&state), vec!["call_1"]);
+        } else {
+            assert!(said.contains("unguarded") && said.contains("cannot ask"), "{agent}: {out:#?}");
+            assert_eq!(result_ids(&state), vec!["unguarded:call_1"]);
+        }
+    }
+}
