@@ -5,7 +5,8 @@
 //!
 //! The agent is the token's subject, never the body's: a body naming another agent, or a
 //! run that belongs to another agent, is refused (403). Engine or store failures answer
-//! 503 with a `block` verdict.
+//! 503 with a `block` verdict, a credential the store could not check included: a client
+//! reads `decision`, never guesses from a status alone.
 //!
 //! An execute with `Aecl-Executor: client` is one the client runs itself (a tool in the
 //! agent's own process, such as a Python function behind the client's `guard`): it is
@@ -20,7 +21,7 @@ use aecl_core::{
     Call, Decision, Mode, Reason, Revision, RiskBreakdown, SandboxTier, Stage, Verdict,
 };
 use aecl_engine::identity::Role;
-use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Effect, EngineError, Store};
+use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Effect, EngineError, Invocation, Store};
 use aecl_policy::replay::{Decided, DecisionLine};
 use aecl_policy::trace::CallEvent;
 use axum::Json;
@@ -43,10 +44,10 @@ use crate::{AppState, Caller};
 pub struct NotConfigured;
 
 impl Connector for NotConfigured {
-    fn execute<'a>(&'a self, call: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         let error = format!(
             "not_configured: no connector executes action `{}` on this server",
-            call.action
+            invocation.call.action
         );
         Box::pin(async move { ConnectorOutcome::Failed { error } })
     }
@@ -62,7 +63,7 @@ impl Connector for NotConfigured {
 pub struct ClientExecutes;
 
 impl Connector for ClientExecutes {
-    fn execute<'a>(&'a self, _: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, _: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         let result = aecl_engine::client_hand_over();
         Box::pin(async move { ConnectorOutcome::Succeeded { result, rollback_token: None } })
     }
@@ -75,7 +76,7 @@ impl Connector for ClientExecutes {
     /// aecl cannot sandbox a call the client runs: a policy requiring a tier blocks it.
     fn placement<'a>(
         &'a self,
-        _: &'a Call,
+        _: Invocation<'a>,
         required: SandboxTier,
     ) -> BoxFuture<'a, Result<SandboxTier, String>> {
         Box::pin(async move {
@@ -131,9 +132,13 @@ impl From<&Effect> for EffectView {
 
 pub async fn evaluate<S: Store>(
     State(state): State<Arc<AppState<S>>>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let caller = match caller_or_block(&state, caller, &body)? {
+        Ok(caller) => caller,
+        Err(blocked) => return Ok(blocked),
+    };
     caller.require(&state, &[Role::Agent], "/v1/evaluate").await?;
     let event: CallEvent = parse_json(body, state.config.body_limit)?;
     let call = own_call(&state, &caller, &event, None).await?;
@@ -157,10 +162,14 @@ pub async fn evaluate<S: Store>(
 
 pub async fn execute<S: Store>(
     State(state): State<Arc<AppState<S>>>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let caller = match caller_or_block(&state, caller, &body)? {
+        Ok(caller) => caller,
+        Err(blocked) => return Ok(blocked),
+    };
     caller.require(&state, &[Role::Agent], "/v1/execute").await?;
     let event: CallEvent = parse_json(body, state.config.body_limit)?;
     let key = idempotency_key(&headers)?;
@@ -296,21 +305,45 @@ pub async fn own_call<S: Store>(
     Ok(Ok(call))
 }
 
+/// The caller; or, when the store could not check the credential (revocation and replay
+/// are read at every request), the block answer of the body's call, which the refusal was
+/// recorded for already. Other refusals stay errors.
+fn caller_or_block<S: Store>(
+    state: &AppState<S>,
+    caller: Result<Caller, ApiError>,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<Result<Caller, Response>, ApiError> {
+    let error = match caller {
+        Ok(caller) => return Ok(Ok(caller)),
+        Err(ApiError::Unavailable(error)) => error,
+        Err(other) => return Err(other),
+    };
+    let event = body.as_ref().ok().and_then(|b| serde_json::from_slice::<CallEvent>(b).ok());
+    let Some(event) = event else { return Err(ApiError::Unavailable(error)) };
+    // Not counted per agent: the agent is the body's word, unauthenticated.
+    Ok(Err(blocked(state, &event.to_call("unauthenticated"), &error)))
+}
+
 /// The engine or its store failed: the call is blocked (503), and the answer says why.
 pub fn engine_failed<S: Store>(
     state: &AppState<S>,
     call: &Call,
     error: &dyn std::fmt::Display,
 ) -> Response {
-    tracing::error!(run = %call.run, call = %call.id, error = %error, "call blocked: engine failure");
     let policy = state.engine.policy();
-    let verdict = failure_verdict(&policy.revision, &error.to_string());
     state.metrics.decided(
         Decision::Block,
         &call.agent,
         &call.action,
         policy.actions.contains_key(&call.action),
     );
+    blocked(state, call, error)
+}
+
+/// The 503 block answer of `call`, which the engine could not decide or record.
+fn blocked<S: Store>(state: &AppState<S>, call: &Call, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(run = %call.run, call = %call.id, error = %error, "call blocked: engine failure");
+    let verdict = failure_verdict(&state.engine.policy().revision, &error.to_string());
     let decided = Decided { call: call.clone(), verdict };
     let mut answer = answer(&decided, None, None, None);
     let api = ApiError::Unavailable(format!("the call was blocked: {error}"));
@@ -335,6 +368,7 @@ pub fn failure_verdict(revision: &Revision, error: &str) -> Verdict {
         approval_expires_in_secs: None,
         replay_of: None,
         sandbox: None,
+        spans: Vec::new(),
     }
 }
 

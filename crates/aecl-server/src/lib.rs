@@ -23,8 +23,8 @@ mod refusals;
 mod rollback;
 mod runs;
 mod standing;
-mod trace_context;
 mod tokens;
+mod trace_context;
 mod ui;
 
 use std::sync::Arc;
@@ -86,9 +86,9 @@ pub struct AppState<S> {
     pub limiter: Limiter,
     /// Tokens whose signature verified.
     pub tokens: TokenCache,
-    /// Caps the audit records of refused requests per caller (and for all requests
     /// The company's IdP, whose tokens people may sign in with (`--oidc-*`).
     pub idp: Option<Arc<Idp>>,
+    /// Caps the audit records of refused requests per caller (and for all requests
     /// without a valid token together), so that a flood of refusals cannot fill the audit
     /// log; past it they are logged and counted, and the next record says how many.
     pub refusal_audit: RefusalAudit,
@@ -120,13 +120,12 @@ impl<S: Store> AppState<S> {
             metrics: Metrics::new(),
             limiter: Limiter::new(config.rate_limit),
             tokens: TokenCache::default(),
-            refusal_audit: RefusalAudit::new(AGENT_REFUSAL_AUDIT_RATE, ANONYMOUS_AUDIT_RATE),
             idp: None,
+            refusal_audit: RefusalAudit::new(AGENT_REFUSAL_AUDIT_RATE, ANONYMOUS_AUDIT_RATE),
             config,
         }
     }
 
-    /// Uses `metrics` (made before the engine, whose observer it gave) instead of new ones.
     /// Accepts people's tokens from `idp` too (`--oidc-*`).
     #[must_use]
     pub fn with_idp(mut self, idp: Option<Idp>) -> Self {
@@ -134,6 +133,7 @@ impl<S: Store> AppState<S> {
         self
     }
 
+    /// Uses `metrics` (made before the engine, whose observer it gave) instead of new ones.
     #[must_use]
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = metrics;
@@ -146,8 +146,8 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
     let body_limit = state.config.body_limit;
     Router::new()
         .route("/healthz", get(read::health::<S>))
-        .route("/metrics", get(metrics::metrics::<S>))
         .route("/.well-known/jwks.json", get(auth::jwks::<S>))
+        .route("/metrics", get(metrics::metrics::<S>))
         .route("/openapi.json", get(openapi::openapi::<S>))
         .route("/v1/evaluate", post(calls::evaluate::<S>))
         .route("/v1/execute", post(calls::execute::<S>))
@@ -162,8 +162,8 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/v1/approvals/{id}/reject", post(approvals::reject::<S>))
         .route("/v1/standing-grants", post(standing::create::<S>).get(standing::list::<S>))
         .route("/v1/standing-grants/{id}/revoke", post(standing::revoke::<S>))
-        .route("/v1/effects/reconcile", post(reconcile::all::<S>))
         .route("/v1/tokens/revoke", post(tokens::revoke::<S>))
+        .route("/v1/effects/reconcile", post(reconcile::all::<S>))
         .route("/v1/effects/{id}/rollback", post(rollback::effect::<S>))
         .route("/v1/runs/{id}/rollback", post(rollback::run::<S>))
         .merge(ui::routes())

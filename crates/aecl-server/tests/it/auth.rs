@@ -2,20 +2,24 @@
 //! tokens, an agent speaking for another, body limits, bad JSON named by line and column,
 //! and the per-token rate limit. Refusals land in the audit log without the token.
 
+use std::sync::Arc;
+
 use aecl_core::Timestamp;
+use aecl_core::limits::RateLimit;
 use aecl_engine::identity::{self, Claims, Role};
 use aecl_server::ServerConfig;
 use serde_json::json;
 
 use crate::on_both;
 use crate::support::{
-    AUDIT_ORIGIN, Backend, agent, call, now, rate, start, start_with, token, token_at,
+    AUDIT_ORIGIN, Backend, agent, call, finance_policy, now, rate, start, start_with,
+    start_with_policy_and, token, token_at,
 };
 
 on_both!(
     tokens_are_checked_and_refusals_recorded,
     bodies_are_limited_and_errors_named,
-    each_token_is_rate_limited
+    each_agent_is_rate_limited_over_its_tokens
 );
 
 async fn tokens_are_checked_and_refusals_recorded(backend: Backend) {
@@ -124,13 +128,18 @@ async fn bodies_are_limited_and_errors_named(backend: Backend) {
     );
 }
 
-async fn each_token_is_rate_limited(backend: Backend) {
+async fn each_agent_is_rate_limited_over_its_tokens(backend: Backend) {
+    // An agent's budget is its manifest's `rate_limit`, over all its tokens; people's is
+    // `--rate-limit`, per person.
+    let mut policy = (*finance_policy()).clone();
+    let manifest = policy.agents.get_mut("finance_agent").unwrap();
+    Arc::make_mut(manifest).request_rate = RateLimit { count: 3, per_ms: 60_000, burst: 3 };
     let config = ServerConfig {
-        rate_limit: rate(3),
+        rate_limit: rate(2),
         audit_key: AUDIT_ORIGIN.to_owned(),
         ..ServerConfig::default()
     };
-    let server = start_with(backend, config).await;
+    let server = start_with_policy_and(backend, Arc::new(policy), config).await;
     let token = agent();
     let body = call("r1", "c1", "read_invoice", json!({"invoice_id": "INV-1"}));
     for i in 0..3 {
@@ -148,6 +157,12 @@ async fn each_token_is_rate_limited(backend: Backend) {
     let retry_after: u64 =
         answer.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=20).contains(&retry_after), "{retry_after}");
-    // Another token of the same agent has its own budget.
-    assert_eq!(server.get("/v1/runs/r1", Some(&agent())).await.status, 200);
+    // A fresh token of the same agent shares its budget: minting tokens buys no requests.
+    assert_eq!(server.get("/v1/runs/r1", Some(&agent())).await.status, 429);
+    // A person has a budget of their own, from `--rate-limit`.
+    let approver = crate::support::token("alice", Role::Approver);
+    for _ in 0..2 {
+        assert_eq!(server.get("/v1/approvals", Some(&approver)).await.status, 200);
+    }
+    assert_eq!(server.get("/v1/approvals", Some(&approver)).await.status, 429);
 }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use aecl_audit::SignerKey;
+use aecl_core::Timestamp;
 use aecl_core::limits::RateLimit;
-use aecl_core::{Call, Timestamp};
 use aecl_engine::identity::{self, Claims, Role};
 use aecl_engine::{
-    BoxFuture, Clock, Connector, ConnectorOutcome, Engine, EngineConfig, Notifier, Store,
-    StoreError, SystemClock,
+    BoxFuture, Clock, Connector, ConnectorOutcome, Engine, EngineConfig, Invocation, Notifier,
+    Store, StoreError, SystemClock,
 };
 use aecl_server::{AppState, ServerConfig};
 use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
@@ -96,11 +96,9 @@ pub struct Switch<S> {
 pub struct Counting(pub AtomicUsize, pub AtomicBool);
 
 impl Connector for Counting {
-    fn execute<'a>(
-        &'a self,
-        call: &'a Call,
-        effect_id: &'a str,
-    ) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        let call = invocation.call;
+        let effect_id = invocation.effect_id;
         self.0.fetch_add(1, Ordering::SeqCst);
         if self.1.load(Ordering::SeqCst) {
             panic!("the test connector panics");
@@ -166,12 +164,21 @@ pub async fn start_notifying(
     config: ServerConfig,
     notifier: Option<Arc<dyn Notifier>>,
 ) -> Server {
-    launch(backend, config, notifier, finance_policy()).await
+    launch(backend, config, notifier, finance_policy(), None).await
 }
 
 /// A server deciding under `policy`.
 pub async fn start_with_policy(backend: Backend, policy: Arc<aecl_core::Policy>) -> Server {
     let config = ServerConfig { audit_key: AUDIT_ORIGIN.to_owned(), ..ServerConfig::default() };
+    launch(backend, config, None, policy, None).await
+}
+
+/// A server deciding under `policy`, configured by `config`.
+pub async fn start_with_policy_and(
+    backend: Backend,
+    policy: Arc<aecl_core::Policy>,
+    config: ServerConfig,
+) -> Server {
     launch(backend, config, None, policy, None).await
 }
 
@@ -188,9 +195,9 @@ pub async fn start_with_idp(
 async fn launch(
     backend: Backend,
     config: ServerConfig,
-    idp: Option<aecl_server::Idp>,
     notifier: Option<Arc<dyn Notifier>>,
     policy: Arc<aecl_core::Policy>,
+    idp: Option<aecl_server::Idp>,
 ) -> Server {
     let dir = tempfile::TempDir::new().unwrap();
     let down = Arc::new(AtomicBool::new(false));
@@ -218,9 +225,9 @@ async fn serve<S: Store>(
     store: S,
     config: ServerConfig,
     connector: Arc<Counting>,
-    idp: Option<aecl_server::Idp>,
     notifier: Option<Arc<dyn Notifier>>,
     policy: Arc<aecl_core::Policy>,
+    idp: Option<aecl_server::Idp>,
 ) -> String {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine_config =
@@ -291,8 +298,8 @@ fn down_error() -> StoreError {
     StoreError::Backend("connection refused (the test switched the store off)".to_owned())
 }
 
-/// What a call answers while the switch is down: an error, or for `health` an unhealthy
-/// report with the same error.
+/// What a call answers while the switch is down: an error, for `health` an unhealthy
+/// report with the same error, and for `writer_queue_depth` an empty queue.
 trait Down {
     fn down() -> Self;
 }
@@ -307,6 +314,13 @@ impl Down for aecl_engine::StoreHealth {
     fn down() -> Self {
         let write_probe = Err(down_error().to_string());
         aecl_engine::StoreHealth { failed: None, last_commit_error: None, write_probe }
+    }
+}
+
+/// A store switched off refuses at once: nothing waits in its writer's queue.
+impl Down for u64 {
+    fn down() -> Self {
+        0
     }
 }
 
