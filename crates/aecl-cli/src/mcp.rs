@@ -12,6 +12,15 @@
 //!
 //! Over streamable HTTP (`--listen ADDR --token-key PUB`) each client sends an agent token
 //! and is served as that token's agent (docs/mcp.md); `--agent` then only limits which.
+//! Each client session gets its own server processes, ended with the session.
+//!
+//! `--config gateway.toml` puts several servers behind the one gateway, their tools named
+//! `SERVER__TOOL` (`aecl_mcp::config`); the command line's server is a gateway of one
+//! whose tools keep their names. Secrets the file refers to are read here, the one place
+//! that reads the environment and files.
+//!
+//! With `--otlp-endpoint`, each MCP request is a span exported over OTLP, continuing the
+//! caller's trace (`aecl_mcp`'s `trace_context.rs`), the engine's stages inside it.
 //!
 //! Standard output is the MCP channel: logs go to standard error only.
 
@@ -24,7 +33,11 @@ use std::time::Duration;
 use aecl_audit::VerifierKey;
 use aecl_audit::redact::FieldPath;
 use aecl_engine::{Engine, EngineConfig, SystemClock, new_id};
-use aecl_mcp::{Gateway, GatewayConfig, Handshake, Upstream};
+use aecl_mcp::config::Setting;
+use aecl_mcp::{
+    Gateway, GatewayConfig, Handshake, Launch, ServerSpec, Servers, SessionLimits, Sharing,
+    Upstream,
+};
 use aecl_server::{AppState, NotConfigured, ServerConfig};
 use aecl_store::{AnyStore, AuditConfig, StoreUrl};
 use anyhow::{Context, Result, bail};
@@ -60,8 +73,8 @@ pub struct McpArgs {
     #[arg(long)]
     run: Option<String>,
     /// Put before each tool's name to make its catalog action (e.g. `fs__`).
-    #[arg(long, default_value = "")]
-    action_prefix: String,
+    #[arg(long)]
+    action_prefix: Option<String>,
     /// How long a call that needs approval waits for an approver, in seconds, before the
     /// client gets a pending result to retry.
     #[arg(long, default_value_t = 0)]
@@ -83,6 +96,19 @@ pub struct McpArgs {
     /// A `Host` name the HTTP transport accepts besides the loopback names (repeat).
     #[arg(long, value_name = "HOST")]
     allowed_host: Vec<String>,
+    /// A gateway file listing the MCP servers to serve together (stdio commands and
+    /// streamable HTTP URLs), their tools named `SERVER__TOOL` (docs/mcp.md), instead of
+    /// one server after `--` or `--upstream`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["command", "upstream", "action_prefix"])]
+    config: Option<PathBuf>,
+    /// With `--listen`: a session with no request and no call in progress for this many
+    /// seconds is closed, and its server processes ended.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    session_idle_timeout: u64,
+    /// With `--listen`: how many sessions one agent may have open at once (each starts
+    /// its own server processes); a new one past it is answered 503.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_sessions_per_agent: usize,
     /// The MCP server to wrap, reached over streamable HTTP at this URL instead of a
     /// command after `--`.
     #[arg(long, value_name = "URL", conflicts_with = "command")]
@@ -110,6 +136,10 @@ pub struct McpArgs {
     /// time on one database need names of their own.
     #[arg(long, default_value = "mcp")]
     node: String,
+    /// Traces over OTLP (`--otlp-endpoint`): a span per MCP request, continuing the
+    /// caller's trace context (`_meta.traceparent`, or the HTTP `traceparent` header).
+    #[command(flatten)]
+    otlp: crate::otlp::OtlpArgs,
     /// The MCP server to wrap, after `--`: its program and arguments.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -161,15 +191,11 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         (None, Some(_)) => String::new(),
         (None, None) => bail!("aecl mcp over stdio needs --agent ID (or --listen ADDR)"),
     };
-    // Standard output carries MCP: logs go to standard error.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AECL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+    // Made before the trace export, which sends from it, so that it is dropped after the
+    // export's guard: the last spans are sent while it still runs.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Standard output carries MCP: logs go to standard error (`--log-format`, `AECL_LOG`).
+    let _telemetry = crate::logging::init("warn", args.otlp.export(runtime.handle())?)?;
     let loaded = crate::reload::checked(policy)?;
     if args.agent.is_some() && !loaded.policy.agents.contains_key(&agent) {
         bail!("--agent `{}`: the policy in `{}` has no manifest for it", agent, policy.display());
@@ -202,18 +228,10 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
     let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
     let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
-    let wrapped = match (&args.upstream, args.command.split_first()) {
-        (Some(url), _) => Wrapped::Url { url: url.clone(), authorization: authorization(args)? },
-        (None, Some((program, program_args))) => {
-            Wrapped::Command { program: program.clone(), args: program_args.to_vec() }
-        }
-        (None, None) => bail!("give the MCP server's command after `--`, or --upstream URL"),
-    };
-    let handshake = match args.upstream_protocol.as_str() {
-        "2025-11-25" => Handshake::Legacy,
-        _ => Handshake::Negotiate,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let servers = Arc::new(match &args.config {
+        Some(path) => configured_servers(path)?,
+        None => Servers::single(command_line_server(args)?),
+    });
     runtime.block_on(async {
         let store =
             AnyStore::open(&url, audit).await.with_context(|| format!("opening `{url:?}`"))?;
@@ -245,32 +263,14 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                 }
             });
         }
-        // A local server acts on this machine's filesystem from our working directory
-        // (it inherits it): its path arguments are resolved here.
-        let resolve_paths_from = match &wrapped {
-            Wrapped::Command { .. } => {
-                Some(std::env::current_dir().context("reading the working directory")?)
-            }
-            Wrapped::Url { .. } => None,
-        };
-        let upstream = Arc::new(match wrapped {
-            Wrapped::Command { program, args } => {
-                Upstream::spawn(&program, &args, handshake).await?
-            }
-            Wrapped::Url { url, authorization } => {
-                Upstream::connect(&url, authorization.as_deref(), handshake).await?
-            }
-        });
         let config = GatewayConfig {
             agent: agent.clone(),
             run: args.run.clone().unwrap_or_else(new_id),
-            action_prefix: args.action_prefix.clone(),
             approval_wait: Duration::from_secs(args.approval_wait),
             redact,
             clock: Arc::new(SystemClock),
-            resolve_paths_from,
         };
-        let gateway = Gateway::new(engine, upstream, config);
+        let gateway = Gateway::new(engine, servers, config);
         match (args.listen, token_key) {
             (Some(address), Some(token_key)) => {
                 let auth = aecl_mcp::ClientAuth::new(token_key, args.agent.clone());
@@ -282,10 +282,12 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                     "aecl mcp: MCP listening on http://{bound}{}",
                     aecl_mcp::MCP_PATH
                 ));
-                let stop = async {
-                    let _ = tokio::signal::ctrl_c().await;
+                let limits = SessionLimits {
+                    idle: Duration::from_secs(args.session_idle_timeout.max(1)),
+                    per_agent: args.max_sessions_per_agent.max(1),
                 };
-                gateway.serve_http(listener, args.allowed_host.clone(), auth, stop).await?;
+                let hosts = args.allowed_host.clone();
+                gateway.serve_http(listener, hosts, auth, limits, shutdown_signal()).await?;
             }
             (Some(_), None) => bail!("--listen needs --token-key"),
             (None, _) => gateway.serve_stdio().await?,
@@ -294,17 +296,99 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
     })
 }
 
-/// The MCP server the gateway wraps.
-enum Wrapped {
-    Command {
-        program: String,
-        args: Vec<String>,
-    },
-    /// Over streamable HTTP, with the `Authorization` header's value when given.
-    Url {
-        url: String,
-        authorization: Option<String>,
-    },
+/// Resolves at SIGINT or SIGTERM: the gateway then ends every server process it started.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// The one server of the command line (after `--`, or `--upstream`): its tools keep their
+/// names, their actions are `--action-prefix` and the name.
+fn command_line_server(args: &McpArgs) -> Result<ServerSpec> {
+    let handshake = match args.upstream_protocol.as_str() {
+        "2025-11-25" => Handshake::Legacy,
+        _ => Handshake::Negotiate,
+    };
+    let (launch, resolve_paths_from) = match (&args.upstream, args.command.split_first()) {
+        (Some(url), _) => {
+            let headers = authorization(args)?
+                .map(|value| ("authorization".to_owned(), value))
+                .into_iter()
+                .collect();
+            (Launch::Http { url: url.clone(), headers }, None)
+        }
+        (None, Some((program, program_args))) => {
+            let launch = Launch::Command {
+                program: program.clone(),
+                args: program_args.to_vec(),
+                env: Vec::new(),
+                env_remove: Vec::new(),
+                cwd: None,
+            };
+            // A local server acts on this machine's filesystem from our working directory
+            // (it inherits it): its path arguments are resolved here.
+            (launch, Some(std::env::current_dir().context("reading the working directory")?))
+        }
+        (None, None) => {
+            bail!("give the MCP server's command after `--`, --upstream URL or --config FILE")
+        }
+    };
+    Ok(ServerSpec {
+        name: String::new(),
+        prefix: args.action_prefix.clone().unwrap_or_default(),
+        launch,
+        handshake,
+        sharing: Sharing::PerSession,
+        resolve_paths_from,
+    })
+}
+
+/// The servers of the gateway file at `path`, their secrets read from the environment and
+/// files. A variable holding one server's secret is not inherited by any server.
+fn configured_servers(path: &std::path::Path) -> Result<Servers> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--config: reading `{}`", path.display()))?;
+    let file = aecl_mcp::config::parse(&text, path)?;
+    let secrets = file.secret_variables();
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let shown = path.display().to_string();
+    let mut specs = Vec::with_capacity(file.servers.len());
+    for server in &file.servers {
+        let mut spec = server.resolve(&shown, read_setting)?;
+        if let Launch::Command { env_remove, cwd: dir, .. } = &mut spec.launch {
+            env_remove.clone_from(&secrets);
+            spec.resolve_paths_from = Some(dir.clone().unwrap_or_else(|| cwd.clone()));
+        }
+        specs.push(spec);
+    }
+    Ok(Servers::new(specs)?)
+}
+
+/// The value of a setting of a gateway file; an error names where it was looked for,
+/// never a value.
+fn read_setting(setting: &Setting) -> std::result::Result<String, String> {
+    let value = match setting {
+        Setting::Literal(value) => return Ok(value.clone()),
+        Setting::Env(var) => std::env::var(var)
+            .map_err(|_| format!("the variable `{var}` is not set (or not UTF-8)"))?,
+        Setting::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("reading `{}`: {e}", path.display()))?,
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err("the value is empty".to_owned());
+    }
+    Ok(value)
 }
 
 /// The `Authorization` value for `--upstream`, from `--upstream-auth-file` or

@@ -1,5 +1,6 @@
-//! `--otlp-endpoint URL`: spans exported to an OpenTelemetry collector over OTLP/HTTP with
-//! protobuf bodies (`POST URL/v1/traces`), in batches, by the SDK's batch processor.
+//! `--otlp-endpoint URL` (`aecl serve`, `aecl mcp`): spans exported to an OpenTelemetry
+//! collector over OTLP/HTTP with protobuf bodies (`POST URL/v1/traces`), in batches, by the
+//! SDK's batch processor.
 //!
 //! Why HTTP and not gRPC: the HTTP exporter needs `prost` only, where gRPC would bring
 //! `tonic` and a second HTTP/2 stack into the build. The HTTP client is ours, over the
@@ -9,8 +10,9 @@
 //!
 //! The collector's other settings come from the standard variables the exporter reads
 //! (`OTEL_EXPORTER_OTLP_HEADERS` for an API key, `OTEL_EXPORTER_OTLP_TIMEOUT`,
-//! `OTEL_BSP_SCHEDULE_DELAY`); the incoming `traceparent` of HTTP requests is honoured
-//! (W3C Trace Context), so aecl's spans join the caller's trace.
+//! `OTEL_BSP_SCHEDULE_DELAY`); the incoming `traceparent` of HTTP requests (and of MCP
+//! requests' `_meta`) is honoured (W3C Trace Context), so aecl's spans join the caller's
+//! trace.
 
 use std::time::Duration;
 
@@ -41,6 +43,26 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// crates' warnings only, so a collector is not flooded with the HTTP stack's spans.
 const SPAN_FILTER: &str = "warn,aecl=info,aecl_server=info,aecl_engine=info,aecl_store=info,\
                            aecl_mcp=info,aecl_connectors=info,aecl_sandbox=info";
+
+/// `--otlp-endpoint`, the same for every command that exports traces (`aecl serve`,
+/// `aecl mcp`).
+#[derive(Debug, clap::Args)]
+pub struct OtlpArgs {
+    /// Export traces to an OpenTelemetry collector over OTLP/HTTP (protobuf): its base URL
+    /// (`http://127.0.0.1:4318`; `/v1/traces` is added) or its full traces URL. A span per
+    /// request (HTTP or MCP), continuing the caller's `traceparent`, and per pipeline stage.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+}
+
+impl OtlpArgs {
+    /// The export the flag asks for (none without it), its requests sent from `runtime`.
+    /// The runtime must outlive the guard `logging::init` returns for it, so that the
+    /// last spans are sent while it still runs.
+    pub fn export(&self, runtime: &Handle) -> Result<Option<OtlpExport>> {
+        self.otlp_endpoint.as_deref().map(|url| OtlpExport::new(url, runtime.clone())).transpose()
+    }
+}
 
 /// A trace export to start: the collector's URL and the runtime that sends the requests.
 #[derive(Debug)]

@@ -74,21 +74,15 @@ pub struct ServeArgs {
     /// execution fails with `not_configured`.
     #[arg(long, value_name = "FILE")]
     connectors: Option<PathBuf>,
-    /// Export traces to an OpenTelemetry collector over OTLP/HTTP (protobuf): its base URL
-    /// (`http://127.0.0.1:4318`; `/v1/traces` is added) or its full traces URL. A span per
-    /// request, continuing the caller's `traceparent`, and per pipeline stage.
-    #[arg(long, value_name = "URL")]
-    otlp_endpoint: Option<String>,
+    /// Traces over OTLP (`--otlp-endpoint`).
+    #[command(flatten)]
+    otlp: crate::otlp::OtlpArgs,
 }
 
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let otlp = match &args.otlp_endpoint {
-        Some(url) => Some(crate::otlp::OtlpExport::new(url, runtime.handle().clone())?),
-        None => None,
-    };
     // Dropped before the runtime: the last spans are sent while it still runs.
-    let _telemetry = crate::logging::init("info", otlp)?;
+    let _telemetry = crate::logging::init("info", args.otlp.export(runtime.handle())?)?;
     // The same check as a reload: a policy whose examples fail is not served.
     let loaded = crate::reload::checked(&args.policy)?;
     let signer = signer(&args.key)?;
@@ -204,8 +198,7 @@ fn connectors(
     let Some(path) = file else { return Ok((Arc::new(NotConfigured), None)) };
     let origin = path.display().to_string();
     let config = ConnectorsFile::load(path)?;
-    let source = engine.clone();
-    let registry = Connectors::from_config(&config, Arc::new(move || source.policy()))?;
+    let registry = Connectors::from_config(&config)?;
     registry.check_policy(&engine.policy(), &origin)?;
     tracing::info!(connectors = ?registry.names().collect::<Vec<_>>(), "connectors configured");
     let registry = Arc::new(registry);

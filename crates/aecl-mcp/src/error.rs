@@ -1,6 +1,6 @@
 //! The crate's one error type.
 
-/// What can go wrong starting or talking to the wrapped server.
+/// What can go wrong starting or talking to the wrapped servers.
 #[derive(Debug, thiserror::Error)]
 pub enum McpError {
     /// The wrapped server's command could not be started.
@@ -15,6 +15,12 @@ pub enum McpError {
     /// A request to the wrapped server failed.
     #[error("the MCP server failed `{method}`: {detail}")]
     Upstream { method: &'static str, detail: String },
+    /// The gateway's servers are configured wrongly.
+    #[error("{0}")]
+    Config(String),
+    /// The session (or the gateway) is closing: its servers are not started again.
+    #[error("the MCP server `{0}` is closed with its session")]
+    Closed(String),
     /// Serving the agent's client failed.
     #[error("serving the MCP client failed: {0}")]
     Serve(String),

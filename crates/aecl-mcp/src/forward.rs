@@ -4,8 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aecl_core::Call;
-use aecl_engine::{BoxFuture, Connector, ConnectorOutcome};
+use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
 use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::Value;
 
@@ -41,7 +40,8 @@ impl Forward {
 }
 
 impl Connector for Forward {
-    fn execute<'a>(&'a self, call: &'a Call, _: &'a str) -> BoxFuture<'a, ConnectorOutcome> {
+    fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
+        let call = invocation.call;
         Box::pin(async move {
             let mut params = CallToolRequestParams::new(self.tool.clone());
             params.arguments = match &call.args {

@@ -1,7 +1,8 @@
 //! The gateway's MCP server side: what the agent's client talks to.
 //!
-//! `tools/list` is the wrapped server's list filtered by [`crate::listing`]; `tools/call` is
-//! a call of the engine. Block answers a tool error with the reasons (a tool error rather
+//! `tools/list` is every wrapped server's list filtered by [`crate::listing`], each tool
+//! under the name [`crate::naming`] gives it (`SERVER__TOOL` with a configuration file);
+//! `tools/call` is routed to its server and is a call of the engine. Block answers a tool error with the reasons (a tool error rather
 //! than a protocol error, so the model reads why). RequireApproval creates a request in
 //! the engine's approval gate and waits up to `approval_wait` for an approver; when none
 //! has answered by then the client gets a pending result that it can retry with the same
@@ -17,24 +18,26 @@ use aecl_audit::redact::FieldPath;
 use aecl_core::{Call, Decision, Mode, Verdict};
 use aecl_engine::{ApprovalStatus, Clock, Engine, EngineError, Store, new_id};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InputRequiredResult, InputResponses, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ResultType, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestMethod, CallToolRequestParams, CallToolResponse, CallToolResult, ConstString,
+    ContentBlock, DiscoverRequestMethod, DiscoverResult, Implementation, InitializeRequestParams,
+    InitializeResult, InitializeResultMethod, InputRequiredResult, InputResponses,
+    ListToolsRequestMethod, ListToolsResult, PaginatedRequestParams, PingRequestMethod,
+    ProtocolVersion, ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::error::McpError;
 use crate::forward::Forward;
 use crate::listing::{action_of, callable};
+use crate::naming::{exposed, refused_tool_name};
 use crate::pins::{Pinned, Pins};
 use crate::relay::{Relay, Round, ask_legacy_client};
+use crate::servers::{Connections, Servers};
 use crate::tighten::tightened;
-use crate::upstream::Upstream;
-
-/// How often a call waiting for approval looks at its request.
-const APPROVAL_POLL: Duration = Duration::from_millis(200);
+use crate::trace_context::request_span;
 
 /// Settings of one gateway.
 #[derive(Debug, Clone)]
@@ -43,9 +46,6 @@ pub struct GatewayConfig {
     pub agent: String,
     /// The run the calls belong to.
     pub run: String,
-    /// Put before a tool's name to make its catalog action (`fs__` makes `read_file` the
-    /// action `fs__read_file`).
-    pub action_prefix: String,
     /// How long a call that needs approval waits for the answer before the client gets a
     /// pending result.
     pub approval_wait: Duration,
@@ -54,23 +54,20 @@ pub struct GatewayConfig {
     pub redact: Vec<FieldPath>,
     /// The time of tool-definition pins and change requests (the engine's clock).
     pub clock: Arc<dyn Clock>,
-    /// The working directory of a wrapped server that shares this machine's filesystem
-    /// (a local command over stdio): every string argument is resolved there, links
-    /// followed, before the decision (`aecl_engine::fs_paths`). `None` for a remote server,
-    /// whose filesystem the gateway cannot see: path constraints are then lexical alone.
-    pub resolve_paths_from: Option<std::path::PathBuf>,
 }
 
-/// The gateway over an engine on store `S` and one wrapped server.
+/// The gateway over an engine on store `S` and the wrapped servers, as one session sees
+/// them.
 #[derive(Debug)]
 pub struct Gateway<S> {
     engine: Arc<Engine<S>>,
-    upstream: Arc<Upstream>,
+    /// This session's connections to the servers.
+    connections: Arc<Connections>,
     config: GatewayConfig,
     pins: Arc<Pins>,
-    /// The wrapped server's tools as last listed, by name: what a call's definition is
-    /// checked against.
-    tools: Arc<Mutex<HashMap<String, Tool>>>,
+    /// The servers' tools as last listed, by exposed name, with their server's index: what
+    /// a call's definition is checked against.
+    tools: Arc<Mutex<HashMap<String, (usize, Tool)>>>,
     /// Calls waiting for a 2026-07-28 client's answers, by the `requestState` it was given.
     suspended: Arc<Mutex<HashMap<String, Suspended>>>,
     /// Held while the policy in force is tightened, so two tightenings never undo each
@@ -99,7 +96,7 @@ impl<S> Clone for Gateway<S> {
     fn clone(&self) -> Self {
         Gateway {
             engine: self.engine.clone(),
-            upstream: self.upstream.clone(),
+            connections: self.connections.clone(),
             config: self.config.clone(),
             pins: self.pins.clone(),
             tools: self.tools.clone(),
@@ -110,10 +107,12 @@ impl<S> Clone for Gateway<S> {
 }
 
 impl<S: Store + 'static> Gateway<S> {
-    pub fn new(engine: Arc<Engine<S>>, upstream: Arc<Upstream>, config: GatewayConfig) -> Self {
+    /// The gateway of `servers`; its own session (the stdio client's) starts none of them
+    /// until it is served or asked.
+    pub fn new(engine: Arc<Engine<S>>, servers: Arc<Servers>, config: GatewayConfig) -> Self {
         Gateway {
             engine,
-            upstream,
+            connections: servers.connect(),
             config,
             pins: Arc::default(),
             tools: Arc::default(),
@@ -122,13 +121,27 @@ impl<S: Store + 'static> Gateway<S> {
         }
     }
 
-    /// This gateway for the authenticated `agent` of an HTTP session: its calls are made as
-    /// `agent`, in the run `RUN:AGENT` (a run belongs to one agent).
+    /// This gateway for a new HTTP session of the authenticated `agent`: its calls are made
+    /// as `agent`, in the run `RUN:AGENT` (a run belongs to one agent), over connections of
+    /// its own (its servers started when it first needs them).
     pub(crate) fn for_agent(&self, agent: &str) -> Self {
+        self.for_agent_with(agent, self.connections.servers().connect())
+    }
+
+    /// This gateway for `agent`'s sessionless requests, over `connections` kept between
+    /// them.
+    pub(crate) fn for_agent_with(&self, agent: &str, connections: Arc<Connections>) -> Self {
         let mut gateway = self.clone();
         gateway.config.run = format!("{}:{agent}", self.config.run);
         gateway.config.agent = agent.to_owned();
+        gateway.connections = connections;
+        gateway.tools = Arc::default();
         gateway
+    }
+
+    /// This session's connections to the servers.
+    pub(crate) fn connections(&self) -> &Arc<Connections> {
+        &self.connections
     }
 
     /// The policy in force.
@@ -141,53 +154,133 @@ impl<S: Store + 'static> Gateway<S> {
         self.config.clock.now()
     }
 
-    /// Serves one client over this process's stdin and stdout until it disconnects.
+    /// Serves one client over this process's stdin and stdout until it disconnects. Every
+    /// server is started first (one that cannot start stops the gateway at once), and all
+    /// are closed at the end.
     pub async fn serve_stdio(self) -> Result<(), McpError> {
-        let running =
-            self.serve(crate::stdio::stdio()).await.map_err(|e| McpError::Serve(e.to_string()))?;
-        running.waiting().await.map_err(|e| McpError::Serve(e.to_string()))?;
-        Ok(())
+        let servers = self.connections.servers().clone();
+        let served = async {
+            self.connections.start_all().await?;
+            let running = self
+                .serve(crate::stdio::stdio())
+                .await
+                .map_err(|e| McpError::Serve(e.to_string()))?;
+            running.waiting().await.map_err(|e| McpError::Serve(e.to_string()))?;
+            Ok(())
+        }
+        .await;
+        servers.close_all().await;
+        served
     }
 
-    /// The wrapped server's tools that the agent may call.
-    /// A tool whose definition changed since it was first seen is left out until an
-    /// approver accepts the change.
+    /// The servers' tools that the agent may call, under their exposed names. A tool
+    /// whose definition changed since it was first seen is left out until an approver
+    /// accepts the change. A server that cannot be listed is left out (with a warning)
+    /// unless no server can be.
     pub async fn listed_tools(&self) -> Result<Vec<Tool>, McpError> {
-        let policy = self.engine.policy();
-        let tools = self.refresh_tools().await?;
-        let mut listed = Vec::with_capacity(tools.len());
-        for tool in tools {
-            let action = self.action(&tool.name);
-            if !callable(&policy, &self.config.agent, &action) {
-                continue;
-            }
-            match self.pinned(&action, &tool).await {
-                Ok(Pinned::Accepted) => listed.push(tool),
-                Ok(Pinned::Changed { approval_id, .. }) => {
-                    tracing::warn!(tool = %tool.name, approval_id, "changed tool left out of tools/list");
+        let _working = self.connections.working();
+        let count = self.connections.servers().specs().len();
+        // Every server at once: a session's first list starts them all.
+        let mut listing = tokio::task::JoinSet::new();
+        for index in 0..count {
+            let gateway = self.clone();
+            listing.spawn(async move { (index, gateway.refresh_tools(index).await) });
+        }
+        let mut lists = Vec::with_capacity(count);
+        let mut failure = None;
+        while let Some(joined) = listing.join_next().await {
+            match joined {
+                Ok((index, Ok(tools))) => lists.push((index, tools)),
+                Ok((index, Err(error))) => {
+                    let server = self.server_label(index);
+                    tracing::warn!(server, %error, "an MCP server's tools left out of tools/list");
+                    failure = Some(error);
                 }
-                Err(error) => return Err(McpError::Serve(format!("checking `{action}`: {error}"))),
+                Err(error) => failure = Some(McpError::Serve(error.to_string())),
+            }
+        }
+        if lists.is_empty()
+            && let Some(error) = failure
+        {
+            return Err(error);
+        }
+        lists.sort_by_key(|(index, _)| *index);
+        let policy = self.engine.policy();
+        let mut listed = Vec::new();
+        for (index, tools) in lists {
+            for (exposed, tool) in tools {
+                let action = self.action(index, &tool.name);
+                if !callable(&policy, &self.config.agent, &action) {
+                    continue;
+                }
+                match self.pinned(&action, &tool).await {
+                    Ok(Pinned::Accepted) => {
+                        let mut shown = tool;
+                        shown.name = exposed.into();
+                        listed.push(shown);
+                    }
+                    Ok(Pinned::Changed { approval_id, .. }) => {
+                        tracing::warn!(tool = %exposed, approval_id, "changed tool left out of tools/list");
+                    }
+                    Err(error) => {
+                        return Err(McpError::Serve(format!("checking `{action}`: {error}")));
+                    }
+                }
             }
         }
         Ok(listed)
     }
 
-    /// Lists the wrapped server's tools and keeps their definitions.
-    async fn refresh_tools(&self) -> Result<Vec<Tool>, McpError> {
-        let tools = self.upstream.tools().await?;
-        self.tighten(&tools);
+    /// Lists server `index`'s tools and keeps their definitions, each with its exposed
+    /// name. A tool whose name could pass for another's ([`crate::naming`]), or that the
+    /// server lists twice, is left out.
+    async fn refresh_tools(&self, index: usize) -> Result<Vec<(String, Tool)>, McpError> {
+        let upstream = self.connections.upstream(index).await?;
+        let tools = upstream.tools().await?;
+        let servers = self.connections.servers();
+        let namespaced = servers.namespaced();
+        let server = servers.specs().get(index).map_or("", |spec| spec.name.as_str());
+        let mut kept: Vec<(String, Tool)> = Vec::with_capacity(tools.len());
+        for tool in &tools {
+            if let Some(why) = refused_tool_name(&tool.name, namespaced) {
+                tracing::warn!(server, tool = ?tool.name, why, "an MCP server's tool left out");
+                continue;
+            }
+            if tools.iter().filter(|other| other.name == tool.name).count() > 1 {
+                tracing::warn!(server, tool = %tool.name, "an MCP server lists a tool twice: left out");
+                continue;
+            }
+            kept.push((exposed(server, &tool.name, namespaced), tool.clone()));
+        }
+        let definitions: Vec<Tool> = kept.iter().map(|(_, tool)| tool.clone()).collect();
+        self.tighten(index, &definitions);
         let mut known = self.tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        known.clear();
-        known.extend(tools.iter().map(|t| (t.name.to_string(), t.clone())));
-        Ok(tools)
+        known.retain(|_, (server, _)| *server != index);
+        known.extend(kept.iter().map(|(name, tool)| (name.clone(), (index, tool.clone()))));
+        Ok(kept)
     }
 
-    /// Makes the policy in force as strict as `tools`' annotations ask ([`crate::tighten`]).
-    fn tighten(&self, tools: &[Tool]) {
+    /// Makes the policy in force as strict as server `index`'s `tools`' annotations ask
+    /// ([`crate::tighten`]).
+    fn tighten(&self, index: usize, tools: &[Tool]) {
         let _held = self.tightening.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let policy = self.engine.policy();
-        if let Some(tighter) = tightened(&policy, &self.config.action_prefix, tools) {
+        if let Some(tighter) = tightened(&policy, self.prefix(index), tools) {
             self.engine.set_policy(Arc::new(tighter));
+        }
+    }
+
+    /// Server `index`'s catalog prefix.
+    fn prefix(&self, index: usize) -> &str {
+        self.connections.servers().specs().get(index).map_or("", |spec| spec.prefix.as_str())
+    }
+
+    /// Server `index` as named in logs.
+    fn server_label(&self, index: usize) -> String {
+        match self.connections.servers().specs().get(index) {
+            Some(spec) if spec.name.is_empty() => spec.launch.shown(),
+            Some(spec) => spec.name.clone(),
+            None => format!("#{index}"),
         }
     }
 
@@ -197,15 +290,17 @@ impl<S: Store + 'static> Gateway<S> {
         self.pins.check(&self.engine, agent, run, action, tool, now).await
     }
 
-    /// The definition of `tool` as last listed (listing the server when it is not known).
-    async fn definition(&self, tool: &str) -> Result<Option<Tool>, McpError> {
-        let known = |tools: &Mutex<HashMap<String, Tool>>| {
-            tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(tool).cloned()
+    /// The definition of the tool exposed as `exposed`, as server `index` last listed it
+    /// (listing the server when it is not known).
+    async fn definition(&self, index: usize, exposed: &str) -> Result<Option<Tool>, McpError> {
+        let known = |tools: &Mutex<HashMap<String, (usize, Tool)>>| {
+            let tools = tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            tools.get(exposed).filter(|(server, _)| *server == index).map(|(_, t)| t.clone())
         };
         if let Some(definition) = known(&self.tools) {
             return Ok(Some(definition));
         }
-        self.refresh_tools().await?;
+        self.refresh_tools(index).await?;
         Ok(known(&self.tools))
     }
 
@@ -213,18 +308,30 @@ impl<S: Store + 'static> Gateway<S> {
     /// naming it, and nothing is forwarded unless the engine allowed and recorded it. The
     /// server's requests for input go to `relay`.
     async fn call(&self, params: CallToolRequestParams, relay: Relay) -> CallToolResult {
-        let action = self.action(&params.name);
+        // The session is not idle while a call (an approval wait, say) is in progress.
+        let _working = self.connections.working();
+        let exposed = params.name.into_owned();
+        // Not a name the gateway exposes (another server's look-alike, a tool name that
+        // could pass for another's): nothing to decide, nothing forwarded.
+        let Some((index, tool)) = self.connections.servers().route(&exposed) else {
+            return tool_error(format!(
+                "aecl: no MCP server behind this gateway has a tool `{exposed}`"
+            ));
+        };
+        let tool = tool.to_owned();
+        let action = self.action(index, &tool);
+        // Only the arguments: the request's `_meta` (a trace context, a progress token),
+        // which rmcp keeps apart, is never part of the call that is decided.
         let args = Value::Object(params.arguments.unwrap_or_default());
-        let call = self.call_of(&action, args);
-        let tool = params.name.into_owned();
+        let call = self.call_of(index, &action, args);
         // A tool whose definition changed since it was first seen runs only once an
         // approver has accepted the change.
-        let checked = match self.definition(&tool).await {
+        let checked = match self.definition(index, &exposed).await {
             Ok(Some(definition)) => match self.pinned(&action, &definition).await {
                 // Checked again at each call: a policy replaced since the listing is
                 // tightened before this call's output is recorded.
                 Ok(Pinned::Accepted) => {
-                    self.tighten(std::slice::from_ref(&definition));
+                    self.tighten(index, std::slice::from_ref(&definition));
                     Ok(())
                 }
                 Ok(Pinned::Changed { approval_id, status, first, now }) => {
@@ -235,7 +342,7 @@ impl<S: Store + 'static> Gateway<S> {
             // The server does not list it, even listed again: nothing pins its definition,
             // so it is not called (fail closed).
             Ok(None) => {
-                Err(Refused::Failed(format!("the MCP server does not list a tool `{tool}`")))
+                Err(Refused::Failed(format!("the MCP server does not list a tool `{exposed}`")))
             }
             Err(error) => Err(Refused::Failed(error.to_string())),
         };
@@ -252,7 +359,7 @@ impl<S: Store + 'static> Gateway<S> {
             other => other,
         };
         let mut outcome = match checked {
-            Ok(()) => self.execute(call.clone(), &tool, &relay).await,
+            Ok(()) => self.execute(call.clone(), index, &tool, &relay).await,
             Err(refused) => Err(refused),
         };
         // A request made now (or earlier, for the same call) is waited on; once it is
@@ -261,7 +368,7 @@ impl<S: Store + 'static> Gateway<S> {
             match self.wait_for(approval_id).await {
                 Ok(ApprovalStatus::Approved) => {
                     let again = Call { id: new_id(), ..call };
-                    outcome = self.execute(again, &tool, &relay).await;
+                    outcome = self.execute(again, index, &tool, &relay).await;
                 }
                 Ok(status) => {
                     outcome = Err(Refused::Answered { approval_id: approval_id.clone(), status });
@@ -285,13 +392,15 @@ impl<S: Store + 'static> Gateway<S> {
         result
     }
 
-    fn action(&self, tool: &str) -> String {
-        action_of(&self.config.action_prefix, tool)
+    /// The catalog action of server `index`'s `tool`.
+    fn action(&self, index: usize, tool: &str) -> String {
+        action_of(self.prefix(index), tool)
     }
 
-    fn call_of(&self, action: &str, args: Value) -> Call {
+    fn call_of(&self, index: usize, action: &str, args: Value) -> Call {
+        let spec = self.connections.servers().specs().get(index);
         // A few `lstat`s per string argument: cheap enough to run on the async thread.
-        let paths = match &self.config.resolve_paths_from {
+        let paths = match spec.and_then(|spec| spec.resolve_paths_from.as_ref()) {
             Some(cwd) => aecl_engine::fs_paths::resolve_call(
                 Some(&*self.engine.policy()),
                 action,
@@ -314,14 +423,21 @@ impl<S: Store + 'static> Gateway<S> {
         }
     }
 
-    /// Executes `call` through the engine, forwarding it to `tool` if allowed.
+    /// Executes `call` through the engine, forwarding it to server `index`'s `tool` if
+    /// allowed.
     async fn execute(
         &self,
         call: Call,
+        index: usize,
         tool: &str,
         relay: &Relay,
     ) -> Result<CallToolResult, Refused> {
-        let forward = Forward::new(self.upstream.clone(), tool.to_owned(), relay.clone());
+        // Started before the decision when it is not yet (the definition check started it
+        // already): a server that cannot start refuses the call, and nothing is recorded as
+        // dispatched.
+        let upstream =
+            self.connections.upstream(index).await.map_err(|e| Refused::Failed(e.to_string()))?;
+        let forward = Forward::new(upstream, tool.to_owned(), relay.clone());
         let executed = self.engine.execute(call, &forward).await.map_err(Refused::Engine)?;
         let verdict = &executed.decided.verdict;
         if let Some(answer) = forward.take_answer() {
@@ -360,27 +476,16 @@ impl<S: Store + 'static> Gateway<S> {
     /// Waits for an approver's answer to `approval_id`, up to the configured wait. `Err`
     /// when it is still pending.
     async fn wait_for(&self, approval_id: &str) -> Result<ApprovalStatus, Refused> {
-        let deadline = tokio::time::Instant::now() + self.config.approval_wait;
-        loop {
-            match self.engine.approval(approval_id).await {
-                Ok(Some(approval)) if approval.status != ApprovalStatus::Pending => {
-                    return Ok(approval.status);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    return Err(Refused::Failed(format!(
-                        "approval request `{approval_id}` is missing"
-                    )));
-                }
-                Err(error) => return Err(Refused::Engine(error)),
+        match self.engine.await_approval(approval_id, self.config.approval_wait).await {
+            Ok(Some(approval)) if approval.status != ApprovalStatus::Pending => Ok(approval.status),
+            Ok(Some(_)) => Err(Refused::Pending {
+                approval_id: approval_id.to_owned(),
+                reasons: String::new(),
+            }),
+            Ok(None) => {
+                Err(Refused::Failed(format!("approval request `{approval_id}` is missing")))
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Refused::Pending {
-                    approval_id: approval_id.to_owned(),
-                    reasons: String::new(),
-                });
-            }
-            tokio::time::sleep(APPROVAL_POLL).await;
+            Err(error) => Err(Refused::Engine(error)),
         }
     }
 
@@ -403,25 +508,66 @@ impl<S: Store + 'static> Gateway<S> {
 }
 
 impl<S: Store + 'static> ServerHandler for Gateway<S> {
+    /// Says who the wrapped servers are: their names (the configuration's, or what a
+    /// started server says of itself), and the instructions of those started (a session's
+    /// own servers start at its first request, after this).
     fn get_info(&self) -> ServerConfig {
-        let upstream = self.upstream.info();
         let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
-        let name = upstream
-            .as_ref()
-            .and_then(|info| info.server_info.as_ref())
-            .map_or("upstream", |server| server.name.as_str());
+        let servers = self.connections.servers();
+        let started: Vec<_> = self.connections.started().iter().filter_map(|u| u.info()).collect();
+        let name = if servers.namespaced() {
+            servers.specs().iter().map(|spec| spec.name.as_str()).collect::<Vec<_>>().join(", ")
+        } else {
+            started
+                .first()
+                .and_then(|info| info.server_info.as_ref())
+                .map_or("upstream".to_owned(), |server| server.name.clone())
+        };
         config.server_info =
             Implementation::new(format!("aecl-mcp ({name})"), env!("CARGO_PKG_VERSION"));
-        config.instructions = upstream.and_then(|info| info.instructions.clone());
+        let instructions: Vec<String> =
+            started.iter().filter_map(|info| info.instructions.clone()).collect();
+        config.instructions = (!instructions.is_empty()).then(|| instructions.join("\n\n"));
         config
+    }
+
+    // Each request the gateway answers runs in its `aecl.mcp` span, continuing the caller's
+    // trace ([`crate::trace_context`]); the defaults of rmcp are kept for what they do.
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        request_span(InitializeResultMethod::VALUE, None, &context).in_scope(|| {
+            context.peer.set_peer_info(request.clone());
+            self.negotiate_initialize(&request)
+        })
+    }
+
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        request_span(DiscoverRequestMethod::VALUE, None, &context).in_scope(|| {
+            Ok(DiscoverResult::from_server_info(
+                self.supported_protocol_versions().into_owned(),
+                self.get_info(),
+            ))
+        })
+    }
+
+    async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        request_span(PingRequestMethod::VALUE, None, &context).in_scope(|| Ok(()))
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        match self.listed_tools().await {
+        let span = request_span(ListToolsRequestMethod::VALUE, None, &context);
+        match self.listed_tools().instrument(span).await {
             Ok(tools) => Ok(ListToolsResult::with_all_items(tools)),
             Err(error) => Err(ErrorData::internal_error(error.to_string(), None)),
         }
@@ -432,6 +578,28 @@ impl<S: Store + 'static> ServerHandler for Gateway<S> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let tool = self.traced_tool_name(&request.name);
+        let span = request_span(CallToolRequestMethod::VALUE, tool, &context);
+        Ok(self.answer_call(request, context).instrument(span).await)
+    }
+}
+
+impl<S: Store + 'static> Gateway<S> {
+    /// A `tools/call`'s tool name as its span records it: only a name the gateway could
+    /// expose (one of its servers', well formed). Anything else a client sends is not
+    /// copied into traces.
+    fn traced_tool_name<'a>(&self, name: &'a str) -> Option<&'a str> {
+        let servers = self.connections.servers();
+        let (_, tool) = servers.route(name)?;
+        refused_tool_name(tool, servers.namespaced()).is_none().then_some(name)
+    }
+
+    /// Answers a `tools/call`: a new call, or a suspended call's retry with its answers.
+    async fn answer_call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResponse {
         // A 2026-07-28 client's retry with the answers to a suspended call's round: the
         // suspended call goes on (it was decided once; the retry is not a new call).
         if let Some(state) = &request.request_state {
@@ -446,30 +614,31 @@ impl<S: Store + 'static> ServerHandler for Gateway<S> {
                 suspended => suspended,
             };
             let Some(suspended) = suspended else {
-                return Ok(CallToolResponse::Complete(tool_error(format!(
+                return CallToolResponse::Complete(tool_error(format!(
                     "aecl: `{}`: no call is waiting for input under this requestState",
                     request.name
-                ))));
+                )));
             };
             if suspended.tool != request.name {
                 // Dropping the round's answer ends the suspended call without input.
-                return Ok(CallToolResponse::Complete(tool_error(format!(
+                return CallToolResponse::Complete(tool_error(format!(
                     "aecl: the requestState belongs to a call of `{}`, not `{}`",
                     suspended.tool, request.name
-                ))));
+                )));
             }
             let _ = suspended.answer.send(Ok(request.input_responses.unwrap_or_default()));
-            return Ok(self.drive(suspended.tool, suspended.call, &context).await);
+            return self.drive(suspended.tool, suspended.call, &context).await;
         }
         let tool = request.name.to_string();
         let (relay, rounds) = Relay::channel();
         let gateway = self.clone();
-        let done = tokio::spawn(async move { gateway.call(request, relay).await });
-        Ok(self.drive(tool, InProgress { done, rounds }, &context).await)
+        // The call runs in its own task, inside this request's span: its stages' spans are
+        // this request's children, in the caller's trace.
+        let done =
+            tokio::spawn(async move { gateway.call(request, relay).await }.in_current_span());
+        self.drive(tool, InProgress { done, rounds }, &context).await
     }
-}
 
-impl<S: Store + 'static> Gateway<S> {
     /// Follows a call in progress until it completes or asks for input: a 2025-11-25
     /// client is asked with its own requests and the call goes on; a 2026-07-28 client is
     /// answered `input_required` and the call waits for its retry.

@@ -6,11 +6,12 @@
 //! agent, and each session (or each request of a sessionless 2026-07-28 client) is served by
 //! the gateway made for that agent. A session is bound to the agent that opened it.
 //! Session termination answers as the spec says: 204 when closed, 404 for a session that is
-//! not open.
+//! not open. Each session has its own server connections ([`crate::servers`]), ended with
+//! it ([`crate::sessions`]).
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aecl_engine::Store;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
@@ -25,6 +26,8 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use crate::auth::{ClientAuth, Refusal};
 use crate::error::McpError;
 use crate::gateway::Gateway;
+use crate::servers::Connections;
+use crate::sessions::{SessionLimits, Sessions, sweep_interval};
 
 /// The one path MCP is served on.
 pub const MCP_PATH: &str = "/mcp";
@@ -36,22 +39,37 @@ const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 const SESSION_HEADER: &str = "mcp-session-id";
 
 tokio::task_local! {
-    /// The authenticated agent of the request being handled: rmcp makes a session's (or a
-    /// sessionless request's) handler inside the request's handling, so the factory reads it.
-    static AGENT: String;
+    /// The request being handled: rmcp makes a session's (or a sessionless request's)
+    /// handler inside the request's handling, so the factory reads its authenticated agent
+    /// and leaves the new handler's connections for the session's registration.
+    static REQUEST: Scope;
 }
+
+/// What the handler factory reads and leaves for one request.
+#[derive(Clone)]
+struct Scope {
+    agent: String,
+    /// The connections a sessionless request's handler uses: its agent's.
+    reuse: Option<Arc<Connections>>,
+    opened: Arc<Mutex<Option<Arc<Connections>>>>,
+}
+
+/// The largest request body read: MCP messages are small.
+const MAX_BODY: usize = 16 * 1024 * 1024;
 
 type Body = BoxBody<Bytes, Infallible>;
 
 impl<S: Store + 'static> Gateway<S> {
     /// Serves MCP over streamable HTTP on `listener` until `shutdown` resolves, to the
     /// clients `auth` authenticates. `allowed_hosts` are the `Host` header values accepted
-    /// (DNS-rebinding protection); loopback names are always accepted.
+    /// (DNS-rebinding protection); loopback names are always accepted. At shutdown every
+    /// server process is ended before this returns.
     pub async fn serve_http(
         self,
         listener: tokio::net::TcpListener,
         allowed_hosts: Vec<String>,
         auth: ClientAuth,
+        limits: SessionLimits,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), McpError> {
         let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
@@ -59,18 +77,37 @@ impl<S: Store + 'static> Gateway<S> {
         let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts.clone());
         let gateway = self;
         let factory = gateway.clone();
+        // rmcp's own idle limit is a backstop, later than ours, which also ends the
+        // session's servers.
+        let mut manager = LocalSessionManager::default();
+        manager.session_config.keep_alive = Some(limits.idle + std::time::Duration::from_secs(60));
+        let manager = Arc::new(manager);
         let service = StreamableHttpService::new(
             move || {
                 // Fail closed: a handler is never made without an authenticated agent.
-                let agent = AGENT
+                let scope = REQUEST
                     .try_with(Clone::clone)
                     .map_err(|_| std::io::Error::other("no authenticated agent"))?;
-                Ok(factory.for_agent(&agent))
+                let handler = match scope.reuse {
+                    Some(connections) => factory.for_agent_with(&scope.agent, connections),
+                    None => factory.for_agent(&scope.agent),
+                };
+                *scope.opened.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(handler.connections().clone());
+                Ok(handler)
             },
-            LocalSessionManager::default().into(),
+            manager.clone(),
             config,
         );
-        let front = Arc::new(Front { service, auth, gateway, hosts });
+        let front = Arc::new(Front {
+            service,
+            auth,
+            gateway: gateway.clone(),
+            hosts,
+            sessions: Sessions::default(),
+            limits,
+        });
+        let sweeper = tokio::spawn(sweep(front.clone(), manager));
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -81,7 +118,11 @@ impl<S: Store + 'static> Gateway<S> {
                         continue;
                     }
                 },
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => {
+                    sweeper.abort();
+                    gateway.connections().servers().close_all().await;
+                    return Ok(());
+                }
             };
             // Small request and answer frames, each awaited: never held back for more.
             if let Err(error) = stream.set_nodelay(true) {
@@ -110,6 +151,27 @@ struct Front<S: Store + 'static> {
     gateway: Gateway<S>,
     /// The accepted `Host` names: only these are written into the metadata's URLs.
     hosts: Vec<String>,
+    /// The open sessions and their server connections.
+    sessions: Sessions,
+    limits: SessionLimits,
+}
+
+/// Closes the sessions that have been idle too long, with their servers, until aborted.
+async fn sweep<S: Store + 'static>(front: Arc<Front<S>>, manager: Arc<LocalSessionManager>) {
+    use rmcp::transport::streamable_http_server::SessionManager as _;
+    let mut every = tokio::time::interval(sweep_interval(front.limits.idle));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        for (id, connections) in front.sessions.take_idle(front.limits.idle) {
+            tracing::info!(session = %id, "idle MCP session closed");
+            front.auth.close(&id);
+            if let Err(error) = manager.close_session(&id.as_str().into()).await {
+                tracing::debug!(session = %id, %error, "closing an idle MCP session");
+            }
+            connections.close().await;
+        }
+    }
 }
 
 impl<S: Store + 'static> Front<S> {
@@ -133,7 +195,7 @@ impl<S: Store + 'static> Front<S> {
             request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         if let Some(session) = &session {
             match self.auth.check(session, &agent) {
-                Some(Ok(())) => {}
+                Some(Ok(())) => self.sessions.seen(session),
                 Some(Err(refusal)) => return refused(&self.base(&request), &refusal),
                 // The spec: a session that is not open is answered 404 (the client starts
                 // a new one).
@@ -141,25 +203,78 @@ impl<S: Store + 'static> Front<S> {
             }
         }
         let closing = request.method() == Method::DELETE;
-        let response = AGENT.scope(agent.clone(), self.service.handle(request)).await;
+        let (parts, body) = request.into_parts();
+        let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                return plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "aecl: the request is too large".into(),
+                );
+            }
+        };
+        // A POST outside a session either opens one (`initialize`) or is a sessionless
+        // (2026-07-28) request, served over its agent's own connections, kept between its
+        // requests as a session's are.
+        let opens = session.is_none() && parts.method == Method::POST && is_initialize(&body);
+        let reuse = (session.is_none() && parts.method == Method::POST && !opens).then(|| {
+            self.sessions.sessionless(&agent, || self.gateway.connections().servers().connect())
+        });
+        let request = Request::from_parts(parts, Full::new(body));
+        if opens {
+            // A new session may start processes: an agent has a bounded number open.
+            if self.sessions.count(&agent) >= self.limits.per_agent {
+                tracing::warn!(agent, "MCP session refused: too many open");
+                let mut response = plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "aecl: agent `{agent}` has {} MCP sessions open; close one",
+                        self.limits.per_agent
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("30"));
+                return response;
+            }
+        }
+        let scope = Scope { agent: agent.clone(), reuse, opened: Arc::default() };
+        let response = REQUEST.scope(scope.clone(), self.service.handle(request)).await;
         let mut response = response.map(|body| body.boxed());
+        // The connections of a handler made for this request.
+        let opened = scope.opened.lock().unwrap_or_else(PoisonError::into_inner).take();
         match (&session, closing) {
             (Some(session), true) if response.status().is_success() => {
                 self.auth.close(session);
+                // Its servers end (and their processes are reaped) before the answer.
+                self.sessions.close(session).await;
                 // rmcp answers 202; the spec (and the Python SDK) want 200 or 204.
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 *response.body_mut() = Full::new(Bytes::new()).boxed();
             }
             (None, false) => {
                 // A new session: bound to the agent that opened it.
-                let opened = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok());
-                if let Some(opened) = opened {
-                    self.auth.open(opened, &agent);
+                let id = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok());
+                if let (Some(id), Some(connections)) = (id, opened) {
+                    self.auth.open(id, &agent);
+                    self.sessions.opened(id, &agent, connections);
                 }
             }
             _ => {}
         }
         response
+    }
+}
+
+/// Whether a request body is (or, in a batch, holds) an `initialize` request.
+fn is_initialize(body: &[u8]) -> bool {
+    let method = |message: &serde_json::Value| {
+        message.get("method").and_then(|m| m.as_str()) == Some("initialize")
+    };
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(batch)) => batch.iter().any(method),
+        Ok(message) => method(&message),
+        Err(_) => false,
     }
 }
 
@@ -172,7 +287,7 @@ fn plain(status: StatusCode, body: String) -> Response<Body> {
 impl<S: Store + 'static> Front<S> {
     /// The base URL the client reached us at: its `Host` when that names an accepted host
     /// (never a name a rebinding page chose), else `localhost`.
-    fn base(&self, request: &Request<Incoming>) -> String {
+    fn base<B>(&self, request: &Request<B>) -> String {
         let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
         let name = match host.rsplit_once(':') {
             Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,

@@ -14,23 +14,38 @@
 //! - a call that needs approval waits for an approver's answer in the engine's approval
 //!   gate (the one `aecl serve` shows), never for the MCP client's own say-so.
 //!
+//! One gateway serves several servers ([`servers`], configured by [`config`]): each
+//! server's tools are exposed as `SERVER__TOOL` ([`naming`]), and over HTTP each client
+//! session gets its own server processes, ended with the session.
+//!
+//! Each request it answers runs in an `aecl.mcp` span that continues the caller's W3C trace
+//! context, from the request's `_meta` or its HTTP headers (`trace_context.rs`), so the
+//! engine's stage spans of a `tools/call` join the agent's trace.
+//!
 //! The crate names no concrete store: `aecl-cli` wires one in.
 
 mod auth;
 pub mod catalog;
+pub mod config;
 mod error;
 mod forward;
 mod gateway;
 mod http;
 pub mod listing;
+pub mod naming;
 mod pins;
 mod relay;
+pub mod servers;
+mod sessions;
 pub mod stdio;
 pub mod tighten;
+mod trace_context;
 mod upstream;
 
 pub use auth::ClientAuth;
 pub use error::McpError;
 pub use gateway::{Gateway, GatewayConfig};
 pub use http::MCP_PATH;
+pub use servers::{Launch, ServerSpec, Servers, Sharing};
+pub use sessions::SessionLimits;
 pub use upstream::{Handshake, Upstream};

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
@@ -17,6 +18,7 @@ use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient};
 
 use crate::error::McpError;
 use crate::relay::{Relays, UpstreamClient};
+use crate::servers::Launch;
 
 /// How the gateway starts its session with the wrapped server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,7 +46,11 @@ impl Handshake {
 /// A connected MCP server: the gateway is its only client.
 #[derive(Debug)]
 pub struct Upstream {
-    service: RunningService<RoleClient, UpstreamClient>,
+    peer: Peer<RoleClient>,
+    /// The running client; taken out when it is closed ([`Upstream::close`]). Dropped
+    /// without a close, it still ends: its task closes the transport (a child process is
+    /// sent end of input, then SIGTERM, then killed, and reaped).
+    service: Mutex<Option<RunningService<RoleClient, UpstreamClient>>>,
     /// How it is named in errors and logs (never with a credential).
     name: String,
     /// Where a server's own requests during a call (a 2025-11-25 `elicitation/create`)
@@ -52,7 +58,44 @@ pub struct Upstream {
     relays: Relays,
 }
 
+/// How long closing a server may take: rmcp waits 3 s for a child to exit once its input
+/// is closed, 3 s more after SIGTERM, then kills it.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
 impl Upstream {
+    /// Starts (or connects to) the server `launch` describes and completes the handshake,
+    /// in a task of its own. A session's server starts at the first request that needs it,
+    /// inside that request's span; rmcp's tasks of the connection take the span current
+    /// where they start and outlive the request, so started there they would hold the
+    /// request's span open (and so unexported) as long as the server runs. A new task
+    /// starts with no span.
+    pub async fn start(launch: &Launch, handshake: Handshake) -> Result<Upstream, McpError> {
+        let launch = launch.clone();
+        let shown = launch.shown();
+        tokio::spawn(async move { Upstream::start_here(&launch, handshake).await })
+            .await
+            .map_err(|error| McpError::Handshake { command: shown, detail: error.to_string() })?
+    }
+
+    /// [`Upstream::start`] in the current task.
+    async fn start_here(launch: &Launch, handshake: Handshake) -> Result<Upstream, McpError> {
+        match launch {
+            Launch::Command { program, args, env, env_remove, cwd } => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(args);
+                for name in env_remove {
+                    command.env_remove(name);
+                }
+                command.envs(env.iter().map(|(k, v)| (k, v)));
+                if let Some(cwd) = cwd {
+                    command.current_dir(cwd);
+                }
+                Upstream::spawn_command(command, &launch.shown(), handshake).await
+            }
+            Launch::Http { url, headers } => Upstream::connect_with(url, headers, handshake).await,
+        }
+    }
+
     /// Starts `program` with `args` and completes the MCP handshake over its stdio. The
     /// server's standard error goes to ours.
     pub async fn spawn(
@@ -66,6 +109,15 @@ impl Upstream {
             .join(" ");
         let mut command = tokio::process::Command::new(program);
         command.args(args);
+        Upstream::spawn_command(command, &name, handshake).await
+    }
+
+    async fn spawn_command(
+        command: tokio::process::Command,
+        name: &str,
+        handshake: Handshake,
+    ) -> Result<Upstream, McpError> {
+        let name = name.to_owned();
         let (transport, _) = TokioChildProcess::builder(command)
             .stderr(Stdio::inherit())
             .spawn()
@@ -75,7 +127,28 @@ impl Upstream {
             .serve_with_lifecycle(transport, handshake.lifecycle())
             .await
             .map_err(|e| McpError::Handshake { command: name.clone(), detail: e.to_string() })?;
-        Ok(Upstream { service, name, relays })
+        Ok(Upstream::running(service, name, relays))
+    }
+
+    fn running(
+        service: RunningService<RoleClient, UpstreamClient>,
+        name: String,
+        relays: Relays,
+    ) -> Upstream {
+        Upstream { peer: service.peer().clone(), service: Mutex::new(Some(service)), name, relays }
+    }
+
+    /// Ends the session with the server and waits until it has ended: a child process has
+    /// exited (or been killed) and been reaped. Calls made after it fail.
+    pub async fn close(&self) {
+        let service = self.service.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(mut service) = service {
+            match service.close_with_timeout(CLOSE_WAIT).await {
+                Ok(Some(_)) => tracing::debug!(server = %self.name, "MCP server closed"),
+                Ok(None) => tracing::warn!(server = %self.name, "MCP server slow to close"),
+                Err(error) => tracing::warn!(server = %self.name, %error, "closing MCP server"),
+            }
+        }
     }
 
     /// Connects to the MCP server at `url` over streamable HTTP and completes the
@@ -84,6 +157,18 @@ impl Upstream {
     pub async fn connect(
         url: &str,
         authorization: Option<&str>,
+        handshake: Handshake,
+    ) -> Result<Upstream, McpError> {
+        let headers: Vec<(String, String)> =
+            authorization.map(|v| ("authorization".to_owned(), v.to_owned())).into_iter().collect();
+        Upstream::connect_with(url, &headers, handshake).await
+    }
+
+    /// Connects over streamable HTTP sending `headers` with every request; their values
+    /// are marked sensitive and never logged.
+    async fn connect_with(
+        url: &str,
+        headers: &[(String, String)],
         handshake: Handshake,
     ) -> Result<Upstream, McpError> {
         let parsed: hyper::Uri = url.parse().map_err(|_| McpError::Url {
@@ -97,36 +182,39 @@ impl Upstream {
             });
         }
         let loopback = matches!(parsed.host(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
-        if authorization.is_some() && parsed.scheme_str() == Some("http") && !loopback {
-            // The credential would cross the network in clear text.
+        if !headers.is_empty() && parsed.scheme_str() == Some("http") && !loopback {
+            // A credential would cross the network in clear text.
             return Err(McpError::Url {
                 url: shown(&parsed),
                 detail:
-                    "an Authorization value is sent over `https://` only (or to a loopback host)"
+                    "headers (credentials) are sent over `https://` only (or to a loopback host)"
                         .to_owned(),
             });
         }
         // reqwest is built with rustls and no crypto provider of its own: use ring, the
         // provider the rest of the workspace uses. Already installed is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut headers = HashMap::new();
-        if let Some(value) = authorization {
+        let mut sent = HashMap::new();
+        for (name, value) in headers {
+            let invalid = |what: &str| McpError::Url {
+                url: shown(&parsed),
+                detail: format!("the header `{name}`'s {what} is not valid in HTTP"),
+            };
+            let header = hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid("name"))?;
             let mut value =
-                hyper::header::HeaderValue::from_str(value.trim()).map_err(|_| McpError::Url {
-                    url: shown(&parsed),
-                    detail: "the Authorization value is not a valid HTTP header value".to_owned(),
-                })?;
+                hyper::header::HeaderValue::from_str(value.trim()).map_err(|_| invalid("value"))?;
             value.set_sensitive(true);
-            headers.insert(hyper::header::HeaderName::from_static("authorization"), value);
+            sent.insert(header, value);
         }
-        let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
+        let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(sent);
         let transport = StreamableHttpClientTransport::from_config(config);
         let relays = Relays::default();
         let service = UpstreamClient::new(relays.clone())
             .serve_with_lifecycle(transport, handshake.lifecycle())
             .await
             .map_err(|e| McpError::Handshake { command: shown(&parsed), detail: e.to_string() })?;
-        Ok(Upstream { service, name: shown(&parsed), relays })
+        Ok(Upstream::running(service, shown(&parsed), relays))
     }
 
     /// The command line or address of the server.
@@ -136,11 +224,11 @@ impl Upstream {
 
     /// What the server said of itself in the handshake.
     pub fn info(&self) -> Option<Arc<ServerPeerInfo>> {
-        self.service.peer_info()
+        self.peer.peer_info()
     }
 
     pub fn peer(&self) -> &Peer<RoleClient> {
-        self.service.peer()
+        &self.peer
     }
 
     pub(crate) fn relays(&self) -> &Relays {
@@ -149,8 +237,7 @@ impl Upstream {
 
     /// Every tool the server lists (all pages).
     pub async fn tools(&self) -> Result<Vec<Tool>, McpError> {
-        self.service
-            .peer()
+        self.peer
             .list_all_tools()
             .await
             .map_err(|e| McpError::Upstream { method: "tools/list", detail: e.to_string() })
@@ -158,8 +245,7 @@ impl Upstream {
 
     /// One `tools/call`, without driving `input_required` rounds.
     pub async fn call(&self, params: CallToolRequestParams) -> Result<CallToolResponse, McpError> {
-        self.service
-            .peer()
+        self.peer
             .call_tool_once(params)
             .await
             .map_err(|e| McpError::Upstream { method: "tools/call", detail: e.to_string() })
@@ -178,7 +264,7 @@ pub(crate) fn client_config() -> ClientConfig {
 
 /// A URL as it may be shown in logs and errors: scheme, host, port and path, without the
 /// user information or the query, which can carry credentials.
-fn shown(url: &hyper::Uri) -> String {
+pub(crate) fn shown(url: &hyper::Uri) -> String {
     let host = url.host().unwrap_or_default();
     let port = url.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
     format!("{}://{host}{port}{}", url.scheme_str().unwrap_or("?"), url.path())

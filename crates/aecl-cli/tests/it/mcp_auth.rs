@@ -15,7 +15,7 @@ use crate::repo;
 
 /// One raw HTTP exchange with the gateway at `url`: the status, the head (lower-cased) and
 /// the body.
-fn exchange(
+pub(crate) fn exchange(
     url: &str,
     method: &str,
     token: Option<&str>,
@@ -43,7 +43,7 @@ fn exchange(
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
-const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+pub(crate) const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
 const LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}"#;
 
 /// The setup's policy with a second agent, and a policy directory beside it with a third
@@ -87,7 +87,7 @@ fn gateway(setup: &Setup, run_id: &str) -> (crate::mcp::Running, String) {
 }
 
 /// The gateway's child processes and their states (from `/proc`).
-fn children(pid: u32) -> Vec<(String, char)> {
+pub(crate) fn children(pid: u32) -> Vec<(String, char)> {
     let mut found = Vec::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return found };
     for task in tasks.flatten() {

@@ -30,7 +30,7 @@ const TS_MODES: [(&str, &str); 3] =
 
 /// The TypeScript SDK client's command, not started: `target` is `--` and the stdio server's
 /// command line, or the URL of a streamable HTTP server.
-fn ts_client_command(mode: &str, plan: &Value, target: &[String]) -> Command {
+pub(crate) fn ts_client_command(mode: &str, plan: &Value, target: &[String]) -> Command {
     let dir = repo("crates/aecl-mcp/tests/clients/ts");
     let sdk = dir.join("node_modules/@modelcontextprotocol/client");
     assert!(

@@ -2,7 +2,10 @@
 argument: the gateway's tests start it with one description, then with another, as a server
 that changes a tool's definition after it was trusted.
 
-Usage: echo_server.py DESCRIPTION
+Usage: echo_server.py DESCRIPTION [NAME...]
+
+Each NAME is one more tool doing the same, under that name: the gateway's naming tests
+give names that could pass for another server's tool (`other__delete`).
 """
 
 import sys
@@ -17,4 +20,6 @@ def echo(text: str) -> str:
 
 
 server.tool(name="echo", description=sys.argv[1])(echo)
+for name in sys.argv[2:]:
+    server.tool(name=name, description=sys.argv[1])(echo)
 server.run("stdio")

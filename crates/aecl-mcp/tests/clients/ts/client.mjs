@@ -18,6 +18,8 @@
 //
 // Over HTTP, the environment variable AECL_MCP_TOKEN, when set, is sent as
 // `Authorization: Bearer TOKEN` with every request (`aecl mcp --listen` wants an aecl token).
+// At the end an HTTP session is terminated (`DELETE`), as a well-behaved client does: an
+// answer other than 2xx (or 405) fails the script.
 
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,7 +61,7 @@ async function connect() {
             ? new StdioClientTransport({ command: rest[1], args: rest.slice(2) })
             : new StreamableHTTPClientTransport(new URL(rest[0]), httpOptions);
         await client.connect(transport);
-        return { client, protocol: () => negotiated };
+        return { client, transport, protocol: () => negotiated };
     }
     const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
     const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
@@ -74,11 +76,11 @@ async function connect() {
         ? new StdioClientTransport({ command: rest[1], args: rest.slice(2) })
         : new StreamableHTTPClientTransport(new URL(rest[0]), httpOptions);
     await client.connect(transport);
-    return { client, protocol: () => client.getNegotiatedProtocolVersion() };
+    return { client, transport, protocol: () => client.getNegotiatedProtocolVersion() };
 }
 
 const timeout = { timeout: 60_000 };
-const { client, protocol } = await connect();
+const { client, transport, protocol } = await connect();
 const tools = (await client.listTools(undefined, timeout)).tools.map((tool) => ({
     name: tool.name,
     annotations: tool.annotations ?? null,
@@ -107,4 +109,5 @@ for (const step of plan) {
     }
 }
 console.log(JSON.stringify({ protocol: protocol(), tools, calls, relisted }));
+if (typeof transport.terminateSession === 'function') await transport.terminateSession();
 await client.close();
