@@ -177,7 +177,10 @@ fn verify(
             ..VerifyOptions::default()
         };
         let mut records = reader.stream(0);
-        let report = verify_log_with(&mut records, &checkpoints, &key, &options);
+        let progress = crate::progress::bar(Some(head.next_seq()), "verifying records", false);
+        let counted = (&mut records).inspect(|_| progress.inc(1));
+        let report = verify_log_with(counted, &checkpoints, &key, &options);
+        progress.finish_and_clear();
         if let Some(error) = records.error {
             return Err(error.context("reading the log"));
         }
@@ -280,6 +283,14 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
         RecordKind::Run if record.input.get("ended") == Some(&Value::Bool(true)) => {
             vec![json!({ "type": "end", "run": record.run })]
         }
+        // `[runs]` expired the run on the server: a replay continues from the same point.
+        RecordKind::Run if record.input.get("expired") == Some(&Value::Bool(true)) => {
+            vec![json!({
+                "type": "expired",
+                "run": record.run,
+                "reason": record.input.get("reason").cloned().unwrap_or(Value::Null),
+            })]
+        }
         RecordKind::Run => vec![json!({
             "type": "run",
             "run": record.run,
@@ -323,7 +334,9 @@ fn export(db: &str, since: u64) -> Result<ExitCode> {
     let reader = LogReader::open(db)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut records = reader.stream(since);
-    for (seq, bytes, _) in &mut records {
+    let total = reader.head().ok().map(|h| h.next_seq().saturating_sub(since));
+    let progress = crate::progress::bar(total, "exporting records", false);
+    for (seq, bytes, _) in (&mut records).inspect(|_| progress.inc(1)) {
         let record = AuditRecord::from_canonical(&bytes).with_context(|| {
             format!("record {seq} is not a valid record (run `aecl audit verify`)")
         })?;
@@ -332,6 +345,7 @@ fn export(db: &str, since: u64) -> Result<ExitCode> {
             out.write_all(b"\n")?;
         }
     }
+    progress.finish_and_clear();
     if let Some(error) = records.error {
         return Err(error.context("reading the log"));
     }

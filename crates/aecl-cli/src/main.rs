@@ -15,8 +15,10 @@ mod keys;
 mod log_reader;
 mod logging;
 mod mcp;
-mod otlp;
 mod oidc;
+mod otlp;
+mod policy_tests;
+mod progress;
 mod proof;
 mod record;
 mod reload;
@@ -54,11 +56,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a policy directory and run the examples embedded in its catalog.
+    /// Check a policy directory (Cedar rules validated against the catalog's schema), run
+    /// the examples embedded in its catalog and the test files of `DIR/tests/`.
     Check {
         /// The policy directory.
         dir: PathBuf,
+        /// Print the Cedar schema generated from the catalog, which the `.cedar` rules are
+        /// validated against, and nothing else.
+        #[arg(long)]
+        emit_cedar_schema: bool,
     },
+    /// Run the policy's test files (`DIR/tests/*.toml`): calls with the decision and rules
+    /// each must get; exit 1 when any fails.
+    Test(policy_tests::TestArgs),
     /// Decide one call and print the verdict.
     Eval(eval::EvalArgs),
     /// Run a recorded trace (JSON Lines) through a policy.
@@ -102,6 +112,8 @@ enum Command {
 enum TokenCommand {
     /// Issue a signed, short-lived token (a JWT).
     Issue(token::IssueArgs),
+    /// Revoke a token by its id, or an agent's key, through a running `aecl serve`.
+    Revoke(token::RevokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,19 +122,25 @@ enum KeysCommand {
     Generate(keys::GenerateArgs),
 }
 
-/// Exit codes: 0 success, 1 `check` found problems, 2 bad input or usage.
+/// Exit codes: 0 success, 1 `check` found problems, `test` a failing test, `replay --diff`
+/// a differing decision; 2 bad input or usage.
 fn main() -> ExitCode {
+    // Started by the sandbox launcher as its helper (`argv[0]` is `aecl-sandbox`): the one
+    // binary is then a complete install.
+    if let Some(code) = aecl_sandbox::helper::run_as_helper() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX));
+    }
     let cli = Cli::parse();
     logging::set_format(cli.log_format);
-    /// Revoke a token by its id, or an agent's key, through a running `aecl serve`.
-    Revoke(token::RevokeArgs),
     let result = match cli.command {
-        Command::Check { dir } => check::run(&dir),
+        Command::Check { dir, emit_cedar_schema } => check::run(&dir, emit_cedar_schema),
+        Command::Test(args) => policy_tests::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
         Command::Audit(command) => audit::run(&command),
         Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
+        Command::Token(TokenCommand::Revoke(args)) => token::revoke(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Mcp(args) => mcp::run(&args),
         Command::Approvals(args) => approvals::run(&args),
@@ -142,5 +160,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-        Command::Token(TokenCommand::Revoke(args)) => token::revoke(&args),
 }

@@ -1,11 +1,12 @@
 //! `aecl replay`: a JSON Lines trace through a policy, streamed in bounded memory.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aecl_policy::replay::{Replayer, Summary};
+use aecl_policy::replay::{Decided, Replayer, Summary};
 use aecl_policy::trace::parse_event;
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
@@ -20,10 +21,12 @@ pub struct ReplayArgs {
     policy: PathBuf,
     /// The trace file (JSON Lines), or `-` for standard input.
     trace: PathBuf,
-    /// A second policy: print only the calls whose decision differs between the two.
+    /// A second policy: print only the calls whose decision differs between the two, and
+    /// exit 1 when any does (0 when none does, 2 on an error).
     #[arg(long, value_name = "OTHER_DIR")]
     diff: Option<PathBuf>,
-    /// Print counts per decision, action and rule instead of one line per call.
+    /// Print counts per decision, action and rule instead of one line per call; with
+    /// `--diff`, the differing calls first, then the counts with a `diff` section.
     #[arg(long)]
     summary: bool,
     /// The agent of runs whose events name none.
@@ -49,26 +52,30 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         .map(|o| Replayer::new(&o.policy, args.agent.clone(), now).with_limits(o.runs));
 
     let name = args.trace.display().to_string();
-    let input: Box<dyn BufRead> = if name == "-" {
-        Box::new(BufReader::new(std::io::stdin().lock()))
+    let (input, size): (Box<dyn BufRead>, Option<u64>) = if name == "-" {
+        (Box::new(BufReader::new(std::io::stdin().lock())), None)
     } else {
-        Box::new(BufReader::new(
-            File::open(&args.trace).with_context(|| format!("opening `{name}`"))?,
-        ))
+        let file = File::open(&args.trace).with_context(|| format!("opening `{name}`"))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::new(file)), size)
     };
     if let (Some(db), Some(key)) = (&args.record, &args.key) {
         return crate::record::record(loaded, db, key, args.agent.as_deref(), &name, input);
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut summary = Summary::default();
+    let mut diff = DiffCounts::default();
     let mut line = String::new();
     let mut reader = input;
     let mut number = 0;
+    let progress = crate::progress::bar(size, "replaying", true);
     loop {
         line.clear();
-        if reader.read_line(&mut line).with_context(|| format!("reading `{name}`"))? == 0 {
+        let read = reader.read_line(&mut line).with_context(|| format!("reading `{name}`"))?;
+        if read == 0 {
             break;
         }
+        progress.inc(u64::try_from(read).unwrap_or(u64::MAX));
         number += 1;
         if line.trim().is_empty() {
             continue;
@@ -82,11 +89,12 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         let Some(decided) = decided else { continue };
         if args.summary {
             summary.add(&decided);
-            continue;
         }
         match (&other_replayer, other_decided) {
+            (None, _) if args.summary => continue,
             (None, _) => serde_json::to_writer(&mut out, &decided.line())?,
             (Some(_), Some(theirs)) if theirs.verdict.decision != decided.verdict.decision => {
+                diff.add(&decided, &theirs);
                 let row = json!({
                     "id": decided.call.id,
                     "run": decided.call.run,
@@ -102,13 +110,48 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         }
         out.write_all(b"\n")?;
     }
+    progress.finish_and_clear();
     if args.summary {
-        serde_json::to_writer_pretty(&mut out, &summary.to_json())?;
+        let mut report = summary.to_json();
+        if other_replayer.is_some()
+            && let Some(fields) = report.as_object_mut()
+        {
+            fields.insert("diff".to_owned(), diff.to_json());
+        }
+        serde_json::to_writer_pretty(&mut out, &report)?;
         out.write_all(b"\n")?;
     }
     out.flush()?;
     report_expired(&replayer, &loaded.runs);
-    Ok(ExitCode::SUCCESS)
+    // Like `diff(1)`: 1 when the two policies decided some call differently, so CI can
+    // gate a policy change on it.
+    Ok(if diff.differing > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// What `--diff` found, for the summary: how many calls differ and how, by
+/// `this -> other` decision pair and by action.
+#[derive(Debug, Default)]
+struct DiffCounts {
+    differing: u64,
+    changes: BTreeMap<String, u64>,
+    actions: BTreeMap<String, u64>,
+}
+
+impl DiffCounts {
+    fn add(&mut self, ours: &Decided, theirs: &Decided) {
+        self.differing += 1;
+        let change = format!("{} -> {}", ours.verdict.decision, theirs.verdict.decision);
+        *self.changes.entry(change).or_default() += 1;
+        *self.actions.entry(ours.call.action.clone()).or_default() += 1;
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "differing_calls": self.differing,
+            "changes": self.changes,
+            "actions": self.actions,
+        })
+    }
 }
 
 /// Says on stderr how many runs that never ended were expired to keep memory bounded.

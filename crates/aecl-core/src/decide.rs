@@ -59,6 +59,7 @@ struct Evaluation<'a> {
     approval_expires_in_secs: Option<u64>,
     replay_of: Option<String>,
     sandbox: Option<TierRequirement>,
+    spans: Vec<crate::verdict::ValueSpan>,
 }
 
 impl<'a> Evaluation<'a> {
@@ -74,6 +75,7 @@ impl<'a> Evaluation<'a> {
             approval_expires_in_secs: None,
             replay_of: None,
             sandbox: None,
+            spans: Vec::new(),
         }
     }
 
@@ -107,6 +109,7 @@ impl<'a> Evaluation<'a> {
             },
             replay_of: self.replay_of,
             sandbox: self.sandbox,
+            spans: self.spans,
         }
     }
 
@@ -526,6 +529,20 @@ impl<'a> Evaluation<'a> {
         if action.approval.always {
             let message = ["`", &action.name, "` always needs a human's approval"].concat();
             self.reason(Stage::Risk, "approval.always", Decision::RequireApproval, None, message);
+        }
+        // `approval.when`: any condition that holds asks for a human (each one named).
+        for condition in &action.approval.when {
+            if let Some(detail) = condition.holds(&self.call.args) {
+                let field = Some(condition.path.to_string());
+                let message = format!("approval when `{}`: {detail}", condition.text);
+                self.reason(
+                    Stage::Risk,
+                    "approval.when",
+                    Decision::RequireApproval,
+                    field,
+                    message,
+                );
+            }
         }
         if action.reversibility == Reversibility::Irreversible
             && !action.approval.waive_irreversible

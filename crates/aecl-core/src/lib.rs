@@ -11,6 +11,7 @@
 
 pub mod call;
 pub mod canonical;
+pub mod condition;
 pub mod constraint;
 mod decide;
 pub mod hash;

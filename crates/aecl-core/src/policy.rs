@@ -361,6 +361,8 @@ pub struct ApprovalSpec {
     /// How long a rejected call, resubmitted unchanged, is answered `rejected` without a
     /// new request (0: never).
     pub rejected_cooldown_secs: u64,
+    /// `when`: conditions on the arguments, any of which asks for approval.
+    pub when: Vec<crate::condition::ArgCondition>,
 }
 
 /// The default of `rejected_cooldown`: ten minutes.
@@ -376,6 +378,7 @@ impl Default for ApprovalSpec {
             summary: Vec::new(),
             approvals_required: 1,
             rejected_cooldown_secs: DEFAULT_REJECTED_COOLDOWN_SECS,
+            when: Vec::new(),
         }
     }
 }

@@ -131,6 +131,26 @@ pub struct Reason {
     pub message: String,
 }
 
+/// A value that `scan` found inside a free-text argument and that only untrusted content
+/// shows (rule `data_flow.untrusted_value_in_text`): where it is, so that a person sees it
+/// marked in the argument (the approvals page) and a client can point at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValueSpan {
+    /// The argument, as a dotted path (the reason's `field`).
+    pub field: String,
+    /// The value's kind: `url`, `email`, `iban`, `phone`, `amount`, `date`, or a custom
+    /// kind's name.
+    pub kind: String,
+    /// Where the value starts in the argument's text, in bytes, and how many bytes long.
+    pub offset: usize,
+    pub length: usize,
+    /// The untrusted content it appears in (`c3 read_email.body`), and the call whose output
+    /// that is, when it is a tool's output.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_call: Option<String>,
+}
+
 /// One contribution to the risk score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RiskContribution {
@@ -179,6 +199,10 @@ pub struct Verdict {
     /// the call when its connector cannot run it there (stage `sandbox`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::tier::TierRequirement>,
+    /// Values found inside free-text arguments that only untrusted content shows, with
+    /// their positions (the data-flow stage's `scan`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<ValueSpan>,
 }
 
 impl Verdict {

@@ -13,19 +13,26 @@
 //!
 //! `@id("...")` names a policy in findings (`cedar:<id>`); without it the policy is named
 //! `<file>:<line>`. `@reason("...")` is the finding's message. Templates are refused.
-//! Policies are evaluated without a schema, so nothing is type-checked before a call: a
-//! type error shows up as an evaluation error, which blocks.
+//!
+//! # Validation
+//!
+//! Policies are checked when loading against a Cedar schema generated from the catalog
+//! (`schema.rs`), with Cedar's validator in strict mode (`validate.rs`): a misspelt action,
+//! attribute or entity type, a type error, or a condition that can never hold is a load
+//! error with its `file:line:column`. So is a `has` test of an attribute that no action the
+//! policy applies to declares (`attributes.rs`), which Cedar silently types as `false`.
+//! `aecl check --emit-cedar-schema DIR` prints the schema.
 //!
 //! # The request
 //!
 //! - principal: `Agent::"<agent id>"`; action: `Action::"<action name>"`; resource:
 //!   `Run::"<run id>"`. There are no entity attributes or parents (the entity store is
-//!   empty), so `principal.x` is an evaluation error.
+//!   empty), so the validator refuses `principal.x`.
 //! - context:
 //!
 //! ```text
 //! {
-//!   args:             Record,   // the call's JSON arguments, converted as below
+//!   args:             Record,   // the call's arguments, typed by the action's schema
 //!   risk:             decimal,  // the built-in risk score, rounded to 4 places
 //!   decision_so_far:  String,   // "allow" | "require_approval" | "block"
 //!   effect:           String,   // the action's effect class: "read", "write", "delete",
@@ -45,43 +52,50 @@
 //!
 //! # Arguments as Cedar values
 //!
-//! The conversion is this module's own (see `value.rs`), never Cedar's JSON syntax, so an
-//! argument key such as `__entity` or `__extn` stays a plain record attribute and cannot
-//! forge an entity reference or an extension value.
+//! The arguments of a call are converted only when some policy can apply to its action (its
+//! scope names the action, or any action), so a value Cedar cannot hold is an error of the
+//! calls rules look at, never of other actions. The conversion is this module's own (see
+//! `value.rs`), never Cedar's JSON syntax, so an argument key such as `__entity` or
+//! `__extn` stays a plain record attribute and cannot forge an entity reference or an
+//! extension value. It follows the action's `args` type in the schema:
 //!
-//! - string → `String`, boolean → `Bool`, integer that fits 64 bits → `Long`;
-//! - a number with a fraction or an exponent (`12.5`, `1200.0`, `1e3`) → `decimal`, when it
-//!   has at most 4 digits after the point and fits Cedar's decimal range; otherwise the
-//!   call is blocked with a finding naming the field. Note that `1200` is a `Long` and
-//!   `1200.0` a `decimal`: Cedar compares neither with the other, so a policy on such an
-//!   argument errs (and blocks) when the client sends the other kind. Decimals compare with
-//!   `.greaterThan(...)` and friends, not `>`;
+//! - `String`, `Bool` from strings and booleans; `Long` from an integer that fits 64 bits;
+//! - `decimal` from any number of a `number` argument (`12.5`, `1200`, `1e3`) with at most
+//!   4 digits after the point within Cedar's decimal range; otherwise the call is blocked
+//!   with a finding naming the field. Decimals compare with `.greaterThan(...)` and
+//!   friends, not `>`;
 //! - `null` → the key is left out (test it with `has`); no arguments at all (`null`) is
-//!   the empty record;
+//!   the empty record; keys the schema does not declare are left out too;
 //! - array → `Set`: order and duplicates are lost, and `null` elements are left out;
 //! - object → `Record`;
-//! - containers nested deeper than 32 levels block the call.
+//! - a value of another JSON type than the schema's, or containers nested deeper than 32
+//!   levels, block the call.
 
 // The decision path must not panic on any input.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod attributes;
 mod decimal;
 mod parse;
+pub(crate) mod schema;
+mod validate;
 mod value;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
 use aecl_core::Decision;
+use aecl_core::policy::ActionSpec;
 use aecl_core::rules::{RuleFinding, RuleInput, RuleSet};
 use cedar_policy::ffi::DetailedError;
 use cedar_policy::{
-    AuthorizationError, Authorizer, Context, Decision as CedarDecision, Effect, Entities, EntityId,
-    EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression,
+    ActionConstraint, AuthorizationError, Authorizer, Context, Decision as CedarDecision, Effect,
+    Entities, EntityId, EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression,
 };
 
 use self::parse::{PolicyInfo, parse_files};
+use self::schema::{CatalogSchema, Shape};
 
 /// One problem in a `.cedar` file. Line and column count from 1; 0 when unknown.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +126,41 @@ pub struct CedarRules {
     policies: HashMap<String, PolicyInfo>,
     types: EntityTypes,
     canonical: String,
+    /// The `args` record type of every catalog action.
+    shapes: HashMap<String, Shape>,
+    /// The actions some policy's scope can apply to.
+    applies: Applies,
+}
+
+/// Which actions the policies can apply to, from their action scopes: the arguments of
+/// other actions are never converted.
+#[derive(Debug, Default)]
+struct Applies {
+    /// A policy with an unconstrained action scope applies to every action.
+    any: bool,
+    actions: HashSet<String>,
+}
+
+impl Applies {
+    fn of(policies: &[parse::ParsedPolicy]) -> Applies {
+        let mut applies = Applies::default();
+        for parsed in policies {
+            match parsed.policy.action_constraint() {
+                ActionConstraint::Any => applies.any = true,
+                ActionConstraint::Eq(uid) => {
+                    applies.actions.insert(uid.id().unescaped().to_owned());
+                }
+                ActionConstraint::In(uids) => {
+                    applies.actions.extend(uids.iter().map(|u| u.id().unescaped().to_owned()));
+                }
+            }
+        }
+        applies
+    }
+
+    fn contains(&self, action: &str) -> bool {
+        self.any || self.actions.contains(action)
+    }
 }
 
 /// Policies evaluated together.
@@ -129,9 +178,18 @@ struct EntityTypes {
 }
 
 impl CedarRules {
-    /// Parses every file; errors name file:line:column and what was expected.
-    pub fn from_sources(files: &[(String, String)]) -> Result<CedarRules, Vec<CedarError>> {
+    /// Parses every file and validates it against the Cedar schema of `actions` (the
+    /// catalog); errors name file:line:column and what was expected.
+    pub fn from_sources(
+        files: &[(String, String)],
+        actions: &HashMap<String, ActionSpec>,
+    ) -> Result<CedarRules, Vec<CedarError>> {
         let parsed = parse_files(files)?;
+        let catalog = CatalogSchema::of(actions);
+        let problems = validate::validate(&catalog, &parsed, files);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let internal = |message: String| {
             vec![CedarError { file: "(cedar)".to_owned(), line: 0, column: 0, message }]
         };
@@ -159,6 +217,7 @@ impl CedarRules {
                 }
             }
         }
+        let applies = Applies::of(&parsed.policies);
         let policies =
             parsed.policies.into_iter().map(|p| (p.info.label.clone(), p.info)).collect();
         Ok(CedarRules {
@@ -167,7 +226,15 @@ impl CedarRules {
             policies,
             types,
             canonical: parsed.canonical,
+            shapes: catalog.shapes,
+            applies,
         })
+    }
+
+    /// Only parses every file (the catalog is not known, so nothing can be validated):
+    /// the syntax errors.
+    pub fn syntax_errors(files: &[(String, String)]) -> Vec<CedarError> {
+        parse_files(files).err().unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -183,7 +250,10 @@ impl CedarRules {
     }
 
     fn request(&self, input: &RuleInput<'_>) -> Result<Request, Vec<RuleFinding>> {
-        let args = value::arguments(&input.call.args).map_err(refused_arguments)?;
+        // An action outside the catalog has no declared arguments (and is blocked earlier).
+        let empty = Shape::Record(Default::default());
+        let shape = self.shapes.get(&input.call.action).unwrap_or(&empty);
+        let args = value::arguments(&input.call.args, shape).map_err(refused_arguments)?;
         let decimal = |name: &str, number: f64| {
             value::rounded_decimal_text(number).map(decimal::decimal).map_err(|problem| {
                 vec![block("cedar:context", format!("{name} {number} {problem}"))]
@@ -276,7 +346,9 @@ impl CedarRules {
 
 impl RuleSet for CedarRules {
     fn evaluate(&self, input: &RuleInput<'_>) -> Vec<RuleFinding> {
-        if self.groups.is_empty() {
+        // No policy can apply to this action: its arguments are not converted, so a value
+        // Cedar cannot hold is no reason to refuse it.
+        if self.groups.is_empty() || !self.applies.contains(&input.call.action) {
             return Vec::new();
         }
         let request = match self.request(input) {
@@ -310,6 +382,15 @@ impl RuleSet for CedarRules {
         findings.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.rule.cmp(&b.1.rule)));
         findings.into_iter().map(|(_, finding)| finding).collect()
     }
+}
+
+/// The Cedar schema the rules of a policy with these catalog `actions` are validated
+/// against, in Cedar's schema syntax (`aecl check --emit-cedar-schema`).
+pub fn schema_text(actions: &HashMap<String, ActionSpec>) -> Result<String, String> {
+    let catalog = CatalogSchema::of(actions);
+    let fragment = cedar_policy::SchemaFragment::from_json_value(catalog.json)
+        .map_err(|e| format!("the generated Cedar schema is not valid: {e}"))?;
+    fragment.to_cedarschema().map_err(|e| format!("printing the Cedar schema: {e}"))
 }
 
 /// Findings listed for refused arguments before the rest are summed up in one, so that a

@@ -645,6 +645,11 @@ pub struct ApprovalFile {
     pub approvals_required: Option<u32>,
     /// Overrides `[approval] rejected_cooldown` of `policy.toml` for this action.
     pub rejected_cooldown: Option<String>,
+    /// Conditions on the arguments, any of which asks for approval: `amount > 100`,
+    /// `currency != "EUR"`, `country in ["KP", "IR"]` (`<`, `<=`, `>`, `>=` are strict as
+    /// written; see docs/policy.md for the grammar).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<String>,
 }
 
 /// An example embedded in the catalog, run by `aecl check`.

@@ -5,17 +5,19 @@
 //! `aecl-core`. Nothing here reads files: callers pass names and texts.
 
 mod approval;
+mod approval_when;
 pub mod cedar;
 mod error;
 mod examples;
 pub mod format;
 pub mod hook;
-mod limits;
 mod identity;
+mod limits;
 mod load;
 mod location;
 mod lower;
 mod operation;
+pub mod policy_test;
 pub mod replay;
 mod runs;
 mod sandbox;
@@ -25,4 +27,4 @@ mod values;
 
 pub use error::{PolicyError, Problem};
 pub use examples::{run_examples, run_from_history};
-pub use load::{Example, LoadedPolicy, SourceFile, is_policy_file, load};
+pub use load::{Example, LoadedPolicy, SourceFile, cedar_schema, is_policy_file, load};

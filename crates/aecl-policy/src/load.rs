@@ -12,7 +12,7 @@ use aecl_core::rules::RuleSet;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::cedar::CedarRules;
+use crate::cedar::{CedarError, CedarRules};
 use crate::error::{PolicyError, Problem};
 use crate::format::{CatalogFile, ExampleFile, ManifestFile, SettingsFile};
 use crate::location::{Step, line_col, locate_toml};
@@ -59,6 +59,8 @@ enum Parsed {
     Manifest(Box<ManifestFile>),
     Catalog(CatalogFile),
     Cedar,
+    /// A test file (`[[tests]]`, `aecl test`): beside the policy, not part of it.
+    Tests,
 }
 
 /// Loads a policy from its files. Every problem of every file is reported, with its place.
@@ -115,6 +117,7 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
             let mut spec = lower::lower_action(name, action, &c, &mut problems);
             let cooldown = defaults.rejected_cooldown_secs;
             crate::approval::lower_action(&mut spec, action, cooldown, &c, &mut problems);
+            crate::approval_when::lower(&mut spec, action, &c, &mut problems);
             actions.insert(name.clone(), spec);
             action_files.insert(name.clone(), serde_json::to_value(action).unwrap_or_default());
             for (i, example) in action.examples.iter().enumerate() {
@@ -183,16 +186,24 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
         .filter(|(_, p)| matches!(p, Parsed::Cedar))
         .filter_map(|(index, _)| files.get(*index).map(|f| (f.path.clone(), f.text.clone())))
         .collect();
-    let rules = match CedarRules::from_sources(&cedar_sources) {
-        Ok(rules) => Some(rules),
-        Err(errors) => {
-            problems.extend(errors.into_iter().map(|e| Problem {
-                file: e.file,
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            }));
-            None
+    let cedar_problem = |e: CedarError| Problem {
+        file: e.file,
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    };
+    // Rules are validated against the catalog only when every catalog file parsed: else
+    // the actions of the broken file would read as misspelt.
+    let rules = if unparsed {
+        problems.extend(CedarRules::syntax_errors(&cedar_sources).into_iter().map(cedar_problem));
+        None
+    } else {
+        match CedarRules::from_sources(&cedar_sources, &actions) {
+            Ok(rules) => Some(rules),
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(cedar_problem));
+                None
+            }
         }
     };
 
@@ -214,6 +225,7 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
         agents,
         actions: actions.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         rules,
+        tokens: defaults.tokens,
     };
     Ok(LoadedPolicy {
         policy,
@@ -225,7 +237,6 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
 
 fn hex(bytes: &[u8]) -> String {
     aecl_core::call::hex(bytes)
-        tokens: defaults.tokens,
 }
 
 fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> {
@@ -267,11 +278,15 @@ fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> 
                 toml::from_str(&file.text).map(|m| Parsed::Manifest(Box::new(m)))
             } else if table.contains_key("actions") {
                 toml::from_str(&file.text).map(Parsed::Catalog)
+            } else if table.contains_key("tests") {
+                // Read and run by `aecl test` and `aecl check`; it neither adds to the
+                // policy nor changes its revision.
+                return Some(Parsed::Tests);
             } else {
                 problems.push(problem(
                     1,
                     1,
-                    "neither an agent manifest (with `agent_id`) nor an action catalog (with \
+                    "neither an agent manifest (with `agent_id`), an action catalog (with \
                      `[actions.NAME]` tables), nor `policy.toml`"
                         .to_owned(),
                 ));
@@ -287,6 +302,46 @@ fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> 
         }
         _ => None,
     }
+}
+
+/// The Cedar schema the `.cedar` rules of a policy with these files are validated against,
+/// in Cedar's schema syntax (`aecl check --emit-cedar-schema`). It comes from the catalog
+/// alone, so it can be printed while the rules are still wrong; only catalog problems are
+/// errors.
+pub fn cedar_schema(files: &[SourceFile]) -> Result<String, PolicyError> {
+    let mut problems = Vec::new();
+    let mut actions: HashMap<String, ActionSpec> = HashMap::new();
+    for file in files {
+        let mut found = Vec::new();
+        let parsed = parse_file(file, &mut found);
+        let catalog = match parsed {
+            Some(Parsed::Catalog(catalog)) => catalog,
+            // A TOML file that failed and may have been a catalog: its problems count.
+            None if file.path.ends_with(".toml")
+                && !names_agent(&file.text)
+                && !file.path.ends_with("policy.toml") =>
+            {
+                problems.extend(found);
+                continue;
+            }
+            _ => continue,
+        };
+        let ctx = FileCtx { name: &file.path, text: &file.text, json: false };
+        for (name, action) in &catalog.actions {
+            actions.insert(name.clone(), lower::lower_action(name, action, &ctx, &mut problems));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(PolicyError::Invalid(problems));
+    }
+    crate::cedar::schema_text(&actions).map_err(|message| {
+        PolicyError::Invalid(vec![Problem {
+            file: "(cedar schema)".to_owned(),
+            line: 0,
+            column: 0,
+            message,
+        }])
+    })
 }
 
 /// Whether a TOML text that failed to load still reads as a manifest.

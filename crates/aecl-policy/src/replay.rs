@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use aecl_core::run_bounds::{OpenRuns, RunLimits};
 
+use aecl_core::verdict::ValueSpan;
 use aecl_core::{
     Call, Decision, Policy, Reason, RiskBreakdown, TierRequirement, Timestamp, Verdict, decide,
 };
@@ -33,6 +34,10 @@ pub struct DecisionLine<'a> {
     /// The sandbox tier the policy requires for the call, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<&'a TierRequirement>,
+    /// Values found inside free-text arguments that only untrusted content shows, with
+    /// their byte offsets and lengths (`scan`).
+    #[serde(skip_serializing_if = "<[ValueSpan]>::is_empty")]
+    pub spans: &'a [ValueSpan],
 }
 
 /// A decided call of a replay.
@@ -55,6 +60,7 @@ impl Decided {
             policy_revision: &self.verdict.policy_revision.0,
             replay_of: self.verdict.replay_of.as_deref(),
             sandbox: self.verdict.sandbox.as_ref(),
+            spans: &self.verdict.spans,
         }
     }
 }

@@ -12,7 +12,9 @@ fn finance_example_checks_ok() {
     let lines = out.lines();
     assert_eq!(lines.len(), 1, "{out:#?}");
     assert!(
-        lines[0].starts_with("ok: 2 agent(s), 9 action(s), 7 example(s) passed; revision "),
+        lines[0].starts_with(
+            "ok: 2 agent(s), 9 action(s), 7 example(s) passed, 4 test(s) passed; revision "
+        ),
         "{out:#?}"
     );
 }
@@ -138,6 +140,22 @@ const BROKEN: &[Broken] = &[
         at: (3, 30),
         says: "unexpected token `}`",
         beside_parse_errors: true,
+    },
+    // Validated against the catalog's Cedar schema: only when every catalog file parsed.
+    Broken {
+        file: "rules_action.cedar",
+        text: "// a misspelt action\nforbid (principal, action == Action::\"read_invoce\", resource);\n",
+        at: (2, 30),
+        says: "unrecognized action `Action::\"read_invoce\"`",
+        beside_parse_errors: false,
+    },
+    Broken {
+        file: "rules_attribute.cedar",
+        text: "forbid (principal, action == Action::\"read_invoice\", resource)\n\
+               when { context.args has invoice_id };\n",
+        at: (2, 8),
+        says: "attribute `invoice_id` is not declared in `context.args` for `Action::\"read_invoice\"`",
+        beside_parse_errors: false,
     },
 ];
 

@@ -136,7 +136,8 @@ fn diff_prints_only_calls_whose_decision_differs() {
     fs::write(&manifest, changed).unwrap();
 
     let out = replay(&finance(), &demo_trace(), &["--diff", other.to_str().unwrap()]);
-    assert_eq!(out.code, Some(0), "{out:#?}");
+    // Like diff(1): a decision that differs exits 1, so CI can gate on it.
+    assert_eq!(out.code, Some(1), "{out:#?}");
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1, "{out:#?}");
     let line = &lines[0];
@@ -158,6 +159,85 @@ fn diff_prints_only_calls_whose_decision_differs() {
     let out = replay(&finance(), &demo_trace(), &["--diff", same.to_str().unwrap()]);
     assert_eq!(out.code, Some(0), "{out:#?}");
     assert_eq!(out.stdout, "", "{out:#?}");
+}
+
+#[test]
+fn diff_with_summary_prints_the_differing_calls_then_counts_and_exits_1() {
+    let dir = temp_dir();
+    let other = dir.path().join("finance-blocking-transfers");
+    copy_dir(&finance(), &other);
+    let manifest = other.join("agents/finance_agent.toml");
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        text.replacen("blocked_actions = [", "blocked_actions = [\"transfer_funds\", ", 1),
+    )
+    .unwrap();
+
+    let out = replay(&finance(), &demo_trace(), &["--diff", other.to_str().unwrap(), "--summary"]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let values: Vec<Value> = serde_json::Deserializer::from_str(&out.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("JSON values");
+    assert_eq!(values.len(), 2, "one differing call, then the summary: {out:#?}");
+    assert_eq!(values[0]["id"], "c3");
+    assert_eq!(values[0]["other_decision"], "block");
+    let summary = &values[1];
+    assert_eq!(summary["calls"], 3);
+    assert_eq!(summary["decisions"], json!({"allow": 2, "require_approval": 1}));
+    assert_eq!(
+        summary["diff"],
+        json!({
+            "differing_calls": 1,
+            "changes": {"require_approval -> block": 1},
+            "actions": {"transfer_funds": 1},
+        })
+    );
+
+    // Nothing differs against a copy: exit 0, and the summary says so.
+    let same = dir.path().join("finance-copy");
+    copy_dir(&finance(), &same);
+    let out = replay(&finance(), &demo_trace(), &["--diff", same.to_str().unwrap(), "--summary"]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let summary: Value = serde_json::from_str(&out.stdout).expect("only the summary");
+    assert_eq!(summary["diff"]["differing_calls"], 0);
+}
+
+/// Progress goes to a terminal only: through a pseudo-terminal (`script`) the bar is
+/// drawn on standard error, piped nothing is added to either stream.
+#[test]
+fn progress_is_shown_on_a_terminal_and_never_when_piped() {
+    let dir = temp_dir();
+    let trace = dir.path().join("trace.jsonl");
+    write_short_runs(&trace, 200);
+
+    let piped = replay(&finance(), &trace, &["--summary"]);
+    assert_eq!(piped.code, Some(0), "{piped:#?}");
+    assert!(piped.stderr.is_empty(), "{piped:#?}");
+    assert!(serde_json::from_str::<Value>(&piped.stdout).is_ok(), "{piped:#?}");
+
+    let command = format!(
+        "{} replay --policy {} --summary {} > {}",
+        env!("CARGO_BIN_EXE_aecl"),
+        finance().display(),
+        trace.display(),
+        dir.path().join("summary.json").display()
+    );
+    let transcript = dir.path().join("transcript");
+    let status = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command])
+        .arg(&transcript)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("running `script` (util-linux)");
+    assert!(status.success(), "{status:?}");
+    let drawn = fs::read_to_string(&transcript).unwrap();
+    assert!(drawn.contains("replaying"), "{drawn:?}");
+    let summary = fs::read_to_string(dir.path().join("summary.json")).unwrap();
+    assert!(!summary.contains("replaying"), "{summary}");
+    assert!(serde_json::from_str::<Value>(&summary).is_ok(), "{summary}");
 }
 
 #[test]

@@ -4,9 +4,10 @@
 
 use super::{Evaluation, shorten};
 use crate::policy::{AgentManifest, ArgSpec};
+use crate::provenance::SourceKind;
 use crate::provenance::SourceRef;
 use crate::values::{self, ValueKind, ValueOptions};
-use crate::verdict::{Decision, Stage};
+use crate::verdict::{Decision, Stage, ValueSpan};
 
 /// The normalisation settings for one argument: the manifest's, with the argument's own
 /// `email_local_part_case` over them.
@@ -54,26 +55,34 @@ impl Evaluation<'_> {
         let mut flagged = false;
         if !spec.values.scan.is_empty() {
             let provenance = &self.run.provenance;
-            let findings: Vec<(String, usize, &'static str, SourceRef)> =
+            let findings: Vec<(String, usize, ValueKind, SourceRef)> =
                 values::find(text, &spec.values.scan, &options)
                     .into_iter()
                     .filter_map(|found| {
                         let raw = text.get(found.start..found.end)?;
                         let source = provenance.source_of_kind(&found.kind, raw, &options)?;
-                        (!source.kind.is_trusted()).then(|| {
-                            (raw.to_owned(), found.start, kind_name(&found.kind), source.clone())
-                        })
+                        (!source.kind.is_trusted())
+                            .then(|| (raw.to_owned(), found.start, found.kind, source.clone()))
                     })
                     .collect();
             for (raw, offset, kind, source) in findings {
                 let message = format!(
-                    "`{path}` holds the {kind} `{}` at byte {offset}: it appears only in \
+                    "`{path}` holds the {} `{}` at byte {offset}: it appears only in \
                      untrusted content ({})",
+                    kind_name(&kind),
                     shorten(&raw),
                     source.label
                 );
                 let rule = "data_flow.untrusted_value_in_text";
                 self.reason(Stage::DataFlow, rule, decision, Some(path.to_owned()), message);
+                self.spans.push(ValueSpan {
+                    field: path.to_owned(),
+                    kind: kind.name().to_owned(),
+                    offset,
+                    length: raw.len(),
+                    source_call: source_call(&source),
+                    source: source.label,
+                });
                 flagged = true;
             }
         }
@@ -93,6 +102,16 @@ impl Evaluation<'_> {
         }
         flagged
     }
+}
+
+/// The call whose output `source` is: a tool output's label starts with its call id
+/// (`c3 read_email.body`, `RunState::record_result`); the user's words and a lost history
+/// are no call's.
+fn source_call(source: &SourceRef) -> Option<String> {
+    if source.kind == SourceKind::User || source.label.starts_with("history lost") {
+        return None;
+    }
+    source.label.split_once(' ').map(|(call, _)| call.to_owned())
 }
 
 fn kind_name(kind: &ValueKind) -> &'static str {

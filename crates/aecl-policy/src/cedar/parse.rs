@@ -18,6 +18,8 @@ pub struct ParsedPolicy {
     pub policy: Policy,
     pub effect: Effect,
     pub info: PolicyInfo,
+    /// The byte offset of the policy's text (`policy.to_cedar()`) in its file, when found.
+    pub offset: Option<usize>,
 }
 
 /// What a finding names: the label, the place, the decision a match means and its reason.
@@ -116,7 +118,8 @@ pub fn parse_files(files: &[(String, String)]) -> Result<Parsed, Vec<CedarError>
             let order = parsed.policies.len();
             let info =
                 PolicyInfo { order, label, file: file.clone(), line, column, decision, reason };
-            parsed.policies.push(ParsedPolicy { policy, effect, info });
+            let offset = entry.offset;
+            parsed.policies.push(ParsedPolicy { policy, effect, info, offset });
         }
     }
     if errors.is_empty() { Ok(parsed) } else { Err(errors) }

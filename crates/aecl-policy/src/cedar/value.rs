@@ -9,6 +9,8 @@
 use cedar_policy::RestrictedExpression;
 use serde_json::{Number, Value};
 
+use super::schema::Shape;
+
 /// Containers nested deeper than this are refused: evaluation cost and recursion stay
 /// bounded whatever the client sends. The argument object itself is level 1.
 pub const MAX_DEPTH: usize = 32;
@@ -21,15 +23,16 @@ pub struct Refusal {
     pub message: String,
 }
 
-/// The arguments of a call as a Cedar value. `null` (no arguments) is an empty record;
-/// `null` anywhere inside is left out. Every value that cannot be represented is listed.
-pub fn arguments(args: &Value) -> Result<RestrictedExpression, Vec<Refusal>> {
+/// The arguments of a call as the Cedar record `shape` (the action's `args` type in the
+/// catalog's Cedar schema). `null` (no arguments) is an empty record; `null` anywhere
+/// inside and keys the shape does not declare are left out (the validator has made sure
+/// that no rule reads them). Every value that cannot be represented is listed.
+pub fn arguments(args: &Value, shape: &Shape) -> Result<RestrictedExpression, Vec<Refusal>> {
     let mut refusals = Vec::new();
     let mut field = String::new();
-    let converted = match args {
-        Value::Null => record(Vec::new(), &field, &mut refusals),
-        other => convert(other, 1, &mut field, &mut refusals),
-    };
+    let empty = Value::Object(serde_json::Map::new());
+    let args = if args.is_null() { &empty } else { args };
+    let converted = convert(args, shape, 1, &mut field, &mut refusals);
     match converted {
         Some(value) if refusals.is_empty() => Ok(value),
         _ => {
@@ -45,88 +48,122 @@ pub fn arguments(args: &Value) -> Result<RestrictedExpression, Vec<Refusal>> {
     }
 }
 
-/// Converts one value at `depth` (containers count levels). `None` for `null`, which the
-/// caller leaves out, and for a refused value, which is recorded in `refusals`.
+/// Converts one value to `shape` at `depth` (containers count levels). `None` for `null`,
+/// which the caller leaves out, and for a refused value, which is recorded in `refusals`.
 fn convert(
     value: &Value,
+    shape: &Shape,
     depth: usize,
     field: &mut String,
     refusals: &mut Vec<Refusal>,
 ) -> Option<RestrictedExpression> {
-    match value {
-        Value::Null => None,
-        Value::Bool(b) => Some(RestrictedExpression::new_bool(*b)),
-        Value::String(s) => Some(RestrictedExpression::new_string(s.clone())),
-        Value::Number(n) => match number(n) {
-            Ok(expr) => Some(expr),
-            Err(message) => {
-                refusals.push(Refusal { field: field.clone(), message });
-                None
-            }
-        },
-        Value::Array(_) | Value::Object(_) if depth > MAX_DEPTH => {
-            let message = format!("is nested deeper than {MAX_DEPTH} levels");
-            refusals.push(Refusal { field: field.clone(), message });
-            None
+    match (shape, value) {
+        (_, Value::Null) => None,
+        (Shape::Set(_) | Shape::Record(_), Value::Array(_) | Value::Object(_))
+            if depth > MAX_DEPTH =>
+        {
+            refuse(field, refusals, format!("is nested deeper than {MAX_DEPTH} levels"))
         }
-        Value::Array(items) => {
+        (Shape::String, Value::String(s)) => Some(RestrictedExpression::new_string(s.clone())),
+        (Shape::Bool, Value::Bool(b)) => Some(RestrictedExpression::new_bool(*b)),
+        (Shape::Long, Value::Number(n)) => match long(n) {
+            Ok(i) => Some(RestrictedExpression::new_long(i)),
+            Err(message) => refuse(field, refusals, message),
+        },
+        (Shape::Decimal, Value::Number(n)) => match decimal_text(&n.to_string()) {
+            Ok(decimal) => Some(super::decimal::decimal(decimal)),
+            Err(problem) => refuse(field, refusals, format!("= {n} {problem}")),
+        },
+        (Shape::Set(element), Value::Array(items)) => {
             let mut elements = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
                 let len = field.len();
                 field.push_str(&format!("[{index}]"));
-                elements.extend(convert(item, depth + 1, field, refusals));
+                elements.extend(convert(item, element, depth + 1, field, refusals));
                 field.truncate(len);
             }
             Some(RestrictedExpression::new_set(elements))
         }
-        Value::Object(map) => {
-            let mut fields = Vec::with_capacity(map.len());
-            for (key, item) in map {
+        (Shape::Record(declared), Value::Object(map)) => {
+            let mut fields = Vec::with_capacity(declared.len());
+            for (key, (inner, _)) in declared {
+                let Some(item) = map.get(key) else { continue };
                 let len = field.len();
                 if !field.is_empty() {
                     field.push('.');
                 }
                 field.push_str(key);
-                if let Some(expr) = convert(item, depth + 1, field, refusals) {
+                if let Some(expr) = convert(item, inner, depth + 1, field, refusals) {
                     fields.push((key.clone(), expr));
                 }
                 field.truncate(len);
             }
-            record(fields, field, refusals)
+            match RestrictedExpression::new_record(fields) {
+                Ok(expr) => Some(expr),
+                Err(e) => {
+                    refusals.push(Refusal {
+                        field: field.clone(),
+                        message: format!("is not a record Cedar accepts: {e}"),
+                    });
+                    None
+                }
+            }
+        }
+        (expected, other) => {
+            let message =
+                format!("is {}, where the schema has {}", kind_of(other), expected_kind(expected));
+            refuse(field, refusals, message)
         }
     }
 }
 
-fn record(
-    fields: Vec<(String, RestrictedExpression)>,
+fn refuse(
     field: &str,
     refusals: &mut Vec<Refusal>,
+    message: String,
 ) -> Option<RestrictedExpression> {
-    match RestrictedExpression::new_record(fields) {
-        Ok(expr) => Some(expr),
-        Err(e) => {
-            refusals.push(Refusal {
-                field: field.to_owned(),
-                message: format!("is not a record Cedar accepts: {e}"),
-            });
-            None
-        }
+    refusals.push(Refusal { field: field.to_owned(), message });
+    None
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
-/// An integer that fits 64 bits is a `Long`; any other number is a `decimal` when Cedar's
-/// decimal can hold it exactly.
-fn number(n: &Number) -> Result<RestrictedExpression, String> {
+fn expected_kind(shape: &Shape) -> &'static str {
+    match shape {
+        Shape::String => "a string",
+        Shape::Bool => "a boolean",
+        Shape::Long => "an integer",
+        Shape::Decimal => "a number",
+        Shape::Set(_) => "an array",
+        Shape::Record(_) => "an object",
+    }
+}
+
+/// A Cedar `Long` for an `integer` argument: a number without a fraction that fits 64
+/// bits (`5.0` is the integer 5, as JSON Schema's `integer` says).
+fn long(n: &Number) -> Result<i64, String> {
     if let Some(i) = n.as_i64() {
-        return Ok(RestrictedExpression::new_long(i));
+        return Ok(i);
     }
-    let text = n.to_string();
     if n.is_u64() {
-        return Err(format!("= {text} does not fit a Cedar long (a signed 64-bit integer)"));
+        return Err(format!("= {n} does not fit a Cedar long (a signed 64-bit integer)"));
     }
-    match decimal_text(&text) {
-        Ok(decimal) => Ok(super::decimal::decimal(decimal)),
-        Err(problem) => Err(format!("= {text} {problem}")),
+    match decimal_text(&n.to_string()) {
+        Ok(text) => match text.strip_suffix(".0").map(str::parse::<i64>) {
+            Some(Ok(i)) => Ok(i),
+            _ => Err(format!("= {n} is not an integer")),
+        },
+        Err(DecimalProblem::TooManyDigits) => Err(format!("= {n} is not an integer")),
+        Err(_) => Err(format!("= {n} does not fit a Cedar long exactly")),
     }
 }
 

@@ -31,6 +31,18 @@ struct Case {
     #[serde(default)]
     rules: Vec<String>,
     message: Option<String>,
+    /// Values `scan` found, with their positions (`Verdict::spans`): each must be there.
+    #[serde(default)]
+    spans: Vec<SpanCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpanCase {
+    field: String,
+    kind: String,
+    offset: usize,
+    length: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +93,39 @@ fn typed_value_cases() {
             && !verdict.reasons.iter().any(|r| r.message.contains(message.as_str()))
         {
             wrong.push(format!("no reason says `{message}`"));
+        }
+        // One span per value found in text, each within its argument and naming the call
+        // whose output showed it.
+        let in_text = verdict
+            .reasons
+            .iter()
+            .filter(|r| r.rule == "data_flow.untrusted_value_in_text")
+            .count();
+        if verdict.spans.len() != in_text {
+            wrong.push(format!("{} spans for {in_text} values in text", verdict.spans.len()));
+        }
+        for span in &verdict.spans {
+            let text = call.args.get(&span.field).and_then(Value::as_str).unwrap_or_default();
+            if text.get(span.offset..span.offset + span.length).is_none()
+                || span.source_call.is_none()
+            {
+                wrong
+                    .push(format!("span {span:?} is not within `{}` or names no call", span.field));
+            }
+        }
+        for expected in &case.spans {
+            let found = verdict.spans.iter().any(|s| {
+                (s.field.as_str(), s.kind.as_str(), s.offset, s.length)
+                    == (
+                        expected.field.as_str(),
+                        expected.kind.as_str(),
+                        expected.offset,
+                        expected.length,
+                    )
+            });
+            if !found {
+                wrong.push(format!("no span {expected:?} in {:?}", verdict.spans));
+            }
         }
         if !wrong.is_empty() {
             failures.push(format!("{}: {} [{}]", case.name, wrong.join("; "), reasons.join(" | ")));
