@@ -57,6 +57,29 @@ use crate::spec::{Deadlines, Isolation, Layers, Outcome, Report, Spec, TimeLimit
 /// Stack of the cloned init. It builds mounts and forks; it never recurses deeply.
 const INIT_STACK_BYTES: usize = 512 * 1024;
 
+/// The file name the helper is started under: the `aecl-sandbox` executable's own, and the
+/// `argv[0]` the launcher gives any executable it starts as the helper, so that the `aecl`
+/// binary can be its own helper (see [`run_as_helper`]).
+pub const HELPER_NAME: &str = "aecl-sandbox";
+
+/// The helper's entry point for an executable that is also something else: when
+/// `argv[0]`'s file name is [`HELPER_NAME`], runs the helper (or, with `gvisor-init`, the
+/// init inside a `gvisor` container) and returns its exit code; otherwise `None`, and the
+/// executable goes on as itself. This is how `aecl` alone is a complete install: the
+/// launcher starts it again as `aecl-sandbox` when no separate helper sits beside it.
+pub fn run_as_helper() -> Option<i32> {
+    let mut args = std::env::args_os();
+    let name = args.next()?;
+    if std::path::Path::new(&name).file_name()? != HELPER_NAME {
+        return None;
+    }
+    let args: Vec<std::ffi::OsString> = args.collect();
+    if args.first().is_some_and(|a| a == "gvisor-init") {
+        return Some(gvisor_init(&args[1..]));
+    }
+    Some(main())
+}
+
 /// Runs the helper; returns its exit code (the command's, as [`Outcome::exit_code`]).
 pub fn main() -> i32 {
     handoff::take_ready();

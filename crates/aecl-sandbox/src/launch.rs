@@ -65,12 +65,15 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The helper beside the running executable (how `aecl` is installed), the system's
-    /// temporary directory, nothing kept warm; the microVM image named by
-    /// `AECL_MICROVM_IMAGE` ([`MicrovmConfig::from_env`](crate::MicrovmConfig::from_env)).
+    /// The `aecl-sandbox` helper beside the running executable, or else the running
+    /// executable itself, started as the helper (`aecl` holds it: see
+    /// [`run_as_helper`](crate::helper::run_as_helper)); the system's temporary
+    /// directory, nothing kept warm; the microVM image named by `AECL_MICROVM_IMAGE`
+    /// ([`MicrovmConfig::from_env`](crate::MicrovmConfig::from_env)).
     pub fn beside_current_exe() -> Result<SandboxConfig, SandboxError> {
         let exe = std::env::current_exe().map_err(|e| SandboxError::Helper(format!("{e}")))?;
-        let helper = exe.with_file_name("aecl-sandbox");
+        let beside = exe.with_file_name(crate::helper::HELPER_NAME);
+        let helper = if beside.is_file() { beside } else { exe };
         Ok(SandboxConfig {
             helper,
             runtime_dir: std::env::temp_dir(),
@@ -397,6 +400,8 @@ impl Inner {
             .map_err(|e| SandboxError::Io("the ready pipe".to_owned(), e.into()))?;
         let ready_raw = std::os::fd::AsRawFd::as_raw_fd(&ready_write);
         let mut command = Command::new(&self.config.helper);
+        // The name the helper answers to when the executable is `aecl` itself.
+        command.arg0(crate::helper::HELPER_NAME);
         // SAFETY: between fork and exec the closure only calls `dup2`, which is
         // async-signal-safe, on a descriptor this process owns until after the spawn.
         unsafe {

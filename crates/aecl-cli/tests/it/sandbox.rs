@@ -280,3 +280,27 @@ fn allow_cidr_lets_an_allowed_name_reach_a_private_address() {
     assert_eq!(done.code, Some(2));
     assert!(done.stderr.contains("--allow-cidr `127.0.0.1/33`"), "{}", done.stderr);
 }
+
+#[test]
+fn aecl_alone_is_its_own_sandbox_helper() {
+    // An install of the one binary (`cargo install --path crates/aecl-cli`): no
+    // `aecl-sandbox` beside it, so the launcher starts `aecl` again as the helper.
+    let dir = tempfile::tempdir().unwrap();
+    let aecl = dir.path().join("aecl");
+    std::fs::copy(env!("CARGO_BIN_EXE_aecl"), &aecl).unwrap();
+    assert!(!dir.path().join("aecl-sandbox").exists());
+    let done = std::process::Command::new(&aecl)
+        .args(["sandbox", "run", "--report", "--", "sh", "-c", "echo inside; exit 7"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(7), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&done.stdout), "inside\n");
+    let report: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert!(report["layers"]["mode"].is_string(), "{report}");
+    let tiers =
+        std::process::Command::new(&aecl).args(["sandbox", "tiers", "--json"]).output().unwrap();
+    let statuses: serde_json::Value = serde_json::from_slice(&tiers.stdout).unwrap();
+    let process = statuses.as_array().unwrap().iter().find(|s| s["tier"] == "process").unwrap();
+    assert_eq!(process["available"], true, "{statuses}");
+}

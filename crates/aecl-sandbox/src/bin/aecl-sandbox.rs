@@ -1,5 +1,6 @@
 //! The sandbox helper executable: started by the launcher once per command, never by
-//! hand (its input is a spec line on stdin; see `aecl_sandbox::helper`).
+//! hand (its input is a spec line on stdin; see `aecl_sandbox::helper`). The `aecl` binary
+//! holds the same helper and is started as it when this file is not installed beside it.
 
 fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
