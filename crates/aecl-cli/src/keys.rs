@@ -12,14 +12,38 @@ use std::process::ExitCode;
 use aecl_audit::SignerKey;
 use anyhow::{Context, Result, bail};
 
+/// What a key pair is for: the files it is written to and the hints printed with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyUse {
+    /// Signs audit checkpoints and standing grants (`aecl serve --key`); its public half is
+    /// pinned by whoever verifies the log.
+    Audit,
+    /// Signs tokens (`aecl token issue --key`); `aecl serve --token-key` and
+    /// `aecl mcp --token-key` check them with its public half.
+    Tokens,
+}
+
+impl KeyUse {
+    fn stem(self) -> &'static str {
+        match self {
+            KeyUse::Audit => "audit",
+            KeyUse::Tokens => "tokens",
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
+    /// What the key is for: `audit` (checkpoints, `audit.key`/`audit.pub`) or `tokens`
+    /// (`tokens.key`/`tokens.pub`).
+    #[arg(long = "for", value_enum, default_value = "audit", conflicts_with = "agent")]
+    pub key_use: KeyUse,
     /// The key's name, which also names the log in its checkpoints (a host-like name such
-    /// as `audit.example.com/aecl`).
-    #[arg(long, default_value = "aecl.local/audit")]
-    pub name: String,
-    /// Where to write `audit.key` (secret, mode 0600) and `audit.pub` (with `--agent`,
-    /// `NAME.key` and `NAME.pub`).
+    /// as `audit.example.com/aecl`); by default `aecl.local/audit` or `aecl.local/tokens`.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to write the pair: `audit.key` (secret, mode 0600) and `audit.pub`, or
+    /// `tokens.key` and `tokens.pub`, or with `--agent`, `NAME.key` and `NAME.pub`.
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// An agent's own key pair, named after the agent: its public half goes into the
@@ -31,11 +55,12 @@ pub struct GenerateArgs {
 pub fn generate(args: &GenerateArgs) -> Result<ExitCode> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
-    let name = args.agent.as_deref().unwrap_or(&args.name);
+    let default_name = format!("aecl.local/{}", args.key_use.stem());
+    let name = args.agent.as_deref().or(args.name.as_deref()).unwrap_or(&default_name);
     let key =
         SignerKey::from_seed(name, seed).with_context(|| format!("`{name}` cannot name a key"))?;
     fs::create_dir_all(&args.out).with_context(|| format!("creating `{}`", args.out.display()))?;
-    let stem = if args.agent.is_some() { name } else { "audit" };
+    let stem = if args.agent.is_some() { name } else { args.key_use.stem() };
     let secret = args.out.join(format!("{stem}.key"));
     let public = args.out.join(format!("{stem}.pub"));
     for path in [&secret, &public] {
@@ -59,13 +84,20 @@ pub fn generate(args: &GenerateArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let (signs, checks) = match args.key_use {
+        KeyUse::Audit => (
+            "`aecl serve --key` signs checkpoints and standing grants with it",
+            "pin it: `aecl audit verify --key`",
+        ),
+        KeyUse::Tokens => (
+            "`aecl token issue --key` signs tokens with it",
+            "`aecl serve --token-key` and `aecl mcp --token-key` check tokens with it",
+        ),
+    };
     #[expect(clippy::print_stdout, reason = "the command's output")]
     {
-        println!(
-            "secret key: {} (keep it private; `aecl serve --key` signs with it)",
-            secret.display()
-        );
-        println!("public key: {} (pin it: `aecl audit verify --key`)", public.display());
+        println!("secret key: {} (keep it private; {signs})", secret.display());
+        println!("public key: {} ({checks})", public.display());
         println!("{}", key.verifier().to_text());
     }
     Ok(ExitCode::SUCCESS)

@@ -15,8 +15,11 @@ pub use parsers::{checkpoint_parse, output_parse, shell_sql};
 pub use policy::{policy_parse, trace_parse};
 pub use sandbox::{egress_request, microvm_answer};
 
+/// A target's body: the fuzzer's bytes in, a panic only for a broken property.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as `fuzz/Cargo.toml` lists its binaries.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("checkpoint_parse", checkpoint_parse),
     ("egress_request", egress_request),
     ("microvm_answer", microvm_answer),

@@ -90,6 +90,28 @@ fn keys_generate_writes_a_private_key_and_never_replaces_one() {
 }
 
 #[test]
+fn keys_generate_hints_fit_the_keys_use() {
+    let dir = temp_dir();
+    let out_dir = dir.path().display().to_string();
+    let audit = run(["keys", "generate", "--out", &out_dir]);
+    assert_eq!(audit.code, Some(0), "{}", audit.stderr);
+    assert!(audit.stdout.contains("`aecl serve --key` signs checkpoints"), "{}", audit.stdout);
+    assert!(audit.stdout.contains("`aecl audit verify --key`"), "{}", audit.stdout);
+    assert!(!audit.stdout.contains("token"), "{}", audit.stdout);
+
+    let tokens = run(["keys", "generate", "--for", "tokens", "--out", &out_dir]);
+    assert_eq!(tokens.code, Some(0), "{}", tokens.stderr);
+    let public = std::fs::read_to_string(dir.path().join("tokens.pub")).unwrap();
+    assert!(public.starts_with("aecl.local/tokens+"), "{public}");
+    assert!(tokens.stdout.contains("`aecl token issue --key` signs tokens"), "{}", tokens.stdout);
+    assert!(tokens.stdout.contains("`aecl serve --token-key`"), "{}", tokens.stdout);
+    assert!(!tokens.stdout.contains("audit"), "{}", tokens.stdout);
+
+    let both = run(["keys", "generate", "--for", "tokens", "--agent", "a", "--out", &out_dir]);
+    assert_eq!(both.code, Some(2), "an agent's key has a use of its own: {}", both.stdout);
+}
+
+#[test]
 fn a_recorded_log_verifies_and_exports_a_trace_that_replays_the_same() {
     let log = Recorded::new();
     let ok = log.verify(&[]);
