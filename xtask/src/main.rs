@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask ci | codegen | demo`.
+//! Project automation: `cargo xtask ci | setup | codegen | demo`.
 //!
 //! `cargo xtask ci` is the whole test suite, exactly what `.ci/run` runs after installing
 //! the tools it needs.
@@ -16,6 +16,7 @@ fn main() -> Result<()> {
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
+        Some("setup") => setup(&root),
         Some("codegen") => run(
             &root,
             "cargo",
@@ -23,7 +24,7 @@ fn main() -> Result<()> {
         ),
         Some("demo") => demo(&root),
         Some("microvm-kernel") => microvm::ensure_guest(&root),
-        _ => bail!("usage: cargo xtask <ci | codegen | demo | microvm-kernel>"),
+        _ => bail!("usage: cargo xtask <ci | setup | codegen | demo | microvm-kernel>"),
     }
 }
 
@@ -53,18 +54,24 @@ fn run(root: &Path, program: &str, args: &[&str]) -> Result<()> {
 /// The libFuzzer build of `fuzz/` is left to fuzzing sessions: it would build the whole
 /// dependency tree a second time with other flags.
 fn ci(root: &Path) -> Result<()> {
-    ensure_postgres()?;
-    ensure_browser(root)?;
-    microvm::ensure_guest(root)?;
-    ensure_mcp_tests(root)?;
-    ensure_claude_code(root)?;
-    ensure_systemd_analyze()?;
+    setup(root)?;
     run(root, "cargo", &["fmt", "--all", "--check"])?;
     run(root, "cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
     python_client(root)?;
     typescript_client(root)?;
     Ok(())
+}
+
+/// Installs what the tests need and nothing else (also the first step of `ci`): to run
+/// one test binary by hand on a fresh machine, `cargo xtask setup` first.
+fn setup(root: &Path) -> Result<()> {
+    ensure_postgres()?;
+    ensure_browser(root)?;
+    microvm::ensure_guest(root)?;
+    ensure_mcp_tests(root)?;
+    ensure_claude_code(root)?;
+    ensure_systemd_analyze()
 }
 
 /// The store tests start a private PostgreSQL server from the distribution's binaries;
