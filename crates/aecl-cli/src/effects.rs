@@ -4,9 +4,10 @@
 //! (it holds the store's writer and the connectors); nothing is executed again and every
 //! change is audited. `aecl serve` does the same at start-up.
 //!
-//! One line per effect: `STATUS EFFECT_ID action=ACTION run=RUN recorded|unchanged
-//! EVIDENCE`, where STATUS is `succeeded` (it landed; `aecl rollback` can undo it),
-//! `failed` (it did not land) or `undecidable` (it stays `outcome_unknown`). Exit code 0
+//! A table, one row per effect: `STATUS EFFECT ACTION RUN RECORDED EVIDENCE`, where STATUS
+//! is `succeeded` (it landed; `aecl rollback` can undo it), `failed` (it did not land) or
+//! `undecidable` (it stays `outcome_unknown`), and RECORDED says whether this run changed
+//! the ledger (`recorded`) or found what an earlier one did (`unchanged`). Exit code 0
 //! when the server answered, 1 when it refused, 2 for bad input. `--json` prints the
 //! server's answer instead: a list of `{effect_id, action, run, status, recorded,
 //! evidence}`.
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 use crate::approvals::read_token;
 use crate::rollback::post_for_effects;
+use crate::table::Table;
 
 #[derive(Debug, Subcommand)]
 pub enum EffectsCommand {
@@ -50,27 +52,32 @@ pub fn run(command: &EffectsCommand) -> Result<ExitCode> {
     #[expect(clippy::print_stdout, reason = "the CLI's output")]
     if args.json {
         println!("{}", serde_json::to_string_pretty(&effects)?);
+    } else if effects.is_empty() {
+        println!("nothing to reconcile");
     } else {
-        for effect in &effects {
-            println!("{}", line(effect));
-        }
-        if effects.is_empty() {
-            println!("nothing to reconcile");
-        }
+        print!("{}", table(&effects).render());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn line(effect: &Value) -> String {
-    let field = |name: &str| effect[name].as_str().unwrap_or("-").to_owned();
-    let recorded =
-        if effect["recorded"].as_bool() == Some(true) { "recorded" } else { "unchanged" };
-    format!(
-        "{} {} action={} run={} {recorded} {}",
-        field("status"),
-        field("effect_id"),
-        field("action"),
-        field("run"),
-        effect["evidence"]
-    )
+fn table(effects: &[Value]) -> Table {
+    let mut table = Table::new(&["STATUS", "EFFECT", "ACTION", "RUN", "RECORDED", "EVIDENCE"]);
+    for effect in effects {
+        let field = |name: &str| effect[name].as_str().unwrap_or("-").to_owned();
+        let recorded =
+            if effect["recorded"].as_bool() == Some(true) { "recorded" } else { "unchanged" };
+        let evidence = match &effect["evidence"] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        table.row(vec![
+            field("status"),
+            field("effect_id"),
+            field("action"),
+            field("run"),
+            recorded.to_owned(),
+            evidence,
+        ]);
+    }
+    table
 }

@@ -283,9 +283,12 @@ fn a_crash_between_dispatch_and_outcome_is_reconciled_at_restart_and_rolled_back
     let records = count(&s.store, "SELECT count(*) FROM audit_log");
     let out = run(["effects", "reconcile"].iter().chain(&base));
     assert_eq!(out.code, Some(0), "{out:#?}");
-    assert_eq!(out.lines().len(), 1, "{out:#?}");
-    assert!(out.stdout.starts_with("undecidable "), "{out:#?}");
-    assert!(out.stdout.contains("action=notify run=r1 unchanged"), "{out:#?}");
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2, "a header and one effect: {out:#?}");
+    assert!(lines[0].starts_with("STATUS") && lines[0].contains("EVIDENCE"), "{out:#?}");
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cells[0], "undecidable", "{out:#?}");
+    assert_eq!(cells[2..5], ["notify", "r1", "unchanged"], "{out:#?}");
     assert_eq!(count(&s.store, "SELECT count(*) FROM audit_log"), records);
     assert_eq!(rows(&s.users, "users"), ["1:ada", "2:bob"]);
     assert_eq!(rows(&s.items, "items"), ["1:hammer", "2:saw"]);
