@@ -179,7 +179,7 @@ fn python_client(root: &Path) -> Result<()> {
     let pip = ["-m", "pip", "install", "-q", "--disable-pip-version-check"];
     run(&client, python, &[&pip[..], &["-r", "requirements-test.txt"]].concat())?;
     run(&client, python, &[&pip[..], &["-e", "."]].concat())?;
-    run(root, "cargo", &["build", "--package", "aecl-cli"])?;
+    build_aecl(root)?;
     let aecl = root.join("target/debug/aecl");
     #[expect(clippy::print_stderr, reason = "xtask narrates what it runs")]
     {
@@ -210,7 +210,7 @@ fn typescript_client(root: &Path) -> Result<()> {
         run(&client, "npm", &["ci", "--no-audit", "--no-fund"])?;
     }
     run(&client, "npm", &["run", "build"])?;
-    run(root, "cargo", &["build", "--package", "aecl-cli"])?;
+    build_aecl(root)?;
     let aecl = root.join("target/debug/aecl");
     #[expect(clippy::print_stderr, reason = "xtask narrates what it runs")]
     {
@@ -345,6 +345,14 @@ fn ensure_runsc() -> Result<()> {
 fn which(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Builds `target/debug/aecl` as `cargo test --workspace --all-targets` did: with the
+/// workspace's feature set, so after the tests nothing is compiled again (`--package
+/// aecl-cli` alone would resolve other features and rebuild the server, the gateway and
+/// the binary).
+fn build_aecl(root: &Path) -> Result<()> {
+    run(root, "cargo", &["build", "--workspace", "--bins"])
 }
 
 /// The README's demo: the seed's "pay the vendor immediately" scenario decided with its
