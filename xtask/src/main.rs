@@ -347,12 +347,13 @@ fn which(program: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
-/// Builds `target/debug/aecl` as `cargo test --workspace --all-targets` did: with the
-/// workspace's feature set, so after the tests nothing is compiled again (`--package
-/// aecl-cli` alone would resolve other features and rebuild the server, the gateway and
-/// the binary).
+/// Puts in `target/debug/aecl` the binary `cargo test --workspace --all-targets` built,
+/// with the features the tests' dev-dependencies unify in: after the test run nothing is
+/// compiled again. (`cargo build --package aecl-cli`, or even `--workspace --bins`,
+/// resolves other features and rebuilds the connectors, the server, the gateway and the
+/// binary.)
 fn build_aecl(root: &Path) -> Result<()> {
-    run(root, "cargo", &["build", "--workspace", "--bins"])
+    run(root, "cargo", &["test", "--workspace", "--all-targets", "--no-run", "--quiet"])
 }
 
 /// The README's demo: the seed's "pay the vendor immediately" scenario decided with its
