@@ -283,9 +283,15 @@ fn run_in_namespaces(
     };
     let outcome = match wait_for_outcome(child, &mut status, &command.deadlines, clock.start()) {
         Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
-        Waited::Exited(_) => status
-            .outcome()
-            .unwrap_or_else(|| setup("the sandbox's init ended without a word".to_owned())),
+        Waited::Exited(ended) => status.outcome().unwrap_or_else(|| match ended {
+            // The init is the PID namespace's first process: a signal that ended it (the
+            // OOM killer picks it when it is the largest process under the memory limit)
+            // ended the command with it. `explain` names the memory limit when it was that.
+            Some(WaitStatus::Signaled(_, signal, _)) => {
+                Outcome::Killed { signal: signal as i32, cause: None }
+            }
+            _ => setup("the sandbox's init ended without a word".to_owned()),
+        }),
         Waited::Reported(outcome) => outcome,
     };
     Ran::Done(cgroup.explain(outcome))
