@@ -1,8 +1,8 @@
 //! `aecl hook install AGENT`: merges aecl's hook entries into the agent's settings, for a
 //! project (`--project DIR`) or the user (`--user`, under `$HOME`):
 //!
-//! - Claude Code, `.claude/settings.json`: `PreToolUse` and `PostToolUse` (matcher `*`),
-//!   `UserPromptSubmit`, `SessionEnd`.
+//! - Claude Code, `.claude/settings.json`: `PreToolUse` (with `"onFailure": "block"`, its
+//!   fail-closed option) and `PostToolUse` (matcher `*`), `UserPromptSubmit`, `SessionEnd`.
 //! - Codex, `.codex/hooks.json` (the same shape): `PreToolUse`, `PostToolUse`,
 //!   `UserPromptSubmit` (Codex has no session end).
 //! - Gemini CLI, `.gemini/settings.json`: `BeforeTool` and `AfterTool` (matcher `.*`),
@@ -190,10 +190,15 @@ pub fn merged(settings: &Value, target: Target, command: &str) -> Result<Value> 
         if let Some(matcher) = matcher {
             group.insert("matcher".to_owned(), json!(matcher));
         }
-        group.insert(
-            "hooks".to_owned(),
-            json!([{ "type": "command", "command": command, "timeout": target.timeout_value() }]),
-        );
+        let mut entry =
+            json!({ "type": "command", "command": command, "timeout": target.timeout_value() });
+        if target == Target::ClaudeCode && *event == "PreToolUse" {
+            // Claude Code's fail-closed option: a hook that fails, times out or answers
+            // garbage blocks the call instead of letting it run. Only before a call: after
+            // one, a failure to record must not block the session.
+            entry["onFailure"] = json!("block");
+        }
+        group.insert("hooks".to_owned(), json!([entry]));
         groups.push(Value::Object(group));
     }
     Ok(Value::Object(settings))

@@ -97,12 +97,15 @@ impl Setup {
     /// permission rules `allow`.
     fn settings(&self, hook: &str, pre_matcher: &str, allow: &[&str]) {
         let command = json!([{"type": "command", "command": hook, "timeout": 30}]);
+        // What `aecl hook install` writes before a call: the real binary must take it.
+        let pre =
+            json!([{"type": "command", "command": hook, "timeout": 30, "onFailure": "block"}]);
         let settings = json!({
             // WebFetch's domain check asks claude.ai, which this test cannot reach.
             "skipWebFetchPreflight": true,
             "permissions": {"allow": allow},
             "hooks": {
-                "PreToolUse": [{"matcher": pre_matcher, "hooks": command}],
+                "PreToolUse": [{"matcher": pre_matcher, "hooks": pre}],
                 "PostToolUse": [{"matcher": "*", "hooks": command}],
                 "UserPromptSubmit": [{"hooks": command}],
                 "SessionEnd": [{"hooks": command}],

@@ -60,6 +60,13 @@ fn install_merges_into_claude_code_settings_and_is_idempotent() {
         assert!(command.contains(" hook claude-code --policy /"), "{command}");
     }
     assert!(after["hooks"]["UserPromptSubmit"][0].get("matcher").is_none());
+    // Fail closed before a call; never block the session after one.
+    let pre = after["hooks"]["PreToolUse"].as_array().unwrap().last().unwrap();
+    assert_eq!(pre["hooks"][0]["onFailure"], "block", "{after:#}");
+    for event in ["PostToolUse", "UserPromptSubmit", "SessionEnd"] {
+        let entry = &after["hooks"][event].as_array().unwrap().last().unwrap()["hooks"][0];
+        assert!(entry.get("onFailure").is_none(), "{event}: {entry}");
+    }
     let text = std::fs::read_to_string(&settings).unwrap();
     let again = aecl_in(project.path(), &args);
     assert_eq!(again.code, Some(0), "{again:#?}");
