@@ -312,3 +312,26 @@ fn a_call_that_skipped_the_hook_is_audited_as_unguarded_and_its_output_stays_unt
         "the user's prompt is recorded: {records:#?}"
     );
 }
+
+/// A hook that fails (a crash, a kill, a timeout: aecl's own deny is always exit 2) blocks
+/// the call under the `"onFailure": "block"` that `aecl hook install` writes. Without it,
+/// Claude Code runs the tool and the page's command reaches the collector.
+#[test]
+fn a_hook_that_fails_blocks_the_call_under_on_failure_block() {
+    let setup = Setup::new();
+    // Claude Code's own rules allow both tools: only the hook stands in the way.
+    setup.settings("exit 1", "*", &["WebFetch", "Bash"]);
+    let api = injected_model(&setup);
+    let prompt = format!("Summarise the release notes at {}", setup.page_url());
+    let answer = setup.claude(&api, &prompt);
+    let result = api.tool_result("toolu_curl").expect("the Bash call's result reached the model");
+    assert_eq!(result["is_error"], true, "the Bash call ran: {result} {answer}");
+    let leaked: Vec<String> =
+        setup.collector.requests().into_iter().filter(|l| l.contains(SECRET)).collect();
+    assert!(leaked.is_empty(), "the secret reached the collector: {leaked:?}");
+    assert!(
+        !setup.page.requests().iter().any(|line| line.starts_with("GET /notes ")),
+        "WebFetch ran although its hook failed: {:?}",
+        setup.page.requests()
+    );
+}
