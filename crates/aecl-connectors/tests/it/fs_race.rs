@@ -21,7 +21,17 @@ const READS: usize = 10_000;
 
 /// Swaps `root/d` between the real directory and a symlink to `outside` until `stop`,
 /// leaving the real directory in place for `rest` each time; returns the number of swaps.
-fn swapper(root: &Path, outside: &Path, stop: &AtomicBool, rest: Duration) -> usize {
+/// Until `landed` counts one success, every sixteenth rest lasts until it does (at most
+/// 2 s): a write syncs, and while the disk is busy (after a suite that wrote a lot) a sync
+/// can outlast every short rest, yet some must land inside for the race to have been run
+/// both ways.
+fn swapper(
+    root: &Path,
+    outside: &Path,
+    stop: &AtomicBool,
+    rest: Duration,
+    landed: &AtomicUsize,
+) -> usize {
     let swapped = root.join("d");
     let parked = root.join("d.real");
     let mut swaps = 0;
@@ -37,11 +47,14 @@ fn swapper(root: &Path, outside: &Path, stop: &AtomicBool, rest: Duration) -> us
             // share one core, and a yield only while swapped would hand the reader the
             // symlink every time (no read would run with the real directory in place).
             std::thread::yield_now();
-        } else if swaps % 16 == 0 {
-            // Now and then a long rest: a write takes several steps (and syncs), which on a
-            // loaded machine may outlast every short rest, and some must land inside for
-            // the race to have been run both ways.
-            std::thread::sleep(rest * 64);
+        } else if swaps % 16 == 0 && landed.load(Ordering::Relaxed) == 0 {
+            let until = Instant::now() + Duration::from_secs(2);
+            while landed.load(Ordering::Relaxed) == 0
+                && Instant::now() < until
+                && !stop.load(Ordering::Relaxed)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         } else {
             std::thread::sleep(rest);
         }
@@ -62,7 +75,10 @@ async fn a_directory_swapped_for_a_symlink_never_leads_a_read_outside_the_root()
     let stop = Arc::new(AtomicBool::new(false));
     let swaps = {
         let (root, outside, stop) = (root.clone(), outside.clone(), stop.clone());
-        std::thread::spawn(move || swapper(&root, &outside, &stop, Duration::ZERO))
+        // Reads do not sync: they need no long rest.
+        std::thread::spawn(move || {
+            swapper(&root, &outside, &stop, Duration::ZERO, &AtomicUsize::new(1))
+        })
     };
     let started = Instant::now();
     let (mut inside, mut refused, mut escaped) = (0, 0, Vec::new());
@@ -102,12 +118,15 @@ async fn writes_and_deletes_racing_a_swapped_directory_never_touch_the_outside()
     std::fs::create_dir_all(root.join("d")).unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
     let swaps = {
-        let (root, outside, stop) = (root.clone(), outside.clone(), stop.clone());
+        let (root, outside, stop, written) =
+            (root.clone(), outside.clone(), stop.clone(), written.clone());
         // A write takes several steps (pre-image, new file, rename): give it room.
-        std::thread::spawn(move || swapper(&root, &outside, &stop, Duration::from_micros(300)))
+        std::thread::spawn(move || {
+            swapper(&root, &outside, &stop, Duration::from_micros(300), &written)
+        })
     };
-    let written = AtomicUsize::new(0);
     for i in 0..1_000 {
         let args = json!({ "path": "d/f.txt", "content": format!("write {i}") });
         if let (ConnectorOutcome::Succeeded { .. }, _) = execute(&registry, "file", args).await {
