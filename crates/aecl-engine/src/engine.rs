@@ -27,7 +27,7 @@ pub(crate) mod reported;
 mod run_expiry;
 mod waiting;
 
-use crate::store::{Committed, Effect, EffectState, RunCommit, Store};
+use crate::store::{Committed, Durability, Effect, EffectState, RunCommit, Store};
 
 /// How many times a call is decided again when other instances keep appending to its run.
 pub(crate) const MAX_ATTEMPTS: u32 = 64;
@@ -368,6 +368,7 @@ impl<S: Store> Engine<S> {
                 audit: None,
                 grant: None,
                 call_id: None,
+                durability: Durability::Synced,
             };
             if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
                 match cached {

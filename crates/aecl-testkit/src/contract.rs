@@ -11,7 +11,7 @@ pub mod grants;
 pub mod runs;
 
 use aecl_core::{CallDigest, Timestamp};
-use aecl_engine::{Admission, EffectEnd, EffectState, NewEffect, RunCommit, RunEvent};
+use aecl_engine::{Admission, Durability, EffectEnd, EffectState, NewEffect, RunCommit, RunEvent};
 use serde_json::json;
 
 /// One `#[tokio::test]` per case of the contract, each on a fresh store from `$open`, an
@@ -80,6 +80,7 @@ pub(crate) fn commit(run: &str, expected: u64, admission: Vec<Admission>) -> Run
         audit: None,
         grant: None,
         call_id: None,
+        durability: Durability::Synced,
     }
 }
 

@@ -19,7 +19,7 @@ use super::{Engine, slot_holder};
 use crate::error::{EngineError, StoreError};
 use crate::run_cache::CachedRun;
 use crate::run_event::RunEvent;
-use crate::store::{Committed, EffectState, RunCommit, Store};
+use crate::store::{Committed, Durability, EffectState, RunCommit, Store};
 
 /// What the effect ledger holds for a call the client runs itself (`Aecl-Executor:
 /// client`): the hand-over, never an output.
@@ -238,6 +238,7 @@ impl<S: Store> Engine<S> {
                 audit: records.next(),
                 grant: None,
                 call_id: None,
+                durability: Durability::Synced,
             };
             // Another instance moved the run on: check again on what it wrote.
             let Committed::Done { audit_seq, .. } = self.store().commit_run_event(commit).await?

@@ -11,7 +11,7 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::expiry::Victim;
 use crate::run_event::RunEvent;
-use crate::store::{Committed, RunCommit, Store};
+use crate::store::{Committed, Durability, RunCommit, Store};
 
 impl<S: Store> Engine<S> {
     /// Records the expiry of `run` first if it is due (evicted by the bounds, or idle past
@@ -106,6 +106,7 @@ impl<S: Store> Engine<S> {
             audit: Some(record),
             grant: None,
             call_id: None,
+            durability: Durability::Synced,
         };
         match self.store().commit_run_event(commit).await? {
             Committed::Done { .. } => {

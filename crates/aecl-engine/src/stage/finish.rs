@@ -1,8 +1,15 @@
 //! Stage 9, finish (design.md §3 step 12): the connector's outcome becomes the effect's end
 //! in the ledger (its state from the outcome's cause, [`ConnectorOutcome::ledger`]), the
 //! run's outcome event and, for aecl's own executions, the output that feeds provenance,
-//! the concurrency slot released and the outcome record: one more commit
+//! the concurrency slot released and the outcome record: one more write
 //! (`Store::finish_call`), appended after the run's last event.
+//!
+//! The answer waits for that write's sync only for a call with no effect, whose decision
+//! was committed unsynced and becomes durable with it (see `record.rs`). An effectful
+//! call's decision and ledger entry were durable before dispatch; its end is committed
+//! unsynced (`Durability::Ordered`), so the agent does not wait for a second fsync. An OS
+//! crash before the next sync leaves the effect `dispatched`, which recovery and
+//! reconciliation resolve from the target.
 
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -14,8 +21,9 @@ use crate::engine::{Engine, Executed, elapsed_ms, slot_holder};
 use crate::error::EngineError;
 use crate::run_event::RunEvent;
 use crate::stage::dispatch::Ran;
+use crate::stage::record::no_effect;
 use crate::stage::span;
-use crate::store::{CallEnd, Effect, EffectEnd, EffectState, Store};
+use crate::store::{CallEnd, Durability, Effect, EffectEnd, EffectState, Store};
 
 impl<S: Store> Engine<S> {
     /// Records how `ran`'s call ended, and answers with its effect.
@@ -68,7 +76,10 @@ impl<S: Store> Engine<S> {
         record.sandbox_id = ran_in.map(|t| t.as_str().to_owned());
         record.rollback_token = rollback_token;
         record.latency_ms = elapsed_ms(started);
+        let durability =
+            if no_effect(&ready.policy, call) { Durability::Synced } else { Durability::Ordered };
         let end = CallEnd {
+            durability,
             run: call.run.clone(),
             agent: call.agent.clone(),
             events,

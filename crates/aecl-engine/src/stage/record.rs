@@ -24,7 +24,9 @@ use crate::run_event::RunEvent;
 use crate::stage::admit::limit_reason;
 use crate::stage::grant::Granted;
 use crate::stage::{Arrived, Attempt, span};
-use crate::store::{Admission, CallIdCheck, Committed, GrantUse, NewEffect, RunCommit, Store};
+use crate::store::{
+    Admission, CallIdCheck, Committed, Durability, GrantUse, NewEffect, RunCommit, Store,
+};
 
 /// What the record stage committed of a call (the call itself stays with the pipeline).
 #[derive(Debug)]
@@ -124,6 +126,16 @@ impl<S: Store> Engine<S> {
             // nothing is left to spend, and the call goes to its connector right after.
             dispatched: true,
         });
+        // INVARIANT (ARCHITECTURE.md, "One durable commit per call"): a call with no effect
+        // may run before its decision is synced, because its answer waits for its outcome's
+        // synced commit, which makes this one durable too (the log is synced in order).
+        // Every other decision is durable before anything runs or answers.
+        let durability = match &effect {
+            Some(_) if attempt.replay_effect.is_none() && no_effect(&arrived.policy, call) => {
+                Durability::Ordered
+            }
+            _ => Durability::Synced,
+        };
         let mut record =
             self.decision_record(call, digest, &verdict, approval_id.as_deref(), arrived.started);
         // Decision records name the tier the call is to run in.
@@ -146,6 +158,7 @@ impl<S: Store> Engine<S> {
             call_id: attempt
                 .check_call_id
                 .then(|| CallIdCheck { call_id: call.id.clone(), digest: digest.clone() }),
+            durability,
         };
         let audit_seq = match self.store().commit_run_event(commit).await? {
             Committed::Done { audit_seq, .. } => audit_seq.ok_or_else(|| {
@@ -237,4 +250,14 @@ impl<S: Store> Engine<S> {
         record.latency_ms = elapsed_ms(started);
         record
     }
+}
+
+/// Whether `call`'s action changes nothing in the world (a read): its decision and outcome
+/// may then reach the disk together. An action the policy does not know is taken to have
+/// an effect.
+pub(crate) fn no_effect(policy: &Policy, call: &Call) -> bool {
+    policy
+        .actions
+        .get(&call.action)
+        .is_some_and(|action| action.reversibility == aecl_core::policy::Reversibility::NoEffect)
 }

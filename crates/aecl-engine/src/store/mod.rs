@@ -25,6 +25,22 @@ use crate::run_event::RunEvent;
 
 pub use memory::MemoryStore;
 
+/// When a write's answer comes (ARCHITECTURE.md, "One durable commit per call").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Once the write is durable.
+    #[default]
+    Synced,
+    /// Once the write is committed (every reader and every later write sees it, and a
+    /// crash of this process keeps it) but perhaps not yet synced: an OS crash or power
+    /// loss may lose it, together with every write committed after it. The next `Synced`
+    /// write makes it durable (SQLite's WAL and PostgreSQL's WAL are flushed in order).
+    /// The engine asks for it where that loss is covered: a no-effect call's decision,
+    /// whose outcome is then committed `Synced` before the answer, and an effect's end,
+    /// which recovery and reconciliation find `dispatched` if it is lost.
+    Ordered,
+}
+
 /// A run as stored: its events in order and its version (the number of events).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunSnapshot {
@@ -59,6 +75,9 @@ pub struct RunCommit {
     /// The call this commit records, checked against the run's executed calls: when one of
     /// them has this id, the commit is refused ([`Committed::CallIdTaken`]).
     pub call_id: Option<CallIdCheck>,
+    /// When the answer comes; `Ordered` only for a no-effect call whose effect is recorded
+    /// here and whose outcome is committed `Synced` before its answer.
+    pub durability: Durability,
 }
 
 /// A call's id and digest, for [`RunCommit::call_id`].
@@ -83,8 +102,9 @@ pub struct GrantUse {
 /// the run is at (they do not depend on its state, so another instance's appends meanwhile
 /// are no conflict), and its outcome record appended to the audit log (in the same
 /// transaction where the backend's log allows it, else right after the commit and before
-/// answering, as for [`RunCommit::audit`]). One durable write after the connector answers,
-/// instead of one per step.
+/// answering, as for [`RunCommit::audit`]). One write after the connector answers, instead
+/// of one per step, and the answer waits for its durability only when
+/// [`CallEnd::durability`] says so.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallEnd {
     pub run: String,
@@ -96,6 +116,8 @@ pub struct CallEnd {
     /// Whose concurrency slots are released.
     pub slot_holder: String,
     pub audit: AuditRecord,
+    /// When the answer comes.
+    pub durability: Durability,
 }
 
 /// A limit an allowed call must pass, taken atomically with the event that records it.

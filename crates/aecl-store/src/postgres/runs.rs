@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aecl_core::CallDigest;
 use aecl_core::limits::gcra;
-use aecl_engine::{Admission, CallEnd, Committed, RunCommit, RunSnapshot, StoreError};
+use aecl_engine::{Admission, CallEnd, Committed, Durability, RunCommit, RunSnapshot, StoreError};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::{backend, corrupt, to_i64, to_u64};
@@ -46,6 +46,7 @@ pub(super) async fn commit_run_event(
 ) -> Result<Committed, StoreError> {
     let event = crate::encode_event(&commit.event)?;
     let mut tx = pool.begin().await.map_err(backend)?;
+    ordered(&mut tx, commit.durability).await?;
     let locked = lock_run(&mut tx, &commit.run, &commit.agent, commit.expected_version).await?;
     let decided = match locked {
         Some(current) if current == commit.expected_version => {
@@ -138,6 +139,7 @@ pub(super) async fn commit_run_event(
 pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<u64, StoreError> {
     let result = serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?;
     let mut tx = pool.begin().await.map_err(backend)?;
+    ordered(&mut tx, end.durability).await?;
     let finished = super::effects::finish(&mut tx, &end.effect_id, &end.end, &result).await?;
     if finished != 1 {
         tx.rollback().await.map_err(backend)?;
@@ -280,4 +282,20 @@ async fn admit(
         }
     }
     Ok(Ok(rate_updates))
+}
+
+/// An ordered write commits without waiting for its WAL flush (PostgreSQL's asynchronous
+/// commit): it is visible at once, and the WAL is flushed in order, so any later synchronous
+/// commit is durable only with it.
+async fn ordered(
+    tx: &mut Transaction<'_, Postgres>,
+    durability: Durability,
+) -> Result<(), StoreError> {
+    if durability == Durability::Ordered {
+        sqlx::query("SET LOCAL synchronous_commit TO off")
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
 }

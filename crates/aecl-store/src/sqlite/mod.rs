@@ -1,5 +1,6 @@
 //! The SQLite store: one database file in WAL mode with `synchronous=FULL`, so a commit is
-//! on disk when it returns. All writes go through one writer thread that group-commits
+//! on disk when it returns (an ordered one, `Durability::Ordered`, once the next synced
+//! one returns: `writer`). All writes go through one writer thread that group-commits
 //! (`writer`); reads use a small pool of read connections, which WAL lets run beside the
 //! writer. This file opens the store and routes each method of the port to its area:
 //! `runs`, `effects`, `grants`, `approvals`, `standing`, `revocation`, `audit`, `health`.
@@ -21,8 +22,9 @@ use std::sync::{Arc, Mutex};
 use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
-    Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, Grant, GrantRefusal,
-    NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store, StoreError,
+    Approval, ApprovalStatus, Begun, CallEnd, Committed, Durability, Effect, EffectEnd, Grant,
+    GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
+    StoreError,
 };
 use rusqlite::{Connection, Row};
 use tokio::sync::oneshot;
@@ -120,14 +122,33 @@ impl SqliteStore {
         self.write_raw(move |batch| in_savepoint(batch, f)).await
     }
 
+    /// Like `write`, committed as `durability` says (`writer.rs`).
+    async fn write_as<T, F>(&self, durability: Durability, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let synced = durability == Durability::Synced;
+        self.send_job(synced, move |batch| in_savepoint(batch, f)).await
+    }
+
     /// Like `write`, without a savepoint: for jobs whose only write is one statement.
     async fn write_raw<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
+        self.send_job(true, f).await
+    }
+
+    /// Hands `f` to the writer and waits for its batch's commit.
+    async fn send_job<T, F>(&self, synced: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |batch| {
+        let run: Box<dyn FnOnce(&mut Batch<'_>) -> writer::Completion + Send> = Box::new(move |batch| {
             let result = f(batch);
             Box::new(move |commit_error: Option<&str>| {
                 let result = match commit_error {
@@ -137,7 +158,7 @@ impl SqliteStore {
                 let _ = answer.send(result);
             })
         });
-        self.inner.writer.send(job)?;
+        self.inner.writer.send(Job { synced, run })?;
         answered
             .await
             .map_err(|_| StoreError::WriterStopped("the writer dropped a job".to_owned()))?

@@ -49,7 +49,7 @@ pub(super) async fn commit_run_event(
         Some(record) => Some((record.time, record.to_unsequenced()?)),
         None => None,
     };
-    store.write(move |batch| {
+    store.write_as(commit.durability, move |batch| {
         let conn = batch.conn;
         let current: i64 = query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&commit.run], |r| r.get(0))
             .optional()
@@ -160,7 +160,7 @@ pub(super) async fn finish_call(store: &SqliteStore, end: CallEnd) -> Result<u64
     let events = end.events.iter().map(crate::encode_event).collect::<Result<Vec<_>, _>>()?;
     let (time, unsequenced) = (end.audit.time, end.audit.to_unsequenced()?);
     store
-        .write(move |batch| {
+        .write_as(end.durability, move |batch| {
             let conn = batch.conn;
             finish(conn, &end.effect_id, &end.end, &result)?;
             exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.slot_holder])

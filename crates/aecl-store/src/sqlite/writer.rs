@@ -8,6 +8,11 @@
 //! before the transaction commits: a job's answer waits for the commit, and a failed
 //! commit answers every job of the batch with the error. [`Queue`] counts the jobs sent
 //! and not yet answered, for `/metrics`.
+//!
+//! A batch of *ordered* jobs only (`Durability::Ordered`) commits with
+//! `synchronous=NORMAL`: visible at once, kept through a process crash (the WAL frames are
+//! written), but not fsynced, so an OS crash or power loss may lose it, together with
+//! every commit after it. The next batch with a synced job fsyncs the WAL over it.
 
 use std::sync::{Arc, mpsc};
 use std::thread;
@@ -32,7 +37,11 @@ const GATHER_STEP: Duration = Duration::from_micros(25);
 pub(crate) type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// A job: runs inside the batch's transaction and returns how to answer its producer.
-pub(crate) type Job = Box<dyn FnOnce(&mut Batch<'_>) -> Completion + Send>;
+pub(crate) struct Job {
+    /// Whether its answer waits for an fsync (`Durability::Synced`).
+    pub synced: bool,
+    pub run: Box<dyn FnOnce(&mut Batch<'_>) -> Completion + Send>,
+}
 
 /// What a job sees.
 pub(crate) struct Batch<'a> {
@@ -91,8 +100,18 @@ pub(crate) fn spawn(
             }
             let publish = audit.publish;
             let (origin, signer) = (audit.origin, audit.signer);
-            Writer { conn, log, origin, signer, health, publish, publication: None, queued }
-                .run(&receiver)
+            Writer {
+                conn,
+                log,
+                origin,
+                signer,
+                health,
+                publish,
+                publication: None,
+                queued,
+                synced: true,
+            }
+            .run(&receiver)
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
     Ok(Queue { sender, depth })
@@ -113,6 +132,8 @@ struct Writer {
     /// The producers' count of jobs not yet finished, which the writer takes each batch
     /// off once it has committed or failed.
     queued: QueueDepth,
+    /// Whether the connection commits with `synchronous=FULL` (as it is opened).
+    synced: bool,
 }
 
 impl Writer {
@@ -184,6 +205,15 @@ impl Writer {
         completions: &mut Vec<Completion>,
     ) -> Result<(), String> {
         let size_before = self.log.next_seq();
+        // Outside the transaction: the level its commit syncs at.
+        let synced = jobs.iter().any(|job| job.synced);
+        if synced != self.synced {
+            let level = if synced { "FULL" } else { "NORMAL" };
+            if let Err(e) = self.conn.execute_batch(&format!("PRAGMA synchronous = {level}")) {
+                return Err(e.to_string());
+            }
+            self.synced = synced;
+        }
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             // No job runs; `commit` drops them once they are taken off the queue.
             return Err(e.to_string());
@@ -196,7 +226,7 @@ impl Writer {
             rows: Vec::new(),
         };
         for job in jobs.drain(..) {
-            completions.push(job(&mut batch));
+            completions.push((job.run)(&mut batch));
         }
         let time = batch.time;
         if let Some(error) = batch.failed {

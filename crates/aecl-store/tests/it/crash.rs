@@ -1,9 +1,14 @@
 //! The crash test: a child process (this test binary, re-executed in worker mode) appends
 //! records and executes effects from 16 concurrent tasks and is killed with SIGKILL at
 //! random points, again and again. After every restart the log verifies, no acknowledged
-//! record is missing, effects left in flight read `outcome_unknown`, and no effect was
-//! executed twice, although every round retries keys that earlier rounds executed or left
-//! in flight.
+//! decision is missing, effects left in flight read `outcome_unknown` with the reason,
+//! and no effect was executed twice, although every round retries keys that earlier rounds
+//! executed or left in flight.
+//!
+//! It proves the invariant "one durable commit per call" (ARCHITECTURE.md): a write's
+//! answer comes once its decision is durable (its outcome may still be lost, and then
+//! recovery finds it in flight), and a read's answer comes once its decision and outcome
+//! both are, although the read ran before its decision reached the disk.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -21,7 +26,7 @@ use aecl_engine::{
 use aecl_store::SqliteStore;
 use serde_json::json;
 
-use crate::support::{audit_config, policy, verifier};
+use crate::support::{audit_config, verifier};
 
 const WORKER_ENV: &str = "AECL_CRASH_WORKER_DIR";
 const ROUNDS: u64 = 24;
@@ -36,6 +41,10 @@ impl Connector for FileEffects {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         let call = invocation.call;
         Box::pin(async move {
+            if call.action == "get_record" {
+                // A read changes nothing: nothing to execute twice.
+                return ConnectorOutcome::Succeeded { result: call.args.clone(), rollback_token: None };
+            }
             let key = call.idempotency_key.clone().unwrap_or_default();
             let written =
                 std::fs::OpenOptions::new().create(true).append(true).open(&self.0).and_then(
@@ -69,14 +78,51 @@ fn key_call(task: usize, key: usize) -> Call {
     }
 }
 
+/// A read of key `key`: no idempotency key (a read may run again), an id of its own.
+fn read_call(task: usize, key: usize, n: usize) -> Call {
+    Call {
+        id: format!("r{key}-{n}-{}", std::process::id()),
+        agent: "worker".into(),
+        run: format!("run-{task}"),
+        action: "get_record".into(),
+        args: json!({"id": format!("k{key}")}),
+        ..Call::default()
+    }
+}
+
+/// `put_record` (a write) and `get_record` (a read: no effect on the world).
+fn policy() -> Arc<aecl_core::Policy> {
+    let manifest = "agent_id = \"worker\"\nallowed_actions = [\"put_record\", \"get_record\"]\n\
+                    max_tool_calls_per_run = 1000000\n";
+    let catalog = r#"
+[actions.put_record]
+effect = "write"
+reversibility = "reversible"
+compensation = "put_record"
+connector = "test"
+output = { trust = "trusted", data_class = "public" }
+
+[actions.get_record]
+effect = "read"
+connector = "test"
+output = { trust = "trusted", data_class = "public" }
+"#;
+    let files = [
+        aecl_policy::SourceFile { path: "agents/worker.toml".into(), text: manifest.into() },
+        aecl_policy::SourceFile { path: "catalog.toml".into(), text: catalog.into() },
+    ];
+    Arc::new(aecl_policy::load(&files).unwrap().policy)
+}
+
 fn open_engine(dir: &Path) -> Engine<SqliteStore> {
     let store = SqliteStore::open(&dir.join("aecl.db"), audit_config()).unwrap();
     let config = EngineConfig { node: "n1".into(), ..EngineConfig::default() };
-    Engine::new(Arc::new(store), policy(1_000_000, ""), Arc::new(SystemClock), config)
+    Engine::new(Arc::new(store), policy(), Arc::new(SystemClock), config)
 }
 
 /// Worker mode: recover, then execute keys until killed, printing `ACK <seq> <key>` for
-/// every decision record the engine acknowledged.
+/// every write the engine acknowledged (`<seq>`: its decision record) and `READ <id>` for
+/// every read it answered.
 fn worker(dir: &Path, offset: usize) {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -91,12 +137,19 @@ fn worker(dir: &Path, offset: usize) {
                 // Each round starts elsewhere, so it retries keys of earlier rounds too.
                 for n in 0.. {
                     let key = (offset + task + n * TASKS) % KEYS;
-                    let done = engine
-                        .execute(key_call(key % TASKS, key), connector.as_ref())
-                        .await
-                        .unwrap();
+                    let line = if n % 3 == 2 {
+                        let call = read_call(key % TASKS, key, n);
+                        let id = call.id.clone();
+                        let done = engine.execute(call, connector.as_ref()).await.unwrap();
+                        assert_eq!(done.decided.verdict.decision, aecl_core::Decision::Allow);
+                        format!("READ {id}")
+                    } else {
+                        let call = key_call(key % TASKS, key);
+                        let done = engine.execute(call, connector.as_ref()).await.unwrap();
+                        format!("ACK {} k{key}", done.decided.audit_seq)
+                    };
                     let mut out = std::io::stdout().lock();
-                    writeln!(out, "ACK {} k{key}", done.decided.audit_seq).unwrap();
+                    writeln!(out, "{line}").unwrap();
                     out.flush().unwrap();
                 }
             }));
@@ -121,6 +174,7 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut acked: Vec<(u64, String)> = Vec::new();
+    let mut reads: Vec<String> = Vec::new();
     let mut seed = 0x00ae_c1c0_ffee;
     let mut in_flight_recovered = 0;
     for round in 0..ROUNDS {
@@ -140,7 +194,7 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
         let stdout = child.stdout.take().unwrap();
         let (first_ack, started) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
-            let mut lines = Vec::new();
+            let (mut lines, mut reads) = (Vec::new(), Vec::new());
             let mut reader = BufReader::new(stdout);
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 0 {
@@ -152,10 +206,14 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
                     if lines.len() == 1 {
                         let _ = first_ack.send(());
                     }
+                } else if let Some(id) =
+                    line.strip_suffix('\n').and_then(|l| l.strip_prefix("READ "))
+                {
+                    reads.push(id.to_owned());
                 }
                 line.clear();
             }
-            lines
+            (lines, reads)
         });
         // Kill only once the worker has recovered and acknowledged a call, however slow the
         // machine is, so that every round proves progress; then somewhere in its stride.
@@ -163,11 +221,13 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
         std::thread::sleep(Duration::from_millis(lcg(&mut seed) % 350));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let round_acks = reader.join().unwrap();
+        let (round_acks, round_reads) = reader.join().unwrap();
         assert!(acknowledged && !round_acks.is_empty(), "round {round} acknowledged nothing");
         acked.extend(round_acks);
-        in_flight_recovered += check(dir.path(), &acked);
+        reads.extend(round_reads);
+        in_flight_recovered += check(dir.path(), &acked, &reads);
     }
+    assert!(reads.len() > 100, "too few reads to prove anything: {}", reads.len());
     assert!(
         acked.len() > 500,
         "the worker made too little progress to prove anything: {}",
@@ -178,7 +238,7 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
 
 /// Restarts the engine as the next worker would, then checks every guarantee. Returns how
 /// many effects recovery found in flight.
-fn check(dir: &Path, acked: &[(u64, String)]) -> usize {
+fn check(dir: &Path, acked: &[(u64, String)], reads: &[String]) -> usize {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let engine = open_engine(dir);
@@ -206,6 +266,21 @@ fn check(dir: &Path, acked: &[(u64, String)]) -> usize {
             );
         }
 
+        // A read was answered only once its decision and its outcome were both durable.
+        let mut recorded: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+        for (_, bytes, _) in &stored {
+            let record = AuditRecord::from_canonical(bytes).unwrap();
+            let seen = recorded.entry(record.call_id.clone()).or_default();
+            match record.kind {
+                RecordKind::Decision => seen.0 = true,
+                RecordKind::Outcome => seen.1 = true,
+                _ => {}
+            }
+        }
+        for id in reads {
+            assert_eq!(recorded.get(id), Some(&(true, true)), "answered read {id} lost a record");
+        }
+
         let log = std::fs::read_to_string(dir.join("effects.log")).unwrap_or_default();
         let mut executed: BTreeMap<&str, usize> = BTreeMap::new();
         for key in log.lines() {
@@ -216,12 +291,24 @@ fn check(dir: &Path, acked: &[(u64, String)]) -> usize {
 
         // Every execution has its ledger entry, ended; every success executed.
         let db = rusqlite::Connection::open(dir.join("aecl.db")).unwrap();
-        let mut stmt = db.prepare("SELECT idempotency_key, state FROM effects").unwrap();
+        let mut stmt = db
+            .prepare("SELECT idempotency_key, state FROM effects WHERE action = 'put_record'")
+            .unwrap();
         let ledger: BTreeMap<String, String> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect();
+        // Every effect found in flight, write or read, says why it is unknown.
+        let unexplained: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM effects WHERE state IN ('pending', 'dispatched')
+                     OR (state = 'outcome_unknown' AND COALESCE(error, '') = '')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unexplained, 0, "effects in flight or unknown without their evidence");
         for key in executed.keys() {
             let state =
                 ledger.get(*key).unwrap_or_else(|| panic!("{key} executed without a ledger entry"));

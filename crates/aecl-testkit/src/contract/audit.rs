@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use aecl_audit::{AuditRecord, parse_and_verify_checkpoint, verify_log};
 use aecl_core::Timestamp;
-use aecl_engine::{CallEnd, Committed, EffectState, NewEffect, Reconciliation, RunCommit, Store};
+use aecl_engine::{
+    CallEnd, Committed, Durability, EffectState, NewEffect, Reconciliation, RunCommit, Store,
+};
 
 use super::{commit, end, new_effect, user};
 use crate::audit::{record, verifier};
@@ -72,6 +74,7 @@ pub async fn every_writer_appends_to_one_verifiable_log<S: Store>(store: &S) {
         end: end(EffectState::Succeeded),
         slot_holder: "r1/c1".into(),
         audit: record(1, 2),
+        durability: Durability::Synced,
     };
     assert_eq!(store.finish_call(call_end).await.unwrap(), 2);
     store.begin_effect(new_effect("e2", "c2", None, "n2")).await.unwrap();

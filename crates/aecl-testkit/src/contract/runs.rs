@@ -7,8 +7,8 @@ use aecl_core::limits::RateLimit;
 use aecl_core::policy::Revision;
 use aecl_core::{CallDigest, Timestamp};
 use aecl_engine::{
-    Admission, CallEnd, CallIdCheck, Committed, EffectState, Grant, GrantUse, NewEffect, RunCommit,
-    Store, StoreError,
+    Admission, CallEnd, CallIdCheck, Committed, Durability, EffectState, Grant, GrantUse,
+    NewEffect, RunCommit, Store, StoreError,
 };
 use serde_json::json;
 
@@ -161,6 +161,7 @@ pub async fn a_calls_end_is_written_whole_or_not_at_all<S: Store>(store: &S) {
         end: end(EffectState::Succeeded),
         slot_holder: "r1/c1".into(),
         audit: record(8, i),
+        durability: Durability::Synced,
     };
     assert_eq!(store.finish_call(call_end(0)).await.unwrap(), 4);
     let effect = store.effect("e1").await.unwrap().unwrap();
