@@ -31,6 +31,7 @@ macro_rules! store_contract {
             runs::a_runs_agent_is_its_first_commits,
             runs::a_commit_whose_effect_collides_writes_nothing,
             runs::slots_are_released_by_their_holder_only,
+            runs::an_ordered_write_is_seen_at_once_by_reads_and_later_writes,
             effects::the_effect_ledger_moves_forward_only,
             effects::an_idempotency_key_makes_one_effect,
             effects::recovery_marks_what_was_in_flight,

@@ -336,3 +336,36 @@ pub(crate) fn in_savepoint<T>(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use aecl_engine::Durability;
+
+    use crate::AuditConfig;
+    use crate::sqlite::SqliteStore;
+
+    /// The level the writer's connection commits at, read inside a job of `durability`.
+    async fn level(store: &SqliteStore, durability: Durability) -> i64 {
+        store
+            .write_as(durability, |batch| {
+                batch
+                    .conn
+                    .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .map_err(crate::backend)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_batch_of_ordered_writes_commits_unsynced() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = aecl_audit::SignerKey::from_seed("test", [7; 32]).unwrap();
+        let config = AuditConfig { origin: "test".to_owned(), signer, publish: None };
+        let store = SqliteStore::open(&dir.path().join("aecl.db"), config).unwrap();
+        // 2 is FULL (an fsync per commit), 1 NORMAL (the WAL synced at the next FULL one).
+        assert_eq!(level(&store, Durability::Synced).await, 2);
+        assert_eq!(level(&store, Durability::Ordered).await, 1);
+        assert_eq!(level(&store, Durability::Synced).await, 2);
+    }
+}

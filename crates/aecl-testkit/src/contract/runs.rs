@@ -310,3 +310,47 @@ pub async fn slots_are_released_by_their_holder_only<S: Store>(store: &S) {
         Committed::Done { .. }
     ));
 }
+
+/// An ordered write (`Durability::Ordered`: committed, perhaps not yet synced) is a commit
+/// like any other for everyone who reads or writes after its answer: the same client reads
+/// its own write (an effect's state right after `execute` answers), the run's next commit
+/// is checked against it, and a synced write after it keeps both.
+pub async fn an_ordered_write_is_seen_at_once_by_reads_and_later_writes<S: Store>(store: &S) {
+    let decided = RunCommit {
+        effect: Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") }),
+        audit: Some(record(7, 0)),
+        durability: Durability::Ordered,
+        ..commit("r1", 0, vec![])
+    };
+    let Committed::Done { version: 1, audit_seq: Some(decision) } =
+        store.commit_run_event(decided).await.unwrap()
+    else {
+        panic!("an ordered commit is a commit");
+    };
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Dispatched);
+    assert_eq!(store.load_run("r1").await.unwrap().version, 1);
+    // Ended ordered too: read back at once, and the run's next commit sees its events.
+    let call_end = CallEnd {
+        run: "r1".into(),
+        agent: "finance".into(),
+        events: vec![user("outcome")],
+        effect_id: "e1".into(),
+        end: end(EffectState::Succeeded),
+        slot_holder: "r1/c1".into(),
+        audit: record(8, 1),
+        durability: Durability::Ordered,
+    };
+    assert_eq!(store.finish_call(call_end).await.unwrap(), 2);
+    assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Succeeded);
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 1, vec![])).await.unwrap(),
+        Committed::Conflict
+    ));
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 2, vec![])).await.unwrap(),
+        Committed::Done { version: 3, .. }
+    ));
+    let stored = store.audit_records(0, 10).await.unwrap();
+    assert_eq!(stored.len(), 2, "the decision and outcome records");
+    assert_eq!(stored[0].0, decision);
+}
