@@ -17,11 +17,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
         Some("setup") => setup(&root),
-        Some("codegen") => run(
-            &root,
-            "cargo",
-            &["run", "--quiet", "--package", "aecl-policy", "--example", "codegen"],
-        ),
+        Some("codegen") => ["aecl-policy", "aecl-protocol"].iter().try_for_each(|package| {
+            run(&root, "cargo", &["run", "--quiet", "--package", package, "--example", "codegen"])
+        }),
         Some("demo") => demo(&root),
         Some("microvm-kernel") => microvm::ensure_guest(&root),
         _ => bail!("usage: cargo xtask <ci | setup | codegen | demo | microvm-kernel>"),

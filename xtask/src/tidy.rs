@@ -24,7 +24,8 @@ mod tests {
         ("aecl-core", &[]),
         ("aecl-policy", &["aecl-core"]),
         ("aecl-audit", &["aecl-core"]),
-        ("aecl-engine", &["aecl-core", "aecl-policy", "aecl-audit"]),
+        ("aecl-protocol", &["aecl-core", "aecl-policy"]),
+        ("aecl-engine", &["aecl-core", "aecl-policy", "aecl-audit", "aecl-protocol"]),
         ("aecl-store", &["aecl-engine"]),
         ("aecl-sandbox", &["aecl-engine"]),
         ("aecl-connectors", &["aecl-engine", "aecl-sandbox"]),
@@ -48,7 +49,6 @@ mod tests {
         ("tokio-postgres", "aecl-connectors"),
         ("axum", "aecl-server"),
         ("tower-http", "aecl-server"),
-        ("utoipa", "aecl-server"),
         ("prometheus-client", "aecl-server"),
         ("rmcp", "aecl-mcp"),
     ];

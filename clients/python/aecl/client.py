@@ -38,7 +38,9 @@ from .errors import (
     WrongAgent,
 )
 
+# The wire's spellings, checked against docs/schema/api/ by tests/test_schema.py.
 DECISIONS = ("allow", "require_approval", "block")
+MODES = ("enforce", "monitor", "dry-run")
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired")
 # The effect result with which the server hands a call to the client that runs it
 # (`Aecl-Executor: client`, crates/aecl-server/src/calls.rs).
@@ -492,7 +494,7 @@ class Client:
             if decision not in DECISIONS:
                 raise ValueError(f"unknown decision {decision!r}")
             mode = answer["mode"]
-            if mode not in ("enforce", "monitor", "dry-run"):
+            if mode not in MODES:
                 raise ValueError(f"unknown mode {mode!r}")
             reasons = tuple(
                 Reason(

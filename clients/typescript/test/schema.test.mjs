@@ -1,7 +1,8 @@
 // The client's wire types against the committed JSON Schema of the trace format
 // (docs/schema/trace-event.schema.json: a call is a `call` event without `type`, a run
 // event a `user` or `result` event without `run`) and the server's OpenAPI document (the
-// approval view), so that a field renamed on the server fails here.
+// approval, whose schema is aecl-protocol's), so that a field renamed on the server fails
+// here.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -63,13 +64,14 @@ test("run events are trace user and result events without `run`", async () => {
   assert.deepEqual(sent[1].body, { type: "result", id: "c1", output: { any: ["json"] } });
 });
 
-test("the approval fields the client reads are the OpenAPI document's ApprovalView", async () => {
+test("the approval fields the client reads are the OpenAPI document's Approval", async () => {
   const doc = await (await fetch(`${server.url}/openapi.json`)).json();
-  const view = doc.components.schemas.ApprovalView;
+  const view = doc.components.schemas.Approval;
   const read = ["id", "status", "run", "call_id", "agent", "action", "call_digest", "policy_revision", "requested_ms", "expires_ms"];
-  for (const key of read) assert.ok(view.required.includes(key), `ApprovalView does not require \`${key}\``);
-  for (const key of ["decided_by", "reason", "context"]) assert.ok(key in view.properties, `no \`${key}\` in ApprovalView`);
-  assert.deepEqual(new Set(view.properties.status.enum ?? ["pending", "approved", "rejected", "expired"]), new Set(["pending", "approved", "rejected", "expired"]));
+  for (const key of read) assert.ok(view.required.includes(key), `Approval does not require \`${key}\``);
+  for (const key of ["decided_by", "reason", "context"]) assert.ok(key in view.properties, `no \`${key}\` in Approval`);
+  assert.equal(view.properties.status.$ref, "#/components/schemas/ApprovalStatus");
+  assert.deepEqual(new Set(doc.components.schemas.ApprovalStatus.enum), new Set(["pending", "approved", "rejected", "expired"]));
   assert.ok(doc.paths["/v1/evaluate"] && doc.paths["/v1/execute"] && doc.paths["/v1/approvals/{id}"]);
 });
 

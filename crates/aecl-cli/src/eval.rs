@@ -75,7 +75,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     if args.explain {
         write!(out, "{}", explain(&decided.call, &decided.verdict))?;
     } else {
-        serde_json::to_writer_pretty(&mut out, &decided.verdict)?;
+        serde_json::to_writer_pretty(&mut out, &aecl_protocol::Verdict::from(&decided.verdict))?;
         writeln!(out)?;
     }
     Ok(ExitCode::SUCCESS)

@@ -89,7 +89,7 @@ pub fn record(
                     agents.entry(call.run.clone()).or_insert_with(|| agent.clone());
                     let decided = engine.evaluate(call.to_call(&agent)).await?;
                     let decided = Decided { call: decided.call, verdict: decided.verdict };
-                    serde_json::to_writer(&mut out, &decided.line())?;
+                    serde_json::to_writer(&mut out, &aecl_protocol::DecisionLine::from(&decided))?;
                     out.write_all(b"\n")?;
                 }
                 TraceEvent::Result { run, id, output } => {

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use aecl_policy::replay::{Decided, Replayer, Summary};
 use aecl_policy::trace::parse_event;
+use aecl_protocol::DecisionLine;
+use aecl_protocol::verdict::reasons;
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use serde_json::json;
@@ -92,7 +94,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         }
         match (&other_replayer, other_decided) {
             (None, _) if args.summary => continue,
-            (None, _) => serde_json::to_writer(&mut out, &decided.line())?,
+            (None, _) => serde_json::to_writer(&mut out, &DecisionLine::from(&decided))?,
             (Some(_), Some(theirs)) if theirs.verdict.decision != decided.verdict.decision => {
                 diff.add(&decided, &theirs);
                 let row = json!({
@@ -101,8 +103,8 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
                     "action": decided.call.action,
                     "decision": decided.verdict.decision,
                     "other_decision": theirs.verdict.decision,
-                    "reasons": decided.verdict.reasons,
-                    "other_reasons": theirs.verdict.reasons,
+                    "reasons": reasons(&decided.verdict.reasons),
+                    "other_reasons": reasons(&theirs.verdict.reasons),
                 });
                 serde_json::to_writer(&mut out, &row)?;
             }

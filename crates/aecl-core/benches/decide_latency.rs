@@ -82,7 +82,7 @@ fn main() {
             }
             if show_verdicts {
                 let verdict = decide(&policy, &call, &run, Timestamp(0));
-                println!("{case}: {}", serde_json::to_string_pretty(&verdict).unwrap_or_default());
+                println!("{case}: {verdict:#?}");
             }
             let (p50, p99, p999) = measure(iterations, || {
                 black_box(decide(

@@ -97,7 +97,7 @@ pub struct SandboxSettings {
 }
 
 /// The tier a call must run in, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierRequirement {
     pub tier: SandboxTier,
     /// The setting that asked for this tier (the first, when several ask for it).

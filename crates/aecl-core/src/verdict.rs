@@ -118,7 +118,7 @@ impl Stage {
 }
 
 /// One finding of one stage. A verdict's decision is the strictest decision of its reasons.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
     pub stage: Stage,
     /// A stable rule name, such as `manifest.blocked_actions` or `data_flow.untrusted_control_argument`.
@@ -126,7 +126,6 @@ pub struct Reason {
     pub rule: Cow<'static, str>,
     pub decision: Decision,
     /// The argument the finding is about, as a dotted path, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     pub message: String,
 }
@@ -134,7 +133,7 @@ pub struct Reason {
 /// A value that `scan` found inside a free-text argument and that only untrusted content
 /// shows (rule `data_flow.untrusted_value_in_text`): where it is, so that a person sees it
 /// marked in the argument (the approvals page) and a client can point at it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueSpan {
     /// The argument, as a dotted path (the reason's `field`).
     pub field: String,
@@ -147,12 +146,11 @@ pub struct ValueSpan {
     /// The untrusted content it appears in (`c3 read_email.body`), and the call whose output
     /// that is, when it is a tool's output.
     pub source: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_call: Option<String>,
 }
 
 /// One contribution to the risk score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RiskContribution {
     /// The factor's name: built-in factors are borrowed, catalog factors owned.
     pub factor: Cow<'static, str>,
@@ -161,7 +159,7 @@ pub struct RiskContribution {
 }
 
 /// The risk score with every contribution and the thresholds that routed it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RiskBreakdown {
     /// The sum of the contributions, capped at 1.0.
     pub score: f64,
@@ -169,7 +167,6 @@ pub struct RiskBreakdown {
     /// A score strictly above this requires approval.
     pub approval_threshold: f64,
     /// A score strictly above this is blocked, when set.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub block_threshold: Option<f64>,
 }
 
@@ -179,8 +176,9 @@ impl RiskBreakdown {
     }
 }
 
-/// The answer of `decide` for one call.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The answer of `decide` for one call. No serde: its wire form is
+/// `aecl_protocol::Verdict`, filled from it by hand.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub decision: Decision,
     pub mode: Mode,
@@ -189,19 +187,15 @@ pub struct Verdict {
     pub policy_revision: Revision,
     /// How long an approval request for this call stays open, when the decision is
     /// `require_approval`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_expires_in_secs: Option<u64>,
     /// Set when the call repeats an idempotency key already executed in this run: the id of
     /// the first call, whose recorded outcome is returned instead of executing again.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
     /// The sandbox tier the call must run in, when the policy names one. The engine blocks
     /// the call when its connector cannot run it there (stage `sandbox`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::tier::TierRequirement>,
     /// Values found inside free-text arguments that only untrusted content shows, with
     /// their positions (the data-flow stage's `scan`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<ValueSpan>,
 }
 

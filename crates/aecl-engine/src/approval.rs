@@ -268,7 +268,7 @@ impl<S: Store> Engine<S> {
                 "action": call.action,
                 "args": args,
             },
-            "verdict": verdict,
+            "verdict": aecl_protocol::Verdict::from(verdict),
             "suspicious": suspicious,
             "history": self.history_for_approver(history),
             "summary": summary(action.as_deref(), &args),

@@ -14,6 +14,7 @@
 //! as everywhere.
 
 use aecl_core::{Decision, Verdict};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ use crate::trace::{CallEvent, ResolvedPathFile};
 /// A hook's input. Unknown fields are accepted, since the agents add fields over time
 /// (Codex sends `turn_id` and `model`, Gemini CLI `timestamp`). `tool_name` is empty for
 /// the events that concern no tool.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub struct HookInput {
     pub session_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,7 +92,7 @@ impl HookEvent {
 }
 
 /// Which MCP server a Gemini CLI tool comes from (its connection details are ignored).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub struct McpContext {
     pub server_name: String,
     pub tool_name: String,

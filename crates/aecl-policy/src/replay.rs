@@ -9,60 +9,17 @@ use std::collections::BTreeMap;
 
 use aecl_core::run_bounds::{OpenRuns, RunLimits};
 
-use aecl_core::verdict::ValueSpan;
-use aecl_core::{
-    Call, Decision, Policy, Reason, RiskBreakdown, TierRequirement, Timestamp, Verdict, decide,
-};
+use aecl_core::{Call, Policy, Timestamp, Verdict, decide};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::trace::TraceEvent;
 
-/// One line of `aecl replay` output; the HTTP API answers with the same fields.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DecisionLine<'a> {
-    pub id: &'a str,
-    pub run: &'a str,
-    pub action: &'a str,
-    pub decision: Decision,
-    pub mode: aecl_core::Mode,
-    pub reasons: &'a [Reason],
-    pub risk: &'a RiskBreakdown,
-    pub policy_revision: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay_of: Option<&'a str>,
-    /// The sandbox tier the policy requires for the call, and why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<&'a TierRequirement>,
-    /// Values found inside free-text arguments that only untrusted content shows, with
-    /// their byte offsets and lengths (`scan`).
-    #[serde(skip_serializing_if = "<[ValueSpan]>::is_empty")]
-    pub spans: &'a [ValueSpan],
-}
-
-/// A decided call of a replay.
+/// A decided call of a replay; `aecl_protocol::DecisionLine` is its output line.
 #[derive(Debug, Clone)]
 pub struct Decided {
     pub call: Call,
     pub verdict: Verdict,
-}
-
-impl Decided {
-    pub fn line(&self) -> DecisionLine<'_> {
-        DecisionLine {
-            id: &self.call.id,
-            run: &self.call.run,
-            action: &self.call.action,
-            decision: self.verdict.decision,
-            mode: self.verdict.mode,
-            reasons: &self.verdict.reasons,
-            risk: &self.verdict.risk,
-            policy_revision: &self.verdict.policy_revision.0,
-            replay_of: self.verdict.replay_of.as_deref(),
-            sandbox: self.verdict.sandbox.as_ref(),
-            spans: &self.verdict.spans,
-        }
-    }
 }
 
 /// The runs of a trace being replayed against one policy.

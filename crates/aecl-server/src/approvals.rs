@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use aecl_engine::identity::Role;
 use aecl_engine::{Approval, ApprovalStatus, Approved as Answered, EngineError, Store};
+use aecl_protocol::{ApprovalAnswer, ApprovalOutcome, Approved, Redecided};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::auth::refuse;
@@ -25,66 +26,37 @@ pub const MAX_LISTED: usize = 500;
 /// The longest long-poll.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// An approval request as the API shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ApprovalView {
-    pub id: String,
-    /// `pending`, `approved`, `rejected` or `expired` (an expired request is a rejection).
-    pub status: &'static str,
-    pub run: String,
-    pub call_id: String,
-    /// The agent that asked.
-    pub agent: String,
-    pub action: String,
-    pub call_digest: String,
-    pub policy_revision: String,
-    /// Milliseconds since the Unix epoch.
-    pub requested_ms: u64,
-    pub expires_ms: u64,
-    /// Who answered (`alice, bob` when a quorum approved); `null` while pending.
-    pub decided_by: Option<String>,
-    pub reason: Option<String>,
-    /// Who approved a pending request so far, towards `approvals_required`.
-    pub approvals: Vec<String>,
-    /// Distinct approvers the request needs.
-    pub approvals_required: u32,
-    /// The arguments that matter (the catalog's `summary`, else the control arguments):
-    /// `[{"arg": "amount", "values": [1200]}]`.
-    #[schema(value_type = Vec<Object>)]
-    pub summary: Value,
-    /// The context: the call, the verdict with its risk breakdown, the suspicious argument
-    /// values and the run's last events. Absent in lists.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
-    pub context: Option<Value>,
-}
-
-impl ApprovalView {
-    pub(crate) fn new(
-        approval: Approval,
-        with_context: bool,
-        policy: &aecl_core::policy::Policy,
-    ) -> ApprovalView {
-        let approvals = aecl_engine::approvers_so_far(&approval);
-        let pending = approval.status == ApprovalStatus::Pending;
-        ApprovalView {
-            approvals_required: aecl_engine::approvals_required(&approval, policy),
-            approvals,
-            summary: approval.body.get("summary").cloned().unwrap_or(Value::Array(Vec::new())),
-            status: approval.status.as_str(),
-            call_digest: approval.call_digest.0,
-            policy_revision: approval.policy_revision.0,
-            requested_ms: approval.requested.0,
-            expires_ms: approval.expires.0,
-            context: with_context.then_some(approval.body),
-            id: approval.id,
-            run: approval.run,
-            call_id: approval.call_id,
-            agent: approval.agent,
-            action: approval.action,
-            decided_by: approval.decided_by.filter(|_| !pending),
-            reason: approval.reason,
-        }
+/// An approval request as the API shows it; its context only when `with_context`.
+pub(crate) fn approval_view(
+    approval: Approval,
+    with_context: bool,
+    policy: &aecl_core::policy::Policy,
+) -> aecl_protocol::Approval {
+    let approvals = aecl_engine::approvers_so_far(&approval);
+    let pending = approval.status == ApprovalStatus::Pending;
+    let status = match approval.status {
+        ApprovalStatus::Pending => aecl_protocol::ApprovalStatus::Pending,
+        ApprovalStatus::Approved => aecl_protocol::ApprovalStatus::Approved,
+        ApprovalStatus::Rejected => aecl_protocol::ApprovalStatus::Rejected,
+        ApprovalStatus::Expired => aecl_protocol::ApprovalStatus::Expired,
+    };
+    aecl_protocol::Approval {
+        approvals_required: aecl_engine::approvals_required(&approval, policy),
+        approvals,
+        summary: approval.body.get("summary").cloned().unwrap_or(Value::Array(Vec::new())),
+        status,
+        call_digest: approval.call_digest.0,
+        policy_revision: approval.policy_revision.0,
+        requested_ms: approval.requested.0,
+        expires_ms: approval.expires.0,
+        context: with_context.then_some(approval.body),
+        id: approval.id,
+        run: approval.run,
+        call_id: approval.call_id,
+        agent: approval.agent,
+        action: approval.action,
+        decided_by: approval.decided_by.filter(|_| !pending),
+        reason: approval.reason,
     }
 }
 
@@ -101,7 +73,7 @@ pub async fn list<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     caller: Caller,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Vec<ApprovalView>>, ApiError> {
+) -> Result<Json<Vec<aecl_protocol::Approval>>, ApiError> {
     caller.require(&state, &[Role::Approver, Role::Admin], "listing approvals").await?;
     let pending_only = match query.status.as_deref() {
         None | Some("pending") => true,
@@ -115,7 +87,7 @@ pub async fn list<S: Store>(
     let limit = query.limit.unwrap_or(100).min(MAX_LISTED);
     let approvals = state.engine.approvals(pending_only, limit).await.map_err(unavailable)?;
     let policy = state.engine.policy();
-    Ok(Json(approvals.into_iter().map(|a| ApprovalView::new(a, false, &policy)).collect()))
+    Ok(Json(approvals.into_iter().map(|a| approval_view(a, false, &policy)).collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,52 +104,27 @@ pub async fn show<S: Store>(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<ShowQuery>,
-) -> Result<Json<ApprovalView>, ApiError> {
+) -> Result<Json<aecl_protocol::Approval>, ApiError> {
     let wait = query.wait.as_deref().map(parse_wait).transpose()?.unwrap_or(Duration::ZERO);
     // Who may see the request is checked first; its agent never changes while it waits.
     let approval = visible(&state, &caller, &id).await?;
     if approval.status != ApprovalStatus::Pending || wait.is_zero() {
-        return Ok(Json(ApprovalView::new(approval, true, &state.engine.policy())));
+        return Ok(Json(approval_view(approval, true, &state.engine.policy())));
     }
     match state.engine.await_approval(&id, wait).await.map_err(unavailable)? {
-        Some(approval) => Ok(Json(ApprovalView::new(approval, true, &state.engine.policy()))),
+        Some(approval) => Ok(Json(approval_view(approval, true, &state.engine.policy()))),
         None => Err(ApiError::NotFound(format!("no approval request `{id}`"))),
     }
 }
 
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Answer {
-    /// Why: shown to the agent, kept in the audit log. Required to reject.
-    reason: Option<String>,
-}
-
-/// What approving returns: the request, what the approval did, and the grant its call
-/// will spend when it gave one.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Approved {
-    pub approval: ApprovalView,
-    /// `granted` (the agent's retry runs once), `counted` (more approvers are needed),
-    /// `not_needed` (the policy changed and now allows the call) or `blocked` (the policy
-    /// changed and now blocks it: the request is closed).
-    pub outcome: &'static str,
-    pub grant_id: Option<String>,
-    /// The grant is good until then (milliseconds since the Unix epoch).
-    pub grant_expires_ms: Option<u64>,
-    /// The call decided again under the policy in force, when the policy changed since
-    /// the request: `{"from", "to", "decision", "reasons"}`.
-    #[schema(value_type = Object)]
-    pub redecided: Option<Value>,
-}
-
-/// The JSON form of a re-decision.
-pub(crate) fn redecision_json(redecision: &aecl_engine::Redecision) -> Value {
-    serde_json::json!({
-        "from": redecision.from.0,
-        "to": redecision.to.0,
-        "decision": redecision.decision.as_str(),
-        "reasons": redecision.reasons,
-    })
+/// The wire form of a re-decision.
+pub(crate) fn redecided(redecision: &aecl_engine::Redecision) -> Redecided {
+    Redecided {
+        from: redecision.from.0.clone(),
+        to: redecision.to.0.clone(),
+        decision: redecision.decision.into(),
+        reasons: redecision.reasons.clone(),
+    }
 }
 
 /// `POST /v1/approvals/{id}/approve`: approvers only.
@@ -185,7 +132,7 @@ pub async fn approve<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Option<Json<Answer>>,
+    body: Option<Json<ApprovalAnswer>>,
 ) -> Result<Json<Approved>, ApiError> {
     caller.require(&state, &[Role::Approver], "approving").await?;
     let answer = body.map(|Json(a)| a).unwrap_or_default();
@@ -195,19 +142,23 @@ pub async fn approve<S: Store>(
             Err(error) => return Err(answer_error(&state, &caller, error).await),
         };
     let approval = visible(&state, &caller, &id).await?;
-    let approval = ApprovalView::new(approval, false, &state.engine.policy());
+    let approval = approval_view(approval, false, &state.engine.policy());
     let (outcome, grant, redecided) = match &answered {
-        Answered::Granted { grant, redecided, .. } => ("granted", Some(grant), redecided.as_ref()),
-        Answered::Counted { .. } => ("counted", None, None),
-        Answered::NotNeeded { redecided, .. } => ("not_needed", None, Some(redecided)),
-        Answered::Blocked { redecided } => ("blocked", None, Some(redecided)),
+        Answered::Granted { grant, redecided, .. } => {
+            (ApprovalOutcome::Granted, Some(grant), redecided.as_ref())
+        }
+        Answered::Counted { .. } => (ApprovalOutcome::Counted, None, None),
+        Answered::NotNeeded { redecided, .. } => {
+            (ApprovalOutcome::NotNeeded, None, Some(redecided))
+        }
+        Answered::Blocked { redecided } => (ApprovalOutcome::Blocked, None, Some(redecided)),
     };
     Ok(Json(Approved {
         approval,
         outcome,
         grant_id: grant.map(|g| g.id.clone()),
         grant_expires_ms: grant.map(|g| g.expires.0),
-        redecided: redecided.map(redecision_json),
+        redecided: redecided.map(self::redecided),
     }))
 }
 
@@ -216,14 +167,14 @@ pub async fn reject<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(answer): Json<Answer>,
-) -> Result<Json<ApprovalView>, ApiError> {
+    Json(answer): Json<ApprovalAnswer>,
+) -> Result<Json<aecl_protocol::Approval>, ApiError> {
     caller.require(&state, &[Role::Approver], "rejecting").await?;
     let Some(reason) = answer.reason.filter(|r| !r.trim().is_empty()) else {
         return Err(ApiError::BadRequest("rejecting needs a `reason`".to_owned()));
     };
     match state.engine.reject(&id, caller.subject(), &reason).await {
-        Ok(approval) => Ok(Json(ApprovalView::new(approval, false, &state.engine.policy()))),
+        Ok(approval) => Ok(Json(approval_view(approval, false, &state.engine.policy()))),
         Err(error) => Err(answer_error(&state, &caller, error).await),
     }
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/evaluate` and `POST /v1/execute`. The body is a trace `call` event without
-//! `type`; the answer has the fields of an `aecl replay` line (`DecisionLine`) plus
-//! `approval_id` (the request an `execute` is waiting for, or whose grant let it through)
-//! and, for execute, the effect.
+//! `type`; the answer (`aecl_protocol::CallAnswer`) has the fields of an `aecl replay` line
+//! (`DecisionLine`) plus `approval_id` (the request an `execute` is waiting for, or whose
+//! grant let it through) and, for execute, the effect.
 //!
 //! The agent is the token's subject, never the body's: a body naming another agent, or a
 //! run that belongs to another agent, is refused (403). Engine or store failures answer
@@ -22,15 +22,14 @@ use aecl_core::{
 };
 use aecl_engine::identity::Role;
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Effect, EngineError, Invocation, Store};
-use aecl_policy::replay::{Decided, DecisionLine};
-use aecl_policy::trace::CallEvent;
+use aecl_policy::replay::Decided;
+use aecl_protocol::{CallAnswer, CallRequest as CallEvent, DecisionLine};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::refuse;
@@ -88,45 +87,23 @@ impl Connector for ClientExecutes {
     }
 }
 
-/// The answer to evaluate and execute.
-#[derive(Debug, Serialize)]
-pub struct CallAnswer<'a> {
-    #[serde(flatten)]
-    pub line: DecisionLine<'a>,
-    /// The approval request a `require_approval` execute waits for (poll it, then retry
-    /// the same call), or the one whose grant let the call through; null otherwise.
-    pub approval_id: Option<String>,
-    /// Execute only: what was executed (absent when nothing was).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub effect: Option<EffectView>,
-    /// Execute only: true when the effect is an earlier execution's (repeated
-    /// idempotency key), returned without executing again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replayed: Option<bool>,
-    /// Set with status 503 when the engine failed and the call was blocked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<serde_json::Value>,
-}
-
 /// An effect as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct EffectView {
-    pub id: String,
-    pub state: &'static str,
-    pub result: serde_json::Value,
-    pub error: Option<String>,
-    pub rollback_token: Option<String>,
-}
-
-impl From<&Effect> for EffectView {
-    fn from(e: &Effect) -> EffectView {
-        EffectView {
-            id: e.id.clone(),
-            state: e.state.as_str(),
-            result: e.result.clone(),
-            error: e.error.clone(),
-            rollback_token: e.rollback_token.clone(),
-        }
+pub fn effect_view(effect: &Effect) -> aecl_protocol::Effect {
+    use aecl_engine::EffectState as State;
+    use aecl_protocol::EffectState as Wire;
+    let state = match effect.state {
+        State::Pending => Wire::Pending,
+        State::Dispatched => Wire::Dispatched,
+        State::Succeeded => Wire::Succeeded,
+        State::Failed => Wire::Failed,
+        State::OutcomeUnknown => Wire::OutcomeUnknown,
+    };
+    aecl_protocol::Effect {
+        id: effect.id.clone(),
+        state,
+        result: effect.result.clone(),
+        error: effect.error.clone(),
+        rollback_token: effect.rollback_token.clone(),
     }
 }
 
@@ -193,7 +170,7 @@ pub async fn execute<S: Store>(
             if let Some(effect) = executed.effect.as_ref().filter(|_| !executed.replayed) {
                 state.metrics.executed(effect.state);
             }
-            let effect = executed.effect.as_ref().map(EffectView::from);
+            let effect = executed.effect.as_ref().map(effect_view);
             let answer = answer(&decided, approval_id, effect, Some(executed.replayed));
             Ok(Json(answer).into_response())
         }
@@ -228,10 +205,11 @@ async fn engine_error<S: Store>(
 fn answer(
     decided: &Decided,
     approval_id: Option<String>,
-    effect: Option<EffectView>,
+    effect: Option<aecl_protocol::Effect>,
     replayed: Option<bool>,
 ) -> CallAnswer<'_> {
-    CallAnswer { line: decided.line(), approval_id, effect, replayed, error: None }
+    let line = DecisionLine::from(decided);
+    CallAnswer { line, approval_id, effect, replayed, error: None }
 }
 
 fn count<S: Store>(state: &AppState<S>, call: &Call, decision: Decision) {
@@ -347,7 +325,7 @@ fn blocked<S: Store>(state: &AppState<S>, call: &Call, error: &dyn std::fmt::Dis
     let decided = Decided { call: call.clone(), verdict };
     let mut answer = answer(&decided, None, None, None);
     let api = ApiError::Unavailable(format!("the call was blocked: {error}"));
-    answer.error = api.body().get("error").cloned();
+    answer.error = Some(api.error_body());
     (StatusCode::SERVICE_UNAVAILABLE, Json(answer)).into_response()
 }
 

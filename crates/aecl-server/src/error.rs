@@ -1,9 +1,10 @@
 //! The one mapping from failures to HTTP answers: `{"error":{"code":"...","message":"..."}}`
-//! with a stable, documented `code` per kind, so clients branch on codes, not on text.
+//! with a stable, documented `code` per kind (`aecl_protocol::ErrorCode`), so clients branch
+//! on codes, not on text.
 
+use aecl_protocol::{ErrorAnswer, ErrorBody, ErrorCode};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 /// Why a request is refused. Messages never contain a token or a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,20 +55,25 @@ pub enum ApiError {
 impl ApiError {
     /// The stable code of the error's kind.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// The kind of the error.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthenticated(_) => "unauthenticated",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::CallIdConflict(_) => "call.id_conflict",
-            ApiError::UnknownCall(_) => "event.unknown_call",
-            ApiError::WrongAgent(_) => "event.wrong_agent",
-            ApiError::DuplicateResult(_) => "event.duplicate_result",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::CallIdConflict(_) => ErrorCode::CallIdConflict,
+            ApiError::UnknownCall(_) => ErrorCode::UnknownCall,
+            ApiError::WrongAgent(_) => ErrorCode::WrongAgent,
+            ApiError::DuplicateResult(_) => ErrorCode::DuplicateResult,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -87,21 +93,15 @@ impl ApiError {
         }
     }
 
-    /// The JSON body of the error.
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": ErrorBody { code: self.code(), message: self.to_string() } })
+    /// The `error` object of the error's answer.
+    pub fn error_body(&self) -> ErrorBody {
+        ErrorBody { code: self.error_code(), message: self.to_string() }
     }
-}
 
-/// The `error` object of every error answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// One of `unauthenticated`, `forbidden`, `bad_request`, `payload_too_large`,
-    /// `rate_limited`, `not_found`, `conflict`, `call.id_conflict`, `event.unknown_call`,
-    /// `event.wrong_agent`, `event.duplicate_result`, `unavailable`, `internal`.
-    #[schema(value_type = String)]
-    pub code: &'static str,
-    pub message: String,
+    /// The JSON body of the error.
+    pub fn body(&self) -> ErrorAnswer {
+        ErrorAnswer { error: self.error_body() }
+    }
 }
 
 impl IntoResponse for ApiError {

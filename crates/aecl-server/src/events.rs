@@ -16,45 +16,16 @@ use std::sync::Arc;
 
 use aecl_engine::identity::Role;
 use aecl_engine::{ReportRefused, Reported, Reporter, Store};
+use aecl_protocol::{EventRecorded, EventRequest, RecordedKind};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::auth::refuse;
 use crate::calls::parse_json;
 use crate::error::ApiError;
 use crate::{AppState, Caller};
-
-/// A reported event.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum EventBody {
-    User {
-        #[serde(default)]
-        run: Option<String>,
-        text: String,
-    },
-    Result {
-        #[serde(default)]
-        run: Option<String>,
-        id: String,
-        #[serde(default)]
-        output: Value,
-    },
-}
-
-/// The answer: the event is recorded in the run, and `seq` is its audit record.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EventRecorded {
-    pub run: String,
-    /// `user` or `result`.
-    pub recorded: &'static str,
-    /// The sequence number of the event's audit record.
-    pub seq: u64,
-}
 
 pub async fn record<S: Store>(
     State(state): State<Arc<AppState<S>>>,
@@ -63,9 +34,9 @@ pub async fn record<S: Store>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<EventRecorded>, ApiError> {
     caller.require(&state, &[Role::Agent], "/v1/runs/{run}/events").await?;
-    let event: EventBody = parse_json(body, state.config.body_limit)?;
+    let event: EventRequest = parse_json(body, state.config.body_limit)?;
     let named = match &event {
-        EventBody::User { run, .. } | EventBody::Result { run, .. } => run.as_deref(),
+        EventRequest::User { run, .. } | EventRequest::Result { run, .. } => run.as_deref(),
     };
     if run.is_empty() {
         return Err(ApiError::BadRequest("the run id is empty".to_owned()));
@@ -82,10 +53,10 @@ pub async fn record<S: Store>(
     }
     let agent = caller.subject();
     let (recorded, outcome) = match event {
-        EventBody::User { text, .. } => {
-            ("user", state.engine.report_user(&run, agent, &text).await)
+        EventRequest::User { text, .. } => {
+            (RecordedKind::User, state.engine.report_user(&run, agent, &text).await)
         }
-        EventBody::Result { id, output, .. } => {
+        EventRequest::Result { id, output, .. } => {
             if id.is_empty() {
                 return Err(ApiError::BadRequest("the result's call `id` is empty".to_owned()));
             }
@@ -94,7 +65,7 @@ pub async fn record<S: Store>(
                 .report_result(&run, agent, &id, output, Reporter::Client, None)
                 .await
                 .map(|reported| reported.map(|r| audit_seq(&r)));
-            ("result", outcome)
+            (RecordedKind::Result, outcome)
         }
     };
     let outcome = outcome.map_err(|e| {

@@ -32,33 +32,16 @@ use aecl_engine::identity::Role;
 use aecl_engine::{Reported, Reporter};
 use aecl_engine::{Store, new_id};
 use aecl_policy::hook::{HookEvent, HookInput, HookOutcome};
+use aecl_protocol::{HookAnswer, HookNotice, HookReply, HookSpecificOutput, PermissionDecision};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::calls::{failure_verdict, own_call, parse_json};
 use crate::error::ApiError;
 use crate::{AppState, Caller};
-
-/// The hook's answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HookAnswer {
-    pub hook_specific_output: HookSpecificOutput,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HookSpecificOutput {
-    /// Always `PreToolUse`.
-    pub hook_event_name: &'static str,
-    /// `allow`, `ask` (require approval) or `deny` (block).
-    pub permission_decision: &'static str,
-    pub permission_decision_reason: String,
-}
 
 /// Every refusal is answered `deny` with status 200 (and still logged, counted and
 /// audited like on the other endpoints): Claude Code treats any other status as a
@@ -67,7 +50,7 @@ pub async fn claude_code<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     caller: Result<Caller, ApiError>,
     body: Result<Bytes, BytesRejection>,
-) -> Json<Value> {
+) -> Json<HookReply> {
     // Which event this is decides the shape of every answer, refusals included.
     let event = body
         .as_ref()
@@ -87,8 +70,8 @@ pub async fn claude_code<S: Store>(
         tracing::warn!(code = error.code(), "claude code hook: request refused");
         let reason = format!("aecl refused the request ({}): {error}", error.code());
         match event {
-            HookEvent::PreTool => to_value(&deny(reason)),
-            _ => json!({ "systemMessage": reason }),
+            HookEvent::PreTool => HookReply::Decision(deny(reason)),
+            _ => notice(reason),
         }
     }))
 }
@@ -98,7 +81,7 @@ async fn handle<S: Store>(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
     event: HookEvent,
-) -> Result<Value, ApiError> {
+) -> Result<HookReply, ApiError> {
     caller.require(state, &[Role::Agent], "/v1/hooks/claude-code").await?;
     let input: HookInput = parse_json(body, state.config.body_limit)?;
     let checked = input.event().map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -112,7 +95,7 @@ async fn handle<S: Store>(
         "claude code hook"
     );
     match event {
-        HookEvent::PreTool => decide(state, &caller, input).await.map(|a| to_value(&a)),
+        HookEvent::PreTool => decide(state, &caller, input).await.map(HookReply::Decision),
         HookEvent::PostTool => post_tool(state, &caller, input).await,
         HookEvent::UserPrompt => {
             let (run, prompt) = (&input.session_id, input.prompt.as_deref().unwrap_or_default());
@@ -132,7 +115,7 @@ async fn post_tool<S: Store>(
     state: &Arc<AppState<S>>,
     caller: &Caller,
     input: HookInput,
-) -> Result<Value, ApiError> {
+) -> Result<HookReply, ApiError> {
     let action = input.action();
     let run = input.session_id.clone();
     // Claude Code's hook answers `ask`: an output after one is its user's approval. Codex's
@@ -160,9 +143,9 @@ async fn post_tool<S: Store>(
         let known = state.engine.policy().actions.contains_key(action);
         state.metrics.unguarded(caller.subject(), action, known);
         tracing::warn!(%run, call = %call_id, %action, %reason, "unguarded call");
-        return Ok(json!({
-            "systemMessage": format!("aecl: `{action}` ran without aecl's allow ({reason}); it is recorded as unguarded"),
-        }));
+        return Ok(notice(format!(
+            "aecl: `{action}` ran without aecl's allow ({reason}); it is recorded as unguarded"
+        )));
     }
     settled(state, caller, reported.map(|r| r.map(|_| ()))).await
 }
@@ -172,9 +155,9 @@ async fn settled<S: Store>(
     state: &Arc<AppState<S>>,
     caller: &Caller,
     outcome: Result<Result<(), aecl_engine::ReportRefused>, aecl_engine::EngineError>,
-) -> Result<Value, ApiError> {
+) -> Result<HookReply, ApiError> {
     match outcome {
-        Ok(Ok(())) => Ok(json!({})),
+        Ok(Ok(())) => Ok(HookReply::Notice(HookNotice::default())),
         Ok(Err(refused)) => {
             Err(crate::auth::refuse(state, Some(&caller.0), crate::events::refusal(refused)).await)
         }
@@ -185,8 +168,9 @@ async fn settled<S: Store>(
     }
 }
 
-fn to_value(answer: &HookAnswer) -> Value {
-    serde_json::to_value(answer).unwrap_or_else(|_| json!({}))
+/// The answer to an event other than `PreToolUse` that tells the user something.
+fn notice(message: String) -> HookReply {
+    HookReply::Notice(HookNotice { system_message: Some(message) })
 }
 
 async fn decide<S: Store>(
@@ -227,7 +211,7 @@ fn deny(reason: String) -> HookAnswer {
     HookAnswer {
         hook_specific_output: HookSpecificOutput {
             hook_event_name: "PreToolUse",
-            permission_decision: "deny",
+            permission_decision: PermissionDecision::Deny,
             permission_decision_reason: reason,
         },
     }
@@ -245,7 +229,11 @@ fn hook_answer(call: &Call, verdict: &Verdict) -> HookAnswer {
     HookAnswer {
         hook_specific_output: HookSpecificOutput {
             hook_event_name: "PreToolUse",
-            permission_decision: outcome.permission_decision(),
+            permission_decision: match outcome.decision {
+                Decision::Allow => PermissionDecision::Allow,
+                Decision::RequireApproval => PermissionDecision::Ask,
+                Decision::Block => PermissionDecision::Deny,
+            },
             permission_decision_reason: outcome.reason,
         },
     }

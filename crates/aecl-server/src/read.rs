@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use aecl_engine::Store;
 use aecl_engine::identity::Role;
+use aecl_protocol::{
+    AuditCheckpoint, AuditRecord, AuditRecords, AuditWriter, Health, HealthStatus, RecordsQuery,
+    RunEvent, RunView,
+};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::{AppState, Caller};
@@ -23,42 +26,6 @@ pub const MAX_RECORDS: usize = 1000;
 /// queues behind the calls' commits, so a writer that takes this long to commit one row
 /// is not keeping up with enforcement.
 pub const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// The enforcement state.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Health {
-    /// `ok`; `degraded` (status 200): enforcement works but needs an operator (the last
-    /// policy reload was refused, so an older policy is in force), see `warnings`; or
-    /// `unhealthy` (status 503): enforcement is impaired (the store cannot commit, its
-    /// writer is stuck or failed, no agent manifest is loaded, no signing key), see
-    /// `error`.
-    pub status: &'static str,
-    /// The policy in force.
-    pub policy_revision: String,
-    /// Why the last policy reload was refused (the policy above stayed in force), until a
-    /// reload succeeds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy_reload_error: Option<String>,
-    /// A real write was just committed through the store (probed at most once a second).
-    pub store_reachable: bool,
-    /// `ok`, or why the write probe failed.
-    pub write_probe: String,
-    /// The store's writer of run events and audit records: `running`, `last_commit_failed`
-    /// (the last commit failed: a full disk, an I/O error), `stuck` (the write probe did
-    /// not commit within [`PROBE_DEADLINE`]) or `failed` (its database file was deleted,
-    /// replaced or made unwritable, or the writer ended: every call is blocked until aecl
-    /// is restarted).
-    pub audit_writer: &'static str,
-    pub signing_key_loaded: bool,
-    /// Agent manifests in the policy in force (0: every call is blocked, unhealthy).
-    pub agents: usize,
-    /// Why the server is unhealthy, when it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Why the server is degraded, when it is (sentences; empty otherwise).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
 
 /// Unauthenticated on purpose: load balancers and orchestrators probe it without
 /// credentials. It reveals only the policy revision (a hash), a policy reload error and
@@ -85,13 +52,13 @@ pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response
     let agents = policy.agents.len();
     let healthy = store.is_healthy() && signing_key_loaded && agents > 0;
     let audit_writer = if store.failed.is_some() {
-        "failed"
+        AuditWriter::Failed
     } else if stuck {
-        "stuck"
+        AuditWriter::Stuck
     } else if store.last_commit_error.is_some() {
-        "last_commit_failed"
+        AuditWriter::LastCommitFailed
     } else {
-        "running"
+        AuditWriter::Running
     };
     let error = store
         .failed
@@ -116,9 +83,9 @@ pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response
         })
         .collect();
     let status = match (healthy, warnings.is_empty()) {
-        (false, _) => "unhealthy",
-        (true, false) => "degraded",
-        (true, true) => "ok",
+        (false, _) => HealthStatus::Unhealthy,
+        (true, false) => HealthStatus::Degraded,
+        (true, true) => HealthStatus::Ok,
     };
     let health = Health {
         status,
@@ -137,7 +104,7 @@ pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response
     };
     if !healthy {
         tracing::warn!(
-            audit_writer,
+            audit_writer = ?audit_writer,
             signing_key_loaded,
             error = health.error.as_deref().unwrap_or(""),
             "unhealthy: calls are blocked"
@@ -168,22 +135,24 @@ pub async fn run<S: Store>(
     if !visible {
         return Err(ApiError::NotFound(format!("no run `{id}`")));
     }
-    Ok(Json(json!({
-        "run": id,
-        "agent": snapshot.agent,
-        "version": snapshot.version,
-        "events": snapshot.events,
-    }))
-    .into_response())
+    let events = snapshot.events.into_iter().map(run_event_view).collect();
+    Ok(Json(RunView { run: id, agent: snapshot.agent, version: snapshot.version, events })
+        .into_response())
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct RecordsQuery {
-    /// The first sequence number to return (default 0).
-    #[serde(default)]
-    pub since: u64,
-    /// How many records at most (default and maximum 1000).
-    pub limit: Option<usize>,
+/// A run's event as the API shows it.
+fn run_event_view(event: aecl_engine::RunEvent) -> RunEvent {
+    use aecl_engine::RunEvent as Stored;
+    match event {
+        Stored::Run { agent, goal, scope } => RunEvent::Run { agent, goal, scope },
+        Stored::User { text } => RunEvent::User { text },
+        Stored::Call { call, decision, mode, replay_of } => {
+            RunEvent::Call { call, decision, mode, replay_of }
+        }
+        Stored::Result { id, output } => RunEvent::Result { id, output },
+        Stored::Outcome { id, executed } => RunEvent::Outcome { id, executed },
+        Stored::Expired { reason } => RunEvent::Expired { reason },
+    }
 }
 
 /// `GET /v1/audit/records?since=SEQ&limit=N`: stored records with their chain hashes.
@@ -201,17 +170,17 @@ pub async fn audit_records<S: Store>(
         .audit_records(query.since, limit)
         .await
         .map_err(|e| ApiError::Unavailable(format!("cannot read the audit log: {e}")))?;
-    let records: Vec<Value> = records
+    let records = records
         .into_iter()
         .map(|(seq, bytes, hash)| {
             // Stored bytes are canonical JSON; anything else is shown as text so that the
             // reader sees it (verification names it).
             let record = serde_json::from_slice::<Value>(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-            json!({ "seq": seq, "record": record, "chain_hash": aecl_core::call::hex(&hash) })
+            AuditRecord { seq, record, chain_hash: aecl_core::call::hex(&hash) }
         })
         .collect();
-    Ok(Json(json!({ "records": records })).into_response())
+    Ok(Json(AuditRecords { records }).into_response())
 }
 
 /// `GET /v1/audit/checkpoint`: the latest signed checkpoint (a signed note), to keep
@@ -230,5 +199,5 @@ pub async fn audit_checkpoint<S: Store>(
     let Some(latest) = newest else {
         return Err(ApiError::NotFound("no checkpoint yet: the audit log is empty".to_owned()));
     };
-    Ok(Json(json!({ "checkpoint": latest })).into_response())
+    Ok(Json(AuditCheckpoint { checkpoint: latest }).into_response())
 }

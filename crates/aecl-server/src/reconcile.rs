@@ -7,48 +7,29 @@
 use std::sync::Arc;
 
 use aecl_engine::identity::Role;
-use aecl_engine::{ReconcileReport, Store};
+use aecl_engine::{ReconcileReport, ReconcileStatus, Store};
+use aecl_protocol::{ReconcileAnswer, ReconcileView};
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::{AppState, Caller};
 
-/// What reconciling one effect came to.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ReconcileView {
-    pub effect_id: String,
-    pub run: String,
-    pub action: String,
-    /// `succeeded` (it landed: it can now be rolled back), `failed` (it did not land) or
-    /// `undecidable` (it stays `outcome_unknown`).
-    pub status: &'static str,
-    /// What the connector found.
-    #[schema(value_type = Object)]
-    pub evidence: Value,
-    /// Whether this request changed the ledger and appended an audit record.
-    pub recorded: bool,
-}
-
-impl From<ReconcileReport> for ReconcileView {
-    fn from(report: ReconcileReport) -> ReconcileView {
-        ReconcileView {
-            status: report.status.as_str(),
-            effect_id: report.effect_id,
-            run: report.run,
-            action: report.action,
-            evidence: report.evidence,
-            recorded: report.recorded,
-        }
+/// What reconciling one effect came to, as the API shows it.
+fn reconcile_view(report: ReconcileReport) -> ReconcileView {
+    let status = match report.status {
+        ReconcileStatus::Succeeded => aecl_protocol::ReconcileStatus::Succeeded,
+        ReconcileStatus::Failed => aecl_protocol::ReconcileStatus::Failed,
+        ReconcileStatus::Undecidable => aecl_protocol::ReconcileStatus::Undecidable,
+    };
+    ReconcileView {
+        status,
+        effect_id: report.effect_id,
+        run: report.run,
+        action: report.action,
+        evidence: report.evidence,
+        recorded: report.recorded,
     }
-}
-
-/// The effects looked at, oldest first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ReconcileAnswer {
-    pub effects: Vec<ReconcileView>,
 }
 
 /// `POST /v1/effects/reconcile`.
@@ -62,5 +43,5 @@ pub async fn all<S: Store>(
         tracing::error!(%error, "reconciliation failed");
         ApiError::Unavailable(format!("the reconciliation could not be completed: {error}"))
     })?;
-    Ok(Json(ReconcileAnswer { effects: reports.into_iter().map(Into::into).collect() }))
+    Ok(Json(ReconcileAnswer { effects: reports.into_iter().map(reconcile_view).collect() }))
 }

@@ -8,50 +8,35 @@
 use std::sync::Arc;
 
 use aecl_engine::identity::Role;
-use aecl_engine::{EngineError, RollbackReport, Store};
+use aecl_engine::{EngineError, RollbackReport, RollbackStatus as Status, Store};
+use aecl_protocol::{RollbackAnswer, RollbackStatus as Wire, RollbackView};
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::{AppState, Caller};
 
-/// What rolling back one effect came to.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RollbackView {
-    pub effect_id: String,
-    pub action: String,
-    /// `restored`, `already_rolled_back`, `undo_conflict`, `irreversible`,
-    /// `nothing_to_undo`, `pending_approval` (approve the compensation's request, then roll
-    /// back again), `blocked` or `failed`.
-    pub status: &'static str,
-    /// The catalog's compensation action of the effect's action.
-    pub compensation: Option<String>,
-    /// The ledger entry of the compensation itself.
-    pub compensation_effect: Option<String>,
-    pub approval_id: Option<String>,
-    pub detail: String,
-}
-
-impl From<RollbackReport> for RollbackView {
-    fn from(report: RollbackReport) -> RollbackView {
-        RollbackView {
-            status: report.status.as_str(),
-            effect_id: report.effect_id,
-            action: report.action,
-            compensation: report.compensation,
-            compensation_effect: report.compensation_effect,
-            approval_id: report.approval_id,
-            detail: report.detail,
-        }
+/// What rolling back one effect came to, as the API shows it.
+fn rollback_view(report: RollbackReport) -> RollbackView {
+    let status = match report.status {
+        Status::Restored => Wire::Restored,
+        Status::AlreadyRolledBack => Wire::AlreadyRolledBack,
+        Status::UndoConflict => Wire::UndoConflict,
+        Status::Irreversible => Wire::Irreversible,
+        Status::NothingToUndo => Wire::NothingToUndo,
+        Status::PendingApproval => Wire::PendingApproval,
+        Status::Blocked => Wire::Blocked,
+        Status::Failed => Wire::Failed,
+    };
+    RollbackView {
+        status,
+        effect_id: report.effect_id,
+        action: report.action,
+        compensation: report.compensation,
+        compensation_effect: report.compensation_effect,
+        approval_id: report.approval_id,
+        detail: report.detail,
     }
-}
-
-/// The effects rolled back, in the order they were handled (a run's newest first; a run's
-/// rollback stops at the first effect that could not be undone).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RollbackAnswer {
-    pub effects: Vec<RollbackView>,
 }
 
 /// `POST /v1/effects/{id}/rollback`.
@@ -63,7 +48,7 @@ pub async fn effect<S: Store>(
     caller.require(&state, &[Role::Approver, Role::Admin], "rolling back").await?;
     tracing::info!(effect = %id, by = caller.subject(), "rollback of an effect requested");
     let report = state.engine.rollback(&id, state.connector.as_ref()).await.map_err(failed)?;
-    Ok(Json(RollbackAnswer { effects: vec![report.into()] }))
+    Ok(Json(RollbackAnswer { effects: vec![rollback_view(report)] }))
 }
 
 /// `POST /v1/runs/{id}/rollback`.
@@ -75,7 +60,7 @@ pub async fn run<S: Store>(
     caller.require(&state, &[Role::Approver, Role::Admin], "rolling back").await?;
     tracing::info!(run = %id, by = caller.subject(), "rollback of a run requested");
     let reports = state.engine.rollback_run(&id, state.connector.as_ref()).await.map_err(failed)?;
-    Ok(Json(RollbackAnswer { effects: reports.into_iter().map(Into::into).collect() }))
+    Ok(Json(RollbackAnswer { effects: reports.into_iter().map(rollback_view).collect() }))
 }
 
 fn failed(error: EngineError) -> ApiError {

@@ -9,93 +9,78 @@ use aecl_engine::identity::Role;
 use aecl_engine::{
     ArgCondition, EngineError, NewStandingGrant, StandingGrant, StandingTerms, Store,
 };
+use aecl_protocol::{ArgCondition as WireCondition, NewGrant, StandingGrant as StandingGrantView};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::auth::refuse;
 use crate::error::ApiError;
 use crate::{AppState, Caller};
 
 /// A standing grant as the API shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StandingGrantView {
-    pub id: String,
-    pub agent: String,
-    pub action: String,
-    /// Argument path → `{"equals": v}`, `{"one_of": [..]}` or `{"ends_with": "..."}`.
-    #[schema(value_type = Object)]
-    pub args: BTreeMap<String, ArgCondition>,
-    pub max_uses: u32,
-    pub used: u32,
-    pub expires_ms: u64,
-    pub revoked_ms: Option<u64>,
-    pub created_by: String,
-    pub reason: String,
-    pub policy_revision: String,
-    /// False when the signature does not verify: the grant permits nothing.
-    pub signature_valid: bool,
+fn grant_view(
+    terms: StandingTerms,
+    used: u32,
+    revoked_ms: Option<u64>,
+    signature_valid: bool,
+) -> StandingGrantView {
+    StandingGrantView {
+        id: terms.id,
+        agent: terms.agent,
+        action: terms.action,
+        args: terms.args.into_iter().map(|(path, c)| (path, wire_condition(c))).collect(),
+        max_uses: terms.max_uses,
+        used,
+        expires_ms: terms.expires_ms,
+        revoked_ms,
+        created_by: terms.created_by,
+        reason: terms.reason,
+        policy_revision: terms.policy_revision,
+        signature_valid,
+    }
 }
 
-impl StandingGrantView {
-    fn new(
-        terms: StandingTerms,
-        used: u32,
-        revoked_ms: Option<u64>,
-        signature_valid: bool,
-    ) -> Self {
-        StandingGrantView {
-            id: terms.id,
-            agent: terms.agent,
-            action: terms.action,
-            args: terms.args,
-            max_uses: terms.max_uses,
-            used,
-            expires_ms: terms.expires_ms,
-            revoked_ms,
-            created_by: terms.created_by,
-            reason: terms.reason,
-            policy_revision: terms.policy_revision,
-            signature_valid,
-        }
-    }
-
-    /// A stored grant; one whose signature does not verify shows its index only.
-    fn stored(grant: StandingGrant, terms: Option<StandingTerms>) -> Self {
-        let revoked = grant.revoked.map(|t| t.0);
-        match terms {
-            Some(terms) => StandingGrantView::new(terms, grant.used, revoked, true),
-            None => {
-                let unverified = StandingTerms {
-                    id: grant.id,
-                    agent: grant.agent,
-                    action: grant.action,
-                    args: BTreeMap::new(),
-                    max_uses: grant.max_uses,
-                    policy_revision: String::new(),
-                    created_ms: grant.created.0,
-                    expires_ms: grant.expires.0,
-                    created_by: String::new(),
-                    reason: String::new(),
-                };
-                StandingGrantView::new(unverified, grant.used, revoked, false)
-            }
+/// A stored grant; one whose signature does not verify shows its index only.
+fn stored_view(grant: StandingGrant, terms: Option<StandingTerms>) -> StandingGrantView {
+    let revoked = grant.revoked.map(|t| t.0);
+    match terms {
+        Some(terms) => grant_view(terms, grant.used, revoked, true),
+        None => {
+            let unverified = StandingTerms {
+                id: grant.id,
+                agent: grant.agent,
+                action: grant.action,
+                args: BTreeMap::new(),
+                max_uses: grant.max_uses,
+                policy_revision: String::new(),
+                created_ms: grant.created.0,
+                expires_ms: grant.expires.0,
+                created_by: String::new(),
+                reason: String::new(),
+            };
+            grant_view(unverified, grant.used, revoked, false)
         }
     }
 }
 
-/// The body of `POST /v1/standing-grants`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewGrant {
-    pub agent: String,
-    pub action: String,
-    #[schema(value_type = Object)]
-    pub args: BTreeMap<String, ArgCondition>,
-    pub max_uses: u32,
-    pub ttl_seconds: u64,
-    pub reason: String,
+fn wire_condition(condition: ArgCondition) -> WireCondition {
+    match condition {
+        ArgCondition::Equals(value) => WireCondition::Equals(value),
+        ArgCondition::OneOf(values) => WireCondition::OneOf(values),
+        ArgCondition::EndsWith(suffix) => WireCondition::EndsWith(suffix),
+        ArgCondition::AtMost(limit) => WireCondition::AtMost(limit),
+    }
+}
+
+fn engine_condition(condition: WireCondition) -> ArgCondition {
+    match condition {
+        WireCondition::Equals(value) => ArgCondition::Equals(value),
+        WireCondition::OneOf(values) => ArgCondition::OneOf(values),
+        WireCondition::EndsWith(suffix) => ArgCondition::EndsWith(suffix),
+        WireCondition::AtMost(limit) => ArgCondition::AtMost(limit),
+    }
 }
 
 /// `POST /v1/standing-grants`: approvers only.
@@ -109,7 +94,7 @@ pub async fn create<S: Store>(
     let new = NewStandingGrant {
         agent: new.agent,
         action: new.action,
-        args: new.args,
+        args: new.args.into_iter().map(|(path, c)| (path, engine_condition(c))).collect(),
         max_uses: new.max_uses,
         ttl_seconds: new.ttl_seconds,
         reason: new.reason,
@@ -117,7 +102,7 @@ pub async fn create<S: Store>(
     match state.engine.create_standing_grant(new, caller.subject()).await {
         Ok(terms) => {
             tracing::info!(grant = %terms.id, by = caller.subject(), "standing grant given");
-            Ok((StatusCode::CREATED, Json(StandingGrantView::new(terms, 0, None, true))))
+            Ok((StatusCode::CREATED, Json(grant_view(terms, 0, None, true))))
         }
         Err(EngineError::InvalidGrant(message)) => Err(ApiError::BadRequest(message)),
         Err(error @ EngineError::SelfApproval { .. }) => {
@@ -142,9 +127,7 @@ pub async fn list<S: Store>(
     caller.require(&state, &[Role::Approver, Role::Admin], "listing standing grants").await?;
     let limit = query.limit.unwrap_or(100).min(crate::approvals::MAX_LISTED);
     match state.engine.standing_grants(limit).await {
-        Ok(grants) => {
-            Ok(Json(grants.into_iter().map(|(g, t)| StandingGrantView::stored(g, t)).collect()))
-        }
+        Ok(grants) => Ok(Json(grants.into_iter().map(|(g, t)| stored_view(g, t)).collect())),
         Err(EngineError::InvalidGrant(message)) => Err(ApiError::BadRequest(message)),
         Err(error) => Err(ApiError::Unavailable(format!("the grant store failed: {error}"))),
     }

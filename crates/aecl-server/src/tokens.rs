@@ -6,26 +6,13 @@ use std::sync::Arc;
 
 use aecl_engine::Store;
 use aecl_engine::identity::Role;
+use aecl_protocol::{RevokeRequest, Revoked};
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Caller, revocation_id_of_agent_key, revocation_id_of_token};
 use crate::error::ApiError;
-
-/// What to revoke: exactly one of the two.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeBody {
-    /// A token's `jti` (printed by `aecl token issue`).
-    #[serde(default)]
-    pub token: Option<String>,
-    /// An agent key's id (its tokens' `kid`, printed by `aecl keys generate --agent`).
-    #[serde(default)]
-    pub agent_key: Option<String>,
-}
 
 /// The longest id accepted (token ids are 32 hex digits, key ids 8).
 const MAX_ID_LEN: usize = 256;
@@ -33,8 +20,8 @@ const MAX_ID_LEN: usize = 256;
 pub async fn revoke<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     caller: Caller,
-    body: Result<Json<RevokeBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+    body: Result<Json<RevokeRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Revoked>, ApiError> {
     caller.require(&state, &[Role::Admin], "revoking a credential").await?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (id, what) = match (&body.token, &body.agent_key) {
@@ -58,5 +45,5 @@ pub async fn revoke<S: Store>(
         .await
         .map_err(|e| ApiError::Unavailable(format!("the revocation was not stored: {e}")))?;
     tracing::warn!(revoked = %id, by = caller.subject(), new, "credential revoked");
-    Ok(Json(json!({ "revoked": id, "new": new })))
+    Ok(Json(Revoked { revoked: id, new }))
 }

@@ -255,7 +255,7 @@ fn cases() {
             failures.push(format!("{name}: {problem}"));
             return;
         }
-        let mut snapshot = serde_json::to_value(&verdict).unwrap();
+        let mut snapshot = serde_json::to_value(aecl_protocol::Verdict::from(&verdict)).unwrap();
         // The revision changes with every edit of the policy; the snapshot is about the
         // verdict.
         snapshot["policy_revision"] = Value::String("[revision]".to_owned());

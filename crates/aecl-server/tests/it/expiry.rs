@@ -140,7 +140,7 @@ fn replayed(lines: &[&str], limits: RunLimits) -> Vec<(String, bool)> {
     for (i, line) in lines.iter().enumerate() {
         let event: TraceEvent = parse_event(line, i + 1).unwrap();
         if let Some(decided) = replayer.apply(&event).unwrap() {
-            let line = serde_json::to_value(decided.line()).unwrap();
+            let line = serde_json::to_value(aecl_protocol::DecisionLine::from(&decided)).unwrap();
             out.push((line["decision"].as_str().unwrap().to_owned(), held(&line)));
         }
     }

@@ -10,6 +10,7 @@ mod expiry;
 mod hook_agents;
 mod identity;
 mod notify;
+mod openapi;
 mod quorum;
 mod refusals;
 mod rollback;
