@@ -190,6 +190,23 @@ impl CedarRules {
         if !problems.is_empty() {
             return Err(problems);
         }
+        CedarRules::build(parsed, catalog)
+    }
+
+    /// Parses every file without validating it against the catalog's schema: only for
+    /// files that [`CedarRules::from_sources`] accepted with the same catalog, in this
+    /// build of aecl (the hook's policy cache vouches for that). Validation only refuses;
+    /// what it accepts is built exactly as here, so the rules are the same. Cedar's schema
+    /// and strict validator are the costliest part of a hook call's start.
+    pub fn from_validated_sources(
+        files: &[(String, String)],
+        actions: &HashMap<String, ActionSpec>,
+    ) -> Result<CedarRules, Vec<CedarError>> {
+        let parsed = parse_files(files)?;
+        CedarRules::build(parsed, CatalogSchema::of(actions))
+    }
+
+    fn build(parsed: parse::Parsed, catalog: CatalogSchema) -> Result<CedarRules, Vec<CedarError>> {
         let internal = |message: String| {
             vec![CedarError { file: "(cedar)".to_owned(), line: 0, column: 0, message }]
         };

@@ -27,4 +27,6 @@ mod values;
 
 pub use error::{PolicyError, Problem};
 pub use examples::{run_examples, run_from_history};
-pub use load::{Example, LoadedPolicy, SourceFile, cedar_schema, is_policy_file, load};
+pub use load::{
+    Example, LoadedPolicy, SourceFile, cedar_schema, is_policy_file, load, load_validated,
+};

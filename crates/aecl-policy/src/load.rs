@@ -63,9 +63,35 @@ enum Parsed {
     Tests,
 }
 
+/// How much of a policy's loading is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// Every check.
+    Full,
+    /// The files passed [`Checks::Full`] in this build: checks that only refuse, and
+    /// cost much, are skipped (Cedar's strict validation against the catalog's schema).
+    Validated,
+}
+
 /// Loads a policy from its files. Every problem of every file is reported, with its place.
 /// A directory without any agent manifest is an error: there is no allow-all default.
 pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
+    load_with(files, Checks::Full)
+}
+
+/// Loads a policy whose files, these exact names and bytes, [`load`] accepted in this
+/// build of aecl: the same [`LoadedPolicy`] (same revision, same decisions), without the
+/// checks that can only refuse and cost the most (Cedar's schema and strict validator).
+///
+/// INVARIANT: called only with files that `load` accepted, as vouched for by a record
+/// the caller keeps where no agent can write (`aecl hook`'s policy cache). Given other
+/// files, it may accept a policy `load` refuses: a Cedar rule that tests a misspelt
+/// attribute would then never match, so a forbid would silently stop forbidding.
+pub fn load_validated(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
+    load_with(files, Checks::Validated)
+}
+
+fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, PolicyError> {
     let mut problems = Vec::new();
     let mut parsed: Vec<(usize, Parsed)> = Vec::new();
     let mut unparsed = false;
@@ -194,11 +220,20 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
     };
     // Rules are validated against the catalog only when every catalog file parsed: else
     // the actions of the broken file would read as misspelt.
-    let rules = if unparsed {
+    let rules = if cedar_sources.is_empty() {
+        // No rules: Cedar is not started at all (its parser tables and extensions cost a
+        // hook call more than the rest of the load). The revision is the same, as no
+        // rules have the empty canonical text.
+        None
+    } else if unparsed {
         problems.extend(CedarRules::syntax_errors(&cedar_sources).into_iter().map(cedar_problem));
         None
     } else {
-        match CedarRules::from_sources(&cedar_sources, &actions) {
+        let built = match checks {
+            Checks::Full => CedarRules::from_sources(&cedar_sources, &actions),
+            Checks::Validated => CedarRules::from_validated_sources(&cedar_sources, &actions),
+        };
+        match built {
             Ok(rules) => Some(rules),
             Err(errors) => {
                 problems.extend(errors.into_iter().map(cedar_problem));

@@ -45,8 +45,9 @@ use crate::approvals::request_with_headers;
 mod doctor;
 mod install;
 mod local;
+mod policy_cache;
 mod state_guard;
-use crate::input::{load_policy, now};
+use crate::input::now;
 
 #[derive(Debug, Subcommand)]
 pub enum HookCommand {
@@ -253,7 +254,7 @@ fn report_locally(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -
         }
         HookEvent::SessionEnd => (TraceEvent::End { run }, None),
         HookEvent::PostTool => {
-            let loaded = load_policy(policy)?;
+            let loaded = policy_cache::load(policy, &dir)?;
             let events = file.events()?;
             let history =
                 local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
@@ -335,12 +336,12 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
     let mut input = HookInput::parse(text, agent.event())?;
     match (&args.policy, &args.agent, &args.server) {
         (Some(policy), Some(agent_id), _) => {
-            let loaded = load_policy(policy)?;
+            let dir = local::state_dir(args.state_dir.as_deref())?;
+            let loaded = policy_cache::load(policy, &dir)?;
             let cwd = resolve_paths(&mut input, Some(&loaded.policy))?;
             let event = input.into_call_event(aecl_engine::new_id);
             local::check_call_id(&event)?;
             let action = event.action.clone();
-            let dir = local::state_dir(args.state_dir.as_deref())?;
             let touches_state =
                 state_guard::check_state_untouched(&loaded.policy, &event, &dir, &cwd).err();
             let mut file = local::SessionFile::open(&dir, &event.run)?;

@@ -27,7 +27,11 @@ fn event(session: &str, name: &str, extra: Value) -> Value {
 
 /// The session file's `result` ids, in order.
 fn result_ids(state: &Path) -> Vec<String> {
-    let file = std::fs::read_dir(state).unwrap().next().unwrap().unwrap().path();
+    let file = std::fs::read_dir(state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
     std::fs::read_to_string(file)
         .unwrap()
         .lines()

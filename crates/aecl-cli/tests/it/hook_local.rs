@@ -44,8 +44,13 @@ fn decision(out: &Outcome) -> String {
         .to_owned()
 }
 
+/// The session files of `state` (beside them, the policy cache's directory).
 fn session_files(state: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(state).expect("the state dir").map(|e| e.expect("an entry").path()).collect()
+    std::fs::read_dir(state)
+        .expect("the state dir")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect()
 }
 
 fn session_text(state: &Path) -> String {

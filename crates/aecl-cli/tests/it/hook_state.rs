@@ -131,8 +131,12 @@ fn writes_reaching_the_hook_state_directory_or_a_parent_are_denied_and_reads_are
         });
         let out = run_with_stdin_env(args, &first.to_string(), &env);
         assert_eq!(decision(&out.stdout).0, "allow", "{out:#?}");
-        let files: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
-        assert_eq!(files.len(), 1, "the session's file");
+        let names: Vec<String> = std::fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "the session's file and the policy cache: {names:?}");
+        assert!(names.contains(&"policy-cache".to_owned()), "{names:?}");
         let out = run_with_stdin_env(args, &input(case, &root, &cwd), &env);
         let (got, reason) = decision(&out.stdout);
         let by_guard = reason.contains("hook state directory");

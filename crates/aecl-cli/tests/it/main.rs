@@ -12,6 +12,7 @@ mod hook;
 mod hook_agents_local;
 mod hook_install;
 mod hook_local;
+mod hook_policy_cache;
 mod hook_state;
 mod identity;
 mod mcp;

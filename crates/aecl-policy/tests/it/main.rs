@@ -5,4 +5,5 @@ mod properties;
 mod schema;
 mod shell_corpus;
 mod sql_corpus;
+mod validated;
 mod values;

@@ -1,0 +1,263 @@
+//! The local hook's policy cache: every hook call is a fresh process that loads the policy,
+//! and Cedar's schema and strict validator cost more than the rest of the load. After a
+//! full load has accepted the policy, the hook records that it did, under the SHA-256 of
+//! everything the load read; the next call with the same files loads them with
+//! [`aecl_policy::load_validated`], which skips the checks that can only refuse. It builds
+//! the same policy (same revision, same decisions): the cache holds no policy, only the
+//! fact that these bytes passed.
+//!
+//! The key hashes aecl's version and the identity of the running executable (device, inode,
+//! size, modification and change times of `/proc/self/exe`), then every policy file's name
+//! (as the load and its messages see it) and bytes. So a changed, added, removed or renamed
+//! file, another policy directory, or a new aecl binary misses the cache and is loaded in
+//! full: a new binary may check more than the one that wrote the record.
+//!
+//! # The threat, and where the cache lives
+//!
+//! A record says "these files need no validation". Whoever can write one can make a policy
+//! that `aecl check` refuses load anyway (a Cedar `forbid` testing a misspelt attribute,
+//! which then never matches): a record is as strong as a policy file. The agent whose calls
+//! the hook decides can write files, so records are kept in the hook's state directory
+//! (`DIR/policy-cache/`, beside the session files), which `state_guard` keeps every tool
+//! call away from, as it does the session files (the same trust: an agent that could write
+//! them could also rewrite its session's history). The directories are 0700 and must not
+//! be writable by others; records are 0600, written to a temporary file and renamed into
+//! place, and opened without following a link.
+//!
+//! Never trusted beyond that: a record that is missing, unreadable, a link, not a plain
+//! file, readable by others, of another size or another text than the one this key writes,
+//! is ignored and the policy loaded in full (then the record is written anew). A record
+//! whose files then fail the quick load, or give another revision than it names, is ignored
+//! the same way. So a bad record can cost a full load, never loosen a decision.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use aecl_policy::{LoadedPolicy, SourceFile};
+use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
+use sha2::{Digest, Sha256};
+
+use crate::input::read_policy_dir;
+
+/// The cache's directory under the hook's state directory.
+pub const CACHE_DIR: &str = "policy-cache";
+
+/// Records kept at most; past it the oldest are removed when one is written.
+const MAX_RECORDS: usize = 64;
+
+/// The first line of a record, naming its format.
+const MAGIC: &str = "aecl-policy-cache v1";
+
+/// Loads the policy directory `policy`, from the record under `state_dir` when one vouches
+/// for its files, else in full (then recording it). Errors only when the full load fails.
+pub fn load(policy: &Path, state_dir: &Path) -> Result<LoadedPolicy> {
+    let files = read_policy_dir(policy)?;
+    let full = |files: &[SourceFile]| {
+        aecl_policy::load(files).with_context(|| format!("loading policy `{}`", policy.display()))
+    };
+    let Some(key) = key(&files) else {
+        return full(&files);
+    };
+    let dir = state_dir.join(CACHE_DIR);
+    if let Some(revision) = read_record(&dir, &key)
+        && let Ok(loaded) = aecl_policy::load_validated(&files)
+        && loaded.policy.revision.0 == revision
+    {
+        return Ok(loaded);
+    }
+    let loaded = full(&files)?;
+    // A cache that cannot be written costs the next call a full load, nothing more.
+    if let Err(error) = write_record(state_dir, &dir, &key, &loaded.policy.revision.0) {
+        tracing::debug!("the policy cache was not written: {error:#}");
+    }
+    Ok(loaded)
+}
+
+/// The cache key of `files` for this executable, in hex; `None` when the executable cannot
+/// be identified (then nothing is cached).
+pub fn key(files: &[SourceFile]) -> Option<String> {
+    let exe = std::fs::metadata("/proc/self/exe").ok()?;
+    let mut hash = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    field(MAGIC.as_bytes());
+    field(env!("CARGO_PKG_VERSION").as_bytes());
+    for number in [
+        exe.dev(),
+        exe.ino(),
+        exe.size(),
+        exe.mtime().cast_unsigned(),
+        exe.mtime_nsec().cast_unsigned(),
+        exe.ctime().cast_unsigned(),
+        exe.ctime_nsec().cast_unsigned(),
+    ] {
+        field(&number.to_le_bytes());
+    }
+    field(&(files.len() as u64).to_le_bytes());
+    for file in files {
+        field(file.path.as_bytes());
+        field(file.text.as_bytes());
+    }
+    Some(aecl_core::call::hex(&hash.finalize()))
+}
+
+/// A record's whole text: exactly this, or it is ignored.
+fn record_text(key: &str, revision: &str) -> String {
+    format!("{MAGIC}\n{key}\n{revision}\n")
+}
+
+/// The path of the record of `key` under the cache directory `dir`.
+pub fn record_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join(key)
+}
+
+/// The revision a sound record of `key` names; `None` for anything else.
+fn read_record(dir: &Path, key: &str) -> Option<String> {
+    if !private_dir(dir) {
+        return None;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(record_path(dir, key))
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.mode() & 0o077 != 0 || meta.len() > 512 {
+        return None;
+    }
+    let mut text = String::new();
+    (&mut file).take(513).read_to_string(&mut text).ok()?;
+    let mut lines = text.lines();
+    let (Some(MAGIC), Some(named), Some(revision), None) =
+        (lines.next(), lines.next(), lines.next(), lines.next())
+    else {
+        return None;
+    };
+    (named == key && text == record_text(key, revision)).then(|| revision.to_owned())
+}
+
+/// Whether `dir` is a real directory (not a link) that only its owner can write.
+fn private_dir(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.mode() & 0o022 == 0)
+}
+
+/// Writes the record of `key` atomically (a temporary file renamed into place), 0600, in
+/// the 0700 cache directory under `state_dir`; then keeps at most [`MAX_RECORDS`].
+fn write_record(state_dir: &Path, dir: &Path, key: &str, revision: &str) -> Result<()> {
+    let create = |path: &Path| {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .with_context(|| format!("creating `{}`", path.display()))
+    };
+    create(state_dir)?;
+    if !private_dir(state_dir) {
+        anyhow::bail!("`{}` is writable by others", state_dir.display());
+    }
+    create(dir)?;
+    if !private_dir(dir) {
+        anyhow::bail!("`{}` is writable by others", dir.display());
+    }
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(|e| anyhow::anyhow!("random name: {e}"))?;
+    let temp = dir.join(format!(".tmp-{}", aecl_core::call::hex(&suffix)));
+    let written = (|| -> Result<()> {
+        let mut file: File = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&temp)?;
+        // The mode is set again: a umask may have taken bits away, never added them, but a
+        // record must read 0600 exactly to be trusted later.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(record_text(key, revision).as_bytes())?;
+        std::fs::rename(&temp, record_path(dir, key))?;
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("writing a record in `{}`", dir.display()))?;
+    prune(dir);
+    Ok(())
+}
+
+/// Removes the oldest records past [`MAX_RECORDS`] (each policy change leaves one behind).
+fn prune(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut records: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            Some((modified, entry.path()))
+        })
+        .collect();
+    if records.len() <= MAX_RECORDS {
+        return;
+    }
+    records.sort();
+    for (_, path) in records.iter().take(records.len() - MAX_RECORDS) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(text: &str) -> Vec<SourceFile> {
+        vec![SourceFile { path: "p/catalog.toml".to_owned(), text: text.to_owned() }]
+    }
+
+    #[test]
+    fn the_key_changes_with_any_name_or_byte() {
+        let base = key(&files("a")).unwrap();
+        assert_eq!(base, key(&files("a")).unwrap());
+        assert_ne!(base, key(&files("b")).unwrap());
+        let renamed = vec![SourceFile { path: "q/catalog.toml".to_owned(), text: "a".to_owned() }];
+        assert_ne!(base, key(&renamed).unwrap());
+        // Names and texts are length-prefixed: moving a byte across the boundary differs.
+        let a = vec![SourceFile { path: "ab".to_owned(), text: "c".to_owned() }];
+        let b = vec![SourceFile { path: "a".to_owned(), text: "bc".to_owned() }];
+        assert_ne!(key(&a), key(&b));
+    }
+
+    #[test]
+    fn only_an_exact_private_record_is_read() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = state.path().join(CACHE_DIR);
+        let key = key(&files("a")).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+        write_record(state.path(), &dir, &key, "rev1").unwrap();
+        assert_eq!(read_record(&dir, &key).as_deref(), Some("rev1"));
+        let path = record_path(&dir, &key);
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        // Another key's record under this name, a trailing byte, or a mode others can read.
+        std::fs::write(&path, record_text("0", "rev1")).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+        std::fs::write(&path, format!("{}x", record_text(&key, "rev1"))).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+        std::fs::write(&path, record_text(&key, "rev1")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+        // A link to a sound record is not followed.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let elsewhere = state.path().join("elsewhere");
+        std::fs::rename(&path, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+        // A cache directory others can write is not read.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::rename(&elsewhere, &path).unwrap();
+        assert!(read_record(&dir, &key).is_some());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+    }
+}
