@@ -148,7 +148,7 @@ impl SqliteStore {
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
-        let run: Box<dyn FnOnce(&mut Batch<'_>) -> writer::Completion + Send> = Box::new(move |batch| {
+        let run: writer::Work = Box::new(move |batch| {
             let result = f(batch);
             Box::new(move |commit_error: Option<&str>| {
                 let result = match commit_error {

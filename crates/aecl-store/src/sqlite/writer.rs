@@ -36,11 +36,13 @@ const GATHER_STEP: Duration = Duration::from_micros(25);
 /// What a job answers once the batch has committed (`None`) or failed to (`Some`).
 pub(crate) type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
 
-/// A job: runs inside the batch's transaction and returns how to answer its producer.
+/// A job's work: runs inside the batch's transaction and returns how to answer its producer.
+pub(crate) type Work = Box<dyn FnOnce(&mut Batch<'_>) -> Completion + Send>;
+
+/// A job: its work, and whether its answer waits for an fsync (`Durability::Synced`).
 pub(crate) struct Job {
-    /// Whether its answer waits for an fsync (`Durability::Synced`).
     pub synced: bool,
-    pub run: Box<dyn FnOnce(&mut Batch<'_>) -> Completion + Send>,
+    pub run: Work,
 }
 
 /// What a job sees.
@@ -348,10 +350,7 @@ mod tests {
     async fn level(store: &SqliteStore, durability: Durability) -> i64 {
         store
             .write_as(durability, |batch| {
-                batch
-                    .conn
-                    .query_row("PRAGMA synchronous", [], |r| r.get(0))
-                    .map_err(crate::backend)
+                batch.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(crate::backend)
             })
             .await
             .unwrap()

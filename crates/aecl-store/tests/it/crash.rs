@@ -43,7 +43,10 @@ impl Connector for FileEffects {
         Box::pin(async move {
             if call.action == "get_record" {
                 // A read changes nothing: nothing to execute twice.
-                return ConnectorOutcome::Succeeded { result: call.args.clone(), rollback_token: None };
+                return ConnectorOutcome::Succeeded {
+                    result: call.args.clone(),
+                    rollback_token: None,
+                };
             }
             let key = call.idempotency_key.clone().unwrap_or_default();
             let written =
