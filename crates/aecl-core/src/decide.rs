@@ -216,18 +216,20 @@ impl<'a> Evaluation<'a> {
             self.reason(Stage::Arguments, "arguments.object", Decision::Block, None, message);
             return facts;
         }
-        // `is_valid` first: it stops at the first failure and builds no errors, and most
-        // calls are valid.
-        if let Some(schema) = &action.schema
-            && !schema.validator.is_valid(args)
-        {
-            for error in schema.validator.iter_errors(args) {
-                let pointer = error.instance_path().to_string();
-                let field = pointer.trim_start_matches('/').replace('/', ".");
-                let field = if field.is_empty() { None } else { Some(field) };
-                let message = format!("schema: {error}");
-                self.reason(Stage::Arguments, "arguments.schema", Decision::Block, field, message);
+        // A schema is compiled on its action's first call; one that does not compile checks
+        // nothing, so the call is blocked (fail closed), never let through unchecked.
+        let schema_errors = match action.schema.as_ref().map(|schema| schema.errors(args)) {
+            None => Vec::new(),
+            Some(Ok(errors)) => errors,
+            Some(Err(e)) => {
+                vec![(
+                    None,
+                    format!("the argument schema of `{}` does not compile: {e}", action.name),
+                )]
             }
+        };
+        for (field, message) in schema_errors {
+            self.reason(Stage::Arguments, "arguments.schema", Decision::Block, field, message);
         }
         let mut violations: Vec<Violation> = Vec::new();
         for arg in action.args.iter().filter(|a| !a.constraints.is_empty()) {

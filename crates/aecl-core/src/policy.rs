@@ -4,7 +4,7 @@
 //! into these types by hand, so every value here has already been checked.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -419,11 +419,21 @@ impl ActionSpec {
     }
 }
 
-/// A compiled JSON Schema for an action's arguments.
+/// A JSON Schema for an action's arguments, compiled on first use.
+///
+/// Compiling a schema (and checking it against the draft 2020-12 meta-schema, which
+/// jsonschema always does) costs far more than a decision, and `aecl hook` starts a process
+/// per call that needs at most one action's schema: compiling every action's at load was
+/// about a tenth of the hook's time. The full policy load still compiles every schema, to
+/// refuse an invalid one with its file and action ([`ArgSchema::compile`]); a load of files
+/// that load accepted before makes them [`ArgSchema::lazy`].
+///
+/// Clones share one compilation: the cell is behind an `Arc`, so `aecl serve`'s threads
+/// compile each schema once (`OnceLock` lets one thread compile while the others wait).
 #[derive(Clone)]
 pub struct ArgSchema {
     pub source: Value,
-    pub validator: Arc<jsonschema::Validator>,
+    compiled: Arc<OnceLock<Result<jsonschema::Validator, String>>>,
 }
 
 impl fmt::Debug for ArgSchema {
@@ -433,22 +443,57 @@ impl fmt::Debug for ArgSchema {
 }
 
 impl ArgSchema {
-    /// Compiles `source`; the error names what is wrong with the schema.
+    /// Compiles `source` now; the error names what is wrong with the schema.
+    pub fn compile(source: Value) -> Result<ArgSchema, String> {
+        let schema = ArgSchema::lazy(source);
+        if let Err(e) = schema.validator() {
+            return Err(e.to_owned());
+        }
+        Ok(schema)
+    }
+
+    /// Keeps `source` uncompiled until [`ArgSchema::validator`] first needs it. An invalid
+    /// schema is found only then, so a call of its action must be blocked (`decide` does).
+    pub fn lazy(source: Value) -> ArgSchema {
+        ArgSchema { source, compiled: Arc::new(OnceLock::new()) }
+    }
+
+    /// The compiled validator, compiling it on the first call; or why the schema does not
+    /// compile (the same answer on every call).
     ///
     /// `pattern`s run on the `regex` crate: linear time whatever the input (arguments are
     /// the agent's, and may be an injected attacker's), and several times cheaper per match
     /// than the backtracking engine. Only a schema whose patterns need backtracking
     /// (look-around, back-references) falls back to jsonschema's default engine, with its
     /// backtrack limit.
-    pub fn compile(source: Value) -> Result<ArgSchema, String> {
-        let linear = jsonschema::options()
-            .with_pattern_options(jsonschema::PatternOptions::regex())
-            .build(&source);
-        let validator = match linear {
-            Ok(validator) => validator,
-            Err(_) => jsonschema::validator_for(&source).map_err(|e| e.to_string())?,
-        };
-        Ok(ArgSchema { source, validator: Arc::new(validator) })
+    pub fn validator(&self) -> Result<&jsonschema::Validator, &str> {
+        let compiled = self.compiled.get_or_init(|| {
+            let linear = jsonschema::options()
+                .with_pattern_options(jsonschema::PatternOptions::regex())
+                .build(&self.source);
+            match linear {
+                Ok(validator) => Ok(validator),
+                Err(_) => jsonschema::validator_for(&self.source).map_err(|e| e.to_string()),
+            }
+        });
+        compiled.as_ref().map_err(String::as_str)
+    }
+
+    /// What is wrong with `args` against the schema, as (argument path, message) pairs:
+    /// none if they are valid. `Err` if the schema does not compile.
+    pub fn errors(&self, args: &Value) -> Result<Vec<(Option<String>, String)>, &str> {
+        let validator = self.validator()?;
+        // `is_valid` first: it stops at the first failure and builds no errors, and most
+        // calls are valid.
+        if validator.is_valid(args) {
+            return Ok(Vec::new());
+        }
+        let errors = validator.iter_errors(args).map(|error| {
+            let pointer = error.instance_path().to_string();
+            let field = pointer.trim_start_matches('/').replace('/', ".");
+            (Some(field).filter(|f| !f.is_empty()), format!("schema: {error}"))
+        });
+        Ok(errors.collect())
     }
 }
 
@@ -465,8 +510,8 @@ mod tests {
             "properties": {"iban": {"type": "string", "pattern": "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"}}
         }))
         .unwrap();
-        assert!(schema.validator.is_valid(&json!({"iban": "DE44500105175407000003"})));
-        assert!(!schema.validator.is_valid(&json!({"iban": "de44 5001"})));
+        assert!(schema.validator().unwrap().is_valid(&json!({"iban": "DE44500105175407000003"})));
+        assert!(!schema.validator().unwrap().is_valid(&json!({"iban": "de44 5001"})));
     }
 
     #[test]
@@ -478,13 +523,39 @@ mod tests {
             "properties": {"password": {"type": "string", "pattern": "^(?=.*[0-9]).{8,}$"}}
         }))
         .unwrap();
-        assert!(schema.validator.is_valid(&json!({"password": "abcdefg1"})));
-        assert!(!schema.validator.is_valid(&json!({"password": "abcdefgh"})));
+        assert!(schema.validator().unwrap().is_valid(&json!({"password": "abcdefg1"})));
+        assert!(!schema.validator().unwrap().is_valid(&json!({"password": "abcdefgh"})));
     }
 
     #[test]
     fn an_invalid_schema_is_refused_with_the_reason() {
         let error = ArgSchema::compile(json!({"type": "no-such-type"})).unwrap_err();
         assert!(error.contains("no-such-type"), "{error}");
+    }
+
+    #[test]
+    fn a_lazy_schema_compiles_once_on_first_use_and_clones_share_it() {
+        let schema = ArgSchema::lazy(json!({"type": "object", "required": ["to"]}));
+        assert!(schema.compiled.get().is_none(), "nothing is compiled before a call needs it");
+        let clone = schema.clone();
+        assert!(!schema.validator().unwrap().is_valid(&json!({})));
+        assert!(clone.compiled.get().is_some(), "the clone sees the one compilation");
+        assert!(std::ptr::eq(schema.validator().unwrap(), clone.validator().unwrap()));
+    }
+
+    #[test]
+    fn a_lazy_invalid_schema_is_accepted_and_refused_at_first_use() {
+        let schema = ArgSchema::lazy(json!({"type": "no-such-type"}));
+        let error = schema.validator().unwrap_err();
+        assert!(error.contains("no-such-type"), "{error}");
+        assert_eq!(schema.validator().unwrap_err(), error, "the same answer every time");
+    }
+
+    #[test]
+    fn compiled_schemas_are_shared_across_threads() {
+        // `aecl serve` decides concurrently from one `Arc<Policy>`.
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ArgSchema>();
+        send_sync::<super::Policy>();
     }
 }

@@ -65,11 +65,12 @@ enum Parsed {
 
 /// How much of a policy's loading is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Checks {
+pub(crate) enum Checks {
     /// Every check.
     Full,
     /// The files passed [`Checks::Full`] in this build: checks that only refuse, and
-    /// cost much, are skipped (Cedar's strict validation against the catalog's schema).
+    /// cost much, are skipped (Cedar's strict validation against the catalog's schema,
+    /// compiling the actions' argument schemas, which is left to a call that needs one).
     Validated,
 }
 
@@ -81,12 +82,15 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
 
 /// Loads a policy whose files, these exact names and bytes, [`load`] accepted in this
 /// build of aecl: the same [`LoadedPolicy`] (same revision, same decisions), without the
-/// checks that can only refuse and cost the most (Cedar's schema and strict validator).
+/// checks that can only refuse and cost the most (Cedar's schema and strict validator;
+/// the actions' argument schemas are compiled at their first call, not here).
 ///
 /// INVARIANT: called only with files that `load` accepted, as vouched for by a record
 /// the caller keeps where no agent can write (`aecl hook`'s policy cache). Given other
 /// files, it may accept a policy `load` refuses: a Cedar rule that tests a misspelt
-/// attribute would then never match, so a forbid would silently stop forbidding.
+/// attribute would then never match, so a forbid would silently stop forbidding. (An
+/// argument schema that does not compile fails closed: every call of its action is
+/// blocked.)
 pub fn load_validated(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
     load_with(files, Checks::Validated)
 }
@@ -140,7 +144,7 @@ fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, Polic
                 continue;
             }
             located.insert(name.clone(), (*index, place));
-            let mut spec = lower::lower_action(name, action, &c, &mut problems);
+            let mut spec = lower::lower_action(name, action, checks, &c, &mut problems);
             let cooldown = defaults.rejected_cooldown_secs;
             crate::approval::lower_action(&mut spec, action, cooldown, &c, &mut problems);
             crate::approval_when::lower(&mut spec, action, &c, &mut problems);
@@ -363,7 +367,10 @@ pub fn cedar_schema(files: &[SourceFile]) -> Result<String, PolicyError> {
         };
         let ctx = FileCtx { name: &file.path, text: &file.text, json: false };
         for (name, action) in &catalog.actions {
-            actions.insert(name.clone(), lower::lower_action(name, action, &ctx, &mut problems));
+            actions.insert(
+                name.clone(),
+                lower::lower_action(name, action, Checks::Full, &ctx, &mut problems),
+            );
         }
     }
     if !problems.is_empty() {

@@ -25,6 +25,7 @@ use crate::format::{
     IntentFile, ManifestFile, ModeName, OutputFormatName, ReversibilityName, RiskFactorFile,
     RiskFile, SettingsFile, ShellFile, SqlFile, StrictDecisionName, TrustName, WritesName,
 };
+use crate::load::Checks;
 use crate::location::{Step, locate_json, locate_toml};
 
 /// The file being lowered, for locating problems.
@@ -320,6 +321,7 @@ pub(crate) fn lower_manifest(
 pub(crate) fn lower_action(
     name: &str,
     file: &ActionFile,
+    checks: Checks,
     ctx: &FileCtx<'_>,
     problems: &mut Vec<Problem>,
 ) -> ActionSpec {
@@ -368,7 +370,13 @@ pub(crate) fn lower_action(
                 .push(ctx.problem(&at(&path!["schema"]), "`schema` must be a JSON Schema object"));
             return None;
         }
-        match ArgSchema::compile(source.clone()) {
+        // Files `load` accepted had every schema compile: the schema is then compiled only
+        // when a call of the action needs it (`aecl hook` decides one call per process).
+        let compiled = match checks {
+            Checks::Full => ArgSchema::compile(source.clone()),
+            Checks::Validated => Ok(ArgSchema::lazy(source.clone())),
+        };
+        match compiled {
             Ok(schema) => Some(schema),
             Err(e) => {
                 problems

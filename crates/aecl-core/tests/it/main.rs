@@ -1,3 +1,4 @@
 //! Integration tests of aecl-core.
 
+mod arg_schema;
 mod shell_bypass;

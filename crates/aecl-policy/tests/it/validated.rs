@@ -150,3 +150,38 @@ fn every_corpus_case_is_decided_the_same_from_a_validated_load() {
     }
     assert!(compared > 100, "{compared} cases");
 }
+
+/// A catalog whose action's schema does not compile (`load` refuses it). `load_validated`
+/// compiles no argument schema, so given such files against its invariant (as a cache hit
+/// could be, were the schema to compile differently in this build) it accepts them: the
+/// call of the action must still be blocked, by the schema's failure to compile then.
+#[test]
+fn a_schema_that_does_not_compile_blocks_its_calls_after_a_validated_load() {
+    let files = [
+        SourceFile {
+            path: "catalog.toml".to_owned(),
+            text: "[actions.lookup]\neffect = \"read\"\n\n[actions.lookup.schema]\n\
+                   type = \"no-such-type\"\n"
+                .to_owned(),
+        },
+        SourceFile {
+            path: "agents/reader.toml".to_owned(),
+            text: "agent_id = \"reader\"\nallowed_actions = [\"lookup\"]\n".to_owned(),
+        },
+    ];
+    let refused = load(&files).unwrap_err().to_string();
+    assert!(refused.contains("catalog.toml"), "{refused}");
+    assert!(refused.contains("invalid JSON Schema"), "{refused}");
+    assert!(refused.contains("no-such-type"), "{refused}");
+
+    let loaded = load_validated(&files).unwrap_or_else(|e| panic!("{e}"));
+    let case: Case = toml::from_str(
+        "policy = \"\"\nagent = \"reader\"\n[call]\naction = \"lookup\"\nargs = { id = \"42\" }\n",
+    )
+    .unwrap();
+    let verdict = decide_case(&loaded, &case);
+    assert_eq!(verdict.decision, aecl_core::Decision::Block, "{verdict:?}");
+    let reason = verdict.reasons.iter().find(|r| r.rule == "arguments.schema").unwrap();
+    assert!(reason.message.contains("`lookup`"), "{}", reason.message);
+    assert!(reason.message.contains("no-such-type"), "{}", reason.message);
+}
