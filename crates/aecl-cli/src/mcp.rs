@@ -192,8 +192,16 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         (None, None) => bail!("aecl mcp over stdio needs --agent ID (or --listen ADDR)"),
     };
     // Made before the trace export, which sends from it, so that it is dropped after the
-    // export's guard: the last spans are sent while it still runs.
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // export's guard: the last spans are sent while it still runs. Over stdio, one client's
+    // calls run on one thread: a call's path crosses from the stdin reader to the engine,
+    // the store's writer and the upstream and back, and on a second worker every crossing
+    // is a wake-up of another thread (bench/README.md, "MCP gateway"). Blocking work still
+    // goes to tokio's blocking pool, and the store's writer keeps its own thread. Over
+    // HTTP, sessions of many agents share the process: a worker per core.
+    let runtime = match args.listen {
+        None => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        Some(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+    };
     // Standard output carries MCP: logs go to standard error (`--log-format`, `AECL_LOG`).
     let _telemetry = crate::logging::init("warn", args.otlp.export(runtime.handle())?)?;
     let loaded = crate::reload::checked(policy)?;

@@ -138,7 +138,7 @@ fn main() {
     let floor = fsync_floor(disk.unwrap_or(dir.path()), if bench { 1_000 } else { 5 });
     println!(
         "a synced 4 KiB write to the store's disk: p50 {:.1} µs, p99 {:.1} µs \
-         (each allowed call waits for two group commits, each ending in one)",
+         (an allowed call waits for one synced group commit)",
         floor.0, floor.1
     );
 }
