@@ -6,6 +6,7 @@
 
 mod approvals;
 mod causes;
+mod durability;
 mod flow;
 mod stages;
 
