@@ -13,7 +13,7 @@
 # stops the server with SIGTERM and verifies the audit log with `aecl audit verify`.
 #
 # Usage: bench/load.sh [--duration SECONDS] [--connections "16 64"] [--threads N]
-#                      [--postgres URL]
+#                      [--postgres URL [--replicas 2]]
 # The PostgreSQL URL names a server where the script may create and drop a scratch
 # database (`aecl_bench_<pid>`); the URL's own database is only used to connect.
 # Not run in CI: the figures depend on the machine and whatever else it runs.
@@ -23,6 +23,8 @@ duration=10
 connections="16 64"
 threads=2
 postgres="${AECL_BENCH_POSTGRES_URL:-}"
+# With --postgres: also two `aecl serve` replicas on one database (`--replicas 2`).
+replicas=1
 # Requests per minute per token: far above anything wrk reaches here.
 rate_limit=1000000000
 
@@ -32,6 +34,7 @@ while (($#)); do
         --connections) connections="$2"; shift 2 ;;
         --threads) threads="$2"; shift 2 ;;
         --postgres) postgres="$2"; shift 2 ;;
+        --replicas) replicas="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//;/^set -euo/d'; exit 0 ;;
         *) echo "load.sh: unknown argument \`$1\` (see --help)" >&2; exit 2 ;;
     esac
@@ -50,12 +53,16 @@ aecl="${CARGO_TARGET_DIR:-$root/target}/release/aecl"
 
 tmp="$(mktemp -d -t aecl-load-XXXXXX)"
 server_pid=""
+replica_pids=()
 scratch_db=""
 cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "$server_pid" "${replica_pids[@]}"; do
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     if [[ -n "$scratch_db" ]]; then
         psql -q "$postgres" -c "DROP DATABASE IF EXISTS $scratch_db" >/dev/null 2>&1 || true
     fi
@@ -79,22 +86,24 @@ export AECL_BENCH_TOKEN
 summaries="$tmp/summaries"
 : >"$summaries"
 
-# Starts `aecl serve` on store $1, sets `server_pid` and `address`, waits for /healthz.
+# Starts `aecl serve` on store $1 as node $2 (default n1), sets `server_pid` and
+# `address`, waits for /healthz.
 start_server() {
-    "$aecl" serve --policy "$policy" --db "$1" --listen 127.0.0.1:0 \
+    local node="${2:-n1}"
+    "$aecl" serve --policy "$policy" --db "$1" --listen 127.0.0.1:0 --node "$node" \
         --key "$tmp/audit/audit.key" --token-key "$tmp/tokens/audit.pub" \
         --rate-limit "$rate_limit" --watch-interval 0 \
-        >"$tmp/serve.out" 2>"$tmp/serve.err" &
+        >"$tmp/serve-$node.out" 2>"$tmp/serve-$node.err" &
     server_pid=$!
     address=""
     for _ in $(seq 1 200); do
-        address="$(sed -n 's|^aecl serve: listening on http://||p' "$tmp/serve.out")"
+        address="$(sed -n 's|^aecl serve: listening on http://||p' "$tmp/serve-$node.out")"
         [[ -n "$address" ]] && curl -fsS "http://$address/healthz" >/dev/null 2>&1 && return 0
         kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.1
     done
     echo "load.sh: aecl serve did not become healthy:" >&2
-    cat "$tmp/serve.err" >&2
+    cat "$tmp/serve-$node.err" >&2
     exit 1
 }
 
@@ -141,6 +150,49 @@ echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d'
 echo "== aecl serve --rate-limit $rate_limit (per token per minute: the limiter never refuses)"
 bench_store sqlite "$tmp/aecl.db"
 
+# Two replicas on one PostgreSQL database: each `aecl serve` (nodes n1 and n2) takes half
+# of the connections, from its own wrk at the same time; their decisions add up.
+bench_replicas() {
+    local db="$1" conns half addresses=() node
+    echo
+    echo "==== postgres, two replicas on one database ($db)"
+    for node in n1 n2; do
+        start_server "$db" "$node"
+        replica_pids+=("$server_pid")
+        addresses+=("$address")
+    done
+    server_pid=""
+    for conns in $connections; do
+        half=$((conns / 2))
+        echo
+        echo "== two replicas: evaluate, $half connections each, 1 thread each, ${duration}s"
+        local loaders=()
+        for i in 0 1; do
+            AECL_BENCH_MODE=evaluate AECL_BENCH_LABEL="replica-$i-$conns" \
+                wrk --latency -t 1 -c "$half" -d "${duration}s" -s "$lua" \
+                "http://${addresses[$i]}/v1/evaluate" >"$tmp/wrk-replica-$i.out" &
+            loaders+=("$!")
+        done
+        wait "${loaders[@]}"
+        local total=0 line rps
+        for i in 0 1; do
+            line="$(grep '^aecl-bench ' "$tmp/wrk-replica-$i.out")"
+            rps="$(sed -n 's/.* rps=\([0-9]*\).*/\1/p' <<<"$line")"
+            echo "replica $((i + 1)): ${line#aecl-bench }"
+            total=$((total + rps))
+        done
+        echo "two replicas, $conns connections in all: $total evaluate/s" | tee -a "$tmp/replicas"
+    done
+    for pid in "${replica_pids[@]}"; do
+        kill -TERM "$pid"
+        wait "$pid" || { echo "load.sh: aecl serve exited with $?" >&2; exit 1; }
+    done
+    replica_pids=()
+    echo
+    echo "== postgres, two replicas: aecl audit verify after the load"
+    "$aecl" audit verify --db "$db" --key "$tmp/audit/audit.pub"
+}
+
 if [[ -n "$postgres" ]]; then
     command -v psql >/dev/null || { echo "load.sh: --postgres needs psql" >&2; exit 1; }
     scratch_db="aecl_bench_$$"
@@ -150,6 +202,9 @@ if [[ -n "$postgres" ]]; then
     after_scheme="${base#*://}"
     if [[ "$after_scheme" == */* ]]; then base="${base%/*}"; fi
     bench_store postgres "$base/$scratch_db$query"
+    if ((replicas > 1)); then
+        bench_replicas "$base/$scratch_db$query"
+    fi
 fi
 
 echo
@@ -179,3 +234,7 @@ awk '
         }
     }
 ' "$summaries"
+if [[ -s "$tmp/replicas" ]]; then
+    echo
+    cat "$tmp/replicas"
+fi
