@@ -127,7 +127,7 @@ fn read_record(dir: &Path, key: &str) -> Option<String> {
         .open(record_path(dir, key))
         .ok()?;
     let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.mode() & 0o077 != 0 || meta.len() > 512 {
+    if !meta.is_file() || meta.mode() & 0o077 != 0 || meta.uid() != own_uid() || meta.len() > 512 {
         return None;
     }
     let mut text = String::new();
@@ -141,9 +141,15 @@ fn read_record(dir: &Path, key: &str) -> Option<String> {
     (named == key && text == record_text(key, revision)).then(|| revision.to_owned())
 }
 
-/// Whether `dir` is a real directory (not a link) that only its owner can write.
+/// Whether `dir` is a real directory (not a link) of this user's that only they can write.
 fn private_dir(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.mode() & 0o022 == 0)
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.mode() & 0o022 == 0 && m.uid() == own_uid())
+}
+
+/// The user the hook runs as: a record or directory of anyone else's is not this hook's.
+fn own_uid() -> u32 {
+    nix::unistd::geteuid().as_raw()
 }
 
 /// Writes the record of `key` atomically (a temporary file renamed into place), 0600, in
@@ -258,6 +264,31 @@ mod tests {
         std::fs::rename(&elsewhere, &path).unwrap();
         assert!(read_record(&dir, &key).is_some());
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(read_record(&dir, &key).is_some());
+    }
+
+    /// A sound record owned by another user (root can make one; nobody else can give a file
+    /// away) is not this hook's, nor is a directory of theirs.
+    #[test]
+    fn another_users_record_or_directory_is_not_read() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = state.path().join(CACHE_DIR);
+        let key = key(&files("a")).unwrap();
+        write_record(state.path(), &dir, &key, "rev1").unwrap();
+        let path = record_path(&dir, &key);
+        let nobody = Some(nix::unistd::Uid::from_raw(65_534));
+        if !nix::unistd::geteuid().is_root() {
+            // Not root: the record cannot be given away, so the case cannot arise.
+            assert_eq!(nix::unistd::chown(&path, nobody, None), Err(nix::errno::Errno::EPERM));
+            return;
+        }
+        nix::unistd::chown(&path, nobody, None).unwrap();
+        assert_eq!(read_record(&dir, &key), None);
+        nix::unistd::chown(&path, Some(nix::unistd::geteuid()), None).unwrap();
+        assert_eq!(read_record(&dir, &key).as_deref(), Some("rev1"));
+        nix::unistd::chown(&dir, nobody, None).unwrap();
         assert_eq!(read_record(&dir, &key), None);
     }
 }
