@@ -65,9 +65,6 @@ pub struct Gateway<S> {
     connections: Arc<Connections>,
     config: GatewayConfig,
     pins: Arc<Pins>,
-    /// The servers' tools as last listed, by exposed name, with their server's index: what
-    /// a call's definition is checked against.
-    tools: Arc<Mutex<HashMap<String, (usize, Tool)>>>,
     /// Calls waiting for a 2026-07-28 client's answers, by the `requestState` it was given.
     suspended: Arc<Mutex<HashMap<String, Suspended>>>,
     /// Held while the policy in force is tightened, so two tightenings never undo each
@@ -99,7 +96,6 @@ impl<S> Clone for Gateway<S> {
             connections: self.connections.clone(),
             config: self.config.clone(),
             pins: self.pins.clone(),
-            tools: self.tools.clone(),
             suspended: self.suspended.clone(),
             tightening: self.tightening.clone(),
         }
@@ -115,7 +111,6 @@ impl<S: Store + 'static> Gateway<S> {
             connections: servers.connect(),
             config,
             pins: Arc::default(),
-            tools: Arc::default(),
             suspended: Arc::default(),
             tightening: Arc::default(),
         }
@@ -135,7 +130,6 @@ impl<S: Store + 'static> Gateway<S> {
         gateway.config.run = format!("{}:{agent}", self.config.run);
         gateway.config.agent = agent.to_owned();
         gateway.connections = connections;
-        gateway.tools = Arc::default();
         gateway
     }
 
@@ -254,7 +248,7 @@ impl<S: Store + 'static> Gateway<S> {
         }
         let definitions: Vec<Tool> = kept.iter().map(|(_, tool)| tool.clone()).collect();
         self.tighten(index, &definitions);
-        let mut known = self.tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut known = self.connections.tools();
         known.retain(|_, (server, _)| *server != index);
         known.extend(kept.iter().map(|(name, tool)| (name.clone(), (index, tool.clone()))));
         Ok(kept)
@@ -293,15 +287,15 @@ impl<S: Store + 'static> Gateway<S> {
     /// The definition of the tool exposed as `exposed`, as server `index` last listed it
     /// (listing the server when it is not known).
     async fn definition(&self, index: usize, exposed: &str) -> Result<Option<Tool>, McpError> {
-        let known = |tools: &Mutex<HashMap<String, (usize, Tool)>>| {
-            let tools = tools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = || {
+            let tools = self.connections.tools();
             tools.get(exposed).filter(|(server, _)| *server == index).map(|(_, t)| t.clone())
         };
-        if let Some(definition) = known(&self.tools) {
+        if let Some(definition) = known() {
             return Ok(Some(definition));
         }
         self.refresh_tools(index).await?;
-        Ok(known(&self.tools))
+        Ok(known())
     }
 
     /// One `tools/call` through the engine. Never an error: every failure is a tool error
@@ -736,3 +730,6 @@ fn reasons(verdict: &Verdict) -> String {
 fn tool_error(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,9 +12,12 @@
 //! reaped; a session's connections dropped without a close are still ended by rmcp in
 //! the background.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use rmcp::model::Tool;
 
 use crate::error::McpError;
 use crate::naming::{route, valid_server_name};
@@ -185,6 +188,7 @@ impl Servers {
             servers: self.clone(),
             own: self.specs.iter().map(|_| tokio::sync::Mutex::new(Slot::Idle)).collect(),
             working: AtomicUsize::new(0),
+            tools: Mutex::default(),
         });
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         live.retain(|weak| weak.strong_count() > 0);
@@ -232,6 +236,11 @@ pub(crate) struct Connections {
     own: Vec<tokio::sync::Mutex<Slot>>,
     /// Requests in progress: a session is not idle while it has one.
     working: AtomicUsize,
+    /// The servers' tools as these connections last listed them, by exposed name, with
+    /// their server's index: what a call's definition is checked against. Kept here, not
+    /// by a request's handler, so that a sessionless client's handlers (one per request)
+    /// share it instead of listing every server again before each call.
+    tools: Mutex<HashMap<String, (usize, Tool)>>,
 }
 
 /// A request in progress in a session, while it lives.
@@ -247,6 +256,11 @@ impl Drop for Working {
 impl Connections {
     pub fn servers(&self) -> &Arc<Servers> {
         &self.servers
+    }
+
+    /// The tools as last listed (see the field).
+    pub fn tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Tool)>> {
+        self.tools.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Marks a request in progress until the returned guard is dropped.
