@@ -15,6 +15,7 @@ pub mod audit;
 pub mod contract;
 pub mod pg;
 pub mod pg_cluster;
+pub mod policy;
 pub mod tamper;
 
 /// An empty in-memory store with the tests' audit key.

@@ -55,32 +55,9 @@ aecl_engine::impl_store_by!({ impl Store for Watching } via watched);
 fn policy() -> Arc<Policy> {
     let manifest = "agent_id = \"worker\"\n\
                     allowed_actions = [\"get_record\", \"put_record\", \"pay\"]\n";
-    let catalog = r#"
-[actions.get_record]
-effect = "read"
-connector = "test"
-output = { trust = "trusted", data_class = "public" }
-
-[actions.put_record]
-effect = "write"
-reversibility = "reversible"
-compensation = "put_record"
-connector = "test"
-output = { trust = "trusted", data_class = "public" }
-
-[actions.pay]
-effect = "payment"
-reversibility = "irreversible"
-connector = "test"
-"#;
-    let files = [
-        aecl_policy::SourceFile { path: "agents/worker.toml".into(), text: manifest.into() },
-        aecl_policy::SourceFile { path: "catalog.toml".into(), text: catalog.into() },
-    ];
-    match aecl_policy::load(&files) {
-        Ok(loaded) => Arc::new(loaded.policy),
-        Err(errors) => panic!("the test policy does not load: {errors:?}"),
-    }
+    let pay = "[actions.pay]\neffect = \"payment\"\nreversibility = \"irreversible\"\n\
+               connector = \"test\"\n";
+    aecl_testkit::policy::load(manifest, &format!("{}{pay}", aecl_testkit::policy::READ_AND_WRITE))
 }
 
 fn engine() -> (Engine<Watching>, Arc<Watching>) {

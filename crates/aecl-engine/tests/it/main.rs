@@ -56,14 +56,7 @@ reversibility = "irreversible"
 connector = "test"
 "#
     );
-    let files = [
-        aecl_policy::SourceFile { path: "agents/worker.toml".into(), text: manifest },
-        aecl_policy::SourceFile { path: "catalog.toml".into(), text: catalog },
-    ];
-    match aecl_policy::load(&files) {
-        Ok(loaded) => Arc::new(loaded.policy),
-        Err(errors) => panic!("the test policy does not load: {errors:?}"),
-    }
+    aecl_testkit::policy::load(&manifest, &catalog)
 }
 
 pub fn policy(max_calls: u32, limits: &str) -> Arc<Policy> {

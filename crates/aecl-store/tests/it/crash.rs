@@ -97,24 +97,7 @@ fn read_call(task: usize, key: usize, n: usize) -> Call {
 fn policy() -> Arc<aecl_core::Policy> {
     let manifest = "agent_id = \"worker\"\nallowed_actions = [\"put_record\", \"get_record\"]\n\
                     max_tool_calls_per_run = 1000000\n";
-    let catalog = r#"
-[actions.put_record]
-effect = "write"
-reversibility = "reversible"
-compensation = "put_record"
-connector = "test"
-output = { trust = "trusted", data_class = "public" }
-
-[actions.get_record]
-effect = "read"
-connector = "test"
-output = { trust = "trusted", data_class = "public" }
-"#;
-    let files = [
-        aecl_policy::SourceFile { path: "agents/worker.toml".into(), text: manifest.into() },
-        aecl_policy::SourceFile { path: "catalog.toml".into(), text: catalog.into() },
-    ];
-    Arc::new(aecl_policy::load(&files).unwrap().policy)
+    aecl_testkit::policy::load(manifest, aecl_testkit::policy::READ_AND_WRITE)
 }
 
 fn open_engine(dir: &Path) -> Engine<SqliteStore> {

@@ -54,11 +54,7 @@ data_class = "public"
 {limits}
 "#
     );
-    let files = [
-        aecl_policy::SourceFile { path: "agents/worker.toml".into(), text: manifest },
-        aecl_policy::SourceFile { path: "catalog.toml".into(), text: catalog },
-    ];
-    std::sync::Arc::new(aecl_policy::load(&files).unwrap().policy)
+    aecl_testkit::policy::load(&manifest, &catalog)
 }
 
 /// A connector that counts its executions, remembers their keys and succeeds.
