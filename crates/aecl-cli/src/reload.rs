@@ -12,41 +12,58 @@ use std::time::Duration;
 
 use aecl_core::Policy;
 use aecl_engine::{Engine, Store};
-use aecl_policy::LoadedPolicy;
+use aecl_policy::{LoadedPolicy, SourceFile};
 use aecl_server::ReloadResult;
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
-use crate::input::{load_policy, now, read_policy_dir};
+use crate::input::{now, read_policy_dir};
+
+/// What identifies the contents of a policy directory: see [`fingerprint`].
+pub type Fingerprint = u64;
 
 /// Loads a policy directory and runs its examples: what `aecl check` accepts.
 pub fn checked(dir: &Path) -> Result<LoadedPolicy> {
-    let loaded = load_policy(dir)?;
+    checked_with_fingerprint(dir).map(|(loaded, _)| loaded)
+}
+
+/// [`checked`], with the fingerprint of the very files it loaded: a watcher that starts
+/// from it cannot miss a change made between the load and its first look.
+pub fn checked_with_fingerprint(dir: &Path) -> Result<(LoadedPolicy, Fingerprint)> {
+    let files = read_policy_dir(dir)?;
+    let fingerprint = fingerprint_of(&files);
+    let loaded =
+        aecl_policy::load(&files).with_context(|| format!("loading policy `{}`", dir.display()))?;
     let problems = aecl_policy::run_examples(&loaded, now());
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
         bail!("{} example(s) failed:\n{}", problems.len(), list.join("\n"));
     }
-    Ok(loaded)
+    Ok((loaded, fingerprint))
 }
 
 /// A fingerprint of the directory's policy files (names and contents), to notice changes
 /// without a file-system watcher. `None` when the directory cannot be read right now.
-fn fingerprint(dir: &Path) -> Option<u64> {
-    let files = read_policy_dir(dir).ok()?;
+fn fingerprint(dir: &Path) -> Option<Fingerprint> {
+    read_policy_dir(dir).ok().map(|files| fingerprint_of(&files))
+}
+
+fn fingerprint_of(files: &[SourceFile]) -> Fingerprint {
     let mut hasher = DefaultHasher::new();
-    for file in &files {
+    for file in files {
         file.path.hash(&mut hasher);
         file.text.hash(&mut hasher);
     }
-    Some(hasher.finish())
+    hasher.finish()
 }
 
 /// Reloads the policy of `engine` from `dir` on SIGHUP and, when `interval` is not zero,
-/// whenever the directory's contents change, if `accept` accepts the new policy; tells
-/// `report` how each reload ended (the metrics). Runs until the process ends.
+/// whenever the directory's contents differ from `loaded` (the fingerprint of the files
+/// the policy in force came from), if `accept` accepts the new policy; tells `report` how
+/// each reload ended (the metrics). Runs until the process ends.
 pub async fn watch<S: Store>(
     engine: Arc<Engine<S>>,
     dir: PathBuf,
+    loaded: Fingerprint,
     interval: Duration,
     accept: impl Fn(&Policy) -> Result<()> + Send + 'static,
     report: impl Fn(ReloadResult) + Send + 'static,
@@ -58,7 +75,7 @@ pub async fn watch<S: Store>(
             None
         }
     };
-    let mut last = blocking_fingerprint(&dir).await;
+    let mut last = Some(loaded);
     loop {
         let signalled = tokio::select! {
             Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
@@ -108,7 +125,54 @@ pub async fn watch<S: Store>(
     }
 }
 
-async fn blocking_fingerprint(dir: &Path) -> Option<u64> {
+async fn blocking_fingerprint(dir: &Path) -> Option<Fingerprint> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || fingerprint(&dir)).await.ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aecl_engine::{EngineConfig, SystemClock};
+
+    /// The watcher starts from the files the policy in force was loaded from, not from
+    /// its own first look: a change made between the load and that look (a slow start,
+    /// a busy host) used to become the watcher's baseline and was never applied.
+    #[tokio::test]
+    async fn a_change_made_before_the_watcher_looks_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/policy");
+        for file in read_policy_dir(&example).unwrap() {
+            let name = Path::new(&file.path).strip_prefix(&example).unwrap();
+            std::fs::create_dir_all(dir.path().join(name).parent().unwrap()).unwrap();
+            std::fs::write(dir.path().join(name), &file.text).unwrap();
+        }
+        let (loaded, fingerprint) = checked_with_fingerprint(dir.path()).unwrap();
+        let old = loaded.policy.revision.clone();
+        let engine = Arc::new(Engine::new(
+            Arc::new(aecl_testkit::memory_store()),
+            Arc::new(loaded.policy),
+            Arc::new(SystemClock),
+            EngineConfig::default(),
+        ));
+        let extra = "[actions.added_after_the_load]\neffect = \"read\"\n";
+        let catalog = dir.path().join("catalog.toml");
+        let text = std::fs::read_to_string(&catalog).unwrap();
+        std::fs::write(&catalog, format!("{text}\n{extra}")).unwrap();
+
+        let (sender, mut results) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(watch(
+            engine.clone(),
+            dir.path().to_owned(),
+            fingerprint,
+            Duration::from_millis(10),
+            |_| Ok(()),
+            move |result| sender.send(result).unwrap_or_default(),
+        ));
+        let result = tokio::time::timeout(Duration::from_secs(30), results.recv()).await;
+        assert_eq!(result.ok().flatten(), Some(ReloadResult::Applied));
+        assert_ne!(engine.policy().revision, old);
+        assert!(engine.policy().actions.contains_key("added_after_the_load"));
+    }
 }

@@ -84,7 +84,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     // Dropped before the runtime: the last spans are sent while it still runs.
     let _telemetry = crate::logging::init("info", args.otlp.export(runtime.handle())?)?;
     // The same check as a reload: a policy whose examples fail is not served.
-    let loaded = crate::reload::checked(&args.policy)?;
+    let (loaded, fingerprint) = crate::reload::checked_with_fingerprint(&args.policy)?;
     let signer = signer(&args.key)?;
     let token_text = read_key_text(&args.token_key.display().to_string())?;
     let token_key = VerifierKey::parse(&token_text).with_context(|| {
@@ -164,6 +164,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         tokio::spawn(crate::reload::watch(
             engine,
             args.policy.clone(),
+            fingerprint,
             Duration::from_secs(args.watch_interval),
             move |policy| match &registry {
                 Some((registry, origin)) => Ok(registry.check_policy(policy, origin)?),
