@@ -2,7 +2,8 @@
 //! `STATE_DIR/policy-cache/` says that these exact policy files passed a full load, so the
 //! next hook call loads them without Cedar's validation. Every recorded PreToolUse of
 //! `test_data/hooks/claude-code/` is decided the same from the cache as from a full load,
-//! with and without Cedar rules; a changed policy file misses the cache; a corrupt,
+//! with and without Cedar rules; a changed policy file or a replaced `aecl` misses the
+//! cache; a corrupt,
 //! tampered, linked or public record is ignored (a full load, the same decision) and
 //! written anew. Whether a call used the record is seen from the record itself: a hit
 //! leaves it alone, a full load replaces it (temporary file and rename: a new inode).
@@ -212,4 +213,66 @@ fn a_corrupt_tampered_linked_or_public_record_is_ignored_and_written_anew() {
         assert_eq!(meta.mode() & 0o777, 0o600, "{what}");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), sound, "{what}");
     }
+}
+
+/// A record names the executable that wrote it: an `aecl` replaced by another file (an
+/// upgrade renamed into place) or rewritten in place misses the cache, loads the policy in
+/// full and writes its own record, since a new binary may check more than the one that
+/// wrote the old record. The same binary run again hits it.
+#[test]
+fn a_replaced_or_rewritten_aecl_binary_misses_the_cache() {
+    let temp = temp_dir();
+    let policy = policy_copy(temp.path(), true);
+    let state = temp.path().join("state");
+    let calls = recorded_calls();
+    let (_, push) = calls.iter().find(|(n, _)| n == "bash-git-push.json").expect("git push");
+    let bin = temp.path().join("bin");
+    std::fs::create_dir(&bin).expect("a bin directory");
+    let binary = bin.join("aecl");
+    std::fs::copy(env!("CARGO_BIN_EXE_aecl"), &binary).expect("a copy of aecl");
+    let run = |session: &str| {
+        let mut input = push.clone();
+        input["session_id"] = Value::from(session);
+        let mut child = std::process::Command::new(&binary)
+            .args(["hook", "claude-code", "--agent", "coder", "--policy"])
+            .arg(&policy)
+            .arg("--state-dir")
+            .arg(&state)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawning the copy of aecl");
+        let mut stdin = child.stdin.take().expect("its stdin");
+        std::io::Write::write_all(&mut stdin, input.to_string().as_bytes()).expect("the input");
+        drop(stdin);
+        let output = child.wait_with_output().expect("its output");
+        let out = Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        answer(&out)
+    };
+
+    let expected = run("first");
+    assert_eq!(expected.1, "ask", "{expected:?}");
+    let first = one_record(&state);
+    assert_eq!(run("again"), expected);
+    assert_eq!(one_record(&state), first, "the same binary hits its record");
+
+    // An upgrade: a new file renamed over the old one.
+    let staged = bin.join("aecl.new");
+    std::fs::copy(env!("CARGO_BIN_EXE_aecl"), &staged).expect("the new binary");
+    std::fs::rename(&staged, &binary).expect("renamed into place");
+    assert_eq!(run("renamed"), expected);
+    let after_rename = records(&state);
+    assert_eq!(after_rename.len(), 2, "{after_rename:?}");
+    assert!(after_rename.contains(&first));
+
+    // The same file rewritten in place (same inode, new modification time).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::copy(env!("CARGO_BIN_EXE_aecl"), &binary).expect("rewritten in place");
+    assert_eq!(run("rewritten"), expected);
+    assert_eq!(records(&state).len(), 3, "{:?}", records(&state));
 }
