@@ -4,8 +4,9 @@
 //! `test_data/hooks/claude-code/` is decided the same from the cache as from a full load,
 //! with and without Cedar rules; a changed policy file or a replaced `aecl` misses the
 //! cache; a corrupt, tampered, linked or public record is ignored (a full load, the same
-//! decision) and written anew. Whether a call used the record is seen from the record itself: a hit
-//! leaves it alone, a full load replaces it (temporary file and rename: a new inode).
+//! decision) and written anew. Whether a call used the record is seen from the record
+//! itself: a hit leaves it alone, a full load replaces it (temporary file and rename: a new
+//! inode).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
