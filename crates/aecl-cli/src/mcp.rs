@@ -243,6 +243,9 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let store =
             AnyStore::open(&url, audit).await.with_context(|| format!("opening `{url:?}`"))?;
+        // Over stdio one agent's calls come one after another to one thread: each commits
+        // its own writes rather than hand them to the writer thread and back.
+        store.set_caller_commits(args.listen.is_none());
         let engine = Arc::new(Engine::new(
             Arc::new(store),
             Arc::new(loaded.policy),

@@ -89,6 +89,15 @@ impl AnyStore {
             }
         }
     }
+
+    /// [`SqliteStore::set_caller_commits`]. PostgreSQL has no writer thread to skip (its
+    /// transactions run on the caller's task, its audit committer on the same runtime):
+    /// nothing changes there.
+    pub fn set_caller_commits(&self, on: bool) {
+        if let AnyStore::Sqlite(store) = self {
+            store.set_caller_commits(on);
+        }
+    }
 }
 
 /// Hands one call to the store inside, whichever it is.

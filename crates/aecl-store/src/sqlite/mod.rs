@@ -103,6 +103,14 @@ impl SqliteStore {
         })
     }
 
+    /// Lets a write commit on the thread that asks for it when the writer is idle, instead
+    /// of waiting for the writer thread (`writer.rs`, "caller commits"): for a process that
+    /// sends its writes one at a time from one thread (`aecl mcp` over stdio). The thread
+    /// then blocks for each such commit, fsync included.
+    pub fn set_caller_commits(&self, on: bool) {
+        self.inner.writer.set_caller_commits(on);
+    }
+
     /// Opens an existing database for reading only (`aecl audit verify` and friends): no
     /// migration, no writer, no key.
     pub fn open_read_only(path: &Path) -> Result<SqliteReader, StoreError> {
@@ -158,7 +166,9 @@ impl SqliteStore {
                 let _ = answer.send(result);
             })
         });
-        self.inner.writer.send(Job { synced, run })?;
+        if let Err(job) = self.inner.writer.commit_here(Job { synced, run }) {
+            self.inner.writer.send(job)?;
+        }
         answered
             .await
             .map_err(|_| StoreError::WriterStopped("the writer dropped a job".to_owned()))?

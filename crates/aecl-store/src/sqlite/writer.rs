@@ -13,8 +13,17 @@
 //! `synchronous=NORMAL`: visible at once, kept through a process crash (the WAL frames are
 //! written), but not fsynced, so an OS crash or power loss may lose it, together with
 //! every commit after it. The next batch with a synced job fsyncs the WAL over it.
+//!
+//! *Caller commits* ([`Queue::commit_here`], off unless the store is told otherwise): a
+//! producer that finds the writer idle and nothing queued commits its job itself, on its
+//! own thread, in the same transaction code. A process that serves one agent over stdio
+//! (`aecl mcp`) sends its calls one after another, so the writer thread only added two
+//! thread hand-offs to each commit. The caller blocks for the commit, fsync included,
+//! which is what it awaits anyway; a server that multiplexes many requests on a few
+//! threads keeps the writer thread for all of them.
 
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -58,14 +67,50 @@ pub(crate) struct Batch<'a> {
     pub rows: Vec<(u64, Vec<u8>, aecl_audit::Hash)>,
 }
 
-/// The producers' end of the writer's channel, which counts what it sends.
-#[derive(Debug)]
+/// The producers' end of the writer's channel, which counts what it sends, and the
+/// writer itself, for caller commits.
 pub(crate) struct Queue {
     sender: mpsc::Sender<Job>,
     depth: QueueDepth,
+    /// Held by whoever commits: the writer thread for a batch, or a caller for its job.
+    writer: Arc<Mutex<Writer>>,
+    caller_commits: AtomicBool,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("depth", &self.depth.get())
+            .field("caller_commits", &self.caller_commits.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Queue {
+    /// Lets producers commit their own jobs when the writer is idle (see the module's
+    /// header).
+    pub(crate) fn set_caller_commits(&self, on: bool) {
+        self.caller_commits.store(on, Ordering::Relaxed);
+    }
+
+    /// Commits `job` on this thread, now, when caller commits are on, no job is waiting
+    /// for the writer (it would then have to wait for this one too) and no commit is
+    /// running; otherwise gives `job` back, to be sent. Its answer is given before this
+    /// returns, as the writer thread would give it.
+    pub(crate) fn commit_here(&self, job: Job) -> Result<(), Job> {
+        if !self.caller_commits.load(Ordering::Relaxed) || self.depth.get() != 0 {
+            return Err(job);
+        }
+        // Poisoned: a commit panicked, and the writer thread has stopped (see `run`):
+        // sending then fails, closed.
+        let Ok(mut writer) = self.writer.try_lock() else { return Err(job) };
+        self.depth.sending();
+        let answers = writer.commit(&mut vec![job]);
+        drop(writer);
+        answers.give();
+        Ok(())
+    }
+
     /// Hands `job` to the writer, counted until its batch has committed or failed.
     pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
         self.depth.sending();
@@ -90,7 +135,18 @@ pub(crate) fn spawn(
 ) -> Result<Queue, StoreError> {
     let (sender, receiver) = mpsc::channel::<Job>();
     let depth = QueueDepth::default();
-    let queued = depth.clone();
+    let writer = Arc::new(Mutex::new(Writer {
+        conn,
+        log,
+        origin: audit.origin,
+        signer: audit.signer,
+        health,
+        publish: audit.publish,
+        publication: None,
+        queued: depth.clone(),
+        synced: true,
+    }));
+    let shared = writer.clone();
     thread::Builder::new()
         .name("aecl-sqlite-writer".to_owned())
         .spawn(move || {
@@ -100,23 +156,46 @@ pub(crate) fn spawn(
             if let Err(error) = nix::sys::prctl::set_timerslack(1_000) {
                 tracing::debug!(%error, "cannot shorten the writer's timer slack");
             }
-            let publish = audit.publish;
-            let (origin, signer) = (audit.origin, audit.signer);
-            Writer {
-                conn,
-                log,
-                origin,
-                signer,
-                health,
-                publish,
-                publication: None,
-                queued,
-                synced: true,
-            }
-            .run(&receiver)
+            run(&shared, &receiver);
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
-    Ok(Queue { sender, depth })
+    Ok(Queue { sender, depth, writer, caller_commits: AtomicBool::new(false) })
+}
+
+/// The writer thread: commits what producers send, in batches, until every sender is
+/// dropped or a commit has panicked.
+fn run(writer: &Mutex<Writer>, receiver: &mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut last_batch = 0;
+    while let Ok(first) = receiver.recv() {
+        // Poisoned: a commit panicked half-way, so the connection may hold an open
+        // transaction and the log state may be ahead of the file. Nothing more is
+        // committed; the receiver is dropped, so every later write fails (closed).
+        let Ok(mut writer) = writer.lock() else {
+            tracing::error!("a SQLite commit panicked: the writer has stopped");
+            return;
+        };
+        jobs.push(first);
+        drain(receiver, &mut jobs);
+        // The producers of the last batch were all answered at once and are coming
+        // back: while they keep arriving, wait for them (briefly) rather than pay a
+        // commit and an fsync for a handful. A lone producer never waits. (The lock is
+        // held meanwhile, so a caller that would commit its own job joins the batch.)
+        let mut waited = Duration::ZERO;
+        while jobs.len() < last_batch * 3 / 4 && waited < MAX_GATHER {
+            let before = jobs.len();
+            thread::sleep(GATHER_STEP);
+            waited += GATHER_STEP;
+            drain(receiver, &mut jobs);
+            if jobs.len() == before {
+                break;
+            }
+        }
+        last_batch = jobs.len();
+        let answers = writer.commit(&mut jobs);
+        drop(writer);
+        answers.give();
+    }
 }
 
 struct Writer {
@@ -138,32 +217,26 @@ struct Writer {
     synced: bool,
 }
 
-impl Writer {
-    fn run(mut self, receiver: &mpsc::Receiver<Job>) {
-        let mut jobs = Vec::with_capacity(MAX_BATCH);
-        let mut last_batch = 0;
-        while let Ok(first) = receiver.recv() {
-            jobs.push(first);
-            drain(receiver, &mut jobs);
-            // The producers of the last batch were all answered at once and are coming
-            // back: while they keep arriving, wait for them (briefly) rather than pay a
-            // commit and an fsync for a handful. A lone producer never waits.
-            let mut waited = Duration::ZERO;
-            while jobs.len() < last_batch * 3 / 4 && waited < MAX_GATHER {
-                let before = jobs.len();
-                thread::sleep(GATHER_STEP);
-                waited += GATHER_STEP;
-                drain(receiver, &mut jobs);
-                if jobs.len() == before {
-                    break;
-                }
-            }
-            last_batch = jobs.len();
-            self.commit(&mut jobs);
+/// How a batch ended, for each of its jobs.
+#[must_use = "every producer waits for its answer"]
+struct Answers {
+    completions: Vec<Completion>,
+    /// Why the batch did not commit.
+    error: Option<String>,
+}
+
+impl Answers {
+    fn give(self) {
+        for completion in self.completions {
+            completion(self.error.as_deref());
         }
     }
+}
 
-    fn commit(&mut self, jobs: &mut Vec<Job>) {
+impl Writer {
+    /// Commits `jobs` in one transaction; their answers, to be given once the writer's
+    /// lock is released (a producer that has its answer may commit its next job at once).
+    fn commit(&mut self, jobs: &mut Vec<Job>) -> Answers {
         let taken = jobs.len();
         let before = self.log.clone();
         let mut completions = Vec::with_capacity(jobs.len());
@@ -196,9 +269,7 @@ impl Writer {
         // Jobs never run (the transaction could not begin) are dropped: their producers
         // learn that the writer dropped them.
         jobs.clear();
-        for completion in completions {
-            completion(error.as_deref());
-        }
+        Answers { completions, error }
     }
 
     fn transaction(
@@ -356,12 +427,61 @@ mod tests {
             .unwrap()
     }
 
+    fn store(dir: &std::path::Path) -> SqliteStore {
+        let signer = aecl_audit::SignerKey::from_seed("test", [7; 32]).unwrap();
+        let config = AuditConfig { origin: "test".to_owned(), signer, publish: None };
+        SqliteStore::open(&dir.join("aecl.db"), config).unwrap()
+    }
+
+    /// The name of the thread a write's job runs on.
+    async fn committed_on(store: &SqliteStore) -> Option<String> {
+        store
+            .write_as(Durability::Synced, |_| Ok(std::thread::current().name().map(str::to_owned)))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn with_caller_commits_an_idle_writers_job_commits_on_the_callers_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let writer = Some("aecl-sqlite-writer".to_owned());
+        assert_eq!(committed_on(&store).await, writer);
+        store.set_caller_commits(true);
+        let here = std::thread::current().name().map(str::to_owned);
+        assert_ne!(here, writer);
+        assert_eq!(committed_on(&store).await, here);
+        // Off again: the writer thread commits.
+        store.set_caller_commits(false);
+        assert_eq!(committed_on(&store).await, writer);
+    }
+
+    /// A commit that panics on the caller's thread stops the writer: nothing is committed
+    /// after it, by the caller or the writer thread, and every write fails.
+    #[tokio::test]
+    async fn a_panicking_caller_commit_stops_every_later_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        store.set_caller_commits(true);
+        let panicking = store.clone();
+        let panicked = tokio::spawn(async move {
+            panicking
+                .write_as(Durability::Synced, |_| -> Result<(), _> { panic!("a job panics") })
+                .await
+        })
+        .await;
+        assert!(panicked.is_err(), "the task panicked");
+        for caller_commits in [true, false] {
+            store.set_caller_commits(caller_commits);
+            let error = store.write_as(Durability::Synced, |_| Ok(())).await.unwrap_err();
+            assert!(matches!(error, aecl_engine::StoreError::WriterStopped(_)), "{error}");
+        }
+    }
+
     #[tokio::test]
     async fn only_a_batch_of_ordered_writes_commits_unsynced() {
         let dir = tempfile::tempdir().unwrap();
-        let signer = aecl_audit::SignerKey::from_seed("test", [7; 32]).unwrap();
-        let config = AuditConfig { origin: "test".to_owned(), signer, publish: None };
-        let store = SqliteStore::open(&dir.path().join("aecl.db"), config).unwrap();
+        let store = store(dir.path());
         // 2 is FULL (an fsync per commit), 1 NORMAL (the WAL synced at the next FULL one).
         assert_eq!(level(&store, Durability::Synced).await, 2);
         assert_eq!(level(&store, Durability::Ordered).await, 1);

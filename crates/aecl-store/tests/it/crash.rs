@@ -8,7 +8,8 @@
 //! It proves the invariant "one durable commit per call" (ARCHITECTURE.md): a write's
 //! answer comes once its decision is durable (its outcome may still be lost, and then
 //! recovery finds it in flight), and a read's answer comes once its decision and outcome
-//! both are, although the read ran before its decision reached the disk.
+//! both are, although the read ran before its decision reached the disk. Odd rounds run
+//! with caller commits (`sqlite/writer.rs`), even ones through the writer thread alone.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -29,6 +30,7 @@ use serde_json::json;
 use crate::support::{audit_config, verifier};
 
 const WORKER_ENV: &str = "AECL_CRASH_WORKER_DIR";
+const CALLER_COMMITS_ENV: &str = "AECL_CRASH_CALLER_COMMITS";
 const ROUNDS: u64 = 24;
 const TASKS: usize = 16;
 const KEYS: usize = 4_000;
@@ -102,6 +104,9 @@ fn policy() -> Arc<aecl_core::Policy> {
 
 fn open_engine(dir: &Path) -> Engine<SqliteStore> {
     let store = SqliteStore::open(&dir.join("aecl.db"), audit_config()).unwrap();
+    // Odd rounds commit on the callers' threads when the writer is idle (`aecl mcp` over
+    // stdio does): the same guarantees must hold either way.
+    store.set_caller_commits(std::env::var_os(CALLER_COMMITS_ENV).is_some_and(|v| v == "1"));
     let config = EngineConfig { node: "n1".into(), ..EngineConfig::default() };
     Engine::new(Arc::new(store), policy(), Arc::new(SystemClock), config)
 }
@@ -173,6 +178,7 @@ fn sigkill_at_random_points_loses_nothing_and_executes_nothing_twice() {
             ])
             .env(WORKER_ENV, dir.path())
             .env("AECL_CRASH_OFFSET", (lcg(&mut seed) as usize % KEYS).to_string())
+            .env(CALLER_COMMITS_ENV, if round % 2 == 1 { "1" } else { "" })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
