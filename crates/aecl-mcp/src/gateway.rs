@@ -2,8 +2,9 @@
 //!
 //! `tools/list` is every wrapped server's list filtered by [`crate::listing`], each tool
 //! under the name [`crate::naming`] gives it (`SERVER__TOOL` with a configuration file);
-//! `tools/call` is routed to its server and is a call of the engine. Block answers a tool error with the reasons (a tool error rather
-//! than a protocol error, so the model reads why). RequireApproval creates a request in
+//! `tools/call` is routed to its server and is a call of the engine. Block answers a tool
+//! error with the reasons (a tool error rather than a protocol error, so the model reads
+//! why). RequireApproval creates a request in
 //! the engine's approval gate and waits up to `approval_wait` for an approver; when none
 //! has answered by then the client gets a pending result that it can retry with the same
 //! arguments (the grant is bound to the call's digest, not to a call id). The client's own
@@ -20,9 +21,8 @@ use aecl_engine::{ApprovalStatus, Clock, Engine, EngineError, Store, new_id};
 use rmcp::model::{
     CallToolRequestMethod, CallToolRequestParams, CallToolResponse, CallToolResult, ConstString,
     ContentBlock, DiscoverRequestMethod, DiscoverResult, Implementation, InitializeRequestParams,
-    InitializeResult, InitializeResultMethod, InputRequiredResult, InputResponses,
-    ListToolsRequestMethod, ListToolsResult, PaginatedRequestParams, PingRequestMethod,
-    ProtocolVersion, ResultType, ServerCapabilities, ServerConfig, Tool,
+    InitializeResult, InitializeResultMethod, ListToolsRequestMethod, ListToolsResult,
+    PaginatedRequestParams, PingRequestMethod, ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -34,10 +34,13 @@ use crate::forward::Forward;
 use crate::listing::{action_of, callable};
 use crate::naming::{exposed, refused_tool_name};
 use crate::pins::{Pinned, Pins};
-use crate::relay::{Relay, Round, ask_legacy_client};
+use crate::relay::Relay;
 use crate::servers::{Connections, Servers};
 use crate::tighten::tightened;
 use crate::trace_context::request_span;
+
+mod rounds;
+use rounds::Suspended;
 
 /// Settings of one gateway.
 #[derive(Debug, Clone)]
@@ -70,23 +73,6 @@ pub struct Gateway<S> {
     /// Held while the policy in force is tightened, so two tightenings never undo each
     /// other.
     tightening: Arc<Mutex<()>>,
-}
-
-/// A call in progress: the task running it and the rounds of input it asks for.
-#[derive(Debug)]
-struct InProgress {
-    done: tokio::task::JoinHandle<CallToolResult>,
-    rounds: tokio::sync::mpsc::Receiver<Round>,
-}
-
-/// A call suspended until its client retries with the answers to a round.
-#[derive(Debug)]
-struct Suspended {
-    /// Only the agent that made the call may resume it.
-    agent: String,
-    tool: String,
-    answer: tokio::sync::oneshot::Sender<Result<InputResponses, String>>,
-    call: InProgress,
 }
 
 impl<S> Clone for Gateway<S> {
@@ -586,90 +572,6 @@ impl<S: Store + 'static> Gateway<S> {
         let servers = self.connections.servers();
         let (_, tool) = servers.route(name)?;
         refused_tool_name(tool, servers.namespaced()).is_none().then_some(name)
-    }
-
-    /// Answers a `tools/call`: a new call, or a suspended call's retry with its answers.
-    async fn answer_call(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> CallToolResponse {
-        // A 2026-07-28 client's retry with the answers to a suspended call's round: the
-        // suspended call goes on (it was decided once; the retry is not a new call).
-        if let Some(state) = &request.request_state {
-            let suspended = self.lock_suspended().remove(state);
-            // Another agent's suspended call is not this one's to resume (its state is
-            // put back, so the right agent still can).
-            let suspended = match suspended {
-                Some(other) if other.agent != self.config.agent => {
-                    self.lock_suspended().insert(state.clone(), other);
-                    None
-                }
-                suspended => suspended,
-            };
-            let Some(suspended) = suspended else {
-                return CallToolResponse::Complete(tool_error(format!(
-                    "aecl: `{}`: no call is waiting for input under this requestState",
-                    request.name
-                )));
-            };
-            if suspended.tool != request.name {
-                // Dropping the round's answer ends the suspended call without input.
-                return CallToolResponse::Complete(tool_error(format!(
-                    "aecl: the requestState belongs to a call of `{}`, not `{}`",
-                    suspended.tool, request.name
-                )));
-            }
-            let _ = suspended.answer.send(Ok(request.input_responses.unwrap_or_default()));
-            return self.drive(suspended.tool, suspended.call, &context).await;
-        }
-        let tool = request.name.to_string();
-        let (relay, rounds) = Relay::channel();
-        let gateway = self.clone();
-        // The call runs in its own task, inside this request's span: its stages' spans are
-        // this request's children, in the caller's trace.
-        let done =
-            tokio::spawn(async move { gateway.call(request, relay).await }.in_current_span());
-        self.drive(tool, InProgress { done, rounds }, &context).await
-    }
-
-    /// Follows a call in progress until it completes or asks for input: a 2025-11-25
-    /// client is asked with its own requests and the call goes on; a 2026-07-28 client is
-    /// answered `input_required` and the call waits for its retry.
-    async fn drive(
-        &self,
-        tool: String,
-        mut call: InProgress,
-        context: &RequestContext<RoleServer>,
-    ) -> CallToolResponse {
-        let legacy = context.protocol_version().is_none_or(|v| v < ProtocolVersion::V_2026_07_28);
-        loop {
-            let (requests, answer) = tokio::select! {
-                done = &mut call.done => {
-                    return CallToolResponse::Complete(done.unwrap_or_else(|error| {
-                        tool_error(format!("aecl: the call stopped: {error}"))
-                    }));
-                }
-                Some(round) = call.rounds.recv() => round,
-            };
-            if legacy {
-                let _ = answer.send(ask_legacy_client(&context.peer, requests).await);
-                continue;
-            }
-            let state = format!("aecl-{}", new_id());
-            let asked = InputRequiredResult::new(Some(requests), Some(state.clone()));
-            let mut suspended = self.lock_suspended();
-            // Calls whose client never came back have ended by now (the engine's call
-            // timeout): forget them.
-            suspended.retain(|_, waiting| !waiting.call.done.is_finished());
-            let agent = self.config.agent.clone();
-            suspended.insert(state, Suspended { agent, tool, answer, call });
-            return CallToolResponse::InputRequired(asked);
-        }
-    }
-
-    fn lock_suspended(&self) -> std::sync::MutexGuard<'_, HashMap<String, Suspended>> {
-        self.suspended.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
