@@ -232,7 +232,6 @@ mod tests {
         "condition",
         "constraint",
         "decide",
-        "decide::values",
         "operation",
         "operation::http_method",
         "output",

@@ -10,9 +10,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
 
-use crate::call::{Call, DeclaredSource, Timestamp};
-use crate::constraint::{ValueFacts, Violation, normalise_path};
-use crate::path::{FieldPath, for_each_leaf};
+use crate::call::{Call, Timestamp};
+use crate::constraint::{ValueFacts, Violation};
 use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
 use crate::risk::{self, RiskInputs};
 use crate::rules::RuleInput;
@@ -20,6 +19,7 @@ use crate::run::{RunState, value_text};
 use crate::tier::{TierRequirement, required_tier};
 use crate::verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};
 
+mod flow;
 mod values;
 
 /// Decides one call. Total: every input gives a verdict, and any internal failure is
@@ -257,162 +257,6 @@ impl<'a> Evaluation<'a> {
             );
         }
         facts
-    }
-
-    /// Step 4: the run's declared scope and the seed's keyword intent check. Returns the
-    /// environment the call targets.
-    fn scope_and_intent(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Option<String> {
-        let crossing = agent.intent.scope_crossing.max(Decision::RequireApproval);
-        let declared = &self.run.scope;
-        let name = &self.call.action;
-        if !declared.actions.is_empty() && !declared.actions.contains(name) {
-            let message =
-                format!("`{name}` is outside the actions declared for run `{}`", self.run.run);
-            self.reason(Stage::Scope, "scope.action", crossing, None, message);
-        }
-        let target = |explicit: &Option<String>, path: &Option<FieldPath>| {
-            explicit.clone().or_else(|| {
-                path.as_ref().and_then(|p| p.first(&self.call.args)).and_then(value_text)
-            })
-        };
-        let tenant = target(&self.call.scope.tenant, &action.scope_args.tenant);
-        let environment = target(&self.call.scope.environment, &action.scope_args.environment);
-        if let (Some(declared), Some(target)) = (&declared.tenant, &tenant)
-            && declared != target
-        {
-            let message =
-                format!("the run works for tenant `{declared}`, the call targets `{target}`");
-            self.reason(Stage::Scope, "scope.tenant", crossing, None, message);
-        }
-        if let (Some(declared), Some(target)) = (&declared.environment, &environment)
-            && !declared.eq_ignore_ascii_case(target)
-        {
-            let message = format!("the run works in `{declared}`, the call targets `{target}`");
-            self.reason(Stage::Scope, "scope.environment", crossing, None, message);
-        }
-        if !declared.resources.is_empty() {
-            let mut resources: Vec<(Option<String>, String)> =
-                self.call.scope.resources.iter().map(|r| (None, r.clone())).collect();
-            for path in &action.scope_args.resources {
-                for value in path.values(&self.call.args) {
-                    if let Some(text) = value_text(value) {
-                        resources.push((Some(path.to_string()), text));
-                    }
-                }
-            }
-            for (field, resource) in resources {
-                // Paths are compared after lexical normalisation, so `/srv/app/../billing`
-                // is not inside `/srv/app/`; a path that climbs above the root is outside.
-                let normal = match resource.split_once("://") {
-                    Some((scheme, rest)) => {
-                        normalise_path(rest).map(|r| format!("{scheme}://{r}")).unwrap_or_default()
-                    }
-                    None if resource.contains('/') => normalise_path(&resource).unwrap_or_default(),
-                    None => resource.clone(),
-                };
-                let inside = !normal.is_empty()
-                    && declared.resources.iter().any(|prefix| normal.starts_with(prefix.as_str()));
-                if !inside {
-                    let message = format!(
-                        "resource `{resource}` is outside the declared prefixes {}",
-                        declared.resources.join(", ")
-                    );
-                    self.reason(Stage::Scope, "scope.resource", crossing, field, message);
-                }
-            }
-        }
-        if agent.intent.keyword_check
-            && agent.intent.write_keywords.iter().any(|k| name.contains(k.as_str()))
-        {
-            let goal = self.run.goal.as_deref().unwrap_or("").to_lowercase();
-            if !goal.contains(name.as_str()) {
-                let message = format!("`{name}` is a write the run's declared goal does not name");
-                self.reason(
-                    Stage::Scope,
-                    "scope.intent_keyword",
-                    agent.intent.keyword_mismatch,
-                    None,
-                    message,
-                );
-            }
-        }
-        environment
-    }
-
-    /// Step 5: provenance of every argument value, and the exfiltration pattern. Returns the
-    /// argument paths whose value came only from untrusted content.
-    fn data_flow(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Vec<String> {
-        let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
-        let mut texts: Vec<(String, String)> = Vec::new();
-        let spec_of = |path: &str| action.args.iter().find(|a| a.path.is(path));
-        let is_control = |path: &str| action.args.iter().any(|a| a.control && a.path.is(path));
-        for_each_leaf(&self.call.args, &mut |path, value| {
-            let declared = self.call.provenance.get(path).copied();
-            let Some(text) = leaf_text(value) else { return };
-            let spec = spec_of(path);
-            if spec.is_some_and(|s| {
-                !s.values.scan.is_empty() || s.values.max_copied_from_untrusted.is_some()
-            }) {
-                texts.push((path.to_owned(), text.clone().into_owned()));
-            }
-            // The borrowed look-ups: a source is cloned only for a finding.
-            let source = match values::kind_of(spec, &text) {
-                Some(kind) => {
-                    self.run.provenance.source_of_kind(&kind, &text, &values::options(agent, spec))
-                }
-                None if is_control(path) => self.run.provenance.source_of_parts(&text),
-                None => self.run.provenance.source_of(&text),
-            };
-            match source {
-                Some(source) if !source.kind.is_trusted() => {
-                    untrusted.push((path.to_owned(), text.into_owned(), Some(source.label.clone())))
-                }
-                _ if declared == Some(DeclaredSource::Untrusted) => {
-                    untrusted.push((path.to_owned(), text.into_owned(), None))
-                }
-                // The run expired and lost its history: a value it cannot trace may have
-                // come from the untrusted content it no longer knows (`RunState::expired`).
-                None if self.run.expired.is_some() => {
-                    let label = self.run.expired.as_ref().map(|s| s.label.clone());
-                    untrusted.push((path.to_owned(), text.into_owned(), label))
-                }
-                _ => {}
-            }
-        });
-        for (path, text, source) in &untrusted {
-            if is_control(path) {
-                let from = source.as_deref().map_or_else(
-                    || "the client declared it untrusted".to_owned(),
-                    |s| format!("it appears only in untrusted content ({s})"),
-                );
-                let message = format!("control argument `{path}` = `{}`: {from}", shorten(text));
-                let decision =
-                    agent.data_flow.untrusted_control_argument.max(Decision::RequireApproval);
-                let rule = "data_flow.untrusted_control_argument";
-                self.reason(Stage::DataFlow, rule, decision, Some(path.clone()), message);
-            }
-        }
-        for (path, text) in &texts {
-            let spec = action.args.iter().find(|a| a.path.is(path));
-            if let Some(spec) = spec
-                && self.scan_text(agent, spec, path, text)
-                && !untrusted.iter().any(|(p, _, _)| p == path)
-            {
-                untrusted.push((path.clone(), text.clone(), None));
-            }
-        }
-        if action.outward
-            && let (Some(private), Some(untrusted)) =
-                (&self.run.read_private, &self.run.read_untrusted)
-        {
-            let message = format!(
-                "private data ({}) and untrusted content ({}) were read, and `{}` sends data out",
-                private.label, untrusted.label, action.name
-            );
-            let decision = agent.data_flow.exfiltration.max(Decision::RequireApproval);
-            self.reason(Stage::DataFlow, "data_flow.exfiltration", decision, None, message);
-        }
-        untrusted.into_iter().map(|(path, _, _)| path).collect()
     }
 
     /// Step 6: tool-call count and money budgets.
