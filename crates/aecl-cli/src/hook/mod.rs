@@ -352,13 +352,6 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let decided =
                 history.apply(&event)?.ok_or_else(|| anyhow!("the call was not decided"))?;
             let outcome = HookOutcome::of(&action, &decided.verdict);
-            // The process ends with this answer: freeing the policy and the replayed history
-            // (thousands of allocations; 0.5 ms between the session file's sync and the
-            // answer, `strace -T`) would only delay the exit the agent waits for. The session
-            // file is still closed here, so its lock is released before the answer is
-            // written.
-            std::mem::forget(history);
-            std::mem::forget(loaded);
             let Some(why) = touches_state else {
                 file.append(&event)?;
                 return Ok(outcome.into());
