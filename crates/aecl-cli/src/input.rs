@@ -48,8 +48,12 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Loads and validates a policy directory; problems become one error listing them all.
 pub fn load_policy(dir: &Path) -> Result<LoadedPolicy> {
-    let files = read_policy_dir(dir)?;
-    aecl_policy::load(&files).with_context(|| format!("loading policy `{}`", dir.display()))
+    load_files(dir, &read_policy_dir(dir)?)
+}
+
+/// Loads `files`, read from the policy directory `dir` (named in the error).
+pub fn load_files(dir: &Path, files: &[SourceFile]) -> Result<LoadedPolicy> {
+    aecl_policy::load(files).with_context(|| format!("loading policy `{}`", dir.display()))
 }
 
 /// Now, from the system clock: the one place the CLI reads it for decisions.

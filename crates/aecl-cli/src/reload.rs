@@ -14,9 +14,9 @@ use aecl_core::Policy;
 use aecl_engine::{Engine, Store};
 use aecl_policy::{LoadedPolicy, SourceFile};
 use aecl_server::ReloadResult;
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 
-use crate::input::{now, read_policy_dir};
+use crate::input::{load_files, now, read_policy_dir};
 
 /// What identifies the contents of a policy directory: see [`fingerprint`].
 pub type Fingerprint = u64;
@@ -31,8 +31,7 @@ pub fn checked(dir: &Path) -> Result<LoadedPolicy> {
 pub fn checked_with_fingerprint(dir: &Path) -> Result<(LoadedPolicy, Fingerprint)> {
     let files = read_policy_dir(dir)?;
     let fingerprint = fingerprint_of(&files);
-    let loaded =
-        aecl_policy::load(&files).with_context(|| format!("loading policy `{}`", dir.display()))?;
+    let loaded = load_files(dir, &files)?;
     let problems = aecl_policy::run_examples(&loaded, now());
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();

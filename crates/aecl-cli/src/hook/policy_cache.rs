@@ -40,7 +40,7 @@ use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use sha2::{Digest, Sha256};
 
-use crate::input::read_policy_dir;
+use crate::input::{load_files, read_policy_dir};
 
 /// The cache's directory under the hook's state directory.
 pub const CACHE_DIR: &str = "policy-cache";
@@ -55,11 +55,8 @@ const MAGIC: &str = "aecl-policy-cache v1";
 /// for its files, else in full (then recording it). Errors only when the full load fails.
 pub fn load(policy: &Path, state_dir: &Path) -> Result<LoadedPolicy> {
     let files = read_policy_dir(policy)?;
-    let full = |files: &[SourceFile]| {
-        aecl_policy::load(files).with_context(|| format!("loading policy `{}`", policy.display()))
-    };
     let Some(key) = key(&files) else {
-        return full(&files);
+        return load_files(policy, &files);
     };
     let dir = state_dir.join(CACHE_DIR);
     if let Some(revision) = read_record(&dir, &key)
@@ -68,7 +65,7 @@ pub fn load(policy: &Path, state_dir: &Path) -> Result<LoadedPolicy> {
     {
         return Ok(loaded);
     }
-    let loaded = full(&files)?;
+    let loaded = load_files(policy, &files)?;
     // A cache that cannot be written costs the next call a full load, nothing more.
     if let Err(error) = write_record(state_dir, &dir, &key, &loaded.policy.revision.0) {
         tracing::debug!("the policy cache was not written: {error:#}");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::{Outcome, copy_dir, repo, run_with_stdin, temp_dir, write};
+use crate::{Outcome, copy_dir, output_with_stdin, repo, run_with_stdin, temp_dir, write};
 
 /// A Cedar rule the claude_code policy does not have: `git push` needs a person.
 const RULES: &str = r#"@id("no-push")
@@ -233,25 +233,13 @@ fn a_replaced_or_rewritten_aecl_binary_misses_the_cache() {
     let run = |session: &str| {
         let mut input = push.clone();
         input["session_id"] = Value::from(session);
-        let mut child = std::process::Command::new(&binary)
+        let mut command = std::process::Command::new(&binary);
+        command
             .args(["hook", "claude-code", "--agent", "coder", "--policy"])
             .arg(&policy)
             .arg("--state-dir")
-            .arg(&state)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawning the copy of aecl");
-        let mut stdin = child.stdin.take().expect("its stdin");
-        std::io::Write::write_all(&mut stdin, input.to_string().as_bytes()).expect("the input");
-        drop(stdin);
-        let output = child.wait_with_output().expect("its output");
-        let out = Outcome {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+            .arg(&state);
+        let out = output_with_stdin(command, &input.to_string());
         answer(&out)
     };
 

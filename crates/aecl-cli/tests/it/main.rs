@@ -113,8 +113,13 @@ where
             None => command.env_remove(name),
         };
     }
+    command.args(args);
+    output_with_stdin(command, stdin)
+}
+
+/// Runs `command` (an `aecl`, or a copy of it) with `stdin`; its exit code and output.
+pub fn output_with_stdin(mut command: Command, stdin: &str) -> Outcome {
     let mut child = command
-        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -23,7 +23,7 @@
 //! threads keeps the writer thread for all of them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -103,11 +103,9 @@ impl Queue {
         }
         // Poisoned: a commit panicked, and the writer thread has stopped (see `run`):
         // sending then fails, closed.
-        let Ok(mut writer) = self.writer.try_lock() else { return Err(job) };
+        let Ok(writer) = self.writer.try_lock() else { return Err(job) };
         self.depth.sending();
-        let answers = writer.commit(&mut vec![job]);
-        drop(writer);
-        answers.give();
+        commit_and_answer(writer, &mut vec![job]);
         Ok(())
     }
 
@@ -171,7 +169,7 @@ fn run(writer: &Mutex<Writer>, receiver: &mpsc::Receiver<Job>) {
         // Poisoned: a commit panicked half-way, so the connection may hold an open
         // transaction and the log state may be ahead of the file. Nothing more is
         // committed; the receiver is dropped, so every later write fails (closed).
-        let Ok(mut writer) = writer.lock() else {
+        let Ok(writer) = writer.lock() else {
             tracing::error!("a SQLite commit panicked: the writer has stopped");
             return;
         };
@@ -192,10 +190,16 @@ fn run(writer: &Mutex<Writer>, receiver: &mpsc::Receiver<Job>) {
             }
         }
         last_batch = jobs.len();
-        let answers = writer.commit(&mut jobs);
-        drop(writer);
-        answers.give();
+        commit_and_answer(writer, &mut jobs);
     }
+}
+
+/// Commits `jobs` and answers them once the lock is released: a producer that has its
+/// answer may commit its next job at once.
+fn commit_and_answer(mut writer: MutexGuard<'_, Writer>, jobs: &mut Vec<Job>) {
+    let answers = writer.commit(jobs);
+    drop(writer);
+    answers.give();
 }
 
 struct Writer {
@@ -235,7 +239,7 @@ impl Answers {
 
 impl Writer {
     /// Commits `jobs` in one transaction; their answers, to be given once the writer's
-    /// lock is released (a producer that has its answer may commit its next job at once).
+    /// lock is released (`commit_and_answer`).
     fn commit(&mut self, jobs: &mut Vec<Job>) -> Answers {
         let taken = jobs.len();
         let before = self.log.clone();
