@@ -460,6 +460,28 @@ mod tests {
         assert_eq!(committed_on(&store).await, writer);
     }
 
+    /// A caller's commit checks the file as the writer thread's does: a database deleted
+    /// or replaced under the store refuses the write (closed), whoever commits it.
+    #[tokio::test]
+    async fn a_caller_commit_to_a_deleted_or_replaced_database_fails() {
+        for replaced in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store(dir.path());
+            store.set_caller_commits(true);
+            let here = std::thread::current().name().map(str::to_owned);
+            assert_eq!(committed_on(&store).await, here);
+            let path = dir.path().join("aecl.db");
+            std::fs::remove_file(&path).unwrap();
+            if replaced {
+                std::fs::write(&path, b"").unwrap();
+            }
+            let error = store.write_as(Durability::Synced, |_| Ok(())).await.unwrap_err();
+            let why =
+                if replaced { "was replaced by another file" } else { "was deleted or moved" };
+            assert!(error.to_string().contains(why), "{error}");
+        }
+    }
+
     /// A commit that panics on the caller's thread stops the writer: nothing is committed
     /// after it, by the caller or the writer thread, and every write fails.
     #[tokio::test]
