@@ -266,6 +266,21 @@ mod tests {
         assert!(read_record(&dir, &key).is_some());
     }
 
+    /// A cache directory that is a link, even to a private directory holding a sound
+    /// record, is not read: the link could be swapped for one to another user's records.
+    #[test]
+    fn a_linked_cache_directory_is_not_read() {
+        let state = tempfile::tempdir().unwrap();
+        let real = state.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let key = key(&files("a")).unwrap();
+        write_record(&real, &real.join(CACHE_DIR), &key, "rev1").unwrap();
+        assert!(read_record(&real.join(CACHE_DIR), &key).is_some());
+        let linked = state.path().join(CACHE_DIR);
+        std::os::unix::fs::symlink(real.join(CACHE_DIR), &linked).unwrap();
+        assert_eq!(read_record(&linked, &key), None);
+    }
+
     /// A sound record owned by another user (root can make one; nobody else can give a file
     /// away) is not this hook's, nor is a directory of theirs.
     #[test]
