@@ -42,14 +42,23 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
     match documents(output, spec.format) {
         Some(docs) => {
             for doc in &docs {
+                if doc.unparsed {
+                    if let Node::Text(text) = &doc.node {
+                        let (path, text) = (doc.prefix.clone(), text.clone());
+                        out.push(OutputPiece { path, text, trust: fallback_trust(spec) });
+                    }
+                    continue;
+                }
                 let mut path = Vec::new();
                 walk(spec, &doc.node, &mut path, &doc.prefix, false, doc.ordered, &mut out);
             }
-            if let Value::String(text) = output
-                && let Some(rest) = residue(spec, text, &out)
-            {
-                out.push(rest);
-            }
+            let rest = match output {
+                Value::String(text) => residue(spec, text, &out),
+                // A structured output's keys are text the tool returned too (an account
+                // number can be a key): indexed like a string output's residue.
+                _ => keys_piece(spec, &docs, &out),
+            };
+            out.extend(rest);
         }
         None => {
             let text = match output {
@@ -95,6 +104,30 @@ fn residue(spec: &OutputSpec, text: &str, pieces: &[OutputPiece]) -> Option<Outp
         spec.trust == Trust::Trusted && pieces.iter().all(|p| p.trust == Trust::Trusted);
     let trust = if all_trusted { Trust::Trusted } else { Trust::Untrusted };
     (!rest.trim().is_empty()).then(|| OutputPiece { path: String::new(), text: rest, trust })
+}
+
+/// The keys of a structured output's documents, as one piece: untrusted unless the whole
+/// output is trusted (the rule of [`residue`]).
+fn keys_piece(spec: &OutputSpec, docs: &[Document], pieces: &[OutputPiece]) -> Option<OutputPiece> {
+    fn keys(node: &Node, out: &mut String) {
+        match node {
+            Node::Empty | Node::Text(_) => {}
+            Node::List(items) => items.iter().for_each(|item| keys(item, out)),
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    out.push_str(key);
+                    out.push('\n');
+                    keys(value, out);
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    docs.iter().for_each(|doc| keys(&doc.node, &mut text));
+    let all_trusted =
+        spec.trust == Trust::Trusted && pieces.iter().all(|p| p.trust == Trust::Trusted);
+    let trust = if all_trusted { Trust::Trusted } else { Trust::Untrusted };
+    (!text.trim().is_empty()).then(|| OutputPiece { path: String::new(), text, trust })
 }
 
 /// The trust of an output that could not be read field by field.

@@ -68,6 +68,11 @@ pub struct SimpleCommand {
     /// Every word after the program as written (options and their values included), for
     /// the program table, which reads options the flag normaliser does not know.
     pub words: Vec<ShellArg>,
+    /// The program was named by this path outside the system's directories (`./ls`,
+    /// `/tmp/x/ls`, `/usr/bin/../bin/ls`): it is whatever file is there, maybe one the
+    /// agent just wrote, so neither the program table nor `allow_programs` knows it by its
+    /// name. Blocked patterns still match the name.
+    pub path: Option<String>,
 }
 
 /// One word of a command line, with what is known of it before run time.
@@ -139,7 +144,7 @@ pub struct Analysis {
 
 impl fmt::Display for SimpleCommand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.program)?;
+        f.write_str(self.path.as_deref().unwrap_or(&self.program))?;
         for flag in &self.flags {
             let dashes = if flag.chars().count() == 1 { "-" } else { "--" };
             write!(f, " {dashes}{flag}")?;
@@ -185,6 +190,19 @@ fn analyse_into(command: &str, depth: usize, out: &mut Analysis) -> Result<(), S
     }
     for word in facts.assignments {
         out.assignments.push(assignment(word));
+    }
+    for word in facts.deferred {
+        // Code that only exists as text until bash evaluates it: a program unknown now.
+        out.commands.push(SimpleCommand {
+            program: word.raw.clone(),
+            flags: Vec::new(),
+            args: Vec::new(),
+            dynamic: true,
+            unknown_args: None,
+            wrapper: false,
+            words: Vec::new(),
+            path: None,
+        });
     }
     for words in &commands {
         unwrap::interpret(words, false, depth, out)?;
@@ -455,13 +473,20 @@ impl ShellRules {
             ));
         }
         if !self.allow_programs.is_empty() && self.unlisted > Decision::Allow {
-            let listed =
-                self.allow_programs.iter().any(|p| normalise::program_name(p) == command.program);
-            let exempt = command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str());
+            let listed = command.path.is_none()
+                && self
+                    .allow_programs
+                    .iter()
+                    .any(|p| normalise::program_name(p) == command.program);
+            let exempt = command.path.is_none()
+                && (command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str()));
             if command.dynamic || !(listed || exempt) {
                 out.push(violation(
                     self.unlisted,
-                    format!("program `{}` is not in the allowed programs", command.program),
+                    format!(
+                        "program `{}` is not in the allowed programs",
+                        command.path.as_deref().unwrap_or(&command.program)
+                    ),
                 ));
             }
         }

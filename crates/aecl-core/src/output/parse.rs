@@ -69,6 +69,15 @@ pub struct Document {
     /// Line-structured text (`key: value`, or YAML that was not declared as such): a field
     /// after an untrusted one may be the untrusted value's continuation, so it is demoted.
     pub ordered: bool,
+    /// Text that did not parse, beside a structured part of the same output: the whole of
+    /// it has the output's trust (`output::fallback_trust`).
+    pub unparsed: bool,
+}
+
+impl Document {
+    fn new(prefix: String, node: Node) -> Document {
+        Document { prefix, node, ordered: false, unparsed: false }
+    }
 }
 
 /// Reads `output` as `format`. `None`: not structured (or over the limits).
@@ -77,37 +86,69 @@ pub fn documents(output: &Value, format: OutputFormat) -> Option<Vec<Document>> 
         return None;
     }
     match output {
-        Value::String(text) => parse_text(text, format)
-            .map(|(node, ordered)| vec![Document { prefix: String::new(), node, ordered }]),
-        Value::Object(map) if is_mcp_result(map) => {
-            if let Some(structured) = map.get("structuredContent").filter(|v| v.is_object()) {
-                let node = from_value(structured)?;
-                return Some(vec![Document { prefix: String::new(), node, ordered: false }]);
-            }
-            let items: Vec<&str> = map
-                .get("content")
-                .and_then(Value::as_array)?
-                .iter()
-                .filter(|item| item.get("type").and_then(Value::as_str) == Some("text"))
-                .filter_map(|item| item.get("text").and_then(Value::as_str))
-                .collect();
-            let several = items.len() > 1;
-            let mut docs = Vec::new();
-            for (i, text) in items.into_iter().enumerate() {
-                // One text item that does not parse makes the whole result text: its
-                // trust is then the output's, for all of it.
-                let (node, ordered) = parse_text(text, format)?;
-                let prefix = if several { format!("content[{i}]") } else { String::new() };
-                docs.push(Document { prefix, node, ordered });
-            }
-            (!docs.is_empty()).then_some(docs)
-        }
+        Value::String(text) => parse_text(text, format).map(|(node, ordered)| {
+            vec![Document { ordered, ..Document::new(String::new(), node) }]
+        }),
+        Value::Object(map) if is_mcp_result(map) => mcp_documents(map, format),
         Value::Object(_) | Value::Array(_) => {
-            let node = from_value(output)?;
-            Some(vec![Document { prefix: String::new(), node, ordered: false }])
+            Some(vec![Document::new(String::new(), from_value(output)?)])
         }
         _ => None,
     }
+}
+
+/// An MCP tool result's documents: its `structuredContent`, each text item of its
+/// `content` read as `format`, its other items (a resource's text, a link's URI and
+/// description; not an image's or a blob's bytes) and its `_meta`. Every part of it is
+/// indexed: a client may show the model any of them, and a server that writes an
+/// attacker's value into the text beside a harmless `structuredContent` must not get it
+/// past the index.
+///
+/// Without `structuredContent`, one text item that does not parse makes the whole result
+/// text (`None`): its trust is then the output's, for all of it. With it, such an item is
+/// a document of its own read as text ([`Document::unparsed`]), so the structured part
+/// keeps its fields' trust.
+fn mcp_documents(
+    map: &serde_json::Map<String, Value>,
+    format: OutputFormat,
+) -> Option<Vec<Document>> {
+    let structured = map.get("structuredContent").filter(|v| !v.is_null());
+    let items = map.get("content").and_then(Value::as_array)?;
+    let several = items.len() > 1;
+    let label = |i: usize| if several { format!("content[{i}]") } else { String::new() };
+    let mut docs = Vec::new();
+    if let Some(structured) = structured {
+        docs.push(Document::new(String::new(), from_value(structured)?));
+    }
+    for (i, item) in items.iter().enumerate() {
+        let text = (item.get("type").and_then(Value::as_str) == Some("text"))
+            .then(|| item.get("text").and_then(Value::as_str))
+            .flatten();
+        if let Some(text) = text {
+            match parse_text(text, format) {
+                Some((node, ordered)) => {
+                    docs.push(Document { ordered, ..Document::new(label(i), node) })
+                }
+                None if structured.is_some() => docs.push(Document {
+                    unparsed: true,
+                    ..Document::new(label(i), Node::Text(text.to_owned()))
+                }),
+                None => return None,
+            }
+        } else if let Value::Object(fields) = item {
+            // The bytes of an image, an audio clip or a blob are no text a model reads.
+            let mut fields = fields.clone();
+            fields.remove("data");
+            if let Some(Value::Object(resource)) = fields.get_mut("resource") {
+                resource.remove("blob");
+            }
+            docs.push(Document::new(format!("content[{i}]"), from_value(&Value::Object(fields))?));
+        }
+    }
+    if let Some(meta) = map.get("_meta").filter(|v| !v.is_null()) {
+        docs.push(Document::new("_meta".to_owned(), from_value(meta)?));
+    }
+    (!docs.is_empty()).then_some(docs)
 }
 
 /// `{"content": [...], "isError"?, "structuredContent"?, "_meta"?}`: an MCP tool result.

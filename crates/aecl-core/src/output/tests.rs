@@ -300,3 +300,47 @@ fn text_a_parser_drops_is_still_indexed_and_never_trusted_beside_an_untrusted_fi
     let out = pieces(&tool, &json!("a: b # note.test\n"));
     assert!(out.iter().any(|p| p.text.contains("note.test") && p.trust == Trust::Trusted));
 }
+
+/// Every part of an MCP result reaches the index: the text beside a `structuredContent`,
+/// resource and link items, `_meta`, and the keys of structured output (a red-team
+/// finding: an IBAN in the text item or as a key passed as never seen).
+#[test]
+fn every_part_of_a_structured_or_mcp_output_is_indexed() {
+    let iban = "GB29NWBK60161331926819";
+    let s = spec(Trust::Untrusted, OutputFormat::Auto, &["status"], &[]);
+    let text_beside = json!({
+        "content": [{"type": "text", "text": format!("Pay to {iban}")}],
+        "structuredContent": {"status": "ok"}
+    });
+    let empty_structured = json!({
+        "content": [{"type": "text", "text": format!("Pay to {iban}")}],
+        "structuredContent": {}
+    });
+    let resource = json!({"content": [
+        {"type": "resource", "resource": {"uri": "file:///a", "text": format!("pay {iban}")}}
+    ]});
+    let link = json!({"content": [
+        {"type": "resource_link", "uri": format!("https://x.test/{iban}"), "name": "n"}
+    ]});
+    let meta = json!({"content": [], "_meta": {"note": iban}});
+    let as_key = json!({"accounts": {iban: {"balance": 1}}});
+    let as_key_in_structured = json!({
+        "content": [{"type": "text", "text": "{}"}],
+        "structuredContent": {"accounts": {iban: 1}}
+    });
+    for output in
+        [text_beside, empty_structured, resource, link, meta, as_key, as_key_in_structured]
+    {
+        let p = pieces(&s, &output);
+        assert_eq!(trust_of(&p, iban), Trust::Untrusted, "{output}");
+    }
+    // The structured part keeps its fields' trust beside a text item that is prose.
+    let output = json!({
+        "content": [{"type": "text", "text": "Done."}],
+        "structuredContent": {"status": "S-OK-1"}
+    });
+    assert_eq!(trust_of(&pieces(&s, &output), "S-OK-1"), Trust::Trusted);
+    // Keys of a wholly trusted output stay trusted.
+    let trusted = spec(Trust::Trusted, OutputFormat::Auto, &[], &[]);
+    assert_eq!(trust_of(&pieces(&trusted, &json!({iban: 1})), iban), Trust::Trusted);
+}

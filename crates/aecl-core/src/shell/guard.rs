@@ -153,6 +153,11 @@ impl ProgramGuard {
         for assignment in &analysis.assignments {
             self.variable(&assignment.name, &mut out.findings);
         }
+        for command in &analysis.commands {
+            for name in variables_set_by(command) {
+                self.variable(&name, &mut out.findings);
+            }
+        }
         out
     }
 
@@ -238,6 +243,10 @@ impl ProgramGuard {
             // Reported as dynamic already; its arguments say nothing reliable.
             return Vec::new();
         }
+        if command.path.is_some() {
+            // A file named by its path: the table's entry of that name is not it.
+            return vec![Finding::Unknown];
+        }
         let Some(spec) = self.spec(&command.program) else {
             let known = command.wrapper
                 || HARMLESS_BUILTINS.contains(&command.program.as_str())
@@ -303,8 +312,18 @@ impl ProgramGuard {
             .options
             .iter()
             .any(|o| o.names.iter().any(|n| spec.runs_code_options.contains(n)));
+        // A script that is standard input under another name (`/dev/stdin`,
+        // `/proc/self/fd/0`, a `<(...)` descriptor), and Python's `-i`, which reads
+        // standard input after the script, are code from standard input too.
+        let stream = |p: &ShellArg| {
+            p.text == "-"
+                || p.text == "/dev/stdin"
+                || p.text.starts_with("/dev/fd/")
+                || (p.text.starts_with("/proc/") && p.text.contains("/fd/"))
+        };
         let stdin = scanned.positionals.is_empty()
-            || scanned.positionals.first().is_some_and(|p| p.text == "-");
+            || scanned.positionals.first().is_some_and(stream)
+            || (spec.special == Some(Special::Python) && scanned.has(&["-i"]));
         if spec.stdin_code
             && stdin
             && !informational
@@ -509,4 +528,41 @@ fn expand_long(spec: &ProgramSpec, given: &str) -> Vec<String> {
         names.push(given.to_owned());
     }
     names
+}
+
+/// The variables a built-in sets by name rather than with a `NAME=` word: `export NAME`,
+/// `declare NAME`, `read NAME`, `printf -v NAME`, `getopts SPEC NAME`.
+fn variables_set_by(command: &SimpleCommand) -> Vec<String> {
+    let name_of = |text: &str| {
+        let name = text.split(['=', '[']).next().unwrap_or_default();
+        name.trim_end_matches('+').to_owned()
+    };
+    let words = &command.words;
+    match command.program.as_str() {
+        "export" | "declare" | "typeset" | "local" | "readonly" | "read" | "mapfile"
+        | "readarray" => words
+            .iter()
+            .filter(|w| !w.text.starts_with('-') && !w.text.is_empty())
+            .map(|w| name_of(&w.text))
+            .collect(),
+        "printf" => {
+            let mut names = Vec::new();
+            for (i, word) in words.iter().enumerate() {
+                match word.text.strip_prefix("-v") {
+                    Some("") => names.extend(words.get(i + 1).map(|w| name_of(&w.text))),
+                    Some(attached) => names.push(name_of(attached)),
+                    None => {}
+                }
+            }
+            names
+        }
+        "getopts" => words
+            .iter()
+            .filter(|w| !w.text.starts_with('-'))
+            .skip(1)
+            .take(1)
+            .map(|w| name_of(&w.text))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

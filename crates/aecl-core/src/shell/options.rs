@@ -29,6 +29,10 @@ pub(super) struct Options {
     pub end: usize,
     /// Positional words seen while permuting (`su`).
     pub positionals: Vec<usize>,
+    /// A long option was abbreviated (`env --uns NAME`, which GNU getopt reads as
+    /// `--unset NAME`). Whether it takes the next word depends on every option the program
+    /// has, which the table does not list, so the wrapped command is not known: dynamic.
+    pub abbreviated: bool,
 }
 
 impl Options {
@@ -99,6 +103,11 @@ pub(super) fn scan(words: &[&Word], spec: &OptionSpec) -> Options {
         if let Some(long) = text.strip_prefix("--") {
             let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
             options.flags.push(name.to_owned());
+            if !spec.long_values.contains(&name)
+                && spec.long_values.iter().any(|known| known.starts_with(name))
+            {
+                options.abbreviated = true;
+            }
             if let Some(value) = value {
                 options
                     .values

@@ -30,8 +30,11 @@ pub(super) fn parse<'t>(
 pub(super) struct LineFacts<'t> {
     /// Each redirection operator with its target word (here-documents left out).
     pub redirections: Vec<(&'static str, &'t Word)>,
-    /// Assignment words outside commands' arguments (`X=1 cmd`, `X=1`).
+    /// Assignment words outside commands' arguments (`X=1 cmd`, `X=1`), and the
+    /// variables of `for` and `select` loops.
     pub assignments: Vec<&'t Word>,
+    /// Words holding code bash runs later ([`Word::defers_code`]).
+    pub deferred: Vec<&'t Word>,
 }
 
 /// A construct that must be closed.
@@ -118,6 +121,9 @@ impl<'t> Parser<'t, '_> {
 
     /// Parses the commands inside every command substitution of `word`.
     fn substitutions(&mut self, word: &'t Word) -> Result<(), String> {
+        if word.defers_code() {
+            self.facts.deferred.push(word);
+        }
         for tokens in word.substitutions() {
             if self.depth >= MAX_DEPTH {
                 return Err("commands are nested too deeply".to_owned());
@@ -163,6 +169,21 @@ impl<'t> Parser<'t, '_> {
                 || matches!(self.peek(0), Some(Token::Word(w)) if w.is_plain("{")))
         {
             // `time ( ... )` and `time { ...; }`: the keyword, timing what follows.
+        } else if word.is_plain("coproc") {
+            // `coproc NAME compound-command`: NAME names the coprocess, the compound
+            // command is what runs (`coproc cmd args` runs `cmd`).
+            let compound = match self.peek(1) {
+                Some(Token::Word(w)) => {
+                    ["{", "if", "while", "until", "for", "case", "select", "[[", "(("]
+                        .iter()
+                        .any(|k| w.is_plain(k))
+                }
+                Some(Token::Op(Op::LParen)) => true,
+                _ => false,
+            };
+            if compound && matches!(self.peek(0), Some(Token::Word(_))) {
+                self.pos += 1;
+            }
         } else if KEYWORDS.iter().any(|k| word.is_plain(k)) {
             // The command follows the keyword.
         } else if word.is_plain("for") || word.is_plain("select") {
@@ -230,6 +251,8 @@ impl<'t> Parser<'t, '_> {
         if let Some(Token::Word(name)) = self.peek(0)
             && !name.has_expansion()
         {
+            // The loop sets it: `for BASH_ENV in ./x.sh` is an assignment too.
+            self.facts.assignments.push(name);
             self.pos += 1;
         }
         while matches!(self.peek(0), Some(Token::Op(Op::Newline))) {

@@ -332,7 +332,7 @@ fn wrappers_are_kept_and_the_wrapped_command_is_analysed() {
         ("doas -u root rm x", &["doas -u rm x", "rm x"]),
         ("pkexec --user root rm x", &["pkexec --user rm x", "rm x"]),
         ("env -i FOO=bar rm x", &["env -i rm x [wrapper]", "rm x"]),
-        ("env - -u HOME -C /tmp rm x", &["env -C -u rm x [wrapper]", "rm x"]),
+        ("env - -u HOME -C /tmp rm x", &["env -C -u rm x [dynamic] [wrapper]", "rm x"]),
         ("env", &["env"]),
         ("nice -n 5 rm x", &["nice -n rm x [wrapper]", "rm x"]),
         ("nice -n -5 rm x", &["nice -5 -n rm x [wrapper]", "rm x"]),

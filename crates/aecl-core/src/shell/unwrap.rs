@@ -31,6 +31,25 @@ pub(super) fn interpret(
 /// only start the command they wrap, which is what `allow_programs` judges.
 const PRIVILEGED: [&str; 5] = ["sudo", "doas", "su", "pkexec", "chroot"];
 
+/// Directories whose programs are the system's: a program named by a path elsewhere is
+/// not known by its name.
+const SYSTEM_DIRS: [&str; 7] = [
+    "/bin",
+    "/usr/bin",
+    "/sbin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/opt/homebrew/bin",
+];
+
+/// Whether `path` names a file directly in one of [`SYSTEM_DIRS`] (no `.`, `..` or `//`).
+fn in_system_dir(path: &str) -> bool {
+    path.rsplit_once('/').is_some_and(|(dir, base)| {
+        !base.is_empty() && base != "." && base != ".." && SYSTEM_DIRS.contains(&dir)
+    })
+}
+
 /// `[[ ... ]]` operators that evaluate their operands as arithmetic.
 const ARITHMETIC_TESTS: [&str; 6] = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
@@ -77,6 +96,23 @@ impl Unwrapper<'_> {
         }
         let program = normalise::program_name(&first.text());
         let name = program.as_str();
+        let before = self.out.commands.len();
+        let redefines = name == "hash" && rest.iter().any(|w| w.text().starts_with("-p"));
+        self.program(name, rest, appended)?;
+        // A program named by a path outside the system's directories is whatever file is
+        // there (`SimpleCommand::path`). `hash -p FILE NAME` makes `NAME` run `FILE`.
+        let path = first.text();
+        let elsewhere = path.contains('/') && !in_system_dir(&path);
+        for command in self.out.commands.get_mut(before..).unwrap_or_default() {
+            command.dynamic |= redefines;
+            if elsewhere {
+                command.path = Some(path.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn program(&mut self, name: &str, rest: &[&Word], appended: bool) -> Result<(), String> {
         match name {
             "env" => {
                 let spec = OptionSpec {
@@ -223,7 +259,7 @@ impl Unwrapper<'_> {
 
     /// Pushes `wrapper` and parses `code` as a further command line.
     fn run_code(&mut self, mut wrapper: SimpleCommand, code: &Value) -> Result<(), String> {
-        wrapper.dynamic = code.dynamic;
+        wrapper.dynamic |= code.dynamic;
         self.out.commands.push(wrapper);
         if self.depth >= MAX_DEPTH {
             return Err("commands are nested too deeply".to_owned());
@@ -295,7 +331,11 @@ impl Unwrapper<'_> {
             };
             return self.run_code(wrapper(name, &options, inner, true), &code);
         }
-        self.out.commands.push(wrapper(name, &options, inner, !inner.is_empty()));
+        let mut command = wrapper(name, &options, inner, !inner.is_empty());
+        // `env -C DIR cmd` runs `cmd` in another directory, which the write checks (that
+        // follow `cd`) do not see: where its relative paths land is not known.
+        command.dynamic |= options.has(&["C", "chdir"]);
+        self.out.commands.push(command);
         self.nested(inner, appended)
     }
 
@@ -524,6 +564,7 @@ fn plain(program: &str, words: &[&Word], appended: bool) -> SimpleCommand {
         unknown_args,
         wrapper: false,
         words: args_words(words),
+        path: None,
     }
 }
 
@@ -548,10 +589,11 @@ fn wrapper(program: &str, options: &Options, inner: &[&Word], transparent: bool)
         program: program.to_owned(),
         flags,
         args: inner.iter().map(|w| w.text()).collect(),
-        dynamic: false,
+        dynamic: options.abbreviated,
         unknown_args: inner.iter().any(|w| w.has_expansion()).then_some(0),
         wrapper: transparent,
         words: args_words(inner),
+        path: None,
     }
 }
 

@@ -47,6 +47,11 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "GIT_CONFIG_PARAMETERS",
     "GIT_CONFIG_COUNT",
     "GIT_DIR",
+    "GIT_COMMON_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
     "GIT_ALLOW_PROTOCOL",
     "PYTHONPATH",
     "PYTHONSTARTUP",
@@ -73,6 +78,7 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "LD",
     "AR",
     "MAKEFLAGS",
+    "GNUMAKEFLAGS",
     "MFLAGS",
     "MAKE",
     "MAKEFILES",
@@ -110,5 +116,7 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "CARGO_REGISTRIES_",
     "CARGO_ALIAS_",
     "BASH_FUNC_",
+    // `GIT_TRACE=/path` and its kin write a file.
+    "GIT_TRACE",
     "PYTHON",
 ];

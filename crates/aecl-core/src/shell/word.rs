@@ -46,6 +46,22 @@ impl Word {
         text
     }
 
+    /// Whether the word holds code that bash runs later, when the text is used rather than
+    /// now: a literal array subscript with a command substitution (`'a[$(cmd)]'`, which
+    /// `printf -v`, `declare`, `test -v`, `${!x}` and any arithmetic on a variable holding
+    /// it evaluate), or a prompt expansion of a value (`${x@P}`). Substitutions that run
+    /// now are parsed as commands of their own; these only exist as text until then.
+    pub fn defers_code(&self) -> bool {
+        let literal = self.text();
+        let subscript = literal.match_indices('[').any(|(open, _)| {
+            let inside = literal.get(open..).unwrap_or_default();
+            let inside = inside.split(']').next().unwrap_or_default();
+            inside.contains("$(") || inside.contains('`')
+        });
+        subscript
+            || self.parts.iter().any(|p| matches!(p, Part::Param(source) if source.contains("@P")))
+    }
+
     /// Whether the word is exactly `text`, unquoted (keywords must not be quoted).
     pub fn is_plain(&self, text: &str) -> bool {
         matches!(self.parts.as_slice(), [Part::Lit(s)] if s == text)

@@ -38,7 +38,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "stat",
             "du",
             "df",
-            "tree",
             "basename",
             "dirname",
             "realpath",
@@ -92,9 +91,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "cal",
             "numfmt",
             "factor",
-            "shuf",
             "tsort",
-            "ptx",
             "wc",
             "look",
             "zcat",
@@ -124,7 +121,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "ulimit",
             "hash",
             "help",
-            "history",
             "getopts",
             "exit",
             "return",
@@ -214,9 +210,24 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry { names: &["socat"], uploads: true, runs_code: true, ..PLAIN },
     // Removing and creating files: every argument is written.
+    // Each with its own value options: a value option that is another program's flag
+    // (`touch -d DATE`, `rm -d` = `--dir`) would hide the path after it.
+    Entry { names: &["rm", "rmdir", "unlink", "tee"], writes: Writes::All, ..PLAIN },
     Entry {
-        names: &["rm", "rmdir", "unlink", "touch", "mkdir", "shred", "tee", "mkfifo", "mknod"],
-        value_options: &["-m", "--mode", "-d", "--date", "-r", "--reference", "-t", "-n", "-s"],
+        names: &["touch"],
+        value_options: &["-d", "--date", "-r", "--reference", "-t"],
+        writes: Writes::All,
+        ..PLAIN
+    },
+    Entry {
+        names: &["mkdir", "mkfifo", "mknod"],
+        value_options: &["-m", "--mode", "-Z", "--context"],
+        writes: Writes::All,
+        ..PLAIN
+    },
+    Entry {
+        names: &["shred"],
+        value_options: &["-n", "--iterations", "-s", "--size", "--random-source"],
         writes: Writes::All,
         ..PLAIN
     },
@@ -266,7 +277,49 @@ pub(super) const ENTRIES: &[Entry] = &[
         writes: Writes::AfterFirst,
         ..PLAIN
     },
-    Entry { names: &["uniq", "xxd", "split", "csplit"], writes: Writes::Second, ..PLAIN },
+    Entry { names: &["uniq", "xxd", "ptx"], writes: Writes::Second, ..PLAIN },
+    // `history -w FILE` and `-a FILE` write the history to a file.
+    Entry { names: &["history"], write_options: &["-w", "-a"], ..PLAIN },
+    Entry {
+        names: &["tree"],
+        value_options: &["-L", "-P", "-I", "--filelimit", "--timefmt", "--charset"],
+        write_options: &["-o"],
+        ..PLAIN
+    },
+    // `split IN PREFIX` writes files named from PREFIX; `--filter` hands each to a shell.
+    Entry {
+        names: &["split"],
+        value_options: &[
+            "-a",
+            "--suffix-length",
+            "-b",
+            "--bytes",
+            "-C",
+            "--line-bytes",
+            "-l",
+            "--lines",
+            "-n",
+            "--number",
+            "-t",
+            "--separator",
+            "--additional-suffix",
+        ],
+        runs_code_options: &["--filter"],
+        writes: Writes::Second,
+        ..PLAIN
+    },
+    Entry {
+        names: &["csplit"],
+        value_options: &["-b", "--suffix-format", "-n", "--digits"],
+        write_options: &["-f", "--prefix"],
+        ..PLAIN
+    },
+    Entry {
+        names: &["shuf"],
+        value_options: &["-n", "--head-count", "-i", "--input-range", "--random-source"],
+        write_options: &["-o", "--output"],
+        ..PLAIN
+    },
     Entry {
         names: &["sort"],
         value_options: &["-k", "--key", "-t", "--field-separator", "-S", "--buffer-size", "-T"],
@@ -325,8 +378,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--info-script",
             "--new-volume-script",
             "-F",
+            // Extracting with absolute names writes wherever the archive says.
+            "--absolute-names",
+            "-P",
         ],
-        write_options: &["-C", "--directory"],
+        write_options: &["-C", "--directory", "--one-top-level"],
         special: Some(Special::Tar),
         ..PLAIN
     },
