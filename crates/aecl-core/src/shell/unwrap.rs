@@ -62,7 +62,8 @@ pub(super) const SAFE_GIT_SETTINGS: [&str; 14] = [
     "user.",
     "color.",
     "advice.",
-    "init.",
+    // Not `init.templateDir`: a template's config and hooks are copied in.
+    "init.defaultbranch",
     "log.",
     "safe.directory",
     "pull.rebase",

@@ -1,0 +1,634 @@
+//! git's grammar, as the program table reads it: global options before the subcommand,
+//! subcommands that are aliases or external programs, options that run programs or name
+//! files git writes, and `git config` settings that make git run a program later.
+//!
+//! git's own option parser accepts any unambiguous prefix of a subcommand's long option
+//! (`--conf` for `--config`): every option here is matched that way, and an unknown
+//! global option, whose value could be taken for the subcommand, is refused.
+
+use super::ShellArg;
+use super::guard::Finding;
+use super::unwrap::SAFE_GIT_SETTINGS;
+
+/// git subcommands, for telling an alias or an external `git-NAME` program apart.
+const GIT_SUBCOMMANDS: &[&str] = &[
+    "add",
+    "am",
+    "annotate",
+    "apply",
+    "archive",
+    "bisect",
+    "blame",
+    "branch",
+    "bundle",
+    "cat-file",
+    "check-ignore",
+    "checkout",
+    "cherry",
+    "cherry-pick",
+    "clean",
+    "clone",
+    "commit",
+    "config",
+    "count-objects",
+    "describe",
+    "diff",
+    "diff-files",
+    "diff-index",
+    "diff-tree",
+    "difftool",
+    "fetch",
+    "format-patch",
+    "fsck",
+    "gc",
+    "grep",
+    "hash-object",
+    "help",
+    "init",
+    "log",
+    "ls-files",
+    "ls-remote",
+    "ls-tree",
+    "merge",
+    "merge-base",
+    "mergetool",
+    "mv",
+    "name-rev",
+    "notes",
+    "pull",
+    "push",
+    "range-diff",
+    "rebase",
+    "reflog",
+    "remote",
+    "repack",
+    "replace",
+    "reset",
+    "restore",
+    "rev-list",
+    "rev-parse",
+    "revert",
+    "rm",
+    "send-email",
+    "shortlog",
+    "show",
+    "show-branch",
+    "show-ref",
+    "sparse-checkout",
+    "stash",
+    "status",
+    "submodule",
+    "switch",
+    "tag",
+    "update-index",
+    "update-ref",
+    "var",
+    "verify-commit",
+    "verify-tag",
+    "version",
+    "whatchanged",
+    "worktree",
+    "filter-branch",
+    "instaweb",
+    "daemon",
+    "hook",
+    "maintenance",
+    "credential",
+    "for-each-ref",
+    "symbolic-ref",
+    "write-tree",
+    "read-tree",
+    "commit-tree",
+    "mktag",
+    "prune",
+    "request-pull",
+    "shortlog",
+    "stage",
+    "citool",
+    "gui",
+    "gitk",
+    "init-db",
+    "interpret-trailers",
+    "mailinfo",
+    "merge-file",
+    "merge-tree",
+    "pack-objects",
+    "unpack-objects",
+    "verify-pack",
+];
+
+/// Options of git subcommands that run a program: (subcommand, options).
+const GIT_CODE_OPTIONS: &[(&str, &[&str])] = &[
+    ("clone", &["--upload-pack", "-u", "--template"]),
+    ("fetch", &["--upload-pack"]),
+    ("pull", &["--upload-pack"]),
+    ("ls-remote", &["--upload-pack"]),
+    ("push", &["--receive-pack", "--exec"]),
+    ("send-pack", &["--receive-pack", "--exec"]),
+    ("archive", &["--exec"]),
+    ("rebase", &["--exec", "-x"]),
+    ("difftool", &["--extcmd", "-x", "--tool", "-t"]),
+    ("mergetool", &["--tool", "-t"]),
+    ("grep", &["--open-files-in-pager", "-O"]),
+    ("init", &["--template"]),
+    ("send-email", &["--to-cmd", "--cc-cmd", "--sendmail-cmd", "--smtp-server", "--header-cmd"]),
+];
+
+/// Options whose value git writes to: (subcommand, options).
+const GIT_WRITE_OPTIONS: &[(&str, &[&str])] = &[
+    ("log", &["--output"]),
+    ("diff", &["--output"]),
+    ("show", &["--output"]),
+    ("format-patch", &["--output", "-o", "--output-directory"]),
+    ("archive", &["--output", "-o"]),
+    ("clone", &["--separate-git-dir"]),
+    ("init", &["--separate-git-dir"]),
+];
+
+/// git's global options that take no value.
+const GLOBAL_FLAGS: [&str; 22] = [
+    "--bare",
+    "--no-pager",
+    "-p",
+    "--paginate",
+    "-P",
+    "--no-replace-objects",
+    "--no-lazy-fetch",
+    "--literal-pathspecs",
+    "--glob-pathspecs",
+    "--noglob-pathspecs",
+    "--icase-pathspecs",
+    "--no-optional-locks",
+    "--no-advice",
+    "--help",
+    "-h",
+    "--version",
+    "-v",
+    "--html-path",
+    "--man-path",
+    "--info-path",
+    // Without `=DIR` it prints the directory; with it, `unwrap.rs` reports it.
+    "--exec-path",
+    "--list-cmds",
+];
+
+/// git's global options that take a value (`-C DIR`, `--git-dir=DIR`).
+const GLOBAL_VALUES: [&str; 8] = [
+    "-C",
+    "-c",
+    "--git-dir",
+    "--work-tree",
+    "--namespace",
+    "--super-prefix",
+    "--config-env",
+    "--attr-source",
+];
+
+/// Adds the findings of `git WORDS`.
+pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
+    let mut i = 0;
+    let mut directory: Option<ShellArg> = None;
+    while let Some(word) = words.get(i) {
+        if !word.is_known() || !word.text.starts_with('-') {
+            break;
+        }
+        i += 1;
+        let (name, attached) = word
+            .text
+            .split_once('=')
+            .map_or((word.text.as_str(), None), |(n, v)| (n, Some(v.to_owned())));
+        if GLOBAL_FLAGS.contains(&name) {
+            continue;
+        }
+        if !GLOBAL_VALUES.contains(&name) {
+            // Its value, if it takes one, would be read as the subcommand.
+            out.push(Finding::RunsCode(format!("the git option `{}` is not known", word.raw)));
+            return;
+        }
+        let value = match attached {
+            Some(text) => Some(ShellArg { text, ..word.clone() }),
+            None => {
+                i += 1;
+                words.get(i - 1).cloned()
+            }
+        };
+        match name {
+            "-C" => directory = value,
+            // Another repository's configuration can make any command run programs
+            // (`core.fsmonitor`), and files are checked out into another work tree.
+            "--git-dir" => out.push(Finding::RunsCode(format!(
+                "`{}` reads another repository's configuration, which can run programs",
+                word.raw
+            ))),
+            "--work-tree" => out.extend(value.map(Finding::Writes)),
+            _ => {}
+        }
+    }
+    if words.iter().any(|w| w.text.starts_with("ext::") || w.text.starts_with("fd::")) {
+        out.push(Finding::RunsCode("the `ext::` transport runs a command".to_owned()));
+    }
+    let Some(sub) = words.get(i) else { return };
+    if !sub.is_known() {
+        // Reported as dynamic by the analyser when it is before the subcommand.
+        out.push(Finding::RunsCode(format!(
+            "the subcommand `{}` is only known at run time",
+            sub.raw
+        )));
+        return;
+    }
+    let sub = sub.text.as_str();
+    let rest = words.get(i + 1..).unwrap_or_default();
+    let write = |target: ShellArg| match &directory {
+        Some(dir) if !target.text.starts_with('/') => Finding::WritesUnder(target, dir.clone()),
+        _ => Finding::Writes(target),
+    };
+    if !GIT_SUBCOMMANDS.contains(&sub) {
+        out.push(Finding::RunsCode(format!(
+            "`git {sub}` is not a git command: an alias or a `git-{sub}` program, which can run anything"
+        )));
+        return;
+    }
+    for (name, options) in GIT_CODE_OPTIONS.iter().filter(|(s, _)| *s == sub) {
+        for word in rest {
+            if let Some(option) = git_option(word, options) {
+                out.push(Finding::RunsCode(format!("`git {name} {option}`")));
+            }
+        }
+    }
+    // Every command that takes diff options writes `--output=FILE`.
+    let listed = GIT_WRITE_OPTIONS.iter().filter(|(s, _)| *s == sub).map(|(_, o)| *o);
+    for options in listed.chain([&["--output"][..]]) {
+        let mut iter = rest.iter();
+        while let Some(word) = iter.next() {
+            let Some(option) = git_option(word, options) else { continue };
+            // `--output=FILE`, `-oDIR`, or the next word.
+            let attached = match word.text.split_once('=') {
+                Some((_, value)) if word.text.starts_with("--") => Some(value),
+                _ => option
+                    .strip_prefix('-')
+                    .filter(|letter| letter.len() == 1)
+                    .and_then(|letter| word.text.split_once(letter))
+                    .map(|(_, value)| value)
+                    .filter(|value| !value.is_empty()),
+            };
+            match attached {
+                Some(value) => out.push(write(ShellArg {
+                    text: value.to_owned(),
+                    raw: word.raw.clone(),
+                    ..word.clone()
+                })),
+                None => out.extend(iter.next().map(|value| write(value.clone()))),
+            }
+        }
+    }
+    let positionals: Vec<&ShellArg> =
+        rest.iter().filter(|w| !(w.is_known() && w.text.starts_with('-'))).collect();
+    let first = positionals.first().map(|p| p.text.as_str());
+    match sub {
+        "config" => git_config(rest, out),
+        "clone" => {
+            // `--config KEY=VALUE` and `-c KEY=VALUE` set configuration like `git -c`.
+            let mut iter = rest.iter();
+            while let Some(word) = iter.next() {
+                let (given, attached) = word
+                    .text
+                    .split_once('=')
+                    .map_or((word.text.as_str(), None), |(n, v)| (n, Some(v)));
+                // `--conf`, `--co`: git reads any unambiguous prefix of `--config`.
+                let config = given == "-c"
+                    || (given.len() > 3
+                        && given.starts_with("--")
+                        && "--config".starts_with(given));
+                let setting = match attached {
+                    _ if !config => None,
+                    Some(value) => Some(ShellArg { text: value.to_owned(), ..word.clone() }),
+                    None => iter.next().cloned(),
+                };
+                if let Some(setting) = setting {
+                    let (key, value) =
+                        setting.text.split_once('=').unwrap_or((setting.text.as_str(), ""));
+                    if !setting.is_known() || !safe_git_setting(key, value) {
+                        out.push(Finding::RunsCode(format!(
+                            "`git clone --config {}`",
+                            setting.raw
+                        )));
+                    }
+                }
+            }
+            // The destination is the second positional argument, when value-taking
+            // options are not mistaken for it: only plain words after the URL count.
+            let plain: Vec<&ShellArg> = clone_positionals(rest);
+            if let Some(destination) = plain.get(1) {
+                out.push(write((*destination).clone()));
+            }
+        }
+        "push" | "send-pack" => {
+            out.push(Finding::Uploads("`git push` sends commits to a remote".to_owned()))
+        }
+        "send-email" | "request-pull" => {
+            out.push(Finding::Uploads(format!("`git {sub}` sends mail")))
+        }
+        "submodule" if positionals.iter().any(|p| p.text == "foreach") => {
+            out.push(Finding::RunsCode("`git submodule foreach` runs a command".to_owned()));
+        }
+        "bisect" if first == Some("run") => {
+            out.push(Finding::RunsCode("`git bisect run` runs a command".to_owned()))
+        }
+        "filter-branch" | "instaweb" | "hook" | "daemon" | "citool" | "gui" | "gitk"
+        | "credential" | "mergetool" => {
+            out.push(Finding::RunsCode(format!("`git {sub}` runs programs")));
+        }
+        "worktree" if first == Some("add") => {
+            // `add [-b NAME] PATH [COMMIT]`: the first word that is no option's value.
+            let words = skip_values(rest, &["-b", "-B", "--reason"]);
+            if let Some(path) = words.get(1) {
+                out.push(write((*path).clone()));
+            }
+        }
+        "init" => {
+            let values = [
+                "--template",
+                "--separate-git-dir",
+                "-b",
+                "--initial-branch",
+                "--object-format",
+                "--ref-format",
+            ];
+            let words = skip_values(rest, &values);
+            if let Some(path) = words.first() {
+                out.push(write((*path).clone()));
+            }
+        }
+        "apply" => {
+            if rest.iter().any(|w| git_option(w, &["--unsafe-paths"]).is_some()) {
+                // Paths of the patch outside the work tree are written as they are.
+                out.push(Finding::Writes(ShellArg::known("/")));
+            }
+            for word in rest {
+                if git_option(word, &["--directory"]).is_some() {
+                    let dir = word.text.split_once('=').map(|(_, d)| d.to_owned());
+                    out.extend(dir.map(|d| write(ShellArg { text: d, ..word.clone() })));
+                }
+            }
+        }
+        // `git mailinfo MSG PATCH` writes both files; `mailsplit -oDIR` into DIR.
+        "mailinfo" => out.extend(positionals.iter().take(2).map(|p| write((*p).clone()))),
+        "mailsplit" => {
+            for word in rest.iter().filter(|w| w.text.starts_with("-o")) {
+                let dir = word.text.get(2..).unwrap_or_default().to_owned();
+                out.push(write(ShellArg { text: dir, ..word.clone() }));
+            }
+        }
+        "bundle" if first == Some("create") => {
+            if let Some(path) = positionals.get(1) {
+                out.push(write((*path).clone()));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Positional words of `git clone`, skipping the values of its value-taking options.
+fn clone_positionals(rest: &[ShellArg]) -> Vec<&ShellArg> {
+    const VALUES: [&str; 23] = [
+        "-o",
+        "--origin",
+        "-b",
+        "--branch",
+        "--revision",
+        "-u",
+        "--upload-pack",
+        "--reference",
+        "--reference-if-able",
+        "--depth",
+        "--shallow-since",
+        "--shallow-exclude",
+        "--template",
+        "-c",
+        "--config",
+        "-j",
+        "--jobs",
+        "--filter",
+        "--separate-git-dir",
+        "--server-option",
+        "--bundle-uri",
+        "--ref-format",
+        "--object-format",
+    ];
+    skip_values(rest, &VALUES)
+}
+
+/// The words of `rest` that are neither options nor the value of one of `values`.
+fn skip_values<'w>(rest: &'w [ShellArg], values: &[&str]) -> Vec<&'w ShellArg> {
+    let mut out = Vec::new();
+    let mut iter = rest.iter();
+    while let Some(word) = iter.next() {
+        if word.is_known() && word.text.starts_with('-') {
+            // Only options sure to take a value skip a word: skipping a path would hide it.
+            // A short option takes the next word when it ends its cluster (`-qb main`;
+            // `-bmain` has its value attached).
+            let takes_next = match word.text.strip_prefix("--") {
+                Some(_) => !word.text.contains('=') && git_option(word, values).is_some(),
+                None => word.text.chars().last().is_some_and(|c| {
+                    values.iter().any(|v| v.strip_prefix('-') == Some(c.encode_utf8(&mut [0; 4])))
+                }),
+            };
+            if takes_next {
+                iter.next();
+            }
+            continue;
+        }
+        out.push(word);
+    }
+    out
+}
+
+/// Whether `word` is one of `options` (short letters in a cluster; long names or the
+/// abbreviations git accepts, of at least two letters).
+fn git_option(word: &ShellArg, options: &[&str]) -> Option<String> {
+    if !word.is_known() {
+        return None;
+    }
+    let text = word.text.as_str();
+    if let Some(long) = text.strip_prefix("--") {
+        let name = long.split_once('=').map_or(long, |(n, _)| n);
+        return options
+            .iter()
+            .find(|o| {
+                o.strip_prefix("--")
+                    .is_some_and(|o| o == name || (name.len() >= 2 && o.starts_with(name)))
+            })
+            .map(|o| (*o).to_owned());
+    }
+    let cluster = text.strip_prefix('-')?;
+    options
+        .iter()
+        .filter_map(|o| o.strip_prefix('-').filter(|l| l.len() == 1))
+        .find(|letter| cluster.contains(*letter))
+        .map(|letter| format!("-{letter}"))
+}
+
+/// Whether a configuration setting cannot make git run a program.
+fn safe_git_setting(key: &str, value: &str) -> bool {
+    let key = key.to_lowercase();
+    SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) && !value.contains('!')
+}
+
+/// `git config`'s long options, for reading abbreviations.
+const CONFIG_LONG: [&str; 38] = [
+    "--file",
+    "--blob",
+    "--type",
+    "--default",
+    "--comment",
+    "--value",
+    "--get",
+    "--get-all",
+    "--get-regexp",
+    "--get-urlmatch",
+    "--list",
+    "--get-color",
+    "--get-colorbool",
+    "--show-origin",
+    "--show-scope",
+    "--global",
+    "--system",
+    "--local",
+    "--worktree",
+    "--add",
+    "--replace-all",
+    "--unset",
+    "--unset-all",
+    "--rename-section",
+    "--remove-section",
+    "--edit",
+    "--null",
+    "--name-only",
+    "--includes",
+    "--no-includes",
+    "--bool",
+    "--int",
+    "--bool-or-int",
+    "--path",
+    "--expiry-date",
+    "--fixed-value",
+    "--no-type",
+    "--all",
+];
+
+/// The long option `given` stands for among `known`: itself, or the one option it is an
+/// unambiguous prefix of. `None`: unknown or ambiguous (git refuses those too, but aecl
+/// cannot tell which reading it would take).
+fn long_option(given: &str, known: &[&'static str]) -> Option<&'static str> {
+    if let Some(exact) = known.iter().find(|k| **k == given) {
+        return Some(exact);
+    }
+    let mut matches = known.iter().filter(|k| k.starts_with(given));
+    match (matches.next(), matches.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// `git config`: reading is harmless; setting a key that can name a program (`alias.*`,
+/// `core.fsmonitor`, `core.pager`, filters, hooks) runs code later; `--global` writes
+/// the home directory's configuration.
+fn git_config(rest: &[ShellArg], out: &mut Vec<Finding>) {
+    const VALUES: [&str; 7] =
+        ["-f", "--file", "--blob", "--type", "--default", "--comment", "--value"];
+    const READS: [&str; 9] = [
+        "--get",
+        "--get-all",
+        "--get-regexp",
+        "--get-urlmatch",
+        "-l",
+        "--list",
+        "--get-color",
+        "--get-colorbool",
+        "--show-origin",
+    ];
+    let mut positionals = Vec::new();
+    let mut options = Vec::new();
+    let mut file = None;
+    let mut iter = rest.iter();
+    while let Some(word) = iter.next() {
+        if !word.is_known() {
+            out.push(Finding::RunsCode(format!(
+                "`git config` with `{}`, only known at run time",
+                word.raw
+            )));
+            return;
+        }
+        if word.text.starts_with('-') && word.text.len() > 1 {
+            let (given, value) =
+                word.text.split_once('=').map_or((word.text.as_str(), None), |(n, v)| (n, Some(v)));
+            // git takes any unambiguous prefix (`--comm` for `--comment`, which then eats
+            // the key): read as the option it stands for, and refuse one it cannot.
+            let name = match given.strip_prefix("--") {
+                Some(_) => match long_option(given, &CONFIG_LONG) {
+                    Some(name) => name,
+                    None => {
+                        out.push(Finding::RunsCode(format!(
+                            "`git config {}` is not an option aecl knows",
+                            word.raw
+                        )));
+                        return;
+                    }
+                },
+                None => given,
+            };
+            if VALUES.contains(&name) && value.is_none() {
+                let next = iter.next();
+                if matches!(name, "-f" | "--file") {
+                    file = next.cloned();
+                }
+            } else if matches!(name, "--file") {
+                file = value.map(ShellArg::known);
+            }
+            options.push(name.to_owned());
+        } else {
+            positionals.push(word);
+        }
+    }
+    let has = |names: &[&str]| options.iter().any(|o| names.contains(&o.as_str()));
+    if has(&["-e", "--edit"])
+        || positionals.first().is_some_and(|p| matches!(p.text.as_str(), "edit" | "rename-section"))
+        || has(&["--rename-section"])
+    {
+        out.push(Finding::RunsCode(
+            "`git config` edits or renames configuration freely".to_owned(),
+        ));
+        return;
+    }
+    let mut args: Vec<&str> = positionals.iter().map(|p| p.text.as_str()).collect();
+    match args.first() {
+        Some(&"get" | &"list") => return,
+        Some(&"set") => {
+            args.remove(0);
+        }
+        Some(&"unset" | &"remove-section") => args.clear(),
+        _ => {}
+    }
+    let setting =
+        args.len() >= 2 && !has(&READS) && !has(&["--unset", "--unset-all", "--remove-section"]);
+    if !setting {
+        return;
+    }
+    let key = args.first().copied().unwrap_or_default();
+    let value = args.get(1).copied().unwrap_or_default();
+    if !safe_git_setting(key, value) {
+        out.push(Finding::RunsCode(format!("`git config {key}` can make git run a program")));
+    }
+    if has(&["--global", "--system"]) {
+        let home = ShellArg {
+            text: "~/.gitconfig".to_owned(),
+            raw: "~/.gitconfig".to_owned(),
+            tilde: true,
+            ..ShellArg::default()
+        };
+        out.push(Finding::Writes(home));
+    }
+    if let Some(file) = file {
+        out.push(Finding::Writes(file));
+    }
+}
