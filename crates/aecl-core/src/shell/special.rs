@@ -112,6 +112,10 @@ pub(super) fn read(
                 if !module.is_known() || !PLAIN_MODULES.contains(&module.text.as_str()) {
                     out.push(Finding::RunsCode(format!("module `{}`", module.raw)));
                 }
+                // `python -m json.tool IN OUT` writes OUT.
+                if module.text == "json.tool" {
+                    out.extend(scanned.positionals.get(1).cloned().map(Finding::Writes));
+                }
             }
         }
         Special::HttpClient => {

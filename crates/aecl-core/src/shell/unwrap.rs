@@ -150,13 +150,31 @@ impl Unwrapper<'_> {
             "timeout" => {
                 self.prefixed(name, rest, &spec("ks", &["kill-after", "signal"]), 1, appended)
             }
-            "time" => self.prefixed(name, rest, &spec("fo", &["format", "output"]), 0, appended),
+            "time" => {
+                let options = scan(rest, &spec("fo", &["format", "output"]));
+                let inner = rest.get(options.end..).unwrap_or_default();
+                let mut command = wrapper(name, &options, inner, true);
+                // `time -o FILE` writes FILE, which no write check sees.
+                command.dynamic |= options.has(&["o", "output", "a", "append"]);
+                self.out.commands.push(command);
+                self.nested(inner, appended)
+            }
             "stdbuf" => {
                 self.prefixed(name, rest, &spec("ioe", &["input", "output", "error"]), 0, appended)
             }
             "exec" => self.prefixed(name, rest, &spec("a", &[]), 0, appended),
             "nohup" | "builtin" | "setsid" => {
                 self.prefixed(name, rest, &spec("", &[]), 0, appended)
+            }
+            "shopt" => {
+                let mut command = plain(name, rest, appended);
+                // `cdable_vars` makes `cd NAME` go to `$NAME`, which the write checks do not
+                // follow; `expand_aliases` runs aliases the line defines as commands.
+                command.dynamic = rest
+                    .iter()
+                    .any(|w| matches!(w.text().as_str(), "cdable_vars" | "expand_aliases"));
+                self.out.commands.push(command);
+                Ok(())
             }
             "command" => {
                 let options = scan(rest, &OptionSpec::default());
@@ -451,6 +469,7 @@ impl Unwrapper<'_> {
                 continue;
             }
             let start = i;
+            let before_exec = self.out.commands.len();
             let mut previous = String::new();
             while let Some(word) = rest.get(i) {
                 let text = word.text();
@@ -461,6 +480,13 @@ impl Unwrapper<'_> {
                 i += 1;
             }
             self.nested(rest.get(start..i).unwrap_or_default(), false)?;
+            // `-execdir` runs it in each match's directory, which the write checks (that
+            // follow `cd`) do not see: its relative paths land anywhere.
+            if primary.ends_with("dir")
+                && let Some(command) = self.out.commands.get_mut(before_exec..)
+            {
+                command.iter_mut().for_each(|c| c.dynamic = true);
+            }
             i += 1;
         }
         if find.flags.iter().any(|f| f == "delete") {

@@ -128,7 +128,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "continue",
             "sum",
             "gofmt",
-            "rustc",
             "rustfmt",
             "tsc",
             "mypy",
@@ -139,12 +138,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "markdownlint",
             "cloc",
             "tokei",
-            "fd",
-            "fdfind",
-            "bat",
-            "batcat",
-            "ag",
-            "ack",
             "delta",
             "difft",
             "tldr",
@@ -336,7 +329,8 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry {
         names: &["patch"],
         value_options: &["-p", "-i", "--input", "-F", "-V", "-B", "-z", "-D"],
-        write_options: &["-o", "--output", "-r", "--reject-file"],
+        // `-d DIR` applies the patch inside DIR.
+        write_options: &["-o", "--output", "-r", "--reject-file", "-d", "--directory"],
         writes: Writes::All,
         ..PLAIN
     },
@@ -394,6 +388,39 @@ pub(super) const ENTRIES: &[Entry] = &[
         special: Some(Special::Sed),
         ..PLAIN
     },
+    // Finders and viewers that run a command per match or a pager.
+    Entry {
+        names: &["fd", "fdfind"],
+        value_options: &[
+            "-e",
+            "--extension",
+            "-t",
+            "--type",
+            "-E",
+            "--exclude",
+            "-d",
+            "--max-depth",
+        ],
+        runs_code_options: &["-x", "--exec", "-X", "--exec-batch"],
+        ..PLAIN
+    },
+    Entry { names: &["bat", "batcat", "ag", "ack"], runs_code_options: &["--pager"], ..PLAIN },
+    Entry {
+        names: &["rustc"],
+        value_options: &[
+            "--edition",
+            "--crate-type",
+            "--crate-name",
+            "--cfg",
+            "-L",
+            "-l",
+            "--target",
+        ],
+        // `-C linker=PROGRAM` and friends run a program of the caller's choosing.
+        runs_code_options: &["-C", "--codegen", "-Z"],
+        write_options: &["-o", "--out-dir"],
+        ..PLAIN
+    },
     Entry {
         names: &["awk", "gawk", "mawk", "nawk"],
         value_options: &["-F", "--field-separator", "-v", "--assign"],
@@ -408,6 +435,17 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--exec",
             "-e",
             "--source",
+            // gawk's `-W exec=FILE` and the options that write files of its own
+            // (`--dump-variables[=FILE]`, `--profile[=FILE]`, `--pretty-print[=FILE]`).
+            "-W",
+            "--dump-variables",
+            "-d",
+            "--profile",
+            "-p",
+            "--pretty-print",
+            "-o",
+            "--debug",
+            "-D",
         ],
         special: Some(Special::Awk),
         ..PLAIN
@@ -514,10 +552,10 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-j",
             "--jobs",
             "--manifest-path",
-            "--target-dir",
             "--profile",
             "-C",
         ],
+        write_options: &["--target-dir", "--artifact-dir", "--out-dir"],
         runs_code_options: &["--config", "-Z"],
         runs_code_subcommands: &["install", "script"],
         upload_subcommands: &["publish", "login", "owner", "yank"],
