@@ -63,6 +63,11 @@ pub struct HookInput {
     /// Absent, path constraints are checked lexically alone (`CallEvent::resolved_paths`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aecl_resolved_paths: Option<BTreeMap<String, ResolvedPathFile>>,
+    /// Set when the input was not valid JSON and only its top-level fields could be read
+    /// (`lenient`): why. `tool_response` is then the whole text, to be recorded untrusted.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub unreadable: Option<String>,
 }
 
 /// What a hook event is about, whichever agent sends it.
@@ -120,16 +125,46 @@ impl HookInput {
         Ok(input)
     }
 
-    /// Parses any hook input aecl handles and checks it (`HookInput::event`).
+    /// Parses any hook input aecl handles and checks it (`HookInput::event`). An event
+    /// after a tool ran is read leniently (`lenient`): a lone surrogate escape is
+    /// repaired, and an input that still does not parse keeps its top-level fields with
+    /// the whole text as the tool's output, [`HookInput::unreadable`]. Anything else that
+    /// does not parse is an error.
     pub fn parse_event(text: &str) -> Result<(HookInput, HookEvent), PolicyError> {
-        let input: HookInput = serde_json::from_str(text).map_err(|e| {
-            let message = e.to_string();
-            let message =
-                message.rfind(" at line ").and_then(|cut| message.get(..cut)).unwrap_or(&message);
-            PolicyError::Hook(message.to_owned())
-        })?;
+        let strict = serde_json::from_str::<HookInput>(text);
+        let input = match strict {
+            Ok(input) => input,
+            Err(error) => {
+                let message = error.to_string();
+                let message = message
+                    .rfind(" at line ")
+                    .and_then(|cut| message.get(..cut))
+                    .unwrap_or(&message)
+                    .to_owned();
+                let repaired = lenient::repair_surrogates(text)
+                    .and_then(|t| serde_json::from_str::<HookInput>(&t).ok());
+                match repaired {
+                    Some(input) => input,
+                    None => match lenient::salvage(text, &message) {
+                        Some(input)
+                            if HookEvent::of(&input.hook_event_name)
+                                == Some(HookEvent::PostTool) =>
+                        {
+                            input
+                        }
+                        _ => return Err(PolicyError::Hook(message)),
+                    },
+                }
+            }
+        };
         let event = input.event()?;
         Ok((input, event))
+    }
+
+    /// The `hook_event_name` of a hook input, also when the input is not valid JSON (read
+    /// as `parse_event` would).
+    pub fn event_name(text: &str) -> Option<String> {
+        Self::parse_event(text).ok().map(|(input, _)| input.hook_event_name)
     }
 
     /// Which event this is, checked: a session, a tool for the tool events, a prompt for
@@ -267,6 +302,8 @@ pub fn permission_decision(decision: Decision) -> &'static str {
         Decision::Block => "deny",
     }
 }
+
+mod lenient;
 
 #[cfg(test)]
 mod tests;

@@ -350,19 +350,24 @@ pub fn failure_verdict(revision: &Revision, error: &str) -> Verdict {
     }
 }
 
+/// A request body, or the refusal of one that was too large or could not be read.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    match body {
+        Ok(bytes) => Ok(bytes),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+    }
+}
+
 /// A JSON body: too large is 413, bad JSON is 400 naming the line and column (and the
 /// field, for unknown or mistyped ones).
 pub fn parse_json<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
     limit: usize,
 ) -> Result<T, ApiError> {
-    let bytes = match body {
-        Ok(bytes) => bytes,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        Err(rejection) => return Err(ApiError::BadRequest(rejection.body_text())),
-    };
+    let bytes = body_bytes(body, limit)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         let message = e.to_string();
         let message =

@@ -39,7 +39,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use serde_json::Value;
 
-use crate::calls::{failure_verdict, own_call, parse_json};
+use crate::calls::{body_bytes, failure_verdict, own_call};
 use crate::error::ApiError;
 use crate::{AppState, Caller};
 
@@ -55,8 +55,9 @@ pub async fn claude_code<S: Store>(
     let event = body
         .as_ref()
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
-        .and_then(|v| v["hook_event_name"].as_str().and_then(HookEvent::of))
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(HookInput::event_name)
+        .and_then(|name| HookEvent::of(&name))
         .unwrap_or(HookEvent::PreTool);
     let (claims, answer) = match caller {
         Ok(caller) => (Some(caller.0.clone()), handle(&state, caller, body, event).await),
@@ -83,8 +84,12 @@ async fn handle<S: Store>(
     event: HookEvent,
 ) -> Result<HookReply, ApiError> {
     caller.require(state, &[Role::Agent], "/v1/hooks/claude-code").await?;
-    let input: HookInput = parse_json(body, state.config.body_limit)?;
-    let checked = input.event().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let bytes = body_bytes(body, state.config.body_limit)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the request body is not UTF-8: {e}")))?;
+    // Leniently: a tool's output that is not valid JSON is still recorded (untrusted).
+    let (input, checked) =
+        HookInput::parse_event(text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if checked != event {
         return Err(ApiError::BadRequest("`hook_event_name` is ambiguous".to_owned()));
     }
@@ -120,7 +125,11 @@ async fn post_tool<S: Store>(
     let run = input.session_id.clone();
     // Claude Code's hook answers `ask`: an output after one is its user's approval. Codex's
     // and Gemini CLI's hooks were answered `deny`: an output after one ran unguarded.
-    let reporter = if input.agent_can_ask() { Reporter::Hook } else { Reporter::HookWithoutAsk };
+    let reporter = match () {
+        _ if input.unreadable.is_some() => Reporter::HookUnreadable,
+        _ if input.agent_can_ask() => Reporter::Hook,
+        _ => Reporter::HookWithoutAsk,
+    };
     let call_id = match input.tool_use_id.clone().filter(|id| !id.is_empty()) {
         Some(id) => id,
         // No id (Gemini CLI's `AfterTool`): the call of this tool with this input that aecl

@@ -150,8 +150,10 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
 /// The events after the fact that `agent` sends (its other events are decided or refused):
 /// the event, when `text` is one of them.
 fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    let name = value["hook_event_name"].as_str()?;
+    // Leniently: an output that is not valid JSON is still an event after the fact, to be
+    // recorded (exit 0), not a call to deny.
+    let name = HookInput::event_name(text)?;
+    let name = name.as_str();
     let handled: &[&str] = match agent {
         Agent::ClaudeCode => &["PostToolUse", "UserPromptSubmit", "SessionEnd"],
         // Codex has no session end (`Stop` ends a turn, not the session).
@@ -267,9 +269,23 @@ fn report_locally(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -
                     linked.as_deref()
                 }
             };
-            let standing = history.standing(id, agent == Agent::ClaudeCode);
+            let standing = match &input.unreadable {
+                // Only the top-level fields could be read: the whole text is the output,
+                // untrusted whatever the action's output rules say.
+                Some(why) => local::Standing::Unguarded(format!("output not valid JSON: {why}")),
+                None => history.standing(id, agent == Agent::ClaudeCode),
+            };
             let output = input.tool_response.clone().unwrap_or(Value::Null);
             let note = match &standing {
+                local::Standing::Unguarded(_) if let Some(why) = &input.unreadable => {
+                    Some(format!(
+                        "aecl: the output of `{}` ({}) is not valid JSON ({why}): all of it is \
+                         recorded as untrusted in `{}`",
+                        input.action(),
+                        id.unwrap_or("no call id"),
+                        file.path().display()
+                    ))
+                }
                 local::Standing::Unguarded(why) => Some(format!(
                     "aecl: unguarded call: `{}` ({}) ran without aecl's allow ({why}); its \
                      output is recorded as untrusted in `{}`",

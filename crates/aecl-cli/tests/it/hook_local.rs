@@ -229,3 +229,32 @@ fn a_call_that_names_the_state_dir_is_denied_and_the_history_stays() {
     // An ordinary call of the same session is still decided.
     assert_eq!(decision(&hook(&state, "pre-webfetch.json", session)), "allow");
 }
+
+/// A tool output that strict JSON parsing refuses (a lone surrogate escape, which
+/// JavaScript writes for half a UTF-16 pair; nesting past the parser's limit; a number out
+/// of range) is still recorded, untrusted, and the event still exits 0: before, the hook
+/// denied it as if it were a PreToolUse and recorded nothing, so the page's URL passed as
+/// never seen (a red-team finding).
+#[test]
+fn an_output_that_is_not_valid_json_is_still_recorded_untrusted() {
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let spellings = [r#""OK\ud800""#.to_owned(), deep, "1e999999".to_owned()];
+    for (i, spelling) in spellings.iter().enumerate() {
+        let state = temp_dir();
+        let session = format!("odd-{i}");
+        assert_eq!(decision(&hook(state.path(), "pre-webfetch.json", &session)), "allow");
+        let post = input("post-webfetch.json", &session);
+        let post = post.replace(r#""codeText":"OK""#, &format!(r#""codeText":{spelling}"#));
+        assert!(serde_json::from_str::<Value>(&post).is_err(), "still strict JSON: {post}");
+        let policy = policy();
+        let dir = state.path().display().to_string();
+        let args =
+            ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &dir];
+        let out = run_with_stdin(args, &post);
+        assert_eq!(out.code, Some(0), "{spelling}: {out:#?}");
+        // A lone surrogate is repaired and parsed; the others are read leniently.
+        assert_eq!(out.stdout.contains("not valid JSON"), i > 0, "{spelling}: {out:#?}");
+        let curl = hook(state.path(), "bash-curl.json", &session);
+        assert_eq!(decision(&curl), "ask", "{spelling}: {curl:#?}");
+    }
+}

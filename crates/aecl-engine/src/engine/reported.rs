@@ -53,6 +53,10 @@ pub enum Reporter {
     /// The post-tool hook of an agent whose hook cannot ask (Codex, Gemini CLI): a call
     /// that needed approval was denied to it, so if it ran, it ran unguarded.
     HookWithoutAsk,
+    /// A post-tool hook whose input was not valid JSON (`aecl_policy::hook`'s lenient
+    /// reading): the whole text is the output, recorded as untrusted like an unguarded
+    /// call's, whatever the action's output rules say.
+    HookUnreadable,
 }
 
 /// A recorded report.
@@ -280,15 +284,22 @@ fn standing_of(
     });
     let refuse = |why: String| match reporter {
         Reporter::Client => Err(ReportRefused::UnknownCall(why)),
-        Reporter::Hook | Reporter::HookWithoutAsk => Ok(Standing::Unguarded {
-            action: decided
-                .as_ref()
-                .map(|(action, ..)| action.clone())
-                .or_else(|| action_hint.map(str::to_owned))
-                .unwrap_or_default(),
-            reason: why,
-        }),
+        Reporter::Hook | Reporter::HookWithoutAsk | Reporter::HookUnreadable => {
+            Ok(Standing::Unguarded {
+                action: decided
+                    .as_ref()
+                    .map(|(action, ..)| action.clone())
+                    .or_else(|| action_hint.map(str::to_owned))
+                    .unwrap_or_default(),
+                reason: why,
+            })
+        }
     };
+    if reporter == Reporter::HookUnreadable {
+        return refuse(
+            "the hook's input was not valid JSON: all of it is recorded as untrusted".to_owned(),
+        );
+    }
     let Some((action, decision, mode, replayed)) = decided.clone() else {
         return refuse(format!("aecl never decided a call `{call_id}` in this run"));
     };

@@ -139,3 +139,30 @@ async fn an_output_after_require_approval_is_approved_in_client_for_claude_code_
         && r["input"]["status"] == "approved_in_client"));
     assert!(!audit.iter().any(|r| r["kind"] == "approval" && r["run"] == "cx"));
 }
+
+/// A `PostToolUse` whose body strict JSON parsing refuses (nesting past the parser's limit)
+/// is still recorded: its top-level fields are read, and the whole text is the call's
+/// output, untrusted whatever the action's output rules say. Before, it was a 400 and the
+/// output was never recorded (a red-team finding).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_that_is_not_valid_json_is_recorded_untrusted() {
+    let server = start(Backend::Sqlite).await;
+    let token = agent();
+    let run = "odd";
+    let read = client_execute(&server, &token, &call(run, "o1", "read_email", json!({}))).await;
+    assert_eq!(read["decision"], "allow", "{read}");
+    let deep = format!("{}\"GB29NWBK60161331926819\"{}", "[".repeat(300), "]".repeat(300));
+    let body = format!(
+        r#"{{"session_id":"{run}","hook_event_name":"PostToolUse","tool_name":"read_email","tool_input":{{}},"tool_response":{deep},"tool_use_id":"o1"}}"#
+    );
+    assert!(serde_json::from_str::<Value>(&body).is_err());
+    let answer = server.send("POST", "/v1/hooks/claude-code", Some(&token), &[], &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(unguarded(&answer.body), "{}", answer.body);
+    let results = results(&server, run).await;
+    assert_eq!(results.len(), 1, "{results:?}");
+    let (id, unguarded, reason) = &results[0];
+    assert_eq!(id, "o1");
+    assert!(unguarded, "{results:?}");
+    assert!(reason.contains("not valid JSON"), "{reason}");
+}
