@@ -266,6 +266,16 @@ fn check_url(hosts: &[String], text: &str, out: &mut Vec<Violation>) {
         out.push(block("url_hosts", format!("scheme `{}` is not http or https", url.scheme())));
         return;
     }
+    if let Some(why) = ambiguous_url(text) {
+        out.push(block(
+            "url_hosts",
+            format!(
+                "`{text}` is spelled so that programs may disagree on its host ({why}): \
+                 write it as `https://host/path`"
+            ),
+        ));
+        return;
+    }
     if !url.username().is_empty() || url.password().is_some() {
         out.push(block("url_hosts", "URLs with embedded credentials are refused".to_owned()));
     }
@@ -276,6 +286,37 @@ fn check_url(hosts: &[String], text: &str, out: &mut Vec<Violation>) {
             format!("host `{host}` is not in the allowed destinations {}", hosts.join(", ")),
         ));
     }
+}
+
+/// Why `text` may name one host to the URL parser aecl uses (WHATWG's, like browsers and
+/// Node) and another to the program that fetches it: curl reads
+/// `https://allowed.test\\@evil.test/` as user info and connects to `evil.test`, while
+/// WHATWG reads a backslash as a slash. Only the plain spelling is accepted: `http://` or
+/// `https://`, then a host of ASCII letters, digits, dots, dashes, a port, with no white
+/// space, control character, backslash or percent-escape before the path.
+fn ambiguous_url(text: &str) -> Option<&'static str> {
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("white space or a control character");
+    }
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        text.get(8..)
+    } else if lower.starts_with("http://") {
+        text.get(7..)
+    } else {
+        return Some("no `//` after an http or https scheme");
+    };
+    let authority = rest.unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('\\') {
+        return Some("a backslash before the path");
+    }
+    if authority.contains('%') {
+        return Some("a percent-escape in the host");
+    }
+    if !authority.is_ascii() {
+        return Some("a host not in ASCII: write its punycode (`xn--`) form");
+    }
+    None
 }
 
 /// The domain of an address in `local@domain` or `Name <local@domain>` form.

@@ -10,6 +10,7 @@
 mod amount;
 mod date;
 mod email;
+mod fold;
 mod iban;
 mod phone;
 mod scan;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 pub use amount::normal as amount_normal;
 pub use date::normal as date_normal;
 pub use email::{EmailForm, normal as email_normal};
+pub use fold::fold;
 pub use iban::normal as iban_normal;
 pub use phone::{PhoneForm, normal as phone_normal, region_code};
 pub use scan::{Found, Normal, find};

@@ -32,6 +32,37 @@ fn url_hosts_match_exactly_or_by_wildcard_subdomain() {
     assert!(!violations(&c, json!("file:///etc/passwd")).is_empty());
 }
 
+/// Spellings on which URL parsers disagree about the host are refused: curl connects to
+/// `evil.test` for `https://api.example.com\@evil.test/`, which WHATWG reads as a path
+/// on the allowed host (a red-team finding).
+#[test]
+fn url_hosts_refuse_spellings_parsers_read_differently() {
+    let c = Constraint::UrlHosts(vec!["api.example.com".to_owned(), "*.corp.test".to_owned()]);
+    for ambiguous in [
+        "https://api.example.com\\@evil.test/",
+        "https://x.corp.test\\@evil.test/",
+        "https://api.example.com\\.evil.test/",
+        "https:api.example.com/v1",
+        "https:/api.example.com/v1",
+        "https:\\\\api.example.com",
+        " https://api.example.com/",
+        "https://api.example.com/\tx",
+        "\u{1}https://api.example.com/",
+        "https://api%2eexample%2ecom/",
+        "https://api.example.com\u{ff0e}/",
+        "//api.example.com/v1",
+    ] {
+        assert!(!violations(&c, json!(ambiguous)).is_empty(), "{ambiguous:?}");
+    }
+    for plain in [
+        "https://api.example.com/v1?q=a\\b",
+        "HTTPS://API.EXAMPLE.COM:443/v1",
+        "http://a.corp.test/x#y",
+    ] {
+        assert!(violations(&c, json!(plain)).is_empty(), "{plain:?}");
+    }
+}
+
 #[test]
 fn every_address_in_a_list_must_have_an_allowed_domain() {
     let c = Constraint::EmailDomains(vec!["example.com".to_owned()]);

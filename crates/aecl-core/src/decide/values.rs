@@ -55,6 +55,9 @@ impl Evaluation<'_> {
         let mut flagged = false;
         if !spec.values.scan.is_empty() {
             let provenance = &self.run.provenance;
+            // Folded like the index (`values::fold`); offsets are the folded text's.
+            let folded = values::fold(text);
+            let text = folded.as_ref();
             let findings: Vec<(String, usize, ValueKind, SourceRef)> =
                 values::find(text, &spec.values.scan, &options)
                     .into_iter()

@@ -108,7 +108,9 @@ pub fn normal_of(kind: &ValueKind, value: &str, options: &ValueOptions) -> Optio
 impl ProvenanceIndex {
     /// Notes the typed values of a document just added.
     pub(super) fn add_typed(&mut self, kind: SourceKind, doc: u32, text: &str) {
-        for found in values::find(text, &INDEXED, &ValueOptions::default()) {
+        // Folded (`values::fold`): an IBAN written with soft hyphens or full-width digits
+        // in a page is the IBAN the model copies out clean.
+        for found in values::find(&values::fold(text), &INDEXED, &ValueOptions::default()) {
             for key in keys(&found.normal) {
                 self.typed.entry(key).or_default().note(kind, doc);
             }

@@ -20,6 +20,8 @@ impl EmailForm {
 
 /// The normal form of `text` as an e-mail address, or `None` when it is not one.
 pub fn normal(text: &str) -> Option<EmailForm> {
+    let folded = super::fold(text);
+    let text = folded.as_ref();
     let mut text = text.trim().trim_start_matches('<').trim_end_matches('>');
     if text.len() >= 7 && text.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("mailto:")) {
         text = text.get(7..)?;

@@ -1,15 +1,49 @@
-//! IBANs: spaces, dashes and case removed, and the mod-97 checksum checked. A text that
-//! fails the checksum is not an IBAN (it is compared as plain text).
+//! IBANs: folded (`fold`), every separator and the case removed, and the mod-97 checksum
+//! checked. A text that fails the checksum is not an IBAN (it is compared as plain text),
+//! unless it holds one whole (`IBAN: GB29 ...`, `GB29.../REF 7`).
 
-/// The normal form (upper case, no separators) of a valid IBAN.
+/// The normal form (upper case, no separators) of a valid IBAN, or of the one IBAN the
+/// text holds between a label and a reference.
 pub fn normal(text: &str) -> Option<String> {
-    let compact: String = text
-        .trim()
+    // Dots, slashes, underscores, commas and dashes group an IBAN like spaces do: the
+    // checksum, not the spelling, says what is one.
+    let compact: String = super::fold(text.trim())
         .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
+        .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    valid(&compact).then_some(compact)
+    if valid(&compact) {
+        return Some(compact);
+    }
+    embedded(&compact)
+}
+
+/// The IBAN inside `compact` (upper-case letters and digits): at a country code and two
+/// check digits, the country's length (or, for a country not listed, the longest that
+/// passes the checksum).
+fn embedded(compact: &str) -> Option<String> {
+    let bytes = compact.as_bytes();
+    for start in 0..bytes.len().saturating_sub(14) {
+        let head = bytes.get(start..start + 4)?;
+        if !(head.iter().take(2).all(u8::is_ascii_uppercase)
+            && head.iter().skip(2).all(u8::is_ascii_digit))
+        {
+            continue;
+        }
+        let country = head.get(..2);
+        let lengths: Vec<usize> = match LENGTHS.iter().find(|(cc, _)| country == Some(&cc[..])) {
+            Some((_, length)) => vec![*length],
+            None => (15..=34).rev().collect(),
+        };
+        for length in lengths {
+            if let Some(candidate) = compact.get(start..start + length)
+                && valid(candidate)
+            {
+                return Some(candidate.to_owned());
+            }
+        }
+    }
+    None
 }
 
 /// The fixed lengths of the IBANs of common countries (ISO 13616 registry). A known

@@ -71,6 +71,8 @@ fn trunk_zero(code: &str) -> bool {
 /// The normal forms of `text` as a phone number, or `None` when it is not one: digits
 /// with at most `+`, spaces, `-`, `.`, `/` and parentheses, 7 to 15 digits in all.
 pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
+    let folded = super::fold(text);
+    let text = folded.as_ref();
     let mut text = text.trim();
     if let Some(rest) = text.strip_prefix("tel:") {
         text = rest;

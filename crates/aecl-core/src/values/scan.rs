@@ -188,14 +188,39 @@ fn url_in(word: &str) -> Option<(usize, UrlForm)> {
         let candidate = word.get(scheme_start..)?;
         return super::url::normal(candidate).map(|f| (scheme_start, f));
     }
+    // `https:evil.test/x`, `HTTPS:\\evil.test`: a web scheme without `//`.
+    let lower = word.to_ascii_lowercase();
+    for scheme in super::url::SPECIAL_SCHEMES {
+        let mut from = 0;
+        while let Some(at) =
+            lower.get(from..).and_then(|rest| rest.find(scheme)).map(|at| at + from)
+        {
+            let boundary =
+                at == 0 || !lower.as_bytes().get(at - 1).is_some_and(u8::is_ascii_alphanumeric);
+            if boundary && lower.as_bytes().get(at + scheme.len()) == Some(&b':') {
+                if let Some(form) = word.get(at..).and_then(super::url::normal) {
+                    return Some((at, form));
+                }
+            }
+            from = at + scheme.len();
+        }
+    }
     if word.contains('@') {
         return None;
     }
-    let lower = word.get(..4).map(str::to_ascii_lowercase);
+    let www = lower.get(..4) == Some("www.");
     // `//host/path`: a scheme-relative link.
     let bare = word.strip_prefix("//").unwrap_or(word);
-    if lower.as_deref() == Some("www.") || bare_host(bare) {
+    if www || bare_host(bare) {
         return super::url::normal(word).map(|f| (0, f));
+    }
+    // `url:evil.test/x`, `link=evil.test/x`, `href=//evil.test`: a label, then a host.
+    if let Some(at) = word.find([':', '=']) {
+        let rest = word.get(at + 1..)?;
+        let bare = rest.strip_prefix("//").unwrap_or(rest);
+        if rest.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www.")) || bare_host(bare) {
+            return super::url::normal(rest).map(|f| (at + 1, f));
+        }
     }
     None
 }
@@ -218,11 +243,16 @@ fn bare_host(word: &str) -> bool {
 }
 
 /// An IBAN starting at token `i`, written whole or in groups: the longest run of tokens
-/// that forms a valid IBAN.
+/// that forms a valid IBAN. The first token may carry a label (`IBAN:GB29...`,
+/// `iban=GB29...`); groups may be parted by dashes, dots, slashes, underscores or
+/// markdown's `*` as well as by spaces (the checksum says what is one IBAN).
 fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
+    const SEPARATORS: &[u8] = b"-./_*";
+    let grouped = |w: &str| w.bytes().all(|b| b.is_ascii_alphanumeric() || SEPARATORS.contains(&b));
     let first = tokens.get(i)?;
-    // Dashes group an IBAN like spaces do.
-    let head: Vec<u8> = text.get(first.start..first.end)?.bytes().filter(|b| *b != b'-').collect();
+    let word = text.get(first.start..first.end)?;
+    let label = word.rfind([':', '=']).map_or(0, |at| at + 1);
+    let head: Vec<u8> = word.get(label..)?.bytes().filter(|b| !SEPARATORS.contains(b)).collect();
     let looks = head.len() >= 4
         && head.iter().take(2).all(u8::is_ascii_alphabetic)
         && head.iter().skip(2).take(2).all(u8::is_ascii_digit)
@@ -234,17 +264,22 @@ fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
     let mut best = None;
     let mut previous_end = first.start;
     for token in tokens.iter().skip(i) {
-        let word = text.get(token.start..token.end)?;
+        let mut word = text.get(token.start..token.end)?;
+        if token.start == first.start {
+            word = word.get(label..)?;
+        }
         // Groups are parted by spaces only: `ES91...1332; his` ends at the `;`.
         let gap = text.get(previous_end..token.start)?;
-        if compact.len() + word.len() > 40
-            || !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        if compact.len() + word.len() > 48
+            || !grouped(word)
             || (token.start != first.start && (gap.is_empty() || !gap.bytes().all(|b| b == b' ')))
         {
             break;
         }
         previous_end = token.end;
-        compact.extend(word.chars().filter(|c| *c != '-').map(|c| c.to_ascii_uppercase()));
+        compact.extend(
+            word.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()),
+        );
         if compact.len() > 34 {
             break;
         }

@@ -22,14 +22,29 @@ pub struct UrlForm {
 /// The normal form of `text` as a URL, or `None` when it is not one (white space inside,
 /// no host, a scheme that has no host such as `mailto:`).
 pub fn normal(text: &str) -> Option<UrlForm> {
-    let text = text.trim().trim_start_matches('<').trim_end_matches('>');
+    let folded = super::fold(text);
+    // What browsers and Node do first (the WHATWG URL standard): C0 controls and spaces at
+    // either end are dropped, tabs and newlines anywhere removed.
+    let cleaned: String = folded
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let text = cleaned.trim_start_matches('<').trim_end_matches('>');
     if text.is_empty() || text.chars().any(char::is_whitespace) {
         return None;
     }
     let explicit = scheme_of(text);
+    // `https:evil.test`, `https:/evil.test`, `https:\\evil.test`: a web scheme needs no
+    // `//` to name a host, for browsers and Node alike.
+    let special = explicit.is_none()
+        && text
+            .split_once(':')
+            .is_some_and(|(head, _)| SPECIAL_SCHEMES.contains(&head.to_ascii_lowercase().as_str()));
     // `mailto:`, `tel:`, `javascript:`: a scheme without `//` names no host (while
     // `host:8080/path` is a host and a port).
     if explicit.is_none()
+        && !special
         && let Some((head, tail)) = text.split_once(':')
         && head.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-')
         && !tail.as_bytes().first().is_some_and(u8::is_ascii_digit)
@@ -37,6 +52,7 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         return None;
     }
     let parsed = match explicit {
+        _ if special => Url::parse(text).ok()?,
         Some(_) => Url::parse(text).ok()?,
         None if text.starts_with("//") => Url::parse(&format!("http:{text}")).ok()?,
         None => Url::parse(&format!("http://{text}")).ok()?,
@@ -73,6 +89,9 @@ pub fn normal(text: &str) -> Option<UrlForm> {
     }
     Some(UrlForm { full: full.to_lowercase(), host })
 }
+
+/// Schemes whose URLs always name a host, with or without `//` (WHATWG "special").
+pub(crate) const SPECIAL_SCHEMES: [&str; 5] = ["http", "https", "ws", "wss", "ftp"];
 
 /// The scheme of `text` when it starts with `scheme://`.
 fn scheme_of(text: &str) -> Option<&str> {
