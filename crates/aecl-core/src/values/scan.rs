@@ -64,25 +64,8 @@ pub fn find(text: &str, kinds: &[ValueKind], options: &ValueOptions) -> Vec<Foun
                 normal: Normal::Url(form),
             });
         }
-        if want(ValueKind::Email)
-            && word.contains('@')
-            && !word.contains("://")
-            && let Some(form) = super::email::normal(word)
-        {
-            let start = token.start
-                + word.find(':').map_or(0, |c| {
-                    if word.get(..c).is_some_and(|p| p.eq_ignore_ascii_case("mailto")) {
-                        c + 1
-                    } else {
-                        0
-                    }
-                });
-            found.push(Found {
-                kind: ValueKind::Email,
-                start,
-                end: token.end,
-                normal: Normal::Email(form),
-            });
+        if want(ValueKind::Email) && word.contains('@') && !word.contains("://") {
+            emails_in(word, token.start, &mut found);
         }
         if token.start < skip_until {
             continue;
@@ -223,6 +206,30 @@ fn url_in(word: &str) -> Option<(usize, UrlForm)> {
         }
     }
     None
+}
+
+/// The addresses in `word` (at `offset` in the text): itself, or each part of a list
+/// written without spaces (`boss@corp.test;eve@evil.test`, `a@x.test,b@y.test`).
+fn emails_in(word: &str, offset: usize, found: &mut Vec<Found>) {
+    let mut start = 0;
+    for part in word.split([';', ',']) {
+        let part_start = start;
+        start += part.len() + 1;
+        if !part.contains('@') {
+            continue;
+        }
+        let Some(form) = super::email::normal(part) else { continue };
+        // `mailto:x@y`: the address starts after the scheme.
+        let skip = part.find(':').map_or(0, |c| {
+            if part.get(..c).is_some_and(|p| p.eq_ignore_ascii_case("mailto")) { c + 1 } else { 0 }
+        });
+        found.push(Found {
+            kind: ValueKind::Email,
+            start: offset + part_start + skip,
+            end: offset + part_start + part.len(),
+            normal: Normal::Email(form),
+        });
+    }
 }
 
 /// `label.label[:port][/...]` with an alphabetic last label that is not a file ending.
