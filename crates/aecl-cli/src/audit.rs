@@ -189,6 +189,21 @@ fn verify(
             break report;
         }
     };
+    // Asked to check against published checkpoints, there must be one: an emptied
+    // directory (or a witness that knows nothing) would otherwise pass a log cut back
+    // together with it.
+    if let Some(published) = &published
+        && published.is_empty()
+        && report.problem.is_none()
+        && report.size > 0
+    {
+        writeln!(
+            out,
+            "FAILED: no published checkpoint to check the log's {} records against",
+            report.size
+        )?;
+        return Ok(ExitCode::from(1));
+    }
     match &report.problem {
         None => {
             writeln!(

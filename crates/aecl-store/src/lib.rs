@@ -67,6 +67,13 @@ fn corrupt(message: impl Into<String>) -> StoreError {
     StoreError::Corrupt(message.into())
 }
 
+/// The lowest stored sequence number a read of the log from `from` takes: from 0, every
+/// row, so that a row planted below 0 (which `seq >= 0` would never show) reaches
+/// verification, read as a number it flags.
+fn lowest_seq(from: u64) -> i64 {
+    if from == 0 { i64::MIN } else { to_i64(from) }
+}
+
 /// Databases store integers as signed 64-bit: values past `i64::MAX` saturate (no time,
 /// sequence number or count of ours gets there).
 fn to_i64(value: u64) -> i64 {

@@ -223,6 +223,12 @@ fn tampering_with_the_database_is_caught_and_the_first_bad_record_named() {
             "FAILED at record 3",
         ),
         (
+            // A row below 0 was invisible to a reader starting at 0 (a red-team finding).
+            "a row planted below sequence 0",
+            "INSERT INTO audit_log (seq, record, chain_hash) SELECT -7, record, chain_hash FROM audit_log WHERE seq = 1",
+            "FAILED",
+        ),
+        (
             "an edited checkpoint",
             "UPDATE audit_checkpoints SET note = replace(note, 'audit.test/finance', 'audit.test/finanse') WHERE size = (SELECT MAX(size) FROM audit_checkpoints)",
             "FAILED: checkpoint",
@@ -239,6 +245,18 @@ fn tampering_with_the_database_is_caught_and_the_first_bad_record_named() {
             out.stdout
         );
     }
+}
+
+/// Checking against a directory of published checkpoints that holds none fails: emptied
+/// together with a cut-back database, it would otherwise pass (a red-team finding).
+#[test]
+fn an_empty_published_checkpoint_directory_fails_verification() {
+    let log = Recorded::new();
+    let empty = log.path("published");
+    std::fs::create_dir(&empty).expect("a directory");
+    let out = log.verify(&["--checkpoints", &empty.display().to_string()]);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("no published checkpoint"), "{}", out.stdout);
 }
 
 #[test]

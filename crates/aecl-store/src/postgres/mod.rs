@@ -29,7 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio::sync::oneshot;
 
-use crate::{AuditConfig, backend, hash_of, to_i64};
+use crate::{AuditConfig, backend, hash_of};
 
 /// Connections one store keeps at most. Every method holds one for a single short
 /// transaction, and the audit committer one more while it commits a batch.
@@ -136,7 +136,7 @@ async fn audit_records(
     let rows = sqlx::query(
         "SELECT seq, record, chain_hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
     )
-    .bind(to_i64(from))
+    .bind(crate::lowest_seq(from))
     .bind(limit)
     .fetch_all(pool)
     .await

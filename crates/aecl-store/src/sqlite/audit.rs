@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::writer::Batch;
 use super::{SqliteStore, query_row};
-use crate::{backend, hash_of, head, to_i64, to_u64};
+use crate::{backend, hash_of, head, to_u64};
 
 /// Read access to an audit log without a writer (for the CLI).
 #[derive(Debug)]
@@ -58,7 +58,7 @@ pub(super) fn read_records(
         .map_err(backend)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
-        .query_map(params![to_i64(from), limit], |r| {
+        .query_map(params![crate::lowest_seq(from), limit], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
         })
         .map_err(backend)?;
