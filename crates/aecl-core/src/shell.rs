@@ -14,6 +14,7 @@
 mod git;
 mod guard;
 mod lex;
+mod link_makers;
 mod normalise;
 mod options;
 mod parse;

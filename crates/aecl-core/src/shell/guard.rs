@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use super::link_makers;
 use super::programs::{self, ProgramSpec, Special, Writes};
 use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES};
 use super::writes::{self, Directories, WriteProblem};
@@ -107,22 +108,21 @@ impl ProgramGuard {
             targets: self.write_paths.clone(),
             writes: Vec::new(),
         };
-        for command in &analysis.commands {
-            let findings = self.command_findings(command, listed);
-            for finding in findings {
-                self.judge(&command.to_string(), finding, &dirs, view, &mut out);
-            }
-            if matches!(
-                command.program.as_str(),
-                "export" | "declare" | "typeset" | "local" | "readonly"
-            ) {
-                for word in &command.words {
-                    if let Some((name, _)) = word.text.split_once('=') {
-                        self.variable(name, &mut out.findings);
-                    }
-                }
+        let findings: Vec<Vec<Finding>> =
+            analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
+        let link_places = link_makers::places(&analysis.commands, &findings, &dirs);
+        // The places where a command of the line other than the `i`-th may make links.
+        let others = |i: Option<usize>| -> Vec<&str> {
+            let by_others = link_places.iter().enumerate().filter(|(k, _)| Some(*k) != i);
+            by_others.flat_map(|(_, places)| places.iter().map(String::as_str)).collect()
+        };
+        for (i, (command, found)) in analysis.commands.iter().zip(findings).enumerate() {
+            let links = others(Some(i));
+            for finding in found {
+                self.judge(&command.to_string(), finding, &dirs, view, &links, &mut out);
             }
         }
+        let links = others(None);
         for redirection in &analysis.redirections {
             let op = redirection.operator;
             let target = &redirection.target;
@@ -139,6 +139,7 @@ impl ProgramGuard {
                     Finding::Writes(target.clone()),
                     &dirs,
                     view,
+                    &links,
                     &mut out,
                 );
             } else if matches!(op, "<" | "<&")
@@ -179,6 +180,7 @@ impl ProgramGuard {
         finding: Finding,
         dirs: &Directories,
         view: &PathView,
+        links: &[&str],
         assessed: &mut Assessed,
     ) {
         let out = &mut assessed.findings;
@@ -206,6 +208,21 @@ impl ProgramGuard {
         };
         assessed.targets.extend(writes::spelled_targets(&target, &dirs));
         assessed.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
+        let through_link = writes::normals(&target, &dirs)
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|path| links.iter().find(|place| writes::within(&path, place)));
+        if let Some(place) = through_link {
+            out.push((
+                self.writes_outside,
+                format!(
+                    "`{what}` writes `{}` under `{place}`, where this line may make a symbolic \
+                     link: where it lands is only known when the line runs",
+                    target.raw
+                ),
+            ));
+            return;
+        }
         match writes::check(&target, &self.write_paths, &dirs, view) {
             None => {}
             Some(WriteProblem::Outside(path)) => out.push((

@@ -94,6 +94,12 @@ impl Dir {
 pub(super) struct Directories(Vec<Option<Dir>>);
 
 impl Directories {
+    /// The normal form of each directory the line may be in (`None`: only known at run
+    /// time).
+    pub(super) fn normals(&self) -> Vec<Option<String>> {
+        self.0.iter().map(|d| d.as_ref().map(|d| d.normal.clone())).collect()
+    }
+
     /// Starts in `working_dir` and adds the target of every `cd`, `pushd` and `popd` of
     /// the line. Each target is joined to every directory found so far: the set
     /// over-approximates wherever the line may be when it writes.
@@ -208,6 +214,21 @@ fn locate(target: &ShellArg, dirs: &Directories) -> Located {
         }
     }
     Located::At(out)
+}
+
+/// The normal absolute paths `target` may be (one per directory the line may be in);
+/// `None` when it is only known at run time. A harmless target (`/dev/null`) is none.
+pub(super) fn normals(target: &ShellArg, dirs: &Directories) -> Option<Vec<String>> {
+    match locate(target, dirs) {
+        Located::At(paths) => Some(paths.into_iter().map(|(normal, _)| normal).collect()),
+        Located::Harmless => Some(Vec::new()),
+        Located::Problem(_) => None,
+    }
+}
+
+/// Whether the normal path `path` is `place` or under it.
+pub(super) fn within(path: &str, place: &str) -> bool {
+    place == "/" || path == place || path.starts_with(&format!("{place}/"))
 }
 
 /// The absolute strings an adapter should resolve for `target`: one per directory the

@@ -1,0 +1,106 @@
+//! Commands that may make symbolic links, and where: a write elsewhere on the same line
+//! that passes through such a place is checked against a filesystem the line changes.
+//!
+//! The adapter that resolves write targets (`ShellRules::targets`) sees the filesystem
+//! before the line runs. `ln` is judged by both of its ends, but a link also appears when
+//! `cp -P /proc/self/root r` copies one, `mv outlink r` renames one, `tar -x` or `unzip`
+//! extracts one from an archive, or `git checkout` writes one the repository holds. After
+//! that, `echo x > r/tmp/f` lands wherever the link points, though `r` did not exist (or
+//! was a plain directory) when the target was resolved. So every write of the line under a
+//! place where another of its commands may make a link is refused: where it lands is only
+//! known when the line runs.
+
+use super::SimpleCommand;
+use super::guard::Finding;
+use super::writes::{self, Directories};
+
+/// git subcommands that write the work tree, and so may write a link it holds.
+const GIT_WORK_TREE: [&str; 16] = [
+    "clone",
+    "checkout",
+    "switch",
+    "restore",
+    "reset",
+    "stash",
+    "pull",
+    "merge",
+    "rebase",
+    "am",
+    "apply",
+    "cherry-pick",
+    "revert",
+    "worktree",
+    "read-tree",
+    "checkout-index",
+];
+
+/// How a command may make links: at the places it writes, or anywhere under the
+/// directories the line may be in (an archive's or a repository's paths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Makes {
+    AtItsTargets,
+    UnderTheWorkingDirectory,
+}
+
+fn makes_links(command: &SimpleCommand) -> Option<Makes> {
+    let words = || command.words.iter().filter(|w| w.is_known()).map(|w| w.text.as_str());
+    let short = |letters: &str| {
+        words().any(|w| {
+            w.starts_with('-')
+                && !w.starts_with("--")
+                && w.chars().skip(1).any(|c| letters.contains(c))
+        })
+    };
+    let long = |names: &[&str]| {
+        words().any(|w| names.iter().any(|n| w == *n || w.starts_with(&format!("{n}="))))
+    };
+    match command.program.as_str() {
+        "ln" | "link" | "mv" | "rsync" => Some(Makes::AtItsTargets),
+        // `cp -r`, `-R`, `-a`, `-d` and `-P` copy a link as a link.
+        "cp" if short("rRadP")
+            || long(&["--recursive", "--archive", "--no-dereference", "--preserve"]) =>
+        {
+            Some(Makes::AtItsTargets)
+        }
+        "tar" | "gtar" | "bsdtar" => {
+            let first = words().next().unwrap_or_default();
+            let old_style = !first.starts_with('-') && first.contains('x');
+            (old_style || short("x") || long(&["--extract", "--get"]))
+                .then_some(Makes::UnderTheWorkingDirectory)
+        }
+        "unzip" | "cpio" | "7z" | "7za" | "bsdcpio" => Some(Makes::UnderTheWorkingDirectory),
+        "git" => {
+            words().find(|w| GIT_WORK_TREE.contains(w)).map(|_| Makes::UnderTheWorkingDirectory)
+        }
+        _ => None,
+    }
+}
+
+/// For each command of a line, the places (normal absolute paths) under which it may make
+/// links; `"/"` when a place is only known at run time.
+pub(super) fn places(
+    commands: &[SimpleCommand],
+    findings: &[Vec<Finding>],
+    dirs: &Directories,
+) -> Vec<Vec<String>> {
+    commands
+        .iter()
+        .zip(findings)
+        .map(|(command, found)| {
+            let Some(makes) = makes_links(command) else { return Vec::new() };
+            let mut out = Vec::new();
+            for finding in found {
+                let (target, dirs) = match finding {
+                    Finding::Writes(target) => (target, dirs.clone()),
+                    Finding::WritesUnder(target, dir) => (target, dirs.under(dir)),
+                    _ => continue,
+                };
+                out.extend(writes::normals(target, &dirs).unwrap_or_else(|| vec!["/".to_owned()]));
+            }
+            if makes == Makes::UnderTheWorkingDirectory {
+                out.extend(dirs.normals().into_iter().map(|d| d.unwrap_or_else(|| "/".to_owned())));
+            }
+            out
+        })
+        .collect()
+}
