@@ -133,7 +133,16 @@ impl ProgramGuard {
                 && (target.text == "-"
                     || target.text.bytes().all(|b| b.is_ascii_digit())
                     || target.text.ends_with('-'));
-            if writes || (op == ">&" && !duplicates) {
+            if (writes || op == ">&") && target.pattern {
+                // A redirection to a glob writes the one file it matches, maybe a link.
+                out.findings.push((
+                    self.writes_outside,
+                    format!(
+                        "`{op} {}` writes to a pattern: which file is only known at run time",
+                        target.raw
+                    ),
+                ));
+            } else if writes || (op == ">&" && !duplicates) {
                 self.judge(
                     &format!("{op} {}", target.raw),
                     Finding::Writes(target.clone()),

@@ -299,18 +299,21 @@ fn inside(roots: &[String], path: &str) -> bool {
     roots.iter().any(|root| root == "/" || path == root || path.starts_with(&format!("{root}/")))
 }
 
-/// A glob stands for names in the directories it spells: each component with a glob
-/// character becomes a placeholder name. A component that may match `.` or `..` (one
-/// starting with `.` or a bracket) and brace expansion (which can spell any path) are
-/// not confined.
+/// A glob stands for names in the directories it spells: its last component, with a glob
+/// character, becomes a placeholder file name. Not confined: a glob in a directory
+/// component or followed by `/` (it may match a link to a directory anywhere, which no
+/// adapter resolved: `cp a.txt outl*/`), a component that may match `.` or `..` (one
+/// starting with `.` or a bracket), and brace expansion (which can spell any path).
 fn confined_pattern(text: &str) -> Option<String> {
     if text.contains('{') {
         return None;
     }
+    let components: Vec<&str> = text.split('/').collect();
+    let last = components.len().saturating_sub(1);
     let mut parts = Vec::new();
-    for component in text.split('/') {
+    for (i, component) in components.into_iter().enumerate() {
         if component.contains(['*', '?', '[']) {
-            if component.starts_with(['.', '[']) {
+            if component.starts_with(['.', '[']) || i != last {
                 return None;
             }
             parts.push("x");

@@ -180,10 +180,11 @@ fn url_in(word: &str) -> Option<(usize, UrlForm)> {
         {
             let boundary =
                 at == 0 || !lower.as_bytes().get(at - 1).is_some_and(u8::is_ascii_alphanumeric);
-            if boundary && lower.as_bytes().get(at + scheme.len()) == Some(&b':') {
-                if let Some(form) = word.get(at..).and_then(super::url::normal) {
-                    return Some((at, form));
-                }
+            if boundary
+                && lower.as_bytes().get(at + scheme.len()) == Some(&b':')
+                && let Some(form) = word.get(at..).and_then(super::url::normal)
+            {
+                return Some((at, form));
             }
             from = at + scheme.len();
         }
