@@ -11,6 +11,7 @@
 //! from an expansion is *dynamic*, an argument built from one is *unknown* and may be any
 //! flag, and a line we cannot parse is blocked.
 
+mod finding;
 mod git;
 mod guard;
 mod lex;

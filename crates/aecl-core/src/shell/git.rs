@@ -7,7 +7,7 @@
 //! global option, whose value could be taken for the subcommand, is refused.
 
 use super::ShellArg;
-use super::guard::Finding;
+use super::finding::Finding;
 use super::unwrap::SAFE_GIT_SETTINGS;
 
 /// git subcommands, for telling an alias or an external `git-NAME` program apart.

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use super::finding::Finding;
 use super::link_makers;
 use super::programs::{self, ProgramSpec, Special, Writes};
 use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES};
@@ -65,17 +66,6 @@ pub(super) struct Assessed {
     pub targets: Vec<String>,
     /// Every write as written, with the directories the line may be in for it.
     pub writes: Vec<super::WriteWord>,
-}
-
-/// One thing a command line would do that the guard judges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Finding {
-    Unknown,
-    RunsCode(String),
-    Uploads(String),
-    Writes(ShellArg),
-    /// A write whose path is relative to `-C DIR`.
-    WritesUnder(ShellArg, ShellArg),
 }
 
 impl ProgramGuard {

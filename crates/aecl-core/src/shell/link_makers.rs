@@ -11,7 +11,7 @@
 //! known when the line runs.
 
 use super::SimpleCommand;
-use super::guard::Finding;
+use super::finding::Finding;
 use super::writes::{self, Directories};
 
 /// git subcommands that write the work tree, and so may write a link it holds.

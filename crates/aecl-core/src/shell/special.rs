@@ -7,8 +7,9 @@
 use std::borrow::Cow;
 
 use super::ShellArg;
+use super::finding::Finding;
 use super::git;
-use super::guard::{Finding, Scanned};
+use super::guard::Scanned;
 use super::programs::Special;
 use super::scripts::{self, ScriptEffects};
 
