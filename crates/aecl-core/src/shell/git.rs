@@ -317,6 +317,7 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             }
             // The destination is the second positional argument, when value-taking
             // options are not mistaken for it: only plain words after the URL count.
+            unprotected_config(rest, out);
             let plain: Vec<&ShellArg> = clone_positionals(rest);
             if let Some(destination) = plain.get(1) {
                 out.push(write((*destination).clone()));
@@ -345,6 +346,19 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
                 out.push(write((*path).clone()));
             }
         }
+        // `git merge-file CURRENT BASE OTHER` writes CURRENT (unless `-p`);
+        // `git pack-objects BASE` writes `BASE-<hash>.pack` and its index.
+        "merge-file" if !rest.iter().any(|w| matches!(w.text.as_str(), "-p" | "--stdout")) => {
+            let words = skip_values(rest, &["-L", "--marker-size"]);
+            out.extend(words.first().map(|p| write((*p).clone())));
+        }
+        "pack-objects" => {
+            let words = skip_values(rest, &["--window", "--depth", "--threads", "--filter"]);
+            out.extend(words.first().map(|p| write((*p).clone())));
+        }
+        "worktree" if first == Some("move") => {
+            out.extend(positionals.get(2).map(|p| write((*p).clone())));
+        }
         "init" => {
             let values = [
                 "--template",
@@ -355,9 +369,10 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
                 "--ref-format",
             ];
             let words = skip_values(rest, &values);
-            if let Some(path) = words.first() {
-                out.push(write((*path).clone()));
-            }
+            // Without a directory, the current one (or `-C DIR`).
+            let path = words.first().map_or_else(|| ShellArg::known("."), |p| (*p).clone());
+            out.push(write(path));
+            unprotected_config(rest, out);
         }
         "apply" => {
             if rest.iter().any(|w| git_option(w, &["--unsafe-paths"]).is_some()) {
@@ -416,6 +431,22 @@ fn clone_positionals(rest: &[ShellArg]) -> Vec<&ShellArg> {
         "--object-format",
     ];
     skip_values(rest, &VALUES)
+}
+
+/// `git init` or `git clone` with `--bare`, `--mirror` or `--separate-git-dir`: the new
+/// repository's `config` is not under a `.git/` directory, where writes to it are refused,
+/// so a later write to it can make any git command there run a program
+/// (`core.fsmonitor`).
+fn unprotected_config(rest: &[ShellArg], out: &mut Vec<Finding>) {
+    let option = ["--bare", "--mirror", "--separate-git-dir"]
+        .into_iter()
+        .find(|o| rest.iter().any(|w| git_option(w, &[o]).is_some()));
+    if let Some(option) = option {
+        out.push(Finding::RunsCode(format!(
+            "`{option}` makes a repository whose configuration lies outside `.git/`, where \
+             a later write can make git run a program"
+        )));
+    }
 }
 
 /// The words of `rest` that are neither options nor the value of one of `values`.

@@ -68,7 +68,10 @@ fn makes_links(command: &SimpleCommand) -> Option<Makes> {
             (old_style || short("x") || long(&["--extract", "--get"]))
                 .then_some(Makes::UnderTheWorkingDirectory)
         }
-        "unzip" | "cpio" | "7z" | "7za" | "bsdcpio" => Some(Makes::UnderTheWorkingDirectory),
+        // A git-style patch can add a link (`new file mode 120000`).
+        "unzip" | "cpio" | "7z" | "7za" | "bsdcpio" | "patch" => {
+            Some(Makes::UnderTheWorkingDirectory)
+        }
         "git" => {
             words().find(|w| GIT_WORK_TREE.contains(w)).map(|_| Makes::UnderTheWorkingDirectory)
         }

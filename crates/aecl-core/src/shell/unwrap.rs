@@ -98,7 +98,15 @@ impl Unwrapper<'_> {
         let program = normalise::program_name(&first.text());
         let name = program.as_str();
         let before = self.out.commands.len();
-        let redefines = name == "hash" && rest.iter().any(|w| w.text().starts_with("-p"));
+        let redefines = name == "hash"
+            && rest.iter().any(|w| {
+                let text = w.text();
+                !w.has_expansion()
+                    && text.starts_with('-')
+                    && !text.starts_with("--")
+                    && text.contains('p')
+                    || w.has_expansion()
+            });
         self.program(name, rest, appended)?;
         // A program named by a path outside the system's directories is whatever file is
         // there (`SimpleCommand::path`). `hash -p FILE NAME` makes `NAME` run `FILE`.
@@ -117,8 +125,8 @@ impl Unwrapper<'_> {
         match name {
             "env" => {
                 let spec = OptionSpec {
-                    short_values: "uCS",
-                    long_values: &["unset", "chdir", "split-string"],
+                    short_values: "uCSa",
+                    long_values: &["unset", "chdir", "split-string", "argv0"],
                     dash_is_option: true,
                     ..OptionSpec::default()
                 };
@@ -248,11 +256,12 @@ impl Unwrapper<'_> {
                 let mut command = plain(name, rest, appended);
                 let texts: Vec<String> = rest.iter().map(|w| w.text()).collect();
                 let arithmetic = texts.iter().any(|t| ARITHMETIC_TESTS.contains(&t.as_str()));
-                command.dynamic = arithmetic
+                command.dynamic = (arithmetic
                     && rest
                         .iter()
                         .zip(&texts)
-                        .any(|(w, t)| !t.starts_with('-') && reads_variables(&w.raw));
+                        .any(|(w, t)| !t.starts_with('-') && reads_variables(&w.raw)))
+                    || evaluates_names(name, rest);
                 self.out.commands.push(command);
                 Ok(())
             }
@@ -265,7 +274,9 @@ impl Unwrapper<'_> {
             }
             _ if SHELLS.contains(&name) => self.shell(name, rest, appended),
             _ => {
-                self.out.commands.push(plain(name, rest, appended));
+                let mut command = plain(name, rest, appended);
+                command.dynamic |= evaluates_names(name, rest);
+                self.out.commands.push(command);
                 Ok(())
             }
         }
@@ -317,6 +328,8 @@ impl Unwrapper<'_> {
             // `chroot DIR` starts an interactive shell, reading commands we cannot see.
             command.dynamic = true;
         }
+        // `xargs nice < list`: the program comes from the data xargs appends.
+        command.dynamic |= runs && appended && inner.is_empty();
         self.out.commands.push(command);
         self.nested(inner, appended)
     }
@@ -352,8 +365,11 @@ impl Unwrapper<'_> {
         }
         let mut command = wrapper(name, &options, inner, !inner.is_empty());
         // `env -C DIR cmd` runs `cmd` in another directory, which the write checks (that
-        // follow `cd`) do not see: where its relative paths land is not known.
-        command.dynamic |= options.has(&["C", "chdir"]);
+        // follow `cd`) do not see: where its relative paths land is not known. `env -a
+        // NAME cmd` (coreutils 9.5+) runs `cmd` under another name, and `xargs env` runs
+        // what its input names.
+        command.dynamic |=
+            options.has(&["C", "chdir", "a", "argv0"]) || (appended && inner.is_empty());
         self.out.commands.push(command);
         self.nested(inner, appended)
     }
@@ -445,8 +461,10 @@ impl Unwrapper<'_> {
         let inner = rest.get(options.end..).unwrap_or_default();
         if options.has(&["c"]) {
             let Some(code) = inner.first() else {
-                // `bash -c` without code fails.
-                self.out.commands.push(wrapper(name, &options, inner, true));
+                // `bash -c` without code fails, unless xargs appends the code from its input.
+                let mut command = wrapper(name, &options, inner, true);
+                command.dynamic = appended;
+                self.out.commands.push(command);
                 return Ok(());
             };
             return self.run_code(wrapper(name, &options, inner, true), &Value::of(code));
@@ -670,4 +688,43 @@ fn git_runs_configured_program(args: &[&Word]) -> bool {
         }
     }
     false
+}
+
+/// Whether a built-in evaluates text known only at run time as a variable name or as
+/// arithmetic, which runs the command substitutions of a subscript (`a[$(cmd)]`) that
+/// the text may hold: `declare -i` and `-n` (every later assignment is evaluated),
+/// `test -v "$x"`, `printf -v "$x"`, `declare "$x=1"`, `read`/`export` of a name from an
+/// expansion.
+fn evaluates_names(name: &str, rest: &[&Word]) -> bool {
+    let flags = |letters: &str| {
+        rest.iter().any(|w| {
+            let text = w.text();
+            !w.has_expansion()
+                && (text.starts_with('-') || text.starts_with('+'))
+                && !text.starts_with("--")
+                && text.chars().skip(1).any(|c| letters.contains(c))
+        })
+    };
+    match name {
+        "declare" | "typeset" | "local" | "export" | "readonly" => {
+            flags("in") || rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w))
+        }
+        "read" | "mapfile" | "readarray" | "unset" => rest.iter().any(|w| w.has_expansion()),
+        "printf" => rest
+            .iter()
+            .enumerate()
+            .any(|(i, w)| w.text() == "-v" && rest.get(i + 1).is_some_and(|n| n.has_expansion())),
+        "test" | "[" | "[[" => rest.iter().enumerate().any(|(i, w)| {
+            matches!(w.text().as_str(), "-v" | "-R")
+                && rest.get(i + 1).is_some_and(|n| n.has_expansion())
+        }),
+        _ => false,
+    }
+}
+
+/// Whether the name of `NAME=VALUE` (or the whole word, without `=`) holds an expansion.
+fn name_part_dynamic(word: &Word) -> bool {
+    let source = word.source_for_reparse();
+    let name = source.split('=').next().unwrap_or_default();
+    name.contains('$') || name.contains('`')
 }

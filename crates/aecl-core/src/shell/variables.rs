@@ -11,6 +11,11 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "LD_LIBRARY_PATH",
     "LD_AUDIT",
     "BASH_ENV",
+    // `BASH_CMDS[ls]=/bin/sh` is `hash -p`; `DIRSTACK[1]=DIR; pushd +1` is a `cd`.
+    "BASH_CMDS",
+    "BASH_ALIASES",
+    "BASH_LOADABLES_PATH",
+    "DIRSTACK",
     "ENV",
     "PROMPT_COMMAND",
     "PS0",

@@ -59,7 +59,9 @@ impl Word {
             inside.contains("$(") || inside.contains('`')
         });
         subscript
-            || self.parts.iter().any(|p| matches!(p, Part::Param(source) if source.contains("@P")))
+            || self.parts.iter().any(
+                |p| matches!(p, Part::Param(source) if source.contains("@P") || indirect(source)),
+            )
     }
 
     /// Whether the word is exactly `text`, unquoted (keywords must not be quoted).
@@ -217,4 +219,21 @@ pub(super) fn parameter_reads_arithmetic(inner: &str) -> bool {
         Some(offset) => !offset.starts_with(['-', '=', '?', '+']) && reads_variables(offset),
         None => false,
     }
+}
+
+/// `${!name}`, `${!name:-x}`, `${!a[0]}`: the value names the variable read, and a name
+/// with a subscript (`a[$(cmd)]`) runs code. `${!prefix*}`, `${!prefix@}` and `${!a[@]}`
+/// only list names or keys.
+fn indirect(source: &str) -> bool {
+    let Some(rest) = source.strip_prefix("${!") else { return false };
+    let name_end =
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    if name_end == 0 {
+        return false;
+    }
+    let after = rest.get(name_end..).unwrap_or_default();
+    !(after.starts_with('*')
+        || after.starts_with('@')
+        || after.starts_with("[@]")
+        || after.starts_with("[*]"))
 }
