@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub use amount::normal as amount_normal;
 pub use date::normal as date_normal;
 pub use email::{EmailForm, normal as email_normal};
-pub use fold::fold;
+pub use fold::{fold, readings};
 pub use iban::normal as iban_normal;
 pub use phone::{PhoneForm, normal as phone_normal, region_code};
 pub use scan::{Found, Normal, find};

@@ -55,8 +55,8 @@ pub async fn claude_code<S: Store>(
     let event = body
         .as_ref()
         .ok()
-        .and_then(|bytes| std::str::from_utf8(bytes).ok())
-        .and_then(HookInput::event_name)
+        .map(|bytes| lossy(bytes))
+        .and_then(|text| HookInput::event_name(&text))
         .and_then(|name| HookEvent::of(&name))
         .unwrap_or(HookEvent::PreTool);
     let (claims, answer) = match caller {
@@ -85,11 +85,14 @@ async fn handle<S: Store>(
 ) -> Result<HookReply, ApiError> {
     caller.require(state, &[Role::Agent], "/v1/hooks/claude-code").await?;
     let bytes = body_bytes(body, state.config.body_limit)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("the request body is not UTF-8: {e}")))?;
-    // Leniently: a tool's output that is not valid JSON is still recorded (untrusted).
+    // Leniently: a tool's output that is not valid JSON, or not even UTF-8, is still
+    // recorded (untrusted). A call to decide must be exactly what runs: UTF-8 only.
+    let text = lossy(&bytes);
+    if event == HookEvent::PreTool && std::str::from_utf8(without_bom(&bytes)).is_err() {
+        return Err(ApiError::BadRequest("the request body is not UTF-8".to_owned()));
+    }
     let (input, checked) =
-        HookInput::parse_event(text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        HookInput::parse_event(&text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if checked != event {
         return Err(ApiError::BadRequest("`hook_event_name` is ambiguous".to_owned()));
     }
@@ -113,6 +116,16 @@ async fn handle<S: Store>(
             settled(state, &caller, ended.map(|r| r.map(|_| ()))).await
         }
     }
+}
+
+/// A body without a byte order mark in front.
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
+/// A body as text, each byte that is not UTF-8 read as U+FFFD.
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(without_bom(bytes)).into_owned()
 }
 
 /// A tool's output: the result of the call it decided, or an unguarded call.

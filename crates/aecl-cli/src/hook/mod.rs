@@ -132,12 +132,17 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
         HookCommand::Install(args) => return install::run(args).map(|()| ExitCode::SUCCESS),
         HookCommand::Doctor(args) => return doctor::run(args),
     };
-    let text = read_stdin();
-    if let Ok(text) = &text
-        && let Some(event) = after_the_fact(agent, text)
+    let input = read_stdin();
+    // An event after the fact is recorded even from bytes that are not UTF-8 (each bad
+    // byte read as U+FFFD): an output must never go unrecorded for its spelling. A call
+    // to decide must be exactly what runs, so its input must be UTF-8.
+    if let Ok(input) = &input
+        && let Some(event) = after_the_fact(agent, &input.lossy)
     {
-        return report(agent, args, text, event);
+        return report(agent, args, &input.lossy, event);
     }
+    let text =
+        input.and_then(|input| input.exact.ok_or_else(|| anyhow!("the hook input is not UTF-8")));
     let decided = text.and_then(|text| decide(agent, args, &text)).unwrap_or_else(|error| {
         Decided::from(HookOutcome {
             decision: Decision::Block,
@@ -336,16 +341,26 @@ impl From<HookOutcome> for Decided {
     }
 }
 
-fn read_stdin() -> Result<String> {
-    let mut text = String::new();
+/// The hook input: as read, when it is UTF-8, and with every bad byte as U+FFFD. A byte
+/// order mark in front is dropped.
+struct Stdin {
+    exact: Option<String>,
+    lossy: String,
+}
+
+fn read_stdin() -> Result<Stdin> {
+    let mut bytes = Vec::new();
     std::io::stdin()
         .take(STDIN_LIMIT + 1)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .context("reading the hook input from stdin")?;
-    if text.len() as u64 > STDIN_LIMIT {
+    if bytes.len() as u64 > STDIN_LIMIT {
         bail!("the hook input is larger than {STDIN_LIMIT} bytes");
     }
-    Ok(text)
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    let exact = std::str::from_utf8(bytes).ok().map(str::to_owned);
+    let lossy = exact.clone().unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
+    Ok(Stdin { exact, lossy })
 }
 
 fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{Outcome, repo, run_with_stdin, temp_dir};
+use crate::{Outcome, aecl, output_with_stdin, repo, run_with_stdin, temp_dir};
 
 fn policy() -> String {
     repo("crates/aecl-cli/tests/claude_code/policy").display().to_string()
@@ -257,4 +257,59 @@ fn an_output_that_is_not_valid_json_is_still_recorded_untrusted() {
         let curl = hook(state.path(), "bash-curl.json", &session);
         assert_eq!(decision(&curl), "ask", "{spelling}: {curl:#?}");
     }
+}
+
+/// An output that is not UTF-8 (a stray byte) or starts with a byte order mark is still
+/// recorded: each bad byte reads as U+FFFD. A call to decide that is not UTF-8 is denied,
+/// since what aecl decides must be exactly what runs.
+#[test]
+fn an_output_in_bytes_that_are_not_utf8_is_still_recorded() {
+    let policy = policy();
+    for (i, spoil) in [&b"\xff"[..], &b"\xc0\xae"[..], &b""[..]].iter().enumerate() {
+        let state = temp_dir();
+        let session = format!("bytes-{i}");
+        assert_eq!(decision(&hook(state.path(), "pre-webfetch.json", &session)), "allow");
+        let post = input("post-webfetch.json", &session);
+        let (head, tail) = post.split_once(r#""codeText":"OK"#).expect("the recorded field");
+        let mut bytes = b"\xef\xbb\xbf".to_vec();
+        bytes.extend_from_slice(head.as_bytes());
+        bytes.extend_from_slice(br#""codeText":"OK"#);
+        bytes.extend_from_slice(spoil);
+        bytes.extend_from_slice(tail.as_bytes());
+        let dir = state.path().display().to_string();
+        let mut command = aecl();
+        command.args([
+            "hook",
+            "claude-code",
+            "--policy",
+            &policy,
+            "--agent",
+            "coder",
+            "--state-dir",
+            &dir,
+        ]);
+        let out = output_with_stdin(command, &bytes);
+        assert_eq!(out.code, Some(0), "{spoil:?}: {out:#?}");
+        let curl = hook(state.path(), "bash-curl.json", &session);
+        assert_eq!(decision(&curl), "ask", "{spoil:?}: {curl:#?}");
+    }
+    let pre = input("bash-ls.json", "bytes-pre");
+    let mut bytes = pre.into_bytes();
+    let at = bytes.iter().position(|b| *b == b'l').expect("an l");
+    bytes.insert(at, 0xff);
+    let state = temp_dir();
+    let dir = state.path().display().to_string();
+    let mut command = aecl();
+    command.args([
+        "hook",
+        "claude-code",
+        "--policy",
+        &policy,
+        "--agent",
+        "coder",
+        "--state-dir",
+        &dir,
+    ]);
+    let out = output_with_stdin(command, &bytes);
+    assert_eq!(out.code, Some(2), "{out:#?}");
 }

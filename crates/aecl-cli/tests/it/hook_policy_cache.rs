@@ -239,7 +239,7 @@ fn a_replaced_or_rewritten_aecl_binary_misses_the_cache() {
             .arg(&policy)
             .arg("--state-dir")
             .arg(&state);
-        let out = output_with_stdin(command, &input.to_string());
+        let out = output_with_stdin(command, input.to_string());
         answer(&out)
     };
 

@@ -118,7 +118,7 @@ where
 }
 
 /// Runs `command` (an `aecl`, or a copy of it) with `stdin`; its exit code and output.
-pub fn output_with_stdin(mut command: Command, stdin: &str) -> Outcome {
+pub fn output_with_stdin(mut command: Command, stdin: impl AsRef<[u8]>) -> Outcome {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -126,12 +126,12 @@ pub fn output_with_stdin(mut command: Command, stdin: &str) -> Outcome {
         .spawn()
         .expect("spawning aecl");
     let mut input = child.stdin.take().expect("aecl's stdin");
-    let text = stdin.to_owned();
+    let text = stdin.as_ref().to_vec();
     // Written from another thread: a large input must not block while aecl's output fills
     // its pipe.
     let writer = std::thread::spawn(move || {
         // aecl may exit before reading everything (a bad line); that is not this test's failure.
-        let _ = input.write_all(text.as_bytes());
+        let _ = input.write_all(&text);
     });
     let output = child.wait_with_output().expect("waiting for aecl");
     writer.join().expect("the stdin writer");

@@ -110,9 +110,14 @@ impl ProvenanceIndex {
     pub(super) fn add_typed(&mut self, kind: SourceKind, doc: u32, text: &str) {
         // Folded (`values::fold`): an IBAN written with soft hyphens or full-width digits
         // in a page is the IBAN the model copies out clean.
-        for found in values::find(&values::fold(text), &INDEXED, &ValueOptions::default()) {
-            for key in keys(&found.normal) {
-                self.typed.entry(key).or_default().note(kind, doc);
+        let folded = values::fold(text);
+        let readings = values::readings(text);
+        let texts = std::iter::once(folded.as_ref()).chain(readings.iter().map(String::as_str));
+        for text in texts {
+            for found in values::find(text, &INDEXED, &ValueOptions::default()) {
+                for key in keys(&found.normal) {
+                    self.typed.entry(key).or_default().note(kind, doc);
+                }
             }
         }
     }

@@ -13,9 +13,10 @@
 
 use std::borrow::Cow;
 
-/// `text` folded; borrowed when nothing changes (all ASCII text, the common case).
+/// `text` folded; borrowed when nothing changes (printable ASCII, the common case).
 pub fn fold(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() || !text.chars().any(|c| folded(c) != Some(c)) {
+    let printable = |b: u8| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r');
+    if text.bytes().all(printable) || !text.chars().any(|c| folded(c) != Some(c)) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(text.chars().filter_map(folded).collect())
@@ -31,8 +32,127 @@ fn folded(c: char) -> Option<char> {
         '\u{3002}' | '\u{ff61}' => '.',
         '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' => '-',
         c if c != ' ' && c.is_whitespace() && !matches!(c, '\t' | '\n' | '\r') => ' ',
+        // A NUL or another control character splits nothing a reader sees.
+        c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => return None,
         c => c,
     })
+}
+
+/// Other readings of `text` than its folded spelling, as a reader (or the model) would
+/// take them: HTML entities and percent- or quoted-printable escapes of separators
+/// decoded, markup tags dropped, and the usual disguises of an address or a link undone
+/// (`eve [at] evil [dot] test`, `"eve"@evil.test`, `evil[.]test`, `hxxps://`). Empty when
+/// there is none. Only the index uses them: they can add values seen, never remove one.
+pub fn readings(text: &str) -> Vec<String> {
+    let folded = fold(text);
+    let markers = ['&', '<', '%', '=', '[', '(', '{', '"', 'x'];
+    if !folded.contains(markers) {
+        return Vec::new();
+    }
+    let mut decoded = String::with_capacity(folded.len());
+    let mut rest = folded.as_ref();
+    while let Some(c) = rest.chars().next() {
+        let (replacement, used) = match c {
+            '&' => entity(rest),
+            '<' => rest
+                .find('>')
+                .filter(|end| *end < 200)
+                .map_or((None, 1), |end| (Some(String::new()), end + 1)),
+            '%' | '=' => escaped(rest),
+            _ => (None, c.len_utf8()),
+        };
+        match replacement {
+            Some(text) => decoded.push_str(&text),
+            None => decoded.push_str(rest.get(..used).unwrap_or_default()),
+        }
+        rest = rest.get(used..).unwrap_or_default();
+    }
+    let mut undisguised = decoded.clone();
+    for (disguise, plain) in [
+        ("[at]", "@"),
+        ("(at)", "@"),
+        ("{at}", "@"),
+        ("[dot]", "."),
+        ("(dot)", "."),
+        ("{dot}", "."),
+        ("[.]", "."),
+        ("(.)", "."),
+        ("[@]", "@"),
+        ("hxxp", "http"),
+        ("\"@", "@"),
+    ] {
+        undisguised = replace_ignoring_case(&undisguised, disguise, plain);
+    }
+    // ` @ ` and ` . ` left by the spaced disguises, and a quoted local part's opening quote.
+    let undisguised = undisguised.replace(" @ ", "@").replace(" . ", ".").replace("\"", " ");
+    let mut out = Vec::new();
+    for reading in [decoded, undisguised] {
+        if reading != folded && !out.contains(&reading) {
+            out.push(reading);
+        }
+    }
+    out
+}
+
+/// An HTML character reference at the start of `text`: its character and length.
+fn entity(text: &str) -> (Option<String>, usize) {
+    let Some(end) = text.find(';').filter(|end| *end <= 10) else { return (None, 1) };
+    let name = text.get(1..end).unwrap_or_default();
+    let c = match name.strip_prefix('#') {
+        Some(number) => match number.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok().and_then(char::from_u32),
+            None => number.parse().ok().and_then(char::from_u32),
+        },
+        None => match name.to_ascii_lowercase().as_str() {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some(' '),
+            "period" => Some('.'),
+            "commat" => Some('@'),
+            "colon" => Some(':'),
+            "sol" => Some('/'),
+            "hyphen" | "dash" => Some('-'),
+            _ => None,
+        },
+    };
+    match c {
+        Some(c) => (Some(fold(&c.to_string()).into_owned()), end + 1),
+        None => (None, 1),
+    }
+}
+
+/// `%XX` or `=XX` (quoted-printable) of a separator, `@`, `:` or `/` at the start of
+/// `text`; a quoted-printable soft line break (`=` at a line's end) is dropped.
+fn escaped(text: &str) -> (Option<String>, usize) {
+    if text.starts_with("=\r\n") {
+        return (Some(String::new()), 3);
+    }
+    if text.starts_with("=\n") {
+        return (Some(String::new()), 2);
+    }
+    let code = text.get(1..3).and_then(|hex| u8::from_str_radix(hex, 16).ok());
+    match code {
+        Some(b @ (b' ' | b'-' | b'.' | b'@' | b':' | b'/' | b'_')) => {
+            (Some(char::from(b).to_string()), 3)
+        }
+        _ => (None, 1),
+    }
+}
+
+fn replace_ignoring_case(text: &str, from: &str, to: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(found) = lower.get(at..).and_then(|rest| rest.find(from)) {
+        out.push_str(text.get(at..at + found).unwrap_or_default());
+        out.push_str(to);
+        at += found + from.len();
+    }
+    out.push_str(text.get(at..).unwrap_or_default());
+    out
 }
 
 #[cfg(test)]
@@ -40,11 +160,33 @@ mod tests {
     use super::fold;
 
     #[test]
+    fn readings_undo_entities_escapes_tags_and_disguises() {
+        use super::readings;
+        let has = |text: &str, wanted: &str| readings(text).iter().any(|r| r.contains(wanted));
+        assert!(has("eve&#64;evil.test", "eve@evil.test"));
+        assert!(has("eve&#x40;evil&period;test", "eve@evil.test"));
+        assert!(has("<b>GB29</b>NWBK<i>6016</i>", "GB29NWBK6016"));
+        assert!(has("GB29%20NWBK=20", "GB29 NWBK "));
+        assert!(has("eve [at] evil [dot] test", "eve@evil.test"));
+        assert!(has("\"eve\"@evil.test", "eve@evil.test"));
+        assert!(has("hxxps://evil[.]test/x", "https://evil.test/x"));
+        assert!(has("https=3A//evil.test", "https://evil.test"));
+        assert!(readings("plain text, no markers").is_empty());
+        // Never panics on truncated or odd input.
+        for text in
+            ["&", "&#", "&#x;", "&#99999999;", "%", "%4", "=", "=\r", "<", "[at", "\u{ff0e}&#"]
+        {
+            let _ = readings(text);
+        }
+    }
+
+    #[test]
     fn invisible_full_width_dash_and_space_spellings_fold() {
         assert_eq!(fold("GB29\u{ad}NWBK\u{200b}6016"), "GB29NWBK6016");
         assert_eq!(fold("ＧＢ２９ ＮＷＢＫ"), "GB29 NWBK");
         assert_eq!(fold("evil．test。com｡x"), "evil.test.com.x");
         assert_eq!(fold("+44\u{2011}20\u{2013}7946\u{a0}0958"), "+44-20-7946 0958");
+        assert_eq!(fold("GB29NWBK\u{0}6016"), "GB29NWBK6016");
         assert!(matches!(fold("plain ascii"), std::borrow::Cow::Borrowed(_)));
         assert!(matches!(fold("grüße"), std::borrow::Cow::Borrowed(_)));
     }

@@ -15,7 +15,17 @@ pub fn normal(text: &str) -> Option<String> {
     if valid(&compact) {
         return Some(compact);
     }
-    embedded(&compact)
+    embedded(&compact).or_else(|| {
+        // `GB29%20NWBK...`, `GB29&#32;NWBK...`: escaped separators.
+        super::readings(text).iter().find_map(|reading| {
+            let compact: String = reading
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            if valid(&compact) { Some(compact) } else { embedded(&compact) }
+        })
+    })
 }
 
 /// The IBAN inside `compact` (upper-case letters and digits): at a country code and two

@@ -252,22 +252,32 @@ fn bare_host(word: &str) -> bool {
 
 /// An IBAN starting at token `i`, written whole or in groups: the longest run of tokens
 /// that forms a valid IBAN. The first token may carry a label (`IBAN:GB29...`,
-/// `iban=GB29...`); groups may be parted by dashes, dots, slashes, underscores or
-/// markdown's `*` as well as by spaces (the checksum says what is one IBAN).
+/// `iban=GB29...`); groups may be parted by punctuation (dashes, dots, slashes, colons,
+/// pipes, markdown's `*`, ...) as well as by spaces (the checksum says what is one IBAN).
 fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
-    const SEPARATORS: &[u8] = b"-./_*";
+    const SEPARATORS: &[u8] = b"-./_*:|~+\\,";
     let grouped = |w: &str| w.bytes().all(|b| b.is_ascii_alphanumeric() || SEPARATORS.contains(&b));
     let first = tokens.get(i)?;
     let word = text.get(first.start..first.end)?;
-    let label = word.rfind([':', '=']).map_or(0, |at| at + 1);
-    let head: Vec<u8> = word.get(label..)?.bytes().filter(|b| !SEPARATORS.contains(b)).collect();
-    let looks = head.len() >= 4
-        && head.iter().take(2).all(u8::is_ascii_alphabetic)
-        && head.iter().skip(2).take(2).all(u8::is_ascii_digit)
-        && head.iter().all(u8::is_ascii_alphanumeric);
-    if !looks {
-        return None;
-    }
+    let looks = |from: usize| {
+        let head: Vec<u8> = word
+            .get(from..)
+            .unwrap_or_default()
+            .bytes()
+            .filter(|b| !SEPARATORS.contains(b))
+            .collect();
+        head.len() >= 4
+            && head.iter().take(2).all(u8::is_ascii_alphabetic)
+            && head.iter().skip(2).take(2).all(u8::is_ascii_digit)
+            && head.iter().all(u8::is_ascii_alphanumeric)
+    };
+    // Whole (`GB29:NWBK:...`), or after a label (`IBAN:GB29...`, `iban=GB29...`).
+    let after_label = word.find([':', '=']).map(|at| at + 1);
+    let label = match (looks(0), after_label) {
+        (true, _) => 0,
+        (false, Some(at)) if looks(at) => at,
+        _ => return None,
+    };
     let mut compact = String::with_capacity(34);
     let mut best = None;
     let mut previous_end = first.start;
@@ -276,11 +286,13 @@ fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
         if token.start == first.start {
             word = word.get(label..)?;
         }
-        // Groups are parted by spaces only: `ES91...1332; his` ends at the `;`.
+        // Groups are parted by spaces (or a table's `|`) only: `ES91...1332; his` ends at
+        // the `;`.
         let gap = text.get(previous_end..token.start)?;
         if compact.len() + word.len() > 48
             || !grouped(word)
-            || (token.start != first.start && (gap.is_empty() || !gap.bytes().all(|b| b == b' ')))
+            || (token.start != first.start
+                && (gap.is_empty() || !gap.bytes().all(|b| b == b' ' || b == b'|')))
         {
             break;
         }
