@@ -127,7 +127,13 @@ async fn writes_and_deletes_racing_a_swapped_directory_never_touch_the_outside()
             swapper(&root, &outside, &stop, Duration::from_micros(300), &written)
         })
     };
-    for i in 0..1_000 {
+    // On a loaded machine the swapper can be descheduled between its two renames for
+    // the whole loop (every write then finds no directory): go on until one write has
+    // landed, so that the test always races real writes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 0;
+    while i < 1_000 || (written.load(Ordering::Relaxed) == 0 && Instant::now() < deadline) {
+        i += 1;
         let args = json!({ "path": "d/f.txt", "content": format!("write {i}") });
         if let (ConnectorOutcome::Succeeded { .. }, _) = execute(&registry, "file", args).await {
             written.fetch_add(1, Ordering::Relaxed);
