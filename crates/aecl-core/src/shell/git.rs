@@ -135,12 +135,10 @@ const GIT_CODE_OPTIONS: &[(&str, &[&str])] = &[
 ];
 
 /// Options whose value git writes to: (subcommand, options).
+/// (`--output`, which every command taking diff options has, is read for all of them.)
 const GIT_WRITE_OPTIONS: &[(&str, &[&str])] = &[
-    ("log", &["--output"]),
-    ("diff", &["--output"]),
-    ("show", &["--output"]),
-    ("format-patch", &["--output", "-o", "--output-directory"]),
-    ("archive", &["--output", "-o"]),
+    ("format-patch", &["-o", "--output-directory"]),
+    ("archive", &["-o"]),
     ("clone", &["--separate-git-dir"]),
     ("init", &["--separate-git-dir"]),
 ];

@@ -98,18 +98,16 @@ impl Unwrapper<'_> {
         let program = normalise::program_name(&first.text());
         let name = program.as_str();
         let before = self.out.commands.len();
+        // `hash -p FILE NAME` (also `-lp`, or options only known at run time).
         let redefines = name == "hash"
             && rest.iter().any(|w| {
                 let text = w.text();
-                !w.has_expansion()
-                    && text.starts_with('-')
-                    && !text.starts_with("--")
-                    && text.contains('p')
-                    || w.has_expansion()
+                w.has_expansion()
+                    || (text.starts_with('-') && !text.starts_with("--") && text.contains('p'))
             });
         self.program(name, rest, appended)?;
         // A program named by a path outside the system's directories is whatever file is
-        // there (`SimpleCommand::path`). `hash -p FILE NAME` makes `NAME` run `FILE`.
+        // there (`SimpleCommand::path`); after `hash -p`, a name runs another file.
         let path = first.text();
         let elsewhere = path.contains('/') && !in_system_dir(&path);
         for command in self.out.commands.get_mut(before..).unwrap_or_default() {
