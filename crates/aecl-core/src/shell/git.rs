@@ -344,6 +344,8 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
                 out.push(write((*path).clone()));
             }
         }
+        // `git mv SRC... DST` moves like `mv`: every path is written.
+        "mv" => out.extend(positionals.iter().map(|p| write((*p).clone()))),
         // `git merge-file CURRENT BASE OTHER` writes CURRENT (unless `-p`);
         // `git pack-objects BASE` writes `BASE-<hash>.pack` and its index.
         "merge-file" if !rest.iter().any(|w| matches!(w.text.as_str(), "-p" | "--stdout")) => {

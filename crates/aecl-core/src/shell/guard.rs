@@ -152,13 +152,33 @@ impl ProgramGuard {
         }
         for assignment in &analysis.assignments {
             self.variable(&assignment.name, &mut out.findings);
+            let value = &assignment.value;
+            let literal = value.is_known()
+                && !value.text.is_empty()
+                && value.text.bytes().all(|b| b.is_ascii_digit());
+            if !literal {
+                self.integer_variable(&assignment.name, &mut out.findings);
+            }
         }
         for command in &analysis.commands {
             for name in variables_set_by(command) {
                 self.variable(&name, &mut out.findings);
+                self.integer_variable(&name, &mut out.findings);
             }
         }
         out
+    }
+
+    /// Bash evaluates what is assigned to `RANDOM`, `SRANDOM`, `HISTCMD` and `OPTIND` as
+    /// arithmetic, which runs the command substitutions of a subscript (`a[$(cmd)]`) in
+    /// text read at run time.
+    fn integer_variable(&self, name: &str, out: &mut Vec<(Decision, String)>) {
+        if matches!(name, "RANDOM" | "SRANDOM" | "HISTCMD" | "OPTIND") {
+            out.push((
+                self.runs_code,
+                format!("setting `{name}` to text known only at run time evaluates it as code"),
+            ));
+        }
     }
 
     fn variable(&self, name: &str, out: &mut Vec<(Decision, String)>) {

@@ -15,8 +15,9 @@ use super::finding::Finding;
 use super::writes::{self, Directories};
 
 /// git subcommands that write the work tree, and so may write a link it holds.
-const GIT_WORK_TREE: [&str; 16] = [
+const GIT_WORK_TREE: [&str; 17] = [
     "clone",
+    "mv",
     "checkout",
     "switch",
     "restore",

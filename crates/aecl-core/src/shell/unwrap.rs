@@ -704,9 +704,19 @@ fn evaluates_names(name: &str, rest: &[&Word]) -> bool {
         })
     };
     match name {
-        "declare" | "typeset" | "local" | "export" | "readonly" => {
+        // (`export -n` un-exports; only these three give `-i` and `-n` their meaning.)
+        "declare" | "typeset" | "local" => {
             flags("in") || rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w))
         }
+        "export" | "readonly" => rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w)),
+        // `wait -p NAME` assigns the job's id to NAME.
+        "wait" => rest.iter().enumerate().any(|(i, w)| {
+            let text = w.text();
+            text.starts_with('-')
+                && !text.starts_with("--")
+                && text.ends_with('p')
+                && rest.get(i + 1).is_some_and(|n| n.has_expansion())
+        }),
         "read" | "mapfile" | "readarray" | "unset" => rest.iter().any(|w| w.has_expansion()),
         "printf" => rest
             .iter()

@@ -209,11 +209,20 @@ pub(super) fn arithmetic_parts(raw: String, expression: &str) -> Vec<Part> {
 /// indexed array subscript (`${a[$i]}`) or a substring offset (`${x:$n}`).
 pub(super) fn parameter_reads_arithmetic(inner: &str) -> bool {
     let body = inner.trim_start_matches(['#', '!']);
-    let name = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
-    let rest = body.get(name..).unwrap_or_default();
+    // `${@:off}` and `${*:off}` slice the positional parameters.
+    let name = if body.starts_with(['@', '*']) {
+        1
+    } else {
+        body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len())
+    };
+    let mut rest = body.get(name..).unwrap_or_default();
     if let Some(subscript) = rest.strip_prefix('[') {
-        let subscript = subscript.split_once(']').map_or(subscript, |(s, _)| s);
-        return subscript != "@" && subscript != "*" && reads_variables(subscript);
+        let (subscript, after) = subscript.split_once(']').unwrap_or((subscript, ""));
+        if subscript != "@" && subscript != "*" && reads_variables(subscript) {
+            return true;
+        }
+        // `${a[@]:off}`: a slice of the array.
+        rest = after;
     }
     match rest.strip_prefix(':') {
         Some(offset) => !offset.starts_with(['-', '=', '?', '+']) && reads_variables(offset),

@@ -5,7 +5,9 @@
 //! two must meet.
 //!
 //! - format characters a reader does not see are dropped (soft hyphen, zero-width space
-//!   and joiners, word joiner, byte order mark, Mongolian vowel separator);
+//!   and joiners, word joiner, byte order mark, bidirectional controls, tags, variation
+//!   selectors, fillers), and so are control characters;
+//! - one-dot leaders and small full stops are `.`;
 //! - full-width ASCII (`ＧＢ２９`, `evil．test`) and the ideographic full stops are ASCII;
 //! - dash-like characters (hyphen, non-breaking hyphen, figure dash, en and em dash, minus
 //!   sign) are `-`;
@@ -25,9 +27,26 @@ pub fn fold(text: &str) -> Cow<'_, str> {
 /// One character folded; `None` to drop it.
 fn folded(c: char) -> Option<char> {
     Some(match c {
-        '\u{ad}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' => {
-            return None;
-        }
+        // Invisible format characters (bidirectional embeddings, overrides and isolates,
+        // the Arabic letter mark, tags, deprecated format controls), the combining
+        // grapheme joiner, and the Khmer and Hangul fillers.
+        '\u{ad}'
+        | '\u{34f}'
+        | '\u{61c}'
+        | '\u{115f}'
+        | '\u{1160}'
+        | '\u{17b4}'
+        | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{3164}'
+        | '\u{fe00}'..='\u{fe0f}'
+        | '\u{feff}'
+        | '\u{ffa0}'
+        | '\u{e0000}'..='\u{e007f}' => return None,
+        '\u{2024}' | '\u{fe52}' | '\u{2e33}' => '.',
         '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c),
         '\u{3002}' | '\u{ff61}' => '.',
         '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' => '-',
@@ -183,6 +202,10 @@ mod tests {
     #[test]
     fn invisible_full_width_dash_and_space_spellings_fold() {
         assert_eq!(fold("GB29\u{ad}NWBK\u{200b}6016"), "GB29NWBK6016");
+        assert_eq!(
+            fold("evil.te\u{202e}st e\u{2066}v\u{e0020}il\u{2024}test"),
+            "evil.test evil.test"
+        );
         assert_eq!(fold("ＧＢ２９ ＮＷＢＫ"), "GB29 NWBK");
         assert_eq!(fold("evil．test。com｡x"), "evil.test.com.x");
         assert_eq!(fold("+44\u{2011}20\u{2013}7946\u{a0}0958"), "+44-20-7946 0958");

@@ -271,6 +271,13 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     Entry { names: &["uniq", "xxd", "ptx"], writes: Writes::Second, ..PLAIN },
+    // `mapfile -C CALLBACK` runs the callback every `-c` lines.
+    Entry {
+        names: &["mapfile", "readarray"],
+        value_options: &["-d", "-n", "-O", "-s", "-u", "-c"],
+        runs_code_options: &["-C"],
+        ..PLAIN
+    },
     // `history -w FILE` and `-a FILE` write the history to a file.
     Entry { names: &["history"], write_options: &["-w", "-a"], ..PLAIN },
     Entry {
