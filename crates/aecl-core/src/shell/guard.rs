@@ -150,6 +150,15 @@ impl ProgramGuard {
                 ));
             }
         }
+        // Variables the line declares integers (`declare -i n`): like `RANDOM`, each later
+        // assignment is evaluated as arithmetic.
+        let integers: Vec<String> = analysis
+            .commands
+            .iter()
+            .filter(|c| matches!(c.program.as_str(), "declare" | "typeset" | "local"))
+            .filter(|c| c.words.iter().any(|w| short_flag(w, 'i')))
+            .flat_map(variables_set_by)
+            .collect();
         for assignment in &analysis.assignments {
             self.variable(&assignment.name, &mut out.findings);
             let value = &assignment.value;
@@ -157,23 +166,30 @@ impl ProgramGuard {
                 && !value.text.is_empty()
                 && value.text.bytes().all(|b| b.is_ascii_digit());
             if !literal {
-                self.integer_variable(&assignment.name, &mut out.findings);
+                self.integer_variable(&assignment.name, &integers, &mut out.findings);
             }
         }
         for command in &analysis.commands {
+            let declares = matches!(command.program.as_str(), "declare" | "typeset" | "local");
             for name in variables_set_by(command) {
                 self.variable(&name, &mut out.findings);
-                self.integer_variable(&name, &mut out.findings);
+                // `declare -i n` itself sets no run-time text (its value, if any, is judged
+                // by `unwrap.rs`).
+                if !declares {
+                    self.integer_variable(&name, &integers, &mut out.findings);
+                }
             }
         }
         out
     }
 
-    /// Bash evaluates what is assigned to `RANDOM`, `SRANDOM`, `HISTCMD` and `OPTIND` as
-    /// arithmetic, which runs the command substitutions of a subscript (`a[$(cmd)]`) in
-    /// text read at run time.
-    fn integer_variable(&self, name: &str, out: &mut Vec<(Decision, String)>) {
-        if matches!(name, "RANDOM" | "SRANDOM" | "HISTCMD" | "OPTIND") {
+    /// Bash evaluates what is assigned to `RANDOM`, `SRANDOM`, `HISTCMD`, `OPTIND` and a
+    /// variable declared `-i` as arithmetic, which runs the command substitutions of a
+    /// subscript (`a[$(cmd)]`) in text read at run time.
+    fn integer_variable(&self, name: &str, integers: &[String], out: &mut Vec<(Decision, String)>) {
+        if matches!(name, "RANDOM" | "SRANDOM" | "HISTCMD" | "OPTIND")
+            || integers.iter().any(|i| i == name)
+        {
             out.push((
                 self.runs_code,
                 format!("setting `{name}` to text known only at run time evaluates it as code"),
@@ -601,4 +617,12 @@ fn variables_set_by(command: &SimpleCommand) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// Whether `word` is a short-option cluster (`-i`, `-ix`) holding `letter`.
+fn short_flag(word: &ShellArg, letter: char) -> bool {
+    word.is_known()
+        && word.text.starts_with('-')
+        && !word.text.starts_with("--")
+        && word.text.chars().skip(1).any(|c| c == letter)
 }

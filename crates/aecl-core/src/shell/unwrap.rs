@@ -690,7 +690,7 @@ fn git_runs_configured_program(args: &[&Word]) -> bool {
 
 /// Whether a built-in evaluates text known only at run time as a variable name or as
 /// arithmetic, which runs the command substitutions of a subscript (`a[$(cmd)]`) that
-/// the text may hold: `declare -i` and `-n` (every later assignment is evaluated),
+/// the text may hold: `declare -i` and `-n` given a run-time value,
 /// `test -v "$x"`, `printf -v "$x"`, `declare "$x=1"`, `read`/`export` of a name from an
 /// expansion.
 fn evaluates_names(name: &str, rest: &[&Word]) -> bool {
@@ -704,9 +704,13 @@ fn evaluates_names(name: &str, rest: &[&Word]) -> bool {
         })
     };
     match name {
-        // (`export -n` un-exports; only these three give `-i` and `-n` their meaning.)
+        // (`export -n` un-exports; only these three give `-i` and `-n` their meaning.) An
+        // integer or a name reference given a value from run time evaluates it now; a
+        // later run-time assignment to an integer is judged with the assignments
+        // (`guard.rs`).
         "declare" | "typeset" | "local" => {
-            flags("in") || rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w))
+            (flags("in") && rest.iter().any(|w| w.has_expansion()))
+                || rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w))
         }
         "export" | "readonly" => rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w)),
         // `wait -p NAME` assigns the job's id to NAME.
