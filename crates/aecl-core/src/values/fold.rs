@@ -48,6 +48,9 @@ fn folded(c: char) -> Option<char> {
         | '\u{e0000}'..='\u{e007f}' => return None,
         '\u{2024}' | '\u{fe52}' | '\u{2e33}' => '.',
         '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c),
+        // Decimal digits of other scripts (Arabic-Indic, Persian, Devanagari, Bengali,
+        // Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam, Thai, Lao).
+        c if digit_of_script(c).is_some() => digit_of_script(c).unwrap_or(c),
         '\u{3002}' | '\u{ff61}' => '.',
         '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' => '-',
         c if c != ' ' && c.is_whitespace() && !matches!(c, '\t' | '\n' | '\r') => ' ',
@@ -57,6 +60,17 @@ fn folded(c: char) -> Option<char> {
     })
 }
 
+/// The ASCII digit a decimal digit of another script stands for.
+fn digit_of_script(c: char) -> Option<char> {
+    const ZEROS: [u32; 14] = [
+        0x660, 0x6f0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xe50, 0xed0,
+        0x1040,
+    ];
+    let code = u32::from(c);
+    let zero = ZEROS.iter().find(|zero| (**zero..**zero + 10).contains(&code))?;
+    char::from_digit(code - zero, 10)
+}
+
 /// Other readings of `text` than its folded spelling, as a reader (or the model) would
 /// take them: HTML entities and percent- or quoted-printable escapes of separators
 /// decoded, markup tags dropped, and the usual disguises of an address or a link undone
@@ -64,53 +78,120 @@ fn folded(c: char) -> Option<char> {
 /// there is none. Only the index uses them: they can add values seen, never remove one.
 pub fn readings(text: &str) -> Vec<String> {
     let folded = fold(text);
-    let markers = ['&', '<', '%', '=', '[', '(', '{', '"', 'x'];
+    let markers = ['&', '<', '%', '=', '[', '(', '{', '"', 'x', '\\', ':', '?', '·', ' '];
     if !folded.contains(markers) {
         return Vec::new();
     }
-    let mut decoded = String::with_capacity(folded.len());
-    let mut rest = folded.as_ref();
-    while let Some(c) = rest.chars().next() {
-        let (replacement, used) = match c {
-            '&' => entity(rest),
-            '<' => rest
-                .find('>')
-                .filter(|end| *end < 200)
-                .map_or((None, 1), |end| (Some(String::new()), end + 1)),
-            '%' | '=' => escaped(rest),
-            _ => (None, c.len_utf8()),
-        };
-        match replacement {
-            Some(text) => decoded.push_str(&text),
-            None => decoded.push_str(rest.get(..used).unwrap_or_default()),
-        }
-        rest = rest.get(used..).unwrap_or_default();
-    }
-    let mut undisguised = decoded.clone();
+    // Entities and escapes decoded, markup kept: attribute values stay readable
+    // (`<a href="https://evil&#46;test">`).
+    let decoded = decode(&folded, false);
+    // The same with markup dropped: `<b>GB29</b>NWBK...` joins up.
+    let untagged = decode(&folded, true);
+    let mut undisguised = untagged.clone();
     for (disguise, plain) in [
         ("[at]", "@"),
         ("(at)", "@"),
         ("{at}", "@"),
+        ("<at>", "@"),
         ("[dot]", "."),
         ("(dot)", "."),
         ("{dot}", "."),
+        ("<dot>", "."),
         ("[.]", "."),
         ("(.)", "."),
         ("[@]", "@"),
         ("hxxp", "http"),
         ("\"@", "@"),
+        ("·", "."),
     ] {
         undisguised = replace_ignoring_case(&undisguised, disguise, plain);
     }
     // ` @ ` and ` . ` left by the spaced disguises, and a quoted local part's opening quote.
-    let undisguised = undisguised.replace(" @ ", "@").replace(" . ", ".").replace("\"", " ");
+    let mut undisguised = undisguised.replace(" @ ", "@").replace(" . ", ".").replace('"', " ");
+    // `eve at evil dot test`: only when both words are there.
+    let lower = undisguised.to_ascii_lowercase();
+    if lower.contains(" at ") && lower.contains(" dot ") {
+        undisguised = replace_ignoring_case(&undisguised, " at ", "@");
+        undisguised = replace_ignoring_case(&undisguised, " dot ", ".");
+    }
+    // Query values and link schemes apart: a link inside a redirector's query
+    // (`?url=https%3A%2F%2Fevil.test`), the number of a `tel:` link.
+    let mut apart = decoded.replace(['?', '&', '=', '#'], " ");
+    for scheme in ["tel:", "callto:", "sms:", "mailto:"] {
+        apart = replace_ignoring_case(&apart, scheme, " ");
+    }
     let mut out = Vec::new();
-    for reading in [decoded, undisguised] {
+    for reading in [decoded, untagged, undisguised, apart] {
         if reading != folded && !out.contains(&reading) {
             out.push(reading);
         }
     }
     out
+}
+
+/// `text` with its entities, percent and quoted-printable escapes and JavaScript escapes
+/// decoded (percent escapes until none is left: `%253A`), and its markup tags dropped when
+/// `untag`.
+fn decode(text: &str, untag: bool) -> String {
+    let mut current = text.to_owned();
+    // Nested percent-encoding, a few levels deep at most.
+    for _ in 0..3 {
+        let mut decoded = String::with_capacity(current.len());
+        let mut rest = current.as_str();
+        while let Some(c) = rest.chars().next() {
+            let (replacement, used) = match c {
+                '&' => entity(rest),
+                '<' if untag => rest
+                    .find('>')
+                    .filter(|end| *end < 200)
+                    .map_or((None, 1), |end| (Some(String::new()), end + 1)),
+                '%' => percent(rest),
+                '=' => escaped(rest),
+                '\\' => backslash(rest),
+                _ => (None, c.len_utf8()),
+            };
+            match replacement {
+                Some(text) => decoded.push_str(&text),
+                None => decoded.push_str(rest.get(..used).unwrap_or_default()),
+            }
+            rest = rest.get(used..).unwrap_or_default();
+        }
+        let done = decoded == current;
+        current = decoded;
+        if done {
+            break;
+        }
+    }
+    current
+}
+
+/// A `%XX` escape of a printable ASCII character at the start of `text`.
+fn percent(text: &str) -> (Option<String>, usize) {
+    let code = text.get(1..3).and_then(|hex| u8::from_str_radix(hex, 16).ok());
+    match code {
+        Some(b) if (0x20..0x7f).contains(&b) => (Some(char::from(b).to_string()), 3),
+        _ => (None, 1),
+    }
+}
+
+/// A JavaScript or JSON escape at the start of `text`: `\xNN`, `\uXXXX`, `\/`.
+fn backslash(text: &str) -> (Option<String>, usize) {
+    let hex = |from: usize, len: usize| {
+        text.get(from..from + len)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .and_then(char::from_u32)
+    };
+    let decoded = match text.as_bytes().get(1) {
+        Some(b'x') => hex(2, 2).map(|c| (c, 4)),
+        Some(b'u') => hex(2, 4).map(|c| (c, 6)),
+        Some(b'/') => Some(('/', 2)),
+        _ => None,
+    };
+    match decoded {
+        Some((c, used)) => (Some(fold(&c.to_string()).into_owned()), used),
+        None => (None, 1),
+    }
 }
 
 /// An HTML character reference at the start of `text`: its character and length.
@@ -190,6 +271,17 @@ mod tests {
         assert!(has("\"eve\"@evil.test", "eve@evil.test"));
         assert!(has("hxxps://evil[.]test/x", "https://evil.test/x"));
         assert!(has("https=3A//evil.test", "https://evil.test"));
+        assert!(has(
+            "https://r.test/?url=https%3A%2F%2Fevil.test%2Fx&d=1",
+            " https://evil.test/x "
+        ));
+        assert!(has("https%253A%252F%252Fevil.test", "https://evil.test"));
+        assert!(has("<a href=\"https://evil&#46;test/x\">", "https://evil.test/x"));
+        assert!(has("href=\"tel:+44-20-7946-0958\"", " +44-20-7946-0958"));
+        assert!(has("https:\\x2F\\x2Fevil.test", "https://evil.test"));
+        assert!(has("eve@\\u0065vil.test", "eve@evil.test"));
+        assert!(has("eve at evil dot test", "eve@evil.test"));
+        assert!(has("eve@evil·test", "eve@evil.test"));
         assert!(readings("plain text, no markers").is_empty());
         // Never panics on truncated or odd input.
         for text in
@@ -210,6 +302,7 @@ mod tests {
         assert_eq!(fold("evil．test。com｡x"), "evil.test.com.x");
         assert_eq!(fold("+44\u{2011}20\u{2013}7946\u{a0}0958"), "+44-20-7946 0958");
         assert_eq!(fold("GB29NWBK\u{0}6016"), "GB29NWBK6016");
+        assert_eq!(fold("+٤٤ २० ۷۹۴۶"), "+44 20 7946");
         assert!(matches!(fold("plain ascii"), std::borrow::Cow::Borrowed(_)));
         assert!(matches!(fold("grüße"), std::borrow::Cow::Borrowed(_)));
     }

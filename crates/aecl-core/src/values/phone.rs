@@ -74,8 +74,12 @@ pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
     let folded = super::fold(text);
     let text = folded.as_ref();
     let mut text = text.trim();
-    if let Some(rest) = text.strip_prefix("tel:") {
-        text = rest;
+    for scheme in ["tel:", "callto:", "sms:"] {
+        if text.len() > scheme.len()
+            && text.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+        {
+            text = text.get(scheme.len()..).unwrap_or_default();
+        }
     }
     // `+44 (0) 20 ...`: the bracketed trunk zero is not dialled from abroad.
     let cleaned = text.replace("(0)", "");
