@@ -16,6 +16,7 @@ mod git;
 mod guard;
 mod lex;
 mod link_makers;
+mod names;
 mod normalise;
 mod options;
 mod parse;

@@ -8,6 +8,7 @@
 //! as a command line; when that string holds an expansion, its code is only known at run
 //! time and the wrapper is reported as dynamic.
 
+use super::names::evaluates_names;
 use super::normalise::{self, Arg, FIND_EXEC};
 use super::options::{OptionSpec, Options, Value, join, scan, spec};
 use super::word::{Word, is_name, reads_variables};
@@ -686,57 +687,4 @@ fn git_runs_configured_program(args: &[&Word]) -> bool {
         }
     }
     false
-}
-
-/// Whether a built-in evaluates text known only at run time as a variable name or as
-/// arithmetic, which runs the command substitutions of a subscript (`a[$(cmd)]`) that
-/// the text may hold: `declare -i` and `-n` given a run-time value,
-/// `test -v "$x"`, `printf -v "$x"`, `declare "$x=1"`, `read`/`export` of a name from an
-/// expansion.
-fn evaluates_names(name: &str, rest: &[&Word]) -> bool {
-    let flags = |letters: &str| {
-        rest.iter().any(|w| {
-            let text = w.text();
-            !w.has_expansion()
-                && (text.starts_with('-') || text.starts_with('+'))
-                && !text.starts_with("--")
-                && text.chars().skip(1).any(|c| letters.contains(c))
-        })
-    };
-    match name {
-        // (`export -n` un-exports; only these three give `-i` and `-n` their meaning.) An
-        // integer or a name reference given a value from run time evaluates it now; a
-        // later run-time assignment to an integer is judged with the assignments
-        // (`guard.rs`).
-        "declare" | "typeset" | "local" => {
-            (flags("in") && rest.iter().any(|w| w.has_expansion()))
-                || rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w))
-        }
-        "export" | "readonly" => rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w)),
-        // `wait -p NAME` assigns the job's id to NAME.
-        "wait" => rest.iter().enumerate().any(|(i, w)| {
-            let text = w.text();
-            text.starts_with('-')
-                && !text.starts_with("--")
-                && text.ends_with('p')
-                && rest.get(i + 1).is_some_and(|n| n.has_expansion())
-        }),
-        "read" | "mapfile" | "readarray" | "unset" => rest.iter().any(|w| w.has_expansion()),
-        "printf" => rest
-            .iter()
-            .enumerate()
-            .any(|(i, w)| w.text() == "-v" && rest.get(i + 1).is_some_and(|n| n.has_expansion())),
-        "test" | "[" | "[[" => rest.iter().enumerate().any(|(i, w)| {
-            matches!(w.text().as_str(), "-v" | "-R")
-                && rest.get(i + 1).is_some_and(|n| n.has_expansion())
-        }),
-        _ => false,
-    }
-}
-
-/// Whether the name of `NAME=VALUE` (or the whole word, without `=`) holds an expansion.
-fn name_part_dynamic(word: &Word) -> bool {
-    let source = word.source_for_reparse();
-    let name = source.split('=').next().unwrap_or_default();
-    name.contains('$') || name.contains('`')
 }
