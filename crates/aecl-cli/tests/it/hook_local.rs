@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{Outcome, aecl, output_with_stdin, repo, run_with_stdin, temp_dir};
+use crate::{Outcome, aecl, output_with_stdin, repo, temp_dir};
 
 fn policy() -> String {
     repo("crates/aecl-cli/tests/claude_code/policy").display().to_string()
@@ -27,11 +27,16 @@ fn input(name: &str, session: &str) -> String {
 
 /// Runs the hook on one recorded input in `state`.
 fn hook(state: &Path, name: &str, session: &str) -> Outcome {
-    let state = state.display().to_string();
-    let policy = policy();
-    let args =
-        ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &state];
-    run_with_stdin(args, &input(name, session))
+    hook_stdin(state, input(name, session))
+}
+
+/// Runs the hook in `state` on `stdin` as it is (bytes that need not be UTF-8).
+fn hook_stdin(state: &Path, stdin: impl AsRef<[u8]>) -> Outcome {
+    let (policy, state) = (policy(), state.display().to_string());
+    let mut command = aecl();
+    command.args(["hook", "claude-code", "--policy", &policy, "--agent", "coder"]);
+    command.args(["--state-dir", &state]);
+    output_with_stdin(command, stdin)
 }
 
 /// Claude Code's `permissionDecision` in a PreToolUse answer.
@@ -125,11 +130,7 @@ fn an_output_of_a_denied_call_is_unguarded_and_a_call_cannot_borrow_the_mark() {
     // A call whose id would read as the unguarded mark is denied.
     let mut forged: Value = serde_json::from_str(&input("bash-curl.json", "mark")).unwrap();
     forged["tool_use_id"] = Value::from("unguarded:toolu_01LocalCat0003");
-    let policy = policy();
-    let state_arg = state.path().display().to_string();
-    let args =
-        ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &state_arg];
-    let out = run_with_stdin(args, &forged.to_string());
+    let out = hook_stdin(state.path(), forged.to_string());
     assert_eq!(out.code, Some(2), "{out:#?}");
     assert_eq!(decision(&out), "deny");
     // Reported twice, the second output of an allowed call is unguarded.
@@ -217,11 +218,7 @@ fn a_call_that_names_the_state_dir_is_denied_and_the_history_stays() {
         let mut value: Value = serde_json::from_str(&input("bash-curl.json", session)).unwrap();
         value["tool_input"]["command"] = Value::from(command.as_str());
         value["cwd"] = Value::from(work.display().to_string());
-        let policy = policy();
-        let dir = state.display().to_string();
-        let args =
-            ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &dir];
-        let out = run_with_stdin(args, &value.to_string());
+        let out = hook_stdin(&state, value.to_string());
         assert_eq!(out.code, Some(2), "{command}: {out:#?}");
         assert!(out.stderr.contains("hook state directory"), "{command}: {out:#?}");
     }
@@ -246,11 +243,7 @@ fn an_output_that_is_not_valid_json_is_still_recorded_untrusted() {
         let post = input("post-webfetch.json", &session);
         let post = post.replace(r#""codeText":"OK""#, &format!(r#""codeText":{spelling}"#));
         assert!(serde_json::from_str::<Value>(&post).is_err(), "still strict JSON: {post}");
-        let policy = policy();
-        let dir = state.path().display().to_string();
-        let args =
-            ["hook", "claude-code", "--policy", &policy, "--agent", "coder", "--state-dir", &dir];
-        let out = run_with_stdin(args, &post);
+        let out = hook_stdin(state.path(), &post);
         assert_eq!(out.code, Some(0), "{spelling}: {out:#?}");
         // A lone surrogate is repaired and parsed; the others are read leniently.
         assert_eq!(out.stdout.contains("not valid JSON"), i > 0, "{spelling}: {out:#?}");
@@ -264,7 +257,6 @@ fn an_output_that_is_not_valid_json_is_still_recorded_untrusted() {
 /// since what aecl decides must be exactly what runs.
 #[test]
 fn an_output_in_bytes_that_are_not_utf8_is_still_recorded() {
-    let policy = policy();
     for (i, spoil) in [&b"\xff"[..], &b"\xc0\xae"[..], &b""[..]].iter().enumerate() {
         let state = temp_dir();
         let session = format!("bytes-{i}");
@@ -276,19 +268,7 @@ fn an_output_in_bytes_that_are_not_utf8_is_still_recorded() {
         bytes.extend_from_slice(br#""codeText":"OK"#);
         bytes.extend_from_slice(spoil);
         bytes.extend_from_slice(tail.as_bytes());
-        let dir = state.path().display().to_string();
-        let mut command = aecl();
-        command.args([
-            "hook",
-            "claude-code",
-            "--policy",
-            &policy,
-            "--agent",
-            "coder",
-            "--state-dir",
-            &dir,
-        ]);
-        let out = output_with_stdin(command, &bytes);
+        let out = hook_stdin(state.path(), &bytes);
         assert_eq!(out.code, Some(0), "{spoil:?}: {out:#?}");
         let curl = hook(state.path(), "bash-curl.json", &session);
         assert_eq!(decision(&curl), "ask", "{spoil:?}: {curl:#?}");
@@ -298,18 +278,6 @@ fn an_output_in_bytes_that_are_not_utf8_is_still_recorded() {
     let at = bytes.iter().position(|b| *b == b'l').expect("an l");
     bytes.insert(at, 0xff);
     let state = temp_dir();
-    let dir = state.path().display().to_string();
-    let mut command = aecl();
-    command.args([
-        "hook",
-        "claude-code",
-        "--policy",
-        &policy,
-        "--agent",
-        "coder",
-        "--state-dir",
-        &dir,
-    ]);
-    let out = output_with_stdin(command, &bytes);
+    let out = hook_stdin(state.path(), &bytes);
     assert_eq!(out.code, Some(2), "{out:#?}");
 }
