@@ -246,6 +246,10 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         // Over stdio one agent's calls come one after another to one thread: each commits
         // its own writes rather than hand them to the writer thread and back.
         store.set_caller_commits(args.listen.is_none());
+        // PostgreSQL commits a read's decision and end apart anyway (its log has its own
+        // committer): there a read runs only once its decision stands.
+        let config =
+            EngineConfig { joint_read_commits: matches!(store, AnyStore::Sqlite(_)), ..config };
         let engine = Arc::new(Engine::new(
             Arc::new(store),
             Arc::new(loaded.policy),

@@ -103,7 +103,7 @@ impl<S: Store> Engine<S> {
         let approval = self.open_approval(id, approver).await?;
         if !self
             .store()
-            .resolve_approval(id, ApprovalStatus::Rejected, approver, Some(reason))
+            .resolve_approval(id, ApprovalStatus::Rejected, approver, Some(reason), None)
             .await?
         {
             return Err(self.closed(id).await);
@@ -351,7 +351,7 @@ impl<S: Store> Engine<S> {
         let reason = Some("no approver answered before the request expired");
         if self
             .store()
-            .resolve_approval(&approval.id, ApprovalStatus::Expired, "aecl", reason)
+            .resolve_approval(&approval.id, ApprovalStatus::Expired, "aecl", reason, None)
             .await?
         {
             self.record_resolution(approval, ApprovalStatus::Expired, "aecl", reason).await?;

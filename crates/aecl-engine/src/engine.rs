@@ -23,10 +23,12 @@ use crate::notify::Notifier;
 use crate::observe::Observer;
 use crate::run_cache::{CachedRun, RunCache};
 use crate::run_event::RunEvent;
+mod held_reads;
 pub(crate) mod reported;
 mod run_expiry;
 mod waiting;
 
+use crate::held::HeldReads;
 use crate::store::{Committed, Durability, Effect, EffectState, RunCommit, Store};
 
 /// How many times a call is decided again when other instances keep appending to its run.
@@ -48,6 +50,11 @@ pub struct EngineConfig {
     pub slot_lease: Duration,
     /// The per-call timeout of an execution.
     pub call_timeout: Duration,
+    /// A read that takes no limit runs before its decision is committed, and both commit
+    /// together (`held.rs`). Off where the store commits them apart anyway (PostgreSQL,
+    /// whose log has its own committer), so that a read never runs before its decision
+    /// is known to stand there.
+    pub joint_read_commits: bool,
     /// Signs and verifies standing grants (`None`: standing grants cannot be given and
     /// none is honoured).
     pub grant_key: Option<aecl_audit::SignerKey>,
@@ -63,6 +70,7 @@ impl Default for EngineConfig {
             redact: Vec::new(),
             slot_lease: Duration::from_secs(600),
             call_timeout: Duration::from_secs(30),
+            joint_read_commits: true,
             grant_key: None,
             runs: aecl_core::run_bounds::RunLimits::default(),
         }
@@ -115,6 +123,8 @@ pub struct Engine<S> {
     /// Why the last policy reload was refused (the policy in force stayed), until one
     /// succeeds.
     policy_error: RwLock<Option<String>>,
+    /// Decisions of reads that are running, to commit with their outcomes (`held.rs`).
+    held: HeldReads,
 }
 
 impl<S: Store> Engine<S> {
@@ -138,7 +148,12 @@ impl<S: Store> Engine<S> {
             runs: RunCache::default(),
             expiry,
             policy_error: RwLock::new(None),
+            held: HeldReads::default(),
         }
+    }
+
+    pub(crate) fn held_reads(&self) -> &HeldReads {
+        &self.held
     }
 
     /// Tells `notifier` of every new approval request.
@@ -305,17 +320,18 @@ impl<S: Store> Engine<S> {
         Ok(self.store.append_audit(record).await?)
     }
 
-    /// Caches `cached` with `event`, which was just committed on top of it.
+    /// Caches `cached` with `events`, which were just committed on top of it.
     pub(crate) fn keep_run(
         &self,
         policy: &Policy,
         run: &str,
         agent: &str,
         mut cached: CachedRun,
-        event: RunEvent,
+        events: impl ExactSizeIterator<Item = RunEvent>,
     ) {
-        let version = cached.snapshot.version.saturating_add(1);
-        match cached.push(policy, agent, event) {
+        let count = u64::try_from(events.len()).unwrap_or(u64::MAX);
+        let version = cached.snapshot.version.saturating_add(count);
+        match events.into_iter().try_for_each(|event| cached.push(policy, agent, event)) {
             Ok(()) => {
                 let bytes = cached.state.approx_bytes();
                 self.expiry.touch(run, agent, self.clock.now().0, version, Some(bytes));
@@ -345,7 +361,7 @@ impl<S: Store> Engine<S> {
         event: RunEvent,
     ) -> Result<(), EngineError> {
         self.expire_if_due(run).await?;
-        let _run_guard = self.run_lock(run).lock().await;
+        let _run_guard = self.lock_run(run).await;
         let policy = self.policy();
         let mut cached = self.runs.take(run, &policy.revision);
         for attempt in 1..=MAX_ATTEMPTS {
@@ -369,10 +385,11 @@ impl<S: Store> Engine<S> {
                 grant: None,
                 call_id: None,
                 durability: Durability::Synced,
+                end: None,
             };
             if let Committed::Done { .. } = self.store.commit_run_event(commit).await? {
                 match cached {
-                    Some(known) => self.keep_run(&policy, run, agent, known, event),
+                    Some(known) => self.keep_run(&policy, run, agent, known, [event].into_iter()),
                     None => self.expiry.touch(
                         run,
                         agent,

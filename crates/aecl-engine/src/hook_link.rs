@@ -60,7 +60,7 @@ impl<S: Store> Engine<S> {
         action: &str,
         args: &Value,
     ) -> Result<Option<String>, EngineError> {
-        let _run_guard = self.run_lock(run).lock().await;
+        let _run_guard = self.lock_run(run).await;
         let snapshot = self.store().load_run(run).await?;
         Ok(link_call(&snapshot.events, action, args))
     }

@@ -10,10 +10,12 @@
 mod approval;
 pub mod clock;
 pub mod connector;
+pub mod credentials;
 mod engine;
 mod error;
 mod expiry;
 pub mod fs_paths;
+mod held;
 pub mod hook_link;
 pub mod identity;
 pub mod notify;

@@ -22,30 +22,32 @@ impl<S: Store> Engine<S> {
         connector: &dyn Connector,
     ) -> Result<Executed, EngineError> {
         let arrived = self.identify(call, Some(connector)).await?;
-        let recorded = self.decide_and_record(&arrived, Some(connector)).await?;
+        let recorded = self.decide_and_record(&arrived, Some(connector), true).await?;
         let ready = recorded.ready(arrived);
         match self.dispatch(ready, connector).await? {
             Dispatched::Done(executed) => Ok(*executed),
-            Dispatched::Ran(ran) => self.finish(*ran).await,
+            Dispatched::Ran(ran) => self.finish(*ran, connector).await,
         }
     }
 
     /// Decides a call and records it (run history, limits, audit log). Executes nothing.
     pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
         let arrived = self.identify(call, None).await?;
-        let recorded = self.decide_and_record(&arrived, None).await?;
+        let recorded = self.decide_and_record(&arrived, None, false).await?;
         Ok(recorded.ready(arrived).decided)
     }
 
     /// Load run, decide, admit, place, grant and record, under the run's lock; again from
-    /// the run's state when the commit conflicts or is refused.
-    async fn decide_and_record(
+    /// the run's state when the commit conflicts or is refused. With `defer_reads`, a read
+    /// that goes ahead is recorded by the finish stage, with its outcome.
+    pub(crate) async fn decide_and_record(
         &self,
         arrived: &Arrived,
         connector: Option<&dyn Connector>,
+        defer_reads: bool,
     ) -> Result<Recorded, EngineError> {
         let call = &arrived.call;
-        let mut guard = self.run_lock(&call.run).lock().await;
+        let mut guard = self.lock_run(&call.run).await;
         let cached = self.run_cache().take(&call.run, &arrived.policy.revision);
         let mut attempt = Attempt {
             number: 0,
@@ -54,6 +56,7 @@ impl<S: Store> Engine<S> {
             standing: None,
             replay_effect: None,
             check_call_id: true,
+            defer_reads: defer_reads && self.config().joint_read_commits,
         };
         loop {
             attempt.number += 1;

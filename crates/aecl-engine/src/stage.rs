@@ -77,6 +77,9 @@ pub(crate) struct Attempt {
     /// Whether the commit checks that the call id is not an executed call's (cleared once
     /// it was found to be, with the same arguments).
     pub check_call_id: bool,
+    /// Whether a read may run before its decision is committed, to commit both together
+    /// (off when such a commit failed and the call is decided again after running).
+    pub defer_reads: bool,
 }
 
 /// The span of one stage of one call.

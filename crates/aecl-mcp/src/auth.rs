@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use aecl_audit::VerifierKey;
 use aecl_core::Timestamp;
-use aecl_engine::identity::{self, Role};
+use aecl_engine::identity::{self, Claims, Role};
 
 /// Why a client was refused; the message never repeats the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +44,16 @@ impl ClientAuth {
         ClientAuth { key, only, sessions: Mutex::default() }
     }
 
-    /// The agent an `Authorization` header value authenticates at `now`; `has_manifest`
-    /// says whether the policy in force has a manifest for an agent.
+    /// The claims of the agent an `Authorization` header value authenticates at `now`;
+    /// `has_manifest` says whether the policy in force has a manifest for an agent. The
+    /// caller then checks them against the policy's lifetime limit and the revoked
+    /// credentials, as every front end does (`Engine::check_credentials`).
     pub fn agent(
         &self,
         authorization: Option<&[u8]>,
         has_manifest: impl Fn(&str) -> bool,
         now: Timestamp,
-    ) -> Result<String, Refusal> {
+    ) -> Result<Claims, Refusal> {
         let token = bearer(authorization)?;
         let claims = identity::verify(&self.key, token, now)
             .map_err(|e| Refusal::Unauthenticated(e.to_string()))?;
@@ -75,7 +77,7 @@ impl ClientAuth {
                 claims.sub
             )));
         }
-        Ok(claims.sub)
+        Ok(claims)
     }
 
     /// Binds a new session to `agent`.
@@ -152,9 +154,9 @@ mod tests {
         let auth = ClientAuth::new(key.verifier(), None);
         let now = Timestamp(2_000);
         let agent = |value: &str| auth.agent(Some(value.as_bytes()), policy, now);
-        assert_eq!(agent(&token(&key, "a", Role::Agent)), Ok("a".to_owned()));
+        assert_eq!(agent(&token(&key, "a", Role::Agent)).map(|c| c.sub), Ok("a".to_owned()));
         let lower = token(&key, "a", Role::Agent).replacen("Bearer", "bearer", 1);
-        assert_eq!(agent(&lower), Ok("a".to_owned()));
+        assert_eq!(agent(&lower).map(|c| c.sub), Ok("a".to_owned()));
         let refused = [
             token(&key, "nobody", Role::Agent),
             token(&key, "a", Role::Approver),

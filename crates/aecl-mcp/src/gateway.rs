@@ -125,6 +125,10 @@ impl<S: Store + 'static> Gateway<S> {
     }
 
     /// The policy in force.
+    pub(crate) fn engine(&self) -> &Engine<S> {
+        &self.engine
+    }
+
     pub(crate) fn policy(&self) -> Arc<aecl_core::policy::Policy> {
         self.engine.policy()
     }

@@ -28,6 +28,7 @@ use crate::error::McpError;
 use crate::gateway::Gateway;
 use crate::servers::Connections;
 use crate::sessions::{SessionLimits, Sessions, sweep_interval};
+use aecl_engine::credentials::CredentialRefused;
 
 /// The one path MCP is served on.
 pub const MCP_PATH: &str = "/mcp";
@@ -186,11 +187,27 @@ impl<S: Store + 'static> Front<S> {
         let authorization = request.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
         let policy = self.gateway.policy();
         let now = self.gateway.now();
-        let agent = match self.auth.agent(authorization, |a| policy.agents.contains_key(a), now) {
-            Ok(agent) => agent,
+        let claims = match self.auth.agent(authorization, |a| policy.agents.contains_key(a), now) {
+            Ok(claims) => claims,
             Err(refusal) => return refused(&self.base(&request), &refusal),
         };
         drop(policy);
+        // Every request, not only a session's first: a token revoked meanwhile stops here.
+        match self.gateway.engine().check_credentials(&claims, now).await {
+            Ok(()) => {}
+            Err(CredentialRefused::Token(error)) => {
+                let refusal = Refusal::Unauthenticated(error.to_string());
+                return refused(&self.base(&request), &refusal);
+            }
+            Err(CredentialRefused::Store(error)) => {
+                tracing::error!(%error, "MCP request refused: its token could not be checked");
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "aecl: the token could not be checked".into(),
+                );
+            }
+        }
+        let agent = claims.sub;
         let session =
             request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         if let Some(session) = &session {

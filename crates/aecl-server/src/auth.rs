@@ -23,7 +23,8 @@ use aecl_audit::VerifierKey;
 use aecl_core::Timestamp;
 use aecl_core::limits::{RateLimit, gcra};
 use aecl_core::policy::DEFAULT_AGENT_REQUEST_RATE;
-use aecl_engine::identity::{self, Claims, Credential, Role, TokenError};
+use aecl_engine::credentials::CredentialRefused;
+use aecl_engine::identity::{self, Claims, Role, TokenError};
 use aecl_engine::{Store, StoreError};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -154,28 +155,10 @@ async fn credentials<S: Store>(
     } else {
         return Err(TokenError::OtherIssuer(issuer).into());
     };
-    let max = match claims.role {
-        Role::Agent => policy.tokens.agent_max_ttl_secs,
-        Role::Approver => policy.tokens.approver_max_ttl_secs,
-        Role::Admin => policy.tokens.admin_max_ttl_secs,
-    };
-    identity::check_ttl(&claims, max)?;
-    let mut ids = Vec::with_capacity(2);
-    if !claims.jti.is_empty() {
-        ids.push(revocation_id_of_token(&claims.jti));
-    }
-    if let Credential::AgentKey(kid) = &claims.credential {
-        ids.push(revocation_id_of_agent_key(kid));
-    }
-    if state.engine.store().revoked_credential(&ids).await?.is_some() {
-        return Err(TokenError::Revoked.into());
-    }
-    if matches!(claims.credential, Credential::AgentKey(_)) {
-        // Spent after the other checks: a refused token does not use up its id.
-        let scope = format!("aecl-token:{}", claims.sub);
-        if !state.engine.store().use_nonce(&scope, &claims.jti, now).await? {
-            return Err(TokenError::Replayed.into());
-        }
+    match state.engine.check_credentials(&claims, now).await {
+        Ok(()) => {}
+        Err(CredentialRefused::Token(error)) => return Err(error.into()),
+        Err(CredentialRefused::Store(error)) => return Err(error.into()),
     }
     Ok(claims)
 }
@@ -202,15 +185,7 @@ fn agent_keys(agent: &str, texts: &[String]) -> Vec<VerifierKey> {
         .collect()
 }
 
-/// The store's id of a revoked token.
-pub fn revocation_id_of_token(jti: &str) -> String {
-    format!("jti:{jti}")
-}
-
-/// The store's id of a revoked agent key.
-pub fn revocation_id_of_agent_key(kid: &str) -> String {
-    format!("agent_key:{kid}")
-}
+pub use aecl_engine::credentials::{revocation_id_of_agent_key, revocation_id_of_token};
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {

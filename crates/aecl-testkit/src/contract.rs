@@ -27,6 +27,7 @@ macro_rules! store_contract {
             runs::concurrency_slots_are_held_released_and_expire,
             runs::a_commits_audit_record_is_appended_only_with_its_event,
             runs::a_calls_end_is_written_whole_or_not_at_all,
+            runs::a_reads_decision_and_end_commit_together_or_not_at_all,
             runs::an_executed_calls_id_refuses_a_commit_that_reuses_it,
             runs::a_runs_agent_is_its_first_commits,
             runs::a_commit_whose_effect_collides_writes_nothing,
@@ -82,6 +83,7 @@ pub(crate) fn commit(run: &str, expected: u64, admission: Vec<Admission>) -> Run
         grant: None,
         call_id: None,
         durability: Durability::Synced,
+        end: None,
     }
 }
 

@@ -258,3 +258,59 @@ fn an_asserted_agent_limits_the_gateway_and_listen_needs_a_token_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("token-key"), "{out:?}");
 }
+
+/// The gateway takes an agent token as `aecl serve` does: a token revoked while its session
+/// is open is refused at its next request, and one whose lifetime is above the policy's
+/// `[tokens] max_ttl` for agents is refused from the start (`Engine::check_credentials`).
+#[test]
+fn revoked_tokens_and_tokens_longer_lived_than_the_policy_allows_are_refused() {
+    let setup = Setup::new();
+    let policy = setup.path().join("policy");
+    let issue_for = |ttl: &str| {
+        let policy = policy.display().to_string();
+        crate::serve::issue(
+            setup.path(),
+            &["--agent", "notes_agent", "--policy", &policy, "--ttl", ttl],
+        )
+    };
+    let (revoked, long) = (issue_for("600"), issue_for("7200"));
+    // The policy allows agents one hour, from now on: the two-hour token was issued before.
+    let text = std::fs::read_to_string(policy.join("policy.toml")).unwrap();
+    std::fs::write(
+        policy.join("policy.toml"),
+        format!("{text}\n[tokens]\nmax_ttl = {{ agent = \"1h\" }}\n"),
+    )
+    .unwrap();
+    let (_gateway, url) = gateway(&setup, "run-revoked");
+    let (status, head, body) = exchange(&url, "POST", Some(&long), None, INITIALIZE);
+    assert_eq!(status, 401, "{head}{body}");
+    assert!(body.contains("3600"), "{body}");
+
+    let (status, head, _) = exchange(&url, "POST", Some(&revoked), None, INITIALIZE);
+    assert_eq!(status, 200, "{head}");
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .expect("a session")
+        .trim()
+        .to_owned();
+    let (status, _, _) = exchange(&url, "POST", Some(&revoked), Some(&session), LIST);
+    assert_eq!(status, 200);
+    // An administrator revokes it (in the store the gateway reads).
+    let public = std::fs::read_to_string(setup.path().join("tokens/audit.pub")).unwrap();
+    let verifier = aecl_audit::VerifierKey::parse(&public).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let now = aecl_core::Timestamp(u64::try_from(now.as_millis()).unwrap());
+    let jti = aecl_engine::identity::verify(&verifier, &revoked, now).unwrap().jti;
+    let db = rusqlite::Connection::open(setup.path().join("aecl.db")).unwrap();
+    db.execute(
+        "INSERT INTO revoked_credentials (id, revoked_at, revoked_by) VALUES (?1, 0, 'root')",
+        [format!("jti:{jti}")],
+    )
+    .unwrap();
+    let (status, head, body) = exchange(&url, "POST", Some(&revoked), Some(&session), LIST);
+    assert_eq!(status, 401, "{head}{body}");
+    assert!(body.contains("revoked"), "{body}");
+    let (status, _, _) = exchange(&url, "POST", Some(&revoked), None, INITIALIZE);
+    assert_eq!(status, 401, "a new session neither");
+}

@@ -127,7 +127,11 @@ impl<S: Store> Engine<S> {
         let count = u32::try_from(approvers.len()).unwrap_or(u32::MAX);
         if count < required {
             let so_far = serde_json::to_string(&approvers).unwrap_or_default();
-            if !self.store().resolve_approval(id, ApprovalStatus::Pending, &so_far, None).await? {
+            if !self
+                .store()
+                .resolve_approval(id, ApprovalStatus::Pending, &so_far, None, None)
+                .await?
+            {
                 return Err(self.closed(id).await);
             }
             let vote = json!({ "status": "pending", "by": approver, "reason": reason,
@@ -170,12 +174,16 @@ impl<S: Store> Engine<S> {
             policy_revision: grant_revision,
             expires: approval.expires,
         };
-        // INVARIANT: the grant is written before the request reads `approved`, so an agent
-        // that sees `approved` and retries finds it. A grant whose request did not end
-        // `approved` (another approver rejected it meanwhile) is never used: the engine
-        // checks the request's status before it spends a grant.
-        self.store().put_grant(grant.clone()).await?;
-        if !self.store().resolve_approval(id, ApprovalStatus::Approved, &by, reason).await? {
+        // INVARIANT: the grant is written in the transaction that makes the request
+        // `approved`, and only if it was still pending: of approvers answering at the same
+        // moment (or the last votes of a quorum) exactly one grants, and an agent that sees
+        // `approved` and retries finds the grant.
+        let granted = Some(grant.clone());
+        if !self
+            .store()
+            .resolve_approval(id, ApprovalStatus::Approved, &by, reason, granted)
+            .await?
+        {
             return Err(self.closed(id).await);
         }
         if let Some(redecision) = &redecided {
@@ -196,7 +204,7 @@ impl<S: Store> Engine<S> {
         why: &str,
         redecision: &Redecision,
     ) -> Result<(), EngineError> {
-        if !self.store().resolve_approval(&approval.id, status, by, Some(why)).await? {
+        if !self.store().resolve_approval(&approval.id, status, by, Some(why), None).await? {
             return Err(self.closed(&approval.id).await);
         }
         self.record_answer(approval, json!({ "redecided": redecision.to_json() })).await?;

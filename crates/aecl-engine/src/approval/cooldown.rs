@@ -156,7 +156,7 @@ impl<S: Store> Engine<S> {
             let Some(approval) = self.store().approval(&id).await? else { return Ok(()) };
             if self
                 .store()
-                .resolve_approval(&id, ApprovalStatus::Expired, "aecl", Some(&why))
+                .resolve_approval(&id, ApprovalStatus::Expired, "aecl", Some(&why), None)
                 .await?
             {
                 self.record_resolution(&approval, ApprovalStatus::Expired, "aecl", Some(&why))

@@ -101,7 +101,7 @@ impl<S: Store> Engine<S> {
         agent: &str,
         reason: &str,
     ) -> Result<Result<u64, ReportRefused>, EngineError> {
-        let _run_guard = self.run_lock(run).lock().await;
+        let _run_guard = self.lock_run(run).await;
         let snapshot = self.store().load_run(run).await?;
         if snapshot.agent.as_deref().is_some_and(|owner| owner != agent) {
             return Ok(Err(ReportRefused::WrongAgent { run: run.to_owned() }));
@@ -210,7 +210,7 @@ impl<S: Store> Engine<S> {
         event: RunEvent,
     ) -> Result<Result<u64, ReportRefused>, EngineError> {
         self.expire_if_due(run).await?;
-        let _run_guard = self.run_lock(run).lock().await;
+        let _run_guard = self.lock_run(run).await;
         let policy = self.policy();
         let mut cached = self.runs.take(run, &policy.revision);
         for attempt in 1..=super::MAX_ATTEMPTS {
@@ -243,13 +243,14 @@ impl<S: Store> Engine<S> {
                 grant: None,
                 call_id: None,
                 durability: Durability::Synced,
+                end: None,
             };
             // Another instance moved the run on: check again on what it wrote.
             let Committed::Done { audit_seq, .. } = self.store().commit_run_event(commit).await?
             else {
                 continue;
             };
-            self.keep_run(&policy, run, agent, known, event);
+            self.keep_run(&policy, run, agent, known, [event].into_iter());
             for record in records {
                 self.store().append_audit(record).await?;
             }

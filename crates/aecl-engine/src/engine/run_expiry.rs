@@ -66,7 +66,7 @@ impl<S: Store> Engine<S> {
     /// saw. False when the run moved on since (it is live), or another path recorded it,
     /// and nothing was recorded. On an error the run stays due.
     async fn record_expiry(&self, victim: Victim) -> Result<bool, EngineError> {
-        let _run_guard = self.run_lock(&victim.run).lock().await;
+        let _run_guard = self.lock_run(&victim.run).await;
         // INVARIANT: claimed under the run's lock, which every commit of the run holds: a
         // call that raced the sweep either finds the expiry recorded, or wrote first and
         // made the run live (the claim then fails).
@@ -107,6 +107,7 @@ impl<S: Store> Engine<S> {
             grant: None,
             call_id: None,
             durability: Durability::Synced,
+            end: None,
         };
         match self.store().commit_run_event(commit).await? {
             Committed::Done { .. } => {

@@ -4,38 +4,73 @@
 //! the concurrency slot released and the outcome record: one more write
 //! (`Store::finish_call`), appended after the run's last event.
 //!
-//! The answer waits for that write's sync only for a call with no effect, whose decision
-//! was committed unsynced and becomes durable with it (see `record.rs`). An effectful
-//! call's decision and ledger entry were durable before dispatch; its end is committed
-//! unsynced (`Durability::Ordered`), so the agent does not wait for a second fsync. An OS
-//! crash before the next sync leaves the effect `dispatched`, which recovery and
-//! reconciliation resolve from the target.
+//! An effectful call's decision and ledger entry were durable before dispatch; its end is
+//! committed unsynced (`Durability::Ordered`), so the agent does not wait for a second
+//! fsync. An OS crash before the next sync leaves the effect `dispatched`, which recovery
+//! and reconciliation resolve from the target.
+//!
+//! A read (no effect) that took no limit and no grant was not recorded yet: its decision
+//! was held (`held.rs`), and commits here with its end in one synced transaction, at the
+//! version it was decided on, before its output is answered. When the run's next call in
+//! this instance came first, it committed the decision (unsynced), and the end follows
+//! alone, synced. When the decision could not be committed at its version (another
+//! instance moved the run on), the call is decided again on the run as it now is: allowed,
+//! it is recorded and ended with the outcome it already has (it never runs twice);
+//! otherwise its output is withheld and a record says that it ran. Any other read's end
+//! is committed synced after its decision's unsynced commit.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aecl_core::Timestamp;
+use aecl_core::policy::Policy;
 
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 use aecl_audit::RecordKind;
 
-use crate::connector::ConnectorOutcome;
-use crate::engine::{Engine, Executed, elapsed_ms, slot_holder};
-use crate::error::EngineError;
+use crate::connector::{Connector, ConnectorOutcome};
+use crate::engine::{Decided, Engine, Executed, elapsed_ms, slot_holder};
+use crate::error::{EngineError, StoreError};
+use crate::held::{Held, Pending};
+use crate::observe::DecisionSeen;
 use crate::run_event::RunEvent;
-use crate::stage::dispatch::Ran;
-use crate::stage::record::no_effect;
-use crate::stage::span;
-use crate::store::{CallEnd, Durability, Effect, EffectEnd, EffectState, Store};
+use crate::stage::dispatch::{Dispatched, Ran};
+use crate::stage::record::{Deferred, Ready, no_effect};
+use crate::stage::{Arrived, span};
+use crate::store::{CallEnd, Committed, Durability, Effect, EffectEnd, EffectState, Store};
 
 impl<S: Store> Engine<S> {
     /// Records how `ran`'s call ended, and answers with its effect.
-    pub(crate) async fn finish(&self, ran: Ran) -> Result<Executed, EngineError> {
+    pub(crate) async fn finish(
+        &self,
+        ran: Ran,
+        connector: &dyn Connector,
+    ) -> Result<Executed, EngineError> {
         let span = span("finish", &ran.ready.decided.call);
-        self.finish_ran(ran).instrument(span).await
+        self.finish_ran(ran, connector).instrument(span).await
     }
 
-    async fn finish_ran(&self, ran: Ran) -> Result<Executed, EngineError> {
+    async fn finish_ran(
+        &self,
+        ran: Ran,
+        connector: &dyn Connector,
+    ) -> Result<Executed, EngineError> {
+        let (mut ready, end, effect) = self.call_end(ran);
+        match ready.deferred.take() {
+            None => {
+                self.finish_call(end).await?;
+                Ok(Executed { decided: ready.decided, effect: Some(effect), replayed: false })
+            }
+            Some(deferred) => self.commit_read(ready, *deferred, end, effect, connector).await,
+        }
+    }
+
+    /// The end of `ran`'s call as the store writes it, and its effect as it then reads.
+    fn call_end(&self, ran: Ran) -> (Ready, CallEnd, Effect) {
         let Ran { ready, effect: new_effect, outcome, ran_in, reports_result, started } = ran;
-        let decided = ready.decided;
-        let call = &decided.call;
+        let call = &ready.decided.call;
         let (state, audit_outcome) = outcome.ledger();
         let (result, error, rollback_token) = match outcome {
             ConnectorOutcome::Succeeded { result, rollback_token } => {
@@ -65,7 +100,7 @@ impl<S: Store> Engine<S> {
         record.call_id.clone_from(&call.id);
         record.action.clone_from(&call.action);
         record.call_digest = new_effect.call_digest.clone();
-        record.policy_revision = decided.verdict.policy_revision.clone();
+        record.policy_revision = ready.decided.verdict.policy_revision.clone();
         record.outcome = Some(audit_outcome);
         record.output = match &error {
             Some(error) => json!({ "error": error }),
@@ -76,6 +111,8 @@ impl<S: Store> Engine<S> {
         record.sandbox_id = ran_in.map(|t| t.as_str().to_owned());
         record.rollback_token = rollback_token;
         record.latency_ms = elapsed_ms(started);
+        // INVARIANT (ARCHITECTURE.md, "One durable commit per call"): a read's answer waits
+        // for this sync, which makes its decision durable too.
         let durability =
             if no_effect(&ready.policy, call) { Durability::Synced } else { Durability::Ordered };
         let end = CallEnd {
@@ -105,13 +142,120 @@ impl<S: Store> Engine<S> {
             created: new_effect.created,
             updated: end.end.at,
         };
-        self.finish_call(end).await?;
+        (ready, end, effect)
+    }
+
+    /// Commits a read's decision and end together, or its end alone when the decision was
+    /// committed for it (see the module's header).
+    async fn commit_read(
+        &self,
+        ready: Ready,
+        deferred: Deferred,
+        end: CallEnd,
+        effect: Effect,
+        connector: &dyn Connector,
+    ) -> Result<Executed, EngineError> {
+        let Deferred { slot, arrival, nonce_reused } = deferred;
+        let again = (arrival, nonce_reused);
+        let Ready { mut decided, policy, started, .. } = ready;
+        let run_guard = self.run_lock(&end.run).lock().await;
+        let audit_seq = match self.held_reads().settle(&end.run, &slot) {
+            Held::Waiting(pending) => {
+                let Pending { mut commit, run, policy } = *pending;
+                // The events the run is cached with once they are in.
+                let mut events = Vec::with_capacity(1 + end.events.len());
+                events.push(commit.event.clone());
+                events.extend(end.events.iter().cloned());
+                let end = Arc::new(end);
+                commit.end = Some(Arc::clone(&end));
+                commit.durability = Durability::Synced;
+                let (run_id, agent) = (commit.run.clone(), commit.agent.clone());
+                match self.store().commit_run_event(commit).await? {
+                    Committed::Done { audit_seq, .. } => {
+                        self.keep_run(&policy, &run_id, &agent, run, events.into_iter());
+                        drop(run_guard);
+                        audit_seq
+                    }
+                    // Another instance moved the run on: nothing was written.
+                    _ => {
+                        drop(run_guard);
+                        let arrived = arrived_again(decided, &effect, policy, again, started);
+                        let end = Arc::unwrap_or_clone(end);
+                        return self.read_again(arrived, end, effect, connector).await;
+                    }
+                }
+            }
+            // The run's next call committed the decision first: the end follows alone.
+            Held::Committed(audit_seq) => {
+                drop(run_guard);
+                self.finish_call(end).await?;
+                audit_seq
+            }
+            Held::Lost => {
+                drop(run_guard);
+                let arrived = arrived_again(decided, &effect, policy, again, started);
+                return self.read_again(arrived, end, effect, connector).await;
+            }
+        };
+        decided.audit_seq = audit_seq.ok_or_else(|| {
+            StoreError::Corrupt("the store did not append the decision record".into())
+        })?;
+        self.sweep_after_commit().await;
+        crate::observe::decided(
+            self.observer(),
+            &DecisionSeen {
+                call: &decided.call,
+                verdict: &decided.verdict,
+                approval_id: decided.approval_id.as_deref(),
+                latency: started.elapsed(),
+                executing: true,
+            },
+        );
         Ok(Executed { decided, effect: Some(effect), replayed: false })
+    }
+
+    /// Decides again a read that ran but whose commit with its decision failed, and records
+    /// it as that decision says (see the module's header).
+    async fn read_again(
+        &self,
+        arrived: Arrived,
+        mut end: CallEnd,
+        effect: Effect,
+        connector: &dyn Connector,
+    ) -> Result<Executed, EngineError> {
+        let recorded = self.decide_and_record(&arrived, Some(connector), false).await?;
+        let ready = recorded.ready(arrived);
+        let goes_ahead = ready.replay_effect.is_none()
+            && ready.decided.verdict.replay_of.is_none()
+            && ready.effect.as_ref().is_some_and(|again| again.id == effect.id);
+        end.audit.policy_revision = ready.decided.verdict.policy_revision.clone();
+        if goes_ahead {
+            self.finish_call(end).await?;
+            return Ok(Executed { decided: ready.decided, effect: Some(effect), replayed: false });
+        }
+        // It ran, and the agent does not get what it read: the log says both.
+        let mut record = end.audit;
+        record.effect_id = None;
+        record.rollback_token = None;
+        record.output = json!({
+            "withheld": format!(
+                "the read ran while another call of the run was committed; decided again: {}",
+                ready.decided.verdict.decision.as_str()
+            ),
+        });
+        self.store().append_audit(record).await?;
+        match self.dispatch(ready, connector).await? {
+            Dispatched::Done(executed) => Ok(*executed),
+            // Not reached: a call that does not go ahead has no effect to dispatch.
+            Dispatched::Ran(_) => {
+                Err(StoreError::Corrupt("a withheld read ran again".into()).into())
+            }
+        }
     }
 
     /// Writes the end of an executed call after the run's last event.
     async fn finish_call(&self, end: CallEnd) -> Result<(), EngineError> {
-        let _run_guard = self.run_lock(&end.run).lock().await;
+        let _run_guard = self.lock_run(&end.run).await;
         let policy = self.policy();
         let cached = self.run_cache().take(&end.run, &policy.revision);
         let (run, agent, events) = (end.run.clone(), end.agent.clone(), end.events.clone());
@@ -129,5 +273,26 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
+    }
+}
+
+/// The call of `decided` as it arrived (`again`: its arrival, and whether its nonce was
+/// spent before), to be decided again.
+fn arrived_again(
+    decided: Decided,
+    effect: &Effect,
+    policy: Arc<Policy>,
+    again: (Timestamp, bool),
+    started: Instant,
+) -> Arrived {
+    Arrived {
+        call: decided.call,
+        digest: effect.call_digest.clone(),
+        policy,
+        arrival: again.0,
+        started,
+        effect_id: effect.id.clone(),
+        nonce_reused: again.1,
+        executing: true,
     }
 }

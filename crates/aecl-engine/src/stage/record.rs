@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::engine::{Decided, Engine, elapsed_ms};
 use crate::error::{EngineError, StoreError};
+use crate::held::{Pending, Slot};
 use crate::observe::DecisionSeen;
 use crate::run_cache::CachedRun;
 use crate::run_event::RunEvent;
@@ -41,6 +42,17 @@ pub(crate) struct Recorded {
     pub tier: Option<SandboxTier>,
     /// The effect of the executed call whose id (and arguments) this call repeats.
     pub replay_effect: Option<String>,
+    /// Not committed yet: a read commits its decision with its outcome (the finish stage).
+    pub deferred: Option<Box<Deferred>>,
+}
+
+/// A read's decision, held to commit with its outcome (`held.rs`).
+#[derive(Debug)]
+pub(crate) struct Deferred {
+    pub slot: Slot,
+    /// What a second decision needs of the call's arrival when the decision is lost.
+    pub arrival: aecl_core::Timestamp,
+    pub nonce_reused: bool,
 }
 
 impl Recorded {
@@ -58,6 +70,8 @@ impl Recorded {
             tier: self.tier,
             replay_effect: self.replay_effect,
             policy: arrived.policy,
+            started: arrived.started,
+            deferred: self.deferred,
         }
     }
 }
@@ -71,6 +85,10 @@ pub(crate) struct Ready {
     pub replay_effect: Option<String>,
     /// The policy the call was decided under: its connector binding is that policy's.
     pub policy: Arc<Policy>,
+    /// When the engine started on the call.
+    pub started: Instant,
+    /// The decision, when it commits with the outcome.
+    pub deferred: Option<Box<Deferred>>,
 }
 
 /// How a commit attempt ended.
@@ -159,7 +177,37 @@ impl<S: Store> Engine<S> {
                 .check_call_id
                 .then(|| CallIdCheck { call_id: call.id.clone(), digest: digest.clone() }),
             durability,
+            end: None,
         };
+        // A read that takes no limit and no grant runs first, and its decision commits
+        // with its outcome: one commit instead of two. Until then it is held for the run's
+        // next call to commit first (`held.rs`).
+        if attempt.defer_reads
+            && durability == Durability::Ordered
+            && commit.admission.is_empty()
+            && commit.grant.is_none()
+            && approval_id.is_none()
+            && attempt.standing.is_none()
+            && is_new_call(&run, &call.id)
+        {
+            let slot =
+                self.held_reads().hold(Pending { commit, run, policy: arrived.policy.clone() });
+            drop(guard);
+            return Ok(Recording::Done(Box::new(Recorded {
+                verdict,
+                // Set by the finish stage's commit.
+                audit_seq: 0,
+                approval_id,
+                effect,
+                tier,
+                replay_effect: None,
+                deferred: Some(Box::new(Deferred {
+                    slot,
+                    arrival: arrived.arrival,
+                    nonce_reused: arrived.nonce_reused,
+                })),
+            })));
+        }
         let audit_seq = match self.store().commit_run_event(commit).await? {
             Committed::Done { audit_seq, .. } => audit_seq.ok_or_else(|| {
                 StoreError::Corrupt("the store did not append the decision record".into())
@@ -195,7 +243,7 @@ impl<S: Store> Engine<S> {
         };
         // The approval request shows the run as it was when the call came.
         let history = if new_request { run.snapshot.events.clone() } else { Vec::new() };
-        self.keep_run(&arrived.policy, &call.run, &call.agent, run, event);
+        self.keep_run(&arrived.policy, &call.run, &call.agent, run, [event].into_iter());
         drop(guard);
         // Runs this commit pushed past the `[runs]` bounds are expired now, not at the
         // next sweep; the call stands whatever becomes of that.
@@ -223,6 +271,7 @@ impl<S: Store> Engine<S> {
             effect,
             tier,
             replay_effect: attempt.replay_effect.take(),
+            deferred: None,
         })))
     }
 
@@ -250,6 +299,16 @@ impl<S: Store> Engine<S> {
         record.latency_ms = elapsed_ms(started);
         record
     }
+}
+
+/// Whether `run`'s whole history is known and names no call `id`: then a call of that id
+/// cannot repeat an executed one, and its commit needs no look-up before it runs (the
+/// commit still checks, and finds the run moved on if another call came meanwhile).
+fn is_new_call(run: &CachedRun, id: &str) -> bool {
+    run.state.expired.is_none()
+        && !run.state.history.iter().any(|entry| {
+            matches!(entry, aecl_core::run::HistoryEntry::Call { id: seen, .. } if seen == id)
+        })
 }
 
 /// Whether `call`'s action changes nothing in the world (a read): its decision and outcome

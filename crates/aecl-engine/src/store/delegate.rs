@@ -213,8 +213,9 @@ macro_rules! impl_store_by {
                 status: $crate::store::ApprovalStatus,
                 by: &str,
                 reason: Option<&str>,
+                grant: Option<$crate::store::Grant>,
             ) -> ::core::result::Result<bool, $crate::StoreError> {
-                $via!(self, resolve_approval(id, status, by, reason))
+                $via!(self, resolve_approval(id, status, by, reason, grant))
             }
 
             async fn audit_records(

@@ -95,10 +95,14 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn commit_run_event(&self, commit: RunCommit) -> Result<Committed, StoreError> {
+    async fn commit_run_event(&self, mut commit: RunCommit) -> Result<Committed, StoreError> {
         // Encoded before the lock, as the databases encode on the producer's thread.
         let audit = commit.audit.as_ref().map(AuditRecord::to_unsequenced).transpose()?;
         let audit_time = commit.audit.as_ref().map(|r| r.time);
+        let end = match commit.end.take() {
+            Some(end) => Some((end.audit.to_unsequenced()?, end)),
+            None => None,
+        };
         let seq = {
             let mut state = self.state()?;
             if state.version(&commit.run) != commit.expected_version {
@@ -118,6 +122,14 @@ impl Store for MemoryStore {
                     effect.id, effect.run
                 )));
             }
+            if let Some((_, end)) = &end
+                && commit.effect.as_ref().is_none_or(|effect| effect.id != end.effect_id)
+            {
+                return Err(StoreError::Backend(format!(
+                    "the end of effect `{}` comes without that effect",
+                    end.effect_id
+                )));
+            }
             // INVARIANT: from here on nothing can fail, so the commit is whole.
             if let Some(grant) = &commit.grant
                 && let Err(refusal) =
@@ -133,7 +145,7 @@ impl Store for MemoryStore {
                     state.slots.insert((key.clone(), holder.clone()), *expires);
                 }
             }
-            let version = state.append_events(&commit.run, &commit.agent, vec![commit.event]);
+            let mut version = state.append_events(&commit.run, &commit.agent, vec![commit.event]);
             if let Some(effect) = &commit.effect {
                 state.insert_effect(effect);
             }
@@ -141,11 +153,19 @@ impl Store for MemoryStore {
                 (Some(unsequenced), Some(time)) => Some(state.log.append(&unsequenced, time)),
                 _ => None,
             };
-            (version, seq)
+            let mut last = seq;
+            if let Some((unsequenced, end)) = end {
+                // The effect was inserted just now, dispatched: it ends without fail.
+                state.finish(&end.effect_id, &end.end)?;
+                state.release_slots(&end.slot_holder);
+                version = state.append_events(&end.run, &end.agent, end.events.clone());
+                last = Some(state.log.append(&unsequenced, end.audit.time));
+            }
+            (version, seq, last)
         };
-        let (version, audit_seq) = seq;
-        if audit_seq.is_some() {
-            self.seal(audit_seq).await?;
+        let (version, audit_seq, last) = seq;
+        if last.is_some() {
+            self.seal(last).await?;
         }
         Ok(Committed::Done { version, audit_seq })
     }
@@ -372,17 +392,26 @@ impl Store for MemoryStore {
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
+        grant: Option<Grant>,
     ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
+        if let Some(grant) = &grant
+            && state.grants.contains_key(&grant.id)
+        {
+            return Err(StoreError::Backend(format!("grant `{}` already exists", grant.id)));
+        }
         match state.approvals.get_mut(id) {
             Some(approval) if approval.status == ApprovalStatus::Pending => {
                 approval.status = status;
                 approval.decided_by = Some(by.to_owned());
                 approval.reason = reason.map(str::to_owned);
-                Ok(true)
             }
-            _ => Ok(false),
+            _ => return Ok(false),
         }
+        if let Some(grant) = grant {
+            state.grants.insert(grant.id.clone(), StoredGrant { grant, consumed: None });
+        }
+        Ok(true)
     }
 
     async fn audit_records(

@@ -78,6 +78,11 @@ pub struct RunCommit {
     /// When the answer comes; `Ordered` only for a no-effect call whose effect is recorded
     /// here and whose outcome is committed `Synced` before its answer.
     pub durability: Durability,
+    /// The end of the call, when it already ran: a call with no effect (a read) runs
+    /// before its decision is written, and both commit together ([`CallEnd`]'s events
+    /// right after the call's, its record after the decision's), or neither does. Its
+    /// `effect` is then recorded with the end's state directly.
+    pub end: Option<std::sync::Arc<CallEnd>>,
 }
 
 /// A call's id and digest, for [`RunCommit::call_id`].
@@ -141,8 +146,9 @@ impl Admission {
 /// How a [`RunCommit`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Committed {
-    /// Appended; the run is now at `version`, and the commit's audit record, if any, has
-    /// sequence number `audit_seq`.
+    /// Appended; the run is now at `version` (after the end's events too, when the commit
+    /// has an end), and the commit's decision record, if any, has sequence number
+    /// `audit_seq`.
     Done { version: u64, audit_seq: Option<u64> },
     /// Another writer appended first: decide again on the new state.
     Conflict,
@@ -525,13 +531,16 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Approval>, StoreError>> + Send;
 
-    /// Moves a pending approval to `status`; false if it was no longer pending.
+    /// Moves a pending approval to `status`, and writes `grant` in the same transaction;
+    /// false, with nothing written, if it was no longer pending. So a request grants at
+    /// most once, however many approvers answer it at the same moment.
     fn resolve_approval(
         &self,
         id: &str,
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
+        grant: Option<Grant>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Up to `limit` audit records from sequence number `from`, in order.

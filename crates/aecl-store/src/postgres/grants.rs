@@ -5,7 +5,7 @@
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{Approval, ApprovalStatus, Grant, GrantRefusal, StoreError};
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use crate::{backend, corrupt, to_i64, to_u64};
 
@@ -29,6 +29,12 @@ pub(super) async fn use_nonce(
 }
 
 pub(super) async fn put_grant(pool: &PgPool, grant: Grant) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    insert_grant(&mut tx, grant).await?;
+    tx.commit().await.map_err(backend)
+}
+
+async fn insert_grant(tx: &mut Transaction<'_, Postgres>, grant: Grant) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
          VALUES ($1, $2, $3, $4, $5)",
@@ -38,7 +44,7 @@ pub(super) async fn put_grant(pool: &PgPool, grant: Grant) -> Result<(), StoreEr
     .bind(grant.call_digest.0)
     .bind(grant.policy_revision.0)
     .bind(to_i64(grant.expires.0))
-    .execute(pool)
+    .execute(&mut **tx)
     .await
     .map_err(backend)?;
     Ok(())
@@ -281,7 +287,10 @@ pub(super) async fn resolve_approval(
     status: ApprovalStatus,
     by: &str,
     reason: Option<&str>,
+    grant: Option<Grant>,
 ) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    // The row lock of this update orders concurrent answers: the second finds it resolved.
     let n = sqlx::query(
         "UPDATE approvals SET status = $2, decided_by = $3, reason = $4
          WHERE id = $1 AND status = 'pending'",
@@ -290,9 +299,17 @@ pub(super) async fn resolve_approval(
     .bind(status.as_str())
     .bind(by)
     .bind(reason)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?
     .rows_affected();
-    Ok(n == 1)
+    if n != 1 {
+        tx.rollback().await.map_err(backend)?;
+        return Ok(false);
+    }
+    if let Some(grant) = grant {
+        insert_grant(&mut tx, grant).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
 }

@@ -220,6 +220,10 @@ impl Store for PostgresStore {
         // The audit log has its own committer (one history for every instance, under the
         // head row's lock); the record follows the run's commit, before the answer.
         let audit = commit.audit.take();
+        // The end of a read that already ran follows in a transaction of its own, as an
+        // end does here (the log's records cannot share the run's transaction anyway): the
+        // answer still waits for the outcome record's one synced commit.
+        let end = commit.end.take();
         if audit.is_some() {
             // The record's synchronous commit, awaited below before anything is answered or
             // dispatched, flushes the WAL over the run's: one fsync wait instead of two.
@@ -242,6 +246,10 @@ impl Store for PostgresStore {
                 if let Some(id) = dispatch {
                     effects::dispatch_effect(self.pool(), &id).await?;
                 }
+                let version = match end {
+                    Some(end) => self.finish_call(Arc::unwrap_or_clone(end)).await?,
+                    None => version,
+                };
                 Ok(Committed::Done { version, audit_seq })
             }
             other => Ok(other),
@@ -376,8 +384,9 @@ impl Store for PostgresStore {
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
+        grant: Option<Grant>,
     ) -> Result<bool, StoreError> {
-        grants::resolve_approval(self.pool(), id, status, by, reason).await
+        grants::resolve_approval(self.pool(), id, status, by, reason, grant).await
     }
 
     async fn audit_records(

@@ -2,7 +2,7 @@
 //! pending, resolved once by a guarded update, listed newest first.
 
 use aecl_core::{CallDigest, Revision, Timestamp};
-use aecl_engine::{Approval, ApprovalStatus, StoreError};
+use aecl_engine::{Approval, ApprovalStatus, Grant, StoreError};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, exec, query_row};
@@ -125,6 +125,7 @@ pub(super) async fn resolve_approval(
     status: ApprovalStatus,
     by: &str,
     reason: Option<&str>,
+    grant: Option<Grant>,
 ) -> Result<bool, StoreError> {
     let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.map(str::to_owned));
     store
@@ -136,6 +137,12 @@ pub(super) async fn resolve_approval(
                 params![id, status.as_str(), by, reason],
             )
             .map_err(backend)?;
+            // The job's savepoint: a grant that fails to insert undoes the update too.
+            if n == 1
+                && let Some(grant) = &grant
+            {
+                super::grants::insert_grant(batch.conn, grant)?;
+            }
             Ok(n == 1)
         })
         .await

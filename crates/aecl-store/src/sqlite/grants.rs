@@ -89,24 +89,25 @@ pub(super) async fn use_nonce(
 }
 
 pub(super) async fn put_grant(store: &SqliteStore, grant: Grant) -> Result<(), StoreError> {
-    store
-        .write(move |batch| {
-            exec(
-                batch.conn,
-                "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    grant.id,
-                    grant.approval_id,
-                    grant.call_digest.0,
-                    grant.policy_revision.0,
-                    to_i64(grant.expires.0)
-                ],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+    store.write(move |batch| insert_grant(batch.conn, &grant)).await
+}
+
+/// Inserts `grant` in the caller's transaction.
+pub(super) fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            grant.id,
+            grant.approval_id,
+            grant.call_digest.0,
+            grant.policy_revision.0,
+            to_i64(grant.expires.0)
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 pub(super) async fn consume_grant(

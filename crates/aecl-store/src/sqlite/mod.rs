@@ -332,8 +332,9 @@ impl Store for SqliteStore {
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
+        grant: Option<Grant>,
     ) -> Result<bool, StoreError> {
-        approvals::resolve_approval(self, id, status, by, reason).await
+        approvals::resolve_approval(self, id, status, by, reason, grant).await
     }
 
     async fn audit_records(

@@ -3,6 +3,8 @@
 //! its admissions, call-id check, grant, effect and record, and the end of an executed
 //! call.
 
+use std::sync::Arc;
+
 use aecl_core::limits::gcra;
 use aecl_engine::{Admission, CallEnd, Committed, RunCommit, RunSnapshot, StoreError};
 use rusqlite::{OptionalExtension, params};
@@ -41,7 +43,7 @@ pub(super) async fn load_run(store: &SqliteStore, run: &str) -> Result<RunSnapsh
 
 pub(super) async fn commit_run_event(
     store: &SqliteStore,
-    commit: RunCommit,
+    mut commit: RunCommit,
 ) -> Result<Committed, StoreError> {
     let event = crate::encode_event(&commit.event)?;
     // Encoded here, on the producer's thread, as `append_audit` does.
@@ -49,6 +51,7 @@ pub(super) async fn commit_run_event(
         Some(record) => Some((record.time, record.to_unsequenced()?)),
         None => None,
     };
+    let end = commit.end.take().map(EncodedEnd::new).transpose()?;
     store.write_as(commit.durability, move |batch| {
         let conn = batch.conn;
         let current: i64 = query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&commit.run], |r| r.get(0))
@@ -136,12 +139,73 @@ pub(super) async fn commit_run_event(
         if let Some(effect) = &commit.effect {
             insert_effect(conn, effect, false)?;
         }
+        // A read that already ran: its end, in the same job (a failure rolls back both).
+        let version = match &end {
+            Some(end) => end.write(conn)?,
+            None => version,
+        };
         // Last, when nothing of this job can fail any more: the log state cannot be
         // rolled back with the job's savepoint.
         let audit_seq = audit.map(|(time, unsequenced)| append(batch, time, &unsequenced));
+        if let Some(end) = end {
+            append(batch, end.time, &end.record);
+        }
         Ok(Committed::Done { version, audit_seq })
     })
     .await
+}
+
+/// A call's end, encoded on the producer's thread as `append_audit` encodes.
+struct EncodedEnd {
+    end: Arc<CallEnd>,
+    result: String,
+    events: Vec<String>,
+    time: aecl_core::Timestamp,
+    record: aecl_audit::Unsequenced,
+}
+
+impl EncodedEnd {
+    fn new(end: Arc<CallEnd>) -> Result<EncodedEnd, StoreError> {
+        Ok(EncodedEnd {
+            result: serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?,
+            events: end.events.iter().map(crate::encode_event).collect::<Result<Vec<_>, _>>()?,
+            time: end.audit.time,
+            record: end.audit.to_unsequenced()?,
+            end,
+        })
+    }
+
+    /// Ends the effect, releases its slots and appends its events after the run's last
+    /// one; returns the run's version. Its record is the caller's to append, last.
+    fn write(&self, conn: &rusqlite::Connection) -> Result<u64, StoreError> {
+        let end = &self.end;
+        finish(conn, &end.effect_id, &end.end, &self.result)?;
+        exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.slot_holder]).map_err(backend)?;
+        // The one writer: the version read here is the run's last.
+        let current: i64 =
+            query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&end.run], |r| r.get(0))
+                .optional()
+                .map_err(backend)?
+                .unwrap_or(0);
+        let mut version = to_u64(current)?;
+        for event in &self.events {
+            version += 1;
+            exec(
+                conn,
+                "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
+                params![end.run, to_i64(version), event],
+            )
+            .map_err(backend)?;
+        }
+        exec(
+            conn,
+            "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (run) DO UPDATE SET version = excluded.version",
+            params![end.run, end.agent, to_i64(version)],
+        )
+        .map_err(backend)?;
+        Ok(version)
+    }
 }
 
 pub(super) async fn release_slots(store: &SqliteStore, holder: &str) -> Result<(), StoreError> {
@@ -155,44 +219,14 @@ pub(super) async fn release_slots(store: &SqliteStore, holder: &str) -> Result<(
 }
 
 pub(super) async fn finish_call(store: &SqliteStore, end: CallEnd) -> Result<u64, StoreError> {
-    // Encoded here, on the producer's thread, as `append_audit` does.
-    let result = serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?;
-    let events = end.events.iter().map(crate::encode_event).collect::<Result<Vec<_>, _>>()?;
-    let (time, unsequenced) = (end.audit.time, end.audit.to_unsequenced()?);
+    let durability = end.durability;
+    let end = EncodedEnd::new(Arc::new(end))?;
     store
-        .write_as(end.durability, move |batch| {
-            let conn = batch.conn;
-            finish(conn, &end.effect_id, &end.end, &result)?;
-            exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.slot_holder])
-                .map_err(backend)?;
-            // The one writer: the version read here is the run's last.
-            let current: i64 =
-                query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&end.run], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(backend)?
-                .unwrap_or(0);
-            let mut version = to_u64(current)?;
-            for event in &events {
-                version += 1;
-                exec(
-                    conn,
-                    "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
-                    params![end.run, to_i64(version), event],
-                )
-                .map_err(backend)?;
-            }
-            exec(
-                conn,
-                "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
-             ON CONFLICT (run) DO UPDATE SET version = excluded.version",
-                params![end.run, end.agent, to_i64(version)],
-            )
-            .map_err(backend)?;
+        .write_as(durability, move |batch| {
+            let version = end.write(batch.conn)?;
             // Last, when nothing of this job can fail any more: the log state cannot be
             // rolled back with the job's savepoint.
-            append(batch, time, &unsequenced);
+            append(batch, end.time, &end.record);
             Ok(version)
         })
         .await

@@ -126,6 +126,59 @@ async fn concurrent_retries_on_two_replicas_run_an_approved_call_once() {
     race(&[engine(a, "a", gated(), &clock), engine(b, "b", gated(), &clock)], &clock).await;
 }
 
+/// Approvers answering one request at the same moment (on `engines` in turn) make one
+/// grant: one of them approves, the others find it answered, and the approved call then
+/// runs once however often it is retried afterwards, each retry under a new call id.
+async fn answers<S: Store>(engines: &[Arc<Engine<S>>], clock: &ManualClock) {
+    let connector = Arc::new(Counting::default());
+    for round in 0..5 {
+        let first = &engines[0];
+        let asked =
+            first.execute(write(&format!("ask-{round}"), round), &*connector).await.unwrap();
+        let approval = asked.decided.approval_id.clone().unwrap();
+        let mut approvers = JoinSet::new();
+        for i in 0..8 {
+            let (engine, approval) = (engines[i % engines.len()].clone(), approval.clone());
+            approvers.spawn(async move {
+                engine.approve(&approval, &format!("approver-{i}"), None).await
+            });
+        }
+        let mut approved = 0;
+        while let Some(done) = approvers.join_next().await {
+            approved += usize::from(done.unwrap().is_ok());
+        }
+        assert_eq!(approved, 1, "round {round}: one approver approves");
+        let mut allowed = 0;
+        for retry in 0..4 {
+            // Apart in time: each retry is a new call, not a duplicate of the last one.
+            clock.advance_ms(aecl_engine::DUPLICATE_WINDOW_MS + 1);
+            let engine = &engines[retry % engines.len()];
+            let again = write(&format!("retry-{round}-{retry}"), round);
+            let executed = engine.execute(again, &*connector).await.unwrap();
+            allowed += usize::from(executed.decided.verdict.decision == Decision::Allow);
+        }
+        assert_eq!(allowed, 1, "round {round}: the grant lets one call through");
+        let ran = connector.executed.lock().unwrap().len();
+        assert_eq!(ran, usize::try_from(round + 1).unwrap(), "one execution per approval");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approvers_answering_at_once_grant_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    answers(&[engine(sqlite_store(dir.path()), "a", gated(), &clock)], &clock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approvers_answering_at_once_on_two_replicas_grant_once() {
+    let url = crate::pg::postgres_url().await;
+    let open = || aecl_store::PostgresStore::open(&url, crate::support::audit_config());
+    let (a, b) = (open().await.unwrap(), open().await.unwrap());
+    let clock = clock();
+    answers(&[engine(a, "a", gated(), &clock), engine(b, "b", gated(), &clock)], &clock).await;
+}
+
 /// A call id reused for other arguments is refused (nothing runs, nothing is recorded for
 /// it); reused for the same arguments it returns the first execution's effect.
 async fn call_ids<S: Store>(store: S) {

@@ -38,12 +38,15 @@ pub async fn approvals_resolve_once<S: Store>(store: &S) {
     assert_eq!(store.pending_approval_for(&other, revision, Timestamp(2_000)).await.unwrap(), None);
     assert!(
         store
-            .resolve_approval("a1", ApprovalStatus::Rejected, "alice", Some("not ours"))
+            .resolve_approval("a1", ApprovalStatus::Rejected, "alice", Some("not ours"), None)
             .await
             .unwrap()
     );
     assert!(
-        !store.resolve_approval("a1", ApprovalStatus::Approved, "mallory", None).await.unwrap()
+        !store
+            .resolve_approval("a1", ApprovalStatus::Approved, "mallory", None, None)
+            .await
+            .unwrap()
     );
     let stored = store.approval("a1").await.unwrap().unwrap();
     assert_eq!(
@@ -75,7 +78,9 @@ pub async fn approvals_are_listed_newest_first<S: Store>(store: &S) {
             .await
             .unwrap();
     }
-    assert!(store.resolve_approval("a2", ApprovalStatus::Approved, "alice", None).await.unwrap());
+    assert!(
+        store.resolve_approval("a2", ApprovalStatus::Approved, "alice", None, None).await.unwrap()
+    );
     let ids = |list: Vec<Approval>| list.into_iter().map(|a| a.id).collect::<Vec<_>>();
     assert_eq!(ids(store.approvals(true, 10).await.unwrap()), ["a3", "a1"]);
     assert_eq!(ids(store.approvals(false, 10).await.unwrap()), ["a2", "a3", "a1"]);

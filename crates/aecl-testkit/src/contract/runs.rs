@@ -183,6 +183,50 @@ pub async fn a_calls_end_is_written_whole_or_not_at_all<S: Store>(store: &S) {
     assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1);
 }
 
+/// A read that already ran commits its decision and its end in one commit: the run gets
+/// the call's event and then the end's, the effect is recorded ended, and the decision
+/// record is followed by the outcome record. At a version the run has left, neither is
+/// written.
+pub async fn a_reads_decision_and_end_commit_together_or_not_at_all<S: Store>(store: &S) {
+    let read = |expected: u64, i: usize| RunCommit {
+        effect: Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") }),
+        audit: Some(record(7, i)),
+        end: Some(std::sync::Arc::new(CallEnd {
+            run: "r1".into(),
+            agent: "finance".into(),
+            events: vec![user("outcome"), user("output")],
+            effect_id: "e1".into(),
+            end: end(EffectState::Succeeded),
+            slot_holder: "r1/c1".into(),
+            audit: record(8, i),
+            durability: Durability::Synced,
+        })),
+        ..commit("r1", expected, vec![])
+    };
+    // Another writer moved the run on: nothing of the read is written.
+    assert!(matches!(
+        store.commit_run_event(commit("r1", 0, vec![])).await.unwrap(),
+        Committed::Done { version: 1, .. }
+    ));
+    assert_eq!(store.commit_run_event(read(0, 0)).await.unwrap(), Committed::Conflict);
+    assert_eq!(store.effect("e1").await.unwrap(), None);
+    assert!(store.audit_records(0, 10).await.unwrap().is_empty());
+    assert_eq!(store.load_run("r1").await.unwrap().version, 1);
+    // At the run's version: both, in order.
+    let Committed::Done { version: 4, audit_seq: Some(decision) } =
+        store.commit_run_event(read(1, 1)).await.unwrap()
+    else {
+        panic!("the read commits with its end");
+    };
+    let effect = store.effect("e1").await.unwrap().unwrap();
+    assert_eq!((effect.state, effect.result), (EffectState::Succeeded, json!({"status": 200})));
+    let run = store.load_run("r1").await.unwrap();
+    assert_eq!(run.events[2..], [user("outcome"), user("output")]);
+    let stored = store.audit_records(0, 10).await.unwrap();
+    let seqs: Vec<u64> = stored.iter().map(|r| r.0).collect();
+    assert_eq!(seqs, [decision, decision + 1], "the decision record, then the outcome's");
+}
+
 /// A commit recording a call whose id an executed call of the run already has is refused
 /// (writing nothing), and names that call's effect and digest.
 pub async fn an_executed_calls_id_refuses_a_commit_that_reuses_it<S: Store>(store: &S) {
@@ -320,6 +364,7 @@ pub async fn an_ordered_write_is_seen_at_once_by_reads_and_later_writes<S: Store
         effect: Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") }),
         audit: Some(record(7, 0)),
         durability: Durability::Ordered,
+        end: None,
         ..commit("r1", 0, vec![])
     };
     let Committed::Done { version: 1, audit_seq: Some(decision) } =
