@@ -44,6 +44,40 @@ pub(super) fn insert_effect(
     .map_err(backend)
 }
 
+/// Inserts `effect` already ended as `end` says (its result encoded as `result`): a read
+/// whose decision and end commit together.
+pub(super) fn insert_ended_effect(
+    conn: &Connection,
+    effect: &NewEffect,
+    end: &EffectEnd,
+    result: &str,
+) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key, call_digest,
+             node, state, result, error, rollback_token, created, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            effect.id,
+            effect.run,
+            effect.call_id,
+            effect.agent,
+            effect.action,
+            effect.idempotency_key,
+            effect.call_digest.0,
+            effect.node,
+            end.state.as_str(),
+            result,
+            end.error,
+            end.rollback_token,
+            to_i64(effect.created.0),
+            to_i64(end.at.0)
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 pub(super) const EFFECT_COLUMNS: &str = "id, run, call_id, agent, action, idempotency_key, call_digest, \
                               node, state, result, error, rollback_token, created, updated";
 

@@ -10,7 +10,7 @@ use aecl_engine::{Admission, CallEnd, Committed, RunCommit, RunSnapshot, StoreEr
 use rusqlite::{OptionalExtension, params};
 
 use super::audit::append;
-use super::effects::{executed_call, finish, insert_effect};
+use super::effects::{executed_call, finish, insert_effect, insert_ended_effect};
 use super::grants::spend_grant;
 use super::{SqliteStore, exec, query_row};
 use crate::{backend, corrupt, to_i64, to_u64};
@@ -124,26 +124,42 @@ pub(super) async fn commit_run_event(
                 .map_err(backend)?;
             }
         }
-        let version = commit.expected_version + 1;
-        exec(conn,
-            "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
-            params![commit.run, to_i64(version), event],
-        )
-        .map_err(backend)?;
+        // A read that already ran has its end's events right after its call's, and its
+        // effect written ended: one job (a failure rolls back both).
+        let ends = end.iter().flat_map(|end| end.events.iter());
+        let mut version = commit.expected_version;
+        for event in std::iter::once(&event).chain(ends) {
+            version += 1;
+            exec(conn,
+                "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
+                params![commit.run, to_i64(version), event],
+            )
+            .map_err(backend)?;
+        }
         exec(conn,
             "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
              ON CONFLICT (run) DO UPDATE SET version = excluded.version",
             params![commit.run, commit.agent, to_i64(version)],
         )
         .map_err(backend)?;
-        if let Some(effect) = &commit.effect {
-            insert_effect(conn, effect, false)?;
+        match (&commit.effect, &end) {
+            (Some(effect), Some(end)) => {
+                if effect.id != end.end.effect_id {
+                    return Err(corrupt(format!("the end of effect `{}` comes without it", end.end.effect_id)));
+                }
+                insert_ended_effect(conn, effect, &end.end.end, &end.result)?;
+                if commit.admission.iter().any(|a| matches!(a, Admission::Slot { .. })) {
+                    exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.end.slot_holder]).map_err(backend)?;
+                }
+            }
+            (Some(effect), None) => {
+                insert_effect(conn, effect, false)?;
+            }
+            (None, Some(end)) => {
+                return Err(corrupt(format!("the end of effect `{}` comes without it", end.end.effect_id)));
+            }
+            (None, None) => {}
         }
-        // A read that already ran: its end, in the same job (a failure rolls back both).
-        let version = match &end {
-            Some(end) => end.write(conn)?,
-            None => version,
-        };
         // Last, when nothing of this job can fail any more: the log state cannot be
         // rolled back with the job's savepoint.
         let audit_seq = audit.map(|(time, unsequenced)| append(batch, time, &unsequenced));
