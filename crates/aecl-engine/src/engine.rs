@@ -51,9 +51,10 @@ pub struct EngineConfig {
     /// The per-call timeout of an execution.
     pub call_timeout: Duration,
     /// A read that takes no limit runs before its decision is committed, and both commit
-    /// together (`held.rs`). Off where the store commits them apart anyway (PostgreSQL,
-    /// whose log has its own committer), so that a read never runs before its decision
-    /// is known to stand there.
+    /// together (`held.rs`). Off by default: on for one instance over SQLite (`aecl serve`,
+    /// `aecl mcp`). Instances racing on one run may each run such a read once (the one
+    /// decided second is decided again, and its output withheld if it no longer stands);
+    /// PostgreSQL commits the two apart anyway, so replicas keep it off.
     pub joint_read_commits: bool,
     /// Signs and verifies standing grants (`None`: standing grants cannot be given and
     /// none is honoured).
@@ -70,7 +71,7 @@ impl Default for EngineConfig {
             redact: Vec::new(),
             slot_lease: Duration::from_secs(600),
             call_timeout: Duration::from_secs(30),
-            joint_read_commits: true,
+            joint_read_commits: false,
             grant_key: None,
             runs: aecl_core::run_bounds::RunLimits::default(),
         }

@@ -181,7 +181,9 @@ impl<S: Store> Engine<S> {
         };
         // A read that takes no limit and no grant runs first, and its decision commits
         // with its outcome: one commit instead of two. Until then it is held for the run's
-        // next call to commit first (`held.rs`).
+        // next call to commit first (`held.rs`). Not a call with an idempotency key: its
+        // caller asks for one execution across instances, which only a decision committed
+        // before it runs can promise.
         if attempt.defer_reads
             && durability == Durability::Ordered
             && commit.admission.is_empty()
@@ -189,6 +191,7 @@ impl<S: Store> Engine<S> {
             && approval_id.is_none()
             && attempt.standing.is_none()
             && is_new_call(&run, &call.id)
+            && call.idempotency_key.is_none()
         {
             let slot =
                 self.held_reads().hold(Pending { commit, run, policy: arrived.policy.clone() });

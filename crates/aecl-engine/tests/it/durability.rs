@@ -71,11 +71,17 @@ fn policy() -> Arc<Policy> {
     aecl_testkit::policy::load(manifest, &format!("{}{pay}", aecl_testkit::policy::READ_AND_WRITE))
 }
 
+/// The engine's settings with reads committed with their outcome (`aecl serve` and
+/// `aecl mcp` over SQLite set it).
+fn joint() -> EngineConfig {
+    EngineConfig { joint_read_commits: true, ..EngineConfig::default() }
+}
+
 fn engine() -> (Engine<Watching>, Arc<Watching>) {
     let store =
         Arc::new(Watching { inner: MemoryStore::new(ORIGIN, signer()), seen: Mutex::default() });
     let clock = Arc::new(ManualClock::new(Timestamp(1_764_000_000_000)));
-    (Engine::new(store.clone(), policy(), clock, EngineConfig::default()), store)
+    (Engine::new(store.clone(), policy(), clock, joint()), store)
 }
 
 fn call(action: &str, id: &str) -> Call {
@@ -125,7 +131,7 @@ async fn a_read_that_takes_a_limit_is_ordered_and_its_end_synced_before_the_answ
     let store =
         Arc::new(Watching { inner: MemoryStore::new(ORIGIN, signer()), seen: Mutex::default() });
     let clock = Arc::new(ManualClock::new(Timestamp(1_764_000_000_000)));
-    let engine = Engine::new(store.clone(), policy, clock, EngineConfig::default());
+    let engine = Engine::new(store.clone(), policy, clock, joint());
     let executed = engine.execute(call("get_record", "c1"), &Scripted::default()).await.unwrap();
     assert_eq!(executed.decided.verdict.decision, Decision::Allow);
     assert_eq!(store.take(), [("decision", Durability::Ordered), ("end", Durability::Synced)]);
@@ -178,7 +184,7 @@ fn meddled(max_calls: u32, event: RunEvent) -> (Engine<Watching>, Arc<Watching>,
     let store =
         Arc::new(Watching { inner: MemoryStore::new(ORIGIN, signer()), seen: Mutex::default() });
     let clock = Arc::new(ManualClock::new(Timestamp(1_764_000_000_000)));
-    let engine = Engine::new(store.clone(), policy, clock, EngineConfig::default());
+    let engine = Engine::new(store.clone(), policy, clock, joint());
     let connector = Meddling { store: store.clone(), event, executions: AtomicUsize::new(0) };
     (engine, store, connector)
 }
@@ -267,7 +273,7 @@ fn budgeted(max_calls: u32) -> (Arc<Engine<Watching>>, Arc<Watching>) {
     let store =
         Arc::new(Watching { inner: MemoryStore::new(ORIGIN, signer()), seen: Mutex::default() });
     let clock = Arc::new(ManualClock::new(Timestamp(1_764_000_000_000)));
-    (Arc::new(Engine::new(store.clone(), policy, clock, EngineConfig::default())), store)
+    (Arc::new(Engine::new(store.clone(), policy, clock, joint())), store)
 }
 
 #[tokio::test]
