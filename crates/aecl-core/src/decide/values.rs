@@ -55,37 +55,57 @@ impl Evaluation<'_> {
         let mut flagged = false;
         if !spec.values.scan.is_empty() {
             let provenance = &self.run.provenance;
-            // Folded like the index (`values::fold`); offsets are the folded text's.
+            // Folded like the index (`values::fold`); offsets are the folded text's. Then
+            // the text's other readings, as the index reads history (`eve&#64;evil.test`,
+            // `hxxps://evil[.]test` in an e-mail body): their values have no offset in
+            // the text, so they are reasons without a span.
             let folded = values::fold(text);
             let text = folded.as_ref();
-            let findings: Vec<(String, usize, ValueKind, SourceRef)> =
-                values::find(text, &spec.values.scan, &options)
-                    .into_iter()
-                    .filter_map(|found| {
-                        let raw = text.get(found.start..found.end)?;
-                        let source = provenance.source_of_kind(&found.kind, raw, &options)?;
-                        (!source.kind.is_trusted())
-                            .then(|| (raw.to_owned(), found.start, found.kind, source.clone()))
-                    })
-                    .collect();
+            let readings = values::readings(text);
+            let texts = std::iter::once(text).chain(readings.iter().map(String::as_str));
+            let mut findings: Vec<(String, Option<usize>, ValueKind, SourceRef)> = Vec::new();
+            let mut seen = Vec::new();
+            for (reading, scanned) in texts.enumerate() {
+                for found in values::find(scanned, &spec.values.scan, &options) {
+                    let Some(raw) = scanned.get(found.start..found.end) else { continue };
+                    // One reason per value, however many readings spell it.
+                    if seen.contains(&found.normal) {
+                        continue;
+                    }
+                    seen.push(found.normal.clone());
+                    let Some(source) = provenance.source_of_kind(&found.kind, raw, &options) else {
+                        continue;
+                    };
+                    if !source.kind.is_trusted() {
+                        let offset = (reading == 0).then_some(found.start);
+                        findings.push((raw.to_owned(), offset, found.kind, source.clone()));
+                    }
+                }
+            }
             for (raw, offset, kind, source) in findings {
+                let at = match offset {
+                    Some(offset) => format!("at byte {offset}"),
+                    None => "once decoded".to_owned(),
+                };
                 let message = format!(
-                    "`{path}` holds the {} `{}` at byte {offset}: it appears only in \
-                     untrusted content ({})",
+                    "`{path}` holds the {} `{}` {at}: it appears only in untrusted content \
+                     ({})",
                     kind_name(&kind),
                     shorten(&raw),
                     source.label
                 );
                 let rule = "data_flow.untrusted_value_in_text";
                 self.reason(Stage::DataFlow, rule, decision, Some(path.to_owned()), message);
-                self.spans.push(ValueSpan {
-                    field: path.to_owned(),
-                    kind: kind.name().to_owned(),
-                    offset,
-                    length: raw.len(),
-                    source_call: source_call(&source),
-                    source: source.label,
-                });
+                if let Some(offset) = offset {
+                    self.spans.push(ValueSpan {
+                        field: path.to_owned(),
+                        kind: kind.name().to_owned(),
+                        offset,
+                        length: raw.len(),
+                        source_call: source_call(&source),
+                        source: source.label,
+                    });
+                }
                 flagged = true;
             }
         }

@@ -84,9 +84,13 @@ pub fn readings(text: &str) -> Vec<String> {
     }
     // Entities and escapes decoded, markup kept: attribute values stay readable
     // (`<a href="https://evil&#46;test">`).
-    let decoded = decode(&folded, false);
-    // The same with markup dropped: `<b>GB29</b>NWBK...` joins up.
-    let untagged = decode(&folded, true);
+    let decoded = decode(&folded, Tags::Kept);
+    // The same with markup dropped as a browser lays it out: inline tags join their text
+    // (`<b>GB29</b>NWBK...`), block tags part it (`...3000</p><p>Thanks` does not glue
+    // `Thanks` onto the IBAN).
+    let untagged = decode(&folded, Tags::Laid);
+    // Every tag a space: `Pay<b>DE89...</b>` parts `Pay` from the IBAN.
+    let spaced = decode(&folded, Tags::Spaced);
     let mut undisguised = untagged.clone();
     for (disguise, plain) in [
         ("[at]", "@"),
@@ -121,7 +125,7 @@ pub fn readings(text: &str) -> Vec<String> {
         apart = replace_ignoring_case(&apart, scheme, " ");
     }
     let mut out = Vec::new();
-    for reading in [decoded, untagged, undisguised, apart] {
+    for reading in [decoded, untagged, spaced, undisguised, apart] {
         if reading != folded && !out.contains(&reading) {
             out.push(reading);
         }
@@ -129,10 +133,83 @@ pub fn readings(text: &str) -> Vec<String> {
     out
 }
 
+/// What [`decode`] does with markup tags.
+#[derive(Clone, Copy, PartialEq)]
+enum Tags {
+    Kept,
+    /// Inline tags dropped, block tags (paragraphs, line breaks, cells...) a space.
+    Laid,
+    /// Every tag a space.
+    Spaced,
+}
+
+/// Tags that start a new line or box in a browser: the text on either side is apart.
+const BLOCK_TAGS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "br",
+    "caption",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "option",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "ul",
+];
+
+/// What a tag (`<...>`, given whole) stands for in the laid-out text.
+fn tag_text(tag: &str, tags: Tags) -> &'static str {
+    let name: String = tag
+        .trim_start_matches('<')
+        .trim_start_matches('/')
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    match tags {
+        Tags::Spaced => " ",
+        _ if BLOCK_TAGS.contains(&name.as_str()) => " ",
+        _ => "",
+    }
+}
+
 /// `text` with its entities, percent and quoted-printable escapes and JavaScript escapes
-/// decoded (percent escapes until none is left: `%253A`), and its markup tags dropped when
-/// `untag`.
-fn decode(text: &str, untag: bool) -> String {
+/// decoded (percent escapes until none is left: `%253A`), and its markup tags replaced as
+/// `tags` says.
+fn decode(text: &str, tags: Tags) -> String {
     let mut current = text.to_owned();
     // Nested percent-encoding, a few levels deep at most.
     for _ in 0..3 {
@@ -141,10 +218,12 @@ fn decode(text: &str, untag: bool) -> String {
         while let Some(c) = rest.chars().next() {
             let (replacement, used) = match c {
                 '&' => entity(rest),
-                '<' if untag => rest
-                    .find('>')
-                    .filter(|end| *end < 200)
-                    .map_or((None, 1), |end| (Some(String::new()), end + 1)),
+                '<' if tags != Tags::Kept => {
+                    rest.find('>').filter(|end| *end < 200).map_or((None, 1), |end| {
+                        let tag = rest.get(..=end).unwrap_or_default();
+                        (Some(tag_text(tag, tags).to_owned()), end + 1)
+                    })
+                }
                 '%' => percent(rest),
                 '=' => escaped(rest),
                 '\\' => backslash(rest),
@@ -196,7 +275,8 @@ fn backslash(text: &str) -> (Option<String>, usize) {
 
 /// An HTML character reference at the start of `text`: its character and length.
 fn entity(text: &str) -> (Option<String>, usize) {
-    let Some(end) = text.find(';').filter(|end| *end <= 10) else { return (None, 1) };
+    // The longest name below is 21 characters (`NegativeVeryThinSpace`).
+    let Some(end) = text.find(';').filter(|end| *end <= 32) else { return (None, 1) };
     let name = text.get(1..end).unwrap_or_default();
     let c = match name.strip_prefix('#') {
         Some(number) => match number.strip_prefix(['x', 'X']) {
@@ -215,6 +295,49 @@ fn entity(text: &str) -> (Option<String>, usize) {
             "colon" => Some(':'),
             "sol" => Some('/'),
             "hyphen" | "dash" => Some('-'),
+            "lowbar" | "underbar" => Some('_'),
+            "plus" => Some('+'),
+            "equals" => Some('='),
+            "comma" => Some(','),
+            "semi" => Some(';'),
+            "num" => Some('#'),
+            "percnt" => Some('%'),
+            "bsol" => Some('\\'),
+            "dollar" => Some('$'),
+            "excl" => Some('!'),
+            "quest" => Some('?'),
+            "lpar" => Some('('),
+            "rpar" => Some(')'),
+            "lsqb" | "lbrack" => Some('['),
+            "rsqb" | "rbrack" => Some(']'),
+            "lcub" | "lbrace" => Some('{'),
+            "rcub" | "rbrace" => Some('}'),
+            "verbar" | "vert" | "verticalline" => Some('|'),
+            "ast" | "midast" => Some('*'),
+            "grave" | "diacriticalgrave" => Some('`'),
+            "tilde" | "diacriticaltilde" => Some('~'),
+            "newline" => Some('\n'),
+            "tab" => Some('\t'),
+            // White space of every width: a separator, as `nbsp`.
+            "ensp" | "emsp" | "emsp13" | "emsp14" | "numsp" | "puncsp" | "thinsp" | "thinspace"
+            | "hairsp" | "verythinspace" | "mediumspace" | "thickspace" | "nonbreakingspace" => {
+                Some(' ')
+            }
+            // Invisible characters: `fold` drops them, as it drops them written out.
+            "shy" => Some('\u{ad}'),
+            "zwj" => Some('\u{200d}'),
+            "zwnj" => Some('\u{200c}'),
+            "zerowidthspace"
+            | "negativeverythinspace"
+            | "negativethinspace"
+            | "negativemediumspace"
+            | "negativethickspace" => Some('\u{200b}'),
+            "nobreak" => Some('\u{2060}'),
+            "lrm" => Some('\u{200e}'),
+            "rlm" => Some('\u{200f}'),
+            "invisibletimes" | "it" => Some('\u{2062}'),
+            "invisiblecomma" | "ic" => Some('\u{2063}'),
+            "applyfunction" | "af" => Some('\u{2061}'),
             _ => None,
         },
     };
@@ -282,6 +405,15 @@ mod tests {
         assert!(has("eve@\\u0065vil.test", "eve@evil.test"));
         assert!(has("eve at evil dot test", "eve@evil.test"));
         assert!(has("eve@evil·test", "eve@evil.test"));
+        // Block tags part the text they close; inline tags join it; named entities of
+        // invisible characters and spaces decode.
+        assert!(has("<p>Pay <b>DE89</b>3704</p><p>Thanks</p>", "DE893704 "));
+        assert!(!has("<p>Pay <b>DE89</b>3704</p><p>Thanks</p>", "3704Thanks"));
+        assert!(has("<td>GB29</td><td>Acme</td>", "GB29 "));
+        assert!(has("Contact:<span>eve@evil.test</span>", "Contact: eve@evil.test "));
+        assert!(has("DE89&shy;3704&ZeroWidthSpace;0044&zwj;", "DE8937040044"));
+        assert!(has("GB29&ThinSpace;NWBK&ensp;6016", "GB29 NWBK 6016"));
+        assert!(has("+44&InvisibleTimes;20&lrm;7946&NoBreak;0958", "+442079460958"));
         assert!(readings("plain text, no markers").is_empty());
         // Never panics on truncated or odd input.
         for text in

@@ -56,6 +56,15 @@ fn embedded(compact: &str) -> Option<String> {
     None
 }
 
+/// The IBAN at the start of `compact` (upper-case letters and digits) when its country's
+/// length is known and more follows it: `DE89...3000THANKS`, where markup dropped from a
+/// page glued the next word on.
+pub(super) fn known_prefix(compact: &str) -> Option<&str> {
+    let country = compact.as_bytes().get(..2)?;
+    let (_, length) = LENGTHS.iter().find(|(cc, _)| country == &cc[..])?;
+    compact.get(..*length).filter(|candidate| valid(candidate))
+}
+
 /// The fixed lengths of the IBANs of common countries (ISO 13616 registry). A known
 /// country's IBAN has exactly its length: without it, one IBAN in six hundred or so
 /// followed by a short word (`ES91...1332; his`) also passes the checksum with the word.

@@ -289,7 +289,8 @@ fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
         // Groups are parted by spaces (or a table's `|`) only: `ES91...1332; his` ends at
         // the `;`.
         let gap = text.get(previous_end..token.start)?;
-        if compact.len() + word.len() > 48
+        // The first word may be long: an IBAN with the next word glued on.
+        if (token.start != first.start && compact.len() + word.len() > 48)
             || !grouped(word)
             || (token.start != first.start
                 && (gap.is_empty() || !gap.bytes().all(|b| b == b' ' || b == b'|')))
@@ -300,11 +301,16 @@ fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
         compact.extend(
             word.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()),
         );
-        if compact.len() > 34 {
-            break;
-        }
         if super::iban::valid(&compact) {
             best = Some((token.end, compact.clone()));
+        } else if best.is_none()
+            && let Some(prefix) = super::iban::known_prefix(&compact)
+        {
+            // A word glued on after it: the IBAN ends inside this token.
+            return Some((token.end, prefix.to_owned()));
+        }
+        if compact.len() > 34 {
+            break;
         }
     }
     best
