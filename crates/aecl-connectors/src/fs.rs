@@ -19,8 +19,10 @@
 //! operation, the paths and the SHA-256 of the content the effect left. The compensation
 //! first checks that content (a written file still holds what was written, a deleted path
 //! is still absent, a moved file is still at its destination and its source still free)
-//! and otherwise answers `undo_conflict` without touching anything. After the pre-image and
-//! before the change, the token is also recorded as the effect's intent
+//! and otherwise answers `undo_conflict` without touching anything. Neither a change nor an
+//! undo replaces a file it did not check: a file that appears or changes between the check
+//! and the rename makes it a conflict, and is left in place (see [`beneath`]). After the
+//! pre-image and before the change, the token is also recorded as the effect's intent
 //! (`fs/reconcile.rs`), so that an effect a crash left `outcome_unknown` is reconciled from
 //! the intent and the files.
 
@@ -40,7 +42,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
-use beneath::{Beneath, Kind, Located, Roots, UndoStore};
+use beneath::{Beneath, ChangeError, Kind, Located, Roots, UndoStore};
 
 /// The largest file whose content is kept as a pre-image (or hashed for a move or an
 /// undo check). A change whose pre-image would be larger is refused: it could not be undone.
@@ -231,7 +233,12 @@ impl FsConnector {
                 };
                 // After the pre-image, before the change (`fs/reconcile.rs`).
                 self.intend(effect, &token)?;
-                at.replace(content.as_bytes())?;
+                // Only the file read above is replaced, and only an absent one created: a
+                // file that changed or appeared since is a conflict, never overwritten.
+                match &before {
+                    Some(before) => at.replace_checked(content.as_bytes(), &sha256_hex(before))?,
+                    None => at.create(content.as_bytes())?,
+                }
                 Ok((json!({ "path": path, "bytes": content.len() }), token_text(&token)))
             }
             Operation::Delete => {
@@ -246,7 +253,7 @@ impl FsConnector {
                     undo: effect.to_owned(),
                 };
                 self.intend(effect, &token)?;
-                at.remove()?;
+                at.remove_checked(&sha256_hex(&before))?;
                 Ok((json!({ "path": path, "deleted": true }), token_text(&token)))
             }
             Operation::Move => {
@@ -265,7 +272,9 @@ impl FsConnector {
                     sha256: sha256_hex(&bytes),
                 };
                 self.intend(effect, &token)?;
-                at.rename_to(&to)?;
+                // The check above is for the message; the rename itself refuses to replace
+                // a file that appeared at `to` since.
+                at.rename_checked(&to, &sha256_hex(&bytes))?;
                 Ok((json!({ "from": path, "to": to_located.shown }), token_text(&token)))
             }
         }
@@ -308,16 +317,15 @@ impl FsConnector {
                     return conflict(format!("`{}` changed since it was written", path.display()));
                 }
                 let restored = if *existed {
-                    kept(undo, before_sha256.as_deref()).and_then(|before| at.replace(&before))
+                    match kept(undo, before_sha256.as_deref()) {
+                        Ok(before) => at.replace_checked(&before, after_sha256),
+                        Err(e) => return failed(e),
+                    }
                 } else {
-                    at.remove()
+                    at.remove_checked(after_sha256)
                 };
-                match restored {
-                    Ok(()) => Compensated::Restored {
-                        result: json!({ "path": path, "restored": if *existed { "previous content" } else { "absent" } }),
-                    },
-                    Err(e) => failed(e),
-                }
+                let how = if *existed { "previous content" } else { "absent" };
+                settled(restored, json!({ "path": path, "restored": how }))
             }
             FsToken::Delete { path, before_sha256, undo } => {
                 let located = match locate(path) {
@@ -333,10 +341,11 @@ impl FsConnector {
                     Ok(_) => return conflict(format!("`{}` exists again", path.display())),
                     Err(e) => return failed(e),
                 }
-                match kept(undo, Some(before_sha256)).and_then(|before| at.replace(&before)) {
-                    Ok(()) => Compensated::Restored {
-                        result: json!({ "path": path, "restored": "previous content" }),
-                    },
+                match kept(undo, Some(before_sha256)) {
+                    Ok(before) => settled(
+                        at.create(&before),
+                        json!({ "path": path, "restored": "previous content" }),
+                    ),
                     Err(e) => failed(e),
                 }
             }
@@ -356,14 +365,25 @@ impl FsConnector {
                 if digest_of(&destination).as_ref() != Some(sha256) {
                     return conflict(format!("`{}` changed since the move", to.display()));
                 }
-                match destination.rename_to(&source) {
-                    Ok(()) => Compensated::Restored {
-                        result: json!({ "path": from, "restored": "moved back" }),
-                    },
-                    Err(e) => failed(format!("moving back: {e}")),
-                }
+                // The checks above are for the messages: the rename refuses to replace a
+                // file that appeared at the source since, and a destination file changed
+                // since is moved back.
+                settled(
+                    destination.rename_checked(&source, sha256),
+                    json!({ "path": from, "restored": "moved back" }),
+                )
             }
         }
+    }
+}
+
+/// The compensation a change of an undo came to: `result` once made, a conflict when the
+/// file was not as checked.
+fn settled(change: Result<(), ChangeError>, result: serde_json::Value) -> Compensated {
+    match change {
+        Ok(()) => Compensated::Restored { result },
+        Err(ChangeError::Conflict(detail)) => Compensated::Conflict { detail },
+        Err(ChangeError::Io(error)) => Compensated::Failed { error },
     }
 }
 

@@ -7,8 +7,16 @@
 //! (`operation_mismatch` otherwise; `decide` checks the same at validation). The agent may not set
 //! `Authorization`, `Proxy-Authorization`, `Cookie`, `Host`, `Idempotency-Key` or
 //! framing headers: credentials come from aecl's secret store ([`crate::secrets`]) only,
-//! and are never returned — the response body is scrubbed of every secret value. The
-//! call's idempotency key (else the effect id) is sent as `Idempotency-Key`.
+//! and are never returned — the response body and every error message are scrubbed of
+//! every secret value, in its common encodings too. The call's idempotency key (else the
+//! effect id) is sent as `Idempotency-Key`.
+//!
+//! Egress ([`crate::http_client`]): the host and port must be in `allow_hosts` (an entry
+//! without a port allows the scheme's default port only), and the addresses a name
+//! resolves to must be public unless an entry names them; the connection goes only to the
+//! addresses checked. Credentials go over `https://` only, or in clear text to a loopback
+//! address that `allow_hosts` names exactly (`127.0.0.1:8080`): a call that would send
+//! them over plain `http://` elsewhere fails (`egress_denied`) and nothing is sent.
 //!
 //! Outcomes: a 2xx or 3xx is success (`status`, `body`); a 4xx is `failed`; a 5xx, a
 //! timeout or a connection broken after sending is `outcome_unknown`; a refused
@@ -26,7 +34,7 @@ use serde_json::{Value, json};
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
-use crate::http_client::{HttpsClient, Sent, allowed_uri, client, send};
+use crate::http_client::{Egress, Sent, Target};
 use crate::secrets::Secrets;
 
 /// Headers that ask a server to act as if the request had another method.
@@ -37,7 +45,8 @@ const METHOD_OVERRIDES: [&str; 3] =
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Hosts requests may reach (`api.example.com`, `*.example.com`); empty: none.
+    /// Hosts requests may reach (`api.example.com`, `*.example.com`, `127.0.0.1:8080`,
+    /// `10.0.0.0/8`; see [`crate::http_client`]); empty: none.
     pub allow_hosts: Vec<String>,
     #[serde(default = "default_method_arg")]
     pub method_arg: String,
@@ -92,16 +101,18 @@ const RESERVED: &[&str] = &[
 pub struct HttpConnector {
     config: HttpConfig,
     secrets: Arc<Secrets>,
-    client: HttpsClient,
+    egress: Egress,
 }
 
 impl HttpConnector {
     pub fn new(
-        _file: &ConnectorsFile,
-        _name: &str,
+        file: &ConnectorsFile,
+        name: &str,
         config: &HttpConfig,
         secrets: Arc<Secrets>,
     ) -> Result<HttpConnector, ConnectorError> {
+        Egress::check_allow(&config.allow_hosts)
+            .map_err(|e| file.error(format!("connectors.{name}.allow_hosts: {e}")))?;
         HttpConnector::with(config.clone(), secrets)
     }
 
@@ -109,10 +120,14 @@ impl HttpConnector {
         config: HttpConfig,
         secrets: Arc<Secrets>,
     ) -> Result<HttpConnector, ConnectorError> {
-        Ok(HttpConnector { config, secrets, client: client()? })
+        let egress = Egress::new(&config.allow_hosts)?;
+        Ok(HttpConnector { config, secrets, egress })
     }
 
-    fn request(&self, invocation: &Invocation<'_>) -> Result<hyper::Request<Full<Bytes>>, String> {
+    fn request(
+        &self,
+        invocation: &Invocation<'_>,
+    ) -> Result<(Target, hyper::Request<Full<Bytes>>), String> {
         let action = invocation.spec()?;
         let args = &invocation.call.args;
         let method = args.get(&self.config.method_arg).and_then(Value::as_str).unwrap_or("GET");
@@ -131,8 +146,8 @@ impl HttpConnector {
         let url = args.get(&self.config.url_arg).and_then(Value::as_str).ok_or_else(|| {
             format!("bad_request: argument `{}` (the URL) is missing", self.config.url_arg)
         })?;
-        let uri = allowed_uri(url, &self.config.allow_hosts)?;
-        let mut builder = hyper::Request::builder().method(method).uri(uri);
+        let target = self.egress.target(url)?;
+        let mut builder = hyper::Request::builder().method(method).uri(target.uri().clone());
         if let Some(headers) = args.get(&self.config.headers_arg) {
             let Some(headers) = headers.as_object() else {
                 return Err(format!(
@@ -175,42 +190,74 @@ impl HttpConnector {
         // named only its scope (in its manifest), never a value.
         if let Some(scope) = invocation.agent.and_then(|a| a.credential_scope.as_deref()) {
             for (name, value) in self.secrets.headers(scope) {
+                // INVARIANT: no credential crosses a network in clear text.
+                if !self.egress.may_carry_credentials(&target) {
+                    return Err(format!(
+                        "egress_denied: `{url}` is plain http://, and the agent's credentials \
+                         go over https:// only (or to a loopback address allow_hosts names \
+                         exactly); nothing was sent"
+                    ));
+                }
                 builder = builder.header(name, value);
             }
         }
         // The builder's errors name the bad header or URI part, never a header's value.
-        builder.body(Full::new(body)).map_err(|e| format!("bad_request: {e}"))
+        let request = builder.body(Full::new(body)).map_err(|e| format!("bad_request: {e}"))?;
+        Ok((target, request))
+    }
+
+    /// `outcome` with every secret scrubbed from its result and its error: whatever the
+    /// server answered, and whatever a library put in a message.
+    fn scrubbed(&self, outcome: ConnectorOutcome) -> ConnectorOutcome {
+        match outcome {
+            ConnectorOutcome::Succeeded { result, rollback_token } => ConnectorOutcome::Succeeded {
+                result: self.secrets.scrub_value(result),
+                rollback_token,
+            },
+            ConnectorOutcome::Failed { error } => {
+                ConnectorOutcome::Failed { error: self.secrets.scrub(&error) }
+            }
+            ConnectorOutcome::Unknown { error } => {
+                ConnectorOutcome::Unknown { error: self.secrets.scrub(&error) }
+            }
+            ConnectorOutcome::TimedOut { error } => {
+                ConnectorOutcome::TimedOut { error: self.secrets.scrub(&error) }
+            }
+        }
+    }
+
+    async fn run(&self, invocation: &Invocation<'_>) -> ConnectorOutcome {
+        let (target, request) = match self.request(invocation) {
+            Ok(sendable) => sendable,
+            Err(error) => return ConnectorOutcome::Failed { error },
+        };
+        let timeout = Duration::from_secs(self.config.timeout_secs);
+        match self.egress.send(&target, request, timeout, self.config.max_response_bytes).await {
+            Sent::Response { status, body, truncated } => {
+                // Scrubbed as text before anything is cut from it or parsed (parsing decodes
+                // escapes; `scrubbed` then goes over the parsed values too).
+                let text = self.secrets.scrub(&String::from_utf8_lossy(&body));
+                if status >= 500 {
+                    ConnectorOutcome::Unknown { error: format!("the server answered {status}") }
+                } else if status >= 400 {
+                    let excerpt: String = text.chars().take(500).collect();
+                    ConnectorOutcome::Failed { error: format!("http {status}: {excerpt}") }
+                } else {
+                    let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+                    ConnectorOutcome::Succeeded {
+                        result: json!({ "status": status, "body": body, "truncated": truncated }),
+                        rollback_token: None,
+                    }
+                }
+            }
+            Sent::Unsent(error) => ConnectorOutcome::Failed { error },
+            Sent::Broken(error) => ConnectorOutcome::Unknown { error },
+        }
     }
 }
 
 impl Connector for HttpConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
-        Box::pin(async move {
-            let request = match self.request(&invocation) {
-                Ok(request) => request,
-                Err(error) => return ConnectorOutcome::Failed { error },
-            };
-            let timeout = Duration::from_secs(self.config.timeout_secs);
-            match send(&self.client, request, timeout, self.config.max_response_bytes).await {
-                Sent::Response { status, body, truncated } => {
-                    let text = self.secrets.scrub(&String::from_utf8_lossy(&body));
-                    if status >= 500 {
-                        ConnectorOutcome::Unknown { error: format!("the server answered {status}") }
-                    } else if status >= 400 {
-                        let excerpt: String = text.chars().take(500).collect();
-                        ConnectorOutcome::Failed { error: format!("http {status}: {excerpt}") }
-                    } else {
-                        let body =
-                            serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
-                        ConnectorOutcome::Succeeded {
-                            result: json!({ "status": status, "body": body, "truncated": truncated }),
-                            rollback_token: None,
-                        }
-                    }
-                }
-                Sent::Unsent(error) => ConnectorOutcome::Failed { error },
-                Sent::Broken(error) => ConnectorOutcome::Unknown { error },
-            }
-        })
+        Box::pin(async move { self.scrubbed(self.run(&invocation).await) })
     }
 }

@@ -18,11 +18,14 @@
 //! still equal to their post-image — and otherwise answers `undo_conflict` and changes
 //! nothing.
 
+mod implicit;
 mod postgres;
 mod sqlite;
 pub mod statement;
+mod watchdog;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use aecl_core::ActionSpec;
 use aecl_core::policy::EffectClass;
@@ -49,6 +52,23 @@ pub struct SqlConfig {
     /// The most rows a read returns (the answer says when it was cut).
     #[serde(default = "default_max_rows")]
     pub max_rows: usize,
+    /// How long one statement may run, in seconds, before the database stops it (the call
+    /// then fails and nothing was changed). Keep it under the engine's per-call timeout
+    /// (30 s by default), so that the call ends with the statement's own error.
+    #[serde(default = "default_statement_timeout")]
+    pub statement_timeout_secs: u64,
+}
+
+impl SqlConfig {
+    /// The settings' defaults for `database`.
+    pub fn new(database: &str) -> SqlConfig {
+        SqlConfig {
+            database: database.to_owned(),
+            statement_arg: default_statement_arg(),
+            max_rows: default_max_rows(),
+            statement_timeout_secs: default_statement_timeout(),
+        }
+    }
 }
 
 fn default_statement_arg() -> String {
@@ -57,6 +77,12 @@ fn default_statement_arg() -> String {
 
 fn default_max_rows() -> usize {
     1000
+}
+
+/// Under the engine's default call timeout (30 s), so that the statement's own error, not
+/// the engine's `timed out`, ends the call.
+fn default_statement_timeout() -> u64 {
+    25
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +97,7 @@ pub struct SqlConnector {
     database: Database,
     statement_arg: String,
     max_rows: usize,
+    statement_timeout: Duration,
 }
 
 impl SqlConnector {
@@ -79,6 +106,11 @@ impl SqlConnector {
         name: &str,
         config: &SqlConfig,
     ) -> Result<SqlConnector, ConnectorError> {
+        if config.statement_timeout_secs == 0 {
+            return Err(
+                file.error(format!("connectors.{name}.statement_timeout_secs: must be at least 1"))
+            );
+        }
         let url = config.database.trim();
         let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             url.parse::<tokio_postgres::Config>().map_err(|e| {
@@ -110,6 +142,8 @@ impl SqlConnector {
             database,
             statement_arg: config.statement_arg.clone(),
             max_rows: config.max_rows,
+            // At least a second: a zero limit would refuse every statement.
+            statement_timeout: Duration::from_secs(config.statement_timeout_secs.max(1)),
         }
     }
 
@@ -165,6 +199,7 @@ impl Connector for SqlConnector {
                 capture: reversible,
                 max_rows: self.max_rows,
                 effect_id: invocation.effect_id.to_owned(),
+                timeout: self.statement_timeout,
             };
             match &self.database {
                 Database::Sqlite(path) => {
@@ -242,6 +277,8 @@ struct Request {
     capture: bool,
     max_rows: usize,
     effect_id: String,
+    /// How long the statement may run before the database stops it.
+    timeout: Duration,
 }
 
 /// The rollback token: the undo record's id in `aecl_undo` and the SHA-256 of its content,

@@ -3,7 +3,8 @@
 //! makes approval-gated unless it says otherwise).
 //!
 //! The target is the configured `url`, or the call's `url` argument (`url_arg`), and its
-//! host must be in `allow_hosts`. The body is the `body` argument (`body_arg`), or the
+//! host and port must be in `allow_hosts`, its addresses public unless named there
+//! ([`crate::http_client`]). The body is the `body` argument (`body_arg`), or the
 //! whole arguments when there is none. The call's idempotency key (else the effect id) is
 //! sent as `Idempotency-Key`, so a receiver that deduplicates sees one delivery even if
 //! aecl's own outcome was lost. A 2xx is success; a refused connection or another status
@@ -22,7 +23,7 @@ use serde_json::json;
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
-use crate::http_client::{HttpsClient, Sent, allowed_uri, client, send};
+use crate::http_client::{Egress, Sent};
 
 /// `[connectors.NAME] kind = "webhook"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,7 +35,8 @@ pub struct WebhookConfig {
     pub url_arg: String,
     #[serde(default = "default_body_arg")]
     pub body_arg: String,
-    /// Hosts the webhook may reach (`hooks.example.com`, `*.example.com`); empty: none.
+    /// Hosts the webhook may reach (`hooks.example.com`, `*.example.com`,
+    /// `127.0.0.1:9000`; see [`crate::http_client`]); empty: none.
     pub allow_hosts: Vec<String>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -54,7 +56,7 @@ fn default_timeout() -> u64 {
 #[derive(Debug)]
 pub struct WebhookConnector {
     config: WebhookConfig,
-    client: HttpsClient,
+    egress: Egress,
 }
 
 impl WebhookConnector {
@@ -63,15 +65,21 @@ impl WebhookConnector {
         name: &str,
         config: &WebhookConfig,
     ) -> Result<WebhookConnector, ConnectorError> {
+        Egress::check_allow(&config.allow_hosts)
+            .map_err(|e| file.error(format!("connectors.{name}.allow_hosts: {e}")))?;
+        let connector = WebhookConnector::with(config.clone())?;
         if let Some(url) = &config.url {
-            allowed_uri(url, &config.allow_hosts)
+            connector
+                .egress
+                .target(url)
                 .map_err(|e| file.error(format!("connectors.{name}.url: {e}")))?;
         }
-        WebhookConnector::with(config.clone())
+        Ok(connector)
     }
 
     pub fn with(config: WebhookConfig) -> Result<WebhookConnector, ConnectorError> {
-        Ok(WebhookConnector { config, client: client()? })
+        let egress = Egress::new(&config.allow_hosts)?;
+        Ok(WebhookConnector { config, egress })
     }
 }
 
@@ -105,12 +113,12 @@ impl Connector for WebhookConnector {
                     ),
                 };
             };
-            let uri = match allowed_uri(target, &self.config.allow_hosts) {
-                Ok(uri) => uri,
+            let target = match self.egress.target(target) {
+                Ok(target) => target,
                 Err(error) => return ConnectorOutcome::Failed { error },
             };
             let body = args.get(&self.config.body_arg).unwrap_or(args);
-            let request = hyper::Request::post(uri)
+            let request = hyper::Request::post(target.uri().clone())
                 .header(hyper::header::CONTENT_TYPE, "application/json")
                 .header("idempotency-key", invocation.idempotency_key())
                 .body(Full::new(Bytes::from(body.to_string())));
@@ -119,7 +127,7 @@ impl Connector for WebhookConnector {
                 Err(e) => return ConnectorOutcome::Failed { error: format!("bad_request: {e}") },
             };
             let timeout = Duration::from_secs(self.config.timeout_secs);
-            match send(&self.client, request, timeout, 64 * 1024).await {
+            match self.egress.send(&target, request, timeout, 64 * 1024).await {
                 Sent::Response { status, .. } if (200..300).contains(&status) => {
                     ConnectorOutcome::Succeeded {
                         result: json!({ "status": status }),

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use address::parse_cidr;
+pub use address::{non_public, parse_cidr};
 use address::{Host, own_addresses, refusal};
 
 /// The longest request head read from the sandbox.

@@ -24,7 +24,7 @@ mod microvm;
 pub mod spec;
 mod tier;
 
-pub use egress::{EgressAttempt, HostPattern, parse_cidr, proxy_target};
+pub use egress::{EgressAttempt, HostPattern, non_public, parse_cidr, proxy_target};
 pub use error::SandboxError;
 /// An address range of `Request::allow_cidrs` (see [`parse_cidr`]).
 pub use ipnet::IpNet;

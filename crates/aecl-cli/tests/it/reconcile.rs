@@ -96,7 +96,6 @@ database = "items.db"
 
 [connectors.team_hook]
 kind = "webhook"
-allow_hosts = ["127.0.0.1"]
 "#;
 
 fn sqlite(path: &Path) -> Connection {
@@ -148,6 +147,8 @@ fn effect(store: &Path, action: &str) -> (String, String, Value, Option<String>,
 
 struct Setup {
     dir: tempfile::TempDir,
+    /// The webhook's receiver: it takes the connection and never answers.
+    silent: TcpListener,
     policy: String,
     connectors: String,
     users: PathBuf,
@@ -161,7 +162,10 @@ fn setup() -> Setup {
     write(dir.path(), "policy/policy.toml", "mode = \"enforce\"\n");
     write(dir.path(), "policy/catalog.toml", CATALOG);
     write(dir.path(), "policy/agents/ops_agent.toml", AGENT);
-    let connectors = write(dir.path(), "connectors.toml", CONNECTORS);
+    // An allow_hosts entry without a port allows port 80 only: name the receiver's.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let allow = format!("allow_hosts = [\"{}\"]\n", silent.local_addr().unwrap());
+    let connectors = write(dir.path(), "connectors.toml", &format!("{CONNECTORS}{allow}"));
     let (users, items) = (dir.path().join("users.db"), dir.path().join("items.db"));
     sqlite(&users)
         .execute_batch(
@@ -176,6 +180,7 @@ fn setup() -> Setup {
         )
         .unwrap();
     Setup {
+        silent,
         policy: dir.path().join("policy").display().to_string(),
         connectors: connectors.display().to_string(),
         store: dir.path().join("aecl.db"),
@@ -193,7 +198,7 @@ fn a_crash_between_dispatch_and_outcome_is_reconciled_at_restart_and_rolled_back
     let approver = write(dir, "alice.token", &issue(dir, &["--approver", "alice"]));
     let (mut server, address) = serve(dir, &s.policy, &["--connectors", &s.connectors]);
     // A receiver that takes the webhook's connection and never answers.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = s.silent.try_clone().unwrap();
     let hook_url = format!("http://{}/hook", silent.local_addr().unwrap());
 
     // Hold both targets' write locks: the connectors wait after dispatch.

@@ -208,11 +208,17 @@ fn a_webhook_retried_three_times_with_one_idempotency_key_is_delivered_once() {
     keys(dir.path());
     let example_dir = dir.path().join("example");
     example(&example_dir);
+    let (hook, received) = receiver();
+    // The example's webhook may reach a receiver on 127.0.0.1:8080: the test's listens on
+    // another port, which the allowlist must name (an entry without a port allows 80).
+    let connectors_file = example_dir.join("connectors.toml");
+    let text = std::fs::read_to_string(&connectors_file).unwrap();
+    assert!(text.contains("\"127.0.0.1:8080\""), "{text}");
+    std::fs::write(&connectors_file, text.replace("127.0.0.1:8080", &hook)).unwrap();
     let policy = example_dir.join("policy").display().to_string();
-    let connectors = example_dir.join("connectors.toml").display().to_string();
+    let connectors = connectors_file.display().to_string();
     let agent = issue(dir.path(), &["--agent", "ops_agent", "--policy", &policy]);
     let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
-    let (hook, received) = receiver();
 
     let mut effects = Vec::new();
     for attempt in 1..=3 {

@@ -9,15 +9,24 @@
 //! check-then-use, only a use that cannot escape. The last component is never followed
 //! (`O_NOFOLLOW`, `unlinkat`, `renameat`): a symlink there is refused, not read through.
 //!
+//! Nor does a change replace what it did not check. A file is put where nothing was by a
+//! rename that refuses to replace (`renameat2(RENAME_NOREPLACE)`, on the handle of the
+//! path's directory opened beneath the root), so that a file created there meanwhile makes
+//! the change a conflict; a file is replaced or removed only after it was swapped out
+//! atomically (`RENAME_EXCHANGE`, or renamed aside) and found to be the one checked, else it
+//! is put back. (On Linux; macOS has the same through `renamex_np`.)
+//!
 //! Paths given by the agent are first normalised lexically (a `..` that would climb above
 //! the root is refused outright, with a clear message) and split into a root and a path
 //! relative to it; only the relative part ever reaches the file system.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, File, OpenOptions, OpenOptionsExt};
+use rustix::fs::{RenameFlags, renameat_with};
 
 /// Directory handles on the configured roots.
 #[derive(Debug)]
@@ -152,74 +161,284 @@ impl Beneath<'_> {
 
     /// Opens what is at the path for reading, never through a symlink at the last component.
     fn open_file(&self) -> Result<File, std::io::Error> {
-        let mut options = OpenOptions::new();
-        options.read(true).custom_flags(read_flags());
-        self.dir.open_with(self.rel, &options)
+        open_for_reading(self.dir, self.rel)
     }
 
     /// The content of the regular file at the path, refused past `limit` bytes; `None` when
     /// nothing is there.
     pub fn read(&self, what: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
-        let mut file = match self.open_file() {
+        let file = match self.open_file() {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error(what, self.rel, &e)),
         };
-        // Checked on the open file: what was opened is what is measured and read.
-        let meta = file.metadata().map_err(|e| io_error(what, self.rel, &e))?;
-        if !meta.is_file() {
-            return Err(format!("{what} `{}`: not a regular file", self.rel.display()));
-        }
-        if meta.len() > limit {
-            return Err(format!("{what}: the file has {} bytes, more than {limit}", meta.len()));
-        }
-        let mut bytes = Vec::new();
-        // One byte past the limit tells a file that grew since the stat.
-        Read::by_ref(&mut file)
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_error(what, self.rel, &e))?;
-        if bytes.len() as u64 > limit {
-            return Err(format!("{what}: the file grew past {limit} bytes while being read"));
-        }
-        Ok(Some(bytes))
+        read_open(file, what, self.rel, limit).map(Some)
     }
 
-    /// Replaces the file at the path with `bytes`, through a new file beside it and a
-    /// rename, so that it is never seen half written. The rename replaces whatever entry is
-    /// there (a symlink itself, never its target).
+    /// Replaces whatever entry is at the path (a symlink itself, never its target) with a
+    /// file holding `bytes`, written beside it and renamed in place, so that it is never
+    /// seen half written. Only for aecl's own files (pre-images): a change in a root must
+    /// not replace what it did not check, and uses [`Beneath::create`] or
+    /// [`Beneath::replace_checked`].
     pub fn replace(&self, bytes: &[u8]) -> Result<(), String> {
-        let name = self.rel.file_name().ok_or("the path has no file name")?;
-        let temporary = self.rel.with_file_name(format!(
-            ".{}.aecl-{}",
-            name.to_string_lossy(),
-            uuid::Uuid::now_v7()
-        ));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true).mode(0o644);
-        let written = self.dir.open_with(&temporary, &options).and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        });
-        if let Err(e) = written {
-            let _ = self.dir.remove_file(&temporary);
-            return Err(io_error("write", self.rel, &e));
-        }
-        self.dir.rename(&temporary, self.dir, self.rel).map_err(|e| {
-            let _ = self.dir.remove_file(&temporary);
+        let parent = self.parent().map_err(|e| io_error("write", self.rel, &e))?;
+        let temporary = parent.write_beside(bytes).map_err(|e| io_error("write", self.rel, &e))?;
+        parent.dir().rename(&temporary, parent.dir(), parent.name).map_err(|e| {
+            let _ = parent.dir().remove_file(&temporary);
             io_error("write", self.rel, &e)
         })
     }
 
-    /// Removes the file (or symlink) entry at the path; never follows it.
-    pub fn remove(&self) -> Result<(), String> {
-        self.dir.remove_file(self.rel).map_err(|e| io_error("delete", self.rel, &e))
+    /// Creates a file holding `bytes` at the path, where nothing may be: written beside it,
+    /// then renamed in place without replacing (`RENAME_NOREPLACE`), so that an entry that
+    /// appeared since the path was found free is a conflict, never overwritten.
+    pub fn create(&self, bytes: &[u8]) -> Result<(), ChangeError> {
+        let parent = self.parent().map_err(|e| self.failed("write", &e))?;
+        let temporary = parent.write_beside(bytes).map_err(|e| self.failed("write", &e))?;
+        parent.rename_no_replace(&temporary, &parent, parent.name).map_err(|e| {
+            let _ = parent.dir().remove_file(&temporary);
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                ChangeError::Conflict(format!(
+                    "`{}` appeared while it was being written; nothing was changed",
+                    self.rel.display()
+                ))
+            } else {
+                self.failed("write", &e)
+            }
+        })
     }
 
-    /// Renames the entry at the path to `to` (which may be under another root).
-    pub fn rename_to(&self, to: &Beneath<'_>) -> Result<(), String> {
-        self.dir.rename(self.rel, to.dir, to.rel).map_err(|e| io_error("move", self.rel, &e))
+    /// Replaces the file at the path with one holding `bytes`, provided the file replaced
+    /// is the one checked: its content has SHA-256 `expected`. The new file, written beside
+    /// it, is exchanged with it atomically (`RENAME_EXCHANGE`), and the content swapped out
+    /// is then checked; if it is not `expected` (the file changed since it was checked),
+    /// the exchange is reversed and the answer is a conflict. Whatever was there is thus
+    /// either replaced as checked or left in place, never lost unseen.
+    pub fn replace_checked(&self, bytes: &[u8], expected: &str) -> Result<(), ChangeError> {
+        let parent = self.parent().map_err(|e| self.failed("write", &e))?;
+        let temporary = parent.write_beside(bytes).map_err(|e| self.failed("write", &e))?;
+        if let Err(e) = parent.exchange(&temporary, parent.name) {
+            let _ = parent.dir().remove_file(&temporary);
+            return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                self.changed("was removed")
+            } else {
+                self.failed("write", &e)
+            });
+        }
+        // INVARIANT: from here `temporary` holds what was at the path.
+        if parent.holds(&temporary, expected) {
+            let _ = parent.dir().remove_file(&temporary);
+            return Ok(());
+        }
+        match parent.exchange(&temporary, parent.name) {
+            Ok(()) => {
+                let _ = parent.dir().remove_file(&temporary);
+                Err(self.changed("changed"))
+            }
+            Err(e) => Err(ChangeError::Io(format!(
+                "`{}` changed while it was being written, and putting it back failed ({e}): \
+                 it is kept as `{}`",
+                self.rel.display(),
+                Path::new(&temporary).display()
+            ))),
+        }
     }
+
+    /// Removes the regular file at the path, provided it is the one checked: its content
+    /// has SHA-256 `expected`. The file is first renamed aside (a new name beside it),
+    /// where it is checked, then removed; a file that changed since it was checked is put
+    /// back (without replacing anything) and the answer is a conflict.
+    pub fn remove_checked(&self, expected: &str) -> Result<(), ChangeError> {
+        let parent = self.parent().map_err(|e| self.failed("delete", &e))?;
+        let aside = parent.temporary_name();
+        if let Err(e) = parent.rename_no_replace(parent.name, &parent, &aside) {
+            return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                self.changed("was removed")
+            } else {
+                self.failed("delete", &e)
+            });
+        }
+        if parent.holds(&aside, expected) {
+            return parent.dir().remove_file(&aside).map_err(|e| self.failed("delete", &e));
+        }
+        self.put_back(&parent, &aside, "changed")
+    }
+
+    /// Renames the regular file at the path to `to` (which may be under another root),
+    /// provided nothing is at `to` (`RENAME_NOREPLACE`: an entry that appeared there since
+    /// it was found free is a conflict) and the file moved has SHA-256 `expected` (checked
+    /// where it arrived; one that changed since it was checked is moved back).
+    pub fn rename_checked(&self, to: &Beneath<'_>, expected: &str) -> Result<(), ChangeError> {
+        let from = self.parent().map_err(|e| self.failed("move", &e))?;
+        let target = to.parent().map_err(|e| to.failed("move", &e))?;
+        if let Err(e) = from.rename_no_replace(from.name, &target, target.name) {
+            return Err(match e.kind() {
+                std::io::ErrorKind::AlreadyExists => ChangeError::Conflict(format!(
+                    "`{}` exists already; nothing was moved",
+                    to.rel.display()
+                )),
+                std::io::ErrorKind::NotFound => self.changed("was removed"),
+                _ => self.failed("move", &e),
+            });
+        }
+        if target.holds(target.name, expected) {
+            return Ok(());
+        }
+        match target.rename_no_replace(target.name, &from, from.name) {
+            Ok(()) => Err(self.changed("changed")),
+            Err(e) => Err(ChangeError::Io(format!(
+                "`{}` changed while it was being moved, and moving it back failed ({e}): it \
+                 is at `{}`",
+                self.rel.display(),
+                to.rel.display()
+            ))),
+        }
+    }
+
+    /// Moves the file renamed aside back to the path (never replacing), after a check
+    /// found it was not the file expected.
+    fn put_back(&self, parent: &Parent<'_>, aside: &OsStr, how: &str) -> Result<(), ChangeError> {
+        match parent.rename_no_replace(aside, parent, parent.name) {
+            Ok(()) => Err(self.changed(how)),
+            Err(e) => Err(ChangeError::Conflict(format!(
+                "`{}` {how} since it was checked, and another file took its place ({e}); the \
+                 one found is kept as `{}`",
+                self.rel.display(),
+                Path::new(aside).display()
+            ))),
+        }
+    }
+
+    /// The directory holding the path's last component, opened beneath the root (through
+    /// the root's handle, so no symlink leads out), and that component. Renames act on
+    /// these handles and single names: the kernel resolves nothing more.
+    fn parent(&self) -> std::io::Result<Parent<'_>> {
+        let name = self.rel.file_name().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no file name")
+        })?;
+        let owned = match self.rel.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => Some(self.dir.open_dir(parent)?),
+            _ => None,
+        };
+        Ok(Parent { owned, root: self.dir, name })
+    }
+
+    fn failed(&self, what: &str, e: &std::io::Error) -> ChangeError {
+        ChangeError::Io(io_error(what, self.rel, e))
+    }
+
+    fn changed(&self, how: &str) -> ChangeError {
+        ChangeError::Conflict(format!(
+            "`{}` {how} since it was checked; nothing was changed",
+            self.rel.display()
+        ))
+    }
+}
+
+/// Why a change in a root was not made: the path was not as checked (a conflict: someone
+/// else changed it), or the file system refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ChangeError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<ChangeError> for String {
+    fn from(e: ChangeError) -> String {
+        e.to_string()
+    }
+}
+
+/// A directory handle (the root's, or one opened beneath it) and a name in it.
+struct Parent<'r> {
+    owned: Option<Dir>,
+    root: &'r Dir,
+    name: &'r OsStr,
+}
+
+impl Parent<'_> {
+    fn dir(&self) -> &Dir {
+        self.owned.as_ref().unwrap_or(self.root)
+    }
+
+    /// A fresh name beside `name`, for a file written or set aside before a rename.
+    fn temporary_name(&self) -> OsString {
+        OsString::from(format!(".{}.aecl-{}", self.name.to_string_lossy(), uuid::Uuid::now_v7()))
+    }
+
+    /// Writes `bytes` to a new file beside the name, synced; returns its name.
+    fn write_beside(&self, bytes: &[u8]) -> std::io::Result<OsString> {
+        let temporary = self.temporary_name();
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true).mode(0o644);
+        let written = self.dir().open_with(&temporary, &options).and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
+        match written {
+            Ok(()) => Ok(temporary),
+            Err(e) => {
+                let _ = self.dir().remove_file(&temporary);
+                Err(e)
+            }
+        }
+    }
+
+    /// `renameat2(RENAME_NOREPLACE)`: fails with `AlreadyExists` rather than replace.
+    fn rename_no_replace(
+        &self,
+        from: &OsStr,
+        to: &Parent<'_>,
+        name: &OsStr,
+    ) -> std::io::Result<()> {
+        renameat_with(self.dir(), from, to.dir(), name, RenameFlags::NOREPLACE)
+            .map_err(std::io::Error::from)
+    }
+
+    /// `renameat2(RENAME_EXCHANGE)`: swaps two entries of this directory atomically.
+    fn exchange(&self, a: &OsStr, b: &OsStr) -> std::io::Result<()> {
+        renameat_with(self.dir(), a, self.dir(), b, RenameFlags::EXCHANGE)
+            .map_err(std::io::Error::from)
+    }
+
+    /// Whether `name` is a regular file whose content has SHA-256 `expected`.
+    fn holds(&self, name: &OsStr, expected: &str) -> bool {
+        let Ok(file) = open_for_reading(self.dir(), Path::new(name)) else { return false };
+        read_open(file, "check", Path::new(name), super::MAX_PREIMAGE_BYTES)
+            .is_ok_and(|bytes| super::sha256_hex(&bytes) == expected)
+    }
+}
+
+/// Opens `rel` beneath `dir` for reading, never through a symlink at the last component.
+fn open_for_reading(dir: &Dir, rel: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(read_flags());
+    dir.open_with(rel, &options)
+}
+
+/// The content of `file` (opened as `rel`) if it is a regular file of at most `limit`
+/// bytes.
+fn read_open(mut file: File, what: &str, rel: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    // Checked on the open file: what was opened is what is measured and read.
+    let meta = file.metadata().map_err(|e| io_error(what, rel, &e))?;
+    if !meta.is_file() {
+        return Err(format!("{what} `{}`: not a regular file", rel.display()));
+    }
+    if meta.len() > limit {
+        return Err(format!("{what}: the file has {} bytes, more than {limit}", meta.len()));
+    }
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a file that grew since the stat.
+    Read::by_ref(&mut file)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(what, rel, &e))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{what}: the file grew past {limit} bytes while being read"));
+    }
+    Ok(bytes)
 }
 
 /// Where pre-images are kept: a directory handle on `undo_dir`, written only beneath it.
@@ -268,3 +487,6 @@ impl UndoStore {
         Beneath { dir: &self.dir, rel: &before }.read("pre-image", limit)
     }
 }
+
+#[cfg(test)]
+mod tests;

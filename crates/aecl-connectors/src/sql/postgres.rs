@@ -8,13 +8,24 @@
 //! its `WHERE` selected (a concurrent insert) is rolled back. Tables need a primary key to
 //! be undone.
 //!
+//! Every connection of a call sets `statement_timeout`, so that the server itself cancels a
+//! statement that runs past the call's limit (the connection lives for one call, so the
+//! setting covers every statement of the call, in a transaction or not). The target table
+//! is locked (`ROW EXCLUSIVE`) before its triggers, rules and foreign keys are read
+//! (`implicit.rs`), so that none can be added between the check and the write.
+//!
 //! Known limit: in a `jsonb` (or `json`) column, the JSON value `null` and SQL `NULL` are
 //! the same in a row's `to_jsonb`, so an undo restores such a value as SQL `NULL`.
 
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
 use aecl_engine::{Compensated, ConnectorOutcome};
 use serde_json::{Value, json};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Transaction};
 
+use super::implicit::{self, Touch};
 use super::statement::{Plan, Write, WriteKind, quote};
 use super::{
     FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, token_for, verify_record,
@@ -41,14 +52,21 @@ impl From<String> for Failure {
     }
 }
 
-fn sql_error(e: &tokio_postgres::Error) -> String {
+pub(super) fn sql_error(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
+        // The server cancelled the statement (at `statement_timeout`, or on request); a
+        // transactional statement was rolled back with its transaction.
+        Some(db) if *db.code() == SqlState::QUERY_CANCELED && db.message().contains("timeout") => {
+            format!("timed_out: {}", db.message())
+        }
         Some(db) => format!("sql: {}", db.message()),
         None => format!("sql: {e}"),
     }
 }
 
-async fn connect(url: &str) -> Result<Client, String> {
+/// A connection for one call; with `timeout`, every statement on it is cancelled by the
+/// server past that time.
+async fn connect(url: &str, timeout: Option<Duration>) -> Result<Client, String> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .map_err(|e| format!("connecting to PostgreSQL: {}", sql_error(&e)))?;
@@ -57,11 +75,21 @@ async fn connect(url: &str) -> Result<Client, String> {
             tracing::warn!(%error, "PostgreSQL connection of the sql connector ended");
         }
     });
+    if let Some(timeout) = timeout {
+        // A session setting, not `SET LOCAL`: a statement that runs outside a transaction
+        // (an irreversible action's `CREATE INDEX CONCURRENTLY`) is covered too, and the
+        // session ends with the call.
+        let millis = timeout.as_millis().max(1);
+        client
+            .batch_execute(&format!("SET statement_timeout = {millis}"))
+            .await
+            .map_err(|e| format!("setting the statement timeout: {}", sql_error(&e)))?;
+    }
     Ok(client)
 }
 
 pub(super) async fn execute(url: &str, request: &Request) -> ConnectorOutcome {
-    let mut client = match connect(url).await {
+    let mut client = match connect(url, Some(request.timeout)).await {
         Ok(client) => client,
         Err(error) => return ConnectorOutcome::Failed { error },
     };
@@ -138,6 +166,11 @@ async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) 
     tx.batch_execute(UNDO_DDL)
         .await
         .map_err(|e| format!("creating `aecl_undo`: {}", sql_error(&e)))?;
+    lock(&tx, &write.table).await?;
+    let touch = Touch { kind: write.kind, assigned: &write.assigned };
+    if let Some(why) = implicit::postgres(&tx, &write.table, touch).await? {
+        return Err(Failure::Before(format!("not_undoable: {why}; nothing was executed")));
+    }
     let key = key_columns(&tx, &write.table).await?;
     if key.is_empty() {
         return Err(Failure::Before(format!(
@@ -152,6 +185,7 @@ async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) 
             "not_undoable: the UPDATE assigns key column `{column}`; nothing was executed"
         )));
     }
+    let counts_before = implicit::postgres_counts(&tx, &write.table).await?;
     let whole = format!("to_jsonb({})::text", write.table_ref);
     let returning = format!("{} RETURNING {whole}", write.text);
     let (pre, post) = match write.kind {
@@ -173,6 +207,11 @@ async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) 
         }
     };
     let affected = pre.len().max(post.len());
+    let counts_after = implicit::postgres_counts(&tx, &write.table).await?;
+    if let Some(why) = implicit::postgres_counts_differ(counts_before, counts_after, affected) {
+        // The transaction is dropped unfinished: rolled back.
+        return Err(Failure::Before(format!("not_undoable: {why}; it was rolled back")));
+    }
     let record = Record {
         kind: write.kind,
         table: write.table.clone(),
@@ -196,7 +235,7 @@ async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) 
 }
 
 pub(super) async fn compensate(url: &str, token: &UndoToken) -> Compensated {
-    let mut client = match connect(url).await {
+    let mut client = match connect(url, None).await {
         Ok(client) => client,
         Err(error) => return Compensated::Failed { error },
     };
@@ -232,6 +271,15 @@ async fn undo(client: &mut Client, token: &UndoToken) -> Result<Compensated, Str
         return Ok(Compensated::Conflict { detail });
     }
     let table = &record.table;
+    // The schema may have changed since the statement: the undo's own write must make no
+    // writes of its own either.
+    lock(&tx, table).await?;
+    let assigned = columns_changed(&record)?;
+    let touch = Touch { kind: implicit::undo_of(record.kind), assigned: &assigned };
+    if let Some(why) = implicit::postgres(&tx, table, touch).await? {
+        return Err(format!("not_undoable: {why}; nothing was changed"));
+    }
+    let counts_before = implicit::postgres_counts(&tx, table).await?;
     let matches_key = key_match(&record);
     let from_json = format!("jsonb_populate_record(NULL::{table}, $1::text::jsonb) AS r");
     let mut restored = 0u64;
@@ -267,11 +315,70 @@ async fn undo(client: &mut Client, token: &UndoToken) -> Result<Compensated, Str
             }
         }
     }
+    let counts_after = implicit::postgres_counts(&tx, table).await?;
+    let restored_rows = usize::try_from(restored).unwrap_or(usize::MAX);
+    if let Some(why) = implicit::postgres_counts_differ(counts_before, counts_after, restored_rows)
+    {
+        return Err(format!("not_undoable: {why}; nothing was changed"));
+    }
     tx.execute("UPDATE aecl_undo SET undone = TRUE WHERE id = $1", &[&token.undo])
         .await
         .map_err(|e| sql_error(&e))?;
     tx.commit().await.map_err(|e| format!("commit: {}", sql_error(&e)))?;
     Ok(Compensated::Restored { result: json!({ "table": table, "rows_restored": restored }) })
+}
+
+/// The columns the undo of an `UPDATE` changes back: those that differ between a row's
+/// pre- and post-image (the undo assigns every column, but a foreign key's `ON UPDATE`
+/// fires only for a value that changes). Numbers that `serde_json` holds as floats may
+/// have lost digits, so a column holding one counts as changing.
+fn columns_changed(record: &Record) -> Result<Vec<String>, String> {
+    let parse = |row: &String| -> Result<Value, String> {
+        serde_json::from_str(row).map_err(|e| format!("undo record: {e}"))
+    };
+    let key_of = |row: &Value| {
+        let parts: Vec<Option<&Value>> = record.key.iter().map(|k| row.get(k)).collect();
+        serde_json::to_string(&parts).unwrap_or_default()
+    };
+    let mut post = HashMap::new();
+    for row in &record.post {
+        let row = parse(row)?;
+        post.insert(key_of(&row), row);
+    }
+    let mut changed = BTreeSet::new();
+    for pre in &record.pre {
+        let pre = parse(pre)?;
+        let Some(columns) = pre.as_object() else {
+            return Err("undo record: a row is not an object".to_owned());
+        };
+        let after = post.get(&key_of(&pre));
+        for (column, value) in columns {
+            let same = after.and_then(|a| a.get(column)) == Some(value);
+            if !record.key.contains(column) && (!same || inexact(value)) {
+                changed.insert(column.clone());
+            }
+        }
+    }
+    Ok(changed.into_iter().collect())
+}
+
+/// Whether a JSON value holds a number `serde_json` could not keep exactly.
+fn inexact(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => !(n.is_i64() || n.is_u64()),
+        Value::Array(items) => items.iter().any(inexact),
+        Value::Object(fields) => fields.values().any(inexact),
+        _ => false,
+    }
+}
+
+/// Locks `table` as a write does (`ROW EXCLUSIVE`), before its triggers, rules and foreign
+/// keys are read: `CREATE TRIGGER`, `CREATE RULE` and a new foreign key to it wait for
+/// this transaction, so what was checked is what the write meets.
+async fn lock(tx: &Transaction<'_>, table: &str) -> Result<(), String> {
+    tx.batch_execute(&format!("LOCK TABLE {table} IN ROW EXCLUSIVE MODE"))
+        .await
+        .map_err(|e| sql_error(&e))
 }
 
 /// `t.k IS NOT DISTINCT FROM r.k` for every key column of `record`.
@@ -320,7 +427,7 @@ async fn changed_since(tx: &Transaction<'_>, record: &Record) -> Result<Option<S
 /// key), then does nothing if that one committed; a transaction that has not inserted it
 /// yet collides with the fence later and rolls back. Either way the answer is final.
 pub(super) async fn reconcile(url: &str, effect_id: &str) -> Result<UndoFound, String> {
-    let mut client = connect(url).await?;
+    let mut client = connect(url, None).await?;
     let tx = client.transaction().await.map_err(|e| sql_error(&e))?;
     tx.batch_execute(UNDO_DDL)
         .await

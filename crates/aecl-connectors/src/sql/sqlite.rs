@@ -1,7 +1,12 @@
 //! The `sql` connector on SQLite: synchronous `rusqlite`, run on a blocking thread, one
 //! connection per call, `BEGIN IMMEDIATE` so that the capture and the change see the same
 //! rows (SQLite has one writer at a time).
+//!
+//! A watchdog thread interrupts the connection at the call's statement timeout: the
+//! blocking thread cannot be cancelled from outside, and a query that never ends would
+//! otherwise hold a core and keep the runtime from shutting down.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,7 +17,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::implicit::{self, Touch};
 use super::statement::{Plan, UNDO_TABLE, Write, WriteKind, quote};
+use super::watchdog::Watchdog;
 use super::{
     FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, token_for, verify_record,
 };
@@ -82,13 +89,24 @@ pub(super) fn execute(path: &Path, request: &Request) -> ConnectorOutcome {
         Ok(conn) => conn,
         Err(e) => return failed(e),
     };
+    let watchdog = match Watchdog::start(&conn, request.timeout) {
+        Ok(watchdog) => watchdog,
+        Err(e) => return failed(e),
+    };
     let result = match (&request.plan, request.capture) {
         (Plan::Read { text }, _) => read(&conn, text, request.max_rows),
         (Plan::Write(write), true) => capture_and_write(&mut conn, write, &request.effect_id),
         (plan, _) => run(&conn, plan.text()),
     };
+    let interrupted = watchdog.stop();
     match result {
         Ok((result, rollback_token)) => ConnectorOutcome::Succeeded { result, rollback_token },
+        // An interrupted statement is rolled back, and so is the transaction it is in.
+        Err(error) if interrupted => failed(format!(
+            "timed_out: the statement ran longer than {:?} and was stopped; nothing was \
+             changed ({error})",
+            request.timeout
+        )),
         // Every error comes before the commit or is the commit's own: SQLite rolled back.
         Err(error) => failed(error),
     }
@@ -214,22 +232,11 @@ fn capture_and_write(conn: &mut Connection, write: &Write, effect_id: &str) -> E
             "not_undoable: the UPDATE assigns key column `{column}`; nothing was executed"
         ));
     }
-    let list = shape.select_list();
-    let returning = format!("{} RETURNING {list}", write.text);
-    let (pre, post) = match write.kind {
-        WriteKind::Delete => (rows(&tx, &returning, &[])?, Vec::new()),
-        WriteKind::Insert => (Vec::new(), rows(&tx, &returning, &[])?),
-        WriteKind::Update => {
-            let selection = write.selection.as_deref().unwrap_or("1");
-            let before = format!("SELECT {list} FROM {} WHERE {selection}", write.table);
-            let pre = rows(&tx, &before, &[])?;
-            let post = rows(&tx, &returning, &[])?;
-            if !same_keys(&shape, &pre, &post) {
-                return Err("not_undoable: the rows the UPDATE changed are not the rows its WHERE selected; nothing was executed".to_owned());
-            }
-            (pre, post)
-        }
-    };
+    let touch = Touch { kind: write.kind, assigned: &write.assigned };
+    if let Some(why) = implicit::sqlite(&tx, write.schema.as_deref(), &write.name, touch)? {
+        return Err(format!("not_undoable: {why}; nothing was executed"));
+    }
+    let (pre, post) = run_and_capture(&tx, write, &shape)?;
     let affected = pre.len().max(post.len());
     let stored = |rows: &[Vec<Cell>]| -> Vec<Vec<Stored>> {
         rows.iter().map(|r| r.iter().map(Stored::of).collect()).collect()
@@ -254,6 +261,42 @@ fn capture_and_write(conn: &mut Connection, write: &Write, effect_id: &str) -> E
     tx.commit().map_err(|e| format!("sql: commit: {e}"))?;
     Ok((json!({ "rows_affected": affected }), Some(token)))
 }
+
+/// Runs the write in `tx` and captures the rows it changed (before, after). Every row the
+/// database changes meanwhile is counted (`total_changes()`, triggers' and foreign-key
+/// actions' writes included): they must be the rows the statement returned, else the
+/// caller's transaction is to be rolled back.
+fn run_and_capture(tx: &Connection, write: &Write, shape: &Shape) -> Result<Captured, String> {
+    let list = shape.select_list();
+    let returning = format!("{} RETURNING {list}", write.text);
+    let changes_before = tx.total_changes();
+    let (pre, post) = match write.kind {
+        WriteKind::Delete => (rows(tx, &returning, &[])?, Vec::new()),
+        WriteKind::Insert => (Vec::new(), rows(tx, &returning, &[])?),
+        WriteKind::Update => {
+            let selection = write.selection.as_deref().unwrap_or("1");
+            let before = format!("SELECT {list} FROM {} WHERE {selection}", write.table);
+            let pre = rows(tx, &before, &[])?;
+            let post = rows(tx, &returning, &[])?;
+            if !same_keys(shape, &pre, &post) {
+                return Err("not_undoable: the rows the UPDATE changed are not the rows its WHERE selected; nothing was executed".to_owned());
+            }
+            (pre, post)
+        }
+    };
+    let affected = pre.len().max(post.len());
+    let changed = tx.total_changes().saturating_sub(changes_before);
+    if usize::try_from(changed).ok() != Some(affected) {
+        return Err(format!(
+            "not_undoable: the database changed {changed} rows where the statement returned \
+             {affected} (a trigger or a foreign-key action wrote elsewhere); it was rolled back"
+        ));
+    }
+    Ok((pre, post))
+}
+
+/// The rows a write changed: before (`DELETE`, `UPDATE`) and after (`UPDATE`, `INSERT`).
+type Captured = (Vec<Vec<Cell>>, Vec<Vec<Cell>>);
 
 pub(super) fn compensate(path: &Path, token: &UndoToken) -> Compensated {
     let mut conn = match open(path) {
@@ -291,6 +334,15 @@ fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String>
         return Ok(Compensated::Conflict { detail });
     }
     let shape = Shape { columns: record.columns.clone(), key: record.key.clone() };
+    // The schema may have changed since the statement: the undo's own write must make no
+    // writes of its own either.
+    let (schema, name) = table_parts(&record.table)?;
+    let assigned = columns_changed(&record);
+    let touch = Touch { kind: implicit::undo_of(record.kind), assigned: &assigned };
+    if let Some(why) = implicit::sqlite(&tx, schema.as_deref(), &name, touch)? {
+        return Err(format!("not_undoable: {why}; nothing was changed"));
+    }
+    let changes_before = tx.total_changes();
     let cells = |row: &[Stored]| row.iter().map(Stored::cell).collect::<Result<Vec<_>, _>>();
     let n_key = shape.key.len();
     let exec = |sql: &str, params: &[Cell]| -> Result<usize, String> {
@@ -335,6 +387,13 @@ fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String>
                 restored += exec(&delete, &key)?;
             }
         }
+    }
+    let changed = tx.total_changes().saturating_sub(changes_before);
+    if usize::try_from(changed).ok() != Some(restored) {
+        return Err(format!(
+            "not_undoable: the database changed {changed} rows where the undo restored \
+             {restored}; nothing was changed"
+        ));
     }
     exec("UPDATE aecl_undo SET undone = 1 WHERE id = ?1", &[Cell::Text(token.undo.clone())])?;
     tx.commit().map_err(|e| format!("sql: commit: {e}"))?;
@@ -416,6 +475,40 @@ pub(super) fn reconcile(path: &Path, effect_id: &str) -> Result<UndoFound, Strin
     Ok(UndoFound::Record { text, digest, undone: undone != 0, changed })
 }
 
+/// The columns the undo of an `UPDATE` changes back: those that differ between a row's
+/// pre- and post-image (the undo assigns every column, but a foreign key's `ON UPDATE`
+/// fires only for a value that changes). A row whose post-image is missing counts as
+/// changing every column.
+fn columns_changed(record: &Record) -> Vec<String> {
+    let n_key = record.key.len();
+    let key_of = |row: &[Stored]| serde_json::to_string(&row.get(..n_key)).unwrap_or_default();
+    let post: HashMap<String, &Vec<Stored>> =
+        record.post.iter().map(|row| (key_of(row), row)).collect();
+    record
+        .columns
+        .iter()
+        .enumerate()
+        .skip(n_key)
+        .filter(|(i, _)| {
+            record.pre.iter().any(|pre| match post.get(&key_of(pre)) {
+                Some(post) => pre.get(*i) != post.get(*i),
+                None => true,
+            })
+        })
+        .map(|(_, column)| column.clone())
+        .collect()
+}
+
+/// The schema and name of a table as the undo record writes it (`main."Users"`), parsed
+/// back the way the statement was.
+fn table_parts(table: &str) -> Result<(Option<String>, String), String> {
+    let sql = format!("DELETE FROM {table}");
+    match super::statement::plan(super::statement::Backend::Sqlite, &sql)? {
+        Plan::Write(write) => Ok((write.schema, write.name)),
+        _ => Err(format!("undo record: table `{table}` is not a table name")),
+    }
+}
+
 fn key_text(shape: &Shape, key: &[Cell]) -> String {
     let parts: Vec<String> =
         shape.key.iter().zip(key).map(|(k, v)| format!("{k}={}", to_json(v))).collect();
@@ -430,5 +523,39 @@ pub(super) fn to_json(cell: &Cell) -> Value {
         Cell::Real(r) => json!(r),
         Cell::Text(t) => json!(t),
         Cell::Blob(b) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(b) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The second line of defence, on its own: a trigger the catalog checks would have
+    /// refused is caught by the count of changed rows, and the write is refused.
+    #[test]
+    fn a_write_that_changes_more_rows_than_it_returns_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER);
+             CREATE TABLE audit (line TEXT);
+             CREATE TRIGGER log AFTER UPDATE ON orders BEGIN INSERT INTO audit VALUES ('x'); END;
+             INSERT INTO orders VALUES (1, 10), (2, 20);",
+        )
+        .unwrap();
+        let plan = super::super::statement::plan(
+            super::super::statement::Backend::Sqlite,
+            "UPDATE orders SET amount = 5 WHERE id = 1",
+        )
+        .unwrap();
+        let Plan::Write(write) = plan else { panic!("not a write") };
+        let tx = conn.transaction().unwrap();
+        let shape = Shape::of(&tx, &write).unwrap();
+        let error = run_and_capture(&tx, &write, &shape).unwrap_err();
+        assert!(error.contains("changed 2 rows where the statement returned 1"), "{error}");
+
+        // Without the trigger, the same write is captured.
+        tx.execute_batch("DROP TRIGGER log").unwrap();
+        let (pre, post) = run_and_capture(&tx, &write, &shape).unwrap();
+        assert_eq!((pre.len(), post.len()), (1, 1));
     }
 }

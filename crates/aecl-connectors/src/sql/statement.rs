@@ -3,17 +3,26 @@
 //!
 //! Only the shapes whose affected rows can be found exactly are undoable: no joins,
 //! `USING` or `FROM` lists, aliases, `ORDER BY`/`LIMIT`, `RETURNING` of the agent's own,
-//! upserts (`ON CONFLICT`, `OR REPLACE`, `REPLACE INTO`), writes inside a query (CTEs);
-//! and never a write to aecl's own `aecl_undo` table. The statement that runs is the
-//! parsed one, re-serialised, so that what was classified is what executes.
+//! upserts (`ON CONFLICT`, `OR REPLACE`, `REPLACE INTO`), writes inside a query (CTEs).
+//! Whether the target table makes writes of its own (triggers, foreign-key actions,
+//! `ON CONFLICT REPLACE`) is asked of the database, in `implicit.rs`.
+//!
+//! No statement of any action may name aecl's own `aecl_undo` table, anywhere in it: the
+//! undo records are what rollback trusts, so reading, writing, altering or dropping them,
+//! or creating a trigger or view over them, is refused before anything runs. The statement
+//! that runs is the parsed one, re-serialised, so that what was classified is what
+//! executes.
+
+use std::ops::ControlFlow;
 
 use aecl_core::sql::{SqlDialect, StatementClass, analyse};
 use sqlparser::ast::{
-    AssignmentTarget, Delete, FromTable, Ident, Insert, ObjectName, Statement, TableFactor,
-    TableObject, TableWithJoins, Update,
+    AssignmentTarget, Delete, FromTable, Ident, Insert, ObjectName, ObjectNamePart, Statement,
+    TableFactor, TableObject, TableWithJoins, Update, visit_relations,
 };
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// aecl's table of pre-images in each target database.
 pub const UNDO_TABLE: &str = "aecl_undo";
@@ -95,6 +104,7 @@ pub fn plan(backend: Backend, sql: &str) -> Result<Plan, String> {
         return Err(format!("sql: expected exactly one statement, found {}", statements.len()));
     };
     let text = statement.to_string();
+    refuse_undo_table(backend, statement, &text)?;
     let classes = analyse(backend.core_dialect(), &text)
         .map_err(|e| format!("sql: the statement does not parse again: {e}"))?
         .into_iter()
@@ -111,12 +121,69 @@ pub fn plan(backend: Backend, sql: &str) -> Result<Plan, String> {
         Statement::Insert(insert) => insert_plan(insert, &text).unwrap_or_else(&other),
         _ => other("only single-table DELETE, UPDATE and INSERT statements can be undone"),
     };
-    if let Plan::Write(write) = &plan
-        && write.name.eq_ignore_ascii_case(UNDO_TABLE)
-    {
-        return Err(format!("sql: `{UNDO_TABLE}` is aecl's own table and cannot be written"));
-    }
     Ok(plan)
+}
+
+/// Refuses a statement that names `aecl_undo` anywhere. Two walks, each fail-closed:
+///
+/// - every relation of the syntax tree (`visit_relations`: tables read or written, in
+///   subqueries, CTEs, `INSERT`/`UPDATE`/`DELETE` targets, DDL), by any schema prefix,
+///   quoting or case;
+/// - every token of the text that runs: identifiers (so that a name the tree does not
+///   mark as a relation, in `DROP`, `ALTER ... RENAME`, a trigger's body, is caught too)
+///   and string literals (so that SQL kept in a string, a PL/pgSQL `DO` block or function
+///   body, is caught when it spells the name).
+///
+/// The name is matched case-insensitively, so that `"AECL_UNDO"` (another table on
+/// PostgreSQL) is refused too: a refusal too many costs nothing here.
+fn refuse_undo_table(backend: Backend, statement: &Statement, text: &str) -> Result<(), String> {
+    let refused = || format!("sql: `{UNDO_TABLE}` is aecl's own table; no statement may use it");
+    let named = visit_relations(statement, |relation: &ObjectName| {
+        if relation.0.iter().any(part_names_undo_table) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    if named.is_break() {
+        return Err(refused());
+    }
+    let dialect = backend.dialect();
+    let tokens = Tokenizer::new(dialect.as_ref(), text)
+        .tokenize()
+        .map_err(|e| format!("sql: the statement cannot be checked for `{UNDO_TABLE}`: {e}"))?;
+    if tokens.iter().any(token_names_undo_table) {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+fn names_undo_table(text: &str) -> bool {
+    text.to_ascii_lowercase().contains(UNDO_TABLE)
+}
+
+fn part_names_undo_table(part: &ObjectNamePart) -> bool {
+    match part {
+        ObjectNamePart::Identifier(ident) => names_undo_table(&ident.value),
+        // A name computed by a function (`IDENTIFIER('...')`): judged by its text.
+        ObjectNamePart::Function(_) => names_undo_table(&part.to_string()),
+    }
+}
+
+/// Whether a token spells the name: an identifier's unquoted value, a string's unescaped
+/// content, and in any case the token as written.
+fn token_names_undo_table(token: &Token) -> bool {
+    let inner = match token {
+        Token::Word(word) => Some(word.value.as_str()),
+        Token::SingleQuotedString(s)
+        | Token::DoubleQuotedString(s)
+        | Token::EscapedStringLiteral(s)
+        | Token::UnicodeStringLiteral(s)
+        | Token::NationalStringLiteral(s) => Some(s.as_str()),
+        Token::DollarQuotedString(s) => Some(s.value.as_str()),
+        _ => None,
+    };
+    inner.is_some_and(names_undo_table) || names_undo_table(&token.to_string())
 }
 
 fn delete_plan(delete: &Delete, text: &str) -> Result<Plan, &'static str> {
@@ -271,5 +338,64 @@ mod tests {
         assert_eq!(write.name, "Users");
         assert_eq!(write.table_ref, "\"Users\"");
         assert_eq!(write.selection.as_deref(), Some("id = 1"));
+    }
+
+    /// Every way of naming `aecl_undo` the red team found, and more, on both dialects:
+    /// refused before planning, whatever the statement's shape or the action.
+    #[test]
+    fn any_statement_naming_the_undo_table_is_refused() {
+        let refused = |backend: Backend, sql: &str| match plan(backend, sql) {
+            Err(error) => assert!(error.contains("aecl_undo"), "{sql}: {error}"),
+            Ok(plan) => panic!("{sql}: planned as {plan:?}"),
+        };
+        for sql in [
+            "DELETE FROM aecl_undo AS u WHERE u.id = 'x'",
+            "UPDATE aecl_undo SET undone = 0 WHERE id = 'x' RETURNING id",
+            "INSERT OR REPLACE INTO aecl_undo (id, record, sha256) VALUES ('x', '{}', 'y')",
+            "REPLACE INTO aecl_undo (id, record, sha256) VALUES ('x', '{}', 'y')",
+            "UPDATE main.aecl_undo AS a SET undone = 0",
+            "UPDATE \"main\".\"AECL_UNDO\" SET undone = 0",
+            "DELETE FROM [aecl_undo]",
+            "DELETE FROM `Aecl_Undo`",
+            "SELECT * FROM aecl_undo",
+            "SELECT (SELECT count(*) FROM main.aecl_undo) AS n",
+            "SELECT * FROM users WHERE id IN (SELECT id FROM aecl_undo)",
+            "WITH u AS (SELECT * FROM aecl_undo) SELECT * FROM u",
+            "DELETE FROM users WHERE EXISTS (SELECT 1 FROM aecl_undo)",
+            "UPDATE users SET name = (SELECT record FROM aecl_undo LIMIT 1)",
+            "INSERT INTO users (id, name) SELECT 1, record FROM aecl_undo",
+            "DROP TABLE aecl_undo",
+            "DROP TABLE IF EXISTS main.aecl_undo",
+            "ALTER TABLE aecl_undo RENAME TO old_undo",
+            "ALTER TABLE users RENAME TO aecl_undo",
+            "CREATE VIEW v AS SELECT * FROM aecl_undo",
+            "CREATE TRIGGER t AFTER INSERT ON users BEGIN DELETE FROM aecl_undo; END",
+            "CREATE TABLE aecl_undo (id TEXT)",
+            "CREATE INDEX i ON aecl_undo (id)",
+        ] {
+            refused(Backend::Sqlite, sql);
+        }
+        for sql in [
+            "DELETE FROM public.aecl_undo",
+            "TRUNCATE aecl_undo",
+            "UPDATE \"aecl_undo\" SET undone = FALSE",
+            // SQL kept in strings, as a function body or for `EXECUTE`, when it spells
+            // the name (escapes included).
+            "CREATE FUNCTION f() RETURNS void AS 'DELETE FROM aecl_undo' LANGUAGE sql",
+            "CREATE FUNCTION f() RETURNS void AS $b$ DELETE FROM aecl_undo $b$ LANGUAGE sql",
+            "SELECT * FROM users WHERE name = E'aecl\\137undo'",
+            "LOCK TABLE aecl_undo",
+        ] {
+            refused(Backend::Postgres, sql);
+        }
+        // What sqlparser cannot parse never runs at all.
+        for sql in [
+            "DO $$ BEGIN DELETE FROM aecl_undo; END $$",
+            "CREATE RULE r AS ON INSERT TO users DO ALSO DELETE FROM aecl_undo",
+        ] {
+            assert!(plan(Backend::Postgres, sql).is_err(), "{sql}");
+        }
+        // Other tables are planned as before.
+        assert_eq!(kind_of("DELETE FROM undo_log WHERE id = 1"), "Delete undo_log");
     }
 }

@@ -8,9 +8,11 @@ mod http;
 mod operations;
 mod pg;
 mod postgres;
+mod postgres_guards;
 mod reconcile;
 mod registry;
 mod sqlite;
+mod sqlite_guards;
 
 use std::sync::Arc;
 

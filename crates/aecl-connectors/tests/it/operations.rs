@@ -180,7 +180,7 @@ async fn a_read_action_on_sql_runs_only_reads() {
         .unwrap()
         .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY); INSERT INTO users VALUES (1);")
         .unwrap();
-    let config = SqlConfig { database: String::new(), statement_arg: "query".into(), max_rows: 10 };
+    let config = SqlConfig { max_rows: 10, ..SqlConfig::new("") };
     let registry = registry(vec![("db", Arc::new(SqlConnector::sqlite(path.clone(), &config)))]);
     for query in [
         "DELETE FROM users",

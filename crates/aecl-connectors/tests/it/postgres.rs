@@ -43,7 +43,7 @@ async fn deletes_updates_and_inserts_are_undone_and_conflicts_touch_nothing() {
     )
     .await
     .unwrap();
-    let config = SqlConfig { database: String::new(), statement_arg: "query".into(), max_rows: 10 };
+    let config = SqlConfig { max_rows: 10, ..SqlConfig::new("") };
     let registry = registry(vec![("db", Arc::new(SqlConnector::postgres(&url, &config)))]);
     let before = dump(&db).await;
 

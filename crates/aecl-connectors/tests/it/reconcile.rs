@@ -18,7 +18,7 @@ use crate::pg::postgres_url;
 use crate::{call, registry};
 
 fn config() -> SqlConfig {
-    SqlConfig { database: String::new(), statement_arg: "query".into(), max_rows: 10 }
+    SqlConfig { max_rows: 10, ..SqlConfig::new("") }
 }
 
 /// The ledger entry of `call` under `effect_id`, as a crash leaves it.

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::{execute, failed, registry, succeeded, undo};
 
 fn config() -> SqlConfig {
-    SqlConfig { database: String::new(), statement_arg: "query".into(), max_rows: 3 }
+    SqlConfig { max_rows: 3, ..SqlConfig::new("") }
 }
 
 /// A `users` table with rows of every SQLite type, in `dir/users.db`.

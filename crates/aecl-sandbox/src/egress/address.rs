@@ -80,6 +80,14 @@ pub(crate) fn refusal(ip: IpAddr, explicit: &[IpNet], own: &[IpAddr]) -> Option<
     None
 }
 
+/// Why `ip` is not a public, globally routed destination ("127.0.0.1 is a loopback
+/// address"), or `None` when it is one: IANA's special-purpose registries, the clouds'
+/// metadata addresses, and such an IPv4 address carried in an IPv6 one. The sandbox's
+/// egress proxy and the `http` and `webhook` connectors share it.
+pub fn non_public(ip: IpAddr) -> Option<String> {
+    refusal(ip, &[], &[])
+}
+
 /// This host's own addresses (every interface's), read now: aecl's API and anything else
 /// listening on the host are not destinations.
 pub(crate) fn own_addresses() -> Vec<IpAddr> {
