@@ -12,19 +12,42 @@ After it ran, its return value (or the text of the exception it raised) is sent 
 call's result, so that aecl knows where later argument values came from. When that record
 fails, the value is withheld: :class:`aecl.OutputWithheld` is raised instead of returning
 it (the function did run; ``OutputWithheld.output`` holds the value for the developer).
+
+While a guarded tool runs, :func:`in_guarded_tool` is true (a context variable): an agent
+or model the tool runs on what it read is the tool's, and the adapters never take its
+messages for the user's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import inspect
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 from .client import Client, Decision
 from .errors import OutputWithheld
 
 RunSource = Union[None, str, Callable[[], str]]
+
+_IN_TOOL: "contextvars.ContextVar[bool]" = contextvars.ContextVar("aecl_in_tool", default=False)
+
+
+def in_guarded_tool() -> bool:
+    """Whether this code runs inside a tool aecl decided (its messages are not the user's)."""
+    return _IN_TOOL.get()
+
+
+@contextlib.contextmanager
+def running_tool() -> Iterator[None]:
+    """Marks the code run inside as a guarded tool's (see :func:`in_guarded_tool`)."""
+    token = _IN_TOOL.set(True)
+    try:
+        yield
+    finally:
+        _IN_TOOL.reset(token)
 
 
 def call_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
@@ -159,7 +182,8 @@ def guard(
             async def guarded_async(*args: Any, **kwargs: Any) -> Any:
                 decision = await checker.acheck(name, call_arguments(signature, args, kwargs))
                 try:
-                    value = await fn(*args, **kwargs)
+                    with running_tool():
+                        value = await fn(*args, **kwargs)
                 except Exception as error:
                     await checker.areport(decision, failure_output(error))
                     raise
@@ -174,7 +198,8 @@ def guard(
         def guarded(*args: Any, **kwargs: Any) -> Any:
             decision = checker.check(name, call_arguments(signature, args, kwargs))
             try:
-                value = fn(*args, **kwargs)
+                with running_tool():
+                    value = fn(*args, **kwargs)
             except Exception as error:
                 checker.report(decision, failure_output(error))
                 raise

@@ -112,6 +112,28 @@ def test_the_text_of_an_exception_is_recorded_as_the_output(server):
         client.authorize("refund", {"order_id": "ORD-630003"}, wait_for_approval=False)
 
 
+def test_code_a_guarded_function_runs_is_the_tools(client):
+    """While a guarded function runs (and only then), the adapters know that an agent it
+    runs speaks for the tool, not for the user."""
+    from aecl.guard import in_guarded_tool
+
+    seen = []
+
+    @aecl.guard(client)
+    def lookup_order(order_id: str) -> str:
+        seen.append(in_guarded_tool())
+        return "shipped"
+
+    @aecl.guard(client, "lookup_order")
+    async def lookup_order_async(order_id: str) -> str:
+        seen.append(in_guarded_tool())
+        return "shipped"
+
+    lookup_order("ORD-64")
+    asyncio.run(lookup_order_async("ORD-65"))
+    assert seen == [True, True] and not in_guarded_tool()
+
+
 # Failing closed when the output cannot be recorded.
 
 @pytest.mark.parametrize(

@@ -175,3 +175,33 @@ test("a streaming tool's final output is the one recorded and shown", async () =
   const events = await runEvents(server, client.run);
   assert.deepEqual(events.filter((e) => e.type === "result").map((e) => e.output), [{ order_id: "ORD-5", status: "shipped" }]);
 });
+
+test("a tool without execute (provider-executed) is refused unless allowUnguarded names it", async () => {
+  const guard = new Guard(server.agent());
+  // A provider-defined tool: the model's provider runs it, and its result reaches the
+  // model without passing through this process.
+  const webFetch = { type: "provider", id: "anthropic.web_fetch_20250910", args: {}, inputSchema: z.object({ url: z.string() }) };
+  const ran = [];
+  assert.throws(() => guardTools(guard, { ...tools(ran), web_fetch: webFetch }), (error) => {
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /`web_fetch` is a provider-executed tool/);
+    assert.match(error.message, /allowUnguarded/);
+    return true;
+  });
+  // A tool whose calls the application answers itself has no `execute` either.
+  const ask = tool({ description: "Ask the user.", inputSchema: z.object({ question: z.string() }) });
+  assert.throws(() => guardTools(guard, { ask }), /`ask` is a tool without `execute`/);
+
+  const guarded = guardTools(guard, { ...tools(ran), web_fetch: webFetch }, { allowUnguarded: ["web_fetch"] });
+  assert.equal(guarded.web_fetch, webFetch);
+  assert.notEqual(guarded.lookup_order.execute, undefined);
+});
+
+test("guardTools leaves the tools it is given as they were", async () => {
+  const ran = [];
+  const shared = tools(ran);
+  const execute = shared.lookup_order.execute;
+  const guarded = guardTools(new Guard(server.agent()), shared);
+  assert.equal(shared.lookup_order.execute, execute);
+  assert.notEqual(guarded.lookup_order.execute, execute);
+});

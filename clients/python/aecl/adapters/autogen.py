@@ -26,7 +26,8 @@ User messages: :class:`AeclChatContext` (an ``UnboundedChatCompletionContext``) 
 ``UserMessage`` added to the agent's model context whose ``source`` is one of
 ``user_sources`` (default ``("user",)``: the ``task`` given to ``run``/``run_stream`` of an
 agent or team). Messages from other agents of a team (their source is their name) are not
-the user's and are not sent. Its run must be the tools' (both default to the client's).
+the user's and are not sent, nor are any inside a guarded tool's run (an agent or team a
+tool runs on what it read). Its run must be the tools' (both default to the client's).
 A failure to record stops the agent's turn (raises).
 """
 
@@ -41,7 +42,7 @@ from autogen_core.tools import BaseTool
 from pydantic import BaseModel
 
 from ..client import Client
-from ..guard import Guard, RunSource, failure_output
+from ..guard import Guard, RunSource, failure_output, in_guarded_tool, running_tool
 
 
 class GuardedTool(BaseTool[BaseModel, Any]):
@@ -69,7 +70,8 @@ class GuardedTool(BaseTool[BaseModel, Any]):
     async def run(self, args: BaseModel, cancellation_token: CancellationToken) -> Any:
         decision = await self._guard.acheck(self.name, args.model_dump(mode="json"))
         try:
-            value = await self._inner.run(args, cancellation_token)
+            with running_tool():
+                value = await self._inner.run(args, cancellation_token)
         except Exception as error:
             await self._guard.areport(decision, failure_output(error))
             raise
@@ -85,7 +87,8 @@ class GuardedTool(BaseTool[BaseModel, Any]):
         # The arguments as the model gave them: what aecl decides is what the tool gets.
         decision = await self._guard.acheck(self.name, dict(args))
         try:
-            value = await self._inner.run_json(args, cancellation_token, call_id=call_id)
+            with running_tool():
+                value = await self._inner.run_json(args, cancellation_token, call_id=call_id)
         except Exception as error:
             await self._guard.areport(decision, failure_output(error))
             raise
@@ -136,7 +139,11 @@ class AeclChatContext(UnboundedChatCompletionContext):
         self._user_sources = frozenset(user_sources)
 
     async def add_message(self, message: LLMMessage) -> None:
-        if isinstance(message, UserMessage) and message.source in self._user_sources:
+        if (
+            isinstance(message, UserMessage)
+            and message.source in self._user_sources
+            and not in_guarded_tool()
+        ):
             text = _text(message.content)
             if text:
                 await self._aecl.auser_message(text)

@@ -21,7 +21,10 @@ User messages: ``before_agent`` sends the ``HumanMessage`` s at the end of the s
 messages (those after the last model or tool message: the invocation's input), each once.
 Messages that were already in the state when an invocation of this middleware ended are
 never sent, so a ``HumanMessage`` that a tool put into the state (a ``Command`` update) is
-not taken for the user's. A failure to record them stops the invocation (raises).
+not taken for the user's. An agent invoked inside a tool call that aecl decided (a
+sub-agent a tool runs on what it fetched: LangGraph hands it the thread's config) sends
+none: its input is the tool's, not the user's. A failure to record them stops the
+invocation (raises).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
 from ..client import Client
 from ..errors import Blocked, OutputWithheld
-from ..guard import Guard, RunSource, failure_output, resolve_run
+from ..guard import Guard, RunSource, failure_output, in_guarded_tool, resolve_run, running_tool
 
 # The runs whose seen messages are remembered (oldest forgotten first).
 _RUNS_REMEMBERED = 1024
@@ -101,7 +104,8 @@ class AeclMiddleware(AgentMiddleware):
 
     def _new_user_messages(self, state: Any) -> tuple:
         run = self._run_of_invocation()
-        if not self.report_user_messages:
+        if not self.report_user_messages or in_guarded_tool():
+            # Inside a tool call: this agent's input is what the tool gave it.
             return run, []
         messages = _messages(state)
         tail = []
@@ -145,7 +149,8 @@ class AeclMiddleware(AgentMiddleware):
         except Blocked as refused:
             return self._refused(call, refused)
         try:
-            result = handler(request)
+            with running_tool():
+                result = handler(request)
         except Exception as error:
             try:
                 self.guard.report(decision, failure_output(error))
@@ -169,7 +174,8 @@ class AeclMiddleware(AgentMiddleware):
         except Blocked as refused:
             return self._refused(call, refused)
         try:
-            result = await handler(request)
+            with running_tool():
+                result = await handler(request)
         except Exception as error:
             try:
                 await self.guard.areport(decision, failure_output(error))

@@ -1,17 +1,40 @@
 """OpenAI Agents SDK: tool guardrails that let a function tool run only when aecl allows
-the call and record its output with aecl after it ran, and run hooks that record the
-user's input.
+the call and record its output with aecl after it ran, MCP servers whose tools aecl
+decides the same way, and run hooks that record the user's input and refuse an agent with
+tools aecl does not guard.
 
     from agents import Agent, Runner, function_tool
-    from aecl.adapters.openai_agents import aecl_guardrail, guard_tools
+    from aecl.adapters.openai_agents import aecl_guardrail, guard_mcp_servers, guard_tools
 
     decides = aecl_guardrail(client)
-    agent = Agent(name="orders", tools=guard_tools([lookup_order, refund_payment], decides))
+    agent = Agent(name="orders", tools=guard_tools([lookup_order, refund_payment], decides),
+                  mcp_servers=guard_mcp_servers([docs_server], decides))
     await Runner.run(agent, "refund ORD-7", hooks=decides.hooks)
 
-    # or, per tool: both guardrails, or the output is never recorded (and withheld):
+    # or, per tool: both guardrails, or the output is never recorded:
     @function_tool(tool_input_guardrails=[decides], tool_output_guardrails=[decides.output])
     def lookup_order(order_id: str) -> str: ...
+
+``guard_tools`` returns guarded copies and leaves the tools it is given as they were, so a
+module-level list of tools can serve every client and run. Tools that take no guardrails
+(hosted tools) are refused unless ``aecl_guardrail(allow_unguarded=[...])`` names them.
+
+MCP servers: the SDK makes the tools of ``Agent(mcp_servers=...)`` anew for each run,
+without guardrails, so ``guard_tools`` never sees them. :func:`guard_mcp_servers` wraps
+each server (the servers given are not changed): every ``call_tool`` is decided first (the
+MCP tool's own name is the catalog action unless ``actions`` maps it) and its result
+recorded after, as for a function tool. A refusal is the tool's error result (``Not run:
+...``); with ``on_block="raise"`` the ``aecl.Blocked`` is raised from ``call_tool``
+instead, which the SDK hands to the server's ``failure_error_function`` (``None`` stops the
+run). A server with ``aecl mcp`` in front of it is guarded by the gateway: name it in
+``allow_unguarded``.
+
+Unguarded tools: ``decides.hooks`` refuses to start an agent (raises the SDK's
+``UserError`` naming them) with a function tool that lacks aecl's input or output
+guardrail, any other tool, or an MCP server not wrapped by ``guard_mcp_servers``, unless
+``allow_unguarded`` names it (a tool by its name, a server by its ``name``): their calls
+would run undecided and what they return would never reach aecl, so data flow could not
+see it.
 
 A refused call does not run: by default the model gets the reason instead of the tool's
 output (``reject_content``); ``on_block="raise"`` makes the run fail with the SDK's
@@ -31,13 +54,16 @@ user role). A run started without these hooks records no user message
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from agents import FunctionTool, RunHooks
+from agents.exceptions import UserError
+from agents.mcp import MCPServer
 from agents.tool_guardrails import (
     ToolGuardrailFunctionOutput,
     ToolInputGuardrail,
@@ -45,10 +71,11 @@ from agents.tool_guardrails import (
     ToolOutputGuardrailData,
     ToolInputGuardrailData,
 )
+from mcp.types import CallToolResult
 
 from ..client import Client, Decision
 from ..errors import Blocked, OutputWithheld
-from ..guard import Guard, RunSource
+from ..guard import Guard, RunSource, failure_output, in_guarded_tool
 
 # The most calls allowed whose output has not come back yet, and the most runs whose
 # first model call is remembered (oldest forgotten first: a call whose output guardrail
@@ -64,6 +91,9 @@ class AeclGuardrail(ToolInputGuardrail[Any]):
     output: Optional[ToolOutputGuardrail[Any]] = None
     hooks: Optional[RunHooks[Any]] = None
     guard: Optional[Guard] = None
+    on_block: str = "reject"
+    # The tools (by name) and MCP servers (by `name`) that may run without aecl.
+    allow_unguarded: frozenset = field(default_factory=frozenset)
 
 
 class _Pending:
@@ -89,14 +119,30 @@ class _Pending:
 
 
 class AeclRunHooks(RunHooks[Any]):
-    """Sends the user's input items at each run's first model call."""
+    """Refuses to start an agent with tools aecl does not guard (see :func:`unguarded`),
+    and sends the user's input items at each run's first model call."""
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, *, allow_unguarded: Iterable[str] = ()) -> None:
         self.guard = guard
+        self.allow_unguarded = frozenset(allow_unguarded)
         self._started: "OrderedDict[int, Any]" = OrderedDict()
         self._lock = threading.Lock()
 
+    async def on_agent_start(self, context, agent) -> None:  # noqa: ANN001
+        missing = unguarded(agent, self.allow_unguarded)
+        if missing:
+            raise UserError(
+                f"aecl: agent `{agent.name}` has tools aecl does not guard: "
+                f"{', '.join(missing)}. Their calls would run undecided and what they return "
+                "would never reach aecl, so data flow could not see it. Guard function tools "
+                "with guard_tools(...) and MCP servers with guard_mcp_servers(...) (or put "
+                "`aecl mcp` in front of the server), or name those that may run unguarded "
+                "in aecl_guardrail(allow_unguarded=[...])."
+            )
+
     async def on_llm_start(self, context, agent, system_prompt, input_items) -> None:  # noqa: ANN001
+        if in_guarded_tool():
+            return  # A run inside a guarded tool: its input is the tool's, not the user's.
         with self._lock:
             if id(context) in self._started and self._started[id(context)] is context:
                 return
@@ -140,13 +186,19 @@ def aecl_guardrail(
     approval_timeout: float = 300.0,
     poll: float = 30.0,
     on_block: str = "reject",
+    allow_unguarded: Iterable[str] = (),
 ) -> AeclGuardrail:
     """A ``ToolInputGuardrail`` deciding each call of the tools it is attached to (the
     tool's name is the catalog action unless ``actions`` maps it), with ``.output`` (the
     ``ToolOutputGuardrail`` recording their outputs) and ``.hooks`` (the ``RunHooks``
-    recording the user's input)."""
+    refusing an agent with unguarded tools and recording the user's input).
+    ``allow_unguarded`` names the tools and MCP servers that may run without aecl (e.g. a
+    server behind ``aecl mcp``, or a hosted tool whose output data flow will not see)."""
     if on_block not in ("reject", "raise"):
         raise ValueError("aecl: `on_block` must be `reject` or `raise`")
+    if isinstance(allow_unguarded, str):
+        raise TypeError("aecl: `allow_unguarded` is a list of names, not a string")
+    allowed = frozenset(allow_unguarded)
     guard = Guard(
         client,
         run=run,
@@ -203,22 +255,199 @@ def aecl_guardrail(
         guardrail_function=aecl_decides,
         name="aecl",
         output=ToolOutputGuardrail(guardrail_function=aecl_records, name="aecl_output"),
-        hooks=AeclRunHooks(guard),
+        hooks=AeclRunHooks(guard, allow_unguarded=allowed),
         guard=guard,
+        on_block=on_block,
+        allow_unguarded=allowed,
     )
 
 
 def guard_tools(tools: Iterable[Any], guardrail: ToolInputGuardrail[Any]) -> list:
-    """Adds ``guardrail`` (and, for an :func:`aecl_guardrail`, its output guardrail) to
-    every function tool of ``tools`` (returned as a list). Tools that take no guardrails
-    (hosted tools) are refused, so none is left unguarded by mistake."""
+    """Copies of the function tools of ``tools`` with ``guardrail`` (and, for an
+    :func:`aecl_guardrail`, its output guardrail) added, as a list. The tools given are left
+    as they were (a tool shared by several clients or runs never collects their
+    guardrails). Tools that take no guardrails (hosted tools) are refused, so none is left
+    unguarded by mistake, unless the guardrail's ``allow_unguarded`` names them: those are
+    returned as they are."""
+    allowed = getattr(guardrail, "allow_unguarded", frozenset())
+    output = getattr(guardrail, "output", None)
     out = []
     for tool in tools:
         if not isinstance(tool, FunctionTool):
-            raise TypeError(f"aecl: `{getattr(tool, 'name', tool)}` is not a function tool")
-        tool.tool_input_guardrails = [*(tool.tool_input_guardrails or []), guardrail]
-        output = getattr(guardrail, "output", None)
+            name = _name_of(tool)
+            if name in allowed:
+                out.append(tool)
+                continue
+            raise TypeError(
+                f"aecl: `{name}` is not a function tool: aecl can neither decide its calls nor "
+                "see its output. Leave it out, or name it in "
+                "aecl_guardrail(allow_unguarded=[...]) to run it unguarded."
+            )
+        guarded = copy.copy(tool)
+        guarded.tool_input_guardrails = [*(tool.tool_input_guardrails or []), guardrail]
         if output is not None:
-            tool.tool_output_guardrails = [*(tool.tool_output_guardrails or []), output]
-        out.append(tool)
+            guarded.tool_output_guardrails = [*(tool.tool_output_guardrails or []), output]
+        out.append(guarded)
     return out
+
+
+def guard_mcp_servers(servers: Iterable[MCPServer], guardrail: AeclGuardrail) -> list:
+    """Each MCP server of ``servers`` wrapped (an :class:`AeclMCPServer`) so that aecl
+    decides every call of its tools and records each result, with the guard of ``guardrail``
+    (an :func:`aecl_guardrail`). The servers given are not changed; connecting and cleaning
+    up a wrapper does it to its server."""
+    if not isinstance(guardrail, AeclGuardrail) or guardrail.guard is None:
+        raise TypeError("aecl: guard_mcp_servers needs the guardrail of aecl_guardrail()")
+    out = []
+    for server in servers:
+        if not isinstance(server, MCPServer):
+            raise TypeError(f"aecl: `{_name_of(server)}` is not an MCP server")
+        out.append(AeclMCPServer(server, guardrail))
+    return out
+
+
+class AeclMCPServer(MCPServer):
+    """An MCP server whose tool calls aecl decides before they reach ``server`` and whose
+    results it records after (see :func:`guard_mcp_servers`). Everything else is the
+    wrapped server's."""
+
+    def __init__(self, server: MCPServer, guardrail: AeclGuardrail) -> None:
+        # No MCPServer.__init__: its settings are read from the wrapped server.
+        self._aecl_server = server
+        self._aecl_guardrail = guardrail
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_aecl_"):
+            raise AttributeError(name)
+        return getattr(self._aecl_server, name)
+
+    @property
+    def server(self) -> MCPServer:
+        return self._aecl_server
+
+    @property
+    def name(self) -> str:
+        return self._aecl_server.name
+
+    @property
+    def cached_tools(self) -> Any:
+        return self._aecl_server.cached_tools
+
+    async def connect(self) -> None:
+        await self._aecl_server.connect()
+
+    async def cleanup(self) -> None:
+        await self._aecl_server.cleanup()
+
+    async def __aenter__(self) -> "AeclMCPServer":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.cleanup()
+
+    async def list_tools(self, run_context: Any = None, agent: Any = None) -> Any:
+        return await self._aecl_server.list_tools(run_context, agent)
+
+    async def list_prompts(self) -> Any:
+        return await self._aecl_server.list_prompts()
+
+    async def get_prompt(self, name: str, arguments: Optional[dict] = None) -> Any:
+        return await self._aecl_server.get_prompt(name, arguments)
+
+    async def list_resources(self, cursor: Optional[str] = None) -> Any:
+        return await self._aecl_server.list_resources(cursor)
+
+    async def list_resource_templates(self, cursor: Optional[str] = None) -> Any:
+        return await self._aecl_server.list_resource_templates(cursor)
+
+    async def read_resource(self, uri: str) -> Any:
+        return await self._aecl_server.read_resource(uri)
+
+    def _get_needs_approval_for_tool(self, *args: Any, **kwargs: Any) -> Any:
+        return self._aecl_server._get_needs_approval_for_tool(*args, **kwargs)
+
+    def _get_failure_error_function(self, *args: Any, **kwargs: Any) -> Any:
+        return self._aecl_server._get_failure_error_function(*args, **kwargs)
+
+    async def call_tool(
+        self, tool_name: str, arguments: Optional[dict], meta: Optional[dict] = None
+    ) -> CallToolResult:
+        guard = self._aecl_guardrail.guard
+        try:
+            decision = await guard.acheck(tool_name, arguments or {})
+        except Blocked as refused:
+            return self._aecl_refused(refused, "Not run")
+        try:
+            if meta is None:
+                result = await self._aecl_server.call_tool(tool_name, arguments)
+            else:
+                result = await self._aecl_server.call_tool(tool_name, arguments, meta=meta)
+        except Exception as error:
+            try:
+                await guard.areport(decision, failure_output(error))
+            except OutputWithheld as withheld:
+                raise withheld from error
+            raise
+        try:
+            await guard.areport(decision, _mcp_output(result))
+        except OutputWithheld as withheld:
+            return self._aecl_refused(withheld, "Output withheld")
+        return result
+
+    def _aecl_refused(self, refused: Blocked, what: str) -> CallToolResult:
+        if self._aecl_guardrail.on_block == "raise":
+            raise refused
+        return CallToolResult.model_validate(
+            {"content": [{"type": "text", "text": f"{what}: {refused}"}], "isError": True}
+        )
+
+
+def _mcp_output(result: Any) -> Any:
+    """An MCP tool result as the JSON of the protocol (``content``, ``structuredContent``,
+    ``isError``): what the model is shown is in it."""
+    dump = getattr(result, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", by_alias=True, exclude_none=True)
+        except Exception:  # noqa: BLE001 - not a pydantic model after all: the client's rule.
+            pass
+    return result
+
+
+def unguarded(agent: Any, allow_unguarded: Iterable[str] = ()) -> list:
+    """What of ``agent`` runs without aecl, as ``tool `name``` / ``MCP server `name```: a
+    function tool without both of an :func:`aecl_guardrail`'s guardrails, any other tool,
+    an MCP server not wrapped by :func:`guard_mcp_servers`; those ``allow_unguarded``
+    names excepted."""
+    allowed = frozenset(allow_unguarded)
+    found = []
+    for tool in getattr(agent, "tools", None) or []:
+        name = _name_of(tool)
+        if name in allowed or (isinstance(tool, FunctionTool) and _guarded(tool)):
+            continue
+        found.append(f"tool `{name}`")
+    for server in getattr(agent, "mcp_servers", None) or []:
+        name = _name_of(server)
+        if name in allowed or isinstance(server, AeclMCPServer):
+            continue
+        found.append(f"MCP server `{name}`")
+    return found
+
+
+def _guarded(tool: FunctionTool) -> bool:
+    outputs = tool.tool_output_guardrails or []
+    return any(
+        isinstance(guardrail, AeclGuardrail)
+        and guardrail.output is not None
+        and any(output is guardrail.output for output in outputs)
+        for guardrail in tool.tool_input_guardrails or []
+    )
+
+
+def _name_of(thing: Any) -> str:
+    try:
+        name = getattr(thing, "name", None)
+    except Exception:  # noqa: BLE001 - a name property that fails: the type's name.
+        name = None
+    return name if isinstance(name, str) and name else type(thing).__name__

@@ -13,6 +13,12 @@
  * hands the tool are recorded (once each); after it ran, its output. A refused call does
  * not run: `execute` throws the `Blocked`, which the SDK returns to the model as a tool
  * error with the reason. Needs no import of `ai`: a tool is anything with an `execute`.
+ *
+ * A tool without `execute` is refused (a `TypeError` naming it) unless `allowUnguarded`
+ * names it: the SDK never runs it here, so aecl could neither decide its calls nor see its
+ * output. Those are provider-executed tools (a provider's web search or web fetch, run by
+ * the model's provider, whose results reach the model unseen by aecl) and tools whose calls
+ * the application answers itself.
  */
 
 import type { Guard } from "../guard.js";
@@ -31,29 +37,54 @@ export interface GuardToolsOptions {
   runOf?: (options: ToolCallOptions) => string | undefined;
 }
 
-/** The tools, each with an `execute` that asks aecl first (tools without one are kept as they are). */
+export interface GuardToolSetOptions extends GuardToolsOptions {
+  /**
+   * Names of tools without `execute` (provider-executed tools such as a provider's web
+   * search) to keep as they are: aecl neither decides their calls nor sees their output.
+   */
+  allowUnguarded?: readonly string[];
+}
+
+/**
+ * Copies of the tools, each with an `execute` that asks aecl first. A tool without
+ * `execute` is refused with a `TypeError`, unless `allowUnguarded` names it (it is then
+ * kept as it is).
+ */
 export function guardTools<T extends Record<string, { execute?: Execute }>>(
   guard: Guard,
   tools: T,
-  options: GuardToolsOptions = {},
+  options: GuardToolSetOptions = {},
 ): T {
+  const { allowUnguarded, ...rest } = options;
+  if (typeof allowUnguarded === "string") throw new TypeError("aecl: `allowUnguarded` is a list of names, not a string");
+  const allowed = new Set(allowUnguarded ?? []);
   const turns = new UserTurns();
   const out: Record<string, unknown> = {};
   for (const [name, tool] of Object.entries(tools)) {
-    out[name] = guardTool(guard, name, tool, { ...options, turns });
+    out[name] = typeof tool?.execute !== "function" && allowed.has(name) ? tool : guardTool(guard, name, tool, { ...rest, turns });
   }
   return out as T;
 }
 
-/** One tool whose `execute` asks aecl first; `name` is its name in the tools record. */
+/**
+ * One tool whose `execute` asks aecl first; `name` is its name in the tools record. A tool
+ * without `execute` is refused with a `TypeError` (see the module's doc).
+ */
 export function guardTool<T extends { execute?: Execute }>(
   guard: Guard,
   name: string,
   tool: T,
   options: GuardToolsOptions & { turns?: UserTurns } = {},
 ): T {
-  const execute = tool.execute as ((input: unknown, options: ToolCallOptions) => unknown) | undefined;
-  if (typeof execute !== "function") return tool;
+  const execute = tool?.execute as ((input: unknown, options: ToolCallOptions) => unknown) | undefined;
+  if (typeof execute !== "function") {
+    const kind = (tool as { type?: unknown } | undefined)?.type === "provider" ? "a provider-executed tool" : "a tool without `execute`";
+    throw new TypeError(
+      `aecl: \`${name}\` is ${kind}: the SDK does not run it here, so aecl can neither decide its calls ` +
+        "nor see its output (data flow would not see what it returns). Give it an `execute`, leave it out, " +
+        "or name it in guardTools' `allowUnguarded` to keep it unguarded.",
+    );
+  }
   const turns = options.turns ?? new UserTurns();
   const guarded = async (input: unknown, callOptions: ToolCallOptions = {}): Promise<unknown> => {
     const run = guard.runOf(options.runOf?.(callOptions));

@@ -81,18 +81,33 @@ export function guardTool(
   }) as unknown as StructuredToolInterface;
 }
 
+// The most runs in progress a handler remembers (oldest forgotten first: a run whose end
+// never comes must not make the table grow without end; a model call below a forgotten
+// run is not taken for the conversation's).
+const RUNS_REMEMBERED = 4096;
+
 /**
- * Records the user's turns before each chat model call of the agent (once each), so a
- * value the user typed counts as trusted when a later tool call uses it. A failure to
+ * Records the user's turns before each of the conversation's chat model calls (once each),
+ * so a value the user typed counts as trusted when a later tool call uses it. A failure to
  * record stops the model call (the handler raises, and is awaited).
+ *
+ * Only the conversation's own model calls are read: the invocation's root run, or a call
+ * nested only in chains (the agent's graph and its nodes) that this handler saw start. A
+ * model call nested in a tool or a retriever (a tool that runs an LLM on what it fetched,
+ * passing its `config` on) carries the tool's text, not the user's, and is never read; nor
+ * is one below a run the handler did not see start. Pass the handler in the invocation's
+ * `callbacks`, so that it sees the whole run tree.
  */
 export class AeclCallbackHandler extends BaseCallbackHandler {
   name = "aecl";
   readonly #guard: Guard;
   readonly #turns = new UserTurns();
+  // The runs in progress: each one's parent, and whether it is a tool's (or a retriever's).
+  readonly #runs = new Map<string, { parent: string | undefined; tool: boolean }>();
 
   constructor(guard: Guard) {
     // Awaited and raising: the model call waits for the record, and a failure stops it.
+    // Awaited also keeps the run tree in step: a run's start is seen before its children's.
     super({ _awaitHandler: true, raiseError: true });
     this.#guard = guard;
   }
@@ -100,12 +115,14 @@ export class AeclCallbackHandler extends BaseCallbackHandler {
   override async handleChatModelStart(
     _llm: unknown,
     messages: BaseMessage[][],
-    _runId: string,
-    _parentRunId?: string,
+    runId: string,
+    parentRunId?: string,
     _extraParams?: Record<string, unknown>,
     _tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
+    this.#started(runId, parentRunId, false);
+    if (!this.#conversational(parentRunId)) return;
     const texts: string[] = [];
     for (const message of messages[0] ?? []) {
       if (message.getType() !== "human") continue;
@@ -114,5 +131,82 @@ export class AeclCallbackHandler extends BaseCallbackHandler {
     }
     const run = runOf(this.#guard, metadata ? { metadata } : undefined);
     await this.#turns.report(this.#guard, run, texts);
+  }
+
+  override handleChainStart(
+    _chain: unknown,
+    _inputs: unknown,
+    runId: string,
+    _runType?: string,
+    _tags?: string[],
+    _metadata?: Record<string, unknown>,
+    _runName?: string,
+    parentRunId?: string,
+  ): void {
+    this.#started(runId, parentRunId, false);
+  }
+
+  override handleToolStart(_tool: unknown, _input: string, runId: string, parentRunId?: string): void {
+    this.#started(runId, parentRunId, true);
+  }
+
+  override handleRetrieverStart(_retriever: unknown, _query: string, runId: string, parentRunId?: string): void {
+    this.#started(runId, parentRunId, true);
+  }
+
+  override handleLLMStart(_llm: unknown, _prompts: string[], runId: string, parentRunId?: string): void {
+    this.#started(runId, parentRunId, false);
+  }
+
+  override handleChainEnd(_outputs: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  override handleChainError(_error: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  override handleToolEnd(_output: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  override handleToolError(_error: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  override handleRetrieverEnd(_documents: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  override handleRetrieverError(_error: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  override handleLLMEnd(_output: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  override handleLLMError(_error: unknown, runId: string): void {
+    this.#runs.delete(runId);
+  }
+
+  #started(runId: string, parent: string | undefined, tool: boolean): void {
+    this.#runs.set(runId, { parent, tool });
+    while (this.#runs.size > RUNS_REMEMBERED) {
+      const oldest = this.#runs.keys().next().value;
+      if (oldest === undefined) break;
+      this.#runs.delete(oldest);
+    }
+  }
+
+  /** Whether a model call under `parent` is the conversation's (see the class doc). */
+  #conversational(parent: string | undefined): boolean {
+    let id = parent;
+    for (let depth = 0; id !== undefined; depth += 1) {
+      const run = this.#runs.get(id);
+      if (run === undefined || run.tool || depth > RUNS_REMEMBERED) return false;
+      id = run.parent;
+    }
+    return true;
   }
 }

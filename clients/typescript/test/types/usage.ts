@@ -2,13 +2,13 @@
 // frameworks' own types: the README's examples must type-check for a TypeScript user.
 import { tool as aiTool, type ToolSet } from "ai";
 import { tool as lcTool } from "@langchain/core/tools";
-import { Agent, tool as oaTool } from "@openai/agents-core";
+import { Agent, tool as oaTool, type MCPServer } from "@openai/agents-core";
 import { z } from "zod";
 
 import { ApprovalTimeout, Blocked, Client, Guard, guard, type Decision } from "@aecl/client";
 import { guardTools as aiGuardTools } from "@aecl/client/ai-sdk";
 import { AeclCallbackHandler, guardTools as lcGuardTools } from "@aecl/client/langchain";
-import { guardAgentTools, userTurnsGuardrail } from "@aecl/client/openai-agents";
+import { guardAgentTools, guardMcpServers, userTurnsGuardrail } from "@aecl/client/openai-agents";
 
 const client = new Client({ baseUrl: "http://127.0.0.1:8080", token: "t", timeoutMs: 5_000 });
 const g = new Guard(client, { run: () => "r1", actions: { lookup: "lookup_order" }, pollMs: 1_000 });
@@ -30,6 +30,7 @@ const aiTools = {
   }),
 } satisfies ToolSet;
 export const guardedAi: typeof aiTools = aiGuardTools(g, aiTools);
+export const guardedAiAllowing: typeof aiTools = aiGuardTools(g, aiTools, { allowUnguarded: ["web_search"] });
 
 const lookup = lcTool(async ({ order_id }: { order_id: string }) => order_id, {
   name: "lookup_order",
@@ -45,8 +46,10 @@ const oa = oaTool({
   parameters: z.object({ order_id: z.string() }),
   execute: async ({ order_id }) => order_id,
 });
+declare const docsServer: MCPServer;
 export const agent = new Agent({
   name: "support",
-  tools: guardAgentTools(g, [oa]),
-  inputGuardrails: [userTurnsGuardrail(g)],
+  tools: guardAgentTools(g, [oa], { allowUnguarded: [] }),
+  mcpServers: guardMcpServers(g, [docsServer]),
+  inputGuardrails: [userTurnsGuardrail(g, { allowUnguarded: ["behind_aecl_mcp"] })],
 });
