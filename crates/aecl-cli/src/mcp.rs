@@ -79,6 +79,11 @@ pub struct McpArgs {
     /// client gets a pending result to retry.
     #[arg(long, default_value_t = 0)]
     approval_wait: u64,
+    /// How often to look for policy changes, in seconds (0: reload on SIGHUP only), as
+    /// `aecl serve` does: a manifest removed, a lifetime lowered or a rule added applies to
+    /// the next call of every open session.
+    #[arg(long, default_value_t = 2)]
+    watch_interval: u64,
     /// Also serve aecl's HTTP API (approvals, the `/ui` page, audit) over the gateway's
     /// engine on this address (needs `--token-key`). The address is printed on standard
     /// error.
@@ -204,7 +209,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
     };
     // Standard output carries MCP: logs go to standard error (`--log-format`, `AECL_LOG`).
     let _telemetry = crate::logging::init("warn", args.otlp.export(runtime.handle())?)?;
-    let loaded = crate::reload::checked(policy)?;
+    let (loaded, fingerprint) = crate::reload::checked_with_fingerprint(policy)?;
     if args.agent.is_some() && !loaded.policy.agents.contains_key(&agent) {
         bail!("--agent `{}`: the policy in `{}` has no manifest for it", agent, policy.display());
     }
@@ -255,6 +260,14 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             Arc::new(loaded.policy),
             Arc::new(SystemClock),
             config,
+        ));
+        tokio::spawn(crate::reload::watch(
+            engine.clone(),
+            policy.to_path_buf(),
+            fingerprint,
+            Duration::from_secs(args.watch_interval),
+            |_| Ok(()),
+            |_| {},
         ));
         engine.recover().await?;
         if let (Some(address), Some(token_key)) = (args.api, token_key.clone()) {

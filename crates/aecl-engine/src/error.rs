@@ -62,6 +62,13 @@ pub enum EngineError {
     /// A person approved a request a second time: a quorum counts distinct people.
     #[error("`{approver}` already approved request `{id}`: it needs another approver")]
     AlreadyApproved { id: String, approver: String },
+    /// Other answers to the request kept landing between reading its votes and writing
+    /// this one: the approval was not counted (and nobody was told it was).
+    #[error(
+        "approval request `{id}` is being answered by too many approvers at once: this \
+         approval was not counted; send it again"
+    )]
+    VoteContention { id: String },
     /// An approval was recorded but gave no grant (a quorum not reached yet, or a changed
     /// policy that allows or blocks the call now).
     #[error("approval request `{id}` gave no grant: {why}")]

@@ -202,9 +202,9 @@ async fn answer_error<S: Store>(
         EngineError::ApprovalNotFound(id) => {
             ApiError::NotFound(format!("no approval request `{id}`"))
         }
-        EngineError::ApprovalClosed { .. } | EngineError::AlreadyApproved { .. } => {
-            ApiError::Conflict(error.to_string())
-        }
+        EngineError::ApprovalClosed { .. }
+        | EngineError::AlreadyApproved { .. }
+        | EngineError::VoteContention { .. } => ApiError::Conflict(error.to_string()),
         EngineError::SelfApproval { .. } => {
             refuse(state, Some(&caller.0), ApiError::Forbidden(error.to_string())).await
         }

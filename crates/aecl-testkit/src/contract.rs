@@ -49,6 +49,8 @@ macro_rules! store_contract {
             grants::a_standing_grant_is_stored_unused,
             approvals::approvals_resolve_once,
             approvals::approvals_are_listed_newest_first,
+            approvals::a_vote_is_written_over_the_votes_it_was_counted_with,
+            approvals::rejections_are_found_by_their_call,
             audit::concurrent_audit_appends_make_one_verifiable_log,
             audit::every_writer_appends_to_one_verifiable_log,
             audit::a_working_store_is_healthy,

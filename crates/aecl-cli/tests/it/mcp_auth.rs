@@ -314,3 +314,40 @@ fn revoked_tokens_and_tokens_longer_lived_than_the_policy_allows_are_refused() {
     let (status, _, _) = exchange(&url, "POST", Some(&revoked), None, INITIALIZE);
     assert_eq!(status, 401, "a new session neither");
 }
+
+/// The gateway reloads its policy as `aecl serve` does: an agent whose manifest is removed
+/// while its session is open is refused at its next request.
+#[test]
+fn a_manifest_removed_while_the_gateway_runs_refuses_its_agent() {
+    let setup = Setup::new();
+    let policy = setup.path().join("policy");
+    let token = setup.token("notes_agent", &policy);
+    let (_gateway, url) = gateway(&setup, "run-reload");
+    let (status, head, _) = exchange(&url, "POST", Some(&token), None, INITIALIZE);
+    assert_eq!(status, 200, "{head}");
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .expect("a session")
+        .trim()
+        .to_owned();
+    let (status, _, _) = exchange(&url, "POST", Some(&token), Some(&session), LIST);
+    assert_eq!(status, 200);
+    std::fs::remove_file(policy.join("agents/notes.toml")).unwrap();
+    // Another agent keeps the policy valid; the gateway looks every 2 seconds.
+    std::fs::write(
+        policy.join("agents/other.toml"),
+        "agent_id = \"other_agent\"\nallowed_actions = [\"fs__list_directory\"]\n",
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let refused = loop {
+        let (status, _, body) = exchange(&url, "POST", Some(&token), Some(&session), LIST);
+        if status == 401 || std::time::Instant::now() > deadline {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(refused.0, 401, "{}", refused.1);
+    assert!(refused.1.contains("no manifest"), "{}", refused.1);
+}

@@ -5,10 +5,13 @@
 //! when it was made and what it says now), none of them the agent that asked. People are
 //! compared as [`person`] spells them, so `Alice` with one token and `alice` with another
 //! are one person. While a request waits for more approvers, the names so far are kept
-//! in its `decided_by` as a JSON list (its status stays `pending`); each vote is written
-//! by the store's guarded "still pending" update, so a vote never lands on a request
-//! that another approver rejected, and two votes racing can only lose one of them (the
-//! request then needs one more), never count one person twice.
+//! in its `decided_by` as a JSON list (its status stays `pending`). Each vote is written
+//! by the store's compare-and-set ([`Store::record_vote`]: still pending, and its votes
+//! still the ones this vote was counted with), so a vote never lands on a request that
+//! another approver rejected and never overwrites a vote written meanwhile: the losing
+//! vote is counted again on the request as it now stands (a bounded number of times,
+//! each lost round being another approver's vote written). An approver is told "counted"
+//! only once their name is in the stored list, and one person never counts twice.
 //!
 //! When the policy changed since the request, the call is decided again under the
 //! policy in force, on the run as it was when the call came: a block closes the request
@@ -32,7 +35,8 @@ pub enum Approved {
     /// The request is approved and its call's grant written: the agent's retry of the
     /// same call runs, once.
     Granted { grant: Grant, approvers: Vec<String>, redecided: Option<Redecision> },
-    /// The approval is counted; the request needs more approvers and stays pending.
+    /// The approval is counted (its approver is in the request's stored votes); the
+    /// request needs more approvers and stays pending.
     Counted { approvers: Vec<String>, required: u32 },
     /// The policy changed, and under the policy in force the call needs no approval:
     /// the request is closed as approved, without a grant.
@@ -102,6 +106,12 @@ pub fn approvals_required(approval: &Approval, policy: &Policy) -> u32 {
     recorded.unwrap_or(1).max(now.unwrap_or(1)).max(1)
 }
 
+/// Times one approval is counted at most: once, and again after each time another vote
+/// was written between reading the request and writing this vote. Every lost round is
+/// another approver's vote written, and a quorum is at most a handful of people, so with
+/// anything like that many approvers at once the vote lands well within the bound.
+const VOTE_ATTEMPTS: usize = 16;
+
 impl<S: Store> Engine<S> {
     /// Approves request `id` as `approver` (see the module documentation). Refuses the
     /// agent that asked, a person who approved it already, a request no longer pending,
@@ -112,38 +122,54 @@ impl<S: Store> Engine<S> {
         approver: &str,
         reason: Option<&str>,
     ) -> Result<Approved, EngineError> {
-        let approval = self.open_approval(id, approver).await?;
-        let policy = self.policy();
-        let mut approvers = approvers_so_far(&approval);
-        // INVARIANT: a quorum counts people, each once.
-        if approvers.iter().any(|a| person(a) == person(approver)) {
-            return Err(EngineError::AlreadyApproved {
-                id: id.to_owned(),
-                approver: approver.to_owned(),
-            });
-        }
-        approvers.push(approver.to_owned());
-        let required = approvals_required(&approval, &policy);
-        let count = u32::try_from(approvers.len()).unwrap_or(u32::MAX);
-        if count < required {
+        for _ in 0..VOTE_ATTEMPTS {
+            let approval = self.open_approval(id, approver).await?;
+            let policy = self.policy();
+            let mut approvers = approvers_so_far(&approval);
+            // INVARIANT: a quorum counts people, each once.
+            if approvers.iter().any(|a| person(a) == person(approver)) {
+                return Err(EngineError::AlreadyApproved {
+                    id: id.to_owned(),
+                    approver: approver.to_owned(),
+                });
+            }
+            approvers.push(approver.to_owned());
+            let required = approvals_required(&approval, &policy);
+            let count = u32::try_from(approvers.len()).unwrap_or(u32::MAX);
+            if count >= required {
+                return self.conclude(&approval, &policy, approvers, reason).await;
+            }
             let so_far = serde_json::to_string(&approvers).unwrap_or_default();
-            if !self
-                .store()
-                .resolve_approval(id, ApprovalStatus::Pending, &so_far, None, None)
-                .await?
-            {
-                return Err(self.closed(id).await);
+            // INVARIANT: a vote is reported counted only once it is written over the very
+            // votes it was counted with; a lost race reads the request again (a rejection
+            // meanwhile then refuses it, the same person's vote meanwhile too).
+            let expected = approval.decided_by.as_deref();
+            if !self.store().record_vote(id, expected, &so_far).await? {
+                continue;
             }
             let vote = json!({ "status": "pending", "by": approver, "reason": reason,
                                "approvals": count, "approvals_required": required });
             self.record_answer(&approval, vote).await?;
             return Ok(Approved::Counted { approvers, required });
         }
+        Err(EngineError::VoteContention { id: id.to_owned() })
+    }
+
+    /// The approval that completes the quorum of `approval` (by `approvers`, the last of
+    /// them answering now): the grant, or the closing after a re-decision.
+    async fn conclude(
+        &self,
+        approval: &Approval,
+        policy: &Policy,
+        approvers: Vec<String>,
+        reason: Option<&str>,
+    ) -> Result<Approved, EngineError> {
+        let id = approval.id.as_str();
         let by = approvers.join(", ");
         let mut grant_revision = approval.policy_revision.clone();
         let mut redecided = None;
         if approval.policy_revision != policy.revision {
-            let verdict = self.redecide(&approval, &policy).await?;
+            let verdict = self.redecide(approval, policy).await?;
             let redecision = Redecision::new(&approval.policy_revision, &verdict);
             match verdict.decision {
                 Decision::Block => {
@@ -152,13 +178,13 @@ impl<S: Store> Engine<S> {
                          blocks the call: {}",
                         redecision.reasons.join("; ")
                     );
-                    self.close(&approval, ApprovalStatus::Expired, "aecl", &why, &redecision)
+                    self.close(approval, ApprovalStatus::Expired, "aecl", &why, &redecision)
                         .await?;
                     return Ok(Approved::Blocked { redecided: redecision });
                 }
                 Decision::Allow => {
                     let why = reason.unwrap_or("the policy in force allows the call");
-                    self.close(&approval, ApprovalStatus::Approved, &by, why, &redecision).await?;
+                    self.close(approval, ApprovalStatus::Approved, &by, why, &redecision).await?;
                     return Ok(Approved::NotNeeded { approvers, redecided: redecision });
                 }
                 Decision::RequireApproval => {
@@ -187,9 +213,9 @@ impl<S: Store> Engine<S> {
             return Err(self.closed(id).await);
         }
         if let Some(redecision) = &redecided {
-            self.record_answer(&approval, json!({ "redecided": redecision.to_json() })).await?;
+            self.record_answer(approval, json!({ "redecided": redecision.to_json() })).await?;
         }
-        self.record_resolution(&approval, ApprovalStatus::Approved, &by, reason).await?;
+        self.record_resolution(approval, ApprovalStatus::Approved, &by, reason).await?;
         self.close_superseded(&approval.call_digest, &grant.policy_revision, Some(&approval.id))
             .await?;
         Ok(Approved::Granted { grant, approvers, redecided })

@@ -8,7 +8,9 @@
 //! A rejection's cool-down is kept as a row of the approvals table of its own (status
 //! `rejected`, requested at the rejection, expiring when the cool-down ends, its body
 //! naming the rejected request), because a request records when it was made but not when
-//! it was answered. Lists never show these rows.
+//! it was answered. Lists never show these rows. It is found by the call's digest
+//! ([`Store::rejections_for`]), never among the newest rows of every call: other requests,
+//! however many and from whichever agent, cannot push a rejection out of sight.
 
 use std::borrow::Cow;
 
@@ -23,9 +25,9 @@ use crate::store::{Approval, ApprovalStatus, Store};
 /// The key of a cool-down row's body that names the rejected request.
 const COOLDOWN_OF: &str = "cooldown_of";
 
-/// Requests scanned, newest first, for a cool-down row. Cool-down rows are written at
-/// the rejection, so they sort near the top while they are in force.
-const SCAN: usize = 500;
+/// Pending requests of one call closed at most when it went ahead (one per round): a
+/// bound keeps a store that keeps answering from looping.
+const MAX_CLOSED: usize = 500;
 
 /// Whether `approval` is a cool-down row rather than a request.
 pub(crate) fn is_cooldown(approval: &Approval) -> bool {
@@ -113,13 +115,19 @@ impl<S: Store> Engine<S> {
         if secs == 0 {
             return Ok(None);
         }
-        let rows = self.store().approvals(false, SCAN).await?;
+        let window_ms = secs.saturating_mul(1000);
+        // Made within the policy's cool-down: `now < requested + window`, that is
+        // `requested >= now + 1 - window`.
+        let since = Timestamp(now.0.saturating_add(1).saturating_sub(window_ms));
+        let rows = self.store().rejections_for(digest, since, now).await?;
+        // The store's conditions checked again, and the one it cannot check: only the
+        // engine reads a row's body, which tells a cool-down row from a rejected request.
         Ok(rows.into_iter().find(|row| {
             is_cooldown(row)
                 && row.call_digest == *digest
                 && row.status == ApprovalStatus::Rejected
                 && now < row.expires
-                && now.0 < row.requested.0.saturating_add(secs.saturating_mul(1000))
+                && now.0 < row.requested.0.saturating_add(window_ms)
         }))
     }
 
@@ -145,7 +153,7 @@ impl<S: Store> Engine<S> {
             None => "closed: this call went ahead without it".to_owned(),
         };
         // Each round closes one; a bound keeps a store that keeps answering from looping.
-        for _ in 0..SCAN {
+        for _ in 0..MAX_CLOSED {
             let now = self.now();
             let Some(id) = self.store().pending_approval_for(digest, revision, now).await? else {
                 return Ok(());

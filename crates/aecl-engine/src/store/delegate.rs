@@ -218,6 +218,24 @@ macro_rules! impl_store_by {
                 $via!(self, resolve_approval(id, status, by, reason, grant))
             }
 
+            async fn record_vote(
+                &self,
+                id: &str,
+                expected: Option<&str>,
+                votes: &str,
+            ) -> ::core::result::Result<bool, $crate::StoreError> {
+                $via!(self, record_vote(id, expected, votes))
+            }
+
+            async fn rejections_for(
+                &self,
+                digest: &$crate::store::delegate::CallDigest,
+                since: $crate::store::delegate::Timestamp,
+                at: $crate::store::delegate::Timestamp,
+            ) -> ::core::result::Result<Vec<$crate::store::Approval>, $crate::StoreError> {
+                $via!(self, rejections_for(digest, since, at))
+            }
+
             async fn audit_records(
                 &self,
                 from: u64,

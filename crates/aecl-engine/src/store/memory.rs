@@ -414,6 +414,41 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn record_vote(
+        &self,
+        id: &str,
+        expected: Option<&str>,
+        votes: &str,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        match state.approvals.get_mut(id) {
+            Some(approval)
+                if approval.status == ApprovalStatus::Pending
+                    && approval.decided_by.as_deref() == expected =>
+            {
+                approval.decided_by = Some(votes.to_owned());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn rejections_for(
+        &self,
+        digest: &CallDigest,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<Vec<Approval>, StoreError> {
+        let state = self.state()?;
+        let rejected = state.approvals.values().filter(|a| {
+            a.status == ApprovalStatus::Rejected
+                && &a.call_digest == digest
+                && a.requested >= since
+                && a.expires > at
+        });
+        Ok(newest(rejected.cloned(), |a| (a.requested, a.id.clone()), usize::MAX))
+    }
+
     async fn audit_records(
         &self,
         from: u64,

@@ -6,8 +6,9 @@
 //! every guarantee: a run's events are appended only at the version they were decided
 //! against ([`Store::commit_run_event`]), rate limits and concurrency slots are taken in
 //! that same transaction, an effect with a given idempotency key exists once
-//! ([`Store::begin_effect`]), a grant or nonce is spent once, and the audit log has one
-//! history whatever instance appends.
+//! ([`Store::begin_effect`]), a grant or nonce is spent once, an approval's vote is
+//! written over the votes it was counted with ([`Store::record_vote`]), and the audit log
+//! has one history whatever instance appends.
 
 #[doc(hidden)]
 pub mod delegate;
@@ -542,6 +543,29 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         grant: Option<Grant>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Writes `votes` as the votes so far (`decided_by`) of approval `id` if it is still
+    /// pending and its votes are still `expected` (`None`: none yet), in one guarded
+    /// update; false, with nothing written, otherwise. A compare-and-set: of approvers
+    /// voting at the same moment, each vote is written over the list it was counted with
+    /// or not at all, so no vote overwrites another.
+    fn record_vote(
+        &self,
+        id: &str,
+        expected: Option<&str>,
+        votes: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The `rejected` rows of the call with `digest` (rejected requests and the rows their
+    /// rejections' cool-downs are kept in) that were made (`requested`) at or after `since`
+    /// and have not expired at `at`, newest first. Looked up by the call, so how many other
+    /// requests were made meanwhile changes nothing.
+    fn rejections_for(
+        &self,
+        digest: &CallDigest,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Approval>, StoreError>> + Send;
 
     /// Up to `limit` audit records from sequence number `from`, in order.
     fn audit_records(

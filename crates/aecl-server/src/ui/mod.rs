@@ -219,6 +219,10 @@ fn error_message(code: &str) -> Option<&'static str> {
         "closed" => "This request is no longer pending: it was answered or expired.",
         "self" => "This call was made with your identity: someone else must answer it.",
         "again" => "You approved this request already: it needs another approver.",
+        "contention" => {
+            "Other approvers were voting at the same moment: your vote was not \
+             counted. Send it again."
+        }
         "similar" => "Those terms for similar calls cannot be given: nothing was approved.",
         "similar_refused" => {
             "Approved, but the grant for similar calls was refused (a quorum action, or the \
@@ -388,6 +392,7 @@ async fn answer_refused<S: Store>(
         }
         EngineError::ApprovalClosed { .. } => "error=closed",
         EngineError::AlreadyApproved { .. } => "error=again",
+        EngineError::VoteContention { .. } => "error=contention",
         EngineError::SelfApproval { .. } => {
             refuse(state, Some(&session.claims), ApiError::Forbidden(error.to_string())).await;
             "error=self"

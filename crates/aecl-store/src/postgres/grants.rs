@@ -1,6 +1,6 @@
 //! Single-use values and approvals on PostgreSQL: nonces, grants and approval requests.
-//! Each is spent or resolved by one guarded statement, so that of several instances racing
-//! for it exactly one succeeds.
+//! Each is spent or resolved (and an approval's vote written) by one guarded statement, so
+//! that of several instances racing for it exactly one succeeds.
 
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{Approval, ApprovalStatus, Grant, GrantRefusal, StoreError};
@@ -254,6 +254,50 @@ pub(super) async fn pending_approval_for(
     .fetch_optional(pool)
     .await
     .map_err(backend)
+}
+
+pub(super) async fn record_vote(
+    pool: &PgPool,
+    id: &str,
+    expected: Option<&str>,
+    votes: &str,
+) -> Result<bool, StoreError> {
+    // A concurrent vote holds the row lock until it commits; this update then re-checks
+    // its `WHERE` on the row it wrote, finds other votes, and writes nothing.
+    // `IS NOT DISTINCT FROM`: no votes yet is NULL, and NULL = NULL is not true.
+    let n = sqlx::query(
+        "UPDATE approvals SET decided_by = $3
+         WHERE id = $1 AND status = 'pending' AND decided_by IS NOT DISTINCT FROM $2",
+    )
+    .bind(id)
+    .bind(expected)
+    .bind(votes)
+    .execute(pool)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub(super) async fn rejections_for(
+    pool: &PgPool,
+    digest: &CallDigest,
+    since: Timestamp,
+    at: Timestamp,
+) -> Result<Vec<Approval>, StoreError> {
+    // The index on (call_digest, status) finds them.
+    let rows = sqlx::query(&format!(
+        "SELECT {APPROVAL_COLUMNS} FROM approvals
+         WHERE call_digest = $1 AND status = 'rejected' AND requested >= $2 AND expires > $3
+         ORDER BY requested DESC, id DESC"
+    ))
+    .bind(&digest.0)
+    .bind(to_i64(since.0))
+    .bind(to_i64(at.0))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter().map(approval_from).collect()
 }
 
 const APPROVAL_COLUMNS: &str = "id, run, call_id, agent, action, call_digest, policy_revision, \

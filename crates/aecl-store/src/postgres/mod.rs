@@ -389,6 +389,24 @@ impl Store for PostgresStore {
         grants::resolve_approval(self.pool(), id, status, by, reason, grant).await
     }
 
+    async fn record_vote(
+        &self,
+        id: &str,
+        expected: Option<&str>,
+        votes: &str,
+    ) -> Result<bool, StoreError> {
+        grants::record_vote(self.pool(), id, expected, votes).await
+    }
+
+    async fn rejections_for(
+        &self,
+        digest: &CallDigest,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<Vec<Approval>, StoreError> {
+        grants::rejections_for(self.pool(), digest, since, at).await
+    }
+
     async fn audit_records(
         &self,
         from: u64,

@@ -1,5 +1,6 @@
 //! Approval requests on SQLite: stored as given, found by a retry of their call while
-//! pending, resolved once by a guarded update, listed newest first.
+//! pending, their votes written by a compare-and-set, resolved once by a guarded update,
+//! their call's rejections found by its digest, listed newest first.
 
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{Approval, ApprovalStatus, Grant, StoreError};
@@ -144,6 +145,56 @@ pub(super) async fn resolve_approval(
                 super::grants::insert_grant(batch.conn, grant)?;
             }
             Ok(n == 1)
+        })
+        .await
+}
+
+pub(super) async fn record_vote(
+    store: &SqliteStore,
+    id: &str,
+    expected: Option<&str>,
+    votes: &str,
+) -> Result<bool, StoreError> {
+    let (id, expected, votes) = (id.to_owned(), expected.map(str::to_owned), votes.to_owned());
+    store
+        .write(move |batch| {
+            // `IS`, not `=`: no votes yet is NULL, and NULL = NULL is not true.
+            let n = exec(
+                batch.conn,
+                "UPDATE approvals SET decided_by = ?3
+                 WHERE id = ?1 AND status = 'pending' AND decided_by IS ?2",
+                params![id, expected, votes],
+            )
+            .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+}
+
+pub(super) async fn rejections_for(
+    store: &SqliteStore,
+    digest: &CallDigest,
+    since: Timestamp,
+    at: Timestamp,
+) -> Result<Vec<Approval>, StoreError> {
+    let digest = digest.0.clone();
+    store
+        .read(move |conn| {
+            // The index on (call_digest, status) finds them.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, run, call_id, agent, action, call_digest, policy_revision, status,
+                     requested, expires, decided_by, reason, body
+                 FROM approvals
+                 WHERE call_digest = ?1 AND status = 'rejected' AND requested >= ?2
+                     AND expires > ?3
+                 ORDER BY requested DESC, id DESC",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![digest, to_i64(since.0), to_i64(at.0)], approval_row)
+                .map_err(backend)?;
+            rows.map(|row| full_approval(row.map_err(backend)?)).collect()
         })
         .await
 }

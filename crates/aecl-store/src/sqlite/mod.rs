@@ -337,6 +337,24 @@ impl Store for SqliteStore {
         approvals::resolve_approval(self, id, status, by, reason, grant).await
     }
 
+    async fn record_vote(
+        &self,
+        id: &str,
+        expected: Option<&str>,
+        votes: &str,
+    ) -> Result<bool, StoreError> {
+        approvals::record_vote(self, id, expected, votes).await
+    }
+
+    async fn rejections_for(
+        &self,
+        digest: &CallDigest,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> Result<Vec<Approval>, StoreError> {
+        approvals::rejections_for(self, digest, since, at).await
+    }
+
     async fn audit_records(
         &self,
         from: u64,

@@ -4,9 +4,11 @@
 
 mod approval;
 mod contract;
+mod cooldown;
 mod crash;
 mod engine;
 mod health;
+mod quorum;
 mod replica;
 mod rollback;
 mod single_use;
