@@ -57,7 +57,14 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         None if text.starts_with("//") => Url::parse(&format!("http:{text}")).ok()?,
         None => Url::parse(&format!("http://{text}")).ok()?,
     };
-    let host = parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    let host = match parsed.host() {
+        // `[::ffff:93.184.216.34]` is 93.184.216.34 on the wire (an IPv4-mapped address).
+        Some(url::Host::Ipv6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => parsed.host_str()?.to_owned(),
+        },
+        _ => parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase(),
+    };
     if host.is_empty() {
         return None;
     }
