@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use address::{non_public, parse_cidr};
 use address::{Host, own_addresses, refusal};
+pub use address::{non_public, parse_cidr};
 
 /// The longest request head read from the sandbox.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
