@@ -1,11 +1,16 @@
 //! What every front end checks of a verified token's claims before acting on them, with
 //! the policy and the store: the policy's lifetime limit for the token's role, revocation
 //! of the token or of the agent key that made it, and single use of an agent's own
-//! proof-of-possession token. One function, so that the HTTP API, the MCP gateway over
-//! HTTP and the approval UI cannot differ: a gateway that checked only the signature
-//! honoured revoked tokens and tokens longer-lived than the policy allows.
+//! proof-of-possession token; then each subject's request rate ([`Limiter`]). One place,
+//! so that the HTTP API, the MCP gateway over HTTP and the approval UI cannot differ: a
+//! gateway that checked only the signature honoured revoked tokens and tokens
+//! longer-lived than the policy allows.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use aecl_core::Timestamp;
+use aecl_core::limits::{RateLimit, gcra};
 
 use crate::engine::Engine;
 use crate::error::StoreError;
@@ -66,5 +71,65 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
+    }
+}
+
+/// Per-subject GCRA over a front end's own requests, in memory (the API's, the MCP
+/// gateway's): each replica limits what it serves (a subject spread over `n` replicas gets
+/// up to `n` times the rate).
+#[derive(Debug)]
+pub struct Limiter {
+    limit: Option<RateLimit>,
+    tats: Mutex<HashMap<String, u64>>,
+}
+
+/// Above this many tracked tokens, those idle long enough to be back at a full burst are
+/// forgotten (they would be admitted as new anyway).
+const PRUNE_ABOVE: usize = 10_000;
+
+impl Limiter {
+    /// `None`: no limit.
+    pub fn new(limit: Option<RateLimit>) -> Limiter {
+        Limiter { limit, tats: Mutex::new(HashMap::new()) }
+    }
+
+    /// Admits one request of token `id` at `now`, or says how many ms to wait.
+    pub fn admit(&self, id: &str, now: Timestamp) -> Result<(), u64> {
+        self.admit_with(id, self.limit.as_ref(), now)
+    }
+
+    /// Admits one request of `id` under `limit` (`None`: unlimited).
+    pub fn admit_with(
+        &self,
+        id: &str,
+        limit: Option<&RateLimit>,
+        now: Timestamp,
+    ) -> Result<(), u64> {
+        let Some(limit) = limit else { return Ok(()) };
+        let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
+        if tats.len() > PRUNE_ABOVE {
+            tats.retain(|_, tat| *tat > now.0);
+        }
+        let tat = gcra(limit, tats.get(id).copied(), now.0)?;
+        tats.insert(id.to_owned(), tat);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_refuses_past_the_burst_and_per_token() {
+        let limiter = Limiter::new(Some(RateLimit { count: 2, per_ms: 1000, burst: 2 }));
+        let now = Timestamp(1_000_000);
+        assert!(limiter.admit("a", now).is_ok());
+        assert!(limiter.admit("a", now).is_ok());
+        let wait = limiter.admit("a", now).unwrap_err();
+        assert!(wait > 0 && wait <= 500, "{wait}");
+        assert!(limiter.admit("b", now).is_ok(), "another token has its own budget");
+        assert!(limiter.admit("a", Timestamp(now.0 + 500)).is_ok());
+        assert!(Limiter::new(None).admit("a", now).is_ok());
     }
 }

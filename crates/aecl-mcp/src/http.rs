@@ -28,7 +28,8 @@ use crate::error::McpError;
 use crate::gateway::Gateway;
 use crate::servers::Connections;
 use crate::sessions::{SessionLimits, Sessions, sweep_interval};
-use aecl_engine::credentials::CredentialRefused;
+use aecl_core::policy::DEFAULT_AGENT_REQUEST_RATE;
+use aecl_engine::credentials::{CredentialRefused, Limiter};
 
 /// The one path MCP is served on.
 pub const MCP_PATH: &str = "/mcp";
@@ -107,6 +108,7 @@ impl<S: Store + 'static> Gateway<S> {
             hosts,
             sessions: Sessions::default(),
             limits,
+            requests: Limiter::new(None),
         });
         let sweeper = tokio::spawn(sweep(front.clone(), manager));
         tokio::pin!(shutdown);
@@ -155,6 +157,8 @@ struct Front<S: Store + 'static> {
     /// The open sessions and their server connections.
     sessions: Sessions,
     limits: SessionLimits,
+    /// Each agent's request rate (its manifest's `rate_limit`), as the API applies it.
+    requests: Limiter,
 }
 
 /// Closes the sessions that have been idle too long, with their servers, until aborted.
@@ -206,6 +210,25 @@ impl<S: Store + 'static> Front<S> {
                     "aecl: the token could not be checked".into(),
                 );
             }
+        }
+        let rate = self
+            .gateway
+            .policy()
+            .agents
+            .get(&claims.sub)
+            .map_or(DEFAULT_AGENT_REQUEST_RATE, |manifest| manifest.request_rate);
+        let key = format!("agent:{}", claims.sub);
+        if let Err(retry_after_ms) = self.requests.admit_with(&key, Some(&rate), now) {
+            tracing::warn!(agent = %claims.sub, "MCP request refused: rate limit");
+            let mut response = plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("aecl: agent `{}` is over its request rate", claims.sub),
+            );
+            let seconds = retry_after_ms.div_ceil(1000).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(hyper::header::RETRY_AFTER, value);
+            }
+            return response;
         }
         let agent = claims.sub;
         let session =

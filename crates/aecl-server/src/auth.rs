@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aecl_audit::VerifierKey;
 use aecl_core::Timestamp;
-use aecl_core::limits::{RateLimit, gcra};
 use aecl_core::policy::DEFAULT_AGENT_REQUEST_RATE;
 use aecl_engine::credentials::CredentialRefused;
 use aecl_engine::identity::{self, Claims, Role, TokenError};
@@ -261,46 +260,7 @@ impl TokenCache {
     }
 }
 
-/// Per-token GCRA over the API's own requests, in memory: each replica limits what it
-/// serves (a token spread over `n` replicas gets up to `n` times the rate).
-#[derive(Debug)]
-pub struct Limiter {
-    limit: Option<RateLimit>,
-    tats: Mutex<HashMap<String, u64>>,
-}
-
-/// Above this many tracked tokens, those idle long enough to be back at a full burst are
-/// forgotten (they would be admitted as new anyway).
-const PRUNE_ABOVE: usize = 10_000;
-
-impl Limiter {
-    /// `None`: no limit.
-    pub fn new(limit: Option<RateLimit>) -> Limiter {
-        Limiter { limit, tats: Mutex::new(HashMap::new()) }
-    }
-
-    /// Admits one request of token `id` at `now`, or says how many ms to wait.
-    pub fn admit(&self, id: &str, now: Timestamp) -> Result<(), u64> {
-        self.admit_with(id, self.limit.as_ref(), now)
-    }
-
-    /// Admits one request of `id` under `limit` (`None`: unlimited).
-    pub fn admit_with(
-        &self,
-        id: &str,
-        limit: Option<&RateLimit>,
-        now: Timestamp,
-    ) -> Result<(), u64> {
-        let Some(limit) = limit else { return Ok(()) };
-        let mut tats = self.tats.lock().unwrap_or_else(PoisonError::into_inner);
-        if tats.len() > PRUNE_ABOVE {
-            tats.retain(|_, tat| *tat > now.0);
-        }
-        let tat = gcra(limit, tats.get(id).copied(), now.0)?;
-        tats.insert(id.to_owned(), tat);
-        Ok(())
-    }
-}
+pub use aecl_engine::credentials::Limiter;
 
 #[cfg(test)]
 mod tests {
@@ -329,18 +289,5 @@ mod tests {
         assert!(cache.verify(&verifier, &forged, Timestamp(2_000)).is_err(), "not cached");
         let other = aecl_audit::SignerKey::from_seed("aecl.test/tokens", [4; 32]).unwrap();
         assert!(TokenCache::default().verify(&other.verifier(), &token, Timestamp(2_000)).is_err());
-    }
-
-    #[test]
-    fn the_limiter_refuses_past_the_burst_and_per_token() {
-        let limiter = Limiter::new(Some(RateLimit { count: 2, per_ms: 1000, burst: 2 }));
-        let now = Timestamp(1_000_000);
-        assert!(limiter.admit("a", now).is_ok());
-        assert!(limiter.admit("a", now).is_ok());
-        let wait = limiter.admit("a", now).unwrap_err();
-        assert!(wait > 0 && wait <= 500, "{wait}");
-        assert!(limiter.admit("b", now).is_ok(), "another token has its own budget");
-        assert!(limiter.admit("a", Timestamp(now.0 + 500)).is_ok());
-        assert!(Limiter::new(None).admit("a", now).is_ok());
     }
 }

@@ -351,3 +351,24 @@ fn a_manifest_removed_while_the_gateway_runs_refuses_its_agent() {
     assert_eq!(refused.0, 401, "{}", refused.1);
     assert!(refused.1.contains("no manifest"), "{}", refused.1);
 }
+
+/// The agent's `rate_limit` applies to its MCP requests as to its API requests: past the
+/// burst, 429 with `Retry-After`, and nothing reaches the upstream.
+#[test]
+fn an_agents_request_rate_limits_its_mcp_requests() {
+    let setup = Setup::new();
+    let policy = setup.path().join("policy");
+    let manifest = policy.join("agents/notes.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    // Top-level keys come before the manifest's first table.
+    let limited = format!("rate_limit = {{ rate = \"6/minute\", burst = 3 }}\n{text}");
+    std::fs::write(&manifest, limited).unwrap();
+    let token = setup.token("notes_agent", &policy);
+    let (_gateway, url) = gateway(&setup, "run-rate");
+    let statuses: Vec<u16> =
+        (0..6).map(|_| exchange(&url, "POST", Some(&token), None, INITIALIZE).0).collect();
+    assert_eq!(statuses[..3], [200, 200, 200], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+    let (_, head, _) = exchange(&url, "POST", Some(&token), None, INITIALIZE);
+    assert!(head.contains("retry-after: "), "{head}");
+}
