@@ -8,7 +8,8 @@
 //! It proves the invariant "one durable commit per call" (ARCHITECTURE.md): a write's
 //! answer comes once its decision is durable (its outcome may still be lost, and then
 //! recovery finds it in flight), and a read's answer comes once its decision and outcome
-//! both are, although the read ran before its decision reached the disk. Odd rounds run
+//! both are, committed together (the read runs while its decision is held, as `aecl serve`
+//! runs reads on SQLite). Odd rounds run
 //! with caller commits (`sqlite/writer.rs`), even ones through the writer thread alone.
 
 use std::collections::BTreeMap;
@@ -107,7 +108,10 @@ fn open_engine(dir: &Path) -> Engine<SqliteStore> {
     // Odd rounds commit on the callers' threads when the writer is idle (`aecl mcp` over
     // stdio does): the same guarantees must hold either way.
     store.set_caller_commits(std::env::var_os(CALLER_COMMITS_ENV).is_some_and(|v| v == "1"));
-    let config = EngineConfig { node: "n1".into(), ..EngineConfig::default() };
+    // As `aecl serve` and `aecl mcp` run on SQLite: reads commit their decision with their
+    // outcome (held until then).
+    let config =
+        EngineConfig { node: "n1".into(), joint_read_commits: true, ..EngineConfig::default() };
     Engine::new(Arc::new(store), policy(), Arc::new(SystemClock), config)
 }
 
