@@ -48,6 +48,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// Whether the file is still the database the writer writes.
     health: Arc<FileHealth>,
+    /// Held while the store is open: one writing process per file.
+    _writer_lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 /// How many prepared statements each connection keeps: every statement of the write and
@@ -84,10 +86,35 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Takes the lock that makes this the database's one writing process (an advisory lock on
+/// `PATH-writer`, released when the process ends, however it ends). The audit log's head
+/// and sequence live in the writer's memory: a second writer would fork the chain, or fail
+/// every commit (`UNIQUE constraint failed: audit_log.seq`) after running what it decided.
+fn lock_writer(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-writer");
+    let lock_path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", lock_path.display())))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        StoreError::Backend(format!(
+            "another process writes {} ({}: {e}): a SQLite store has one writing process; \
+             stop it, or use PostgreSQL for several",
+            path.display(),
+            lock_path.display()
+        ))
+    })
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, runs migrations and starts the
     /// writer, which resumes the audit log from its stored head.
     pub fn open(path: &Path, audit: AuditConfig) -> Result<SqliteStore, StoreError> {
+        let writer_lock = lock_writer(path)?;
         let mut conn = connect(path)?;
         schema::migrate(&mut conn)?;
         let log = audit::read_head(&conn)?;
@@ -99,6 +126,7 @@ impl SqliteStore {
                 writer,
                 readers: Mutex::new(Vec::new()),
                 health,
+                _writer_lock: writer_lock,
             }),
         })
     }

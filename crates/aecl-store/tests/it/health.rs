@@ -91,3 +91,20 @@ async fn an_immutable_database_file_stops_every_write() {
 fn chattr(path: &Path, flag: &str) -> bool {
     Command::new("chattr").arg(flag).arg(path).status().is_ok_and(|s| s.success())
 }
+
+/// A SQLite file has one writing process: a second store opened on it (in this process or
+/// another) is refused at once, naming the file, and the file opens again once the first
+/// is closed. Readers (`aecl audit verify`) are not writers and are never refused.
+#[tokio::test]
+async fn a_second_writer_of_a_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = sqlite_store(dir.path());
+    healthy(&first).await;
+    let second = SqliteStore::open(&dir.path().join("aecl.db"), crate::support::audit_config());
+    let Err(StoreError::Backend(why)) = second else { panic!("a second writer opened") };
+    assert!(why.contains("another process writes") && why.contains("aecl.db"), "{why}");
+    assert!(SqliteStore::open_read_only(&dir.path().join("aecl.db")).is_ok());
+    drop(first);
+    let again = sqlite_store(dir.path());
+    healthy(&again).await;
+}
