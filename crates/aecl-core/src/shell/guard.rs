@@ -591,6 +591,16 @@ fn variables_set_by(command: &SimpleCommand) -> Vec<String> {
     };
     let words = &command.words;
     match command.program.as_str() {
+        // A name reference's target is set by every later assignment to the reference
+        // (`declare -n r=PATH; r=./bin`).
+        "declare" | "typeset" | "local" if words.iter().any(|w| short_flag(w, 'n')) => words
+            .iter()
+            .filter(|w| !w.text.starts_with(['-', '+']) && !w.text.is_empty())
+            .flat_map(|w| {
+                let target = w.text.split_once('=').map(|(_, target)| name_of(target));
+                std::iter::once(name_of(&w.text)).chain(target)
+            })
+            .collect(),
         "export" | "declare" | "typeset" | "local" | "readonly" | "read" | "mapfile"
         | "readarray" => words
             .iter()

@@ -173,6 +173,15 @@ impl Unwrapper<'_> {
             "nohup" | "builtin" | "setsid" => {
                 self.prefixed(name, rest, &spec("", &[]), 0, appended)
             }
+            "set" => {
+                let mut command = plain(name, rest, appended);
+                // `set -k` (`-o keyword`) makes every `NAME=value` word of a later command
+                // an assignment to its environment (`git diff GIT_EXTERNAL_DIFF=./x`),
+                // which the checks read as an argument.
+                command.dynamic = keyword_mode(rest);
+                self.out.commands.push(command);
+                Ok(())
+            }
             "shopt" => {
                 let mut command = plain(name, rest, appended);
                 // `cdable_vars` makes `cd NAME` go to `$NAME`, which the write checks do not
@@ -458,6 +467,13 @@ impl Unwrapper<'_> {
         };
         let options = scan(rest, &spec);
         let inner = rest.get(options.end..).unwrap_or_default();
+        // `bash -k -c 'git diff GIT_EXTERNAL_DIFF=./x'`: see `set -k`.
+        if keyword_mode(rest.get(..options.end).unwrap_or_default()) {
+            let mut command = wrapper(name, &options, inner, true);
+            command.dynamic = true;
+            self.out.commands.push(command);
+            return Ok(());
+        }
         if options.has(&["c"]) {
             let Some(code) = inner.first() else {
                 // `bash -c` without code fails, unless xargs appends the code from its input.
@@ -683,6 +699,44 @@ fn git_runs_configured_program(args: &[&Word]) -> bool {
             if !SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) || setting.contains('!')
             {
                 return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether option words turn on the shell's keyword mode: `-k` in a cluster of short
+/// options (`-ek`), or `-o keyword` (`-okeyword`, `-eo keyword`). `+k` turns it off.
+fn keyword_mode(words: &[&Word]) -> bool {
+    let mut previous_o = false;
+    for word in words {
+        let text = word.text();
+        if word.has_expansion() {
+            // An option word chosen at run time may be `-k`.
+            if text.starts_with('-') || previous_o {
+                return true;
+            }
+            continue;
+        }
+        if previous_o && text == "keyword" {
+            return true;
+        }
+        previous_o = false;
+        let Some(letters) = text.strip_prefix('-').filter(|l| !l.starts_with('-')) else {
+            continue;
+        };
+        match letters.split_once('o') {
+            // `-o keyword` or `-okeyword`: letters before `o` are flags.
+            Some((flags, value)) => {
+                if flags.contains('k') || value == "keyword" {
+                    return true;
+                }
+                previous_o = value.is_empty();
+            }
+            None => {
+                if letters.contains('k') {
+                    return true;
+                }
             }
         }
     }
