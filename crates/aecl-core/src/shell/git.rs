@@ -8,7 +8,7 @@
 
 use super::ShellArg;
 use super::finding::Finding;
-use super::unwrap::SAFE_GIT_SETTINGS;
+use super::word::Word;
 
 mod config;
 
@@ -505,4 +505,64 @@ fn git_option(word: &ShellArg, options: &[&str]) -> Option<String> {
 fn safe_git_setting(key: &str, value: &str) -> bool {
     let key = key.to_lowercase();
     SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) && !value.contains('!')
+}
+
+/// `git -c` settings that cannot make git run another program; any other (`alias.*`,
+/// `core.pager`, `core.sshCommand`, `diff.external`, ...) can, so it makes git dynamic.
+pub(super) const SAFE_GIT_SETTINGS: [&str; 14] = [
+    "user.",
+    "color.",
+    "advice.",
+    // Not `init.templateDir`: a template's config and hooks are copied in.
+    "init.defaultbranch",
+    "log.",
+    "safe.directory",
+    "pull.rebase",
+    "pull.ff",
+    "push.default",
+    "commit.gpgsign",
+    "tag.gpgsign",
+    "core.quotepath",
+    "core.autocrlf",
+    "protocol.version",
+];
+
+/// Whether git's global options make it run a program of the caller's choosing:
+/// `-c alias.x=!cmd`, `-c core.pager=cmd`, `--exec-path=DIR`, `--config-env`.
+pub(super) fn git_runs_configured_program(args: &[&Word]) -> bool {
+    let mut iter = args.iter();
+    while let Some(word) = iter.next() {
+        if word.has_expansion() {
+            // Before the subcommand, an unknown word might be `-c alias.x=!cmd`.
+            return true;
+        }
+        let text = word.text();
+        let setting = if text == "-c" {
+            iter.next().map(|w| if w.has_expansion() { String::new() } else { w.text() })
+        } else if let Some(setting) = text.strip_prefix("-c") {
+            Some(setting.to_owned())
+        } else if text == "-C"
+            || text == "--git-dir"
+            || text == "--work-tree"
+            || text == "--namespace"
+        {
+            iter.next();
+            None
+        } else if text.starts_with("--exec-path=") || text.starts_with("--config-env") {
+            return true;
+        } else if text.starts_with('-') {
+            None
+        } else {
+            // The subcommand: global options end here.
+            return false;
+        };
+        if let Some(setting) = setting {
+            let key = setting.split_once('=').map_or(setting.as_str(), |(k, _)| k).to_lowercase();
+            if !SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) || setting.contains('!')
+            {
+                return true;
+            }
+        }
+    }
+    false
 }

@@ -8,11 +8,16 @@
 //! as a command line; when that string holds an expansion, its code is only known at run
 //! time and the wrapper is reported as dynamic.
 
+use super::git::git_runs_configured_program;
 use super::names::evaluates_names;
 use super::normalise::{self, Arg, FIND_EXEC};
 use super::options::{OptionSpec, Options, Value, join, scan, spec};
 use super::word::{Word, is_name, reads_variables};
 use super::{Analysis, Assignment, MAX_DEPTH, ShellArg, SimpleCommand, analyse_into};
+
+mod shells;
+
+use shells::keyword_mode;
 
 /// Appends the simple commands that `words` (a program and its arguments) runs.
 /// `appended`: the runner adds arguments only known at run time (`xargs`).
@@ -56,26 +61,6 @@ const ARITHMETIC_TESTS: [&str; 6] = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
 /// Shells: with `-c` they run the code given; without, a script or standard input.
 const SHELLS: [&str; 9] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "fish"];
-
-/// `git -c` settings that cannot make git run another program; any other (`alias.*`,
-/// `core.pager`, `core.sshCommand`, `diff.external`, ...) can, so it makes git dynamic.
-pub(super) const SAFE_GIT_SETTINGS: [&str; 14] = [
-    "user.",
-    "color.",
-    "advice.",
-    // Not `init.templateDir`: a template's config and hooks are copied in.
-    "init.defaultbranch",
-    "log.",
-    "safe.directory",
-    "pull.rebase",
-    "pull.ff",
-    "push.default",
-    "commit.gpgsign",
-    "tag.gpgsign",
-    "core.quotepath",
-    "core.autocrlf",
-    "protocol.version",
-];
 
 #[derive(Debug)]
 struct Unwrapper<'o> {
@@ -420,76 +405,6 @@ impl Unwrapper<'_> {
         self.nested(inner, appended)
     }
 
-    /// `su [options] [user [shell arguments]]`, options anywhere; `-c CODE`.
-    fn su(&mut self, rest: &[&Word]) -> Result<(), String> {
-        let spec = OptionSpec {
-            short_values: "cgGsw",
-            long_values: &[
-                "command",
-                "session-command",
-                "group",
-                "supp-group",
-                "shell",
-                "whitelist-environment",
-            ],
-            permute: true,
-            dash_is_option: true,
-            ..OptionSpec::default()
-        };
-        let options = scan(rest, &spec);
-        let mut command = wrapper("su", &options, &[], false);
-        command.args =
-            options.positionals.iter().filter_map(|&i| rest.get(i)).map(|w| w.text()).collect();
-        if let Some(code) = options.value(&["c", "command", "session-command"]) {
-            let code = code.clone();
-            self.run_code(command, &code)?;
-        } else {
-            command.dynamic = true;
-            self.out.commands.push(command);
-        }
-        // Words after the user go to the shell: `su root -- -c 'rm -rf /'`.
-        let shell_args: Vec<&Word> =
-            options.positionals.iter().skip(1).filter_map(|&i| rest.get(i).copied()).collect();
-        if !shell_args.is_empty() {
-            self.shell("sh", &shell_args, false)?;
-        }
-        Ok(())
-    }
-
-    /// A shell: `-c CODE` is parsed again; without `-c` it reads a script or its standard
-    /// input, which we cannot see.
-    fn shell(&mut self, name: &str, rest: &[&Word], appended: bool) -> Result<(), String> {
-        let spec = OptionSpec {
-            short_values: "oO",
-            long_values: &["rcfile", "init-file"],
-            plus: true,
-            ..OptionSpec::default()
-        };
-        let options = scan(rest, &spec);
-        let inner = rest.get(options.end..).unwrap_or_default();
-        // `bash -k -c 'git diff GIT_EXTERNAL_DIFF=./x'`: see `set -k`.
-        if keyword_mode(rest.get(..options.end).unwrap_or_default()) {
-            let mut command = wrapper(name, &options, inner, true);
-            command.dynamic = true;
-            self.out.commands.push(command);
-            return Ok(());
-        }
-        if options.has(&["c"]) {
-            let Some(code) = inner.first() else {
-                // `bash -c` without code fails, unless xargs appends the code from its input.
-                let mut command = wrapper(name, &options, inner, true);
-                command.dynamic = appended;
-                self.out.commands.push(command);
-                return Ok(());
-            };
-            return self.run_code(wrapper(name, &options, inner, true), &Value::of(code));
-        }
-        let mut command = plain(name, rest, appended);
-        command.dynamic = !options.has(&["version", "help"]);
-        self.out.commands.push(command);
-        Ok(())
-    }
-
     /// `find`: itself, each `-exec` command, and for `-delete` an implied `rm`.
     fn find(&mut self, rest: &[&Word], appended: bool) -> Result<(), String> {
         let find = plain("find", rest, appended);
@@ -663,82 +578,4 @@ fn arg(word: &Word) -> Arg {
     } else {
         Arg { text: word.text(), unknown: false }
     }
-}
-
-/// Whether git's global options make it run a program of the caller's choosing:
-/// `-c alias.x=!cmd`, `-c core.pager=cmd`, `--exec-path=DIR`, `--config-env`.
-fn git_runs_configured_program(args: &[&Word]) -> bool {
-    let mut iter = args.iter();
-    while let Some(word) = iter.next() {
-        if word.has_expansion() {
-            // Before the subcommand, an unknown word might be `-c alias.x=!cmd`.
-            return true;
-        }
-        let text = word.text();
-        let setting = if text == "-c" {
-            iter.next().map(|w| if w.has_expansion() { String::new() } else { w.text() })
-        } else if let Some(setting) = text.strip_prefix("-c") {
-            Some(setting.to_owned())
-        } else if text == "-C"
-            || text == "--git-dir"
-            || text == "--work-tree"
-            || text == "--namespace"
-        {
-            iter.next();
-            None
-        } else if text.starts_with("--exec-path=") || text.starts_with("--config-env") {
-            return true;
-        } else if text.starts_with('-') {
-            None
-        } else {
-            // The subcommand: global options end here.
-            return false;
-        };
-        if let Some(setting) = setting {
-            let key = setting.split_once('=').map_or(setting.as_str(), |(k, _)| k).to_lowercase();
-            if !SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) || setting.contains('!')
-            {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// Whether option words turn on the shell's keyword mode: `-k` in a cluster of short
-/// options (`-ek`), or `-o keyword` (`-okeyword`, `-eo keyword`). `+k` turns it off.
-fn keyword_mode(words: &[&Word]) -> bool {
-    let mut previous_o = false;
-    for word in words {
-        let text = word.text();
-        if word.has_expansion() {
-            // An option word chosen at run time may be `-k`.
-            if text.starts_with('-') || previous_o {
-                return true;
-            }
-            continue;
-        }
-        if previous_o && text == "keyword" {
-            return true;
-        }
-        previous_o = false;
-        let Some(letters) = text.strip_prefix('-').filter(|l| !l.starts_with('-')) else {
-            continue;
-        };
-        match letters.split_once('o') {
-            // `-o keyword` or `-okeyword`: letters before `o` are flags.
-            Some((flags, value)) => {
-                if flags.contains('k') || value == "keyword" {
-                    return true;
-                }
-                previous_o = value.is_empty();
-            }
-            None => {
-                if letters.contains('k') {
-                    return true;
-                }
-            }
-        }
-    }
-    false
 }

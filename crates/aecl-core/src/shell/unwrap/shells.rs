@@ -1,0 +1,122 @@
+//! Shells and `su`: code handed over with `-c` is parsed again as a command line; a shell
+//! started in keyword mode (`-k`, `-o keyword`, or `set -k` on the line) takes `NAME=value`
+//! words anywhere as environment assignments, which no check reads as such.
+
+use super::super::options::{OptionSpec, Value, scan};
+use super::super::word::Word;
+use super::{Unwrapper, plain, wrapper};
+
+impl Unwrapper<'_> {
+    /// `su [options] [user [shell arguments]]`, options anywhere; `-c CODE`.
+    pub(super) fn su(&mut self, rest: &[&Word]) -> Result<(), String> {
+        let spec = OptionSpec {
+            short_values: "cgGsw",
+            long_values: &[
+                "command",
+                "session-command",
+                "group",
+                "supp-group",
+                "shell",
+                "whitelist-environment",
+            ],
+            permute: true,
+            dash_is_option: true,
+            ..OptionSpec::default()
+        };
+        let options = scan(rest, &spec);
+        let mut command = wrapper("su", &options, &[], false);
+        command.args =
+            options.positionals.iter().filter_map(|&i| rest.get(i)).map(|w| w.text()).collect();
+        if let Some(code) = options.value(&["c", "command", "session-command"]) {
+            let code = code.clone();
+            self.run_code(command, &code)?;
+        } else {
+            command.dynamic = true;
+            self.out.commands.push(command);
+        }
+        // Words after the user go to the shell: `su root -- -c 'rm -rf /'`.
+        let shell_args: Vec<&Word> =
+            options.positionals.iter().skip(1).filter_map(|&i| rest.get(i).copied()).collect();
+        if !shell_args.is_empty() {
+            self.shell("sh", &shell_args, false)?;
+        }
+        Ok(())
+    }
+
+    /// A shell: `-c CODE` is parsed again; without `-c` it reads a script or its standard
+    /// input, which we cannot see.
+    pub(super) fn shell(
+        &mut self,
+        name: &str,
+        rest: &[&Word],
+        appended: bool,
+    ) -> Result<(), String> {
+        let spec = OptionSpec {
+            short_values: "oO",
+            long_values: &["rcfile", "init-file"],
+            plus: true,
+            ..OptionSpec::default()
+        };
+        let options = scan(rest, &spec);
+        let inner = rest.get(options.end..).unwrap_or_default();
+        // `bash -k -c 'git diff GIT_EXTERNAL_DIFF=./x'`: see `set -k`.
+        if keyword_mode(rest.get(..options.end).unwrap_or_default()) {
+            let mut command = wrapper(name, &options, inner, true);
+            command.dynamic = true;
+            self.out.commands.push(command);
+            return Ok(());
+        }
+        if options.has(&["c"]) {
+            let Some(code) = inner.first() else {
+                // `bash -c` without code fails, unless xargs appends the code from its input.
+                let mut command = wrapper(name, &options, inner, true);
+                command.dynamic = appended;
+                self.out.commands.push(command);
+                return Ok(());
+            };
+            return self.run_code(wrapper(name, &options, inner, true), &Value::of(code));
+        }
+        let mut command = plain(name, rest, appended);
+        command.dynamic = !options.has(&["version", "help"]);
+        self.out.commands.push(command);
+        Ok(())
+    }
+}
+
+/// Whether option words turn on the shell's keyword mode: `-k` in a cluster of short
+/// options (`-ek`), or `-o keyword` (`-okeyword`, `-eo keyword`). `+k` turns it off.
+pub(super) fn keyword_mode(words: &[&Word]) -> bool {
+    let mut previous_o = false;
+    for word in words {
+        let text = word.text();
+        if word.has_expansion() {
+            // An option word chosen at run time may be `-k`.
+            if text.starts_with('-') || previous_o {
+                return true;
+            }
+            continue;
+        }
+        if previous_o && text == "keyword" {
+            return true;
+        }
+        previous_o = false;
+        let Some(letters) = text.strip_prefix('-').filter(|l| !l.starts_with('-')) else {
+            continue;
+        };
+        match letters.split_once('o') {
+            // `-o keyword` or `-okeyword`: letters before `o` are flags.
+            Some((flags, value)) => {
+                if flags.contains('k') || value == "keyword" {
+                    return true;
+                }
+                previous_o = value.is_empty();
+            }
+            None => {
+                if letters.contains('k') {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
