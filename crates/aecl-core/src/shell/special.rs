@@ -77,7 +77,10 @@ pub(super) fn read(
     match kind {
         Special::Git => git::read(words, out),
         Special::Tar => tar(scanned, out),
-        Special::Sed => sed(scanned, in_place, out),
+        Special::Sed => {
+            sed(scanned, in_place, out);
+            sed_backups(words, scanned, out);
+        }
         Special::Awk => awk(scanned, out),
         Special::Dd => {
             for word in &scanned.positionals {
@@ -110,12 +113,29 @@ pub(super) fn read(
         }
         Special::Python => {
             for module in scanned.values(&["-m"]) {
-                if !module.is_known() || !PLAIN_MODULES.contains(&module.text.as_str()) {
+                let args = &scanned.positionals;
+                let reads_only = module.text == "pip"
+                    && args.first().is_some_and(|a| {
+                        matches!(a.text.as_str(), "list" | "show" | "freeze" | "check" | "help")
+                    });
+                if !module.is_known()
+                    || !(PLAIN_MODULES.contains(&module.text.as_str()) || reads_only)
+                {
                     out.push(Finding::RunsCode(format!("module `{}`", module.raw)));
                 }
-                // `python -m json.tool IN OUT` writes OUT.
-                if module.text == "json.tool" {
-                    out.extend(scanned.positionals.get(1).cloned().map(Finding::Writes));
+                match module.text.as_str() {
+                    // `json.tool [--indent N] IN OUT` writes OUT: every word after the first
+                    // may be it (an option's value shifts them).
+                    "json.tool" => out.extend(args.iter().skip(1).cloned().map(Finding::Writes)),
+                    // `venv DIR` makes DIR; `compileall PATH`, `py_compile FILE` write
+                    // `__pycache__` beside what they compile.
+                    "venv" | "compileall" | "py_compile" => out.extend(
+                        args.iter()
+                            .filter(|a| !a.text.starts_with('-'))
+                            .cloned()
+                            .map(Finding::Writes),
+                    ),
+                    _ => {}
                 }
             }
         }
@@ -124,6 +144,22 @@ pub(super) fn read(
             let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
             if let Some(url) = urls.find(|u| u.expansion) {
                 out.push(Finding::Uploads(format!("the URL `{}` is built at run time", url.raw)));
+            }
+            // `-H @FILE` sends each line of FILE as a header; `telnet://` and the like send
+            // standard input (`curl telnet://host:25 < secrets`).
+            for header in scanned.values(&["-H", "--header", "--proxy-header"]) {
+                if !header.is_known() || header.text.starts_with('@') {
+                    out.push(Finding::Uploads(format!("the headers `{}`", header.raw)));
+                }
+            }
+            let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
+            if let Some(url) = urls.find(|u| {
+                let lower = u.text.to_ascii_lowercase();
+                lower.split_once("://").is_some_and(|(scheme, _)| {
+                    !matches!(scheme, "http" | "https" | "ftp" | "ftps" | "file")
+                })
+            }) {
+                out.push(Finding::Uploads(format!("the URL `{}` sends what it reads", url.raw)));
             }
             for method in scanned.values(&["-X", "--request", "--method"]) {
                 let upper = method.text.to_ascii_uppercase();
@@ -230,6 +266,47 @@ fn sed(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {
     }
     if in_place {
         out.extend(files.into_iter().map(|f| Finding::Writes(f.clone())));
+    }
+}
+
+/// GNU sed's `-i[SUFFIX]` (`--in-place[=SUFFIX]`) keeps a backup of each file: a suffix
+/// with a `/` names its own path, each `*` the file's name (`-i'/outside/*'` writes
+/// `/outside/a.txt`). That path is a write; one only known at run time is refused.
+fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
+    let mut suffixes = Vec::new();
+    for word in words {
+        let text = &word.text;
+        if let Some(suffix) = text.strip_prefix("--in-place=") {
+            suffixes.push((suffix.to_owned(), word));
+        } else if let Some(cluster) = text.strip_prefix('-').filter(|c| !c.starts_with('-'))
+            && let Some((_, suffix)) = cluster.split_once('i')
+            && !suffix.is_empty()
+        {
+            // Letters after `i` in a cluster are its suffix (`-ni.bak`).
+            suffixes.push((suffix.to_owned(), word));
+        }
+    }
+    let files: Vec<&ShellArg> = scanned.positionals.iter().skip(1).collect();
+    for (suffix, word) in suffixes {
+        if word.expansion || word.pattern {
+            out.push(Finding::RunsCode(format!(
+                "the backup suffix of `{}` is only known at run time",
+                word.raw
+            )));
+            continue;
+        }
+        if !suffix.contains('/') {
+            continue;
+        }
+        for file in &files {
+            let name = file.text.rsplit('/').next().unwrap_or_default();
+            let backup = if suffix.contains('*') {
+                suffix.replace('*', name)
+            } else {
+                format!("{}{suffix}", file.text)
+            };
+            out.push(Finding::Writes(ShellArg::known(&backup)));
+        }
     }
 }
 

@@ -6,6 +6,8 @@
 /// loader, shell start-up, pagers and editors, git's helpers and configuration,
 /// interpreters' start-up options, compilers and build wrappers, configuration homes.
 pub(super) const CODE_VARIABLES: &[&str] = &[
+    // `history -w` and the shell's exit write the history to `$HISTFILE`.
+    "HISTFILE",
     "PATH",
     "LD_PRELOAD",
     "LD_LIBRARY_PATH",
