@@ -43,6 +43,15 @@ pub(crate) fn exchange(
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
+/// The session id a response head (lower-cased) opens.
+fn session_of(head: &str) -> String {
+    head.lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id:"))
+        .expect("a session")
+        .trim()
+        .to_owned()
+}
+
 pub(crate) const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
 const LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}"#;
 
@@ -207,11 +216,7 @@ fn sessions_are_bound_to_their_agent_and_close_as_the_spec_says() {
 
     let (status, head, _) = exchange(&url, "POST", Some(&notes), None, INITIALIZE);
     assert_eq!(status, 200, "{head}");
-    let session = head
-        .lines()
-        .find_map(|l| l.strip_prefix("mcp-session-id:"))
-        .map(|s| s.trim().to_owned())
-        .expect("a session id");
+    let session = session_of(&head);
     let (status, head, _) = exchange(&url, "POST", Some(&other), Some(&session), LIST);
     assert_eq!(status, 403, "another agent in the session: {head}");
     let (status, head, _) = exchange(&url, "DELETE", Some(&other), Some(&session), "");
@@ -288,12 +293,7 @@ fn revoked_tokens_and_tokens_longer_lived_than_the_policy_allows_are_refused() {
 
     let (status, head, _) = exchange(&url, "POST", Some(&revoked), None, INITIALIZE);
     assert_eq!(status, 200, "{head}");
-    let session = head
-        .lines()
-        .find_map(|l| l.strip_prefix("mcp-session-id: "))
-        .expect("a session")
-        .trim()
-        .to_owned();
+    let session = session_of(&head);
     let (status, _, _) = exchange(&url, "POST", Some(&revoked), Some(&session), LIST);
     assert_eq!(status, 200);
     // An administrator revokes it (in the store the gateway reads).
@@ -325,12 +325,7 @@ fn a_manifest_removed_while_the_gateway_runs_refuses_its_agent() {
     let (_gateway, url) = gateway(&setup, "run-reload");
     let (status, head, _) = exchange(&url, "POST", Some(&token), None, INITIALIZE);
     assert_eq!(status, 200, "{head}");
-    let session = head
-        .lines()
-        .find_map(|l| l.strip_prefix("mcp-session-id: "))
-        .expect("a session")
-        .trim()
-        .to_owned();
+    let session = session_of(&head);
     let (status, _, _) = exchange(&url, "POST", Some(&token), Some(&session), LIST);
     assert_eq!(status, 200);
     std::fs::remove_file(policy.join("agents/notes.toml")).unwrap();
