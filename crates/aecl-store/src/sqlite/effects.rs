@@ -10,21 +10,29 @@ use super::audit::append;
 use super::{SqliteStore, exec, query_row};
 use crate::{backend, corrupt, to_i64};
 
-/// Records an effect as `pending`. With `or_nothing`, an effect that conflicts with an
-/// existing one (same run and call id, or same run and idempotency key) is not an error:
-/// nothing is inserted and 0 is returned.
+/// Records an effect as `pending` (or `dispatched`, as it says), or already ended as `end`
+/// says (its result encoded): a read whose decision and end commit together. With
+/// `or_nothing`, an effect that conflicts with an existing one (same run and call id, or
+/// same run and idempotency key) is not an error: nothing is inserted and 0 is returned.
 pub(super) fn insert_effect(
     conn: &Connection,
     effect: &NewEffect,
+    end: Option<(&EffectEnd, &str)>,
     or_nothing: bool,
 ) -> Result<usize, StoreError> {
     let sql = format!(
-        "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key,
-             call_digest, node, state, result, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, 'null', ?9, ?9){}",
+        "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key, call_digest,
+             node, state, result, error, rollback_token, created, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14){}",
         if or_nothing { " ON CONFLICT DO NOTHING" } else { "" }
     );
-    let state = if effect.dispatched { EffectState::Dispatched } else { EffectState::Pending };
+    let begun = if effect.dispatched { EffectState::Dispatched } else { EffectState::Pending };
+    let (state, result, error, rollback_token, updated) = match end {
+        Some((end, result)) => {
+            (end.state, result, end.error.as_deref(), end.rollback_token.as_deref(), end.at)
+        }
+        None => (begun, "null", None, None, effect.created),
+    };
     exec(
         conn,
         &sql,
@@ -37,45 +45,15 @@ pub(super) fn insert_effect(
             effect.idempotency_key,
             effect.call_digest.0,
             effect.node,
+            state.as_str(),
+            result,
+            error,
+            rollback_token,
             to_i64(effect.created.0),
-            state.as_str()
+            to_i64(updated.0)
         ],
     )
     .map_err(backend)
-}
-
-/// Inserts `effect` already ended as `end` says (its result encoded as `result`): a read
-/// whose decision and end commit together.
-pub(super) fn insert_ended_effect(
-    conn: &Connection,
-    effect: &NewEffect,
-    end: &EffectEnd,
-    result: &str,
-) -> Result<(), StoreError> {
-    exec(
-        conn,
-        "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key, call_digest,
-             node, state, result, error, rollback_token, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            effect.id,
-            effect.run,
-            effect.call_id,
-            effect.agent,
-            effect.action,
-            effect.idempotency_key,
-            effect.call_digest.0,
-            effect.node,
-            end.state.as_str(),
-            result,
-            end.error,
-            end.rollback_token,
-            to_i64(effect.created.0),
-            to_i64(end.at.0)
-        ],
-    )
-    .map_err(backend)?;
-    Ok(())
 }
 
 pub(super) const EFFECT_COLUMNS: &str = "id, run, call_id, agent, action, idempotency_key, call_digest, \
@@ -187,7 +165,7 @@ pub(super) async fn begin_effect(
     store
         .write(move |batch| {
             let conn = batch.conn;
-            let inserted = insert_effect(conn, &effect, true)?;
+            let inserted = insert_effect(conn, &effect, None, true)?;
             if inserted == 1 {
                 return Ok(Begun::New);
             }

@@ -10,7 +10,7 @@ use aecl_engine::{Admission, CallEnd, Committed, RunCommit, RunSnapshot, StoreEr
 use rusqlite::{OptionalExtension, params};
 
 use super::audit::append;
-use super::effects::{executed_call, finish, insert_effect, insert_ended_effect};
+use super::effects::{executed_call, finish, insert_effect};
 use super::grants::spend_grant;
 use super::{SqliteStore, exec, query_row};
 use crate::{backend, corrupt, to_i64, to_u64};
@@ -147,13 +147,13 @@ pub(super) async fn commit_run_event(
                 if effect.id != end.end.effect_id {
                     return Err(corrupt(format!("the end of effect `{}` comes without it", end.end.effect_id)));
                 }
-                insert_ended_effect(conn, effect, &end.end.end, &end.result)?;
+                insert_effect(conn, effect, Some((&end.end.end, &end.result)), false)?;
                 if commit.admission.iter().any(|a| matches!(a, Admission::Slot { .. })) {
                     exec(conn, "DELETE FROM slots WHERE holder = ?1", [&end.end.slot_holder]).map_err(backend)?;
                 }
             }
             (Some(effect), None) => {
-                insert_effect(conn, effect, false)?;
+                insert_effect(conn, effect, None, false)?;
             }
             (None, Some(end)) => {
                 return Err(corrupt(format!("the end of effect `{}` comes without it", end.end.effect_id)));
