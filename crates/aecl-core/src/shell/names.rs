@@ -25,16 +25,12 @@ pub(super) fn evaluates_names(name: &str, rest: &[&Word]) -> bool {
         // later run-time assignment to an integer is judged with the assignments
         // (`guard.rs`).
         // A name reference (`declare -n r=PATH`) makes every later use of `r` a use of
-        // the variable it names: its target is judged as a variable the line sets
-        // (`guard.rs`). One declared without a target takes it from its first later
-        // assignment (`declare -n r; r=PATH; r=./bin`), which no check follows.
+        // the variable it names, and it is retargeted by a loop over it, by its first
+        // assignment when it has no target, by `read`, `printf -v`... (`declare -n r=x;
+        // for r in PATH; do r=./bin; done`): no check follows that, so any is refused.
         "declare" | "typeset" | "local" => {
-            (flags("n")
-                && rest.iter().any(|w| {
-                    let text = w.text();
-                    !text.starts_with(['-', '+']) && !text.contains('=')
-                }))
-                || (flags("in") && rest.iter().any(|w| w.has_expansion()))
+            flags("n")
+                || (flags("i") && rest.iter().any(|w| w.has_expansion()))
                 || rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w))
         }
         "export" | "readonly" => rest.iter().any(|w| w.has_expansion() && name_part_dynamic(w)),

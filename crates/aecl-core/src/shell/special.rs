@@ -276,7 +276,11 @@ fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
     let mut suffixes = Vec::new();
     for word in words {
         let text = &word.text;
-        if let Some(suffix) = text.strip_prefix("--in-place=") {
+        // `--in-place=SUFFIX`, or any abbreviation of it (`--in=`, `--i=`).
+        if let Some((name, suffix)) = text.strip_prefix("--").and_then(|o| o.split_once('='))
+            && !name.is_empty()
+            && "in-place".starts_with(name)
+        {
             suffixes.push((suffix.to_owned(), word));
         } else if let Some(cluster) = text.strip_prefix('-').filter(|c| !c.starts_with('-'))
             && let Some((_, suffix)) = cluster.split_once('i')

@@ -170,10 +170,12 @@ impl Unwrapper<'_> {
             "shopt" => {
                 let mut command = plain(name, rest, appended);
                 // `cdable_vars` makes `cd NAME` go to `$NAME`, which the write checks do not
-                // follow; `expand_aliases` runs aliases the line defines as commands.
-                command.dynamic = rest
-                    .iter()
-                    .any(|w| matches!(w.text().as_str(), "cdable_vars" | "expand_aliases"));
+                // follow; `expand_aliases` runs aliases the line defines as commands;
+                // `shopt -so keyword` is `set -k`. An option named at run time may be any.
+                command.dynamic = rest.iter().any(|w| {
+                    w.has_expansion()
+                        || matches!(w.text().as_str(), "cdable_vars" | "expand_aliases" | "keyword")
+                });
                 self.out.commands.push(command);
                 Ok(())
             }

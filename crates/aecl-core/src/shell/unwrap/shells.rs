@@ -83,40 +83,31 @@ impl Unwrapper<'_> {
     }
 }
 
-/// Whether option words turn on the shell's keyword mode: `-k` in a cluster of short
-/// options (`-ek`), or `-o keyword` (`-okeyword`, `-eo keyword`). `+k` turns it off.
+/// Whether option words may turn on the shell's keyword mode: `k` anywhere in a cluster of
+/// short options (`-ek`, `-ok`: `set` takes no attached value), `-o keyword`, or a word
+/// chosen at run time before `--` (`set $(echo -k)`). `+k` turns it off.
 pub(super) fn keyword_mode(words: &[&Word]) -> bool {
     let mut previous_o = false;
     for word in words {
         let text = word.text();
         if word.has_expansion() {
-            // An option word chosen at run time may be `-k`.
-            if text.starts_with('-') || previous_o {
-                return true;
-            }
-            continue;
+            return true;
+        }
+        if text == "--" {
+            // What follows is positional parameters.
+            return false;
         }
         if previous_o && text == "keyword" {
             return true;
         }
-        previous_o = false;
         let Some(letters) = text.strip_prefix('-').filter(|l| !l.starts_with('-')) else {
+            previous_o = false;
             continue;
         };
-        match letters.split_once('o') {
-            // `-o keyword` or `-okeyword`: letters before `o` are flags.
-            Some((flags, value)) => {
-                if flags.contains('k') || value == "keyword" {
-                    return true;
-                }
-                previous_o = value.is_empty();
-            }
-            None => {
-                if letters.contains('k') {
-                    return true;
-                }
-            }
+        if letters.contains('k') {
+            return true;
         }
+        previous_o = letters.ends_with('o');
     }
     false
 }
