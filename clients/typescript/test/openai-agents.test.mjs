@@ -247,11 +247,13 @@ test("an MCP server's calls are decided and their outputs recorded (guardMcpServ
   assert.deepEqual(ran, []);
   assert.match(shown(model.inputs[2]).c3, /data_flow\.untrusted_control_argument/);
   const events = await runEvents(server, client.run);
-  assert.deepEqual(events.filter((e) => e.call).map((e) => [e.call.action, e.decision]), [
-    ["read_inbox", "allow"],
+  const decided = events.filter((e) => e.call).map((e) => [e.call.action, e.decision]);
+  // The first turn's two calls run side by side: either may be decided first.
+  assert.deepEqual(decided.slice(0, 2).sort(), [
     ["delete_customer", "block"],
-    ["send_email", "require_approval"],
+    ["read_inbox", "allow"],
   ]);
+  assert.deepEqual(decided.slice(2), [["send_email", "require_approval"]]);
   assert.equal(events.filter((e) => e.type === "result").length, 1);
   // The server given is not changed.
   assert.equal(mail.toolInputGuardrails, undefined);
