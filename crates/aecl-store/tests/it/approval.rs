@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use aecl_audit::RecordKind;
-use aecl_core::{Call, Decision, Policy, Stage, Timestamp};
+use aecl_core::{Decision, Policy, Stage, Timestamp};
 use aecl_engine::{ApprovalStatus, EffectState, Engine, EngineConfig, EngineError, ManualClock};
 use aecl_store::SqliteStore;
 use serde_json::json;
 
 use crate::engine::records;
-use crate::support::{Counting, policy_with, sqlite_store};
+use crate::support::{Counting, policy_with, sqlite_store, write};
 
 /// `put_record` needs a human's approval for `worker`.
 fn gated_policy(max_calls: u32) -> Arc<Policy> {
@@ -23,18 +23,6 @@ fn new_engine(store: SqliteStore) -> (Engine<SqliteStore>, Arc<ManualClock>) {
     let engine =
         Engine::new(Arc::new(store), gated_policy(10), clock.clone(), EngineConfig::default());
     (engine, clock)
-}
-
-/// A call of run `r1` writing `value` to record `rec-1`; `id` is the caller's call id.
-fn write(id: &str, value: i64) -> Call {
-    Call {
-        id: id.into(),
-        agent: "worker".into(),
-        run: "r1".into(),
-        action: "put_record".into(),
-        args: json!({"id": "rec-1", "value": value}),
-        ..Call::default()
-    }
 }
 
 #[tokio::test]

@@ -8,14 +8,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use aecl_audit::{AuditRecord, RecordKind};
-use aecl_core::{Call, Decision, Timestamp};
+use aecl_core::Decision;
 use aecl_engine::{
     ApprovalStatus, Approved, Engine, EngineConfig, EngineError, ManualClock, Store, person,
 };
-use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::support::{Counting, policy_with, sqlite_store};
+use crate::support::{Counting, clock, policy_with, sqlite_store, write};
 
 /// The most `approvals_required` the policy allows: four votes at once all stay short of
 /// it, so each of them must be counted.
@@ -39,17 +38,6 @@ fn quorum_policy() -> Arc<aecl_core::Policy> {
 fn engine<S: Store>(store: S, node: &str, clock: &Arc<ManualClock>) -> Arc<Engine<S>> {
     let config = EngineConfig { node: node.to_owned(), ..EngineConfig::default() };
     Arc::new(Engine::new(Arc::new(store), quorum_policy(), clock.clone(), config))
-}
-
-fn write(id: &str, value: i64) -> Call {
-    Call {
-        id: id.into(),
-        agent: "worker".into(),
-        run: "r1".into(),
-        action: "put_record".into(),
-        args: json!({"id": "rec-1", "value": value}),
-        ..Call::default()
-    }
 }
 
 /// Every approver of `names` approves request `id` at once, on `engines` in turn.
@@ -153,10 +141,6 @@ async fn votes<S: Store>(engines: &[Arc<Engine<S>>]) {
         assert_eq!(retry.unwrap().decided.verdict.decision, Decision::Allow);
         assert_eq!(connector.executed.lock().unwrap().len(), ran + 1, "the grant runs it once");
     }
-}
-
-fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(Timestamp(1_764_000_000_000)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

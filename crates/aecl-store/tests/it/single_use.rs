@@ -6,24 +6,19 @@
 
 use std::sync::Arc;
 
-use aecl_core::{Call, Decision, Timestamp};
+use aecl_core::Decision;
 use aecl_engine::{
     ApprovalStatus, EffectState, Engine, EngineConfig, EngineError, ManualClock, Store,
 };
-use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::support::{Counting, policy, policy_with, postgres_store, sqlite_store};
+use crate::support::{Counting, clock, policy, policy_with, postgres_store, sqlite_store, write};
 
 const ROUNDS: i64 = 20;
 const RETRIES: usize = 10;
 
 fn gated() -> Arc<aecl_core::Policy> {
     policy_with(10_000, "", "[context_rules]\nput_record = \"requires_human_approval\"\n")
-}
-
-fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(Timestamp(1_764_000_000_000)))
 }
 
 fn engine<S: Store>(
@@ -35,17 +30,6 @@ fn engine<S: Store>(
     let clock = clock.clone();
     let config = EngineConfig { node: node.to_owned(), ..EngineConfig::default() };
     Arc::new(Engine::new(Arc::new(store), policy, clock, config))
-}
-
-fn write(id: &str, value: i64) -> Call {
-    Call {
-        id: id.into(),
-        agent: "worker".into(),
-        run: "r1".into(),
-        action: "put_record".into(),
-        args: json!({"id": "rec-1", "value": value}),
-        ..Call::default()
-    }
 }
 
 /// `ROUNDS` rounds: a call is asked, approved, then retried `RETRIES` times at once,

@@ -1,5 +1,5 @@
-//! What the store tests share: fresh stores, a policy and a counting connector (the
-//! signing key and sample audit records come from `aecl-testkit`).
+//! What the store tests share: fresh stores, a policy, a call, a clock and a counting
+//! connector (the signing key and sample audit records come from `aecl-testkit`).
 
 use std::path::Path;
 
@@ -96,4 +96,21 @@ pub fn call(run: &str, id: &str, key: Option<&str>) -> aecl_core::Call {
         idempotency_key: key.map(str::to_owned),
         ..aecl_core::Call::default()
     }
+}
+
+/// A call of run `r1` writing `value` to record `rec-1`; `id` is the caller's call id.
+pub fn write(id: &str, value: i64) -> aecl_core::Call {
+    aecl_core::Call {
+        id: id.into(),
+        agent: "worker".into(),
+        run: "r1".into(),
+        action: "put_record".into(),
+        args: json!({"id": "rec-1", "value": value}),
+        ..aecl_core::Call::default()
+    }
+}
+
+/// A manual clock at a fixed start.
+pub fn clock() -> std::sync::Arc<aecl_engine::ManualClock> {
+    std::sync::Arc::new(aecl_engine::ManualClock::new(aecl_core::Timestamp(1_764_000_000_000)))
 }
