@@ -10,8 +10,11 @@ pub mod effects;
 pub mod grants;
 pub mod runs;
 
+use aecl_audit::AuditRecord;
 use aecl_core::{CallDigest, Timestamp};
-use aecl_engine::{Admission, Durability, EffectEnd, EffectState, NewEffect, RunCommit, RunEvent};
+use aecl_engine::{
+    Admission, CallEnd, Durability, EffectEnd, EffectState, NewEffect, RunCommit, RunEvent,
+};
 use serde_json::json;
 
 /// One `#[tokio::test]` per case of the contract, each on a fresh store from `$open`, an
@@ -111,5 +114,24 @@ pub(crate) fn end(state: EffectState) -> EffectEnd {
         error: None,
         rollback_token: Some("undo-1".into()),
         at: Timestamp(2_000),
+    }
+}
+
+/// The successful end of effect `e1` of call `c1` in run `r1`: `events` after the run's
+/// last, and `audit` as its outcome record.
+pub(crate) fn call_end(
+    events: Vec<RunEvent>,
+    audit: AuditRecord,
+    durability: Durability,
+) -> CallEnd {
+    CallEnd {
+        run: "r1".into(),
+        agent: "finance".into(),
+        events,
+        effect_id: "e1".into(),
+        end: end(EffectState::Succeeded),
+        slot_holder: "r1/c1".into(),
+        audit,
+        durability,
     }
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use aecl_audit::{AuditRecord, parse_and_verify_checkpoint, verify_log};
 use aecl_core::Timestamp;
 use aecl_engine::{
-    CallEnd, Committed, Durability, EffectState, NewEffect, Reconciliation, RunCommit, Store,
+    Committed, Durability, EffectState, NewEffect, Reconciliation, RunCommit, Store,
 };
 
-use super::{commit, end, new_effect, user};
+use super::{call_end, commit, end, new_effect, user};
 use crate::audit::{record, verifier};
 
 pub async fn concurrent_audit_appends_make_one_verifiable_log<S: Store + Clone>(store: &S) {
@@ -66,17 +66,8 @@ pub async fn every_writer_appends_to_one_verifiable_log<S: Store>(store: &S) {
         store.commit_run_event(decided).await.unwrap(),
         Committed::Done { version: 1, audit_seq: Some(1) }
     );
-    let call_end = CallEnd {
-        run: "r1".into(),
-        agent: "finance".into(),
-        events: vec![user("outcome")],
-        effect_id: "e1".into(),
-        end: end(EffectState::Succeeded),
-        slot_holder: "r1/c1".into(),
-        audit: record(1, 2),
-        durability: Durability::Synced,
-    };
-    assert_eq!(store.finish_call(call_end).await.unwrap(), 2);
+    let ended = call_end(vec![user("outcome")], record(1, 2), Durability::Synced);
+    assert_eq!(store.finish_call(ended).await.unwrap(), 2);
     store.begin_effect(new_effect("e2", "c2", None, "n2")).await.unwrap();
     store.dispatch_effect("e2").await.unwrap();
     store.recover_effects("n2", Timestamp(9_000)).await.unwrap();

@@ -7,12 +7,12 @@ use aecl_core::limits::RateLimit;
 use aecl_core::policy::Revision;
 use aecl_core::{CallDigest, Timestamp};
 use aecl_engine::{
-    Admission, CallEnd, CallIdCheck, Committed, Durability, EffectState, Grant, GrantUse,
-    NewEffect, RunCommit, Store, StoreError,
+    Admission, CallIdCheck, Committed, Durability, EffectState, Grant, GrantUse, NewEffect,
+    RunCommit, Store, StoreError,
 };
 use serde_json::json;
 
-use super::{commit, end, new_effect, user};
+use super::{call_end, commit, new_effect, user};
 use crate::audit::{record, verifier};
 
 pub async fn run_events_append_only_at_the_version_decided_on<S: Store>(store: &S) {
@@ -153,17 +153,10 @@ pub async fn a_calls_end_is_written_whole_or_not_at_all<S: Store>(store: &S) {
         store.commit_run_event(commit("r1", 1, vec![])).await.unwrap(),
         Committed::Done { version: 2, .. }
     ));
-    let call_end = |i: usize| CallEnd {
-        run: "r1".into(),
-        agent: "finance".into(),
-        events: vec![user("outcome"), user("output")],
-        effect_id: "e1".into(),
-        end: end(EffectState::Succeeded),
-        slot_holder: "r1/c1".into(),
-        audit: record(8, i),
-        durability: Durability::Synced,
+    let ended = |i: usize| {
+        call_end(vec![user("outcome"), user("output")], record(8, i), Durability::Synced)
     };
-    assert_eq!(store.finish_call(call_end(0)).await.unwrap(), 4);
+    assert_eq!(store.finish_call(ended(0)).await.unwrap(), 4);
     let effect = store.effect("e1").await.unwrap().unwrap();
     assert_eq!((effect.state, effect.result), (EffectState::Succeeded, json!({"status": 200})));
     let run = store.load_run("r1").await.unwrap();
@@ -178,7 +171,7 @@ pub async fn a_calls_end_is_written_whole_or_not_at_all<S: Store>(store: &S) {
     let stored = store.audit_records(0, 10).await.unwrap();
     assert_eq!(stored.len(), 1, "the outcome record");
     // An effect ends once: a second end writes nothing, not even its events or record.
-    assert!(matches!(store.finish_call(call_end(1)).await, Err(StoreError::Transition { .. })));
+    assert!(matches!(store.finish_call(ended(1)).await, Err(StoreError::Transition { .. })));
     assert_eq!(store.load_run("r1").await.unwrap().version, 4);
     assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1);
 }
@@ -191,16 +184,11 @@ pub async fn a_reads_decision_and_end_commit_together_or_not_at_all<S: Store>(st
     let read = |expected: u64, i: usize| RunCommit {
         effect: Some(NewEffect { dispatched: true, ..new_effect("e1", "c1", None, "n1") }),
         audit: Some(record(7, i)),
-        end: Some(std::sync::Arc::new(CallEnd {
-            run: "r1".into(),
-            agent: "finance".into(),
-            events: vec![user("outcome"), user("output")],
-            effect_id: "e1".into(),
-            end: end(EffectState::Succeeded),
-            slot_holder: "r1/c1".into(),
-            audit: record(8, i),
-            durability: Durability::Synced,
-        })),
+        end: Some(std::sync::Arc::new(call_end(
+            vec![user("outcome"), user("output")],
+            record(8, i),
+            Durability::Synced,
+        ))),
         ..commit("r1", expected, vec![])
     };
     // Another writer moved the run on: nothing of the read is written.
@@ -375,17 +363,8 @@ pub async fn an_ordered_write_is_seen_at_once_by_reads_and_later_writes<S: Store
     assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Dispatched);
     assert_eq!(store.load_run("r1").await.unwrap().version, 1);
     // Ended ordered too: read back at once, and the run's next commit sees its events.
-    let call_end = CallEnd {
-        run: "r1".into(),
-        agent: "finance".into(),
-        events: vec![user("outcome")],
-        effect_id: "e1".into(),
-        end: end(EffectState::Succeeded),
-        slot_holder: "r1/c1".into(),
-        audit: record(8, 1),
-        durability: Durability::Ordered,
-    };
-    assert_eq!(store.finish_call(call_end).await.unwrap(), 2);
+    let ordered = call_end(vec![user("outcome")], record(8, 1), Durability::Ordered);
+    assert_eq!(store.finish_call(ordered).await.unwrap(), 2);
     assert_eq!(store.effect("e1").await.unwrap().unwrap().state, EffectState::Succeeded);
     assert!(matches!(
         store.commit_run_event(commit("r1", 1, vec![])).await.unwrap(),
