@@ -451,6 +451,14 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// `text` with every secret the detectors find replaced: for free text that a record
+    /// and the ledger keep outside any JSON payload (a connector's error, which may quote
+    /// the call's arguments or a server's answer; a rollback token, which may hold a path
+    /// or a key), where configured field paths cannot reach.
+    pub(crate) fn redact_text(&self, text: String) -> String {
+        aecl_audit::redact::redact_text(&text).unwrap_or(text)
+    }
+
     pub(crate) fn redact(&self, value: &mut Value) {
         let found = aecl_audit::redact(value, &self.config.redact);
         if found.count > 0 {

@@ -143,7 +143,8 @@ impl<S: Store> Engine<S> {
             return Ok(report);
         }
         let mut record = self.effect_outcome_record(&effect, outcome);
-        record.rollback_token.clone_from(&token);
+        record.rollback_token = token.clone().map(|token| self.redact_text(token));
+        let error = error.map(|error| self.redact_text(error));
         record.output = match &error {
             Some(error) => json!({ "reconciled": result["reconciled"], "error": error,
                                    "evidence": result["evidence"] }),

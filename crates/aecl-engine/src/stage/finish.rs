@@ -78,7 +78,9 @@ impl<S: Store> Engine<S> {
             }
             ConnectorOutcome::Failed { error }
             | ConnectorOutcome::Unknown { error }
-            | ConnectorOutcome::TimedOut { error } => (Value::Null, Some(error), None),
+            | ConnectorOutcome::TimedOut { error } => {
+                (Value::Null, Some(self.redact_text(error)), None)
+            }
         };
         let mut redacted = result.clone();
         self.redact(&mut redacted);
@@ -109,7 +111,9 @@ impl<S: Store> Engine<S> {
         record.effect_id = Some(new_effect.id.clone());
         // Outcome records name the tier the call actually ran in.
         record.sandbox_id = ran_in.map(|t| t.as_str().to_owned());
-        record.rollback_token = rollback_token;
+        // The ledger keeps the token as the connector gave it (the undo needs it); the
+        // audit log, which is kept forever and exported, only its redacted form.
+        record.rollback_token = rollback_token.map(|token| self.redact_text(token));
         record.latency_ms = elapsed_ms(started);
         // INVARIANT (ARCHITECTURE.md, "One durable commit per call"): a read's answer waits
         // for this sync, which makes its decision durable too.

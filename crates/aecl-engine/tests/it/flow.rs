@@ -36,6 +36,55 @@ async fn an_allowed_call_is_recorded_before_and_after_it_executes() {
     assert_eq!(stored.state, EffectState::Succeeded);
 }
 
+/// Connector errors and rollback tokens are free text outside any JSON payload: they may
+/// quote the call's arguments or a server's answer. Every secret in them is redacted in
+/// the audit log, and in the ledger's error; the ledger keeps the token the undo needs.
+#[tokio::test]
+async fn secrets_in_a_connectors_error_and_rollback_token_never_reach_the_audit_log() {
+    let secrets = [
+        "Bearer abcdefghijklmnopqrstuvwxyz012345",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "https://admin:hunter2hunter2@db.example/x",
+        "password=correct-horse-battery",
+    ];
+    let error = format!("write failed for notes/{}: {}", secrets[2], secrets.join(" "));
+    let (engine, _) = engine(policy(10, ""));
+    let failing = Scripted::answering(ConnectorOutcome::Failed { error });
+    let done = engine.execute(call("r1", "c1", Some("k1")), &failing).await.unwrap();
+    let effect = done.effect.unwrap();
+    assert_eq!(effect.state, EffectState::Failed);
+
+    let token = format!("path=notes/token={}.md", secrets[2]);
+    let landed = Scripted::answering(ConnectorOutcome::Succeeded {
+        result: json!({}),
+        rollback_token: Some(token.clone()),
+    });
+    let done = engine.execute(call("r1", "c2", Some("k2")), &landed).await.unwrap();
+    let written = done.effect.unwrap();
+
+    let log = records(engine.store()).await;
+    let text = serde_json::to_string(
+        &log.iter().map(|r| (&r.output, &r.rollback_token)).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let stored = engine.store().effect(&effect.id).await.unwrap().unwrap();
+    let ledger_error = stored.error.unwrap_or_default();
+    for secret in [
+        "abcdefghijklmnopqrstuvwxyz012345",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_abcdefghij",
+        "hunter2",
+        "correct-horse",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the audit log: {text}");
+        assert!(!ledger_error.contains(secret), "{secret} in the ledger: {ledger_error}");
+    }
+    assert!(text.contains("[REDACTED]"), "{text}");
+    let stored = engine.store().effect(&written.id).await.unwrap().unwrap();
+    assert_eq!(stored.rollback_token.as_deref(), Some(token.as_str()), "the undo needs the token");
+}
+
 #[tokio::test]
 async fn a_repeated_idempotency_key_returns_the_first_outcome_and_never_executes_again() {
     let (engine, _) = engine(policy(10, ""));
