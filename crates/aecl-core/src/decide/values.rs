@@ -3,6 +3,7 @@
 //! (`max_copied_from_untrusted`).
 
 use super::{Evaluation, shorten};
+use crate::constraint::Constraint;
 use crate::policy::{AgentManifest, ArgSpec};
 use crate::provenance::SourceKind;
 use crate::provenance::SourceRef;
@@ -61,7 +62,10 @@ impl Evaluation<'_> {
             // the text, so they are reasons without a span.
             let folded = values::fold(text);
             let text = folded.as_ref();
-            let readings = values::readings(text);
+            let mut readings = values::readings(text);
+            if spec.constraints.iter().any(|c| matches!(c, Constraint::Shell(_))) {
+                readings.extend(shell_readings(text));
+            }
             let texts = std::iter::once(text).chain(readings.iter().map(String::as_str));
             let mut findings: Vec<(String, Option<usize>, ValueKind, SourceRef)> = Vec::new();
             let mut seen = Vec::new();
@@ -125,6 +129,32 @@ impl Evaluation<'_> {
         }
         flagged
     }
+}
+
+/// A command line as its programs receive it: each command's words with quotes and
+/// escapes removed (`ev""il.test`, `evil\.test`, `$'\x65vil.test'`), its redirection
+/// targets and assigned values, a command a line; then the same with `:`, `,` and `=`
+/// apart, for option values that pack a host between other fields (`--connect-to
+/// ::evil.test:`, `--resolve x:80:203.0.113.7`). None when the line does not parse (the
+/// shell rules block it then).
+fn shell_readings(text: &str) -> Vec<String> {
+    let Ok(analysis) = crate::shell::analyse_line(text) else { return Vec::new() };
+    let mut words = String::with_capacity(text.len());
+    for command in &analysis.commands {
+        words.push_str(&command.program);
+        for word in &command.words {
+            words.push(' ');
+            words.push_str(&word.text);
+        }
+        words.push('\n');
+    }
+    let targets = analysis.redirections.iter().map(|r| &r.target);
+    for word in targets.chain(analysis.assignments.iter().map(|a| &a.value)) {
+        words.push_str(&word.text);
+        words.push('\n');
+    }
+    let apart = words.replace([':', ',', '='], " ");
+    vec![words, apart]
 }
 
 /// The call whose output `source` is: a tool output's label starts with its call id

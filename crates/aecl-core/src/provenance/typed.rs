@@ -135,6 +135,14 @@ impl ProvenanceIndex {
         self.decide_first(first)
     }
 
+    /// The deciding source of a host: as a link's host where history holds one (whichever
+    /// of the user and a page named it first), else as a whole word. A page of a site
+    /// names its own host as a word (`docs.example`) after the user asked for a link on
+    /// it; that mention must not make the user's host the page's.
+    fn host_source(&self, host: &str) -> Option<&SourceRef> {
+        self.source_of_key(Tag::UrlHost, host).or_else(|| self.source_of_word(host))
+    }
+
     /// The source that decides the provenance of `value` as a value of `kind`: its normal
     /// forms, its parts (a URL's host, an address's domain) and its raw text are looked up;
     /// any one untrusted-only makes the value untrusted-only, unless an authoritative
@@ -155,8 +163,7 @@ impl ProvenanceIndex {
             Some(Normal::Url(f)) => {
                 parts.push(self.source_of_key(Tag::Url, &f.full));
                 main_seen = parts.iter().any(Option::is_some);
-                parts.push(self.source_of_key(Tag::UrlHost, &f.host));
-                parts.push(self.source_of_word(&f.host));
+                parts.push(self.host_source(&f.host));
             }
             Some(Normal::Email(f)) => {
                 let insensitive = options.email_local_part_insensitive;
@@ -169,8 +176,7 @@ impl ProvenanceIndex {
                 let folded = self.source_of_key(Tag::EmailFolded, &f.folded);
                 parts.push(folded.filter(|s| !s.kind.is_trusted()));
                 parts.push(self.source_of_key(Tag::EmailDomain, &f.domain));
-                parts.push(self.source_of_key(Tag::UrlHost, &f.domain));
-                parts.push(self.source_of_word(&f.domain));
+                parts.push(self.host_source(&f.domain));
             }
             Some(other) => {
                 for (tag, key) in keys(other) {

@@ -78,9 +78,13 @@ fn digit_of_script(c: char) -> Option<char> {
 /// there is none. Only the index uses them: they can add values seen, never remove one.
 pub fn readings(text: &str) -> Vec<String> {
     let folded = fold(text);
+    let mut out = Vec::new();
+    if let Some(addresses) = embedded_ipv4(&folded) {
+        out.push(addresses);
+    }
     let markers = ['&', '<', '%', '=', '[', '(', '{', '"', 'x', '\\', ':', '?', '·', ' '];
     if !folded.contains(markers) {
-        return Vec::new();
+        return out;
     }
     // Entities and escapes decoded, markup kept: attribute values stay readable
     // (`<a href="https://evil&#46;test">`).
@@ -124,13 +128,63 @@ pub fn readings(text: &str) -> Vec<String> {
     for scheme in ["tel:", "callto:", "sms:", "mailto:"] {
         apart = replace_ignoring_case(&apart, scheme, " ");
     }
-    let mut out = Vec::new();
     for reading in [decoded, untagged, spaced, undisguised, apart] {
         if reading != folded && !out.contains(&reading) {
             out.push(reading);
         }
     }
     out
+}
+
+/// The IPv4 addresses that host names in `text` carry (space-separated), when there are
+/// any: wildcard DNS services answer a name with the address written in it
+/// (`203.0.113.7.nip.io`, `app-203-0-113-7.sslip.io`, `cb007107.nip.io`), so the name
+/// and the address are one destination, whichever of the two a page shows and a call
+/// uses.
+fn embedded_ipv4(text: &str) -> Option<String> {
+    let mut found = Vec::new();
+    let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+    for word in words.filter(|w| w.contains('.')) {
+        let labels: Vec<&str> = word.trim_matches('.').split('.').collect();
+        // Four number labels with a name label around them: a bare address is found as
+        // itself, this only adds the one a name hides.
+        if labels.len() > 4 {
+            found.extend(labels.windows(4).filter_map(quad_address));
+        }
+        if labels.len() < 3 {
+            continue;
+        }
+        for label in &labels {
+            // `203-0-113-7`, `app-203-0-113-7`: the last four dash-parted numbers.
+            let parts: Vec<&str> = label.split('-').collect();
+            if let Some(last_four) = parts.len().checked_sub(4).and_then(|at| parts.get(at..))
+                && let Some(address) = quad_address(last_four)
+            {
+                found.push(address);
+            }
+            // `cb007107`: eight hex digits.
+            if label.len() == 8
+                && let Ok(number) = u32::from_str_radix(label, 16)
+            {
+                found.push(std::net::Ipv4Addr::from(number).to_string());
+            }
+        }
+    }
+    (!found.is_empty()).then(|| found.join(" "))
+}
+
+/// `a.b.c.d` from four labels that are each a number up to 255.
+fn quad_address(labels: &[&str]) -> Option<String> {
+    let octets: Vec<u8> = labels.iter().map(|l| ipv4_label(l)).collect::<Option<_>>()?;
+    Some(octets.iter().map(u8::to_string).collect::<Vec<_>>().join("."))
+}
+
+/// One decimal octet of an IPv4 address as written: one to three digits, at most 255.
+pub(super) fn ipv4_label(label: &str) -> Option<u8> {
+    if label.is_empty() || label.len() > 3 || !label.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    label.parse().ok()
 }
 
 /// What [`decode`] does with markup tags.

@@ -136,11 +136,20 @@ fn tokens(text: &str) -> Vec<Token> {
             out.push(Token { start: s, end });
         }
     };
+    // Inside an IPv6 literal host (`http://[::ffff:203.0.113.7]/`): its brackets and
+    // colons are part of the link, not marks around it.
+    let mut literal = false;
     for (i, c) in text.char_indices() {
         let next_is_break = bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace());
-        let split = c.is_whitespace()
-            || "\"'<>()[]{}|`".contains(c)
-            || ((c == ',' || c == ';') && next_is_break);
+        let opens_literal = c == '['
+            && start.is_some()
+            && text.get(..i).is_some_and(|head| head.ends_with("//") || head.ends_with('@'));
+        let closes_literal = c == ']' && literal;
+        literal = (literal || opens_literal) && !closes_literal;
+        let split = !(opens_literal || closes_literal)
+            && (c.is_whitespace()
+                || "\"'<>()[]{}|`".contains(c)
+                || ((c == ',' || c == ';') && next_is_break));
         match (split, start) {
             (true, Some(s)) => {
                 push(s, i, &mut out);
@@ -233,13 +242,19 @@ fn emails_in(word: &str, offset: usize, found: &mut Vec<Found>) {
     }
 }
 
-/// `label.label[:port][/...]` with an alphabetic last label that is not a file ending.
+/// `label.label[:port][/...]` with an alphabetic last label that is not a file ending, or
+/// a dotted IPv4 address.
 /// Labels may hold letters of any script (`bücher-club.test`, an internationalised host,
 /// which `url::normal` turns into its punycode form `xn--bcher-club-9db.test`).
 fn bare_host(word: &str) -> bool {
     let host = word.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.split(':').next().unwrap_or("");
     let labels: Vec<&str> = host.split('.').collect();
+    // A dotted IPv4 address names a host as surely as a name does (`--resolve
+    // x:80:203.0.113.7`, a proxy's address in a page).
+    if labels.len() == 4 && labels.iter().all(|l| super::fold::ipv4_label(l).is_some()) {
+        return true;
+    }
     let Some(last) = labels.last() else { return false };
     labels.len() >= 2
         && labels

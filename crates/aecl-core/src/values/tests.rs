@@ -166,3 +166,43 @@ fn kinds_parse_by_name_and_custom_names_are_kept() {
     assert!(!custom.scannable());
     assert_eq!(decode_unreserved("%41%2f%zz"), "A%2F%zz");
 }
+
+#[test]
+fn addresses_that_wildcard_dns_names_carry_are_a_reading() {
+    for (text, address) in [
+        ("http://203.0.113.7.nip.io/x", "203.0.113.7"),
+        ("see app.203.0.113.7.sslip.io now", "203.0.113.7"),
+        ("https://app-203-0-113-7.sslip.io/", "203.0.113.7"),
+        ("http://cb007107.nip.io/", "203.0.113.7"),
+    ] {
+        let readings = readings(text);
+        assert!(
+            readings.iter().any(|r| r.split(' ').any(|w| w == address)),
+            "{text}: {readings:?}"
+        );
+    }
+    // A bare address is found as itself; versions and plain names carry none.
+    for text in ["203.0.113.7", "version 2.4.1 of x.test", "pkg-1.2.3.tgz"] {
+        assert!(readings(text).iter().all(|r| !r.contains("203.")), "{text}");
+    }
+}
+
+#[test]
+fn a_link_to_an_ipv6_literal_and_a_bare_ipv4_address_are_links() {
+    let options = ValueOptions::default();
+    let found = |text: &str| -> Vec<String> {
+        find(text, &[ValueKind::Url], &options)
+            .into_iter()
+            .filter_map(|f| match f.normal {
+                Normal::Url(form) => Some(form.host),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(found("curl http://[::ffff:203.0.113.7]/upload"), ["203.0.113.7"]);
+    assert_eq!(found("curl http://user@[::ffff:cb00:7107]:8080/"), ["203.0.113.7"]);
+    assert_eq!(found("the proxy is 203.0.113.7, port 3128"), ["203.0.113.7"]);
+    // Brackets around a link still part it from the text.
+    assert_eq!(found("[https://x.test/a] (see [1])"), ["x.test"]);
+    assert!(found("version 1.2.3 and 300.1.2.3").is_empty());
+}
