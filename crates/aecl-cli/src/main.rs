@@ -46,12 +46,19 @@ use clap::{Parser, Subcommand};
                   standard error is a terminal."
 )]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The options of every command.
+#[derive(Debug, clap::Args)]
+struct Global {
     /// How log lines are written on standard error: `text`, or `json` (one object a line,
     /// for a log collector). Filtered by `AECL_LOG`.
     #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
     log_format: logging::LogFormat,
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +115,27 @@ enum Command {
     Sandbox(sandbox::SandboxCommand),
 }
 
+/// `aecl hook ...` parsed alone. An agent starts the hook afresh for every tool call, and
+/// building [`Cli`]'s whole command tree (every subcommand's arguments and help) for it
+/// was about a fifth of the hook's start. The same [`hook::HookCommand`] with the same
+/// global option, so the two parse a hook's command line alike (a test checks).
+#[derive(Debug, Parser)]
+#[command(name = "aecl", bin_name = "aecl", version)]
+struct HookCli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: HookOnly,
+}
+
+#[derive(Debug, Subcommand)]
+enum HookOnly {
+    /// Answer an agent's pre-tool hook (stdin to stdout), locally from a policy or through
+    /// a running `aecl serve`; fails closed.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
+}
+
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Issue a signed, short-lived token (a JWT).
@@ -130,8 +158,14 @@ fn main() -> ExitCode {
     if let Some(code) = aecl_sandbox::helper::run_as_helper() {
         return ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX));
     }
+    if std::env::args_os().nth(1).is_some_and(|first| first == "hook") {
+        let cli = HookCli::parse();
+        logging::set_format(cli.global.log_format);
+        let HookOnly::Hook(command) = cli.command;
+        return exit_code(hook::run(&command));
+    }
     let cli = Cli::parse();
-    logging::set_format(cli.log_format);
+    logging::set_format(cli.global.log_format);
     let result = match cli.command {
         Command::Check { dir, emit_cedar_schema } => check::run(&dir, emit_cedar_schema),
         Command::Test(args) => policy_tests::run(&args),
@@ -150,6 +184,11 @@ fn main() -> ExitCode {
         Command::Witness(args) => witness::run(&args),
         Command::Hook(command) => hook::run(&command),
     };
+    exit_code(result)
+}
+
+/// The process's exit code for a command's result; an error is reported on stderr.
+fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
@@ -159,5 +198,63 @@ fn main() -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command, HookCli, HookOnly};
+
+    /// Each line as the whole CLI reads it and as the hook's own parser does: the hook
+    /// command and log format, or the error (its kind and text: help and usage too).
+    fn both(
+        line: &str,
+    ) -> (
+        Result<String, (clap::error::ErrorKind, String)>,
+        Result<String, (clap::error::ErrorKind, String)>,
+    ) {
+        let argv: Vec<&str> = line.split(' ').collect();
+        let whole =
+            Cli::try_parse_from(&argv).map_err(|e| (e.kind(), e.to_string())).map(|cli| match cli
+                .command
+            {
+                Command::Hook(command) => format!("{command:?} {:?}", cli.global.log_format),
+                other => panic!("`{line}` parsed as {other:?}"),
+            });
+        let alone =
+            HookCli::try_parse_from(&argv).map_err(|e| (e.kind(), e.to_string())).map(|cli| {
+                let HookOnly::Hook(command) = cli.command;
+                format!("{command:?} {:?}", cli.global.log_format)
+            });
+        (whole, alone)
+    }
+
+    #[test]
+    fn the_hooks_own_parser_reads_a_hook_command_line_as_the_whole_cli_does() {
+        HookCli::command().debug_assert();
+        for line in [
+            "aecl hook claude-code --policy p --agent coder",
+            "aecl hook claude-code --policy p --agent coder --state-dir s --log-format json",
+            "aecl hook codex --server http://127.0.0.1:1 --token-file t --timeout 3",
+            "aecl hook gemini --server http://127.0.0.1:1 --agent-key k",
+            "aecl hook install claude-code --project . --policy p --agent coder",
+            "aecl hook doctor gemini --user",
+            // Refused alike.
+            "aecl hook claude-code",
+            "aecl hook claude-code --policy p",
+            "aecl hook claude-code --policy p --agent a --server http://x",
+            "aecl hook codex --agent-key k --token-file t --server http://x",
+            "aecl hook install claude-code --policy p --agent a",
+            "aecl hook nope",
+            "aecl hook",
+            "aecl hook --help",
+            "aecl hook claude-code --help",
+        ] {
+            let (whole, alone) = both(line);
+            assert_eq!(whole, alone, "`{line}`");
+        }
+        assert!(both("aecl hook claude-code --policy p --agent coder").0.is_ok());
     }
 }
