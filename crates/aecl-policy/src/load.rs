@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::cedar::{CedarError, CedarRules};
 use crate::error::{PolicyError, Problem};
 use crate::format::{CatalogFile, ExampleFile, ManifestFile, SettingsFile};
-use crate::location::{Step, line_col, locate_toml};
+use crate::location::{Step, TomlSpans, line_col};
 use crate::lower::{self, Defaults, FileCtx};
 use crate::sandbox;
 
@@ -133,8 +133,9 @@ fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, Polic
     for (index, p) in &parsed {
         let Parsed::Catalog(catalog) = p else { continue };
         let c = ctx(*index);
+        let spans = TomlSpans::parse(c.text);
         for (name, action) in &catalog.actions {
-            let place = locate_toml(c.text, &[Step::from("actions"), Step::from(name)]);
+            let place = spans.locate(&[Step::from("actions"), Step::from(name)]);
             if let Some((other, _)) = located.get(name) {
                 let first = files.get(*other).map_or("", |f| f.path.as_str());
                 problems.push(c.problem(
@@ -157,7 +158,7 @@ fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, Polic
                     Step::from("examples"),
                     Step::Index(i),
                 ];
-                let (line, column) = locate_toml(c.text, &path);
+                let (line, column) = spans.locate(&path);
                 examples.push(Example {
                     action: name.clone(),
                     file: c.name.to_owned(),

@@ -43,37 +43,56 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// The position of the deepest element of `path` found in the TOML `text` (the value of a
 /// key, or the element of an array); `(1, 1)` when nothing of it is found.
 pub fn locate_toml(text: &str, path: &[Step]) -> (usize, usize) {
-    let Ok(root) = DeTable::parse(text) else { return (1, 1) };
-    let mut best = None;
-    let mut table = Some(root.get_ref());
-    let mut value: Option<&DeValue<'_>> = None;
-    for step in path {
-        let next = match (step, table, value) {
-            (Step::Key(key), Some(t), _) => t.get_key_value(key.as_str()).map(|(k, v)| {
-                best = Some(k.span().start);
-                v
-            }),
-            (Step::Index(i), _, Some(DeValue::Array(items))) => items.get(*i),
-            _ => None,
-        };
-        let Some(next) = next else { break };
-        // A table's own span may be its header or empty (dotted and implicit tables): its
-        // key is the better place. A scalar or array is pointed at directly.
-        if !matches!(next.get_ref(), DeValue::Table(_)) || matches!(step, Step::Index(_)) {
-            best = Some(next.span().start);
-        }
-        match next.get_ref() {
-            DeValue::Table(t) => {
-                table = Some(t);
-                value = None;
-            }
-            other => {
-                table = None;
-                value = Some(other);
-            }
-        }
+    TomlSpans::parse(text).locate(path)
+}
+
+/// A TOML text parsed once with spans, for many lookups: a catalog's every action and
+/// example, a test file's every test. Parsing the file again for each was quadratic in
+/// the file, and a fifth of a policy load.
+pub struct TomlSpans<'a> {
+    text: &'a str,
+    root: Option<toml::Spanned<DeTable<'a>>>,
+}
+
+impl<'a> TomlSpans<'a> {
+    pub fn parse(text: &'a str) -> TomlSpans<'a> {
+        TomlSpans { text, root: DeTable::parse(text).ok() }
     }
-    best.map_or((1, 1), |offset| line_col(text, offset))
+
+    /// [`locate_toml`] of this text.
+    pub fn locate(&self, path: &[Step]) -> (usize, usize) {
+        let Some(root) = &self.root else { return (1, 1) };
+        let mut best = None;
+        let mut table = Some(root.get_ref());
+        let mut value: Option<&DeValue<'_>> = None;
+        for step in path {
+            let next = match (step, table, value) {
+                (Step::Key(key), Some(t), _) => t.get_key_value(key.as_str()).map(|(k, v)| {
+                    best = Some(k.span().start);
+                    v
+                }),
+                (Step::Index(i), _, Some(DeValue::Array(items))) => items.get(*i),
+                _ => None,
+            };
+            let Some(next) = next else { break };
+            // A table's own span may be its header or empty (dotted and implicit tables):
+            // its key is the better place. A scalar or array is pointed at directly.
+            if !matches!(next.get_ref(), DeValue::Table(_)) || matches!(step, Step::Index(_)) {
+                best = Some(next.span().start);
+            }
+            match next.get_ref() {
+                DeValue::Table(t) => {
+                    table = Some(t);
+                    value = None;
+                }
+                other => {
+                    table = None;
+                    value = Some(other);
+                }
+            }
+        }
+        best.map_or((1, 1), |offset| line_col(self.text, offset))
+    }
 }
 
 /// The position of the last key of `path` in JSON `text`, found by searching for each key

@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::error::Problem;
 use crate::format::{DecisionName, HistoryFile, ScopeFile};
-use crate::location::{Step, line_col, locate_toml};
+use crate::location::{Step, TomlSpans, line_col};
 use crate::lower::decision;
 use crate::trace::{DeclaredSourceName, TraceEvent, parse_event};
 
@@ -132,11 +132,12 @@ pub fn parse_tests(path: &str, text: &str) -> Result<ParsedTests, Problem> {
             message: "no `[[tests]]` in the file".to_owned(),
         });
     }
+    let spans = TomlSpans::parse(text);
     let tests = file
         .tests
         .into_iter()
         .enumerate()
-        .map(|(i, test)| (test, locate_toml(text, &[Step::from("tests"), Step::Index(i)])))
+        .map(|(i, test)| (test, spans.locate(&[Step::from("tests"), Step::Index(i)])))
         .collect();
     Ok(ParsedTests { path: path.to_owned(), tests })
 }
