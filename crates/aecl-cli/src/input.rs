@@ -1,6 +1,8 @@
 //! Reading what the commands are given: policy directories, call files, traces.
 
 use std::fs;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,11 +23,45 @@ pub fn read_policy_dir(dir: &Path) -> Result<Vec<SourceFile>> {
     paths
         .into_iter()
         .map(|path| {
-            let text = fs::read_to_string(&path)
-                .with_context(|| format!("reading `{}`", path.display()))?;
+            let text = read_policy_file(&path)?;
             Ok(SourceFile { path: path.display().to_string(), text })
         })
         .collect()
+}
+
+/// A policy file larger than this is refused: no policy is near it, and reading one
+/// without bound could exhaust memory on the decision path.
+const MAX_POLICY_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of one policy file, which must be a regular file (a link to one is followed).
+/// It is opened without blocking and checked before any read: a fifo, a socket or a
+/// device named `x.toml` would otherwise hang every load, a hook call, start-up and the
+/// reload watcher, with no answer (and an agent whose hook times out may run the call).
+fn read_policy_file(path: &Path) -> Result<String> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .with_context(|| format!("reading `{}`", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("reading `{}`", path.display()))?;
+    if !meta.is_file() {
+        bail!("`{}` is not a regular file: a policy file must be one", path.display());
+    }
+    if meta.len() > MAX_POLICY_FILE_BYTES {
+        bail!(
+            "`{}` holds {} bytes, over the {MAX_POLICY_FILE_BYTES} bytes a policy file may hold",
+            path.display(),
+            meta.len()
+        );
+    }
+    let mut text = String::new();
+    file.take(MAX_POLICY_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading `{}`", path.display()))?;
+    if text.len() as u64 > MAX_POLICY_FILE_BYTES {
+        bail!("`{}` grew past {MAX_POLICY_FILE_BYTES} bytes while read", path.display());
+    }
+    Ok(text)
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

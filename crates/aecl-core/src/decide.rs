@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde_json::Value;
 
 use crate::call::{Call, Timestamp};
-use crate::constraint::{ValueFacts, Violation};
+use crate::constraint::{Constraint, ValueFacts, Violation};
 use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
 use crate::risk::{self, RiskInputs};
 use crate::rules::RuleInput;
@@ -234,7 +234,17 @@ impl<'a> Evaluation<'a> {
         let mut violations: Vec<Violation> = Vec::new();
         for arg in action.args.iter().filter(|a| !a.constraints.is_empty()) {
             arg.path.for_each_value(args, &mut |value| {
-                for constraint in &arg.constraints {
+                // A value over its length limit is blocked by it already: the parsers of
+                // the other constraints (shell, SQL), the costliest, never see it.
+                let too_long = arg.constraints.iter().any(|c| {
+                    matches!(c, Constraint::MaxLength(limit)
+                        if value.as_str().is_some_and(|s| s.chars().count() > *limit))
+                });
+                let checked = arg
+                    .constraints
+                    .iter()
+                    .filter(|c| !too_long || matches!(c, Constraint::MaxLength(_)));
+                for constraint in checked {
                     violations.clear();
                     constraint.check_with(value, &self.call.paths, &mut violations, &mut facts);
                     for v in violations.drain(..) {

@@ -178,10 +178,22 @@ pub fn analyse(command: &str) -> Result<Vec<SimpleCommand>, String> {
 /// [`analyse`] with the line's redirections and assignments, including those in
 /// substitutions and in code handed to `bash -c` or `eval`.
 pub fn analyse_line(command: &str) -> Result<Analysis, String> {
+    // Bounded work whatever the agent sends: a decision must not take longer than the
+    // agent's hook waits (an agent whose hook times out may run the call unguarded).
+    if command.len() > MAX_LINE_BYTES {
+        return Err(format!(
+            "the command is {} bytes long, over the {MAX_LINE_BYTES} bytes aecl analyses",
+            command.len()
+        ));
+    }
     let mut out = Analysis::default();
     analyse_into(command, 0, &mut out)?;
     Ok(out)
 }
+
+/// The longest command line [`analyse_line`] reads; a longer one is an error (blocked).
+/// Far above what a person or an agent types (a here-document writing a file included).
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
 
 /// [`analyse_line`] at a nesting depth, appending to `out`.
 fn analyse_into(command: &str, depth: usize, out: &mut Analysis) -> Result<(), String> {

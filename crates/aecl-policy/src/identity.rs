@@ -14,6 +14,9 @@ use crate::format::{ManifestFile, TokensFile};
 use crate::location::Step;
 use crate::lower::FileCtx;
 
+/// The longest `max_ttl` a policy may set: 366 days.
+const MAX_TOKEN_TTL_SECS: u64 = 366 * 24 * 3600;
+
 /// `[tokens]` of `policy.toml`.
 pub(crate) fn lower_tokens(
     file: &TokensFile,
@@ -28,10 +31,19 @@ pub(crate) fn lower_tokens(
         ("admin", &max.admin, &mut limits.admin_max_ttl_secs),
     ] {
         let Some(text) = text else { continue };
+        let at = [Step::from("tokens"), Step::from("max_ttl"), Step::from(role)];
         match parse_duration(text) {
+            Some(secs) if secs > MAX_TOKEN_TTL_SECS => problems.push(ctx.problem(
+                &at,
+                format!(
+                    "`{text}` is longer than a token may live ({MAX_TOKEN_TTL_SECS} s, 366 \
+                     days): a credential must expire, and one that outlives its holder is \
+                     only stopped by revocation"
+                ),
+            )),
             Some(secs) if secs > 0 => *slot = secs,
             _ => problems.push(ctx.problem(
-                &[Step::from("tokens"), Step::from("max_ttl"), Step::from(role)],
+                &at,
                 format!("`{text}` is not a duration (`90s`, `30m`, `2h`, `1d`)"),
             )),
         }
@@ -103,6 +115,30 @@ fn looks_like_public_key(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::looks_like_public_key;
+    use crate::{SourceFile, load};
+
+    /// A `max_ttl` past 366 days is refused, named; one day under it loads.
+    #[test]
+    fn a_token_lifetime_without_a_practical_end_is_refused() {
+        let files = |ttl: &str| {
+            vec![
+                SourceFile {
+                    path: "policy.toml".to_owned(),
+                    text: format!("[tokens]\nmax_ttl = {{ agent = \"{ttl}\" }}\n"),
+                },
+                SourceFile {
+                    path: "agents/a.toml".to_owned(),
+                    text: "agent_id = \"a\"\nallowed_actions = []\n".to_owned(),
+                },
+            ]
+        };
+        for ttl in ["18446744073709551615s", "367d", "9000h"] {
+            let error = load(&files(ttl)).map(|_| ()).unwrap_err().to_string();
+            assert!(error.contains("max_ttl") || error.contains("longer than a token"), "{error}");
+            assert!(error.contains("policy.toml"), "{error}");
+        }
+        assert!(load(&files("365d")).is_ok());
+    }
 
     #[test]
     fn public_key_text_form() {

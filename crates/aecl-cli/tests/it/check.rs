@@ -265,3 +265,68 @@ fn missing_directory_exits_2() {
     assert!(out.stderr.contains("is not a policy directory"), "{out:#?}");
     assert!(out.stdout.is_empty(), "{out:#?}");
 }
+
+/// Runs `aecl args` with `stdin` to its end, or kills it after 20 s: a load that blocks on
+/// a policy "file" must fail the test, not hang it.
+fn run_bounded(args: &[&std::ffi::OsStr], stdin: &str) -> crate::Outcome {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let mut child = crate::aecl()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("`aecl {args:?}` still runs after 20 s: the policy load blocked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    crate::Outcome { code: status.code(), stdout, stderr }
+}
+
+/// A fifo (or any file that is not a regular file) named like a policy file: reading it
+/// would block every load for ever (`check`, start-up, the reload watcher, a hook call,
+/// which an agent may then run unguarded when its hook times out). It is refused at once,
+/// named.
+#[test]
+fn a_policy_file_that_is_not_a_regular_file_is_refused_without_blocking() {
+    let dir = temp_dir();
+    crate::copy_dir(&finance(), dir.path());
+    let fifo = dir.path().join("agents/z.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+
+    let out = run_bounded(&["check".as_ref(), dir.path().as_os_str()], "");
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains("z.toml") && out.stderr.contains("not a regular file"), "{out:#?}");
+
+    let state = temp_dir();
+    let input = r#"{"session_id":"s","cwd":"/tmp","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"},"tool_use_id":"t1"}"#;
+    let args = [
+        "hook".as_ref(),
+        "claude-code".as_ref(),
+        "--policy".as_ref(),
+        dir.path().as_os_str(),
+        "--agent".as_ref(),
+        "finance_agent".as_ref(),
+        "--state-dir".as_ref(),
+        state.path().as_os_str(),
+    ];
+    let out = run_bounded(&args, input);
+    assert_eq!(out.code, Some(2), "a deny: {out:#?}");
+    assert!(
+        out.stdout.contains("\"deny\"") && out.stdout.contains("not a regular file"),
+        "{out:#?}"
+    );
+}

@@ -11,6 +11,7 @@ mod fs_operations;
 mod hook;
 mod hook_agents_local;
 mod hook_install;
+mod hook_limits;
 mod hook_local;
 mod hook_policy_cache;
 mod hook_state;

@@ -315,3 +315,16 @@ proptest! {
         }
     }
 }
+
+/// The analysis is bounded: a line longer than it reads is blocked unread, however cheap
+/// its commands look (`ls;` a hundred thousand times).
+#[test]
+fn a_line_longer_than_the_analyser_reads_is_blocked() {
+    let line = "ls;".repeat(aecl_core::shell::MAX_LINE_BYTES / 3 + 1);
+    let found = violations(&policy(), &line);
+    assert!(
+        found.iter().any(|v| v.decision == Block && v.message.contains("bytes aecl analyses")),
+        "{found:?}"
+    );
+    assert!(analyse(&line).is_err());
+}
