@@ -56,7 +56,7 @@ impl std::fmt::Debug for StoreUrl {
 }
 
 /// `url` with the password of its user part replaced by `***`.
-fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);

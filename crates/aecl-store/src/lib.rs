@@ -9,6 +9,7 @@
 mod any;
 mod head;
 pub mod postgres;
+mod resume;
 pub mod sqlite;
 
 use aecl_audit::{Hash, SignerKey};

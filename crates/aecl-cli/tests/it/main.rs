@@ -37,6 +37,7 @@ mod serve;
 mod shell;
 mod shell_links;
 mod store_gone;
+mod tampered_log;
 mod tiers;
 mod token;
 

@@ -53,7 +53,9 @@ struct Inner {
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
     /// brings its schema up to date and starts the audit committer on the current Tokio
-    /// runtime. Several instances may open one database at once.
+    /// runtime. Several instances may open one database at once. Refused when the stored
+    /// head is not exactly what the newest stored checkpoint, signed by this store's key,
+    /// signed, with the records ending where it ends (`resume.rs`).
     pub async fn open(url: &str, audit: AuditConfig) -> Result<PostgresStore, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
@@ -61,7 +63,12 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
         schema::migrate(&pool).await?;
-        let audit = writer::spawn(pool.clone(), audit);
+        // Nothing is signed over a log changed outside aecl (`resume.rs`): checked here, so
+        // that a refused log stops the start, and again by the committer whenever the head
+        // it finds is not the one it left.
+        let db = crate::any::without_password(url);
+        let verified = writer::check_head(&pool, &db, &audit.signer.verifier()).await?;
+        let audit = writer::spawn(pool.clone(), audit, db, verified);
         let probe = tokio::sync::Mutex::new(None);
         Ok(PostgresStore { inner: Arc::new(Inner { pool, audit, probe }) })
     }

@@ -9,6 +9,12 @@
 //! transaction commits; a failed commit answers every record of its batch with the error,
 //! and the next batch starts again from the stored head. [`Queue`] counts the records sent
 //! and not yet answered, for `/metrics`.
+//!
+//! The stored head is resumed only when it is the state this committer last committed, or
+//! the state the newest stored checkpoint signed with the deployment's key (another
+//! instance's batch), the records ending where it ends (`resume.rs`, checked at open by
+//! [`check_head`] too). A head recomputed by anyone else, while the instances run or
+//! not, fails the batch: no committer signs a record it did not append or see signed.
 
 use std::sync::Arc;
 
@@ -19,10 +25,11 @@ use aecl_audit::{
 };
 use aecl_core::Timestamp;
 use aecl_engine::StoreError;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{AuditConfig, QueueDepth, backend, corrupt, head, to_i64, to_u64};
+use crate::resume::{Disagreement, Tip, refusal};
+use crate::{AuditConfig, QueueDepth, backend, head, to_i64};
 
 /// Records taken into one transaction at most.
 const MAX_BATCH: usize = 4096;
@@ -62,17 +69,86 @@ impl Queue {
     }
 }
 
+/// Checks that the log of the database `db` (named without its password) may be resumed
+/// (see the module's header): the state it would resume.
+pub(crate) async fn check_head(
+    pool: &PgPool,
+    db: &str,
+    key: &aecl_audit::VerifierKey,
+) -> Result<LogState, StoreError> {
+    let unreadable = |e: StoreError| refusal(db, &Disagreement::BadHead(e.to_string()));
+    let mut tx = pool.begin().await.map_err(backend)?;
+    // Shared: no committer appends while the rest is read, so the reads agree.
+    let head = sqlx::query("SELECT size, head, nodes FROM audit_head WHERE id = 1 FOR SHARE")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .map(|row| head_row(&row))
+        .transpose()
+        .map_err(unreadable)?;
+    let tip = read_tip(&mut tx, head).await.map_err(unreadable)?;
+    tx.commit().await.map_err(backend)?;
+    resumable(&tip, key, db)
+}
+
+/// The head row's columns.
+fn head_row(row: &sqlx::postgres::PgRow) -> Result<(i64, Vec<u8>, Vec<u8>), StoreError> {
+    Ok((
+        row.try_get(0).map_err(backend)?,
+        row.try_get(1).map_err(backend)?,
+        row.try_get(2).map_err(backend)?,
+    ))
+}
+
+/// The rest of the log's end, after its head row was locked: one statement, of index steps.
+async fn read_tip(
+    conn: &mut PgConnection,
+    head: Option<(i64, Vec<u8>, Vec<u8>)>,
+) -> Result<Tip, StoreError> {
+    let row = sqlx::query(
+        "SELECT (SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1),
+                (SELECT seq FROM audit_log ORDER BY seq LIMIT 1),
+                (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1),
+                (SELECT chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1)",
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(backend)?;
+    let last_seq: Option<i64> = row.try_get(2).map_err(backend)?;
+    let last_chain: Option<Vec<u8>> = row.try_get(3).map_err(backend)?;
+    Ok(Tip {
+        head,
+        newest_checkpoint: row.try_get(0).map_err(backend)?,
+        first_seq: row.try_get(1).map_err(backend)?,
+        last: last_seq.map(|seq| (seq, last_chain.unwrap_or_default())),
+    })
+}
+
+/// [`Tip::resumable`], where a log without its head row is refused even when empty: the
+/// first migration writes it, and committers lock it.
+fn resumable(tip: &Tip, key: &aecl_audit::VerifierKey, db: &str) -> Result<LogState, StoreError> {
+    if tip.head.is_none() {
+        let why = "the head row is missing (the first migration writes it): it was deleted \
+                   outside aecl";
+        return Err(refusal(db, &Disagreement::BadHead(why.to_owned())));
+    }
+    tip.resumable(key).map_err(|why| refusal(db, &why))
+}
+
 /// Starts the committer task on the current Tokio runtime. It stops when every sender is
-/// dropped.
-pub(crate) fn spawn(pool: PgPool, audit: AuditConfig) -> Queue {
+/// dropped. `verified` is the state [`check_head`] found; `db` names the database in errors.
+pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: LogState) -> Queue {
     let (sender, receiver) = mpsc::unbounded_channel();
     let depth = QueueDepth::default();
     let committer = Committer {
         pool,
+        db,
+        key: audit.signer.verifier(),
         origin: audit.origin,
         signer: audit.signer,
         publish: audit.publish,
         queued: depth.clone(),
+        resumable: verified,
     };
     tokio::spawn(committer.run(receiver));
     Queue { sender, depth }
@@ -80,6 +156,12 @@ pub(crate) fn spawn(pool: PgPool, audit: AuditConfig) -> Queue {
 
 struct Committer {
     pool: PgPool,
+    /// The database, without its password, for errors.
+    db: String,
+    /// The key the newest checkpoint must verify under.
+    key: aecl_audit::VerifierKey,
+    /// The head this committer last committed or checked: resumed without a check.
+    resumable: LogState,
     origin: String,
     signer: SignerKey,
     publish: Option<Arc<dyn CheckpointSink>>,
@@ -89,7 +171,7 @@ struct Committer {
 }
 
 impl Committer {
-    async fn run(self, mut receiver: mpsc::UnboundedReceiver<Job>) {
+    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Job>) {
         let mut jobs = Vec::with_capacity(64);
         while let Some(first) = receiver.recv().await {
             jobs.push(first);
@@ -103,7 +185,7 @@ impl Committer {
         }
     }
 
-    async fn commit(&self, jobs: &mut Vec<Job>) {
+    async fn commit(&mut self, jobs: &mut Vec<Job>) {
         let mut records: Vec<AuditRecord> = Vec::with_capacity(jobs.len());
         let mut answers = Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
@@ -135,21 +217,37 @@ impl Committer {
     /// inner one is a record that could not be encoded (it gets no sequence number and
     /// the others still commit).
     async fn transaction(
-        &self,
+        &mut self,
         records: &mut [AuditRecord],
     ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // INVARIANT: the head row stays locked until this batch commits or rolls back, so
         // no other instance appends between reading the head and writing the new one.
-        let row = sqlx::query("SELECT size, head, nodes FROM audit_head WHERE id = 1 FOR UPDATE")
+        let head = sqlx::query("SELECT size, head, nodes FROM audit_head WHERE id = 1 FOR UPDATE")
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?
-            .ok_or_else(|| corrupt("the audit head row is missing"))?;
-        let size: i64 = row.try_get(0).map_err(backend)?;
-        let head_bytes: Vec<u8> = row.try_get(1).map_err(backend)?;
-        let nodes: Vec<u8> = row.try_get(2).map_err(backend)?;
-        let mut log: LogState = head::decode(to_u64(size)?, &head_bytes, &nodes)?;
+            .map(|row| head_row(&row))
+            .transpose()?;
+        let stored = match &head {
+            Some((size, head, nodes)) => {
+                u64::try_from(*size).ok().and_then(|size| head::decode(size, head, nodes).ok())
+            }
+            None => None,
+        };
+        // INVARIANT: what this batch signs extends a head this committer wrote or checked
+        // against a checkpoint signed with the key, read under the row lock.
+        let mut log = match stored {
+            Some(stored) if stored == self.resumable => stored,
+            _ => {
+                let tip = read_tip(&mut tx, head).await?;
+                let checked = resumable(&tip, &self.key, &self.db);
+                if let Err(error) = &checked {
+                    tracing::error!(%error, "the audit head was changed outside aecl");
+                }
+                checked?
+            }
+        };
         let before = log.clone();
 
         let mut results = Vec::with_capacity(records.len());
@@ -207,6 +305,7 @@ impl Committer {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
+        self.resumable = log;
         // INVARIANT: published only once committed, so a published checkpoint is never
         // ahead of the database (which would read as a rollback).
         if let Some(sink) = &self.publish {

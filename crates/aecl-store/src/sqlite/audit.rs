@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::writer::Batch;
 use super::{SqliteStore, query_row};
+use crate::resume::Tip;
 use crate::{backend, hash_of, head, to_u64};
 
 /// Read access to an audit log without a writer (for the CLI).
@@ -44,6 +45,38 @@ pub(super) fn read_head(conn: &Connection) -> Result<aecl_audit::LogState, Store
         None => Ok(aecl_audit::LogState::new()),
         Some((size, head_bytes, nodes)) => head::decode(to_u64(size)?, &head_bytes, &nodes),
     }
+}
+
+/// The end of the stored log, read in one transaction, for the check before the writer
+/// resumes it (`resume.rs`). Each read is one step down an index, however long the log.
+pub(super) fn read_tip(conn: &mut Connection) -> Result<Tip, StoreError> {
+    let tx = conn.transaction().map_err(backend)?;
+    let head = query_row(&tx, "SELECT size, head, nodes FROM audit_head WHERE id = 1", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .optional()
+    .map_err(backend)?;
+    let newest_checkpoint =
+        query_row(&tx, "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(backend)?;
+    // Two statements: SQLite answers `min` or `max` from the index only when it is alone.
+    let first_seq =
+        query_row(&tx, "SELECT seq FROM audit_log ORDER BY seq LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+    let last = query_row(
+        &tx,
+        "SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(backend)?;
+    tx.commit().map_err(backend)?;
+    Ok(Tip { head, newest_checkpoint, first_seq, last })
 }
 
 pub(super) fn read_records(

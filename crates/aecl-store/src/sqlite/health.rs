@@ -62,6 +62,11 @@ impl FileHealth {
         })
     }
 
+    /// The device and inode of the database file as opened.
+    pub(crate) fn identity(&self) -> FileId {
+        self.identity
+    }
+
     /// Why every write is refused, if it is.
     pub(crate) fn failed(&self) -> Option<String> {
         self.failed.lock().unwrap_or_else(PoisonError::into_inner).clone()

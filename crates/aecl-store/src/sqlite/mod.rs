@@ -10,6 +10,7 @@ mod audit;
 mod effects;
 mod grants;
 mod health;
+mod lock;
 mod revocation;
 mod runs;
 mod schema;
@@ -44,12 +45,15 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
+    /// Dropped before the readers and the lock: stops the writer thread and waits for it
+    /// (`writer::Queue`), which closes its connection.
     writer: Queue,
     readers: Mutex<Vec<Connection>>,
     /// Whether the file is still the database the writer writes.
     health: Arc<FileHealth>,
-    /// Held while the store is open: one writing process per file.
-    _writer_lock: nix::fcntl::Flock<std::fs::File>,
+    /// Held while the store is open: one writing process per file (`lock.rs`).
+    /// INVARIANT: the last field, so its descriptor closes after every connection above.
+    _writer_lock: Arc<lock::WriterLock>,
 }
 
 /// How many prepared statements each connection keeps: every statement of the write and
@@ -86,40 +90,35 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Takes the lock that makes this the database's one writing process (an advisory lock on
-/// `PATH-writer`, released when the process ends, however it ends). The audit log's head
-/// and sequence live in the writer's memory: a second writer would fork the chain, or fail
-/// every commit (`UNIQUE constraint failed: audit_log.seq`) after running what it decided.
-fn lock_writer(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, StoreError> {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-writer");
-    let lock_path = PathBuf::from(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", lock_path.display())))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-        StoreError::Backend(format!(
-            "another process writes {} ({}: {e}): a SQLite store has one writing process; \
-             stop it, or use PostgreSQL for several",
-            path.display(),
-            lock_path.display()
-        ))
-    })
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, runs migrations and starts the
     /// writer, which resumes the audit log from its stored head.
+    ///
+    /// Refused when another store writes the file, by whatever name (`lock.rs`), and when
+    /// the stored head is not exactly what the newest stored checkpoint, signed by this
+    /// store's key, signed, with the records ending where it ends (`resume.rs`): nothing is
+    /// signed over a log changed outside aecl.
     pub fn open(path: &Path, audit: AuditConfig) -> Result<SqliteStore, StoreError> {
-        let writer_lock = lock_writer(path)?;
+        // Before SQLite opens the file: the lock's descriptor is open from before SQLite's
+        // first to after its last (`lock.rs`).
+        let writer_lock = Arc::new(lock::lock_writer(path)?);
         let mut conn = connect(path)?;
-        schema::migrate(&mut conn)?;
-        let log = audit::read_head(&conn)?;
         let health = Arc::new(FileHealth::new(path)?);
-        let writer = writer::spawn(conn, log, audit, health.clone())?;
+        if health.identity() != writer_lock.identity() {
+            return Err(StoreError::Backend(format!(
+                "{} was replaced by another file while it was being opened",
+                path.display()
+            )));
+        }
+        schema::migrate(&mut conn)?;
+        let shown = path.display().to_string();
+        let tip = audit::read_tip(&mut conn).map_err(|e| {
+            crate::resume::refusal(&shown, &crate::resume::Disagreement::BadHead(e.to_string()))
+        })?;
+        let log = tip
+            .resumable(&audit.signer.verifier())
+            .map_err(|why| crate::resume::refusal(&shown, &why))?;
+        let writer = writer::spawn(conn, log, audit, health.clone(), writer_lock.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),

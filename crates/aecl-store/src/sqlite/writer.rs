@@ -33,6 +33,7 @@ use aecl_engine::StoreError;
 use rusqlite::Connection;
 
 use super::health::FileHealth;
+use super::lock::WriterLock;
 use crate::{AuditConfig, QueueDepth, backend, head};
 
 /// Jobs taken into one transaction at most.
@@ -68,13 +69,30 @@ pub(crate) struct Batch<'a> {
 }
 
 /// The producers' end of the writer's channel, which counts what it sends, and the
-/// writer itself, for caller commits.
+/// writer itself, for caller commits. Dropping it stops the writer thread and waits for it,
+/// so that the database is closed (and its writer lock released) when the store is.
 pub(crate) struct Queue {
     sender: mpsc::Sender<Job>,
     depth: QueueDepth,
     /// Held by whoever commits: the writer thread for a batch, or a caller for its job.
     writer: Arc<Mutex<Writer>>,
     caller_commits: AtomicBool,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // The only sender: replaced by one whose receiver is gone, so the thread's `recv`
+        // fails once it has finished the batch in hand.
+        drop(std::mem::replace(&mut self.sender, mpsc::channel().0));
+        // Not from the writer thread itself (a job that held the last store): it is
+        // ending anyway, and its connection and lock go with it (`Writer`).
+        if let Some(handle) = self.thread.take()
+            && handle.thread().id() != thread::current().id()
+        {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Queue {
@@ -130,6 +148,7 @@ pub(crate) fn spawn(
     log: LogState,
     audit: AuditConfig,
     health: Arc<FileHealth>,
+    lock: Arc<WriterLock>,
 ) -> Result<Queue, StoreError> {
     let (sender, receiver) = mpsc::channel::<Job>();
     let depth = QueueDepth::default();
@@ -143,9 +162,10 @@ pub(crate) fn spawn(
         publication: None,
         queued: depth.clone(),
         synced: true,
+        _lock: lock,
     }));
     let shared = writer.clone();
-    thread::Builder::new()
+    let thread = thread::Builder::new()
         .name("aecl-sqlite-writer".to_owned())
         .spawn(move || {
             // The gathering sleeps below are tens of microseconds; Linux's default timer
@@ -157,7 +177,13 @@ pub(crate) fn spawn(
             run(&shared, &receiver);
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
-    Ok(Queue { sender, depth, writer, caller_commits: AtomicBool::new(false) })
+    Ok(Queue {
+        sender,
+        depth,
+        writer,
+        caller_commits: AtomicBool::new(false),
+        thread: Some(thread),
+    })
 }
 
 /// The writer thread: commits what producers send, in batches, until every sender is
@@ -219,6 +245,9 @@ struct Writer {
     queued: QueueDepth,
     /// Whether the connection commits with `synchronous=FULL` (as it is opened).
     synced: bool,
+    /// The database's writer lock. INVARIANT: the last field, so dropped after `conn`:
+    /// closing its descriptor before SQLite's would drop SQLite's locks (`lock.rs`).
+    _lock: Arc<WriterLock>,
 }
 
 /// How a batch ended, for each of its jobs.

@@ -102,7 +102,10 @@ async fn a_second_writer_of_a_sqlite_file_is_refused() {
     healthy(&first).await;
     let second = SqliteStore::open(&dir.path().join("aecl.db"), crate::support::audit_config());
     let Err(StoreError::Backend(why)) = second else { panic!("a second writer opened") };
-    assert!(why.contains("another process writes") && why.contains("aecl.db"), "{why}");
+    assert!(
+        why.contains("another store of this process writes") && why.contains("aecl.db"),
+        "{why}"
+    );
     assert!(SqliteStore::open_read_only(&dir.path().join("aecl.db")).is_ok());
     drop(first);
     let again = sqlite_store(dir.path());

@@ -10,9 +10,11 @@ mod engine;
 mod health;
 mod quorum;
 mod replica;
+mod resume;
 mod rollback;
 mod single_use;
 mod support;
 mod tamper;
+mod writer_lock;
 
 use aecl_testkit::pg;
