@@ -42,10 +42,9 @@ pub(crate) fn lower_tokens(
                 ),
             )),
             Some(secs) if secs > 0 => *slot = secs,
-            _ => problems.push(ctx.problem(
-                &at,
-                format!("`{text}` is not a duration (`90s`, `30m`, `2h`, `1d`)"),
-            )),
+            _ => problems.push(
+                ctx.problem(&at, format!("`{text}` is not a duration (`90s`, `30m`, `2h`, `1d`)")),
+            ),
         }
     }
     limits
