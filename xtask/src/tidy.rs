@@ -245,7 +245,6 @@ mod tests {
         "shell",
         "shell::guard",
         "shell::lex",
-        "shell::special",
         "shell::word",
         "sql",
         "tier",

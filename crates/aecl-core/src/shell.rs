@@ -21,6 +21,7 @@ mod normalise;
 mod options;
 mod parse;
 pub mod programs;
+mod scan;
 mod scripts;
 mod special;
 mod unwrap;
@@ -254,15 +255,44 @@ pub struct WriteWord {
     pub dirs: Vec<Option<String>>,
 }
 
-/// Every write of `command` that `guard` finds (redirections, the program table's write
-/// targets, `find -delete`, through wrappers and nested code), from `cwd`; `Err` when the
-/// line does not parse. Writes of programs `guard` does not know, or that run code, are
-/// not listed (the guard's findings say so).
+/// A command whose writes the program table cannot list: a program it does not know, one
+/// named by its path, one only known at run time, one that runs code of the caller's
+/// choosing, or one that writes a whole tree under the directory it runs in (`git
+/// checkout`, `git clean`, `tar -x`). An adapter guarding paths of its own bounds what it
+/// may reach by its words and directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueCommand {
+    /// The program as the analyser names it (its source text when only known at run
+    /// time).
+    pub program: String,
+    /// Every word after the program as written.
+    pub words: Vec<ShellArg>,
+    /// The directories the line may be in when it runs, as spelled (`None`: only known at
+    /// run time).
+    pub dirs: Vec<Option<String>>,
+    /// Arguments are appended at run time (`xargs`).
+    pub appended: bool,
+    /// It writes anywhere under the directory it works in, whatever its arguments say.
+    pub tree: bool,
+}
+
+/// What a line may write, for an adapter that must know it all: the writes the guard can
+/// name, and the commands whose writes it cannot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LineWrites {
+    pub writes: Vec<WriteWord>,
+    pub opaque: Vec<OpaqueCommand>,
+}
+
+/// Every write of `command` that `guard` finds (redirections, patterns among them, the
+/// program table's write targets, `find -delete`, through wrappers and nested code), and
+/// every command whose writes it cannot list ([`OpaqueCommand`]), from `cwd`; `Err` when
+/// the line does not parse.
 pub fn write_words(
     guard: &ProgramGuard,
     command: &str,
     cwd: Option<&str>,
-) -> Result<Vec<WriteWord>, String> {
+) -> Result<LineWrites, String> {
     let analysis = analyse_line(command)?;
     let view = match cwd {
         Some(cwd) => PathView::Seen(std::collections::BTreeMap::from([(
@@ -271,8 +301,10 @@ pub fn write_words(
         )])),
         None => PathView::Unseen,
     };
-    let listed = |_: &str| true;
-    Ok(guard.assess(&analysis, &listed, &view).writes)
+    // Nothing is listed, so that a program the table does not know is reported opaque.
+    let listed = |_: &str| false;
+    let assessed = guard.assess(&analysis, &listed, &view);
+    Ok(LineWrites { writes: assessed.writes, opaque: assessed.opaque })
 }
 
 /// [`ShellRules::targets`] with `guard` alone: an adapter that does not have the policy

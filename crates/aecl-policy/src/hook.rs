@@ -161,6 +161,16 @@ impl HookInput {
         Ok((input, event))
     }
 
+    /// The top-level fields (session, event, tool, call id, `cwd`) of the first part of an
+    /// input too large to read whole, `why` it was cut; `tool_input` and `tool_response`
+    /// are left empty, and so is `hook_event_name` when the part names none. `None` when
+    /// it names no session.
+    pub fn salvage_head(head: &str, why: &str) -> Option<HookInput> {
+        let mut input = lenient::salvage_fields(head, why)?;
+        input.tool_response = None;
+        Some(input)
+    }
+
     /// The `hook_event_name` of a hook input, also when the input is not valid JSON (read
     /// as `parse_event` would).
     pub fn event_name(text: &str) -> Option<String> {
@@ -304,6 +314,9 @@ pub fn permission_decision(decision: Decision) -> &'static str {
 }
 
 mod lenient;
+mod workdir;
+
+pub use workdir::is_shell_tool;
 
 #[cfg(test)]
 mod tests;

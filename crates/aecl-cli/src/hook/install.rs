@@ -41,12 +41,51 @@ impl Target {
         }
     }
 
-    /// The settings file under a project directory or the home directory.
+    /// Every agent.
+    pub const ALL: [Target; 3] = [Target::ClaudeCode, Target::Codex, Target::Gemini];
+
+    /// The settings file under a project directory or the home directory that `install`
+    /// writes: the first of [`Target::hook_files`].
     pub fn settings_file(self, base: &Path) -> PathBuf {
+        base.join(self.folder()).join(self.hook_files()[0])
+    }
+
+    /// The agent's folder under a project directory or the home directory.
+    pub fn folder(self) -> &'static str {
         match self {
-            Target::ClaudeCode => base.join(".claude/settings.json"),
-            Target::Codex => base.join(".codex/hooks.json"),
-            Target::Gemini => base.join(".gemini/settings.json"),
+            Target::ClaudeCode => ".claude",
+            Target::Codex => ".codex",
+            Target::Gemini => ".gemini",
+        }
+    }
+
+    /// Every file in [`Target::folder`] from which the agent reads hooks, or settings that
+    /// turn them off (Claude Code's `disableAllHooks`), in a project or the home directory.
+    pub fn hook_files(self) -> &'static [&'static str] {
+        match self {
+            Target::ClaudeCode => &["settings.json", "settings.local.json"],
+            Target::Codex => &["hooks.json", "config.toml"],
+            Target::Gemini => &["settings.json"],
+        }
+    }
+
+    /// The environment variable that moves the user's folder elsewhere
+    /// (`$CLAUDE_CONFIG_DIR/settings.json`, `$CODEX_HOME/config.toml`).
+    pub fn home_variable(self) -> Option<&'static str> {
+        match self {
+            Target::ClaudeCode => Some("CLAUDE_CONFIG_DIR"),
+            Target::Codex => Some("CODEX_HOME"),
+            Target::Gemini => None,
+        }
+    }
+
+    /// The system-wide (managed) settings directories the agent reads, which `install`
+    /// never writes: hooks there, or a setting that allows only those, outrank the user's.
+    pub fn system_dirs(self) -> &'static [&'static str] {
+        match self {
+            Target::ClaudeCode => &["/etc/claude-code", "/Library/Application Support/ClaudeCode"],
+            Target::Codex => &["/etc/codex"],
+            Target::Gemini => &["/etc/gemini-cli", "/Library/Application Support/GeminiCli"],
         }
     }
 

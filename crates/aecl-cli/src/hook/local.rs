@@ -44,6 +44,9 @@ pub const MAX_SESSION_BYTES: u64 = 64 * 1024 * 1024;
 /// The prefix of the id under which an unguarded call's output is recorded.
 pub const UNGUARDED_PREFIX: &str = "unguarded:";
 
+/// Of an output that cannot be recorded whole, at most this much of its start is kept.
+pub const MAX_LOST_OUTPUT_BYTES: usize = 1024 * 1024;
+
 /// The state directory: `--state-dir`, else `$AECL_STATE_DIR`, else
 /// `$XDG_STATE_HOME/aecl/hooks`, else `~/.local/state/aecl/hooks`.
 pub fn state_dir(arg: Option<&Path>) -> Result<PathBuf> {
@@ -143,6 +146,16 @@ impl SessionFile {
             events.push(event);
         }
         Ok(events)
+    }
+
+    /// Bytes the file may still grow by before it is over [`MAX_SESSION_BYTES`].
+    pub fn room(&self) -> Result<u64> {
+        let size = self
+            .file
+            .metadata()
+            .with_context(|| format!("reading `{}`", self.path.display()))?
+            .len();
+        Ok(MAX_SESSION_BYTES.saturating_sub(size))
     }
 
     /// Appends `event` as one line, written in one piece and flushed to disk.
@@ -270,6 +283,47 @@ pub fn result_event(run: &str, id: Option<&str>, standing: &Standing, output: Va
     TraceEvent::Result { run: run.to_owned(), id, output }
 }
 
+/// The events that record an output of call `id` that cannot be kept whole (`why`), of
+/// which `head` is the start: an `expired` event, after which the session counts every
+/// control value it cannot trace as untrusted, then the head (at most
+/// [`MAX_LOST_OUTPUT_BYTES`], less when the file has under `room` bytes left), marked as
+/// cut, as an unguarded output (untrusted).
+pub fn lost_output(
+    run: &str,
+    id: Option<&str>,
+    why: &str,
+    head: &str,
+    room: u64,
+) -> Vec<TraceEvent> {
+    let expired = TraceEvent::Expired {
+        run: run.to_owned(),
+        reason: Some(format!(
+            "the output of call `{}` could not be recorded whole: {why}",
+            id.unwrap_or("(no call id)")
+        )),
+    };
+    // JSON may spell a byte in up to six (`\u0000`): the head gets a sixth of what is left.
+    let overhead = serde_json::to_vec(&expired).map_or(0, |line| line.len() + 1024);
+    let left = usize::try_from(room).unwrap_or(usize::MAX).saturating_sub(overhead) / 6;
+    let text = marked_head(head, why, MAX_LOST_OUTPUT_BYTES.min(left));
+    let standing = Standing::Unguarded(why.to_owned());
+    vec![expired, result_event(run, id, &standing, Value::String(text))]
+}
+
+/// The first `max` bytes of `text` (at a character boundary) followed by a marker saying
+/// the rest was not kept, and why.
+pub fn marked_head(text: &str, why: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = text.get(..end).unwrap_or_default();
+    format!(
+        "{head}\n[aecl: cut after {end} of {} bytes read: {why}; the rest was not recorded]",
+        text.len()
+    )
+}
+
 /// Refuses a call whose id would read as an unguarded output's marker.
 pub fn check_call_id(event: &CallEvent) -> Result<()> {
     if event.id.starts_with(UNGUARDED_PREFIX) {
@@ -281,6 +335,26 @@ pub fn check_call_id(event: &CallEvent) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_that_cannot_be_kept_whole_expires_the_run_and_keeps_its_start_marked() {
+        let head = "é".repeat(MAX_LOST_OUTPUT_BYTES);
+        let events = lost_output("r", Some("t1"), "too large", &head, MAX_SESSION_BYTES);
+        let [TraceEvent::Expired { reason, .. }, TraceEvent::Result { id, output, .. }] =
+            events.as_slice()
+        else {
+            panic!("{events:?}")
+        };
+        assert!(reason.as_deref().unwrap_or_default().contains("too large"));
+        assert_eq!(id, "unguarded:t1");
+        let text = output.as_str().unwrap();
+        assert!(text.len() <= MAX_LOST_OUTPUT_BYTES + 200, "{}", text.len());
+        assert!(text.ends_with("too large; the rest was not recorded]"), "cut at a character");
+        // A file with little room keeps less of it, never past the cap.
+        let events = lost_output("r", None, "x", &head, 4096);
+        let size: usize = events.iter().map(|e| serde_json::to_vec(e).unwrap().len() + 1).sum();
+        assert!(size <= 4096, "{size}");
+    }
 
     #[test]
     fn session_file_names_are_fixed_length_hex_whatever_the_id() {

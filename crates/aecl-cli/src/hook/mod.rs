@@ -34,7 +34,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aecl_core::Decision;
-use aecl_policy::hook::{HookEvent, HookInput, HookOutcome, permission_decision};
+use aecl_policy::hook::{HookInput, HookOutcome, permission_decision};
 use aecl_policy::trace::TraceEvent;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
@@ -46,6 +46,7 @@ mod doctor;
 mod install;
 mod local;
 mod policy_cache;
+mod report;
 mod state_guard;
 use crate::input::now;
 
@@ -120,7 +121,8 @@ impl Agent {
     }
 }
 
-/// Hook inputs larger than this are refused (a `Write` of a large file is still far below).
+/// Hook inputs larger than this are cut: a call is denied, an output recorded as far as it
+/// can be (`report`). A `Write` of a large file is still far below.
 const STDIN_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Exit code 0 for `allow` and `ask`, 2 for `deny` (the code the agents block on).
@@ -133,13 +135,20 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
         HookCommand::Doctor(args) => return doctor::run(args),
     };
     let input = read_stdin();
+    // An input over the limit is answered from the part read: an output is recorded as
+    // far as it can be (`report`), never dropped for its size.
+    if let Ok(input) = &input
+        && input.cut
+    {
+        return report::oversized(agent, args, &input.lossy, STDIN_LIMIT);
+    }
     // An event after the fact is recorded even from bytes that are not UTF-8 (each bad
     // byte read as U+FFFD): an output must never go unrecorded for its spelling. A call
     // to decide must be exactly what runs, so its input must be UTF-8.
     if let Ok(input) = &input
-        && let Some(event) = after_the_fact(agent, &input.lossy)
+        && let Some(event) = report::after_the_fact(agent, &input.lossy)
     {
-        return report(agent, args, &input.lossy, event);
+        return Ok(report::report(agent, args, &input.lossy, event));
     }
     let text =
         input.and_then(|input| input.exact.ok_or_else(|| anyhow!("the hook input is not UTF-8")));
@@ -150,68 +159,6 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
         })
     });
     answer(agent, &decided)
-}
-
-/// The events after the fact that `agent` sends (its other events are decided or refused):
-/// the event, when `text` is one of them.
-fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
-    // Leniently: an output that is not valid JSON is still an event after the fact, to be
-    // recorded (exit 0), not a call to deny.
-    let name = HookInput::event_name(text)?;
-    let name = name.as_str();
-    let handled: &[&str] = match agent {
-        Agent::ClaudeCode => &["PostToolUse", "UserPromptSubmit", "SessionEnd"],
-        // Codex has no session end (`Stop` ends a turn, not the session).
-        Agent::Codex => &["PostToolUse", "UserPromptSubmit"],
-        Agent::Gemini => &["AfterTool", "BeforeAgent", "SessionEnd"],
-    };
-    handled.contains(&name).then(|| HookEvent::of(name)).flatten()
-}
-
-/// Reports an event after the fact: a tool's output, the user's prompt, the session's end.
-/// With `--server`, to its hook endpoint, which records it in the session's run (and
-/// records a call aecl never allowed as `unguarded`). Nothing here can stop what already
-/// happened, so a failure is said on stdout (`systemMessage`) and stderr, and exits 0: an
-/// exit code 2 on a prompt would drop the user's prompt.
-fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<ExitCode> {
-    let recorded = if args.policy.is_some() {
-        report_locally(agent, args, text, event)
-    } else {
-        report_to_server(args, text)
-    };
-    let answer = match recorded {
-        Ok(answer) => answer,
-        Err(error) => {
-            let message = format!("aecl did not record the {} event: {error:#}", agent.name());
-            #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
-            {
-                eprintln!("{message}");
-            }
-            json!({ "systemMessage": message })
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &answer)?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Gemini CLI's `AfterTool` names no call id: the server links it to the call decided by
-/// the tool and its input (`aecl_engine::hook_link`). Codex's input keeps its `turn_id`,
-/// which tells the server its hook could not ask.
-fn report_to_server(args: &HookArgs, text: &str) -> Result<Value> {
-    let (input, _) = HookInput::parse_event(text)?;
-    let Some(server) = &args.server else {
-        bail!("give --policy DIR --agent ID, or --server URL");
-    };
-    let token = crate::agent_token::bearer(
-        args.token_file.as_deref(),
-        args.agent_key.as_deref(),
-        args.agent.as_deref(),
-    )?;
-    let body = serde_json::to_value(&input)?;
-    post(server, "/v1/hooks/claude-code", &token, &[], &body, args.timeout)
 }
 
 /// POSTs `body` to `path` of `aecl serve` at `server` within `timeout` seconds: the 2xx
@@ -244,89 +191,6 @@ fn post(
     Ok(answer)
 }
 
-/// Records an event after the fact in the session's file (`local`): a tool's output as a
-/// `result` (unguarded when the file holds no allow or ask for its call), the user's
-/// prompt as `user`, the session's end as `end`.
-fn report_locally(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> Result<Value> {
-    let (input, _) = HookInput::parse_event(text)?;
-    let (Some(policy), Some(agent_id)) = (&args.policy, &args.agent) else {
-        bail!("give --policy DIR --agent ID, or --server URL");
-    };
-    let dir = local::state_dir(args.state_dir.as_deref())?;
-    let mut file = local::SessionFile::open(&dir, &input.session_id)?;
-    let run = input.session_id.clone();
-    let (event, note) = match event {
-        HookEvent::UserPrompt => {
-            (TraceEvent::User { run, text: input.prompt.unwrap_or_default() }, None)
-        }
-        HookEvent::SessionEnd => (TraceEvent::End { run }, None),
-        HookEvent::PostTool => {
-            let loaded = policy_cache::load(policy, &dir)?;
-            let events = file.events()?;
-            let history =
-                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
-            // Gemini CLI's AfterTool names no call: linked by the tool and its input.
-            let linked;
-            let id = match input.tool_use_id.as_deref().filter(|id| !id.is_empty()) {
-                Some(id) => Some(id),
-                None => {
-                    linked = history.link(&input.action(), &input.tool_input);
-                    linked.as_deref()
-                }
-            };
-            let standing = match &input.unreadable {
-                // Only the top-level fields could be read: the whole text is the output,
-                // untrusted whatever the action's output rules say.
-                Some(why) => local::Standing::Unguarded(format!("output not valid JSON: {why}")),
-                None => history.standing(id, agent == Agent::ClaudeCode),
-            };
-            let output = input.tool_response.clone().unwrap_or(Value::Null);
-            let note = match &standing {
-                local::Standing::Unguarded(_) if let Some(why) = &input.unreadable => {
-                    Some(format!(
-                        "aecl: the output of `{}` ({}) is not valid JSON ({why}): all of it is \
-                         recorded as untrusted in `{}`",
-                        input.action(),
-                        id.unwrap_or("no call id"),
-                        file.path().display()
-                    ))
-                }
-                local::Standing::Unguarded(why) => Some(format!(
-                    "aecl: unguarded call: `{}` ({}) ran without aecl's allow ({why}); its \
-                     output is recorded as untrusted in `{}`",
-                    input.action(),
-                    id.unwrap_or("no call id"),
-                    file.path().display()
-                )),
-                local::Standing::ApprovedInClient => Some(format!(
-                    "aecl: `{}` ({}) needed approval and ran: recorded as approved_in_client \
-                     by the agent's user",
-                    input.action(),
-                    id.unwrap_or("no call id")
-                )),
-                local::Standing::Allowed => None,
-            };
-            (local::result_event(&run, id, &standing, output), note)
-        }
-        HookEvent::PreTool => bail!("a PreToolUse is decided, not reported"),
-    };
-    if matches!(event, TraceEvent::User { .. } | TraceEvent::End { .. }) {
-        // Checked before appending to a file that is over the cap or corrupt.
-        file.events()?;
-    }
-    file.append(&event)?;
-    if let Some(note) = &note {
-        #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
-        {
-            eprintln!("{note}");
-        }
-    }
-    Ok(match note {
-        Some(note) => json!({ "systemMessage": note }),
-        None => json!({}),
-    })
-}
-
 /// A decision, and where a person approves the call when it needs approval.
 #[derive(Debug)]
 struct Decided {
@@ -342,10 +206,12 @@ impl From<HookOutcome> for Decided {
 }
 
 /// The hook input: as read, when it is UTF-8, and with every bad byte as U+FFFD. A byte
-/// order mark in front is dropped.
+/// order mark in front is dropped. An input over [`STDIN_LIMIT`] is `cut`: only its first
+/// [`STDIN_LIMIT`] bytes are read, and never decided on.
 struct Stdin {
     exact: Option<String>,
     lossy: String,
+    cut: bool,
 }
 
 fn read_stdin() -> Result<Stdin> {
@@ -354,13 +220,12 @@ fn read_stdin() -> Result<Stdin> {
         .take(STDIN_LIMIT + 1)
         .read_to_end(&mut bytes)
         .context("reading the hook input from stdin")?;
-    if bytes.len() as u64 > STDIN_LIMIT {
-        bail!("the hook input is larger than {STDIN_LIMIT} bytes");
-    }
+    let cut = bytes.len() as u64 > STDIN_LIMIT;
+    bytes.truncate(usize::try_from(STDIN_LIMIT).unwrap_or(usize::MAX));
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    let exact = std::str::from_utf8(bytes).ok().map(str::to_owned);
+    let exact = std::str::from_utf8(bytes).ok().filter(|_| !cut).map(str::to_owned);
     let lossy = exact.clone().unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
-    Ok(Stdin { exact, lossy })
+    Ok(Stdin { exact, lossy, cut })
 }
 
 fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
@@ -373,8 +238,10 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let event = input.into_call_event(aecl_engine::new_id);
             local::check_call_id(&event)?;
             let action = event.action.clone();
+            let policy_dir = std::path::absolute(policy).unwrap_or_else(|_| policy.clone());
+            let protected = state_guard::Protected::new(&dir, &policy_dir, &cwd);
             let touches_state =
-                state_guard::check_state_untouched(&loaded.policy, &event, &dir, &cwd).err();
+                state_guard::check_untouched(&loaded.policy, &event, &protected, &cwd).err();
             let mut file = local::SessionFile::open(&dir, &event.run)?;
             let events = file.events()?;
             let mut history =
@@ -407,18 +274,27 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
 }
 
 /// Resolves every string of the tool's input on this machine's filesystem, from the
-/// agent's working directory (`cwd` in the hook input, else this process's), with the
-/// roots of the action's path constraints and the write targets of its shell commands
-/// (`fs_paths::resolve_call`), into `aecl_resolved_paths`: the agent acts on this
-/// filesystem, so a link here decides where a write lands. The working directory goes
-/// with them, so the shell rules read relative targets from where the agent is; it is
-/// returned.
+/// directory the call runs in, with the roots of the action's path constraints and the
+/// write targets of its shell commands (`fs_paths::resolve_call`), into
+/// `aecl_resolved_paths`: the agent acts on this filesystem, so a link here decides where
+/// a write lands. That directory goes with them, so the shell rules read relative targets
+/// from where the command runs; it is returned. It is the agent's `cwd` (else this
+/// process's), or the directory a shell tool's input names (`HookInput::command_dir`:
+/// Gemini CLI's `dir_path`, Codex's `workdir`) resolved from there; one that cannot be
+/// read or resolved refuses the call.
 fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> Result<PathBuf> {
     let here = std::env::current_dir().context("reading the working directory")?;
-    let cwd = match &input.cwd {
+    let mut cwd = match &input.cwd {
         Some(cwd) => here.join(cwd),
         None => here,
     };
+    if let Some(dir) = input.command_dir()? {
+        let base = cwd.display().to_string();
+        let resolved = aecl_engine::fs_paths::resolve_path(&cwd, &dir).with_context(|| {
+            format!("`{dir}`, where the command runs, cannot be resolved from `{base}`")
+        })?;
+        cwd = PathBuf::from(resolved);
+    }
     let view =
         aecl_engine::fs_paths::resolve_call(policy, &input.action(), &input.tool_input, &cwd);
     input.aecl_resolved_paths = aecl_policy::trace::resolved_paths_file(&view);

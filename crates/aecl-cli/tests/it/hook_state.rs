@@ -1,29 +1,43 @@
-//! The local hook's guard of its own state directory: the corpus `test_data/hook_state/`
-//! (see its README), each case a call decided by `aecl hook claude-code --policy` with the
-//! default state directory under a temporary `HOME`, real links in the layout, and a policy
-//! that allows everything else: a write or delete of the state directory, inside it, or of
-//! a directory holding it, is denied by the hook and the session's history stays.
+//! The local hook's guard of aecl's own files and the agents' hook settings: the corpus
+//! `test_data/hook_state/` (see its README), each case a call decided by `aecl hook AGENT
+//! --policy` with the default state directory under a temporary `HOME`, the policy in
+//! `$ROOT/policy`, real links in the layout, and a policy that allows everything else: a
+//! write or delete of the state directory, the policy directory or a directory holding
+//! either, or of an agent's hook settings, is denied by the hook and the session's history
+//! stays.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::paths::{corpus, decision, make_layout};
-use crate::{run_with_stdin_env, write};
+use crate::{Outcome, run_with_stdin_env, write};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Case {
     name: String,
+    /// `claude-code` (default), `codex` or `gemini`.
+    agent: Option<String>,
     #[serde(default = "bash")]
     tool: String,
     command: Option<String>,
     path: Option<String>,
+    /// The whole `tool_input` as JSON, instead of `command` or `path`.
+    input: Option<String>,
     #[serde(default)]
     layout: Vec<String>,
     cwd: Option<String>,
+    /// Environment variables of the hook (`$ROOT` and `$HOME` substituted).
+    #[serde(default)]
+    env: BTreeMap<String, String>,
     expect: String,
+    /// What a deny's reason must say (default: `hook state directory`).
+    reason: Option<String>,
+    /// Where the policy directory is, relative to `$ROOT` (default `policy`).
+    policy_in: Option<String>,
     why: String,
 }
 
@@ -31,8 +45,9 @@ fn bash() -> String {
     "Bash".to_owned()
 }
 
-/// Everything is allowed but what the hook's own guard refuses.
-fn policy(dir: &Path) -> String {
+/// Everything is allowed but what the hook's own guard refuses; the policy directory is
+/// `dir/at`.
+fn policy(dir: &Path, at: &str) -> String {
     let catalog = r#"[actions.Bash]
 description = "A shell command."
 effect = "exec"
@@ -59,41 +74,79 @@ description = "Delete a directory."
 effect = "delete"
 reversibility = "reversible"
 compensation = "fs__delete_directory"
+
+# Gemini CLI's and Codex's shell tools, with no shell rules at all.
+[actions.run_shell_command]
+description = "A shell command (Gemini CLI)."
+effect = "exec"
+reversibility = "irreversible"
+[actions.run_shell_command.approval]
+waive_irreversible = "the test judges the hook's guard alone"
+
+[actions.shell]
+description = "A shell command (Codex)."
+effect = "exec"
+reversibility = "irreversible"
+[actions.shell.approval]
+waive_irreversible = "the test judges the hook's guard alone"
 "#;
-    write(dir, "policy/catalog.toml", catalog);
-    write(dir, "policy/policy.toml", "mode = \"enforce\"\n");
-    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Read\", \"fs__delete_directory\"]\n";
-    write(dir, "policy/agents/dev.toml", agent);
-    dir.join("policy").display().to_string()
+    write(dir, &format!("{at}/catalog.toml"), catalog);
+    write(dir, &format!("{at}/policy.toml"), "mode = \"enforce\"\n");
+    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Read\", \"fs__delete_directory\", \"run_shell_command\", \"shell\"]\n";
+    write(dir, &format!("{at}/agents/dev.toml"), agent);
+    dir.join(at).display().to_string()
+}
+
+/// `$ROOT` and `$HOME` substituted in `text`.
+fn expand(text: &str, root: &Path) -> String {
+    text.replace("$ROOT", &root.display().to_string())
+        .replace("$HOME", &root.join("home").display().to_string())
 }
 
 fn input(case: &Case, root: &Path, cwd: &str) -> String {
-    let expand = |text: &str| {
-        text.replace("$ROOT", &root.display().to_string())
-            .replace("$HOME", &root.join("home").display().to_string())
-    };
-    let tool_input = match case.tool.as_str() {
-        "Bash" => json!({ "command": expand(case.command.as_deref().unwrap_or_default()) }),
-        "Write" | "Read" => {
+    let expand = |text: &str| expand(text, root);
+    let tool_input = match (&case.input, case.tool.as_str()) {
+        (Some(input), _) => serde_json::from_str(&expand(input)).expect("`input` is JSON"),
+        (None, "Bash" | "run_shell_command") => {
+            json!({ "command": expand(case.command.as_deref().unwrap_or_default()) })
+        }
+        (None, "Write" | "Read") => {
             json!({ "file_path": expand(case.path.as_deref().unwrap_or_default()), "content": "x\n" })
         }
         _ => json!({ "path": expand(case.path.as_deref().unwrap_or_default()) }),
     };
-    json!({
+    let gemini = case.agent.as_deref() == Some("gemini");
+    let mut input = json!({
         "session_id": "hook-state",
         "cwd": cwd,
-        "hook_event_name": "PreToolUse",
+        "hook_event_name": if gemini { "BeforeTool" } else { "PreToolUse" },
         "tool_name": case.tool,
         "tool_input": tool_input,
         "tool_use_id": "toolu_state",
-    })
-    .to_string()
+    });
+    if case.agent.as_deref() == Some("codex") {
+        input["turn_id"] = json!("1");
+    }
+    input.to_string()
+}
+
+/// The decision and reason in an answer of `agent`'s hook.
+fn answer(agent: &str, out: &Outcome) -> (String, String) {
+    match agent {
+        "gemini" | "codex" if out.stdout.trim().is_empty() => ("allow".to_owned(), String::new()),
+        "gemini" => {
+            let answer: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            let text = |name: &str| answer[name].as_str().unwrap_or_default().to_owned();
+            (text("decision"), text("reason"))
+        }
+        _ => decision(&out.stdout),
+    }
 }
 
 #[test]
 fn writes_reaching_the_hook_state_directory_or_a_parent_are_denied_and_reads_are_not() {
     let cases: Vec<(String, Case)> = corpus("test_data/hook_state");
-    assert!(cases.len() >= 20, "only {} cases", cases.len());
+    assert!(cases.len() >= 120, "only {} cases", cases.len());
     let mut failures = Vec::new();
     for (file, case) in &cases {
         assert!(
@@ -109,20 +162,28 @@ fn writes_reaching_the_hook_state_directory_or_a_parent_are_denied_and_reads_are
             std::fs::create_dir_all(dir).unwrap();
         }
         make_layout(&root, &case.layout);
-        let policy = policy(&root);
+        let policy = policy(&root, case.policy_in.as_deref().unwrap_or("policy"));
         let cwd = case
             .cwd
             .as_deref()
             .unwrap_or("$ROOT/home/work")
             .replace("$ROOT", &root.display().to_string());
         let home_text = home.display().to_string();
-        let env = [
+        let extra: Vec<(String, String)> =
+            case.env.iter().map(|(k, v)| (k.clone(), expand(v, &root))).collect();
+        let mut env = vec![
             ("HOME", Some(home_text.as_str())),
             ("AECL_STATE_DIR", None),
             ("XDG_STATE_HOME", None),
             ("SOMEWHERE", None),
             ("X", None),
+            ("CDPATH", None),
+            ("CLAUDE_CONFIG_DIR", None),
+            ("CODEX_HOME", None),
+            ("CLAUDE_PROJECT_DIR", None),
         ];
+        env.retain(|(name, _)| !case.env.contains_key(*name));
+        env.extend(extra.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))));
         // A first call makes the session's file: the history the guard keeps.
         let args = ["hook", "claude-code", "--policy", &policy, "--agent", "dev"];
         let first = json!({
@@ -137,9 +198,11 @@ fn writes_reaching_the_hook_state_directory_or_a_parent_are_denied_and_reads_are
             .collect();
         assert_eq!(names.len(), 2, "the session's file and the policy cache: {names:?}");
         assert!(names.contains(&"policy-cache".to_owned()), "{names:?}");
+        let agent = case.agent.as_deref().unwrap_or("claude-code");
+        let args = ["hook", agent, "--policy", &policy, "--agent", "dev"];
         let out = run_with_stdin_env(args, &input(case, &root, &cwd), &env);
-        let (got, reason) = decision(&out.stdout);
-        let by_guard = reason.contains("hook state directory");
+        let (got, reason) = answer(agent, &out);
+        let by_guard = reason.contains(case.reason.as_deref().unwrap_or("hook state directory"));
         let ok = match case.expect.as_str() {
             "deny" => got == "deny" && by_guard && out.code == Some(2),
             _ => got == "allow",

@@ -2,17 +2,16 @@
 //! (run code, send data, write files), what its redirections and assignments do, and
 //! the decisions the policy gives each finding.
 //!
-//! A command's words are read with its table entry (`scan`): options (clusters, `=`
-//! values, abbreviations of long options, which stand for every option they could
-//! abbreviate), their values and the positional arguments. A word only known at run time
-//! where an option could be may be any option, so a program with dangerous options gets
-//! the finding of the most dangerous one.
+//! A command's words are read with its table entry (`scan.rs`). A word only known at run
+//! time where an option could be may be any option, so a program with dangerous options
+//! gets the finding of the most dangerous one.
 
 use std::collections::BTreeMap;
 
 use super::finding::Finding;
 use super::link_makers;
 use super::programs::{self, ProgramSpec, Special, Writes};
+use super::scan::scan;
 use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES};
 use super::writes::{self, Directories, WriteProblem};
 use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special};
@@ -66,6 +65,8 @@ pub(super) struct Assessed {
     pub targets: Vec<String>,
     /// Every write as written, with the directories the line may be in for it.
     pub writes: Vec<super::WriteWord>,
+    /// The commands whose writes the table cannot list.
+    pub opaque: Vec<super::OpaqueCommand>,
 }
 
 impl ProgramGuard {
@@ -97,6 +98,7 @@ impl ProgramGuard {
             findings: Vec::new(),
             targets: self.write_paths.clone(),
             writes: Vec::new(),
+            opaque: Vec::new(),
         };
         let findings: Vec<Vec<Finding>> =
             analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
@@ -107,6 +109,10 @@ impl ProgramGuard {
             by_others.flat_map(|(_, places)| places.iter().map(String::as_str)).collect()
         };
         for (i, (command, found)) in analysis.commands.iter().zip(findings).enumerate() {
+            let interpreter = self.spec(&command.program).is_some_and(|s| s.stdin_code);
+            if let Some(opaque) = opaque(command, &found, interpreter, &dirs) {
+                out.opaque.push(opaque);
+            }
             let links = others(Some(i));
             for finding in found {
                 self.judge(&command.to_string(), finding, &dirs, view, &links, &mut out);
@@ -124,7 +130,9 @@ impl ProgramGuard {
                     || target.text.bytes().all(|b| b.is_ascii_digit())
                     || target.text.ends_with('-'));
             if (writes || op == ">&") && target.pattern {
-                // A redirection to a glob writes the one file it matches, maybe a link.
+                // A redirection to a glob writes the one file it matches, maybe a link; an
+                // adapter that lists the filesystem can still tell which files it may be.
+                out.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
                 out.findings.push((
                     self.writes_outside,
                     format!(
@@ -400,6 +408,18 @@ impl ProgramGuard {
         if spec.special != Some(Special::Sed) {
             out.extend(written.into_iter().map(|w| Finding::Writes(w.clone())));
         }
+        if command.program == "ln" {
+            let names: Vec<&str> =
+                scanned.options.iter().flat_map(|o| &o.names).map(String::as_str).collect();
+            let directory = scanned.values(&["-t", "--target-directory"]).next();
+            let targets = link_makers::symlink_targets(
+                &names,
+                directory,
+                &scanned.positionals,
+                scanned.unknown_option,
+            );
+            out.extend(targets.into_iter().map(Finding::Writes));
+        }
         let appended = command.unknown_args.is_some() && !positionals.iter().any(|p| !p.is_known());
         let has_grammar = matches!(
             spec.special,
@@ -429,157 +449,36 @@ impl ProgramGuard {
     }
 }
 
-/// An option as read: every name it may stand for, and its value.
-#[derive(Debug, Clone)]
-pub(super) struct ScannedOption {
-    pub names: Vec<String>,
-    pub value: Option<ShellArg>,
-}
+/// Programs that hand the rest of their words to a command the analyser reads by itself
+/// (`sudo rm x` is also `rm x`): their own words are that command's, judged there.
+const RUNS_ANALYSED: [&str; 5] = ["sudo", "doas", "su", "pkexec", "runuser"];
 
-/// A command's words read with its table entry.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Scanned {
-    pub options: Vec<ScannedOption>,
-    pub positionals: Vec<ShellArg>,
-    /// A word only known at run time stood where an option could.
-    pub unknown_option: bool,
-}
-
-impl Scanned {
-    /// The values of the options named any of `names`.
-    pub(super) fn values<'a>(
-        &'a self,
-        names: &'a [&str],
-    ) -> impl Iterator<Item = &'a ShellArg> + 'a {
-        self.options
-            .iter()
-            .filter(|o| o.names.iter().any(|n| names.contains(&n.as_str())))
-            .filter_map(|o| o.value.as_ref())
+/// `command` as an [`OpaqueCommand`], when the table cannot list what it writes: a program
+/// only known at run time, unknown or named by its path, one that runs code of the
+/// caller's choosing, an `interpreter` running a script, or one that writes a whole tree
+/// (`link_makers::writes_tree`).
+fn opaque(
+    command: &SimpleCommand,
+    found: &[Finding],
+    interpreter: bool,
+    dirs: &Directories,
+) -> Option<super::OpaqueCommand> {
+    let runs =
+        interpreter || found.iter().any(|f| matches!(f, Finding::Unknown | Finding::RunsCode(_)));
+    let tree = link_makers::writes_tree(command);
+    let code = (command.dynamic || runs)
+        && !command.wrapper
+        && !RUNS_ANALYSED.contains(&command.program.as_str());
+    if !(tree || code) {
+        return None;
     }
-
-    pub(super) fn has(&self, names: &[&str]) -> bool {
-        self.options.iter().any(|o| o.names.iter().any(|n| names.contains(&n.as_str())))
-    }
-}
-
-/// Reads words with a table entry.
-pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
-    let mut out = Scanned::default();
-    let takes_value = |name: &str| {
-        [&spec.value_options, &spec.write_options, &spec.runs_code_options, &spec.upload_options]
-            .iter()
-            .any(|list| list.iter().any(|o| o == name))
-    };
-    let multi_char_single_dash: Vec<&String> = [
-        &spec.value_options,
-        &spec.write_options,
-        &spec.runs_code_options,
-        &spec.upload_options,
-        &spec.in_place_options,
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|o| !o.starts_with("--") && o.len() > 2)
-    .collect();
-    let mut only_positionals = false;
-    let mut i = 0;
-    while let Some(word) = words.get(i) {
-        i += 1;
-        let text = word.text.as_str();
-        let next_value =
-            |i: usize| words.get(i).filter(|n| !n.is_known() || !n.text.starts_with('-')).cloned();
-        if only_positionals
-            || !text.starts_with('-')
-            || text == "-"
-            || (word.expansion && text.len() <= 1)
-        {
-            if !only_positionals && word.may_be_option() {
-                out.unknown_option = true;
-            }
-            out.positionals.push(word.clone());
-            if spec.options_end_at_positional {
-                only_positionals = true;
-            }
-            continue;
-        }
-        if text == "--" {
-            only_positionals = true;
-            continue;
-        }
-        if let Some(long) = text.strip_prefix("--") {
-            let (name, value) = match long.split_once('=') {
-                Some((n, v)) => {
-                    (n, Some(ShellArg { text: v.to_owned(), raw: v.to_owned(), ..word.clone() }))
-                }
-                None => (long, None),
-            };
-            let given = format!("--{name}");
-            let names = expand_long(spec, &given);
-            let mut value = value;
-            if value.is_none() && names.iter().any(|n| takes_value(n)) {
-                value = next_value(i);
-                if value.is_some() {
-                    i += 1;
-                }
-            }
-            out.options.push(ScannedOption { names, value });
-            continue;
-        }
-        if let Some(option) = multi_char_single_dash
-            .iter()
-            .find(|o| text == o.as_str() || text.starts_with(&format!("{o}=")))
-        {
-            let mut value = text.split_once('=').map(|(_, v)| ShellArg {
-                text: v.to_owned(),
-                raw: v.to_owned(),
-                ..word.clone()
-            });
-            if value.is_none() && takes_value(option) {
-                value = next_value(i);
-                if value.is_some() {
-                    i += 1;
-                }
-            }
-            out.options.push(ScannedOption { names: vec![(*option).clone()], value });
-            continue;
-        }
-        let cluster: Vec<char> = text.chars().skip(1).collect();
-        for (k, c) in cluster.iter().enumerate() {
-            let name = format!("-{c}");
-            if takes_value(&name) {
-                let attached: String = cluster.iter().skip(k + 1).collect();
-                let value = if attached.is_empty() {
-                    let v = next_value(i);
-                    if v.is_some() {
-                        i += 1;
-                    }
-                    v
-                } else {
-                    Some(ShellArg { text: attached.clone(), raw: attached, ..word.clone() })
-                };
-                out.options.push(ScannedOption { names: vec![name], value });
-                break;
-            }
-            out.options.push(ScannedOption { names: vec![name], value: None });
-        }
-    }
-    out
-}
-
-/// The long options `given` may stand for: itself when the entry names it, else (for a
-/// program that takes abbreviations) every option it abbreviates.
-fn expand_long(spec: &ProgramSpec, given: &str) -> Vec<String> {
-    if !spec.long_prefixes || spec.long_options().any(|o| o == given) || given.len() <= 2 {
-        return vec![given.to_owned()];
-    }
-    let mut names: Vec<String> =
-        spec.long_options().filter(|o| o.starts_with(given)).map(str::to_owned).collect();
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        names.push(given.to_owned());
-    }
-    names
+    Some(super::OpaqueCommand {
+        program: command.program.clone(),
+        words: command.words.clone(),
+        dirs: dirs.spelled(),
+        appended: command.unknown_args.is_some(),
+        tree,
+    })
 }
 
 /// The variables a built-in sets by name rather than with a `NAME=` word: `export NAME`,

@@ -1,8 +1,9 @@
 //! Unit tests of the program guard: option reading, abbreviations, write normalisation
 //! and the decisions each finding gets. The corpus (`test_data/shell/`) holds the cases.
 
-use super::guard::{ProgramGuard, scan};
+use super::guard::ProgramGuard;
 use super::programs::builtin;
+use super::scan::scan;
 use super::writes::normalise;
 use super::{ShellArg, ShellRules};
 use crate::verdict::Decision;
@@ -79,4 +80,53 @@ fn without_write_paths_every_file_write_is_outside() {
     let mut out = Vec::new();
     none.check("echo x > out.txt; ls 2>/dev/null >&2", &mut out);
     assert_eq!(out.len(), 1, "{out:?}");
+}
+
+/// The write words and opaque commands of `line` from `/w`, as `write_words` lists them.
+fn line_writes(line: &str) -> (Vec<String>, Vec<(String, bool)>) {
+    let found = super::write_words(&ProgramGuard::default(), line, Some("/w")).unwrap();
+    let writes = found.writes.iter().map(|w| w.word.raw.clone()).collect();
+    let opaque = found.opaque.iter().map(|o| (o.program.clone(), o.tree)).collect();
+    (writes, opaque)
+}
+
+#[test]
+fn a_redirection_to_a_glob_is_listed_as_a_write() {
+    for line in [
+        "cat /dev/null > ../stat?/H.jsonl",
+        "echo x >| ../stat?/H.jsonl",
+        "exec 3>../stat?/H.jsonl",
+        ": 1<>../stat?/H.jsonl",
+        "echo x >> ../s[t]ate/H.jsonl",
+    ] {
+        let (writes, _) = line_writes(line);
+        assert!(writes.iter().any(|w| w.starts_with("../s")), "{line}: {writes:?}");
+    }
+}
+
+#[test]
+fn commands_whose_writes_the_table_cannot_list_are_opaque() {
+    for (line, program, tree) in [
+        ("ed -s ../stat?/H.jsonl <<< w", "ed", false),
+        ("rename jsonl x ../stat?/H.jsonl", "rename", false),
+        ("docker run x", "docker", false),
+        ("./script.sh ..", "script.sh", false),
+        ("python3 x.py ../state", "python3", false),
+        ("$CMD ../state", "$CMD", false),
+        ("find .. -execdir truncate -s0 {} +", "truncate", false),
+        ("git -C .. clean -fdx", "git", true),
+        ("git checkout main", "git", true),
+        ("tar xf a.tar", "tar", true),
+    ] {
+        let (_, opaque) = line_writes(line);
+        assert!(
+            opaque.iter().any(|(p, t)| p.ends_with(program) && *t == tree),
+            "{line}: {opaque:?}"
+        );
+    }
+    // Programs the table knows, and wrappers whose command is read by itself.
+    for line in ["ls ..", "rm -rf x", "sudo ls ..", "bash -c 'rm -rf x'", "git status", "cp a b"] {
+        let (_, opaque) = line_writes(line);
+        assert!(opaque.is_empty(), "{line}: {opaque:?}");
+    }
 }

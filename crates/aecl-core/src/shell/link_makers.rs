@@ -10,9 +10,9 @@
 //! place where another of its commands may make a link is refused: where it lands is only
 //! known when the line runs.
 
-use super::SimpleCommand;
 use super::finding::Finding;
 use super::writes::{self, Directories};
+use super::{ShellArg, SimpleCommand};
 
 /// git subcommands that write the work tree, and so may write a link it holds.
 const GIT_WORK_TREE: [&str; 17] = [
@@ -34,6 +34,66 @@ const GIT_WORK_TREE: [&str; 17] = [
     "read-tree",
     "checkout-index",
 ];
+
+/// git subcommands that write or remove files of the work tree without making links.
+const GIT_TREE_WRITES: [&str; 5] = ["clean", "rm", "submodule", "sparse-checkout", "bisect"];
+
+/// Whether `command` writes anywhere under the directory it works in, whatever its
+/// arguments name: an extraction, a patch, a checkout or clean of git's work tree.
+pub(super) fn writes_tree(command: &SimpleCommand) -> bool {
+    makes_links(command) == Some(Makes::UnderTheWorkingDirectory)
+        || (command.program == "git"
+            && command.words.iter().any(|w| GIT_TREE_WRITES.contains(&w.text.as_str())))
+}
+
+/// `ln -s TARGET... LINK`: a relative target is read from the link's directory, not from
+/// the working directory: `ln -s ../../x sub/l` points at `sub/../../x`, the working
+/// directory's parent's `x`, not its grandparent's. So each relative target is also a
+/// write joined to the directories the link may be in: `LINK`'s parent, and `LINK` itself
+/// in case it is an existing directory (or the `-t` directory). The target as written,
+/// from the working directory, stays a write too (what `ln -r` and a hard link read).
+pub(super) fn symlink_targets(
+    options: &[&str],
+    directory: Option<&ShellArg>,
+    positionals: &[ShellArg],
+    unknown_option: bool,
+) -> Vec<ShellArg> {
+    // `--sym`, `--symb`...: GNU getopt takes any unambiguous prefix.
+    let symbolic = unknown_option
+        || options.iter().any(|n| *n == "-s" || (n.len() >= 4 && "--symbolic".starts_with(n)));
+    if !symbolic {
+        return Vec::new();
+    }
+    let (targets, bases): (&[ShellArg], Vec<ShellArg>) = match (directory, positionals.split_last())
+    {
+        (Some(dir), _) => (positionals, vec![dir.clone()]),
+        (None, Some((link, targets))) if !targets.is_empty() => {
+            let parent = link.text.trim_end_matches('/').rsplit_once('/').map_or(".", |(p, _)| p);
+            let parent = if link.text.starts_with('/') && parent.is_empty() { "/" } else { parent };
+            let parent =
+                ShellArg { text: parent.to_owned(), raw: parent.to_owned(), ..link.clone() };
+            (targets, vec![parent, link.clone()])
+        }
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for target in targets.iter().filter(|t| !t.tilde && !t.text.starts_with('/')) {
+        for base in &bases {
+            out.push(if base.is_known() && target.is_known() {
+                ShellArg::known(&format!("{}/{}", base.text.trim_end_matches('/'), target.text))
+            } else {
+                // Somewhere only known at run time, said as written.
+                ShellArg {
+                    text: String::new(),
+                    raw: format!("{}/{}", base.raw, target.raw),
+                    expansion: true,
+                    ..ShellArg::default()
+                }
+            });
+        }
+    }
+    out
+}
 
 /// How a command may make links: at the places it writes, or anywhere under the
 /// directories the line may be in (an archive's or a repository's paths).

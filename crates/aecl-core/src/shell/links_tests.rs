@@ -184,3 +184,31 @@ fn an_unknown_directory_is_never_resolved_into_a_pass() {
     let line = "git -C \"$D\" format-patch -o out HEAD~1";
     assert_eq!(decide(line, &view(line, "/w")).0, Decision::Block);
 }
+
+#[test]
+fn a_relative_symlink_target_is_read_from_the_links_directory() {
+    let words = |line: &str| -> Vec<String> {
+        let found = super::write_words(&ProgramGuard::default(), line, Some("/w")).unwrap();
+        found.writes.into_iter().map(|w| w.word.text).collect()
+    };
+    // From `src`, where the link is (or from `src/x`, should that be a directory).
+    let written = words("ln -s ../../state src/x");
+    for expected in ["src/../../state", "src/x/../../state", "src/x"] {
+        assert!(written.contains(&expected.to_owned()), "{expected} in {written:?}");
+    }
+    assert!(words("ln -sf -t sub ../t").contains(&"sub/../t".to_owned()));
+    assert!(words("ln --sym ../t sub/l").contains(&"sub/../t".to_owned()));
+    // A hard link's target is a path from the working directory, like an absolute one.
+    assert!(!words("ln ../t sub/l").contains(&"sub/../t".to_owned()));
+    assert!(!words("ln -s /etc sub/l").iter().any(|w| w.starts_with("sub/") && w != "sub/l"));
+    // From `/w/a/b`, `../x` is inside the write paths; from `/w`, where the link is made,
+    // it is `/x`, outside.
+    let mut deep = rules();
+    deep.guard.working_dir = Some("/w/a/b".to_owned());
+    let mut out = Vec::new();
+    deep.check("ln -s ../x ../../l", &mut out);
+    assert!(
+        out.iter().any(|v| v.decision == Decision::Block && v.message.contains("`/x`")),
+        "{out:?}"
+    );
+}

@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use super::ShellArg;
 use super::finding::Finding;
 use super::git;
-use super::guard::Scanned;
 use super::programs::Special;
+use super::scan::Scanned;
 use super::scripts::{self, ScriptEffects};
 
 /// The words as the table should read them: tar's old-style first word (`tar cvf a.tar

@@ -60,7 +60,30 @@ impl<S: Store> Engine<S> {
         let (mut ready, end, effect) = self.call_end(ran);
         match ready.deferred.take() {
             None => {
-                self.finish_call(end).await?;
+                let effect = match self.finish_call(end).await {
+                    Ok(()) => effect,
+                    // The call ran: whatever the store says now, the answer must not be a
+                    // block (the agent would think nothing happened and may try another
+                    // way). Its end is not recorded, so it is answered as unknown; the
+                    // ledger keeps it `dispatched`, which recovery reconciles.
+                    Err(error) => {
+                        tracing::error!(
+                            effect = %effect.id,
+                            %error,
+                            "a call ran but its outcome could not be recorded"
+                        );
+                        Effect {
+                            state: EffectState::OutcomeUnknown,
+                            result: Value::Null,
+                            error: Some(format!(
+                                "the call ran, but its outcome could not be recorded \
+                                 ({error}): it stays `dispatched` until recovery reconciles it"
+                            )),
+                            rollback_token: None,
+                            ..effect
+                        }
+                    }
+                };
                 Ok(Executed { decided: ready.decided, effect: Some(effect), replayed: false })
             }
             Some(deferred) => self.commit_read(ready, *deferred, end, effect, connector).await,

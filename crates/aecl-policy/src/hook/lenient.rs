@@ -76,6 +76,11 @@ fn escape_unit(bytes: &[u8], at: usize) -> Option<u32> {
 /// The hook input's top-level string fields, read without parsing the values between them;
 /// `None` when the text is not an object or names no session and event.
 pub(super) fn salvage(text: &str, why: &str) -> Option<HookInput> {
+    salvage_fields(text, why).filter(|input| !input.hook_event_name.is_empty())
+}
+
+/// [`salvage`], also when the text names no event (`hook_event_name` is then empty).
+pub(super) fn salvage_fields(text: &str, why: &str) -> Option<HookInput> {
     let fields = top_level_strings(text)?;
     let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     Some(HookInput {
@@ -83,7 +88,7 @@ pub(super) fn salvage(text: &str, why: &str) -> Option<HookInput> {
         transcript_path: get("transcript_path"),
         cwd: get("cwd"),
         permission_mode: get("permission_mode"),
-        hook_event_name: get("hook_event_name")?,
+        hook_event_name: get("hook_event_name").unwrap_or_default(),
         tool_name: get("tool_name").unwrap_or_default(),
         tool_input: Value::Null,
         tool_use_id: get("tool_use_id"),
@@ -114,7 +119,9 @@ fn top_level_strings(text: &str) -> Option<Vec<(String, String)>> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'"' => {
-                let end = string_end(bytes, i)?;
+                // A text cut short (an input too large to read whole) ends inside a string:
+                // the members before it are what can be read.
+                let Some(end) = string_end(bytes, i) else { break };
                 let literal = text.get(i..=end)?;
                 if depth == 1 {
                     if after_colon {

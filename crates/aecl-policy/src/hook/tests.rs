@@ -63,3 +63,73 @@ fn missing_tool_input_is_an_empty_object() {
     let event = HookInput::parse(&text, "PreToolUse").unwrap().into_call_event(|| "id".to_owned());
     assert_eq!((event.id.as_str(), event.args.clone()), ("id", json!({})));
 }
+
+fn shell_input(tool: &str, tool_input: Value) -> HookInput {
+    let text = json!({
+        "session_id": "s1", "cwd": "/w", "hook_event_name": "BeforeTool",
+        "tool_name": tool, "tool_input": tool_input,
+    })
+    .to_string();
+    HookInput::parse(&text, "BeforeTool").unwrap()
+}
+
+#[test]
+fn a_shell_tools_working_directory_field_is_where_its_command_runs() {
+    let dir = |tool: &str, input: Value| shell_input(tool, input).command_dir();
+    let command = "echo x > f";
+    // Gemini CLI's `dir_path` and its older `directory`; Codex's `workdir`, and
+    // `working_directory` in `local_shell`'s action.
+    for (tool, input, expected) in [
+        ("run_shell_command", json!({"command": command, "dir_path": ".."}), Some("..")),
+        ("run_shell_command", json!({"command": command, "directory": "/x"}), Some("/x")),
+        (
+            "run_shell_command",
+            json!({"command": command, "dir_path": "a", "directory": "a"}),
+            Some("a"),
+        ),
+        ("shell", json!({"command": ["bash", "-lc", command], "workdir": "/t"}), Some("/t")),
+        ("exec_command", json!({"cmd": command, "workdir": "sub"}), Some("sub")),
+        ("shell_command", json!({"command": command, "workdir": "sub"}), Some("sub")),
+        ("local_shell", json!({"action": {"type": "exec", "working_directory": "/d"}}), Some("/d")),
+        // Absent, `null` or empty: the input's `cwd`, as the agents read it.
+        ("run_shell_command", json!({"command": command}), None),
+        ("run_shell_command", json!({"command": command, "dir_path": null}), None),
+        ("shell", json!({"command": ["ls"], "workdir": ""}), None),
+        ("Bash", json!({"command": command}), None),
+        // Not a shell tool: its fields are its own.
+        ("write_file", json!({"file_path": "x", "directory": "/etc"}), None),
+    ] {
+        assert_eq!(dir(tool, input.clone()).unwrap().as_deref(), expected, "{tool} {input}");
+    }
+    for (tool, input) in [
+        ("run_shell_command", json!({"command": command, "dir_path": 5})),
+        ("run_shell_command", json!({"command": command, "dir_path": ["/"]})),
+        ("run_shell_command", json!({"command": command, "dir_path": "a", "directory": "b"})),
+        // A field the tool does not take might be read by an agent aecl does not know.
+        ("run_shell_command", json!({"command": command, "workdir": "/"})),
+        ("Bash", json!({"command": command, "cwd": "/"})),
+        ("Bash", json!({"command": command, "workdir": "/"})),
+        ("shell", json!({"command": ["ls"], "dir_path": "/"})),
+    ] {
+        let error = dir(tool, input.clone()).unwrap_err().to_string();
+        assert!(error.contains("cannot tell where"), "{tool} {input}: {error}");
+    }
+    assert!(is_shell_tool("run_shell_command") && is_shell_tool("Bash"));
+    assert!(!is_shell_tool("mcp__x__shell"));
+}
+
+#[test]
+fn the_head_of_an_input_cut_short_names_its_session_and_event() {
+    let text = r#"{"session_id":"s1","cwd":"/w","hook_event_name":"PostToolUse","tool_name":"WebFetch","tool_input":{"url":"https://a"},"tool_response":"visit https://evil.test/x and"#;
+    let input = HookInput::salvage_head(text, "cut").unwrap();
+    assert_eq!(
+        (input.session_id.as_str(), input.hook_event_name.as_str(), input.tool_name.as_str()),
+        ("s1", "PostToolUse", "WebFetch")
+    );
+    assert_eq!(input.tool_response, None);
+    // No event before the cut: the session is still known.
+    let input =
+        HookInput::salvage_head(r#"{"session_id":"s1","tool_response":"xx"#, "cut").unwrap();
+    assert_eq!((input.session_id.as_str(), input.hook_event_name.as_str()), ("s1", ""));
+    assert!(HookInput::salvage_head(r#"{"tool_response":"xx"#, "cut").is_none());
+}

@@ -111,3 +111,44 @@ async fn a_second_writer_of_a_sqlite_file_is_refused() {
     let again = sqlite_store(dir.path());
     healthy(&again).await;
 }
+
+/// A connector that runs its call and then takes the store's file away, as a disk filling
+/// up or an operator's mistake would between a call's dispatch and its end.
+struct RunsThenLosesTheStore(std::path::PathBuf);
+
+impl aecl_engine::Connector for RunsThenLosesTheStore {
+    fn execute<'a>(
+        &'a self,
+        _: aecl_engine::Invocation<'a>,
+    ) -> aecl_engine::BoxFuture<'a, aecl_engine::ConnectorOutcome> {
+        let _ = std::fs::remove_file(&self.0);
+        Box::pin(async move {
+            aecl_engine::ConnectorOutcome::Succeeded {
+                result: serde_json::json!({"written": true}),
+                rollback_token: None,
+            }
+        })
+    }
+}
+
+/// A call that ran is never answered as blocked, whatever happens to the store after its
+/// dispatch: its end cannot be recorded, so it is answered allowed with an unknown
+/// outcome, which says why (the agent must not think nothing happened).
+#[tokio::test]
+async fn a_call_that_ran_is_answered_as_unknown_when_its_end_cannot_be_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
+    let engine = aecl_engine::Engine::new(
+        std::sync::Arc::new(store),
+        crate::support::policy(10, ""),
+        crate::support::clock(),
+        aecl_engine::EngineConfig::default(),
+    );
+    let connector = RunsThenLosesTheStore(dir.path().join("aecl.db"));
+    let done = engine.execute(crate::support::call("r1", "c1", None), &connector).await.unwrap();
+    assert_eq!(done.decided.verdict.decision, aecl_core::Decision::Allow);
+    let effect = done.effect.unwrap();
+    assert_eq!(effect.state, aecl_engine::EffectState::OutcomeUnknown, "{effect:?}");
+    let error = effect.error.unwrap_or_default();
+    assert!(error.contains("ran") && error.contains("could not be recorded"), "{error}");
+}

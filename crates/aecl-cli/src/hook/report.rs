@@ -1,0 +1,288 @@
+//! The events after the fact (`aecl hook AGENT` on a tool's output, the user's prompt, the
+//! session's end): recorded in the session's file with `--policy`, or reported to `aecl
+//! serve` with `--server`. Nothing here can stop what already happened, so a failure is
+//! said on stdout (`systemMessage`) and stderr, and exits 0: an exit code 2 on a prompt
+//! would drop the user's prompt.
+//!
+//! An output must never go unrecorded, since its values would later pass as the model's
+//! own. One that cannot be recorded whole, because the hook input is over the stdin limit
+//! or the result would not fit in the session file (`local::MAX_SESSION_BYTES`), is
+//! recorded as far as it can be: its first [`local::MAX_LOST_OUTPUT_BYTES`] as untrusted,
+//! marked as cut, after an `expired` event that makes the session fail closed. From then
+//! on a control value the session cannot trace counts as untrusted (it may come from the
+//! part that was not kept), as after any loss of history (`RunState::expire`).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use aecl_policy::hook::{HookEvent, HookInput};
+use aecl_policy::trace::TraceEvent;
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+
+use super::{Agent, HookArgs, local, policy_cache, post};
+use crate::input::now;
+
+/// The events after the fact that `agent` sends (its other events are decided or refused):
+/// the event, when `text` is one of them.
+pub(super) fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
+    // Leniently: an output that is not valid JSON is still an event after the fact, to be
+    // recorded (exit 0), not a call to deny.
+    let name = HookInput::event_name(text)?;
+    handled(agent, &name)
+}
+
+/// The event `name` when `agent` sends it after the fact.
+fn handled(agent: Agent, name: &str) -> Option<HookEvent> {
+    let handled: &[&str] = match agent {
+        Agent::ClaudeCode => &["PostToolUse", "UserPromptSubmit", "SessionEnd"],
+        // Codex has no session end (`Stop` ends a turn, not the session).
+        Agent::Codex => &["PostToolUse", "UserPromptSubmit"],
+        Agent::Gemini => &["AfterTool", "BeforeAgent", "SessionEnd"],
+    };
+    handled.contains(&name).then(|| HookEvent::of(name)).flatten()
+}
+
+/// Reports an event after the fact: a tool's output, the user's prompt, the session's end.
+/// With `--server`, to its hook endpoint, which records it in the session's run (and
+/// records a call aecl never allowed as `unguarded`).
+pub(super) fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> ExitCode {
+    let recorded = HookInput::parse_event(text)
+        .map_err(anyhow::Error::from)
+        .and_then(|(input, _)| record(agent, args, input, event, None));
+    answer_after(agent, recorded)
+}
+
+/// Answers an input over the stdin limit, of which `head` was read: an event after the
+/// fact is recorded from its top-level fields, as far as it can be; anything else is
+/// denied (exit code 2), and when its event cannot be told, the session is also made to
+/// fail closed (it may have been an output).
+pub(super) fn oversized(agent: Agent, args: &HookArgs, head: &str, limit: u64) -> Result<ExitCode> {
+    let why = format!("the hook input is larger than {limit} bytes");
+    let input = HookInput::salvage_head(head, &why);
+    let event = input.as_ref().and_then(|i| handled(agent, &i.hook_event_name));
+    let input = match (input, event) {
+        (Some(input), Some(event)) => {
+            let cut = Cut { head, why };
+            return Ok(answer_after(agent, record(agent, args, input, event, Some(cut))));
+        }
+        (input, _) => input,
+    };
+    let mut reason = format!("aecl could not decide the call, so it is denied: {why}");
+    // A call is denied and nothing ran; an event that cannot be told may have been an
+    // output, whose values the session must not take for the model's own.
+    let unknown_event = input.as_ref().is_none_or(|i| HookEvent::of(&i.hook_event_name).is_none());
+    if let (Some(input), true, Some(_)) = (&input, unknown_event, &args.policy) {
+        match lose_history(args, &input.session_id, &why) {
+            Ok(()) => reason.push_str("; the session is marked as having lost history"),
+            Err(error) => reason.push_str(&format!("; marking the session failed: {error:#}")),
+        }
+    }
+    let outcome = aecl_policy::hook::HookOutcome { decision: aecl_core::Decision::Block, reason };
+    super::answer(agent, &outcome.into())
+}
+
+/// An input that was cut: the part read, and why.
+struct Cut<'a> {
+    head: &'a str,
+    why: String,
+}
+
+fn record(
+    agent: Agent,
+    args: &HookArgs,
+    mut input: HookInput,
+    event: HookEvent,
+    cut: Option<Cut<'_>>,
+) -> Result<Value> {
+    if args.policy.is_some() {
+        return report_locally(agent, args, input, event, cut);
+    }
+    if let Some(cut) = &cut {
+        // The server keeps what it is given; the rest is said in the output itself.
+        input.tool_response = Some(Value::String(local::marked_head(
+            cut.head,
+            &cut.why,
+            local::MAX_LOST_OUTPUT_BYTES,
+        )));
+    }
+    report_to_server(args, &input)
+}
+
+fn answer_after(agent: Agent, recorded: Result<Value>) -> ExitCode {
+    let answer = match recorded {
+        Ok(answer) => answer,
+        Err(error) => {
+            let message = format!("aecl did not record the {} event: {error:#}", agent.name());
+            #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
+            {
+                eprintln!("{message}");
+            }
+            json!({ "systemMessage": message })
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    // Nothing is left to tell the agent if stdout is gone.
+    let _ = serde_json::to_writer(&mut out, &answer)
+        .and_then(|()| writeln!(out).and_then(|()| out.flush()).map_err(serde_json::Error::io));
+    ExitCode::SUCCESS
+}
+
+/// Gemini CLI's `AfterTool` names no call id: the server links it to the call decided by
+/// the tool and its input (`aecl_engine::hook_link`). Codex's input keeps its `turn_id`,
+/// which tells the server its hook could not ask.
+fn report_to_server(args: &HookArgs, input: &HookInput) -> Result<Value> {
+    let Some(server) = &args.server else {
+        bail!("give --policy DIR --agent ID, or --server URL");
+    };
+    let token = crate::agent_token::bearer(
+        args.token_file.as_deref(),
+        args.agent_key.as_deref(),
+        args.agent.as_deref(),
+    )?;
+    let body = serde_json::to_value(input)?;
+    post(server, "/v1/hooks/claude-code", &token, &[], &body, args.timeout)
+}
+
+/// Appends an `expired` event to the session's file: its history is no longer whole.
+fn lose_history(args: &HookArgs, session: &str, why: &str) -> Result<()> {
+    let dir = local::state_dir(args.state_dir.as_deref())?;
+    let mut file = local::SessionFile::open(&dir, session)?;
+    file.events()?;
+    file.append(&TraceEvent::Expired { run: session.to_owned(), reason: Some(why.to_owned()) })
+}
+
+/// Records an event after the fact in the session's file (`local`): a tool's output as a
+/// `result` (unguarded when the file holds no allow or ask for its call), the user's
+/// prompt as `user`, the session's end as `end`; an output that cannot be kept whole as
+/// described in the module's comment.
+fn report_locally(
+    agent: Agent,
+    args: &HookArgs,
+    input: HookInput,
+    event: HookEvent,
+    cut: Option<Cut<'_>>,
+) -> Result<Value> {
+    let (Some(policy), Some(agent_id)) = (&args.policy, &args.agent) else {
+        bail!("give --policy DIR --agent ID, or --server URL");
+    };
+    let dir = local::state_dir(args.state_dir.as_deref())?;
+    let mut file = local::SessionFile::open(&dir, &input.session_id)?;
+    let run = input.session_id.clone();
+    let marker = |text: &str| match &cut {
+        Some(cut) => local::marked_head(text, &cut.why, local::MAX_LOST_OUTPUT_BYTES),
+        None => text.to_owned(),
+    };
+    let (events, note) = match event {
+        HookEvent::UserPrompt => {
+            let text = marker(input.prompt.as_deref().unwrap_or_default());
+            (vec![TraceEvent::User { run, text }], None)
+        }
+        HookEvent::SessionEnd => (vec![TraceEvent::End { run }], None),
+        HookEvent::PostTool => {
+            let loaded = policy_cache::load(policy, &dir)?;
+            let events = file.events()?;
+            let history =
+                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
+            // Gemini CLI's AfterTool names no call: linked by the tool and its input.
+            let linked;
+            let id = match input.tool_use_id.as_deref().filter(|id| !id.is_empty()) {
+                Some(id) => Some(id),
+                None => {
+                    linked = history.link(&input.action(), &input.tool_input);
+                    linked.as_deref()
+                }
+            };
+            let standing = match &input.unreadable {
+                // Only the top-level fields could be read: the whole text is the output,
+                // untrusted whatever the action's output rules say.
+                Some(why) => local::Standing::Unguarded(format!("output not valid JSON: {why}")),
+                None => history.standing(id, agent == Agent::ClaudeCode),
+            };
+            let output = input.tool_response.clone().unwrap_or(Value::Null);
+            let whole = local::result_event(&run, id, &standing, output);
+            let fits = serde_json::to_vec(&whole).map_or(0, |line| line.len() as u64 + 1)
+                <= file.room()?;
+            match (&cut, fits) {
+                (None, true) => (vec![whole], note(&input, id, &standing, &file)),
+                (cut, _) => {
+                    let (why, head) = match cut {
+                        Some(cut) => (cut.why.clone(), cut.head.to_owned()),
+                        None => {
+                            let TraceEvent::Result { output, .. } = &whole else {
+                                bail!("a result event was expected")
+                            };
+                            let why = format!(
+                                "the output would take the session file `{}` past its {} bytes",
+                                file.path().display(),
+                                local::MAX_SESSION_BYTES
+                            );
+                            (why, output.to_string())
+                        }
+                    };
+                    let events = local::lost_output(&run, id, &why, &head, file.room()?);
+                    let note = format!(
+                        "aecl: the output of `{}` ({}) could not be recorded whole ({why}): its \
+                         start is recorded as untrusted in `{}`, and the session now counts every \
+                         control value it cannot trace as untrusted (end the session to start \
+                         over)",
+                        input.action(),
+                        id.unwrap_or("no call id"),
+                        file.path().display()
+                    );
+                    (events, Some(note))
+                }
+            }
+        }
+        HookEvent::PreTool => bail!("a PreToolUse is decided, not reported"),
+    };
+    if !matches!(event, HookEvent::PostTool) {
+        // Checked before appending to a file that is over the cap or corrupt.
+        file.events()?;
+    }
+    for event in &events {
+        file.append(event)?;
+    }
+    if let Some(note) = &note {
+        #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
+        {
+            eprintln!("{note}");
+        }
+    }
+    Ok(match note {
+        Some(note) => json!({ "systemMessage": note }),
+        None => json!({}),
+    })
+}
+
+/// What the agent is told about a recorded output, if anything.
+fn note(
+    input: &HookInput,
+    id: Option<&str>,
+    standing: &local::Standing,
+    file: &local::SessionFile,
+) -> Option<String> {
+    match standing {
+        local::Standing::Unguarded(_) if let Some(why) = &input.unreadable => Some(format!(
+            "aecl: the output of `{}` ({}) is not valid JSON ({why}): all of it is recorded as \
+             untrusted in `{}`",
+            input.action(),
+            id.unwrap_or("no call id"),
+            file.path().display()
+        )),
+        local::Standing::Unguarded(why) => Some(format!(
+            "aecl: unguarded call: `{}` ({}) ran without aecl's allow ({why}); its output is \
+             recorded as untrusted in `{}`",
+            input.action(),
+            id.unwrap_or("no call id"),
+            file.path().display()
+        )),
+        local::Standing::ApprovedInClient => Some(format!(
+            "aecl: `{}` ({}) needed approval and ran: recorded as approved_in_client by the \
+             agent's user",
+            input.action(),
+            id.unwrap_or("no call id")
+        )),
+        local::Standing::Allowed => None,
+    }
+}

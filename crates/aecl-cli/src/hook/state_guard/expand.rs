@@ -1,0 +1,333 @@
+//! Shell words expanded as the shell would, where the result is certain: quotes removed,
+//! `~` and `$NAME`/`${NAME}` from this process's environment (which the agent passes on to
+//! its hooks), `{a,b}` alternatives, and globs listed on the filesystem. Anything only
+//! known at run time is an error saying so.
+
+use std::path::{Path, PathBuf};
+
+use aecl_core::shell::ShellArg;
+
+/// Glob matches listed per word at most; past it the word is refused.
+const MAX_GLOB_MATCHES: usize = 4096;
+
+/// Brace alternatives per word at most; past it the word is refused.
+const MAX_BRACE_WORDS: usize = 256;
+
+/// The words a shell word becomes, where that is certain: quotes removed, `~` and
+/// `$NAME`/`${NAME}` from this process's environment, `{a,b}` alternatives; glob
+/// characters left in (escaped with `\` when quoted). Anything only known at run time is
+/// an error saying so, and so is a variable whose name appears on the `line` other than
+/// where it is read (the line may set it: `X=~/.local; rm -rf $X`; `HOME=/x; rm ~/y`).
+/// The error says what is unknown: "`WORD`, a path only known at run time".
+pub fn expand(word: &ShellArg, line: &str) -> Result<Vec<String>, String> {
+    if word.is_known() {
+        return Ok(vec![escape_glob(&word.text)]);
+    }
+    let unknown = || format!("`{}`, a path only known at run time", word.raw);
+    let raw = word.raw.as_str();
+    let mut out = String::new();
+    let mut chars = raw.chars().peekable();
+    // The analyser's own words for what only the run knows ("<arguments appended at run
+    // time>") hold no `$`: an expansion that this reading does not find is unknown.
+    let mut expanded = !word.expansion;
+    if word.tilde {
+        chars.next();
+        match chars.peek() {
+            None | Some('/') if !may_be_set(line, "HOME") => {
+                out.push_str(&escape_glob(&env("HOME").ok_or_else(unknown)?));
+            }
+            // `~user`, `~+`, `~-`, or a home directory the line sets.
+            _ => return Err(unknown()),
+        }
+    }
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('\''), c) => out.push_str(&escape_glob(&c.to_string())),
+            (None, '\'' | '"') => quote = Some(c),
+            (_, '\\') => match chars.next() {
+                Some(next) => out.push_str(&escape_glob(&next.to_string())),
+                None => return Err(unknown()),
+            },
+            (_, '$') => {
+                expanded = true;
+                let name = variable_name(&mut chars).ok_or_else(unknown)?;
+                if may_be_set(line, &name) {
+                    return Err(unknown());
+                }
+                let value = env(&name).ok_or_else(unknown)?;
+                out.push_str(&escape_glob(&value));
+            }
+            (_, '`') => return Err(unknown()),
+            (Some(_), c) => out.push_str(&escape_glob(&c.to_string())),
+            (None, c) => out.push(c),
+        }
+    }
+    if quote.is_some() || !expanded {
+        return Err(unknown());
+    }
+    braces(&out).ok_or_else(unknown)
+}
+
+/// `$NAME` or `${NAME}` after the `$`: the name, or `None` for any other expansion
+/// (`$(...)`, `${X:-y}`, `$1`, `$@`, ...).
+fn variable_name(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+    let braced = chars.peek() == Some(&'{');
+    if braced {
+        chars.next();
+    }
+    let mut name = String::new();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            name.push(c);
+            chars.next();
+        } else {
+            break;
+        }
+    }
+    if braced && chars.next() != Some('}') {
+        return None;
+    }
+    let first = name.chars().next()?;
+    (first.is_ascii_alphabetic() || first == '_').then_some(name)
+}
+
+/// Whether `name` appears on `line` other than read as `$NAME` or `${NAME}`: an
+/// assignment, `export`, `read`, `for NAME in`, `declare`... (or a mere mention: refused
+/// all the same, which errs towards refusing).
+pub fn may_be_set(line: &str, name: &str) -> bool {
+    let bytes = line.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut from = 0;
+    while let Some(found) = line.get(from..).and_then(|rest| rest.find(name)) {
+        let start = from + found;
+        let end = start + name.len();
+        let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+        let after = bytes.get(end).copied();
+        let whole = !before.is_some_and(is_ident) && !after.is_some_and(is_ident);
+        let read = before == Some(b'$')
+            || (before == Some(b'{') && start >= 2 && bytes.get(start - 2) == Some(&b'$'));
+        if whole && !read {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '{' | '}' | ',') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Brace expansion of unescaped `{a,b,...}` (nested too); `None` when unbalanced or too
+/// many words. A `{}` or a brace without a comma stays as it is.
+fn braces(pattern: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut depth = 0usize;
+    let mut open = None;
+    let mut commas = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars.get(i) {
+            Some('\\') => i += 1,
+            Some('{') => {
+                if depth == 0 {
+                    open = Some(i);
+                    commas.clear();
+                }
+                depth += 1;
+            }
+            Some(',') if depth == 1 => commas.push(i),
+            Some('}') if depth > 0 => {
+                depth -= 1;
+                if depth == 0
+                    && let Some(start) = open
+                    && !commas.is_empty()
+                {
+                    let head: String = chars.get(..start)?.iter().collect();
+                    let tail: String = chars.get(i + 1..)?.iter().collect();
+                    let mut bounds = vec![start];
+                    bounds.extend(&commas);
+                    bounds.push(i);
+                    let mut out = Vec::new();
+                    for pair in bounds.windows(2) {
+                        let (from, to) = (*pair.first()?, *pair.get(1)?);
+                        let middle: String = chars.get(from + 1..to)?.iter().collect();
+                        for word in braces(&format!("{head}{middle}{tail}"))? {
+                            out.push(word);
+                            if out.len() > MAX_BRACE_WORDS {
+                                return None;
+                            }
+                        }
+                    }
+                    return Some(out);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (depth == 0).then(|| vec![pattern.to_owned()])
+}
+
+/// The paths `pattern` (absolute, glob characters unescaped) names: itself, unescaped,
+/// when it has no glob; else what it matches on the filesystem now (nothing matched: the
+/// shell passes the word as it is).
+pub fn glob(pattern: &Path) -> Result<Vec<PathBuf>, String> {
+    let text = pattern.display().to_string();
+    if !has_glob(&text) {
+        return Ok(vec![PathBuf::from(unescape(&text))]);
+    }
+    let mut found = vec![PathBuf::from("/")];
+    for part in text.split('/').filter(|p| !p.is_empty()) {
+        let mut next = Vec::new();
+        for base in &found {
+            if !has_glob(part) {
+                next.push(base.join(unescape(part)));
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(base) else { continue };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if fnmatch(part, &name) {
+                    next.push(base.join(name));
+                }
+                if next.len() > MAX_GLOB_MATCHES {
+                    return Err(format!("`{text}`, a pattern of too many paths"));
+                }
+            }
+        }
+        found = next;
+    }
+    if found.is_empty() {
+        found.push(PathBuf::from(unescape(&text)));
+    }
+    Ok(found)
+}
+
+fn has_glob(text: &str) -> bool {
+    let mut escaped = false;
+    for c in text.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if matches!(c, '*' | '?' | '[') {
+            return true;
+        }
+    }
+    false
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `name` matches the glob `pattern` (`*`, `?`, `[...]`, `\` escapes). A leading
+/// `.` is matched by wildcards too: stricter than the shell's default, never looser.
+fn fnmatch(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    matches_at(&p, &n)
+}
+
+fn matches_at(p: &[char], n: &[char]) -> bool {
+    match p.split_first() {
+        None => n.is_empty(),
+        Some(('*', rest)) => {
+            (0..=n.len()).any(|i| n.get(i..).is_some_and(|tail| matches_at(rest, tail)))
+        }
+        Some(('?', rest)) => n.split_first().is_some_and(|(_, tail)| matches_at(rest, tail)),
+        Some(('[', rest)) => {
+            let Some((c, tail)) = n.split_first() else { return false };
+            let Some(close) = rest.iter().skip(1).position(|x| *x == ']').map(|i| i + 1) else {
+                // No closing bracket: a literal `[`.
+                return *c == '[' && matches_at(rest, tail);
+            };
+            let (set, after) =
+                (rest.get(..close).unwrap_or_default(), rest.get(close + 1..).unwrap_or_default());
+            let (negated, set) = match set.split_first() {
+                Some(('!' | '^', set)) => (true, set),
+                _ => (false, set),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                let (Some(lo), dash, hi) = (set.get(i), set.get(i + 1), set.get(i + 2)) else {
+                    break;
+                };
+                if dash == Some(&'-')
+                    && let Some(hi) = hi
+                {
+                    hit |= lo <= c && c <= hi;
+                    i += 3;
+                } else {
+                    hit |= lo == c;
+                    i += 1;
+                }
+            }
+            hit != negated && matches_at(after, tail)
+        }
+        Some(('\\', rest)) => match (rest.split_first(), n.split_first()) {
+            (Some((lit, rest)), Some((c, tail))) => lit == c && matches_at(rest, tail),
+            _ => false,
+        },
+        Some((lit, rest)) => {
+            n.split_first().is_some_and(|(c, tail)| lit == c && matches_at(rest, tail))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_names_with_classes_and_escapes() {
+        for (pattern, name, hit) in [
+            ("*", ".local", true),
+            (".l*", ".local", true),
+            ("?local", ".local", true),
+            ("[.x]local", ".local", true),
+            ("[!.]local", ".local", false),
+            ("[a-z]ocal", "local", true),
+            ("\\*", "*", true),
+            ("\\*", "x", false),
+            ("*.jsonl", "a.jsonl", true),
+            ("*.jsonl", "a.json", false),
+        ] {
+            assert_eq!(fnmatch(pattern, name), hit, "{pattern} {name}");
+        }
+    }
+
+    #[test]
+    fn braces_expand_nested_alternatives_and_leave_the_rest() {
+        assert_eq!(braces("a{b,c}d").unwrap(), vec!["abd", "acd"]);
+        assert_eq!(braces("~/.{local,cache}/x").unwrap(), vec!["~/.local/x", "~/.cache/x"]);
+        assert_eq!(braces("x{,.bak}").unwrap(), vec!["x", "x.bak"]);
+        assert_eq!(braces("{a,{b,c}}").unwrap(), vec!["a", "b", "c"]);
+        assert_eq!(braces("{}").unwrap(), vec!["{}"]);
+        assert_eq!(braces("\\{a,b\\}").unwrap(), vec!["\\{a,b\\}"]);
+        assert!(braces("{a,b").is_none());
+    }
+}

@@ -1,0 +1,318 @@
+//! What the local hook keeps out of the agent's reach, and when a path touches it:
+//!
+//! - aecl's own files, as trees: the state directory (the sessions' history and the
+//!   policy cache) and the `--policy` directory. A write touches one when it is the
+//!   directory, inside it, or a directory holding it (`rm -rf ~`, `cp -r x/policy /proj/`).
+//! - The agents' hook settings, as files: each file of `install::Target::hook_files` in
+//!   each agent's folder (`.claude/settings.json`, `.codex/hooks.json`, ...) under the
+//!   project (`cwd` and its parents, `$CLAUDE_PROJECT_DIR`) and the home directory
+//!   (`$CLAUDE_CONFIG_DIR`, `$CODEX_HOME`), the same names anywhere, and the managed
+//!   settings directories. A write touches one when it is the file or its folder
+//!   (`rm -rf .claude`), not a directory above the folder: the project's own directory
+//!   is written by every ordinary command, and git keeps the settings like any file.
+//!
+//! Paths are compared lexically normalised and as resolved through links.
+
+use std::path::{Component, Path, PathBuf};
+
+use aecl_engine::fs_paths::resolve_path;
+
+use crate::hook::install::Target;
+
+/// The places the guard protects.
+pub struct Protected {
+    /// The state directory, first, then the others.
+    places: Vec<Place>,
+    state: usize,
+}
+
+/// One protected place.
+pub struct Place {
+    kind: Kind,
+    /// The path the reason names.
+    shown: PathBuf,
+    /// Its path lexically normalised, and resolved through links.
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The hook's state directory: also refused when merely named or read.
+    State,
+    /// The `--policy` directory.
+    Policy,
+    /// A settings file: itself and its folder.
+    SettingsFile,
+    /// A managed settings directory: itself and everything in it.
+    SettingsDir,
+    /// Any agent's hook settings by name, wherever they are (`x/.claude/settings.json`):
+    /// `paths` is empty.
+    SettingsNames,
+}
+
+impl Place {
+    /// The place as a reason names it.
+    pub fn name(&self) -> String {
+        let shown = self.shown.display();
+        match self.kind {
+            Kind::State => format!("aecl's hook state directory `{shown}`"),
+            Kind::Policy => format!("aecl's policy directory `{shown}`"),
+            Kind::SettingsFile | Kind::SettingsDir => format!("the agent hook settings `{shown}`"),
+            Kind::SettingsNames => {
+                "an agent's hook settings (`.claude/settings.json`, `.codex/hooks.json`, \
+                 `.gemini/settings.json`, ...)"
+                    .to_owned()
+            }
+        }
+    }
+
+    /// Why no call may touch it, as a reason says it.
+    pub fn why(&self) -> &'static str {
+        match self.kind {
+            Kind::State => {
+                "which keeps this session's history: no tool call may touch it or a directory \
+                 holding it"
+            }
+            Kind::Policy => {
+                "which decides every call: no tool call may write it or a directory holding it \
+                 (keep it outside the agent's project to write the project freely)"
+            }
+            Kind::SettingsFile | Kind::SettingsDir | Kind::SettingsNames => {
+                "which run aecl's hook: no tool call may write them or their folder"
+            }
+        }
+    }
+
+    /// Whether a write at `path` (absolute, normalised) touches this place.
+    fn touched_by(&self, path: &Path) -> bool {
+        match self.kind {
+            Kind::State | Kind::Policy => {
+                self.paths.iter().any(|p| path.starts_with(p) || p.starts_with(path))
+            }
+            Kind::SettingsFile => {
+                self.paths.iter().any(|p| path.starts_with(p) || p.parent() == Some(path))
+            }
+            Kind::SettingsDir => self.paths.iter().any(|p| path.starts_with(p)),
+            Kind::SettingsNames => settings_by_name(path),
+        }
+    }
+}
+
+impl Protected {
+    /// The state directory `state`, the policy directory `policy`, and the agents' hook
+    /// settings seen from the working directory `cwd` (absolute).
+    pub fn new(state: &Path, policy: &Path, cwd: &Path) -> Protected {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let mut places = vec![tree(Kind::State, state), tree(Kind::Policy, policy)];
+        // Projects: the working directory and every directory above it (an agent may have
+        // moved below its project's root), and the project Claude Code names.
+        let mut bases: Vec<PathBuf> = normalise(cwd).ancestors().map(Path::to_path_buf).collect();
+        bases.extend(var("CLAUDE_PROJECT_DIR").filter(|p| p.is_absolute()));
+        bases.extend(var("HOME").filter(|p| p.is_absolute()));
+        for base in &bases {
+            for target in Target::ALL {
+                for file in target.hook_files() {
+                    places.push(settings_file(&base.join(target.folder()).join(file)));
+                }
+            }
+        }
+        for target in Target::ALL {
+            if let Some(home) = target.home_variable().and_then(var).filter(|p| p.is_absolute()) {
+                for file in target.hook_files() {
+                    places.push(settings_file(&home.join(file)));
+                }
+            }
+            for dir in target.system_dirs() {
+                places.push(Place {
+                    kind: Kind::SettingsDir,
+                    shown: PathBuf::from(dir),
+                    paths: physical_and_lexical(Path::new(dir)),
+                });
+            }
+        }
+        places.push(Place {
+            kind: Kind::SettingsNames,
+            shown: PathBuf::from(".claude/settings.json"),
+            paths: Vec::new(),
+        });
+        Protected { places, state: 0 }
+    }
+
+    /// The state directory.
+    pub fn state(&self) -> Option<&Place> {
+        self.places.get(self.state)
+    }
+
+    /// What a write only known at run time could be, as a reason says it.
+    pub fn summary(&self) -> String {
+        let shown = |kind: Kind| {
+            let place = self.places.iter().find(|p| p.kind == kind);
+            place.map(|p| p.shown.display().to_string()).unwrap_or_default()
+        };
+        format!(
+            "aecl's hook state directory `{}`, its policy directory `{}` or an agent's hook \
+             settings: no tool call may write them",
+            shown(Kind::State),
+            shown(Kind::Policy)
+        )
+    }
+
+    /// Spellings of the state directory that no argument may contain: its path as given
+    /// and resolved, and the default location's own name.
+    pub fn state_spellings(&self) -> Vec<String> {
+        let mut spellings: Vec<String> = self
+            .places
+            .iter()
+            .filter(|p| p.kind == Kind::State)
+            .flat_map(|p| std::iter::once(&p.shown).chain(&p.paths))
+            .map(|p| p.display().to_string())
+            .collect();
+        spellings.push(".local/state/aecl".to_owned());
+        spellings.retain(|s| !s.is_empty() && s != "/");
+        spellings
+    }
+
+    /// The state directory when `path` (absolute) is it or inside it: refused even for a
+    /// read, since it is the session's own memory.
+    pub fn inside_state(&self, path: &Path) -> Option<&Place> {
+        let path = normalise(path);
+        self.places
+            .iter()
+            .filter(|p| p.kind == Kind::State)
+            .find(|p| p.paths.iter().any(|dir| path.starts_with(dir)))
+    }
+
+    /// The place a write at `path` (absolute) would touch.
+    pub fn touched_by(&self, path: &Path) -> Option<&Place> {
+        let path = normalise(path);
+        self.places.iter().find(|p| p.touched_by(&path))
+    }
+
+    /// The tree place (state or policy directory) that a command writing anywhere under
+    /// `dir` (absolute) could reach: inside it, or holding it.
+    pub fn reached_under(&self, dir: &Path) -> Option<&Place> {
+        let dir = normalise(dir);
+        self.places
+            .iter()
+            .filter(|p| matches!(p.kind, Kind::State | Kind::Policy))
+            .find(|p| p.touched_by(&dir))
+    }
+}
+
+fn tree(kind: Kind, dir: &Path) -> Place {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    Place { kind, paths: physical_and_lexical(&dir), shown: dir }
+}
+
+fn settings_file(file: &Path) -> Place {
+    Place { kind: Kind::SettingsFile, shown: file.to_owned(), paths: physical_and_lexical(file) }
+}
+
+/// `path` (absolute) lexically normalised, and resolved through the links of its existing
+/// part when that differs.
+fn physical_and_lexical(path: &Path) -> Vec<PathBuf> {
+    let lexical = normalise(path);
+    let mut paths = vec![lexical.clone()];
+    if let Some(physical) = path.to_str().and_then(|p| resolve_path(Path::new("/"), p).ok()) {
+        let physical = PathBuf::from(physical);
+        if physical != lexical {
+            paths.push(physical);
+        }
+    }
+    paths
+}
+
+/// Whether `path` (normalised) is an agent's hook settings file or folder by its names:
+/// `…/.claude/settings.json`, `…/.codex`, compared without regard to case (a
+/// case-insensitive filesystem opens `.Claude/Settings.json` as the same file).
+fn settings_by_name(path: &Path) -> bool {
+    let mut names = path.components().rev().filter_map(|c| match c {
+        Component::Normal(name) => Some(name.to_string_lossy().to_lowercase()),
+        _ => None,
+    });
+    let (Some(last), before) = (names.next(), names.next()) else { return false };
+    Target::ALL.iter().any(|target| {
+        last == target.folder()
+            || (before.as_deref() == Some(target.folder())
+                && target.hook_files().iter().any(|file| last == *file))
+    })
+}
+
+/// `path` with `.` and `..` resolved lexically (absolute paths).
+pub fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => out.push(name),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn protected() -> Protected {
+        Protected::new(
+            Path::new("/home/u/.local/state/aecl/hooks"),
+            Path::new("/proj/policy"),
+            Path::new("/proj/src"),
+        )
+    }
+
+    #[test]
+    fn a_directory_holding_the_state_or_inside_it_is_touched_and_a_sibling_is_not() {
+        let protected = protected();
+        for path in [
+            "/",
+            "/home",
+            "/home/u",
+            "/home/u/.local/state",
+            "/home/u/.local/state/aecl/hooks/x",
+            "/home/u/x/../.local",
+        ] {
+            assert!(protected.touched_by(Path::new(path)).is_some(), "{path}");
+        }
+        for path in ["/home/u/.local/share", "/home/u/.localx", "/tmp"] {
+            assert!(protected.touched_by(Path::new(path)).is_none(), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_policy_directory_is_a_tree_and_settings_are_files_with_their_folder() {
+        let protected = protected();
+        for path in [
+            "/proj/policy",
+            "/proj/policy/policy.toml",
+            "/proj",
+            "/proj/.claude/settings.json",
+            "/proj/.claude/settings.local.json",
+            "/proj/.claude",
+            "/proj/src/.codex/hooks.json",
+            "/proj/.gemini/settings.json",
+            "/elsewhere/.CLAUDE/Settings.Json",
+            "/elsewhere/.codex",
+            "/etc/claude-code/managed-settings.json",
+            "/etc/codex/config.toml",
+        ] {
+            assert!(protected.touched_by(Path::new(path)).is_some(), "{path}");
+        }
+        for path in [
+            "/proj/src/main.rs",
+            "/proj/.claude/commands/x.md",
+            "/proj/policyx",
+            "/proj/settings.json",
+            "/etc",
+        ] {
+            assert!(protected.touched_by(Path::new(path)).is_none(), "{path}");
+        }
+        // A tree writer under the project reaches the policy, not the settings.
+        assert!(protected.reached_under(Path::new("/proj")).is_some());
+        assert!(protected.reached_under(Path::new("/proj/src")).is_none());
+    }
+}

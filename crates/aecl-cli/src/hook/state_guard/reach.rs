@@ -1,0 +1,461 @@
+//! Where a command line may write, for the guard: the paths it names as writes, and what
+//! the commands whose writes the program table cannot list may reach.
+//!
+//! - A write word (`WriteWord`) is expanded, joined to each directory the line may be in,
+//!   listed on the filesystem when it is a glob, and resolved through links.
+//! - `{}` is a path `find` found (under its starting points) or one `xargs` reads at run
+//!   time (anywhere).
+//! - An opaque command (`OpaqueCommand`: unknown, named by its path, only known at run
+//!   time, running code, an interpreter's script) may write what its words name: each
+//!   word, and the value of each option word (`--out=F`, `-oF`), is taken as a path. What
+//!   it computes for itself (`python3 -c 'open(...)'`) is not seen: the shell rules'
+//!   `unknown` and `runs_code` judge those programs.
+//! - A tree writer (`git checkout`, `git clean`, `tar -x`) may write anything under its
+//!   work tree (git's top-level directory, found on the filesystem) or working directory:
+//!   refused when that holds the state or policy directory.
+//! - `cd` through `CDPATH` (set on the line or in the environment) goes somewhere the line
+//!   does not say: relative paths after it are only known at run time.
+
+use std::path::{Path, PathBuf};
+
+use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord};
+use aecl_engine::fs_paths::resolve_path;
+
+use super::expand::{env, expand, glob};
+use super::protected::{Place, Protected};
+
+/// Why a write is refused.
+pub enum Refusal<'p> {
+    /// It touches `place`: `how` (a verb phrase) and `what` (the word).
+    Touches { how: String, what: String, place: &'p Place },
+    /// Where it lands is only known at run time: `what` says what is unknown.
+    Unknown(String),
+}
+
+/// One command line, with what the checks need of it.
+pub struct Line<'a> {
+    text: &'a str,
+    cwd: &'a Path,
+    /// `{}` stands for paths under these starting points (`find`), or anywhere (`None`,
+    /// `xargs`); no `{}` is special when the line has neither.
+    found: Option<Option<Vec<ShellArg>>>,
+    /// A `cd` may go through `CDPATH`: relative paths are only known at run time.
+    cdpath: bool,
+}
+
+impl<'a> Line<'a> {
+    pub fn new(text: &'a str, analysis: &Analysis, cwd: &'a Path) -> Line<'a> {
+        let commands = &analysis.commands;
+        let xargs = commands.iter().any(|c| matches!(c.program.as_str(), "xargs" | "parallel"));
+        let finds: Vec<ShellArg> =
+            commands.iter().filter(|c| c.program == "find").flat_map(find_starts).collect();
+        let found = if xargs {
+            Some(None)
+        } else if commands.iter().any(|c| c.program == "find") {
+            Some(Some(finds))
+        } else {
+            None
+        };
+        let cdpath_set = env("CDPATH").is_some_and(|v| !v.is_empty()) || text.contains("CDPATH");
+        let relative_cd = commands.iter().any(|c| {
+            matches!(c.program.as_str(), "cd" | "pushd")
+                && c.words.iter().any(|w| {
+                    !w.is_known() || !(w.text.starts_with(['/', '.', '-']) || w.text.is_empty())
+                })
+        });
+        Line { text, cwd, found, cdpath: cdpath_set && relative_cd }
+    }
+
+    /// Checks one write word of the line.
+    pub fn check_write<'p>(
+        &self,
+        write: &WriteWord,
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        if let Some(refusal) = self.placeholder(&write.word, &write.dirs, protected) {
+            return refusal;
+        }
+        let words =
+            expand(&write.word, self.text).map_err(|e| Refusal::Unknown(format!("writes {e}")))?;
+        for word in words {
+            self.check_path(&word, &write.dirs, "writes or removes", &write.word.raw, protected)?;
+        }
+        Ok(())
+    }
+
+    /// Checks what an opaque command may reach.
+    pub fn check_opaque<'p>(
+        &self,
+        command: &OpaqueCommand,
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        let program = &command.program;
+        // Arguments only known at run time are also those built from an expansion, which
+        // the words below show; `xargs` (or `parallel`) appends ones no word shows.
+        if command.appended && matches!(self.found, Some(None)) {
+            return Err(Refusal::Unknown(format!(
+                "gives `{program}`, whose writes aecl cannot list, arguments only known at run \
+                 time (`xargs`)"
+            )));
+        }
+        if command.tree {
+            for root in self.tree_roots(command)? {
+                if let Some(place) = protected.reached_under(&root) {
+                    return Err(Refusal::Touches {
+                        how: format!(
+                            "runs `{program}`, which may write anything under `{}`, reaching",
+                            root.display()
+                        ),
+                        what: program.clone(),
+                        place,
+                    });
+                }
+            }
+        }
+        let how = format!("gives `{program}` (whose writes aecl cannot list) a path reaching");
+        for word in &command.words {
+            if let Some(refusal) = self.placeholder(word, &command.dirs, protected) {
+                return refusal;
+            }
+            let texts = expand(word, self.text).map_err(|e| {
+                Refusal::Unknown(format!("gives `{program}`, whose writes aecl cannot list, {e}"))
+            })?;
+            for text in texts {
+                for candidate in candidates(&text) {
+                    self.check_path(candidate, &command.dirs, &how, &word.raw, protected)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `cp`, `mv`, `ln`, `install` and `rsync` into a directory write the entry named by
+    /// each source's last component there (`cp -r /tmp/x/.claude .` writes `./.claude`):
+    /// each such entry is checked as a write too, from each directory in `dirs`.
+    pub fn check_landings<'p>(
+        &self,
+        analysis: &Analysis,
+        dirs: &[Option<String>],
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        let copies = analysis
+            .commands
+            .iter()
+            .filter(|c| matches!(c.program.as_str(), "cp" | "mv" | "ln" | "install" | "rsync"));
+        for command in copies {
+            let words = &command.words;
+            let mut positionals: Vec<&ShellArg> =
+                words.iter().filter(|w| !w.is_known() || !w.text.starts_with('-')).collect();
+            let target = words.iter().enumerate().find_map(|(i, w)| {
+                let attached = w.text.strip_prefix("--target-directory=").or_else(|| {
+                    w.text.strip_prefix("-t").filter(|rest| !rest.is_empty() && w.is_known())
+                });
+                match attached {
+                    Some(dir) => {
+                        Some(ShellArg { text: dir.to_owned(), raw: dir.to_owned(), ..w.clone() })
+                    }
+                    None if matches!(w.text.as_str(), "-t" | "--target-directory") => {
+                        words.get(i + 1).cloned()
+                    }
+                    None => None,
+                }
+            });
+            let destination = match target {
+                Some(dir) => {
+                    positionals.retain(|p| **p != dir);
+                    dir
+                }
+                None => match positionals.pop() {
+                    Some(last) => last.clone(),
+                    None => continue,
+                },
+            };
+            for source in positionals {
+                let texts = expand(source, self.text)
+                    .map_err(|e| Refusal::Unknown(format!("copies {e}")))?;
+                for text in texts {
+                    for path in self.absolute(&text, &[Some(self.cwd.display().to_string())])? {
+                        for found in
+                            glob(&path).map_err(|e| Refusal::Unknown(format!("copies {e}")))?
+                        {
+                            let Some(name) = found.file_name().and_then(|n| n.to_str()) else {
+                                continue;
+                            };
+                            let entry = ShellArg::known(&format!(
+                                "{}/{name}",
+                                destination.text.trim_end_matches('/')
+                            ));
+                            let entry =
+                                if destination.is_known() { entry } else { destination.clone() };
+                            let write = WriteWord { word: entry, dirs: dirs.to_vec() };
+                            self.check_write(&write, protected)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `{}` in `word`: the refusal it gets, if it stands for found paths.
+    fn placeholder<'p>(
+        &self,
+        word: &ShellArg,
+        dirs: &[Option<String>],
+        protected: &'p Protected,
+    ) -> Option<Result<(), Refusal<'p>>> {
+        if !(word.text.contains("{}") || word.raw.contains("{}")) {
+            return None;
+        }
+        let starts = match self.found.as_ref()? {
+            None => {
+                return Some(Err(Refusal::Unknown(format!(
+                    "writes `{}`, a path `xargs` reads at run time",
+                    word.raw
+                ))));
+            }
+            Some(starts) => starts,
+        };
+        for start in starts {
+            let texts = match expand(start, self.text) {
+                Ok(texts) => texts,
+                Err(e) => return Some(Err(Refusal::Unknown(format!("`find` starts at {e}")))),
+            };
+            for text in texts {
+                let paths = match self.absolute(&text, dirs) {
+                    Ok(paths) => paths,
+                    Err(refusal) => return Some(Err(refusal)),
+                };
+                for path in paths {
+                    let found = match glob(&path) {
+                        Ok(found) => found,
+                        Err(e) => {
+                            return Some(Err(Refusal::Unknown(format!("`find` starts at {e}"))));
+                        }
+                    };
+                    for root in found {
+                        let resolved = resolve_path(self.cwd, &root.display().to_string()).ok();
+                        let place = protected.reached_under(&root).or_else(|| {
+                            resolved.and_then(|r| protected.reached_under(Path::new(&r)))
+                        });
+                        if let Some(place) = place {
+                            return Some(Err(Refusal::Touches {
+                                how: format!(
+                                    "writes `{}`, what `find` finds under `{}`, reaching",
+                                    word.raw,
+                                    root.display()
+                                ),
+                                what: start.raw.clone(),
+                                place,
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// Checks one expanded path `text` (glob characters escaped), relative to `dirs`.
+    fn check_path<'p>(
+        &self,
+        text: &str,
+        dirs: &[Option<String>],
+        how: &str,
+        what: &str,
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        for path in self.absolute(text, dirs)? {
+            for found in glob(&path).map_err(|e| Refusal::Unknown(format!("writes {e}")))? {
+                let shown = found.display().to_string();
+                let resolved = resolve_path(self.cwd, &shown).map_err(|e| {
+                    Refusal::Unknown(format!("writes `{shown}`, which cannot be resolved ({e})"))
+                })?;
+                let place = protected
+                    .touched_by(&found)
+                    .or_else(|| protected.touched_by(Path::new(&resolved)));
+                if let Some(place) = place {
+                    return Err(Refusal::Touches {
+                        how: how.to_owned(),
+                        what: what.to_owned(),
+                        place,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `text` as absolute paths: itself, or joined to each directory of `dirs`.
+    fn absolute<'p>(
+        &self,
+        text: &str,
+        dirs: &[Option<String>],
+    ) -> Result<Vec<PathBuf>, Refusal<'p>> {
+        if text.starts_with('/') {
+            return Ok(vec![PathBuf::from(text)]);
+        }
+        if self.cdpath {
+            return Err(Refusal::Unknown(format!(
+                "writes `{text}` relative to a directory `cd` may find through `CDPATH`"
+            )));
+        }
+        dirs.iter()
+            .map(|dir| match dir {
+                Some(dir) => Ok(Path::new(dir).join(text)),
+                None => Err(Refusal::Unknown(format!(
+                    "writes `{text}` relative to a directory only known at run time (give it as \
+                     an absolute path)"
+                ))),
+            })
+            .collect()
+    }
+
+    /// The directories a tree writer may write anything under: git's top-level directory
+    /// (from `-C` and `--work-tree` too), else the directory it runs in.
+    fn tree_roots<'p>(&self, command: &OpaqueCommand) -> Result<Vec<PathBuf>, Refusal<'p>> {
+        let mut dirs: Vec<PathBuf> = self.absolute(".", &command.dirs)?;
+        if command.program == "git" {
+            let mut words = command.words.iter();
+            while let Some(word) = words.next().filter(|w| w.text.starts_with('-')) {
+                let (name, value) = match word.text.split_once('=') {
+                    Some((name, value)) => (
+                        name,
+                        Some(ShellArg {
+                            text: value.to_owned(),
+                            raw: value.to_owned(),
+                            ..word.clone()
+                        }),
+                    ),
+                    None => (word.text.as_str(), None),
+                };
+                if !matches!(
+                    name,
+                    "-C" | "--work-tree"
+                        | "-c"
+                        | "--git-dir"
+                        | "--namespace"
+                        | "--config-env"
+                        | "--exec-path"
+                        | "--super-prefix"
+                        | "--attr-source"
+                ) {
+                    continue;
+                }
+                let value = match value {
+                    Some(value) => value,
+                    None => match words.next() {
+                        Some(value) => value.clone(),
+                        None => break,
+                    },
+                };
+                if !matches!(name, "-C" | "--work-tree") {
+                    continue;
+                }
+                let texts = expand(&value, self.text)
+                    .map_err(|e| Refusal::Unknown(format!("runs `git` in {e}")))?;
+                let mut next = Vec::new();
+                for text in texts {
+                    let text = unescape(&text);
+                    for dir in &dirs {
+                        next.push(dir.join(&text));
+                    }
+                }
+                dirs = next;
+            }
+            dirs = dirs.iter().map(|d| work_tree(d)).collect();
+        }
+        Ok(dirs)
+    }
+}
+
+/// The top-level directory of the git work tree holding `dir`: the nearest directory with
+/// a `.git`, else `dir` itself.
+fn work_tree(dir: &Path) -> PathBuf {
+    let resolved =
+        dir.to_str().and_then(|d| resolve_path(Path::new("/"), d).ok()).map(PathBuf::from);
+    let start = resolved.unwrap_or_else(|| dir.to_owned());
+    start
+        .ancestors()
+        .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())
+        .map_or_else(|| start.clone(), Path::to_path_buf)
+}
+
+/// The paths a word of an opaque command may name: itself, or for an option word the
+/// value after its `=` and the text after a one-letter option (`-o../x`).
+fn candidates(text: &str) -> Vec<&str> {
+    if !text.starts_with('-') || text == "-" {
+        return vec![text];
+    }
+    let mut out = Vec::new();
+    if let Some((_, value)) = text.split_once('=') {
+        out.push(value);
+    }
+    if !text.starts_with("--") {
+        out.extend(text.get(2..).filter(|rest| !rest.is_empty()));
+    }
+    out
+}
+
+/// The starting points of `find` (the words before its expression, `.` when none).
+fn find_starts(command: &SimpleCommand) -> Vec<ShellArg> {
+    let words = &command.words;
+    let mut i = 0;
+    while let Some(word) = words.get(i).filter(|w| w.is_known()) {
+        match word.text.as_str() {
+            "-H" | "-L" | "-P" => i += 1,
+            "-D" => i += 2,
+            text if text.starts_with("-O") => i += 1,
+            _ => break,
+        }
+    }
+    let starts: Vec<ShellArg> = words
+        .iter()
+        .skip(i)
+        .take_while(|w| {
+            !(w.is_known()
+                && (w.text.starts_with('-') || matches!(w.text.as_str(), "(" | ")" | "!")))
+        })
+        .cloned()
+        .collect();
+    if starts.is_empty() { vec![ShellArg::known(".")] } else { starts }
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_option_words_value_is_a_path_it_may_write() {
+        assert_eq!(candidates("../x"), ["../x"]);
+        assert_eq!(candidates("--out=../x"), ["../x"]);
+        assert_eq!(candidates("-o../x"), ["../x"]);
+        assert_eq!(candidates("-oF=x"), ["x", "F=x"]);
+        assert!(candidates("--force").is_empty());
+        assert_eq!(candidates("-"), ["-"]);
+    }
+
+    #[test]
+    fn find_starts_before_its_expression() {
+        let starts = |line: &str| -> Vec<String> {
+            let analysis = aecl_core::shell::analyse_line(line).unwrap();
+            let find = analysis.commands.iter().find(|c| c.program == "find").unwrap();
+            find_starts(find).into_iter().map(|w| w.raw).collect()
+        };
+        assert_eq!(starts("find -L .. ~/x -name y -delete"), ["..", "~/x"]);
+        assert_eq!(starts("find -name y -exec rm {} +"), ["."]);
+        assert_eq!(starts("find -D tree a \\( -name b \\)"), ["a"]);
+    }
+}

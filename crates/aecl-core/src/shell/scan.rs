@@ -1,0 +1,160 @@
+//! Reading a command's words with its program table entry: options (clusters, `=` values,
+//! abbreviations of long options, which stand for every option they could abbreviate),
+//! their values and the positional arguments. A word only known at run time where an
+//! option could be is noted (`Scanned::unknown_option`): it may be any option.
+
+use super::ShellArg;
+use super::programs::ProgramSpec;
+
+/// An option as read: every name it may stand for, and its value.
+#[derive(Debug, Clone)]
+pub(super) struct ScannedOption {
+    pub names: Vec<String>,
+    pub value: Option<ShellArg>,
+}
+
+/// A command's words read with its table entry.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Scanned {
+    pub options: Vec<ScannedOption>,
+    pub positionals: Vec<ShellArg>,
+    /// A word only known at run time stood where an option could.
+    pub unknown_option: bool,
+}
+
+impl Scanned {
+    /// The values of the options named any of `names`.
+    pub(super) fn values<'a>(
+        &'a self,
+        names: &'a [&str],
+    ) -> impl Iterator<Item = &'a ShellArg> + 'a {
+        self.options
+            .iter()
+            .filter(|o| o.names.iter().any(|n| names.contains(&n.as_str())))
+            .filter_map(|o| o.value.as_ref())
+    }
+
+    pub(super) fn has(&self, names: &[&str]) -> bool {
+        self.options.iter().any(|o| o.names.iter().any(|n| names.contains(&n.as_str())))
+    }
+}
+
+/// Reads words with a table entry.
+pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
+    let mut out = Scanned::default();
+    let takes_value = |name: &str| {
+        [&spec.value_options, &spec.write_options, &spec.runs_code_options, &spec.upload_options]
+            .iter()
+            .any(|list| list.iter().any(|o| o == name))
+    };
+    let multi_char_single_dash: Vec<&String> = [
+        &spec.value_options,
+        &spec.write_options,
+        &spec.runs_code_options,
+        &spec.upload_options,
+        &spec.in_place_options,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|o| !o.starts_with("--") && o.len() > 2)
+    .collect();
+    let mut only_positionals = false;
+    let mut i = 0;
+    while let Some(word) = words.get(i) {
+        i += 1;
+        let text = word.text.as_str();
+        let next_value =
+            |i: usize| words.get(i).filter(|n| !n.is_known() || !n.text.starts_with('-')).cloned();
+        if only_positionals
+            || !text.starts_with('-')
+            || text == "-"
+            || (word.expansion && text.len() <= 1)
+        {
+            if !only_positionals && word.may_be_option() {
+                out.unknown_option = true;
+            }
+            out.positionals.push(word.clone());
+            if spec.options_end_at_positional {
+                only_positionals = true;
+            }
+            continue;
+        }
+        if text == "--" {
+            only_positionals = true;
+            continue;
+        }
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((n, v)) => {
+                    (n, Some(ShellArg { text: v.to_owned(), raw: v.to_owned(), ..word.clone() }))
+                }
+                None => (long, None),
+            };
+            let given = format!("--{name}");
+            let names = expand_long(spec, &given);
+            let mut value = value;
+            if value.is_none() && names.iter().any(|n| takes_value(n)) {
+                value = next_value(i);
+                if value.is_some() {
+                    i += 1;
+                }
+            }
+            out.options.push(ScannedOption { names, value });
+            continue;
+        }
+        if let Some(option) = multi_char_single_dash
+            .iter()
+            .find(|o| text == o.as_str() || text.starts_with(&format!("{o}=")))
+        {
+            let mut value = text.split_once('=').map(|(_, v)| ShellArg {
+                text: v.to_owned(),
+                raw: v.to_owned(),
+                ..word.clone()
+            });
+            if value.is_none() && takes_value(option) {
+                value = next_value(i);
+                if value.is_some() {
+                    i += 1;
+                }
+            }
+            out.options.push(ScannedOption { names: vec![(*option).clone()], value });
+            continue;
+        }
+        let cluster: Vec<char> = text.chars().skip(1).collect();
+        for (k, c) in cluster.iter().enumerate() {
+            let name = format!("-{c}");
+            if takes_value(&name) {
+                let attached: String = cluster.iter().skip(k + 1).collect();
+                let value = if attached.is_empty() {
+                    let v = next_value(i);
+                    if v.is_some() {
+                        i += 1;
+                    }
+                    v
+                } else {
+                    Some(ShellArg { text: attached.clone(), raw: attached, ..word.clone() })
+                };
+                out.options.push(ScannedOption { names: vec![name], value });
+                break;
+            }
+            out.options.push(ScannedOption { names: vec![name], value: None });
+        }
+    }
+    out
+}
+
+/// The long options `given` may stand for: itself when the entry names it, else (for a
+/// program that takes abbreviations) every option it abbreviates.
+fn expand_long(spec: &ProgramSpec, given: &str) -> Vec<String> {
+    if !spec.long_prefixes || spec.long_options().any(|o| o == given) || given.len() <= 2 {
+        return vec![given.to_owned()];
+    }
+    let mut names: Vec<String> =
+        spec.long_options().filter(|o| o.starts_with(given)).map(str::to_owned).collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        names.push(given.to_owned());
+    }
+    names
+}
