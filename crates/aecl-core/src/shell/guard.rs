@@ -6,7 +6,7 @@
 //! time where an option could be may be any option, so a program with dangerous options
 //! gets the finding of the most dangerous one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::finding::Finding;
 use super::link_makers;
@@ -17,6 +17,10 @@ use super::writes::{self, Directories, WriteProblem};
 use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special};
 use crate::resolved::PathView;
 use crate::verdict::Decision;
+
+/// The most distinct places one line may make links in (`ln -s`, `git clone`): far more
+/// than any real line, and a bound on the cost of checking every write against them.
+const MAX_LINK_PLACES: usize = 256;
 
 /// How the policy treats what programs can do, and its additions to the program table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,15 +107,45 @@ impl ProgramGuard {
         let findings: Vec<Vec<Finding>> =
             analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
         let link_places = link_makers::places(&analysis.commands, &findings, &dirs);
+        // Each distinct place where the line may make links, with how many commands may
+        // make them there: looked up per command, so the cost grows with the distinct
+        // places, not with the commands (collecting every other command's places for each
+        // one was quadratic: `a;` 20,000 times took 0.6 s).
+        let mut counts: BTreeMap<&str, usize> = Default::default();
+        for places in &link_places {
+            let distinct: BTreeSet<&str> = places.iter().map(String::as_str).collect();
+            for place in distinct {
+                *counts.entry(place).or_default() += 1;
+            }
+        }
+        if counts.len() > MAX_LINK_PLACES {
+            out.findings.push((
+                Decision::Block,
+                format!(
+                    "the line makes links in {} places, more than the {MAX_LINK_PLACES} aecl \
+                     follows",
+                    counts.len()
+                ),
+            ));
+            counts.clear();
+        }
         // The places where a command of the line other than the `i`-th may make links.
         let others = |i: Option<usize>| -> Vec<&str> {
-            let by_others = link_places.iter().enumerate().filter(|(k, _)| Some(*k) != i);
-            by_others.flat_map(|(_, places)| places.iter().map(String::as_str)).collect()
+            let own: BTreeSet<&str> = i
+                .and_then(|i| link_places.get(i))
+                .map(|places| places.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            let by_others =
+                counts.iter().filter(|(place, n)| **n > usize::from(own.contains(*place)));
+            by_others.map(|(place, _)| *place).collect()
         };
         for (i, (command, found)) in analysis.commands.iter().zip(findings).enumerate() {
             let interpreter = self.spec(&command.program).is_some_and(|s| s.stdin_code);
             if let Some(opaque) = opaque(command, &found, interpreter, &dirs) {
                 out.opaque.push(opaque);
+            }
+            if found.is_empty() {
+                continue;
             }
             let links = others(Some(i));
             for finding in found {

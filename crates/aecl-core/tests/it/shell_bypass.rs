@@ -328,3 +328,17 @@ fn a_line_longer_than_the_analyser_reads_is_blocked() {
     );
     assert!(analyse(&line).is_err());
 }
+
+/// Every write is checked against each place the line may make links in, so their number
+/// is bounded: a line making links in hundreds of places is blocked, not followed.
+#[test]
+fn a_line_making_links_in_too_many_places_is_blocked() {
+    let line: String = (0..300).map(|i| format!("ln -s /work/x /work/d{i}/link; ")).collect();
+    let found = violations(&policy(), &line);
+    assert!(
+        found.iter().any(|v| v.decision == Block && v.message.contains("makes links in")),
+        "{found:?}"
+    );
+    let few: String = (0..3).map(|i| format!("ln -s /work/x /work/d{i}/link; ")).collect();
+    assert!(violations(&policy(), &few).iter().all(|v| !v.message.contains("makes links")));
+}
