@@ -207,14 +207,11 @@ mod tests {
 
     use super::{Cli, Command, HookCli, HookOnly};
 
-    /// Each line as the whole CLI reads it and as the hook's own parser does: the hook
-    /// command and log format, or the error (its kind and text: help and usage too).
-    fn both(
-        line: &str,
-    ) -> (
-        Result<String, (clap::error::ErrorKind, String)>,
-        Result<String, (clap::error::ErrorKind, String)>,
-    ) {
+    /// A parse: the hook command and log format, or the error's kind and text.
+    type Parsed = Result<String, (clap::error::ErrorKind, String)>;
+
+    /// Each line as the whole CLI reads it and as the hook's own parser does.
+    fn both(line: &str) -> (Parsed, Parsed) {
         let argv: Vec<&str> = line.split(' ').collect();
         let whole =
             Cli::try_parse_from(&argv).map_err(|e| (e.kind(), e.to_string())).map(|cli| match cli

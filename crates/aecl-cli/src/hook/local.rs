@@ -159,13 +159,22 @@ impl SessionFile {
     }
 
     /// Appends `event` as one line, written in one piece and flushed to disk.
+    ///
+    /// All or nothing: a write that fails part way (a full disk) is cut off again, so the
+    /// file never keeps half a line, which would deny every later call of the session as
+    /// corrupt even once the disk has room.
     pub fn append(&mut self, event: &TraceEvent) -> Result<()> {
         let mut line = serde_json::to_vec(event)?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-            .with_context(|| format!("appending to the session file `{}`", self.path.display()))
+        let context = || format!("appending to the session file `{}`", self.path.display());
+        let before = self.file.metadata().with_context(context)?.len();
+        let written = self.file.write_all(&line).and_then(|()| self.file.sync_data());
+        if let Err(error) = written {
+            // Under the session's lock: no other hook call appended since `before`.
+            let _ = self.file.set_len(before);
+            return Err(error).with_context(context);
+        }
+        Ok(())
     }
 }
 
