@@ -18,7 +18,13 @@
 //! side of removing too much: a false positive costs some forensic detail, a false
 //! negative leaks a credential into a log that is kept forever.
 //!
+//! Configured paths apply to every form of a value's fields, not only to the value as it
+//! is: a string holding JSON, and an MCP tool result's structured content and JSON text
+//! blocks (`redact/forms.rs`).
+//!
 //! Redaction is idempotent: redacting twice gives the same value as redacting once.
+
+mod forms;
 
 use std::str::FromStr;
 
@@ -94,9 +100,9 @@ impl Redactions {
 /// string.
 pub fn redact(value: &mut Value, field_paths: &[FieldPath]) -> Redactions {
     let mut found = Redactions::default();
-    for path in field_paths {
-        redact_path(value, &path.segments, &mut found);
-    }
+    // Paths apply to the value and to the other forms its fields travel in (JSON text, an
+    // MCP result's structured and text copies): `forms.rs`.
+    forms::redact_paths(value, field_paths, &mut found);
     redact_tree(value, &mut found);
     found
 }

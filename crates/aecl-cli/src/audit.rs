@@ -291,7 +291,8 @@ fn consistency(
 }
 
 /// One audit record as trace events (design.md §5): runs, the user's words, calls and the
-/// results that feed provenance. Failed executions produce no result.
+/// results that feed provenance, and content the agent was shown beside results
+/// (`untrusted`). Failed executions produce no result.
 pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
     match record.kind {
         // The end of a run (a hook's `SessionEnd`).
@@ -326,6 +327,15 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
             "action": record.action,
             "args": record.input,
         })],
+        // Content the agent was shown beside outputs (`Engine::record_untrusted`).
+        RecordKind::Result if record.input.get("untrusted") == Some(&Value::Bool(true)) => {
+            vec![json!({
+                "type": "untrusted",
+                "run": record.run,
+                "source": record.input.get("source").cloned().unwrap_or(Value::Null),
+                "content": record.output,
+            })]
+        }
         RecordKind::Result => vec![result_event(record)],
         // A call handed over to the client has no output here: the client reports it
         // (a `result` record).
@@ -334,6 +344,21 @@ pub fn trace_events(record: &AuditRecord) -> Vec<Value> {
                 && record.output != aecl_engine::client_hand_over() =>
         {
             vec![result_event(record)]
+        }
+        // An error answer the agent was shown (an MCP tool's `isError` result), recorded
+        // beside the error: untrusted content for a replay. (The engine recorded it as
+        // the call's untrusted output, which also marks the run as having read untrusted
+        // content; a trace event of its own would need a field `result` events lack.)
+        RecordKind::Outcome
+            if record.outcome != Some(Outcome::Succeeded)
+                && record.output.get("output").is_some_and(|o| !o.is_null()) =>
+        {
+            vec![json!({
+                "type": "untrusted",
+                "run": record.run,
+                "source": format!("{} {} (error answer)", record.call_id, record.action),
+                "content": record.output["output"],
+            })]
         }
         // Refused requests never reached a decision, and an approver's answer is not a
         // trace event (the retried call that follows it is): nothing to replay.

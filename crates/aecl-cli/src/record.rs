@@ -96,6 +96,10 @@ pub fn record(
                     let agent = agent_of(&run, &agents)?;
                     engine.record_result(&run, &agent, &id, output).await?;
                 }
+                TraceEvent::Untrusted { run, source, content } => {
+                    let agent = agent_of(&run, &agents)?;
+                    engine.record_untrusted(&run, &agent, &source, content).await?;
+                }
                 TraceEvent::End { .. } | TraceEvent::Expired { .. } => {}
             }
         }

@@ -149,19 +149,85 @@ impl RunState {
     /// without one (an unknown tool) the output is taken as untrusted and internal.
     pub fn record_result(&mut self, call_id: &str, action: Option<&ActionSpec>, output: &Value) {
         let seq = self.next_seq();
-        let action_name = action
-            .map(|a| a.name.clone())
-            .or_else(|| self.pending.get(call_id).cloned())
-            .unwrap_or_default();
-        self.pending.remove(call_id);
-        let default_spec = OutputSpec::default();
-        let spec = action.map_or(&default_spec, |a| &a.output);
+        let action_name = self.result_action_name(call_id, action);
         let label = format!("{call_id} {action_name}");
         if let Some(action) = action {
             // An authoritative source confirms the values it returns (`provenance::typed`).
             self.provenance.confirm_output(call_id, action, &label, seq, output);
         }
+        let default_spec = OutputSpec::default();
+        let spec = action.map_or(&default_spec, |a| &a.output);
+        self.record_output(seq, call_id, action_name, label, spec, output);
+    }
 
+    /// Records a tool's output that is untrusted whatever the catalog says of the action's
+    /// output: what a target answered with an error (an MCP tool's error result, which the
+    /// agent is shown as it is), which is not the output the catalog describes. All of it
+    /// is untrusted (no field rule promotes any of it), the action's data class is kept,
+    /// and it confirms no value (`provenance::typed`).
+    pub fn record_untrusted_result(
+        &mut self,
+        call_id: &str,
+        action: Option<&ActionSpec>,
+        output: &Value,
+    ) {
+        let seq = self.next_seq();
+        let action_name = self.result_action_name(call_id, action);
+        let label = format!("{call_id} {action_name}");
+        let spec = OutputSpec {
+            trust: Trust::Untrusted,
+            fields: Vec::new(),
+            ..action.map(|a| a.output.clone()).unwrap_or_default()
+        };
+        self.record_output(seq, call_id, action_name, label, &spec, output);
+    }
+
+    /// Records content the agent was shown beside any call's output, which no catalog
+    /// describes (an MCP server's instructions and its tools' descriptions, a server's
+    /// request for input during a call): every piece of it is indexed untrusted under
+    /// `source`, so that a value taken from it is untrusted wherever it appears later.
+    ///
+    /// It does not mark the run as having read untrusted content (`read_untrusted`, which
+    /// the exfiltration rule, the risk score and `after_untrusted` sandbox rules read):
+    /// every MCP session shows its servers' instructions and tool descriptions before the
+    /// first call, so that mark would be set in every such run from its start whatever it
+    /// goes on to read; outputs set it.
+    pub fn record_untrusted(&mut self, source: &str, content: &Value) {
+        let seq = self.next_seq();
+        for piece in crate::output::pieces(&OutputSpec::default(), content) {
+            let label = if piece.path.is_empty() {
+                source.to_owned()
+            } else {
+                let sep = if piece.path.starts_with('[') { "" } else { "." };
+                format!("{source}{sep}{}", piece.path)
+            };
+            // Untrusted whatever the piece says: the default spec is untrusted already,
+            // and nothing here may be promoted.
+            self.provenance.add(SourceKind::Untrusted, &label, seq, &piece.text);
+            self.bytes = self.bytes.saturating_add(text_cost(&piece.text));
+        }
+    }
+
+    /// The action named in a result's label, and the call's result no longer awaited.
+    fn result_action_name(&mut self, call_id: &str, action: Option<&ActionSpec>) -> String {
+        let name = action
+            .map(|a| a.name.clone())
+            .or_else(|| self.pending.get(call_id).cloned())
+            .unwrap_or_default();
+        self.pending.remove(call_id);
+        name
+    }
+
+    /// Indexes `output` as `spec` says and notes what the run has now read.
+    fn record_output(
+        &mut self,
+        seq: u32,
+        call_id: &str,
+        action_name: String,
+        label: String,
+        spec: &OutputSpec,
+        output: &Value,
+    ) {
         // Each field with its own trust (`crate::output`), or the whole output as one.
         let mut saw_untrusted = false;
         for piece in crate::output::pieces(spec, output) {

@@ -113,6 +113,29 @@ impl<S: Store> Engine<S> {
         self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))
     }
 
+    /// Withdraws request `id` if it is still pending: the call that waits on it will not be
+    /// made (its client cancelled it), so no answer may make it executable. It is closed as
+    /// requests made moot are, `expired` by `aecl`, the approver shown `withdrawn: {why}`;
+    /// approving it afterwards fails. False when it was no longer pending (an approver
+    /// answered first: a grant then stays bound to the exact call, and is used only by a
+    /// call the client makes again).
+    pub async fn withdraw_approval(&self, id: &str, why: &str) -> Result<bool, EngineError> {
+        let Some(approval) = self.store().approval(id).await? else { return Ok(false) };
+        if approval.status != ApprovalStatus::Pending || cooldown::is_cooldown(&approval) {
+            return Ok(false);
+        }
+        let reason = format!("withdrawn: {why}");
+        let closed = self
+            .store()
+            .resolve_approval(id, ApprovalStatus::Expired, "aecl", Some(&reason), None)
+            .await?;
+        if closed {
+            self.record_resolution(&approval, ApprovalStatus::Expired, "aecl", Some(&reason))
+                .await?;
+        }
+        Ok(closed)
+    }
+
     /// Request `id` as it stands. A pending request past its expiry is expired here (an
     /// expired request is a rejection), so every reader sees the same answer.
     pub async fn approval(&self, id: &str) -> Result<Option<Approval>, EngineError> {
@@ -305,11 +328,12 @@ impl<S: Store> Engine<S> {
             .map(|event| {
                 let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
                 self.redact(&mut value);
-                if let Some(Value::String(text)) = value.get_mut("output")
-                    && let Some((cut, _)) = text.char_indices().nth(OUTPUT_LIMIT)
-                {
-                    text.truncate(cut);
-                    text.push_str(" [...]");
+                // An output is a string, or a structure of strings (an MCP result, content
+                // shown beside one): each long one is shortened.
+                for key in ["output", "content"] {
+                    if let Some(output) = value.get_mut(key) {
+                        shorten(output);
+                    }
                 }
                 value
             })
@@ -381,6 +405,21 @@ impl<S: Store> Engine<S> {
             &crate::observe::ApprovalAnswered { approval, status, by, waited_ms },
         );
         Ok(())
+    }
+}
+
+/// Cuts every string in `value` longer than [`OUTPUT_LIMIT`] characters.
+fn shorten(value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let Some((cut, _)) = text.char_indices().nth(OUTPUT_LIMIT) {
+                text.truncate(cut);
+                text.push_str(" [...]");
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(shorten),
+        Value::Object(fields) => fields.values_mut().for_each(shorten),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 

@@ -189,6 +189,17 @@ pub trait Connector: Send + Sync {
         false
     }
 
+    /// What the target answered with the failure this connector just reported, when the
+    /// agent is shown that answer as it is (an MCP tool's error result): the engine
+    /// records it as the call's output, untrusted whatever the catalog says of the
+    /// action's output (`RunEvent::Result` with `untrusted`), and in the outcome record
+    /// beside the error. Asked once the call has run, of the connector that ran it, so only
+    /// a connector made for one call can answer. The default: none (a connector's error is
+    /// its own text, not an output the agent reads).
+    fn error_output(&self) -> Option<Value> {
+        None
+    }
+
     /// Executes the call in `tier`, which [`Connector::placement`] chose. INVARIANT: never
     /// in a weaker tier; a tier that stopped working fails the call, and the outcome says
     /// which tier ran it.

@@ -288,9 +288,32 @@ impl<S: Store> Engine<S> {
         record.call_id = call_id.to_owned();
         record.output = output.clone();
         self.redact(&mut record.output);
-        self.append_run_event(run, agent, RunEvent::Result { id: call_id.to_owned(), output })
-            .await?;
+        let event = RunEvent::Result { id: call_id.to_owned(), output, untrusted: false };
+        self.append_run_event(run, agent, event).await?;
         self.store.release_slots(&slot_holder(run, call_id)).await?;
+        Ok(self.store.append_audit(record).await?)
+    }
+
+    /// Records content the agent was shown beside any call's output, which no catalog
+    /// describes (an MCP server's instructions and tool descriptions, a server's request
+    /// for input during a call): values in it are untrusted in `run`'s later calls
+    /// ([`RunEvent::Untrusted`]). A front end records it before the agent can act on it,
+    /// that is before deciding any later call of the run. Its audit record is a `result`
+    /// record of no call, `input` saying it is untrusted and naming its `source`, the
+    /// content redacted as any output is.
+    pub async fn record_untrusted(
+        &self,
+        run: &str,
+        agent: &str,
+        source: &str,
+        content: Value,
+    ) -> Result<u64, EngineError> {
+        let mut record = self.record(RecordKind::Result, agent, run);
+        record.input = json!({ "untrusted": true, "source": source });
+        record.output = content.clone();
+        self.redact(&mut record.output);
+        let event = RunEvent::Untrusted { source: source.to_owned(), content };
+        self.append_run_event(run, agent, event).await?;
         Ok(self.store.append_audit(record).await?)
     }
 

@@ -95,7 +95,7 @@ mod tests {
     }
 
     fn result(id: &str) -> RunEvent {
-        RunEvent::Result { id: id.to_owned(), output: json!("out") }
+        RunEvent::Result { id: id.to_owned(), output: json!("out"), untrusted: false }
     }
 
     #[test]

@@ -22,8 +22,20 @@ pub enum RunEvent {
     User { text: String },
     /// A decided call and the verdict it got.
     Call { call: Box<CallEvent>, decision: String, mode: String, replay_of: Option<String> },
-    /// A tool's output.
-    Result { id: String, output: Value },
+    /// A tool's output. `untrusted`: the whole output is untrusted whatever the catalog
+    /// says of the action's output (a target's error answer, which is not the output the
+    /// catalog describes; `RunState::record_untrusted_result`).
+    Result {
+        id: String,
+        output: Value,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        untrusted: bool,
+    },
+    /// Content the agent was shown beside any call's output, which no catalog describes
+    /// (an MCP server's instructions and tool descriptions, a server's request for input
+    /// during a call): its values are untrusted in the run's later calls, `source` naming
+    /// where it came from (`RunState::record_untrusted`).
+    Untrusted { source: String, content: Value },
     /// How an allowed call's execution ended: settles or releases its budget reservation.
     Outcome { id: String, executed: bool },
     /// `[runs]` expired the run (`reason`: `idle`, `max_open_runs`, `max_state_bytes`):
@@ -119,11 +131,16 @@ pub fn apply(
             let action = policy.actions.get(&call.action).map(AsRef::as_ref);
             state.record_call(&call, &verdict, action);
         }
-        RunEvent::Result { id, output } => {
+        RunEvent::Result { id, output, untrusted } => {
             let action =
                 state.pending_action(id).and_then(|name| policy.actions.get(name)).cloned();
-            state.record_result(id, action.as_deref(), output);
+            if *untrusted {
+                state.record_untrusted_result(id, action.as_deref(), output);
+            } else {
+                state.record_result(id, action.as_deref(), output);
+            }
         }
+        RunEvent::Untrusted { source, content } => state.record_untrusted(source, content),
         RunEvent::Outcome { id, executed } => state.record_outcome(id, *executed),
         RunEvent::Expired { reason } => *state = state.expire(reason),
     }

@@ -1,12 +1,20 @@
 //! The connector of one `tools/call`: forwards the call to the wrapped server when the
-//! engine has decided it may run, relays the server's requests for input to the agent's
-//! client until the tool completes, and keeps the server's exact answer for the client.
+//! engine has decided it may run (and its client has not cancelled it), relays the
+//! server's requests for input to the agent's client until the tool completes, and keeps
+//! the server's exact answer for the client.
+//!
+//! What the run's history and the audit log get of the answer is all the client is given
+//! ([`history_value`]): every content block, `structuredContent` and the result's
+//! `_meta`, so that no part of it reaches the agent untracked. An error answer
+//! (`isError`) is output the client reads too: it goes to the history as untrusted output
+//! ([`Connector::error_output`]).
 
 use std::sync::{Arc, Mutex};
 
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
-use serde_json::Value;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::relay::Relay;
 use crate::upstream::Upstream;
@@ -26,11 +34,13 @@ pub(crate) struct Forward {
     pub answer: Mutex<Option<CallToolResult>>,
     /// Where the server's requests for input go (the agent's client).
     pub relay: Relay,
+    /// Set when the agent's client cancels the call.
+    pub cancel: Cancel,
 }
 
 impl Forward {
-    pub fn new(upstream: Arc<Upstream>, tool: String, relay: Relay) -> Forward {
-        Forward { upstream, tool, answer: Mutex::new(None), relay }
+    pub fn new(upstream: Arc<Upstream>, tool: String, relay: Relay, cancel: Cancel) -> Forward {
+        Forward { upstream, tool, answer: Mutex::new(None), relay, cancel }
     }
 
     /// The server's answer, taken out.
@@ -48,9 +58,18 @@ impl Connector for Forward {
                 Value::Object(map) => Some(map.clone()),
                 _ => None,
             };
+            // INVARIANT: a call its client cancelled is never forwarded afterwards (it may
+            // have waited for an approval, or been decided while the client gave up).
+            if self.cancel.is_cancelled() {
+                return ConnectorOutcome::Failed { error: CANCELLED.to_owned() };
+            }
             // A 2025-11-25 server's own requests during the call come to this relay.
             let _entered = self.upstream.relays().enter(self.relay.clone());
             for round in 0..MAX_INPUT_ROUNDS {
+                if round > 0 && self.cancel.is_cancelled() {
+                    // The server has started the call: it may have done part of it.
+                    return ConnectorOutcome::Unknown { error: CANCELLED.to_owned() };
+                }
                 let input = match self.upstream.call(params.clone()).await {
                     Ok(CallToolResponse::Complete(result)) => return self.complete(result),
                     Ok(CallToolResponse::InputRequired(input)) => input,
@@ -90,16 +109,29 @@ impl Connector for Forward {
             }
         })
     }
+
+    /// The answer as the run's history records it, when the server answered an error.
+    fn error_output(&self) -> Option<Value> {
+        let answer = self.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        answer.as_ref().filter(|result| result.is_error == Some(true)).map(history_value)
+    }
 }
+
+/// The error of a call its client cancelled.
+const CANCELLED: &str = "the agent's client cancelled the call";
 
 impl Forward {
     /// The outcome of a completed call; its result kept for the client.
     fn complete(&self, result: CallToolResult) -> ConnectorOutcome {
         let outcome = if result.is_error == Some(true) {
             // The tool ran and reported an error: it may have done part of its work, so
-            // the outcome is unknown rather than failed.
+            // the outcome is unknown rather than failed. Its text is not copied into the
+            // error: the answer itself is recorded beside it (`error_output`), where the
+            // configured redact paths apply to it as to any output.
             ConnectorOutcome::Unknown {
-                error: format!("the tool reported an error: {}", text_of(&result)),
+                error: "the tool reported an error (`isError`); its answer is recorded as \
+                        the call's output"
+                    .to_owned(),
             }
         } else {
             ConnectorOutcome::Succeeded { result: history_value(&result), rollback_token: None }
@@ -109,28 +141,70 @@ impl Forward {
     }
 }
 
-/// What a tool's output adds to the run's history: its structured content when it has
-/// some (so the catalog's per-field trust applies to its fields), otherwise its text.
-/// Other content (images, audio, resources) is kept as the MCP JSON it came in.
+/// What a tool's result adds to the run's history (and its outcome record): all of what
+/// the client is given, as the MCP result it is (`content`, `structuredContent`, `_meta`,
+/// `isError`), which the core reads part by part (`aecl_core::output`): the structured
+/// content with the catalog's per-field trust, every text block, resource text and link,
+/// and `_meta`. Recording `_meta` rather than removing it from the answer: a client may
+/// hand it to the model, and servers use it for what clients need (UI resources, progress
+/// details); its values are simply tracked as the rest's are.
+///
+/// The bytes of an image, an audio clip or a blob are no text a model copies into an
+/// argument: each is kept as its SHA-256 and size, so the record stays small and still
+/// names what was shown.
 pub(crate) fn history_value(result: &CallToolResult) -> Value {
-    if let Some(structured) = &result.structured_content {
-        return structured.clone();
+    let mut recorded = Map::new();
+    let mut content = serde_json::to_value(&result.content).unwrap_or(Value::Null);
+    for item in content.as_array_mut().into_iter().flatten() {
+        if let Some(data) = item.get_mut("data") {
+            digest_bytes(data);
+        }
+        if let Some(blob) = item.get_mut("resource").and_then(|r| r.get_mut("blob")) {
+            digest_bytes(blob);
+        }
     }
-    let all_text = result.content.iter().all(|c| c.as_text().is_some());
-    if all_text {
-        Value::String(text_of(result))
-    } else {
-        serde_json::to_value(&result.content).unwrap_or(Value::Null)
+    recorded.insert("content".to_owned(), content);
+    if let Some(structured) = &result.structured_content {
+        recorded.insert("structuredContent".to_owned(), structured.clone());
+    }
+    if result.is_error == Some(true) {
+        recorded.insert("isError".to_owned(), Value::Bool(true));
+    }
+    if let Some(meta) = result.meta.as_ref().and_then(|meta| serde_json::to_value(meta).ok()) {
+        recorded.insert("_meta".to_owned(), meta);
+    }
+    Value::Object(recorded)
+}
+
+/// Replaces base64 bytes by their digest and size.
+fn digest_bytes(value: &mut Value) {
+    if let Value::String(bytes) = value {
+        let digest = Sha256::digest(bytes.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        *value = Value::String(format!("sha256:{hex} ({} base64 bytes)", bytes.len()));
     }
 }
 
-/// The text content of a result, one block a line.
-pub(crate) fn text_of(result: &CallToolResult) -> String {
-    let texts: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(ContentBlock::as_text)
-        .map(|text| text.text.as_str())
-        .collect();
-    texts.join("\n")
+/// Set when the agent's client cancels a call (`notifications/cancelled`): the call then
+/// waits for nothing more and is never forwarded afterwards. Shared by the request that
+/// follows the call and the call's own task.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cancel(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Cancel {
+    /// The call is cancelled.
+    pub fn cancel(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Returns once the call is cancelled.
+    pub async fn cancelled(&self) {
+        let mut cancelled = self.0.subscribe();
+        // The sender lives as long as `self`: the wait ends only by a cancellation.
+        let _ = cancelled.wait_for(|cancelled| *cancelled).await;
+    }
 }

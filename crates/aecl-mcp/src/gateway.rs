@@ -10,36 +10,41 @@
 //! arguments (the grant is bound to the call's digest, not to a call id). The client's own
 //! elicitation is never asked for approval, and never taken as one: it is asked only to
 //! relay a server's own requests for input ([`crate::relay`]).
+//!
+//! Everything upstream-controlled that reaches the agent is in the run's history before
+//! the run's next call is decided: a tool's whole result and its error answers (as output,
+//! `crate::forward`), and beside them the servers' instructions, tool descriptions and
+//! requests for input (as untrusted content, [`crate::shown`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aecl_audit::redact::FieldPath;
-use aecl_core::{Call, Decision, Mode, Verdict};
-use aecl_engine::{ApprovalStatus, Clock, Engine, EngineError, Store, new_id};
+use aecl_engine::refused::{AGENT_REFUSAL_AUDIT_RATE, RefusalAudit};
+use aecl_engine::{Clock, Engine, EngineError, Store};
 use rmcp::model::{
-    CallToolRequestMethod, CallToolRequestParams, CallToolResponse, CallToolResult, ConstString,
-    ContentBlock, DiscoverRequestMethod, DiscoverResult, Implementation, InitializeRequestParams,
+    CallToolRequestMethod, CallToolRequestParams, CallToolResponse, ConstString,
+    DiscoverRequestMethod, DiscoverResult, Implementation, InitializeRequestParams,
     InitializeResult, InitializeResultMethod, ListToolsRequestMethod, ListToolsResult,
-    PaginatedRequestParams, PingRequestMethod, ResultType, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, PingRequestMethod, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
-use serde_json::Value;
 use tracing::Instrument;
 
 use crate::error::McpError;
-use crate::forward::Forward;
 use crate::listing::{action_of, callable};
 use crate::naming::{exposed, refused_tool_name};
 use crate::pins::{Pinned, Pins};
-use crate::relay::Relay;
 use crate::servers::{Connections, Servers};
 use crate::tighten::tightened;
 use crate::trace_context::request_span;
 
+mod call;
+mod records;
 mod rounds;
+use call::tool_error;
 use rounds::Suspended;
 
 /// Settings of one gateway.
@@ -73,6 +78,8 @@ pub struct Gateway<S> {
     /// Held while the policy in force is tightened, so two tightenings never undo each
     /// other.
     tightening: Arc<Mutex<()>>,
+    /// Refusal records per agent, rate-limited as the API's are.
+    refusals: Arc<RefusalAudit>,
 }
 
 impl<S> Clone for Gateway<S> {
@@ -84,6 +91,7 @@ impl<S> Clone for Gateway<S> {
             pins: self.pins.clone(),
             suspended: self.suspended.clone(),
             tightening: self.tightening.clone(),
+            refusals: self.refusals.clone(),
         }
     }
 }
@@ -99,6 +107,10 @@ impl<S: Store + 'static> Gateway<S> {
             pins: Arc::default(),
             suspended: Arc::default(),
             tightening: Arc::default(),
+            refusals: Arc::new(RefusalAudit::new(
+                AGENT_REFUSAL_AUDIT_RATE,
+                AGENT_REFUSAL_AUDIT_RATE,
+            )),
         }
     }
 
@@ -145,8 +157,15 @@ impl<S: Store + 'static> Gateway<S> {
         let servers = self.connections.servers().clone();
         let served = async {
             self.connections.start_all().await?;
+            // A message rmcp could not read is refused before it, answered and recorded
+            // (`frames.rs`).
+            let gateway = self.clone();
+            let record = move |reason: String| {
+                let gateway = gateway.clone();
+                tokio::spawn(async move { gateway.record_refusal(&reason).await });
+            };
             let running = self
-                .serve(crate::stdio::stdio())
+                .serve(crate::frames::guarded(crate::stdio::stdio(), record))
                 .await
                 .map_err(|e| McpError::Serve(e.to_string()))?;
             running.waiting().await.map_err(|e| McpError::Serve(e.to_string()))?;
@@ -212,6 +231,11 @@ impl<S: Store + 'static> Gateway<S> {
                 }
             }
         }
+        // The listing's descriptions are the servers' text: recorded now, and in any case
+        // before the next call is decided (where a failure refuses the call).
+        if let Err(error) = self.record_shown().await {
+            tracing::warn!(%error, "what the servers show could not be recorded yet");
+        }
         Ok(listed)
     }
 
@@ -241,6 +265,9 @@ impl<S: Store + 'static> Gateway<S> {
         let mut known = self.connections.tools();
         known.retain(|_, (server, _)| *server != index);
         known.extend(kept.iter().map(|(name, tool)| (name.clone(), (index, tool.clone()))));
+        drop(known);
+        // The descriptions listed are shown to the agent from now on.
+        self.connections.shown().changed();
         Ok(kept)
     }
 
@@ -288,217 +315,23 @@ impl<S: Store + 'static> Gateway<S> {
         Ok(known())
     }
 
-    /// One `tools/call` through the engine. Never an error: every failure is a tool error
-    /// naming it, and nothing is forwarded unless the engine allowed and recorded it. The
-    /// server's requests for input go to `relay`.
-    async fn call(&self, params: CallToolRequestParams, relay: Relay) -> CallToolResult {
-        // The session is not idle while a call (an approval wait, say) is in progress.
-        let _working = self.connections.working();
-        let exposed = params.name.into_owned();
-        // Not a name the gateway exposes (another server's look-alike, a tool name that
-        // could pass for another's): nothing to decide, nothing forwarded.
-        let Some((index, tool)) = self.connections.servers().route(&exposed) else {
-            return tool_error(format!(
-                "aecl: no MCP server behind this gateway has a tool `{exposed}`"
-            ));
-        };
-        let tool = tool.to_owned();
-        let action = self.action(index, &tool);
-        // Only the arguments: the request's `_meta` (a trace context, a progress token),
-        // which rmcp keeps apart, is never part of the call that is decided.
-        let args = Value::Object(params.arguments.unwrap_or_default());
-        let call = self.call_of(index, &action, args);
-        // A tool whose definition changed since it was first seen runs only once an
-        // approver has accepted the change.
-        let checked = match self.definition(index, &exposed).await {
-            Ok(Some(definition)) => match self.pinned(&action, &definition).await {
-                // Checked again at each call: a policy replaced since the listing is
-                // tightened before this call's output is recorded.
-                Ok(Pinned::Accepted) => {
-                    self.tighten(index, std::slice::from_ref(&definition));
-                    Ok(())
-                }
-                Ok(Pinned::Changed { approval_id, status, first, now }) => {
-                    Err(Refused::ToolChanged { approval_id, status, first, now })
-                }
-                Err(error) => Err(Refused::Engine(error)),
-            },
-            // The server does not list it, even listed again: nothing pins its definition,
-            // so it is not called (fail closed).
-            Ok(None) => {
-                Err(Refused::Failed(format!("the MCP server does not list a tool `{exposed}`")))
-            }
-            Err(error) => Err(Refused::Failed(error.to_string())),
-        };
-        // Refused outside the policy, and recorded as a block all the same, so the audit
-        // log shows it; a failure to record it still refuses the call.
-        let checked = match checked {
-            Err(refused @ Refused::ToolChanged { .. }) => {
-                let message = refused.message(&action);
-                match self.engine.record_block(&call, "mcp.tool_changed", &message).await {
-                    Ok(_) => Err(refused),
-                    Err(error) => Err(Refused::Engine(error)),
-                }
-            }
-            other => other,
-        };
-        let mut outcome = match checked {
-            Ok(()) => self.execute(call.clone(), index, &tool, &relay).await,
-            Err(refused) => Err(refused),
-        };
-        // A request made now (or earlier, for the same call) is waited on; once it is
-        // approved the same call is made again and its grant lets it through.
-        if let Err(Refused::Pending { approval_id, .. }) = &outcome {
-            match self.wait_for(approval_id).await {
-                Ok(ApprovalStatus::Approved) => {
-                    let again = Call { id: new_id(), ..call };
-                    outcome = self.execute(again, index, &tool, &relay).await;
-                }
-                Ok(status) => {
-                    outcome = Err(Refused::Answered { approval_id: approval_id.clone(), status });
-                }
-                // Still pending: the first answer, with the reasons approval is needed.
-                Err(Refused::Pending { .. }) => {}
-                Err(failed) => outcome = Err(failed),
-            }
-        }
-        let result = match outcome {
-            Ok(result) => result,
-            Err(refused) => {
-                tracing::info!(tool, action, refused = %refused.message(&action), "tool call refused");
-                tool_error(refused.message(&action))
-            }
-        };
-        let mut result = self.redact(result);
-        // Translation between revisions: a 2025-11-25 server's result has no `resultType`,
-        // which 2026-07-28 requires; rmcp leaves it out again for older clients.
-        result.result_type = Some(ResultType::COMPLETE);
-        result
-    }
-
     /// The catalog action of server `index`'s `tool`.
     fn action(&self, index: usize, tool: &str) -> String {
         action_of(self.prefix(index), tool)
-    }
-
-    fn call_of(&self, index: usize, action: &str, args: Value) -> Call {
-        let spec = self.connections.servers().specs().get(index);
-        // A few `lstat`s per string argument: cheap enough to run on the async thread.
-        let paths = match spec.and_then(|spec| spec.resolve_paths_from.as_ref()) {
-            Some(cwd) => aecl_engine::fs_paths::resolve_call(
-                Some(&*self.engine.policy()),
-                action,
-                &args,
-                cwd,
-            ),
-            None => aecl_core::PathView::Unseen,
-        };
-        Call {
-            id: new_id(),
-            agent: self.config.agent.clone(),
-            run: self.config.run.clone(),
-            action: action.to_owned(),
-            args,
-            idempotency_key: None,
-            nonce: None,
-            scope: Default::default(),
-            provenance: Default::default(),
-            paths,
-        }
-    }
-
-    /// Executes `call` through the engine, forwarding it to server `index`'s `tool` if
-    /// allowed.
-    async fn execute(
-        &self,
-        call: Call,
-        index: usize,
-        tool: &str,
-        relay: &Relay,
-    ) -> Result<CallToolResult, Refused> {
-        // Started before the decision when it is not yet (the definition check started it
-        // already): a server that cannot start refuses the call, and nothing is recorded as
-        // dispatched.
-        let upstream =
-            self.connections.upstream(index).await.map_err(|e| Refused::Failed(e.to_string()))?;
-        let forward = Forward::new(upstream, tool.to_owned(), relay.clone());
-        let executed = self.engine.execute(call, &forward).await.map_err(Refused::Engine)?;
-        let verdict = &executed.decided.verdict;
-        if let Some(answer) = forward.take_answer() {
-            // The server answered: that answer is the client's, error or not.
-            return Ok(answer);
-        }
-        if let Some(effect) = executed.effect {
-            // Executed (or an earlier execution replayed) without an answer kept here.
-            return match effect.error {
-                Some(error) => Err(Refused::Failed(error)),
-                None => {
-                    Ok(CallToolResult::success(vec![ContentBlock::text(effect.result.to_string())]))
-                }
-            };
-        }
-        match verdict.enforced_decision() {
-            Decision::Block => Err(Refused::Blocked(reasons(verdict))),
-            Decision::RequireApproval => match executed.decided.approval_id {
-                Some(approval_id) => {
-                    Err(Refused::Pending { approval_id, reasons: reasons(verdict) })
-                }
-                // Monitor or dry-run modes never wait; enforce always names a request.
-                None => Err(Refused::Blocked(reasons(verdict))),
-            },
-            Decision::Allow if verdict.mode == Mode::DryRun => {
-                Ok(CallToolResult::success(vec![ContentBlock::text(
-                    "aecl dry run: the call would be allowed; it was not executed",
-                )]))
-            }
-            Decision::Allow => {
-                Err(Refused::Failed("the call was allowed but not executed".to_owned()))
-            }
-        }
-    }
-
-    /// Waits for an approver's answer to `approval_id`, up to the configured wait. `Err`
-    /// when it is still pending.
-    async fn wait_for(&self, approval_id: &str) -> Result<ApprovalStatus, Refused> {
-        match self.engine.await_approval(approval_id, self.config.approval_wait).await {
-            Ok(Some(approval)) if approval.status != ApprovalStatus::Pending => Ok(approval.status),
-            Ok(Some(_)) => Err(Refused::Pending {
-                approval_id: approval_id.to_owned(),
-                reasons: String::new(),
-            }),
-            Ok(None) => {
-                Err(Refused::Failed(format!("approval request `{approval_id}` is missing")))
-            }
-            Err(error) => Err(Refused::Engine(error)),
-        }
-    }
-
-    /// What the client is given has its secrets redacted as the audit log has.
-    fn redact(&self, mut result: CallToolResult) -> CallToolResult {
-        if let Some(structured) = result.structured_content.as_mut() {
-            aecl_audit::redact(structured, &self.config.redact);
-        }
-        let Ok(mut value) = serde_json::to_value(&result) else { return result };
-        let found = aecl_audit::redact(&mut value, &[]);
-        if found.count == 0 {
-            return result;
-        }
-        match serde_json::from_value(value) {
-            Ok(redacted) => redacted,
-            // Cannot happen for a value just serialised; never hand out the unredacted one.
-            Err(_) => tool_error("aecl: the tool's output could not be redacted".to_owned()),
-        }
     }
 }
 
 impl<S: Store + 'static> ServerHandler for Gateway<S> {
     /// Says who the wrapped servers are: their names (the configuration's, or what a
     /// started server says of itself), and the instructions of those started (a session's
-    /// own servers start at its first request, after this).
+    /// own servers start at its first request, after this). The instructions are the
+    /// servers' text: they are recorded in the run as untrusted content before its next
+    /// call is decided ([`crate::shown`]).
     fn get_info(&self) -> ServerConfig {
         let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
         let servers = self.connections.servers();
-        let started: Vec<_> = self.connections.started().iter().filter_map(|u| u.info()).collect();
+        let started: Vec<_> =
+            self.connections.started().iter().filter_map(|(_, u)| u.info()).collect();
         let name = if servers.namespaced() {
             servers.specs().iter().map(|spec| spec.name.as_str()).collect::<Vec<_>>().join(", ")
         } else {
@@ -577,64 +410,6 @@ impl<S: Store + 'static> Gateway<S> {
         let (_, tool) = servers.route(name)?;
         refused_tool_name(tool, servers.namespaced()).is_none().then_some(name)
     }
-}
-
-/// Why a call was not executed (or not to the end).
-#[derive(Debug)]
-enum Refused {
-    Blocked(String),
-    Pending { approval_id: String, reasons: String },
-    Answered { approval_id: String, status: ApprovalStatus },
-    ToolChanged { approval_id: String, status: ApprovalStatus, first: String, now: String },
-    Failed(String),
-    Engine(EngineError),
-}
-
-impl Refused {
-    fn message(&self, action: &str) -> String {
-        match self {
-            Refused::Blocked(reasons) => format!("aecl blocked `{action}`: {reasons}"),
-            Refused::Pending { approval_id, reasons } => {
-                let why = if reasons.is_empty() { String::new() } else { format!(" ({reasons})") };
-                format!(
-                    "aecl: `{action}` is waiting for approval{why}: request `{approval_id}` is pending. \
-                     Nothing was executed; call the tool again with the same arguments once it is approved."
-                )
-            }
-            Refused::Answered { approval_id, status } => format!(
-                "aecl: `{action}` was not executed: approval request `{approval_id}` was {}",
-                status.as_str()
-            ),
-            Refused::ToolChanged { approval_id, status, first, now } => format!(
-                "aecl blocked `{action}`: mcp.tool_changed: the tool's definition changed since \
-                 it was first seen (sha256 {first} -> {now}); approval request `{approval_id}` \
-                 for the new definition is {}",
-                status.as_str()
-            ),
-            Refused::Failed(error) => format!("aecl: `{action}` failed: {error}"),
-            // Fail closed: the engine could not decide or record the call.
-            Refused::Engine(error) => {
-                format!(
-                    "aecl blocked `{action}`: aecl could not decide and record the call: {error}"
-                )
-            }
-        }
-    }
-}
-
-/// The reasons that decided a verdict, one sentence each.
-fn reasons(verdict: &Verdict) -> String {
-    let reasons: Vec<String> =
-        verdict.deciding_reasons().map(|r| format!("{}: {}", r.rule, r.message)).collect();
-    if reasons.is_empty() {
-        format!("{} (policy {})", verdict.enforced_decision().as_str(), verdict.policy_revision)
-    } else {
-        reasons.join("; ")
-    }
-}
-
-fn tool_error(message: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
 #[cfg(test)]

@@ -253,6 +253,13 @@ impl<S: Store + 'static> Front<S> {
                 );
             }
         };
+        // A message too deep for rmcp to read would be dropped without a useful answer:
+        // answered here with the request's id, and recorded (`frames.rs`).
+        if crate::frames::too_deep(&body) {
+            let refused = crate::frames::TooDeep::of(&body);
+            self.gateway.record_refusal_of(&agent, &refused.reason()).await;
+            return too_deep(&refused);
+        }
         // A POST outside a session either opens one (`initialize`) or is a sessionless
         // (2026-07-28) request, served over its agent's own connections, kept between its
         // requests as a session's are.
@@ -316,6 +323,25 @@ fn is_initialize(body: &[u8]) -> bool {
         Ok(message) => method(&message),
         Err(_) => false,
     }
+}
+
+/// The answer to a message refused for its depth: a JSON-RPC error naming the request, as
+/// rmcp answers a request it cannot take (400).
+fn too_deep(refused: &crate::frames::TooDeep) -> Response<Body> {
+    let answer = match refused.answer() {
+        Some(answer) => serde_json::to_string(&answer).ok(),
+        None => None,
+    };
+    let body = answer.unwrap_or_else(|| {
+        serde_json::json!({
+            "jsonrpc": "2.0",
+            "error": {"code": -32600, "message": "aecl: the message nests too deep; refused"},
+        })
+        .to_string()
+    });
+    let mut response = plain(StatusCode::BAD_REQUEST, body);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 fn plain(status: StatusCode, body: String) -> Response<Body> {

@@ -21,6 +21,7 @@ use rmcp::model::Tool;
 
 use crate::error::McpError;
 use crate::naming::{route, valid_server_name};
+use crate::shown::Shown;
 use crate::upstream::{Handshake, Upstream};
 
 /// One server behind the gateway, ready to start.
@@ -189,6 +190,8 @@ impl Servers {
             own: self.specs.iter().map(|_| tokio::sync::Mutex::new(Slot::Idle)).collect(),
             working: AtomicUsize::new(0),
             tools: Mutex::default(),
+            shown: Shown::default(),
+            shared_seen: self.specs.iter().map(|_| AtomicBool::new(false)).collect(),
         });
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         live.retain(|weak| weak.strong_count() > 0);
@@ -241,6 +244,12 @@ pub(crate) struct Connections {
     /// by a request's handler, so that a sessionless client's handlers (one per request)
     /// share it instead of listing every server again before each call.
     tools: Mutex<HashMap<String, (usize, Tool)>>,
+    /// What these connections' servers have shown the agent beside results, and what of
+    /// it their run holds ([`crate::shown`]).
+    shown: Shown,
+    /// The `shared` servers these connections have used, by index: one started by
+    /// another session is new to this one's run.
+    shared_seen: Vec<AtomicBool>,
 }
 
 /// A request in progress in a session, while it lives.
@@ -261,6 +270,11 @@ impl Connections {
     /// The tools as last listed (see the field).
     pub fn tools(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Tool)>> {
         self.tools.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What these connections have shown the agent (see the field).
+    pub fn shown(&self) -> &Shown {
+        &self.shown
     }
 
     /// Marks a request in progress until the returned guard is dropped.
@@ -295,6 +309,9 @@ impl Connections {
                     Upstream::start(&spec.launch, spec.handshake).await.map(Arc::new)
                 })
                 .await?;
+            if self.shared_seen.get(index).is_some_and(|seen| !seen.swap(true, Ordering::SeqCst)) {
+                self.shown.changed();
+            }
             return Ok(upstream.clone());
         }
         let slot =
@@ -308,6 +325,8 @@ impl Connections {
                 let upstream = Arc::new(Upstream::start(&spec.launch, spec.handshake).await?);
                 tracing::debug!(server = %spec_label(spec), "MCP server started for a session");
                 *slot = Slot::Started(upstream.clone());
+                // Its instructions are shown to the agent from now on.
+                self.shown.changed();
                 Ok(upstream)
             }
         }
@@ -322,8 +341,9 @@ impl Connections {
         Ok(())
     }
 
-    /// The servers started so far, for what the gateway says of itself.
-    pub fn started(&self) -> Vec<Arc<Upstream>> {
+    /// The servers started so far, with their indexes, for what the gateway says of
+    /// itself.
+    pub fn started(&self) -> Vec<(usize, Arc<Upstream>)> {
         let mut started = Vec::new();
         for (index, spec) in self.servers.specs.iter().enumerate() {
             let upstream = match spec.sharing {
@@ -337,7 +357,7 @@ impl Connections {
                     }
                 }),
             };
-            started.extend(upstream);
+            started.extend(upstream.map(|upstream| (index, upstream)));
         }
         started
     }

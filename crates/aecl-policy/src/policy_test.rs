@@ -273,6 +273,7 @@ fn replay_trace(
                 }
             }
             TraceEvent::User { text, .. } => run.record_user(text),
+            TraceEvent::Untrusted { source, content, .. } => run.record_untrusted(source, content),
             TraceEvent::Result { id, output, .. } => {
                 let action = run.pending_action(id).and_then(|a| policy.actions.get(a)).cloned();
                 run.record_result(id, action.as_deref(), output);

@@ -77,6 +77,10 @@ impl<'p> Replayer<'p> {
                 state.record_result(id, action.as_deref(), output);
                 None
             }
+            TraceEvent::Untrusted { run, source, content } => {
+                self.runs.get(run, tick).record_untrusted(source, content);
+                None
+            }
             TraceEvent::End { run } => {
                 self.runs.close(run);
                 return Ok(None);

@@ -25,6 +25,10 @@ pub enum TraceEvent {
     Call(CallEvent),
     /// The output of an earlier call.
     Result { run: String, id: String, output: Value },
+    /// Content the agent was shown beside any call's output (an MCP server's instructions,
+    /// tool descriptions and requests for input, a tool's error answer): values in it are
+    /// untrusted in the run's later calls. `source` says where it came from.
+    Untrusted { run: String, source: String, content: Value },
     /// Closes a run and frees its state (an extension of design.md §5: without it a replay
     /// keeps every run open until the end of the trace).
     End { run: String },
@@ -129,6 +133,7 @@ impl TraceEvent {
             TraceEvent::Run { run, .. }
             | TraceEvent::User { run, .. }
             | TraceEvent::Result { run, .. }
+            | TraceEvent::Untrusted { run, .. }
             | TraceEvent::End { run }
             | TraceEvent::Expired { run, .. } => run,
             TraceEvent::Call(call) => &call.run,

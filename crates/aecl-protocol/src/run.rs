@@ -37,8 +37,18 @@ pub enum RunEvent {
         mode: String,
         replay_of: Option<String>,
     },
-    /// A tool's output.
-    Result { id: String, output: Value },
+    /// A tool's output. `untrusted`: all of it is untrusted whatever the catalog says (a
+    /// tool's error answer).
+    Result {
+        id: String,
+        output: Value,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        untrusted: bool,
+    },
+    /// Content the agent was shown beside any call's output (an MCP server's instructions
+    /// and tool descriptions, its request for input during a call): values in it are
+    /// untrusted in the run's later calls. `source` says where it came from.
+    Untrusted { source: String, content: Value },
     /// How an allowed call's execution ended.
     Outcome { id: String, executed: bool },
     /// `[runs]` expired the run: `idle`, `max_open_runs` or `max_state_bytes`.

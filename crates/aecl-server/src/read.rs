@@ -149,7 +149,8 @@ fn run_event_view(event: aecl_engine::RunEvent) -> RunEvent {
         Stored::Call { call, decision, mode, replay_of } => {
             RunEvent::Call { call, decision, mode, replay_of }
         }
-        Stored::Result { id, output } => RunEvent::Result { id, output },
+        Stored::Result { id, output, untrusted } => RunEvent::Result { id, output, untrusted },
+        Stored::Untrusted { source, content } => RunEvent::Untrusted { source, content },
         Stored::Outcome { id, executed } => RunEvent::Outcome { id, executed },
         Stored::Expired { reason } => RunEvent::Expired { reason },
     }

@@ -15,11 +15,8 @@
 //! one (`suppressed`), and counted in `/metrics` at once.
 
 use std::cell::Cell;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use aecl_core::Timestamp;
-use aecl_core::limits::{RateLimit, gcra};
 use aecl_engine::Store;
 use aecl_engine::identity::Claims;
 use axum::extract::{Request, State};
@@ -31,8 +28,9 @@ use axum::response::Response;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Audit records of refused requests per named caller (token subject) per minute.
-pub const AGENT_REFUSAL_AUDIT_RATE: RateLimit = RateLimit { count: 60, per_ms: 60_000, burst: 20 };
+/// The buckets and the per-caller rate live in the engine: the MCP gateway rate-limits its
+/// refusal records the same way.
+pub use aecl_engine::refused::{AGENT_REFUSAL_AUDIT_RATE, RefusalAudit};
 
 tokio::task_local! {
     /// Set while a request is handled; true once its refusal has been recorded.
@@ -116,71 +114,4 @@ pub async fn record_refusals<S: Store>(
             response
         })
         .await
-}
-
-/// Per-caller token buckets for refusal audit records, with the count of records each
-/// bucket suppressed since it last admitted one.
-#[derive(Debug)]
-pub struct RefusalAudit {
-    named: RateLimit,
-    anonymous: RateLimit,
-    buckets: Mutex<HashMap<String, Bucket>>,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Bucket {
-    tat: Option<u64>,
-    suppressed: u64,
-}
-
-/// Above this many tracked callers, idle ones with nothing suppressed are forgotten.
-const PRUNE_ABOVE: usize = 10_000;
-
-impl RefusalAudit {
-    /// `named` per token subject; `anonymous` shared by every request without a valid
-    /// token.
-    pub fn new(named: RateLimit, anonymous: RateLimit) -> RefusalAudit {
-        RefusalAudit { named, anonymous, buckets: Mutex::new(HashMap::new()) }
-    }
-
-    /// Admits one refusal record of `subject` (empty: anonymous) at `now`: the number of
-    /// records suppressed before it, or `None` when this one is suppressed too.
-    pub fn admit(&self, subject: &str, now: Timestamp) -> Option<u64> {
-        let limit = if subject.is_empty() { &self.anonymous } else { &self.named };
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|_, b| b.suppressed > 0 || b.tat.is_some_and(|tat| tat > now.0));
-        }
-        let bucket = buckets.entry(subject.to_owned()).or_default();
-        match gcra(limit, bucket.tat, now.0) {
-            Ok(tat) => {
-                bucket.tat = Some(tat);
-                Some(std::mem::take(&mut bucket.suppressed))
-            }
-            Err(_) => {
-                bucket.suppressed = bucket.suppressed.saturating_add(1);
-                None
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_caller_has_its_bucket_and_learns_how_many_were_suppressed() {
-        let limit = RateLimit { count: 2, per_ms: 1000, burst: 2 };
-        let audit = RefusalAudit::new(limit, limit);
-        let now = Timestamp(1_000_000);
-        assert_eq!(audit.admit("a", now), Some(0));
-        assert_eq!(audit.admit("a", now), Some(0));
-        assert_eq!(audit.admit("a", now), None);
-        assert_eq!(audit.admit("a", now), None);
-        assert_eq!(audit.admit("b", now), Some(0), "another caller is not held back");
-        assert_eq!(audit.admit("", now), Some(0), "anonymous has its own bucket");
-        assert_eq!(audit.admit("a", Timestamp(now.0 + 500)), Some(2), "two were suppressed");
-        assert_eq!(audit.admit("a", Timestamp(now.0 + 1000)), Some(0));
-    }
 }

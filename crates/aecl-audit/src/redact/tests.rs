@@ -238,6 +238,58 @@ fn messy() -> impl Strategy<Value = String> {
     prop::collection::vec(pieces, 0..16).prop_map(|p| p.concat())
 }
 
+/// A red-team finding: with `**.ssn`, an MCP result's `structuredContent` was redacted
+/// and the same JSON in its text block (the spec's recommended mirror) was not; with the
+/// JSON only as text, the path applied nowhere. Paths apply to every form of the fields.
+#[test]
+fn paths_apply_to_json_text_and_every_copy_in_an_mcp_result() {
+    let record = json!({"user": "bob", "ssn": "078-05-1120"});
+    let mut mirrored = json!({
+        "content": [{"type": "text", "text": record.to_string()}],
+        "structuredContent": record,
+    });
+    let found = redact(&mut mirrored, &paths(&["**.ssn"]));
+    assert!(!mirrored.to_string().contains("078-05-1120"), "{mirrored}");
+    assert_eq!(mirrored["structuredContent"]["ssn"], REDACTED);
+    let text: Value =
+        serde_json::from_str(mirrored["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, json!({"user": "bob", "ssn": REDACTED}));
+    assert_eq!(found.count, 2);
+
+    // A path from the fields' own root, not the envelope's: `ssn` matches too.
+    for path in ["ssn", "**.ssn"] {
+        let mut text_only = json!({
+            "content": [
+                {"type": "text", "text": format!("  {record}")},
+                {"type": "resource", "resource": {"uri": "file:///u", "text": record.to_string()}},
+            ],
+            "isError": false,
+        });
+        redact(&mut text_only, &paths(&[path]));
+        assert!(!text_only.to_string().contains("078-05-1120"), "{path}: {text_only}");
+        assert!(text_only.to_string().contains("bob"), "{text_only}");
+    }
+
+    // A string output holding JSON (a command's, a hook's): the path applies inside, and
+    // sensitive keys there are keys.
+    let mut output = json!("{\"rows\": [{\"ssn\": \"078-05-1120\", \"api_key\": \"k-1\"}]}");
+    redact(&mut output, &paths(&["rows.ssn"]));
+    let inside: Value = serde_json::from_str(output.as_str().unwrap()).unwrap();
+    assert_eq!(inside, json!({"rows": [{"ssn": REDACTED, "api_key": REDACTED}]}));
+
+    // Text that is not JSON, or JSON with nothing to redact, is left as it was written.
+    for kept in ["ssn: 078-05-1120 is not JSON", "{\n  \"user\": \"bob\"\n}"] {
+        let mut v = json!({"content": [{"type": "text", "text": kept}]});
+        redact(&mut v, &paths(&["ssn"]));
+        assert_eq!(v["content"][0]["text"], kept);
+    }
+
+    // Idempotent like the rest.
+    let snapshot = mirrored.clone();
+    assert_eq!(redact(&mut mirrored, &paths(&["**.ssn"])).count, 0);
+    assert_eq!(mirrored, snapshot);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

@@ -21,6 +21,7 @@ mod identity;
 mod mcp;
 mod mcp_auth;
 mod mcp_gateway;
+mod mcp_redteam;
 mod mcp_servers;
 mod mcp_traces;
 mod mcp_upstream;

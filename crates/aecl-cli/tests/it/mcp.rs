@@ -287,7 +287,10 @@ fn stdio_gateway_lists_callable_tools_passes_reads_and_refuses_writes() {
         let history = setup.history(&run_id);
         let results: Vec<&Value> = history.iter().filter(|e| e["type"] == "result").collect();
         assert_eq!(results.len(), 1, "{history:#?}");
-        assert_eq!(results[0]["output"]["content"], "meeting notes: ship on friday\n");
+        // The whole result the client was given: the structured content and its text.
+        let output = &results[0]["output"];
+        assert_eq!(output["structuredContent"]["content"], "meeting notes: ship on friday\n");
+        assert_eq!(output["content"][0]["text"], "meeting notes: ship on friday\n");
         let actions: Vec<&str> = history
             .iter()
             .filter(|e| e["type"] == "call")

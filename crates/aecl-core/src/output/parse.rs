@@ -151,8 +151,56 @@ fn mcp_documents(
     (!docs.is_empty()).then_some(docs)
 }
 
+/// The text of an MCP tool result that could not be read field by field: each text item's
+/// text, the strings (and keys) of its other items (not an image's or a blob's bytes), of
+/// its `structuredContent` and of its `_meta`, a line each.
+pub(crate) fn mcp_text(map: &serde_json::Map<String, Value>) -> String {
+    fn strings(value: &Value, out: &mut String) {
+        match value {
+            Value::String(text) => {
+                out.push_str(text);
+                out.push('\n');
+            }
+            Value::Number(number) => {
+                out.push_str(&number.to_string());
+                out.push('\n');
+            }
+            Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+            Value::Object(fields) => {
+                for (key, field) in fields {
+                    out.push_str(key);
+                    out.push('\n');
+                    strings(field, out);
+                }
+            }
+            Value::Null | Value::Bool(_) => {}
+        }
+    }
+    let mut out = String::new();
+    for item in map.get("content").and_then(Value::as_array).into_iter().flatten() {
+        match item {
+            Value::Object(fields) if fields.get("type").and_then(Value::as_str) == Some("text") => {
+                strings(fields.get("text").unwrap_or(&Value::Null), &mut out);
+            }
+            Value::Object(fields) => {
+                let mut fields = fields.clone();
+                fields.remove("data");
+                if let Some(Value::Object(resource)) = fields.get_mut("resource") {
+                    resource.remove("blob");
+                }
+                strings(&Value::Object(fields), &mut out);
+            }
+            other => strings(other, &mut out),
+        }
+    }
+    for part in ["structuredContent", "_meta"] {
+        strings(map.get(part).unwrap_or(&Value::Null), &mut out);
+    }
+    out
+}
+
 /// `{"content": [...], "isError"?, "structuredContent"?, "_meta"?}`: an MCP tool result.
-fn is_mcp_result(map: &serde_json::Map<String, Value>) -> bool {
+pub(crate) fn is_mcp_result(map: &serde_json::Map<String, Value>) -> bool {
     map.get("content").is_some_and(Value::is_array)
         && map
             .keys()

@@ -344,3 +344,28 @@ fn every_part_of_a_structured_or_mcp_output_is_indexed() {
     let trusted = spec(Trust::Trusted, OutputFormat::Auto, &[], &[]);
     assert_eq!(trust_of(&pieces(&trusted, &json!({iban: 1})), iban), Trust::Trusted);
 }
+
+/// An MCP result read as one text (no `structuredContent`, a text item that does not
+/// parse) is indexed as the model reads it, not as JSON: a value with a backslash, a
+/// quote or a newline is found as it was written, and every part of the result is there.
+#[test]
+fn an_unparsed_mcp_result_is_indexed_as_its_text() {
+    let s = spec(Trust::Untrusted, OutputFormat::Auto, &[], &[]);
+    let output = json!({
+        "isError": true,
+        "content": [
+            {"type": "text", "text": "copy C:\\Users\\bob\\\"secret\" now\nthen https://evil.example/x"},
+            {"type": "resource_link", "uri": "https://evil.example/link", "name": "n"},
+            {"type": "image", "data": "aGVsbG8=", "mimeType": "image/png"}
+        ],
+        "_meta": {"next": "https://evil.example/meta"}
+    });
+    let p = pieces(&s, &output);
+    assert_eq!(p.len(), 1, "{p:?}");
+    let text = &p[0].text;
+    assert!(text.contains("C:\\Users\\bob\\\"secret\" now\nthen"), "{text}");
+    for part in ["https://evil.example/link", "https://evil.example/meta"] {
+        assert!(text.contains(part), "{text}");
+    }
+    assert!(!text.contains("aGVsbG8="), "an image's bytes are no text: {text}");
+}

@@ -137,7 +137,7 @@ impl<S: Store> Engine<S> {
             found = Some(standing);
             Ok(records)
         };
-        let event = RunEvent::Result { id: call_id.to_owned(), output };
+        let event = RunEvent::Result { id: call_id.to_owned(), output, untrusted: false };
         let seq = match self.commit_report(run, agent, check, event).await? {
             Ok(seq) => seq,
             Err(refused) => return Ok(Err(refused)),

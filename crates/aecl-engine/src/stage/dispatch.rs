@@ -37,6 +37,9 @@ pub(crate) struct Ran {
     pub ran_in: Option<aecl_core::SandboxTier>,
     /// The client runs the call itself and reports its output later.
     pub reports_result: bool,
+    /// What the target answered with a failure, shown to the agent as it is
+    /// ([`Connector::error_output`]).
+    pub error_output: Option<serde_json::Value>,
     /// When dispatch began (the outcome record's latency).
     pub started: Instant,
 }
@@ -96,12 +99,17 @@ impl<S: Store> Engine<S> {
                     ran_in: None,
                 },
             };
+            let error_output = match done.outcome {
+                ConnectorOutcome::Succeeded { .. } => None,
+                _ => connector.error_output(),
+            };
             Ok(Dispatched::Ran(Box::new(Ran {
                 ready,
                 effect,
                 outcome: done.outcome,
                 ran_in: done.ran_in,
                 reports_result: connector.reports_result(),
+                error_output,
                 started,
             })))
         }

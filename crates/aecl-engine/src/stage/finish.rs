@@ -92,7 +92,15 @@ impl<S: Store> Engine<S> {
 
     /// The end of `ran`'s call as the store writes it, and its effect as it then reads.
     fn call_end(&self, ran: Ran) -> (Ready, CallEnd, Effect) {
-        let Ran { ready, effect: new_effect, outcome, ran_in, reports_result, started } = ran;
+        let Ran {
+            ready,
+            effect: new_effect,
+            outcome,
+            ran_in,
+            reports_result,
+            error_output,
+            started,
+        } = ran;
         let call = &ready.decided.call;
         let (state, audit_outcome) = outcome.ledger();
         let (result, error, rollback_token) = match outcome {
@@ -119,7 +127,11 @@ impl<S: Store> Engine<S> {
         if state == EffectState::Succeeded && !reports_result {
             // The output feeds provenance like any tool result. A client that runs the
             // call itself reports its output later (`report_result`).
-            events.push(RunEvent::Result { id: call.id.clone(), output: result });
+            events.push(RunEvent::Result { id: call.id.clone(), output: result, untrusted: false });
+        } else if let Some(output) = error_output.clone() {
+            // An error answer the agent is shown is output it reads, however the outcome
+            // is classified: untrusted, since it is not what the catalog describes.
+            events.push(RunEvent::Result { id: call.id.clone(), output, untrusted: true });
         }
         let mut record = self.record(RecordKind::Outcome, &call.agent, &call.run);
         record.call_id.clone_from(&call.id);
@@ -127,9 +139,13 @@ impl<S: Store> Engine<S> {
         record.call_digest = new_effect.call_digest.clone();
         record.policy_revision = ready.decided.verdict.policy_revision.clone();
         record.outcome = Some(audit_outcome);
-        record.output = match &error {
-            Some(error) => json!({ "error": error }),
-            None => redacted,
+        record.output = match (&error, error_output) {
+            (Some(error), Some(mut output)) => {
+                self.redact(&mut output);
+                json!({ "error": error, "output": output })
+            }
+            (Some(error), None) => json!({ "error": error }),
+            (None, _) => redacted,
         };
         record.effect_id = Some(new_effect.id.clone());
         // Outcome records name the tier the call actually ran in.

@@ -75,3 +75,29 @@ async fn a_rejection_and_an_expiry_end_the_wait() {
     assert_eq!(expired.status, ApprovalStatus::Expired);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// A request whose call will not be made (its MCP client cancelled it) is withdrawn: the
+/// wait ends, approving it fails and grants nothing, and the same call made again asks
+/// anew. A request already answered is not withdrawn.
+#[tokio::test]
+async fn a_withdrawn_request_cannot_be_approved() {
+    let (engine, id, _) = pending().await;
+    assert!(engine.withdraw_approval(&id, "the agent's client cancelled the call").await.unwrap());
+    let closed = engine.await_approval(&id, Duration::from_secs(30)).await.unwrap().unwrap();
+    assert_eq!(closed.status, ApprovalStatus::Expired);
+    assert!(closed.reason.as_deref().unwrap_or_default().starts_with("withdrawn: "), "{closed:?}");
+    assert!(engine.approve(&id, "alice", None).await.is_err(), "a withdrawn request granted");
+    let connector = Scripted::default();
+    let mut again = call_of("pay", "r1", "c1", None);
+    again.id = "c2".into();
+    let retry = engine.execute(again, &connector).await.unwrap();
+    assert_eq!(retry.decided.verdict.decision, Decision::RequireApproval);
+    assert_ne!(retry.decided.approval_id.as_deref(), Some(id.as_str()), "a new request");
+    assert_eq!(connector.executions(), 0);
+
+    let (engine, id, _) = pending().await;
+    engine.approve(&id, "alice", None).await.unwrap();
+    assert!(!engine.withdraw_approval(&id, "too late").await.unwrap());
+    let answered = engine.await_approval(&id, Duration::ZERO).await.unwrap().unwrap();
+    assert_eq!(answered.status, ApprovalStatus::Approved);
+}

@@ -1,7 +1,12 @@
 //! Calls that ask the client for input on a server's behalf ([`crate::relay`]): a
 //! 2025-11-25 client is asked with its own requests while the call goes on; a 2026-07-28
 //! client is answered `input_required`, and the call is suspended until the client retries
-//! with the answers under the `requestState` it was given.
+//! with the answers under the `requestState` it was given. A request for input is the
+//! server's text the agent reads: it is recorded in the run as untrusted content before
+//! the client sees it ([`crate::shown`]).
+//!
+//! A call runs in a task of its own; the request that follows it passes on the client's
+//! cancellation (`notifications/cancelled`) to the call ([`Cancel`]).
 
 use std::collections::HashMap;
 
@@ -15,13 +20,17 @@ use rmcp::service::RequestContext;
 use tracing::Instrument;
 
 use super::{Gateway, tool_error};
+use crate::forward::Cancel;
 use crate::relay::{Relay, Round, ask_legacy_client};
+use crate::shown;
 
 /// A call in progress: the task running it and the rounds of input it asks for.
 #[derive(Debug)]
 pub(super) struct InProgress {
     done: tokio::task::JoinHandle<CallToolResult>,
     rounds: tokio::sync::mpsc::Receiver<Round>,
+    /// Set when the client cancels the call.
+    cancel: Cancel,
 }
 
 /// A call suspended until its client retries with the answers to a round.
@@ -73,11 +82,14 @@ impl<S: Store + 'static> Gateway<S> {
         let tool = request.name.to_string();
         let (relay, rounds) = Relay::channel();
         let gateway = self.clone();
+        let cancel = Cancel::default();
+        let cancelled = cancel.clone();
         // The call runs in its own task, inside this request's span: its stages' spans are
         // this request's children, in the caller's trace.
-        let done =
-            tokio::spawn(async move { gateway.call(request, relay).await }.in_current_span());
-        self.drive(tool, InProgress { done, rounds }, &context).await
+        let done = tokio::spawn(
+            async move { gateway.call(request, relay, cancelled).await }.in_current_span(),
+        );
+        self.drive(tool, InProgress { done, rounds, cancel }, &context).await
     }
 
     /// Follows a call in progress until it completes or asks for input: a 2025-11-25
@@ -98,7 +110,26 @@ impl<S: Store + 'static> Gateway<S> {
                     }));
                 }
                 Some(round) = call.rounds.recv() => round,
+                // The client cancelled this request (or its session ended): the call stops
+                // waiting, executes nothing more, and ends in its own task. rmcp sends no
+                // answer to a cancelled request, so this one is only for the record.
+                () = context.ct.cancelled() => {
+                    call.cancel.cancel();
+                    return CallToolResponse::Complete(tool_error(format!(
+                        "aecl: `{tool}` was cancelled by the agent's client"
+                    )));
+                }
             };
+            // Recorded before the client reads it; not recorded, not relayed (the server
+            // hears an error).
+            let asked = shown::requests(&tool, &requests);
+            let (run, agent) = (&self.config.run, &self.config.agent);
+            if let Err(error) =
+                self.engine.record_untrusted(run, agent, &asked.source, asked.content).await
+            {
+                let _ = answer.send(Err(format!("aecl could not record the request: {error}")));
+                continue;
+            }
             if legacy {
                 let _ = answer.send(ask_legacy_client(&context.peer, requests).await);
                 continue;

@@ -1,0 +1,111 @@
+//! What the gateway records beside its calls' decisions: what the agent has been shown of
+//! the servers ([`crate::shown`]: instructions, tool descriptions), in the run before its
+//! next call is decided; and requests refused before any decision (a tool the gateway does
+//! not expose, a message it cannot read), as `refusal` records rate-limited per agent like
+//! the HTTP API's (`aecl_engine::RefusalAudit`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aecl_engine::{EngineError, Store};
+
+use super::Gateway;
+use crate::shown::{self, Content};
+use crate::upstream::Upstream;
+
+/// The status a refusal record gives a request the gateway refused before any decision:
+/// a bad request (MCP over stdio has no status of its own).
+const REFUSED_STATUS: u16 = 400;
+
+impl<S: Store + 'static> Gateway<S> {
+    /// Records in the run what these connections' servers have shown the agent since the
+    /// last record: each started server's instructions and the descriptions of the tools
+    /// last listed, each once. Cheap when nothing was started or listed since.
+    pub(super) async fn record_shown(&self) -> Result<(), EngineError> {
+        let shown = self.connections.shown();
+        if shown.pending().is_none() {
+            return Ok(());
+        }
+        let _recording = shown.recording().await;
+        // Read again under the lock: another call of the session may have recorded it.
+        let Some(version) = shown.pending() else { return Ok(()) };
+        let mut contents: Vec<(Content, Vec<Content>)> = Vec::new();
+        let started = self.connections.started();
+        for (index, upstream) in &started {
+            let instructions = upstream.info().and_then(|info| info.instructions.clone());
+            if let Some(text) = instructions.filter(|text| !text.trim().is_empty()) {
+                let content = shown::instructions(&self.source_name(*index, &started), &text);
+                if !shown.is_recorded(&content) {
+                    contents.push((content.clone(), vec![content]));
+                }
+            }
+        }
+        // The tools by server and name (a stable order, so the same listing records
+        // nothing again), each tool once.
+        let mut tools: BTreeMap<usize, BTreeMap<String, serde_json::Value>> = BTreeMap::new();
+        for (exposed, (index, tool)) in self.connections.tools().iter() {
+            if let Some(texts) = shown::tool(exposed, tool) {
+                tools.entry(*index).or_default().insert(exposed.clone(), texts);
+            }
+        }
+        for (index, listed) in tools {
+            let mut new = Vec::new();
+            let mut marks = Vec::new();
+            for (exposed, texts) in listed {
+                let mark = Content { source: format!("tool `{exposed}`"), content: texts.clone() };
+                if !shown.is_recorded(&mark) {
+                    new.push(texts);
+                    marks.push(mark);
+                }
+            }
+            if !new.is_empty() {
+                contents.push((shown::tools(&self.source_name(index, &started), new), marks));
+            }
+        }
+        let (run, agent) = (&self.config.run, &self.config.agent);
+        for (content, marks) in contents {
+            self.engine.record_untrusted(run, agent, &content.source, content.content).await?;
+            marks.iter().for_each(|mark| shown.mark_recorded(mark));
+        }
+        shown.recorded_up_to(version);
+        Ok(())
+    }
+
+    /// Server `index` as a source in the run's history: its name in the configuration,
+    /// else the name it gives itself. Never its command line or URL, which may carry a
+    /// credential (`env VAR=SECRET cmd`).
+    fn source_name(&self, index: usize, started: &[(usize, Arc<Upstream>)]) -> String {
+        let spec = self.connections.servers().specs().get(index);
+        if let Some(spec) = spec.filter(|spec| !spec.name.is_empty()) {
+            return spec.name.clone();
+        }
+        let own = started
+            .iter()
+            .find(|(started, _)| *started == index)
+            .and_then(|(_, upstream)| upstream.info())
+            .and_then(|info| info.server_info.as_ref().map(|server| server.name.clone()));
+        own.map_or_else(|| "upstream".to_owned(), |name| name.escape_default().to_string())
+    }
+
+    /// Records a request of this gateway's agent refused before any decision (see
+    /// [`Gateway::record_refusal_of`]).
+    pub(super) async fn record_refusal(&self, reason: &str) {
+        self.record_refusal_of(&self.config.agent, reason).await;
+    }
+
+    /// Logs a request of `agent` refused before any decision, and records it in the audit
+    /// log as a `refusal` record, at most at the API's rate per agent (the number
+    /// suppressed is in the next record). The refusal stands whether or not it is
+    /// recorded.
+    pub(crate) async fn record_refusal_of(&self, agent: &str, reason: &str) {
+        tracing::warn!(agent, reason, "MCP request refused");
+        let Some(suppressed) = self.refusals.admit(agent, self.now()) else { return };
+        let recorded = self
+            .engine
+            .record_refusal(agent, "agent", "", reason, REFUSED_STATUS, suppressed)
+            .await;
+        if let Err(error) = recorded {
+            tracing::error!(%error, "could not record a refused MCP request in the audit log");
+        }
+    }
+}
