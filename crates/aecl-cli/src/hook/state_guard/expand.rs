@@ -231,7 +231,8 @@ fn has_glob(text: &str) -> bool {
     false
 }
 
-fn unescape(text: &str) -> String {
+/// `text` with each backslash escape replaced by the character it escapes.
+pub(super) fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

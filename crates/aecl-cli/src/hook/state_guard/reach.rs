@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord};
 use aecl_engine::fs_paths::resolve_path;
 
-use super::expand::{env, expand, glob};
+use super::expand::{env, expand, glob, unescape};
 use super::protected::{Place, Protected};
 
 /// Why a write is refused.
@@ -419,18 +419,6 @@ fn find_starts(command: &SimpleCommand) -> Vec<ShellArg> {
         .cloned()
         .collect();
     if starts.is_empty() { vec![ShellArg::known(".")] } else { starts }
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
