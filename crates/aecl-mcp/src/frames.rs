@@ -176,15 +176,7 @@ pub(crate) fn guarded(
     record: impl Fn(String) + Send + 'static,
 ) -> Guarded {
     let (sender, refused) = mpsc::unbounded_channel();
-    let guard = Guard {
-        inner: reader,
-        line: Vec::new(),
-        ready: Vec::new(),
-        ready_at: 0,
-        passing: false,
-        eof: false,
-        refused: sender,
-    };
+    let guard = Guard::new(reader, sender);
     Guarded { inner: AsyncRwTransport::new(guard, writer), refused, record: Box::new(record) }
 }
 
@@ -241,6 +233,18 @@ pub(crate) struct Guard<R> {
 }
 
 impl<R> Guard<R> {
+    fn new(inner: R, refused: mpsc::UnboundedSender<TooDeep>) -> Guard<R> {
+        Guard {
+            inner,
+            line: Vec::new(),
+            ready: Vec::new(),
+            ready_at: 0,
+            passing: false,
+            eof: false,
+            refused,
+        }
+    }
+
     fn take_in(&mut self, bytes: &[u8]) {
         for piece in bytes.split_inclusive(|b| *b == b'\n') {
             let complete = piece.ends_with(b"\n");
@@ -348,15 +352,7 @@ mod tests {
         let last = json!({"jsonrpc": "2.0", "method": "ping", "id": 2}).to_string();
         let input = format!("{first}\n{}\n{last}\n", deep(3000));
         let (sender, mut refused) = mpsc::unbounded_channel();
-        let mut guard = Guard {
-            inner: input.as_bytes(),
-            line: Vec::new(),
-            ready: Vec::new(),
-            ready_at: 0,
-            passing: false,
-            eof: false,
-            refused: sender,
-        };
+        let mut guard = Guard::new(input.as_bytes(), sender);
         let mut passed = String::new();
         guard.read_to_string(&mut passed).await.unwrap();
         assert_eq!(passed, format!("{first}\n{last}\n"));

@@ -144,15 +144,14 @@ pub fn readings(text: &str) -> Vec<String> {
 fn embedded_ipv4(text: &str) -> Option<String> {
     let mut found = Vec::new();
     let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'));
-    for word in words.filter(|w| w.contains('.')) {
+    // A host carrying an address has three labels at least: the words of a long output
+    // with fewer (most of them) are skipped before any allocation.
+    for word in words.filter(|w| w.trim_matches('.').matches('.').count() >= 2) {
         let labels: Vec<&str> = word.trim_matches('.').split('.').collect();
         // Four number labels with a name label around them: a bare address is found as
         // itself, this only adds the one a name hides.
         if labels.len() > 4 {
             found.extend(labels.windows(4).filter_map(quad_address));
-        }
-        if labels.len() < 3 {
-            continue;
         }
         for label in &labels {
             // `203-0-113-7`, `app-203-0-113-7`: the last four dash-parted numbers.

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use aecl_audit::{AuditRecord, LogState, SignerKey, sign_checkpoint, verify_log};
 use aecl_core::Decision;
-use aecl_engine::{Store as _, StoreError};
+use aecl_engine::{Store, StoreError};
 use aecl_store::{PostgresStore, SqliteStore};
 
 use crate::support::{ORIGIN, audit_config, record, verifier};
@@ -208,7 +208,15 @@ fn sqlite_write(path: &Path, t: &Tables) {
     tx.commit().unwrap();
 }
 
-async fn append_honest(store: &impl aecl_engine::Store) {
+/// An accepted store takes an honest record on top of the log, and the whole verifies.
+async fn extends_honestly(store: &impl Store, what: &str) {
+    store.append_audit(honest_record()).await.unwrap();
+    let records = store.audit_records(0, 100).await.unwrap();
+    let report = verify_log(records, &store.audit_checkpoints().await.unwrap(), &verifier());
+    assert!(report.is_ok(), "{what}: {report:?}");
+}
+
+async fn append_honest(store: &impl Store) {
     for i in 0..N {
         store.append_audit(honest(i)).await.unwrap();
     }
@@ -233,12 +241,7 @@ async fn a_sqlite_log_changed_outside_aecl_is_refused_at_start_and_nothing_is_si
             assert_refused(opened.map(drop), &path.display().to_string(), what);
             assert_eq!(sqlite_tables(&path), tampered, "{what}: the refused store wrote");
         } else {
-            let store = opened.unwrap_or_else(|e| panic!("{what}: {e}"));
-            store.append_audit(honest_record()).await.unwrap();
-            let records = store.audit_records(0, 100).await.unwrap();
-            let report =
-                verify_log(records, &store.audit_checkpoints().await.unwrap(), &verifier());
-            assert!(report.is_ok(), "{what}: {report:?}");
+            extends_honestly(&opened.unwrap_or_else(|e| panic!("{what}: {e}")), what).await;
         }
     }
 }
@@ -337,12 +340,7 @@ async fn a_postgres_log_changed_outside_aecl_is_refused_at_start_and_nothing_is_
             assert_refused(opened.map(drop), &shown, what);
             assert_eq!(pg_tables(&pool).await, tampered, "{what}: the refused store wrote");
         } else {
-            let store = opened.unwrap_or_else(|e| panic!("{what}: {e}"));
-            store.append_audit(honest_record()).await.unwrap();
-            let records = store.audit_records(0, 100).await.unwrap();
-            let report =
-                verify_log(records, &store.audit_checkpoints().await.unwrap(), &verifier());
-            assert!(report.is_ok(), "{what}: {report:?}");
+            extends_honestly(&opened.unwrap_or_else(|e| panic!("{what}: {e}")), what).await;
         }
     }
 }
