@@ -13,6 +13,13 @@
 //! event, a directory others can write: the call is denied with the file named, and
 //! history is never silently dropped.
 //!
+//! A disk that fills between a call and its output must not lose the output's taint: the
+//! output's record would fail, and its values would later pass as the model's own. So each
+//! call's line is appended only once the disk holds room past it for the outputs the session
+//! awaits ([`RESERVE_PER_OUTPUT`] each, allocated with `fallocate`, the size kept): a call
+//! the disk cannot hold that room for is denied, and an output that no longer fits whole is
+//! recorded in its room as one that could not be kept whole (`report.rs`).
+//!
 //! After the fact: `PostToolUse` appends a `result` for the call it reports. The output
 //! of a call the file holds no allow or ask for (never decided, blocked, or already
 //! reported) is recorded as unguarded: a `result` under the id `unguarded:ID`, which no
@@ -46,6 +53,14 @@ pub const UNGUARDED_PREFIX: &str = "unguarded:";
 
 /// Of an output that cannot be recorded whole, at most this much of its start is kept.
 pub const MAX_LOST_OUTPUT_BYTES: usize = 1024 * 1024;
+
+/// Room kept on the disk past a session file's end for each output the session awaits:
+/// enough for the record of an output that cannot be kept whole (`lost_output`).
+pub const RESERVE_PER_OUTPUT: u64 = 128 * 1024;
+
+/// Outputs the room is kept for at most (tools an agent runs in parallel await theirs
+/// together).
+pub const MAX_RESERVED_OUTPUTS: u64 = 16;
 
 /// The state directory: `--state-dir`, else `$AECL_STATE_DIR`, else
 /// `$XDG_STATE_HOME/aecl/hooks`, else `~/.local/state/aecl/hooks`.
@@ -158,25 +173,90 @@ impl SessionFile {
         Ok(MAX_SESSION_BYTES.saturating_sub(size))
     }
 
-    /// Appends `event` as one line, written in one piece and flushed to disk.
+    /// Appends `events`, a line each, in one write flushed to disk, once the disk holds
+    /// `keep` more bytes past them (allocated, the file's size unchanged): a disk without
+    /// that room is [`NoRoom`], and nothing is written.
     ///
-    /// All or nothing: a write that fails part way (a full disk) is cut off again, so the
-    /// file never keeps half a line, which would deny every later call of the session as
-    /// corrupt even once the disk has room.
-    pub fn append(&mut self, event: &TraceEvent) -> Result<()> {
-        let mut line = serde_json::to_vec(event)?;
-        line.push(b'\n');
+    /// All or nothing: a write that fails part way (a full disk where room cannot be
+    /// allocated ahead) is cut off again, so the file never keeps half a line, which would
+    /// deny every later call of the session as corrupt even once the disk has room.
+    pub fn append(&mut self, events: &[TraceEvent], keep: u64) -> Result<()> {
+        let mut lines = Vec::new();
+        for event in events {
+            serde_json::to_writer(&mut lines, event)?;
+            lines.push(b'\n');
+        }
         let context = || format!("appending to the session file `{}`", self.path.display());
         let before = self.file.metadata().with_context(context)?.len();
-        let written = self.file.write_all(&line).and_then(|()| self.file.sync_data());
+        self.allocate(before, lines.len() as u64 + keep)?;
+        let written = self.file.write_all(&lines).and_then(|()| self.file.sync_data());
         if let Err(error) = written {
             // Under the session's lock: no other hook call appended since `before`.
             let _ = self.file.set_len(before);
+            let errno = error.raw_os_error().map(nix::errno::Errno::from_raw);
+            if matches!(errno, Some(nix::errno::Errno::ENOSPC | nix::errno::Errno::EDQUOT)) {
+                return Err(NoRoom(format!("{}: {error}", context())).into());
+            }
             return Err(error).with_context(context);
         }
         Ok(())
     }
+
+    /// Allocates `len` bytes from `offset` (the file's end) without changing the file's
+    /// size, so that writing there cannot fail for room. A file system that cannot
+    /// allocate ahead (`EOPNOTSUPP`: some network and FUSE file systems) is written without.
+    ///
+    /// Only what lies past the room already allocated is asked for: a failed `fallocate`
+    /// may give back what it covered (tmpfs frees every page of its range not yet written),
+    /// and the room kept earlier is what an output that no longer fits is recorded in. The
+    /// file is written in order, so its blocks are its bytes and then that room.
+    fn allocate(&self, offset: u64, len: u64) -> Result<()> {
+        use nix::errno::Errno;
+        use nix::fcntl::{FallocateFlags, fallocate};
+        let allocated = self.file.metadata()?.blocks().saturating_mul(512);
+        let end = offset.saturating_add(len);
+        let start = offset.max(allocated);
+        if start >= end {
+            return Ok(());
+        }
+        let (Ok(start), Ok(more)) = (i64::try_from(start), i64::try_from(end - start)) else {
+            bail!("a session file offset over i64");
+        };
+        match fallocate(&*self.file, FallocateFlags::FALLOC_FL_KEEP_SIZE, start, more) {
+            Ok(()) | Err(Errno::EOPNOTSUPP) => Ok(()),
+            Err(errno @ (Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)) => Err(NoRoom(format!(
+                "the disk of the session file `{}` has no room for {len} more bytes (the \
+                 call's line and the outputs the session awaits): {errno}",
+                self.path.display()
+            ))
+            .into()),
+            Err(errno) => Err(anyhow!(
+                "allocating room in the session file `{}`: {errno}",
+                self.path.display()
+            )),
+        }
+    }
+
+    /// Gives back the room allocated past the file's end (at the session's end).
+    pub fn release(&mut self) -> Result<()> {
+        let size = self.file.metadata()?.len();
+        self.file
+            .set_len(size)
+            .with_context(|| format!("releasing room of `{}`", self.path.display()))
+    }
 }
+
+/// The disk has no room for an append: nothing of it was written.
+#[derive(Debug)]
+pub struct NoRoom(String);
+
+impl std::fmt::Display for NoRoom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoRoom {}
 
 /// A session's history replayed: the replayer, and what became of each call id.
 pub struct History<'p> {
@@ -209,6 +289,9 @@ impl<'p> History<'p> {
         let decided = self.replayer.apply(event).map_err(|e| anyhow!(e))?;
         match event {
             TraceEvent::Result { id, .. } => {
+                // An output recorded as unguarded (one that could not be kept whole among
+                // them) is its call's output too: the call awaits none any more.
+                let id = id.strip_prefix(UNGUARDED_PREFIX).unwrap_or(id);
                 if let Some(call) = self.calls.get_mut(id) {
                     call.1 = true;
                 }
@@ -247,6 +330,29 @@ impl<'p> History<'p> {
                 )
             })
             .cloned()
+    }
+
+    /// The room to keep on the disk for the outputs this session awaits, other than
+    /// `except`'s: one [`RESERVE_PER_OUTPUT`] for each of the last calls that aecl allowed
+    /// or asked about and whose output is not recorded yet.
+    /// Only the last [`MAX_RESERVED_OUTPUTS`] calls count: a call the user refused in the
+    /// client never reports an output, and must not hold room for good.
+    pub fn room_to_keep(&self, except: Option<&str>) -> u64 {
+        let window = usize::try_from(MAX_RESERVED_OUTPUTS).unwrap_or(usize::MAX);
+        let awaited = self
+            .order
+            .iter()
+            .rev()
+            .take(window)
+            .filter(|(id, ..)| Some(id.as_str()) != except)
+            .filter(|(id, ..)| {
+                matches!(
+                    self.calls.get(id.as_str()),
+                    Some((Decision::Allow | Decision::RequireApproval, false))
+                )
+            })
+            .count() as u64;
+        awaited.min(MAX_RESERVED_OUTPUTS) * RESERVE_PER_OUTPUT
     }
 
     /// How an output reported for call `id` stands; `can_ask`: the agent's hook answers
@@ -294,9 +400,9 @@ pub fn result_event(run: &str, id: Option<&str>, standing: &Standing, output: Va
 
 /// The events that record an output of call `id` that cannot be kept whole (`why`), of
 /// which `head` is the start: an `expired` event, after which the session counts every
-/// control value it cannot trace as untrusted, then the head (at most
-/// [`MAX_LOST_OUTPUT_BYTES`], less when the file has under `room` bytes left), marked as
-/// cut, as an unguarded output (untrusted).
+/// control value it cannot trace as untrusted, then as much of the head as fits in `room`
+/// bytes (at most [`MAX_LOST_OUTPUT_BYTES`]), marked as cut, as an unguarded output
+/// (untrusted). Their lines take at most `room` bytes when `room` holds a head of nothing.
 pub fn lost_output(
     run: &str,
     id: Option<&str>,
@@ -311,12 +417,21 @@ pub fn lost_output(
             id.unwrap_or("(no call id)")
         )),
     };
-    // JSON may spell a byte in up to six (`\u0000`): the head gets a sixth of what is left.
-    let overhead = serde_json::to_vec(&expired).map_or(0, |line| line.len() + 1024);
-    let left = usize::try_from(room).unwrap_or(usize::MAX).saturating_sub(overhead) / 6;
-    let text = marked_head(head, why, MAX_LOST_OUTPUT_BYTES.min(left));
     let standing = Standing::Unguarded(why.to_owned());
-    vec![expired, result_event(run, id, &standing, Value::String(text))]
+    let line =
+        |event: &TraceEvent| serde_json::to_vec(event).map_or(u64::MAX, |l| l.len() as u64 + 1);
+    let room = room.saturating_sub(line(&expired));
+    // JSON spells a byte in one to six: cut down until the line fits, in a few steps.
+    let mut max = MAX_LOST_OUTPUT_BYTES.min(usize::try_from(room).unwrap_or(usize::MAX));
+    loop {
+        let result = result_event(run, id, &standing, Value::String(marked_head(head, why, max)));
+        let len = line(&result);
+        if len <= room || max == 0 {
+            return vec![expired, result];
+        }
+        let scaled = u128::from(room) * max as u128 / u128::from(len);
+        max = usize::try_from(scaled).unwrap_or(0).min(max - 1);
+    }
 }
 
 /// The first `max` bytes of `text` (at a character boundary) followed by a marker saying

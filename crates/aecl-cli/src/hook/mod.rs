@@ -251,7 +251,9 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
                 history.apply(&event)?.ok_or_else(|| anyhow!("the call was not decided"))?;
             let outcome = HookOutcome::of(&action, &decided.verdict);
             let Some(why) = touches_state else {
-                file.append(&event)?;
+                // Denied when the disk cannot keep room for the outputs awaited, this
+                // call's among them (`local`'s header).
+                file.append(std::slice::from_ref(&event), history.room_to_keep(None))?;
                 return Ok(outcome.into());
             };
             // The guard only tightens: the policy's own reasons come first when it blocks

@@ -149,7 +149,8 @@ fn lose_history(args: &HookArgs, session: &str, why: &str) -> Result<()> {
     let dir = local::state_dir(args.state_dir.as_deref())?;
     let mut file = local::SessionFile::open(&dir, session)?;
     file.events()?;
-    file.append(&TraceEvent::Expired { run: session.to_owned(), reason: Some(why.to_owned()) })
+    let expired = TraceEvent::Expired { run: session.to_owned(), reason: Some(why.to_owned()) };
+    file.append(&[expired], 0)
 }
 
 /// Records an event after the fact in the session's file (`local`): a tool's output as a
@@ -173,86 +174,118 @@ fn report_locally(
         Some(cut) => local::marked_head(text, &cut.why, local::MAX_LOST_OUTPUT_BYTES),
         None => text.to_owned(),
     };
-    let (events, note) = match event {
+    let events = match event {
         HookEvent::UserPrompt => {
             let text = marker(input.prompt.as_deref().unwrap_or_default());
-            (vec![TraceEvent::User { run, text }], None)
+            vec![TraceEvent::User { run, text }]
         }
-        HookEvent::SessionEnd => (vec![TraceEvent::End { run }], None),
+        HookEvent::SessionEnd => vec![TraceEvent::End { run }],
         HookEvent::PostTool => {
-            let loaded = policy_cache::load(policy, &dir)?;
-            let events = file.events()?;
-            let history =
-                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
-            // Gemini CLI's AfterTool names no call: linked by the tool and its input.
-            let linked;
-            let id = match input.tool_use_id.as_deref().filter(|id| !id.is_empty()) {
-                Some(id) => Some(id),
-                None => {
-                    linked = history.link(&input.action(), &input.tool_input);
-                    linked.as_deref()
-                }
-            };
-            let standing = match &input.unreadable {
-                // Only the top-level fields could be read: the whole text is the output,
-                // untrusted whatever the action's output rules say.
-                Some(why) => local::Standing::Unguarded(format!("output not valid JSON: {why}")),
-                None => history.standing(id, agent == Agent::ClaudeCode),
-            };
-            let output = input.tool_response.clone().unwrap_or(Value::Null);
-            let whole = local::result_event(&run, id, &standing, output);
-            let fits = serde_json::to_vec(&whole).map_or(0, |line| line.len() as u64 + 1)
-                <= file.room()?;
-            match (&cut, fits) {
-                (None, true) => (vec![whole], note(&input, id, &standing, &file)),
-                (cut, _) => {
-                    let (why, head) = match cut {
-                        Some(cut) => (cut.why.clone(), cut.head.to_owned()),
-                        None => {
-                            let TraceEvent::Result { output, .. } = &whole else {
-                                bail!("a result event was expected")
-                            };
-                            let why = format!(
-                                "the output would take the session file `{}` past its {} bytes",
-                                file.path().display(),
-                                local::MAX_SESSION_BYTES
-                            );
-                            (why, output.to_string())
-                        }
-                    };
-                    let events = local::lost_output(&run, id, &why, &head, file.room()?);
-                    let note = format!(
-                        "aecl: the output of `{}` ({}) could not be recorded whole ({why}): its \
-                         start is recorded as untrusted in `{}`, and the session now counts every \
-                         control value it cannot trace as untrusted (end the session to start \
-                         over)",
-                        input.action(),
-                        id.unwrap_or("no call id"),
-                        file.path().display()
-                    );
-                    (events, Some(note))
-                }
-            }
+            return record_output(agent, agent_id, policy, &dir, file, input, cut);
         }
         HookEvent::PreTool => bail!("a PreToolUse is decided, not reported"),
     };
-    if !matches!(event, HookEvent::PostTool) {
-        // Checked before appending to a file that is over the cap or corrupt.
-        file.events()?;
+    // Checked before appending to a file that is over the cap or corrupt.
+    file.events()?;
+    file.append(&events, 0)?;
+    if matches!(event, HookEvent::SessionEnd) {
+        // No more outputs come: the room kept for them goes back to the disk.
+        file.release()?;
     }
-    for event in &events {
-        file.append(event)?;
-    }
-    if let Some(note) = &note {
-        #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
-        {
-            eprintln!("{note}");
+    Ok(json!({}))
+}
+
+/// Records a tool's output (`PostToolUse`): whole when it fits the session file and the
+/// disk, else as one that could not be kept whole, in the room kept for it
+/// (`local::lost_output`), which also makes the session fail closed.
+fn record_output(
+    agent: Agent,
+    agent_id: &str,
+    policy: &std::path::Path,
+    dir: &std::path::Path,
+    mut file: local::SessionFile,
+    input: HookInput,
+    cut: Option<Cut<'_>>,
+) -> Result<Value> {
+    let run = input.session_id.clone();
+    let loaded = policy_cache::load(policy, dir)?;
+    let events = file.events()?;
+    let history = local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
+    // Gemini CLI's AfterTool names no call: linked by the tool and its input.
+    let linked;
+    let id = match input.tool_use_id.as_deref().filter(|id| !id.is_empty()) {
+        Some(id) => Some(id),
+        None => {
+            linked = history.link(&input.action(), &input.tool_input);
+            linked.as_deref()
+        }
+    };
+    let standing = match &input.unreadable {
+        // Only the top-level fields could be read: the whole text is the output,
+        // untrusted whatever the action's output rules say.
+        Some(why) => local::Standing::Unguarded(format!("output not valid JSON: {why}")),
+        None => history.standing(id, agent == Agent::ClaudeCode),
+    };
+    // The room other outputs awaited keep, whatever becomes of this one.
+    let keep = history.room_to_keep(id);
+    let output = input.tool_response.clone().unwrap_or(Value::Null);
+    let whole = local::result_event(&run, id, &standing, output);
+    let (why, head) = match cut {
+        Some(cut) => (cut.why, cut.head.to_owned()),
+        None => {
+            let len = serde_json::to_vec(&whole).map_or(u64::MAX, |line| line.len() as u64 + 1);
+            let why = if len > file.room()? {
+                format!(
+                    "the output would take the session file `{}` past its {} bytes",
+                    file.path().display(),
+                    local::MAX_SESSION_BYTES
+                )
+            } else {
+                match file.append(std::slice::from_ref(&whole), keep) {
+                    Ok(()) => {
+                        let note = note(&input, id, &standing, &file);
+                        return Ok(say(note));
+                    }
+                    Err(error) if error.is::<local::NoRoom>() => format!("{error:#}"),
+                    Err(error) => return Err(error),
+                }
+            };
+            let TraceEvent::Result { output, .. } = &whole else {
+                bail!("a result event was expected")
+            };
+            (why, output.to_string())
+        }
+    };
+    // As much of its start as the file's cap allows, else as the room kept for it holds.
+    let room = file.room()?;
+    let mut recorded = Err(anyhow::anyhow!("no room"));
+    for room in [room, room.min(local::RESERVE_PER_OUTPUT)] {
+        recorded = file.append(&local::lost_output(&run, id, &why, &head, room), keep);
+        match &recorded {
+            Err(error) if error.is::<local::NoRoom>() => continue,
+            _ => break,
         }
     }
-    Ok(match note {
-        Some(note) => json!({ "systemMessage": note }),
-        None => json!({}),
-    })
+    recorded?;
+    let note = format!(
+        "aecl: the output of `{}` ({}) could not be recorded whole ({why}): its start is \
+         recorded as untrusted in `{}`, and the session now counts every control value it \
+         cannot trace as untrusted (end the session to start over)",
+        input.action(),
+        id.unwrap_or("no call id"),
+        file.path().display()
+    );
+    Ok(say(Some(note)))
+}
+
+/// The answer to an event after the fact: `note`, if any, shown to the agent's user.
+fn say(note: Option<String>) -> Value {
+    let Some(note) = note else { return json!({}) };
+    #[expect(clippy::print_stderr, reason = "the agents show a hook's stderr")]
+    {
+        eprintln!("{note}");
+    }
+    json!({ "systemMessage": note })
 }
 
 /// What the agent is told about a recorded output, if anything.

@@ -15,7 +15,7 @@ const OVER_LIMIT: usize = 64 * 1024 * 1024 + 1;
 
 /// `Bash` with a control `command` and no shell rules, and `WebFetch`, whose output is
 /// untrusted.
-fn policy(dir: &Path) -> String {
+pub(crate) fn policy(dir: &Path) -> String {
     let catalog = r#"[actions.Bash]
 description = "A shell command."
 effect = "exec"
@@ -56,7 +56,7 @@ fn hook(dir: &Path, stdin: impl AsRef<[u8]>) -> Outcome {
     output_with_stdin(command, stdin)
 }
 
-fn pre(tool: &str, input: Value, id: &str) -> String {
+pub(crate) fn pre(tool: &str, input: Value, id: &str) -> String {
     json!({
         "session_id": "big", "cwd": "/tmp", "hook_event_name": "PreToolUse",
         "tool_name": tool, "tool_input": input, "tool_use_id": id,
@@ -65,7 +65,7 @@ fn pre(tool: &str, input: Value, id: &str) -> String {
 }
 
 /// The `permissionDecision` of a `PreToolUse` answer.
-fn decision(out: &Outcome) -> String {
+pub(crate) fn decision(out: &Outcome) -> String {
     let answer: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
     answer["hookSpecificOutput"]["permissionDecision"].as_str().unwrap_or_default().to_owned()
 }

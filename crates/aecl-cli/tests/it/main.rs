@@ -10,6 +10,7 @@ mod eval;
 mod fs_operations;
 mod hook;
 mod hook_agents_local;
+mod hook_full_disk;
 mod hook_install;
 mod hook_limits;
 mod hook_local;
