@@ -5,7 +5,8 @@
 //!
 //! One line per effect: `STATUS EFFECT_ID action=ACTION [detail]`, where STATUS is
 //! `restored`, `already_rolled_back`, `undo_conflict`, `irreversible`, `nothing_to_undo`,
-//! `pending_approval`, `blocked` or `failed`. Exit code 0 when every effect is restored
+//! `in_flight`, `outcome_unknown`, `not_recorded`, `pending_approval`, `blocked` or
+//! `failed`. Exit code 0 when every effect is restored
 //! (or was already, or had nothing to undo), 1 otherwise (a conflict above all) or when
 //! the server refused, 2 for bad input.
 
@@ -24,7 +25,7 @@ pub struct RollbackArgs {
     #[arg(required_unless_present = "run", conflicts_with = "run")]
     effect: Option<String>,
     /// Undo every effect of this run, newest first (stops at the first that cannot be
-    /// undone).
+    /// undone and may still change).
     #[arg(long, value_name = "RUN_ID")]
     run: Option<String>,
     /// The `aecl serve` to talk to.

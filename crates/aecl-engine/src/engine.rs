@@ -284,6 +284,9 @@ impl<S: Store> Engine<S> {
         call_id: &str,
         output: Value,
     ) -> Result<u64, EngineError> {
+        if let Some(why) = crate::rollback::reserved(call_id) {
+            return Err(EngineError::ReservedId(why));
+        }
         let mut record = self.record(RecordKind::Result, agent, run);
         record.call_id = call_id.to_owned();
         record.output = output.clone();

@@ -34,6 +34,10 @@ pub enum EngineError {
     /// Other writers kept appending to the run; the call was not recorded.
     #[error("run `{0}` is too busy: gave up after repeated concurrent updates")]
     Contention(String),
+    /// An agent's call or result used a call id or idempotency key reserved for aecl's
+    /// own calls (`rollback::reserved`): refused before anything was recorded.
+    #[error("{0}")]
+    ReservedId(String),
     /// The call names an agent the policy does not know, or another agent's run.
     #[error("{0}")]
     Identity(String),

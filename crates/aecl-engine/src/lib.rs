@@ -45,7 +45,7 @@ pub use notify::Notifier;
 pub use observe::{ApprovalAnswered, DecisionSeen, Observer};
 pub use reconcile::{ReconcileReport, ReconcileStatus};
 pub use refused::RefusalAudit;
-pub use rollback::{RollbackReport, RollbackStatus};
+pub use rollback::{Origin, Requester, RollbackReport, RollbackStatus};
 pub use run_event::RunEvent;
 pub use standing::{ArgCondition, NewStandingGrant, StandingTerms};
 pub use store::{

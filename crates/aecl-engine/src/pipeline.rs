@@ -7,6 +7,7 @@ use aecl_core::Call;
 use crate::connector::Connector;
 use crate::engine::{Decided, Engine, Executed, MAX_ATTEMPTS};
 use crate::error::EngineError;
+use crate::rollback::Origin;
 use crate::stage::dispatch::Dispatched;
 use crate::stage::record::{Recorded, Recording};
 use crate::stage::{Arrived, Attempt};
@@ -21,8 +22,21 @@ impl<S: Store> Engine<S> {
         call: Call,
         connector: &dyn Connector,
     ) -> Result<Executed, EngineError> {
-        let arrived = self.identify(call, Some(connector)).await?;
-        let recorded = self.decide_and_record(&arrived, Some(connector), true).await?;
+        self.execute_as(call, connector, Origin::Agent).await
+    }
+
+    /// [`Engine::execute`] of a call from `origin`. Only an agent's reads are committed with
+    /// their outcome (the finish stage decides those again, as an agent's, when that
+    /// commit fails).
+    pub(crate) async fn execute_as(
+        &self,
+        call: Call,
+        connector: &dyn Connector,
+        origin: Origin,
+    ) -> Result<Executed, EngineError> {
+        let defer_reads = origin == Origin::Agent;
+        let arrived = self.identify(call, Some(connector), origin).await?;
+        let recorded = self.decide_and_record(&arrived, Some(connector), defer_reads).await?;
         let ready = recorded.ready(arrived);
         match self.dispatch(ready, connector).await? {
             Dispatched::Done(executed) => Ok(*executed),
@@ -32,7 +46,7 @@ impl<S: Store> Engine<S> {
 
     /// Decides a call and records it (run history, limits, audit log). Executes nothing.
     pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
-        let arrived = self.identify(call, None).await?;
+        let arrived = self.identify(call, None, Origin::Agent).await?;
         let recorded = self.decide_and_record(&arrived, None, false).await?;
         Ok(recorded.ready(arrived).decided)
     }

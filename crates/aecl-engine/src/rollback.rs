@@ -8,6 +8,15 @@
 //! an attempt that failed (nothing was undone: a conflict, an unreachable database) is
 //! followed by a new one, `rollback:EFFECT_ID#2` and so on, when asked again.
 //!
+//! Compensation calls are aecl's own: a call or reported result of an agent whose id or
+//! idempotency key starts with [`ROLLBACK_KEY_PREFIX`] is refused before anything is
+//! recorded ([`EngineError::ReservedId`]), so no agent can take an undo's place or its
+//! key, and an agent's call of an action that is some action's compensation is blocked
+//! (`rollback.compensation_action`). A compensation is decided under the policy, but its
+//! agent's run budget (`max_tool_calls_per_run`) and the agent's rate and concurrency
+//! limits do not hold it back: a run that spent its budget is the run most likely to need
+//! undoing. Its decision record names who asked for it (`input.requested_by`).
+//!
 //! What executes the compensation is the connector that executed the effect, through
 //! [`Connector::compensate`] with the effect's rollback token. The connector checks that
 //! the resource is still in the state the effect left it in before changing anything;
@@ -31,6 +40,33 @@ pub const ROLLBACK_KEY_PREFIX: &str = "rollback:";
 /// The prefix of a compensation's error when the resource changed since the effect.
 pub const UNDO_CONFLICT: &str = "undo_conflict";
 
+/// Who proposes a call: an agent, through any front end, or a person rolling back one of
+/// its effects (the engine's own compensation call).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Origin {
+    #[default]
+    Agent,
+    Rollback(Requester),
+}
+
+/// Who asked for a rollback: the subject and role of their credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requester {
+    pub subject: String,
+    pub role: String,
+}
+
+/// Why a call or result that an agent sent under `id` (its call id or idempotency key) is
+/// refused, when that name is reserved for aecl's compensation calls.
+pub fn reserved(id: &str) -> Option<String> {
+    id.starts_with(ROLLBACK_KEY_PREFIX).then(|| {
+        format!(
+            "`{id}`: call ids and idempotency keys starting with `{ROLLBACK_KEY_PREFIX}` are \
+             aecl's own (the calls that undo effects)"
+        )
+    })
+}
+
 /// What rolling back one effect came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,8 +79,15 @@ pub enum RollbackStatus {
     UndoConflict,
     /// The action has no compensation (or its connector cannot undo it).
     Irreversible,
-    /// The effect did not succeed (or left no rollback token): there is nothing to undo.
+    /// The effect did not succeed: there is nothing to undo.
     NothingToUndo,
+    /// The effect is still being executed: roll back once it has ended.
+    InFlight,
+    /// Whether the effect happened is unknown: reconcile it first (`aecl effects`).
+    OutcomeUnknown,
+    /// The effect succeeded but aecl holds nothing to undo it with (the agent's client
+    /// executed it, or its connector kept no rollback token).
+    NotRecorded,
     /// The compensation call needs a human's approval first: approve it and roll back
     /// again.
     PendingApproval,
@@ -62,13 +105,18 @@ impl RollbackStatus {
             RollbackStatus::UndoConflict => "undo_conflict",
             RollbackStatus::Irreversible => "irreversible",
             RollbackStatus::NothingToUndo => "nothing_to_undo",
+            RollbackStatus::InFlight => "in_flight",
+            RollbackStatus::OutcomeUnknown => "outcome_unknown",
+            RollbackStatus::NotRecorded => "not_recorded",
             RollbackStatus::PendingApproval => "pending_approval",
             RollbackStatus::Blocked => "blocked",
             RollbackStatus::Failed => "failed",
         }
     }
 
-    /// Whether a run-level rollback goes on to the next (earlier) effect.
+    /// Whether a run-level rollback goes on to the next (earlier) effect: past effects
+    /// that are undone or that no undo will ever change; not past one that may still
+    /// change or whose state is unknown.
     fn lets_run_continue(self) -> bool {
         matches!(
             self,
@@ -76,6 +124,7 @@ impl RollbackStatus {
                 | RollbackStatus::AlreadyRolledBack
                 | RollbackStatus::NothingToUndo
                 | RollbackStatus::Irreversible
+                | RollbackStatus::NotRecorded
         )
     }
 }
@@ -97,28 +146,33 @@ pub struct RollbackReport {
 }
 
 impl<S: Store> Engine<S> {
-    /// Rolls back effect `effect_id` through `connector` (the one that executed it).
+    /// Rolls back effect `effect_id` through `connector` (the one that executed it), as
+    /// `requester` asked.
     pub async fn rollback(
         &self,
         effect_id: &str,
         connector: &dyn Connector,
+        requester: &Requester,
     ) -> Result<RollbackReport, EngineError> {
         let effect = self
             .store()
             .effect(effect_id)
             .await?
             .ok_or_else(|| EngineError::EffectNotFound(effect_id.to_owned()))?;
-        self.rollback_effect(effect, connector).await
+        self.rollback_effect(effect, connector, requester).await
     }
 
-    /// Rolls back the run's effects, newest first. Compensations themselves are not rolled
-    /// back. Stops at the first effect that could not be undone (a conflict, a block, an
-    /// approval still to give, a failure): undoing earlier effects under a later one that
-    /// stays could leave a state that never existed. The reports say how far it went.
+    /// Rolls back the run's effects, newest first, as `requester` asked. Compensations
+    /// themselves are not rolled back. Stops at the first effect that could not be undone
+    /// and may still change (a conflict, a block, an approval still to give, a failure, an
+    /// effect still executing or of unknown outcome): undoing earlier effects under a later
+    /// one that stays could leave a state that never existed. Goes on past effects no undo
+    /// will ever change (irreversible, or not recorded). The reports say how far it went.
     pub async fn rollback_run(
         &self,
         run: &str,
         connector: &dyn Connector,
+        requester: &Requester,
     ) -> Result<Vec<RollbackReport>, EngineError> {
         let effects = self.store().run_effects(run).await?;
         let mut reports = Vec::new();
@@ -130,7 +184,7 @@ impl<S: Store> Engine<S> {
             if is_compensation {
                 continue;
             }
-            let report = self.rollback_effect(effect, connector).await?;
+            let report = self.rollback_effect(effect, connector, requester).await?;
             let go_on = report.status.lets_run_continue();
             reports.push(report);
             if !go_on {
@@ -144,6 +198,7 @@ impl<S: Store> Engine<S> {
         &self,
         effect: Effect,
         connector: &dyn Connector,
+        requester: &Requester,
     ) -> Result<RollbackReport, EngineError> {
         let policy = self.policy();
         let mut report = RollbackReport {
@@ -173,11 +228,37 @@ impl<S: Store> Engine<S> {
         let token = match (&effect.state, &effect.rollback_token) {
             (EffectState::Succeeded, Some(token)) => token.clone(),
             (state, _) => {
-                report.status = RollbackStatus::NothingToUndo;
-                report.detail = format!(
-                    "the effect is {} and left no rollback token: nothing to undo",
-                    state.as_str()
-                );
+                (report.status, report.detail) = match state {
+                    EffectState::Pending | EffectState::Dispatched => (
+                        RollbackStatus::InFlight,
+                        format!(
+                            "the effect is {}: it is still being executed; roll it back once \
+                             it has ended",
+                            state.as_str()
+                        ),
+                    ),
+                    EffectState::OutcomeUnknown => (
+                        RollbackStatus::OutcomeUnknown,
+                        "whether the effect happened is unknown: reconcile it first (`aecl \
+                         effects reconcile`)"
+                            .to_owned(),
+                    ),
+                    EffectState::Succeeded => (
+                        RollbackStatus::NotRecorded,
+                        if crate::engine::reported::is_client_hand_over(&effect.result) {
+                            "the agent's client executed it: aecl holds nothing to undo it with"
+                                .to_owned()
+                        } else {
+                            "its connector kept no rollback token: aecl holds nothing to undo \
+                             it with"
+                                .to_owned()
+                        },
+                    ),
+                    EffectState::Failed => (
+                        RollbackStatus::NothingToUndo,
+                        "the effect failed: nothing to undo".to_owned(),
+                    ),
+                };
                 return Ok(report);
             }
         };
@@ -201,7 +282,8 @@ impl<S: Store> Engine<S> {
             token: &token,
             answer: Mutex::new(None),
         };
-        let executed = self.execute(call, &undo).await?;
+        let origin = Origin::Rollback(requester.clone());
+        let executed = self.execute_as(call, &undo, origin).await?;
         // What the connector answered, when this attempt ran (not when it was replayed).
         let answer = undo.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         report.approval_id.clone_from(&executed.decided.approval_id);

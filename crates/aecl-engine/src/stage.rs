@@ -37,6 +37,7 @@ use aecl_core::policy::Policy;
 use aecl_core::{Call, CallDigest, Reason, Timestamp};
 use std::sync::Arc;
 
+use crate::rollback::Origin;
 use crate::run_cache::CachedRun;
 
 /// A call as [`identify`] hands it on: what every later stage reads.
@@ -58,6 +59,8 @@ pub(crate) struct Arrived {
     pub nonce_reused: bool,
     /// It is to be executed (through a connector), not only evaluated.
     pub executing: bool,
+    /// An agent's call, or the engine's compensation call for a rollback.
+    pub origin: Origin,
 }
 
 /// What earlier attempts to record a call learned (stages 2 to 7 run again when a commit

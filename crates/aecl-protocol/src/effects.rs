@@ -15,6 +15,13 @@ pub enum RollbackStatus {
     UndoConflict,
     Irreversible,
     NothingToUndo,
+    /// The effect is still being executed: roll back once it has ended.
+    InFlight,
+    /// Whether the effect happened is unknown: reconcile it first.
+    OutcomeUnknown,
+    /// The effect succeeded, and aecl holds nothing to undo it with (the agent's client
+    /// executed it).
+    NotRecorded,
     /// Approve the compensation's request, then roll back again.
     PendingApproval,
     Blocked,

@@ -11,7 +11,8 @@
 //! An execute with `Aecl-Executor: client` is one the client runs itself (a tool in the
 //! agent's own process, such as a Python function behind the client's `guard`): it is
 //! decided, approved and recorded like any other, but no connector runs it; its output
-//! enters the run when the client reports it (`events.rs`).
+//! enters the run when the client reports it (`events.rs`). An action the catalog binds to
+//! a connector is never the client's to run (403).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -150,12 +151,26 @@ pub async fn execute<S: Store>(
     caller.require(&state, &[Role::Agent], "/v1/execute").await?;
     let event: CallEvent = parse_json(body, state.config.body_limit)?;
     let key = idempotency_key(&headers)?;
+    let by_client = client_executes(&headers)?;
     let connector: &dyn Connector =
-        if client_executes(&headers)? { &ClientExecutes } else { state.connector.as_ref() };
+        if by_client { &ClientExecutes } else { state.connector.as_ref() };
     let call = match own_call(&state, &caller, &event, key).await? {
         Ok(call) => call,
         Err(blocked) => return Ok(blocked),
     };
+    // An action the catalog binds to a connector is aecl's to execute: run by the client,
+    // it would skip what the connector keeps to undo it, and its sandbox.
+    if by_client
+        && let Some(bound) =
+            state.engine.policy().actions.get(&call.action).and_then(|a| a.connector.clone())
+    {
+        let error = ApiError::Forbidden(format!(
+            "action `{}` is bound to connector `{bound}` in the catalog: aecl executes it, and \
+             `Aecl-Executor: client` is refused",
+            call.action
+        ));
+        return Err(refuse(&state, Some(&caller.0), error).await);
+    }
     let started = Instant::now();
     let result = state.engine.execute(call.clone(), connector).await;
     state.metrics.observe_latency(started.elapsed().as_secs_f64());
@@ -272,6 +287,14 @@ pub async fn own_call<S: Store>(
         }
         (_, Some(header)) => call.idempotency_key = Some(header),
         _ => {}
+    }
+    // The names of aecl's own compensation calls: an agent's call under one would take the
+    // place of an undo (the engine refuses it too, for every front end).
+    if let Some(why) = std::iter::once(call.id.as_str())
+        .chain(call.idempotency_key.as_deref())
+        .find_map(aecl_engine::rollback::reserved)
+    {
+        return Err(ApiError::BadRequest(why));
     }
     // Unhealthy means blocked: without the checkpoint key nothing can be recorded.
     if state.config.audit_key.is_empty() {

@@ -120,10 +120,43 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
         http(&address, &format!("/v1/effects/{effect}/rollback"), &agent, &[], &json!({}));
     assert_eq!(status, 403, "{refused}");
 
+    // Nor take the undo's place: its names are refused, its action blocked, the bound
+    // action never run by the client (which would keep nothing to undo it with).
+    let reserved = format!("rollback:{effect}");
+    let undo = |id: &str| json!({ "run": "r1", "id": id, "action": "undo_sql", "args": { "effect": effect } });
+    let client = [("Aecl-Executor", "client")];
+    for (path, headers, body) in [
+        ("/v1/execute", &client[..], undo(&reserved)),
+        ("/v1/execute", &[("Idempotency-Key", reserved.as_str())][..], undo("u1")),
+        ("/v1/evaluate", &[][..], undo(&reserved)),
+        (
+            "/v1/runs/r1/events",
+            &[][..],
+            json!({"type": "result", "id": reserved, "output": {"status": "restored"}}),
+        ),
+    ] {
+        let (status, answer) = http(&address, path, &agent, headers, &body);
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert!(answer.to_string().contains("aecl's own"), "{answer}");
+    }
+    let (status, blocked) = http(&address, "/v1/execute", &agent, &client, &undo("u2"));
+    assert_eq!((status, blocked["decision"].as_str()), (200, Some("block")), "{blocked}");
+    assert!(blocked.to_string().contains("rollback.compensation_action"), "{blocked}");
+    let sql = json!({ "run": "r1", "id": "u3", "action": "run_sql",
+                      "args": { "query": "UPDATE users SET credits = 0" } });
+    let (status, refused) = http(&address, "/v1/execute", &agent, &client, &sql);
+    assert_eq!(status, 403, "{refused}");
+
     let out = rollback(&address, &approver, &[&effect]);
     assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(out.stdout.starts_with(&format!("restored {effect} action=run_sql")), "{out:#?}");
     assert_eq!(users(&db), original, "every deleted row is back, every column as it was");
+    // The undo's record names who asked for it.
+    let db_path = dir.path().join("aecl.db").display().to_string();
+    let out = run(["audit", "tail", "--db", &db_path, "--action", "undo_sql", "--json"]);
+    let asked: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let by: Vec<&Value> = asked.iter().map(|r| &r["input"]["requested_by"]).collect();
+    assert!(by.contains(&&json!({"subject": "alice", "role": "approver"})), "{:#?}", out);
 
     // A second rollback does nothing.
     let out = rollback(&address, &approver, &[&effect]);

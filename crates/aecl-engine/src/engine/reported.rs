@@ -27,6 +27,11 @@ pub fn client_hand_over() -> Value {
     json!({ "executed_by": "client" })
 }
 
+/// Whether an effect's `result` is [`client_hand_over`]'s.
+pub(crate) fn is_client_hand_over(result: &Value) -> bool {
+    *result == client_hand_over()
+}
+
 /// Why a reported event was not recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReportRefused {
@@ -126,6 +131,9 @@ impl<S: Store> Engine<S> {
         reporter: Reporter,
         action_hint: Option<&str>,
     ) -> Result<Result<Reported, ReportRefused>, EngineError> {
+        if let Some(why) = crate::rollback::reserved(call_id) {
+            return Err(EngineError::ReservedId(why));
+        }
         let effects = self.store().run_effects(run).await?;
         let effect = effects.into_iter().rev().find(|e| e.call_id == call_id);
         let mut redacted = output.clone();

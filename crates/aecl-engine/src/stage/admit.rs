@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use aecl_core::{Decision, Reason, Stage};
 
 use crate::engine::{Engine, slot_holder};
+use crate::rollback::Origin;
 use crate::stage::decide::Judged;
 use crate::stage::{Arrived, span};
 use crate::store::{Admission, Store};
@@ -17,8 +18,13 @@ impl<S: Store> Engine<S> {
     pub(crate) fn admit(&self, arrived: &Arrived, judged: &Judged) -> Vec<Admission> {
         let (call, policy, now) = (&arrived.call, &arrived.policy, judged.now);
         let _span = span("admit", call).entered();
-        let agent =
-            policy.agents.get(&call.agent).map(|m| (format!("agent:{}", call.agent), m.limits));
+        // A compensation is not held back by its agent's limits (`rollback.rs`); its own
+        // action's limits hold.
+        let agent = policy
+            .agents
+            .get(&call.agent)
+            .filter(|_| arrived.origin == Origin::Agent)
+            .map(|m| (format!("agent:{}", call.agent), m.limits));
         let action =
             policy.actions.get(&call.action).map(|a| (format!("action:{}", call.action), a.limits));
         let lease = u64::try_from(self.config().slot_lease.as_millis()).unwrap_or(u64::MAX);

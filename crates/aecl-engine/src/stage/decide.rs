@@ -1,12 +1,16 @@
 //! Stage 3, decide: the pure `aecl_core::decide` on the run's state, then made stricter by
 //! what only the engine knows: a nonce spent before, a limit that refused the last commit,
-//! a call id whose executed call this one repeats (recorded, never run again).
+//! a call id whose executed call this one repeats (recorded, never run again), an agent
+//! calling an action that only undoes effects. A compensation call (`rollback.rs`) is
+//! decided without its agent's run budget: the run that spent it may be the one to undo.
 
 use std::borrow::Cow;
 
+use aecl_core::policy::{Policy, Reversibility};
 use aecl_core::{Decision, Reason, Stage, Timestamp, Verdict, decide};
 
 use crate::engine::Engine;
+use crate::rollback::Origin;
 use crate::run_cache::CachedRun;
 use crate::stage::{Arrived, Attempt, span};
 use crate::store::Store;
@@ -25,7 +29,28 @@ impl<S: Store> Engine<S> {
         let call = &arrived.call;
         let _span = span("decide", call).entered();
         let now = self.now();
-        let mut verdict = decide(&arrived.policy, call, &run.state, now);
+        let mut verdict = match &arrived.origin {
+            Origin::Agent => decide(&arrived.policy, call, &run.state, now),
+            Origin::Rollback(_) => {
+                let mut state = run.state.clone();
+                state.calls_allowed = 0;
+                decide(&arrived.policy, call, &state, now)
+            }
+        };
+        if arrived.origin == Origin::Agent
+            && let Some(undone) = undone_by(&arrived.policy, &call.action)
+        {
+            tighten(
+                &mut verdict,
+                Stage::Manifest,
+                Cow::Borrowed("rollback.compensation_action"),
+                &format!(
+                    "`{}` undoes effects of `{undone}`: only aecl's rollback calls it \
+                     (`aecl rollback`)",
+                    call.action
+                ),
+            );
+        }
         if arrived.nonce_reused {
             tighten(
                 &mut verdict,
@@ -54,6 +79,19 @@ impl<S: Store> Engine<S> {
         }
         Judged { verdict, now }
     }
+}
+
+/// The action whose compensation `action` is, if any; not an action that undoes itself
+/// (a `set` undone by a `set` of the old value is also the agent's own to call).
+fn undone_by<'p>(policy: &'p Policy, action: &str) -> Option<&'p str> {
+    policy.actions.values().find_map(|spec| match &spec.reversibility {
+        Reversibility::Reversible { compensation }
+            if compensation == action && spec.name != action =>
+        {
+            Some(spec.name.as_str())
+        }
+        _ => None,
+    })
 }
 
 /// Makes a verdict a block for a reason found outside `decide`.

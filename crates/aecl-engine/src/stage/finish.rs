@@ -337,5 +337,7 @@ fn arrived_again(
         effect_id: effect.id.clone(),
         nonce_reused: again.1,
         executing: true,
+        // Only an agent's reads are deferred (`Engine::execute_as`).
+        origin: crate::rollback::Origin::Agent,
     }
 }

@@ -11,16 +11,27 @@ use aecl_core::Call;
 use crate::connector::{Connector, Invocation};
 use crate::engine::{Engine, new_id};
 use crate::error::EngineError;
+use crate::rollback::{self, Origin};
 use crate::stage::{Arrived, span};
 use crate::store::Store;
 
 impl<S: Store> Engine<S> {
-    /// `call` as it arrived, to be executed through `connector` (or only evaluated).
+    /// `call` as it arrived from `origin`, to be executed through `connector` (or only
+    /// evaluated). An agent's call under an id or idempotency key reserved for aecl's own
+    /// calls is refused here, before anything of it is recorded.
     pub(crate) async fn identify(
         &self,
         mut call: Call,
         connector: Option<&dyn Connector>,
+        origin: Origin,
     ) -> Result<Arrived, EngineError> {
+        if origin == Origin::Agent
+            && let Some(why) = std::iter::once(call.id.as_str())
+                .chain(call.idempotency_key.as_deref())
+                .find_map(rollback::reserved)
+        {
+            return Err(EngineError::ReservedId(why));
+        }
         let span = span("identify", &call);
         async move {
             let started = Instant::now();
@@ -55,6 +66,7 @@ impl<S: Store> Engine<S> {
                 effect_id,
                 nonce_reused,
                 executing: connector.is_some(),
+                origin,
             })
         }
         .instrument(span)

@@ -13,6 +13,7 @@ use std::time::Instant;
 use aecl_audit::{AuditRecord, RecordKind};
 use aecl_core::policy::Policy;
 use aecl_core::{Call, CallDigest, Decision, Mode, SandboxTier, Verdict};
+use serde_json::Value;
 use tokio::sync::MutexGuard;
 use tracing::Instrument;
 
@@ -20,6 +21,7 @@ use crate::engine::{Decided, Engine, elapsed_ms};
 use crate::error::{EngineError, StoreError};
 use crate::held::{Pending, Slot};
 use crate::observe::DecisionSeen;
+use crate::rollback::Origin;
 use crate::run_cache::CachedRun;
 use crate::run_event::RunEvent;
 use crate::stage::admit::limit_reason;
@@ -156,6 +158,13 @@ impl<S: Store> Engine<S> {
         };
         let mut record =
             self.decision_record(call, digest, &verdict, approval_id.as_deref(), arrived.started);
+        // A compensation's record names who asked for it; its call's arguments (and so
+        // its digest and idempotency) are the same whoever asks.
+        if let (Origin::Rollback(requester), Value::Object(input)) =
+            (&arrived.origin, &mut record.input)
+        {
+            input.insert("requested_by".to_owned(), serde_json::json!(requester));
+        }
         // Decision records name the tier the call is to run in.
         record.sandbox_id = tier.map(|t| t.as_str().to_owned());
         let event = RunEvent::call(call, &verdict);

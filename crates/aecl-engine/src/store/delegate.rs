@@ -13,7 +13,7 @@ pub use aecl_core::{CallDigest, Revision, Timestamp};
 /// `$via!(self, method(arg, ...))`, an expression (usually ending in `.await`) that a
 /// macro of the caller's writes.
 ///
-/// ```ignore
+/// ```text
 /// macro_rules! to_inner {
 ///     ($self:ident, $method:ident($($arg:expr),*)) => { $self.inner.$method($($arg),*).await };
 /// }

@@ -135,7 +135,7 @@ async fn a_rollback_reports_the_connectors_answer_not_the_words_of_its_error() {
         let connector = Undoing { undo: undo.clone() };
         let done = engine.execute(call("r1", "c1", None), &connector).await.unwrap();
         let effect = done.effect.unwrap();
-        let report = engine.rollback(&effect.id, &connector).await.unwrap();
+        let report = engine.rollback(&effect.id, &connector, &ops()).await.unwrap();
         assert_eq!(report.status, status, "{undo:?}: {report:?}");
     }
 }
@@ -174,4 +174,9 @@ async fn an_error_answer_the_agent_is_shown_is_untrusted_output() {
     let outcome = log.last().expect("the outcome record");
     assert_eq!(outcome.outcome, Some(Outcome::OutcomeUnknown));
     assert!(outcome.output["output"].to_string().contains("GB33BUKB20201555555555"));
+}
+
+/// An administrator asking for rollbacks.
+fn ops() -> aecl_engine::Requester {
+    aecl_engine::Requester { subject: "ops".to_owned(), role: "admin".to_owned() }
 }
