@@ -71,11 +71,49 @@ pub fn peek(token: &str) -> Result<Unverified, TokenError> {
     })
 }
 
+/// A part of the token as a JSON object. A member named twice refuses the token (RFC 7519
+/// §4 lets a parser refuse it): the signature covers both copies, and two parsers that
+/// keep different ones (aecl, an IdP, a proxy in front) would disagree on its `role` or
+/// `sub`. Every token goes through [`peek`] before it is verified, so this holds for all.
 fn json_object(part: &str, what: &'static str) -> Result<Map<String, Value>, TokenError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed(what))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(TokenError::Malformed(what)),
+    match serde_json::from_slice::<Distinct>(&bytes) {
+        Ok(Distinct(map)) => Ok(map),
+        Err(error) if error.to_string().starts_with(DUPLICATE) => {
+            Err(TokenError::Malformed("a member of the token is named twice"))
+        }
+        Err(_) => Err(TokenError::Malformed(what)),
+    }
+}
+
+const DUPLICATE: &str = "duplicate member";
+
+/// A JSON object whose members have distinct names.
+struct Distinct(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for Distinct {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Distinct;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Distinct, A::Error> {
+                let mut members = Map::new();
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    if members.contains_key(&name) {
+                        return Err(serde::de::Error::custom(format!("{DUPLICATE} `{name}`")));
+                    }
+                    members.insert(name, value);
+                }
+                Ok(Distinct(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
     }
 }
 

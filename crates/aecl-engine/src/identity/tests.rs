@@ -96,6 +96,38 @@ fn a_forged_role_fails_the_signature() {
     assert_eq!(verify(&verifier, &forged, NOW), Err(TokenError::BadSignature));
 }
 
+/// A token whose issuer signed a claim twice is refused: parsers that keep different
+/// copies would read different roles from one signed token.
+#[test]
+fn a_signed_token_naming_a_claim_twice_is_refused() {
+    let key = key();
+    let verifier = key.verifier();
+    let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, key_id(&verifier));
+    let (iat, exp) = (NOW.0 / 1000, NOW.0 / 1000 + 60);
+    let claims = |extra: &str| {
+        format!(
+            r#"{{"iss":"aecl.test/tokens","sub":"finance_agent","aud":"{AUDIENCE}","role":"agent","iat":{iat},"nbf":{iat},"exp":{exp},"jti":"j"{extra}}}"#
+        )
+    };
+    let sign = |header: &str, claims: &str| {
+        let message =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+        let der = EncodingKey::from_ed_der(&key.to_pkcs8_der());
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &der, Algorithm::EdDSA);
+        format!("{message}.{}", signature.unwrap())
+    };
+    let once = verify(&verifier, &sign(&header, &claims("")), NOW).unwrap();
+    assert_eq!(once.role, Role::Agent, "the same token with each claim once verifies");
+    for token in [
+        sign(&header, &claims(r#","role":"admin""#)),
+        sign(&header, &claims(r#","sub":"someone_else""#)),
+        sign(&header.replace(r#""typ""#, r#""alg":"none","typ""#), &claims("")),
+    ] {
+        let refused = verify(&verifier, &token, NOW);
+        assert_eq!(refused, Err(TokenError::Malformed("a member of the token is named twice")));
+    }
+}
+
 #[test]
 fn an_unsigned_or_hmac_token_is_refused() {
     let verifier = key().verifier();
