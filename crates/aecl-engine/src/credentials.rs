@@ -9,11 +9,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use aecl_audit::RecordKind;
 use aecl_core::Timestamp;
 use aecl_core::limits::{RateLimit, gcra};
+use serde_json::json;
 
 use crate::engine::Engine;
-use crate::error::StoreError;
+use crate::error::{EngineError, StoreError};
 use crate::identity::{Claims, Credential, Role, TokenError, check_ttl};
 use crate::store::Store;
 
@@ -71,6 +73,19 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(())
+    }
+
+    /// Revokes credential `id` (a [`revocation_id_of_token`] or
+    /// [`revocation_id_of_agent_key`]) as administrator `by`, for every replica at once,
+    /// and records it in the audit log (an `approval` record, `input.revoked_credential`, as
+    /// standing grants are): who withdrew which credential is part of the log's story.
+    /// Whether it was new (not revoked before).
+    pub async fn revoke_credential(&self, id: &str, by: &str) -> Result<bool, EngineError> {
+        let new = self.store().revoke_credential(id, self.now(), by).await?;
+        let mut record = self.record(RecordKind::Approval, "", "");
+        record.input = json!({ "revoked_credential": id, "by": by, "new": new });
+        self.store().append_audit(record).await?;
+        Ok(new)
     }
 }
 

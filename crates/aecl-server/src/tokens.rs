@@ -1,6 +1,6 @@
 //! `POST /v1/tokens/revoke` (administrators): withdraws a token by its `jti`, or an agent's
 //! key by its id, for every replica at once (the revocation is in the store, which
-//! `auth.rs` reads at every request).
+//! `auth.rs` reads at every request), recorded in the audit log with who revoked it.
 
 use std::sync::Arc;
 
@@ -37,13 +37,9 @@ pub async fn revoke<S: Store>(
     if name.is_empty() || id.len() > MAX_ID_LEN || name.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!("`{what}` must be a non-empty id")));
     }
-    let now = state.clock.now();
-    let new = state
-        .engine
-        .store()
-        .revoke_credential(&id, now, caller.subject())
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the revocation was not stored: {e}")))?;
+    let new = state.engine.revoke_credential(&id, caller.subject()).await.map_err(|e| {
+        ApiError::Unavailable(format!("the revocation was not stored and recorded: {e}"))
+    })?;
     tracing::warn!(revoked = %id, by = caller.subject(), new, "credential revoked");
     Ok(Json(Revoked { revoked: id, new }))
 }

@@ -228,6 +228,22 @@ async fn a_revoked_token_is_refused_at_its_next_request(backend: Backend) {
     assert_eq!(revoked.body["new"], true);
     let again = server.post("/v1/tokens/revoke", Some(&admin), &body).await;
     assert_eq!(again.body["new"], false, "{}", again.text);
+    // The log says who withdrew which token, each time it was asked.
+    let revocations: Vec<Value> = server
+        .audit()
+        .await
+        .into_iter()
+        .filter(|r| r["input"]["revoked_credential"].is_string())
+        .map(|r| r["input"].clone())
+        .collect();
+    let id = format!("jti:{jti}");
+    assert_eq!(
+        revocations,
+        [
+            json!({"revoked_credential": id, "by": "root", "new": true}),
+            json!({"revoked_credential": id, "by": "root", "new": false}),
+        ]
+    );
 
     let read = call("r1", "c2", "read_invoice", json!({"invoice_id": "INV-1"}));
     let (status, message) =
