@@ -24,6 +24,23 @@ pub enum Refusal {
     Forbidden(String),
 }
 
+impl Refusal {
+    /// Why, in words (never the credential).
+    pub fn why(&self) -> &str {
+        match self {
+            Refusal::Unauthenticated(why) | Refusal::Forbidden(why) => why,
+        }
+    }
+
+    /// The HTTP status it is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::Unauthenticated(_) => 401,
+            Refusal::Forbidden(_) => 403,
+        }
+    }
+}
+
 /// How HTTP clients are authenticated.
 #[derive(Debug)]
 pub struct ClientAuth {

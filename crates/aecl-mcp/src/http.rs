@@ -193,7 +193,11 @@ impl<S: Store + 'static> Front<S> {
         let now = self.gateway.now();
         let claims = match self.auth.agent(authorization, |a| policy.agents.contains_key(a), now) {
             Ok(claims) => claims,
-            Err(refusal) => return refused(&self.base(&request), &refusal),
+            Err(refusal) => {
+                drop(policy);
+                self.gateway.record_http_refusal("", refusal.why(), refusal.status()).await;
+                return refused(&self.base(&request), &refusal);
+            }
         };
         drop(policy);
         // Every request, not only a session's first: a token revoked meanwhile stops here.
@@ -201,6 +205,7 @@ impl<S: Store + 'static> Front<S> {
             Ok(()) => {}
             Err(CredentialRefused::Token(error)) => {
                 let refusal = Refusal::Unauthenticated(error.to_string());
+                self.gateway.record_http_refusal(&claims.sub, refusal.why(), 401).await;
                 return refused(&self.base(&request), &refusal);
             }
             Err(CredentialRefused::Store(error)) => {
@@ -219,7 +224,8 @@ impl<S: Store + 'static> Front<S> {
             .map_or(DEFAULT_AGENT_REQUEST_RATE, |manifest| manifest.request_rate);
         let key = format!("agent:{}", claims.sub);
         if let Err(retry_after_ms) = self.requests.admit_with(&key, Some(&rate), now) {
-            tracing::warn!(agent = %claims.sub, "MCP request refused: rate limit");
+            let why = "over its request rate";
+            self.gateway.record_http_refusal(&claims.sub, why, 429).await;
             let mut response = plain(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("aecl: agent `{}` is over its request rate", claims.sub),
@@ -236,7 +242,10 @@ impl<S: Store + 'static> Front<S> {
         if let Some(session) = &session {
             match self.auth.check(session, &agent) {
                 Some(Ok(())) => self.sessions.seen(session),
-                Some(Err(refusal)) => return refused(&self.base(&request), &refusal),
+                Some(Err(refusal)) => {
+                    self.gateway.record_http_refusal(&agent, refusal.why(), refusal.status()).await;
+                    return refused(&self.base(&request), &refusal);
+                }
                 // The spec: a session that is not open is answered 404 (the client starts
                 // a new one).
                 None => return plain(StatusCode::NOT_FOUND, "no such MCP session".to_owned()),
@@ -374,7 +383,6 @@ fn refused(base: &str, refusal: &Refusal) -> Response<Body> {
         Refusal::Unauthenticated(why) => (StatusCode::UNAUTHORIZED, "invalid_token", why),
         Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, "insufficient_scope", why),
     };
-    tracing::info!(%status, why, "MCP client refused");
     let mut response = plain(status, format!("aecl: {why}"));
     // Quotes and backslashes would end the quoted string early: left out of the header.
     let description: String = why.chars().filter(|c| !matches!(c, '"' | '\\')).collect();

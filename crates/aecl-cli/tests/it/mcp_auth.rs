@@ -43,6 +43,15 @@ pub(crate) fn exchange(
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
+/// The gateway's refusal records (its store is `aecl.db` in the setup's directory).
+fn refusals(setup: &Setup) -> Vec<serde_json::Value> {
+    let db = setup.path().join("aecl.db").display().to_string();
+    let out = crate::run(["audit", "tail", "--db", &db, "--json"]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let records = out.stdout.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+    records.filter(|r| r["kind"] == "refusal").collect()
+}
+
 /// The session id a response head (lower-cased) opens.
 fn session_of(head: &str) -> String {
     head.lines()
@@ -143,6 +152,12 @@ fn listen_serves_agent_tokens_only() {
         assert!(head.contains("resource_metadata=\"http://"), "{why}: {head}");
         assert!(!head.contains("mcp-session-id"), "{why}: a session was opened: {head}");
     }
+    // Each is in the audit log as a refusal, with its status and why, never the token.
+    let refusals = refusals(&setup);
+    assert!(refusals.len() >= 5, "{refusals:#?}");
+    assert!(refusals.iter().all(|r| r["input"]["status"] == 401), "{refusals:#?}");
+    let text = serde_json::to_string(&refusals).unwrap();
+    assert!(!text.contains(&forged) && !text.contains(&ghost), "a token was recorded: {text}");
     // A `Host` a rebinding page chose is never written into the challenge.
     let address = url.trim_start_matches("http://").trim_end_matches("/mcp");
     let mut stream = TcpStream::connect(address).unwrap();
@@ -366,4 +381,8 @@ fn an_agents_request_rate_limits_its_mcp_requests() {
     assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
     let (_, head, _) = exchange(&url, "POST", Some(&token), None, INITIALIZE);
     assert!(head.contains("retry-after: "), "{head}");
+    let refusals = refusals(&setup);
+    let limited: Vec<_> = refusals.iter().filter(|r| r["input"]["status"] == 429).collect();
+    assert_eq!(limited.len(), 4, "{refusals:#?}");
+    assert!(limited.iter().all(|r| r["agent"] == "notes_agent"), "{limited:#?}");
 }

@@ -98,12 +98,19 @@ impl<S: Store + 'static> Gateway<S> {
     /// suppressed is in the next record). The refusal stands whether or not it is
     /// recorded.
     pub(crate) async fn record_refusal_of(&self, agent: &str, reason: &str) {
-        tracing::warn!(agent, reason, "MCP request refused");
-        let Some(suppressed) = self.refusals.admit(agent, self.now()) else { return };
-        let recorded = self
-            .engine
-            .record_refusal(agent, "agent", "", reason, REFUSED_STATUS, suppressed)
-            .await;
+        self.record_http_refusal(agent, reason, REFUSED_STATUS).await;
+    }
+
+    /// Records a request of the gateway over HTTP refused with `status` before any
+    /// decision (no valid token: `subject` empty, refusals of all such callers sharing one
+    /// budget; a token that may not be used; an agent over its request rate), as the API
+    /// records its own. Never the credential itself.
+    pub(crate) async fn record_http_refusal(&self, subject: &str, reason: &str, status: u16) {
+        tracing::warn!(subject, reason, status, "MCP request refused");
+        let Some(suppressed) = self.refusals.admit(subject, self.now()) else { return };
+        let role = if subject.is_empty() { "" } else { "agent" };
+        let recorded =
+            self.engine.record_refusal(subject, role, "", reason, status, suppressed).await;
         if let Err(error) = recorded {
             tracing::error!(%error, "could not record a refused MCP request in the audit log");
         }
