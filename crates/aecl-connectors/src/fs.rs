@@ -25,9 +25,17 @@
 //! pre-image and before the change, the token is also recorded as the effect's intent
 //! (`fs/reconcile.rs`), so that an effect a crash left `outcome_unknown` is reconciled from
 //! the intent and the files.
+//!
+//! Permissions ([`meta`]): a replaced file keeps its mode (less set-id bits), owner and
+//! group, applied to the new file before it takes the old one's place; an undo restores the
+//! mode, owner and group recorded with the pre-image (in the token); a new file gets
+//! `new_file_mode` (default `0600`); a file whose owner aecl could not give back is not
+//! changed. The undo directory is private to aecl's user ([`undo_store`]).
 
 mod beneath;
+mod meta;
 mod reconcile;
+mod undo_store;
 
 use std::path::{Path, PathBuf};
 
@@ -42,7 +50,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
-use beneath::{Beneath, ChangeError, Kind, Located, Roots, UndoStore};
+use beneath::{Beneath, ChangeError, Expected, Kind, Located, Roots};
+use meta::{FileMeta, Ownership};
+use undo_store::UndoStore;
 
 /// The largest file whose content is kept as a pre-image (or hashed for a move or an
 /// undo check). A change whose pre-image would be larger is refused: it could not be undone.
@@ -54,7 +64,8 @@ pub const MAX_PREIMAGE_BYTES: u64 = 64 * 1024 * 1024;
 pub struct FsConfig {
     /// The folders the connector may touch (they must exist).
     pub roots: Vec<PathBuf>,
-    /// Where pre-images are kept (created if missing; keep it outside the roots).
+    /// Where pre-images are kept (created `0700` if missing; private to aecl's user; outside
+    /// the roots).
     pub undo_dir: PathBuf,
     /// The argument in which an agent may name the operation; it must agree with the
     /// catalog's `operation_arg` (checked when the policy is loaded against this file).
@@ -69,6 +80,10 @@ pub struct FsConfig {
     /// The largest file `read` returns, in bytes.
     #[serde(default = "default_max_read")]
     pub max_read_bytes: u64,
+    /// The permission bits of a file a write creates where none was (`0o600` by default;
+    /// TOML reads `0o644`), set exactly, whatever the umask. A file replaced keeps its own.
+    #[serde(default = "default_new_file_mode")]
+    pub new_file_mode: u32,
 }
 
 fn default_op_arg() -> String {
@@ -85,6 +100,10 @@ fn default_to_arg() -> String {
 }
 fn default_max_read() -> u64 {
     1024 * 1024
+}
+/// Private: what an agent writes may be a secret, and nothing says who else should read it.
+fn default_new_file_mode() -> u32 {
+    0o600
 }
 
 /// The `fs` connector.
@@ -106,11 +125,18 @@ enum FsToken {
         before_sha256: Option<String>,
         after_sha256: String,
         undo: String,
+        /// The mode, owner and group of the file replaced, which the undo gives it back.
+        /// Absent from tokens of earlier versions: their undo gives `new_file_mode`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before_meta: Option<FileMeta>,
     },
     Delete {
         path: PathBuf,
         before_sha256: String,
         undo: String,
+        /// As for a write.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before_meta: Option<FileMeta>,
     },
     Move {
         from: PathBuf,
@@ -138,8 +164,24 @@ impl FsConnector {
     /// A connector over `config` as given (absolute paths). Each root (and `undo_dir`) is
     /// opened now: later operations go through these handles, never through the paths.
     pub fn with(config: FsConfig) -> Result<FsConnector, String> {
+        if config.new_file_mode & !0o777 != 0 {
+            return Err(format!(
+                "`new_file_mode` {:#o}: only permission bits (at most 0o777) may be given",
+                config.new_file_mode
+            ));
+        }
         let roots = Roots::open(&config.roots)?;
-        let undo = UndoStore::open(&config.undo_dir)?;
+        let undo_path = UndoStore::create(&config.undo_dir)?;
+        // A pre-image under a root could be read (or a root under the store written) by
+        // the agent whose change it undoes.
+        if let Some(root) = roots.overlapping(&undo_path) {
+            return Err(format!(
+                "undo_dir `{}` and root `{}` overlap: keep the pre-images outside the roots",
+                undo_path.display(),
+                root.display()
+            ));
+        }
+        let undo = UndoStore::open(undo_path)?;
         Ok(FsConnector { roots, undo, config })
     }
 
@@ -220,40 +262,51 @@ impl FsConnector {
             }
             Operation::Write => {
                 let content = text(&self.config.content_arg)?;
-                let before = at.read("write", MAX_PREIMAGE_BYTES)?;
-                if let Some(before) = &before {
-                    self.undo.keep(effect, before)?;
+                let before = at.read_kept("write", MAX_PREIMAGE_BYTES)?;
+                if let Some((bytes, meta)) = &before {
+                    owner_kept("write", path, meta)?;
+                    self.undo.keep(effect, bytes)?;
                 }
                 let token = FsToken::Write {
                     path: path.clone(),
                     existed: before.is_some(),
-                    before_sha256: before.as_deref().map(sha256_hex),
+                    before_sha256: before.as_ref().map(|(bytes, _)| sha256_hex(bytes)),
                     after_sha256: sha256_hex(content.as_bytes()),
                     undo: effect.to_owned(),
+                    before_meta: before.as_ref().map(|(_, meta)| *meta),
                 };
                 // After the pre-image, before the change (`fs/reconcile.rs`).
                 self.intend(effect, &token)?;
                 // Only the file read above is replaced, and only an absent one created: a
-                // file that changed or appeared since is a conflict, never overwritten.
+                // file that changed or appeared since is a conflict, never overwritten. The
+                // file replaced must still have the mode and owner read with it, which the
+                // new file is given.
                 match &before {
-                    Some(before) => at.replace_checked(content.as_bytes(), &sha256_hex(before))?,
-                    None => at.create(content.as_bytes())?,
+                    Some((bytes, meta)) => {
+                        let expected = Expected { sha256: sha256_hex(bytes), meta: Some(*meta) };
+                        let given = Ownership::As(meta.for_new_content());
+                        at.replace_checked(content.as_bytes(), &expected, given)?;
+                    }
+                    None => at.create(content.as_bytes(), self.new_file())?,
                 }
                 Ok((json!({ "path": path, "bytes": content.len() }), token_text(&token)))
             }
             Operation::Delete => {
                 regular_file("delete", path, &at)?;
-                let before = at
-                    .read("delete", MAX_PREIMAGE_BYTES)?
+                let (before, meta) = at
+                    .read_kept("delete", MAX_PREIMAGE_BYTES)?
                     .ok_or_else(|| format!("delete `{}`: no such file", path.display()))?;
+                // The undo must be able to give the file back its owner.
+                owner_kept("delete", path, &meta)?;
                 self.undo.keep(effect, &before)?;
                 let token = FsToken::Delete {
                     path: path.clone(),
                     before_sha256: sha256_hex(&before),
                     undo: effect.to_owned(),
+                    before_meta: Some(meta),
                 };
                 self.intend(effect, &token)?;
-                at.remove_checked(&sha256_hex(&before))?;
+                at.remove_checked(&Expected { sha256: sha256_hex(&before), meta: Some(meta) })?;
                 Ok((json!({ "path": path, "deleted": true }), token_text(&token)))
             }
             Operation::Move => {
@@ -274,6 +327,7 @@ impl FsConnector {
                 self.intend(effect, &token)?;
                 // The check above is for the message; the rename itself refuses to replace
                 // a file that appeared at `to` since.
+                // A rename keeps the file itself, its mode and owner with it.
                 at.rename_checked(&to, &sha256_hex(&bytes))?;
                 Ok((json!({ "from": path, "to": to_located.shown }), token_text(&token)))
             }
@@ -304,7 +358,7 @@ impl FsConnector {
             Ok(before)
         };
         match token {
-            FsToken::Write { path, existed, before_sha256, after_sha256, undo } => {
+            FsToken::Write { path, existed, before_sha256, after_sha256, undo, before_meta } => {
                 let located = match locate(path) {
                     Ok(located) => located,
                     Err(e) => return failed(e),
@@ -316,18 +370,21 @@ impl FsConnector {
                 if digest_of(&at).as_ref() != Some(after_sha256) {
                     return conflict(format!("`{}` changed since it was written", path.display()));
                 }
+                let expected = &Expected::content(after_sha256);
                 let restored = if *existed {
                     match kept(undo, before_sha256.as_deref()) {
-                        Ok(before) => at.replace_checked(&before, after_sha256),
+                        Ok(before) => {
+                            at.replace_checked(&before, expected, self.restored(before_meta))
+                        }
                         Err(e) => return failed(e),
                     }
                 } else {
-                    at.remove_checked(after_sha256)
+                    at.remove_checked(expected)
                 };
                 let how = if *existed { "previous content" } else { "absent" };
                 settled(restored, json!({ "path": path, "restored": how }))
             }
-            FsToken::Delete { path, before_sha256, undo } => {
+            FsToken::Delete { path, before_sha256, undo, before_meta } => {
                 let located = match locate(path) {
                     Ok(located) => located,
                     Err(e) => return failed(e),
@@ -343,7 +400,7 @@ impl FsConnector {
                 }
                 match kept(undo, Some(before_sha256)) {
                     Ok(before) => settled(
-                        at.create(&before),
+                        at.create(&before, self.restored(before_meta)),
                         json!({ "path": path, "restored": "previous content" }),
                     ),
                     Err(e) => failed(e),
@@ -375,6 +432,26 @@ impl FsConnector {
             }
         }
     }
+}
+
+impl FsConnector {
+    /// What a file created where none was is given.
+    fn new_file(&self) -> Ownership {
+        Ownership::New { mode: self.config.new_file_mode }
+    }
+
+    /// What a restored file is given: what was recorded with its pre-image (a token of an
+    /// earlier version recorded none: then what a new file is given, never more).
+    fn restored(&self, recorded: &Option<FileMeta>) -> Ownership {
+        recorded.map_or_else(|| self.new_file(), Ownership::As)
+    }
+}
+
+/// Refuses to change a file whose owner and group aecl could not give back (fail closed:
+/// the file would become aecl's, and its undo could not restore the owner).
+fn owner_kept(what: &str, path: &Path, meta: &FileMeta) -> Result<(), String> {
+    meta.check_can_be_given()
+        .map_err(|why| format!("{what} `{}`: {why}; nothing was done", path.display()))
 }
 
 /// The compensation a change of an undo came to: `result` once made, a conflict when the

@@ -12,12 +12,17 @@
 //! target database in that same transaction. The rollback token names that record and
 //! carries its SHA-256. Anything whose pre-image cannot be captured fails closed for a
 //! reversible action; irreversible actions run any single statement the policy allowed.
+//! An undo record is bounded (`bound.rs`): a write changing more than `max_undo_rows` rows
+//! (default 1,000), or whose record would exceed `max_undo_bytes` (default 64 MiB, as the
+//! `fs` connector's pre-images), is refused before it runs, or rolled back when only its
+//! result shows it, with `not_undoable` naming the limit.
 //!
 //! The compensation (same transaction for check and change) first checks that every row
 //! is as the statement left it — deleted rows still absent, updated and inserted rows
 //! still equal to their post-image — and otherwise answers `undo_conflict` and changes
 //! nothing.
 
+mod bound;
 mod implicit;
 mod postgres;
 mod sqlite;
@@ -37,6 +42,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
+use bound::UndoBounds;
 use statement::{Backend, Plan, WriteKind};
 
 /// `[connectors.NAME] kind = "sql"`.
@@ -52,6 +58,14 @@ pub struct SqlConfig {
     /// The most rows a read returns (the answer says when it was cut).
     #[serde(default = "default_max_rows")]
     pub max_rows: usize,
+    /// The most rows a write of a reversible action may change (its undo record keeps them
+    /// all); a write that would change more is refused.
+    #[serde(default = "default_max_undo_rows")]
+    pub max_undo_rows: usize,
+    /// The most bytes the undo record of a write of a reversible action may hold (rows
+    /// before and after); a write whose record would be larger is refused.
+    #[serde(default = "default_max_undo_bytes")]
+    pub max_undo_bytes: u64,
     /// How long one statement may run, in seconds, before the database stops it (the call
     /// then fails and nothing was changed). Keep it under the engine's per-call timeout
     /// (30 s by default), so that the call ends with the statement's own error.
@@ -66,6 +80,8 @@ impl SqlConfig {
             database: database.to_owned(),
             statement_arg: default_statement_arg(),
             max_rows: default_max_rows(),
+            max_undo_rows: default_max_undo_rows(),
+            max_undo_bytes: default_max_undo_bytes(),
             statement_timeout_secs: default_statement_timeout(),
         }
     }
@@ -77,6 +93,15 @@ fn default_statement_arg() -> String {
 
 fn default_max_rows() -> usize {
     1000
+}
+
+fn default_max_undo_rows() -> usize {
+    1000
+}
+
+/// The `fs` connector's bound on a pre-image.
+fn default_max_undo_bytes() -> u64 {
+    crate::fs::MAX_PREIMAGE_BYTES
 }
 
 /// Under the engine's default call timeout (30 s), so that the statement's own error, not
@@ -97,6 +122,7 @@ pub struct SqlConnector {
     database: Database,
     statement_arg: String,
     max_rows: usize,
+    undo_bounds: UndoBounds,
     statement_timeout: Duration,
 }
 
@@ -106,10 +132,14 @@ impl SqlConnector {
         name: &str,
         config: &SqlConfig,
     ) -> Result<SqlConnector, ConnectorError> {
-        if config.statement_timeout_secs == 0 {
-            return Err(
-                file.error(format!("connectors.{name}.statement_timeout_secs: must be at least 1"))
-            );
+        for (key, value) in [
+            ("statement_timeout_secs", config.statement_timeout_secs),
+            ("max_undo_rows", u64::try_from(config.max_undo_rows).unwrap_or(u64::MAX)),
+            ("max_undo_bytes", config.max_undo_bytes),
+        ] {
+            if value == 0 {
+                return Err(file.error(format!("connectors.{name}.{key}: must be at least 1")));
+            }
         }
         let url = config.database.trim();
         let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -142,6 +172,7 @@ impl SqlConnector {
             database,
             statement_arg: config.statement_arg.clone(),
             max_rows: config.max_rows,
+            undo_bounds: UndoBounds { rows: config.max_undo_rows, bytes: config.max_undo_bytes },
             // At least a second: a zero limit would refuse every statement.
             statement_timeout: Duration::from_secs(config.statement_timeout_secs.max(1)),
         }
@@ -198,6 +229,7 @@ impl Connector for SqlConnector {
                 plan,
                 capture: reversible,
                 max_rows: self.max_rows,
+                undo_bounds: self.undo_bounds,
                 effect_id: invocation.effect_id.to_owned(),
                 timeout: self.statement_timeout,
             };
@@ -276,6 +308,8 @@ struct Request {
     /// Capture the pre-image (the action is reversible).
     capture: bool,
     max_rows: usize,
+    /// The bounds of the undo record, when one is captured.
+    undo_bounds: UndoBounds,
     effect_id: String,
     /// How long the statement may run before the database stops it.
     timeout: Duration,

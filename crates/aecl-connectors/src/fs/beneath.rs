@@ -16,6 +16,13 @@
 //! atomically (`RENAME_EXCHANGE`, or renamed aside) and found to be the one checked, else it
 //! is put back. (On Linux; macOS has the same through `renamex_np`.)
 //!
+//! What a change writes is a new file, written beside the path as a private temporary
+//! (`0600`) and given its final mode, owner and group through its descriptor before it is
+//! renamed into place (`meta.rs`); so a file is never seen half written, nor under other
+//! permissions than its own. A hard link at the path is therefore replaced, not written
+//! through: other names of the old file keep the old content, and nothing outside the root
+//! is written by way of a link.
+//!
 //! Paths given by the agent are first normalised lexically (a `..` that would climb above
 //! the root is refused outright, with a clear message) and split into a root and a path
 //! relative to it; only the relative part ever reaches the file system.
@@ -27,6 +34,8 @@ use std::path::{Component, Path, PathBuf};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, File, OpenOptions, OpenOptionsExt};
 use rustix::fs::{RenameFlags, renameat_with};
+
+use super::meta::{self, FileMeta, Ownership};
 
 /// Directory handles on the configured roots.
 #[derive(Debug)]
@@ -110,6 +119,14 @@ impl Roots {
         Ok(Located { root: index, rel, shown: normal })
     }
 
+    /// A root that holds `path` or lies under it (both canonical), if any.
+    pub fn overlapping(&self, path: &Path) -> Option<&Path> {
+        self.roots
+            .iter()
+            .find(|r| path.starts_with(&r.path) || r.path.starts_with(path))
+            .map(|r| r.path.as_path())
+    }
+
     /// The handle and relative path of `located`.
     pub fn beneath<'r>(&'r self, located: &'r Located) -> Result<Beneath<'r>, String> {
         let root = self.roots.get(located.root).ok_or("no such root")?;
@@ -167,34 +184,59 @@ impl Beneath<'_> {
     /// The content of the regular file at the path, refused past `limit` bytes; `None` when
     /// nothing is there.
     pub fn read(&self, what: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
-        let file = match self.open_file() {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error(what, self.rel, &e)),
-        };
+        let Some(file) = self.open_existing(what)? else { return Ok(None) };
+        read_open(file, what, self.rel, limit).map(|(bytes, _)| Some(bytes))
+    }
+
+    /// The content of the regular file at the path, as [`Beneath::read`], with its mode,
+    /// owner and group (all of the one file opened), as kept for an undo: a file with an
+    /// access ACL is refused, since no change or undo would carry the ACL over.
+    pub fn read_kept(&self, what: &str, limit: u64) -> Result<Option<(Vec<u8>, FileMeta)>, String> {
+        let Some(file) = self.open_existing(what)? else { return Ok(None) };
+        if meta::has_access_acl(&file).map_err(|e| io_error(what, self.rel, &e))? {
+            return Err(format!(
+                "{what} `{}`: the file has a POSIX ACL, which aecl does not carry over to the \
+                 file it writes or restores (its mode bits alone would widen its group's \
+                 access); nothing was done",
+                self.rel.display()
+            ));
+        }
         read_open(file, what, self.rel, limit).map(Some)
+    }
+
+    /// The file at the path, opened for reading; `None` when nothing is there.
+    fn open_existing(&self, what: &str) -> Result<Option<File>, String> {
+        match self.open_file() {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(what, self.rel, &e)),
+        }
     }
 
     /// Replaces whatever entry is at the path (a symlink itself, never its target) with a
     /// file holding `bytes`, written beside it and renamed in place, so that it is never
     /// seen half written. Only for aecl's own files (pre-images): a change in a root must
     /// not replace what it did not check, and uses [`Beneath::create`] or
-    /// [`Beneath::replace_checked`].
+    /// [`Beneath::replace_checked`]. The file is `0600`, aecl's own.
     pub fn replace(&self, bytes: &[u8]) -> Result<(), String> {
         let parent = self.parent().map_err(|e| io_error("write", self.rel, &e))?;
-        let temporary = parent.write_beside(bytes).map_err(|e| io_error("write", self.rel, &e))?;
+        let temporary = parent
+            .write_beside(bytes, Ownership::New { mode: 0o600 })
+            .map_err(|e| io_error("write", self.rel, &e))?;
         parent.dir().rename(&temporary, parent.dir(), parent.name).map_err(|e| {
             let _ = parent.dir().remove_file(&temporary);
             io_error("write", self.rel, &e)
         })
     }
 
-    /// Creates a file holding `bytes` at the path, where nothing may be: written beside it,
-    /// then renamed in place without replacing (`RENAME_NOREPLACE`), so that an entry that
-    /// appeared since the path was found free is a conflict, never overwritten.
-    pub fn create(&self, bytes: &[u8]) -> Result<(), ChangeError> {
+    /// Creates a file holding `bytes`, given `ownership`, at the path, where nothing may be:
+    /// written beside it, then renamed in place without replacing (`RENAME_NOREPLACE`), so
+    /// that an entry that appeared since the path was found free is a conflict, never
+    /// overwritten.
+    pub fn create(&self, bytes: &[u8], ownership: Ownership) -> Result<(), ChangeError> {
         let parent = self.parent().map_err(|e| self.failed("write", &e))?;
-        let temporary = parent.write_beside(bytes).map_err(|e| self.failed("write", &e))?;
+        let temporary =
+            parent.write_beside(bytes, ownership).map_err(|e| self.failed("write", &e))?;
         parent.rename_no_replace(&temporary, &parent, parent.name).map_err(|e| {
             let _ = parent.dir().remove_file(&temporary);
             if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -208,15 +250,21 @@ impl Beneath<'_> {
         })
     }
 
-    /// Replaces the file at the path with one holding `bytes`, provided the file replaced
-    /// is the one checked: its content has SHA-256 `expected`. The new file, written beside
-    /// it, is exchanged with it atomically (`RENAME_EXCHANGE`), and the content swapped out
-    /// is then checked; if it is not `expected` (the file changed since it was checked),
+    /// Replaces the file at the path with one holding `bytes`, given `ownership`, provided
+    /// the file replaced is the one checked (`expected`). The new file, written beside it,
+    /// is exchanged with it atomically (`RENAME_EXCHANGE`), and the file swapped out is
+    /// then checked; if it is not as `expected` (the file changed since it was checked),
     /// the exchange is reversed and the answer is a conflict. Whatever was there is thus
     /// either replaced as checked or left in place, never lost unseen.
-    pub fn replace_checked(&self, bytes: &[u8], expected: &str) -> Result<(), ChangeError> {
+    pub fn replace_checked(
+        &self,
+        bytes: &[u8],
+        expected: &Expected,
+        ownership: Ownership,
+    ) -> Result<(), ChangeError> {
         let parent = self.parent().map_err(|e| self.failed("write", &e))?;
-        let temporary = parent.write_beside(bytes).map_err(|e| self.failed("write", &e))?;
+        let temporary =
+            parent.write_beside(bytes, ownership).map_err(|e| self.failed("write", &e))?;
         if let Err(e) = parent.exchange(&temporary, parent.name) {
             let _ = parent.dir().remove_file(&temporary);
             return Err(if e.kind() == std::io::ErrorKind::NotFound {
@@ -244,11 +292,11 @@ impl Beneath<'_> {
         }
     }
 
-    /// Removes the regular file at the path, provided it is the one checked: its content
-    /// has SHA-256 `expected`. The file is first renamed aside (a new name beside it),
-    /// where it is checked, then removed; a file that changed since it was checked is put
-    /// back (without replacing anything) and the answer is a conflict.
-    pub fn remove_checked(&self, expected: &str) -> Result<(), ChangeError> {
+    /// Removes the regular file at the path, provided it is the one checked (`expected`).
+    /// The file is first renamed aside (a new name beside it), where it is checked, then
+    /// removed; a file that changed since it was checked is put back (without replacing
+    /// anything) and the answer is a conflict.
+    pub fn remove_checked(&self, expected: &Expected) -> Result<(), ChangeError> {
         let parent = self.parent().map_err(|e| self.failed("delete", &e))?;
         let aside = parent.temporary_name();
         if let Err(e) = parent.rename_no_replace(parent.name, &parent, &aside) {
@@ -281,7 +329,7 @@ impl Beneath<'_> {
                 _ => self.failed("move", &e),
             });
         }
-        if target.holds(target.name, expected) {
+        if target.holds(target.name, &Expected::content(expected)) {
             return Ok(());
         }
         match target.rename_no_replace(target.name, &from, from.name) {
@@ -335,6 +383,21 @@ impl Beneath<'_> {
     }
 }
 
+/// What a file must be to be replaced or removed: the SHA-256 of its content and, when
+/// given, its mode, owner and group (those the new file or the undo was given from).
+#[derive(Debug, Clone)]
+pub(crate) struct Expected {
+    pub sha256: String,
+    pub meta: Option<FileMeta>,
+}
+
+impl Expected {
+    /// Only the content is checked.
+    pub fn content(sha256: &str) -> Expected {
+        Expected { sha256: sha256.to_owned(), meta: None }
+    }
+}
+
 /// Why a change in a root was not made: the path was not as checked (a conflict: someone
 /// else changed it), or the file system refused.
 #[derive(Debug, thiserror::Error)]
@@ -368,13 +431,16 @@ impl Parent<'_> {
         OsString::from(format!(".{}.aecl-{}", self.name.to_string_lossy(), uuid::Uuid::now_v7()))
     }
 
-    /// Writes `bytes` to a new file beside the name, synced; returns its name.
-    fn write_beside(&self, bytes: &[u8]) -> std::io::Result<OsString> {
+    /// Writes `bytes` to a new file beside the name, given `ownership`, synced; returns its
+    /// name. The file is created `0600` (no one else can open it meanwhile, whatever the
+    /// umask) and given its owner and mode before anyone else can see it under the name.
+    fn write_beside(&self, bytes: &[u8], ownership: Ownership) -> std::io::Result<OsString> {
         let temporary = self.temporary_name();
         let mut options = OpenOptions::new();
-        options.write(true).create_new(true).mode(0o644);
+        options.write(true).create_new(true).mode(0o600);
         let written = self.dir().open_with(&temporary, &options).and_then(|mut file| {
             file.write_all(bytes)?;
+            meta::give(&file, ownership)?;
             file.sync_all()
         });
         match written {
@@ -403,11 +469,15 @@ impl Parent<'_> {
             .map_err(std::io::Error::from)
     }
 
-    /// Whether `name` is a regular file whose content has SHA-256 `expected`.
-    fn holds(&self, name: &OsStr, expected: &str) -> bool {
+    /// Whether `name` is a regular file as `expected`.
+    fn holds(&self, name: &OsStr, expected: &Expected) -> bool {
         let Ok(file) = open_for_reading(self.dir(), Path::new(name)) else { return false };
-        read_open(file, "check", Path::new(name), super::MAX_PREIMAGE_BYTES)
-            .is_ok_and(|bytes| super::sha256_hex(&bytes) == expected)
+        read_open(file, "check", Path::new(name), super::MAX_PREIMAGE_BYTES).is_ok_and(
+            |(bytes, meta)| {
+                super::sha256_hex(&bytes) == expected.sha256
+                    && expected.meta.is_none_or(|expected| expected == meta)
+            },
+        )
     }
 }
 
@@ -419,15 +489,19 @@ fn open_for_reading(dir: &Dir, rel: &Path) -> std::io::Result<File> {
 }
 
 /// The content of `file` (opened as `rel`) if it is a regular file of at most `limit`
-/// bytes.
-fn read_open(mut file: File, what: &str, rel: &Path, limit: u64) -> Result<Vec<u8>, String> {
+/// bytes, with its mode, owner and group.
+fn read_open(
+    mut file: File,
+    what: &str,
+    rel: &Path,
+    limit: u64,
+) -> Result<(Vec<u8>, FileMeta), String> {
     // Checked on the open file: what was opened is what is measured and read.
-    let meta = file.metadata().map_err(|e| io_error(what, rel, &e))?;
-    if !meta.is_file() {
+    let Some((size, meta)) = meta::regular(&file).map_err(|e| io_error(what, rel, &e))? else {
         return Err(format!("{what} `{}`: not a regular file", rel.display()));
-    }
-    if meta.len() > limit {
-        return Err(format!("{what}: the file has {} bytes, more than {limit}", meta.len()));
+    };
+    if size > limit {
+        return Err(format!("{what}: the file has {size} bytes, more than {limit}"));
     }
     let mut bytes = Vec::new();
     // One byte past the limit tells a file that grew since the stat.
@@ -438,54 +512,7 @@ fn read_open(mut file: File, what: &str, rel: &Path, limit: u64) -> Result<Vec<u
     if bytes.len() as u64 > limit {
         return Err(format!("{what}: the file grew past {limit} bytes while being read"));
     }
-    Ok(bytes)
-}
-
-/// Where pre-images are kept: a directory handle on `undo_dir`, written only beneath it.
-#[derive(Debug)]
-pub(crate) struct UndoStore {
-    /// Where `undo_dir` was when it was opened (canonical), for messages.
-    pub path: PathBuf,
-    dir: Dir,
-}
-
-impl UndoStore {
-    /// Creates `path` if missing and opens it.
-    pub fn open(path: &Path) -> Result<UndoStore, String> {
-        std::fs::create_dir_all(path).map_err(|e| format!("undo_dir `{}`: {e}", path.display()))?;
-        let path =
-            path.canonicalize().map_err(|e| format!("undo_dir `{}`: {e}", path.display()))?;
-        let dir = Dir::open_ambient_dir(&path, ambient_authority())
-            .map_err(|e| format!("undo_dir `{}`: {e}", path.display()))?;
-        Ok(UndoStore { path, dir })
-    }
-
-    /// The pre-image file of effect `effect`, relative to the store.
-    fn before(effect: &str) -> Result<PathBuf, String> {
-        let valid = !effect.is_empty()
-            && effect.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err(format!("effect id `{effect}` cannot name a pre-image"));
-        }
-        Ok(Path::new(effect).join("before"))
-    }
-
-    /// Keeps `bytes` as the pre-image of `effect`.
-    pub fn keep(&self, effect: &str, bytes: &[u8]) -> Result<(), String> {
-        let before = UndoStore::before(effect)?;
-        self.dir
-            .create_dir_all(effect)
-            .map_err(|e| format!("keeping the pre-image in `{}`: {e}", self.path.display()))?;
-        Beneath { dir: &self.dir, rel: &before }
-            .replace(bytes)
-            .map_err(|e| format!("keeping the pre-image: {e}"))
-    }
-
-    /// The pre-image of `effect`, if kept.
-    pub fn kept(&self, effect: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
-        let before = UndoStore::before(effect)?;
-        Beneath { dir: &self.dir, rel: &before }.read("pre-image", limit)
-    }
+    Ok((bytes, meta))
 }
 
 #[cfg(test)]

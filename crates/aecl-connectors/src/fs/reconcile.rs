@@ -18,8 +18,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use aecl_engine::Reconciled;
-use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt as _};
 use serde_json::{Value, json};
 
 use super::{FsConnector, FsToken, MAX_PREIMAGE_BYTES, sha256_hex};
@@ -39,9 +38,7 @@ impl FsConnector {
     pub(super) fn intend(&self, effect: &str, token: &FsToken) -> Result<(), String> {
         let text = serde_json::to_string(token).map_err(|e| e.to_string())?;
         let (dir, rel) = self.intent_file(effect)?;
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        let mut file = dir.open_with(&rel, &options).map_err(|e| {
+        let mut file = dir.open_with(&rel, &private_new()).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 format!(
                     "effect `{effect}` already has an intent record (fenced by a \
@@ -66,9 +63,7 @@ impl FsConnector {
 
     fn judge(&self, effect: &str) -> Result<Reconciled, String> {
         let (dir, rel) = self.intent_file(effect)?;
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        match dir.open_with(&rel, &options) {
+        match dir.open_with(&rel, &private_new()) {
             Ok(mut file) => {
                 file.write_all(FENCE.as_bytes())
                     .and_then(|()| file.sync_all())
@@ -136,18 +131,10 @@ impl FsConnector {
         })
     }
 
-    /// A handle on `undo_dir` and the intent file of `effect` beneath it (its folder made).
+    /// A handle on the folder of `effect` in `undo_dir` (made if missing, private) and the
+    /// intent file's name in it; through the store's handle, never by path.
     fn intent_file(&self, effect: &str) -> Result<(Dir, PathBuf), String> {
-        let valid = !effect.is_empty()
-            && effect.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err(format!("effect id `{effect}` cannot name an intent record"));
-        }
-        let path = &self.config.undo_dir;
-        let dir = Dir::open_ambient_dir(path, ambient_authority())
-            .map_err(|e| format!("undo_dir `{}`: {e}", path.display()))?;
-        dir.create_dir_all(effect).map_err(|e| format!("undo_dir: {e}"))?;
-        Ok((dir, Path::new(effect).join(INTENT)))
+        Ok((self.undo.effect_dir(effect)?, PathBuf::from(INTENT)))
     }
 
     /// The SHA-256 of the file at `path` (a path the connector wrote in a token), `None`
@@ -163,6 +150,14 @@ impl FsConnector {
         let at = self.roots.beneath(&located)?;
         Ok(at.read("reconcile", MAX_PREIMAGE_BYTES)?.map_or(0, |bytes| bytes.len()))
     }
+}
+
+/// A new file, created exclusively, readable by aecl's user only (`0600`, whatever the
+/// umask leaves: the intent names the paths and hashes of the agent's files).
+fn private_new() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true).mode(0o600);
+    options
 }
 
 fn not_landed(evidence: Value) -> Reconciled {

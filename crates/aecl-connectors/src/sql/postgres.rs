@@ -14,6 +14,13 @@
 //! is locked (`ROW EXCLUSIVE`) before its triggers, rules and foreign keys are read
 //! (`implicit.rs`), so that none can be added between the check and the write.
 //!
+//! The undo record is bounded (`bound.rs`): the rows a write would change are read with
+//! their sizes, locked, at most `max_undo_rows` and one more, and the server sends a row's
+//! content only while the running total of sizes fits `max_undo_bytes`; the statement runs
+//! inside a `WITH` whose query reads its `RETURNING` rows the same way. So no more than the
+//! bound ever reaches aecl, and the check and the capture are the same statement, on the
+//! same rows.
+//!
 //! Known limit: in a `jsonb` (or `json`) column, the JSON value `null` and SQL `NULL` are
 //! the same in a row's `to_jsonb`, so an undo restores such a value as SQL `NULL`.
 
@@ -25,6 +32,7 @@ use serde_json::{Value, json};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Transaction};
 
+use super::bound::{Stage, Tally, UndoBounds, record_text, too_large};
 use super::implicit::{self, Touch};
 use super::statement::{Plan, Write, WriteKind, quote};
 use super::{
@@ -96,7 +104,7 @@ pub(super) async fn execute(url: &str, request: &Request) -> ConnectorOutcome {
     let result = match (&request.plan, request.capture) {
         (Plan::Read { text }, _) => read(&mut client, text, request.max_rows).await,
         (Plan::Write(write), true) => {
-            capture_and_write(&mut client, write, &request.effect_id).await
+            capture_and_write(&mut client, write, &request.effect_id, request.undo_bounds).await
         }
         (plan, _) => run(&client, plan.text()).await,
     };
@@ -144,11 +152,6 @@ async fn key_columns(tx: &Transaction<'_>, table: &str) -> Result<Vec<String>, S
     rows.iter().map(|r| r.try_get::<_, String>(0).map_err(|e| sql_error(&e))).collect()
 }
 
-async fn json_rows(tx: &Transaction<'_>, sql: &str) -> Result<Vec<String>, String> {
-    let rows = tx.query(sql, &[]).await.map_err(|e| sql_error(&e))?;
-    rows.iter().map(|r| r.try_get::<_, String>(0).map_err(|e| sql_error(&e))).collect()
-}
-
 /// The key values of JSON rows, as canonical text (for comparing sets of rows).
 fn keys_of(key: &[String], rows: &[String]) -> Vec<String> {
     rows.iter()
@@ -161,7 +164,12 @@ fn keys_of(key: &[String], rows: &[String]) -> Vec<String> {
         .collect()
 }
 
-async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) -> Executed {
+async fn capture_and_write(
+    client: &mut Client,
+    write: &Write,
+    effect_id: &str,
+    bounds: UndoBounds,
+) -> Executed {
     let tx = client.transaction().await.map_err(|e| sql_error(&e))?;
     tx.batch_execute(UNDO_DDL)
         .await
@@ -186,27 +194,60 @@ async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) 
         )));
     }
     let counts_before = implicit::postgres_counts(&tx, &write.table).await?;
-    let whole = format!("to_jsonb({})::text", write.table_ref);
-    let returning = format!("{} RETURNING {whole}", write.text);
-    let (pre, post) = match write.kind {
-        WriteKind::Delete => (json_rows(&tx, &returning).await?, Vec::new()),
-        WriteKind::Insert => (Vec::new(), json_rows(&tx, &returning).await?),
-        WriteKind::Update => {
+    let mut tally = Tally::new(bounds);
+    let whole = format!("to_jsonb({})::text AS aecl_json", write.table_ref);
+    let rows_asked = tally.rows_asked();
+    // DELETE, UPDATE: the rows the WHERE selects, locked, measured and sent within the bounds,
+    // before anything runs.
+    let pre = match write.kind {
+        WriteKind::Insert => Vec::new(),
+        WriteKind::Delete | WriteKind::Update => {
             let selection = write.selection.as_deref().unwrap_or("TRUE");
-            let before =
-                format!("SELECT {whole} FROM {} WHERE {selection} FOR UPDATE", write.table);
-            let pre = json_rows(&tx, &before).await?;
-            let post = json_rows(&tx, &returning).await?;
-            let (mut a, mut b) = (keys_of(&key, &pre), keys_of(&key, &post));
-            a.sort();
-            b.sort();
-            if a != b {
-                return Err(Failure::Before("not_undoable: the rows the UPDATE changed are not the rows its WHERE selected; nothing was executed".to_owned()));
-            }
-            (pre, post)
+            let locked = format!(
+                "SELECT {whole} FROM {} WHERE {selection} LIMIT {rows_asked} FOR UPDATE",
+                write.table
+            );
+            let sql = within("", &format!("({locked}) AS aecl_locked"), tally.left());
+            sized_rows(&tx, &sql, &mut tally, Count::Bytes, Stage::Before).await?
         }
     };
-    let affected = pre.len().max(post.len());
+    // The statement runs in a `WITH`, whose query reads back what it returned the same way:
+    // each changed row (UPDATE, INSERT), or only its key (DELETE: its rows are `pre`).
+    let post = match write.kind {
+        WriteKind::Delete => {
+            let changed = format!("{} RETURNING {} AS aecl_json", write.text, key_object(&key));
+            let sql = format!(
+                "WITH aecl_changed AS ({changed}) SELECT 0, aecl_json FROM aecl_changed \
+                 LIMIT {rows_asked}"
+            );
+            sized_rows(&tx, &sql, &mut tally, Count::Rows, Stage::After).await?
+        }
+        WriteKind::Update | WriteKind::Insert => {
+            let changed = format!("{} RETURNING {whole}", write.text);
+            let with = format!("WITH aecl_changed AS ({changed})");
+            let from = format!("aecl_changed LIMIT {rows_asked}");
+            let sql = within(&with, &from, tally.left());
+            sized_rows(&tx, &sql, &mut tally, Count::Bytes, Stage::After).await?
+        }
+    };
+    if write.kind != WriteKind::Insert {
+        let (mut a, mut b) = (keys_of(&key, &pre), keys_of(&key, &post));
+        a.sort();
+        b.sort();
+        if a != b {
+            return Err(Failure::Before(format!(
+                "not_undoable: the rows the {} changed are not the rows its WHERE selected; it \
+                 was rolled back",
+                if write.kind == WriteKind::Delete { "DELETE" } else { "UPDATE" }
+            )));
+        }
+    }
+    // A DELETE's `post` holds only keys: its record keeps the rows before.
+    let post = if write.kind == WriteKind::Delete { Vec::new() } else { post };
+    let affected = match write.kind {
+        WriteKind::Delete => pre.len(),
+        WriteKind::Update | WriteKind::Insert => post.len(),
+    };
     let counts_after = implicit::postgres_counts(&tx, &write.table).await?;
     if let Some(why) = implicit::postgres_counts_differ(counts_before, counts_after, affected) {
         // The transaction is dropped unfinished: rolled back.
@@ -220,7 +261,8 @@ async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) 
         pre,
         post,
     };
-    let record = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+    // The transaction is dropped unfinished on a refusal: rolled back.
+    let record = record_text(&record, bounds)?;
     let token = token_for(effect_id, &record);
     let parsed: UndoToken = serde_json::from_str(&token).map_err(|e| e.to_string())?;
     // INVARIANT: the pre-image is written in the transaction that makes the change.
@@ -232,6 +274,60 @@ async fn capture_and_write(client: &mut Client, write: &Write, effect_id: &str) 
     .map_err(|e| format!("recording the undo: {}", sql_error(&e)))?;
     tx.commit().await.map_err(|e| Failure::AtCommit(format!("commit: {}", sql_error(&e))))?;
     Ok((json!({ "rows_affected": affected }), Some(token)))
+}
+
+/// What [`sized_rows`] counts of each row against the bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Count {
+    /// Rows and bytes: the rows go into the record.
+    Bytes,
+    /// Rows only: keys, compared and dropped.
+    Rows,
+}
+
+/// A query of the rows of `from` (`with`, a `WITH` clause or nothing, before it) whose
+/// column `aecl_json` holds a row's JSON text: each as its size and its text, the text only
+/// while the running total of sizes is at most `bytes`. What the server sends stays within
+/// the bound, and a row it withholds is one the tally refuses. (A `WITH` holding the
+/// statement must be the query's own: PostgreSQL runs a data-modifying `WITH` only at the
+/// top level, and always to completion, whatever the `LIMIT`.)
+fn within(with: &str, from: &str, bytes: u64) -> String {
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    format!(
+        "{with} SELECT octet_length(aecl_json), CASE WHEN sum(octet_length(aecl_json)) OVER \
+         (ROWS UNBOUNDED PRECEDING) <= {bytes} THEN aecl_json END FROM {from}"
+    )
+}
+
+/// The rows of `sql` (a size, then a JSON text) counted against the bounds by `tally`: the
+/// texts, or a refusal.
+async fn sized_rows(
+    tx: &Transaction<'_>,
+    sql: &str,
+    tally: &mut Tally,
+    count: Count,
+    stage: Stage,
+) -> Result<Vec<String>, Failure> {
+    let rows = tx.query(sql, &[]).await.map_err(|e| sql_error(&e))?;
+    tally.rows(rows.len(), stage)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if count == Count::Bytes {
+            let size: i32 = row.try_get(0).map_err(|e| sql_error(&e))?;
+            tally.bytes(u64::try_from(size).unwrap_or(0), stage)?;
+        }
+        let text: Option<String> = row.try_get(1).map_err(|e| sql_error(&e))?;
+        out.push(text.ok_or_else(|| too_large(tally.bounds(), stage))?);
+    }
+    Ok(out)
+}
+
+/// `jsonb_build_object('k', "k", ...)::text` of the key columns `key`: a row's key as the
+/// rows' JSON writes it.
+fn key_object(key: &[String]) -> String {
+    let parts: Vec<String> =
+        key.iter().map(|k| format!("'{}', {}", k.replace('\'', "''"), quote(k))).collect();
+    format!("jsonb_build_object({})::text", parts.join(", "))
 }
 
 pub(super) async fn compensate(url: &str, token: &UndoToken) -> Compensated {

@@ -2,6 +2,8 @@
 //! connection per call, `BEGIN IMMEDIATE` so that the capture and the change see the same
 //! rows (SQLite has one writer at a time).
 //!
+//! The capture of a write's rows, within the undo record's bounds, is `sqlite/capture.rs`.
+//!
 //! A watchdog thread interrupts the connection at the call's statement timeout: the
 //! blocking thread cannot be cancelled from outside, and a query that never ends would
 //! otherwise hold a core and keep the runtime from shutting down.
@@ -20,9 +22,7 @@ use serde_json::{Map, Value, json};
 use super::implicit::{self, Touch};
 use super::statement::{Plan, UNDO_TABLE, Write, WriteKind, quote};
 use super::watchdog::Watchdog;
-use super::{
-    FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, token_for, verify_record,
-};
+use super::{FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, verify_record};
 
 /// A cell as stored in an undo record: typed, so that it is restored exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,8 @@ enum Stored {
 }
 
 impl Stored {
+    /// What [`StoredRef`] writes, as a value (for its test).
+    #[cfg(test)]
     fn of(cell: &Cell) -> Stored {
         match cell {
             Cell::Null => Stored::Null,
@@ -63,6 +65,9 @@ impl Stored {
 }
 
 type Record = UndoRecord<Vec<Stored>>;
+
+mod capture;
+use capture::capture_and_write;
 
 const UNDO_DDL: &str = "CREATE TABLE IF NOT EXISTS aecl_undo (
     id TEXT PRIMARY KEY,
@@ -95,7 +100,9 @@ pub(super) fn execute(path: &Path, request: &Request) -> ConnectorOutcome {
     };
     let result = match (&request.plan, request.capture) {
         (Plan::Read { text }, _) => read(&conn, text, request.max_rows),
-        (Plan::Write(write), true) => capture_and_write(&mut conn, write, &request.effect_id),
+        (Plan::Write(write), true) => {
+            capture_and_write(&mut conn, write, &request.effect_id, request.undo_bounds)
+        }
         (plan, _) => run(&conn, plan.text()),
     };
     let interrupted = watchdog.stop();
@@ -184,6 +191,20 @@ impl Shape {
         self.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
     }
 
+    fn key_list(&self) -> String {
+        self.key.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The bytes of a row's values, as the database counts them (`octet_length`: text and
+    /// blobs as stored, numbers as their text), for the undo record's bound.
+    fn row_size(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| format!("coalesce(octet_length({}), 0)", quote(c)))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
     fn key_condition(&self, first_param: usize) -> String {
         self.key
             .iter()
@@ -208,95 +229,6 @@ fn rows(conn: &Connection, sql: &str, params: &[Cell]) -> Result<Vec<Vec<Cell>>,
     }
     Ok(out)
 }
-
-fn keys_of(shape: &Shape, rows: &[Vec<Cell>]) -> Vec<Vec<Cell>> {
-    let n = shape.key.len();
-    rows.iter().map(|r| r.iter().take(n).cloned().collect()).collect()
-}
-
-fn same_keys(shape: &Shape, a: &[Vec<Cell>], b: &[Vec<Cell>]) -> bool {
-    let (ka, kb) = (keys_of(shape, a), keys_of(shape, b));
-    ka.len() == kb.len() && ka.iter().all(|k| kb.contains(k))
-}
-
-fn capture_and_write(conn: &mut Connection, write: &Write, effect_id: &str) -> Executed {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| format!("sql: {e}"))?;
-    tx.execute_batch(UNDO_DDL).map_err(|e| format!("creating `{UNDO_TABLE}`: {e}"))?;
-    let shape = Shape::of(&tx, write)?;
-    if let Some(column) =
-        write.assigned.iter().find(|a| shape.key.iter().any(|k| k.eq_ignore_ascii_case(a)))
-    {
-        return Err(format!(
-            "not_undoable: the UPDATE assigns key column `{column}`; nothing was executed"
-        ));
-    }
-    let touch = Touch { kind: write.kind, assigned: &write.assigned };
-    if let Some(why) = implicit::sqlite(&tx, write.schema.as_deref(), &write.name, touch)? {
-        return Err(format!("not_undoable: {why}; nothing was executed"));
-    }
-    let (pre, post) = run_and_capture(&tx, write, &shape)?;
-    let affected = pre.len().max(post.len());
-    let stored = |rows: &[Vec<Cell>]| -> Vec<Vec<Stored>> {
-        rows.iter().map(|r| r.iter().map(Stored::of).collect()).collect()
-    };
-    let record = Record {
-        kind: write.kind,
-        table: write.table.clone(),
-        columns: shape.columns.clone(),
-        key: shape.key.clone(),
-        pre: stored(&pre),
-        post: stored(&post),
-    };
-    let record = serde_json::to_string(&record).map_err(|e| e.to_string())?;
-    let token = token_for(effect_id, &record);
-    let digest: UndoToken = serde_json::from_str(&token).map_err(|e| e.to_string())?;
-    // INVARIANT: the pre-image is written in the transaction that makes the change.
-    tx.execute(
-        "INSERT INTO aecl_undo (id, record, sha256) VALUES (?1, ?2, ?3)",
-        [effect_id, &record, &digest.sha256],
-    )
-    .map_err(|e| format!("recording the undo: {e}"))?;
-    tx.commit().map_err(|e| format!("sql: commit: {e}"))?;
-    Ok((json!({ "rows_affected": affected }), Some(token)))
-}
-
-/// Runs the write in `tx` and captures the rows it changed (before, after). Every row the
-/// database changes meanwhile is counted (`total_changes()`, triggers' and foreign-key
-/// actions' writes included): they must be the rows the statement returned, else the
-/// caller's transaction is to be rolled back.
-fn run_and_capture(tx: &Connection, write: &Write, shape: &Shape) -> Result<Captured, String> {
-    let list = shape.select_list();
-    let returning = format!("{} RETURNING {list}", write.text);
-    let changes_before = tx.total_changes();
-    let (pre, post) = match write.kind {
-        WriteKind::Delete => (rows(tx, &returning, &[])?, Vec::new()),
-        WriteKind::Insert => (Vec::new(), rows(tx, &returning, &[])?),
-        WriteKind::Update => {
-            let selection = write.selection.as_deref().unwrap_or("1");
-            let before = format!("SELECT {list} FROM {} WHERE {selection}", write.table);
-            let pre = rows(tx, &before, &[])?;
-            let post = rows(tx, &returning, &[])?;
-            if !same_keys(shape, &pre, &post) {
-                return Err("not_undoable: the rows the UPDATE changed are not the rows its WHERE selected; nothing was executed".to_owned());
-            }
-            (pre, post)
-        }
-    };
-    let affected = pre.len().max(post.len());
-    let changed = tx.total_changes().saturating_sub(changes_before);
-    if usize::try_from(changed).ok() != Some(affected) {
-        return Err(format!(
-            "not_undoable: the database changed {changed} rows where the statement returned \
-             {affected} (a trigger or a foreign-key action wrote elsewhere); it was rolled back"
-        ));
-    }
-    Ok((pre, post))
-}
-
-/// The rows a write changed: before (`DELETE`, `UPDATE`) and after (`UPDATE`, `INSERT`).
-type Captured = (Vec<Vec<Cell>>, Vec<Vec<Cell>>);
 
 pub(super) fn compensate(path: &Path, token: &UndoToken) -> Compensated {
     let mut conn = match open(path) {
@@ -523,39 +455,5 @@ pub(super) fn to_json(cell: &Cell) -> Value {
         Cell::Real(r) => json!(r),
         Cell::Text(t) => json!(t),
         Cell::Blob(b) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(b) }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The second line of defence, on its own: a trigger the catalog checks would have
-    /// refused is caught by the count of changed rows, and the write is refused.
-    #[test]
-    fn a_write_that_changes_more_rows_than_it_returns_is_refused() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INTEGER);
-             CREATE TABLE audit (line TEXT);
-             CREATE TRIGGER log AFTER UPDATE ON orders BEGIN INSERT INTO audit VALUES ('x'); END;
-             INSERT INTO orders VALUES (1, 10), (2, 20);",
-        )
-        .unwrap();
-        let plan = super::super::statement::plan(
-            super::super::statement::Backend::Sqlite,
-            "UPDATE orders SET amount = 5 WHERE id = 1",
-        )
-        .unwrap();
-        let Plan::Write(write) = plan else { panic!("not a write") };
-        let tx = conn.transaction().unwrap();
-        let shape = Shape::of(&tx, &write).unwrap();
-        let error = run_and_capture(&tx, &write, &shape).unwrap_err();
-        assert!(error.contains("changed 2 rows where the statement returned 1"), "{error}");
-
-        // Without the trigger, the same write is captured.
-        tx.execute_batch("DROP TRIGGER log").unwrap();
-        let (pre, post) = run_and_capture(&tx, &write, &shape).unwrap();
-        assert_eq!((pre.len(), post.len()), (1, 1));
     }
 }

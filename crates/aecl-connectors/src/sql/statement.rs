@@ -68,7 +68,7 @@ pub struct Write {
     /// The table's schema and name, unquoted.
     pub schema: Option<String>,
     pub name: String,
-    /// The `WHERE` expression of an `UPDATE`, re-serialised.
+    /// The `WHERE` expression of an `UPDATE` or a `DELETE`, re-serialised.
     pub selection: Option<String>,
     /// The columns an `UPDATE` assigns, unquoted.
     pub assigned: Vec<String>,
@@ -199,7 +199,8 @@ fn delete_plan(delete: &Delete, text: &str) -> Result<Plan, &'static str> {
         return Err("a DELETE over several tables, with USING, RETURNING, ORDER BY or LIMIT");
     };
     let name = single_table(target)?;
-    Ok(Plan::Write(write(WriteKind::Delete, name, None, Vec::new(), text)?))
+    let selection = delete.selection.as_ref().map(ToString::to_string);
+    Ok(Plan::Write(write(WriteKind::Delete, name, selection, Vec::new(), text)?))
 }
 
 fn update_plan(update: &Update, text: &str) -> Result<Plan, &'static str> {

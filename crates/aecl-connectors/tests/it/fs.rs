@@ -24,17 +24,22 @@ pub(crate) fn action_for(op: &str) -> &'static str {
 pub(crate) fn files(dir: &Path) -> (crate::Registry, std::path::PathBuf) {
     let root = dir.join("root");
     std::fs::create_dir_all(root.join("docs")).unwrap();
-    let config = FsConfig {
-        roots: vec![root.clone()],
+    let connector = FsConnector::with(config(dir)).unwrap();
+    (registry(vec![("files", Arc::new(connector))]), root)
+}
+
+/// The configuration [`files`] uses: root `dir/root`, undo directory `dir/undo`.
+pub(crate) fn config(dir: &Path) -> FsConfig {
+    FsConfig {
+        roots: vec![dir.join("root")],
         undo_dir: dir.join("undo"),
         op_arg: "op".into(),
         path_arg: "path".into(),
         content_arg: "content".into(),
         to_arg: "to".into(),
         max_read_bytes: 1024,
-    };
-    let connector = FsConnector::with(config).unwrap();
-    (registry(vec![("files", Arc::new(connector))]), root)
+        new_file_mode: 0o600,
+    }
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! them.
 
 mod fs;
+mod fs_permissions;
 mod fs_race;
 mod http;
 mod operations;
@@ -11,6 +12,7 @@ mod postgres;
 mod postgres_guards;
 mod reconcile;
 mod registry;
+mod sql_bounds;
 mod sqlite;
 mod sqlite_guards;
 
@@ -178,10 +180,8 @@ pub async fn execute(registry: &Registry, action: &str, args: Value) -> (Connect
         ConnectorOutcome::Succeeded { rollback_token, .. } => {
             (EffectState::Succeeded, rollback_token.clone())
         }
-        ConnectorOutcome::Failed { .. } => (EffectState::Failed, None),
-        ConnectorOutcome::Unknown { .. } | ConnectorOutcome::TimedOut { .. } => {
-            (EffectState::OutcomeUnknown, None)
-        }
+        // As the engine records it: a failure, or an outcome unknown.
+        other => (other.ledger().0, None),
     };
     let effect = Effect {
         id: effect_id,

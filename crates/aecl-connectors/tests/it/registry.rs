@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use aecl_connectors::{Connectors, ConnectorsFile};
+use aecl_connectors::{ConnectorConfig, Connectors, ConnectorsFile};
 use serde_json::json;
 
 use crate::{execute, failed, policy};
@@ -33,12 +33,41 @@ fn unknown_keys_and_kinds_are_named_with_the_file() {
     assert_eq!(file.connectors["db"].kind(), "sql");
 }
 
+#[test]
+fn the_undo_bounds_and_the_new_file_mode_are_read_with_their_defaults() {
+    let parse = |text: &str| ConnectorsFile::parse(text, "c.toml", Path::new("/srv")).unwrap();
+    let file = parse(
+        "[connectors.db]\nkind = \"sql\"\ndatabase = \"x.db\"\nmax_undo_rows = 50\n\
+         max_undo_bytes = 1048576\n[connectors.files]\nkind = \"fs\"\nroots = [\"/srv/a\"]\n\
+         undo_dir = \"/var/undo\"\nnew_file_mode = 0o640\n",
+    );
+    let (ConnectorConfig::Sql(sql), ConnectorConfig::Fs(fs)) =
+        (&file.connectors["db"], &file.connectors["files"])
+    else {
+        panic!("not an sql and an fs connector");
+    };
+    assert_eq!((sql.max_undo_rows, sql.max_undo_bytes, fs.new_file_mode), (50, 1 << 20, 0o640));
+    let file = parse(
+        "[connectors.db]\nkind = \"sql\"\ndatabase = \"x.db\"\n[connectors.files]\n\
+         kind = \"fs\"\nroots = [\"/srv/a\"]\nundo_dir = \"/var/undo\"\n",
+    );
+    let (ConnectorConfig::Sql(sql), ConnectorConfig::Fs(fs)) =
+        (&file.connectors["db"], &file.connectors["files"])
+    else {
+        panic!("not an sql and an fs connector");
+    };
+    assert_eq!((sql.max_undo_rows, sql.max_undo_bytes, fs.new_file_mode), (1000, 64 << 20, 0o600));
+}
+
 #[tokio::test]
 async fn actions_without_a_configured_connector_fail_closed() {
     let dir = tempfile::tempdir().unwrap();
+    // The undo directory is beside the root: one under a root is refused.
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
     let text = format!(
         "[connectors.files]\nkind = \"fs\"\nroots = [\"{root}\"]\nundo_dir = \"undo\"\n",
-        root = dir.path().display()
+        root = root.display()
     );
     let file = ConnectorsFile::parse(&text, "connectors.toml", dir.path()).unwrap();
     let policy = policy();

@@ -3,8 +3,17 @@
 
 use std::path::Path;
 
-use super::{ChangeError, Roots};
+use super::{ChangeError, Expected, Roots};
+use crate::fs::meta::Ownership;
 use crate::fs::sha256_hex;
+
+/// What the files these tests write are given.
+const NEW: Ownership = Ownership::New { mode: 0o600 };
+
+/// Expects a file of content `bytes`, whatever its mode and owner.
+fn content(bytes: &[u8]) -> Expected {
+    Expected::content(&sha256_hex(bytes))
+}
 
 /// A root in a new temporary folder holding `files` (name, content).
 fn root(files: &[(&str, &str)]) -> (tempfile::TempDir, Roots) {
@@ -47,9 +56,9 @@ fn conflict(result: Result<(), ChangeError>) -> String {
 fn create_puts_a_file_where_none_is_and_never_replaces_one() {
     let (dir, roots) = root(&[("there.txt", "theirs")]);
     let new = roots.locate("new.txt").unwrap();
-    roots.beneath(&new).unwrap().create(b"mine").unwrap();
+    roots.beneath(&new).unwrap().create(b"mine", NEW).unwrap();
     let there = roots.locate("there.txt").unwrap();
-    let detail = conflict(roots.beneath(&there).unwrap().create(b"mine"));
+    let detail = conflict(roots.beneath(&there).unwrap().create(b"mine", NEW));
     assert!(detail.contains("appeared"), "{detail}");
     assert_eq!(listing(dir.path()), pairs(&[("new.txt", "mine"), ("there.txt", "theirs")]));
 }
@@ -59,14 +68,14 @@ fn replace_checked_replaces_only_the_content_it_was_told_of() {
     let (dir, roots) = root(&[("a.txt", "v1")]);
     let a = roots.locate("a.txt").unwrap();
     let at = roots.beneath(&a).unwrap();
-    let detail = conflict(at.replace_checked(b"v2", &sha256_hex(b"something else")));
+    let detail = conflict(at.replace_checked(b"v2", &content(b"something else"), NEW));
     assert!(detail.contains("changed"), "{detail}");
     assert_eq!(listing(dir.path()), pairs(&[("a.txt", "v1")]), "put back, nothing left over");
-    at.replace_checked(b"v2", &sha256_hex(b"v1")).unwrap();
+    at.replace_checked(b"v2", &content(b"v1"), NEW).unwrap();
     assert_eq!(listing(dir.path()), pairs(&[("a.txt", "v2")]));
     // A file removed since it was checked is not created again.
     std::fs::remove_file(dir.path().join("a.txt")).unwrap();
-    conflict(at.replace_checked(b"v3", &sha256_hex(b"v2")));
+    conflict(at.replace_checked(b"v3", &content(b"v2"), NEW));
     assert_eq!(listing(dir.path()), []);
 }
 
@@ -75,11 +84,11 @@ fn remove_checked_removes_only_the_content_it_was_told_of() {
     let (dir, roots) = root(&[("a.txt", "v1")]);
     let a = roots.locate("a.txt").unwrap();
     let at = roots.beneath(&a).unwrap();
-    conflict(at.remove_checked(&sha256_hex(b"v0")));
+    conflict(at.remove_checked(&content(b"v0")));
     assert_eq!(listing(dir.path()), pairs(&[("a.txt", "v1")]), "put back, nothing left over");
-    at.remove_checked(&sha256_hex(b"v1")).unwrap();
+    at.remove_checked(&content(b"v1")).unwrap();
     assert_eq!(listing(dir.path()), []);
-    conflict(at.remove_checked(&sha256_hex(b"v1")));
+    conflict(at.remove_checked(&content(b"v1")));
 }
 
 #[test]
@@ -107,9 +116,9 @@ fn changes_in_a_subfolder_go_through_its_handle() {
     std::fs::create_dir(dir.path().join("d")).unwrap();
     let path = roots.locate("d/e.txt").unwrap();
     let at = roots.beneath(&path).unwrap();
-    at.create(b"one").unwrap();
-    at.replace_checked(b"two", &sha256_hex(b"one")).unwrap();
+    at.create(b"one", NEW).unwrap();
+    at.replace_checked(b"two", &content(b"one"), NEW).unwrap();
     assert_eq!(listing(&dir.path().join("d")), pairs(&[("e.txt", "two")]));
-    at.remove_checked(&sha256_hex(b"two")).unwrap();
+    at.remove_checked(&content(b"two")).unwrap();
     assert_eq!(listing(&dir.path().join("d")), []);
 }
