@@ -7,8 +7,13 @@
 //! policy names it), and the proxy connects to an address it checked, never to the name
 //! again: a DNS answer that changes between the check and the connection (rebinding)
 //! changes nothing. Every attempt is recorded for the audit record.
+//!
+//! A plain request is the only one of its connection (`plain.rs`): every request the
+//! sandbox makes through the proxy is parsed, checked and recorded, and its `Host` header
+//! must name its target.
 
 mod address;
+mod plain;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +28,7 @@ use tokio::net::TcpStream;
 
 use address::{Host, own_addresses, refusal};
 pub use address::{non_public, parse_cidr};
+use plain::Plain;
 
 /// The longest request head read from the sandbox.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -256,7 +262,11 @@ impl Proxy {
             let _ = respond(&mut client, 400, "aecl egress: not an HTTP proxy request").await;
             return;
         };
-        let addresses = match self.check(&request).await {
+        let checked = match &request.kind {
+            Kind::Refused(why) => Err(Refused::new(400, why.clone())),
+            Kind::Tunnel | Kind::Plain(_) => self.check(&request).await,
+        };
+        let addresses = match checked {
             Ok(addresses) => addresses,
             Err(refused) => {
                 let address = refused.address.map(|a| a.to_string());
@@ -284,16 +294,19 @@ impl Proxy {
             return;
         };
         self.record(&request, true, Some(address.ip().to_string()), None);
-        let sent = match &request.forward {
+        match &request.kind {
             // A tunnel: tell the client, then carry bytes both ways.
-            None => client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await,
-            // A plain request: the same head in origin form, then the rest.
-            Some(head) => upstream.write_all(head).await,
-        };
-        if sent.is_err() || upstream.write_all(&rest).await.is_err() {
-            return;
+            Kind::Tunnel => {
+                let sent = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+                if sent.is_err() || upstream.write_all(&rest).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            }
+            // A plain request: that request alone, then the connection ends.
+            Kind::Plain(plain) => plain.exchange(client, upstream, rest).await,
+            Kind::Refused(_) => {}
         }
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
     }
 }
 
@@ -308,8 +321,17 @@ pub fn proxy_target(head: &[u8]) -> Option<(String, u16)> {
 struct Request {
     host: String,
     port: u16,
-    /// The head to send upstream for a plain request; `None` for `CONNECT`.
-    forward: Option<Vec<u8>>,
+    kind: Kind,
+}
+
+enum Kind {
+    /// `CONNECT`.
+    Tunnel,
+    /// An absolute-form `http://` request, as it goes upstream.
+    Plain(Plain),
+    /// A plain request for a known target that cannot be sent as it is (its `Host`
+    /// header names another host, its body is framed two ways): refused and recorded.
+    Refused(String),
 }
 
 impl Request {
@@ -321,11 +343,8 @@ impl Request {
         let target = parsed.path?;
         if method.eq_ignore_ascii_case("CONNECT") {
             let (host, port) = target.rsplit_once(':')?;
-            return Some(Request {
-                host: host.to_owned(),
-                port: port.parse().ok()?,
-                forward: None,
-            });
+            let port = port.parse().ok()?;
+            return Some(Request { host: host.to_owned(), port, kind: Kind::Tunnel });
         }
         // Only `http://` in absolute form: `https://` goes through CONNECT.
         let rest = target.strip_prefix("http://")?;
@@ -333,31 +352,15 @@ impl Request {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        if authority.contains('@') {
-            return None;
-        }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && !p.contains(']') => (h, p.parse().ok()?),
-            _ => (authority, 80),
+        let (host, port) = match plain::authority(authority)? {
+            (host, Some(port)) => (host, port),
+            (host, None) => (host, 80),
         };
-        if host.is_empty() {
-            return None;
-        }
-        let mut forward = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
-        for header in parsed.headers.iter() {
-            // Hop-by-hop proxy headers stay here.
-            if header.name.eq_ignore_ascii_case("proxy-connection")
-                || header.name.eq_ignore_ascii_case("proxy-authorization")
-            {
-                continue;
-            }
-            forward.extend_from_slice(header.name.as_bytes());
-            forward.extend_from_slice(b": ");
-            forward.extend_from_slice(header.value);
-            forward.extend_from_slice(b"\r\n");
-        }
-        forward.extend_from_slice(b"\r\n");
-        Some(Request { host: host.to_owned(), port, forward: Some(forward) })
+        let kind = match Plain::new(method, path, (host, port), parsed.headers) {
+            Ok(plain) => Kind::Plain(plain),
+            Err(why) => Kind::Refused(why),
+        };
+        Some(Request { host: host.to_owned(), port, kind })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Unit tests of the egress allowlist and the proxy's request parsing.
 
-use super::{HostPattern, Request};
+use super::{HostPattern, Kind, Request};
 
 #[test]
 fn patterns_match_hosts_and_ports() {
@@ -34,24 +34,74 @@ fn bad_patterns_are_refused_with_the_text() {
 fn connect_and_absolute_requests_are_understood() {
     let connect =
         Request::parse(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n").unwrap();
-    assert_eq!(
-        (connect.host.as_str(), connect.port, connect.forward.is_none()),
-        ("example.com", 443, true)
-    );
+    assert_eq!((connect.host.as_str(), connect.port), ("example.com", 443));
+    assert!(matches!(connect.kind, Kind::Tunnel));
 
     let get = Request::parse(
-        b"GET http://example.com:8080/a?b HTTP/1.1\r\nHost: example.com\r\nProxy-Connection: keep-alive\r\n\r\n",
+        b"GET http://example.com:8080/a?b HTTP/1.1\r\nHost: example.com:8080\r\nProxy-Connection: keep-alive\r\nConnection: keep-alive\r\n\r\n",
     )
     .unwrap();
     assert_eq!((get.host.as_str(), get.port), ("example.com", 8080));
-    let head = String::from_utf8(get.forward.unwrap()).unwrap();
+    let head = String::from_utf8(plain(get).head).unwrap();
     assert!(head.starts_with("GET /a?b HTTP/1.1\r\n"), "{head}");
     assert!(!head.to_ascii_lowercase().contains("proxy-connection"), "{head}");
+    // One request per connection upstream, whatever the client asked for.
+    assert!(head.ends_with("Connection: close\r\n\r\n"), "{head}");
+    assert!(!head.contains("keep-alive"), "{head}");
 
     // Origin-form requests, credentials in the authority, and junk are not proxy requests.
     assert!(Request::parse(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").is_none());
     assert!(Request::parse(b"GET http://user@example.com/ HTTP/1.1\r\n\r\n").is_none());
     assert!(Request::parse(b"\x00\x01garbage\r\n\r\n").is_none());
+}
+
+/// The request to send upstream, for a plain request the proxy accepts.
+fn plain(request: Request) -> super::Plain {
+    match request.kind {
+        Kind::Plain(plain) => plain,
+        Kind::Tunnel => panic!("a tunnel"),
+        Kind::Refused(why) => panic!("refused: {why}"),
+    }
+}
+
+/// Why the proxy refuses a plain request whose target it read.
+fn refused(head: &str) -> String {
+    match Request::parse(head.as_bytes()).map(|r| r.kind) {
+        Some(Kind::Refused(why)) => why,
+        Some(Kind::Plain(_) | Kind::Tunnel) => panic!("accepted: {head}"),
+        None => panic!("not understood: {head}"),
+    }
+}
+
+#[test]
+fn a_host_header_naming_another_host_than_the_target_is_refused() {
+    let why =
+        refused("GET http://127.0.0.1:18099/third HTTP/1.1\r\nHost: evil-fronted.example\r\n\r\n");
+    assert!(why.contains("`evil-fronted.example`") && why.contains("`127.0.0.1:18099`"), "{why}");
+    // Another port of the same host, and a second Host header, are refused as well.
+    refused("GET http://a.example/ HTTP/1.1\r\nHost: a.example:8080\r\n\r\n");
+    refused("GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n");
+    // The same host in another spelling, and no Host header (one is added), pass.
+    let same = Request::parse(b"GET http://A.example:80/ HTTP/1.1\r\nHost: a.EXAMPLE\r\n\r\n");
+    plain(same.unwrap());
+    let number = Request::parse(b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: 2130706433:80\r\n\r\n");
+    plain(number.unwrap());
+    let head = plain(Request::parse(b"GET http://a.example:81/x HTTP/1.1\r\n\r\n").unwrap()).head;
+    assert!(String::from_utf8(head).unwrap().contains("\r\nHost: a.example:81\r\n"));
+}
+
+#[test]
+fn a_body_framed_two_ways_is_refused() {
+    for framing in [
+        "Content-Length: 5\r\nTransfer-Encoding: chunked",
+        "Content-Length: 5\r\nContent-Length: 6",
+        "Transfer-Encoding: gzip, chunked",
+        "Content-Length: five",
+    ] {
+        refused(&format!(
+            "POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\n{framing}\r\n\r\n"
+        ));
+    }
 }
 
 mod by_address {
@@ -222,5 +272,132 @@ mod by_address {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+}
+
+mod one_request_per_connection {
+    //! A plain request is the only one its connection carries upstream: what a client
+    //! pipelines behind it (another target, an origin-form request, another `Host`) never
+    //! reaches the upstream unchecked and unrecorded.
+
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::super::{HostPattern, Proxy};
+
+    /// An upstream on the host's loopback that takes one connection, keeps what it
+    /// received (until a pause), answers as a keep-alive server would, and closes.
+    fn upstream() -> (u16, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (sender, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                got.extend_from_slice(&chunk[..n]);
+            }
+            let _ = sender.send(String::from_utf8_lossy(&got).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok",
+            );
+        });
+        (port, received)
+    }
+
+    /// Sends `bytes` through the proxy on one connection; returns all of its answer.
+    fn exchange(proxy: &Proxy, bytes: &str) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (mut client, server) = tokio::io::duplex(64 * 1024);
+            let proxy = proxy.clone();
+            let served = tokio::spawn(async move { proxy.serve(server).await });
+            client.write_all(bytes.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let read = client.read_to_end(&mut answer);
+            tokio::time::timeout(Duration::from_secs(10), read).await.unwrap().unwrap();
+            drop(client);
+            let _ = tokio::time::timeout(Duration::from_secs(5), served).await;
+            String::from_utf8_lossy(&answer).into_owned()
+        })
+    }
+
+    fn proxy_for(port: u16) -> Proxy {
+        Proxy::new(vec![HostPattern::parse(&format!("127.0.0.1:{port}")).unwrap()], vec![])
+    }
+
+    #[test]
+    fn pipelined_requests_after_the_first_never_reach_the_upstream() {
+        let (port, received) = upstream();
+        let proxy = proxy_for(port);
+        let answer = exchange(
+            &proxy,
+            &format!(
+                "GET http://127.0.0.1:{port}/first HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n\
+                 GET http://forbidden.internal:8080/second HTTP/1.1\r\nHost: forbidden.internal\r\n\r\n\
+                 GET /third HTTP/1.1\r\nHost: evil-fronted.example\r\n\r\n"
+            ),
+        );
+        assert_eq!(answer.matches("HTTP/1.1 200").count(), 1, "{answer}");
+        assert!(answer.contains("\r\nConnection: close\r\n") && answer.ends_with("ok"), "{answer}");
+        assert!(!answer.contains("keep-alive") && !answer.contains("Keep-Alive"), "{answer}");
+        let got = received.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(got.starts_with("GET /first HTTP/1.1\r\n"), "{got}");
+        assert!(got.contains("\r\nConnection: close\r\n"), "{got}");
+        assert!(!got.contains("second") && !got.contains("third"), "upstream got: {got}");
+        let attempts = proxy.attempts();
+        assert_eq!(attempts.len(), 1, "{attempts:?}");
+        assert!(attempts[0].allowed && attempts[0].port == port, "{attempts:?}");
+    }
+
+    #[test]
+    fn a_body_is_sent_as_its_framing_bounds_it_and_nothing_after() {
+        let (port, received) = upstream();
+        let proxy = proxy_for(port);
+        let answer = exchange(
+            &proxy,
+            &format!(
+                "POST http://127.0.0.1:{port}/up HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n\
+                 GET http://127.0.0.1:{port}/smuggled HTTP/1.1\r\n\r\n"
+            ),
+        );
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        let got = received.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(got.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), "{got:?}");
+        assert!(!got.contains("smuggled"), "{got}");
+
+        let (port, received) = upstream();
+        let proxy = proxy_for(port);
+        exchange(
+            &proxy,
+            &format!(
+                "POST http://127.0.0.1:{port}/up HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /next HTTP/1.1\r\n\r\n"
+            ),
+        );
+        let got = received.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(got.ends_with("\r\n\r\nabc"), "{got:?}");
+    }
+
+    #[test]
+    fn a_fronted_request_is_refused_and_recorded_and_reaches_nothing() {
+        let (port, received) = upstream();
+        let proxy = proxy_for(port);
+        let answer = exchange(
+            &proxy,
+            &format!("GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: evil-fronted.example\r\n\r\n"),
+        );
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let attempts = proxy.attempts();
+        assert_eq!(attempts.len(), 1, "{attempts:?}");
+        assert!(!attempts[0].allowed, "{attempts:?}");
+        assert!(attempts[0].refused.as_deref().unwrap().contains("evil-fronted.example"));
+        assert!(received.recv_timeout(Duration::from_millis(500)).is_err(), "upstream reached");
     }
 }
