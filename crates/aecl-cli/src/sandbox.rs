@@ -157,6 +157,9 @@ fn run_one(args: &RunArgs) -> Result<ExitCode> {
         let why = done.layers.fallback_reason.as_deref().unwrap_or("no reason given");
         writeln!(stderr, "aecl sandbox: ran in the Landlock fallback ({why})")?;
     }
+    for exposed in &done.layers.exposed {
+        writeln!(stderr, "aecl sandbox: exposed: {exposed}")?;
+    }
     if args.report {
         let report = serde_json::json!({
             "outcome": done.outcome,

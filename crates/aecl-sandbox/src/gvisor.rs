@@ -392,6 +392,7 @@ fn layers(runsc: &Runsc, egress: bool, uid: u32) -> Layers {
         // few capabilities.
         host_uid: uid,
         limits_unenforced: Vec::new(),
+        exposed: Vec::new(),
     }
 }
 

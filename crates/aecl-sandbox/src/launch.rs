@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::UnixListener;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -738,8 +738,9 @@ fn message<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, SandboxError> {
     Ok(bytes)
 }
 
-/// Starts the egress proxy on a Unix socket in `dir` (owned by the sandbox's user, who
-/// alone may connect) and on a loopback TCP port (the fallback has no socket bind).
+/// Starts the egress proxy on a Unix socket in `dir`, owned by the sandbox's user, who
+/// alone may connect. No TCP port: a loopback port would be open to every local user (the
+/// fallback's helper opens an authenticated one of its own, `helper/fallback/proxy_port.rs`).
 pub(crate) async fn start_proxy(
     dir: &Path,
     proxy: &Proxy,
@@ -750,6 +751,10 @@ pub(crate) async fn start_proxy(
     let socket = dir.join("egress.sock");
     let unix = UnixListener::bind(&socket)
         .map_err(|e| SandboxError::Io("binding the egress socket".to_owned(), e))?;
+    // Whatever the launcher's umask: only the owner may connect.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| SandboxError::Io("securing the egress socket".to_owned(), e))?;
     if nix::unistd::geteuid().is_root() {
         nix::unistd::chown(
             &socket,
@@ -760,11 +765,6 @@ pub(crate) async fn start_proxy(
             SandboxError::Io("giving the egress socket to the sandbox's user".to_owned(), e.into())
         })?;
     }
-    let tcp = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| SandboxError::Io("listening for the egress proxy".to_owned(), e))?;
-    let tcp_port =
-        tcp.local_addr().map_err(|e| SandboxError::Io("egress port".to_owned(), e))?.port();
     let unix_proxy = proxy.clone();
     tasks.spawn(async move {
         let mut connections = JoinSet::new();
@@ -773,20 +773,7 @@ pub(crate) async fn start_proxy(
             connections.spawn(async move { proxy.serve(stream).await });
         }
     });
-    let tcp_proxy = proxy.clone();
-    tasks.spawn(async move {
-        let mut connections = JoinSet::new();
-        while let Ok((stream, peer)) = tcp.accept().await {
-            // Only local processes reach a loopback listener; the fallback's Landlock
-            // rule lets the sandbox connect to this port and no other.
-            if !peer.ip().is_loopback() {
-                continue;
-            }
-            let proxy = tcp_proxy.clone();
-            connections.spawn(async move { proxy.serve(stream).await });
-        }
-    });
-    Ok(Egress { socket, tcp_port })
+    Ok(Egress { socket })
 }
 
 /// Output kept up to a cap.

@@ -47,8 +47,7 @@ pub struct Spec {
     pub root_dir: PathBuf,
     /// A host directory for the work dir when namespaces are not available (fallback).
     pub fallback_work_dir: PathBuf,
-    /// The egress proxy's Unix socket on the host (namespaces) and its loopback TCP port
-    /// (fallback); `None`: no network at all.
+    /// The egress proxy's Unix socket on the host; `None`: no network at all.
     pub egress: Option<Egress>,
     /// Host directories bound into the sandbox.
     pub binds: Vec<Bind>,
@@ -91,8 +90,10 @@ impl Enforcement {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Egress {
+    /// Bound into the sandbox (namespaces, gVisor); in the fallback the helper carries
+    /// the command's authenticated connections from a loopback port of its own to it.
+    /// The launcher opens no TCP port: no other local user can reach the proxy.
     pub socket: PathBuf,
-    pub tcp_port: u16,
 }
 
 /// A host directory visible inside the sandbox at the same path.
@@ -284,6 +285,11 @@ pub struct Layers {
     /// with why: `memory (512 MiB): no cgroup ...`. Empty when every limit holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limits_unenforced: Vec<String>,
+    /// What of the host the command can still see or shares in this mode, each with its
+    /// remedy where there is one: the Landlock fallback's host `/proc` (unless hidden),
+    /// the host's network namespace, and aecl's own uid. Empty where nothing is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<String>,
 }
 
 /// What the helper reports of one run. `elapsed_ms` counts from the command's arrival.

@@ -304,3 +304,93 @@ fn aecl_alone_is_its_own_sandbox_helper() {
     let process = statuses.as_array().unwrap().iter().find(|s| s["tier"] == "process").unwrap();
     assert_eq!(process["available"], true, "{statuses}");
 }
+
+#[test]
+fn the_egress_proxy_listens_on_no_host_port() {
+    helper_is_built();
+    // The red team's F4: a loopback port of the launcher's let any local user use the
+    // proxy and put attempts into the agent's record. The sandbox reaches the proxy
+    // through its Unix socket: no process of the run listens on a host TCP port.
+    let mut aecl = crate::aecl()
+        .args(["sandbox", "run", "--isolation", "namespaces", "--allow-host", "example.com"])
+        .args(["--", "sleep", "3"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let launcher = aecl.id();
+    let mut listening = Vec::new();
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        listening.extend(host_tcp_listeners(&process_tree(launcher)));
+    }
+    let _ = aecl.kill();
+    let _ = aecl.wait();
+    assert!(listening.is_empty(), "host TCP ports listened on: {listening:?}");
+}
+
+#[test]
+fn the_fallback_says_what_of_the_host_it_exposes() {
+    helper_is_built();
+    let done = run(["sandbox", "run", "--isolation", "landlock", "--", "true"]);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("aecl sandbox: exposed: host network namespace"),
+        "{}",
+        done.stderr
+    );
+}
+
+/// `root` and its descendants.
+fn process_tree(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
+            let parent =
+                status.lines().find_map(|l| l.strip_prefix("PPid:"))?.trim().parse().ok()?;
+            Some((pid, parent))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while let Some(pid) = tree.get(i).copied() {
+        tree.extend(parents.iter().filter(|(_, parent)| *parent == pid).map(|(child, _)| *child));
+        i += 1;
+    }
+    tree
+}
+
+/// The host network namespace's listening TCP sockets that `pids` hold, as
+/// `/proc/net/tcp` lines.
+fn host_tcp_listeners(pids: &[u32]) -> Vec<String> {
+    let inodes: Vec<String> = pids
+        .iter()
+        .flat_map(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten()
+        })
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|table| {
+            std::fs::read_to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(3) == Some(&"0A")
+                && fields.get(9).is_some_and(|inode| inodes.iter().any(|i| i == inode))
+        })
+        .collect()
+}

@@ -1,12 +1,28 @@
 //! The fallback tier, for hosts without user namespaces (or when asked for): the command
 //! runs in a new session on the host's file system, as an unprivileged user when the
 //! launcher is root, under Landlock (files, TCP ports, abstract Unix sockets, signals),
-//! seccomp, rlimits and the cgroup when one could be made, with its work dir a tmpfs of
-//! the work size in a mount namespace of its own (root launchers only). It refuses to run
-//! when the kernel enforces no Landlock at all: never unsandboxed; and, like the
-//! namespace tier, when a limit cannot be enforced and `best_effort` was not chosen.
+//! seccomp (with a network filter of the fallback's own: TCP to the egress proxy only),
+//! rlimits and the cgroup when one could be made, with its work dir a tmpfs of the work
+//! size and a `/proc` that shows only its own processes, in a mount namespace of its own
+//! (root launchers only). It refuses to run when the kernel enforces no Landlock at all:
+//! never unsandboxed; when Landlock cannot hold what the fallback relies on it for (TCP
+//! with allowed hosts, signals under the launcher's own uid); and, like the namespace
+//! tier, when a limit cannot be enforced and `best_effort` was not chosen.
+//!
+//! Without a PID namespace the tree is kept by this process and a keeper between it and
+//! the command, both child subreapers outside the command's Landlock domain: whatever the
+//! command starts stays their descendant even after a `setsid` and a double fork, and
+//! every descendant is killed before the report, or by the keeper when this process is
+//! killed (`fallback/descendants.rs`). Without a network namespace the egress proxy is
+//! reached over a host loopback port that only the command's credentials open
+//! (`fallback/proxy_port.rs`). What of the host stays visible is named in the layers
+//! (`exposed`).
+
+mod descendants;
+mod proxy_port;
 
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -18,14 +34,48 @@ use super::status::{Message, StatusWriter};
 use super::{Clock, Waited, enforce, lsm, restrict, seccomp, setup, wait_with_deadline};
 use crate::spec::{Command, EGRESS_PORT, Layers, Outcome, Spec};
 use nix::mount::{MsFlags, mount};
+use proxy_port::ProxyPort;
+
+/// How long the descendants get to be killed and reaped after the command's end: well
+/// within the launcher's grace after a deadline. A process still there by then has a
+/// pending `SIGKILL` and dies as its system call returns.
+const KILL_WITHIN: Duration = Duration::from_secs(1);
+
+/// The Landlock ABI that restricts TCP ports (Linux 6.7): without it the fallback's
+/// command could connect anywhere.
+const LANDLOCK_ABI_TCP: i32 = 4;
+
+/// The Landlock ABI that scopes signals (Linux 6.12): without it a command under the
+/// launcher's own uid could kill its supervisor (and aecl), and what it started would
+/// then outlive the run.
+const LANDLOCK_ABI_SIGNALS: i32 = 6;
+
+/// The user name of the proxy URL's credentials (the secret is the password).
+const PROXY_USER: &str = "aecl";
 
 pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Clock) -> Outcome {
-    let outcome = run_child(spec, cgroup, layers, clock);
+    // INVARIANT: every process started from here on stays a descendant of this process
+    // (an orphan is re-parented here, not to the host's init), and none is left when the
+    // report is written.
+    let outcome = match descendants::become_subreaper() {
+        Ok(()) => run_child(spec, cgroup, layers, clock),
+        Err(error) => setup(error),
+    };
+    descendants::kill_all(KILL_WITHIN);
     let _ = std::fs::remove_dir_all(&spec.fallback_work_dir);
     cgroup.explain(outcome)
 }
 
 fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Clock) -> Outcome {
+    // The proxy's port is opened (and its forwarder forked) first, so that the forwarder
+    // holds none of the pipes below, nor the cgroup.
+    let proxy = match &spec.egress {
+        Some(egress) => match proxy_port::start(spec, &egress.socket) {
+            Ok(port) => Some(port),
+            Err(error) => return setup(error),
+        },
+        None => None,
+    };
     let pipes = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .and_then(|status| Ok((status, nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)));
     let ((status_read, status_write), (command_read, command_write)) = match pipes {
@@ -45,16 +95,28 @@ fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Cloc
         return setup(format!("joining the cgroup: {e}"));
     }
     let (status_raw, command_raw) = (status_write.as_raw_fd(), command_read.as_raw_fd());
+    let supervisor = nix::unistd::getpid();
+    // The keeper, which forks the command's process and keeps its tree (see
+    // `descendants.rs`); `child` below is the keeper.
     // SAFETY: the helper is single-threaded, so the child of `fork` may run any code.
     let forked = unsafe { fork() };
     let child = match forked {
         Ok(ForkResult::Child) => {
             drop((status_read, command_write));
             super::handoff::forget_ready();
-            let status = StatusWriter::from_inherited(status_raw);
-            let code = child(spec, status, command_raw, cgroup.missing());
+            let ended = descendants::keep(supervisor, KILL_WITHIN, || {
+                let status = StatusWriter::from_inherited(status_raw);
+                child(spec, status, command_raw, cgroup.missing(), proxy.as_ref())
+            });
+            // The command's process ended: say how (after a refused exec's own word),
+            // like the namespace tier's init. Its orphans go to the supervisor.
+            let outcome = match ended {
+                Ok((pid, ended)) => exit_status(pid, Some(ended)),
+                Err(error) => Outcome::Setup { error },
+            };
+            StatusWriter::from_inherited(status_raw).send(&Message::Outcome(outcome));
             // SAFETY: ends the forked child without running the parent's exit handlers.
-            unsafe { libc::_exit(code) }
+            unsafe { libc::_exit(0) }
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => {
@@ -89,10 +151,9 @@ fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Cloc
             return outcome;
         }
     };
+    // Past a deadline the keeper is killed (its pending children then come here, to be
+    // killed by `run`).
     let waited = wait_with_deadline(child, &command.deadlines, clock.start());
-    // The command's session: anything it started that is still running (the cgroup, when
-    // there is one, catches those that left the session too).
-    let _ = kill(Pid::from_raw(-child.as_raw()), Signal::SIGKILL);
     match waited {
         Waited::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
         Waited::Exited(exit) => status.outcome().unwrap_or_else(|| exit_status(child, exit)),
@@ -100,13 +161,14 @@ fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Cloc
     }
 }
 
-/// The proxy variables point at the host's loopback port in the fallback (there is no
-/// forwarder without a network namespace).
-fn with_fallback_proxy(spec: &Spec, command: &Command) -> Command {
+/// The proxy variables the launcher set (`http://127.0.0.1:3128`, the namespace tier's
+/// forwarder) point at the fallback's port on the host's loopback instead, with the
+/// credentials that alone open it.
+fn with_fallback_proxy(command: &Command, proxy: Option<&ProxyPort>) -> Command {
     let mut command = command.clone();
-    if let Some(egress) = &spec.egress {
-        let from = format!("127.0.0.1:{EGRESS_PORT}");
-        let to = format!("127.0.0.1:{}", egress.tcp_port);
+    if let Some(proxy) = proxy {
+        let from = format!("http://127.0.0.1:{EGRESS_PORT}");
+        let to = format!("http://{PROXY_USER}:{}@127.0.0.1:{}", proxy.secret, proxy.port);
         for (_, value) in &mut command.env {
             *value = value.replace(&from, &to);
         }
@@ -114,8 +176,9 @@ fn with_fallback_proxy(spec: &Spec, command: &Command) -> Command {
     command
 }
 
-/// Mounts a tmpfs of the work size on the work dir, in a new mount namespace.
-fn work_tmpfs(spec: &Spec, root: bool) -> Result<(), String> {
+/// A mount namespace of this process's own, its mounts private, so that what is mounted
+/// next is never seen on the host. Only root can make one without a user namespace.
+fn own_mount_namespace(root: bool) -> Result<(), String> {
     if !root {
         return Err("an unprivileged launcher without user namespaces cannot mount a tmpfs \
                     for the work dir"
@@ -125,7 +188,67 @@ fn work_tmpfs(spec: &Spec, root: bool) -> Result<(), String> {
         .map_err(|e| format!("no mount namespace for the work dir: {e}"))?;
     let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
     mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
-        .map_err(|e| format!("making mounts private: {e}"))?;
+        .map_err(|e| format!("making mounts private: {e}"))
+}
+
+/// A fresh `/proc` over the host's, with `hidepid=2`: the command (a fresh uid, under
+/// Landlock's ptrace scoping) sees its own processes only.
+fn private_proc() -> Result<(), String> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("proc"), "/proc", Some("proc"), flags, Some("hidepid=2"))
+        .map_err(|e| format!("mounting a /proc of its own: {e}"))
+}
+
+/// Whether the host's `/proc` is mounted with `hidepid` 2 (`invisible`) or 4
+/// (`ptraceable`): a process then sees only the processes it may trace, and Landlock
+/// lets the command trace none outside its own domain (aecl's own included).
+fn host_proc_hides_others() -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    mounts.lines().any(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(dash) = fields.iter().position(|f| *f == "-") else { return false };
+        fields.get(4) == Some(&"/proc")
+            && fields.get(dash + 1) == Some(&"proc")
+            && fields.get(dash + 3).is_some_and(|options| {
+                options.split(',').any(|o| {
+                    matches!(
+                        o,
+                        "hidepid=2" | "hidepid=invisible" | "hidepid=4" | "hidepid=ptraceable"
+                    )
+                })
+            })
+    })
+}
+
+/// What of the host the command still sees or shares in the fallback, each with its
+/// remedy where there is one (the layers' `exposed`).
+fn exposures(proc_hidden: bool, own_uid: bool) -> Vec<String> {
+    let mut exposed = Vec::new();
+    if !proc_hidden {
+        exposed.push(
+            "host /proc: the command line of every host process is readable (mount the \
+             host's /proc with hidepid=invisible, or run aecl as root)"
+                .to_owned(),
+        );
+    }
+    exposed.push(
+        "host network namespace: /proc/net lists the host's interfaces and sockets (no \
+         socket but TCP to the egress proxy can be opened)"
+            .to_owned(),
+    );
+    if !own_uid {
+        exposed.push(
+            "aecl's uid: the command runs as aecl's own host user and shares its per-user \
+             kernel quotas (inotify, pending signals, message queues; run aecl as root for \
+             a fresh uid per sandbox)"
+                .to_owned(),
+        );
+    }
+    exposed
+}
+
+/// Mounts a tmpfs of the work size on the work dir, in this process's mount namespace.
+fn work_tmpfs(spec: &Spec) -> Result<(), String> {
     let options = format!(
         "mode=0700,uid={},gid={},{}",
         spec.host_uid,
@@ -152,6 +275,7 @@ fn child(
     mut status: StatusWriter,
     command: std::os::fd::RawFd,
     cgroup_missing: Option<&str>,
+    proxy: Option<&ProxyPort>,
 ) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let fail = |status: &mut StatusWriter, error: String| {
@@ -163,13 +287,15 @@ fn child(
     }
     let root = nix::unistd::geteuid().is_root();
     let mut findings = enforce::Findings::default();
-    // The work dir is a tmpfs bounding bytes and files, in a mount namespace of this
-    // process's own (so nothing is left mounted on the host): only root can make one
-    // without a user namespace.
-    match work_tmpfs(spec, root) {
+    // The work dir is a tmpfs bounding bytes and files, and `/proc` one of its own, in a
+    // mount namespace of this process's own (so nothing is left mounted on the host):
+    // only root can make one without a user namespace.
+    let namespace = own_mount_namespace(root);
+    match namespace.clone().and_then(|()| work_tmpfs(spec)) {
         Ok(()) => findings.work_dir(&spec.limits, &spec.fallback_work_dir),
         Err(why) => findings.work_dir_missing(&spec.limits, &why),
     }
+    let proc_hidden = (namespace.is_ok() && private_proc().is_ok()) || host_proc_hides_others();
     if root {
         // While still privileged: nothing executed later may regain a capability.
         if let Err(e) = caps::clear(None, caps::CapSet::Bounding) {
@@ -186,6 +312,7 @@ fn child(
         host_uid: spec.host_uid,
         env_allowlist: true,
         egress_proxy: spec.egress.is_some(),
+        exposed: exposures(proc_hidden, root),
         ..Layers::default()
     };
     // A fresh host uid (root launcher) makes `RLIMIT_NPROC` the sandbox's own.
@@ -209,7 +336,7 @@ fn child(
         return fail(&mut status, format!("no_new_privs: {e}"));
     }
     layers.no_new_privs = true;
-    let port = spec.egress.as_ref().map(|e| e.tcp_port);
+    let port = proxy.map(|p| p.port);
     match lsm::restrict(&lsm::Paths::fallback(spec), port) {
         Ok((enforced, _)) if enforced == "not_enforced" => {
             return fail(
@@ -220,20 +347,50 @@ fn child(
             );
         }
         Ok((enforced, abi)) => {
+            if let Some(refusal) = landlock_refusal(abi, proxy.is_some(), root) {
+                return fail(&mut status, refusal);
+            }
             layers.landlock = enforced;
             layers.landlock_abi = abi;
         }
         Err(e) => return fail(&mut status, e),
     }
-    if let Err(e) = seccomp::apply() {
+    if let Err(e) = seccomp::apply().and_then(|()| seccomp::apply_fallback_network(proxy.is_some()))
+    {
         return fail(&mut status, e);
     }
     layers.seccomp = true;
     status.send(&Message::Layers(layers));
     let command = match receive_command(command) {
-        Ok(command) => with_fallback_proxy(spec, &command),
+        Ok(command) => with_fallback_proxy(&command, proxy),
         Err(error) => return fail(&mut status, error),
     };
     let workdir = spec.fallback_work_dir.display().to_string();
     restrict::exec_here(&command, &mut status, &workdir)
 }
+
+/// Why the fallback cannot run under the kernel's Landlock `abi`, when it cannot: with
+/// allowed hosts it needs TCP rules (the proxy's port and no other); under the
+/// launcher's own uid (`own_uid` false), the signal scope, or the command could kill its
+/// supervisor, which keeps and kills its tree.
+fn landlock_refusal(abi: i32, tcp: bool, own_uid: bool) -> Option<String> {
+    if tcp && abi < LANDLOCK_ABI_TCP {
+        return Some(format!(
+            "the Landlock fallback cannot restrict TCP to the egress proxy under this kernel's \
+             Landlock (ABI {abi}; ABI {LANDLOCK_ABI_TCP}, Linux 6.7, can): refusing to run \
+             with allowed hosts (enable user namespaces)"
+        ));
+    }
+    if !own_uid && abi < LANDLOCK_ABI_SIGNALS {
+        return Some(format!(
+            "the Landlock fallback cannot keep a command under aecl's own uid from signalling \
+             aecl and the sandbox's supervisor under this kernel's Landlock (ABI {abi}; ABI \
+             {LANDLOCK_ABI_SIGNALS}, Linux 6.12, can): run aecl as root (a fresh uid per \
+             sandbox) or enable user namespaces"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,10 @@
 //! for them carries on; one that insists gets an error). `clone3` fails with `ENOSYS` so
 //! that libc falls back to `clone`, whose namespace flags the filter can see. Another
 //! architecture's system calls and the x32 ABI kill the process.
+//!
+//! The fallback, which has no network namespace of its own, adds a third filter
+//! ([`apply_fallback_network`]): it may open TCP sockets only, and only when the egress
+//! proxy is there to connect to.
 
 use std::collections::BTreeMap;
 
@@ -115,7 +119,14 @@ fn deny_filter() -> Result<BpfProgram, String> {
             .collect::<Result<Vec<_>, _>>()
     };
     rules.insert(libc::SYS_clone, any_of(0, NAMESPACE_FLAGS, SeccompCmpOp::MaskedEq).map_err(err)?);
-    rules.insert(libc::SYS_socket, any_of(0, DENIED_FAMILIES, |_| SeccompCmpOp::Eq).map_err(err)?);
+    // The family is an `int`: compared on its low 32 bits, which are all the kernel reads
+    // (a family with garbage in the high half would pass a 64-bit comparison).
+    let families = DENIED_FAMILIES
+        .iter()
+        .map(|family| int_rule(&[(0, SeccompCmpOp::Eq, *family)]))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    rules.insert(libc::SYS_socket, families);
     let ioctls = DENIED_IOCTLS
         .iter()
         .map(|v| {
@@ -136,6 +147,81 @@ fn deny_filter() -> Result<BpfProgram, String> {
     .map_err(err)?;
     let program: BpfProgram = filter.try_into().map_err(|e| format!("seccomp: {e}"))?;
     Ok(with_x32_guard(program))
+}
+
+/// The fallback's network, where the command shares the host's network namespace and
+/// Landlock restricts TCP only (`connect` to the egress proxy's port, no `bind`), and
+/// nothing else:
+///
+/// - `socket` of any family but IPv4 and IPv6 fails: UDP, raw, Unix (pathname sockets
+///   of the host, which Landlock does not mediate), netlink and the rest; `socketpair`
+///   stays, its ends connected to each other only;
+/// - an IPv4 or IPv6 socket must be a TCP stream (`SOCK_STREAM`, protocol 0 or
+///   `IPPROTO_TCP`): MPTCP and SCTP streams are not TCP to Landlock, which would let
+///   them connect anywhere; and without the proxy (`tcp: false`) no such socket at all;
+/// - `listen` fails (on an unbound socket it binds an ephemeral port on every address of
+///   the host, which Landlock's bind rule never sees);
+/// - `sendto`, `sendmsg` and `sendmmsg` with `MSG_FASTOPEN` fail: TCP Fast Open connects
+///   without `connect`, so without Landlock's connect rule.
+pub(crate) fn apply_fallback_network(tcp: bool) -> Result<(), String> {
+    let program = fallback_network_filter(tcp)?;
+    seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))
+}
+
+fn fallback_network_filter(tcp: bool) -> Result<BpfProgram, String> {
+    let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
+    let (inet, inet6) = (libc::AF_INET as u64, libc::AF_INET6 as u64);
+    let mut socket = vec![int_rule(&[(0, SeccompCmpOp::Ne, inet), (0, SeccompCmpOp::Ne, inet6)])];
+    for family in [inet, inet6] {
+        if !tcp {
+            socket.push(int_rule(&[(0, SeccompCmpOp::Eq, family)]));
+            continue;
+        }
+        // The type's low four bits are the socket type; the rest are `SOCK_NONBLOCK` and
+        // `SOCK_CLOEXEC`.
+        let stream = libc::SOCK_STREAM as u64;
+        for kind in (0..16).filter(|kind| *kind != stream) {
+            socket.push(int_rule(&[
+                (0, SeccompCmpOp::Eq, family),
+                (1, SeccompCmpOp::MaskedEq(0xf), kind),
+            ]));
+        }
+        socket.push(int_rule(&[
+            (0, SeccompCmpOp::Eq, family),
+            (2, SeccompCmpOp::Ne, 0),
+            (2, SeccompCmpOp::Ne, libc::IPPROTO_TCP as u64),
+        ]));
+    }
+    let fast_open = libc::MSG_FASTOPEN as u64;
+    let flagged = |arg: u8| int_rule(&[(arg, SeccompCmpOp::MaskedEq(fast_open), fast_open)]);
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    rules.insert(libc::SYS_socket, socket.into_iter().collect::<Result<_, _>>().map_err(err)?);
+    rules.insert(libc::SYS_listen, Vec::new());
+    rules.insert(libc::SYS_sendto, vec![flagged(3).map_err(err)?]);
+    rules.insert(libc::SYS_sendmsg, vec![flagged(2).map_err(err)?]);
+    rules.insert(libc::SYS_sendmmsg, vec![flagged(3).map_err(err)?]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        ARCH,
+    )
+    .map_err(err)?;
+    filter.try_into().map_err(|e| format!("seccomp: {e}"))
+}
+
+/// A rule matching when every condition holds, each on an `int` argument: only its low 32
+/// bits are compared, as the kernel reads only those.
+fn int_rule(
+    conditions: &[(u8, SeccompCmpOp, u64)],
+) -> Result<SeccompRule, seccompiler::BackendError> {
+    let conditions = conditions
+        .iter()
+        .map(|(arg, op, value)| {
+            SeccompCondition::new(*arg, SeccompCmpArgLen::Dword, op.clone(), *value)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    SeccompRule::new(conditions)
 }
 
 fn enosys_filter() -> Result<BpfProgram, String> {

@@ -9,6 +9,7 @@
 
 use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -200,6 +201,37 @@ fn an_abstract_unix_socket_of_the_host_cannot_be_reached(tier: Tier) {
         let done = python(mode, &body);
         all_blocked(&done, &["abstract"]);
         assert_eq!(accepted.load(Ordering::SeqCst), 0, "the host's abstract socket was reached");
+        host.check(&done, &[]);
+    }
+}
+
+fn udp_and_unix_sockets_of_the_host_cannot_be_reached(tier: Tier) {
+    for mode in modes(tier) {
+        let mut host = Host::new();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp_port = udp.local_addr().unwrap().port();
+        let received = count_accepts(move || udp.recv_from(&mut [0u8; 64]).map(|_| ()));
+        // A pathname socket any user may connect to (Landlock does not mediate it).
+        std::fs::set_permissions(host.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = host.path("host.sock");
+        let unix = UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let accepted = count_accepts(move || unix.accept().map(|_| ()));
+        let body = format!(
+            "def udp():\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    s.settimeout(2)\n    s.sendto(b'x', ('127.0.0.1', {udp_port}))\n    return s.recvfrom(64)\n\
+             attempt('udp', udp)\n\
+             def unix():\n    s = socket.socket(socket.AF_UNIX)\n    s.settimeout(2)\n    s.connect({:?})\n    return s\n\
+             attempt('unix', unix)\n",
+            path.display().to_string()
+        );
+        let done = python(mode, &body);
+        all_blocked(&done, &["udp", "unix"]);
+        assert_eq!(received.load(Ordering::SeqCst), 0, "{mode:?}: the host's UDP socket got data");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            0,
+            "{mode:?}: the host's Unix socket was reached"
+        );
         host.check(&done, &[]);
     }
 }
@@ -431,8 +463,10 @@ fn free_bytes(path: &str) -> u64 {
     stat.blocks_available() * stat.fragment_size()
 }
 
-/// Accepts connections on another thread and counts them.
-fn count_accepts(accept: impl Fn() -> std::io::Result<()> + Send + 'static) -> Arc<AtomicUsize> {
+/// Accepts connections (or datagrams) on another thread and counts them.
+pub(crate) fn count_accepts(
+    accept: impl Fn() -> std::io::Result<()> + Send + 'static,
+) -> Arc<AtomicUsize> {
     let count = Arc::new(AtomicUsize::new(0));
     let counter = count.clone();
     std::thread::spawn(move || {
@@ -466,6 +500,7 @@ per_tier!(
     a_secret_file_outside_the_allowed_paths_cannot_be_read,
     tcp_to_a_host_loopback_listener_fails,
     an_abstract_unix_socket_of_the_host_cannot_be_reached,
+    udp_and_unix_sockets_of_the_host_cannot_be_reached,
     vsock_and_packet_sockets_are_refused,
     host_processes_cannot_be_killed_or_traced,
     the_launchers_environment_does_not_leak,

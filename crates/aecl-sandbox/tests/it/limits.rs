@@ -14,20 +14,21 @@ use aecl_sandbox::{
 
 use crate::{isolation_modes, processes_left, shell, text};
 
-/// Unprivileged host uids the helper runs as, one per test (tests run in parallel, and
-/// each counts the processes its uid left behind). Outside the launcher's range of fresh
-/// uids: like an unprivileged `aecl`, the sandbox shares the launcher's uid.
+/// Unprivileged host uids the helper runs as, one per test here and in `fallback.rs`
+/// (tests run in parallel, and each counts the processes its uid left behind). Outside
+/// the launcher's range of fresh uids: like an unprivileged `aecl`, the sandbox shares the
+/// launcher's uid.
 const UIDS: std::ops::Range<u32> = 60_001..60_010;
 
 /// A launcher whose helper runs as an unprivileged `uid` (through `setpriv`), as it does
 /// for an unprivileged `aecl`: no cgroup can be made, user namespaces still can.
-struct Unprivileged {
-    sandbox: Sandbox,
-    uid: u32,
-    _dir: tempfile::TempDir,
+pub(crate) struct Unprivileged {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) uid: u32,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-fn unprivileged(uid: u32) -> Unprivileged {
+pub(crate) fn unprivileged(uid: u32) -> Unprivileged {
     assert!(UIDS.contains(&uid));
     let dir = tempfile::tempdir().unwrap();
     // Traversable by the helper's user: the sandbox directories are made inside.
@@ -47,7 +48,7 @@ fn unprivileged(uid: u32) -> Unprivileged {
         warm: 0,
         tiers: Default::default(),
     };
-    Unprivileged { sandbox: Sandbox::new(config).unwrap(), uid, _dir: dir }
+    Unprivileged { sandbox: Sandbox::new(config).unwrap(), uid, dir }
 }
 
 /// An executable shell script `body` in `dir`, standing in for the helper.
@@ -63,7 +64,7 @@ fn hang(dir: &Path) -> String {
     format!("exec /usr/bin/python3 -c 'import time; time.sleep(1000)' {}", dir.display())
 }
 
-fn run_with(sandbox: &Sandbox, request: Request) -> Execution {
+pub(crate) fn run_with(sandbox: &Sandbox, request: Request) -> Execution {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(sandbox.run(request)).unwrap()
 }

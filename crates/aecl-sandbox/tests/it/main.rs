@@ -2,6 +2,7 @@
 
 mod delegated;
 mod escape;
+mod fallback;
 mod gvisor;
 mod limits;
 mod microvm;
