@@ -4,6 +4,11 @@
 //! sandbox that could not be built (or a tier that does not work here) 125, a signal
 //! 128 + N, each with a line on stderr saying so. A limit that cannot be enforced here
 //! refuses the run (125) naming the limit and the fix, unless `--limits best_effort`.
+//!
+//! The exit code alone cannot tell a command's own 124, 125 or 126 (or 128 + N) from
+//! aecl's: the `--report` line can, its `outcome.kind` being `exited` for the command's
+//! own code. aecl's lines come after everything the command wrote, each on a line of its
+//! own (a command's last line without a newline is ended first), the report last.
 //! `aecl sandbox tiers`: which tiers work on this host, and why the others do not.
 
 use std::io::{IsTerminal, Read, Write};
@@ -122,6 +127,10 @@ fn run_one(args: &RunArgs) -> Result<ExitCode> {
     std::io::stdout().flush()?;
     let mut stderr = std::io::stderr();
     stderr.write_all(&done.stderr)?;
+    // aecl's own lines never continue the command's last one.
+    if done.stderr.last().is_some_and(|b| *b != b'\n') {
+        writeln!(stderr)?;
+    }
     for (stream, dropped) in [("stdout", done.stdout_dropped), ("stderr", done.stderr_dropped)] {
         if dropped > 0 {
             writeln!(
@@ -160,8 +169,10 @@ fn run_one(args: &RunArgs) -> Result<ExitCode> {
     for exposed in &done.layers.exposed {
         writeln!(stderr, "aecl sandbox: exposed: {exposed}")?;
     }
+    let code = done.outcome.exit_code().clamp(0, 255);
     if args.report {
         let report = serde_json::json!({
+            "exit_code": code,
             "outcome": done.outcome,
             "layers": done.layers,
             "egress": done.egress,
@@ -170,7 +181,6 @@ fn run_one(args: &RunArgs) -> Result<ExitCode> {
         });
         writeln!(stderr, "{report}")?;
     }
-    let code = done.outcome.exit_code().clamp(0, 255);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
 }
 

@@ -217,6 +217,9 @@ impl HttpConnector {
             ConnectorOutcome::Failed { error } => {
                 ConnectorOutcome::Failed { error: self.secrets.scrub(&error) }
             }
+            ConnectorOutcome::RanAndFailed { error } => {
+                ConnectorOutcome::RanAndFailed { error: self.secrets.scrub(&error) }
+            }
             ConnectorOutcome::Unknown { error } => {
                 ConnectorOutcome::Unknown { error: self.secrets.scrub(&error) }
             }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aecl_core::policy::Policy;
 use aecl_core::{ActionSpec, SandboxTier};
@@ -157,6 +158,12 @@ impl Connector for Connectors {
         })
     }
 
+    /// The bound instance's own deadline; none when the action has no connector (it fails
+    /// at once).
+    fn deadline(&self, invocation: Invocation<'_>, tier: Option<SandboxTier>) -> Option<Duration> {
+        self.instance(&invocation).ok()?.deadline(invocation, tier)
+    }
+
     /// The bound instance's; none when the action has no connector (it fails to run).
     fn local_fs_cwd(&self, invocation: Invocation<'_>) -> Option<PathBuf> {
         self.instance(&invocation).ok()?.local_fs_cwd(invocation)
@@ -169,9 +176,9 @@ impl Connector for Connectors {
     ) -> BoxFuture<'a, Sandboxed> {
         match self.instance(&invocation) {
             Ok(instance) => instance.execute_in(invocation, tier),
-            Err(error) => Box::pin(async move {
-                Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None }
-            }),
+            Err(error) => {
+                Box::pin(async move { Sandboxed::unstarted(ConnectorOutcome::Failed { error }) })
+            }
         }
     }
 

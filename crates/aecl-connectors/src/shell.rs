@@ -5,12 +5,23 @@
 //! egress proxy. Irreversible: nothing is kept to undo a command. The writable `binds` are
 //! mounted read-only for an action declared `read`.
 //!
-//! The answer to the agent holds the exit code, stdout and stderr (capped) and which
-//! isolation layers were active; the same goes into the audit record. How the command
-//! ended maps onto the effect ledger as follows: exit 0 is `succeeded`; a sandbox that
-//! could not be built or refused the program is `failed` (nothing ran); a non-zero exit,
-//! a timeout or a kill is `outcome_unknown`, because the command ran and may have done
-//! part of its work (a timeout as `ConnectorOutcome::TimedOut`, audited `timed_out`).
+//! However the command ended, the effect's result (the answer to the agent and the audit
+//! record) is the sandbox's structured report: the exit code (or the signal), stdout and
+//! stderr (capped) as data, and the sandbox's outcome, tier, layers and egress attempts.
+//! The error of a call that did not succeed is aecl's own words (the outcome and the
+//! layers in one line), never anything the command printed. How the command ended maps
+//! onto the effect ledger as follows: exit 0 is `succeeded`; a non-zero exit is `failed`
+//! (`ConnectorOutcome::RanAndFailed`: it ran to its end, so its outcome is known, and its
+//! budget stays spent); a sandbox that could not be built or refused the program is
+//! `failed` with nothing run; a timeout is `timed_out` and a kill by a signal
+//! `outcome_unknown` (the ledger's `outcome_unknown` both), because the command may have
+//! done part of its work before the sandbox ended its whole tree.
+//!
+//! The engine waits for the sandbox's own deadline ([`Connector::deadline`]: the call's
+//! or the sandbox's lifetime, whichever is earlier, and the time the tier takes to kill
+//! what is left), so a `timeout_secs` longer than the engine's per-call timeout ends in
+//! the sandbox's own timeout, reported; and a run the engine stops waiting for all the
+//! same is dropped, which kills its tree.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -256,17 +267,25 @@ impl ShellConnector {
     async fn run_in(&self, invocation: Invocation<'_>, tier: SandboxTier) -> Sandboxed {
         let mut request = match self.request(invocation) {
             Ok(request) => request,
-            Err(error) => {
-                return Sandboxed { outcome: ConnectorOutcome::Failed { error }, ran_in: None };
-            }
+            Err(error) => return Sandboxed::unstarted(ConnectorOutcome::Failed { error }),
         };
         request.tier = sandbox_tier(tier.max(self.floor()));
+        // Dropped (the engine stopped waiting), this run kills the sandbox's tree.
         match self.sandbox.run(request).await {
-            Ok(done) => Sandboxed { outcome: outcome(&done), ran_in: Some(core_tier(done.tier)) },
-            Err(e) => Sandboxed {
-                outcome: ConnectorOutcome::Failed { error: format!("setup: {e}") },
-                ran_in: None,
-            },
+            Ok(done) => ended(&done),
+            Err(e) => {
+                Sandboxed::unstarted(ConnectorOutcome::Failed { error: format!("setup: {e}") })
+            }
+        }
+    }
+
+    /// The deadlines of a command of this connector, before the run's own (which only
+    /// ever ends a command earlier).
+    fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            call_ms: self.config.timeout_secs * 1000,
+            run_ms: None,
+            lifetime_ms: self.config.lifetime_secs * 1000,
         }
     }
 
@@ -316,9 +335,8 @@ impl ShellConnector {
                 ..Limits::default()
             },
             deadlines: Deadlines {
-                call_ms: self.config.timeout_secs * 1000,
                 run_ms: self.run_left(&invocation.call.run),
-                lifetime_ms: self.config.lifetime_secs * 1000,
+                ..self.deadlines()
             },
             isolation: match self.config.isolation {
                 IsolationName::Auto => Isolation::Auto,
@@ -377,6 +395,13 @@ impl Connector for ShellConnector {
         Box::pin(self.run_in(invocation, tier))
     }
 
+    /// The sandbox's own deadline in the tier the command will run in, with the time
+    /// that tier takes at most to end the tree and report.
+    fn deadline(&self, _: Invocation<'_>, tier: Option<SandboxTier>) -> Option<Duration> {
+        let tier = sandbox_tier(tier.unwrap_or(SandboxTier::Process).max(self.floor()));
+        Some(self.sandbox.longest_run(tier, &self.deadlines()))
+    }
+
     /// The sandbox sees the host's files at the same paths (its read-only root and the
     /// binds), so absolute paths resolve as they will be opened. Relative ones start where
     /// the shell rules say the command is (`working_dir`, else the first write path), else
@@ -409,34 +434,26 @@ fn core_tier(tier: Tier) -> SandboxTier {
     }
 }
 
-/// The ledger's view of a finished sandbox run (see the module's documentation).
-fn outcome(done: &Execution) -> ConnectorOutcome {
+/// The ledger's view of a finished sandbox run (see the module's documentation), with
+/// the sandbox's report.
+fn ended(done: &Execution) -> Sandboxed {
+    let report = report(done);
+    let ran_in = Some(core_tier(done.tier));
     let layers = summary(&done.layers);
-    match &done.outcome {
-        Outcome::Exited { code: 0 } => ConnectorOutcome::Succeeded {
-            result: json!({
-                "exit_code": 0,
-                "stdout": String::from_utf8_lossy(&done.stdout),
-                "stderr": String::from_utf8_lossy(&done.stderr),
-                "stdout_dropped_bytes": done.stdout_dropped,
-                "stderr_dropped_bytes": done.stderr_dropped,
-                "sandbox": {
-                    "tier": done.tier.as_str(),
-                    "outcome": done.outcome.label(),
-                    "layers": done.layers,
-                    "egress": done.egress,
-                },
-            }),
-            rollback_token: None,
-        },
+    let outcome = match &done.outcome {
+        Outcome::Exited { code: 0 } => {
+            // A success's result is the report.
+            let outcome = ConnectorOutcome::Succeeded { result: report, rollback_token: None };
+            return Sandboxed { outcome, ran_in, report: None };
+        }
         Outcome::Setup { error } => {
             ConnectorOutcome::Failed { error: format!("setup: {error} [{layers}]") }
         }
         Outcome::Denied { reason } => {
             ConnectorOutcome::Failed { error: format!("denied: {reason} [{layers}]") }
         }
-        Outcome::Exited { code } => ConnectorOutcome::Unknown {
-            error: format!("failed: exit code {code}: {} [{layers}]", tail(&done.stderr)),
+        Outcome::Exited { code } => ConnectorOutcome::RanAndFailed {
+            error: format!("failed: exit code {code}{} [{layers}]", reached(done)),
         },
         Outcome::TimedOut { limit, after_ms } => ConnectorOutcome::TimedOut {
             error: format!(
@@ -452,7 +469,41 @@ fn outcome(done: &Execution) -> ConnectorOutcome {
                 reached(done)
             ),
         },
+    };
+    Sandboxed { outcome, ran_in, report: Some(report) }
+}
+
+/// The sandbox's report of one run, for every ending: what the command left (its exit
+/// code or signal, its output as data) and what the sandbox says of it (`sandbox`: the
+/// tier, the outcome's label and in full, the layers, the egress attempts, the limits it
+/// ran into). A success's result has had this shape from the start; the keys added
+/// since (`signal`, `sandbox.ended`, `sandbox.limits_reached`, `sandbox.elapsed_ms`)
+/// only add to it.
+fn report(done: &Execution) -> Value {
+    let exit_code = match done.outcome {
+        Outcome::Exited { code } => Value::from(code),
+        _ => Value::Null,
+    };
+    let mut report = json!({
+        "exit_code": exit_code,
+        "stdout": String::from_utf8_lossy(&done.stdout),
+        "stderr": String::from_utf8_lossy(&done.stderr),
+        "stdout_dropped_bytes": done.stdout_dropped,
+        "stderr_dropped_bytes": done.stderr_dropped,
+        "sandbox": {
+            "tier": done.tier.as_str(),
+            "outcome": done.outcome.label(),
+            "ended": done.outcome,
+            "layers": done.layers,
+            "egress": done.egress,
+            "limits_reached": done.limits_reached,
+            "elapsed_ms": done.elapsed_ms,
+        },
+    });
+    if let Outcome::Killed { signal, .. } = done.outcome {
+        report["signal"] = Value::from(signal);
     }
+    report
 }
 
 /// The limits the command ran into (`; the process limit (64) was reached: ...`).
@@ -460,7 +511,7 @@ fn reached(done: &Execution) -> String {
     done.limits_reached.iter().map(|r| format!("; {r}")).collect()
 }
 
-/// The layers in one line, for error texts (which is all the ledger keeps of a failure).
+/// The layers in one line, for error texts (the report holds them in full).
 fn summary(layers: &Layers) -> String {
     let mut parts = vec![format!("sandbox {}", layers.mode)];
     if !layers.namespaces.is_empty() {
@@ -478,11 +529,4 @@ fn summary(layers: &Layers) -> String {
         parts.push(format!("fallback: {reason}"));
     }
     parts.join("; ")
-}
-
-/// The last line of stderr, shortened: enough to say why a command failed.
-fn tail(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output on stderr");
-    last.chars().take(300).collect()
 }

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Duration;
 
 use aecl_audit::Outcome;
 use aecl_core::policy::{AgentManifest, Policy, Reversibility};
@@ -25,6 +26,11 @@ pub enum ConnectorOutcome {
     /// It did not happen (refused by the target, bad request, connection refused before
     /// sending): the call's budget reservation is released.
     Failed { error: String },
+    /// It ran to its end and failed by its own account (a command's non-zero exit): its
+    /// outcome is known, so the ledger and the audit log say `failed`; but unlike
+    /// [`ConnectorOutcome::Failed`] it ran, and may have changed things before failing,
+    /// so its budget reservation is kept.
+    RanAndFailed { error: String },
     /// It may have happened (the connection broke after sending): recorded as
     /// `outcome_unknown`, never retried by aecl.
     Unknown { error: String },
@@ -39,7 +45,9 @@ impl ConnectorOutcome {
     pub fn ledger(&self) -> (EffectState, Outcome) {
         match self {
             ConnectorOutcome::Succeeded { .. } => (EffectState::Succeeded, Outcome::Succeeded),
-            ConnectorOutcome::Failed { .. } => (EffectState::Failed, Outcome::Failed),
+            ConnectorOutcome::Failed { .. } | ConnectorOutcome::RanAndFailed { .. } => {
+                (EffectState::Failed, Outcome::Failed)
+            }
             ConnectorOutcome::Unknown { .. } => {
                 (EffectState::OutcomeUnknown, Outcome::OutcomeUnknown)
             }
@@ -52,9 +60,16 @@ impl ConnectorOutcome {
         match self {
             ConnectorOutcome::Succeeded { .. } => None,
             ConnectorOutcome::Failed { error }
+            | ConnectorOutcome::RanAndFailed { error }
             | ConnectorOutcome::Unknown { error }
             | ConnectorOutcome::TimedOut { error } => Some(error),
         }
+    }
+
+    /// Whether it ran, or may have: every outcome but [`ConnectorOutcome::Failed`]. A
+    /// call that ran keeps the budget it reserved.
+    pub fn ran(&self) -> bool {
+        !matches!(self, ConnectorOutcome::Failed { .. })
     }
 }
 
@@ -64,6 +79,20 @@ pub struct Sandboxed {
     pub outcome: ConnectorOutcome,
     /// The tier the command ran in; `None` when nothing started.
     pub ran_in: Option<SandboxTier>,
+    /// For an outcome other than success, the sandbox's own structured report of how the
+    /// command ended (its exit code or signal, the outcome, the tier, the layers, the
+    /// egress attempts, its output as data), in the shape of a success's result. The
+    /// engine records it as the effect's result and beside the error in the audit record,
+    /// never inside the error: the error is aecl's own words, and nothing the command
+    /// printed can pass for them. `None` when nothing started.
+    pub report: Option<Value>,
+}
+
+impl Sandboxed {
+    /// An outcome with nothing started, so nothing to report.
+    pub fn unstarted(outcome: ConnectorOutcome) -> Sandboxed {
+        Sandboxed { outcome, ran_in: None, report: None }
+    }
 }
 
 /// What undoing one effect came to (the rollback engine, `rollback.rs`).
@@ -182,6 +211,18 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// The longest this connector takes, by its own limits, to end the call `invocation`
+    /// in `tier` (the placed tier; `None`: no sandbox) and say how it ended: a sandbox's
+    /// deadline and the time it takes to kill what is left. The engine waits at least
+    /// this long (and at least its own per-call timeout) before it stops waiting, so that
+    /// the outcome it records is the connector's own: a timeout the connector enforced
+    /// and reported, not an engine that gave up on a call still running. The default,
+    /// `None`: no limit of its own; the engine's per-call timeout holds.
+    fn deadline(&self, invocation: Invocation<'_>, tier: Option<SandboxTier>) -> Option<Duration> {
+        let _ = (invocation, tier);
+        None
+    }
+
     /// True when the client runs the call itself and reports its output afterwards
     /// (`Engine::report_result`): the engine then records no output for it. The default:
     /// the connector's outcome is the call's output.
@@ -210,12 +251,9 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'a, Sandboxed> {
         let _ = invocation;
         Box::pin(async move {
-            Sandboxed {
-                outcome: ConnectorOutcome::Failed {
-                    error: format!("this connector cannot run calls in the `{tier}` tier"),
-                },
-                ran_in: None,
-            }
+            Sandboxed::unstarted(ConnectorOutcome::Failed {
+                error: format!("this connector cannot run calls in the `{tier}` tier"),
+            })
         })
     }
 

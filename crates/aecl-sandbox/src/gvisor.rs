@@ -3,7 +3,9 @@
 //! system directories, a synthetic `/etc`, a size-limited tmpfs work dir and `/tmp`, the
 //! request's binds, no capabilities, `noNewPrivileges`, rlimits, memory and pid limits
 //! and a seccomp filter, with no network (`--network=none`) but the egress proxy's
-//! socket when hosts are allowed.
+//! socket when hosts are allowed. The helper executable, bound in, starts the command
+//! (`helper::gvisor_init`): it applies the process tier's own seccomp filter, so both
+//! tiers refuse the same system calls with the same errors.
 //!
 //! The platform is `systrap` where the installed runsc has it and a trial run works, and
 //! `ptrace` otherwise. Never `kvm`: on a host where it hangs, a probe would hang with it.
@@ -43,6 +45,12 @@ const RUNSC_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Extra time, past the command's end, for its output pipes to close.
 const GRACE: Duration = Duration::from_secs(5);
+
+/// The longest a run takes past its binding deadline: `runsc kill` and `delete` (each
+/// bounded by [`RUNSC_TIMEOUT`]), the output pipes' [`GRACE`] twice, and one more
+/// `delete` after a runsc that failed.
+pub(crate) const TEARDOWN: Duration =
+    Duration::from_secs(3 * RUNSC_TIMEOUT.as_secs() + 2 * GRACE.as_secs());
 
 /// runsc's exit status when it failed itself (the container never ran its command).
 const RUNSC_FAILED: i32 = 128;
@@ -172,9 +180,13 @@ async fn execute(
     let mut tasks = JoinSet::new();
     let mut env = request.env.clone();
     // What the helper does inside before it becomes the command (`helper::gvisor_init`):
-    // with allowed hosts, start the forwarder to the egress proxy's socket; without a
-    // `HOME`, take away the one runsc adds. Otherwise runsc starts the command itself.
-    let mut init = Vec::new();
+    // apply the process tier's own seccomp filter (`--seccomp`: runsc's `--oci-seccomp`
+    // answers every refusal `EPERM`, so it cannot refuse `clone3` with the `ENOSYS` that
+    // makes libc fall back to `clone`, whose namespace flags a filter sees; gVisor's
+    // kernel honours a filter the command's own process installs); with allowed hosts,
+    // start the forwarder to the egress proxy's socket; without a `HOME`, take away the
+    // one runsc adds.
+    let mut init = vec!["--seccomp"];
     let egress = if request.allow_hosts.is_empty() {
         None
     } else {
@@ -191,17 +203,13 @@ async fn execute(
     if !env.iter().any(|(k, _)| k == "HOME") {
         init.push("--unset-home");
     }
-    let args: Vec<String> = if init.is_empty() {
-        request.argv.clone()
-    } else {
-        [HELPER_INSIDE, INIT_ARG]
-            .into_iter()
-            .chain(init.iter().copied())
-            .chain(["--"])
-            .map(str::to_owned)
-            .chain(request.argv.iter().cloned())
-            .collect()
-    };
+    let args: Vec<String> = [HELPER_INSIDE, INIT_ARG]
+        .into_iter()
+        .chain(init.iter().copied())
+        .chain(["--"])
+        .map(str::to_owned)
+        .chain(request.argv.iter().cloned())
+        .collect();
     let bundle = bundle::write(
         &dir.path,
         &bundle::Contents {
@@ -211,7 +219,7 @@ async fn execute(
             binds: &request.binds,
             limits: request.limits,
             egress: egress.as_deref(),
-            helper: (!init.is_empty()).then_some(config.helper.as_path()),
+            helper: config.helper.as_path(),
         },
     )?;
     let state = dir.path.join("state");
@@ -298,10 +306,15 @@ async fn execute(
         Ended::Status(Some(RUNSC_FAILED)) if runsc_error.is_some() => {
             failure(runsc_error.unwrap_or_default(), &request.argv, &mut stderr_kept)
         }
-        Ended::Status(Some(126)) if !init.is_empty() && refused(&stderr_kept) => {
-            let line =
-                String::from_utf8_lossy(&stderr_kept).lines().last().unwrap_or("").to_owned();
-            Outcome::Denied { reason: line }
+        Ended::Status(Some(126)) if refused(&stderr_kept) => {
+            // In aecl's words: the line itself is on the command's stderr, which the
+            // command writes too, so its text is kept there, as data.
+            let program = request.argv.first().map(String::as_str).unwrap_or_default();
+            Outcome::Denied {
+                reason: format!(
+                    "`{program}` could not be executed (the helper's refusal ends stderr)"
+                ),
+            }
         }
         Ended::Status(Some(code)) => Outcome::Exited { code },
     };

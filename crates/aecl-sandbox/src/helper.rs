@@ -318,10 +318,12 @@ pub(crate) enum Waited {
 }
 
 /// Waits for `child` until the earliest deadline; past it, kills it (for the init of a
-/// PID namespace this kills every process in it) and reaps it.
+/// PID namespace this kills every process in it) and reaps it. A launcher that gives up
+/// on the run meanwhile gets the same kill at once ([`abandoned`]).
 pub(crate) fn wait_with_deadline(child: Pid, deadlines: &Deadlines, started: Instant) -> Waited {
     let (limit, limit_ms) = deadlines.binding();
     let pidfd = pidfd_open(child);
+    let launcher = handoff::watch_launcher();
     loop {
         match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {}
@@ -332,16 +334,39 @@ pub(crate) fn wait_with_deadline(child: Pid, deadlines: &Deadlines, started: Ins
             Ok(left) => left,
             Err(timed_out) => return timed_out,
         };
-        match &pidfd {
-            Some(fd) => {
-                let timeout = PollTimeout::try_from(left.min(60_000)).unwrap_or(PollTimeout::MAX);
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                let _ = poll(&mut fds, timeout);
-            }
-            // Kernels before 5.3 have no pidfd: poll the child every millisecond.
-            None => std::thread::sleep(std::time::Duration::from_millis(1)),
+        // Kernels before 5.3 have no pidfd: the child is then polled every millisecond.
+        let left = if pidfd.is_some() { left.min(60_000) } else { 1 };
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = Vec::with_capacity(2);
+        if let Some(fd) = &pidfd {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(fd) = &launcher {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::empty()));
+        }
+        if fds.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            continue;
+        }
+        let _ = poll(&mut fds, timeout);
+        if launcher.is_some() && fds.last().is_some_and(gone) {
+            return abandoned(child);
         }
     }
+}
+
+/// Whether the launcher's end of the control pipe is gone (see
+/// [`handoff::watch_launcher`]).
+fn gone(fd: &PollFd<'_>) -> bool {
+    fd.revents().is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+}
+
+/// The launcher gave up on the run (its caller stopped waiting) or died: nobody will read
+/// a report, and the sandbox must not outlive the interest in it. `child` is killed (for
+/// the init of a PID namespace, with every process in it) and reaped.
+fn abandoned(child: Pid) -> Waited {
+    let _ = kill(child, Signal::SIGKILL);
+    Waited::Exited(waitpid(child, None).ok())
 }
 
 fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
@@ -367,6 +392,7 @@ fn wait_for_outcome(
     let Some(pidfd) = pidfd_open(child) else {
         return wait_with_deadline(child, deadlines, started);
     };
+    let launcher = handoff::watch_launcher();
     // Once the pipe has ended without a word, only the init's end is waited for.
     let mut listening = true;
     loop {
@@ -376,12 +402,18 @@ fn wait_for_outcome(
         };
         let timeout = PollTimeout::try_from(left.min(60_000)).unwrap_or(PollTimeout::MAX);
         let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(fd) = &launcher {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::empty()));
+        }
         if listening {
             fds.push(PollFd::new(status.as_fd(), PollFlags::POLLIN));
         }
         let _ = poll(&mut fds, timeout);
+        if launcher.is_some() && fds.get(1).is_some_and(gone) {
+            return abandoned(child);
+        }
         let ended = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let word = fds.get(1).and_then(PollFd::revents).is_some_and(|r| !r.is_empty());
+        let word = listening && fds.last().and_then(PollFd::revents).is_some_and(|r| !r.is_empty());
         if word {
             match status.next_outcome() {
                 Some(outcome) => {

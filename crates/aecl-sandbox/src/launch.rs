@@ -7,6 +7,12 @@
 //! shape of request it has seen (same binds, hosts, limits and isolation): a run takes a
 //! built one, fully restricted and waiting for its command, and a replacement is built in
 //! the background. Each sandbox still runs exactly one command.
+//!
+//! A run whose caller stops waiting (its future dropped) kills its sandbox's tree as it
+//! is dropped (`tree.rs`), and the helper ends the sandbox by itself when the launcher's
+//! end of its control pipe closes (the launcher died): nothing runs on unwatched.
+
+mod tree;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +33,7 @@ use crate::spec::{
     Layers, Limits, Outcome, Report, Spec,
 };
 use crate::tier::{Tier, TierConfig, TierStatus};
+use tree::TreeGuard;
 
 /// The helper's descriptor for saying that the sandbox is built.
 pub(crate) const READY_FD: i32 = 3;
@@ -42,6 +49,12 @@ const GRACE: Duration = Duration::from_secs(2);
 /// How long the output may stay open after the report: the sandbox's last processes are
 /// dying. Past it the launcher kills the tree itself and keeps what was captured.
 const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest a process-tier run takes past its binding deadline: the helper's grace,
+/// then at most two kills of the tree from here (each up to 2 s per cgroup hierarchy and
+/// 2 s for a fresh uid's processes) and four waits for the output pipes.
+const TEARDOWN: Duration =
+    Duration::from_secs(GRACE.as_secs() + 2 * 4 + 4 * OUTPUT_GRACE.as_secs());
 
 /// Where host uids for a root launcher are drawn from: far above any real user's.
 pub(crate) const UID_BASE: u32 = 0x7000_0000;
@@ -219,6 +232,25 @@ impl Sandbox {
                 crate::microvm::run(config, &status, request).await
             }
         }
+    }
+
+    /// The longest [`Sandbox::run`] takes for a request with `deadlines` in `tier`: its
+    /// binding deadline plus what the tier may spend around it at most (booting a guest,
+    /// killing the tree and collecting its output when the command does not end by
+    /// itself). A caller that waits this long never gives up on a run before the
+    /// sandbox's own deadline has ended it and said so. The tier's probe is not counted:
+    /// it runs once, before the first run (a caller places the call first).
+    pub fn longest_run(&self, tier: Tier, deadlines: &Deadlines) -> Duration {
+        let (_, limit_ms) = deadlines.binding();
+        let around = match tier {
+            Tier::Process => TEARDOWN,
+            Tier::Gvisor => crate::gvisor::TEARDOWN,
+            Tier::Microvm => {
+                let boot = self.inner.config.tiers.microvm.as_ref().map(|vm| vm.boot_timeout);
+                boot.unwrap_or(crate::microvm::DEFAULT_BOOT_TIMEOUT) + crate::microvm::TEARDOWN
+            }
+        };
+        Duration::from_millis(limit_ms).saturating_add(around)
     }
 
     /// The tier's status when it works here; otherwise the refusal, with the probe's reason.
@@ -449,6 +481,7 @@ impl Inner {
             _ => Vec::new(),
         };
         Ok(Built {
+            guard: TreeGuard::new(child.id(), cgroup, host_uid),
             child,
             stdin: Some(stdin),
             stdout,
@@ -460,8 +493,6 @@ impl Inner {
             dir,
             ready: waited.is_ok(),
             report_start,
-            cgroup,
-            host_uid,
         })
     }
 
@@ -489,6 +520,10 @@ impl Inner {
 /// A helper that was sent its sandbox and waits for the command.
 #[derive(Debug)]
 struct Built {
+    /// Kills the sandbox's tree, from outside, on a deadline the helper missed and when
+    /// the run is dropped after its command was handed over. First, so that a drop kills
+    /// before the helper's `Child` is let go.
+    guard: TreeGuard,
     child: Child,
     /// Taken when the command is sent.
     stdin: Option<ChildStdin>,
@@ -506,9 +541,6 @@ struct Built {
     ready: bool,
     /// What of the report was read while waiting for the ready byte.
     report_start: Vec<u8>,
-    /// The sandbox's cgroup's name and its host uid, for killing its tree from here.
-    cgroup: String,
-    host_uid: u32,
 }
 
 impl Built {
@@ -537,6 +569,9 @@ impl Built {
         let Some(mut stdin) = self.stdin.take() else {
             return Err(SandboxError::Helper("the helper's stdin is gone".to_owned()));
         };
+        // INVARIANT: from the hand-over until the run is collected, a caller that stops
+        // waiting (this future dropped) kills the tree; nothing is left running unwatched.
+        self.guard.arm();
         // A helper that died before this reports it; a write error here says nothing new.
         let _ = stdin.write_all(&message(&command)?).await;
         // The command's stdin is fed beside the run (it may read it slowly, or never);
@@ -612,6 +647,8 @@ impl Built {
         }
         let stdout = self.stdout.wait(OUTPUT_GRACE).await;
         let stderr = self.stderr.wait(OUTPUT_GRACE).await;
+        // Collected: the helper reaps the namespace and removes its cgroup by itself.
+        self.guard.disarm();
         let mut child = self.child;
         tokio::spawn(async move {
             let _ = child.wait().await;
@@ -638,17 +675,7 @@ impl Built {
     /// that uid is killed.
     async fn kill_tree(&mut self) {
         let _ = self.child.start_kill();
-        let cgroup = self.cgroup.clone();
-        let uid = self.host_uid;
-        let fresh = (UID_BASE..UID_BASE.saturating_add(UID_SPAN)).contains(&uid)
-            && nix::unistd::geteuid().is_root();
-        let _ = tokio::task::spawn_blocking(move || {
-            crate::helper::kill_cgroup(&cgroup);
-            if fresh {
-                kill_uid(uid);
-            }
-        })
-        .await;
+        self.guard.kill().await;
     }
 }
 
@@ -662,31 +689,6 @@ impl Deadlines {
             run_ms: self.run_ms.map(left),
             lifetime_ms: left(self.lifetime_ms),
         }
-    }
-}
-
-/// Kills every process of host `uid` (a fresh uid: they are all the sandbox's), until
-/// none is left or two seconds have passed. Scans `/proc`: no fork from this
-/// multi-threaded process.
-fn kill_uid(uid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        let mut found = false;
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-                continue;
-            };
-            let owner = std::os::unix::fs::MetadataExt::uid;
-            if entry.metadata().is_ok_and(|m| owner(&m) == uid) {
-                found = true;
-                let pid = nix::unistd::Pid::from_raw(pid);
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-        if !found {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

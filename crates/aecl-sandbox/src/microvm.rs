@@ -487,6 +487,10 @@ async fn stop(child: &mut Child) {
     let _ = child.wait().await;
 }
 
+/// The longest a run takes past its boot and its binding deadline: QEMU killed and
+/// reaped, its console read to its end.
+pub(crate) const TEARDOWN: Duration = Duration::from_secs(5);
+
 /// The last `CONSOLE_TAIL` bytes of a stream, read to its end.
 async fn keep_tail<R: AsyncRead + Unpin>(mut from: R) -> Vec<u8> {
     let mut kept = Vec::new();

@@ -215,8 +215,9 @@ impl TimeLimit {
 pub enum Outcome {
     /// The command exited by itself (0 is success; anything else is its own failure).
     Exited { code: i32 },
-    /// The sandbox refused: the program could not be executed under its rules, or the
-    /// seccomp filter killed it.
+    /// The sandbox refused: the program could not be executed under its rules. Only
+    /// what aecl knows it refused: a command ended by `SIGSYS` is [`Outcome::Killed`],
+    /// since a seccomp kill and a signal the command sent itself look the same.
     Denied { reason: String },
     /// A deadline passed and the whole process tree was killed.
     TimedOut { limit: TimeLimit, after_ms: u64 },

@@ -169,6 +169,63 @@ fn a_killed_launcher_leaves_no_gvisor_container_running() {
     assert!(gone, "left running: {:?}", processes_naming(tmp.path()));
 }
 
+#[test]
+fn a_killed_launcher_leaves_no_process_tier_command_running() {
+    helper_is_built();
+    let bind = crate::temp_dir();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bind.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let alive = bind.path().join("alive");
+    let script = format!("while true; do echo x >> {}; sleep 0.05; done", alive.display());
+    let mut aecl = crate::aecl()
+        .args(["sandbox", "run", "--timeout", "600", "--bind"])
+        .arg(bind.path())
+        .args(["--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = || std::fs::read_to_string(&alive).map_or(0, |t| t.lines().count());
+    assert!(wait_for(|| lines() >= 3), "the command never wrote");
+    // SIGKILL: no destructor runs; the helper sees its launcher's pipe close.
+    aecl.kill().unwrap();
+    aecl.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let after = lines();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(lines(), after, "the command went on writing after its launcher died");
+}
+
+#[test]
+fn the_commands_own_124_is_told_apart_by_the_report_on_a_line_of_its_own() {
+    helper_is_built();
+    // The command's last stderr line has no newline: the report still has a line.
+    let script = "printf 'aecl sandbox: timed out' >&2; exit 124";
+    let done = run(["sandbox", "run", "--report", "--", "sh", "-c", script]);
+    assert_eq!(done.code, Some(124), "{}", done.stderr);
+    assert!(done.stderr.starts_with("aecl sandbox: timed out\n{"), "{}", done.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(done.stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(report["exit_code"], 124);
+    assert_eq!(report["outcome"], serde_json::json!({"kind": "exited", "code": 124}));
+}
+
+#[test]
+fn a_sigsys_the_command_sent_itself_is_not_called_a_seccomp_denial() {
+    helper_is_built();
+    let done = run(["sandbox", "run", "--report", "--", "sh", "-c", "kill -SYS $$"]);
+    assert_eq!(done.code, Some(128 + 31), "{}", done.stderr);
+    // aecl's lines before the report say it was killed, not denied by seccomp.
+    let (said, _report) = done.stderr.trim_end().rsplit_once('\n').unwrap();
+    assert!(!said.contains("seccomp") && !said.contains("denied"), "{}", done.stderr);
+    assert!(said.contains("killed by signal 31"), "{}", done.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(done.stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(report["outcome"]["kind"], "killed");
+    assert_eq!(report["outcome"]["signal"], 31);
+}
+
 /// Polls `done` for up to 20 seconds (a bound for a loaded machine, not a measurement).
 fn wait_for(done: impl Fn() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -12,6 +12,7 @@ mod postgres;
 mod postgres_guards;
 mod reconcile;
 mod registry;
+mod shell;
 mod sql_bounds;
 mod sqlite;
 mod sqlite_guards;

@@ -1,11 +1,19 @@
 //! Stage 8, dispatch (design.md §3 step 11): the connector runs the call, in the sandbox
-//! tier placed, under the per-call timeout; the effect is already `dispatched` in the
+//! tier placed, under the per-call timeout, or the connector's own deadline when that is
+//! longer ([`Connector::deadline`]); the effect is already `dispatched` in the
 //! ledger (recorded with the decision), so a crash from here on leaves it for recovery and
 //! reconciliation, never for a second execution. A call that repeats an executed call's id
 //! or idempotency key runs nothing: it gets that execution's effect, waited for while it
 //! is still running. Blocked, pending and dry-run calls run nothing either.
+//!
+//! The engine never stops waiting before the connector's own deadline: a connector that
+//! enforces a longer one (a shell command's `timeout_secs`) ends the call itself and says
+//! how (a sandbox's timeout, with the tree it killed and its report). When the engine
+//! stops waiting all the same (a connector that does not answer by its deadline), the
+//! connector's future is dropped before the timeout is recorded, which for a sandboxed
+//! command kills its whole process tree: nothing goes on after the outcome is written.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
@@ -40,8 +48,22 @@ pub(crate) struct Ran {
     /// What the target answered with a failure, shown to the agent as it is
     /// ([`Connector::error_output`]).
     pub error_output: Option<serde_json::Value>,
+    /// For an outcome other than success, the sandbox's structured report
+    /// ([`Sandboxed::report`]).
+    pub report: Option<serde_json::Value>,
     /// When dispatch began (the outcome record's latency).
     pub started: Instant,
+}
+
+/// What the engine waits past a connector's own deadline: the connector's answer is on
+/// its way.
+const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+
+/// How long the engine waits for a call: its per-call timeout, or the connector's own
+/// deadline and [`DEADLINE_GRACE`] when that is longer.
+fn wait_limit(call_timeout: Duration, connector_deadline: Option<Duration>) -> Duration {
+    connector_deadline
+        .map_or(call_timeout, |own| call_timeout.max(own.saturating_add(DEADLINE_GRACE)))
 }
 
 impl<S: Store> Engine<S> {
@@ -81,22 +103,28 @@ impl<S: Store> Engine<S> {
             };
             let started = Instant::now();
             let invocation = Invocation::new(&ready.policy, call, &effect.id);
+            let timeout =
+                wait_limit(self.config().call_timeout, connector.deadline(invocation, ready.tier));
             let run = async {
                 match ready.tier {
                     Some(tier) => connector.execute_in(invocation, tier).await,
-                    None => {
-                        Sandboxed { outcome: connector.execute(invocation).await, ran_in: None }
-                    }
+                    None => Sandboxed::unstarted(connector.execute(invocation).await),
                 }
             };
-            let timeout = self.config().call_timeout;
+            // INVARIANT: on the timeout, `run` is dropped before this match ends, and so
+            // before the outcome is recorded: a sandboxed command's tree is killed first.
             let done = match tokio::time::timeout(timeout, run).await {
                 Ok(done) => done,
                 Err(_) => Sandboxed {
                     outcome: ConnectorOutcome::TimedOut {
-                        error: format!("timed out after {timeout:?}"),
+                        error: format!(
+                            "timed out after {timeout:?}: the engine stopped waiting and \
+                             cancelled the call (a sandboxed command's process tree is killed)"
+                        ),
                     },
-                    ran_in: None,
+                    // Where it was handed to run; what it did there is unknown.
+                    ran_in: ready.tier,
+                    report: None,
                 },
             };
             let error_output = match done.outcome {
@@ -110,6 +138,7 @@ impl<S: Store> Engine<S> {
                 ran_in: done.ran_in,
                 reports_result: connector.reports_result(),
                 error_output,
+                report: done.report,
                 started,
             })))
         }

@@ -99,18 +99,23 @@ impl<S: Store> Engine<S> {
             ran_in,
             reports_result,
             error_output,
+            report,
             started,
         } = ran;
         let call = &ready.decided.call;
         let (state, audit_outcome) = outcome.ledger();
+        let executed = outcome.ran();
+        // A call that did not succeed keeps the sandbox's report as its result, apart
+        // from the error, which is aecl's own text.
         let (result, error, rollback_token) = match outcome {
             ConnectorOutcome::Succeeded { result, rollback_token } => {
                 (result, None, rollback_token)
             }
             ConnectorOutcome::Failed { error }
+            | ConnectorOutcome::RanAndFailed { error }
             | ConnectorOutcome::Unknown { error }
             | ConnectorOutcome::TimedOut { error } => {
-                (Value::Null, Some(self.redact_text(error)), None)
+                (report.unwrap_or(Value::Null), Some(self.redact_text(error)), None)
             }
         };
         let mut redacted = result.clone();
@@ -122,7 +127,6 @@ impl<S: Store> Engine<S> {
             rollback_token: rollback_token.clone(),
             at: self.now(),
         };
-        let executed = state != EffectState::Failed;
         let mut events = vec![RunEvent::Outcome { id: call.id.clone(), executed }];
         if state == EffectState::Succeeded && !reports_result {
             // The output feeds provenance like any tool result. A client that runs the
@@ -132,6 +136,10 @@ impl<S: Store> Engine<S> {
             // An error answer the agent is shown is output it reads, however the outcome
             // is classified: untrusted, since it is not what the catalog describes.
             events.push(RunEvent::Result { id: call.id.clone(), output, untrusted: true });
+        } else if error.is_some() && !result.is_null() {
+            // So is the report of a sandboxed call that did not succeed (the command's
+            // output among it): the agent reads it.
+            events.push(RunEvent::Result { id: call.id.clone(), output: result, untrusted: true });
         }
         let mut record = self.record(RecordKind::Outcome, &call.agent, &call.run);
         record.call_id.clone_from(&call.id);
@@ -140,11 +148,18 @@ impl<S: Store> Engine<S> {
         record.policy_revision = ready.decided.verdict.policy_revision.clone();
         record.outcome = Some(audit_outcome);
         record.output = match (&error, error_output) {
-            (Some(error), Some(mut output)) => {
-                self.redact(&mut output);
-                json!({ "error": error, "output": output })
+            (Some(error), shown) => {
+                let mut output = json!({ "error": error });
+                if let Some(mut shown) = shown {
+                    self.redact(&mut shown);
+                    output["output"] = shown;
+                }
+                // The report beside aecl's error, as data: never spliced into it.
+                if !redacted.is_null() {
+                    output["result"] = redacted.clone();
+                }
+                output
             }
-            (Some(error), None) => json!({ "error": error }),
             (None, _) => redacted,
         };
         record.effect_id = Some(new_effect.id.clone());

@@ -8,6 +8,7 @@ mod approvals;
 mod causes;
 mod durability;
 mod flow;
+mod sandboxed;
 mod stages;
 
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,9 @@
 //! system directories read-only over it, gives the command a size-limited tmpfs work dir
 //! and `/tmp`, the request's binds, no capabilities, `noNewPrivileges`, rlimits, memory
 //! and pid limits, and a seccomp filter (applied by gVisor's kernel, `--oci-seccomp`)
-//! that refuses what the process tier's filter refuses.
+//! that refuses what the process tier refuses (but `clone3`: see [`seccomp`]), under the
+//! process tier's own filter, which the helper bound in applies before it becomes the
+//! command.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -15,7 +17,7 @@ use crate::error::SandboxError;
 use crate::helper::mounts::{ETC_BINDS, SYSTEM_DIRS};
 use crate::spec::{Bind, EGRESS_SOCKET, Limits, WORK_DIR};
 
-/// Where the helper executable is bound inside, when it starts the command.
+/// Where the helper executable is bound inside: it starts the command.
 pub(crate) const HELPER_INSIDE: &str = "/run/aecl/aecl-sandbox";
 
 /// What the bundle runs and with what.
@@ -29,8 +31,9 @@ pub(crate) struct Contents<'a> {
     pub(crate) limits: Limits,
     /// The egress proxy's socket on the host, bound in when hosts are allowed.
     pub(crate) egress: Option<&'a Path>,
-    /// The helper executable on the host, bound in when it starts the command.
-    pub(crate) helper: Option<&'a Path>,
+    /// The helper executable on the host, bound in: it starts the command
+    /// (`helper::gvisor_init`).
+    pub(crate) helper: &'a Path,
 }
 
 /// Writes the bundle into `dir` (which must be empty but for what the caller keeps
@@ -81,9 +84,7 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
     if let Some(socket) = contents.egress {
         mounts.push(bind_at(&rootfs, socket, Path::new(EGRESS_SOCKET), false)?);
     }
-    if let Some(helper) = contents.helper {
-        mounts.push(bind_at(&rootfs, helper, Path::new(HELPER_INSIDE), false)?);
-    }
+    mounts.push(bind_at(&rootfs, contents.helper, Path::new(HELPER_INSIDE), false)?);
     for b in contents.binds {
         check_bind(&b.path)?;
         mounts.push(bind(&rootfs, &b.path, b.writable)?);
@@ -190,15 +191,49 @@ const DENIED: &[&str] = &[
 ];
 
 /// The OCI seccomp profile: `EPERM` for [`DENIED`], for `clone` with a namespace flag,
-/// for vsock and packet sockets and for `TIOCSTI`/`TIOCLINUX`.
+/// for vsock and packet sockets and for `TIOCSTI`/`TIOCLINUX`, as the process tier's
+/// filter. The command also runs under that very filter, which the helper applies
+/// inside before it becomes the command (`helper::gvisor_init`, `--seccomp`): this
+/// profile is the same rules once more, applied by runsc.
 ///
-/// Unlike the process tier's filter, `clone3` is left alone: this runsc answers every
-/// refusal with `EPERM` whatever `errnoRet` says, and libc falls back to `clone` only on
-/// `ENOSYS`, so refusing `clone3` would refuse every thread. A `clone3` with namespace
-/// flags makes a namespace of gVisor's kernel, not of the host's.
+/// Not `clone3`: this runsc answers every refusal with `EPERM` whatever `errnoRet` says,
+/// and libc falls back to `clone` only on `ENOSYS`, so refusing `clone3` here would
+/// refuse every thread. The helper's filter refuses it with `ENOSYS`, as in the process
+/// tier (gVisor's kernel honours the errno of a filter the process installs itself).
+///
+/// And what the process tier refuses by other means than its filter, so that a command
+/// gets the same answers in both (gVisor's kernel would allow them, if only inside
+/// itself): `mknod` of a character or block device (the process tier's user namespace
+/// has no `CAP_MKNOD` over any device) and ICMP datagram ("ping") sockets (its network
+/// namespace's `ping_group_range` admits no group), both `EPERM` here where the process
+/// tier says `EPERM` and `EACCES`.
 fn seccomp() -> Value {
     let eperm = libc::EPERM;
     let mut rules = vec![json!({"names": DENIED, "action": "SCMP_ACT_ERRNO", "errnoRet": eperm})];
+    // The mode is `mknod`'s second argument and `mknodat`'s third; its type bits decide.
+    for (name, index) in [("mknod", 1), ("mknodat", 2)] {
+        for kind in [libc::S_IFCHR, libc::S_IFBLK] {
+            rules.push(json!({
+                "names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
+                "args": [{"index": index, "value": libc::S_IFMT, "valueTwo": kind,
+                          "op": "SCMP_CMP_MASKED_EQ"}],
+            }));
+        }
+    }
+    // `SOCK_NONBLOCK` and `SOCK_CLOEXEC` ride in the type's high bits: compare the type.
+    for (family, protocol) in
+        [(libc::AF_INET, libc::IPPROTO_ICMP), (libc::AF_INET6, libc::IPPROTO_ICMPV6)]
+    {
+        rules.push(json!({
+            "names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
+            "args": [
+                {"index": 0, "value": family, "op": "SCMP_CMP_EQ"},
+                {"index": 1, "value": SOCK_TYPE_MASK, "valueTwo": libc::SOCK_DGRAM,
+                 "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 2, "value": protocol, "op": "SCMP_CMP_EQ"},
+            ],
+        }));
+    }
     let namespace_flags = [
         libc::CLONE_NEWUSER,
         libc::CLONE_NEWNS,
@@ -233,6 +268,9 @@ fn seccomp() -> Value {
         "syscalls": rules,
     })
 }
+
+/// The bits of `socket`'s type argument that hold the type (`SOCK_TYPE_MASK` in Linux).
+const SOCK_TYPE_MASK: i32 = 0xf;
 
 /// The synthetic `/etc`: the sandbox's own user and host names; the few host files
 /// programs need are bound over it (`ETC_BINDS`). Host secrets are never there.

@@ -8,6 +8,11 @@
 //!   can be opened).
 //! - `--unset-home`: runsc adds `HOME` to an environment without one; the command gets
 //!   exactly the environment it was given.
+//! - `--seccomp`: the process tier's seccomp filter (`seccomp::apply`), applied last, so
+//!   that the command runs under exactly the filter it gets in the process tier. runsc's
+//!   own `--oci-seccomp` profile cannot hold all of it: it answers every refusal `EPERM`,
+//!   and `clone3` must fail with `ENOSYS` for libc to fall back to `clone`, whose
+//!   namespace flags the filter can read.
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
@@ -17,7 +22,7 @@ use nix::unistd::{ForkResult, execvpe, fork};
 
 use super::forward;
 
-/// `aecl-sandbox gvisor-init [--forward] [--unset-home] -- COMMAND ARGS...`: returns
+/// `aecl-sandbox gvisor-init [--seccomp] [--forward] [--unset-home] -- COMMAND ARGS...`: returns
 /// only on failure (127: no such program, 126: it could not be started, as a shell says).
 pub fn main(args: &[OsString]) -> i32 {
     let Some(split) = args.iter().position(|a| a == "--") else {
@@ -52,6 +57,16 @@ pub fn main(args: &[OsString]) -> i32 {
             Ok(ForkResult::Child) => forward::serve(listener),
             Ok(ForkResult::Parent { .. }) => {}
             Err(e) => return fail(&format!("starting the egress forwarder: {e}"), 126),
+        }
+    }
+    // After the forwarder's fork: the forwarder needs none of it, and is no command.
+    // `no_new_privs` is the bundle's already; set again, as `seccomp::apply` needs it.
+    if options.iter().any(|o| o == "--seccomp") {
+        let applied = nix::sys::prctl::set_no_new_privs()
+            .map_err(|e| format!("no_new_privs: {e}"))
+            .and_then(|()| super::seccomp::apply());
+        if let Err(error) = applied {
+            return fail(&error, 126);
         }
     }
     let error = execvpe(program, &argv, &env).err();

@@ -83,6 +83,16 @@ pub(crate) fn forget_ready() {
     drop(READY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take());
 }
 
+/// A copy of the launcher's control pipe for the supervisor to watch while the command
+/// runs: `poll` reports `POLLERR` on a pipe's write end once no reader is left, that is
+/// once the launcher gave up on the run (its caller dropped it) or died. `None` for a
+/// helper started by hand. Close-on-exec, and made after the sandbox's processes were
+/// started, so none of them holds it.
+pub(crate) fn watch_launcher() -> Option<OwnedFd> {
+    let ready = READY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    ready.as_ref()?.as_fd().try_clone_to_owned().ok()
+}
+
 /// Tells the launcher that the sandbox is built and waits for its command.
 fn announce_ready() {
     if let Some(pipe) = READY.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {

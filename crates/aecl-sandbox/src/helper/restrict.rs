@@ -196,10 +196,11 @@ fn resolve(program: &str, path: &str) -> Option<PathBuf> {
     )
 }
 
-/// How a command killed by `signal` ended: `SIGSYS` is the seccomp filter refusing it.
+/// How a command killed by `signal` ended. A `SIGSYS` is not called a seccomp denial: the
+/// filter's kills (another architecture's or the x32 ABI's calls) and a `kill -SYS` the
+/// command sent itself end the same way, and the wait status cannot tell them apart (the
+/// seccomp `si_code` reaches only the killed process). A denial is claimed only where
+/// aecl knows it refused (an exec it refused).
 pub(crate) fn signalled(signal: Signal) -> Outcome {
-    if signal == Signal::SIGSYS {
-        return Outcome::Denied { reason: "killed by the seccomp filter (SIGSYS)".to_owned() };
-    }
     Outcome::Killed { signal: signal as i32, cause: None }
 }

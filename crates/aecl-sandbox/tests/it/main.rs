@@ -1,11 +1,13 @@
 //! Integration tests of the sandbox: real commands in the real helper, on this kernel.
 
+mod abandoned;
 mod delegated;
 mod escape;
 mod fallback;
 mod gvisor;
 mod limits;
 mod microvm;
+mod parity;
 mod run;
 
 use std::path::PathBuf;
