@@ -71,49 +71,79 @@ pub fn peek(token: &str) -> Result<Unverified, TokenError> {
     })
 }
 
-/// A part of the token as a JSON object. A member named twice refuses the token (RFC 7519
-/// §4 lets a parser refuse it): the signature covers both copies, and two parsers that
-/// keep different ones (aecl, an IdP, a proxy in front) would disagree on its `role` or
-/// `sub`. Every token goes through [`peek`] before it is verified, so this holds for all.
+/// A part of the token as a JSON object. A member named twice, at any depth, refuses the
+/// token (RFC 7519 §4 lets a parser refuse it): the signature covers both copies, and two
+/// parsers that keep different ones (aecl, an IdP, a proxy in front) would disagree on its
+/// `role`, its `sub` or a nested role claim. Every token goes through [`peek`] before it is
+/// verified, so this holds for all.
 fn json_object(part: &str, what: &'static str) -> Result<Map<String, Value>, TokenError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed(what))?;
-    match serde_json::from_slice::<Distinct>(&bytes) {
-        Ok(Distinct(map)) => Ok(map),
-        Err(error) if error.to_string().starts_with(DUPLICATE) => {
-            Err(TokenError::Malformed("a member of the token is named twice"))
-        }
-        Err(_) => Err(TokenError::Malformed(what)),
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Err(TokenError::Malformed(what));
+    };
+    // Valid JSON: the only way this second reading can fail is a repeated name.
+    if serde_json::from_slice::<Distinct>(&bytes).is_err() {
+        return Err(TokenError::Malformed("a member of the token is named twice"));
     }
+    Ok(map)
 }
 
-const DUPLICATE: &str = "duplicate member";
-
-/// A JSON object whose members have distinct names.
-struct Distinct(Map<String, Value>);
+/// A JSON value in which no object names a member twice (read only to check that).
+struct Distinct;
 
 impl<'de> serde::Deserialize<'de> for Distinct {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> serde::de::Visitor<'de> for Members {
-            type Value = Distinct;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
+        deserializer.deserialize_any(Members)
+    }
+}
+
+struct Members;
+
+impl<'de> serde::de::Visitor<'de> for Members {
+    type Value = Distinct;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Distinct, A::Error> {
+        let mut names = std::collections::HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if !names.insert(name) {
+                return Err(serde::de::Error::custom("a member named twice"));
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Distinct, A::Error> {
-                let mut members = Map::new();
-                while let Some((name, value)) = map.next_entry::<String, Value>()? {
-                    if members.contains_key(&name) {
-                        return Err(serde::de::Error::custom(format!("{DUPLICATE} `{name}`")));
-                    }
-                    members.insert(name, value);
-                }
-                Ok(Distinct(members))
-            }
+            map.next_value::<Distinct>()?;
         }
-        deserializer.deserialize_map(Members)
+        Ok(Distinct)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Distinct, A::Error> {
+        while seq.next_element::<Distinct>()?.is_some() {}
+        Ok(Distinct)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Distinct, E> {
+        Ok(Distinct)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Distinct, E> {
+        Ok(Distinct)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Distinct, E> {
+        Ok(Distinct)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Distinct, E> {
+        Ok(Distinct)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Distinct, E> {
+        Ok(Distinct)
+    }
+
+    fn visit_unit<E>(self) -> Result<Distinct, E> {
+        Ok(Distinct)
     }
 }
 

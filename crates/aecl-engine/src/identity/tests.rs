@@ -122,6 +122,9 @@ fn a_signed_token_naming_a_claim_twice_is_refused() {
         sign(&header, &claims(r#","role":"admin""#)),
         sign(&header, &claims(r#","sub":"someone_else""#)),
         sign(&header.replace(r#""typ""#, r#""alg":"none","typ""#), &claims("")),
+        // Nested role claims (an IdP's `realm_access.roles`) are read two ways as well.
+        sign(&header, &claims(r#","realm_access":{"roles":["a"],"roles":["admin"]}"#)),
+        sign(&header, &claims(r#","groups":[{"name":"a","name":"b"}]"#)),
     ] {
         let refused = verify(&verifier, &token, NOW);
         assert_eq!(refused, Err(TokenError::Malformed("a member of the token is named twice")));
