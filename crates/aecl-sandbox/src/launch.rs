@@ -741,8 +741,8 @@ fn message<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, SandboxError> {
 }
 
 /// Starts the egress proxy on a Unix socket in `dir`, owned by the sandbox's user, who
-/// alone may connect. No TCP port: a loopback port would be open to every local user (the
-/// fallback's helper opens an authenticated one of its own, `helper/fallback/proxy_port.rs`).
+/// alone may connect. No TCP port: a loopback port would be open to every local user (and
+/// the Landlock fallback, which could not confine egress to it, refuses allowed hosts).
 pub(crate) async fn start_proxy(
     dir: &Path,
     proxy: &Proxy,

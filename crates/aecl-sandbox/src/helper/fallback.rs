@@ -1,25 +1,29 @@
 //! The fallback tier, for hosts without user namespaces (or when asked for): the command
 //! runs in a new session on the host's file system, as an unprivileged user when the
 //! launcher is root, under Landlock (files, TCP ports, abstract Unix sockets, signals),
-//! seccomp (with a network filter of the fallback's own: TCP to the egress proxy only),
+//! seccomp (with a network filter of the fallback's own: no socket but `socketpair`),
 //! rlimits and the cgroup when one could be made, with its work dir a tmpfs of the work
 //! size and a `/proc` that shows only its own processes, in a mount namespace of its own
 //! (root launchers only). It refuses to run when the kernel enforces no Landlock at all:
-//! never unsandboxed; when Landlock cannot hold what the fallback relies on it for (TCP
-//! with allowed hosts, signals under the launcher's own uid); and, like the namespace
-//! tier, when a limit cannot be enforced and `best_effort` was not chosen.
+//! never unsandboxed; when hosts are allowed (below); when Landlock cannot scope signals
+//! under the launcher's own uid; and, like the namespace tier, when a limit cannot be
+//! enforced and `best_effort` was not chosen.
+//!
+//! Without a network namespace nothing can confine egress to the proxy: Landlock's TCP
+//! rules name a port on any address, so a command allowed the proxy's loopback port could
+//! connect to any host on that port, and seccomp cannot read a `connect`'s address. So
+//! a run that allows hosts is refused before anything starts, naming the remedy (user
+//! namespaces, so that the sandbox gets a network namespace of its own); a run without
+//! them opens no socket at all.
 //!
 //! Without a PID namespace the tree is kept by this process and a keeper between it and
 //! the command, both child subreapers outside the command's Landlock domain: whatever the
 //! command starts stays their descendant even after a `setsid` and a double fork, and
 //! every descendant is killed before the report, or by the keeper when this process is
-//! killed (`fallback/descendants.rs`). Without a network namespace the egress proxy is
-//! reached over a host loopback port that only the command's credentials open
-//! (`fallback/proxy_port.rs`). What of the host stays visible is named in the layers
-//! (`exposed`).
+//! killed (`fallback/descendants.rs`). What of the host stays visible is named in the
+//! layers (`exposed`).
 
 mod descendants;
-mod proxy_port;
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -32,31 +36,35 @@ use super::cgroup::Cgroup;
 use super::handoff::{Ready, StatusReader, forward_command, receive_command};
 use super::status::{Message, StatusWriter};
 use super::{Clock, Waited, enforce, lsm, restrict, seccomp, setup, wait_with_deadline};
-use crate::spec::{Command, EGRESS_PORT, Layers, Outcome, Spec};
+use crate::spec::{Layers, Outcome, Spec};
 use nix::mount::{MsFlags, mount};
-use proxy_port::ProxyPort;
 
 /// How long the descendants get to be killed and reaped after the command's end: well
 /// within the launcher's grace after a deadline. A process still there by then has a
 /// pending `SIGKILL` and dies as its system call returns.
 const KILL_WITHIN: Duration = Duration::from_secs(1);
 
-/// The Landlock ABI that restricts TCP ports (Linux 6.7): without it the fallback's
-/// command could connect anywhere.
-const LANDLOCK_ABI_TCP: i32 = 4;
-
 /// The Landlock ABI that scopes signals (Linux 6.12): without it a command under the
 /// launcher's own uid could kill its supervisor (and aecl), and what it started would
 /// then outlive the run.
 const LANDLOCK_ABI_SIGNALS: i32 = 6;
 
-/// The user name of the proxy URL's credentials (the secret is the password).
-const PROXY_USER: &str = "aecl";
+/// Why the fallback refuses a run that allows hosts (the `Setup` outcome, exit 125).
+pub(crate) const EGRESS_REFUSAL: &str = "the Landlock fallback cannot confine egress to \
+    the egress proxy (Landlock's TCP rules allow a port on every address, so the command \
+    could connect to any host on the proxy's port): refusing to run with allowed hosts; \
+    run where user namespaces are available, so that the sandbox gets a network namespace \
+    of its own";
 
 pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Clock) -> Outcome {
     // INVARIANT: every process started from here on stays a descendant of this process
     // (an orphan is re-parented here, not to the host's init), and none is left when the
     // report is written.
+    // INVARIANT: the fallback never runs a command that allows hosts: nothing here could
+    // keep it from connecting past the proxy.
+    if spec.egress.is_some() {
+        return cgroup.explain(setup(EGRESS_REFUSAL.to_owned()));
+    }
     let outcome = match descendants::become_subreaper() {
         Ok(()) => run_child(spec, cgroup, layers, clock),
         Err(error) => setup(error),
@@ -67,15 +75,6 @@ pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut
 }
 
 fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Clock) -> Outcome {
-    // The proxy's port is opened (and its forwarder forked) first, so that the forwarder
-    // holds none of the pipes below, nor the cgroup.
-    let proxy = match &spec.egress {
-        Some(egress) => match proxy_port::start(spec, &egress.socket) {
-            Ok(port) => Some(port),
-            Err(error) => return setup(error),
-        },
-        None => None,
-    };
     let pipes = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .and_then(|status| Ok((status, nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)));
     let ((status_read, status_write), (command_read, command_write)) = match pipes {
@@ -106,7 +105,7 @@ fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Cloc
             super::handoff::forget_ready();
             let ended = descendants::keep(supervisor, KILL_WITHIN, || {
                 let status = StatusWriter::from_inherited(status_raw);
-                child(spec, status, command_raw, cgroup.missing(), proxy.as_ref())
+                child(spec, status, command_raw, cgroup.missing())
             });
             // The command's process ended: say how (after a refused exec's own word),
             // like the namespace tier's init. Its orphans go to the supervisor.
@@ -159,21 +158,6 @@ fn run_child(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut Cloc
         Waited::Exited(exit) => status.outcome().unwrap_or_else(|| exit_status(child, exit)),
         Waited::Reported(outcome) => outcome,
     }
-}
-
-/// The proxy variables the launcher set (`http://127.0.0.1:3128`, the namespace tier's
-/// forwarder) point at the fallback's port on the host's loopback instead, with the
-/// credentials that alone open it.
-fn with_fallback_proxy(command: &Command, proxy: Option<&ProxyPort>) -> Command {
-    let mut command = command.clone();
-    if let Some(proxy) = proxy {
-        let from = format!("http://127.0.0.1:{EGRESS_PORT}");
-        let to = format!("http://{PROXY_USER}:{}@127.0.0.1:{}", proxy.secret, proxy.port);
-        for (_, value) in &mut command.env {
-            *value = value.replace(&from, &to);
-        }
-    }
-    command
 }
 
 /// A mount namespace of this process's own, its mounts private, so that what is mounted
@@ -233,7 +217,7 @@ fn exposures(proc_hidden: bool, own_uid: bool) -> Vec<String> {
     }
     exposed.push(
         "host network namespace: /proc/net lists the host's interfaces and sockets (no \
-         socket but TCP to the egress proxy can be opened)"
+         socket can be opened)"
             .to_owned(),
     );
     if !own_uid {
@@ -275,7 +259,6 @@ fn child(
     mut status: StatusWriter,
     command: std::os::fd::RawFd,
     cgroup_missing: Option<&str>,
-    proxy: Option<&ProxyPort>,
 ) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let fail = |status: &mut StatusWriter, error: String| {
@@ -311,7 +294,6 @@ fn child(
         mode: "landlock-fallback".to_owned(),
         host_uid: spec.host_uid,
         env_allowlist: true,
-        egress_proxy: spec.egress.is_some(),
         exposed: exposures(proc_hidden, root),
         ..Layers::default()
     };
@@ -336,8 +318,7 @@ fn child(
         return fail(&mut status, format!("no_new_privs: {e}"));
     }
     layers.no_new_privs = true;
-    let port = proxy.map(|p| p.port);
-    match lsm::restrict(&lsm::Paths::fallback(spec), port) {
+    match lsm::restrict(&lsm::Paths::fallback(spec), None) {
         Ok((enforced, _)) if enforced == "not_enforced" => {
             return fail(
                 &mut status,
@@ -347,7 +328,7 @@ fn child(
             );
         }
         Ok((enforced, abi)) => {
-            if let Some(refusal) = landlock_refusal(abi, proxy.is_some(), root) {
+            if let Some(refusal) = landlock_refusal(abi, root) {
                 return fail(&mut status, refusal);
             }
             layers.landlock = enforced;
@@ -355,32 +336,23 @@ fn child(
         }
         Err(e) => return fail(&mut status, e),
     }
-    if let Err(e) = seccomp::apply().and_then(|()| seccomp::apply_fallback_network(proxy.is_some()))
-    {
+    if let Err(e) = seccomp::apply().and_then(|()| seccomp::apply_fallback_network()) {
         return fail(&mut status, e);
     }
     layers.seccomp = true;
     status.send(&Message::Layers(layers));
     let command = match receive_command(command) {
-        Ok(command) => with_fallback_proxy(&command, proxy),
+        Ok(command) => command,
         Err(error) => return fail(&mut status, error),
     };
     let workdir = spec.fallback_work_dir.display().to_string();
     restrict::exec_here(&command, &mut status, &workdir)
 }
 
-/// Why the fallback cannot run under the kernel's Landlock `abi`, when it cannot: with
-/// allowed hosts it needs TCP rules (the proxy's port and no other); under the
-/// launcher's own uid (`own_uid` false), the signal scope, or the command could kill its
-/// supervisor, which keeps and kills its tree.
-fn landlock_refusal(abi: i32, tcp: bool, own_uid: bool) -> Option<String> {
-    if tcp && abi < LANDLOCK_ABI_TCP {
-        return Some(format!(
-            "the Landlock fallback cannot restrict TCP to the egress proxy under this kernel's \
-             Landlock (ABI {abi}; ABI {LANDLOCK_ABI_TCP}, Linux 6.7, can): refusing to run \
-             with allowed hosts (enable user namespaces)"
-        ));
-    }
+/// Why the fallback cannot run under the kernel's Landlock `abi`, when it cannot: under
+/// the launcher's own uid (`own_uid` false) it needs the signal scope, or the command
+/// could kill its supervisor, which keeps and kills its tree.
+fn landlock_refusal(abi: i32, own_uid: bool) -> Option<String> {
     if !own_uid && abi < LANDLOCK_ABI_SIGNALS {
         return Some(format!(
             "the Landlock fallback cannot keep a command under aecl's own uid from signalling \

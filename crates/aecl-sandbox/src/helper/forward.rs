@@ -60,9 +60,8 @@ pub(crate) fn serve(listener: TcpListener) -> ! {
     }
 }
 
-/// Copies both ways until each side closes (also the fallback's authenticated port,
-/// `fallback/proxy_port.rs`).
-pub(crate) fn relay(client: TcpStream, upstream: UnixStream) {
+/// Copies both ways until each side closes.
+fn relay(client: TcpStream, upstream: UnixStream) {
     let (Ok(client_read), Ok(upstream_write)) = (client.try_clone(), upstream.try_clone()) else {
         return;
     };

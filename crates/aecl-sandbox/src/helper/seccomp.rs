@@ -5,8 +5,7 @@
 //! architecture's system calls and the x32 ABI kill the process.
 //!
 //! The fallback, which has no network namespace of its own, adds a third filter
-//! ([`apply_fallback_network`]): it may open TCP sockets only, and only when the egress
-//! proxy is there to connect to.
+//! ([`apply_fallback_network`]): it may open no socket (`socketpair` aside).
 
 use std::collections::BTreeMap;
 
@@ -150,63 +149,27 @@ fn deny_filter() -> Result<BpfProgram, String> {
 }
 
 /// The fallback's network, where the command shares the host's network namespace and
-/// Landlock restricts TCP only (`connect` to the egress proxy's port, no `bind`), and
-/// nothing else:
-///
-/// - `socket` of any family but IPv4 and IPv6 fails: UDP, raw, Unix (pathname sockets
-///   of the host, which Landlock does not mediate), netlink and the rest; `socketpair`
-///   stays, its ends connected to each other only;
-/// - an IPv4 or IPv6 socket must be a TCP stream (`SOCK_STREAM`, protocol 0 or
-///   `IPPROTO_TCP`): MPTCP and SCTP streams are not TCP to Landlock, which would let
-///   them connect anywhere; and without the proxy (`tcp: false`) no such socket at all;
-/// - `listen` fails (on an unbound socket it binds an ephemeral port on every address of
-///   the host, which Landlock's bind rule never sees);
-/// - `sendto`, `sendmsg` and `sendmmsg` with `MSG_FASTOPEN` fail: TCP Fast Open connects
-///   without `connect`, so without Landlock's connect rule.
-pub(crate) fn apply_fallback_network(tcp: bool) -> Result<(), String> {
-    let program = fallback_network_filter(tcp)?;
+/// nothing but a namespace could confine where a socket connects (Landlock's TCP rules
+/// name ports on every address; a `connect`'s address is behind a pointer seccomp cannot
+/// read): so the fallback runs no command that allows hosts, and this filter makes
+/// `socket` fail for every family (UDP, TCP, raw, Unix pathname sockets of the host,
+/// which Landlock does not mediate, netlink and the rest). `socketpair` stays, its ends
+/// connected to each other only.
+pub(crate) fn apply_fallback_network() -> Result<(), String> {
+    let program = fallback_network_filter()?;
     seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))
 }
 
-fn fallback_network_filter(tcp: bool) -> Result<BpfProgram, String> {
-    let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
-    let (inet, inet6) = (libc::AF_INET as u64, libc::AF_INET6 as u64);
-    let mut socket = vec![int_rule(&[(0, SeccompCmpOp::Ne, inet), (0, SeccompCmpOp::Ne, inet6)])];
-    for family in [inet, inet6] {
-        if !tcp {
-            socket.push(int_rule(&[(0, SeccompCmpOp::Eq, family)]));
-            continue;
-        }
-        // The type's low four bits are the socket type; the rest are `SOCK_NONBLOCK` and
-        // `SOCK_CLOEXEC`.
-        let stream = libc::SOCK_STREAM as u64;
-        for kind in (0..16).filter(|kind| *kind != stream) {
-            socket.push(int_rule(&[
-                (0, SeccompCmpOp::Eq, family),
-                (1, SeccompCmpOp::MaskedEq(0xf), kind),
-            ]));
-        }
-        socket.push(int_rule(&[
-            (0, SeccompCmpOp::Eq, family),
-            (2, SeccompCmpOp::Ne, 0),
-            (2, SeccompCmpOp::Ne, libc::IPPROTO_TCP as u64),
-        ]));
-    }
-    let fast_open = libc::MSG_FASTOPEN as u64;
-    let flagged = |arg: u8| int_rule(&[(arg, SeccompCmpOp::MaskedEq(fast_open), fast_open)]);
+fn fallback_network_filter() -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    rules.insert(libc::SYS_socket, socket.into_iter().collect::<Result<_, _>>().map_err(err)?);
-    rules.insert(libc::SYS_listen, Vec::new());
-    rules.insert(libc::SYS_sendto, vec![flagged(3).map_err(err)?]);
-    rules.insert(libc::SYS_sendmsg, vec![flagged(2).map_err(err)?]);
-    rules.insert(libc::SYS_sendmmsg, vec![flagged(3).map_err(err)?]);
+    rules.insert(libc::SYS_socket, Vec::new());
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
         ARCH,
     )
-    .map_err(err)?;
+    .map_err(|e| format!("seccomp: {e}"))?;
     filter.try_into().map_err(|e| format!("seccomp: {e}"))
 }
 

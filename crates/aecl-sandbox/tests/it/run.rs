@@ -76,31 +76,31 @@ fn the_network_is_closed_but_allowed_hosts_work_through_the_egress_proxy() {
     use aecl_sandbox::HostPattern;
     let allowed = serve_http("hello from the allowed host");
     let other = serve_http("this host is not allowed");
-    for isolation in isolation_modes() {
-        let script = format!(
-            "curl -sS --max-time 5 http://127.0.0.1:{allowed}/; echo \" via-proxy=$?\"; \
-             curl -sS --max-time 5 --noproxy '*' http://127.0.0.1:{allowed}/; echo \" direct=$?\"; \
-             curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{other}/; echo \" other=$?\""
-        );
-        let mut request = shell(&script);
-        request.allow_hosts = vec![HostPattern::parse(&format!("127.0.0.1:{allowed}")).unwrap()];
-        request.isolation = isolation;
-        let done = run(request);
-        let out = text(&done.stdout);
-        assert!(
-            out.contains("hello from the allowed host via-proxy=0"),
-            "{isolation:?}: {out}\n{}",
-            text(&done.stderr)
-        );
-        // Straight to the host: nothing there (namespaces) or refused by Landlock (fallback).
-        assert!(out.contains(" direct=7") || out.contains(" direct=6"), "{isolation:?}: {out}");
-        assert!(!out.contains("not allowed\" direct=0"), "{out}");
-        assert!(out.contains("403 other=0"), "{isolation:?}: {out}");
-        assert!(!out.contains("this host is not allowed"), "{out}");
-        let attempts: Vec<(u16, bool)> = done.egress.iter().map(|a| (a.port, a.allowed)).collect();
-        assert_eq!(attempts, [(allowed, true), (other, false)], "{isolation:?}");
-        assert!(done.layers.egress_proxy);
-    }
+    // The fallback refuses allowed hosts (`fallback.rs`).
+    let isolation = Isolation::Namespaces;
+    let script = format!(
+        "curl -sS --max-time 5 http://127.0.0.1:{allowed}/; echo \" via-proxy=$?\"; \
+         curl -sS --max-time 5 --noproxy '*' http://127.0.0.1:{allowed}/; echo \" direct=$?\"; \
+         curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{other}/; echo \" other=$?\""
+    );
+    let mut request = shell(&script);
+    request.allow_hosts = vec![HostPattern::parse(&format!("127.0.0.1:{allowed}")).unwrap()];
+    request.isolation = isolation;
+    let done = run(request);
+    let out = text(&done.stdout);
+    assert!(
+        out.contains("hello from the allowed host via-proxy=0"),
+        "{isolation:?}: {out}\n{}",
+        text(&done.stderr)
+    );
+    // Straight to the host: nothing there.
+    assert!(out.contains(" direct=7") || out.contains(" direct=6"), "{isolation:?}: {out}");
+    assert!(!out.contains("not allowed\" direct=0"), "{out}");
+    assert!(out.contains("403 other=0"), "{isolation:?}: {out}");
+    assert!(!out.contains("this host is not allowed"), "{out}");
+    let attempts: Vec<(u16, bool)> = done.egress.iter().map(|a| (a.port, a.allowed)).collect();
+    assert_eq!(attempts, [(allowed, true), (other, false)], "{isolation:?}");
+    assert!(done.layers.egress_proxy);
 }
 
 #[test]
@@ -209,7 +209,10 @@ fn the_command_holds_no_descriptor_but_its_stdio() {
             "exec /usr/bin/python3 -c \"import os\nfor fd in range(3, 1024):\n    try:\n        os.fstat(fd); print('open', fd, os.readlink('/proc/self/fd/%d' % fd))\n    except OSError:\n        pass\nprint('done')\"",
         );
         request.isolation = isolation;
-        request.allow_hosts = vec![aecl_sandbox::HostPattern::parse("example.com").unwrap()];
+        // The fallback refuses allowed hosts (`fallback.rs`).
+        if isolation == Isolation::Namespaces {
+            request.allow_hosts = vec![aecl_sandbox::HostPattern::parse("example.com").unwrap()];
+        }
         let done = run(request);
         assert_eq!(text(&done.stdout), "done\n", "{isolation:?}: {}", text(&done.stderr));
     }
@@ -244,45 +247,45 @@ fn directories_left_by_a_killed_launcher_are_swept() {
 fn an_allowed_name_resolving_to_loopback_is_refused_unless_its_address_is_allowed() {
     use aecl_sandbox::{HostPattern, parse_cidr};
     let port = serve_http("host loopback listener");
-    for isolation in isolation_modes() {
-        // `localhost` is allowed by name, but it is the host's loopback: refused, and the
-        // listener is never reached, however the address is spelled.
-        let script = format!(
-            "curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://localhost:{port}/; echo \" name=$?\"; \
-             curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' -p https://localhost:{port}/; echo \" tunnel=$?\"; \
-             curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://2130706433:{port}/; echo \" number=$?\""
-        );
-        let mut request = shell(&script);
-        request.allow_hosts = vec![HostPattern::parse(&format!("localhost:{port}")).unwrap()];
-        request.isolation = isolation;
-        let done = run(request);
-        let out = text(&done.stdout);
-        assert!(!out.contains("host loopback listener"), "{isolation:?}: {out}");
-        assert!(out.contains("403 name=0"), "{isolation:?}: {out}\n{}", text(&done.stderr));
-        assert!(!out.contains(" tunnel=0"), "{isolation:?}: {out}");
-        // curl reads the number as 127.0.0.1 as well: refused the same.
-        assert!(out.contains("403 number=0"), "{isolation:?}: {out}");
-        let refused: Vec<_> = done.egress.iter().filter(|a| !a.allowed).collect();
-        assert!(refused.len() >= 2, "{:?}", done.egress);
-        assert!(
-            refused[0].refused.as_deref().is_some_and(|r| r.contains("127.0.0.1")),
-            "{:?}",
-            done.egress
-        );
+    // The fallback refuses allowed hosts (`fallback.rs`).
+    let isolation = Isolation::Namespaces;
+    // `localhost` is allowed by name, but it is the host's loopback: refused, and the
+    // listener is never reached, however the address is spelled.
+    let script = format!(
+        "curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://localhost:{port}/; echo \" name=$?\"; \
+         curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' -p https://localhost:{port}/; echo \" tunnel=$?\"; \
+         curl -sS --max-time 5 -o /dev/null -w '%{{http_code}}' http://2130706433:{port}/; echo \" number=$?\""
+    );
+    let mut request = shell(&script);
+    request.allow_hosts = vec![HostPattern::parse(&format!("localhost:{port}")).unwrap()];
+    request.isolation = isolation;
+    let done = run(request);
+    let out = text(&done.stdout);
+    assert!(!out.contains("host loopback listener"), "{isolation:?}: {out}");
+    assert!(out.contains("403 name=0"), "{isolation:?}: {out}\n{}", text(&done.stderr));
+    assert!(!out.contains(" tunnel=0"), "{isolation:?}: {out}");
+    // curl reads the number as 127.0.0.1 as well: refused the same.
+    assert!(out.contains("403 number=0"), "{isolation:?}: {out}");
+    let refused: Vec<_> = done.egress.iter().filter(|a| !a.allowed).collect();
+    assert!(refused.len() >= 2, "{:?}", done.egress);
+    assert!(
+        refused[0].refused.as_deref().is_some_and(|r| r.contains("127.0.0.1")),
+        "{:?}",
+        done.egress
+    );
 
-        // Named by the policy: the same request reaches it.
-        let mut request =
-            shell(&format!("curl -sS --max-time 5 http://localhost:{port}/; echo \" rc=$?\""));
-        request.allow_hosts = vec![HostPattern::parse(&format!("localhost:{port}")).unwrap()];
-        request.allow_cidrs = vec![parse_cidr("127.0.0.1/32").unwrap()];
-        request.isolation = isolation;
-        let done = run(request);
-        let out = text(&done.stdout);
-        assert!(
-            out.contains("host loopback listener rc=0"),
-            "{isolation:?}: {out}\n{}",
-            text(&done.stderr)
-        );
-        assert_eq!(done.egress[0].address.as_deref(), Some("127.0.0.1"), "{:?}", done.egress);
-    }
+    // Named by the policy: the same request reaches it.
+    let mut request =
+        shell(&format!("curl -sS --max-time 5 http://localhost:{port}/; echo \" rc=$?\""));
+    request.allow_hosts = vec![HostPattern::parse(&format!("localhost:{port}")).unwrap()];
+    request.allow_cidrs = vec![parse_cidr("127.0.0.1/32").unwrap()];
+    request.isolation = isolation;
+    let done = run(request);
+    let out = text(&done.stdout);
+    assert!(
+        out.contains("host loopback listener rc=0"),
+        "{isolation:?}: {out}\n{}",
+        text(&done.stderr)
+    );
+    assert_eq!(done.egress[0].address.as_deref(), Some("127.0.0.1"), "{:?}", done.egress);
 }
