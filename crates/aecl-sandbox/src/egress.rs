@@ -39,7 +39,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A host the sandbox may reach: `example.com`, `*.example.com` (subdomains only), an
 /// address (`127.0.0.1`, `[::1]`, in any spelling a URL may use) or any of these with
-/// `:port`. Without a port, 80 and 443. A name must also resolve to addresses the proxy
+/// `:port`. Without a port, 80 and 443 for a plain request and 443 alone for a `CONNECT`
+/// tunnel: a tunnel carries bytes unread, so a tunnel to port 80 would carry plain
+/// requests past the checks a plain request gets (any `Host`, pipelined); a tunnel to
+/// another port needs the pattern to name it. A name must also resolve to addresses the proxy
 /// may connect to (see the module's documentation); an address pattern names its
 /// address explicitly, so that address is allowed whatever its class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,9 +80,14 @@ impl HostPattern {
         Ok(HostPattern { host, port })
     }
 
-    /// Whether a request for `host` (as the sandbox wrote it) and `port` matches.
+    /// Whether a plain request for `host` (as the sandbox wrote it) and `port` matches.
     pub fn allows(&self, host: &str, port: u16) -> bool {
-        Host::parse(host).is_some_and(|host| self.allows_host(&host, port))
+        Host::parse(host).is_some_and(|host| self.allows_host(&host, port, false))
+    }
+
+    /// Whether a `CONNECT` tunnel to `host` and `port` matches.
+    pub fn allows_tunnel(&self, host: &str, port: u16) -> bool {
+        Host::parse(host).is_some_and(|host| self.allows_host(&host, port, true))
     }
 
     /// The address this pattern names, when it is one.
@@ -87,7 +95,7 @@ impl HostPattern {
         self.host.parse().ok()
     }
 
-    fn allows_host(&self, host: &Host, port: u16) -> bool {
+    fn allows_host(&self, host: &Host, port: u16, tunnel: bool) -> bool {
         let host_ok = match (host, self.address()) {
             (Host::Ip(ip), Some(named)) => *ip == named,
             (Host::Ip(_), None) | (Host::Name(_), Some(_)) => false,
@@ -100,6 +108,7 @@ impl HostPattern {
         };
         let port_ok = match self.port {
             Some(p) => p == port,
+            None if tunnel => port == 443,
             None => port == 80 || port == 443,
         };
         host_ok && port_ok
@@ -206,8 +215,9 @@ impl Proxy {
         let Some(host) = Host::parse(&request.host) else {
             return Err(Refused::new(400, format!("`{target}` does not name a host")));
         };
+        let tunnel = matches!(request.kind, Kind::Tunnel);
         let patterns: Vec<&HostPattern> =
-            self.allow.iter().filter(|p| p.allows_host(&host, request.port)).collect();
+            self.allow.iter().filter(|p| p.allows_host(&host, request.port, tunnel)).collect();
         if patterns.is_empty() {
             return Err(Refused::new(403, format!("`{target}` is not an allowed host")));
         }

@@ -10,8 +10,12 @@
 //! The `Host` header must name the request's target (or be absent, and is then added):
 //! a request for an allowed host cannot name another site that shares its address
 //! (domain fronting). A body framed two ways (`Content-Length` beside
-//! `Transfer-Encoding`, or lengths that disagree) is refused: the upstream could read
-//! another request into it than the proxy did.
+//! `Transfer-Encoding`, or more than one `Content-Length`), or framed in a way parsers
+//! read differently (a length that is not ASCII digits alone, such as `+5`; a chunked
+//! framing line that ends in a bare LF), is refused: the upstream could read another
+//! request into it than the proxy did. A chunked body goes upstream re-framed in the
+//! one canonical form (`{size:x}\r\n`, no extensions, no trailers), so what the upstream
+//! reads as chunk sizes is what the proxy read.
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -161,13 +165,16 @@ fn body(headers: &[httparse::Header<'_>]) -> Result<Body, &'static str> {
     let lengths = values("content-length");
     match (encodings.as_slice(), lengths.as_slice()) {
         ([], []) => Ok(Body::None),
-        ([], [first, others @ ..]) => {
-            if others.iter().any(|l| l != first) {
-                return Err("has Content-Length headers that disagree");
+        ([], [length]) => {
+            // `u64::from_str` takes a leading `+`, which other parsers refuse or read
+            // otherwise: ASCII digits alone.
+            if length.is_empty() || !length.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("has a Content-Length that is not a plain number");
             }
-            let length = first.parse().map_err(|_| "has a Content-Length that is no number")?;
+            let length = length.parse().map_err(|_| "has a Content-Length too large")?;
             Ok(Body::Length(length))
         }
+        ([], _) => Err("has more than one Content-Length"),
         ([encoding], []) if encoding.eq_ignore_ascii_case("chunked") => Ok(Body::Chunked),
         (_, []) => Err("has a Transfer-Encoding other than chunked"),
         _ => Err("has both a Content-Length and a Transfer-Encoding"),
@@ -189,41 +196,52 @@ async fn copy_body<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             if copied == length { Ok(()) } else { Err(cut_short()) }
         }
         Body::Chunked => loop {
-            let line = chunk_line(from).await?;
-            to.write_all(&line).await?;
-            let size = match httparse::parse_chunk_size(&line) {
-                Ok(httparse::Status::Complete((_, size))) => size,
-                _ => return Err(std::io::Error::other("a malformed chunk size")),
-            };
+            let size = chunk_size(&chunk_line(from).await?)?;
+            // INVARIANT: the upstream reads the sizes the proxy read: each is sent in one
+            // canonical form, whatever the client wrote.
+            to.write_all(format!("{size:x}\r\n").as_bytes()).await?;
             if size == 0 {
-                // Trailers, up to the empty line.
-                loop {
-                    let trailer = chunk_line(from).await?;
-                    to.write_all(&trailer).await?;
-                    if trailer == b"\r\n" || trailer == b"\n" {
-                        return Ok(());
-                    }
-                }
+                // Trailers, up to the empty line, are dropped: none goes upstream.
+                while chunk_line(from).await? != b"\r\n" {}
+                return to.write_all(b"\r\n").await;
             }
             let copied = tokio::io::copy(&mut from.take(size), to).await?;
             if copied != size {
                 return Err(cut_short());
             }
-            let end = chunk_line(from).await?;
-            if end != b"\r\n" && end != b"\n" {
+            if chunk_line(from).await? != b"\r\n" {
                 return Err(std::io::Error::other("a chunk longer than its size"));
             }
-            to.write_all(&end).await?;
+            to.write_all(b"\r\n").await?;
         },
     }
 }
 
-/// One line of a chunked body's framing, with its line end.
+/// The size a chunk's framing line (with its CRLF) gives: hex digits, then nothing or
+/// extensions after `;` (dropped).
+pub(super) fn chunk_size(line: &[u8]) -> std::io::Result<u64> {
+    let malformed = || std::io::Error::other("a malformed chunk size");
+    let line = line.strip_suffix(b"\r\n").ok_or_else(malformed)?;
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let (size, rest) = line.split_at(digits);
+    if size.is_empty() || size.len() > 16 || !(rest.is_empty() || rest.starts_with(b";")) {
+        return Err(malformed());
+    }
+    if rest.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+        return Err(malformed());
+    }
+    let size = std::str::from_utf8(size).map_err(|_| malformed())?;
+    u64::from_str_radix(size, 16).map_err(|_| malformed())
+}
+
+/// One line of a chunked body's framing, with its line end, which must be CRLF.
 async fn chunk_line<R: AsyncRead + Unpin>(from: &mut BufReader<R>) -> std::io::Result<Vec<u8>> {
     let mut line = Vec::new();
     (&mut *from).take(MAX_CHUNK_LINE_BYTES).read_until(b'\n', &mut line).await?;
-    if line.last() != Some(&b'\n') {
-        return Err(std::io::Error::other("a chunk's framing line is cut short or too long"));
+    if !line.ends_with(b"\r\n") {
+        return Err(std::io::Error::other(
+            "a chunk's framing line is cut short, too long or ends in a bare LF",
+        ));
     }
     Ok(line)
 }

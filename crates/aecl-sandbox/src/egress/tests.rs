@@ -23,6 +23,18 @@ fn patterns_match_hosts_and_ports() {
 }
 
 #[test]
+fn a_tunnel_to_port_80_needs_a_pattern_naming_the_port() {
+    // A tunnel carries bytes unread: through it, any Host could be pipelined to port 80.
+    let bare = HostPattern::parse("allowed.com").unwrap();
+    assert!(bare.allows_tunnel("allowed.com", 443));
+    assert!(!bare.allows_tunnel("allowed.com", 80), "CONNECT allowed.com:80");
+    assert!(bare.allows("allowed.com", 80), "a plain request to port 80 is checked");
+    let named = HostPattern::parse("allowed.com:80").unwrap();
+    assert!(named.allows_tunnel("allowed.com", 80));
+    assert!(!named.allows_tunnel("allowed.com", 443));
+}
+
+#[test]
 fn bad_patterns_are_refused_with_the_text() {
     for bad in ["", "*", "a.*.com", "host:port", "host:70000", "exa mple.com", "a/b"] {
         let error = HostPattern::parse(bad).unwrap_err();
@@ -91,12 +103,50 @@ fn a_host_header_naming_another_host_than_the_target_is_refused() {
 }
 
 #[test]
+fn chunk_sizes_are_read_strictly() {
+    use super::plain::chunk_size;
+    assert_eq!(chunk_size(b"5\r\n").unwrap(), 5);
+    assert_eq!(chunk_size(b"00Ff\r\n").unwrap(), 255);
+    assert_eq!(chunk_size(b"5;name=value\r\n").unwrap(), 5);
+    for bad in [
+        &b"5\n"[..],
+        b"\r\n",
+        b"+5\r\n",
+        b" 5\r\n",
+        b"5 \r\n",
+        b"0x5\r\n",
+        b"5;a\rb\r\n",
+        b"10000000000000000\r\n",
+    ] {
+        assert!(chunk_size(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+    }
+}
+
+#[test]
 fn a_body_framed_two_ways_is_refused() {
     for framing in [
         "Content-Length: 5\r\nTransfer-Encoding: chunked",
         "Content-Length: 5\r\nContent-Length: 6",
         "Transfer-Encoding: gzip, chunked",
         "Content-Length: five",
+    ] {
+        refused(&format!(
+            "POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\n{framing}\r\n\r\n"
+        ));
+    }
+}
+
+#[test]
+fn a_content_length_other_than_one_plain_number_is_refused() {
+    // `u64::from_str` would read `+5` as 5; another parser may not.
+    for framing in [
+        "Content-Length: +5",
+        "Content-Length: -5",
+        "Content-Length: 5, 5",
+        "Content-Length: 0x5",
+        "Content-Length: ",
+        "Content-Length: 5\r\nContent-Length: 5",
+        "Content-Length: 99999999999999999999999",
     ] {
         refused(&format!(
             "POST http://a.example/ HTTP/1.1\r\nHost: a.example\r\n{framing}\r\n\r\n"
@@ -191,6 +241,23 @@ mod by_address {
 
     fn patterns(texts: &[String]) -> Vec<HostPattern> {
         texts.iter().map(|t| HostPattern::parse(t).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_tunnel_to_port_80_of_an_allowed_host_is_refused() {
+        let (port, accepted) = listener();
+        // `127.0.0.1` allowed without a port: 80 and 443 for plain requests, 443 alone
+        // for a tunnel.
+        let proxy = Proxy::new(patterns(&["127.0.0.1".to_owned()]), vec![]);
+        let answer = ask(&proxy, "CONNECT 127.0.0.1:80 HTTP/1.1\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        let attempts = proxy.attempts();
+        assert!(attempts.iter().all(|a| !a.allowed), "{attempts:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 0);
+        // Named with its port, the tunnel is allowed.
+        let proxy = Proxy::new(patterns(&[format!("127.0.0.1:{port}")]), vec![]);
+        let answer = ask(&proxy, &format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 
     #[test]
@@ -383,6 +450,39 @@ mod one_request_per_connection {
         );
         let got = received.recv_timeout(Duration::from_secs(5)).unwrap();
         assert!(got.ends_with("\r\n\r\nabc"), "{got:?}");
+    }
+
+    #[test]
+    fn a_chunked_body_goes_upstream_in_canonical_framing() {
+        let (port, received) = upstream();
+        let proxy = proxy_for(port);
+        let answer = exchange(
+            &proxy,
+            &format!(
+                "POST http://127.0.0.1:{port}/up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 005;ext=\"x\"\r\nhello\r\n0;last\r\nTrailer: x\r\n\r\n"
+            ),
+        );
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        let got = received.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(got.ends_with("\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), "{got:?}");
+        assert!(!got.contains("ext") && !got.contains("Trailer"), "{got:?}");
+    }
+
+    #[test]
+    fn a_chunked_body_with_a_bare_lf_is_cut_off() {
+        let (port, received) = upstream();
+        let proxy = proxy_for(port);
+        exchange(
+            &proxy,
+            &format!(
+                "POST http://127.0.0.1:{port}/up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 5\nhello\r\n0\r\n\r\n"
+            ),
+        );
+        let got = received.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(got.ends_with("Connection: close\r\n\r\n"), "{got:?}");
+        assert!(!got.contains("hello"), "{got:?}");
     }
 
     #[test]
