@@ -449,6 +449,9 @@ fn ended(done: &Execution) -> Sandboxed {
         Outcome::Setup { error } => {
             ConnectorOutcome::Failed { error: format!("setup: {error} [{layers}]") }
         }
+        // Nothing ran: the sandbox reports a refusal only from a channel the command
+        // never holds (the process tier's status pipe, gVisor's report pipe), so a
+        // command cannot claim one and have its budget released.
         Outcome::Denied { reason } => {
             ConnectorOutcome::Failed { error: format!("denied: {reason} [{layers}]") }
         }

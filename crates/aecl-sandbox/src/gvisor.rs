@@ -5,7 +5,8 @@
 //! and a seccomp filter, with no network (`--network=none`) but the egress proxy's
 //! socket when hosts are allowed. The helper executable, bound in, starts the command
 //! (`helper::gvisor_init`): it applies the process tier's own seccomp filter, so both
-//! tiers refuse the same system calls with the same errors.
+//! tiers refuse the same system calls with the same errors. Its refusal to execute comes
+//! back on a report pipe the command never holds, never from the command's stderr.
 //!
 //! The platform is `systrap` where the installed runsc has it and a trial run works, and
 //! `ptrace` otherwise. Never `kvm`: on a host where it hangs, a probe would hang with it.
@@ -18,6 +19,7 @@
 
 mod bundle;
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -186,7 +188,8 @@ async fn execute(
     // kernel honours a filter the command's own process installs); with allowed hosts,
     // start the forwarder to the egress proxy's socket; without a `HOME`, take away the
     // one runsc adds.
-    let mut init = vec!["--seccomp"];
+    let report_fd = REPORT_FD.to_string();
+    let mut init = vec!["--seccomp", "--report-fd", &report_fd];
     let egress = if request.allow_hosts.is_empty() {
         None
     } else {
@@ -232,14 +235,28 @@ async fn execute(
         // Only sockets bound into the container (the proxy's) exist inside to be opened.
         command.arg("--host-uds=open");
     }
-    command.args(["run", "--bundle"]).arg(&bundle).arg(&id);
-    // SAFETY: between fork and exec the closure only calls `prctl`, which is
-    // async-signal-safe. runsc dies with the thread that started it (a runtime's worker,
-    // which lives as long as the launcher), and the attached sandbox dies with runsc: a
-    // killed launcher leaves no container running past its deadlines.
+    // The helper's report pipe, passed into the container as `REPORT_FD` and nowhere
+    // else (close-on-exec here; the helper makes it so inside before anything runs).
+    let (report_read, report_write) = report_pipe()?;
+    let report_raw = report_write.as_raw_fd();
+    command.args(["run", &format!("--pass-fd={REPORT_FD}:{REPORT_FD}"), "--bundle"]);
+    command.arg(&bundle).arg(&id);
+    // SAFETY: between fork and exec the closure only calls `prctl`, `dup2` and `fcntl`,
+    // which are async-signal-safe. runsc dies with the thread that started it (a
+    // runtime's worker, which lives as long as the launcher), and the attached sandbox
+    // dies with runsc: a killed launcher leaves no container running past its deadlines.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // `dup2` leaves the copy inheritable; the same number needs its flag cleared.
+            let passed = if report_raw == REPORT_FD {
+                libc::fcntl(REPORT_FD, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(report_raw, REPORT_FD)
+            };
+            if passed < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -255,6 +272,7 @@ async fn execute(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| SandboxError::Helper(format!("starting `{}`: {e}", runsc.path.display())))?;
+    drop(report_write);
     let (Some(mut stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -306,14 +324,12 @@ async fn execute(
         Ended::Status(Some(RUNSC_FAILED)) if runsc_error.is_some() => {
             failure(runsc_error.unwrap_or_default(), &request.argv, &mut stderr_kept)
         }
-        Ended::Status(Some(126)) if refused(&stderr_kept) => {
-            // In aecl's words: the line itself is on the command's stderr, which the
-            // command writes too, so its text is kept there, as data.
+        // INVARIANT: a refusal is read only from the report pipe, which the command
+        // never held; the same line on stderr, which the command writes too, is data.
+        Ended::Status(Some(126)) if refused(&drain(&report_read)) => {
             let program = request.argv.first().map(String::as_str).unwrap_or_default();
             Outcome::Denied {
-                reason: format!(
-                    "`{program}` could not be executed (the helper's refusal ends stderr)"
-                ),
+                reason: format!("`{program}` could not be executed (the helper refused it)"),
             }
         }
         Ended::Status(Some(code)) => Outcome::Exited { code },
@@ -366,9 +382,39 @@ fn failure(error: String, argv: &[String], stderr: &mut Vec<u8>) -> Outcome {
 }
 
 /// Whether the helper inside said it could not execute the program (its last line).
-fn refused(stderr: &[u8]) -> bool {
+fn refused(report: &[u8]) -> bool {
     let prefix = format!("aecl-sandbox: {}", crate::helper::GVISOR_REFUSED);
-    String::from_utf8_lossy(stderr).lines().last().is_some_and(|l| l.starts_with(&prefix))
+    String::from_utf8_lossy(report).lines().last().is_some_and(|l| l.starts_with(&prefix))
+}
+
+/// The descriptor the helper inside finds its report pipe on.
+const REPORT_FD: std::os::fd::RawFd = 3;
+
+/// The most of the report pipe read: one line of the helper's.
+const MAX_REPORT_BYTES: usize = 4096;
+
+/// The report pipe: its read end non-blocking (read once runsc has ended, when whatever
+/// the helper wrote is there), both ends close-on-exec.
+fn report_pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+    let io = |what: &str, e: nix::errno::Errno| SandboxError::Io(what.to_owned(), e.into());
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| io("the helper's report pipe", e))?;
+    nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
+        .map_err(|e| io("the helper's report pipe", e))?;
+    Ok((read, write))
+}
+
+/// What is in the report pipe now, up to [`MAX_REPORT_BYTES`].
+fn drain(read: &OwnedFd) -> Vec<u8> {
+    let mut report = Vec::new();
+    let mut chunk = [0u8; 512];
+    while report.len() < MAX_REPORT_BYTES {
+        match nix::unistd::read(read, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => report.extend_from_slice(&chunk[..n]),
+        }
+    }
+    report
 }
 
 /// The last error runsc logged (its log is JSON lines), if any.

@@ -109,6 +109,17 @@ fn a_missing_program_exits_127_and_a_signal_is_128_plus_n() {
 }
 
 #[test]
+fn a_command_that_prints_the_helpers_refusal_and_exits_126_is_no_refusal() {
+    // The refusal comes on the helper's report pipe, which the command never holds: a
+    // command claiming it on stderr ran, and failed.
+    let done = run(gvisor("echo 'aecl-sandbox: cannot execute `x`: EACCES' >&2; exit 126"));
+    assert_eq!(done.outcome, Outcome::Exited { code: 126 }, "{}", text(&done.stderr));
+    // Nor can it reach the pipe: it is closed before the command is executed.
+    let done = run(gvisor("test -e /proc/$$/fd/3 && echo HELD; echo x >&3 && echo WROTE"));
+    assert_eq!(text(&done.stdout), "", "{}", text(&done.stderr));
+}
+
+#[test]
 fn binds_are_writable_only_when_asked() {
     let writable = tempfile::tempdir().unwrap();
     let readonly = tempfile::tempdir().unwrap();
