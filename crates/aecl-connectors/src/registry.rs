@@ -137,6 +137,10 @@ impl Connector for Connectors {
     }
 
     /// The bound instance's check; an action without a connector passes (it fails to run).
+    fn configured_for(&self, action: &ActionSpec) -> Option<String> {
+        self.bound(Some(action), &action.name).ok().map(|(_, name)| name.to_owned())
+    }
+
     fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
         match self.bound(Some(action), &action.name) {
             Ok((instance, _)) => instance.check_action(action),

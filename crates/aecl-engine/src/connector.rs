@@ -223,6 +223,16 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// The name of the connector this one runs `action` with, when it is a registry of
+    /// configured connectors and the catalog binds the action to one of them (`aecl
+    /// serve --connectors`). A front end whose client would run such a call itself (an
+    /// `Aecl-Executor: client` execute, a hook) refuses it: what the connector keeps to
+    /// undo the effect, and its sandbox, would be skipped. The default: none.
+    fn configured_for(&self, action: &ActionSpec) -> Option<String> {
+        let _ = action;
+        None
+    }
+
     /// True when the client runs the call itself and reports its output afterwards
     /// (`Engine::report_result`): the engine then records no output for it. The default:
     /// the connector's outcome is the call's output.

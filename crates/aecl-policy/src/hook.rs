@@ -13,7 +13,7 @@
 //! name); when present, that is the name used. Unknown actions are blocked (default deny),
 //! as everywhere.
 
-use aecl_core::{Decision, Verdict};
+use aecl_core::{Decision, Mode, Verdict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -265,6 +265,26 @@ impl HookInput {
     }
 }
 
+/// Why the agent's client may not run a call itself under `verdict`, when it may not: the
+/// verdict requires a sandbox tier (the client runs the tool in no sandbox of aecl's), or
+/// its action is `bound` to a connector the server has configured (aecl executes it,
+/// keeping what undoes it, in its sandbox).
+pub fn client_cannot_run(verdict: &Verdict, bound: Option<&str>) -> Option<String> {
+    if let Some(bound) = bound {
+        return Some(format!(
+            "it is bound to connector `{bound}`: aecl executes it, and the agent's client may \
+             not run it itself"
+        ));
+    }
+    verdict.sandbox.as_ref().map(|required| {
+        format!(
+            "the policy requires the `{}` sandbox tier, and the agent's client runs the tool \
+             itself, in no sandbox of aecl's",
+            required.tier
+        )
+    })
+}
+
 /// A hook's answer: the enforced decision (a monitor-mode verdict allows) and its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookOutcome {
@@ -295,6 +315,23 @@ impl HookOutcome {
             format!("aecl: `{action}` {}: {}", decision.as_str(), deciding.join("; "))
         };
         HookOutcome { decision, reason }
+    }
+
+    /// The answer to a call the agent's client runs itself (every hook's): as
+    /// [`HookOutcome::of`], and a block where the client cannot run it as the policy says
+    /// ([`client_cannot_run`]); whether that made it stricter.
+    pub fn for_client(action: &str, verdict: &Verdict, bound: Option<&str>) -> (HookOutcome, bool) {
+        let outcome = HookOutcome::of(action, verdict);
+        if outcome.decision == Decision::Block || verdict.mode != Mode::Enforce {
+            return (outcome, false);
+        }
+        match client_cannot_run(verdict, bound) {
+            Some(why) => {
+                let reason = format!("aecl: `{action}` block: {why}");
+                (HookOutcome { decision: Decision::Block, reason }, true)
+            }
+            None => (outcome, false),
+        }
     }
 
     /// Claude Code's `permissionDecision` for this answer: `allow`, `ask` or `deny`.

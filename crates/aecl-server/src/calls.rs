@@ -11,8 +11,8 @@
 //! An execute with `Aecl-Executor: client` is one the client runs itself (a tool in the
 //! agent's own process, such as a Python function behind the client's `guard`): it is
 //! decided, approved and recorded like any other, but no connector runs it; its output
-//! enters the run when the client reports it (`events.rs`). An action the catalog binds to
-//! a connector is never the client's to run (403).
+//! enters the run when the client reports it (`events.rs`). An action bound to a configured
+//! connector is never the client's to run (403).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -158,14 +158,11 @@ pub async fn execute<S: Store>(
         Ok(call) => call,
         Err(blocked) => return Ok(blocked),
     };
-    // An action the catalog binds to a connector is aecl's to execute: run by the client,
+    // An action bound to a configured connector is aecl's to execute: run by the client,
     // it would skip what the connector keeps to undo it, and its sandbox.
-    if by_client
-        && let Some(bound) =
-            state.engine.policy().actions.get(&call.action).and_then(|a| a.connector.clone())
-    {
+    if by_client && let Some(bound) = bound_connector(&state, &call.action) {
         let error = ApiError::Forbidden(format!(
-            "action `{}` is bound to connector `{bound}` in the catalog: aecl executes it, and \
+            "action `{}` is bound to connector `{bound}`: aecl executes it, and \
              `Aecl-Executor: client` is refused",
             call.action
         ));
@@ -230,6 +227,12 @@ fn answer(
 fn count<S: Store>(state: &AppState<S>, call: &Call, decision: Decision) {
     let known = state.engine.policy().actions.contains_key(&call.action);
     state.metrics.decided(decision, &call.agent, &call.action, known);
+}
+
+/// The configured connector that runs `action` on this server, if any.
+pub fn bound_connector<S: Store>(state: &AppState<S>, action: &str) -> Option<String> {
+    let policy = state.engine.policy();
+    state.connector.configured_for(policy.actions.get(action)?)
 }
 
 /// The `Idempotency-Key` header, if any.

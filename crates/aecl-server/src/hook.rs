@@ -183,6 +183,12 @@ async fn settled<S: Store>(
         Ok(Err(refused)) => {
             Err(crate::auth::refuse(state, Some(&caller.0), crate::events::refusal(refused)).await)
         }
+        Err(error @ aecl_engine::EngineError::ReservedId(_)) => Err(crate::auth::refuse(
+            state,
+            Some(&caller.0),
+            ApiError::BadRequest(error.to_string()),
+        )
+        .await),
         Err(error) => {
             tracing::error!(%error, "hook event not recorded: engine failure");
             Err(ApiError::Unavailable(format!("the event was not recorded: {error}")))
@@ -224,9 +230,19 @@ async fn decide<S: Store>(
             return Ok(failed(&state, &call));
         }
     };
-    let known = state.engine.policy().actions.contains_key(&call.action);
+    let policy = state.engine.policy();
+    let known = policy.actions.contains_key(&call.action);
     state.metrics.decided(verdict.decision, &call.agent, &call.action, known);
-    Ok(hook_answer(&call, &verdict))
+    // Claude Code runs the tool itself: not one bound to a connector, nor one the policy
+    // wants sandboxed. The decision record says what the policy decided; the refusal
+    // record says why the hook denied it nevertheless.
+    let bound = crate::calls::bound_connector(&state, &call.action);
+    let (outcome, stricter) = HookOutcome::for_client(&call.action, &verdict, bound.as_deref());
+    if stricter {
+        let error = ApiError::Forbidden(outcome.reason.clone());
+        drop(crate::auth::refuse(&state, Some(&caller.0), error).await);
+    }
+    Ok(answer_of(outcome))
 }
 
 fn deny(reason: String) -> HookAnswer {
@@ -247,7 +263,10 @@ fn failed<S: Store>(state: &AppState<S>, call: &Call) -> HookAnswer {
 }
 
 fn hook_answer(call: &Call, verdict: &Verdict) -> HookAnswer {
-    let outcome = HookOutcome::of(&call.action, verdict);
+    answer_of(HookOutcome::of(&call.action, verdict))
+}
+
+fn answer_of(outcome: HookOutcome) -> HookAnswer {
     HookAnswer {
         hook_specific_output: HookSpecificOutput {
             hook_event_name: "PreToolUse",

@@ -249,7 +249,9 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let event = TraceEvent::Call(event);
             let decided =
                 history.apply(&event)?.ok_or_else(|| anyhow!("the call was not decided"))?;
-            let outcome = HookOutcome::of(&action, &decided.verdict);
+            // The agent runs the tool itself: not one the policy wants sandboxed (no
+            // connector runs anything here).
+            let (outcome, _) = HookOutcome::for_client(&action, &decided.verdict, None);
             let Some(why) = touches_state else {
                 // Denied when the disk cannot keep room for the outputs awaited, this
                 // call's among them (`local`'s header).

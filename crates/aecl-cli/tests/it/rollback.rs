@@ -146,6 +146,13 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
                       "args": { "query": "UPDATE users SET credits = 0" } });
     let (status, refused) = http(&address, "/v1/execute", &agent, &client, &sql);
     assert_eq!(status, 403, "{refused}");
+    // Nor through a hook, whose agent would run it itself.
+    let hook = json!({ "session_id": "r1", "hook_event_name": "PreToolUse", "tool_name": "run_sql",
+                       "tool_input": { "query": "UPDATE users SET credits = 0" }, "tool_use_id": "u4" });
+    let (status, answer) = http(&address, "/v1/hooks/claude-code", &agent, &[], &hook);
+    let output = &answer["hookSpecificOutput"];
+    assert_eq!((status, output["permissionDecision"].as_str()), (200, Some("deny")), "{answer}");
+    assert!(output.to_string().contains("bound to connector `users_db`"), "{answer}");
 
     let out = rollback(&address, &approver, &[&effect]);
     assert_eq!(out.code, Some(0), "{out:#?}");

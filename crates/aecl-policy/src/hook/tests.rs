@@ -133,3 +133,54 @@ fn the_head_of_an_input_cut_short_names_its_session_and_event() {
     assert_eq!((input.session_id.as_str(), input.hook_event_name.as_str()), ("s1", ""));
     assert!(HookInput::salvage_head(r#"{"tool_response":"xx"#, "cut").is_none());
 }
+
+/// The agent's client runs the tool itself: a call the policy wants sandboxed, or of an
+/// action bound to a connector the server runs, is denied to it (enforce mode), whatever
+/// else allows it.
+#[test]
+fn a_client_may_not_run_a_bound_or_sandboxed_action_itself() {
+    let catalog = r#"
+[actions.Bash]
+effect = "exec"
+reversibility = "irreversible"
+sandbox = "gvisor"
+[actions.Bash.approval]
+waive_irreversible = "a test"
+
+[actions.Query]
+effect = "read"
+connector = "db"
+
+[actions.Read]
+effect = "read"
+"#;
+    for mode in ["enforce", "monitor"] {
+        let files = [
+            crate::SourceFile { path: "catalog.toml".into(), text: catalog.into() },
+            crate::SourceFile {
+                path: "agents/a.toml".into(),
+                text: format!(
+                    "agent_id = \"a\"\nmode = \"{mode}\"\nallowed_actions = [\"Bash\", \"Query\", \"Read\"]\n"
+                ),
+            },
+        ];
+        let policy = crate::load(&files).unwrap().policy;
+        let runs = [("Bash", None, true), ("Query", Some("db"), true), ("Read", None, false)];
+        for (action, bound, denied) in runs {
+            let call = aecl_core::Call {
+                id: "c".into(),
+                agent: "a".into(),
+                run: "r".into(),
+                action: action.into(),
+                args: json!({"command": "ls"}),
+                ..aecl_core::Call::default()
+            };
+            let run = aecl_core::RunState::new("r");
+            let verdict = aecl_core::decide(&policy, &call, &run, aecl_core::Timestamp(0));
+            let (outcome, stricter) = HookOutcome::for_client(action, &verdict, bound);
+            let expect_denied = denied && mode == "enforce";
+            assert_eq!(stricter, expect_denied, "{mode} {action}: {outcome:?}");
+            assert_eq!(outcome.decision == Decision::Block, expect_denied, "{mode} {action}");
+        }
+    }
+}
