@@ -7,6 +7,12 @@
 //!
 //! The cgroup's name is chosen by the launcher, which can then kill everything in it
 //! ([`kill_named`]) when the helper itself does not answer.
+//!
+//! Killing everything in it ([`Cgroup::kill_tree`]) is one step no fork can outrun:
+//! `cgroup.kill` (v2, Linux 5.14), or the freezer (v2's `cgroup.freeze`, v1's `freezer`
+//! hierarchy when the host has one) stopping every member before each is sent `SIGKILL`
+//! and thawed into it. Where there is neither, the members are killed round after round,
+//! and the caller reports what is left.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -135,6 +141,30 @@ impl Cgroup {
         })
     }
 
+    /// Kills every process in the cgroup at once, so that none can fork past the kill:
+    /// `true` when that was done (`cgroup.kill`, or freeze, kill and thaw); `false` when
+    /// this cgroup cannot (no cgroup, or v1 without a freezer), and the caller's rounds
+    /// must do.
+    pub(crate) fn kill_tree(&self) -> bool {
+        match self {
+            Cgroup::V2 { dir, .. } => {
+                write(dir, "cgroup.kill", "1").is_ok()
+                    || freeze_kill(dir, ("cgroup.freeze", "1", "0"), ("cgroup.events", "frozen 1"))
+            }
+            Cgroup::V1 { dirs } => dirs
+                .iter()
+                .find(|(d, _)| d.starts_with(Path::new(ROOT).join("freezer")))
+                .is_some_and(|(dir, _)| {
+                    freeze_kill(
+                        dir,
+                        ("freezer.state", "FROZEN", "THAWED"),
+                        ("freezer.state", "FROZEN"),
+                    )
+                }),
+            Cgroup::None(_) => false,
+        }
+    }
+
     /// Kills whatever is still in the cgroup and removes it.
     pub(crate) fn finish(&self) {
         let _ = self.leave_self();
@@ -158,6 +188,29 @@ impl Cgroup {
     }
 }
 
+/// Freezes the cgroup at `dir` (`(file, frozen, thawed)`), waits until `done` says it is
+/// frozen, sends every member `SIGKILL`, and thaws it: a frozen process forks nothing,
+/// and each wakes into its pending kill. `false` when the cgroup could not be frozen.
+fn freeze_kill(dir: &Path, (file, frozen, thawed): (&str, &str, &str), done: (&str, &str)) -> bool {
+    if write(dir, file, frozen).is_err() {
+        return false;
+    }
+    let is_frozen = || {
+        fs::read_to_string(dir.join(done.0)).is_ok_and(|t| t.lines().any(|l| l.trim() == done.1))
+    };
+    let mut held = false;
+    for _ in 0..200 {
+        if is_frozen() {
+            held = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    kill_members(dir);
+    let _ = write(dir, file, thawed);
+    held
+}
+
 fn is_v2() -> bool {
     Path::new(ROOT).join("cgroup.controllers").exists()
 }
@@ -171,7 +224,10 @@ pub(crate) fn kill_named(id: &str) {
     let dirs: Vec<PathBuf> = if is_v2() {
         vec![Path::new(ROOT).join("aecl").join(id)]
     } else {
-        ["pids", "memory"].iter().map(|c| Path::new(ROOT).join(c).join("aecl").join(id)).collect()
+        ["pids", "memory", "freezer"]
+            .iter()
+            .map(|c| Path::new(ROOT).join(c).join("aecl").join(id))
+            .collect()
     };
     for dir in dirs.iter().filter(|d| d.is_dir()) {
         let _ = write(dir, "cgroup.kill", "1");
@@ -224,6 +280,20 @@ fn create_v1(id: &str, limits: &Limits) -> Result<Cgroup, String> {
                 cleanup(&dirs);
                 return Err(format!("cannot set {file}: {e}"));
             }
+        }
+    }
+    // The freezer, where the host has one, lets the tree be killed at once
+    // (`kill_tree`); without it the kill goes in rounds.
+    let freezer = Path::new(ROOT).join("freezer");
+    if freezer.join("cgroup.procs").exists() {
+        let home = homes
+            .iter()
+            .find(|(names, _)| names.split(',').any(|n| n == "freezer"))
+            .map(|(_, path)| freezer.join(path.trim_start_matches('/')))
+            .unwrap_or_else(|| freezer.clone());
+        let dir = freezer.join("aecl").join(id);
+        if fs::create_dir_all(&dir).is_ok() {
+            dirs.push((dir, home));
         }
     }
     Ok(Cgroup::V1 { dirs })

@@ -69,7 +69,13 @@ pub(crate) fn run(spec: &Spec, cgroup: &Cgroup, layers: &mut Layers, clock: &mut
         Ok(()) => run_child(spec, cgroup, layers, clock),
         Err(error) => setup(error),
     };
-    descendants::kill_all(KILL_WITHIN);
+    // The cgroup kills the tree at once where it can; the rounds then only reap. Without
+    // it a fork loop can outrun the rounds: what is left is said, never kept quiet.
+    let at_once = cgroup.kill_tree();
+    let left = descendants::kill_all(KILL_WITHIN);
+    if let Some(survivors) = survivors(left, at_once) {
+        layers.limits_unenforced.push(survivors);
+    }
     let _ = std::fs::remove_dir_all(&spec.fallback_work_dir);
     cgroup.explain(outcome)
 }
@@ -347,6 +353,25 @@ fn child(
     };
     let workdir = spec.fallback_work_dir.display().to_string();
     restrict::exec_here(&command, &mut status, &workdir)
+}
+
+/// What the report says when `left` children of the supervisor were still there after
+/// the kill (`at_once`: the cgroup killed the tree in one step first).
+fn survivors(left: usize, at_once: bool) -> Option<String> {
+    if left == 0 {
+        return None;
+    }
+    let how = if at_once {
+        "after the cgroup killed the tree"
+    } else {
+        "after rounds of killing (no cgroup could kill the tree at once: delegate a cgroup \
+         v2 subtree, or give the host a v1 freezer)"
+    };
+    Some(format!(
+        "process tree: {left} of the command's processes were still there {} ms {how}; \
+         they may outlive the run",
+        KILL_WITHIN.as_millis()
+    ))
 }
 
 /// Why the fallback cannot run under the kernel's Landlock `abi`, when it cannot: under

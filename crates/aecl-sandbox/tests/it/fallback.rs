@@ -244,3 +244,43 @@ fn host_processes_are_hidden_from_the_fallback_or_the_layers_say_they_are_not() 
     let done = run(shell("true"));
     assert!(done.layers.exposed.is_empty(), "{:?}", done.layers);
 }
+
+/// A process that forks and exits in a loop (its pid never stays the same), appending to
+/// `alive` every 200 hops, started in the background of a command that then ends. It
+/// stops by itself after 5 s, so that a loop the kill missed is not left to the host.
+fn pid_hopper(alive: &Path) -> String {
+    format!(
+        "/usr/bin/python3 -c \"\nimport os, time\nn = 0\nend = time.time() + 5\nwhile time.time() < end:\n    if os.fork():\n        os._exit(0)\n    n += 1\n    if n % 200 == 0:\n        open('{}', 'a').write('x\\n')\n\" </dev/null >/dev/null 2>&1 & sleep 0.5; echo started",
+        alive.display()
+    )
+}
+
+#[test]
+fn a_fork_loop_is_killed_by_the_cgroup_at_once_or_reported() {
+    // A root launcher: the cgroup (`cgroup.kill`, or the freezer) kills the tree in one
+    // step, which no fork outruns.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let alive = writable_bind(dir.path()).join("alive");
+    let mut request = shell(&pid_hopper(&alive));
+    request.isolation = Isolation::Landlock;
+    request.binds = vec![aecl_sandbox::Bind { path: alive.with_file_name(""), writable: true }];
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
+    assert!(alive.exists(), "the fork loop never ran");
+    assert!(stopped_growing(&alive), "the fork loop outlived the run");
+    assert!(done.layers.limits_unenforced.is_empty(), "{:?}", done.layers.limits_unenforced);
+    // An unprivileged launcher has no cgroup: the rounds may be outrun, and then the
+    // report says so.
+    let launcher = unprivileged(60_009);
+    let alive = writable_bind(launcher.dir.path()).join("alive");
+    let done = run_with(&launcher.sandbox, fallback(&launcher, &pid_hopper(&alive), 20_000));
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
+    assert!(alive.exists(), "the fork loop never ran");
+    let reported = done.layers.limits_unenforced.iter().any(|l| l.starts_with("process tree:"));
+    assert!(
+        reported || (stopped_growing(&alive) && processes_left(launcher.uid).is_empty()),
+        "a process outlived the run unreported: {:?}",
+        processes_left(launcher.uid)
+    );
+}

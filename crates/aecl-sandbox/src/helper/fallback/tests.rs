@@ -1,7 +1,7 @@
 //! Unit tests of the fallback's decisions: when Landlock is too old for it and what it
 //! says is exposed.
 
-use super::{exposures, landlock_refusal};
+use super::{exposures, landlock_refusal, survivors};
 
 #[test]
 fn landlock_too_old_for_what_the_fallback_relies_on_refuses_the_run() {
@@ -20,4 +20,15 @@ fn what_stays_exposed_is_named_with_its_remedy() {
     let root = exposures(true, true).join("\n");
     assert!(!root.contains("host /proc") && !root.contains("aecl's uid"), "{root}");
     assert!(root.contains("host network namespace"), "{root}");
+}
+
+#[test]
+fn processes_left_after_the_kill_are_reported_never_kept_quiet() {
+    assert_eq!(survivors(0, false), None);
+    let rounds = survivors(3, false).unwrap();
+    assert!(
+        rounds.contains("3 of the command's processes") && rounds.contains("cgroup"),
+        "{rounds}"
+    );
+    assert!(survivors(1, true).unwrap().contains("after the cgroup killed the tree"));
 }
