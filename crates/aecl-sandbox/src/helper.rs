@@ -369,7 +369,7 @@ fn abandoned(child: Pid) -> Waited {
     Waited::Exited(waitpid(child, None).ok())
 }
 
-fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     // SAFETY: `pidfd_open` takes a pid and flags and returns a new descriptor or -1; no
     // memory is passed.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };

@@ -3,8 +3,10 @@
 //! when a deadline passes without the helper's report, and when the caller stops waiting
 //! for a run (its future is dropped: the engine's timeout, a cancelled request, a server
 //! shutting down), so that no command goes on changing things after aecl has stopped
-//! listening to it.
+//! listening to it. A fresh uid's processes are found in `/proc` and signalled through
+//! a pidfd opened before their uid is read, never by a pid that may since name another.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -118,11 +120,66 @@ fn kill_uid_once(uid: u32) -> bool {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        let owner = std::os::unix::fs::MetadataExt::uid;
-        if entry.metadata().is_ok_and(|m| owner(&m) == uid) {
-            found = true;
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+        found |= kill_if_owned(Pid::from_raw(pid), uid);
     }
     found
+}
+
+/// Kills the process `pid` names if it runs as `uid`, through a pidfd, so that a pid
+/// reused by another process between the check and the kill is never signalled:
+/// `true` when it was of `uid`.
+///
+/// INVARIANT: the signal goes to the process the pidfd was opened on, and the uid read
+/// is that process's: the pidfd is opened first, `/proc/PID` read next, and the pidfd's
+/// process is then checked to be still there (not reaped): while it is, its pid cannot
+/// belong to another process, so `/proc/PID` was its own.
+fn kill_if_owned(pid: Pid, uid: u32) -> bool {
+    let Some(pidfd) = crate::helper::pidfd_open(pid) else { return false };
+    let owner = std::os::unix::fs::MetadataExt::uid;
+    let owned = std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| owner(&m) == uid);
+    if !owned || pidfd_send_signal(&pidfd, 0).is_err() {
+        return false;
+    }
+    let _ = pidfd_send_signal(&pidfd, libc::SIGKILL);
+    true
+}
+
+/// `pidfd_send_signal(pidfd, signal, NULL, 0)`; signal 0 checks that the process is
+/// there.
+fn pidfd_send_signal(pidfd: &OwnedFd, signal: i32) -> std::io::Result<()> {
+    // SAFETY: the descriptor is a pidfd this function borrows for the call; a null
+    // `siginfo` and no flags pass no memory.
+    let sent = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if sent < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kill_if_owned;
+    use nix::unistd::Pid;
+
+    #[test]
+    fn a_process_of_another_uid_is_never_signalled() {
+        // A child of this test, of this test's uid: not the uid asked for, left alone.
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+        let own = nix::unistd::geteuid().as_raw();
+        assert!(!kill_if_owned(pid, own.wrapping_add(1)));
+        assert!(child.try_wait().unwrap().is_none(), "signalled though of another uid");
+        // Of the uid asked for: killed.
+        assert!(kill_if_owned(pid, own));
+        let status = child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+        // Reaped, its pid names nothing (or a process opened afresh): nothing of the
+        // child's is signalled through a stale pid.
+        assert!(!kill_if_owned(pid, own.wrapping_add(1)));
+    }
 }
