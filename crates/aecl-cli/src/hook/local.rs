@@ -237,6 +237,13 @@ impl SessionFile {
         }
     }
 
+    /// The room allocated past the file's end now: an append that must not use it up
+    /// (the user's prompt, the session's end) keeps it.
+    pub fn kept(&self) -> Result<u64> {
+        let meta = self.file.metadata()?;
+        Ok(meta.blocks().saturating_mul(512).saturating_sub(meta.len()))
+    }
+
     /// Gives back the room allocated past the file's end (at the session's end).
     pub fn release(&mut self) -> Result<()> {
         let size = self.file.metadata()?.len();

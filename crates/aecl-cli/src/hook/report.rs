@@ -187,7 +187,9 @@ fn report_locally(
     };
     // Checked before appending to a file that is over the cap or corrupt.
     file.events()?;
-    file.append(&events, 0)?;
+    // Never out of the room kept for the outputs the session awaits.
+    let kept = file.kept()?;
+    file.append(&events, kept)?;
     if matches!(event, HookEvent::SessionEnd) {
         // No more outputs come: the room kept for them goes back to the disk.
         file.release()?;
@@ -266,7 +268,20 @@ fn record_output(
             _ => break,
         }
     }
-    recorded?;
+    if let Err(error) = recorded {
+        // Not even its start fits: the session still learns that it lost an output, in the
+        // smallest event there is, so that nothing it cannot trace passes as trusted.
+        let why = format!("the output of `{}` could not be recorded: {error:#}", input.action());
+        let expired = TraceEvent::Expired { run: run.clone(), reason: Some(why) };
+        file.append(&[expired], 0).map_err(|last| last.context(error))?;
+        return Ok(say(Some(format!(
+            "aecl: the output of `{}` ({}) could not be recorded ({}): the session now counts \
+             every control value it cannot trace as untrusted (end the session to start over)",
+            input.action(),
+            id.unwrap_or("no call id"),
+            file.path().display()
+        ))));
+    }
     let note = format!(
         "aecl: the output of `{}` ({}) could not be recorded whole ({why}): its start is \
          recorded as untrusted in `{}`, and the session now counts every control value it \

@@ -229,3 +229,57 @@ fn the_room_kept_for_outputs_is_given_back_at_the_sessions_end() {
     let (len, blocks) = allocated();
     assert!(blocks < len + 64 * 1024, "{blocks} bytes still allocated for {len}");
 }
+
+/// The user's prompt on a full disk is not written into the room kept for an awaited
+/// output: the prompt is left unrecorded (said), and the output that follows still fits.
+#[test]
+fn a_prompt_never_takes_the_room_kept_for_an_output() {
+    let root = temp_dir();
+    policy(root.path());
+    let prompt = json!({
+        "session_id": "big", "cwd": "/tmp", "hook_event_name": "UserPromptSubmit",
+        "prompt": format!("please fix it {}", "x".repeat(60_000)),
+    });
+    let (out, events) = on_a_small_disk(
+        root.path(),
+        &[
+            fetch("t1"),
+            Step::Fill,
+            Step::Hook(prompt.to_string()),
+            Step::Hook(post("t1", &format!("see https://late.test/x {}", "lorem ".repeat(15_000)))),
+            Step::Free,
+            curl("https://late.test/x", "t2"),
+        ],
+    );
+    assert!(out[1].stdout.contains("did not record"), "the prompt had no room: {:?}", out[1]);
+    assert_eq!(kinds(&events), ["call", "result t1", "call"], "{events:?}");
+    assert_eq!(decision(&out[3]), "ask", "{:?}", out[3]);
+}
+
+/// The output of a call aecl never decided, on a full disk, whose whole does not fit: its
+/// start is recorded in what room the session still keeps (here what the last call left),
+/// and the session fails closed (`expired` first). When not even that fits, an `expired`
+/// event alone is appended (`report.rs`).
+#[test]
+fn an_output_of_a_call_never_decided_on_a_full_disk_still_fails_the_session_closed() {
+    let root = temp_dir();
+    policy(root.path());
+    let (out, events) = on_a_small_disk(
+        root.path(),
+        &[
+            curl("https://fine.test/y", "t0"),
+            Step::Hook(post("t0", "nothing")),
+            Step::Fill,
+            Step::Hook(post(
+                "never-decided",
+                &format!("see https://x.test/y {}", "z".repeat(200_000)),
+            )),
+            Step::Free,
+            curl("https://other.test/z", "t3"),
+        ],
+    );
+    assert_eq!(out[2].code, Some(0), "{:?}", out[2]);
+    assert!(out[2].stdout.contains("could not be recorded"), "{:?}", out[2]);
+    assert_eq!(kinds(&events)[..3], ["call", "result t0", "expired"], "{events:?}");
+    assert_eq!(decision(&out[3]), "ask", "untraceable values are untrusted now: {:?}", out[3]);
+}
