@@ -33,6 +33,10 @@ use plain::Plain;
 /// The longest request head read from the sandbox.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
+/// How long a connection has to send its whole request head (one deadline for all its
+/// reads, so a client sending a byte at a time cannot hold the connection open).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a name may take to resolve, and one address to answer.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -267,7 +271,8 @@ impl Proxy {
 
     /// Serves one connection from the sandbox to its end.
     pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, mut client: S) {
-        let Some((head, rest)) = read_head(&mut client).await else { return };
+        let read = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut client)).await;
+        let Ok(Some((head, rest))) = read else { return };
         let Some(request) = Request::parse(&head) else {
             let _ = respond(&mut client, 400, "aecl egress: not an HTTP proxy request").await;
             return;

@@ -261,6 +261,37 @@ mod by_address {
     }
 
     #[test]
+    fn a_head_sent_a_byte_at_a_time_has_one_deadline_in_all() {
+        // Paused time: the runtime jumps to each timer when nothing else can run.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let proxy = Proxy::new(patterns(&["example.com".to_owned()]), vec![]);
+        runtime.block_on(async {
+            let (mut client, server) = tokio::io::duplex(64 * 1024);
+            let served = tokio::spawn({
+                let proxy = proxy.clone();
+                async move { proxy.serve(server).await }
+            });
+            let started = tokio::time::Instant::now();
+            // A byte every second, each read well within any per-read timeout; the head
+            // never ends.
+            for byte in b"CONNECT example.com:443 HTTP/1.1\r\nX-Slow: ".iter().cycle() {
+                if served.is_finished() || client.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                assert!(started.elapsed().as_secs() < 60, "the slow head held the connection");
+            }
+            let elapsed = started.elapsed().as_secs();
+            assert!((10..=12).contains(&elapsed), "ended after {elapsed} s");
+        });
+        assert!(proxy.attempts().is_empty());
+    }
+
+    #[test]
     fn an_allowed_name_resolving_to_a_non_public_address_is_refused() {
         let (port, accepted) = listener();
         for address in ["127.0.0.1", "::1", "169.254.169.254", "10.0.0.7", "::ffff:127.0.0.1"] {

@@ -51,7 +51,11 @@ pub(crate) fn listen() -> Result<TcpListener, String> {
 /// each to the host's egress proxy.
 pub(crate) fn serve(listener: TcpListener) -> ! {
     loop {
-        let Ok((client, _)) = listener.accept() else { continue };
+        let Ok((client, _)) = listener.accept() else {
+            // Out of descriptors or threads, say: a pause rather than a spin.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        };
         std::thread::spawn(move || {
             if let Ok(upstream) = UnixStream::connect(EGRESS_SOCKET) {
                 relay(client, upstream);
