@@ -82,7 +82,7 @@ impl<S: Store> Engine<S> {
             }
             let run = self.load_run(arrived, &mut attempt).await?;
             let judged = self.decide(arrived, &run, &attempt);
-            let admission = self.admit(arrived, &judged);
+            let admission = self.admit(arrived, &judged, connector);
             let placed = self.place(arrived, judged, connector).await;
             let granted = self.grant(arrived, placed, &mut attempt).await?;
             match self

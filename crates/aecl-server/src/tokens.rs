@@ -38,7 +38,11 @@ pub async fn revoke<S: Store>(
         return Err(ApiError::BadRequest(format!("`{what}` must be a non-empty id")));
     }
     let new = state.engine.revoke_credential(&id, caller.subject()).await.map_err(|e| {
-        ApiError::Unavailable(format!("the revocation was not stored and recorded: {e}"))
+        // Stored or not: a revocation is never lifted, so sending it again is safe.
+        ApiError::Unavailable(format!(
+            "the revocation may not have been stored, or its audit record not written ({e}): \
+             send it again"
+        ))
     })?;
     tracing::warn!(revoked = %id, by = caller.subject(), new, "credential revoked");
     Ok(Json(Revoked { revoked: id, new }))

@@ -4,18 +4,28 @@
 //! limit that refuses makes the call a block ([`limit_reason`]) on the next attempt.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
-use aecl_core::{Decision, Reason, Stage};
+use aecl_core::{Decision, Reason, SandboxTier, Stage};
 
+use crate::connector::{Connector, Invocation};
 use crate::engine::{Engine, slot_holder};
 use crate::rollback::Origin;
 use crate::stage::decide::Judged;
+use crate::stage::dispatch::wait_limit;
 use crate::stage::{Arrived, span};
 use crate::store::{Admission, Store};
 
 impl<S: Store> Engine<S> {
-    /// The limits `arrived`'s call takes when it goes ahead.
-    pub(crate) fn admit(&self, arrived: &Arrived, judged: &Judged) -> Vec<Admission> {
+    /// The limits `arrived`'s call takes when it goes ahead (to run through `connector`).
+    /// A concurrency slot is leased for at least as long as the engine may wait for the
+    /// call: a lease that ran out while the call still ran would let another take its slot.
+    pub(crate) fn admit(
+        &self,
+        arrived: &Arrived,
+        judged: &Judged,
+        connector: Option<&dyn Connector>,
+    ) -> Vec<Admission> {
         let (call, policy, now) = (&arrived.call, &arrived.policy, judged.now);
         let _span = span("admit", call).entered();
         // A compensation is not held back by its agent's limits (`rollback.rs`); its own
@@ -27,7 +37,19 @@ impl<S: Store> Engine<S> {
             .map(|m| (format!("agent:{}", call.agent), m.limits));
         let action =
             policy.actions.get(&call.action).map(|a| (format!("action:{}", call.action), a.limits));
-        let lease = u64::try_from(self.config().slot_lease.as_millis()).unwrap_or(u64::MAX);
+        let waits = connector.map_or(Duration::ZERO, |connector| {
+            let invocation = Invocation::new(policy, call, &arrived.effect_id);
+            // Admitted before the call is placed: the longest of the tiers it may get.
+            std::iter::once(None)
+                .chain(SandboxTier::ALL.into_iter().map(Some))
+                .map(|tier| {
+                    wait_limit(self.config().call_timeout, connector.deadline(invocation, tier))
+                })
+                .max()
+                .unwrap_or(Duration::ZERO)
+        });
+        let lease = self.config().slot_lease.max(waits.saturating_add(LEASE_MARGIN));
+        let lease = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
         let mut out = Vec::new();
         for (key, limits) in agent.into_iter().chain(action) {
             if let Some(limit) = limits.rate {
@@ -46,6 +68,10 @@ impl<S: Store> Engine<S> {
         out
     }
 }
+
+/// What a slot's lease lasts past the engine's longest wait for its call (the answer and
+/// the end's commit).
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
 
 /// The block reason of a limit that refused a commit.
 pub(crate) fn limit_reason(admission: Option<&Admission>, retry_after_ms: Option<u64>) -> Reason {

@@ -61,7 +61,7 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 
 /// How long the engine waits for a call: its per-call timeout, or the connector's own
 /// deadline and [`DEADLINE_GRACE`] when that is longer.
-fn wait_limit(call_timeout: Duration, connector_deadline: Option<Duration>) -> Duration {
+pub(crate) fn wait_limit(call_timeout: Duration, connector_deadline: Option<Duration>) -> Duration {
     connector_deadline
         .map_or(call_timeout, |own| call_timeout.max(own.saturating_add(DEADLINE_GRACE)))
 }

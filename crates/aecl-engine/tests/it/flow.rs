@@ -230,3 +230,46 @@ async fn a_reused_nonce_blocks_the_second_call_whatever_became_of_the_first() {
     assert!(reused.effect.is_none());
     assert_eq!(connector.executions(), 1);
 }
+
+/// A call the engine waits for longer than the concurrency slot's default lease (its
+/// connector's own deadline is an hour) keeps its slot while it runs: the lease is never
+/// shorter than the engine's wait.
+#[tokio::test]
+async fn a_long_call_keeps_its_concurrency_slot_while_it_runs() {
+    struct Long {
+        started: tokio::sync::Notify,
+        go: tokio::sync::Notify,
+    }
+    impl aecl_engine::Connector for Long {
+        fn deadline(
+            &self,
+            _: aecl_engine::Invocation<'_>,
+            _: Option<aecl_core::SandboxTier>,
+        ) -> Option<std::time::Duration> {
+            Some(std::time::Duration::from_secs(3600))
+        }
+        fn execute<'a>(
+            &'a self,
+            _: aecl_engine::Invocation<'a>,
+        ) -> aecl_engine::BoxFuture<'a, ConnectorOutcome> {
+            Box::pin(async move {
+                self.started.notify_one();
+                self.go.notified().await;
+                ConnectorOutcome::Succeeded { result: json!({}), rollback_token: None }
+            })
+        }
+    }
+    let (engine, clock) = engine(policy(100, "concurrency = 1"));
+    let long = Long { started: tokio::sync::Notify::new(), go: tokio::sync::Notify::new() };
+    let (first, second) = tokio::join!(engine.execute(call("r1", "c1", None), &long), async {
+        long.started.notified().await;
+        // Past the default lease (10 minutes), within the connector's hour.
+        clock.advance_ms(20 * 60 * 1000);
+        let second = engine.evaluate(call("r2", "c1", None)).await.unwrap();
+        long.go.notify_one();
+        second
+    });
+    assert_eq!(first.unwrap().decided.verdict.decision, Decision::Allow);
+    assert_eq!(second.verdict.decision, Decision::Block, "the running call's slot was taken");
+    assert!(second.verdict.reasons.iter().any(|r| r.rule == "limits.concurrency"));
+}
