@@ -284,7 +284,7 @@ impl<S: Store> Engine<S> {
         call_id: &str,
         output: Value,
     ) -> Result<u64, EngineError> {
-        if let Some(why) = crate::rollback::reserved(call_id) {
+        if let Some(why) = crate::origin::reserved(call_id) {
             return Err(EngineError::ReservedId(why));
         }
         let mut record = self.record(RecordKind::Result, agent, run);

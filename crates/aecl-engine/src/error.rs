@@ -35,7 +35,7 @@ pub enum EngineError {
     #[error("run `{0}` is too busy: gave up after repeated concurrent updates")]
     Contention(String),
     /// An agent's call or result used a call id or idempotency key reserved for aecl's
-    /// own calls (`rollback::reserved`): refused before anything was recorded.
+    /// own calls (`origin::reserved`): refused before anything was recorded.
     #[error("{0}")]
     ReservedId(String),
     /// The call names an agent the policy does not know, or another agent's run.

@@ -7,7 +7,7 @@ use aecl_core::Call;
 use crate::connector::Connector;
 use crate::engine::{Decided, Engine, Executed, MAX_ATTEMPTS};
 use crate::error::EngineError;
-use crate::rollback::Origin;
+use crate::origin::Origin;
 use crate::stage::dispatch::Dispatched;
 use crate::stage::record::{Recorded, Recording};
 use crate::stage::{Arrived, Attempt};

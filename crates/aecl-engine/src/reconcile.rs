@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::connector::{Connector, Invocation, Reconciled};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::rollback::ROLLBACK_KEY_PREFIX;
+use crate::origin::ROLLBACK_KEY_PREFIX;
 use crate::run_event::RunEvent;
 use crate::store::{Effect, EffectEnd, EffectState, Reconciliation, Store};
 

@@ -31,13 +31,13 @@ pub(crate) mod load_run;
 pub(crate) mod place;
 pub(crate) mod record;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aecl_core::policy::Policy;
 use aecl_core::{Call, CallDigest, Reason, Timestamp};
 use std::sync::Arc;
 
-use crate::rollback::Origin;
+use crate::origin::Origin;
 use crate::run_cache::CachedRun;
 
 /// A call as [`identify`] hands it on: what every later stage reads.
@@ -88,4 +88,15 @@ pub(crate) struct Attempt {
 /// The span of one stage of one call.
 pub(crate) fn span(stage: &'static str, call: &Call) -> tracing::Span {
     tracing::info_span!("aecl.stage", stage = stage, run = %call.run, call = %call.id)
+}
+
+/// What the engine waits past a connector's own deadline: the connector's answer is on
+/// its way.
+const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+
+/// How long the engine waits for a call: its per-call timeout, or the connector's own
+/// deadline and [`DEADLINE_GRACE`] when that is longer.
+pub(crate) fn wait_limit(call_timeout: Duration, connector_deadline: Option<Duration>) -> Duration {
+    connector_deadline
+        .map_or(call_timeout, |own| call_timeout.max(own.saturating_add(DEADLINE_GRACE)))
 }

@@ -295,7 +295,7 @@ pub async fn own_call<S: Store>(
     // place of an undo (the engine refuses it too, for every front end).
     if let Some(why) = std::iter::once(call.id.as_str())
         .chain(call.idempotency_key.as_deref())
-        .find_map(aecl_engine::rollback::reserved)
+        .find_map(aecl_engine::origin::reserved)
     {
         return Err(ApiError::BadRequest(why));
     }

@@ -60,7 +60,7 @@ pub async fn record<S: Store>(
             if id.is_empty() {
                 return Err(ApiError::BadRequest("the result's call `id` is empty".to_owned()));
             }
-            if let Some(why) = aecl_engine::rollback::reserved(&id) {
+            if let Some(why) = aecl_engine::origin::reserved(&id) {
                 return Err(ApiError::BadRequest(why));
             }
             let outcome = state

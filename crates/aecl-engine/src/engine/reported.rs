@@ -131,7 +131,7 @@ impl<S: Store> Engine<S> {
         reporter: Reporter,
         action_hint: Option<&str>,
     ) -> Result<Result<Reported, ReportRefused>, EngineError> {
-        if let Some(why) = crate::rollback::reserved(call_id) {
+        if let Some(why) = crate::origin::reserved(call_id) {
             return Err(EngineError::ReservedId(why));
         }
         let effects = self.store().run_effects(run).await?;

@@ -10,10 +10,9 @@ use aecl_core::{Decision, Reason, SandboxTier, Stage};
 
 use crate::connector::{Connector, Invocation};
 use crate::engine::{Engine, slot_holder};
-use crate::rollback::Origin;
+use crate::origin::Origin;
 use crate::stage::decide::Judged;
-use crate::stage::dispatch::wait_limit;
-use crate::stage::{Arrived, span};
+use crate::stage::{Arrived, span, wait_limit};
 use crate::store::{Admission, Store};
 
 impl<S: Store> Engine<S> {

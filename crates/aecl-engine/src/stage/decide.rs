@@ -10,7 +10,7 @@ use aecl_core::policy::{Policy, Reversibility};
 use aecl_core::{Decision, Reason, Stage, Timestamp, Verdict, decide};
 
 use crate::engine::Engine;
-use crate::rollback::Origin;
+use crate::origin::Origin;
 use crate::run_cache::CachedRun;
 use crate::stage::{Arrived, Attempt, span};
 use crate::store::Store;

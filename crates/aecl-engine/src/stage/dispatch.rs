@@ -13,7 +13,7 @@
 //! connector's future is dropped before the timeout is recorded, which for a sandboxed
 //! command kills its whole process tree: nothing goes on after the outcome is written.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::Instrument;
 
@@ -21,7 +21,7 @@ use crate::connector::{Connector, ConnectorOutcome, Invocation, Sandboxed};
 use crate::engine::{Engine, Executed};
 use crate::error::EngineError;
 use crate::stage::record::Ready;
-use crate::stage::span;
+use crate::stage::{span, wait_limit};
 use crate::store::{NewEffect, Store};
 
 /// Where dispatch left a call.
@@ -53,17 +53,6 @@ pub(crate) struct Ran {
     pub report: Option<serde_json::Value>,
     /// When dispatch began (the outcome record's latency).
     pub started: Instant,
-}
-
-/// What the engine waits past a connector's own deadline: the connector's answer is on
-/// its way.
-const DEADLINE_GRACE: Duration = Duration::from_secs(2);
-
-/// How long the engine waits for a call: its per-call timeout, or the connector's own
-/// deadline and [`DEADLINE_GRACE`] when that is longer.
-pub(crate) fn wait_limit(call_timeout: Duration, connector_deadline: Option<Duration>) -> Duration {
-    connector_deadline
-        .map_or(call_timeout, |own| call_timeout.max(own.saturating_add(DEADLINE_GRACE)))
 }
 
 impl<S: Store> Engine<S> {

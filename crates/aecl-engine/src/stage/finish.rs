@@ -353,6 +353,6 @@ fn arrived_again(
         nonce_reused: again.1,
         executing: true,
         // Only an agent's reads are deferred (`Engine::execute_as`).
-        origin: crate::rollback::Origin::Agent,
+        origin: crate::origin::Origin::Agent,
     }
 }

@@ -11,7 +11,7 @@ use aecl_core::Call;
 use crate::connector::{Connector, Invocation};
 use crate::engine::{Engine, new_id};
 use crate::error::EngineError;
-use crate::rollback::{self, Origin};
+use crate::origin::{self, Origin};
 use crate::stage::{Arrived, span};
 use crate::store::Store;
 
@@ -28,7 +28,7 @@ impl<S: Store> Engine<S> {
         if origin == Origin::Agent
             && let Some(why) = std::iter::once(call.id.as_str())
                 .chain(call.idempotency_key.as_deref())
-                .find_map(rollback::reserved)
+                .find_map(origin::reserved)
         {
             return Err(EngineError::ReservedId(why));
         }

@@ -21,7 +21,7 @@ use crate::engine::{Decided, Engine, elapsed_ms};
 use crate::error::{EngineError, StoreError};
 use crate::held::{Pending, Slot};
 use crate::observe::DecisionSeen;
-use crate::rollback::Origin;
+use crate::origin::Origin;
 use crate::run_cache::CachedRun;
 use crate::run_event::RunEvent;
 use crate::stage::admit::limit_reason;
