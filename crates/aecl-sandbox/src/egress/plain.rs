@@ -79,17 +79,7 @@ impl Plain {
             let authority = if port == 80 { host.to_owned() } else { target.clone() };
             head.extend_from_slice(format!("Host: {authority}\r\n").as_bytes());
         }
-        for header in headers {
-            if HOP_BY_HOP.iter().any(|h| header.name.eq_ignore_ascii_case(h)) {
-                continue;
-            }
-            head.extend_from_slice(header.name.as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(header.value);
-            head.extend_from_slice(b"\r\n");
-        }
-        head.extend_from_slice(b"Connection: close\r\n\r\n");
-        Ok(Plain { head, body })
+        Ok(Plain { head: closed(head, headers, HOP_BY_HOP), body })
     }
 
     /// Sends this request upstream (`rest`: what of its body came with its head, then
@@ -299,12 +289,15 @@ fn closing(response: &httparse::Response<'_, '_>) -> Vec<u8> {
     let version = response.version.unwrap_or(1);
     let code = response.code.unwrap_or(502);
     let reason = response.reason.unwrap_or("");
-    let mut head = format!("HTTP/1.{version} {code} {reason}\r\n").into_bytes();
-    for header in response.headers.iter() {
-        if ["connection", "keep-alive", "proxy-connection"]
-            .iter()
-            .any(|h| header.name.eq_ignore_ascii_case(h))
-        {
+    let head = format!("HTTP/1.{version} {code} {reason}\r\n").into_bytes();
+    closed(head, response.headers, &["connection", "keep-alive", "proxy-connection"])
+}
+
+/// `head` (a start line) followed by `headers` but the `dropped` ones, then
+/// `Connection: close` and the head's end.
+fn closed(mut head: Vec<u8>, headers: &[httparse::Header<'_>], dropped: &[&str]) -> Vec<u8> {
+    for header in headers {
+        if dropped.iter().any(|h| header.name.eq_ignore_ascii_case(h)) {
             continue;
         }
         head.extend_from_slice(header.name.as_bytes());
