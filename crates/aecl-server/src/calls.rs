@@ -205,6 +205,11 @@ async fn engine_error<S: Store>(
             let error = ApiError::Forbidden(format!("run `{}` belongs to another agent", call.run));
             Err(refuse(state, Some(&caller.0), error).await)
         }
+        // A name of aecl's own undo calls (`origin::reserved`): the caller's mistake, 400,
+        // recorded; the engine refused it before recording anything.
+        EngineError::ReservedId(why) => {
+            Err(refuse(state, Some(&caller.0), ApiError::BadRequest(why.clone())).await)
+        }
         // A reused call id is the caller's mistake, not the engine's: 409, recorded.
         EngineError::CallIdConflict { .. } => {
             let error = ApiError::CallIdConflict(error.to_string());
@@ -290,14 +295,6 @@ pub async fn own_call<S: Store>(
         }
         (_, Some(header)) => call.idempotency_key = Some(header),
         _ => {}
-    }
-    // The names of aecl's own compensation calls: an agent's call under one would take the
-    // place of an undo (the engine refuses it too, for every front end).
-    if let Some(why) = std::iter::once(call.id.as_str())
-        .chain(call.idempotency_key.as_deref())
-        .find_map(aecl_engine::origin::reserved)
-    {
-        return Err(ApiError::BadRequest(why));
     }
     // Unhealthy means blocked: without the checkpoint key nothing can be recorded.
     if state.config.audit_key.is_empty() {

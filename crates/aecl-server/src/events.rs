@@ -60,9 +60,6 @@ pub async fn record<S: Store>(
             if id.is_empty() {
                 return Err(ApiError::BadRequest("the result's call `id` is empty".to_owned()));
             }
-            if let Some(why) = aecl_engine::origin::reserved(&id) {
-                return Err(ApiError::BadRequest(why));
-            }
             let outcome = state
                 .engine
                 .report_result(&run, agent, &id, output, Reporter::Client, None)
@@ -71,10 +68,17 @@ pub async fn record<S: Store>(
             (RecordedKind::Result, outcome)
         }
     };
-    let outcome = outcome.map_err(|e| {
-        tracing::error!(%run, error = %e, "reported event not recorded: engine failure");
-        ApiError::Unavailable(format!("the event was not recorded: {e}"))
-    })?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        // A name of aecl's own undo calls: refused before anything was recorded.
+        Err(aecl_engine::EngineError::ReservedId(why)) => {
+            return Err(refuse(&state, Some(&caller.0), ApiError::BadRequest(why)).await);
+        }
+        Err(e) => {
+            tracing::error!(%run, error = %e, "reported event not recorded: engine failure");
+            return Err(ApiError::Unavailable(format!("the event was not recorded: {e}")));
+        }
+    };
     match outcome {
         Ok(seq) => Ok(Json(EventRecorded { run, recorded, seq })),
         Err(refused) => Err(refuse(&state, Some(&caller.0), refusal(refused)).await),

@@ -187,8 +187,9 @@ impl SessionFile {
             lines.push(b'\n');
         }
         let context = || format!("appending to the session file `{}`", self.path.display());
-        let before = self.file.metadata().with_context(context)?.len();
-        self.allocate(before, lines.len() as u64 + keep)?;
+        let meta = self.file.metadata().with_context(context)?;
+        let before = meta.len();
+        self.allocate(&meta, lines.len() as u64 + keep)?;
         let written = self.file.write_all(&lines).and_then(|()| self.file.sync_data());
         if let Err(error) = written {
             // Under the session's lock: no other hook call appended since `before`.
@@ -202,7 +203,7 @@ impl SessionFile {
         Ok(())
     }
 
-    /// Allocates `len` bytes from `offset` (the file's end) without changing the file's
+    /// Allocates `len` bytes from the file's end (`meta`, read now) without changing its
     /// size, so that writing there cannot fail for room. A file system that cannot
     /// allocate ahead (`EOPNOTSUPP`: some network and FUSE file systems) is written without.
     ///
@@ -210,10 +211,10 @@ impl SessionFile {
     /// may give back what it covered (tmpfs frees every page of its range not yet written),
     /// and the room kept earlier is what an output that no longer fits is recorded in. The
     /// file is written in order, so its blocks are its bytes and then that room.
-    fn allocate(&self, offset: u64, len: u64) -> Result<()> {
+    fn allocate(&self, meta: &std::fs::Metadata, len: u64) -> Result<()> {
         use nix::errno::Errno;
         use nix::fcntl::{FallocateFlags, fallocate};
-        let allocated = self.file.metadata()?.blocks().saturating_mul(512);
+        let (offset, allocated) = (meta.len(), meta.blocks().saturating_mul(512));
         let end = offset.saturating_add(len);
         let start = offset.max(allocated);
         if start >= end {

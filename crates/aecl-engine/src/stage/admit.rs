@@ -36,19 +36,22 @@ impl<S: Store> Engine<S> {
             .map(|m| (format!("agent:{}", call.agent), m.limits));
         let action =
             policy.actions.get(&call.action).map(|a| (format!("action:{}", call.action), a.limits));
-        let waits = connector.map_or(Duration::ZERO, |connector| {
-            let invocation = Invocation::new(policy, call, &arrived.effect_id);
-            // Admitted before the call is placed: the longest of the tiers it may get.
-            std::iter::once(None)
-                .chain(SandboxTier::ALL.into_iter().map(Some))
-                .map(|tier| {
-                    wait_limit(self.config().call_timeout, connector.deadline(invocation, tier))
-                })
-                .max()
-                .unwrap_or(Duration::ZERO)
-        });
-        let lease = self.config().slot_lease.max(waits.saturating_add(LEASE_MARGIN));
-        let lease = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+        // Asked of the connector only for a call that takes a slot.
+        let lease = || {
+            let waits = connector.map_or(Duration::ZERO, |connector| {
+                let invocation = Invocation::new(policy, call, &arrived.effect_id);
+                // Admitted before the call is placed: the longest of the tiers it may get.
+                std::iter::once(None)
+                    .chain(SandboxTier::ALL.into_iter().map(Some))
+                    .map(|tier| {
+                        wait_limit(self.config().call_timeout, connector.deadline(invocation, tier))
+                    })
+                    .max()
+                    .unwrap_or(Duration::ZERO)
+            });
+            let lease = self.config().slot_lease.max(waits.saturating_add(LEASE_MARGIN));
+            u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)
+        };
         let mut out = Vec::new();
         for (key, limits) in agent.into_iter().chain(action) {
             if let Some(limit) = limits.rate {
@@ -60,7 +63,7 @@ impl<S: Store> Engine<S> {
                     limit,
                     holder: slot_holder(&call.run, &call.id),
                     now,
-                    expires: aecl_core::Timestamp(now.0.saturating_add(lease)),
+                    expires: aecl_core::Timestamp(now.0.saturating_add(lease())),
                 });
             }
         }
