@@ -139,6 +139,13 @@ pub fn accept(
 /// commit, which has happened.
 pub trait CheckpointSink: Send + Sync + std::fmt::Debug {
     fn publish(&self, request: AddCheckpoint);
+
+    /// Why the checkpoints committed are not reaching their destination, if they are not
+    /// (the last attempt failed, or publication has fallen behind): a health check reports
+    /// it, since a log whose checkpoints stay unpublished can be rolled back unnoticed.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -236,9 +236,12 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let server_config =
-        ServerConfig { audit_key: signer.name().to_owned(), ..ServerConfig::default() };
     let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let server_config = ServerConfig {
+        audit_key: signer.name().to_owned(),
+        publication: publish.clone(),
+        ..ServerConfig::default()
+    };
     let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
     let servers = Arc::new(match &args.config {

@@ -104,6 +104,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         runs: loaded.runs,
         ..EngineConfig::default()
     };
+    let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
     let server_config = ServerConfig {
         body_limit: args.body_limit,
         rate_limit: (args.rate_limit > 0).then(|| RateLimit {
@@ -112,8 +113,8 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             burst: (args.rate_limit / 6).max(1),
         }),
         audit_key: signer.name().to_owned(),
+        publication: publish.clone(),
     };
-    let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
     let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
     runtime.block_on(async {

@@ -10,13 +10,15 @@
 //! pinned log key and its proof extends the one it holds (`aecl_audit::witness::accept`), so
 //! the database going back (a rollback) or sideways (a fork) cannot take the witness along.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fs;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use aecl_audit::witness::accept;
 use aecl_audit::{
@@ -137,30 +139,112 @@ pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Arc<dyn Che
         let held = latest_in(&dir, &key)?.map(|(checkpoint, _)| checkpoint);
         Destination::Dir { dir, held }
     };
-    let (sender, receiver) = mpsc::channel::<AddCheckpoint>();
+    let publisher = Arc::new(Publisher {
+        target: target.to_owned(),
+        queue: Arc::new((Mutex::new(Queue::default()), Condvar::new())),
+    });
+    let queue = publisher.queue.clone();
     let origin = key.name().to_owned();
     std::thread::Builder::new().name("aecl-checkpoint-publisher".to_owned()).spawn(move || {
         let mut destination = destination;
-        for request in receiver {
-            if let Err(error) = destination.publish(&request, &key, &origin) {
+        while let Some(request) = Queue::next(&queue) {
+            let result = destination.publish(&request, &key, &origin);
+            if let Err(error) = &result {
                 tracing::error!(error = format!("{error:#}"), "checkpoint not published");
             }
+            Queue::done(&queue, result.err().map(|e| format!("{e:#}")));
         }
     })?;
-    Ok(Arc::new(Publisher { sender }))
+    Ok(publisher)
 }
+
+/// The most checkpoints kept waiting for the publishing thread. Past it the oldest waiting
+/// one is dropped: a destination that missed checkpoints takes the next one (its proof is
+/// then made from the store), so only the newest matters, and a slow or unreachable
+/// destination cannot make the queue grow without bound.
+const MAX_WAITING: usize = 1024;
+
+/// How long the oldest checkpoint not yet published may wait before publication counts as
+/// behind (a destination that hangs rather than fails).
+const BEHIND_AFTER: Duration = Duration::from_secs(30);
+
+/// How long one request to a witness may take.
+const WITNESS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Queues checkpoints for the publishing thread: the store's writer never waits on it.
 #[derive(Debug)]
 struct Publisher {
-    sender: mpsc::Sender<AddCheckpoint>,
+    /// The `--checkpoint-dir` value, for the health check's words.
+    target: String,
+    queue: Arc<(Mutex<Queue>, Condvar)>,
+}
+
+/// What waits to be published, and how the last attempt went.
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: VecDeque<(AddCheckpoint, Instant)>,
+    /// When the checkpoint being published now was queued.
+    publishing: Option<Instant>,
+    /// Why the last attempt failed; cleared by the next success.
+    last_error: Option<String>,
+}
+
+impl Queue {
+    /// The next checkpoint to publish, waiting for one; `None` once nobody can queue more.
+    fn next(queue: &Arc<(Mutex<Queue>, Condvar)>) -> Option<AddCheckpoint> {
+        let (lock, ready) = &**queue;
+        let mut state = lock.lock().ok()?;
+        loop {
+            if let Some((request, since)) = state.waiting.pop_front() {
+                state.publishing = Some(since);
+                return Some(request);
+            }
+            // Only the publisher and this thread hold the queue: once the publisher is
+            // gone, nothing more will come.
+            if Arc::strong_count(queue) == 1 {
+                return None;
+            }
+            state = ready.wait_timeout(state, Duration::from_secs(1)).ok()?.0;
+        }
+    }
+
+    fn done(queue: &Arc<(Mutex<Queue>, Condvar)>, error: Option<String>) {
+        if let Ok(mut state) = queue.0.lock() {
+            state.publishing = None;
+            state.last_error = error;
+        }
+    }
 }
 
 impl CheckpointSink for Publisher {
     fn publish(&self, request: AddCheckpoint) {
-        if self.sender.send(request).is_err() {
+        let (lock, ready) = &*self.queue;
+        let Ok(mut state) = lock.lock() else {
             tracing::error!("the checkpoint publisher has stopped");
+            return;
+        };
+        if state.waiting.len() >= MAX_WAITING {
+            state.waiting.pop_front();
         }
+        state.waiting.push_back((request, Instant::now()));
+        ready.notify_one();
+    }
+
+    fn failure(&self) -> Option<String> {
+        let Ok(state) = self.queue.0.lock() else {
+            return Some(format!("the publisher of checkpoints to `{}` has stopped", self.target));
+        };
+        if let Some(error) = &state.last_error {
+            return Some(format!("publishing checkpoints to `{}` failed: {error}", self.target));
+        }
+        let oldest = state.publishing.or_else(|| state.waiting.front().map(|(_, since)| *since));
+        let behind = oldest.map(|since| since.elapsed()).filter(|age| *age >= BEHIND_AFTER)?;
+        Some(format!(
+            "publishing checkpoints to `{}` is {} s behind ({} waiting)",
+            self.target,
+            behind.as_secs(),
+            state.waiting.len() + usize::from(state.publishing.is_some())
+        ))
     }
 }
 
@@ -190,7 +274,8 @@ impl Destination {
             Destination::Witness { url, db } => {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
                 let endpoint = format!("{url}/add-checkpoint");
-                let (status, body) = runtime.block_on(http(&endpoint, Some(request.to_text())))?;
+                let (status, body) =
+                    runtime.block_on(http_bounded(&endpoint, request.to_text()))?;
                 if status != 409 {
                     return answered(status, &body, &endpoint);
                 }
@@ -209,7 +294,7 @@ impl Destination {
                 let proof = proof_from_db(db, held, size)?;
                 let retry =
                     AddCheckpoint { old_size: held, proof, checkpoint: request.checkpoint.clone() };
-                let (status, body) = runtime.block_on(http(&endpoint, Some(retry.to_text())))?;
+                let (status, body) = runtime.block_on(http_bounded(&endpoint, retry.to_text()))?;
                 answered(status, &body, &endpoint)
             }
         }
@@ -238,6 +323,14 @@ pub fn proof_from_db(db: &str, old: u64, new: u64) -> Result<Vec<Hash>> {
     MerkleTree::from_leaf_hashes(leaves)
         .prove_consistency(old, new)
         .context("the store holds fewer records than the checkpoint")
+}
+
+/// A POST of `body` to a witness, bounded by `WITNESS_TIMEOUT`: a witness that hangs
+/// leaves the checkpoint for the next attempt instead of stopping publication.
+async fn http_bounded(url: &str, body: String) -> Result<(u16, Bytes)> {
+    tokio::time::timeout(WITNESS_TIMEOUT, http(url, Some(body)))
+        .await
+        .with_context(|| format!("{url} did not answer within {} s", WITNESS_TIMEOUT.as_secs()))?
 }
 
 /// One HTTP/1.1 request: a POST of `body`, or a GET without one.
@@ -374,4 +467,54 @@ fn reply(status: StatusCode, text: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publisher() -> Publisher {
+        Publisher { target: "DIR".to_owned(), queue: Arc::default() }
+    }
+
+    fn request(size: u64) -> AddCheckpoint {
+        AddCheckpoint { old_size: size, proof: Vec::new(), checkpoint: String::new() }
+    }
+
+    #[test]
+    fn a_destination_that_cannot_keep_up_holds_only_the_newest_checkpoints() {
+        let publisher = publisher();
+        for size in 0..MAX_WAITING as u64 + 10 {
+            publisher.publish(request(size));
+        }
+        let state = publisher.queue.0.lock().unwrap();
+        assert_eq!(state.waiting.len(), MAX_WAITING);
+        assert_eq!(state.waiting.front().map(|(r, _)| r.old_size), Some(10));
+        assert_eq!(state.waiting.back().map(|(r, _)| r.old_size), Some(MAX_WAITING as u64 + 9));
+    }
+
+    #[test]
+    fn publication_that_fails_or_falls_behind_is_a_failure_until_it_catches_up() {
+        let publisher = publisher();
+        assert_eq!(publisher.failure(), None);
+        publisher.publish(request(1));
+        assert_eq!(publisher.failure(), None, "queued a moment ago");
+        let long_ago = Instant::now().checked_sub(BEHIND_AFTER + Duration::from_secs(1));
+        publisher.queue.0.lock().unwrap().waiting[0].1 = long_ago.unwrap();
+        let behind = publisher.failure().unwrap();
+        assert!(behind.starts_with("publishing checkpoints to `DIR` is 3"), "{behind}");
+        assert!(behind.ends_with("s behind (1 waiting)"), "{behind}");
+
+        // Taken by the thread and hanging there: still behind.
+        let queue = publisher.queue.clone();
+        assert!(Queue::next(&queue).is_some());
+        assert!(publisher.failure().unwrap().ends_with("(1 waiting)"));
+        Queue::done(&queue, Some("refused".to_owned()));
+        assert_eq!(
+            publisher.failure().as_deref(),
+            Some("publishing checkpoints to `DIR` failed: refused")
+        );
+        Queue::done(&queue, None);
+        assert_eq!(publisher.failure(), None);
+    }
 }

@@ -62,6 +62,9 @@ pub struct ServerConfig {
     /// The name of the key that signs audit checkpoints (empty when none is loaded: the
     /// server is then unhealthy).
     pub audit_key: String,
+    /// Where committed checkpoints are published (`--checkpoint-dir`), asked by `/healthz`
+    /// whether publication is failing or behind.
+    pub publication: Option<Arc<dyn aecl_audit::CheckpointSink>>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             rate_limit: Some(RateLimit { count: 600, per_ms: 60_000, burst: 100 }),
             audit_key: String::new(),
+            publication: None,
         }
     }
 }

@@ -73,7 +73,7 @@ pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response
             })
         });
     let policy_reload_error = state.engine.policy_error();
-    let warnings: Vec<String> = policy_reload_error
+    let mut warnings: Vec<String> = policy_reload_error
         .iter()
         .map(|error| {
             format!(
@@ -82,6 +82,9 @@ pub async fn health<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response
             )
         })
         .collect();
+    // Degraded, not unhealthy: decisions are still recorded and signed, but until the
+    // checkpoints reach their destination a rollback of the store goes unnoticed there.
+    warnings.extend(state.config.publication.as_ref().and_then(|sink| sink.failure()));
     let status = match (healthy, warnings.is_empty()) {
         (false, _) => HealthStatus::Unhealthy,
         (true, false) => HealthStatus::Degraded,

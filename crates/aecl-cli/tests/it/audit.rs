@@ -514,9 +514,13 @@ mod published {
 
     /// `aecl witness` on a free port; its address.
     fn witness(dir: &Path) -> (Running, String) {
+        witness_on(dir, "127.0.0.1:0")
+    }
+
+    fn witness_on(dir: &Path, listen: &str) -> (Running, String) {
         use std::io::BufRead as _;
         let child = aecl()
-            .args(["witness", "--listen", "127.0.0.1:0", "--key"])
+            .args(["witness", "--listen", listen, "--key"])
             .arg(dir.join("audit/audit.pub"))
             .arg("--dir")
             .arg(dir.join("witnessed"))
@@ -591,5 +595,59 @@ mod published {
         let (status, _) = request(&address, "POST", "/add-checkpoint", None, &[], &body);
         assert_eq!(status, 403, "a checkpoint signed by another key");
         assert_eq!(witnessed_size(&address), held, "nothing refused was taken");
+    }
+
+    /// `/healthz`'s status and warnings.
+    fn health(address: &str) -> (String, Vec<String>) {
+        let (_, health) = request(address, "GET", "/healthz", None, &[], "");
+        // Left out when there are none.
+        let warnings = health["warnings"].as_array().cloned().unwrap_or_default();
+        let warnings = warnings.iter().map(|w| w.as_str().unwrap().to_owned()).collect();
+        (health["status"].as_str().unwrap().to_owned(), warnings)
+    }
+
+    /// Checkpoints that cannot reach their witness make the server degraded, naming the
+    /// witness and why, until they reach it again.
+    #[test]
+    fn healthz_is_degraded_while_checkpoints_cannot_be_published() {
+        let dir = temp_dir();
+        keys(dir.path());
+        let db = dir.path().join("aecl.db");
+        let policy = finance().display().to_string();
+        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        // A port nothing listens on yet.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let url = format!("http://{free}");
+        let (server, address) = serve(dir.path(), &policy, &["--checkpoint-dir", &url]);
+        assert_eq!(health(&address).0, "ok", "nothing to publish yet");
+
+        calls(&address, &token, "r1", 2);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (status, warnings) = loop {
+            let (status, warnings) = health(&address);
+            if status != "ok" || Instant::now() > deadline {
+                break (status, warnings);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status, "degraded", "{warnings:?}");
+        let expected = format!("publishing checkpoints to `{url}` failed: reaching {url}");
+        assert!(warnings.iter().any(|w| w.starts_with(&expected)), "{warnings:?}");
+        // Decisions go on meanwhile.
+        calls(&address, &token, "r1", 1);
+
+        // The witness comes up: the next checkpoint reaches it (with a proof from the
+        // store for the ones it missed), and the server is healthy again.
+        let (_witness, witnessed) = witness_on(dir.path(), &free.to_string());
+        calls(&address, &token, "r2", 1);
+        until_published(&db, || witnessed_size(&witnessed));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while health(&address).0 != "ok" {
+            assert!(Instant::now() < deadline, "{:?}", health(&address));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop(server);
+        let ok = verify(dir.path(), Some(&url));
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
     }
 }
