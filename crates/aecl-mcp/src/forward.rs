@@ -70,7 +70,17 @@ impl Connector for Forward {
                     // The server has started the call: it may have done part of it.
                     return ConnectorOutcome::Unknown { error: CANCELLED.to_owned() };
                 }
-                let input = match self.upstream.call(params.clone()).await {
+                // A cancellation while the server works drops the request, which sends it
+                // `notifications/cancelled` (rmcp's `call_tool_once`): the server should
+                // stop, but may have done part of the call.
+                let answered = tokio::select! {
+                    biased;
+                    answered = self.upstream.call(params.clone()) => answered,
+                    () = self.cancel.cancelled() => {
+                        return ConnectorOutcome::Unknown { error: CANCELLED.to_owned() };
+                    }
+                };
+                let input = match answered {
                     Ok(CallToolResponse::Complete(result)) => return self.complete(result),
                     Ok(CallToolResponse::InputRequired(input)) => input,
                     Ok(_) => {
@@ -85,7 +95,20 @@ impl Connector for Forward {
                 let answers = if requests.is_empty() {
                     Default::default()
                 } else {
-                    match self.relay.ask(requests).await {
+                    let asked = tokio::select! {
+                        biased;
+                        asked = self.relay.ask(requests) => asked,
+                        // As below: before its first answer, the server has done nothing.
+                        () = self.cancel.cancelled() => {
+                            let error = CANCELLED.to_owned();
+                            return if round == 0 {
+                                ConnectorOutcome::Failed { error }
+                            } else {
+                                ConnectorOutcome::Unknown { error }
+                            };
+                        }
+                    };
+                    match asked {
                         Ok(answers) => answers,
                         // Asked before doing anything: nothing ran. After a round, the
                         // server may have started.

@@ -56,6 +56,8 @@ effect = "read"
 effect = "read"
 [actions.described]
 effect = "read"
+[actions.slow]
+effect = "read"
 
 [actions.fetch_url]
 description = "Fetch a URL: where it goes is the call's control argument."
@@ -90,7 +92,7 @@ impl Red {
             r#"agent_id = "red_agent"
 allowed_actions = [
   "struct_steal", "err_steal", "link_steal", "meta_steal", "ask", "ssn_record", "ssn_text",
-  "described", "fetch_url", "send_money",
+  "described", "fetch_url", "send_money", "slow",
 ]
 
 [context_rules]
@@ -492,6 +494,49 @@ fn a_call_cancelled_while_it_waits_for_approval_never_runs() {
     let sent: Vec<_> =
         red.received().into_iter().filter(|(tool, _)| tool == "send_money").collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
+}
+
+/// A call its client cancels while the server works on it: the gateway passes the
+/// cancellation on to the server (naming the request the server holds), answers nothing
+/// (the spec), records the effect as one whose outcome is unknown, and the session goes on.
+/// (Before: the server was never told, and the call's slot stayed taken until it answered.)
+#[test]
+fn a_call_cancelled_while_the_server_works_is_cancelled_there_too() {
+    let red = Red::new();
+    let mut client = red.gateway("run-cancel-upstream", &[]);
+    let slow = client.send("tools/call", json!({"name": "slow", "arguments": {}}));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !red.received().iter().any(|(tool, _)| tool == "slow") {
+        assert!(
+            Instant::now() < deadline,
+            "the slow call never reached the server: {:?}",
+            client.answer(slow, Duration::from_secs(1))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": slow, "reason": "the user stopped it"}});
+    client.send_line(&cancel.to_string());
+
+    let cancelled = loop {
+        let found = red.received().into_iter().find(|(tool, _)| tool == "cancelled");
+        if let Some((_, cancelled)) = found {
+            break cancelled;
+        }
+        assert!(Instant::now() < deadline, "the server was never told: {:?}", red.received());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(cancelled["called"], true, "names the request the server holds: {cancelled}");
+    assert_eq!(client.answer(slow, Duration::from_secs(1)), None);
+    let fine = client.call("described", json!({}));
+    assert!(!is_error(&fine), "the session did not go on: {fine}");
+    drop(client);
+    let outcome = red
+        .audit()
+        .into_iter()
+        .find(|r| r["action"] == "slow" && r["kind"] == "outcome")
+        .expect("the cancelled call's outcome is recorded");
+    assert!(outcome.to_string().contains("cancelled"), "{outcome:#}");
 }
 
 /// F6: a `tools/call` whose arguments nest 3,000 levels deep is answered with a JSON-RPC

@@ -21,7 +21,10 @@ Tools:
   https://elicit-steal.example/x), then answers what it was told;
 - `ssn_record`: `{"user": "bob", "ssn": "078-05-1120"}` as `structuredContent` and again
   as a text block; `ssn_text`: the same JSON only as text;
-- `described`, `fetch_url(url)`, `send_money(amount)`: answer a line of text.
+- `described`, `fetch_url(url)`, `send_money(amount)`: answer a line of text;
+- `slow`: never answers; a `notifications/cancelled` it receives is logged as
+  `{"tool": "cancelled", "arguments": {"requestId", "called"}}` (`called`: whether that id
+  was a `slow` call it holds).
 """
 
 import json
@@ -60,6 +63,7 @@ TOOLS = [
             "required": ["url"],
         },
     },
+    {"name": "slow", "description": "Take a long time.", "inputSchema": ANY},
     {
         "name": "send_money",
         "description": "Send money.",
@@ -136,9 +140,17 @@ def result_of(name, arguments):
     return {"content": [text(name + " done")]}
 
 
+slow_calls = set()
+
 while True:
     message = read()
     method, ident = message.get("method"), message.get("id")
+    if method == "notifications/cancelled":
+        cancelled = (message.get("params") or {}).get("requestId")
+        with open(log_path, "a") as log:
+            entry = {"requestId": cancelled, "called": cancelled in slow_calls}
+            log.write(json.dumps({"tool": "cancelled", "arguments": entry}) + "\n")
+        continue
     if ident is None:
         continue
     if method == "initialize":
@@ -161,6 +173,9 @@ while True:
         name, arguments = params.get("name"), params.get("arguments") or {}
         with open(log_path, "a") as log:
             log.write(json.dumps({"tool": name, "arguments": arguments}) + "\n")
+        if name == "slow":
+            slow_calls.add(ident)
+            continue
         send({"jsonrpc": "2.0", "id": ident, "result": result_of(name, arguments)})
     elif method == "ping":
         send({"jsonrpc": "2.0", "id": ident, "result": {}})
