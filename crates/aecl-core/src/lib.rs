@@ -32,6 +32,7 @@ pub mod sql;
 pub mod tier;
 pub mod values;
 pub mod verdict;
+pub mod visible;
 
 pub use call::{Call, CallDigest, DeclaredSource, Scope, Timestamp};
 pub use decide::decide;

@@ -27,25 +27,8 @@ pub fn fold(text: &str) -> Cow<'_, str> {
 /// One character folded; `None` to drop it.
 fn folded(c: char) -> Option<char> {
     Some(match c {
-        // Invisible format characters (bidirectional embeddings, overrides and isolates,
-        // the Arabic letter mark, tags, deprecated format controls), the combining
-        // grapheme joiner, and the Khmer and Hangul fillers.
-        '\u{ad}'
-        | '\u{34f}'
-        | '\u{61c}'
-        | '\u{115f}'
-        | '\u{1160}'
-        | '\u{17b4}'
-        | '\u{17b5}'
-        | '\u{180b}'..='\u{180f}'
-        | '\u{200b}'..='\u{200f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2060}'..='\u{206f}'
-        | '\u{3164}'
-        | '\u{fe00}'..='\u{fe0f}'
-        | '\u{feff}'
-        | '\u{ffa0}'
-        | '\u{e0000}'..='\u{e007f}' => return None,
+        // Invisible format characters: a reader does not see them (`visible.rs`).
+        c if crate::visible::is_invisible(c) => return None,
         '\u{2024}' | '\u{fe52}' | '\u{2e33}' => '.',
         '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c),
         // Decimal digits of other scripts (Arabic-Indic, Persian, Devanagari, Bengali,
