@@ -343,7 +343,7 @@ RISK {}
 ARGUMENTS
 {}
 ",
-        args.replace(|c: char| c.is_control() && c != '\n', "?")
+        aecl_core::visible::visible(&args)
     ));
     out
 }

@@ -62,9 +62,10 @@ impl Table {
     }
 }
 
-/// A cell as printed: one line, no control characters, at most [`MAX_CELL`] characters.
+/// A cell as printed: one line, invisible and control characters written out
+/// (`⟨U+202E⟩`: what an approver reads is what runs), at most [`MAX_CELL`] characters.
 fn clean(text: &str) -> String {
-    let one_line: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    let one_line = aecl_core::visible::visible(text).replace(['\n', '\t'], "?");
     if one_line.chars().count() <= MAX_CELL {
         return one_line;
     }
@@ -106,9 +107,11 @@ mod tests {
         let mut table = Table::new(&["ID", "STATUS"]);
         table.row(vec!["a".into(), "pending".into()]);
         table.row(vec!["long-id".into(), "evil\u{1b}[2Jtext\nmore".into()]);
+        table.row(vec!["bidi".into(), "\u{202e}1394ED\u{202c}\u{200b}".into()]);
         assert_eq!(
             table.render(),
-            "ID       STATUS\na        pending\nlong-id  evil?[2Jtext?more\n"
+            "ID       STATUS\na        pending\nlong-id  evil⟨U+001B⟩[2Jtext?more\n\
+             bidi     ⟨U+202E⟩1394ED⟨U+202C⟩⟨U+200B⟩\n"
         );
         let mut wide = Table::new(&["X"]);
         wide.row(vec!["y".repeat(100)]);

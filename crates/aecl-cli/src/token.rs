@@ -72,6 +72,15 @@ pub fn issue(args: &IssueArgs) -> Result<ExitCode> {
     if subject.trim().is_empty() {
         bail!("the subject's name is empty");
     }
+    // A name is how approvers are told apart and shown: one a reader cannot see whole
+    // (a zero-width or bidirectional character, a control character) is refused.
+    let shown = aecl_core::visible::visible(subject);
+    if shown != subject.as_str() || subject.contains(['\n', '\t']) {
+        bail!(
+            "the subject's name `{shown}` holds characters a reader does not see; expected \
+             printable text"
+        );
+    }
     let ttl = args.ttl.unwrap_or(default_ttl);
     if ttl == 0 {
         bail!("`--ttl` must be at least 1 second");

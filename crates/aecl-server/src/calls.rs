@@ -190,8 +190,9 @@ pub async fn execute<S: Store>(
     }
 }
 
-/// An engine error: another agent's run is a refusal (403, recorded), a call id reused
-/// for another call a conflict (409, recorded); anything else blocks the call (503).
+/// An engine error: another agent's run is a refusal (403, recorded), a call id or an
+/// idempotency key reused for another call a conflict (409, recorded); anything else
+/// blocks the call (503).
 async fn engine_error<S: Store>(
     state: &AppState<S>,
     caller: &Caller,
@@ -213,6 +214,12 @@ async fn engine_error<S: Store>(
         // A reused call id is the caller's mistake, not the engine's: 409, recorded.
         EngineError::CallIdConflict { .. } => {
             let error = ApiError::CallIdConflict(error.to_string());
+            Err(refuse(state, Some(&caller.0), error).await)
+        }
+        // So is an idempotency key reused for another call (the engine recorded the call
+        // refused as a `block` decision): 409, recorded.
+        EngineError::IdempotencyKeyConflict { .. } => {
+            let error = ApiError::IdempotencyKeyConflict(error.to_string());
             Err(refuse(state, Some(&caller.0), error).await)
         }
         _ => Ok(engine_failed(state, call, error)),
@@ -391,7 +398,7 @@ pub fn parse_json<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, ApiError> {
     let bytes = body_bytes(body, limit)?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let parsed = serde_json::from_slice(&bytes).map_err(|e| {
         let message = e.to_string();
         let message =
             message.rfind(" at line ").and_then(|cut| message.get(..cut)).unwrap_or(&message);
@@ -400,5 +407,15 @@ pub fn parse_json<T: DeserializeOwned>(
             e.line(),
             e.column()
         ))
-    })
+    })?;
+    // Checked once the body is known to be JSON: serde_json keeps a repeated member's last
+    // copy, a client executing the call may read its first.
+    if aecl_protocol::distinct::repeats_a_member(&bytes) {
+        return Err(ApiError::BadRequest(
+            "invalid request body: an object names a member twice (JSON readers disagree on \
+             which copy counts)"
+                .to_owned(),
+        ));
+    }
+    Ok(parsed)
 }

@@ -186,8 +186,12 @@ pub fn slack_body(approval: &Approval, public_url: &str) -> Value {
 
 /// Slack's escaping of `&`, `<` and `>` in message text (a run id is the agent's to
 /// choose, and `<...>` would make a link).
+/// Invisible characters are written out (`aecl_core::visible`), as on every approver's page.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    aecl_core::visible::visible(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -74,3 +74,25 @@ fn unknown_agents_are_refused_and_people_get_their_role() {
     let out = run(["token", "issue", "--admin", "root", "--agent", "x", "--key", &key]);
     assert_eq!(out.code, Some(2), "two subjects are a usage error: {out:#?}");
 }
+
+/// A red-team finding: `--approver` took names holding zero-width, bidirectional and
+/// control characters, with which one person could pass for two in a quorum.
+#[test]
+fn names_a_reader_cannot_see_whole_are_refused() {
+    let dir = temp_dir();
+    let (key, _) = keys(dir.path());
+    let key = key.display().to_string();
+    for name in
+        ["alice\u{200b}", "\u{feff}alice", "al\u{200d}ice", "bob\u{202e}", "eve\n", "ali\u{ad}ce"]
+    {
+        let out = run(["token", "issue", "--approver", name, "--key", &key]);
+        assert_eq!(out.code, Some(2), "{name:?}: {out:#?}");
+        assert!(
+            out.stderr.contains("holds characters a reader does not see"),
+            "{name:?}: {}",
+            out.stderr
+        );
+    }
+    let out = run(["token", "issue", "--approver", "René Éluard", "--key", &key]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+}

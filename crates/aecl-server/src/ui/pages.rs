@@ -6,9 +6,11 @@
 //! redirect to a page (post/redirect/get); the list refreshes itself with a
 //! `<meta http-equiv="refresh">`, a light poll that needs no script.
 
+use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
 
 use aecl_core::policy::Policy;
+use aecl_core::visible::visible;
 use aecl_engine::{Approval, ApprovalStatus, approvals_required, approvers_so_far};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
@@ -262,9 +264,9 @@ pub fn detail(
 }
 
 fn history_event(event: &Value, needles: &[String]) -> Markup {
-    match text(&event["type"]) {
+    match text(&event["type"]).as_ref() {
         "run" => html! { span.kind { "run opened" } " goal: " (text(&event["goal"])) },
-        "user" => html! { span.kind { "user" } " " (highlighted(text(&event["text"]), needles)) },
+        "user" => html! { span.kind { "user" } " " (highlighted(&text(&event["text"]), needles)) },
         "call" => html! {
             span.kind { "call" } " " code { (text(&event["call"]["action"])) }
             " → " (text(&event["decision"]))
@@ -383,29 +385,34 @@ fn array(value: &Value) -> &[Value] {
     value.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or("")
+// Every value of a request passes through `visible` before it is shown: a bidirectional
+// override or a zero-width character in an argument would show the approver another
+// text than the one that runs.
+
+fn text(value: &Value) -> Cow<'_, str> {
+    visible(value.as_str().unwrap_or(""))
 }
 
 /// A string as itself, anything else as JSON.
 fn plain(value: &Value) -> String {
-    match value {
+    let plain = match value {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
-    }
+    };
+    visible(&plain).into_owned()
 }
 
 /// A tool output: text as itself, JSON indented.
 fn output_text(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => visible(s).into_owned(),
         other => pretty(other),
     }
 }
 
 fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+    visible(&serde_json::to_string_pretty(value).unwrap_or_default()).into_owned()
 }
 
 #[cfg(test)]

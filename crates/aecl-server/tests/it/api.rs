@@ -18,7 +18,8 @@ on_both!(
     an_outage_blocks_calls,
     claude_code_hook,
     runs_metrics_and_openapi,
-    metrics_show_the_writer_queue_and_the_checkpoint_age
+    metrics_show_the_writer_queue_and_the_checkpoint_age,
+    a_body_naming_a_member_twice_is_refused
 );
 
 /// The fields of an `aecl replay` line, plus `approval_id`.
@@ -441,4 +442,25 @@ async fn metrics_show_the_writer_queue_and_the_checkpoint_age(backend: Backend) 
     // Plausibility, not timing: a misread time (taken as 0, say) would be decades old.
     assert!(age < 3600.0, "the checkpoint was made during this test: {after}");
     assert_eq!(gauge(&after, "aecl_audit_writer_queue_depth"), 0.0, "{after}");
+}
+
+/// A red-team finding: `{"currency":"RUB","currency":"EUR"}` was decided as EUR (serde_json
+/// keeps the last copy), while a client executing the call with a first-copy reader pays
+/// in RUB. A body naming a member twice, at any depth, is refused before anything is
+/// decided or recorded.
+async fn a_body_naming_a_member_twice_is_refused(backend: Backend) {
+    let server = start(backend).await;
+    let token = agent();
+    let bodies = [
+        r#"{"run":"r1","id":"c1","action":"read_invoice","args":{"invoice_id":"INV-1","invoice_id":"INV-2"}}"#,
+        r#"{"run":"r1","id":"c2","action":"transfer_funds","args":{"vendor":"V-100","iban":"DE89370400440532013000","amount":5,"currency":"RUB","currency":"EUR"}}"#,
+    ];
+    for (path, body) in [("/v1/evaluate", bodies[0]), ("/v1/execute", bodies[1])] {
+        let answer = server.send("POST", path, Some(&token), &[], body).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.text);
+        assert!(answer.text.contains("names a member twice"), "{}", answer.text);
+    }
+    assert_eq!(server.executed.0.load(Ordering::SeqCst), 0);
+    let run = server.get("/v1/runs/r1", Some(&token)).await;
+    assert_eq!(run.status, 404, "nothing recorded: {}", run.text);
 }

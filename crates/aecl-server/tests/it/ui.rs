@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use crate::on_both;
 use crate::support::{Answer, Backend, EMAIL_IBAN, Server, agent, call, start, token};
 
-on_both!(the_page_shows_the_context_and_answers_only_with_a_valid_session);
+on_both!(
+    the_page_shows_the_context_and_answers_only_with_a_valid_session,
+    characters_a_reader_cannot_see_are_written_out_for_the_approver
+);
 
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
@@ -278,4 +281,30 @@ async fn in_chromium_an_approver_signs_in_and_approves_a_waiting_call() {
     // The inbox read, the payment, and the two similar transfers.
     assert_eq!(server.executed.0.load(Ordering::SeqCst), 4);
     assert_eq!(quorum.executed.0.load(Ordering::SeqCst), 1, "the transfer at quorum");
+}
+
+/// A red-team finding: a right-to-left override in an argument made the approver's page
+/// show `DE44…` for a text that reads `…44ED` (and zero-width characters split look-alike
+/// names unseen). Every such character is written out on the page.
+async fn characters_a_reader_cannot_see_are_written_out_for_the_approver(backend: Backend) {
+    let server = start(backend).await;
+    let reference = "invoice \u{202e}1394237045715010054ED\u{202c} pay\u{200b}pal";
+    let args = json!({"vendor": "V-221", "amount": 1200, "currency": "EUR",
+        "iban": "DE89370400440532013000", "reference": reference});
+    let asked =
+        server.post("/v1/execute", Some(&agent()), &call("r1", "c1", "transfer_funds", args)).await;
+    assert_eq!(asked.body["decision"], "require_approval", "{}", asked.text);
+    let id = asked.body["approval_id"].as_str().expect("an approval id");
+    let alice = sign_in(&server, &token("alice", Role::Approver)).await;
+    let cookie = [("cookie", alice.as_str())];
+    let detail = server.send("GET", &format!("/ui/approvals/{id}"), None, &cookie, "").await;
+    assert_eq!(detail.status, 200, "{}", detail.text);
+    let page = &detail.text;
+    assert!(
+        page.contains("invoice ⟨U+202E⟩1394237045715010054ED⟨U+202C⟩ pay⟨U+200B⟩pal"),
+        "{page}"
+    );
+    for hidden in ['\u{202e}', '\u{202c}', '\u{200b}'] {
+        assert!(!page.contains(hidden), "{hidden:?} on the page");
+    }
 }
