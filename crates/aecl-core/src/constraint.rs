@@ -28,7 +28,9 @@ pub enum Constraint {
     PathUnder(Vec<String>),
     /// Glob lists matched against every form of a path (`path_glob.rs`).
     PathGlob(PathGlobs),
-    /// An `http` or `https` URL whose host is listed; `*.example.com` matches subdomains.
+    /// An `http` or `https` URL whose host and port are listed (`url_hosts.rs`): `host` for its
+    /// scheme's default port, `host:8443` for that port, `host:*` for any;
+    /// `*.example.com` matches subdomains.
     UrlHosts(Vec<String>),
     /// E-mail addresses (one, or a comma-separated list) whose domains are listed;
     /// `*.example.com` matches subdomains.
@@ -94,7 +96,7 @@ impl Constraint {
                 }
             },
             Constraint::UrlHosts(hosts) => match value.as_str() {
-                Some(url) => check_url(hosts, url, out),
+                Some(url) => url_hosts::check_url(hosts, url, out),
                 None => out.push(block("url_hosts", format!("expected a URL string, got {value}"))),
             },
             Constraint::EmailDomains(domains) => match value.as_str() {
@@ -254,71 +256,6 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-fn check_url(hosts: &[String], text: &str, out: &mut Vec<Violation>) {
-    let url = match url::Url::parse(text) {
-        Ok(url) => url,
-        Err(e) => {
-            out.push(block("url_hosts", format!("`{text}` is not a valid URL: {e}")));
-            return;
-        }
-    };
-    if url.scheme() != "https" && url.scheme() != "http" {
-        out.push(block("url_hosts", format!("scheme `{}` is not http or https", url.scheme())));
-        return;
-    }
-    if let Some(why) = ambiguous_url(text) {
-        out.push(block(
-            "url_hosts",
-            format!(
-                "`{text}` is spelled so that programs may disagree on its host ({why}): \
-                 write it as `https://host/path`"
-            ),
-        ));
-        return;
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        out.push(block("url_hosts", "URLs with embedded credentials are refused".to_owned()));
-    }
-    let host = url.host_str().unwrap_or_default().trim_end_matches('.').to_ascii_lowercase();
-    if !hosts.iter().any(|p| host_matches(p, &host)) {
-        out.push(block(
-            "url_hosts",
-            format!("host `{host}` is not in the allowed destinations {}", hosts.join(", ")),
-        ));
-    }
-}
-
-/// Why `text` may name one host to the URL parser aecl uses (WHATWG's, like browsers and
-/// Node) and another to the program that fetches it: curl reads
-/// `https://allowed.test\\@evil.test/` as user info and connects to `evil.test`, while
-/// WHATWG reads a backslash as a slash. Only the plain spelling is accepted: `http://` or
-/// `https://`, then a host of ASCII letters, digits, dots, dashes, a port, with no white
-/// space, control character, backslash or percent-escape before the path.
-fn ambiguous_url(text: &str) -> Option<&'static str> {
-    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some("white space or a control character");
-    }
-    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        text.get(8..)
-    } else if lower.starts_with("http://") {
-        text.get(7..)
-    } else {
-        return Some("no `//` after an http or https scheme");
-    };
-    let authority = rest.unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('\\') {
-        return Some("a backslash before the path");
-    }
-    if authority.contains('%') {
-        return Some("a percent-escape in the host");
-    }
-    if !authority.is_ascii() {
-        return Some("a host not in ASCII: write its punycode (`xn--`) form");
-    }
-    None
-}
-
 /// The domain of an address in `local@domain` or `Name <local@domain>` form.
 fn email_domain(address: &str) -> Option<String> {
     let address = address.trim();
@@ -348,6 +285,8 @@ fn check_emails(domains: &[String], list: &str, out: &mut Vec<Violation>) {
         }
     }
 }
+
+mod url_hosts;
 
 #[cfg(test)]
 mod tests;

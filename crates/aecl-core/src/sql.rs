@@ -3,17 +3,17 @@
 //! String matching on SQL is trivially bypassed (comments, case, several statements in one
 //! string, writes hidden in a CTE, a side effect hidden in a function call), so every
 //! statement is parsed and classified from its syntax tree. Text that does not parse is
-//! blocked.
+//! blocked. Databases disagree on where comments and strings end, so text is judged as
+//! every reading of its dialect would run it (`generic`, the database unknown: as every
+//! supported database would), and passes only if each reading that parses passes.
 //!
+//! - `readings`: how each database (and server setting) reads the text;
 //! - `classify`: what one statement does (its classes, bulk, unknown functions);
 //! - `functions`: what calling a function does (built-in lists and the policy's);
-//! - `filter`: whether an `UPDATE`/`DELETE` filter bounds its rows (else bulk);
+//! - `filter` and `scope`: whether an `UPDATE`/`DELETE` filter bounds its rows (else bulk);
 //! - `pragma`: SQLite's `PRAGMA`, read or write.
 
 use std::fmt;
-
-use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
-use sqlparser::parser::Parser;
 
 use crate::constraint::{ValueFacts, Violation};
 use crate::verdict::Decision;
@@ -22,9 +22,12 @@ mod classify;
 mod filter;
 pub mod functions;
 mod pragma;
+pub mod readings;
+mod scope;
 
 pub use filter::MAX_BOUND_VALUES;
 pub use functions::FunctionLists;
+pub use readings::{Outcome, Read, Reading};
 
 /// The SQL dialect an argument is parsed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,12 +50,13 @@ impl SqlDialect {
         }
     }
 
-    fn dialect(self) -> Box<dyn Dialect> {
+    /// The reading of this dialect with its database's default settings.
+    fn usual_reading(self) -> Reading {
         match self {
-            SqlDialect::Generic => Box::new(GenericDialect {}),
-            SqlDialect::Sqlite => Box::new(SQLiteDialect {}),
-            SqlDialect::Postgres => Box::new(PostgreSqlDialect {}),
-            SqlDialect::Mysql => Box::new(MySqlDialect {}),
+            SqlDialect::Generic => Reading::Generic,
+            SqlDialect::Sqlite => Reading::Sqlite,
+            SqlDialect::Postgres => Reading::Postgres,
+            SqlDialect::Mysql => Reading::Mysql,
         }
     }
 }
@@ -155,8 +159,9 @@ pub struct StatementInfo {
     pub unknown_functions: Vec<String>,
 }
 
-/// Parses `sql` and classifies each statement with the built-in function lists. The error
-/// is the parser's message.
+/// Parses `sql` as `dialect`'s database reads it with its default settings, and classifies
+/// each statement with the built-in function lists. The error is the parser's message.
+/// (A policy's check reads the text in every reading of its dialect: [`SqlRules::check`].)
 pub fn analyse(dialect: SqlDialect, sql: &str) -> Result<Vec<StatementInfo>, String> {
     analyse_with(dialect, &FunctionLists::default(), sql)
 }
@@ -167,8 +172,8 @@ pub fn analyse_with(
     functions: &FunctionLists,
     sql: &str,
 ) -> Result<Vec<StatementInfo>, String> {
-    let statements =
-        Parser::parse_sql(dialect.dialect().as_ref(), sql).map_err(|e| e.to_string())?;
+    let reading = dialect.usual_reading();
+    let statements = reading.parse(reading.tokenize(sql)?)?;
     Ok(statements.iter().map(|s| classify::classify(dialect, functions, s)).collect())
 }
 
@@ -200,9 +205,36 @@ impl Default for SqlRules {
 }
 
 impl SqlRules {
-    /// Parses and classifies `sql` with this policy's dialect and function lists.
+    /// Every statement that some reading of this policy's dialect finds in `sql`,
+    /// classified with the policy's function lists: a statement is here if any database
+    /// the policy may face would run it. The error, when no reading parses the text, is
+    /// the usual reading's.
     pub fn analyse(&self, sql: &str) -> Result<Vec<StatementInfo>, String> {
-        analyse_with(self.dialect, &self.functions, sql)
+        let mut all: Vec<StatementInfo> = Vec::new();
+        let mut error = None;
+        for read in readings::read(self.dialect, &self.functions, sql) {
+            match read.outcome {
+                Outcome::Parsed { statements, .. } => {
+                    for statement in statements {
+                        if !all.contains(&statement) {
+                            all.push(statement);
+                        }
+                    }
+                }
+                Outcome::Unparsable { error: e, .. } | Outcome::Unreadable(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        match error {
+            Some(e) if all.is_empty() => Err(e),
+            _ => Ok(all),
+        }
+    }
+
+    /// Each reading of this policy's dialect, and what it made of `sql`.
+    pub fn read(&self, sql: &str) -> Vec<Read> {
+        readings::read(self.dialect, &self.functions, sql)
     }
 
     fn decision_for(&self, class: StatementClass) -> Decision {
@@ -217,19 +249,77 @@ impl SqlRules {
         }
     }
 
-    /// Checks an SQL argument, statement by statement.
+    /// Checks an SQL argument: in every reading of the dialect that parses it, statement by
+    /// statement; a reading that finds other code and cannot parse it is blocked, and so
+    /// is text no reading parses.
     pub fn check(&self, sql: &str, out: &mut Vec<Violation>, facts: &mut ValueFacts) {
-        let statements = match self.analyse(sql) {
-            Ok(statements) => statements,
-            Err(e) => {
-                out.push(Violation {
-                    rule: "sql",
-                    decision: Decision::Block,
-                    message: format!("not valid SQL: {e}"),
-                });
-                return;
+        let reads = self.read(sql);
+        let parsed: Vec<(Reading, &[StatementInfo], &[String])> = reads
+            .iter()
+            .filter_map(|read| match &read.outcome {
+                Outcome::Parsed { statements, words } => {
+                    Some((read.reading, statements.as_slice(), words.as_slice()))
+                }
+                _ => None,
+            })
+            .collect();
+        if parsed.is_empty() {
+            let error = reads.iter().find_map(|read| match &read.outcome {
+                Outcome::Unparsable { error, .. } | Outcome::Unreadable(error) => Some(error),
+                Outcome::Parsed { .. } => None,
+            });
+            out.push(Violation {
+                rule: "sql",
+                decision: Decision::Block,
+                message: format!("not valid SQL: {}", error.map_or("", String::as_str)),
+            });
+            return;
+        }
+        // The same finding in several readings is reported once, with the readings that
+        // made it when not all did.
+        let mut found: Vec<(Violation, Vec<Reading>)> = Vec::new();
+        for (reading, statements, _) in &parsed {
+            facts.bulk |= statements.iter().any(|s| s.bulk);
+            for violation in self.violations(statements) {
+                match found.iter_mut().find(|(v, _)| *v == violation) {
+                    Some((_, readers)) => readers.push(*reading),
+                    None => found.push((violation, vec![*reading])),
+                }
             }
-        };
+        }
+        for (mut violation, readers) in found {
+            if readers.len() < parsed.len() {
+                let names: Vec<&str> = readers.iter().map(|r| r.name()).collect();
+                let verb = if readers.len() == 1 { "reads" } else { "read" };
+                violation.message =
+                    format!("{} (as {} {verb} it)", violation.message, names.join(", "));
+            }
+            out.push(violation);
+        }
+        for read in &reads {
+            let Outcome::Unparsable { error, words } = &read.outcome else { continue };
+            // A reading that found the same code as one that parses is a gap in the
+            // parser's grammar, not another program: the other reading judged it.
+            if parsed.iter().any(|(_, _, w)| w == words) {
+                continue;
+            }
+            out.push(Violation {
+                rule: "sql",
+                decision: Decision::Block,
+                message: format!(
+                    "{} reads this text differently from {} and its reading does not parse \
+                     ({error}), so what it would run is unknown: name the SQL rules' `dialect`, \
+                     or write the text so that databases read it alike",
+                    read.reading.name(),
+                    parsed.iter().map(|(r, _, _)| r.name()).collect::<Vec<_>>().join(", "),
+                ),
+            });
+        }
+    }
+
+    /// What one reading's statements break of the rules.
+    fn violations(&self, statements: &[StatementInfo]) -> Vec<Violation> {
+        let mut out = Vec::new();
         if statements.is_empty() {
             out.push(Violation {
                 rule: "sql",
@@ -238,7 +328,6 @@ impl SqlRules {
             });
         }
         for (index, info) in statements.iter().enumerate() {
-            facts.bulk |= info.bulk;
             for class in &info.classes {
                 let decision = self.decision_for(*class);
                 if decision > Decision::Allow {
@@ -277,6 +366,7 @@ impl SqlRules {
                 });
             }
         }
+        out
     }
 }
 

@@ -32,6 +32,57 @@ fn url_hosts_match_exactly_or_by_wildcard_subdomain() {
     assert!(!violations(&c, json!("file:///etc/passwd")).is_empty());
 }
 
+/// A listed host allows its scheme's default port only: `url_hosts = ["api.good.test"]`
+/// let `https://api.good.test:8443/admin` and `http://api.good.test:6379/` through (a
+/// red-team finding).
+#[test]
+fn url_hosts_allow_the_default_port_unless_a_port_is_listed() {
+    let c = Constraint::UrlHosts(vec!["api.good.test".to_owned()]);
+    for allowed in [
+        "https://api.good.test/",
+        "https://api.good.test:443/x",
+        "http://api.good.test/",
+        "http://api.good.test:80/",
+    ] {
+        assert!(violations(&c, json!(allowed)).is_empty(), "{allowed}");
+    }
+    for refused in [
+        "https://api.good.test:8443/admin",
+        "http://api.good.test:6379/",
+        "https://api.good.test:22/",
+        "http://api.good.test:443/",
+        "https://api.good.test:80/",
+    ] {
+        let found = violations(&c, json!(refused));
+        assert!(found.iter().any(|m| m.starts_with("port `")), "{refused}: {found:?}");
+    }
+    let c = Constraint::UrlHosts(vec![
+        "api.good.test:8443".to_owned(),
+        "*.corp.test:*".to_owned(),
+        "[::1]:8080".to_owned(),
+        "[2001:db8::1]".to_owned(),
+    ]);
+    for allowed in [
+        "https://api.good.test:8443/",
+        "http://api.good.test:8443/",
+        "https://x.corp.test:6379/",
+        "http://x.corp.test/",
+        "http://[::1]:8080/",
+        "https://[2001:db8::1]/",
+    ] {
+        assert!(violations(&c, json!(allowed)).is_empty(), "{allowed}");
+    }
+    for refused in ["https://api.good.test/", "http://[::1]/", "https://[2001:db8::1]:444/"] {
+        assert!(!violations(&c, json!(refused)).is_empty(), "{refused}");
+    }
+    // A port that is not a number is a mistake of the policy's: it allows nothing.
+    for broken in ["api.good.test:http", "api.good.test:70000", "[::1]x", "[::1"] {
+        let c = Constraint::UrlHosts(vec![broken.to_owned()]);
+        assert!(!violations(&c, json!("https://api.good.test/")).is_empty(), "{broken}");
+        assert!(!violations(&c, json!("http://[::1]/")).is_empty(), "{broken}");
+    }
+}
+
 /// Spellings on which URL parsers disagree about the host are refused: curl connects to
 /// `evil.test` for `https://api.example.com\@evil.test/`, which WHATWG reads as a path
 /// on the allowed host (a red-team finding).

@@ -10,12 +10,14 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    CopyTarget, Expr, Function, LockType, ObjectName, OnConflictAction, OnInsert, Query, Select,
-    SetExpr, SqliteOnConflict, Statement, TableFactor, TableObject, Visit, Visitor,
+    AccessExpr, CopyTarget, Expr, Function, Ident, LockType, ObjectName, OnConflictAction,
+    OnInsert, Query, Select, SetExpr, SqliteOnConflict, Statement, TableFactor, TableObject, Visit,
+    Visitor,
 };
 
 use super::filter::is_bulk;
-use super::functions::{FunctionLists, Lookup, NamePart, lookup};
+use super::functions::{FunctionLists, Lookup, NamePart, attribute_call, lookup};
+use super::scope::Scope;
 use super::{SqlDialect, StatementClass as C, StatementInfo, pragma};
 
 /// Classifies one statement with the built-in function lists and the policy's additions.
@@ -79,6 +81,21 @@ impl Classifier<'_> {
         found
     }
 
+    /// A name after a dot, which PostgreSQL may read as a call in attribute notation
+    /// (`t.f`, `(t).f` call `f(t)`): counted when a list gives `f` an effect.
+    fn attribute(&mut self, name: &Ident, written: &Expr) {
+        if !matches!(self.dialect, SqlDialect::Postgres | SqlDialect::Generic) {
+            return;
+        }
+        let part = NamePart { value: &name.value, quoted: name.quote_style.is_some() };
+        if let Some(class) = attribute_call(self.functions, &part) {
+            self.because(
+                class,
+                format!("`{written}` calls `{}` in attribute notation", name.value),
+            );
+        }
+    }
+
     fn procedure(&mut self, function: &Function) {
         match self.call(&function.name) {
             Lookup::Known(Some(_)) => {}
@@ -119,11 +136,13 @@ impl Classifier<'_> {
             }
             Statement::Update(update) => {
                 self.push(C::Update);
-                self.info.bulk |= is_bulk(update.selection.as_ref());
+                let scope = Scope::of_update(self.dialect, self.functions, update);
+                self.info.bulk |= is_bulk(scope.as_ref(), update.selection.as_ref());
             }
             Statement::Delete(delete) => {
                 self.push(C::Delete);
-                self.info.bulk |= is_bulk(delete.selection.as_ref());
+                let scope = Scope::of_delete(self.dialect, self.functions, delete);
+                self.info.bulk |= is_bulk(scope.as_ref(), delete.selection.as_ref());
             }
             Statement::Merge(_) => {
                 self.push(C::Merge);
@@ -311,8 +330,31 @@ impl Visitor for Classifier<'_> {
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        if let Expr::Function(function) = expr {
-            self.call(&function.name);
+        match expr {
+            Expr::Function(function) => {
+                self.call(&function.name);
+            }
+            // `a.f`, `s.a.f`: every part after the first may be a function of what precedes.
+            Expr::CompoundIdentifier(parts) => {
+                for part in parts.iter().skip(1) {
+                    self.attribute(part, expr);
+                }
+            }
+            // `(a).f`, `(a).f.g`.
+            Expr::CompoundFieldAccess { access_chain, .. } => {
+                for access in access_chain {
+                    match access {
+                        AccessExpr::Dot(Expr::Identifier(name)) => self.attribute(name, expr),
+                        AccessExpr::Dot(Expr::CompoundIdentifier(names)) => {
+                            for name in names {
+                                self.attribute(name, expr);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }

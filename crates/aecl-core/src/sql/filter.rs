@@ -10,44 +10,52 @@
 //! columns, expressions of a column (`id - id = 0`, `lower(x) = 'a'`) and comparisons with
 //! a boolean (`flag = true` splits a table in two). A filter that pins more than
 //! [`MAX_BOUND_VALUES`] values is bulk too. A filter that is constant false matches nothing
-//! and is not bulk.
+//! and is not bulk. The pinned name must certainly be a column of the table written
+//! (`scope`): not another source's, not a session keyword, not a string in disguise.
 
 use sqlparser::ast::{BinaryOperator as Op, Expr, UnaryOperator, Value as SqlValue};
+
+use super::scope::Scope;
 
 /// The most values a filter may pin (an `IN` list, a chain of `OR`s) and not be bulk.
 pub const MAX_BOUND_VALUES: usize = 100;
 
-/// Whether a statement with this filter (`None`: no `WHERE`) may touch unboundedly many rows.
-pub(super) fn is_bulk(selection: Option<&Expr>) -> bool {
+/// Whether a statement with this filter (`None`: no `WHERE`) may touch unboundedly many rows
+/// of its target (`None`: it writes several tables, which no filter bounds).
+pub(super) fn is_bulk(scope: Option<&Scope<'_>>, selection: Option<&Expr>) -> bool {
     let Some(filter) = selection else { return true };
     if truth(filter) == Some(false) {
         return false;
     }
-    !matches!(bound(filter), Some(n) if n <= MAX_BOUND_VALUES)
+    let Some(scope) = scope else { return true };
+    !matches!(bound(scope, filter), Some(n) if n <= MAX_BOUND_VALUES)
 }
 
 /// How many constant values the filter pins a column to, or `None` when it pins none.
-fn bound(expr: &Expr) -> Option<usize> {
+fn bound(scope: &Scope<'_>, expr: &Expr) -> Option<usize> {
     match expr {
-        Expr::Nested(inner) => bound(inner),
-        Expr::BinaryOp { left, op: Op::And, right } => match (bound(left), bound(right)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        },
+        Expr::Nested(inner) => bound(scope, inner),
+        Expr::BinaryOp { left, op: Op::And, right } => {
+            match (bound(scope, left), bound(scope, right)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
         Expr::BinaryOp { left, op: Op::Or, right } => {
-            Some(bound(left)?.saturating_add(bound(right)?))
+            Some(bound(scope, left)?.saturating_add(bound(scope, right)?))
         }
         Expr::BinaryOp { left, op: Op::Eq | Op::Spaceship, right }
-        | Expr::IsNotDistinctFrom(left, right) => pins(left, right).then_some(1),
+        | Expr::IsNotDistinctFrom(left, right) => pins(scope, left, right).then_some(1),
         Expr::InList { expr, list, negated: false } => {
-            (is_column(expr) && list.iter().all(is_constant)).then_some(list.len())
+            (scope.is_target_column(expr) && list.iter().all(is_constant)).then_some(list.len())
         }
         _ => None,
     }
 }
 
 /// `column = constant` in either order, or a tuple of columns equal to a tuple of constants.
-fn pins(left: &Expr, right: &Expr) -> bool {
+fn pins(scope: &Scope<'_>, left: &Expr, right: &Expr) -> bool {
+    let is_column = |expr: &Expr| scope.is_target_column(expr);
     match (strip(left), strip(right)) {
         (Expr::Tuple(columns), Expr::Tuple(values)) => {
             !columns.is_empty()
@@ -64,11 +72,6 @@ fn strip(expr: &Expr) -> &Expr {
         Expr::Nested(inner) => strip(inner),
         other => other,
     }
-}
-
-/// A bare column reference: an expression of a column could be constant (`id - id`).
-fn is_column(expr: &Expr) -> bool {
-    matches!(strip(expr), Expr::Identifier(_) | Expr::CompoundIdentifier(_))
 }
 
 /// A literal (not a boolean, not NULL) or a parameter, possibly signed or cast.

@@ -58,6 +58,17 @@ impl FunctionLists {
         found
     }
 
+    /// The strictest risky entry, of any schema, whose last part is `last`.
+    fn risky_by_last_segment(&self, last: &str) -> Effect {
+        self.entries
+            .iter()
+            .filter(|(entry, _)| {
+                entry.rsplit('.').next().is_some_and(|part| part.eq_ignore_ascii_case(last))
+            })
+            .filter_map(|(_, effect)| *effect)
+            .max()
+    }
+
     /// A risky, unqualified entry naming the last part of a qualified call.
     fn risky_by_last_part(&self, last: &str) -> Effect {
         self.entries
@@ -125,6 +136,87 @@ pub fn lookup(dialect: SqlDialect, policy: &FunctionLists, parts: &[NamePart<'_>
         return Lookup::Known(None);
     }
     Lookup::Unknown
+}
+
+/// What a name that reads as a column may call instead, in PostgreSQL's attribute notation:
+/// `t.f` and `(t).f` call `f(t)` when `t` has no column `f`. Without the schema the two
+/// cannot be told apart, so a name that a list gives an effect counts as that call: a
+/// policy entry of any schema whose last part is the name, or a risky PostgreSQL built-in
+/// (unless the policy lists the name itself). A name on no list reads as the column it
+/// most likely is: an unlisted function written `t.f` is not seen (see `docs/policy.md`).
+pub fn attribute_call(policy: &FunctionLists, name: &NamePart<'_>) -> Effect {
+    let lower = name.value.to_lowercase();
+    let listed = policy.risky_by_last_segment(&lower);
+    let as_stored = if name.quoted { name.value.to_owned() } else { lower.clone() };
+    // A policy that lists the name itself reclassifies the built-in, as in `lookup`.
+    if policy.exact(&as_stored, SqlDialect::Postgres).is_some() {
+        return listed;
+    }
+    let builtin = RISKY
+        .binary_search_by(|(entry, _)| (*entry).cmp(lower.as_str()))
+        .ok()
+        .and_then(|i| RISKY.get(i))
+        .filter(|(entry, _)| is_postgres_builtin(entry))
+        .map(|(_, class)| *class);
+    listed.max(builtin)
+}
+
+/// Whether PostgreSQL has a built-in function of this name that takes a whole row as its
+/// only argument, so that `t.name` may be the call `name(t)` whatever the table's columns:
+/// `t.num_nulls = 0` holds for every row. From `pg_proc` (arguments of type `record`,
+/// `"any"` or `anyelement`, without aggregates, which a filter cannot hold), with the
+/// `hstore` extension's `hstore(record)`. Sorted.
+pub fn takes_a_row(name: &str) -> bool {
+    ROW_FUNCTIONS.binary_search(&name.to_lowercase().as_str()).is_ok()
+}
+
+/// See [`takes_a_row`].
+const ROW_FUNCTIONS: &[&str] = &[
+    "any_out",
+    "anycompatible_out",
+    "anycompatiblenonarray_out",
+    "anyelement_out",
+    "anynonarray_out",
+    "concat",
+    "hash_record",
+    "hstore",
+    "json_build_array",
+    "json_build_object",
+    "jsonb_build_array",
+    "jsonb_build_object",
+    "num_nonnulls",
+    "num_nulls",
+    "pg_collation_for",
+    "pg_column_compression",
+    "pg_column_size",
+    "pg_typeof",
+    "quote_literal",
+    "quote_nullable",
+    "record_out",
+    "record_send",
+    "row_to_json",
+    "to_json",
+    "to_jsonb",
+];
+
+/// Whether a name of [`RISKY`] is one of PostgreSQL's functions (the only database with
+/// attribute notation): the others (`sleep`, `edit`, `load_extension`) are common column
+/// names there.
+fn is_postgres_builtin(name: &str) -> bool {
+    const PREFIXES: [&str; 3] = ["dblink", "lo_", "pg_"];
+    const NAMES: [&str; 10] = [
+        "cursor_to_xml",
+        "cursor_to_xmlschema",
+        "lowrite",
+        "nextval",
+        "query_to_xml",
+        "query_to_xml_and_xmlschema",
+        "query_to_xmlschema",
+        "set_config",
+        "setseed",
+        "setval",
+    ];
+    PREFIXES.iter().any(|prefix| name.starts_with(prefix)) || NAMES.contains(&name)
 }
 
 fn is_pure_builtin(dialect: SqlDialect, name: &str) -> bool {
@@ -420,7 +512,7 @@ mod tests {
 
     #[test]
     fn the_lists_are_sorted_and_unique_so_binary_search_finds_every_name() {
-        for list in [PURE_COMMON, PURE_POSTGRES, PURE_SQLITE, PURE_MYSQL] {
+        for list in [PURE_COMMON, PURE_POSTGRES, PURE_SQLITE, PURE_MYSQL, ROW_FUNCTIONS] {
             assert!(list.windows(2).all(|w| w[0] < w[1]), "not sorted: {list:?}");
         }
         assert!(RISKY.windows(2).all(|w| w[0].0 < w[1].0));
@@ -455,6 +547,29 @@ mod tests {
         assert_eq!(of(SqlDialect::Postgres, "evil.lower"), Lookup::Unknown);
         assert_eq!(of(SqlDialect::Sqlite, "json_each"), Lookup::Known(None));
         assert_eq!(of(SqlDialect::Postgres, "json_tree"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn attribute_notation_counts_listed_functions_and_postgres_builtins() {
+        let mut lists = FunctionLists::default();
+        lists.add("wipe", Some(Update));
+        lists.add("app.export_csv", Some(Privileged));
+        lists.add("app.slugify", None);
+        lists.add("nextval", None);
+        let call = |name: &str| attribute_call(&lists, &parts(name)[0]);
+        assert_eq!(call("wipe"), Some(Update));
+        assert_eq!(call("WIPE"), Some(Update));
+        assert_eq!(call("export_csv"), Some(Privileged));
+        assert_eq!(call("pg_terminate_backend"), Some(Privileged));
+        assert_eq!(call("\"Dblink_Exec\""), Some(Privileged));
+        // Pure, reclassified by the policy, on no list, or no PostgreSQL function at all:
+        // a column.
+        for column in ["slugify", "nextval", "name", "sleep", "edit", "load_extension"] {
+            assert_eq!(call(column), None, "{column}");
+        }
+        for name in ["lo_import", "lowrite", "setval", "set_config", "query_to_xml", "pg_sleep"] {
+            assert!(is_postgres_builtin(name), "{name}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! data-driven corpus (`test_data/sql/`) checks whole decisions.
 
 use super::*;
+use crate::constraint::ValueFacts;
 
 fn classes(sql: &str) -> Vec<(Vec<StatementClass>, bool)> {
     analyse(SqlDialect::Sqlite, sql).unwrap().into_iter().map(|s| (s.classes, s.bulk)).collect()
@@ -188,4 +189,176 @@ fn statements_are_classified_as_what_they_do() {
 #[test]
 fn unparsable_text_is_an_error() {
     assert!(analyse(SqlDialect::Generic, "DELEET FROM x").is_err());
+}
+
+fn decision(rules: &SqlRules, sql: &str) -> Decision {
+    let mut out = Vec::new();
+    rules.check(sql, &mut out, &mut ValueFacts::default());
+    out.iter().map(|v| v.decision).max().unwrap_or(Decision::Allow)
+}
+
+fn bulk_in(dialect: SqlDialect, sql: &str) -> bool {
+    let all = analyse(dialect, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    all.iter().any(|s| s.bulk)
+}
+
+/// Rules that allow reads and inserts, and block deletes (and everything else).
+fn reads_and_inserts(dialect: SqlDialect) -> SqlRules {
+    SqlRules {
+        dialect,
+        allow: vec![StatementClass::Select, StatementClass::Insert],
+        block: vec![StatementClass::Delete],
+        ..SqlRules::default()
+    }
+}
+
+#[test]
+fn a_delete_that_sqlite_reads_past_a_nested_comment_is_blocked() {
+    // Generic and PostgreSQL nest comments and read `SELECT 1`; SQLite and MySQL end the
+    // comment at the first `*/` and run the DELETE.
+    let sql = "/* /* */ DELETE FROM t WHERE id = 1 -- */ SELECT 1";
+    assert_eq!(decision(&reads_and_inserts(SqlDialect::Generic), sql), Decision::Block);
+    assert_eq!(decision(&reads_and_inserts(SqlDialect::Sqlite), sql), Decision::Block);
+    assert_eq!(decision(&reads_and_inserts(SqlDialect::Mysql), sql), Decision::Block);
+    // Named, the dialect is the database's: PostgreSQL really reads a SELECT.
+    assert_eq!(decision(&reads_and_inserts(SqlDialect::Postgres), sql), Decision::Allow);
+}
+
+#[test]
+fn a_delete_after_a_carriage_return_in_a_dash_comment_is_blocked() {
+    // PostgreSQL ends a `--` comment at `\r`; generic and SQLite only at `\n`.
+    let sql = "--x\rWITH d AS (DELETE FROM f1 WHERE id = 2 RETURNING 1)\nSELECT 1";
+    assert_eq!(decision(&reads_and_inserts(SqlDialect::Generic), sql), Decision::Block);
+    assert_eq!(decision(&reads_and_inserts(SqlDialect::Postgres), sql), Decision::Block);
+    assert_eq!(decision(&reads_and_inserts(SqlDialect::Sqlite), sql), Decision::Allow);
+}
+
+#[test]
+fn a_double_quoted_name_that_sqlite_may_read_as_a_string_pins_nothing() {
+    let sql = "DELETE FROM t WHERE \"zz\" = 'zz'";
+    assert!(bulk_in(SqlDialect::Sqlite, sql));
+    assert!(bulk_in(SqlDialect::Generic, sql));
+    assert!(bulk_in(SqlDialect::Mysql, sql), "a string in MySQL");
+    assert!(!bulk_in(SqlDialect::Postgres, sql), "always a name in PostgreSQL");
+    // A qualified name, a backtick or a bracket is never a string to SQLite.
+    for filter in ["t.\"zz\" = 'zz'", "`zz` = 'zz'", "[zz] = 'zz'"] {
+        assert!(!bulk_in(SqlDialect::Sqlite, &format!("DELETE FROM t WHERE {filter}")), "{filter}");
+    }
+}
+
+#[test]
+fn session_keywords_pin_nothing() {
+    for keyword in [
+        "current_role",
+        "current_schema",
+        "current_catalog",
+        "current_user",
+        "session_user",
+        "user",
+        "system_user",
+        "current_date",
+        "current_time",
+        "current_timestamp",
+        "localtime",
+        "localtimestamp",
+        "CURRENT_ROLE",
+    ] {
+        let sql = format!("DELETE FROM t WHERE {keyword} = 'postgres'");
+        assert!(bulk(&sql), "{sql}");
+        assert!(bulk_in(SqlDialect::Generic, &sql), "{sql}");
+    }
+    // Quoted, it is a column's name.
+    assert!(!bulk("DELETE FROM t WHERE \"current_role\" = 'x'"));
+    // A MySQL variable is a value, not a column.
+    assert!(bulk_in(SqlDialect::Mysql, "DELETE FROM t WHERE @v = 1"));
+}
+
+#[test]
+fn a_column_of_another_source_pins_nothing() {
+    for sql in [
+        "DELETE FROM t USING (SELECT 1 AS k) s WHERE s.k = 1",
+        "DELETE FROM t USING (SELECT 1 AS k) s WHERE k = 1",
+        "UPDATE t SET name = 'x' FROM (SELECT 1 AS k) s WHERE s.k = 1",
+        "UPDATE t SET name = 'x' FROM (SELECT 1 AS k) s WHERE k = 1",
+        "UPDATE t SET a = 1 FROM u WHERE u.id = 1",
+        "DELETE FROM t AS a USING t WHERE t.id = 1",
+        "DELETE FROM t USING u WHERE id = 5",
+        "DELETE FROM t USING t AS u WHERE u.id = 5",
+        "DELETE FROM t WHERE other.id = 5",
+    ] {
+        assert!(bulk(sql), "{sql}");
+    }
+    for sql in [
+        "UPDATE t JOIN u ON t.id = u.id SET u.x = 0 WHERE t.id = 1",
+        "DELETE t, u FROM t JOIN u ON t.id = u.id WHERE t.id = 1",
+        "DELETE t FROM t JOIN u ON t.id = u.id WHERE t.id = 1",
+    ] {
+        assert!(bulk_in(SqlDialect::Mysql, sql), "{sql}");
+    }
+    // The target, by its name or alias, still pins.
+    for sql in [
+        "DELETE FROM t USING u WHERE t.id = 5 AND t.x = u.x",
+        "DELETE FROM t AS a USING u WHERE a.id = 5",
+        "UPDATE t SET a = 1 FROM u WHERE t.id = 1 AND u.k = t.k",
+        "DELETE FROM public.t WHERE public.t.id = 1",
+        "DELETE FROM public.t WHERE t.id = 1",
+        "UPDATE t AS a SET x = 1 WHERE a.id = 3",
+    ] {
+        assert!(!bulk(sql), "{sql}");
+    }
+}
+
+#[test]
+fn a_row_function_in_attribute_notation_pins_nothing() {
+    // PostgreSQL reads `t.num_nulls` as `num_nulls(t)`, 0 for every row.
+    for filter in ["t.num_nulls = 0", "t.num_nonnulls = 1", "t.pg_typeof = 't'::regtype"] {
+        let sql = format!("DELETE FROM t WHERE {filter}");
+        assert!(bulk(&sql), "{sql}");
+        assert!(bulk_in(SqlDialect::Generic, &sql), "{sql}");
+        assert!(!bulk_in(SqlDialect::Sqlite, &sql), "a column in SQLite: {sql}");
+    }
+    let mut rules = SqlRules { dialect: SqlDialect::Postgres, ..SqlRules::default() };
+    rules.functions.add("wipe", Some(StatementClass::Update));
+    let all = rules.analyse("DELETE FROM t WHERE t.wipe = 1").unwrap();
+    assert!(all[0].bulk);
+}
+
+#[test]
+fn attribute_notation_calls_a_listed_function() {
+    let rules = |dialect: SqlDialect| {
+        let mut rules = SqlRules {
+            dialect,
+            allow: vec![StatementClass::Select],
+            unknown_function: Decision::Block,
+            ..SqlRules::default()
+        };
+        rules.functions.add("wipe", Some(StatementClass::Update));
+        rules
+    };
+    for sql in [
+        "SELECT a.wipe FROM acct a",
+        "SELECT (acct).wipe FROM acct",
+        "SELECT (a).wipe.x FROM acct a",
+        "SELECT ((a)).wipe FROM acct a",
+        "SELECT (a.*).wipe FROM acct a",
+        "SELECT public.acct.wipe FROM acct",
+        "SELECT a.\"wipe\" FROM acct a",
+        "SELECT a.WIPE FROM acct a",
+        "SELECT id FROM acct a WHERE a.wipe = 1",
+        "SELECT id FROM acct a ORDER BY a.wipe",
+    ] {
+        for dialect in [SqlDialect::Postgres, SqlDialect::Generic] {
+            assert_eq!(decision(&rules(dialect), sql), Decision::Block, "{dialect:?}: {sql}");
+        }
+        // Only PostgreSQL has attribute notation (where the others parse the text).
+        for dialect in [SqlDialect::Sqlite, SqlDialect::Mysql] {
+            if analyse(dialect, sql).is_ok() {
+                assert_eq!(decision(&rules(dialect), sql), Decision::Allow, "{dialect:?}: {sql}");
+            }
+        }
+    }
+    let info = pg("SELECT t.pg_terminate_backend FROM t");
+    assert!(info.classes.contains(&StatementClass::Privileged));
+    // The residual: an unlisted function in attribute notation reads as a column.
+    assert_eq!(decision(&rules(SqlDialect::Postgres), "SELECT a.f FROM acct a"), Decision::Allow);
 }
