@@ -52,6 +52,12 @@ pub enum ResolveError {
     Unreadable { path: String, error: String },
     #[error("resolves to a path that is not UTF-8")]
     NotUtf8,
+    #[error(
+        "`..` after a symbolic link reads two ways: `{physical}` as the kernel walks it, \
+         `{lexical}` with `..` taken first (as tools that clean paths do); name the path \
+         without `..`"
+    )]
+    Ambiguous { physical: String, lexical: String },
 }
 
 /// One step of the walk.
@@ -82,7 +88,42 @@ fn steps_of(path: &Path, out: &mut VecDeque<Step>, front: bool) {
 
 /// Resolves `written` as the kernel would from the working directory `cwd` (absolute):
 /// the physical path of its longest existing prefix with the rest appended lexically.
+///
+/// A path with `..` is also resolved with its `..` taken first, lexically, as tools that
+/// clean a path before opening it do (Node's `path.resolve`, Python's `os.path.abspath`,
+/// the fs connector): `a/../b/config` with `a -> real/x` and `b -> .git` is
+/// `real/b/config` to the kernel but `.git/config` to them. When the two readings land
+/// apart, the path is refused ([`ResolveError::Ambiguous`]): the check cannot know which
+/// the executor takes.
 pub fn resolve_path(cwd: &Path, written: &str) -> Result<String, ResolveError> {
+    let physical = walk(cwd, written)?;
+    if !Path::new(written).components().any(|c| c == Component::ParentDir) {
+        return Ok(physical);
+    }
+    let mut cleaned = PathBuf::from("/");
+    let relative = (!written.starts_with('/')).then_some(cwd);
+    for component in
+        relative.into_iter().flat_map(Path::components).chain(Path::new(written).components())
+    {
+        match component {
+            Component::RootDir => cleaned = PathBuf::from("/"),
+            Component::ParentDir => {
+                cleaned.pop();
+            }
+            Component::Normal(name) => cleaned.push(name),
+            Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    let cleaned = cleaned.into_os_string().into_string().map_err(|_| ResolveError::NotUtf8)?;
+    let lexical = walk(Path::new("/"), &cleaned)?;
+    if lexical != physical {
+        return Err(ResolveError::Ambiguous { physical, lexical });
+    }
+    Ok(physical)
+}
+
+/// The kernel's walk of `written` from `cwd`.
+fn walk(cwd: &Path, written: &str) -> Result<String, ResolveError> {
     if written.contains('\0') {
         return Err(ResolveError::Nul);
     }
