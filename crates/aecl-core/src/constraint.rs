@@ -288,5 +288,7 @@ fn check_emails(domains: &[String], list: &str, out: &mut Vec<Violation>) {
 
 mod url_hosts;
 
+pub use url_hosts::pattern_error as url_host_pattern_error;
+
 #[cfg(test)]
 mod tests;

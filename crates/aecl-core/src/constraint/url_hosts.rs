@@ -64,6 +64,21 @@ impl<'a> HostPattern<'a> {
     }
 }
 
+/// Why `pattern` is not a `url_hosts` entry, for the policy loader: a pattern that cannot
+/// be read allows nothing, which is safe but surely not what its author meant.
+pub fn pattern_error(pattern: &str) -> Option<String> {
+    let parsed = HostPattern::parse(pattern);
+    match parsed {
+        Some(HostPattern { host, .. }) if !host.is_empty() && !host.contains(['/', '@', ' ']) => {
+            None
+        }
+        _ => Some(format!(
+            "`{pattern}` is not a host pattern: expected `host`, `*.suffix` or `[v6 address]`, \
+             optionally followed by `:port` or `:*`"
+        )),
+    }
+}
+
 pub(super) fn check_url(hosts: &[String], text: &str, out: &mut Vec<Violation>) {
     let url = match Url::parse(text) {
         Ok(url) => url,

@@ -74,6 +74,9 @@ pub(super) fn lower_constraints(
         }
     }
     if let Some(hosts) = hosts {
+        for error in hosts.iter().filter_map(|h| aecl_core::constraint::url_host_pattern_error(h)) {
+            problems.push(ctx.problem(&here("url_hosts"), error));
+        }
         out.push(Constraint::UrlHosts(hosts));
     }
     if let Some(domains) = domains {

@@ -188,3 +188,35 @@ fn an_unknown_phone_region_is_refused() {
     let error = load(&files).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("default_phone_region"), "{error}");
 }
+
+/// A `url_hosts` entry that cannot be read allowed nothing, silently: it is refused at
+/// load, naming the entry and what is expected. The forms that read load.
+#[test]
+fn a_url_hosts_entry_that_is_no_host_pattern_is_refused() {
+    for bad in ["api.good.test:https", "https://api.good.test", "api.good.test:99999", "[::1", ""] {
+        let catalog =
+            format!("[actions.x]\neffect = \"read\"\nargs.url = {{ url_hosts = [{bad:?}] }}\n");
+        let error = load_error(&catalog);
+        assert!(
+            error.contains("catalog.toml:3:") && error.contains("is not a host pattern"),
+            "{bad}: {error}"
+        );
+    }
+    for good in
+        ["api.good.test", "*.good.test", "api.good.test:8443", "api.good.test:*", "[::1]:8080"]
+    {
+        let files = [
+            SourceFile {
+                path: "catalog.toml".to_owned(),
+                text: format!(
+                    "[actions.x]\neffect = \"read\"\nargs.url = {{ url_hosts = [{good:?}] }}\n"
+                ),
+            },
+            SourceFile {
+                path: "agents/a.toml".to_owned(),
+                text: "agent_id = \"a\"\nallowed_actions = [\"x\"]\n".to_owned(),
+            },
+        ];
+        assert!(load(&files).is_ok(), "{good}");
+    }
+}
