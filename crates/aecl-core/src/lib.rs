@@ -13,6 +13,7 @@ pub mod call;
 pub mod canonical;
 pub mod condition;
 pub mod constraint;
+pub mod email;
 mod decide;
 pub mod hash;
 pub mod limits;

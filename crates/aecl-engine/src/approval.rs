@@ -15,9 +15,10 @@
 //! several: of N concurrent retries one is allowed, and the others, which found the grant
 //! on arrival and lost it, stay `require_approval` (`approval.grant_used`) without a new
 //! request. Changed arguments make another digest and find no grant; a
-//! grant under another policy revision or past its expiry is named in the verdict and a
-//! new request is made. Retrying needs nothing but the same arguments, which is what an
-//! MCP client can do.
+//! grant under another policy revision or past its expiry is named in the verdict, voided
+//! (it is never usable later, whatever the policy becomes), and a new request is made.
+//! The latest answer about a call is the one that holds (`voids.rs`). Retrying needs
+//! nothing but the same arguments, which is what an MCP client can do.
 
 use std::borrow::Cow;
 
@@ -28,10 +29,13 @@ use serde_json::{Value, json};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::run_event::RunEvent;
-use crate::store::{Approval, ApprovalStatus, Grant, GrantRefusal, Store};
+use crate::store::{Answer, Approval, ApprovalStatus, Grant, GrantRefusal, Store};
 
 mod answer;
 mod cooldown;
+mod voids;
+
+use voids::VoidedFor;
 
 pub use answer::{Approved, Redecision, approvals_required, approvers_so_far, person};
 
@@ -101,14 +105,21 @@ impl<S: Store> Engine<S> {
         reason: &str,
     ) -> Result<Approval, EngineError> {
         let approval = self.open_approval(id, approver).await?;
-        if !self
-            .store()
-            .resolve_approval(id, ApprovalStatus::Rejected, approver, Some(reason), None)
-            .await?
-        {
+        // INVARIANT: a rejection voids every unspent grant of its call, in the transaction
+        // that records it: no older approval lets the rejected call run.
+        let why = format!("{approver} rejected this call (request `{id}`)");
+        let answer = Answer {
+            status: ApprovalStatus::Rejected,
+            by: approver.to_owned(),
+            reason: Some(reason.to_owned()),
+            grant: None,
+            voiding: self.voiding(why.clone()),
+        };
+        let Some(voided) = self.store().answer_approval(id, answer).await? else {
             return Err(self.closed(id).await);
-        }
+        };
         self.record_resolution(&approval, ApprovalStatus::Rejected, approver, Some(reason)).await?;
+        self.record_voids(&voided, &VoidedFor::approval(&approval), &why).await?;
         self.start_cooldown(&approval, approver, reason).await?;
         self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))
     }
@@ -127,7 +138,7 @@ impl<S: Store> Engine<S> {
         let reason = format!("withdrawn: {why}");
         let closed = self
             .store()
-            .resolve_approval(id, ApprovalStatus::Expired, "aecl", Some(&reason), None)
+            .resolve_approval(id, ApprovalStatus::Expired, "aecl", Some(&reason))
             .await?;
         if closed {
             self.record_resolution(&approval, ApprovalStatus::Expired, "aecl", Some(&reason))
@@ -177,16 +188,17 @@ impl<S: Store> Engine<S> {
         Ok(listed)
     }
 
-    /// Applies the grant of the call with `digest`, if it has one, to a `require_approval`
+    /// Applies the grant of `call` (with `digest`), if it has one, to a `require_approval`
     /// verdict: a usable grant makes the verdict `allow` and is returned, to be spent by the
     /// commit that records the decision; an unusable one is named in the verdict, which
-    /// stays `require_approval`. When the call has no unspent grant but one was spent
-    /// after the call's `arrival`, or at most [`DUPLICATE_WINDOW_MS`] before it, a
+    /// stays `require_approval`, and voided. When the call has no unspent grant but one was
+    /// spent after the call's `arrival`, or at most [`DUPLICATE_WINDOW_MS`] before it, a
     /// concurrent retry of the same call used it, and this call is its duplicate
     /// (`approval.grant_used`, no new request).
     pub(crate) async fn apply_grant(
         &self,
         verdict: &mut Verdict,
+        call: &Call,
         digest: &CallDigest,
         arrival: Timestamp,
         now: Timestamp,
@@ -234,6 +246,17 @@ impl<S: Store> Engine<S> {
             return Ok(GrantFound::None);
         }
         if let Some(refusal) = refusal {
+            // INVARIANT: a grant found unusable is never usable later: were it left
+            // unspent, a policy that returns to the grant's revision would let the call
+            // run on it after a newer answer about the call (F5, F6).
+            let why = format!(
+                "found unusable by call `{}`: {} (revision in force `{}`)",
+                call.id,
+                refusal.message(),
+                verdict.policy_revision.0
+            );
+            let voided = self.store().void_grants(digest, self.voiding(why.clone())).await?;
+            self.record_voids(&voided, &VoidedFor::call(call), &why).await?;
             verdict.reasons.push(Reason {
                 stage: Stage::Approval,
                 rule: Cow::Borrowed("approval.grant_unusable"),
@@ -312,7 +335,16 @@ impl<S: Store> Engine<S> {
             reason: None,
             body,
         };
-        self.store().put_approval(approval.clone()).await?;
+        // INVARIANT: asking again for a call voids its older unspent grants and closes its
+        // request still pending under another revision, in the transaction that files the
+        // new request: the answer to this question is the one that holds.
+        let why = format!("this call was asked again (request `{}`)", approval.id);
+        let superseded =
+            self.store().file_approval(approval.clone(), self.voiding(why.clone())).await?;
+        self.record_voids(&superseded.grants, &VoidedFor::approval(&approval), &why).await?;
+        for closed in &superseded.requests {
+            self.record_resolution(closed, ApprovalStatus::Expired, "aecl", Some(&why)).await?;
+        }
         if let Some(notifier) = self.notifier() {
             notifier.approval_requested(&approval);
         }
@@ -375,7 +407,7 @@ impl<S: Store> Engine<S> {
         let reason = Some("no approver answered before the request expired");
         if self
             .store()
-            .resolve_approval(&approval.id, ApprovalStatus::Expired, "aecl", reason, None)
+            .resolve_approval(&approval.id, ApprovalStatus::Expired, "aecl", reason)
             .await?
         {
             self.record_resolution(approval, ApprovalStatus::Expired, "aecl", reason).await?;

@@ -60,6 +60,15 @@ pub enum EngineError {
          or another action: give every call its own id"
     )]
     CallIdConflict { run: String, call_id: String },
+    /// A call brought an idempotency key that an earlier call of its run (`first`, which
+    /// ran or waits for approval) used with other arguments: a key names one call, so the
+    /// second is refused, not decided.
+    #[error(
+        "idempotency key `{key}` was already used in run `{run}` by call `{first}` with \
+         other arguments (or another action): a key names one call, use a new key for \
+         another call"
+    )]
+    IdempotencyKeyConflict { run: String, key: String, first: String },
     /// An approver tried to approve or reject a call made with their own identity.
     #[error("`{approver}` asked for approval `{id}` and cannot answer it")]
     SelfApproval { id: String, approver: String },

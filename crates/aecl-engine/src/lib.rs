@@ -51,7 +51,7 @@ pub use rollback::{RollbackReport, RollbackStatus};
 pub use run_event::RunEvent;
 pub use standing::{ArgCondition, NewStandingGrant, StandingTerms};
 pub use store::{
-    Admission, Approval, ApprovalStatus, Begun, CallEnd, CallIdCheck, Committed, Durability,
-    Effect, EffectEnd, EffectState, Grant, GrantRefusal, GrantUse, NewEffect, Reconciliation,
-    RunCommit, RunSnapshot, StandingGrant, Store, StoreHealth,
+    Admission, Answer, Approval, ApprovalStatus, Begun, CallEnd, CallIdCheck, Committed,
+    Durability, Effect, EffectEnd, EffectState, Grant, GrantRefusal, GrantUse, NewEffect,
+    Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store, StoreHealth, Superseded, Voiding,
 };

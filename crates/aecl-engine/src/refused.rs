@@ -26,6 +26,18 @@ impl<S: Store> Engine<S> {
         rule: &str,
         message: &str,
     ) -> Result<u64, EngineError> {
+        self.record_refused_call(call, Stage::Manifest, rule, message).await
+    }
+
+    /// [`Engine::record_block`] for a reason of `stage`: the engine's own refusals of a
+    /// call before its decision (an idempotency key reused for another call).
+    pub(crate) async fn record_refused_call(
+        &self,
+        call: &Call,
+        stage: Stage,
+        rule: &str,
+        message: &str,
+    ) -> Result<u64, EngineError> {
         let mut record = self.record(RecordKind::Decision, &call.agent, &call.run);
         record.call_id.clone_from(&call.id);
         record.action.clone_from(&call.action);
@@ -37,7 +49,7 @@ impl<S: Store> Engine<S> {
         record.mode = Some(Mode::Enforce);
         record.decision = Some(Decision::Block);
         record.reasons = vec![Reason {
-            stage: Stage::Manifest,
+            stage,
             rule: rule.to_owned().into(),
             decision: Decision::Block,
             field: None,

@@ -15,6 +15,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aecl_audit::{RecordKind, SignerKey};
+use aecl_core::constraint::host_matches;
+use aecl_core::email::{email_domain, is_host_name};
 use aecl_core::path::FieldPath;
 use aecl_core::{Call, Decision, Mode, Reason, Revision, Stage, Timestamp, Verdict};
 use base64::Engine as _;
@@ -37,6 +39,13 @@ pub const MAX_TTL_SECS: u64 = 24 * 3600;
 
 /// A condition on the values at one argument path; every value there must meet it, and a
 /// path with no value fails it.
+///
+/// A condition meant as a structural check parses the structure: an e-mail domain is
+/// `email_domain`, which reads exactly one address as the catalog's `email_domains` check
+/// reads each of a list (`aecl_core::constraint::email_domain`). `ends_with` is a lexical
+/// check of the whole string and nothing more, so a suffix with an `@` in it, which only
+/// an address has, is refused when the grant is made and permits nothing in a grant made
+/// before (`"eve@evil.test, bob@example.com"` ends with `@example.com`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ArgCondition {
@@ -44,22 +53,63 @@ pub enum ArgCondition {
     Equals(Value),
     /// The value is one of these.
     OneOf(Vec<Value>),
-    /// The value is a string ending with this, compared without regard to ASCII case (an
-    /// e-mail domain such as `@example.com`).
+    /// The value is a string ending with this, compared without regard to ASCII case (a
+    /// file extension); never an address's domain (no `@` in it: see `EmailDomain`).
     EndsWith(String),
+    /// The value is exactly one e-mail address (`local@domain` or `Name <local@domain>`)
+    /// whose domain is this one, or with `*.suffix` any subdomain of `suffix`.
+    EmailDomain(String),
     /// The value is a number no greater than this (an amount up to the approved one).
     AtMost(f64),
 }
 
 impl ArgCondition {
     fn holds(&self, value: &Value) -> bool {
+        if self.refusal().is_some() {
+            return false;
+        }
         match self {
             ArgCondition::Equals(expected) => value == expected,
             ArgCondition::OneOf(allowed) => allowed.contains(value),
             ArgCondition::EndsWith(suffix) => value
                 .as_str()
                 .is_some_and(|s| s.to_ascii_lowercase().ends_with(&suffix.to_ascii_lowercase())),
+            ArgCondition::EmailDomain(pattern) => value
+                .as_str()
+                .and_then(email_domain)
+                .is_some_and(|domain| host_matches(pattern, &domain)),
             ArgCondition::AtMost(bound) => value.as_f64().is_some_and(|v| v <= *bound),
+        }
+    }
+
+    /// Why this condition cannot be given (and permits nothing in a grant stored before
+    /// the rule), naming the replacement; `None` when it can.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            ArgCondition::EndsWith(suffix) if suffix.contains('@') => {
+                let domain = suffix.rsplit('@').next().unwrap_or_default();
+                Some(format!(
+                    "`ends_with` {suffix:?} compares text, and cannot check an e-mail address \
+                     (`eve@evil.test, bob{suffix}` ends with it too): use \
+                     `{{\"email_domain\": {domain:?}}}`, which reads exactly one address"
+                ))
+            }
+            ArgCondition::EndsWith(suffix) if suffix.is_empty() => {
+                Some("`ends_with` \"\" holds for every string: name the suffix".to_owned())
+            }
+            ArgCondition::EmailDomain(pattern) => {
+                let host = pattern.strip_prefix("*.").unwrap_or(pattern);
+                (!is_host_name(host)).then(|| {
+                    format!(
+                        "`email_domain` {pattern:?} is not a domain (`example.com`, or \
+                         `*.example.com` for its subdomains; no `@`)"
+                    )
+                })
+            }
+            ArgCondition::AtMost(bound) if !bound.is_finite() => {
+                Some("`at_most` needs a finite number".to_owned())
+            }
+            _ => None,
         }
     }
 }
@@ -165,11 +215,10 @@ impl<S: Store> Engine<S> {
                 new.action
             ));
         }
-        if let Some(path) = new.args.iter().find_map(|(path, c)| match c {
-            ArgCondition::AtMost(bound) if !bound.is_finite() => Some(path),
-            _ => None,
-        }) {
-            return invalid(format!("`args`: `{path}`: `at_most` needs a finite number"));
+        if let Some((path, why)) =
+            new.args.iter().find_map(|(path, c)| c.refusal().map(|why| (path, why)))
+        {
+            return invalid(format!("`args`: `{path}`: {why}"));
         }
         if new.args.is_empty() {
             return invalid("`args`: at least one condition is needed".to_owned());
@@ -274,6 +323,13 @@ impl<S: Store> Engine<S> {
                 tracing::error!(grant = %grant.id, "a standing grant's signature does not verify: ignored");
                 continue;
             };
+            if let Some((path, why)) =
+                terms.args.iter().find_map(|(path, c)| c.refusal().map(|why| (path, why)))
+            {
+                // Made before the rule: it permits nothing (`ArgCondition::holds`).
+                tracing::warn!(grant = %grant.id, %path, %why, "a standing grant's condition is refused: ignored");
+                continue;
+            }
             if terms.policy_revision != verdict.policy_revision.0 || !terms.matches(call) {
                 continue;
             }
@@ -366,8 +422,10 @@ mod tests {
 
     #[test]
     fn every_value_at_every_path_must_meet_its_condition() {
-        let to =
-            BTreeMap::from([("to".to_owned(), ArgCondition::EndsWith("@Example.com".to_owned()))]);
+        let to = BTreeMap::from([(
+            "to".to_owned(),
+            ArgCondition::EmailDomain("Example.com".to_owned()),
+        )]);
         let grant = terms(to);
         assert!(grant.matches(&call(json!({"to": ["a@example.com", "b@EXAMPLE.com"]}))));
         assert!(!grant.matches(&call(json!({"to": ["a@example.com", "b@evil.com"]}))));
@@ -382,6 +440,60 @@ mod tests {
             ArgCondition::OneOf(vec![json!(1), json!(2)]),
         )]));
         assert!(exact.matches(&call(json!({"n": 2}))) && !exact.matches(&call(json!({"n": 3}))));
+    }
+
+    /// The red team's F3: what `ends_with "@example.com"` let through.
+    const NOT_ONE_ADDRESS_IN_EXAMPLE_COM: [&str; 9] = [
+        "eve@evil.test",
+        "eve@evil.test, bob@example.com",
+        "eve@evil.test;@example.com",
+        "\"bob@example.com\" <eve@evil.test>, x@example.com",
+        "eve@evil.test\n@example.com",
+        "eve@evil.test?@example.com",
+        "eve@evil.test#@example.com",
+        "\"bob@example.com\" <eve@evil.test>",
+        "bob@example.com.evil.test",
+    ];
+
+    #[test]
+    fn an_email_domain_condition_reads_exactly_one_address_f3() {
+        let grant = terms(BTreeMap::from([(
+            "to".to_owned(),
+            ArgCondition::EmailDomain("example.com".to_owned()),
+        )]));
+        for to in ["bob@example.com", "Bob <BOB@Example.com>", "bob+tag@example.com."] {
+            assert!(grant.matches(&call(json!({ "to": to }))), "{to:?}");
+        }
+        assert!(grant.matches(&call(json!({"to": ["a@example.com", "b@example.com"]}))));
+        for to in NOT_ONE_ADDRESS_IN_EXAMPLE_COM {
+            assert!(!grant.matches(&call(json!({ "to": to }))), "{to:?}");
+        }
+        assert!(!grant.matches(&call(json!({"to": ["eve@evil.test", "bob@example.com"]}))));
+        assert!(!grant.matches(&call(json!({"to": "bob@sub.example.com"}))), "not a subdomain");
+        let subdomains = terms(BTreeMap::from([(
+            "to".to_owned(),
+            ArgCondition::EmailDomain("*.example.com".to_owned()),
+        )]));
+        assert!(subdomains.matches(&call(json!({"to": "bob@sub.example.com"}))));
+        assert!(!subdomains.matches(&call(json!({"to": "bob@example.com"}))));
+    }
+
+    #[test]
+    fn ends_with_an_at_sign_is_refused_and_permits_nothing_f3() {
+        let old = ArgCondition::EndsWith("@example.com".to_owned());
+        let why = old.refusal().expect("refused");
+        assert!(why.contains("email_domain") && why.contains("example.com"), "{why}");
+        let grant = terms(BTreeMap::from([("to".to_owned(), old)]));
+        assert!(!grant.matches(&call(json!({"to": "bob@example.com"}))), "permits nothing");
+        for to in NOT_ONE_ADDRESS_IN_EXAMPLE_COM {
+            assert!(!grant.matches(&call(json!({ "to": to }))), "{to:?}");
+        }
+        assert!(ArgCondition::EndsWith(".pdf".to_owned()).refusal().is_none());
+        assert!(ArgCondition::EndsWith(String::new()).refusal().is_some());
+        for bad in ["@example.com", "example.com/x", "", "*.", "exa mple.com"] {
+            assert!(ArgCondition::EmailDomain(bad.to_owned()).refusal().is_some(), "{bad:?}");
+        }
+        assert!(ArgCondition::AtMost(f64::INFINITY).refusal().is_some());
     }
 
     #[test]

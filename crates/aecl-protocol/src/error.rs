@@ -31,6 +31,9 @@ pub enum ErrorCode {
     /// A call id already used in its run by an executed call with other arguments (409).
     #[serde(rename = "call.id_conflict")]
     CallIdConflict,
+    /// An idempotency key already used in its run by a call with other arguments (409).
+    #[serde(rename = "call.idempotency_key_conflict")]
+    IdempotencyKeyConflict,
     /// A reported result for no call aecl allowed and handed over in the run (404).
     #[serde(rename = "event.unknown_call")]
     UnknownCall,
@@ -50,7 +53,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::BadRequest,
@@ -59,6 +62,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::Conflict,
         ErrorCode::CallIdConflict,
+        ErrorCode::IdempotencyKeyConflict,
         ErrorCode::UnknownCall,
         ErrorCode::WrongAgent,
         ErrorCode::DuplicateResult,
@@ -77,6 +81,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::CallIdConflict => "call.id_conflict",
+            ErrorCode::IdempotencyKeyConflict => "call.idempotency_key_conflict",
             ErrorCode::UnknownCall => "event.unknown_call",
             ErrorCode::WrongAgent => "event.wrong_agent",
             ErrorCode::DuplicateResult => "event.duplicate_result",

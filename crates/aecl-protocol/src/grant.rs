@@ -16,8 +16,12 @@ pub enum ArgCondition {
     Equals(Value),
     /// The value is one of these.
     OneOf(Vec<Value>),
-    /// The value is a string ending with this, compared without regard to ASCII case.
+    /// The value is a string ending with this, compared without regard to ASCII case (a
+    /// lexical check: a suffix with an `@` is refused, use `email_domain`).
     EndsWith(String),
+    /// The value is exactly one e-mail address (`local@domain` or `Name <local@domain>`)
+    /// whose domain is this one (`example.com`), or with `*.example.com` any subdomain.
+    EmailDomain(String),
     /// The value is a number no greater than this.
     AtMost(f64),
 }

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// A call id already used in its run by an executed call with other arguments (409).
     #[error("{0}")]
     CallIdConflict(String),
+    /// An idempotency key already used in its run by a call with other arguments (409).
+    #[error("{0}")]
+    IdempotencyKeyConflict(String),
     /// A reported result names no call the engine allowed and handed over in the run
     /// (404, `event.unknown_call`).
     #[error("{0}")]
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::CallIdConflict(_) => ErrorCode::CallIdConflict,
+            ApiError::IdempotencyKeyConflict(_) => ErrorCode::IdempotencyKeyConflict,
             ApiError::UnknownCall(_) => ErrorCode::UnknownCall,
             ApiError::WrongAgent(_) => ErrorCode::WrongAgent,
             ApiError::DuplicateResult(_) => ErrorCode::DuplicateResult,
@@ -85,9 +89,10 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) | ApiError::UnknownCall(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) | ApiError::CallIdConflict(_) | ApiError::DuplicateResult(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::Conflict(_)
+            | ApiError::CallIdConflict(_)
+            | ApiError::IdempotencyKeyConflict(_)
+            | ApiError::DuplicateResult(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -130,7 +130,7 @@ fn operations(c: &mut Components) -> Vec<Operation> {
         (403, "Not an agent token, or another agent's call or run"),
         (
             409,
-            "The call id was used in this run by an executed call with other arguments (`call.id_conflict`)",
+            "The call id was used in this run by an executed call with other arguments (`call.id_conflict`), or the idempotency key by a call with other arguments (`call.idempotency_key_conflict`)",
         ),
         TOO_LARGE,
         RATE_LIMITED,

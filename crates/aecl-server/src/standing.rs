@@ -70,6 +70,7 @@ fn wire_condition(condition: ArgCondition) -> WireCondition {
         ArgCondition::Equals(value) => WireCondition::Equals(value),
         ArgCondition::OneOf(values) => WireCondition::OneOf(values),
         ArgCondition::EndsWith(suffix) => WireCondition::EndsWith(suffix),
+        ArgCondition::EmailDomain(domain) => WireCondition::EmailDomain(domain),
         ArgCondition::AtMost(limit) => WireCondition::AtMost(limit),
     }
 }
@@ -79,6 +80,7 @@ fn engine_condition(condition: WireCondition) -> ArgCondition {
         WireCondition::Equals(value) => ArgCondition::Equals(value),
         WireCondition::OneOf(values) => ArgCondition::OneOf(values),
         WireCondition::EndsWith(suffix) => ArgCondition::EndsWith(suffix),
+        WireCondition::EmailDomain(domain) => ArgCondition::EmailDomain(domain),
         WireCondition::AtMost(limit) => ArgCondition::AtMost(limit),
     }
 }

@@ -113,16 +113,26 @@ fn recovered(state: EffectState) -> (EffectState, &'static str) {
     }
 }
 
-/// Why a stored grant cannot be spent on this call now, if it cannot.
+/// Whether a stored grant was spent, or voided (`migrations/006_grant_voids.sql`).
+#[derive(Debug, Clone, Copy)]
+struct GrantUsed {
+    consumed: bool,
+    voided: bool,
+}
+
+/// Why a stored grant cannot be spent on this call now, if it cannot (the memory store's
+/// order).
 fn grant_refusal(
     grant: &Grant,
-    consumed: bool,
+    used: GrantUsed,
     digest: &CallDigest,
     revision: &Revision,
     at: Timestamp,
 ) -> Option<GrantRefusal> {
-    if consumed {
+    if used.consumed {
         Some(GrantRefusal::AlreadyUsed)
+    } else if used.voided {
+        Some(GrantRefusal::Voided)
     } else if at >= grant.expires {
         Some(GrantRefusal::Expired)
     } else if &grant.call_digest != digest {

@@ -3,6 +3,7 @@
 //! binary runs the whole list with [`store_contract!`](crate::store_contract): memory in
 //! this crate's tests, SQLite and PostgreSQL in `aecl-store`'s.
 
+pub mod answers;
 pub mod approvals;
 pub mod audit;
 pub mod credentials;
@@ -54,6 +55,9 @@ macro_rules! store_contract {
             approvals::approvals_are_listed_newest_first,
             approvals::a_vote_is_written_over_the_votes_it_was_counted_with,
             approvals::rejections_are_found_by_their_call,
+            answers::filing_a_request_voids_its_calls_grants_and_closes_the_older_question,
+            answers::an_answer_voids_its_calls_other_grants_and_writes_its_own,
+            answers::a_voided_grant_is_never_spent,
             audit::concurrent_audit_appends_make_one_verifiable_log,
             audit::every_writer_appends_to_one_verifiable_log,
             audit::a_working_store_is_healthy,

@@ -24,10 +24,11 @@ use aecl_core::policy::Policy;
 use aecl_core::{Decision, Revision, Verdict, decide};
 use serde_json::{Value, json};
 
+use super::voids::VoidedFor;
 use crate::engine::{Engine, new_id};
 use crate::error::{EngineError, StoreError};
 use crate::run_event::{RunEvent, rebuild};
-use crate::store::{Approval, ApprovalStatus, Grant, Store};
+use crate::store::{Answer, Approval, ApprovalStatus, Grant, Store};
 
 /// What an approver's "approve" did.
 #[derive(Debug, Clone)]
@@ -203,25 +204,31 @@ impl<S: Store> Engine<S> {
         // INVARIANT: the grant is written in the transaction that makes the request
         // `approved`, and only if it was still pending: of approvers answering at the same
         // moment (or the last votes of a quorum) exactly one grants, and an agent that sees
-        // `approved` and retries finds the grant.
-        let granted = Some(grant.clone());
-        if !self
-            .store()
-            .resolve_approval(id, ApprovalStatus::Approved, &by, reason, granted)
-            .await?
-        {
+        // `approved` and retries finds the grant. The same transaction voids every older
+        // unspent grant of the call: this answer is the one that holds.
+        let why = format!("{by} approved this call (request `{id}`)");
+        let answer = Answer {
+            status: ApprovalStatus::Approved,
+            by: by.clone(),
+            reason: reason.map(str::to_owned),
+            grant: Some(grant.clone()),
+            voiding: self.voiding(why.clone()),
+        };
+        let Some(voided) = self.store().answer_approval(id, answer).await? else {
             return Err(self.closed(id).await);
-        }
+        };
         if let Some(redecision) = &redecided {
             self.record_answer(approval, json!({ "redecided": redecision.to_json() })).await?;
         }
         self.record_resolution(approval, ApprovalStatus::Approved, &by, reason).await?;
+        self.record_voids(&voided, &VoidedFor::approval(approval), &why).await?;
         self.close_superseded(&approval.call_digest, &grant.policy_revision, Some(&approval.id))
             .await?;
         Ok(Approved::Granted { grant, approvers, redecided })
     }
 
-    /// Closes `approval` as `status` after a re-decision, with `why`.
+    /// Closes `approval` as `status` after a re-decision, with `why`: a person answered,
+    /// so older grants of the call are voided as by any answer.
     async fn close(
         &self,
         approval: &Approval,
@@ -230,11 +237,20 @@ impl<S: Store> Engine<S> {
         why: &str,
         redecision: &Redecision,
     ) -> Result<(), EngineError> {
-        if !self.store().resolve_approval(&approval.id, status, by, Some(why), None).await? {
+        let voided_why = format!("request `{}` of this call was answered", approval.id);
+        let answer = Answer {
+            status,
+            by: by.to_owned(),
+            reason: Some(why.to_owned()),
+            grant: None,
+            voiding: self.voiding(voided_why.clone()),
+        };
+        let Some(voided) = self.store().answer_approval(&approval.id, answer).await? else {
             return Err(self.closed(&approval.id).await);
-        }
+        };
         self.record_answer(approval, json!({ "redecided": redecision.to_json() })).await?;
         self.record_resolution(approval, status, by, Some(why)).await?;
+        self.record_voids(&voided, &VoidedFor::approval(approval), &voided_why).await?;
         Ok(())
     }
 

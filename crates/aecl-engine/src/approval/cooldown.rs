@@ -164,7 +164,7 @@ impl<S: Store> Engine<S> {
             let Some(approval) = self.store().approval(&id).await? else { return Ok(()) };
             if self
                 .store()
-                .resolve_approval(&id, ApprovalStatus::Expired, "aecl", Some(&why), None)
+                .resolve_approval(&id, ApprovalStatus::Expired, "aecl", Some(&why))
                 .await?
             {
                 self.record_resolution(&approval, ApprovalStatus::Expired, "aecl", Some(&why))

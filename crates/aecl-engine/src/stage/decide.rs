@@ -63,19 +63,24 @@ impl<S: Store> Engine<S> {
             tighten(&mut verdict, reason.stage, reason.rule.clone(), &reason.message);
         }
         if attempt.replay_effect.is_some() {
-            // A retry of an executed call under its own id: recorded, never run again.
+            // A retry of an executed call under its own id: recorded, never run again. Its
+            // answer says what happened to the call: it was allowed and ran, and this is
+            // its effect (as an idempotent repeat's answer says). What the call would be
+            // decided now (a spent grant: `require_approval`) is not this call's decision,
+            // and a client reading `decision` would take it for "did not run".
             verdict.replay_of = Some(call.id.clone());
-            verdict.reasons.push(Reason {
+            verdict.decision = Decision::Allow;
+            verdict.reasons = vec![Reason {
                 stage: Stage::Replay,
                 rule: Cow::Borrowed("replay.call_id"),
                 decision: Decision::Allow,
                 field: None,
                 message: format!(
-                    "call `{}` was already executed with these arguments: its effect is \
-                     returned and nothing runs again",
+                    "call `{}` was already allowed and executed with these arguments: its \
+                     effect is returned and nothing runs again",
                     call.id
                 ),
-            });
+            }];
         }
         Judged { verdict, now }
     }

@@ -43,7 +43,7 @@ impl<S: Store> Engine<S> {
             let asks = arrived.executing && attempt.replay_effect.is_none();
             // A human's grant for exactly this call lets it through.
             let found = if asks {
-                self.apply_grant(verdict, digest, arrived.arrival, now).await?
+                self.apply_grant(verdict, call, digest, arrived.arrival, now).await?
             } else {
                 GrantFound::None
             };

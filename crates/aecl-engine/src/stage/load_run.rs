@@ -1,14 +1,18 @@
 //! Stage 2, load run: the run's state as the call is decided on it, from this instance's
 //! cache when nothing was written since, else read from the store and rebuilt under the
-//! policy. INVARIANT: a run holds the calls of the agent that opened it only.
+//! policy. INVARIANT: a run holds the calls of the agent that opened it only. And an
+//! idempotency key names one call of its run: an execution that brings a key an earlier
+//! call of the run used with other arguments is refused here (a conflict, recorded as a
+//! `block` decision), before anything of it is written.
 
 use aecl_core::policy::Policy;
+use aecl_core::{Call, CallDigest, Decision, Stage};
 use tracing::Instrument;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, StoreError};
 use crate::run_cache::CachedRun;
-use crate::run_event::rebuild;
+use crate::run_event::{RunEvent, rebuild};
 use crate::stage::{Arrived, Attempt, span};
 use crate::store::Store;
 
@@ -34,6 +38,27 @@ impl<S: Store> Engine<S> {
                     call.run, call.agent
                 )));
             }
+            // Checked on the same snapshot, for the same reason: a call that takes the key
+            // on another instance meanwhile makes the commit conflict and this run again.
+            // For an execution only: an evaluation runs nothing, and is decided as `aecl
+            // replay` decides it (`replay.idempotency_key_reused` after an allowed call).
+            if arrived.executing
+                && let Some(first) = key_taken_by(&run, call, &arrived.digest)
+            {
+                let error = EngineError::IdempotencyKeyConflict {
+                    run: call.run.clone(),
+                    key: call.idempotency_key.clone().unwrap_or_default(),
+                    first,
+                };
+                self.record_refused_call(
+                    call,
+                    Stage::Replay,
+                    "replay.idempotency_key_reused",
+                    &error.to_string(),
+                )
+                .await?;
+                return Err(error);
+            }
             Ok(run)
         }
         .instrument(span("load_run", call))
@@ -50,4 +75,23 @@ impl<S: Store> Engine<S> {
         let state = rebuild(policy, run, &snapshot.events).map_err(StoreError::Corrupt)?;
         Ok(CachedRun { revision: policy.revision.clone(), snapshot, state })
     }
+}
+
+/// The id of the earlier call of `run` that took `call`'s idempotency key with other
+/// arguments (another digest), if one did. A key is taken by the first call that brought
+/// it and was not blocked (it ran, or waits for approval, or was only evaluated): a
+/// blocked call did nothing and leaves its key free. Repeats of the first call (replays)
+/// have its digest.
+fn key_taken_by(run: &CachedRun, call: &Call, digest: &CallDigest) -> Option<String> {
+    let key = call.idempotency_key.as_deref()?;
+    run.snapshot.events.iter().find_map(|event| match event {
+        RunEvent::Call { call: earlier, decision, replay_of: None, .. }
+            if earlier.idempotency_key.as_deref() == Some(key)
+                && Decision::parse(decision) != Some(Decision::Block) =>
+        {
+            let first = earlier.to_call(&call.agent);
+            Some((first.digest() != *digest).then_some(first.id))
+        }
+        _ => None,
+    })?
 }

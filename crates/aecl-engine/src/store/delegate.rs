@@ -185,11 +185,27 @@ macro_rules! impl_store_by {
                 $via!(self, dispatch_effect_with_grant(id, grant, digest, revision, at))
             }
 
+            async fn void_grants(
+                &self,
+                digest: &$crate::store::delegate::CallDigest,
+                voiding: $crate::store::Voiding,
+            ) -> ::core::result::Result<Vec<$crate::store::Grant>, $crate::StoreError> {
+                $via!(self, void_grants(digest, voiding))
+            }
+
             async fn put_approval(
                 &self,
                 approval: $crate::store::Approval,
             ) -> ::core::result::Result<(), $crate::StoreError> {
                 $via!(self, put_approval(approval))
+            }
+
+            async fn file_approval(
+                &self,
+                approval: $crate::store::Approval,
+                voiding: $crate::store::Voiding,
+            ) -> ::core::result::Result<$crate::store::Superseded, $crate::StoreError> {
+                $via!(self, file_approval(approval, voiding))
             }
 
             async fn approval(
@@ -213,9 +229,19 @@ macro_rules! impl_store_by {
                 status: $crate::store::ApprovalStatus,
                 by: &str,
                 reason: Option<&str>,
-                grant: Option<$crate::store::Grant>,
             ) -> ::core::result::Result<bool, $crate::StoreError> {
-                $via!(self, resolve_approval(id, status, by, reason, grant))
+                $via!(self, resolve_approval(id, status, by, reason))
+            }
+
+            async fn answer_approval(
+                &self,
+                id: &str,
+                answer: $crate::store::Answer,
+            ) -> ::core::result::Result<
+                Option<Vec<$crate::store::Grant>>,
+                $crate::StoreError,
+            > {
+                $via!(self, answer_approval(id, answer))
             }
 
             async fn record_vote(

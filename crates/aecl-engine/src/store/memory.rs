@@ -18,9 +18,9 @@ use aecl_audit::{AuditRecord, SignerKey, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 
 use super::{
-    Admission, Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd, EffectState,
-    Grant, GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
-    StoreHealth,
+    Admission, Answer, Approval, ApprovalStatus, Begun, CallEnd, Committed, Effect, EffectEnd,
+    EffectState, Grant, GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot,
+    StandingGrant, Store, StoreHealth, Superseded, Voiding,
 };
 use crate::error::StoreError;
 use log::Sealer;
@@ -294,7 +294,7 @@ impl Store for MemoryStore {
         if state.grants.contains_key(&grant.id) {
             return Err(StoreError::Backend(format!("grant `{}` already exists", grant.id)));
         }
-        state.grants.insert(grant.id.clone(), StoredGrant { grant, consumed: None });
+        state.grants.insert(grant.id.clone(), StoredGrant::new(grant));
         Ok(())
     }
 
@@ -313,7 +313,7 @@ impl Store for MemoryStore {
         let unspent = state
             .grants
             .values()
-            .filter(|g| g.consumed.is_none() && &g.grant.call_digest == digest)
+            .filter(|g| g.is_live() && &g.grant.call_digest == digest)
             .max_by(|a, b| (a.grant.expires, &a.grant.id).cmp(&(b.grant.expires, &b.grant.id)));
         Ok(unspent.map(|g| g.grant.clone()))
     }
@@ -359,6 +359,30 @@ impl Store for MemoryStore {
         state.dispatch(id).map(Ok)
     }
 
+    async fn void_grants(
+        &self,
+        digest: &CallDigest,
+        voiding: Voiding,
+    ) -> Result<Vec<Grant>, StoreError> {
+        Ok(self.state()?.void_grants(digest, &voiding))
+    }
+
+    async fn file_approval(
+        &self,
+        approval: Approval,
+        voiding: Voiding,
+    ) -> Result<Superseded, StoreError> {
+        self.state()?.file_approval(approval, &voiding)
+    }
+
+    async fn answer_approval(
+        &self,
+        id: &str,
+        answer: Answer,
+    ) -> Result<Option<Vec<Grant>>, StoreError> {
+        self.state()?.answer_approval(id, answer)
+    }
+
     async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.approvals.contains_key(&approval.id) {
@@ -392,26 +416,17 @@ impl Store for MemoryStore {
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
-        grant: Option<Grant>,
     ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
-        if let Some(grant) = &grant
-            && state.grants.contains_key(&grant.id)
-        {
-            return Err(StoreError::Backend(format!("grant `{}` already exists", grant.id)));
-        }
         match state.approvals.get_mut(id) {
             Some(approval) if approval.status == ApprovalStatus::Pending => {
                 approval.status = status;
                 approval.decided_by = Some(by.to_owned());
                 approval.reason = reason.map(str::to_owned);
+                Ok(true)
             }
-            _ => return Ok(false),
+            _ => Ok(false),
         }
-        if let Some(grant) = grant {
-            state.grants.insert(grant.id.clone(), StoredGrant { grant, consumed: None });
-        }
-        Ok(true)
     }
 
     async fn record_vote(

@@ -10,6 +10,7 @@
 //! written over the votes it was counted with ([`Store::record_vote`]), and the audit log
 //! has one history whatever instance appends.
 
+mod approvals;
 #[doc(hidden)]
 pub mod delegate;
 mod memory;
@@ -24,6 +25,9 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::run_event::RunEvent;
 
+pub use approvals::{
+    Answer, Approval, ApprovalStatus, Grant, GrantRefusal, StandingGrant, Superseded, Voiding,
+};
 pub use memory::MemoryStore;
 
 /// When a write's answer comes (ARCHITECTURE.md, "One durable commit per call").
@@ -281,108 +285,6 @@ pub struct Reconciliation {
     pub audit: AuditRecord,
 }
 
-/// A single-use authorisation bound to one exact call (design.md §2 "Grant").
-#[derive(Debug, Clone, PartialEq)]
-pub struct Grant {
-    pub id: String,
-    pub approval_id: Option<String>,
-    pub call_digest: CallDigest,
-    pub policy_revision: Revision,
-    pub expires: Timestamp,
-}
-
-/// Why a grant cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantRefusal {
-    Unknown,
-    AlreadyUsed,
-    Expired,
-    /// The call is not the one approved: an argument (or the agent, run or action) changed.
-    OtherCall,
-    /// The policy changed since the approval.
-    OtherRevision,
-}
-
-impl GrantRefusal {
-    pub fn message(self) -> &'static str {
-        match self {
-            GrantRefusal::Unknown => "unknown grant",
-            GrantRefusal::AlreadyUsed => "the grant was already used",
-            GrantRefusal::Expired => "the grant expired",
-            GrantRefusal::OtherCall => "the grant is for another call (an argument changed)",
-            GrantRefusal::OtherRevision => "the grant was given under another policy revision",
-        }
-    }
-}
-
-/// The state of an approval request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ApprovalStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Expired,
-}
-
-impl ApprovalStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalStatus::Pending => "pending",
-            ApprovalStatus::Approved => "approved",
-            ApprovalStatus::Rejected => "rejected",
-            ApprovalStatus::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ApprovalStatus> {
-        Some(match s {
-            "pending" => ApprovalStatus::Pending,
-            "approved" => ApprovalStatus::Approved,
-            "rejected" => ApprovalStatus::Rejected,
-            "expired" => ApprovalStatus::Expired,
-            _ => return None,
-        })
-    }
-}
-
-/// A durable approval request. `body` holds what the approver sees (the call, the risk
-/// breakdown, the untrusted content, the run's history); the store does not read it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Approval {
-    pub id: String,
-    pub run: String,
-    pub call_id: String,
-    pub agent: String,
-    pub action: String,
-    pub call_digest: CallDigest,
-    pub policy_revision: Revision,
-    pub status: ApprovalStatus,
-    pub requested: Timestamp,
-    pub expires: Timestamp,
-    pub decided_by: Option<String>,
-    pub reason: Option<String>,
-    pub body: Value,
-}
-
-/// A standing grant (design.md §4 "Approval gate"): an approver's permission for an agent
-/// to make calls of one action whose arguments meet conditions, a counted number of times
-/// until it expires. What it permits is `terms`, the canonical JSON the engine signed;
-/// the other fields are the store's index and counters. The store never reads `terms`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StandingGrant {
-    pub id: String,
-    pub agent: String,
-    pub action: String,
-    pub created: Timestamp,
-    pub expires: Timestamp,
-    pub max_uses: u32,
-    pub used: u32,
-    pub revoked: Option<Timestamp>,
-    pub terms: String,
-    /// Base64 Ed25519 signature over a domain line and `terms`.
-    pub signature: String,
-}
-
 /// The store port. See the module documentation for the guarantees each method keeps.
 ///
 /// Futures are `Send` so that the server can run them on any worker thread. No method has
@@ -489,15 +391,17 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> impl Future<Output = Result<Result<Grant, GrantRefusal>, StoreError>> + Send;
 
-    /// The newest unspent grant for the call with `digest`, whether or not it has expired
-    /// or belongs to the current policy revision (the engine says why it cannot be used).
+    /// The newest grant for the call with `digest` that is neither spent nor voided,
+    /// whether or not it has expired or belongs to the current policy revision (the engine
+    /// says why it cannot be used, and voids it).
     fn grant_for_call(
         &self,
         digest: &CallDigest,
     ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
 
     /// The most recently spent grant for the call with `digest`, with when it was spent:
-    /// a retry that arrived before then raced the call that spent it.
+    /// a retry that arrived before then raced the call that spent it. A voided grant was
+    /// never spent.
     fn spent_grant_for_call(
         &self,
         digest: &CallDigest,
@@ -515,10 +419,34 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> impl Future<Output = Result<Result<(), GrantRefusal>, StoreError>> + Send;
 
+    /// Voids every grant for the call with `digest` that is neither spent nor voided, with
+    /// `voiding`, in one statement; returns the grants it voided. A spend racing with it
+    /// either lands first (the grant is then spent, not voided) or is refused
+    /// ([`GrantRefusal::Voided`]).
+    fn void_grants(
+        &self,
+        digest: &CallDigest,
+        voiding: Voiding,
+    ) -> impl Future<Output = Result<Vec<Grant>, StoreError>> + Send;
+
+    /// Stores a row of the approvals table as given (an approval request is filed with
+    /// [`Store::file_approval`]; this writes the rows that are not requests: a rejection's
+    /// cool-down, a gateway's pinned tool definition).
     fn put_approval(
         &self,
         approval: Approval,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Files the new pending request `approval` and, in the same transaction, voids every
+    /// grant of its call that is neither spent nor voided, and closes the call's requests
+    /// still pending under another policy revision than the new one's (a question asked
+    /// again replaces the one asked before: neither an older approval nor an answer to
+    /// the older question outlives it).
+    fn file_approval(
+        &self,
+        approval: Approval,
+        voiding: Voiding,
+    ) -> impl Future<Output = Result<Superseded, StoreError>> + Send;
 
     fn approval(
         &self,
@@ -532,17 +460,27 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Approval>, StoreError>> + Send;
 
-    /// Moves a pending approval to `status`, and writes `grant` in the same transaction;
-    /// false, with nothing written, if it was no longer pending. So a request grants at
-    /// most once, however many approvers answer it at the same moment.
+    /// Moves a pending approval to `status` (aecl's own closings: expiry, withdrawal, a
+    /// request made moot); false, with nothing written, if it was no longer pending. A
+    /// person's answer is [`Store::answer_approval`].
     fn resolve_approval(
         &self,
         id: &str,
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
-        grant: Option<Grant>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Moves a pending approval to `answer.status`, voids every grant of its call that is
+    /// neither spent nor voided, and writes `answer.grant`, all in one transaction; `None`,
+    /// with nothing written, if it was no longer pending, else the grants voided. So a
+    /// request grants at most once, however many approvers answer it at the same moment,
+    /// and the last answer about a call is the only one that can let it run.
+    fn answer_approval(
+        &self,
+        id: &str,
+        answer: Answer,
+    ) -> impl Future<Output = Result<Option<Vec<Grant>>, StoreError>> + Send;
 
     /// Writes `votes` as the votes so far (`decided_by`) of approval `id` if it is still
     /// pending and its votes are still `expected` (`None`: none yet), in one guarded

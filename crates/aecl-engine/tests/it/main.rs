@@ -4,12 +4,15 @@
 //! ledger, idempotent retries, budgets, limits, run ownership). Backend-specific behaviour
 //! (SQL transactions, crashes, replicas) is tested in `aecl-store`.
 
+mod answers;
 mod approvals;
 mod causes;
 mod durability;
 mod flow;
+mod replays;
 mod sandboxed;
 mod stages;
+mod standing;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,12 +1,14 @@
 //! The PostgreSQL store: for several engine instances (replicas) on one database. Every
 //! method is one transaction that locks what it checks (rows `FOR UPDATE`, or an advisory
 //! lock where there is no row yet), so the guarantees of the store port hold across
-//! instances and not only within one process: see `runs`, `effects`, `grants` and `writer`.
+//! instances and not only within one process: see `runs`, `effects`, `grants`, `approvals`
+//! and `writer`.
 //!
 //! Audit records go through one committer task per store, which group-commits them with
 //! one signed checkpoint per batch; the instances' batches are serialised by the lock on
 //! the log's head row.
 
+mod approvals;
 mod effects;
 mod grants;
 mod revocation;
@@ -21,9 +23,9 @@ use std::sync::Arc;
 use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
-    Approval, ApprovalStatus, Begun, CallEnd, Committed, Durability, Effect, EffectEnd, Grant,
-    GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
-    StoreError,
+    Answer, Approval, ApprovalStatus, Begun, CallEnd, Committed, Durability, Effect, EffectEnd,
+    Grant, GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
+    StoreError, Superseded, Voiding,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -369,8 +371,24 @@ impl Store for PostgresStore {
         grants::dispatch_with_grant(self.pool(), id, grant, digest, revision, at).await
     }
 
+    async fn void_grants(
+        &self,
+        digest: &CallDigest,
+        voiding: Voiding,
+    ) -> Result<Vec<Grant>, StoreError> {
+        grants::void_grants(self.pool(), digest, voiding).await
+    }
+
     async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
-        grants::put_approval(self.pool(), approval).await
+        approvals::put_approval(self.pool(), approval).await
+    }
+
+    async fn file_approval(
+        &self,
+        approval: Approval,
+        voiding: Voiding,
+    ) -> Result<Superseded, StoreError> {
+        approvals::file_approval(self.pool(), approval, voiding).await
     }
 
     async fn approvals(
@@ -378,11 +396,11 @@ impl Store for PostgresStore {
         pending_only: bool,
         limit: usize,
     ) -> Result<Vec<Approval>, StoreError> {
-        grants::approvals(self.pool(), pending_only, limit).await
+        approvals::approvals(self.pool(), pending_only, limit).await
     }
 
     async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
-        grants::approval(self.pool(), id).await
+        approvals::approval(self.pool(), id).await
     }
 
     async fn resolve_approval(
@@ -391,9 +409,16 @@ impl Store for PostgresStore {
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
-        grant: Option<Grant>,
     ) -> Result<bool, StoreError> {
-        grants::resolve_approval(self.pool(), id, status, by, reason, grant).await
+        approvals::resolve_approval(self.pool(), id, status, by, reason).await
+    }
+
+    async fn answer_approval(
+        &self,
+        id: &str,
+        answer: Answer,
+    ) -> Result<Option<Vec<Grant>>, StoreError> {
+        approvals::answer_approval(self.pool(), id, answer).await
     }
 
     async fn record_vote(
@@ -402,7 +427,7 @@ impl Store for PostgresStore {
         expected: Option<&str>,
         votes: &str,
     ) -> Result<bool, StoreError> {
-        grants::record_vote(self.pool(), id, expected, votes).await
+        approvals::record_vote(self.pool(), id, expected, votes).await
     }
 
     async fn rejections_for(
@@ -411,7 +436,7 @@ impl Store for PostgresStore {
         since: Timestamp,
         at: Timestamp,
     ) -> Result<Vec<Approval>, StoreError> {
-        grants::rejections_for(self.pool(), digest, since, at).await
+        approvals::rejections_for(self.pool(), digest, since, at).await
     }
 
     async fn audit_records(
@@ -436,7 +461,7 @@ impl Store for PostgresStore {
         revision: &Revision,
         at: Timestamp,
     ) -> Result<Option<String>, StoreError> {
-        grants::pending_approval_for(self.pool(), digest, revision, at).await
+        approvals::pending_approval_for(self.pool(), digest, revision, at).await
     }
 
     async fn put_standing_grant(&self, grant: StandingGrant) -> Result<(), StoreError> {

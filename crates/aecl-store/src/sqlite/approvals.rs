@@ -1,13 +1,19 @@
-//! Approval requests on SQLite: stored as given, found by a retry of their call while
-//! pending, their votes written by a compare-and-set, resolved once by a guarded update,
-//! their call's rejections found by its digest, listed newest first.
+//! Approval requests on SQLite: stored as given (a request filed with its call's older
+//! grants voided and older question closed), found by a retry of their call while
+//! pending, their votes written by a compare-and-set, answered or resolved once by a
+//! guarded update, their call's rejections found by its digest, listed newest first.
 
 use aecl_core::{CallDigest, Revision, Timestamp};
-use aecl_engine::{Approval, ApprovalStatus, Grant, StoreError};
-use rusqlite::{OptionalExtension, Row, params};
+use aecl_engine::{Answer, Approval, ApprovalStatus, Grant, StoreError, Superseded, Voiding};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::grants::{insert_grant, void_in};
 use super::{SqliteStore, exec, query_row};
 use crate::{backend, corrupt, to_i64};
+
+/// The columns `approval_row` reads, in its order.
+const COLUMNS: &str = "id, run, call_id, agent, action, call_digest, policy_revision, status, \
+     requested, expires, decided_by, reason, body";
 
 pub(super) fn approval_row(r: &Row<'_>) -> rusqlite::Result<(Approval, String, String)> {
     Ok((
@@ -46,31 +52,74 @@ pub(super) async fn put_approval(
     approval: Approval,
 ) -> Result<(), StoreError> {
     let body = serde_json::to_string(&approval.body).map_err(|e| corrupt(e.to_string()))?;
+    store.write(move |batch| insert_approval(batch.conn, &approval, &body)).await
+}
+
+/// Inserts `approval` (with its body encoded as `body`) in the caller's transaction.
+fn insert_approval(conn: &Connection, approval: &Approval, body: &str) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO approvals (id, run, call_id, agent, action, call_digest,
+             policy_revision, status, requested, expires, decided_by, reason, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            approval.id,
+            approval.run,
+            approval.call_id,
+            approval.agent,
+            approval.action,
+            approval.call_digest.0,
+            approval.policy_revision.0,
+            approval.status.as_str(),
+            to_i64(approval.requested.0),
+            to_i64(approval.expires.0),
+            approval.decided_by,
+            approval.reason,
+            body
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) async fn file_approval(
+    store: &SqliteStore,
+    approval: Approval,
+    voiding: Voiding,
+) -> Result<Superseded, StoreError> {
+    let body = serde_json::to_string(&approval.body).map_err(|e| corrupt(e.to_string()))?;
+    // INVARIANT: one job, one savepoint: the older question closed, the older grants
+    // voided and the new request written together, or (a failed insert) none of them.
     store
         .write(move |batch| {
+            let conn = batch.conn;
+            let (digest, revision) = (&approval.call_digest.0, &approval.policy_revision.0);
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM approvals
+                     WHERE call_digest = ?1 AND status = 'pending' AND policy_revision <> ?2
+                     ORDER BY id"
+                ))
+                .map_err(backend)?;
+            let rows = stmt.query_map(params![digest, revision], approval_row).map_err(backend)?;
+            let mut requests = Vec::new();
+            for row in rows {
+                let mut closed = full_approval(row.map_err(backend)?)?;
+                closed.status = ApprovalStatus::Expired;
+                closed.decided_by = Some("aecl".to_owned());
+                closed.reason = Some(voiding.why.clone());
+                requests.push(closed);
+            }
             exec(
-                batch.conn,
-                "INSERT INTO approvals (id, run, call_id, agent, action, call_digest,
-                     policy_revision, status, requested, expires, decided_by, reason, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    approval.id,
-                    approval.run,
-                    approval.call_id,
-                    approval.agent,
-                    approval.action,
-                    approval.call_digest.0,
-                    approval.policy_revision.0,
-                    approval.status.as_str(),
-                    to_i64(approval.requested.0),
-                    to_i64(approval.expires.0),
-                    approval.decided_by,
-                    approval.reason,
-                    body
-                ],
+                conn,
+                "UPDATE approvals SET status = 'expired', decided_by = 'aecl', reason = ?3
+                 WHERE call_digest = ?1 AND status = 'pending' AND policy_revision <> ?2",
+                params![digest, revision, voiding.why],
             )
             .map_err(backend)?;
-            Ok(())
+            let grants = void_in(conn, &approval.call_digest, &voiding)?;
+            insert_approval(conn, &approval, &body)?;
+            Ok(Superseded { grants, requests })
         })
         .await
 }
@@ -126,7 +175,6 @@ pub(super) async fn resolve_approval(
     status: ApprovalStatus,
     by: &str,
     reason: Option<&str>,
-    grant: Option<Grant>,
 ) -> Result<bool, StoreError> {
     let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.map(str::to_owned));
     store
@@ -138,13 +186,42 @@ pub(super) async fn resolve_approval(
                 params![id, status.as_str(), by, reason],
             )
             .map_err(backend)?;
-            // The job's savepoint: a grant that fails to insert undoes the update too.
-            if n == 1
-                && let Some(grant) = &grant
-            {
-                super::grants::insert_grant(batch.conn, grant)?;
-            }
             Ok(n == 1)
+        })
+        .await
+}
+
+pub(super) async fn answer_approval(
+    store: &SqliteStore,
+    id: &str,
+    answer: Answer,
+) -> Result<Option<Vec<Grant>>, StoreError> {
+    let id = id.to_owned();
+    store
+        .write(move |batch| {
+            let conn = batch.conn;
+            let n = exec(
+                conn,
+                "UPDATE approvals SET status = ?2, decided_by = ?3, reason = ?4
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id, answer.status.as_str(), answer.by, answer.reason],
+            )
+            .map_err(backend)?;
+            if n != 1 {
+                return Ok(None);
+            }
+            let digest: String =
+                query_row(conn, "SELECT call_digest FROM approvals WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .map_err(backend)?;
+            // The job's savepoint: a grant that fails to insert undoes the update and the
+            // voids too.
+            let voided = void_in(conn, &CallDigest(digest), &answer.voiding)?;
+            if let Some(grant) = &answer.grant {
+                insert_grant(conn, grant)?;
+            }
+            Ok(Some(voided))
         })
         .await
 }

@@ -1,16 +1,18 @@
 //! Single-use values on SQLite: nonces, and grants spent once by the exact call under
-//! the revision they were given for (alone, or with the dispatch of their call's effect).
+//! the revision they were given for (alone, or with the dispatch of their call's effect),
+//! unless a later answer about their call voided them.
 
 use aecl_core::{CallDigest, Revision, Timestamp};
-use aecl_engine::{Grant, GrantRefusal, StoreError};
+use aecl_engine::{Grant, GrantRefusal, StoreError, Voiding};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::effects::dispatch;
 use super::{SqliteStore, exec, query_row};
-use crate::{backend, to_i64, to_u64};
+use crate::{GrantUsed, backend, to_i64, to_u64};
 
-/// A stored grant: approval id, call digest, policy revision, expiry, when consumed.
-pub(super) type GrantRow = (Option<String>, String, String, i64, Option<i64>);
+/// A stored grant: approval id, call digest, policy revision, expiry, when consumed,
+/// when voided.
+pub(super) type GrantRow = (Option<String>, String, String, i64, Option<i64>, Option<i64>);
 
 /// Spends grant `id` for the call with `digest` under `revision`, once.
 pub(super) fn spend_grant(
@@ -22,14 +24,14 @@ pub(super) fn spend_grant(
 ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
     let row: Option<GrantRow> = query_row(
         conn,
-        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at
+        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at, voided_at
              FROM grants WHERE id = ?1",
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
     )
     .optional()
     .map_err(backend)?;
-    let Some((approval_id, call_digest, policy_revision, expires, consumed)) = row else {
+    let Some((approval_id, call_digest, policy_revision, expires, consumed, voided)) = row else {
         return Ok(Err(GrantRefusal::Unknown));
     };
     let grant = Grant {
@@ -39,12 +41,14 @@ pub(super) fn spend_grant(
         policy_revision: Revision(policy_revision),
         expires: Timestamp(to_u64(expires)?),
     };
-    if let Some(refusal) = crate::grant_refusal(&grant, consumed.is_some(), digest, revision, at) {
+    let used = GrantUsed { consumed: consumed.is_some(), voided: voided.is_some() };
+    if let Some(refusal) = crate::grant_refusal(&grant, used, digest, revision, at) {
         return Ok(Err(refusal));
     }
     exec(
         conn,
-        "UPDATE grants SET consumed_at = ?2 WHERE id = ?1 AND consumed_at IS NULL",
+        "UPDATE grants SET consumed_at = ?2
+         WHERE id = ?1 AND consumed_at IS NULL AND voided_at IS NULL",
         params![id, to_i64(at.0)],
     )
     .map_err(backend)?;
@@ -163,7 +167,7 @@ pub(super) async fn grant_for_call(
             let row: Option<(String, Option<String>, String, i64)> = query_row(
                 conn,
                 "SELECT id, approval_id, policy_revision, expires FROM grants
-                 WHERE call_digest = ?1 AND consumed_at IS NULL
+                 WHERE call_digest = ?1 AND consumed_at IS NULL AND voided_at IS NULL
                  ORDER BY expires DESC LIMIT 1",
                 [&digest.0],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -182,4 +186,55 @@ pub(super) async fn grant_for_call(
             .transpose()
         })
         .await
+}
+
+pub(super) async fn void_grants(
+    store: &SqliteStore,
+    digest: &CallDigest,
+    voiding: Voiding,
+) -> Result<Vec<Grant>, StoreError> {
+    let digest = digest.clone();
+    store.write(move |batch| void_in(batch.conn, &digest, &voiding)).await
+}
+
+/// Voids the live grants of the call with `digest` in the caller's transaction; returns
+/// them. The one writer makes the read and the update one step.
+pub(super) fn void_in(
+    conn: &Connection,
+    digest: &CallDigest,
+    voiding: &Voiding,
+) -> Result<Vec<Grant>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, approval_id, policy_revision, expires FROM grants
+             WHERE call_digest = ?1 AND consumed_at IS NULL AND voided_at IS NULL
+             ORDER BY id",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([&digest.0], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })
+        .map_err(backend)?;
+    let mut voided = Vec::new();
+    for row in rows {
+        let (id, approval_id, policy_revision, expires) = row.map_err(backend)?;
+        voided.push(Grant {
+            id,
+            approval_id,
+            call_digest: digest.clone(),
+            policy_revision: Revision(policy_revision),
+            expires: Timestamp(to_u64(expires)?),
+        });
+    }
+    if !voided.is_empty() {
+        exec(
+            conn,
+            "UPDATE grants SET voided_at = ?2, voided_why = ?3
+             WHERE call_digest = ?1 AND consumed_at IS NULL AND voided_at IS NULL",
+            params![digest.0, to_i64(voiding.at.0), voiding.why],
+        )
+        .map_err(backend)?;
+    }
+    Ok(voided)
 }

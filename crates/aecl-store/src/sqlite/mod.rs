@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use aecl_audit::{AuditRecord, StoredRecord};
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{
-    Approval, ApprovalStatus, Begun, CallEnd, Committed, Durability, Effect, EffectEnd, Grant,
-    GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
-    StoreError,
+    Answer, Approval, ApprovalStatus, Begun, CallEnd, Committed, Durability, Effect, EffectEnd,
+    Grant, GrantRefusal, NewEffect, Reconciliation, RunCommit, RunSnapshot, StandingGrant, Store,
+    StoreError, Superseded, Voiding,
 };
 use rusqlite::{Connection, Row};
 use tokio::sync::oneshot;
@@ -337,8 +337,24 @@ impl Store for SqliteStore {
         grants::grant_for_call(self, digest).await
     }
 
+    async fn void_grants(
+        &self,
+        digest: &CallDigest,
+        voiding: Voiding,
+    ) -> Result<Vec<Grant>, StoreError> {
+        grants::void_grants(self, digest, voiding).await
+    }
+
     async fn put_approval(&self, approval: Approval) -> Result<(), StoreError> {
         approvals::put_approval(self, approval).await
+    }
+
+    async fn file_approval(
+        &self,
+        approval: Approval,
+        voiding: Voiding,
+    ) -> Result<Superseded, StoreError> {
+        approvals::file_approval(self, approval, voiding).await
     }
 
     async fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
@@ -359,9 +375,16 @@ impl Store for SqliteStore {
         status: ApprovalStatus,
         by: &str,
         reason: Option<&str>,
-        grant: Option<Grant>,
     ) -> Result<bool, StoreError> {
-        approvals::resolve_approval(self, id, status, by, reason, grant).await
+        approvals::resolve_approval(self, id, status, by, reason).await
+    }
+
+    async fn answer_approval(
+        &self,
+        id: &str,
+        answer: Answer,
+    ) -> Result<Option<Vec<Grant>>, StoreError> {
+        approvals::answer_approval(self, id, answer).await
     }
 
     async fn record_vote(

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("standing_grants", include_str!("migrations/003_standing_grants.sql")),
     ("approval_digest", include_str!("migrations/004_approval_digest.sql")),
     ("revoked_credentials", include_str!("migrations/005_revoked_credentials.sql")),
+    ("grant_voids", include_str!("migrations/006_grant_voids.sql")),
 ];
 
 /// Brings the schema up to date.

@@ -2,6 +2,7 @@
 //! SQLite and against a real PostgreSQL that the tests start themselves (`pg`), and the
 //! engine's flows over both.
 
+mod answers;
 mod approval;
 mod contract;
 mod cooldown;

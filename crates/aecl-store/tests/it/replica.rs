@@ -222,6 +222,7 @@ async fn replicas_starting_at_once_migrate_once() {
         (3, "standing_grants"),
         (4, "approval_digest"),
         (5, "revoked_credentials"),
+        (6, "grant_voids"),
     ];
     assert_eq!(versions, expected.map(|(v, name)| (v, name.to_owned())));
     // Each store appends; together they make one log.
@@ -244,7 +245,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap();
     let refused = PostgresStore::open(&url, audit_config()).await.unwrap_err();
-    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 5 }), "{refused}");
+    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 6 }), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,15 +40,12 @@ pub async fn approvals_resolve_once<S: Store>(store: &S) {
     assert_eq!(store.pending_approval_for(&other, revision, Timestamp(2_000)).await.unwrap(), None);
     assert!(
         store
-            .resolve_approval("a1", ApprovalStatus::Rejected, "alice", Some("not ours"), None)
+            .resolve_approval("a1", ApprovalStatus::Rejected, "alice", Some("not ours"))
             .await
             .unwrap()
     );
     assert!(
-        !store
-            .resolve_approval("a1", ApprovalStatus::Approved, "mallory", None, None)
-            .await
-            .unwrap()
+        !store.resolve_approval("a1", ApprovalStatus::Approved, "mallory", None).await.unwrap()
     );
     let stored = store.approval("a1").await.unwrap().unwrap();
     assert_eq!(
@@ -80,9 +77,7 @@ pub async fn approvals_are_listed_newest_first<S: Store>(store: &S) {
             .await
             .unwrap();
     }
-    assert!(
-        store.resolve_approval("a2", ApprovalStatus::Approved, "alice", None, None).await.unwrap()
-    );
+    assert!(store.resolve_approval("a2", ApprovalStatus::Approved, "alice", None).await.unwrap());
     let ids = |list: Vec<Approval>| list.into_iter().map(|a| a.id).collect::<Vec<_>>();
     assert_eq!(ids(store.approvals(true, 10).await.unwrap()), ["a3", "a1"]);
     assert_eq!(ids(store.approvals(false, 10).await.unwrap()), ["a2", "a3", "a1"]);
@@ -95,7 +90,7 @@ pub async fn approvals_are_listed_newest_first<S: Store>(store: &S) {
 }
 
 /// A pending request of run `r1` for the call with `digest`, made at `requested`.
-fn request(id: &str, digest: &CallDigest, requested: u64) -> Approval {
+pub(crate) fn request(id: &str, digest: &CallDigest, requested: u64) -> Approval {
     Approval {
         id: id.into(),
         run: "r1".into(),
@@ -151,7 +146,7 @@ pub async fn a_vote_is_written_over_the_votes_it_was_counted_with<S: Store>(stor
     assert_eq!(list, ["v1", "v2", "v3", "v4", "v5", "v6"]);
 
     // Not on a request that is no longer pending.
-    let resolved = store.resolve_approval("a1", ApprovalStatus::Rejected, "carol", None, None);
+    let resolved = store.resolve_approval("a1", ApprovalStatus::Rejected, "carol", None);
     assert!(resolved.await.unwrap());
     assert!(!store.record_vote("a1", Some("carol"), r#"["dave"]"#).await.unwrap(), "closed");
     assert_eq!(votes("a1").await.as_deref(), Some("carol"));
@@ -163,7 +158,7 @@ pub async fn rejections_are_found_by_their_call<S: Store>(store: &S) {
     store.put_approval(request("asked", &digest, 1_000)).await.unwrap();
     assert!(
         store
-            .resolve_approval("asked", ApprovalStatus::Rejected, "alice", Some("no"), None)
+            .resolve_approval("asked", ApprovalStatus::Rejected, "alice", Some("no"))
             .await
             .unwrap()
     );

@@ -11,8 +11,8 @@ use super::log::Log;
 use crate::error::StoreError;
 use crate::run_event::RunEvent;
 use crate::store::{
-    Admission, Approval, Committed, Effect, EffectEnd, EffectState, Grant, GrantRefusal, NewEffect,
-    RunCommit, StandingGrant,
+    Admission, Answer, Approval, ApprovalStatus, Committed, Effect, EffectEnd, EffectState, Grant,
+    GrantRefusal, NewEffect, RunCommit, StandingGrant, Superseded, Voiding,
 };
 
 /// Everything the store holds. Keys mirror the databases' unique constraints.
@@ -48,6 +48,18 @@ pub(super) struct Run {
 pub(super) struct StoredGrant {
     pub(super) grant: Grant,
     pub(super) consumed: Option<Timestamp>,
+    pub(super) voided: Option<Voiding>,
+}
+
+impl StoredGrant {
+    pub(super) fn new(grant: Grant) -> StoredGrant {
+        StoredGrant { grant, consumed: None, voided: None }
+    }
+
+    /// Neither spent nor voided.
+    pub(super) fn is_live(&self) -> bool {
+        self.consumed.is_none() && self.voided.is_none()
+    }
 }
 
 pub(super) fn count(n: usize) -> u64 {
@@ -63,6 +75,8 @@ pub(super) fn grant_refusal(
 ) -> Option<GrantRefusal> {
     if stored.consumed.is_some() {
         Some(GrantRefusal::AlreadyUsed)
+    } else if stored.voided.is_some() {
+        Some(GrantRefusal::Voided)
     } else if at >= stored.grant.expires {
         Some(GrantRefusal::Expired)
     } else if &stored.grant.call_digest != digest {
@@ -201,6 +215,77 @@ impl State {
         }
         stored.consumed = Some(at);
         Ok(stored.grant.clone())
+    }
+
+    /// Voids the live grants of the call with `digest`; returns them.
+    pub(super) fn void_grants(&mut self, digest: &CallDigest, voiding: &Voiding) -> Vec<Grant> {
+        let mut voided: Vec<Grant> = self
+            .grants
+            .values_mut()
+            .filter(|g| g.is_live() && &g.grant.call_digest == digest)
+            .map(|g| {
+                g.voided = Some(voiding.clone());
+                g.grant.clone()
+            })
+            .collect();
+        voided.sort_by(|a, b| a.id.cmp(&b.id));
+        voided
+    }
+
+    /// Files pending request `approval` (see [`crate::store::Store::file_approval`]).
+    pub(super) fn file_approval(
+        &mut self,
+        approval: Approval,
+        voiding: &Voiding,
+    ) -> Result<Superseded, StoreError> {
+        if self.approvals.contains_key(&approval.id) {
+            return Err(StoreError::Backend(format!("approval `{}` already exists", approval.id)));
+        }
+        let mut requests: Vec<Approval> = self
+            .approvals
+            .values_mut()
+            .filter(|a| {
+                a.call_digest == approval.call_digest && a.status == ApprovalStatus::Pending
+            })
+            .filter(|a| a.policy_revision != approval.policy_revision)
+            .map(|a| {
+                a.status = ApprovalStatus::Expired;
+                a.decided_by = Some("aecl".to_owned());
+                a.reason = Some(voiding.why.clone());
+                a.clone()
+            })
+            .collect();
+        requests.sort_by(|a, b| a.id.cmp(&b.id));
+        let grants = self.void_grants(&approval.call_digest, voiding);
+        self.approvals.insert(approval.id.clone(), approval);
+        Ok(Superseded { grants, requests })
+    }
+
+    /// Answers pending request `id` (see [`crate::store::Store::answer_approval`]).
+    pub(super) fn answer_approval(
+        &mut self,
+        id: &str,
+        answer: Answer,
+    ) -> Result<Option<Vec<Grant>>, StoreError> {
+        if let Some(grant) = &answer.grant
+            && self.grants.contains_key(&grant.id)
+        {
+            return Err(StoreError::Backend(format!("grant `{}` already exists", grant.id)));
+        }
+        let digest = match self.approvals.get_mut(id) {
+            Some(approval) if approval.status == ApprovalStatus::Pending => {
+                approval.status = answer.status;
+                approval.decided_by = Some(answer.by);
+                approval.reason = answer.reason;
+                approval.call_digest.clone()
+            }
+            _ => return Ok(None),
+        };
+        let voided = self.void_grants(&digest, &answer.voiding);
+        if let Some(grant) = answer.grant {
+            self.grants.insert(grant.id.clone(), StoredGrant::new(grant));
+        }
+        Ok(Some(voided))
     }
 
     pub(super) fn release_slots(&mut self, holder: &str) {

@@ -1,0 +1,69 @@
+//! Standing grants' argument conditions parse what they check: an e-mail domain is
+//! `email_domain` (exactly one address), and `ends_with` with an `@` is refused when the
+//! grant is made, naming the field and the replacement (the red team's F3: `ends_with
+//! "@example.com"` covered `eve@evil.test, bob@example.com` and the like).
+
+use std::collections::BTreeMap;
+
+use aecl_core::{Call, Decision};
+use aecl_engine::{ArgCondition, EngineConfig, EngineError, NewStandingGrant};
+use serde_json::json;
+
+use crate::{Scripted, engine_with, policy, signer};
+
+fn send(id: &str, to: &str) -> Call {
+    Call {
+        id: id.into(),
+        agent: "worker".into(),
+        run: "r1".into(),
+        action: "pay".into(),
+        args: json!({ "to": to, "value": 1 }),
+        ..Call::default()
+    }
+}
+
+fn grant_for(condition: ArgCondition) -> NewStandingGrant {
+    NewStandingGrant {
+        agent: "worker".into(),
+        action: "pay".into(),
+        args: BTreeMap::from([("to".to_owned(), condition)]),
+        max_uses: 20,
+        ttl_seconds: 600,
+        reason: "team mail".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_email_domain_standing_grant_covers_one_address_of_its_domain_only_f3() {
+    let config = EngineConfig { grant_key: Some(signer()), ..EngineConfig::default() };
+    let (engine, _) = engine_with(policy(100, ""), config);
+    let refused = engine
+        .create_standing_grant(grant_for(ArgCondition::EndsWith("@example.com".into())), "alice")
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, EngineError::InvalidGrant(_)), "{refused}");
+    let why = refused.to_string();
+    assert!(why.contains("`args`: `to`") && why.contains("email_domain"), "{why}");
+
+    let condition = ArgCondition::EmailDomain("example.com".into());
+    engine.create_standing_grant(grant_for(condition), "alice").await.unwrap();
+    let connector = Scripted::default();
+    let lifted = engine.execute(send("c0", "bob@example.com"), &connector).await.unwrap();
+    assert_eq!(lifted.decided.verdict.decision, Decision::Allow);
+    for (i, to) in [
+        "eve@evil.test, bob@example.com",
+        "eve@evil.test;@example.com",
+        "\"bob@example.com\" <eve@evil.test>, x@example.com",
+        "eve@evil.test\n@example.com",
+        "eve@evil.test?@example.com",
+        "eve@evil.test#@example.com",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let asked = engine.execute(send(&format!("c{}", i + 1), to), &connector).await.unwrap();
+        let verdict = &asked.decided.verdict;
+        assert_eq!(verdict.decision, Decision::RequireApproval, "{to:?}: {verdict:?}");
+    }
+    assert_eq!(connector.executions(), 1);
+}
