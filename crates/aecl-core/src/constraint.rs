@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::email::email_domain;
 use crate::path_glob::PathGlobs;
 use crate::resolved::PathView;
 use crate::shell::ShellRules;
@@ -256,20 +257,8 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// The domain of an address in `local@domain` or `Name <local@domain>` form.
-fn email_domain(address: &str) -> Option<String> {
-    let address = address.trim();
-    let inner = match (address.rfind('<'), address.rfind('>')) {
-        (Some(open), Some(close)) if open < close => address.get(open + 1..close)?,
-        _ => address,
-    };
-    let (local, domain) = inner.trim().rsplit_once('@')?;
-    if local.is_empty() || domain.is_empty() || domain.contains(char::is_whitespace) {
-        return None;
-    }
-    Some(domain.trim_end_matches('.').to_ascii_lowercase())
-}
-
+/// Every address of `list` (separated by `,` or `;`), each read strictly as one address
+/// (`crate::email`: a second `@`, a line break or a quoted local part is no address).
 fn check_emails(domains: &[String], list: &str, out: &mut Vec<Violation>) {
     for address in list.split([',', ';']).filter(|a| !a.trim().is_empty()) {
         match email_domain(address) {

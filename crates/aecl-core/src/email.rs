@@ -1,6 +1,6 @@
 //! One e-mail address, read the one way every mail system reads it, for the checks that
-//! allow its domain: a standing grant's `email_domain` condition (exactly one address), and
-//! the catalog's `email_domains` (each address of a list) as it moves onto this reading.
+//! allow its domain: the catalog's `email_domains` (each address of a list) and a standing
+//! grant's `email_domain` condition (exactly one address).
 //!
 //! The domain is what these checks allow, so anything a mail system could take for
 //! another address or another domain is refused rather than guessed at: a second `@`

@@ -118,8 +118,21 @@ fn url_hosts_refuse_spellings_parsers_read_differently() {
 fn every_address_in_a_list_must_have_an_allowed_domain() {
     let c = Constraint::EmailDomains(vec!["example.com".to_owned()]);
     assert!(violations(&c, json!("Ann <ann@Example.com>")).is_empty());
+    assert!(violations(&c, json!("ann@example.com; bob@example.com")).is_empty());
     assert_eq!(violations(&c, json!("ann@example.com, eve@evil.test")).len(), 1);
     assert_eq!(violations(&c, json!("not-an-address")).len(), 1);
+    // What a reader could mail elsewhere than `example.com` (the red team's F3, which a
+    // domain read after the last `@` let through).
+    for text in [
+        "eve@evil.test?@example.com",
+        "eve@evil.test#@example.com",
+        "eve@evil.test\n@example.com",
+        "\"bob@example.com\" <eve@evil.test>",
+        "\"eve@evil.test\"@example.com",
+        "@evil.test:eve@example.com",
+    ] {
+        assert!(!violations(&c, json!(text)).is_empty(), "{text:?}");
+    }
 }
 
 #[test]
