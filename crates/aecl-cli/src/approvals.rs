@@ -70,10 +70,14 @@ enum ApprovalsCommand {
         /// `PATH=V1,V2,...`: the argument is one of these.
         #[arg(long, value_name = "PATH=V1,V2")]
         one_of: Vec<String>,
-        /// `PATH=SUFFIX`: the argument is text ending with SUFFIX (case aside), e.g.
-        /// `to=@example.com`.
+        /// `PATH=SUFFIX`: the argument is text ending with SUFFIX (case aside). A lexical
+        /// check: for addresses use --email-domain (a suffix with an `@` is refused).
         #[arg(long, value_name = "PATH=SUFFIX")]
         ends_with: Vec<String>,
+        /// `PATH=DOMAIN`: the argument is exactly one e-mail address of DOMAIN (or, as
+        /// `*.DOMAIN`, of a subdomain), e.g. `to=example.com`.
+        #[arg(long, value_name = "PATH=DOMAIN")]
+        email_domain: Vec<String>,
         #[arg(long)]
         max_uses: u32,
         /// Lifetime in seconds (at most a day).
@@ -89,7 +93,12 @@ enum ApprovalsCommand {
 }
 
 /// The `args` object of a standing grant from the command line's conditions.
-fn conditions(equals: &[String], one_of: &[String], ends_with: &[String]) -> Result<Value> {
+fn conditions(
+    equals: &[String],
+    one_of: &[String],
+    ends_with: &[String],
+    email_domain: &[String],
+) -> Result<Value> {
     let mut args = serde_json::Map::new();
     let mut add = |flag: &str, text: &str, condition: Value| -> Result<()> {
         if args.insert(path_of(flag, text)?.to_owned(), condition).is_some() {
@@ -107,8 +116,14 @@ fn conditions(equals: &[String], one_of: &[String], ends_with: &[String]) -> Res
     for text in ends_with {
         add("ends-with", text, json!({ "ends_with": value_text(text) }))?;
     }
+    for text in email_domain {
+        add("email-domain", text, json!({ "email_domain": value_text(text) }))?;
+    }
     if args.is_empty() {
-        bail!("a standing grant needs at least one condition (--equals, --one-of, --ends-with)");
+        bail!(
+            "a standing grant needs at least one condition (--equals, --one-of, --ends-with, \
+             --email-domain)"
+        );
     }
     Ok(Value::Object(args))
 }
@@ -157,6 +172,7 @@ pub fn run(args: &ApprovalsArgs) -> Result<std::process::ExitCode> {
             equals,
             one_of,
             ends_with,
+            email_domain,
             max_uses,
             ttl,
             reason,
@@ -164,7 +180,7 @@ pub fn run(args: &ApprovalsArgs) -> Result<std::process::ExitCode> {
             let body = json!({
                 "agent": agent,
                 "action": action,
-                "args": conditions(equals, one_of, ends_with)?,
+                "args": conditions(equals, one_of, ends_with, email_domain)?,
                 "max_uses": max_uses,
                 "ttl_seconds": ttl,
                 "reason": reason,
@@ -460,4 +476,31 @@ pub(crate) async fn request_with_headers(
         format!("the server's answer ({status}) is not JSON: {}", String::from_utf8_lossy(&bytes))
     })?;
     Ok((status, answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_flag_is_its_condition() {
+        let args = conditions(
+            &["iban=\"DE89\"".to_owned()],
+            &["currency=EUR,USD".to_owned()],
+            &["file=.pdf".to_owned()],
+            &["to=example.com".to_owned()],
+        )
+        .unwrap();
+        assert_eq!(
+            args,
+            json!({
+                "iban": {"equals": "DE89"},
+                "currency": {"one_of": ["EUR", "USD"]},
+                "file": {"ends_with": ".pdf"},
+                "to": {"email_domain": "example.com"},
+            })
+        );
+        let twice = conditions(&[], &[], &["to=@x".to_owned()], &["to=x".to_owned()]);
+        assert!(twice.unwrap_err().to_string().contains("a second condition"));
+    }
 }

@@ -311,6 +311,28 @@ fn an_approver_answers_from_the_cli_and_the_waiting_call_runs() {
         &alice,
     );
     assert_eq!(bad.code, Some(2), "no condition: {bad:#?}");
+    // A suffix with an `@` is no domain check (`eve@evil.test, bob@example.com` ends with
+    // it): refused, naming the condition to use.
+    let suffix = approvals(
+        &[
+            "grant",
+            "--agent",
+            "finance_agent",
+            "--action",
+            "transfer_funds",
+            "--ends-with",
+            "reference=@example.com",
+            "--max-uses",
+            "1",
+            "--ttl",
+            "600",
+            "--reason",
+            "r",
+        ],
+        &alice,
+    );
+    assert_eq!(suffix.code, Some(1), "{suffix:#?}");
+    assert!(suffix.stderr.contains("email_domain"), "{suffix:#?}");
     let given = approvals(
         &[
             "grant",

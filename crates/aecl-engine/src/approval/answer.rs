@@ -82,9 +82,22 @@ impl Redecision {
     }
 }
 
-/// How a person's name is compared: surrounding white space and letter case aside.
+/// How a person's name is compared, as a reader tells names apart: characters a reader
+/// does not see, letter case, normal forms (`rené` composed or not, full-width letters),
+/// accents, look-alike letters of other scripts (a Cyrillic `а` for `a`, UTS #39's
+/// confusable skeleton) and surrounding white space and dots aside. Two spellings that
+/// read alike are one person, so that one person cannot count twice in a quorum, nor an
+/// agent approve itself under another spelling; two people whose names read alike must
+/// tell their IdP or token issuer apart some other way.
 pub fn person(name: &str) -> String {
-    name.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization as _;
+    use unicode_normalization::char::is_combining_mark;
+    let seen: String = name.chars().filter(|c| !aecl_core::visible::is_invisible(*c)).collect();
+    let folded = seen.nfkc().collect::<String>().to_lowercase();
+    let skeleton: String = unicode_security::skeleton(&folded).collect();
+    let bare: String =
+        skeleton.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>().to_lowercase();
+    bare.trim_matches(|c: char| c.is_whitespace() || c == '.').to_owned()
 }
 
 /// The approvers a pending request has so far.
@@ -289,5 +302,40 @@ impl<S: Store> Engine<S> {
         record.input = input;
         self.store().append_audit(record).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::person;
+
+    /// A red-team finding: 12 of 19 spellings of one name counted as a second person in a
+    /// quorum of two, and an agent could approve its own call as `аgent1` (Cyrillic `а`).
+    #[test]
+    fn spellings_that_read_alike_are_one_person() {
+        let alike = [
+            ("rené", "rene\u{301}"),
+            ("alice", "\u{430}lice"),
+            ("alice", "ａｌｉｃｅ"),
+            ("alice", "alice\u{200b}"),
+            ("alice", "al\u{200d}ice"),
+            ("alice", "\u{feff}alice"),
+            ("alice", "ali\u{ad}ce"),
+            ("alice", "alice."),
+            ("alice", "ALICE"),
+            ("alice", " alice\t"),
+            ("alice", "alice\u{a0}"),
+            ("kate", "\u{212a}ate"),
+            ("agent1", "\u{430}gent1"),
+            ("agent1", "ａgent1"),
+            ("rené", "rene"),
+            ("bob", "b\u{ff4f}b"),
+        ];
+        for (one, other) in alike {
+            assert_eq!(person(one), person(other), "{one:?} and {other:?}");
+        }
+        for (one, other) in [("alice", "alicia"), ("bob", "rob"), ("agent1", "agent2")] {
+            assert_ne!(person(one), person(other), "{one:?} and {other:?}");
+        }
     }
 }
