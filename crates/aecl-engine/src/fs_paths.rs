@@ -122,6 +122,12 @@ pub fn resolve_path(cwd: &Path, written: &str) -> Result<String, ResolveError> {
     Ok(physical)
 }
 
+/// The kernel's walk of `written` from `cwd` alone, for a path an opener takes as written
+/// (a shell's redirection, a program's argument), or one an adapter reads both ways itself.
+pub fn resolve_physical(cwd: &Path, written: &str) -> Result<String, ResolveError> {
+    walk(cwd, written)
+}
+
 /// The kernel's walk of `written` from `cwd`.
 fn walk(cwd: &Path, written: &str) -> Result<String, ResolveError> {
     if written.contains('\0') {
@@ -207,10 +213,10 @@ pub fn resolve_strings<'b>(
     collect_strings(args, &mut strings);
     let mut map = BTreeMap::new();
     for written in strings {
-        insert_resolution(&mut map, written, cwd);
+        insert_resolution(&mut map, written, cwd, resolve_path);
     }
     for written in extra {
-        insert_resolution(&mut map, written, cwd);
+        insert_resolution(&mut map, written, cwd, resolve_path);
     }
     PathView::Seen(map)
 }
@@ -264,7 +270,9 @@ pub fn resolve_call(
     for guard in guards {
         for command in &strings {
             for target in aecl_core::shell::write_targets(guard, command, Some(cwd_text)) {
-                insert_resolution(&mut map, &target, cwd);
+                // The shell opens a redirection's target as written, so the kernel's
+                // walk is the only reading (no tool cleans it first).
+                insert_resolution(&mut map, &target, cwd, walk);
             }
         }
     }
@@ -302,7 +310,12 @@ pub fn path_roots(policy: &aecl_core::Policy, action: &str) -> Vec<String> {
         .collect()
 }
 
-fn insert_resolution(map: &mut BTreeMap<String, Resolution>, written: &str, cwd: &Path) {
+fn insert_resolution(
+    map: &mut BTreeMap<String, Resolution>,
+    written: &str,
+    cwd: &Path,
+    resolve: fn(&Path, &str) -> Result<String, ResolveError>,
+) {
     if map.len() >= MAX_STRINGS
         || written.is_empty()
         || written.len() > MAX_PATH_BYTES
@@ -311,7 +324,7 @@ fn insert_resolution(map: &mut BTreeMap<String, Resolution>, written: &str, cwd:
     {
         return;
     }
-    let resolution = match resolve_path(cwd, written) {
+    let resolution = match resolve(cwd, written) {
         Ok(path) => Resolution::Path(path),
         Err(e) => Resolution::Failed(e.to_string()),
     };

@@ -15,7 +15,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use aecl_engine::fs_paths::resolve_path;
+use aecl_engine::fs_paths::resolve_physical;
 
 use crate::hook::install::Target;
 
@@ -213,7 +213,7 @@ fn settings_file(file: &Path) -> Place {
 fn physical_and_lexical(path: &Path) -> Vec<PathBuf> {
     let lexical = normalise(path);
     let mut paths = vec![lexical.clone()];
-    if let Some(physical) = path.to_str().and_then(|p| resolve_path(Path::new("/"), p).ok()) {
+    if let Some(physical) = path.to_str().and_then(|p| resolve_physical(Path::new("/"), p).ok()) {
         let physical = PathBuf::from(physical);
         if physical != lexical {
             paths.push(physical);

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord};
-use aecl_engine::fs_paths::resolve_path;
+use aecl_engine::fs_paths::resolve_physical;
 
 use super::expand::{env, expand, glob, unescape};
 use super::protected::{Place, Protected};
@@ -234,7 +234,7 @@ impl<'a> Line<'a> {
                         }
                     };
                     for root in found {
-                        let resolved = resolve_path(self.cwd, &root.display().to_string()).ok();
+                        let resolved = resolve_physical(self.cwd, &root.display().to_string()).ok();
                         let place = protected.reached_under(&root).or_else(|| {
                             resolved.and_then(|r| protected.reached_under(Path::new(&r)))
                         });
@@ -268,7 +268,7 @@ impl<'a> Line<'a> {
         for path in self.absolute(text, dirs)? {
             for found in glob(&path).map_err(|e| Refusal::Unknown(format!("writes {e}")))? {
                 let shown = found.display().to_string();
-                let resolved = resolve_path(self.cwd, &shown).map_err(|e| {
+                let resolved = resolve_physical(self.cwd, &shown).map_err(|e| {
                     Refusal::Unknown(format!("writes `{shown}`, which cannot be resolved ({e})"))
                 })?;
                 let place = protected
@@ -373,7 +373,7 @@ impl<'a> Line<'a> {
 /// a `.git`, else `dir` itself.
 fn work_tree(dir: &Path) -> PathBuf {
     let resolved =
-        dir.to_str().and_then(|d| resolve_path(Path::new("/"), d).ok()).map(PathBuf::from);
+        dir.to_str().and_then(|d| resolve_physical(Path::new("/"), d).ok()).map(PathBuf::from);
     let start = resolved.unwrap_or_else(|| dir.to_owned());
     start
         .ancestors()
