@@ -12,7 +12,11 @@
 //! then goes through the root's directory handle, beneath which the kernel resolves the
 //! path (`openat2(RESOLVE_BENEATH)`), so a symlink — placed there before, or swapped in for
 //! a directory while the call runs — can never take a read, a write, a delete, a move, a
-//! pre-image or an undo outside the root. A symlink at the last component is refused.
+//! pre-image or an undo outside the root. A symlink at the last component is refused, and
+//! so is a file with more than one name (a hard link) wherever its content is opened.
+//!
+//! Policy ([`arguments`]): the action's path rules must be on the arguments read here, and
+//! a move's destination is judged by the rules of its source as well.
 //!
 //! Undo: before a write, delete or move, the previous content (or its absence) is copied
 //! into `undo_dir/EFFECT_ID/` (through a handle on `undo_dir`); the rollback token names the
@@ -32,6 +36,7 @@
 //! `new_file_mode` (default `0600`); a file whose owner aecl could not give back is not
 //! changed. The undo directory is private to aecl's user ([`undo_store`]).
 
+mod arguments;
 mod beneath;
 mod meta;
 mod reconcile;
@@ -209,7 +214,7 @@ impl FsConnector {
                 action.name, binding.arg, self.config.op_arg
             ));
         }
-        Ok(())
+        arguments::check_rules_placed(&self.config, action, binding.operation)
     }
 
     /// The operation of `invocation`: its action's binding. An `op` argument naming another
@@ -219,6 +224,10 @@ impl FsConnector {
         let binding = action.operation.as_ref().ok_or_else(|| {
             format!("not_configured: action `{}` binds no file operation", action.name)
         })?;
+        // Again on every call: a policy never checked against this configuration must not
+        // act on a path its rules did not judge.
+        arguments::check_rules_placed(&self.config, action, binding.operation)
+            .map_err(|why| format!("not_configured: {why}; nothing was done"))?;
         for arg in [&binding.arg, &self.config.op_arg] {
             if let Some(named) = invocation.call.args.get(arg)
                 && named.as_str() != Some(binding.operation.as_str())
@@ -310,6 +319,7 @@ impl FsConnector {
                 Ok((json!({ "path": path, "deleted": true }), token_text(&token)))
             }
             Operation::Move => {
+                arguments::check_destination(&self.config, invocation.spec()?, invocation.call)?;
                 let to_located = self.roots.locate(text(&self.config.to_arg)?)?;
                 let to = self.at(&to_located)?;
                 regular_file("move", path, &at)?;

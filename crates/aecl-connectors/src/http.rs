@@ -25,6 +25,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aecl_core::ActionSpec;
 use aecl_core::policy::EffectClass;
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
 use http_body_util::Full;
@@ -32,6 +33,7 @@ use hyper::body::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::binding::{self, RuleKind};
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
 use crate::http_client::{Egress, Sent, Target};
@@ -124,11 +126,24 @@ impl HttpConnector {
         Ok(HttpConnector { config, secrets, egress })
     }
 
+    /// Whether `action` may be bound to this connector: its `url_hosts` rules, if it has
+    /// any, are on the argument the URL is read from (`binding.rs`). The method is bounded
+    /// by the connector itself (an action declared `read` only reads), the host by
+    /// `allow_hosts`.
+    pub fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        let target = binding::Target { arg: &self.config.url_arg, key: "url_arg", role: "the URL" };
+        binding::check_targets(action, RuleKind::UrlHosts, &[target])
+    }
+
     fn request(
         &self,
         invocation: &Invocation<'_>,
     ) -> Result<(Target, hyper::Request<Full<Bytes>>), String> {
         let action = invocation.spec()?;
+        // Again on every call: a policy never checked against this configuration must not
+        // send to a URL its rules did not judge.
+        self.check_action(action)
+            .map_err(|why| format!("not_configured: {why}; nothing was sent"))?;
         let args = &invocation.call.args;
         let method = args.get(&self.config.method_arg).and_then(Value::as_str).unwrap_or("GET");
         let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
@@ -262,5 +277,9 @@ impl HttpConnector {
 impl Connector for HttpConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move { self.scrubbed(self.run(&invocation).await) })
+    }
+
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        HttpConnector::check_action(self, action)
     }
 }

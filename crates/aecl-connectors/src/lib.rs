@@ -13,6 +13,7 @@
 //! content of a file — and its compensation first checks that the resource is still in the
 //! state the effect left it in, else it answers `undo_conflict` and touches nothing.
 
+mod binding;
 pub mod config;
 mod error;
 pub mod fs;

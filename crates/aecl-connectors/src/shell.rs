@@ -28,9 +28,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aecl_core::SandboxTier;
 use aecl_core::constraint::Constraint;
 use aecl_core::policy::EffectClass;
+use aecl_core::{ActionSpec, SandboxTier};
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation, Sandboxed};
 use aecl_sandbox::{
     Bind, Deadlines, Enforcement, Execution, HostPattern, IpNet, Isolation, Layers, Limits,
@@ -39,6 +39,7 @@ use aecl_sandbox::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::binding::{self, RuleKind, Target};
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
 
@@ -289,8 +290,20 @@ impl ShellConnector {
         }
     }
 
+    /// Whether `action` may be bound to this connector: its shell rules, if it has any,
+    /// are on the argument the command is read from (`binding.rs`).
+    pub fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        let target =
+            Target { arg: &self.config.command_arg, key: "command_arg", role: "the command" };
+        binding::check_targets(action, RuleKind::Shell, &[target])
+    }
+
     fn request(&self, invocation: Invocation<'_>) -> Result<Request, String> {
         let action = invocation.spec()?;
+        // Again on every call: a policy never checked against this configuration must not
+        // run a command its rules did not judge.
+        self.check_action(action)
+            .map_err(|why| format!("not_configured: {why}; nothing was run"))?;
         let args = &invocation.call.args;
         let command = match args.get(&self.config.command_arg) {
             Some(Value::String(command)) if !command.trim().is_empty() => command.clone(),
@@ -373,6 +386,10 @@ impl ShellConnector {
 impl Connector for ShellConnector {
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move { self.run_in(invocation, self.floor()).await.outcome })
+    }
+
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        ShellConnector::check_action(self, action)
     }
 
     fn placement<'a>(

@@ -2,11 +2,15 @@
 //! (`tokio-postgres`), with undo.
 //!
 //! The statement (argument `statement_arg`, default `query`) is parsed with `sqlparser`
-//! (`statement.rs`); exactly one statement runs, the re-serialised parse. A read returns
-//! its rows (at most `max_rows`, default 1,000) as objects; a write returns
-//! `rows_affected`. An action declared `read` runs only a statement that only reads
-//! (`operation_mismatch` otherwise, before anything runs). For a **reversible** action, a single-table `DELETE`, `UPDATE` or
-//! `INSERT` runs in one transaction with the capture of the rows it changes — the
+//! (`statement.rs`); exactly one statement runs, the re-serialised parse, and only when it
+//! lexes to the text decided, token for token (`faithful.rs`: `0x10` printed `X'10'` is
+//! refused). A read returns its rows (at most `max_rows`, default 1,000) as objects; a
+//! write returns `rows_affected`. An action declared `read` runs only a statement that
+//! only reads (`operation_mismatch` otherwise, before anything runs). The policy's SQL
+//! rules must be on `statement_arg` and in the backend's dialect (or `generic`): a policy
+//! otherwise is refused at start-up, and a call under one fails (`binding.rs`,
+//! [`SqlConnector::check_action`]). For a **reversible** action, a single-table `DELETE`,
+//! `UPDATE` or `INSERT` runs in one transaction with the capture of the rows it changes — the
 //! deleted rows, the updated rows before and after, the inserted rows, keyed by primary
 //! key (SQLite: the `rowid` when there is none) — written to an `aecl_undo` table in the
 //! target database in that same transaction. The rollback token names that record and
@@ -23,6 +27,7 @@
 //! nothing.
 
 mod bound;
+mod faithful;
 mod implicit;
 mod postgres;
 mod sqlite;
@@ -33,13 +38,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aecl_core::ActionSpec;
+use aecl_core::constraint::Constraint;
 use aecl_core::policy::EffectClass;
+use aecl_core::sql::SqlDialect;
 use aecl_engine::{
     BoxFuture, Compensated, Connector, ConnectorOutcome, Effect, Invocation, Reconciled,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::binding::{self, RuleKind, Target};
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
 use bound::UndoBounds;
@@ -184,6 +192,46 @@ impl SqlConnector {
             Database::Postgres(_) => Backend::Postgres,
         }
     }
+
+    /// Whether `action` may be bound to this connector: its SQL rules, if it has any, are
+    /// on the argument the statement is read from (`binding.rs`), and every one of them
+    /// judges statements in a dialect that reads text as this backend does. A rule in
+    /// another dialect (`mysql` over SQLite) would judge a statement the database reads
+    /// otherwise (comments, quoting, literals); `generic` is accepted, since aecl-core
+    /// judges it as every dialect would read it. `aecl serve` refuses such a policy at
+    /// start-up and at a reload, and every call checks it again.
+    pub fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        let target =
+            Target { arg: &self.statement_arg, key: "statement_arg", role: "the statement" };
+        binding::check_targets(action, RuleKind::Sql, &[target])?;
+        let backend = self.backend();
+        for spec in &action.args {
+            for constraint in &spec.constraints {
+                let Constraint::Sql(rules) = constraint else { continue };
+                if rules.dialect == SqlDialect::Generic || rules.dialect == backend.core_dialect() {
+                    continue;
+                }
+                return Err(format!(
+                    "action `{action}`: the SQL rules of `args.{field}` \
+                     (`[actions.{action}.args.{field}.sql]`) judge statements in dialect \
+                     `{dialect}`, but this connector runs them on {backend}, which reads some \
+                     text otherwise: set `dialect = \"{expected}\"` there, or leave `dialect` \
+                     unset (`generic`, judged as every dialect reads it)",
+                    action = action.name,
+                    field = spec.path,
+                    dialect = dialect_name(rules.dialect),
+                    backend = backend.name(),
+                    expected = dialect_name(backend.core_dialect()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A dialect as the policy spells it (`sqlite`, `postgres`).
+fn dialect_name(dialect: SqlDialect) -> String {
+    format!("{dialect:?}").to_ascii_lowercase()
 }
 
 impl Connector for SqlConnector {
@@ -206,6 +254,13 @@ impl Connector for SqlConnector {
                 Ok(action) => action,
                 Err(error) => return ConnectorOutcome::Failed { error },
             };
+            // Again on every call: a policy never checked against this configuration must
+            // not run a statement its rules did not judge.
+            if let Err(why) = self.check_action(action) {
+                return ConnectorOutcome::Failed {
+                    error: format!("not_configured: {why}; nothing was executed"),
+                };
+            }
             // The catalog's effect is the operation: a `read` action runs only a statement
             // that only reads, whatever the agent wrote and whatever its SQL rules allow.
             if action.effect == EffectClass::Read && !matches!(plan, Plan::Read { .. }) {
@@ -273,6 +328,10 @@ impl Connector for SqlConnector {
             };
             crate::reconcile::sql_evidence(invocation.effect_id, &write, found)
         })
+    }
+
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        SqlConnector::check_action(self, action)
     }
 
     fn compensate<'a>(

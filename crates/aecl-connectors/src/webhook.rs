@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use aecl_core::ActionSpec;
 use aecl_core::policy::EffectClass;
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
 use http_body_util::Full;
@@ -21,6 +22,7 @@ use hyper::body::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::binding::{self, RuleKind, Target};
 use crate::config::ConnectorsFile;
 use crate::error::ConnectorError;
 use crate::http_client::{Egress, Sent};
@@ -81,15 +83,37 @@ impl WebhookConnector {
         let egress = Egress::new(&config.allow_hosts)?;
         Ok(WebhookConnector { config, egress })
     }
+
+    /// Whether `action` may be bound to this connector: its `url_hosts` rules, if it has
+    /// any, are on the argument the URL is read from (`binding.rs`); with a fixed `url`,
+    /// no argument names the target and nothing is required.
+    pub fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        let targets = match &self.config.url {
+            Some(_) => Vec::new(),
+            None => vec![Target { arg: &self.config.url_arg, key: "url_arg", role: "the URL" }],
+        };
+        binding::check_targets(action, RuleKind::UrlHosts, &targets)
+    }
 }
 
 impl Connector for WebhookConnector {
+    fn check_action(&self, action: &ActionSpec) -> Result<(), String> {
+        WebhookConnector::check_action(self, action)
+    }
+
     fn execute<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, ConnectorOutcome> {
         Box::pin(async move {
             let action = match invocation.spec() {
                 Ok(action) => action,
                 Err(error) => return ConnectorOutcome::Failed { error },
             };
+            // Again on every call: a policy never checked against this configuration must
+            // not send to a URL its rules did not judge.
+            if let Err(why) = self.check_action(action) {
+                return ConnectorOutcome::Failed {
+                    error: format!("not_configured: {why}; nothing was sent"),
+                };
+            }
             // A webhook only sends: it cannot be what an action declared `read` does.
             if action.effect == EffectClass::Read {
                 return ConnectorOutcome::Failed {

@@ -5,6 +5,7 @@
 mod audit;
 mod check;
 mod claude_code;
+mod connector_arguments;
 mod deploy;
 mod eval;
 mod fs_operations;

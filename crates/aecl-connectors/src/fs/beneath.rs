@@ -19,9 +19,12 @@
 //! What a change writes is a new file, written beside the path as a private temporary
 //! (`0600`) and given its final mode, owner and group through its descriptor before it is
 //! renamed into place (`meta.rs`); so a file is never seen half written, nor under other
-//! permissions than its own. A hard link at the path is therefore replaced, not written
-//! through: other names of the old file keep the old content, and nothing outside the root
-//! is written by way of a link.
+//! permissions than its own, and nothing is ever written through a hard link.
+//!
+//! Nor is anything read through one: every open of a file's content (a read, the pre-image
+//! of a write or a delete, a move's digest, a check, an undo) refuses a regular file with
+//! more than one name (`st_nlink > 1`, from `fstat` of the descriptor opened), since its
+//! other name may be outside every root, where `RESOLVE_BENEATH` cannot see.
 //!
 //! Paths given by the agent are first normalised lexically (a `..` that would climb above
 //! the root is refused outright, with a clear message) and split into a root and a path
@@ -497,9 +500,23 @@ fn read_open(
     limit: u64,
 ) -> Result<(Vec<u8>, FileMeta), String> {
     // Checked on the open file: what was opened is what is measured and read.
-    let Some((size, meta)) = meta::regular(&file).map_err(|e| io_error(what, rel, &e))? else {
+    let Some(meta::Regular { size, meta, links }) =
+        meta::regular(&file).map_err(|e| io_error(what, rel, &e))?
+    else {
         return Err(format!("{what} `{}`: not a regular file", rel.display()));
     };
+    // A file with another name may have that name outside every root: a hard link made
+    // beneath a root (by a shell command, by anyone who can write there) would read, copy
+    // or keep as a pre-image, to be restored as a file of its own by an undo, content from
+    // outside. Its names cannot be listed, so it is refused, whatever they are. On the
+    // descriptor, not the path: a link made between a check and the open is seen too.
+    if links > 1 {
+        return Err(format!(
+            "{what} `{}`: the file has {links} names (hard links), and another may be outside \
+             the roots; nothing was done",
+            rel.display()
+        ));
+    }
     if size > limit {
         return Err(format!("{what}: the file has {size} bytes, more than {limit}"));
     }

@@ -136,15 +136,29 @@ pub(crate) fn has_access_acl(fd: impl rustix::fd::AsFd) -> io::Result<bool> {
     }
 }
 
-/// The size, mode, owner and group of the file open as `fd` (one `fstat`), or `None` when
-/// it is not a regular file.
-pub(crate) fn regular(fd: impl rustix::fd::AsFd) -> io::Result<Option<(u64, FileMeta)>> {
+/// What one `fstat` of an open regular file says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Regular {
+    pub size: u64,
+    pub meta: FileMeta,
+    /// `st_nlink`: how many names the file has.
+    pub links: u64,
+}
+
+/// The size, mode, owner, group and link count of the file open as `fd` (one `fstat`), or
+/// `None` when it is not a regular file.
+pub(crate) fn regular(fd: impl rustix::fd::AsFd) -> io::Result<Option<Regular>> {
     let stat = fstat(fd)?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Ok(None);
     }
     let meta = FileMeta { mode: stat.st_mode & 0o7777, uid: stat.st_uid, gid: stat.st_gid };
-    Ok(Some((u64::try_from(stat.st_size).unwrap_or(0), meta)))
+    #[allow(clippy::useless_conversion, reason = "`st_nlink` is a `u32` on some targets")]
+    Ok(Some(Regular {
+        size: u64::try_from(stat.st_size).unwrap_or(0),
+        meta,
+        links: u64::from(stat.st_nlink),
+    }))
 }
 
 /// Makes the folder open as `dir` (named `shown` in messages) private to aecl's user:

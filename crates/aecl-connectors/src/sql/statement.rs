@@ -11,7 +11,7 @@
 //! undo records are what rollback trusts, so reading, writing, altering or dropping them,
 //! or creating a trigger or view over them, is refused before anything runs. The statement
 //! that runs is the parsed one, re-serialised, so that what was classified is what
-//! executes.
+//! executes; and only when it is the text decided, token for token (`faithful.rs`).
 
 use std::ops::ControlFlow;
 
@@ -41,7 +41,15 @@ impl Backend {
         }
     }
 
-    fn core_dialect(self) -> SqlDialect {
+    /// The database's name, for messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+
+    pub(crate) fn core_dialect(self) -> SqlDialect {
         match self {
             Backend::Sqlite => SqlDialect::Sqlite,
             Backend::Postgres => SqlDialect::Postgres,
@@ -103,8 +111,11 @@ pub fn plan(backend: Backend, sql: &str) -> Result<Plan, String> {
     let [statement] = statements.as_slice() else {
         return Err(format!("sql: expected exactly one statement, found {}", statements.len()));
     };
+    // What runs is the re-serialisation, and only when it is the text decided
+    // (`faithful.rs` says why).
     let text = statement.to_string();
     refuse_undo_table(backend, statement, &text)?;
+    super::faithful::check(backend.dialect().as_ref(), sql, &text)?;
     let classes = analyse(backend.core_dialect(), &text)
         .map_err(|e| format!("sql: the statement does not parse again: {e}"))?
         .into_iter()

@@ -2,7 +2,9 @@
 //! directory, and an HTTP server on 127.0.0.1 — through the registry, as the engine calls
 //! them.
 
+mod bindings;
 mod fs;
+mod fs_hard_links;
 mod fs_permissions;
 mod fs_race;
 mod http;

@@ -216,3 +216,30 @@ async fn no_statement_may_touch_the_undo_table_and_runaway_queries_stop() {
     assert!(busy.is_empty(), "{busy:?}");
     assert!(matches!(undo(&registry, &deleted).await, Compensated::Restored { .. }));
 }
+
+/// The red team's F3 on PostgreSQL: a statement sqlparser prints otherwise (`0x10`, read by
+/// PostgreSQL 16 as 16, printed as the bit string `X'10'`; a `U&` string printed with its
+/// escapes decoded) is refused and nothing runs; what is printed as written runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_sqlparser_prints_otherwise_is_refused_not_run() {
+    let url = postgres_url().await;
+    let db = client(&url).await;
+    db.batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY); INSERT INTO t VALUES (16);")
+        .await
+        .unwrap();
+    let registry = sql(&url, 25);
+    let before = dump(&db).await;
+    for (action, query, naming) in [
+        ("sql_read", "SELECT 0x10 AS v", "`0x10`"),
+        ("sql_irreversible", "DELETE FROM t WHERE id = 0x10", "`0x10`"),
+        ("sql_read", "SELECT U&'d\\0061t\\+000061' AS v", "U&'data'"),
+    ] {
+        let (outcome, _) = execute(&registry, action, json!({ "query": query })).await;
+        let error = failed(&outcome);
+        assert!(error.contains(naming), "{query}: {error}");
+    }
+    assert_eq!(dump(&db).await, before);
+    let query = json!({ "query": "SELECT id::text AS v FROM t WHERE id = 16 -- a note" });
+    let (outcome, _) = execute(&registry, "sql_read", query).await;
+    assert_eq!(succeeded(&outcome)["rows"], json!([{ "v": "16" }]));
+}

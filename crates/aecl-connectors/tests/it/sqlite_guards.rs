@@ -299,3 +299,30 @@ async fn a_runaway_recursive_query_is_stopped_at_the_statement_timeout() {
         execute(&registry, "sql_read", json!({ "query": "SELECT count(*) AS n FROM users" })).await;
     assert_eq!(succeeded(&outcome)["rows"], json!([{ "n": 1 }]));
 }
+
+/// The red team's F3: sqlparser prints SQLite's integer `0x10` as the blob `X'10'`, so the
+/// statement that ran was not the one decided (`SELECT 0x10 + 1` answered 1, and a `DELETE
+/// ... WHERE id = 0x10` would match other rows than written). Refused, nothing run.
+#[tokio::test]
+async fn a_statement_sqlparser_prints_otherwise_is_refused_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let db =
+        database(dir.path(), "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (16);");
+    let registry = sql(&db, 25);
+    let before = dump(&db);
+    for (action, query) in [
+        ("sql_read", "SELECT 0x10 + 1 AS v"),
+        ("sql_read", "SELECT count(*) AS v FROM t WHERE id = 0x10"),
+        ("sql_irreversible", "DELETE FROM t WHERE id = 0x10"),
+        ("sql_write", "DELETE FROM t WHERE id = 0x10"),
+    ] {
+        let (outcome, _) = execute(&registry, action, json!({ "query": query })).await;
+        let error = failed(&outcome);
+        assert!(error.contains("`0x10`") && error.contains("X'10'"), "{query}: {error}");
+    }
+    assert_eq!(dump(&db), before);
+    // Written as it runs, it runs.
+    let (outcome, _) =
+        execute(&registry, "sql_read", json!({ "query": "SELECT 16 + 1 AS v" })).await;
+    assert_eq!(succeeded(&outcome)["rows"], json!([{ "v": 17 }]));
+}
