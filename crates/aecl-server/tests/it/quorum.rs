@@ -262,15 +262,28 @@ async fn a_request_under_an_older_policy_is_decided_again_and_never_left_pending
     let new = retry["approval_id"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
 
-    // Approving the old request decides the call again: still approvable, so the grant is
-    // bound to the revision in force, the retry runs, and the newer request is closed.
-    let (status, approved) = gate.approve(&old, "alice").await;
+    // Asking again closed the older question: the latest request is the one answered.
+    let (status, stale) = gate.approve(&old, "alice").await;
+    assert_eq!(status, 409, "{stale}");
+    assert!(stale.to_string().contains("no longer pending"), "{stale}");
+    let (status, approved) = gate.approve(&new, "alice").await;
     assert_eq!((status, approved["outcome"].as_str()), (200, Some("granted")), "{approved}");
-    assert_eq!(approved["redecided"]["decision"], "require_approval", "{approved}");
     let done = gate.pay("c3", 1200).await;
     assert_eq!(done["decision"], "allow", "{done}");
     assert_eq!(gate.ran(), 1);
     assert!(gate.pending().await.is_empty(), "no request stays pending for a call that ran");
+
+    // A request whose policy changed with nobody asking again: approving it decides the
+    // call again; still approvable, so the grant is bound to the revision in force.
+    let asked = gate.pay("c3b", 800).await;
+    let id = asked["approval_id"].as_str().unwrap().to_owned();
+    gate.engine.set_policy(finance_with(|t| t.replace("Move money to", "Wire money to")));
+    let (status, approved) = gate.approve(&id, "alice").await;
+    assert_eq!((status, approved["outcome"].as_str()), (200, Some("granted")), "{approved}");
+    assert_eq!(approved["redecided"]["decision"], "require_approval", "{approved}");
+    let done = gate.pay("c3c", 800).await;
+    assert_eq!(done["decision"], "allow", "{done}");
+    assert_eq!(gate.ran(), 2);
 
     // A policy that now blocks the call: approving closes the request, promises nothing.
     let asked = gate.pay("c4", 900).await;
@@ -282,6 +295,6 @@ async fn a_request_under_an_older_policy_is_decided_again_and_never_left_pending
     assert_eq!(blocked["approval"]["status"], "expired");
     let after = gate.pay("c5", 900).await;
     assert_eq!(after["decision"], "block", "{after}");
-    assert_eq!(gate.ran(), 1);
+    assert_eq!(gate.ran(), 2);
     assert!(gate.pending().await.is_empty());
 }
