@@ -505,9 +505,11 @@ impl Connector for FsConnector {
         FsConnector::check_action(self, action)
     }
 
-    /// Relative paths are the first root's, as [`FsConnector::run`] takes them.
+    /// Relative paths are the first root's, as [`FsConnector::run`] takes them: its
+    /// canonical path, as the connector opened it (a root written relative, as the
+    /// quickstart does, is no working directory the engine can resolve from).
     fn local_fs_cwd(&self, _: Invocation<'_>) -> Option<PathBuf> {
-        self.config.roots.first().cloned()
+        self.roots.first().map(Path::to_path_buf)
     }
 
     fn reconcile<'a>(&'a self, invocation: Invocation<'a>) -> BoxFuture<'a, Reconciled> {

@@ -122,6 +122,11 @@ impl Roots {
         Ok(Located { root: index, rel, shown: normal })
     }
 
+    /// The first root's canonical path: where relative paths start.
+    pub fn first(&self) -> Option<&Path> {
+        self.roots.first().map(|r| r.path.as_path())
+    }
+
     /// A root that holds `path` or lies under it (both canonical), if any.
     pub fn overlapping(&self, path: &Path) -> Option<&Path> {
         self.roots

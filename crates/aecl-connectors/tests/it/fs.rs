@@ -197,3 +197,21 @@ async fn a_fifo_planted_in_the_root_is_refused_without_hanging() {
         assert!(failed(&outcome).contains("not a regular file"), "{action} {args}");
     }
 }
+
+/// A red-team finding: a root written relative (`roots = ["notes"]`, as the quickstart
+/// writes it) was handed to the engine as the directory relative paths start from, and the
+/// engine refused every relative path under a path rule ("the working directory `notes`
+/// is not absolute"). It is the root as the connector opened it: canonical.
+#[test]
+fn relative_paths_start_at_the_canonical_root() {
+    use aecl_engine::{Connector as _, Invocation};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    // Cargo runs the tests from the package's directory, which holds `tests`.
+    config.roots = vec![std::path::PathBuf::from("tests")];
+    let connector = FsConnector::with(config).unwrap();
+    let policy = crate::policy();
+    let call = crate::call("file_read", json!({"op": "read", "path": "it/fs.rs"}));
+    let cwd = connector.local_fs_cwd(Invocation::new(&policy, &call, "e1"));
+    assert_eq!(cwd, Some(Path::new("tests").canonicalize().unwrap()));
+}
