@@ -81,70 +81,10 @@ fn json_object(part: &str, what: &'static str) -> Result<Map<String, Value>, Tok
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) else {
         return Err(TokenError::Malformed(what));
     };
-    // Valid JSON: the only way this second reading can fail is a repeated name.
-    if serde_json::from_slice::<Distinct>(&bytes).is_err() {
+    if aecl_protocol::distinct::repeats_a_member(&bytes) {
         return Err(TokenError::Malformed("a member of the token is named twice"));
     }
     Ok(map)
-}
-
-/// A JSON value in which no object names a member twice (read only to check that).
-struct Distinct;
-
-impl<'de> serde::Deserialize<'de> for Distinct {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Members)
-    }
-}
-
-struct Members;
-
-impl<'de> serde::de::Visitor<'de> for Members {
-    type Value = Distinct;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Distinct, A::Error> {
-        let mut names = std::collections::HashSet::new();
-        while let Some(name) = map.next_key::<String>()? {
-            if !names.insert(name) {
-                return Err(serde::de::Error::custom("a member named twice"));
-            }
-            map.next_value::<Distinct>()?;
-        }
-        Ok(Distinct)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Distinct, A::Error> {
-        while seq.next_element::<Distinct>()?.is_some() {}
-        Ok(Distinct)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Distinct, E> {
-        Ok(Distinct)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Distinct, E> {
-        Ok(Distinct)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Distinct, E> {
-        Ok(Distinct)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Distinct, E> {
-        Ok(Distinct)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Distinct, E> {
-        Ok(Distinct)
-    }
-
-    fn visit_unit<E>(self) -> Result<Distinct, E> {
-        Ok(Distinct)
-    }
 }
 
 /// Signs `payload` with `key` (EdDSA). Encoding a fixed set of strings and numbers cannot
