@@ -257,9 +257,13 @@ impl FsConnector {
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| format!("bad_request: argument `{name}` is missing or not text"))
         };
-        let located = self.roots.locate(text(&self.config.path_arg)?)?;
+        // Where the engine resolved each path when it judged the call; what is opened must
+        // be there (`Beneath::decided`).
+        let decided = |raw: &str| invocation.call.paths.lookup(raw).ok().flatten().map(Path::new);
+        let raw = text(&self.config.path_arg)?;
+        let located = self.roots.locate(raw)?;
         let path = &located.shown;
-        let at = self.at(&located)?;
+        let at = self.at(&located)?.decided_at(decided(raw));
         let effect = invocation.effect_id;
         match operation {
             Operation::Read => {
@@ -320,8 +324,9 @@ impl FsConnector {
             }
             Operation::Move => {
                 arguments::check_destination(&self.config, invocation.spec()?, invocation.call)?;
-                let to_located = self.roots.locate(text(&self.config.to_arg)?)?;
-                let to = self.at(&to_located)?;
+                let to_raw = text(&self.config.to_arg)?;
+                let to_located = self.roots.locate(to_raw)?;
+                let to = self.at(&to_located)?.decided_at(decided(to_raw));
                 regular_file("move", path, &at)?;
                 if to.kind()? != Kind::Absent {
                     return Err(format!("move: `{}` exists already", to_located.shown.display()));

@@ -60,6 +60,11 @@ pub(crate) struct Beneath<'r> {
     pub dir: &'r Dir,
     /// Relative to `dir`, made of normal components only, never empty.
     pub rel: &'r Path,
+    /// Where the call was decided to act: the physical path the engine resolved when it
+    /// judged the call (`Call::paths`). What is opened must be there: a directory inside
+    /// the root swapped for a link between the decision and the open would otherwise take
+    /// the call to a place inside the root its path rules never judged.
+    pub decided: Option<&'r Path>,
 }
 
 /// A located path: the root it is under and the path relative to it.
@@ -138,7 +143,7 @@ impl Roots {
     /// The handle and relative path of `located`.
     pub fn beneath<'r>(&'r self, located: &'r Located) -> Result<Beneath<'r>, String> {
         let root = self.roots.get(located.root).ok_or("no such root")?;
-        Ok(Beneath { dir: &root.dir, rel: &located.rel })
+        Ok(Beneath { dir: &root.dir, rel: &located.rel, decided: None })
     }
 }
 
@@ -172,7 +177,7 @@ pub(crate) enum Kind {
     Other,
 }
 
-impl Beneath<'_> {
+impl<'r> Beneath<'r> {
     /// What is at the path (the last component not followed).
     pub fn kind(&self) -> Result<Kind, String> {
         match self.dir.symlink_metadata(self.rel) {
@@ -184,9 +189,19 @@ impl Beneath<'_> {
         }
     }
 
-    /// Opens what is at the path for reading, never through a symlink at the last component.
+    /// The same path, to be opened only where the call was decided to act.
+    pub fn decided_at(self, decided: Option<&'r Path>) -> Beneath<'r> {
+        Beneath { decided, ..self }
+    }
+
+    /// Opens what is at the path for reading, never through a symlink at the last
+    /// component, and only where the call was decided to act.
     fn open_file(&self) -> Result<File, std::io::Error> {
-        open_for_reading(self.dir, self.rel)
+        let file = open_for_reading(self.dir, self.rel)?;
+        if let Some(decided) = self.decided {
+            where_decided(&file, decided)?;
+        }
+        Ok(file)
     }
 
     /// The content of the regular file at the path, refused past `limit` bytes; `None` when
@@ -376,7 +391,14 @@ impl Beneath<'_> {
             Some(parent) if !parent.as_os_str().is_empty() => Some(self.dir.open_dir(parent)?),
             _ => None,
         };
-        Ok(Parent { owned, root: self.dir, name })
+        let parent = Parent { owned, root: self.dir, name };
+        // Every change is made through this directory handle, by name: the directory
+        // opened must be the one the call was decided to change.
+        if let Some(decided) = self.decided {
+            let decided_dir = decided.parent().unwrap_or(decided);
+            where_decided(parent.dir(), decided_dir)?;
+        }
+        Ok(parent)
     }
 
     fn failed(&self, what: &str, e: &std::io::Error) -> ChangeError {
@@ -490,6 +512,24 @@ impl Parent<'_> {
 }
 
 /// Opens `rel` beneath `dir` for reading, never through a symlink at the last component.
+/// Refuses `opened` unless it is at `decided`, as the kernel names the open descriptor
+/// (`/proc/self/fd`): a link swapped in since the decision moves what the path reaches,
+/// never what was opened.
+fn where_decided(opened: &impl std::os::fd::AsFd, decided: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let fd = opened.as_fd().as_raw_fd();
+    let actual = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+    if actual == decided {
+        return Ok(());
+    }
+    Err(std::io::Error::other(format!(
+        "it was decided at `{}`, but is now reached at `{}` (a link changed since the \
+         call was judged); nothing was done",
+        decided.display(),
+        actual.display()
+    )))
+}
+
 fn open_for_reading(dir: &Dir, rel: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).custom_flags(read_flags());

@@ -71,7 +71,7 @@ impl UndoStore {
     /// Keeps `bytes` as the pre-image of `effect` (a `0600` file of a `0700` folder).
     pub fn keep(&self, effect: &str, bytes: &[u8]) -> Result<(), String> {
         let folder = self.effect_dir(effect)?;
-        Beneath { dir: &folder, rel: Path::new(BEFORE) }
+        Beneath { dir: &folder, rel: Path::new(BEFORE), decided: None }
             .replace(bytes)
             .map_err(|e| format!("keeping the pre-image: {e}"))
     }
@@ -80,7 +80,7 @@ impl UndoStore {
     pub fn kept(&self, effect: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
         check_effect_id(effect)?;
         let before = Path::new(effect).join(BEFORE);
-        Beneath { dir: &self.dir, rel: &before }.read("pre-image", limit)
+        Beneath { dir: &self.dir, rel: &before, decided: None }.read("pre-image", limit)
     }
 }
 

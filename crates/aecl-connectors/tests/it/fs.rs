@@ -215,3 +215,42 @@ fn relative_paths_start_at_the_canonical_root() {
     let cwd = connector.local_fs_cwd(Invocation::new(&policy, &call, "e1"));
     assert_eq!(cwd, Some(Path::new("tests").canonicalize().unwrap()));
 }
+
+/// A red-team finding: the engine judged `d/config` with `d` a link to `real`; another
+/// process swapped `d` for a link to `.git` before the connector opened it, and the write
+/// landed in `.git` (131 of 1,500 tries; reads of a blocked folder likewise). What the
+/// connector opens must be where the call was decided to act (`Call::paths`).
+#[tokio::test]
+async fn a_link_swapped_in_after_the_decision_is_refused() {
+    use aecl_core::resolved::{PathView, Resolution};
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, root) = files(dir.path());
+    for (folder, content) in [("real", "mine"), (".git", "kept")] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+        std::fs::write(root.join(folder).join("config"), content).unwrap();
+    }
+    std::os::unix::fs::symlink("real", root.join("d")).unwrap();
+    let decided = root.canonicalize().unwrap().join("real/config").display().to_string();
+    let run = |op: &str| {
+        let mut call =
+            crate::call(action_for(op), json!({"op": op, "path": "d/config", "content": "new"}));
+        call.paths =
+            PathView::Seen([("d/config".to_owned(), Resolution::Path(decided.clone()))].into());
+        let registry = &registry;
+        async move { registry.execute(&call, &uuid::Uuid::now_v7().to_string()).await }
+    };
+    // Where it was decided: read and write act there.
+    assert_eq!(succeeded(&run("read").await)["content"], "mine");
+    succeeded(&run("write").await);
+    assert_eq!(std::fs::read_to_string(root.join("real/config")).unwrap(), "new");
+
+    // The link now leads to `.git`: every operation is refused, nothing there is touched.
+    std::fs::remove_file(root.join("d")).unwrap();
+    std::os::unix::fs::symlink(".git", root.join("d")).unwrap();
+    for op in ["read", "write", "delete"] {
+        let outcome = run(op).await;
+        let error = failed(&outcome);
+        assert!(error.contains("a link changed since the call was judged"), "{op}: {error}");
+    }
+    assert_eq!(std::fs::read_to_string(root.join(".git/config")).unwrap(), "kept");
+}
