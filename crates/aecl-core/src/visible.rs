@@ -44,9 +44,6 @@ pub fn visible(text: &str) -> Cow<'_, str> {
             || (c.is_control() && !matches!(c, '\n' | '\t'))
             || matches!(c, '\u{2028}' | '\u{2029}')
     };
-    if text.is_ascii() && !text.bytes().any(|b| hidden(char::from(b))) {
-        return Cow::Borrowed(text);
-    }
     if !text.chars().any(hidden) {
         return Cow::Borrowed(text);
     }

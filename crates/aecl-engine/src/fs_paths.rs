@@ -96,30 +96,33 @@ fn steps_of(path: &Path, out: &mut VecDeque<Step>, front: bool) {
 /// apart, the path is refused ([`ResolveError::Ambiguous`]): the check cannot know which
 /// the executor takes.
 pub fn resolve_path(cwd: &Path, written: &str) -> Result<String, ResolveError> {
-    let physical = walk(cwd, written)?;
-    if !Path::new(written).components().any(|c| c == Component::ParentDir) {
+    let (physical, link_before_parent) = walk_noting(cwd, written)?;
+    // Only a `..` taken after a link can land apart from its cleaned reading.
+    if !link_before_parent {
         return Ok(physical);
     }
-    let mut cleaned = PathBuf::from("/");
-    let relative = (!written.starts_with('/')).then_some(cwd);
-    for component in
-        relative.into_iter().flat_map(Path::components).chain(Path::new(written).components())
-    {
-        match component {
-            Component::RootDir => cleaned = PathBuf::from("/"),
-            Component::ParentDir => {
-                cleaned.pop();
-            }
-            Component::Normal(name) => cleaned.push(name),
-            Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
+    let cleaned = normalise(&cwd.join(written));
     let cleaned = cleaned.into_os_string().into_string().map_err(|_| ResolveError::NotUtf8)?;
     let lexical = walk(Path::new("/"), &cleaned)?;
     if lexical != physical {
         return Err(ResolveError::Ambiguous { physical, lexical });
     }
     Ok(physical)
+}
+
+/// `path` (absolute) with `.` and `..` taken lexically, as tools that clean a path do.
+pub fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => out.push(name),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
 }
 
 /// The kernel's walk of `written` from `cwd` alone, for a path an opener takes as written
@@ -130,6 +133,12 @@ pub fn resolve_physical(cwd: &Path, written: &str) -> Result<String, ResolveErro
 
 /// The kernel's walk of `written` from `cwd`.
 fn walk(cwd: &Path, written: &str) -> Result<String, ResolveError> {
+    walk_noting(cwd, written).map(|(path, _)| path)
+}
+
+/// [`walk`], and whether a `..` left a directory reached through a link (where the
+/// kernel's reading and a cleaned one can differ).
+fn walk_noting(cwd: &Path, written: &str) -> Result<(String, bool), ResolveError> {
     if written.contains('\0') {
         return Err(ResolveError::Nul);
     }
@@ -147,6 +156,7 @@ fn walk(cwd: &Path, written: &str) -> Result<String, ResolveError> {
     let mut resolved = PathBuf::from("/");
     let mut missing: Vec<OsString> = Vec::new();
     let mut links = 0usize;
+    let mut link_before_parent = false;
     while let Some(step) = pending.pop_front() {
         let name = match step {
             Step::Root => {
@@ -156,6 +166,7 @@ fn walk(cwd: &Path, written: &str) -> Result<String, ResolveError> {
             }
             Step::Parent => {
                 if missing.pop().is_none() {
+                    link_before_parent |= links > 0;
                     resolved.pop();
                 }
                 continue;
@@ -192,7 +203,8 @@ fn walk(cwd: &Path, written: &str) -> Result<String, ResolveError> {
     for name in missing {
         resolved.push(name);
     }
-    resolved.into_os_string().into_string().map_err(|_| ResolveError::NotUtf8)
+    let resolved = resolved.into_os_string().into_string().map_err(|_| ResolveError::NotUtf8)?;
+    Ok((resolved, link_before_parent))
 }
 
 fn unreadable(path: &Path, error: std::io::Error) -> ResolveError {

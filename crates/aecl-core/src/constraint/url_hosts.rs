@@ -105,18 +105,21 @@ pub(super) fn check_url(hosts: &[String], text: &str, out: &mut Vec<Violation>) 
         out.push(block("url_hosts", "URLs with embedded credentials are refused".to_owned()));
     }
     let host = url.host_str().unwrap_or_default().trim_end_matches('.').to_ascii_lowercase();
-    let patterns: Vec<Option<HostPattern<'_>>> =
-        hosts.iter().map(|p| HostPattern::parse(p)).collect();
-    let listed: Vec<&HostPattern<'_>> =
-        patterns.iter().flatten().filter(|p| host_matches(p.host, &host)).collect();
-    if listed.is_empty() {
+    let (mut listed, mut allowed) = (false, false);
+    for pattern in hosts.iter().filter_map(|p| HostPattern::parse(p)) {
+        if host_matches(pattern.host, &host) {
+            listed = true;
+            allowed |= pattern.allows(&url);
+        }
+    }
+    if !listed {
         out.push(block(
             "url_hosts",
             format!("host `{host}` is not in the allowed destinations {}", hosts.join(", ")),
         ));
         return;
     }
-    if !listed.iter().any(|p| p.allows(&url)) {
+    if !allowed {
         let port = url.port_or_known_default().map_or_else(String::new, |p| p.to_string());
         out.push(block(
             "url_hosts",

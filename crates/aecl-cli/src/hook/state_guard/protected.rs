@@ -15,6 +15,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use aecl_engine::fs_paths::normalise;
 use aecl_engine::fs_paths::resolve_physical;
 
 use crate::hook::install::Target;
@@ -236,21 +237,6 @@ fn settings_by_name(path: &Path) -> bool {
             || (before.as_deref() == Some(target.folder())
                 && target.hook_files().iter().any(|file| last == *file))
     })
-}
-
-/// `path` with `.` and `..` resolved lexically (absolute paths).
-pub fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(name) => out.push(name),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]
