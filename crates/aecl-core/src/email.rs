@@ -6,8 +6,10 @@
 //! another address or another domain is refused rather than guessed at: a second `@`
 //! (`eve@evil.test?@example.com`), a list separator or a line break inside what should be
 //! one address, text after the closing `>`, a quoted local part, a domain literal
-//! (`[1.2.3.4]`), a host name with characters a host has not. Refusing fails closed: the
-//! address is then not allowed by any domain.
+//! (`[1.2.3.4]`), a host name with characters a host has not, and the old routing forms
+//! of a local part (`eve%evil.test@example.com`, `evil.test!eve@example.com`) that relays
+//! still honour, passing the mail on to another domain. Refusing fails closed: the address
+//! is then not allowed by any domain.
 
 /// The domain (lower case, without a trailing dot) of `address`, one address in
 /// `local@domain` or `Name <local@domain>` form; `None` when `address` is not exactly one
@@ -38,9 +40,10 @@ pub fn email_domain(address: &str) -> Option<String> {
 
 /// A character of an unquoted local part (RFC 5322 `atext` and the dot; letters of any
 /// script for internationalised addresses). Not `@`, white space, quotes, brackets,
-/// commas, semicolons, colons or backslashes.
+/// commas, semicolons, colons or backslashes; nor `%` and `!`, which route the mail on
+/// (the "percent hack" and UUCP bang paths).
 fn is_local_char(c: char) -> bool {
-    c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+    c.is_alphanumeric() || "#$&'*+-/=?^_`{|}~.".contains(c)
 }
 
 /// A DNS host name in ASCII: dot-separated labels of letters, digits and inner hyphens,
@@ -60,6 +63,15 @@ pub fn is_host_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_part_that_routes_the_mail_on_is_refused() {
+        for routed in ["eve%evil.test@example.com", "evil.test!eve@example.com", "a%b@example.com"]
+        {
+            assert_eq!(email_domain(routed), None, "{routed}");
+        }
+        assert_eq!(email_domain("a+tag@example.com").as_deref(), Some("example.com"));
+    }
 
     #[test]
     fn one_plain_address_gives_its_domain() {

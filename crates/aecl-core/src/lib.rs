@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod condition;
 pub mod constraint;
 mod decide;
+pub mod distinct;
 pub mod email;
 pub mod hash;
 pub mod limits;

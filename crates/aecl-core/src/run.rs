@@ -55,6 +55,9 @@ pub struct RunState {
     /// Values used per `action.argument`, for the `first_seen` risk condition.
     pub seen_values: HashMap<String, HashSet<String>>,
     pub history: Vec<HistoryEntry>,
+    /// The ids of the calls in `history`: whether a call id is new is asked at every call,
+    /// and a scan of the history made a run's calls quadratic in its length.
+    call_ids: HashSet<String>,
     /// Actions of calls whose results have not arrived, by call id.
     pending: HashMap<String, String>,
     /// Set when this state replaces one that expired (idle, or evicted for memory): what
@@ -96,8 +99,9 @@ impl RunState {
         }
         let decision = verdict.enforced_decision();
         self.bytes = self.bytes.saturating_add(
-            CALL_COST + 2 * (call.id.len() + call.action.len()) + call.args.to_string().len(),
+            CALL_COST + 3 * call.id.len() + 2 * call.action.len() + call.args.to_string().len(),
         );
+        self.call_ids.insert(call.id.clone());
         self.history.push(HistoryEntry::Call {
             seq,
             id: call.id.clone(),
@@ -319,13 +323,18 @@ impl RunState {
         self.provenance.provenance_of(value)
     }
 
+    /// Whether the history holds a call of id `call_id`.
+    pub fn has_call(&self, call_id: &str) -> bool {
+        self.call_ids.contains(call_id)
+    }
+
     /// The action of a call whose result has not arrived yet.
     pub fn pending_action(&self, call_id: &str) -> Option<&str> {
         self.pending.get(call_id).map(String::as_str)
     }
 }
 
-/// Fixed cost of a recorded call (history entry, pending entry, map slots).
+/// Fixed cost of a recorded call (history entry, pending entry, id, map slots).
 const CALL_COST: usize = 256;
 /// Bytes of provenance index per byte of indexed text: the compact copy, the word map and
 /// an 8-byte gram entry (key, posting, table slot) for every position.

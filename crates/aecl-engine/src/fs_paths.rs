@@ -58,6 +58,11 @@ pub enum ResolveError {
          without `..`"
     )]
     Ambiguous { physical: String, lexical: String },
+    #[error(
+        "`{0}` starts with `~`, which a shell and some tools read as a home directory and \
+         others as a name in the working directory; write the path out"
+    )]
+    Tilde(String),
 }
 
 /// One step of the walk.
@@ -96,6 +101,9 @@ fn steps_of(path: &Path, out: &mut VecDeque<Step>, front: bool) {
 /// apart, the path is refused ([`ResolveError::Ambiguous`]): the check cannot know which
 /// the executor takes.
 pub fn resolve_path(cwd: &Path, written: &str) -> Result<String, ResolveError> {
+    if written.starts_with('~') {
+        return Err(ResolveError::Tilde(written.to_owned()));
+    }
     let (physical, link_before_parent) = walk_noting(cwd, written)?;
     // Only a `..` taken after a link can land apart from its cleaned reading.
     if !link_before_parent {

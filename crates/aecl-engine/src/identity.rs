@@ -17,6 +17,7 @@
 //! The old `aecl1.<claims>.<signature>` form is refused with an error naming the new one.
 
 mod agent_key;
+mod cache;
 mod jwt;
 mod oidc;
 
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use agent_key::{
     AGENT_ASSERTION_MAX_SECONDS, agent_key_id, mint_agent_assertion, verify_agent_assertion,
 };
+pub use cache::TokenCache;
 pub use jwt::{Unverified, peek};
 pub use oidc::{IdpKeys, OidcConfig, verify_idp};
 

@@ -340,7 +340,12 @@ impl GatewaySetup {
                 "catalog.toml",
                 "[actions.echo__echo]\neffect = \"read\"\n[actions.echo__echo.output]\ntrust = \"trusted\"\n",
             ),
-            ("agents/bench.toml", "agent_id = \"bench\"\nallowed_actions = [\"echo__echo\"]\n"),
+            // The request rate raised so that the timed calls over HTTP are never refused.
+            (
+                "agents/bench.toml",
+                "agent_id = \"bench\"\nallowed_actions = [\"echo__echo\"]\n\
+                 rate_limit = { rate = \"1000000/minute\", burst = 100000 }\n",
+            ),
         ];
         for (name, text) in files {
             std::fs::write(policy.join(name), text).expect("a policy file");

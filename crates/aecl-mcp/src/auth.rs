@@ -1,6 +1,6 @@
 //! Who the client of an HTTP gateway is: an aecl agent token (`aecl token issue --agent`)
 //! in `Authorization: Bearer`, checked with the same code as `aecl serve`
-//! (`aecl_engine::identity::verify`), whose subject is the agent every call of the request
+//! (`aecl_engine::identity::verify`, through its cache of verified tokens), whose subject is the agent every call of the request
 //! is made as. A refusal is a 401 with a `WWW-Authenticate: Bearer` challenge naming the
 //! protected-resource metadata (RFC 9728), as the MCP authorization spec asks.
 //!
@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use aecl_audit::VerifierKey;
 use aecl_core::Timestamp;
-use aecl_engine::identity::{self, Claims, Role};
+use aecl_engine::identity::{Claims, Role, TokenCache};
 
 /// Why a client was refused; the message never repeats the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,8 @@ impl Refusal {
 #[derive(Debug)]
 pub struct ClientAuth {
     key: VerifierKey,
+    /// Tokens verified before: a client sends its token with every request.
+    verified: TokenCache,
     /// The one agent this gateway serves, when `--agent` asserted it.
     only: Option<String>,
     /// The agent of each open session, by session id.
@@ -58,7 +60,7 @@ const MAX_SESSIONS: usize = 10_000;
 impl ClientAuth {
     /// Tokens verified by `key`; `only`, when given, is the one agent accepted.
     pub fn new(key: VerifierKey, only: Option<String>) -> ClientAuth {
-        ClientAuth { key, only, sessions: Mutex::default() }
+        ClientAuth { key, verified: TokenCache::default(), only, sessions: Mutex::default() }
     }
 
     /// The claims of the agent an `Authorization` header value authenticates at `now`;
@@ -72,7 +74,9 @@ impl ClientAuth {
         now: Timestamp,
     ) -> Result<Claims, Refusal> {
         let token = bearer(authorization)?;
-        let claims = identity::verify(&self.key, token, now)
+        let claims = self
+            .verified
+            .verify(&self.key, token, now)
             .map_err(|e| Refusal::Unauthenticated(e.to_string()))?;
         if claims.role != Role::Agent {
             return Err(Refusal::Unauthenticated(format!(
@@ -162,7 +166,7 @@ mod tests {
 
     fn token(key: &SignerKey, subject: &str, role: Role) -> String {
         let claims = Claims::new(key, subject, role, Timestamp(1_000), 60, format!("j-{subject}"));
-        format!("Bearer {}", identity::issue(key, &claims))
+        format!("Bearer {}", aecl_engine::identity::issue(key, &claims))
     }
 
     #[test]

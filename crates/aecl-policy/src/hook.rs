@@ -103,6 +103,24 @@ pub struct McpContext {
     pub tool_name: String,
 }
 
+/// Refuses an input (valid JSON) in which some object names a member twice. No agent
+/// writes one (they serialise objects), and readers disagree on it: serde refuses a
+/// repeated field, the lenient reader kept the first copy, `JSON.parse` keeps the last, so
+/// `{"hook_event_name":"PostToolUse","hook_event_name":"PreToolUse"}` was answered as an
+/// event after the tool, with no decision.
+fn refuse_repeated_members(text: &str) -> Result<(), PolicyError> {
+    if aecl_core::distinct::repeats_a_member(text.as_bytes())
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    {
+        return Err(PolicyError::Hook(
+            "the input names a member of an object twice: refused, since readers disagree \
+             on which copy counts"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// The catalog action a hook's tool name stands for.
 pub fn action_of(tool_name: &str) -> String {
     match tool_name.strip_prefix("mcp__") {
@@ -115,6 +133,7 @@ impl HookInput {
     /// Parses a hook's input and checks that it is the event `event` (`PreToolUse`,
     /// `BeforeTool`) of a session.
     pub fn parse(text: &str, event: &str) -> Result<HookInput, PolicyError> {
+        refuse_repeated_members(text)?;
         let input: HookInput = serde_json::from_str(text).map_err(|e| {
             let message = e.to_string();
             let message =
@@ -131,6 +150,7 @@ impl HookInput {
     /// the whole text as the tool's output, [`HookInput::unreadable`]. Anything else that
     /// does not parse is an error.
     pub fn parse_event(text: &str) -> Result<(HookInput, HookEvent), PolicyError> {
+        refuse_repeated_members(text)?;
         let strict = serde_json::from_str::<HookInput>(text);
         let input = match strict {
             Ok(input) => input,
@@ -187,8 +207,8 @@ impl HookInput {
                 self.hook_event_name
             )));
         };
-        if self.session_id.is_empty() {
-            return Err(PolicyError::Hook("`session_id` is empty".to_owned()));
+        if self.session_id.trim().is_empty() {
+            return Err(PolicyError::Hook("`session_id` is empty or blank".to_owned()));
         }
         match event {
             HookEvent::PreTool | HookEvent::PostTool if self.tool_name.is_empty() => {
@@ -209,8 +229,8 @@ impl HookInput {
                 self.hook_event_name
             )));
         }
-        if self.session_id.is_empty() {
-            return Err(PolicyError::Hook("`session_id` is empty".to_owned()));
+        if self.session_id.trim().is_empty() {
+            return Err(PolicyError::Hook("`session_id` is empty or blank".to_owned()));
         }
         if self.tool_name.is_empty() {
             return Err(PolicyError::Hook("`tool_name` is empty".to_owned()));

@@ -10,7 +10,6 @@
 pub mod approval;
 pub mod audit;
 pub mod call;
-pub mod distinct;
 pub mod effects;
 pub mod error;
 pub mod grant;

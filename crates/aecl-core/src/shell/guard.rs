@@ -12,7 +12,7 @@ use super::finding::Finding;
 use super::link_makers;
 use super::programs::{self, ProgramSpec, Special, Writes};
 use super::scan::scan;
-use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES};
+use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES};
 use super::writes::{self, Directories, WriteProblem};
 use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special};
 use crate::resolved::PathView;
@@ -247,6 +247,21 @@ impl ProgramGuard {
             out.push((
                 self.runs_code,
                 format!("setting `{name}` changes which program runs or what it runs"),
+            ));
+        }
+        if WRITE_VARIABLES.contains(&upper.as_str()) {
+            out.push((
+                self.writes_outside,
+                format!("setting `{name}` names a file the program writes, wherever it says"),
+            ));
+        }
+        if PROXY_VARIABLES.contains(&upper.as_str()) {
+            out.push((
+                self.uploads,
+                format!(
+                    "setting `{name}` sends the program's requests through a host (or trust) \
+                     of the caller's choosing"
+                ),
             ));
         }
     }

@@ -48,6 +48,9 @@ pub enum Special {
     Python,
     /// Non-`GET` methods (`-X POST`, `--method=PUT`).
     HttpClient,
+    /// An HTTP client, and curl's own ways of building a request at run time or sending
+    /// it elsewhere than its URL (`--variable`, `--expand-*`, proxies, `--connect-to`).
+    Curl,
     /// `-o ProxyCommand=...` and the like.
     Ssh,
     /// A remote destination (`host:path`) uploads; a local one is written.

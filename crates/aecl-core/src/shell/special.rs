@@ -139,7 +139,7 @@ pub(super) fn read(
                 }
             }
         }
-        Special::HttpClient => {
+        Special::HttpClient | Special::Curl => {
             // A URL built at run time can carry data out (`https://x/?d=$(cat secret)`).
             let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
             if let Some(url) = urls.find(|u| u.expansion) {
@@ -151,6 +151,9 @@ pub(super) fn read(
                 if !header.is_known() || header.text.starts_with('@') {
                     out.push(Finding::Uploads(format!("the headers `{}`", header.raw)));
                 }
+            }
+            if kind == Special::Curl {
+                curl(scanned, out);
             }
             let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
             if let Some(url) = urls.find(|u| {
@@ -199,6 +202,50 @@ pub(super) fn read(
                 )));
             }
         }
+    }
+}
+
+/// curl's own ways of building a request from what the line does not show, or of sending
+/// it to another host than its URL names.
+fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
+    // `--variable NAME@FILE` (or `%ENV`) loads a file or the environment, and the
+    // `--expand-*` options put variables into the URL, headers and credentials: the
+    // request is then built at run time from what no word of the line shows.
+    if let Some(name) = scanned
+        .options
+        .iter()
+        .find_map(|o| o.names.iter().find(|n| *n == "--variable" || n.starts_with("--expand-")))
+    {
+        out.push(Finding::Uploads(format!(
+            "`{name}` builds the request from files, the environment or values known at run \
+             time"
+        )));
+    }
+    // These send the request to another host than its URL names (a proxy, a
+    // forced address, a socket, a resolver of the caller's choosing).
+    const ELSEWHERE: [&str; 13] = [
+        "-x",
+        "--proxy",
+        "--preproxy",
+        "--socks4",
+        "--socks4a",
+        "--socks5",
+        "--socks5-hostname",
+        "--connect-to",
+        "--resolve",
+        "--doh-url",
+        "--dns-servers",
+        "--unix-socket",
+        "--abstract-unix-socket",
+    ];
+    if let Some(option) = scanned
+        .options
+        .iter()
+        .find_map(|o| o.names.iter().find(|n| ELSEWHERE.contains(&n.as_str())))
+    {
+        out.push(Finding::Uploads(format!(
+            "`{option}` sends the request elsewhere than its URL says"
+        )));
     }
 }
 

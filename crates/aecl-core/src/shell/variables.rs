@@ -1,6 +1,7 @@
 //! Environment variables that make an allowed program run code of the caller's choosing
 //! (or another program): setting one, before a command, through `env` or `export`, is
-//! `runs_code` (`guard.rs`).
+//! `runs_code` (`guard.rs`). And those that name a file a program writes wherever they say
+//! (`writes_outside`), or a host its requests go through (`uploads`).
 
 /// Variables that change which program runs or make a program run code: the dynamic
 /// loader, shell start-up, pagers and editors, git's helpers and configuration,
@@ -31,6 +32,9 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "MANOPT",
     "GIT_PAGER",
     "SYSTEMD_PAGER",
+    // `LESS='+!cmd'` runs a command when the pager starts on a terminal (`git -p log`).
+    "LESS",
+    "MORE",
     "LESSOPEN",
     "LESSCLOSE",
     "LESSKEYIN",
@@ -126,4 +130,39 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     // `GIT_TRACE=/path` and its kin write a file.
     "GIT_TRACE",
     "PYTHON",
+];
+
+/// Variables naming a file that a program writes to, at any path the value gives: TLS
+/// key logs (OpenSSL, GnuTLS, NSS: curl, git, wget, Python, Node), interactive histories,
+/// coverage and allocation traces. `HISTFILE` and `GIT_TRACE*` are above.
+pub(super) const WRITE_VARIABLES: &[&str] = &[
+    "SSLKEYLOGFILE",
+    "LESSHISTFILE",
+    "NODE_REPL_HISTORY",
+    "SQLITE_HISTORY",
+    "PSQL_HISTORY",
+    "MYSQL_HISTFILE",
+    "REDISCLI_HISTFILE",
+    "GCOV_PREFIX",
+    "MALLOC_TRACE",
+];
+
+/// Variables that send a program's requests through a host of the caller's choosing: the
+/// request then goes where the command's URL does not say (curl, wget, git, pip, npm).
+pub(super) const PROXY_VARIABLES: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "SOCKS_PROXY",
+    "SOCKS5_SERVER",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_SSL_CAINFO",
+    "NODE_TLS_REJECT_UNAUTHORIZED",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
 ];

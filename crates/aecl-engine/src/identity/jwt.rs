@@ -81,7 +81,7 @@ fn json_object(part: &str, what: &'static str) -> Result<Map<String, Value>, Tok
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) else {
         return Err(TokenError::Malformed(what));
     };
-    if aecl_protocol::distinct::repeats_a_member(&bytes) {
+    if aecl_core::distinct::repeats_a_member(&bytes) {
         return Err(TokenError::Malformed("a member of the token is named twice"));
     }
     Ok(map)

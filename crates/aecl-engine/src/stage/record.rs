@@ -317,10 +317,7 @@ impl<S: Store> Engine<S> {
 /// cannot repeat an executed one, and its commit needs no look-up before it runs (the
 /// commit still checks, and finds the run moved on if another call came meanwhile).
 fn is_new_call(run: &CachedRun, id: &str) -> bool {
-    run.state.expired.is_none()
-        && !run.state.history.iter().any(|entry| {
-            matches!(entry, aecl_core::run::HistoryEntry::Call { id: seen, .. } if seen == id)
-        })
+    run.state.expired.is_none() && !run.state.has_call(id)
 }
 
 /// Whether `call`'s action changes nothing in the world (a read): its decision and outcome

@@ -37,6 +37,8 @@ fn another_event_or_an_empty_session_is_refused() {
     };
     let error = HookInput::parse(&input("PostToolUse", "s1"), "PreToolUse").unwrap_err();
     assert!(error.to_string().contains("`PostToolUse`"), "{error}");
+    let error = HookInput::parse(&input("BeforeTool", " "), "BeforeTool").unwrap_err();
+    assert!(error.to_string().contains("`session_id`"), "a blank session is no session: {error}");
     let error = HookInput::parse(&input("BeforeTool", ""), "BeforeTool").unwrap_err();
     assert!(error.to_string().contains("`session_id` is empty"), "{error}");
     let error = HookInput::parse("{\"session_id\": 1}", "BeforeTool").unwrap_err();
@@ -183,4 +185,39 @@ effect = "read"
             assert_eq!(outcome.decision == Decision::Block, expect_denied, "{mode} {action}");
         }
     }
+}
+
+#[test]
+fn an_input_naming_a_member_twice_is_refused_whichever_copy_a_reader_keeps() {
+    let head = r#""session_id":"s1","cwd":"/w","tool_name":"Bash","tool_use_id":"t1""#;
+    let inputs = [
+        // The event read first as after the tool, last as before it.
+        format!(
+            r#"{{{head},"hook_event_name":"PostToolUse","hook_event_name":"PreToolUse","tool_input":{{"command":"rm -rf /"}}}}"#
+        ),
+        format!(
+            r#"{{{head},"hook_event_name":"PreToolUse","hook_event_name":"PostToolUse","tool_input":{{"command":"rm -rf /"}}}}"#
+        ),
+        // Inside the tool's input, as an escape, and deeper down.
+        format!(
+            r#"{{{head},"hook_event_name":"PreToolUse","tool_input":{{"command":"rm -rf /","command":"ls"}}}}"#
+        ),
+        format!(
+            r#"{{{head},"hook_event_name":"PreToolUse","tool_input":{{"command":"ls","\u0063ommand":"id"}}}}"#
+        ),
+        format!(
+            r#"{{{head},"hook_event_name":"PreToolUse","tool_input":{{"edits":[{{"a":1,"a":2}}]}}}}"#
+        ),
+    ];
+    for text in &inputs {
+        let error = HookInput::parse_event(text).unwrap_err();
+        assert!(error.to_string().contains("twice"), "{text}: {error}");
+        assert!(HookInput::parse(text, "PreToolUse").is_err(), "{text}");
+        assert_eq!(HookInput::event_name(text), None, "{text}");
+    }
+    // The same input with each member once is read.
+    let once = format!(
+        r#"{{{head},"hook_event_name":"PreToolUse","tool_input":{{"command":"ls"}}}}"#
+    );
+    assert!(HookInput::parse_event(&once).is_ok());
 }

@@ -340,6 +340,12 @@ impl Writer {
         if let Some(error) = batch.failed {
             return Err(error);
         }
+        // The files found gone after an earlier commit: that batch went to a file nobody
+        // reads (and the log's state here went back to before it). Every job has run, so
+        // each is answered with the reason; the transaction is rolled back.
+        if let Some(reason) = self.health.failed() {
+            return Err(reason);
+        }
         insert_rows(&self.conn, &batch.rows)
             .map_err(|e| format!("appending audit records: {e}"))?;
         let leaves: Vec<aecl_audit::Hash> = match self.publish {
@@ -369,10 +375,10 @@ impl Writer {
             )
             .map_err(|e| e.to_string())?;
         }
-        // Nothing is committed to a file that is no longer the database, and a batch
-        // committed while it was deleted or replaced is answered as failed: its rows went
-        // to a file nobody will read again.
-        self.health.check()?;
+        // A batch committed while the database or its log was deleted or replaced is
+        // answered as failed: its rows went to a file nobody will read again. The files
+        // are looked at once, after the commit (three system calls); the failure is
+        // sticky, and refuses every later batch before it writes anything.
         super::exec(&self.conn, "COMMIT", []).map_err(|e| e.to_string())?;
         self.health.check()
     }

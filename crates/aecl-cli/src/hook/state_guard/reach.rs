@@ -197,6 +197,91 @@ impl<'a> Line<'a> {
         Ok(())
     }
 
+    /// Refuses a word of the line that names a path inside the state directory, however
+    /// spelled: quoted, a glob or braces, `~`, `..`, through a link, relative to the
+    /// agent's `cwd` or to a directory a `cd` of the line goes to. Reads too: a session
+    /// file is what the agent read, and reading it shows the agent what the hook
+    /// remembers. Words only known at run time are the shell rules' (`dynamic`); a
+    /// recursive read of a directory holding the state directory (`grep -r x ..`) is not
+    /// caught here.
+    pub fn check_reads<'p>(
+        &self,
+        analysis: &Analysis,
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        if protected.state().is_none() {
+            return Ok(());
+        }
+        let dirs = self.cd_targets(analysis);
+        let words = analysis
+            .commands
+            .iter()
+            .flat_map(|c| c.words.iter())
+            .chain(analysis.redirections.iter().map(|r| &r.target));
+        // `expand` reads globs, braces and `~`, and refuses what only the run knows.
+        for word in words {
+            // An option's attached value (`--file=PATH`) is a path too.
+            let value = word.text.split_once('=').map(|(_, v)| ShellArg {
+                text: v.to_owned(),
+                raw: v.to_owned(),
+                ..word.clone()
+            });
+            for word in std::iter::once(word).chain(value.as_ref()) {
+                let Ok(texts) = expand(word, self.text) else { continue };
+                for text in texts {
+                    let paths = if text.starts_with('/') {
+                        vec![PathBuf::from(&text)]
+                    } else {
+                        dirs.iter().map(|dir| dir.join(&text)).collect()
+                    };
+                    for found in paths.iter().filter_map(|p| glob(p).ok()).flatten() {
+                        let shown = found.display().to_string();
+                        let resolved = resolve_physical(self.cwd, &shown).ok();
+                        let place = protected.inside_state(&found).or_else(|| {
+                            resolved.and_then(|r| protected.inside_state(Path::new(&r)))
+                        });
+                        if let Some(place) = place {
+                            return Err(Refusal::Touches {
+                                how: "reads".to_owned(),
+                                what: word.raw.clone(),
+                                place,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The directories the line's commands may run in: the agent's `cwd` and where each
+    /// `cd` or `pushd` of the line goes from those before it (bounded).
+    fn cd_targets(&self, analysis: &Analysis) -> Vec<PathBuf> {
+        const MAX_DIRS: usize = 32;
+        let mut dirs = vec![self.cwd.to_owned()];
+        let cds = analysis.commands.iter().filter(|c| matches!(c.program.as_str(), "cd" | "pushd"));
+        for word in cds.flat_map(|c| c.words.iter()) {
+            if word.text.starts_with('-') {
+                continue;
+            }
+            let Ok(texts) = expand(word, self.text) else { continue };
+            let mut added = Vec::new();
+            for text in &texts {
+                if text.starts_with('/') {
+                    added.push(PathBuf::from(text));
+                } else {
+                    added.extend(dirs.iter().map(|dir| dir.join(text)));
+                }
+            }
+            for dir in added {
+                if dirs.len() < MAX_DIRS && !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+        dirs
+    }
+
     /// `{}` in `word`: the refusal it gets, if it stands for found paths.
     fn placeholder<'p>(
         &self,

@@ -126,7 +126,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--output-dir",
             "--create-dirs",
         ],
-        special: Some(Special::HttpClient),
+        special: Some(Special::Curl),
         ..PLAIN
     },
     Entry {

@@ -2,7 +2,8 @@
 //! repeated member, other readers the first: `{"currency":"RUB","currency":"EUR"}` is
 //! decided as EUR, and a client that executes the call itself with a first-copy reader
 //! pays in RUB. So what aecl reads from the wire (request bodies, token claims) is refused
-//! when a member is named twice, at any depth.
+//! when a member is named twice, at any depth: request bodies, token claims and hook
+//! inputs.
 
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
