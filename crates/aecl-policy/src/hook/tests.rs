@@ -216,8 +216,7 @@ fn an_input_naming_a_member_twice_is_refused_whichever_copy_a_reader_keeps() {
         assert_eq!(HookInput::event_name(text), None, "{text}");
     }
     // The same input with each member once is read.
-    let once = format!(
-        r#"{{{head},"hook_event_name":"PreToolUse","tool_input":{{"command":"ls"}}}}"#
-    );
+    let once =
+        format!(r#"{{{head},"hook_event_name":"PreToolUse","tool_input":{{"command":"ls"}}}}"#);
     assert!(HookInput::parse_event(&once).is_ok());
 }
