@@ -109,8 +109,10 @@ pub struct McpContext {
 /// `{"hook_event_name":"PostToolUse","hook_event_name":"PreToolUse"}` was answered as an
 /// event after the tool, with no decision.
 fn refuse_repeated_members(text: &str) -> Result<(), PolicyError> {
+    // Only strict JSON is read for it (what does not parse, a lone surrogate escape among
+    // others, fails the check's reader too, repeated member or not).
     if aecl_core::distinct::repeats_a_member(text.as_bytes())
-        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+        && serde_json::from_str::<Value>(text).is_ok()
     {
         return Err(PolicyError::Hook(
             "the input names a member of an object twice: refused, since readers disagree \
@@ -161,8 +163,11 @@ impl HookInput {
                     .and_then(|cut| message.get(..cut))
                     .unwrap_or(&message)
                     .to_owned();
-                let repaired = lenient::repair_surrogates(text)
-                    .and_then(|t| serde_json::from_str::<HookInput>(&t).ok());
+                let repaired = lenient::repair_surrogates(text);
+                if let Some(repaired) = &repaired {
+                    refuse_repeated_members(repaired)?;
+                }
+                let repaired = repaired.and_then(|t| serde_json::from_str::<HookInput>(&t).ok());
                 match repaired {
                     Some(input) => input,
                     None => match lenient::salvage(text, &message) {

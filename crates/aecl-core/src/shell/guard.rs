@@ -259,8 +259,8 @@ impl ProgramGuard {
             out.push((
                 self.uploads,
                 format!(
-                    "setting `{name}` sends the program's requests through a host (or trust) \
-                     of the caller's choosing"
+                    "setting `{name}` sends the program's requests through a host, a trust \
+                     or credentials of the caller's choosing"
                 ),
             ));
         }

@@ -223,9 +223,10 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
     }
     // These send the request to another host than its URL names (a proxy, a
     // forced address, a socket, a resolver of the caller's choosing).
-    const ELSEWHERE: [&str; 13] = [
+    const ELSEWHERE: [&str; 14] = [
         "-x",
         "--proxy",
+        "--proxy1.0",
         "--preproxy",
         "--socks4",
         "--socks4a",
@@ -245,6 +246,41 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
     {
         out.push(Finding::Uploads(format!(
             "`{option}` sends the request elsewhere than its URL says"
+        )));
+    }
+    // `-w '%output{FILE}...'` writes the rest of the format to FILE (curl 8.3); a format
+    // read from a file (`-w @FILE`) or built at run time may hold one.
+    for format in scanned.values(&["-w", "--write-out"]) {
+        if !format.is_known() || format.text.starts_with('@') {
+            out.push(Finding::Writes(ShellArg {
+                raw: format!("the files `-w {}` may name", format.raw),
+                expansion: true,
+                ..ShellArg::default()
+            }));
+            continue;
+        }
+        let mut rest = format.text.as_str();
+        while let Some(start) = rest.find("%output{") {
+            let after = &rest[start + "%output{".len()..];
+            let Some(end) = after.find('}') else { break };
+            out.push(Finding::Writes(ShellArg::known(&after[..end])));
+            rest = &after[end..];
+        }
+    }
+    // An option's value built at run time is sent (`-A "$(cat .env)"`, `-u`, `-b`,
+    // `--oauth2-bearer`), as a URL built at run time is. What names a file to write is a
+    // write, judged as one.
+    const WRITES: [&str; 4] = ["-o", "--output", "-D", "--dump-header"];
+    if let Some(value) = scanned
+        .options
+        .iter()
+        .filter(|o| !o.names.iter().any(|n| WRITES.contains(&n.as_str())))
+        .filter_map(|o| o.value.as_ref())
+        .find(|v| !v.is_known())
+    {
+        out.push(Finding::Uploads(format!(
+            "the option value `{}` is built at run time",
+            value.raw
         )));
     }
 }

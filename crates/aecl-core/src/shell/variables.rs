@@ -97,6 +97,7 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "TAR_OPTIONS",
     "CURL_HOME",
     "WGETRC",
+    "SYSTEM_WGETRC",
     "SYSTEMWGETRC",
     "HOME",
     "XDG_CONFIG_HOME",
@@ -144,11 +145,13 @@ pub(super) const WRITE_VARIABLES: &[&str] = &[
     "MYSQL_HISTFILE",
     "REDISCLI_HISTFILE",
     "GCOV_PREFIX",
+    "COVERAGE_FILE",
     "MALLOC_TRACE",
 ];
 
-/// Variables that send a program's requests through a host of the caller's choosing: the
-/// request then goes where the command's URL does not say (curl, wget, git, pip, npm).
+/// Variables that send a program's requests through a host of the caller's choosing (the
+/// request then goes where the command's URL does not say: curl, wget, git, pip, npm),
+/// change whom it trusts, or what credentials it sends.
 pub(super) const PROXY_VARIABLES: &[&str] = &[
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -165,4 +168,6 @@ pub(super) const PROXY_VARIABLES: &[&str] = &[
     "NODE_TLS_REJECT_UNAUTHORIZED",
     "NODE_EXTRA_CA_CERTS",
     "REQUESTS_CA_BUNDLE",
+    // The credentials `curl -n` and `ftp` send, read from a file of the caller's choosing.
+    "NETRC",
 ];

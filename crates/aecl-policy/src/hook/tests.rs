@@ -220,3 +220,14 @@ fn an_input_naming_a_member_twice_is_refused_whichever_copy_a_reader_keeps() {
         format!(r#"{{{head},"hook_event_name":"PreToolUse","tool_input":{{"command":"ls"}}}}"#);
     assert!(HookInput::parse_event(&once).is_ok());
 }
+
+#[test]
+fn a_repaired_input_naming_a_member_twice_is_refused_too() {
+    // A lone surrogate (repaired, as a tool output may hold one) beside a repeated event.
+    let text = r#"{"session_id":"s1","hook_event_name":"PostToolUse","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"},"tool_response":"OK\ud800"}"#;
+    let error = HookInput::parse_event(text).unwrap_err();
+    assert!(error.to_string().contains("twice"), "{error}");
+    // The lone surrogate alone is still read.
+    let single = r#"{"session_id":"s1","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"ls"},"tool_response":"OK\ud800"}"#;
+    assert!(HookInput::parse_event(single).is_ok());
+}

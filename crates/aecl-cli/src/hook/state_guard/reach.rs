@@ -217,7 +217,10 @@ impl<'a> Line<'a> {
             .commands
             .iter()
             .flat_map(|c| c.words.iter())
-            .chain(analysis.redirections.iter().map(|r| &r.target));
+            .chain(analysis.redirections.iter().map(|r| &r.target))
+            // A value the line assigns may be read through its variable (`d=../state; cat
+            // $d/F`), which `expand` leaves unknown.
+            .chain(analysis.assignments.iter().map(|a| &a.value));
         // `expand` reads globs, braces and `~`, and refuses what only the run knows.
         for word in words {
             // An option's attached value (`--file=PATH`) is a path too.

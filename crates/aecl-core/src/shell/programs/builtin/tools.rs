@@ -114,7 +114,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &["npm"],
-        value_options: &["-w", "--workspace", "--registry"],
+        value_options: &["-w", "--workspace"],
         // `--prefix DIR` (`-C DIR`) installs, packs or links in DIR; `pack
         // --pack-destination DIR` writes the tarball there; `--cache DIR` fills it.
         write_options: &["--prefix", "-C", "--pack-destination", "--cache"],
@@ -125,6 +125,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--call",
             "--userconfig",
             "--globalconfig",
+            // A registry or proxy of the caller's choosing serves the packages whose
+            // install scripts run.
+            "--registry",
+            "--proxy",
+            "--https-proxy",
         ],
         runs_code_subcommands: &[
             "exec",
@@ -156,7 +161,16 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry {
         names: &["yarn", "pnpm", "bun"],
         value_options: &["--cwd", "-C", "--dir", "--filter", "-F"],
-        runs_code_options: &["-e", "--eval", "-p", "--print", "--shell-mode"],
+        runs_code_options: &[
+            "-e",
+            "--eval",
+            "-p",
+            "--print",
+            "--shell-mode",
+            "--registry",
+            "--proxy",
+            "--https-proxy",
+        ],
         runs_code_subcommands: &["dlx", "exec", "x", "create", "node", "config", "set", "rebuild"],
         upload_subcommands: &["publish", "npm", "login"],
         special: Some(Special::PackageManager),
@@ -214,6 +228,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "upgrade",
             "get",
             "tool",
+            // `pip config set global.index-url ...`, `poetry config`, `bundle config
+            // mirror...`: where later installs fetch the code they run.
+            "config",
         ],
         upload_subcommands: &["publish", "push", "upload"],
         ..PLAIN
