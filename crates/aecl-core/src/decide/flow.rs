@@ -7,6 +7,7 @@ use crate::constraint::normalise_path;
 use crate::path::{FieldPath, for_each_leaf};
 use crate::policy::{ActionSpec, AgentManifest};
 use crate::run::value_text;
+use crate::values::ValueKind;
 use crate::verdict::{Decision, Stage};
 
 impl Evaluation<'_> {
@@ -99,6 +100,8 @@ impl Evaluation<'_> {
     pub(super) fn data_flow(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Vec<String> {
         let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
         let mut texts: Vec<(String, String)> = Vec::new();
+        // Links given as control arguments: what their path, query or fragment carries.
+        let mut links: Vec<(String, String)> = Vec::new();
         let spec_of = |path: &str| action.args.iter().find(|a| a.path.is(path));
         let is_control = |path: &str| action.args.iter().any(|a| a.control && a.path.is(path));
         for_each_leaf(&self.call.args, &mut |path, value| {
@@ -110,8 +113,12 @@ impl Evaluation<'_> {
             }) {
                 texts.push((path.to_owned(), text.clone().into_owned()));
             }
+            let kind = values::kind_of(spec, &text);
+            if kind == Some(ValueKind::Url) && spec.is_some_and(|s| s.control) {
+                links.push((path.to_owned(), text.clone().into_owned()));
+            }
             // The borrowed look-ups: a source is cloned only for a finding.
-            let source = match values::kind_of(spec, &text) {
+            let source = match kind {
                 Some(kind) => {
                     self.run.provenance.source_of_kind(&kind, &text, &values::options(agent, spec))
                 }
@@ -156,6 +163,22 @@ impl Evaluation<'_> {
                 untrusted.push((path.clone(), text.clone(), None));
             }
         }
+        // A link's own path, query or fragment may carry another link or an address
+        // (`https://trusted.test/redirect?to=https://evil.test/c`, percent-encoded too): an
+        // open redirect on a trusted host reaches them. Each is checked as `scan` checks
+        // the values inside free text.
+        for (path, text) in &links {
+            let Some(spec) = spec_of(path) else { continue };
+            if untrusted.iter().any(|(p, _, _)| p == path) {
+                continue;
+            }
+            let mut inner = spec.clone();
+            inner.values.scan = vec![ValueKind::Url, ValueKind::Email];
+            inner.values.max_copied_from_untrusted = None;
+            if self.scan_text(agent, &inner, path, &beyond_authority(text)) {
+                untrusted.push((path.clone(), text.clone(), None));
+            }
+        }
         if action.outward
             && let (Some(private), Some(untrusted)) =
                 (&self.run.read_private, &self.run.read_untrusted)
@@ -169,4 +192,22 @@ impl Evaluation<'_> {
         }
         untrusted.into_iter().map(|(path, _, _)| path).collect()
     }
+}
+
+/// `url` with its scheme and authority blanked and its query and fragment separators
+/// (`?`, `&`, `=`, `#`, `;`) turned to spaces, byte for byte, so that what its path, query
+/// and fragment carry reads as words at the same offsets, and the link itself is not
+/// found again.
+fn beyond_authority(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+    let mut out = String::with_capacity(url.len());
+    for (i, c) in url.char_indices() {
+        match c {
+            _ if i < end => out.extend(std::iter::repeat_n(' ', c.len_utf8())),
+            '?' | '&' | '=' | '#' | ';' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
