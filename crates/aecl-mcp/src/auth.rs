@@ -1,8 +1,9 @@
 //! Who the client of an HTTP gateway is: an aecl agent token (`aecl token issue --agent`)
 //! in `Authorization: Bearer`, checked with the same code as `aecl serve`
-//! (`aecl_engine::identity::verify`, through its cache of verified tokens), whose subject is the agent every call of the request
-//! is made as. A refusal is a 401 with a `WWW-Authenticate: Bearer` challenge naming the
-//! protected-resource metadata (RFC 9728), as the MCP authorization spec asks.
+//! (`aecl_engine::identity::verify`, through its cache of verified tokens), whose subject
+//! is the agent every call of the request is made as. A refusal is a 401 with a
+//! `WWW-Authenticate: Bearer` challenge naming the protected-resource metadata (RFC 9728),
+//! as the MCP authorization spec asks.
 //!
 //! INVARIANT: the agent comes from a verified token only, never from the request's body or
 //! another header; and a session started by one agent is never continued by another.

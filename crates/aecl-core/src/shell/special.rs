@@ -263,20 +263,61 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
         while let Some(start) = rest.find("%output{") {
             let after = &rest[start + "%output{".len()..];
             let Some(end) = after.find('}') else { break };
-            out.push(Finding::Writes(ShellArg::known(&after[..end])));
+            // `%output{>>FILE}` appends to FILE.
+            let file = after[..end].strip_prefix(">>").unwrap_or(&after[..end]);
+            out.push(Finding::Writes(ShellArg::known(file)));
             rest = &after[end..];
         }
     }
     // An option's value built at run time is sent (`-A "$(cat .env)"`, `-u`, `-b`,
-    // `--oauth2-bearer`), as a URL built at run time is. What names a file to write is a
-    // write, judged as one.
-    const WRITES: [&str; 4] = ["-o", "--output", "-D", "--dump-header"];
+    // `--oauth2-bearer`), as a URL built at run time is. Not the values that name a file
+    // curl writes (judged as writes) or reads for itself, nor numbers and times.
+    const NOT_SENT: [&str; 38] = [
+        "-o",
+        "--output",
+        "-c",
+        "--cookie-jar",
+        "-D",
+        "--dump-header",
+        "--trace",
+        "--trace-ascii",
+        "--stderr",
+        "--libcurl",
+        "--etag-save",
+        "--hsts",
+        "--alt-svc",
+        "--output-dir",
+        "-w",
+        "--write-out",
+        "--cacert",
+        "--capath",
+        "-E",
+        "--cert",
+        "--key",
+        "--cert-type",
+        "--key-type",
+        "--proxy-cacert",
+        "--netrc-file",
+        "-m",
+        "--max-time",
+        "--connect-timeout",
+        "--retry",
+        "--retry-delay",
+        "--retry-max-time",
+        "--speed-limit",
+        "--speed-time",
+        "--limit-rate",
+        "--max-filesize",
+        "--max-redirs",
+        "--keepalive-time",
+        "--local-port",
+    ];
     if let Some(value) = scanned
         .options
         .iter()
-        .filter(|o| !o.names.iter().any(|n| WRITES.contains(&n.as_str())))
+        .filter(|o| !o.names.iter().any(|n| NOT_SENT.contains(&n.as_str())))
         .filter_map(|o| o.value.as_ref())
-        .find(|v| !v.is_known())
+        .find(|v| v.expansion)
     {
         out.push(Finding::Uploads(format!(
             "the option value `{}` is built at run time",

@@ -32,9 +32,6 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "MANOPT",
     "GIT_PAGER",
     "SYSTEMD_PAGER",
-    // `LESS='+!cmd'` runs a command when the pager starts on a terminal (`git -p log`).
-    "LESS",
-    "MORE",
     "LESSOPEN",
     "LESSCLOSE",
     "LESSKEYIN",

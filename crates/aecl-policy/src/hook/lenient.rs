@@ -82,6 +82,11 @@ pub(super) fn salvage(text: &str, why: &str) -> Option<HookInput> {
 /// [`salvage`], also when the text names no event (`hook_event_name` is then empty).
 pub(super) fn salvage_fields(text: &str, why: &str) -> Option<HookInput> {
     let fields = top_level_strings(text)?;
+    // A member named twice is read two ways (`super::refuse_repeated_members`): nothing
+    // is salvaged from such a text.
+    if fields.iter().enumerate().any(|(i, (key, _))| fields[..i].iter().any(|(k, _)| k == key)) {
+        return None;
+    }
     let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     Some(HookInput {
         session_id: get("session_id")?,

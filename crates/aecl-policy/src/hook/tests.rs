@@ -231,3 +231,20 @@ fn a_repaired_input_naming_a_member_twice_is_refused_too() {
     let single = r#"{"session_id":"s1","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"ls"},"tool_response":"OK\ud800"}"#;
     assert!(HookInput::parse_event(single).is_ok());
 }
+
+#[test]
+fn an_unreadable_input_naming_a_member_twice_is_not_salvaged() {
+    // Nested past the parser's limit, so that neither strict reader reads it.
+    let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+    let text = format!(
+        r#"{{"session_id":"s1","hook_event_name":"PostToolUse","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{{"command":"rm -rf /"}},"tool_response":{deep}}}"#
+    );
+    assert!(HookInput::parse_event(&text).is_err());
+    // The same input with the event once is salvaged as the output it records.
+    let once = text.replacen(r#""hook_event_name":"PostToolUse","#, "", 1).replacen(
+        r#""hook_event_name":"PreToolUse""#,
+        r#""hook_event_name":"PostToolUse""#,
+        1,
+    );
+    assert_eq!(HookInput::parse_event(&once).unwrap().1, HookEvent::PostTool);
+}

@@ -3,13 +3,15 @@
 //! The writer keeps one open connection. If the file is deleted (or renamed, or replaced
 //! by another file) under a running server, SQLite keeps writing to the open, unlinked
 //! inode: every commit "succeeds", nothing reaches the path, and after a restart a fresh,
-//! empty log starts at sequence 0 and verifies. So the writer compares, before and after
-//! every commit, the device and inode behind the path (and behind its `-wal` file) with
-//! those it opened, and asks the kernel whether the path may still be written (`access`:
-//! a read-only mount, an immutable file, a removed write permission). A `stat` and an
-//! `access` cost about a microsecond each against a commit's fsync, so no rate limit is
-//! needed. The first failure is sticky: every later commit is refused, every call is
-//! blocked, and the reason is logged once at `error`, until the operator restarts aecl.
+//! empty log starts at sequence 0 and verifies. So the writer compares, after every
+//! commit, the device and inode behind the path (and behind its `-wal` file) with those it
+//! opened, and asks the kernel whether the path may still be written (`access`: a
+//! read-only mount, an immutable file, a removed write permission). The commit that finds
+//! the file gone went to the unlinked inode and is answered as failed, so no acknowledged
+//! record is lost. Two `stat`s and an `access` cost a few microseconds against a commit's
+//! fsync, so no rate limit is needed. The first failure is sticky: every later batch is
+//! refused before it writes, every call is blocked, and the reason is logged once at
+//! `error`, until the operator restarts aecl.
 //! (Nothing can be appended to the audit log about it: the log is what is gone.)
 //!
 //! The file is never opened again to check it: closing a second descriptor of a SQLite

@@ -201,14 +201,19 @@ impl<'a> Line<'a> {
     /// spelled: quoted, a glob or braces, `~`, `..`, through a link, relative to the
     /// agent's `cwd` or to a directory a `cd` of the line goes to. Reads too: a session
     /// file is what the agent read, and reading it shows the agent what the hook
-    /// remembers. Words only known at run time are the shell rules' (`dynamic`); a
-    /// recursive read of a directory holding the state directory (`grep -r x ..`) is not
-    /// caught here.
+    /// remembers. A word whose expansion is past the limits (too many brace words or glob
+    /// matches), or a line past its budget of paths, is refused. Not caught: a word built
+    /// at run time (`$(...)`, a variable the environment sets otherwise; the shell rules
+    /// judge programs, not such reads), a relative path after a `cd` to a directory only
+    /// known at run time, and a recursive read of a directory holding the state directory
+    /// (`grep -r x ..`).
     pub fn check_reads<'p>(
         &self,
         analysis: &Analysis,
         protected: &'p Protected,
     ) -> Result<(), Refusal<'p>> {
+        /// Paths looked at for one line at most (each globbed and resolved).
+        const MAX_PATHS: usize = 16_384;
         if protected.state().is_none() {
             return Ok(());
         }
@@ -221,34 +226,55 @@ impl<'a> Line<'a> {
             // A value the line assigns may be read through its variable (`d=../state; cat
             // $d/F`), which `expand` leaves unknown.
             .chain(analysis.assignments.iter().map(|a| &a.value));
-        // `expand` reads globs, braces and `~`, and refuses what only the run knows.
+        let mut budget = MAX_PATHS;
+        let mut seen: Vec<&str> = Vec::new();
         for word in words {
-            // An option's attached value (`--file=PATH`) is a path too.
-            let value = word.text.split_once('=').map(|(_, v)| ShellArg {
-                text: v.to_owned(),
-                raw: v.to_owned(),
+            if seen.contains(&word.raw.as_str()) {
+                continue;
+            }
+            seen.push(&word.raw);
+            // An option's attached value (`--file=PATH`), split where it was written.
+            let value = word.raw.split_once('=').map(|(_, raw)| ShellArg {
+                text: word.text.split_once('=').map_or_else(String::new, |(_, v)| v.to_owned()),
+                raw: raw.to_owned(),
+                tilde: raw.starts_with('~'),
                 ..word.clone()
             });
             for word in std::iter::once(word).chain(value.as_ref()) {
-                let Ok(texts) = expand(word, self.text) else { continue };
+                // `expand` reads globs, braces and `~`. A word with no expansion that it
+                // cannot read went past its limits: refused, as a write would be.
+                let texts = match expand(word, self.text) {
+                    Ok(texts) => texts,
+                    Err(_) if word.expansion => continue,
+                    Err(e) => return Err(Refusal::Unknown(format!("reads {e}"))),
+                };
                 for text in texts {
                     let paths = if text.starts_with('/') {
                         vec![PathBuf::from(&text)]
                     } else {
                         dirs.iter().map(|dir| dir.join(&text)).collect()
                     };
-                    for found in paths.iter().filter_map(|p| glob(p).ok()).flatten() {
-                        let shown = found.display().to_string();
-                        let resolved = resolve_physical(self.cwd, &shown).ok();
-                        let place = protected.inside_state(&found).or_else(|| {
-                            resolved.and_then(|r| protected.inside_state(Path::new(&r)))
-                        });
-                        if let Some(place) = place {
-                            return Err(Refusal::Touches {
-                                how: "reads".to_owned(),
-                                what: word.raw.clone(),
-                                place,
+                    for path in &paths {
+                        let found =
+                            glob(path).map_err(|e| Refusal::Unknown(format!("reads {e}")))?;
+                        for found in found {
+                            budget = budget.checked_sub(1).ok_or_else(|| {
+                                Refusal::Unknown(format!(
+                                    "reads more than {MAX_PATHS} paths on one line"
+                                ))
+                            })?;
+                            let shown = found.display().to_string();
+                            let resolved = resolve_physical(self.cwd, &shown).ok();
+                            let place = protected.inside_state(&found).or_else(|| {
+                                resolved.and_then(|r| protected.inside_state(Path::new(&r)))
                             });
+                            if let Some(place) = place {
+                                return Err(Refusal::Touches {
+                                    how: "reads".to_owned(),
+                                    what: word.raw.clone(),
+                                    place,
+                                });
+                            }
                         }
                     }
                 }
@@ -258,27 +284,33 @@ impl<'a> Line<'a> {
     }
 
     /// The directories the line's commands may run in: the agent's `cwd` and where each
-    /// `cd` or `pushd` of the line goes from those before it (bounded).
+    /// `cd` or `pushd` of the line goes from those before it (bounded); a `cd` with no
+    /// directory goes home.
     fn cd_targets(&self, analysis: &Analysis) -> Vec<PathBuf> {
         const MAX_DIRS: usize = 32;
         let mut dirs = vec![self.cwd.to_owned()];
         let cds = analysis.commands.iter().filter(|c| matches!(c.program.as_str(), "cd" | "pushd"));
-        for word in cds.flat_map(|c| c.words.iter()) {
-            if word.text.starts_with('-') {
-                continue;
+        for cd in cds {
+            let mut targets: Vec<&ShellArg> =
+                cd.words.iter().filter(|w| !w.text.starts_with('-')).collect();
+            let home = ShellArg { tilde: true, ..ShellArg::known("~") };
+            if targets.is_empty() && cd.program == "cd" {
+                targets.push(&home);
             }
-            let Ok(texts) = expand(word, self.text) else { continue };
-            let mut added = Vec::new();
-            for text in &texts {
-                if text.starts_with('/') {
-                    added.push(PathBuf::from(text));
-                } else {
-                    added.extend(dirs.iter().map(|dir| dir.join(text)));
+            for word in targets {
+                let Ok(texts) = expand(word, self.text) else { continue };
+                let mut added = Vec::new();
+                for text in &texts {
+                    if text.starts_with('/') {
+                        added.push(PathBuf::from(text));
+                    } else {
+                        added.extend(dirs.iter().map(|dir| dir.join(text)));
+                    }
                 }
-            }
-            for dir in added {
-                if dirs.len() < MAX_DIRS && !dirs.contains(&dir) {
-                    dirs.push(dir);
+                for dir in added {
+                    if dirs.len() < MAX_DIRS && !dirs.contains(&dir) {
+                        dirs.push(dir);
+                    }
                 }
             }
         }
