@@ -271,22 +271,10 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
     }
     // An option's value built at run time is sent (`-A "$(cat .env)"`, `-u`, `-b`,
     // `--oauth2-bearer`), as a URL built at run time is. Not the values that name a file
-    // curl writes (judged as writes) or reads for itself, nor numbers and times.
-    const NOT_SENT: [&str; 38] = [
-        "-o",
-        "--output",
-        "-c",
-        "--cookie-jar",
-        "-D",
-        "--dump-header",
-        "--trace",
-        "--trace-ascii",
-        "--stderr",
-        "--libcurl",
-        "--etag-save",
-        "--hsts",
-        "--alt-svc",
-        "--output-dir",
+    // curl writes (its table's write options, judged as writes) or reads for itself, the
+    // write-out format (above), nor numbers and times.
+    let writes = super::programs::builtin("curl").map_or(&[][..], |spec| &spec.write_options);
+    const NOT_SENT: [&str; 24] = [
         "-w",
         "--write-out",
         "--cacert",
@@ -315,7 +303,7 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
     if let Some(value) = scanned
         .options
         .iter()
-        .filter(|o| !o.names.iter().any(|n| NOT_SENT.contains(&n.as_str())))
+        .filter(|o| !o.names.iter().any(|n| NOT_SENT.contains(&n.as_str()) || writes.contains(n)))
         .filter_map(|o| o.value.as_ref())
         .find(|v| v.expansion)
     {

@@ -84,7 +84,8 @@ pub(super) fn salvage_fields(text: &str, why: &str) -> Option<HookInput> {
     let fields = top_level_strings(text)?;
     // A member named twice is read two ways (`super::refuse_repeated_members`): nothing
     // is salvaged from such a text.
-    if fields.iter().enumerate().any(|(i, (key, _))| fields[..i].iter().any(|(k, _)| k == key)) {
+    let mut keys = std::collections::HashSet::new();
+    if !fields.iter().all(|(key, _)| keys.insert(key.as_str())) {
         return None;
     }
     let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());

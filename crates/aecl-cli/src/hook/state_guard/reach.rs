@@ -16,6 +16,7 @@
 //! - `cd` through `CDPATH` (set on the line or in the environment) goes somewhere the line
 //!   does not say: relative paths after it are only known at run time.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord};
@@ -227,12 +228,12 @@ impl<'a> Line<'a> {
             // $d/F`), which `expand` leaves unknown.
             .chain(analysis.assignments.iter().map(|a| &a.value));
         let mut budget = MAX_PATHS;
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for word in words {
-            if seen.contains(&word.raw.as_str()) {
+            // A word repeated on the line (a 64 KiB line holds thousands) is read once.
+            if !seen.insert(&word.raw) {
                 continue;
             }
-            seen.push(&word.raw);
             // An option's attached value (`--file=PATH`), split where it was written.
             let value = word.raw.split_once('=').map(|(_, raw)| ShellArg {
                 text: word.text.split_once('=').map_or_else(String::new, |(_, v)| v.to_owned()),
