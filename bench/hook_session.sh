@@ -5,7 +5,12 @@
 # several session sizes, beside `aecl --version` (the process start-up floor) measured in
 # the same run; prints milliseconds and the ratio to the floor.
 #
-#   bench/hook_session.sh [AECL_BINARY] [CALLS]      # default: target/release/aecl, 2000
+#   bench/hook_session.sh [AECL_BINARY] [CALLS] [OUTPUT_BYTES]
+#       # defaults: target/release/aecl, 2000, and a one-line output (about 60 bytes)
+#
+# OUTPUT_BYTES > 0 makes each output that many bytes of prose (a page or a file the agent
+# read): every output of the session is indexed again at every call, so this is the case
+# where the session's growth costs most.
 #
 # Build the binary first (`cargo build --release -p aecl-cli`, or pass target/debug/aecl).
 set -euo pipefail
@@ -13,6 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 aecl="${1:-$here/target/release/aecl}"
 calls="${2:-2000}"
+output_bytes="${3:-0}"
 policy="$here/crates/aecl-cli/tests/claude_code/policy"
 [ -x "$aecl" ] || { echo "no binary at $aecl (cargo build --release -p aecl-cli)" >&2; exit 1; }
 
@@ -23,8 +29,21 @@ session="bench-$$"
 pre() {
   printf '{"session_id":"%s","cwd":"/tmp","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls -la src/%s"},"tool_use_id":"toolu_%s"}' "$session" "$1" "$1"
 }
+# Prose of `output_bytes` bytes (words from a fixed list, seeded), made once.
+prose=""
+if [ "$output_bytes" -gt 0 ]; then
+  prose="$(python3 -c '
+import random, sys
+random.seed(7)
+words = "the of and to in report invoice vendor account payment status page section update review".split()
+out = []
+while sum(len(w) + 1 for w in out) < int(sys.argv[1]):
+    out.append(random.choice(words))
+print(" ".join(out)[: int(sys.argv[1])], end="")
+' "$output_bytes")"
+fi
 post() {
-  printf '{"session_id":"%s","cwd":"/tmp","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"ls -la src/%s"},"tool_response":{"stdout":"main.rs lib.rs file-%s.rs https://example.test/page/%s\\n","stderr":""},"tool_use_id":"toolu_%s"}' "$session" "$1" "$1" "$1" "$1"
+  printf '{"session_id":"%s","cwd":"/tmp","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"ls -la src/%s"},"tool_response":{"stdout":"main.rs lib.rs file-%s.rs https://example.test/page/%s %s\\n","stderr":""},"tool_use_id":"toolu_%s"}' "$session" "$1" "$1" "$1" "$prose" "$1"
 }
 hook() {
   "$aecl" hook claude-code --policy "$policy" --agent coder --state-dir "$state" >/dev/null 2>&1 || true
@@ -41,7 +60,7 @@ floor() {
 }
 
 printf '%-10s %12s %12s %8s\n' "events" "pair_us" "version_us" "ratio"
-measure_points=(0 100 500 1000 "$calls")
+measure_points=(0 $((calls / 20)) $((calls / 4)) $((calls / 2)) "$calls")
 done_calls=0
 for point in "${measure_points[@]}"; do
   # Grow the session to `point` calls (each a decided call and its result).

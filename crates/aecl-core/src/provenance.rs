@@ -78,6 +78,10 @@ const GRAM: usize = MIN_SUBSTRING_LEN;
 /// keeps the index small when a tool returns megabytes.
 const MAX_INDEXED_TEXT: usize = 1 << 20;
 
+/// The documents holding one window, in order: most windows of a text are in one or two,
+/// kept inline (a heap allocation per new window was a fifth of indexing an output).
+type Postings = smallvec::SmallVec<[u32; 2]>;
+
 #[derive(Debug, Clone, Copy, Default)]
 struct FirstSeen {
     trusted: Option<u32>,
@@ -111,7 +115,7 @@ pub struct ProvenanceIndex {
     /// so that finding the first document of each kind never walks the
     /// other kind's (a value every trusted output repeats would otherwise cost a scan of
     /// them all to learn that no untrusted one has it).
-    grams: ByTrust<HashMap<u64, Vec<u32>>>,
+    grams: ByTrust<HashMap<u64, Postings>>,
     /// Documents too large for the gram index, in order, per trust.
     large: ByTrust<Vec<u32>>,
     /// Typed values (by their normal forms) to the first documents that showed them.
@@ -149,24 +153,30 @@ impl ProvenanceIndex {
         };
         let normal = normalise(text);
         if !normal.is_empty() {
-            self.words.entry(normal.clone()).or_default().note(kind, doc);
+            note_word(&mut self.words, &normal, kind, doc);
             for word in words(&normal) {
-                self.words.entry(word.to_owned()).or_default().note(kind, doc);
+                note_word(&mut self.words, word, kind, doc);
                 // A mention (`#project-x`, `@dana.k`) holds the name itself: the user's
                 // `#project-x` vouches for `project-x`, a page's `#leaks-public` does not.
                 let bare = word.trim_start_matches(['#', '@']);
                 if !bare.is_empty() && bare != word {
-                    self.words.entry(bare.to_owned()).or_default().note(kind, doc);
+                    note_word(&mut self.words, bare, kind, doc);
                 }
                 // `vendor:V-221` and `V-222's` hold the values `V-221` and `V-222`.
-                for piece in word.split(|c: char| ":=,;'\"()[]{}<>|".contains(c)) {
-                    if !piece.is_empty() && piece != word {
-                        self.words.entry(piece.to_owned()).or_default().note(kind, doc);
+                let splits = |c: char| ":=,;'\"()[]{}<>|".contains(c);
+                if word.contains(splits) {
+                    for piece in word.split(splits) {
+                        if !piece.is_empty() && piece != word {
+                            note_word(&mut self.words, piece, kind, doc);
+                        }
                     }
                 }
-                let digits: String = word.chars().filter(|c| *c != ',').collect();
-                if digits != word && digits.parse::<f64>().is_ok() {
-                    self.words.entry(digits).or_default().note(kind, doc);
+                // `1,000` is also the number `1000`.
+                if word.contains(',') {
+                    let digits: String = word.chars().filter(|c| *c != ',').collect();
+                    if digits.parse::<f64>().is_ok() {
+                        note_word(&mut self.words, &digits, kind, doc);
+                    }
                 }
             }
         }
@@ -305,7 +315,7 @@ impl ProvenanceIndex {
         let mut missing = false;
         for start in starts {
             let Some(window) = bytes.get(start..start + GRAM) else { continue };
-            let postings = grams.get(&gram_key(window)).map_or(&[][..], Vec::as_slice);
+            let postings = grams.get(&gram_key(window)).map_or(&[][..], Postings::as_slice);
             if postings.is_empty() {
                 missing = true;
                 break;
@@ -405,6 +415,15 @@ fn compact(text: &str) -> String {
 /// and space. (`u8::is_ascii_whitespace` leaves out the vertical tab.)
 fn is_ascii_white_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// Notes that document `doc` of `kind` holds `word`. A text repeats most of its words: the
+/// key is allocated only for a word not seen before.
+fn note_word(index: &mut HashMap<String, FirstSeen>, word: &str, kind: SourceKind, doc: u32) {
+    match index.get_mut(word) {
+        Some(first) => first.note(kind, doc),
+        None => index.entry(word.to_owned()).or_default().note(kind, doc),
+    }
 }
 
 /// The words of a normalised text, without the punctuation around them.

@@ -249,13 +249,17 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let event = TraceEvent::Call(event);
             let decided =
                 history.apply(&event)?.ok_or_else(|| anyhow!("the call was not decided"))?;
+            let keep = history.room_to_keep(None);
+            // The process ends with this call: freeing a long session's history one piece
+            // at a time would cost more than deciding the call did.
+            std::mem::forget((events, history));
             // The agent runs the tool itself: not one the policy wants sandboxed (no
             // connector runs anything here).
             let (outcome, _) = HookOutcome::for_client(&action, &decided.verdict, None);
             let Some(why) = touches_state else {
                 // Denied when the disk cannot keep room for the outputs awaited, this
                 // call's among them (`local`'s header).
-                file.append(std::slice::from_ref(&event), history.room_to_keep(None))?;
+                file.append(std::slice::from_ref(&event), keep)?;
                 return Ok(outcome.into());
             };
             // The guard only tightens: the policy's own reasons come first when it blocks

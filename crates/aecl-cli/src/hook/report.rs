@@ -230,6 +230,8 @@ fn record_output(
     };
     // The room other outputs awaited keep, whatever becomes of this one.
     let keep = history.room_to_keep(id);
+    // The process ends with this report: not worth freeing a long history piece by piece.
+    std::mem::forget((events, history));
     let output = input.tool_response.clone().unwrap_or(Value::Null);
     let whole = local::result_event(&run, id, &standing, output);
     let (why, head) = match cut {

@@ -78,7 +78,7 @@ pub fn readings(text: &str) -> Vec<String> {
     let untagged = decode(&folded, Tags::Laid);
     // Every tag a space: `Pay<b>DE89...</b>` parts `Pay` from the IBAN.
     let spaced = decode(&folded, Tags::Spaced);
-    let mut undisguised = untagged.clone();
+    let mut undisguised = Replacing::new(untagged.clone());
     for (disguise, plain) in [
         ("[at]", "@"),
         ("(at)", "@"),
@@ -95,22 +95,23 @@ pub fn readings(text: &str) -> Vec<String> {
         ("\"@", "@"),
         ("·", "."),
     ] {
-        undisguised = replace_ignoring_case(&undisguised, disguise, plain);
+        undisguised.replace(disguise, plain);
     }
     // ` @ ` and ` . ` left by the spaced disguises, and a quoted local part's opening quote.
-    let mut undisguised = undisguised.replace(" @ ", "@").replace(" . ", ".").replace('"', " ");
+    let text = undisguised.text.replace(" @ ", "@").replace(" . ", ".").replace('"', " ");
+    let mut undisguised = Replacing::new(text);
     // `eve at evil dot test`: only when both words are there.
-    let lower = undisguised.to_ascii_lowercase();
-    if lower.contains(" at ") && lower.contains(" dot ") {
-        undisguised = replace_ignoring_case(&undisguised, " at ", "@");
-        undisguised = replace_ignoring_case(&undisguised, " dot ", ".");
+    if undisguised.lower.contains(" at ") && undisguised.lower.contains(" dot ") {
+        undisguised.replace(" at ", "@");
+        undisguised.replace(" dot ", ".");
     }
     // Query values and link schemes apart: a link inside a redirector's query
     // (`?url=https%3A%2F%2Fevil.test`), the number of a `tel:` link.
-    let mut apart = decoded.replace(['?', '&', '=', '#'], " ");
+    let mut apart = Replacing::new(decoded.replace(['?', '&', '=', '#'], " "));
     for scheme in ["tel:", "callto:", "sms:", "mailto:"] {
-        apart = replace_ignoring_case(&apart, scheme, " ");
+        apart.replace(scheme, " ");
     }
+    let (undisguised, apart) = (undisguised.text, apart.text);
     for reading in [decoded, untagged, spaced, undisguised, apart] {
         if reading != folded && !out.contains(&reading) {
             out.push(reading);
@@ -251,7 +252,15 @@ fn decode(text: &str, tags: Tags) -> String {
     for _ in 0..3 {
         let mut decoded = String::with_capacity(current.len());
         let mut rest = current.as_str();
-        while let Some(c) = rest.chars().next() {
+        loop {
+            // Up to the next character that may start an escape or a tag, the text stays.
+            let marks = |b: &u8| {
+                matches!(b, b'&' | b'%' | b'=' | b'\\') || (*b == b'<' && tags != Tags::Kept)
+            };
+            let plain = rest.as_bytes().iter().position(marks).unwrap_or(rest.len());
+            decoded.push_str(rest.get(..plain).unwrap_or_default());
+            rest = rest.get(plain..).unwrap_or_default();
+            let Some(c) = rest.chars().next() else { break };
             let (replacement, used) = match c {
                 '&' => entity(rest),
                 '<' if tags != Tags::Kept => {
@@ -401,8 +410,7 @@ fn escaped(text: &str) -> (Option<String>, usize) {
     }
 }
 
-fn replace_ignoring_case(text: &str, from: &str, to: &str) -> String {
-    let lower = text.to_ascii_lowercase();
+fn replace_ignoring_case(text: &str, lower: &str, from: &str, to: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     while let Some(found) = lower.get(at..).and_then(|rest| rest.find(from)) {
@@ -412,6 +420,27 @@ fn replace_ignoring_case(text: &str, from: &str, to: &str) -> String {
     }
     out.push_str(text.get(at..).unwrap_or_default());
     out
+}
+
+/// A text undergoing replacements that ignore ASCII case, with its lower-case copy kept
+/// so that a pattern the text does not hold (the usual case) costs one search, no copy.
+struct Replacing {
+    text: String,
+    lower: String,
+}
+
+impl Replacing {
+    fn new(text: String) -> Replacing {
+        let lower = text.to_ascii_lowercase();
+        Replacing { text, lower }
+    }
+
+    /// Every `from` (lower case) replaced by `to`, whatever the case it is written in.
+    fn replace(&mut self, from: &str, to: &str) {
+        if self.lower.contains(from) {
+            *self = Replacing::new(replace_ignoring_case(&self.text, &self.lower, from, to));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -148,7 +148,10 @@ fn tokens(text: &str) -> Vec<Token> {
         literal = (literal || opens_literal) && !closes_literal;
         let split = !(opens_literal || closes_literal)
             && (c.is_whitespace()
-                || "\"'<>()[]{}|`".contains(c)
+                || matches!(
+                    c,
+                    '"' | '\'' | '<' | '>' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '`'
+                )
                 || ((c == ',' || c == ';') && next_is_break));
         match (split, start) {
             (true, Some(s)) => {
@@ -169,6 +172,10 @@ fn tokens(text: &str) -> Vec<Token> {
 /// `www.` or is a bare host name with a known-looking ending. Returns the offset of the URL
 /// in the token.
 fn url_in(word: &str) -> Option<(usize, UrlForm)> {
+    // Each form below holds a `:`, a `.` or an `=`; most words of a text hold none.
+    if !word.bytes().any(|b| matches!(b, b':' | b'.' | b'=')) {
+        return None;
+    }
     if let Some(at) = word.find("://") {
         let head = word.get(..at)?;
         let scheme_start = head
@@ -181,27 +188,29 @@ fn url_in(word: &str) -> Option<(usize, UrlForm)> {
         return super::url::normal(candidate).map(|f| (scheme_start, f));
     }
     // `https:evil.test/x`, `HTTPS:\\evil.test`: a web scheme without `//`.
-    let lower = word.to_ascii_lowercase();
-    for scheme in super::url::SPECIAL_SCHEMES {
-        let mut from = 0;
-        while let Some(at) =
-            lower.get(from..).and_then(|rest| rest.find(scheme)).map(|at| at + from)
-        {
-            let boundary =
-                at == 0 || !lower.as_bytes().get(at - 1).is_some_and(u8::is_ascii_alphanumeric);
-            if boundary
-                && lower.as_bytes().get(at + scheme.len()) == Some(&b':')
-                && let Some(form) = word.get(at..).and_then(super::url::normal)
+    if word.contains(':') {
+        let lower = word.to_ascii_lowercase();
+        for scheme in super::url::SPECIAL_SCHEMES {
+            let mut from = 0;
+            while let Some(at) =
+                lower.get(from..).and_then(|rest| rest.find(scheme)).map(|at| at + from)
             {
-                return Some((at, form));
+                let boundary =
+                    at == 0 || !lower.as_bytes().get(at - 1).is_some_and(u8::is_ascii_alphanumeric);
+                if boundary
+                    && lower.as_bytes().get(at + scheme.len()) == Some(&b':')
+                    && let Some(form) = word.get(at..).and_then(super::url::normal)
+                {
+                    return Some((at, form));
+                }
+                from = at + scheme.len();
             }
-            from = at + scheme.len();
         }
     }
     if word.contains('@') {
         return None;
     }
-    let www = lower.get(..4) == Some("www.");
+    let www = word.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www."));
     // `//host/path`: a scheme-relative link.
     let bare = word.strip_prefix("//").unwrap_or(word);
     if www || bare_host(bare) {
@@ -249,6 +258,10 @@ fn emails_in(word: &str, offset: usize, found: &mut Vec<Found>) {
 fn bare_host(word: &str) -> bool {
     let host = word.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.split(':').next().unwrap_or("");
+    // Two labels at least, or an address's four.
+    if !host.contains('.') {
+        return false;
+    }
     let labels: Vec<&str> = host.split('.').collect();
     // A dotted IPv4 address names a host as surely as a name does (`--resolve
     // x:80:203.0.113.7`, a proxy's address in a page).
@@ -270,21 +283,29 @@ fn bare_host(word: &str) -> bool {
 /// `iban=GB29...`); groups may be parted by punctuation (dashes, dots, slashes, colons,
 /// pipes, markdown's `*`, ...) as well as by spaces (the checksum says what is one IBAN).
 fn iban_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, String)> {
-    const SEPARATORS: &[u8] = b"-./_*:|~+\\,";
-    let grouped = |w: &str| w.bytes().all(|b| b.is_ascii_alphanumeric() || SEPARATORS.contains(&b));
+    // What groups an IBAN's characters as a space does (a match: this runs on every word).
+    let separator = |b: u8| {
+        matches!(b, b'-' | b'.' | b'/' | b'_' | b'*' | b':' | b'|' | b'~' | b'+' | b'\\' | b',')
+    };
+    let grouped = |w: &str| w.bytes().all(|b| b.is_ascii_alphanumeric() || separator(b));
     let first = tokens.get(i)?;
     let word = text.get(first.start..first.end)?;
+    // Two letters, two digits, then letters and digits, separators aside.
     let looks = |from: usize| {
-        let head: Vec<u8> = word
-            .get(from..)
-            .unwrap_or_default()
-            .bytes()
-            .filter(|b| !SEPARATORS.contains(b))
-            .collect();
-        head.len() >= 4
-            && head.iter().take(2).all(u8::is_ascii_alphabetic)
-            && head.iter().skip(2).take(2).all(u8::is_ascii_digit)
-            && head.iter().all(u8::is_ascii_alphanumeric)
+        let head = word.get(from..).unwrap_or_default().bytes().filter(|&b| !separator(b));
+        let mut count = 0;
+        for (at, b) in head.enumerate() {
+            let fits = match at {
+                0 | 1 => b.is_ascii_alphabetic(),
+                2 | 3 => b.is_ascii_digit(),
+                _ => b.is_ascii_alphanumeric(),
+            };
+            if !fits {
+                return false;
+            }
+            count = at + 1;
+        }
+        count >= 4
     };
     // Whole (`GB29:NWBK:...`), or after a label (`IBAN:GB29...`, `iban=GB29...`).
     let after_label = word.find([':', '=']).map(|at| at + 1);
@@ -346,7 +367,11 @@ fn date_at(text: &str, tokens: &[Token], i: usize) -> Option<(usize, Vec<String>
     }
     let third = tokens.get(i + 2)?;
     let span = text.get(first.start..third.end)?;
-    if span.len() > 24 || !span.bytes().any(|b| b.is_ascii_alphabetic()) {
+    // Every spelling has a month name and a number (the year at least).
+    if span.len() > 24
+        || !span.bytes().any(|b| b.is_ascii_alphabetic())
+        || !span.bytes().any(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let readings = super::date::normal(span);

@@ -206,3 +206,51 @@ fn a_link_to_an_ipv6_literal_and_a_bare_ipv4_address_are_links() {
     assert_eq!(found("[https://x.test/a] (see [1])"), ["x.test"]);
     assert!(found("version 1.2.3 and 300.1.2.3").is_empty());
 }
+
+/// `find` and `readings` skip most words of a long text cheaply (a word with no `:`, `.`
+/// or `=` is no link; a span with no digit is no date; a text holding no disguise is not
+/// rewritten): the values those checks guard are still found in a long text around them.
+#[test]
+fn values_inside_long_prose_are_found_past_the_quick_checks() {
+    let prose = "lorem ipsum dolor sit amet ".repeat(200);
+    let text = format!(
+        "{prose}pay GB29-NWBK-6016-1331-9268-19 by 1 March 2026 {prose}write to \
+         eve@evil.test or HTTPS:evil.test/x and link=bad.test/y {prose}call +44 20 7946 0958"
+    );
+    let kinds =
+        [ValueKind::Url, ValueKind::Email, ValueKind::Iban, ValueKind::Phone, ValueKind::Date];
+    let found = find(&text, &kinds, &ValueOptions::default());
+    let spans: Vec<&str> = found.iter().map(|f| &text[f.start..f.end]).collect();
+    assert_eq!(
+        spans,
+        [
+            "GB29-NWBK-6016-1331-9268-19",
+            "1 March 2026",
+            "eve@evil.test",
+            "HTTPS:evil.test/x",
+            "bad.test/y",
+            "+44 20 7946 0958",
+        ]
+    );
+}
+
+#[test]
+fn readings_undo_each_disguise_in_any_case_among_long_text() {
+    let prose = "nothing to see here ".repeat(100);
+    let has = |text: &str, wanted: &str| readings(text).iter().any(|r| r.contains(wanted));
+    assert!(has(&format!("{prose}eve (AT) evil [DoT] test"), "eve@evil.test"));
+    assert!(has(&format!("{prose}hXXps://evil[.]test/x"), "https://evil.test/x"));
+    assert!(has(&format!("{prose}eve AT evil DOT test"), "eve@evil.test"));
+    assert!(has(&format!("{prose}Mailto:eve@evil.test"), " eve@evil.test"));
+    // Escapes far apart in one text are each decoded.
+    let escaped = format!("a&#64;b.test {prose} c%40d.test {prose} e=40f.test \\x40g");
+    for wanted in ["a@b.test", "c@d.test", "e@f.test", "@g"] {
+        assert!(has(&escaped, wanted), "{wanted}");
+    }
+    // Markup is kept in one reading and laid out in another.
+    let page = format!("{prose}<a href=\"https://evil&#46;test\">x</a><b>GB29</b>NWBK");
+    assert!(has(&page, "href=\"https://evil.test\""));
+    assert!(has(&page, "GB29NWBK"));
+    // A text with no marker at all has no other reading.
+    assert!(readings("plainwords").is_empty());
+}
