@@ -26,6 +26,16 @@ pub fn fold(text: &str) -> Cow<'_, str> {
 
 /// One character folded; `None` to drop it.
 fn folded(c: char) -> Option<char> {
+    // ASCII first: most characters of any text, and only its controls change (what the
+    // arms below do with them, without testing every other arm).
+    if c.is_ascii() {
+        return match c {
+            '\u{b}' | '\u{c}' => Some(' '),
+            '\t' | '\n' | '\r' => Some(c),
+            c if c.is_ascii_control() => None,
+            c => Some(c),
+        };
+    }
     Some(match c {
         // Invisible format characters: a reader does not see them (`visible.rs`).
         c if crate::visible::is_invisible(c) => return None,
@@ -437,7 +447,9 @@ impl Replacing {
 
     /// Every `from` (lower case) replaced by `to`, whatever the case it is written in.
     fn replace(&mut self, from: &str, to: &str) {
-        if self.lower.contains(from) {
+        // The first byte alone rules most patterns out without building a searcher.
+        let first = from.as_bytes().first().copied().unwrap_or_default();
+        if self.lower.as_bytes().contains(&first) && self.lower.contains(from) {
             *self = Replacing::new(replace_ignoring_case(&self.text, &self.lower, from, to));
         }
     }
@@ -502,5 +514,22 @@ mod tests {
         assert_eq!(fold("+٤٤ २० ۷۹۴۶"), "+44 20 7946");
         assert!(matches!(fold("plain ascii"), std::borrow::Cow::Borrowed(_)));
         assert!(matches!(fold("grüße"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    /// In a text that needs folding (here for its `é`), ASCII keeps its printable
+    /// characters, tabs and line ends, reads a vertical tab or form feed as a space (white
+    /// space of another kind), and drops every other control character.
+    #[test]
+    fn ascii_in_a_folded_text_keeps_all_but_its_controls() {
+        for byte in 0..0x80u8 {
+            let c = char::from(byte);
+            let expected = match c {
+                '\u{b}' | '\u{c}' => " ".to_owned(),
+                '\t' | '\n' | '\r' => c.to_string(),
+                c if c.is_control() => String::new(),
+                c => c.to_string(),
+            };
+            assert_eq!(fold(&format!("é{c}é")), format!("é{expected}é"), "{byte:#04x}");
+        }
     }
 }
