@@ -257,16 +257,15 @@ fn tag_text(tag: &str, tags: Tags) -> &'static str {
 /// decoded (percent escapes until none is left: `%253A`), and its markup tags replaced as
 /// `tags` says.
 fn decode(text: &str, tags: Tags) -> String {
+    // The characters that may start an escape or a tag: up to the next one, text stays.
+    let marks =
+        |b: &u8| matches!(b, b'&' | b'%' | b'=' | b'\\') || (*b == b'<' && tags != Tags::Kept);
     let mut current = text.to_owned();
     // Nested percent-encoding, a few levels deep at most.
     for _ in 0..3 {
         let mut decoded = String::with_capacity(current.len());
         let mut rest = current.as_str();
         loop {
-            // Up to the next character that may start an escape or a tag, the text stays.
-            let marks = |b: &u8| {
-                matches!(b, b'&' | b'%' | b'=' | b'\\') || (*b == b'<' && tags != Tags::Kept)
-            };
             let plain = rest.as_bytes().iter().position(marks).unwrap_or(rest.len());
             decoded.push_str(rest.get(..plain).unwrap_or_default());
             rest = rest.get(plain..).unwrap_or_default();
@@ -420,18 +419,6 @@ fn escaped(text: &str) -> (Option<String>, usize) {
     }
 }
 
-fn replace_ignoring_case(text: &str, lower: &str, from: &str, to: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    while let Some(found) = lower.get(at..).and_then(|rest| rest.find(from)) {
-        out.push_str(text.get(at..at + found).unwrap_or_default());
-        out.push_str(to);
-        at += found + from.len();
-    }
-    out.push_str(text.get(at..).unwrap_or_default());
-    out
-}
-
 /// A text undergoing replacements that ignore ASCII case, with its lower-case copy kept
 /// so that a pattern the text does not hold (the usual case) costs one search, no copy.
 struct Replacing {
@@ -449,9 +436,18 @@ impl Replacing {
     fn replace(&mut self, from: &str, to: &str) {
         // The first byte alone rules most patterns out without building a searcher.
         let first = from.as_bytes().first().copied().unwrap_or_default();
-        if self.lower.as_bytes().contains(&first) && self.lower.contains(from) {
-            *self = Replacing::new(replace_ignoring_case(&self.text, &self.lower, from, to));
+        if !(self.lower.as_bytes().contains(&first) && self.lower.contains(from)) {
+            return;
         }
+        let mut out = String::with_capacity(self.text.len());
+        let mut at = 0;
+        while let Some(found) = self.lower.get(at..).and_then(|rest| rest.find(from)) {
+            out.push_str(self.text.get(at..at + found).unwrap_or_default());
+            out.push_str(to);
+            at += found + from.len();
+        }
+        out.push_str(self.text.get(at..).unwrap_or_default());
+        *self = Replacing::new(out);
     }
 }
 
