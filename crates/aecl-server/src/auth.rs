@@ -141,17 +141,9 @@ async fn credentials<S: Store>(
     token: &str,
     now: Timestamp,
 ) -> Result<Claims, Refused> {
-    let issuer = identity::peek(token)?.iss.unwrap_or_default();
-    let policy = state.engine.policy();
-    let claims = if issuer == state.token_key.name() {
-        state.tokens.verify(&state.token_key, token, now)?
-    } else if let Some(idp) = state.idp.as_ref().filter(|idp| idp.config.issuer == issuer) {
-        idp.verify(token, now).await?
-    } else if let Some(manifest) = policy.agents.get(&issuer) {
-        let keys = agent_keys(&issuer, &manifest.public_keys);
-        identity::verify_agent_assertion(&keys, &issuer, token, now)?
-    } else {
-        return Err(TokenError::OtherIssuer(issuer).into());
+    let claims = match state.tokens.cached(&state.token_key, token, now) {
+        Some(cached) => cached?,
+        None => verified(state, token, now).await?,
     };
     match state.engine.check_credentials(&claims, now).await {
         Ok(()) => {}
@@ -159,6 +151,27 @@ async fn credentials<S: Store>(
         Err(CredentialRefused::Store(error)) => return Err(error.into()),
     }
     Ok(claims)
+}
+
+/// The claims of a token not in the cache, verified by whoever issued it: aecl itself (then
+/// cached), the identity provider, or an agent's own key.
+async fn verified<S: Store>(
+    state: &AppState<S>,
+    token: &str,
+    now: Timestamp,
+) -> Result<Claims, TokenError> {
+    let issuer = identity::peek(token)?.iss.unwrap_or_default();
+    let policy = state.engine.policy();
+    Ok(if issuer == state.token_key.name() {
+        state.tokens.verify(&state.token_key, token, now)?
+    } else if let Some(idp) = state.idp.as_ref().filter(|idp| idp.config.issuer == issuer) {
+        idp.verify(token, now).await?
+    } else if let Some(manifest) = policy.agents.get(&issuer) {
+        let keys = agent_keys(&issuer, &manifest.public_keys);
+        identity::verify_agent_assertion(&keys, &issuer, token, now)?
+    } else {
+        return Err(TokenError::OtherIssuer(issuer));
+    })
 }
 
 /// `GET /.well-known/jwks.json`: the public key that verifies aecl's own tokens, for any

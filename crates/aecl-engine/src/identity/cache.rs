@@ -42,14 +42,8 @@ impl TokenCache {
         token: &str,
         now: Timestamp,
     ) -> Result<Claims, TokenError> {
-        let cached = self
-            .lock()
-            .get(token)
-            .filter(|hit| hit.public_key == key.public_key() && hit.key_name == key.name())
-            .map(|hit| hit.claims.clone());
-        if let Some(claims) = cached {
-            check_time(&claims, now)?;
-            return Ok(claims);
+        if let Some(cached) = self.cached(key, token, now) {
+            return cached;
         }
         let claims = verify(key, token, now)?;
         let mut verified = self.lock();
@@ -63,6 +57,23 @@ impl TokenCache {
         };
         verified.insert(token.to_owned(), entry);
         Ok(claims)
+    }
+
+    /// The claims of `token` when it verified before with `key`, its expiry checked at
+    /// `now`; `None` when it did not. A front door asks this first: a token seen before
+    /// is then neither parsed nor verified again.
+    pub fn cached(
+        &self,
+        key: &VerifierKey,
+        token: &str,
+        now: Timestamp,
+    ) -> Option<Result<Claims, TokenError>> {
+        let claims = self
+            .lock()
+            .get(token)
+            .filter(|hit| hit.public_key == key.public_key() && hit.key_name == key.name())
+            .map(|hit| hit.claims.clone())?;
+        Some(check_time(&claims, now).map(|()| claims))
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Verified>> {
@@ -103,6 +114,26 @@ mod tests {
         let forged = format!("{}{flipped}{}", &token[..signature], &token[signature + 1..]);
         assert!(cache.verify(&verifier, &forged, Timestamp(2_000)).is_err());
         assert!(cache.verify(&verifier, &forged, Timestamp(2_000)).is_err(), "not cached");
+    }
+
+    /// `cached`, which the HTTP API asks before parsing a token, answers only for a token
+    /// that verified under the same key, and checks its expiry.
+    #[test]
+    fn only_a_token_verified_under_the_key_asked_about_is_answered_from_the_cache() {
+        let (key, other) = (signer(3), signer(4));
+        let claims = Claims::new(&key, "a", Role::Agent, Timestamp(1_000), 10, "j".into());
+        let token = issue(&key, &claims);
+        let cache = TokenCache::default();
+        assert_eq!(cache.cached(&key.verifier(), &token, Timestamp(2_000)), None, "never seen");
+        assert!(cache.verify(&key.verifier(), "not.a.token", Timestamp(2_000)).is_err());
+        assert_eq!(cache.cached(&key.verifier(), "not.a.token", Timestamp(2_000)), None);
+        cache.verify(&key.verifier(), &token, Timestamp(2_000)).unwrap();
+        assert_eq!(cache.cached(&key.verifier(), &token, Timestamp(3_000)), Some(Ok(claims)));
+        assert_eq!(cache.cached(&other.verifier(), &token, Timestamp(3_000)), None);
+        assert_eq!(
+            cache.cached(&key.verifier(), &token, Timestamp(11_000)),
+            Some(Err(TokenError::Expired))
+        );
     }
 
     #[test]

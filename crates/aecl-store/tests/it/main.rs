@@ -12,6 +12,7 @@ mod health;
 mod quorum;
 mod replica;
 mod resume;
+mod revocation;
 mod rollback;
 mod single_use;
 mod support;
