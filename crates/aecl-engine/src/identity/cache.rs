@@ -93,11 +93,17 @@ mod tests {
         SignerKey::from_seed("aecl.test/tokens", [seed; 32]).unwrap()
     }
 
+    /// An agent's token signed by `key`, issued at 1 s and expiring at 11 s, and its claims.
+    fn token(key: &SignerKey) -> (Claims, String) {
+        let claims = Claims::new(key, "a", Role::Agent, Timestamp(1_000), 10, "j".into());
+        let token = issue(key, &claims);
+        (claims, token)
+    }
+
     #[test]
     fn the_cache_keeps_verified_tokens_only_and_checks_expiry_at_each_use() {
         let key = signer(3);
-        let claims = Claims::new(&key, "a", Role::Agent, Timestamp(1_000), 10, "j".into());
-        let token = issue(&key, &claims);
+        let (claims, token) = token(&key);
         let cache = TokenCache::default();
         let verifier = key.verifier();
         assert_eq!(cache.verify(&verifier, &token, Timestamp(2_000)).unwrap(), claims);
@@ -121,8 +127,7 @@ mod tests {
     #[test]
     fn only_a_token_verified_under_the_key_asked_about_is_answered_from_the_cache() {
         let (key, other) = (signer(3), signer(4));
-        let claims = Claims::new(&key, "a", Role::Agent, Timestamp(1_000), 10, "j".into());
-        let token = issue(&key, &claims);
+        let (claims, token) = token(&key);
         let cache = TokenCache::default();
         assert_eq!(cache.cached(&key.verifier(), &token, Timestamp(2_000)), None, "never seen");
         assert!(cache.verify(&key.verifier(), "not.a.token", Timestamp(2_000)).is_err());
@@ -139,8 +144,7 @@ mod tests {
     #[test]
     fn a_token_cached_under_one_key_is_verified_again_under_another() {
         let (old, new) = (signer(3), signer(4));
-        let claims = Claims::new(&old, "a", Role::Agent, Timestamp(1_000), 10, "j".into());
-        let token = issue(&old, &claims);
+        let (_, token) = token(&old);
         let cache = TokenCache::default();
         assert!(cache.verify(&old.verifier(), &token, Timestamp(2_000)).is_ok());
         // The token key replaced (a reload, a rotation): the cached entry vouches for nothing.

@@ -27,7 +27,7 @@ async fn gone(store: &SqliteStore, why: &str) {
     assert!(health.failed.as_deref().is_some_and(|f| f.contains(why)), "{health:?}");
     assert!(health.write_probe.is_err(), "{health:?}");
     assert!(store.audit_records(0, 10).await.is_err(), "reads refused too");
-    // The revocation check reads memory, not the file, and still refuses to answer.
+    // The revocation check, read on the caller's thread (`read_here`), refuses too.
     let unchecked = store.revoked_credential(&["jti:t-1".to_owned()]).await.unwrap_err();
     assert!(unchecked.to_string().contains(why), "{unchecked}");
     // Sticky: the file coming back does not make the store trust it again.
