@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("approval_digest", include_str!("migrations/004_approval_digest.sql")),
     ("revoked_credentials", include_str!("migrations/005_revoked_credentials.sql")),
     ("grant_voids", include_str!("migrations/006_grant_voids.sql")),
+    ("append_event", include_str!("migrations/007_append_event.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

@@ -245,6 +245,29 @@ pub async fn an_executed_calls_id_refuses_a_commit_that_reuses_it<S: Store>(stor
     ));
 }
 
+/// A run's first commit refused for its call's id (an effect begun before the run had any
+/// event) leaves no run behind: the next first commit makes it, as its own agent's.
+pub async fn a_refused_first_commit_leaves_no_run<S: Store>(store: &S) {
+    store.begin_effect(new_effect("e1", "c1", None, "n1")).await.unwrap();
+    let digest = CallDigest("ab".repeat(32));
+    let reusing = RunCommit {
+        call_id: Some(CallIdCheck { call_id: "c1".into(), digest: digest.clone() }),
+        ..commit("r1", 0, vec![])
+    };
+    assert_eq!(
+        store.commit_run_event(reusing).await.unwrap(),
+        Committed::CallIdTaken { effect_id: "e1".into(), digest }
+    );
+    let run = store.load_run("r1").await.unwrap();
+    assert_eq!((run.version, run.agent), (0, None), "nothing written");
+    let other = RunCommit { agent: "payroll".into(), ..commit("r1", 0, vec![]) };
+    assert!(matches!(
+        store.commit_run_event(other).await.unwrap(),
+        Committed::Done { version: 1, .. }
+    ));
+    assert_eq!(store.load_run("r1").await.unwrap().agent.as_deref(), Some("payroll"));
+}
+
 /// A run belongs to the agent of its first commit: a later commit naming another agent is
 /// appended (the engine checks agents) but does not change whose run it is.
 pub async fn a_runs_agent_is_its_first_commits<S: Store>(store: &S) {
@@ -377,4 +400,75 @@ pub async fn an_ordered_write_is_seen_at_once_by_reads_and_later_writes<S: Store
     let stored = store.audit_records(0, 10).await.unwrap();
     assert_eq!(stored.len(), 2, "the decision and outcome records");
     assert_eq!(stored[0].0, decision);
+}
+
+/// Commits racing at one version of a run, from many tasks at once (on PostgreSQL, on as
+/// many connections): exactly one appends and the others are told of the conflict, whether
+/// the winner is a plain event or a call recording its effect; a later commit reusing the
+/// winning call's id is refused. Nothing a loser carried is written.
+pub async fn commits_racing_at_one_version_append_once<S: Store + Clone>(store: &S) {
+    const RACERS: usize = 12;
+    let digest = CallDigest("ab".repeat(32));
+    let store = std::sync::Arc::new(store.clone());
+    // Each round races at `expected` (the first makes the run) and then commits once more
+    // (the reuse below).
+    for (round, expected) in [0, 2, 4, 6].into_iter().enumerate() {
+        let mut tasks = tokio::task::JoinSet::new();
+        for racer in 0..RACERS {
+            let store = store.clone();
+            let call = format!("c{round}-{racer}");
+            // Half the racers record an executed call (its effect and id), half a plain event.
+            let effect = (racer % 2 == 0).then(|| NewEffect {
+                dispatched: true,
+                ..new_effect(&format!("e{round}-{racer}"), &call, None, "n1")
+            });
+            let racing = RunCommit {
+                event: user(&format!("racer {racer} at {expected}")),
+                effect,
+                call_id: Some(CallIdCheck { call_id: call, digest: digest.clone() }),
+                ..commit("r1", expected, vec![])
+            };
+            tasks.spawn(async move { (racer, store.commit_run_event(racing).await.unwrap()) });
+        }
+        let outcomes = tasks.join_all().await;
+        let winners: Vec<usize> = outcomes
+            .iter()
+            .filter(
+                |(_, o)| matches!(o, Committed::Done { version, .. } if *version == expected + 1),
+            )
+            .map(|(racer, _)| *racer)
+            .collect();
+        let [winner] = winners[..] else {
+            panic!("round {round}: one commit appends at version {expected}, got {outcomes:?}");
+        };
+        assert!(
+            outcomes.iter().all(|(r, o)| *r == winner || *o == Committed::Conflict),
+            "round {round}: every other racer conflicts: {outcomes:?}"
+        );
+        let run = store.load_run("r1").await.unwrap();
+        assert_eq!(run.version, expected + 1);
+        assert_eq!(run.events.last(), Some(&user(&format!("racer {winner} at {expected}"))));
+        for racer in (0..RACERS).filter(|r| r % 2 == 0 && *r != winner) {
+            let lost = format!("e{round}-{racer}");
+            assert_eq!(store.effect(&lost).await.unwrap(), None, "a loser's effect `{lost}`");
+        }
+        // The winner's call id, reused: refused when it recorded an executed call.
+        let reuse = RunCommit {
+            call_id: Some(CallIdCheck {
+                call_id: format!("c{round}-{winner}"),
+                digest: digest.clone(),
+            }),
+            ..commit("r1", expected + 1, vec![])
+        };
+        let answer = store.commit_run_event(reuse.clone()).await.unwrap();
+        if winner % 2 == 0 {
+            let effect_id = format!("e{round}-{winner}");
+            assert_eq!(answer, Committed::CallIdTaken { effect_id, digest: digest.clone() });
+            // Move the run on for the next round as the plain event would have.
+            let next = RunCommit { call_id: None, ..reuse };
+            assert!(matches!(store.commit_run_event(next).await.unwrap(), Committed::Done { .. }));
+        } else {
+            assert!(matches!(answer, Committed::Done { .. }), "{answer:?}");
+        }
+    }
 }
