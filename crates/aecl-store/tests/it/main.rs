@@ -9,6 +9,7 @@ mod cooldown;
 mod crash;
 mod engine;
 mod health;
+mod pool;
 mod quorum;
 mod replica;
 mod resume;
