@@ -100,7 +100,8 @@ pub fn record(
                     let agent = agent_of(&run, &agents)?;
                     engine.record_untrusted(&run, &agent, &source, content).await?;
                 }
-                TraceEvent::End { .. } | TraceEvent::Expired { .. } => {}
+                // The engine decides every call again; what it got live is history.
+                TraceEvent::Decided { .. } | TraceEvent::End { .. } | TraceEvent::Expired { .. } => {}
             }
         }
         out.flush()?;

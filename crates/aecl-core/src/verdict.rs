@@ -200,6 +200,23 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// A call's verdict as a run's history keeps it: its decision, mode and replayed call,
+    /// which is all `RunState::record_call` reads. Rebuilding a run from its recorded
+    /// verdicts never decides its past again, so a policy change never rewrites it.
+    pub fn recorded(decision: Decision, mode: Mode, replay_of: Option<String>) -> Verdict {
+        Verdict {
+            decision,
+            mode,
+            reasons: Vec::new(),
+            risk: RiskBreakdown::empty(0.0, None),
+            policy_revision: Revision(String::new()),
+            approval_expires_in_secs: None,
+            replay_of,
+            sandbox: None,
+            spans: Vec::new(),
+        }
+    }
+
     /// What the front ends act on: in `monitor` mode every call goes through (the decision
     /// is still recorded); otherwise the decision itself.
     pub fn enforced_decision(&self) -> Decision {

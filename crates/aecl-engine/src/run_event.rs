@@ -5,8 +5,7 @@
 //! nothing is re-decided, so a policy change never rewrites a run's past.
 
 use aecl_core::policy::Policy;
-use aecl_core::verdict::RiskBreakdown;
-use aecl_core::{Call, Decision, Mode, Revision, RunState, Verdict};
+use aecl_core::{Call, Decision, Mode, RunState, Verdict};
 use aecl_policy::format::ScopeFile;
 use aecl_policy::trace::CallEvent;
 use serde::{Deserialize, Serialize};
@@ -127,7 +126,7 @@ pub fn apply(
             else {
                 return Err(format!("run `{}` event {i}: unknown decision or mode", state.run));
             };
-            let verdict = recorded_verdict(decision, mode, replay_of.clone());
+            let verdict = Verdict::recorded(decision, mode, replay_of.clone());
             let action = policy.actions.get(&call.action).map(AsRef::as_ref);
             state.record_call(&call, &verdict, action);
         }
@@ -145,24 +144,4 @@ pub fn apply(
         RunEvent::Expired { reason } => *state = state.expire(reason),
     }
     Ok(())
-}
-
-/// A verdict carrying what `RunState::record_call` reads of it.
-fn recorded_verdict(decision: Decision, mode: Mode, replay_of: Option<String>) -> Verdict {
-    Verdict {
-        decision,
-        mode,
-        reasons: Vec::new(),
-        risk: RiskBreakdown {
-            score: 0.0,
-            contributions: Vec::new(),
-            approval_threshold: 0.0,
-            block_threshold: None,
-        },
-        policy_revision: Revision(String::new()),
-        approval_expires_in_secs: None,
-        replay_of,
-        sandbox: None,
-        spans: Vec::new(),
-    }
 }

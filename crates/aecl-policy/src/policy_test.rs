@@ -295,6 +295,8 @@ fn replay_trace(
                 let action = policy.actions.get(&call.action).cloned();
                 run.record_call(&call, &verdict, action.as_deref());
             }
+            // A test decides its calls under the policy it tests.
+            TraceEvent::Decided { .. } => {}
             TraceEvent::End { .. } | TraceEvent::Expired { .. } => {
                 return Err(format!("run `{run_id}` ends in the trace before the test's calls"));
             }

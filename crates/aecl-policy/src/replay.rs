@@ -13,7 +13,7 @@ use aecl_core::{Call, Policy, Timestamp, Verdict, decide};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::trace::TraceEvent;
+use crate::trace::{CallEvent, TraceEvent};
 
 /// A decided call of a replay; `aecl_protocol::DecisionLine` is its output line.
 #[derive(Debug, Clone)]
@@ -48,7 +48,8 @@ impl<'p> Replayer<'p> {
         self
     }
 
-    /// Applies one event; a `call` is decided and returned.
+    /// Applies one event; a `call` is decided and returned. A `decided` event is passed
+    /// over: a replay decides every call under its own policy.
     pub fn apply(&mut self, event: &TraceEvent) -> Result<Option<Decided>, String> {
         self.tick += 1;
         let tick = self.tick;
@@ -89,27 +90,49 @@ impl<'p> Replayer<'p> {
                 self.runs.reset_expired(run, reason.as_deref().unwrap_or("expired"), tick);
                 None
             }
-            TraceEvent::Call(event) => {
-                let default_agent = self.default_agent.clone();
-                let (policy, now) = (self.policy, self.now);
-                let state = self.runs.get(&event.run, tick);
-                let Some(agent) =
-                    event.agent.clone().or_else(|| state.agent.clone()).or(default_agent)
-                else {
-                    return Err(format!(
-                        "call `{}`: run `{}` has no agent (give it in a `run` event, the call, or --agent)",
-                        event.id, event.run
-                    ));
-                };
-                let call = event.to_call(&agent);
-                let verdict = decide(policy, &call, state, now);
-                let action = policy.actions.get(&call.action).cloned();
-                state.record_call(&call, &verdict, action.as_deref());
-                Some(Decided { call, verdict })
-            }
+            TraceEvent::Decided { .. } => return Ok(None),
+            TraceEvent::Call(event) => Some(self.record_call(event, tick, None)?),
         };
         self.runs.settle(event.run());
         Ok(decided)
+    }
+
+    /// Applies `event` as the call it is, with `verdict`, the one it got when it was
+    /// decided live (its `decided` event): recorded in its run as it was then, and not
+    /// decided again, whatever this replay's policy or clock would say of it now.
+    pub fn apply_recorded(
+        &mut self,
+        event: &CallEvent,
+        verdict: Verdict,
+    ) -> Result<Decided, String> {
+        self.tick += 1;
+        let decided = self.record_call(event, self.tick, Some(verdict))?;
+        self.runs.settle(&event.run);
+        Ok(decided)
+    }
+
+    /// Records `event` in its run, with `recorded` or else the verdict it gets now.
+    fn record_call(
+        &mut self,
+        event: &CallEvent,
+        tick: u64,
+        recorded: Option<Verdict>,
+    ) -> Result<Decided, String> {
+        let default_agent = self.default_agent.clone();
+        let (policy, now) = (self.policy, self.now);
+        let state = self.runs.get(&event.run, tick);
+        let Some(agent) = event.agent.clone().or_else(|| state.agent.clone()).or(default_agent)
+        else {
+            return Err(format!(
+                "call `{}`: run `{}` has no agent (give it in a `run` event, the call, or --agent)",
+                event.id, event.run
+            ));
+        };
+        let call = event.to_call(&agent);
+        let verdict = recorded.unwrap_or_else(|| decide(policy, &call, state, now));
+        let action = policy.actions.get(&call.action).cloned();
+        state.record_call(&call, &verdict, action.as_deref());
+        Ok(Decided { call, verdict })
     }
 
     /// The runs still open.

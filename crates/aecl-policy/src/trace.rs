@@ -23,6 +23,22 @@ pub enum TraceEvent {
     User { run: String, text: String },
     /// A proposed call.
     Call(CallEvent),
+    /// The verdict the call just before it (same run and id) got when it was decided live:
+    /// `aecl hook` writes one after each call it lets into a session's history, so that
+    /// its later calls rebuild the session from the decisions made, as the engine rebuilds
+    /// a run from its stored verdicts, instead of deciding its past again. `aecl replay`
+    /// and policy tests decide every call under the policy they are given and pass over it.
+    Decided {
+        run: String,
+        id: String,
+        /// `allow`, `block` or `require_approval`.
+        decision: String,
+        /// `enforce`, `monitor` or `dry_run`.
+        mode: String,
+        /// The earlier call whose outcome this one repeats (an idempotency key).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replay_of: Option<String>,
+    },
     /// The output of an earlier call.
     Result { run: String, id: String, output: Value },
     /// Content the agent was shown beside any call's output (an MCP server's instructions,
@@ -128,12 +144,24 @@ fn empty_object() -> Value {
 }
 
 impl TraceEvent {
+    /// The event recording that `call` was decided as `verdict`.
+    pub fn decided(call: &Call, verdict: &aecl_core::Verdict) -> TraceEvent {
+        TraceEvent::Decided {
+            run: call.run.clone(),
+            id: call.id.clone(),
+            decision: verdict.decision.as_str().to_owned(),
+            mode: verdict.mode.as_str().to_owned(),
+            replay_of: verdict.replay_of.clone(),
+        }
+    }
+
     pub fn run(&self) -> &str {
         match self {
             TraceEvent::Run { run, .. }
             | TraceEvent::User { run, .. }
             | TraceEvent::Result { run, .. }
             | TraceEvent::Untrusted { run, .. }
+            | TraceEvent::Decided { run, .. }
             | TraceEvent::End { run }
             | TraceEvent::Expired { run, .. } => run,
             TraceEvent::Call(call) => &call.run,

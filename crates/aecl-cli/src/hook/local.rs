@@ -34,9 +34,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use aecl_core::Decision;
-use aecl_core::Policy;
 use aecl_core::run_bounds::RunLimits;
+use aecl_core::{Decision, Mode, Policy, Verdict};
 use aecl_policy::replay::{Decided, Replayer};
 use aecl_policy::trace::{CallEvent, TraceEvent, parse_event};
 use anyhow::{Context, Result, anyhow, bail};
@@ -286,7 +285,36 @@ impl<'p> History<'p> {
     ) -> Result<History<'p>> {
         let replayer = Replayer::new(policy, Some(agent.to_owned()), now).with_limits(limits);
         let mut history = History { replayer, calls: BTreeMap::new(), order: Vec::new() };
-        for event in events {
+        let mut events = events.iter().enumerate().peekable();
+        while let Some((index, event)) = events.next() {
+            // A call followed by its `decided` event is recorded with the verdict it got
+            // then (the engine's rule: a run's past is never decided again). A call with
+            // none (a file older than these events) is decided now, as it was before.
+            if let TraceEvent::Call(call) = event
+                && let Some((_, TraceEvent::Decided { run, id, decision, mode, replay_of })) =
+                    events.peek()
+                && (run, id) == (&call.run, &call.id)
+            {
+                let (Some(decision), Some(mode)) = (Decision::parse(decision), Mode::parse(mode))
+                else {
+                    bail!(
+                        "event {}: call `{id}` was decided `{decision}` in mode `{mode}`",
+                        index + 2
+                    );
+                };
+                let verdict = Verdict::recorded(decision, mode, replay_of.clone());
+                events.next();
+                let decided =
+                    history.replayer.apply_recorded(call, verdict).map_err(|e| anyhow!(e))?;
+                history.note(event, Some(&decided));
+                continue;
+            }
+            if let TraceEvent::Decided { id, .. } = event {
+                bail!(
+                    "event {}: a decision of call `{id}` that does not follow the call",
+                    index + 1
+                );
+            }
             history.apply(event)?;
         }
         Ok(history)
@@ -295,6 +323,12 @@ impl<'p> History<'p> {
     /// Applies one event, keeping track of the calls.
     pub fn apply(&mut self, event: &TraceEvent) -> Result<Option<Decided>> {
         let decided = self.replayer.apply(event).map_err(|e| anyhow!(e))?;
+        self.note(event, decided.as_ref());
+        Ok(decided)
+    }
+
+    /// Keeps track of the calls: `event` was applied and gave `decided`.
+    fn note(&mut self, event: &TraceEvent, decided: Option<&Decided>) {
         match event {
             TraceEvent::Result { id, .. } => {
                 // An output recorded as unguarded (one that could not be kept whole among
@@ -305,7 +339,7 @@ impl<'p> History<'p> {
                 }
             }
             TraceEvent::Call(call) => {
-                if let Some(decided) = &decided {
+                if let Some(decided) = decided {
                     self.calls
                         .insert(call.id.clone(), (decided.verdict.enforced_decision(), false));
                     let args = aecl_core::canonical::canonical_json(&call.args);
@@ -314,7 +348,6 @@ impl<'p> History<'p> {
             }
             _ => {}
         }
-        Ok(decided)
     }
 
     /// The call an output of `action` with `args` belongs to when the agent names none

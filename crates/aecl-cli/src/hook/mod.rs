@@ -245,10 +245,15 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let mut file = local::SessionFile::open(&dir, &event.run)?;
             let events = file.events()?;
             let mut history =
-                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
-            let event = TraceEvent::Call(event);
+                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)
+                    .with_context(|| {
+                        format!("replaying the session file `{}`", file.path().display())
+                    })?;
+            let call = TraceEvent::Call(event);
             let decided =
-                history.apply(&event)?.ok_or_else(|| anyhow!("the call was not decided"))?;
+                history.apply(&call)?.ok_or_else(|| anyhow!("the call was not decided"))?;
+            // The call and its verdict, from which later calls rebuild the session.
+            let written = [call, TraceEvent::decided(&decided.call, &decided.verdict)];
             let keep = history.room_to_keep(None);
             // The process ends with this call: freeing a long session's history one piece
             // at a time would cost more than deciding the call did.
@@ -259,7 +264,7 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let Some(why) = touches_state else {
                 // Denied when the disk cannot keep room for the outputs awaited, this
                 // call's among them (`local`'s header).
-                file.append(std::slice::from_ref(&event), keep)?;
+                file.append(&written, keep)?;
                 return Ok(outcome.into());
             };
             // The guard only tightens: the policy's own reasons come first when it blocks

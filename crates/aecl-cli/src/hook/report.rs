@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use aecl_policy::hook::{HookEvent, HookInput};
 use aecl_policy::trace::TraceEvent;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use super::{Agent, HookArgs, local, policy_cache, post};
@@ -212,7 +212,8 @@ fn record_output(
     let run = input.session_id.clone();
     let loaded = policy_cache::load(policy, dir)?;
     let events = file.events()?;
-    let history = local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)?;
+    let history = local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)
+        .with_context(|| format!("replaying the session file `{}`", file.path().display()))?;
     // Gemini CLI's AfterTool names no call: linked by the tool and its input.
     let linked;
     let id = match input.tool_use_id.as_deref().filter(|id| !id.is_empty()) {

@@ -50,17 +50,20 @@ fn a_command_over_its_length_limit_is_blocked_without_being_analysed() {
 #[test]
 fn an_append_cut_short_by_a_full_disk_leaves_the_session_usable() {
     let policy = repo("crates/aecl-cli/tests/claude_code/policy");
-    let input = |id: &str, command: &str| {
+    // `timeout` is written once, in the call's arguments; the id twice (the call and its
+    // `decided` event): together they set the first append's length to the byte.
+    let input_with = |id: &str, command: &str, timeout: u32| {
         serde_json::json!({
             "session_id": "full-disk",
             "cwd": "/tmp",
             "hook_event_name": "PreToolUse",
             "tool_name": "Bash",
-            "tool_input": { "command": command },
+            "tool_input": { "command": command, "timeout": timeout },
             "tool_use_id": id,
         })
         .to_string()
     };
+    let input = |id: &str, command: &str| input_with(id, command, 1);
     // `sh` ignores SIGXFSZ (inherited through exec) and limits the size of files the
     // hook writes, in blocks of 512 bytes, when given one.
     let hook = |state: &std::path::Path, blocks: Option<u64>| {
@@ -85,10 +88,11 @@ fn an_append_cut_short_by_a_full_disk_leaves_the_session_usable() {
     let probe = temp_dir();
     let out = crate::output_with_stdin(hook(probe.path(), None), input("t", "ls"));
     assert_eq!(out.code, Some(0), "{out:#?}");
-    let pad = (507 + 512 - session_size(probe.path()) % 512) % 512;
-    let id = format!("t{}", "x".repeat(usize::try_from(pad).unwrap()));
+    let short = (507 + 512 - session_size(probe.path()) % 512) % 512;
+    let id = format!("t{}", "x".repeat(usize::try_from(short / 2).unwrap()));
+    let timeout = if short % 2 == 1 { 10 } else { 1 };
     let state = temp_dir();
-    let out = crate::output_with_stdin(hook(state.path(), None), input(&id, "ls"));
+    let out = crate::output_with_stdin(hook(state.path(), None), input_with(&id, "ls", timeout));
     assert_eq!(out.code, Some(0), "{out:#?}");
     let size = session_size(state.path());
     assert_eq!(size % 512, 507, "the first line is padded to end near a block's end");

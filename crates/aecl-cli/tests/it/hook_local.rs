@@ -181,6 +181,79 @@ fn a_corrupt_or_oversized_session_file_denies_and_names_the_file() {
     assert_eq!(std::fs::metadata(&file).unwrap().len(), 64 * 1024 * 1024 + 1);
 }
 
+/// A session's past is the decisions it got: each call is written with its `decided`
+/// event, and a policy changed mid-session does not decide the earlier calls again, so the
+/// call budget they used stays used. (Decided again, the two `ls` calls would now be
+/// blocks that used none, and the third call would go through.)
+#[test]
+fn a_policy_change_does_not_give_back_the_calls_a_session_made() {
+    let dir = temp_dir();
+    let policy = dir.path().join("policy");
+    crate::copy_dir(Path::new(&self::policy()), &policy);
+    let manifest = policy.join("agents/coder.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}max_tool_calls_per_run = 2\n")).unwrap();
+    let state = dir.path().join("state");
+    let call = |id: &str, command: &str| {
+        let mut input: Value = serde_json::from_str(&input("bash-ls.json", "budget")).unwrap();
+        input["tool_use_id"] = Value::from(id);
+        input["tool_input"]["command"] = Value::from(command);
+        let mut hook = aecl();
+        hook.args(["hook", "claude-code", "--agent", "coder", "--policy"]).arg(&policy);
+        hook.arg("--state-dir").arg(&state);
+        output_with_stdin(hook, input.to_string())
+    };
+    assert_eq!(decision(&call("toolu_budget1", "ls")), "allow");
+    assert_eq!(decision(&call("toolu_budget2", "ls -la")), "allow");
+    let text = session_text(&state);
+    assert_eq!(text.matches(r#""type":"decided""#).count(), 2, "{text}");
+    assert!(text.contains(r#""id":"toolu_budget2","decision":"allow","mode":"enforce""#), "{text}");
+
+    let catalog = policy.join("catalog.toml");
+    let text = std::fs::read_to_string(&catalog).unwrap();
+    let stricter =
+        text.replace(r#"block = ["rm --recursive""#, r#"block = ["ls", "rm --recursive""#);
+    assert_ne!(text, stricter, "the catalog's shell rules changed");
+    std::fs::write(&catalog, stricter).unwrap();
+    assert_eq!(decision(&call("toolu_budget3", "ls")), "deny", "the new rule holds");
+    let third = call("toolu_budget4", "cat README.md");
+    assert_eq!(decision(&third), "deny", "{third:#?}");
+    assert!(third.stdout.contains("max_tool_calls_per_run"), "{third:#?}");
+}
+
+/// A `decided` event that does not follow its call, or names a decision aecl does not
+/// know, is a corrupt history: the call is denied, naming the file.
+#[test]
+fn a_decision_that_follows_no_call_denies() {
+    for (name, line) in [
+        (
+            "alone",
+            r#"{"type":"decided","run":"RUN","id":"toolu_x","decision":"allow","mode":"enforce"}"#,
+        ),
+        (
+            "unknown",
+            r#"{"type":"decided","run":"RUN","id":"ID","decision":"maybe","mode":"enforce"}"#,
+        ),
+    ] {
+        let state = temp_dir();
+        let session = format!("decided-{name}");
+        assert_eq!(decision(&hook(state.path(), "pre-webfetch.json", &session)), "allow");
+        let file = session_files(state.path()).remove(0);
+        let text = std::fs::read_to_string(&file).unwrap();
+        // The call's own `decided` line, replaced by the forged one.
+        let call_id = text.lines().find_map(|l| {
+            let event: Value = serde_json::from_str(l).ok()?;
+            (event["type"] == "call").then(|| event["id"].as_str().unwrap().to_owned())
+        });
+        let kept: Vec<&str> = text.lines().filter(|l| !l.contains(r#""type":"decided""#)).collect();
+        let forged = line.replace("RUN", &session).replace("ID", &call_id.unwrap());
+        std::fs::write(&file, format!("{}\n{forged}\n", kept.join("\n"))).unwrap();
+        let out = hook(state.path(), "bash-curl.json", &session);
+        assert_eq!(out.code, Some(2), "{name}: {out:#?}");
+        assert!(out.stderr.contains(&file.display().to_string()), "{name}: {out:#?}");
+    }
+}
+
 #[test]
 fn a_session_end_and_a_prompt_are_appended_as_trace_events() {
     let state = temp_dir();

@@ -116,7 +116,7 @@ fn an_output_over_the_stdin_limit_is_recorded_cut_and_the_session_fails_closed()
     let text = std::fs::read_to_string(&file).unwrap();
     let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["call", "call", "expired", "result"], "{types:?}");
+    assert_eq!(types, ["call", "decided", "call", "decided", "expired", "result"], "{types:?}");
     let result = events.last().unwrap();
     assert!(result["id"].as_str().unwrap().starts_with("unguarded:"), "{result}");
     assert!(result["output"].as_str().unwrap().contains("[aecl: cut after"), "untrusted, marked");
