@@ -298,7 +298,8 @@ impl<'p> History<'p> {
                 let (Some(decision), Some(mode)) = (Decision::parse(decision), Mode::parse(mode))
                 else {
                     bail!(
-                        "event {}: call `{id}` was decided `{decision}` in mode `{mode}`",
+                        "event {}: call `{id}` decided `{decision}` in mode `{mode}`, a verdict \
+                         aecl does not know",
                         index + 2
                     );
                 };

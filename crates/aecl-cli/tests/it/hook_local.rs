@@ -221,6 +221,31 @@ fn a_policy_change_does_not_give_back_the_calls_a_session_made() {
     assert!(third.stdout.contains("max_tool_calls_per_run"), "{third:#?}");
 }
 
+/// A session file written before calls had `decided` events (or by hand) still works: its
+/// calls are decided again, and the calls made from now on are written with theirs.
+#[test]
+fn a_session_without_decided_events_is_decided_again() {
+    let state = temp_dir();
+    assert_eq!(decision(&hook(state.path(), "pre-webfetch.json", "older")), "allow");
+    let file = session_files(state.path()).remove(0);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let older: String = text
+        .lines()
+        .filter(|l| !l.contains(r#""type":"decided""#))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(older, text, "the call had its verdict");
+    std::fs::write(&file, &older).unwrap();
+    // The fetched page's output, then a command with its link: the older call's output is
+    // still guarded (the call was decided again as allowed).
+    let post = hook(state.path(), "post-webfetch.json", "older");
+    assert!(!post.stderr.contains("unguarded"), "{post:#?}");
+    let curl = hook(state.path(), "bash-curl.json", "older");
+    assert_eq!(decision(&curl), "ask", "{curl:#?}");
+    let text = session_text(state.path());
+    assert_eq!(text.matches(r#""type":"decided""#).count(), 1, "the new call's: {text}");
+}
+
 /// A `decided` event that does not follow its call, or names a decision aecl does not
 /// know, is a corrupt history: the call is denied, naming the file.
 #[test]
