@@ -145,10 +145,10 @@ fn is_plain_append(commit: &RunCommit) -> bool {
 
 /// A plain append (see [`is_plain_append`]) in one round trip instead of six to eight
 /// (`BEGIN`, the run's lock, a new run's row, the call id's check, the event, the version,
-/// `COMMIT`): the function of
-/// migration 007 makes the transaction's checks in the same order under the same lock, and
-/// is its own transaction. Most decisions are such commits (`/v1/evaluate`, refusals), and
-/// on a database server each round trip costs both sides more than the statement does.
+/// `COMMIT`): the function of migration 007 makes the transaction's checks in the same
+/// order under the same locks, and is its own transaction. Most decisions are such commits
+/// (every `/v1/evaluate`, every refusal), and each round trip to the database costs both
+/// processes more than these statements do.
 async fn append_event(
     pool: &PgPool,
     commit: &RunCommit,
