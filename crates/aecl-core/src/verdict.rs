@@ -217,6 +217,16 @@ impl Verdict {
         }
     }
 
+    /// [`Verdict::recorded`] from the names it is stored under (`allow`, `enforce`, …);
+    /// `None` when either is not a decision or mode aecl knows.
+    pub fn parse_recorded(
+        decision: &str,
+        mode: &str,
+        replay_of: Option<String>,
+    ) -> Option<Verdict> {
+        Some(Verdict::recorded(Decision::parse(decision)?, Mode::parse(mode)?, replay_of))
+    }
+
     /// What the front ends act on: in `monitor` mode every call goes through (the decision
     /// is still recorded); otherwise the decision itself.
     pub fn enforced_decision(&self) -> Decision {

@@ -5,7 +5,7 @@
 //! nothing is re-decided, so a policy change never rewrites a run's past.
 
 use aecl_core::policy::Policy;
-use aecl_core::{Call, Decision, Mode, RunState, Verdict};
+use aecl_core::{Call, RunState, Verdict};
 use aecl_policy::format::ScopeFile;
 use aecl_policy::trace::CallEvent;
 use serde::{Deserialize, Serialize};
@@ -122,11 +122,9 @@ pub fn apply(
         RunEvent::Call { call, decision, mode, replay_of } => {
             let agent = state.agent.clone().unwrap_or_default();
             let call = call.to_call(&agent);
-            let (Some(decision), Some(mode)) = (Decision::parse(decision), Mode::parse(mode))
-            else {
+            let Some(verdict) = Verdict::parse_recorded(decision, mode, replay_of.clone()) else {
                 return Err(format!("run `{}` event {i}: unknown decision or mode", state.run));
             };
-            let verdict = Verdict::recorded(decision, mode, replay_of.clone());
             let action = policy.actions.get(&call.action).map(AsRef::as_ref);
             state.record_call(&call, &verdict, action);
         }

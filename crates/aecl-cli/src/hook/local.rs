@@ -35,7 +35,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use aecl_core::run_bounds::RunLimits;
-use aecl_core::{Decision, Mode, Policy, Verdict};
+use aecl_core::{Decision, Policy, Verdict};
 use aecl_policy::replay::{Decided, Replayer};
 use aecl_policy::trace::{CallEvent, TraceEvent, parse_event};
 use anyhow::{Context, Result, anyhow, bail};
@@ -295,7 +295,7 @@ impl<'p> History<'p> {
                     events.peek()
                 && (run, id) == (&call.run, &call.id)
             {
-                let (Some(decision), Some(mode)) = (Decision::parse(decision), Mode::parse(mode))
+                let Some(verdict) = Verdict::parse_recorded(decision, mode, replay_of.clone())
                 else {
                     bail!(
                         "event {}: call `{id}` decided `{decision}` in mode `{mode}`, a verdict \
@@ -303,7 +303,6 @@ impl<'p> History<'p> {
                         index + 2
                     );
                 };
-                let verdict = Verdict::recorded(decision, mode, replay_of.clone());
                 events.next();
                 let decided =
                     history.replayer.apply_recorded(call, verdict).map_err(|e| anyhow!(e))?;
