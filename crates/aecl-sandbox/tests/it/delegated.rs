@@ -105,8 +105,10 @@ fn launcher(uid: u32, dir: &Path) -> Sandbox {
 fn a_delegated_cgroup_bounds_a_fork_bomb_or_the_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let sandbox = launcher(DELEGATED_UID, dir.path());
-    // `exec`: the shell itself needs no fork once the bomb has taken every process.
-    let mut request = shell("bomb() { bomb | bomb & }; bomb; exec sleep 30");
+    // The shell forks once, before the bomb has taken any process (`bomb | bomb &` in the
+    // shell itself forked twice, and the second fork could meet the limit: the shell then
+    // exited 2 before the deadline), and `exec` needs no fork.
+    let mut request = shell("bomb() { bomb | bomb & }; (bomb) & exec sleep 30");
     request.isolation = Isolation::Namespaces;
     request.enforcement = Enforcement::Enforced;
     request.limits = Limits { pids: 64, memory_bytes: 256 << 20, ..Limits::default() };
