@@ -39,6 +39,8 @@ macro_rules! store_contract {
             runs::slots_are_released_by_their_holder_only,
             runs::an_ordered_write_is_seen_at_once_by_reads_and_later_writes,
             runs::commits_racing_at_one_version_append_once,
+            runs::commits_of_many_runs_at_once_each_get_their_own_answer,
+            credentials::checks_made_at_once_each_find_their_own_revoked_credential,
             effects::the_effect_ledger_moves_forward_only,
             effects::an_idempotency_key_makes_one_effect,
             effects::recovery_marks_what_was_in_flight,

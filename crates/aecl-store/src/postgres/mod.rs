@@ -2,13 +2,15 @@
 //! method is one transaction that locks what it checks (rows `FOR UPDATE`, or an advisory
 //! lock where there is no row yet), so the guarantees of the store port hold across
 //! instances and not only within one process: see `runs`, `effects`, `grants`, `approvals`
-//! and `writer`.
+//! and `writer`. The decision path's commonest statements, plain run appends and
+//! revocation checks, are shared by the requests waiting together (`batch`).
 //!
 //! Audit records go through one committer task per store, which group-commits them with
 //! one signed checkpoint per batch; the instances' batches are serialised by the lock on
 //! the log's head row.
 
 mod approvals;
+mod batch;
 mod effects;
 mod grants;
 mod revocation;
@@ -72,6 +74,10 @@ pub struct PostgresStore {
 struct Inner {
     pool: PgPool,
     audit: writer::Queue,
+    /// Plain run appends, batched (`runs::appender`).
+    appends: batch::Batcher<runs::Append, Committed>,
+    /// Revocation checks, batched (`revocation::checker`).
+    revocations: batch::Batcher<Vec<String>, Option<String>>,
     /// The last write probe of `/healthz` and when it ran (at most one a second).
     probe: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
@@ -95,7 +101,9 @@ impl PostgresStore {
         let verified = writer::check_head(&pool, &db, &audit.signer.verifier()).await?;
         let audit = writer::spawn(pool.clone(), audit, db, verified);
         let probe = tokio::sync::Mutex::new(None);
-        Ok(PostgresStore { inner: Arc::new(Inner { pool, audit, probe }) })
+        let appends = runs::appender(pool.clone());
+        let revocations = revocation::checker(pool.clone());
+        Ok(PostgresStore { inner: Arc::new(Inner { pool, audit, appends, revocations, probe }) })
     }
 
     /// Connects for reading the audit log only (`aecl audit verify` and friends): no
@@ -268,7 +276,7 @@ impl Store for PostgresStore {
             effect.dispatched = false;
             effect.id.clone()
         });
-        match runs::commit_run_event(self.pool(), commit).await? {
+        match runs::commit_run_event(self.pool(), &self.inner.appends, commit).await? {
             Committed::Done { version, .. } => {
                 let audit_seq = match audit {
                     Some(record) => Some(self.append_audit(record).await?),
@@ -516,6 +524,6 @@ impl Store for PostgresStore {
     }
 
     async fn revoked_credential(&self, ids: &[String]) -> Result<Option<String>, StoreError> {
-        revocation::first_revoked(self.pool(), ids).await
+        revocation::first_revoked(&self.inner.revocations, ids).await
     }
 }

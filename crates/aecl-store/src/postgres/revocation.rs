@@ -1,9 +1,13 @@
-//! Revoked credentials on PostgreSQL: one insert to revoke, one indexed read per request.
+//! Revoked credentials on PostgreSQL: one insert to revoke, one indexed read per batch of
+//! requests.
+
+use std::collections::{BTreeSet, HashSet};
 
 use aecl_core::Timestamp;
 use aecl_engine::StoreError;
 use sqlx::PgPool;
 
+use super::batch::Batcher;
 use crate::{backend, to_i64};
 
 pub(super) async fn revoke(
@@ -26,16 +30,46 @@ pub(super) async fn revoke(
     Ok(n == 1)
 }
 
+/// Starts the task that answers revocation checks, those waiting together with one
+/// statement (`batch.rs`): every request of the API and the gateway is checked, so this is
+/// on the decision path of each. Each request gets the first of its own ids that is revoked (in
+/// its order, as the other stores answer); a request's statement starts after it arrived, so a revocation committed before
+/// the request is seen, as before.
+pub(super) fn checker(pool: PgPool) -> Batcher<Vec<String>, Option<String>> {
+    Batcher::spawn("the revocation check", move |requests: Vec<Vec<String>>| {
+        let pool = pool.clone();
+        async move {
+            let asked: BTreeSet<&String> = requests.iter().flatten().collect();
+            let asked: Vec<&str> = asked.into_iter().map(String::as_str).collect();
+            let revoked: Result<Vec<String>, _> =
+                sqlx::query_scalar("SELECT id FROM revoked_credentials WHERE id = ANY($1)")
+                    .bind(asked)
+                    .fetch_all(&pool)
+                    .await;
+            match revoked {
+                Ok(revoked) => {
+                    let revoked: HashSet<String> = revoked.into_iter().collect();
+                    let first = |ids: &Vec<String>| -> Option<String> {
+                        ids.iter().find(|id| revoked.contains(*id)).cloned()
+                    };
+                    requests.iter().map(|ids| Ok(first(ids))).collect()
+                }
+                Err(error) => {
+                    let message = error.to_string();
+                    requests.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
+                }
+            }
+        }
+    })
+}
+
+/// The first of `ids` that is revoked, if any.
 pub(super) async fn first_revoked(
-    pool: &PgPool,
+    checks: &Batcher<Vec<String>, Option<String>>,
     ids: &[String],
 ) -> Result<Option<String>, StoreError> {
     if ids.is_empty() {
         return Ok(None);
     }
-    sqlx::query_scalar("SELECT id FROM revoked_credentials WHERE id = ANY($1) ORDER BY id LIMIT 1")
-        .bind(ids)
-        .fetch_optional(pool)
-        .await
-        .map_err(backend)
+    checks.submit(ids.to_vec()).await
 }

@@ -16,6 +16,7 @@ use aecl_core::limits::gcra;
 use aecl_engine::{Admission, CallEnd, Committed, Durability, RunCommit, RunSnapshot, StoreError};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
+use super::batch::Batcher;
 use crate::{backend, corrupt, to_i64, to_u64};
 
 /// The run's events in order, read in one statement (so one snapshot).
@@ -42,11 +43,12 @@ pub(super) async fn load_run(pool: &PgPool, run: &str) -> Result<RunSnapshot, St
 
 pub(super) async fn commit_run_event(
     pool: &PgPool,
+    appends: &Batcher<Append, Committed>,
     commit: RunCommit,
 ) -> Result<Committed, StoreError> {
     let event = crate::encode_event(&commit.event)?;
     if is_plain_append(&commit) {
-        return append_event(pool, &commit, event).await;
+        return appends.submit(Append::new(&commit, event)).await;
     }
     let mut tx = pool.begin().await.map_err(backend)?;
     ordered(&mut tx, commit.durability).await?;
@@ -143,39 +145,141 @@ fn is_plain_append(commit: &RunCommit) -> bool {
     commit.admission.is_empty() && commit.grant.is_none() && commit.effect.is_none()
 }
 
-/// A plain append (see [`is_plain_append`]) in one round trip instead of six to eight
-/// (`BEGIN`, the run's lock, a new run's row, the call id's check, the event, the version,
-/// `COMMIT`): the function of migration 007 makes the transaction's checks in the same
-/// order under the same locks, and is its own transaction. Most decisions are such commits
-/// (every `/v1/evaluate`, every refusal), and each round trip to the database costs both
-/// processes more than these statements do.
-async fn append_event(
-    pool: &PgPool,
-    commit: &RunCommit,
+/// A plain append (see [`is_plain_append`]) waiting for its batch.
+#[derive(Debug)]
+pub(super) struct Append {
+    run: String,
+    agent: String,
+    expected: u64,
     event: String,
-) -> Result<Committed, StoreError> {
+    call_id: Option<String>,
+    ordered: bool,
+}
+
+impl Append {
+    fn new(commit: &RunCommit, event: String) -> Append {
+        Append {
+            run: commit.run.clone(),
+            agent: commit.agent.clone(),
+            expected: commit.expected_version,
+            event,
+            call_id: commit.call_id.as_ref().map(|check| check.call_id.clone()),
+            ordered: commit.durability == Durability::Ordered,
+        }
+    }
+
+    /// The commit's answer from the outcome the database gave.
+    fn committed(
+        &self,
+        outcome: &str,
+        effect_id: Option<String>,
+        digest: Option<String>,
+    ) -> Result<Committed, StoreError> {
+        match (outcome, effect_id, digest) {
+            ("appended", None, None) => {
+                Ok(Committed::Done { version: self.expected + 1, audit_seq: None })
+            }
+            ("conflict", None, None) => Ok(Committed::Conflict),
+            ("call_id_taken", Some(effect_id), Some(digest)) => {
+                Ok(Committed::CallIdTaken { effect_id, digest: CallDigest(digest) })
+            }
+            (outcome, ..) => Err(corrupt(format!("aecl_append_event answered `{outcome}`"))),
+        }
+    }
+}
+
+/// Starts the task that commits plain appends, those waiting together in one round trip
+/// (`batch.rs`) instead of six to eight each (`BEGIN`, the run's lock, a new run's row, the
+/// call id's check, the event, the version, `COMMIT`): the functions of migrations 007 and
+/// 008 make the transaction's checks in the same order under the same locks. Most
+/// decisions are such commits (every `/v1/evaluate`, every refusal).
+pub(super) fn appender(pool: PgPool) -> Batcher<Append, Committed> {
+    Batcher::spawn("the run-event append", move |items: Vec<Append>| {
+        let pool = pool.clone();
+        async move { append_events(&pool, &items).await }
+    })
+}
+
+/// A row of `aecl_append_events`: the item (from 1), its outcome, and the effect and digest
+/// of a call id found taken.
+type ItemOutcome = (i32, String, Option<String>, Option<String>);
+
+/// Commits `items`, one answer each in their order.
+async fn append_events(pool: &PgPool, items: &[Append]) -> Vec<Result<Committed, StoreError>> {
+    if let [item] = items {
+        return vec![append_event(pool, item).await];
+    }
+    // Sorted by run: two batches lock their runs' rows in one order (migration 008).
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|a, b| items[*a].run.cmp(&items[*b].run));
+    let column = |field: fn(&Append) -> &str| -> Vec<String> {
+        order.iter().map(|i| field(&items[*i]).to_owned()).collect()
+    };
+    let expected: Vec<i64> = order.iter().map(|i| to_i64(items[*i].expected)).collect();
+    let call_ids: Vec<Option<String>> = order.iter().map(|i| items[*i].call_id.clone()).collect();
+    let rows: Result<Vec<ItemOutcome>, sqlx::Error> = sqlx::query_as(
+        "SELECT item, item_outcome, item_effect_id, item_digest
+             FROM aecl_append_events($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(column(|a| &a.run))
+    .bind(column(|a| &a.agent))
+    .bind(expected)
+    .bind(column(|a| &a.event))
+    .bind(call_ids)
+    .bind(items.iter().all(|item| item.ordered))
+    .fetch_all(pool)
+    .await;
+    match rows {
+        Ok(rows) => {
+            let mut answers: Vec<Result<Committed, StoreError>> = items
+                .iter()
+                .map(|_| Err(corrupt("aecl_append_events left an item unanswered")))
+                .collect();
+            for (item, outcome, effect_id, digest) in rows {
+                let original = usize::try_from(item)
+                    .ok()
+                    .and_then(|i| i.checked_sub(1))
+                    .and_then(|i| order.get(i).copied());
+                if let Some(i) = original {
+                    answers[i] = items[i].committed(&outcome, effect_id, digest);
+                }
+            }
+            answers
+        }
+        // The database refused the statement: its transaction rolled back, nothing of the
+        // batch is written. Each item is tried alone, so that one item's error (a deadlock,
+        // a timeout) is not the others'.
+        Err(sqlx::Error::Database(_)) => {
+            let mut answers = Vec::with_capacity(items.len());
+            for item in items {
+                answers.push(append_event(pool, item).await);
+            }
+            answers
+        }
+        // The connection failed: whether the batch committed is unknown, so each item is
+        // answered with the error (a refusal), as a lone commit would be.
+        Err(error) => {
+            let message = error.to_string();
+            items.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
+        }
+    }
+}
+
+/// One plain append, alone: migration 007's function, its own transaction.
+async fn append_event(pool: &PgPool, item: &Append) -> Result<Committed, StoreError> {
     let (outcome, effect_id, digest): (String, Option<String>, Option<String>) = sqlx::query_as(
         "SELECT outcome, effect_id, digest FROM aecl_append_event($1, $2, $3, $4, $5, $6)",
     )
-    .bind(&commit.run)
-    .bind(&commit.agent)
-    .bind(to_i64(commit.expected_version))
-    .bind(event)
-    .bind(commit.call_id.as_ref().map(|check| check.call_id.as_str()))
-    .bind(commit.durability == Durability::Ordered)
+    .bind(&item.run)
+    .bind(&item.agent)
+    .bind(to_i64(item.expected))
+    .bind(&item.event)
+    .bind(item.call_id.as_deref())
+    .bind(item.ordered)
     .fetch_one(pool)
     .await
     .map_err(backend)?;
-    match (outcome.as_str(), effect_id, digest) {
-        ("appended", None, None) => {
-            Ok(Committed::Done { version: commit.expected_version + 1, audit_seq: None })
-        }
-        ("conflict", None, None) => Ok(Committed::Conflict),
-        ("call_id_taken", Some(effect_id), Some(digest)) => {
-            Ok(Committed::CallIdTaken { effect_id, digest: CallDigest(digest) })
-        }
-        (outcome, ..) => Err(corrupt(format!("aecl_append_event answered `{outcome}`"))),
-    }
+    item.committed(&outcome, effect_id, digest)
 }
 
 /// The end of an executed call, without its audit record (which the caller appends after

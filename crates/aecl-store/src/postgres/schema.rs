@@ -18,6 +18,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("revoked_credentials", include_str!("migrations/005_revoked_credentials.sql")),
     ("grant_voids", include_str!("migrations/006_grant_voids.sql")),
     ("append_event", include_str!("migrations/007_append_event.sql")),
+    ("append_events", include_str!("migrations/008_append_events.sql")),
+    ("append_audit", include_str!("migrations/009_append_audit.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

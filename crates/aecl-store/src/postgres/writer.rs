@@ -15,6 +15,12 @@
 //! instance's batch), the records ending where it ends (`resume.rs`, checked at open by
 //! [`check_head`] too). A head recomputed by anyone else, while the instances run or
 //! not, fails the batch: no committer signs a record it did not append or see signed.
+//!
+//! The commonest batch, over the head this committer left, is one round trip instead of
+//! six (`BEGIN`, the head's lock, the records, the checkpoint, the head, `COMMIT`): the
+//! function of migration 009 locks the head row, compares it with that state and writes
+//! the batch only if they are equal, in its own synchronously committed transaction. Any
+//! other head is answered "not written" and the batch goes the way above.
 
 use std::sync::Arc;
 
@@ -213,10 +219,55 @@ impl Committer {
         }
     }
 
-    /// Appends the batch in one transaction. The outer error fails the whole batch; an
-    /// inner one is a record that could not be encoded (it gets no sequence number and
-    /// the others still commit).
+    /// Appends the batch. The outer error fails the whole batch; an inner one is a record
+    /// that could not be encoded (it gets no sequence number and the others still commit).
     async fn transaction(
+        &mut self,
+        records: &mut [AuditRecord],
+    ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+        match self.extend_own_head(records).await? {
+            Some(results) => Ok(results),
+            None => self.locked_transaction(records).await,
+        }
+    }
+
+    /// The batch over the head this committer left, in one round trip (migration 009):
+    /// `None`, with nothing written, when the stored head is another.
+    async fn extend_own_head(
+        &mut self,
+        records: &mut [AuditRecord],
+    ) -> Result<Option<Vec<Result<u64, StoreError>>>, StoreError> {
+        let before = self.resumable.clone();
+        let batch = self.prepare(before.clone(), records)?;
+        if batch.seqs.is_empty() {
+            return Ok(Some(batch.results));
+        }
+        let (old_head, old_nodes) = head::encode(&before);
+        let (new_head, new_nodes) = head::encode(&batch.log);
+        let written: bool =
+            sqlx::query_scalar("SELECT aecl_append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(to_i64(before.next_seq()))
+                .bind(old_head.to_vec())
+                .bind(old_nodes)
+                .bind(&batch.seqs)
+                .bind(&batch.canonical)
+                .bind(&batch.chain)
+                .bind(batch.size)
+                .bind(&batch.note)
+                .bind(new_head.to_vec())
+                .bind(new_nodes)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+        if !written {
+            return Ok(None);
+        }
+        Ok(Some(self.committed(before, batch)))
+    }
+
+    /// The batch in a transaction that locks the head row and resumes whatever head it
+    /// holds, once checked (see the module's header).
+    async fn locked_transaction(
         &mut self,
         records: &mut [AuditRecord],
     ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
@@ -237,7 +288,7 @@ impl Committer {
         };
         // INVARIANT: what this batch signs extends a head this committer wrote or checked
         // against a checkpoint signed with the key, read under the row lock.
-        let mut log = match stored {
+        let log = match stored {
             Some(stored) if stored == self.resumable => stored,
             _ => {
                 let tip = read_tip(&mut tx, head).await?;
@@ -249,7 +300,42 @@ impl Committer {
             }
         };
         let before = log.clone();
+        let batch = self.prepare(log, records)?;
+        if batch.seqs.is_empty() {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(batch.results);
+        }
+        sqlx::query(
+            "INSERT INTO audit_log (seq, record, chain_hash)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
+        )
+        .bind(&batch.seqs)
+        .bind(&batch.canonical)
+        .bind(&batch.chain)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)")
+            .bind(batch.size)
+            .bind(&batch.note)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let (head_bytes, nodes) = head::encode(&batch.log);
+        sqlx::query("UPDATE audit_head SET size = $1, head = $2, nodes = $3 WHERE id = 1")
+            .bind(batch.size)
+            .bind(head_bytes.to_vec())
+            .bind(nodes)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(self.committed(before, batch))
+    }
 
+    /// `records` appended to `log` (numbered and hashed), with the signed checkpoint of the
+    /// log after them; nothing is written.
+    fn prepare(&self, mut log: LogState, records: &mut [AuditRecord]) -> Result<Batch, StoreError> {
         let mut results = Vec::with_capacity(records.len());
         let mut seqs = Vec::with_capacity(records.len());
         let mut canonical = Vec::with_capacity(records.len());
@@ -267,57 +353,53 @@ impl Committer {
                 Err(e) => results.push(Err(StoreError::Audit(e))),
             }
         }
-        if seqs.is_empty() {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(results);
-        }
-
         // The new leaves, for the consistency proof published with the checkpoint.
         let leaves: Vec<_> = match self.publish {
             Some(_) => canonical.iter().map(|bytes| leaf_hash(bytes)).collect(),
             None => Vec::new(),
         };
-        sqlx::query(
-            "INSERT INTO audit_log (seq, record, chain_hash)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
-        )
-        .bind(seqs)
-        .bind(canonical)
-        .bind(chain)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
         let checkpoint = log.checkpoint(&self.origin, time);
-        let note = sign_checkpoint(&checkpoint, &self.signer)?;
+        let note = if seqs.is_empty() {
+            String::new()
+        } else {
+            sign_checkpoint(&checkpoint, &self.signer)?
+        };
         let size = to_i64(checkpoint.size);
-        sqlx::query("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)")
-            .bind(size)
-            .bind(note.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let (head_bytes, nodes) = head::encode(&log);
-        sqlx::query("UPDATE audit_head SET size = $1, head = $2, nodes = $3 WHERE id = 1")
-            .bind(size)
-            .bind(head_bytes.to_vec())
-            .bind(nodes)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        self.resumable = log;
+        Ok(Batch { log, results, seqs, canonical, chain, leaves, note, size })
+    }
+
+    /// After `batch`, over `before`, committed: the committer resumes from it, and its
+    /// checkpoint is published.
+    fn committed(&mut self, before: LogState, batch: Batch) -> Vec<Result<u64, StoreError>> {
+        self.resumable = batch.log;
         // INVARIANT: published only once committed, so a published checkpoint is never
         // ahead of the database (which would read as a rollback).
         if let Some(sink) = &self.publish {
-            match prove_consistency_from(before.range(), &leaves) {
+            match prove_consistency_from(before.range(), &batch.leaves) {
                 Ok(proof) => sink.publish(AddCheckpoint {
                     old_size: before.next_seq(),
                     proof,
-                    checkpoint: note,
+                    checkpoint: batch.note,
                 }),
                 Err(error) => tracing::error!(%error, "cannot prove the checkpoint's consistency"),
             }
         }
-        Ok(results)
+        batch.results
     }
+}
+
+/// A batch numbered, hashed and signed over a head, ready to write.
+struct Batch {
+    /// The log after the batch.
+    log: LogState,
+    /// Each record's sequence number, or why it could not be encoded.
+    results: Vec<Result<u64, StoreError>>,
+    seqs: Vec<i64>,
+    canonical: Vec<Vec<u8>>,
+    chain: Vec<Vec<u8>>,
+    /// The leaves of `canonical`, when a checkpoint sink needs a consistency proof.
+    leaves: Vec<aecl_audit::merkle::Hash>,
+    /// The signed checkpoint of `log` (empty when no record could be encoded).
+    note: String,
+    size: i64,
 }

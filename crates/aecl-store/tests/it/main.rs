@@ -4,6 +4,7 @@
 
 mod answers;
 mod approval;
+mod batch;
 mod contract;
 mod cooldown;
 mod crash;

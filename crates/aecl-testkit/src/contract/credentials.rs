@@ -31,3 +31,27 @@ pub async fn a_revoked_credential_is_found_among_a_requests_ids<S: Store>(store:
     let found = store.revoked_credential(&token).await.unwrap();
     assert!(found.as_ref().is_some_and(|id| token.contains(id)), "{found:?}");
 }
+
+/// Checks made at once (a backend may answer them with one statement, as PostgreSQL's
+/// batches do) each find the first of their own ids that is revoked, never another's.
+pub async fn checks_made_at_once_each_find_their_own_revoked_credential<S: Store + Clone>(
+    store: &S,
+) {
+    let revoked = |n: usize| n.is_multiple_of(3) && n < 30;
+    for i in (0..30).filter(|i| revoked(*i)) {
+        let id = format!("jti:t-{i}");
+        assert!(store.revoke_credential(&id, Timestamp(1), "alice").await.unwrap());
+    }
+    // Request i names tokens i + 1 and i, then its key (never revoked).
+    let asked = |i: usize| [format!("jti:t-{}", i + 1), format!("jti:t-{i}"), format!("key:{i}")];
+    let expected =
+        |i: usize| [i + 1, i].into_iter().find(|n| revoked(*n)).map(|n| format!("jti:t-{n}"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..32 {
+        let store = store.clone();
+        tasks.spawn(async move { (i, store.revoked_credential(&asked(i)).await.unwrap()) });
+    }
+    for (i, found) in tasks.join_all().await {
+        assert_eq!(found, expected(i), "request {i}");
+    }
+}

@@ -472,3 +472,105 @@ pub async fn commits_racing_at_one_version_append_once<S: Store + Clone>(store: 
         }
     }
 }
+
+/// Commits to many runs at once (a backend may take them in one statement, as PostgreSQL's
+/// batches do) each get their own answer: a new run made, a run moved on, a stale version
+/// refused, an executed call's id refused (its new run left unmade), two commits at one
+/// version of one run of which exactly one appends; and what each wrote is exactly its own.
+pub async fn commits_of_many_runs_at_once_each_get_their_own_answer<S: Store + Clone>(store: &S) {
+    const RUNS: usize = 24;
+    let digest = CallDigest("ab".repeat(32));
+    let checked = |run: &str, expected: u64, call: &str| RunCommit {
+        event: user(&format!("{run} {call} at {expected}")),
+        call_id: Some(CallIdCheck { call_id: call.to_owned(), digest: digest.clone() }),
+        durability: Durability::Ordered,
+        ..commit(run, expected, vec![])
+    };
+    // Runs `old-i` hold one event, from an executed call `done-i`; effects `pre-i` were
+    // begun for the runs `new-i` before they had any event.
+    for i in 0..RUNS {
+        let run = format!("old-{i}");
+        let executed = NewEffect {
+            run: run.clone(),
+            dispatched: true,
+            ..new_effect(&format!("e-{i}"), &format!("done-{i}"), None, "n1")
+        };
+        let first = RunCommit { effect: Some(executed), ..checked(&run, 0, &format!("done-{i}")) };
+        assert!(matches!(store.commit_run_event(first).await.unwrap(), Committed::Done { .. }));
+        let begun = NewEffect {
+            run: format!("new-{i}"),
+            ..new_effect(&format!("pre-{i}"), &format!("pre-{i}"), None, "n1")
+        };
+        store.begin_effect(begun).await.unwrap();
+    }
+    // What each commit of the round is, and the answer it must get.
+    let mut round: Vec<(RunCommit, Committed)> = Vec::new();
+    for i in 0..RUNS {
+        let (old, new) = (format!("old-{i}"), format!("new-{i}"));
+        let done = || Committed::Done { version: 1, audit_seq: None };
+        let (commit_old, answer_old) = match i % 3 {
+            0 => (
+                checked(&old, 1, &format!("c-{i}")),
+                Committed::Done { version: 2, audit_seq: None },
+            ),
+            1 => (checked(&old, 0, &format!("c-{i}")), Committed::Conflict),
+            _ => (
+                checked(&old, 1, &format!("done-{i}")),
+                Committed::CallIdTaken { effect_id: format!("e-{i}"), digest: digest.clone() },
+            ),
+        };
+        round.push((commit_old, answer_old));
+        let (commit_new, answer_new) = if i % 2 == 0 {
+            (checked(&new, 0, &format!("c-{i}")), done())
+        } else {
+            (
+                checked(&new, 0, &format!("pre-{i}")),
+                Committed::CallIdTaken { effect_id: format!("pre-{i}"), digest: digest.clone() },
+            )
+        };
+        round.push((commit_new, answer_new));
+    }
+    // And two commits at version 0 of one new run, of which one appends.
+    let twins = [checked("twin", 0, "a"), checked("twin", 0, "b")];
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, commit) in
+        round.iter().map(|(c, _)| c.clone()).chain(twins.iter().cloned()).enumerate()
+    {
+        let store = store.clone();
+        tasks.spawn(async move { (index, store.commit_run_event(commit).await.unwrap()) });
+    }
+    let mut answers = tasks.join_all().await;
+    answers.sort_by_key(|(index, _)| *index);
+    for ((commit, expected), (_, answer)) in round.iter().zip(&answers) {
+        assert_eq!(
+            answer, expected,
+            "the commit to `{}` at {}",
+            commit.run, commit.expected_version
+        );
+    }
+    let twin_answers: Vec<&Committed> = answers[round.len()..].iter().map(|(_, a)| a).collect();
+    assert!(
+        matches!(
+            twin_answers[..],
+            [Committed::Done { version: 1, .. }, Committed::Conflict]
+                | [Committed::Conflict, Committed::Done { version: 1, .. }]
+        ),
+        "one of two commits at one version appends: {twin_answers:?}"
+    );
+    // Each run holds exactly what its own commits wrote.
+    for (commit, expected) in &round {
+        let run = store.load_run(&commit.run).await.unwrap();
+        match expected {
+            Committed::Done { version, .. } => {
+                assert_eq!(run.version, *version, "`{}`", commit.run);
+                assert_eq!(run.events.last(), Some(&commit.event), "`{}`", commit.run);
+                assert_eq!(run.agent.as_deref(), Some("finance"));
+            }
+            _ if commit.run.starts_with("new-") => {
+                assert_eq!((run.version, run.agent), (0, None), "`{}`: no run made", commit.run);
+            }
+            _ => assert_eq!(run.version, 1, "`{}`: nothing written", commit.run),
+        }
+    }
+    assert_eq!(store.load_run("twin").await.unwrap().version, 1);
+}

@@ -1,0 +1,151 @@
+//! Requests that share one round trip: a task takes every request waiting when it is free
+//! and answers them all with one statement, then takes the next ones. At most one statement
+//! of a batcher is in flight, and a request never joins one already sent: its statement
+//! starts after the request arrived, so it reads everything committed before then, as a
+//! statement of its own would.
+//!
+//! Why: on the decision path each round trip to PostgreSQL costs both processes more than
+//! the statement it carries (a wake-up and a reply each side, and sqlx's ping of every
+//! connection returned to its pool, one more round trip). Sixteen concurrent decisions that
+//! each check their token's revocation and append their run's event cost 64 round trips
+//! alone, and two to four when each statement carries all of them (`bench/README.md`,
+//! "HTTP API"). One request alone goes at once; it waits only behind a statement already in
+//! flight.
+
+use std::future::Future;
+
+use aecl_engine::StoreError;
+use tokio::sync::{mpsc, oneshot};
+
+/// Requests answered at most per statement: bounds a statement's arrays and the time the
+/// first request of a full batch waits behind the others.
+pub(super) const MAX_BATCH: usize = 64;
+
+type Pending<I, O> = (I, oneshot::Sender<Result<O, StoreError>>);
+
+/// The sending side of a batcher task: cheap to share, the task stops when it is dropped.
+#[derive(Debug)]
+pub(super) struct Batcher<I, O> {
+    sender: mpsc::UnboundedSender<Pending<I, O>>,
+    /// Names the batcher in errors.
+    what: &'static str,
+}
+
+impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
+    /// Starts the task on the current Tokio runtime. `answer` gets each batch's requests in
+    /// arrival order and returns one result per request, in the same order; a missing one
+    /// is answered with an error.
+    pub(super) fn spawn<F, Fut>(what: &'static str, mut answer: F) -> Batcher<I, O>
+    where
+        F: FnMut(Vec<I>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<Result<O, StoreError>>> + Send,
+    {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Pending<I, O>>();
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match receiver.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (requests, replies): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
+                let mut results = answer(requests).await.into_iter();
+                for reply in replies {
+                    let result = results.next().unwrap_or_else(|| {
+                        Err(StoreError::Backend(format!("{what}: a request went unanswered")))
+                    });
+                    // A requester that went away (its request was cancelled) needs no answer.
+                    let _ = reply.send(result);
+                }
+            }
+        });
+        Batcher { sender, what }
+    }
+
+    /// Sends `request` to the task and waits for its answer. Cancelling the wait leaves the
+    /// request to its batch: a statement is never interrupted half-way.
+    pub(super) async fn submit(&self, request: I) -> Result<O, StoreError> {
+        let stopped = || StoreError::Backend(format!("{}: the batcher stopped", self.what));
+        let (reply, answer) = oneshot::channel();
+        self.sender.send((request, reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Requests waiting when the task is free share one call; the answers go back to their
+    /// own requesters, in order; one that arrives while a call is in flight waits for the
+    /// next call, and no call is larger than [`MAX_BATCH`].
+    #[tokio::test]
+    async fn waiting_requests_share_a_call_and_get_their_own_answers() {
+        let calls: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
+        let (gate_tx, gate_rx) = tokio::sync::watch::channel(false);
+        let seen = calls.clone();
+        let batcher = Arc::new(Batcher::spawn("test", move |requests: Vec<u32>| {
+            seen.lock().unwrap().push(requests.clone());
+            let mut gate = gate_rx.clone();
+            async move {
+                // The first call is held until every later request is queued.
+                let _ = gate.wait_for(|open| *open).await;
+                requests.into_iter().map(|r| Ok(r * 10)).collect()
+            }
+        }));
+        let first = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.submit(1).await }
+        });
+        while calls.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let sent = Arc::new(AtomicUsize::new(0));
+        let later: Vec<_> = (2..=(MAX_BATCH as u32 + 5))
+            .map(|r| {
+                let (batcher, sent) = (batcher.clone(), sent.clone());
+                tokio::spawn(async move {
+                    // Polled once, the request is queued (its answer is not ready yet).
+                    let mut submitted = std::pin::pin!(batcher.submit(r));
+                    std::future::poll_fn(|cx| {
+                        assert!(submitted.as_mut().poll(cx).is_pending());
+                        std::task::Poll::Ready(())
+                    })
+                    .await;
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    submitted.await
+                })
+            })
+            .collect();
+        while sent.load(Ordering::SeqCst) < later.len() {
+            tokio::task::yield_now().await;
+        }
+        gate_tx.send(true).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 10);
+        for (i, task) in later.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap().unwrap(), (i as u32 + 2) * 10);
+        }
+        let calls = calls.lock().unwrap();
+        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, MAX_BATCH, 4], "calls: {calls:?}");
+        assert_eq!(calls[1][0], 2);
+    }
+
+    /// A call that answers fewer requests than it was given answers the rest with errors,
+    /// and the task goes on.
+    #[tokio::test]
+    async fn a_request_left_unanswered_gets_an_error() {
+        let batcher = Batcher::spawn("test", |requests: Vec<u32>| async move {
+            requests.into_iter().filter(|r| *r != 7).map(Ok).collect::<Vec<_>>()
+        });
+        assert!(
+            matches!(batcher.submit(7).await, Err(StoreError::Backend(m)) if m.contains("unanswered"))
+        );
+        assert_eq!(batcher.submit(8).await.unwrap(), 8);
+    }
+}

@@ -1,0 +1,88 @@
+//! PostgreSQL answers the decision path's commonest statements for many requests at once
+//! (`postgres/batch.rs`): plain run appends and revocation checks waiting together share one
+//! statement. The contract suite checks each request's answer; these check that requests
+//! are shared, and that sharing reads no older state than a request of its own would.
+
+use aecl_core::Timestamp;
+use aecl_engine::{Committed, Durability, RunCommit, RunEvent, Store};
+use aecl_store::PostgresStore;
+use sqlx::Connection;
+
+use crate::pg::postgres_url;
+use crate::support::audit_config;
+
+fn plain(run: &str) -> RunCommit {
+    RunCommit {
+        run: run.to_owned(),
+        agent: "finance".to_owned(),
+        expected_version: 0,
+        event: RunEvent::User { text: format!("first of {run}") },
+        admission: vec![],
+        effect: None,
+        audit: None,
+        grant: None,
+        call_id: None,
+        durability: Durability::Ordered,
+        end: None,
+    }
+}
+
+/// Appends to many runs made at once are committed in fewer transactions than appends
+/// (each row's `xmin` names its transaction), and every one is appended.
+#[tokio::test]
+async fn appends_made_at_once_share_transactions() {
+    const RUNS: usize = 32;
+    let url = postgres_url().await;
+    let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RUNS {
+        let store = store.clone();
+        tasks.spawn(async move { store.commit_run_event(plain(&format!("run-{i}"))).await });
+    }
+    for answer in tasks.join_all().await {
+        assert!(matches!(answer.unwrap(), Committed::Done { version: 1, .. }));
+    }
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let (events, transactions): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT xmin::text) FROM run_events")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(events, RUNS as i64);
+    assert!(transactions < RUNS as i64, "{RUNS} appends in {transactions} transactions");
+}
+
+/// A revocation committed by another connection (another replica) is seen by the next
+/// check, however many checks are made around it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_committed_elsewhere_is_seen_by_every_later_check() {
+    let url = postgres_url().await;
+    let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    let background = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..400 {
+                store.revoked_credential(&[format!("jti:noise-{i}")]).await.unwrap();
+            }
+        })
+    };
+    for i in 0..20 {
+        let id = format!("jti:t-{i}");
+        assert_eq!(store.revoked_credential(std::slice::from_ref(&id)).await.unwrap(), None);
+        sqlx::query(
+            "INSERT INTO revoked_credentials (id, revoked_at, revoked_by) VALUES ($1, $2, 'root')",
+        )
+        .bind(&id)
+        .bind(i64::try_from(Timestamp(1).0).unwrap())
+        .execute(&mut other)
+        .await
+        .unwrap();
+        assert_eq!(
+            store.revoked_credential(std::slice::from_ref(&id)).await.unwrap(),
+            Some(id.clone()),
+            "a revocation committed before the check"
+        );
+    }
+    background.await.unwrap();
+}
