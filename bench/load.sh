@@ -10,7 +10,9 @@
 # `aecl serve` on a free port of 127.0.0.1 with the per-token rate limit raised out of the
 # way (`--rate-limit`, so the limiter is not what is measured), runs wrk with
 # `bench/evaluate.lua` (which checks every answer and counts non-2xx and non-`allow` ones),
-# stops the server with SIGTERM and verifies the audit log with `aecl audit verify`.
+# stops the server with SIGTERM and verifies the audit log with `aecl audit verify`. Each
+# row of the summary shows the share of CPU time the hypervisor stole while it ran
+# (`steal%`, from /proc/stat): on a shared VM a row with a large share is not comparable.
 #
 # Usage: bench/load.sh [--duration SECONDS] [--connections "16 64"] [--threads N]
 #                      [--postgres URL [--replicas 2]]
@@ -114,19 +116,36 @@ stop_server() {
     server_pid=""
 }
 
+# The machine's CPU time so far, all and stolen (by the hypervisor, from this VM), in ticks.
+cpu_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9; exit }' /proc/stat
+}
+
+# The share of CPU time stolen between two `cpu_ticks`, in percent: a row measured while
+# the hypervisor took a large share is not comparable with the others.
+steal_percent() {
+    local all0 steal0 all1 steal1
+    read -r all0 steal0 <<<"$1"
+    read -r all1 steal1 <<<"$2"
+    echo $(( (steal1 - steal0) * 100 / (all1 - all0 > 0 ? all1 - all0 : 1) ))
+}
+
 # wrk against the running server: $1 store name, $2 mode (health|evaluate), $3 connections.
 load() {
     local store="$1" mode="$2" conns="$3" path="/v1/evaluate"
     [[ "$mode" == health ]] && path="/healthz"
     echo
     echo "== $store: $mode, $conns connections, $threads threads, ${duration}s"
-    local out="$tmp/wrk.out"
+    local out="$tmp/wrk.out" before after
+    before="$(cpu_ticks)"
     AECL_BENCH_MODE="$mode" AECL_BENCH_LABEL="$store-$mode-$conns" \
         wrk --latency -t "$threads" -c "$conns" -d "${duration}s" -s "$lua" \
         "http://$address$path" | tee "$out"
+    after="$(cpu_ticks)"
     local line
     line="$(grep '^aecl-bench ' "$out")"
-    echo "store=$store conns=$conns ${line#aecl-bench }" >>"$summaries"
+    echo "store=$store conns=$conns ${line#aecl-bench } steal=$(steal_percent "$before" "$after")" \
+        >>"$summaries"
 }
 
 # One store: its own server, the baseline and evaluate at each connection count, then
@@ -220,17 +239,18 @@ awk '
         rows[NR] = $0
     }
     END {
-        printf "%-9s %5s %-9s %9s %7s %7s %7s %7s %7s %6s %5s\n", \
-            "store", "conns", "endpoint", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors", "ratio"
+        printf "%-9s %5s %-9s %9s %7s %7s %7s %7s %7s %6s %5s %6s\n", \
+            "store", "conns", "endpoint", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors", \
+            "ratio", "steal%"
         for (r = 1; r <= NR; r++) {
             $0 = rows[r]
             key = field("store") " " field("conns")
             endpoint = field("mode") == "health" ? "healthz" : "evaluate"
             errors = field("non2xx") + field("unexpected") + field("socket_errors")
-            printf "%-9s %5s %-9s %9d %7.2f %7.2f %7.2f %7.2f %7.2f %6d %5.2f\n", \
+            printf "%-9s %5s %-9s %9d %7.2f %7.2f %7.2f %7.2f %7.2f %6d %5.2f %6s\n", \
                 field("store"), field("conns"), endpoint, field("rps"), field("p50_us") / 1000, \
                 field("p90_us") / 1000, field("p99_us") / 1000, field("p999_us") / 1000, \
-                field("max_us") / 1000, errors, field("rps") / base[key]
+                field("max_us") / 1000, errors, field("rps") / base[key], field("steal")
         }
     }
 ' "$summaries"

@@ -11,19 +11,34 @@
 //! alone, and two to four when each statement carries all of them (`bench/README.md`,
 //! "HTTP API"). One request alone goes at once; it waits only behind a statement already in
 //! flight.
+//!
+//! A batcher's statements go over a connection of its own ([`Dedicated`]), out of sqlx's
+//! pool, which pings every connection it takes back: a round trip after each statement.
+//! The task is never cancelled half-way through a statement, so the connection is always
+//! left between statements; it is pinged before use only after a second idle, and
+//! replaced after an error that was not the database's answer, or after an hour.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use aecl_engine::StoreError;
+use sqlx::postgres::{PgDatabaseError, PgSeverity};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::backend;
 
 /// Requests answered at most per statement: bounds a statement's arrays and the time the
 /// first request of a full batch waits behind the others.
 pub(super) const MAX_BATCH: usize = 64;
 
+/// A dedicated connection is replaced after this long, as pools replace theirs (a
+/// long-lived backend keeps every cache it ever filled).
+const MAX_LIFETIME: Duration = Duration::from_secs(3600);
+
 type Pending<I, O> = (I, oneshot::Sender<Result<O, StoreError>>);
 
-/// The sending side of a batcher task: cheap to share, the task stops when it is dropped.
+/// The sending side of a batcher task: the task stops when it is dropped.
 #[derive(Debug)]
 pub(super) struct Batcher<I, O> {
     sender: mpsc::UnboundedSender<Pending<I, O>>,
@@ -32,16 +47,18 @@ pub(super) struct Batcher<I, O> {
 }
 
 impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
-    /// Starts the task on the current Tokio runtime. `answer` gets each batch's requests in
-    /// arrival order and returns one result per request, in the same order; a missing one
-    /// is answered with an error.
-    pub(super) fn spawn<F, Fut>(what: &'static str, mut answer: F) -> Batcher<I, O>
+    /// Starts the task on the current Tokio runtime. `answer` gets the task's `state` (its
+    /// connection) and each batch's requests in arrival order, and gives back the state and
+    /// one result per request, in the same order; a missing one is answered with an error.
+    pub(super) fn spawn<S, F, Fut>(what: &'static str, state: S, mut answer: F) -> Batcher<I, O>
     where
-        F: FnMut(Vec<I>) -> Fut + Send + 'static,
-        Fut: Future<Output = Vec<Result<O, StoreError>>> + Send,
+        S: Send + 'static,
+        F: FnMut(S, Vec<I>) -> Fut + Send + 'static,
+        Fut: Future<Output = (S, Vec<Result<O, StoreError>>)> + Send,
     {
         let (sender, mut receiver) = mpsc::unbounded_channel::<Pending<I, O>>();
         tokio::spawn(async move {
+            let mut state = Some(state);
             while let Some(first) = receiver.recv().await {
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
@@ -51,7 +68,10 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                     }
                 }
                 let (requests, replies): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
-                let mut results = answer(requests).await.into_iter();
+                let Some(taken) = state.take() else { return };
+                let (kept, results) = answer(taken, requests).await;
+                state = Some(kept);
+                let mut results = results.into_iter();
                 for reply in replies {
                     let result = results.next().unwrap_or_else(|| {
                         Err(StoreError::Backend(format!("{what}: a request went unanswered")))
@@ -74,6 +94,64 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     }
 }
 
+/// Whether `error` is the database refusing a statement (severity `ERROR`): its implicit
+/// transaction rolled back, nothing of it is written, and the session goes on. Not an error
+/// that ends the session (`FATAL`, as an administrator's `pg_terminate_backend` is), nor a
+/// failed connection, after which whether the statement committed is unknown.
+pub(super) fn refused(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<PgDatabaseError>())
+        .is_some_and(|e| matches!(e.severity(), PgSeverity::Error))
+}
+
+/// A connection taken out of the pool for one task's statements (see the module's header).
+#[derive(Debug)]
+pub(super) struct Dedicated {
+    pool: PgPool,
+    /// The connection, when it was opened, and when it was last handed out.
+    kept: Option<(PgConnection, Instant, Instant)>,
+}
+
+impl Dedicated {
+    /// Takes no connection yet: the first [`Dedicated::get`] does.
+    pub(super) fn new(pool: PgPool) -> Dedicated {
+        Dedicated { pool, kept: None }
+    }
+
+    /// The connection for the next statement: the kept one (pinged first when it was idle
+    /// for [`super::PING_AFTER_IDLE`]), or one taken out of the pool.
+    pub(super) async fn get(&mut self) -> Result<&mut PgConnection, StoreError> {
+        let mut reusable = None;
+        if let Some((mut conn, opened, used)) = self.kept.take()
+            && opened.elapsed() < MAX_LIFETIME
+            && (used.elapsed() < super::PING_AFTER_IDLE || conn.ping().await.is_ok())
+        {
+            reusable = Some((conn, opened));
+        }
+        let (conn, opened) = match reusable {
+            Some(kept) => kept,
+            None => (self.pool.acquire().await.map_err(backend)?.detach(), Instant::now()),
+        };
+        let (conn, _, _) = self.kept.insert((conn, opened, Instant::now()));
+        Ok(conn)
+    }
+
+    /// After `error` from a statement: unless the database refused the statement (after
+    /// which the session goes on, see [`refused`]), the connection is dropped and the next
+    /// [`Dedicated::get`] takes another.
+    pub(super) fn failed(&mut self, error: &sqlx::Error) {
+        if !refused(error) {
+            self.discard();
+        }
+    }
+
+    /// Drops the connection: the next [`Dedicated::get`] takes another.
+    pub(super) fn discard(&mut self) {
+        self.kept = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,13 +167,13 @@ mod tests {
         let calls: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
         let (gate_tx, gate_rx) = tokio::sync::watch::channel(false);
         let seen = calls.clone();
-        let batcher = Arc::new(Batcher::spawn("test", move |requests: Vec<u32>| {
+        let batcher = Arc::new(Batcher::spawn("test", (), move |(), requests: Vec<u32>| {
             seen.lock().unwrap().push(requests.clone());
             let mut gate = gate_rx.clone();
             async move {
                 // The first call is held until every later request is queued.
                 let _ = gate.wait_for(|open| *open).await;
-                requests.into_iter().map(|r| Ok(r * 10)).collect()
+                ((), requests.into_iter().map(|r| Ok(r * 10)).collect())
             }
         }));
         let first = tokio::spawn({
@@ -137,15 +215,17 @@ mod tests {
     }
 
     /// A call that answers fewer requests than it was given answers the rest with errors,
-    /// and the task goes on.
+    /// and the task goes on with the state the call gave back.
     #[tokio::test]
     async fn a_request_left_unanswered_gets_an_error() {
-        let batcher = Batcher::spawn("test", |requests: Vec<u32>| async move {
-            requests.into_iter().filter(|r| *r != 7).map(Ok).collect::<Vec<_>>()
+        // The state counts the calls; each answer is the count before its call.
+        let batcher = Batcher::spawn("test", 0, |calls: u32, requests: Vec<u32>| async move {
+            let answers = requests.into_iter().filter(|r| *r != 7).map(|_| Ok(calls)).collect();
+            (calls + 1, answers)
         });
         assert!(
             matches!(batcher.submit(7).await, Err(StoreError::Backend(m)) if m.contains("unanswered"))
         );
-        assert_eq!(batcher.submit(8).await.unwrap(), 8);
+        assert_eq!(batcher.submit(8).await.unwrap(), 1, "the state is carried to the next call");
     }
 }

@@ -7,7 +7,7 @@ use aecl_core::Timestamp;
 use aecl_engine::StoreError;
 use sqlx::PgPool;
 
-use super::batch::Batcher;
+use super::batch::{Batcher, Dedicated};
 use crate::{backend, to_i64};
 
 pub(super) async fn revoke(
@@ -36,31 +36,43 @@ pub(super) async fn revoke(
 /// its order, as the other stores answer); a request's statement starts after it arrived, so a revocation committed before
 /// the request is seen, as before.
 pub(super) fn checker(pool: PgPool) -> Batcher<Vec<String>, Option<String>> {
-    Batcher::spawn("the revocation check", move |requests: Vec<Vec<String>>| {
-        let pool = pool.clone();
-        async move {
-            let asked: BTreeSet<&String> = requests.iter().flatten().collect();
-            let asked: Vec<&str> = asked.into_iter().map(String::as_str).collect();
-            let revoked: Result<Vec<String>, _> =
-                sqlx::query_scalar("SELECT id FROM revoked_credentials WHERE id = ANY($1)")
-                    .bind(asked)
-                    .fetch_all(&pool)
-                    .await;
-            match revoked {
-                Ok(revoked) => {
-                    let revoked: HashSet<String> = revoked.into_iter().collect();
-                    let first = |ids: &Vec<String>| -> Option<String> {
-                        ids.iter().find(|id| revoked.contains(*id)).cloned()
-                    };
-                    requests.iter().map(|ids| Ok(first(ids))).collect()
-                }
-                Err(error) => {
-                    let message = error.to_string();
-                    requests.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
-                }
+    let answer = |mut conn: Dedicated, requests: Vec<Vec<String>>| async move {
+        let answers = match revoked_among(&mut conn, &requests).await {
+            Ok(revoked) => {
+                let first = |ids: &Vec<String>| -> Option<String> {
+                    ids.iter().find(|id| revoked.contains(*id)).cloned()
+                };
+                requests.iter().map(|ids| Ok(first(ids))).collect()
             }
+            Err(error) => {
+                let message = error.to_string();
+                requests.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
+            }
+        };
+        (conn, answers)
+    };
+    Batcher::spawn("the revocation check", Dedicated::new(pool), answer)
+}
+
+/// The ids of `requests` that are revoked, in one statement.
+async fn revoked_among(
+    conn: &mut Dedicated,
+    requests: &[Vec<String>],
+) -> Result<HashSet<String>, StoreError> {
+    let asked: BTreeSet<&String> = requests.iter().flatten().collect();
+    let asked: Vec<&str> = asked.into_iter().map(String::as_str).collect();
+    let revoked: Result<Vec<String>, sqlx::Error> =
+        sqlx::query_scalar("SELECT id FROM revoked_credentials WHERE id = ANY($1)")
+            .bind(asked)
+            .fetch_all(conn.get().await?)
+            .await;
+    match revoked {
+        Ok(revoked) => Ok(revoked.into_iter().collect()),
+        Err(error) => {
+            conn.failed(&error);
+            Err(backend(error))
         }
-    })
+    }
 }
 
 /// The first of `ids` that is revoked, if any.

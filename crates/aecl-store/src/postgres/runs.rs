@@ -16,7 +16,7 @@ use aecl_core::limits::gcra;
 use aecl_engine::{Admission, CallEnd, Committed, Durability, RunCommit, RunSnapshot, StoreError};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::batch::Batcher;
+use super::batch::{Batcher, Dedicated};
 use crate::{backend, corrupt, to_i64, to_u64};
 
 /// The run's events in order, read in one statement (so one snapshot).
@@ -194,10 +194,11 @@ impl Append {
 /// 008 make the transaction's checks in the same order under the same locks. Most
 /// decisions are such commits (every `/v1/evaluate`, every refusal).
 pub(super) fn appender(pool: PgPool) -> Batcher<Append, Committed> {
-    Batcher::spawn("the run-event append", move |items: Vec<Append>| {
-        let pool = pool.clone();
-        async move { append_events(&pool, &items).await }
-    })
+    let answer = |mut conn: Dedicated, items: Vec<Append>| async move {
+        let answers = append_events(&mut conn, &items).await;
+        (conn, answers)
+    };
+    Batcher::spawn("the run-event append", Dedicated::new(pool), answer)
 }
 
 /// A row of `aecl_append_events`: the item (from 1), its outcome, and the effect and digest
@@ -205,9 +206,12 @@ pub(super) fn appender(pool: PgPool) -> Batcher<Append, Committed> {
 type ItemOutcome = (i32, String, Option<String>, Option<String>);
 
 /// Commits `items`, one answer each in their order.
-async fn append_events(pool: &PgPool, items: &[Append]) -> Vec<Result<Committed, StoreError>> {
+async fn append_events(
+    conn: &mut Dedicated,
+    items: &[Append],
+) -> Vec<Result<Committed, StoreError>> {
     if let [item] = items {
-        return vec![append_event(pool, item).await];
+        return vec![append_event(conn, item).await];
     }
     // Sorted by run: two batches lock their runs' rows in one order (migration 008).
     let mut order: Vec<usize> = (0..items.len()).collect();
@@ -217,18 +221,23 @@ async fn append_events(pool: &PgPool, items: &[Append]) -> Vec<Result<Committed,
     };
     let expected: Vec<i64> = order.iter().map(|i| to_i64(items[*i].expected)).collect();
     let call_ids: Vec<Option<String>> = order.iter().map(|i| items[*i].call_id.clone()).collect();
-    let rows: Result<Vec<ItemOutcome>, sqlx::Error> = sqlx::query_as(
+    let rows = sqlx::query_as::<_, ItemOutcome>(
         "SELECT item, item_outcome, item_effect_id, item_digest
-             FROM aecl_append_events($1, $2, $3, $4, $5, $6)",
+         FROM aecl_append_events($1, $2, $3, $4, $5, $6)",
     )
     .bind(column(|a| &a.run))
     .bind(column(|a| &a.agent))
     .bind(expected)
     .bind(column(|a| &a.event))
     .bind(call_ids)
-    .bind(items.iter().all(|item| item.ordered))
-    .fetch_all(pool)
-    .await;
+    .bind(items.iter().all(|item| item.ordered));
+    let rows = match conn.get().await {
+        Ok(connection) => rows.fetch_all(connection).await,
+        Err(error) => {
+            let message = error.to_string();
+            return items.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect();
+        }
+    };
     match rows {
         Ok(rows) => {
             let mut answers: Vec<Result<Committed, StoreError>> = items
@@ -249,16 +258,17 @@ async fn append_events(pool: &PgPool, items: &[Append]) -> Vec<Result<Committed,
         // The database refused the statement: its transaction rolled back, nothing of the
         // batch is written. Each item is tried alone, so that one item's error (a deadlock,
         // a timeout) is not the others'.
-        Err(sqlx::Error::Database(_)) => {
+        Err(error) if super::batch::refused(&error) => {
             let mut answers = Vec::with_capacity(items.len());
             for item in items {
-                answers.push(append_event(pool, item).await);
+                answers.push(append_event(conn, item).await);
             }
             answers
         }
         // The connection failed: whether the batch committed is unknown, so each item is
         // answered with the error (a refusal), as a lone commit would be.
         Err(error) => {
+            conn.failed(&error);
             let message = error.to_string();
             items.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
         }
@@ -266,8 +276,8 @@ async fn append_events(pool: &PgPool, items: &[Append]) -> Vec<Result<Committed,
 }
 
 /// One plain append, alone: migration 007's function, its own transaction.
-async fn append_event(pool: &PgPool, item: &Append) -> Result<Committed, StoreError> {
-    let (outcome, effect_id, digest): (String, Option<String>, Option<String>) = sqlx::query_as(
+async fn append_event(conn: &mut Dedicated, item: &Append) -> Result<Committed, StoreError> {
+    let row: Result<(String, Option<String>, Option<String>), sqlx::Error> = sqlx::query_as(
         "SELECT outcome, effect_id, digest FROM aecl_append_event($1, $2, $3, $4, $5, $6)",
     )
     .bind(&item.run)
@@ -276,9 +286,12 @@ async fn append_event(pool: &PgPool, item: &Append) -> Result<Committed, StoreEr
     .bind(&item.event)
     .bind(item.call_id.as_deref())
     .bind(item.ordered)
-    .fetch_one(pool)
-    .await
-    .map_err(backend)?;
+    .fetch_one(conn.get().await?)
+    .await;
+    let (outcome, effect_id, digest) = row.map_err(|error| {
+        conn.failed(&error);
+        backend(error)
+    })?;
     item.committed(&outcome, effect_id, digest)
 }
 

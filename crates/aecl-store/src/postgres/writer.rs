@@ -31,9 +31,10 @@ use aecl_audit::{
 };
 use aecl_core::Timestamp;
 use aecl_engine::StoreError;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch::Dedicated;
 use crate::resume::{Disagreement, Tip, refusal};
 use crate::{AuditConfig, QueueDepth, backend, head, to_i64};
 
@@ -179,6 +180,7 @@ struct Committer {
 impl Committer {
     async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Job>) {
         let mut jobs = Vec::with_capacity(64);
+        let mut conn = Dedicated::new(self.pool.clone());
         while let Some(first) = receiver.recv().await {
             jobs.push(first);
             while jobs.len() < MAX_BATCH {
@@ -187,18 +189,22 @@ impl Committer {
                     Err(_) => break,
                 }
             }
-            self.commit(&mut jobs).await;
+            self.commit(&mut jobs, &mut conn).await;
         }
     }
 
-    async fn commit(&mut self, jobs: &mut Vec<Job>) {
+    async fn commit(&mut self, jobs: &mut Vec<Job>, conn: &mut Dedicated) {
         let mut records: Vec<AuditRecord> = Vec::with_capacity(jobs.len());
         let mut answers = Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
             records.push(job.record);
             answers.push(job.answer);
         }
-        let outcome = self.transaction(&mut records).await;
+        let outcome = self.transaction(&mut records, conn).await;
+        if outcome.is_err() {
+            // Whatever failed, the next batch starts on a fresh connection.
+            conn.discard();
+        }
         // Before any answer, so a producer that has its answer is no longer counted.
         self.queued.finished(answers.len());
         match outcome {
@@ -224,10 +230,11 @@ impl Committer {
     async fn transaction(
         &mut self,
         records: &mut [AuditRecord],
+        conn: &mut Dedicated,
     ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
-        match self.extend_own_head(records).await? {
+        match self.extend_own_head(records, conn).await? {
             Some(results) => Ok(results),
-            None => self.locked_transaction(records).await,
+            None => self.locked_transaction(records, conn).await,
         }
     }
 
@@ -236,6 +243,7 @@ impl Committer {
     async fn extend_own_head(
         &mut self,
         records: &mut [AuditRecord],
+        conn: &mut Dedicated,
     ) -> Result<Option<Vec<Result<u64, StoreError>>>, StoreError> {
         let before = self.resumable.clone();
         let batch = self.prepare(before.clone(), records)?;
@@ -256,7 +264,7 @@ impl Committer {
                 .bind(&batch.note)
                 .bind(new_head.to_vec())
                 .bind(new_nodes)
-                .fetch_one(&self.pool)
+                .fetch_one(conn.get().await?)
                 .await
                 .map_err(backend)?;
         if !written {
@@ -270,8 +278,9 @@ impl Committer {
     async fn locked_transaction(
         &mut self,
         records: &mut [AuditRecord],
+        conn: &mut Dedicated,
     ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = conn.get().await?.begin().await.map_err(backend)?;
         // INVARIANT: the head row stays locked until this batch commits or rolls back, so
         // no other instance appends between reading the head and writing the new one.
         let head = sqlx::query("SELECT size, head, nodes FROM audit_head WHERE id = 1 FOR UPDATE")

@@ -1,10 +1,10 @@
 //! The PostgreSQL store when the server drops its connections (a restart, an
 //! administrator's `pg_terminate_backend`): a request on a dropped connection is an error,
 //! never an answer, each dropped connection costs at most that one error, and the store
-//! then works again without a restart, its audit log included.
+//! then works again without a restart, its audit log and batched statements included.
 
 use aecl_audit::verify_log;
-use aecl_engine::{Store, StoreError};
+use aecl_engine::{Committed, Durability, RunCommit, RunEvent, Store, StoreError};
 use aecl_store::PostgresStore;
 use sqlx::Connection;
 
@@ -13,6 +13,23 @@ use crate::support::{audit_config, record, verifier};
 
 /// The store's pool size (`postgres/mod.rs`) and one for the audit committer's connection.
 const MOST_ERRORS: usize = 16 + 1;
+
+/// A plain commit to a run of its own.
+fn plain(run: &str) -> RunCommit {
+    RunCommit {
+        run: run.to_owned(),
+        agent: "finance".to_owned(),
+        expected_version: 0,
+        event: RunEvent::User { text: "first".to_owned() },
+        admission: vec![],
+        effect: None,
+        audit: None,
+        grant: None,
+        call_id: None,
+        durability: Durability::Ordered,
+        end: None,
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_server_dropped_cost_at_most_one_error_each() {
@@ -26,6 +43,9 @@ async fn connections_the_server_dropped_cost_at_most_one_error_each() {
     }
     assert!(warming.join_all().await.iter().all(Result::is_ok));
     store.append_audit(record(0, 0)).await.unwrap();
+    // The connections of the batched statements (`postgres/batch.rs`), kept out of the pool.
+    store.commit_run_event(plain("warm")).await.unwrap();
+    assert_eq!(store.revoked_credential(&["jti:t".to_owned()]).await.unwrap(), None);
 
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
     let others =
@@ -70,6 +90,17 @@ async fn connections_the_server_dropped_cost_at_most_one_error_each() {
         }
     }
     assert_eq!(appended, Some(1), "the log goes on from its stored head");
+    // Each batcher's own connection costs at most its one error.
+    let mut commits = Vec::new();
+    for i in 0..2 {
+        commits.push(store.commit_run_event(plain(&format!("after-{i}"))).await);
+    }
+    assert!(matches!(commits[1], Ok(Committed::Done { version: 1, .. })), "{commits:?}");
+    let mut checks = Vec::new();
+    for _ in 0..2 {
+        checks.push(store.revoked_credential(&["jti:t".to_owned()]).await);
+    }
+    assert!(matches!(checks[1], Ok(None)), "{checks:?}");
     let records = store.audit_records(0, 10).await.unwrap();
     let report = verify_log(records, &store.audit_checkpoints().await.unwrap(), &verifier());
     assert_eq!((report.problem, report.size), (None, 2));
