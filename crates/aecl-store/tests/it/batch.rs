@@ -4,28 +4,12 @@
 //! are shared, and that sharing reads no older state than a request of its own would.
 
 use aecl_core::Timestamp;
-use aecl_engine::{Committed, Durability, RunCommit, RunEvent, Store};
+use aecl_engine::{Committed, Store};
 use aecl_store::PostgresStore;
 use sqlx::Connection;
 
 use crate::pg::postgres_url;
-use crate::support::audit_config;
-
-fn plain(run: &str) -> RunCommit {
-    RunCommit {
-        run: run.to_owned(),
-        agent: "finance".to_owned(),
-        expected_version: 0,
-        event: RunEvent::User { text: format!("first of {run}") },
-        admission: vec![],
-        effect: None,
-        audit: None,
-        grant: None,
-        call_id: None,
-        durability: Durability::Ordered,
-        end: None,
-    }
-}
+use crate::support::{audit_config, plain_commit};
 
 /// Appends to many runs made at once are committed in fewer transactions than appends
 /// (each row's `xmin` names its transaction), and every one is appended.
@@ -37,7 +21,7 @@ async fn appends_made_at_once_share_transactions() {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..RUNS {
         let store = store.clone();
-        tasks.spawn(async move { store.commit_run_event(plain(&format!("run-{i}"))).await });
+        tasks.spawn(async move { store.commit_run_event(plain_commit(&format!("run-{i}"))).await });
     }
     for answer in tasks.join_all().await {
         assert!(matches!(answer.unwrap(), Committed::Done { version: 1, .. }));

@@ -4,32 +4,15 @@
 //! then works again without a restart, its audit log and batched statements included.
 
 use aecl_audit::verify_log;
-use aecl_engine::{Committed, Durability, RunCommit, RunEvent, Store, StoreError};
+use aecl_engine::{Committed, Store, StoreError};
 use aecl_store::PostgresStore;
 use sqlx::Connection;
 
 use crate::pg::postgres_url;
-use crate::support::{audit_config, record, verifier};
+use crate::support::{audit_config, plain_commit, record, verifier};
 
-/// The store's pool size (`postgres/mod.rs`) and one for the audit committer's connection.
+/// The store's pool size (`postgres/mod.rs`), and one more.
 const MOST_ERRORS: usize = 16 + 1;
-
-/// A plain commit to a run of its own.
-fn plain(run: &str) -> RunCommit {
-    RunCommit {
-        run: run.to_owned(),
-        agent: "finance".to_owned(),
-        expected_version: 0,
-        event: RunEvent::User { text: "first".to_owned() },
-        admission: vec![],
-        effect: None,
-        audit: None,
-        grant: None,
-        call_id: None,
-        durability: Durability::Ordered,
-        end: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_server_dropped_cost_at_most_one_error_each() {
@@ -44,7 +27,7 @@ async fn connections_the_server_dropped_cost_at_most_one_error_each() {
     assert!(warming.join_all().await.iter().all(Result::is_ok));
     store.append_audit(record(0, 0)).await.unwrap();
     // The connections of the batched statements (`postgres/batch.rs`), kept out of the pool.
-    store.commit_run_event(plain("warm")).await.unwrap();
+    store.commit_run_event(plain_commit("warm")).await.unwrap();
     assert_eq!(store.revoked_credential(&["jti:t".to_owned()]).await.unwrap(), None);
 
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -93,7 +76,7 @@ async fn connections_the_server_dropped_cost_at_most_one_error_each() {
     // Each batcher's own connection costs at most its one error.
     let mut commits = Vec::new();
     for i in 0..2 {
-        commits.push(store.commit_run_event(plain(&format!("after-{i}"))).await);
+        commits.push(store.commit_run_event(plain_commit(&format!("after-{i}"))).await);
     }
     assert!(matches!(commits[1], Ok(Committed::Done { version: 1, .. })), "{commits:?}");
     let mut checks = Vec::new();

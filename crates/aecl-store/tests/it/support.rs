@@ -22,6 +22,23 @@ pub fn sqlite_store(dir: &Path) -> SqliteStore {
     SqliteStore::open(&dir.join("aecl.db"), audit_config()).unwrap()
 }
 
+/// A run's first commit with nothing to admit, spend or record (a plain append), ordered.
+pub fn plain_commit(run: &str) -> aecl_engine::RunCommit {
+    aecl_engine::RunCommit {
+        run: run.to_owned(),
+        agent: "finance".to_owned(),
+        expected_version: 0,
+        event: aecl_engine::RunEvent::User { text: format!("first of {run}") },
+        admission: vec![],
+        effect: None,
+        audit: None,
+        grant: None,
+        call_id: None,
+        durability: aecl_engine::Durability::Ordered,
+        end: None,
+    }
+}
+
 /// A one-action policy: agent `worker` may call `put_record` (a reversible write that
 /// needs no approval) at most `max_calls` times per run, with `limits` (a TOML table body,
 /// or empty) on the action.
