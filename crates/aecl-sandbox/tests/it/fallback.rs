@@ -31,6 +31,16 @@ fn daemon(alive: &Path) -> String {
     )
 }
 
+/// A shell loop that waits until `alive` has been written (at most 4 s): a command that
+/// ends once its background process has run, rather than after a fixed time that a loaded
+/// machine can outlast.
+fn until_written(alive: &Path) -> String {
+    format!(
+        "i=0; while [ ! -s '{}' ] && [ $i -lt 80 ]; do sleep 0.05; i=$((i + 1)); done",
+        alive.display()
+    )
+}
+
 /// Lines in `alive`, which must stop growing: no process of the sandbox writes there.
 fn stopped_growing(alive: &Path) -> bool {
     let lines = || std::fs::read_to_string(alive).map_or(0, |t| t.lines().count());
@@ -55,7 +65,7 @@ fn a_setsid_daemon_dies_with_the_command_and_at_the_deadline_in_the_unprivileged
     let launcher = unprivileged(60_006);
     let alive = writable_bind(launcher.dir.path()).join("alive");
     // The command ends at once and leaves the daemon behind.
-    let script = format!("{}; sleep 0.3; echo started", daemon(&alive));
+    let script = format!("{}; {}; echo started", daemon(&alive), until_written(&alive));
     let done = run_with(&launcher.sandbox, fallback(&launcher, &script, 20_000));
     assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
     assert_eq!(done.layers.mode, "landlock-fallback");
@@ -246,12 +256,15 @@ fn host_processes_are_hidden_from_the_fallback_or_the_layers_say_they_are_not() 
 }
 
 /// A process that forks and exits in a loop (its pid never stays the same), appending to
-/// `alive` every 200 hops, started in the background of a command that then ends. It
-/// stops by itself after 5 s, so that a loop the kill missed is not left to the host.
+/// `alive` at its first hop and every 200 after, started in the background of a command
+/// that ends once the loop has run a while ([`until_written`]; on a loaded machine
+/// Python's start alone can outlast a fixed wait). It stops by itself 5 s after it
+/// started, so that a loop the kill missed is not left to the host.
 fn pid_hopper(alive: &Path) -> String {
     format!(
-        "/usr/bin/python3 -c \"\nimport os, time\nn = 0\nend = time.time() + 5\nwhile time.time() < end:\n    if os.fork():\n        os._exit(0)\n    n += 1\n    if n % 200 == 0:\n        open('{}', 'a').write('x\\n')\n\" </dev/null >/dev/null 2>&1 & sleep 0.5; echo started",
-        alive.display()
+        "/usr/bin/python3 -c \"\nimport os, time\nn = 0\nend = time.time() + 5\nwhile time.time() < end:\n    if os.fork():\n        os._exit(0)\n    n += 1\n    if n % 200 == 1:\n        open('{}', 'a').write('x\\n')\n\" </dev/null >/dev/null 2>&1 & {}; sleep 0.2; echo started",
+        alive.display(),
+        until_written(alive)
     )
 }
 
