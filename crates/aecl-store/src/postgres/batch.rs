@@ -16,7 +16,11 @@
 //! pool, which pings every connection it takes back: a round trip after each statement.
 //! The task is never cancelled half-way through a statement, so the connection is always
 //! left between statements; it is pinged before use only after a second idle, and
-//! replaced after an error that was not the database's answer, or after an hour.
+//! replaced after an error that was not the database's answer, or after an hour. One
+//! statement holds up the requests queued behind it, so it is bounded: a row lock waited
+//! for more than two seconds refuses the statement (the appends are then tried one by one,
+//! and only the one that needs that row fails), and a statement unanswered for thirty
+//! seconds drops its connection and answers every request with an error.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -31,6 +35,25 @@ use crate::backend;
 /// Requests answered at most per statement: bounds a statement's arrays and the time the
 /// first request of a full batch waits behind the others.
 pub(super) const MAX_BATCH: usize = 64;
+
+/// How long a statement on a kept connection waits for a row lock (`lock_timeout`, set on
+/// the connection) before the database refuses it: a run's row held by a transaction that
+/// does not end (its instance stalled) then costs the statements that need it an error,
+/// not every request queued behind them.
+const LOCK_TIMEOUT: &str = "2s";
+
+/// How long a statement on a kept connection may go unanswered before the connection is
+/// dropped: a peer that vanished without a reset would otherwise hold up every request
+/// queued behind it until TCP gives up.
+pub(super) const STATEMENT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The error of a statement past [`STATEMENT_DEADLINE`]: whether it committed is unknown.
+pub(super) fn unanswered() -> StoreError {
+    StoreError::Backend(format!(
+        "PostgreSQL did not answer within {} s; the connection was dropped",
+        STATEMENT_DEADLINE.as_secs()
+    ))
+}
 
 /// A dedicated connection is replaced after this long, as pools replace theirs (a
 /// long-lived backend keeps every cache it ever filled).
@@ -131,7 +154,15 @@ impl Dedicated {
         }
         let (conn, opened) = match reusable {
             Some(kept) => kept,
-            None => (self.pool.acquire().await.map_err(backend)?.detach(), Instant::now()),
+            None => {
+                let mut conn = self.pool.acquire().await.map_err(backend)?.detach();
+                // The connection never goes back to the pool: the setting stays with it.
+                sqlx::query(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(backend)?;
+                (conn, Instant::now())
+            }
         };
         let (conn, _, _) = self.kept.insert((conn, opened, Instant::now()));
         Ok(conn)

@@ -7,7 +7,7 @@ use aecl_core::Timestamp;
 use aecl_engine::StoreError;
 use sqlx::PgPool;
 
-use super::batch::{Batcher, Dedicated};
+use super::batch::{Batcher, Dedicated, STATEMENT_DEADLINE, unanswered};
 use crate::{backend, to_i64};
 
 pub(super) async fn revoke(
@@ -61,11 +61,13 @@ async fn revoked_among(
 ) -> Result<HashSet<String>, StoreError> {
     let asked: BTreeSet<&String> = requests.iter().flatten().collect();
     let asked: Vec<&str> = asked.into_iter().map(String::as_str).collect();
-    let revoked: Result<Vec<String>, sqlx::Error> =
-        sqlx::query_scalar("SELECT id FROM revoked_credentials WHERE id = ANY($1)")
-            .bind(asked)
-            .fetch_all(conn.get().await?)
-            .await;
+    let statement = sqlx::query_scalar("SELECT id FROM revoked_credentials WHERE id = ANY($1)")
+        .bind(asked)
+        .fetch_all(conn.get().await?);
+    let Ok(revoked) = tokio::time::timeout(STATEMENT_DEADLINE, statement).await else {
+        conn.discard();
+        return Err(unanswered());
+    };
     match revoked {
         Ok(revoked) => Ok(revoked.into_iter().collect()),
         Err(error) => {

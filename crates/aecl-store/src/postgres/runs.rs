@@ -16,7 +16,7 @@ use aecl_core::limits::gcra;
 use aecl_engine::{Admission, CallEnd, Committed, Durability, RunCommit, RunSnapshot, StoreError};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::batch::{Batcher, Dedicated};
+use super::batch::{Batcher, Dedicated, STATEMENT_DEADLINE, unanswered};
 use crate::{backend, corrupt, to_i64, to_u64};
 
 /// The run's events in order, read in one statement (so one snapshot).
@@ -231,12 +231,18 @@ async fn append_events(
     .bind(column(|a| &a.event))
     .bind(call_ids)
     .bind(items.iter().all(|item| item.ordered));
-    let rows = match conn.get().await {
-        Ok(connection) => rows.fetch_all(connection).await,
-        Err(error) => {
-            let message = error.to_string();
-            return items.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect();
-        }
+    let every = |error: StoreError| -> Vec<Result<Committed, StoreError>> {
+        let message = error.to_string();
+        items.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
+    };
+    let connection = match conn.get().await {
+        Ok(connection) => connection,
+        Err(error) => return every(error),
+    };
+    let Ok(rows) = tokio::time::timeout(STATEMENT_DEADLINE, rows.fetch_all(connection)).await
+    else {
+        conn.discard();
+        return every(unanswered());
     };
     match rows {
         Ok(rows) => {
@@ -269,15 +275,14 @@ async fn append_events(
         // answered with the error (a refusal), as a lone commit would be.
         Err(error) => {
             conn.failed(&error);
-            let message = error.to_string();
-            items.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
+            every(backend(error))
         }
     }
 }
 
 /// One plain append, alone: migration 007's function, its own transaction.
 async fn append_event(conn: &mut Dedicated, item: &Append) -> Result<Committed, StoreError> {
-    let row: Result<(String, Option<String>, Option<String>), sqlx::Error> = sqlx::query_as(
+    let statement = sqlx::query_as::<_, (String, Option<String>, Option<String>)>(
         "SELECT outcome, effect_id, digest FROM aecl_append_event($1, $2, $3, $4, $5, $6)",
     )
     .bind(&item.run)
@@ -286,8 +291,11 @@ async fn append_event(conn: &mut Dedicated, item: &Append) -> Result<Committed, 
     .bind(&item.event)
     .bind(item.call_id.as_deref())
     .bind(item.ordered)
-    .fetch_one(conn.get().await?)
-    .await;
+    .fetch_one(conn.get().await?);
+    let Ok(row) = tokio::time::timeout(STATEMENT_DEADLINE, statement).await else {
+        conn.discard();
+        return Err(unanswered());
+    };
     let (outcome, effect_id, digest) = row.map_err(|error| {
         conn.failed(&error);
         backend(error)

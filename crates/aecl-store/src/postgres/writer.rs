@@ -34,7 +34,7 @@ use aecl_engine::StoreError;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::batch::Dedicated;
+use super::batch::{Dedicated, STATEMENT_DEADLINE, unanswered};
 use crate::resume::{Disagreement, Tip, refusal};
 use crate::{AuditConfig, QueueDepth, backend, head, to_i64};
 
@@ -200,7 +200,12 @@ impl Committer {
             records.push(job.record);
             answers.push(job.answer);
         }
-        let outcome = self.transaction(&mut records, conn).await;
+        // Bounded as the batchers' statements are (`batch.rs`): the log's producers all wait
+        // on this batch.
+        let outcome =
+            tokio::time::timeout(STATEMENT_DEADLINE, self.transaction(&mut records, conn))
+                .await
+                .unwrap_or_else(|_| Err(unanswered()));
         if outcome.is_err() {
             // Whatever failed, the next batch starts on a fresh connection.
             conn.discard();

@@ -70,3 +70,43 @@ async fn a_revocation_committed_elsewhere_is_seen_by_every_later_check() {
     }
     background.await.unwrap();
 }
+
+/// A run's row held by a transaction that does not end (another instance stalled in the
+/// middle of a commit) costs the commits to that run an error, after the batchers' lock
+/// timeout, and not the commits to other runs that were queued with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_locked_elsewhere_holds_up_only_its_own_commits() {
+    let url = postgres_url().await;
+    let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+    let first = store.commit_run_event(plain_commit("held")).await.unwrap();
+    assert!(matches!(first, Committed::Done { version: 1, .. }));
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut stalled = other.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM runs WHERE run = 'held' FOR UPDATE")
+        .execute(&mut *stalled)
+        .await
+        .unwrap();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for run in ["held", "free-0", "free-1", "free-2", "free-3", "free-4"] {
+        let store = store.clone();
+        let expected = u64::from(run == "held");
+        let commit = aecl_engine::RunCommit { expected_version: expected, ..plain_commit(run) };
+        tasks.spawn(async move { (run, store.commit_run_event(commit).await) });
+    }
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(20), tasks.join_all())
+        .await
+        .expect("the commits are answered while the run stays locked");
+    for (run, answer) in answers {
+        if run == "held" {
+            let error = answer.expect_err("the held run's commit waits out the lock timeout");
+            assert!(error.to_string().contains("lock timeout"), "{error}");
+        } else {
+            assert!(matches!(answer, Ok(Committed::Done { version: 1, .. })), "{run}: {answer:?}");
+        }
+    }
+    // Released, the run takes its commit.
+    stalled.rollback().await.unwrap();
+    let again = aecl_engine::RunCommit { expected_version: 1, ..plain_commit("held") };
+    assert!(matches!(store.commit_run_event(again).await, Ok(Committed::Done { version: 2, .. })));
+}
