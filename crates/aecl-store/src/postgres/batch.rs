@@ -55,6 +55,12 @@ pub(super) fn unanswered() -> StoreError {
     ))
 }
 
+/// `error` as the answer to each of `count` requests.
+pub(super) fn every<T>(count: usize, error: &StoreError) -> Vec<Result<T, StoreError>> {
+    let message = error.to_string();
+    (0..count).map(|_| Err(StoreError::Backend(message.clone()))).collect()
+}
+
 /// A dedicated connection is replaced after this long, as pools replace theirs (a
 /// long-lived backend keeps every cache it ever filled).
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);

@@ -7,7 +7,7 @@ use aecl_core::Timestamp;
 use aecl_engine::StoreError;
 use sqlx::PgPool;
 
-use super::batch::{Batcher, Dedicated, STATEMENT_DEADLINE, unanswered};
+use super::batch::{Batcher, Dedicated, STATEMENT_DEADLINE, every, unanswered};
 use crate::{backend, to_i64};
 
 pub(super) async fn revoke(
@@ -32,9 +32,9 @@ pub(super) async fn revoke(
 
 /// Starts the task that answers revocation checks, those waiting together with one
 /// statement (`batch.rs`): every request of the API and the gateway is checked, so this is
-/// on the decision path of each. Each request gets the first of its own ids that is revoked (in
-/// its order, as the other stores answer); a request's statement starts after it arrived, so a revocation committed before
-/// the request is seen, as before.
+/// on the decision path of each. Each request gets the first of its own ids that is
+/// revoked (in its order, as the other stores answer); a request's statement starts after
+/// it arrived, so a revocation committed before the request is seen, as before.
 pub(super) fn checker(pool: PgPool) -> Batcher<Vec<String>, Option<String>> {
     let answer = |mut conn: Dedicated, requests: Vec<Vec<String>>| async move {
         let answers = match revoked_among(&mut conn, &requests).await {
@@ -44,10 +44,7 @@ pub(super) fn checker(pool: PgPool) -> Batcher<Vec<String>, Option<String>> {
                 };
                 requests.iter().map(|ids| Ok(first(ids))).collect()
             }
-            Err(error) => {
-                let message = error.to_string();
-                requests.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
-            }
+            Err(error) => every(requests.len(), &error),
         };
         (conn, answers)
     };

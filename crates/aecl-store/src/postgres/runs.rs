@@ -16,7 +16,7 @@ use aecl_core::limits::gcra;
 use aecl_engine::{Admission, CallEnd, Committed, Durability, RunCommit, RunSnapshot, StoreError};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::batch::{Batcher, Dedicated, STATEMENT_DEADLINE, unanswered};
+use super::batch::{Batcher, Dedicated, STATEMENT_DEADLINE, every, unanswered};
 use crate::{backend, corrupt, to_i64, to_u64};
 
 /// The run's events in order, read in one statement (so one snapshot).
@@ -48,7 +48,7 @@ pub(super) async fn commit_run_event(
 ) -> Result<Committed, StoreError> {
     let event = crate::encode_event(&commit.event)?;
     if is_plain_append(&commit) {
-        return appends.submit(Append::new(&commit, event)).await;
+        return appends.submit(Append::new(commit, event)).await;
     }
     let mut tx = pool.begin().await.map_err(backend)?;
     ordered(&mut tx, commit.durability).await?;
@@ -157,13 +157,13 @@ pub(super) struct Append {
 }
 
 impl Append {
-    fn new(commit: &RunCommit, event: String) -> Append {
+    fn new(commit: RunCommit, event: String) -> Append {
         Append {
-            run: commit.run.clone(),
-            agent: commit.agent.clone(),
+            run: commit.run,
+            agent: commit.agent,
             expected: commit.expected_version,
             event,
-            call_id: commit.call_id.as_ref().map(|check| check.call_id.clone()),
+            call_id: commit.call_id.map(|check| check.call_id),
             ordered: commit.durability == Durability::Ordered,
         }
     }
@@ -231,18 +231,14 @@ async fn append_events(
     .bind(column(|a| &a.event))
     .bind(call_ids)
     .bind(items.iter().all(|item| item.ordered));
-    let every = |error: StoreError| -> Vec<Result<Committed, StoreError>> {
-        let message = error.to_string();
-        items.iter().map(|_| Err(StoreError::Backend(message.clone()))).collect()
-    };
     let connection = match conn.get().await {
         Ok(connection) => connection,
-        Err(error) => return every(error),
+        Err(error) => return every(items.len(), &error),
     };
     let Ok(rows) = tokio::time::timeout(STATEMENT_DEADLINE, rows.fetch_all(connection)).await
     else {
         conn.discard();
-        return every(unanswered());
+        return every(items.len(), &unanswered());
     };
     match rows {
         Ok(rows) => {
@@ -275,7 +271,7 @@ async fn append_events(
         // answered with the error (a refusal), as a lone commit would be.
         Err(error) => {
             conn.failed(&error);
-            every(backend(error))
+            every(items.len(), &backend(error))
         }
     }
 }

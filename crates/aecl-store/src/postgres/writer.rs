@@ -156,6 +156,7 @@ pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: LogS
         publish: audit.publish,
         queued: depth.clone(),
         resumable: verified,
+        others_appending: false,
     };
     tokio::spawn(committer.run(receiver));
     Queue { sender, depth }
@@ -169,6 +170,11 @@ struct Committer {
     key: aecl_audit::VerifierKey,
     /// The head this committer last committed or checked: resumed without a check.
     resumable: LogState,
+    /// Whether the last head this committer found was another instance's: then the one-call
+    /// batch (which is numbered and signed over this committer's own head) would be
+    /// refused, so batches take the locked transaction until it finds this committer's head
+    /// again.
+    others_appending: bool,
     origin: String,
     signer: SignerKey,
     publish: Option<Arc<dyn CheckpointSink>>,
@@ -237,10 +243,13 @@ impl Committer {
         records: &mut [AuditRecord],
         conn: &mut Dedicated,
     ) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
-        match self.extend_own_head(records, conn).await? {
-            Some(results) => Ok(results),
-            None => self.locked_transaction(records, conn).await,
+        if !self.others_appending {
+            match self.extend_own_head(records, conn).await? {
+                Some(results) => return Ok(results),
+                None => self.others_appending = true,
+            }
         }
+        self.locked_transaction(records, conn).await
     }
 
     /// The batch over the head this committer left, in one round trip (migration 009):
@@ -302,6 +311,7 @@ impl Committer {
         };
         // INVARIANT: what this batch signs extends a head this committer wrote or checked
         // against a checkpoint signed with the key, read under the row lock.
+        self.others_appending = stored.as_ref() != Some(&self.resumable);
         let log = match stored {
             Some(stored) if stored == self.resumable => stored,
             _ => {
