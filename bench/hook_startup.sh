@@ -7,8 +7,9 @@
 # its cache, is not counted (the cache is warm for the 60). Prints milliseconds and the
 # ratios the issue sets: hook <= 1.5 x version, version <= 2 x true.
 #
-#   bench/hook_startup.sh [AECL_BINARY] [POLICY_DIR]
+#   bench/hook_startup.sh [AECL_BINARY] [POLICY_DIR | cedar]
 #       # defaults: target/debug/aecl, crates/aecl-cli/tests/claude_code/policy
+#       # `cedar`: that policy with the Cedar rules of bench/hook_rules.cedar beside it
 #
 # Each run is started with posix_spawn from one Python process and timed around spawn and
 # wait (Python 3 is only the stopwatch: a `date` per run would cost more than /bin/true).
@@ -21,6 +22,11 @@ policy="${2:-$here/crates/aecl-cli/tests/claude_code/policy}"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+if [ "$policy" = cedar ]; then
+    cp -r "$here/crates/aecl-cli/tests/claude_code/policy" "$work/policy"
+    cp "$here/bench/hook_rules.cedar" "$work/policy/rules.cedar"
+    policy="$work/policy"
+fi
 printf '%s' '{"session_id":"bench-startup","cwd":"/tmp","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls -la src"},"tool_use_id":"toolu_01"}' >"$work/input.json"
 
 python3 - "$aecl" "$policy" "$work" <<'PY'

@@ -96,6 +96,7 @@ use cedar_policy::{
 
 use self::parse::{PolicyInfo, parse_files};
 use self::schema::{CatalogSchema, Shape};
+use crate::compiled::CompiledRule;
 
 /// One problem in a `.cedar` file. Line and column count from 1; 0 when unknown.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +131,9 @@ pub struct CedarRules {
     shapes: HashMap<String, Shape>,
     /// The actions some policy's scope can apply to.
     applies: Applies,
+    /// The policies in their compiled form, until the load takes them
+    /// ([`CedarRules::take_compiled`]).
+    compiled: Vec<CompiledRule>,
 }
 
 /// Which actions the policies can apply to, from their action scopes: the arguments of
@@ -193,17 +197,21 @@ impl CedarRules {
         CedarRules::build(parsed, catalog)
     }
 
-    /// Parses every file without validating it against the catalog's schema: only for
-    /// files that [`CedarRules::from_sources`] accepted with the same catalog, in this
-    /// build of aecl (the hook's policy cache vouches for that). Validation only refuses;
-    /// what it accepts is built exactly as here, so the rules are the same. Cedar's schema
-    /// and strict validator are the costliest part of a hook call's start.
-    pub fn from_validated_sources(
-        files: &[(String, String)],
+    /// Builds the policies of a compiled form (`compiled.rs`) without parsing Cedar text or
+    /// validating them: only for a form that [`CedarRules::from_sources`] made with the same
+    /// catalog, in this build of aecl (the hook's policy cache vouches for that). Validation
+    /// only refuses; what it accepts is built exactly as here, so the rules are the same.
+    /// Cedar's parser, schema and strict validator were the costliest part of a hook call.
+    pub(crate) fn from_compiled(
+        rules: &[CompiledRule],
         actions: &HashMap<String, ActionSpec>,
     ) -> Result<CedarRules, Vec<CedarError>> {
-        let parsed = parse_files(files)?;
-        CedarRules::build(parsed, CatalogSchema::of(actions))
+        CedarRules::build(parse::from_compiled(rules)?, CatalogSchema::of(actions))
+    }
+
+    /// The policies in their compiled form, once (empty after the first call).
+    pub(crate) fn take_compiled(&mut self) -> Vec<CompiledRule> {
+        std::mem::take(&mut self.compiled)
     }
 
     fn build(parsed: parse::Parsed, catalog: CatalogSchema) -> Result<CedarRules, Vec<CedarError>> {
@@ -245,6 +253,7 @@ impl CedarRules {
             canonical: parsed.canonical,
             shapes: catalog.shapes,
             applies,
+            compiled: parsed.compiled,
         })
     }
 

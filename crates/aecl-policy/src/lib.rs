@@ -7,6 +7,7 @@
 mod approval;
 mod approval_when;
 pub mod cedar;
+mod compiled;
 mod error;
 mod examples;
 pub mod format;
@@ -25,8 +26,9 @@ pub mod schema;
 pub mod trace;
 mod values;
 
+pub use compiled::Compiled;
 pub use error::{PolicyError, Problem};
 pub use examples::{run_examples, run_from_history};
 pub use load::{
-    Example, LoadedPolicy, SourceFile, cedar_schema, is_policy_file, load, load_validated,
+    Example, LoadedPolicy, SourceFile, cedar_schema, is_policy_file, load, load_compiled,
 };

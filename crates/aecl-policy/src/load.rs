@@ -13,6 +13,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::cedar::{CedarError, CedarRules};
+use crate::compiled::{Compiled, FileKind, digest};
 use crate::error::{PolicyError, Problem};
 use crate::format::{CatalogFile, ExampleFile, ManifestFile, SettingsFile};
 use crate::location::{Step, TomlSpans, line_col};
@@ -47,6 +48,8 @@ pub struct LoadedPolicy {
     /// `policy.toml`'s `[runs]`: bounds on open run states (applied by the engine and
     /// `aecl replay`).
     pub runs: aecl_core::run_bounds::RunLimits,
+    /// The policy's compiled form, for [`load_compiled`] to load the same files from later.
+    pub compiled: Compiled,
 }
 
 /// Whether a file of the directory is part of the policy: TOML, JSON and Cedar files.
@@ -68,39 +71,62 @@ enum Parsed {
 pub(crate) enum Checks {
     /// Every check.
     Full,
-    /// The files passed [`Checks::Full`] in this build: checks that only refuse, and
-    /// cost much, are skipped (Cedar's strict validation against the catalog's schema,
-    /// compiling the actions' argument schemas, which is left to a call that needs one).
+    /// The files passed [`Checks::Full`] in this build, and a compiled form of them says
+    /// what the full load found ([`load_compiled`]): checks that only refuse, and cost much,
+    /// are skipped (Cedar's strict validation against the catalog's schema, compiling the
+    /// actions' argument schemas, which is left to a call that needs one).
     Validated,
 }
 
 /// Loads a policy from its files. Every problem of every file is reported, with its place.
 /// A directory without any agent manifest is an error: there is no allow-all default.
 pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
-    load_with(files, Checks::Full)
+    load_with(files, None)
 }
 
-/// Loads a policy whose files, these exact names and bytes, [`load`] accepted in this
-/// build of aecl: the same [`LoadedPolicy`] (same revision, same decisions), without the
-/// checks that can only refuse and cost the most (Cedar's schema and strict validator;
-/// the actions' argument schemas are compiled at their first call, not here).
+/// Loads a policy from its files and the compiled form a full [`load`] of these exact names
+/// and bytes made in this build of aecl (`compiled.rs`): the same [`LoadedPolicy`] (same
+/// revision, same decisions), without parsing Cedar text, with each TOML file parsed once,
+/// and without the checks that can only refuse and cost the most (Cedar's schema and strict
+/// validator; the actions' argument schemas are compiled at their first call, not here).
+/// The revision is computed again from what was built, and a compiled form naming another
+/// revision is refused: a damaged or altered one fails here, it does not load.
 ///
-/// INVARIANT: called only with files that `load` accepted, as vouched for by a record
-/// the caller keeps where no agent can write (`aecl hook`'s policy cache). Given other
-/// files, it may accept a policy `load` refuses: a Cedar rule that tests a misspelt
+/// INVARIANT: called only with the compiled form of these files, as vouched for by a record
+/// the caller keeps where no agent can write (`aecl hook`'s policy cache). Given another
+/// one, it may accept a policy `load` refuses: a Cedar rule that tests a misspelt
 /// attribute would then never match, so a forbid would silently stop forbidding. (An
 /// argument schema that does not compile fails closed: every call of its action is
 /// blocked.)
-pub fn load_validated(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
-    load_with(files, Checks::Validated)
+pub fn load_compiled(
+    files: &[SourceFile],
+    compiled: Compiled,
+) -> Result<LoadedPolicy, PolicyError> {
+    load_with(files, Some(compiled))
 }
 
-fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, PolicyError> {
+fn load_with(
+    files: &[SourceFile],
+    compiled: Option<Compiled>,
+) -> Result<LoadedPolicy, PolicyError> {
+    let checks = if compiled.is_some() { Checks::Validated } else { Checks::Full };
     let mut problems = Vec::new();
     let mut parsed: Vec<(usize, Parsed)> = Vec::new();
+    let mut kinds = Vec::with_capacity(files.len());
     let mut unparsed = false;
+    if let Some(compiled) = &compiled
+        && (compiled.sources != digest(files) || compiled.files.len() != files.len())
+    {
+        return Err(not_compiled_from(files, "other files"));
+    }
     for (index, file) in files.iter().enumerate() {
-        match parse_file(file, &mut problems) {
+        let known = compiled.as_ref().and_then(|c| c.files.get(index).copied());
+        let result = match known {
+            Some(kind) => parse_known(file, kind, &mut problems),
+            None => parse_file(file, &mut problems),
+        };
+        kinds.push(result.as_ref().map_or(FileKind::Ignored, Parsed::kind));
+        match result {
             Some(p) => parsed.push((index, p)),
             // A TOML file that may have been a catalog failed: its actions are unknown, so
             // manifests are not told that their actions are missing. A broken manifest
@@ -223,22 +249,32 @@ fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, Polic
         column: e.column,
         message: e.message,
     };
-    // Rules are validated against the catalog only when every catalog file parsed: else
-    // the actions of the broken file would read as misspelt.
-    let rules = if cedar_sources.is_empty() {
+    let mut rules = if let Some(compiled) = &compiled {
+        // No Cedar text is read: the revision check below finds a compiled form whose
+        // rules are not the files'.
+        if compiled.rules.is_empty() {
+            None
+        } else {
+            match CedarRules::from_compiled(&compiled.rules, &actions) {
+                Ok(rules) => Some(rules),
+                Err(errors) => {
+                    problems.extend(errors.into_iter().map(cedar_problem));
+                    None
+                }
+            }
+        }
+    } else if cedar_sources.is_empty() {
         // No rules: Cedar is not started at all (its parser tables and extensions cost a
         // hook call more than the rest of the load). The revision is the same, as no
         // rules have the empty canonical text.
         None
     } else if unparsed {
+        // Rules are validated against the catalog only when every catalog file parsed: else
+        // the actions of the broken file would read as misspelt.
         problems.extend(CedarRules::syntax_errors(&cedar_sources).into_iter().map(cedar_problem));
         None
     } else {
-        let built = match checks {
-            Checks::Full => CedarRules::from_sources(&cedar_sources, &actions),
-            Checks::Validated => CedarRules::from_validated_sources(&cedar_sources, &actions),
-        };
-        match built {
+        match CedarRules::from_sources(&cedar_sources, &actions) {
             Ok(rules) => Some(rules),
             Err(errors) => {
                 problems.extend(errors.into_iter().map(cedar_problem));
@@ -258,6 +294,18 @@ fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, Polic
         "cedar": cedar_text,
     });
     let revision = Revision(hex(&Sha256::digest(canonical_json(&canonical).as_bytes())));
+    let compiled = match compiled {
+        Some(compiled) if compiled.revision != revision.0 => {
+            return Err(not_compiled_from(files, "another revision"));
+        }
+        Some(compiled) => compiled,
+        None => Compiled {
+            revision: revision.0.clone(),
+            sources: digest(files),
+            files: kinds,
+            rules: rules.as_mut().map(CedarRules::take_compiled).unwrap_or_default(),
+        },
+    };
     let rules: Option<Arc<dyn RuleSet>> =
         rules.filter(|r| !r.is_empty()).map(|r| Arc::new(r) as Arc<dyn RuleSet>);
     let policy = Policy {
@@ -272,11 +320,73 @@ fn load_with(files: &[SourceFile], checks: Checks) -> Result<LoadedPolicy, Polic
         examples,
         audit_redact: defaults.audit_redact.clone(),
         runs: defaults.runs,
+        compiled,
     })
+}
+
+/// The error of a compiled form that is not one of `files`.
+fn not_compiled_from(files: &[SourceFile], why: &str) -> PolicyError {
+    let file = files.first().map_or("(policy directory)", |f| f.path.as_str());
+    PolicyError::Invalid(vec![Problem {
+        file: file.to_owned(),
+        line: 0,
+        column: 0,
+        message: format!("the compiled policy is not these files' ({why})"),
+    }])
 }
 
 fn hex(bytes: &[u8]) -> String {
     aecl_core::call::hex(bytes)
+}
+
+impl Parsed {
+    fn kind(&self) -> FileKind {
+        match self {
+            Parsed::Settings(_) => FileKind::Settings,
+            Parsed::Manifest(_) => FileKind::Manifest,
+            Parsed::Catalog(_) => FileKind::Catalog,
+            Parsed::Cedar => FileKind::Cedar,
+            Parsed::Tests => FileKind::Tests,
+        }
+    }
+}
+
+/// Parses `file` as the `kind` a full load found it to be: TOML once, typed (telling the
+/// kind costs a second parse). A file that is not of that kind is a problem, as in
+/// [`parse_file`].
+fn parse_known(file: &SourceFile, kind: FileKind, problems: &mut Vec<Problem>) -> Option<Parsed> {
+    let json = file.path.ends_with(".json");
+    let result = match kind {
+        FileKind::Ignored => return None,
+        FileKind::Cedar => return Some(Parsed::Cedar),
+        FileKind::Tests => return Some(Parsed::Tests),
+        FileKind::Manifest if json => {
+            return match serde_json::from_str(&file.text) {
+                Ok(m) => Some(Parsed::Manifest(Box::new(m))),
+                Err(e) => {
+                    problems.push(Problem {
+                        file: file.path.clone(),
+                        line: e.line(),
+                        column: e.column(),
+                        message: format!("invalid agent manifest: {e}"),
+                    });
+                    None
+                }
+            };
+        }
+        FileKind::Settings => toml::from_str(&file.text).map(|s| Parsed::Settings(Box::new(s))),
+        FileKind::Manifest => toml::from_str(&file.text).map(|m| Parsed::Manifest(Box::new(m))),
+        FileKind::Catalog => toml::from_str(&file.text).map(Parsed::Catalog),
+    };
+    match result {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(&file.text, s.start));
+            let message = e.message().to_owned();
+            problems.push(Problem { file: file.path.clone(), line, column, message });
+            None
+        }
+    }
 }
 
 fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> {

@@ -1,10 +1,13 @@
 //! The local hook's policy cache: every hook call is a fresh process that loads the policy,
-//! and Cedar's schema and strict validator cost more than the rest of the load. After a
-//! full load has accepted the policy, the hook records that it did, under the SHA-256 of
-//! everything the load read; the next call with the same files loads them with
-//! [`aecl_policy::load_validated`], which skips the checks that can only refuse. It builds
-//! the same policy (same revision, same decisions): the cache holds no policy, only the
-//! fact that these bytes passed.
+//! and parsing and validating its text (TOML, and Cedar above all) cost more than deciding
+//! the call. After a full load has accepted the policy, the hook records the policy's
+//! compiled form ([`aecl_policy::Compiled`]: each file's kind, each Cedar policy's canonical
+//! text) under the SHA-256 of everything the load read; the next call with the same files
+//! loads them with [`aecl_policy::load_compiled`], which reads no `.cedar` file, parses the
+//! rules' canonical texts at once, parses each TOML file once and skips the checks that can
+//! only refuse (Cedar's schema and strict validator). It builds the same policy
+//! (same revision, same decisions), and computes the revision again from what it built: a
+//! compiled form that does not give the revision it names is refused (a full load).
 //!
 //! The key hashes aecl's version and the identity of the running executable (device, inode,
 //! size, modification and change times of `/proc/self/exe`), then every policy file's name
@@ -14,7 +17,8 @@
 //!
 //! # The threat, and where the cache lives
 //!
-//! A record says "these files need no validation". Whoever can write one can make a policy
+//! A record says "these files need no validation, and their rules are these". Whoever can
+//! write one can make a policy
 //! that `aecl check` refuses load anyway (a Cedar `forbid` testing a misspelt attribute,
 //! which then never matches): a record is as strong as a policy file. The agent whose calls
 //! the hook decides can write files, so records are kept in the hook's state directory
@@ -25,17 +29,18 @@
 //! place, and opened without following a link.
 //!
 //! Never trusted beyond that: a record that is missing, unreadable, a link, not a plain
-//! file, readable by others, of another size or another text than the one this key writes,
-//! is ignored and the policy loaded in full (then the record is written anew). A record
-//! whose files then fail the quick load, or give another revision than it names, is ignored
-//! the same way. So a bad record can cost a full load, never loosen a decision.
+//! file, readable by others, larger than [`MAX_RECORD_BYTES`], not of the form this key
+//! writes, is ignored and the policy loaded in full (then the record is written anew). A
+//! record whose files then fail the quick load, or give another revision than it names, is
+//! ignored the same way. So a damaged record costs a full load; only a record forged with
+//! its revision recomputed (by someone who could as well edit the policy) changes rules.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use aecl_policy::{LoadedPolicy, SourceFile};
+use aecl_policy::{Compiled, LoadedPolicy, SourceFile};
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use sha2::{Digest, Sha256};
@@ -49,7 +54,11 @@ pub const CACHE_DIR: &str = "policy-cache";
 const MAX_RECORDS: usize = 64;
 
 /// The first line of a record, naming its format.
-const MAGIC: &str = "aecl-policy-cache v1";
+const MAGIC: &str = "aecl-policy-cache v2";
+
+/// The largest record read or written: far above any real policy's compiled form, and a
+/// bound on what a hook call reads.
+const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Loads the policy directory `policy`, from the record under `state_dir` when one vouches
 /// for its files, else in full (then recording it). Errors only when the full load fails.
@@ -59,15 +68,14 @@ pub fn load(policy: &Path, state_dir: &Path) -> Result<LoadedPolicy> {
         return load_files(policy, &files);
     };
     let dir = state_dir.join(CACHE_DIR);
-    if let Some(revision) = read_record(&dir, &key)
-        && let Ok(loaded) = aecl_policy::load_validated(&files)
-        && loaded.policy.revision.0 == revision
+    if let Some(compiled) = read_record(&dir, &key)
+        && let Ok(loaded) = aecl_policy::load_compiled(&files, compiled)
     {
         return Ok(loaded);
     }
     let loaded = load_files(policy, &files)?;
     // A cache that cannot be written costs the next call a full load, nothing more.
-    if let Err(error) = write_record(state_dir, &dir, &key, &loaded.policy.revision.0) {
+    if let Err(error) = write_record(state_dir, &dir, &key, &loaded.compiled) {
         tracing::debug!("the policy cache was not written: {error:#}");
     }
     Ok(loaded)
@@ -103,9 +111,11 @@ pub fn key(files: &[SourceFile]) -> Option<String> {
     Some(aecl_core::call::hex(&hash.finalize()))
 }
 
-/// A record's whole text: exactly this, or it is ignored.
-fn record_text(key: &str, revision: &str) -> String {
-    format!("{MAGIC}\n{key}\n{revision}\n")
+/// A record's whole text: its format, its key, the revision, and the compiled form on one
+/// line (JSON escapes every newline of a string).
+fn record_text(key: &str, compiled: &Compiled) -> Result<String> {
+    let json = serde_json::to_string(compiled).context("writing the compiled policy")?;
+    Ok(format!("{MAGIC}\n{key}\n{}\n{json}\n", compiled.revision()))
 }
 
 /// The path of the record of `key` under the cache directory `dir`.
@@ -113,8 +123,8 @@ pub fn record_path(dir: &Path, key: &str) -> PathBuf {
     dir.join(key)
 }
 
-/// The revision a sound record of `key` names; `None` for anything else.
-fn read_record(dir: &Path, key: &str) -> Option<String> {
+/// The compiled policy a sound record of `key` holds; `None` for anything else.
+fn read_record(dir: &Path, key: &str) -> Option<Compiled> {
     if !private_dir(dir) {
         return None;
     }
@@ -124,18 +134,21 @@ fn read_record(dir: &Path, key: &str) -> Option<String> {
         .open(record_path(dir, key))
         .ok()?;
     let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.mode() & 0o077 != 0 || meta.uid() != own_uid() || meta.len() > 512 {
+    let private = meta.mode() & 0o077 == 0 && meta.uid() == own_uid();
+    if !meta.is_file() || !private || meta.len() > MAX_RECORD_BYTES {
         return None;
     }
     let mut text = String::new();
-    (&mut file).take(513).read_to_string(&mut text).ok()?;
-    let mut lines = text.lines();
-    let (Some(MAGIC), Some(named), Some(revision), None) =
-        (lines.next(), lines.next(), lines.next(), lines.next())
+    (&mut file).take(MAX_RECORD_BYTES + 1).read_to_string(&mut text).ok()?;
+    let body = text.strip_suffix('\n')?;
+    let mut lines = body.split('\n');
+    let (Some(MAGIC), Some(named), Some(revision), Some(json), None) =
+        (lines.next(), lines.next(), lines.next(), lines.next(), lines.next())
     else {
         return None;
     };
-    (named == key && text == record_text(key, revision)).then(|| revision.to_owned())
+    let compiled: Compiled = serde_json::from_str(json).ok()?;
+    (named == key && compiled.revision() == revision).then_some(compiled)
 }
 
 /// Whether `dir` is a real directory (not a link) of this user's that only they can write.
@@ -151,7 +164,11 @@ fn own_uid() -> u32 {
 
 /// Writes the record of `key` atomically (a temporary file renamed into place), 0600, in
 /// the 0700 cache directory under `state_dir`; then keeps at most [`MAX_RECORDS`].
-fn write_record(state_dir: &Path, dir: &Path, key: &str, revision: &str) -> Result<()> {
+fn write_record(state_dir: &Path, dir: &Path, key: &str, compiled: &Compiled) -> Result<()> {
+    let text = record_text(key, compiled)?;
+    if text.len() as u64 > MAX_RECORD_BYTES {
+        anyhow::bail!("the compiled policy is {} bytes, over {MAX_RECORD_BYTES}", text.len());
+    }
     let create = |path: &Path| {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -180,7 +197,7 @@ fn write_record(state_dir: &Path, dir: &Path, key: &str, revision: &str) -> Resu
         // The mode is set again: a umask may have taken bits away, never added them, but a
         // record must read 0600 exactly to be trusted later.
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(record_text(key, revision).as_bytes())?;
+        file.write_all(text.as_bytes())?;
         std::fs::rename(&temp, record_path(dir, key))?;
         Ok(())
     })();
@@ -219,6 +236,20 @@ mod tests {
         vec![SourceFile { path: "p/catalog.toml".to_owned(), text: text.to_owned() }]
     }
 
+    /// The compiled form of a small policy with a Cedar rule.
+    fn compiled() -> Compiled {
+        let file = |path: &str, text: &str| SourceFile { path: path.into(), text: text.into() };
+        let files = [
+            file("agents/a.toml", "agent_id = \"a\"\nallowed_actions = [\"read\"]\n"),
+            file("catalog.toml", "[actions.read]\neffect = \"read\"\n"),
+            file(
+                "rules.cedar",
+                "forbid (principal, action, resource) when { context.risk.greaterThan(decimal(\"0.9\")) };",
+            ),
+        ];
+        aecl_policy::load(&files).unwrap().compiled
+    }
+
     #[test]
     fn the_key_changes_with_any_name_or_byte() {
         let base = key(&files("a")).unwrap();
@@ -237,17 +268,18 @@ mod tests {
         let state = tempfile::tempdir().unwrap();
         let dir = state.path().join(CACHE_DIR);
         let key = key(&files("a")).unwrap();
+        let compiled = compiled();
         assert_eq!(read_record(&dir, &key), None);
-        write_record(state.path(), &dir, &key, "rev1").unwrap();
-        assert_eq!(read_record(&dir, &key).as_deref(), Some("rev1"));
+        write_record(state.path(), &dir, &key, &compiled).unwrap();
+        assert_eq!(read_record(&dir, &key).as_ref(), Some(&compiled));
         let path = record_path(&dir, &key);
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
         // Another key's record under this name, a trailing byte, or a mode others can read.
-        std::fs::write(&path, record_text("0", "rev1")).unwrap();
+        std::fs::write(&path, record_text("0", &compiled).unwrap()).unwrap();
         assert_eq!(read_record(&dir, &key), None);
-        std::fs::write(&path, format!("{}x", record_text(&key, "rev1"))).unwrap();
+        std::fs::write(&path, format!("{}x", record_text(&key, &compiled).unwrap())).unwrap();
         assert_eq!(read_record(&dir, &key), None);
-        std::fs::write(&path, record_text(&key, "rev1")).unwrap();
+        std::fs::write(&path, record_text(&key, &compiled).unwrap()).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(read_record(&dir, &key), None);
         // A link to a sound record is not followed.
@@ -274,7 +306,7 @@ mod tests {
         let real = state.path().join("real");
         std::fs::create_dir(&real).unwrap();
         let key = key(&files("a")).unwrap();
-        write_record(&real, &real.join(CACHE_DIR), &key, "rev1").unwrap();
+        write_record(&real, &real.join(CACHE_DIR), &key, &compiled()).unwrap();
         assert!(read_record(&real.join(CACHE_DIR), &key).is_some());
         let linked = state.path().join(CACHE_DIR);
         std::os::unix::fs::symlink(real.join(CACHE_DIR), &linked).unwrap();
@@ -288,7 +320,8 @@ mod tests {
         let state = tempfile::tempdir().unwrap();
         let dir = state.path().join(CACHE_DIR);
         let key = key(&files("a")).unwrap();
-        write_record(state.path(), &dir, &key, "rev1").unwrap();
+        let compiled = compiled();
+        write_record(state.path(), &dir, &key, &compiled).unwrap();
         let path = record_path(&dir, &key);
         let nobody = Some(nix::unistd::Uid::from_raw(65_534));
         if !nix::unistd::geteuid().is_root() {
@@ -299,7 +332,7 @@ mod tests {
         nix::unistd::chown(&path, nobody, None).unwrap();
         assert_eq!(read_record(&dir, &key), None);
         nix::unistd::chown(&path, Some(nix::unistd::geteuid()), None).unwrap();
-        assert_eq!(read_record(&dir, &key).as_deref(), Some("rev1"));
+        assert_eq!(read_record(&dir, &key).as_ref(), Some(&compiled));
         nix::unistd::chown(&dir, nobody, None).unwrap();
         assert_eq!(read_record(&dir, &key), None);
     }

@@ -1,9 +1,10 @@
 //! The local hook's policy cache (`hook/policy_cache.rs`): a record in
-//! `STATE_DIR/policy-cache/` says that these exact policy files passed a full load, so the
-//! next hook call loads them without Cedar's validation. Every recorded PreToolUse of
-//! `test_data/hooks/claude-code/` is decided the same from the cache as from a full load,
-//! with and without Cedar rules; a changed policy file or a replaced `aecl` misses the
-//! cache; a corrupt, tampered, linked or public record is ignored (a full load, the same
+//! `STATE_DIR/policy-cache/` holds the compiled form of policy files that passed a full
+//! load, so the next hook call loads them from it (no Cedar text parsed, nothing
+//! validated). Every recorded PreToolUse of `test_data/hooks/claude-code/` is decided the
+//! same from the cache as from a full load, with and without Cedar rules; a changed policy
+//! file or a replaced `aecl` misses the cache; a corrupt, tampered (an altered rule, another
+//! revision or file digest), linked or public record is ignored (a full load, the same
 //! decision) and written anew. Whether a call used the record is seen from the record
 //! itself: a hit leaves it alone, a full load replaces it (temporary file and rename: a new
 //! inode).
@@ -177,6 +178,27 @@ fn a_corrupt_tampered_linked_or_public_record_is_ignored_and_written_anew() {
         (
             "another revision",
             Box::new(|p| std::fs::write(p, sound.replace(&revision, &"0".repeat(64))).expect("w")),
+        ),
+        (
+            // The rule's text changed so that `git push` no longer matches: the revision
+            // computed from it is not the record's.
+            "an altered rule",
+            Box::new(|p| {
+                let altered = sound.replace("git push", "git pull");
+                assert_ne!(altered, sound, "the rule's pattern is in the record");
+                std::fs::write(p, altered).expect("w")
+            }),
+        ),
+        (
+            "another file digest",
+            Box::new(|p| {
+                let mut lines: Vec<&str> = sound.lines().collect();
+                let mut compiled: Value = serde_json::from_str(lines[3]).expect("json");
+                compiled["sources"] = Value::String("0".repeat(64));
+                let json = compiled.to_string();
+                lines[3] = &json;
+                std::fs::write(p, format!("{}\n", lines.join("\n"))).expect("w")
+            }),
         ),
         (
             "readable by others",

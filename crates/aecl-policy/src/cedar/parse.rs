@@ -9,6 +9,7 @@ use cedar_policy::ffi::DetailedError;
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet};
 
 use super::CedarError;
+use crate::compiled::CompiledRule;
 use crate::location::line_col;
 
 /// A policy ready for evaluation, with what a finding says about it.
@@ -43,6 +44,8 @@ pub struct PolicyInfo {
 pub struct Parsed {
     pub policies: Vec<ParsedPolicy>,
     pub canonical: String,
+    /// The policies in their compiled form.
+    pub compiled: Vec<CompiledRule>,
 }
 
 /// Parses `files` in file-name order.
@@ -113,7 +116,10 @@ pub fn parse_files(files: &[(String, String)]) -> Result<Parsed, Vec<CedarError>
             }
             labels.insert(label.clone(), (file.clone(), line, column));
             let policy = policy.new_id(PolicyId::new(&label));
-            parsed.canonical.push_str(&format!("// {label}\n{}\n", canonical_policy_text(&policy)));
+            let text = canonical_policy_text(&policy);
+            parsed.canonical.push_str(&format!("// {label}\n{text}\n"));
+            let (label_, file_) = (label.clone(), file.clone());
+            parsed.compiled.push(CompiledRule { label: label_, file: file_, line, column, text });
             let reason = policy.annotation("reason").map(str::to_owned);
             let order = parsed.policies.len();
             let info =
@@ -204,6 +210,60 @@ fn canonical_policy_text(policy: &Policy) -> String {
         .and_then(|json| Policy::from_json(None, json).ok())
         .and_then(|p| p.to_cedar())
         .unwrap_or_else(|| policy.to_string())
+}
+
+/// The policies of a compiled form: their canonical texts, parsed together (Cedar's parser
+/// builds its lexer once per parse, so one parse of all of them costs least; Cedar's JSON
+/// form costs more, as every name in it is parsed on its own). The canonical text is the
+/// one parsed, so the revision computed from it names the policies evaluated.
+pub fn from_compiled(rules: &[CompiledRule]) -> Result<Parsed, Vec<CedarError>> {
+    let problem = |message: String| {
+        let place = rules.first();
+        vec![CedarError {
+            file: place.map_or_else(|| "(cedar)".to_owned(), |r| r.file.clone()),
+            line: place.map_or(0, |r| r.line),
+            column: place.map_or(0, |r| r.column),
+            message,
+        }]
+    };
+    let text: String = rules.iter().map(|r| format!("{}\n", r.text)).collect();
+    if let Err((_, depth)) = check_nesting(&text) {
+        return Err(problem(format!("compiled rules nested {depth} deep")));
+    }
+    let pset = PolicySet::from_str(&text)
+        .map_err(|e| problem(format!("compiled rules do not parse: {e}")))?;
+    let mut policies: Vec<(usize, Policy)> = pset
+        .policies()
+        .map(|p| {
+            let id: &str = p.id().as_ref();
+            let number = id.strip_prefix("policy").and_then(|n| n.parse().ok());
+            (number.unwrap_or(usize::MAX), p.clone())
+        })
+        .collect();
+    policies.sort_by_key(|(number, _)| *number);
+    let numbered = policies.iter().enumerate().all(|(i, (number, _))| i == *number);
+    if policies.len() != rules.len() || !numbered || pset.templates().next().is_some() {
+        return Err(problem("compiled rules are not one policy each".to_owned()));
+    }
+    let mut parsed = Parsed::default();
+    for (order, (rule, (_, policy))) in rules.iter().zip(policies).enumerate() {
+        let effect = policy.effect();
+        let decision = decision_of(&policy, effect).map_err(problem)?;
+        parsed.canonical.push_str(&format!("// {}\n{}\n", rule.label, rule.text));
+        let info = PolicyInfo {
+            order,
+            label: rule.label.clone(),
+            file: rule.file.clone(),
+            line: rule.line,
+            column: rule.column,
+            decision,
+            reason: policy.annotation("reason").map(str::to_owned),
+        };
+        let policy = policy.new_id(PolicyId::new(&rule.label));
+        parsed.policies.push(ParsedPolicy { policy, effect, info, offset: None });
+    }
+    parsed.compiled = rules.to_vec();
+    Ok(parsed)
 }
 
 /// The deepest bracket nesting accepted in a `.cedar` file. Cedar's parser recurses once per

@@ -1,9 +1,9 @@
 //! Integration tests of aecl-policy.
 
+mod compiled;
 mod corpus;
 mod properties;
 mod schema;
 mod shell_corpus;
 mod sql_corpus;
-mod validated;
 mod values;
