@@ -9,36 +9,13 @@ use std::path::{Path, PathBuf};
 
 use aecl_core::{Call, Timestamp, decide};
 use aecl_policy::format::{HistoryFile, ScopeFile};
-use aecl_policy::{Compiled, LoadedPolicy, SourceFile, is_policy_file, load, load_compiled};
+use aecl_policy::{Compiled, LoadedPolicy, SourceFile, load, load_compiled};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::corpus::workspace_root;
+use crate::corpus::{policy_files, workspace_root};
 
 const NOW: Timestamp = Timestamp(1_700_000_000_000);
-
-fn policy_files(dir: &Path) -> Vec<SourceFile> {
-    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                collect(&path, out);
-            } else if is_policy_file(&path) {
-                out.push(path);
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    collect(dir, &mut paths);
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| SourceFile {
-            path: path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
-            text: fs::read_to_string(path).unwrap(),
-        })
-        .collect()
-}
 
 /// `compiled` as the hook keeps it: through its JSON text.
 fn kept(compiled: &Compiled) -> Compiled {

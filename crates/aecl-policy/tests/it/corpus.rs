@@ -117,9 +117,9 @@ fn decision(name: DecisionName) -> Decision {
     }
 }
 
-/// Reads a policy directory the way the CLI does: every `.toml`, `.json` and `.cedar` file,
-/// recursively, in path order, named by its path relative to the directory.
-pub(crate) fn load_policy_dir(dir: &Path) -> LoadedPolicy {
+/// The files of a policy directory as the CLI reads them: every `.toml`, `.json` and
+/// `.cedar` file, recursively, in path order, named by its path relative to the directory.
+pub(crate) fn policy_files(dir: &Path) -> Vec<SourceFile> {
     fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let entries =
             fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
@@ -135,13 +135,18 @@ pub(crate) fn load_policy_dir(dir: &Path) -> LoadedPolicy {
     let mut paths = Vec::new();
     collect(dir, &mut paths);
     paths.sort();
-    let files: Vec<SourceFile> = paths
+    paths
         .iter()
         .map(|path| SourceFile {
             path: path.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/"),
             text: fs::read_to_string(path).unwrap(),
         })
-        .collect();
+        .collect()
+}
+
+/// Loads a policy directory the way the CLI does ([`policy_files`]).
+pub(crate) fn load_policy_dir(dir: &Path) -> LoadedPolicy {
+    let files = policy_files(dir);
     load(&files).unwrap_or_else(|e| panic!("policy {} does not load: {e}", dir.display()))
 }
 
