@@ -86,11 +86,12 @@ pub fn load(files: &[SourceFile]) -> Result<LoadedPolicy, PolicyError> {
 
 /// Loads a policy from its files and the compiled form a full [`load`] of these exact names
 /// and bytes made in this build of aecl (`compiled.rs`): the same [`LoadedPolicy`] (same
-/// revision, same decisions), without parsing Cedar text, with each TOML file parsed once,
-/// and without the checks that can only refuse and cost the most (Cedar's schema and strict
-/// validator; the actions' argument schemas are compiled at their first call, not here).
-/// The revision is computed again from what was built, and a compiled form naming another
-/// revision is refused: a damaged or altered one fails here, it does not load.
+/// revision, same decisions), with each TOML file parsed once, no `.cedar` file read (the
+/// rules are parsed from the canonical texts the form holds, all in one parse), and without
+/// the checks that can only refuse and cost the most (Cedar's schema and strict validator;
+/// the actions' argument schemas are compiled at their first call, not here). A form made
+/// from other files (its digest) or naming another revision than the one computed again
+/// from what was built is refused: a damaged or altered one fails here, it does not load.
 ///
 /// INVARIANT: called only with the compiled form of these files, as vouched for by a record
 /// the caller keeps where no agent can write (`aecl hook`'s policy cache). Given another
@@ -250,8 +251,8 @@ fn load_with(
         message: e.message,
     };
     let mut rules = if let Some(compiled) = &compiled {
-        // No Cedar text is read: the revision check below finds a compiled form whose
-        // rules are not the files'.
+        // The `.cedar` files are not read (the digest checked above covers their bytes): the
+        // rules are the form's canonical texts, which the revision below hashes.
         if compiled.rules.is_empty() {
             None
         } else {

@@ -5,9 +5,9 @@
 //! text) under the SHA-256 of everything the load read; the next call with the same files
 //! loads them with [`aecl_policy::load_compiled`], which reads no `.cedar` file, parses the
 //! rules' canonical texts at once, parses each TOML file once and skips the checks that can
-//! only refuse (Cedar's schema and strict validator). It builds the same policy
-//! (same revision, same decisions), and computes the revision again from what it built: a
-//! compiled form that does not give the revision it names is refused (a full load).
+//! only refuse (Cedar's schema and strict validator). It builds the same policy (same
+//! revision, same decisions), and checks the form: one made from other files, or that does
+//! not give the revision it names when computed again, is refused (a full load).
 //!
 //! The key hashes aecl's version and the identity of the running executable (device, inode,
 //! size, modification and change times of `/proc/self/exe`), then every policy file's name
@@ -18,15 +18,14 @@
 //! # The threat, and where the cache lives
 //!
 //! A record says "these files need no validation, and their rules are these". Whoever can
-//! write one can make a policy
-//! that `aecl check` refuses load anyway (a Cedar `forbid` testing a misspelt attribute,
-//! which then never matches): a record is as strong as a policy file. The agent whose calls
-//! the hook decides can write files, so records are kept in the hook's state directory
-//! (`DIR/policy-cache/`, beside the session files), which `state_guard` keeps every tool
-//! call away from, as it does the session files (the same trust: an agent that could write
-//! them could also rewrite its session's history). The directories are 0700 and must not
-//! be writable by others; records are 0600, written to a temporary file and renamed into
-//! place, and opened without following a link.
+//! write one can make a policy that `aecl check` refuses load anyway (a Cedar `forbid`
+//! testing a misspelt attribute, which then never matches): a record is as strong as a
+//! policy file. The agent whose calls the hook decides can write files, so records are
+//! kept in the hook's state directory (`DIR/policy-cache/`, beside the session files),
+//! which `state_guard` keeps every tool call away from, as it does the session files (the
+//! same trust: an agent that could write them could also rewrite its session's history).
+//! The directories are 0700 and must not be writable by others; records are 0600, written
+//! to a temporary file and renamed into place, and opened without following a link.
 //!
 //! Never trusted beyond that: a record that is missing, unreadable, a link, not a plain
 //! file, readable by others, larger than [`MAX_RECORD_BYTES`], not of the form this key
