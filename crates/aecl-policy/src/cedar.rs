@@ -132,7 +132,7 @@ pub struct CedarRules {
     /// The actions some policy's scope can apply to.
     applies: Applies,
     /// The policies in their compiled form, until the load takes them
-    /// ([`CedarRules::take_compiled`]).
+    /// ([`CedarRules::take_compiled`]); empty when they were built from one.
     compiled: Vec<CompiledRule>,
 }
 

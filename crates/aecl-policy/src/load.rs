@@ -123,7 +123,7 @@ fn load_with(
     for (index, file) in files.iter().enumerate() {
         let known = compiled.as_ref().and_then(|c| c.files.get(index).copied());
         let result = match known {
-            Some(kind) => parse_known(file, kind, &mut problems),
+            Some(kind) => parse_as(file, kind, &mut problems),
             None => parse_file(file, &mut problems),
         };
         kinds.push(result.as_ref().map_or(FileKind::Ignored, Parsed::kind));
@@ -239,11 +239,15 @@ fn load_with(
         });
     }
 
-    let cedar_sources: Vec<(String, String)> = parsed
-        .iter()
-        .filter(|(_, p)| matches!(p, Parsed::Cedar))
-        .filter_map(|(index, _)| files.get(*index).map(|f| (f.path.clone(), f.text.clone())))
-        .collect();
+    // A compiled load reads no `.cedar` file.
+    let cedar_sources: Vec<(String, String)> = match compiled {
+        Some(_) => Vec::new(),
+        None => parsed
+            .iter()
+            .filter(|(_, p)| matches!(p, Parsed::Cedar))
+            .filter_map(|(index, _)| files.get(*index).map(|f| (f.path.clone(), f.text.clone())))
+            .collect(),
+    };
     let cedar_problem = |e: CedarError| Problem {
         file: e.file,
         line: e.line,
@@ -352,24 +356,25 @@ impl Parsed {
     }
 }
 
-/// Parses `file` as the `kind` a full load found it to be: TOML once, typed (telling the
-/// kind costs a second parse). A file that is not of that kind is a problem, as in
-/// [`parse_file`].
-fn parse_known(file: &SourceFile, kind: FileKind, problems: &mut Vec<Problem>) -> Option<Parsed> {
-    let json = file.path.ends_with(".json");
+/// Parses `file` as a file of `kind`: TOML once, typed. A file that is not of that kind is
+/// a problem, with its place. A compiled load takes the kinds a full load found
+/// ([`parse_file`] tells the kind, which costs a TOML file a second parse).
+fn parse_as(file: &SourceFile, kind: FileKind, problems: &mut Vec<Problem>) -> Option<Parsed> {
     let result = match kind {
         FileKind::Ignored => return None,
         FileKind::Cedar => return Some(Parsed::Cedar),
         FileKind::Tests => return Some(Parsed::Tests),
-        FileKind::Manifest if json => {
+        FileKind::Manifest if file.path.ends_with(".json") => {
             return match serde_json::from_str(&file.text) {
                 Ok(m) => Some(Parsed::Manifest(Box::new(m))),
                 Err(e) => {
+                    let message =
+                        format!("invalid agent manifest: {}", strip_position(&e.to_string()));
                     problems.push(Problem {
                         file: file.path.clone(),
                         line: e.line(),
                         column: e.column(),
-                        message: format!("invalid agent manifest: {e}"),
+                        message,
                     });
                     None
                 }
@@ -382,77 +387,57 @@ fn parse_known(file: &SourceFile, kind: FileKind, problems: &mut Vec<Problem>) -
     match result {
         Ok(parsed) => Some(parsed),
         Err(e) => {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(&file.text, s.start));
-            let message = e.message().to_owned();
-            problems.push(Problem { file: file.path.clone(), line, column, message });
+            problems.push(toml_problem(file, &e));
             None
         }
     }
 }
 
+/// A TOML error of `file` at its place.
+fn toml_problem(file: &SourceFile, e: &toml::de::Error) -> Problem {
+    let (line, column) = e.span().map_or((1, 1), |s| line_col(&file.text, s.start));
+    Problem { file: file.path.clone(), line, column, message: e.message().to_owned() }
+}
+
+/// Tells `file`'s kind from its name and, for TOML, its top-level keys; then parses it.
 fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> {
     let name = Path::new(&file.path);
-    let problem = |line: usize, column: usize, message: String| Problem {
-        file: file.path.clone(),
-        line,
-        column,
-        message,
-    };
-    match name.extension().and_then(|e| e.to_str()) {
-        Some("cedar") => Some(Parsed::Cedar),
-        Some("json") => match serde_json::from_str::<ManifestFile>(&file.text) {
-            Ok(m) => Some(Parsed::Manifest(Box::new(m))),
-            Err(e) => {
-                problems.push(problem(
-                    e.line(),
-                    e.column(),
-                    format!("invalid agent manifest: {}", strip_position(&e.to_string())),
-                ));
-                None
-            }
-        },
+    let kind = match name.extension().and_then(|e| e.to_str()) {
+        Some("cedar") => FileKind::Cedar,
+        Some("json") => FileKind::Manifest,
         Some("toml") => {
-            let toml_problem = |e: toml::de::Error| {
-                let (line, column) = e.span().map_or((1, 1), |s| line_col(&file.text, s.start));
-                problem(line, column, e.message().to_owned())
-            };
             let table: toml::Table = match toml::from_str(&file.text) {
                 Ok(t) => t,
                 Err(e) => {
-                    problems.push(toml_problem(e));
+                    problems.push(toml_problem(file, &e));
                     return None;
                 }
             };
-            let result = if name.file_name().and_then(|n| n.to_str()) == Some("policy.toml") {
-                toml::from_str(&file.text).map(|s| Parsed::Settings(Box::new(s)))
+            if name.file_name().and_then(|n| n.to_str()) == Some("policy.toml") {
+                FileKind::Settings
             } else if table.contains_key("agent_id") {
-                toml::from_str(&file.text).map(|m| Parsed::Manifest(Box::new(m)))
+                FileKind::Manifest
             } else if table.contains_key("actions") {
-                toml::from_str(&file.text).map(Parsed::Catalog)
+                FileKind::Catalog
             } else if table.contains_key("tests") {
                 // Read and run by `aecl test` and `aecl check`; it neither adds to the
                 // policy nor changes its revision.
-                return Some(Parsed::Tests);
+                FileKind::Tests
             } else {
-                problems.push(problem(
-                    1,
-                    1,
-                    "neither an agent manifest (with `agent_id`), an action catalog (with \
-                     `[actions.NAME]` tables), nor `policy.toml`"
+                problems.push(Problem {
+                    file: file.path.clone(),
+                    line: 1,
+                    column: 1,
+                    message: "neither an agent manifest (with `agent_id`), an action catalog \
+                              (with `[actions.NAME]` tables), nor `policy.toml`"
                         .to_owned(),
-                ));
+                });
                 return None;
-            };
-            match result {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    problems.push(toml_problem(e));
-                    None
-                }
             }
         }
-        _ => None,
-    }
+        _ => FileKind::Ignored,
+    };
+    parse_as(file, kind, problems)
 }
 
 /// The Cedar schema the `.cedar` rules of a policy with these files are validated against,

@@ -44,7 +44,7 @@ pub struct PolicyInfo {
 pub struct Parsed {
     pub policies: Vec<ParsedPolicy>,
     pub canonical: String,
-    /// The policies in their compiled form.
+    /// The policies in their compiled form (empty when they were built from one).
     pub compiled: Vec<CompiledRule>,
 }
 
@@ -262,7 +262,7 @@ pub fn from_compiled(rules: &[CompiledRule]) -> Result<Parsed, Vec<CedarError>> 
         let policy = policy.new_id(PolicyId::new(&rule.label));
         parsed.policies.push(ParsedPolicy { policy, effect, info, offset: None });
     }
-    parsed.compiled = rules.to_vec();
+    // `compiled` stays empty: the caller holds the form these came from.
     Ok(parsed)
 }
 
