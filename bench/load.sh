@@ -13,9 +13,13 @@
 # stops the server with SIGTERM and verifies the audit log with `aecl audit verify`. Each
 # row of the summary shows the share of CPU time the hypervisor stole while it ran
 # (`steal%`, from /proc/stat): on a shared VM a row with a large share is not comparable.
+# It also shows the server's own CPU time per answered request (`cpu_us`: its user and
+# system time over the row, from /proc/PID/stat), which the machine's other load moves
+# much less than throughput, and which compares two builds where req/s cannot.
 #
 # Usage: bench/load.sh [--duration SECONDS] [--connections "16 64"] [--threads N]
-#                      [--postgres URL [--replicas 2]]
+#                      [--postgres URL [--replicas 2]] [--aecl BINARY]
+# `--aecl` measures that binary instead of building the release one (to compare builds).
 # The PostgreSQL URL names a server where the script may create and drop a scratch
 # database (`aecl_bench_<pid>`); the URL's own database is only used to connect.
 # Not run in CI: the figures depend on the machine and whatever else it runs.
@@ -29,6 +33,7 @@ postgres="${AECL_BENCH_POSTGRES_URL:-}"
 replicas=1
 # Requests per minute per token: far above anything wrk reaches here.
 rate_limit=1000000000
+aecl=""
 
 while (($#)); do
     case "$1" in
@@ -37,6 +42,7 @@ while (($#)); do
         --threads) threads="$2"; shift 2 ;;
         --postgres) postgres="$2"; shift 2 ;;
         --replicas) replicas="$2"; shift 2 ;;
+        --aecl) aecl="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//;/^set -euo/d'; exit 0 ;;
         *) echo "load.sh: unknown argument \`$1\` (see --help)" >&2; exit 2 ;;
     esac
@@ -48,10 +54,13 @@ policy="$root/examples/policies/finance"
 command -v wrk >/dev/null || { echo "load.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "load.sh: curl not found" >&2; exit 1; }
 
-echo "== building the release aecl"
-# Niced: the build shares the machine and is not what is measured.
-(cd "$root" && nice -n 19 cargo build --release -p aecl-cli)
-aecl="${CARGO_TARGET_DIR:-$root/target}/release/aecl"
+if [[ -z "${aecl:-}" ]]; then
+    echo "== building the release aecl"
+    # Niced: the build shares the machine and is not what is measured.
+    (cd "$root" && nice -n 19 cargo build --release -p aecl-cli)
+    aecl="${CARGO_TARGET_DIR:-$root/target}/release/aecl"
+fi
+[[ -x "$aecl" ]] || { echo "load.sh: no aecl binary at $aecl" >&2; exit 1; }
 
 tmp="$(mktemp -d -t aecl-load-XXXXXX)"
 server_pid=""
@@ -121,6 +130,11 @@ cpu_ticks() {
     awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9; exit }' /proc/stat
 }
 
+# The server's CPU time so far (user and system), in clock ticks.
+server_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$server_pid/stat"
+}
+
 # The share of CPU time stolen between two `cpu_ticks`, in percent: a row measured while
 # the hypervisor took a large share is not comparable with the others.
 steal_percent() {
@@ -136,15 +150,19 @@ load() {
     [[ "$mode" == health ]] && path="/healthz"
     echo
     echo "== $store: $mode, $conns connections, $threads threads, ${duration}s"
-    local out="$tmp/wrk.out" before after
+    local out="$tmp/wrk.out" before after served0 served1
     before="$(cpu_ticks)"
+    served0="$(server_ticks)"
     AECL_BENCH_MODE="$mode" AECL_BENCH_LABEL="$store-$mode-$conns" \
         wrk --latency -t "$threads" -c "$conns" -d "${duration}s" -s "$lua" \
         "http://$address$path" | tee "$out"
+    served1="$(server_ticks)"
     after="$(cpu_ticks)"
-    local line
+    local line requests cpu_us
     line="$(grep '^aecl-bench ' "$out")"
-    echo "store=$store conns=$conns ${line#aecl-bench } steal=$(steal_percent "$before" "$after")" \
+    requests="$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")"
+    cpu_us=$(( (served1 - served0) * 1000000 / $(getconf CLK_TCK) / (requests > 0 ? requests : 1) ))
+    echo "store=$store conns=$conns ${line#aecl-bench } steal=$(steal_percent "$before" "$after") cpu_us=$cpu_us" \
         >>"$summaries"
 }
 
@@ -239,18 +257,19 @@ awk '
         rows[NR] = $0
     }
     END {
-        printf "%-9s %5s %-9s %9s %7s %7s %7s %7s %7s %6s %5s %6s\n", \
+        printf "%-9s %5s %-9s %9s %7s %7s %7s %7s %7s %6s %5s %6s %6s\n", \
             "store", "conns", "endpoint", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors", \
-            "ratio", "steal%"
+            "ratio", "steal%", "cpu_us"
         for (r = 1; r <= NR; r++) {
             $0 = rows[r]
             key = field("store") " " field("conns")
             endpoint = field("mode") == "health" ? "healthz" : "evaluate"
             errors = field("non2xx") + field("unexpected") + field("socket_errors")
-            printf "%-9s %5s %-9s %9d %7.2f %7.2f %7.2f %7.2f %7.2f %6d %5.2f %6s\n", \
+            printf "%-9s %5s %-9s %9d %7.2f %7.2f %7.2f %7.2f %7.2f %6d %5.2f %6s %6s\n", \
                 field("store"), field("conns"), endpoint, field("rps"), field("p50_us") / 1000, \
                 field("p90_us") / 1000, field("p99_us") / 1000, field("p999_us") / 1000, \
-                field("max_us") / 1000, errors, field("rps") / base[key], field("steal")
+                field("max_us") / 1000, errors, field("rps") / base[key], field("steal"), \
+                field("cpu_us")
         }
     }
 ' "$summaries"

@@ -268,22 +268,29 @@ fn redact_once(text: &str, found: &mut Redactions) -> Option<String> {
 }
 
 /// The first position at or after `from` where `needle` occurs, ignoring ASCII case
-/// (`needle` is lower-case).
+/// (`needle` is lower-case). Candidates are found by their first byte (`memchr2`, both
+/// cases) rather than at every position: every audit payload and every answer of the MCP
+/// gateway is searched for a dozen words, and a byte-by-byte scan was a tenth of a call.
 fn find_ci(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let first = *needle.first()?;
-    let last_start = hay.len().checked_sub(needle.len())?;
-    (from..=last_start).find(|&i| {
-        hay.get(i).is_some_and(|c| c.to_ascii_lowercase() == first)
-            && hay.get(i..i + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle))
-    })
+    let mut at = from;
+    loop {
+        let rest = hay.get(at..)?;
+        let found = at + memchr::memchr2(first, first.to_ascii_uppercase(), rest)?;
+        if hay.get(found..found + needle.len())?.eq_ignore_ascii_case(needle) {
+            return Some(found);
+        }
+        at = found + 1;
+    }
 }
 
-/// Every occurrence of `needle` (exact case).
+/// Every occurrence of `needle` (exact case), overlapping ones included, found with
+/// `memchr`'s vectorised substring search.
 fn occurrences<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let finder = memchr::memmem::Finder::new(needle);
     let mut from = 0;
     std::iter::from_fn(move || {
-        let last_start = hay.len().checked_sub(needle.len())?;
-        let i = (from..=last_start).find(|&i| hay.get(i..i + needle.len()) == Some(needle))?;
+        let i = from + finder.find(hay.get(from..)?)?;
         from = i + 1;
         Some(i)
     })

@@ -39,10 +39,11 @@ const TRACES_PATH: &str = "/v1/traces";
 /// The longest a collector's answer body is read (it is a small protobuf message).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Which spans are exported: aecl's own at `info` (requests, pipeline stages), and other
-/// crates' warnings only, so a collector is not flooded with the HTTP stack's spans.
+/// Which spans are exported: aecl's own at `info` (requests), the pipeline's stages (at
+/// `debug`, so that logs leave them out), and other crates' warnings only, so a collector
+/// is not flooded with the HTTP stack's spans.
 const SPAN_FILTER: &str = "warn,aecl=info,aecl_server=info,aecl_engine=info,aecl_store=info,\
-                           aecl_mcp=info,aecl_connectors=info,aecl_sandbox=info";
+                           aecl_mcp=info,aecl_connectors=info,aecl_sandbox=info,aecl::stage=debug";
 
 /// `--otlp-endpoint`, the same for every command that exports traces (`aecl serve`,
 /// `aecl mcp`).

@@ -2,23 +2,33 @@
 //!
 //! Object keys are sorted by their UTF-8 bytes, there is no insignificant white space and
 //! strings use serde_json's escaping. The sort is done here rather than relied upon from
-//! `serde_json::Map`, because another crate in the build may switch on serde_json's
-//! `preserve_order` feature and silently change every digest.
+//! `serde_json::Map`: the build switches on serde_json's `preserve_order` feature (another
+//! crate asks for it), so a map keeps its keys in insertion order.
+//!
+//! Every audit record hashes its input and output through this, and every hooked tool call
+//! its policy's revision: the text is written straight into one buffer, with no allocation
+//! per key or scalar, and an object whose keys are already in order (one read back from a
+//! canonical text) is not sorted again.
 
-use serde_json::Value;
+use std::fmt::Write as _;
+
+use serde_json::{Map, Number, Value};
+use smallvec::SmallVec;
 
 /// The canonical text of `value`.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(128);
     write_value(value, &mut out);
     out
 }
 
 fn write_value(value: &Value, out: &mut String) {
     match value {
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            out.push_str(&value.to_string());
-        }
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => write_number(number, out),
+        Value::String(text) => write_string(text, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -29,26 +39,83 @@ fn write_value(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_value(item, out);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_object(map, out),
     }
+}
+
+fn write_object(map: &Map<String, Value>, out: &mut String) {
+    let in_order = map.keys().is_sorted_by(|a, b| a.as_bytes() < b.as_bytes());
+    if in_order {
+        write_entries(map.iter(), out);
+    } else {
+        // Most objects are small: their entries are sorted on the stack.
+        let mut entries: SmallVec<[(&String, &Value); 16]> = map.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        write_entries(entries.into_iter(), out);
+    }
+}
+
+fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut String) {
+    out.push('{');
+    for (i, (key, item)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(key, out);
+        out.push(':');
+        write_value(item, out);
+    }
+    out.push('}');
+}
+
+/// A number as serde_json writes it: integers in decimal, floats in the shortest form that
+/// reads back the same (serde_json's, which `Display` of a float is not).
+fn write_number(number: &Number, out: &mut String) {
+    // Writing to a `String` cannot fail.
+    if let Some(n) = number.as_u64() {
+        let _ = write!(out, "{n}");
+    } else if let Some(n) = number.as_i64() {
+        let _ = write!(out, "{n}");
+    } else {
+        out.push_str(&Value::Number(number.clone()).to_string());
+    }
+}
+
+/// A string as serde_json writes it: `"` and `\` escaped, control characters as `\b`, `\t`,
+/// `\n`, `\f`, `\r` or `\u00xx` (lower-case hex), everything else as it is.
+fn write_string(text: &str, out: &mut String) {
+    out.push('"');
+    let mut start = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            0x0c => "\\f",
+            b'\r' => "\\r",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Every escaped byte is ASCII, so `i` is a character boundary.
+        out.push_str(text.get(start..i).unwrap_or_default());
+        if escape.is_empty() {
+            // Rare (control characters): the formatter is fine here.
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(text.get(start..).unwrap_or_default());
+    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
 
     use super::canonical_json;
 
@@ -56,5 +123,91 @@ mod tests {
     fn keys_are_sorted_at_every_depth_and_whitespace_dropped() {
         let v = json!({"b": 1, "a": {"z": [true, null], "y": "x y"}});
         assert_eq!(canonical_json(&v), r#"{"a":{"y":"x y","z":[true,null]},"b":1}"#);
+    }
+
+    #[test]
+    fn keys_are_sorted_by_their_bytes_whatever_order_they_were_inserted_in() {
+        // More keys than are sorted on the stack, inserted in reverse.
+        let mut map = Map::new();
+        for key in ["z", "k", "Z", "", "a", "a\u{1}", "B", "b", "é"] {
+            map.insert(key.to_owned(), json!(key.len()));
+        }
+        for n in (0..20).rev() {
+            map.insert(format!("n{n:02}"), json!(n));
+        }
+        let text = canonical_json(&Value::Object(map.clone()));
+        assert!(text.starts_with(r#"{"":0,"B":1,"Z":1,"a":1,"a\u0001":2,"b":1,"k":1,"n00":0,"#));
+        assert!(text.ends_with(r#""n19":19,"z":1,"é":2}"#), "{text}");
+        assert_eq!(canonical_json(&serde_json::from_str(&text).expect("json")), text);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let text = "\"\\/\u{0}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}é😀\u{2028}";
+        assert_eq!(canonical_json(&json!(text)), serde_json::to_string(text).expect("json"));
+        assert_eq!(canonical_json(&json!("a\"b\\c\u{1}\n/")), r#""a\"b\\c\u0001\n/""#);
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        for n in [
+            json!(0),
+            json!(-1),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(1.5),
+            json!(1e21),
+            json!(-0.0),
+            json!(0.1),
+        ] {
+            assert_eq!(canonical_json(&n), n.to_string());
+        }
+    }
+
+    /// What the canonical text was first defined as: serde_json's own writing of every
+    /// scalar and key, keys sorted by their bytes.
+    fn reference(value: &Value) -> String {
+        match value {
+            Value::Array(items) => {
+                format!("[{}]", items.iter().map(reference).collect::<Vec<_>>().join(","))
+            }
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                let entries: Vec<String> = entries
+                    .into_iter()
+                    .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), reference(v)))
+                    .collect();
+                format!("{{{}}}", entries.join(","))
+            }
+            scalar => scalar.to_string(),
+        }
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+            proptest::collection::vec(0u8..0x80, 0..12)
+                .prop_map(|bytes| Value::from(String::from_utf8(bytes).expect("ascii"))),
+        ];
+        leaf.prop_recursive(4, 64, 24, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(("[a-zA-Z\\x00-\\x1f\"\\\\é]{0,4}", inner), 0..24)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_text_is_the_reference_text(v in value()) {
+            prop_assert_eq!(canonical_json(&v), reference(&v));
+        }
     }
 }

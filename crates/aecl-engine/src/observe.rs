@@ -24,6 +24,9 @@ pub const DECISION_TARGET: &str = "aecl::decision";
 /// The log target of approval-answer lines.
 pub const APPROVAL_TARGET: &str = "aecl::approval";
 
+/// The `tracing` target of the pipeline's stage spans (`aecl.stage`, at `debug`).
+pub const STAGE_TARGET: &str = "aecl::stage";
+
 /// Told of what the engine records. Called after the record is committed, on the task
 /// that recorded it: implementations must be quick and must not block (count, don't do
 /// I/O).

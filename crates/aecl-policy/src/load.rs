@@ -155,15 +155,15 @@ fn load_with(
 
     let mut actions: HashMap<String, ActionSpec> = HashMap::new();
     let mut action_files: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    let mut located: HashMap<String, (usize, (usize, usize))> = HashMap::new();
+    // Each action's file: a problem found across files is located in it.
+    let mut located: HashMap<String, usize> = HashMap::new();
     let mut examples = Vec::new();
     for (index, p) in &parsed {
         let Parsed::Catalog(catalog) = p else { continue };
         let c = ctx(*index);
         let spans = TomlSpans::parse(c.text);
         for (name, action) in &catalog.actions {
-            let place = spans.locate(&[Step::from("actions"), Step::from(name)]);
-            if let Some((other, _)) = located.get(name) {
+            if let Some(other) = located.get(name) {
                 let first = files.get(*other).map_or("", |f| f.path.as_str());
                 problems.push(c.problem(
                     &[Step::from("actions"), Step::from(name)],
@@ -171,7 +171,7 @@ fn load_with(
                 ));
                 continue;
             }
-            located.insert(name.clone(), (*index, place));
+            located.insert(name.clone(), *index);
             let mut spec = lower::lower_action(name, action, checks, &c, &mut problems);
             let cooldown = defaults.rejected_cooldown_secs;
             crate::approval::lower_action(&mut spec, action, cooldown, &c, &mut problems);
@@ -196,8 +196,7 @@ fn load_with(
             }
         }
     }
-    let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    lower::check_compensations(&actions, &located, &names, &mut problems);
+    lower::check_compensations(&actions, &located, ctx, &mut problems);
     // The directory's sandbox rules name actions: lowered once the catalog is known.
     let catalog = (!unparsed).then_some(&actions);
     for (index, p) in &parsed {

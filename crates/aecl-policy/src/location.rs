@@ -5,6 +5,8 @@
 //! is written. TOML is parsed again with spans; JSON manifests are searched for the quoted
 //! key, which is exact for the flat seed shape.
 
+use std::cell::OnceCell;
+
 use toml::de::{DeTable, DeValue};
 
 /// One step of a key path.
@@ -46,22 +48,24 @@ pub fn locate_toml(text: &str, path: &[Step]) -> (usize, usize) {
     TomlSpans::parse(text).locate(path)
 }
 
-/// A TOML text parsed once with spans, for many lookups: a catalog's every action and
-/// example, a test file's every test. Parsing the file again for each was quadratic in
-/// the file, and a fifth of a policy load.
+/// A TOML text parsed with spans once, at its first lookup, for many lookups: a catalog's
+/// every example, a test file's every test. Parsing the file again for each was quadratic
+/// in the file, and a fifth of a policy load; parsing a catalog that has nothing to locate
+/// was a tenth of a hooked tool call.
 pub struct TomlSpans<'a> {
     text: &'a str,
-    root: Option<toml::Spanned<DeTable<'a>>>,
+    root: OnceCell<Option<toml::Spanned<DeTable<'a>>>>,
 }
 
 impl<'a> TomlSpans<'a> {
     pub fn parse(text: &'a str) -> TomlSpans<'a> {
-        TomlSpans { text, root: DeTable::parse(text).ok() }
+        TomlSpans { text, root: OnceCell::new() }
     }
 
     /// [`locate_toml`] of this text.
     pub fn locate(&self, path: &[Step]) -> (usize, usize) {
-        let Some(root) = &self.root else { return (1, 1) };
+        let root = self.root.get_or_init(|| DeTable::parse(self.text).ok());
+        let Some(root) = root else { return (1, 1) };
         let mut best = None;
         let mut table = Some(root.get_ref());
         let mut value: Option<&DeValue<'_>> = None;

@@ -582,10 +582,10 @@ fn lower_risk_factor(
 }
 
 /// Checks that every compensation names an action of the catalog.
-pub(crate) fn check_compensations(
+pub(crate) fn check_compensations<'f>(
     actions: &HashMap<String, ActionSpec>,
-    located: &HashMap<String, (usize, (usize, usize))>,
-    files: &[String],
+    located: &HashMap<String, usize>,
+    ctx: impl Fn(usize) -> FileCtx<'f>,
     problems: &mut Vec<Problem>,
 ) {
     let names: HashSet<&String> = actions.keys().collect();
@@ -595,16 +595,14 @@ pub(crate) fn check_compensations(
         if let Reversibility::Reversible { compensation } = &action.reversibility
             && !names.contains(compensation)
         {
-            let (file, (line, column)) = located.get(&action.name).copied().unwrap_or((0, (1, 1)));
-            problems.push(Problem {
-                file: files.get(file).cloned().unwrap_or_default(),
-                line,
-                column,
-                message: format!(
+            let file = located.get(&action.name).copied().unwrap_or_default();
+            problems.push(ctx(file).problem(
+                &path!["actions", &action.name],
+                format!(
                     "the compensation `{compensation}` of `{}` is not in the action catalog",
                     action.name
                 ),
-            });
+            ));
         }
     }
 }

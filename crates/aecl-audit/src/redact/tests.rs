@@ -388,3 +388,66 @@ fn messy_with_commands() -> impl Strategy<Value = String> {
     pieces.extend(["token: ", "https://u:", "\r", ";", "|", "`", "<", ">", "$(", ")"]);
     prop::collection::vec(prop::sample::select(pieces), 0..20).prop_map(|p| p.concat())
 }
+
+/// The searches the detectors share find what a comparison at every position finds:
+/// every occurrence, overlapping ones included (`AKIAKIA`), and the first match at or
+/// after a position whatever the case of its letters.
+mod searches {
+    use proptest::prelude::*;
+
+    use super::super::{find_ci, occurrences};
+
+    fn every_position(hay: &[u8], needle: &[u8]) -> Vec<usize> {
+        (0..=hay.len().saturating_sub(needle.len()))
+            .filter(|&i| hay.get(i..i + needle.len()) == Some(needle))
+            .collect()
+    }
+
+    fn first_ci(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+        (from..=hay.len().checked_sub(needle.len())?)
+            .find(|&i| hay.get(i..i + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)))
+    }
+
+    #[test]
+    fn overlapping_occurrences_are_all_found() {
+        assert_eq!(occurrences(b"AKIAKIAKIA", b"AKIA").collect::<Vec<_>>(), [0, 3, 6]);
+        assert_eq!(occurrences(b"aaaa", b"aa").collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(occurrences(b"ab", b"abc").count(), 0);
+        assert_eq!(find_ci(b"xx PassWord=1", b"password", 0), Some(3));
+        assert_eq!(find_ci(b"password", b"password", 1), None);
+        assert_eq!(find_ci(b"pass", b"password", 0), None);
+        assert_eq!(find_ci(b"p", b"password", 5), None);
+    }
+
+    /// Texts of few letters, in both cases, so that needles occur, overlap and nearly occur.
+    fn hay() -> impl Strategy<Value = Vec<u8>> {
+        let byte =
+            prop_oneof![Just(b'a'), Just(b'A'), Just(b'k'), Just(b'K'), Just(b'i'), any::<u8>()];
+        proptest::collection::vec(byte, 0..80)
+    }
+
+    /// Lower-case needles, some overlapping themselves (`aa`, `aka`).
+    fn needle() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"akia".to_vec()),
+            Just(b"aka".to_vec()),
+            Just(b"aa".to_vec()),
+            Just(b"a".to_vec()),
+            proptest::collection::vec(b'a'..=b'k', 1..4),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+        #[test]
+        fn the_searches_find_what_every_position_finds(
+            hay in hay(),
+            needle in needle(),
+            from in 0usize..90,
+        ) {
+            let found: Vec<usize> = occurrences(&hay, &needle).collect();
+            prop_assert_eq!(found, every_position(&hay, &needle));
+            prop_assert_eq!(find_ci(&hay, &needle, from), first_ci(&hay, &needle, from));
+        }
+    }
+}

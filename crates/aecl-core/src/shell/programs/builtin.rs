@@ -5,8 +5,6 @@
 //! (default: approval); adding a program that *can* do something without saying so would
 //! be worse than leaving it out.
 
-use std::sync::LazyLock;
-
 use super::Entry;
 
 mod clients;
@@ -15,6 +13,28 @@ mod general;
 mod tools;
 
 /// Everything the shell rules know about programs, by family, in this order (a later
-/// entry naming the same program wins).
-pub(super) static ENTRIES: LazyLock<Vec<Entry>> =
-    LazyLock::new(|| [general::ENTRIES, files::ENTRIES, tools::ENTRIES, clients::ENTRIES].concat());
+/// entry naming the same program wins). Not copied into one list: `aecl hook` is a
+/// process per tool call, and the copy was a tenth of what the table cost it.
+const FAMILIES: [&[Entry]; 4] =
+    [general::ENTRIES, files::ENTRIES, tools::ENTRIES, clients::ENTRIES];
+
+/// The number of entries.
+pub(super) fn len() -> usize {
+    FAMILIES.iter().map(|family| family.len()).sum()
+}
+
+/// Every entry, in order.
+pub(super) fn entries() -> impl Iterator<Item = &'static Entry> {
+    FAMILIES.into_iter().flatten()
+}
+
+/// The entry at `index` in the order of [`entries`].
+pub(super) fn entry(mut index: usize) -> Option<&'static Entry> {
+    for family in FAMILIES {
+        match family.get(index) {
+            Some(entry) => return Some(entry),
+            None => index -= family.len(),
+        }
+    }
+    None
+}
