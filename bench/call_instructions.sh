@@ -45,7 +45,7 @@ evaluate() {
     token="$("$aecl" token issue --agent finance_agent --policy "$run/policy" \
         --key "$run/tokens/audit.key" --ttl 86400 2>/dev/null)"
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$aecl" serve \
-        --policy "$run/policy" --db "/dev/shm/aecl-instr-$$-$n.db" --listen 127.0.0.1:0 \
+        --policy "$run/policy" --db "/dev/shm/aecl-instr-$$-${run##*/}.db" --listen 127.0.0.1:0 \
         --key "$run/audit/audit.key" --token-key "$run/tokens/audit.pub" \
         --rate-limit 1000000000 --watch-interval 0 >"$run/out" 2>"$run/err" &
     server=$!
