@@ -39,11 +39,16 @@ const TRACES_PATH: &str = "/v1/traces";
 /// The longest a collector's answer body is read (it is a small protobuf message).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Which spans are exported: aecl's own at `info` (requests), the pipeline's stages (at
-/// `debug`, so that logs leave them out), and other crates' warnings only, so a collector
-/// is not flooded with the HTTP stack's spans.
+/// Which spans are exported: aecl's own at `info` (requests), and other crates' warnings
+/// only, so a collector is not flooded with the HTTP stack's spans; and the pipeline's
+/// stages, which are `debug` spans so that logs leave them out ([`span_filter`]).
 const SPAN_FILTER: &str = "warn,aecl=info,aecl_server=info,aecl_engine=info,aecl_store=info,\
-                           aecl_mcp=info,aecl_connectors=info,aecl_sandbox=info,aecl::stage=debug";
+                           aecl_mcp=info,aecl_connectors=info,aecl_sandbox=info";
+
+/// [`SPAN_FILTER`] with the pipeline's stage spans.
+fn span_filter() -> EnvFilter {
+    EnvFilter::new(format!("{SPAN_FILTER},{}=debug", aecl_engine::observe::STAGE_TARGET))
+}
 
 /// `--otlp-endpoint`, the same for every command that exports traces (`aecl serve`,
 /// `aecl mcp`).
@@ -110,10 +115,8 @@ impl OtlpExport {
             .build();
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         let tracer = provider.tracer("aecl");
-        let layer = tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_filter(EnvFilter::new(SPAN_FILTER))
-            .boxed();
+        let layer =
+            tracing_opentelemetry::layer().with_tracer(tracer).with_filter(span_filter()).boxed();
         tracing::info!(endpoint = %self.endpoint, "exporting traces over OTLP/HTTP");
         Ok((layer, OtlpGuard { provider }))
     }

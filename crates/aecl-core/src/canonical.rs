@@ -68,17 +68,11 @@ fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out
     out.push('}');
 }
 
-/// A number as serde_json writes it: integers in decimal, floats in the shortest form that
-/// reads back the same (serde_json's, which `Display` of a float is not).
+/// A number as serde_json writes it: `Number`'s own `Display` (integers in decimal, floats
+/// in the shortest form that reads back the same, which `Display` of an `f64` is not).
 fn write_number(number: &Number, out: &mut String) {
     // Writing to a `String` cannot fail.
-    if let Some(n) = number.as_u64() {
-        let _ = write!(out, "{n}");
-    } else if let Some(n) = number.as_i64() {
-        let _ = write!(out, "{n}");
-    } else {
-        out.push_str(&Value::Number(number.clone()).to_string());
-    }
+    let _ = write!(out, "{number}");
 }
 
 /// A string as serde_json writes it: `"` and `\` escaped, control characters as `\b`, `\t`,

@@ -161,7 +161,7 @@ fn load_with(
     for (index, p) in &parsed {
         let Parsed::Catalog(catalog) = p else { continue };
         let c = ctx(*index);
-        let spans = TomlSpans::parse(c.text);
+        let spans = TomlSpans::new(c.text);
         for (name, action) in &catalog.actions {
             if let Some(other) = located.get(name) {
                 let first = files.get(*other).map_or("", |f| f.path.as_str());

@@ -45,7 +45,7 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// The position of the deepest element of `path` found in the TOML `text` (the value of a
 /// key, or the element of an array); `(1, 1)` when nothing of it is found.
 pub fn locate_toml(text: &str, path: &[Step]) -> (usize, usize) {
-    TomlSpans::parse(text).locate(path)
+    TomlSpans::new(text).locate(path)
 }
 
 /// A TOML text parsed with spans once, at its first lookup, for many lookups: a catalog's
@@ -58,7 +58,7 @@ pub struct TomlSpans<'a> {
 }
 
 impl<'a> TomlSpans<'a> {
-    pub fn parse(text: &'a str) -> TomlSpans<'a> {
+    pub fn new(text: &'a str) -> TomlSpans<'a> {
         TomlSpans { text, root: OnceCell::new() }
     }
 

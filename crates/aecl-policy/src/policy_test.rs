@@ -132,7 +132,7 @@ pub fn parse_tests(path: &str, text: &str) -> Result<ParsedTests, Problem> {
             message: "no `[[tests]]` in the file".to_owned(),
         });
     }
-    let spans = TomlSpans::parse(text);
+    let spans = TomlSpans::new(text);
     let tests = file
         .tests
         .into_iter()

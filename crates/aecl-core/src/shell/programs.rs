@@ -180,7 +180,8 @@ impl Entry {
 /// lookup of each `aecl hook` process, where a sorted map's string comparisons cost a
 /// twentieth of the whole call.
 static BY_NAME: LazyLock<HashMap<&'static str, usize, FixedState>> = LazyLock::new(|| {
-    let mut table = HashMap::with_capacity_and_hasher(2 * builtin::len(), FixedState::default());
+    let names = builtin::entries().map(|entry| entry.names.len()).sum();
+    let mut table = HashMap::with_capacity_and_hasher(names, FixedState::default());
     for (index, entry) in builtin::entries().enumerate() {
         for name in entry.names {
             table.insert(*name, index);
