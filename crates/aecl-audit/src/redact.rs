@@ -27,7 +27,9 @@
 mod forms;
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use serde_json::Value;
 
 use crate::error::AuditError;
@@ -284,10 +286,30 @@ fn find_ci(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     }
 }
 
-/// Every occurrence of `needle` (exact case), overlapping ones included, found with
-/// `memchr`'s vectorised substring search.
-fn occurrences<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    let finder = memchr::memmem::Finder::new(needle);
+/// The detectors' fixed needles, each with its searcher built once: building one (its
+/// byte-frequency ranking, its vector prefilter) cost more than searching the short
+/// strings most JSON holds, and it was done per needle and per string.
+struct Needles {
+    begin: Finder<'static>,
+    private_key: Finder<'static>,
+    scheme: Finder<'static>,
+    jwt: Finder<'static>,
+    aws: [Finder<'static>; 2],
+    prefixed: [Finder<'static>; PREFIXES.len()],
+}
+
+static NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles {
+    begin: Finder::new(PEM_BEGIN),
+    private_key: Finder::new(b"PRIVATE KEY"),
+    scheme: Finder::new(b"://"),
+    jwt: Finder::new(b"eyJ"),
+    aws: [Finder::new(b"AKIA"), Finder::new(b"ASIA")],
+    prefixed: PREFIXES.map(|(prefix, _, _)| Finder::new(prefix)),
+});
+
+/// Every occurrence of `finder`'s needle (exact case), overlapping ones included, found
+/// with `memchr`'s vectorised substring search.
+fn occurrences<'a>(hay: &'a [u8], finder: &'a Finder<'_>) -> impl Iterator<Item = usize> + 'a {
     let mut from = 0;
     std::iter::from_fn(move || {
         let i = from + finder.find(hay.get(from..)?)?;
@@ -313,21 +335,22 @@ fn is_token_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
+const PEM_BEGIN: &[u8] = b"-----BEGIN ";
+
 /// `-----BEGIN <label containing PRIVATE KEY>-----`, the key's lines after it (base64, and
 /// the `Proc-Type:`/`DEK-Info:` headers of an encrypted key) and the matching END line when
 /// it follows them. Only what is shaped like a key is taken: a line of anything else ends
 /// the span, so that a BEGIN line cannot hide the text after it (a command shown to an
 /// approver, or written to the log).
 fn pem_blocks(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
-    const BEGIN: &[u8] = b"-----BEGIN ";
-    for start in occurrences(hay, BEGIN) {
-        let label_start = start + BEGIN.len();
+    for start in occurrences(hay, &NEEDLES.begin) {
+        let label_start = start + PEM_BEGIN.len();
         let label_len = run(hay, label_start, |c| c.is_ascii_uppercase() || c == b' ');
         let label = hay.get(label_start..label_start + label_len).unwrap_or_default();
         if !hay.get(label_start + label_len..).is_some_and(|r| r.starts_with(b"-----")) {
             continue;
         }
-        if occurrences(label, b"PRIVATE KEY").next().is_none() {
+        if occurrences(label, &NEEDLES.private_key).next().is_none() {
             continue;
         }
         let mut end_marker = b"-----END ".to_vec();
@@ -501,7 +524,7 @@ fn bearer_tokens(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
 
 /// `scheme://user:password@host`: the password.
 fn url_passwords(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
-    for at in occurrences(hay, b"://") {
+    for at in occurrences(hay, &NEEDLES.scheme) {
         let scheme_ok = at > 0 && byte(hay, at - 1).is_some_and(|c| c.is_ascii_alphanumeric());
         if !scheme_ok {
             continue;
@@ -556,8 +579,8 @@ fn assignments(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
 
 /// AWS access key ids: `AKIA` or `ASIA` and 16 upper-case letters or digits.
 fn aws_access_key_ids(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
-    for prefix in [b"AKIA", b"ASIA"] {
-        for start in occurrences(hay, prefix) {
+    for finder in &NEEDLES.aws {
+        for start in occurrences(hay, finder) {
             if start > 0 && byte(hay, start - 1).is_some_and(is_word) {
                 continue;
             }
@@ -576,7 +599,7 @@ fn is_base64url(c: u8) -> bool {
 
 /// JSON Web Tokens: `eyJ<header>.<payload>.<signature>`.
 fn jwts(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
-    for start in occurrences(hay, b"eyJ") {
+    for start in occurrences(hay, &NEEDLES.jwt) {
         if start > 0 && byte(hay, start - 1).is_some_and(is_base64url) {
             continue;
         }
@@ -596,31 +619,33 @@ fn jwts(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
 }
 
 /// Tokens recognisable by their prefix: (prefix, minimum length of the rest, kind).
+const PREFIXES: [(&[u8], usize, &str); 14] = [
+    (b"ghp_", 30, "github_token"),
+    (b"gho_", 30, "github_token"),
+    (b"ghu_", 30, "github_token"),
+    (b"ghs_", 30, "github_token"),
+    (b"ghr_", 30, "github_token"),
+    (b"github_pat_", 30, "github_token"),
+    (b"xoxb-", 10, "slack_token"),
+    (b"xoxp-", 10, "slack_token"),
+    (b"xoxa-", 10, "slack_token"),
+    (b"xoxs-", 10, "slack_token"),
+    (b"sk_live_", 16, "stripe_key"),
+    (b"rk_live_", 16, "stripe_key"),
+    (b"sk-", 20, "api_key"),
+    (b"AIza", 30, "google_api_key"),
+];
+
+/// Tokens recognisable by their prefix ([`PREFIXES`]).
 fn prefixed_tokens(hay: &[u8], spans: &mut Vec<(Span, &'static str)>) {
-    const PREFIXES: [(&[u8], usize, &str); 14] = [
-        (b"ghp_", 30, "github_token"),
-        (b"gho_", 30, "github_token"),
-        (b"ghu_", 30, "github_token"),
-        (b"ghs_", 30, "github_token"),
-        (b"ghr_", 30, "github_token"),
-        (b"github_pat_", 30, "github_token"),
-        (b"xoxb-", 10, "slack_token"),
-        (b"xoxp-", 10, "slack_token"),
-        (b"xoxa-", 10, "slack_token"),
-        (b"xoxs-", 10, "slack_token"),
-        (b"sk_live_", 16, "stripe_key"),
-        (b"rk_live_", 16, "stripe_key"),
-        (b"sk-", 20, "api_key"),
-        (b"AIza", 30, "google_api_key"),
-    ];
-    for (prefix, min, kind) in PREFIXES {
-        for start in occurrences(hay, prefix) {
+    for ((prefix, min, kind), finder) in PREFIXES.iter().zip(&NEEDLES.prefixed) {
+        for start in occurrences(hay, finder) {
             if start > 0 && byte(hay, start - 1).is_some_and(is_word) {
                 continue;
             }
             let len = run(hay, start + prefix.len(), is_base64url);
-            if len >= min {
-                spans.push((Span { start, end: start + prefix.len() + len }, kind));
+            if len >= *min {
+                spans.push((Span { start, end: start + prefix.len() + len }, *kind));
             }
         }
     }

@@ -35,6 +35,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's malloc: a decision allocates and frees a few hundred small
+/// values on threads that hand them to each other (request parsing on a tokio worker, the
+/// audit batch on the store's writer), where glibc's arenas and chunk consolidation took
+/// 18 % of the server's CPU (bench/README.md, "session 12: the allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aecl",
