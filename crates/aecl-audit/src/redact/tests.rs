@@ -183,6 +183,23 @@ fn token_formats() {
     assert_eq!(redact_text("task-0123456789abcdefghijklmn"), None);
 }
 
+/// Every prefixed token kind, at its minimum length and one byte short of it, in the
+/// middle of a sentence: each prefix's own searcher finds it (the searchers are built from
+/// the same table), and a near-miss is left alone.
+#[test]
+fn every_token_prefix_is_found_at_its_minimum_length() {
+    for (prefix, min, kind) in PREFIXES {
+        let prefix = std::str::from_utf8(prefix).unwrap();
+        let token = format!("{prefix}{}", "Ab9_".repeat(min).get(..min).unwrap());
+        let mut value = json!(format!("use {token} now"));
+        let found = redact(&mut value, &[]);
+        assert_eq!(value, json!("use [REDACTED] now"), "{kind}: {token}");
+        assert_eq!(found.count, 1, "{kind}: {token}");
+        let short = token.get(..token.len() - 1).unwrap();
+        assert_eq!(text(&format!("use {short} now")), format!("use {short} now"), "{kind}");
+    }
+}
+
 #[test]
 fn ordinary_text_is_left_alone() {
     for clean in [
