@@ -244,9 +244,9 @@ mod tests {
         Arc::new(value.as_object().cloned().unwrap_or_default())
     }
 
-    /// The memo never answers for a definition other than the one asked about: every
-    /// change a server can make (description, schema in place or in a new listing, the
-    /// same definition listed again) gets the hash of what it is now.
+    /// The memo never answers for a definition other than the one asked about: a changed
+    /// description, a changed schema, the same definition listed again: each gets the hash
+    /// of what it is now.
     #[test]
     fn a_remembered_hash_is_the_hash_of_the_definition_asked_about() {
         let pins = Pins::default();
