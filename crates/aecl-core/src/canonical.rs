@@ -8,42 +8,43 @@
 //! Every audit record hashes its input and output through this, and every hooked tool call
 //! its policy's revision: the text is written straight into one buffer, with no allocation
 //! per key or scalar, and an object whose keys are already in order (one read back from a
-//! canonical text) is not sorted again.
+//! canonical text) is not sorted again. Strings and numbers are written by serde_json
+//! itself, so its escaping and number forms stay the definition.
 
-use std::fmt::Write as _;
-
-use serde_json::{Map, Number, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use smallvec::SmallVec;
 
 /// The canonical text of `value`.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::with_capacity(128);
+    let mut out = Vec::with_capacity(128);
     write_value(value, &mut out);
-    out
+    // Only serde_json's text and ASCII punctuation were written: always UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_value(value: &Value, out: &mut String) {
+fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(number) => write_number(number, out),
-        Value::String(text) => write_string(text, out),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(number) => write_scalar(number, out),
+        Value::String(text) => write_scalar(text, out),
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_value(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Object(map) => write_object(map, out),
     }
 }
 
-fn write_object(map: &Map<String, Value>, out: &mut String) {
+fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
     let in_order = map.keys().is_sorted_by(|a, b| a.as_bytes() < b.as_bytes());
     if in_order {
         write_entries(map.iter(), out);
@@ -55,55 +56,23 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
     }
 }
 
-fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut String) {
-    out.push('{');
+fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    out.push(b'{');
     for (i, (key, item)) in entries.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        write_string(key, out);
-        out.push(':');
+        write_scalar(key, out);
+        out.push(b':');
         write_value(item, out);
     }
-    out.push('}');
+    out.push(b'}');
 }
 
-/// A number as serde_json writes it: `Number`'s own `Display` (integers in decimal, floats
-/// in the shortest form that reads back the same, which `Display` of an `f64` is not).
-fn write_number(number: &Number, out: &mut String) {
-    // Writing to a `String` cannot fail.
-    let _ = write!(out, "{number}");
-}
-
-/// A string as serde_json writes it: `"` and `\` escaped, control characters as `\b`, `\t`,
-/// `\n`, `\f`, `\r` or `\u00xx` (lower-case hex), everything else as it is.
-fn write_string(text: &str, out: &mut String) {
-    out.push('"');
-    let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            0x08 => "\\b",
-            b'\t' => "\\t",
-            b'\n' => "\\n",
-            0x0c => "\\f",
-            b'\r' => "\\r",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        // Every escaped byte is ASCII, so `i` is a character boundary.
-        out.push_str(text.get(start..i).unwrap_or_default());
-        if escape.is_empty() {
-            // Rare (control characters): the formatter is fine here.
-            let _ = write!(out, "\\u{byte:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        start = i + 1;
-    }
-    out.push_str(text.get(start..).unwrap_or_default());
-    out.push('"');
+/// A string or a number as serde_json writes it, appended to `out`.
+fn write_scalar<T: Serialize + ?Sized>(scalar: &T, out: &mut Vec<u8>) {
+    // Writing to a `Vec` cannot fail, and a string or a number always serializes.
+    let _ = serde_json::to_writer(&mut *out, scalar);
 }
 
 #[cfg(test)]
