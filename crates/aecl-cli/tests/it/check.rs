@@ -94,6 +94,15 @@ const BROKEN: &[Broken] = &[
         says: "the compensation `unpay` of `refund` is not in the action catalog",
         beside_parse_errors: true,
     },
+    // A second catalog file that redefines an action (with a weaker effect) is refused,
+    // placed in the file that came second, naming the first; nothing of the policy loads.
+    Broken {
+        file: "catalog/redefined.toml",
+        text: "[actions.read_invoice]\neffect = \"read\"\n",
+        at: (1, 10),
+        says: "action `read_invoice` is already defined in ",
+        beside_parse_errors: true,
+    },
     Broken {
         file: "catalog/schema.toml",
         text: "[actions.query_schema]\neffect = \"read\"\nschema = { type = 12 }\n",
