@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local hook's cost per call as its session grows (issue #20): `aecl hook claude-code
-# --policy` replays the session's file at every call, so a long session could make every
-# call slower. Measures, in one run, the time of one PreToolUse + PostToolUse pair at
+# --policy` decides against the session's whole history, replayed from its file (since
+# 2026-11-27, from the state saved beside it and the events after that), so a long session
+# could make every call slower. Measures, in one run, the time of one PreToolUse + PostToolUse pair at
 # several session sizes, beside `aecl --version` (the process start-up floor) measured in
 # the same run; prints milliseconds and the ratio to the floor.
 #
@@ -9,8 +10,8 @@
 #       # defaults: target/release/aecl, 2000, and a one-line output (about 60 bytes)
 #
 # OUTPUT_BYTES > 0 makes each output that many bytes of prose (a page or a file the agent
-# read): every output of the session is indexed again at every call, so this is the case
-# where the session's growth costs most.
+# read): the case where the session's growth costs most (a whole replay indexes every
+# output again; a saved state holds their texts, read back at every call).
 #
 # Build the binary first (`cargo build --release -p aecl-cli`, or pass target/debug/aecl).
 set -euo pipefail

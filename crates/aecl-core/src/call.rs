@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -25,7 +25,8 @@ impl Timestamp {
 
 /// What a run declares it is for: the actions its task needs, the tenant and environment it
 /// works in, and the resource prefixes it may touch. Empty fields constrain nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Scope {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<String>,
@@ -87,7 +88,7 @@ pub struct Call {
 /// SHA-256 of the canonical JSON of the fields that identify what a call does: agent, run,
 /// action and arguments. Grants and idempotency records are bound to it, so changing one
 /// argument yields another digest.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CallDigest(pub String);
 
 impl Call {

@@ -29,6 +29,7 @@ pub mod risk;
 pub mod rules;
 pub mod run;
 pub mod run_bounds;
+pub mod saved;
 pub mod shell;
 pub mod sql;
 pub mod tier;

@@ -19,7 +19,7 @@
 //! call carried in its arguments (`ProvenanceIndex::confirm_output`). Echo tools, write
 //! tools, the user repeating a value, and trusted outputs in general never confirm.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::hash::HashMap;
 
@@ -30,7 +30,7 @@ pub use copy::Copy;
 pub use typed::normal_of;
 
 /// The kind of a piece of history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     /// The user's own request.
@@ -48,7 +48,7 @@ impl SourceKind {
 }
 
 /// Where a value was seen first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRef {
     pub kind: SourceKind,
     /// A human-readable label such as `user` or `c3 read_email.body`.
@@ -82,7 +82,7 @@ const MAX_INDEXED_TEXT: usize = 1 << 20;
 /// kept inline (a heap allocation per new window was a fifth of indexing an output).
 type Postings = smallvec::SmallVec<[u32; 2]>;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct FirstSeen {
     trusted: Option<u32>,
     untrusted: Option<u32>,
@@ -97,7 +97,7 @@ impl FirstSeen {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Doc {
     source: SourceRef,
     /// Lower-case, with all white space removed.
@@ -105,7 +105,14 @@ struct Doc {
 }
 
 /// The per-run index of everything the run has seen.
-#[derive(Debug, Clone, Default)]
+///
+/// Written down (`crate::saved`) without its window index: read back, its documents are
+/// searched directly, as the large ones are. A window index costs more to make than the
+/// few look-ups of the one call a process reads a state back for (the local hook), and
+/// ten times the texts' size to write down; a direct search finds the same first
+/// document.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "Saved")]
 pub struct ProvenanceIndex {
     docs: Vec<Doc>,
     /// Whole texts and their words, normalised, to the first documents that showed them.
@@ -115,16 +122,69 @@ pub struct ProvenanceIndex {
     /// so that finding the first document of each kind never walks the
     /// other kind's (a value every trusted output repeats would otherwise cost a scan of
     /// them all to learn that no untrusted one has it).
+    #[serde(skip_serializing)]
     grams: ByTrust<HashMap<u64, Postings>>,
-    /// Documents too large for the gram index, in order, per trust.
+    /// Documents searched directly, in order, per trust: those too large for the window
+    /// index, and those read back from a saved index.
+    #[serde(skip_serializing)]
     large: ByTrust<Vec<u32>>,
     /// Typed values (by their normal forms) to the first documents that showed them.
+    #[serde(with = "crate::saved::pairs")]
     typed: HashMap<(typed::Tag, String), FirstSeen>,
     /// Values confirmed by an authoritative source, by kind name and normal form.
+    #[serde(with = "crate::saved::pairs")]
     confirmed: HashMap<(String, String), SourceRef>,
     /// The argument texts of calls of authoritative actions whose result has not arrived:
     /// call id, action, texts; oldest first.
     echoes: Vec<(String, String, Vec<String>)>,
+}
+
+/// What a [`ProvenanceIndex`] writes down: all but what its documents make again.
+#[derive(Deserialize)]
+struct Saved {
+    docs: Vec<Doc>,
+    words: HashMap<String, FirstSeen>,
+    #[serde(with = "crate::saved::pairs")]
+    typed: HashMap<(typed::Tag, String), FirstSeen>,
+    #[serde(with = "crate::saved::pairs")]
+    confirmed: HashMap<(String, String), SourceRef>,
+    echoes: Vec<(String, String, Vec<String>)>,
+}
+
+impl From<Saved> for ProvenanceIndex {
+    fn from(saved: Saved) -> ProvenanceIndex {
+        let Saved { docs, words, typed, confirmed, echoes } = saved;
+        let mut index =
+            ProvenanceIndex { words, typed, confirmed, echoes, ..ProvenanceIndex::default() };
+        // A text shorter than a window holds no value long enough to be searched for in
+        // it (such values are matched as words), as the window index has none of it.
+        for (doc, kept) in (0u32..).zip(&docs).filter(|(_, d)| d.compact.len() >= GRAM) {
+            index.large.of_mut(kept.source.kind.is_trusted()).push(doc);
+        }
+        index.docs = docs;
+        index
+    }
+}
+
+/// Equal when they answer alike: the same documents, words, typed values, confirmations
+/// and pending echoes, and each document searchable under the same trust, whether through
+/// the window index or directly (an index read back searches all its documents directly).
+impl PartialEq for ProvenanceIndex {
+    fn eq(&self, other: &ProvenanceIndex) -> bool {
+        let searched = |index: &ProvenanceIndex, trusted: bool| {
+            let mut docs: Vec<u32> = index.grams.of(trusted).values().flatten().copied().collect();
+            docs.extend(index.large.of(trusted));
+            docs.sort_unstable();
+            docs.dedup();
+            docs
+        };
+        self.docs == other.docs
+            && self.words == other.words
+            && self.typed == other.typed
+            && self.confirmed == other.confirmed
+            && self.echoes == other.echoes
+            && [true, false].iter().all(|&t| searched(self, t) == searched(other, t))
+    }
 }
 
 /// One of a thing for trusted sources and one for untrusted ones.
@@ -181,19 +241,25 @@ impl ProvenanceIndex {
             }
         }
         let compact = compact(text);
-        if compact.len() > MAX_INDEXED_TEXT {
-            self.large.of_mut(kind.is_trusted()).push(doc);
-        } else {
-            for window in compact.as_bytes().windows(GRAM) {
-                let postings =
-                    self.grams.of_mut(kind.is_trusted()).entry(gram_key(window)).or_default();
-                if postings.last() != Some(&doc) {
-                    postings.push(doc);
-                }
-            }
-        }
+        self.index_windows(doc, kind.is_trusted(), &compact);
         self.docs.push(Doc { source: SourceRef { kind, label: label.to_owned(), seq }, compact });
         self.add_typed(kind, doc, text);
+    }
+
+    /// Puts document `doc`'s compact text in the window index of its trust (or among the
+    /// large documents, searched directly).
+    fn index_windows(&mut self, doc: u32, trusted: bool, compact: &str) {
+        if compact.len() > MAX_INDEXED_TEXT {
+            self.large.of_mut(trusted).push(doc);
+            return;
+        }
+        let grams = self.grams.of_mut(trusted);
+        for window in compact.as_bytes().windows(GRAM) {
+            let postings = grams.entry(gram_key(window)).or_default();
+            if postings.last() != Some(&doc) {
+                postings.push(doc);
+            }
+        }
     }
 
     /// Where `value` came from. See the module documentation for the matching rules.

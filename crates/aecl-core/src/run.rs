@@ -5,7 +5,7 @@
 //! events through the `record_*` methods, which are pure too, so live traffic and replayed
 //! traces update a run in exactly the same way.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::call::{Call, CallDigest, Scope};
@@ -15,14 +15,14 @@ use crate::provenance::{Provenance, ProvenanceIndex, SourceKind, SourceRef};
 use crate::verdict::{Decision, Verdict};
 
 /// A call recorded under an idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotentCall {
     pub call_id: String,
     pub digest: CallDigest,
 }
 
 /// One entry of the run's ordered history, kept for explanations and approval requests.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HistoryEntry {
     User { seq: u32, text: String },
@@ -31,7 +31,10 @@ pub enum HistoryEntry {
 }
 
 /// Everything `decide` knows about a run.
-#[derive(Debug, Clone, Default)]
+///
+/// Serialised whole, every field (`crate::saved`): the local hook keeps a session's state
+/// between its calls, and a field left out would be history forgotten.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub run: String,
     pub agent: Option<String>,
@@ -40,6 +43,7 @@ pub struct RunState {
     /// Calls allowed so far; counted against `max_tool_calls_per_run`.
     pub calls_allowed: u32,
     /// The sum of the amount argument over the calls allowed so far.
+    #[serde(with = "crate::saved::float_bits")]
     pub amount_spent: f64,
     pub provenance: ProvenanceIndex,
     /// The first untrusted content the run read, if any.
@@ -67,6 +71,7 @@ pub struct RunState {
     /// An estimate of the memory this state holds, in bytes (see [`RunState::approx_bytes`]).
     bytes: usize,
     /// Money reserved by allowed calls whose outcome is not known yet, by call id.
+    #[serde(with = "crate::saved::float_map_bits")]
     reserved: HashMap<String, f64>,
     seq: u32,
 }

@@ -9,11 +9,13 @@
 use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
 
+use serde::{Deserialize, Serialize};
+
 use crate::hash::HashMap;
 use crate::run::RunState;
 
 /// Policy `[runs]`: when a run's state is dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunLimits {
     /// A run with no event for this many seconds is expired (live traffic; a replayed
     /// trace has no clock).
@@ -36,7 +38,7 @@ impl Default for RunLimits {
 }
 
 /// Why a run was expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ExpiryReason {
     Idle,
     MaxOpenRuns,
@@ -89,7 +91,7 @@ pub fn parse_duration(text: &str) -> Option<u64> {
     n.checked_mul(unit)
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Slot {
     state: RunState,
     /// Last use, for the LRU order and idle expiry.
@@ -97,17 +99,19 @@ struct Slot {
     bytes: usize,
 }
 
-/// The open runs, least recently used first out.
-#[derive(Debug, Default)]
+/// The open runs, least recently used first out. Serialised whole (see [`RunState`]).
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpenRuns {
     limits: RunLimits,
     runs: HashMap<String, Slot>,
     /// (tick, run) of every open run: the first is the least recently used.
+    #[serde(with = "crate::saved::pairs")]
     order: BTreeMap<(u64, String), ()>,
     bytes: usize,
     /// Runs expired so far and not seen again, so a later event reopens them as expired.
     /// The states expired runs continue from ([`RunState::expire`]: small, no history).
     expired: HashMap<String, RunState>,
+    #[serde(with = "crate::saved::pairs")]
     counts: HashMap<ExpiryReason, u64>,
 }
 
@@ -220,6 +224,11 @@ impl OpenRuns {
 
     pub fn len(&self) -> usize {
         self.runs.len()
+    }
+
+    /// The bounds the runs are kept under.
+    pub fn limits(&self) -> RunLimits {
+        self.limits
     }
 
     pub fn is_empty(&self) -> bool {

@@ -5,7 +5,8 @@
 //! Each hook call is a fresh process, so the whole read-decide-append runs under an
 //! exclusive `flock` of the session's file: two concurrent hook calls of one session see
 //! each other's events, never a half of them. Every call replays the file's events into a
-//! [`Replayer`] and decides against that history.
+//! [`Replayer`] (from the state a recent call saved beside the file, when one fits it:
+//! `saved`) and decides against that history.
 //!
 //! The file is named by the hex SHA-256 of the session id (an id like `../../x` names no
 //! other path), in a directory of mode 0700, with mode 0600, opened without following a
@@ -40,6 +41,7 @@ use aecl_policy::replay::{Decided, Replayer};
 use aecl_policy::trace::{CallEvent, TraceEvent, parse_event};
 use anyhow::{Context, Result, anyhow, bail};
 use nix::fcntl::{Flock, FlockArg, OFlag};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -132,6 +134,16 @@ impl SessionFile {
 
     /// The file's events, checked: size under the cap, every line a trace event.
     pub fn events(&mut self) -> Result<Vec<TraceEvent>> {
+        Ok(self.events_from(Position::START, None)?.0)
+    }
+
+    /// The file's events from `from` on, checked as [`SessionFile::events`] checks them,
+    /// and where the file ended; `digest` is fed the bytes read.
+    pub fn events_from(
+        &mut self,
+        from: Position,
+        digest: Option<&mut Sha256>,
+    ) -> Result<(Vec<TraceEvent>, Position)> {
         let path = self.path.display().to_string();
         let size = self.file.metadata().with_context(|| format!("reading `{path}`"))?.len();
         if size > MAX_SESSION_BYTES {
@@ -142,24 +154,60 @@ impl SessionFile {
             );
         }
         let mut text = String::new();
-        self.file.seek(SeekFrom::Start(0)).with_context(|| format!("reading `{path}`"))?;
+        self.file
+            .seek(SeekFrom::Start(from.offset))
+            .with_context(|| format!("reading `{path}`"))?;
         (&*self.file)
             .take(MAX_SESSION_BYTES + 1)
             .read_to_string(&mut text)
             .with_context(|| format!("reading the session file `{path}`"))?;
+        if let Some(digest) = digest {
+            digest.update(text.as_bytes());
+        }
         let mut events = Vec::new();
-        for (index, line) in text.split_inclusive('\n').enumerate() {
+        let mut lines = from.lines;
+        for line in text.split_inclusive('\n') {
+            lines += 1;
             if !line.ends_with('\n') {
-                bail!("the session file `{path}` is corrupt: line {} is cut short", index + 1);
+                bail!("the session file `{path}` is corrupt: line {lines} is cut short");
             }
             if line.trim().is_empty() {
                 continue;
             }
-            let event = parse_event(line, index + 1)
+            let event = parse_event(line, lines)
                 .map_err(|e| anyhow!("the session file `{path}` is corrupt: {e}"))?;
             events.push(event);
         }
-        Ok(events)
+        let end = Position {
+            offset: from.offset + text.len() as u64,
+            lines,
+            events: from.events + events.len(),
+        };
+        Ok((events, end))
+    }
+
+    /// The file's metadata.
+    pub fn metadata(&self) -> Result<std::fs::Metadata> {
+        self.file.metadata().with_context(|| format!("reading `{}`", self.path.display()))
+    }
+
+    /// A SHA-256 fed the file's first `end` bytes: what a saved state checks that the file
+    /// it was made of is still this one (`saved`).
+    pub fn digest_prefix(&self, end: u64) -> Result<Sha256> {
+        use std::os::unix::fs::FileExt;
+        let context = || format!("reading `{}`", self.path.display());
+        let mut digest = Sha256::new();
+        let mut buffer = vec![0; 64 * 1024];
+        // Positioned reads: the file's own offset is not moved.
+        let mut at = 0;
+        while at < end {
+            let want = usize::try_from((end - at).min(buffer.len() as u64))?;
+            let chunk = buffer.get_mut(..want).ok_or_else(|| anyhow!("a chunk past the buffer"))?;
+            self.file.read_exact_at(chunk, at).with_context(context)?;
+            digest.update(&*chunk);
+            at += want as u64;
+        }
+        Ok(digest)
     }
 
     /// Bytes the file may still grow by before it is over [`MAX_SESSION_BYTES`].
@@ -253,6 +301,19 @@ impl SessionFile {
     }
 }
 
+/// A place in a session file between two lines: its byte offset, and the lines and the
+/// events (lines that are not blank) before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub offset: u64,
+    pub lines: usize,
+    pub events: usize,
+}
+
+impl Position {
+    pub const START: Position = Position { offset: 0, lines: 0, events: 0 };
+}
+
 /// The disk has no room for an append: nothing of it was written.
 #[derive(Debug)]
 pub struct NoRoom(String);
@@ -272,6 +333,33 @@ pub struct History<'p> {
     calls: BTreeMap<String, (Decision, bool)>,
     /// Every decided call in order: id, action, canonical JSON of its arguments.
     order: Vec<(String, String, String)>,
+    /// Whether a call of the file had no recorded verdict and was decided by this replay
+    /// (a file older than `decided` events): its state then depends on this call's policy
+    /// and clock, and is not saved.
+    pub decided_anew: bool,
+}
+
+/// What a [`History`] makes of its events, to be written down (`saved`).
+#[derive(Serialize)]
+pub struct HistoryRef<'h> {
+    replay: aecl_policy::replay::ReplayStateRef<'h>,
+    calls: &'h BTreeMap<String, (Decision, bool)>,
+    order: &'h [(String, String, String)],
+}
+
+/// A [`HistoryRef`] read back.
+#[derive(Deserialize)]
+pub struct SavedHistory {
+    replay: aecl_policy::replay::ReplayState,
+    calls: BTreeMap<String, (Decision, bool)>,
+    order: Vec<(String, String, String)>,
+}
+
+impl SavedHistory {
+    /// The bounds its runs were kept under.
+    pub fn limits(&self) -> RunLimits {
+        self.replay.limits()
+    }
 }
 
 impl<'p> History<'p> {
@@ -284,8 +372,33 @@ impl<'p> History<'p> {
         events: &[TraceEvent],
     ) -> Result<History<'p>> {
         let replayer = Replayer::new(policy, Some(agent.to_owned()), now).with_limits(limits);
-        let mut history = History { replayer, calls: BTreeMap::new(), order: Vec::new() };
-        let mut events = events.iter().enumerate().peekable();
+        let mut history =
+            History { replayer, calls: BTreeMap::new(), order: Vec::new(), decided_anew: false };
+        history.replay_more(events, 0)?;
+        Ok(history)
+    }
+
+    /// Goes on from a history saved after replaying the same file with `policy` for `agent`.
+    pub fn resume(
+        policy: &'p Policy,
+        agent: &str,
+        now: aecl_core::Timestamp,
+        saved: SavedHistory,
+    ) -> History<'p> {
+        let SavedHistory { replay, calls, order } = saved;
+        let replayer = Replayer::resume(policy, Some(agent.to_owned()), now, replay);
+        History { replayer, calls, order, decided_anew: false }
+    }
+
+    /// What this history has made of its events, to be written down.
+    pub fn saved(&self) -> HistoryRef<'_> {
+        HistoryRef { replay: self.replayer.state(), calls: &self.calls, order: &self.order }
+    }
+
+    /// Replays `events`, the ones after the first `before` events of the file.
+    pub fn replay_more(&mut self, events: &[TraceEvent], before: usize) -> Result<()> {
+        let history = self;
+        let mut events = events.iter().enumerate().map(|(i, e)| (i + before, e)).peekable();
         while let Some((index, event)) = events.next() {
             // A call followed by its `decided` event is recorded with the verdict it got
             // then (the engine's rule: a run's past is never decided again). A call with
@@ -315,9 +428,12 @@ impl<'p> History<'p> {
                     index + 1
                 );
             }
+            if matches!(event, TraceEvent::Call(_)) {
+                history.decided_anew = true;
+            }
             history.apply(event)?;
         }
-        Ok(history)
+        Ok(())
     }
 
     /// Applies one event, keeping track of the calls.

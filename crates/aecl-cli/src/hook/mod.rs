@@ -46,7 +46,9 @@ mod doctor;
 mod install;
 mod local;
 mod policy_cache;
+mod private_file;
 mod report;
+mod saved;
 mod state_guard;
 use crate::input::now;
 
@@ -243,12 +245,11 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let touches_state =
                 state_guard::check_untouched(&loaded.policy, &event, &protected, &cwd).err();
             let mut file = local::SessionFile::open(&dir, &event.run)?;
-            let events = file.events()?;
-            let mut history =
-                local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)
-                    .with_context(|| {
-                        format!("replaying the session file `{}`", file.path().display())
-                    })?;
+            let mut history = saved::Saved::new(&loaded.policy, agent_id)
+                .history(&mut file, loaded.runs, now())
+                .with_context(|| {
+                    format!("replaying the session file `{}`", file.path().display())
+                })?;
             let call = TraceEvent::Call(event);
             let decided =
                 history.apply(&call)?.ok_or_else(|| anyhow!("the call was not decided"))?;
@@ -257,7 +258,7 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
             let keep = history.room_to_keep(None);
             // The process ends with this call: freeing a long session's history one piece
             // at a time would cost more than deciding the call did.
-            std::mem::forget((events, history));
+            std::mem::forget(history);
             // The agent runs the tool itself: not one the policy wants sandboxed (no
             // connector runs anything here).
             let (outcome, _) = HookOutcome::for_client(&action, &decided.verdict, None);

@@ -34,16 +34,14 @@
 //! ignored the same way. So a damaged record costs a full load; only a record forged with
 //! its revision recomputed (by someone who could as well edit the policy) changes rules.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use aecl_policy::{Compiled, LoadedPolicy, SourceFile};
 use anyhow::{Context, Result};
-use nix::fcntl::OFlag;
 use sha2::{Digest, Sha256};
 
+use super::private_file::{self, field};
 use crate::input::{load_files, read_policy_dir};
 
 /// The cache's directory under the hook's state directory.
@@ -83,29 +81,13 @@ pub fn load(policy: &Path, state_dir: &Path) -> Result<LoadedPolicy> {
 /// The cache key of `files` for this executable, in hex; `None` when the executable cannot
 /// be identified (then nothing is cached).
 pub fn key(files: &[SourceFile]) -> Option<String> {
-    let exe = std::fs::metadata("/proc/self/exe").ok()?;
     let mut hash = Sha256::new();
-    let mut field = |bytes: &[u8]| {
-        hash.update((bytes.len() as u64).to_le_bytes());
-        hash.update(bytes);
-    };
-    field(MAGIC.as_bytes());
-    field(env!("CARGO_PKG_VERSION").as_bytes());
-    for number in [
-        exe.dev(),
-        exe.ino(),
-        exe.size(),
-        exe.mtime().cast_unsigned(),
-        exe.mtime_nsec().cast_unsigned(),
-        exe.ctime().cast_unsigned(),
-        exe.ctime_nsec().cast_unsigned(),
-    ] {
-        field(&number.to_le_bytes());
-    }
-    field(&(files.len() as u64).to_le_bytes());
+    field(&mut hash, MAGIC.as_bytes());
+    private_file::hash_executable(&mut hash)?;
+    field(&mut hash, &(files.len() as u64).to_le_bytes());
     for file in files {
-        field(file.path.as_bytes());
-        field(file.text.as_bytes());
+        field(&mut hash, file.path.as_bytes());
+        field(&mut hash, file.text.as_bytes());
     }
     Some(aecl_core::call::hex(&hash.finalize()))
 }
@@ -124,21 +106,7 @@ pub fn record_path(dir: &Path, key: &str) -> PathBuf {
 
 /// The compiled policy a sound record of `key` holds; `None` for anything else.
 fn read_record(dir: &Path, key: &str) -> Option<Compiled> {
-    if !private_dir(dir) {
-        return None;
-    }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
-        .open(record_path(dir, key))
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    let private = meta.mode() & 0o077 == 0 && meta.uid() == own_uid();
-    if !meta.is_file() || !private || meta.len() > MAX_RECORD_BYTES {
-        return None;
-    }
-    let mut text = String::new();
-    (&mut file).take(MAX_RECORD_BYTES + 1).read_to_string(&mut text).ok()?;
+    let text = private_file::read(dir, &record_path(dir, key), MAX_RECORD_BYTES)?;
     let body = text.strip_suffix('\n')?;
     let mut lines = body.split('\n');
     let (Some(MAGIC), Some(named), Some(revision), Some(json), None) =
@@ -150,19 +118,8 @@ fn read_record(dir: &Path, key: &str) -> Option<Compiled> {
     (named == key && compiled.revision() == revision).then_some(compiled)
 }
 
-/// Whether `dir` is a real directory (not a link) of this user's that only they can write.
-fn private_dir(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir)
-        .is_ok_and(|m| m.is_dir() && m.mode() & 0o022 == 0 && m.uid() == own_uid())
-}
-
-/// The user the hook runs as: a record or directory of anyone else's is not this hook's.
-fn own_uid() -> u32 {
-    nix::unistd::geteuid().as_raw()
-}
-
-/// Writes the record of `key` atomically (a temporary file renamed into place), 0600, in
-/// the 0700 cache directory under `state_dir`; then keeps at most [`MAX_RECORDS`].
+/// Writes the record of `key` atomically (`private_file::write`) in the 0700 cache
+/// directory under `state_dir`; then keeps at most [`MAX_RECORDS`].
 fn write_record(state_dir: &Path, dir: &Path, key: &str, compiled: &Compiled) -> Result<()> {
     let text = record_text(key, compiled)?;
     if text.len() as u64 > MAX_RECORD_BYTES {
@@ -176,34 +133,12 @@ fn write_record(state_dir: &Path, dir: &Path, key: &str, compiled: &Compiled) ->
             .with_context(|| format!("creating `{}`", path.display()))
     };
     create(state_dir)?;
-    if !private_dir(state_dir) {
+    if !private_file::private_dir(state_dir) {
         anyhow::bail!("`{}` is writable by others", state_dir.display());
     }
     create(dir)?;
-    if !private_dir(dir) {
-        anyhow::bail!("`{}` is writable by others", dir.display());
-    }
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(|e| anyhow::anyhow!("random name: {e}"))?;
-    let temp = dir.join(format!(".tmp-{}", aecl_core::call::hex(&suffix)));
-    let written = (|| -> Result<()> {
-        let mut file: File = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(OFlag::O_NOFOLLOW.bits())
-            .open(&temp)?;
-        // The mode is set again: a umask may have taken bits away, never added them, but a
-        // record must read 0600 exactly to be trusted later.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(text.as_bytes())?;
-        std::fs::rename(&temp, record_path(dir, key))?;
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written.with_context(|| format!("writing a record in `{}`", dir.display()))?;
+    private_file::write(dir, &record_path(dir, key), text.as_bytes())
+        .with_context(|| format!("writing a record in `{}`", dir.display()))?;
     prune(dir);
     Ok(())
 }
@@ -229,6 +164,8 @@ fn prune(dir: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
     use super::*;
 
     fn files(text: &str) -> Vec<SourceFile> {

@@ -211,8 +211,8 @@ fn record_output(
 ) -> Result<Value> {
     let run = input.session_id.clone();
     let loaded = policy_cache::load(policy, dir)?;
-    let events = file.events()?;
-    let history = local::History::replay(&loaded.policy, loaded.runs, agent_id, now(), &events)
+    let history = super::saved::Saved::new(&loaded.policy, agent_id)
+        .history(&mut file, loaded.runs, now())
         .with_context(|| format!("replaying the session file `{}`", file.path().display()))?;
     // Gemini CLI's AfterTool names no call: linked by the tool and its input.
     let linked;
@@ -232,7 +232,7 @@ fn record_output(
     // The room other outputs awaited keep, whatever becomes of this one.
     let keep = history.room_to_keep(id);
     // The process ends with this report: not worth freeing a long history piece by piece.
-    std::mem::forget((events, history));
+    std::mem::forget(history);
     let output = input.tool_response.clone().unwrap_or(Value::Null);
     let whole = local::result_event(&run, id, &standing, output);
     let (why, head) = match cut {

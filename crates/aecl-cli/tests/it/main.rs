@@ -17,6 +17,7 @@ mod hook_limits;
 mod hook_local;
 mod hook_oversized;
 mod hook_policy_cache;
+mod hook_saved_state;
 mod hook_state;
 mod hook_workdir;
 mod identity;

@@ -21,7 +21,7 @@ use crate::values::{self, Found, Normal, ValueKind, ValueOptions};
 const MAX_PENDING_ECHOES: usize = 64;
 
 /// What a typed key is a normal form of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub(super) enum Tag {
     Url,
     UrlHost,
