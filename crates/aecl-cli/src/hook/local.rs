@@ -134,16 +134,12 @@ impl SessionFile {
 
     /// The file's events, checked: size under the cap, every line a trace event.
     pub fn events(&mut self) -> Result<Vec<TraceEvent>> {
-        Ok(self.events_from(Position::START, None)?.0)
+        Ok(self.events_from(Position::START)?.0)
     }
 
     /// The file's events from `from` on, checked as [`SessionFile::events`] checks them,
-    /// and where the file ended; `digest` is fed the bytes read.
-    pub fn events_from(
-        &mut self,
-        from: Position,
-        digest: Option<&mut Sha256>,
-    ) -> Result<(Vec<TraceEvent>, Position)> {
+    /// and where the file ended.
+    pub fn events_from(&mut self, from: Position) -> Result<(Vec<TraceEvent>, Position)> {
         let path = self.path.display().to_string();
         let size = self.file.metadata().with_context(|| format!("reading `{path}`"))?.len();
         if size > MAX_SESSION_BYTES {
@@ -161,9 +157,6 @@ impl SessionFile {
             .take(MAX_SESSION_BYTES + 1)
             .read_to_string(&mut text)
             .with_context(|| format!("reading the session file `{path}`"))?;
-        if let Some(digest) = digest {
-            digest.update(text.as_bytes());
-        }
         let mut events = Vec::new();
         let mut lines = from.lines;
         for line in text.split_inclusive('\n') {
@@ -191,9 +184,9 @@ impl SessionFile {
         self.file.metadata().with_context(|| format!("reading `{}`", self.path.display()))
     }
 
-    /// A SHA-256 fed the file's first `end` bytes: what a saved state checks that the file
+    /// The SHA-256 of the file's first `end` bytes: what a saved state checks that the file
     /// it was made of is still this one (`saved`).
-    pub fn digest_prefix(&self, end: u64) -> Result<Sha256> {
+    pub fn digest_prefix(&self, end: u64) -> Result<[u8; 32]> {
         use std::os::unix::fs::FileExt;
         let context = || format!("reading `{}`", self.path.display());
         let mut digest = Sha256::new();
@@ -207,7 +200,7 @@ impl SessionFile {
             digest.update(&*chunk);
             at += want as u64;
         }
-        Ok(digest)
+        Ok(digest.finalize().into())
     }
 
     /// Bytes the file may still grow by before it is over [`MAX_SESSION_BYTES`].

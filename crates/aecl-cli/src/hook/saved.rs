@@ -93,25 +93,24 @@ impl<'a> Saved<'a> {
         now: Timestamp,
     ) -> Result<History<'a>> {
         let (policy, agent) = (self.policy, self.agent);
-        if let Some((saved, from, mut digest)) = self.read(file, limits) {
+        if let Some((saved, from)) = self.read(file, limits) {
             let mut history = History::resume(policy, agent, now, saved);
             // A rest that does not replay is replayed again from the start, where an error
             // is the file's and reported as such.
-            if let Ok((events, end)) = file.events_from(from, Some(&mut digest))
+            if let Ok((events, end)) = file.events_from(from)
                 && history.replay_more(&events, from.events).is_ok()
             {
                 if events.len() > REPLAY_AT_MOST {
-                    self.write(file, &history, end, digest);
+                    self.write(file, &history, end);
                 }
                 std::mem::forget(events);
                 return Ok(history);
             }
         }
-        let mut digest = Sha256::new();
-        let (events, end) = file.events_from(Position::START, Some(&mut digest))?;
+        let (events, end) = file.events_from(Position::START)?;
         let history = History::replay(policy, limits, agent, now, &events)?;
         if events.len() > REPLAY_AT_MOST {
-            self.write(file, &history, end, digest);
+            self.write(file, &history, end);
         }
         // The process ends with this call: freeing a long session's events one piece at a
         // time would cost more than deciding the call did.
@@ -119,13 +118,8 @@ impl<'a> Saved<'a> {
         Ok(history)
     }
 
-    /// The saved state of `file`'s session, where it ends, and a SHA-256 fed the file up
-    /// to there, if there is a sound one.
-    fn read(
-        &self,
-        file: &SessionFile,
-        limits: RunLimits,
-    ) -> Option<(SavedHistory, Position, Sha256)> {
+    /// The saved state of `file`'s session and where it ends, if there is a sound one.
+    fn read(&self, file: &SessionFile, limits: RunLimits) -> Option<(SavedHistory, Position)> {
         let key = self.key.as_deref()?;
         let path = state_path(file.path());
         let text = private_file::read(path.parent()?, &path, MAX_STATE_BYTES)?;
@@ -143,23 +137,23 @@ impl<'a> Saved<'a> {
             return None;
         }
         let digest = file.digest_prefix(header.end.offset).ok()?;
-        if aecl_core::call::hex(&digest.clone().finalize()) != header.digest {
+        if aecl_core::call::hex(&digest) != header.digest {
             return None;
         }
         let saved: SavedHistory = serde_json::from_str(body).ok()?;
-        (saved.limits() == limits).then_some((saved, header.end, digest))
+        (saved.limits() == limits).then_some((saved, header.end))
     }
 
-    /// Saves `history`, the replay of `file` up to `end`, whose bytes `digest` was fed. A
-    /// state that cannot be written costs the next call a longer replay, nothing more.
-    fn write(&self, file: &SessionFile, history: &History<'_>, end: Position, digest: Sha256) {
+    /// Saves `history`, the replay of `file` up to `end`. A state that cannot be written
+    /// costs the next call a longer replay, nothing more.
+    fn write(&self, file: &SessionFile, history: &History<'_>, end: Position) {
         if history.decided_anew {
             return;
         }
         let written = (|| -> Result<()> {
             let Some(key) = self.key.clone() else { return Ok(()) };
             let meta = file.metadata()?;
-            let digest = aecl_core::call::hex(&digest.finalize());
+            let digest = aecl_core::call::hex(&file.digest_prefix(end.offset)?);
             let header = Header { key, dev: meta.dev(), ino: meta.ino(), end, digest };
             let mut text = format!("{MAGIC}\n").into_bytes();
             serde_json::to_writer(&mut text, &header)?;
