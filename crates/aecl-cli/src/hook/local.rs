@@ -390,7 +390,6 @@ impl<'p> History<'p> {
 
     /// Replays `events`, the ones after the first `before` events of the file.
     pub fn replay_more(&mut self, events: &[TraceEvent], before: usize) -> Result<()> {
-        let history = self;
         let mut events = events.iter().enumerate().map(|(i, e)| (i + before, e)).peekable();
         while let Some((index, event)) = events.next() {
             // A call followed by its `decided` event is recorded with the verdict it got
@@ -411,8 +410,8 @@ impl<'p> History<'p> {
                 };
                 events.next();
                 let decided =
-                    history.replayer.apply_recorded(call, verdict).map_err(|e| anyhow!(e))?;
-                history.note(event, Some(&decided));
+                    self.replayer.apply_recorded(call, verdict).map_err(|e| anyhow!(e))?;
+                self.note(event, Some(&decided));
                 continue;
             }
             if let TraceEvent::Decided { id, .. } = event {
@@ -422,9 +421,9 @@ impl<'p> History<'p> {
                 );
             }
             if matches!(event, TraceEvent::Call(_)) {
-                history.decided_anew = true;
+                self.decided_anew = true;
             }
-            history.apply(event)?;
+            self.apply(event)?;
         }
         Ok(())
     }
