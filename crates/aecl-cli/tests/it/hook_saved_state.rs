@@ -9,7 +9,8 @@
 //! replayed the whole file and written it anew), and ignored when the file changed under
 //! it (a line altered in the middle: the call then fails closed on the file, as it did
 //! before states were kept), when the file was replaced, when another session's state is
-//! put in its place, or when the policy changed.
+//! put in its place, or when the policy changed; and a session whose calls carry no
+//! recorded verdict (decided anew at every replay) is never saved.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -188,4 +189,30 @@ fn a_changed_policy_does_not_use_a_state_saved_under_the_old_one() {
     let out = hook(&policy, &state, curl);
     assert!(out.stdout.contains("\"ask\""), "{out:#?}");
     assert_ne!(inode(&the_state(&state)), saved, "a state of the old policy was used");
+}
+
+/// A file older than `decided` events has its calls decided again by every replay, under
+/// that call's clock and policy: what the replay makes of them is not the file's alone, so
+/// it is never saved, however long the session.
+#[test]
+fn a_session_whose_calls_carry_no_verdict_is_never_saved() {
+    let dir = temp_dir();
+    let state = dir.path().join("hooks");
+    let first = input("bash-ls.json", "old", Some("toolu_first"));
+    assert_eq!(hook(&policy(), &state, &first).code, Some(0));
+    let file = files(&state, "jsonl").remove(0);
+    let mut old = String::new();
+    for n in 0..12 {
+        let call = serde_json::json!({"type": "call", "run": "old", "id": format!("toolu_{n}"),
+            "action": "Bash", "args": {"command": "ls -la src"}});
+        let result = serde_json::json!({"type": "result", "run": "old", "id": format!("toolu_{n}"),
+            "output": {"stdout": "main.rs\n"}});
+        old.push_str(&format!("{call}\n{result}\n"));
+    }
+    std::fs::write(&file, old).unwrap();
+    let next = input("bash-ls.json", "old", Some("toolu_next"));
+    let out = hook(&policy(), &state, &next);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.contains("\"allow\""), "{out:#?}");
+    assert_eq!(files(&state, "state"), Vec::<PathBuf>::new(), "a state of calls decided anew");
 }
