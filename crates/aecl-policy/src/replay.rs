@@ -26,11 +26,9 @@ pub struct Decided {
 #[derive(Debug)]
 pub struct Replayer<'p> {
     policy: &'p Policy,
-    runs: OpenRuns,
+    state: ReplayState,
     default_agent: Option<String>,
     now: Timestamp,
-    /// Events applied so far: the replay's clock for the least-recently-used order.
-    tick: u64,
 }
 
 /// What a replay has made of the events applied so far, without the policy: written down,
@@ -39,6 +37,7 @@ pub struct Replayer<'p> {
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplayState {
     runs: OpenRuns,
+    /// Events applied so far: the replay's clock for the least-recently-used order.
     tick: u64,
 }
 
@@ -53,14 +52,15 @@ impl<'p> Replayer<'p> {
     /// `default_agent` is used for runs whose events name no agent. Open runs are bounded
     /// by the default [`RunLimits`]; see [`Replayer::with_limits`].
     pub fn new(policy: &'p Policy, default_agent: Option<String>, now: Timestamp) -> Self {
-        Replayer { policy, runs: OpenRuns::new(RunLimits::default()), default_agent, now, tick: 0 }
+        let state = ReplayState { runs: OpenRuns::new(RunLimits::default()), tick: 0 };
+        Replayer { policy, state, default_agent, now }
     }
 
     /// Bounds open runs by the policy's `[runs]` (a trace has no clock: idle expiry does
     /// not apply, the count and memory bounds do).
     #[must_use]
     pub fn with_limits(mut self, limits: RunLimits) -> Self {
-        self.runs = OpenRuns::new(limits);
+        self.state.runs = OpenRuns::new(limits);
         self
     }
 
@@ -72,23 +72,22 @@ impl<'p> Replayer<'p> {
         now: Timestamp,
         state: ReplayState,
     ) -> Self {
-        let ReplayState { runs, tick } = state;
-        Replayer { policy, runs, default_agent, now, tick }
+        Replayer { policy, state, default_agent, now }
     }
 
     /// What the replay has made of its events so far, to [`Replayer::resume`] from.
-    pub fn state(&self) -> ReplayStateRef<'_> {
-        ReplayStateRef { runs: &self.runs, tick: self.tick }
+    pub fn state(&self) -> &ReplayState {
+        &self.state
     }
 
     /// Applies one event; a `call` is decided and returned. A `decided` event is passed
     /// over: a replay decides every call under its own policy.
     pub fn apply(&mut self, event: &TraceEvent) -> Result<Option<Decided>, String> {
-        self.tick += 1;
-        let tick = self.tick;
+        self.state.tick += 1;
+        let tick = self.state.tick;
         let decided = match event {
             TraceEvent::Run { run, agent, goal, scope } => {
-                let state = self.runs.get(run, tick);
+                let state = self.state.runs.get(run, tick);
                 if agent.is_some() {
                     state.agent.clone_from(agent);
                 }
@@ -101,32 +100,32 @@ impl<'p> Replayer<'p> {
                 None
             }
             TraceEvent::User { run, text } => {
-                self.runs.get(run, tick).record_user(text);
+                self.state.runs.get(run, tick).record_user(text);
                 None
             }
             TraceEvent::Result { run, id, output } => {
                 let policy = self.policy;
-                let state = self.runs.get(run, tick);
+                let state = self.state.runs.get(run, tick);
                 let action = state.pending_action(id).and_then(|a| policy.actions.get(a)).cloned();
                 state.record_result(id, action.as_deref(), output);
                 None
             }
             TraceEvent::Untrusted { run, source, content } => {
-                self.runs.get(run, tick).record_untrusted(source, content);
+                self.state.runs.get(run, tick).record_untrusted(source, content);
                 None
             }
             TraceEvent::End { run } => {
-                self.runs.close(run);
+                self.state.runs.close(run);
                 return Ok(None);
             }
             TraceEvent::Expired { run, reason } => {
-                self.runs.reset_expired(run, reason.as_deref().unwrap_or("expired"), tick);
+                self.state.runs.reset_expired(run, reason.as_deref().unwrap_or("expired"), tick);
                 None
             }
             TraceEvent::Decided { .. } => return Ok(None),
             TraceEvent::Call(event) => Some(self.record_call(event, tick, None)?),
         };
-        self.runs.settle(event.run());
+        self.state.runs.settle(event.run());
         Ok(decided)
     }
 
@@ -138,9 +137,9 @@ impl<'p> Replayer<'p> {
         event: &CallEvent,
         verdict: Verdict,
     ) -> Result<Decided, String> {
-        self.tick += 1;
-        let decided = self.record_call(event, self.tick, Some(verdict))?;
-        self.runs.settle(&event.run);
+        self.state.tick += 1;
+        let decided = self.record_call(event, self.state.tick, Some(verdict))?;
+        self.state.runs.settle(&event.run);
         Ok(decided)
     }
 
@@ -153,7 +152,7 @@ impl<'p> Replayer<'p> {
     ) -> Result<Decided, String> {
         let default_agent = self.default_agent.clone();
         let (policy, now) = (self.policy, self.now);
-        let state = self.runs.get(&event.run, tick);
+        let state = self.state.runs.get(&event.run, tick);
         let Some(agent) = event.agent.clone().or_else(|| state.agent.clone()).or(default_agent)
         else {
             return Err(format!(
@@ -170,20 +169,13 @@ impl<'p> Replayer<'p> {
 
     /// The runs still open.
     pub fn open_runs(&self) -> usize {
-        self.runs.len()
+        self.state.runs.len()
     }
 
     /// How many runs the bounds expired, per reason (`max_open_runs`, `max_state_bytes`).
     pub fn expired(&self) -> Vec<(&'static str, u64)> {
-        self.runs.expired_counts().into_iter().map(|(r, n)| (r.as_str(), n)).collect()
+        self.state.runs.expired_counts().into_iter().map(|(r, n)| (r.as_str(), n)).collect()
     }
-}
-
-/// [`ReplayState`], borrowed from a running replay to be written down.
-#[derive(Debug, Serialize)]
-pub struct ReplayStateRef<'r> {
-    runs: &'r OpenRuns,
-    tick: u64,
 }
 
 /// Counts per decision, per action and per rule, for `aecl replay --summary`.
@@ -310,7 +302,7 @@ mod tests {
             let mut got = run_trace(&mut first, &SESSION[..split]);
             let text = serde_json::to_string(&first.state()).unwrap();
             let state: ReplayState = serde_json::from_str(&text).unwrap();
-            assert!(state.runs == first.runs && state.tick == first.tick, "read back at {split}");
+            assert!(state == first.state, "read back at {split}");
             drop(first);
             let mut resumed = Replayer::resume(&policy, None, Timestamp(0), state);
             let lines: Vec<_> = SESSION.iter().enumerate().skip(split).collect();
@@ -318,8 +310,7 @@ mod tests {
                 got.extend(resumed.apply(&parse_event(line, i + 1).unwrap()).unwrap());
             }
             assert_eq!(outcome(&got), outcome(&decided), "resumed after {split} events");
-            assert!(resumed.runs == whole.runs, "the state after resuming at {split}");
-            assert_eq!(resumed.tick, whole.tick);
+            assert!(resumed.state == whole.state, "the state after resuming at {split}");
         }
     }
 

@@ -184,15 +184,15 @@ impl SessionFile {
         self.file.metadata().with_context(|| format!("reading `{}`", self.path.display()))
     }
 
-    /// The SHA-256 of the file's first `end` bytes: what a saved state checks that the file
-    /// it was made of is still this one (`saved`).
-    pub fn digest_prefix(&self, end: u64) -> Result<[u8; 32]> {
+    /// `digest` fed the file's bytes from `start` to `end`: with a fresh SHA-256 and
+    /// `start` 0, what a saved state checks that the file it was made of is still this one
+    /// (`saved`); a digest of a prefix already checked is carried on over the rest.
+    pub fn digest(&self, mut digest: Sha256, start: u64, end: u64) -> Result<Sha256> {
         use std::os::unix::fs::FileExt;
         let context = || format!("reading `{}`", self.path.display());
-        let mut digest = Sha256::new();
         let mut buffer = vec![0; 64 * 1024];
         // Positioned reads: the file's own offset is not moved.
-        let mut at = 0;
+        let mut at = start;
         while at < end {
             let want = usize::try_from((end - at).min(buffer.len() as u64))?;
             let chunk = buffer.get_mut(..want).ok_or_else(|| anyhow!("a chunk past the buffer"))?;
@@ -200,7 +200,7 @@ impl SessionFile {
             digest.update(&*chunk);
             at += want as u64;
         }
-        Ok(digest.finalize().into())
+        Ok(digest)
     }
 
     /// Bytes the file may still grow by before it is over [`MAX_SESSION_BYTES`].
@@ -335,7 +335,7 @@ pub struct History<'p> {
 /// What a [`History`] makes of its events, to be written down (`saved`).
 #[derive(Serialize)]
 pub struct HistoryRef<'h> {
-    replay: aecl_policy::replay::ReplayStateRef<'h>,
+    replay: &'h aecl_policy::replay::ReplayState,
     calls: &'h BTreeMap<String, (Decision, bool)>,
     order: &'h [(String, String, String)],
 }

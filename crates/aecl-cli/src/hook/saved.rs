@@ -93,7 +93,7 @@ impl<'a> Saved<'a> {
         now: Timestamp,
     ) -> Result<History<'a>> {
         let (policy, agent) = (self.policy, self.agent);
-        if let Some((saved, from)) = self.read(file, limits) {
+        if let Some((saved, from, prefix)) = self.read(file, limits) {
             let mut history = History::resume(policy, agent, now, saved);
             // A rest that does not replay is replayed again from the start, where an error
             // is the file's and reported as such.
@@ -101,7 +101,7 @@ impl<'a> Saved<'a> {
                 && history.replay_more(&events, from.events).is_ok()
             {
                 if events.len() > REPLAY_AT_MOST {
-                    self.write(file, &history, end);
+                    self.write(file, &history, end, (prefix, from.offset));
                 }
                 std::mem::forget(events);
                 return Ok(history);
@@ -110,7 +110,7 @@ impl<'a> Saved<'a> {
         let (events, end) = file.events_from(Position::START)?;
         let history = History::replay(policy, limits, agent, now, &events)?;
         if events.len() > REPLAY_AT_MOST {
-            self.write(file, &history, end);
+            self.write(file, &history, end, (Sha256::new(), 0));
         }
         // The process ends with this call: freeing a long session's events one piece at a
         // time would cost more than deciding the call did.
@@ -118,8 +118,13 @@ impl<'a> Saved<'a> {
         Ok(history)
     }
 
-    /// The saved state of `file`'s session and where it ends, if there is a sound one.
-    fn read(&self, file: &SessionFile, limits: RunLimits) -> Option<(SavedHistory, Position)> {
+    /// The saved state of `file`'s session, where it ends, and the digest of the file up to
+    /// there (not finished, to be carried on), if there is a sound one.
+    fn read(
+        &self,
+        file: &SessionFile,
+        limits: RunLimits,
+    ) -> Option<(SavedHistory, Position, Sha256)> {
         let key = self.key.as_deref()?;
         let path = state_path(file.path());
         let text = private_file::read(path.parent()?, &path, MAX_STATE_BYTES)?;
@@ -136,24 +141,33 @@ impl<'a> Saved<'a> {
         {
             return None;
         }
-        let digest = file.digest_prefix(header.end.offset).ok()?;
-        if aecl_core::call::hex(&digest) != header.digest {
+        let digest = file.digest(Sha256::new(), 0, header.end.offset).ok()?;
+        if aecl_core::call::hex(&digest.clone().finalize()) != header.digest {
             return None;
         }
         let saved: SavedHistory = serde_json::from_str(body).ok()?;
-        (saved.limits() == limits).then_some((saved, header.end))
+        (saved.limits() == limits).then_some((saved, header.end, digest))
     }
 
-    /// Saves `history`, the replay of `file` up to `end`. A state that cannot be written
-    /// costs the next call a longer replay, nothing more.
-    fn write(&self, file: &SessionFile, history: &History<'_>, end: Position) {
+    /// Saves `history`, the replay of `file` up to `end`; `prefix` is the digest of the
+    /// file's bytes up to an offset (checked when the state it goes on from was read), so
+    /// that only the rest is read again. A state that cannot be written costs the next call
+    /// a longer replay, nothing more.
+    fn write(
+        &self,
+        file: &SessionFile,
+        history: &History<'_>,
+        end: Position,
+        prefix: (Sha256, u64),
+    ) {
         if history.decided_anew {
             return;
         }
         let written = (|| -> Result<()> {
             let Some(key) = self.key.clone() else { return Ok(()) };
             let meta = file.metadata()?;
-            let digest = aecl_core::call::hex(&file.digest_prefix(end.offset)?);
+            let (digest, from) = prefix;
+            let digest = aecl_core::call::hex(&file.digest(digest, from, end.offset)?.finalize());
             let header = Header { key, dev: meta.dev(), ino: meta.ino(), end, digest };
             let mut text = format!("{MAGIC}\n").into_bytes();
             serde_json::to_writer(&mut text, &header)?;

@@ -85,6 +85,19 @@ fn inode(path: &Path) -> u64 {
     std::fs::metadata(path).expect("the saved state").ino()
 }
 
+/// The saved state `state` names the SHA-256 of the session file `file` up to its end.
+fn assert_fits(state: &Path, file: &Path) {
+    use sha2::{Digest, Sha256};
+    let text = std::fs::read_to_string(state).expect("the saved state");
+    let header: Value = serde_json::from_str(text.lines().nth(1).expect("a header line"))
+        .expect("the header is JSON");
+    let end = header["end"]["offset"].as_u64().expect("the end offset");
+    let bytes = std::fs::read(file).expect("the session file");
+    let prefix = bytes.get(..usize::try_from(end).unwrap()).expect("the end lies in the file");
+    let digest: String = Sha256::digest(prefix).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(header["digest"].as_str(), Some(digest.as_str()), "{}", state.display());
+}
+
 /// What the agent is told: the exit code and stdout.
 fn answer(out: &Outcome) -> (Option<i32>, String) {
     (out.code, out.stdout.clone())
@@ -104,6 +117,11 @@ fn a_long_session_is_decided_alike_from_its_saved_states_and_from_its_whole_file
         let replayed = hook(&policy(), &whole, event);
         assert_eq!(answer(&with_state), answer(&replayed), "event {n}: {with_state:#?}");
         answers.push(with_state);
+        // Whether made by a whole replay or carried on from an earlier state (the digest of
+        // the part already checked, then the rest), a state names the digest of its file.
+        if let Some(saved) = files(&kept, "state").first() {
+            assert_fits(saved, &files(&kept, "jsonl")[0]);
+        }
     }
     // The session's files are alike, and the page's URL still needs a person at the end.
     let text = |state: &Path| std::fs::read_to_string(&files(state, "jsonl")[0]).unwrap();
