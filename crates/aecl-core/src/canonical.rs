@@ -23,7 +23,8 @@ pub fn canonical_json(value: &Value) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_value(value: &Value, out: &mut Vec<u8>) {
+/// The canonical text of `value`, appended to `out`.
+pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -70,7 +71,7 @@ fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out
 }
 
 /// A string or a number as serde_json writes it, appended to `out`.
-fn write_scalar<T: Serialize + ?Sized>(scalar: &T, out: &mut Vec<u8>) {
+pub(crate) fn write_scalar<T: Serialize + ?Sized>(scalar: &T, out: &mut Vec<u8>) {
     // Writing to a `Vec` cannot fail, and a string or a number always serializes.
     let _ = serde_json::to_writer(&mut *out, scalar);
 }

@@ -252,7 +252,18 @@ fn json(text: &str) -> Option<Node> {
     Some(node)
 }
 
+/// `text` read as YAML, unless it has none of the characters a YAML mapping or sequence
+/// needs (`:`, `?`, `-`, `[`, `{`; and `!`, a tag, out of caution): such text is at most one
+/// scalar, which both callers throw away, and building the parser was a tenth of what
+/// recording an echo tool's short output cost.
 fn yaml(text: &str) -> Option<Node> {
+    if !text.bytes().any(|b| matches!(b, b':' | b'?' | b'-' | b'[' | b'{' | b'!')) {
+        return None;
+    }
+    parse_yaml(text)
+}
+
+fn parse_yaml(text: &str) -> Option<Node> {
     let budget = Cell::new(MAX_NODES);
     let de = serde_norway::Deserializer::from_str(text);
     NodeSeed { budget: &budget, depth: 0 }.deserialize(de).ok()
@@ -469,5 +480,34 @@ impl Visitor<'_> for KeySeed<'_> {
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
         self.spend()?;
         Ok(v.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{Node, parse_yaml};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// What `yaml` skips: text without `:`, `?`, `-`, `[`, `{` or `!` never reads as a
+        /// YAML mapping or sequence, whatever else of YAML it holds (anchors, aliases,
+        /// quotes and their escapes, block scalars, comments, directives, documents).
+        #[test]
+        fn text_without_the_indicators_is_never_a_yaml_collection(
+            text in "([ \t\n\r]|[a-z0-9]{1,4}|[&*|>#%@`,'\"\\=<+~.^$;/()]|\\\\u003a|\\\\x2d|\\\\u005b|…|：|－|\u{feff}|\u{85}|\u{2028}){0,40}",
+        ) {
+            let parsed = parse_yaml(&text);
+            prop_assert!(!matches!(parsed, Some(Node::Map(_) | Node::List(_))), "{text:?}: {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn the_indicators_make_collections_that_are_read() {
+        for text in ["a: b", "- a", "[a]", "{a: b}", "? a", "!!map {a: b}", "&x a: *x"] {
+            assert!(matches!(super::yaml(text), Some(Node::Map(_) | Node::List(_))), "{text}");
+        }
     }
 }
