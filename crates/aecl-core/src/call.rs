@@ -125,31 +125,12 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{Value, json};
+    use serde_json::json;
     use sha2::{Digest, Sha256};
 
     use super::{Call, hex};
     use crate::canonical::canonical_json;
-
-    /// JSON values of every kind, keys and strings that need escaping included.
-    fn value() -> impl Strategy<Value = Value> {
-        let text = "[a-zA-Z\"\\\u{0}-\u{1f}\u{7f}é😀\u{2028}/ ]{0,8}";
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<u64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|f| json!(f)),
-            text.prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 48, 6, move |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec((text, inner), 0..6)
-                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
-            ]
-        })
-    }
+    use crate::canonical::tests::value;
 
     proptest! {
         /// The digest is the SHA-256 of the canonical text of the call's identity object,

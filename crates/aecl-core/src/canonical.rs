@@ -77,7 +77,7 @@ pub(crate) fn write_scalar<T: Serialize + ?Sized>(scalar: &T, out: &mut Vec<u8>)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
     use serde_json::{Map, Value, json};
 
@@ -148,7 +148,9 @@ mod tests {
         }
     }
 
-    fn value() -> impl Strategy<Value = Value> {
+    /// JSON values of every kind: any Unicode text, control characters, keys that need
+    /// escaping, objects of many keys (shared with the call digest's test).
+    pub(crate) fn value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
