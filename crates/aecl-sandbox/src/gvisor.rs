@@ -13,11 +13,14 @@
 //!
 //! runsc folds a death by signal N into the exit status 128 + N, as a shell does; the
 //! tier therefore reports it as [`Outcome::Exited`] with that code (the exit code
-//! `aecl sandbox run` passes through is the same as the process tier's). Each run starts
+//! `aecl sandbox run` passes through is the same as the process tier's). When gVisor's
+//! kernel itself stops (a Go panic, in runsc's `--panic-log`), runsc's status is the
+//! kernel's: the run is [`Outcome::Killed`] with the panic's line as the cause. Each run starts
 //! its own sandbox (none is kept warm), so the deadlines and `elapsed_ms` count from the
 //! start of `runsc run`, the sandbox's boot included.
 
 mod bundle;
+mod host_cgroups;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -213,9 +216,11 @@ async fn execute(
         .map(str::to_owned)
         .chain(request.argv.iter().cloned())
         .collect();
+    let id = container_id(&dir.path);
     let bundle = bundle::write(
         &dir.path,
         &bundle::Contents {
+            container: &id,
             uid,
             args: &args,
             env: &env,
@@ -227,10 +232,12 @@ async fn execute(
     )?;
     let state = dir.path.join("state");
     let log = dir.path.join("runsc.log");
-    let id = container_id(&dir.path);
     let mut command = Command::new(&runsc.path);
     command.args(global_flags(runsc, &state));
     command.arg(format!("--log={}", log.display()));
+    // Where gVisor's kernel writes why it stopped, if it does (a Go panic).
+    let panic_log = dir.path.join("runsc.panic");
+    command.arg(format!("--panic-log={}", panic_log.display()));
     if egress.is_some() {
         // Only sockets bound into the container (the proxy's) exist inside to be opened.
         command.arg("--host-uds=open");
@@ -263,6 +270,9 @@ async fn execute(
         });
     }
     let started = Instant::now();
+    // Declared before runsc's child, so dropped after it: a dropped run kills runsc
+    // first, then waits here for its cgroups to empty.
+    let mut cgroups = host_cgroups::HostCgroups::new(&id);
     let mut child = command
         .env_clear()
         .stdin(Stdio::piped())
@@ -308,11 +318,16 @@ async fn execute(
     tasks.abort_all();
     let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
     let runsc_error = std::fs::read_to_string(&log).ok().and_then(|text| logged_error(&text));
+    let stopped = std::fs::read_to_string(&panic_log).ok().and_then(|text| kernel_stopped(&text));
     if matches!(ended, Ended::Status(Some(RUNSC_FAILED))) && runsc_error.is_some()
         || matches!(ended, Ended::Status(None) | Ended::Lost(_))
     {
         // runsc failed or was killed from outside: leave no container behind.
         let _ = output(&runsc.path, &runsc_args(runsc, &state, &["delete", "--force", &id])).await;
+    }
+    if matches!(ended, Ended::Status(Some(_)) | Ended::TimedOut(..)) {
+        // runsc ended by itself, or deleted the container at the deadline.
+        cgroups.removed_by_runsc();
     }
     let mut stderr_kept = stderr.kept;
     let outcome = match ended {
@@ -332,6 +347,12 @@ async fn execute(
                 reason: format!("`{program}` could not be executed (the helper refused it)"),
             }
         }
+        // The kernel under the command stopped, and runsc's status is its, not the
+        // command's: the command's processes died with it.
+        Ended::Status(Some(_)) if stopped.is_some() => Outcome::Killed {
+            signal: libc::SIGKILL,
+            cause: Some(format!("gVisor's kernel stopped: {}", stopped.unwrap_or_default())),
+        },
         Ended::Status(Some(code)) => Outcome::Exited { code },
     };
     drop(dir);
@@ -417,6 +438,16 @@ fn drain(read: &OwnedFd) -> Vec<u8> {
     report
 }
 
+/// Why gVisor's kernel stopped, from its panic log: the first line of a Go panic or
+/// fatal runtime error (the goroutine dumps after it are not for the report).
+fn kernel_stopped(panic_log: &str) -> Option<String> {
+    panic_log
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("panic: ") || line.starts_with("fatal error: "))
+        .map(str::to_owned)
+}
+
 /// The last error runsc logged (its log is JSON lines), if any.
 fn logged_error(log: &str) -> Option<String> {
     log.lines()
@@ -440,7 +471,9 @@ fn layers(runsc: &Runsc, egress: bool, uid: u32) -> Layers {
         landlock: "not_applicable: gVisor's kernel serves the command's file system".to_owned(),
         landlock_abi: 0,
         seccomp: true,
-        cgroup: "gvisor: memory and pid limits enforced by gVisor's kernel".to_owned(),
+        cgroup: "gvisor: the pid limit held by gVisor's kernel (RLIMIT_NPROC); memory and \
+                 a looser pid limit on the sandbox's host cgroup (runsc)"
+            .to_owned(),
         rlimits: true,
         capabilities_dropped: true,
         no_new_privs: true,
@@ -489,8 +522,14 @@ fn identity(config: &SandboxConfig) -> Result<u32, SandboxError> {
     Ok(UID_BASE + u32::from_le_bytes(bytes) % UID_SPAN)
 }
 
+/// Removes at once the host cgroups of the container `id` of a launcher that is gone
+/// (`launch::sweep_orphans`); those still busy are left.
+pub(crate) fn remove_host_cgroups(id: &str) {
+    host_cgroups::remove(id, Duration::ZERO);
+}
+
 /// The container's id: the sandbox directory's unique name.
-fn container_id(dir: &Path) -> String {
+pub(crate) fn container_id(dir: &Path) -> String {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("aecl-sandbox");
     format!("aecl-{}", name.rsplit('-').next().unwrap_or(name))
 }

@@ -822,8 +822,9 @@ async fn capture_into<R: AsyncRead + Unpin>(mut from: R, cap: usize, into: Arc<M
 const DIR_PREFIX: &str = "aecl-sandbox-";
 
 /// Removes the sandbox directories of launchers that are gone (killed before they could
-/// remove them). Only host-side files are there: the mounts lived in the sandboxes'
-/// namespaces.
+/// remove them), and the host cgroups runsc made for those of them that ran in the
+/// `gvisor` tier (runsc died with the launcher and could not). Only host-side files are
+/// there: the mounts lived in the sandboxes' namespaces.
 fn sweep_orphans(runtime_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(runtime_dir) else { return };
     for entry in entries.flatten() {
@@ -838,6 +839,8 @@ fn sweep_orphans(runtime_dir: &Path) {
             || Path::new(&format!("/proc/{pid}")).exists();
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
+            // Their processes died with runsc: empty now, or never made (another tier).
+            crate::gvisor::remove_host_cgroups(&crate::gvisor::container_id(&entry.path()));
         }
     }
 }

@@ -321,6 +321,18 @@ pub(crate) fn pending_request(address: &str, approver: &str) -> Value {
     panic!("no approval request appeared at {address}");
 }
 
+/// Waits for `path`, a client's signal (a `touch` step of its plan), for up to 60 s (a
+/// bound for a loaded machine, not a measurement).
+fn wait_for_file(path: &Path) {
+    for _ in 0..600 {
+        if path.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{} did not appear", path.display());
+}
+
 /// The approval gate of aecl's API, not the MCP client, answers: a call that needs approval
 /// creates a request; an approver approves it through the HTTP API; the call then runs,
 /// either within the same `tools/call` (the gateway waits) or when the client retries it
@@ -425,8 +437,11 @@ fn a_changed_tool_definition_is_blocked_until_an_approver_accepts_it() {
     assert_eq!(report["calls"][0]["isError"], false, "{report}");
 
     let address = free_address();
+    // The approval must come after the first call is answered: approved earlier, that call
+    // would rightly run. `refused` is the client's word that it has its answer.
+    let refused = setup.path().join("refused.signal");
     let accepted = setup.path().join("accepted.signal");
-    let plan = json!([call, {"wait_for_file": accepted}, call, {"list": true}]);
+    let plan = json!([call, {"touch": refused}, {"wait_for_file": accepted}, call, {"list": true}]);
     let extra: Vec<String> = [
         "--api",
         &address,
@@ -452,6 +467,7 @@ fn a_changed_tool_definition_is_blocked_until_an_approver_accepts_it() {
     let args = &shown["context"]["call"]["args"];
     assert_eq!(args["previous_definition"]["description"], "Echo the text.", "{shown}");
     assert!(args["definition"]["description"].as_str().unwrap().contains("id_rsa"), "{shown}");
+    wait_for_file(&refused);
     let body = r#"{"reason": "reviewed the new description"}"#;
     let path = format!("/v1/approvals/{id}/approve");
     let (status, answer) = request(&address, "POST", &path, Some(&approver), &[], body);

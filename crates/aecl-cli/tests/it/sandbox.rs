@@ -1,7 +1,7 @@
 //! `aecl sandbox run`: the command's output and exit code pass through; timeouts, refusals
 //! and bad flags have their own exit codes and say why.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::run;
 
@@ -162,11 +162,50 @@ fn a_killed_launcher_leaves_no_gvisor_container_running() {
             .any(|c| c.starts_with("runsc-sandbox") && c.contains(" boot "))
     });
     assert!(started, "no gVisor sandbox appeared: {:?}", processes_naming(tmp.path()));
+    let cgroups = gvisor_cgroups(tmp.path());
+    assert!(!cgroups.is_empty(), "the sandbox has no host cgroup");
     aecl.kill().unwrap();
     aecl.wait().unwrap();
     // runsc dies with its launcher, and the attached sandbox with runsc.
     let gone = wait_for(|| processes_naming(tmp.path()).is_empty());
     assert!(gone, "left running: {:?}", processes_naming(tmp.path()));
+    // runsc could not remove the sandbox's host cgroups: the next launcher does, with the
+    // killed one's sandbox directory.
+    let next = crate::aecl()
+        .args(["sandbox", "run", "--", "true"])
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(next.status.success(), "{}", String::from_utf8_lossy(&next.stderr));
+    let left: Vec<_> = cgroups.iter().filter(|d| d.exists()).collect();
+    assert!(left.is_empty(), "cgroups left: {left:?}");
+    let sandboxes: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("aecl-sandbox-")))
+        .collect();
+    assert!(sandboxes.is_empty(), "sandbox directories left: {sandboxes:?}");
+}
+
+/// The host cgroups of the gVisor sandboxes under `runtime` (runsc's, named after the
+/// container: `aecl-` and the sandbox directory's own suffix), in every hierarchy.
+fn gvisor_cgroups(runtime: &Path) -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let hierarchies: Vec<_> = std::iter::once(root.to_path_buf())
+        .chain(std::fs::read_dir(root).unwrap().flatten().map(|e| e.path()))
+        .collect();
+    let mut found = Vec::new();
+    for sandbox in std::fs::read_dir(runtime).unwrap().flatten() {
+        let name = sandbox.file_name().to_string_lossy().into_owned();
+        let Some(suffix) = name.rsplit('-').next() else { continue };
+        let id = format!("aecl-{suffix}");
+        found.extend(hierarchies.iter().map(|h| h.join(&id)).filter(|d| d.is_dir()));
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 #[test]
@@ -253,8 +292,10 @@ fn processes_naming(path: &Path) -> Vec<String> {
 #[test]
 fn a_fork_bomb_ends_with_124_and_says_the_process_limit_was_reached() {
     helper_is_built();
-    // `exec`: the shell itself needs no fork once the bomb has taken every process.
-    let bomb = "bomb() { bomb | bomb & }; bomb; exec sleep 30";
+    // The bomb starts in a subshell, the shell's only fork: a shell exits (status 2) on a
+    // fork it cannot make, which would end the run before its deadline once the bomb has
+    // taken every process. `exec`: the sleep needs no fork either.
+    let bomb = "bomb() { bomb | bomb & }; (bomb); exec sleep 30";
     let started = std::time::Instant::now();
     let done = run(["sandbox", "run", "--pids", "64", "--timeout", "3", "--", "sh", "-c", bomb]);
     assert!(matches!(done.code, Some(124 | 137)), "{:?}: {}", done.code, done.stderr);

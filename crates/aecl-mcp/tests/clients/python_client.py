@@ -6,8 +6,9 @@ Usage: python_client.py MODE PLAN -- COMMAND ARGS...   (stdio: the client starts
 MODE is `legacy` (the 2025-11-25 `initialize` handshake) or `2026-07-28` (`server/discover`
 and per-request `_meta`). PLAN is a JSON list of calls, each `{"tool": NAME, "arguments":
 {...}}`, or `{"wait_for_file": PATH}` to pause until PATH exists (the test's signal that an
-approver has answered), or `{"list": true}` to list the tools again (kept under
-`relisted`). A call may carry `"elicit": {"action": ..., "content": {...}}`: the answer the
+approver has answered), or `{"touch": PATH}` to create PATH (the client's signal to the test
+that the steps before it have been answered), or `{"list": true}` to list the tools again
+(kept under `relisted`). A call may carry `"elicit": {"action": ..., "content": {...}}`: the answer the
 client gives to a server's elicitation during that call (without it, elicitation is
 declined). Prints one JSON object: the negotiated protocol version, the listed tools (name and
 annotations), each call's result (`isError`, text, structured content) and the messages of
@@ -76,6 +77,9 @@ async def main() -> None:
                 continue
             if "wait_for_file" in step:
                 await wait_for_file(step["wait_for_file"])
+                continue
+            if "touch" in step:
+                open(step["touch"], "a").close()
                 continue
             answer.clear()
             answer.update(step.get("elicit") or {})

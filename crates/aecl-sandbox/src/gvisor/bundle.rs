@@ -23,6 +23,8 @@ pub(crate) const HELPER_INSIDE: &str = "/run/aecl/aecl-sandbox";
 /// What the bundle runs and with what.
 #[derive(Debug)]
 pub(crate) struct Contents<'a> {
+    /// The container's id: its host cgroups are `/ID` in each hierarchy (`host_cgroups`).
+    pub(crate) container: &'a str,
     /// The uid and gid the command runs as: never 0.
     pub(crate) uid: u32,
     pub(crate) args: &'a [String],
@@ -97,6 +99,16 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
     Ok(bundle)
 }
 
+/// The pid limit of the sandbox's host cgroup, where runsc puts gVisor's kernel with its
+/// threads, its gofer and (under `systrap`) a stub process for each of the command's
+/// address spaces: room for all of them with the command at its own limit (`RLIMIT_NPROC`).
+/// A fork bomb held at 64 took 102 host processes, at 256 took 371 (runsc 20240729,
+/// `systrap`). A kernel that cannot start a host process stops, ending the run, so this
+/// backstop must be the looser of the two; it still bounds what a sandbox takes of the host.
+pub(crate) fn host_pids(pids: u64) -> u64 {
+    pids.saturating_mul(2).saturating_add(64)
+}
+
 fn config(contents: &Contents<'_>, mounts: Vec<Value>) -> Value {
     let limits = contents.limits;
     let env: Vec<String> = contents.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -118,6 +130,10 @@ fn config(contents: &Contents<'_>, mounts: Vec<Value>) -> Value {
                 rlimit("RLIMIT_FSIZE", limits.file_bytes),
                 rlimit("RLIMIT_CPU", limits.cpu_seconds),
                 rlimit("RLIMIT_CORE", 0),
+                // The pid limit, held by gVisor's kernel: a fork past it fails in the
+                // sandbox, as under the process tier's cgroup (the command never runs as
+                // root, whom the limit would not bind).
+                rlimit("RLIMIT_NPROC", limits.pids),
             ],
         },
         "root": {"path": "rootfs", "readonly": true},
@@ -128,9 +144,10 @@ fn config(contents: &Contents<'_>, mounts: Vec<Value>) -> Value {
                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"},
                 {"type": "mount"},
             ],
+            "cgroupsPath": format!("/{}", contents.container),
             "resources": {
                 "memory": {"limit": limits.memory_bytes},
-                "pids": {"limit": limits.pids},
+                "pids": {"limit": host_pids(limits.pids)},
             },
             "seccomp": seccomp(),
             "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"],

@@ -95,13 +95,20 @@ impl Cgroup {
         }
     }
 
-    /// Moves this process back where it was.
+    /// Moves this process back where it was or, where it may not write there (an
+    /// unprivileged helper in a delegated subtree, started from a cgroup of root's), to
+    /// the sandbox cgroup's parent, the subtree's own `aecl`: out of the sandbox's limits,
+    /// and out of the way of removing its cgroup. (v2 allows no process in a parent that
+    /// hands controllers down: there only the way home is tried.)
     pub(crate) fn leave_self(&self) -> std::io::Result<()> {
         let pid = std::process::id().to_string();
+        let leave = |dir: &Path, home: &Path| {
+            write(home, "cgroup.procs", &pid).or_else(|error| {
+                dir.parent().map_or(Err(error), |parent| write(parent, "cgroup.procs", &pid))
+            })
+        };
         match self {
-            Cgroup::V1 { dirs } => {
-                dirs.iter().try_for_each(|(_, home)| write(home, "cgroup.procs", &pid))
-            }
+            Cgroup::V1 { dirs } => dirs.iter().try_for_each(|(dir, home)| leave(dir, home)),
             Cgroup::V2 { home, .. } => write(home, "cgroup.procs", &pid),
             Cgroup::None(_) => Ok(()),
         }
@@ -353,9 +360,12 @@ fn own_cgroups() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Kills every process in the cgroup at `dir` but this one (a helper that could not
+/// leave it is still a member).
 fn kill_members(dir: &Path) {
     let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()).filter(|p| *p != me) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,

@@ -2,6 +2,7 @@
 //! cancelled request, a server shutting down) kills the sandbox's whole tree: nothing
 //! goes on changing a bound host directory after the caller was told it ended. The red
 //! team's F1: a command outlived the engine's answer by a minute, writing into a bind.
+//! Nor is anything of it left on the host: no process, no cgroup.
 
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +42,7 @@ fn dropping_the_run_kills_the_tree(tier: Tier, isolation: Isolation) {
     std::fs::set_permissions(bind.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let alive = bind.path().join("alive");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut cgroups = Vec::new();
     runtime.block_on(async {
         let mut run = Box::pin(harness.sandbox.run(writer(bind.path(), tier, isolation)));
         // A bound for a loaded machine (gVisor boots first), not a measurement.
@@ -52,6 +54,12 @@ fn dropping_the_run_kills_the_tree(tier: Tier, isolation: Isolation) {
             }
             assert!(tokio::time::Instant::now() < deadline, "{tier}: the command never wrote");
         }
+        // The run's cgroups on the host: the command's (process tier), or those of
+        // gVisor's kernel, whose processes name the sandbox's directory (gvisor tier).
+        let mut held = crate::aecl_cgroups_of(bind.path());
+        held.extend(crate::aecl_cgroups_of(harness._runtime.path()));
+        assert!(!held.is_empty(), "{tier} {isolation:?}: the run is in no cgroup of aecl's");
+        cgroups.extend(held);
         // The caller gives up: the run is dropped, with the runtime still there.
         drop(run);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -65,6 +73,8 @@ fn dropping_the_run_kills_the_tree(tier: Tier, isolation: Isolation) {
     );
     let left = processes_naming(harness._runtime.path());
     assert!(left.is_empty(), "{tier}: processes of the run left on the host: {left:?}");
+    let left = crate::cgroups_left(&cgroups);
+    assert!(left.is_empty(), "{tier} {isolation:?}: cgroups of the run left on the host: {left:?}");
 }
 
 #[test]

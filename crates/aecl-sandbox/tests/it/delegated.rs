@@ -2,9 +2,9 @@
 //! cgroup subtree (v2, or the `pids` and `memory` hierarchies of v1) and hands it to an
 //! unprivileged uid, then runs a fork bomb under `--pids 64` with the limits enforced as
 //! that uid. The run is not refused, the report names the cgroup, and the bomb ends at its
-//! deadline with nothing left. Where no hierarchy can be delegated (not root, nothing
-//! mounted writable), the test says why and asserts the other half of the rule: the same
-//! run is refused (exit 125) naming the limits and the fix.
+//! deadline with nothing left, its cgroup included. Where no hierarchy can be delegated
+//! (not root, nothing mounted writable), the test says why and asserts the other half of
+//! the rule: the same run is refused (exit 125) naming the limits and the fix.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -114,6 +114,7 @@ fn a_delegated_cgroup_bounds_a_fork_bomb_or_the_run_is_refused() {
     request.limits = Limits { pids: 64, memory_bytes: 256 << 20, ..Limits::default() };
     request.deadlines = Deadlines { call_ms: 3_000, run_ms: None, lifetime_ms: 60_000 };
     let delegation = delegate(DELEGATED_UID);
+    let cgroups_before = cgroups_of(DELEGATED_UID);
     let started = Instant::now();
     let done = {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -153,7 +154,29 @@ fn a_delegated_cgroup_bounds_a_fork_bomb_or_the_run_is_refused() {
             assert!(error.contains("no cgroup") && error.contains("delegate a cgroup"), "{error}");
         }
     }
+    // The helper, unprivileged, removed its cgroup: none of the uid's is left.
+    let made_here = |dirs: Vec<PathBuf>| -> Vec<PathBuf> {
+        dirs.into_iter().filter(|d| !cgroups_before.contains(d)).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !made_here(cgroups_of(DELEGATED_UID)).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = made_here(cgroups_of(DELEGATED_UID));
+    assert!(left.is_empty(), "cgroups of the run left on the host: {left:?}");
     drop(delegation);
     let left = processes_left(DELEGATED_UID);
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// The cgroups below each hierarchy's `aecl` that `uid` owns (those its helper made).
+fn cgroups_of(uid: u32) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let root = Path::new(CGROUP_ROOT);
+    [root.join("aecl"), root.join("pids/aecl"), root.join("memory/aecl")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
+        .map(|entry| entry.path())
+        .filter(|path| std::fs::metadata(path).is_ok_and(|m| m.is_dir() && m.uid() == uid))
+        .collect()
 }

@@ -146,6 +146,89 @@ fn binds_are_writable_only_when_asked() {
     assert!(!readonly.path().join("nope.txt").exists());
 }
 
+/// The pid limit is gVisor's kernel's to hold: a fork past it fails in the sandbox, as
+/// under the process tier's cgroup, and the sandbox goes on (its host cgroup, where gVisor's
+/// kernel needs host processes of its own, has a looser limit).
+#[test]
+fn the_pid_limit_refuses_forks_inside_the_sandbox() {
+    let program = "import os, time\n\
+                   started = 0\n\
+                   for _ in range(64):\n\
+                   \x20   try:\n\
+                   \x20       pid = os.fork()\n\
+                   \x20   except OSError as e:\n\
+                   \x20       print('refused:', e.strerror); break\n\
+                   \x20   if pid == 0:\n\
+                   \x20       time.sleep(30); os._exit(0)\n\
+                   \x20   started += 1\n\
+                   print('started', started)\n";
+    let mut request = gvisor("");
+    request.argv = vec!["/usr/bin/python3".into(), "-c".into(), program.into()];
+    request.limits.pids = 24;
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
+    let out = text(&done.stdout);
+    let started: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("started "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    // The limit counts the command's own process (and the kernel's threads of none).
+    assert!(out.contains("refused: Resource temporarily unavailable"), "{out}");
+    assert!((16..24).contains(&started), "{started} processes under a limit of 24: {out}");
+}
+
+/// gVisor's kernel stopping under the command ends the run, and is said to: here its host
+/// cgroup's pid limit is lowered from outside to what the sandbox holds once the command
+/// runs, so that the kernel cannot start the host process the command's next fork needs.
+/// The run is killed (137) with the kernel's reason, not runsc's status 2 passed off as the
+/// command's.
+#[test]
+fn a_kernel_that_stops_under_the_command_is_reported_killed_with_its_reason() {
+    let signals = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(signals.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (up, go) = (signals.path().join("up"), signals.path().join("go"));
+    // Waits without a fork (`[` and `:` are the shell's own), then starts processes that
+    // stay, each needing a host process of the kernel's own.
+    let mut request = gvisor(&format!(
+        "touch {}; while [ ! -e {} ]; do :; done; while :; do sleep 30 & done",
+        up.display(),
+        go.display()
+    ));
+    request.binds = vec![Bind { path: signals.path().to_path_buf(), writable: true }];
+    let harness = harness();
+    let sandboxes = harness._runtime.path().to_path_buf();
+    let lowering = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !up.exists() {
+            if std::time::Instant::now() > deadline {
+                return Err("the command never started".to_owned());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let cgroups = crate::aecl_cgroups_of(&sandboxes);
+        let Some(pids) = cgroups.iter().find(|dir| dir.join("pids.max").exists()) else {
+            return Err(format!("no pids cgroup among {cgroups:?}"));
+        };
+        let current = std::fs::read_to_string(pids.join("pids.current")).unwrap();
+        std::fs::write(pids.join("pids.max"), current.trim()).unwrap();
+        std::fs::write(go, "").unwrap();
+        Ok(())
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let done = runtime.block_on(harness.sandbox.run(request)).unwrap();
+    lowering.join().unwrap().unwrap();
+    match &done.outcome {
+        Outcome::Killed { signal: 9, cause: Some(cause) } => {
+            assert!(cause.starts_with("gVisor's kernel stopped: "), "{cause}");
+            assert!(!cause.contains('\n') && !cause.contains("goroutine"), "{cause}");
+        }
+        other => panic!("{other:?}: {}", text(&done.stderr)),
+    }
+    assert_eq!(done.outcome.exit_code(), 137);
+}
+
 #[test]
 fn allowed_hosts_are_reached_through_the_egress_proxy_and_nothing_else() {
     let allowed = run_tests::serve_http("hello from the allowed host");

@@ -157,9 +157,11 @@ print('forked', forked)
 #[test]
 fn a_fork_bomb_without_a_cgroup_ends_at_its_deadline_with_nothing_left() {
     let launcher = unprivileged(60_004);
-    // `exec`: the shell itself needs no fork once the bomb has taken every process.
+    // The bomb starts in a subshell, the shell's only fork: a shell exits (status 2) on a
+    // fork it cannot make, which would end the run before its deadline once the bomb has
+    // taken every process. `exec`: the sleep needs no fork either.
     let mut request = limited(
-        "bomb() { bomb | bomb & }; bomb; exec sleep 30",
+        "bomb() { bomb | bomb & }; (bomb); exec sleep 30",
         Isolation::Namespaces,
         Enforcement::BestEffort,
     );

@@ -103,6 +103,51 @@ pub(crate) fn processes_naming(path: &std::path::Path) -> Vec<String> {
     }
 }
 
+/// The cgroups aecl made (the process tier's `/aecl/ID`, the gvisor tier's `/aecl-ID`)
+/// holding the host processes whose command line holds `path`, as directories.
+pub(crate) fn aecl_cgroups_of(path: &std::path::Path) -> Vec<PathBuf> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let needle = path.display().to_string();
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if !String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(&needle) {
+            continue;
+        }
+        let Ok(cgroups) = std::fs::read_to_string(entry.path().join("cgroup")) else { continue };
+        for line in cgroups.lines() {
+            let mut fields = line.splitn(3, ':').skip(1);
+            let (Some(controllers), Some(path)) = (fields.next(), fields.next()) else { continue };
+            if !path.starts_with("/aecl") {
+                continue;
+            }
+            // v1: the hierarchy's directory is named after its (first) controller; v2 is
+            // the root, or `unified` beside v1 hierarchies.
+            let hierarchy = match controllers.split(',').next() {
+                Some(first) if !first.is_empty() => root.join(first.trim_start_matches("name=")),
+                _ if root.join("cgroup.controllers").exists() => root.to_path_buf(),
+                _ => root.join("unified"),
+            };
+            dirs.push(hierarchy.join(path.trim_start_matches('/')));
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// Which of `dirs` are still there after a grace period.
+pub(crate) fn cgroups_left(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left: Vec<PathBuf> = dirs.iter().filter(|d| d.exists()).cloned().collect();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
