@@ -21,6 +21,7 @@
 
 mod bundle;
 mod host_cgroups;
+mod logs;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ use crate::spec::{EGRESS_PORT, Layers, Outcome, TimeLimit};
 use crate::tier::{Tier, TierConfig, TierStatus};
 
 use bundle::HELPER_INSIDE;
+use logs::{kernel_stopped, logged_error};
 
 /// The platforms tried, in order. `kvm` is deliberately absent.
 const PLATFORMS: [&str; 2] = ["systrap", "ptrace"];
@@ -336,6 +338,13 @@ async fn execute(
         Ended::Status(None) => {
             Outcome::Setup { error: "runsc was killed by a signal from outside".to_owned() }
         }
+        // The kernel under the command stopped, and runsc's status is its, not the
+        // command's: the command's processes died with it. Before runsc's own failure,
+        // which is `setup` ("nothing ran"): the command may have done part of its work.
+        Ended::Status(Some(_)) if stopped.is_some() => Outcome::Killed {
+            signal: libc::SIGKILL,
+            cause: Some(format!("gVisor's kernel stopped: {}", stopped.unwrap_or_default())),
+        },
         Ended::Status(Some(RUNSC_FAILED)) if runsc_error.is_some() => {
             failure(runsc_error.unwrap_or_default(), &request.argv, &mut stderr_kept)
         }
@@ -347,12 +356,6 @@ async fn execute(
                 reason: format!("`{program}` could not be executed (the helper refused it)"),
             }
         }
-        // The kernel under the command stopped, and runsc's status is its, not the
-        // command's: the command's processes died with it.
-        Ended::Status(Some(_)) if stopped.is_some() => Outcome::Killed {
-            signal: libc::SIGKILL,
-            cause: Some(format!("gVisor's kernel stopped: {}", stopped.unwrap_or_default())),
-        },
         Ended::Status(Some(code)) => Outcome::Exited { code },
     };
     drop(dir);
@@ -436,25 +439,6 @@ fn drain(read: &OwnedFd) -> Vec<u8> {
         }
     }
     report
-}
-
-/// Why gVisor's kernel stopped, from its panic log: the first line of a Go panic or
-/// fatal runtime error (the goroutine dumps after it are not for the report).
-fn kernel_stopped(panic_log: &str) -> Option<String> {
-    panic_log
-        .lines()
-        .map(str::trim)
-        .find(|line| line.starts_with("panic: ") || line.starts_with("fatal error: "))
-        .map(str::to_owned)
-}
-
-/// The last error runsc logged (its log is JSON lines), if any.
-fn logged_error(log: &str) -> Option<String> {
-    log.lines()
-        .rev()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|entry| entry["level"] == "error")
-        .find_map(|entry| entry["msg"].as_str().map(str::to_owned))
 }
 
 fn layers(runsc: &Runsc, egress: bool, uid: u32) -> Layers {
@@ -576,14 +560,6 @@ fn elapsed_ms(since: Instant) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runsc_errors_are_read_from_its_json_log() {
-        let log = "{\"msg\":\"starting\",\"level\":\"info\"}\n\
-                   {\"msg\":\"error finding executable \\\"x\\\" in PATH\",\"level\":\"error\"}\n";
-        assert_eq!(logged_error(log).as_deref(), Some("error finding executable \"x\" in PATH"));
-        assert_eq!(logged_error("not json\n{\"level\":\"info\",\"msg\":\"ok\"}"), None);
-    }
 
     #[test]
     fn the_platform_is_read_back_from_the_probe_and_never_kvm() {
