@@ -105,7 +105,7 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
 /// A fork bomb held at 64 took 102 host processes, at 256 took 371 (runsc 20240729,
 /// `systrap`). A kernel that cannot start a host process stops, ending the run, so this
 /// backstop must be the looser of the two; it still bounds what a sandbox takes of the host.
-pub(crate) fn host_pids(pids: u64) -> u64 {
+fn host_pids(pids: u64) -> u64 {
     pids.saturating_mul(2).saturating_add(64)
 }
 
