@@ -85,17 +85,9 @@ pub(crate) fn run(request: Request) -> Execution {
 
 /// The host's processes whose command line holds `path`, after a grace period.
 pub(crate) fn processes_naming(path: &std::path::Path) -> Vec<String> {
-    let needle = path.display().to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&needle) {
-                found.push(cmdline);
-            }
-        }
+        let found: Vec<String> = naming(path).into_iter().map(|(_, cmdline)| cmdline).collect();
         if found.is_empty() || std::time::Instant::now() > deadline {
             return found;
         }
@@ -103,18 +95,28 @@ pub(crate) fn processes_naming(path: &std::path::Path) -> Vec<String> {
     }
 }
 
+/// The host's processes whose command line holds `path` now: each one's `/proc`
+/// directory and command line.
+fn naming(path: &std::path::Path) -> Vec<(PathBuf, String)> {
+    let needle = path.display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&needle) {
+            found.push((entry.path(), cmdline));
+        }
+    }
+    found
+}
+
 /// The cgroups aecl made (the process tier's `/aecl/ID`, the gvisor tier's `/aecl-ID`)
 /// holding the host processes whose command line holds `path`, as directories.
 pub(crate) fn aecl_cgroups_of(path: &std::path::Path) -> Vec<PathBuf> {
     let root = std::path::Path::new("/sys/fs/cgroup");
-    let needle = path.display().to_string();
     let mut dirs = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        if !String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(&needle) {
-            continue;
-        }
-        let Ok(cgroups) = std::fs::read_to_string(entry.path().join("cgroup")) else { continue };
+    for (process, _) in naming(path) {
+        let Ok(cgroups) = std::fs::read_to_string(process.join("cgroup")) else { continue };
         for line in cgroups.lines() {
             let mut fields = line.splitn(3, ':').skip(1);
             let (Some(controllers), Some(path)) = (fields.next(), fields.next()) else { continue };
