@@ -154,7 +154,26 @@ fn a_delegated_cgroup_bounds_a_fork_bomb_or_the_run_is_refused() {
             assert!(error.contains("no cgroup") && error.contains("delegate a cgroup"), "{error}");
         }
     }
-    // The helper, unprivileged, removed its cgroup: none of the uid's is left.
+    if delegation.is_ok() {
+        // The command runs as the uid the subtree is delegated to, whose helper may move
+        // itself into the subtree's `aecl`: the command may not. It sees no cgroup file
+        // system, cannot mount one, and its cgroups are its namespace's root.
+        let mut escape = shell(
+            "echo $$ > /sys/fs/cgroup/pids/aecl/cgroup.procs && echo escaped; \
+             mkdir -p /tmp/cg && mount -t cgroup -o pids none /tmp/cg && echo mounted; \
+             cat /proc/self/cgroup",
+        );
+        escape.isolation = Isolation::Namespaces;
+        escape.enforcement = Enforcement::Enforced;
+        escape.limits = Limits { pids: 64, memory_bytes: 256 << 20, ..Limits::default() };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let done = runtime.block_on(sandbox.run(escape)).unwrap();
+        let out = text(&done.stdout);
+        assert!(!out.contains("escaped") && !out.contains("mounted"), "{out}");
+        assert!(out.lines().any(|l| l.ends_with(":pids:/")), "{out}");
+        assert!(out.lines().all(|l| l.ends_with(":/")), "{out}");
+    }
+    // The helper, unprivileged, removed its cgroups: none of the uid's is left.
     let made_here = |dirs: Vec<PathBuf>| -> Vec<PathBuf> {
         dirs.into_iter().filter(|d| !cgroups_before.contains(d)).collect()
     };

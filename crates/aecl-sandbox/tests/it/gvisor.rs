@@ -178,6 +178,56 @@ fn the_pid_limit_refuses_forks_inside_the_sandbox() {
     assert!((16..24).contains(&started), "{started} processes under a limit of 24: {out}");
 }
 
+/// What a command would try against the kernel-held pid limit: raise it, start threads in
+/// place of processes, become another uid (whose count would start at 0). Each fails.
+#[test]
+fn the_pid_limit_cannot_be_raised_or_sidestepped() {
+    let program = "import os, resource, sys, threading, time\n\
+                   try:\n\
+                   \x20   resource.setrlimit(resource.RLIMIT_NPROC, (10000, 10000)); print('raised')\n\
+                   except (ValueError, OSError):\n\
+                   \x20   print('raise refused')\n\
+                   n = 0\n\
+                   try:\n\
+                   \x20   for _ in range(64):\n\
+                   \x20       threading.Thread(target=time.sleep, args=(30,), daemon=True).start(); n += 1\n\
+                   except RuntimeError:\n\
+                   \x20   print('thread refused')\n\
+                   print('threads', n)\n\
+                   try:\n\
+                   \x20   os.setuid(12345); print('setuid worked')\n\
+                   except OSError:\n\
+                   \x20   print('setuid refused')\n\
+                   sys.stdout.flush(); os._exit(0)\n";
+    let mut request = gvisor("");
+    request.argv = vec!["/usr/bin/python3".into(), "-c".into(), program.into()];
+    request.limits.pids = 24;
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
+    let out = text(&done.stdout);
+    assert!(out.contains("raise refused\n") && out.contains("thread refused\n"), "{out}");
+    assert!(out.contains("setuid refused\n"), "{out}");
+    let threads: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("threads "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(threads < 24, "{threads} threads under a limit of 24: {out}");
+}
+
+/// A `panic:` line is the command's to print: on its stderr it is output, and the run is
+/// its own exit, not a stopped kernel (that is read only from runsc's panic log, a host
+/// file the sandbox never sees).
+#[test]
+fn a_panic_line_the_command_prints_is_output_not_a_stopped_kernel() {
+    let done = run(gvisor(
+        "echo 'panic: unable to activate mm: createStub: failed to get clone' >&2; \
+         echo 'fatal error: newosproc' >&2; exit 2",
+    ));
+    assert_eq!(done.outcome, Outcome::Exited { code: 2 }, "{}", text(&done.stderr));
+    assert!(text(&done.stderr).starts_with("panic: unable"), "{}", text(&done.stderr));
+}
+
 /// gVisor's kernel stopping under the command ends the run, and is said to: here its host
 /// cgroup's pid limit is lowered from outside to what the sandbox holds once the command
 /// runs, so that the kernel cannot start the host process the command's next fork needs.
