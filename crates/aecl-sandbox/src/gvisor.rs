@@ -54,10 +54,11 @@ const RUNSC_TIMEOUT: Duration = Duration::from_secs(20);
 const GRACE: Duration = Duration::from_secs(5);
 
 /// The longest a run takes past its binding deadline: `runsc kill` and `delete` (each
-/// bounded by [`RUNSC_TIMEOUT`]), the output pipes' [`GRACE`] twice, and one more
-/// `delete` after a runsc that failed.
-pub(crate) const TEARDOWN: Duration =
-    Duration::from_secs(3 * RUNSC_TIMEOUT.as_secs() + 2 * GRACE.as_secs());
+/// bounded by [`RUNSC_TIMEOUT`]), the output pipes' [`GRACE`] twice, one more `delete`
+/// after a runsc that failed, and the wait for the host cgroups to empty.
+pub(crate) const TEARDOWN: Duration = Duration::from_secs(
+    3 * RUNSC_TIMEOUT.as_secs() + 2 * GRACE.as_secs() + host_cgroups::PATIENCE.as_secs(),
+);
 
 /// runsc's exit status when it failed itself (the container never ran its command).
 const RUNSC_FAILED: i32 = 128;
@@ -327,9 +328,10 @@ async fn execute(
         // runsc failed or was killed from outside: leave no container behind.
         let _ = output(&runsc.path, &runsc_args(runsc, &state, &["delete", "--force", &id])).await;
     }
-    if matches!(ended, Ended::Status(Some(_)) | Ended::TimedOut(..)) {
-        // runsc ended by itself, or deleted the container at the deadline.
+    if matches!(ended, Ended::Status(Some(_))) {
         cgroups.removed_by_runsc();
+    } else {
+        cgroups.remove_now().await;
     }
     let mut stderr_kept = stderr.kept;
     let outcome = match ended {

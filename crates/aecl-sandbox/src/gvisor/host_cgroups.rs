@@ -13,11 +13,14 @@ use std::time::Duration;
 
 const ROOT: &str = "/sys/fs/cgroup";
 
-/// How long a dropped run's cgroups are waited for (their processes are dying with runsc).
-const PATIENCE: Duration = Duration::from_secs(3);
+/// How long a run's cgroups are waited for once runsc was killed (their processes are
+/// dying with it).
+pub(crate) const PATIENCE: Duration = Duration::from_secs(3);
 
-/// Removes the container's host cgroups when dropped, unless runsc was seen to end by
-/// itself or to delete the container ([`HostCgroups::removed_by_runsc`]).
+/// Removes the container's host cgroups when dropped (from a thread: the run was dropped
+/// while runsc ran), unless runsc was seen to end by itself
+/// ([`HostCgroups::removed_by_runsc`]) or they were removed already
+/// ([`HostCgroups::remove_now`]).
 #[derive(Debug)]
 pub(crate) struct HostCgroups {
     id: Option<String>,
@@ -28,9 +31,17 @@ impl HostCgroups {
         HostCgroups { id: Some(id.to_owned()) }
     }
 
-    /// runsc ended by itself or deleted the container: its cgroups are gone with it.
+    /// runsc ended by itself: its cgroups are gone with it.
     pub(crate) fn removed_by_runsc(&mut self) {
         self.id = None;
+    }
+
+    /// runsc was killed (at the deadline, or from outside): its `delete` may not have got
+    /// to them, under load it often does not, so they are removed here, before the run's
+    /// answer (a short-lived caller such as `aecl sandbox run` exits right after it).
+    pub(crate) async fn remove_now(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let _ = tokio::task::spawn_blocking(move || remove(&id, PATIENCE)).await;
     }
 }
 

@@ -71,15 +71,31 @@ pub(crate) fn modes(tier: Tier) -> Vec<Mode> {
 
 /// Runs `request` in its tier (a tier that does not work here fails the test: CI
 /// installs runsc). Afterwards no process of the run is left on the host: none names
-/// the run's directory (runsc's do, in their arguments).
+/// the run's directory (runsc's do, in their arguments); nor is any cgroup that held
+/// them (watched while the run goes on).
 pub(crate) fn run(request: Request) -> Execution {
     let harness = harness();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let tier = request.tier;
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (running, dir) = (running.clone(), harness._runtime.path().to_path_buf());
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while running.load(std::sync::atomic::Ordering::Relaxed) {
+                seen.extend(aecl_cgroups_of(&dir));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            seen.into_iter().collect::<Vec<PathBuf>>()
+        })
+    };
     let done = runtime.block_on(harness.sandbox.run(request)).unwrap();
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(done.tier, tier);
     let left = processes_naming(harness._runtime.path());
     assert!(left.is_empty(), "processes of the run left on the host: {left:?}");
+    let left = cgroups_left(&watcher.join().unwrap());
+    assert!(left.is_empty(), "cgroups of the run left on the host: {left:?}");
     done
 }
 
