@@ -162,17 +162,8 @@ fn the_pid_limit_refuses_forks_inside_the_sandbox() {
                    \x20       time.sleep(30); os._exit(0)\n\
                    \x20   started += 1\n\
                    print('started', started)\n";
-    let mut request = gvisor("");
-    request.argv = vec!["/usr/bin/python3".into(), "-c".into(), program.into()];
-    request.limits.pids = 24;
-    let done = run(request);
-    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
-    let out = text(&done.stdout);
-    let started: u32 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("started "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{out}"));
+    let out = python_under_24_pids(program);
+    let started = count(&out, "started ");
     // The limit counts the command's own process (and the kernel's threads of none).
     assert!(out.contains("refused: Resource temporarily unavailable"), "{out}");
     assert!((16..24).contains(&started), "{started} processes under a limit of 24: {out}");
@@ -199,19 +190,10 @@ fn the_pid_limit_cannot_be_raised_or_sidestepped() {
                    except OSError:\n\
                    \x20   print('setuid refused')\n\
                    sys.stdout.flush(); os._exit(0)\n";
-    let mut request = gvisor("");
-    request.argv = vec!["/usr/bin/python3".into(), "-c".into(), program.into()];
-    request.limits.pids = 24;
-    let done = run(request);
-    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
-    let out = text(&done.stdout);
+    let out = python_under_24_pids(program);
     assert!(out.contains("raise refused\n") && out.contains("thread refused\n"), "{out}");
     assert!(out.contains("setuid refused\n"), "{out}");
-    let threads: u32 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("threads "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{out}"));
+    let threads = count(&out, "threads ");
     assert!(threads < 24, "{threads} threads under a limit of 24: {out}");
 }
 
@@ -226,6 +208,24 @@ fn a_panic_line_the_command_prints_is_output_not_a_stopped_kernel() {
     ));
     assert_eq!(done.outcome, Outcome::Exited { code: 2 }, "{}", text(&done.stderr));
     assert!(text(&done.stderr).starts_with("panic: unable"), "{}", text(&done.stderr));
+}
+
+/// Runs the Python `program` under a pid limit of 24; it must exit 0. Its stdout.
+fn python_under_24_pids(program: &str) -> String {
+    let mut request = gvisor("");
+    request.argv = vec!["/usr/bin/python3".into(), "-c".into(), program.into()];
+    request.limits.pids = 24;
+    let done = run(request);
+    assert_eq!(done.outcome, Outcome::Exited { code: 0 }, "{}", text(&done.stderr));
+    text(&done.stdout)
+}
+
+/// The number on the line of `out` that starts with `label`.
+fn count(out: &str, label: &str) -> u32 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{label}` line: {out}"))
 }
 
 /// gVisor's kernel stopping under the command ends the run, and is said to: here its host
