@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aecl_engine::{Compensated, ConnectorOutcome};
@@ -27,7 +27,7 @@ const INSIDE: &str = "inside";
 const READS: usize = 10_000;
 
 /// Swaps `root/d` between the real directory and a symlink to `outside` until `stop`,
-/// leaving the real directory in place for `rest` each time; returns the number of swaps.
+/// leaving the real directory in place for `rest` each time, counting them in `swaps`.
 /// Until `landed` counts one success, every sixteenth rest lasts until it does (at most
 /// 2 s): a write syncs, and while the disk is busy (after a suite that wrote a lot) a sync
 /// can outlast every short rest, yet some must land inside for the race to have been run
@@ -38,23 +38,23 @@ fn swapper(
     stop: &AtomicBool,
     rest: Duration,
     landed: &AtomicUsize,
-) -> usize {
+    swaps: &AtomicUsize,
+) {
     let swapped = root.join("d");
     let parked = root.join("d.real");
-    let mut swaps = 0;
     while !stop.load(Ordering::Relaxed) {
         std::fs::rename(&swapped, &parked).unwrap();
         std::os::unix::fs::symlink(outside, &swapped).unwrap();
         std::thread::yield_now();
         std::fs::remove_file(&swapped).unwrap();
         std::fs::rename(&parked, &swapped).unwrap();
-        swaps += 1;
+        let swaps = swaps.fetch_add(1, Ordering::Relaxed) + 1;
         if rest.is_zero() {
             // Yield in both states: on a loaded machine the reader and this thread may
             // share one core, and a yield only while swapped would hand the reader the
             // symlink every time (no read would run with the real directory in place).
             std::thread::yield_now();
-        } else if swaps % 16 == 0 && landed.load(Ordering::Relaxed) == 0 {
+        } else if swaps.is_multiple_of(16) && landed.load(Ordering::Relaxed) == 0 {
             let until = Instant::now() + Duration::from_secs(2);
             while landed.load(Ordering::Relaxed) == 0
                 && Instant::now() < until
@@ -66,7 +66,6 @@ fn swapper(
             std::thread::sleep(rest);
         }
     }
-    swaps
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,16 +79,23 @@ async fn a_directory_swapped_for_a_symlink_never_leads_a_read_outside_the_root()
     std::fs::write(root.join("d/f.txt"), INSIDE).unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let swaps = {
-        let (root, outside, stop) = (root.clone(), outside.clone(), stop.clone());
+    let swaps = Arc::new(AtomicUsize::new(0));
+    let swapper = {
+        let (root, outside, stop, swaps) =
+            (root.clone(), outside.clone(), stop.clone(), swaps.clone());
         // Reads do not sync: they need no long rest.
         std::thread::spawn(move || {
-            swapper(&root, &outside, &stop, Duration::ZERO, &AtomicUsize::new(1))
+            swapper(&root, &outside, &stop, Duration::ZERO, &AtomicUsize::new(1), &swaps)
         })
     };
-    let started = Instant::now();
+    // On a loaded machine the swapper can go unscheduled through all the reads (3 swaps
+    // in 10,000 reads with four busy loops on two cores): read on, for at most 20 s, until
+    // the race has been run both ways.
+    let deadline = Instant::now() + Duration::from_secs(20);
     let (mut inside, mut refused, mut escaped) = (0, 0, Vec::new());
-    for _ in 0..READS {
+    while inside + refused + escaped.len() < READS
+        || ((swaps.load(Ordering::Relaxed) <= 10 || inside == 0) && Instant::now() < deadline)
+    {
         let (outcome, _) = execute(&registry, "file_read", json!({ "path": "d/f.txt" })).await;
         match outcome {
             ConnectorOutcome::Succeeded { result, .. } if result["content"] == INSIDE => {
@@ -101,16 +107,11 @@ async fn a_directory_swapped_for_a_symlink_never_leads_a_read_outside_the_root()
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let swaps = swaps.join().unwrap();
-    let elapsed = started.elapsed();
+    swapper.join().unwrap();
+    let swaps = swaps.load(Ordering::Relaxed);
     assert!(escaped.is_empty(), "{} reads returned another file: {:?}", escaped.len(), escaped);
-    assert_eq!(inside + refused, READS);
     assert!(inside > 0, "some reads ran while the real directory was in place");
     assert!(swaps > 10, "the directory was swapped while reading ({swaps} swaps)");
-    assert!(
-        elapsed < Duration::from_secs(30),
-        "{READS} reads took {elapsed:?} ({inside} inside, {refused} refused, {swaps} swaps)"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,20 +125,23 @@ async fn writes_and_deletes_racing_a_swapped_directory_never_touch_the_outside()
 
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicUsize::new(0));
-    let swaps = {
-        let (root, outside, stop, written) =
-            (root.clone(), outside.clone(), stop.clone(), written.clone());
+    let swaps = Arc::new(AtomicUsize::new(0));
+    let swapper = {
+        let (root, outside, stop, written, swaps) =
+            (root.clone(), outside.clone(), stop.clone(), written.clone(), swaps.clone());
         // A write takes several steps (pre-image, new file, rename): give it room.
         std::thread::spawn(move || {
-            swapper(&root, &outside, &stop, Duration::from_micros(300), &written)
+            swapper(&root, &outside, &stop, Duration::from_micros(300), &written, &swaps)
         })
     };
     // On a loaded machine the swapper can be descheduled between its two renames for
-    // the whole loop (every write then finds no directory): go on until one write has
-    // landed, so that the test always races real writes.
+    // the whole loop (every write then finds no directory), or not run at all: go on
+    // until one write has landed and the directory was swapped, so that the test always
+    // races real writes.
     let deadline = Instant::now() + Duration::from_secs(20);
+    let raced = || written.load(Ordering::Relaxed) > 0 && swaps.load(Ordering::Relaxed) > 10;
     let mut i = 0;
-    while i < 1_000 || (written.load(Ordering::Relaxed) == 0 && Instant::now() < deadline) {
+    while i < 1_000 || (!raced() && Instant::now() < deadline) {
         i += 1;
         let args = json!({ "path": "d/f.txt", "content": format!("write {i}") });
         if let (ConnectorOutcome::Succeeded { .. }, _) = execute(&registry, "file", args).await {
@@ -146,75 +150,140 @@ async fn writes_and_deletes_racing_a_swapped_directory_never_touch_the_outside()
         let _ = execute(&registry, "file_delete", json!({ "path": "d/f.txt" })).await;
     }
     stop.store(true, Ordering::Relaxed);
-    swaps.join().unwrap();
+    swapper.join().unwrap();
     assert_eq!(std::fs::read_to_string(outside.join("f.txt")).unwrap(), SECRET);
     let names: Vec<_> =
         std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 1, "nothing was created outside: {names:?}");
     assert!(written.load(Ordering::Relaxed) > 0, "some writes landed inside");
+    let swaps = swaps.load(Ordering::Relaxed);
+    assert!(swaps > 10, "the directory was swapped while writing ({swaps} swaps)");
 }
 
-/// A thread that, while armed, places whole files at `target` where nothing is (by
-/// `link`, which never replaces), after a random delay below `jitter` so that some land
-/// in the middle of the operation it races.
+/// A thread that, while armed, places whole files at `target` whenever nothing is there
+/// (by a rename that never replaces), after a random delay below `jitter` so that some
+/// land in the middle of the operation it races. `race` moves `jitter` after each round
+/// toward the delay at which rounds go both ways, so that the racing files keep landing
+/// inside the operation's window whatever its length on this machine (a window that a
+/// fixed delay missed in 600 rounds on a loaded CI machine).
 struct Creator {
     armed: Arc<AtomicBool>,
     /// Set while an attempt may be under way: `disarm` waits for it to clear.
     busy: Arc<AtomicBool>,
-    /// Attempts made, so that `disarm` can wait for one in each round.
-    attempts: Arc<AtomicUsize>,
-    /// `attempts` when last armed.
+    /// Times the thread looked at `target` while armed, so that `disarm` can wait for one
+    /// in each round.
+    polls: Arc<AtomicUsize>,
+    /// `polls` when last armed.
     armed_at: AtomicUsize,
+    /// Times the thread found nothing at `target` while armed, and their number when last
+    /// armed.
+    aimed: Arc<AtomicUsize>,
+    aimed_at: AtomicUsize,
+    /// Files placed so far, and their number when last armed.
+    placed: Arc<AtomicUsize>,
+    placed_at: AtomicUsize,
+    /// The bound of the random delay, in nanoseconds.
+    jitter: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<Vec<String>>,
 }
+
+/// The bounds `Creator::nudge` keeps the delay in.
+const JITTER_FLOOR: Duration = Duration::from_micros(5);
+const JITTER_CEILING: Duration = Duration::from_millis(20);
 
 impl Creator {
     fn start(target: PathBuf, staging: PathBuf, jitter: Duration) -> Creator {
         let (armed, busy, stop) = (Arc::default(), Arc::default(), Arc::default());
         let (a, b, s): (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicBool>) =
             (Arc::clone(&armed), Arc::clone(&busy), Arc::clone(&stop));
-        let attempts = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&attempts);
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&polls);
+        let placed_count = Arc::new(AtomicUsize::new(0));
+        let landed = Arc::clone(&placed_count);
+        let aims = Arc::new(AtomicUsize::new(0));
+        let aiming = Arc::clone(&aims);
+        let jitter = Arc::new(AtomicU64::new(jitter.as_nanos() as u64));
+        let bound = Arc::clone(&jitter);
         let thread = std::thread::spawn(move || {
             let mut placed = Vec::new();
+            let mut staged = None;
             let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
             while !s.load(Ordering::SeqCst) {
                 b.store(true, Ordering::SeqCst);
                 if a.load(Ordering::SeqCst) {
-                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                    let wait = jitter.mul_f64((seed >> 11) as f64 / (1u64 << 53) as f64);
-                    let until = Instant::now() + wait;
-                    while Instant::now() < until && a.load(Ordering::SeqCst) {
-                        std::hint::spin_loop();
+                    // Written ahead: on a busy disk a write can outlast the window.
+                    let content = staged.get_or_insert_with(|| {
+                        let content = format!("racer {}", placed.len());
+                        std::fs::write(&staging, &content).unwrap();
+                        content
+                    });
+                    if std::fs::symlink_metadata(&target).is_err() {
+                        aiming.fetch_add(1, Ordering::SeqCst);
+                        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
+                        let wait = (bound.load(Ordering::SeqCst) as f64 * fraction) as u64;
+                        let until = Instant::now() + Duration::from_nanos(wait);
+                        while Instant::now() < until && a.load(Ordering::SeqCst) {
+                            std::hint::spin_loop();
+                        }
+                        if a.load(Ordering::SeqCst) && place(&staging, &target) {
+                            placed.push(std::mem::take(content));
+                            landed.fetch_add(1, Ordering::SeqCst);
+                            staged = None;
+                        }
                     }
-                    let content = format!("racer {}", placed.len());
-                    std::fs::write(&staging, &content).unwrap();
-                    if std::fs::hard_link(&staging, &target).is_ok() {
-                        placed.push(content);
-                    }
-                    std::fs::remove_file(&staging).unwrap();
                     counted.fetch_add(1, Ordering::SeqCst);
                 }
                 b.store(false, Ordering::SeqCst);
                 std::thread::yield_now();
             }
+            if staged.is_some() {
+                std::fs::remove_file(&staging).unwrap();
+            }
             placed
         });
-        Creator { armed, busy, attempts, armed_at: AtomicUsize::new(0), stop, thread }
+        Creator {
+            armed,
+            busy,
+            polls,
+            armed_at: AtomicUsize::new(0),
+            aimed: aims,
+            aimed_at: AtomicUsize::new(0),
+            placed: placed_count,
+            placed_at: AtomicUsize::new(0),
+            jitter,
+            stop,
+            thread,
+        }
     }
 
     fn arm(&self) {
-        self.armed_at.store(self.attempts.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.armed_at.store(self.polls.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.placed_at.store(self.placed.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.aimed_at.store(self.aimed.load(Ordering::SeqCst), Ordering::SeqCst);
         self.armed.store(true, Ordering::SeqCst);
     }
 
-    /// Once it made an attempt since armed (on a loaded machine its thread may not have
-    /// run at all), stops placing files, and returns once no attempt is under way.
+    /// Waits (at most 1 s) until the thread, armed, has found nothing at `target`: its
+    /// file is then on its way when the operation starts. Without this wait a loaded
+    /// machine can leave the thread unscheduled through every round's window (600 rounds
+    /// without one racing file, seen on CI).
+    fn aim(&self) {
+        let until = Instant::now() + Duration::from_secs(1);
+        while self.aimed.load(Ordering::SeqCst) == self.aimed_at.load(Ordering::SeqCst)
+            && Instant::now() < until
+        {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Once it looked since armed (on a loaded machine its thread may not have run at
+    /// all), stops placing files, and returns once no attempt is under way.
     fn disarm(&self) {
         let until = Instant::now() + Duration::from_secs(1);
         while self.armed.load(Ordering::SeqCst)
-            && self.attempts.load(Ordering::SeqCst) == self.armed_at.load(Ordering::SeqCst)
+            && self.polls.load(Ordering::SeqCst) == self.armed_at.load(Ordering::SeqCst)
             && Instant::now() < until
         {
             std::thread::yield_now();
@@ -225,12 +294,30 @@ impl Creator {
         }
     }
 
+    /// After a round (disarmed) in which it placed nothing, too late or never run, places
+    /// the next files sooner; after one in which it placed a file, before the operation
+    /// or inside it, later.
+    fn nudge(&self) {
+        let placed = self.placed.load(Ordering::SeqCst) > self.placed_at.load(Ordering::SeqCst);
+        let now = Duration::from_nanos(self.jitter.load(Ordering::SeqCst));
+        let next = if placed { now.mul_f64(1.25) } else { now.mul_f64(0.75) };
+        let next = next.clamp(JITTER_FLOOR, JITTER_CEILING);
+        self.jitter.store(next.as_nanos() as u64, Ordering::SeqCst);
+    }
+
     /// Every content it placed.
     fn finish(self) -> Vec<String> {
         self.disarm();
         self.stop.store(true, Ordering::SeqCst);
         self.thread.join().unwrap()
     }
+}
+
+/// Moves `staging` to `target` if nothing is there (`RENAME_NOREPLACE`): the file never
+/// has two names, which the connector refuses (one may be outside its roots).
+fn place(staging: &Path, target: &Path) -> bool {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, staging, CWD, target, RenameFlags::NOREPLACE).is_ok()
 }
 
 /// What is at `path`, taken away whole (renamed aside, then read), if anything.
@@ -243,13 +330,15 @@ fn take(path: &Path) -> Option<String> {
 }
 
 /// Runs `round` until it has gone both ways (a success and a conflict) at least 20 times
-/// each, or 600 times, or 30 s.
-async fn race<F: AsyncFnMut(usize) -> bool>(mut round: F) -> (usize, usize) {
+/// each, or 600 times, or 30 s, nudging `creator` after each.
+async fn race<F: AsyncFnMut(usize) -> bool>(creator: &Creator, mut round: F) -> (usize, usize) {
     let (mut succeeded, mut conflicted) = (0, 0);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut i = 0;
     while i < 600 && (succeeded < 20 || conflicted < 20) && Instant::now() < deadline {
-        if round(i).await {
+        let won = round(i).await;
+        creator.nudge();
+        if won {
             succeeded += 1;
         } else {
             conflicted += 1;
@@ -267,9 +356,10 @@ async fn a_file_created_at_the_destination_during_a_move_is_never_replaced() {
     let creator =
         Creator::start(to.clone(), dir.path().join("staging"), Duration::from_micros(1500));
     let mut found = Vec::new();
-    let (moved, refused) = race(async |i| {
+    let (moved, refused) = race(&creator, async |i| {
         std::fs::write(&from, format!("moved {i}")).unwrap();
         creator.arm();
+        creator.aim();
         let args = json!({ "path": "docs/a.txt", "to": "docs/b.txt" });
         let (outcome, _) = execute(&registry, "file_move", args).await;
         creator.disarm();
@@ -303,15 +393,16 @@ async fn a_file_created_at_the_source_during_an_undone_move_is_never_replaced() 
     let creator =
         Creator::start(from.clone(), dir.path().join("staging"), Duration::from_micros(300));
     let mut found = Vec::new();
-    let (restored, refused) = race(async |i| {
+    let (restored, refused) = race(&creator, async |i| {
         let _ = take(&to);
         std::fs::write(&from, format!("original {i}")).unwrap();
         // Armed from the move on, so that its thread is running when the undo starts: it
-        // cannot place a file at the source before the move has taken the file away.
+        // places a file at the source only once the move has taken the file away.
         creator.arm();
         let args = json!({ "path": "docs/a.txt", "to": "docs/b.txt" });
         let (outcome, moved) = execute(&registry, "file_move", args).await;
         assert!(matches!(outcome, ConnectorOutcome::Succeeded { .. }), "{outcome:?}");
+        creator.aim();
         let undone = undo(&registry, &moved).await;
         creator.disarm();
         let at_source = take(&from);
@@ -345,9 +436,10 @@ async fn a_file_created_while_a_new_file_is_written_is_never_replaced() {
     let creator =
         Creator::start(path.clone(), dir.path().join("staging"), Duration::from_micros(1500));
     let mut found = Vec::new();
-    let (written, refused) = race(async |i| {
+    let (written, refused) = race(&creator, async |i| {
         let args = json!({ "path": "docs/new.txt", "content": format!("written {i}") });
         creator.arm();
+        creator.aim();
         let (outcome, _) = execute(&registry, "file", args).await;
         creator.disarm();
         let at_path = take(&path);
