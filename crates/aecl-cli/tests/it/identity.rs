@@ -72,7 +72,9 @@ fn a_hook_session_with_an_agent_key_outlives_the_token_ttl_and_stops_when_revoke
 
     let started = Instant::now();
     let mut calls = 0;
+    let mut last_call_at = Duration::ZERO;
     while started.elapsed() < Duration::from_millis(3500) {
+        last_call_at = started.elapsed();
         let out = run_with_stdin(hook, &hook_input(calls));
         assert_eq!(out.code, Some(0), "{out:#?}");
         assert_eq!(
@@ -84,7 +86,11 @@ fn a_hook_session_with_an_agent_key_outlives_the_token_ttl_and_stops_when_revoke
         calls += 1;
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert!(calls >= 5, "{calls}");
+    // Calls past the TTL, however few a loaded machine fits in: the session outlived it.
+    assert!(
+        calls >= 2 && last_call_at > Duration::from_millis(2500),
+        "{calls} calls, the last at {last_call_at:?}"
+    );
     // The bearer token of the agent's TTL (2 s) died meanwhile.
     let call = r#"{"run":"r9","id":"c1","action":"Bash","args":{"command":"ls"}}"#;
     let (status, answer) = request(&address, "POST", "/v1/evaluate", Some(&bearer), &[], call);
