@@ -170,22 +170,32 @@ struct Creator {
     armed: Arc<AtomicBool>,
     /// Set while an attempt may be under way: `disarm` waits for it to clear.
     busy: Arc<AtomicBool>,
-    /// Times the thread looked at `target` while armed, so that `disarm` can wait for one
-    /// in each round.
-    polls: Arc<AtomicUsize>,
-    /// `polls` when last armed.
-    armed_at: AtomicUsize,
-    /// Times the thread found nothing at `target` while armed, and their number when last
-    /// armed.
-    aimed: Arc<AtomicUsize>,
-    aimed_at: AtomicUsize,
-    /// Files placed so far, and their number when last armed.
-    placed: Arc<AtomicUsize>,
-    placed_at: AtomicUsize,
+    /// Times the thread found nothing at `target` while armed.
+    aimed: Tally,
+    /// Files placed.
+    placed: Tally,
     /// The bound of the random delay, in nanoseconds.
     jitter: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+/// A count the racing thread keeps, and its value when the creator was last armed.
+#[derive(Default)]
+struct Tally {
+    count: Arc<AtomicUsize>,
+    at_arm: AtomicUsize,
+}
+
+impl Tally {
+    fn mark(&self) {
+        self.at_arm.store(self.count.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    /// Whether it counted since the mark.
+    fn moved(&self) -> bool {
+        self.count.load(Ordering::SeqCst) != self.at_arm.load(Ordering::SeqCst)
+    }
 }
 
 /// The bounds `Creator::nudge` keeps the delay in.
@@ -197,16 +207,12 @@ impl Creator {
         let (armed, busy, stop) = (Arc::default(), Arc::default(), Arc::default());
         let (a, b, s): (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicBool>) =
             (Arc::clone(&armed), Arc::clone(&busy), Arc::clone(&stop));
-        let polls = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&polls);
-        let placed_count = Arc::new(AtomicUsize::new(0));
-        let landed = Arc::clone(&placed_count);
-        let aims = Arc::new(AtomicUsize::new(0));
-        let aiming = Arc::clone(&aims);
+        let (aimed, placed) = (Tally::default(), Tally::default());
+        let (aims, places) = (Arc::clone(&aimed.count), Arc::clone(&placed.count));
         let jitter = Arc::new(AtomicU64::new(jitter.as_nanos() as u64));
         let bound = Arc::clone(&jitter);
         let thread = std::thread::spawn(move || {
-            let mut placed = Vec::new();
+            let mut contents = Vec::new();
             let mut staged = None;
             let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
             while !s.load(Ordering::SeqCst) {
@@ -214,12 +220,12 @@ impl Creator {
                 if a.load(Ordering::SeqCst) {
                     // Written ahead: on a busy disk a write can outlast the window.
                     let content = staged.get_or_insert_with(|| {
-                        let content = format!("racer {}", placed.len());
+                        let content = format!("racer {}", contents.len());
                         std::fs::write(&staging, &content).unwrap();
                         content
                     });
                     if std::fs::symlink_metadata(&target).is_err() {
-                        aiming.fetch_add(1, Ordering::SeqCst);
+                        aims.fetch_add(1, Ordering::SeqCst);
                         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                         let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
                         let wait = (bound.load(Ordering::SeqCst) as f64 * fraction) as u64;
@@ -228,12 +234,11 @@ impl Creator {
                             std::hint::spin_loop();
                         }
                         if a.load(Ordering::SeqCst) && place(&staging, &target) {
-                            placed.push(std::mem::take(content));
-                            landed.fetch_add(1, Ordering::SeqCst);
+                            contents.push(std::mem::take(content));
+                            places.fetch_add(1, Ordering::SeqCst);
                             staged = None;
                         }
                     }
-                    counted.fetch_add(1, Ordering::SeqCst);
                 }
                 b.store(false, Ordering::SeqCst);
                 std::thread::yield_now();
@@ -241,27 +246,14 @@ impl Creator {
             if staged.is_some() {
                 std::fs::remove_file(&staging).unwrap();
             }
-            placed
+            contents
         });
-        Creator {
-            armed,
-            busy,
-            polls,
-            armed_at: AtomicUsize::new(0),
-            aimed: aims,
-            aimed_at: AtomicUsize::new(0),
-            placed: placed_count,
-            placed_at: AtomicUsize::new(0),
-            jitter,
-            stop,
-            thread,
-        }
+        Creator { armed, busy, aimed, placed, jitter, stop, thread }
     }
 
     fn arm(&self) {
-        self.armed_at.store(self.polls.load(Ordering::SeqCst), Ordering::SeqCst);
-        self.placed_at.store(self.placed.load(Ordering::SeqCst), Ordering::SeqCst);
-        self.aimed_at.store(self.aimed.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.aimed.mark();
+        self.placed.mark();
         self.armed.store(true, Ordering::SeqCst);
     }
 
@@ -271,23 +263,13 @@ impl Creator {
     /// without one racing file, seen on CI).
     fn aim(&self) {
         let until = Instant::now() + Duration::from_secs(1);
-        while self.aimed.load(Ordering::SeqCst) == self.aimed_at.load(Ordering::SeqCst)
-            && Instant::now() < until
-        {
+        while !self.aimed.moved() && Instant::now() < until {
             std::thread::yield_now();
         }
     }
 
-    /// Once it looked since armed (on a loaded machine its thread may not have run at
-    /// all), stops placing files, and returns once no attempt is under way.
+    /// Stops placing files, and returns once no attempt is under way.
     fn disarm(&self) {
-        let until = Instant::now() + Duration::from_secs(1);
-        while self.armed.load(Ordering::SeqCst)
-            && self.polls.load(Ordering::SeqCst) == self.armed_at.load(Ordering::SeqCst)
-            && Instant::now() < until
-        {
-            std::thread::yield_now();
-        }
         self.armed.store(false, Ordering::SeqCst);
         while self.busy.load(Ordering::SeqCst) {
             std::thread::yield_now();
@@ -298,9 +280,8 @@ impl Creator {
     /// the next files sooner; after one in which it placed a file, before the operation
     /// or inside it, later.
     fn nudge(&self) {
-        let placed = self.placed.load(Ordering::SeqCst) > self.placed_at.load(Ordering::SeqCst);
         let now = Duration::from_nanos(self.jitter.load(Ordering::SeqCst));
-        let next = if placed { now.mul_f64(1.25) } else { now.mul_f64(0.75) };
+        let next = if self.placed.moved() { now.mul_f64(1.25) } else { now.mul_f64(0.75) };
         let next = next.clamp(JITTER_FLOOR, JITTER_CEILING);
         self.jitter.store(next.as_nanos() as u64, Ordering::SeqCst);
     }
