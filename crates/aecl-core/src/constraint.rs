@@ -48,10 +48,14 @@ pub struct Violation {
     pub message: String,
 }
 
-/// Facts about a value that later stages use (the SQL analysis feeds the bulk risk factor).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Facts about a value that later stages use: the SQL analysis feeds the bulk risk factor,
+/// the shell analysis the exfiltration pattern.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValueFacts {
     pub bulk: bool,
+    /// A command of a shell argument that may reach other hosts: the call sends data out
+    /// whether or not its action is `outward`.
+    pub network: Option<String>,
 }
 
 impl Constraint {
@@ -111,7 +115,11 @@ impl Constraint {
                 None => out.push(block("sql", format!("expected SQL text, got {value}"))),
             },
             Constraint::Shell(rules) => match value.as_str() {
-                Some(command) => rules.check_with(command, paths, out),
+                Some(command) => {
+                    if let Some(reach) = rules.check_with(command, paths, out) {
+                        facts.network.get_or_insert(reach);
+                    }
+                }
                 None => out.push(block("shell", format!("expected a command string, got {value}"))),
             },
         }
@@ -178,6 +186,18 @@ pub fn normalise_path(path: &str) -> Option<String> {
 fn check_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<Violation>) {
     if path.contains('\0') {
         out.push(block("path_under", "path contains a NUL byte".to_owned()));
+        return;
+    }
+    // `~/.bashrc` and `~root/x` are home directories to shells and to many tools (MCP
+    // filesystem servers expand a leading `~`), not `ROOT/~/...`; `file:` URIs are paths
+    // to others. Neither is read one way, so neither is taken.
+    if path.starts_with('~') || path.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("file:")) {
+        out.push(block(
+            "path_under",
+            format!(
+                "`{path}` is not a plain path (a leading `~` or a `file:` URI): write it in full"
+            ),
+        ));
         return;
     }
     let base = roots.first().map(String::as_str).unwrap_or("/");

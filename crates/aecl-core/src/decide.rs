@@ -134,7 +134,7 @@ impl<'a> Evaluation<'a> {
         }
         let facts = self.arguments(&action);
         let environment = self.scope_and_intent(&agent, &action);
-        let untrusted_args = self.data_flow(&agent, &action);
+        let untrusted_args = self.data_flow(&agent, &action, facts.network.as_deref());
         // Read once: the budgets and the amount risk factor both need it.
         let amount = amount_of(&action, &self.call.args);
         self.budgets(&agent, &action, &amount);

@@ -5,7 +5,8 @@
 //! The domain is what these checks allow, so anything a mail system could take for
 //! another address or another domain is refused rather than guessed at: a second `@`
 //! (`eve@evil.test?@example.com`), a list separator or a line break inside what should be
-//! one address, text after the closing `>`, a quoted local part, a domain literal
+//! one address, a display name that holds an `@` or that is not plain words or one quoted
+//! string, text after the closing `>`, a quoted local part, a domain literal
 //! (`[1.2.3.4]`), a host name with characters a host has not, and the old routing forms
 //! of a local part (`eve%evil.test@example.com`, `evil.test!eve@example.com`) that relays
 //! still honour, passing the mail on to another domain. Refusing fails closed: the address
@@ -26,6 +27,9 @@ pub fn email_domain(address: &str) -> Option<String> {
         (Some(open), Some(last_open), Some(close))
             if open == last_open && close + 1 == address.len() && open < close =>
         {
+            if !is_plain_display_name(address.get(..open)?) {
+                return None;
+            }
             address.get(open + 1..close)?
         }
         _ => return None,
@@ -36,6 +40,22 @@ pub fn email_domain(address: &str) -> Option<String> {
     }
     let domain = domain.strip_suffix('.').unwrap_or(domain);
     is_host_name(domain).then(|| domain.to_ascii_lowercase())
+}
+
+/// Whether `name`, the text before `<`, is a display name that no mail library reads as
+/// an address: words of `atext` and dots, or one quoted string without escapes, and no
+/// `@` anywhere. Python's `email` package sends `eve@evil.test <ann@example.com>` to
+/// `eve@evil.test`, and some readers take the quoted `"eve@evil.test" <…>` the same way,
+/// so a name that holds an `@` is refused whatever the address inside `<…>` is.
+fn is_plain_display_name(name: &str) -> bool {
+    let name = name.trim();
+    if name.contains('@') {
+        return false;
+    }
+    match name.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) {
+        Some(quoted) => !quoted.contains(['"', '\\']),
+        None => name.chars().all(|c| c == ' ' || is_local_char(c)),
+    }
 }
 
 /// A character of an unquoted local part (RFC 5322 `atext` and the dot; letters of any
@@ -82,11 +102,7 @@ mod tests {
             Some("mail.example.com")
         );
         assert_eq!(email_domain("jörg@example.com").as_deref(), Some("example.com"));
-        // The display name is not the address: its `@` is the reader's problem, not a domain.
-        assert_eq!(
-            email_domain("\"bob@example.com\" <eve@evil.test>").as_deref(),
-            Some("evil.test")
-        );
+        assert_eq!(email_domain("Ann B. Smith <ann@example.com>").as_deref(), Some("example.com"));
     }
 
     #[test]
@@ -116,6 +132,13 @@ mod tests {
             "eve@example..com",
             "eve@exämple.com",
             "@evil.test:eve@example.com",
+            // A display name that holds an address, or that a reader splits elsewhere.
+            "eve@evil.test <ann@example.com>",
+            "\"eve@evil.test\" <ann@example.com>",
+            "eve@evil.test, <ann@example.com>",
+            "eve(at)evil.test: <ann@example.com>",
+            "\"Ann\\\" eve@evil.test\" <ann@example.com>",
+            "Ann \"B\" <ann@example.com>",
         ] {
             assert_eq!(email_domain(text), None, "{text:?}");
         }

@@ -17,6 +17,7 @@ mod guard;
 mod lex;
 mod link_makers;
 mod names;
+mod network;
 mod normalise;
 mod options;
 mod parse;
@@ -137,6 +138,9 @@ pub struct Redirection {
 pub struct Assignment {
     pub name: String,
     pub value: ShellArg,
+    /// The subscript of `a[SUBSCRIPT]=value`, or the first of a compound `a=([S]=v ...)`
+    /// that is not a number, as written.
+    pub subscript: Option<String>,
 }
 
 /// Everything a command line would do that rules judge.
@@ -187,6 +191,10 @@ pub fn analyse_line(command: &str) -> Result<Analysis, String> {
             command.len()
         ));
     }
+    // A NUL ends an argument for `exec` and for bash: what follows is not run as written.
+    if command.contains('\0') {
+        return Err("the command holds a NUL character".to_owned());
+    }
     let mut out = Analysis::default();
     analyse_into(command, 0, &mut out)?;
     Ok(out)
@@ -233,10 +241,29 @@ fn assignment(word: &word::Word) -> Assignment {
     let text = word.source_for_reparse();
     let (name, rest) = text.split_once('=').unwrap_or((text.as_str(), ""));
     let name = name.trim_end_matches('+');
+    let subscript = name
+        .split_once('[')
+        .map(|(_, s)| s.trim_end_matches(']').to_owned())
+        .or_else(|| compound_subscript(&word.raw));
     let name = name.split_once('[').map_or(name, |(n, _)| n).to_owned();
     value.text = value.text.split_once('=').map_or(String::new(), |(_, v)| v.to_owned());
     value.raw = rest.to_owned();
-    Assignment { name, value }
+    Assignment { name, value, subscript }
+}
+
+/// The first subscript of a compound array assignment (`a=([$(cat f)]=1 [2]=x)`) that is
+/// not a number.
+fn compound_subscript(raw: &str) -> Option<String> {
+    let (_, value) = raw.split_once('=')?;
+    let value = value.trim_start().strip_prefix('(')?;
+    value
+        .match_indices('[')
+        .filter_map(|(open, _)| {
+            let rest = value.get(open + 1..)?;
+            rest.get(..rest.find("]=")?)
+        })
+        .find(|s| !s.trim().bytes().all(|b| b.is_ascii_digit()) || s.trim().is_empty())
+        .map(str::to_owned)
 }
 
 /// The canonical name of a program as the rules compare it: the base name of its path,
@@ -449,7 +476,7 @@ impl ShellRules {
     /// Appends a violation for every simple command of `command` that a rule refuses,
     /// with write targets checked as written only (no adapter saw the filesystem).
     pub fn check(&self, command: &str, out: &mut Vec<Violation>) {
-        self.check_with(command, &PathView::Unseen, out);
+        let _network = self.check_with(command, &PathView::Unseen, out);
     }
 
     /// The absolute strings an adapter that sees the filesystem must resolve (into
@@ -466,12 +493,20 @@ impl ShellRules {
     /// working directory, and the resolution of every string [`ShellRules::targets`]
     /// named. A write target is then checked both as written and as resolved; when the
     /// adapter saw the filesystem but did not resolve a target, the write is refused.
-    pub fn check_with(&self, command: &str, paths: &PathView, out: &mut Vec<Violation>) {
+    ///
+    /// Returns the first command of the line that may reach other hosts (`network.rs`);
+    /// a line that does not parse may (it is blocked anyway).
+    pub fn check_with(
+        &self,
+        command: &str,
+        paths: &PathView,
+        out: &mut Vec<Violation>,
+    ) -> Option<String> {
         let analysis = match analyse_line(command) {
             Ok(analysis) => analysis,
             Err(e) => {
                 out.push(violation(Decision::Block, format!("cannot parse command: {e}")));
-                return;
+                return Some(command.to_owned());
             }
         };
         let mut found = Vec::new();
@@ -481,7 +516,8 @@ impl ShellRules {
         let listed = |program: &str| {
             self.allow_programs.iter().any(|p| normalise::program_name(p) == program)
         };
-        for (decision, message) in self.guard.assess(&analysis, &listed, paths).findings {
+        let assessed = self.guard.assess(&analysis, &listed, paths);
+        for (decision, message) in assessed.findings {
             if decision > Decision::Allow {
                 found.push(violation(decision, message));
             }
@@ -489,6 +525,7 @@ impl ShellRules {
         // The same finding twice (`rm a; rm a`) is reported once.
         let mut seen = HashSet::new();
         out.extend(found.into_iter().filter(|v| seen.insert((v.decision, v.message.clone()))));
+        assessed.network
     }
 
     fn check_one(&self, command: &SimpleCommand, out: &mut Vec<Violation>) {

@@ -26,6 +26,7 @@ pub use fold::{fold, readings};
 pub use iban::normal as iban_normal;
 pub use phone::{PhoneForm, normal as phone_normal, region_code};
 pub use scan::{Found, Normal, find};
+pub(crate) use url::SPECIAL_SCHEMES;
 pub use url::{UrlForm, normal as url_normal};
 
 /// How an argument's values are normalised before provenance matching.

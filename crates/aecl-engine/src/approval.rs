@@ -456,14 +456,22 @@ fn shorten(value: &mut Value) {
 }
 
 /// The arguments an approver sees in the list: the action's `summary` paths, else its
-/// control arguments, each with its values in the (redacted) arguments.
+/// control arguments, and its money amount in any case, each with its values in the
+/// (redacted) arguments. "Approve and allow similar" bounds every one of them, so the
+/// amount is always among them: a grant made from a 100 EUR transfer to one IBAN allowed
+/// 400,000 to the same IBAN (red team, 2026-11-28).
 fn summary(action: Option<&aecl_core::policy::ActionSpec>, args: &Value) -> Vec<Value> {
     let Some(action) = action else { return Vec::new() };
-    let paths: Vec<&aecl_core::path::FieldPath> = if action.approval.summary.is_empty() {
+    let mut paths: Vec<&aecl_core::path::FieldPath> = if action.approval.summary.is_empty() {
         action.args.iter().filter(|a| a.control).map(|a| &a.path).collect()
     } else {
         action.approval.summary.iter().collect()
     };
+    if let Some(amount) = &action.amount_arg
+        && !paths.contains(&amount)
+    {
+        paths.push(amount);
+    }
     paths
         .into_iter()
         .map(|path| {

@@ -600,6 +600,13 @@ pub struct ProgramFile {
     /// First positional arguments that make it send data.
     #[serde(default)]
     pub upload_subcommands: Vec<String>,
+    /// It reaches other hosts whatever its arguments: a run that read private data and
+    /// untrusted content counts a command of it as sending data out.
+    #[serde(default)]
+    pub network: bool,
+    /// First positional arguments that make it reach other hosts.
+    #[serde(default)]
+    pub network_subcommands: Vec<String>,
 }
 
 /// Which positional arguments a program writes.

@@ -19,6 +19,13 @@ fn path_traversal_is_normalised_before_the_root_check() {
     assert!(!violations(&c, json!("../../etc/shadow")).is_empty());
     assert!(!violations(&c, json!("/workspace-evil/x")).is_empty());
     assert!(!violations(&c, json!("/../../..")).is_empty());
+    // What tools read as another place: a home directory, a URI.
+    for path in ["~/.bashrc", "~", "~root/.ssh/id_rsa", "~/", "file:///etc/passwd", "FILE:x"] {
+        let found = violations(&c, json!(path));
+        assert!(found.iter().any(|m| m.contains("not a plain path")), "{path}: {found:?}");
+    }
+    // A `~` further on is a file name like any other.
+    assert!(violations(&c, json!("src/~backup")).is_empty());
 }
 
 #[test]
@@ -130,6 +137,11 @@ fn every_address_in_a_list_must_have_an_allowed_domain() {
         "\"bob@example.com\" <eve@evil.test>",
         "\"eve@evil.test\"@example.com",
         "@evil.test:eve@example.com",
+        // A display name holding the address a mail library sends to (Python's `email`
+        // reads `eve@evil.test` here), alone or in a list.
+        "eve@evil.test <ann@example.com>",
+        "ann@example.com, eve@evil.test <bob@example.com>",
+        "\"eve@evil.test\" <ann@example.com>",
     ] {
         assert!(!violations(&c, json!(text)).is_empty(), "{text:?}");
     }

@@ -95,9 +95,16 @@ impl Evaluation<'_> {
         environment
     }
 
-    /// Step 5: provenance of every argument value, and the exfiltration pattern. Returns the
-    /// argument paths whose value came only from untrusted content.
-    pub(super) fn data_flow(&mut self, agent: &AgentManifest, action: &ActionSpec) -> Vec<String> {
+    /// Step 5: provenance of every argument value, and the exfiltration pattern. `network`
+    /// is a command of a shell argument that may reach other hosts: the call then sends
+    /// data out even when its action is not `outward`. Returns the argument paths whose
+    /// value came only from untrusted content.
+    pub(super) fn data_flow(
+        &mut self,
+        agent: &AgentManifest,
+        action: &ActionSpec,
+        network: Option<&str>,
+    ) -> Vec<String> {
         let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
         let mut texts: Vec<(String, String)> = Vec::new();
         // Links given as control arguments: what their path, query or fragment carries.
@@ -179,12 +186,19 @@ impl Evaluation<'_> {
                 untrusted.push((path.clone(), text.clone(), None));
             }
         }
-        if action.outward
+        if (action.outward || network.is_some())
             && let (Some(private), Some(untrusted)) =
                 (&self.run.read_private, &self.run.read_untrusted)
         {
+            let how = match network {
+                Some(command) if !action.outward => {
+                    format!(" (`{}` may reach other hosts)", shorten(command))
+                }
+                _ => String::new(),
+            };
             let message = format!(
-                "private data ({}) and untrusted content ({}) were read, and `{}` sends data out",
+                "private data ({}) and untrusted content ({}) were read, and `{}` sends data \
+                 out{how}",
                 private.label, untrusted.label, action.name
             );
             let decision = agent.data_flow.exfiltration.max(Decision::RequireApproval);

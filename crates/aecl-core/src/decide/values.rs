@@ -32,7 +32,15 @@ pub(super) fn kind_of(spec: Option<&ArgSpec>, text: &str) -> Option<ValueKind> {
         return None;
     }
     let text = text.trim();
-    if text.contains("://") || text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www.")) {
+    // `https:evil.test`, `https:/evil.test`, `https:\\evil.test` and the JSON-escaped
+    // `https:\/\/evil.test` name a host for browsers and Node as `https://` does.
+    let web_scheme = text.split_once(':').is_some_and(|(head, _)| {
+        values::SPECIAL_SCHEMES.iter().any(|s| head.eq_ignore_ascii_case(s))
+    });
+    if web_scheme
+        || text.contains("://")
+        || text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www."))
+    {
         values::url_normal(text).map(|_| ValueKind::Url)
     } else if text.contains('@') {
         values::email_normal(text).map(|_| ValueKind::Email)
@@ -68,15 +76,15 @@ impl Evaluation<'_> {
             }
             let texts = std::iter::once(text).chain(readings.iter().map(String::as_str));
             let mut findings: Vec<(String, Option<usize>, ValueKind, SourceRef)> = Vec::new();
-            let mut seen = Vec::new();
+            // A set: a text of 80,000 links took 22 s with a list's `contains`.
+            let mut seen = std::collections::HashSet::new();
             for (reading, scanned) in texts.enumerate() {
                 for found in values::find(scanned, &spec.values.scan, &options) {
                     let Some(raw) = scanned.get(found.start..found.end) else { continue };
                     // One reason per value, however many readings spell it.
-                    if seen.contains(&found.normal) {
+                    if !seen.insert(found.normal.clone()) {
                         continue;
                     }
-                    seen.push(found.normal.clone());
                     let Some(source) = provenance.source_of_kind(&found.kind, raw, &options) else {
                         continue;
                     };
@@ -113,15 +121,30 @@ impl Evaluation<'_> {
                 flagged = true;
             }
         }
+        // The copy is looked for in the text as a reader sees it: folded (zero-width and
+        // other invisible characters dropped), with entities and escapes decoded, and with
+        // `_` and `-` read as the spaces they stand in for (red team, 2026-11-28: a
+        // paragraph copied with a zero-width space between every letter passed).
+        let copied = |limit| {
+            let folded = values::fold(text);
+            let underscores = folded.replace('_', " ");
+            let hyphens = folded.replace('-', " ");
+            let mut readings = vec![folded.into_owned(), underscores, hyphens];
+            readings.extend(values::readings(text));
+            readings.into_iter().find_map(|reading| {
+                self.run
+                    .provenance
+                    .untrusted_copy(&reading, limit)
+                    .map(|copy| (copy.len, copy.source.label.clone(), copy.excerpt.clone()))
+            })
+        };
         if let Some(limit) = spec.values.max_copied_from_untrusted
-            && let Some(copy) = self.run.provenance.untrusted_copy(text, limit)
+            && let Some((len, label, excerpt)) = copied(limit)
         {
             let message = format!(
-                "`{path}` copies {} characters of untrusted content from {} (more than \
+                "`{path}` copies {len} characters of untrusted content from {label} (more than \
                  {limit}): `{}`",
-                copy.len,
-                copy.source.label,
-                shorten(&copy.excerpt)
+                shorten(&excerpt)
             );
             let rule = "data_flow.copied_from_untrusted";
             self.reason(Stage::DataFlow, rule, decision, Some(path.to_owned()), message);
@@ -176,5 +199,41 @@ fn kind_name(kind: &ValueKind) -> &'static str {
         ValueKind::Amount => "amount",
         ValueKind::Date => "date",
         ValueKind::Custom(_) => "value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kind_of;
+    use crate::path::FieldPath;
+    use crate::policy::{ArgSpec, ArgValues};
+    use crate::values::ValueKind;
+
+    /// A control argument without a declared kind is a URL wherever browsers and Node read
+    /// one, `//` or not (red team, 2026-11-28: these were matched as plain text, so a
+    /// page's link respelt this way counted as unseen).
+    #[test]
+    fn a_control_argument_is_a_url_in_every_spelling_that_names_a_host() {
+        let spec = ArgSpec {
+            path: FieldPath::parse("url").unwrap(),
+            control: true,
+            sink: false,
+            constraints: Vec::new(),
+            values: ArgValues::default(),
+        };
+        for url in [
+            "https://collect.evil.test/hook",
+            "https:collect.evil.test/hook",
+            "HTTPS:/collect.evil.test/hook",
+            "https:\\\\collect.evil.test\\hook",
+            "https:\\/\\/collect.evil.test\\/hook",
+            "ws:collect.evil.test",
+            "www.evil.test/x",
+        ] {
+            assert_eq!(kind_of(Some(&spec), url), Some(ValueKind::Url), "{url}");
+        }
+        assert_ne!(kind_of(Some(&spec), "mailto:eve@evil.test"), Some(ValueKind::Url));
+        let plain = ArgSpec { control: false, ..spec };
+        assert_eq!(kind_of(Some(&plain), "https:collect.evil.test/hook"), None);
     }
 }

@@ -184,10 +184,19 @@ const GLOBAL_VALUES: [&str; 8] = [
     "--attr-source",
 ];
 
-/// Adds the findings of `git WORDS`.
-pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
+/// One global option before the subcommand: its name, its value if it takes one.
+struct GlobalOption<'w> {
+    word: &'w ShellArg,
+    name: String,
+    value: Option<ShellArg>,
+}
+
+/// The global options before the subcommand, and the subcommand's index; `Err` with the
+/// first option git does not know (its value, if it takes one, would be read as the
+/// subcommand).
+fn global_options(words: &[ShellArg]) -> Result<(Vec<GlobalOption<'_>>, usize), &ShellArg> {
+    let mut options = Vec::new();
     let mut i = 0;
-    let mut directory: Option<ShellArg> = None;
     while let Some(word) = words.get(i) {
         if !word.is_known() || !word.text.starts_with('-') {
             break;
@@ -201,9 +210,7 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             continue;
         }
         if !GLOBAL_VALUES.contains(&name) {
-            // Its value, if it takes one, would be read as the subcommand.
-            out.push(Finding::RunsCode(format!("the git option `{}` is not known", word.raw)));
-            return;
+            return Err(word);
         }
         let value = match attached {
             Some(text) => Some(ShellArg { text, ..word.clone() }),
@@ -212,7 +219,42 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
                 words.get(i - 1).cloned()
             }
         };
-        match name {
+        options.push(GlobalOption { word, name: name.to_owned(), value });
+    }
+    Ok((options, i))
+}
+
+/// git subcommands that reach other hosts besides [`REMOTE_COMMANDS`]: what is given to
+/// them leaves the machine.
+const OTHER_NETWORK_SUBCOMMANDS: [&str; 8] =
+    ["send-email", "request-pull", "imap-send", "lfs", "svn", "p4", "http-fetch", "http-push"];
+
+/// Whether `git WORDS` may reach other hosts: a subcommand that does, or one git cannot
+/// tell before it runs (an unknown option, a subcommand only known at run time, an alias
+/// or an external `git-NAME` program).
+pub(super) fn reaches_network(words: &[ShellArg]) -> bool {
+    let Ok((_, i)) = global_options(words) else { return true };
+    words.get(i).is_some_and(|word| {
+        let sub = word.text.as_str();
+        !word.is_known()
+            || REMOTE_COMMANDS.contains(&sub)
+            || OTHER_NETWORK_SUBCOMMANDS.contains(&sub)
+            || !GIT_SUBCOMMANDS.contains(&sub)
+    })
+}
+
+/// Adds the findings of `git WORDS`.
+pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
+    let (options, i) = match global_options(words) {
+        Ok(found) => found,
+        Err(word) => {
+            out.push(Finding::RunsCode(format!("the git option `{}` is not known", word.raw)));
+            return;
+        }
+    };
+    let mut directory: Option<ShellArg> = None;
+    for GlobalOption { word, name, value } in options {
+        match name.as_str() {
             "-C" => directory = value,
             // Another repository's configuration can make any command run programs
             // (`core.fsmonitor`), and files are checked out into another work tree.
@@ -371,6 +413,22 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
         }
         // `git mv SRC... DST` moves like `mv`: every path is written.
         "mv" => out.extend(positionals.iter().map(|p| write((*p).clone()))),
+        // `--in-place` (or a prefix of it) rewrites the files named.
+        "interpret-trailers"
+            if rest.iter().any(|w| {
+                w.text.len() > 4 && w.text.starts_with("--in") && "--in-place".starts_with(&w.text)
+            }) =>
+        {
+            out.extend(positionals.iter().map(|p| write((*p).clone())));
+        }
+        // These write the user's global configuration and the system scheduler, which
+        // then runs git in the repository on its own.
+        "maintenance" if matches!(first, Some("register" | "start" | "unregister" | "stop")) => {
+            out.push(Finding::RunsCode(format!(
+                "`git maintenance {}` changes the user's configuration and schedules git",
+                first.unwrap_or_default()
+            )));
+        }
         // `git merge-file CURRENT BASE OTHER` writes CURRENT (unless `-p`);
         // `git pack-objects BASE` writes `BASE-<hash>.pack` and its index.
         "merge-file" if !rest.iter().any(|w| matches!(w.text.as_str(), "-p" | "--stdout")) => {

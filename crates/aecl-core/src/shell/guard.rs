@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::finding::Finding;
 use super::link_makers;
+use super::network;
 use super::programs::{self, ProgramSpec, Special, Writes};
 use super::scan::scan;
 use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES};
@@ -71,6 +72,8 @@ pub(super) struct Assessed {
     pub writes: Vec<super::WriteWord>,
     /// The commands whose writes the table cannot list.
     pub opaque: Vec<super::OpaqueCommand>,
+    /// The first command (or redirection) that may reach other hosts (`network.rs`).
+    pub network: Option<String>,
 }
 
 impl ProgramGuard {
@@ -103,6 +106,7 @@ impl ProgramGuard {
             targets: self.write_paths.clone(),
             writes: Vec::new(),
             opaque: Vec::new(),
+            network: None,
         };
         let findings: Vec<Vec<Finding>> =
             analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
@@ -143,6 +147,11 @@ impl ProgramGuard {
             let interpreter = self.spec(&command.program).is_some_and(|s| s.stdin_code);
             if let Some(opaque) = opaque(command, &found, interpreter, &dirs) {
                 out.opaque.push(opaque);
+            }
+            if out.network.is_none()
+                && network::reaches(command, self.spec(&command.program), &found)
+            {
+                out.network = Some(command.to_string());
             }
             if found.is_empty() {
                 continue;
@@ -190,6 +199,7 @@ impl ProgramGuard {
                     self.uploads,
                     format!("`{op} {}` opens a network connection", target.raw),
                 ));
+                out.network.get_or_insert_with(|| format!("{op} {}", target.raw));
             }
         }
         // Variables the line declares integers (`declare -i n`): like `RANDOM`, each later
@@ -201,8 +211,19 @@ impl ProgramGuard {
             .filter(|c| c.words.iter().any(|w| short_flag(w, 'i')))
             .flat_map(variables_set_by)
             .collect();
+        // Associative arrays (`declare -A m`): their subscripts are strings, not arithmetic.
+        let associative: Vec<String> = analysis
+            .commands
+            .iter()
+            .filter(|c| matches!(c.program.as_str(), "declare" | "typeset" | "local"))
+            .filter(|c| c.words.iter().any(|w| short_flag(w, 'A')))
+            .flat_map(variables_set_by)
+            .collect();
         for assignment in &analysis.assignments {
             self.variable(&assignment.name, &mut out.findings);
+            if !associative.contains(&assignment.name) {
+                self.subscripts(assignment, &mut out.findings);
+            }
             let value = &assignment.value;
             let literal = value.is_known()
                 && !value.text.is_empty()
@@ -235,6 +256,27 @@ impl ProgramGuard {
             out.push((
                 self.runs_code,
                 format!("setting `{name}` to text known only at run time evaluates it as code"),
+            ));
+        }
+    }
+
+    /// An indexed array's subscript is evaluated as arithmetic, and arithmetic reads a
+    /// variable's text as an expression, running the command substitutions of a subscript
+    /// inside it: `x=$(cat f); a[x]=1` runs what `f` holds (`b[$(cmd)]`), as does the
+    /// compound `a=([$(cat f)]=1)`. A subscript other than a number is refused.
+    fn subscripts(&self, assignment: &super::Assignment, out: &mut Vec<(Decision, String)>) {
+        let numeric = |s: &str| {
+            let s = s.trim();
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if assignment.subscript.as_deref().is_some_and(|s| !numeric(s)) {
+            out.push((
+                self.runs_code,
+                format!(
+                    "`{}` is indexed by an expression: bash evaluates it as arithmetic, \
+                     which runs code held in a variable's text",
+                    assignment.name
+                ),
             ));
         }
     }
@@ -337,7 +379,8 @@ impl ProgramGuard {
                 format!("`{what}` writes `{path}`, configuration that makes programs run code"),
             )),
             Some(WriteProblem::Network(path)) => {
-                out.push((self.uploads, format!("`{what}` opens the network connection `{path}`")))
+                out.push((self.uploads, format!("`{what}` opens the network connection `{path}`")));
+                assessed.network.get_or_insert_with(|| what.to_owned());
             }
         }
     }
@@ -469,6 +512,9 @@ impl ProgramGuard {
             );
             out.extend(targets.into_iter().map(Finding::Writes));
         }
+        if command.program == "cp" {
+            out.extend(parents_targets(&scanned).into_iter().map(Finding::Writes));
+        }
         let appended = command.unknown_args.is_some() && !positionals.iter().any(|p| !p.is_known());
         let has_grammar = matches!(
             spec.special,
@@ -549,8 +595,10 @@ fn variables_set_by(command: &SimpleCommand) -> Vec<String> {
                 std::iter::once(name_of(&w.text)).chain(target)
             })
             .collect(),
+        // `unset PATH` changes where programs are found too: bash then looks in the
+        // current directory.
         "export" | "declare" | "typeset" | "local" | "readonly" | "read" | "mapfile"
-        | "readarray" => words
+        | "readarray" | "unset" => words
             .iter()
             .filter(|w| !w.text.starts_with('-') && !w.text.is_empty())
             .map(|w| name_of(&w.text))
@@ -583,4 +631,32 @@ fn short_flag(word: &ShellArg, letter: char) -> bool {
         && word.text.starts_with('-')
         && !word.text.starts_with("--")
         && word.text.chars().skip(1).any(|c| c == letter)
+}
+
+/// `cp --parents SOURCE... DIRECTORY` (or `-t DIRECTORY`) writes `DIRECTORY/SOURCE`, the
+/// source's own path appended: a source with `..` lands outside the directory (`cp
+/// --parents ../../etc/x .` writes `./../../etc/x`). Each such path, as a write.
+fn parents_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
+    let names = scanned.options.iter().flat_map(|o| &o.names);
+    // `--par`: GNU getopt takes any unambiguous prefix.
+    if !names.into_iter().any(|n| n.len() >= 4 && "--parents".starts_with(n.as_str())) {
+        return Vec::new();
+    }
+    let (directory, sources) = match scanned.values(&["-t", "--target-directory"]).next() {
+        Some(directory) => (directory, &scanned.positionals[..]),
+        None => match scanned.positionals.split_last() {
+            Some((directory, sources)) => (directory, sources),
+            None => return Vec::new(),
+        },
+    };
+    sources
+        .iter()
+        .map(|source| ShellArg {
+            text: format!("{}/{}", directory.text, source.text),
+            raw: format!("{} (with --parents {})", directory.raw, source.raw),
+            expansion: directory.expansion || source.expansion,
+            pattern: directory.pattern || source.pattern,
+            tilde: directory.tilde,
+        })
+        .collect()
 }

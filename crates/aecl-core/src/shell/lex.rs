@@ -203,7 +203,17 @@ impl Lexer {
                 return Err("here-document without a delimiter".to_owned());
             }
             let word = self.word(depth)?;
-            let quoted = word.parts.iter().any(|p| !matches!(p, Part::Lit(_)));
+            // bash takes the delimiter after quote removal only: `E$X` ends at a line `E$X`
+            // and, not being quoted, leaves the body's substitutions to run. Rather than
+            // read it some other way, such a delimiter is refused.
+            if word.parts.iter().any(|p| matches!(p, Part::Param(_) | Part::Subst(_))) {
+                return Err(format!(
+                    "the here-document delimiter `{}` holds an expansion, which bash takes \
+                     as literal text",
+                    word.raw
+                ));
+            }
+            let quoted = word.parts.iter().any(|p| matches!(p, Part::Quoted(_)));
             self.pending.push(PendingHereDoc {
                 delimiter: word.text(),
                 strip_tabs: op == "<<-",
@@ -222,12 +232,17 @@ impl Lexer {
                 if self.peek().is_none() {
                     return Err(format!("unterminated here-document `{}`", doc.delimiter));
                 }
-                let start = self.pos;
-                while self.peek().is_some_and(|c| c != '\n') {
-                    self.pos += 1;
+                let mut line = self.physical_line();
+                // With an unquoted delimiter bash joins a line ending in an unescaped
+                // backslash with the next before comparing it with the delimiter: `E\`
+                // and an empty line end the document.
+                while !doc.quoted
+                    && line.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
+                    && self.peek().is_some()
+                {
+                    line.pop();
+                    line.push_str(&self.physical_line());
                 }
-                let line = self.slice(start, self.pos);
-                self.pos += 1;
                 let compared = if doc.strip_tabs { line.trim_start_matches('\t') } else { &line };
                 if compared == doc.delimiter {
                     break;
@@ -248,6 +263,17 @@ impl Lexer {
             out.push(Token::HereDoc(word));
         }
         Ok(())
+    }
+
+    /// Reads up to the next newline, which it consumes.
+    fn physical_line(&mut self) -> String {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c != '\n') {
+            self.pos += 1;
+        }
+        let line = self.slice(start, self.pos);
+        self.pos += 1;
+        line
     }
 
     /// Reads one word. The caller has checked that the next character starts one.
@@ -492,6 +518,12 @@ impl Lexer {
             match self.peek() {
                 None => return Err("unclosed arithmetic expansion".to_owned()),
                 Some('`') => return Err("command substitution inside arithmetic".to_owned()),
+                // bash ends `((`/`$((` at a `))` outside quotes, and reads `(( ... ))` that
+                // has none as nested subshells: `((1 ")) #"; rm -rf x); true)` runs `rm`.
+                // Quoting and escapes inside arithmetic are refused rather than followed.
+                Some('"' | '\'' | '\\') => {
+                    return Err("quotes or escapes inside arithmetic".to_owned());
+                }
                 Some('$') if self.peek_at(1) == Some('(') && self.peek_at(2) != Some('(') => {
                     return Err("command substitution inside arithmetic".to_owned());
                 }
@@ -552,10 +584,16 @@ impl Lexer {
         Ok(inner.parts.into_iter().filter(|p| matches!(p, Part::Subst(_))).collect())
     }
 
-    /// Reads `$'...'`, decoding C-style escapes (`$'\x72m'` is `rm`).
+    /// Reads `$'...'`, decoding C-style escapes (`$'\x72m'` is `rm`). bash's string ends
+    /// at a NUL (`\0`, `\x00`, `\c@`): `$'--exec\0x'` is `--exec`.
     fn ansi_c_quoted(&mut self) -> Result<String, String> {
         let mut text = String::new();
         loop {
+            if text.ends_with('\0') {
+                text.pop();
+                self.skip_ansi_c_quoted()?;
+                return Ok(text);
+            }
             let Some(c) = self.peek() else {
                 return Err("unclosed `$'`".to_owned());
             };
@@ -607,6 +645,22 @@ impl Lexer {
                     }
                 }
                 _ => text.push(c),
+            }
+        }
+    }
+
+    /// Skips the rest of a `$'...'` after a NUL, up to its closing quote (an escaped one
+    /// does not close it).
+    fn skip_ansi_c_quoted(&mut self) -> Result<(), String> {
+        loop {
+            let Some(c) = self.peek() else {
+                return Err("unclosed `$'`".to_owned());
+            };
+            self.pos += 1;
+            match c {
+                '\'' => return Ok(()),
+                '\\' => self.pos += 1,
+                _ => {}
             }
         }
     }

@@ -22,7 +22,17 @@ pub(super) fn parse<'t>(
     out: &mut Vec<Vec<&'t Word>>,
     facts: &mut LineFacts<'t>,
 ) -> Result<(), String> {
-    Parser { tokens, pos: 0, depth, frames: Vec::new(), current: Vec::new(), out, facts }.run()
+    Parser {
+        tokens,
+        pos: 0,
+        depth,
+        frames: Vec::new(),
+        current: Vec::new(),
+        prefixed: false,
+        out,
+        facts,
+    }
+    .run()
 }
 
 /// What a line does besides running its commands' words.
@@ -69,6 +79,10 @@ struct Parser<'t, 'o> {
     depth: usize,
     frames: Vec<Frame>,
     current: Vec<&'t Word>,
+    /// The command being read starts with an assignment or a redirection: its next word
+    /// is the program even when it reads as a keyword (bash runs `X=1 case` as a
+    /// command named `case`, and the lines after it as commands).
+    prefixed: bool,
     out: &'o mut Vec<Vec<&'t Word>>,
     facts: &'o mut LineFacts<'t>,
 }
@@ -90,6 +104,7 @@ impl<'t> Parser<'t, '_> {
                 Token::Word(word) => self.word(word)?,
                 Token::Redirect(op) => match self.next() {
                     Some(Token::Word(target)) => {
+                        self.prefixed |= self.current.is_empty() && !self.in_case_patterns();
                         if !matches!(*op, "<<" | "<<-") {
                             self.facts.redirections.push((op, target));
                         }
@@ -114,6 +129,7 @@ impl<'t> Parser<'t, '_> {
 
     /// Ends the simple command being read.
     fn finish(&mut self) {
+        self.prefixed = false;
         if !self.current.is_empty() {
             self.out.push(std::mem::take(&mut self.current));
         }
@@ -142,7 +158,7 @@ impl<'t> Parser<'t, '_> {
             // Otherwise a pattern: data.
             return Ok(());
         }
-        if !self.current.is_empty() {
+        if !self.current.is_empty() || (self.prefixed && !is_assignment(word)) {
             self.current.push(word);
             return Ok(());
         }
@@ -204,6 +220,7 @@ impl<'t> Parser<'t, '_> {
             self.conditional(word)?;
         } else if is_assignment(word) {
             self.facts.assignments.push(word);
+            self.prefixed = true;
         } else {
             self.current.push(word);
         }

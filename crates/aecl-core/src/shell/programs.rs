@@ -96,6 +96,12 @@ pub struct ProgramSpec {
     pub runs_code_subcommands: Vec<String>,
     /// First positional arguments that send data (`npm publish`, `cargo publish`).
     pub upload_subcommands: Vec<String>,
+    /// It reaches other hosts whatever its arguments (`curl`, `wget`, `scp`): what it is
+    /// given (a URL's path and query, a name to look up) may leave the machine, so a run
+    /// that read private data and untrusted content counts it as sending data out.
+    pub network: bool,
+    /// First positional arguments that reach other hosts (`git fetch`, `npm install`).
+    pub network_subcommands: Vec<String>,
     /// A reader for a grammar of its own.
     pub special: Option<Special>,
 }
@@ -131,6 +137,8 @@ struct Entry {
     writes: Writes,
     runs_code_subcommands: &'static [&'static str],
     upload_subcommands: &'static [&'static str],
+    network: bool,
+    network_subcommands: &'static [&'static str],
     special: Option<Special>,
 }
 
@@ -150,6 +158,8 @@ const PLAIN: Entry = Entry {
     writes: Writes::None,
     runs_code_subcommands: &[],
     upload_subcommands: &[],
+    network: false,
+    network_subcommands: &[],
     special: None,
 };
 
@@ -170,6 +180,8 @@ impl Entry {
             writes: self.writes,
             runs_code_subcommands: owned(self.runs_code_subcommands),
             upload_subcommands: owned(self.upload_subcommands),
+            network: self.network,
+            network_subcommands: owned(self.network_subcommands),
             special: self.special,
         }
     }

@@ -312,10 +312,53 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
             value.raw
         )));
     }
+    // Other protocols send what no upload option shows: `telnet:` (or `--proto-default
+    // telnet`) sends standard input, `smtp:`, `mqtt:`, `dict:`, `gopher:` and the rest
+    // requests of the caller's own making.
+    let urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
+    let schemes = urls.filter_map(|url| url_scheme(&url.text).map(|s| (s, url.raw.clone())));
+    let defaults = scanned.values(&["--proto-default"]).map(|v| (v.text.clone(), v.raw.clone()));
+    for (scheme, raw) in schemes.chain(defaults) {
+        if !matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "http" | "https" | "ftp" | "ftps" | "file"
+        ) {
+            out.push(Finding::Uploads(format!("`{raw}` makes curl speak `{scheme}`")));
+        }
+    }
+}
+
+/// The scheme of a URL as curl reads it (`telnet:/host`, `TELNET://host`, `dict:x`):
+/// one of curl's protocols, or any name followed by `:/`; `None` for `host:port/path`,
+/// `user:password@host` and text without a scheme.
+fn url_scheme(url: &str) -> Option<String> {
+    const PROTOCOLS: [&str; 27] = [
+        "dict", "file", "ftp", "ftps", "gopher", "gophers", "http", "https", "imap", "imaps",
+        "ldap", "ldaps", "mqtt", "pop3", "pop3s", "rtmp", "rtsp", "scp", "sftp", "smb", "smbs",
+        "smtp", "smtps", "telnet", "tftp", "ws", "wss",
+    ];
+    let (scheme, rest) = url.split_once(':')?;
+    let name = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    let known = PROTOCOLS.contains(&scheme.to_ascii_lowercase().as_str());
+    (name && (known || rest.starts_with('/'))).then(|| scheme.to_owned())
 }
 
 fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
-    let create = scanned.has(&[
+    // GNU tar takes any unambiguous prefix of a long option (`--cre` for `--create`,
+    // `--remove-f` for `--remove-files`): a prefix stands for every option it could
+    // abbreviate here, as the table's own options do in `scan.rs`.
+    let has = |names: &[&str]| {
+        scanned.has(names)
+            || scanned.options.iter().flat_map(|o| &o.names).any(|given| {
+                given.len() > 3
+                    && given.starts_with("--")
+                    && !given.contains('=')
+                    && names.iter().any(|n| n.starts_with("--") && n.starts_with(given.as_str()))
+            })
+    };
+    let create = has(&[
         "-c",
         "--create",
         "-r",
@@ -327,7 +370,7 @@ fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
         "--concatenate",
         "--delete",
     ]);
-    let extract = scanned.has(&["-x", "--extract", "--get"]);
+    let extract = has(&["-x", "--extract", "--get"]);
     for archive in scanned.values(&["-f", "--file"]) {
         if archive.text.contains(':') && !scanned.has(&["--force-local"]) {
             out.push(Finding::RunsCode(format!(
@@ -343,7 +386,7 @@ fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
         if scanned.values(&["-C", "--directory"]).next().is_none() {
             out.push(Finding::Writes(ShellArg::known(".")));
         }
-        if scanned.has(&["-P", "--absolute-names"]) {
+        if has(&["-P", "--absolute-names"]) {
             let anywhere = ShellArg {
                 raw: "the archive's absolute paths".to_owned(),
                 expansion: true,
@@ -352,7 +395,7 @@ fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
             out.push(Finding::Writes(anywhere));
         }
     }
-    if scanned.has(&["--remove-files"]) {
+    if has(&["--remove-files"]) {
         out.extend(scanned.positionals.iter().map(|p| Finding::Writes(p.clone())));
     }
 }

@@ -554,7 +554,7 @@ fn args_words(words: &[&Word]) -> Vec<ShellArg> {
 fn env_assignment(word: &Word) -> Assignment {
     let text = word.text();
     let (name, value) = text.split_once('=').unwrap_or((text.as_str(), ""));
-    Assignment { name: name.to_owned(), value: ShellArg::known(value) }
+    Assignment { name: name.to_owned(), value: ShellArg::known(value), subscript: None }
 }
 
 /// A wrapper itself: its option flags, and the words it runs as positional arguments.

@@ -2,7 +2,7 @@
 //! local part kept as written and also case-folded, so the policy can choose.
 
 /// The normal forms of one address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailForm {
     /// `local@domain`, the local part as written.
     pub exact: String,

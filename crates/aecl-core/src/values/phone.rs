@@ -8,7 +8,7 @@
 //! is still compared by its national significant number.
 
 /// The normal forms of one phone number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneForm {
     /// `+` and the digits, when the country is known.
     pub e164: Option<String>,

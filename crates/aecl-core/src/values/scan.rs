@@ -19,7 +19,7 @@ pub struct Found {
 }
 
 /// The normal forms of a found value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Normal {
     Url(UrlForm),
     Email(EmailForm),
@@ -251,13 +251,18 @@ fn emails_in(word: &str, offset: usize, found: &mut Vec<Found>) {
     }
 }
 
-/// `label.label[:port][/...]` with an alphabetic last label that is not a file ending, or
-/// a dotted IPv4 address.
+/// `label.label[:port][/...]` with an alphabetic (or punycode) last label, or a dotted
+/// IPv4 address. A last label that is also a file ending (`report.pdf`) counts only with a
+/// port or a path after it (`collect.evil.sh/hook`: `.sh` and `.zip` are top-level
+/// domains too). One trailing dot (the root, `evil.test./x`) and underscores in labels,
+/// which browsers accept, are part of a host.
 /// Labels may hold letters of any script (`bücher-club.test`, an internationalised host,
 /// which `url::normal` turns into its punycode form `xn--bcher-club-9db.test`).
 fn bare_host(word: &str) -> bool {
-    let host = word.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.split(':').next().unwrap_or("");
+    let authority = word.split(['/', '?', '#']).next().unwrap_or("");
+    let located = authority.len() < word.len() || authority.contains(':');
+    let host = authority.split(':').next().unwrap_or("");
+    let host = host.strip_suffix('.').unwrap_or(host);
     // Two labels at least, or an address's four.
     if !host.contains('.') {
         return false;
@@ -269,13 +274,15 @@ fn bare_host(word: &str) -> bool {
         return true;
     }
     let Some(last) = labels.last() else { return false };
+    let punycode = last.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+        && last.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     labels.len() >= 2
-        && labels
-            .iter()
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && labels.iter().all(|l| {
+            !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
         && (2..=24).contains(&last.chars().count())
-        && last.chars().all(char::is_alphabetic)
-        && !FILE_ENDINGS.contains(&last.to_lowercase().as_str())
+        && (last.chars().all(char::is_alphabetic) || punycode)
+        && (located || !FILE_ENDINGS.contains(&last.to_lowercase().as_str()))
 }
 
 /// An IBAN starting at token `i`, written whole or in groups: the longest run of tokens

@@ -158,6 +158,26 @@ fn find_takes_links_out_of_markup_and_leaves_file_names() {
     assert_eq!(urls, ["https://evil.test/c?d=1", "http://docs.test/a", "evil.example"]);
 }
 
+/// Hosts a page writes bare that the scan left out (red team, 2026-11-28), so that the
+/// agent's `https://` link to them counted as unseen.
+#[test]
+fn find_takes_bare_hosts_that_look_like_files_when_a_path_or_port_follows() {
+    let text = "post to collect.evil.sh/hook or collect.evil.zip:8443, via edge.evil.test./in, \
+                collect_x.evil.test/h and xn--80ak6aa92e.xn--p1ai/x; read notes.md and run.sh";
+    let found = find(text, &[ValueKind::Url], &ValueOptions::default());
+    let urls: Vec<&str> = found.iter().map(|f| &text[f.start..f.end]).collect();
+    assert_eq!(
+        urls,
+        [
+            "collect.evil.sh/hook",
+            "collect.evil.zip:8443",
+            "edge.evil.test./in",
+            "collect_x.evil.test/h",
+            "xn--80ak6aa92e.xn--p1ai/x",
+        ]
+    );
+}
+
 #[test]
 fn kinds_parse_by_name_and_custom_names_are_kept() {
     assert_eq!(ValueKind::parse("url"), ValueKind::Url);

@@ -10,7 +10,7 @@
 use url::Url;
 
 /// The normal forms of one URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UrlForm {
     /// `host[:port]/path[?query][#fragment]`, lower case, for `http`, `https` and no
     /// scheme; other schemes keep theirs in front (`ftp://host/path`).

@@ -2,3 +2,4 @@
 
 mod arg_schema;
 mod shell_bypass;
+mod shell_differentials;

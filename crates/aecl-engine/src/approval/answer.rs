@@ -85,14 +85,16 @@ impl Redecision {
 /// How a person's name is compared, as a reader tells names apart: characters a reader
 /// does not see, letter case, normal forms (`rené` composed or not, full-width letters),
 /// accents, look-alike letters of other scripts (a Cyrillic `а` for `a`, UTS #39's
-/// confusable skeleton) and surrounding white space and dots aside. Two spellings that
+/// confusable skeleton), control characters (which a page or a log shows as nothing or as
+/// an escape) and surrounding white space and dots aside. Two spellings that
 /// read alike are one person, so that one person cannot count twice in a quorum, nor an
 /// agent approve itself under another spelling; two people whose names read alike must
 /// tell their IdP or token issuer apart some other way.
 pub fn person(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
     use unicode_normalization::char::is_combining_mark;
-    let seen: String = name.chars().filter(|c| !aecl_core::visible::is_invisible(*c)).collect();
+    let seen: String =
+        name.chars().filter(|c| !aecl_core::visible::is_invisible(*c) && !c.is_control()).collect();
     let folded = seen.nfkc().collect::<String>().to_lowercase();
     let skeleton: String = unicode_security::skeleton(&folded).collect();
     let bare: String =
@@ -330,6 +332,14 @@ mod tests {
             ("agent1", "ａgent1"),
             ("rené", "rene"),
             ("bob", "b\u{ff4f}b"),
+            // Control characters, which an IdP may let into a user name (red team,
+            // 2026-11-28: `finance_agent` + U+0001 approved finance_agent's own transfer).
+            ("finance_agent", "finance_agent\u{1}"),
+            ("finance_agent", "finance_agent\u{0}"),
+            ("alice", "al\u{1f}ice"),
+            ("alice", "alice\u{7f}"),
+            ("alice", "\u{85}alice"),
+            ("alice", "ali\u{9b}ce"),
         ];
         for (one, other) in alike {
             assert_eq!(person(one), person(other), "{one:?} and {other:?}");

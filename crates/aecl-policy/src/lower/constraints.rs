@@ -282,6 +282,8 @@ fn lower_program_guard(
         }
         spec.runs_code_subcommands.extend(entry.runs_code_subcommands.iter().cloned());
         spec.upload_subcommands.extend(entry.upload_subcommands.iter().cloned());
+        spec.network_subcommands.extend(entry.network_subcommands.iter().cloned());
+        spec.network |= entry.network;
         spec.runs_code |= entry.runs_code;
         spec.uploads |= entry.uploads;
         spec.stdin_code |= entry.stdin_code;

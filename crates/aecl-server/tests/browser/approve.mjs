@@ -125,6 +125,10 @@ try {
   const second = await execute(base, 'r2', 's3', transfer('V-555', 300));
   check(second.decision === 'allow', `a similar call runs (${JSON.stringify(second)})`);
   check(rules(second).includes('approval.standing_grant'), `by the standing grant (${rules(second)})`);
+  // The amount is bound too: a larger transfer to the same vendor and IBAN is asked again.
+  const larger = await execute(base, 'r2', 's4', transfer('V-555', 301));
+  check(larger.decision !== 'allow' && !rules(larger).includes('approval.standing_grant'),
+    `a larger transfer is not the grant's (${JSON.stringify(larger)})`);
   seen.similar = true;
 
   // A rejected call, resubmitted, is answered without a new request.

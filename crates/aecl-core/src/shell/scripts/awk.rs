@@ -85,7 +85,12 @@ impl Lexer {
             self.i += 1;
             let control = std::mem::take(&mut self.control_next);
             match c {
-                ' ' | '\t' | '\r' => self.control_next = control,
+                // mawk takes a vertical tab and a form feed for blanks too: `a \v/ 1`
+                // divides there, and must not be read as `a` then a regular expression.
+                ' ' | '\t' | '\r' | '\u{b}' | '\u{c}' => self.control_next = control,
+                c if c.is_control() && c != '\n' => {
+                    return Err("a control character in the program");
+                }
                 // A line continuation is blank space.
                 '\\' if self.at(0) == Some('\n') => {
                     self.i += 1;

@@ -52,6 +52,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--expand-url",
             "--proto",
             "--proto-redir",
+            "--proto-default",
             "--interface",
             "--proxy-header",
             "--netrc-file",
@@ -127,8 +128,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--hsts",
             "--alt-svc",
             "--output-dir",
-            "--create-dirs",
         ],
+        network: true,
         special: Some(Special::Curl),
         ..PLAIN
     },
@@ -221,6 +222,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         ],
         runs_code_options: &["--use-askpass", "-e", "--execute", "--config"],
         special: Some(Special::HttpClient),
+        network: true,
         ..PLAIN
     },
     // Remote shells and copies.
@@ -242,6 +244,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         long_prefixes: false,
         value_options: &["-c", "-i", "-l", "-P", "-J", "-D", "-X", "-o"],
         runs_code_options: &["-S", "-F"],
+        network: true,
         special: Some(Special::RemoteCopy),
         ..PLAIN
     },
@@ -277,6 +280,9 @@ pub(super) const ENTRIES: &[Entry] = &[
         runs_code_options: &["--rsync-path"],
         in_place_options: &["--remove-source-files", "--remove-sent-files"],
         special: Some(Special::RemoteCopy),
+        // A local copy does not connect, but one to or from `host:path` does; the line's
+        // words alone cannot always tell (`rsync $SRC .`).
+        network: true,
         ..PLAIN
     },
     // Pagers and editors: commands through `+CMD`, options and their environment.

@@ -110,7 +110,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "shift",
             "let",
             "wait",
-            "jobs",
             "read",
             "umask",
             "ulimit",
@@ -197,4 +196,6 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     Entry { names: &["socat"], uploads: true, runs_code: true, ..PLAIN },
+    // `jobs -x COMMAND ARGS` runs the command (with job specs replaced by process ids).
+    Entry { names: &["jobs"], long_prefixes: false, runs_code_options: &["-x"], ..PLAIN },
 ];

@@ -1,6 +1,6 @@
 //! Finders, build tools, package managers and interpreters.
 
-use super::super::{Entry, PLAIN, Special};
+use super::super::{Entry, PLAIN, Special, Writes};
 
 pub(super) const ENTRIES: &[Entry] = &[
     // Finders and viewers that run a command per match or a pager.
@@ -155,6 +155,52 @@ pub(super) const ENTRIES: &[Entry] = &[
             "login",
             "adduser",
         ],
+        network_subcommands: &[
+            "install",
+            "i",
+            "in",
+            "isntall",
+            "add",
+            "ci",
+            "clean-install",
+            "install-test",
+            "it",
+            "update",
+            "up",
+            "upgrade",
+            "outdated",
+            "view",
+            "info",
+            "show",
+            "v",
+            "search",
+            "s",
+            "find",
+            "audit",
+            "doctor",
+            "ping",
+            "whoami",
+            "fund",
+            "repo",
+            "bugs",
+            "docs",
+            "publish",
+            "unpublish",
+            "deprecate",
+            "dist-tag",
+            "owner",
+            "access",
+            "login",
+            "adduser",
+            "logout",
+            "token",
+            "team",
+            "org",
+            "hook",
+            "star",
+            "stars",
+            "profile",
+        ],
         special: Some(Special::PackageManager),
         ..PLAIN
     },
@@ -173,6 +219,29 @@ pub(super) const ENTRIES: &[Entry] = &[
         ],
         runs_code_subcommands: &["dlx", "exec", "x", "create", "node", "config", "set", "rebuild"],
         upload_subcommands: &["publish", "npm", "login"],
+        network_subcommands: &[
+            "install",
+            "i",
+            "add",
+            "up",
+            "update",
+            "upgrade",
+            "upgrade-interactive",
+            "outdated",
+            "info",
+            "view",
+            "audit",
+            "dlx",
+            "publish",
+            "npm",
+            "login",
+            "logout",
+            "search",
+            "create",
+            "import",
+            "fetch",
+            "pm",
+        ],
         special: Some(Special::PackageManager),
         ..PLAIN
     },
@@ -198,6 +267,21 @@ pub(super) const ENTRIES: &[Entry] = &[
         runs_code_options: &["--config", "-Z"],
         runs_code_subcommands: &["install", "script"],
         upload_subcommands: &["publish", "login", "owner", "yank"],
+        network_subcommands: &[
+            "fetch",
+            "update",
+            "install",
+            "search",
+            "add",
+            "generate-lockfile",
+            "publish",
+            "login",
+            "logout",
+            "owner",
+            "yank",
+            "info",
+            "vendor",
+        ],
         ..PLAIN
     },
     Entry {
@@ -233,6 +317,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "config",
         ],
         upload_subcommands: &["publish", "push", "upload"],
+        network_subcommands: &[
+            "install", "download", "wheel", "add", "update", "upgrade", "get", "search", "index",
+            "lock", "sync", "publish", "push", "upload", "inject", "tool", "mod", "fetch",
+            "outdated", "create", "require",
+        ],
         ..PLAIN
     },
     // Interpreters: inline code, code read from standard input, and modules that run code.
@@ -298,9 +387,28 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     Entry {
-        names: &["prettier", "black", "ruff", "eslint", "rustfmt", "clang-format", "isort"],
+        names: &["prettier", "ruff", "eslint", "clang-format"],
         in_place_options: &["--write", "-w", "--fix", "-i"],
         runs_code_options: &["--plugin", "--config", "--rulesdir", "--resolve-plugins-relative-to"],
+        ..PLAIN
+    },
+    // These rewrite the files they are given unless told only to check (`--check`,
+    // `--diff`): every file named counts as written.
+    Entry {
+        names: &["rustfmt", "black", "isort"],
+        writes: Writes::All,
+        value_options: &[
+            "--config",
+            "--config-path",
+            "--edition",
+            "--emit",
+            "--settings-path",
+            "--settings-file",
+            "-l",
+            "--line-length",
+            "-t",
+            "--target-version",
+        ],
         ..PLAIN
     },
     Entry {

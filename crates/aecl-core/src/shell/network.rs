@@ -1,0 +1,47 @@
+//! Which command of a line may reach other hosts. Whatever such a command is given (a
+//! URL's path and query, a host name to look up, a repository to fetch) may leave the
+//! machine, even by a plain `GET` or a DNS query that uploads nothing, so a run that has
+//! read private data and untrusted content counts the line as sending data out
+//! (`data_flow.exfiltration`), whichever action runs it.
+//!
+//! Fails closed: a program the table does not know (even one `allow_programs` lists), a
+//! program named by its path or only known at run time may reach other hosts.
+
+use super::finding::Finding;
+use super::programs::{ProgramSpec, Special};
+use super::scan::scan;
+use super::{HARMLESS_BUILTINS, SimpleCommand, git, special};
+
+/// Whether `command` may reach other hosts, given its table entry (`None`: not in the
+/// table) and the findings the guard made of it.
+pub(super) fn reaches(
+    command: &SimpleCommand,
+    spec: Option<&ProgramSpec>,
+    found: &[Finding],
+) -> bool {
+    if command.dynamic || command.path.is_some() {
+        return true;
+    }
+    if found.iter().any(|f| matches!(f, Finding::Uploads(_) | Finding::Unknown)) {
+        return true;
+    }
+    let Some(spec) = spec else {
+        // A wrapper's command is analysed on its own; a shell builtin does not connect.
+        return !(command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str()));
+    };
+    if spec.network || spec.uploads {
+        return true;
+    }
+    if spec.special == Some(Special::Git) {
+        return git::reaches_network(&command.words);
+    }
+    if spec.network_subcommands.is_empty() {
+        return false;
+    }
+    let words = special::prepare(spec.special, &command.words);
+    let scanned = scan(spec, &words);
+    scanned
+        .positionals
+        .first()
+        .is_some_and(|first| !first.is_known() || spec.network_subcommands.contains(&first.text))
+}
