@@ -49,7 +49,8 @@ pub fn email_domain(address: &str) -> Option<String> {
 /// so a name that holds an `@` is refused whatever the address inside `<…>` is.
 fn is_plain_display_name(name: &str) -> bool {
     let name = name.trim();
-    if name.contains('@') {
+    // `=?utf-8?q?eve=40evil.test?=` is an encoded word (RFC 2047): decoded, it holds `@`.
+    if name.contains('@') || name.contains("=?") {
         return false;
     }
     match name.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) {
@@ -139,6 +140,7 @@ mod tests {
             "eve(at)evil.test: <ann@example.com>",
             "\"Ann\\\" eve@evil.test\" <ann@example.com>",
             "Ann \"B\" <ann@example.com>",
+            "=?utf-8?q?eve=40evil.test?= <ann@example.com>",
         ] {
             assert_eq!(email_domain(text), None, "{text:?}");
         }

@@ -256,13 +256,14 @@ fn assignment(word: &word::Word) -> Assignment {
 fn compound_subscript(raw: &str) -> Option<String> {
     let (_, value) = raw.split_once('=')?;
     let value = value.trim_start().strip_prefix('(')?;
+    // Each piece after a `[` is searched once (a search from every `[` to the end was
+    // quadratic in a line of `[`s); a subscript holding `[` is then cut, and still not a
+    // number.
     value
-        .match_indices('[')
-        .filter_map(|(open, _)| {
-            let rest = value.get(open + 1..)?;
-            rest.get(..rest.find("]=")?)
-        })
-        .find(|s| !s.trim().bytes().all(|b| b.is_ascii_digit()) || s.trim().is_empty())
+        .split('[')
+        .skip(1)
+        .filter_map(|piece| piece.get(..piece.find("]=")?))
+        .find(|s| s.trim().is_empty() || !s.trim().bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_owned)
 }
 

@@ -467,8 +467,11 @@ fn summary(action: Option<&aecl_core::policy::ActionSpec>, args: &Value) -> Vec<
     } else {
         action.approval.summary.iter().collect()
     };
+    // Only when the call gives one: an argument without values would keep the form from
+    // being offered at all.
     if let Some(amount) = &action.amount_arg
         && !paths.contains(&amount)
+        && !amount.values(args).is_empty()
     {
         paths.push(amount);
     }

@@ -8,6 +8,7 @@
 
 use super::ShellArg;
 use super::finding::Finding;
+use super::scan::abbreviates;
 use super::word::Word;
 
 mod config;
@@ -234,13 +235,26 @@ const OTHER_NETWORK_SUBCOMMANDS: [&str; 8] =
 /// or an external `git-NAME` program).
 pub(super) fn reaches_network(words: &[ShellArg]) -> bool {
     let Ok((_, i)) = global_options(words) else { return true };
-    words.get(i).is_some_and(|word| {
-        let sub = word.text.as_str();
-        !word.is_known()
-            || REMOTE_COMMANDS.contains(&sub)
-            || OTHER_NETWORK_SUBCOMMANDS.contains(&sub)
-            || !GIT_SUBCOMMANDS.contains(&sub)
-    })
+    let Some(word) = words.get(i) else { return false };
+    let sub = word.text.as_str();
+    if !word.is_known() || !GIT_SUBCOMMANDS.contains(&sub) {
+        return true;
+    }
+    let rest = words.get(i + 1..).unwrap_or_default();
+    let action = rest.iter().find(|w| !(w.is_known() && w.text.starts_with('-')));
+    let action =
+        |names: &[&str]| action.is_some_and(|a| !a.is_known() || names.contains(&a.text.as_str()));
+    match sub {
+        // `git remote -v`, `get-url`, `add` (without `-f`), `submodule status`, a local
+        // `archive`: the repository's own files and configuration only.
+        "remote" => {
+            action(&["update", "show", "prune", "set-head"])
+                || rest.iter().any(|w| w.text == "-f" || w.text == "--fetch")
+        }
+        "submodule" => action(&["update", "add", "sync", "foreach"]),
+        "archive" => rest.iter().any(|w| w.text.starts_with("--remote")),
+        _ => REMOTE_COMMANDS.contains(&sub) || OTHER_NETWORK_SUBCOMMANDS.contains(&sub),
+    }
 }
 
 /// Adds the findings of `git WORDS`.
@@ -360,10 +374,7 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
                     .split_once('=')
                     .map_or((word.text.as_str(), None), |(n, v)| (n, Some(v)));
                 // `--conf`, `--co`: git reads any unambiguous prefix of `--config`.
-                let config = given == "-c"
-                    || (given.len() > 3
-                        && given.starts_with("--")
-                        && "--config".starts_with(given));
+                let config = given == "-c" || abbreviates(given, "--config");
                 let setting = match attached {
                     _ if !config => None,
                     Some(value) => Some(ShellArg { text: value.to_owned(), ..word.clone() }),
@@ -414,11 +425,7 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
         // `git mv SRC... DST` moves like `mv`: every path is written.
         "mv" => out.extend(positionals.iter().map(|p| write((*p).clone()))),
         // `--in-place` (or a prefix of it) rewrites the files named.
-        "interpret-trailers"
-            if rest.iter().any(|w| {
-                w.text.len() > 4 && w.text.starts_with("--in") && "--in-place".starts_with(&w.text)
-            }) =>
-        {
+        "interpret-trailers" if rest.iter().any(|w| abbreviates(&w.text, "--in-place")) => {
             out.extend(positionals.iter().map(|p| write((*p).clone())));
         }
         // These write the user's global configuration and the system scheduler, which

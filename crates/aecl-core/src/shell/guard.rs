@@ -211,18 +211,10 @@ impl ProgramGuard {
             .filter(|c| c.words.iter().any(|w| short_flag(w, 'i')))
             .flat_map(variables_set_by)
             .collect();
-        // Associative arrays (`declare -A m`): their subscripts are strings, not arithmetic.
-        let associative: Vec<String> = analysis
-            .commands
-            .iter()
-            .filter(|c| matches!(c.program.as_str(), "declare" | "typeset" | "local"))
-            .filter(|c| c.words.iter().any(|w| short_flag(w, 'A')))
-            .flat_map(variables_set_by)
-            .collect();
         for assignment in &analysis.assignments {
             self.variable(&assignment.name, &mut out.findings);
-            if !associative.contains(&assignment.name) {
-                self.subscripts(assignment, &mut out.findings);
+            if let Some(subscript) = &assignment.subscript {
+                self.subscript(&assignment.name, subscript, &mut out.findings);
             }
             let value = &assignment.value;
             let literal = value.is_known()
@@ -234,6 +226,21 @@ impl ProgramGuard {
         }
         for command in &analysis.commands {
             let declares = matches!(command.program.as_str(), "declare" | "typeset" | "local");
+            for target in targets_set_by(command) {
+                if let Some((name, subscript)) = target.split_once('[') {
+                    self.subscript(name, subscript.trim_end_matches(']'), &mut out.findings);
+                }
+            }
+            // `unset PATH`: bash then looks for programs in the current directory.
+            if command.program == "unset"
+                && command.words.iter().any(|w| !w.is_known() || w.text == "PATH")
+            {
+                out.findings.push((
+                    self.runs_code,
+                    "unsetting `PATH` makes bash run programs from the current directory"
+                        .to_owned(),
+                ));
+            }
             for name in variables_set_by(command) {
                 self.variable(&name, &mut out.findings);
                 // `declare -i n` itself sets no run-time text (its value, if any, is judged
@@ -262,20 +269,18 @@ impl ProgramGuard {
 
     /// An indexed array's subscript is evaluated as arithmetic, and arithmetic reads a
     /// variable's text as an expression, running the command substitutions of a subscript
-    /// inside it: `x=$(cat f); a[x]=1` runs what `f` holds (`b[$(cmd)]`), as does the
-    /// compound `a=([$(cat f)]=1)`. A subscript other than a number is refused.
-    fn subscripts(&self, assignment: &super::Assignment, out: &mut Vec<(Decision, String)>) {
-        let numeric = |s: &str| {
-            let s = s.trim();
-            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-        };
-        if assignment.subscript.as_deref().is_some_and(|s| !numeric(s)) {
+    /// inside it: `x=$(cat f); a[x]=1` runs what `f` holds (`b[$(cmd)]`), as do the
+    /// compound `a=([$(cat f)]=1)`, `declare a[x]=1`, `printf -v 'a[x]'` and `read 'a[x]'`.
+    /// A subscript other than a number is refused, for associative arrays too (whether an
+    /// array is one depends on what ran before, which the line may not show).
+    fn subscript(&self, name: &str, subscript: &str, out: &mut Vec<(Decision, String)>) {
+        let subscript = subscript.trim();
+        if subscript.is_empty() || !subscript.bytes().all(|b| b.is_ascii_digit()) {
             out.push((
                 self.runs_code,
                 format!(
-                    "`{}` is indexed by an expression: bash evaluates it as arithmetic, \
-                     which runs code held in a variable's text",
-                    assignment.name
+                    "`{name}[{subscript}]` is indexed by an expression: bash evaluates it as \
+                     arithmetic, which runs code held in a variable's text"
                 ),
             ));
         }
@@ -579,10 +584,18 @@ fn opaque(
 /// The variables a built-in sets by name rather than with a `NAME=` word: `export NAME`,
 /// `declare NAME`, `read NAME`, `printf -v NAME`, `getopts SPEC NAME`.
 fn variables_set_by(command: &SimpleCommand) -> Vec<String> {
-    let name_of = |text: &str| {
-        let name = text.split(['=', '[']).next().unwrap_or_default();
-        name.trim_end_matches('+').to_owned()
-    };
+    targets_set_by(command)
+        .iter()
+        .map(|target| {
+            let name = target.split('[').next().unwrap_or_default();
+            name.trim_end_matches('+').to_owned()
+        })
+        .collect()
+}
+
+/// What [`variables_set_by`] names, as written: `a[x]` with its subscript.
+fn targets_set_by(command: &SimpleCommand) -> Vec<String> {
+    let name_of = |text: &str| text.split('=').next().unwrap_or_default().to_owned();
     let words = &command.words;
     match command.program.as_str() {
         // A name reference's target is set by every later assignment to the reference
@@ -595,10 +608,8 @@ fn variables_set_by(command: &SimpleCommand) -> Vec<String> {
                 std::iter::once(name_of(&w.text)).chain(target)
             })
             .collect(),
-        // `unset PATH` changes where programs are found too: bash then looks in the
-        // current directory.
         "export" | "declare" | "typeset" | "local" | "readonly" | "read" | "mapfile"
-        | "readarray" | "unset" => words
+        | "readarray" => words
             .iter()
             .filter(|w| !w.text.starts_with('-') && !w.text.is_empty())
             .map(|w| name_of(&w.text))
@@ -639,7 +650,7 @@ fn short_flag(word: &ShellArg, letter: char) -> bool {
 fn parents_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
     let names = scanned.options.iter().flat_map(|o| &o.names);
     // `--par`: GNU getopt takes any unambiguous prefix.
-    if !names.into_iter().any(|n| n.len() >= 4 && "--parents".starts_with(n.as_str())) {
+    if !names.into_iter().any(|n| super::scan::abbreviates(n, "--parents")) {
         return Vec::new();
     }
     let (directory, sources) = match scanned.values(&["-t", "--target-directory"]).next() {

@@ -235,13 +235,17 @@ impl Lexer {
                 let mut line = self.physical_line();
                 // With an unquoted delimiter bash joins a line ending in an unescaped
                 // backslash with the next before comparing it with the delimiter: `E\`
-                // and an empty line end the document.
-                while !doc.quoted
-                    && line.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
-                    && self.peek().is_some()
-                {
+                // and an empty line end the document. The trailing backslashes are counted
+                // as lines are joined, not again over the whole line (linear in the body).
+                let trailing = |s: &str| s.chars().rev().take_while(|c| *c == '\\').count();
+                let mut backslashes = trailing(&line);
+                while !doc.quoted && backslashes % 2 == 1 && self.peek().is_some() {
                     line.pop();
-                    line.push_str(&self.physical_line());
+                    let next = self.physical_line();
+                    let own = trailing(&next);
+                    backslashes =
+                        if own == next.chars().count() { backslashes - 1 + own } else { own };
+                    line.push_str(&next);
                 }
                 let compared = if doc.strip_tabs { line.trim_start_matches('\t') } else { &line };
                 if compared == doc.delimiter {
@@ -624,11 +628,22 @@ impl Lexer {
                     let code = match e {
                         '0'..='7' => {
                             self.pos -= 1;
-                            Some(self.digits(8, 3) & 0xff)
+                            self.digits(8, 3).map(|code| code & 0xff)
                         }
-                        'x' => Some(self.digits(16, 2)),
-                        'u' => Some(self.digits(16, 4)),
-                        'U' => Some(self.digits(16, 8)),
+                        // Without a digit bash keeps `\x`, `\u` and `\U` as written.
+                        'x' | 'u' | 'U' => {
+                            let max = match e {
+                                'x' => 2,
+                                'u' => 4,
+                                _ => 8,
+                            };
+                            let code = self.digits(16, max);
+                            if code.is_none() {
+                                text.push('\\');
+                                text.push(e);
+                            }
+                            code
+                        }
                         'c' => {
                             let control = self.peek().map(|c| u32::from(c) & 0x1f);
                             self.pos += usize::from(control.is_some());
@@ -665,12 +680,12 @@ impl Lexer {
         }
     }
 
-    /// Reads up to `max` digits in `radix` as a number.
-    fn digits(&mut self, radix: u32, max: usize) -> u32 {
-        let mut value = 0u32;
+    /// Reads up to `max` digits in `radix` as a number; `None` when there is none.
+    fn digits(&mut self, radix: u32, max: usize) -> Option<u32> {
+        let mut value = None;
         for _ in 0..max {
             let Some(d) = self.peek().and_then(|c| c.to_digit(radix)) else { break };
-            value = value.saturating_mul(radix).saturating_add(d);
+            value = Some(value.unwrap_or(0u32).saturating_mul(radix).saturating_add(d));
             self.pos += 1;
         }
         value

@@ -60,7 +60,7 @@ pub(super) fn symlink_targets(
 ) -> Vec<ShellArg> {
     // `--sym`, `--symb`...: GNU getopt takes any unambiguous prefix.
     let symbolic = unknown_option
-        || options.iter().any(|n| *n == "-s" || (n.len() >= 4 && "--symbolic".starts_with(n)));
+        || options.iter().any(|n| *n == "-s" || super::scan::abbreviates(n, "--symbolic"));
     if !symbolic {
         return Vec::new();
     }

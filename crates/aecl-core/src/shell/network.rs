@@ -4,8 +4,12 @@
 //! read private data and untrusted content counts the line as sending data out
 //! (`data_flow.exfiltration`), whichever action runs it.
 //!
-//! Fails closed: a program the table does not know (even one `allow_programs` lists), a
-//! program named by its path or only known at run time may reach other hosts.
+//! Fails closed: a program the table does not know (even one `allow_programs` lists; an
+//! entry in the policy's `programs` describes it), a program named by its path or only
+//! known at run time, and whatever runs code of the caller's choosing (an interpreter and
+//! its script, `python3 -c`, `awk 'BEGIN{system(...)}'`, `npx`) may reach other hosts.
+//! Build and test tools (`cargo test`, `npm test`) run the project's code and are not
+//! counted: the policy's `runs_code` rules and the sandbox's network setting govern them.
 
 use super::finding::Finding;
 use super::programs::{ProgramSpec, Special};
@@ -22,26 +26,33 @@ pub(super) fn reaches(
     if command.dynamic || command.path.is_some() {
         return true;
     }
-    if found.iter().any(|f| matches!(f, Finding::Uploads(_) | Finding::Unknown)) {
+    if found
+        .iter()
+        .any(|f| matches!(f, Finding::Uploads(_) | Finding::RunsCode(_) | Finding::Unknown))
+    {
         return true;
     }
     let Some(spec) = spec else {
         // A wrapper's command is analysed on its own; a shell builtin does not connect.
         return !(command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str()));
     };
-    if spec.network || spec.uploads {
+    if spec.network || spec.uploads || spec.runs_code {
         return true;
     }
     if spec.special == Some(Special::Git) {
         return git::reaches_network(&command.words);
     }
-    if spec.network_subcommands.is_empty() {
-        return false;
-    }
     let words = special::prepare(spec.special, &command.words);
     let scanned = scan(spec, &words);
-    scanned
-        .positionals
-        .first()
-        .is_some_and(|first| !first.is_known() || spec.network_subcommands.contains(&first.text))
+    // An interpreter runs its script; `python3 -m pytest` runs a module the table knows
+    // as a plain tool (any other module is a `runs_code` finding, above).
+    if spec.stdin_code && !special::runs_module(spec.special, &scanned) {
+        return true;
+    }
+    match scanned.positionals.first() {
+        Some(_) if spec.network_subcommands.is_empty() => false,
+        Some(first) => !first.is_known() || spec.network_subcommands.contains(&first.text),
+        // `""` stands for the program run without a subcommand (a bare `yarn` installs).
+        None => spec.network_subcommands.iter().any(String::is_empty),
+    }
 }

@@ -100,7 +100,8 @@ pub struct ProgramSpec {
     /// given (a URL's path and query, a name to look up) may leave the machine, so a run
     /// that read private data and untrusted content counts it as sending data out.
     pub network: bool,
-    /// First positional arguments that reach other hosts (`git fetch`, `npm install`).
+    /// First positional arguments that reach other hosts (`git fetch`, `npm install`); `""`
+    /// for the program run without one (a bare `yarn` installs).
     pub network_subcommands: Vec<String>,
     /// A reader for a grammar of its own.
     pub special: Option<Special>,

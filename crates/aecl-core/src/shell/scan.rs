@@ -158,3 +158,10 @@ fn expand_long(spec: &ProgramSpec, given: &str) -> Vec<String> {
     }
     names
 }
+
+/// Whether `given` (`--cre`) is a prefix of the long option `option` (`--create`) as GNU
+/// getopt, tar and git read one: two dashes and two letters at least. Where a program's
+/// other options are not all known, any such prefix is taken to stand for `option`.
+pub(super) fn abbreviates(given: &str, option: &str) -> bool {
+    given.len() >= 4 && given.starts_with("--") && option.starts_with(given)
+}

@@ -316,9 +316,23 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
     // telnet`) sends standard input, `smtp:`, `mqtt:`, `dict:`, `gopher:` and the rest
     // requests of the caller's own making.
     let urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
-    let schemes = urls.filter_map(|url| url_scheme(&url.text).map(|s| (s, url.raw.clone())));
-    let defaults = scanned.values(&["--proto-default"]).map(|v| (v.text.clone(), v.raw.clone()));
-    for (scheme, raw) in schemes.chain(defaults) {
+    // curl expands `{a,b}` and `[1-3]` in a URL (unless `-g`): `{telnet,http}://x` speaks
+    // telnet, so a pattern where the scheme is stands for any protocol.
+    let globbing = !scanned.has(&["-g", "--globoff"]);
+    let mut schemes = Vec::new();
+    for url in urls {
+        let head = url.text.split("://").next().unwrap_or_default();
+        if globbing && head.contains(['{', '[']) {
+            out.push(Finding::Uploads(format!(
+                "`{}`: a URL pattern where the scheme is may make curl speak any protocol",
+                url.raw
+            )));
+        } else if let Some(scheme) = url_scheme(&url.text) {
+            schemes.push((scheme, &url.raw));
+        }
+    }
+    let defaults = scanned.values(&["--proto-default"]).map(|v| (v.text.clone(), &v.raw));
+    for (scheme, raw) in schemes.into_iter().chain(defaults) {
         if !matches!(
             scheme.to_ascii_lowercase().as_str(),
             "http" | "https" | "ftp" | "ftps" | "file"
@@ -351,12 +365,11 @@ fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
     // abbreviate here, as the table's own options do in `scan.rs`.
     let has = |names: &[&str]| {
         scanned.has(names)
-            || scanned.options.iter().flat_map(|o| &o.names).any(|given| {
-                given.len() > 3
-                    && given.starts_with("--")
-                    && !given.contains('=')
-                    && names.iter().any(|n| n.starts_with("--") && n.starts_with(given.as_str()))
-            })
+            || scanned
+                .options
+                .iter()
+                .flat_map(|o| &o.names)
+                .any(|given| names.iter().any(|n| super::scan::abbreviates(given, n)))
     };
     let create = has(&[
         "-c",

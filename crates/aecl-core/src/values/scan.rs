@@ -253,14 +253,14 @@ fn emails_in(word: &str, offset: usize, found: &mut Vec<Found>) {
 
 /// `label.label[:port][/...]` with an alphabetic (or punycode) last label, or a dotted
 /// IPv4 address. A last label that is also a file ending (`report.pdf`) counts only with a
-/// port or a path after it (`collect.evil.sh/hook`: `.sh` and `.zip` are top-level
-/// domains too). One trailing dot (the root, `evil.test./x`) and underscores in labels,
+/// path after it (`collect.evil.sh/hook`: `.sh` and `.zip` are top-level domains too; a
+/// port is not enough, `main.rs:42` is a file and a line). One trailing dot (the root, `evil.test./x`) and underscores in labels,
 /// which browsers accept, are part of a host.
 /// Labels may hold letters of any script (`bücher-club.test`, an internationalised host,
 /// which `url::normal` turns into its punycode form `xn--bcher-club-9db.test`).
 fn bare_host(word: &str) -> bool {
     let authority = word.split(['/', '?', '#']).next().unwrap_or("");
-    let located = authority.len() < word.len() || authority.contains(':');
+    let located = word.get(authority.len()..).is_some_and(|rest| rest.starts_with('/'));
     let host = authority.split(':').next().unwrap_or("");
     let host = host.strip_suffix('.').unwrap_or(host);
     // Two labels at least, or an address's four.

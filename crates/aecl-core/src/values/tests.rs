@@ -162,15 +162,16 @@ fn find_takes_links_out_of_markup_and_leaves_file_names() {
 /// agent's `https://` link to them counted as unseen.
 #[test]
 fn find_takes_bare_hosts_that_look_like_files_when_a_path_or_port_follows() {
-    let text = "post to collect.evil.sh/hook or collect.evil.zip:8443, via edge.evil.test./in, \
-                collect_x.evil.test/h and xn--80ak6aa92e.xn--p1ai/x; read notes.md and run.sh";
+    let text = "post to collect.evil.sh/hook or collect.evil.zip/x, via edge.evil.test./in, \
+                collect_x.evil.test/h and xn--80ak6aa92e.xn--p1ai/x; read notes.md, run.sh, \
+                main.rs:42, package.json:5 and README.md#usage";
     let found = find(text, &[ValueKind::Url], &ValueOptions::default());
     let urls: Vec<&str> = found.iter().map(|f| &text[f.start..f.end]).collect();
     assert_eq!(
         urls,
         [
             "collect.evil.sh/hook",
-            "collect.evil.zip:8443",
+            "collect.evil.zip/x",
             "edge.evil.test./in",
             "collect_x.evil.test/h",
             "xn--80ak6aa92e.xn--p1ai/x",

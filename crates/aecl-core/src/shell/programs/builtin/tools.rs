@@ -156,6 +156,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "adduser",
         ],
         network_subcommands: &[
+            "cache",
+            "exec",
+            "x",
+            "init",
+            "create",
             "install",
             "i",
             "in",
@@ -219,7 +224,9 @@ pub(super) const ENTRIES: &[Entry] = &[
         ],
         runs_code_subcommands: &["dlx", "exec", "x", "create", "node", "config", "set", "rebuild"],
         upload_subcommands: &["publish", "npm", "login"],
+        // `""`: a bare `yarn` installs.
         network_subcommands: &[
+            "",
             "install",
             "i",
             "add",
@@ -392,8 +399,24 @@ pub(super) const ENTRIES: &[Entry] = &[
         runs_code_options: &["--plugin", "--config", "--rulesdir", "--resolve-plugins-relative-to"],
         ..PLAIN
     },
-    // These rewrite the files they are given unless told only to check (`--check`,
-    // `--diff`): every file named counts as written.
+    Entry { names: &["gofmt"], long_prefixes: false, in_place_options: &["-w"], ..PLAIN },
+    Entry {
+        names: &["tsc"],
+        long_prefixes: false,
+        value_options: &["-p", "--project", "--target", "--module", "--lib", "--jsx"],
+        write_options: &[
+            "--outDir",
+            "--outFile",
+            "--out",
+            "--declarationDir",
+            "--tsBuildInfoFile",
+            "--generateTrace",
+        ],
+        ..PLAIN
+    },
+    // These rewrite the files they are given by default. Every file named counts as
+    // written, under `--check` and `--diff` too (which only read): a check outside the
+    // write paths is then refused like a rewrite.
     Entry {
         names: &["rustfmt", "black", "isort"],
         writes: Writes::All,
@@ -408,6 +431,26 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--line-length",
             "-t",
             "--target-version",
+            "--include",
+            "--exclude",
+            "--extend-exclude",
+            "--force-exclude",
+            "-c",
+            "--code",
+            "-W",
+            "--workers",
+            "--python-cell-magics",
+            "--required-version",
+            "--skip",
+            "--skip-glob",
+            "--extend-skip",
+            "--extend-skip-glob",
+            "--profile",
+            "--src",
+            "--virtual-env",
+            "--conda-env",
+            "-p",
+            "--project",
         ],
         ..PLAIN
     },
