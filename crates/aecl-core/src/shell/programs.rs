@@ -100,8 +100,10 @@ pub struct ProgramSpec {
     /// given (a URL's path and query, a name to look up) may leave the machine, so a run
     /// that read private data and untrusted content counts it as sending data out.
     pub network: bool,
-    /// First positional arguments that reach other hosts (`git fetch`, `npm install`); `""`
-    /// for the program run without one (a bare `yarn` installs).
+    /// First positional arguments that reach other hosts (`npm view`, `cargo search`),
+    /// besides those of `runs_code_subcommands` and `upload_subcommands`, which count
+    /// anyway (`network.rs`); `""` for the program run without one (a bare `yarn`
+    /// installs).
     pub network_subcommands: Vec<String>,
     /// A reader for a grammar of its own.
     pub special: Option<Special>,
