@@ -125,18 +125,19 @@ impl Evaluation<'_> {
         // other invisible characters dropped), with entities and escapes decoded, and with
         // `_` and `-` read as the spaces they stand in for (red team, 2026-11-28: a
         // paragraph copied with a zero-width space between every letter passed).
+        // The other readings are only built when the text as written copies nothing.
         let copied = |limit| {
-            let folded = values::fold(text);
-            let underscores = folded.replace('_', " ");
-            let hyphens = folded.replace('-', " ");
-            let mut readings = vec![folded.into_owned(), underscores, hyphens];
-            readings.extend(values::readings(text));
-            readings.into_iter().find_map(|reading| {
+            let copy = |reading: &str| {
                 self.run
                     .provenance
-                    .untrusted_copy(&reading, limit)
+                    .untrusted_copy(reading, limit)
                     .map(|copy| (copy.len, copy.source.label.clone(), copy.excerpt.clone()))
-            })
+            };
+            let folded = values::fold(text);
+            copy(&folded)
+                .or_else(|| copy(&folded.replace('_', " ")))
+                .or_else(|| copy(&folded.replace('-', " ")))
+                .or_else(|| values::readings(text).iter().find_map(|r| copy(r)))
         };
         if let Some(limit) = spec.values.max_copied_from_untrusted
             && let Some((len, label, excerpt)) = copied(limit)
