@@ -222,53 +222,15 @@ mod tests {
         files.iter().map(|m| format!("`{}`", m.join("::"))).collect::<Vec<_>>().join(", ")
     }
 
-    /// Files of `aecl-core` in file cycles when the check came (issue #21 wants none):
-    /// a cycle through any other file fails, and a file listed here that is no longer in a
-    /// cycle fails too, so the list only shrinks. Cut the rest by moving what both sides
-    /// need (`Decision`, `Mode`, `Revision`, `EffectClass`, `Violation`, `leaf_text`,
-    /// `amount_of`, `value_text`, `normalise`, ...) into leaf modules, re-exported where
-    /// they were; the failure lists the edges inside each cycle.
-    const CORE_CYCLES_TO_CUT: &[&str] = &[
-        "condition",
-        "constraint",
-        "decide",
-        "operation",
-        "operation::http_method",
-        "output",
-        "path_glob",
-        "policy",
-        "provenance",
-        "provenance::typed",
-        "risk",
-        "rules",
-        "run",
-        "shell",
-        "shell::guard",
-        "shell::lex",
-        "shell::word",
-        "sql",
-        "tier",
-        "values",
-        "verdict",
-    ];
-
     #[test]
     fn no_file_cycles_inside_the_core_or_the_engine() {
         use super::module_graph::{cycles, edges};
         let mut problems = Vec::new();
-        let mut still_cut: BTreeSet<&str> = BTreeSet::new();
         for name in ["aecl-core", "aecl-engine"] {
             let files = crate_files(name);
             assert!(files.len() > 5, "`{name}` has only {} files", files.len());
             let edges = edges(&files);
             for cycle in cycles(&edges) {
-                let known = |m: &Vec<String>| {
-                    CORE_CYCLES_TO_CUT.iter().find(|k| **k == m.join("::")).copied()
-                };
-                if name == "aecl-core" && cycle.iter().all(|m| known(m).is_some()) {
-                    still_cut.extend(cycle.iter().filter_map(known));
-                    continue;
-                }
                 problems.push(format!("{name}: {}", show(&cycle)));
                 // Which file names which, inside the cycle: the edges to cut.
                 for file in &cycle {
@@ -277,11 +239,6 @@ mod tests {
                     problems.push(format!("    `{}` -> {}", file.join("::"), show(&inside)));
                 }
             }
-        }
-        for gone in CORE_CYCLES_TO_CUT.iter().filter(|k| !still_cut.contains(**k)) {
-            problems.push(format!(
-                "aecl-core: `{gone}` is in no cycle any more: remove it from CORE_CYCLES_TO_CUT"
-            ));
         }
         assert!(
             problems.is_empty(),

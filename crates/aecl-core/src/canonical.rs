@@ -10,6 +10,8 @@
 //! per key or scalar, and an object whose keys are already in order (one read back from a
 //! canonical text) is not sorted again. Strings and numbers are written by serde_json
 //! itself, so its escaping and number forms stay the definition.
+//!
+//! `json_equal` is the equality that goes with it: numbers compared by value.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -74,6 +76,24 @@ fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out
 pub(crate) fn write_scalar<T: Serialize + ?Sized>(scalar: &T, out: &mut Vec<u8>) {
     // Writing to a `Vec` cannot fail, and a string or a number always serializes.
     let _ = serde_json::to_writer(&mut *out, scalar);
+}
+
+/// JSON equality with numbers compared by value, so `2` and `2.0` are one number (as in JSON
+/// Schema's `enum`).
+pub fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 
 use serde_json::Value;
 
-use crate::constraint::json_equal;
+use crate::canonical::json_equal;
 use crate::path::FieldPath;
 
 /// One condition: an argument path, an operator and its operand.

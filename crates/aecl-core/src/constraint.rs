@@ -3,12 +3,15 @@
 
 use serde_json::Value;
 
+use crate::canonical::json_equal;
+use crate::decision::Decision;
 use crate::email::email_domain;
 use crate::path_glob::PathGlobs;
 use crate::resolved::PathView;
+use crate::resolved::normalise_path;
 use crate::shell::ShellRules;
 use crate::sql::SqlRules;
-use crate::verdict::Decision;
+pub use crate::violation::{ValueFacts, Violation};
 
 /// One constraint on the values at an argument path.
 #[derive(Debug, Clone)]
@@ -38,24 +41,6 @@ pub enum Constraint {
     EmailDomains(Vec<String>),
     Sql(SqlRules),
     Shell(ShellRules),
-}
-
-/// What a constraint found wrong with a value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Violation {
-    pub rule: &'static str,
-    pub decision: Decision,
-    pub message: String,
-}
-
-/// Facts about a value that later stages use: the SQL analysis feeds the bulk risk factor,
-/// the shell analysis the exfiltration pattern.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ValueFacts {
-    pub bulk: bool,
-    /// A command of a shell argument that may reach other hosts: the call sends data out
-    /// whether or not its action is `outward`.
-    pub network: Option<String>,
 }
 
 impl Constraint {
@@ -126,24 +111,6 @@ impl Constraint {
     }
 }
 
-/// JSON equality with numbers compared by value, so `2` and `2.0` are one number (as in JSON
-/// Schema's `enum`).
-pub fn json_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x == y,
-            _ => x == y,
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_equal(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 fn block(rule: &'static str, message: String) -> Violation {
     Violation { rule, decision: Decision::Block, message }
 }
@@ -163,24 +130,6 @@ fn check_range(min: Option<f64>, max: Option<f64>, value: &Value, out: &mut Vec<
     {
         out.push(block("range", format!("{n} is above the maximum {max}")));
     }
-}
-
-/// Lexically normalises `path`: removes `.` and empty segments and resolves `..` against
-/// the segments before it. Returns `None` when `..` climbs above the start.
-pub fn normalise_path(path: &str) -> Option<String> {
-    let absolute = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for segment in path.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    Some(if absolute { format!("/{joined}") } else { joined })
 }
 
 fn check_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<Violation>) {

@@ -15,7 +15,7 @@ use crate::constraint::{Constraint, ValueFacts, Violation};
 use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
 use crate::risk::{self, RiskInputs};
 use crate::rules::RuleInput;
-use crate::run::{RunState, value_text};
+use crate::run::RunState;
 use crate::tier::{TierRequirement, required_tier};
 use crate::verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};
 
@@ -136,7 +136,7 @@ impl<'a> Evaluation<'a> {
         let environment = self.scope_and_intent(&agent, &action);
         let untrusted_args = self.data_flow(&agent, &action, facts.network.as_deref());
         // Read once: the budgets and the amount risk factor both need it.
-        let amount = amount_of(&action, &self.call.args);
+        let amount = action.amount(&self.call.args);
         self.budgets(&agent, &action, &amount);
         self.replay();
         let inputs = RiskInputs {
@@ -257,7 +257,7 @@ impl<'a> Evaluation<'a> {
         }
         // The operation is the catalog's: a call asking for another one is refused here,
         // before any connector could be tempted to obey it.
-        for mismatch in crate::operation::mismatches(action, args) {
+        for mismatch in crate::operation::check::mismatches(action, args) {
             self.reason(
                 Stage::Arguments,
                 "arguments.operation_mismatch",
@@ -426,35 +426,6 @@ impl<'a> Evaluation<'a> {
                 self.reason(Stage::Rules, finding.rule, finding.decision, None, finding.message);
             }
         }
-    }
-}
-
-/// The money a call moves: the sum of every number at the action's amount argument (a batch
-/// may carry several). Negative values count as zero, so they never refill a budget. `Err`
-/// when a value is not a number: budgets must not be skipped by sending `"150"`.
-pub(crate) fn amount_of(action: &ActionSpec, args: &Value) -> Result<Option<f64>, String> {
-    let Some(path) = &action.amount_arg else { return Ok(None) };
-    let mut total = None;
-    let mut not_a_number = None;
-    path.for_each_value(args, &mut |value| match value.as_f64() {
-        Some(n) if n.is_finite() => *total.get_or_insert(0.0) += n.max(0.0),
-        // The first value that is not a number is the one reported.
-        _ => {
-            not_a_number.get_or_insert(value);
-        }
-    });
-    match not_a_number {
-        Some(value) => Err(format!("the amount `{path}` must be a number, got {value}")),
-        None => Ok(total),
-    }
-}
-
-/// The text a leaf is matched as: `run::value_text`, with strings borrowed rather than
-/// copied.
-pub(crate) fn leaf_text(value: &Value) -> Option<Cow<'_, str>> {
-    match value {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        other => value_text(other).map(Cow::Owned),
     }
 }
 

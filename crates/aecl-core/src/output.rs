@@ -64,7 +64,7 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
             let text = match output {
                 Value::Null | Value::Bool(_) => return out,
                 Value::String(s) => s.clone(),
-                Value::Number(_) => crate::run::value_text(output).unwrap_or_default(),
+                Value::Number(_) => crate::text::value_text(output).unwrap_or_default(),
                 // An MCP result's texts as the model reads them, not JSON-escaped: a value
                 // with a quote, a backslash or a newline is found as it was written.
                 Value::Object(map) if parse::is_mcp_result(map) => parse::mcp_text(map),

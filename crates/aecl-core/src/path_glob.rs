@@ -19,9 +19,10 @@
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::constraint::{Violation, normalise_path};
+use crate::decision::Decision;
 use crate::resolved::PathView;
-use crate::verdict::Decision;
+use crate::resolved::normalise_path;
+use crate::violation::Violation;
 
 /// The glob lists of one path argument, compiled.
 #[derive(Debug, Clone)]

@@ -2,21 +2,27 @@
 //!
 //! These are meaning, not format: `aecl-policy` parses the files users write and lowers them
 //! into these types by hand, so every value here has already been checked.
+//!
+//! `rules.rs` is the port for the rules the manifest form cannot say: a policy holds a rule
+//! set, and the rule set reads the policy's action specs.
+
+pub mod rules;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
+use self::rules::RuleSet;
+pub use crate::class::{DataClass, EffectClass, Reversibility, Trust};
 use crate::constraint::Constraint;
+use crate::decision::{Decision, Mode};
 use crate::hash::{HashMap, HashSet};
 use crate::limits::{Limits, RateLimit};
 use crate::output::{OutputField, OutputFormat};
 use crate::path::FieldPath;
-use crate::rules::RuleSet;
 use crate::tier::{SandboxSettings, SandboxTier};
-use crate::verdict::{Decision, Mode};
 
 /// The hash of a policy's canonical form: two policies with the same revision decide alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -191,73 +197,6 @@ impl Default for IntentSettings {
     }
 }
 
-/// What kind of effect an action has on the world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EffectClass {
-    Read,
-    Write,
-    Delete,
-    Send,
-    Exec,
-    Payment,
-    Admin,
-}
-
-impl EffectClass {
-    pub const ALL: [EffectClass; 7] = [
-        EffectClass::Read,
-        EffectClass::Write,
-        EffectClass::Delete,
-        EffectClass::Send,
-        EffectClass::Exec,
-        EffectClass::Payment,
-        EffectClass::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EffectClass::Read => "read",
-            EffectClass::Write => "write",
-            EffectClass::Delete => "delete",
-            EffectClass::Send => "send",
-            EffectClass::Exec => "exec",
-            EffectClass::Payment => "payment",
-            EffectClass::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EffectClass> {
-        EffectClass::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-}
-
-/// Whether an action's effect can be undone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reversibility {
-    /// The action changes nothing (reads).
-    NoEffect,
-    Reversible {
-        compensation: String,
-    },
-    Irreversible,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trust {
-    Trusted,
-    Untrusted,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataClass {
-    Public,
-    Internal,
-    Secret,
-}
-
 /// How far an action's output can be believed, as a whole and per field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputSpec {
@@ -416,6 +355,27 @@ pub struct ActionSpec {
 impl ActionSpec {
     pub fn arg(&self, path: &FieldPath) -> Option<&ArgSpec> {
         self.args.iter().find(|a| &a.path == path)
+    }
+
+    /// The money a call of this action moves: the sum of every number at the amount
+    /// argument (a batch may carry several). Negative values count as zero, so they never
+    /// refill a budget. `Err` when a value is not a number: budgets must not be skipped by
+    /// sending `"150"`.
+    pub fn amount(&self, args: &Value) -> Result<Option<f64>, String> {
+        let Some(path) = &self.amount_arg else { return Ok(None) };
+        let mut total = None;
+        let mut not_a_number = None;
+        path.for_each_value(args, &mut |value| match value.as_f64() {
+            Some(n) if n.is_finite() => *total.get_or_insert(0.0) += n.max(0.0),
+            // The first value that is not a number is the one reported.
+            _ => {
+                not_a_number.get_or_insert(value);
+            }
+        });
+        match not_a_number {
+            Some(value) => Err(format!("the amount `{path}` must be a number, got {value}")),
+            None => Ok(total),
+        }
     }
 }
 

@@ -22,7 +22,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hash::HashMap;
+use crate::text::{compact, is_ascii_white_space, normalise};
 
+mod confirm;
 mod copy;
 mod typed;
 
@@ -432,55 +434,6 @@ fn provenance(source: Option<&SourceRef>) -> Provenance {
         Some(source) => Provenance::UntrustedOnly { source: source.clone() },
         None => Provenance::Unseen,
     }
-}
-
-/// Lower-case with runs of white space folded to one space and the ends trimmed.
-pub fn normalise(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    if text.is_ascii() {
-        // The same result byte by byte: for ASCII, `char::to_lowercase` is
-        // `to_ascii_lowercase` and `char::is_whitespace` is `is_ascii_white_space` below.
-        let mut space = false;
-        for &b in text.as_bytes() {
-            if is_ascii_white_space(b) {
-                space = true;
-            } else {
-                if space && !out.is_empty() {
-                    out.push(' ');
-                }
-                space = false;
-                out.push(char::from(b.to_ascii_lowercase()));
-            }
-        }
-        return out;
-    }
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.extend(word.chars().flat_map(char::to_lowercase));
-    }
-    out
-}
-
-/// Lower-case with all white space removed.
-fn compact(text: &str) -> String {
-    if text.is_ascii() {
-        let mut out = String::with_capacity(text.len());
-        for &b in text.as_bytes() {
-            if !is_ascii_white_space(b) {
-                out.push(char::from(b.to_ascii_lowercase()));
-            }
-        }
-        return out;
-    }
-    text.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
-}
-
-/// `char::is_whitespace` on ASCII: tab, line feed, vertical tab, form feed, carriage return
-/// and space. (`u8::is_ascii_whitespace` leaves out the vertical tab.)
-fn is_ascii_white_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
 /// Notes that document `doc` of `kind` holds `word`. A text repeats most of its words: the

@@ -91,6 +91,24 @@ impl PathView {
     }
 }
 
+/// Lexically normalises `path`: removes `.` and empty segments and resolves `..` against
+/// the segments before it. Returns `None` when `..` climbs above the start.
+pub fn normalise_path(path: &str) -> Option<String> {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    Some(if absolute { format!("/{joined}") } else { joined })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

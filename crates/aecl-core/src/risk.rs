@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 
 use crate::call::Call;
-use crate::decide::leaf_text;
 use crate::policy::{ActionSpec, AgentManifest, CustomRiskFactor, Reversibility, RiskCondition};
 use crate::run::RunState;
+use crate::text::leaf_text;
 use crate::verdict::{RiskBreakdown, RiskContribution};
 
 /// What the earlier stages found that the risk factors read.
@@ -18,7 +18,7 @@ pub struct RiskInputs {
     pub bulk: bool,
     /// Argument paths whose value came only from untrusted content.
     pub untrusted_args: Vec<String>,
-    /// The money the call moves (`amount_of`), when its amount argument holds numbers.
+    /// The money the call moves (`ActionSpec::amount`), when its amount argument holds numbers.
     pub amount: Option<f64>,
 }
 

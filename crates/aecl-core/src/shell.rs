@@ -36,9 +36,9 @@ pub use programs::{ProgramSpec, Special, Writes};
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::constraint::Violation;
+use crate::decision::Decision;
 use crate::resolved::PathView;
-use crate::verdict::Decision;
+use crate::violation::Violation;
 
 /// How deep command substitutions, re-parsed `bash -c` strings and wrappers may nest
 /// before the line is refused; this bounds recursion on hostile input.

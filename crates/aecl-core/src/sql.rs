@@ -15,8 +15,8 @@
 
 use std::fmt;
 
-use crate::constraint::{ValueFacts, Violation};
-use crate::verdict::Decision;
+use crate::decision::Decision;
+use crate::violation::{ValueFacts, Violation};
 
 mod classify;
 mod filter;

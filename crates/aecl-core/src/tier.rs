@@ -12,8 +12,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::class::EffectClass;
 use crate::hash::HashSet;
-use crate::policy::EffectClass;
 use crate::run::RunState;
 
 /// Isolation tiers, ordered from the weakest to the strongest.

@@ -99,7 +99,7 @@ pub struct ValueOptions {
 /// The key of a custom kind's value, and of any text compared as text: lower case, runs
 /// of white space folded to one space, ends trimmed.
 pub fn text_normal(text: &str) -> String {
-    crate::provenance::normalise(text)
+    crate::text::normalise(text)
 }
 
 /// Decodes `%XX` escapes of unreserved characters (letters, digits, `-._~`), which mean

@@ -1,12 +1,12 @@
 //! Steps 4 and 5 of `decide`: the run's declared scope and the intent check, and data
 //! flow (untrusted values in arguments, and what an outward call would carry out).
 
-use super::{Evaluation, leaf_text, shorten, values};
+use super::{Evaluation, shorten, values};
 use crate::call::DeclaredSource;
-use crate::constraint::normalise_path;
 use crate::path::{FieldPath, for_each_leaf};
 use crate::policy::{ActionSpec, AgentManifest};
-use crate::run::value_text;
+use crate::resolved::normalise_path;
+use crate::text::{leaf_text, value_text};
 use crate::values::ValueKind;
 use crate::verdict::{Decision, Stage};
 

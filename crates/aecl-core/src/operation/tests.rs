@@ -3,10 +3,13 @@
 
 use serde_json::{Value, json};
 
+use super::check::mismatches;
 use super::*;
+use crate::class::{EffectClass, Reversibility};
+use crate::constraint::Constraint;
 use crate::path::FieldPath;
-use crate::policy::{ArgSpec, Reversibility};
-use crate::sql::{SqlDialect, SqlRules};
+use crate::policy::{ActionSpec, ArgSpec};
+use crate::sql::{SqlDialect, SqlRules, StatementClass};
 
 fn action(effect: EffectClass, operation: Option<Operation>) -> ActionSpec {
     ActionSpec {

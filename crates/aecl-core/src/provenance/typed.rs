@@ -1,7 +1,7 @@
 //! Typed provenance: every history document is scanned for URLs, e-mail addresses, IBANs,
 //! phone numbers, amounts and dates, keyed by their normal form, so an argument of a kind
-//! matches history by value rather than by spelling; and the confirmations of authoritative
-//! sources.
+//! matches history by value rather than by spelling. (What authoritative sources confirm is
+//! recorded by `confirm.rs`, and looked up here.)
 //!
 //! A typed look-up combines several keys (a URL's full form and its host, an address and
 //! its domain, the raw text): the value is untrusted-only when ANY of them was seen in
@@ -9,16 +9,9 @@
 //! enough to steer the effect. Only then may a confirmation by an authoritative source
 //! (see `confirm_output`) make it trusted.
 
-use serde_json::Value;
-
-use super::{ProvenanceIndex, SourceKind, SourceRef, normalise};
-use crate::hash::HashSet;
-use crate::path::for_each_leaf;
-use crate::policy::{ActionSpec, EffectClass, Reversibility};
-use crate::values::{self, Found, Normal, ValueKind, ValueOptions};
-
-/// Calls of authoritative actions awaiting their result, at most.
-const MAX_PENDING_ECHOES: usize = 64;
+use super::{ProvenanceIndex, SourceKind, SourceRef};
+use crate::text::normalise;
+use crate::values::{self, Normal, ValueKind, ValueOptions};
 
 /// What a typed key is a normal form of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -67,7 +60,7 @@ pub(super) fn keys(normal: &Normal) -> Vec<(Tag, String)> {
 }
 
 /// The key under which a confirmed value of `kind` is remembered.
-fn confirmation_key(kind: &ValueKind, normal: &Normal, folded: bool) -> Option<String> {
+pub(super) fn confirmation_key(kind: &ValueKind, normal: &Normal, folded: bool) -> Option<String> {
     let form = match (kind, normal) {
         (ValueKind::Url, Normal::Url(f)) => f.full.clone(),
         (ValueKind::Email, Normal::Email(f)) => {
@@ -217,146 +210,12 @@ impl ProvenanceIndex {
         }
         parts.into_iter().flatten().next()
     }
-
-    /// Remembers the arguments of a call of an authoritative action, so that its output
-    /// never confirms a value the call itself carried (an echo).
-    pub fn note_call(&mut self, call_id: &str, action: &ActionSpec, args: &Value) {
-        if !authoritative(action) {
-            return;
-        }
-        let mut texts = Vec::new();
-        for_each_leaf(args, &mut |_, leaf| {
-            if let Some(text) = crate::run::value_text(leaf) {
-                texts.push(text);
-            }
-        });
-        // Bounded: a run that never reports its results must not grow without end. The
-        // result of a forgotten call then confirms nothing (see `confirm_output`).
-        if self.echoes.len() >= MAX_PENDING_ECHOES {
-            self.echoes.remove(0);
-        }
-        self.echoes.push((call_id.to_owned(), action.name.clone(), texts));
-    }
-
-    /// Confirms the values of the kinds `action` is authoritative for that its output
-    /// holds. Nothing happens unless the action is a read with no effect that declares
-    /// `authoritative_for` (the policy refuses anything else; this is the second lock), and
-    /// a value that appeared in the call's own arguments is never confirmed.
-    pub fn confirm_output(
-        &mut self,
-        call_id: &str,
-        action: &ActionSpec,
-        label: &str,
-        seq: u32,
-        output: &Value,
-    ) {
-        // Taken out whatever happens: one result per call. A result recorded under another
-        // id than its call's (the histories of policy examples number events, not calls)
-        // is matched to the latest pending call of the same action.
-        let position = self
-            .echoes
-            .iter()
-            .position(|(id, _, _)| id == call_id)
-            .or_else(|| self.echoes.iter().rposition(|(_, name, _)| *name == action.name));
-        let echoes = position.map(|at| self.echoes.remove(at).2);
-        if !authoritative(action) {
-            return;
-        }
-        // A call whose arguments were not noted (a result for a call never recorded) could
-        // be an echo of anything: it confirms nothing.
-        let Some(echoes) = echoes else { return };
-        let options = ValueOptions::default();
-        let echo_texts: Vec<String> = echoes.iter().map(|e| normalise(e)).collect();
-        let mut echo_keys: HashSet<(String, String)> = HashSet::default();
-        for kind in &action.authoritative_for {
-            for echo in &echoes {
-                for folded in [false, true] {
-                    if let Some(normal) = normal_of(kind, echo, &options)
-                        && let Some(key) = confirmation_key(kind, &normal, folded)
-                    {
-                        echo_keys.insert((kind.name().to_owned(), key));
-                    }
-                    for found in values::find(echo, std::slice::from_ref(kind), &options) {
-                        if let Some(key) = confirmation_key(kind, &found.normal, folded) {
-                            echo_keys.insert((kind.name().to_owned(), key));
-                        }
-                    }
-                }
-            }
-        }
-        let is_echo = |raw: &str| {
-            let raw = normalise(raw);
-            !raw.is_empty() && echo_texts.iter().any(|e| e.contains(raw.as_str()))
-        };
-        let source = SourceRef {
-            kind: SourceKind::TrustedTool,
-            label: format!("{label} (authoritative)"),
-            seq,
-        };
-        let confirm =
-            |key: (String, String),
-             confirmed: &mut crate::hash::HashMap<(String, String), SourceRef>| {
-                if !echo_keys.contains(&key) {
-                    confirmed.entry(key).or_insert_with(|| source.clone());
-                }
-            };
-        let mut leaves: Vec<String> = Vec::new();
-        let parsed: Option<Value> = match output {
-            Value::String(text) => {
-                serde_json::from_str(text).ok().filter(|v: &Value| v.is_object() || v.is_array())
-            }
-            _ => None,
-        };
-        for_each_leaf(parsed.as_ref().unwrap_or(output), &mut |_, leaf| {
-            if let Some(text) = crate::run::value_text(leaf) {
-                leaves.push(text);
-            }
-        });
-        for leaf in &leaves {
-            for kind in &action.authoritative_for {
-                match kind {
-                    ValueKind::Custom(_) => {
-                        // A custom kind's value is a whole field, or a whole line of text.
-                        let lines = std::iter::once(leaf.as_str()).chain(leaf.lines());
-                        for line in lines {
-                            let name = mention_free(line);
-                            if !is_echo(&name) && !name.is_empty() {
-                                confirm((kind.name().to_owned(), name), &mut self.confirmed);
-                            }
-                        }
-                    }
-                    _ => {
-                        for Found { normal, start, end, .. } in
-                            values::find(leaf, std::slice::from_ref(kind), &options)
-                        {
-                            let raw = leaf.get(start..end).unwrap_or("");
-                            if is_echo(raw) {
-                                continue;
-                            }
-                            for folded in [false, true] {
-                                if let Some(key) = confirmation_key(kind, &normal, folded) {
-                                    confirm((kind.name().to_owned(), key), &mut self.confirmed);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// A custom kind's key: the normalised text without a leading `@` or `#`.
-fn mention_free(text: &str) -> String {
+pub(super) fn mention_free(text: &str) -> String {
     let normal = normalise(text);
     normal.trim_start_matches(['@', '#']).to_owned()
-}
-
-/// Whether an action may confirm values: a read without effect that names kinds.
-fn authoritative(action: &ActionSpec) -> bool {
-    !action.authoritative_for.is_empty()
-        && action.effect == EffectClass::Read
-        && action.reversibility == Reversibility::NoEffect
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 use serde_json::json;
 
 use super::*;
+use crate::call::Call;
 use crate::output::OutputField;
-use crate::policy::OutputSpec;
+use crate::policy::{ActionSpec, OutputSpec};
+use crate::verdict::Verdict;
 
 /// A catalog entry named `name` whose output is read as `spec`.
 fn action_with(name: &str, spec: OutputSpec) -> ActionSpec {

@@ -16,8 +16,8 @@ use super::scan::scan;
 use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES};
 use super::writes::{self, Directories, WriteProblem};
 use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special};
+use crate::decision::Decision;
 use crate::resolved::PathView;
-use crate::verdict::Decision;
 
 /// The most distinct places one line may make links in (`ln -s`, `git clone`): far more
 /// than any real line, and a bound on the cost of checking every write against them.

@@ -6,7 +6,7 @@ use super::programs::builtin;
 use super::scan::scan;
 use super::writes::normalise;
 use super::{ShellArg, ShellRules};
-use crate::verdict::Decision;
+use crate::decision::Decision;
 
 fn rules() -> ShellRules {
     ShellRules {

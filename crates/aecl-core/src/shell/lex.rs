@@ -12,40 +12,8 @@
 
 use super::MAX_DEPTH;
 use super::word::{
-    Part, Word, arithmetic_parts, is_name, parameter_reads_arithmetic, reads_variables,
+    Op, Part, Token, Word, arithmetic_parts, is_name, parameter_reads_arithmetic, reads_variables,
 };
-
-/// One token of a command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Token {
-    Word(Word),
-    Op(Op),
-    /// A redirection operator (`>`, `2>&1`'s `>&`, `<<<`, ...); its target is the next word.
-    Redirect(&'static str),
-    /// The body of a here-document: data for standard input whose substitutions (unless the
-    /// delimiter was quoted) still run.
-    HereDoc(Word),
-}
-
-/// A control operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
-    /// `;`
-    Semi,
-    /// `&`
-    Amp,
-    /// `&&`
-    And,
-    /// `||`
-    Or,
-    /// `|` or `|&`
-    Pipe,
-    /// `;;`, `;&` or `;;&`, which end a `case` clause.
-    CaseEnd,
-    LParen,
-    RParen,
-    Newline,
-}
 
 /// Lexes a whole command string. `depth` counts the nesting already entered (command
 /// substitutions, re-parsed `bash -c` strings), so that hostile nesting ends in an error

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use super::guard::ProgramGuard;
 use super::{ShellRules, write_targets};
+use crate::decision::Decision;
 use crate::resolved::{PathView, Resolution};
-use crate::verdict::Decision;
 
 fn rules() -> ShellRules {
     ShellRules {

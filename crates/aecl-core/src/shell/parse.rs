@@ -9,7 +9,7 @@
 //! redirection targets, loop lists and here-documents.
 
 use super::MAX_DEPTH;
-use super::lex::{Op, Token};
+use super::word::{Op, Token};
 use super::word::{Part, Word, is_name};
 
 /// Appends to `out` the words of every simple command in `tokens`, nested ones included.

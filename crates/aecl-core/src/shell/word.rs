@@ -1,8 +1,7 @@
 //! The word model: a shell word as literal, quoted, expanded and substituted parts, and
 //! what the analyser asks of it (its literal text, whether it is known before run time,
-//! whether it can turn into a flag).
-
-use super::lex::Token;
+//! whether it can turn into a flag); and the tokens the lexer makes of a line, which a
+//! substitution inside a word holds in turn.
 
 /// A word as the shell would see it before expansion.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -25,6 +24,38 @@ pub(super) enum Part {
     /// A command substitution (`$(...)`, backquotes, `<(...)`): commands that run, whose
     /// output becomes a value known only at run time.
     Subst(Vec<Token>),
+}
+
+/// One token of a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Token {
+    Word(Word),
+    Op(Op),
+    /// A redirection operator (`>`, `2>&1`'s `>&`, `<<<`, ...); its target is the next word.
+    Redirect(&'static str),
+    /// The body of a here-document: data for standard input whose substitutions (unless the
+    /// delimiter was quoted) still run.
+    HereDoc(Word),
+}
+
+/// A control operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    /// `;`
+    Semi,
+    /// `&`
+    Amp,
+    /// `&&`
+    And,
+    /// `||`
+    Or,
+    /// `|` or `|&`
+    Pipe,
+    /// `;;`, `;&` or `;;&`, which end a `case` clause.
+    CaseEnd,
+    LParen,
+    RParen,
+    Newline,
 }
 
 /// Characters that make an unquoted word a glob pattern.

@@ -2,7 +2,7 @@
 //! data-driven corpus (`test_data/sql/`) checks whole decisions.
 
 use super::*;
-use crate::constraint::ValueFacts;
+use crate::violation::ValueFacts;
 
 fn classes(sql: &str) -> Vec<(Vec<StatementClass>, bool)> {
     analyse(SqlDialect::Sqlite, sql).unwrap().into_iter().map(|s| (s.classes, s.bulk)).collect()

@@ -6,9 +6,9 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::constraint::{ValueFacts, Violation};
+use crate::decision::Decision;
 use crate::sql::{SqlRules, StatementClass};
-use crate::verdict::Decision;
+use crate::violation::{ValueFacts, Violation};
 
 /// One text, what each reading finds in it, and the verdicts.
 struct Case {

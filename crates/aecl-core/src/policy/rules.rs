@@ -6,10 +6,10 @@
 
 use std::fmt;
 
+use super::ActionSpec;
 use crate::call::Call;
-use crate::policy::ActionSpec;
+use crate::decision::Decision;
 use crate::run::RunState;
-use crate::verdict::Decision;
 
 /// What a rule set sees of one call: the call, its action, the run so far, and what the
 /// built-in stages computed.
