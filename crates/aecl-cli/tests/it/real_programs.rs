@@ -7,7 +7,9 @@
 //! - `git -C repo config core.fsmonitor 'rm -rf DIR' && git -C repo status` too;
 //! - `curl --data-b @file URL` (curl's abbreviation of `--data-binary`) uploads a file
 //!   to a listener on 127.0.0.1;
-//! - `cat /dev/null > FILE` truncates a file outside the write paths.
+//! - `cat /dev/null > FILE` truncates a file outside the write paths;
+//! - `git -C REPO checkout -- .`, `git -C REPO clean -fdx` and `cd REPO && git stash`
+//!   rewrite or delete the files of a repository outside the write paths.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -274,4 +276,64 @@ fn a_redirection_outside_the_write_paths_truncates_unguarded_and_aecl_refuses_it
     let done = execute(&address, &agent, "redirect-1", &attack);
     assert_eq!(done["decision"], "block", "{done}");
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me\n", "the file is intact");
+}
+
+#[test]
+fn git_rewrites_a_work_tree_outside_the_write_paths_unguarded_and_aecl_refuses_it() {
+    let dir = temp_dir();
+    let work = dir.path().join("work");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    // A repository outside the write paths, with a tracked file changed since its commit
+    // (the owner's work in progress) and a file git does not track.
+    let repo = dir.path().join("outside-repo");
+    write(&repo, "notes.txt", "committed\n");
+    unguarded(
+        "git init -q . && git add notes.txt && git -c user.name=o -c user.email=o@x commit -qm c",
+        &repo,
+        &home,
+    );
+    let reset = || {
+        std::fs::write(repo.join("notes.txt"), "work in progress\n").unwrap();
+        std::fs::write(repo.join("untracked.txt"), "precious\n").unwrap();
+    };
+    let intact = || {
+        std::fs::read_to_string(repo.join("notes.txt")).unwrap() == "work in progress\n"
+            && repo.join("untracked.txt").exists()
+    };
+    let r = repo.display();
+    let attacks = [
+        format!("git -C {r} checkout -- ."),
+        format!("git -C {r} clean -fdx"),
+        format!("cd {r} && git -c user.name=o -c user.email=o@x stash"),
+        format!("cd {r} && git restore notes.txt"),
+    ];
+    // Unguarded, each attack really loses the owner's work.
+    for attack in &attacks {
+        reset();
+        unguarded(attack, &work, &home);
+        assert!(!intact(), "`{attack}` changed nothing: the test proves nothing");
+    }
+    reset();
+    let policy = policy(dir.path(), &work);
+    for attack in &attacks {
+        let (decision, reason) = through_hook(&policy, attack, &work);
+        assert_eq!(decision, "deny", "`{attack}`: {reason}");
+        assert!(reason.contains("outside the write paths"), "{reason}");
+    }
+    // In a repository inside the write paths the same commands are everyday work.
+    unguarded("git init -q inner", &work, &home);
+    for command in
+        ["git -C inner checkout -- .", "cd inner && git stash list", "git -C inner clean -n"]
+    {
+        let (decision, reason) = through_hook(&policy, command, &work);
+        assert_eq!(decision, "allow", "`{command}`: {reason}");
+    }
+    let (_server, address, agent) = served(dir.path(), &policy);
+    for (i, attack) in attacks.iter().enumerate() {
+        let done = execute(&address, &agent, &format!("tree-{i}"), attack);
+        assert_eq!(done["decision"], "block", "{done}");
+    }
+    assert!(intact(), "the repository outside kept its changes and its untracked file");
 }

@@ -12,6 +12,9 @@ use super::scan::abbreviates;
 use super::word::Word;
 
 mod config;
+pub(super) mod work_tree;
+
+use work_tree::WorkTree;
 
 /// git subcommands, for telling an alias or an external `git-NAME` program apart.
 const GIT_SUBCOMMANDS: &[&str] = &[
@@ -363,6 +366,12 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             word.raw
         )));
     }
+    // `clone`, `init`, `mv` and `worktree` name the paths they write (below).
+    if work_tree::work_tree(sub, rest, first) != WorkTree::Untouched
+        && !matches!(sub, "clone" | "init" | "mv" | "worktree")
+    {
+        out.push(Finding::WorkTree(directory.clone()));
+    }
     match sub {
         "config" => config::read(rest, out),
         "clone" => {
@@ -394,10 +403,10 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             // The destination is the second positional argument, when value-taking
             // options are not mistaken for it: only plain words after the URL count.
             unprotected_config(rest, out);
+            // Without a destination, a directory named after the repository, here.
             let plain: Vec<&ShellArg> = clone_positionals(rest);
-            if let Some(destination) = plain.get(1) {
-                out.push(write((*destination).clone()));
-            }
+            let destination = plain.get(1).map_or_else(|| ShellArg::known("."), |d| (*d).clone());
+            out.push(write(destination));
         }
         "push" | "send-pack" => {
             out.push(Finding::Uploads("`git push` sends commits to a remote".to_owned()))
@@ -448,6 +457,10 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
         }
         "worktree" if first == Some("move") => {
             out.extend(positionals.get(2).map(|p| write((*p).clone())));
+        }
+        // `worktree remove PATH` deletes the work tree at PATH.
+        "worktree" if first == Some("remove") => {
+            out.extend(positionals.get(1).map(|p| write((*p).clone())));
         }
         "init" => {
             let values = [

@@ -116,11 +116,14 @@ impl ProgramGuard {
         // places, not with the commands (collecting every other command's places for each
         // one was quadratic: `a;` 20,000 times took 0.6 s).
         let mut counts: BTreeMap<&str, usize> = Default::default();
+        // The places some command may make a link at (not only below).
+        let mut at: BTreeSet<&str> = BTreeSet::new();
         for places in &link_places {
-            let distinct: BTreeSet<&str> = places.iter().map(String::as_str).collect();
+            let distinct: BTreeSet<&str> = places.iter().map(|p| p.path.as_str()).collect();
             for place in distinct {
                 *counts.entry(place).or_default() += 1;
             }
+            at.extend(places.iter().filter(|p| !p.below).map(|p| p.path.as_str()));
         }
         if counts.len() > MAX_LINK_PLACES {
             out.findings.push((
@@ -134,14 +137,15 @@ impl ProgramGuard {
             counts.clear();
         }
         // The places where a command of the line other than the `i`-th may make links.
-        let others = |i: Option<usize>| -> Vec<&str> {
+        // Each with whether a link may be made at the place itself.
+        let others = |i: Option<usize>| -> Vec<(&str, bool)> {
             let own: BTreeSet<&str> = i
                 .and_then(|i| link_places.get(i))
-                .map(|places| places.iter().map(String::as_str).collect())
+                .map(|places| places.iter().map(|p| p.path.as_str()).collect())
                 .unwrap_or_default();
             let by_others =
                 counts.iter().filter(|(place, n)| **n > usize::from(own.contains(*place)));
-            by_others.map(|(place, _)| *place).collect()
+            by_others.map(|(place, _)| (*place, at.contains(place))).collect()
         };
         for (i, (command, found)) in analysis.commands.iter().zip(findings).enumerate() {
             let interpreter = self.spec(&command.program).is_some_and(|s| s.stdin_code);
@@ -319,10 +323,13 @@ impl ProgramGuard {
         finding: Finding,
         dirs: &Directories,
         view: &PathView,
-        links: &[&str],
+        links: &[(&str, bool)],
         assessed: &mut Assessed,
     ) {
         let out = &mut assessed.findings;
+        // git follows no link inside its own work tree (`Finding::WorkTree`): only a link
+        // made at or above the directory moves its writes.
+        let tree = matches!(finding, Finding::WorkTree(_));
         let (target, dirs) = match finding {
             Finding::Unknown => {
                 out.push((
@@ -344,13 +351,23 @@ impl ProgramGuard {
             }
             Finding::Writes(target) => (target, dirs.clone()),
             Finding::WritesUnder(target, dir) => (target, dirs.under(&dir)),
+            Finding::WorkTree(dir) => {
+                let dirs = dir.map_or_else(|| dirs.clone(), |dir| dirs.under(&dir));
+                (ShellArg::known("."), dirs)
+            }
         };
+
         assessed.targets.extend(writes::spelled_targets(&target, &dirs));
         assessed.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
-        let through_link = writes::normals(&target, &dirs)
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|path| links.iter().find(|place| writes::within(&path, place)));
+        let through_link =
+            writes::normals(&target, &dirs).unwrap_or_default().into_iter().find_map(|path| {
+                links
+                    .iter()
+                    .find(|(place, at)| {
+                        writes::within(&path, place) && (*at || !tree || path != *place)
+                    })
+                    .map(|(place, _)| *place)
+            });
         if let Some(place) = through_link {
             out.push((
                 self.writes_outside,

@@ -11,39 +11,15 @@
 //! known when the line runs.
 
 use super::finding::Finding;
+use super::git::work_tree::{self, WorkTree};
 use super::writes::{self, Directories};
 use super::{ShellArg, SimpleCommand};
-
-/// git subcommands that write the work tree, and so may write a link it holds.
-const GIT_WORK_TREE: [&str; 17] = [
-    "clone",
-    "mv",
-    "checkout",
-    "switch",
-    "restore",
-    "reset",
-    "stash",
-    "pull",
-    "merge",
-    "rebase",
-    "am",
-    "apply",
-    "cherry-pick",
-    "revert",
-    "worktree",
-    "read-tree",
-    "checkout-index",
-];
-
-/// git subcommands that write or remove files of the work tree without making links.
-const GIT_TREE_WRITES: [&str; 5] = ["clean", "rm", "submodule", "sparse-checkout", "bisect"];
 
 /// Whether `command` writes anywhere under the directory it works in, whatever its
 /// arguments name: an extraction, a patch, a checkout or clean of git's work tree.
 pub(super) fn writes_tree(command: &SimpleCommand) -> bool {
     makes_links(command) == Some(Makes::UnderTheWorkingDirectory)
-        || (command.program == "git"
-            && command.words.iter().any(|w| GIT_TREE_WRITES.contains(&w.text.as_str())))
+        || (command.program == "git" && work_tree::of_words(&command.words) == WorkTree::Removes)
 }
 
 /// `ln -s TARGET... LINK`: a relative target is read from the link's directory, not from
@@ -133,36 +109,56 @@ fn makes_links(command: &SimpleCommand) -> Option<Makes> {
         "unzip" | "cpio" | "7z" | "7za" | "bsdcpio" | "patch" => {
             Some(Makes::UnderTheWorkingDirectory)
         }
-        "git" => {
-            words().find(|w| GIT_WORK_TREE.contains(w)).map(|_| Makes::UnderTheWorkingDirectory)
-        }
+        "git" => (work_tree::of_words(&command.words) == WorkTree::Writes)
+            .then_some(Makes::UnderTheWorkingDirectory),
         _ => None,
     }
 }
 
-/// For each command of a line, the places (normal absolute paths) under which it may make
-/// links; `"/"` when a place is only known at run time.
+/// A place where a command may make links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Place {
+    /// A normal absolute path; `"/"` when the place is only known at run time.
+    pub path: String,
+    /// Links only below `path`, never `path` itself: the directory a git command works in,
+    /// which its checkout fills but does not replace.
+    pub below: bool,
+}
+
+/// For each command of a line, the places under which it may make links.
 pub(super) fn places(
     commands: &[SimpleCommand],
     findings: &[Vec<Finding>],
     dirs: &Directories,
-) -> Vec<Vec<String>> {
+) -> Vec<Vec<Place>> {
     commands
         .iter()
         .zip(findings)
         .map(|(command, found)| {
             let Some(makes) = makes_links(command) else { return Vec::new() };
+            let git = command.program == "git";
+            let here = ShellArg::known(".");
             let mut out = Vec::new();
+            let mut add = |target: &ShellArg, dirs: &Directories, below: bool| {
+                let paths = writes::normals(target, dirs).unwrap_or_else(|| vec!["/".to_owned()]);
+                // A place only known at run time may be anything.
+                out.extend(
+                    paths.into_iter().map(|path| Place { below: below && path != "/", path }),
+                );
+            };
             for finding in found {
-                let (target, dirs) = match finding {
-                    Finding::Writes(target) => (target, dirs.clone()),
-                    Finding::WritesUnder(target, dir) => (target, dirs.under(dir)),
-                    _ => continue,
-                };
-                out.extend(writes::normals(target, &dirs).unwrap_or_else(|| vec!["/".to_owned()]));
+                match finding {
+                    Finding::Writes(target) => add(target, dirs, false),
+                    Finding::WritesUnder(target, dir) => add(target, &dirs.under(dir), false),
+                    Finding::WorkTree(dir) => {
+                        let dirs = dir.as_ref().map_or_else(|| dirs.clone(), |dir| dirs.under(dir));
+                        add(&here, &dirs, true);
+                    }
+                    _ => {}
+                }
             }
             if makes == Makes::UnderTheWorkingDirectory {
-                out.extend(dirs.normals().into_iter().map(|d| d.unwrap_or_else(|| "/".to_owned())));
+                add(&here, dirs, git);
             }
             out
         })

@@ -61,6 +61,11 @@ pub enum Special {
     PlusCommand,
     /// `install PACKAGE` runs the package's scripts; a bare `install` uses the lock file.
     PackageManager,
+    /// An archive's members are written under the working directory or `-d DIR`, unless
+    /// it only lists, tests or prints them.
+    Unzip,
+    /// The files a patch names are written under the working directory or `-d DIR`.
+    Patch,
 }
 
 /// What one program can do, as data.

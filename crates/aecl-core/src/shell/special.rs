@@ -77,6 +77,17 @@ pub(super) fn read(
     match kind {
         Special::Git => git::read(words, out),
         Special::Tar => tar(scanned, out),
+        Special::Unzip => {
+            // `-l`, `-v` and `-Z` list, `-t` tests, `-p` and `-c` print to standard output.
+            if !scanned.has(&["-l", "-v", "-Z", "-t", "-p", "-c"]) {
+                unpacks(scanned, out);
+            }
+        }
+        Special::Patch => {
+            if !scanned.has(&["--dry-run"]) {
+                unpacks(scanned, out);
+            }
+        }
         Special::Sed => {
             sed(scanned, in_place, out);
             sed_backups(words, scanned, out);
@@ -410,6 +421,22 @@ fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
     }
     if has(&["--remove-files"]) {
         out.extend(scanned.positionals.iter().map(|p| Finding::Writes(p.clone())));
+    }
+}
+
+/// `unzip`, `patch`: the paths the archive or the patch names are written under the working
+/// directory, or under `-d DIR` (a write option of their entries, so written already).
+/// unzip's `-:` keeps the members' `../`, which may climb anywhere.
+fn unpacks(scanned: &Scanned, out: &mut Vec<Finding>) {
+    if !scanned.has(&["-d", "--directory"]) {
+        out.push(Finding::Writes(ShellArg::known(".")));
+    }
+    if scanned.has(&["-:"]) {
+        out.push(Finding::Writes(ShellArg {
+            raw: "the archive's `../` paths".to_owned(),
+            expansion: true,
+            ..ShellArg::default()
+        }));
     }
 }
 

@@ -94,12 +94,6 @@ impl Dir {
 pub(super) struct Directories(Vec<Option<Dir>>);
 
 impl Directories {
-    /// The normal form of each directory the line may be in (`None`: only known at run
-    /// time).
-    pub(super) fn normals(&self) -> Vec<Option<String>> {
-        self.0.iter().map(|d| d.as_ref().map(|d| d.normal.clone())).collect()
-    }
-
     /// Starts in `working_dir` and adds the target of every `cd`, `pushd` and `popd` of
     /// the line. Each target is joined to every directory found so far: the set
     /// over-approximates wherever the line may be when it writes.

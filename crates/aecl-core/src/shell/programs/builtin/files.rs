@@ -287,6 +287,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--suffix",
         ],
         writes: Writes::All,
+        special: Some(Special::Patch),
         ..PLAIN
     },
     // Compressors write FILE + SUFFIX next to each FILE (a suffix with `/` names another
@@ -337,7 +338,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         writes: Writes::All,
         ..PLAIN
     },
-    Entry { names: &["unzip"], write_options: &["-d"], ..PLAIN },
+    Entry { names: &["unzip"], write_options: &["-d"], special: Some(Special::Unzip), ..PLAIN },
     Entry { names: &["dd"], special: Some(Special::Dd), ..PLAIN },
     Entry {
         names: &["tar", "bsdtar", "gtar"],
