@@ -22,6 +22,7 @@ use std::sync::Arc;
 pub use amount::normal as amount_normal;
 pub use date::normal as date_normal;
 pub use email::{EmailForm, normal as email_normal};
+pub(crate) use fold::embedded_ipv4;
 pub use fold::{fold, readings};
 pub use iban::normal as iban_normal;
 pub use phone::{PhoneForm, normal as phone_normal, region_code};

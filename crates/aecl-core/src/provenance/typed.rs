@@ -136,6 +136,18 @@ impl ProvenanceIndex {
         self.source_of_key(Tag::UrlHost, host).or_else(|| self.source_of_word(host))
     }
 
+    /// The sources of the addresses a host name carries: wildcard DNS services answer
+    /// `203.0.113.7.nip.io` (or `app-203-0-113-7.sslip.io`, `cb007107.nip.io`) with the
+    /// address written in it, so a name an agent makes up around an address a page
+    /// showed goes where the page said.
+    fn carried_addresses<'a>(&'a self, host: &str, parts: &mut Vec<Option<&'a SourceRef>>) {
+        if let Some(addresses) = values::embedded_ipv4(host) {
+            for address in addresses.split(' ') {
+                parts.push(self.host_source(address));
+            }
+        }
+    }
+
     /// The source that decides the provenance of `value` as a value of `kind`: its normal
     /// forms, its parts (a URL's host, an address's domain) and its raw text are looked up;
     /// any one untrusted-only makes the value untrusted-only, unless an authoritative
@@ -157,6 +169,7 @@ impl ProvenanceIndex {
                 parts.push(self.source_of_key(Tag::Url, &f.full));
                 main_seen = parts.iter().any(Option::is_some);
                 parts.push(self.host_source(&f.host));
+                self.carried_addresses(&f.host, &mut parts);
             }
             Some(Normal::Email(f)) => {
                 let insensitive = options.email_local_part_insensitive;
@@ -170,6 +183,7 @@ impl ProvenanceIndex {
                 parts.push(folded.filter(|s| !s.kind.is_trusted()));
                 parts.push(self.source_of_key(Tag::EmailDomain, &f.domain));
                 parts.push(self.host_source(&f.domain));
+                self.carried_addresses(&f.domain, &mut parts);
             }
             Some(other) => {
                 for (tag, key) in keys(other) {

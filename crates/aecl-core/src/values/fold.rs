@@ -135,7 +135,7 @@ pub fn readings(text: &str) -> Vec<String> {
 /// (`203.0.113.7.nip.io`, `app-203-0-113-7.sslip.io`, `cb007107.nip.io`), so the name
 /// and the address are one destination, whichever of the two a page shows and a call
 /// uses.
-fn embedded_ipv4(text: &str) -> Option<String> {
+pub(crate) fn embedded_ipv4(text: &str) -> Option<String> {
     let mut found = Vec::new();
     let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'));
     // A host carrying an address has three labels at least: the words of a long output

@@ -58,8 +58,7 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         None => Url::parse(&format!("http://{text}")).ok()?,
     };
     let host = match parsed.host() {
-        // `[::ffff:93.184.216.34]` is 93.184.216.34 on the wire (an IPv4-mapped address).
-        Some(url::Host::Ipv6(v6)) => match v6.to_ipv4_mapped() {
+        Some(url::Host::Ipv6(v6)) => match carried_ipv4(v6) {
             Some(v4) => v4.to_string(),
             None => parsed.host_str()?.to_owned(),
         },
@@ -95,6 +94,24 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         full.push_str(&super::decode_unreserved(fragment));
     }
     Some(UrlForm { full: full.to_lowercase(), host })
+}
+
+/// The IPv4 address an IPv6 address reaches: `[::ffff:93.184.216.34]` is 93.184.216.34 on
+/// the wire (IPv4-mapped), `[64:ff9b::5db8:d822]` through any NAT64 gateway (the
+/// well-known prefix, RFC 6052, and the local-use `64:ff9b:1::/96`, RFC 8215), and
+/// `[::93.184.216.34]` on stacks that still route IPv4-compatible addresses (`::` and
+/// `::1` are not such).
+fn carried_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let [a, b] = s[6].to_be_bytes();
+    let [c, d] = s[7].to_be_bytes();
+    let v4 = std::net::Ipv4Addr::new(a, b, c, d);
+    let nat64 = matches!(s[..6], [0x64, 0xff9b, 0, 0, 0, 0] | [0x64, 0xff9b, 1, 0, 0, 0]);
+    let compatible = s[..6] == [0; 6] && u32::from(v4) > 1;
+    (nat64 || compatible).then_some(v4)
 }
 
 /// Schemes whose URLs always name a host, with or without `//` (WHATWG "special").
