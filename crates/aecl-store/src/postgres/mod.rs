@@ -130,6 +130,29 @@ impl PostgresStore {
     fn pool(&self) -> &PgPool {
         &self.inner.pool
     }
+
+    /// Whether the audit log's records end where its stored head says, in one snapshot
+    /// (every instance appends its records and moves the head in one transaction). A
+    /// record past the head was written by something else than a committer, and one
+    /// missing below it was removed: every append then fails, so `/healthz`'s probe says
+    /// so for as long as it lasts (the probe's own write commits whatever the log holds).
+    async fn log_matches_its_head(&self) -> Result<(), String> {
+        let (size, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT size FROM audit_head WHERE id = 1), (SELECT max(seq) FROM audit_log)",
+        )
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| format!("write probe: {e}"))?;
+        let (head_end, stored_end) = (size.unwrap_or(0), last.map_or(0, |seq| seq + 1));
+        if head_end == stored_end {
+            return Ok(());
+        }
+        Err(format!(
+            "the audit log ends at sequence {stored_end} but its head says {head_end}: \
+             something else wrote to or removed from the log, so no record can be appended; \
+             every call is blocked (check the log with `aecl audit verify`)"
+        ))
+    }
 }
 
 /// Read access to an audit log on PostgreSQL without a committer (for the CLI).
@@ -224,7 +247,7 @@ impl Store for PostgresStore {
                 _ => {
                     // A real write, committed: a row of its own in `rate_limits`, whose keys
                     // are otherwise `agent:` and `action:`.
-                    let result = sqlx::query(
+                    let written = sqlx::query(
                         "INSERT INTO rate_limits (key, tat) VALUES ('aecl:healthz', 0)
                          ON CONFLICT (key) DO UPDATE SET tat = rate_limits.tat + 1",
                     )
@@ -232,6 +255,10 @@ impl Store for PostgresStore {
                     .await
                     .map(|_| ())
                     .map_err(|e| format!("write probe: {e}"));
+                    let result = match written {
+                        Ok(()) => self.log_matches_its_head().await,
+                        Err(e) => Err(e),
+                    };
                     *probe = Some((std::time::Instant::now(), result.clone()));
                     result
                 }

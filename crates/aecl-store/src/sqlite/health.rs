@@ -161,6 +161,31 @@ fn writable(_: &Path) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Whether the audit log as stored ends where the writer's own log does (before the rows
+/// of the batch being committed). A record past that end was written by something else
+/// (an attacker with the file, a process that bypassed the writer lock), and a record
+/// missing before it was removed: either way every append of this writer now fails or
+/// extends a log that no longer verifies, so the probe says so, for as long as it lasts.
+/// The probe's own commit succeeds whatever the log holds; without this, `/healthz` said
+/// ok while every call was blocked.
+fn log_is_the_writers(batch: &super::writer::Batch<'_>) -> Result<(), StoreError> {
+    let stored: Option<i64> = batch
+        .conn
+        .prepare_cached("SELECT MAX(seq) FROM audit_log")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(backend)?;
+    let stored_end = stored.map_or(0, |seq| u64::try_from(seq).unwrap_or(0).saturating_add(1));
+    let own_end = batch.log.next_seq().saturating_sub(batch.rows.len() as u64);
+    if stored_end == own_end {
+        return Ok(());
+    }
+    Err(StoreError::Backend(format!(
+        "the audit log ends at sequence {stored_end} but this server's writer wrote it up to \
+         {own_end}: something else wrote to or removed from the log, so no record can be \
+         appended; every call is blocked (check the log with `aecl audit verify`)"
+    )))
+}
+
 /// `/healthz` runs a real write through the writer at most this often.
 pub(super) const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -189,7 +214,7 @@ pub(super) async fn health(store: &SqliteStore) -> aecl_engine::StoreHealth {
                             [],
                         )
                         .map_err(backend)?;
-                        Ok(())
+                        log_is_the_writers(batch)
                     })
                     .await
                     .map_err(|e| e.to_string());

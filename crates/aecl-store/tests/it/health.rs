@@ -155,3 +155,66 @@ async fn a_call_that_ran_is_answered_as_unknown_when_its_end_cannot_be_recorded(
     let error = effect.error.unwrap_or_default();
     assert!(error.contains("ran") && error.contains("could not be recorded"), "{error}");
 }
+
+/// A record written into the log by something other than the store's writer (an attacker
+/// with the database, a second process that bypassed the writer lock) makes every later
+/// append fail. The write probe says so for as long as the record is there: its own write
+/// commits whatever the log holds, and `/healthz` said ok while every call was blocked (a
+/// second later on SQLite, at once on PostgreSQL). Once the record is gone, it is healthy.
+async fn a_forced_record_keeps_the_store_unhealthy(
+    store: &impl Store,
+    force: impl Future,
+    undo: impl Future,
+) {
+    store.append_audit(record(0, 0)).await.unwrap();
+    assert!(store.health().await.is_healthy());
+    force.await;
+    store.append_audit(record(0, 1)).await.unwrap_err();
+    // Twice, each after the write probe's second (a success is reused that long).
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let health = store.health().await;
+        assert!(!health.is_healthy(), "{health:?}");
+        let error = health.write_probe.clone().unwrap_err();
+        assert!(error.contains("something else wrote to or removed from the log"), "{error}");
+    }
+    undo.await;
+    let health = store.health().await;
+    assert!(health.write_probe.is_ok(), "{health:?}");
+    store.append_audit(record(0, 2)).await.unwrap();
+    assert!(store.health().await.is_healthy());
+}
+
+#[tokio::test]
+async fn a_record_forced_into_a_sqlite_log_keeps_the_store_unhealthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
+    let path = dir.path().join("aecl.db");
+    let sql = |statement: &'static str| {
+        let path = path.clone();
+        async move {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute(statement, []).unwrap();
+        }
+    };
+    let force = sql("INSERT INTO audit_log (seq, record, chain_hash) VALUES (1, x'00', x'00')");
+    let undo = sql("DELETE FROM audit_log WHERE seq = 1");
+    a_forced_record_keeps_the_store_unhealthy(&store, force, undo).await;
+}
+
+#[tokio::test]
+async fn a_record_forced_into_a_postgres_log_keeps_the_store_unhealthy() {
+    let url = crate::pg::postgres_url().await;
+    let store =
+        aecl_store::PostgresStore::open(&url, crate::support::audit_config()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let sql = |statement: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+    };
+    let force = sql("INSERT INTO audit_log (seq, record, chain_hash) VALUES (1, '\\x00', '\\x00')");
+    let undo = sql("DELETE FROM audit_log WHERE seq = 1");
+    a_forced_record_keeps_the_store_unhealthy(&store, force, undo).await;
+}
