@@ -152,9 +152,19 @@ fn verify(
         .transpose()?;
     let published = published.map(crate::witness::read_published).transpose()?;
     let texts: Vec<Vec<u8>> = published.iter().flatten().map(|(_, text)| text.clone()).collect();
-    let reader = LogReader::open(db)?;
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let mut out = io::stdout().lock();
+    // From here on, a store that cannot be read (a table dropped, a record of the wrong
+    // type, a corrupted page, no database there) is a log that does not verify: exit 1,
+    // as for a bad record, not 2, which is for the operator's own input.
+    let unreadable = |out: &mut io::StdoutLock<'_>, what: &str, error: anyhow::Error| {
+        writeln!(out, "FAILED: {what} cannot be read: {error:#}")?;
+        anyhow::Ok(ExitCode::from(1))
+    };
+    let reader = match LogReader::open(db) {
+        Ok(reader) => reader,
+        Err(error) => return unreadable(&mut out, "the store", error),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let mut attempt = 0;
     let report = loop {
         attempt += 1;
@@ -163,12 +173,12 @@ fn verify(
         // reads consistently. A live one may move in between; then it is read again.
         let head = match reader.head() {
             Ok(head) => head,
-            Err(error) => {
-                writeln!(out, "FAILED: the store's head is unreadable: {error:#}")?;
-                return Ok(ExitCode::from(1));
-            }
+            Err(error) => return unreadable(&mut out, "the store's head", error),
         };
-        let checkpoints = reader.checkpoints()?;
+        let checkpoints = match reader.checkpoints() {
+            Ok(checkpoints) => checkpoints,
+            Err(error) => return unreadable(&mut out, "the store's checkpoints", error),
+        };
         let options = VerifyOptions {
             exported: exported.as_deref(),
             published: &texts,
@@ -182,7 +192,7 @@ fn verify(
         let report = verify_log_with(counted, &checkpoints, &key, &options);
         progress.finish_and_clear();
         if let Some(error) = records.error {
-            return Err(error.context("reading the log"));
+            return unreadable(&mut out, "the log's records", error);
         }
         let moved = report.problem.is_some() && reader.head().ok().as_ref() != Some(&head);
         if !moved || attempt == ATTEMPTS {

@@ -651,3 +651,28 @@ mod published {
         assert_eq!(ok.code, Some(0), "{ok:#?}");
     }
 }
+
+/// A store whose log cannot be read is a log that does not verify: exit 1 with `FAILED`,
+/// like a bad record, and never 2 (bad input) or 0.
+#[test]
+fn a_damaged_store_fails_verification() {
+    for (damage, statements) in [
+        ("a dropped log table", "DROP TABLE audit_log"),
+        ("a dropped checkpoint table", "DROP TABLE audit_checkpoints"),
+        ("a dropped head table", "DROP TABLE audit_head"),
+        ("a record stored as text", "UPDATE audit_log SET record = 'x' WHERE seq = 1"),
+        ("a hash stored as a number", "UPDATE audit_log SET chain_hash = 7 WHERE seq = 2"),
+    ] {
+        let recorded = Recorded::new();
+        assert_eq!(recorded.verify(&[]).code, Some(0), "the log verified before the damage");
+        recorded.sql(statements);
+        let out = recorded.verify(&[]);
+        assert_eq!(out.code, Some(1), "{damage}: {out:#?}");
+        assert!(out.stdout.contains("FAILED"), "{damage}: {}", out.stdout);
+    }
+    // No database at all: nothing verifies.
+    let recorded = Recorded::new();
+    std::fs::remove_file(recorded.path("aecl.db")).unwrap();
+    let out = recorded.verify(&[]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+}
