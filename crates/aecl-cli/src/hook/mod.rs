@@ -29,7 +29,7 @@
 //! where.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -292,14 +292,20 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
 /// write targets of its shell commands (`fs_paths::resolve_call`), into
 /// `aecl_resolved_paths`: the agent acts on this filesystem, so a link here decides where
 /// a write lands. That directory goes with them, so the shell rules read relative targets
-/// from where the command runs; it is returned. It is the agent's `cwd` (else this
-/// process's), or the directory a shell tool's input names (`HookInput::command_dir`:
+/// from where the command runs; it is returned. It is the agent's `cwd`, which must be
+/// absolute (else, when the input has none, this process's), or the directory a shell tool's input names (`HookInput::command_dir`:
 /// Gemini CLI's `dir_path`, Codex's `workdir`) resolved from there; one that cannot be
 /// read or resolved refuses the call.
 fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> Result<PathBuf> {
     let here = std::env::current_dir().context("reading the working directory")?;
     let mut cwd = match &input.cwd {
-        Some(cwd) => here.join(cwd),
+        // Agents send where the session runs, absolute; anything else cannot say where
+        // the call acts, and guessing (this process's directory) would check the wrong
+        // files.
+        Some(cwd) if !Path::new(cwd).is_absolute() => {
+            anyhow::bail!("the hook input's `cwd` must be an absolute path, got `{cwd}`")
+        }
+        Some(cwd) => PathBuf::from(cwd),
         None => here,
     };
     if let Some(dir) = input.command_dir()? {

@@ -35,10 +35,14 @@ write_paths = ["{}/ws"]
 }
 
 fn gemini(root: &Path, tool_input: Value) -> (Outcome, String, String) {
+    gemini_in(root, &root.join("ws").display().to_string(), tool_input)
+}
+
+fn gemini_in(root: &Path, cwd: &str, tool_input: Value) -> (Outcome, String, String) {
     let policy = policy(root);
     let state = root.join("state").display().to_string();
     let input = json!({
-        "session_id": "wd", "cwd": root.join("ws").display().to_string(),
+        "session_id": "wd", "cwd": cwd,
         "hook_event_name": "BeforeTool", "tool_name": "run_shell_command",
         "tool_input": tool_input,
     });
@@ -73,5 +77,20 @@ fn a_relative_write_is_checked_from_the_directory_the_command_runs_in() {
             assert!(reason.contains("outside the write paths"), "{tool_input}: {reason}");
             assert_eq!(out.code, Some(2));
         }
+    }
+}
+
+/// A `cwd` that is not absolute cannot say where the call acts: it is refused, naming the
+/// field, rather than read from the hook process's own directory.
+#[test]
+fn a_relative_or_empty_cwd_is_refused() {
+    let temp = temp_dir();
+    let root = temp.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("ws")).unwrap();
+    for cwd in ["ws", "", "./ws", "../ws"] {
+        let (out, decision, reason) = gemini_in(&root, cwd, json!({"command": "echo hi > f.txt"}));
+        assert_eq!(decision, "deny", "`{cwd}`: {out:?}");
+        assert!(reason.contains("`cwd` must be an absolute path"), "`{cwd}`: {reason}");
+        assert_eq!(out.code, Some(2));
     }
 }
