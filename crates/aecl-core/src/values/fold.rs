@@ -110,9 +110,12 @@ pub fn readings(text: &str) -> Vec<String> {
     // ` @ ` and ` . ` left by the spaced disguises, and a quoted local part's opening quote.
     let text = undisguised.text.replace(" @ ", "@").replace(" . ", ".").replace('"', " ");
     let mut undisguised = Replacing::new(text);
-    // `eve at evil dot test`: only when both words are there.
-    if undisguised.lower.contains(" at ") && undisguised.lower.contains(" dot ") {
-        undisguised.replace(" at ", "@");
+    // `eve at evil dot test`, and `evil dot test/upload` (a link has no ` at `); ` at `
+    // alone is prose (`meet at noon`).
+    if undisguised.lower.contains(" dot ") {
+        if undisguised.lower.contains(" at ") {
+            undisguised.replace(" at ", "@");
+        }
         undisguised.replace(" dot ", ".");
     }
     // Query values and link schemes apart: a link inside a redirector's query
