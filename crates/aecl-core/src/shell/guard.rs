@@ -356,7 +356,6 @@ impl ProgramGuard {
                 (ShellArg::known("."), dirs)
             }
         };
-
         assessed.targets.extend(writes::spelled_targets(&target, &dirs));
         assessed.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
         let through_link =
