@@ -330,31 +330,18 @@ impl ProgramGuard {
         // git follows no link inside its own work tree (`Finding::WorkTree`): only a link
         // made at or above the directory moves its writes.
         let tree = matches!(finding, Finding::WorkTree(_));
-        let (target, dirs) = match finding {
-            Finding::Unknown => {
-                out.push((
-                    self.unknown,
-                    format!("`{what}`: the program is not in the program table"),
-                ));
-                return;
-            }
-            Finding::RunsCode(why) => {
-                out.push((
-                    self.runs_code,
-                    format!("`{what}` runs code of the caller's choosing: {why}"),
-                ));
-                return;
-            }
-            Finding::Uploads(why) => {
-                out.push((self.uploads, format!("`{what}` sends data over the network: {why}")));
-                return;
-            }
-            Finding::Writes(target) => (target, dirs.clone()),
-            Finding::WritesUnder(target, dir) => (target, dirs.under(&dir)),
-            Finding::WorkTree(dir) => {
-                let dirs = dir.map_or_else(|| dirs.clone(), |dir| dirs.under(&dir));
-                (ShellArg::known("."), dirs)
-            }
+        let Some((target, dirs)) = finding.write_target(dirs) else {
+            out.push(match finding {
+                Finding::RunsCode(why) => {
+                    (self.runs_code, format!("`{what}` runs code of the caller's choosing: {why}"))
+                }
+                Finding::Uploads(why) => {
+                    (self.uploads, format!("`{what}` sends data over the network: {why}"))
+                }
+                // `Unknown` (the write findings have a target).
+                _ => (self.unknown, format!("`{what}`: the program is not in the program table")),
+            });
+            return;
         };
         assessed.targets.extend(writes::spelled_targets(&target, &dirs));
         assessed.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });

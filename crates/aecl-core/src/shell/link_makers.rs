@@ -18,8 +18,10 @@ use super::{ShellArg, SimpleCommand};
 /// Whether `command` writes anywhere under the directory it works in, whatever its
 /// arguments name: an extraction, a patch, a checkout or clean of git's work tree.
 pub(super) fn writes_tree(command: &SimpleCommand) -> bool {
+    if command.program == "git" {
+        return work_tree::of_words(&command.words) != WorkTree::Untouched;
+    }
     makes_links(command) == Some(Makes::UnderTheWorkingDirectory)
-        || (command.program == "git" && work_tree::of_words(&command.words) == WorkTree::Removes)
 }
 
 /// `ln -s TARGET... LINK`: a relative target is read from the link's directory, not from
@@ -137,7 +139,6 @@ pub(super) fn places(
         .map(|(command, found)| {
             let Some(makes) = makes_links(command) else { return Vec::new() };
             let git = command.program == "git";
-            let here = ShellArg::known(".");
             let mut out = Vec::new();
             let mut add = |target: &ShellArg, dirs: &Directories, below: bool| {
                 let paths = writes::normals(target, dirs).unwrap_or_else(|| vec!["/".to_owned()]);
@@ -147,18 +148,12 @@ pub(super) fn places(
                 );
             };
             for finding in found {
-                match finding {
-                    Finding::Writes(target) => add(target, dirs, false),
-                    Finding::WritesUnder(target, dir) => add(target, &dirs.under(dir), false),
-                    Finding::WorkTree(dir) => {
-                        let dirs = dir.as_ref().map_or_else(|| dirs.clone(), |dir| dirs.under(dir));
-                        add(&here, &dirs, true);
-                    }
-                    _ => {}
+                if let Some((target, dirs)) = finding.write_target(dirs) {
+                    add(&target, &dirs, matches!(finding, Finding::WorkTree(_)));
                 }
             }
             if makes == Makes::UnderTheWorkingDirectory {
-                add(&here, dirs, git);
+                add(&ShellArg::known("."), dirs, git);
             }
             out
         })
