@@ -9,7 +9,9 @@
 //!   to a listener on 127.0.0.1;
 //! - `cat /dev/null > FILE` truncates a file outside the write paths;
 //! - `git -C REPO checkout -- .`, `git -C REPO clean -fdx` and `cd REPO && git stash`
-//!   rewrite or delete the files of a repository outside the write paths.
+//!   rewrite or delete the files of a repository outside the write paths;
+//! - `git -C REPO branch -D`, `tag -d`, `reset --soft`, `commit`, `config` and
+//!   `symbolic-ref` rewrite the history or configuration of a repository outside them.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -336,4 +338,94 @@ fn git_rewrites_a_work_tree_outside_the_write_paths_unguarded_and_aecl_refuses_i
         assert_eq!(done["decision"], "block", "{done}");
     }
     assert!(intact(), "the repository outside kept its changes and its untracked file");
+}
+
+/// What a repository's history is: its refs, HEAD, and its own configuration.
+fn history(repo: &Path) -> String {
+    let out = Command::new("git")
+        .args(["for-each-ref", "--format=%(refname) %(objectname)"])
+        .current_dir(repo)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("running git");
+    assert!(out.status.success(), "{out:?}");
+    let head = std::fs::read_to_string(repo.join(".git/HEAD")).unwrap();
+    let config = std::fs::read_to_string(repo.join(".git/config")).unwrap();
+    format!("{}{head}{config}", String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn git_rewrites_another_repositorys_history_unguarded_and_aecl_refuses_it() {
+    let dir = temp_dir();
+    let work = dir.path().join("work");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    // A repository outside the write paths: a release tag on main, and a feature branch
+    // whose commit no other ref holds.
+    let repo = dir.path().join("outside-repo");
+    let who = "-c user.name=o -c user.email=o@x";
+    let r = repo.display();
+    let attacks = [
+        format!("git -C {r} branch -D feature"),
+        format!("git -C {r} update-ref -d refs/heads/feature"),
+        format!("git -C {r} tag -d v1"),
+        format!("git -C {r} reset --soft HEAD~1"),
+        format!("cd {r} && git {who} commit -q --allow-empty -m evil"),
+        format!("git -C {r} config remote.origin.url https://evil.example/x.git"),
+        format!("git -C {r} symbolic-ref HEAD refs/heads/feature"),
+    ];
+    let make = || {
+        let _ = std::fs::remove_dir_all(&repo);
+        write(&repo, "a.txt", "one\n");
+        unguarded(
+            &format!(
+                "git init -q -b main . && git add a.txt && git {who} commit -qm one \
+                 && git {who} commit -q --allow-empty -m two && git tag v1 \
+                 && git branch feature && git -C . config remote.origin.url /nowhere \
+                 && git checkout -q feature && git {who} commit -q --allow-empty -m three \
+                 && git checkout -q main"
+            ),
+            &repo,
+            &home,
+        );
+        history(&repo)
+    };
+    // Unguarded, each attack really changes the repository's history or configuration.
+    for attack in &attacks {
+        let before = make();
+        unguarded(attack, &work, &home);
+        assert_ne!(history(&repo), before, "`{attack}` changed nothing: the test proves nothing");
+    }
+    let before = make();
+    let policy = policy(dir.path(), &work);
+    for attack in &attacks {
+        let (decision, reason) = through_hook(&policy, attack, &work);
+        assert_eq!(decision, "deny", "`{attack}`: {reason}");
+        assert!(reason.contains("outside the write paths"), "{reason}");
+    }
+    // Reading it stays allowed, and so does the same work in a repository inside.
+    for command in [format!("git -C {r} log --oneline"), format!("git -C {r} branch -a")] {
+        let (decision, reason) = through_hook(&policy, &command, &work);
+        assert_eq!(decision, "allow", "`{command}`: {reason}");
+    }
+    unguarded(
+        &format!("git init -q inner && git -C inner {who} commit -q --allow-empty -m x"),
+        &work,
+        &home,
+    );
+    for command in [
+        "git -C inner tag v2",
+        "git -C inner branch -D nothing-yet",
+        "git -C inner reset --soft HEAD",
+    ] {
+        let (decision, reason) = through_hook(&policy, command, &work);
+        assert_eq!(decision, "allow", "`{command}`: {reason}");
+    }
+    let (_server, address, agent) = served(dir.path(), &policy);
+    for (i, attack) in attacks.iter().enumerate() {
+        let done = execute(&address, &agent, &format!("history-{i}"), attack);
+        assert_eq!(done["decision"], "block", "{done}");
+    }
+    assert_eq!(history(&repo), before, "the repository outside kept its history");
 }

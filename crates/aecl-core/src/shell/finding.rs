@@ -14,9 +14,10 @@ pub(super) enum Finding {
     Writes(ShellArg),
     /// A write whose path is relative to `-C DIR`.
     WritesUnder(ShellArg, ShellArg),
-    /// git writes the work tree of the directory it works in (`-C DIR` when given). git
-    /// writes no file through a link inside its tree, so a link another command of the
-    /// line may make there does not move its writes; one at or above the directory does.
+    /// git writes the work tree, or the repository, of the directory it works in (`-C DIR`
+    /// when given). git writes no file through a link inside its tree, so a link another
+    /// command of the line may make there does not move its writes; one at or above the
+    /// directory does.
     WorkTree(Option<ShellArg>),
 }
 

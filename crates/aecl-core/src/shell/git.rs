@@ -366,9 +366,11 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             word.raw
         )));
     }
-    // `clone`, `init`, `mv` and `worktree` name the paths they write (below).
+    // A command that changes the work tree or the repository writes the directory git
+    // works in (the repository is there or above it); `clone`, `init` and `mv` name the
+    // paths they write (below).
     if work_tree::work_tree(sub, rest, first) != WorkTree::Untouched
-        && !matches!(sub, "clone" | "init" | "mv" | "worktree")
+        && !matches!(sub, "clone" | "init" | "mv")
     {
         out.push(Finding::WorkTree(directory.clone()));
     }
@@ -409,7 +411,20 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             out.push(write(destination));
         }
         "push" | "send-pack" => {
-            out.push(Finding::Uploads("`git push` sends commits to a remote".to_owned()))
+            out.push(Finding::Uploads("`git push` sends commits to a remote".to_owned()));
+            // A remote given as a path is a repository on this machine, which the push
+            // writes (`.`, this one, is the work tree finding above).
+            let local = first.filter(|f| *f != "." && *f != "./").and_then(|remote| {
+                let path = remote.strip_prefix("file://").unwrap_or(remote);
+                let is_path = path.starts_with(['/', '~'])
+                    || path == ".."
+                    || path.starts_with("./")
+                    || path.starts_with("../");
+                is_path.then_some(path)
+            });
+            if let (Some(path), Some(word)) = (local, positionals.first()) {
+                out.push(write(ShellArg { text: path.to_owned(), ..(*word).clone() }));
+            }
         }
         "send-email" | "request-pull" => {
             out.push(Finding::Uploads(format!("`git {sub}` sends mail")))
@@ -450,6 +465,11 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
         "merge-file" if !rest.iter().any(|w| matches!(w.text.as_str(), "-p" | "--stdout")) => {
             let words = skip_values(rest, &["-L", "--marker-size"]);
             out.extend(words.first().map(|p| write((*p).clone())));
+        }
+        // `git bundle create FILE REVS`.
+        "bundle" if first == Some("create") => {
+            let words = skip_values(rest, &["--version"]);
+            out.extend(words.get(1).map(|p| write((*p).clone())));
         }
         "pack-objects" => {
             let words = skip_values(rest, &["--window", "--depth", "--threads", "--filter"]);

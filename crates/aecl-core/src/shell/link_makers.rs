@@ -19,7 +19,7 @@ use super::{ShellArg, SimpleCommand};
 /// arguments name: an extraction, a patch, a checkout or clean of git's work tree.
 pub(super) fn writes_tree(command: &SimpleCommand) -> bool {
     if command.program == "git" {
-        return work_tree::of_words(&command.words) != WorkTree::Untouched;
+        return matches!(work_tree::of_words(&command.words), WorkTree::Writes | WorkTree::Removes);
     }
     makes_links(command) == Some(Makes::UnderTheWorkingDirectory)
 }
@@ -139,6 +139,10 @@ pub(super) fn places(
         .map(|(command, found)| {
             let Some(makes) = makes_links(command) else { return Vec::new() };
             let git = command.program == "git";
+            // git makes the links its repository holds below the paths it writes (a
+            // clone's or a new work tree's directory), never at them; `git mv` renames
+            // a link to the path it names.
+            let git_below = git && !work_tree::moves(&command.words);
             let mut out = Vec::new();
             let mut add = |target: &ShellArg, dirs: &Directories, below: bool| {
                 let paths = writes::normals(target, dirs).unwrap_or_else(|| vec!["/".to_owned()]);
@@ -149,7 +153,7 @@ pub(super) fn places(
             };
             for finding in found {
                 if let Some((target, dirs)) = finding.write_target(dirs) {
-                    add(&target, &dirs, matches!(finding, Finding::WorkTree(_)));
+                    add(&target, &dirs, git_below || matches!(finding, Finding::WorkTree(_)));
                 }
             }
             if makes == Makes::UnderTheWorkingDirectory {

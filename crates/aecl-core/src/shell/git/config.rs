@@ -163,3 +163,51 @@ pub(super) fn read(rest: &[ShellArg], out: &mut Vec<Finding>) {
         out.push(Finding::Writes(file));
     }
 }
+
+/// Whether `git config REST` changes the repository's own configuration: a setting, an
+/// unset, a section removed or renamed, an edit, without `--global`, `--system` or
+/// `--file` (each writes elsewhere, judged by [`read`]). A word only known at run time
+/// may be any of them.
+pub(super) fn changes_repository(rest: &[ShellArg]) -> bool {
+    const ELSEWHERE: [&str; 5] = ["--global", "--system", "--file", "-f", "--blob"];
+    const CHANGES: [&str; 8] = [
+        "--add",
+        "--replace-all",
+        "--unset",
+        "--unset-all",
+        "--rename-section",
+        "--remove-section",
+        "--edit",
+        "-e",
+    ];
+    let mut options = Vec::new();
+    let mut positionals = Vec::new();
+    for word in rest {
+        if !word.is_known() {
+            return true;
+        }
+        let text = word.text.as_str();
+        if text.starts_with("--") {
+            let given = text.split_once('=').map_or(text, |(n, _)| n);
+            match long_option(given, &CONFIG_LONG) {
+                Some(name) => options.push(name),
+                None => return true,
+            }
+        } else if text.starts_with('-') && text.len() > 1 {
+            options.push(text);
+        } else {
+            positionals.push(text);
+        }
+    }
+    if options.iter().any(|o| ELSEWHERE.contains(o)) {
+        return false;
+    }
+    if options.iter().any(|o| CHANGES.contains(o)) {
+        return true;
+    }
+    match positionals.first() {
+        Some(&("set" | "unset" | "remove-section" | "rename-section" | "edit")) => true,
+        Some(&("get" | "list")) => false,
+        _ => positionals.len() >= 2,
+    }
+}
