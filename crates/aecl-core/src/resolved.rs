@@ -18,7 +18,9 @@
 //! them as absolute strings joined to the directory the command writes from, without
 //! lexical normalisation (so `link/..` stays physical), and the adapter adds an entry for
 //! each. The key [`PathView::WORKING_DIR`] (which no path string can be) holds the
-//! working directory the adapter resolved relative paths from.
+//! working directory the adapter resolved relative paths from. A directory a git command
+//! writes the repository of has a second entry, under [`PathView::repository_key`]: the
+//! directory git finds the repository in, walking up from it.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +56,37 @@ impl PathView {
     /// and [`PathView::lookup`] never answers with it.
     pub const WORKING_DIR: &'static str = "\0cwd";
 
+    /// What the key of a repository entry starts with; the directory string follows, as
+    /// [`ShellRules::targets`](crate::shell::ShellRules::targets) spelled it. It holds a
+    /// NUL byte, like [`PathView::WORKING_DIR`], so no path string is such a key.
+    pub const REPOSITORY: &'static str = "\0repository:";
+
+    /// The key under which an adapter puts the root of the git repository that a command
+    /// working in `dir` writes: the nearest directory at or above `dir`'s resolution that
+    /// holds `.git` (or is a bare repository), else that resolution itself.
+    pub fn repository_key(dir: &str) -> String {
+        format!("{}{dir}", Self::REPOSITORY)
+    }
+
+    /// The repository root an adapter found for `dir` ([`PathView::repository_key`]):
+    /// `Ok(None)` when no adapter saw the filesystem, `Err(reason)` when it saw it but did
+    /// not find it.
+    pub fn repository(&self, dir: &str) -> Result<Option<&str>, String> {
+        match self {
+            PathView::Unseen => Ok(None),
+            PathView::Seen(map) => match map.get(&Self::repository_key(dir)) {
+                Some(Resolution::Path(root)) => Ok(Some(root.as_str())),
+                Some(Resolution::Failed(reason)) => {
+                    Err(format!("the repository of `{dir}` could not be found: {reason}"))
+                }
+                None => Err(format!(
+                    "the repository of `{dir}` was not looked for on the filesystem the call \
+                     acts on, so where git writes is unknown"
+                )),
+            },
+        }
+    }
+
     /// The working directory the adapter resolved relative paths from, when it said.
     pub fn working_dir(&self) -> Option<&str> {
         match self {
@@ -75,18 +108,16 @@ impl PathView {
     pub fn lookup(&self, written: &str) -> Result<Option<&str>, String> {
         match self {
             PathView::Unseen => Ok(None),
-            PathView::Seen(map) => {
-                match map.get(written).filter(|_| written != Self::WORKING_DIR) {
-                    Some(Resolution::Path(path)) => Ok(Some(path.as_str())),
-                    Some(Resolution::Failed(reason)) => {
-                        Err(format!("`{written}` could not be resolved: {reason}"))
-                    }
-                    None => Err(format!(
-                        "`{written}` was not resolved on the filesystem the call acts on, so where \
-                     it points is unknown"
-                    )),
+            PathView::Seen(map) => match map.get(written).filter(|_| !written.contains('\0')) {
+                Some(Resolution::Path(path)) => Ok(Some(path.as_str())),
+                Some(Resolution::Failed(reason)) => {
+                    Err(format!("`{written}` could not be resolved: {reason}"))
                 }
-            }
+                None => Err(format!(
+                    "`{written}` was not resolved on the filesystem the call acts on, so where \
+                     it points is unknown"
+                )),
+            },
         }
     }
 }

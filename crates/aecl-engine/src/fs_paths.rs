@@ -255,7 +255,9 @@ pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 ///   take relative write targets from where the command really runs;
 /// - the write targets and write paths of every shell constraint of the action, read from
 ///   each string of `args` (`ShellRules::targets`): `echo x > link/f` is then checked
-///   where `link/f` lands.
+///   where `link/f` lands;
+/// - for a git command that writes its repository, the repository's root
+///   ([`PathView::repository_key`]), found as git finds it.
 ///
 /// Without the policy (`None`: `aecl hook --server`), every string of `args` is read as a
 /// command with the built-in program table; the server refuses a write it finds no
@@ -290,6 +292,16 @@ pub fn resolve_call(
     for guard in guards {
         for command in &strings {
             for target in aecl_core::shell::write_targets(guard, command, Some(cwd_text)) {
+                if let Some(dir) = target.strip_prefix(PathView::REPOSITORY) {
+                    if map.len() < MAX_STRINGS && !map.contains_key(&target) {
+                        let root = match repository_root(cwd, dir) {
+                            Ok(root) => Resolution::Path(root),
+                            Err(e) => Resolution::Failed(e.to_string()),
+                        };
+                        map.insert(target, root);
+                    }
+                    continue;
+                }
                 // The shell opens a redirection's target as written, so the kernel's
                 // walk is the only reading (no tool cleans it first).
                 insert_resolution(&mut map, &target, cwd, walk);
@@ -297,6 +309,39 @@ pub fn resolve_call(
         }
     }
     PathView::Seen(map)
+}
+
+/// The directory git finds its repository in when it works in `dir`: walking up from
+/// `dir`'s resolution, the first directory that holds a `.git` entry (a directory, or the
+/// file a linked work tree or a submodule has) or is itself a bare repository (`HEAD`,
+/// `objects/` and `refs/`). With none (`git init`, `git clone`, or git failing), `dir`'s
+/// resolution. git's own limits on the walk (`GIT_CEILING_DIRECTORIES`, a file system
+/// boundary) can only stop it sooner, at a directory this walk also passes.
+fn repository_root(cwd: &Path, dir: &str) -> Result<String, ResolveError> {
+    let start = walk(cwd, dir)?;
+    let examined = |path: &Path| -> Result<bool, ResolveError> {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                Ok(false)
+            }
+            Err(e) => Err(ResolveError::Unreadable {
+                path: path.display().to_string(),
+                error: e.to_string(),
+            }),
+        }
+    };
+    for candidate in Path::new(&start).ancestors() {
+        let bare = || -> Result<bool, ResolveError> {
+            Ok(candidate.join("HEAD").is_file()
+                && examined(&candidate.join("objects"))?
+                && examined(&candidate.join("refs"))?)
+        };
+        if examined(&candidate.join(".git"))? || bare()? {
+            return candidate.to_str().map(str::to_owned).ok_or(ResolveError::NotUtf8);
+        }
+    }
+    Ok(start)
 }
 
 /// The program guards of every shell constraint of `action` in `policy`.

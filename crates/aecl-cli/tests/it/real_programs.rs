@@ -429,3 +429,59 @@ fn git_rewrites_another_repositorys_history_unguarded_and_aecl_refuses_it() {
     }
     assert_eq!(history(&repo), before, "the repository outside kept its history");
 }
+
+#[test]
+fn git_below_a_repositorys_root_writes_the_whole_repository_and_aecl_refuses_it() {
+    let dir = temp_dir();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    // The write path is `outer/app`; git finds the repository at `outer`, above it.
+    let outer = dir.path().join("outer");
+    let app = outer.join("app");
+    write(&outer, "other.txt", "v0\n");
+    write(&app, "app.txt", "app\n");
+    let who = "-c user.name=o -c user.email=o@x";
+    unguarded(
+        &format!(
+            "git init -q -b main . && git add -A && git {who} commit -qm v0 && git branch old \
+             && echo v1 > other.txt && git {who} commit -qam v1"
+        ),
+        &outer,
+        &home,
+    );
+    let state = || {
+        let other = std::fs::read_to_string(outer.join("other.txt")).unwrap();
+        format!("{other}{}", history(&outer))
+    };
+    let attacks =
+        ["git checkout -q old".to_owned(), format!("git {who} commit -q --allow-empty -m x")];
+    // Unguarded, each changes the repository outside `app`: a file beside it, or main;
+    // the repository is put back after each.
+    let restore = "git checkout -q main && git reset -q --hard v1";
+    unguarded("git tag v1", &outer, &home);
+    for attack in &attacks {
+        let before = state();
+        unguarded(attack, &app, &home);
+        assert_ne!(state(), before, "`{attack}` changed nothing: the test proves nothing");
+        unguarded(restore, &outer, &home);
+        assert_eq!(state(), before, "`{restore}` put the repository back");
+    }
+    let before = state();
+    let policy = policy(dir.path(), &app);
+    for attack in &attacks {
+        let (decision, reason) = through_hook(&policy, attack, &app);
+        assert_eq!(decision, "deny", "`{attack}`: {reason}");
+        assert!(reason.contains("whose repository git finds at"), "{reason}");
+    }
+    // A repository of its own inside the write path is everyday work.
+    unguarded("git init -q inner", &app, &home);
+    let (decision, reason) =
+        through_hook(&policy, &format!("git -C inner {who} commit -q --allow-empty -m x"), &app);
+    assert_eq!(decision, "allow", "{reason}");
+    let (_server, address, agent) = served(dir.path(), &policy);
+    for (i, attack) in attacks.iter().enumerate() {
+        let done = execute(&address, &agent, &format!("below-{i}"), attack);
+        assert_eq!(done["decision"], "block", "{done}");
+    }
+    assert_eq!(state(), before, "the repository kept its files and its history");
+}

@@ -344,6 +344,9 @@ impl ProgramGuard {
             return;
         };
         assessed.targets.extend(writes::spelled_targets(&target, &dirs));
+        if tree {
+            assessed.targets.extend(writes::repository_keys(&target, &dirs));
+        }
         assessed.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
         let through_link =
             writes::normals(&target, &dirs).unwrap_or_default().into_iter().find_map(|path| {
@@ -365,7 +368,11 @@ impl ProgramGuard {
             ));
             return;
         }
-        match writes::check(&target, &self.write_paths, &dirs, view) {
+        let problem = writes::check(&target, &self.write_paths, &dirs, view).or_else(|| {
+            tree.then(|| writes::check_repository(&target, &self.write_paths, &dirs, view))
+                .flatten()
+        });
+        match problem {
             None => {}
             Some(WriteProblem::Outside(path)) => out.push((
                 self.writes_outside,
@@ -378,6 +385,17 @@ impl ProgramGuard {
                      `{resolved}` (through a symbolic link), outside the write paths"
                 ),
             )),
+            Some(WriteProblem::OutsideRepository { dir, root }) => out.push((
+                self.writes_outside,
+                format!(
+                    "`{what}` works in `{dir}`, whose repository git finds at `{root}`, \
+                     outside the write paths: the history and the work tree it writes are \
+                     that repository's"
+                ),
+            )),
+            Some(WriteProblem::RepositoryUnknown(reason)) => {
+                out.push((self.writes_outside, format!("`{what}`: {reason}")))
+            }
             Some(WriteProblem::Unknown(path)) => out.push((
                 self.writes_outside,
                 format!("`{what}` writes `{path}`, a path only known at run time"),

@@ -156,7 +156,10 @@ pub(super) fn places(
                     add(&target, &dirs, git_below || matches!(finding, Finding::WorkTree(_)));
                 }
             }
-            if makes == Makes::UnderTheWorkingDirectory {
+            // A git command's work tree finding already names its directory (`-C DIR`
+            // when given, not the line's).
+            let named = git && found.iter().any(|f| matches!(f, Finding::WorkTree(_)));
+            if makes == Makes::UnderTheWorkingDirectory && !named {
                 add(&ShellArg::known("."), dirs, git);
             }
             out

@@ -27,7 +27,8 @@ fn view(line: &str, cwd: &str) -> PathView {
     let mut map = BTreeMap::new();
     map.insert(PathView::WORKING_DIR.to_owned(), Resolution::Path(cwd.to_owned()));
     for target in rules().targets(line, Some(cwd)) {
-        let resolved = simulate(&target);
+        // A repository is found where git works unless a test says otherwise.
+        let resolved = simulate(target.strip_prefix(PathView::REPOSITORY).unwrap_or(&target));
         map.insert(target, Resolution::Path(resolved));
     }
     PathView::Seen(map)
@@ -211,4 +212,43 @@ fn a_relative_symlink_target_is_read_from_the_links_directory() {
         out.iter().any(|v| v.decision == Decision::Block && v.message.contains("`/x`")),
         "{out:?}"
     );
+}
+
+#[test]
+fn git_writes_the_repository_the_adapter_finds_above_the_directory_it_works_in() {
+    let line = "git -C app checkout main; cd app && git commit -qm x";
+    // Its own repository, inside: allowed, and the adapter is asked for it.
+    let paths = view(line, "/w");
+    assert_eq!(decide(line, &paths), (Decision::Allow, String::new()));
+    let PathView::Seen(map) = paths else { unreachable!("view() sees") };
+    let keys: Vec<&String> = map.keys().filter(|k| k.starts_with(PathView::REPOSITORY)).collect();
+    assert!(!keys.is_empty(), "no repository asked for: {map:?}");
+    // The repository git finds is above the write path: both commands write outside.
+    let mut above = map.clone();
+    for key in &keys {
+        above.insert((*key).clone(), Resolution::Path("/".to_owned()));
+    }
+    let (decision, why) = decide(line, &PathView::Seen(above));
+    assert_eq!(decision, Decision::Block);
+    assert!(why.contains("whose repository git finds at `/`"), "{why}");
+    assert!(why.contains("works in `/w/app`") && why.contains("commit`"), "{why}");
+    // Seen, but the repository not looked for, or not found: refused, not assumed inside.
+    let mut missing = map.clone();
+    missing.retain(|k, _| !k.starts_with(PathView::REPOSITORY));
+    let (decision, why) = decide(line, &PathView::Seen(missing));
+    assert_eq!(decision, Decision::Block);
+    assert!(why.contains("was not looked for"), "{why}");
+    let mut failed = map.clone();
+    for key in &keys {
+        failed.insert((*key).clone(), Resolution::Failed("permission denied".to_owned()));
+    }
+    let (decision, why) = decide(line, &PathView::Seen(failed));
+    assert_eq!(decision, Decision::Block);
+    assert!(why.contains("could not be found: permission denied"), "{why}");
+    // No message carries the key's NUL byte.
+    assert!(!why.contains('\0'), "{why:?}");
+    // A command that only reads asks for no repository.
+    let reads = view("git -C app log && git status", "/w");
+    let PathView::Seen(map) = reads else { unreachable!("view() sees") };
+    assert!(!map.keys().any(|k| k.starts_with(PathView::REPOSITORY)), "{map:?}");
 }

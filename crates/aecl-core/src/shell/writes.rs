@@ -27,6 +27,11 @@ pub(super) enum WriteProblem {
     Unknown(String),
     /// The path is configuration that makes programs run code.
     Protected(String),
+    /// git works in `dir`, inside, but the repository it writes is `root`, above it and
+    /// outside every write path.
+    OutsideRepository { dir: String, root: String },
+    /// An adapter saw the filesystem but did not say where that repository is.
+    RepositoryUnknown(String),
     /// `/dev/tcp/HOST/PORT` and `/dev/udp/...` open network connections.
     Network(String),
 }
@@ -257,14 +262,8 @@ pub(super) fn check(
             return Some(WriteProblem::Outside(path.clone()));
         }
     }
-    // Inside as written; where it really lands must be too. A root that is itself a link
-    // counts by its resolution as well (a resolved path holds no links).
-    let mut physical_roots = lexical_roots;
-    for root in roots {
-        if let Ok(Some(resolved)) = view.lookup(root) {
-            physical_roots.push(normalise(resolved));
-        }
-    }
+    // Inside as written; where it really lands must be too.
+    let physical_roots = physical_roots(roots, view);
     for (_, spelled) in &located {
         let resolved = match view.lookup(spelled) {
             Ok(None) => continue,
@@ -284,6 +283,57 @@ pub(super) fn check(
         }
         if !inside(&physical_roots, &resolved) {
             return Some(WriteProblem::OutsideResolved { spelled: spelled.clone(), resolved });
+        }
+    }
+    None
+}
+
+/// The write paths, lexically normal, and those that are themselves links by their
+/// resolution as well (a resolved path holds no links).
+fn physical_roots(roots: &[String], view: &PathView) -> Vec<String> {
+    let mut out: Vec<String> = roots.iter().map(|r| normalise(r)).collect();
+    for root in roots {
+        if let Ok(Some(resolved)) = view.lookup(root) {
+            out.push(normalise(resolved));
+        }
+    }
+    out
+}
+
+/// The repository keys an adapter should resolve for a git command working in the
+/// directory `target` names ([`PathView::repository_key`]).
+pub(super) fn repository_keys(target: &ShellArg, dirs: &Directories) -> Vec<String> {
+    spelled_targets(target, dirs).iter().map(|dir| PathView::repository_key(dir)).collect()
+}
+
+/// Checks the repository a git command working in `target` writes, where an adapter saw
+/// the filesystem: git finds it from that directory upwards, so a write path below a
+/// repository's root does not hold its history, nor the branch a checkout switches. Run
+/// after [`check`] found the directory itself inside.
+pub(super) fn check_repository(
+    target: &ShellArg,
+    roots: &[String],
+    dirs: &Directories,
+    view: &PathView,
+) -> Option<WriteProblem> {
+    let Located::At(located) = locate(target, dirs) else { return None };
+    let physical_roots = physical_roots(roots, view);
+    for (_, spelled) in &located {
+        let root = match view.repository(spelled) {
+            Ok(None) => continue,
+            Ok(Some(root)) if root.starts_with('/') => normalise(root),
+            Ok(Some(root)) => {
+                return Some(WriteProblem::RepositoryUnknown(format!(
+                    "the repository of `{spelled}` was found at `{root}`, not an absolute path"
+                )));
+            }
+            Err(reason) => return Some(WriteProblem::RepositoryUnknown(reason)),
+        };
+        if is_protected(&root) {
+            return Some(WriteProblem::Protected(root));
+        }
+        if !inside(&physical_roots, &root) {
+            return Some(WriteProblem::OutsideRepository { dir: normalise(spelled), root });
         }
     }
     None

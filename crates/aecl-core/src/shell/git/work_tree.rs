@@ -3,9 +3,10 @@
 //! directory git works in (the working directory, or `-C DIR`) is their write target, and
 //! a place where they may make a symbolic link the repository holds.
 //!
-//! git finds its repository from that directory upwards; the work tree is taken to be the
-//! directory itself. A write path below a repository's root therefore does not keep a
-//! branch switch run there inside it (the limit is documented in `docs/policy.md`).
+//! git finds its repository from that directory upwards: an adapter that sees the
+//! filesystem says where (`PathView::repository_key`), and that root is checked too
+//! (`writes::check_repository`), so a write path below a repository's root does not keep a
+//! branch switch run there inside it.
 //!
 //! Subcommands that write only the repository's own files (`add`, `commit`, `fetch`,
 //! `tag`, `branch -D`, `reflog expire`, `gc`) change no file of the project until a
@@ -105,6 +106,9 @@ pub(in crate::shell) fn work_tree(sub: &str, rest: &[ShellArg], first: Option<&s
         return WorkTree::Untouched;
     }
     let writes = match sub {
+        // `checkout -b NEW` and `switch -c NEW` without a start point make a branch at
+        // HEAD and change no file.
+        "checkout" | "switch" if creates_branch_here(sub, rest) => false,
         _ if ALWAYS.contains(&sub) => true,
         "clean" => return WorkTree::Removes,
         "rm" if has(&["--cached"]) => false,
@@ -294,11 +298,27 @@ fn fetch_updates_branches(rest: &[ShellArg]) -> bool {
         if text == "tag" {
             return true;
         }
-        if let Some((_, destination)) = text.split_once(':') {
-            if !destination.is_empty() && !destination.starts_with("refs/remotes/") {
-                return true;
-            }
+        if let Some((_, destination)) = text.split_once(':')
+            && !destination.is_empty()
+            && !destination.starts_with("refs/remotes/")
+        {
+            return true;
         }
     }
     false
+}
+
+/// Whether `git checkout -b NEW` (`-B`), or `git switch -c NEW` (`-C`, `--create`,
+/// `--force-create`), names no start point, no path and no other option: the new branch is
+/// HEAD, so the work tree stays as it is.
+fn creates_branch_here(sub: &str, rest: &[ShellArg]) -> bool {
+    let create: &[&str] = match sub {
+        "checkout" => &["-b", "-B"],
+        _ => &["-c", "-C", "--create", "--force-create"],
+    };
+    let [option, name] = rest else { return false };
+    option.is_known()
+        && create.contains(&option.text.as_str())
+        && name.is_known()
+        && !name.text.starts_with('-')
 }
