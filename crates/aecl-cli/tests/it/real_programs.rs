@@ -15,7 +15,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -68,6 +68,15 @@ write_paths = ["{work}"]
     dir.join("policy").display().to_string()
 }
 
+/// `DIR/work`, the write path, and `DIR/home`, the home directory of commands run
+/// unguarded, both made.
+fn work_and_home(dir: &Path) -> (PathBuf, PathBuf) {
+    let (work, home) = (dir.join("work"), dir.join("home"));
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    (work, home)
+}
+
 /// Runs `command` with `sh -c` in `cwd`, with its own home so `--global` stays in the test.
 fn unguarded(command: &str, cwd: &Path, home: &Path) {
     let status = Command::new("sh")
@@ -107,7 +116,7 @@ fn through_hook(policy: &str, command: &str, cwd: &Path) -> (String, String) {
 }
 
 /// A directory with a file in it, the attacks' victim.
-fn victim(dir: &Path) -> std::path::PathBuf {
+fn victim(dir: &Path) -> PathBuf {
     let victim = dir.join("victim");
     write(&victim, "keep.txt", "precious\n");
     victim
@@ -283,10 +292,7 @@ fn a_redirection_outside_the_write_paths_truncates_unguarded_and_aecl_refuses_it
 #[test]
 fn git_rewrites_a_work_tree_outside_the_write_paths_unguarded_and_aecl_refuses_it() {
     let dir = temp_dir();
-    let work = dir.path().join("work");
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(&work).unwrap();
+    let (work, home) = work_and_home(dir.path());
     // A repository outside the write paths, with a tracked file changed since its commit
     // (the owner's work in progress) and a file git does not track.
     let repo = dir.path().join("outside-repo");
@@ -357,10 +363,7 @@ fn history(repo: &Path) -> String {
 #[test]
 fn git_rewrites_another_repositorys_history_unguarded_and_aecl_refuses_it() {
     let dir = temp_dir();
-    let work = dir.path().join("work");
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(&work).unwrap();
+    let (work, home) = work_and_home(dir.path());
     // A repository outside the write paths: a release tag on main, and a feature branch
     // whose commit no other ref holds.
     let repo = dir.path().join("outside-repo");
