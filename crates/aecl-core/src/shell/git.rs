@@ -414,16 +414,15 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             out.push(Finding::Uploads("`git push` sends commits to a remote".to_owned()));
             // A remote given as a path is a repository on this machine, which the push
             // writes (`.`, this one, is the work tree finding above).
-            let local = first.filter(|f| *f != "." && *f != "./").and_then(|remote| {
-                let path = remote.strip_prefix("file://").unwrap_or(remote);
+            if let Some(word) = work_tree::push_remote(rest) {
+                let path = word.text.strip_prefix("file://").unwrap_or(&word.text);
                 let is_path = path.starts_with(['/', '~'])
                     || path == ".."
                     || path.starts_with("./")
                     || path.starts_with("../");
-                is_path.then_some(path)
-            });
-            if let (Some(path), Some(word)) = (local, positionals.first()) {
-                out.push(write(ShellArg { text: path.to_owned(), ..(*word).clone() }));
+                if is_path && path != "./" {
+                    out.push(write(ShellArg { text: path.to_owned(), ..word.clone() }));
+                }
             }
         }
         "send-email" | "request-pull" => {

@@ -247,7 +247,8 @@ fn reads_only(sub: &str, rest: &[ShellArg], first: Option<&str>) -> bool {
         // `--update-head-ok`) does change them; a push whose remote is a path is a write
         // of that repository (`git.rs`), and to `.` of this one.
         "fetch" => !fetch_updates_branches(rest),
-        "push" => !matches!(first, Some("." | "./")),
+        "push" => push_remote(rest)
+            .is_some_and(|r| r.is_known() && !matches!(r.text.as_str(), "." | "./")),
         _ => false,
     }
 }
@@ -321,4 +322,23 @@ fn creates_branch_here(sub: &str, rest: &[ShellArg]) -> bool {
         && create.contains(&option.text.as_str())
         && name.is_known()
         && !name.text.starts_with('-')
+}
+
+/// The repository `git push REST` pushes to: the value of `--repo=REPO` (or `--repo
+/// REPO`) when given, else its first positional word.
+pub(in crate::shell) fn push_remote(rest: &[ShellArg]) -> Option<ShellArg> {
+    let mut iter = rest.iter();
+    let mut first = None;
+    while let Some(word) = iter.next() {
+        if git_option(word, &["--repo"]).is_some() {
+            return match word.text.split_once('=') {
+                Some((_, value)) => Some(ShellArg { text: value.to_owned(), ..word.clone() }),
+                None => iter.next().cloned(),
+            };
+        }
+        if first.is_none() && !(word.is_known() && word.text.starts_with('-')) {
+            first = Some(word.clone());
+        }
+    }
+    first
 }
