@@ -292,19 +292,12 @@ pub fn resolve_call(
     for guard in guards {
         for command in &strings {
             for target in aecl_core::shell::write_targets(guard, command, Some(cwd_text)) {
-                if let Some(dir) = target.strip_prefix(PathView::REPOSITORY) {
-                    if map.len() < MAX_STRINGS && !map.contains_key(&target) {
-                        let root = match repository_root(cwd, dir) {
-                            Ok(root) => Resolution::Path(root),
-                            Err(e) => Resolution::Failed(e.to_string()),
-                        };
-                        map.insert(target, root);
-                    }
-                    continue;
+                match target.strip_prefix(PathView::REPOSITORY) {
+                    Some(dir) => insert_entry(&mut map, &target, dir, cwd, repository_root),
+                    // The shell opens a redirection's target as written, so the kernel's
+                    // walk is the only reading (no tool cleans it first).
+                    None => insert_resolution(&mut map, &target, cwd, walk),
                 }
-                // The shell opens a redirection's target as written, so the kernel's
-                // walk is the only reading (no tool cleans it first).
-                insert_resolution(&mut map, &target, cwd, walk);
             }
         }
     }
@@ -381,11 +374,23 @@ fn insert_resolution(
     cwd: &Path,
     resolve: fn(&Path, &str) -> Result<String, ResolveError>,
 ) {
+    insert_entry(map, written, written, cwd, resolve);
+}
+
+/// Puts what `resolve` makes of `written` under `key` (the string itself, or a key of
+/// [`PathView`] that holds it), within the bounds.
+fn insert_entry(
+    map: &mut BTreeMap<String, Resolution>,
+    key: &str,
+    written: &str,
+    cwd: &Path,
+    resolve: fn(&Path, &str) -> Result<String, ResolveError>,
+) {
     if map.len() >= MAX_STRINGS
         || written.is_empty()
         || written.len() > MAX_PATH_BYTES
         || written.contains(['\0', '\n', '\r'])
-        || map.contains_key(written)
+        || map.contains_key(key)
     {
         return;
     }
@@ -393,7 +398,7 @@ fn insert_resolution(
         Ok(path) => Resolution::Path(path),
         Err(e) => Resolution::Failed(e.to_string()),
     };
-    map.insert(written.to_owned(), resolution);
+    map.insert(key.to_owned(), resolution);
 }
 
 fn collect_strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {

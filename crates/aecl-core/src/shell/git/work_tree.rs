@@ -117,16 +117,13 @@ pub(in crate::shell) fn work_tree(sub: &str, rest: &[ShellArg], first: Option<&s
         "clone" | "init" => true,
         "reset" => has(&["--hard", "--merge", "--keep"]),
         "read-tree" => has(&["-u", "--reset"]),
-        // `--check`, `--stat`, `--numstat` and `--summary` only read unless `--apply` is
-        // given; `--cached` applies to the index alone.
-        "apply" => {
-            let reads = has(&["--check", "--stat", "--numstat", "--summary"]);
-            !has(&["--cached"]) && (!reads || has(&["--apply"]))
-        }
-        "stash" => !matches!(first, Some("list" | "show")),
-        "sparse-checkout" => first != Some("list"),
-        "submodule" => !matches!(first, None | Some("status" | "summary" | "foreach")),
-        "bisect" => !matches!(first, None | Some("log" | "visualize" | "view" | "terms" | "help")),
+        // `--cached` applies to the index alone.
+        "apply" => !has(&["--cached"]) && !apply_only_reports(&has),
+        // Their read forms are `reads_only`'s; `submodule foreach` runs a command (`git.rs`)
+        // and `bisect` alone prints its help.
+        "stash" | "sparse-checkout" => true,
+        "submodule" => first != Some("foreach"),
+        "bisect" => first.is_some(),
         "worktree" => matches!(first, Some("add" | "move" | "remove")),
         "mergetool" | "filter-branch" | "init-db" => true,
         _ => false,
@@ -233,10 +230,7 @@ fn reads_only(sub: &str, rest: &[ShellArg], first: Option<&str>) -> bool {
         "bundle" => matches!(first, Some("verify" | "list-heads" | "create")),
         "format-patch" => has(&["--stdout"]),
         "config" => !super::config::changes_repository(rest),
-        "apply" => {
-            !has(&["--cached", "--index", "--apply"])
-                && has(&["--check", "--stat", "--numstat", "--summary"])
-        }
+        "apply" => !has(&["--cached", "--index"]) && apply_only_reports(&has),
         "submodule" => matches!(first, None | Some("status" | "summary")),
         "sparse-checkout" => first == Some("list"),
         "bisect" => matches!(first, Some("log" | "visualize" | "view" | "terms" | "help")),
@@ -251,6 +245,12 @@ fn reads_only(sub: &str, rest: &[ShellArg], first: Option<&str>) -> bool {
             .is_some_and(|r| r.is_known() && !matches!(r.text.as_str(), "." | "./")),
         _ => false,
     }
+}
+
+/// Whether `git apply` only reports on the patch: `--check`, `--stat`, `--numstat` and
+/// `--summary` apply nothing unless `--apply` is given too.
+fn apply_only_reports(has: &dyn Fn(&[&str]) -> bool) -> bool {
+    has(&["--check", "--stat", "--numstat", "--summary"]) && !has(&["--apply"])
 }
 
 /// Whether `git WORDS` is `git mv`, which can rename a link to the path it names (or may
