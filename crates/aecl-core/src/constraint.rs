@@ -7,6 +7,7 @@ use crate::canonical::json_equal;
 use crate::decision::Decision;
 use crate::email::email_domain;
 use crate::path_glob::PathGlobs;
+use crate::path_pattern;
 use crate::resolved::PathView;
 use crate::resolved::normalise_path;
 use crate::shell::ShellRules;
@@ -132,7 +133,35 @@ fn check_range(min: Option<f64>, max: Option<f64>, value: &Value, out: &mut Vec<
     }
 }
 
+/// Checks a path value, and each path its braces expand to when a tool reads it as a
+/// pattern (`{..,x}/*` is `../*` to Claude Code's `Glob`): each must lie under a root.
 fn check_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<Violation>) {
+    check_one_path(roots, path, paths, out);
+    if path.len() > path_pattern::MAX_PATTERN_BYTES {
+        if path_pattern::is_pattern(path) {
+            out.push(block("path_under", path_pattern::too_long(path)));
+        }
+        return;
+    }
+    if !path_pattern::expands(path) {
+        return;
+    }
+    match path_pattern::expand(path) {
+        Ok(expansions) => {
+            for expansion in expansions.iter().filter(|e| *e != path) {
+                let mut found = Vec::new();
+                check_one_path(roots, expansion, paths, &mut found);
+                out.extend(found.into_iter().map(|v| Violation {
+                    message: format!("`{path}` may be read as `{expansion}`: {}", v.message),
+                    ..v
+                }));
+            }
+        }
+        Err(reason) => out.push(block("path_under", reason)),
+    }
+}
+
+fn check_one_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<Violation>) {
     if path.contains('\0') {
         out.push(block("path_under", "path contains a NUL byte".to_owned()));
         return;

@@ -24,6 +24,7 @@ pub mod operation;
 pub mod output;
 pub mod path;
 pub mod path_glob;
+pub mod path_pattern;
 pub mod policy;
 pub mod provenance;
 pub mod resolved;

@@ -20,6 +20,7 @@
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::decision::Decision;
+use crate::path_pattern::{self, GlobMeets};
 use crate::resolved::PathView;
 use crate::resolved::normalise_path;
 use crate::violation::Violation;
@@ -37,6 +38,8 @@ struct GlobList {
     /// The patterns as written, for messages.
     patterns: Vec<String>,
     set: GlobSet,
+    /// The globs of `set` in the same order, read to be compared with tools' patterns.
+    meets: Vec<GlobMeets>,
     /// For each glob of `set`, the index of the pattern it came from (a `DIR/*` pattern
     /// compiles to two globs).
     origin: Vec<usize>,
@@ -62,29 +65,44 @@ impl PathGlobs {
     }
 
     /// Checks one path value, appending a violation per list with a matching pattern.
+    /// A value with glob syntax is also read as the pattern a tool may take it for
+    /// (`path_pattern`): its brace expansions are matched as paths, and its wildcards
+    /// against each glob.
     pub fn check(&self, written: &str, paths: &PathView, out: &mut Vec<Violation>) {
         if written.contains('\0') {
             out.push(violation(Decision::Block, "path contains a NUL byte".to_owned()));
             return;
         }
-        let mut forms: Vec<String> = Vec::with_capacity(4);
-        let trimmed = written.trim_end_matches('/');
-        forms.push(if trimmed.is_empty() { written.to_owned() } else { trimmed.to_owned() });
-        if let Some(normal) = normalise_path(written) {
-            if !written.starts_with('/') {
-                forms.push(format!("/{normal}"));
+        let mut forms = Vec::with_capacity(4);
+        push_forms(written, written, paths, &mut forms, out);
+        let mut readings = Vec::new();
+        if path_pattern::is_pattern(written) {
+            if written.len() > path_pattern::MAX_PATTERN_BYTES {
+                out.push(violation(Decision::Block, path_pattern::too_long(written)));
+                return;
             }
-            forms.push(normal);
+            match path_pattern::expand(written) {
+                Ok(expansions) => {
+                    for expansion in expansions.iter().filter(|e| *e != written) {
+                        push_forms(written, expansion, paths, &mut forms, out);
+                    }
+                    readings =
+                        forms.iter().filter(|f| path_pattern::is_pattern(f)).cloned().collect();
+                }
+                Err(reason) => out.push(violation(Decision::Block, reason)),
+            }
         }
-        match paths.lookup(written) {
-            Ok(None) => {}
-            Ok(Some(resolved)) => forms.push(resolved.to_owned()),
-            Err(reason) => out.push(violation(Decision::Block, reason)),
-        }
+        let mut budget = path_pattern::MAX_PAIRS;
         for list in &self.lists {
-            let hit = forms
+            let literal = forms
                 .iter()
                 .find_map(|form| list.set.matches(form.as_str()).first().map(|&glob| (form, glob)));
+            let hit = literal.or_else(|| {
+                readings.iter().find_map(|form| {
+                    let glob = list.meets.iter().position(|g| g.may_match(form, &mut budget))?;
+                    Some((form, glob))
+                })
+            });
             if let Some((form, glob)) = hit {
                 let pattern = list
                     .origin
@@ -96,9 +114,40 @@ impl PathGlobs {
                 } else {
                     format!("`{written}` (as `{form}`)")
                 };
-                out.push(violation(list.decision, format!("{shown} matches `{pattern}`")));
+                let verb =
+                    if literal.is_some() { "matches" } else { "is a pattern that may match" };
+                out.push(violation(list.decision, format!("{shown} {verb} `{pattern}`")));
             }
         }
+    }
+}
+
+/// The forms `text` (the value `written`, or one of its brace expansions) is matched in:
+/// as written without trailing slashes, its normal form (also with a leading `/` when
+/// relative) and its resolution, when an adapter gave one; a failed resolution blocks.
+fn push_forms(
+    written: &str,
+    text: &str,
+    paths: &PathView,
+    forms: &mut Vec<String>,
+    out: &mut Vec<Violation>,
+) {
+    let trimmed = text.trim_end_matches('/');
+    forms.push(if trimmed.is_empty() { text.to_owned() } else { trimmed.to_owned() });
+    if let Some(normal) = normalise_path(text) {
+        if !text.starts_with('/') {
+            forms.push(format!("/{normal}"));
+        }
+        forms.push(normal);
+    }
+    match paths.lookup(text) {
+        Ok(None) => {}
+        Ok(Some(resolved)) => forms.push(resolved.to_owned()),
+        Err(reason) if text == written => out.push(violation(Decision::Block, reason)),
+        Err(reason) => out.push(violation(
+            Decision::Block,
+            format!("`{written}` may be read as `{text}`, and {reason}"),
+        )),
     }
 }
 
@@ -110,6 +159,7 @@ impl GlobList {
     ) -> Result<GlobList, String> {
         let mut builder = GlobSetBuilder::new();
         let mut origin = Vec::new();
+        let mut meets = Vec::new();
         for (i, pattern) in patterns.iter().enumerate() {
             let mut texts = vec![pattern.as_str()];
             // `DIR/*` and `DIR/**` also name `DIR` itself.
@@ -126,11 +176,12 @@ impl GlobList {
                     .build()
                     .map_err(|e| format!("glob `{pattern}`: {e}"))?;
                 builder.add(glob);
+                meets.push(GlobMeets::new(text, case_insensitive)?);
                 origin.push(i);
             }
         }
         let set = builder.build().map_err(|e| format!("globs {patterns:?}: {e}"))?;
-        Ok(GlobList { decision, patterns: patterns.to_vec(), set, origin })
+        Ok(GlobList { decision, patterns: patterns.to_vec(), set, meets, origin })
     }
 }
 
@@ -174,6 +225,60 @@ mod tests {
         assert_eq!(decisions(&globs, "ws/link", &view), [Decision::RequireApproval]);
         assert_eq!(decisions(&globs, "ws/loop", &view), [Decision::Block]);
         assert_eq!(decisions(&globs, "ws/../../etc/shadow", &view), [Decision::Block]);
+    }
+
+    #[test]
+    fn a_pattern_is_checked_as_the_paths_a_tool_may_match_with_it() {
+        let globs = PathGlobs::new(&["*/.git/*".to_owned()], &["*/.env".to_owned()], true).unwrap();
+        let blocked = [
+            "/ws/.gi[t]/*",
+            ".gi[t]/config",
+            "/ws/.g*/config",
+            "/ws/{.git,src}/config",
+            "/ws/.gi{s..u}/HEAD",
+            "/ws/**/.git/**",
+            "/ws/.[g]it",
+            "/ws/@(.git)/config",
+        ];
+        for pattern in blocked {
+            assert_eq!(
+                decisions(&globs, pattern, &PathView::Unseen),
+                [Decision::Block],
+                "{pattern}"
+            );
+        }
+        for pattern in ["/ws/.e?v", "/ws/**/.env*", "/ws/{src,.env}"] {
+            let found = decisions(&globs, pattern, &PathView::Unseen);
+            assert_eq!(found, [Decision::RequireApproval], "{pattern}");
+        }
+        for pattern in
+            ["/ws/**/*.rs", "**/*", "/ws/src/*.{ts,tsx}", "/ws/app/[id]/page.tsx", "/ws/*/x"]
+        {
+            assert!(decisions(&globs, pattern, &PathView::Unseen).is_empty(), "{pattern}");
+        }
+        let mut out = Vec::new();
+        globs.check("/ws/.gi[t]/*", &PathView::Unseen, &mut out);
+        assert!(out[0].message.contains("is a pattern that may match `*/.git/*`"), "{out:?}");
+    }
+
+    #[test]
+    fn a_brace_expansion_is_matched_where_it_resolves() {
+        let globs = PathGlobs::new(&["*/.git/*".to_owned()], &[], true).unwrap();
+        let view = PathView::Seen(BTreeMap::from([
+            (
+                "/ws/{innocent,src}/config".to_owned(),
+                Resolution::Path("/ws/{innocent,src}/config".to_owned()),
+            ),
+            ("/ws/innocent/config".to_owned(), Resolution::Path("/ws/.git/config".to_owned())),
+            ("/ws/src/config".to_owned(), Resolution::Path("/ws/src/config".to_owned())),
+        ]));
+        assert_eq!(decisions(&globs, "/ws/{innocent,src}/config", &view), [Decision::Block]);
+        // An expansion the adapter did not resolve is refused.
+        let partial = PathView::Seen(BTreeMap::from([(
+            "/ws/{a,b}/x".to_owned(),
+            Resolution::Path("/ws/{a,b}/x".to_owned()),
+        )]));
+        assert_eq!(decisions(&globs, "/ws/{a,b}/x", &partial), [Decision::Block, Decision::Block]);
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn unreadable(path: &Path, error: std::io::Error) -> ResolveError {
 }
 
 /// Resolves every string of `args` (any of them may be a path; only those a path
-/// constraint names are checked) and the `extra` strings (for example the roots of the
+/// constraint names are checked), the paths a string's braces expand to, and the `extra` strings (for example the roots of the
 /// action's path constraints, which may be links themselves), from `cwd`. Strings that
 /// cannot be paths (longer than [`MAX_PATH_BYTES`], or holding a NUL or a line break) and
 /// strings past [`MAX_STRINGS`] get no entry.
@@ -234,6 +234,17 @@ pub fn resolve_strings<'b>(
     let mut map = BTreeMap::new();
     for written in strings {
         insert_resolution(&mut map, written, cwd, resolve_path);
+        // A tool that reads the string as a glob pattern expands its braces first, and the
+        // path constraints check each expansion as a path (`aecl_core::path_pattern`).
+        if written.len() <= MAX_PATH_BYTES
+            && !written.contains(['\0', '\n', '\r'])
+            && aecl_core::path_pattern::expands(written)
+            && let Ok(expansions) = aecl_core::path_pattern::expand(written)
+        {
+            for expansion in &expansions {
+                insert_resolution(&mut map, expansion, cwd, resolve_path);
+            }
+        }
     }
     for written in extra {
         insert_resolution(&mut map, written, cwd, resolve_path);

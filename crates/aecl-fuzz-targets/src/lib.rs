@@ -11,7 +11,7 @@ mod parsers;
 mod policy;
 mod sandbox;
 
-pub use parsers::{checkpoint_parse, output_parse, shell_sql};
+pub use parsers::{checkpoint_parse, output_parse, path_pattern, shell_sql};
 pub use policy::{policy_parse, trace_parse};
 pub use sandbox::{egress_request, microvm_answer};
 
@@ -19,11 +19,12 @@ pub use sandbox::{egress_request, microvm_answer};
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as `fuzz/Cargo.toml` lists its binaries.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("checkpoint_parse", checkpoint_parse),
     ("egress_request", egress_request),
     ("microvm_answer", microvm_answer),
     ("output_parse", output_parse),
+    ("path_pattern", path_pattern),
     ("policy_parse", policy_parse),
     ("shell_sql", shell_sql),
     ("trace_parse", trace_parse),

@@ -1,9 +1,13 @@
-//! Targets over the pure parsers: shell and SQL analysis, tool-output parsing, and
-//! published checkpoints.
+//! Targets over the pure parsers: shell and SQL analysis, tool-output parsing, path
+//! patterns, and published checkpoints.
 
 use aecl_core::Decision;
+use aecl_core::constraint::{Constraint, ValueFacts};
 use aecl_core::output::{OutputField, OutputFormat, pieces};
+use aecl_core::path_glob::PathGlobs;
+use aecl_core::path_pattern::{self, GlobMeets};
 use aecl_core::policy::{DataClass, OutputSpec, Trust};
+use aecl_core::resolved::PathView;
 use aecl_core::shell::{self, CommandPattern, ProgramGuard, ShellRules};
 use aecl_core::sql::{self, SqlDialect};
 use serde_json::Value;
@@ -60,6 +64,48 @@ pub fn output_parse(data: &[u8]) {
     if let Ok(value) = serde_json::from_str::<Value>(text) {
         let _ = pieces(&spec, &value);
     }
+}
+
+/// Text as a policy glob (the first line) and a path value a tool may read as a pattern
+/// (the rest, or the same text): brace expansion, both glob readers, `path_glob` and
+/// `path_under` on the value. A concrete path the glob matches must be one the pattern
+/// reading may match: the reading only ever adds matches.
+pub fn path_pattern(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let (glob, value) = text.split_once('\n').unwrap_or((text, text));
+    let expansions = path_pattern::expand(value).unwrap_or_default();
+    let mut budget = path_pattern::MAX_PAIRS;
+    for case_insensitive in [true, false] {
+        if let Ok(meets) = GlobMeets::new(glob, case_insensitive) {
+            for expansion in &expansions {
+                let _ = meets.may_match(expansion, &mut budget);
+            }
+            let matcher = globset::GlobBuilder::new(glob)
+                .case_insensitive(case_insensitive)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()
+                .map(|g| g.compile_matcher());
+            if let Ok(matcher) = matcher
+                && value.starts_with('/')
+                && !path_pattern::is_pattern(value)
+                && !value.contains("//")
+                && !value.ends_with('/')
+                && matcher.is_match(value)
+            {
+                let mut budget = path_pattern::MAX_PAIRS;
+                assert!(
+                    meets.may_match(value, &mut budget),
+                    "`{value}` matches `{glob}` but may not meet it"
+                );
+            }
+        }
+    }
+    if let Ok(globs) = PathGlobs::new(&[glob.to_owned()], &[], true) {
+        globs.check(value, &PathView::Unseen, &mut Vec::new());
+    }
+    let under = Constraint::PathUnder(vec!["/ws".to_owned()]);
+    under.check(&Value::String(value.to_owned()), &mut Vec::new(), &mut ValueFacts::default());
 }
 
 /// Text as a published checkpoint (a tlog-witness `add-checkpoint` body): what parses must

@@ -36,8 +36,8 @@ fn default_tool() -> String {
     "Write".to_owned()
 }
 
-/// The policy of every case: `Write` under `$ROOT/ws` with globs, `Read` under the link
-/// `$ROOT/wsl`, `Grep` with a case-sensitive glob and no root.
+/// The policy of every case: `Write` and `Glob` under `$ROOT/ws` with globs, `Read` under
+/// the link `$ROOT/wsl`, `Grep` with a case-sensitive glob and no root.
 fn write_policy(dir: &Path, root: &Path) {
     let root = root.display();
     let catalog = format!(
@@ -57,6 +57,18 @@ effect = "read"
 [actions.Read.args.file_path]
 path_under = ["{root}/wsl"]
 
+[actions.Glob]
+description = "List the files a pattern matches."
+effect = "read"
+[actions.Glob.args.file_path]
+path_under = ["{root}/ws"]
+path_glob = {{ block = ["*/.git/*", "*/.ssh/*"], require_approval = ["*/.env"] }}
+[actions.Glob.args.pattern]
+path_under = ["{root}/ws"]
+path_glob = {{ block = ["*/.git/*", "*/.ssh/*"], require_approval = ["*/.env"] }}
+[actions.Glob.args.path]
+path_under = ["{root}/ws"]
+
 [actions.Grep]
 description = "Search a directory."
 effect = "read"
@@ -69,7 +81,7 @@ path_glob = {{ block = ["*/.git/*"], case_insensitive = false }}
     crate::write(
         dir,
         "agents/dev.toml",
-        "agent_id = \"dev\"\nallowed_actions = [\"Write\", \"Read\", \"Grep\"]\n",
+        "agent_id = \"dev\"\nallowed_actions = [\"Write\", \"Read\", \"Glob\", \"Grep\"]\n",
     );
 }
 
@@ -183,6 +195,47 @@ fn path_corpus_is_decided_on_the_resolved_filesystem() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Claude Code's `Glob` input as it sends it (`pattern`, and `path` for the directory):
+/// a pattern that reaches `.git` or climbs out is denied with the rule that caught it; an
+/// everyday one is allowed.
+#[test]
+fn claude_code_glob_patterns_are_checked_as_the_paths_they_match() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().canonicalize().unwrap();
+    make_layout(&root, &["dir ws/.git".to_owned(), "link ws/outlink -> $ROOT/outside".to_owned()]);
+    write_policy(&root.join("policy"), &root);
+    let policy = root.join("policy").display().to_string();
+    let ws = root.join("ws").display().to_string();
+    let glob = |input: Value| {
+        let call = json!({
+            "session_id": "globs",
+            "cwd": ws,
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Glob",
+            "tool_input": input,
+            "tool_use_id": "toolu_glob",
+        });
+        let args = ["hook", "claude-code", "--policy", &policy, "--agent", "dev"];
+        decision(&run_with_stdin(args, &call.to_string()).stdout)
+    };
+    for (input, rule) in [
+        (json!({"pattern": ".gi[t]/*"}), "path_glob"),
+        (json!({"pattern": "**/.g?t/config", "path": ws}), "path_glob"),
+        (json!({"pattern": "{..,x}/*"}), "path_under"),
+        (json!({"pattern": "{src,outlink}/**"}), "path_under"),
+    ] {
+        let (got, reason) = glob(input.clone());
+        assert_eq!(got, "deny", "{input}: {reason}");
+        assert!(reason.contains(rule), "{input}: {reason}");
+    }
+    let (got, reason) = glob(json!({"pattern": "**/.env*", "path": ws}));
+    assert_eq!(got, "ask", "{reason}");
+    for input in [json!({"pattern": "**/*.rs"}), json!({"pattern": "src/*.{ts,tsx}", "path": ws})] {
+        let (got, reason) = glob(input.clone());
+        assert_eq!(got, "allow", "{input}: {reason}");
+    }
 }
 
 /// The issue's layout: a workspace with `outlink -> outside`, and the hook's answer to a

@@ -216,3 +216,33 @@ fn a_root_that_is_a_link_counts_by_its_resolution() {
     let relative = seen(&[("/ws/a", Ok("data/ws/a"))]);
     assert!(violations_seen(&c, "/ws/a", &relative)[0].contains("not an absolute path"));
 }
+
+#[test]
+fn a_pattern_is_checked_as_every_path_its_braces_expand_to() {
+    let c = Constraint::PathUnder(vec!["/ws".to_owned()]);
+    for pattern in ["{..,x}/*", "/ws/{..,src}/*", "/ws/{src,../../etc}/passwd", "/ws/{a,{b,..}}/.."]
+    {
+        let found = violations(&c, json!(pattern));
+        assert!(found.iter().any(|m| m.contains("may be read as")), "{pattern}: {found:?}");
+    }
+    for pattern in ["/ws/**/*.{rs,toml}", "src/{a,b}/*.rs", "/ws/{a}/x", "/ws/src/{1..3}.txt"] {
+        assert!(violations(&c, json!(pattern)).is_empty(), "{pattern}");
+    }
+    assert!(violations(&c, json!("/ws/{1..100000}")).iter().any(|m| m.contains("more than")));
+    let long = format!("/ws/{}*", "a".repeat(5000));
+    assert!(violations(&c, json!(long)).iter().any(|m| m.contains("not read as a pattern")));
+    assert!(violations(&c, json!(format!("/ws/{}", "a".repeat(5000)))).is_empty());
+    // Each expansion is resolved by the adapter like a path: one through a link is outside,
+    // one the adapter did not resolve is unknown.
+    let paths = seen(&[
+        ("/ws/{in,outlink}/x", Ok("/ws/{in,outlink}/x")),
+        ("/ws/in/x", Ok("/ws/in/x")),
+        ("/ws/outlink/x", Ok("/outside/x")),
+    ]);
+    let found = violations_seen(&c, "/ws/{in,outlink}/x", &paths);
+    assert!(found.len() == 1 && found[0].contains("/outside/x"), "{found:?}");
+    let unresolved =
+        seen(&[("/ws/{in,new}/x", Ok("/ws/{in,new}/x")), ("/ws/in/x", Ok("/ws/in/x"))]);
+    let found = violations_seen(&c, "/ws/{in,new}/x", &unresolved);
+    assert!(found.len() == 1 && found[0].contains("not resolved"), "{found:?}");
+}
