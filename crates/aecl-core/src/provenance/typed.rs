@@ -3,8 +3,8 @@
 //! matches history by value rather than by spelling. (What authoritative sources confirm is
 //! recorded by `confirm.rs`, and looked up here.)
 //!
-//! A typed look-up combines several keys (a URL's full form and its host, an address and
-//! its domain, the raw text): the value is untrusted-only when ANY of them was seen in
+//! A typed look-up combines several keys (a URL's full form, its host and, for a URL not
+//! seen whole, the identifiers in its path; an address and its domain; the raw text): the value is untrusted-only when ANY of them was seen in
 //! untrusted content before a trusted source, because one injected part (the host) is
 //! enough to steer the effect. Only then may a confirmation by an authoritative source
 //! (see `confirm_output`) make it trusted.
@@ -170,6 +170,14 @@ impl ProvenanceIndex {
                 main_seen = parts.iter().any(Option::is_some);
                 parts.push(self.host_source(&f.host));
                 self.carried_addresses(&f.host, &mut parts);
+                // A URL nobody showed whole, on a host someone may trust, whose path holds
+                // an identifier only untrusted content supplied (a webhook's id an e-mail
+                // gave, on the team's own chat host): the sender chose where it lands.
+                if !main_seen {
+                    for piece in f.identifiers() {
+                        parts.push(self.source_of(piece).filter(|s| !s.kind.is_trusted()));
+                    }
+                }
             }
             Some(Normal::Email(f)) => {
                 let insensitive = options.email_local_part_insensitive;

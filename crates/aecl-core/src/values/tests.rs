@@ -38,6 +38,27 @@ fn url_parts_that_change_the_request_stay_apart() {
 }
 
 #[test]
+fn url_identifiers_are_the_token_like_pieces_after_the_host() {
+    let ids = |text: &str| -> Vec<String> {
+        let form = url::normal(text).unwrap();
+        form.identifiers().map(str::to_owned).collect()
+    };
+    assert_eq!(
+        ids("https://hooks.slack.com/services/T999/B999/attackerkey1234"),
+        ["attackerkey1234"]
+    );
+    assert_eq!(ids("https://api.test/v1/items?access=ab12cd34ef56&page=2"), ["ab12cd34ef56"]);
+    assert_eq!(
+        ids("https://b.test/qwertyuiopasdfghjklzx#section12345"),
+        ["qwertyuiopasdfghjklzx", "section12345"]
+    );
+    // Words, short pieces and the host itself are not identifiers.
+    assert!(ids("https://status.test/services/documentation").is_empty());
+    assert!(ids("https://host12345678.test/a/b").is_empty());
+    assert!(ids("ftp://files12345.test/pub").is_empty());
+}
+
+#[test]
 fn url_user_info_names_no_host_and_idna_is_punycode() {
     let form = url_normal("https://www.bank.test@evil.test/login").unwrap();
     assert_eq!(form.host, "evil.test");

@@ -19,6 +19,31 @@ pub struct UrlForm {
     pub host: String,
 }
 
+/// Shortest piece of a URL's path or query read as an identifier.
+const MIN_IDENTIFIER: usize = 8;
+/// A piece this long is an identifier even without a digit (a token of letters).
+const LONG_IDENTIFIER: usize = 20;
+
+impl UrlForm {
+    /// The pieces after the host (path segments, query names and values, the fragment)
+    /// that look like identifiers: 8 characters or more with a digit, or 20 and more. On
+    /// an allowed host they say whose resource it is (a webhook's id, a document's, a
+    /// repository's), so whoever supplied them chose where the request lands. Words
+    /// (`services`, `documentation`) are not identifiers.
+    pub fn identifiers(&self) -> impl Iterator<Item = &str> {
+        let after_scheme = self.full.split_once("://").map_or(self.full.as_str(), |(_, r)| r);
+        let rest = after_scheme
+            .find(['/', '?', '#'])
+            .and_then(|start| after_scheme.get(start..))
+            .unwrap_or_default();
+        rest.split(['/', '?', '&', '=', '#', ';']).filter(|piece| {
+            let length = piece.chars().count();
+            length >= LONG_IDENTIFIER
+                || (length >= MIN_IDENTIFIER && piece.bytes().any(|b| b.is_ascii_digit()))
+        })
+    }
+}
+
 /// The normal form of `text` as a URL, or `None` when it is not one (white space inside,
 /// no host, a scheme that has no host such as `mailto:`).
 pub fn normal(text: &str) -> Option<UrlForm> {
