@@ -20,7 +20,7 @@
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::decision::Decision;
-use crate::path_pattern::{self, GlobMeets};
+use crate::path_pattern::{self, GlobMeets, Pattern};
 use crate::resolved::PathView;
 use crate::resolved::normalise_path;
 use crate::violation::Violation;
@@ -86,8 +86,12 @@ impl PathGlobs {
                     for expansion in expansions.iter().filter(|e| *e != written) {
                         push_forms(written, expansion, paths, &mut forms, out);
                     }
-                    readings =
-                        forms.iter().filter(|f| path_pattern::is_pattern(f)).cloned().collect();
+                    // Each reading is read once, for every glob of every list.
+                    readings = forms
+                        .iter()
+                        .filter(|f| path_pattern::is_pattern(f))
+                        .map(|f| (f, Pattern::new(f, self.case_insensitive)))
+                        .collect();
                 }
                 Err(reason) => out.push(violation(Decision::Block, reason)),
             }
@@ -98,9 +102,9 @@ impl PathGlobs {
                 .iter()
                 .find_map(|form| list.set.matches(form.as_str()).first().map(|&glob| (form, glob)));
             let hit = literal.or_else(|| {
-                readings.iter().find_map(|form| {
-                    let glob = list.meets.iter().position(|g| g.may_match(form, &mut budget))?;
-                    Some((form, glob))
+                readings.iter().find_map(|(form, pattern)| {
+                    let glob = list.meets.iter().position(|g| g.meets(pattern, &mut budget))?;
+                    Some((*form, glob))
                 })
             });
             if let Some((form, glob)) = hit {

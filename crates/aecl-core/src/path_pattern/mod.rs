@@ -50,6 +50,21 @@ pub fn too_long(written: &str) -> String {
     )
 }
 
+/// A tool's pattern (its braces expanded: [`expand`]), read once to be compared with
+/// every glob of a list.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    automaton: Automaton,
+}
+
+impl Pattern {
+    /// Reads `text`; `case_insensitive` as the globs it will be compared with say.
+    pub fn new(text: &str, case_insensitive: bool) -> Pattern {
+        let automaton = syntax::tool_pattern(text);
+        Pattern { automaton: if case_insensitive { automaton.folded() } else { automaton } }
+    }
+}
+
 /// A policy glob, read to be compared with tools' patterns.
 #[derive(Debug, Clone)]
 pub struct GlobMeets {
@@ -65,13 +80,16 @@ impl GlobMeets {
         Ok(GlobMeets { automaton, case_insensitive })
     }
 
-    /// Whether a tool reading `pattern` (its braces expanded: [`expand`]) may match a
-    /// path this glob matches. The search takes from `budget` (start from [`MAX_PAIRS`]
-    /// for one value); once it is spent the answer is yes.
+    /// Whether a tool reading `pattern` may match a path this glob matches (the pattern
+    /// read with this glob's case rule). The search takes from `budget` (start from
+    /// [`MAX_PAIRS`] for one value); once it is spent the answer is yes.
+    pub fn meets(&self, pattern: &Pattern, budget: &mut usize) -> bool {
+        pattern.automaton.meets(&self.automaton, budget)
+    }
+
+    /// [`GlobMeets::meets`] for a pattern's text, read with this glob's case rule.
     pub fn may_match(&self, pattern: &str, budget: &mut usize) -> bool {
-        let tool = syntax::tool_pattern(pattern);
-        let tool = if self.case_insensitive { tool.folded() } else { tool };
-        tool.meets(&self.automaton, budget)
+        self.meets(&Pattern::new(pattern, self.case_insensitive), budget)
     }
 }
 
