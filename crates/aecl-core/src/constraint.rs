@@ -196,22 +196,14 @@ fn check_one_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<
         ));
         return;
     }
-    // The path as written is inside; where it really points must be too.
-    let resolved = match paths.lookup(path) {
+    // The path as written is inside; where it really points must be too, read from the
+    // working directory and from every directory another argument names.
+    let mut readings: Vec<(Option<&str>, Result<&str, String>)> = match paths.lookup(path) {
         Ok(None) => return,
-        Ok(Some(resolved)) => resolved,
-        Err(reason) => {
-            out.push(block("path_under", reason));
-            return;
-        }
+        Ok(Some(resolved)) => vec![(None, Ok(resolved))],
+        Err(reason) => vec![(None, Err(reason))],
     };
-    let Some(physical) = normalise_path(resolved).filter(|p| p.starts_with('/')) else {
-        out.push(block(
-            "path_under",
-            format!("`{path}` was resolved to `{resolved}`, which is not an absolute path"),
-        ));
-        return;
-    };
+    readings.extend(paths.based_readings(path).map(|(dir, reading)| (Some(dir), reading)));
     // A root that is itself a symbolic link counts by its resolution as well, when the
     // adapter resolved it: a resolved path contains no links, so it can only be compared
     // with a root in the same form.
@@ -223,15 +215,36 @@ fn check_one_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<
             physical_roots.push(normal_root);
         }
     }
-    if !under_any(&physical_roots, &physical) {
-        out.push(block(
-            "path_under",
-            format!(
-                "`{path}` resolves on the filesystem to `{physical}` (through a symbolic link), \
-                 outside the allowed roots {}",
-                roots.join(", ")
-            ),
-        ));
+    for (base, reading) in readings {
+        let written = match base {
+            None => format!("`{path}`"),
+            Some(dir) => format!("`{path}` read from `{dir}` (a directory another argument names)"),
+        };
+        let resolved = match reading {
+            Ok(resolved) => resolved,
+            Err(reason) => {
+                out.push(block("path_under", reason));
+                continue;
+            }
+        };
+        let Some(physical) = normalise_path(resolved).filter(|p| p.starts_with('/')) else {
+            out.push(block(
+                "path_under",
+                format!("{written} was resolved to `{resolved}`, which is not an absolute path"),
+            ));
+            continue;
+        };
+        if !under_any(&physical_roots, &physical) {
+            let how = if base.is_none() { " (through a symbolic link)" } else { "" };
+            out.push(block(
+                "path_under",
+                format!(
+                    "{written} resolves on the filesystem to `{physical}`{how}, outside the \
+                     allowed roots {}",
+                    roots.join(", ")
+                ),
+            ));
+        }
     }
 }
 

@@ -128,7 +128,8 @@ impl PathGlobs {
 
 /// The forms `text` (the value `written`, or one of its brace expansions) is matched in:
 /// as written without trailing slashes, its normal form (also with a leading `/` when
-/// relative) and its resolution, when an adapter gave one; a failed resolution blocks.
+/// relative) and its resolution, when an adapter gave one, from the working directory and
+/// from each directory another argument names; a failed resolution blocks.
 fn push_forms(
     written: &str,
     text: &str,
@@ -152,6 +153,13 @@ fn push_forms(
             Decision::Block,
             format!("`{written}` may be read as `{text}`, and {reason}"),
         )),
+    }
+    // A tool may take a relative value under a directory another argument names.
+    for (_, reading) in paths.based_readings(text) {
+        match reading {
+            Ok(resolved) => forms.push(resolved.to_owned()),
+            Err(reason) => out.push(violation(Decision::Block, reason)),
+        }
     }
 }
 

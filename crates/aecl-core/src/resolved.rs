@@ -21,8 +21,18 @@
 //! working directory the adapter resolved relative paths from. A directory a git command
 //! writes the repository of has a second entry, under [`PathView::repository_key`]: the
 //! directory git finds the repository in, walking up from it.
+//!
+//! A relative path string is read from the working directory, and also from every
+//! directory that another string of the same call names ([`PathView::base_key`]): tools
+//! take a relative pattern or name under a directory argument of their own (Claude Code's
+//! `Glob` and `Grep` under `path`, an MCP server's `search_files` under `path`), which the
+//! adapter cannot tell from a string that merely looks like a directory. Each such reading
+//! is an entry under [`PathView::based_key`], and the path constraints check every one:
+//! `Glob {"pattern": "l/secret", "path": "/ws/sub"}` with `/ws/sub/l -> /outside` is
+//! refused though `l/secret` from the working directory names nothing.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use serde::Serialize;
 
@@ -85,6 +95,60 @@ impl PathView {
                 )),
             },
         }
+    }
+
+    /// What the key of a base starts with: a directory that another string of the call
+    /// names, from which every relative path string is read too. Its value is the
+    /// directory's resolution. It holds a NUL byte, like [`PathView::WORKING_DIR`].
+    pub const BASE: &'static str = "\0base:";
+
+    /// What the key of a based reading starts with ([`PathView::based_key`]).
+    const BASED: &'static str = "\0from:";
+
+    /// The key of the base `dir` (an absolute, resolved directory).
+    pub fn base_key(dir: &str) -> String {
+        [Self::BASE, dir].concat()
+    }
+
+    /// The key under which an adapter puts the resolution of the relative `written` read
+    /// from the base `dir`. `dir` holds no NUL byte, so the key names one pair.
+    pub fn based_key(dir: &str, written: &str) -> String {
+        [Self::BASED, dir, "\0", written].concat()
+    }
+
+    /// The readings of the relative `written` from each base the adapter found: the base
+    /// and the resolution from it, or why there is none (a base without an entry for
+    /// `written` was not read from, so where the path points from it is unknown). Empty
+    /// for an absolute path, and when no adapter saw the filesystem.
+    pub fn based_readings<'a>(
+        &'a self,
+        written: &'a str,
+    ) -> impl Iterator<Item = (&'a str, Result<&'a str, String>)> + 'a {
+        let map = match self {
+            PathView::Seen(map) if !written.starts_with('/') && !written.contains('\0') => {
+                Some(map)
+            }
+            _ => None,
+        };
+        map.into_iter().flat_map(move |map| {
+            let from = (Bound::Included(Self::BASE), Bound::Unbounded);
+            let bases =
+                map.range::<str, _>(from).take_while(|(key, _)| key.starts_with(Self::BASE));
+            bases.map(move |(key, _)| {
+                let dir = &key[Self::BASE.len()..];
+                let reading = match map.get(&Self::based_key(dir, written)) {
+                    Some(Resolution::Path(path)) => Ok(path.as_str()),
+                    Some(Resolution::Failed(reason)) => Err(format!(
+                        "`{written}` read from `{dir}` could not be resolved: {reason}"
+                    )),
+                    None => Err(format!(
+                        "`{written}` was not read from `{dir}` (a directory another argument \
+                         names), so where it points from there is unknown"
+                    )),
+                };
+                (dir, reading)
+            })
+        })
     }
 
     /// The working directory the adapter resolved relative paths from, when it said.
@@ -163,5 +227,34 @@ mod tests {
         assert_eq!(view.working_dir(), Some("/w"));
         assert!(view.lookup("").is_err());
         assert!(view.lookup(PathView::WORKING_DIR).is_err());
+    }
+
+    #[test]
+    fn a_relative_path_is_read_from_every_base() {
+        let view = PathView::Seen(BTreeMap::from([
+            ("l/x".to_owned(), Resolution::Path("/w/l/x".to_owned())),
+            (PathView::base_key("/w/sub"), Resolution::Path("/w/sub".to_owned())),
+            (PathView::base_key("/w/other"), Resolution::Path("/w/other".to_owned())),
+            (PathView::based_key("/w/sub", "l/x"), Resolution::Path("/out/x".to_owned())),
+            (PathView::based_key("/w/other", "l/x"), Resolution::Failed("a loop".to_owned())),
+        ]));
+        let readings: Vec<_> = view.based_readings("l/x").collect();
+        assert_eq!(readings.len(), 2, "{readings:?}");
+        assert!(readings.contains(&("/w/sub", Ok("/out/x"))));
+        assert!(
+            readings
+                .iter()
+                .any(|(dir, r)| *dir == "/w/other"
+                    && r.as_ref().is_err_and(|e| e.contains("a loop")))
+        );
+        // A relative string the adapter did not read from a base is unknown there.
+        let missing: Vec<_> = view.based_readings("m").collect();
+        assert_eq!(missing.len(), 2);
+        assert!(missing.iter().all(|(_, r)| r.as_ref().is_err_and(|e| e.contains("not read"))));
+        // Absolute paths and unseen filesystems have no other readings; nor do base keys
+        // answer as the resolution of any string.
+        assert_eq!(view.based_readings("/w/l/x").count(), 0);
+        assert_eq!(PathView::Unseen.based_readings("l/x").count(), 0);
+        assert!(view.lookup(&PathView::base_key("/w/sub")).is_err());
     }
 }

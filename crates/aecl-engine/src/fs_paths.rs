@@ -220,10 +220,16 @@ fn unreadable(path: &Path, error: std::io::Error) -> ResolveError {
 }
 
 /// Resolves every string of `args` (any of them may be a path; only those a path
-/// constraint names are checked), the paths a string's braces expand to, and the `extra` strings (for example the roots of the
-/// action's path constraints, which may be links themselves), from `cwd`. Strings that
-/// cannot be paths (longer than [`MAX_PATH_BYTES`], or holding a NUL or a line break) and
-/// strings past [`MAX_STRINGS`] get no entry.
+/// constraint names are checked), the paths a string's braces expand to, and the `extra`
+/// strings (for example the roots of the action's path constraints, which may be links
+/// themselves), from `cwd`. Strings that cannot be paths (longer than [`MAX_PATH_BYTES`],
+/// or holding a NUL or a line break) and strings past [`MAX_STRINGS`] get no entry.
+///
+/// A string of `args` that resolves to an existing directory other than `cwd` is a base
+/// ([`PathView::base_key`]): every relative string (and brace expansion) is resolved from
+/// it too ([`PathView::based_key`]), since a tool may take a relative pattern under a
+/// directory argument of its own (`Glob`'s `path`). A reading past [`MAX_STRINGS`] gets no
+/// entry, which the path constraints refuse.
 pub fn resolve_strings<'b>(
     args: &Value,
     extra: impl IntoIterator<Item = &'b str>,
@@ -232,24 +238,54 @@ pub fn resolve_strings<'b>(
     let mut strings: Vec<&str> = Vec::new();
     collect_strings(args, &mut strings);
     let mut map = BTreeMap::new();
-    for written in strings {
-        insert_resolution(&mut map, written, cwd, resolve_path);
-        // A tool that reads the string as a glob pattern expands its braces first, and the
-        // path constraints check each expansion as a path (`aecl_core::path_pattern`).
-        if written.len() <= MAX_PATH_BYTES
-            && !written.contains(['\0', '\n', '\r'])
-            && aecl_core::path_pattern::expands(written)
-            && let Ok(expansions) = aecl_core::path_pattern::expand(written)
+    // Each string with the paths its braces expand to: a tool that reads the string as a
+    // glob pattern expands its braces first, and the path constraints check each
+    // expansion as a path (`aecl_core::path_pattern`).
+    let mut written: Vec<String> = Vec::new();
+    for string in &strings {
+        written.push((*string).to_owned());
+        if string.len() <= MAX_PATH_BYTES
+            && !string.contains(['\0', '\n', '\r'])
+            && aecl_core::path_pattern::expands(string)
+            && let Ok(expansions) = aecl_core::path_pattern::expand(string)
         {
-            for expansion in &expansions {
-                insert_resolution(&mut map, expansion, cwd, resolve_path);
-            }
+            written.extend(expansions);
         }
     }
-    for written in extra {
-        insert_resolution(&mut map, written, cwd, resolve_path);
+    for text in &written {
+        insert_resolution(&mut map, text, cwd, resolve_path);
+    }
+    for text in extra {
+        insert_resolution(&mut map, text, cwd, resolve_path);
+    }
+    let bases = bases(&map, &strings, cwd);
+    for base in &bases {
+        map.insert(PathView::base_key(base), Resolution::Path(base.clone()));
+    }
+    for base in &bases {
+        for text in written.iter().filter(|t| !t.starts_with('/')) {
+            let key = PathView::based_key(base, text);
+            insert_entry(&mut map, &key, text, Path::new(base), resolve_path);
+        }
     }
     PathView::Seen(map)
+}
+
+/// The directories other than `cwd` that strings of the call resolved to (in `map`), each
+/// once, in the order the strings come.
+fn bases(map: &BTreeMap<String, Resolution>, strings: &[&str], cwd: &Path) -> Vec<String> {
+    let here = walk(cwd, "").ok();
+    let mut bases: Vec<String> = Vec::new();
+    for string in strings {
+        if let Some(Resolution::Path(dir)) = map.get(*string)
+            && Some(dir) != here.as_ref()
+            && !bases.contains(dir)
+            && std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir())
+        {
+            bases.push(dir.clone());
+        }
+    }
+    bases
 }
 
 /// Commands longer than this are not read for write targets (a command line of the

@@ -28,6 +28,8 @@ struct Case {
     tool: String,
     cwd: Option<String>,
     path: String,
+    /// The tool's own directory argument (`Glob`'s `path`), when the case gives one.
+    base: Option<String>,
     expect: String,
     why: String,
 }
@@ -112,14 +114,19 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
     }
 }
 
-/// The hook's input for a call of `tool` on `path` from `cwd`.
-fn hook_input(tool: &str, path: &str, cwd: &str) -> String {
+/// The hook's input for a call of `tool` on `path` (with the directory argument `base`)
+/// from `cwd`.
+fn hook_input(tool: &str, path: &str, base: Option<&str>, cwd: &str) -> String {
+    let mut input = json!({"file_path": path, "content": "x\n"});
+    if let Some(base) = base {
+        input["path"] = json!(base);
+    }
     json!({
         "session_id": "paths",
         "cwd": cwd,
         "hook_event_name": "PreToolUse",
         "tool_name": tool,
-        "tool_input": {"file_path": path, "content": "x\n"},
+        "tool_input": input,
         "tool_use_id": "toolu_paths",
     })
     .to_string()
@@ -176,7 +183,8 @@ fn path_corpus_is_decided_on_the_resolved_filesystem() {
         let policy = root.join("policy");
         write_policy(&policy, &root);
         let cwd = expand(case.cwd.as_deref().unwrap_or("$ROOT/ws"), &root);
-        let input = hook_input(&case.tool, &expand(&case.path, &root), &cwd);
+        let base = case.base.as_deref().map(|base| expand(base, &root));
+        let input = hook_input(&case.tool, &expand(&case.path, &root), base.as_deref(), &cwd);
         let policy_arg = policy.display().to_string();
         let args = ["hook", "claude-code", "--policy", &policy_arg, "--agent", "dev"];
         let out = run_with_stdin(args, &input);
@@ -258,7 +266,7 @@ impl Outlink {
 
     fn input(&self, relative: &str) -> String {
         let cwd = self.root.join("ws").display().to_string();
-        hook_input("Write", relative, &cwd)
+        hook_input("Write", relative, None, &cwd)
     }
 }
 
