@@ -133,14 +133,14 @@ impl<'a> Evaluation<'a> {
             return self.finish();
         }
         let facts = self.arguments(&action);
-        let environment = self.scope_and_intent(&agent, &action);
+        let environments = self.scope_and_intent(&agent, &action);
         let untrusted_args = self.data_flow(&agent, &action, facts.network.as_deref());
         // Read once: the budgets and the amount risk factor both need it.
         let amount = action.amount(&self.call.args);
         self.budgets(&agent, &action, &amount);
         self.replay();
         let inputs = RiskInputs {
-            environment,
+            environments,
             bulk: facts.bulk,
             untrusted_args,
             amount: amount.ok().flatten(),

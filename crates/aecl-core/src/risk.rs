@@ -12,8 +12,9 @@ use crate::verdict::{RiskBreakdown, RiskContribution};
 /// What the earlier stages found that the risk factors read.
 #[derive(Debug, Clone, Default)]
 pub struct RiskInputs {
-    /// The environment the call targets, if known.
-    pub environment: Option<String>,
+    /// The environments the call targets: the one it declared and those its arguments
+    /// name.
+    pub environments: Vec<String>,
     /// The SQL analysis found a bulk statement.
     pub bulk: bool,
     /// Argument paths whose value came only from untrusted content.
@@ -55,8 +56,10 @@ pub fn score(
             ["`", &action.name, "` cannot be undone"].concat(),
         );
     }
-    if let Some(env) = &inputs.environment
-        && settings.production_environments.iter().any(|p| p.eq_ignore_ascii_case(env))
+    if let Some(env) = inputs
+        .environments
+        .iter()
+        .find(|env| settings.production_environments.iter().any(|p| p.eq_ignore_ascii_case(env)))
     {
         add(
             Cow::Borrowed("production"),

@@ -12,12 +12,12 @@ use crate::verdict::{Decision, Stage};
 
 impl Evaluation<'_> {
     /// Step 4: the run's declared scope and the seed's keyword intent check. Returns the
-    /// environment the call targets.
+    /// environments the call targets.
     pub(super) fn scope_and_intent(
         &mut self,
         agent: &AgentManifest,
         action: &ActionSpec,
-    ) -> Option<String> {
+    ) -> Vec<String> {
         let crossing = agent.intent.scope_crossing.max(Decision::RequireApproval);
         let declared = &self.run.scope;
         let name = &self.call.action;
@@ -26,25 +26,34 @@ impl Evaluation<'_> {
                 format!("`{name}` is outside the actions declared for run `{}`", self.run.run);
             self.reason(Stage::Scope, "scope.action", crossing, None, message);
         }
-        let target = |explicit: &Option<String>, path: &Option<FieldPath>| {
-            explicit.clone().or_else(|| {
-                path.as_ref().and_then(|p| p.first(&self.call.args)).and_then(value_text)
-            })
+        // Where the call acts: what the agent declared for it and what the argument the
+        // catalog names says, every one of them. The agent's word never stands in for the
+        // argument: a call that declares `staging` and writes to `production` targets
+        // production.
+        let targets = |explicit: &Option<String>, path: &Option<FieldPath>| {
+            let mut out: Vec<String> = explicit.iter().cloned().collect();
+            let values = path.iter().flat_map(|p| p.values(&self.call.args));
+            for text in values.filter_map(value_text) {
+                if !out.contains(&text) {
+                    out.push(text);
+                }
+            }
+            out
         };
-        let tenant = target(&self.call.scope.tenant, &action.scope_args.tenant);
-        let environment = target(&self.call.scope.environment, &action.scope_args.environment);
-        if let (Some(declared), Some(target)) = (&declared.tenant, &tenant)
-            && declared != target
-        {
-            let message =
-                format!("the run works for tenant `{declared}`, the call targets `{target}`");
-            self.reason(Stage::Scope, "scope.tenant", crossing, None, message);
+        let tenants = targets(&self.call.scope.tenant, &action.scope_args.tenant);
+        let environments = targets(&self.call.scope.environment, &action.scope_args.environment);
+        if let Some(declared) = &declared.tenant {
+            for target in tenants.iter().filter(|t| *t != declared) {
+                let message =
+                    format!("the run works for tenant `{declared}`, the call targets `{target}`");
+                self.reason(Stage::Scope, "scope.tenant", crossing, None, message);
+            }
         }
-        if let (Some(declared), Some(target)) = (&declared.environment, &environment)
-            && !declared.eq_ignore_ascii_case(target)
-        {
-            let message = format!("the run works in `{declared}`, the call targets `{target}`");
-            self.reason(Stage::Scope, "scope.environment", crossing, None, message);
+        if let Some(declared) = &declared.environment {
+            for target in environments.iter().filter(|t| !declared.eq_ignore_ascii_case(t)) {
+                let message = format!("the run works in `{declared}`, the call targets `{target}`");
+                self.reason(Stage::Scope, "scope.environment", crossing, None, message);
+            }
         }
         if !declared.resources.is_empty() {
             let mut resources: Vec<(Option<String>, String)> =
@@ -92,7 +101,7 @@ impl Evaluation<'_> {
                 );
             }
         }
-        environment
+        environments
     }
 
     /// Step 5: provenance of every argument value, and the exfiltration pattern. `network`
