@@ -36,40 +36,52 @@ pub(crate) fn is_cooldown(approval: &Approval) -> bool {
 
 impl<S: Store> Engine<S> {
     /// The request a `require_approval` call with `digest` waits on, and whether it is
-    /// new (to be written after the decision record). A call rejected within its
-    /// cool-down becomes a block here, naming the rejected request.
+    /// new (to be written after the decision record): a pending one of the same call, or a
+    /// new one. Asked after [`Engine::refuse_rejected`].
     pub(crate) async fn approval_for(
+        &self,
+        digest: &CallDigest,
+        verdict: &Verdict,
+        now: Timestamp,
+    ) -> Result<(String, bool), EngineError> {
+        let pending =
+            self.store().pending_approval_for(digest, &verdict.policy_revision, now).await?;
+        Ok(match pending {
+            Some(id) => (id, false),
+            None => (new_id(), true),
+        })
+    }
+
+    /// A call with `digest` rejected within its cool-down becomes a block here, naming
+    /// the rejected request (returned). Asked before any grant can lift the call: a
+    /// standing grant given since does not undo a human's rejection of this exact call.
+    pub(crate) async fn refuse_rejected(
         &self,
         digest: &CallDigest,
         action: &str,
         verdict: &mut Verdict,
         now: Timestamp,
-    ) -> Result<(String, bool), EngineError> {
-        let pending =
-            self.store().pending_approval_for(digest, &verdict.policy_revision, now).await?;
-        if let Some(id) = pending {
-            return Ok((id, false));
-        }
-        if let Some(row) = self.rejected_recently(digest, action, now).await? {
-            let rejected = row.body[COOLDOWN_OF].as_str().unwrap_or("-").to_owned();
-            let minutes = now.0.saturating_sub(row.requested.0) / 60_000;
-            let left = row.expires.0.saturating_sub(now.0).div_ceil(1000);
-            verdict.decision = Decision::Block;
-            verdict.reasons.push(Reason {
-                stage: Stage::Approval,
-                rule: Cow::Borrowed("approval.rejected"),
-                decision: Decision::Block,
-                field: None,
-                message: format!(
-                    "{} rejected this exact call {minutes} min ago (request `{rejected}`): {}; \
-                     it is refused without asking anyone for {left} s more (`rejected_cooldown`)",
-                    row.decided_by.as_deref().unwrap_or("an approver"),
-                    row.reason.as_deref().unwrap_or("no reason given"),
-                ),
-            });
-            return Ok((rejected, false));
-        }
-        Ok((new_id(), true))
+    ) -> Result<Option<String>, EngineError> {
+        let Some(row) = self.rejected_recently(digest, action, now).await? else {
+            return Ok(None);
+        };
+        let rejected = row.body[COOLDOWN_OF].as_str().unwrap_or("-").to_owned();
+        let minutes = now.0.saturating_sub(row.requested.0) / 60_000;
+        let left = row.expires.0.saturating_sub(now.0).div_ceil(1000);
+        verdict.decision = Decision::Block;
+        verdict.reasons.push(Reason {
+            stage: Stage::Approval,
+            rule: Cow::Borrowed("approval.rejected"),
+            decision: Decision::Block,
+            field: None,
+            message: format!(
+                "{} rejected this exact call {minutes} min ago (request `{rejected}`): {}; \
+                 it is refused without asking anyone for {left} s more (`rejected_cooldown`)",
+                row.decided_by.as_deref().unwrap_or("an approver"),
+                row.reason.as_deref().unwrap_or("no reason given"),
+            ),
+        });
+        Ok(Some(rejected))
     }
 
     /// Starts the cool-down of the call of `approval`, just rejected by `by`.

@@ -2,7 +2,8 @@
 //! human's single-use grant for exactly this call, or an approver's standing grant, lifts
 //! it to `allow`; otherwise the call waits on an approval request: a pending one of the
 //! same call (a retry while nobody has answered asks nobody again), or a new one, filed
-//! by the record stage after the decision is durable. Evaluations and replays are never
+//! by the record stage after the decision is durable. A call that a human rejected within
+//! its cool-down is a block, which no grant lifts. Evaluations and replays are never
 //! lifted and ask nobody.
 
 use aecl_core::{Decision, Mode};
@@ -51,9 +52,20 @@ impl<S: Store> Engine<S> {
                 GrantFound::Usable(grant) => Some(grant.clone()),
                 _ => None,
             };
+            // A human who rejected this exact call within its cool-down is not overruled
+            // by any grant: the call is a block, naming the rejected request.
+            let needs_human = |verdict: &aecl_core::Verdict| {
+                asks && verdict.mode == Mode::Enforce
+                    && verdict.decision == Decision::RequireApproval
+            };
+            let rejected = if grant.is_none() && needs_human(verdict) {
+                self.refuse_rejected(digest, &call.action, verdict, now).await?
+            } else {
+                None
+            };
             // Or an approver's standing grant covers it: one use is counted per call,
             // however often a conflicting commit makes the call be decided again.
-            if asks && grant.is_none() {
+            if asks && grant.is_none() && rejected.is_none() {
                 match &attempt.standing {
                     Some(reason) => lift(verdict, reason),
                     None => {
@@ -66,14 +78,10 @@ impl<S: Store> Engine<S> {
                 GrantFound::Usable(grant) => grant.approval_id.clone(),
                 // A concurrent retry spent this call's grant: no new request.
                 GrantFound::Used(approval) => approval.clone(),
-                GrantFound::None
-                    if asks
-                        && verdict.mode == Mode::Enforce
-                        && verdict.decision == Decision::RequireApproval =>
-                {
-                    // A pending request of the same call, a recent rejection of it (the
-                    // verdict becomes a block), or a new request.
-                    let (id, new) = self.approval_for(digest, &call.action, verdict, now).await?;
+                GrantFound::None if rejected.is_some() => rejected,
+                GrantFound::None if needs_human(verdict) => {
+                    // A pending request of the same call, or a new request.
+                    let (id, new) = self.approval_for(digest, verdict, now).await?;
                     new_request = new;
                     Some(id)
                 }

@@ -82,3 +82,39 @@ async fn an_idempotency_key_reused_with_other_arguments_is_a_conflict() {
     assert!(error.to_string().contains("idempotency key `K`"), "{error}");
     assert_eq!(connector.executions(), 1);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_repeated_after_its_approved_call_ran_is_a_replay() {
+    // The approved call runs under its own id, or under a new id with the same key; either
+    // way a later repeat of the key gets its effect, here and after a restart, and asks
+    // nobody again.
+    for first_run_id in ["c1", "c2"] {
+        let (engine, clock) = engine(policy(10, ""));
+        let connector = Scripted::default();
+        let args = json!({"id": "invoice-7", "value": 1});
+        let asked = engine.execute(pay("c1", args.clone(), Some("K")), &connector).await.unwrap();
+        let id = asked.decided.approval_id.expect("a request");
+        engine.approve(&id, "alice", None).await.unwrap();
+        let ran =
+            engine.execute(pay(first_run_id, args.clone(), Some("K")), &connector).await.unwrap();
+        assert_eq!(ran.decided.verdict.decision, Decision::Allow);
+        assert_eq!(connector.executions(), 1);
+
+        let restarted = aecl_engine::Engine::new(
+            engine.store().clone(),
+            policy(10, ""),
+            clock,
+            aecl_engine::EngineConfig::default(),
+        );
+        for (who, engine) in [("the same engine", &engine), ("a restarted one", &restarted)] {
+            let again =
+                engine.execute(pay("c3", args.clone(), Some("K")), &connector).await.unwrap();
+            assert!(again.replayed, "{who}: {:?}", again.decided.verdict);
+            assert_eq!(again.decided.verdict.decision, Decision::Allow, "{who}");
+            assert_eq!(again.decided.verdict.replay_of.as_deref(), Some(first_run_id), "{who}");
+            assert_eq!(again.effect.as_ref().map(|e| e.state), Some(EffectState::Succeeded));
+            assert!(engine.approvals(true, 10).await.unwrap().is_empty(), "{who}: nobody asked");
+        }
+        assert_eq!(connector.executions(), 1);
+    }
+}

@@ -67,3 +67,29 @@ async fn an_email_domain_standing_grant_covers_one_address_of_its_domain_only_f3
     }
     assert_eq!(connector.executions(), 1);
 }
+
+#[tokio::test]
+async fn a_standing_grant_given_after_a_rejection_does_not_lift_the_rejected_call() {
+    // The red team's F2 (stop 50): Bob rejects a payment; Alice then grants payments to
+    // the domain in general; the rejected call, retried within its cool-down, stays a
+    // block naming Bob's rejection, while other calls the grant covers go ahead.
+    let config = EngineConfig { grant_key: Some(signer()), ..EngineConfig::default() };
+    let (engine, _) = engine_with(policy(100, ""), config);
+    let connector = Scripted::default();
+    let asked = engine.execute(send("c0", "bob@example.com"), &connector).await.unwrap();
+    let request = asked.decided.approval_id.expect("a request");
+    engine.reject(&request, "bob", "not this one").await.unwrap();
+
+    let condition = ArgCondition::EmailDomain("example.com".into());
+    engine.create_standing_grant(grant_for(condition), "alice").await.unwrap();
+    for id in ["c0", "c1"] {
+        let retried = engine.execute(send(id, "bob@example.com"), &connector).await.unwrap();
+        let verdict = &retried.decided.verdict;
+        assert_eq!(verdict.decision, Decision::Block, "{id}: {verdict:?}");
+        assert!(verdict.reasons.iter().any(|r| r.rule == "approval.rejected"), "{verdict:?}");
+        assert_eq!(retried.decided.approval_id.as_deref(), Some(request.as_str()));
+    }
+    let other = engine.execute(send("c2", "carol@example.com"), &connector).await.unwrap();
+    assert_eq!(other.decided.verdict.decision, Decision::Allow, "the grant still covers others");
+    assert_eq!(connector.executions(), 1);
+}
