@@ -22,6 +22,7 @@ mod normalise;
 mod options;
 mod parse;
 pub mod programs;
+mod rust_tools;
 mod scan;
 mod scripts;
 mod special;
@@ -107,15 +108,27 @@ impl ShellArg {
         !(self.expansion || self.pattern || self.tilde)
     }
 
-    /// Whether the word might turn into an option at run time (`$X`, `*`).
+    /// Whether the word might turn into an option at run time (`$X`, `*`, `\-*`, and a
+    /// brace that makes one: `{--pre=sh,x}`, `""{--hard,}`).
     pub fn may_be_option(&self) -> bool {
+        const STARTS: [char; 4] = ['*', '?', '[', '-'];
+        let braces = || {
+            crate::path_pattern::expand(&self.text)
+                .map_or(true, |words| words.iter().any(|w| w.starts_with(STARTS)))
+        };
         (self.expansion && (self.text.is_empty() || self.text.starts_with('-')))
-            || (self.pattern && self.text.starts_with(['*', '?', '[', '-']))
+            || (self.pattern
+                && (self.text.starts_with(STARTS) || (self.text.starts_with('{') && braces())))
     }
 
     fn of(word: &word::Word) -> ShellArg {
         let expansion = word.has_expansion();
-        let tilde = matches!(word.parts.first(), Some(word::Part::Lit(s)) if s.starts_with('~'));
+        // bash also expands a `~` after the `=` of a word that looks like an assignment,
+        // and after a `:` there (`dd of=~/x` writes a home directory).
+        let tilde = matches!(word.parts.first(), Some(word::Part::Lit(s)) if s.starts_with('~')
+        || s.split_once('=').is_some_and(|(name, value)| {
+            word::is_name(name) && (value.starts_with('~') || value.contains(":~"))
+        }));
         ShellArg {
             text: if expansion { word.literal_prefix() } else { word.text() },
             raw: word.raw.clone(),

@@ -140,6 +140,23 @@ const GIT_CODE_OPTIONS: &[(&str, &[&str])] = &[
     ("send-email", &["--to-cmd", "--cc-cmd", "--sendmail-cmd", "--smtp-server", "--header-cmd"]),
 ];
 
+/// Subcommands that take diff options, among them `--output=FILE` (and `--ext-diff`,
+/// which runs the configured diff program).
+const DIFF_OPTION_COMMANDS: [&str; 12] = [
+    "log",
+    "diff",
+    "show",
+    "format-patch",
+    "whatchanged",
+    "diff-tree",
+    "diff-files",
+    "diff-index",
+    "range-diff",
+    "stash",
+    "reflog",
+    "cherry",
+];
+
 /// Options whose value git writes to: (subcommand, options).
 /// (`--output`, which every command taking diff options has, is read for all of them.)
 const GIT_WRITE_OPTIONS: &[(&str, &[&str])] = &[
@@ -312,6 +329,28 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             if let Some(option) = git_option(word, options) {
                 out.push(Finding::RunsCode(format!("`git {name} {option}`")));
             }
+        }
+    }
+    // A glob or brace that may turn into options (matching a file named `-Osh` or
+    // `--output=x`), before `--`, may be any option of the subcommand. (An expansion is
+    // judged by the remote and refspec rules below: `git push origin "$BRANCH"`.)
+    let runtime_option = rest
+        .iter()
+        .take_while(|w| !(w.is_known() && w.text == "--"))
+        .find(|w| w.pattern && w.may_be_option());
+    if let Some(word) = runtime_option {
+        if GIT_CODE_OPTIONS.iter().any(|(s, _)| *s == sub) {
+            out.push(Finding::RunsCode(format!(
+                "`{}` may be any option of `git {sub}` at run time, one that runs a program",
+                word.raw
+            )));
+        }
+        if DIFF_OPTION_COMMANDS.contains(&sub) || GIT_WRITE_OPTIONS.iter().any(|(s, _)| *s == sub) {
+            out.push(write(ShellArg {
+                raw: format!("{} (an option only known at run time)", word.raw),
+                expansion: true,
+                ..ShellArg::default()
+            }));
         }
     }
     // Every command that takes diff options writes `--output=FILE`.

@@ -431,7 +431,17 @@ impl ProgramGuard {
                 || listed(&command.program);
             return if known { Vec::new() } else { vec![Finding::Unknown] };
         };
-        let words = special::prepare(spec.special, &command.words);
+        let mut words = special::prepare(spec.special, &command.words);
+        // Arguments appended at run time after every known word (`xargs curl < list`):
+        // read as one more word only known then, which may be any option, URL or path.
+        let appended = command.unknown_args.is_some() && words.iter().all(ShellArg::is_known);
+        if appended {
+            words.to_mut().push(ShellArg {
+                raw: "<arguments appended at run time>".to_owned(),
+                expansion: true,
+                ..ShellArg::default()
+            });
+        }
         let scanned = scan(spec, &words);
         let mut out = Vec::new();
         if spec.runs_code {
@@ -541,7 +551,6 @@ impl ProgramGuard {
         if command.program == "cp" {
             out.extend(parents_targets(&scanned).into_iter().map(Finding::Writes));
         }
-        let appended = command.unknown_args.is_some() && !positionals.iter().any(|p| !p.is_known());
         let has_grammar = matches!(
             spec.special,
             Some(Special::Git | Special::Sed | Special::Awk | Special::Tar | Special::Make)
@@ -552,10 +561,7 @@ impl ProgramGuard {
                 "arguments appended at run time may be options or code".to_owned(),
             ));
         }
-        if command.unknown_args.is_some()
-            && spec.writes != Writes::None
-            && !positionals.iter().any(|p| !p.is_known())
-        {
+        if appended && spec.writes != Writes::None {
             // Arguments appended at run time (`xargs rm`) are written too.
             out.push(Finding::Writes(ShellArg {
                 raw: "<arguments appended at run time>".to_owned(),

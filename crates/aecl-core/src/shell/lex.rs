@@ -72,6 +72,9 @@ impl Lexer {
         until_paren: bool,
     ) -> Result<(), String> {
         let mut open_parens = 0usize;
+        // Here-documents whose operator came before this substitution began: their bodies
+        // start after the line that ends the whole command, not at a newline in here.
+        let outer_documents = if until_paren { self.pending.len() } else { 0 };
         loop {
             while matches!(self.peek(), Some(' ' | '\t')) || self.starts_with("\\\n") {
                 self.pos += if self.peek() == Some('\\') { 2 } else { 1 };
@@ -86,6 +89,15 @@ impl Lexer {
                     }
                 }
                 '\n' => {
+                    if outer_documents > 0 {
+                        // bash and dash read those bodies only after the substitution and
+                        // its line end; reading them here would take its commands for
+                        // data (`cat <<E $(echo` NEWLINE `touch x` ...). Refused rather
+                        // than followed.
+                        return Err("a here-document's line continues into a substitution \
+                                    over several lines"
+                            .to_owned());
+                    }
                     self.pos += 1;
                     out.push(Token::Op(Op::Newline));
                     self.here_doc_bodies(out, depth)?;
@@ -499,6 +511,11 @@ impl Lexer {
                 Some('$') if self.peek_at(1) == Some('(') && self.peek_at(2) != Some('(') => {
                     return Err("command substitution inside arithmetic".to_owned());
                 }
+                // bash ends `$[` at the first `]` with no `[` open, whatever parentheses
+                // came before: brackets and parentheses inside one are refused.
+                Some('(' | ')' | '[') if close == "]" => {
+                    return Err("brackets or parentheses inside `$[...]`".to_owned());
+                }
                 Some('(') => level += 1,
                 Some(')') | Some(']') if level == 0 && self.starts_with(close) => {
                     if close == ")" {
@@ -539,6 +556,12 @@ impl Lexer {
                 Some('\'') if !in_double_quotes => {
                     self.pos += 1;
                     self.single_quoted()?;
+                }
+                Some('\'') => {
+                    // Inside double quotes bash still lets single quotes protect a `}` in
+                    // some expansions (`"${x:-'}'}"`) and POSIX shells do not: where the
+                    // expansion, and the double quote, end depends on the shell.
+                    return Err("a single quote inside `${...}` within double quotes".to_owned());
                 }
                 Some('"') => {
                     self.pos += 1;

@@ -66,6 +66,10 @@ pub enum Special {
     Unzip,
     /// The files a patch names are written under the working directory or `-d DIR`.
     Patch,
+    /// cargo: `+TOOLCHAIN`, `new`/`init`/`vendor PATH`, `rustc -- ARGS`.
+    Cargo,
+    /// rustc: `+TOOLCHAIN`, `--emit KIND=PATH`, `--print KIND=PATH`.
+    Rustc,
 }
 
 /// What one program can do, as data.

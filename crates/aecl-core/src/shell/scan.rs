@@ -65,6 +65,11 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
         let text = word.text.as_str();
         let next_value =
             |i: usize| words.get(i).filter(|n| !n.is_known() || !n.text.starts_with('-')).cloned();
+        // A glob or brace that starts like an option (`\-*` matching a file named
+        // `--pre=sh`) may be any option, however it is read below.
+        if !only_positionals && word.pattern && word.may_be_option() {
+            out.unknown_option = true;
+        }
         if only_positionals
             || !text.starts_with('-')
             || text == "-"

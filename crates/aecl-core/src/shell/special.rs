@@ -1,8 +1,9 @@
 //! Readers for programs whose grammar the program table cannot express: git (global
 //! options, subcommands, `config` keys, remote helpers), tar (old-style options, archive
 //! and extraction targets), sed and awk scripts, `dd` operands, make overrides, python
-//! modules, HTTP methods, ssh options and remote copies, `+COMMAND` words, and package
-//! installs. Each adds findings to what the table found.
+//! modules, HTTP methods, ssh options and remote copies, `+COMMAND` words, package
+//! installs, and the Rust toolchain (`rust_tools.rs`). Each adds findings to what the
+//! table found.
 
 use std::borrow::Cow;
 
@@ -10,6 +11,7 @@ use super::ShellArg;
 use super::finding::Finding;
 use super::git;
 use super::programs::Special;
+use super::rust_tools;
 use super::scan::Scanned;
 use super::scripts::{self, ScriptEffects};
 
@@ -17,6 +19,9 @@ use super::scripts::{self, ScriptEffects};
 /// dir`) becomes options, each value letter taking the next word.
 pub(super) fn prepare(special: Option<Special>, words: &[ShellArg]) -> Cow<'_, [ShellArg]> {
     const TAR_VALUE_LETTERS: &str = "fbCTXKNgVLHIF";
+    if matches!(special, Some(Special::Cargo | Special::Rustc)) {
+        return rust_tools::prepare(words);
+    }
     if special != Some(Special::Tar) {
         return Cow::Borrowed(words);
     }
@@ -76,6 +81,8 @@ pub(super) fn read(
 ) {
     match kind {
         Special::Git => git::read(words, out),
+        Special::Cargo => rust_tools::read(true, words, scanned, out),
+        Special::Rustc => rust_tools::read(false, words, scanned, out),
         Special::Tar => tar(scanned, out),
         Special::Unzip => {
             // `-l`, `-v` and `-Z` list, `-t` tests, `-p` and `-c` print to standard output.

@@ -297,12 +297,21 @@ fn a_program_built_at_run_time_is_dynamic() {
         "`echo rm` x",
         "/bin/r? x",
         "/bin/[r]m x",
-        "{rm,-rf,/}",
+        "{$X,-rf,/}",
         "$'\\x72'$X",
     ] {
         let analysed = analyse(line).unwrap();
         assert!(analysed.iter().any(|c| c.dynamic), "{line}: {analysed:?}");
     }
+    // Brace expansion is followed: the program and its options are the words it makes.
+    let braced = analyse("{rm,-rf,/}").unwrap();
+    assert_eq!(
+        (braced[0].program.as_str(), braced[0].args.as_slice()),
+        ("rm", &["/".to_owned()][..])
+    );
+    assert_eq!(braced[0].flags, ["force", "recursive"]);
+    assert_eq!(analyse("rg {--pre=sh,x} .").unwrap()[0].flags, ["pre"]);
+    assert_eq!(commands("echo '{a,b}' \\{c,d\\} \"{\"e,f}"), ["echo {a,b} {c,d} {e,f}"]);
     // Single quotes make `$` literal: the program is the odd name `$cmd`, not dynamic.
     assert_eq!(commands("'$CMD' x"), ["$cmd x"]);
 }

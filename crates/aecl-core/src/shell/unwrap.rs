@@ -30,7 +30,14 @@ pub(super) fn interpret(
     if depth > MAX_DEPTH {
         return Err("commands are nested too deeply".to_owned());
     }
-    Unwrapper { out, depth }.command(words, appended)
+    // Brace expansion makes several words of one, which the program receives:
+    // `rg {--pre=sh,x}` runs `rg --pre=sh x`, `dd {of=/x,if=a}` has two operands.
+    if !words.iter().any(|w| w.may_brace_expand()) {
+        return Unwrapper { out, depth }.command(words, appended);
+    }
+    let expanded: Vec<Word> = words.iter().flat_map(|w| w.brace_words()).collect();
+    let words: Vec<&Word> = expanded.iter().collect();
+    Unwrapper { out, depth }.command(&words, appended)
 }
 
 /// Wrappers that change the user or the root: they must be allowed themselves. The others
@@ -146,8 +153,10 @@ impl Unwrapper<'_> {
                 let options = scan(rest, &spec("fo", &["format", "output"]));
                 let inner = rest.get(options.end..).unwrap_or_default();
                 let mut command = wrapper(name, &options, inner, true);
-                // `time -o FILE` writes FILE, which no write check sees.
-                command.dynamic |= options.has(&["o", "output", "a", "append"]);
+                // `time -o FILE` writes FILE, which no write check sees; `xargs time < list`
+                // runs the program the list names.
+                command.dynamic |=
+                    options.has(&["o", "output", "a", "append"]) || (appended && inner.is_empty());
                 self.out.commands.push(command);
                 self.nested(inner, appended)
             }
@@ -403,6 +412,8 @@ impl Unwrapper<'_> {
             }
             return self.run_code(command, &join(inner));
         }
+        // `xargs sudo < list` runs the program the list names.
+        command.dynamic |= appended && inner.is_empty();
         self.out.commands.push(command);
         self.nested(inner, appended)
     }

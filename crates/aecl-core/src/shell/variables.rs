@@ -73,6 +73,9 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "RUBYLIB",
     "NODE_OPTIONS",
     "NODE_PATH",
+    // rustup's proxies run the `cargo` of the toolchain these name; `cargo fmt` runs
+    // `$RUSTFMT`.
+    "RUSTFMT",
     "RUSTC_WRAPPER",
     "RUSTC_WORKSPACE_WRAPPER",
     "RUSTC",
@@ -124,6 +127,7 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "CARGO_BUILD_",
     "CARGO_REGISTRIES_",
     "CARGO_ALIAS_",
+    "RUSTUP_",
     "BASH_FUNC_",
     // `GIT_TRACE=/path` and its kin write a file.
     "GIT_TRACE",

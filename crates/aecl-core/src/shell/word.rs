@@ -58,6 +58,29 @@ pub(super) enum Op {
     Newline,
 }
 
+/// The word whose text is `escaped`: a character after `\\` quoted, the others not.
+fn unescaped(escaped: &str) -> Word {
+    let mut parts: Vec<Part> = Vec::new();
+    let mut raw = String::new();
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        let (quoted, c) = match c {
+            '\\' => match chars.next() {
+                Some(next) => (true, next),
+                None => (false, c),
+            },
+            _ => (false, c),
+        };
+        raw.push(c);
+        match (parts.last_mut(), quoted) {
+            (Some(Part::Quoted(s)), true) | (Some(Part::Lit(s)), false) => s.push(c),
+            (_, true) => parts.push(Part::Quoted(c.to_string())),
+            (_, false) => parts.push(Part::Lit(c.to_string())),
+        }
+    }
+    Word { parts, raw }
+}
+
 /// Characters that make an unquoted word a glob pattern.
 const GLOB: [char; 3] = ['*', '?', '['];
 
@@ -132,14 +155,58 @@ impl Word {
         }
     }
 
-    /// Whether the word may expand to something that starts with `-`: it starts with an
-    /// expansion, or with a glob that may match a file named like a flag.
+    /// Whether the word may expand to something that starts with `-`: the text before its
+    /// first expansion, glob or brace, quoted or not (`""{--x,y}`, `\-*`, `"-"$X`), is
+    /// empty or starts with `-`, and such an expansion follows.
     pub fn may_be_flag(&self) -> bool {
-        match self.parts.first() {
-            Some(Part::Param(_) | Part::Subst(_)) => true,
-            Some(Part::Lit(s)) => s.starts_with(GLOB) || (s.starts_with('-') && self.has_pattern()),
-            _ => false,
+        let option_like = |prefix: &str| prefix.is_empty() || prefix.starts_with('-');
+        let mut prefix = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Param(_) | Part::Subst(_) => return option_like(&prefix),
+                Part::Quoted(s) => prefix.push_str(s),
+                Part::Lit(s) => match s.find(|c: char| GLOB.contains(&c) || c == '{') {
+                    Some(at) if self.has_pattern() => {
+                        prefix.push_str(&s[..at]);
+                        return option_like(&prefix);
+                    }
+                    _ => prefix.push_str(s),
+                },
+            }
         }
+        false
+    }
+
+    /// Whether an unquoted `{` is part of the word (a brace expansion may be).
+    pub fn may_brace_expand(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Lit(s) if s.contains('{')))
+    }
+
+    /// The words bash makes of this one by brace expansion, in order: `{--pre=sh,x}` is
+    /// `--pre=sh` and `x`, `dd {of=/x,if=a}` two operands. Quoted braces and commas stay
+    /// literal. A word with a parameter expansion or a substitution, with no brace that
+    /// expands, or that would make more than
+    /// [`MAX_EXPANSIONS`](crate::path_pattern::MAX_EXPANSIONS) words, is itself (its
+    /// brace then reads as a pattern: [`Word::may_be_flag`]).
+    pub fn brace_words(&self) -> Vec<Word> {
+        let itself = || vec![self.clone()];
+        // Quoted text is escaped, so that the expansion leaves it alone.
+        let mut escaped = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) => escaped.push_str(s),
+                Part::Quoted(s) => s.chars().for_each(|c| {
+                    escaped.push('\\');
+                    escaped.push(c);
+                }),
+                Part::Param(_) | Part::Subst(_) => return itself(),
+            }
+        }
+        if !crate::path_pattern::expands(&escaped) {
+            return itself();
+        }
+        let Ok(texts) = crate::path_pattern::expand(&escaped) else { return itself() };
+        texts.iter().map(|text| unescaped(text)).collect()
     }
 
     /// The literal text before the first expansion.

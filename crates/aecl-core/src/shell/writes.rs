@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 20] = [
+const PROTECTED_NAMES: [&str; 24] = [
     ".git",
     ".hg",
     ".envrc",
@@ -63,6 +63,12 @@ const PROTECTED_NAMES: [&str; 20] = [
     ".zprofile",
     ".pythonrc",
     ".vscode",
+    // rustup runs the toolchain these name (`path = DIR` runs `DIR/bin/cargo`).
+    "rust-toolchain",
+    "rust-toolchain.toml",
+    // mise runs the hooks and tasks of its configuration.
+    "mise.toml",
+    ".mise.toml",
 ];
 
 /// Directories a line may be in, at most; past this, a further `cd` makes the directory

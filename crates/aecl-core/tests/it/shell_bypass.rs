@@ -159,7 +159,8 @@ const BYPASSES: &[(&str, &str, Decision)] = &[
     ("program from a variable", "$CMD -rf /", RequireApproval),
     ("program from an assignment", "a=rm; $a -rf /", RequireApproval),
     ("program partly from a variable", "${X}rm -rf /", RequireApproval),
-    ("program from brace expansion", "{rm,-rf,/}", RequireApproval),
+    // Brace expansion is followed: the words it makes are `rm -rf /`, a blocked pattern.
+    ("program from brace expansion", "{rm,-rf,/}", Block),
     ("program from a glob", "/bin/r? -rf /", RequireApproval),
     ("command piped into a shell", "echo rm -rf / | sh", RequireApproval),
     ("here-string into a shell", "bash <<< 'rm -rf /'", RequireApproval),

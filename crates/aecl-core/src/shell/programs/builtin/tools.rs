@@ -30,10 +30,13 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-L",
             "-l",
             "--target",
+            "--emit",
+            "--print",
         ],
         // `-C linker=PROGRAM` and friends run a program of the caller's choosing.
         runs_code_options: &["-C", "--codegen", "-Z"],
         write_options: &["-o", "--out-dir"],
+        special: Some(Special::Rustc),
         ..PLAIN
     },
     Entry {
@@ -249,11 +252,20 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-F",
             "-j",
             "--jobs",
-            "--manifest-path",
             "--profile",
-            "-C",
         ],
-        write_options: &["--target-dir", "--artifact-dir", "--out-dir"],
+        // The project of `--manifest-path` (or `-C DIR`, `--lockfile-path`) gets its
+        // `target/` and `Cargo.lock` written, and its sources by `fmt`, `fix`, `add`;
+        // `uninstall --root DIR` deletes from DIR.
+        write_options: &[
+            "--target-dir",
+            "--artifact-dir",
+            "--out-dir",
+            "--manifest-path",
+            "-C",
+            "--lockfile-path",
+            "--root",
+        ],
         runs_code_options: &["--config", "-Z"],
         runs_code_subcommands: &["install", "script"],
         upload_subcommands: &["publish", "login", "owner", "yank"],
@@ -267,6 +279,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "info",
             "vendor",
         ],
+        special: Some(Special::Cargo),
         ..PLAIN
     },
     Entry {
