@@ -8,12 +8,16 @@
 //! Decision and approval lines (targets `aecl::decision`, `aecl::approval`) are written by
 //! the engine (`aecl_engine::observe`); this module only chooses where they go.
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
+use tracing::field::Field;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format::{Writer, debug_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -70,6 +74,7 @@ pub fn init(default_filter: &str, otlp: Option<OtlpExport>) -> Result<Telemetry>
     let ansi = std::io::stderr().is_terminal();
     let fmt = match format() {
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .fmt_fields(debug_fn(escaped_field).delimited(" "))
             .with_writer(std::io::stderr)
             .with_ansi(ansi)
             .with_filter(filter)
@@ -96,6 +101,39 @@ pub fn init(default_filter: &str, otlp: Option<OtlpExport>) -> Result<Telemetry>
     Ok(Telemetry { otlp: guard })
 }
 
+/// One field of a text log line, `name=value` (the message alone), with control
+/// characters escaped: run and call ids, actions and reasons come from agents, and a line
+/// break or a terminal escape in one must not forge a line or hide the rest of one.
+fn escaped_field(writer: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug) -> fmt::Result {
+    let text = format!("{value:?}");
+    let text = escape_controls(&text);
+    match field.name() {
+        "message" => write!(writer, "{text}"),
+        name => write!(writer, "{}={text}", name.trim_start_matches("r#")),
+    }
+}
+
+/// `text` with control characters (C0, DEL, C1), line and paragraph separators and
+/// bidirectional overrides written as Rust escapes (`\n`, `\u{1b}`).
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The log filter: `AECL_LOG` when set, else `default_filter`.
 fn log_filter(var: Option<&str>, default_filter: &str) -> Result<EnvFilter> {
     match var.map(str::trim).filter(|v| !v.is_empty()) {
@@ -114,6 +152,16 @@ mod tests {
     fn a_filter_that_does_not_parse_is_an_error_naming_the_variable() {
         let error = log_filter(Some("info,[[["), "info").unwrap_err();
         assert!(format!("{error:#}").contains("AECL_LOG"), "{error:#}");
+    }
+
+    #[test]
+    fn control_characters_in_a_field_are_escaped() {
+        assert_eq!(escape_controls("r1"), "r1");
+        assert_eq!(escape_controls("é and ✓"), "é and ✓");
+        let forged = "r1\n2026-11-28T00:00:00Z INFO aecl::approval: outcome=approved";
+        assert_eq!(escape_controls(forged).lines().count(), 1);
+        assert_eq!(escape_controls("c1\u{1b}[8m"), "c1\\u{1b}[8m");
+        assert_eq!(escape_controls("a\rb\u{85}c\u{202e}d"), "a\\rb\\u{85}c\\u{202e}d");
     }
 
     #[test]

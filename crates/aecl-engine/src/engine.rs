@@ -481,11 +481,14 @@ impl<S: Store> Engine<S> {
     /// and the ledger keep outside any JSON payload (a connector's error, which may quote
     /// the call's arguments or a server's answer; a rollback token, which may hold a path
     /// or a key), where configured field paths cannot reach.
-    pub(crate) fn redact_text(&self, text: String) -> String {
+    pub fn redact_text(&self, text: String) -> String {
         aecl_audit::redact::redact_text(&text).unwrap_or(text)
     }
 
-    pub(crate) fn redact(&self, value: &mut Value) {
+    /// Redacts `value` (a call's arguments, a tool's output) as the audit log does: the
+    /// configured field paths, sensitive keys, and the credential detectors over every
+    /// string. Every view that shows such a value redacts it the same way.
+    pub fn redact(&self, value: &mut Value) {
         let found = aecl_audit::redact(value, &self.config.redact);
         if found.count > 0 {
             tracing::debug!(kinds = ?found.kinds, count = found.count, "redacted audit payload");

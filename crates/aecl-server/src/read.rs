@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use aecl_engine::Store;
 use aecl_engine::identity::Role;
+use aecl_engine::{Engine, Store};
 use aecl_protocol::{
     AuditCheckpoint, AuditRecord, AuditRecords, AuditWriter, Health, HealthStatus, RecordsQuery,
     RunEvent, RunView,
@@ -138,22 +138,35 @@ pub async fn run<S: Store>(
     if !visible {
         return Err(ApiError::NotFound(format!("no run `{id}`")));
     }
-    let events = snapshot.events.into_iter().map(run_event_view).collect();
+    let engine = &state.engine;
+    let events = snapshot.events.into_iter().map(|event| run_event_view(engine, event)).collect();
     Ok(Json(RunView { run: id, agent: snapshot.agent, version: snapshot.version, events })
         .into_response())
 }
 
-/// A run's event as the API shows it.
-fn run_event_view(event: aecl_engine::RunEvent) -> RunEvent {
+/// A run's event as the API shows it: arguments, outputs and texts redacted as the audit
+/// log redacts them (the store keeps them whole, to execute a call once it is approved).
+fn run_event_view<S: Store>(engine: &Engine<S>, event: aecl_engine::RunEvent) -> RunEvent {
     use aecl_engine::RunEvent as Stored;
+    let redacted = |mut value: Value| {
+        engine.redact(&mut value);
+        value
+    };
     match event {
-        Stored::Run { agent, goal, scope } => RunEvent::Run { agent, goal, scope },
-        Stored::User { text } => RunEvent::User { text },
-        Stored::Call { call, decision, mode, replay_of } => {
+        Stored::Run { agent, goal, scope } => {
+            RunEvent::Run { agent, goal: goal.map(|g| engine.redact_text(g)), scope }
+        }
+        Stored::User { text } => RunEvent::User { text: engine.redact_text(text) },
+        Stored::Call { mut call, decision, mode, replay_of } => {
+            call.args = redacted(std::mem::take(&mut call.args));
             RunEvent::Call { call, decision, mode, replay_of }
         }
-        Stored::Result { id, output, untrusted } => RunEvent::Result { id, output, untrusted },
-        Stored::Untrusted { source, content } => RunEvent::Untrusted { source, content },
+        Stored::Result { id, output, untrusted } => {
+            RunEvent::Result { id, output: redacted(output), untrusted }
+        }
+        Stored::Untrusted { source, content } => {
+            RunEvent::Untrusted { source, content: redacted(content) }
+        }
         Stored::Outcome { id, executed } => RunEvent::Outcome { id, executed },
         Stored::Expired { reason } => RunEvent::Expired { reason },
     }

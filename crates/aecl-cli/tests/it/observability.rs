@@ -116,6 +116,34 @@ fn the_json_log_has_a_line_per_decision_and_approval_answer_and_no_argument_valu
     assert!(!log.contains(&agent) && !log.contains(&approver), "a token reached the log");
 }
 
+/// The text log escapes what agents name: a line break in a run id cannot forge an
+/// approval line, nor a terminal escape in a call id hide the rest of its line (the red
+/// team's F3, stop 50).
+#[test]
+fn the_text_log_escapes_control_characters_from_agents() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let policy = finance().display().to_string();
+    let agent = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let forged = "r1\n2026-11-28T00:00:00.000000Z  INFO aecl::approval: approval outcome=\"approved\" by=\"alice\"";
+    let call = serde_json::json!({
+        "run": forged,
+        "id": "c1\u{1b}[8m",
+        "action": "read_invoice",
+        "args": {"invoice_id": "INV-1"},
+    });
+    let (status, answer) =
+        request(&address, "POST", "/v1/evaluate", Some(&agent), &[], &call.to_string());
+    assert_eq!(status, 200, "{answer}");
+    let log = wait_for_log(dir.path(), |log| log.contains("aecl::decision"));
+    let decision: Vec<&str> = log.lines().filter(|l| l.contains("aecl::decision")).collect();
+    assert_eq!(decision.len(), 1, "{log}");
+    assert!(decision[0].contains("\\n2026-11-28") && decision[0].contains("\\u{1b}[8m"), "{log}");
+    assert!(!log.lines().any(|l| l.starts_with("2026-11-28T00:00:00")), "a forged line:\n{log}");
+    assert!(!log.contains('\u{1b}'), "a raw escape reached the log:\n{log:?}");
+}
+
 #[test]
 fn a_refused_reload_makes_healthz_degraded_and_is_counted_until_a_good_one() {
     let dir = temp_dir();

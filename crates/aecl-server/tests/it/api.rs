@@ -301,6 +301,21 @@ async fn runs_metrics_and_openapi(backend: Backend) {
     assert_eq!(openapi.status, 200);
     assert!(openapi.body["paths"]["/v1/evaluate"]["post"].is_object(), "{}", openapi.text);
     assert_eq!(server.get("/v1/nothing", Some(&admin)).await.body["error"]["code"], "not_found");
+
+    // A run's arguments and texts are shown redacted, as the audit log keeps them (the
+    // red team's F4: the run view showed the credentials every other view hides).
+    let secret = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let said = json!({"type": "user", "text": format!("use my token {secret}")});
+    let recorded = server.post("/v1/runs/r4/events", Some(&finance), &said).await;
+    assert_eq!(recorded.status, 200, "{}", recorded.text);
+    let args = json!({"invoice_id": format!("INV-2 {secret}")});
+    server.post("/v1/evaluate", Some(&finance), &call("r4", "c3", "read_invoice", args)).await;
+    for who in [&finance, &admin] {
+        let run = server.get("/v1/runs/r4", Some(who)).await;
+        assert_eq!(run.status, 200, "{}", run.text);
+        assert!(!run.text.contains(secret), "{}", run.text);
+        assert!(run.text.contains("[REDACTED]"), "{}", run.text);
+    }
 }
 
 /// A real outage: PostgreSQL stops accepting connections to the database and drops the
