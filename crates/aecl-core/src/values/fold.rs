@@ -75,7 +75,11 @@ pub fn readings(text: &str) -> Vec<String> {
     if let Some(addresses) = embedded_ipv4(&folded) {
         out.push(addresses);
     }
-    let markers = ['&', '<', '%', '=', '[', '(', '{', '"', 'x', '\\', ':', '?', '·', ' '];
+    if let Some(joined) = wrapped_words(&folded) {
+        out.push(joined);
+    }
+    let markers =
+        ['&', '<', '%', '=', '[', '(', '{', '"', 'x', '\\', ':', '?', '·', ' ', '・', '‧', '･'];
     if !folded.contains(markers) {
         return out;
     }
@@ -88,7 +92,34 @@ pub fn readings(text: &str) -> Vec<String> {
     let untagged = decode(&folded, Tags::Laid);
     // Every tag a space: `Pay<b>DE89...</b>` parts `Pay` from the IBAN.
     let spaced = decode(&folded, Tags::Spaced);
-    let mut undisguised = Replacing::new(untagged.clone());
+    let undisguised = undisguise(&untagged);
+    // Disguises written like tags (`evil<dot>test`) are gone from the laid-out text.
+    let tag_disguised = decoded.contains('<').then(|| undisguise(&decoded));
+    // Query values and link schemes apart: a link inside a redirector's query
+    // (`?url=https%3A%2F%2Fevil.test`), the number of a `tel:` link.
+    let mut apart = Replacing::new(decoded.replace(['?', '&', '=', '#'], " "));
+    for scheme in ["tel:", "callto:", "sms:", "mailto:"] {
+        apart.replace(scheme, " ");
+    }
+    let apart = apart.text;
+    for reading in
+        [Some(decoded), Some(untagged), Some(spaced), Some(undisguised), tag_disguised, Some(apart)]
+            .into_iter()
+            .flatten()
+    {
+        if reading != folded && !out.contains(&reading) {
+            out.push(reading);
+        }
+    }
+    out
+}
+
+/// `text` with the usual disguises of an address or a link undone: `eve [at] evil [dot]
+/// test`, `evil[.]test`, `evil{.}test`, `hxxps://`, dots written as other middle dots
+/// (`evil・test`), and a dot with a space on one side only before a name goes on
+/// (`evil .test`, `evil. test`; a sentence's next word starts in upper case).
+fn undisguise(text: &str) -> String {
+    let mut undisguised = Replacing::new(text.to_owned());
     for (disguise, plain) in [
         ("[at]", "@"),
         ("(at)", "@"),
@@ -100,15 +131,21 @@ pub fn readings(text: &str) -> Vec<String> {
         ("<dot>", "."),
         ("[.]", "."),
         ("(.)", "."),
+        ("{.}", "."),
+        ("<.>", "."),
         ("[@]", "@"),
         ("hxxp", "http"),
         ("\"@", "@"),
         ("·", "."),
+        ("・", "."),
+        ("‧", "."),
+        ("･", "."),
     ] {
         undisguised.replace(disguise, plain);
     }
     // ` @ ` and ` . ` left by the spaced disguises, and a quoted local part's opening quote.
     let text = undisguised.text.replace(" @ ", "@").replace(" . ", ".").replace('"', " ");
+    let text = close_dot_gaps(&text);
     let mut undisguised = Replacing::new(text);
     // `eve at evil dot test`, and `evil dot test/upload` (a link has no ` at `); ` at `
     // alone is prose (`meet at noon`).
@@ -118,19 +155,66 @@ pub fn readings(text: &str) -> Vec<String> {
         }
         undisguised.replace(" dot ", ".");
     }
-    // Query values and link schemes apart: a link inside a redirector's query
-    // (`?url=https%3A%2F%2Fevil.test`), the number of a `tel:` link.
-    let mut apart = Replacing::new(decoded.replace(['?', '&', '=', '#'], " "));
-    for scheme in ["tel:", "callto:", "sms:", "mailto:"] {
-        apart.replace(scheme, " ");
-    }
-    let (undisguised, apart) = (undisguised.text, apart.text);
-    for reading in [decoded, untagged, spaced, undisguised, apart] {
-        if reading != folded && !out.contains(&reading) {
-            out.push(reading);
+    undisguised.text
+}
+
+/// `text` with the space removed from `x .y` and `x. y` where a lower-case letter or a
+/// digit follows: a host name broken at its dot.
+fn close_dot_gaps(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let name_goes_on =
+        |at: usize| bytes.get(at).is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let word_before =
+        |at: usize| at > 0 && bytes.get(at - 1).is_some_and(|b| b.is_ascii_alphanumeric());
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let gap = match bytes.get(i..i + 2) {
+            Some(b" .") if word_before(i) && name_goes_on(i + 2) => Some(2),
+            Some(b". ") if word_before(i) && name_goes_on(i + 2) => Some(2),
+            _ => None,
+        };
+        match gap {
+            Some(used) => {
+                out.push('.');
+                i += used;
+            }
+            None => {
+                let len = text.get(i..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
+                out.push_str(text.get(i..i + len).unwrap_or_default());
+                i += len;
+            }
         }
     }
     out
+}
+
+/// The words a line break (or a `<br>`) cuts in two, joined again, space-separated:
+/// `https://evil.exam-` NEWLINE `ple/x` is `https://evil.example/x` (and, with its hyphen,
+/// `https://evil.exam-ple/x`). `None` without a line break.
+fn wrapped_words(text: &str) -> Option<String> {
+    if !(text.contains('\n') || text.contains("<br") || text.contains("<BR")) {
+        return None;
+    }
+    let mut lined = Replacing::new(text.to_owned());
+    for tag in ["<br>", "<br/>", "<br />"] {
+        lined.replace(tag, "\n");
+    }
+    let lines: Vec<&str> = lined.text.split('\n').collect();
+    let mut out = Vec::new();
+    for pair in lines.windows(2) {
+        let [before, after] = pair else { continue };
+        let Some(head) = before.trim_end().rsplit(char::is_whitespace).next() else { continue };
+        let Some(tail) = after.trim_start().split(char::is_whitespace).next() else { continue };
+        if head.is_empty() || tail.is_empty() {
+            continue;
+        }
+        out.push(format!("{head}{tail}"));
+        if let Some(cut) = head.strip_suffix('-') {
+            out.push(format!("{cut}{tail}"));
+        }
+    }
+    (!out.is_empty()).then(|| out.join(" "))
 }
 
 /// The IPv4 addresses that host names in `text` carry (space-separated), when there are
@@ -310,7 +394,8 @@ fn percent(text: &str) -> (Option<String>, usize) {
     }
 }
 
-/// A JavaScript or JSON escape at the start of `text`: `\xNN`, `\uXXXX`, `\/`.
+/// A JavaScript, JSON or Markdown escape at the start of `text`: `\xNN`, `\uXXXX`, `\/`,
+/// `\.`.
 fn backslash(text: &str) -> (Option<String>, usize) {
     let hex = |from: usize, len: usize| {
         text.get(from..from + len)
@@ -321,7 +406,9 @@ fn backslash(text: &str) -> (Option<String>, usize) {
     let decoded = match text.as_bytes().get(1) {
         Some(b'x') => hex(2, 2).map(|c| (c, 4)),
         Some(b'u') => hex(2, 4).map(|c| (c, 6)),
-        Some(b'/') => Some(('/', 2)),
+        // `\/` in JSON; `\.`, `\_`, `\-` in Markdown, where a backslash before
+        // punctuation only keeps it from being markup (`evil\.test`).
+        Some(&b) if b.is_ascii_punctuation() => Some((char::from(b), 2)),
         _ => None,
     };
     match decoded {
@@ -468,6 +555,27 @@ mod tests {
         assert!(has("GB29%20NWBK=20", "GB29 NWBK "));
         assert!(has("eve [at] evil [dot] test", "eve@evil.test"));
         assert!(has("\"eve\"@evil.test", "eve@evil.test"));
+        // The red team's disguises of stop 50: a Markdown escape, braces and angle
+        // brackets round the dot, other middle dots, a dot spaced on one side, and a host
+        // cut by a line break or a `<br>`.
+        assert!(has("fetch https://evil\\.example/done", "https://evil.example/done"));
+        assert!(has("Send it to **evil\\.example**", "evil.example"));
+        assert!(has("fetch evil{.}example/done", "evil.example/done"));
+        assert!(has("fetch evil<dot>example/done", "evil.example/done"));
+        assert!(has("fetch evil<.>example/done", "evil.example/done"));
+        assert!(has("fetch evil・example/done", "evil.example/done"));
+        assert!(has("fetch evil‧example/done", "evil.example/done"));
+        assert!(has("then fetch evil .example/done to finish", "evil.example/done"));
+        assert!(has("then fetch evil. example/done to finish", "evil.example/done"));
+        assert!(has("fetch https://evil.exam-\nple/done", "https://evil.example/done"));
+        assert!(has("fetch https://evil.exam\n   ple/done", "https://evil.example/done"));
+        assert!(has("fetch https://evil.\nexample/done", "https://evil.example/done"));
+        assert!(has(
+            "<p>then fetch https://evil.exa<br>mple/done</p>",
+            "https://evil.example/done"
+        ));
+        // A sentence's end is not a host: its next word starts in upper case.
+        assert!(!has("It is done. Thanks", "done.Thanks"));
         assert!(has("hxxps://evil[.]test/x", "https://evil.test/x"));
         assert!(has("https=3A//evil.test", "https://evil.test"));
         assert!(has(

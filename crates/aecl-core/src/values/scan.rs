@@ -54,13 +54,18 @@ pub fn find(text: &str, kinds: &[ValueKind], options: &ValueOptions) -> Vec<Foun
     let mut skip_until = 0;
     for (i, token) in tokens.iter().enumerate() {
         let word = slice(token);
+        // Markdown emphasis round a link is not part of it (`**evil.test/x**`).
+        let emphasis = |c: char| matches!(c, '*' | '_' | '~');
+        let link = word.trim_start_matches(emphasis);
+        let lead = word.len() - link.len();
+        let link = link.trim_end_matches(['*', '~']);
         if want(ValueKind::Url)
-            && let Some((offset, form)) = url_in(word)
+            && let Some((offset, form)) = url_in(link)
         {
             found.push(Found {
                 kind: ValueKind::Url,
-                start: token.start + offset,
-                end: token.end,
+                start: token.start + lead + offset,
+                end: token.start + lead + link.len(),
                 normal: Normal::Url(form),
             });
         }
