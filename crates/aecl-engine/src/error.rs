@@ -53,8 +53,9 @@ pub enum EngineError {
     /// A standing grant that cannot be given as asked (the message names the field).
     #[error("{0}")]
     InvalidGrant(String),
-    /// An executed call's id was reused in its run for a call with other arguments (or
-    /// another action): the id names one call, so the second is refused, not executed.
+    /// A call's id (of a call that ran, was allowed or waits for approval) was reused in
+    /// its run for a call with other arguments (or another action): the id names one
+    /// call, so the second is refused, not executed.
     #[error(
         "call id `{call_id}` was already used in run `{run}` for a call with other arguments \
          or another action: give every call its own id"

@@ -3,7 +3,8 @@
 //! policy. INVARIANT: a run holds the calls of the agent that opened it only. And an
 //! idempotency key names one call of its run: an execution that brings a key an earlier
 //! call of the run used with other arguments is refused here (a conflict, recorded as a
-//! `block` decision), before anything of it is written.
+//! `block` decision), before anything of it is written. So is a call id an earlier call
+//! (allowed, or waiting for approval) had with other arguments.
 
 use aecl_core::policy::Policy;
 use aecl_core::{Call, CallDigest, Decision, Stage};
@@ -42,6 +43,15 @@ impl<S: Store> Engine<S> {
             // on another instance meanwhile makes the commit conflict and this run again.
             // For an execution only: an evaluation runs nothing, and is decided as `aecl
             // replay` decides it (`replay.idempotency_key_reused` after an allowed call).
+            // A call id names one call too: one that ran is found in the effect ledger
+            // when the decision commits; one that waits for approval (or was allowed) only
+            // here.
+            if arrived.executing && id_taken(&run, call, &arrived.digest) {
+                return Err(EngineError::CallIdConflict {
+                    run: call.run.clone(),
+                    call_id: call.id.clone(),
+                });
+            }
             if arrived.executing
                 && let Some(first) = key_taken_by(&run, call, &arrived.digest)
             {
@@ -75,6 +85,20 @@ impl<S: Store> Engine<S> {
         let state = rebuild(policy, run, &snapshot.events).map_err(StoreError::Corrupt)?;
         Ok(CachedRun { revision: policy.revision.clone(), snapshot, state })
     }
+}
+
+/// Whether an earlier call of `run` with `call`'s id, that was not blocked, had other
+/// arguments or another action (another digest). A blocked call did nothing and leaves its
+/// id free, as it leaves its key.
+fn id_taken(run: &CachedRun, call: &Call, digest: &CallDigest) -> bool {
+    run.snapshot.events.iter().any(|event| match event {
+        RunEvent::Call { call: earlier, decision, replay_of: None, .. } => {
+            earlier.id == call.id
+                && Decision::parse(decision) != Some(Decision::Block)
+                && earlier.to_call(&call.agent).digest() != *digest
+        }
+        _ => false,
+    })
 }
 
 /// The id of the earlier call of `run` that took `call`'s idempotency key with other

@@ -347,15 +347,14 @@ async fn a_read_repeating_a_call_id_runs_nothing() {
     let error = engine.execute(other, &connector).await.unwrap_err();
     assert!(matches!(error, aecl_engine::EngineError::CallIdConflict { .. }), "{error}");
     assert_eq!(connector.executions(), 1);
-    // A known id is never held: its commit checks it before anything runs (refused, it
-    // writes nothing, and the replay is recorded synced).
+    // A known id is never held: the replay is recorded synced, and the conflict is found
+    // in the run's history before any commit is tried.
     assert_eq!(
         store.take(),
         [
             ("decision and end", Durability::Synced),
             ("decision", Durability::Ordered),
             ("decision", Durability::Synced),
-            ("decision", Durability::Ordered),
         ]
     );
     assert_eq!(crate::records(&store.inner).await.len(), 3, "two decisions and one outcome");

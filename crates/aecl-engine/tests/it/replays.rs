@@ -118,3 +118,29 @@ async fn an_idempotency_key_repeated_after_its_approved_call_ran_is_a_replay() {
         assert_eq!(connector.executions(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_call_id_waiting_for_approval_is_not_reused_for_other_arguments() {
+    // The red team's F7 (stop 50): while `c1` waited for approval, `c1` with other
+    // arguments made a second request under the same id.
+    let (engine, _) = engine(policy(10, ""));
+    let connector = Scripted::default();
+    let a = json!({"id": "invoice-7", "value": 1});
+    let b = json!({"id": "invoice-8", "value": 1});
+    let asked = engine.execute(pay("c1", a.clone(), None), &connector).await.unwrap();
+    assert_eq!(asked.decided.verdict.decision, Decision::RequireApproval);
+    let error = engine.execute(pay("c1", b, None), &connector).await.unwrap_err();
+    assert!(error.to_string().contains("call id `c1`"), "{error}");
+    assert_eq!(engine.approvals(true, 10).await.unwrap().len(), 1, "no second request");
+    // The same call again waits on its own request; a blocked call leaves its id free.
+    let again = engine.execute(pay("c1", a, None), &connector).await.unwrap();
+    assert_eq!(again.decided.approval_id, asked.decided.approval_id);
+    let mut refused = pay("c2", json!({"id": "invoice-9"}), None);
+    refused.action = "nope".into();
+    let blocked = engine.execute(refused, &connector).await.unwrap();
+    assert_eq!(blocked.decided.verdict.decision, Decision::Block);
+    let reused =
+        engine.execute(pay("c2", json!({"id": "invoice-9", "value": 1}), None), &connector);
+    assert_eq!(reused.await.unwrap().decided.verdict.decision, Decision::RequireApproval);
+    assert_eq!(connector.executions(), 0);
+}
