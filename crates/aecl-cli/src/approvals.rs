@@ -239,9 +239,35 @@ pub fn run(args: &ApprovalsArgs) -> Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// The arguments that matter, as `path=value` pairs.
+/// Longest value shown in the list, so that every summary argument fits on the line.
+const MAX_VALUE_CHARS: usize = 32;
+
+/// The arguments that matter, as `path=value` pairs. Each value is cut on its own (a
+/// long one cannot push the next out of the column), and a string that could pass for
+/// more than one value (a space, `=`, `,`, a quote, a control character) is quoted with
+/// JSON escapes: `path="x.md amount=5"` cannot look like a second argument.
 fn arguments(approval: &Value) -> String {
     let items = approval["summary"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let shown = |value: &Value| {
+        let text = match value.as_str() {
+            Some(s)
+                if s.is_empty()
+                    || s.contains(|c: char| {
+                        c.is_whitespace() || c.is_control() || "=,\"'".contains(c)
+                    }) =>
+            {
+                value.to_string()
+            }
+            Some(s) => s.to_owned(),
+            None => value.to_string(),
+        };
+        if text.chars().count() > MAX_VALUE_CHARS {
+            let cut: String = text.chars().take(MAX_VALUE_CHARS - 1).collect();
+            format!("{cut}…")
+        } else {
+            text
+        }
+    };
     items
         .iter()
         .map(|item| {
@@ -250,7 +276,7 @@ fn arguments(approval: &Value) -> String {
                 .map(Vec::as_slice)
                 .unwrap_or_default()
                 .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .map(shown)
                 .collect();
             format!("{}={}", item["arg"].as_str().unwrap_or("?"), values.join(","))
         })
@@ -502,5 +528,21 @@ mod tests {
         );
         let twice = conditions(&[], &[], &["to=@x".to_owned()], &["to=x".to_owned()]);
         assert!(twice.unwrap_err().to_string().contains("a second condition"));
+    }
+
+    #[test]
+    fn a_summary_value_cannot_pass_for_another_argument_nor_push_one_out() {
+        // The red team's F5 (stop 50): a path padded to hide the real amount behind it.
+        let padded = format!("sp1.md amount=5{}", " ".repeat(60));
+        let approval = json!({"summary": [
+            {"arg": "path", "values": [padded]},
+            {"arg": "amount", "values": [99999]},
+            {"arg": "to", "values": ["bob@example.com", "x\u{1b}[8m"]},
+        ]});
+        let shown = arguments(&approval);
+        assert!(shown.starts_with("path=\"sp1.md amount=5 "), "{shown}");
+        assert!(shown.contains("…"), "{shown}");
+        assert!(shown.contains(" amount=99999 "), "{shown}");
+        assert!(shown.ends_with("to=bob@example.com,\"x\\u001b[8m\""), "{shown}");
     }
 }

@@ -23,7 +23,8 @@
 //! directory git finds the repository in, walking up from it.
 //!
 //! A relative path string is read from the working directory, and also from every
-//! directory that another string of the same call names ([`PathView::base_key`]): tools
+//! existing directory that a path argument of the same call names (the adapter's bases,
+//! [`PathView::base_key`]): tools
 //! take a relative pattern or name under a directory argument of their own (Claude Code's
 //! `Glob` and `Grep` under `path`, an MCP server's `search_files` under `path`), which the
 //! adapter cannot tell from a string that merely looks like a directory. Each such reading

@@ -68,6 +68,9 @@ pub struct SimpleCommand {
     /// `Some(n)`: from the `n`-th positional argument on, arguments are only known at run
     /// time (`rm $FILES`, `xargs rm`, a glob like `*`), so any flag might be present.
     pub unknown_args: Option<usize>,
+    /// Words only known at run time are appended after the written ones (`xargs PROGRAM`
+    /// reads them from its input): any option, URL or path may follow.
+    pub appended: bool,
     /// Only starts the commands analysed beside it (`env`, `nice`, `xargs`, `bash -c`);
     /// `allow_programs` judges those instead. Never set for `sudo`, `doas`, `su`,
     /// `pkexec` and `chroot`, which must be allowed themselves.
@@ -109,16 +112,22 @@ impl ShellArg {
     }
 
     /// Whether the word might turn into an option at run time (`$X`, `*`, `\-*`, and a
-    /// brace that makes one: `{--pre=sh,x}`, `""{--hard,}`).
+    /// brace that makes one: `{--pre=sh,x}`, `""{--hard,}`, `{$X,--pre=sh}`). A glob in an
+    /// option's value only (`--exclude=*.o`) leaves the option what it is.
     pub fn may_be_option(&self) -> bool {
         const STARTS: [char; 4] = ['*', '?', '[', '-'];
         let braces = || {
             crate::path_pattern::expand(&self.text)
                 .map_or(true, |words| words.iter().any(|w| w.starts_with(STARTS)))
         };
-        (self.expansion && (self.text.is_empty() || self.text.starts_with('-')))
+        // An option's name is what may change: `--exclude=*.o` stays `--exclude`.
+        let name = self.text.split('=').next().unwrap_or_default();
+        let dash = self.text.starts_with('-') && name.contains(['*', '?', '[', '{']);
+        (self.expansion && (self.text.is_empty() || self.text.starts_with(['-', '{'])))
             || (self.pattern
-                && (self.text.starts_with(STARTS) || (self.text.starts_with('{') && braces())))
+                && (self.text.starts_with(['*', '?', '['])
+                    || dash
+                    || (self.text.starts_with('{') && braces())))
     }
 
     fn of(word: &word::Word) -> ShellArg {
@@ -237,6 +246,7 @@ fn analyse_into(command: &str, depth: usize, out: &mut Analysis) -> Result<(), S
             args: Vec::new(),
             dynamic: true,
             unknown_args: None,
+            appended: false,
             wrapper: false,
             words: Vec::new(),
             path: None,

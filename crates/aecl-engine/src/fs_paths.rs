@@ -225,14 +225,17 @@ fn unreadable(path: &Path, error: std::io::Error) -> ResolveError {
 /// themselves), from `cwd`. Strings that cannot be paths (longer than [`MAX_PATH_BYTES`],
 /// or holding a NUL or a line break) and strings past [`MAX_STRINGS`] get no entry.
 ///
-/// A string of `args` that resolves to an existing directory other than `cwd` is a base
+/// A string of `directories` (the values of the action's path arguments; `None`: any
+/// string of `args`) that resolves to an existing directory other than `cwd` is a base
 /// ([`PathView::base_key`]): every relative string (and brace expansion) is resolved from
 /// it too ([`PathView::based_key`]), since a tool may take a relative pattern under a
-/// directory argument of its own (`Glob`'s `path`). A reading past [`MAX_STRINGS`] gets no
-/// entry, which the path constraints refuse.
+/// directory argument of its own (`Glob`'s `path`). A string that names no directory, or
+/// whose own resolution failed, is no base (a path constraint on it refuses it). A reading
+/// past [`MAX_STRINGS`] gets no entry, which the path constraints refuse.
 pub fn resolve_strings<'b>(
     args: &Value,
     extra: impl IntoIterator<Item = &'b str>,
+    directories: Option<&[&str]>,
     cwd: &Path,
 ) -> PathView {
     let mut strings: Vec<&str> = Vec::new();
@@ -240,9 +243,13 @@ pub fn resolve_strings<'b>(
     let mut map = BTreeMap::new();
     // Each string with the paths its braces expand to: a tool that reads the string as a
     // glob pattern expands its braces first, and the path constraints check each
-    // expansion as a path (`aecl_core::path_pattern`).
+    // expansion as a path (`aecl_core::path_pattern`). Past the map's bound nothing more
+    // gets an entry, so nothing more is kept.
     let mut written: Vec<String> = Vec::new();
     for string in &strings {
+        if written.len() > MAX_STRINGS {
+            break;
+        }
         written.push((*string).to_owned());
         if string.len() <= MAX_PATH_BYTES
             && !string.contains(['\0', '\n', '\r'])
@@ -258,12 +265,15 @@ pub fn resolve_strings<'b>(
     for text in extra {
         insert_resolution(&mut map, text, cwd, resolve_path);
     }
-    let bases = bases(&map, &strings, cwd);
+    let bases = bases(&map, directories.unwrap_or(&strings), cwd);
     for base in &bases {
         map.insert(PathView::base_key(base), Resolution::Path(base.clone()));
     }
-    for base in &bases {
+    'bases: for base in &bases {
         for text in written.iter().filter(|t| !t.starts_with('/')) {
+            if map.len() >= MAX_STRINGS + bases.len() {
+                break 'bases;
+            }
             let key = PathView::based_key(base, text);
             insert_entry(&mut map, &key, text, Path::new(base), resolve_path);
         }
@@ -271,8 +281,8 @@ pub fn resolve_strings<'b>(
     PathView::Seen(map)
 }
 
-/// The directories other than `cwd` that strings of the call resolved to (in `map`), each
-/// once, in the order the strings come.
+/// The directories other than `cwd` that `strings` resolved to (in `map`), each once, in
+/// the order the strings come.
 fn bases(map: &BTreeMap<String, Resolution>, strings: &[&str], cwd: &Path) -> Vec<String> {
     let here = walk(cwd, "").ok();
     let mut bases: Vec<String> = Vec::new();
@@ -316,7 +326,9 @@ pub fn resolve_call(
     cwd: &Path,
 ) -> PathView {
     let roots = policy.map(|p| path_roots(p, action)).unwrap_or_default();
-    let PathView::Seen(mut map) = resolve_strings(args, roots.iter().map(String::as_str), cwd)
+    let directories = policy.map(|p| path_values(p, action, args));
+    let PathView::Seen(mut map) =
+        resolve_strings(args, roots.iter().map(String::as_str), directories.as_deref(), cwd)
     else {
         return PathView::Unseen;
     };
@@ -397,6 +409,26 @@ fn shell_guards<'p>(
             aecl_core::constraint::Constraint::Shell(rules) => Some(&rules.guard),
             _ => None,
         })
+        .collect()
+}
+
+/// The strings of `args` that the path constraints of `action` in `policy` check
+/// (`path_under`, `path_glob`): the arguments that may name a tool's directory.
+fn path_values<'a>(policy: &aecl_core::Policy, action: &str, args: &'a Value) -> Vec<&'a str> {
+    let Some(spec) = policy.actions.get(action) else { return Vec::new() };
+    spec.args
+        .iter()
+        .filter(|arg| {
+            arg.constraints.iter().any(|c| {
+                matches!(
+                    c,
+                    aecl_core::constraint::Constraint::PathUnder(_)
+                        | aecl_core::constraint::Constraint::PathGlob(_)
+                )
+            })
+        })
+        .flat_map(|arg| arg.path.values(args))
+        .filter_map(Value::as_str)
         .collect()
 }
 

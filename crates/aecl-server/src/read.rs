@@ -159,6 +159,8 @@ fn run_event_view<S: Store>(engine: &Engine<S>, event: aecl_engine::RunEvent) ->
         Stored::User { text } => RunEvent::User { text: engine.redact_text(text) },
         Stored::Call { mut call, decision, mode, replay_of } => {
             call.args = redacted(std::mem::take(&mut call.args));
+            // Keyed by every argument string as written: not shown.
+            call.resolved_paths = None;
             RunEvent::Call { call, decision, mode, replay_of }
         }
         Stored::Result { id, output, untrusted } => {

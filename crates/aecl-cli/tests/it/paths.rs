@@ -76,6 +76,8 @@ description = "Search a directory."
 effect = "read"
 [actions.Grep.args.file_path]
 path_glob = {{ block = ["*/.git/*"], case_insensitive = false }}
+[actions.Grep.args.path]
+path_glob = {{ block = ["*/.git/*"], case_insensitive = false }}
 "#
     );
     crate::write(dir, "catalog.toml", &catalog);

@@ -140,6 +140,10 @@ const GIT_CODE_OPTIONS: &[(&str, &[&str])] = &[
     ("send-email", &["--to-cmd", "--cc-cmd", "--sendmail-cmd", "--smtp-server", "--header-cmd"]),
 ];
 
+/// Stands for the file an option made by a glob writes (`--output=NAME`, a name in git's
+/// directory): it is checked as a file there.
+const RUNTIME_OPTION_FILE: &str = "aecl-name-matched-by-a-glob";
+
 /// Subcommands that take diff options, among them `--output=FILE` (and `--ext-diff`,
 /// which runs the configured diff program).
 const DIFF_OPTION_COMMANDS: [&str; 12] = [
@@ -334,23 +338,22 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
     // A glob or brace that may turn into options (matching a file named `-Osh` or
     // `--output=x`), before `--`, may be any option of the subcommand. (An expansion is
     // judged by the remote and refspec rules below: `git push origin "$BRANCH"`.)
-    let runtime_option = rest
-        .iter()
-        .take_while(|w| !(w.is_known() && w.text == "--"))
-        .find(|w| w.pattern && w.may_be_option());
-    if let Some(word) = runtime_option {
+    let options_end =
+        rest.iter().position(|w| w.is_known() && w.text == "--").unwrap_or(rest.len());
+    let before_end = rest.get(..options_end).unwrap_or_default();
+    if let Some(at) = before_end.iter().position(|w| w.pattern && w.may_be_option()) {
+        let raw = before_end.get(at).map_or("", |w| w.raw.as_str());
         if GIT_CODE_OPTIONS.iter().any(|(s, _)| *s == sub) {
             out.push(Finding::RunsCode(format!(
-                "`{}` may be any option of `git {sub}` at run time, one that runs a program",
-                word.raw
+                "`{raw}` may be any option of `git {sub}` at run time, one that runs a program"
             )));
         }
         if DIFF_OPTION_COMMANDS.contains(&sub) || GIT_WRITE_OPTIONS.iter().any(|(s, _)| *s == sub) {
-            out.push(write(ShellArg {
-                raw: format!("{} (an option only known at run time)", word.raw),
-                expansion: true,
-                ..ShellArg::default()
-            }));
+            // A file name holds no `/`: an option a glob makes (`--output=x`) writes a
+            // name in git's directory; one that takes the next word (`--output`) writes
+            // where any later word says.
+            out.push(write(ShellArg::known(RUNTIME_OPTION_FILE)));
+            out.extend(before_end.iter().skip(at + 1).cloned().map(&write));
         }
     }
     // Every command that takes diff options writes `--output=FILE`.

@@ -432,15 +432,11 @@ impl ProgramGuard {
             return if known { Vec::new() } else { vec![Finding::Unknown] };
         };
         let mut words = special::prepare(spec.special, &command.words);
-        // Arguments appended at run time after every known word (`xargs curl < list`):
+        // Arguments appended at run time after the written ones (`xargs curl < list`):
         // read as one more word only known then, which may be any option, URL or path.
-        let appended = command.unknown_args.is_some() && words.iter().all(ShellArg::is_known);
+        let appended = command.appended;
         if appended {
-            words.to_mut().push(ShellArg {
-                raw: "<arguments appended at run time>".to_owned(),
-                expansion: true,
-                ..ShellArg::default()
-            });
+            words.to_mut().push(appended_word());
         }
         let scanned = scan(spec, &words);
         let mut out = Vec::new();
@@ -563,16 +559,21 @@ impl ProgramGuard {
         }
         if appended && spec.writes != Writes::None {
             // Arguments appended at run time (`xargs rm`) are written too.
-            out.push(Finding::Writes(ShellArg {
-                raw: "<arguments appended at run time>".to_owned(),
-                expansion: true,
-                ..ShellArg::default()
-            }));
+            out.push(Finding::Writes(appended_word()));
         }
         if let Some(kind) = spec.special {
             special::read(kind, &words, &scanned, in_place, &mut out);
         }
         out
+    }
+}
+
+/// The words `xargs` appends at run time, as one word only known then.
+fn appended_word() -> ShellArg {
+    ShellArg {
+        raw: "<arguments appended at run time>".to_owned(),
+        expansion: true,
+        ..ShellArg::default()
     }
 }
 

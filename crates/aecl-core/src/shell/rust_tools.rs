@@ -47,9 +47,17 @@ pub(super) fn read(cargo: bool, words: &[ShellArg], scanned: &Scanned, out: &mut
 fn read_cargo(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
     let Some(sub) = scanned.positionals.first() else { return };
     match sub.text.as_str() {
-        // `cargo new PATH`, `cargo init [PATH]`, `cargo vendor [PATH]` write PATH.
+        // `cargo new PATH`, `cargo init [PATH]`, `cargo vendor [PATH]` write PATH. Their
+        // own options (`--vcs none`, `--name x`, `--bin`) are not all in the table, so
+        // every word after the subcommand that is not an option may be it.
         "new" | "init" | "vendor" => {
-            out.extend(scanned.positionals.get(1).cloned().map(Finding::Writes));
+            let after = words.iter().skip_while(|w| !(w.is_known() && w.text == sub.text)).skip(1);
+            out.extend(
+                after
+                    .filter(|w| !(w.is_known() && w.text.starts_with('-')))
+                    .cloned()
+                    .map(Finding::Writes),
+            );
         }
         // Words after `--` are rustc's (rustdoc's) own: `-o`, `--emit=link=PATH`,
         // `-C linker=PROGRAM`. They are not read one by one: any is refused.

@@ -36,9 +36,18 @@ pub(super) fn interpret(
         return Unwrapper { out, depth }.command(words, appended);
     }
     let expanded: Vec<Word> = words.iter().flat_map(|w| w.brace_words()).collect();
+    if expanded.len() > MAX_BRACE_WORDS {
+        return Err(format!(
+            "brace expansion makes more than {MAX_BRACE_WORDS} words of one command"
+        ));
+    }
     let words: Vec<&Word> = expanded.iter().collect();
     Unwrapper { out, depth }.command(&words, appended)
 }
+
+/// Most words brace expansion may make of one command: past it the line is refused, not
+/// read in part (each word is judged, so the work must stay bounded).
+const MAX_BRACE_WORDS: usize = 1024;
 
 /// Wrappers that change the user or the root: they must be allowed themselves. The others
 /// only start the command they wrap, which is what `allow_programs` judges.
@@ -213,7 +222,10 @@ impl Unwrapper<'_> {
                 ];
                 let options = scan(rest, &spec("adEIJLnPRs", long));
                 let inner = rest.get(options.end..).unwrap_or_default();
-                self.out.commands.push(wrapper(name, &options, inner, !inner.is_empty()));
+                let mut command = wrapper(name, &options, inner, !inner.is_empty());
+                // `xargs xargs < list`: the program comes from the data appended.
+                command.dynamic |= appended && inner.is_empty();
+                self.out.commands.push(command);
                 // The arguments xargs reads from its input are only known at run time.
                 self.nested(inner, true)
             }
@@ -224,8 +236,11 @@ impl Unwrapper<'_> {
                     self.out.commands.push(wrapper(name, &options, inner, true));
                     self.nested(inner, false)
                 } else {
-                    // watch joins its arguments and hands them to `sh -c`.
-                    self.run_code(wrapper(name, &options, inner, true), &join(inner))
+                    // watch joins its arguments, and any appended after them (`xargs
+                    // watch < list`), and hands them to `sh -c`.
+                    let mut command = wrapper(name, &options, inner, true);
+                    command.dynamic |= appended;
+                    self.run_code(command, &join(inner))
                 }
             }
             "eval" => self.run_code(wrapper(name, &Options::default(), rest, true), &join(rest)),
@@ -235,7 +250,10 @@ impl Unwrapper<'_> {
                     self.nested(rest, appended)
                 }
                 _ => {
-                    self.out.commands.push(plain(name, rest, appended));
+                    let mut command = plain(name, rest, appended);
+                    // `xargs busybox < list`: the applet comes from the data appended.
+                    command.dynamic |= appended && rest.is_empty();
+                    self.out.commands.push(command);
                     Ok(())
                 }
             },
@@ -550,6 +568,7 @@ fn plain(program: &str, words: &[&Word], appended: bool) -> SimpleCommand {
         args: normalised.args,
         dynamic: false,
         unknown_args,
+        appended,
         wrapper: false,
         words: args_words(words),
         path: None,
@@ -579,6 +598,7 @@ fn wrapper(program: &str, options: &Options, inner: &[&Word], transparent: bool)
         args: inner.iter().map(|w| w.text()).collect(),
         dynamic: options.abbreviated,
         unknown_args: inner.iter().any(|w| w.has_expansion()).then_some(0),
+        appended: false,
         wrapper: transparent,
         words: args_words(inner),
         path: None,

@@ -187,7 +187,8 @@ impl Word {
     /// literal. A word with a parameter expansion or a substitution, with no brace that
     /// expands, or that would make more than
     /// [`MAX_EXPANSIONS`](crate::path_pattern::MAX_EXPANSIONS) words, is itself (its
-    /// brace then reads as a pattern: [`Word::may_be_flag`]).
+    /// brace then reads as a pattern that may be any option: [`Word::may_be_flag`],
+    /// `ShellArg::may_be_option`).
     pub fn brace_words(&self) -> Vec<Word> {
         let itself = || vec![self.clone()];
         // Quoted text is escaped, so that the expansion leaves it alone.
