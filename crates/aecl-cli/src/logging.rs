@@ -113,12 +113,19 @@ fn escaped_field(writer: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug)
     }
 }
 
-/// `text` with control characters (C0, DEL, C1), line and paragraph separators and
-/// bidirectional overrides written as Rust escapes (`\n`, `\u{1b}`).
+/// `text` with control characters (C0, DEL, C1), line and paragraph separators,
+/// bidirectional marks and overrides and zero-width characters written as Rust escapes (`\n`, `\u{1b}`).
 fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     let hidden = |c: char| {
         c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            || matches!(
+                c,
+                '\u{61c}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{2028}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2069}'
+                    | '\u{feff}'
+            )
     };
     if !text.contains(hidden) {
         return std::borrow::Cow::Borrowed(text);

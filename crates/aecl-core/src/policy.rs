@@ -154,6 +154,9 @@ impl Default for RiskSettings {
 pub struct DataFlowSettings {
     /// A control argument whose value was found only in untrusted content.
     pub untrusted_control_argument: Decision,
+    /// A control argument whose value appears nowhere in a run that has read untrusted
+    /// content (`None`: not checked, the default).
+    pub unseen_control_argument: Option<Decision>,
     /// Private data read, untrusted content read, and now an outward sink.
     pub exfiltration: Decision,
     /// How typed argument values are normalised (`email_local_part_case`,
@@ -165,6 +168,7 @@ impl Default for DataFlowSettings {
     fn default() -> DataFlowSettings {
         DataFlowSettings {
             untrusted_control_argument: Decision::RequireApproval,
+            unseen_control_argument: None,
             exfiltration: Decision::RequireApproval,
             values: crate::values::ValueOptions::default(),
         }

@@ -241,6 +241,10 @@ pub struct RiskFile {
 pub struct DataFlowFile {
     /// A control argument whose value appears only in untrusted content.
     pub untrusted_control_argument: Option<StrictDecisionName>,
+    /// A control argument whose value appears nowhere in the run, once the run has read
+    /// untrusted content (a value the model may have put together from it: a host given
+    /// in two halves, encoded, reversed). Not checked unless set.
+    pub unseen_control_argument: Option<StrictDecisionName>,
     /// Private data and untrusted content read, then an outward sink.
     pub exfiltration: Option<StrictDecisionName>,
     /// Whether the local part of an e-mail address (before `@`) is compared with its case

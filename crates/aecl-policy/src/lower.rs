@@ -195,6 +195,9 @@ fn apply_data_flow(
     if let Some(d) = file.untrusted_control_argument {
         settings.untrusted_control_argument = strict(d);
     }
+    if let Some(d) = file.unseen_control_argument {
+        settings.unseen_control_argument = Some(strict(d));
+    }
     if let Some(d) = file.exfiltration {
         settings.exfiltration = strict(d);
     }

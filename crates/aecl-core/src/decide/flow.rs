@@ -115,6 +115,10 @@ impl Evaluation<'_> {
         network: Option<&str>,
     ) -> Vec<String> {
         let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
+        // Control values the run never showed, once it has read untrusted content.
+        let mut unseen: Vec<(String, String)> = Vec::new();
+        let watch_unseen =
+            agent.data_flow.unseen_control_argument.is_some() && self.run.read_untrusted.is_some();
         let mut texts: Vec<(String, String)> = Vec::new();
         // Links given as control arguments: what their path, query or fragment carries.
         let mut links: Vec<(String, String)> = Vec::new();
@@ -154,9 +158,28 @@ impl Evaluation<'_> {
                     let label = self.run.expired.as_ref().map(|s| s.label.clone());
                     untrusted.push((path.to_owned(), text.into_owned(), label))
                 }
+                // Seen nowhere: the model wrote it, maybe from untrusted content it read in
+                // a form no look-up undoes (two halves, base64, reversed).
+                None if watch_unseen && is_control(path) => {
+                    unseen.push((path.to_owned(), text.into_owned()))
+                }
                 _ => {}
             }
         });
+        if let (Some(decision), Some(read)) =
+            (agent.data_flow.unseen_control_argument, &self.run.read_untrusted)
+        {
+            for (path, text) in &unseen {
+                let message = format!(
+                    "control argument `{path}` = `{}` appears nowhere in the run, which read \
+                     untrusted content ({}): it may have been put together from it",
+                    shorten(text),
+                    read.label
+                );
+                let rule = "data_flow.unseen_control_argument";
+                self.reason(Stage::DataFlow, rule, decision, Some(path.clone()), message);
+            }
+        }
         for (path, text, source) in &untrusted {
             if is_control(path) {
                 let from = source.as_deref().map_or_else(
