@@ -22,6 +22,7 @@
 //! between the check and the use is the executor's to refuse (the fs connector opens with
 //! `openat2` and `RESOLVE_BENEATH`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::io::ErrorKind;
@@ -245,18 +246,18 @@ pub fn resolve_strings<'b>(
     // glob pattern expands its braces first, and the path constraints check each
     // expansion as a path (`aecl_core::path_pattern`). Past the map's bound nothing more
     // gets an entry, so nothing more is kept.
-    let mut written: Vec<String> = Vec::new();
+    let mut written: Vec<Cow<'_, str>> = Vec::new();
     for string in &strings {
         if written.len() > MAX_STRINGS {
             break;
         }
-        written.push((*string).to_owned());
+        written.push(Cow::Borrowed(*string));
         if string.len() <= MAX_PATH_BYTES
             && !string.contains(['\0', '\n', '\r'])
             && aecl_core::path_pattern::expands(string)
             && let Ok(expansions) = aecl_core::path_pattern::expand(string)
         {
-            written.extend(expansions);
+            written.extend(expansions.into_iter().map(Cow::Owned));
         }
     }
     for text in &written {
@@ -284,16 +285,21 @@ pub fn resolve_strings<'b>(
 /// The directories other than `cwd` that `strings` resolved to (in `map`), each once, in
 /// the order the strings come.
 fn bases(map: &BTreeMap<String, Resolution>, strings: &[&str], cwd: &Path) -> Vec<String> {
-    let here = walk(cwd, "").ok();
     let mut bases: Vec<String> = Vec::new();
     for string in strings {
         if let Some(Resolution::Path(dir)) = map.get(*string)
-            && Some(dir) != here.as_ref()
             && !bases.contains(dir)
             && std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir())
         {
             bases.push(dir.clone());
         }
+    }
+    // The working directory is where every relative string was read from already; walked
+    // only when a base may be it.
+    if !bases.is_empty()
+        && let Ok(here) = walk(cwd, "")
+    {
+        bases.retain(|dir| *dir != here);
     }
     bases
 }

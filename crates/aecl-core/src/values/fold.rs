@@ -193,17 +193,23 @@ fn close_dot_gaps(text: &str) -> String {
 /// `https://evil.exam-` NEWLINE `ple/x` is `https://evil.example/x` (and, with its hyphen,
 /// `https://evil.exam-ple/x`). `None` without a line break.
 fn wrapped_words(text: &str) -> Option<String> {
-    if !(text.contains('\n') || text.contains("<br") || text.contains("<BR")) {
+    let tagged =
+        text.as_bytes().windows(3).any(|w| w[0] == b'<' && w[1..].eq_ignore_ascii_case(b"br"));
+    if !(tagged || text.contains('\n')) {
         return None;
     }
-    let mut lined = Replacing::new(text.to_owned());
-    for tag in ["<br>", "<br/>", "<br />"] {
-        lined.replace(tag, "\n");
-    }
-    let lines: Vec<&str> = lined.text.split('\n').collect();
+    // Most texts break only at line ends: copied to mark the breaks only when a `<br>` is
+    // there.
+    let lined = tagged.then(|| {
+        let mut lined = Replacing::new(text.to_owned());
+        for tag in ["<br>", "<br/>", "<br />"] {
+            lined.replace(tag, "\n");
+        }
+        lined.text
+    });
+    let mut lines = lined.as_deref().unwrap_or(text).split('\n').peekable();
     let mut out = Vec::new();
-    for pair in lines.windows(2) {
-        let [before, after] = pair else { continue };
+    while let (Some(before), Some(after)) = (lines.next(), lines.peek()) {
         let Some(head) = before.trim_end().rsplit(char::is_whitespace).next() else { continue };
         let Some(tail) = after.trim_start().split(char::is_whitespace).next() else { continue };
         if head.is_empty() || tail.is_empty() {
