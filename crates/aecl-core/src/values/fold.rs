@@ -193,8 +193,9 @@ fn close_dot_gaps(text: &str) -> String {
 /// `https://evil.exam-` NEWLINE `ple/x` is `https://evil.example/x` (and, with its hyphen,
 /// `https://evil.exam-ple/x`). `None` without a line break.
 fn wrapped_words(text: &str) -> Option<String> {
-    let tagged =
-        text.as_bytes().windows(3).any(|w| w[0] == b'<' && w[1..].eq_ignore_ascii_case(b"br"));
+    let tagged = text.as_bytes().windows(3).any(|w| {
+        matches!(w, [b'<', b, r] if b.eq_ignore_ascii_case(&b'b') && r.eq_ignore_ascii_case(&b'r'))
+    });
     if !(tagged || text.contains('\n')) {
         return None;
     }
