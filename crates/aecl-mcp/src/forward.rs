@@ -11,6 +11,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use aecl_core::output::parse;
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
 use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult};
 use serde_json::{Map, Value};
@@ -174,7 +175,7 @@ impl Forward {
 ///
 /// The bytes of an image, an audio clip or a blob are no text a model copies into an
 /// argument: each is kept as its SHA-256 and size, so the record stays small and still
-/// names what was shown.
+/// names what was shown. A blob whose bytes are text is also kept as that text.
 pub(crate) fn history_value(result: &CallToolResult) -> Value {
     let mut recorded = Map::new();
     let mut content = serde_json::to_value(&result.content).unwrap_or(Value::Null);
@@ -182,8 +183,16 @@ pub(crate) fn history_value(result: &CallToolResult) -> Value {
         if let Some(data) = item.get_mut("data") {
             digest_bytes(data);
         }
-        if let Some(blob) = item.get_mut("resource").and_then(|r| r.get_mut("blob")) {
+        if let Some(Value::Object(resource)) = item.get_mut("resource")
+            && let Some(blob) = resource.get_mut("blob")
+        {
+            // A blob of text is recorded as the text it is (the core reads it so, from
+            // the hook's results too): a model may be shown it, or decode it.
+            let text = blob.as_str().and_then(parse::blob_text);
             digest_bytes(blob);
+            if let Some(text) = text {
+                parse::add_resource_text(resource, text);
+            }
         }
     }
     recorded.insert("content".to_owned(), content);

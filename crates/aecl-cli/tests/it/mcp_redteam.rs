@@ -32,6 +32,7 @@ const STRUCT: &str = "https://struct-steal.example/x";
 const ERROR: &str = "https://err-steal.example/x";
 const LINK: &str = "https://link-steal.example/x";
 const META: &str = "https://meta-steal.example/x";
+const BLOB: &str = "https://blob-steal.example/x";
 const INSTRUCTIONS: &str = "https://instr-steal.example/x";
 const DESCRIPTION: &str = "https://desc-steal.example/x";
 const SCHEMA: &str = "https://schema-steal.example/x";
@@ -47,6 +48,8 @@ effect = "read"
 [actions.link_steal]
 effect = "read"
 [actions.meta_steal]
+effect = "read"
+[actions.blob_steal]
 effect = "read"
 [actions.ask]
 effect = "read"
@@ -91,7 +94,7 @@ impl Red {
             policy.join("agents/red.toml"),
             r#"agent_id = "red_agent"
 allowed_actions = [
-  "struct_steal", "err_steal", "link_steal", "meta_steal", "ask", "ssn_record", "ssn_text",
+  "struct_steal", "err_steal", "link_steal", "meta_steal", "blob_steal", "ask", "ssn_record", "ssn_text",
   "described", "fetch_url", "send_money", "slow",
 ]
 
@@ -301,7 +304,7 @@ fn assert_fetch_blocked(client: &mut Client, url: &str, source: &str) {
     assert!(refusal.contains(source), "{url} not traced to {source}: {refusal}");
 }
 
-/// F1: the text beside a harmless `structuredContent`, a resource link's URI and the
+/// F1: the text beside a harmless `structuredContent`, a resource link's URI, a text blob and the
 /// result's `_meta` reach the client; each is in the run's history and the audit log, and
 /// a URL taken from any of them is blocked. (Before: only `structuredContent` was recorded.)
 #[test]
@@ -318,6 +321,9 @@ fn every_part_of_a_result_the_client_is_shown_is_traced() {
     let result = client.call("meta_steal", json!({}));
     assert_eq!(result["_meta"]["next"], META, "{result}");
     assert_fetch_blocked(&mut client, META, "meta_steal");
+    let result = client.call("blob_steal", json!({}));
+    assert!(result["content"][0]["resource"]["blob"].is_string(), "{result}");
+    assert_fetch_blocked(&mut client, BLOB, "blob_steal");
     let fine = client.call("fetch_url", json!({"url": FINE}));
     assert!(!is_error(&fine), "{fine}");
     drop(client);
@@ -330,6 +336,15 @@ fn every_part_of_a_result_the_client_is_shown_is_traced() {
         .expect("the outcome record");
     assert!(outcome["output"].to_string().contains(STRUCT), "{outcome:#}");
     assert_eq!(outcome["output"]["structuredContent"], json!({"title": "harmless"}));
+    // A blob is recorded as its digest, and as its text when it is text.
+    let outcome = red
+        .audit()
+        .into_iter()
+        .find(|r| r["kind"] == "outcome" && r["action"] == "blob_steal")
+        .expect("the blob's outcome record");
+    let resource = &outcome["output"]["content"][0]["resource"];
+    assert!(resource["blob"].as_str().is_some_and(|b| b.starts_with("sha256:")), "{outcome:#}");
+    assert!(resource["text"].as_str().is_some_and(|t| t.contains(BLOB)), "{outcome:#}");
 }
 
 /// F2: a tool's error answer reaches the client, and is the call's output in the run's

@@ -136,12 +136,7 @@ fn mcp_documents(
                 None => return None,
             }
         } else if let Value::Object(fields) = item {
-            // The bytes of an image, an audio clip or a blob are no text a model reads.
-            let mut fields = fields.clone();
-            fields.remove("data");
-            if let Some(Value::Object(resource)) = fields.get_mut("resource") {
-                resource.remove("blob");
-            }
+            let fields = readable_item(fields);
             docs.push(Document::new(format!("content[{i}]"), from_value(&Value::Object(fields))?));
         }
     }
@@ -149,6 +144,57 @@ fn mcp_documents(
         docs.push(Document::new("_meta".to_owned(), from_value(meta)?));
     }
     (!docs.is_empty()).then_some(docs)
+}
+
+/// An MCP content item (not a text one) as a model may read it. The bytes of an image or an
+/// audio clip are dropped: no model copies text out of them. An embedded resource's `blob`
+/// is replaced by its text when its bytes are UTF-8 text, whatever `mimeType` claims: a
+/// client may show a text blob as text, and a model reads base64 as easily as a person
+/// reads a page, so a link hidden in a blob is traced as one in `text` is. Other blobs are
+/// dropped.
+fn readable_item(fields: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    let mut fields = fields.clone();
+    fields.remove("data");
+    if let Some(Value::Object(resource)) = fields.get_mut("resource")
+        && let Some(blob) = resource.remove("blob")
+        && let Some(text) = blob.as_str().and_then(blob_text)
+    {
+        add_resource_text(resource, text);
+    }
+    fields
+}
+
+/// Adds `text` to an embedded resource's `text` (after it, on a line of its own, when the
+/// resource has both).
+pub fn add_resource_text(resource: &mut serde_json::Map<String, Value>, text: String) {
+    match resource.get_mut("text") {
+        Some(Value::String(shown)) => {
+            shown.push('\n');
+            shown.push_str(&text);
+        }
+        _ => {
+            resource.insert("text".to_owned(), Value::String(text));
+        }
+    }
+}
+
+/// The text that a base64 `blob` (standard alphabet, padding optional, line breaks allowed)
+/// decodes to, when it is UTF-8 with no control character but tabs and line breaks: text a
+/// model can read. `None` for any other bytes.
+pub fn blob_text(blob: &str) -> Option<String> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let compact: String = blob.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = LENIENT.decode(compact.as_bytes()).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let readable = text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'));
+    (readable && !text.is_empty()).then_some(text)
 }
 
 /// The text of an MCP tool result that could not be read field by field: each text item's
@@ -182,14 +228,7 @@ pub(crate) fn mcp_text(map: &serde_json::Map<String, Value>) -> String {
             Value::Object(fields) if fields.get("type").and_then(Value::as_str) == Some("text") => {
                 strings(fields.get("text").unwrap_or(&Value::Null), &mut out);
             }
-            Value::Object(fields) => {
-                let mut fields = fields.clone();
-                fields.remove("data");
-                if let Some(Value::Object(resource)) = fields.get_mut("resource") {
-                    resource.remove("blob");
-                }
-                strings(&Value::Object(fields), &mut out);
-            }
+            Value::Object(fields) => strings(&Value::Object(readable_item(fields)), &mut out),
             other => strings(other, &mut out),
         }
     }
