@@ -198,18 +198,20 @@ fn request(args: &RunArgs) -> Result<Request> {
     let Some(enforcement) = Enforcement::parse(&args.limits) else {
         bail!("--limits `{}`: expected `enforced` or `best_effort`", args.limits);
     };
-    let mut binds = Vec::new();
+    let mut requested = Vec::new();
     for (dirs, writable) in [(&args.binds, true), (&args.ro_binds, false)] {
         for dir in dirs {
-            let path = dir
-                .canonicalize()
+            let path = std::path::absolute(dir)
                 .with_context(|| format!("--bind `{}`: no such directory", dir.display()))?;
             if !path.is_dir() {
                 bail!("--bind `{}`: expected a directory", dir.display());
             }
-            binds.push(Bind { path, writable });
+            requested.push((path, writable));
         }
     }
+    // Canonical, and never through a link inside a writable bind (one a command of an
+    // earlier run may have made).
+    let binds = aecl_sandbox::resolve_binds(&requested).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let Some(tier) = Tier::parse(&args.tier) else {
         bail!("--tier `{}`: expected `process`, `gvisor` or `microvm`", args.tier);
     };

@@ -246,6 +246,11 @@ impl FsConnector {
         self.roots.beneath(located)
     }
 
+    /// `located`, to be opened only where `path` (a token's) names.
+    fn undo_at<'r>(&'r self, located: &'r Located, path: &'r Path) -> Result<Beneath<'r>, String> {
+        Ok(self.at(located)?.decided_at(Some(path)))
+    }
+
     fn run(
         &self,
         invocation: &Invocation<'_>,
@@ -264,6 +269,9 @@ impl FsConnector {
         let located = self.roots.locate(raw)?;
         let path = &located.shown;
         let at = self.at(&located)?.decided_at(decided(raw));
+        // A token names where the change was made, as the kernel reached it: the undo acts
+        // there and nowhere else (`undo`), even when the agent's path went through a link.
+        let physical = |raw: &str, shown: &Path| decided(raw).unwrap_or(shown).to_path_buf();
         let effect = invocation.effect_id;
         match operation {
             Operation::Read => {
@@ -281,7 +289,7 @@ impl FsConnector {
                     self.undo.keep(effect, bytes)?;
                 }
                 let token = FsToken::Write {
-                    path: path.clone(),
+                    path: physical(raw, path),
                     existed: before.is_some(),
                     before_sha256: before.as_ref().map(|(bytes, _)| sha256_hex(bytes)),
                     after_sha256: sha256_hex(content.as_bytes()),
@@ -313,7 +321,7 @@ impl FsConnector {
                 owner_kept("delete", path, &meta)?;
                 self.undo.keep(effect, &before)?;
                 let token = FsToken::Delete {
-                    path: path.clone(),
+                    path: physical(raw, path),
                     before_sha256: sha256_hex(&before),
                     undo: effect.to_owned(),
                     before_meta: Some(meta),
@@ -335,8 +343,8 @@ impl FsConnector {
                     .read("move", MAX_PREIMAGE_BYTES)?
                     .ok_or_else(|| format!("move `{}`: no such file", path.display()))?;
                 let token = FsToken::Move {
-                    from: path.clone(),
-                    to: to_located.shown.clone(),
+                    from: physical(raw, path),
+                    to: physical(to_raw, &to_located.shown),
                     sha256: sha256_hex(&bytes),
                 };
                 self.intend(effect, &token)?;
@@ -359,6 +367,11 @@ impl FsConnector {
                 .locate(&path.to_string_lossy())
                 .map_err(|_| format!("`{}` is no longer under a root", path.display()))
         };
+        // The token names where the change was made (no link in it, as the kernel reached
+        // it): the undo acts only there. A directory on the way swapped for a link since
+        // (to a folder the agent's calls may not touch, say) makes the undo a failure that
+        // names both places, never a change somewhere nobody judged.
+        let at = |located, path| self.undo_at(located, path);
         let digest_of = |at: &Beneath<'_>| {
             at.read("undo", MAX_PREIMAGE_BYTES).ok().flatten().map(|b| sha256_hex(&b))
         };
@@ -378,7 +391,7 @@ impl FsConnector {
                     Ok(located) => located,
                     Err(e) => return failed(e),
                 };
-                let at = match self.at(&located) {
+                let at = match at(&located, path) {
                     Ok(at) => at,
                     Err(e) => return failed(e),
                 };
@@ -404,7 +417,7 @@ impl FsConnector {
                     Ok(located) => located,
                     Err(e) => return failed(e),
                 };
-                let at = match self.at(&located) {
+                let at = match at(&located, path) {
                     Ok(at) => at,
                     Err(e) => return failed(e),
                 };
@@ -425,7 +438,7 @@ impl FsConnector {
                 let (Ok(from_located), Ok(to_located)) = (locate(from), locate(to)) else {
                     return failed("a path is no longer under a root".to_owned());
                 };
-                let (Ok(source), Ok(destination)) = (self.at(&from_located), self.at(&to_located))
+                let (Ok(source), Ok(destination)) = (at(&from_located, from), at(&to_located, to))
                 else {
                     return failed("a root is no longer open".to_owned());
                 };

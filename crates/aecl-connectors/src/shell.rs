@@ -199,16 +199,13 @@ impl ShellConnector {
             .iter()
             .map(|c| aecl_sandbox::parse_cidr(c).map_err(|e| error(format!("allow_cidrs: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut binds = Vec::new();
-        for (dirs, writable) in [(&config.binds, true), (&config.ro_binds, false)] {
-            for dir in dirs {
-                let path = file
-                    .resolve(dir)
-                    .canonicalize()
-                    .map_err(|e| error(format!("bind `{}`: {e}", dir.display())))?;
-                binds.push(Bind { path, writable });
-            }
-        }
+        // Canonical, and never through a link inside a writable bind: a command of an
+        // earlier run (before a restart) may have made it there.
+        let requested: Vec<_> = [(&config.binds, true), (&config.ro_binds, false)]
+            .into_iter()
+            .flat_map(|(dirs, writable)| dirs.iter().map(move |dir| (file.resolve(dir), writable)))
+            .collect();
+        let binds = aecl_sandbox::resolve_binds(&requested).map_err(error)?;
         for (what, value) in
             [("timeout_secs", config.timeout_secs), ("lifetime_secs", config.lifetime_secs)]
         {

@@ -32,6 +32,7 @@ mod handoff;
 mod init;
 mod lsm;
 pub(crate) mod mounts;
+pub(crate) mod pinned;
 mod restrict;
 mod seccomp;
 mod status;

@@ -15,6 +15,7 @@
 //! Where user namespaces are not available the helper falls back to Landlock plus
 //! seccomp and says so in [`Layers`]; it never runs a command unsandboxed.
 
+mod binds;
 mod egress;
 mod error;
 mod gvisor;
@@ -24,6 +25,7 @@ mod microvm;
 pub mod spec;
 mod tier;
 
+pub use binds::{read_only_inside_writable, resolve_binds};
 pub use egress::{EgressAttempt, HostPattern, non_public, parse_cidr, proxy_target};
 pub use error::SandboxError;
 /// An address range of `Request::allow_cidrs` (see [`parse_cidr`]).

@@ -254,3 +254,63 @@ async fn a_link_swapped_in_after_the_decision_is_refused() {
     }
     assert_eq!(std::fs::read_to_string(root.join(".git/config")).unwrap(), "kept");
 }
+
+/// Red-team round 10: an undo followed a directory the agent swapped for a link inside the
+/// root (to a folder its calls may not touch) and created an agent-written file there, or
+/// deleted a protected file whose content it had copied, while the record named the old
+/// place. An undo acts where its change was made, or not at all.
+#[tokio::test]
+async fn an_undo_never_acts_through_a_link_swapped_in_since_its_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, root) = files(dir.path());
+    for folder in ["a", "protected"] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+    }
+    std::fs::write(root.join("protected/settings.conf"), "trusted config\n").unwrap();
+    let hook = json!({ "path": "a/pre-commit", "content": "#!/bin/sh\necho PWNED\n" });
+    execute(&registry, "file", hook).await;
+    let (_, deleted) = execute(&registry, "file_delete", json!({ "path": "a/pre-commit" })).await;
+    let copy = json!({ "path": "a/settings.conf", "content": "trusted config\n" });
+    let (_, written) = execute(&registry, "file", copy).await;
+    let (_, moved) =
+        execute(&registry, "file_move", json!({ "path": "a/settings.conf", "to": "a/moved" }))
+            .await;
+    std::fs::rename(root.join("a"), root.join("a.old")).unwrap();
+    std::os::unix::fs::symlink("protected", root.join("a")).unwrap();
+    std::fs::write(root.join("protected/moved"), "trusted config\n").unwrap();
+    for effect in [&deleted, &moved, &written] {
+        let outcome = undo(&registry, effect).await;
+        assert!(!matches!(outcome, Compensated::Restored { .. }), "{outcome:?}");
+    }
+    let mut names: Vec<_> = std::fs::read_dir(root.join("protected"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["moved", "settings.conf"], "the protected folder was changed");
+    assert_eq!(
+        std::fs::read_to_string(root.join("protected/settings.conf")).unwrap(),
+        "trusted config\n"
+    );
+}
+
+/// A change made through a link inside the root (where the engine decided it) is undone
+/// where it was made, through no link: the token names the physical path.
+#[tokio::test]
+async fn an_undo_acts_where_a_change_through_a_link_was_made() {
+    use aecl_core::resolved::{PathView, Resolution};
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, root) = files(dir.path());
+    std::fs::create_dir_all(root.join("real")).unwrap();
+    std::fs::write(root.join("real/config"), "v1").unwrap();
+    std::os::unix::fs::symlink("real", root.join("d")).unwrap();
+    let decided = root.canonicalize().unwrap().join("real/config").display().to_string();
+    let mut call = crate::call("file", json!({"op": "write", "path": "d/config", "content": "v2"}));
+    call.paths = PathView::Seen([("d/config".to_owned(), Resolution::Path(decided))].into());
+    let (outcome, effect) = crate::execute_call(&registry, call).await;
+    succeeded(&outcome);
+    let token = effect.rollback_token.clone().unwrap_or_default();
+    assert!(token.contains("real/config") && !token.contains("d/config"), "{token}");
+    assert!(matches!(undo(&registry, &effect).await, Compensated::Restored { .. }));
+    assert_eq!(std::fs::read_to_string(root.join("real/config")).unwrap(), "v1");
+}

@@ -176,7 +176,11 @@ pub fn call(action: &str, args: Value) -> Call {
 /// Executes a call of `action` through the registry: the outcome and the effect it would
 /// be recorded as.
 pub async fn execute(registry: &Registry, action: &str, args: Value) -> (ConnectorOutcome, Effect) {
-    let call = call(action, args);
+    execute_call(registry, call(action, args)).await
+}
+
+/// Executes `call` through the registry, as [`execute`].
+pub async fn execute_call(registry: &Registry, call: Call) -> (ConnectorOutcome, Effect) {
     let effect_id = uuid::Uuid::now_v7().to_string();
     let outcome = registry.execute(&call, &effect_id).await;
     let (state, token) = match &outcome {

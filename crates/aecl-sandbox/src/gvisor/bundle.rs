@@ -8,7 +8,8 @@
 //! command.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _, symlink};
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -44,6 +45,10 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
     let bundle = dir.join("bundle");
     let rootfs = bundle.join("rootfs");
     mkdir(&rootfs)?;
+    // The bundle's `config.json` holds the command's environment (its `env` and `pass_env`
+    // secrets among it): for runsc (the launcher's user) alone.
+    fs::set_permissions(&bundle, fs::Permissions::from_mode(0o700))
+        .map_err(|e| io("securing the bundle's directory", e))?;
     let mut mounts = vec![json!({"destination": "/proc", "type": "proc", "source": "proc",
                "options": ["nosuid", "nodev", "noexec"]})];
     mkdir(&rootfs.join("proc"))?;
@@ -89,13 +94,24 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
     mounts.push(bind_at(&rootfs, contents.helper, Path::new(HELPER_INSIDE), false)?);
     for b in contents.binds {
         check_bind(&b.path)?;
+        // runsc follows the paths it is given: a link on the way now (which a command of
+        // an earlier run may have made inside a writable bind) is refused here, as the
+        // process tier refuses it (`helper/pinned.rs`). What a link made between this check
+        // and runsc's mount would do is bounded by the gofer, which resolves the source
+        // once, as root: a narrower race than a path followed at every build.
+        crate::helper::pinned::open_plain(&b.path).map_err(SandboxError::Helper)?;
         mounts.push(bind(&rootfs, &b.path, b.writable)?);
     }
     let config = config(contents, mounts);
     let text = serde_json::to_vec_pretty(&config)
         .map_err(|e| SandboxError::Helper(format!("writing the OCI config: {e}")))?;
-    fs::write(bundle.join("config.json"), text)
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(bundle.join("config.json"))
         .map_err(|e| io("writing the bundle's config.json", e))?;
+    file.write_all(&text).map_err(|e| io("writing the bundle's config.json", e))?;
     Ok(bundle)
 }
 
@@ -369,4 +385,51 @@ fn under(root: &Path, inside: &Path) -> PathBuf {
 
 fn io(what: &str, e: std::io::Error) -> SandboxError {
     SandboxError::Io(what.to_owned(), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn contents<'a>(env: &'a [(String, String)], binds: &'a [Bind]) -> Contents<'a> {
+        Contents {
+            container: "test",
+            uid: 1000,
+            args: &[],
+            env,
+            binds,
+            limits: Limits::default(),
+            egress: None,
+            helper: Path::new("/bin/sh"),
+        }
+    }
+
+    /// The bundle's `config.json` holds the command's environment (its secrets): neither
+    /// it nor its directory is readable by other users (red-team round 10).
+    #[test]
+    fn the_bundle_is_its_users_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = [("SECRET_TOKEN".to_owned(), "hunter2".to_owned())];
+        let bundle = write(dir.path(), &contents(&env, &[])).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&bundle), 0o700);
+        assert_eq!(mode(&bundle.join("config.json")), 0o600);
+        assert!(fs::read_to_string(bundle.join("config.json")).unwrap().contains("hunter2"));
+    }
+
+    /// runsc follows a bind's source: a link on the way (one a command could have planted
+    /// inside a writable bind) is refused before any bundle names it.
+    #[test]
+    fn a_bind_through_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        fs::create_dir_all(base.join("ws/x")).unwrap();
+        symlink("/etc", base.join("ws/x/ro")).unwrap();
+        let binds = [Bind { path: base.join("ws/x/ro"), writable: false }];
+        let run = tempfile::tempdir().unwrap();
+        let error = write(run.path(), &contents(&[], &binds)).unwrap_err().to_string();
+        assert!(error.contains("is a symbolic link"), "{error}");
+    }
 }

@@ -324,7 +324,7 @@ fn child(
         return fail(&mut status, format!("no_new_privs: {e}"));
     }
     layers.no_new_privs = true;
-    match lsm::restrict(&lsm::Paths::fallback(spec), None) {
+    match lsm::Paths::fallback(spec).and_then(|paths| lsm::restrict(&paths, None)) {
         Ok((enforced, _)) if enforced == "not_enforced" => {
             return fail(
                 &mut status,

@@ -11,7 +11,7 @@ use landlock::{
 };
 
 use super::mounts::{DEVICES, ETC_BINDS};
-use crate::spec::{EGRESS_SOCKET, Spec, WORK_DIR};
+use crate::spec::{Bind, EGRESS_SOCKET, Spec, WORK_DIR};
 
 /// The newest ABI whose rights we ask for; older kernels get what they support, and the
 /// report says how much was enforced.
@@ -22,6 +22,9 @@ const TARGET_ABI: ABI = ABI::V6;
 pub(crate) struct Paths {
     pub(crate) read_exec: Vec<PathBuf>,
     pub(crate) read_write: Vec<PathBuf>,
+    /// The policy's binds, opened through no link (`pinned.rs`): a link inside a writable
+    /// bind may be a sandboxed command's, and must not move a rule.
+    binds: Vec<Bind>,
 }
 
 impl Paths {
@@ -40,14 +43,24 @@ impl Paths {
     }
 
     /// On the host's own file system (the fallback): the system directories, the few
-    /// `/etc` entries programs need, `/proc`, and the work dir.
-    pub(crate) fn fallback(spec: &Spec) -> Paths {
+    /// `/etc` entries programs need, `/proc`, and the work dir. Refused when a read-only
+    /// bind lies inside a writable one: Landlock adds rights along a tree, so nothing here
+    /// could keep it read-only (the namespace tier remounts it read-only).
+    pub(crate) fn fallback(spec: &Spec) -> Result<Paths, String> {
+        if let Some((read_only, writable)) = crate::read_only_inside_writable(&spec.binds) {
+            return Err(format!(
+                "the read-only bind `{}` lies inside the writable bind `{}`: Landlock, the \
+                 only wall without namespaces, cannot keep it read-only; nothing was run",
+                read_only.display(),
+                writable.display()
+            ));
+        }
         let mut paths = Paths::system();
         paths.read_exec.extend(ETC_BINDS.iter().map(PathBuf::from));
         paths.read_exec.push(PathBuf::from("/proc"));
         paths.read_write.push(spec.fallback_work_dir.clone());
         paths.add_binds(spec);
-        paths
+        Ok(paths)
     }
 
     fn system() -> Paths {
@@ -60,13 +73,7 @@ impl Paths {
     }
 
     fn add_binds(&mut self, spec: &Spec) {
-        for bind in &spec.binds {
-            if bind.writable {
-                self.read_write.push(bind.path.clone());
-            } else {
-                self.read_exec.push(bind.path.clone());
-            }
-        }
+        self.binds.extend(spec.binds.iter().cloned());
     }
 }
 
@@ -95,6 +102,12 @@ pub(crate) fn restrict(paths: &Paths, connect_port: Option<u16>) -> Result<(Stri
             let access = if path.is_dir() { access } else { access & file_rights() };
             ruleset = ruleset.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
         }
+    }
+    for bind in &paths.binds {
+        let pinned = super::pinned::open_plain(&bind.path)?;
+        let access = if bind.writable { fs_all } else { read_exec };
+        let access = if pinned.is_dir { access } else { access & file_rights() };
+        ruleset = ruleset.add_rule(PathBeneath::new(pinned.into_fd(), access)).map_err(err)?;
     }
     if let Some(port) = connect_port {
         ruleset = ruleset.add_rule(NetPort::new(port, AccessNet::ConnectTcp)).map_err(err)?;

@@ -13,6 +13,7 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::statvfs::{FsFlags, statvfs};
 
+use super::pinned;
 use crate::spec::{EGRESS_SOCKET, Spec, WORK_DIR};
 
 /// Host directories bound read-only at the same place (symlinks, as on merged-/usr
@@ -105,12 +106,28 @@ fn build_tree(spec: &Spec, root: &Path) -> Result<(), String> {
         bind(&egress.socket, &inside, false)?;
     }
     for b in &spec.binds {
-        if !b.path.is_absolute() {
-            return Err(format!("bind `{}` is not an absolute path", b.path.display()));
-        }
-        bind(&b.path, &under(root, &b.path), b.writable)?;
+        bind_pinned(root, &b.path, b.writable)?;
     }
     Ok(())
+}
+
+/// Binds the policy's `host` path at the same place under `root`, through descriptors
+/// opened without following any link (`pinned.rs`): a bind inside a writable one is where
+/// sandboxed commands could have put links, on the host side and on the mount point's.
+fn bind_pinned(root: &Path, host: &Path, writable: bool) -> Result<(), String> {
+    let source = pinned::open_plain(host)?;
+    let point = pinned::make_beneath(root, host, source.is_dir)?;
+    mount(
+        Some(&source.proc_path()),
+        &point.proc_path(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| format!("binding `{}`: {e}", host.display()))?;
+    // The mount's own root, opened again through no link: a remount names the mount.
+    let mounted = pinned::open_plain(&under(root, host))?;
+    restrict(&mounted.proc_path(), host, writable)
 }
 
 /// A synthetic `/etc`: the sandbox's own user and host names, and read-only binds of the
@@ -170,7 +187,9 @@ fn pivot(root: &Path) -> Result<(), String> {
 }
 
 /// Binds `host` at `inside` (made to match: a directory or an empty file), read-only
-/// unless `writable`. Not recursive: mounts under `host` are not carried in.
+/// unless `writable`. Not recursive: mounts under `host` are not carried in. For the
+/// system's own paths (links there, such as `/etc/localtime`, are the host's and are
+/// followed); the policy's binds go through `bind_pinned`.
 fn bind(host: &Path, inside: &Path, writable: bool) -> Result<(), String> {
     let meta = fs::metadata(host).map_err(|e| format!("bind `{}`: {e}", host.display()))?;
     if meta.is_dir() {
@@ -183,6 +202,11 @@ fn bind(host: &Path, inside: &Path, writable: bool) -> Result<(), String> {
     }
     mount(Some(host), inside, None::<&str>, MsFlags::MS_BIND, None::<&str>)
         .map_err(|e| format!("binding `{}`: {e}", host.display()))?;
+    restrict(inside, host, writable)
+}
+
+/// Remounts the bind at `inside` (of `host`) read-only unless `writable`, and nosuid.
+fn restrict(inside: &Path, host: &Path, writable: bool) -> Result<(), String> {
     // A remount must keep the flags the host's mount has (the kernel locks them in a
     // user namespace), adding read-only and nosuid.
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | locked(inside);

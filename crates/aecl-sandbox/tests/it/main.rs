@@ -1,6 +1,7 @@
 //! Integration tests of the sandbox: real commands in the real helper, on this kernel.
 
 mod abandoned;
+mod binds;
 mod delegated;
 mod escape;
 mod fallback;
@@ -97,6 +98,13 @@ pub(crate) fn run(request: Request) -> Execution {
     let left = cgroups_left(&watcher.join().unwrap());
     assert!(left.is_empty(), "cgroups of the run left on the host: {left:?}");
     done
+}
+
+/// Runs `request` in its tier: what the launcher answered, an error included.
+pub(crate) fn try_run(request: Request) -> Result<Execution, aecl_sandbox::SandboxError> {
+    let harness = harness();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(harness.sandbox.run(request))
 }
 
 /// The host's processes whose command line holds `path`, after a grace period.
