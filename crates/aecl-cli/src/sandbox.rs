@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aecl_sandbox::{
-    Bind, Deadlines, Enforcement, HostPattern, Isolation, Limits, Outcome, Request, Sandbox,
+    Deadlines, Enforcement, HostPattern, Isolation, Limits, Outcome, Request, Sandbox,
     SandboxConfig, SandboxError, Tier,
 };
 use anyhow::{Context, Result, bail};
