@@ -32,6 +32,10 @@
 //! | `seq` | integer | the record's position in the log, from 0, contiguous |
 //! | `time_ms` | integer | milliseconds since the Unix epoch |
 //!
+//! `input` and `output` nest at most 126 levels of arrays and objects (the record itself is
+//! one more, and serde_json reads 128): a container deeper than that is recorded as a
+//! string, `[too deep for the audit record] ` and its canonical JSON ([`bounded`]).
+//!
 //! Decoding ([`AuditRecord::from_canonical`]) parses the bytes, re-encodes what it parsed
 //! and requires the two to be identical, so there is exactly one byte form per record: a
 //! re-spelled record (white space, another key order, `1.0e0` for `1.0`, a needless escape)
@@ -186,8 +190,10 @@ impl AuditRecord {
 
     /// Appends the canonical bytes of this record numbered `seq` to `out`.
     fn encode_numbered(&self, seq: u64, out: &mut Vec<u8>) -> Result<(), AuditError> {
-        let input = canonical_json(&self.input);
-        let output = canonical_json(&self.output);
+        // Bounded to the depth a record holds: a value parsed on its own and wrapped
+        // before it gets here could otherwise make the record impossible to write.
+        let input = canonical_json(&bounded::bounded(&self.input));
+        let output = canonical_json(&bounded::bounded(&self.output));
         let reasons: Vec<WireReason<'_>> = self
             .reasons
             .iter()
@@ -623,6 +629,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
     }
 }
 
+pub mod bounded;
 mod scan;
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,12 @@ use serde_json::{Value, json};
 use crate::keys::read_key_text;
 use crate::log_reader::LogReader;
 
+pub mod check;
+
+/// The help of `--key` on the commands that print records.
+const KEY_HELP: &str = "The log's public key: the whole log must verify against it before \
+     anything is printed (without it, records are checked against their hash chain only)";
+
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
     /// Check the chain, the Merkle tree, every checkpoint and the head with the pinned
@@ -49,7 +55,9 @@ pub enum AuditCommand {
         #[arg(long)]
         db: Option<String>,
     },
-    /// Print the log as a trace (JSON Lines) that `aecl replay` reads.
+    /// Print the log as a trace (JSON Lines) that `aecl replay` reads. Each record is
+    /// checked against the hash chain first; a record that does not fit stops the export
+    /// (exit 1).
     Export {
         #[command(flatten)]
         db: DbArg,
@@ -58,9 +66,13 @@ pub enum AuditCommand {
         since: u64,
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
+        #[arg(long, help = KEY_HELP)]
+        key: Option<String>,
     },
     /// Print records: a table on a terminal; as they are stored (canonical JSON, one a
     /// line) with `--json` or when piped. Filters: `--run --agent --action --decision`.
+    /// Each record read is checked against the hash chain; one that does not fit stops
+    /// the command (exit 1).
     Tail {
         #[command(flatten)]
         db: DbArg,
@@ -71,6 +83,8 @@ pub enum AuditCommand {
         follow: bool,
         #[command(flatten)]
         filter: crate::audit_tail::TailFilter,
+        #[arg(long, help = KEY_HELP)]
+        key: Option<String>,
     },
     /// Print the latest signed checkpoint, to keep outside the store.
     Checkpoint {
@@ -78,6 +92,8 @@ pub enum AuditCommand {
         db: DbArg,
     },
     /// Print an inclusion proof of record SEQ (JSON), checked offline by `verify-proof`.
+    /// The records of the tree are checked against the hash chain and the tree's root
+    /// against the checkpoint's (and its signature, with `--key`) first.
     Prove {
         #[command(flatten)]
         db: DbArg,
@@ -85,6 +101,9 @@ pub enum AuditCommand {
         /// Prove against this exported checkpoint's tree (default: the latest stored).
         #[arg(long)]
         checkpoint: Option<std::path::PathBuf>,
+        /// The log's public key: the checkpoint must be signed by it.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Check a proof from `prove` against an exported checkpoint and the pinned key.
     VerifyProof {
@@ -117,13 +136,21 @@ pub fn run(command: &AuditCommand) -> Result<ExitCode> {
         AuditCommand::Consistency { old, new, key, db } => {
             consistency(old, new, &verifier(key)?, db.as_deref())
         }
-        AuditCommand::Export { db, since, format: ExportFormat::Jsonl } => export(&db.db, *since),
-        AuditCommand::Tail { db, since, follow, filter } => {
-            crate::audit_tail::tail(&db.db, *since, *follow, filter)
+        AuditCommand::Export { db, since, format: ExportFormat::Jsonl, key } => {
+            export(&db.db, *since, key.as_deref())
+        }
+        AuditCommand::Tail { db, since, follow, filter, key } => {
+            crate::audit_tail::tail(&db.db, *since, *follow, filter, key.as_deref())
         }
         AuditCommand::Checkpoint { db } => latest_checkpoint(&db.db),
-        AuditCommand::Prove { db, seq, checkpoint } => {
-            crate::proof::prove(&LogReader::open(&db.db)?, *seq, checkpoint.as_deref())
+        AuditCommand::Prove { db, seq, checkpoint, key } => {
+            let key = key.as_deref().map(verifier).transpose()?;
+            crate::proof::prove(
+                &LogReader::open(&db.db)?,
+                *seq,
+                checkpoint.as_deref(),
+                key.as_ref(),
+            )
         }
         AuditCommand::VerifyProof { proof, checkpoint, key } => {
             crate::proof::verify_proof(proof, checkpoint, &verifier(key)?)
@@ -380,13 +407,22 @@ fn result_event(record: &AuditRecord) -> Value {
     json!({ "type": "result", "run": record.run, "id": record.call_id, "output": record.output })
 }
 
-fn export(db: &str, since: u64) -> Result<ExitCode> {
+fn export(db: &str, since: u64, key: Option<&str>) -> Result<ExitCode> {
     let reader = LogReader::open(db)?;
+    if let Some(stop) = check::before_printing(&reader, key, "nothing exported")? {
+        return Ok(stop);
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     let mut records = reader.stream(since);
+    let mut chain = check::ChainCheck::starting_at(since);
     let total = reader.head().ok().map(|h| h.next_seq().saturating_sub(since));
     let progress = crate::progress::bar(total, "exporting records", false);
-    for (seq, bytes, _) in (&mut records).inspect(|_| progress.inc(1)) {
+    for (seq, bytes, stored) in (&mut records).inspect(|_| progress.inc(1)) {
+        if let Err(failed) = chain.check(&reader, seq, &bytes, &stored) {
+            progress.finish_and_clear();
+            out.flush()?;
+            return check::stopped(&failed, "the export stopped before that record");
+        }
         let record = AuditRecord::from_canonical(&bytes).with_context(|| {
             format!("record {seq} is not a valid record (run `aecl audit verify`)")
         })?;

@@ -48,8 +48,20 @@ impl TailFilter {
     }
 }
 
-pub fn tail(db: &str, since: u64, follow: bool, filter: &TailFilter) -> Result<ExitCode> {
+pub fn tail(
+    db: &str,
+    since: u64,
+    follow: bool,
+    filter: &TailFilter,
+    key: Option<&str>,
+) -> Result<ExitCode> {
     let reader = LogReader::open(db)?;
+    if let Some(stop) = crate::audit::check::before_printing(&reader, key, "nothing printed")? {
+        return Ok(stop);
+    }
+    // Every record read is checked, the ones the filter leaves out included: a hole or an
+    // edit anywhere after `since` is a log that does not verify.
+    let mut chain = crate::audit::check::ChainCheck::starting_at(since);
     let json = filter.json || !io::stdout().is_terminal();
     let mut next = since;
     let mut header = true;
@@ -60,7 +72,11 @@ pub fn tail(db: &str, since: u64, follow: bool, filter: &TailFilter) -> Result<E
         ]);
         let mut out = io::stdout().lock();
         let now = now_ms();
-        for (seq, bytes, _) in &page {
+        for (seq, bytes, stored) in &page {
+            if let Err(failed) = chain.check(&reader, *seq, bytes, stored) {
+                flush(&mut out, &table, header)?;
+                return crate::audit::check::stopped(&failed, "tail stopped before that record");
+            }
             next = seq.saturating_add(1);
             let record = AuditRecord::from_canonical(bytes).with_context(|| {
                 format!("record {seq} is not a valid record (run `aecl audit verify`)")
@@ -75,15 +91,7 @@ pub fn tail(db: &str, since: u64, follow: bool, filter: &TailFilter) -> Result<E
                 table.row(row(*seq, &record, now));
             }
         }
-        if !table.is_empty() {
-            let text = table.render();
-            // The header once, above the first rows.
-            let body =
-                if header { text.as_str() } else { text.split_once('\n').map_or("", |(_, b)| b) };
-            out.write_all(body.as_bytes())?;
-            header = false;
-        }
-        out.flush()?;
+        header = flush(&mut out, &table, header)?;
         if page.len() == PAGE {
             continue;
         }
@@ -92,6 +100,22 @@ pub fn tail(db: &str, since: u64, follow: bool, filter: &TailFilter) -> Result<E
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Writes the rows gathered (with the header when `header`) and flushes; whether the
+/// header is still to be written.
+fn flush(out: &mut impl Write, table: &Table, header: bool) -> Result<bool> {
+    let mut header = header;
+    if !table.is_empty() {
+        let text = table.render();
+        // The header once, above the first rows.
+        let body =
+            if header { text.as_str() } else { text.split_once('\n').map_or("", |(_, b)| b) };
+        out.write_all(body.as_bytes())?;
+        header = false;
+    }
+    out.flush()?;
+    Ok(header)
 }
 
 /// One record as a row.

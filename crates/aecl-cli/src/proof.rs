@@ -2,18 +2,23 @@
 //! from the store and checked offline against a checkpoint signed by the pinned key.
 //!
 //! The proof file carries the record's canonical bytes, so checking it proves what the
-//! record says, not only that some leaf exists.
+//! record says, not only that some leaf exists. Before it prints a proof, `prove` checks
+//! the records of the tree against their hash chain and the tree's root against the
+//! checkpoint's (with `--key`, the checkpoint's signature too): a proof of an edited record
+//! is never printed as if it were one.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use aecl_audit::merkle::leaf_hash;
-use aecl_audit::{Checkpoint, Hash, MerkleTree, VerifierKey, verify_inclusion};
+use aecl_audit::{
+    Checkpoint, Hash, MerkleTree, VerifierKey, parse_and_verify_checkpoint, verify_inclusion,
+};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{hex, open_checkpoint};
+use crate::audit::{check, hex, open_checkpoint};
 use crate::log_reader::LogReader;
 
 /// The proof file.
@@ -29,27 +34,53 @@ struct ProofFile {
     proof: Vec<String>,
 }
 
-pub fn prove(reader: &LogReader, seq: u64, checkpoint: Option<&Path>) -> Result<ExitCode> {
-    let size = match checkpoint {
+pub fn prove(
+    reader: &LogReader,
+    seq: u64,
+    checkpoint: Option<&Path>,
+    key: Option<&VerifierKey>,
+) -> Result<ExitCode> {
+    let (text, what) = match checkpoint {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading `{}`", path.display()))?;
-            size_of(&text).with_context(|| format!("`{}` is not a checkpoint", path.display()))?
+            (text, format!("`{}`", path.display()))
         }
         None => {
             let Some(latest) = reader.checkpoints()?.pop() else {
                 bail!("the log has no checkpoint yet")
             };
-            size_of(&latest).context("the latest stored checkpoint is unreadable")?
+            (latest, "the latest stored checkpoint".to_owned())
         }
     };
+    let signed = match key {
+        Some(key) => parse_and_verify_checkpoint(&text, key)
+            .with_context(|| format!("{what} is not a checkpoint signed by the log's key")),
+        None => opened_unchecked(&text).with_context(|| format!("{what} is not a checkpoint")),
+    };
+    let signed = match signed {
+        Ok(checkpoint) => checkpoint,
+        // A stored checkpoint that is not the log's is a log that does not verify.
+        Err(error) if checkpoint.is_none() => {
+            return check::stopped(&format!("FAILED: {error:#}"), "no proof printed");
+        }
+        Err(error) => return Err(error),
+    };
+    if key.is_none() {
+        check::note_unsigned()?;
+    }
+    let size = signed.size;
     if seq >= size {
         bail!("record {seq} is not covered by a checkpoint of size {size}");
     }
     let mut leaves = Vec::new();
     let mut record = None;
+    let mut chain = check::ChainCheck::starting_at(0);
     let mut stream = reader.stream(0);
-    for (stored_seq, bytes, _) in stream.by_ref().take(usize::try_from(size)?) {
+    for (stored_seq, bytes, stored) in stream.by_ref().take(usize::try_from(size)?) {
+        if let Err(failed) = chain.check(reader, stored_seq, &bytes, &stored) {
+            return check::stopped(&failed, "no proof printed");
+        }
         leaves.push(leaf_hash(&bytes));
         if stored_seq == seq {
             record = Some(bytes);
@@ -60,6 +91,15 @@ pub fn prove(reader: &LogReader, seq: u64, checkpoint: Option<&Path>) -> Result<
     }
     let Some(record) = record else { bail!("record {seq} is not in the log") };
     let tree = MerkleTree::from_leaf_hashes(leaves);
+    // The records' tree must be the one the checkpoint signs: an edit with its chain
+    // recomputed is caught here.
+    if tree.root(size).ok() != Some(signed.root) {
+        let failed = format!(
+            "FAILED: the store's first {size} records are not the tree {what} signs (root \
+             differs): records were changed or removed"
+        );
+        return check::stopped(&failed, "no proof printed");
+    }
     let proof = tree
         .prove(seq, size)
         .context("the log is shorter than its checkpoint (run `aecl audit verify`)")?;
@@ -119,12 +159,12 @@ pub fn verify_proof(proof: &Path, checkpoint: &Path, key: &VerifierKey) -> Resul
     }
 }
 
-/// The tree size of a signed checkpoint, read without checking the signature (the prover
-/// needs only the size; the verifier checks the signature).
-fn size_of(note: &str) -> Result<u64> {
+/// A signed checkpoint's body, read without checking the signature (no key was given;
+/// `verify-proof` checks it).
+fn opened_unchecked(note: &str) -> Result<Checkpoint> {
     let body =
         note.split_once("\n\n").map(|(body, _)| format!("{body}\n")).context("no signature")?;
-    Ok(Checkpoint::parse_body(&body)?.size)
+    Ok(Checkpoint::parse_body(&body)?)
 }
 
 fn parse_hash(text: &str) -> Result<Hash> {

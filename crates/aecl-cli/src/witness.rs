@@ -9,6 +9,14 @@
 //! and the directory fsynced. A witness takes a checkpoint only when it is signed by the
 //! pinned log key and its proof extends the one it holds (`aecl_audit::witness::accept`), so
 //! the database going back (a rollback) or sideways (a fork) cannot take the witness along.
+//! A checkpoint directory takes one by the same rule: when the proof a checkpoint carries
+//! starts past the size the directory holds (it missed some), the proof from the size held
+//! is read from the store, and a checkpoint it does not prove consistent is refused.
+//! Before a process appends with `--checkpoint-dir`, the store's log must extend the
+//! newest checkpoint the destination holds (`extends`): a rolled-back or forked store is
+//! not resumed.
+
+mod extends;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -22,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use aecl_audit::witness::accept;
 use aecl_audit::{
-    AddCheckpoint, Checkpoint, CheckpointSink, Hash, MerkleTree, Refusal, VerifierKey,
+    AddCheckpoint, Checkpoint, CheckpointSink, Hash, Refusal, VerifierKey,
     parse_and_verify_checkpoint,
 };
 use anyhow::{Context, Result, bail};
@@ -30,7 +38,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 
-use crate::log_reader::LogReader;
+pub use extends::check_store_extends;
 
 /// The file name suffix of a published checkpoint.
 const SUFFIX: &str = ".add-checkpoint";
@@ -127,17 +135,25 @@ pub fn publisher_for(
 }
 
 /// A publisher for `--checkpoint-dir`: a directory (created if missing) or a witness URL.
-/// `db` lets a witness that missed checkpoints be brought up to date with a proof read from
-/// the store.
+/// `db` lets a destination that missed checkpoints be brought up to date with a proof read
+/// from the store. Refused when the store's log does not extend the newest checkpoint the
+/// destination holds (`check_store_extends`): the store was rolled back or forked.
 pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Arc<dyn CheckpointSink>> {
     let destination = if is_url(target) {
         let _: hyper::Uri = target.parse().with_context(|| format!("`{target}` is not a URL"))?;
-        Destination::Witness { url: target.trim_end_matches('/').to_owned(), db: db.to_owned() }
+        let url = target.trim_end_matches('/').to_owned();
+        if let Some(held) = witnessed(&url, &key)? {
+            check_store_extends(db, &held, target)?;
+        }
+        Destination::Witness { url, db: db.to_owned() }
     } else {
         let dir = PathBuf::from(target);
         fs::create_dir_all(&dir).with_context(|| format!("creating `{target}`"))?;
         let held = latest_in(&dir, &key)?.map(|(checkpoint, _)| checkpoint);
-        Destination::Dir { dir, held }
+        if let Some(held) = &held {
+            check_store_extends(db, held, target)?;
+        }
+        Destination::Dir { dir, held, db: db.to_owned() }
     };
     let publisher = Arc::new(Publisher {
         target: target.to_owned(),
@@ -248,26 +264,79 @@ impl CheckpointSink for Publisher {
     }
 }
 
+/// The checkpoint a witness holds, if it answers with one; `None` when it holds none or
+/// cannot be reached now (it refuses what does not extend what it holds anyway, and the
+/// health check reports that publishing fails). One not signed by `key` is refused: the
+/// witness keeps another log.
+fn witnessed(url: &str, key: &VerifierKey) -> Result<Option<Checkpoint>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let endpoint = format!("{url}/checkpoint");
+    let answer = runtime
+        .block_on(async { tokio::time::timeout(WITNESS_TIMEOUT, http(&endpoint, None)).await });
+    let (status, body) = match answer {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "the witness cannot be asked what it holds"
+            );
+            return Ok(None);
+        }
+        Err(_) => {
+            tracing::warn!(%endpoint, "the witness did not say what it holds in time");
+            return Ok(None);
+        }
+    };
+    match status {
+        200 => {}
+        404 => return Ok(None),
+        _ => {
+            tracing::warn!(%endpoint, status, "the witness did not say what it holds");
+            return Ok(None);
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    let request = AddCheckpoint::parse(&text)
+        .with_context(|| format!("{endpoint} answered no checkpoint"))?;
+    let checkpoint = parse_and_verify_checkpoint(&request.checkpoint, key).with_context(|| {
+        format!("the checkpoint {endpoint} holds is not signed by the log's key")
+    })?;
+    Ok(Some(checkpoint))
+}
+
 enum Destination {
-    Dir { dir: PathBuf, held: Option<Checkpoint> },
+    Dir { dir: PathBuf, held: Option<Checkpoint>, db: String },
     Witness { url: String, db: String },
 }
 
 impl Destination {
     fn publish(&mut self, request: &AddCheckpoint, key: &VerifierKey, origin: &str) -> Result<()> {
         match self {
-            Destination::Dir { dir, held } => {
-                let checkpoint = match accept(held.as_ref(), request, key, origin) {
-                    Ok(checkpoint) => checkpoint,
+            Destination::Dir { dir, held, db } => {
+                let (checkpoint, text) = match accept(held.as_ref(), request, key, origin) {
+                    Ok(checkpoint) => (checkpoint, request.to_text()),
                     // Checkpoints this directory missed (it was added later, or a write
-                    // failed): keep the new one; verification checks it against the store.
+                    // failed): as for a witness, the proof from the size held is read from
+                    // the store, and the checkpoint is kept only if it verifies. Without
+                    // it, a store rolled back past the size held would lead the directory
+                    // onto its fork.
                     Err(Refusal::Conflict { held: at, old_size }) if old_size > at => {
                         tracing::warn!(at, old_size, "the checkpoint directory missed checkpoints");
-                        parse_and_verify_checkpoint(&request.checkpoint, key)?
+                        let size = parse_and_verify_checkpoint(&request.checkpoint, key)?.size;
+                        let proof = proof_from_db(db, at, size.max(at))?;
+                        let retry = AddCheckpoint {
+                            old_size: at,
+                            proof,
+                            checkpoint: request.checkpoint.clone(),
+                        };
+                        match accept(held.as_ref(), &retry, key, origin) {
+                            Ok(checkpoint) => (checkpoint, retry.to_text()),
+                            Err(refusal) => bail!("{}: {refusal}", dir.display()),
+                        }
                     }
                     Err(refusal) => bail!("{}: {refusal}", dir.display()),
                 };
-                write_new(dir, checkpoint.size, &request.to_text())?;
+                write_new(dir, checkpoint.size, &text)?;
                 *held = Some(checkpoint);
                 Ok(())
             }
@@ -310,19 +379,7 @@ fn answered(status: u16, body: &[u8], endpoint: &str) -> Result<()> {
 
 /// The consistency proof between the store's trees of `old` and `new` records.
 pub fn proof_from_db(db: &str, old: u64, new: u64) -> Result<Vec<Hash>> {
-    let reader = LogReader::open(db)?;
-    let mut stream = reader.stream(0);
-    let leaves = stream
-        .by_ref()
-        .take(usize::try_from(new)?)
-        .map(|(_, bytes, _)| aecl_audit::merkle::leaf_hash(&bytes))
-        .collect();
-    if let Some(error) = stream.error {
-        return Err(error.context("reading the log"));
-    }
-    MerkleTree::from_leaf_hashes(leaves)
-        .prove_consistency(old, new)
-        .context("the store holds fewer records than the checkpoint")
+    extends::proof_from_reader(&crate::log_reader::LogReader::open(db)?, old, new)
 }
 
 /// A POST of `body` to a witness, bounded by `WITNESS_TIMEOUT`: a witness that hangs

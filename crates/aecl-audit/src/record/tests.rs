@@ -162,13 +162,46 @@ fn the_fast_scanner_agrees_with_the_slow_path() {
             input = Value::Array(vec![input]);
         }
         record.input = input;
-        // What can be encoded can be decoded, and the other way round.
-        let encoded = record.to_canonical();
-        assert_eq!(encoded.is_ok(), depth <= 126, "depth {depth}");
-        if let Ok(bytes) = encoded {
-            assert_eq!(scan(&bytes), Some(7));
-            assert_eq!(AuditRecord::from_canonical(&bytes).unwrap(), record);
+        // Every depth is recorded: what fits as it is, what does not with the part past
+        // the limit as text (`bounded`). What is encoded decodes.
+        let bytes = record.to_canonical().unwrap();
+        assert_eq!(scan(&bytes), Some(7));
+        let decoded = AuditRecord::from_canonical(&bytes).unwrap();
+        if depth <= 126 {
+            assert_eq!(decoded, record, "depth {depth}");
+        } else {
+            let mut inner = &decoded.input;
+            for _ in 0..126 {
+                inner = &inner[0];
+            }
+            let text = inner.as_str().and_then(|t| t.strip_prefix(super::bounded::TOO_DEEP));
+            let rest = "[".repeat(depth - 126) + "null" + &"]".repeat(depth - 126);
+            assert_eq!(text, Some(rest.as_str()), "depth {depth}");
         }
+    }
+}
+
+/// Red-team round 10, finding 2: a remote JSON answer nested as deep as serde_json reads,
+/// wrapped by its connector (`{"status":…,"body":…}`), made the outcome record impossible
+/// to encode, so a call that ran was recorded as lost. Its outcome is recorded, the part
+/// too deep as text, and the record verifies as canonical.
+#[test]
+fn an_outcome_whose_output_is_deeper_than_a_record_holds_is_still_recorded() {
+    for depth in [125, 126, 127] {
+        let body: Value =
+            serde_json::from_str(&("[".repeat(depth) + "1" + &"]".repeat(depth))).unwrap();
+        let mut record = sample();
+        record.kind = RecordKind::Outcome;
+        record.outcome = Some(Outcome::Succeeded);
+        record.output = json!({"status": 200, "body": body, "truncated": false});
+        let unsequenced = record.to_unsequenced().unwrap();
+        let bytes = unsequenced.with_seq(9);
+        assert_eq!(check_canonical(&bytes, &mut Vec::new()), Ok(9), "depth {depth}");
+        let decoded = AuditRecord::from_canonical(&bytes).unwrap();
+        assert_eq!(decoded.outcome, Some(Outcome::Succeeded));
+        assert_eq!(decoded.output["status"], 200);
+        let text = canonical_json(&decoded.output);
+        assert_eq!(text.contains(super::bounded::TOO_DEEP), depth > 125, "depth {depth}");
     }
 }
 

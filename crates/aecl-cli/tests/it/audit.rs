@@ -202,6 +202,59 @@ fn an_inclusion_proof_checks_offline_against_an_exported_checkpoint() {
     assert!(bad.stdout.starts_with("FAILED"), "{}", bad.stdout);
 }
 
+/// Red-team round 10, finding 5: `export`, `tail` and `prove` printed an edited record
+/// with exit 0. They now check the chain of what they read (and, with `--key`, the whole
+/// log against the signed checkpoints first), stop at the record that does not fit and
+/// exit 1, naming it; on a log that verifies they print as before.
+#[test]
+fn export_tail_and_prove_stop_at_an_edited_record() {
+    let key = |log: &Recorded| log.path("audit.pub").display().to_string();
+    // A clean log: the same output with or without the key, and a note without it.
+    let log = Recorded::new();
+    let plain = log.audit(&["export"]);
+    assert_eq!(plain.code, Some(0), "{}", plain.stderr);
+    assert!(plain.stderr.contains("hash chain only"), "{}", plain.stderr);
+    let keyed = log.audit(&["export", "--key", &key(&log)]);
+    assert_eq!((keyed.code, &keyed.stdout), (Some(0), &plain.stdout), "{}", keyed.stderr);
+    assert!(!keyed.stderr.contains("hash chain only"), "{}", keyed.stderr);
+    let tail = log.audit(&["tail", "--json", "--key", &key(&log)]);
+    assert_eq!(tail.lines().len() as i64, log.size(), "{}", tail.stderr);
+    let proof = log.audit(&["prove", "3", "--key", &key(&log)]);
+    assert_eq!(proof.code, Some(0), "{}", proof.stderr);
+
+    // Record 2 edited in place (block → allow, say), its hashes left as they were.
+    log.sql(
+        r#"UPDATE audit_log SET record = CAST(replace(CAST(record AS TEXT), '"run":"', '"run":"x') AS BLOB) WHERE seq = 2"#,
+    );
+    let export = log.audit(&["export"]);
+    assert_eq!(export.code, Some(1), "{export:#?}");
+    assert!(export.stderr.contains("FAILED at record 2: record 2 does not match its chain hash"));
+    // What came before the edit, and nothing from it on.
+    assert!(plain.stdout.starts_with(&export.stdout), "{}", export.stdout);
+    assert!(export.stdout.len() < plain.stdout.len(), "{}", export.stdout);
+    let tail = log.audit(&["tail", "--json"]);
+    assert_eq!(tail.code, Some(1), "{tail:#?}");
+    assert_eq!(tail.lines().len(), 2, "records 0 and 1 only: {tail:#?}");
+    assert!(tail.stderr.contains("FAILED at record 2"), "{}", tail.stderr);
+    let proof = log.audit(&["prove", "3"]);
+    assert_eq!(proof.code, Some(1), "{proof:#?}");
+    assert!(proof.stdout.is_empty(), "no proof printed: {}", proof.stdout);
+    assert!(proof.stderr.contains("FAILED at record 2"), "{}", proof.stderr);
+    // After the edit, the chain goes on from its stored hashes: a tail of what follows
+    // is what was written, but with the key the whole log must verify first.
+    let later = log.audit(&["tail", "--json", "--since", "3"]);
+    assert_eq!(later.code, Some(0), "{later:#?}");
+    for command in [&["export", "--key"][..], &["tail", "--since", "3", "--key"]] {
+        let mut args = command.to_vec();
+        let key = key(&log);
+        args.push(&key);
+        let out = log.audit(&args);
+        assert_eq!(out.code, Some(1), "{command:?}: {out:#?}");
+        assert!(out.stdout.is_empty(), "{command:?}: {}", out.stdout);
+        assert!(out.stderr.contains("FAILED at record 2"), "{command:?}: {}", out.stderr);
+    }
+}
+
 /// Each tampering of the database file is caught and the first bad record named.
 #[test]
 fn tampering_with_the_database_is_caught_and_the_first_bad_record_named() {
@@ -466,6 +519,51 @@ mod published {
             out.stdout
         );
         assert!(out.stdout.contains("rolled back to an older copy"), "{}", out.stdout);
+
+        // Red-team round 10, finding 1: restarted on the older copy, the server resumed it
+        // and signed a second history, which a directory then took. It now refuses to
+        // start, naming both sizes, and signs nothing.
+        let newest = published();
+        let stderr = refused_start(dir, &policy, target);
+        for part in [
+            "refusing to start".to_owned(),
+            format!("(size {old_size}, root"),
+            "is behind".to_owned(),
+            format!("(size {newest}, root"),
+            target.to_owned(),
+        ] {
+            assert!(stderr.contains(&part), "`{part}` not in: {stderr}");
+        }
+        assert_eq!(records(&db), old_size, "nothing appended");
+        assert_eq!(published(), newest, "nothing published");
+    }
+
+    /// Starts `aecl serve` on `dir`'s store, which must refuse to start; its standard error.
+    fn refused_start(dir: &Path, policy: &str, target: &str) -> String {
+        let path = |name: &str| dir.join(name).display().to_string();
+        let mut server = aecl()
+            .args(["serve", "--policy", policy, "--db", &path("aecl.db")])
+            .args(["--listen", "127.0.0.1:0", "--key", &path("audit/audit.key")])
+            .args(["--token-key", &path("tokens/audit.pub"), "--checkpoint-dir", target])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = server.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = server.kill();
+                panic!("aecl serve started on a rolled-back store");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success(), "{stderr}");
+        stderr
     }
 
     #[test]
@@ -662,6 +760,20 @@ fn a_damaged_store_fails_verification() {
         ("a dropped head table", "DROP TABLE audit_head"),
         ("a record stored as text", "UPDATE audit_log SET record = 'x' WHERE seq = 1"),
         ("a hash stored as a number", "UPDATE audit_log SET chain_hash = 7 WHERE seq = 2"),
+        // Red-team round 10, finding 4: a view read in place of the log never ended.
+        (
+            "a recursive view in place of the log",
+            "ALTER TABLE audit_log RENAME TO audit_log_real;
+             CREATE VIEW audit_log AS WITH RECURSIVE r(seq, record, chain_hash) AS
+               (SELECT 0, x'7b7d', zeroblob(32) UNION ALL
+                SELECT seq + 1, x'7b7d', zeroblob(32) FROM r) SELECT * FROM r",
+        ),
+        (
+            "a view in place of the head",
+            "ALTER TABLE audit_head RENAME TO audit_head_real;
+             CREATE VIEW audit_head AS SELECT * FROM audit_head_real",
+        ),
+        ("a trigger", "CREATE TRIGGER t AFTER INSERT ON runs BEGIN DELETE FROM audit_log; END"),
     ] {
         let recorded = Recorded::new();
         assert_eq!(recorded.verify(&[]).code, Some(0), "the log verified before the damage");
@@ -670,6 +782,10 @@ fn a_damaged_store_fails_verification() {
         assert_eq!(out.code, Some(1), "{damage}: {out:#?}");
         assert!(out.stdout.contains("FAILED"), "{damage}: {}", out.stdout);
     }
+    // A view of one's own beside aecl's tables is read by nobody: the log still verifies.
+    let recorded = Recorded::new();
+    recorded.sql("CREATE VIEW allowed_calls AS SELECT seq FROM audit_log");
+    assert_eq!(recorded.verify(&[]).code, Some(0));
     // No database at all: nothing verifies.
     let recorded = Recorded::new();
     std::fs::remove_file(recorded.path("aecl.db")).unwrap();

@@ -14,6 +14,12 @@
 //! `error`, until the operator restarts aecl.
 //! (Nothing can be appended to the audit log about it: the log is what is gone.)
 //!
+//! The audit log itself is checked the same way: before a batch appends, the stored log
+//! must end where the writer's own does (`log_ends_where_the_writer_left_it`). A row
+//! deleted from the end, or one written past it by something else, is a failure that is
+//! just as sticky: otherwise the next append would fill the hole, the two ends would
+//! agree again, and the health check would say ok over a log that no longer verifies.
+//!
 //! The file is never opened again to check it: closing a second descriptor of a SQLite
 //! file would drop the process's POSIX locks on it.
 
@@ -82,6 +88,21 @@ impl FileHealth {
     pub(crate) fn committed(&self, error: Option<&str>) {
         *self.last_commit_error.lock().unwrap_or_else(PoisonError::into_inner) =
             error.map(str::to_owned);
+    }
+
+    /// Makes every later write fail with `reason` (sticky, as for a file found gone),
+    /// logged once. For a log found changed under the writer.
+    pub(crate) fn fail(&self, reason: &str) {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        if failed.is_none() {
+            tracing::error!(
+                path = %self.path.display(),
+                %reason,
+                "the audit log was changed under aecl's writer: every call is blocked until \
+                 the log is restored and aecl restarted"
+            );
+            *failed = Some(reason.to_owned());
+        }
     }
 
     /// Ok while the path is still the database the writer writes and may be written;
@@ -161,29 +182,33 @@ fn writable(_: &Path) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Whether the audit log as stored ends where the writer's own log does (before the rows
-/// of the batch being committed). A record past that end was written by something else
-/// (an attacker with the file, a process that bypassed the writer lock), and a record
-/// missing before it was removed: either way every append of this writer now fails or
-/// extends a log that no longer verifies, so the probe says so, for as long as it lasts.
-/// The probe's own commit succeeds whatever the log holds; without this, `/healthz` said
-/// ok while every call was blocked.
-fn log_is_the_writers(batch: &super::writer::Batch<'_>) -> Result<(), StoreError> {
-    let stored: Option<i64> = batch
-        .conn
-        .prepare_cached("SELECT MAX(seq) FROM audit_log")
-        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
-        .map_err(backend)?;
+/// Whether the audit log as stored ends at `own_end`, where the writer's own log does
+/// (before the rows of the batch being committed). A record past that end was written by
+/// something else (an attacker with the file, a process that bypassed the writer lock),
+/// and a record missing before it was removed: either way an append would extend a log
+/// that no longer verifies (and fill the hole, so that the ends agree again). The writer
+/// runs this in every batch, the health probe's included, and makes a mismatch sticky
+/// (`FileHealth::fail`). One step down the log's primary key, however long the log.
+pub(super) fn log_ends_where_the_writer_left_it(
+    conn: &rusqlite::Connection,
+    own_end: u64,
+) -> Result<(), String> {
+    let stored: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut stmt| {
+            rusqlite::OptionalExtension::optional(stmt.query_row([], |row| row.get(0)))
+        })
+        .map_err(|e| format!("cannot read the end of the audit log: {e}"))?;
     let stored_end = stored.map_or(0, |seq| u64::try_from(seq).unwrap_or(0).saturating_add(1));
-    let own_end = batch.log.next_seq().saturating_sub(batch.rows.len() as u64);
     if stored_end == own_end {
         return Ok(());
     }
-    Err(StoreError::Backend(format!(
+    Err(format!(
         "the audit log ends at sequence {stored_end} but this server's writer wrote it up to \
          {own_end}: something else wrote to or removed from the log, so no record can be \
-         appended; every call is blocked (check the log with `aecl audit verify`)"
-    )))
+         appended; every call is blocked until the log is restored and aecl restarted (check \
+         the log with `aecl audit verify`)"
+    ))
 }
 
 /// `/healthz` runs a real write through the writer at most this often.
@@ -213,8 +238,8 @@ pub(super) async fn health(store: &SqliteStore) -> aecl_engine::StoreHealth {
                              ON CONFLICT (key) DO UPDATE SET tat = tat + 1",
                             [],
                         )
-                        .map_err(backend)?;
-                        log_is_the_writers(batch)
+                        .map_err(backend)
+                        .map(|_| ())
                     })
                     .await
                     .map_err(|e| e.to_string());

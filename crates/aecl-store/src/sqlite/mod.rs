@@ -113,8 +113,15 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        schema::migrate(&mut conn)?;
         let shown = path.display().to_string();
+        // Before the migrations (a trigger would run inside them) and after.
+        let shape = |conn: &Connection| {
+            schema::check_shape(conn)
+                .map_err(|e| StoreError::Backend(format!("refusing to open {shown}: {e}")))
+        };
+        shape(&conn)?;
+        schema::migrate(&mut conn)?;
+        shape(&conn)?;
         let tip = audit::read_tip(&mut conn).map_err(|e| {
             crate::resume::refusal(&shown, &crate::resume::Disagreement::BadHead(e.to_string()))
         })?;
@@ -152,6 +159,10 @@ impl SqliteStore {
         }
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        // A view in place of a table would be run by every read (a recursive one never
+        // ends): the schema is checked before anything is read.
+        schema::check_shape(&conn)
+            .map_err(|e| StoreError::Backend(format!("cannot read {}: {e}", path.display())))?;
         Ok(SqliteReader { conn })
     }
 

@@ -1,5 +1,6 @@
 //! The SQLite schema and its versioned migrations, applied at start-up in one transaction
-//! each. A database newer than this build is refused rather than guessed at.
+//! each. A database newer than this build is refused rather than guessed at, and so is one
+//! whose schema was changed outside aecl where it matters (`check_shape`).
 
 use aecl_engine::StoreError;
 use rusqlite::{Connection, OptionalExtension};
@@ -45,6 +46,62 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute("INSERT INTO aecl_schema (version, name) VALUES (?1, ?2)", (version, name))
             .map_err(backend)?;
         tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Every table aecl's migrations create. The database is one file anyone with it can
+/// change, schema included: these names must stay ordinary tables.
+const TABLES: &[&str] = &[
+    "aecl_schema",
+    "runs",
+    "run_events",
+    "rate_limits",
+    "slots",
+    "nonces",
+    "grants",
+    "approvals",
+    "effects",
+    "audit_log",
+    "audit_checkpoints",
+    "audit_head",
+    "standing_grants",
+    "revoked_credentials",
+];
+
+/// Checks, before anything is read, that the schema is still aecl's where it is read: each
+/// of aecl's tables that exists is an ordinary table (not a view, which a reader would run:
+/// a recursive one never ends; nor a virtual table), and the database has no trigger
+/// (aecl's schema has none; one would run its own statements inside aecl's writes). One
+/// read of `sqlite_master`, however large the database.
+pub(crate) fn check_shape(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT type, name, COALESCE(sql, '') FROM sqlite_master").map_err(backend)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })
+        .map_err(backend)?;
+    for row in rows {
+        let (kind, name, sql) = row.map_err(backend)?;
+        let ours = TABLES.iter().any(|table| table.eq_ignore_ascii_case(&name));
+        let virtual_table = sql
+            .trim_start()
+            .get(..20)
+            .is_some_and(|start| start.eq_ignore_ascii_case("CREATE VIRTUAL TABLE"));
+        let why = match kind.as_str() {
+            "trigger" => Some(format!("it has a trigger, `{name}`, which aecl's schema never has")),
+            "table" if ours && virtual_table => Some(format!("`{name}` is a virtual table")),
+            "table" | "index" => None,
+            other if ours => Some(format!("`{name}` is a {other}, not a table")),
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(StoreError::Corrupt(format!(
+                "the database's schema was changed outside aecl: {why}; nothing is read from \
+                 it (restore the database from a copy you trust)"
+            )));
+        }
     }
     Ok(())
 }

@@ -346,6 +346,15 @@ impl Writer {
         if let Some(reason) = self.health.failed() {
             return Err(reason);
         }
+        // The log must still end where this writer left it; a row removed from its end or
+        // written past it by something else fails this batch and every later one (sticky:
+        // appending would fill the hole and hide it).
+        if let Err(reason) =
+            super::health::log_ends_where_the_writer_left_it(&self.conn, size_before)
+        {
+            self.health.fail(&reason);
+            return Err(reason);
+        }
         insert_rows(&self.conn, &batch.rows)
             .map_err(|e| format!("appending audit records: {e}"))?;
         let leaves: Vec<aecl_audit::Hash> = match self.publish {

@@ -160,11 +160,14 @@ async fn a_call_that_ran_is_answered_as_unknown_when_its_end_cannot_be_recorded(
 /// with the database, a second process that bypassed the writer lock) makes every later
 /// append fail. The write probe says so for as long as the record is there: its own write
 /// commits whatever the log holds, and `/healthz` said ok while every call was blocked (a
-/// second later on SQLite, at once on PostgreSQL). Once the record is gone, it is healthy.
+/// second later on SQLite, at once on PostgreSQL). Once the record is gone, PostgreSQL's
+/// store is healthy again; SQLite's stays failed (`sticky`) until it is opened again: its
+/// writer found its log changed under it (red-team round 10, finding 3).
 async fn a_forced_record_keeps_the_store_unhealthy(
     store: &impl Store,
     force: impl Future,
     undo: impl Future,
+    sticky: bool,
 ) {
     store.append_audit(record(0, 0)).await.unwrap();
     assert!(store.health().await.is_healthy());
@@ -180,6 +183,11 @@ async fn a_forced_record_keeps_the_store_unhealthy(
     }
     undo.await;
     let health = store.health().await;
+    if sticky {
+        assert!(!health.is_healthy(), "{health:?}");
+        store.append_audit(record(0, 2)).await.unwrap_err();
+        return;
+    }
     assert!(health.write_probe.is_ok(), "{health:?}");
     store.append_audit(record(0, 2)).await.unwrap();
     assert!(store.health().await.is_healthy());
@@ -199,7 +207,7 @@ async fn a_record_forced_into_a_sqlite_log_keeps_the_store_unhealthy() {
     };
     let force = sql("INSERT INTO audit_log (seq, record, chain_hash) VALUES (1, x'00', x'00')");
     let undo = sql("DELETE FROM audit_log WHERE seq = 1");
-    a_forced_record_keeps_the_store_unhealthy(&store, force, undo).await;
+    a_forced_record_keeps_the_store_unhealthy(&store, force, undo, true).await;
 }
 
 #[tokio::test]
@@ -216,5 +224,56 @@ async fn a_record_forced_into_a_postgres_log_keeps_the_store_unhealthy() {
     };
     let force = sql("INSERT INTO audit_log (seq, record, chain_hash) VALUES (1, '\\x00', '\\x00')");
     let undo = sql("DELETE FROM audit_log WHERE seq = 1");
-    a_forced_record_keeps_the_store_unhealthy(&store, force, undo).await;
+    a_forced_record_keeps_the_store_unhealthy(&store, force, undo, false).await;
+}
+
+/// Red-team round 10, finding 3: the newest audit row deleted under a live store. The
+/// health probe saw it, but the next append filled the hole (the ends agreed again) and
+/// the store said healthy over a log that no longer verifies. Now the mismatch is found by
+/// the first batch after it, whatever it writes, and stays: every append and the health
+/// check fail until the store is opened again (which refuses the log: `resume`).
+#[tokio::test]
+async fn a_record_removed_from_the_end_of_the_log_stops_every_append_for_good() {
+    for probe_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path());
+        healthy(&store).await;
+        store.append_audit(record(0, 1)).await.unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("aecl.db")).unwrap();
+        conn.execute("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)", [])
+            .unwrap();
+        if probe_first {
+            // Past the second for which the last probe's success is reused.
+            tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+            assert!(!store.health().await.is_healthy());
+        }
+        let why = "the audit log ends at sequence 1 but this server's writer wrote it up to 2";
+        for i in 2..5 {
+            let refused = store.append_audit(record(0, i)).await.unwrap_err();
+            assert!(refused.to_string().contains(why), "{refused}");
+            let health = store.health().await;
+            assert!(!health.is_healthy(), "{health:?}");
+            assert!(health.failed.as_deref().is_some_and(|f| f.contains(why)), "{health:?}");
+        }
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1, "nothing appended past the hole");
+    }
+}
+
+/// A row written past the writer's end by something else stops it the same way.
+#[tokio::test]
+async fn a_record_written_past_the_writers_end_stops_every_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
+    healthy(&store).await;
+    let conn = rusqlite::Connection::open(dir.path().join("aecl.db")).unwrap();
+    conn.execute("INSERT INTO audit_log (seq, record, chain_hash) VALUES (1, x'7b7d', x'00')", [])
+        .unwrap();
+    let refused = store.append_audit(record(0, 1)).await.unwrap_err();
+    assert!(refused.to_string().contains("ends at sequence 2"), "{refused}");
+    assert!(!store.health().await.is_healthy());
+    // Removing it again does not make the store trust the log.
+    conn.execute("DELETE FROM audit_log WHERE seq = 1", []).unwrap();
+    assert!(store.append_audit(record(0, 2)).await.is_err());
+    assert!(!store.health().await.is_healthy());
 }

@@ -16,6 +16,7 @@ mod replica;
 mod resume;
 mod revocation;
 mod rollback;
+mod schema_shape;
 mod single_use;
 mod support;
 mod tamper;
