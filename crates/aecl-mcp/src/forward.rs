@@ -7,13 +7,16 @@
 //! ([`history_value`]): every content block, `structuredContent` and the result's
 //! `_meta`, so that no part of it reaches the agent untracked. An error answer
 //! (`isError`) is output the client reads too: it goes to the history as untrusted output
-//! ([`Connector::error_output`]).
+//! ([`Connector::error_output`]). So does a call that failed on its way: a JSON-RPC error
+//! the server answered with (its message and data are the server's text, as free as a
+//! result's), or a transport's failure; the client is given it as an `isError` result,
+//! which is what is recorded.
 
 use std::sync::{Arc, Mutex};
 
 use aecl_core::output::parse;
 use aecl_engine::{BoxFuture, Connector, ConnectorOutcome, Invocation};
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -90,7 +93,7 @@ impl Connector for Forward {
                         };
                     }
                     // The request may have reached the server before the failure.
-                    Err(error) => return ConnectorOutcome::Unknown { error: error.to_string() },
+                    Err(error) => return self.failed(error.to_string(), true),
                 };
                 let requests = input.input_requests.unwrap_or_default();
                 let answers = if requests.is_empty() {
@@ -112,16 +115,10 @@ impl Connector for Forward {
                     match asked {
                         Ok(answers) => answers,
                         // Asked before doing anything: nothing ran. After a round, the
-                        // server may have started.
-                        Err(error) if round == 0 => {
-                            return ConnectorOutcome::Failed {
-                                error: format!("the MCP server asked for input: {error}"),
-                            };
-                        }
+                        // server may have started. The error names the server's request.
                         Err(error) => {
-                            return ConnectorOutcome::Unknown {
-                                error: format!("the MCP server asked for input: {error}"),
-                            };
+                            let what = format!("the MCP server asked for input: {error}");
+                            return self.failed(what, round > 0);
                         }
                     }
                 };
@@ -145,6 +142,22 @@ impl Connector for Forward {
 const CANCELLED: &str = "the agent's client cancelled the call";
 
 impl Forward {
+    /// The outcome of a call that failed on its way (`what`): unknown once the server had
+    /// it (`sent`: it may have done part of it), else failed. What the client is told of
+    /// the failure, which holds the server's own text when it answered an error (or named
+    /// its request for input), is kept as the call's answer (an `isError` result) and so
+    /// recorded as its output (`error_output`): never only in the outcome's error, which
+    /// the run's history does not read.
+    fn failed(&self, what: String, sent: bool) -> ConnectorOutcome {
+        let shown = format!("aecl: `{}` failed: {what}", self.tool);
+        let result = CallToolResult::error(vec![ContentBlock::text(shown)]);
+        *self.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+        let error = "the MCP server's `tools/call` failed; what the client is shown of the \
+                     failure is recorded as the call's output"
+            .to_owned();
+        if sent { ConnectorOutcome::Unknown { error } } else { ConnectorOutcome::Failed { error } }
+    }
+
     /// The outcome of a completed call; its result kept for the client.
     fn complete(&self, result: CallToolResult) -> ConnectorOutcome {
         let outcome = if result.is_error == Some(true) {

@@ -1,14 +1,18 @@
-//! Messages from the agent's client that the gateway answers before rmcp reads them: a
-//! message nested deeper than JSON parsing goes.
+//! Messages from the agent's client that the gateway answers before rmcp reads them, and
+//! the client's request ids, which rmcp never sees.
 //!
-//! rmcp parses each message with serde_json, which stops at 128 levels of nesting; rmcp
-//! then takes the message for unparsable input and drops it without an answer (over stdio),
-//! so a `tools/call` whose arguments nest 3,000 levels deep left its client waiting for
-//! ever and the audit log without a trace. Such a message is refused here, before rmcp:
-//! over stdio a [`Guarded`] transport drops its line and answers the request's `id` (read
-//! without parsing the rest) with a JSON-RPC error; over HTTP the body is answered the same
-//! way (`http.rs`). Either way the refusal is recorded (rate-limited, as every refusal the
-//! gateway records).
+//! rmcp drops a message it cannot parse without an answer (over stdio): one nested deeper
+//! than serde_json goes, one that is not UTF-8 or not JSON, one holding a number out of
+//! range, a line over its size limit; a JSON-RPC batch is no message it serves. A
+//! `tools/call` among them left its client waiting for ever and the audit log without a
+//! trace. Each is refused here, before rmcp ([`check`]): over stdio a [`Guarded`]
+//! transport drops its line and answers the request's `id` (read without parsing the rest)
+//! with a JSON-RPC error; over HTTP the body is answered the same way (`http.rs`). Either
+//! way the refusal is recorded (rate-limited, as every refusal the gateway records).
+//!
+//! Over stdio, each request also reaches rmcp under an id of the gateway's own
+//! ([`ids`]): a request reusing the id of one in progress is refused the same way, so a
+//! cancellation names one call.
 
 use std::future::Future;
 use std::io;
@@ -16,39 +20,45 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use rmcp::RoleServer;
-use rmcp::model::{ErrorData, RequestId, ServerJsonRpcMessage};
+use rmcp::model::{ClientNotification, ErrorData, JsonRpcMessage, RequestId, ServerJsonRpcMessage};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::transport::async_rw::AsyncRwTransport;
-use serde_json::Value;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
 use crate::stdio::{Reader, Writer};
 
-/// Levels of nesting past which a message is refused: below serde_json's 128, so that no
-/// message rmcp would drop for its depth gets past, and far above what a tool's arguments
-/// need.
-pub(crate) const MAX_NESTING: usize = 100;
+mod check;
+mod ids;
 
-/// Lines longer than this are passed on unchecked (rmcp drops them as oversized: its
-/// limit, 16 MiB).
-const MAX_CHECKED_LINE: usize = 16 * 1024 * 1024;
+pub(crate) use check::Problem;
 
-/// A message refused for its depth: the request's id and method, when it has them.
+/// The longest line read (rmcp's own limit, 16 MiB): a longer one is refused.
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// Bytes of a line too long to read that are kept to find its `id` and `method`.
+const KEPT_OF_TOO_LONG: usize = 64 * 1024;
+
+/// A message refused before rmcp reads it: the request's id and method, when it has them,
+/// and why.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TooDeep {
+pub(crate) struct Refused {
     pub id: Option<RequestId>,
     pub method: Option<String>,
+    pub problem: Problem,
 }
 
-impl TooDeep {
-    /// Reads what is known of `message` without parsing it whole.
-    pub fn of(message: &[u8]) -> TooDeep {
-        let id = top_level_member(message, b"\"id\"").and_then(|v| serde_json::from_value(v).ok());
-        let method =
-            top_level_member(message, b"\"method\"").and_then(|v| v.as_str().map(str::to_owned));
-        TooDeep { id, method }
+impl Refused {
+    /// `message` refused for `problem`, with what can be read of it.
+    pub fn of(message: &[u8], problem: Problem) -> Refused {
+        let (id, method) = check::id_and_method(message);
+        Refused { id, method, problem }
+    }
+
+    /// What is wrong with `message`, as a refusal; `None` when the gateway reads it.
+    pub fn check(message: &[u8]) -> Option<Refused> {
+        check::problem(message).map(|problem| Refused::of(message, problem))
     }
 
     /// The reason a refusal record gives.
@@ -57,116 +67,44 @@ impl TooDeep {
             Some(method) => format!("a `{}` request", method.escape_default()),
             None => "a message".to_owned(),
         };
-        format!("mcp.message_too_deep: {what} nested more than {MAX_NESTING} levels deep")
+        let rule = match self.problem {
+            Problem::TooDeep => "mcp.message_too_deep",
+            Problem::IdInUse => "mcp.request_id_in_use",
+            Problem::TooLarge => "mcp.message_too_large",
+            _ => "mcp.unreadable_message",
+        };
+        format!("{rule}: {what} {}", self.problem.detail())
     }
 
-    /// The client's answer: an invalid-request error for a request (a message with an id
-    /// and a method); `None` for a notification or a response, which get no answer.
+    /// The client's answer: a JSON-RPC error naming the request (a message with an id and
+    /// a method); for a message with neither (a batch, bytes that are no message), an error
+    /// naming no request, as JSON-RPC asks. `None` for a notification or a response, which
+    /// get no answer.
     pub fn answer(&self) -> Option<ServerJsonRpcMessage> {
-        let id = self.id.clone().filter(|_| self.method.is_some())?;
-        let error = ErrorData::invalid_request(
-            format!("aecl: the message nests more than {MAX_NESTING} levels deep; refused"),
-            None,
-        );
-        Some(ServerJsonRpcMessage::error(error, Some(id)))
-    }
-}
-
-/// Whether `message` nests deeper than [`MAX_NESTING`] (brackets outside strings).
-pub(crate) fn too_deep(message: &[u8]) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &byte in message {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
-/// The value of the top-level object's member `key` (its JSON string form, quotes
-/// included) when it is a string or a number, found by scanning, so a message too deep to
-/// parse still names it.
-fn top_level_member(message: &[u8], key: &[u8]) -> Option<Value> {
-    let mut depth = 0usize;
-    let mut at = 0;
-    while let Some(&byte) = message.get(at) {
-        match byte {
-            b'"' => {
-                let end = string_end(message, at)?;
-                if depth == 1 && message.get(at..end) == Some(key) {
-                    let colon = skip_space(message, end);
-                    if message.get(colon) == Some(&b':') {
-                        return scalar_at(message, skip_space(message, colon + 1));
-                    }
-                }
-                at = end;
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        at += 1;
-    }
-    None
-}
-
-/// The index just past the string that opens at `start`.
-fn string_end(message: &[u8], start: usize) -> Option<usize> {
-    let mut at = start + 1;
-    loop {
-        match message.get(at)? {
-            b'\\' => at += 2,
-            b'"' => return Some(at + 1),
-            _ => at += 1,
+        let message = format!("aecl: the message {}; refused", self.problem.detail());
+        let unreadable = matches!(self.problem, Problem::NotUtf8 | Problem::NotJson);
+        let error = if unreadable {
+            ErrorData::parse_error(message, None)
+        } else {
+            ErrorData::invalid_request(message, None)
+        };
+        match (&self.id, &self.method) {
+            (Some(id), Some(_)) => Some(ServerJsonRpcMessage::error(error, Some(id.clone()))),
+            // A batch, or bytes with no readable id and method: no request to name.
+            (None, None) => Some(ServerJsonRpcMessage::error(error, None)),
+            _ => None,
         }
     }
 }
 
-fn skip_space(message: &[u8], mut at: usize) -> usize {
-    while message.get(at).is_some_and(u8::is_ascii_whitespace) {
-        at += 1;
-    }
-    at
-}
-
-/// The string or number at `start`, parsed on its own.
-fn scalar_at(message: &[u8], start: usize) -> Option<Value> {
-    let end = match message.get(start)? {
-        b'"' => string_end(message, start)?,
-        _ => {
-            let number =
-                |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
-            start + message.get(start..)?.iter().take_while(|b| number(b)).count()
-        }
-    };
-    serde_json::from_slice(message.get(start..end)?).ok()
-}
-
-/// The gateway's stdio transport: rmcp's, reading through [`Guard`], and answering the
-/// requests the guard refused.
+/// The gateway's stdio transport: rmcp's, reading through [`Guard`], answering the
+/// requests the guard refused, and giving rmcp its own request ids ([`ids`]).
 pub(crate) struct Guarded {
     inner: AsyncRwTransport<RoleServer, Guard<Reader>, Writer>,
-    refused: mpsc::UnboundedReceiver<TooDeep>,
+    refused: mpsc::UnboundedReceiver<Refused>,
     /// Records a refusal (its reason).
     record: Box<dyn Fn(String) + Send>,
+    ids: ids::Ids,
 }
 
 /// `(reader, writer)` as the gateway's transport; `record` is given the reason of each
@@ -177,7 +115,61 @@ pub(crate) fn guarded(
 ) -> Guarded {
     let (sender, refused) = mpsc::unbounded_channel();
     let guard = Guard::new(reader, sender);
-    Guarded { inner: AsyncRwTransport::new(guard, writer), refused, record: Box::new(record) }
+    Guarded {
+        inner: AsyncRwTransport::new(guard, writer),
+        refused,
+        record: Box::new(record),
+        ids: ids::Ids::default(),
+    }
+}
+
+impl Guarded {
+    /// Answers and records a refused message.
+    fn refuse(&mut self, refused: &Refused) {
+        if let Some(answer) = refused.answer() {
+            let sent = self.inner.send(answer);
+            tokio::spawn(async move {
+                if let Err(error) = sent.await {
+                    tracing::warn!(%error, "answering a refused MCP message");
+                }
+            });
+        }
+        (self.record)(refused.reason());
+    }
+
+    /// `message` as rmcp is given it: a request under its own id, a cancellation under the
+    /// id of the request it names. `None` when it is not given (a request reusing an id in
+    /// progress, refused; a cancellation of nothing in progress).
+    fn own_ids(
+        &mut self,
+        message: RxJsonRpcMessage<RoleServer>,
+    ) -> Option<RxJsonRpcMessage<RoleServer>> {
+        match message {
+            JsonRpcMessage::Request(mut request) => match self.ids.start(&request.id) {
+                Some(own) => {
+                    request.id = own;
+                    Some(JsonRpcMessage::Request(request))
+                }
+                None => {
+                    let method = Some(request.request.method().to_owned());
+                    let id = Some(request.id);
+                    self.refuse(&Refused { id, method, problem: Problem::IdInUse });
+                    None
+                }
+            },
+            JsonRpcMessage::Notification(mut notification) => {
+                if let ClientNotification::CancelledNotification(cancelled) =
+                    &mut notification.notification
+                {
+                    // Named by the client's id: an own id it names by chance is not it.
+                    let named = cancelled.params.request_id.as_ref()?;
+                    cancelled.params.request_id = Some(self.ids.cancel(named)?);
+                }
+                Some(JsonRpcMessage::Notification(notification))
+            }
+            other => Some(other),
+        }
+    }
 }
 
 impl Transport<RoleServer> for Guarded {
@@ -185,8 +177,22 @@ impl Transport<RoleServer> for Guarded {
 
     fn send(
         &mut self,
-        item: TxJsonRpcMessage<RoleServer>,
+        mut item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        // An answer goes back under the client's id of its request.
+        match &mut item {
+            JsonRpcMessage::Response(response) => {
+                if let Some(id) = self.ids.answered(&response.id) {
+                    response.id = id;
+                }
+            }
+            JsonRpcMessage::Error(error) => {
+                if let Some(id) = error.id.as_ref().and_then(|own| self.ids.answered(own)) {
+                    error.id = Some(id);
+                }
+            }
+            JsonRpcMessage::Request(_) | JsonRpcMessage::Notification(_) => {}
+        }
         self.inner.send(item)
     }
 
@@ -198,17 +204,12 @@ impl Transport<RoleServer> for Guarded {
             let refused = tokio::select! {
                 biased;
                 Some(refused) = refused.recv() => refused,
-                message = inner.receive() => return message,
+                message = inner.receive() => match self.own_ids(message?) {
+                    Some(message) => return Some(message),
+                    None => continue,
+                },
             };
-            if let Some(answer) = refused.answer() {
-                let sent = self.inner.send(answer);
-                tokio::spawn(async move {
-                    if let Err(error) = sent.await {
-                        tracing::warn!(%error, "answering a refused MCP message");
-                    }
-                });
-            }
-            (self.record)(refused.reason());
+            self.refuse(&refused);
         }
     }
 
@@ -217,8 +218,8 @@ impl Transport<RoleServer> for Guarded {
     }
 }
 
-/// Reads lines from `inner` and passes on those no deeper than [`MAX_NESTING`]; a deeper
-/// one is dropped and named on `refused`.
+/// Reads lines from `inner` and passes on those the gateway reads ([`check`]); another is
+/// dropped and named on `refused`.
 pub(crate) struct Guard<R> {
     inner: R,
     /// The line being read, not yet checked.
@@ -226,20 +227,20 @@ pub(crate) struct Guard<R> {
     /// Checked bytes, passed on from `ready_at`.
     ready: Vec<u8>,
     ready_at: usize,
-    /// The rest of a line too long to check is passed on as it comes.
-    passing: bool,
+    /// The rest of a line too long to read is dropped as it comes.
+    discarding: bool,
     eof: bool,
-    refused: mpsc::UnboundedSender<TooDeep>,
+    refused: mpsc::UnboundedSender<Refused>,
 }
 
 impl<R> Guard<R> {
-    fn new(inner: R, refused: mpsc::UnboundedSender<TooDeep>) -> Guard<R> {
+    fn new(inner: R, refused: mpsc::UnboundedSender<Refused>) -> Guard<R> {
         Guard {
             inner,
             line: Vec::new(),
             ready: Vec::new(),
             ready_at: 0,
-            passing: false,
+            discarding: false,
             eof: false,
             refused,
         }
@@ -248,23 +249,29 @@ impl<R> Guard<R> {
     fn take_in(&mut self, bytes: &[u8]) {
         for piece in bytes.split_inclusive(|b| *b == b'\n') {
             let complete = piece.ends_with(b"\n");
-            if self.passing {
-                self.ready.extend_from_slice(piece);
-                self.passing = !complete;
+            if self.discarding {
+                self.discarding = !complete;
                 continue;
             }
             self.line.extend_from_slice(piece);
             if complete {
                 let line = std::mem::take(&mut self.line);
-                if too_deep(&line) {
-                    // The receiving end lives as long as the transport reading this.
-                    let _ = self.refused.send(TooDeep::of(&line));
-                } else {
-                    self.ready.extend_from_slice(&line);
+                if line.len() > MAX_LINE {
+                    let kept = line.get(..KEPT_OF_TOO_LONG).unwrap_or_default();
+                    let _ = self.refused.send(Refused::of(kept, Problem::TooLarge));
+                    continue;
                 }
-            } else if self.line.len() > MAX_CHECKED_LINE {
-                self.ready.append(&mut self.line);
-                self.passing = true;
+                match Refused::check(&line) {
+                    // The receiving end lives as long as the transport reading this.
+                    Some(refused) => drop(self.refused.send(refused)),
+                    None => self.ready.extend_from_slice(&line),
+                }
+            } else if self.line.len() > MAX_LINE {
+                // Refused now, with what its beginning says, rather than read to its end.
+                let kept = self.line.get(..KEPT_OF_TOO_LONG).unwrap_or_default();
+                let _ = self.refused.send(Refused::of(kept, Problem::TooLarge));
+                self.line = Vec::new();
+                self.discarding = true;
             }
         }
     }
@@ -314,6 +321,7 @@ mod tests {
     use serde_json::json;
     use tokio::io::AsyncReadExt;
 
+    use super::check::too_deep;
     use super::*;
 
     fn deep(levels: usize) -> String {
@@ -329,33 +337,74 @@ mod tests {
         assert!(!too_deep(deep(90).as_bytes()));
         let quoted = format!(r#"{{"a":"{}"}}"#, "[".repeat(500));
         assert!(!too_deep(quoted.as_bytes()), "brackets in a string are text");
-        let refused = TooDeep::of(deep(3000).as_bytes());
+        let refused = Refused::check(deep(3000).as_bytes()).expect("refused");
+        assert_eq!(refused.problem, Problem::TooDeep);
         assert_eq!(refused.id, Some(RequestId::Number(10)));
         assert_eq!(refused.method.as_deref(), Some("tools/call"));
         let answer = serde_json::to_value(refused.answer().unwrap()).unwrap();
         assert_eq!(answer["id"], 10);
         assert_eq!(answer["error"]["code"], -32600);
-        // A string id, and an `id` key inside the arguments that is not the request's.
-        let line = format!(
-            r#"{{"params":{{"arguments":{{"id":"no"}}}},"id":"req-\"7","method":"x","deep":{}}}"#,
-            "[".repeat(200)
-        );
-        assert_eq!(TooDeep::of(line.as_bytes()).id, Some(RequestId::String("req-\"7".into())));
         // A notification gets no answer.
         let note = format!(r#"{{"method":"notifications/x","params":{}}}"#, "[".repeat(200));
-        assert!(TooDeep::of(note.as_bytes()).answer().is_none());
+        assert!(Refused::check(note.as_bytes()).unwrap().answer().is_none());
+    }
+
+    /// A batch, a number out of range, bytes that are not UTF-8 or not JSON: each answered
+    /// (naming the request when it can be read) and given a reason to record.
+    #[test]
+    fn unreadable_messages_are_answered() {
+        let big = r#"{"jsonrpc":"2.0","id":951,"method":"tools/call","params":{"name":"x","arguments":{"amount":1e400}}}"#;
+        let refused = Refused::check(big.as_bytes()).expect("refused");
+        let answer = serde_json::to_value(refused.answer().unwrap()).unwrap();
+        assert_eq!(
+            (answer["id"].clone(), answer["error"]["code"].clone()),
+            (json!(951), json!(-32600))
+        );
+        assert!(refused.reason().starts_with("mcp.unreadable_message: a `tools/call` request"));
+
+        let batch = format!("[{big}]");
+        let answer = Refused::check(batch.as_bytes()).unwrap().answer().unwrap();
+        let answer = serde_json::to_value(answer).unwrap();
+        assert!(answer.get("id").is_none() && answer["error"]["code"] == -32600, "{answer}");
+
+        let answer = Refused::check(b"{not json").unwrap().answer().unwrap();
+        assert_eq!(serde_json::to_value(answer).unwrap()["error"]["code"], -32700);
+        let bytes = b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"\xff\"}}";
+        let refused = Refused::check(bytes).unwrap();
+        assert_eq!(refused.problem, Problem::NotUtf8);
+        let answer = serde_json::to_value(refused.answer().unwrap()).unwrap();
+        assert_eq!(
+            (answer["id"].clone(), answer["error"]["code"].clone()),
+            (json!(3), json!(-32700))
+        );
     }
 
     #[tokio::test]
-    async fn the_guard_drops_a_deep_line_and_passes_the_others_as_they_were() {
+    async fn the_guard_drops_a_refused_line_and_passes_the_others_as_they_were() {
         let first = json!({"jsonrpc": "2.0", "method": "ping", "id": 1}).to_string();
         let last = json!({"jsonrpc": "2.0", "method": "ping", "id": 2}).to_string();
-        let input = format!("{first}\n{}\n{last}\n", deep(3000));
+        let input = format!("{first}\n{}\n[{first}]\n\n{last}\n", deep(3000));
         let (sender, mut refused) = mpsc::unbounded_channel();
         let mut guard = Guard::new(input.as_bytes(), sender);
         let mut passed = String::new();
         guard.read_to_string(&mut passed).await.unwrap();
-        assert_eq!(passed, format!("{first}\n{last}\n"));
+        assert_eq!(passed, format!("{first}\n\n{last}\n"));
         assert_eq!(refused.try_recv().unwrap().id, Some(RequestId::Number(10)));
+        assert_eq!(refused.try_recv().unwrap().problem, Problem::Batch);
+    }
+
+    #[tokio::test]
+    async fn a_line_too_long_is_refused_when_it_passes_the_limit() {
+        let head = r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"x","arguments":{"a":""#;
+        let mut input = head.as_bytes().to_vec();
+        input.resize(MAX_LINE + 10, b'a');
+        input.extend_from_slice(b"\"}}}\n{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":5}\n");
+        let (sender, mut refused) = mpsc::unbounded_channel();
+        let mut guard = Guard::new(input.as_slice(), sender);
+        let mut passed = String::new();
+        guard.read_to_string(&mut passed).await.unwrap();
+        assert_eq!(passed, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":5}\n");
+        let refused = refused.try_recv().unwrap();
+        assert_eq!((refused.problem, refused.id), (Problem::TooLarge, Some(RequestId::Number(4))));
     }
 }

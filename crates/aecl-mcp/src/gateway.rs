@@ -386,7 +386,11 @@ impl<S: Store + 'static> ServerHandler for Gateway<S> {
         let span = request_span(ListToolsRequestMethod::VALUE, None, &context);
         match self.listed_tools().instrument(span).await {
             Ok(tools) => Ok(ListToolsResult::with_all_items(tools)),
-            Err(error) => Err(ErrorData::internal_error(error.to_string(), None)),
+            // Without a server's own text (`McpError::shown_to_client`): logged here whole.
+            Err(error) => {
+                tracing::warn!(%error, "tools/list failed");
+                Err(ErrorData::internal_error(error.shown_to_client(), None))
+            }
         }
     }
 

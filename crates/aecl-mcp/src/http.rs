@@ -2,7 +2,8 @@
 //! 2025-11-25 session) served by rmcp's streamable HTTP service on a plain hyper HTTP/1
 //! connection per client.
 //!
-//! Every request is authenticated first ([`crate::auth`]): its agent token's subject is the
+//! A request from a page in a browser (an `Origin` not on an accepted host) is refused
+//! first, as the MCP transport spec asks. Every request is authenticated then ([`crate::auth`]): its agent token's subject is the
 //! agent, and each session (or each request of a sessionless 2026-07-28 client) is served by
 //! the gateway made for that agent. A session is bound to the agent that opened it.
 //! Session termination answers as the spec says: 204 when closed, 404 for a session that is
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use aecl_engine::Store;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, ORIGIN, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rmcp::transport::StreamableHttpService;
@@ -188,6 +189,18 @@ impl<S: Store + 'static> Front<S> {
         if path != MCP_PATH {
             return plain(StatusCode::NOT_FOUND, format!("MCP is served on {MCP_PATH}"));
         }
+        // The spec: an `Origin` that is present and not allowed is refused (a page in a
+        // browser reaching the gateway, DNS rebinding); a client outside a browser sends
+        // none.
+        if let Some(origin) = request.headers().get(ORIGIN)
+            && !allowed_origin(origin.as_bytes(), &self.hosts)
+        {
+            let shown: String =
+                String::from_utf8_lossy(origin.as_bytes()).escape_default().take(200).collect();
+            let why = format!("mcp.origin_refused: the `Origin` `{shown}` is not an allowed one");
+            self.gateway.record_http_refusal("", &why, 403).await;
+            return plain(StatusCode::FORBIDDEN, format!("aecl: {why}"));
+        }
         let authorization = request.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
         let policy = self.gateway.policy();
         let now = self.gateway.now();
@@ -262,12 +275,12 @@ impl<S: Store + 'static> Front<S> {
                 );
             }
         };
-        // A message too deep for rmcp to read would be dropped without a useful answer:
-        // answered here with the request's id, and recorded (`frames.rs`).
-        if crate::frames::too_deep(&body) {
-            let refused = crate::frames::TooDeep::of(&body);
+        // A message rmcp could not read (too deep, not UTF-8 or not JSON, a number out of
+        // range, a batch) would be dropped without a useful answer: answered here with the
+        // request's id, and recorded (`frames.rs`).
+        if let Some(refused) = crate::frames::Refused::check(&body) {
             self.gateway.record_refusal_of(&agent, &refused.reason()).await;
-            return too_deep(&refused);
+            return unreadable(&refused);
         }
         // A POST outside a session either opens one (`initialize`) or is a sessionless
         // (2026-07-28) request, served over its agent's own connections, kept between its
@@ -322,6 +335,19 @@ impl<S: Store + 'static> Front<S> {
     }
 }
 
+/// Whether `origin` (an `Origin` header's value) is a web origin on one of the accepted
+/// `Host` names (`hosts`: loopback names and `--allowed-host`s), over `http` or `https`, on
+/// any port. `null` and anything else is not.
+fn allowed_origin(origin: &[u8], hosts: &[String]) -> bool {
+    let Ok(origin) = std::str::from_utf8(origin) else { return false };
+    let Ok(uri) = origin.trim().parse::<hyper::Uri>() else { return false };
+    let web = matches!(uri.scheme_str(), Some("http" | "https"));
+    let bare = uri.path_and_query().is_none_or(|p| p.as_str().is_empty() || p.as_str() == "/");
+    let Some(host) = uri.host() else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    web && bare && hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host))
+}
+
 /// Whether a request body is (or, in a batch, holds) an `initialize` request.
 fn is_initialize(body: &[u8]) -> bool {
     let method = |message: &serde_json::Value| {
@@ -334,9 +360,9 @@ fn is_initialize(body: &[u8]) -> bool {
     }
 }
 
-/// The answer to a message refused for its depth: a JSON-RPC error naming the request, as
-/// rmcp answers a request it cannot take (400).
-fn too_deep(refused: &crate::frames::TooDeep) -> Response<Body> {
+/// The answer to a message refused before rmcp reads it: a JSON-RPC error naming the
+/// request, as rmcp answers a request it cannot take (400).
+fn unreadable(refused: &crate::frames::Refused) -> Response<Body> {
     let answer = match refused.answer() {
         Some(answer) => serde_json::to_string(&answer).ok(),
         None => None,
@@ -344,7 +370,7 @@ fn too_deep(refused: &crate::frames::TooDeep) -> Response<Body> {
     let body = answer.unwrap_or_else(|| {
         serde_json::json!({
             "jsonrpc": "2.0",
-            "error": {"code": -32600, "message": "aecl: the message nests too deep; refused"},
+            "error": {"code": -32600, "message": "aecl: the message cannot be read; refused"},
         })
         .to_string()
     });
@@ -412,4 +438,37 @@ fn metadata(base: &str) -> Response<Body> {
     let mut response = plain(StatusCode::OK, body.to_string());
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_origin;
+
+    #[test]
+    fn an_origin_is_allowed_on_an_accepted_host_only() {
+        let hosts: Vec<String> =
+            ["localhost", "127.0.0.1", "::1", "mcp.internal"].map(str::to_owned).to_vec();
+        for origin in [
+            "http://localhost",
+            "http://localhost:5173",
+            "https://LOCALHOST:8443",
+            "http://127.0.0.1:3000",
+            "http://[::1]:8080",
+            "https://mcp.internal",
+        ] {
+            assert!(allowed_origin(origin.as_bytes(), &hosts), "{origin}");
+        }
+        for origin in [
+            "http://evil.example",
+            "http://localhost.evil.example",
+            "null",
+            "file://localhost",
+            "http://localhost/path",
+            "",
+            "localhost",
+        ] {
+            assert!(!allowed_origin(origin.as_bytes(), &hosts), "{origin}");
+        }
+        assert!(!allowed_origin(b"http://local\xffhost", &hosts));
+    }
 }

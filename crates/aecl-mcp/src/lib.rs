@@ -9,6 +9,7 @@
 //! - every `tools/call` is a call of the engine (`Engine::execute`): decided, recorded in
 //!   the audit log before it runs, forwarded to the wrapped server only when allowed, its
 //!   output recorded into the run's history (provenance) and redacted as policy says;
+//!   an answer larger than [`MAX_ANSWER_BYTES`] fails the call at once ([`answer_cap`]);
 //! - a tool whose definition changed since it was first seen is blocked until an approver
 //!   accepts the change (pins in the approval gate);
 //! - a call that needs approval waits for an approver's answer in the engine's approval
@@ -24,6 +25,7 @@
 //!
 //! The crate names no concrete store: `aecl-cli` wires one in.
 
+mod answer_cap;
 mod auth;
 pub mod catalog;
 pub mod config;
@@ -44,6 +46,7 @@ pub mod tighten;
 mod trace_context;
 mod upstream;
 
+pub use answer_cap::MAX_ANSWER_BYTES;
 pub use auth::ClientAuth;
 pub use error::McpError;
 pub use gateway::{Gateway, GatewayConfig};

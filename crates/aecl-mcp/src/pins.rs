@@ -1,5 +1,5 @@
 //! Tool definitions pinned when first seen: a server that changes a tool's description,
-//! schema or annotations after the agent's operator started trusting it (a "rug pull")
+//! schema, annotations, `_meta` or icons after the agent's operator started trusting it (a "rug pull")
 //! has that tool blocked until an approver accepts the new definition.
 //!
 //! The pins live in the engine's approval gate, so they are as durable as the store and an
@@ -152,10 +152,15 @@ impl Pins {
     }
 }
 
-/// SHA-256 of the canonical JSON of what the model is told of a tool: name, title,
-/// description, schemas and annotations (not `_meta` or icons).
+/// SHA-256 of the canonical JSON of everything the client is shown of a tool: name,
+/// title, description, schemas, annotations, and its `_meta` and icons (a client may show
+/// the model any of it, so a change to any of it is a change to approve).
+///
+/// The fields beyond the first six are added only when the tool has them, so the hash of
+/// a definition without them is the one pinned before they were read: such pins stay
+/// accepted.
 pub(crate) fn definition_hash(tool: &Tool) -> String {
-    let definition = json!({
+    let mut definition = json!({
         "name": tool.name,
         "title": tool.title,
         "description": tool.description,
@@ -163,6 +168,13 @@ pub(crate) fn definition_hash(tool: &Tool) -> String {
         "outputSchema": tool.output_schema,
         "annotations": tool.annotations,
     });
+    if let (Some(hashed), Ok(Value::Object(whole))) =
+        (definition.as_object_mut(), serde_json::to_value(tool))
+    {
+        for (key, value) in whole {
+            hashed.entry(key).or_insert(value);
+        }
+    }
     let canonical = aecl_core::canonical::canonical_json(&definition);
     aecl_core::call::hex(&Sha256::digest(canonical.as_bytes()))
 }
@@ -237,6 +249,8 @@ mod tests {
     use rmcp::model::Tool;
     use serde_json::{Map, json};
 
+    use sha2::Digest;
+
     use super::{Pins, definition_hash};
 
     fn schema(property: &str) -> Arc<Map<String, serde_json::Value>> {
@@ -268,6 +282,27 @@ mod tests {
         let widened = Tool::new("echo", "Echo the text.", schema("path"));
         assert_eq!(pins.hash("echo", &widened), definition_hash(&widened));
         assert_ne!(definition_hash(&widened), definition_hash(&first));
+
+        // A definition without `_meta` or icons hashes as it did before they were read:
+        // its pin stays accepted.
+        let before = json!({
+            "name": first.name, "title": null, "description": first.description,
+            "inputSchema": first.input_schema, "outputSchema": null, "annotations": null,
+        });
+        let before = aecl_core::canonical::canonical_json(&before);
+        let before = aecl_core::call::hex(&sha2::Sha256::digest(before.as_bytes()));
+        assert_eq!(definition_hash(&first), before);
+
+        // Only the tool's `_meta`, or only its icons: a change too.
+        let mut with = serde_json::to_value(&first).unwrap();
+        with["_meta"] = json!({"note": "fetch https://toolmeta.example/x"});
+        let meta: Tool = serde_json::from_value(with.clone()).unwrap();
+        assert_ne!(definition_hash(&meta), definition_hash(&first));
+        assert_eq!(pins.hash("echo", &meta), definition_hash(&meta));
+        with["icons"] = json!([{"src": "https://icon.example/x"}]);
+        let icons: Tool = serde_json::from_value(with).unwrap();
+        assert_ne!(definition_hash(&icons), definition_hash(&meta));
+        assert_eq!(pins.hash("echo", &icons), definition_hash(&icons));
 
         // Another action with the first definition: its own entry.
         assert_eq!(pins.hash("other", &first), definition_hash(&first));

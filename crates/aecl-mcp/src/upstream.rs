@@ -16,6 +16,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient};
 
+use crate::answer_cap::{Capped, MAX_ANSWER_BYTES};
 use crate::error::McpError;
 use crate::relay::{Relays, UpstreamClient};
 use crate::servers::Launch;
@@ -123,6 +124,7 @@ impl Upstream {
             .spawn()
             .map_err(|source| McpError::Spawn { command: name.clone(), source })?;
         let relays = Relays::default();
+        let transport = Capped::new(transport, MAX_ANSWER_BYTES);
         let service = UpstreamClient::new(relays.clone())
             .serve_with_lifecycle(transport, handshake.lifecycle())
             .await
@@ -209,6 +211,7 @@ impl Upstream {
         }
         let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(sent);
         let transport = StreamableHttpClientTransport::from_config(config);
+        let transport = Capped::new(transport, MAX_ANSWER_BYTES);
         let relays = Relays::default();
         let service = UpstreamClient::new(relays.clone())
             .serve_with_lifecycle(transport, handshake.lifecycle())
@@ -243,12 +246,18 @@ impl Upstream {
             .map_err(|e| McpError::Upstream { method: "tools/list", detail: e.to_string() })
     }
 
-    /// One `tools/call`, without driving `input_required` rounds.
+    /// One `tools/call`, without driving `input_required` rounds. A JSON-RPC error answer
+    /// is [`McpError::Answered`], with the server's message and data.
     pub async fn call(&self, params: CallToolRequestParams) -> Result<CallToolResponse, McpError> {
-        self.peer
-            .call_tool_once(params)
-            .await
-            .map_err(|e| McpError::Upstream { method: "tools/call", detail: e.to_string() })
+        self.peer.call_tool_once(params).await.map_err(|error| match error {
+            rmcp::ServiceError::McpError(error) => McpError::Answered {
+                method: "tools/call",
+                code: error.code.0,
+                message: error.message.into_owned(),
+                data: error.data,
+            },
+            error => McpError::Upstream { method: "tools/call", detail: error.to_string() },
+        })
     }
 }
 

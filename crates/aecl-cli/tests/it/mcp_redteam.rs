@@ -14,6 +14,13 @@
 //!
 //! A URL the server planted, used later as `fetch_url`'s control argument (kind `url`,
 //! `untrusted_control_argument = "block"`), must be blocked and never reach the server.
+//!
+//! Round 10's classes are in [`data_flow`] (a JSON-RPC error answer, a tool definition's
+//! every text, a text block's `_meta`, the server's info and an elicitation's defaults) and
+//! [`protocol`] (a reused request id, unreadable messages, `Origin`, an oversized answer).
+
+mod data_flow;
+mod protocol;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -61,6 +68,14 @@ effect = "read"
 effect = "read"
 [actions.slow]
 effect = "read"
+[actions.rpc_error]
+effect = "read"
+[actions.block_meta]
+effect = "read"
+[actions.schema_inject]
+effect = "read"
+[actions.huge]
+effect = "read"
 
 [actions.fetch_url]
 description = "Fetch a URL: where it goes is the call's control argument."
@@ -95,7 +110,7 @@ impl Red {
             r#"agent_id = "red_agent"
 allowed_actions = [
   "struct_steal", "err_steal", "link_steal", "meta_steal", "blob_steal", "ask", "ssn_record", "ssn_text",
-  "described", "fetch_url", "send_money", "slow",
+  "described", "fetch_url", "send_money", "slow", "rpc_error", "block_meta", "schema_inject", "huge",
 ]
 
 [context_rules]

@@ -98,8 +98,9 @@ pub fn documents(output: &Value, format: OutputFormat) -> Option<Vec<Document>> 
 }
 
 /// An MCP tool result's documents: its `structuredContent`, each text item of its
-/// `content` read as `format`, its other items (a resource's text, a link's URI and
-/// description; not an image's or a blob's bytes) and its `_meta`. Every part of it is
+/// `content` read as `format` (and the item's other fields, its `_meta`), its other items
+/// (a resource's text, a link's URI and description; not an image's or a blob's bytes)
+/// and its `_meta`. Every part of it is
 /// indexed: a client may show the model any of them, and a server that writes an
 /// attacker's value into the text beside a harmless `structuredContent` must not get it
 /// past the index.
@@ -135,6 +136,11 @@ fn mcp_documents(
                 }),
                 None => return None,
             }
+            // The block's other fields (its `_meta`, its annotations) are handed to the
+            // client with it.
+            if let Some(rest) = text_item_rest(item) {
+                docs.push(Document::new(format!("content[{i}]"), from_value(&rest)?));
+            }
         } else if let Value::Object(fields) = item {
             let fields = readable_item(fields);
             docs.push(Document::new(format!("content[{i}]"), from_value(&Value::Object(fields))?));
@@ -162,6 +168,18 @@ fn readable_item(fields: &serde_json::Map<String, Value>) -> serde_json::Map<Str
         add_resource_text(resource, text);
     }
     fields
+}
+
+/// A text item's fields other than its `type` and `text` (its `_meta`, its annotations),
+/// when it has any: a client may show them with the text, so they are read as well.
+fn text_item_rest(item: &Value) -> Option<Value> {
+    let Value::Object(fields) = item else { return None };
+    let rest: serde_json::Map<String, Value> = fields
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "type" | "text"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    (!rest.is_empty()).then_some(Value::Object(rest))
 }
 
 /// Adds `text` to an embedded resource's `text` (after it, on a line of its own, when the
@@ -198,8 +216,9 @@ pub fn blob_text(blob: &str) -> Option<String> {
 }
 
 /// The text of an MCP tool result that could not be read field by field: each text item's
-/// text, the strings (and keys) of its other items (not an image's or a blob's bytes), of
-/// its `structuredContent` and of its `_meta`, a line each.
+/// text (and the strings of its other fields), the strings (and keys) of its other items
+/// (not an image's or a blob's bytes), of its `structuredContent` and of its `_meta`, a
+/// line each.
 pub(crate) fn mcp_text(map: &serde_json::Map<String, Value>) -> String {
     fn strings(value: &Value, out: &mut String) {
         match value {
@@ -227,6 +246,7 @@ pub(crate) fn mcp_text(map: &serde_json::Map<String, Value>) -> String {
         match item {
             Value::Object(fields) if fields.get("type").and_then(Value::as_str) == Some("text") => {
                 strings(fields.get("text").unwrap_or(&Value::Null), &mut out);
+                strings(&text_item_rest(item).unwrap_or(Value::Null), &mut out);
             }
             Value::Object(fields) => strings(&Value::Object(readable_item(fields)), &mut out),
             other => strings(other, &mut out),

@@ -70,7 +70,11 @@ impl<S: Store + 'static> Gateway<S> {
                 self.record_refusal(&reason).await;
                 Err(Refused::Failed(format!("the MCP server does not list a tool `{exposed}`")))
             }
-            Err(error) => Err(Refused::Failed(error.to_string())),
+            // Never a server's own text, which would reach the model unrecorded.
+            Err(error) => {
+                tracing::warn!(tool = %exposed, %error, "listing the tool's server failed");
+                Err(Refused::Failed(error.shown_to_client()))
+            }
         };
         // Refused outside the policy, and recorded as a block all the same, so the audit
         // log shows it; a failure to record it still refuses the call.
@@ -173,8 +177,10 @@ impl<S: Store + 'static> Gateway<S> {
         // Started before the decision when it is not yet (the definition check started it
         // already): a server that cannot start refuses the call, and nothing is recorded as
         // dispatched.
-        let upstream =
-            self.connections.upstream(index).await.map_err(|e| Refused::Failed(e.to_string()))?;
+        let upstream = self.connections.upstream(index).await.map_err(|error| {
+            tracing::warn!(tool, %error, "starting the tool's server failed");
+            Refused::Failed(error.shown_to_client())
+        })?;
         let forward = Forward::new(upstream, tool.to_owned(), relay.clone(), cancel.clone());
         let executed = self.engine.execute(call, &forward).await.map_err(Refused::Engine)?;
         let verdict = &executed.decided.verdict;

@@ -1,5 +1,5 @@
 //! What the gateway records beside its calls' decisions: what the agent has been shown of
-//! the servers ([`crate::shown`]: instructions, tool descriptions), in the run before its
+//! the servers ([`crate::shown`]: instructions, server info, tool definitions), in the run before its
 //! next call is decided; and requests refused before any decision (a tool the gateway does
 //! not expose, a message it cannot read), as `refusal` records rate-limited per agent like
 //! the HTTP API's (`aecl_engine::RefusalAudit`).
@@ -19,8 +19,8 @@ const REFUSED_STATUS: u16 = 400;
 
 impl<S: Store + 'static> Gateway<S> {
     /// Records in the run what these connections' servers have shown the agent since the
-    /// last record: each started server's instructions and the descriptions of the tools
-    /// last listed, each once. Cheap when nothing was started or listed since.
+    /// last record: each started server's instructions and `serverInfo`, and the
+    /// definitions of the tools last listed, each once. Cheap when nothing was started or listed since.
     pub(super) async fn record_shown(&self) -> Result<(), EngineError> {
         let shown = self.connections.shown();
         if shown.pending().is_none() {
@@ -38,6 +38,15 @@ impl<S: Store + 'static> Gateway<S> {
                 if !shown.is_recorded(&content) {
                     contents.push((content.clone(), vec![content]));
                 }
+            }
+            // What it says of itself: its name is in the gateway's own `initialize` answer.
+            let info =
+                upstream.info().and_then(|info| serde_json::to_value(&info.server_info).ok());
+            let source = self.source_name(*index, &started);
+            if let Some(content) = info.and_then(|info| shown::server_info(&source, &info))
+                && !shown.is_recorded(&content)
+            {
+                contents.push((content.clone(), vec![content]));
             }
         }
         // The tools by server and name (a stable order, so the same listing records
