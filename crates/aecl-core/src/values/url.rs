@@ -17,6 +17,12 @@ pub struct UrlForm {
     pub full: String,
     /// The host alone (lower case, IDNA as punycode): where the request goes.
     pub host: String,
+    /// The hosts other clients connect to for this spelling, where they read it otherwise
+    /// than the WHATWG standard does (`host` above). curl, wget, git, httpx and Python's
+    /// `urlsplit` end the authority at the first `/`, `?` or `#` only, so for
+    /// `https://docs.test\@evil.test/` they go to `evil.test` while browsers and Node go
+    /// to `docs.test`. Data flow checks every one of them.
+    pub other_hosts: Vec<String>,
 }
 
 /// Shortest piece of a URL's path or query read as an identifier.
@@ -66,11 +72,22 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         && text
             .split_once(':')
             .is_some_and(|(head, _)| SPECIAL_SCHEMES.contains(&head.to_ascii_lowercase().as_str()));
+    // User info in front of a host, without a scheme (`user:pw@evil.test/x`,
+    // `:@evil.test`): curl and wget take the word for `http://` and the host after the `@`.
+    let authority = text.split(['/', '?', '#']).next().unwrap_or_default();
+    let user_info = explicit.is_none()
+        && !special
+        && authority.contains('@')
+        && !text
+            .split_once(':')
+            .is_some_and(|(head, _)| HOSTLESS_SCHEMES.iter().any(|s| head.eq_ignore_ascii_case(s)));
     // `mailto:`, `tel:`, `javascript:`: a scheme without `//` names no host (while
     // `host:8080/path` is a host and a port).
     if explicit.is_none()
         && !special
+        && !user_info
         && let Some((head, tail)) = text.split_once(':')
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
         && head.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-')
         && !tail.as_bytes().first().is_some_and(u8::is_ascii_digit)
     {
@@ -80,7 +97,7 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         _ if special => Url::parse(text).ok()?,
         Some(_) => Url::parse(text).ok()?,
         None if text.starts_with("//") => Url::parse(&format!("http:{text}")).ok()?,
-        None => Url::parse(&format!("http://{text}")).ok()?,
+        None => Url::parse(&format!("http://{}", scp_as_path(text))).ok()?,
     };
     let host = match parsed.host() {
         Some(url::Host::Ipv6(v6)) => match carried_ipv4(v6) {
@@ -92,6 +109,8 @@ pub fn normal(text: &str) -> Option<UrlForm> {
     if host.is_empty() {
         return None;
     }
+    let other_hosts: Vec<String> =
+        authority_host(text).into_iter().filter(|other| *other != host).collect();
     let scheme = parsed.scheme();
     let mut full = String::with_capacity(text.len());
     if scheme != "http" && scheme != "https" {
@@ -118,7 +137,71 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         full.push('#');
         full.push_str(&super::decode_unreserved(fragment));
     }
-    Some(UrlForm { full: full.to_lowercase(), host })
+    Some(UrlForm { full: full.to_lowercase(), host, other_hosts })
+}
+
+/// Schemes written without `//` whose value holds an `@` but names no host to connect to
+/// (`mailto:eve@evil.test` is an address).
+const HOSTLESS_SCHEMES: [&str; 9] =
+    ["mailto", "tel", "sms", "callto", "sip", "sips", "xmpp", "im", "urn"];
+
+/// git's scp-like remote (`git@evil.test:tools/x.git`, `evil.test:repo`) as the path it
+/// names on that host (`git@evil.test/tools/x.git`): a `:` after a host that no port
+/// follows. Other text unchanged.
+fn scp_as_path(text: &str) -> std::borrow::Cow<'_, str> {
+    let before_path = text.split('/').next().unwrap_or_default();
+    let host_at = before_path.rfind('@').map_or(0, |at| at + 1);
+    let Some(colon) = before_path.get(host_at..).and_then(|h| h.find(':')).map(|c| c + host_at)
+    else {
+        return text.into();
+    };
+    let host = text.get(host_at..colon).unwrap_or_default();
+    let after = text.get(colon + 1..).unwrap_or_default();
+    let port = after.split(['/', '?', '#']).next().unwrap_or_default();
+    let hostlike = host.contains('.') || host_at > 0 || super::ipv4::parse(host).is_some();
+    if !hostlike || port.is_empty() || port.bytes().all(|b| b.is_ascii_digit()) {
+        return text.into();
+    }
+    match (text.get(..colon), text.get(colon + 1..)) {
+        (Some(head), Some(tail)) => format!("{head}/{tail}").into(),
+        _ => text.into(),
+    }
+}
+
+/// The host of `text` as RFC 3986 readers take it (curl, wget, git, httpx, Python's
+/// `urlsplit`): after the scheme and any run of `/` or `\`, the authority ends at the
+/// first `/`, `?` or `#`; the host follows its last `@` and ends at a port. A backslash is
+/// no delimiter there, as it is for WHATWG readers. Normalised as `host` is; `None` when
+/// that host is none a client connects to (a backslash in it, an empty one).
+fn authority_host(text: &str) -> Option<String> {
+    let rest = match text.split_once(':') {
+        Some((head, tail))
+            if head.starts_with(|c: char| c.is_ascii_alphabetic())
+                && head.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                && !tail.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            tail.trim_start_matches(['/', '\\'])
+        }
+        _ => text.strip_prefix("//").unwrap_or(text),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(literal) => host_port.get(..literal.find(']')? + 2)?,
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.is_empty() {
+        return None;
+    }
+    let key = match url::Host::parse(host).ok()? {
+        url::Host::Ipv6(v6) => match carried_ipv4(v6) {
+            Some(v4) => v4.to_string(),
+            None => url::Host::<String>::Ipv6(v6).to_string(),
+        },
+        other => other.to_string().to_ascii_lowercase(),
+    };
+    Some(key)
 }
 
 /// The IPv4 address an IPv6 address reaches: `[::ffff:93.184.216.34]` is 93.184.216.34 on
