@@ -11,6 +11,7 @@
 //! from an expansion is *dynamic*, an argument built from one is *unknown* and may be any
 //! flag, and a line we cannot parse is blocked.
 
+mod archives;
 mod finding;
 mod git;
 mod guard;
@@ -26,6 +27,8 @@ mod rust_tools;
 mod scan;
 mod scripts;
 mod special;
+mod subcommands;
+mod tool_readers;
 mod unwrap;
 mod variables;
 mod word;

@@ -277,6 +277,23 @@ pub(super) fn reaches_network(words: &[ShellArg]) -> bool {
         }
         "submodule" => action(&["update", "add", "sync", "foreach"]),
         "archive" => rest.iter().any(|w| w.text.starts_with("--remote")),
+        // `git maintenance run` runs the tasks named, or those the configuration enables;
+        // its `prefetch` task fetches every remote. Scheduling it does the same later.
+        "maintenance" => {
+            let mut tasks = Vec::new();
+            let mut words = rest.iter();
+            while let Some(word) = words.next() {
+                match word.text.strip_prefix("--task=") {
+                    Some(task) => tasks.push((word.is_known(), task)),
+                    None if word.text == "--task" => {
+                        tasks.extend(words.next().map(|w| (w.is_known(), w.text.as_str())));
+                    }
+                    None => {}
+                }
+            }
+            action(&["run", "start", "register"])
+                && (tasks.is_empty() || tasks.iter().any(|(known, t)| !known || *t == "prefetch"))
+        }
         _ => REMOTE_COMMANDS.contains(&sub) || OTHER_NETWORK_SUBCOMMANDS.contains(&sub),
     }
 }

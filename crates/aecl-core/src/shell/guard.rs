@@ -13,9 +13,11 @@ use super::link_makers;
 use super::network;
 use super::programs::{self, ProgramSpec, Special, Writes};
 use super::scan::scan;
-use super::variables::{CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES};
+use super::variables::{
+    CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PATH_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES,
+};
 use super::writes::{self, Directories, WriteProblem};
-use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special};
+use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special, subcommands};
 use crate::decision::Decision;
 use crate::resolved::PathView;
 
@@ -217,6 +219,11 @@ impl ProgramGuard {
             .collect();
         for assignment in &analysis.assignments {
             self.variable(&assignment.name, &mut out.findings);
+            if PATH_VARIABLES.contains(&assignment.name.to_ascii_uppercase().as_str()) {
+                let what = format!("{}={}", assignment.name, assignment.value.raw);
+                let value = assignment.value.clone();
+                self.path_variable(&what, &assignment.name, value, &dirs, view, &links, &mut out);
+            }
             if let Some(subscript) = &assignment.subscript {
                 self.subscript(&assignment.name, subscript, &mut out.findings);
             }
@@ -247,6 +254,9 @@ impl ProgramGuard {
             }
             for name in variables_set_by(command) {
                 self.variable(&name, &mut out.findings);
+                if PATH_VARIABLES.contains(&name.to_ascii_uppercase().as_str()) {
+                    self.path_variable_set_by(command, &name, &dirs, view, &links, &mut out);
+                }
                 // `declare -i n` itself sets no run-time text (its value, if any, is judged
                 // by `unwrap.rs`).
                 if !declares {
@@ -314,6 +324,68 @@ impl ProgramGuard {
                      or credentials of the caller's choosing"
                 ),
             ));
+        }
+    }
+
+    /// `export TMPDIR=DIR` (`declare`, `local`, `readonly`): the value written is judged
+    /// as a write; `read TMPDIR` and the like set one only known at run time. `export
+    /// TMPDIR` alone keeps the value it had.
+    fn path_variable_set_by(
+        &self,
+        command: &SimpleCommand,
+        name: &str,
+        dirs: &Directories,
+        view: &PathView,
+        links: &[(&str, bool)],
+        out: &mut Assessed,
+    ) {
+        let declares = matches!(
+            command.program.as_str(),
+            "export" | "declare" | "typeset" | "local" | "readonly"
+        );
+        if !declares {
+            out.findings.push((
+                self.writes_outside,
+                format!(
+                    "`{}` sets `{name}`, a directory programs write under, to a value only \
+                     known at run time",
+                    command.program
+                ),
+            ));
+            return;
+        }
+        for word in &command.words {
+            let Some((set, value)) = word.text.split_once('=') else { continue };
+            if set.trim_end_matches('+') != name {
+                continue;
+            }
+            let raw = word.raw.split_once('=').map_or("", |(_, v)| v).to_owned();
+            let value = ShellArg { text: value.to_owned(), raw, ..word.clone() };
+            let what = format!("{} {}", command.program, word.raw);
+            self.path_variable(&what, name, value, dirs, view, links, out);
+        }
+    }
+
+    /// The value of a variable naming where programs write, judged as a write; `TAPE`'s
+    /// `HOST:PATH` is opened through a remote shell.
+    #[expect(clippy::too_many_arguments, reason = "the judge's context, passed through")]
+    fn path_variable(
+        &self,
+        what: &str,
+        name: &str,
+        value: ShellArg,
+        dirs: &Directories,
+        view: &PathView,
+        links: &[(&str, bool)],
+        out: &mut Assessed,
+    ) {
+        if name.eq_ignore_ascii_case("TAPE") && (!value.is_known() || value.text.contains(':')) {
+            out.findings.push((
+                self.runs_code,
+                format!("`{what}`: tar opens a `HOST:PATH` archive through a remote shell"),
+            ));
+        } else {
+            self.judge(what, Finding::Writes(value), dirs, view, links, out);
         }
     }
 
@@ -478,15 +550,24 @@ impl ProgramGuard {
                 }));
             }
         }
-        if let Some(first) = scanned.positionals.first() {
-            let sub = |list: &[String]| {
-                !first.is_known() && !list.is_empty() || list.contains(&first.text)
-            };
-            if sub(&spec.runs_code_subcommands) {
-                out.push(Finding::RunsCode(format!("subcommand `{}`", first.raw)));
-            }
-            if sub(&spec.upload_subcommands) {
-                out.push(Finding::Uploads(format!("subcommand `{}`", first.raw)));
+        match subcommands::words(&command.program, &scanned.positionals) {
+            Err(why) => out.push(Finding::RunsCode(why)),
+            Ok(names) => {
+                // A first word only known at run time may be any subcommand.
+                let unknown = scanned.positionals.first().is_some_and(|f| !f.is_known());
+                let sub = |list: &[String]| {
+                    unknown && !list.is_empty() || names.iter().any(|n| list.contains(n))
+                };
+                let said = || {
+                    let words = scanned.positionals.iter().take(names.len());
+                    words.map(|w| w.raw.as_str()).collect::<Vec<_>>().join(" ")
+                };
+                if sub(&spec.runs_code_subcommands) {
+                    out.push(Finding::RunsCode(format!("subcommand `{}`", said())));
+                }
+                if sub(&spec.upload_subcommands) {
+                    out.push(Finding::Uploads(format!("subcommand `{}`", said())));
+                }
             }
         }
         let informational = scanned.options.iter().any(|o| {
@@ -562,7 +643,7 @@ impl ProgramGuard {
             out.push(Finding::Writes(appended_word()));
         }
         if let Some(kind) = spec.special {
-            special::read(kind, &words, &scanned, in_place, &mut out);
+            special::read(kind, &command.program, &words, &scanned, in_place, &mut out);
         }
         out
     }

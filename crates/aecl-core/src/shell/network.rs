@@ -49,10 +49,16 @@ pub(super) fn reaches(
     if spec.stdin_code && !special::runs_module(spec.special, &scanned) {
         return true;
     }
-    match scanned.positionals.first() {
-        Some(_) if spec.network_subcommands.is_empty() => false,
-        Some(first) => !first.is_known() || spec.network_subcommands.contains(&first.text),
-        // `""` stands for the program run without a subcommand (a bare `yarn` installs).
-        None => spec.network_subcommands.iter().any(String::is_empty),
+    if spec.network_subcommands.is_empty() {
+        return false;
+    }
+    // `""` stands for the program run without a subcommand (a bare `yarn` installs); an
+    // npm abbreviation counts as the command it stands for.
+    match super::subcommands::words(&command.program, &scanned.positionals) {
+        Err(_) => true,
+        Ok(names) => {
+            scanned.positionals.first().is_some_and(|first| !first.is_known())
+                || names.iter().any(|n| spec.network_subcommands.contains(n))
+        }
     }
 }

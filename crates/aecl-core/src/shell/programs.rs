@@ -70,6 +70,16 @@ pub enum Special {
     Cargo,
     /// rustc: `+TOOLCHAIN`, `--emit KIND=PATH`, `--print KIND=PATH`.
     Rustc,
+    /// A decompressor writes each operand without its suffix; gzip's `-N` a stored name.
+    Compressor,
+    /// pytest: `-p PLUGIN`, `-o KEY=VALUE`, `-W` filters, `--cov-report TYPE:PATH`.
+    Pytest,
+    /// argparse's `@FILE` reads more options from a file (mypy).
+    OptionsFiles,
+    /// cloc: `--vcs CMD` runs a shell command.
+    Cloc,
+    /// `file -C` writes `NAME.mgc` into the current directory.
+    File,
 }
 
 /// What one program can do, as data.

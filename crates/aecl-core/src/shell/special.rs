@@ -7,13 +7,13 @@
 
 use std::borrow::Cow;
 
-use super::ShellArg;
 use super::finding::Finding;
 use super::git;
 use super::programs::Special;
 use super::rust_tools;
 use super::scan::Scanned;
 use super::scripts::{self, ScriptEffects};
+use super::{ShellArg, archives, subcommands, tool_readers};
 
 /// The words as the table should read them: tar's old-style first word (`tar cvf a.tar
 /// dir`) becomes options, each value letter taking the next word.
@@ -55,25 +55,20 @@ pub(super) fn runs_module(special: Option<Special>, scanned: &Scanned) -> bool {
 
 /// Python modules that are tools, not a way to run arbitrary code.
 /// (Not `doctest`: it runs the `>>>` lines of the file it is given.)
-const PLAIN_MODULES: [&str; 13] = [
-    "pytest",
-    "unittest",
-    "venv",
-    "json.tool",
-    "py_compile",
-    "compileall",
-    "mypy",
-    "black",
-    "ruff",
-    "isort",
-    "pydoc",
-    "tabnanny",
-    "flake8",
+const PLAIN_MODULES: [&str; 7] =
+    ["unittest", "venv", "json.tool", "py_compile", "compileall", "pydoc", "tabnanny"];
+
+/// Python modules that are the programs of the same name in the table: `python3 -m
+/// black FILE` is `black FILE`, which the analyser adds as a command of its own
+/// (`unwrap/python.rs`) for its table entry to judge.
+pub(super) const TOOL_MODULES: [&str; 11] = [
+    "pytest", "mypy", "black", "ruff", "isort", "flake8", "pip", "pyright", "uv", "poetry", "pipx",
 ];
 
 /// Adds the findings of a special reader.
 pub(super) fn read(
     kind: Special,
+    program: &str,
     words: &[ShellArg],
     scanned: &Scanned,
     in_place: bool,
@@ -83,18 +78,14 @@ pub(super) fn read(
         Special::Git => git::read(words, out),
         Special::Cargo => rust_tools::read(true, words, scanned, out),
         Special::Rustc => rust_tools::read(false, words, scanned, out),
-        Special::Tar => tar(scanned, out),
-        Special::Unzip => {
-            // `-l`, `-v` and `-Z` list, `-t` tests, `-p` and `-c` print to standard output.
-            if !scanned.has(&["-l", "-v", "-Z", "-t", "-p", "-c"]) {
-                unpacks(scanned, out);
-            }
-        }
-        Special::Patch => {
-            if !scanned.has(&["--dry-run"]) {
-                unpacks(scanned, out);
-            }
-        }
+        Special::Tar => archives::tar(scanned, out),
+        Special::Unzip => archives::unzip(scanned, out),
+        Special::Patch => archives::patch(scanned, out),
+        Special::Compressor => archives::compressor(program, scanned, out),
+        Special::Pytest => tool_readers::pytest(scanned, out),
+        Special::OptionsFiles => tool_readers::options_files(scanned, out),
+        Special::Cloc => tool_readers::cloc(scanned, out),
+        Special::File => tool_readers::file(scanned, out),
         Special::Sed => {
             sed(scanned, in_place, out);
             sed_backups(words, scanned, out);
@@ -130,14 +121,12 @@ pub(super) fn read(
             }
         }
         Special::Python => {
+            tool_readers::warning_filters(scanned.values(&["-W"]), out);
             for module in scanned.values(&["-m"]) {
                 let args = &scanned.positionals;
-                let reads_only = module.text == "pip"
-                    && args.first().is_some_and(|a| {
-                        matches!(a.text.as_str(), "list" | "show" | "freeze" | "check" | "help")
-                    });
+                let name = module.text.as_str();
                 if !module.is_known()
-                    || !(PLAIN_MODULES.contains(&module.text.as_str()) || reads_only)
+                    || !(PLAIN_MODULES.contains(&name) || TOOL_MODULES.contains(&name))
                 {
                     out.push(Finding::RunsCode(format!("module `{}`", module.raw)));
                 }
@@ -206,17 +195,29 @@ pub(super) fn read(
             }
         }
         Special::PackageManager => {
-            const INSTALL: [&str; 9] =
-                ["install", "i", "add", "isntall", "in", "update", "up", "upgrade", "link"];
-            let mut positionals = scanned.positionals.iter();
-            if let Some(sub) = positionals.next()
-                && INSTALL.contains(&sub.text.as_str())
-                && positionals.next().is_some()
+            // Canonical npm names, and the aliases of yarn, pnpm and bun.
+            const INSTALL: [&str; 11] = [
+                "install",
+                "i",
+                "add",
+                "isntall",
+                "in",
+                "update",
+                "up",
+                "upgrade",
+                "link",
+                "install-test",
+                "install-ci-test",
+            ];
+            let sub = subcommands::words(program, &scanned.positionals).unwrap_or_default();
+            // `yarn global add PKG`: the namespace's subcommand, then packages.
+            if sub.iter().any(|s| INSTALL.contains(&s.as_str()))
+                && scanned.positionals.len() > sub.len()
                 && !scanned.has(&["--ignore-scripts"])
             {
                 out.push(Finding::RunsCode(format!(
                     "`{}` with packages runs their install scripts",
-                    sub.text
+                    sub.join(" ")
                 )));
             }
         }
@@ -337,6 +338,9 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
     // curl expands `{a,b}` and `[1-3]` in a URL (unless `-g`): `{telnet,http}://x` speaks
     // telnet, so a pattern where the scheme is stands for any protocol.
     let globbing = !scanned.has(&["-g", "--globoff"]);
+    // Without `--proto-default`, curl guesses the protocol of a URL without a scheme from
+    // its host name (`dict.x/d:secret` speaks DICT).
+    let guessing = scanned.values(&["--proto-default"]).next().is_none();
     let mut schemes = Vec::new();
     for url in urls {
         let head = url.text.split("://").next().unwrap_or_default();
@@ -345,8 +349,19 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
                 "`{}`: a URL pattern where the scheme is may make curl speak any protocol",
                 url.raw
             )));
-        } else if let Some(scheme) = url_scheme(&url.text) {
+        } else if let Some(scheme) =
+            url_scheme(&url.text).or_else(|| guessing.then(|| guessed_scheme(&url.text)).flatten())
+        {
             schemes.push((scheme, &url.raw));
+        }
+        // `https://[e-e]vil.test/`, `https://docs.test{,@evil.test}/`: the hosts curl
+        // connects to are known once it expands the pattern, as a URL built at run time.
+        if globbing && host_pattern(&url.text) {
+            out.push(Finding::Uploads(format!(
+                "`{}`: a URL pattern in the host makes curl connect to hosts the line does not \
+                 spell",
+                url.raw
+            )));
         }
     }
     let defaults = scanned.values(&["--proto-default"]).map(|v| (v.text.clone(), &v.raw));
@@ -377,74 +392,37 @@ fn url_scheme(url: &str) -> Option<String> {
     (name && (known || rest.starts_with('/'))).then(|| scheme.to_owned())
 }
 
-fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
-    // GNU tar takes any unambiguous prefix of a long option (`--cre` for `--create`,
-    // `--remove-f` for `--remove-files`): a prefix stands for every option it could
-    // abbreviate here, as the table's own options do in `scan.rs`.
-    let has = |names: &[&str]| {
-        scanned.has(names)
-            || scanned
-                .options
-                .iter()
-                .flat_map(|o| &o.names)
-                .any(|given| names.iter().any(|n| super::scan::abbreviates(given, n)))
-    };
-    let create = has(&[
-        "-c",
-        "--create",
-        "-r",
-        "--append",
-        "-u",
-        "--update",
-        "-A",
-        "--catenate",
-        "--concatenate",
-        "--delete",
-    ]);
-    let extract = has(&["-x", "--extract", "--get"]);
-    for archive in scanned.values(&["-f", "--file"]) {
-        if archive.text.contains(':') && !scanned.has(&["--force-local"]) {
-            out.push(Finding::RunsCode(format!(
-                "the archive `{}` is opened through a remote shell",
-                archive.raw
-            )));
-        }
-        if create {
-            out.push(Finding::Writes(archive.clone()));
-        }
+/// The protocol curl guesses for a URL without a scheme from its host name (curl's
+/// `guess_scheme`: `ftp.`, `dict.`, `ldap.`, `imap.`, `smtp.` and `pop3.` at its start, in
+/// any case); `None` for a URL with a scheme and for the others, which curl fetches over
+/// HTTP.
+fn guessed_scheme(url: &str) -> Option<String> {
+    if url.contains("://") {
+        return None;
     }
-    if extract {
-        if scanned.values(&["-C", "--directory"]).next().is_none() {
-            out.push(Finding::Writes(ShellArg::known(".")));
-        }
-        if has(&["-P", "--absolute-names"]) {
-            let anywhere = ShellArg {
-                raw: "the archive's absolute paths".to_owned(),
-                expansion: true,
-                ..ShellArg::default()
-            };
-            out.push(Finding::Writes(anywhere));
-        }
-    }
-    if has(&["--remove-files"]) {
-        out.extend(scanned.positionals.iter().map(|p| Finding::Writes(p.clone())));
-    }
+    let authority = url.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+    ["ftp", "dict", "ldap", "imap", "smtp", "pop3"]
+        .into_iter()
+        .find(|p| host.strip_prefix(p).is_some_and(|rest| rest.starts_with('.')))
+        .map(str::to_owned)
 }
 
-/// `unzip`, `patch`: the paths the archive or the patch names are written under the working
-/// directory, or under `-d DIR` (a write option of their entries, so written already).
-/// unzip's `-:` keeps the members' `../`, which may climb anywhere.
-fn unpacks(scanned: &Scanned, out: &mut Vec<Finding>) {
-    if !scanned.has(&["-d", "--directory"]) {
-        out.push(Finding::Writes(ShellArg::known(".")));
-    }
-    if scanned.has(&["-:"]) {
-        out.push(Finding::Writes(ShellArg {
-            raw: "the archive's `../` paths".to_owned(),
-            expansion: true,
-            ..ShellArg::default()
-        }));
-    }
+/// Whether curl's URL globbing (`{a,b}`, `[a-z]`) reaches the host of `url`: a `{` or a
+/// `[` before its path, other than an IPv6 literal (`[::1]`, which curl leaves as it is).
+fn host_pattern(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let user_info = authority.get(..authority.len() - host.len()).unwrap_or_default();
+    let after_literal = host.strip_prefix('[').and_then(|inner| inner.split_once(']')).and_then(
+        |(inside, port)| {
+            let address = inside.contains(':')
+                && inside.bytes().all(|b| b.is_ascii_alphanumeric() || b":.%".contains(&b));
+            address.then_some(port)
+        },
+    );
+    user_info.contains(['{', '[']) || after_literal.unwrap_or(host).contains(['{', '['])
 }
 
 fn sed(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {

@@ -15,6 +15,7 @@ use super::options::{OptionSpec, Options, Value, join, scan, spec};
 use super::word::{Word, is_name, reads_variables};
 use super::{Analysis, Assignment, MAX_DEPTH, ShellArg, SimpleCommand, analyse_into};
 
+mod python;
 mod shells;
 
 use shells::keyword_mode;
@@ -295,6 +296,7 @@ impl Unwrapper<'_> {
                 Ok(())
             }
             _ if SHELLS.contains(&name) => self.shell(name, rest, appended),
+            _ if python::is_python(name) => self.python(name, rest, appended),
             _ => {
                 let mut command = plain(name, rest, appended);
                 command.dynamic |= evaluates_names(name, rest);

@@ -113,6 +113,18 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "RSYNC_CONNECT_PROG",
     "PIP_INDEX_URL",
     "PIP_CONFIG_FILE",
+    // pytest reads options (`-p PLUGIN`) and plugins to load from these.
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    // `GOFLAGS=-toolexec=PROGRAM`; a toolchain of the caller's choosing is fetched and
+    // run; `GOENV` names a file of such settings.
+    "GOFLAGS",
+    "GOTOOLCHAIN",
+    "GOENV",
+    "DELTA_PAGER",
+    "BAT_PAGER",
+    "CONDARC",
+    "COMPOSER",
 ];
 
 /// Prefixes of such variables (`LD_*`, `GIT_CONFIG_KEY_0`, `npm_config_*`, cargo's
@@ -129,6 +141,12 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "CARGO_ALIAS_",
     "RUSTUP_",
     "BASH_FUNC_",
+    // Every option of pip, uv, poetry and bundler can be set from the environment
+    // (`PIP_LOG`, `PIP_PYTHON`, `UV_INDEX_URL`, `BUNDLE_GEMFILE`).
+    "PIP_",
+    "UV_",
+    "POETRY_",
+    "BUNDLE_",
     // `GIT_TRACE=/path` and its kin write a file.
     "GIT_TRACE",
     "PYTHON",
@@ -148,6 +166,23 @@ pub(super) const WRITE_VARIABLES: &[&str] = &[
     "GCOV_PREFIX",
     "COVERAGE_FILE",
     "MALLOC_TRACE",
+];
+
+/// Variables whose value is a path programs write under: temporary directories (`sort`,
+/// `mktemp`, pytest's base directory), caches, and tar's default archive (`TAPE`, which
+/// with `HOST:PATH` is opened through a remote shell). The value is judged as a write.
+pub(super) const PATH_VARIABLES: &[&str] = &[
+    "TAPE",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "PYTEST_DEBUG_TEMPROOT",
+    "MYPY_CACHE_DIR",
+    "RUFF_CACHE_DIR",
+    "BLACK_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
 ];
 
 /// Variables that send a program's requests through a host of the caller's choosing (the
@@ -171,4 +206,5 @@ pub(super) const PROXY_VARIABLES: &[&str] = &[
     "REQUESTS_CA_BUNDLE",
     // The credentials `curl -n` and `ftp` send, read from a file of the caller's choosing.
     "NETRC",
+    "GOPROXY",
 ];

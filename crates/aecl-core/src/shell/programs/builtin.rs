@@ -10,13 +10,21 @@ use super::Entry;
 mod clients;
 mod files;
 mod general;
+mod linters;
+mod packages;
 mod tools;
 
 /// Everything the shell rules know about programs, by family, in this order (a later
 /// entry naming the same program wins). Not copied into one list: `aecl hook` is a
 /// process per tool call, and the copy was a tenth of what the table cost it.
-const FAMILIES: [&[Entry]; 4] =
-    [general::ENTRIES, files::ENTRIES, tools::ENTRIES, clients::ENTRIES];
+const FAMILIES: [&[Entry]; 6] = [
+    general::ENTRIES,
+    files::ENTRIES,
+    tools::ENTRIES,
+    packages::ENTRIES,
+    linters::ENTRIES,
+    clients::ENTRIES,
+];
 
 /// The number of entries.
 pub(super) fn len() -> usize {

@@ -15,9 +15,11 @@ pub(super) const ENTRIES: &[Entry] = &[
         writes: Writes::All,
         ..PLAIN
     },
+    // `-Z` takes no value and `--context[=CTX]` only an attached one: neither may take
+    // the next word, which is a path.
     Entry {
         names: &["mkdir", "mkfifo", "mknod"],
-        value_options: &["-m", "--mode", "-Z", "--context"],
+        value_options: &["-m", "--mode"],
         writes: Writes::All,
         ..PLAIN
     },
@@ -241,8 +243,20 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &["sort"],
-        value_options: &["-k", "--key", "-t", "--field-separator", "-S", "--buffer-size", "-T"],
-        write_options: &["-o", "--output", "--temporary-directory"],
+        value_options: &[
+            "-k",
+            "--key",
+            "-t",
+            "--field-separator",
+            "-S",
+            "--buffer-size",
+            "--parallel",
+            "--batch-size",
+            "--files0-from",
+            "--random-source",
+        ],
+        // `-T DIR` puts its temporary files in DIR.
+        write_options: &["-o", "--output", "-T", "--temporary-directory"],
         runs_code_options: &["--compress-program"],
         ..PLAIN
     },
@@ -291,7 +305,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     // Compressors write FILE + SUFFIX next to each FILE (a suffix with `/` names another
-    // path). A list of files read from a file (`--filelist`, `--files`) names files the
+    // path), decompressors FILE without it (`archives.rs`). A list of files read from a file (`--filelist`, `--files`) names files the
     // table cannot see: refused as code is.
     Entry {
         names: &["gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "lz4"],
@@ -299,6 +313,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         write_options: &["-o", "--output", "-S", "--suffix"],
         runs_code_options: &["--files", "--files0"],
         writes: Writes::All,
+        special: Some(Special::Compressor),
         ..PLAIN
     },
     Entry {
@@ -329,6 +344,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         ],
         runs_code_options: &["--filelist"],
         writes: Writes::All,
+        special: Some(Special::Compressor),
         ..PLAIN
     },
     Entry {

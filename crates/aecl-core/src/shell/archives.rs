@@ -1,0 +1,211 @@
+//! Unpacking: what tar, unzip and the decompressors write. An archive's members are named
+//! by the archive, which the line does not show: an extraction of members not named on
+//! the line writes paths only known at run time, anywhere under its directory (the
+//! project's `.git/hooks`, the agent's settings) and through any link an earlier
+//! extraction left there. It is judged as a write of a run-time path. Members named on the
+//! line are writes of their own; a decompressor writes its file's name without the
+//! suffix (`.npmrc.gz` makes `.npmrc`).
+
+use super::ShellArg;
+use super::finding::Finding;
+use super::scan::{Scanned, abbreviates};
+
+/// A write whose path only the archive knows, said as `what`.
+fn run_time(what: String) -> Finding {
+    Finding::Writes(ShellArg { raw: what, expansion: true, ..ShellArg::default() })
+}
+
+/// Whether a member name is a pattern that tar (bsdtar by default, GNU tar with
+/// `--wildcards`) or unzip matches against the archive: the members it names are
+/// unknown.
+fn is_pattern(member: &ShellArg) -> bool {
+    !member.is_known() || member.text.contains(['*', '?', '[', '\\'])
+}
+
+/// `tar` (GNU tar, bsdtar): the archive written by `-c`/`-r`/`-u`/`-A`/`--delete`, a
+/// remote archive, the sources `--remove-files` deletes, and what an extraction writes.
+pub(super) fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
+    // GNU tar takes any unambiguous prefix of a long option (`--cre` for `--create`,
+    // `--remove-f` for `--remove-files`): a prefix stands for every option it could
+    // abbreviate here, as the table's own options do in `scan.rs`.
+    let has = |names: &[&str]| {
+        scanned.has(names)
+            || scanned
+                .options
+                .iter()
+                .flat_map(|o| &o.names)
+                .any(|given| names.iter().any(|n| abbreviates(given, n)))
+    };
+    let create = has(&[
+        "-c",
+        "--create",
+        "-r",
+        "--append",
+        "-u",
+        "--update",
+        "-A",
+        "--catenate",
+        "--concatenate",
+        "--delete",
+    ]);
+    let extract = has(&["-x", "--extract", "--get"]);
+    for archive in scanned.values(&["-f", "--file"]) {
+        if archive.text.contains(':') && !scanned.has(&["--force-local"]) {
+            out.push(Finding::RunsCode(format!(
+                "the archive `{}` is opened through a remote shell",
+                archive.raw
+            )));
+        }
+        if create {
+            out.push(Finding::Writes(archive.clone()));
+        }
+    }
+    // `-O` writes the members to standard output, no file.
+    if extract && !has(&["-O", "--to-stdout"]) {
+        let directories: Vec<&ShellArg> = scanned.values(&["-C", "--directory"]).collect();
+        if directories.is_empty() {
+            out.push(Finding::Writes(ShellArg::known(".")));
+        }
+        if has(&["-P", "--absolute-names"]) {
+            out.push(run_time("the archive's absolute paths".to_owned()));
+        }
+        // These change which members are written, or under which names: a list read from
+        // a file, every member after one, patterns, renaming (`--transform`, bsdtar's
+        // `-s`), dropped leading components, a directory named after the archive.
+        let renamed = has(&[
+            "-T",
+            "--files-from",
+            "-K",
+            "--starting-file",
+            "--wildcards",
+            "--transform",
+            "--xform",
+            "-s",
+            "--strip-components",
+            "--one-top-level",
+        ]);
+        let members = &scanned.positionals;
+        if members.is_empty() || renamed || members.iter().any(is_pattern) {
+            out.push(run_time("the archive's members, named only when it is read".to_owned()));
+            return;
+        }
+        // Without `--no-recursion` a member the archive holds as a directory brings
+        // everything under it, names the line does not show.
+        let recursive = !has(&["--no-recursion"]);
+        for member in members {
+            if directories.is_empty() {
+                out.push(Finding::Writes(member.clone()));
+            }
+            for dir in &directories {
+                out.push(Finding::WritesUnder(member.clone(), (*dir).clone()));
+            }
+            if recursive {
+                out.push(run_time(format!(
+                    "what the member `{}` holds if it is a directory (without `--no-recursion`)",
+                    member.raw
+                )));
+            }
+        }
+    }
+    if has(&["--remove-files"]) {
+        out.extend(scanned.positionals.iter().map(|p| Finding::Writes(p.clone())));
+    }
+}
+
+/// `unzip ARCHIVE [MEMBER...] [-x EXCLUDED...] [-d DIR]`: the members named (patterns that
+/// unzip matches, `*` across `/` too) written under the working directory or `-d DIR`
+/// (a write option of its entry, so written already), or every member the archive holds
+/// when none is named. `-:` keeps the members' `../`, which may climb anywhere. `-l`,
+/// `-v` and `-Z` list, `-t` tests, `-p` and `-c` print to standard output.
+pub(super) fn unzip(scanned: &Scanned, out: &mut Vec<Finding>) {
+    if scanned.has(&["-l", "-v", "-Z", "-t", "-p", "-c"]) {
+        return;
+    }
+    let directories: Vec<&ShellArg> = scanned.values(&["-d"]).collect();
+    if directories.is_empty() {
+        out.push(Finding::Writes(ShellArg::known(".")));
+    }
+    if scanned.has(&["-:"]) {
+        out.push(run_time("the archive's `../` paths".to_owned()));
+    }
+    // The first positional is the archive; the words after `-x` are read as members too,
+    // which can only add writes.
+    let members = scanned.positionals.get(1..).unwrap_or_default();
+    if members.is_empty() || members.iter().any(is_pattern) {
+        out.push(run_time("the archive's members, named only when it is read".to_owned()));
+        return;
+    }
+    for member in members {
+        if directories.is_empty() {
+            out.push(Finding::Writes(member.clone()));
+        }
+        for dir in &directories {
+            out.push(Finding::WritesUnder(member.clone(), (*dir).clone()));
+        }
+    }
+}
+
+/// `patch`: without a file named on the line, the files the patch names (created,
+/// changed or removed, a git-style patch's modes and links included) are written under
+/// the working directory or `-d DIR`: names only known at run time.
+pub(super) fn patch(scanned: &Scanned, out: &mut Vec<Finding>) {
+    if scanned.has(&["--dry-run"]) {
+        return;
+    }
+    if !scanned.has(&["-d", "--directory"]) {
+        out.push(Finding::Writes(ShellArg::known(".")));
+    }
+    if scanned.positionals.is_empty() {
+        out.push(run_time("the files the patch names".to_owned()));
+    }
+}
+
+/// Suffixes a decompressor takes off (`.tgz` becomes `.tar`, which keeps the name's
+/// stem): the file it writes is the operand without one.
+const SUFFIXES: [&str; 22] = [
+    ".gz", "-gz", ".z", "-z", "_z", ".Z", ".tgz", ".taz", ".bz2", ".bz", ".tbz2", ".tbz", ".xz",
+    ".txz", ".lzma", ".tlz", ".lz4", ".zst", ".tzst", ".lz", ".lzo", ".br",
+];
+
+/// gzip, bzip2, xz, zstd, lz4 and their `un` names. Decompressing writes each operand's
+/// name without its suffix, beside it (`gunzip .npmrc.gz` writes `.npmrc`); gzip's `-N`
+/// takes the name stored in the file instead, and `-r` works through a whole tree, both
+/// names only known at run time.
+pub(super) fn compressor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+    let has = |names: &[&str]| {
+        scanned.has(names)
+            || scanned
+                .options
+                .iter()
+                .flat_map(|o| &o.names)
+                .any(|given| names.iter().any(|n| abbreviates(given, n)))
+    };
+    if has(&["-r", "--recursive"]) {
+        out.push(run_time(format!("the files `{program} -r` finds under its operands")));
+    }
+    let decompress = program.starts_with("un")
+        || program == "gunzip"
+        || has(&["-d", "--decompress", "--uncompress"]);
+    let printing = has(&["-c", "--stdout", "--to-stdout", "-t", "--test", "-l", "--list"]);
+    if !decompress || printing {
+        return;
+    }
+    if has(&["-N", "--name"]) {
+        out.push(run_time(format!("the names stored in the files `{program} -N` reads")));
+    }
+    let own_suffix: Vec<&str> =
+        scanned.values(&["-S", "--suffix"]).map(|s| s.text.as_str()).collect();
+    for operand in scanned.positionals.iter().filter(|o| o.is_known() && o.text != "-") {
+        let text = operand.text.as_str();
+        let stem = own_suffix
+            .iter()
+            .copied()
+            .chain(SUFFIXES)
+            .filter(|s| !s.is_empty())
+            .find_map(|s| text.strip_suffix(s))
+            .filter(|stem| !stem.is_empty() && !stem.ends_with('/'));
+        if let Some(stem) = stem {
+            out.push(Finding::Writes(ShellArg::known(stem)));
+        }
+    }
+}

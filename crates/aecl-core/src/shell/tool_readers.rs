@@ -1,0 +1,136 @@
+//! Readers for tools whose options decide by their value what they do: pytest's `-p`
+//! (a plugin, or `no:NAME` to disable one), `-o KEY=VALUE` (any ini setting, `addopts`
+//! and `pythonpath` among them) and `-W` filters (whose category is imported);
+//! argparse's `@FILE` (more options read from a file: mypy); cloc's `--vcs` (a command
+//! unless it names git or svn); `file -C`, which compiles magic files into the current
+//! directory.
+
+use super::ShellArg;
+use super::finding::Finding;
+use super::scan::Scanned;
+
+/// pytest ini settings that change only how results are shown or which tests run among
+/// those collected: any other (`addopts`, `pythonpath`, `required_plugins`,
+/// `testpaths`, `confcutdir`, `cache_dir`, ...) loads code or writes.
+const PYTEST_PLAIN_SETTINGS: [&str; 17] = [
+    "log_cli",
+    "log_cli_level",
+    "log_cli_format",
+    "log_cli_date_format",
+    "log_level",
+    "log_format",
+    "log_date_format",
+    "console_output_style",
+    "xfail_strict",
+    "junit_family",
+    "junit_suite_name",
+    "junit_logging",
+    "junit_duration_report",
+    "empty_parameter_set_mark",
+    "asyncio_mode",
+    "verbosity_assertions",
+    "verbosity_test_cases",
+];
+
+/// pytest: `-p NAME` loads a plugin, `-o` sets any ini value, `-W` imports a warning
+/// category, `--cov-report TYPE:PATH` writes PATH.
+pub(super) fn pytest(scanned: &Scanned, out: &mut Vec<Finding>) {
+    for plugin in scanned.values(&["-p"]) {
+        if !(plugin.is_known() && plugin.text.starts_with("no:")) {
+            out.push(Finding::RunsCode(format!("`-p {}` loads a plugin", plugin.raw)));
+        }
+    }
+    for setting in scanned.values(&["-o", "--override-ini"]) {
+        let key = setting.text.split('=').next().unwrap_or_default().trim();
+        let value = setting.text.split_once('=').map(|(_, v)| v);
+        match (setting.is_known(), key, value) {
+            (true, "cache_dir", Some(dir)) => out.push(Finding::Writes(ShellArg {
+                text: dir.to_owned(),
+                raw: dir.to_owned(),
+                ..setting.clone()
+            })),
+            (true, key, _) if PYTEST_PLAIN_SETTINGS.contains(&key) => {}
+            _ => out.push(Finding::RunsCode(format!(
+                "`-o {}` overrides a setting that loads code or writes",
+                setting.raw
+            ))),
+        }
+    }
+    warning_filters(scanned.values(&["-W", "--pythonwarnings"]), out);
+    for report in scanned.values(&["--cov-report"]) {
+        if let Some((_, path)) = report.text.split_once(':') {
+            out.push(Finding::Writes(ShellArg {
+                text: path.to_owned(),
+                raw: path.to_owned(),
+                ..report.clone()
+            }));
+        } else if !report.is_known() {
+            out.push(Finding::Writes(report.clone()));
+        }
+    }
+}
+
+/// Python's warning filters (`-W ACTION:MESSAGE:CATEGORY:MODULE:LINE`): a dotted category
+/// is imported, which runs its module.
+pub(super) fn warning_filters<'a>(
+    filters: impl Iterator<Item = &'a ShellArg>,
+    out: &mut Vec<Finding>,
+) {
+    for filter in filters {
+        let category = filter.text.split(':').nth(2).unwrap_or_default();
+        if !filter.is_known() || category.contains('.') {
+            out.push(Finding::RunsCode(format!(
+                "the warning filter `{}` imports the module of its category",
+                filter.raw
+            )));
+        }
+    }
+}
+
+/// argparse programs built with `fromfile_prefix_chars='@'` (mypy) read more options from
+/// `@FILE`: any option, the ones that run code included.
+pub(super) fn options_files(scanned: &Scanned, out: &mut Vec<Finding>) {
+    if let Some(file) = scanned.positionals.iter().find(|p| p.text.starts_with('@')) {
+        out.push(Finding::RunsCode(format!(
+            "`{}` reads more options from a file the line does not show",
+            file.raw
+        )));
+    }
+}
+
+/// cloc: `--vcs=CMD` hands CMD to the shell to list the files, unless it is `git`, `svn`
+/// or `auto`.
+pub(super) fn cloc(scanned: &Scanned, out: &mut Vec<Finding>) {
+    for vcs in scanned.values(&["--vcs"]) {
+        if !(vcs.is_known() && matches!(vcs.text.as_str(), "git" | "svn" | "auto")) {
+            out.push(Finding::RunsCode(format!("`--vcs {}` runs a shell command", vcs.raw)));
+        }
+    }
+}
+
+/// `file -C` compiles each magic file (`-m A:B`, else the default `magic`) into
+/// `NAME.mgc` in the current directory.
+pub(super) fn file(scanned: &Scanned, out: &mut Vec<Finding>) {
+    if !scanned.has(&["-C", "--compile"]) {
+        return;
+    }
+    let mut lists = scanned.values(&["-m", "--magic-file"]).peekable();
+    if lists.peek().is_none() {
+        out.push(Finding::Writes(ShellArg::known("magic.mgc")));
+        return;
+    }
+    for list in lists {
+        if !list.is_known() {
+            out.push(Finding::Writes(ShellArg {
+                raw: format!("the `.mgc` files `-m {}` names", list.raw),
+                expansion: true,
+                ..ShellArg::default()
+            }));
+            continue;
+        }
+        for magic in list.text.split(':').filter(|m| !m.is_empty()) {
+            let name = magic.trim_end_matches('/').rsplit('/').next().unwrap_or(magic);
+            out.push(Finding::Writes(ShellArg::known(&format!("{name}.mgc"))));
+        }
+    }
+}
