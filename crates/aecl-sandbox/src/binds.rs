@@ -59,6 +59,33 @@ pub fn read_only_inside_writable(binds: &[Bind]) -> Option<(&Path, &Path)> {
     })
 }
 
+/// The binds to mount, parents before children: `binds`, and each directory between a
+/// writable bind and a bind inside it bound onto itself (writable, as it is already). A
+/// mount point cannot be renamed or removed (`EBUSY`), so a command can no longer move
+/// such a directory away and put an empty one in its place, which the next sandbox would
+/// bind read-only while the real directory, under another name in the writable bind, is
+/// writable (`ro_binds = ["ws/.git/hooks"]`: `mv .git g && mkdir -p .git/hooks`).
+pub(crate) fn with_intermediates(binds: &[Bind]) -> Vec<Bind> {
+    let mut out: Vec<Bind> = binds.to_vec();
+    for bind in binds {
+        for writable in binds.iter().filter(|w| w.writable && w.path != bind.path) {
+            if !bind.path.starts_with(&writable.path) {
+                continue;
+            }
+            let mut dir = bind.path.parent();
+            while let Some(between) = dir.filter(|d| *d != writable.path) {
+                if !out.iter().any(|b| b.path == between) {
+                    out.push(Bind { path: between.to_path_buf(), writable: true });
+                }
+                dir = between.parent();
+            }
+        }
+    }
+    // Parents first: a bind mounted after one inside it would hide it.
+    out.sort_by_key(|b| b.path.components().count());
+    out
+}
+
 fn canonical(path: &Path) -> Result<PathBuf, String> {
     path.canonicalize().map_err(|e| format!("bind `{}`: {e}", path.display()))
 }
@@ -124,6 +151,24 @@ mod tests {
             resolve_binds(&[(ws.clone(), true), (base.join("alias/x/ro"), false)]).unwrap_err();
         assert!(error.contains("symbolic link"), "{error}");
         assert!(resolve_binds(&[(PathBuf::from("no/such/relative/dir"), false)]).is_err());
+    }
+
+    #[test]
+    fn the_directories_between_a_writable_bind_and_one_inside_it_are_bound_too() {
+        let bind = |path: &str, writable| Bind { path: PathBuf::from(path), writable };
+        let binds = [bind("/srv/ws/.git/hooks", false), bind("/srv/ws", true), bind("/opt", false)];
+        let paths: Vec<_> = with_intermediates(&binds)
+            .into_iter()
+            .map(|b| (b.path.display().to_string(), b.writable))
+            .collect();
+        let expected = [
+            ("/opt", false),
+            ("/srv/ws", true),
+            ("/srv/ws/.git", true),
+            ("/srv/ws/.git/hooks", false),
+        ];
+        let expected: Vec<_> = expected.iter().map(|(p, w)| (p.to_string(), *w)).collect();
+        assert_eq!(paths, expected);
     }
 
     #[test]

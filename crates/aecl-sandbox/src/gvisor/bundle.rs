@@ -92,7 +92,7 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
         mounts.push(bind_at(&rootfs, socket, Path::new(EGRESS_SOCKET), false)?);
     }
     mounts.push(bind_at(&rootfs, contents.helper, Path::new(HELPER_INSIDE), false)?);
-    for b in contents.binds {
+    for b in &crate::binds::with_intermediates(contents.binds) {
         check_bind(&b.path)?;
         // runsc follows the paths it is given: a link on the way now (which a command of
         // an earlier run may have made inside a writable bind) is refused here, as the

@@ -105,7 +105,7 @@ fn build_tree(spec: &Spec, root: &Path) -> Result<(), String> {
             .map_err(|e| format!("creating the egress socket's mount point: {e}"))?;
         bind(&egress.socket, &inside, false)?;
     }
-    for b in &spec.binds {
+    for b in crate::binds::with_intermediates(&spec.binds) {
         bind_pinned(root, &b.path, b.writable)?;
     }
     Ok(())

@@ -51,7 +51,13 @@ fn a_link_a_command_plants_inside_a_writable_bind_never_moves_a_later_bind() {
             assert!(error.contains("lies inside the writable bind"), "{mode:?}: {error}");
             continue;
         }
-        assert_eq!(text(&done.stdout), "planted\n", "{mode:?}: {}", text(&done.stderr));
+        // `x` is a mount point in the sandbox (between a writable bind and one inside it):
+        // it cannot be moved away.
+        assert_eq!(text(&done.stdout), "", "{mode:?}: {}", text(&done.stderr));
+        // A link made there some other way (by a host process, an older aecl) is refused.
+        std::fs::rename(ws.join("x"), ws.join("x.old")).unwrap();
+        std::fs::create_dir(ws.join("x")).unwrap();
+        std::os::unix::fs::symlink(&secret, ws.join("x/ro")).unwrap();
         let read = format!("cat {}/x/ro/key", ws.display());
         // Refused before anything runs: as the sandbox's outcome (the process tier's helper
         // finds the link while it builds the root) or as the launcher's error (gVisor's
@@ -67,5 +73,37 @@ fn a_link_a_command_plants_inside_a_writable_bind_never_moves_a_later_bind() {
             Err(error) => error.to_string(),
         };
         assert!(error.contains("is a symbolic link"), "{mode:?}: {error}");
+    }
+}
+
+/// Red-team round 10, second pass: with `ro_binds = ["ws/x/ro"]`, a command moved `x` away
+/// and made an empty `x/ro`: the next sandbox bound the empty one read-only while the
+/// real one, at `x.o/ro`, was writable. The directories between a writable bind and a bind
+/// inside it are mount points now, which cannot be moved.
+#[test]
+fn a_directory_above_a_nested_bind_cannot_be_moved_away() {
+    for mode in [Mode { tier: Tier::Process, isolation: Isolation::Namespaces }]
+        .into_iter()
+        .chain(modes(Tier::Gvisor))
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let ws = base.join("ws");
+        std::fs::create_dir_all(ws.join("x/ro")).unwrap();
+        for path in [&base, &ws, &ws.join("x"), &ws.join("x/ro")] {
+            open_to_all(path);
+        }
+        let binds = [
+            Bind { path: ws.clone(), writable: true },
+            Bind { path: ws.join("x/ro"), writable: false },
+        ];
+        let swap = format!(
+            "cd {} && mv x x.o && mkdir -p x/ro && echo moved; echo hook > x.o/ro/hook",
+            ws.display()
+        );
+        let done = run(request(mode, &swap, &binds));
+        assert!(!text(&done.stdout).contains("moved"), "{mode:?}: {}", text(&done.stdout));
+        assert!(ws.join("x/ro").is_dir() && !ws.join("x.o").exists(), "{mode:?}");
+        assert!(!ws.join("x/ro/hook").exists(), "{mode:?}: the read-only bind was written");
     }
 }
