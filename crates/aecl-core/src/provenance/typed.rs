@@ -143,12 +143,25 @@ impl ProvenanceIndex {
     /// link on it; that mention must not make the user's host the page's.
     fn host_source(&self, host: &str) -> Option<&SourceRef> {
         let seen = |tag: Tag| self.typed.get(&(tag, host.to_owned())).copied();
+        // A host seen only as an address's domain in untrusted content counts against it
+        // only while nothing trusted names the host: every mail header names the user's
+        // own company domain, and the user who then types a link to it means it. (A link
+        // keeps "first seen decides": the user may be echoing what the agent read.)
         let first = match (seen(Tag::UrlHost), seen(Tag::EmailDomain)) {
-            (Some(link), Some(address)) => Some(FirstSeen {
-                trusted: earliest(link.trusted, address.trusted),
-                untrusted: earliest(link.untrusted, address.untrusted),
+            (Some(link), Some(address)) => {
+                let trusted = earliest(link.trusted, address.trusted);
+                let untrusted = match trusted {
+                    Some(_) => link.untrusted,
+                    None => earliest(link.untrusted, address.untrusted),
+                };
+                Some(FirstSeen { trusted, untrusted })
+            }
+            (Some(link), None) => Some(link),
+            (None, Some(address)) => Some(match address.trusted {
+                Some(_) => FirstSeen { untrusted: None, ..address },
+                None => address,
             }),
-            (link, address) => link.or(address),
+            (None, None) => None,
         };
         match first {
             Some(first) => self.decide_first(first),

@@ -1,17 +1,20 @@
 //! Unpacking: what tar, unzip and the decompressors write. An archive's members are named
-//! by the archive, which the line does not show: an extraction of members not named on
-//! the line writes paths only known at run time, anywhere under its directory (the
-//! project's `.git/hooks`, the agent's settings) and through any link an earlier
-//! extraction left there. It is judged as a write of a run-time path. Members named on the
-//! line are writes of their own; a decompressor writes its file's name without the
-//! suffix (`.npmrc.gz` makes `.npmrc`).
+//! by the archive, which the line does not show: an extraction writes paths only known at
+//! run time, anywhere under its directory (the project's `.git/hooks`, the agent's
+//! settings) and through any link an earlier extraction left there. It is judged as a
+//! write of a run-time path, with members named on the line too: a member named `src` may
+//! be a link the archive makes (to `.git/hooks`) that the next member is written through,
+//! a hard link to `.git/config` that the next one overwrites, and `--no-anchored` or
+//! `--ignore-case` (`unzip -C`) match other names than the one written. Named members are
+//! also writes of their own; a decompressor writes its file's name without the suffix
+//! (`.npmrc.gz` makes `.npmrc`).
 
 use super::ShellArg;
 use super::finding::Finding;
 use super::scan::{Scanned, abbreviates};
 
 /// A write whose path only the archive knows, said as `what`.
-fn run_time(what: String) -> Finding {
+pub(super) fn run_time(what: String) -> Finding {
     Finding::Writes(ShellArg { raw: what, expansion: true, ..ShellArg::default() })
 }
 
@@ -89,9 +92,6 @@ pub(super) fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
             out.push(run_time("the archive's members, named only when it is read".to_owned()));
             return;
         }
-        // Without `--no-recursion` a member the archive holds as a directory brings
-        // everything under it, names the line does not show.
-        let recursive = !has(&["--no-recursion"]);
         for member in members {
             if directories.is_empty() {
                 out.push(Finding::Writes(member.clone()));
@@ -99,13 +99,12 @@ pub(super) fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
             for dir in &directories {
                 out.push(Finding::WritesUnder(member.clone(), (*dir).clone()));
             }
-            if recursive {
-                out.push(run_time(format!(
-                    "what the member `{}` holds if it is a directory (without `--no-recursion`)",
-                    member.raw
-                )));
-            }
         }
+        // A named member may be a directory (everything under it), a link the next one is
+        // written through, or a hard link it overwrites: what it writes is the archive's.
+        out.push(run_time(
+            "what the members named are in the archive: links, directories".to_owned(),
+        ));
     }
     if has(&["--remove-files"]) {
         out.extend(scanned.positionals.iter().map(|p| Finding::Writes(p.clone())));
@@ -143,6 +142,9 @@ pub(super) fn unzip(scanned: &Scanned, out: &mut Vec<Finding>) {
             out.push(Finding::WritesUnder(member.clone(), (*dir).clone()));
         }
     }
+    // Words after `-x` exclude rather than name, `-C` matches any case, and a member may
+    // be a link or a directory: what is written is the archive's.
+    out.push(run_time("what the members named are in the archive: links, directories".to_owned()));
 }
 
 /// `patch`: without a file named on the line, the files the patch names (created,

@@ -279,20 +279,28 @@ pub(super) fn reaches_network(words: &[ShellArg]) -> bool {
         "archive" => rest.iter().any(|w| w.text.starts_with("--remote")),
         // `git maintenance run` runs the tasks named, or those the configuration enables;
         // its `prefetch` task fetches every remote. Scheduling it does the same later.
+        // git takes a task's name in any case and any unambiguous prefix of an option
+        // (`--ta prefetch`): only the exact spellings of local tasks are local.
         "maintenance" => {
-            let mut tasks = Vec::new();
-            let mut words = rest.iter();
+            const LOCAL_TASKS: [&str; 5] =
+                ["gc", "commit-graph", "loose-objects", "incremental-repack", "pack-refs"];
+            let mut tasks = 0;
+            let mut local = true;
+            let mut words = rest.iter().filter(|w| w.text != "run");
             while let Some(word) = words.next() {
-                match word.text.strip_prefix("--task=") {
-                    Some(task) => tasks.push((word.is_known(), task)),
-                    None if word.text == "--task" => {
-                        tasks.extend(words.next().map(|w| (w.is_known(), w.text.as_str())));
-                    }
-                    None => {}
+                let task = match word.text.strip_prefix("--task=") {
+                    Some(task) => Some(task),
+                    None if word.text == "--task" => words.next().map(|w| w.text.as_str()),
+                    None => None,
+                };
+                let known = word.is_known();
+                match task {
+                    Some(task) if known && LOCAL_TASKS.contains(&task) => tasks += 1,
+                    None if known && matches!(word.text.as_str(), "--quiet" | "--no-quiet") => {}
+                    _ => local = false,
                 }
             }
-            action(&["run", "start", "register"])
-                && (tasks.is_empty() || tasks.iter().any(|(known, t)| !known || *t == "prefetch"))
+            action(&["run", "start", "register"]) && !(local && tasks > 0)
         }
         _ => REMOTE_COMMANDS.contains(&sub) || OTHER_NETWORK_SUBCOMMANDS.contains(&sub),
     }
@@ -555,7 +563,18 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             out.push(write(path));
             unprotected_config(rest, out);
         }
-        "apply" => {
+        "apply" | "am" => {
+            // Unless it only reports, the patch writes the files it names (`.claude/`
+            // settings, any file of the tree): names only known at run time, as for
+            // `patch`.
+            let reports = ["--check", "--stat", "--numstat", "--summary", "--show-files"];
+            let reports = sub == "apply"
+                && !rest.iter().any(|w| w.text == "--apply")
+                && rest.iter().any(|w| reports.contains(&w.text.as_str()));
+            let control = ["--abort", "--quit", "--skip", "--show-current-patch"];
+            if !reports && !rest.iter().any(|w| control.contains(&w.text.as_str())) {
+                out.push(super::archives::run_time("the files the patch names".to_owned()));
+            }
             if rest.iter().any(|w| git_option(w, &["--unsafe-paths"]).is_some()) {
                 // Paths of the patch outside the work tree are written as they are.
                 out.push(Finding::Writes(ShellArg::known("/")));

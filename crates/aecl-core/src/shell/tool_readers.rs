@@ -101,6 +101,21 @@ pub(super) fn options_files(scanned: &Scanned, out: &mut Vec<Finding>) {
 /// cloc: `--vcs=CMD` hands CMD to the shell to list the files, unless it is `git`, `svn`
 /// or `auto`.
 pub(super) fn cloc(scanned: &Scanned, out: &mut Vec<Finding>) {
+    // cloc reads `--extract_with` as `--extract-with`, and any option from `--config FILE`
+    // or its default configuration file: spelled so, what it does is not read here.
+    for option in &scanned.options {
+        if let Some(name) = option.names.iter().find(|n| n.starts_with("--") && n.contains('_')) {
+            out.push(Finding::RunsCode(format!(
+                "cloc reads `{name}` as `{}`, which is not checked in that spelling",
+                name.replace('_', "-")
+            )));
+        }
+    }
+    if scanned.has(&["--config"]) {
+        out.push(Finding::RunsCode(
+            "`cloc --config` reads options (`extract_with`) from a file".to_owned(),
+        ));
+    }
     for vcs in scanned.values(&["--vcs"]) {
         if !(vcs.is_known() && matches!(vcs.text.as_str(), "git" | "svn" | "auto")) {
             out.push(Finding::RunsCode(format!("`--vcs {}` runs a shell command", vcs.raw)));

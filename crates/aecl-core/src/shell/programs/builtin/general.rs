@@ -154,6 +154,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "pnpx",
             "uvx",
             "bunx",
+            // dmypy hands its words to a mypy daemon (`run -- --python-executable P`).
+            "dmypy",
             "crontab",
             "at",
             "batch",

@@ -75,7 +75,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     // plugins it imports, `--install-types` runs pip; the reports and the cache are
     // written where their options say; `@FILE` reads more options.
     Entry {
-        names: &["mypy", "dmypy"],
+        names: &["mypy"],
         value_options: &[
             "-m",
             "--module",
@@ -223,11 +223,32 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     Entry {
-        names: &["prettier", "ruff", "eslint", "clang-format"],
+        names: &["prettier", "eslint", "clang-format"],
         in_place_options: &["--write", "-w", "--fix", "-i"],
         runs_code_options: &["--plugin", "--config", "--rulesdir", "--resolve-plugins-relative-to"],
         // The report (`ruff -o`, `eslint -o`) and the cache go where these say.
         write_options: &["-o", "--output-file", "--cache-dir", "--cache-location"],
+        ..PLAIN
+    },
+    // `ruff format` rewrites the files it is given by default, and `ruff check --fix`
+    // fixes them: every file named counts as written (`ruff check` of a file outside the
+    // write paths is refused with them).
+    Entry {
+        names: &["ruff"],
+        writes: Writes::All,
+        value_options: &[
+            "--config",
+            "--select",
+            "--ignore",
+            "--extend-select",
+            "--line-length",
+            "--target-version",
+            "--exclude",
+            "--extend-exclude",
+            "--output-format",
+            "--stdin-filename",
+        ],
+        write_options: &["-o", "--output-file", "--cache-dir"],
         ..PLAIN
     },
     Entry { names: &["gofmt"], long_prefixes: false, in_place_options: &["-w"], ..PLAIN },
