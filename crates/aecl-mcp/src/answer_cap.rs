@@ -70,6 +70,19 @@ fn capped(message: RxJsonRpcMessage<RoleClient>, limit: usize) -> RxJsonRpcMessa
                 error,
             })
         }
+        // An error answer is the call's output too (`forward.rs`): the same bound.
+        JsonRpcMessage::Error(error) if larger_than(&error.error, limit) => {
+            tracing::warn!(limit, "an MCP server's error answer is too large: dropped");
+            let message = format!(
+                "aecl: the error answer is larger than {limit} bytes, which the gateway reads; it \
+                 was dropped unread"
+            );
+            JsonRpcMessage::Error(JsonRpcError {
+                jsonrpc: JsonRpcVersion2_0,
+                id: error.id,
+                error: ErrorData::new(TOO_LARGE, message, None),
+            })
+        }
         message => message,
     }
 }
@@ -121,5 +134,28 @@ mod tests {
         assert_eq!(error.id, Some(RequestId::Number(7)));
         assert_eq!(error.error.code, TOO_LARGE);
         assert!(error.error.message.contains("larger than 1000 bytes"), "{:?}", error.error);
+    }
+
+    /// An error answer is the call's output as well (red-team round 10, second pass: a
+    /// 12 MiB error went around the cap): bounded the same way.
+    #[test]
+    fn an_error_answer_over_the_limit_is_cut_to_a_short_one() {
+        let error = |message: String| {
+            JsonRpcMessage::Error(JsonRpcError {
+                jsonrpc: JsonRpcVersion2_0,
+                id: Some(RequestId::Number(9)),
+                error: ErrorData::new(ErrorCode(-32000), message, None),
+            })
+        };
+        let JsonRpcMessage::Error(small) = capped(error("failed".into()), 1000) else {
+            unreachable!("an error")
+        };
+        assert_eq!(small.error.message, "failed");
+        let JsonRpcMessage::Error(large) = capped(error("x".repeat(2000)), 1000) else {
+            unreachable!("an error")
+        };
+        assert_eq!(large.id, Some(RequestId::Number(9)));
+        assert_eq!(large.error.code, TOO_LARGE);
+        assert!(large.error.message.len() < 200, "{}", large.error.message);
     }
 }

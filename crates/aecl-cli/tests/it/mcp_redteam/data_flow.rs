@@ -12,17 +12,22 @@ const RPC_DATA: &str = "https://rpcdata-steal.example/x";
 const BLOCK_META: &str = "https://blockmeta-steal.example/x";
 const NAME: &str = "https://name-steal.example/x";
 const ELICIT_DEFAULT: &str = "https://elicitdefault-steal.example/x";
-/// The URLs in `schema_inject`'s definition, each where the server put it.
-const SCHEMA_URLS: [&str; 9] = [
+/// The URLs in the prose of `schema_inject`'s definition, each where the server put it.
+const SCHEMA_URLS: [&str; 6] = [
     "https://comment-steal.example/x",
     "https://custom-steal.example/x",
-    "https://examples-steal.example/x",
-    "https://default-steal.example/x",
     "https://pattern-steal.example/x",
-    "https://enum-steal.example/x",
     "https://output-steal.example/x",
     "https://toolmeta-steal.example/x",
     "https://icon-steal.example/x",
+];
+/// The URLs its schema declares as values of its own arguments (`examples`, `default`,
+/// `enum`): vocabulary a model copies into that argument by design (a server's own API
+/// base URL as a default), not recorded.
+const DECLARED_URLS: [&str; 3] = [
+    "https://examples-steal.example/x",
+    "https://default-steal.example/x",
+    "https://enum-steal.example/x",
 ];
 
 /// A `tools/call` the server answers with a JSON-RPC error: its message and data reach the
@@ -59,9 +64,9 @@ fn an_upstream_json_rpc_error_is_untrusted_output() {
 }
 
 /// Every text of a tool definition the client is shown (a schema's `$comment`, an `x-`
-/// key, examples, a default, a pattern, an enum value, the output schema, the tool's
-/// `_meta` and icon) is the server's text: a URL from any of it is blocked. (Before: only
-/// descriptions and titles were recorded.)
+/// key, a pattern, the output schema, the tool's `_meta` and icon) is the server's text: a
+/// URL from any of it is blocked. (Before: only descriptions and titles were recorded.)
+/// The values a schema declares for its arguments are not.
 #[test]
 fn every_text_of_a_tool_definition_is_untrusted() {
     let red = Red::new();
@@ -75,11 +80,17 @@ fn every_text_of_a_tool_definition_is_untrusted() {
     }
     let fine = client.call("fetch_url", json!({"url": FINE}));
     assert!(!is_error(&fine), "{fine}");
+    for url in DECLARED_URLS {
+        let declared = client.call("fetch_url", json!({"url": url}));
+        assert!(!is_error(&declared), "{url}: {declared}");
+    }
     // The tool itself is called as before.
     let called = client.call("schema_inject", json!({"q": "weather", "mode": "fast"}));
     assert!(!is_error(&called), "{called}");
     drop(client);
-    assert_eq!(red.fetched(), [FINE], "a planted URL reached the server");
+    let mut expected = vec![FINE];
+    expected.extend(DECLARED_URLS);
+    assert_eq!(red.fetched(), expected, "a planted URL reached the server");
 }
 
 /// A text block's own `_meta` is handed to the client with it: it is traced as the
