@@ -87,24 +87,9 @@ pub(super) fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
             "--strip-components",
             "--one-top-level",
         ]);
-        let members = &scanned.positionals;
-        if members.is_empty() || renamed || members.iter().any(is_pattern) {
-            out.push(run_time("the archive's members, named only when it is read".to_owned()));
-            return;
-        }
-        for member in members {
-            if directories.is_empty() {
-                out.push(Finding::Writes(member.clone()));
-            }
-            for dir in &directories {
-                out.push(Finding::WritesUnder(member.clone(), (*dir).clone()));
-            }
-        }
         // A named member may be a directory (everything under it), a link the next one is
         // written through, or a hard link it overwrites: what it writes is the archive's.
-        out.push(run_time(
-            "what the members named are in the archive: links, directories".to_owned(),
-        ));
+        extraction(&scanned.positionals, renamed, &directories, out);
     }
     if has(&["--remove-files"]) {
         out.extend(scanned.positionals.iter().map(|p| Finding::Writes(p.clone())));
@@ -129,8 +114,22 @@ pub(super) fn unzip(scanned: &Scanned, out: &mut Vec<Finding>) {
     }
     // The first positional is the archive; the words after `-x` are read as members too,
     // which can only add writes.
+    // Words after `-x` exclude rather than name, `-C` matches any case, and a member may
+    // be a link or a directory: what is written is the archive's.
     let members = scanned.positionals.get(1..).unwrap_or_default();
-    if members.is_empty() || members.iter().any(is_pattern) {
+    extraction(members, false, &directories, out);
+}
+
+/// What an extraction of `members` (none: every member; `renamed`: names the archive
+/// changes) under `directories` (none: the working directory) writes: the members named,
+/// and always names only the archive knows.
+fn extraction(
+    members: &[ShellArg],
+    renamed: bool,
+    directories: &[&ShellArg],
+    out: &mut Vec<Finding>,
+) {
+    if members.is_empty() || renamed || members.iter().any(is_pattern) {
         out.push(run_time("the archive's members, named only when it is read".to_owned()));
         return;
     }
@@ -138,12 +137,10 @@ pub(super) fn unzip(scanned: &Scanned, out: &mut Vec<Finding>) {
         if directories.is_empty() {
             out.push(Finding::Writes(member.clone()));
         }
-        for dir in &directories {
+        for dir in directories {
             out.push(Finding::WritesUnder(member.clone(), (*dir).clone()));
         }
     }
-    // Words after `-x` exclude rather than name, `-C` matches any case, and a member may
-    // be a link or a directory: what is written is the archive's.
     out.push(run_time("what the members named are in the archive: links, directories".to_owned()));
 }
 
