@@ -11,7 +11,7 @@
 
 use super::ShellArg;
 use super::finding::Finding;
-use super::scan::{Scanned, abbreviates};
+use super::scan::Scanned;
 
 /// A write whose path only the archive knows, said as `what`.
 pub(super) fn run_time(what: String) -> Finding {
@@ -28,17 +28,8 @@ fn is_pattern(member: &ShellArg) -> bool {
 /// `tar` (GNU tar, bsdtar): the archive written by `-c`/`-r`/`-u`/`-A`/`--delete`, a
 /// remote archive, the sources `--remove-files` deletes, and what an extraction writes.
 pub(super) fn tar(scanned: &Scanned, out: &mut Vec<Finding>) {
-    // GNU tar takes any unambiguous prefix of a long option (`--cre` for `--create`,
-    // `--remove-f` for `--remove-files`): a prefix stands for every option it could
-    // abbreviate here, as the table's own options do in `scan.rs`.
-    let has = |names: &[&str]| {
-        scanned.has(names)
-            || scanned
-                .options
-                .iter()
-                .flat_map(|o| &o.names)
-                .any(|given| names.iter().any(|n| abbreviates(given, n)))
-    };
+    // GNU tar takes any unambiguous prefix of a long option (`--remove-f`).
+    let has = |names: &[&str]| scanned.has_abbreviated(names);
     let create = has(&[
         "-c",
         "--create",
@@ -171,14 +162,7 @@ const SUFFIXES: [&str; 22] = [
 /// takes the name stored in the file instead, and `-r` works through a whole tree, both
 /// names only known at run time.
 pub(super) fn compressor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
-    let has = |names: &[&str]| {
-        scanned.has(names)
-            || scanned
-                .options
-                .iter()
-                .flat_map(|o| &o.names)
-                .any(|given| names.iter().any(|n| abbreviates(given, n)))
-    };
+    let has = |names: &[&str]| scanned.has_abbreviated(names);
     if has(&["-r", "--recursive"]) {
         out.push(run_time(format!("the files `{program} -r` finds under its operands")));
     }

@@ -37,6 +37,17 @@ impl Scanned {
     pub(super) fn has(&self, names: &[&str]) -> bool {
         self.options.iter().any(|o| o.names.iter().any(|n| names.contains(&n.as_str())))
     }
+
+    /// `has`, or an option given as an unambiguous prefix of one of `names` (GNU tools take
+    /// `--cre` for `--create`): a prefix stands for every option it could abbreviate.
+    pub(super) fn has_abbreviated(&self, names: &[&str]) -> bool {
+        self.has(names)
+            || self
+                .options
+                .iter()
+                .flat_map(|o| &o.names)
+                .any(|given| names.iter().any(|n| abbreviates(given, n)))
+    }
 }
 
 /// Reads words with a table entry.
