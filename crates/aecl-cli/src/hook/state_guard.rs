@@ -17,7 +17,10 @@
 //!   of an action that is not declared `read`, checked as written and as resolved;
 //! - runs a command whose writes the program table cannot list with words that name a
 //!   protected place, or that writes a whole tree holding the state or policy directory
-//!   (`reach`).
+//!   (`reach`);
+//! - removes, moves or changes everything beneath a directory holding an agent's hook
+//!   settings (`rm -rf .`, `find . -delete`, `git clean -fdx` over untracked settings,
+//!   an action of effect `delete` on the project), `reach::trees`.
 //!
 //! Shell words are expanded as the shell would where that is certain (`~`, `$HOME`,
 //! `${VAR}` from this process's environment, which the agent passes on to its hooks,
@@ -29,6 +32,7 @@
 //! (`runs_code`, `unknown`).
 
 mod expand;
+mod git_state;
 mod protected;
 mod reach;
 
@@ -88,12 +92,23 @@ pub fn check_untouched(
     // A protected place, or a directory holding aecl's own, for a path argument of an
     // action that may write (not its shell commands, read for their writes below; and not
     // a read: the agent's own `cwd` may be the home directory, and `ls ~` stays allowed).
-    let writes = policy.actions.get(&event.action).is_none_or(|a| a.effect != EffectClass::Read);
+    let effect = policy.actions.get(&event.action).map(|a| a.effect);
+    let writes = effect != Some(EffectClass::Read);
     if writes && guards.is_empty() {
         for text in &strings {
             let lexical = Path::new(text).is_absolute().then(|| PathBuf::from(text));
-            let place =
-                lexical.iter().chain(resolved(text).iter()).find_map(|p| protected.touched_by(p));
+            let physical = resolved(text);
+            let paths = || lexical.iter().chain(physical.iter());
+            // A delete of a directory takes the settings beneath it (an unknown action's
+            // effect is not known: it may be one).
+            let deletes = matches!(effect, None | Some(EffectClass::Delete));
+            let all = |_: &Path| true;
+            let beneath = |p: &PathBuf| {
+                protected.settings_beneath(p, &all).into_iter().next().map(|(place, _)| place)
+            };
+            let place = paths()
+                .find_map(|p| protected.touched_by(p))
+                .or_else(|| paths().filter(|_| deletes).find_map(beneath));
             if let Some(place) = place {
                 let what = (*text).to_owned();
                 return refuse(
@@ -142,6 +157,9 @@ pub fn check_untouched(
                 dirs.push(cwd_text.map(str::to_owned));
             }
             if let Err(refusal) = line.check_landings(&analysis, &dirs, protected) {
+                return refuse(protected, refusal);
+            }
+            if let Err(refusal) = line.check_trees(&analysis, &dirs, protected) {
                 return refuse(protected, refusal);
             }
         }

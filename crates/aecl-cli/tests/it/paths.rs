@@ -104,12 +104,44 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
         let (kind, rest) = line.split_once(' ').unwrap_or_else(|| panic!("layout line `{line}`"));
         match kind {
             "dir" => std::fs::create_dir_all(root.join(rest)).unwrap(),
-            "file" => std::fs::write(root.join(rest), "file\n").unwrap(),
+            "file" => {
+                std::fs::create_dir_all(root.join(rest).parent().unwrap()).unwrap();
+                std::fs::write(root.join(rest), "file\n").unwrap();
+            }
             "link" => {
                 let (at, target) = rest.split_once(" -> ").expect("link P -> TARGET");
                 let at = root.join(at);
                 std::fs::create_dir_all(at.parent().unwrap()).unwrap();
                 symlink(expand(target, root), at).unwrap();
+            }
+            // `text P CONTENT`: a file of that one line.
+            "text" => {
+                let (at, content) = rest.split_once(' ').expect("text P CONTENT");
+                std::fs::create_dir_all(root.join(at).parent().unwrap()).unwrap();
+                std::fs::write(root.join(at), format!("{content}\n")).unwrap();
+            }
+            // `edit P`: a line appended to an existing file.
+            "edit" => {
+                let mut text = std::fs::read_to_string(root.join(rest)).unwrap();
+                text.push_str("edited\n");
+                std::fs::write(root.join(rest), text).unwrap();
+            }
+            // `git DIR`: a repository there, everything in it (not ignored) committed.
+            "git" => {
+                let dir = root.join(rest);
+                for args in [&["init", "-q", "."][..], &["add", "-A"], &["commit", "-qm", "layout"]]
+                {
+                    let ok = std::process::Command::new("git")
+                        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+                        .args(args)
+                        .current_dir(&dir)
+                        .env_remove("GIT_DIR")
+                        .env_remove("GIT_WORK_TREE")
+                        .status()
+                        .unwrap()
+                        .success();
+                    assert!(ok, "git {args:?} in {}", dir.display());
+                }
             }
             other => panic!("layout kind `{other}` in `{line}`"),
         }

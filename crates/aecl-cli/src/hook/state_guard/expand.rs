@@ -18,8 +18,10 @@ const MAX_BRACE_WORDS: usize = 256;
 /// characters left in (escaped with `\` when quoted). Anything only known at run time is
 /// an error saying so, and so is a variable whose name appears on the `line` other than
 /// where it is read (the line may set it: `X=~/.local; rm -rf $X`; `HOME=/x; rm ~/y`).
-/// The error says what is unknown: "`WORD`, a path only known at run time".
-pub fn expand(word: &ShellArg, line: &str) -> Result<Vec<String>, String> {
+/// The error says what is unknown: "`WORD`, a path only known at run time". `$PWD` is the
+/// directory the line runs in, `pwd` (`None` when a `cd` of the line may have moved it),
+/// not this process's: the shell keeps it.
+pub fn expand(word: &ShellArg, line: &str, pwd: Option<&Path>) -> Result<Vec<String>, String> {
     if word.is_known() {
         return Ok(vec![escape_glob(&word.text)]);
     }
@@ -56,8 +58,12 @@ pub fn expand(word: &ShellArg, line: &str) -> Result<Vec<String>, String> {
                 if may_be_set(line, &name) {
                     return Err(unknown());
                 }
-                let value = env(&name).ok_or_else(unknown)?;
-                out.push_str(&escape_glob(&value));
+                let value = match name.as_str() {
+                    "PWD" => pwd.and_then(Path::to_str).map(str::to_owned),
+                    "OLDPWD" => None,
+                    _ => env(&name),
+                };
+                out.push_str(&escape_glob(&value.ok_or_else(unknown)?));
             }
             (_, '`') => return Err(unknown()),
             (Some(_), c) => out.push_str(&escape_glob(&c.to_string())),
@@ -246,7 +252,7 @@ pub(super) fn unescape(text: &str) -> String {
 
 /// Whether `name` matches the glob `pattern` (`*`, `?`, `[...]`, `\` escapes). A leading
 /// `.` is matched by wildcards too: stricter than the shell's default, never looser.
-fn fnmatch(pattern: &str, name: &str) -> bool {
+pub(super) fn fnmatch(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     matches_at(&p, &n)

@@ -200,6 +200,42 @@ impl Protected {
     }
 }
 
+impl Protected {
+    /// The settings files and managed settings directories that exist at or beneath `dir`
+    /// (absolute) and whose path from `dir` `selects`, each with the path found: what a
+    /// command reaching every file beneath `dir` would take with it. Besides the places
+    /// known from the working directory and the environment, `dir`'s own agent folders
+    /// (`dir/.claude/settings.json`): `dir` may be another project.
+    pub fn settings_beneath(
+        &self,
+        dir: &Path,
+        selects: &dyn Fn(&Path) -> bool,
+    ) -> Vec<(&Place, PathBuf)> {
+        let dir = normalise(dir);
+        let exists = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+        let by_name = self.places.iter().find(|p| p.kind == Kind::SettingsNames);
+        let own: Vec<(&Place, PathBuf)> = Target::ALL
+            .iter()
+            .flat_map(|t| t.hook_files().iter().map(|file| Path::new(t.folder()).join(file)))
+            .filter(|below| selects(below) && exists(&dir.join(below)))
+            .filter_map(|below| Some((by_name?, dir.join(below))))
+            .collect();
+        let known = self
+            .places
+            .iter()
+            .filter(|p| matches!(p.kind, Kind::SettingsFile | Kind::SettingsDir))
+            .filter_map(|place| {
+                let found = place.paths.iter().find(|path| {
+                    path.strip_prefix(&dir).is_ok_and(|below| {
+                        (below.as_os_str().is_empty() || selects(below)) && exists(path)
+                    })
+                })?;
+                Some((place, found.clone()))
+            });
+        own.into_iter().chain(known).collect()
+    }
+}
+
 fn tree(kind: Kind, dir: &Path) -> Place {
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
     Place { kind, paths: physical_and_lexical(&dir), shown: dir }

@@ -22,8 +22,12 @@ use std::path::{Path, PathBuf};
 use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord};
 use aecl_engine::fs_paths::resolve_physical;
 
-use super::expand::{env, expand, glob, unescape};
+use super::expand::{env, expand, glob};
 use super::protected::{Place, Protected};
+use trees::Names;
+
+mod trees;
+mod work_tree;
 
 /// Why a write is refused.
 pub enum Refusal<'p> {
@@ -37,19 +41,29 @@ pub enum Refusal<'p> {
 pub struct Line<'a> {
     text: &'a str,
     cwd: &'a Path,
-    /// `{}` stands for paths under these starting points (`find`), or anywhere (`None`,
-    /// `xargs`); no `{}` is special when the line has neither.
-    found: Option<Option<Vec<ShellArg>>>,
+    /// `{}` stands for paths under these starting points (`find`, with the names its
+    /// expression selects), or anywhere (`None`, `xargs`); no `{}` is special when the
+    /// line has neither.
+    found: Option<Option<Vec<(ShellArg, Names)>>>,
     /// A `cd` may go through `CDPATH`: relative paths are only known at run time.
     cdpath: bool,
+    /// `$PWD`: `cwd`, unless a command of the line changes directory.
+    pwd: Option<&'a Path>,
 }
 
 impl<'a> Line<'a> {
     pub fn new(text: &'a str, analysis: &Analysis, cwd: &'a Path) -> Line<'a> {
         let commands = &analysis.commands;
         let xargs = commands.iter().any(|c| matches!(c.program.as_str(), "xargs" | "parallel"));
-        let finds: Vec<ShellArg> =
-            commands.iter().filter(|c| c.program == "find").flat_map(find_starts).collect();
+        let finds: Vec<(ShellArg, Names)> = commands
+            .iter()
+            .filter(|c| c.program == "find")
+            .flat_map(|find| {
+                let (starts, expression) = find_parts(find);
+                let names = trees::find_names(find, expression);
+                starts.into_iter().map(move |start| (start, names.clone()))
+            })
+            .collect();
         let found = if xargs {
             Some(None)
         } else if commands.iter().any(|c| c.program == "find") {
@@ -64,7 +78,8 @@ impl<'a> Line<'a> {
                     !w.is_known() || !(w.text.starts_with(['/', '.', '-']) || w.text.is_empty())
                 })
         });
-        Line { text, cwd, found, cdpath: cdpath_set && relative_cd }
+        let moves = commands.iter().any(|c| matches!(c.program.as_str(), "cd" | "pushd" | "popd"));
+        Line { text, cwd, found, cdpath: cdpath_set && relative_cd, pwd: (!moves).then_some(cwd) }
     }
 
     /// Checks one write word of the line.
@@ -76,8 +91,8 @@ impl<'a> Line<'a> {
         if let Some(refusal) = self.placeholder(&write.word, &write.dirs, protected) {
             return refusal;
         }
-        let words =
-            expand(&write.word, self.text).map_err(|e| Refusal::Unknown(format!("writes {e}")))?;
+        let words = expand(&write.word, self.text, self.pwd)
+            .map_err(|e| Refusal::Unknown(format!("writes {e}")))?;
         for word in words {
             self.check_path(&word, &write.dirs, "writes or removes", &write.word.raw, protected)?;
         }
@@ -111,6 +126,9 @@ impl<'a> Line<'a> {
                         place,
                     });
                 }
+                if program == "git" {
+                    self.check_git_tree(command, &root, protected)?;
+                }
             }
         }
         let how = format!("gives `{program}` (whose writes aecl cannot list) a path reaching");
@@ -118,7 +136,7 @@ impl<'a> Line<'a> {
             if let Some(refusal) = self.placeholder(word, &command.dirs, protected) {
                 return refusal;
             }
-            let texts = expand(word, self.text).map_err(|e| {
+            let texts = expand(word, self.text, self.pwd).map_err(|e| {
                 Refusal::Unknown(format!("gives `{program}`, whose writes aecl cannot list, {e}"))
             })?;
             for text in texts {
@@ -131,8 +149,10 @@ impl<'a> Line<'a> {
     }
 
     /// `cp`, `mv`, `ln`, `install` and `rsync` into a directory write the entry named by
-    /// each source's last component there (`cp -r /tmp/x/.claude .` writes `./.claude`):
-    /// each such entry is checked as a write too, from each directory in `dirs`.
+    /// each source's last component there (`cp -r /tmp/x/.claude .` writes `./.claude`),
+    /// or each entry of the source when its contents are copied (`cp -rT`, `SRC/.`,
+    /// rsync's `SRC/`): each such entry is checked as a write too, from each directory in
+    /// `dirs`.
     pub fn check_landings<'p>(
         &self,
         analysis: &Analysis,
@@ -171,25 +191,50 @@ impl<'a> Line<'a> {
                     None => continue,
                 },
             };
+            // `cp -rT SRC DEST`, `cp -r SRC/. DEST`, `rsync SRC/ DEST`: what lands is each
+            // entry of SRC, not SRC itself.
+            let into = words.iter().any(|w| {
+                w.is_known()
+                    && (w.text == "--no-target-directory"
+                        || (w.text.starts_with('-')
+                            && !w.text.starts_with("--")
+                            && w.text.contains('T')))
+            });
             for source in positionals {
-                let texts = expand(source, self.text)
+                let texts = expand(source, self.text, self.pwd)
                     .map_err(|e| Refusal::Unknown(format!("copies {e}")))?;
                 for text in texts {
+                    let contents = into
+                        || text.ends_with("/.")
+                        || (command.program == "rsync" && text.ends_with('/'));
                     for path in self.absolute(&text, &[Some(self.cwd.display().to_string())])? {
                         for found in
                             glob(&path).map_err(|e| Refusal::Unknown(format!("copies {e}")))?
                         {
-                            let Some(name) = found.file_name().and_then(|n| n.to_str()) else {
-                                continue;
+                            let names = if contents {
+                                entry_names(&found)
+                                    .map_err(|e| Refusal::Unknown(format!("copies {e}")))?
+                            } else {
+                                found
+                                    .file_name()
+                                    .and_then(|n| n.to_str())
+                                    .map(str::to_owned)
+                                    .into_iter()
+                                    .collect()
                             };
-                            let entry = ShellArg::known(&format!(
-                                "{}/{name}",
-                                destination.text.trim_end_matches('/')
-                            ));
-                            let entry =
-                                if destination.is_known() { entry } else { destination.clone() };
-                            let write = WriteWord { word: entry, dirs: dirs.to_vec() };
-                            self.check_write(&write, protected)?;
+                            for name in names {
+                                let entry = ShellArg::known(&format!(
+                                    "{}/{name}",
+                                    destination.text.trim_end_matches('/')
+                                ));
+                                let entry = if destination.is_known() {
+                                    entry
+                                } else {
+                                    destination.clone()
+                                };
+                                let write = WriteWord { word: entry, dirs: dirs.to_vec() };
+                                self.check_write(&write, protected)?;
+                            }
                         }
                     }
                 }
@@ -244,7 +289,7 @@ impl<'a> Line<'a> {
             for word in std::iter::once(word).chain(value.as_ref()) {
                 // `expand` reads globs, braces and `~`. A word with no expansion that it
                 // cannot read went past its limits: refused, as a write would be.
-                let texts = match expand(word, self.text) {
+                let texts = match expand(word, self.text, self.pwd) {
                     Ok(texts) => texts,
                     Err(_) if word.expansion => continue,
                     Err(e) => return Err(Refusal::Unknown(format!("reads {e}"))),
@@ -299,7 +344,7 @@ impl<'a> Line<'a> {
                 targets.push(&home);
             }
             for word in targets {
-                let Ok(texts) = expand(word, self.text) else { continue };
+                let Ok(texts) = expand(word, self.text, self.pwd) else { continue };
                 let mut added = Vec::new();
                 for text in &texts {
                     if text.starts_with('/') {
@@ -337,8 +382,8 @@ impl<'a> Line<'a> {
             }
             Some(starts) => starts,
         };
-        for start in starts {
-            let texts = match expand(start, self.text) {
+        for (start, names) in starts {
+            let texts = match expand(start, self.text, self.pwd) {
                 Ok(texts) => texts,
                 Err(e) => return Some(Err(Refusal::Unknown(format!("`find` starts at {e}")))),
             };
@@ -356,9 +401,12 @@ impl<'a> Line<'a> {
                     };
                     for root in found {
                         let resolved = resolve_physical(self.cwd, &root.display().to_string()).ok();
-                        let place = protected.reached_under(&root).or_else(|| {
-                            resolved.and_then(|r| protected.reached_under(Path::new(&r)))
-                        });
+                        let place = protected
+                            .reached_under(&root)
+                            .or_else(|| {
+                                resolved.and_then(|r| protected.reached_under(Path::new(&r)))
+                            })
+                            .or_else(|| self.settings_beneath(&root, names, protected));
                         if let Some(place) = place {
                             return Some(Err(Refusal::Touches {
                                 how: format!(
@@ -431,75 +479,21 @@ impl<'a> Line<'a> {
             })
             .collect()
     }
-
-    /// The directories a tree writer may write anything under: git's top-level directory
-    /// (from `-C` and `--work-tree` too), else the directory it runs in.
-    fn tree_roots<'p>(&self, command: &OpaqueCommand) -> Result<Vec<PathBuf>, Refusal<'p>> {
-        let mut dirs: Vec<PathBuf> = self.absolute(".", &command.dirs)?;
-        if command.program == "git" {
-            let mut words = command.words.iter();
-            while let Some(word) = words.next().filter(|w| w.text.starts_with('-')) {
-                let (name, value) = match word.text.split_once('=') {
-                    Some((name, value)) => (
-                        name,
-                        Some(ShellArg {
-                            text: value.to_owned(),
-                            raw: value.to_owned(),
-                            ..word.clone()
-                        }),
-                    ),
-                    None => (word.text.as_str(), None),
-                };
-                if !matches!(
-                    name,
-                    "-C" | "--work-tree"
-                        | "-c"
-                        | "--git-dir"
-                        | "--namespace"
-                        | "--config-env"
-                        | "--exec-path"
-                        | "--super-prefix"
-                        | "--attr-source"
-                ) {
-                    continue;
-                }
-                let value = match value {
-                    Some(value) => value,
-                    None => match words.next() {
-                        Some(value) => value.clone(),
-                        None => break,
-                    },
-                };
-                if !matches!(name, "-C" | "--work-tree") {
-                    continue;
-                }
-                let texts = expand(&value, self.text)
-                    .map_err(|e| Refusal::Unknown(format!("runs `git` in {e}")))?;
-                let mut next = Vec::new();
-                for text in texts {
-                    let text = unescape(&text);
-                    for dir in &dirs {
-                        next.push(dir.join(&text));
-                    }
-                }
-                dirs = next;
-            }
-            dirs = dirs.iter().map(|d| work_tree(d)).collect();
-        }
-        Ok(dirs)
-    }
 }
 
-/// The top-level directory of the git work tree holding `dir`: the nearest directory with
-/// a `.git`, else `dir` itself.
-fn work_tree(dir: &Path) -> PathBuf {
-    let resolved =
-        dir.to_str().and_then(|d| resolve_physical(Path::new("/"), d).ok()).map(PathBuf::from);
-    let start = resolved.unwrap_or_else(|| dir.to_owned());
-    start
-        .ancestors()
-        .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())
-        .map_or_else(|| start.clone(), Path::to_path_buf)
+/// The names of the entries of the directory `dir` (none when it is no directory).
+fn entry_names(dir: &Path) -> Result<Vec<String>, String> {
+    /// Entries listed for one source at most.
+    const MAX_ENTRIES: usize = 4_096;
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        if names.len() == MAX_ENTRIES {
+            return Err(format!("`{}`, a directory of too many entries", dir.display()));
+        }
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    Ok(names)
 }
 
 /// The paths a word of an opaque command may name: itself, or for an option word the
@@ -520,6 +514,11 @@ fn candidates(text: &str) -> Vec<&str> {
 
 /// The starting points of `find` (the words before its expression, `.` when none).
 fn find_starts(command: &SimpleCommand) -> Vec<ShellArg> {
+    find_parts(command).0
+}
+
+/// The starting points of `find`, and the index of the first word of its expression.
+fn find_parts(command: &SimpleCommand) -> (Vec<ShellArg>, usize) {
     let words = &command.words;
     let mut i = 0;
     while let Some(word) = words.get(i).filter(|w| w.is_known()) {
@@ -539,7 +538,8 @@ fn find_starts(command: &SimpleCommand) -> Vec<ShellArg> {
         })
         .cloned()
         .collect();
-    if starts.is_empty() { vec![ShellArg::known(".")] } else { starts }
+    let expression = i + starts.len();
+    if starts.is_empty() { (vec![ShellArg::known(".")], expression) } else { (starts, expression) }
 }
 
 #[cfg(test)]
