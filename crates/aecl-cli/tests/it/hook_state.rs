@@ -97,10 +97,11 @@ waive_irreversible = "the test judges the hook's guard alone"
     dir.join(at).display().to_string()
 }
 
-/// `$ROOT` and `$HOME` substituted in `text`.
+/// `$ROOT`, `$HOME` and `$AECL` (the program under test) substituted in `text`.
 fn expand(text: &str, root: &Path) -> String {
     text.replace("$ROOT", &root.display().to_string())
         .replace("$HOME", &root.join("home").display().to_string())
+        .replace("$AECL", env!("CARGO_BIN_EXE_aecl"))
 }
 
 fn input(case: &Case, root: &Path, cwd: &str) -> String {

@@ -9,7 +9,11 @@
 //!   (`$CLAUDE_CONFIG_DIR`, `$CODEX_HOME`), the same names anywhere, and the managed
 //!   settings directories. A write touches one when it is the file or its folder
 //!   (`rm -rf .claude`), not a directory above the folder: the project's own directory
-//!   is written by every ordinary command, and git keeps the settings like any file.
+//!   is written by every ordinary command. A command that reaches every file beneath a
+//!   directory (`rm -rf .`, `git clean`) is `reach::trees`'.
+//! - aecl's own program, the one the settings run (`current_exe`, and `argv[0]` as `PATH`
+//!   finds it): touched when a write is the file; `reach::trees` for the directories
+//!   holding it.
 //!
 //! Paths are compared lexically normalised and as resolved through links.
 
@@ -49,6 +53,8 @@ enum Kind {
     /// Any agent's hook settings by name, wherever they are (`x/.claude/settings.json`):
     /// `paths` is empty.
     SettingsNames,
+    /// The program the settings run: this executable, as the kernel and `PATH` name it.
+    Program,
 }
 
 impl Place {
@@ -59,6 +65,7 @@ impl Place {
             Kind::State => format!("aecl's hook state directory `{shown}`"),
             Kind::Policy => format!("aecl's policy directory `{shown}`"),
             Kind::SettingsFile | Kind::SettingsDir => format!("the agent hook settings `{shown}`"),
+            Kind::Program => format!("aecl's own program `{shown}`"),
             Kind::SettingsNames => {
                 "an agent's hook settings (`.claude/settings.json`, `.codex/hooks.json`, \
                  `.gemini/settings.json`, ...)"
@@ -81,6 +88,9 @@ impl Place {
             Kind::SettingsFile | Kind::SettingsDir | Kind::SettingsNames => {
                 "which run aecl's hook: no tool call may write them or their folder"
             }
+            Kind::Program => {
+                "which the agents' hook settings run: no tool call may write, move or remove it"
+            }
         }
     }
 
@@ -93,7 +103,7 @@ impl Place {
             Kind::SettingsFile => {
                 self.paths.iter().any(|p| path.starts_with(p) || p.parent() == Some(path))
             }
-            Kind::SettingsDir => self.paths.iter().any(|p| path.starts_with(p)),
+            Kind::SettingsDir | Kind::Program => self.paths.iter().any(|p| path.starts_with(p)),
             Kind::SettingsNames => settings_by_name(path),
         }
     }
@@ -130,6 +140,13 @@ impl Protected {
                     paths: physical_and_lexical(Path::new(dir)),
                 });
             }
+        }
+        for program in own_program() {
+            places.push(Place {
+                kind: Kind::Program,
+                paths: physical_and_lexical(&program),
+                shown: program,
+            });
         }
         places.push(Place {
             kind: Kind::SettingsNames,
@@ -201,8 +218,9 @@ impl Protected {
 }
 
 impl Protected {
-    /// The settings files and managed settings directories that exist at or beneath `dir`
-    /// (absolute) and whose path from `dir` `selects`, each with the path found: what a
+    /// The settings files, managed settings directories and aecl's own program that exist
+    /// at or beneath `dir` (absolute) and whose path from `dir` `selects`, each with the
+    /// path found: what a
     /// command reaching every file beneath `dir` would take with it. Besides the places
     /// known from the working directory and the environment, `dir`'s own agent folders
     /// (`dir/.claude/settings.json`): `dir` may be another project.
@@ -223,7 +241,7 @@ impl Protected {
         let known = self
             .places
             .iter()
-            .filter(|p| matches!(p.kind, Kind::SettingsFile | Kind::SettingsDir))
+            .filter(|p| matches!(p.kind, Kind::SettingsFile | Kind::SettingsDir | Kind::Program))
             .filter_map(|place| {
                 let found = place.paths.iter().find(|path| {
                     path.strip_prefix(&dir).is_ok_and(|below| {
@@ -234,6 +252,26 @@ impl Protected {
             });
         own.into_iter().chain(known).collect()
     }
+}
+
+/// This executable: as the kernel resolves it, and as the agent's hook settings may name it
+/// (`argv[0]`, looked up in `PATH` when it has no `/`): replacing either, or a link on the
+/// way, would run something else as the hook.
+fn own_program() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::env::current_exe().into_iter().collect();
+    if let Some(argv0) = std::env::args_os().next().map(PathBuf::from) {
+        if argv0.components().count() > 1 {
+            out.extend(std::path::absolute(&argv0).ok());
+        } else if let Some(path) = std::env::var_os("PATH") {
+            let found = std::env::split_paths(&path)
+                .filter(|dir| dir.is_absolute())
+                .map(|dir| dir.join(&argv0))
+                .find(|candidate| candidate.is_file());
+            out.extend(found);
+        }
+    }
+    out.dedup();
+    out
 }
 
 fn tree(kind: Kind, dir: &Path) -> Place {
