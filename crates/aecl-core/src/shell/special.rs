@@ -220,6 +220,24 @@ pub(super) fn read(
                     sub.join(" ")
                 )));
             }
+            // `-g`, `--global`, `--location=global`, `yarn global ...`, and a bare `npm
+            // link` (this package into the global prefix): the global prefix is written, a
+            // directory only known at run time (npm's configuration, the environment).
+            const CHANGES: [&str; 7] = ["uninstall", "remove", "rm", "r", "un", "unlink", "prune"];
+            let changes =
+                sub.iter().any(|s| INSTALL.contains(&s.as_str()) || CHANGES.contains(&s.as_str()));
+            let global = scanned.has(&["-g", "--global"])
+                || scanned.values(&["--location"]).any(|v| !v.is_known() || v.text == "global")
+                || sub.first().is_some_and(|s| s == "global");
+            let bare_link =
+                sub.last().is_some_and(|s| s == "link") && scanned.positionals.len() == sub.len();
+            if (changes && global) || bare_link {
+                out.push(Finding::Writes(ShellArg {
+                    raw: "the global package prefix".to_owned(),
+                    expansion: true,
+                    ..ShellArg::default()
+                }));
+            }
         }
     }
 }
