@@ -126,14 +126,17 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
                 text.push_str("edited\n");
                 std::fs::write(root.join(rest), text).unwrap();
             }
-            // `git DIR`: a repository there, everything in it (not ignored) committed.
-            "git" => {
+            // `git DIR`: a repository there, everything in it (not ignored) committed;
+            // `commit DIR`: everything committed again.
+            "git" | "commit" => {
                 let dir = root.join(rest);
-                for args in [&["init", "-q", "."][..], &["add", "-A"], &["commit", "-qm", "layout"]]
-                {
+                let init: &[&[&str]] =
+                    &[&["init", "-q", "."], &["add", "-A"], &["commit", "-qm", "layout"]];
+                let steps = if kind == "git" { init } else { &init[1..] };
+                for args in steps {
                     let ok = std::process::Command::new("git")
                         .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
-                        .args(args)
+                        .args(*args)
                         .current_dir(&dir)
                         .env_remove("GIT_DIR")
                         .env_remove("GIT_WORK_TREE")

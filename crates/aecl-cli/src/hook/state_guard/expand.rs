@@ -267,33 +267,11 @@ fn matches_at(p: &[char], n: &[char]) -> bool {
         Some(('?', rest)) => n.split_first().is_some_and(|(_, tail)| matches_at(rest, tail)),
         Some(('[', rest)) => {
             let Some((c, tail)) = n.split_first() else { return false };
-            let Some(close) = rest.iter().skip(1).position(|x| *x == ']').map(|i| i + 1) else {
+            match bracket(rest, *c) {
+                Some((hit, after)) => hit && matches_at(after, tail),
                 // No closing bracket: a literal `[`.
-                return *c == '[' && matches_at(rest, tail);
-            };
-            let (set, after) =
-                (rest.get(..close).unwrap_or_default(), rest.get(close + 1..).unwrap_or_default());
-            let (negated, set) = match set.split_first() {
-                Some(('!' | '^', set)) => (true, set),
-                _ => (false, set),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < set.len() {
-                let (Some(lo), dash, hi) = (set.get(i), set.get(i + 1), set.get(i + 2)) else {
-                    break;
-                };
-                if dash == Some(&'-')
-                    && let Some(hi) = hi
-                {
-                    hit |= lo <= c && c <= hi;
-                    i += 3;
-                } else {
-                    hit |= lo == c;
-                    i += 1;
-                }
+                None => *c == '[' && matches_at(rest, tail),
             }
-            hit != negated && matches_at(after, tail)
         }
         Some(('\\', rest)) => match (rest.split_first(), n.split_first()) {
             (Some((lit, rest)), Some((c, tail))) => lit == c && matches_at(rest, tail),
@@ -302,6 +280,66 @@ fn matches_at(p: &[char], n: &[char]) -> bool {
         Some((lit, rest)) => {
             n.split_first().is_some_and(|(c, tail)| lit == c && matches_at(rest, tail))
         }
+    }
+}
+
+/// A bracket expression, `p` following its `[`: whether `c` is in it, and the pattern after
+/// its `]`; `None` when it does not close. POSIX classes (`[:alpha:]`) are read; an
+/// equivalence class or a collating symbol (`[=a=]`, `[.a.]`) is taken to match any
+/// character, which makes a pattern match more, never less.
+fn bracket(p: &[char], c: char) -> Option<(bool, &[char])> {
+    let (negated, mut i) = match p.first() {
+        Some('!' | '^') => (true, 1),
+        _ => (false, 0),
+    };
+    let first = i;
+    let mut hit = false;
+    loop {
+        let x = *p.get(i)?;
+        if x == ']' && i > first {
+            break;
+        }
+        if x == '['
+            && let Some(&kind) = p.get(i + 1).filter(|k| matches!(k, ':' | '=' | '.'))
+        {
+            let start = i + 2;
+            let end = (start..p.len())
+                .find(|&j| p.get(j) == Some(&kind) && p.get(j + 1) == Some(&']'))?;
+            let name: String = p.get(start..end)?.iter().collect();
+            hit |= kind != ':' || class(&name, c);
+            i = end + 2;
+            continue;
+        }
+        match (p.get(i + 1), p.get(i + 2)) {
+            (Some('-'), Some(&hi)) if hi != ']' => {
+                hit |= x <= c && c <= hi;
+                i += 3;
+            }
+            _ => {
+                hit |= x == c;
+                i += 1;
+            }
+        }
+    }
+    Some((hit != negated, p.get(i + 1..).unwrap_or_default()))
+}
+
+/// Whether `c` is in the POSIX character class `name` (an unknown class: any character).
+fn class(name: &str, c: char) -> bool {
+    match name {
+        "alpha" => c.is_alphabetic(),
+        "digit" => c.is_ascii_digit(),
+        "alnum" => c.is_alphanumeric(),
+        "upper" => c.is_uppercase(),
+        "lower" => c.is_lowercase(),
+        "space" => c.is_whitespace(),
+        "blank" => c == ' ' || c == '\t',
+        "punct" => c.is_ascii_punctuation(),
+        "print" => !c.is_control(),
+        "graph" => !c.is_control() && !c.is_whitespace(),
+        "cntrl" => c.is_control(),
+        "xdigit" => c.is_ascii_hexdigit(),
+        _ => true,
     }
 }
 
@@ -322,6 +360,15 @@ mod tests {
             ("\\*", "x", false),
             ("*.jsonl", "a.jsonl", true),
             ("*.jsonl", "a.json", false),
+            ("[[:alpha:]]ettings*", "settings.json", true),
+            ("[[:digit:]]*", "settings.json", false),
+            ("[![:digit:]]*", "settings.json", true),
+            ("[[:alpha:]-]laude", ".claude", false),
+            ("[[:punct:]]claude", ".claude", true),
+            ("[[=s=]]ettings.json", "settings.json", true),
+            ("[]x]", "]", true),
+            ("[!]]x", "ax", true),
+            ("[[:alpha:]", "x", false),
         ] {
             assert_eq!(fnmatch(pattern, name), hit, "{pattern} {name}");
         }

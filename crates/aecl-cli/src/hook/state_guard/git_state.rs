@@ -3,10 +3,12 @@
 //! restore what it does over the changes made since.
 //!
 //! Git is asked only what it reads from its own objects, index and ignore rules:
-//! `ls-tree HEAD`, `hash-object --no-filters`, `ls-files --stage`, `check-ignore`. None
+//! `ls-tree`, `rev-parse`, `hash-object --no-filters`, `ls-files`, `check-ignore`, from
+//! the work tree's top-level directory. None
 //! of them runs a filter, a hook or `core.fsmonitor` (set off besides), so asking never
 //! runs a command a repository's configuration names. The agent's `GIT_*` variables are
-//! not passed on: the file's own directory decides the repository.
+//! not passed on: the work tree decides the repository (a command that moves it is
+//! refused before: `reach::git_tree`).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -36,35 +38,91 @@ impl FileState {
     }
 }
 
-/// What git holds of `file` (an existing file in a work tree).
-pub fn of(file: &Path) -> Result<FileState, String> {
-    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
-        return Err(format!("`{}` names no file", file.display()));
-    };
-    let name = name.to_str().ok_or_else(|| format!("`{}` is not UTF-8", file.display()))?;
-    // `<mode> blob <id>\t<name>`; nothing when HEAD does not hold it (or there is no
-    // commit yet, which `ls-tree` reports as a failure).
-    let head = git(dir, &["ls-tree", "-z", "HEAD", "--", name])?;
-    let entry = head.status.success().then(|| head.stdout).unwrap_or_default();
-    let entry = String::from_utf8_lossy(&entry);
-    if let Some((meta, _)) = entry.split_once('\t') {
-        let id = meta.rsplit(' ').next().unwrap_or_default();
-        // A link is hashed through to its target's bytes, and so never matches: changed.
-        let link = std::fs::symlink_metadata(file).map_err(|e| e.to_string())?.is_symlink();
-        let work = succeeded(git(dir, &["hash-object", "--no-filters", "--", name])?)?;
-        let same = !link && meta.starts_with("100") && String::from_utf8_lossy(&work).trim() == id;
-        return Ok(if same { FileState::Committed } else { FileState::Changed });
-    }
-    let staged = succeeded(git(dir, &["ls-files", "-z", "--stage", "--", name])?)?;
-    if !staged.is_empty() {
+/// What git holds of `file`, an existing file beneath the work tree `root` (its top-level
+/// directory): committed as it is when HEAD, the index and the file agree (and the index
+/// marks it neither assume-unchanged nor skip-worktree). A file inside a nested repository
+/// (a `.git` between `root` and it) is an error: which repository a command acts on is
+/// then not certain.
+pub fn of(root: &Path, file: &Path) -> Result<FileState, String> {
+    let rel = relative(root, file)?;
+    if std::fs::symlink_metadata(file).map_err(|e| e.to_string())?.is_symlink() {
+        // Hashed through to its target's bytes, a link never matches: changed.
         return Ok(FileState::Changed);
     }
-    let ignore = git(dir, &["check-ignore", "-q", "--", name])?;
-    match ignore.status.code() {
-        Some(0) => Ok(FileState::Ignored),
-        Some(1) => Ok(FileState::Untracked),
-        _ => Err(failure(&ignore)),
+    let head = blob(root, "HEAD", &rel)?;
+    // `H 100644 <id> 0\t<path>`: the tag says plain tracked (`h`, `S`: assume-unchanged,
+    // skip-worktree).
+    let index = succeeded(git(root, &["ls-files", "-z", "-s", "-v", "--", &rel])?)?;
+    let index = String::from_utf8_lossy(&index);
+    let entry: Vec<&str> =
+        index.split('\t').next().unwrap_or_default().split(' ').filter(|p| !p.is_empty()).collect();
+    if head.is_none() && entry.is_empty() {
+        let ignore = git(root, &["check-ignore", "-q", "--", &rel])?;
+        return match ignore.status.code() {
+            Some(0) => Ok(FileState::Ignored),
+            Some(1) => Ok(FileState::Untracked),
+            _ => Err(failure(&ignore)),
+        };
     }
+    let work = succeeded(git(root, &["hash-object", "--no-filters", "--", &rel])?)?;
+    let work = String::from_utf8_lossy(&work).trim().to_owned();
+    let committed = matches!(entry.as_slice(), ["H", mode, id, "0"]
+        if mode.starts_with("100") && head == Some(format!("{mode} {id}")) && *id == work);
+    Ok(if committed { FileState::Committed } else { FileState::Changed })
+}
+
+/// Whether `revision` holds `file` (beneath `root`) otherwise than HEAD does, or, with a
+/// `base`, otherwise than `base` does (the change a commit makes). A word that names no
+/// commit is no revision: `false`.
+pub fn differs(
+    root: &Path,
+    file: &Path,
+    revision: &str,
+    base: Option<&str>,
+) -> Result<bool, String> {
+    let rel = relative(root, file)?;
+    let commit = git(
+        root,
+        &["rev-parse", "-q", "--verify", "--end-of-options", &format!("{revision}^{{commit}}")],
+    )?;
+    if !commit.status.success() {
+        return Ok(false);
+    }
+    let theirs = blob(root, revision, &rel)?;
+    let ours = blob(root, base.unwrap_or("HEAD"), &rel)?;
+    Ok(theirs != ours)
+}
+
+/// `file`'s path from `root`, refused when a directory between them holds a `.git`.
+fn relative(root: &Path, file: &Path) -> Result<String, String> {
+    let rel = file
+        .strip_prefix(root)
+        .map_err(|_| format!("`{}` is not beneath `{}`", file.display(), root.display()))?;
+    let mut dir = file.parent();
+    while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root) {
+        if std::fs::symlink_metadata(d.join(".git")).is_ok() {
+            return Err(format!("`{}` is a repository of its own", d.display()));
+        }
+        dir = d.parent();
+    }
+    rel.to_str().map(str::to_owned).ok_or_else(|| format!("`{}` is not UTF-8", file.display()))
+}
+
+/// The blob `revision` holds at `rel` (`MODE ID`), if any (`None` too when the revision does not
+/// resolve: no commit yet).
+fn blob(root: &Path, revision: &str, rel: &str) -> Result<Option<String>, String> {
+    let out = git(root, &["ls-tree", "-z", "--full-tree", revision, "--", rel])?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.split_once('\t').and_then(|(meta, _)| {
+        let parts: Vec<&str> = meta.split(' ').collect();
+        match parts.as_slice() {
+            [mode, "blob", id] => Some(format!("{mode} {id}")),
+            _ => None,
+        }
+    }))
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {
@@ -119,15 +177,38 @@ mod tests {
         let local = root.join(".claude/settings.local.json");
         std::fs::write(&settings, "{}\n").unwrap();
         // No commit yet: untracked, then staged.
-        assert_eq!(of(&settings), Ok(FileState::Untracked));
+        assert_eq!(of(root, &settings), Ok(FileState::Untracked));
         run(root, &["add", ".claude/settings.json"]);
-        assert_eq!(of(&settings), Ok(FileState::Changed));
+        assert_eq!(of(root, &settings), Ok(FileState::Changed));
         run(root, &["commit", "-qm", "x"]);
-        assert_eq!(of(&settings), Ok(FileState::Committed));
+        assert_eq!(of(root, &settings), Ok(FileState::Committed));
         std::fs::write(&settings, "{\"hooks\": {}}\n").unwrap();
-        assert_eq!(of(&settings), Ok(FileState::Changed));
+        assert_eq!(of(root, &settings), Ok(FileState::Changed));
+        std::fs::write(&settings, "{}\n").unwrap();
         std::fs::write(root.join(".gitignore"), "settings.local.json\n").unwrap();
         std::fs::write(&local, "{}\n").unwrap();
-        assert_eq!(of(&local), Ok(FileState::Ignored));
+        assert_eq!(of(root, &local), Ok(FileState::Ignored));
+        // Assume-unchanged hides a change from git's own commands.
+        run(root, &["update-index", "--assume-unchanged", ".claude/settings.json"]);
+        std::fs::write(&settings, "{}\n").unwrap();
+        assert_eq!(of(root, &settings), Ok(FileState::Changed));
+        run(root, &["update-index", "--no-assume-unchanged", ".claude/settings.json"]);
+        assert_eq!(of(root, &settings), Ok(FileState::Committed));
+        // The index differs from HEAD: a restore from the index changes the file.
+        std::fs::write(&settings, "{\"other\": 1}\n").unwrap();
+        run(root, &["add", ".claude/settings.json"]);
+        std::fs::write(&settings, "{}\n").unwrap();
+        assert_eq!(of(root, &settings), Ok(FileState::Changed));
+        run(root, &["reset", "-q"]);
+        // A commit that changes the file, and a revision that holds another version.
+        std::fs::write(&settings, "{\"hooks\": 1}\n").unwrap();
+        run(root, &["commit", "-qam", "y"]);
+        assert_eq!(differs(root, &settings, "HEAD~1", None), Ok(true));
+        assert_eq!(differs(root, &settings, "HEAD", Some("HEAD^")), Ok(true));
+        assert_eq!(differs(root, &settings, "HEAD", None), Ok(false));
+        assert_eq!(differs(root, &settings, "no-such-branch", None), Ok(false));
+        // A nested repository: which one a command acts on is not certain.
+        run(root, &["init", "-q", ".claude"]);
+        assert!(of(root, &settings).is_err());
     }
 }

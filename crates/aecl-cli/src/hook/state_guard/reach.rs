@@ -24,8 +24,10 @@ use aecl_engine::fs_paths::resolve_physical;
 
 use super::expand::{env, expand, glob};
 use super::protected::{Place, Protected};
-use trees::Names;
+use find_expr::Names;
 
+mod find_expr;
+mod git_tree;
 mod trees;
 mod work_tree;
 
@@ -49,6 +51,8 @@ pub struct Line<'a> {
     cdpath: bool,
     /// `$PWD`: `cwd`, unless a command of the line changes directory.
     pwd: Option<&'a Path>,
+    /// The git commands of the line that may change the index or HEAD.
+    git_writers: usize,
 }
 
 impl<'a> Line<'a> {
@@ -79,7 +83,18 @@ impl<'a> Line<'a> {
                 })
         });
         let moves = commands.iter().any(|c| matches!(c.program.as_str(), "cd" | "pushd" | "popd"));
-        Line { text, cwd, found, cdpath: cdpath_set && relative_cd, pwd: (!moves).then_some(cwd) }
+        let git_writers = commands
+            .iter()
+            .filter(|c| c.program == "git" && git_tree::changes_git(&c.words))
+            .count();
+        Line {
+            text,
+            cwd,
+            found,
+            cdpath: cdpath_set && relative_cd,
+            pwd: (!moves).then_some(cwd),
+            git_writers,
+        }
     }
 
     /// Checks one write word of the line.
@@ -195,7 +210,7 @@ impl<'a> Line<'a> {
             // entry of SRC, not SRC itself.
             let into = words.iter().any(|w| {
                 w.is_known()
-                    && (w.text == "--no-target-directory"
+                    && (("--no-target-directory".starts_with(w.text.as_str()) && w.text.len() >= 6)
                         || (w.text.starts_with('-')
                             && !w.text.starts_with("--")
                             && w.text.contains('T')))
@@ -373,7 +388,15 @@ impl<'a> Line<'a> {
         if !(word.text.contains("{}") || word.raw.contains("{}")) {
             return None;
         }
-        let starts = match self.found.as_ref()? {
+        let starts = self.found.as_ref()?;
+        // `{}/../x`, `{}.json`, `x{}`: a path beside or inside each found one, anywhere.
+        if starts.is_some() && !(word.is_known() && word.text == "{}") {
+            return Some(Err(Refusal::Unknown(format!(
+                "writes `{}`, a path built from what `find` finds",
+                word.raw
+            ))));
+        }
+        let starts = match starts {
             None => {
                 return Some(Err(Refusal::Unknown(format!(
                     "writes `{}`, a path `xargs` reads at run time",

@@ -7,33 +7,21 @@
 //! beneath a directory they name, and one that names the project takes the settings with
 //! it: `rm -rf .`, `find . -delete`, `find . -exec sed -i … {} +`, `mv ../proj /tmp`,
 //! `rsync --delete x/ .`, `chmod -R a-r .`, `tar --remove-files`, `git rm -r .`, `git
-//! worktree remove .`. Such a command is refused when a settings file exists beneath its
-//! directory (what `find` selects by `-name`/`-iname` alone is narrowed to the names it
-//! can match).
+//! worktree remove .`. Such a command is refused when a settings file (or aecl's own
+//! program) exists beneath its directory.
 //!
-//! Git's tree writers (`git clean`, `git stash`, `git checkout -- .`, `git reset --hard`)
-//! remove or restore what git does not hold as committed: they are refused when a
-//! settings file beneath their work tree is in a state they would lose (`git_state`),
-//! and allowed when git holds it committed as it is (the common case: the project keeps
-//! its settings in git). Left: a tree writer that moves the work tree to other commits
-//! (`git checkout BRANCH`, `git pull`, `git merge`) replaces a committed settings file by
-//! that commit's version, as git keeps both.
+//! Git's tree writers (`git clean`, `git stash`, `git checkout -- .`) are `git_tree`'s.
+//! `find` is narrowed by `find_expr`.
 
 use std::path::{Path, PathBuf};
 
-use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand};
+use aecl_core::shell::{Analysis, ShellArg, SimpleCommand};
 use aecl_engine::fs_paths::resolve_physical;
 
-use super::super::expand::{expand, fnmatch, glob};
-use super::super::git_state::{self, FileState};
+use super::super::expand::{expand, glob};
 use super::super::protected::{Place, Protected};
+use super::find_expr::{self, Names};
 use super::{Line, Refusal, find_parts, find_starts};
-
-/// What `find` selects by name: `None` when it may select any path (no name test, or an
-/// expression this reading does not narrow: `-o`, `!`, `-path`, `-regex`, a word only
-/// known at run time); else patterns every selected name matches, each with whether it
-/// ignores case (`-iname`).
-pub(super) type Names = Option<Vec<(String, bool)>>;
 
 /// One directory a command reaches everything beneath.
 struct Root<'c> {
@@ -88,107 +76,45 @@ impl Line<'_> {
     }
 
     /// The settings file existing beneath `dir` (as written, and as resolved through
-    /// links) whose path from `dir` has a name that `names` selects.
+    /// links) whose path from `dir` has a name that `names` selects. `find` tests its
+    /// starting point too: when `dir`'s own name is selected, everything beneath it is.
     pub(super) fn settings_beneath<'p>(
         &self,
         dir: &Path,
         names: &Names,
         protected: &'p Protected,
     ) -> Option<&'p Place> {
-        let resolved = resolve_physical(self.cwd, &dir.display().to_string()).ok();
+        let resolved =
+            resolve_physical(self.cwd, &dir.display().to_string()).ok().map(PathBuf::from);
+        let own = |dir: &Path| {
+            let written = dir.to_str().and_then(|d| d.rsplit('/').find(|c| !c.is_empty()));
+            written
+                .into_iter()
+                .map(str::to_owned)
+                .chain(dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect::<Vec<String>>()
+        };
+        let whole = |names: &[Vec<find_expr::Pattern>]| {
+            std::iter::once(dir)
+                .chain(resolved.as_deref())
+                .any(|d| own(d).iter().any(|n| find_expr::selected(names, n)))
+        };
         let selects = |below: &Path| match names {
             None => true,
-            Some(patterns) => below.iter().any(|name| selected(patterns, &name.to_string_lossy())),
+            Some(names) => {
+                whole(names)
+                    || below.iter().any(|name| find_expr::selected(names, &name.to_string_lossy()))
+            }
         };
-        std::iter::once(dir.to_owned()).chain(resolved.map(PathBuf::from)).find_map(|dir| {
+        std::iter::once(dir.to_owned()).chain(resolved.clone()).find_map(|dir| {
             protected.settings_beneath(&dir, &selects).into_iter().next().map(|(place, _)| place)
         })
     }
-
-    /// For a git tree writer run in `root` (its work tree): refuses it when a settings file
-    /// beneath the work tree is in a state the subcommand would lose.
-    pub(super) fn check_git_tree<'p>(
-        &self,
-        command: &OpaqueCommand,
-        root: &Path,
-        protected: &'p Protected,
-    ) -> Result<(), Refusal<'p>> {
-        let dirs = self.absolute(".", &command.dirs).unwrap_or_default();
-        let exists = |text: &str| dirs.iter().any(|dir| dir.join(text).exists());
-        let Some(loses) = GitLoses::of(&command.words, &exists) else { return Ok(()) };
-        let all = |_: &Path| true;
-        for (place, file) in protected.settings_beneath(root, &all) {
-            let state = git_state::of(&file).map_err(|e| {
-                Refusal::Unknown(format!(
-                    "runs `git`, which may remove or restore `{}`, and whether git holds it \
-                     committed cannot be told ({e})",
-                    file.display()
-                ))
-            })?;
-            if loses.covers(state) {
-                return Err(Refusal::Touches {
-                    how: format!(
-                        "runs `git`, which {} `{}` ({}), reaching",
-                        loses.how,
-                        file.display(),
-                        state.describe()
-                    ),
-                    what: "git".to_owned(),
-                    place,
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
-/// Whether `name` is selected by every pattern.
-fn selected(patterns: &[(String, bool)], name: &str) -> bool {
-    patterns.iter().all(|(pattern, fold)| {
-        if *fold {
-            fnmatch(&pattern.to_lowercase(), &name.to_lowercase())
-        } else {
-            fnmatch(pattern, name)
-        }
-    })
-}
-
-/// The names `find`'s expression (its words from `expression` on) selects.
+/// The names `find`'s expression (its words from `expression` on) reaches an action for.
 pub(super) fn find_names(command: &SimpleCommand, expression: usize) -> Names {
-    let mut patterns = Vec::new();
-    let mut words = command.words.iter().skip(expression);
-    while let Some(word) = words.next() {
-        if !word.is_known() {
-            return None;
-        }
-        match word.text.as_str() {
-            "-name" | "-iname" => {
-                let pattern = words.next().filter(|w| w.is_known())?;
-                // A run of `*` matches what one does; one keeps the matcher linear in it.
-                let mut text = String::new();
-                for c in pattern.text.chars() {
-                    if !(c == '*' && text.ends_with('*')) {
-                        text.push(c);
-                    }
-                }
-                patterns.push((text, word.text == "-iname"));
-            }
-            "-o" | "-or" | "!" | "-not" | "," | "-path" | "-ipath" | "-wholename"
-            | "-iwholename" | "-regex" | "-iregex" | "-lname" | "-ilname" => return None,
-            "-exec" | "-execdir" | "-ok" | "-okdir" => {
-                // The command's words, to its `;` or `{} +`.
-                let mut previous = String::new();
-                for word in words.by_ref() {
-                    if word.text == ";" || (word.text == "+" && previous == "{}") {
-                        break;
-                    }
-                    previous.clone_from(&word.text);
-                }
-            }
-            _ => {}
-        }
-    }
-    (!patterns.is_empty()).then_some(patterns)
+    find_expr::names(command.words.get(expression..).unwrap_or_default())
 }
 
 /// The directories the line's commands reach everything beneath.
@@ -234,33 +160,53 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
                 if words.iter().any(|w| w.is_known() && w.text.starts_with("--del")) {
                     add(positionals(words).into_iter().last().into_iter().collect(), "deletes");
                 }
-                if has(&["--remove-source-files"]) {
+                // `--remove-source-files`, its old name `--remove-sent-files`, prefixes.
+                if words.iter().any(|w| w.is_known() && w.text.starts_with("--remove-s")) {
                     add(sources(words), "removes the files it sends under");
                 }
             }
-            "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" | "chcon"
-                if words.iter().any(|w| {
-                    w.is_known()
-                        && (w.text == "--recursive"
-                            || (w.text.starts_with('-')
-                                && !w.text.starts_with("--")
-                                && w.text.contains('R')))
-                }) =>
-            {
-                add(positionals(words), "changes the mode or owner of everything under");
+            // Recursive or not: a directory the agent cannot read hides what is beneath.
+            "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" | "chcon" => {
+                add(positionals(words), "changes the mode or owner of")
             }
-            "tar" if words.iter().any(|w| w.is_known() && w.text.starts_with("--remove-f")) => {
+            "tar"
+                if words
+                    .iter()
+                    .any(|w| w.is_known() && prefix_of(&w.text, "--remove-files", 5)) =>
+            {
                 add(positionals(words), "removes what it archives under");
             }
-            "zip" if has(&["-m", "--move"]) => {
+            "zip"
+                if words.iter().any(|w| {
+                    w.is_known()
+                        && (prefix_of(&w.text, "--move", 4)
+                            || (w.text.starts_with('-')
+                                && !w.text.starts_with("--")
+                                && w.text.contains('m')))
+                }) =>
+            {
+                add(positionals(words), "removes what it archives under")
+            }
+            "7z" | "7za" | "7zz" | "7zr" if has(&["-sdel"]) => {
                 add(positionals(words), "removes what it archives under")
             }
             "git" => {
-                if let Some(sub) = git_subcommand(words) {
+                if let Some(sub) = super::git_tree::git_subcommand(words) {
                     let rest = words.get(sub + 1..).unwrap_or_default();
                     match words.get(sub).map(|w| w.text.as_str()) {
                         Some("rm") if !rest.iter().any(|w| w.text == "--cached") => {
-                            add(positionals(rest), "removes everything under");
+                            // A pathspec of git's own globs or magic (`'*'`, `:/`,
+                            // `:(top)`) may name any path of the work tree.
+                            let paths = positionals(rest)
+                                .into_iter()
+                                .map(|w| {
+                                    let magic = w.is_known()
+                                        && (w.text.starts_with(':')
+                                            || w.text.contains(['*', '?', '[']));
+                                    if magic { ShellArg::known("/") } else { w }
+                                })
+                                .collect();
+                            add(paths, "removes everything under");
                         }
                         Some("mv") => add(sources(rest), "moves everything under"),
                         Some("worktree") if first_is(rest, "remove") => {
@@ -274,6 +220,13 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
         }
     }
     out
+}
+
+/// Whether `given` is the long option `full` or a prefix of it of at least `min` bytes, as
+/// GNU tools take them.
+fn prefix_of(given: &str, full: &str, min: usize) -> bool {
+    let name = given.split_once('=').map_or(given, |(name, _)| name);
+    name.len() >= min && full.starts_with(name)
 }
 
 /// Whether the first positional word of `words` is `name`.
@@ -319,124 +272,6 @@ fn sources(words: &[ShellArg]) -> Vec<ShellArg> {
     positionals(&rest)
 }
 
-/// The index of git's subcommand in `words`, past its global options.
-fn git_subcommand(words: &[ShellArg]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(word) = words.get(i) {
-        if !word.is_known() {
-            return None;
-        }
-        let text = word.text.as_str();
-        if !text.starts_with('-') {
-            return Some(i);
-        }
-        let takes_value = matches!(
-            text,
-            "-C" | "-c"
-                | "--git-dir"
-                | "--work-tree"
-                | "--namespace"
-                | "--config-env"
-                | "--exec-path"
-                | "--super-prefix"
-                | "--attr-source"
-        );
-        i += if takes_value { 2 } else { 1 };
-    }
-    None
-}
-
-/// What a git tree writer loses of a file beneath its work tree.
-struct GitLoses {
-    untracked: bool,
-    ignored: bool,
-    changed: bool,
-    how: &'static str,
-}
-
-impl GitLoses {
-    /// What `git WORDS` loses, for the subcommands that remove what git does not hold
-    /// (`clean`, `stash -u`) or restore what it holds (`stash`, `checkout -- .`,
-    /// `restore`, `reset --hard`); `None` for the others.
-    fn of(words: &[ShellArg], exists: &dyn Fn(&str) -> bool) -> Option<GitLoses> {
-        let sub = git_subcommand(words)?;
-        let rest = words.get(sub + 1..).unwrap_or_default();
-        // A long option, or a short one alone or in a cluster (`-fdx`).
-        let has = |long: &[&str], short: Option<char>| {
-            rest.iter().any(|w| {
-                w.is_known()
-                    && (long.contains(&w.text.as_str())
-                        || short.is_some_and(|short| {
-                            w.text.starts_with('-')
-                                && !w.text.starts_with("--")
-                                && w.text.contains(short)
-                        }))
-            })
-        };
-        let restores = GitLoses {
-            untracked: false,
-            ignored: false,
-            changed: true,
-            how: "restores from git, losing the changes to",
-        };
-        let loses = match words.get(sub)?.text.as_str() {
-            "clean" if has(&["--dry-run"], Some('n')) => return None,
-            "clean" => GitLoses {
-                untracked: true,
-                ignored: has(&[], Some('x')) || has(&[], Some('X')),
-                changed: false,
-                how: "removes",
-            },
-            "stash" => {
-                let first = positionals(rest);
-                let first = first.first().map(|w| w.text.as_str());
-                if !matches!(first, None | Some("push" | "save")) {
-                    return None;
-                }
-                let all = has(&["--all"], Some('a'));
-                GitLoses {
-                    untracked: all || has(&["--include-untracked"], Some('u')),
-                    ignored: all,
-                    changed: true,
-                    how: "stashes away",
-                }
-            }
-            "reset" if has(&["--hard"], None) => restores,
-            "restore" if !has(&["--staged"], Some('S')) || has(&["--worktree"], Some('W')) => {
-                restores
-            }
-            "switch" if has(&["--discard-changes", "--force"], Some('f')) => restores,
-            "checkout" => {
-                // `checkout BRANCH` carries local changes over; a path (`-- .`, `BRANCH
-                // FILE`, an existing path alone) or `-f` restores over them.
-                let positionals = positionals(rest);
-                let creates = has(&["--orphan", "--track"], Some('b'))
-                    || has(&[], Some('B'))
-                    || has(&[], Some('t'));
-                let paths = rest.iter().any(|w| w.is_known() && w.text == "--")
-                    || (!creates && positionals.len() >= 2)
-                    || (!creates && positionals.iter().any(|w| w.is_known() && exists(&w.text)));
-                if !(paths || has(&["--force"], Some('f'))) {
-                    return None;
-                }
-                restores
-            }
-            "checkout-index" | "read-tree" => restores,
-            _ => return None,
-        };
-        Some(loses)
-    }
-
-    fn covers(&self, state: FileState) -> bool {
-        match state {
-            FileState::Committed => false,
-            FileState::Changed => self.changed,
-            FileState::Untracked => self.untracked,
-            FileState::Ignored => self.ignored,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +294,13 @@ mod tests {
         assert_eq!(roots_of("mv -t /tmp a b"), [plain("mv", "a"), plain("mv", "b")]);
         assert_eq!(roots_of("rsync -a --delete x/ ."), [plain("rsync", ".")]);
         assert_eq!(roots_of("chmod -R a-r ."), [plain("chmod", "a-r"), plain("chmod", ".")]);
+        assert_eq!(roots_of("chmod 000 ."), [plain("chmod", "000"), plain("chmod", ".")]);
+        assert_eq!(roots_of("zip -rmq x.zip ."), [plain("zip", "x.zip"), plain("zip", ".")]);
+        assert_eq!(
+            roots_of("tar --remove -cf x.tar ."),
+            [plain("tar", "x.tar"), plain("tar", ".")]
+        );
+        assert_eq!(roots_of("git rm -r ':/'"), [plain("git", "/")]);
         assert_eq!(roots_of("git rm -r -q ."), [plain("git", ".")]);
         assert!(roots_of("git rm --cached -r .").is_empty());
         assert_eq!(roots_of("git -C x worktree remove --force ."), [plain("git", ".")]);
@@ -470,67 +312,13 @@ mod tests {
         assert_eq!(
             roots_of("find src . -name '*.pyc' -delete"),
             [
-                ("find".to_owned(), "src".to_owned(), Some(vec![("*.pyc".to_owned(), false)])),
-                ("find".to_owned(), ".".to_owned(), Some(vec![("*.pyc".to_owned(), false)])),
+                (
+                    "find".to_owned(),
+                    "src".to_owned(),
+                    Some(vec![vec![("*.pyc".to_owned(), false)]])
+                ),
+                ("find".to_owned(), ".".to_owned(), Some(vec![vec![("*.pyc".to_owned(), false)]])),
             ]
         );
-    }
-
-    #[test]
-    fn find_is_narrowed_by_its_name_tests_alone() {
-        let names = |line: &str| {
-            let analysis = aecl_core::shell::analyse_line(line).unwrap();
-            let find = analysis.commands.iter().find(|c| c.program == "find").unwrap();
-            find_names(find, find_parts(find).1)
-        };
-        assert_eq!(
-            names("find . -type f -iname '*.PY' -delete"),
-            Some(vec![("*.PY".to_owned(), true)])
-        );
-        assert_eq!(
-            names("find -L . -name '**.py' -exec sed -i x {} +"),
-            Some(vec![("*.py".to_owned(), false)])
-        );
-        for open in [
-            "find . -delete",
-            "find . -name '*.py' -o -name '*.json' -delete",
-            "find . ! -name '*.py' -delete",
-            "find . -path '*/x' -delete",
-            "find . -name \"$P\" -delete",
-            "find . -regex '.*' -delete",
-        ] {
-            assert_eq!(names(open), None, "{open}");
-        }
-        let patterns = names("find . -name '*.py' -name 'a*'").unwrap();
-        assert!(selected(&patterns, "abc.py"));
-        assert!(!selected(&patterns, "settings.json"));
-        assert!(selected(&[("*.JSON".to_owned(), true)], "settings.json"));
-    }
-
-    #[test]
-    fn git_loses_what_it_does_not_hold_committed() {
-        let loses = |line: &str| {
-            let analysis = aecl_core::shell::analyse_line(line).unwrap();
-            GitLoses::of(&analysis.commands[0].words, &|text| text == ".")
-                .map(|l| (l.untracked, l.ignored, l.changed))
-        };
-        assert_eq!(loses("git clean -fd"), Some((true, false, false)));
-        assert_eq!(loses("git clean -fdx"), Some((true, true, false)));
-        assert_eq!(loses("git clean -n -d"), None);
-        assert_eq!(loses("git stash"), Some((false, false, true)));
-        assert_eq!(loses("git stash push -u"), Some((true, false, true)));
-        assert_eq!(loses("git stash -a"), Some((true, true, true)));
-        assert_eq!(loses("git stash list"), None);
-        assert_eq!(loses("git -C x reset --hard HEAD~1"), Some((false, false, true)));
-        assert_eq!(loses("git reset HEAD~1"), None);
-        assert_eq!(loses("git restore ."), Some((false, false, true)));
-        assert_eq!(loses("git restore --staged x"), None);
-        assert_eq!(loses("git checkout -- ."), Some((false, false, true)));
-        assert_eq!(loses("git checkout -f main"), Some((false, false, true)));
-        assert_eq!(loses("git checkout no-such-path-or-branch"), None);
-        assert_eq!(loses("git switch main"), None);
-        assert_eq!(loses("git checkout -b new origin/main"), None);
-        assert_eq!(loses("git checkout main src/x.rs"), Some((false, false, true)));
-        assert_eq!(loses("git switch --discard-changes main"), Some((false, false, true)));
     }
 }

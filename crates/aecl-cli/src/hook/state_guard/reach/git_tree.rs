@@ -1,0 +1,402 @@
+//! Git's tree writers over the agents' hook settings: `git clean` removes what git does
+//! not track, `git stash`, `git checkout -- .`, `git restore`, `git reset --hard` restore
+//! what it does over the changes made since, and `git checkout BRANCH`, `git merge`,
+//! `git rebase`, `git revert`, `git cherry-pick`, `git stash pop` bring another commit's
+//! version. Such a command is refused when a settings file (or aecl's own program) beneath
+//! its work tree is in a state it would lose (`git_state`), or when a revision it names
+//! holds another version of the file than HEAD.
+//!
+//! What git does is only read here when it is certain: a command whose repository, index
+//! or configuration the line or the environment may move (`--git-dir`, `-c`, `GIT_*`), a
+//! line with another git command that may change the index or HEAD first, or a settings
+//! file inside a nested repository, is refused as only known at run time. Git's long
+//! options are matched by any prefix (`--har` is `--hard`), as git reads them. Left: `git
+//! pull` and `git am` bring versions that are only known when they run.
+
+use std::path::Path;
+
+use aecl_core::shell::{OpaqueCommand, ShellArg};
+
+use super::super::expand::{env, may_be_set};
+use super::super::git_state::{self, FileState};
+use super::super::protected::Protected;
+use super::{Line, Refusal};
+
+/// Git commands that change neither the index nor HEAD: others on the same line may
+/// change what the state check reads before the tree writer runs.
+const READERS: [&str; 16] = [
+    "status",
+    "log",
+    "diff",
+    "show",
+    "fetch",
+    "grep",
+    "blame",
+    "ls-files",
+    "ls-tree",
+    "rev-parse",
+    "describe",
+    "shortlog",
+    "branch",
+    "tag",
+    "remote",
+    "help",
+];
+
+impl Line<'_> {
+    /// For a git tree writer run in `root` (its work tree): refuses it when a protected file
+    /// beneath the work tree is in a state the subcommand would lose, or a revision it
+    /// names holds another version of it.
+    pub(super) fn check_git_tree<'p>(
+        &self,
+        command: &OpaqueCommand,
+        root: &Path,
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        let dirs = self.absolute(".", &command.dirs).unwrap_or_default();
+        let exists = |text: &str| dirs.iter().any(|dir| dir.join(text).exists());
+        let words = &command.words;
+        let loses = GitLoses::of(words, &exists);
+        let revisions = revisions(words, &exists);
+        if loses.is_none() && revisions.is_empty() {
+            return Ok(());
+        }
+        let all = |_: &Path| true;
+        let files = protected.settings_beneath(root, &all);
+        let Some((first, _)) = files.first() else { return Ok(()) };
+        if let Some(why) = self.moved_git(words) {
+            return Err(Refusal::Touches {
+                how: format!("runs `git` {why}, reaching"),
+                what: "git".to_owned(),
+                place: first,
+            });
+        }
+        for (place, file) in &files {
+            let unknown = |e: String| {
+                Refusal::Unknown(format!(
+                    "runs `git`, which may remove or restore `{}`, and what git holds of it cannot \
+                 be told ({e})",
+                    file.display()
+                ))
+            };
+            let state = git_state::of(root, file).map_err(unknown)?;
+            if let Some(loses) = &loses
+                && loses.covers(state)
+            {
+                return Err(Refusal::Touches {
+                    how: format!(
+                        "runs `git`, which {} `{}` ({}), reaching",
+                        loses.how,
+                        file.display(),
+                        state.describe()
+                    ),
+                    what: "git".to_owned(),
+                    place,
+                });
+            }
+            for (revision, base) in &revisions {
+                if git_state::differs(root, file, revision, base.as_deref()).map_err(unknown)? {
+                    return Err(Refusal::Touches {
+                        how: format!(
+                            "runs `git`, which brings `{}` as `{revision}` holds it, reaching",
+                            file.display()
+                        ),
+                        what: "git".to_owned(),
+                        place,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Why what git reads may not be what the state check reads: the repository, index or
+    /// configuration moved by an option or a variable, or another git command of the line
+    /// that may change the index or HEAD first.
+    fn moved_git(&self, words: &[ShellArg]) -> Option<String> {
+        let sub = git_subcommand(words).unwrap_or(words.len());
+        if let Some(option) = words.get(..sub).unwrap_or_default().iter().find(|w| {
+            !w.is_known()
+                || ["-c", "--git-dir", "--config-env", "--namespace"]
+                    .iter()
+                    .any(|o| w.text == *o || w.text.starts_with(&format!("{o}=")))
+        }) {
+            return Some(format!("with `{}`, which moves what git reads", option.raw));
+        }
+        let variable = self
+            .text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("GIT_"))
+            .find(|name| may_be_set(self.text, name))
+            .map(str::to_owned)
+            .or_else(|| {
+                [
+                    "GIT_INDEX_FILE",
+                    "GIT_OBJECT_DIRECTORY",
+                    "GIT_CONFIG_PARAMETERS",
+                    "GIT_CONFIG_COUNT",
+                ]
+                .iter()
+                .find(|name| env(name).is_some_and(|v| !v.is_empty()))
+                .map(|name| (*name).to_owned())
+            });
+        if let Some(name) = variable {
+            return Some(format!("with `{name}` set, which moves what git reads"));
+        }
+        (self.git_writers > 1).then(|| {
+            "after another git command of the line that may change what git holds (run it as a \
+             call of its own)"
+                .to_owned()
+        })
+    }
+}
+
+/// Whether a git command's words may change the index or HEAD: its subcommand is not one
+/// of [`READERS`].
+pub(super) fn changes_git(words: &[ShellArg]) -> bool {
+    let Some(sub) = git_subcommand(words) else { return !words.is_empty() };
+    words.get(sub).is_none_or(|w| !w.is_known() || !READERS.contains(&w.text.as_str()))
+}
+
+/// The index of git's subcommand in `words`, past its global options.
+pub(super) fn git_subcommand(words: &[ShellArg]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(word) = words.get(i) {
+        if !word.is_known() {
+            return None;
+        }
+        let text = word.text.as_str();
+        if !text.starts_with('-') {
+            return Some(i);
+        }
+        let takes_value = matches!(
+            text,
+            "-C" | "-c"
+                | "--git-dir"
+                | "--work-tree"
+                | "--namespace"
+                | "--config-env"
+                | "--exec-path"
+                | "--super-prefix"
+                | "--attr-source"
+        );
+        i += if takes_value { 2 } else { 1 };
+    }
+    None
+}
+
+/// Whether `given` is the long option `full`, or a prefix of it as git takes one (at least
+/// `--` and two letters), its `=VALUE` aside.
+fn long(given: &str, full: &str) -> bool {
+    let name = given.split_once('=').map_or(given, |(name, _)| name);
+    name.starts_with("--") && name.len() >= 4 && full.starts_with(name)
+}
+
+/// The words after the subcommand, and a test for an option by its long names (any git
+/// prefix) or its short letter (alone or in a cluster).
+fn has(rest: &[ShellArg], longs: &[&str], short: Option<char>) -> bool {
+    rest.iter().take_while(|w| !(w.is_known() && w.text == "--")).any(|w| {
+        w.is_known()
+            && (longs.iter().any(|l| long(&w.text, l))
+                || short.is_some_and(|short| {
+                    w.text.starts_with('-') && !w.text.starts_with("--") && w.text.contains(short)
+                }))
+    })
+}
+
+/// The positional words of `rest` before a `--`.
+fn positionals(rest: &[ShellArg]) -> Vec<&ShellArg> {
+    rest.iter()
+        .take_while(|w| !(w.is_known() && w.text == "--"))
+        .filter(|w| !w.is_known() || !w.text.starts_with('-') || w.text == "-")
+        .collect()
+}
+
+/// The revisions `git WORDS` brings versions from, each with the base its change is taken
+/// against (`revert`, `cherry-pick`, `stash pop`: the commit's parent), for the
+/// subcommands that write the work tree from other commits. A word that names no commit
+/// (a path) is dropped by the check itself.
+fn revisions(words: &[ShellArg], exists: &dyn Fn(&str) -> bool) -> Vec<(String, Option<String>)> {
+    let Some(sub) = git_subcommand(words) else { return Vec::new() };
+    let rest = words.get(sub + 1..).unwrap_or_default();
+    let named: Vec<String> = positionals(rest)
+        .into_iter()
+        .filter(|w| w.is_known() && !exists(&w.text))
+        .map(|w| if w.text == "-" { "@{-1}".to_owned() } else { w.text.clone() })
+        .collect();
+    let source = rest.iter().enumerate().find_map(|(i, w)| {
+        let text = w.text.as_str();
+        text.strip_prefix("--source=")
+            .map(str::to_owned)
+            .or_else(|| {
+                matches!(text, "-s" | "--source")
+                    .then(|| rest.get(i + 1))
+                    .flatten()
+                    .map(|w| w.text.clone())
+            })
+            .or_else(|| text.strip_prefix("-s").filter(|s| !s.is_empty()).map(str::to_owned))
+    });
+    match words.get(sub).map(|w| w.text.as_str()) {
+        Some("checkout" | "switch" | "reset" | "merge" | "read-tree") => {
+            named.into_iter().map(|r| (r, None)).collect()
+        }
+        Some("rebase") if named.is_empty() => vec![("@{upstream}".to_owned(), None)],
+        Some("rebase") => named.into_iter().map(|r| (r, None)).collect(),
+        Some("restore") => source.into_iter().map(|r| (r, None)).collect(),
+        Some("revert" | "cherry-pick") => {
+            named.into_iter().map(|r| (r.clone(), Some(format!("{r}^")))).collect()
+        }
+        Some("stash") => match named.split_first() {
+            Some((first, rest)) if matches!(first.as_str(), "pop" | "apply") => {
+                let stash = rest.first().cloned().unwrap_or_else(|| "stash@{0}".to_owned());
+                vec![(stash.clone(), Some(format!("{stash}^1")))]
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// What a git tree writer loses of a file beneath its work tree.
+struct GitLoses {
+    untracked: bool,
+    ignored: bool,
+    changed: bool,
+    how: &'static str,
+}
+
+impl GitLoses {
+    /// What `git WORDS` loses, for the subcommands that remove what git does not hold
+    /// (`clean`, `stash -u`) or restore what it holds (`stash`, `checkout -- .`,
+    /// `restore`, `reset --hard`); `None` for the others.
+    fn of(words: &[ShellArg], exists: &dyn Fn(&str) -> bool) -> Option<GitLoses> {
+        let sub = git_subcommand(words)?;
+        let rest = words.get(sub + 1..).unwrap_or_default();
+        let has = |longs: &[&str], short: Option<char>| has(rest, longs, short);
+        let restores = GitLoses {
+            untracked: false,
+            ignored: false,
+            changed: true,
+            how: "restores from git, losing the changes to",
+        };
+        let patch = has(&["--patch"], Some('p'));
+        let loses = match words.get(sub)?.text.as_str() {
+            "clean" if has(&["--dry-run"], Some('n')) => return None,
+            "clean" => GitLoses {
+                untracked: true,
+                // `-e '!x'` takes an ignored file out of the ignore rules.
+                ignored: has(&["--exclude"], Some('x'))
+                    || has(&[], Some('X'))
+                    || has(&[], Some('e')),
+                changed: false,
+                how: "removes",
+            },
+            "stash" => {
+                let first = positionals(rest).first().map(|w| w.text.clone());
+                if !matches!(first.as_deref(), None | Some("push" | "save")) {
+                    return None;
+                }
+                let all = has(&["--all"], Some('a'));
+                GitLoses {
+                    untracked: all || has(&["--include-untracked"], Some('u')),
+                    ignored: all,
+                    changed: true,
+                    how: "stashes away",
+                }
+            }
+            "reset" if has(&["--hard"], None) || patch => restores,
+            "restore" if !has(&["--staged"], Some('S')) || has(&["--worktree"], Some('W')) => {
+                restores
+            }
+            "switch" if has(&["--discard-changes", "--force"], Some('f')) => restores,
+            "checkout" => {
+                // `checkout BRANCH` carries local changes over; a path (`-- .`, `BRANCH
+                // FILE`, an existing path alone), `-p` or `-f` restores over them.
+                let positionals = positionals(rest);
+                let creates = has(&["--orphan", "--track"], Some('b'))
+                    || has(&[], Some('B'))
+                    || has(&[], Some('t'));
+                let paths = rest.iter().any(|w| w.is_known() && w.text == "--")
+                    || (!creates && positionals.len() >= 2)
+                    || (!creates && positionals.iter().any(|w| w.is_known() && exists(&w.text)));
+                if !(paths || patch || has(&["--force"], Some('f'))) {
+                    return None;
+                }
+                restores
+            }
+            "checkout-index" | "read-tree" => restores,
+            _ => return None,
+        };
+        Some(loses)
+    }
+
+    fn covers(&self, state: FileState) -> bool {
+        match state {
+            FileState::Committed => false,
+            FileState::Changed => self.changed,
+            FileState::Untracked => self.untracked,
+            FileState::Ignored => self.ignored,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<ShellArg> {
+        let analysis = aecl_core::shell::analyse_line(line).unwrap();
+        analysis.commands[0].words.clone()
+    }
+
+    #[test]
+    fn git_loses_what_it_does_not_hold_committed() {
+        let loses = |line: &str| {
+            GitLoses::of(&words(line), &|text| text == ".")
+                .map(|l| (l.untracked, l.ignored, l.changed))
+        };
+        assert_eq!(loses("git clean -fd"), Some((true, false, false)));
+        assert_eq!(loses("git clean -fdx"), Some((true, true, false)));
+        assert_eq!(loses("git clean -fd -e !x"), Some((true, true, false)));
+        assert_eq!(loses("git clean -n -d"), None);
+        assert_eq!(loses("git stash"), Some((false, false, true)));
+        assert_eq!(loses("git stash push -u"), Some((true, false, true)));
+        assert_eq!(loses("git stash --include-u"), Some((true, false, true)));
+        assert_eq!(loses("git stash --al"), Some((true, true, true)));
+        assert_eq!(loses("git stash list"), None);
+        assert_eq!(loses("git -C x reset --hard HEAD~1"), Some((false, false, true)));
+        assert_eq!(loses("git reset --har"), Some((false, false, true)));
+        assert_eq!(loses("git reset HEAD~1"), None);
+        assert_eq!(loses("git restore ."), Some((false, false, true)));
+        assert_eq!(loses("git restore --staged x"), None);
+        assert_eq!(loses("git checkout -- ."), Some((false, false, true)));
+        assert_eq!(loses("git checkout -f main"), Some((false, false, true)));
+        assert_eq!(loses("git checkout --for main"), Some((false, false, true)));
+        assert_eq!(loses("git checkout -p"), Some((false, false, true)));
+        assert_eq!(loses("git checkout no-such-path-or-branch"), None);
+        assert_eq!(loses("git switch main"), None);
+        assert_eq!(loses("git switch --discard main"), Some((false, false, true)));
+        assert_eq!(loses("git checkout -b new origin/main"), None);
+        assert_eq!(loses("git checkout main src/x.rs"), Some((false, false, true)));
+    }
+
+    #[test]
+    fn the_revisions_a_command_brings_versions_from() {
+        let revisions = |line: &str| revisions(&words(line), &|text| text == ".");
+        let plain = |r: &str| (r.to_owned(), None);
+        assert_eq!(revisions("git checkout main"), [plain("main")]);
+        assert_eq!(revisions("git checkout -"), [plain("@{-1}")]);
+        assert_eq!(revisions("git checkout old -- ."), [plain("old")]);
+        assert_eq!(revisions("git reset --hard HEAD~1"), [plain("HEAD~1")]);
+        assert_eq!(revisions("git restore -s old ."), [plain("old")]);
+        assert_eq!(revisions("git restore --source=old ."), [plain("old")]);
+        assert_eq!(revisions("git rebase"), [plain("@{upstream}")]);
+        assert_eq!(revisions("git revert HEAD"), [("HEAD".to_owned(), Some("HEAD^".to_owned()))]);
+        assert_eq!(
+            revisions("git stash pop"),
+            [("stash@{0}".to_owned(), Some("stash@{0}^1".to_owned()))]
+        );
+        assert!(revisions("git stash").is_empty());
+        assert!(revisions("git clean -fd").is_empty());
+    }
+}
