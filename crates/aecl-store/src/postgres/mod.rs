@@ -13,6 +13,7 @@ mod approvals;
 mod batch;
 mod effects;
 mod grants;
+mod log_end;
 mod revocation;
 mod runs;
 mod schema;
@@ -73,6 +74,8 @@ pub struct PostgresStore {
 #[derive(Debug)]
 struct Inner {
     pool: PgPool,
+    /// The database, without its password, for messages.
+    db: String,
     audit: writer::Queue,
     /// Plain run appends, batched (`runs::appender`).
     appends: batch::Batcher<runs::Append, Committed>,
@@ -99,11 +102,12 @@ impl PostgresStore {
         // it finds is not the one it left.
         let db = crate::any::without_password(url);
         let verified = writer::check_head(&pool, &db, &audit.signer.verifier()).await?;
-        let audit = writer::spawn(pool.clone(), audit, db, verified);
+        let audit = writer::spawn(pool.clone(), audit, db.clone(), verified);
         let probe = tokio::sync::Mutex::new(None);
         let appends = runs::appender(pool.clone());
         let revocations = revocation::checker(pool.clone());
-        Ok(PostgresStore { inner: Arc::new(Inner { pool, audit, appends, revocations, probe }) })
+        let inner = Inner { pool, db, audit, appends, revocations, probe };
+        Ok(PostgresStore { inner: Arc::new(inner) })
     }
 
     /// Connects for reading the audit log only (`aecl audit verify` and friends): no
@@ -131,27 +135,16 @@ impl PostgresStore {
         &self.inner.pool
     }
 
-    /// Whether the audit log's records end where its stored head says, in one snapshot
-    /// (every instance appends its records and moves the head in one transaction). A
-    /// record past the head was written by something else than a committer, and one
-    /// missing below it was removed: every append then fails, so `/healthz`'s probe says
-    /// so for as long as it lasts (the probe's own write commits whatever the log holds).
+    /// Whether the audit log ends where its stored head says (its last record is the
+    /// head's, by number and chain hash), in one snapshot: every instance appends its
+    /// records and moves the head in one transaction. A record past the head was written by
+    /// something other than a committer, and one missing at its end was removed; either
+    /// stops this store's appends for good, as when a batch finds it (`log_end.rs`), so the
+    /// probe sees it even before the next append. A missing head row reads as an empty one.
     async fn log_matches_its_head(&self) -> Result<(), String> {
-        let (size, last): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT size FROM audit_head WHERE id = 1), (SELECT max(seq) FROM audit_log)",
-        )
-        .fetch_one(self.pool())
-        .await
-        .map_err(|e| format!("write probe: {e}"))?;
-        let (head_end, stored_end) = (size.unwrap_or(0), last.map_or(0, |seq| seq + 1));
-        if head_end == stored_end {
-            return Ok(());
-        }
-        Err(format!(
-            "the audit log ends at sequence {stored_end} but its head says {head_end}: \
-             something else wrote to or removed from the log, so no record can be appended; \
-             every call is blocked (check the log with `aecl audit verify`)"
-        ))
+        let (head, stored) =
+            log_end::read_ends(self.pool()).await.map_err(|e| format!("write probe: {e}"))?;
+        log_end::check(&self.inner.db, head, stored).map_err(|moved| self.inner.audit.fail(&moved))
     }
 }
 
@@ -239,7 +232,12 @@ impl Store for PostgresStore {
     }
 
     async fn health(&self) -> aecl_engine::StoreHealth {
-        let write_probe = {
+        let audit = &self.inner.audit;
+        // A log found changed under the committer is not probed again: nothing is appended
+        // to it until it is restored and aecl restarted.
+        let write_probe = if let Some(reason) = audit.failed() {
+            Err(reason.to_owned())
+        } else {
             let mut probe = self.inner.probe.lock().await;
             match &*probe {
                 // Only a success is reused: a failing store is probed again every time.
@@ -264,11 +262,11 @@ impl Store for PostgresStore {
                 }
             }
         };
-        let failed = self
-            .inner
-            .audit
-            .is_closed()
-            .then(|| "the audit committer has stopped: nothing can be recorded".to_owned());
+        let failed = audit.failed().map(str::to_owned).or_else(|| {
+            audit
+                .is_closed()
+                .then(|| "the audit committer has stopped: nothing can be recorded".to_owned())
+        });
         aecl_engine::StoreHealth { failed, last_commit_error: None, write_probe }
     }
 
@@ -286,6 +284,13 @@ impl Store for PostgresStore {
         // The audit log has its own committer (one history for every instance, under the
         // head row's lock); the record follows the run's commit, before the answer.
         let audit = commit.audit.take();
+        // A decision whose record would be refused is refused before its run's commit, so
+        // that a store that appends nothing any more writes nothing for it either.
+        if audit.is_some()
+            && let Some(reason) = self.inner.audit.failed()
+        {
+            return Err(StoreError::Backend(reason.to_owned()));
+        }
         // The end of a read that already ran follows in a transaction of its own, as an
         // end does here (the log's records cannot share the run's transaction anyway): the
         // answer still waits for the outcome record's one synced commit.

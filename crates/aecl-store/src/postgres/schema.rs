@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("append_event", include_str!("migrations/007_append_event.sql")),
     ("append_events", include_str!("migrations/008_append_events.sql")),
     ("append_audit", include_str!("migrations/009_append_audit.sql")),
+    ("append_audit_at_end", include_str!("migrations/010_append_audit_at_end.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

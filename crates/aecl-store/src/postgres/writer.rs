@@ -16,11 +16,18 @@
 //! [`check_head`] too). A head recomputed by anyone else, while the instances run or
 //! not, fails the batch: no committer signs a record it did not append or see signed.
 //!
-//! The commonest batch, over the head this committer left, is one round trip instead of
-//! six (`BEGIN`, the head's lock, the records, the checkpoint, the head, `COMMIT`): the
-//! function of migration 009 locks the head row, compares it with that state and writes
-//! the batch only if they are equal, in its own synchronously committed transaction. Any
-//! other head is answered "not written" and the batch goes the way above.
+//! Whatever head it resumes, a batch first checks under the head's lock that the stored
+//! log ends where the head does (its last record is the head's, by number and chain hash):
+//! a record removed from the end or written past it by anything else fails the batch and
+//! every later one of this store (`log_end.rs`), as the same check does on SQLite.
+//!
+//! The commonest batch, over the head this committer left, is one round trip: the function
+//! of migration 010 locks the head row, compares it with that state, checks the log's end,
+//! and writes the batch only if both hold, in its own synchronously committed transaction.
+//! Any other head is answered "not written" and the batch goes the way above: `BEGIN`, the
+//! head's lock, the log's end and newest checkpoint (for a head another instance left),
+//! then the same function, which makes the check and all the writes in one statement, and
+//! `COMMIT`.
 
 use std::sync::Arc;
 
@@ -35,6 +42,7 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{Dedicated, STATEMENT_DEADLINE, unanswered};
+use super::log_end::{self, End, LogEndMoved, StickyFailure};
 use crate::resume::{Disagreement, Tip, refusal};
 use crate::{AuditConfig, QueueDepth, backend, head, to_i64};
 
@@ -53,11 +61,17 @@ pub(crate) struct Job {
 pub(crate) struct Queue {
     sender: mpsc::UnboundedSender<Job>,
     depth: QueueDepth,
+    /// Set once the log was found changed under the committer (`log_end.rs`).
+    failure: StickyFailure,
 }
 
 impl Queue {
-    /// Hands `job` to the committer, counted until its batch has committed or failed.
+    /// Hands `job` to the committer, counted until its batch has committed or failed; at
+    /// once refused, with no round trip, once the store appends nothing any more.
     pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
+        if let Some(refused) = self.failure.refusal() {
+            return Err(refused);
+        }
         self.depth.sending();
         self.sender.send(job).map_err(|_| {
             self.depth.finished(1);
@@ -73,6 +87,17 @@ impl Queue {
     /// Whether the committer has stopped (nothing can be recorded any more).
     pub(crate) fn is_closed(&self) -> bool {
         self.sender.is_closed()
+    }
+
+    /// Why every append of this store is refused, once the log was found changed under it.
+    pub(crate) fn failed(&self) -> Option<&str> {
+        self.failure.reason()
+    }
+
+    /// Makes every later append fail because of `moved` (found by the write probe); the
+    /// reason to report.
+    pub(crate) fn fail(&self, moved: &LogEndMoved) -> String {
+        self.failure.fail(moved)
     }
 }
 
@@ -147,6 +172,7 @@ fn resumable(tip: &Tip, key: &aecl_audit::VerifierKey, db: &str) -> Result<LogSt
 pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: LogState) -> Queue {
     let (sender, receiver) = mpsc::unbounded_channel();
     let depth = QueueDepth::default();
+    let failure = StickyFailure::default();
     let committer = Committer {
         pool,
         db,
@@ -157,9 +183,10 @@ pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: LogS
         queued: depth.clone(),
         resumable: verified,
         others_appending: false,
+        failure: failure.clone(),
     };
     tokio::spawn(committer.run(receiver));
-    Queue { sender, depth }
+    Queue { sender, depth, failure }
 }
 
 struct Committer {
@@ -181,6 +208,9 @@ struct Committer {
     /// The producers' count of records not yet answered, which the committer takes each
     /// batch off once it has committed or failed.
     queued: QueueDepth,
+    /// Set once a batch found the log changed under it: every later batch is refused
+    /// before it reaches the database.
+    failure: StickyFailure,
 }
 
 impl Committer {
@@ -207,11 +237,13 @@ impl Committer {
             answers.push(job.answer);
         }
         // Bounded as the batchers' statements are (`batch.rs`): the log's producers all wait
-        // on this batch.
-        let outcome =
-            tokio::time::timeout(STATEMENT_DEADLINE, self.transaction(&mut records, conn))
+        // on this batch. Records queued before the store stopped appending are refused here.
+        let outcome = match self.failure.refusal() {
+            Some(refused) => Err(refused),
+            None => tokio::time::timeout(STATEMENT_DEADLINE, self.transaction(&mut records, conn))
                 .await
-                .unwrap_or_else(|_| Err(unanswered()));
+                .unwrap_or_else(|_| Err(unanswered())),
+        };
         if outcome.is_err() {
             // Whatever failed, the next batch starts on a fresh connection.
             conn.discard();
@@ -226,11 +258,17 @@ impl Committer {
                 }
             }
             Err(error) => {
-                tracing::error!(%error, records = answers.len(), "PostgreSQL audit group commit failed");
-                let message = error.to_string();
+                // The sticky reason was logged once when it was found, and is the answer as
+                // it stands (every later append gets the same words).
+                let message = match self.failure.reason() {
+                    Some(reason) => reason.to_owned(),
+                    None => {
+                        tracing::error!(%error, records = answers.len(), "PostgreSQL audit group commit failed");
+                        format!("audit commit failed: {error}")
+                    }
+                };
                 for answer in answers {
-                    let _ = answer
-                        .send(Err(StoreError::Backend(format!("audit commit failed: {message}"))));
+                    let _ = answer.send(Err(StoreError::Backend(message.clone())));
                 }
             }
         }
@@ -252,7 +290,7 @@ impl Committer {
         self.locked_transaction(records, conn).await
     }
 
-    /// The batch over the head this committer left, in one round trip (migration 009):
+    /// The batch over the head this committer left, in one round trip (migration 010):
     /// `None`, with nothing written, when the stored head is another.
     async fn extend_own_head(
         &mut self,
@@ -264,27 +302,56 @@ impl Committer {
         if batch.seqs.is_empty() {
             return Ok(Some(batch.results));
         }
-        let (old_head, old_nodes) = head::encode(&before);
-        let (new_head, new_nodes) = head::encode(&batch.log);
-        let written: bool =
-            sqlx::query_scalar("SELECT aecl_append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                .bind(to_i64(before.next_seq()))
-                .bind(old_head.to_vec())
-                .bind(old_nodes)
-                .bind(&batch.seqs)
-                .bind(&batch.canonical)
-                .bind(&batch.chain)
-                .bind(batch.size)
-                .bind(&batch.note)
-                .bind(new_head.to_vec())
-                .bind(new_nodes)
-                .fetch_one(conn.get().await?)
-                .await
-                .map_err(backend)?;
-        if !written {
+        if !self.append_at_end(conn.get().await?, &before, &batch).await? {
             return Ok(None);
         }
         Ok(Some(self.committed(before, batch)))
+    }
+
+    /// Writes `batch` over `before` with migration 010's function, in one statement: the
+    /// head row locked (or already locked by the caller's transaction) and compared with
+    /// `before`, then the log's end checked against it, before anything is written. False,
+    /// with nothing written, when the head is another; an error, sticky for this store,
+    /// when the log does not end where the head does (`log_end.rs`).
+    async fn append_at_end(
+        &self,
+        conn: &mut PgConnection,
+        before: &LogState,
+        batch: &Batch,
+    ) -> Result<bool, StoreError> {
+        let (old_head, old_nodes) = head::encode(before);
+        let (new_head, new_nodes) = head::encode(&batch.log);
+        let size = to_i64(before.next_seq());
+        let (outcome, last_seq, last_chain): (String, Option<i64>, Option<Vec<u8>>) =
+            sqlx::query_as(
+                "SELECT outcome, last_seq, last_chain
+                 FROM aecl_append_audit_at_end($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(size)
+            .bind(old_head.to_vec())
+            .bind(old_nodes)
+            .bind(&batch.seqs)
+            .bind(&batch.canonical)
+            .bind(&batch.chain)
+            .bind(batch.size)
+            .bind(&batch.note)
+            .bind(new_head.to_vec())
+            .bind(new_nodes)
+            .fetch_one(conn)
+            .await
+            .map_err(backend)?;
+        match outcome.as_str() {
+            "appended" => Ok(true),
+            "other_head" => Ok(false),
+            "log_end" => Err(StoreError::Backend(self.failure.fail(&LogEndMoved {
+                db: self.db.clone(),
+                stored: End(last_seq.map(|seq| (seq, last_chain.unwrap_or_default()))),
+                head: End::of_head(size, &old_head),
+            }))),
+            other => Err(StoreError::Backend(format!(
+                "aecl_append_audit_at_end answered `{other}` (a schema newer than this build?)"
+            ))),
+        }
     }
 
     /// The batch in a transaction that locks the head row and resumes whatever head it
@@ -312,10 +379,19 @@ impl Committer {
         // INVARIANT: what this batch signs extends a head this committer wrote or checked
         // against a checkpoint signed with the key, read under the row lock.
         self.others_appending = stored.as_ref() != Some(&self.resumable);
+        let decoded = stored.is_some();
         let log = match stored {
+            // The log's end is checked with the writes, by the function below.
             Some(stored) if stored == self.resumable => stored,
             _ => {
                 let tip = read_tip(&mut tx, head).await?;
+                // Whoever left the head, the log must end where it does (sticky otherwise,
+                // `log_end.rs`); then whether a signature vouches for the head.
+                if decoded && let Some((size, head, _)) = &tip.head {
+                    let (head, stored) = (End::of_head(*size, head), End(tip.last.clone()));
+                    log_end::check(&self.db, head, stored)
+                        .map_err(|moved| StoreError::Backend(self.failure.fail(&moved)))?;
+                }
                 let checked = resumable(&tip, &self.key, &self.db);
                 if let Err(error) = &checked {
                     tracing::error!(%error, "the audit head was changed outside aecl");
@@ -329,30 +405,16 @@ impl Committer {
             tx.rollback().await.map_err(backend)?;
             return Ok(batch.results);
         }
-        sqlx::query(
-            "INSERT INTO audit_log (seq, record, chain_hash)
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
-        )
-        .bind(&batch.seqs)
-        .bind(&batch.canonical)
-        .bind(&batch.chain)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)")
-            .bind(batch.size)
-            .bind(&batch.note)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let (head_bytes, nodes) = head::encode(&batch.log);
-        sqlx::query("UPDATE audit_head SET size = $1, head = $2, nodes = $3 WHERE id = 1")
-            .bind(batch.size)
-            .bind(head_bytes.to_vec())
-            .bind(nodes)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        // Records, checkpoint and head in one statement, with the log's end checked first
+        // (the head's own comparison holds: this transaction has held its lock since it
+        // was read). The rollback of an error is the transaction's drop.
+        if !self.append_at_end(&mut tx, &before, &batch).await? {
+            return Err(StoreError::Backend(
+                "the audit head changed under its row lock (it could not be written back as \
+                 it was read)"
+                    .to_owned(),
+            ));
+        }
         tx.commit().await.map_err(backend)?;
         Ok(self.committed(before, batch))
     }

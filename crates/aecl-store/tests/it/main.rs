@@ -10,6 +10,7 @@ mod cooldown;
 mod crash;
 mod engine;
 mod health;
+mod log_end;
 mod pool;
 mod quorum;
 mod replica;

@@ -1,0 +1,150 @@
+//! Where the PostgreSQL audit log ends, against where its head row says it does, and the
+//! failure that stays once the two disagree.
+//!
+//! Every committer appends from the head row (`audit_head`) under its lock and writes its
+//! records and the new head in one transaction, so the log's last record is always the
+//! head's: sequence number `size - 1`, with the head's chain hash. A record removed from the
+//! end, or one written past it, by anything else breaks that; a batch numbered from the
+//! head would then fill the hole (or leave the stray record beyond it), the two ends would
+//! agree again, and the store would say healthy over a log that no longer verifies. So the
+//! committer compares the two ends under the head's lock before every batch (in migration
+//! 010's function, or from the end it has just read for a head another instance left), the
+//! write probe compares them in one snapshot, and the first mismatch is sticky for this
+//! store: every later append, and the health report, fail with the reason (logged once, at
+//! `error`) until the log is restored and aecl restarted, as on SQLite
+//! (`sqlite/health.rs`). At the restart, `resume.rs` refuses a log that was not restored.
+
+use std::sync::{Arc, OnceLock};
+
+use aecl_engine::StoreError;
+use sqlx::{PgPool, Row};
+
+/// One end of the log: its last record's sequence number and chain hash (none when empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct End(pub Option<(i64, Vec<u8>)>);
+
+impl End {
+    /// Where a head row of `size` records and chain hash `head` says the log ends.
+    pub(crate) fn of_head(size: i64, head: &[u8]) -> End {
+        End((size > 0).then(|| (size - 1, head.to_vec())))
+    }
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some((seq, chain)) = &self.0 else { return f.write_str("no record (an empty log)") };
+        // Eight bytes tell two hashes apart for a reader; the whole is in the database.
+        let shown: String = chain.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+        write!(f, "record {seq} (chain hash {shown}…)")
+    }
+}
+
+/// The stored log does not end where its head does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the audit log of {db} ends at {stored} but its head ends at {head}: something else wrote \
+     to or removed from the log, so no record can be appended; this instance refuses every \
+     append until the log is restored and aecl restarted (check the log with `aecl audit \
+     verify --db {db} --key PUB`)"
+)]
+pub(crate) struct LogEndMoved {
+    /// The database, without its password.
+    pub db: String,
+    pub stored: End,
+    pub head: End,
+}
+
+/// Whether the log of `db` ends at `stored` where its head ends (`head`).
+pub(crate) fn check(db: &str, head: End, stored: End) -> Result<(), LogEndMoved> {
+    if head == stored {
+        return Ok(());
+    }
+    Err(LogEndMoved { db: db.to_owned(), stored, head })
+}
+
+/// Where the head row says the log ends (a missing row reads as an empty head) and where
+/// the stored log ends, in one snapshot: every committer writes both in one transaction,
+/// so they agree unless something else wrote. Index steps only, however long the log.
+pub(crate) async fn read_ends(pool: &PgPool) -> Result<(End, End), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT (SELECT size FROM audit_head WHERE id = 1),
+                (SELECT head FROM audit_head WHERE id = 1),
+                (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1),
+                (SELECT chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1)",
+    )
+    .fetch_one(pool)
+    .await?;
+    let size: Option<i64> = row.try_get(0)?;
+    let head: Option<Vec<u8>> = row.try_get(1)?;
+    let last_seq: Option<i64> = row.try_get(2)?;
+    let last_chain: Option<Vec<u8>> = row.try_get(3)?;
+    let stored = End(last_seq.map(|seq| (seq, last_chain.unwrap_or_default())));
+    Ok((End::of_head(size.unwrap_or(0), &head.unwrap_or_default()), stored))
+}
+
+/// Why this store appends nothing any more, once its log's end was found moved. Shared by
+/// the committer, the producers' queue (which refuses at once) and the health report.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StickyFailure(Arc<OnceLock<String>>);
+
+impl StickyFailure {
+    /// The reason every append is refused, if it is.
+    pub(crate) fn reason(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+
+    /// The error of an append refused for the reason, if there is one.
+    pub(crate) fn refusal(&self) -> Option<StoreError> {
+        self.reason().map(|reason| StoreError::Backend(reason.to_owned()))
+    }
+
+    /// Makes every later append fail because of `moved` (the first reason stays), logged
+    /// once; the reason, for the append or the probe that found it.
+    pub(crate) fn fail(&self, moved: &LogEndMoved) -> String {
+        let mut first = false;
+        let reason = self.0.get_or_init(|| {
+            first = true;
+            moved.to_string()
+        });
+        if first {
+            tracing::error!(
+                %reason,
+                "the audit log was changed under aecl's committer: every append of this \
+                 instance is refused until the log is restored and aecl restarted"
+            );
+        }
+        reason.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ends_must_be_the_same_record_with_the_same_chain_hash() {
+        let head = End::of_head(4, &[7; 32]);
+        assert_eq!(head, End(Some((3, vec![7; 32]))));
+        assert!(check("db", head.clone(), End(Some((3, vec![7; 32])))).is_ok());
+        assert!(check("db", End::of_head(0, &[0; 32]), End(None)).is_ok());
+        for stored in [End(None), End(Some((2, vec![7; 32]))), End(Some((3, vec![8; 32])))] {
+            let moved = check("db", head.clone(), stored).unwrap_err().to_string();
+            assert!(moved.contains("but its head ends at record 3 (chain hash 0707"), "{moved}");
+            assert!(moved.contains("`aecl audit verify --db db"), "{moved}");
+        }
+        let empty = check("db", End::of_head(0, &[0; 32]), End(Some((0, vec![1]))));
+        assert!(empty.unwrap_err().to_string().contains("ends at record 0 (chain hash 01…)"));
+    }
+
+    #[test]
+    fn the_first_failure_stays() {
+        let failure = StickyFailure::default();
+        assert!(failure.refusal().is_none());
+        let first = LogEndMoved { db: "a".into(), stored: End(None), head: End(None) };
+        let later = LogEndMoved { db: "b".into(), ..first.clone() };
+        failure.fail(&first);
+        let again = failure.fail(&later);
+        assert!(again.contains("log of a ") && !again.contains("log of b "), "{again}");
+        assert!(matches!(failure.refusal(), Some(StoreError::Backend(m)) if m == again));
+    }
+}

@@ -1,0 +1,279 @@
+//! The audit log must end where its writer's head does, on both stores: a record removed
+//! from the end of `audit_log`, or one written past it, under a running store fails the
+//! next append, whether the write probe or an append finds it first, and every append after
+//! it, even once the change is undone (sticky), and the health report says why (naming both
+//! ends and `aecl audit verify`) until the store is opened again. Nothing is appended
+//! meanwhile. Before, the next append filled the hole (or, on PostgreSQL, wrote around a
+//! record planted further on), the two ends agreed again, and the store said healthy over
+//! a log that no longer verified (red-team round 10, finding 3: SQLite first, PostgreSQL
+//! here; its committer appends from the shared head row, so its check runs under that
+//! row's lock, in the batch's one statement).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aecl_engine::Store;
+use aecl_store::PostgresStore;
+
+use crate::support::{audit_config, plain_commit, record, sqlite_store};
+
+/// `audit_log`'s rows: sequence number, record, chain hash.
+type Row = (i64, Vec<u8>, Vec<u8>);
+
+/// A change made to a running store's log with SQL, as an attacker (or a careless
+/// operator) with the database would: what it does to the rows, and what the refusal must
+/// say on SQLite and on PostgreSQL (where the honest log is records 0 and 1). A case
+/// without SQLite words runs on PostgreSQL only.
+struct Case {
+    what: &'static str,
+    change: fn(&mut Vec<Row>),
+    sqlite: Option<&'static str>,
+    postgres: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        what: "the last record removed",
+        change: |rows| drop(rows.pop()),
+        sqlite: Some("ends at sequence 1 but this server's writer wrote it up to 2"),
+        postgres: "ends at record 0 (chain hash",
+    },
+    Case {
+        what: "the last two records removed",
+        change: |rows| rows.clear(),
+        sqlite: Some("ends at sequence 0 but this server's writer wrote it up to 2"),
+        postgres: "ends at no record (an empty log) but its head ends at record 1",
+    },
+    Case {
+        what: "a record written just past the end",
+        change: |rows| rows.push((2, b"{}".to_vec(), vec![0])),
+        sqlite: Some("ends at sequence 3 but this server's writer wrote it up to 2"),
+        postgres: "ends at record 2 (chain hash 00…) but its head ends at record 1",
+    },
+    Case {
+        what: "a record written further on",
+        change: |rows| rows.push((9, b"{}".to_vec(), vec![0])),
+        sqlite: Some("ends at sequence 10 but this server's writer wrote it up to 2"),
+        postgres: "ends at record 9 (chain hash 00…) but its head ends at record 1",
+    },
+    // SQLite's writer compares the sequence numbers only (`sqlite/health.rs`).
+    Case {
+        what: "the last record's chain hash changed",
+        change: |rows| {
+            if let Some(last) = rows.last_mut() {
+                last.2 = vec![0];
+            }
+        },
+        sqlite: None,
+        postgres: "ends at record 1 (chain hash 00…) but its head ends at record 1 (chain hash",
+    },
+];
+
+/// The database behind a store, reached beside it.
+enum Db {
+    Sqlite(PathBuf),
+    Postgres(sqlx::PgPool),
+}
+
+impl Db {
+    async fn rows(&self) -> Vec<Row> {
+        let select = "SELECT seq, record, chain_hash FROM audit_log ORDER BY seq";
+        match self {
+            Db::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .prepare(select)
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect(),
+            Db::Postgres(pool) => sqlx::query_as(select).fetch_all(pool).await.unwrap(),
+        }
+    }
+
+    /// How many rows `table` holds.
+    async fn count(&self, table: &str) -> i64 {
+        let select = format!("SELECT COUNT(*) FROM {table}");
+        match self {
+            Db::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(&select, [], |r| r.get(0))
+                .unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(&select).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    /// Makes `audit_log` hold exactly `rows`, in one transaction.
+    async fn write(&self, rows: &[Row]) {
+        match self {
+            Db::Sqlite(path) => {
+                let mut conn = rusqlite::Connection::open(path).unwrap();
+                let tx = conn.transaction().unwrap();
+                tx.execute("DELETE FROM audit_log", []).unwrap();
+                for row in rows {
+                    tx.execute(
+                        "INSERT INTO audit_log (seq, record, chain_hash) VALUES (?1, ?2, ?3)",
+                        row.clone(),
+                    )
+                    .unwrap();
+                }
+                tx.commit().unwrap();
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("DELETE FROM audit_log").execute(&mut *tx).await.unwrap();
+                for (seq, record, chain) in rows {
+                    sqlx::query(
+                        "INSERT INTO audit_log (seq, record, chain_hash) VALUES ($1, $2, $3)",
+                    )
+                    .bind(seq)
+                    .bind(record)
+                    .bind(chain)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                }
+                tx.commit().await.unwrap();
+            }
+        }
+    }
+}
+
+/// `error` says that the log changed, with the case's words, and what to run.
+fn says(error: &str, words: &[&str]) {
+    let always = ["something else wrote to or removed from the log", "aecl audit verify"];
+    for part in words.iter().chain(&always) {
+        assert!(error.contains(part), "`{part}` not in: {error}");
+    }
+}
+
+/// Past the second for which a write probe's success is reused.
+async fn probe_again() {
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+}
+
+/// Records 0 and 1 appended by `store`, then `case` made to its log. The next append finds
+/// it or, with `probe_first`, the write probe does, and the log is put back at once (so only
+/// the probe's finding can stop what follows). From then on every append fails with the
+/// case's words, the health report too, and nothing is appended; and it stays so once the
+/// log is put back as it was.
+async fn stops_every_append_for_good(
+    store: &impl Store,
+    db: &Db,
+    case: &Case,
+    words: &[&str],
+    probe_first: bool,
+) {
+    let what = case.what;
+    for i in 0..2 {
+        store.append_audit(record(0, i)).await.unwrap();
+    }
+    assert!(store.health().await.is_healthy(), "{what}");
+    let honest = db.rows().await;
+    let mut changed = honest.clone();
+    (case.change)(&mut changed);
+    db.write(&changed).await;
+    let mut expected = changed.clone();
+    if probe_first {
+        probe_again().await;
+        let health = store.health().await;
+        says(&health.write_probe.clone().unwrap_err(), words);
+        db.write(&honest).await;
+        expected.clone_from(&honest);
+    }
+    for i in 2..5 {
+        let refused = store.append_audit(record(0, i)).await.unwrap_err().to_string();
+        says(&refused, words);
+        let health = store.health().await;
+        assert!(!health.is_healthy(), "{what}: {health:?}");
+        says(health.failed.as_deref().unwrap_or_default(), words);
+        says(&health.write_probe.clone().unwrap_err(), words);
+    }
+    // A decision is refused too (its record could not be appended), and writes nothing.
+    let decision = aecl_engine::RunCommit { audit: Some(record(0, 9)), ..plain_commit("r-late") };
+    says(&store.commit_run_event(decision).await.unwrap_err().to_string(), words);
+    assert_eq!(db.count("runs").await, 0, "{what}: a run was written");
+    assert_eq!(db.rows().await, expected, "{what}: something was appended");
+    assert_eq!(db.count("audit_checkpoints").await, 2, "{what}: something was signed");
+    // Sticky: the log put back as it was does not make the store trust it again.
+    db.write(&honest).await;
+    probe_again().await;
+    says(&store.append_audit(record(0, 5)).await.unwrap_err().to_string(), words);
+    let health = store.health().await;
+    says(health.failed.as_deref().unwrap_or_default(), words);
+    assert_eq!(db.rows().await, honest, "{what}: something was appended");
+}
+
+async fn on_sqlite(probe_first: bool) {
+    for case in CASES {
+        let Some(words) = case.sqlite else { continue };
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path());
+        let db = Db::Sqlite(dir.path().join("aecl.db"));
+        stops_every_append_for_good(&store, &db, case, &[words], probe_first).await;
+    }
+}
+
+async fn on_postgres(probe_first: bool) {
+    for case in CASES {
+        let url = crate::pg::postgres_url().await;
+        let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+        let db = Db::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
+        // The database is named, and both ends are: the head's is the honest record 1.
+        let shown = url.rsplit('/').next().unwrap_or_default();
+        let words = [case.postgres, "but its head ends at record 1 (chain hash", shown];
+        stops_every_append_for_good(&store, &db, case, &words, probe_first).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_log_whose_end_moved_stops_every_append_for_good_from_the_next_append() {
+    on_sqlite(false).await;
+}
+
+#[tokio::test]
+async fn a_sqlite_log_whose_end_moved_stops_every_append_for_good_from_the_write_probe() {
+    on_sqlite(true).await;
+}
+
+#[tokio::test]
+async fn a_postgres_log_whose_end_moved_stops_every_append_for_good_from_the_next_append() {
+    on_postgres(false).await;
+}
+
+#[tokio::test]
+async fn a_postgres_log_whose_end_moved_stops_every_append_for_good_from_the_write_probe() {
+    on_postgres(true).await;
+}
+
+/// Two instances on one database: an instance that last found another's head appends in a
+/// transaction that locks the head row and checks it, not in the one-call batch. Both ways
+/// through it check the log's end too: the head it left itself (`a`, which appended last)
+/// and the head the other left (`b`). Each finds the removed record, and stays stopped.
+#[tokio::test]
+async fn replicas_that_find_a_postgres_log_whose_end_moved_stop_every_append_for_good() {
+    let url = crate::pg::postgres_url().await;
+    let db = Db::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
+    let a = PostgresStore::open(&url, audit_config()).await.unwrap();
+    a.append_audit(record(0, 0)).await.unwrap();
+    let b = PostgresStore::open(&url, audit_config()).await.unwrap();
+    b.append_audit(record(1, 0)).await.unwrap();
+    // `a` finds `b`'s head: from now on it takes the locked transaction.
+    a.append_audit(record(0, 1)).await.unwrap();
+    let honest = db.rows().await;
+    assert_eq!(honest.len(), 3);
+    let mut changed = honest.clone();
+    changed.pop();
+    db.write(&changed).await;
+    let words = ["ends at record 1 (chain hash", "but its head ends at record 2 (chain hash"];
+    for store in [&a, &b] {
+        says(&store.append_audit(record(2, 0)).await.unwrap_err().to_string(), &words);
+    }
+    assert_eq!(db.rows().await, changed, "something was appended");
+    db.write(&honest).await;
+    for store in [&a, &b] {
+        says(&store.append_audit(record(2, 1)).await.unwrap_err().to_string(), &words);
+        says(store.health().await.failed.as_deref().unwrap_or_default(), &words);
+    }
+    assert_eq!(db.rows().await, honest, "something was appended");
+}
