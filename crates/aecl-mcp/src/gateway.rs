@@ -100,17 +100,17 @@ impl<S: Store + 'static> Gateway<S> {
     /// The gateway of `servers`; its own session (the stdio client's) starts none of them
     /// until it is served or asked.
     pub fn new(engine: Arc<Engine<S>>, servers: Arc<Servers>, config: GatewayConfig) -> Self {
+        let refusals =
+            Arc::new(RefusalAudit::new(AGENT_REFUSAL_AUDIT_RATE, AGENT_REFUSAL_AUDIT_RATE));
+        let recorded = records::server_refusals(&engine, &refusals, &config.clock, &config.agent);
         Gateway {
             engine,
-            connections: servers.connect(),
+            connections: servers.connect(recorded),
             config,
             pins: Arc::default(),
             suspended: Arc::default(),
             tightening: Arc::default(),
-            refusals: Arc::new(RefusalAudit::new(
-                AGENT_REFUSAL_AUDIT_RATE,
-                AGENT_REFUSAL_AUDIT_RATE,
-            )),
+            refusals,
         }
     }
 
@@ -118,7 +118,14 @@ impl<S: Store + 'static> Gateway<S> {
     /// as `agent`, in the run `RUN:AGENT` (a run belongs to one agent), over connections of
     /// its own (its servers started when it first needs them).
     pub(crate) fn for_agent(&self, agent: &str) -> Self {
-        self.for_agent_with(agent, self.connections.servers().connect())
+        self.for_agent_with(agent, self.connect_for(agent))
+    }
+
+    /// New connections to this gateway's servers for `agent`'s session (none started yet).
+    pub(crate) fn connect_for(&self, agent: &str) -> Arc<Connections> {
+        let (engine, refusals, clock) = (&self.engine, &self.refusals, &self.config.clock);
+        let recorded = records::server_refusals(engine, refusals, clock, agent);
+        self.connections.servers().connect(recorded)
     }
 
     /// This gateway for `agent`'s sessionless requests, over `connections` kept between

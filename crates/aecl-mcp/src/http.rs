@@ -8,7 +8,9 @@
 //! the gateway made for that agent. A session is bound to the agent that opened it.
 //! Session termination answers as the spec says: 204 when closed, 404 for a session that is
 //! not open. Each session has its own server connections ([`crate::servers`]), ended with
-//! it ([`crate::sessions`]).
+//! it ([`crate::sessions`]). A POST's message is read before rmcp's service is given it:
+//! one rmcp cannot take is answered and recorded here (`frames.rs`), and so is a request
+//! under the id of one in progress in its session ([`crate::sessions`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,15 +22,17 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, ORIGIN, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage};
 use rmcp::transport::StreamableHttpService;
 use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
 use crate::auth::{ClientAuth, Refusal};
 use crate::error::McpError;
+use crate::frames::Refused;
 use crate::gateway::Gateway;
 use crate::servers::Connections;
-use crate::sessions::{SessionLimits, Sessions, sweep_interval};
+use crate::sessions::{Answering, SessionLimits, Sessions, sweep_interval};
 use aecl_core::policy::DEFAULT_AGENT_REQUEST_RATE;
 use aecl_engine::credentials::{CredentialRefused, Limiter};
 
@@ -107,7 +111,7 @@ impl<S: Store + 'static> Gateway<S> {
             auth,
             gateway: gateway.clone(),
             hosts,
-            sessions: Sessions::default(),
+            sessions: Arc::default(),
             limits,
             requests: Limiter::new(None),
         });
@@ -155,8 +159,8 @@ struct Front<S: Store + 'static> {
     gateway: Gateway<S>,
     /// The accepted `Host` names: only these are written into the metadata's URLs.
     hosts: Vec<String>,
-    /// The open sessions and their server connections.
-    sessions: Sessions,
+    /// The open sessions, their server connections and their requests in progress.
+    sessions: Arc<Sessions>,
     limits: SessionLimits,
     /// Each agent's request rate (its manifest's `rate_limit`), as the API applies it.
     requests: Limiter,
@@ -276,19 +280,38 @@ impl<S: Store + 'static> Front<S> {
             }
         };
         // A message rmcp could not read (too deep, not UTF-8 or not JSON, a number out of
-        // range, a batch) would be dropped without a useful answer: answered here with the
-        // request's id, and recorded (`frames.rs`).
-        if let Some(refused) = crate::frames::Refused::check(&body) {
-            self.gateway.record_refusal_of(&agent, &refused.reason()).await;
-            return unreadable(&refused);
-        }
+        // range, a batch, JSON that is no JSON-RPC message of MCP's) would be answered 415
+        // without its id or a record: answered here with the request's id, and recorded
+        // (`frames.rs`). Only a POST carries a message (rmcp reads no other body).
+        let message = match parts.method {
+            Method::POST => match crate::frames::read_body(&body) {
+                Ok(message) => Some(message),
+                Err(refused) => {
+                    self.gateway.record_refusal_of(&agent, &refused.reason()).await;
+                    return refused_message(&refused);
+                }
+            },
+            _ => None,
+        };
+        // In a session, an id names one request in progress (`sessions.rs`).
+        let taken = match (&session, &message) {
+            (Some(session), Some(message)) => self.sessions.take_in(session, message),
+            _ => Ok(None),
+        };
+        let in_progress = match taken {
+            Ok(in_progress) => in_progress,
+            Err(request) => {
+                let refused = Refused::id_in_use(&request.id, request.request.method());
+                self.gateway.record_refusal_of(&agent, &refused.reason()).await;
+                return refused_message(&refused);
+            }
+        };
         // A POST outside a session either opens one (`initialize`) or is a sessionless
         // (2026-07-28) request, served over its agent's own connections, kept between its
         // requests as a session's are.
-        let opens = session.is_none() && parts.method == Method::POST && is_initialize(&body);
-        let reuse = (session.is_none() && parts.method == Method::POST && !opens).then(|| {
-            self.sessions.sessionless(&agent, || self.gateway.connections().servers().connect())
-        });
+        let opens = session.is_none() && message.as_ref().is_some_and(is_initialize);
+        let reuse = (session.is_none() && parts.method == Method::POST && !opens)
+            .then(|| self.sessions.sessionless(&agent, || self.gateway.connect_for(&agent)));
         let request = Request::from_parts(parts, Full::new(body));
         if opens {
             // A new session may start processes: an agent has a bounded number open.
@@ -309,7 +332,10 @@ impl<S: Store + 'static> Front<S> {
         }
         let scope = Scope { agent: agent.clone(), reuse, opened: Arc::default() };
         let response = REQUEST.scope(scope.clone(), self.service.handle(request)).await;
-        let mut response = response.map(|body| body.boxed());
+        let mut response = response.map(|body| match in_progress {
+            Some(request) => Answering::new(body.boxed(), self.sessions.clone(), request).boxed(),
+            None => body.boxed(),
+        });
         // The connections of a handler made for this request.
         let opened = scope.opened.lock().unwrap_or_else(PoisonError::into_inner).take();
         match (&session, closing) {
@@ -348,21 +374,15 @@ fn allowed_origin(origin: &[u8], hosts: &[String]) -> bool {
     web && bare && hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host))
 }
 
-/// Whether a request body is (or, in a batch, holds) an `initialize` request.
-fn is_initialize(body: &[u8]) -> bool {
-    let method = |message: &serde_json::Value| {
-        message.get("method").and_then(|m| m.as_str()) == Some("initialize")
-    };
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Array(batch)) => batch.iter().any(method),
-        Ok(message) => method(&message),
-        Err(_) => false,
-    }
+/// Whether a message is an `initialize` request.
+fn is_initialize(message: &ClientJsonRpcMessage) -> bool {
+    matches!(message, JsonRpcMessage::Request(request)
+        if matches!(request.request, ClientRequest::InitializeRequest(_)))
 }
 
 /// The answer to a message refused before rmcp reads it: a JSON-RPC error naming the
 /// request, as rmcp answers a request it cannot take (400).
-fn unreadable(refused: &crate::frames::Refused) -> Response<Body> {
+fn refused_message(refused: &Refused) -> Response<Body> {
     let answer = match refused.answer() {
         Some(answer) => serde_json::to_string(&answer).ok(),
         None => None,

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use rmcp::model::Tool;
 
+use crate::answer_cap::Record;
 use crate::error::McpError;
 use crate::naming::{route, valid_server_name};
 use crate::shown::Shown;
@@ -183,10 +184,12 @@ impl Servers {
         Some((index, tool))
     }
 
-    /// A new session's connections (none started yet).
-    pub(crate) fn connect(self: &Arc<Self>) -> Arc<Connections> {
+    /// A new session's connections (none started yet), recording what they refuse of the
+    /// servers' messages into `refusals`.
+    pub(crate) fn connect(self: &Arc<Self>, refusals: ServerRefusals) -> Arc<Connections> {
         let connections = Arc::new(Connections {
             servers: self.clone(),
+            refusals,
             own: self.specs.iter().map(|_| tokio::sync::Mutex::new(Slot::Idle)).collect(),
             working: AtomicUsize::new(0),
             tools: Mutex::default(),
@@ -231,10 +234,47 @@ enum Slot {
     Closed,
 }
 
+/// Where a session's connections record what they refuse of a server's messages (one
+/// too large, [`crate::answer_cap`]): as refusals of the session's agent, or of no agent
+/// for a server the sessions share (its messages belong to no one session).
+#[derive(Clone)]
+pub(crate) struct ServerRefusals {
+    pub agent: String,
+    pub record: RecordAs,
+}
+
+/// Records a reason as a refusal of a subject (empty: no agent's).
+pub(crate) type RecordAs = Arc<dyn Fn(&str, String) + Send + Sync>;
+
+impl ServerRefusals {
+    /// The record of `spec`'s server's refusals; the reason names the server by its name
+    /// in the configuration (never its command line or URL, which may hold a secret).
+    fn of(&self, spec: &ServerSpec) -> Record {
+        let subject = match spec.sharing {
+            Sharing::PerSession => self.agent.clone(),
+            Sharing::Shared => String::new(),
+        };
+        let server = spec.name.clone();
+        let record = self.record.clone();
+        Arc::new(move |reason| match server.as_str() {
+            "" => record(&subject, reason),
+            name => record(&subject, format!("{reason} (server `{name}`)")),
+        })
+    }
+}
+
+impl std::fmt::Debug for ServerRefusals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerRefusals").field("agent", &self.agent).finish_non_exhaustive()
+    }
+}
+
 /// One session's connections to the gateway's servers.
 #[derive(Debug)]
 pub(crate) struct Connections {
     servers: Arc<Servers>,
+    /// Where what is refused of the servers' messages is recorded.
+    refusals: ServerRefusals,
     /// The session's own (`per-session`) servers, by index.
     own: Vec<tokio::sync::Mutex<Slot>>,
     /// Requests in progress: a session is not idle while it has one.
@@ -306,7 +346,8 @@ impl Connections {
                 .ok_or_else(|| McpError::Config(format!("no server #{index}")))?;
             let upstream = cell
                 .get_or_try_init(|| async {
-                    Upstream::start(&spec.launch, spec.handshake).await.map(Arc::new)
+                    let record = self.refusals.of(spec);
+                    Upstream::start(&spec.launch, spec.handshake, record).await.map(Arc::new)
                 })
                 .await?;
             if self.shared_seen.get(index).is_some_and(|seen| !seen.swap(true, Ordering::SeqCst)) {
@@ -322,7 +363,9 @@ impl Connections {
             Slot::Started(upstream) => Ok(upstream.clone()),
             Slot::Closed => Err(McpError::Closed(spec_label(spec))),
             Slot::Idle => {
-                let upstream = Arc::new(Upstream::start(&spec.launch, spec.handshake).await?);
+                let record = self.refusals.of(spec);
+                let upstream =
+                    Arc::new(Upstream::start(&spec.launch, spec.handshake, record).await?);
                 tracing::debug!(server = %spec_label(spec), "MCP server started for a session");
                 *slot = Slot::Started(upstream.clone());
                 // Its instructions are shown to the agent from now on.

@@ -16,7 +16,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientLifecycleMode, ClientServiceExt, Peer, RoleClient};
 
-use crate::answer_cap::{Capped, MAX_ANSWER_BYTES};
+use crate::answer_cap::{Capped, MAX_ANSWER_BYTES, Record, unrecorded};
 use crate::error::McpError;
 use crate::relay::{Relays, UpstreamClient};
 use crate::servers::Launch;
@@ -69,17 +69,26 @@ impl Upstream {
     /// inside that request's span; rmcp's tasks of the connection take the span current
     /// where they start and outlive the request, so started there they would hold the
     /// request's span open (and so unexported) as long as the server runs. A new task
-    /// starts with no span.
-    pub async fn start(launch: &Launch, handshake: Handshake) -> Result<Upstream, McpError> {
+    /// starts with no span. `record` records what is refused of the server's messages
+    /// ([`crate::answer_cap`]).
+    pub(crate) async fn start(
+        launch: &Launch,
+        handshake: Handshake,
+        record: Record,
+    ) -> Result<Upstream, McpError> {
         let launch = launch.clone();
         let shown = launch.shown();
-        tokio::spawn(async move { Upstream::start_here(&launch, handshake).await })
+        tokio::spawn(async move { Upstream::start_here(&launch, handshake, record).await })
             .await
             .map_err(|error| McpError::Handshake { command: shown, detail: error.to_string() })?
     }
 
     /// [`Upstream::start`] in the current task.
-    async fn start_here(launch: &Launch, handshake: Handshake) -> Result<Upstream, McpError> {
+    async fn start_here(
+        launch: &Launch,
+        handshake: Handshake,
+        record: Record,
+    ) -> Result<Upstream, McpError> {
         match launch {
             Launch::Command { program, args, env, env_remove, cwd } => {
                 let mut command = tokio::process::Command::new(program);
@@ -91,14 +100,17 @@ impl Upstream {
                 if let Some(cwd) = cwd {
                     command.current_dir(cwd);
                 }
-                Upstream::spawn_command(command, &launch.shown(), handshake).await
+                Upstream::spawn_command(command, &launch.shown(), handshake, record).await
             }
-            Launch::Http { url, headers } => Upstream::connect_with(url, headers, handshake).await,
+            Launch::Http { url, headers } => {
+                Upstream::connect_with(url, headers, handshake, record).await
+            }
         }
     }
 
     /// Starts `program` with `args` and completes the MCP handshake over its stdio. The
-    /// server's standard error goes to ours.
+    /// server's standard error goes to ours. What is refused of its messages is logged,
+    /// not recorded.
     pub async fn spawn(
         program: &str,
         args: &[String],
@@ -110,13 +122,14 @@ impl Upstream {
             .join(" ");
         let mut command = tokio::process::Command::new(program);
         command.args(args);
-        Upstream::spawn_command(command, &name, handshake).await
+        Upstream::spawn_command(command, &name, handshake, unrecorded()).await
     }
 
     async fn spawn_command(
         command: tokio::process::Command,
         name: &str,
         handshake: Handshake,
+        record: Record,
     ) -> Result<Upstream, McpError> {
         let name = name.to_owned();
         let (transport, _) = TokioChildProcess::builder(command)
@@ -124,7 +137,7 @@ impl Upstream {
             .spawn()
             .map_err(|source| McpError::Spawn { command: name.clone(), source })?;
         let relays = Relays::default();
-        let transport = Capped::new(transport, MAX_ANSWER_BYTES);
+        let transport = Capped::new(transport, MAX_ANSWER_BYTES, record);
         let service = UpstreamClient::new(relays.clone())
             .serve_with_lifecycle(transport, handshake.lifecycle())
             .await
@@ -155,7 +168,8 @@ impl Upstream {
 
     /// Connects to the MCP server at `url` over streamable HTTP and completes the
     /// handshake. `authorization` is the whole value of the `Authorization` header sent
-    /// with every request (`Bearer TOKEN`); it is marked sensitive and never logged.
+    /// with every request (`Bearer TOKEN`); it is marked sensitive and never logged. What
+    /// is refused of the server's messages is logged, not recorded.
     pub async fn connect(
         url: &str,
         authorization: Option<&str>,
@@ -163,7 +177,7 @@ impl Upstream {
     ) -> Result<Upstream, McpError> {
         let headers: Vec<(String, String)> =
             authorization.map(|v| ("authorization".to_owned(), v.to_owned())).into_iter().collect();
-        Upstream::connect_with(url, &headers, handshake).await
+        Upstream::connect_with(url, &headers, handshake, unrecorded()).await
     }
 
     /// Connects over streamable HTTP sending `headers` with every request; their values
@@ -172,6 +186,7 @@ impl Upstream {
         url: &str,
         headers: &[(String, String)],
         handshake: Handshake,
+        record: Record,
     ) -> Result<Upstream, McpError> {
         let parsed: hyper::Uri = url.parse().map_err(|_| McpError::Url {
             url: "(unparsable)".to_owned(),
@@ -211,7 +226,7 @@ impl Upstream {
         }
         let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(sent);
         let transport = StreamableHttpClientTransport::from_config(config);
-        let transport = Capped::new(transport, MAX_ANSWER_BYTES);
+        let transport = Capped::new(transport, MAX_ANSWER_BYTES, record);
         let relays = Relays::default();
         let service = UpstreamClient::new(relays.clone())
             .serve_with_lifecycle(transport, handshake.lifecycle())

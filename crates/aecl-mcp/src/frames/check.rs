@@ -1,15 +1,24 @@
-//! Whether one message from the agent's client is one the gateway reads, checked on its
-//! bytes before rmcp parses it: rmcp drops what it cannot parse without an answer (a
-//! message nested deeper than serde_json goes, invalid UTF-8, a number out of range, text
-//! that is not JSON), and a JSON-RPC batch, which MCP no longer has, is no message it
-//! serves. An integer beyond 64 bits parses, but as a float: the call decided and
-//! forwarded would carry another number than the client wrote, so it is refused too.
+//! Whether one message from the agent's client is one the gateway reads, decided on its
+//! bytes and then by parsing it as rmcp would: a message nested deeper than serde_json goes,
+//! invalid UTF-8, a number out of range, text that is not one JSON value (a syntax error,
+//! trailing text, an escape that names no character such as a lone surrogate, a line of
+//! only spaces), and JSON that is not a JSON-RPC message of MCP's (an `id` that is neither
+//! a string nor an integer, no `method`, `params` that are not an object, a `jsonrpc`
+//! other than "2.0") are each a [`Problem`]. A JSON-RPC batch, which MCP no longer has, is
+//! no message it serves. An integer beyond 64 bits parses, but as a float: the call decided
+//! and forwarded would carry another number than the client wrote, so it is refused too.
 //!
-//! Also what is known of a message that cannot be parsed: its top-level `id` and `method`,
-//! found by scanning, so that its refusal can answer the request it was.
+//! [`read`] parses with the very type and function rmcp's transports parse a client's
+//! message with, so nothing it passes is one that rmcp fails to take: the class is closed
+//! by construction, not by a list of cases.
+//!
+//! Also what is known of a message that cannot be read ([`Envelope`]): its top-level `id`
+//! and `method`, and whether it is an answer, found by scanning, so that its refusal can
+//! answer the request it was (and not answer a notification or an answer).
 
-use rmcp::model::RequestId;
+use rmcp::model::{ClientJsonRpcMessage, RequestId};
 use serde_json::Value;
+use serde_json::error::Category;
 
 /// Levels of nesting past which a message is refused: below serde_json's 128, so that no
 /// message rmcp would drop for its depth gets past, and far above what a tool's arguments
@@ -27,8 +36,10 @@ pub(crate) enum Problem {
     Batch,
     /// A number no 64-bit integer or finite float holds.
     NumberOutOfRange,
-    /// Not one JSON value.
+    /// Not one JSON value, or one holding an escape that names no character.
     NotJson,
+    /// JSON, but not a JSON-RPC message of MCP's.
+    NotJsonRpc,
     /// A request whose id names a request of the client's still in progress.
     IdInUse,
     /// Longer than the gateway reads.
@@ -47,32 +58,65 @@ impl Problem {
                  64-bit floating point)"
                     .to_owned()
             }
-            Problem::NotJson => "is not JSON".to_owned(),
+            Problem::NotJson => {
+                "is not one JSON value (a syntax error, text after it, nothing but spaces, or \
+                 an escape that names no character, such as a lone surrogate)"
+                    .to_owned()
+            }
+            Problem::NotJsonRpc => {
+                "is not a JSON-RPC 2.0 message of MCP's (`jsonrpc` \"2.0\", an `id` that is a \
+                 string or an integer, a string `method`, `params` an object of the method's \
+                 shape)"
+                    .to_owned()
+            }
             Problem::IdInUse => "reuses the id of a request still in progress".to_owned(),
             Problem::TooLarge => format!("is longer than {} bytes", super::MAX_LINE),
         }
     }
+
+    /// The name of the rule a refusal record gives.
+    pub(crate) fn rule(self) -> &'static str {
+        match self {
+            Problem::TooDeep => "mcp.message_too_deep",
+            Problem::IdInUse => "mcp.request_id_in_use",
+            Problem::TooLarge => "mcp.message_too_large",
+            Problem::NotJsonRpc => "mcp.invalid_request",
+            Problem::NotUtf8 | Problem::Batch | Problem::NumberOutOfRange | Problem::NotJson => {
+                "mcp.unreadable_message"
+            }
+        }
+    }
+
+    /// Whether the message could not be parsed at all (JSON-RPC's parse error, -32700),
+    /// rather than parsed and found no valid request (-32600).
+    pub(crate) fn is_parse_error(self) -> bool {
+        matches!(self, Problem::NotUtf8 | Problem::NotJson)
+    }
 }
 
-/// What is wrong with `message` (one line over stdio, one body over HTTP), if anything.
-/// An empty message is no problem (it is skipped).
-pub(crate) fn problem(message: &[u8]) -> Option<Problem> {
-    let message = message.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(message);
-    let start = message.iter().position(|b| !b.is_ascii_whitespace())?;
+/// `message` (one line over stdio, without its line break, carriage return and byte order
+/// mark, as rmcp's line transport strips them; one body over HTTP, as is) as the message
+/// rmcp is given, or what is wrong with it.
+pub(crate) fn read(message: &[u8]) -> Result<ClientJsonRpcMessage, Problem> {
     if std::str::from_utf8(message).is_err() {
-        return Some(Problem::NotUtf8);
+        return Err(Problem::NotUtf8);
     }
-    if message.get(start) == Some(&b'[') {
-        return Some(Problem::Batch);
+    let start = message.iter().position(|b| !b.is_ascii_whitespace());
+    if start.and_then(|start| message.get(start)) == Some(&b'[') {
+        return Err(Problem::Batch);
     }
     if let Some(problem) = scan(message) {
-        return Some(problem);
+        return Err(problem);
     }
-    // Validated without building anything: rmcp parses it again.
-    match serde_json::from_slice::<serde::de::IgnoredAny>(message) {
-        Ok(_) => None,
-        Err(_) => Some(Problem::NotJson),
-    }
+    // rmcp's own parse (`serde_json::from_slice` of `ClientJsonRpcMessage`, over stdio and
+    // over HTTP): what fails here is what rmcp would have dropped or answered without an
+    // id or a record.
+    serde_json::from_slice::<ClientJsonRpcMessage>(message).map_err(|error| {
+        match error.classify() {
+            Category::Data => Problem::NotJsonRpc,
+            Category::Syntax | Category::Eof | Category::Io => Problem::NotJson,
+        }
+    })
 }
 
 /// Whether `message` nests deeper than [`MAX_NESTING`] (brackets outside strings).
@@ -147,40 +191,115 @@ fn is_integer(token: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The request's `id` and `method` in `message`, found by scanning its top level (so a
-/// message too deep to parse, or unparsable further on, still names them).
-pub(crate) fn id_and_method(message: &[u8]) -> (Option<RequestId>, Option<String>) {
-    let id = top_level_member(message, b"\"id\"").and_then(|v| serde_json::from_value(v).ok());
-    let method =
-        top_level_member(message, b"\"method\"").and_then(|v| v.as_str().map(str::to_owned));
-    (id, method)
+/// One top-level member of a message, as found by scanning.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) enum Member<T> {
+    #[default]
+    Absent,
+    /// Present once, with a value of the kind it must have.
+    Valid(T),
+    /// Present with a value of another kind, or more than once (which copy counts is
+    /// anyone's guess).
+    Invalid,
 }
 
-/// The value of the top-level object's member `key` (its JSON string form, quotes
-/// included) when it is a string or a number, found by scanning.
-fn top_level_member(message: &[u8], key: &[u8]) -> Option<Value> {
-    let mut depth = 0usize;
-    let mut at = 0;
-    while let Some(&byte) = message.get(at) {
-        match byte {
-            b'"' => {
-                let end = string_end(message, at)?;
-                if depth == 1 && message.get(at..end) == Some(key) {
+impl<T> Member<T> {
+    pub(crate) fn valid(&self) -> Option<&T> {
+        match self {
+            Member::Valid(value) => Some(value),
+            Member::Absent | Member::Invalid => None,
+        }
+    }
+
+    /// Another sighting of the member: a second one makes it invalid.
+    fn found(&mut self, value: Option<T>) {
+        *self = match (&*self, value) {
+            (Member::Absent, Some(value)) => Member::Valid(value),
+            _ => Member::Invalid,
+        };
+    }
+}
+
+/// What the top level of a message says it is, found by scanning (so that a message too
+/// deep, too long or unparsable further on still says it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Envelope {
+    /// `id`: valid when a string or an integer, as MCP requires.
+    pub id: Member<RequestId>,
+    /// `method`: valid when a string.
+    pub method: Member<String>,
+    /// Whether it has a `result` or an `error` member.
+    pub answer: bool,
+}
+
+impl Envelope {
+    /// The top level of `message` (nothing, when it is no object).
+    pub(crate) fn of(message: &[u8]) -> Envelope {
+        let mut envelope = Envelope::default();
+        let open = skip_space(message, 0);
+        if message.get(open) != Some(&b'{') {
+            return envelope;
+        }
+        let mut depth = 0usize;
+        let mut at = open;
+        while let Some(&byte) = message.get(at) {
+            match byte {
+                b'"' => {
+                    let Some(end) = string_end(message, at) else { break };
                     let colon = skip_space(message, end);
-                    if message.get(colon) == Some(&b':') {
-                        return scalar_at(message, skip_space(message, colon + 1));
+                    if depth == 1 && message.get(colon) == Some(&b':') {
+                        let value = skip_space(message, colon + 1);
+                        envelope.member(message.get(at..end).unwrap_or_default(), message, value);
                     }
+                    at = end;
+                    continue;
                 }
-                at = end;
-                continue;
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
             }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            at += 1;
+        }
+        envelope
+    }
+
+    /// Takes in the top-level member named by `key` (its JSON string, quotes included)
+    /// whose value starts at `value` in `message`.
+    fn member(&mut self, key: &[u8], message: &[u8], value: usize) {
+        // A key written with escapes (`"\u0069d"`) is the key it decodes to, as for serde.
+        let decoded;
+        let key = if key.contains(&b'\\') {
+            decoded = serde_json::from_slice::<String>(key).unwrap_or_default();
+            decoded.as_bytes()
+        } else {
+            key.get(1..key.len().saturating_sub(1)).unwrap_or_default()
+        };
+        match key {
+            b"id" => {
+                let id = scalar_at(message, value).and_then(|v| serde_json::from_value(v).ok());
+                self.id.found(id);
+            }
+            b"method" => {
+                let method = scalar_at(message, value).and_then(|v| match v {
+                    Value::String(method) => Some(method),
+                    _ => None,
+                });
+                self.method.found(method);
+            }
+            b"result" | b"error" => self.answer = true,
             _ => {}
         }
-        at += 1;
     }
-    None
+
+    /// Whether a refusal of the message is answered. JSON-RPC answers no notification (a
+    /// string `method` and no `id`) and no answer (a `result` or an `error` without a
+    /// `method`); anything else refused is a request that cannot be taken, answered with
+    /// its id when that is valid and `null` otherwise (JSON-RPC 2.0, section 5).
+    pub(crate) fn answered(&self) -> bool {
+        let notification = self.id == Member::Absent && self.method.valid().is_some();
+        let answer = self.answer && self.method == Member::Absent;
+        !(notification || answer)
+    }
 }
 
 /// The index just past the string that opens at `start`.
@@ -225,6 +344,10 @@ mod tests {
         )
     }
 
+    fn problem(message: &[u8]) -> Option<Problem> {
+        read(message).err()
+    }
+
     #[test]
     fn what_rmcp_would_drop_or_misread_is_named_and_the_rest_passes() {
         let refused = [
@@ -235,23 +358,40 @@ mod tests {
             (format!("[{}]", call("{}")), Problem::Batch),
             (call(r#"{"a":"b""#), Problem::NotJson),
             ("hello".to_owned(), Problem::NotJson),
+            // Strings serde cannot make (`IgnoredAny` took them): lone surrogates.
+            (call(r#"{"a":"\ud800"}"#), Problem::NotJson),
+            (call(r#"{"\udc00":1}"#), Problem::NotJson),
+            (call(r#"{"a":"\ud800\u0041"}"#), Problem::NotJson),
+            (call(r#"{"a":"\q"}"#), Problem::NotJson),
+            (format!("{} x", call("{}")), Problem::NotJson),
+            (format!("\u{feff}{}", call("{}")), Problem::NotJson),
+            ("   ".to_owned(), Problem::NotJson),
+            (String::new(), Problem::NotJson),
+            // JSON, not JSON-RPC as MCP has it.
+            (r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#.to_owned(), Problem::NotJsonRpc),
+            (r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#.to_owned(), Problem::NotJsonRpc),
+            (r#"{"jsonrpc":"2.0","id":7}"#.to_owned(), Problem::NotJsonRpc),
+            (r#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#.to_owned(), Problem::NotJsonRpc),
+            (r#"{"jsonrpc":"2.0","id":7,"id":8,"method":"ping"}"#.to_owned(), Problem::NotJsonRpc),
+            ("7".to_owned(), Problem::NotJsonRpc),
         ];
-        for (message, problem) in refused {
-            assert_eq!(super::problem(message.as_bytes()), Some(problem), "{message}");
+        for (message, expected) in refused {
+            assert_eq!(problem(message.as_bytes()), Some(expected), "{message}");
         }
         let mut bytes = call(r#"{"a":"x"}"#).into_bytes();
         let quote = bytes.iter().rposition(|b| *b == b'x').unwrap();
         bytes[quote] = 0xff;
         assert_eq!(problem(&bytes), Some(Problem::NotUtf8));
 
-        // Numbers as they come, the largest of each kind, numbers in strings, a BOM.
+        // Numbers as they come, the largest of each kind, numbers in strings, an escaped
+        // NUL and a surrogate pair.
         let fine = [
             call(r#"{"amount":10,"f":-1.5e3,"z":0,"neg":-7}"#),
             call(r#"{"u":18446744073709551615,"i":-9223372036854775808}"#),
             call(r#"{"tiny":1e-400,"big":1.7e308}"#),
             call(r#"{"text":"123456789012345678901234567890 and 1e400"}"#),
-            format!("\u{feff}{}", call("{}")),
-            "   ".to_owned(),
+            call(r#"{"nul":"a\u0000b","pair":"\ud83d\ude00"}"#),
+            format!(" {} ", call("{}")),
         ];
         for message in fine {
             assert_eq!(problem(message.as_bytes()), None, "{message}");
@@ -261,11 +401,31 @@ mod tests {
     }
 
     #[test]
-    fn the_id_and_method_are_found_at_the_top_level() {
+    fn the_envelope_is_found_at_the_top_level() {
         let line = r#"{"params":{"arguments":{"id":"no"}},"id":"req-\"7","method":"x","n":1e400}"#;
-        let (id, method) = id_and_method(line.as_bytes());
-        assert_eq!(id, Some(RequestId::String("req-\"7".into())));
-        assert_eq!(method.as_deref(), Some("x"));
-        assert_eq!(id_and_method(b"[1,2]"), (None, None));
+        let envelope = Envelope::of(line.as_bytes());
+        assert_eq!(envelope.id, Member::Valid(RequestId::String("req-\"7".into())));
+        assert_eq!(envelope.method, Member::Valid("x".to_owned()));
+        assert!(envelope.answered());
+        assert_eq!(Envelope::of(b"[1,2]"), Envelope::default());
+        let escaped = Envelope::of(br#"{"\u0069d":3,"method":"m"}"#);
+        assert_eq!(escaped.id, Member::Valid(RequestId::Number(3)));
+
+        // Which refusals are answered, and with which id.
+        let cases: [(&str, Member<RequestId>, bool); 9] = [
+            (r#"{"id":true,"method":"m"}"#, Member::Invalid, true),
+            (r#"{"id":{},"method":"m"}"#, Member::Invalid, true),
+            (r#"{"id":1.5,"method":"m"}"#, Member::Invalid, true),
+            (r#"{"id":"\ud800","method":"m"}"#, Member::Invalid, true),
+            (r#"{"id":1,"id":2,"method":"m"}"#, Member::Invalid, true),
+            (r#"{"id":5,"method":5}"#, Member::Valid(RequestId::Number(5)), true),
+            (r#"{"method":"notifications/x","params":"p"}"#, Member::Absent, false),
+            (r#"{"method":5,"params":"p"}"#, Member::Absent, true),
+            (r#"{"id":5,"result":"r"}"#, Member::Valid(RequestId::Number(5)), false),
+        ];
+        for (message, id, answered) in cases {
+            let envelope = Envelope::of(message.as_bytes());
+            assert_eq!((&envelope.id, envelope.answered()), (&id, answered), "{message}");
+        }
     }
 }

@@ -1,21 +1,49 @@
 //! What the gateway records beside its calls' decisions: what the agent has been shown of
 //! the servers ([`crate::shown`]: instructions, server info, tool definitions), in the run before its
 //! next call is decided; and requests refused before any decision (a tool the gateway does
-//! not expose, a message it cannot read), as `refusal` records rate-limited per agent like
-//! the HTTP API's (`aecl_engine::RefusalAudit`).
+//! not expose, a message it cannot read), and a server's messages it refused (one too
+//! large), as `refusal` records rate-limited per agent like the HTTP API's
+//! (`aecl_engine::RefusalAudit`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aecl_engine::{EngineError, Store};
+use aecl_core::Timestamp;
+use aecl_engine::refused::RefusalAudit;
+use aecl_engine::{Clock, Engine, EngineError, Store};
 
 use super::Gateway;
+use crate::servers::ServerRefusals;
 use crate::shown::{self, Content};
 use crate::upstream::Upstream;
 
 /// The status a refusal record gives a request the gateway refused before any decision:
 /// a bad request (MCP over stdio has no status of its own).
 const REFUSED_STATUS: u16 = 400;
+
+/// The status a refusal record gives a server's message refused for its size.
+const SERVER_MESSAGE_STATUS: u16 = 413;
+
+/// Where `agent`'s connections record what they refuse of the servers' messages: as the
+/// gateway records its refusals, from a server's transport, where no gateway is at hand.
+/// It holds the engine and the refusal budget, never connections (which hold it).
+pub(super) fn server_refusals<S: Store + 'static>(
+    engine: &Arc<Engine<S>>,
+    refusals: &Arc<RefusalAudit>,
+    clock: &Arc<dyn Clock>,
+    agent: &str,
+) -> ServerRefusals {
+    let (engine, refusals, clock) = (engine.clone(), refusals.clone(), clock.clone());
+    let record = move |subject: &str, reason: String| {
+        let (engine, refusals, subject) = (engine.clone(), refusals.clone(), subject.to_owned());
+        let now = clock.now();
+        let status = SERVER_MESSAGE_STATUS;
+        tokio::spawn(async move {
+            record_refusal_in(&engine, &refusals, now, &subject, &reason, status).await;
+        });
+    };
+    ServerRefusals { agent: agent.to_owned(), record: Arc::new(record) }
+}
 
 impl<S: Store + 'static> Gateway<S> {
     /// Records in the run what these connections' servers have shown the agent since the
@@ -115,13 +143,25 @@ impl<S: Store + 'static> Gateway<S> {
     /// budget; a token that may not be used; an agent over its request rate), as the API
     /// records its own. Never the credential itself.
     pub(crate) async fn record_http_refusal(&self, subject: &str, reason: &str, status: u16) {
-        tracing::warn!(subject, reason, status, "MCP request refused");
-        let Some(suppressed) = self.refusals.admit(subject, self.now()) else { return };
-        let role = if subject.is_empty() { "" } else { "agent" };
-        let recorded =
-            self.engine.record_refusal(subject, role, "", reason, status, suppressed).await;
-        if let Err(error) = recorded {
-            tracing::error!(%error, "could not record a refused MCP request in the audit log");
-        }
+        record_refusal_in(&self.engine, &self.refusals, self.now(), subject, reason, status).await;
+    }
+}
+
+/// Logs a refusal of `subject`'s (empty: of no agent) and records it in `engine`'s audit
+/// log within `refusals`' budget.
+async fn record_refusal_in<S: Store + 'static>(
+    engine: &Engine<S>,
+    refusals: &RefusalAudit,
+    now: Timestamp,
+    subject: &str,
+    reason: &str,
+    status: u16,
+) {
+    tracing::warn!(subject, reason, status, "MCP request refused");
+    let Some(suppressed) = refusals.admit(subject, now) else { return };
+    let role = if subject.is_empty() { "" } else { "agent" };
+    let recorded = engine.record_refusal(subject, role, "", reason, status, suppressed).await;
+    if let Err(error) = recorded {
+        tracing::error!(%error, "could not record a refused MCP request in the audit log");
     }
 }

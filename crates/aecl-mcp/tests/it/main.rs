@@ -1,5 +1,8 @@
 //! Tests of the gateway's pure parts: which tools are listed, and the starter catalog
-//! (written from annotations at their worst case, and loadable by the policy loader).
+//! (written from annotations at their worst case, and loadable by the policy loader); and
+//! in [`wire`], the gateway end to end (the `aecl` binary) at the protocol's edges.
+
+mod wire;
 
 use aecl_mcp::catalog::starter_catalog;
 use aecl_mcp::listing::{action_of, callable};
