@@ -34,6 +34,7 @@ mod variables;
 mod word;
 mod writes;
 
+pub use git::is_git_subcommand;
 pub use guard::ProgramGuard;
 pub use programs::{ProgramSpec, Special, Writes};
 

@@ -130,9 +130,12 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
             // `commit DIR`: everything committed again.
             "git" | "commit" => {
                 let dir = root.join(rest);
-                let init: &[&[&str]] =
-                    &[&["init", "-q", "."], &["add", "-A"], &["commit", "-qm", "layout"]];
-                let steps = if kind == "git" { init } else { &init[1..] };
+                // The first commit's message is `layout`, a later one's `again`.
+                let steps: &[&[&str]] = if kind == "git" {
+                    &[&["init", "-q", "."], &["add", "-A"], &["commit", "-qm", "layout"]]
+                } else {
+                    &[&["add", "-A"], &["commit", "-qm", "again"]]
+                };
                 for args in steps {
                     let ok = std::process::Command::new("git")
                         .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])

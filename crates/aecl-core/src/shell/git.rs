@@ -16,6 +16,11 @@ pub(super) mod work_tree;
 
 use work_tree::WorkTree;
 
+/// Whether `sub` is one of git's own subcommands, not an alias or a `git-NAME` program.
+pub fn is_git_subcommand(sub: &str) -> bool {
+    GIT_SUBCOMMANDS.contains(&sub)
+}
+
 /// git subcommands, for telling an alias or an external `git-NAME` program apart.
 const GIT_SUBCOMMANDS: &[&str] = &[
     "add",

@@ -71,25 +71,20 @@ pub fn of(root: &Path, file: &Path) -> Result<FileState, String> {
     Ok(if committed { FileState::Committed } else { FileState::Changed })
 }
 
-/// Whether `revision` holds `file` (beneath `root`) otherwise than HEAD does, or, with a
-/// `base`, otherwise than `base` does (the change a commit makes). A word that names no
-/// commit is no revision: `false`.
-pub fn differs(
-    root: &Path,
-    file: &Path,
-    revision: &str,
-    base: Option<&str>,
-) -> Result<bool, String> {
+/// Whether `revision` holds `file` (beneath `root`) otherwise than HEAD does, or, with
+/// `parent`, otherwise than its own parent does (the change a commit makes). The word is
+/// resolved to an object first, whatever its spelling (`:/message`, `@{-1}`, a tag); one
+/// that names no revision: `false`.
+pub fn differs(root: &Path, file: &Path, revision: &str, parent: bool) -> Result<bool, String> {
     let rel = relative(root, file)?;
-    let commit = git(
-        root,
-        &["rev-parse", "-q", "--verify", "--end-of-options", &format!("{revision}^{{commit}}")],
-    )?;
-    if !commit.status.success() {
+    let resolved = git(root, &["rev-parse", "-q", "--verify", "--end-of-options", revision])?;
+    if !resolved.status.success() {
         return Ok(false);
     }
-    let theirs = blob(root, revision, &rel)?;
-    let ours = blob(root, base.unwrap_or("HEAD"), &rel)?;
+    let id = String::from_utf8_lossy(&resolved.stdout).trim().to_owned();
+    let theirs = blob(root, &id, &rel)?;
+    let ours =
+        if parent { blob(root, &format!("{id}^"), &rel)? } else { blob(root, "HEAD", &rel)? };
     Ok(theirs != ours)
 }
 
@@ -203,10 +198,11 @@ mod tests {
         // A commit that changes the file, and a revision that holds another version.
         std::fs::write(&settings, "{\"hooks\": 1}\n").unwrap();
         run(root, &["commit", "-qam", "y"]);
-        assert_eq!(differs(root, &settings, "HEAD~1", None), Ok(true));
-        assert_eq!(differs(root, &settings, "HEAD", Some("HEAD^")), Ok(true));
-        assert_eq!(differs(root, &settings, "HEAD", None), Ok(false));
-        assert_eq!(differs(root, &settings, "no-such-branch", None), Ok(false));
+        assert_eq!(differs(root, &settings, "HEAD~1", false), Ok(true));
+        assert_eq!(differs(root, &settings, ":/x", false), Ok(true));
+        assert_eq!(differs(root, &settings, "HEAD", true), Ok(true));
+        assert_eq!(differs(root, &settings, "HEAD", false), Ok(false));
+        assert_eq!(differs(root, &settings, "no-such-branch", false), Ok(false));
         // A nested repository: which one a command acts on is not certain.
         run(root, &["init", "-q", ".claude"]);
         assert!(of(root, &settings).is_err());

@@ -58,16 +58,12 @@ pub struct Line<'a> {
 impl<'a> Line<'a> {
     pub fn new(text: &'a str, analysis: &Analysis, cwd: &'a Path) -> Line<'a> {
         let commands = &analysis.commands;
-        let xargs = commands.iter().any(|c| matches!(c.program.as_str(), "xargs" | "parallel"));
-        let finds: Vec<(ShellArg, Names)> = commands
-            .iter()
-            .filter(|c| c.program == "find")
-            .flat_map(|find| {
-                let (starts, expression) = find_parts(find);
-                let names = trees::find_names(find, expression);
-                starts.into_iter().map(move |start| (start, names.clone()))
-            })
-            .collect();
+        let reaches: Vec<Option<Vec<(ShellArg, Names)>>> =
+            commands.iter().filter(|c| c.program == "find").map(find_reach).collect();
+        // `find -files0-from F` starts where F says: like `xargs`, anywhere.
+        let xargs = commands.iter().any(|c| matches!(c.program.as_str(), "xargs" | "parallel"))
+            || reaches.iter().any(Option::is_none);
+        let finds: Vec<(ShellArg, Names)> = reaches.into_iter().flatten().flatten().collect();
         let found = if xargs {
             Some(None)
         } else if commands.iter().any(|c| c.program == "find") {
@@ -538,6 +534,26 @@ fn candidates(text: &str) -> Vec<&str> {
 /// The starting points of `find` (the words before its expression, `.` when none).
 fn find_starts(command: &SimpleCommand) -> Vec<ShellArg> {
     find_parts(command).0
+}
+
+/// Where `find` may act and on which names: each starting point with the names its
+/// expression reaches an action for; the root for every starting point when it follows
+/// links (`-L`, `-follow`: a link beneath leads anywhere); `None` when its starting points
+/// are only known at run time (`-files0-from`).
+fn find_reach(command: &SimpleCommand) -> Option<Vec<(ShellArg, Names)>> {
+    let known = |name: &str| command.words.iter().any(|w| w.is_known() && w.text == name);
+    if known("-files0-from") {
+        return None;
+    }
+    let (starts, expression) = find_parts(command);
+    let names = trees::find_names(command, expression);
+    let follows = known("-L") || known("-follow");
+    Some(
+        starts
+            .into_iter()
+            .map(|start| (if follows { ShellArg::known("/") } else { start }, names.clone()))
+            .collect(),
+    )
 }
 
 /// The starting points of `find`, and the index of the first word of its expression.

@@ -126,6 +126,8 @@ pub(in crate::shell) fn work_tree(sub: &str, rest: &[ShellArg], first: Option<&s
         "bisect" => first.is_some(),
         "worktree" => matches!(first, Some("add" | "move" | "remove")),
         "mergetool" | "filter-branch" | "init-db" => true,
+        // An alias or a `git-NAME` program may do anything to the work tree.
+        _ if !super::GIT_SUBCOMMANDS.contains(&sub) => true,
         _ => false,
     };
     if writes { WorkTree::Writes } else { WorkTree::Repository }

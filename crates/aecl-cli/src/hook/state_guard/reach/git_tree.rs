@@ -10,12 +10,15 @@
 //! or configuration the line or the environment may move (`--git-dir`, `-c`, `GIT_*`), a
 //! line with another git command that may change the index or HEAD first, or a settings
 //! file inside a nested repository, is refused as only known at run time. Git's long
-//! options are matched by any prefix (`--har` is `--hard`), as git reads them. Left: `git
-//! pull` and `git am` bring versions that are only known when they run.
+//! options are matched by any prefix (`--har` is `--hard`), as git reads them. An alias,
+//! `bisect`, `sparse-checkout` and an orphan branch may put any version anywhere: refused
+//! over settings beneath the work tree. Left: `git pull` from a remote and `git am` bring
+//! versions that are only known when they run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aecl_core::shell::{OpaqueCommand, ShellArg};
+use aecl_engine::fs_paths::{normalise, resolve_physical};
 
 use super::super::expand::{env, may_be_set};
 use super::super::git_state::{self, FileState};
@@ -57,16 +60,37 @@ impl Line<'_> {
         let exists = |text: &str| dirs.iter().any(|dir| dir.join(text).exists());
         let words = &command.words;
         let loses = GitLoses::of(words, &exists);
-        let revisions = revisions(words, &exists);
-        if loses.is_none() && revisions.is_empty() {
+        let revisions = revisions(words);
+        let any = reaches_any(words);
+        if loses.is_none() && revisions.is_empty() && any.is_none() {
             return Ok(());
         }
         let all = |_: &Path| true;
-        let files = protected.settings_beneath(root, &all);
+        let mut files = protected.settings_beneath(root, &all);
+        // `git clean -fdx build`, `git checkout old -- src`: only what the pathspecs name.
+        if let Some(specs) = pathspecs(words) {
+            let scope: Vec<PathBuf> = specs
+                .iter()
+                .flat_map(|spec| dirs.iter().map(move |dir| dir.join(spec)))
+                .flat_map(|path| {
+                    let physical = resolve_physical(self.cwd, &path.display().to_string()).ok();
+                    [Some(normalise(&path)), physical.map(PathBuf::from)]
+                })
+                .flatten()
+                .collect();
+            files.retain(|(_, file)| scope.iter().any(|p| file.starts_with(p)));
+        }
         let Some((first, _)) = files.first() else { return Ok(()) };
         if let Some(why) = self.moved_git(words) {
             return Err(Refusal::Touches {
                 how: format!("runs `git` {why}, reaching"),
+                what: "git".to_owned(),
+                place: first,
+            });
+        }
+        if let Some(why) = any {
+            return Err(Refusal::Touches {
+                how: format!("runs {why}, reaching"),
                 what: "git".to_owned(),
                 place: first,
             });
@@ -94,8 +118,8 @@ impl Line<'_> {
                     place,
                 });
             }
-            for (revision, base) in &revisions {
-                if git_state::differs(root, file, revision, base.as_deref()).map_err(unknown)? {
+            for (revision, parent) in &revisions {
+                if git_state::differs(root, file, revision, *parent).map_err(unknown)? {
                     return Err(Refusal::Touches {
                         how: format!(
                             "runs `git`, which brings `{}` as `{revision}` holds it, reaching",
@@ -142,6 +166,13 @@ impl Line<'_> {
             });
         if let Some(name) = variable {
             return Some(format!("with `{name}` set, which moves what git reads"));
+        }
+        // `cp x .git/refs/heads/main && git reset --hard`: git's own files written first.
+        if self.text.contains(".git/") || self.text.contains(".git ") || self.text.ends_with(".git")
+        {
+            return Some(
+                "on a line that names git's own files, which it may write first".to_owned(),
+            );
         }
         (self.git_writers > 1).then(|| {
             "after another git command of the line that may change what git holds (run it as a \
@@ -212,49 +243,99 @@ fn positionals(rest: &[ShellArg]) -> Vec<&ShellArg> {
         .collect()
 }
 
-/// The revisions `git WORDS` brings versions from, each with the base its change is taken
-/// against (`revert`, `cherry-pick`, `stash pop`: the commit's parent), for the
-/// subcommands that write the work tree from other commits. A word that names no commit
-/// (a path) is dropped by the check itself.
-fn revisions(words: &[ShellArg], exists: &dyn Fn(&str) -> bool) -> Vec<(String, Option<String>)> {
+/// The words `git WORDS` may take a revision from, each with whether its change is taken
+/// against its parent (`revert`, `cherry-pick`, `stash pop`), for the subcommands that
+/// write the work tree from other commits: every positional word and every `--opt=VALUE`'s
+/// value (a path too: git may read a word as either, and one that names no revision is
+/// dropped by the check itself); stash's `N` is `stash@{N}`. `git pull` is read only
+/// from `.` (this repository); from a remote, what it brings is only known when it runs.
+fn revisions(words: &[ShellArg]) -> Vec<(String, bool)> {
     let Some(sub) = git_subcommand(words) else { return Vec::new() };
     let rest = words.get(sub + 1..).unwrap_or_default();
-    let named: Vec<String> = positionals(rest)
-        .into_iter()
-        .filter(|w| w.is_known() && !exists(&w.text))
-        .map(|w| if w.text == "-" { "@{-1}".to_owned() } else { w.text.clone() })
-        .collect();
-    let source = rest.iter().enumerate().find_map(|(i, w)| {
-        let text = w.text.as_str();
-        text.strip_prefix("--source=")
-            .map(str::to_owned)
-            .or_else(|| {
-                matches!(text, "-s" | "--source")
-                    .then(|| rest.get(i + 1))
-                    .flatten()
-                    .map(|w| w.text.clone())
-            })
-            .or_else(|| text.strip_prefix("-s").filter(|s| !s.is_empty()).map(str::to_owned))
-    });
+    let mut named: Vec<String> = Vec::new();
+    for word in rest.iter().filter(|w| w.is_known() && w.text != "--") {
+        match word.text.split_once('=') {
+            Some((option, value)) if option.starts_with("--") => named.push(value.to_owned()),
+            _ if word.text == "-" => named.push("@{-1}".to_owned()),
+            _ if !word.text.starts_with('-') => named.push(word.text.clone()),
+            _ => {}
+        }
+    }
+    let plain = |named: Vec<String>| named.into_iter().map(|r| (r, false)).collect();
     match words.get(sub).map(|w| w.text.as_str()) {
-        Some("checkout" | "switch" | "reset" | "merge" | "read-tree") => {
-            named.into_iter().map(|r| (r, None)).collect()
+        Some("checkout" | "switch" | "reset" | "restore" | "merge" | "rebase" | "read-tree") => {
+            let mut out: Vec<(String, bool)> = plain(named);
+            if words.get(sub).is_some_and(|w| w.text == "rebase") {
+                out.push(("@{upstream}".to_owned(), false));
+            }
+            out
         }
-        Some("rebase") if named.is_empty() => vec![("@{upstream}".to_owned(), None)],
-        Some("rebase") => named.into_iter().map(|r| (r, None)).collect(),
-        Some("restore") => source.into_iter().map(|r| (r, None)).collect(),
-        Some("revert" | "cherry-pick") => {
-            named.into_iter().map(|r| (r.clone(), Some(format!("{r}^")))).collect()
-        }
+        Some("revert" | "cherry-pick") => named.into_iter().map(|r| (r, true)).collect(),
+        Some("pull") if named.first().is_some_and(|r| r == ".") => plain(named),
         Some("stash") => match named.split_first() {
-            Some((first, rest)) if matches!(first.as_str(), "pop" | "apply") => {
-                let stash = rest.first().cloned().unwrap_or_else(|| "stash@{0}".to_owned());
-                vec![(stash.clone(), Some(format!("{stash}^1")))]
+            Some((first, rest)) if matches!(first.as_str(), "pop" | "apply" | "branch") => {
+                // `stash branch NAME [STASH]`.
+                let given = if first == "branch" { rest.get(1) } else { rest.first() };
+                let stash = match given {
+                    Some(n) if n.bytes().all(|b| b.is_ascii_digit()) => format!("stash@{{{n}}}"),
+                    Some(given) => given.clone(),
+                    None => "stash@{0}".to_owned(),
+                };
+                vec![(stash, true)]
             }
             _ => Vec::new(),
         },
         _ => Vec::new(),
     }
+}
+
+/// The pathspecs that bound what `git WORDS` touches, when they are plain paths: `git
+/// clean`'s positional words, and the words after `--` of `checkout`, `restore`, `reset`
+/// and `stash`. `None` when there are none, or one is git's glob or magic (`'*.json'`,
+/// `:/`), which may name anything.
+fn pathspecs(words: &[ShellArg]) -> Option<Vec<String>> {
+    let sub = git_subcommand(words)?;
+    let rest = words.get(sub + 1..).unwrap_or_default();
+    let specs: Vec<&ShellArg> = match words.get(sub)?.text.as_str() {
+        "clean" => positionals(rest),
+        "checkout" | "restore" | "reset" | "stash" => {
+            let dashes = rest.iter().position(|w| w.is_known() && w.text == "--")?;
+            rest.get(dashes + 1..).unwrap_or_default().iter().collect()
+        }
+        _ => return None,
+    };
+    let plain = |w: &&ShellArg| {
+        w.is_known() && !w.text.starts_with(':') && !w.text.contains(['*', '?', '[', '\\'])
+    };
+    (!specs.is_empty() && specs.iter().all(plain))
+        .then(|| specs.iter().map(|w| w.text.clone()).collect())
+}
+
+/// Why `git WORDS` may put any version of any tracked file in the work tree, whatever it
+/// names: an alias or a `git-NAME` program, `bisect`, `sparse-checkout`, an orphan branch,
+/// a `pull` from a remote (what it brings is only known when it runs: left allowed, see
+/// the module's header).
+fn reaches_any(words: &[ShellArg]) -> Option<String> {
+    let sub = words.get(git_subcommand(words)?)?;
+    let rest = words.get(git_subcommand(words)? + 1..).unwrap_or_default();
+    let first = positionals(rest).first().map(|w| w.text.clone());
+    let text = sub.text.as_str();
+    if !sub.is_known() || !aecl_core::shell::is_git_subcommand(text) {
+        return Some(format!(
+            "`git {}`, an alias or a `git-{}` program, which may do anything to the work tree",
+            sub.raw, sub.raw
+        ));
+    }
+    let any = match text {
+        "bisect" => !matches!(
+            first.as_deref(),
+            None | Some("log" | "visualize" | "view" | "terms" | "help")
+        ),
+        "sparse-checkout" => first.as_deref() != Some("list"),
+        "checkout" | "switch" => has(rest, &["--orphan"], None),
+        _ => false,
+    };
+    any.then(|| format!("`git {text}`, which may remove or replace any tracked file"))
 }
 
 /// What a git tree writer loses of a file beneath its work tree.
@@ -382,21 +463,39 @@ mod tests {
 
     #[test]
     fn the_revisions_a_command_brings_versions_from() {
-        let revisions = |line: &str| revisions(&words(line), &|text| text == ".");
-        let plain = |r: &str| (r.to_owned(), None);
+        let revisions = |line: &str| revisions(&words(line));
+        let plain = |r: &str| (r.to_owned(), false);
         assert_eq!(revisions("git checkout main"), [plain("main")]);
         assert_eq!(revisions("git checkout -"), [plain("@{-1}")]);
-        assert_eq!(revisions("git checkout old -- ."), [plain("old")]);
+        assert_eq!(revisions("git checkout old -- ."), [plain("old"), plain(".")]);
         assert_eq!(revisions("git reset --hard HEAD~1"), [plain("HEAD~1")]);
-        assert_eq!(revisions("git restore -s old ."), [plain("old")]);
-        assert_eq!(revisions("git restore --source=old ."), [plain("old")]);
-        assert_eq!(revisions("git rebase"), [plain("@{upstream}")]);
-        assert_eq!(revisions("git revert HEAD"), [("HEAD".to_owned(), Some("HEAD^".to_owned()))]);
+        assert_eq!(revisions("git checkout :/nohook"), [plain(":/nohook")]);
+        assert_eq!(revisions("git restore -Ws old ."), [plain("old"), plain(".")]);
+        assert_eq!(revisions("git restore --sour=old ."), [plain("old"), plain(".")]);
         assert_eq!(
-            revisions("git stash pop"),
-            [("stash@{0}".to_owned(), Some("stash@{0}^1".to_owned()))]
+            revisions("git rebase --onto=old HEAD"),
+            [plain("old"), plain("HEAD"), plain("@{upstream}")]
         );
+        assert_eq!(revisions("git revert HEAD"), [("HEAD".to_owned(), true)]);
+        assert_eq!(revisions("git stash pop"), [("stash@{0}".to_owned(), true)]);
+        assert_eq!(revisions("git stash apply 1"), [("stash@{1}".to_owned(), true)]);
+        assert_eq!(revisions("git stash branch nb"), [("stash@{0}".to_owned(), true)]);
+        assert_eq!(revisions("git pull --no-rebase . feature"), [plain("."), plain("feature")]);
+        assert!(revisions("git pull origin main").is_empty());
         assert!(revisions("git stash").is_empty());
         assert!(revisions("git clean -fd").is_empty());
+    }
+
+    #[test]
+    fn what_may_put_any_version_anywhere() {
+        let any = |line: &str| reaches_any(&words(line)).is_some();
+        assert!(any("git co old"));
+        assert!(any("git switch --orphan nb"));
+        assert!(any("git checkout --orph nb"));
+        assert!(any("git bisect start HEAD HEAD~2"));
+        assert!(any("git sparse-checkout set --no-cone src"));
+        assert!(!any("git sparse-checkout list"));
+        assert!(!any("git bisect log"));
+        assert!(!any("git checkout main"));
     }
 }

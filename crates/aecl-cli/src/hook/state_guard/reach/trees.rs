@@ -21,7 +21,7 @@ use aecl_engine::fs_paths::resolve_physical;
 use super::super::expand::{expand, glob};
 use super::super::protected::{Place, Protected};
 use super::find_expr::{self, Names};
-use super::{Line, Refusal, find_parts, find_starts};
+use super::{Line, Refusal, find_reach, find_starts};
 
 /// One directory a command reaches everything beneath.
 struct Root<'c> {
@@ -42,6 +42,18 @@ impl Line<'_> {
         dirs: &[Option<String>],
         protected: &'p Protected,
     ) -> Result<(), Refusal<'p>> {
+        // A link the line makes (`ln -s . c && rm -rf c/`) does not exist yet: a root
+        // that does not exist either may lead through it anywhere.
+        let links = analysis.commands.iter().any(|c| {
+            (c.program == "ln" || c.program == "cp")
+                && c.words.iter().any(|w| {
+                    !w.is_known()
+                        || w.text.starts_with("--sym")
+                        || (w.text.starts_with('-')
+                            && !w.text.starts_with("--")
+                            && w.text.contains('s'))
+                })
+        });
         for root in roots(&analysis.commands) {
             if root.word.text.contains("{}") || root.word.raw.contains("{}") {
                 // A path `find` or `xargs` supplies: `placeholder`'s.
@@ -56,6 +68,14 @@ impl Line<'_> {
                         Refusal::Unknown(format!("runs `{}`, which {} {e}", root.program, root.how))
                     })?;
                     for dir in found {
+                        if links && std::fs::symlink_metadata(&dir).is_err() {
+                            return Err(Refusal::Unknown(format!(
+                                "runs `{}`, which {} `{}`, through a link the line makes",
+                                root.program,
+                                root.how,
+                                dir.display()
+                            )));
+                        }
                         if let Some(place) = self.settings_beneath(&dir, &root.names, protected) {
                             return Err(Refusal::Touches {
                                 how: format!(
@@ -146,13 +166,14 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
                 add(positionals(words), "removes everything under");
             }
             "find" if command.flags.iter().any(|f| f == "delete") => {
-                let (starts, expression) = find_parts(command);
-                let names = find_names(command, expression);
-                out.extend(starts.into_iter().map(|word| Root {
+                // Starting points only known at run time: anywhere.
+                let reach =
+                    find_reach(command).unwrap_or_else(|| vec![(ShellArg::known("/"), None)]);
+                out.extend(reach.into_iter().map(|(word, names)| Root {
                     word,
                     program,
                     how: "removes what it finds under",
-                    names: names.clone(),
+                    names,
                 }));
             }
             "mv" => add(sources(words), "moves everything under"),
