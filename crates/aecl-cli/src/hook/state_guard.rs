@@ -139,7 +139,7 @@ pub fn check_untouched(
             else {
                 continue;
             };
-            let line = Line::new(command, &analysis, cwd);
+            let line = Line::new(command, &analysis, cwd).noting_writes(&found.writes);
             for write in &found.writes {
                 if let Err(refusal) = line.check_write(write, protected) {
                     return refuse(protected, refusal);

@@ -77,15 +77,49 @@ pub fn of(root: &Path, file: &Path) -> Result<FileState, String> {
 /// that names no revision: `false`.
 pub fn differs(root: &Path, file: &Path, revision: &str, parent: bool) -> Result<bool, String> {
     let rel = relative(root, file)?;
-    let resolved = git(root, &["rev-parse", "-q", "--verify", "--end-of-options", revision])?;
-    if !resolved.status.success() {
-        return Ok(false);
+    // `A..B`, `A...B`: the commits from A to B; their change is B's version against A's.
+    if let Some((from, to)) = revision.split_once("..") {
+        let to = to.strip_prefix('.').unwrap_or(to);
+        let or_head =
+            |end: &'_ str| if end.is_empty() { "HEAD".to_owned() } else { end.to_owned() };
+        let (Some(from), Some(to)) = (resolve(root, &or_head(from))?, resolve(root, &or_head(to))?)
+        else {
+            // A range git would read and this check cannot: refused.
+            return Ok(true);
+        };
+        return Ok(blob(root, &from, &rel)? != blob(root, &to, &rel)?);
     }
-    let id = String::from_utf8_lossy(&resolved.stdout).trim().to_owned();
-    let theirs = blob(root, &id, &rel)?;
-    let ours =
-        if parent { blob(root, &format!("{id}^"), &rel)? } else { blob(root, "HEAD", &rel)? };
-    Ok(theirs != ours)
+    let ours = |id: &str| {
+        if parent { blob(root, &format!("{id}^"), &rel) } else { blob(root, "HEAD", &rel) }
+    };
+    // A name may be a branch and a tag at once, and commands differ on which they take:
+    // every object the name may stand for is compared.
+    let mut ids: Vec<String> = resolve(root, revision)?.into_iter().collect();
+    let refs = git(
+        root,
+        &[
+            "for-each-ref",
+            "--format=%(objectname)",
+            &format!("refs/heads/{revision}"),
+            &format!("refs/tags/{revision}"),
+            &format!("refs/remotes/{revision}"),
+        ],
+    )?;
+    if refs.status.success() {
+        ids.extend(String::from_utf8_lossy(&refs.stdout).lines().map(str::to_owned));
+    }
+    for id in ids {
+        if blob(root, &id, &rel)? != ours(&id)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The object `revision` names, if it names one.
+fn resolve(root: &Path, revision: &str) -> Result<Option<String>, String> {
+    let out = git(root, &["rev-parse", "-q", "--verify", "--end-of-options", revision])?;
+    Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()))
 }
 
 /// `file`'s path from `root`, refused when a directory between them holds a `.git`.
@@ -203,6 +237,13 @@ mod tests {
         assert_eq!(differs(root, &settings, "HEAD", true), Ok(true));
         assert_eq!(differs(root, &settings, "HEAD", false), Ok(false));
         assert_eq!(differs(root, &settings, "no-such-branch", false), Ok(false));
+        assert_eq!(differs(root, &settings, "HEAD~1..HEAD", true), Ok(true));
+        assert_eq!(differs(root, &settings, "HEAD..HEAD", true), Ok(false));
+        assert_eq!(differs(root, &settings, "nowhere..HEAD", true), Ok(true));
+        // A tag and a branch of one name: either one's version counts.
+        run(root, &["branch", "twin", "HEAD~1"]);
+        run(root, &["tag", "twin", "HEAD"]);
+        assert_eq!(differs(root, &settings, "twin", false), Ok(true));
         // A nested repository: which one a command acts on is not certain.
         run(root, &["init", "-q", ".claude"]);
         assert!(of(root, &settings).is_err());

@@ -53,6 +53,8 @@ pub struct Line<'a> {
     pwd: Option<&'a Path>,
     /// The git commands of the line that may change the index or HEAD.
     git_writers: usize,
+    /// A write of the line lands in a `.git` directory (`Line::noting_writes`).
+    writes_git: bool,
 }
 
 impl<'a> Line<'a> {
@@ -90,7 +92,23 @@ impl<'a> Line<'a> {
             cdpath: cdpath_set && relative_cd,
             pwd: (!moves).then_some(cwd),
             git_writers,
+            writes_git: false,
         }
+    }
+
+    /// The line with what its write words say: whether one may land in a `.git` directory
+    /// (a component that is `.git`, or a pattern that matches it: `".git"/x`, `.gi[t]/x`).
+    pub fn noting_writes(mut self, writes: &[WriteWord]) -> Self {
+        self.writes_git = writes.iter().any(|write| {
+            (!write.word.is_known() && write.word.raw.contains(".gi"))
+                || write.word.text.split('/').any(|part| part == ".git")
+                || (write.word.pattern
+                    && write.word.raw.split('/').any(|part| {
+                        let part = part.replace(['"', '\''], "");
+                        super::expand::fnmatch(&part, ".git")
+                    }))
+        });
+        self
     }
 
     /// Checks one write word of the line.

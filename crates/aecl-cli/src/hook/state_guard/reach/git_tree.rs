@@ -27,12 +27,12 @@ use super::{Line, Refusal};
 
 /// Git commands that change neither the index nor HEAD: others on the same line may
 /// change what the state check reads before the tree writer runs.
-const READERS: [&str; 16] = [
+/// (`fetch`, `branch` and `tag` are not: they make the refs a later command names.)
+const READERS: [&str; 12] = [
     "status",
     "log",
     "diff",
     "show",
-    "fetch",
     "grep",
     "blame",
     "ls-files",
@@ -40,9 +40,6 @@ const READERS: [&str; 16] = [
     "rev-parse",
     "describe",
     "shortlog",
-    "branch",
-    "tag",
-    "remote",
     "help",
 ];
 
@@ -168,11 +165,8 @@ impl Line<'_> {
             return Some(format!("with `{name}` set, which moves what git reads"));
         }
         // `cp x .git/refs/heads/main && git reset --hard`: git's own files written first.
-        if self.text.contains(".git/") || self.text.contains(".git ") || self.text.ends_with(".git")
-        {
-            return Some(
-                "on a line that names git's own files, which it may write first".to_owned(),
-            );
+        if self.writes_git {
+            return Some("on a line that writes git's own files first".to_owned());
         }
         (self.git_writers > 1).then(|| {
             "after another git command of the line that may change what git holds (run it as a \
@@ -297,7 +291,27 @@ fn pathspecs(words: &[ShellArg]) -> Option<Vec<String>> {
     let sub = git_subcommand(words)?;
     let rest = words.get(sub + 1..).unwrap_or_default();
     let specs: Vec<&ShellArg> = match words.get(sub)?.text.as_str() {
-        "clean" => positionals(rest),
+        // Its positional words before `--` but `-e`'s values, and every word after it.
+        "clean" => {
+            let mut specs = Vec::new();
+            let mut after = false;
+            let mut value = false;
+            for word in rest {
+                let text = word.text.as_str();
+                if after {
+                    specs.push(word);
+                } else if word.is_known() && text == "--" {
+                    after = true;
+                } else if value {
+                    value = false;
+                } else if word.is_known() && text.starts_with('-') {
+                    value = text == "--exclude" || (!text.starts_with("--") && text.ends_with('e'));
+                } else {
+                    specs.push(word);
+                }
+            }
+            specs
+        }
         "checkout" | "restore" | "reset" | "stash" => {
             let dashes = rest.iter().position(|w| w.is_known() && w.text == "--")?;
             rest.get(dashes + 1..).unwrap_or_default().iter().collect()
@@ -325,6 +339,12 @@ fn reaches_any(words: &[ShellArg]) -> Option<String> {
             "`git {}`, an alias or a `git-{}` program, which may do anything to the work tree",
             sub.raw, sub.raw
         ));
+    }
+    // Revisions or paths read from standard input or a file: only known when it runs.
+    if let Some(word) = rest.iter().find(|w| {
+        w.is_known() && (w.text == "--stdin" || w.text.starts_with("--pathspec-from-file"))
+    }) {
+        return Some(format!("`git {text}`, which reads `{}` only when it runs", word.raw));
     }
     let any = match text {
         "bisect" => !matches!(

@@ -25,6 +25,8 @@ use super::{Line, Refusal, find_reach, find_starts};
 
 /// One directory a command reaches everything beneath.
 struct Root<'c> {
+    /// The command's index on the line.
+    index: usize,
     word: ShellArg,
     program: &'c str,
     /// A verb phrase: "removes everything under".
@@ -42,18 +44,18 @@ impl Line<'_> {
         dirs: &[Option<String>],
         protected: &'p Protected,
     ) -> Result<(), Refusal<'p>> {
-        // A link the line makes (`ln -s . c && rm -rf c/`) does not exist yet: a root
-        // that does not exist either may lead through it anywhere.
-        let links = analysis.commands.iter().any(|c| {
-            (c.program == "ln" || c.program == "cp")
-                && c.words.iter().any(|w| {
-                    !w.is_known()
-                        || w.text.starts_with("--sym")
-                        || (w.text.starts_with('-')
-                            && !w.text.starts_with("--")
-                            && w.text.contains('s'))
-                })
-        });
+        // A link the line makes, copies or moves in (`ln -s . c && rm -rf c/`, `cp -P
+        // /tmp/l c && rm -rf c/`) does not exist yet: a root that does not exist either
+        // may lead through it anywhere.
+        const MAKERS: [&str; 11] =
+            ["ln", "link", "cp", "mv", "rsync", "install", "tar", "unzip", "cpio", "7z", "bsdtar"];
+        let makers: Vec<usize> = (analysis.commands.iter().enumerate())
+            .filter(|(_, c)| {
+                MAKERS.contains(&c.program.as_str())
+                    || (c.program == "git" && super::git_tree::changes_git(&c.words))
+            })
+            .map(|(i, _)| i)
+            .collect();
         for root in roots(&analysis.commands) {
             if root.word.text.contains("{}") || root.word.raw.contains("{}") {
                 // A path `find` or `xargs` supplies: `placeholder`'s.
@@ -68,6 +70,7 @@ impl Line<'_> {
                         Refusal::Unknown(format!("runs `{}`, which {} {e}", root.program, root.how))
                     })?;
                     for dir in found {
+                        let links = makers.iter().any(|i| *i != root.index);
                         if links && std::fs::symlink_metadata(&dir).is_err() {
                             return Err(Refusal::Unknown(format!(
                                 "runs `{}`, which {} `{}`, through a link the line makes",
@@ -143,7 +146,13 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
     for (i, command) in commands.iter().enumerate() {
         let program = command.program.as_str();
         let mut add = |words: Vec<ShellArg>, how: &'static str| {
-            out.extend(words.into_iter().map(|word| Root { word, program, how, names: None }));
+            out.extend(words.into_iter().map(|word| Root {
+                index: i,
+                word,
+                program,
+                how,
+                names: None,
+            }));
         };
         let words = &command.words;
         let has = |names: &[&str]| words.iter().any(|w| w.is_known() && names.contains(&&*w.text));
@@ -170,6 +179,7 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
                 let reach =
                     find_reach(command).unwrap_or_else(|| vec![(ShellArg::known("/"), None)]);
                 out.extend(reach.into_iter().map(|(word, names)| Root {
+                    index: i,
                     word,
                     program,
                     how: "removes what it finds under",
