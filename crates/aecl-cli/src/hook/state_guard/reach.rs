@@ -28,6 +28,7 @@ use find_expr::Names;
 
 mod find_expr;
 mod git_tree;
+mod landings;
 mod trees;
 mod work_tree;
 
@@ -171,101 +172,6 @@ impl<'a> Line<'a> {
             for text in texts {
                 for candidate in candidates(&text) {
                     self.check_path(candidate, &command.dirs, &how, &word.raw, protected)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// `cp`, `mv`, `ln`, `install` and `rsync` into a directory write the entry named by
-    /// each source's last component there (`cp -r /tmp/x/.claude .` writes `./.claude`),
-    /// or each entry of the source when its contents are copied (`cp -rT`, `SRC/.`,
-    /// rsync's `SRC/`): each such entry is checked as a write too, from each directory in
-    /// `dirs`.
-    pub fn check_landings<'p>(
-        &self,
-        analysis: &Analysis,
-        dirs: &[Option<String>],
-        protected: &'p Protected,
-    ) -> Result<(), Refusal<'p>> {
-        let copies = analysis
-            .commands
-            .iter()
-            .filter(|c| matches!(c.program.as_str(), "cp" | "mv" | "ln" | "install" | "rsync"));
-        for command in copies {
-            let words = &command.words;
-            let mut positionals: Vec<&ShellArg> =
-                words.iter().filter(|w| !w.is_known() || !w.text.starts_with('-')).collect();
-            let target = words.iter().enumerate().find_map(|(i, w)| {
-                let attached = w.text.strip_prefix("--target-directory=").or_else(|| {
-                    w.text.strip_prefix("-t").filter(|rest| !rest.is_empty() && w.is_known())
-                });
-                match attached {
-                    Some(dir) => {
-                        Some(ShellArg { text: dir.to_owned(), raw: dir.to_owned(), ..w.clone() })
-                    }
-                    None if matches!(w.text.as_str(), "-t" | "--target-directory") => {
-                        words.get(i + 1).cloned()
-                    }
-                    None => None,
-                }
-            });
-            let destination = match target {
-                Some(dir) => {
-                    positionals.retain(|p| **p != dir);
-                    dir
-                }
-                None => match positionals.pop() {
-                    Some(last) => last.clone(),
-                    None => continue,
-                },
-            };
-            // `cp -rT SRC DEST`, `cp -r SRC/. DEST`, `rsync SRC/ DEST`: what lands is each
-            // entry of SRC, not SRC itself.
-            let into = words.iter().any(|w| {
-                w.is_known()
-                    && (("--no-target-directory".starts_with(w.text.as_str()) && w.text.len() >= 6)
-                        || (w.text.starts_with('-')
-                            && !w.text.starts_with("--")
-                            && w.text.contains('T')))
-            });
-            for source in positionals {
-                let texts = expand(source, self.text, self.pwd)
-                    .map_err(|e| Refusal::Unknown(format!("copies {e}")))?;
-                for text in texts {
-                    let contents = into
-                        || text.ends_with("/.")
-                        || (command.program == "rsync" && text.ends_with('/'));
-                    for path in self.absolute(&text, &[Some(self.cwd.display().to_string())])? {
-                        for found in
-                            glob(&path).map_err(|e| Refusal::Unknown(format!("copies {e}")))?
-                        {
-                            let names = if contents {
-                                entry_names(&found)
-                                    .map_err(|e| Refusal::Unknown(format!("copies {e}")))?
-                            } else {
-                                found
-                                    .file_name()
-                                    .and_then(|n| n.to_str())
-                                    .map(str::to_owned)
-                                    .into_iter()
-                                    .collect()
-                            };
-                            for name in names {
-                                let entry = ShellArg::known(&format!(
-                                    "{}/{name}",
-                                    destination.text.trim_end_matches('/')
-                                ));
-                                let entry = if destination.is_known() {
-                                    entry
-                                } else {
-                                    destination.clone()
-                                };
-                                let write = WriteWord { word: entry, dirs: dirs.to_vec() };
-                                self.check_write(&write, protected)?;
-                            }
-                        }
-                    }
                 }
             }
         }
@@ -516,21 +422,6 @@ impl<'a> Line<'a> {
             })
             .collect()
     }
-}
-
-/// The names of the entries of the directory `dir` (none when it is no directory).
-fn entry_names(dir: &Path) -> Result<Vec<String>, String> {
-    /// Entries listed for one source at most.
-    const MAX_ENTRIES: usize = 4_096;
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
-    let mut names = Vec::new();
-    for entry in entries.flatten() {
-        if names.len() == MAX_ENTRIES {
-            return Err(format!("`{}`, a directory of too many entries", dir.display()));
-        }
-        names.push(entry.file_name().to_string_lossy().into_owned());
-    }
-    Ok(names)
 }
 
 /// The paths a word of an opaque command may name: itself, or for an option word the
