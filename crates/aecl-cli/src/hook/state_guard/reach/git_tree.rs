@@ -213,8 +213,7 @@ pub(super) fn git_subcommand(words: &[ShellArg]) -> Option<usize> {
 /// Whether `given` is the long option `full`, or a prefix of it as git takes one (at least
 /// `--` and two letters), its `=VALUE` aside.
 fn long(given: &str, full: &str) -> bool {
-    let name = given.split_once('=').map_or(given, |(name, _)| name);
-    name.starts_with("--") && name.len() >= 4 && full.starts_with(name)
+    given.starts_with("--") && super::trees::prefix_of(given, full, 4)
 }
 
 /// The words after the subcommand, and a test for an option by its long names (any git

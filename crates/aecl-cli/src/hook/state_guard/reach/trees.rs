@@ -255,7 +255,7 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
 
 /// Whether `given` is the long option `full` or a prefix of it of at least `min` bytes, as
 /// GNU tools take them.
-fn prefix_of(given: &str, full: &str, min: usize) -> bool {
+pub(super) fn prefix_of(given: &str, full: &str, min: usize) -> bool {
     let name = given.split_once('=').map_or(given, |(name, _)| name);
     name.len() >= min && full.starts_with(name)
 }
