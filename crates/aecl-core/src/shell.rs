@@ -45,6 +45,8 @@ use crate::decision::Decision;
 use crate::resolved::PathView;
 use crate::violation::Violation;
 
+pub(crate) use network::host_operands;
+
 /// How deep command substitutions, re-parsed `bash -c` strings and wrappers may nest
 /// before the line is refused; this bounds recursion on hostile input.
 const MAX_DEPTH: usize = 32;

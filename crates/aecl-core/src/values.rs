@@ -8,6 +8,7 @@
 //! values of these kinds inside free text, with their byte offsets.
 
 mod amount;
+mod confusable;
 mod date;
 mod email;
 mod fold;
@@ -21,12 +22,14 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 pub use amount::normal as amount_normal;
+pub(crate) use confusable::host_skeleton;
 pub use date::normal as date_normal;
 pub use email::{EmailForm, normal as email_normal};
 pub(crate) use fold::embedded_ipv4;
 pub use fold::{fold, readings};
 pub use iban::normal as iban_normal;
 pub(crate) use ipv4::hosts_in as numeric_ipv4_hosts;
+pub(crate) use ipv4::parse as numeric_ipv4;
 pub use phone::{PhoneForm, normal as phone_normal, region_code};
 pub use scan::{Found, Normal, find};
 pub(crate) use url::SPECIAL_SCHEMES;

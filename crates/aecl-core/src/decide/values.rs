@@ -178,7 +178,30 @@ fn shell_readings(text: &str) -> Vec<String> {
         words.push('\n');
     }
     let apart = words.replace([':', ',', '='], " ");
-    vec![words, apart]
+    // A network client's operand whose host is a number in one of the short spellings
+    // clients accept (`curl 3405803783`, `curl 203.7/x`, `ssh root@203.7`): no text
+    // scanner takes such a word for a host, since most are counts, versions and dates.
+    let mut links = String::new();
+    for operand in crate::shell::host_operands(&analysis) {
+        let after_user = operand.rsplit_once('@').map_or(operand.as_str(), |(_, host)| host);
+        let host = after_user.split(['/', ':', '?', '#']).next().unwrap_or_default();
+        if operand.contains("://") || values::numeric_ipv4(host).is_none() {
+            continue;
+        }
+        links.push_str("http://");
+        links.push_str(host);
+        // `HOST:PATH` (scp, git, rsync) is a path on the host, `HOST:PORT` a port.
+        let rest = &after_user[host.len()..];
+        match rest.strip_prefix(':') {
+            Some(path) if !path.starts_with(|c: char| c.is_ascii_digit()) => {
+                links.push('/');
+                links.push_str(path);
+            }
+            _ => links.push_str(rest),
+        }
+        links.push('\n');
+    }
+    vec![words, apart, links]
 }
 
 /// The call whose output `source` is: a tool output's label starts with its call id

@@ -26,6 +26,9 @@ pub(super) enum Tag {
     PhoneNational,
     Amount,
     Date,
+    /// A link's host or an address's domain by its look-alike skeleton
+    /// (`values::host_skeleton`).
+    HostSkeleton,
 }
 
 /// The kinds every history document is scanned for.
@@ -112,6 +115,14 @@ impl ProvenanceIndex {
         for text in texts {
             for found in values::find(text, &INDEXED, &ValueOptions::default()) {
                 for key in keys(&found.normal) {
+                    if matches!(key.0, Tag::UrlHost | Tag::EmailDomain)
+                        && let Some(skeleton) = values::host_skeleton(&key.1)
+                    {
+                        self.typed
+                            .entry((Tag::HostSkeleton, skeleton))
+                            .or_default()
+                            .note(kind, doc);
+                    }
                     self.typed.entry(key).or_default().note(kind, doc);
                 }
             }
@@ -165,8 +176,16 @@ impl ProvenanceIndex {
         };
         match first {
             Some(first) => self.decide_first(first),
-            None => self.source_of_word(host),
+            None => self.source_of_word(host).or_else(|| self.look_alike_source(host)),
         }
+    }
+
+    /// For a host history never showed as itself: the untrusted source that showed a host
+    /// drawn like it (`раураl.example` for `paypal.example`, or the other way round), if
+    /// that came before any trusted one. A look-alike never makes a host trusted.
+    fn look_alike_source(&self, host: &str) -> Option<&SourceRef> {
+        let skeleton = values::host_skeleton(host)?;
+        self.source_of_key(Tag::HostSkeleton, &skeleton).filter(|s| !s.kind.is_trusted())
     }
 
     /// The sources of the addresses a host name carries: wildcard DNS services answer

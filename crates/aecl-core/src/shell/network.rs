@@ -62,3 +62,48 @@ pub(super) fn reaches(
         }
     }
 }
+
+/// Programs outside the table whose words name the host they reach (`ping HOST`,
+/// `dig NAME`): for reading those words as hosts, never for allowing them.
+const HOST_PROGRAMS: [&str; 12] = [
+    "ping",
+    "ping6",
+    "dig",
+    "host",
+    "nslookup",
+    "whois",
+    "traceroute",
+    "traceroute6",
+    "tracepath",
+    "mtr",
+    "arping",
+    "drill",
+];
+
+/// The words of `analysis`'s commands that a network client takes as where to connect:
+/// the positional arguments of a program the table says reaches other hosts (`curl`,
+/// `wget`, `ssh`, `nc`, `git`) or of a host look-up tool (`ping`, `dig`). Data flow reads
+/// them as links, so that a spelling no text scanner takes as a host (`curl 3405803783`,
+/// `ssh root@203.7`) is still one there.
+pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
+    let mut out = Vec::new();
+    for command in &analysis.commands {
+        if command.dynamic || command.wrapper {
+            continue;
+        }
+        match super::programs::builtin(&command.program) {
+            Some(spec) if spec.network || spec.uploads || spec.special == Some(Special::Git) => {
+                let words = special::prepare(spec.special, &command.words);
+                let scanned = scan(spec, &words);
+                out.extend(scanned.positionals.into_iter().map(|p| p.text));
+            }
+            Some(_) => {}
+            None if HOST_PROGRAMS.contains(&command.program.as_str()) => {
+                let words = command.words.iter().map(|w| &w.text);
+                out.extend(words.filter(|w| !w.starts_with('-')).cloned());
+            }
+            None => {}
+        }
+    }
+    out
+}

@@ -1,5 +1,6 @@
-//! Where the PostgreSQL audit log ends, against where its head row says it does, and the
-//! failure that stays once the two disagree.
+//! Where the PostgreSQL audit log ends, against where its head row says it does (and its
+//! newest checkpoint, against the one that signed the head), and the failure that stays
+//! once they disagree.
 //!
 //! Every committer appends from the head row (`audit_head`) under its lock and writes its
 //! records and the new head in one transaction, so the log's last record is always the
@@ -54,6 +55,27 @@ pub(crate) struct LogEndMoved {
     pub head: End,
 }
 
+/// The newest stored checkpoint is not the one the committer knows signed the head: it was
+/// deleted (`found` is the size of the newest left, if any) or replaced. An append would
+/// sign the records again and hide it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the newest checkpoint of the audit log of {db} should be the one signed over its {size} \
+     records, but the store holds {}: something else wrote to or removed from the log \
+     (checkpoints deleted or replaced), so no record can be appended; this instance refuses \
+     every append until the log is restored and aecl restarted (check the log with `aecl \
+     audit verify --db {db} --key PUB`)",
+    found.map_or("none".to_owned(), |size| format!("one of size {size} that it did not expect"))
+)]
+pub(crate) struct CheckpointMoved {
+    /// The database, without its password.
+    pub db: String,
+    /// The head's size, which the expected checkpoint covers.
+    pub size: i64,
+    /// The size of the newest stored checkpoint, if there is one.
+    pub found: Option<i64>,
+}
+
 /// Whether the log of `db` ends at `stored` where its head ends (`head`).
 pub(crate) fn check(db: &str, head: End, stored: End) -> Result<(), LogEndMoved> {
     if head == stored {
@@ -62,24 +84,73 @@ pub(crate) fn check(db: &str, head: End, stored: End) -> Result<(), LogEndMoved>
     Err(LogEndMoved { db: db.to_owned(), stored, head })
 }
 
-/// Where the head row says the log ends (a missing row reads as an empty head) and where
-/// the stored log ends, in one snapshot: every committer writes both in one transaction,
-/// so they agree unless something else wrote. Index steps only, however long the log.
-pub(crate) async fn read_ends(pool: &PgPool) -> Result<(End, End), sqlx::Error> {
+/// The log's ends in one snapshot: its head row, where its records end, and its newest
+/// checkpoint.
+#[derive(Debug)]
+pub(crate) struct Ends {
+    /// The head row's size, chain hash and Merkle nodes (a missing row reads as empty).
+    pub size: i64,
+    pub head: Vec<u8>,
+    pub nodes: Vec<u8>,
+    pub stored: End,
+    /// The newest checkpoint's size and note.
+    pub checkpoint: Option<(i64, String)>,
+}
+
+impl Ends {
+    /// Whether the records and the newest checkpoint end where the head does: every
+    /// committer writes all three in one transaction, so the last record is the head's and
+    /// the newest checkpoint is signed with `key` over the head's size and root, unless
+    /// something else wrote. (Which note it is, the committer knows and checks with every
+    /// batch: `aecl_append_audit_signed_end`.)
+    pub(crate) fn check(self, db: &str, key: &aecl_audit::VerifierKey) -> Result<(), String> {
+        let Ends { size, head, nodes, stored, checkpoint } = self;
+        check(db, End::of_head(size, &head), stored).map_err(|moved| moved.to_string())?;
+        let signs_the_head = |note: &str| {
+            let Ok(signed) = aecl_audit::parse_and_verify_checkpoint(note, key) else {
+                return false;
+            };
+            let log =
+                u64::try_from(size).ok().and_then(|n| crate::head::decode(n, &head, &nodes).ok());
+            log.is_some_and(|log| signed.size == log.next_seq() && signed.root == log.root())
+        };
+        let found = match &checkpoint {
+            None if size == 0 => return Ok(()),
+            Some((_, note)) if size > 0 && signs_the_head(note) => return Ok(()),
+            None => None,
+            Some((found, _)) => Some(*found),
+        };
+        Err(CheckpointMoved { db: db.to_owned(), size, found }.to_string())
+    }
+}
+
+/// The log's [`Ends`], in one snapshot. Index steps only, however long the log.
+pub(crate) async fn read_ends(pool: &PgPool) -> Result<Ends, sqlx::Error> {
     let row = sqlx::query(
         "SELECT (SELECT size FROM audit_head WHERE id = 1),
                 (SELECT head FROM audit_head WHERE id = 1),
+                (SELECT nodes FROM audit_head WHERE id = 1),
                 (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1),
-                (SELECT chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1)",
+                (SELECT chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1),
+                (SELECT size FROM audit_checkpoints ORDER BY size DESC LIMIT 1),
+                (SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1)",
     )
     .fetch_one(pool)
     .await?;
     let size: Option<i64> = row.try_get(0)?;
     let head: Option<Vec<u8>> = row.try_get(1)?;
-    let last_seq: Option<i64> = row.try_get(2)?;
-    let last_chain: Option<Vec<u8>> = row.try_get(3)?;
-    let stored = End(last_seq.map(|seq| (seq, last_chain.unwrap_or_default())));
-    Ok((End::of_head(size.unwrap_or(0), &head.unwrap_or_default()), stored))
+    let nodes: Option<Vec<u8>> = row.try_get(2)?;
+    let last_seq: Option<i64> = row.try_get(3)?;
+    let last_chain: Option<Vec<u8>> = row.try_get(4)?;
+    let checkpoint_size: Option<i64> = row.try_get(5)?;
+    let note: Option<String> = row.try_get(6)?;
+    Ok(Ends {
+        size: size.unwrap_or(0),
+        head: head.unwrap_or_default(),
+        nodes: nodes.unwrap_or_default(),
+        stored: End(last_seq.map(|seq| (seq, last_chain.unwrap_or_default()))),
+        checkpoint: checkpoint_size.zip(note),
+    })
 }
 
 /// Why this store appends nothing any more, once its log's end was found moved. Shared by
@@ -98,13 +169,19 @@ impl StickyFailure {
         self.reason().map(|reason| StoreError::Backend(reason.to_owned()))
     }
 
-    /// Makes every later append fail because of `moved` (the first reason stays), logged
-    /// once; the reason, for the append or the probe that found it.
-    pub(crate) fn fail(&self, moved: &LogEndMoved) -> String {
+    /// Makes every later append fail because of `moved` (a [`LogEndMoved`] or a
+    /// [`CheckpointMoved`]; the first reason stays), logged once; the reason, for the append
+    /// or the probe that found it.
+    pub(crate) fn fail(&self, moved: &dyn std::fmt::Display) -> String {
+        self.fail_with(moved.to_string())
+    }
+
+    /// [`StickyFailure::fail`] with the reason already written.
+    pub(crate) fn fail_with(&self, moved: String) -> String {
         let mut first = false;
         let reason = self.0.get_or_init(|| {
             first = true;
-            moved.to_string()
+            moved
         });
         if first {
             tracing::error!(

@@ -77,6 +77,8 @@ struct Inner {
     /// The database, without its password, for messages.
     db: String,
     audit: writer::Queue,
+    /// The key the newest checkpoint must verify under (the write probe's check).
+    key: aecl_audit::VerifierKey,
     /// Plain run appends, batched (`runs::appender`).
     appends: batch::Batcher<runs::Append, Committed>,
     /// Revocation checks, batched (`revocation::checker`).
@@ -101,12 +103,13 @@ impl PostgresStore {
         // that a refused log stops the start, and again by the committer whenever the head
         // it finds is not the one it left.
         let db = crate::any::without_password(url);
-        let verified = writer::check_head(&pool, &db, &audit.signer.verifier()).await?;
+        let key = audit.signer.verifier();
+        let verified = writer::check_head(&pool, &db, &key).await?;
         let audit = writer::spawn(pool.clone(), audit, db.clone(), verified);
         let probe = tokio::sync::Mutex::new(None);
         let appends = runs::appender(pool.clone());
         let revocations = revocation::checker(pool.clone());
-        let inner = Inner { pool, db, audit, appends, revocations, probe };
+        let inner = Inner { pool, db, audit, key, appends, revocations, probe };
         Ok(PostgresStore { inner: Arc::new(inner) })
     }
 
@@ -136,15 +139,17 @@ impl PostgresStore {
     }
 
     /// Whether the audit log ends where its stored head says (its last record is the
-    /// head's, by number and chain hash), in one snapshot: every instance appends its
-    /// records and moves the head in one transaction. A record past the head was written by
-    /// something other than a committer, and one missing at its end was removed; either
+    /// head's, by number and chain hash, and its newest checkpoint signs the head),
+    /// in one snapshot: every instance appends its records, its checkpoint and the head in
+    /// one transaction. A record past the head was written by something other than a
+    /// committer, and one missing at its end (or the newest checkpoint) was removed; either
     /// stops this store's appends for good, as when a batch finds it (`log_end.rs`), so the
     /// probe sees it even before the next append. A missing head row reads as an empty one.
     async fn log_matches_its_head(&self) -> Result<(), String> {
-        let (head, stored) =
+        let ends =
             log_end::read_ends(self.pool()).await.map_err(|e| format!("write probe: {e}"))?;
-        log_end::check(&self.inner.db, head, stored).map_err(|moved| self.inner.audit.fail(&moved))
+        ends.check(&self.inner.db, &self.inner.key)
+            .map_err(|moved| self.inner.audit.fail_with(moved))
     }
 }
 

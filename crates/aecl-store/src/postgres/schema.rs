@@ -21,6 +21,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("append_events", include_str!("migrations/008_append_events.sql")),
     ("append_audit", include_str!("migrations/009_append_audit.sql")),
     ("append_audit_at_end", include_str!("migrations/010_append_audit_at_end.sql")),
+    ("append_audit_signed_end", include_str!("migrations/011_append_audit_signed_end.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

@@ -22,8 +22,9 @@
 //! every later one of this store (`log_end.rs`), as the same check does on SQLite.
 //!
 //! The commonest batch, over the head this committer left, is one round trip: the function
-//! of migration 010 locks the head row, compares it with that state, checks the log's end,
-//! and writes the batch only if both hold, in its own synchronously committed transaction.
+//! of migration 011 locks the head row, compares it with that state and the newest
+//! checkpoint with the one that signed it, checks the log's end, and writes the batch only
+//! if all hold, in its own synchronously committed transaction.
 //! Any other head is answered "not written" and the batch goes the way above: `BEGIN`, the
 //! head's lock, the log's end and newest checkpoint (for a head another instance left),
 //! then the same function, which makes the check and all the writes in one statement, and
@@ -42,7 +43,7 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{Dedicated, STATEMENT_DEADLINE, unanswered};
-use super::log_end::{self, End, LogEndMoved, StickyFailure};
+use super::log_end::{self, CheckpointMoved, End, LogEndMoved, StickyFailure};
 use crate::resume::{Disagreement, Tip, refusal};
 use crate::{AuditConfig, QueueDepth, backend, head, to_i64};
 
@@ -96,9 +97,16 @@ impl Queue {
 
     /// Makes every later append fail because of `moved` (found by the write probe); the
     /// reason to report.
-    pub(crate) fn fail(&self, moved: &LogEndMoved) -> String {
-        self.failure.fail(moved)
+    pub(crate) fn fail_with(&self, moved: String) -> String {
+        self.failure.fail_with(moved)
     }
+}
+
+/// A head checked against the newest stored checkpoint, and that checkpoint.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    log: LogState,
+    checkpoint: Option<String>,
 }
 
 /// Checks that the log of the database `db` (named without its password) may be resumed
@@ -107,7 +115,7 @@ pub(crate) async fn check_head(
     pool: &PgPool,
     db: &str,
     key: &aecl_audit::VerifierKey,
-) -> Result<LogState, StoreError> {
+) -> Result<Verified, StoreError> {
     let unreadable = |e: StoreError| refusal(db, &Disagreement::BadHead(e.to_string()));
     let mut tx = pool.begin().await.map_err(backend)?;
     // Shared: no committer appends while the rest is read, so the reads agree.
@@ -120,7 +128,8 @@ pub(crate) async fn check_head(
         .map_err(unreadable)?;
     let tip = read_tip(&mut tx, head).await.map_err(unreadable)?;
     tx.commit().await.map_err(backend)?;
-    resumable(&tip, key, db)
+    let log = resumable(&tip, key, db)?;
+    Ok(Verified { log, checkpoint: tip.newest_checkpoint })
 }
 
 /// The head row's columns.
@@ -169,7 +178,7 @@ fn resumable(tip: &Tip, key: &aecl_audit::VerifierKey, db: &str) -> Result<LogSt
 
 /// Starts the committer task on the current Tokio runtime. It stops when every sender is
 /// dropped. `verified` is the state [`check_head`] found; `db` names the database in errors.
-pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: LogState) -> Queue {
+pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: Verified) -> Queue {
     let (sender, receiver) = mpsc::unbounded_channel();
     let depth = QueueDepth::default();
     let failure = StickyFailure::default();
@@ -181,7 +190,8 @@ pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: LogS
         signer: audit.signer,
         publish: audit.publish,
         queued: depth.clone(),
-        resumable: verified,
+        resumable: verified.log,
+        checkpoint: verified.checkpoint,
         others_appending: false,
         failure: failure.clone(),
     };
@@ -197,6 +207,9 @@ struct Committer {
     key: aecl_audit::VerifierKey,
     /// The head this committer last committed or checked: resumed without a check.
     resumable: LogState,
+    /// The checkpoint over `resumable`, as stored: the last this committer signed, or the
+    /// one it checked the head against.
+    checkpoint: Option<String>,
     /// Whether the last head this committer found was another instance's: then the one-call
     /// batch (which is numbered and signed over this committer's own head) would be
     /// refused, so batches take the locked transaction until it finds this committer's head
@@ -290,7 +303,7 @@ impl Committer {
         self.locked_transaction(records, conn).await
     }
 
-    /// The batch over the head this committer left, in one round trip (migration 010):
+    /// The batch over the head this committer left, in one round trip (migration 011):
     /// `None`, with nothing written, when the stored head is another.
     async fn extend_own_head(
         &mut self,
@@ -302,21 +315,25 @@ impl Committer {
         if batch.seqs.is_empty() {
             return Ok(Some(batch.results));
         }
-        if !self.append_at_end(conn.get().await?, &before, &batch).await? {
+        let checkpoint = self.checkpoint.clone();
+        if !self.append_at_end(conn.get().await?, &before, checkpoint.as_deref(), &batch).await? {
             return Ok(None);
         }
         Ok(Some(self.committed(before, batch)))
     }
 
-    /// Writes `batch` over `before` with migration 010's function, in one statement: the
+    /// Writes `batch` over `before` with migration 011's function, in one statement: the
     /// head row locked (or already locked by the caller's transaction) and compared with
-    /// `before`, then the log's end checked against it, before anything is written. False,
-    /// with nothing written, when the head is another; an error, sticky for this store,
-    /// when the log does not end where the head does (`log_end.rs`).
+    /// `before`, then the newest checkpoint compared with `checkpoint` (the one that signed
+    /// `before`) and the log's end checked against the head, before anything is written.
+    /// False, with nothing written, when the head is another; an error, sticky for this
+    /// store, when the newest checkpoint is another or the log does not end where the head
+    /// does (`log_end.rs`).
     async fn append_at_end(
         &self,
         conn: &mut PgConnection,
         before: &LogState,
+        checkpoint: Option<&str>,
         batch: &Batch,
     ) -> Result<bool, StoreError> {
         let (old_head, old_nodes) = head::encode(before);
@@ -325,11 +342,12 @@ impl Committer {
         let (outcome, last_seq, last_chain): (String, Option<i64>, Option<Vec<u8>>) =
             sqlx::query_as(
                 "SELECT outcome, last_seq, last_chain
-                 FROM aecl_append_audit_at_end($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 FROM aecl_append_audit_signed_end($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(size)
             .bind(old_head.to_vec())
             .bind(old_nodes)
+            .bind(checkpoint)
             .bind(&batch.seqs)
             .bind(&batch.canonical)
             .bind(&batch.chain)
@@ -348,8 +366,14 @@ impl Committer {
                 stored: End(last_seq.map(|seq| (seq, last_chain.unwrap_or_default()))),
                 head: End::of_head(size, &old_head),
             }))),
+            "checkpoint" => Err(StoreError::Backend(self.failure.fail(&CheckpointMoved {
+                db: self.db.clone(),
+                size,
+                found: last_seq,
+            }))),
             other => Err(StoreError::Backend(format!(
-                "aecl_append_audit_at_end answered `{other}` (a schema newer than this build?)"
+                "aecl_append_audit_signed_end answered `{other}` (a schema newer than this \
+                 build?)"
             ))),
         }
     }
@@ -380,9 +404,9 @@ impl Committer {
         // against a checkpoint signed with the key, read under the row lock.
         self.others_appending = stored.as_ref() != Some(&self.resumable);
         let decoded = stored.is_some();
-        let log = match stored {
+        let (log, checkpoint) = match stored {
             // The log's end is checked with the writes, by the function below.
-            Some(stored) if stored == self.resumable => stored,
+            Some(stored) if stored == self.resumable => (stored, self.checkpoint.clone()),
             _ => {
                 let tip = read_tip(&mut tx, head).await?;
                 // Whoever left the head, the log must end where it does (sticky otherwise,
@@ -396,7 +420,7 @@ impl Committer {
                 if let Err(error) = &checked {
                     tracing::error!(%error, "the audit head was changed outside aecl");
                 }
-                checked?
+                (checked?, tip.newest_checkpoint)
             }
         };
         let before = log.clone();
@@ -408,7 +432,7 @@ impl Committer {
         // Records, checkpoint and head in one statement, with the log's end checked first
         // (the head's own comparison holds: this transaction has held its lock since it
         // was read). The rollback of an error is the transaction's drop.
-        if !self.append_at_end(&mut tx, &before, &batch).await? {
+        if !self.append_at_end(&mut tx, &before, checkpoint.as_deref(), &batch).await? {
             return Err(StoreError::Backend(
                 "the audit head changed under its row lock (it could not be written back as \
                  it was read)"
@@ -458,6 +482,7 @@ impl Committer {
     /// checkpoint is published.
     fn committed(&mut self, before: LogState, batch: Batch) -> Vec<Result<u64, StoreError>> {
         self.resumable = batch.log;
+        self.checkpoint = Some(batch.note.clone());
         // INVARIANT: published only once committed, so a published checkpoint is never
         // ahead of the database (which would read as a rollback).
         if let Some(sink) = &self.publish {

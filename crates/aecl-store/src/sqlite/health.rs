@@ -182,32 +182,71 @@ fn writable(_: &Path) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Whether the audit log as stored ends at `own_end`, where the writer's own log does
-/// (before the rows of the batch being committed). A record past that end was written by
-/// something else (an attacker with the file, a process that bypassed the writer lock),
-/// and a record missing before it was removed: either way an append would extend a log
-/// that no longer verifies (and fill the hole, so that the ends agree again). The writer
-/// runs this in every batch, the health probe's included, and makes a mismatch sticky
-/// (`FileHealth::fail`). One step down the log's primary key, however long the log.
+/// Where the writer left the log: the sequence number after its last record, that
+/// record's chain hash, and the checkpoint it signed over them (none for an empty log).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WriterEnd<'a> {
+    pub size: u64,
+    pub head: &'a aecl_audit::Hash,
+    pub checkpoint: Option<&'a str>,
+}
+
+/// Whether the audit log as stored ends where the writer left it (before the rows of the
+/// batch being committed): its last record is the writer's (sequence number and chain
+/// hash) and its newest checkpoint is the one the writer signed last. A record past that
+/// end was written by something else (an attacker with the file, a process that bypassed
+/// the writer lock), a record missing before it or an edited chain hash was removed or
+/// changed, and a missing or edited newest checkpoint was deleted or replaced: an append
+/// would extend a log that no longer verifies, and its new checkpoint would cover the
+/// records again, hiding the deletion. The writer runs this in every batch, the health
+/// probe's included, and makes a mismatch sticky (`FileHealth::fail`). One statement of
+/// index steps, however long the log.
 pub(super) fn log_ends_where_the_writer_left_it(
     conn: &rusqlite::Connection,
-    own_end: u64,
+    own: WriterEnd<'_>,
 ) -> Result<(), String> {
-    let stored: Option<i64> = conn
-        .prepare_cached("SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1")
+    type Ends = (Option<i64>, Option<Vec<u8>>, Option<i64>, Option<String>);
+    let (last_seq, last_chain, checkpoint_size, checkpoint): Ends = conn
+        .prepare_cached(
+            "SELECT (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1),
+                    (SELECT chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1),
+                    (SELECT size FROM audit_checkpoints ORDER BY size DESC LIMIT 1),
+                    (SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1)",
+        )
         .and_then(|mut stmt| {
-            rusqlite::OptionalExtension::optional(stmt.query_row([], |row| row.get(0)))
+            stmt.query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
         })
         .map_err(|e| format!("cannot read the end of the audit log: {e}"))?;
-    let stored_end = stored.map_or(0, |seq| u64::try_from(seq).unwrap_or(0).saturating_add(1));
-    if stored_end == own_end {
+    let stored_end = last_seq.map_or(0, |seq| u64::try_from(seq).unwrap_or(0).saturating_add(1));
+    let changed = if stored_end != own.size {
+        format!(
+            "the audit log ends at sequence {stored_end} but this server's writer wrote it up \
+             to {}",
+            own.size
+        )
+    } else if own.size > 0 && last_chain.as_deref() != Some(own.head.as_slice()) {
+        format!(
+            "the chain hash of the audit log's last record (sequence {}) is not the one this \
+             server's writer wrote",
+            own.size - 1
+        )
+    } else if checkpoint.as_deref() != own.checkpoint {
+        let found = match checkpoint_size {
+            Some(size) => format!("one of size {size} that this server's writer did not sign"),
+            None => "none".to_owned(),
+        };
+        format!(
+            "the newest checkpoint of the audit log should be the one this server's writer \
+             signed over its {} records, but the store holds {found}",
+            own.size
+        )
+    } else {
         return Ok(());
-    }
+    };
     Err(format!(
-        "the audit log ends at sequence {stored_end} but this server's writer wrote it up to \
-         {own_end}: something else wrote to or removed from the log, so no record can be \
-         appended; every call is blocked until the log is restored and aecl restarted (check \
-         the log with `aecl audit verify`)"
+        "{changed}: something else wrote to or removed from the log, so no record can be \
+         appended; every call is blocked until the log is \
+         restored and aecl restarted (check the log with `aecl audit verify`)"
     ))
 }
 

@@ -128,7 +128,9 @@ impl SqliteStore {
         let log = tip
             .resumable(&audit.signer.verifier())
             .map_err(|why| crate::resume::refusal(&shown, &why))?;
-        let writer = writer::spawn(conn, log, audit, health.clone(), writer_lock.clone())?;
+        let checkpoint = tip.newest_checkpoint;
+        let writer =
+            writer::spawn(conn, log, checkpoint, audit, health.clone(), writer_lock.clone())?;
         let inline = connect(path)?;
         inline.busy_timeout(std::time::Duration::ZERO).map_err(backend)?;
         Ok(SqliteStore {

@@ -146,6 +146,7 @@ impl Queue {
 pub(crate) fn spawn(
     conn: Connection,
     log: LogState,
+    newest_checkpoint: Option<String>,
     audit: AuditConfig,
     health: Arc<FileHealth>,
     lock: Arc<WriterLock>,
@@ -155,6 +156,7 @@ pub(crate) fn spawn(
     let writer = Arc::new(Mutex::new(Writer {
         conn,
         log,
+        newest_checkpoint,
         origin: audit.origin,
         signer: audit.signer,
         health,
@@ -231,6 +233,9 @@ fn commit_and_answer(mut writer: MutexGuard<'_, Writer>, jobs: &mut Vec<Job>) {
 struct Writer {
     conn: Connection,
     log: LogState,
+    /// The checkpoint over `log`, as stored: the last this writer signed, or the newest
+    /// stored when it resumed the log (the one its head was checked against).
+    newest_checkpoint: Option<String>,
     origin: String,
     signer: SignerKey,
     /// Whether the path is still the file this connection writes (`health.rs`).
@@ -272,6 +277,7 @@ impl Writer {
     fn commit(&mut self, jobs: &mut Vec<Job>) -> Answers {
         let taken = jobs.len();
         let before = self.log.clone();
+        let checkpoint_before = self.newest_checkpoint.clone();
         let mut completions = Vec::with_capacity(jobs.len());
         let outcome = self.transaction(jobs, &mut completions);
         let error = outcome.err();
@@ -296,6 +302,7 @@ impl Writer {
             let _ = self.conn.execute_batch("ROLLBACK");
             // The jobs' effects on the log are undone with the transaction.
             self.log = before;
+            self.newest_checkpoint = checkpoint_before;
         }
         // Before any answer, so a producer that has its answer is no longer counted.
         self.queued.finished(taken);
@@ -311,6 +318,7 @@ impl Writer {
         completions: &mut Vec<Completion>,
     ) -> Result<(), String> {
         let size_before = self.log.next_seq();
+        let head_before = self.log.head();
         // Outside the transaction: the level its commit syncs at.
         let synced = jobs.iter().any(|job| job.synced);
         if synced != self.synced {
@@ -347,11 +355,15 @@ impl Writer {
             return Err(reason);
         }
         // The log must still end where this writer left it; a row removed from its end or
-        // written past it by something else fails this batch and every later one (sticky:
-        // appending would fill the hole and hide it).
-        if let Err(reason) =
-            super::health::log_ends_where_the_writer_left_it(&self.conn, size_before)
-        {
+        // written past it, or its newest checkpoint removed, by something else fails this
+        // batch and every later one (sticky: appending would fill the hole, or sign over
+        // it, and hide it).
+        let own = super::health::WriterEnd {
+            size: size_before,
+            head: &head_before,
+            checkpoint: self.newest_checkpoint.as_deref(),
+        };
+        if let Err(reason) = super::health::log_ends_where_the_writer_left_it(&self.conn, own) {
             self.health.fail(&reason);
             return Err(reason);
         }
@@ -374,6 +386,7 @@ impl Writer {
             if self.publish.is_some() {
                 self.publication = Some((note.clone(), leaves));
             }
+            self.newest_checkpoint = Some(note);
             let (head_bytes, nodes) = head::encode(&self.log);
             super::exec(
                 &self.conn,

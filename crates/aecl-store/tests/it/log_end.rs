@@ -7,7 +7,9 @@
 //! record planted further on), the two ends agreed again, and the store said healthy over
 //! a log that no longer verified (red-team round 10, finding 3: SQLite first, PostgreSQL
 //! here; its committer appends from the shared head row, so its check runs under that
-//! row's lock, in the batch's one statement).
+//! row's lock, in the batch's one statement). The same holds for the newest checkpoint,
+//! deleted or replaced (stop 53): the next batch's checkpoint would have covered the records
+//! again, and neither the store nor `aecl audit verify` would have shown it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,52 +22,82 @@ use crate::support::{audit_config, plain_commit, record, sqlite_store};
 /// `audit_log`'s rows: sequence number, record, chain hash.
 type Row = (i64, Vec<u8>, Vec<u8>);
 
+/// A log as stored: `audit_log`'s rows and `audit_checkpoints`' (size, note).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Log {
+    rows: Vec<Row>,
+    checkpoints: Vec<(i64, String)>,
+}
+
 /// A change made to a running store's log with SQL, as an attacker (or a careless
-/// operator) with the database would: what it does to the rows, and what the refusal must
-/// say on SQLite and on PostgreSQL (where the honest log is records 0 and 1). A case
-/// without SQLite words runs on PostgreSQL only.
+/// operator) with the database would: what it does to the log, and what the refusal must
+/// say on SQLite and on PostgreSQL (where the honest log is records 0 and 1, appended one
+/// at a time, so under checkpoints of sizes 1 and 2).
 struct Case {
     what: &'static str,
-    change: fn(&mut Vec<Row>),
-    sqlite: Option<&'static str>,
+    change: fn(&mut Log),
+    sqlite: &'static str,
     postgres: &'static str,
 }
+
+/// Words of the PostgreSQL refusal for a checkpoint case.
+const NEWEST_CHECKPOINT: &str = "the newest checkpoint of the audit log of";
 
 const CASES: &[Case] = &[
     Case {
         what: "the last record removed",
-        change: |rows| drop(rows.pop()),
-        sqlite: Some("ends at sequence 1 but this server's writer wrote it up to 2"),
+        change: |log| drop(log.rows.pop()),
+        sqlite: "ends at sequence 1 but this server's writer wrote it up to 2",
         postgres: "ends at record 0 (chain hash",
     },
     Case {
         what: "the last two records removed",
-        change: |rows| rows.clear(),
-        sqlite: Some("ends at sequence 0 but this server's writer wrote it up to 2"),
+        change: |log| log.rows.clear(),
+        sqlite: "ends at sequence 0 but this server's writer wrote it up to 2",
         postgres: "ends at no record (an empty log) but its head ends at record 1",
     },
     Case {
         what: "a record written just past the end",
-        change: |rows| rows.push((2, b"{}".to_vec(), vec![0])),
-        sqlite: Some("ends at sequence 3 but this server's writer wrote it up to 2"),
+        change: |log| log.rows.push((2, b"{}".to_vec(), vec![0])),
+        sqlite: "ends at sequence 3 but this server's writer wrote it up to 2",
         postgres: "ends at record 2 (chain hash 00…) but its head ends at record 1",
     },
     Case {
         what: "a record written further on",
-        change: |rows| rows.push((9, b"{}".to_vec(), vec![0])),
-        sqlite: Some("ends at sequence 10 but this server's writer wrote it up to 2"),
+        change: |log| log.rows.push((9, b"{}".to_vec(), vec![0])),
+        sqlite: "ends at sequence 10 but this server's writer wrote it up to 2",
         postgres: "ends at record 9 (chain hash 00…) but its head ends at record 1",
     },
-    // SQLite's writer compares the sequence numbers only (`sqlite/health.rs`).
     Case {
         what: "the last record's chain hash changed",
-        change: |rows| {
-            if let Some(last) = rows.last_mut() {
+        change: |log| {
+            if let Some(last) = log.rows.last_mut() {
                 last.2 = vec![0];
             }
         },
-        sqlite: None,
+        sqlite: "the chain hash of the audit log's last record (sequence 1) is not the one",
         postgres: "ends at record 1 (chain hash 00…) but its head ends at record 1 (chain hash",
+    },
+    Case {
+        what: "the newest checkpoint removed",
+        change: |log| drop(log.checkpoints.pop()),
+        sqlite: "signed over its 2 records, but the store holds one of size 1 that this",
+        postgres: "signed over its 2 records, but the store holds one of size 1 that it did",
+    },
+    Case {
+        what: "every checkpoint removed",
+        change: |log| log.checkpoints.clear(),
+        sqlite: "signed over its 2 records, but the store holds none",
+        postgres: "signed over its 2 records, but the store holds none",
+    },
+    Case {
+        what: "the newest checkpoint replaced by the one before it",
+        change: |log| {
+            let older = log.checkpoints[0].1.clone();
+            log.checkpoints[1].1 = older;
+        },
+        sqlite: "signed over its 2 records, but the store holds one of size 2 that this",
+        postgres: "signed over its 2 records, but the store holds one of size 2 that it did",
     },
 ];
 
@@ -76,18 +108,23 @@ enum Db {
 }
 
 impl Db {
-    async fn rows(&self) -> Vec<Row> {
-        let select = "SELECT seq, record, chain_hash FROM audit_log ORDER BY seq";
+    async fn read(&self) -> Log {
+        let rows = "SELECT seq, record, chain_hash FROM audit_log ORDER BY seq";
+        let checkpoints = "SELECT size, note FROM audit_checkpoints ORDER BY size";
         match self {
-            Db::Sqlite(path) => rusqlite::Connection::open(path)
-                .unwrap()
-                .prepare(select)
-                .unwrap()
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect(),
-            Db::Postgres(pool) => sqlx::query_as(select).fetch_all(pool).await.unwrap(),
+            Db::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(rows).unwrap();
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+                let rows = rows.unwrap().map(Result::unwrap).collect();
+                let mut stmt = conn.prepare(checkpoints).unwrap();
+                let checkpoints = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)));
+                Log { rows, checkpoints: checkpoints.unwrap().map(Result::unwrap).collect() }
+            }
+            Db::Postgres(pool) => Log {
+                rows: sqlx::query_as(rows).fetch_all(pool).await.unwrap(),
+                checkpoints: sqlx::query_as(checkpoints).fetch_all(pool).await.unwrap(),
+            },
         }
     }
 
@@ -103,17 +140,25 @@ impl Db {
         }
     }
 
-    /// Makes `audit_log` hold exactly `rows`, in one transaction.
-    async fn write(&self, rows: &[Row]) {
+    /// Makes `audit_log` and `audit_checkpoints` hold exactly `log`, in one transaction.
+    async fn write(&self, log: &Log) {
         match self {
             Db::Sqlite(path) => {
                 let mut conn = rusqlite::Connection::open(path).unwrap();
                 let tx = conn.transaction().unwrap();
                 tx.execute("DELETE FROM audit_log", []).unwrap();
-                for row in rows {
+                tx.execute("DELETE FROM audit_checkpoints", []).unwrap();
+                for row in &log.rows {
                     tx.execute(
                         "INSERT INTO audit_log (seq, record, chain_hash) VALUES (?1, ?2, ?3)",
                         row.clone(),
+                    )
+                    .unwrap();
+                }
+                for checkpoint in &log.checkpoints {
+                    tx.execute(
+                        "INSERT INTO audit_checkpoints (size, note) VALUES (?1, ?2)",
+                        checkpoint.clone(),
                     )
                     .unwrap();
                 }
@@ -121,8 +166,11 @@ impl Db {
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await.unwrap();
-                sqlx::query("DELETE FROM audit_log").execute(&mut *tx).await.unwrap();
-                for (seq, record, chain) in rows {
+                for table in ["audit_log", "audit_checkpoints"] {
+                    let delete = format!("DELETE FROM {table}");
+                    sqlx::query(&delete).execute(&mut *tx).await.unwrap();
+                }
+                for (seq, record, chain) in &log.rows {
                     sqlx::query(
                         "INSERT INTO audit_log (seq, record, chain_hash) VALUES ($1, $2, $3)",
                     )
@@ -132,6 +180,14 @@ impl Db {
                     .execute(&mut *tx)
                     .await
                     .unwrap();
+                }
+                for (size, note) in &log.checkpoints {
+                    sqlx::query("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)")
+                        .bind(size)
+                        .bind(note)
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
                 }
                 tx.commit().await.unwrap();
             }
@@ -169,7 +225,8 @@ async fn stops_every_append_for_good(
         store.append_audit(record(0, i)).await.unwrap();
     }
     assert!(store.health().await.is_healthy(), "{what}");
-    let honest = db.rows().await;
+    let honest = db.read().await;
+    assert_eq!(honest.checkpoints.len(), 2, "{what}");
     let mut changed = honest.clone();
     (case.change)(&mut changed);
     db.write(&changed).await;
@@ -193,24 +250,22 @@ async fn stops_every_append_for_good(
     let decision = aecl_engine::RunCommit { audit: Some(record(0, 9)), ..plain_commit("r-late") };
     says(&store.commit_run_event(decision).await.unwrap_err().to_string(), words);
     assert_eq!(db.count("runs").await, 0, "{what}: a run was written");
-    assert_eq!(db.rows().await, expected, "{what}: something was appended");
-    assert_eq!(db.count("audit_checkpoints").await, 2, "{what}: something was signed");
+    assert_eq!(db.read().await, expected, "{what}: something was appended or signed");
     // Sticky: the log put back as it was does not make the store trust it again.
     db.write(&honest).await;
     probe_again().await;
     says(&store.append_audit(record(0, 5)).await.unwrap_err().to_string(), words);
     let health = store.health().await;
     says(health.failed.as_deref().unwrap_or_default(), words);
-    assert_eq!(db.rows().await, honest, "{what}: something was appended");
+    assert_eq!(db.read().await, honest, "{what}: something was appended or signed");
 }
 
 async fn on_sqlite(probe_first: bool) {
     for case in CASES {
-        let Some(words) = case.sqlite else { continue };
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(dir.path());
         let db = Db::Sqlite(dir.path().join("aecl.db"));
-        stops_every_append_for_good(&store, &db, case, &[words], probe_first).await;
+        stops_every_append_for_good(&store, &db, case, &[case.sqlite], probe_first).await;
     }
 }
 
@@ -221,7 +276,12 @@ async fn on_postgres(probe_first: bool) {
         let db = Db::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
         // The database is named, and both ends are: the head's is the honest record 1.
         let shown = url.rsplit('/').next().unwrap_or_default();
-        let words = [case.postgres, "but its head ends at record 1 (chain hash", shown];
+        let ends = if case.postgres.starts_with("signed over") {
+            NEWEST_CHECKPOINT
+        } else {
+            "but its head ends at record 1 (chain hash"
+        };
+        let words = [case.postgres, ends, shown];
         stops_every_append_for_good(&store, &db, case, &words, probe_first).await;
     }
 }
@@ -260,20 +320,20 @@ async fn replicas_that_find_a_postgres_log_whose_end_moved_stop_every_append_for
     b.append_audit(record(1, 0)).await.unwrap();
     // `a` finds `b`'s head: from now on it takes the locked transaction.
     a.append_audit(record(0, 1)).await.unwrap();
-    let honest = db.rows().await;
-    assert_eq!(honest.len(), 3);
+    let honest = db.read().await;
+    assert_eq!(honest.rows.len(), 3);
     let mut changed = honest.clone();
-    changed.pop();
+    changed.rows.pop();
     db.write(&changed).await;
     let words = ["ends at record 1 (chain hash", "but its head ends at record 2 (chain hash"];
     for store in [&a, &b] {
         says(&store.append_audit(record(2, 0)).await.unwrap_err().to_string(), &words);
     }
-    assert_eq!(db.rows().await, changed, "something was appended");
+    assert_eq!(db.read().await, changed, "something was appended");
     db.write(&honest).await;
     for store in [&a, &b] {
         says(&store.append_audit(record(2, 1)).await.unwrap_err().to_string(), &words);
         says(store.health().await.failed.as_deref().unwrap_or_default(), &words);
     }
-    assert_eq!(db.rows().await, honest, "something was appended");
+    assert_eq!(db.read().await, honest, "something was appended");
 }
