@@ -85,6 +85,8 @@ class Effect:
     result: Any = None
     error: Optional[str] = None
     rollback_token: Optional[str] = None
+    # A replayed effect that aecl has since rolled back: the compensation's effect id.
+    rolled_back_by: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -515,6 +517,7 @@ class Client:
                     result=effect.get("result"),
                     error=effect.get("error"),
                     rollback_token=effect.get("rollback_token"),
+                    rolled_back_by=effect.get("rolled_back_by"),
                 )
             approval_id = answer.get("approval_id")
             if approval_id is not None and not isinstance(approval_id, str):

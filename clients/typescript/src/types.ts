@@ -69,6 +69,8 @@ export interface Effect {
   result?: unknown;
   error?: string;
   rollbackToken?: string;
+  /** A replayed effect that aecl has since rolled back: the compensation's effect id. */
+  rolledBackBy?: string;
 }
 
 /** The server's decision on one call, as recorded in its audit log. */
@@ -174,12 +176,14 @@ export function readDecision(answer: unknown): Decision {
       if (!isObject(rawEffect)) throw new TypeError("`effect` is not an object");
       const error = optStr(rawEffect, "error");
       const rollbackToken = optStr(rawEffect, "rollback_token");
+      const rolledBackBy = optStr(rawEffect, "rolled_back_by");
       effect = {
         id: str(rawEffect, "id"),
         state: str(rawEffect, "state"),
         result: rawEffect["result"],
         ...(error !== undefined ? { error } : {}),
         ...(rollbackToken !== undefined ? { rollbackToken } : {}),
+        ...(rolledBackBy !== undefined ? { rolledBackBy } : {}),
       };
     }
     const approvalId = optStr(answer, "approval_id");

@@ -100,6 +100,10 @@ pub struct Executed {
     pub effect: Option<Effect>,
     /// True when the effect is an earlier execution's, returned instead of executing.
     pub replayed: bool,
+    /// For a replayed effect that aecl has since rolled back: the compensation's effect.
+    /// The effect's own state stays what its execution ended in (`succeeded`); a client
+    /// told only that would take the effect for in place.
+    pub rolled_back_by: Option<String>,
 }
 
 /// The engine over a store `S`.

@@ -327,6 +327,33 @@ impl<S: Store> Engine<S> {
     }
 }
 
+impl<S: Store> Engine<S> {
+    /// The compensation effect that undid `effect`, if aecl has rolled it back: its
+    /// rollback calls are effects of its run under the keys `attempt_key` hands out in
+    /// turn (`rollback:ID`, then `rollback:ID#2`, ... after each failed one). A replayed
+    /// call's answer names it, so that the agent does not take the effect for in place.
+    pub(crate) async fn undone_by(
+        &self,
+        effect: Option<&Effect>,
+    ) -> Result<Option<String>, EngineError> {
+        let Some(effect) = effect.filter(|e| e.state == EffectState::Succeeded) else {
+            return Ok(None);
+        };
+        let first = format!("{ROLLBACK_KEY_PREFIX}{}", effect.id);
+        let mut key = first.clone();
+        for attempt in 2..=MAX_ATTEMPTS + 1 {
+            match self.store().effect_by_key(&effect.run, &key).await? {
+                Some(done) if done.state == EffectState::Succeeded => return Ok(Some(done.id)),
+                Some(done) if done.state == EffectState::Failed => {
+                    key = format!("{first}#{attempt}");
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// What the connector answered to a compensation, kept beside the error text so that the
 /// report's status never depends on reading that text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -109,4 +109,8 @@ pub struct Effect {
     pub error: Option<String>,
     /// What undoes the effect, when its connector keeps one.
     pub rollback_token: Option<String>,
+    /// A replayed effect that aecl has since rolled back: the compensation's effect id.
+    /// `state` stays what the execution ended in; the effect is no longer in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_by: Option<String>,
 }

@@ -88,8 +88,9 @@ impl Connector for ClientExecutes {
     }
 }
 
-/// An effect as the API shows it.
-pub fn effect_view(effect: &Effect) -> aecl_protocol::Effect {
+/// An effect as the API shows it; `rolled_back_by`, the compensation that has since undone
+/// a replayed one.
+pub fn effect_view(effect: &Effect, rolled_back_by: Option<&str>) -> aecl_protocol::Effect {
     use aecl_engine::EffectState as State;
     use aecl_protocol::EffectState as Wire;
     let state = match effect.state {
@@ -105,6 +106,7 @@ pub fn effect_view(effect: &Effect) -> aecl_protocol::Effect {
         result: effect.result.clone(),
         error: effect.error.clone(),
         rollback_token: effect.rollback_token.clone(),
+        rolled_back_by: rolled_back_by.map(str::to_owned),
     }
 }
 
@@ -182,7 +184,8 @@ pub async fn execute<S: Store>(
             if let Some(effect) = executed.effect.as_ref().filter(|_| !executed.replayed) {
                 state.metrics.executed(effect.state);
             }
-            let effect = executed.effect.as_ref().map(effect_view);
+            let undone = executed.rolled_back_by.as_deref();
+            let effect = executed.effect.as_ref().map(|effect| effect_view(effect, undone));
             let answer = answer(&decided, approval_id, effect, Some(executed.replayed));
             Ok(Json(answer).into_response())
         }

@@ -171,6 +171,24 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
     assert!(out.stdout.starts_with(&format!("already_rolled_back {effect}")), "{out:#?}");
     assert_eq!(users(&db), original);
 
+    // The agent repeating the executed call is answered with its effect, which nothing runs
+    // again, marked undone: the agent must not take the rows for deleted (before, the
+    // answer said `succeeded` and nothing else).
+    assert!(done["effect"].get("rolled_back_by").is_none(), "{done}");
+    let again = json!({ "run": "r1", "id": "c2", "action": "run_sql",
+                        "args": { "query": "DELETE FROM users WHERE last_login < '2023-01-01'" } });
+    let (status, replayed) = http(&address, "/v1/execute", &agent, &[], &again);
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(
+        (replayed["replayed"].as_bool(), replayed["decision"].as_str()),
+        (Some(true), Some("allow")),
+        "{replayed}"
+    );
+    assert_eq!(replayed["effect"]["id"], effect.as_str(), "{replayed}");
+    let undone = replayed["effect"]["rolled_back_by"].as_str().unwrap_or_default();
+    assert!(!undone.is_empty() && undone != effect, "{replayed}");
+    assert_eq!(users(&db), original, "nothing ran again");
+
     // Again, but someone re-creates one of the deleted rows before the rollback.
     let done = approved_delete(&address, &agent, &approver, "r2");
     let effect = done["effect"]["id"].as_str().unwrap().to_owned();

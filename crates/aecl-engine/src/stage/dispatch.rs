@@ -66,20 +66,24 @@ impl<S: Store> Engine<S> {
         async move {
             if let Some(id) = &ready.replay_effect {
                 let effect = self.settled_effect(id).await?;
+                let rolled_back_by = self.undone_by(effect.as_ref()).await?;
                 return Ok(Dispatched::Done(Box::new(Executed {
                     decided: ready.decided,
                     effect,
                     replayed: true,
+                    rolled_back_by,
                 })));
             }
             let call = &ready.decided.call;
             if let (Some(_), Some(key)) = (&ready.decided.verdict.replay_of, &call.idempotency_key)
             {
                 let effect = self.first_outcome(&call.run, key).await?;
+                let rolled_back_by = self.undone_by(effect.as_ref()).await?;
                 return Ok(Dispatched::Done(Box::new(Executed {
                     decided: ready.decided,
                     effect,
                     replayed: true,
+                    rolled_back_by,
                 })));
             }
             let Some(effect) = ready.effect.take() else {
@@ -88,6 +92,7 @@ impl<S: Store> Engine<S> {
                     decided: ready.decided,
                     effect: None,
                     replayed: false,
+                    rolled_back_by: None,
                 })));
             };
             let started = Instant::now();

@@ -84,7 +84,12 @@ impl<S: Store> Engine<S> {
                         }
                     }
                 };
-                Ok(Executed { decided: ready.decided, effect: Some(effect), replayed: false })
+                Ok(Executed {
+                    decided: ready.decided,
+                    effect: Some(effect),
+                    replayed: false,
+                    rolled_back_by: None,
+                })
             }
             Some(deferred) => self.commit_read(ready, *deferred, end, effect, connector).await,
         }
@@ -269,7 +274,7 @@ impl<S: Store> Engine<S> {
                 executing: true,
             },
         );
-        Ok(Executed { decided, effect: Some(effect), replayed: false })
+        Ok(Executed { decided, effect: Some(effect), replayed: false, rolled_back_by: None })
     }
 
     /// Decides again a read that ran but whose commit with its decision failed, and records
@@ -289,7 +294,12 @@ impl<S: Store> Engine<S> {
         end.audit.policy_revision = ready.decided.verdict.policy_revision.clone();
         if goes_ahead {
             self.finish_call(end).await?;
-            return Ok(Executed { decided: ready.decided, effect: Some(effect), replayed: false });
+            return Ok(Executed {
+                decided: ready.decided,
+                effect: Some(effect),
+                replayed: false,
+                rolled_back_by: None,
+            });
         }
         // It ran, and the agent does not get what it read: the log says both.
         let mut record = end.audit;

@@ -189,6 +189,16 @@ impl<S: Store + 'static> Gateway<S> {
             return Ok(answer);
         }
         if let Some(effect) = executed.effect {
+            // An earlier execution replayed, whose effect aecl has since undone: its result
+            // is no longer true, and the agent must not take it for in place.
+            if let Some(undone) = executed.rolled_back_by {
+                return Err(Refused::Failed(format!(
+                    "this call was already executed (effect `{}`) and aecl has since rolled it \
+                     back (effect `{undone}`): nothing ran again, and its effect is not in \
+                     place",
+                    effect.id
+                )));
+            }
             // Executed (or an earlier execution replayed) without an answer kept here.
             return match effect.error {
                 Some(error) => Err(Refused::Failed(error)),

@@ -128,12 +128,14 @@ fn a_call_answer_flattens_the_line_and_omits_what_is_empty() {
         result: json!({ "executed_by": "client" }),
         error: None,
         rollback_token: None,
+        rolled_back_by: Some("e2".to_owned()),
     };
     let error = ErrorBody { code: ErrorCode::Unavailable, message: "down".to_owned() };
     let answer =
         CallAnswer { effect: Some(effect), replayed: Some(true), error: Some(error), ..answer };
     let value = serde_json::to_value(&answer).unwrap();
     assert_eq!(value["effect"]["state"], "outcome_unknown");
+    assert_eq!(value["effect"]["rolled_back_by"], "e2");
     assert_eq!(value["error"], json!({ "code": "unavailable", "message": "down" }));
     validate("call-answer.schema.json", &value);
 }
