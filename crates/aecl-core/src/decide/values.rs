@@ -179,15 +179,29 @@ fn shell_readings(text: &str) -> Vec<String> {
     }
     let apart = words.replace([':', ',', '='], " ");
     // A network client's operand whose host is a number in one of the short spellings
-    // clients accept (`curl 3405803783`, `curl 203.7/x`, `ssh root@203.7`): no text
-    // scanner takes such a word for a host, since most are counts, versions and dates.
+    // clients accept (`curl 3405803783`, `curl 203.7/x`, `ssh root@203.7`) or an IPv6
+    // literal (`curl -g '[::ffff:cb00:7107]/x'`): no text scanner takes such a word for a
+    // host, since most are counts, versions and dates. Addresses of `0.0.0.0/8` are left
+    // out: they are what option values and ports read as (`ping -c 4`, `nc HOST 80`).
     let mut links = String::new();
     for operand in crate::shell::host_operands(&analysis) {
-        let after_user = operand.rsplit_once('@').map_or(operand.as_str(), |(_, host)| host);
-        let host = after_user.split(['/', ':', '?', '#']).next().unwrap_or_default();
-        if operand.contains("://") || values::numeric_ipv4(host).is_none() {
+        if operand.contains("://") {
             continue;
         }
+        let after_user = operand.rsplit_once('@').map_or(operand.as_str(), |(_, host)| host);
+        let host = match after_user.strip_prefix('[') {
+            Some(v6) => match v6.find(']') {
+                Some(end) => &after_user[..end + 2],
+                None => continue,
+            },
+            None => {
+                let host = after_user.split(['/', ':', '?', '#']).next().unwrap_or_default();
+                match values::numeric_ipv4(host) {
+                    Some(address) if address.octets()[0] != 0 => host,
+                    _ => continue,
+                }
+            }
+        };
         links.push_str("http://");
         links.push_str(host);
         // `HOST:PATH` (scp, git, rsync) is a path on the host, `HOST:PORT` a port.
@@ -195,7 +209,7 @@ fn shell_readings(text: &str) -> Vec<String> {
         match rest.strip_prefix(':') {
             Some(path) if !path.starts_with(|c: char| c.is_ascii_digit()) => {
                 links.push('/');
-                links.push_str(path);
+                links.push_str(path.trim_start_matches(':'));
             }
             _ => links.push_str(rest),
         }

@@ -27,7 +27,7 @@ pub(super) enum Tag {
     Amount,
     Date,
     /// A link's host or an address's domain by its look-alike skeleton
-    /// (`values::host_skeleton`).
+    /// (`values::host_skeletons`).
     HostSkeleton,
 }
 
@@ -115,13 +115,11 @@ impl ProvenanceIndex {
         for text in texts {
             for found in values::find(text, &INDEXED, &ValueOptions::default()) {
                 for key in keys(&found.normal) {
-                    if matches!(key.0, Tag::UrlHost | Tag::EmailDomain)
-                        && let Some(skeleton) = values::host_skeleton(&key.1)
-                    {
-                        self.typed
-                            .entry((Tag::HostSkeleton, skeleton))
-                            .or_default()
-                            .note(kind, doc);
+                    if matches!(key.0, Tag::UrlHost | Tag::EmailDomain) {
+                        for skeleton in values::host_skeletons(&key.1) {
+                            let seen = self.typed.entry((Tag::HostSkeleton, skeleton));
+                            seen.or_default().note(kind, doc);
+                        }
                     }
                     self.typed.entry(key).or_default().note(kind, doc);
                 }
@@ -129,7 +127,14 @@ impl ProvenanceIndex {
         }
         // Numbers that may be addresses (`3405803783`, `203.0.28935`): a call to the
         // address in any spelling goes where the page said (`values::ipv4`).
+        // As the link to the address, too: the user's `ping 203.7` is theirs when a page
+        // later shows `203.0.0.7`, which `find` takes as a link.
         for host in values::numeric_ipv4_hosts(&folded) {
+            if let Some(link) = values::url_normal(&host) {
+                for key in keys(&Normal::Url(link)) {
+                    self.typed.entry(key).or_default().note(kind, doc);
+                }
+            }
             self.typed.entry((Tag::UrlHost, host)).or_default().note(kind, doc);
         }
     }
@@ -174,18 +179,33 @@ impl ProvenanceIndex {
             }),
             (None, None) => None,
         };
-        match first {
+        let exact = match first {
             Some(first) => self.decide_first(first),
-            None => self.source_of_word(host).or_else(|| self.look_alike_source(host)),
+            None => self.source_of_word(host),
+        };
+        match exact {
+            // Never shown as itself: a look-alike shown in untrusted content is where the
+            // model took it from, whoever else showed another look-alike.
+            None => self.look_alike_source(host, u32::MAX),
+            // Shown first by a tool the catalog trusts: no proof that the host is not a
+            // page's look-alike retyped (a note or memory tool echoes what the model wrote).
+            // Only the user's own words make it theirs.
+            Some(source) if source.kind == SourceKind::TrustedTool => {
+                self.look_alike_source(host, source.seq).or(exact)
+            }
+            exact => exact,
         }
     }
 
-    /// For a host history never showed as itself: the untrusted source that showed a host
-    /// drawn like it (`раураl.example` for `paypal.example`, or the other way round), if
-    /// that came before any trusted one. A look-alike never makes a host trusted.
-    fn look_alike_source(&self, host: &str) -> Option<&SourceRef> {
-        let skeleton = values::host_skeleton(host)?;
-        self.source_of_key(Tag::HostSkeleton, &skeleton).filter(|s| !s.kind.is_trusted())
+    /// The untrusted source that showed a host drawn like `host` (`раураl.example` for
+    /// `paypal.example`, or the other way round) before the event `before`, if any. A
+    /// look-alike never makes a host trusted.
+    fn look_alike_source(&self, host: &str, before: u32) -> Option<&SourceRef> {
+        values::host_skeletons(host).iter().find_map(|skeleton| {
+            let first = self.typed.get(&(Tag::HostSkeleton, skeleton.clone()))?;
+            let source = self.docs.get(first.untrusted? as usize).map(|d| &d.source)?;
+            (source.seq < before).then_some(source)
+        })
     }
 
     /// The sources of the addresses a host name carries: wildcard DNS services answer

@@ -80,25 +80,63 @@ const HOST_PROGRAMS: [&str; 12] = [
     "drill",
 ];
 
+/// Programs whose remote operands are `HOST:PATH` (`HOST::MODULE` for rsync): a word
+/// without a colon is a local path (`rsync -a 10.1/ backup:`, `git checkout 1.0.1`).
+const COLON_REMOTES: [&str; 3] = ["scp", "rsync", "git"];
+
+/// curl's options whose value is where it connects: a URL, a proxy, or (`--connect-to`,
+/// `--resolve`) colon-separated fields among which an address.
+const CURL_HOST_OPTIONS: [&str; 11] = [
+    "--url",
+    "-x",
+    "--proxy",
+    "--preproxy",
+    "--proxy1.0",
+    "--socks4",
+    "--socks4a",
+    "--socks5",
+    "--socks5-hostname",
+    "--connect-to",
+    "--resolve",
+];
+
 /// The words of `analysis`'s commands that a network client takes as where to connect:
 /// the positional arguments of a program the table says reaches other hosts (`curl`,
-/// `wget`, `ssh`, `nc`, `git`) or of a host look-up tool (`ping`, `dig`). Data flow reads
-/// them as links, so that a spelling no text scanner takes as a host (`curl 3405803783`,
-/// `ssh root@203.7`) is still one there.
+/// `wget`, `ssh`, `nc`; for `scp`, `rsync` and `git`, those naming a remote), curl's
+/// options that name a URL or a proxy, and the words of a host look-up tool (`ping`,
+/// `dig`). Data flow reads them as links, so that a spelling no text scanner takes as a
+/// host (`curl 3405803783`, `ssh root@203.7`) is still one there. Over-reading costs
+/// little: a word is only a host there when it is an address in a numeric spelling.
 pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
     let mut out = Vec::new();
     for command in &analysis.commands {
         if command.dynamic || command.wrapper {
             continue;
         }
-        match super::programs::builtin(&command.program) {
-            Some(spec) if spec.network || spec.uploads || spec.special == Some(Special::Git) => {
+        let program = command.program.as_str();
+        if COLON_REMOTES.contains(&program) {
+            // Remotes may stand anywhere (`git remote add NAME REMOTE`, `-J`, option values).
+            let remote = |w: &&super::ShellArg| {
+                w.text.split_once(':').is_some_and(|(host, _)| !host.contains('/'))
+            };
+            out.extend(command.words.iter().filter(remote).map(|w| w.text.clone()));
+            continue;
+        }
+        match super::programs::builtin(program) {
+            Some(spec) if spec.network || spec.uploads => {
                 let words = special::prepare(spec.special, &command.words);
                 let scanned = scan(spec, &words);
+                if program == "curl" {
+                    for value in scanned.values(&CURL_HOST_OPTIONS) {
+                        // `--connect-to H1:P1:H2:P2`, `--resolve H:P:ADDR`: each field.
+                        out.extend(value.text.split(':').map(str::to_owned));
+                        out.push(value.text.clone());
+                    }
+                }
                 out.extend(scanned.positionals.into_iter().map(|p| p.text));
             }
             Some(_) => {}
-            None if HOST_PROGRAMS.contains(&command.program.as_str()) => {
+            None if HOST_PROGRAMS.contains(&program) => {
                 let words = command.words.iter().map(|w| &w.text);
                 out.extend(words.filter(|w| !w.starts_with('-')).cloned());
             }
