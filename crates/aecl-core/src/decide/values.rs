@@ -159,8 +159,9 @@ impl Evaluation<'_> {
 /// escapes removed (`ev""il.test`, `evil\.test`, `$'\x65vil.test'`), its redirection
 /// targets and assigned values, a command a line; then the same with `:`, `,` and `=`
 /// apart, for option values that pack a host between other fields (`--connect-to
-/// ::evil.test:`, `--resolve x:80:203.0.113.7`). None when the line does not parse (the
-/// shell rules block it then).
+/// ::evil.test:`, `--resolve x:80:203.0.113.7`); then the links its network clients connect
+/// to in spellings the scanner does not read as links (`client_links`). None when the line
+/// does not parse (the shell rules block it then).
 fn shell_readings(text: &str) -> Vec<String> {
     let Ok(analysis) = crate::shell::analyse_line(text) else { return Vec::new() };
     let mut words = String::with_capacity(text.len());
@@ -178,13 +179,17 @@ fn shell_readings(text: &str) -> Vec<String> {
         words.push('\n');
     }
     let apart = words.replace([':', ',', '='], " ");
-    // A network client's operand whose host is a number in one of the short spellings
-    // clients accept (`curl 3405803783`, `curl 203.7/x`, `ssh root@203.7`) or an IPv6
-    // literal (`curl -g '[::ffff:cb00:7107]/x'`): no text scanner takes such a word for a
-    // host, since most are counts, versions and dates. Addresses of `0.0.0.0/8` are left
-    // out: they are what option values and ports read as (`ping -c 4`, `nc HOST 80`).
+    vec![words, apart, client_links(&analysis)]
+}
+
+/// A network client's operands whose host is a number in one of the short spellings
+/// clients accept (`curl 3405803783`, `curl 203.7/x`, `ssh root@203.7`) or an IPv6 literal
+/// (`curl -g '[::ffff:cb00:7107]/x'`), as links, one a line: no text scanner takes such a
+/// word for a host, since most are counts, versions and dates. Addresses of `0.0.0.0/8`
+/// are left out: they are what option values and ports read as (`ping -c 4`, `nc HOST 80`).
+fn client_links(analysis: &crate::shell::Analysis) -> String {
     let mut links = String::new();
-    for operand in crate::shell::host_operands(&analysis) {
+    for operand in crate::shell::host_operands(analysis) {
         if operand.contains("://") {
             continue;
         }
@@ -215,7 +220,7 @@ fn shell_readings(text: &str) -> Vec<String> {
         }
         links.push('\n');
     }
-    vec![words, apart, links]
+    links
 }
 
 /// The call whose output `source` is: a tool output's label starts with its call id

@@ -145,3 +145,28 @@ pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::host_operands;
+
+    fn operands(line: &str) -> Vec<String> {
+        host_operands(&crate::shell::analyse_line(line).unwrap())
+    }
+
+    #[test]
+    fn a_clients_operands_are_where_it_connects_and_a_local_paths_are_not() {
+        assert_eq!(operands("curl -s -m 3.5 203.7/x"), ["203.7/x"]);
+        let proxied = operands("curl --url=3405803783 -x 203.7:3128 https://ok.test/");
+        for expected in ["3405803783", "203.7:3128", "203.7", "https://ok.test/"] {
+            assert!(proxied.iter().any(|o| o == expected), "{expected}: {proxied:?}");
+        }
+        assert_eq!(operands("git clone git@203.7:team/x.git 10.1"), ["git@203.7:team/x.git"]);
+        assert!(operands("git checkout 1.0.1 && git diff 1.0.1 10.0.1").is_empty());
+        assert_eq!(operands("rsync -a 10.1/ backup:/srv/"), ["backup:/srv/"]);
+        assert_eq!(operands("ping -c 4 203.7"), ["4", "203.7"]);
+        assert!(operands("cat 203.7/x && echo 3405803783").is_empty());
+        // Wrapped commands are read as the commands they start.
+        assert_eq!(operands("sudo timeout 5 curl 203.7"), ["203.7"]);
+    }
+}

@@ -34,7 +34,10 @@ pub(crate) fn host_skeletons(host: &str) -> Vec<String> {
     }
     // A label that is not valid punycode stays as written (`to_unicode` keeps it).
     let (unicode, _) = idna::domain_to_unicode(host);
-    let plain: String = unicode.nfkc().flat_map(extra_prototype).collect();
+    let mut plain = String::with_capacity(unicode.len());
+    for c in unicode.nfkc() {
+        push_prototype(c, &mut plain);
+    }
     let mut out = vec![skeleton(&plain.to_lowercase())];
     let upper = skeleton(&plain.to_uppercase());
     if upper != out[0] {
@@ -54,65 +57,43 @@ fn skeleton(text: &str) -> String {
     again.replace("vv", "w").replace("cl", "d")
 }
 
-/// The prototype of a look-alike UTS #39 does not list, as the text it stands for.
-fn extra_prototype(c: char) -> impl Iterator<Item = char> {
-    let mapped: &str = match c {
-        'ᴀ' => "a",
-        'ʙ' => "b",
-        'ᴄ' => "c",
-        'ᴅ' => "d",
-        'ᴇ' => "e",
-        'ꜰ' => "f",
-        'ɢ' => "g",
-        'ʜ' => "h",
-        'ɪ' => "i",
-        'ᴊ' => "j",
-        'ᴋ' => "k",
-        'ʟ' => "l",
-        'ᴍ' => "m",
-        'ɴ' => "n",
-        'ᴏ' => "o",
-        'ᴘ' => "p",
-        'ꞯ' => "q",
-        'ʀ' => "r",
-        'ꜱ' => "s",
-        'ᴛ' => "t",
-        'ᴜ' => "u",
-        'ᴠ' => "v",
-        'ᴡ' => "w",
-        'ʏ' => "y",
-        'ᴢ' => "z",
-        'ß' | 'ẞ' => "ss",
+/// `c`, or the prototype of a look-alike UTS #39 does not list, appended to `out`.
+fn push_prototype(c: char, out: &mut String) {
+    let prototype = match c {
+        'ᴀ' => 'a',
+        'ʙ' => 'b',
+        'ᴄ' => 'c',
+        'ᴅ' => 'd',
+        'ᴇ' => 'e',
+        'ꜰ' => 'f',
+        'ɢ' => 'g',
+        'ʜ' => 'h',
+        'ɪ' => 'i',
+        'ᴊ' => 'j',
+        'ᴋ' => 'k',
+        'ʟ' => 'l',
+        'ᴍ' => 'm',
+        'ɴ' => 'n',
+        'ᴏ' => 'o',
+        'ᴘ' => 'p',
+        'ꞯ' => 'q',
+        'ʀ' => 'r',
+        'ꜱ' => 's',
+        'ᴛ' => 't',
+        'ᴜ' => 'u',
+        'ᴠ' => 'v',
+        'ᴡ' => 'w',
+        'ʏ' => 'y',
+        'ᴢ' => 'z',
+        'ß' | 'ẞ' => return out.push_str("ss"),
         // Negative circled and negative squared capitals (🅐, 🅰), which NFKC leaves.
         '\u{1f150}'..='\u{1f169}' | '\u{1f170}'..='\u{1f189}' => {
             let base = if c >= '\u{1f170}' { 0x1f170 } else { 0x1f150 };
-            let letter = char::from_u32(u32::from(c) - base + u32::from('a'));
-            return Extra::One(letter.unwrap_or(c));
+            char::from_u32(u32::from(c) - base + u32::from('a')).unwrap_or(c)
         }
-        c => return Extra::One(c),
+        c => c,
     };
-    Extra::Text(mapped.chars())
-}
-
-/// One character or a short text, as an iterator without allocating.
-enum Extra {
-    One(char),
-    Text(std::str::Chars<'static>),
-}
-
-impl Iterator for Extra {
-    type Item = char;
-
-    fn next(&mut self) -> Option<char> {
-        match self {
-            Extra::One(c) => {
-                let c = *c;
-                *self = Extra::Text("".chars());
-                Some(c)
-            }
-            Extra::Text(chars) => chars.next(),
-        }
-    }
+    out.push(prototype);
 }
 
 #[cfg(test)]

@@ -76,6 +76,79 @@ pub(crate) struct CheckpointMoved {
     pub found: Option<i64>,
 }
 
+/// The stored head does not extend the log this instance appended or checked: fewer
+/// records (a rollback to an older signed state, a truncation), no head row, or another
+/// record where its last one was (a rewritten history). An append over it would sign the
+/// cut, and the log would verify without the records removed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the audit log of {db} no longer holds the history this instance appended: it left {left} \
+     records, and the store holds {found}: something else wrote to or removed from the log \
+     (rolled it back to an older state, or rewrote it), so no record can be appended; this \
+     instance refuses every append until the log is restored and aecl restarted (check the \
+     log with `aecl audit verify --db {db} --key PUB`, with `--checkpoints` where they are \
+     published)"
+)]
+pub(crate) struct HistoryRewritten {
+    /// The database, without its password.
+    pub db: String,
+    /// The size this instance left.
+    pub left: i64,
+    /// What the store holds instead, in words.
+    pub found: String,
+}
+
+/// The log as this committer last left or checked it (its size and last chain hash),
+/// shared with the write probe, which checks that the stored log still extends it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Left(Arc<std::sync::Mutex<(i64, Vec<u8>)>>);
+
+impl Left {
+    pub(crate) fn set(&self, size: i64, head: &[u8]) {
+        let mut left = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *left = (size, head.to_vec());
+    }
+
+    pub(crate) fn get(&self) -> (i64, Vec<u8>) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// Whether a stored log whose head holds `stored` records (`None`: no readable head row),
+/// whose record `left - 1` has the chain hash `chain_at_left`, extends the log of `left`
+/// records ending with chain hash `head` that this instance left: another instance may
+/// only have appended to it. Chain hashes chain every record, so the same hash at the same
+/// place is the same history up to there.
+pub(crate) fn extends(
+    db: &str,
+    (left, head): (i64, &[u8]),
+    stored: Option<i64>,
+    chain_at_left: Option<&[u8]>,
+) -> Result<(), HistoryRewritten> {
+    let found = match stored {
+        None if left == 0 => return Ok(()),
+        None => "no readable head row".to_owned(),
+        Some(size) if size < left => format!("{size} (fewer)"),
+        Some(_) if left == 0 || chain_at_left == Some(head) => return Ok(()),
+        Some(size) => format!("{size}, with another record {} than it appended", left - 1),
+    };
+    Err(HistoryRewritten { db: db.to_owned(), left, found })
+}
+
+/// The chain hash of record `seq`, read with `conn` (none below 0 or when missing).
+pub(crate) async fn chain_at(
+    conn: &mut sqlx::PgConnection,
+    seq: i64,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    if seq < 0 {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT chain_hash FROM audit_log WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(conn)
+        .await
+}
+
 /// Whether the log of `db` ends at `stored` where its head ends (`head`).
 pub(crate) fn check(db: &str, head: End, stored: End) -> Result<(), LogEndMoved> {
     if head == stored {
@@ -90,6 +163,8 @@ pub(crate) fn check(db: &str, head: End, stored: End) -> Result<(), LogEndMoved>
 pub(crate) struct Ends {
     /// The head row's size, chain hash and Merkle nodes (a missing row reads as empty).
     pub size: i64,
+    /// Whether there is a head row.
+    pub has_head: bool,
     pub head: Vec<u8>,
     pub nodes: Vec<u8>,
     pub stored: End,
@@ -104,7 +179,7 @@ impl Ends {
     /// something else wrote. (Which note it is, the committer knows and checks with every
     /// batch: `aecl_append_audit_signed_end`.)
     pub(crate) fn check(self, db: &str, key: &aecl_audit::VerifierKey) -> Result<(), String> {
-        let Ends { size, head, nodes, stored, checkpoint } = self;
+        let Ends { size, head, nodes, stored, checkpoint, .. } = self;
         check(db, End::of_head(size, &head), stored).map_err(|moved| moved.to_string())?;
         let signs_the_head = |note: &str| {
             let Ok(signed) = aecl_audit::parse_and_verify_checkpoint(note, key) else {
@@ -145,6 +220,7 @@ pub(crate) async fn read_ends(pool: &PgPool) -> Result<Ends, sqlx::Error> {
     let checkpoint_size: Option<i64> = row.try_get(5)?;
     let note: Option<String> = row.try_get(6)?;
     Ok(Ends {
+        has_head: size.is_some(),
         size: size.unwrap_or(0),
         head: head.unwrap_or_default(),
         nodes: nodes.unwrap_or_default(),

@@ -145,11 +145,21 @@ impl PostgresStore {
     /// committer, and one missing at its end (or the newest checkpoint) was removed; either
     /// stops this store's appends for good, as when a batch finds it (`log_end.rs`), so the
     /// probe sees it even before the next append. A missing head row reads as an empty one.
+    /// The stored head must also extend the log this instance's committer left (read
+    /// first: it only grows once a batch has committed): another instance may append to
+    /// it, nothing else may cut it back or rewrite it.
     async fn log_matches_its_head(&self) -> Result<(), String> {
-        let ends =
-            log_end::read_ends(self.pool()).await.map_err(|e| format!("write probe: {e}"))?;
+        let (left, own_head) = self.inner.audit.left();
+        let probe = |e: sqlx::Error| format!("write probe: {e}");
+        let ends = log_end::read_ends(self.pool()).await.map_err(probe)?;
+        let mut conn = self.pool().acquire().await.map_err(probe)?;
+        let chain = log_end::chain_at(&mut conn, left - 1).await.map_err(probe)?;
+        let stored = Some(ends.size).filter(|_| ends.has_head);
+        // The store against itself first: its reasons name the ends that disagree.
         ends.check(&self.inner.db, &self.inner.key)
-            .map_err(|moved| self.inner.audit.fail_with(moved))
+            .map_err(|moved| self.inner.audit.fail_with(moved))?;
+        log_end::extends(&self.inner.db, (left, &own_head), stored, chain.as_deref())
+            .map_err(|moved| self.inner.audit.fail(&moved))
     }
 }
 

@@ -43,7 +43,7 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{Dedicated, STATEMENT_DEADLINE, unanswered};
-use super::log_end::{self, CheckpointMoved, End, LogEndMoved, StickyFailure};
+use super::log_end::{self, CheckpointMoved, End, Left, LogEndMoved, StickyFailure};
 use crate::resume::{Disagreement, Tip, refusal};
 use crate::{AuditConfig, QueueDepth, backend, head, to_i64};
 
@@ -64,6 +64,8 @@ pub(crate) struct Queue {
     depth: QueueDepth,
     /// Set once the log was found changed under the committer (`log_end.rs`).
     failure: StickyFailure,
+    /// The log as the committer last left or checked it.
+    left: Left,
 }
 
 impl Queue {
@@ -99,6 +101,16 @@ impl Queue {
     /// reason to report.
     pub(crate) fn fail_with(&self, moved: String) -> String {
         self.failure.fail_with(moved)
+    }
+
+    /// Makes every later append fail because of `moved` (found by the write probe).
+    pub(crate) fn fail(&self, moved: &dyn std::fmt::Display) -> String {
+        self.failure.fail(moved)
+    }
+
+    /// The log as the committer last left or checked it: its size and last chain hash.
+    pub(crate) fn left(&self) -> (i64, Vec<u8>) {
+        self.left.get()
     }
 }
 
@@ -182,6 +194,8 @@ pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: Veri
     let (sender, receiver) = mpsc::unbounded_channel();
     let depth = QueueDepth::default();
     let failure = StickyFailure::default();
+    let left = Left::default();
+    left.set(to_i64(verified.log.next_seq()), &verified.log.head());
     let committer = Committer {
         pool,
         db,
@@ -190,13 +204,14 @@ pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: Veri
         signer: audit.signer,
         publish: audit.publish,
         queued: depth.clone(),
+        left: left.clone(),
         resumable: verified.log,
         checkpoint: verified.checkpoint,
         others_appending: false,
         failure: failure.clone(),
     };
     tokio::spawn(committer.run(receiver));
-    Queue { sender, depth, failure }
+    Queue { sender, depth, failure, left }
 }
 
 struct Committer {
@@ -207,6 +222,8 @@ struct Committer {
     key: aecl_audit::VerifierKey,
     /// The head this committer last committed or checked: resumed without a check.
     resumable: LogState,
+    /// `resumable`'s size and chain hash, for the write probe.
+    left: Left,
     /// The checkpoint over `resumable`, as stored: the last this committer signed, or the
     /// one it checked the head against.
     checkpoint: Option<String>,
@@ -408,6 +425,15 @@ impl Committer {
             // The log's end is checked with the writes, by the function below.
             Some(stored) if stored == self.resumable => (stored, self.checkpoint.clone()),
             _ => {
+                // Another instance may have appended to the log this committer left, nothing
+                // else: a head of fewer records, none, or another history is a rollback or a
+                // rewrite (sticky, `log_end.rs`), however well signed the state it left.
+                let left = to_i64(self.resumable.next_seq());
+                let own_head = self.resumable.head();
+                let chain = log_end::chain_at(&mut tx, left - 1).await.map_err(backend)?;
+                let stored_size = head.as_ref().map(|(size, _, _)| *size).filter(|_| decoded);
+                log_end::extends(&self.db, (left, &own_head), stored_size, chain.as_deref())
+                    .map_err(|moved| StoreError::Backend(self.failure.fail(&moved)))?;
                 let tip = read_tip(&mut tx, head).await?;
                 // Whoever left the head, the log must end where it does (sticky otherwise,
                 // `log_end.rs`); then whether a signature vouches for the head.
@@ -481,6 +507,7 @@ impl Committer {
     /// After `batch`, over `before`, committed: the committer resumes from it, and its
     /// checkpoint is published.
     fn committed(&mut self, before: LogState, batch: Batch) -> Vec<Result<u64, StoreError>> {
+        self.left.set(to_i64(batch.log.next_seq()), &batch.log.head());
         self.resumable = batch.log;
         self.checkpoint = Some(batch.note.clone());
         // INVARIANT: published only once committed, so a published checkpoint is never

@@ -396,6 +396,19 @@ impl Writer {
                 (size, head_bytes.as_slice(), nodes.as_slice()),
             )
             .map_err(|e| e.to_string())?;
+            // And the log ends where this batch left it: a trigger that drops or changes
+            // the rows just written (`RAISE(IGNORE)`) would have the batch acknowledged
+            // with its records missing.
+            let head = self.log.head();
+            let own = super::health::WriterEnd {
+                size: self.log.next_seq(),
+                head: &head,
+                checkpoint: self.newest_checkpoint.as_deref(),
+            };
+            if let Err(reason) = super::health::log_ends_where_the_writer_left_it(&self.conn, own) {
+                self.health.fail(&reason);
+                return Err(reason);
+            }
         }
         // A batch committed while the database or its log was deleted or replaced is
         // answered as failed: its rows went to a file nobody will read again. The files

@@ -337,3 +337,137 @@ async fn replicas_that_find_a_postgres_log_whose_end_moved_stop_every_append_for
     }
     assert_eq!(db.read().await, honest, "something was appended");
 }
+
+/// `audit_head`'s row: size, chain hash, Merkle nodes.
+type Head = (i64, Vec<u8>, Vec<u8>);
+
+impl Db {
+    async fn head(&self) -> Head {
+        let select = "SELECT size, head, nodes FROM audit_head WHERE id = 1";
+        match self {
+            Db::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(select, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap(),
+            Db::Postgres(pool) => sqlx::query_as(select).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    /// The whole log put back to `log` under `head`: a state the key signed.
+    async fn roll_back(&self, log: &Log, head: &Head) {
+        self.write(log).await;
+        let update = "UPDATE audit_head SET size = $1, head = $2, nodes = $3 WHERE id = 1";
+        match self {
+            Db::Sqlite(path) => {
+                let update = update.replace('$', "?");
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.execute(&update, head.clone()).unwrap();
+            }
+            Db::Postgres(pool) => {
+                let (size, chain, nodes) = head;
+                let query = sqlx::query(update).bind(size).bind(chain).bind(nodes);
+                query.execute(pool).await.unwrap();
+            }
+        }
+    }
+}
+
+/// Red team of stop 53 (F1): the log rolled back, while the store runs, to an older state
+/// its key signed (records, checkpoints and head all put back as they were after record
+/// 0), or emptied to the genesis head. On PostgreSQL the committer took the head for
+/// another instance's and appended over it: the records removed were gone without a trace
+/// (`verify` passed, a restart accepted it). Now the store refuses, for good, from the next
+/// append or the write probe, and appends nothing.
+async fn refuses_a_log_rolled_back_under_it(
+    store: &impl Store,
+    db: &Db,
+    words: &str,
+    emptied: bool,
+    probe_first: bool,
+) {
+    store.append_audit(record(0, 0)).await.unwrap();
+    let (older, older_head) = (db.read().await, db.head().await);
+    store.append_audit(record(0, 1)).await.unwrap();
+    store.append_audit(record(0, 2)).await.unwrap();
+    let (log, head) = if emptied {
+        (Log { rows: Vec::new(), checkpoints: Vec::new() }, (0, vec![0; 32], Vec::new()))
+    } else {
+        (older, older_head)
+    };
+    db.roll_back(&log, &head).await;
+    if probe_first {
+        probe_again().await;
+        says(&store.health().await.write_probe.clone().unwrap_err(), &[words]);
+    }
+    for i in 3..5 {
+        says(&store.append_audit(record(0, i)).await.unwrap_err().to_string(), &[words]);
+    }
+    says(store.health().await.failed.as_deref().unwrap_or_default(), &[words]);
+    assert_eq!(db.read().await, log, "something was appended over the rolled-back log");
+}
+
+#[tokio::test]
+async fn a_log_rolled_back_under_a_running_store_stops_every_append_for_good() {
+    for (emptied, probe_first) in [(false, false), (true, false), (false, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path());
+        let db = Db::Sqlite(dir.path().join("aecl.db"));
+        let words = "this server's writer wrote it up to 3";
+        refuses_a_log_rolled_back_under_it(&store, &db, words, emptied, probe_first).await;
+        let url = crate::pg::postgres_url().await;
+        let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+        let db = Db::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
+        let words = "no longer holds the history this instance appended: it left 3 records";
+        refuses_a_log_rolled_back_under_it(&store, &db, words, emptied, probe_first).await;
+    }
+}
+
+/// Two instances on one PostgreSQL log, rolled back under both to a state signed before
+/// either's last batch: both refuse.
+#[tokio::test]
+async fn replicas_refuse_a_postgres_log_rolled_back_under_them() {
+    let url = crate::pg::postgres_url().await;
+    let db = Db::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
+    let a = PostgresStore::open(&url, audit_config()).await.unwrap();
+    a.append_audit(record(0, 0)).await.unwrap();
+    let (older, older_head) = (db.read().await, db.head().await);
+    let b = PostgresStore::open(&url, audit_config()).await.unwrap();
+    b.append_audit(record(1, 0)).await.unwrap();
+    a.append_audit(record(0, 1)).await.unwrap();
+    db.roll_back(&older, &older_head).await;
+    for store in [&a, &b] {
+        let refused = store.append_audit(record(2, 0)).await.unwrap_err().to_string();
+        says(&refused, &["no longer holds the history this instance appended"]);
+    }
+    assert_eq!(db.read().await, older, "something was appended");
+}
+
+/// Red team of stop 53 (F5): triggers that drop the rows a batch writes (`RAISE(IGNORE)`)
+/// had the batch's record acknowledged and never stored. The writer now checks the log's
+/// end after its own writes, before it commits: the append fails, and every later one.
+#[tokio::test]
+async fn a_sqlite_trigger_dropping_the_batchs_rows_fails_the_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
+    let db = Db::Sqlite(dir.path().join("aecl.db"));
+    store.append_audit(record(0, 0)).await.unwrap();
+    let honest = db.read().await;
+    let conn = rusqlite::Connection::open(dir.path().join("aecl.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER skip_log BEFORE INSERT ON audit_log BEGIN SELECT RAISE(IGNORE); END;
+         CREATE TRIGGER skip_checkpoint BEFORE INSERT ON audit_checkpoints
+             BEGIN SELECT RAISE(IGNORE); END;
+         CREATE TRIGGER skip_head BEFORE UPDATE ON audit_head BEGIN SELECT RAISE(IGNORE); END;",
+    )
+    .unwrap();
+    for i in 1..3 {
+        let refused = store.append_audit(record(0, i)).await.unwrap_err().to_string();
+        says(&refused, &["this server's writer wrote it up to 2"]);
+    }
+    conn.execute_batch(
+        "DROP TRIGGER skip_log; DROP TRIGGER skip_checkpoint; DROP TRIGGER skip_head;",
+    )
+    .unwrap();
+    says(&store.append_audit(record(0, 3)).await.unwrap_err().to_string(), &["wrote it up to"]);
+    assert_eq!(db.read().await, honest, "a record was acknowledged or kept");
+}
