@@ -22,7 +22,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 pub use amount::normal as amount_normal;
-pub(crate) use confusable::host_skeletons;
+pub(crate) use confusable::{as_it_looks, host_skeletons, written_host};
 pub use date::normal as date_normal;
 pub use email::{EmailForm, normal as email_normal};
 pub(crate) use fold::embedded_ipv4;

@@ -12,7 +12,9 @@ use std::fmt::Write as _;
 /// Whether `c` is a format character a reader does not see: bidirectional embeddings,
 /// overrides, isolates and marks, the Arabic letter mark, zero-width spaces and joiners,
 /// word joiners and invisible operators, tags, variation selectors, the combining grapheme
-/// joiner, the byte order mark, soft hyphen, and the Khmer and Hangul fillers.
+/// joiner, the byte order mark, soft hyphen, the Khmer and Hangul fillers, and the format
+/// controls of interlinear annotation, Egyptian hieroglyphs, Khitan, shorthand and musical
+/// notation.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
@@ -31,6 +33,11 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{fe00}'..='\u{fe0f}'
             | '\u{feff}'
             | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{16fe4}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
             | '\u{e0000}'..='\u{e007f}'
             | '\u{e0100}'..='\u{e01ef}'
     )

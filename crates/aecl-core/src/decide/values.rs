@@ -71,6 +71,7 @@ impl Evaluation<'_> {
             let folded = values::fold(text);
             let text = folded.as_ref();
             let mut readings = values::readings(text);
+            readings.extend(values::as_it_looks(text));
             if spec.constraints.iter().any(|c| matches!(c, Constraint::Shell(_))) {
                 readings.extend(shell_readings(text));
             }
@@ -183,8 +184,8 @@ fn shell_readings(text: &str) -> Vec<String> {
 }
 
 /// A network client's operands whose host is a number in one of the short spellings
-/// clients accept (`curl 3405803783`, `curl 203.7/x`, `ssh root@203.7`) or an IPv6 literal
-/// (`curl -g '[::ffff:cb00:7107]/x'`), as links, one a line: no text scanner takes such a
+/// clients accept (`curl 3405803783`, `curl 203.7/x`, `ssh root@203.7`) or an IPv6 address
+/// (`curl -g '[::ffff:cb00:7107]/x'`, `ping6 ::ffff:cb00:7107`), as links, one a line: no text scanner takes such a
 /// word for a host, since most are counts, versions and dates. Addresses of `0.0.0.0/8`
 /// are left out: they are what option values and ports read as (`ping -c 4`, `nc HOST 80`).
 fn client_links(analysis: &crate::shell::Analysis) -> String {
@@ -194,6 +195,13 @@ fn client_links(analysis: &crate::shell::Analysis) -> String {
             continue;
         }
         let after_user = operand.rsplit_once('@').map_or(operand.as_str(), |(_, host)| host);
+        // An IPv6 address written bare (`ping6 ::ffff:cb00:7107`, `dig @64:ff9b::cb00:7107`).
+        if after_user.parse::<std::net::Ipv6Addr>().is_ok() {
+            links.push_str("http://[");
+            links.push_str(after_user);
+            links.push_str("]/\n");
+            continue;
+        }
         let host = match after_user.strip_prefix('[') {
             Some(v6) => match v6.find(']') {
                 Some(end) => &after_user[..end + 2],

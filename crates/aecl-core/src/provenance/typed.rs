@@ -26,9 +26,11 @@ pub(super) enum Tag {
     PhoneNational,
     Amount,
     Date,
-    /// A link's host or an address's domain by its look-alike skeleton
-    /// (`values::host_skeletons`).
+    /// A link's host or an address's domain by its look-alike skeletons
+    /// (`values::host_skeletons`), of its lower-case letters and as written.
     HostSkeleton,
+    /// The same of its upper-case letters, for a host with letters outside ASCII.
+    HostSkeletonUpper,
 }
 
 /// The kinds every history document is scanned for.
@@ -114,14 +116,37 @@ impl ProvenanceIndex {
         let texts = std::iter::once(folded.as_ref()).chain(readings.iter().map(String::as_str));
         for text in texts {
             for found in values::find(text, &INDEXED, &ValueOptions::default()) {
+                let raw = text.get(found.start..found.end).unwrap_or_default();
                 for key in keys(&found.normal) {
                     if matches!(key.0, Tag::UrlHost | Tag::EmailDomain) {
-                        for skeleton in values::host_skeletons(&key.1) {
-                            let seen = self.typed.entry((Tag::HostSkeleton, skeleton));
-                            seen.or_default().note(kind, doc);
+                        let written = values::written_host(raw, &key.1);
+                        let skeletons = values::host_skeletons(&key.1, written);
+                        let upper = skeletons.upper.filter(|_| skeletons.foreign);
+                        let lower = skeletons.lower.into_iter().map(|s| (Tag::HostSkeleton, s));
+                        for key in lower.chain(upper.map(|s| (Tag::HostSkeletonUpper, s))) {
+                            self.typed.entry(key).or_default().note(kind, doc);
                         }
                     }
                     self.typed.entry(key).or_default().note(kind, doc);
+                }
+            }
+        }
+        // The text as it looks (`p⍺yp⍺l`, `paypal-billing•example`): the hosts found there
+        // are keyed by their skeletons only, so that they count against a host the model
+        // retypes (never shown as itself) and not against the user's own later words.
+        if let Some(looks) = values::as_it_looks(text) {
+            for found in
+                values::find(&looks, &[ValueKind::Url, ValueKind::Email], &ValueOptions::default())
+            {
+                for (tag, host) in keys(&found.normal) {
+                    if matches!(tag, Tag::UrlHost | Tag::EmailDomain) {
+                        for skeleton in values::host_skeletons(&host, None).lower {
+                            self.typed
+                                .entry((Tag::HostSkeleton, skeleton))
+                                .or_default()
+                                .note(kind, doc);
+                        }
+                    }
                 }
             }
         }
@@ -201,8 +226,11 @@ impl ProvenanceIndex {
     /// `paypal.example`, or the other way round) before the event `before`, if any. A
     /// look-alike never makes a host trusted.
     fn look_alike_source(&self, host: &str, before: u32) -> Option<&SourceRef> {
-        values::host_skeletons(host).iter().find_map(|skeleton| {
-            let first = self.typed.get(&(Tag::HostSkeleton, skeleton.clone()))?;
+        let skeletons = values::host_skeletons(host, None);
+        let lower = skeletons.lower.into_iter().map(|s| (Tag::HostSkeleton, s));
+        let mut keys = lower.chain(skeletons.upper.map(|s| (Tag::HostSkeletonUpper, s)));
+        keys.find_map(|key| {
+            let first = self.typed.get(&key)?;
             let source = self.docs.get(first.untrusted? as usize).map(|d| &d.source)?;
             (source.seq < before).then_some(source)
         })

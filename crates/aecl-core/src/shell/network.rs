@@ -64,10 +64,12 @@ pub(super) fn reaches(
 }
 
 /// Programs outside the table whose words name the host they reach (`ping HOST`,
-/// `dig NAME`): for reading those words as hosts, never for allowing them.
-const HOST_PROGRAMS: [&str; 12] = [
+/// `dig @SERVER NAME`, `openssl s_client -connect HOST:PORT`, `psql -h HOST`): for reading
+/// those words as hosts, never for allowing them.
+const HOST_PROGRAMS: [&str; 25] = [
     "ping",
     "ping6",
+    "fping",
     "dig",
     "host",
     "nslookup",
@@ -78,34 +80,69 @@ const HOST_PROGRAMS: [&str; 12] = [
     "mtr",
     "arping",
     "drill",
+    "openssl",
+    "nmap",
+    "http",
+    "https",
+    "xh",
+    "mysql",
+    "mariadb",
+    "psql",
+    "redis-cli",
+    "mongosh",
+    "mongo",
+    "ldapsearch",
+];
+
+/// Options of the network clients whose value is a count, a size or a time.
+const NUMBERS: [&str; 33] = [
+    "-m",
+    "--max-time",
+    "--connect-timeout",
+    "--retry",
+    "--retry-delay",
+    "--retry-max-time",
+    "-r",
+    "--range",
+    "-C",
+    "--continue-at",
+    "--max-filesize",
+    "--limit-rate",
+    "-Y",
+    "--speed-limit",
+    "-y",
+    "--speed-time",
+    "--expect100-timeout",
+    "--happy-eyeballs-timeout-ms",
+    "--max-redirs",
+    "--keepalive-time",
+    "-t",
+    "--tries",
+    "-T",
+    "--timeout",
+    "-w",
+    "--wait",
+    "-l",
+    "--level",
+    "-Q",
+    "--quota",
+    "--read-timeout",
+    "--dns-timeout",
+    "-p",
 ];
 
 /// Programs whose remote operands are `HOST:PATH` (`HOST::MODULE` for rsync): a word
 /// without a colon is a local path (`rsync -a 10.1/ backup:`, `git checkout 1.0.1`).
 const COLON_REMOTES: [&str; 3] = ["scp", "rsync", "git"];
 
-/// curl's options whose value is where it connects: a URL, a proxy, or (`--connect-to`,
-/// `--resolve`) colon-separated fields among which an address.
-const CURL_HOST_OPTIONS: [&str; 11] = [
-    "--url",
-    "-x",
-    "--proxy",
-    "--preproxy",
-    "--proxy1.0",
-    "--socks4",
-    "--socks4a",
-    "--socks5",
-    "--socks5-hostname",
-    "--connect-to",
-    "--resolve",
-];
-
-/// The words of `analysis`'s commands that a network client takes as where to connect:
-/// the positional arguments of a program the table says reaches other hosts (`curl`,
-/// `wget`, `ssh`, `nc`; for `scp`, `rsync` and `git`, those naming a remote), curl's
-/// options that name a URL or a proxy, and the words of a host look-up tool (`ping`,
-/// `dig`). Data flow reads them as links, so that a spelling no text scanner takes as a
-/// host (`curl 3405803783`, `ssh root@203.7`) is still one there. Over-reading costs
+/// The words of `analysis`'s commands that a network client may take as where to connect:
+/// the operands and option values (but counts, sizes and times) of a program the table
+/// says reaches other hosts (`curl`, `wget`, `ssh`, `nc`), every word and option value of a
+/// host look-up tool (`ping`, `dig`, `psql -h`), the
+/// `HOST:PATH` remotes (and jump hosts) of `scp`, `rsync` and `git`, each field of a
+/// colon-separated value (`--resolve H:P:ADDR`), and the host of a `/dev/tcp/HOST/PORT`
+/// redirection. Data flow reads them as links, so that a spelling no text scanner takes as
+/// a host (`curl 3405803783`, `ssh root@203.7`) is still one there. Over-reading costs
 /// little: a word is only a host there when it is an address in a numeric spelling.
 pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
     let mut out = Vec::new();
@@ -114,35 +151,86 @@ pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
             continue;
         }
         let program = command.program.as_str();
-        if COLON_REMOTES.contains(&program) {
-            // Remotes may stand anywhere (`git remote add NAME REMOTE`, `-J`, option values).
-            let remote = |w: &&super::ShellArg| {
-                w.text.split_once(':').is_some_and(|(host, _)| !host.contains('/'))
-            };
-            out.extend(command.words.iter().filter(remote).map(|w| w.text.clone()));
+        let colon = COLON_REMOTES.contains(&program);
+        let spec = super::programs::builtin(program).filter(|s| s.network || s.uploads);
+        if let (Some(spec), false) = (spec, colon) {
+            // Read with the table: a count or a time an option takes is no host (`-m 3.5`).
+            let words = special::prepare(spec.special, &command.words);
+            let scanned = scan(spec, &words);
+            for option in &scanned.options {
+                let counted = option.names.iter().any(|n| NUMBERS.contains(&n.as_str()));
+                if let Some(value) = option.value.as_ref().filter(|_| !counted) {
+                    out.extend(fields(&value.text));
+                }
+            }
+            out.extend(scanned.positionals.iter().flat_map(|p| fields(&p.text)));
             continue;
         }
-        match super::programs::builtin(program) {
-            Some(spec) if spec.network || spec.uploads => {
-                let words = special::prepare(spec.special, &command.words);
-                let scanned = scan(spec, &words);
-                if program == "curl" {
-                    for value in scanned.values(&CURL_HOST_OPTIONS) {
-                        // `--connect-to H1:P1:H2:P2`, `--resolve H:P:ADDR`: each field.
-                        out.extend(value.text.split(':').map(str::to_owned));
-                        out.push(value.text.clone());
-                    }
+        let client = !colon && HOST_PROGRAMS.contains(&program);
+        if !(client || colon) {
+            continue;
+        }
+        let mut jump = false;
+        for word in &command.words {
+            let text = word.text.as_str();
+            for value in values_of(text) {
+                // A remote is `HOST:PATH`; a jump host (`-J HOST`, `ProxyJump=HOST`) any.
+                if client || jump || value.split_once(':').is_some_and(|(h, _)| !h.contains('/')) {
+                    out.extend(fields(value));
                 }
-                out.extend(scanned.positionals.into_iter().map(|p| p.text));
             }
-            Some(_) => {}
-            None if HOST_PROGRAMS.contains(&program) => {
-                let words = command.words.iter().map(|w| &w.text);
-                out.extend(words.filter(|w| !w.starts_with('-')).cloned());
+            jump = colon && (text == "-J" || text.eq_ignore_ascii_case("-oProxyJump"));
+            if colon && let Some((_, host)) = text.split_once("ProxyJump=") {
+                out.push(host.to_owned());
             }
-            None => {}
         }
     }
+    for redirection in &analysis.redirections {
+        let target = redirection.target.text.as_str();
+        let socket = target.strip_prefix("/dev/tcp/").or_else(|| target.strip_prefix("/dev/udp/"));
+        if let Some((host, _port)) = socket.and_then(|rest| rest.rsplit_once('/')) {
+            out.push(host.to_owned());
+        }
+    }
+    out
+}
+
+/// What a word gives a program: itself, or an option's value (`--url=X`, `-x203.7:80`).
+fn values_of(word: &str) -> Vec<&str> {
+    let Some(option) = word.strip_prefix('-') else { return vec![word] };
+    if let Some((_, value)) = option.split_once('=') {
+        return vec![value];
+    }
+    // A short option with its value glued on (`-x3405803783:8080`); a long one has none.
+    match option.strip_prefix('-') {
+        Some(_) => Vec::new(),
+        None => option.get(1..).filter(|v| !v.is_empty()).into_iter().collect(),
+    }
+}
+
+/// The colon-separated fields of a value, an IPv6 literal in brackets kept whole, and the
+/// value itself: `--resolve ok.test:443:[::ffff:cb00:7107]`, `--connect-to ::203.7:`.
+fn fields(value: &str) -> Vec<String> {
+    let mut out = vec![value.to_owned()];
+    if value.matches(':').count() < 2 || value.contains("://") {
+        return out;
+    }
+    let mut field = String::new();
+    let mut bracket = false;
+    for c in value.chars() {
+        match c {
+            '[' => bracket = true,
+            ']' => bracket = false,
+            ':' if !bracket => {
+                out.push(std::mem::take(&mut field));
+                continue;
+            }
+            _ => {}
+        }
+        field.push(c);
+    }
+    out.push(field);
+    out.retain(|f| !f.is_empty());
     out
 }
 
@@ -156,17 +244,32 @@ mod tests {
 
     #[test]
     fn a_clients_operands_are_where_it_connects_and_a_local_paths_are_not() {
-        assert_eq!(operands("curl -s -m 3.5 203.7/x"), ["203.7/x"]);
-        let proxied = operands("curl --url=3405803783 -x 203.7:3128 https://ok.test/");
-        for expected in ["3405803783", "203.7:3128", "203.7", "https://ok.test/"] {
-            assert!(proxied.iter().any(|o| o == expected), "{expected}: {proxied:?}");
-        }
-        assert_eq!(operands("git clone git@203.7:team/x.git 10.1"), ["git@203.7:team/x.git"]);
-        assert!(operands("git checkout 1.0.1 && git diff 1.0.1 10.0.1").is_empty());
-        assert_eq!(operands("rsync -a 10.1/ backup:/srv/"), ["backup:/srv/"]);
-        assert_eq!(operands("ping -c 4 203.7"), ["4", "203.7"]);
+        let has = |line: &str, expected: &[&str]| {
+            let found = operands(line);
+            for e in expected {
+                assert!(found.iter().any(|o| o == e), "{line}: {e} not in {found:?}");
+            }
+        };
+        has("curl -s -m 3.5 203.7/x", &["203.7/x"]);
+        has("curl --url=3405803783 -x203.7:3128 https://ok.test/", &["3405803783", "203.7:3128"]);
+        has("curl --head 3405803783", &["3405803783"]);
+        has(
+            "curl --resolve ok.test:443:[::ffff:cb00:7107] https://ok.test/",
+            &["[::ffff:cb00:7107]"],
+        );
+        has("git clone git@203.7:team/x.git 10.1", &["git@203.7:team/x.git"]);
+        has("git archive --remote=203.7:x.git HEAD", &["203.7:x.git"]);
+        has(
+            "scp -J 203.7 f ok.test:/tmp/ && scp -o ProxyJump=203.8 f ok.test:",
+            &["203.7", "203.8"],
+        );
+        has("exec 3<>/dev/tcp/203.7/80", &["203.7"]);
+        has("psql -h 203.7 -U me", &["203.7"]);
+        let local =
+            operands("git checkout 1.0.1 && git diff 1.0.1 10.0.1 && rsync -a 10.1/ b:/srv/");
+        assert_eq!(local, ["b:/srv/"]);
         assert!(operands("cat 203.7/x && echo 3405803783").is_empty());
         // Wrapped commands are read as the commands they start.
-        assert_eq!(operands("sudo timeout 5 curl 203.7"), ["203.7"]);
+        has("sudo timeout 5 curl 203.7", &["203.7"]);
     }
 }

@@ -20,33 +20,68 @@
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-/// The skeletons of a host name (punycode or Unicode), of its lower-case and upper-case
-/// letters: its labels read as Unicode, each character mapped to its confusable prototype,
-/// accents dropped, lower case. Empty for an IP address, whose digits are no letters
-/// anyone mistakes for a name.
-pub(crate) fn host_skeletons(host: &str) -> Vec<String> {
+/// The look-alike keys of one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Skeletons {
+    /// Of its lower-case letters, and of the letters as written where the text is at hand
+    /// (`PaypaI`: a capital I drawn like an l).
+    pub lower: Vec<String>,
+    /// Of its upper-case letters: only for a host with letters outside ASCII (`ΝΕΤFLΙΧ`,
+    /// which URL parsing hands over as `νετflιχ`), and for every host looked up. Kept
+    /// apart from `lower`: compared among themselves, upper-case skeletons merge `i` and
+    /// `l` (`I`, `l` and `1` are one prototype), which would make `api` and `ap1`, `.it`
+    /// and `.lt` alike.
+    pub upper: Option<String>,
+    /// The host has letters outside ASCII: its `upper` skeleton is indexed.
+    pub foreign: bool,
+}
+
+/// The skeletons of a host name (punycode or Unicode; `written`, the host as the text
+/// wrote it, when at hand): its labels read as Unicode, each character mapped to its
+/// confusable prototype, accents dropped, lower case. Empty for an IP address, whose
+/// digits are no letters anyone mistakes for a name.
+pub(crate) fn host_skeletons(host: &str, written: Option<&str>) -> Skeletons {
     let host = host.trim_end_matches('.');
     if host.is_empty()
         || host.starts_with('[')
         || host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
     {
-        return Vec::new();
+        return Skeletons::default();
     }
     // A label that is not valid punycode stays as written (`to_unicode` keeps it).
     let (unicode, _) = idna::domain_to_unicode(host);
-    let mut plain = String::with_capacity(unicode.len());
-    for c in unicode.nfkc() {
-        push_prototype(c, &mut plain);
+    let prototypes = |text: &str| {
+        let mut out = String::with_capacity(text.len());
+        for c in text.nfkc() {
+            push_prototype(c, &mut out);
+        }
+        out
+    };
+    let plain = prototypes(&unicode);
+    let mut lower = vec![skeleton(&plain.to_lowercase())];
+    if let Some(written) = written.filter(|w| w.chars().any(char::is_uppercase)) {
+        let as_written = skeleton(&prototypes(written.trim_end_matches('.')));
+        if !lower.contains(&as_written) {
+            lower.push(as_written);
+        }
     }
-    let mut out = vec![skeleton(&plain.to_lowercase())];
-    let upper = skeleton(&plain.to_uppercase());
-    if upper != out[0] {
-        out.push(upper);
-    }
-    out
+    let upper = Some(skeleton(&plain.to_uppercase())).filter(|u| !lower.contains(u));
+    Skeletons { lower, upper, foreign: !unicode.is_ascii() }
 }
 
-/// The skeleton of `text`: UTS #39's, accents and case dropped, then the letter pairs.
+/// The host of a link or an address as `text` writes it (`HTTPS://user@PaypaI.example:443/x`
+/// → `PaypaI.example`), when it is the host `host` (its ASCII form, lower case): the case
+/// and the characters URL parsing maps (`ϲ` to `σ`) are kept.
+pub(crate) fn written_host<'t>(text: &'t str, host: &str) -> Option<&'t str> {
+    let rest = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or_default();
+    let written = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let written = written.split(':').next().unwrap_or_default();
+    let ascii = idna::domain_to_ascii(written).ok()?;
+    (ascii.trim_end_matches('.') == host.trim_end_matches('.')).then_some(written)
+}
+
+/// The skeleton of `text`: UTS #39's, accents and case dropped, then `vv` for `w`.
 fn skeleton(text: &str) -> String {
     let mapped: String = unicode_security::skeleton(text).collect();
     let plain: String = mapped.nfd().filter(|c| !is_combining_mark(*c)).collect();
@@ -54,11 +89,11 @@ fn skeleton(text: &str) -> String {
     // skeleton of that taken again (lower-casing can make a new look-alike).
     let lower = plain.to_lowercase();
     let again: String = unicode_security::skeleton(&lower).collect::<String>().to_lowercase();
-    again.replace("vv", "w").replace("cl", "d")
+    again.replace("vv", "w")
 }
 
 /// `c`, or the prototype of a look-alike UTS #39 does not list, appended to `out`.
-fn push_prototype(c: char, out: &mut String) {
+pub(super) fn push_prototype(c: char, out: &mut String) {
     let prototype = match c {
         'ᴀ' => 'a',
         'ʙ' => 'b',
@@ -75,7 +110,7 @@ fn push_prototype(c: char, out: &mut String) {
         'ᴍ' => 'm',
         'ɴ' => 'n',
         'ᴏ' => 'o',
-        'ᴘ' => 'p',
+        'ᴘ' | 'ᴩ' => 'p',
         'ꞯ' => 'q',
         'ʀ' => 'r',
         'ꜱ' => 's',
@@ -96,14 +131,112 @@ fn push_prototype(c: char, out: &mut String) {
     out.push(prototype);
 }
 
+/// `text` as it looks: every character drawn like an ASCII one written as that one (its
+/// UTS #39 confusable prototype: `p⍺yp⍺l`, `seϲure`, `paypal-billing•example`,
+/// `paypal一billing`, Cyrillic `раураl`), combining marks dropped (`a\u{300}pple`, a mark
+/// no letter composes with), and tag characters read as the ASCII they encode (a link
+/// hidden from a reader but not from the model, "ASCII smuggling"); then folded. A host
+/// written so is then found as the host it looks like, which is where a model that retypes
+/// it sends the call. `None` for ASCII text, and when nothing changes.
+pub(crate) fn as_it_looks(text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut utf8 = [0u8; 4];
+    let mut prototypes: crate::hash::HashMap<char, Option<String>> = Default::default();
+    let mut in_tags = false;
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        if let '\u{e0020}'..='\u{e007e}' = c {
+            // A run of tags is a text of its own, not the end of the word before it.
+            if !in_tags {
+                out.push(' ');
+                in_tags = true;
+            }
+            out.push(char::from_u32(u32::from(c) - 0xe0000).unwrap_or(' '));
+            changed = true;
+            continue;
+        }
+        in_tags = false;
+        if is_combining_mark(c) {
+            changed = true;
+            continue;
+        }
+        if let Some(plain) = dot_or_dash(c) {
+            out.push(plain);
+            changed = true;
+            continue;
+        }
+        // Once per character: a page of another script repeats a few hundred of them.
+        let prototype = prototypes.entry(c).or_insert_with(|| {
+            // The table's prototype, then the look-alikes it leaves out (its prototype of
+            // `ᴩ` is the small capital `ᴘ`).
+            let mut prototype = String::new();
+            for p in unicode_security::skeleton(c.encode_utf8(&mut utf8)) {
+                if !is_combining_mark(p) {
+                    push_prototype(p, &mut prototype);
+                }
+            }
+            match prototype.as_str() {
+                // A middle dot is how the table draws most dot-like characters.
+                "\u{b7}" => Some(".".to_owned()),
+                p if !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Some(prototype)
+                }
+                _ => None,
+            }
+        });
+        match prototype {
+            Some(prototype) => {
+                out.push_str(prototype);
+                changed = true;
+            }
+            None => out.push(c),
+        }
+    }
+    changed.then(|| super::fold(&out).into_owned())
+}
+
+/// A dot or a dash for a character drawn like one between two words of a host that UTS
+/// #39 does not map to it (or maps to a letter of its script): middle dots, bullets and
+/// tone marks; hyphens of other scripts, strokes (the ideograph and the Hangul vowel for
+/// "one"), box-drawing lines, the Ogham space mark, the Arabic tatweel.
+fn dot_or_dash(c: char) -> Option<char> {
+    match c {
+        '\u{b7}' | '\u{2d1}' | '\u{2d9}' | '\u{387}' | '\u{660}' | '\u{6d4}' | '\u{6f0}'
+        | '\u{701}' | '\u{702}' | '\u{971}' | '\u{a76}' | '\u{f0b}' | '\u{1427}' | '\u{16eb}'
+        | '\u{18df}' | '\u{2022}' | '\u{2027}' | '\u{2219}' | '\u{22c5}' | '\u{2981}'
+        | '\u{2e30}' | '\u{2e31}' | '\u{30fb}' | '\u{318d}' | '\u{a4f8}' | '\u{a60e}'
+        | '\u{a78f}' | '\u{ff65}' | '\u{10101}' => Some('.'),
+        '\u{2d7}' | '\u{58a}' | '\u{5be}' | '\u{640}' | '\u{1173}' | '\u{1428}' | '\u{1680}'
+        | '\u{1806}' | '\u{2043}' | '\u{207b}' | '\u{208b}' | '\u{23af}' | '\u{23bc}'
+        | '\u{2500}' | '\u{2501}' | '\u{2504}' | '\u{2796}' | '\u{2cba}' | '\u{2e3a}'
+        | '\u{2f00}' | '\u{30fc}' | '\u{3127}' | '\u{3161}' | '\u{4e00}' | '\u{a7f7}'
+        | '\u{ff70}' | '\u{ffda}' | '\u{10191}' | '\u{1d360}' => Some('-'),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::host_skeletons;
 
-    /// Whether two hosts share a skeleton.
-    fn alike(a: &str, b: &str) -> bool {
-        let b = host_skeletons(b);
-        host_skeletons(a).iter().any(|s| b.contains(s))
+    /// Whether a host of a page (as URL parsing hands it over, and as the page wrote it)
+    /// and a host of a call share a skeleton, as `typed::host_source` compares them.
+    fn alike(page: &str, call: &str) -> bool {
+        let (host, written) = match idna::domain_to_ascii(page) {
+            Ok(host) => (host, Some(page)),
+            Err(_) => (page.to_lowercase(), None),
+        };
+        let page = host_skeletons(&host, written);
+        let call = host_skeletons(call, None);
+        call.lower.iter().any(|s| page.lower.contains(s))
+            || (page.foreign && page.upper.is_some() && page.upper == call.upper)
     }
 
     #[test]
@@ -114,12 +247,10 @@ mod tests {
             "раураl-billing.example",
             punycode.as_str(),
             "paypa1-billing.example",
-            "PAYPAL-billing.example",
+            "PaypaI-billing.example",
             "pаypаl-billing.exаmple",
             "ᴘᴀʏᴘᴀʟ-billing.example",
             "🅿🅰🆈🅿🅰🅻-billing.example",
-            // As URL parsing hands them over: lower case.
-            "paypai-billing.example",
             "ρaypal-billing.example",
         ] {
             assert!(alike(spelling, "paypal-billing.example"), "{spelling}");
@@ -128,13 +259,11 @@ mod tests {
         {
             assert!(alike(spelling, "google.example"), "{spelling}");
         }
-        // Capitals of other scripts, lower-cased by URL parsing before they arrive.
         for (spelling, plain) in [
-            ("νετflιχ-billing.example", "netflix-billing.example"),
-            ("нѕвс-secure.example", "hsbc-secure.example"),
-            ("амаzоn.example", "amazon.example"),
+            ("ΝΕΤFLΙΧ-billing.example", "netflix-billing.example"),
+            ("НЅВС-secure.example", "hsbc-secure.example"),
+            ("АМАZОN.example", "amazon.example"),
             ("vvallet-help.example", "wallet-help.example"),
-            ("clropbox.example", "dropbox.example"),
             ("paßport.example", "passport.example"),
             ("rnicrosoft.example", "microsoft.example"),
         ] {
@@ -144,11 +273,34 @@ mod tests {
 
     #[test]
     fn different_names_and_addresses_keep_apart() {
-        assert!(!alike("paypal.example", "paypai-shop.example"));
-        assert!(!alike("evil.example", "devil.example"));
-        assert!(!alike("docs.example", "paypal.example"));
-        assert!(host_skeletons("203.0.113.7").is_empty());
-        assert!(host_skeletons("[2001:db8::1]").is_empty());
-        assert!(host_skeletons("").is_empty());
+        for (page, call) in [
+            ("paypal.example", "paypai-shop.example"),
+            ("evil.example", "devil.example"),
+            ("docs.example", "paypal.example"),
+            // `i`, `l` and `1` meet only in upper case, kept apart for ASCII hosts.
+            ("ap1.datadoghq.example", "api.datadoghq.example"),
+            ("acme-store.lt", "acme-store.it"),
+            ("mail.example", "mall.example"),
+            ("dock.example", "clock.example"),
+        ] {
+            assert!(!alike(page, call), "{page} {call}");
+        }
+    }
+
+    #[test]
+    fn the_written_host_is_the_one_the_text_names() {
+        use super::written_host;
+        let host = idna::domain_to_ascii("PaypaI.example").unwrap();
+        assert_eq!(written_host("HTTPS://me@PaypaI.example:443/x", &host), Some("PaypaI.example"));
+        assert_eq!(written_host("PaypaI.example/login", &host), Some("PaypaI.example"));
+        assert_eq!(written_host("billing@PaypaI.example", &host), Some("PaypaI.example"));
+        assert_eq!(written_host("https://other.example/PaypaI.example", &host), None);
+    }
+
+    #[test]
+    fn addresses_have_no_skeleton() {
+        assert_eq!(host_skeletons("203.0.113.7", None), Default::default());
+        assert_eq!(host_skeletons("[2001:db8::1]", None), Default::default());
+        assert_eq!(host_skeletons("", None), Default::default());
     }
 }

@@ -72,9 +72,6 @@ fn digit_of_script(c: char) -> Option<char> {
 pub fn readings(text: &str) -> Vec<String> {
     let folded = fold(text);
     let mut out = Vec::new();
-    if let Some(plain) = without_look_alike_marks(text) {
-        out.push(plain);
-    }
     if let Some(addresses) = embedded_ipv4(&folded) {
         out.push(addresses);
     }
@@ -115,77 +112,6 @@ pub fn readings(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// `text` (folded) with characters drawn like a dot or a dash written as one
-/// (`paypal-billingꓸexample`, `paypal一billing.example`) and combining marks dropped
-/// (`a\u{300}pple-id.example`, a mark no letter composes with, U+20DD around one): a
-/// reader sees a host there, and the scanner, which takes a host's letters from the
-/// scripts' own letters, saw none. `None` when the text has none of them.
-fn without_look_alike_marks(text: &str) -> Option<String> {
-    let mark = |c: char| {
-        matches!(c, '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}'
-            | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
-    };
-    let dot = |c: char| {
-        matches!(
-            c,
-            '\u{a4f8}'
-                | '\u{660}'
-                | '\u{6f0}'
-                | '\u{701}'
-                | '\u{702}'
-                | '\u{6d4}'
-                | '\u{a78f}'
-                | '\u{1427}'
-                | '\u{22c5}'
-                | '\u{2219}'
-                | '\u{2e31}'
-                | '\u{2e30}'
-                | '\u{971}'
-                | '\u{16eb}'
-                | '\u{2981}'
-                | '\u{b7}'
-                | '\u{387}'
-                | '\u{30fb}'
-                | '\u{ff65}'
-                | '\u{2027}'
-        )
-    };
-    let dash = |c: char| {
-        matches!(
-            c,
-            '\u{2d7}'
-                | '\u{4e00}'
-                | '\u{30fc}'
-                | '\u{ff70}'
-                | '\u{2043}'
-                | '\u{3161}'
-                | '\u{2500}'
-                | '\u{2501}'
-                | '\u{23af}'
-                | '\u{2796}'
-                | '\u{2cba}'
-                | '\u{10191}'
-        )
-    };
-    if text.is_ascii() || !text.chars().any(|c| mark(c) || dot(c) || dash(c)) {
-        return None;
-    }
-    let plain: String = text
-        .chars()
-        .filter(|c| !mark(*c))
-        .map(|c| {
-            if dot(c) {
-                '.'
-            } else if dash(c) {
-                '-'
-            } else {
-                c
-            }
-        })
-        .collect();
-    Some(fold(&plain).into_owned())
 }
 
 /// `text` with the usual disguises of an address or a link undone: `eve [at] evil [dot]
