@@ -134,7 +134,7 @@ impl ProvenanceIndex {
         // The text as it looks (`p⍺yp⍺l`, `paypal-billing•example`): the hosts found there
         // are keyed by their skeletons only, so that they count against a host the model
         // retypes (never shown as itself) and not against the user's own later words.
-        if let Some(looks) = values::as_it_looks(text) {
+        for looks in values::as_it_looks(text) {
             for found in
                 values::find(&looks, &[ValueKind::Url, ValueKind::Email], &ValueOptions::default())
             {

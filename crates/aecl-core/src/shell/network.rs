@@ -147,7 +147,10 @@ const COLON_REMOTES: [&str; 3] = ["scp", "rsync", "git"];
 pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
     let mut out = Vec::new();
     for command in &analysis.commands {
-        if command.dynamic || command.wrapper {
+        // A wrapper's command is read on its own. (A command only known at run time has
+        // its source text for a program name, which names no client; `ssh HOST` alone is
+        // one, an interactive session, and its words are known.)
+        if command.wrapper {
             continue;
         }
         let program = command.program.as_str();
@@ -185,6 +188,22 @@ pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
             }
         }
     }
+    // Where the clients of the line are sent through: `https_proxy=203.7:3128 curl ...`,
+    // `env ALL_PROXY=...`, `PGHOST=203.7 psql`.
+    let assigned = analysis.assignments.iter().map(|a| (a.name.as_str(), a.value.text.as_str()));
+    let wrapped = analysis
+        .commands
+        .iter()
+        .filter(|c| c.wrapper)
+        .flat_map(|c| c.words.iter().filter_map(|w| w.text.split_once('=')));
+    for (name, value) in assigned.chain(wrapped) {
+        let name = name.to_ascii_lowercase();
+        if name.ends_with("proxy")
+            || matches!(name.as_str(), "pghost" | "pghostaddr" | "mysql_host")
+        {
+            out.extend(fields(value));
+        }
+    }
     for redirection in &analysis.redirections {
         let target = redirection.target.text.as_str();
         let socket = target.strip_prefix("/dev/tcp/").or_else(|| target.strip_prefix("/dev/udp/"));
@@ -212,6 +231,11 @@ fn values_of(word: &str) -> Vec<&str> {
 /// value itself: `--resolve ok.test:443:[::ffff:cb00:7107]`, `--connect-to ::203.7:`.
 fn fields(value: &str) -> Vec<String> {
     let mut out = vec![value.to_owned()];
+    // `HostName=203.7`, `ProxyJump 203.7`, a connection string `host=203.7 dbname=app`.
+    if value.contains(['=', ' ']) {
+        let pieces = value.split(|c: char| c == '=' || c.is_whitespace());
+        out.extend(pieces.filter(|p| !p.is_empty() && *p != value).map(str::to_owned));
+    }
     if value.matches(':').count() < 2 || value.contains("://") {
         return out;
     }
@@ -265,6 +289,13 @@ mod tests {
         );
         has("exec 3<>/dev/tcp/203.7/80", &["203.7"]);
         has("psql -h 203.7 -U me", &["203.7"]);
+        has("psql 'host=203.8 dbname=app'", &["203.8"]);
+        has(
+            "ssh -o HostName=203.7 ok.test && ssh -o 'ProxyJump 203.8' ok.test",
+            &["203.7", "203.8"],
+        );
+        has("https_proxy=203.7:3128 curl https://ok.test/", &["203.7:3128"]);
+        has("env ALL_PROXY=203.8:1080 curl https://ok.test/", &["203.8:1080"]);
         let local =
             operands("git checkout 1.0.1 && git diff 1.0.1 10.0.1 && rsync -a 10.1/ b:/srv/");
         assert_eq!(local, ["b:/srv/"]);

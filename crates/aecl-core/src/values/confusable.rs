@@ -59,13 +59,13 @@ pub(crate) fn host_skeletons(host: &str, written: Option<&str>) -> Skeletons {
     };
     let plain = prototypes(&unicode);
     let mut lower = vec![skeleton(&plain.to_lowercase())];
+    let upper = Some(skeleton(&plain.to_uppercase())).filter(|u| *u != lower[0]);
     if let Some(written) = written.filter(|w| w.chars().any(char::is_uppercase)) {
         let as_written = skeleton(&prototypes(written.trim_end_matches('.')));
         if !lower.contains(&as_written) {
             lower.push(as_written);
         }
     }
-    let upper = Some(skeleton(&plain.to_uppercase())).filter(|u| !lower.contains(u));
     Skeletons { lower, upper, foreign: !unicode.is_ascii() }
 }
 
@@ -138,10 +138,54 @@ pub(super) fn push_prototype(c: char, out: &mut String) {
 /// hidden from a reader but not from the model, "ASCII smuggling"); then folded. A host
 /// written so is then found as the host it looks like, which is where a model that retypes
 /// it sends the call. `None` for ASCII text, and when nothing changes.
-pub(crate) fn as_it_looks(text: &str) -> Option<String> {
+pub(crate) fn as_it_looks(text: &str) -> Vec<String> {
     if text.is_ascii() {
-        return None;
+        return Vec::new();
     }
+    let shown = displayed(text);
+    let mut out: Vec<String> = looks(&shown, false).into_iter().collect();
+    if out.is_empty() && matches!(shown, std::borrow::Cow::Owned(_)) {
+        out.push(super::fold(&shown).into_owned());
+    }
+    // Tags beside visible letters are read joined to them by the model (`pay` + the tags
+    // of `pal` + `-billing.example`), and apart where they are a text of their own.
+    if text.chars().any(|c| matches!(c, '\u{e0020}'..='\u{e007e}')) {
+        out.extend(looks(&shown, true).filter(|apart| !out.contains(apart)));
+    }
+    out
+}
+
+/// `text` in the order a reader sees it: a run after a right-to-left override (U+202E,
+/// or the isolate U+2067), up to its end (U+202C, U+2069) or the line's, reversed
+/// (`\u{202e}elpmaxe.lapyap\u{202c}` shows `paypal.example`).
+fn displayed(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['\u{202e}', '\u{2067}']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut run: Option<String> = None;
+    for c in text.chars() {
+        match (c, &mut run) {
+            ('\u{202e}' | '\u{2067}', None) => run = Some(String::new()),
+            ('\u{202c}' | '\u{2069}' | '\n', Some(reversed)) => {
+                out.extend(reversed.chars().rev());
+                run = None;
+                if c == '\n' {
+                    out.push(c);
+                }
+            }
+            (c, Some(reversed)) => reversed.push(c),
+            (c, None) => out.push(c),
+        }
+    }
+    if let Some(reversed) = run {
+        out.extend(reversed.chars().rev());
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`as_it_looks`] of one reading: tag runs joined to the letters beside them, or apart.
+fn looks(text: &str, tags_apart: bool) -> Option<String> {
     let mut out = String::with_capacity(text.len());
     let mut changed = false;
     let mut utf8 = [0u8; 4];
@@ -153,8 +197,7 @@ pub(crate) fn as_it_looks(text: &str) -> Option<String> {
             continue;
         }
         if let '\u{e0020}'..='\u{e007e}' = c {
-            // A run of tags is a text of its own, not the end of the word before it.
-            if !in_tags {
+            if tags_apart && !in_tags {
                 out.push(' ');
                 in_tags = true;
             }
@@ -261,6 +304,9 @@ mod tests {
         }
         for (spelling, plain) in [
             ("ΝΕΤFLΙΧ-billing.example", "netflix-billing.example"),
+            // All capitals with an I, and nothing in ASCII lower case beside it.
+            ("ΝΕΤFLΙΧ.com", "netflix.com"),
+            ("МІСRОЅОFТ.com", "microsoft.com"),
             ("НЅВС-secure.example", "hsbc-secure.example"),
             ("АМАZОN.example", "amazon.example"),
             ("vvallet-help.example", "wallet-help.example"),

@@ -17,6 +17,7 @@ mod log_end;
 mod revocation;
 mod runs;
 mod schema;
+mod shape;
 mod standing;
 mod writer;
 
@@ -99,6 +100,7 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
         schema::migrate(&pool).await?;
+        shape::check_shape(&mut *pool.acquire().await.map_err(backend)?).await?;
         // Nothing is signed over a log changed outside aecl (`resume.rs`): checked here, so
         // that a refused log stops the start, and again by the committer whenever the head
         // it finds is not the one it left.
@@ -131,6 +133,9 @@ impl PostgresStore {
         if !has_schema {
             return Err(StoreError::Backend("the database holds no aecl audit log".to_owned()));
         }
+        // A trigger or a replaced function may have kept records from the log: `verify`
+        // says so rather than pass what is left.
+        shape::check_shape(&mut *pool.acquire().await.map_err(backend)?).await?;
         Ok(PostgresReader { pool })
     }
 
@@ -153,6 +158,9 @@ impl PostgresStore {
         let probe = |e: sqlx::Error| format!("write probe: {e}");
         let ends = log_end::read_ends(self.pool()).await.map_err(probe)?;
         let mut conn = self.pool().acquire().await.map_err(probe)?;
+        if let Some(problem) = shape::problem(&mut conn).await.map_err(probe)? {
+            return Err(self.inner.audit.fail_with(problem));
+        }
         let chain = log_end::chain_at(&mut conn, left - 1).await.map_err(probe)?;
         let stored = Some(ends.size).filter(|_| ends.has_head);
         // The store against itself first: its reasons name the ends that disagree.

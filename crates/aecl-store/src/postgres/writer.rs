@@ -47,6 +47,9 @@ use super::log_end::{self, CheckpointMoved, End, Left, LogEndMoved, StickyFailur
 use crate::resume::{Disagreement, Tip, refusal};
 use crate::{AuditConfig, QueueDepth, backend, head, to_i64};
 
+/// How often a running committer checks the schema and the log's extension itself.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Records taken into one transaction at most.
 const MAX_BATCH: usize = 4096;
 
@@ -205,6 +208,7 @@ pub(crate) fn spawn(pool: PgPool, audit: AuditConfig, db: String, verified: Veri
         publish: audit.publish,
         queued: depth.clone(),
         left: left.clone(),
+        rechecked: std::time::Instant::now(),
         resumable: verified.log,
         checkpoint: verified.checkpoint,
         others_appending: false,
@@ -224,6 +228,8 @@ struct Committer {
     resumable: LogState,
     /// `resumable`'s size and chain hash, for the write probe.
     left: Left,
+    /// When the schema and the log's extension were last checked (`recheck`).
+    rechecked: std::time::Instant,
     /// The checkpoint over `resumable`, as stored: the last this committer signed, or the
     /// one it checked the head against.
     checkpoint: Option<String>,
@@ -266,6 +272,15 @@ impl Committer {
             records.push(job.record);
             answers.push(job.answer);
         }
+        // Once a second, before a batch: the schema is still aecl's and the stored log still
+        // extends the one this committer left. A function replaced to answer "appended"
+        // without writing, or a trigger dropping the rows, lies to the batches themselves.
+        if self.rechecked.elapsed() >= RECHECK && self.failure.refusal().is_none() {
+            self.rechecked = std::time::Instant::now();
+            if let Err(error) = self.recheck(conn).await {
+                tracing::warn!(%error, "the audit log's periodic check could not run");
+            }
+        }
         // Bounded as the batchers' statements are (`batch.rs`): the log's producers all wait
         // on this batch. Records queued before the store stopped appending are refused here.
         let outcome = match self.failure.refusal() {
@@ -302,6 +317,27 @@ impl Committer {
                 }
             }
         }
+    }
+
+    /// The schema and the log's extension checked (see `commit`); a change found is sticky.
+    /// An error is one of reaching the database, which the batch will meet too.
+    async fn recheck(&mut self, conn: &mut Dedicated) -> Result<(), StoreError> {
+        let conn = conn.get().await?;
+        if let Some(problem) = super::shape::problem(&mut *conn).await.map_err(backend)? {
+            self.failure.fail_with(problem);
+            return Ok(());
+        }
+        let stored: Option<i64> = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?;
+        let left = to_i64(self.resumable.next_seq());
+        let chain = log_end::chain_at(conn, left - 1).await.map_err(backend)?;
+        let own = (left, self.resumable.head());
+        if let Err(moved) = log_end::extends(&self.db, (own.0, &own.1), stored, chain.as_deref()) {
+            self.failure.fail(&moved);
+        }
+        Ok(())
     }
 
     /// Appends the batch. The outer error fails the whole batch; an inner one is a record

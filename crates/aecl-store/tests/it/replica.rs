@@ -227,6 +227,7 @@ async fn replicas_starting_at_once_migrate_once() {
         (8, "append_events"),
         (9, "append_audit"),
         (10, "append_audit_at_end"),
+        (11, "append_audit_signed_end"),
     ];
     assert_eq!(versions, expected.map(|(v, name)| (v, name.to_owned())));
     // Each store appends; together they make one log.
@@ -249,7 +250,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap();
     let refused = PostgresStore::open(&url, audit_config()).await.unwrap_err();
-    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 10 }), "{refused}");
+    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 11 }), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

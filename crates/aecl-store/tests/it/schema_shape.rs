@@ -57,3 +57,46 @@ async fn a_view_of_ones_own_under_another_name_is_left_alone() {
     let store = SqliteStore::open(&path, audit_config()).unwrap();
     store.append_audit(record(0, 2)).await.unwrap();
 }
+
+/// The same on PostgreSQL (red team of stop 53, F2): a trigger that drops the log's rows, or
+/// the committer's function replaced by one that answers "appended" and writes nothing, had
+/// calls acknowledged with no record stored, and `verify` pass over what was left. A store
+/// refuses such a schema at open, the reader (`aecl audit verify`) too, and a running store
+/// finds it within a second (its own check before a batch, and the write probe): every
+/// later append is refused.
+#[tokio::test]
+async fn a_postgres_schema_changed_under_the_log_is_refused_and_stops_a_running_store() {
+    use aecl_store::PostgresStore;
+    let fake = "CREATE OR REPLACE FUNCTION aecl_append_audit_signed_end(
+        p_size BIGINT, p_head BYTEA, p_nodes BYTEA, p_checkpoint TEXT, p_seqs BIGINT[],
+        p_records BYTEA[], p_chain BYTEA[], p_new_size BIGINT, p_note TEXT, p_new_head BYTEA,
+        p_new_nodes BYTEA, OUT outcome TEXT, OUT last_seq BIGINT, OUT last_chain BYTEA)
+        LANGUAGE plpgsql AS $$ BEGIN outcome := 'appended'; END $$";
+    let trigger = "CREATE FUNCTION drop_row() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RETURN NULL; END $$;
+        CREATE TRIGGER keep_out BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION drop_row()";
+    for (change, why) in [
+        (fake, "aecl_append_audit_signed_end was replaced"),
+        (trigger, "triggers on audit_log (keep_out)"),
+    ] {
+        let url = crate::pg::postgres_url().await;
+        let store = PostgresStore::open(&url, audit_config()).await.unwrap();
+        store.append_audit(record(0, 0)).await.unwrap();
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::raw_sql(change).execute(&pool).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        for i in 1..3 {
+            let refused = store.append_audit(record(0, i)).await.unwrap_err().to_string();
+            assert!(refused.contains(why), "{refused}");
+        }
+        let health = store.health().await;
+        assert!(health.failed.as_deref().unwrap_or_default().contains(why), "{health:?}");
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_log").fetch_one(&pool).await.unwrap();
+        assert_eq!(count, 1, "{why}: a record was acknowledged");
+        let opened = PostgresStore::open(&url, audit_config()).await.unwrap_err().to_string();
+        assert!(opened.contains(why), "{opened}");
+        let read = PostgresStore::open_reader(&url).await.unwrap_err().to_string();
+        assert!(read.contains(why), "{read}");
+    }
+}
