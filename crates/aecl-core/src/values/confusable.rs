@@ -58,8 +58,9 @@ pub(crate) fn host_skeletons(host: &str, written: Option<&str>) -> Skeletons {
         out
     };
     let plain = prototypes(&unicode);
-    let mut lower = vec![skeleton(&plain.to_lowercase())];
-    let upper = Some(skeleton(&plain.to_uppercase())).filter(|u| *u != lower[0]);
+    let lowered = skeleton(&plain.to_lowercase());
+    let upper = Some(skeleton(&plain.to_uppercase())).filter(|u| *u != lowered);
+    let mut lower = vec![lowered];
     if let Some(written) = written.filter(|w| w.chars().any(char::is_uppercase)) {
         let as_written = skeleton(&prototypes(written.trim_end_matches('.')));
         if !lower.contains(&as_written) {
