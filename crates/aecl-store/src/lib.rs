@@ -20,6 +20,26 @@ pub use any::{AnyStore, StoreUrl};
 pub use postgres::{PostgresReader, PostgresStore};
 pub use sqlite::{SqliteReader, SqliteStore};
 
+/// Every table aecl's migrations create, on either store. Whoever can change the database
+/// can change its schema: these names must stay ordinary tables, with no trigger or rule
+/// (`sqlite/schema.rs::check_shape`, `postgres/shape.rs`).
+pub(crate) const TABLES: &[&str] = &[
+    "aecl_schema",
+    "runs",
+    "run_events",
+    "rate_limits",
+    "slots",
+    "nonces",
+    "grants",
+    "approvals",
+    "effects",
+    "audit_log",
+    "audit_checkpoints",
+    "audit_head",
+    "standing_grants",
+    "revoked_credentials",
+];
+
 /// What the audit writer needs: the log's name (the checkpoints' origin line), the key
 /// that signs checkpoints, and where to publish each checkpoint once committed (with the
 /// consistency proof from the one before), if anywhere.

@@ -14,24 +14,6 @@ use sqlx::{PgConnection, Row};
 
 use crate::backend;
 
-/// Every table aecl's migrations create.
-const TABLES: &[&str] = &[
-    "aecl_schema",
-    "runs",
-    "run_events",
-    "rate_limits",
-    "slots",
-    "nonces",
-    "grants",
-    "approvals",
-    "effects",
-    "audit_log",
-    "audit_checkpoints",
-    "audit_head",
-    "standing_grants",
-    "revoked_credentials",
-];
-
 /// The functions a committer calls, with the migration that defines each.
 const FUNCTIONS: &[(&str, &str)] = &[
     ("aecl_append_audit_at_end", include_str!("migrations/010_append_audit_at_end.sql")),
@@ -75,7 +57,7 @@ pub(crate) async fn problem(conn: &mut PgConnection) -> Result<Option<String>, s
            (SELECT array_agg(p.proname || E'\\n' || p.prosrc ORDER BY p.proname)
               FROM pg_proc p WHERE p.proname = ANY($2))",
     )
-    .bind(TABLES)
+    .bind(crate::TABLES)
     .bind(&names)
     .fetch_one(conn)
     .await?;

@@ -50,25 +50,6 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every table aecl's migrations create. The database is one file anyone with it can
-/// change, schema included: these names must stay ordinary tables.
-const TABLES: &[&str] = &[
-    "aecl_schema",
-    "runs",
-    "run_events",
-    "rate_limits",
-    "slots",
-    "nonces",
-    "grants",
-    "approvals",
-    "effects",
-    "audit_log",
-    "audit_checkpoints",
-    "audit_head",
-    "standing_grants",
-    "revoked_credentials",
-];
-
 /// Checks, before anything is read, that the schema is still aecl's where it is read: each
 /// of aecl's tables that exists is an ordinary table (not a view, which a reader would run:
 /// a recursive one never ends; nor a virtual table), and the database has no trigger
@@ -84,7 +65,7 @@ pub(crate) fn check_shape(conn: &Connection) -> Result<(), StoreError> {
         .map_err(backend)?;
     for row in rows {
         let (kind, name, sql) = row.map_err(backend)?;
-        let ours = TABLES.iter().any(|table| table.eq_ignore_ascii_case(&name));
+        let ours = crate::TABLES.iter().any(|table| table.eq_ignore_ascii_case(&name));
         let virtual_table = sql
             .trim_start()
             .get(..20)
