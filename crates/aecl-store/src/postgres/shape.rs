@@ -40,22 +40,27 @@ pub(crate) async fn check_shape(conn: &mut PgConnection) -> Result<(), StoreErro
 /// statement over the catalogs of the current schema.
 pub(crate) async fn problem(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
     let names: Vec<&str> = FUNCTIONS.iter().map(|(name, _)| *name).collect();
+    // The tables aecl's statements reach are those its unqualified names resolve to (the
+    // search path may lead elsewhere than `current_schema()`), all in one schema, logged,
+    // ordinary, without triggers or rules; the functions of its names, in any schema, one
+    // each, as the migrations wrote them, with no settings of their own (a `search_path`
+    // of the function's would send its statements to other tables) and not run as their
+    // owner.
     let row = sqlx::query(
-        "SELECT
+        "WITH ours AS (
+           SELECT c.* FROM unnest($1::text[]) AS n(name)
+             JOIN pg_class c ON c.oid = to_regclass(quote_ident(n.name)))
+         SELECT
            (SELECT string_agg(c.relname || ' (' || t.tgname || ')', ', ')
-              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-             WHERE NOT t.tgisinternal AND c.relname = ANY($1)
-               AND c.relnamespace = current_schema()::regnamespace),
+              FROM pg_trigger t JOIN ours c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal),
            (SELECT string_agg(c.relname || ' (' || r.rulename || ')', ', ')
-              FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-             WHERE c.relname = ANY($1) AND c.relkind = 'r'
-               AND c.relnamespace = current_schema()::regnamespace),
-           (SELECT string_agg(c.relname, ', ')
-              FROM pg_class c
-             WHERE c.relname = ANY($1) AND c.relkind NOT IN ('r', 'i', 'S')
-               AND c.relnamespace = current_schema()::regnamespace),
+              FROM pg_rewrite r JOIN ours c ON c.oid = r.ev_class WHERE c.relkind = 'r'),
+           (SELECT string_agg(c.relname, ', ') FROM ours c
+             WHERE c.relkind <> 'r' OR c.relpersistence <> 'p'),
            (SELECT array_agg(p.proname || E'\\n' || p.prosrc ORDER BY p.proname)
-              FROM pg_proc p WHERE p.proname = ANY($2))",
+              FROM pg_proc p
+             WHERE p.proname = ANY($2) AND p.proconfig IS NULL AND NOT p.prosecdef),
+           (SELECT count(DISTINCT c.relnamespace) FROM ours c)",
     )
     .bind(crate::TABLES)
     .bind(&names)
@@ -75,7 +80,10 @@ pub(crate) async fn problem(conn: &mut PgConnection) -> Result<Option<String>, s
         return refused(format!("rules on {rules}"));
     }
     if let Some(others) = row.try_get::<Option<String>, _>(2)? {
-        return refused(format!("{others} no longer ordinary tables"));
+        return refused(format!("{others} no longer ordinary, logged tables"));
+    }
+    if row.try_get::<Option<i64>, _>(4)?.unwrap_or(0) > 1 {
+        return refused("aecl's tables are found in more than one schema".to_owned());
     }
     let defined: Vec<String> = row.try_get::<Option<Vec<String>>, _>(3)?.unwrap_or_default();
     for (name, migration) in FUNCTIONS {
@@ -87,7 +95,9 @@ pub(crate) async fn problem(conn: &mut PgConnection) -> Result<Option<String>, s
             .collect();
         match found.as_slice() {
             [source] if Some(*source) == body(migration) => {}
-            [] => return refused(format!("function {name} is missing")),
+            [] => {
+                return refused(format!("function {name} is missing or has settings of its own"));
+            }
             [_] => return refused(format!("function {name} was replaced")),
             _ => return refused(format!("{} functions are named {name}", found.len())),
         }

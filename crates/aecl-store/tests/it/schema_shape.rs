@@ -75,9 +75,22 @@ async fn a_postgres_schema_changed_under_the_log_is_refused_and_stops_a_running_
     let trigger = "CREATE FUNCTION drop_row() RETURNS trigger LANGUAGE plpgsql AS
             $$ BEGIN RETURN NULL; END $$;
         CREATE TRIGGER keep_out BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION drop_row()";
+    let elsewhere = format!(
+        "CREATE SCHEMA evil; CREATE TABLE evil.aecl_schema AS TABLE public.aecl_schema;
+         DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = evil, public',
+             current_database()); END $$; {trigger}"
+    );
+    let settings = "ALTER FUNCTION aecl_append_audit_at_end(BIGINT, BYTEA, BYTEA, BIGINT[],
+        BYTEA[], BYTEA[], BIGINT, TEXT, BYTEA, BYTEA) SET search_path = public";
+    let unlogged = "ALTER TABLE audit_log SET UNLOGGED";
+    // Red team of stop 53, second pass: the same through another search path (N1), a
+    // function's own settings (N2), and an unlogged table (N5).
     for (change, why) in [
         (fake, "aecl_append_audit_signed_end was replaced"),
         (trigger, "triggers on audit_log (keep_out)"),
+        (elsewhere.as_str(), "triggers on audit_log (keep_out)"),
+        (settings, "aecl_append_audit_at_end is missing or has settings of its own"),
+        (unlogged, "audit_log no longer ordinary, logged tables"),
     ] {
         let url = crate::pg::postgres_url().await;
         let store = PostgresStore::open(&url, audit_config()).await.unwrap();
