@@ -138,10 +138,9 @@ const COLON_REMOTES: [&str; 3] = ["scp", "rsync", "git"];
 /// The words of `analysis`'s commands that a network client may take as where to connect:
 /// the operands and option values (but counts, sizes and times) of a program the table
 /// says reaches other hosts (`curl`, `wget`, `ssh`, `nc`), every word and option value of a
-/// host look-up tool (`ping`, `dig`, `psql -h`), the
-/// `HOST:PATH` remotes (and jump hosts) of `scp`, `rsync` and `git`, each field of a
-/// colon-separated value (`--resolve H:P:ADDR`), and the host of a `/dev/tcp/HOST/PORT`
-/// redirection. Data flow reads them as links, so that a spelling no text scanner takes as
+/// host look-up tool (`ping`, `dig`, `psql -h`), the `HOST:PATH` remotes (and jump hosts)
+/// of `scp`, `rsync` and `git`, proxy variables, each field of a colon-separated value
+/// (`--resolve H:P:ADDR`), and the host of a `/dev/tcp/HOST/PORT` redirection. Data flow reads them as links, so that a spelling no text scanner takes as
 /// a host (`curl 3405803783`, `ssh root@203.7`) is still one there. Over-reading costs
 /// little: a word is only a host there when it is an address in a numeric spelling.
 pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {

@@ -11,11 +11,17 @@
 //!
 //! A host reaches here as URL parsing leaves it, lower case: `НЅВС` (Cyrillic capitals,
 //! drawn like `HSBC`) arrives as `нѕвс`, whose letters are drawn like nothing Latin. So a
-//! host has two skeletons, of its lower-case and of its upper-case letters, and two hosts
-//! are alike when either pair agrees. UTS #39's table leaves out a few families of
-//! look-alikes (Latin small capitals, negative squared letters, `ß` for `ss`) and the
-//! letter pairs drawn like one letter (`vv` for `w`, `cl` for `d`; `rn` for `m` it has):
-//! those are added here.
+//! host is keyed by the skeleton of its lower-case letters, of its letters as the page
+//! wrote them (`PaypaI`), and, for a host with letters outside ASCII, of its upper-case
+//! letters, which are compared only among themselves (they merge `i`, `l` and `1`, which
+//! ASCII hosts keep apart: `api` and `ap1`, `.it` and `.lt`). UTS #39's table leaves out a
+//! few families of look-alikes (Latin small capitals, negative squared letters, `ß` for
+//! `ss`) and the letter pair `vv` for `w` (`rn` for `m` it has): those are added here; `cl`
+//! for `d` is not (`clock`, `dock`).
+//!
+//! [`as_it_looks`] reads untrusted text the way a reader sees it, every character drawn
+//! like an ASCII one written as that one, for the hosts it shows that no scanner of the
+//! text as written finds (`p⍺yp⍺l`, `paypal-billing•example`).
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
