@@ -114,40 +114,52 @@ impl ProvenanceIndex {
         let folded = values::fold(text);
         let readings = values::readings(text);
         let texts = std::iter::once(folded.as_ref()).chain(readings.iter().map(String::as_str));
+        // Each host once, with its spelling where that has capitals (`PaypaI`): the readings
+        // find most hosts several times, and a skeleton is a few Unicode passes.
+        let mut hosts: Vec<(String, Option<String>)> = Vec::new();
         for text in texts {
             for found in values::find(text, &INDEXED, &ValueOptions::default()) {
                 let raw = text.get(found.start..found.end).unwrap_or_default();
                 for key in keys(&found.normal) {
                     if matches!(key.0, Tag::UrlHost | Tag::EmailDomain) {
-                        let written = values::written_host(raw, &key.1);
-                        let skeletons = values::host_skeletons(&key.1, written);
-                        let upper = skeletons.upper.filter(|_| skeletons.foreign);
-                        let lower = skeletons.lower.into_iter().map(|s| (Tag::HostSkeleton, s));
-                        for key in lower.chain(upper.map(|s| (Tag::HostSkeletonUpper, s))) {
-                            self.typed.entry(key).or_default().note(kind, doc);
+                        let written = (raw.chars().any(char::is_uppercase))
+                            .then(|| values::written_host(raw, &key.1))
+                            .flatten()
+                            .map(str::to_owned);
+                        let host = (key.1.clone(), written);
+                        if !hosts.contains(&host) {
+                            hosts.push(host);
                         }
                     }
                     self.typed.entry(key).or_default().note(kind, doc);
                 }
             }
         }
+        for (host, written) in &hosts {
+            let skeletons = values::host_skeletons(host, written.as_deref());
+            let upper = skeletons.upper.filter(|_| skeletons.foreign);
+            let lower = skeletons.lower.into_iter().map(|s| (Tag::HostSkeleton, s));
+            for key in lower.chain(upper.map(|s| (Tag::HostSkeletonUpper, s))) {
+                self.typed.entry(key).or_default().note(kind, doc);
+            }
+        }
         // The text as it looks (`p⍺yp⍺l`, `paypal-billing•example`): the hosts found there
         // are keyed by their skeletons only, so that they count against a host the model
         // retypes (never shown as itself) and not against the user's own later words.
+        let mut looking = Vec::new();
         for looks in values::as_it_looks(text) {
-            for found in
-                values::find(&looks, &[ValueKind::Url, ValueKind::Email], &ValueOptions::default())
-            {
+            let kinds = [ValueKind::Url, ValueKind::Email];
+            for found in values::find(&looks, &kinds, &ValueOptions::default()) {
                 for (tag, host) in keys(&found.normal) {
-                    if matches!(tag, Tag::UrlHost | Tag::EmailDomain) {
-                        for skeleton in values::host_skeletons(&host, None).lower {
-                            self.typed
-                                .entry((Tag::HostSkeleton, skeleton))
-                                .or_default()
-                                .note(kind, doc);
-                        }
+                    if matches!(tag, Tag::UrlHost | Tag::EmailDomain) && !looking.contains(&host) {
+                        looking.push(host);
                     }
                 }
+            }
+        }
+        for host in &looking {
+            for skeleton in values::host_skeletons(host, None).lower {
+                self.typed.entry((Tag::HostSkeleton, skeleton)).or_default().note(kind, doc);
             }
         }
         // Numbers that may be addresses (`3405803783`, `203.0.28935`): a call to the

@@ -135,18 +135,24 @@ pub(crate) fn extends(
     Err(HistoryRewritten { db: db.to_owned(), left, found })
 }
 
-/// The chain hash of record `seq`, read with `conn` (none below 0 or when missing).
-pub(crate) async fn chain_at(
+/// [`extends`], with the chain hash of the record where the instance left the log read
+/// with `conn`: the outer error is one of reaching the database.
+pub(crate) async fn still_extends(
     conn: &mut sqlx::PgConnection,
-    seq: i64,
-) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    if seq < 0 {
-        return Ok(None);
-    }
-    sqlx::query_scalar("SELECT chain_hash FROM audit_log WHERE seq = $1")
-        .bind(seq)
-        .fetch_optional(conn)
-        .await
+    db: &str,
+    (left, head): (i64, &[u8]),
+    stored: Option<i64>,
+) -> Result<Result<(), HistoryRewritten>, sqlx::Error> {
+    let chain: Option<Vec<u8>> = match left {
+        0 => None,
+        _ => {
+            sqlx::query_scalar("SELECT chain_hash FROM audit_log WHERE seq = $1")
+                .bind(left - 1)
+                .fetch_optional(conn)
+                .await?
+        }
+    };
+    Ok(extends(db, (left, head), stored, chain.as_deref()))
 }
 
 /// Whether the log of `db` ends at `stored` where its head ends (`head`).

@@ -161,12 +161,13 @@ impl PostgresStore {
         if let Some(problem) = shape::problem(&mut conn).await.map_err(probe)? {
             return Err(self.inner.audit.fail_with(problem));
         }
-        let chain = log_end::chain_at(&mut conn, left - 1).await.map_err(probe)?;
         let stored = Some(ends.size).filter(|_| ends.has_head);
         // The store against itself first: its reasons name the ends that disagree.
         ends.check(&self.inner.db, &self.inner.key)
             .map_err(|moved| self.inner.audit.fail_with(moved))?;
-        log_end::extends(&self.inner.db, (left, &own_head), stored, chain.as_deref())
+        log_end::still_extends(&mut conn, &self.inner.db, (left, &own_head), stored)
+            .await
+            .map_err(probe)?
             .map_err(|moved| self.inner.audit.fail(&moved))
     }
 }

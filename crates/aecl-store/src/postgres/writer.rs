@@ -331,10 +331,9 @@ impl Committer {
             .fetch_optional(&mut *conn)
             .await
             .map_err(backend)?;
-        let left = to_i64(self.resumable.next_seq());
-        let chain = log_end::chain_at(conn, left - 1).await.map_err(backend)?;
-        let own = (left, self.resumable.head());
-        if let Err(moved) = log_end::extends(&self.db, (own.0, &own.1), stored, chain.as_deref()) {
+        let left = (to_i64(self.resumable.next_seq()), self.resumable.head());
+        let extended = log_end::still_extends(conn, &self.db, (left.0, &left.1), stored).await;
+        if let Err(moved) = extended.map_err(backend)? {
             self.failure.fail(&moved);
         }
         Ok(())
@@ -464,11 +463,11 @@ impl Committer {
                 // Another instance may have appended to the log this committer left, nothing
                 // else: a head of fewer records, none, or another history is a rollback or a
                 // rewrite (sticky, `log_end.rs`), however well signed the state it left.
-                let left = to_i64(self.resumable.next_seq());
-                let own_head = self.resumable.head();
-                let chain = log_end::chain_at(&mut tx, left - 1).await.map_err(backend)?;
+                let left = (to_i64(self.resumable.next_seq()), self.resumable.head());
                 let stored_size = head.as_ref().map(|(size, _, _)| *size).filter(|_| decoded);
-                log_end::extends(&self.db, (left, &own_head), stored_size, chain.as_deref())
+                log_end::still_extends(&mut tx, &self.db, (left.0, &left.1), stored_size)
+                    .await
+                    .map_err(backend)?
                     .map_err(|moved| StoreError::Backend(self.failure.fail(&moved)))?;
                 let tip = read_tip(&mut tx, head).await?;
                 // Whoever left the head, the log must end where it does (sticky otherwise,
