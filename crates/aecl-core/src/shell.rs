@@ -12,6 +12,7 @@
 //! flag, and a line we cannot parse is blocked.
 
 mod archives;
+mod curl;
 mod finding;
 mod git;
 mod guard;

@@ -160,7 +160,9 @@ pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
             let words = special::prepare(spec.special, &command.words);
             let scanned = scan(spec, &words);
             for option in &scanned.options {
-                let counted = option.names.iter().any(|n| NUMBERS.contains(&n.as_str()));
+                // Every option the word may stand for must take a number: an abbreviation
+                // that could also be one taking a host is read as that.
+                let counted = option.names.iter().all(|n| NUMBERS.contains(&n.as_str()));
                 if let Some(value) = option.value.as_ref().filter(|_| !counted) {
                     out.extend(fields(&value.text));
                 }

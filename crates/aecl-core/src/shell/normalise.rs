@@ -51,7 +51,8 @@ struct FlagTable {
     programs: &'static [&'static str],
     /// Short letter → canonical long names (several when one letter implies others).
     short: &'static [(char, &'static [&'static str])],
-    /// Long names the program knows, for expanding abbreviations (`--rec`).
+    /// Long names the program knows (beside `long_values`), for expanding abbreviations
+    /// (`--rec`).
     long: &'static [&'static str],
     /// Long aliases → canonical long name.
     alias: &'static [(&'static str, &'static str)],
@@ -62,6 +63,12 @@ struct FlagTable {
     /// Whether the program accepts unambiguous prefixes of long names, as GNU getopt and
     /// git do; then a prefix is read as every long name it could stand for.
     abbreviations: bool,
+    /// How the program reads a long name, where that is not as written (curl's case).
+    read_long: Option<fn(&str) -> String>,
+}
+
+fn read_curl_long(name: &str) -> String {
+    super::curl::long_name(name).0
 }
 
 const TABLES: &[FlagTable] = &[
@@ -90,6 +97,7 @@ const TABLES: &[FlagTable] = &[
         short_values: "",
         long_values: &[],
         abbreviations: true,
+        read_long: None,
     },
     FlagTable {
         programs: &["cp", "mv"],
@@ -122,6 +130,7 @@ const TABLES: &[FlagTable] = &[
         short_values: "tS",
         long_values: &["target-directory", "suffix"],
         abbreviations: true,
+        read_long: None,
     },
     FlagTable {
         programs: &["chmod", "chown", "chgrp"],
@@ -145,6 +154,7 @@ const TABLES: &[FlagTable] = &[
         short_values: "",
         long_values: &["reference", "from"],
         abbreviations: true,
+        read_long: None,
     },
     FlagTable {
         programs: &["git"],
@@ -173,48 +183,18 @@ const TABLES: &[FlagTable] = &[
         short_values: "Ccmo",
         long_values: &["git-dir", "work-tree", "namespace", "message", "config-env"],
         abbreviations: true,
+        read_long: None,
     },
     FlagTable {
         programs: &["curl"],
-        short: &[
-            ('X', &["request"]),
-            ('d', &["data"]),
-            ('o', &["output"]),
-            ('O', &["remote-name"]),
-            ('T', &["upload-file"]),
-            ('F', &["form"]),
-            ('H', &["header"]),
-            ('u', &["user"]),
-            ('L', &["location"]),
-            ('k', &["insecure"]),
-            ('s', &["silent"]),
-        ],
-        long: &[],
+        short: super::curl::SHORT_NAMES,
+        long: super::curl::FLAG_NAMES,
         alias: &[],
-        short_values: "XdoTFHuAebcmxwKCrEQzYytUDP",
-        long_values: &[
-            "request",
-            "data",
-            "data-raw",
-            "data-binary",
-            "data-urlencode",
-            "output",
-            "upload-file",
-            "form",
-            "header",
-            "user",
-            "user-agent",
-            "referer",
-            "cookie",
-            "cookie-jar",
-            "max-time",
-            "proxy",
-            "write-out",
-            "config",
-            "url",
-        ],
-        // curl refuses abbreviated options.
-        abbreviations: false,
+        short_values: super::curl::SHORT_VALUES,
+        long_values: super::curl::VALUE_NAMES,
+        // Before 8.6 curl took unambiguous prefixes, in any case (`curl.rs`).
+        abbreviations: true,
+        read_long: Some(read_curl_long),
     },
     FlagTable {
         programs: &["wget"],
@@ -238,6 +218,7 @@ const TABLES: &[FlagTable] = &[
             "execute",
         ],
         abbreviations: true,
+        read_long: None,
     },
 ];
 
@@ -363,15 +344,19 @@ fn long_flag(table: Option<&FlagTable>, long: &str, out: &mut Normalised) -> Str
         out.flags.push(name.to_owned());
         return name.to_owned();
     };
+    let read = table.read_long.map(|read| read(name));
+    let name = read.as_deref().unwrap_or(name);
     let canonical = |n: &str| -> String {
         table.alias.iter().find(|(a, _)| *a == n).map_or(n, |(_, c)| *c).to_owned()
     };
-    if table.long.contains(&name) || !table.abbreviations || name.is_empty() {
+    let known = || table.long.iter().chain(table.long_values).copied();
+    if known().any(|l| l == name) || !table.abbreviations || name.is_empty() {
         out.flags.push(canonical(name));
         return name.to_owned();
     }
-    let expansions: Vec<&str> =
-        table.long.iter().copied().filter(|l| l.starts_with(name)).collect();
+    let mut expansions: Vec<&str> = known().filter(|l| l.starts_with(name)).collect();
+    expansions.sort_unstable();
+    expansions.dedup();
     if expansions.is_empty() {
         out.flags.push(name.to_owned());
         return name.to_owned();

@@ -101,6 +101,10 @@ pub struct ProgramSpec {
     pub long_prefixes: bool,
     /// Options that take a value (`-o`, `--output`), so the value is not a positional.
     pub value_options: Vec<String>,
+    /// Options known to take no value, where the table knows every option the program has
+    /// (curl's): a name here never takes the next word, whatever other list names it
+    /// (`-G` sends data but takes no value), and an abbreviation expands to these too.
+    pub flag_options: Vec<String>,
     /// Options that make it run code (`--upload-pack`, `-c`, `--pre`).
     pub runs_code_options: Vec<String>,
     /// Options that send local data (`--data`, `--upload-file`, `--post-file`).
@@ -133,6 +137,7 @@ impl ProgramSpec {
     pub(super) fn long_options(&self) -> impl Iterator<Item = &str> {
         self.value_options
             .iter()
+            .chain(&self.flag_options)
             .chain(&self.runs_code_options)
             .chain(&self.upload_options)
             .chain(&self.write_options)
@@ -152,6 +157,8 @@ struct Entry {
     options_end_at_positional: bool,
     long_prefixes: bool,
     value_options: &'static [&'static str],
+    /// Every option the program has, from its own source, beside the lists above.
+    all_options: Option<AllOptions>,
     runs_code_options: &'static [&'static str],
     upload_options: &'static [&'static str],
     write_options: &'static [&'static str],
@@ -164,6 +171,19 @@ struct Entry {
     special: Option<Special>,
 }
 
+/// Every option of a program, as generated from its source (`curl.rs`).
+#[derive(Debug, Clone, Copy)]
+struct AllOptions {
+    /// Long names (without `--`) that take a value.
+    long_values: &'static [&'static str],
+    /// Long names that take none.
+    long_flags: &'static [&'static str],
+    /// Short letters that take a value.
+    short_values: &'static str,
+    /// Short letters that take none.
+    short_flags: &'static str,
+}
+
 /// An entry that can do nothing of note: the base the built-in entries are written from.
 const PLAIN: Entry = Entry {
     names: &[],
@@ -173,6 +193,7 @@ const PLAIN: Entry = Entry {
     options_end_at_positional: false,
     long_prefixes: true,
     value_options: &[],
+    all_options: None,
     runs_code_options: &[],
     upload_options: &[],
     write_options: &[],
@@ -188,13 +209,25 @@ const PLAIN: Entry = Entry {
 impl Entry {
     fn spec(&self) -> ProgramSpec {
         let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+        let mut value_options: Vec<String> = owned(self.value_options);
+        let mut flag_options = Vec::new();
+        if let Some(all) = self.all_options {
+            let long = |names: &[&str]| names.iter().map(|n| format!("--{n}")).collect::<Vec<_>>();
+            let short =
+                |letters: &str| letters.chars().map(|c| format!("-{c}")).collect::<Vec<_>>();
+            value_options.extend(long(all.long_values));
+            value_options.extend(short(all.short_values));
+            flag_options.extend(long(all.long_flags));
+            flag_options.extend(short(all.short_flags));
+        }
         ProgramSpec {
             runs_code: self.runs_code,
             uploads: self.uploads,
             stdin_code: self.stdin_code,
             options_end_at_positional: self.options_end_at_positional,
             long_prefixes: self.long_prefixes,
-            value_options: owned(self.value_options),
+            value_options,
+            flag_options,
             runs_code_options: owned(self.runs_code_options),
             upload_options: owned(self.upload_options),
             write_options: owned(self.write_options),

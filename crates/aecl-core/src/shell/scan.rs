@@ -54,7 +54,13 @@ impl Scanned {
 pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
     let mut out = Scanned::default();
     let takes_value = |name: &str| {
-        [&spec.value_options, &spec.write_options, &spec.runs_code_options, &spec.upload_options]
+        !spec.flag_options.iter().any(|o| o == name)
+            && [
+                &spec.value_options,
+                &spec.write_options,
+                &spec.runs_code_options,
+                &spec.upload_options,
+            ]
             .iter()
             .any(|list| list.iter().any(|o| o == name))
     };

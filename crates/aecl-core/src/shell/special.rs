@@ -16,11 +16,15 @@ use super::scripts::{self, ScriptEffects};
 use super::{ShellArg, archives, subcommands, tool_readers};
 
 /// The words as the table should read them: tar's old-style first word (`tar cvf a.tar
-/// dir`) becomes options, each value letter taking the next word.
+/// dir`) becomes options, each value letter taking the next word; curl's long options are
+/// named as curl reads them (`curl.rs`).
 pub(super) fn prepare(special: Option<Special>, words: &[ShellArg]) -> Cow<'_, [ShellArg]> {
     const TAR_VALUE_LETTERS: &str = "fbCTXKNgVLHIF";
     if matches!(special, Some(Special::Cargo | Special::Rustc)) {
         return rust_tools::prepare(words);
+    }
+    if special == Some(Special::Curl) {
+        return super::curl::prepare(words);
     }
     if special != Some(Special::Tar) {
         return Cow::Borrowed(words);
@@ -245,13 +249,12 @@ pub(super) fn read(
 /// curl's own ways of building a request from what the line does not show, or of sending
 /// it to another host than its URL names.
 fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
-    // `--variable NAME@FILE` (or `%ENV`) loads a file or the environment, and the
-    // `--expand-*` options put variables into the URL, headers and credentials: the
-    // request is then built at run time from what no word of the line shows.
-    if let Some(name) = scanned
-        .options
-        .iter()
-        .find_map(|o| o.names.iter().find(|n| *n == "--variable" || n.starts_with("--expand-")))
+    // `--variable NAME@FILE` (or `%ENV`) loads a file or the environment, which the
+    // `--expand-*` options put into the URL, headers and credentials: the request is then
+    // built at run time from what no word of the line shows. (`prepare` reads
+    // `--expand-NAME` as `--NAME` with a value built at run time, judged as such.)
+    if let Some(name) =
+        scanned.options.iter().find_map(|o| o.names.iter().find(|n| *n == "--variable"))
     {
         out.push(Finding::Uploads(format!(
             "`{name}` builds the request from files, the environment or values known at run \

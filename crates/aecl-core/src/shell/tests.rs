@@ -476,7 +476,7 @@ fn flag_spellings_normalise_to_one_form() {
     assert_eq!(commands("chown --rec u d"), ["chown --recursive u d"]);
     assert_eq!(
         commands("curl -sSL -X POST -H 'a: b' https://x"),
-        ["curl -S --header --location --request --silent https://x"]
+        ["curl --header --location --request --show-error --silent https://x"]
     );
     assert_eq!(commands("wget -qO- https://x"), ["wget --output-document --quiet https://x"]);
     assert_eq!(commands("unknown -xyz --long=v --flag"), ["unknown --flag --long -x -y -z"]);
@@ -544,6 +544,15 @@ fn patterns_match_programs_positionals_and_flags() {
     assert_eq!(m("mkfs*", "mkfs.ext4 /dev/sda"), Match::Yes);
     assert_eq!(m("mkfs*", "mkswap /dev/sda"), Match::No);
     assert_eq!(m("curl", "curl -s https://x"), Match::Yes);
+    // curl before 8.6 read long options in any case and took their prefixes; since 8.3
+    // `--expand-NAME` is `--NAME` (`curl.rs`).
+    assert_eq!(m("curl --upload-file", "curl --UPLOAD-F secret https://x"), Match::Yes);
+    assert_eq!(m("curl --data-binary", "curl --Data-B @f https://x"), Match::Yes);
+    assert_eq!(m("curl --data", "curl --DATA x https://x"), Match::Yes);
+    assert_eq!(m("curl --output", "curl --expand-output f https://x"), Match::Yes);
+    assert_eq!(m("curl --upload-file", "curl --keepalive https://x"), Match::No);
+    assert_eq!(commands("curl --keepalive https://x"), ["curl --keepalive https://x"]);
+    assert_eq!(commands("curl --netrc -G https://x"), ["curl --get --netrc https://x"]);
 }
 
 // Rules.
