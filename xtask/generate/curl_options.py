@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes crates/aecl-core/src/shell/curl/options.rs: curl's option names from curl's own
+"""Writes crates/aecl-core/src/shell/curl_options.rs: curl's option names from curl's own
 table (`src/tool_getparam.c`, `aliases`), the union over the curl versions agents meet.
 
-    python3 xtask/generate/curl_options.py CURL_GIT_DIR > crates/aecl-core/src/shell/curl/options.rs
+    python3 xtask/generate/curl_options.py CURL_GIT_DIR > crates/aecl-core/src/shell/curl_options.rs
 
 CURL_GIT_DIR is a clone of https://github.com/curl/curl with its release tags. An option
 that takes a value in one version takes it in the table (only `--help` differs: its topic

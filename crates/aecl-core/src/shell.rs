@@ -13,6 +13,7 @@
 
 mod archives;
 mod curl;
+mod curl_options;
 mod finding;
 mod git;
 mod guard;
@@ -28,6 +29,7 @@ mod rust_tools;
 mod scan;
 mod scripts;
 mod special;
+mod spellings;
 mod subcommands;
 mod tool_readers;
 mod unwrap;

@@ -17,7 +17,9 @@ use super::variables::{
     CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PATH_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES,
 };
 use super::writes::{self, Directories, WriteProblem};
-use super::{Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special, subcommands};
+use super::{
+    Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special, spellings, subcommands,
+};
 use crate::decision::Decision;
 use crate::resolved::PathView;
 
@@ -503,7 +505,7 @@ impl ProgramGuard {
                 || listed(&command.program);
             return if known { Vec::new() } else { vec![Finding::Unknown] };
         };
-        let mut words = special::prepare(spec.special, &command.words);
+        let mut words = spellings::prepare(spec.special, &command.words);
         // Arguments appended at run time after the written ones (`xargs curl < list`):
         // read as one more word only known then, which may be any option, URL or path.
         let appended = command.appended;
@@ -580,14 +582,8 @@ impl ProgramGuard {
         // A script that is standard input under another name (`/dev/stdin`,
         // `/proc/self/fd/0`, a `<(...)` descriptor), and Python's `-i`, which reads
         // standard input after the script, are code from standard input too.
-        let stream = |p: &ShellArg| {
-            p.text == "-"
-                || p.text == "/dev/stdin"
-                || p.text.starts_with("/dev/fd/")
-                || (p.text.starts_with("/proc/") && p.text.contains("/fd/"))
-        };
         let stdin = scanned.positionals.is_empty()
-            || scanned.positionals.first().is_some_and(stream)
+            || scanned.positionals.first().is_some_and(|p| spellings::is_standard_input(&p.text))
             || (spec.special == Some(Special::Python) && scanned.has(&["-i"]));
         if spec.stdin_code
             && stdin

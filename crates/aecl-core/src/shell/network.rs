@@ -14,7 +14,7 @@
 use super::finding::Finding;
 use super::programs::{ProgramSpec, Special};
 use super::scan::scan;
-use super::{HARMLESS_BUILTINS, SimpleCommand, git, special};
+use super::{HARMLESS_BUILTINS, SimpleCommand, git, special, spellings};
 
 /// Whether `command` may reach other hosts, given its table entry (`None`: not in the
 /// table) and the findings the guard made of it.
@@ -42,7 +42,7 @@ pub(super) fn reaches(
     if spec.special == Some(Special::Git) {
         return git::reaches_network(&command.words);
     }
-    let words = special::prepare(spec.special, &command.words);
+    let words = spellings::prepare(spec.special, &command.words);
     let scanned = scan(spec, &words);
     // An interpreter runs its script; `python3 -m pytest` runs a module the table knows
     // as a plain tool (any other module is a `runs_code` finding, above).
@@ -157,7 +157,7 @@ pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
         let spec = super::programs::builtin(program).filter(|s| s.network || s.uploads);
         if let (Some(spec), false) = (spec, colon) {
             // Read with the table: a count or a time an option takes is no host (`-m 3.5`).
-            let words = special::prepare(spec.special, &command.words);
+            let words = spellings::prepare(spec.special, &command.words);
             let scanned = scan(spec, &words);
             for option in &scanned.options {
                 // Every option the word may stand for must take a number: an abbreviation

@@ -187,11 +187,11 @@ const TABLES: &[FlagTable] = &[
     },
     FlagTable {
         programs: &["curl"],
-        short: super::curl::SHORT_NAMES,
-        long: super::curl::FLAG_NAMES,
+        short: super::curl_options::SHORT_NAMES,
+        long: super::curl_options::FLAG_NAMES,
         alias: &[],
-        short_values: super::curl::SHORT_VALUES,
-        long_values: super::curl::VALUE_NAMES,
+        short_values: super::curl_options::SHORT_VALUES,
+        long_values: super::curl_options::VALUE_NAMES,
         // Before 8.6 curl took unambiguous prefixes, in any case (`curl.rs`).
         abbreviations: true,
         read_long: Some(read_curl_long),

@@ -53,6 +53,17 @@ pub enum Special {
     /// An HTTP client, and curl's own ways of building a request at run time or sending
     /// it elsewhere than its URL (`--variable`, `--expand-*`, proxies, `--connect-to`).
     Curl,
+    /// C compilers and linkers: response files (`@FILE`) and the options they pass on to
+    /// the linker, assembler and preprocessor (`-Wl,-o,FILE`, `-Xlinker -plugin`).
+    Cc,
+    /// node reads `_` in a long option's name as `-`.
+    Node,
+    /// perl's and ruby's `-0` and `-l` take only the digits glued to them.
+    Perl,
+    /// zip's own option reader: `-lfPATH` is `-lf` with `PATH`.
+    Zip,
+    /// The Go linker's flags that name a program it runs (`-ldflags=-extld=PROGRAM`).
+    Go,
     /// `-o ProxyCommand=...` and the like.
     Ssh,
     /// A remote destination (`host:path`) uploads; a local one is written.
@@ -99,6 +110,12 @@ pub struct ProgramSpec {
     /// `--data-binary`), as GNU getopt, curl and git do; a prefix then stands for every
     /// option it could abbreviate.
     pub long_prefixes: bool,
+    /// It reads long option names in any case (less: `--Log-file`).
+    pub long_any_case: bool,
+    /// Every option is one word, after one dash or two alike, with its value after `=` or
+    /// as the next word, as Go's `flag` package reads them (`go build -o=x`, `--o x`): no
+    /// clusters of letters.
+    pub whole_word_options: bool,
     /// Options that take a value (`-o`, `--output`), so the value is not a positional.
     pub value_options: Vec<String>,
     /// Options known to take no value, where the table knows every option the program has
@@ -156,6 +173,8 @@ struct Entry {
     stdin_code: bool,
     options_end_at_positional: bool,
     long_prefixes: bool,
+    long_any_case: bool,
+    whole_word_options: bool,
     value_options: &'static [&'static str],
     /// Every option the program has, from its own source, beside the lists above.
     all_options: Option<AllOptions>,
@@ -192,6 +211,8 @@ const PLAIN: Entry = Entry {
     stdin_code: false,
     options_end_at_positional: false,
     long_prefixes: true,
+    long_any_case: false,
+    whole_word_options: false,
     value_options: &[],
     all_options: None,
     runs_code_options: &[],
@@ -226,6 +247,8 @@ impl Entry {
             stdin_code: self.stdin_code,
             options_end_at_positional: self.options_end_at_positional,
             long_prefixes: self.long_prefixes,
+            long_any_case: self.long_any_case,
+            whole_word_options: self.whole_word_options,
             value_options,
             flag_options,
             runs_code_options: owned(self.runs_code_options),
@@ -312,5 +335,21 @@ mod tests {
         assert_eq!(builtin("3.12"), None);
         assert_eq!(builtin::entries().count(), builtin::len());
         assert!(builtin::entry(builtin::len()).is_none());
+    }
+
+    /// The curl entry's own lists (uploads, writes) name options curl has, each read with
+    /// or without a value as curl's table says.
+    #[test]
+    fn the_entrys_lists_name_options_curl_has() {
+        let spec = builtin("curl").expect("curl's entry");
+        let lists = [&spec.upload_options, &spec.write_options, &spec.runs_code_options];
+        for name in lists.into_iter().flatten() {
+            let known = spec.value_options.contains(name) || spec.flag_options.contains(name);
+            assert!(known, "{name} is no curl option");
+        }
+        assert!(
+            spec.flag_options.iter().any(|o| o == "-G")
+                && spec.upload_options.iter().any(|o| o == "-G")
+        );
     }
 }

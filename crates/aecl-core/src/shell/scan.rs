@@ -80,8 +80,13 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
     while let Some(word) = words.get(i) {
         i += 1;
         let text = word.text.as_str();
-        let next_value =
-            |i: usize| words.get(i).filter(|n| !n.is_known() || !n.text.starts_with('-')).cloned();
+        // A lone `-` is a value (standard input or output: `make -f -`, `tar -f -`).
+        let next_value = |i: usize| {
+            words
+                .get(i)
+                .filter(|n| !n.is_known() || !n.text.starts_with('-') || n.text == "-")
+                .cloned()
+        };
         // A glob or brace that starts like an option (`\-*` matching a file named
         // `--pre=sh`) may be any option, however it is read below.
         if !only_positionals && word.pattern && word.may_be_option() {
@@ -105,14 +110,18 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
             only_positionals = true;
             continue;
         }
-        if let Some(long) = text.strip_prefix("--") {
+        if let Some(long) = text.strip_prefix("--").filter(|_| !spec.whole_word_options) {
             let (name, value) = match long.split_once('=') {
                 Some((n, v)) => {
                     (n, Some(ShellArg { text: v.to_owned(), raw: v.to_owned(), ..word.clone() }))
                 }
                 None => (long, None),
             };
-            let given = format!("--{name}");
+            let given = if spec.long_any_case {
+                format!("--{}", name.to_ascii_lowercase())
+            } else {
+                format!("--{name}")
+            };
             let names = expand_long(spec, &given);
             let mut value = value;
             if value.is_none() && names.iter().any(|n| takes_value(n)) {
@@ -140,6 +149,25 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
                 }
             }
             out.options.push(ScannedOption { names: vec![(*option).clone()], value });
+            continue;
+        }
+        if spec.whole_word_options {
+            // `-name`, `--name`, `-name=value`: one option (`-o=x` is `-o` with `x`).
+            let text = text.strip_prefix('-').filter(|t| t.starts_with('-')).unwrap_or(text);
+            let (name, value) = match text.split_once('=') {
+                Some((n, v)) => {
+                    (n, Some(ShellArg { text: v.to_owned(), raw: v.to_owned(), ..word.clone() }))
+                }
+                None => (text, None),
+            };
+            let mut value = value;
+            if value.is_none() && takes_value(name) {
+                value = next_value(i);
+                if value.is_some() {
+                    i += 1;
+                }
+            }
+            out.options.push(ScannedOption { names: vec![name.to_owned()], value });
             continue;
         }
         let cluster: Vec<char> = text.chars().skip(1).collect();

@@ -5,8 +5,6 @@
 //! installs, and the Rust toolchain (`rust_tools.rs`). Each adds findings to what the
 //! table found.
 
-use std::borrow::Cow;
-
 use super::finding::Finding;
 use super::git;
 use super::programs::Special;
@@ -14,43 +12,6 @@ use super::rust_tools;
 use super::scan::Scanned;
 use super::scripts::{self, ScriptEffects};
 use super::{ShellArg, archives, subcommands, tool_readers};
-
-/// The words as the table should read them: tar's old-style first word (`tar cvf a.tar
-/// dir`) becomes options, each value letter taking the next word; curl's long options are
-/// named as curl reads them (`curl.rs`).
-pub(super) fn prepare(special: Option<Special>, words: &[ShellArg]) -> Cow<'_, [ShellArg]> {
-    const TAR_VALUE_LETTERS: &str = "fbCTXKNgVLHIF";
-    if matches!(special, Some(Special::Cargo | Special::Rustc)) {
-        return rust_tools::prepare(words);
-    }
-    if special == Some(Special::Curl) {
-        return super::curl::prepare(words);
-    }
-    if special != Some(Special::Tar) {
-        return Cow::Borrowed(words);
-    }
-    let Some((first, rest)) = words.split_first() else {
-        return Cow::Borrowed(words);
-    };
-    if !first.is_known()
-        || first.text.starts_with('-')
-        || !first.text.chars().all(|c| c.is_ascii_alphabetic())
-    {
-        return Cow::Borrowed(words);
-    }
-    let mut out = Vec::new();
-    let mut rest = rest.iter();
-    for letter in first.text.chars() {
-        out.push(ShellArg::known(&format!("-{letter}")));
-        if TAR_VALUE_LETTERS.contains(letter)
-            && let Some(value) = rest.next()
-        {
-            out.push(value.clone());
-        }
-    }
-    out.extend(rest.cloned());
-    Cow::Owned(out)
-}
 
 /// Whether the command runs a named module rather than reading code (`python -m`).
 pub(super) fn runs_module(special: Option<Special>, scanned: &Scanned) -> bool {
@@ -109,7 +70,31 @@ pub(super) fn read(
                 }
             }
         }
+        Special::Zip | Special::Node | Special::Perl => {}
+        Special::Cc => tool_readers::cc(words, scanned, out),
+        Special::Go => {
+            // `-ldflags` and `-gccgoflags` pass flags to the linker; `-extld` (and gccgo's
+            // `-Wl,-plugin`) make it run a program of the caller's choosing.
+            if let Some(flags) = scanned.values(&["-ldflags", "-gccgoflags"]).find(|f| {
+                !f.is_known() || ["extld", "-Wl", "plugin"].iter().any(|n| f.text.contains(n))
+            }) {
+                out.push(Finding::RunsCode(format!(
+                    "the linker flags `{}` may name a program the linker runs",
+                    flags.raw
+                )));
+            }
+        }
         Special::Make => {
+            // A makefile read from standard input is code the line does not show.
+            if let Some(file) = scanned
+                .values(&["-f", "--file", "--makefile"])
+                .find(|f| super::spellings::is_standard_input(&f.text))
+            {
+                out.push(Finding::RunsCode(format!(
+                    "the makefile `{}` is read from standard input",
+                    file.raw
+                )));
+            }
             const SHELL_VARIABLES: [&str; 7] =
                 ["SHELL", ".SHELLFLAGS", "MAKESHELL", "MAKEFLAGS", "MFLAGS", "MAKEFILES", "MAKE"];
             for word in &scanned.positionals {
@@ -164,7 +149,7 @@ pub(super) fn read(
                 }
             }
             if kind == Special::Curl {
-                curl(scanned, out);
+                super::curl::read(scanned, out);
             }
             let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
             if let Some(url) = urls.find(|u| {
@@ -246,206 +231,6 @@ pub(super) fn read(
     }
 }
 
-/// curl's own ways of building a request from what the line does not show, or of sending
-/// it to another host than its URL names.
-fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
-    // `--variable NAME@FILE` (or `%ENV`) loads a file or the environment, which the
-    // `--expand-*` options put into the URL, headers and credentials: the request is then
-    // built at run time from what no word of the line shows. (`prepare` reads
-    // `--expand-NAME` as `--NAME` with a value built at run time, judged as such.)
-    if let Some(name) =
-        scanned.options.iter().find_map(|o| o.names.iter().find(|n| *n == "--variable"))
-    {
-        out.push(Finding::Uploads(format!(
-            "`{name}` builds the request from files, the environment or values known at run \
-             time"
-        )));
-    }
-    // These send the request to another host than its URL names (a proxy, a
-    // forced address, a socket, a resolver of the caller's choosing).
-    const ELSEWHERE: [&str; 14] = [
-        "-x",
-        "--proxy",
-        "--proxy1.0",
-        "--preproxy",
-        "--socks4",
-        "--socks4a",
-        "--socks5",
-        "--socks5-hostname",
-        "--connect-to",
-        "--resolve",
-        "--doh-url",
-        "--dns-servers",
-        "--unix-socket",
-        "--abstract-unix-socket",
-    ];
-    if let Some(option) = scanned
-        .options
-        .iter()
-        .find_map(|o| o.names.iter().find(|n| ELSEWHERE.contains(&n.as_str())))
-    {
-        out.push(Finding::Uploads(format!(
-            "`{option}` sends the request elsewhere than its URL says"
-        )));
-    }
-    // `-w '%output{FILE}...'` writes the rest of the format to FILE (curl 8.3); a format
-    // read from a file (`-w @FILE`) or built at run time may hold one.
-    for format in scanned.values(&["-w", "--write-out"]) {
-        if !format.is_known() || format.text.starts_with('@') {
-            out.push(Finding::Writes(ShellArg {
-                raw: format!("the files `-w {}` may name", format.raw),
-                expansion: true,
-                ..ShellArg::default()
-            }));
-            continue;
-        }
-        let mut rest = format.text.as_str();
-        while let Some(start) = rest.find("%output{") {
-            let after = &rest[start + "%output{".len()..];
-            let Some(end) = after.find('}') else { break };
-            // `%output{>>FILE}` appends to FILE.
-            let file = after[..end].strip_prefix(">>").unwrap_or(&after[..end]);
-            out.push(Finding::Writes(ShellArg::known(file)));
-            rest = &after[end..];
-        }
-    }
-    // An option's value built at run time is sent (`-A "$(cat .env)"`, `-u`, `-b`,
-    // `--oauth2-bearer`), as a URL built at run time is. Not the values that name a file
-    // curl writes (its table's write options, judged as writes) or reads for itself, the
-    // write-out format (above), nor numbers and times.
-    let writes = super::programs::builtin("curl").map_or(&[][..], |spec| &spec.write_options);
-    const NOT_SENT: [&str; 24] = [
-        "-w",
-        "--write-out",
-        "--cacert",
-        "--capath",
-        "-E",
-        "--cert",
-        "--key",
-        "--cert-type",
-        "--key-type",
-        "--proxy-cacert",
-        "--netrc-file",
-        "-m",
-        "--max-time",
-        "--connect-timeout",
-        "--retry",
-        "--retry-delay",
-        "--retry-max-time",
-        "--speed-limit",
-        "--speed-time",
-        "--limit-rate",
-        "--max-filesize",
-        "--max-redirs",
-        "--keepalive-time",
-        "--local-port",
-    ];
-    if let Some(value) = scanned
-        .options
-        .iter()
-        .filter(|o| !o.names.iter().any(|n| NOT_SENT.contains(&n.as_str()) || writes.contains(n)))
-        .filter_map(|o| o.value.as_ref())
-        .find(|v| v.expansion)
-    {
-        out.push(Finding::Uploads(format!(
-            "the option value `{}` is built at run time",
-            value.raw
-        )));
-    }
-    // Other protocols send what no upload option shows: `telnet:` (or `--proto-default
-    // telnet`) sends standard input, `smtp:`, `mqtt:`, `dict:`, `gopher:` and the rest
-    // requests of the caller's own making.
-    let urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
-    // curl expands `{a,b}` and `[1-3]` in a URL (unless `-g`): `{telnet,http}://x` speaks
-    // telnet, so a pattern where the scheme is stands for any protocol.
-    let globbing = !scanned.has(&["-g", "--globoff"]);
-    // Without `--proto-default`, curl guesses the protocol of a URL without a scheme from
-    // its host name (`dict.x/d:secret` speaks DICT).
-    let guessing = scanned.values(&["--proto-default"]).next().is_none();
-    let mut schemes = Vec::new();
-    for url in urls {
-        let head = url.text.split("://").next().unwrap_or_default();
-        if globbing && head.contains(['{', '[']) {
-            out.push(Finding::Uploads(format!(
-                "`{}`: a URL pattern where the scheme is may make curl speak any protocol",
-                url.raw
-            )));
-        } else if let Some(scheme) =
-            url_scheme(&url.text).or_else(|| guessing.then(|| guessed_scheme(&url.text)).flatten())
-        {
-            schemes.push((scheme, &url.raw));
-        }
-        // `https://[e-e]vil.test/`, `https://docs.test{,@evil.test}/`: the hosts curl
-        // connects to are known once it expands the pattern, as a URL built at run time.
-        if globbing && host_pattern(&url.text) {
-            out.push(Finding::Uploads(format!(
-                "`{}`: a URL pattern in the host makes curl connect to hosts the line does not \
-                 spell",
-                url.raw
-            )));
-        }
-    }
-    let defaults = scanned.values(&["--proto-default"]).map(|v| (v.text.clone(), &v.raw));
-    for (scheme, raw) in schemes.into_iter().chain(defaults) {
-        if !matches!(
-            scheme.to_ascii_lowercase().as_str(),
-            "http" | "https" | "ftp" | "ftps" | "file"
-        ) {
-            out.push(Finding::Uploads(format!("`{raw}` makes curl speak `{scheme}`")));
-        }
-    }
-}
-
-/// The scheme of a URL as curl reads it (`telnet:/host`, `TELNET://host`, `dict:x`):
-/// one of curl's protocols, or any name followed by `:/`; `None` for `host:port/path`,
-/// `user:password@host` and text without a scheme.
-fn url_scheme(url: &str) -> Option<String> {
-    const PROTOCOLS: [&str; 27] = [
-        "dict", "file", "ftp", "ftps", "gopher", "gophers", "http", "https", "imap", "imaps",
-        "ldap", "ldaps", "mqtt", "pop3", "pop3s", "rtmp", "rtsp", "scp", "sftp", "smb", "smbs",
-        "smtp", "smtps", "telnet", "tftp", "ws", "wss",
-    ];
-    let (scheme, rest) = url.split_once(':')?;
-    let name = !scheme.is_empty()
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
-    let known = PROTOCOLS.contains(&scheme.to_ascii_lowercase().as_str());
-    (name && (known || rest.starts_with('/'))).then(|| scheme.to_owned())
-}
-
-/// The protocol curl guesses for a URL without a scheme from its host name (curl's
-/// `guess_scheme`: `ftp.`, `dict.`, `ldap.`, `imap.`, `smtp.` and `pop3.` at its start, in
-/// any case); `None` for a URL with a scheme and for the others, which curl fetches over
-/// HTTP.
-fn guessed_scheme(url: &str) -> Option<String> {
-    if url.contains("://") {
-        return None;
-    }
-    let authority = url.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
-    ["ftp", "dict", "ldap", "imap", "smtp", "pop3"]
-        .into_iter()
-        .find(|p| host.strip_prefix(p).is_some_and(|rest| rest.starts_with('.')))
-        .map(str::to_owned)
-}
-
-/// Whether curl's URL globbing (`{a,b}`, `[a-z]`) reaches the host of `url`: a `{` or a
-/// `[` before its path, other than an IPv6 literal (`[::1]`, which curl leaves as it is).
-fn host_pattern(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    let user_info = authority.get(..authority.len() - host.len()).unwrap_or_default();
-    let after_literal = host.strip_prefix('[').and_then(|inner| inner.split_once(']')).and_then(
-        |(inside, port)| {
-            let address = inside.contains(':')
-                && inside.bytes().all(|b| b.is_ascii_alphanumeric() || b":.%".contains(&b));
-            address.then_some(port)
-        },
-    );
-    user_info.contains(['{', '[']) || after_literal.unwrap_or(host).contains(['{', '['])
-}
-
 fn sed(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {
     let mut scripts: Vec<&ShellArg> = scanned.values(&["-e", "--expression"]).collect();
     let files: Vec<&ShellArg> = if scripts.is_empty() {
@@ -491,7 +276,11 @@ fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
             suffixes.push((suffix.to_owned(), word));
         }
     }
-    let files: Vec<&ShellArg> = scanned.positionals.iter().skip(1).collect();
+    // The first positional is the script, unless an option gave it (`sed -n -e p
+    // -i'/root/*' bash`): then every positional is a file whose backup is written.
+    let script_given = scanned.has_abbreviated(&["-e", "--expression", "-f", "--file"]);
+    let files: Vec<&ShellArg> =
+        scanned.positionals.iter().skip(usize::from(!script_given)).collect();
     for (suffix, word) in suffixes {
         if word.expansion || word.pattern {
             out.push(Finding::RunsCode(format!(

@@ -1,6 +1,6 @@
 //! Network clients, remote shells and copies, pagers and editors.
 
-use super::super::super::curl;
+use super::super::super::curl_options as curl;
 use super::super::{AllOptions, Entry, PLAIN, Special, Writes};
 
 pub(super) const ENTRIES: &[Entry] = &[
@@ -215,10 +215,12 @@ pub(super) const ENTRIES: &[Entry] = &[
     // Pagers and editors: commands through `+CMD`, options and their environment.
     Entry {
         names: &["less", "more", "most", "pg"],
-        long_prefixes: false,
+        // less takes prefixes of long names, in any case but the first letter's (`--log`,
+        // `--Log-file` for `--LOG-FILE`): read in lower case, both names write.
+        long_any_case: true,
         value_options: &["-b", "-h", "-j", "-k", "-p", "-P", "-t", "-T", "-x", "-y", "-z", "-#"],
-        write_options: &["-o", "-O", "--log-file", "--LOG-FILE"],
-        runs_code_options: &["--lesskey-src", "-k", "--lesskey-file"],
+        write_options: &["-o", "-O", "--log-file"],
+        runs_code_options: &["--lesskey-src", "-k", "--lesskey-file", "--lesskey-content"],
         special: Some(Special::PlusCommand),
         ..PLAIN
     },

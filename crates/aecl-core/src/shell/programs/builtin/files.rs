@@ -350,7 +350,11 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry {
         names: &["zip"],
         value_options: &["-x", "-i", "-P", "--password"],
+        // The archive elsewhere (`-O`), its temporary files (`-b`) and the log (`-lf`);
+        // zip takes a value after `=` or glued on (`-lfPATH`: `special.rs`).
+        write_options: &["-O", "--output-file", "-b", "--temp-path", "-lf", "--logfile-path"],
         runs_code_options: &["-TT", "--unzip-command"],
+        special: Some(Special::Zip),
         writes: Writes::All,
         ..PLAIN
     },

@@ -1,6 +1,6 @@
 //! Finders, build tools, compilers and interpreters.
 
-use super::super::{Entry, PLAIN, Special};
+use super::super::{AllOptions, Entry, PLAIN, Special};
 
 pub(super) const ENTRIES: &[Entry] = &[
     // Finders and viewers that run a command per match or a pager.
@@ -121,7 +121,15 @@ pub(super) const ENTRIES: &[Entry] = &[
         options_end_at_positional: true,
         long_prefixes: false,
         stdin_code: true,
-        value_options: &["-W", "-X", "-Q", "-m"],
+        // Every option CPython has (2.7 to 3.14): one taking a value that the table took
+        // for a flag would make its value the script, and the code option after it a
+        // script argument (`--check-hash-based-pycs always -c CODE`).
+        all_options: Some(AllOptions {
+            long_values: &["check-hash-based-pycs"],
+            long_flags: &["help", "version", "help-env", "help-xoptions", "help-all"],
+            short_values: "cmQWX",
+            short_flags: "3?bBdEhiIOPqRsStuvVx",
+        }),
         runs_code_options: &["-c"],
         special: Some(Special::Python),
         ..PLAIN
@@ -131,6 +139,8 @@ pub(super) const ENTRIES: &[Entry] = &[
         options_end_at_positional: true,
         long_prefixes: false,
         stdin_code: true,
+        // `-0` and `-l` take the digits glued to them, no more (`-0777e CODE`).
+        special: Some(Special::Perl),
         runs_code_options: &[
             "-e",
             "-E",
@@ -146,7 +156,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-d",
             "--require",
         ],
-        value_options: &["-0"],
         in_place_options: &["-i"],
         ..PLAIN
     },
@@ -155,7 +164,68 @@ pub(super) const ENTRIES: &[Entry] = &[
         options_end_at_positional: true,
         long_prefixes: false,
         stdin_code: true,
+        // node reads `_` in an option's name as `-` (`--experimental_loader`).
+        special: Some(Special::Node),
+        // node's options that take the next word as their value (`node --help`, v20-22):
+        // one the table took for a flag would make its value the script.
+        value_options: &[
+            "-C",
+            "--conditions",
+            "--allow-fs-read",
+            "--allow-fs-write",
+            "--cpu-prof-interval",
+            "--cpu-prof-name",
+            "--disable-proto",
+            "--disable-warning",
+            "--dns-result-order",
+            "--experimental-default-type",
+            "--heap-prof-interval",
+            "--heap-prof-name",
+            "--heapsnapshot-near-heap-limit",
+            "--heapsnapshot-signal",
+            "--icu-data-dir",
+            "--input-type",
+            "--inspect-publish-uid",
+            "--max-http-header-size",
+            "--network-family-autoselection-attempt-timeout",
+            "--policy-integrity",
+            "--report-signal",
+            "--secure-heap",
+            "--secure-heap-min",
+            "--stack-size",
+            "--test-concurrency",
+            "--test-name-pattern",
+            "--test-reporter",
+            "--test-shard",
+            "--test-timeout",
+            "--title",
+            "--tls-cipher-list",
+            "--trace-event-categories",
+            "--trace-require-module",
+            "--unhandled-rejections",
+            "--use-largepages",
+            "--v8-pool-size",
+            "--watch-path",
+        ],
+        write_options: &[
+            "--cpu-prof-dir",
+            "--heap-prof-dir",
+            "--diagnostic-dir",
+            "--redirect-warnings",
+            "--report-dir",
+            "--report-directory",
+            "--report-filename",
+            "--tls-keylog",
+            "--trace-event-file-pattern",
+            "--test-reporter-destination",
+        ],
         runs_code_options: &[
+            "--env-file",
+            "--env-file-if-exists",
+            "--experimental-policy",
+            "--openssl-config",
+            "--snapshot-blob",
+            "--build-snapshot-config",
             "-e",
             "--eval",
             "-p",
@@ -173,9 +243,47 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &["gcc", "cc", "g++", "c++", "clang", "clang++", "ld"],
-        value_options: &["-I", "-L", "-l", "-D", "-U", "-x", "-std", "-include"],
-        runs_code_options: &["-fplugin", "-wrapper", "-B", "--ld-path", "-fuse-ld"],
-        write_options: &["-o", "-MF"],
+        value_options: &[
+            "-I",
+            "-L",
+            "-l",
+            "-D",
+            "-U",
+            "-x",
+            "-std",
+            "-include",
+            "-MT",
+            "-MQ",
+            "-Xlinker",
+            "-Xassembler",
+            "-Xpreprocessor",
+        ],
+        // gcc's long aliases (`--prefix` is `-B`, `--output` is `-o`) and ld's own options.
+        runs_code_options: &[
+            "-fplugin",
+            "-wrapper",
+            "-B",
+            "--prefix",
+            "-specs",
+            "--specs",
+            "--ld-path",
+            "-fuse-ld",
+            "-plugin",
+            "--plugin",
+        ],
+        write_options: &[
+            "-o",
+            "--output",
+            "-MF",
+            "-aux-info",
+            "-dumpdir",
+            "-dumpbase",
+            "-Map",
+            "--Map",
+            "--dependency-file",
+            "--out-implib",
+        ],
+        special: Some(Special::Cc),
         ..PLAIN
     },
 ];
