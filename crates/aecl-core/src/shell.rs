@@ -12,6 +12,7 @@
 //! flag, and a line we cannot parse is blocked.
 
 mod archives;
+mod cc;
 mod curl;
 mod curl_options;
 mod finding;

@@ -70,28 +70,27 @@ pub(super) fn read(
                 }
             }
         }
-        Special::Zip | Special::Node | Special::Perl => {}
-        Special::Cc => tool_readers::cc(words, scanned, out),
-        Special::Go => {
-            // `-ldflags` and `-gccgoflags` pass flags to the linker; `-extld` (and gccgo's
-            // `-Wl,-plugin`) make it run a program of the caller's choosing.
-            if let Some(flags) = scanned.values(&["-ldflags", "-gccgoflags"]).find(|f| {
-                !f.is_known() || ["extld", "-Wl", "plugin"].iter().any(|n| f.text.contains(n))
-            }) {
-                out.push(Finding::RunsCode(format!(
-                    "the linker flags `{}` may name a program the linker runs",
-                    flags.raw
-                )));
+        Special::Zip => {
+            // `-m` deletes what it archives; with `-@` the names come from standard input.
+            if scanned.has(&["-m", "--move"]) && scanned.has(&["-@", "--names-stdin"]) {
+                out.push(Finding::Writes(ShellArg {
+                    raw: "the files named on standard input (deleted by -m)".to_owned(),
+                    expansion: true,
+                    ..ShellArg::default()
+                }));
             }
         }
+        Special::Node | Special::Perl => {}
+        Special::Cc => super::cc::read(program, words, out),
+        Special::Go => go(words, scanned, out),
         Special::Make => {
             // A makefile read from standard input is code the line does not show.
             if let Some(file) = scanned
                 .values(&["-f", "--file", "--makefile"])
-                .find(|f| super::spellings::is_standard_input(&f.text))
+                .find(|f| f.expansion || super::spellings::is_standard_input(&f.text))
             {
                 out.push(Finding::RunsCode(format!(
-                    "the makefile `{}` is read from standard input",
+                    "the makefile `{}` is read from standard input or built at run time",
                     file.raw
                 )));
             }
@@ -111,6 +110,12 @@ pub(super) fn read(
         }
         Special::Python => {
             tool_readers::warning_filters(scanned.values(&["-W"]), out);
+            // `-X pycache_prefix=DIR` writes the bytecode tree under DIR.
+            for option in scanned.values(&["-X"]) {
+                if let Some(dir) = option.text.strip_prefix("pycache_prefix=") {
+                    out.push(Finding::Writes(ShellArg { text: dir.to_owned(), ..option.clone() }));
+                }
+            }
             for module in scanned.values(&["-m"]) {
                 let args = &scanned.positionals;
                 let name = module.text.as_str();
@@ -227,6 +232,87 @@ pub(super) fn read(
                     ..ShellArg::default()
                 }));
             }
+        }
+    }
+}
+
+/// go's flags for the tools it runs and for test binaries: the linker's `-extld` and
+/// `-extar` (and gccgo's `-Wl,`) name a program it runs; `-o`, profiles, `-tmpdir` and
+/// `-asmhdr` in `-ldflags`, `-gcflags` and `-asmflags` write where they name; a test
+/// binary's own flags (`-test.cpuprofile=F`, given to `go test` or after `-args`) too.
+fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
+    const TOOL_WRITES: [&str; 9] = [
+        "o",
+        "memprofile",
+        "cpuprofile",
+        "blockprofile",
+        "mutexprofile",
+        "tmpdir",
+        "asmhdr",
+        "trace",
+        "linkobj",
+    ];
+    const TEST_WRITES: [&str; 10] = [
+        "cpuprofile",
+        "memprofile",
+        "blockprofile",
+        "mutexprofile",
+        "coverprofile",
+        "trace",
+        "outputdir",
+        "fuzzcachedir",
+        "testlogfile",
+        "gocoverdir",
+    ];
+    let write = |value: Option<&str>, word: &ShellArg, out: &mut Vec<Finding>| {
+        let (text, expansion) = value.map_or((String::new(), true), |v| (v.to_owned(), false));
+        out.push(Finding::Writes(ShellArg {
+            text,
+            raw: word.raw.clone(),
+            expansion: expansion || word.expansion,
+            ..word.clone()
+        }));
+    };
+    for flags in scanned.values(&["-ldflags", "-gcflags", "-asmflags", "-gccgoflags"]) {
+        if !flags.is_known() {
+            out.push(Finding::RunsCode(format!(
+                "the tool flags `{}` are only known at run time",
+                flags.raw
+            )));
+            continue;
+        }
+        let mut tokens = flags.text.split_whitespace();
+        while let Some(token) = tokens.next() {
+            // A package pattern comes first (`-ldflags=all=-extld=x`).
+            let token = match token.split_once("=-") {
+                Some((pattern, rest)) if !pattern.starts_with('-') => rest,
+                _ => token,
+            };
+            let option = token.trim_start_matches('-');
+            let (name, value) =
+                option.split_once('=').map_or((option, None), |(n, v)| (n, Some(v)));
+            if name.starts_with("ext") || token.starts_with("-Wl") || name.contains("plugin") {
+                out.push(Finding::RunsCode(format!(
+                    "the tool flags `{}` name a program the linker runs",
+                    flags.raw
+                )));
+            } else if TOOL_WRITES.contains(&name) {
+                let value = value.or_else(|| tokens.next());
+                write(value, flags, out);
+            }
+        }
+    }
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        let Some(option) =
+            word.text.strip_prefix("-test.").or_else(|| word.text.strip_prefix("--test."))
+        else {
+            continue;
+        };
+        let (name, value) = option.split_once('=').map_or((option, None), |(n, v)| (n, Some(v)));
+        if TEST_WRITES.contains(&name) {
+            let value = value.or_else(|| rest.next().map(|w| w.text.as_str()));
+            write(value, word, out);
         }
     }
 }

@@ -115,26 +115,43 @@ fn perl_prepare(words: &[ShellArg]) -> Cow<'_, [ShellArg]> {
     )
 }
 
-/// zip's words with a value glued to a two-letter option split off (`-lf/root/x` is `-lf`
-/// and `/root/x`), as zip's own reader takes it.
+/// zip's words with its two-letter options that take a value split off, wherever a
+/// cluster holds them (`-lf/root/x` is `-lf` and `/root/x`; `-qTTcmd` is `-q`, `-TT`,
+/// `cmd`), as zip's own reader takes them.
 fn zip_prepare(words: &[ShellArg]) -> Cow<'_, [ShellArg]> {
-    const GLUED: [&str; 2] = ["-lf", "-TT"];
-    let split = |word: &ShellArg| {
-        GLUED.iter().find_map(|o| {
-            let rest = word.text.strip_prefix(o)?;
-            (!rest.is_empty() && !rest.starts_with('=')).then(|| (*o, rest.to_owned()))
-        })
+    const TWO_LETTERS: [&str; 2] = ["TT", "lf"];
+    let split = |word: &ShellArg| -> Option<Vec<ShellArg>> {
+        let cluster = word.text.strip_prefix('-').filter(|c| !c.starts_with('-'))?;
+        let (at, option) =
+            TWO_LETTERS.iter().filter_map(|o| cluster.find(o).map(|at| (at, *o))).min()?;
+        let before = cluster.get(..at)?;
+        let after = cluster.get(at + option.len()..)?;
+        if before.is_empty() && (after.is_empty() || after.starts_with('=')) {
+            return None;
+        }
+        let piece = |text: String| ShellArg { raw: text.clone(), text, ..word.clone() };
+        let mut out = Vec::new();
+        if !before.is_empty() {
+            out.push(piece(format!("-{before}")));
+        }
+        match after.strip_prefix('=') {
+            Some(value) => out.push(piece(format!("-{option}={value}"))),
+            None => {
+                out.push(piece(format!("-{option}")));
+                if !after.is_empty() {
+                    out.push(piece(after.to_owned()));
+                }
+            }
+        }
+        Some(out)
     };
     if !words.iter().any(|w| split(w).is_some()) {
         return Cow::Borrowed(words);
     }
-    let mut out = Vec::with_capacity(words.len() + 1);
+    let mut out = Vec::with_capacity(words.len() + 2);
     for word in words {
         match split(word) {
-            Some((option, value)) => {
-                out.push(ShellArg::known(option));
-                out.push(ShellArg { text: value.clone(), raw: value, ..word.clone() });
-            }
+            Some(pieces) => out.extend(pieces),
             None => out.push(word.clone()),
         }
     }

@@ -3,7 +3,7 @@
 //! and `pythonpath` among them) and `-W` filters (whose category is imported);
 //! argparse's `@FILE` (more options read from a file: mypy); cloc's `--vcs` (a command
 //! unless it names git or svn); `file -C`, which compiles magic files into the current
-//! directory; C compilers' and linkers' response files and the options they pass on.
+//! directory.
 
 use super::ShellArg;
 use super::finding::Finding;
@@ -146,52 +146,6 @@ pub(super) fn file(scanned: &Scanned, out: &mut Vec<Finding>) {
         for magic in list.text.split(':').filter(|m| !m.is_empty()) {
             let name = magic.trim_end_matches('/').rsplit('/').next().unwrap_or(magic);
             out.push(Finding::Writes(ShellArg::known(&format!("{name}.mgc"))));
-        }
-    }
-}
-
-/// A C compiler's or linker's response files and the options it passes on: `@FILE` holds
-/// any option; `-Wl,ARGS` and `-Xlinker ARG` go to the linker, `-Wa,` to the assembler and
-/// `-Wp,` to the preprocessor, where the options below write a file or load code.
-pub(super) fn cc(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
-    if let Some(file) = words.iter().find(|w| w.text.starts_with('@')) {
-        out.push(Finding::RunsCode(format!("`{}` reads options from a file", file.raw)));
-    }
-    // Writes (`-o`, a map, a listing, dependencies) and code (plugins), and response files.
-    const PASSED_ON: [&str; 16] = [
-        "-o",
-        "--output",
-        "-Map",
-        "--Map",
-        "-M",
-        "--dependency-file",
-        "--out-implib",
-        "-plugin",
-        "--plugin",
-        "-T",
-        "--script",
-        "-a",
-        "--MD",
-        "-MF",
-        "-MD",
-        "-MMD",
-    ];
-    let glued = words.iter().filter_map(|w| {
-        ["-Wl,", "-Wa,", "-Wp,"].iter().find_map(|p| w.text.strip_prefix(p)).map(|rest| (rest, w))
-    });
-    let separate = scanned
-        .values(&["-Xlinker", "-Xassembler", "-Xpreprocessor"])
-        .map(|v| (v.text.as_str(), v));
-    for (args, word) in glued.chain(separate) {
-        let risky = !word.is_known()
-            || args
-                .split(',')
-                .any(|arg| arg.starts_with('@') || PASSED_ON.iter().any(|o| arg.starts_with(o)));
-        if risky {
-            out.push(Finding::RunsCode(format!(
-                "`{}` passes on options that write files or load code",
-                word.raw
-            )));
         }
     }
 }

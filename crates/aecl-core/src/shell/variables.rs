@@ -121,6 +121,9 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "GOFLAGS",
     "GOTOOLCHAIN",
     "GOENV",
+    // less and more read options from these (`LESS=--lesskey-src=FILE`, `-O FILE`).
+    "LESS",
+    "MORE",
     "DELTA_PAGER",
     "BAT_PAGER",
     "CONDARC",
@@ -150,6 +153,8 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     // `GIT_TRACE=/path` and its kin write a file.
     "GIT_TRACE",
     "PYTHON",
+    // cgo's compiler and linker flags skip its allow-list (`CGO_LDFLAGS=-Wl,-plugin,F`).
+    "CGO_",
 ];
 
 /// Variables naming a file that a program writes to, at any path the value gives: TLS
@@ -183,6 +188,9 @@ pub(super) const PATH_VARIABLES: &[&str] = &[
     "XDG_CACHE_HOME",
     "XDG_DATA_HOME",
     "XDG_STATE_HOME",
+    "GOCACHE",
+    "GOTMPDIR",
+    "GOMODCACHE",
 ];
 
 /// Variables that send a program's requests through a host of the caller's choosing (the

@@ -55,6 +55,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--hsts",
             "--alt-svc",
             "--output-dir",
+            "--ssl-sessions",
         ],
         network: true,
         special: Some(Special::Curl),

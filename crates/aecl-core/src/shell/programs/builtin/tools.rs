@@ -112,7 +112,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-f",
             "--file",
         ],
-        runs_code_options: &["--pre"],
+        // `--hostname-bin` (ripgrep 14) runs a program for hyperlinks.
+        runs_code_options: &["--pre", "--hostname-bin"],
         ..PLAIN
     },
     // Interpreters: inline code, code read from standard input, and modules that run code.
@@ -183,6 +184,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--heap-prof-name",
             "--heapsnapshot-near-heap-limit",
             "--heapsnapshot-signal",
+            "--inspect-port",
+            "--debug-port",
+            "--security-revert",
             "--icu-data-dir",
             "--input-type",
             "--inspect-publish-uid",
@@ -209,7 +213,10 @@ pub(super) const ENTRIES: &[Entry] = &[
         ],
         write_options: &[
             "--cpu-prof-dir",
+            "--cpu-prof-name",
             "--heap-prof-dir",
+            "--heap-prof-name",
+            "--logfile",
             "--diagnostic-dir",
             "--redirect-warnings",
             "--report-dir",
@@ -220,8 +227,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--test-reporter-destination",
         ],
         runs_code_options: &[
-            "--env-file",
-            "--env-file-if-exists",
+            "--experimental-sea-config",
             "--experimental-policy",
             "--openssl-config",
             "--snapshot-blob",
@@ -255,8 +261,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-MT",
             "-MQ",
             "-Xlinker",
+            "--for-linker",
             "-Xassembler",
+            "--for-assembler",
             "-Xpreprocessor",
+            "-Xclang",
         ],
         // gcc's long aliases (`--prefix` is `-B`, `--output` is `-o`) and ld's own options.
         runs_code_options: &[
@@ -270,6 +279,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-fuse-ld",
             "-plugin",
             "--plugin",
+            "-fpass-plugin",
+            "--config",
         ],
         write_options: &[
             "-o",
@@ -277,7 +288,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-MF",
             "-aux-info",
             "-dumpdir",
+            "--dumpdir",
             "-dumpbase",
+            "--dumpbase",
+            "-MJ",
+            "--serialize-diagnostics",
             "-Map",
             "--Map",
             "--dependency-file",

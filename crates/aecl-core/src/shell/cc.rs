@@ -1,0 +1,204 @@
+//! C compilers and linkers (gcc, clang, ld): what they write and what code they load
+//! beyond their own options in the table. A response file (`@FILE`, clang's `--config`)
+//! holds any option. gcc passes options on to the linker (`-Wl,A,B`, `-Xlinker A`,
+//! `--for-linker=A`), the assembler (`-Wa,`, `-Xassembler`, `--for-assembler`) and the
+//! preprocessor (`-Wp,`, `-Xpreprocessor`), clang to its front end (`-Xclang`): those are
+//! read in order as that tool reads its own, long names after one dash or two and by
+//! any unambiguous prefix (`-Wl,--outpu=F`, `-Xlinker -Ma -Xlinker F`), so that a file it
+//! writes is judged as a write and a plugin or script it runs as code. The compiler's
+//! dump and record options (`-fdump-tree-all=F`, `-fopt-info=F`) write where they name.
+
+use super::ShellArg;
+use super::finding::Finding;
+
+/// A tool the compiler passes options on to, and how it reads them.
+struct Tool {
+    name: &'static str,
+    /// Long options whose value (after `=` or the next argument) is a file it writes.
+    writes: &'static [&'static str],
+    /// Long options that load or run code, or name a file of instructions.
+    code: &'static [&'static str],
+    /// Short options whose value (glued or next) is a file it writes.
+    short_writes: &'static [char],
+}
+
+const LINKER: Tool = Tool {
+    name: "linker",
+    writes: &["output", "Map", "dependency-file", "out-implib", "lto-obj-path"],
+    // A linker script names the files it writes (`OUTPUT(F)`): judged as code.
+    code: &["plugin", "error-handling-script", "script", "load-pass-plugin"],
+    short_writes: &['o'],
+};
+
+const ASSEMBLER: Tool =
+    Tool { name: "assembler", writes: &["MD", "output"], code: &[], short_writes: &['o'] };
+
+const PREPROCESSOR: Tool = Tool {
+    name: "preprocessor",
+    writes: &["MF", "MD", "MMD", "output", "dependency-file"],
+    code: &["fplugin", "load"],
+    short_writes: &['o'],
+};
+
+const FRONT_END: Tool = Tool {
+    name: "front end",
+    writes: &["dependency-file", "o", "main-file-name"],
+    code: &["load", "plugin", "add-plugin", "fpass-plugin", "load-pass-plugin"],
+    short_writes: &['o'],
+};
+
+/// The compiler's own options whose value, after `=`, is a file or directory it writes.
+const DUMPS: [&str; 10] = [
+    "-fdump-",
+    "-fopt-info",
+    "-foptimization-record-file",
+    "-fmodules-cache-path",
+    "-ftime-trace",
+    "-fcrash-diagnostics-dir",
+    "-fprofile-generate",
+    "-fprofile-instr-generate",
+    "-fprofile-dir",
+    "-fcs-profile-generate",
+];
+
+/// Adds what `words` (a compiler's or linker's arguments) write and run beyond the table.
+pub(super) fn read(program: &str, words: &[ShellArg], out: &mut Vec<Finding>) {
+    if let Some(file) = words.iter().find(|w| w.text.starts_with('@')) {
+        out.push(Finding::RunsCode(format!("`{}` reads options from a file", file.raw)));
+    }
+    for word in words {
+        let Some((name, value)) = word.text.split_once('=') else { continue };
+        if DUMPS.iter().any(|d| name.starts_with(d)) {
+            out.push(Finding::Writes(ShellArg {
+                text: value.to_owned(),
+                raw: word.raw.clone(),
+                ..word.clone()
+            }));
+        }
+    }
+    // `ld` itself reads its own options the way it reads those passed on.
+    let streams = if program == "ld" {
+        vec![(&LINKER, words.iter().map(|w| (w.text.as_str(), w)).collect())]
+    } else {
+        passed_on(words)
+    };
+    for (tool, args) in streams {
+        read_tool(tool, &args, out);
+    }
+}
+
+/// The arguments the compiler passes on, by tool, in order.
+fn passed_on(words: &[ShellArg]) -> Vec<(&'static Tool, Vec<(&str, &ShellArg)>)> {
+    let mut streams: Vec<(&'static Tool, Vec<(&str, &ShellArg)>)> =
+        [&LINKER, &ASSEMBLER, &PREPROCESSOR, &FRONT_END]
+            .into_iter()
+            .map(|t| (t, Vec::new()))
+            .collect();
+    let mut i = 0;
+    while let Some(word) = words.get(i) {
+        i += 1;
+        let text = word.text.as_str();
+        let glued = [("-Wl,", 0), ("-Wa,", 1), ("-Wp,", 2)]
+            .into_iter()
+            .find_map(|(prefix, tool)| text.strip_prefix(prefix).map(|rest| (tool, rest)));
+        if let Some((tool, rest)) = glued {
+            if let Some((_, args)) = streams.get_mut(tool) {
+                args.extend(rest.split(',').map(|a| (a, word)));
+            }
+            continue;
+        }
+        let separate = [
+            ("-Xlinker", 0),
+            ("--for-linker", 0),
+            ("-Xassembler", 1),
+            ("--for-assembler", 1),
+            ("-Xpreprocessor", 2),
+            ("-Xclang", 3),
+        ]
+        .into_iter()
+        .find_map(|(option, tool)| {
+            if text == option {
+                Some((tool, None))
+            } else {
+                text.strip_prefix(option).and_then(|r| r.strip_prefix('=')).map(|v| (tool, Some(v)))
+            }
+        });
+        let Some((tool, value)) = separate else { continue };
+        // The next argument, whatever it starts with (`-Xlinker -o`).
+        let (arg, from) = match value {
+            Some(value) => (value, word),
+            None => match words.get(i) {
+                Some(next) => {
+                    i += 1;
+                    (next.text.as_str(), next)
+                }
+                None => continue,
+            },
+        };
+        if let Some((_, args)) = streams.get_mut(tool) {
+            args.push((arg, from));
+        }
+    }
+    streams.retain(|(_, args)| !args.is_empty());
+    streams
+}
+
+/// Reads one tool's arguments as it does.
+fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
+    let mut i = 0;
+    while let Some(&(arg, word)) = args.get(i) {
+        i += 1;
+        if !word.is_known() || arg.starts_with('@') {
+            out.push(Finding::RunsCode(format!(
+                "`{}` passes the {} options only known at run time or read from a file",
+                word.raw, tool.name
+            )));
+            continue;
+        }
+        let Some(option) = arg.strip_prefix('-') else { continue };
+        let option = option.strip_prefix('-').unwrap_or(option);
+        let (name, inline) = option.split_once('=').map_or((option, None), |(n, v)| (n, Some(v)));
+        // A long name or an unambiguous prefix of one (two letters at least).
+        let names = |list: &[&str]| {
+            list.iter().any(|o| *o == name || (name.len() >= 2 && o.starts_with(name)))
+        };
+        if names(tool.code) {
+            out.push(Finding::RunsCode(format!(
+                "`{}` makes the {} load or run code (`{arg}`)",
+                word.raw, tool.name
+            )));
+            continue;
+        }
+        let mut chars = name.chars();
+        let short = chars.next().filter(|c| tool.short_writes.contains(c));
+        let glued = chars.as_str();
+        let value = if names(tool.writes) {
+            match inline {
+                Some(value) => Some(value),
+                None => args.get(i).map(|&(next, _)| {
+                    i += 1;
+                    next
+                }),
+            }
+        } else if short.is_some() && !glued.is_empty() && inline.is_none() {
+            Some(glued)
+        } else if short.is_some() && glued.is_empty() {
+            args.get(i).map(|&(next, _)| {
+                i += 1;
+                next
+            })
+        } else if tool.name == "assembler" && name.starts_with('a') {
+            // `-a[cdghlmns]=FILE`: a listing.
+            inline
+        } else {
+            None
+        };
+        if let Some(value) = value {
+            out.push(Finding::Writes(ShellArg {
+                text: value.to_owned(),
+                raw: value.to_owned(),
+                ..word.clone()
+            }));
+        }
+    }
+}
