@@ -24,7 +24,7 @@ struct Tool {
 
 const LINKER: Tool = Tool {
     name: "linker",
-    writes: &["output", "Map", "dependency-file", "out-implib", "lto-obj-path"],
+    writes: &["output", "Map", "dependency-file", "out-implib", "output-def", "lto-obj-path"],
     // A linker script names the files it writes (`OUTPUT(F)`): judged as code.
     code: &["plugin", "error-handling-script", "script", "load-pass-plugin"],
     short_writes: &['o'],
@@ -67,13 +67,8 @@ pub(super) fn read(program: &str, words: &[ShellArg], out: &mut Vec<Finding>) {
         out.push(Finding::RunsCode(format!("`{}` reads options from a file", file.raw)));
     }
     for word in words {
-        let Some((name, value)) = word.text.split_once('=') else { continue };
-        if DUMPS.iter().any(|d| name.starts_with(d)) {
-            out.push(Finding::Writes(ShellArg {
-                text: value.to_owned(),
-                raw: word.raw.clone(),
-                ..word.clone()
-            }));
+        if let Some(value) = dump_file(&word.text) {
+            push_write(value, word, out);
         }
     }
     // `ld` itself reads its own options the way it reads those passed on.
@@ -98,9 +93,25 @@ fn passed_on(words: &[ShellArg]) -> Vec<(&'static Tool, Vec<(&str, &ShellArg)>)>
     while let Some(word) = words.get(i) {
         i += 1;
         let text = word.text.as_str();
-        let glued = [("-Wl,", 0), ("-Wa,", 1), ("-Wp,", 2)]
-            .into_iter()
-            .find_map(|(prefix, tool)| text.strip_prefix(prefix).map(|rest| (tool, rest)));
+        if !text.starts_with('-') {
+            // An input is passed on to the linker in its place: after `-Wl,-o` it is the
+            // linker's output (`gcc x.c -Wl,-o /root/.bashrc`).
+            if let Some((_, args)) = streams.first_mut() {
+                args.push((text, word));
+            }
+            continue;
+        }
+        // gcc reads `--warn-l,A` as `-Wl,A`.
+        let glued = [
+            ("-Wl,", 0),
+            ("--warn-l,", 0),
+            ("-Wa,", 1),
+            ("--warn-a,", 1),
+            ("-Wp,", 2),
+            ("--warn-p,", 2),
+        ]
+        .into_iter()
+        .find_map(|(prefix, tool)| text.strip_prefix(prefix).map(|rest| (tool, rest)));
         if let Some((tool, rest)) = glued {
             if let Some((_, args)) = streams.get_mut(tool) {
                 args.extend(rest.split(',').map(|a| (a, word)));
@@ -146,6 +157,12 @@ fn passed_on(words: &[ShellArg]) -> Vec<(&'static Tool, Vec<(&str, &ShellArg)>)>
 /// Reads one tool's arguments as it does.
 fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
     let mut i = 0;
+    // The argument after the one at `i - 1`, taken as its value.
+    let next = |i: &mut usize| {
+        let value = args.get(*i).map(|&(next, _)| next);
+        *i += 1;
+        value
+    };
     while let Some(&(arg, word)) = args.get(i) {
         i += 1;
         if !word.is_known() || arg.starts_with('@') {
@@ -155,13 +172,19 @@ fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
             )));
             continue;
         }
-        let Some(option) = arg.strip_prefix('-') else { continue };
-        let option = option.strip_prefix('-').unwrap_or(option);
+        let Some(single) = arg.strip_prefix('-') else { continue };
+        if let Some(value) = dump_file(arg) {
+            push_write(value, word, out);
+            continue;
+        }
+        let double = single.strip_prefix('-');
+        let option = double.unwrap_or(single);
         let (name, inline) = option.split_once('=').map_or((option, None), |(n, v)| (n, Some(v)));
-        // A long name or an unambiguous prefix of one (two letters at least).
-        let names = |list: &[&str]| {
-            list.iter().any(|o| *o == name || (name.len() >= 2 && o.starts_with(name)))
-        };
+        // A long name or an unambiguous prefix of one; one letter only where it cannot be
+        // a short option (`--M`, `-M=F`: ld takes both for `-Map`).
+        let long = name.len() >= 2 || double.is_some() || inline.is_some();
+        let names =
+            |list: &[&str]| list.iter().any(|o| *o == name || (long && o.starts_with(name)));
         if names(tool.code) {
             out.push(Finding::RunsCode(format!(
                 "`{}` makes the {} load or run code (`{arg}`)",
@@ -169,24 +192,22 @@ fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
             )));
             continue;
         }
-        let mut chars = name.chars();
-        let short = chars.next().filter(|c| tool.short_writes.contains(c));
-        let glued = chars.as_str();
+        if name == "plugin-opt"
+            && inline.is_some_and(|v| v.contains("resolution") || v.contains("obj-path"))
+        {
+            let value = inline.unwrap_or_default();
+            push_write(value.rsplit_once('=').map_or(value, |(_, path)| path), word, out);
+            continue;
+        }
         let value = if names(tool.writes) {
-            match inline {
-                Some(value) => Some(value),
-                None => args.get(i).map(|&(next, _)| {
-                    i += 1;
-                    next
-                }),
+            inline.or_else(|| next(&mut i))
+        } else if let Some(letter) = single.chars().next().filter(|c| tool.short_writes.contains(c))
+        {
+            // `-o FILE`, or the file glued on (`-ofile`, `-o/x/a=b.sh`, `=` and all).
+            match single.get(letter.len_utf8()..) {
+                Some("") => next(&mut i),
+                glued => glued,
             }
-        } else if short.is_some() && !glued.is_empty() && inline.is_none() {
-            Some(glued)
-        } else if short.is_some() && glued.is_empty() {
-            args.get(i).map(|&(next, _)| {
-                i += 1;
-                next
-            })
         } else if tool.name == "assembler" && name.starts_with('a') {
             // `-a[cdghlmns]=FILE`: a listing.
             inline
@@ -194,11 +215,23 @@ fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
             None
         };
         if let Some(value) = value {
-            out.push(Finding::Writes(ShellArg {
-                text: value.to_owned(),
-                raw: value.to_owned(),
-                ..word.clone()
-            }));
+            push_write(value, word, out);
         }
     }
+}
+
+/// The file a compiler's dump or record option writes (`-fdump-tree-all=F`, and gcc's
+/// `--dump-tree-all=F` for the same).
+fn dump_file(arg: &str) -> Option<&str> {
+    let (name, value) = arg.split_once('=')?;
+    let name = name.strip_prefix("--").map_or(name.to_owned(), |rest| format!("-f{rest}"));
+    DUMPS.iter().any(|d| name.starts_with(d)).then_some(value)
+}
+
+fn push_write(value: &str, word: &ShellArg, out: &mut Vec<Finding>) {
+    out.push(Finding::Writes(ShellArg {
+        text: value.to_owned(),
+        raw: value.to_owned(),
+        ..word.clone()
+    }));
 }

@@ -220,7 +220,7 @@ impl ProgramGuard {
             .flat_map(variables_set_by)
             .collect();
         for assignment in &analysis.assignments {
-            self.variable(&assignment.name, &mut out.findings);
+            self.variable(&assignment.name, Some(&assignment.value), &mut out.findings);
             if PATH_VARIABLES.contains(&assignment.name.to_ascii_uppercase().as_str()) {
                 let what = format!("{}={}", assignment.name, assignment.value.raw);
                 let value = assignment.value.clone();
@@ -255,7 +255,7 @@ impl ProgramGuard {
                 ));
             }
             for name in variables_set_by(command) {
-                self.variable(&name, &mut out.findings);
+                self.variable(&name, None, &mut out.findings);
                 if PATH_VARIABLES.contains(&name.to_ascii_uppercase().as_str()) {
                     self.path_variable_set_by(command, &name, &dirs, view, &links, &mut out);
                 }
@@ -302,10 +302,26 @@ impl ProgramGuard {
         }
     }
 
-    fn variable(&self, name: &str, out: &mut Vec<(Decision, String)>) {
+    /// Judges setting the variable `name` (to `value` where the line shows it).
+    fn variable(&self, name: &str, value: Option<&ShellArg>, out: &mut Vec<(Decision, String)>) {
         let upper = name.to_ascii_uppercase();
-        if CODE_VARIABLES.contains(&upper.as_str())
-            || CODE_VARIABLE_PREFIXES.iter().any(|p| upper.starts_with(p))
+        // less's and more's options from the environment are let through when they are
+        // display flags only (`LESS=-FRX`): no log file, lesskey file or long option.
+        let display_flags = || {
+            value.is_some_and(|v| {
+                v.is_known()
+                    && v.text.split_whitespace().all(|flags| {
+                        let letters = flags.strip_prefix('-').unwrap_or(flags);
+                        !letters.is_empty()
+                            && letters.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
+                            && !letters.contains(['o', 'O', 'k'])
+                    })
+            })
+        };
+        let pager = matches!(upper.as_str(), "LESS" | "MORE") && display_flags();
+        if !pager
+            && (CODE_VARIABLES.contains(&upper.as_str())
+                || CODE_VARIABLE_PREFIXES.iter().any(|p| upper.starts_with(p)))
         {
             out.push((
                 self.runs_code,

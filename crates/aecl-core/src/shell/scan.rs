@@ -133,6 +133,27 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
             out.options.push(ScannedOption { names, value });
             continue;
         }
+        if spec.whole_word_options {
+            // `-name`, `--name`, `-name=value`: one option (`-o=x` is `-o` with `x`).
+            let text = text.strip_prefix('-').filter(|t| t.starts_with('-')).unwrap_or(text);
+            let (name, value) = match text.split_once('=') {
+                Some((n, v)) => {
+                    (n, Some(ShellArg { text: v.to_owned(), raw: v.to_owned(), ..word.clone() }))
+                }
+                None => (text, None),
+            };
+            // Go's `flag` takes the next word as the value whatever it starts with
+            // (`-ldflags "-extld=..."`).
+            let mut value = value;
+            if value.is_none() && takes_value(name) {
+                value = words.get(i).cloned();
+                if value.is_some() {
+                    i += 1;
+                }
+            }
+            out.options.push(ScannedOption { names: vec![name.to_owned()], value });
+            continue;
+        }
         if let Some(option) = multi_char_single_dash
             .iter()
             .find(|o| text == o.as_str() || text.starts_with(&format!("{o}=")))
@@ -149,25 +170,6 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
                 }
             }
             out.options.push(ScannedOption { names: vec![(*option).clone()], value });
-            continue;
-        }
-        if spec.whole_word_options {
-            // `-name`, `--name`, `-name=value`: one option (`-o=x` is `-o` with `x`).
-            let text = text.strip_prefix('-').filter(|t| t.starts_with('-')).unwrap_or(text);
-            let (name, value) = match text.split_once('=') {
-                Some((n, v)) => {
-                    (n, Some(ShellArg { text: v.to_owned(), raw: v.to_owned(), ..word.clone() }))
-                }
-                None => (text, None),
-            };
-            let mut value = value;
-            if value.is_none() && takes_value(name) {
-                value = next_value(i);
-                if value.is_some() {
-                    i += 1;
-                }
-            }
-            out.options.push(ScannedOption { names: vec![name.to_owned()], value });
             continue;
         }
         let cluster: Vec<char> = text.chars().skip(1).collect();

@@ -72,7 +72,9 @@ pub(super) fn read(
         }
         Special::Zip => {
             // `-m` deletes what it archives; with `-@` the names come from standard input.
-            if scanned.has(&["-m", "--move"]) && scanned.has(&["-@", "--names-stdin"]) {
+            if scanned.has_abbreviated(&["-m", "--move"])
+                && scanned.has_abbreviated(&["-@", "--names-stdin"])
+            {
                 out.push(Finding::Writes(ShellArg {
                     raw: "the files named on standard input (deleted by -m)".to_owned(),
                     expansion: true,
@@ -241,17 +243,9 @@ pub(super) fn read(
 /// `-asmhdr` in `-ldflags`, `-gcflags` and `-asmflags` write where they name; a test
 /// binary's own flags (`-test.cpuprofile=F`, given to `go test` or after `-args`) too.
 fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
-    const TOOL_WRITES: [&str; 9] = [
-        "o",
-        "memprofile",
-        "cpuprofile",
-        "blockprofile",
-        "mutexprofile",
-        "tmpdir",
-        "asmhdr",
-        "trace",
-        "linkobj",
-    ];
+    // Besides any `...profile`.
+    const TOOL_WRITES: [&str; 8] =
+        ["o", "tmpdir", "asmhdr", "trace", "linkobj", "capturehostobjs", "bench", "json"];
     const TEST_WRITES: [&str; 10] = [
         "cpuprofile",
         "memprofile",
@@ -273,7 +267,22 @@ fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
             ..word.clone()
         }));
     };
-    for flags in scanned.values(&["-ldflags", "-gcflags", "-asmflags", "-gccgoflags"]) {
+    // `go clean -cache` (and `-modcache`, `-fuzzcache`, `-i`) removes files under the
+    // home directory or the install directory.
+    if scanned.positionals.first().is_some_and(|p| p.text == "clean")
+        && scanned.has(&["-cache", "-modcache", "-fuzzcache", "-testcache", "-i"])
+    {
+        out.push(Finding::Writes(ShellArg {
+            raw: "go's caches and installed packages (go clean)".to_owned(),
+            expansion: true,
+            ..ShellArg::default()
+        }));
+    }
+    // gccgo's flags are gcc's: any of them may run a program (`-B`, `@FILE`).
+    if let Some(flags) = scanned.values(&["-gccgoflags"]).next() {
+        out.push(Finding::RunsCode(format!("`-gccgoflags {}` passes options to gcc", flags.raw)));
+    }
+    for flags in scanned.values(&["-ldflags", "-gcflags", "-asmflags"]) {
         if !flags.is_known() {
             out.push(Finding::RunsCode(format!(
                 "the tool flags `{}` are only known at run time",
@@ -281,7 +290,9 @@ fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
             )));
             continue;
         }
-        let mut tokens = flags.text.split_whitespace();
+        // cmd/go splits the value into fields as a shell would, quotes removed.
+        let fields = go_fields(&flags.text);
+        let mut tokens = fields.iter().map(String::as_str);
         while let Some(token) = tokens.next() {
             // A package pattern comes first (`-ldflags=all=-extld=x`).
             let token = match token.split_once("=-") {
@@ -296,7 +307,7 @@ fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
                     "the tool flags `{}` name a program the linker runs",
                     flags.raw
                 )));
-            } else if TOOL_WRITES.contains(&name) {
+            } else if TOOL_WRITES.contains(&name) || name.ends_with("profile") {
                 let value = value.or_else(|| tokens.next());
                 write(value, flags, out);
             }
@@ -315,6 +326,39 @@ fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
             write(value, word, out);
         }
     }
+}
+
+/// A go tool-flags value split into fields as cmd/go splits it: at white space outside
+/// quotes, each field's quotes removed (`-ldflags='-s "-extld=x"'`).
+fn go_fields(text: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quote = None;
+    let mut started = false;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => field.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                started = true;
+            }
+            None if c.is_whitespace() => {
+                if started {
+                    fields.push(std::mem::take(&mut field));
+                    started = false;
+                }
+            }
+            None => {
+                field.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        fields.push(field);
+    }
+    fields
 }
 
 fn sed(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {

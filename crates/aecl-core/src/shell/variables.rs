@@ -121,9 +121,34 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "GOFLAGS",
     "GOTOOLCHAIN",
     "GOENV",
-    // less and more read options from these (`LESS=--lesskey-src=FILE`, `-O FILE`).
+    // less and more read options from these (`LESS=--lesskey-src=FILE`, `-O FILE`); a
+    // value of display flags only is let through (`guard.rs`).
     "LESS",
     "MORE",
+    // cgo's compiler and linker flags skip its allow-list (`CGO_LDFLAGS=-Wl,-plugin,F`),
+    // and the `_ALLOW` ones widen it for the flags source files give; go finds its
+    // toolchain, pkg-config, a Fortran compiler and credential helpers through these.
+    "CGO_CFLAGS",
+    "CGO_CPPFLAGS",
+    "CGO_CXXFLAGS",
+    "CGO_FFLAGS",
+    "CGO_LDFLAGS",
+    "CGO_CFLAGS_ALLOW",
+    "CGO_CPPFLAGS_ALLOW",
+    "CGO_CXXFLAGS_ALLOW",
+    "CGO_FFLAGS_ALLOW",
+    "CGO_LDFLAGS_ALLOW",
+    "GOROOT",
+    "PKG_CONFIG",
+    "FC",
+    "GOAUTH",
+    // gcc runs the compiler proper (`cc1`) and the tools it finds through these.
+    "GCC_EXEC_PREFIX",
+    "COMPILER_PATH",
+    // OpenSSL loads the providers and engines its configuration names (curl, git, wget).
+    "OPENSSL_CONF",
+    "OPENSSL_MODULES",
+    "OPENSSL_ENGINES",
     "DELTA_PAGER",
     "BAT_PAGER",
     "CONDARC",
@@ -153,8 +178,6 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     // `GIT_TRACE=/path` and its kin write a file.
     "GIT_TRACE",
     "PYTHON",
-    // cgo's compiler and linker flags skip its allow-list (`CGO_LDFLAGS=-Wl,-plugin,F`).
-    "CGO_",
 ];
 
 /// Variables naming a file that a program writes to, at any path the value gives: TLS
@@ -171,6 +194,9 @@ pub(super) const WRITE_VARIABLES: &[&str] = &[
     "GCOV_PREFIX",
     "COVERAGE_FILE",
     "MALLOC_TRACE",
+    // gcc's dependency output (`FILE [TARGET]`).
+    "DEPENDENCIES_OUTPUT",
+    "SUNPRO_DEPENDENCIES",
 ];
 
 /// Variables whose value is a path programs write under: temporary directories (`sort`,
@@ -191,6 +217,8 @@ pub(super) const PATH_VARIABLES: &[&str] = &[
     "GOCACHE",
     "GOTMPDIR",
     "GOMODCACHE",
+    "GOPATH",
+    "GOSSADIR",
 ];
 
 /// Variables that send a program's requests through a host of the caller's choosing (the

@@ -224,6 +224,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--report-filename",
             "--tls-keylog",
             "--trace-event-file-pattern",
+            "--trace-turbo-path",
             "--test-reporter-destination",
         ],
         runs_code_options: &[
