@@ -48,7 +48,7 @@ const FRONT_END: Tool = Tool {
 };
 
 /// The compiler's own options whose value, after `=`, is a file or directory it writes.
-const DUMPS: [&str; 10] = [
+const DUMPS: [&str; 11] = [
     "-fdump-",
     "-fopt-info",
     "-foptimization-record-file",
@@ -59,12 +59,22 @@ const DUMPS: [&str; 10] = [
     "-fprofile-instr-generate",
     "-fprofile-dir",
     "-fcs-profile-generate",
+    "-fprofile-note",
 ];
 
 /// Adds what `words` (a compiler's or linker's arguments) write and run beyond the table.
 pub(super) fn read(program: &str, words: &[ShellArg], out: &mut Vec<Finding>) {
     if let Some(file) = words.iter().find(|w| w.text.starts_with('@')) {
         out.push(Finding::RunsCode(format!("`{}` reads options from a file", file.raw)));
+    }
+    // A second compile with more options (`-fcompare-debug=-fplugin=P`), and g++'s module
+    // mapper, which may be a program (`-fmodule-mapper='|P'`).
+    const OPTIONS_ELSEWHERE: [&str; 3] =
+        ["-fcompare-debug=", "--compare-debug=", "-fmodule-mapper"];
+    if let Some(word) =
+        words.iter().find(|w| OPTIONS_ELSEWHERE.iter().any(|o| w.text.starts_with(o)))
+    {
+        out.push(Finding::RunsCode(format!("`{}` may run a program or load code", word.raw)));
     }
     for word in words {
         if let Some(value) = dump_file(&word.text) {
@@ -93,7 +103,7 @@ fn passed_on(words: &[ShellArg]) -> Vec<(&'static Tool, Vec<(&str, &ShellArg)>)>
     while let Some(word) = words.get(i) {
         i += 1;
         let text = word.text.as_str();
-        if !text.starts_with('-') {
+        if !text.starts_with('-') || text == "-" {
             // An input is passed on to the linker in its place: after `-Wl,-o` it is the
             // linker's output (`gcc x.c -Wl,-o /root/.bashrc`).
             if let Some((_, args)) = streams.first_mut() {
@@ -134,7 +144,15 @@ fn passed_on(words: &[ShellArg]) -> Vec<(&'static Tool, Vec<(&str, &ShellArg)>)>
                 text.strip_prefix(option).and_then(|r| r.strip_prefix('=')).map(|v| (tool, Some(v)))
             }
         });
-        let Some((tool, value)) = separate else { continue };
+        let Some((tool, value)) = separate else {
+            // gcc's own option, and the value it may take: nothing the linker is given, but
+            // what a passed-on option expecting a value would take is then not known
+            // (`gcc -Wl,-o -x none /root/.bashrc`).
+            if let Some((_, args)) = streams.first_mut() {
+                args.push((UNKNOWN, word));
+            }
+            continue;
+        };
         // The next argument, whatever it starts with (`-Xlinker -o`).
         let (arg, from) = match value {
             Some(value) => (value, word),
@@ -153,6 +171,10 @@ fn passed_on(words: &[ShellArg]) -> Vec<(&'static Tool, Vec<(&str, &ShellArg)>)>
     streams.retain(|(_, args)| !args.is_empty());
     streams
 }
+
+/// Stands in a tool's arguments for one of the compiler's own options: taken as a value,
+/// the value is not known.
+const UNKNOWN: &str = "\0";
 
 /// Reads one tool's arguments as it does.
 fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
@@ -192,11 +214,12 @@ fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
             )));
             continue;
         }
-        if name == "plugin-opt"
-            && inline.is_some_and(|v| v.contains("resolution") || v.contains("obj-path"))
-        {
-            let value = inline.unwrap_or_default();
-            push_write(value.rsplit_once('=').map_or(value, |(_, path)| path), word, out);
+        if name == "plugin-opt" {
+            // The LTO plugin's own options: `-fresolution=F` and `obj-path=F` write F.
+            let value = inline.or_else(|| next(&mut i)).unwrap_or_default();
+            if value.contains("resolution") || value.contains("obj-path") {
+                push_write(value.rsplit_once('=').map_or(value, |(_, path)| path), word, out);
+            }
             continue;
         }
         let value = if names(tool.writes) {
@@ -229,6 +252,14 @@ fn dump_file(arg: &str) -> Option<&str> {
 }
 
 fn push_write(value: &str, word: &ShellArg, out: &mut Vec<Finding>) {
+    if value == UNKNOWN {
+        out.push(Finding::Writes(ShellArg {
+            raw: format!("the file `{}` makes the linker write", word.raw),
+            expansion: true,
+            ..ShellArg::default()
+        }));
+        return;
+    }
     out.push(Finding::Writes(ShellArg {
         text: value.to_owned(),
         raw: value.to_owned(),

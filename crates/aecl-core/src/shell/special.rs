@@ -244,8 +244,8 @@ pub(super) fn read(
 /// binary's own flags (`-test.cpuprofile=F`, given to `go test` or after `-args`) too.
 fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
     // Besides any `...profile`.
-    const TOOL_WRITES: [&str; 8] =
-        ["o", "tmpdir", "asmhdr", "trace", "linkobj", "capturehostobjs", "bench", "json"];
+    const TOOL_WRITES: [&str; 7] =
+        ["o", "tmpdir", "asmhdr", "trace", "linkobj", "capturehostobjs", "bench"];
     const TEST_WRITES: [&str; 10] = [
         "cpuprofile",
         "memprofile",
@@ -270,7 +270,7 @@ fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
     // `go clean -cache` (and `-modcache`, `-fuzzcache`, `-i`) removes files under the
     // home directory or the install directory.
     if scanned.positionals.first().is_some_and(|p| p.text == "clean")
-        && scanned.has(&["-cache", "-modcache", "-fuzzcache", "-testcache", "-i"])
+        && scanned.has(&["-cache", "-modcache", "-fuzzcache", "-i"])
     {
         out.push(Finding::Writes(ShellArg {
             raw: "go's caches and installed packages (go clean)".to_owned(),
@@ -291,22 +291,47 @@ fn go(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
             continue;
         }
         // cmd/go splits the value into fields as a shell would, quotes removed.
-        let fields = go_fields(&flags.text);
+        // A package pattern comes first (`-ldflags=all="-extld=x"`), then the flags.
+        let text = match flags.text.split_once('=') {
+            Some((pattern, rest))
+                if !pattern.starts_with('-') && !pattern.contains(['"', '\'', ' ']) =>
+            {
+                rest
+            }
+            _ => flags.text.as_str(),
+        };
+        let fields = go_fields(text);
         let mut tokens = fields.iter().map(String::as_str);
         while let Some(token) = tokens.next() {
-            // A package pattern comes first (`-ldflags=all=-extld=x`).
-            let token = match token.split_once("=-") {
-                Some((pattern, rest)) if !pattern.starts_with('-') => rest,
-                _ => token,
-            };
-            let option = token.trim_start_matches('-');
+            // A word that is no flag is the value of the one before, read with it.
+            let Some(option) = token.strip_prefix('-') else { continue };
+            let option = option.strip_prefix('-').unwrap_or(option);
             let (name, value) =
                 option.split_once('=').map_or((option, None), |(n, v)| (n, Some(v)));
-            if name.starts_with("ext") || token.starts_with("-Wl") || name.contains("plugin") {
+            // `-extldflags` are flags for the external linker (gcc), `-extld` and `-extar`
+            // name the programs run.
+            if name == "extldflags" {
+                let passed = value.or_else(|| tokens.next()).unwrap_or_default();
+                const RUNS: [&str; 7] =
+                    ["-B", "@", "plugin", "wrapper", "specs", "-fuse-ld", "--prefix"];
+                if RUNS.iter().any(|r| passed.contains(r)) || passed.contains("-Wl") {
+                    out.push(Finding::RunsCode(format!(
+                        "the external linker's flags in `{}` may run a program",
+                        flags.raw
+                    )));
+                }
+            } else if name.starts_with("ext") || token.starts_with("-Wl") || name.contains("plugin")
+            {
                 out.push(Finding::RunsCode(format!(
                     "the tool flags `{}` name a program the linker runs",
                     flags.raw
                 )));
+            } else if name == "json" {
+                // `-json=0,file:///DIR` writes there; without `file://`, standard error.
+                let value = value.or_else(|| tokens.next()).unwrap_or_default();
+                if let Some((_, dir)) = value.split_once("file://") {
+                    write(Some(dir), flags, out);
+                }
             } else if TOOL_WRITES.contains(&name) || name.ends_with("profile") {
                 let value = value.or_else(|| tokens.next());
                 write(value, flags, out);
@@ -339,7 +364,8 @@ fn go_fields(text: &str) -> Vec<String> {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => field.push(c),
-            None if c == '\'' || c == '"' => {
+            // A quote opens only at a field's start (cmd/go's `quoted.Split`).
+            None if (c == '\'' || c == '"') && !started => {
                 quote = Some(c);
                 started = true;
             }

@@ -125,6 +125,14 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     // value of display flags only is let through (`guard.rs`).
     "LESS",
     "MORE",
+    // less runs the tags program, and a lesskey file's `#env` sets LESSOPEN.
+    "LESSGLOBALTAGS",
+    "LESSKEY",
+    "LESSKEY_SYSTEM",
+    "LESSKEYIN_SYSTEM",
+    "LESSKEY_CONTENT",
+    // gcc compiles a second time with the options this gives (`-fplugin=`).
+    "GCC_COMPARE_DEBUG",
     // cgo's compiler and linker flags skip its allow-list (`CGO_LDFLAGS=-Wl,-plugin,F`),
     // and the `_ALLOW` ones widen it for the flags source files give; go finds its
     // toolchain, pkg-config, a Fortran compiler and credential helpers through these.

@@ -294,6 +294,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--dumpbase",
             "-MJ",
             "--serialize-diagnostics",
+            "-serialize-diagnostics",
             "-Map",
             "--Map",
             "--dependency-file",
