@@ -53,16 +53,19 @@ pub enum Special {
     /// An HTTP client, and curl's own ways of building a request at run time or sending
     /// it elsewhere than its URL (`--variable`, `--expand-*`, proxies, `--connect-to`).
     Curl,
-    /// C compilers and linkers: response files (`@FILE`) and the options they pass on to
-    /// the linker, assembler and preprocessor (`-Wl,-o,FILE`, `-Xlinker -plugin`).
+    /// C compilers and linkers: response files (`@FILE`), the options they pass on to the
+    /// linker, assembler, preprocessor and front end (`-Wl,-o,FILE`, `-Xlinker -plugin`),
+    /// and their dump files (`cc.rs`).
     Cc,
     /// node reads `_` in a long option's name as `-`.
     Node,
     /// perl's and ruby's `-0` and `-l` take only the digits glued to them.
     Perl,
-    /// zip's own option reader: `-lfPATH` is `-lf` with `PATH`.
+    /// zip's own option reader (`-qlfPATH` is `-q`, `-lf PATH`), and `-m` deleting the
+    /// files named on standard input.
     Zip,
-    /// The Go linker's flags that name a program it runs (`-ldflags=-extld=PROGRAM`).
+    /// go's flags for the tools it runs and for test binaries (`-ldflags=-extld=PROGRAM`,
+    /// `-test.cpuprofile=F`), and `go clean`'s caches.
     Go,
     /// `-o ProxyCommand=...` and the like.
     Ssh,
@@ -190,7 +193,7 @@ struct Entry {
     special: Option<Special>,
 }
 
-/// Every option of a program, as generated from its source (`curl.rs`).
+/// Every option of a program, as generated from its source (curl's: `curl_options.rs`).
 #[derive(Debug, Clone, Copy)]
 struct AllOptions {
     /// Long names (without `--`) that take a value.
