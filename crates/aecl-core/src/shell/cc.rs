@@ -26,7 +26,15 @@ const LINKER: Tool = Tool {
     name: "linker",
     writes: &["output", "Map", "dependency-file", "out-implib", "output-def", "lto-obj-path"],
     // A linker script names the files it writes (`OUTPUT(F)`): judged as code.
-    code: &["plugin", "error-handling-script", "script", "load-pass-plugin"],
+    code: &[
+        "plugin",
+        "error-handling-script",
+        "script",
+        "default-script",
+        "load-pass-plugin",
+        "T",
+        "dT",
+    ],
     short_writes: &['o'],
 };
 
@@ -207,7 +215,9 @@ fn read_tool(tool: &Tool, args: &[(&str, &ShellArg)], out: &mut Vec<Finding>) {
         let long = name.len() >= 2 || double.is_some() || inline.is_some();
         let names =
             |list: &[&str]| list.iter().any(|o| *o == name || (long && o.starts_with(name)));
-        if names(tool.code) {
+        // A linker script, glued on too (`-Tfile`): it names the files the linker writes.
+        let script = tool.name == "linker" && single.starts_with('T');
+        if script || names(tool.code) {
             out.push(Finding::RunsCode(format!(
                 "`{}` makes the {} load or run code (`{arg}`)",
                 word.raw, tool.name

@@ -136,12 +136,24 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     Entry {
-        names: &["perl", "ruby", "irb", "php", "lua", "luajit", "tclsh", "rscript", "julia"],
+        names: &["perl", "ruby", "irb", "tclsh", "rscript"],
         options_end_at_positional: true,
         long_prefixes: false,
         stdin_code: true,
         // `-0` and `-l` take the digits glued to them, no more (`-0777e CODE`).
         special: Some(Special::Perl),
+        // ruby's long options that take the next word: one taken for a flag would make its
+        // value the script (`ruby --encoding UTF-8 -e CODE`).
+        value_options: &[
+            "--encoding",
+            "--external-encoding",
+            "--internal-encoding",
+            "--backtrace-limit",
+            "--dump",
+            "--enable",
+            "--disable",
+            "--crash-report",
+        ],
         runs_code_options: &[
             "-e",
             "-E",
@@ -160,8 +172,55 @@ pub(super) const ENTRIES: &[Entry] = &[
         in_place_options: &["-i"],
         ..PLAIN
     },
+    // php: `-c INI` and `-d KEY=VALUE` can set `auto_prepend_file`, `-z` loads an
+    // extension; the rest run the code given.
     Entry {
-        names: &["node", "nodejs", "deno"],
+        names: &["php"],
+        options_end_at_positional: true,
+        long_prefixes: false,
+        stdin_code: true,
+        value_options: &["-t"],
+        runs_code_options: &["-r", "-B", "-R", "-E", "-F", "-c", "-d", "-z"],
+        ..PLAIN
+    },
+    // lua: `-l NAME` loads a module (from `./` first).
+    Entry {
+        names: &["lua", "luajit"],
+        options_end_at_positional: true,
+        long_prefixes: false,
+        stdin_code: true,
+        runs_code_options: &["-e", "-l"],
+        ..PLAIN
+    },
+    // julia takes prefixes of its long options (`--ev`); `--machine-file` starts workers
+    // on other hosts.
+    Entry {
+        names: &["julia"],
+        options_end_at_positional: true,
+        stdin_code: true,
+        value_options: &["-t", "--threads", "-p", "--procs", "--project", "--heap-size-hint"],
+        runs_code_options: &[
+            "-e",
+            "--eval",
+            "-E",
+            "--print",
+            "-L",
+            "--load",
+            "-J",
+            "--sysimage",
+            "--machine-file",
+        ],
+        ..PLAIN
+    },
+    // deno names a subcommand first: its options come after it (`deno compile -o F`).
+    Entry {
+        names: &["deno"],
+        write_options: &["-o", "--output"],
+        runs_code_subcommands: &["eval", "repl", "x", "task", "jupyter"],
+        ..PLAIN
+    },
+    Entry {
+        names: &["node", "nodejs"],
         options_end_at_positional: true,
         long_prefixes: false,
         stdin_code: true,
@@ -270,6 +329,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         ],
         // gcc's long aliases (`--prefix` is `-B`, `--output` is `-o`) and ld's own options.
         runs_code_options: &[
+            "-T",
             "-fplugin",
             "-wrapper",
             "-B",
