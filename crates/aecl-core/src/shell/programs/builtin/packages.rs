@@ -210,7 +210,41 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &["yarn", "pnpm", "bun"],
-        value_options: &["--cwd", "-C", "--dir", "--filter", "-F"],
+        // Options that take the next word: one taken for a flag would make its value the
+        // subcommand (`pnpm --reporter silent dlx PKG`).
+        value_options: &[
+            "--cwd",
+            "-C",
+            "--dir",
+            "--filter",
+            "-F",
+            "--reporter",
+            "--loglevel",
+            "--mutex",
+            "--network-timeout",
+            "--network-concurrency",
+            "--child-concurrency",
+            "--workspace-concurrency",
+            "--resolution-mode",
+            "--node-linker",
+            "--test-pattern",
+        ],
+        // Where they keep packages and caches.
+        write_options: &[
+            "--store-dir",
+            "--virtual-store-dir",
+            "--modules-dir",
+            "--lockfile-dir",
+            "--cache-dir",
+            "--cache-folder",
+            "--modules-folder",
+            "--global-folder",
+            "--link-folder",
+            "--preferred-cache-folder",
+            "--global-dir",
+            "--global-bin-dir",
+            "--state-dir",
+        ],
         runs_code_options: &[
             "-e",
             "--eval",
