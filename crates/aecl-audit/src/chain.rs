@@ -120,13 +120,15 @@ impl LogState {
         self.next_seq += 1;
     }
 
-    /// A checkpoint of the log as it stands, to be signed (see `checkpoint`).
+    /// A checkpoint of the log as it stands, to be signed (see `checkpoint`); a writer
+    /// chains it to the one it stored before with [`Checkpoint::following`].
     pub fn checkpoint(&self, origin: &str, time: Option<Timestamp>) -> Checkpoint {
         Checkpoint {
             origin: origin.to_owned(),
             size: self.next_seq,
             root: self.range.root(),
             time,
+            previous: None,
             extensions: Vec::new(),
         }
     }

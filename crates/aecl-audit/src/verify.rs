@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::chain::{LogState, chain_hash};
-use crate::checkpoint::{Checkpoint, parse_and_verify_checkpoint};
+use crate::checkpoint::{Checkpoint, parse_and_verify_checkpoint, text_digest};
 use crate::error::AuditError;
 use crate::merkle::{Hash, leaf_hash, verify_consistency};
 use crate::note::VerifierKey;
@@ -132,6 +132,10 @@ pub enum Problem {
     /// The records `from..size` are not covered by a stored checkpoint: appended (or
     /// forged) after the last signed one, or its checkpoints were removed.
     Uncovered { from: u64, size: u64 },
+    /// A stored checkpoint (of size `size`) follows a signed checkpoint that is not the
+    /// stored one before it (of size `after`, 0 for none): the checkpoints its writer stored
+    /// between were deleted, or the one before it replaced.
+    CheckpointGap { checkpoint: CheckpointId, size: u64, after: u64 },
     /// The log has no record and no checkpoint: nothing shows it was never written to.
     NoCheckpoint,
     /// The store's head (size `stored_size`) is not the state its records give (size
@@ -156,6 +160,7 @@ impl Problem {
                 Some(*stored_size.min(log_size))
             }
             Problem::Checkpoint { .. }
+            | Problem::CheckpointGap { .. }
             | Problem::Origin { .. }
             | Problem::Root { .. }
             | Problem::Fork { .. }
@@ -169,6 +174,7 @@ impl Problem {
     pub fn checkpoint(&self) -> Option<CheckpointId> {
         match self {
             Problem::Checkpoint { checkpoint, .. }
+            | Problem::CheckpointGap { checkpoint, .. }
             | Problem::Origin { checkpoint, .. }
             | Problem::Root { checkpoint, .. }
             | Problem::Truncated { checkpoint, .. }
@@ -231,6 +237,11 @@ impl fmt::Display for Problem {
                 f,
                 "records {from}..{size} are not covered by a signed checkpoint in the store: \
                  appended after the last one, or checkpoints were removed"
+            ),
+            Problem::CheckpointGap { checkpoint, size, after } => write!(
+                f,
+                "{checkpoint} (size {size}) follows a signed checkpoint that is not stored: the \
+                 checkpoints its writer stored between sizes {after} and {size} were deleted"
             ),
             Problem::NoCheckpoint => {
                 f.write_str("the log is empty and has no signed checkpoint: nothing to verify")
@@ -296,6 +307,7 @@ where
         last_checked: options.start.next_seq(),
         last_stored: options.start.next_seq(),
         last_published: options.start.next_seq(),
+        previous_stored: None,
         pending: VecDeque::new(),
         checked: 0,
         stored: 0,
@@ -356,6 +368,7 @@ fn open_published(
                             at: 0,
                             id,
                             opened: Err(Problem::Checkpoint { checkpoint: id, error }),
+                            digest: [0; 32],
                         },
                         None,
                     )
@@ -399,14 +412,17 @@ struct Pending {
     at: u64,
     id: CheckpointId,
     opened: Result<Checkpoint, Problem>,
+    /// [`text_digest`] of the note: what the next stored checkpoint's `previous` names.
+    digest: Hash,
 }
 
 fn open(text: &[u8], id: CheckpointId, key: &VerifierKey, origin: Option<&str>) -> Pending {
     let problem = |error| Problem::Checkpoint { checkpoint: id, error };
     let Ok(text) = std::str::from_utf8(text) else {
         let error = AuditError::MalformedNote("not UTF-8".into());
-        return Pending { at: 0, id, opened: Err(problem(error)) };
+        return Pending { at: 0, id, opened: Err(problem(error)), digest: [0; 32] };
     };
+    let digest = text_digest(text);
     match parse_and_verify_checkpoint(text, key) {
         Ok(checkpoint) => {
             let at = checkpoint.size;
@@ -416,7 +432,7 @@ fn open(text: &[u8], id: CheckpointId, key: &VerifierKey, origin: Option<&str>) 
                 }
                 _ => Ok(checkpoint),
             };
-            Pending { at, id, opened }
+            Pending { at, id, opened, digest }
         }
         Err(error) => {
             // Place it where it claims to be, so that a bad record before it is named first.
@@ -425,7 +441,7 @@ fn open(text: &[u8], id: CheckpointId, key: &VerifierKey, origin: Option<&str>) 
                 .and_then(|split| text.get(..split + 1))
                 .and_then(|body| Checkpoint::parse_body(body).ok())
                 .map_or(0, |c| c.size);
-            Pending { at, id, opened: Err(problem(error)) }
+            Pending { at, id, opened: Err(problem(error)), digest }
         }
     }
 }
@@ -441,6 +457,9 @@ struct Run {
     /// The size of the last published checkpoint whose root matched (or the start): a fork
     /// lies after it.
     last_published: u64,
+    /// The size and [`text_digest`] of the last stored checkpoint reached, which the next
+    /// one's `previous` must name.
+    previous_stored: Option<(u64, Hash)>,
     /// Checkpoints not yet reached, by size.
     pending: VecDeque<Pending>,
     checked: usize,
@@ -514,6 +533,9 @@ impl Run {
         while self.pending.front().is_some_and(|p| p.at <= size) {
             let Some(pending) = self.pending.pop_front() else { break };
             let checkpoint = pending.opened?;
+            if let CheckpointId::Stored(_) = pending.id {
+                self.follows(pending.id, &checkpoint, pending.digest)?;
+            }
             if checkpoint.size < self.start {
                 // Before the records given: only the signature could be checked.
                 continue;
@@ -540,6 +562,32 @@ impl Run {
             self.latest = Some(checkpoint);
         }
         Ok(())
+    }
+
+    /// Checks that a stored checkpoint names the stored one before it (see `checkpoint`'s
+    /// header), then takes it as the one the next must name. One without a `previous` line
+    /// (a log's first, or written before the line existed) names none.
+    fn follows(
+        &mut self,
+        id: CheckpointId,
+        checkpoint: &Checkpoint,
+        digest: Hash,
+    ) -> Result<(), Problem> {
+        let before = self.previous_stored.replace((checkpoint.size, digest));
+        match (checkpoint.previous, before) {
+            (None, _) => Ok(()),
+            // The same note twice is one checkpoint.
+            (_, Some((_, last))) if last == digest => Ok(()),
+            (Some(named), Some((_, last))) if named == last => Ok(()),
+            // Verifying from past the log's start, the checkpoint before the first one
+            // given may not have been given either.
+            (Some(_), None) if self.start > 0 => Ok(()),
+            (Some(_), before) => Err(Problem::CheckpointGap {
+                checkpoint: id,
+                size: checkpoint.size,
+                after: before.map_or(0, |(size, _)| size),
+            }),
+        }
     }
 
     fn report(self, problem: Option<Problem>) -> VerifyReport {

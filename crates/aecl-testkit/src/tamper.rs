@@ -75,7 +75,7 @@ impl Shape {
         let n = log.records.len() as u64;
         let t = n / 2;
         let c = sizes.iter().position(|&s| s > t).unwrap();
-        assert!(c + 1 < sizes.len(), "the middle record must not be in the last batch");
+        assert!(c + 2 < sizes.len(), "the middle record must be two batches from the last");
         Shape { n, sizes, t, c }
     }
 
@@ -149,10 +149,12 @@ impl Log {
         self.checkpoints.retain(|note| body(note).size <= size);
     }
 
-    /// Signs a checkpoint over the records as they are now.
+    /// Signs a checkpoint over the records as they are now, following the last stored one
+    /// (as a writer would).
     pub fn checkpoint_now(&mut self, key: &SignerKey) {
         let state = state_of(&self.records);
-        let checkpoint = state.checkpoint(key.name(), None);
+        let previous = self.checkpoints.last().map(String::as_str);
+        let checkpoint = state.checkpoint(key.name(), None).following(previous);
         self.checkpoints.push(sign_checkpoint(&checkpoint, key).unwrap());
     }
 
@@ -244,6 +246,20 @@ fn uncovered_tail(s: &Shape, _: &Keys) -> Option<Problem> {
 
 fn uncovered_all(s: &Shape, _: &Keys) -> Option<Problem> {
     Some(Problem::Uncovered { from: 0, size: s.n })
+}
+
+/// Checkpoint `c` deleted: the one after it, now stored at `c`, names it.
+fn gap_at_c(s: &Shape, _: &Keys) -> Option<Problem> {
+    Some(Problem::CheckpointGap {
+        checkpoint: CheckpointId::Stored(s.c),
+        size: s.sizes[s.c + 1],
+        after: s.before(s.c),
+    })
+}
+
+/// The first checkpoint deleted: the second, now the first stored, names it.
+fn gap_at_first(s: &Shape, _: &Keys) -> Option<Problem> {
+    Some(Problem::CheckpointGap { checkpoint: CheckpointId::Stored(0), size: s.sizes[1], after: 0 })
 }
 
 fn head_changed(s: &Shape, _: &Keys) -> Option<Problem> {
@@ -725,6 +741,68 @@ pub fn cases() -> Vec<Case> {
             },
             without: uncovered_tail,
             with: uncovered_tail,
+        },
+        Case {
+            class: "checkpoint removal",
+            name: "one in the middle",
+            tamper: |log, s, _| {
+                log.checkpoints.remove(s.c);
+            },
+            without: gap_at_c,
+            with: gap_at_c,
+        },
+        Case {
+            class: "checkpoint removal",
+            name: "two in the middle",
+            tamper: |log, s, _| {
+                log.checkpoints.drain(s.c..s.c + 2);
+            },
+            without: |s, _| {
+                Some(Problem::CheckpointGap {
+                    checkpoint: CheckpointId::Stored(s.c),
+                    size: s.sizes[s.c + 2],
+                    after: s.before(s.c),
+                })
+            },
+            with: |s, _| {
+                Some(Problem::CheckpointGap {
+                    checkpoint: CheckpointId::Stored(s.c),
+                    size: s.sizes[s.c + 2],
+                    after: s.before(s.c),
+                })
+            },
+        },
+        Case {
+            class: "checkpoint removal",
+            name: "the first",
+            tamper: |log, _, _| {
+                log.checkpoints.remove(0);
+            },
+            without: gap_at_first,
+            with: gap_at_first,
+        },
+        Case {
+            class: "checkpoint removal",
+            name: "every one but the last",
+            tamper: |log, s, _| {
+                log.checkpoints.drain(..s.last());
+            },
+            without: |s, _| {
+                Some(Problem::CheckpointGap {
+                    checkpoint: CheckpointId::Stored(0),
+                    size: s.n,
+                    after: 0,
+                })
+            },
+            with: |s, _| {
+                // The published ones are checked first at their sizes (all good), the
+                // stored last one then at the end.
+                Some(Problem::CheckpointGap {
+                    checkpoint: CheckpointId::Stored(0),
+                    size: s.n,
+                    after: 0,
+                })
+            },
         },
         Case {
             class: "checkpoint removal",

@@ -15,6 +15,7 @@ fn checkpoint() -> Checkpoint {
         size: 8,
         root: [7; 32],
         time: Some(Timestamp(1_764_000_000_000)),
+        previous: None,
         extensions: Vec::new(),
     }
 }
@@ -106,4 +107,47 @@ fn malformed_bodies_are_refused() {
     assert!(sign_checkpoint(&bad, &key()).is_err());
     bad.extensions = vec!["time 5".into()];
     assert!(sign_checkpoint(&bad, &key()).is_err());
+}
+
+/// A checkpoint names the text of the one stored before it: the SHA-256 of the note's
+/// lines up to the blank one, as `sha256sum` would give it, in a line of its own.
+#[test]
+fn previous_names_the_text_of_the_checkpoint_before() {
+    let first = sign_checkpoint(&checkpoint(), &key()).unwrap();
+    let text = first.split_once("\n\n").unwrap().0.to_owned() + "\n";
+    let digest: Hash = Sha256::digest(text.as_bytes()).into();
+    assert_eq!(text_digest(&first), digest);
+    // The signature lines are not part of it: a cosigned copy names the same text.
+    let cosigned = format!("{first}— witness.example AAAA\n");
+    assert_eq!(text_digest(&cosigned), digest);
+
+    let mut second = checkpoint();
+    second.size = 9;
+    let second = second.following(Some(&first));
+    assert_eq!(second.previous, Some(digest));
+    let body = second.body();
+    assert!(body.ends_with(&format!("time 1764000000000\nprevious {}\n", STANDARD.encode(digest))));
+    let note = sign_checkpoint(&second, &key()).unwrap();
+    assert_eq!(parse_and_verify_checkpoint(&note, &key().verifier()).unwrap(), second);
+    assert_eq!(checkpoint().following(None).previous, None);
+}
+
+#[test]
+fn previous_lines_must_be_one_exact_hash() {
+    let base = "audit.example/log\n9\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n";
+    let hash = STANDARD.encode([1u8; 32]);
+    assert!(Checkpoint::parse_body(&format!("{base}previous {hash}\n")).is_ok());
+    for bad in [
+        format!("{base}previous {hash}\nprevious {hash}\n"),
+        format!("{base}previous {}\n", STANDARD.encode([1u8; 31])),
+        format!("{base}previous {}\n", hash.trim_end_matches('=')),
+        format!("{base}previous  {hash}\n"),
+        format!("{base}previous \n"),
+    ] {
+        assert!(Checkpoint::parse_body(&bad).is_err(), "{bad}");
+    }
+    // Only the writer's own field makes the line.
+    let mut forged = checkpoint();
+    forged.extensions.push(format!("previous {hash}"));
+    assert!(sign_checkpoint(&forged, &key()).is_err());
 }

@@ -53,7 +53,9 @@ fn build(n: u64, every: u64) -> (Vec<StoredRecord>, Vec<String>) {
         let appended = state.append(&mut record(i)).unwrap();
         records.push((appended.seq, appended.canonical, appended.chain_hash));
         if (i + 1) % every == 0 || i + 1 == n {
-            let cp = state.checkpoint(ORIGIN, Some(Timestamp(i)));
+            let cp = state
+                .checkpoint(ORIGIN, Some(Timestamp(i)))
+                .following(checkpoints.last().map(String::as_str));
             checkpoints.push(sign_checkpoint(&cp, &key()).unwrap());
         }
     }

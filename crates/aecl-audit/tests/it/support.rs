@@ -89,7 +89,9 @@ pub fn build(n: u64, every: u64) -> Log {
         let appended = state.append(&mut record(i)).unwrap();
         log.records.push((appended.seq, appended.canonical, appended.chain_hash));
         if (i + 1) % every == 0 || i + 1 == n {
-            let checkpoint = state.checkpoint(ORIGIN, Some(Timestamp(1_764_000_000_000 + i)));
+            let checkpoint = state
+                .checkpoint(ORIGIN, Some(Timestamp(1_764_000_000_000 + i)))
+                .following(log.checkpoints.last().map(String::as_str));
             log.checkpoints.push(sign_checkpoint(&checkpoint, &key).unwrap());
         }
     }

@@ -286,6 +286,22 @@ fn tampering_with_the_database_is_caught_and_the_first_bad_record_named() {
             "UPDATE audit_checkpoints SET note = replace(note, 'audit.test/finance', 'audit.test/finanse') WHERE size = (SELECT MAX(size) FROM audit_checkpoints)",
             "FAILED: checkpoint",
         ),
+        (
+            // The newest still covers every record; the one after the deleted names it.
+            "a checkpoint in the middle deleted",
+            "DELETE FROM audit_checkpoints WHERE size = (SELECT size FROM audit_checkpoints ORDER BY size LIMIT 1 OFFSET 1)",
+            "FAILED: checkpoint #1",
+        ),
+        (
+            "the first checkpoint deleted",
+            "DELETE FROM audit_checkpoints WHERE size = (SELECT MIN(size) FROM audit_checkpoints)",
+            "FAILED: checkpoint #0",
+        ),
+        (
+            "a checkpoint stored under another size",
+            "UPDATE audit_checkpoints SET size = size + 1000000 WHERE size = (SELECT MIN(size) FROM audit_checkpoints)",
+            "FAILED: the store's checkpoints cannot be read",
+        ),
     ];
     for (what, sql, expected) in cases {
         let log = Recorded::new();

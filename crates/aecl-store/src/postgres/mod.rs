@@ -232,10 +232,12 @@ async fn audit_records(
 }
 
 async fn audit_checkpoints(pool: &PgPool) -> Result<Vec<String>, StoreError> {
-    sqlx::query_scalar("SELECT note FROM audit_checkpoints ORDER BY size")
-        .fetch_all(pool)
-        .await
-        .map_err(backend)
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT size, note FROM audit_checkpoints ORDER BY size")
+            .fetch_all(pool)
+            .await
+            .map_err(backend)?;
+    rows.into_iter().map(|(size, note)| crate::head::checkpoint_row(size, note)).collect()
 }
 
 /// The newest checkpoint, whichever instance committed it: `size` is the table's key, so

@@ -363,7 +363,7 @@ impl Committer {
         conn: &mut Dedicated,
     ) -> Result<Option<Vec<Result<u64, StoreError>>>, StoreError> {
         let before = self.resumable.clone();
-        let batch = self.prepare(before.clone(), records)?;
+        let batch = self.prepare(before.clone(), self.checkpoint.as_deref(), records)?;
         if batch.seqs.is_empty() {
             return Ok(Some(batch.results));
         }
@@ -485,7 +485,7 @@ impl Committer {
             }
         };
         let before = log.clone();
-        let batch = self.prepare(log, records)?;
+        let batch = self.prepare(log, checkpoint.as_deref(), records)?;
         if batch.seqs.is_empty() {
             tx.rollback().await.map_err(backend)?;
             return Ok(batch.results);
@@ -505,8 +505,14 @@ impl Committer {
     }
 
     /// `records` appended to `log` (numbered and hashed), with the signed checkpoint of the
-    /// log after them; nothing is written.
-    fn prepare(&self, mut log: LogState, records: &mut [AuditRecord]) -> Result<Batch, StoreError> {
+    /// log after them, following `previous` (the stored checkpoint over `log`); nothing is
+    /// written.
+    fn prepare(
+        &self,
+        mut log: LogState,
+        previous: Option<&str>,
+        records: &mut [AuditRecord],
+    ) -> Result<Batch, StoreError> {
         let mut results = Vec::with_capacity(records.len());
         let mut seqs = Vec::with_capacity(records.len());
         let mut canonical = Vec::with_capacity(records.len());
@@ -529,7 +535,7 @@ impl Committer {
             Some(_) => canonical.iter().map(|bytes| leaf_hash(bytes)).collect(),
             None => Vec::new(),
         };
-        let checkpoint = log.checkpoint(&self.origin, time);
+        let checkpoint = log.checkpoint(&self.origin, time).following(previous);
         let note = if seqs.is_empty() {
             String::new()
         } else {

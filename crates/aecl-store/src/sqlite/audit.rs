@@ -105,10 +105,13 @@ pub(super) fn read_records(
 }
 
 pub(super) fn read_checkpoints(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT note FROM audit_checkpoints ORDER BY size").map_err(backend)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
-    rows.map(|r| r.map_err(backend)).collect()
+    let mut stmt = conn
+        .prepare_cached("SELECT size, note FROM audit_checkpoints ORDER BY size")
+        .map_err(backend)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)));
+    rows.map_err(backend)?
+        .map(|row| row.map_err(backend).and_then(|(size, note)| head::checkpoint_row(size, note)))
+        .collect()
 }
 
 /// Appends an encoded record to the batch's log; its row is inserted with the batch's

@@ -374,7 +374,10 @@ impl Writer {
             None => Vec::new(),
         };
         if self.log.next_seq() != size_before {
-            let checkpoint = self.log.checkpoint(&self.origin, time);
+            let checkpoint = self
+                .log
+                .checkpoint(&self.origin, time)
+                .following(self.newest_checkpoint.as_deref());
             let note = sign_checkpoint(&checkpoint, &self.signer).map_err(|e| e.to_string())?;
             let size = crate::to_i64(checkpoint.size);
             super::exec(

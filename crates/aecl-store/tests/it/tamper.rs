@@ -13,7 +13,7 @@ use aecl_store::{AuditConfig, PostgresStore, SqliteStore};
 
 use crate::support::{ORIGIN, record, signer, verifier};
 
-use aecl_testkit::tamper::{Keys, Log, run_matrix};
+use aecl_testkit::tamper::{Keys, Log, run_matrix, sizes};
 
 /// Records written: one commit (and one checkpoint) each.
 const N: usize = 24;
@@ -32,9 +32,11 @@ fn config(sink: &Arc<Collect>) -> AuditConfig {
     AuditConfig { origin: ORIGIN.to_owned(), signer: signer(), publish: Some(sink.clone()) }
 }
 
-/// What the store can hold: its records' numbers are a primary key read in order.
+/// What the store can hold: its records' numbers and its checkpoints' sizes are primary
+/// keys read in order.
 fn representable(log: &Log) -> bool {
     log.records.windows(2).all(|w| w[0].0 < w[1].0)
+        && sizes(&log.checkpoints).windows(2).all(|w| w[0] < w[1])
 }
 
 fn head_row(head: &LogState) -> (i64, Vec<u8>, Vec<u8>) {
@@ -93,10 +95,14 @@ fn sqlite_write(path: &Path, log: &Log) {
         )
         .unwrap();
     }
-    // The size column only orders the notes (the attacker may write any note under any).
-    for (i, note) in log.checkpoints.iter().enumerate() {
-        tx.execute("INSERT INTO audit_checkpoints (size, note) VALUES (?1, ?2)", (i as i64, note))
-            .unwrap();
+    // Each note under the size it states: a key that disagrees is the reader's to refuse
+    // (`a_checkpoint_under_another_size_is_refused_by_the_readers`).
+    for (size, note) in sizes(&log.checkpoints).into_iter().zip(&log.checkpoints) {
+        tx.execute(
+            "INSERT INTO audit_checkpoints (size, note) VALUES (?1, ?2)",
+            (size as i64, note),
+        )
+        .unwrap();
     }
     if log.head != LogState::new() {
         tx.execute(
@@ -171,9 +177,9 @@ async fn pg_write(pool: &sqlx::PgPool, log: &Log) {
             .await
             .unwrap();
     }
-    for (i, note) in log.checkpoints.iter().enumerate() {
+    for (size, note) in sizes(&log.checkpoints).into_iter().zip(&log.checkpoints) {
         sqlx::query("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)")
-            .bind(i as i64)
+            .bind(size as i64)
             .bind(note)
             .execute(&mut *tx)
             .await
@@ -234,4 +240,48 @@ fn the_tamper_matrix_is_named_on_postgres() {
         })
     });
     assert!(ran >= 30, "only {ran} cases ran on PostgreSQL");
+}
+
+/// A checkpoint row's key is the size its note states: the writers find the newest
+/// checkpoint by that key, and the note's signature does not cover it. A key changed in
+/// place (or a note moved under another) is refused by every reader, with the table named,
+/// and `aecl audit verify` reads that as a log that does not verify.
+#[test]
+fn a_checkpoint_under_another_size_is_refused_by_the_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aecl.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sink = Arc::new(Collect::default());
+    runtime.block_on(async {
+        let store = SqliteStore::open(&path, config(&sink)).unwrap();
+        for i in 0..4 {
+            store.append_audit(record(0, i)).await.unwrap();
+        }
+    });
+    assert_eq!(sqlite_read(&path).checkpoints.len(), 4);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE audit_checkpoints SET size = 9 WHERE size = 2", []).unwrap();
+    let error = SqliteStore::open_read_only(&path).unwrap().audit_checkpoints().unwrap_err();
+    assert!(error.to_string().contains("stored under size 9 is a checkpoint of size 2"), "{error}");
+
+    runtime.block_on(async {
+        let url = crate::pg::postgres_url().await;
+        let store = PostgresStore::open(&url, config(&sink)).await.unwrap();
+        for i in 0..4 {
+            store.append_audit(record(0, i)).await.unwrap();
+        }
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        // The newest note moved under an older size's key, the older one dropped.
+        sqlx::query("DELETE FROM audit_checkpoints WHERE size = 3").execute(&pool).await.unwrap();
+        sqlx::query("UPDATE audit_checkpoints SET size = 3 WHERE size = 4")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let reader = PostgresStore::open_reader(&url).await.unwrap();
+        let error = reader.audit_checkpoints().await.unwrap_err();
+        assert!(
+            error.to_string().contains("stored under size 3 is a checkpoint of size 4"),
+            "{error}"
+        );
+    });
 }

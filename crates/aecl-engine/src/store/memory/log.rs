@@ -40,9 +40,10 @@ impl Log {
         }
     }
 
-    /// The checkpoint to sign over every record so far.
+    /// The checkpoint to sign over every record so far, following the newest stored.
     pub(super) fn cut(&mut self, origin: &str) -> aecl_audit::Checkpoint {
-        self.head.checkpoint(origin, self.time.take())
+        let previous = self.checkpoints.last().map(String::as_str);
+        self.head.checkpoint(origin, self.time.take()).following(previous)
     }
 
     /// Stores a signed checkpoint of `size` records. Sealing is serialised, so sizes only
