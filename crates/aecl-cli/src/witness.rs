@@ -69,34 +69,60 @@ pub fn read_published(target: &str) -> Result<Vec<(String, Vec<u8>)>> {
     }
     let dir = Path::new(target);
     let mut out = Vec::new();
-    for (name, path) in entries(dir)? {
+    for (_, name, path) in entries(dir)? {
         let text = fs::read(&path).with_context(|| format!("reading `{}`", path.display()))?;
         out.push((name, text));
     }
     Ok(out)
 }
 
-/// The published files of `dir`, in size order.
-fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut names = Vec::new();
+/// The published files of `dir` (`<size, 20 digits>.add-checkpoint`), by size. Any other
+/// visible name ending in the suffix is an error, not skipped: a file named to sort after
+/// the real ones (`~zz.add-checkpoint`, holding a copy of an old checkpoint) would
+/// otherwise be taken for the newest, and a rolled-back store resumed against it.
+fn entries(dir: &Path) -> Result<Vec<(u64, String, PathBuf)>> {
+    let mut files = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("reading `{}`", dir.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(SUFFIX) && !name.starts_with('.') {
-            names.push((entry.path().display().to_string(), entry.path()));
+        if !name.ends_with(SUFFIX) || name.starts_with('.') {
+            continue;
         }
+        let Some(size) = size_of_name(&name) else {
+            bail!(
+                "`{}` is not a checkpoint file of this directory (its files are named \
+                 `<size, 20 digits>{SUFFIX}`): move it away",
+                entry.path().display()
+            );
+        };
+        files.push((size, entry.path().display().to_string(), entry.path()));
     }
-    names.sort();
-    Ok(names)
+    files.sort_unstable_by_key(|(size, _, _)| *size);
+    Ok(files)
 }
 
-/// The latest checkpoint of `dir` that is signed by `key`, and its body.
+/// The size a file name of [`file_name`]'s form gives.
+fn size_of_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(SUFFIX)?;
+    let size = digits.parse().ok()?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(size)
+}
+
+/// The latest checkpoint of `dir`, which must be signed by `key` and be of the size its
+/// file name says, and its body.
 fn latest_in(dir: &Path, key: &VerifierKey) -> Result<Option<(Checkpoint, String)>> {
-    let Some((name, path)) = entries(dir)?.pop() else { return Ok(None) };
+    let Some((size, name, path)) = entries(dir)?.pop() else { return Ok(None) };
     let text = fs::read_to_string(&path).with_context(|| format!("reading `{name}`"))?;
     let request = AddCheckpoint::parse(&text).with_context(|| format!("`{name}`"))?;
     let checkpoint = parse_and_verify_checkpoint(&request.checkpoint, key)
         .with_context(|| format!("`{name}` is not signed by the log's key"))?;
+    if checkpoint.size != size {
+        bail!(
+            "`{name}` holds the checkpoint of size {}, not {size}: the directory was changed \
+             outside aecl",
+            checkpoint.size
+        );
+    }
     Ok(Some((checkpoint, text)))
 }
 

@@ -592,6 +592,28 @@ mod published {
         let out = verify(dir.path(), Some(&target));
         assert!(out.stdout.contains(".add-checkpoint`"), "names the file: {}", out.stdout);
 
+        // Red-team round 14: with the store rolled back, one added file holding a copy of an
+        // old checkpoint (which the older store extends), named to sort after the real ones,
+        // was taken for the newest: the server resumed and signed a fork. Such a name, or a
+        // file whose checkpoint is not the size its name says, now refuses the start.
+        let oldest =
+            std::fs::read_dir(&published).unwrap().map(|e| e.unwrap().path()).min().unwrap();
+        let policy = finance().display().to_string();
+        let db = dir.path().join("aecl.db");
+        let before = records(&db);
+        for (name, says) in [
+            ("~zz.add-checkpoint", "is not a checkpoint file of this directory"),
+            ("99999999999999999999.add-checkpoint", "is not a checkpoint file of this directory"),
+            ("09999999999999999999.add-checkpoint", "not 9999999999999999999"),
+        ] {
+            let planted = published.join(name);
+            std::fs::copy(&oldest, &planted).unwrap();
+            let stderr = refused_start(dir.path(), &policy, &target);
+            assert!(stderr.contains(name) && stderr.contains(says), "{name}: {stderr}");
+            assert_eq!(records(&db), before, "{name}: nothing appended");
+            std::fs::remove_file(&planted).unwrap();
+        }
+
         // Two neighbouring files: the newer carries the proof from the older.
         let mut files: Vec<_> =
             std::fs::read_dir(&published).unwrap().map(|e| e.unwrap().path()).collect();
