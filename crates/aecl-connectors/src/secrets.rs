@@ -20,8 +20,10 @@
 //! in the text decoded (percent-encoding in any case of hex, with `+` as a space or not;
 //! JSON, JavaScript and Rust escapes; HTML character references; line breaks removed;
 //! decoded twice for text encoded twice), so a secret encoded in part, or in several ways
-//! at once, is found too. What matches is replaced by `[redacted]` in the text as given.
-//! The forms to look for are computed once, when the secrets are loaded.
+//! at once, is found too. Every form is matched in any ASCII letter case, and encoded after
+//! a case change (base64 of the upper-cased value): a server that echoes a credential
+//! upper- or lower-cased (as header names are) leaves little of it to guess. What matches is replaced by `[redacted]` in the text as given. The forms to look
+//! for are computed once, when the secrets are loaded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -137,13 +139,14 @@ impl Secrets {
     }
 }
 
-/// The byte strings whose presence in a text (as given or decoded) means a secret is
-/// there.
+/// The byte strings whose presence in a text (as given or decoded, in any ASCII letter
+/// case) means a secret is there.
 #[derive(Debug, Default)]
 struct Scrubber {
+    /// In ASCII lower case.
     needles: Vec<Vec<u8>>,
-    /// For each first byte (256 entries, or none when there are no needles), the needles
-    /// that start with it: one pass over a text looks for all of them.
+    /// For each first byte in lower case (256 entries, or none when there are no
+    /// needles), the needles that start with it: one pass over a text looks for all.
     by_first: Vec<Vec<usize>>,
 }
 
@@ -152,10 +155,15 @@ impl Scrubber {
         let mut needles = BTreeSet::new();
         for value in values {
             for form in forms(value) {
-                needles.extend(encodings(&form));
+                // Encoded after a case change too (`base64(upper(secret))`).
+                for cased in [form.to_ascii_lowercase(), form.to_ascii_uppercase(), form] {
+                    needles.extend(encodings(&cased));
+                }
             }
         }
-        let needles: Vec<Vec<u8>> = needles.into_iter().filter(|n| !n.is_empty()).collect();
+        let needles: BTreeSet<Vec<u8>> =
+            needles.into_iter().map(|n| n.to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+        let needles: Vec<Vec<u8>> = needles.into_iter().collect();
         let mut by_first = vec![Vec::new(); 256];
         for (index, needle) in needles.iter().enumerate() {
             if let Some(starting) = needle.first().and_then(|b| by_first.get_mut(usize::from(*b))) {
@@ -191,14 +199,15 @@ impl Scrubber {
     fn find(&self, view: &View<'_>, found: &mut Vec<(usize, usize)>) {
         let bytes = view.bytes();
         for (at, byte) in bytes.iter().enumerate() {
-            let Some(candidates) = self.by_first.get(usize::from(*byte)) else { continue };
+            let first = usize::from(byte.to_ascii_lowercase());
+            let Some(candidates) = self.by_first.get(first) else { continue };
             if candidates.is_empty() {
                 continue;
             }
             let rest = bytes.get(at..).unwrap_or_default();
             for &index in candidates {
                 let Some(needle) = self.needles.get(index) else { continue };
-                if rest.starts_with(needle) {
+                if rest.get(..needle.len()).is_some_and(|head| head.eq_ignore_ascii_case(needle)) {
                     found.push(view.origin(at, at + needle.len()));
                 }
             }
@@ -240,9 +249,8 @@ fn encodings(form: &str) -> Vec<Vec<u8>> {
         return out;
     }
     out.push(form.chars().rev().collect::<String>().into_bytes());
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    out.push(hex.to_ascii_uppercase().into_bytes());
-    out.push(hex.into_bytes());
+    // Either case of hex is the same needle: every needle matches in any case.
+    out.push(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes());
     // Whole, so that the last characters and the padding of a secret encoded on its own
     // go too; the middles below find it inside longer base64.
     for whole in [STANDARD.encode(bytes), STANDARD_NO_PAD.encode(bytes)] {

@@ -83,8 +83,41 @@ fn encodings() -> Vec<(String, String)> {
             percent_reserved(&STANDARD.encode(secret)).replace('=', "%3D"),
         );
         add("split by a line break", format!("{}\r\n{}", &secret[..10], &secret[10..]));
+        // Red-team round 14: echoed as header values sometimes are, case-folded.
+        add("lower case", secret.to_ascii_lowercase());
+        add("upper case", secret.to_ascii_uppercase());
+        add("upper case, percent-encoded in part", percent_reserved(&secret.to_ascii_uppercase()));
+        add("upper case, base64", STANDARD.encode(secret.to_ascii_uppercase()));
+        add("lower case, reversed", secret.to_ascii_lowercase().chars().rev().collect());
+        add("lower case, hex", hex(&secret.to_ascii_lowercase()));
+        add(
+            "case inverted",
+            secret
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_lowercase() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
+                .collect(),
+        );
     }
     cases
+}
+
+/// A short key (under the length the encodings need) is still found in any case.
+#[test]
+fn a_short_key_is_redacted_in_any_case() {
+    let secrets = secrets();
+    for echoed in ["k3y-0f-the-api", "K3Y-0F-THE-API", "K3y-0F-tHe-ApI"] {
+        assert_eq!(
+            secrets.scrub(&format!("key={echoed};")),
+            format!("key={REDACTED};"),
+            "{echoed}"
+        );
+    }
 }
 
 #[test]
