@@ -275,7 +275,8 @@ impl<S: Store> Engine<S> {
         let mut record = self.record(RecordKind::User, agent, run);
         record.input = json!({ "text": text });
         self.redact(&mut record.input);
-        self.append_run_event(run, agent, RunEvent::User { text: text.to_owned() }).await?;
+        let event = RunEvent::User { text: redacted_text(&record.input) };
+        self.append_run_event(run, agent, event).await?;
         Ok(self.store.append_audit(record).await?)
     }
 
@@ -293,8 +294,9 @@ impl<S: Store> Engine<S> {
         }
         let mut record = self.record(RecordKind::Result, agent, run);
         record.call_id = call_id.to_owned();
-        record.output = output.clone();
+        record.output = output;
         self.redact(&mut record.output);
+        let output = record.output.clone();
         let event = RunEvent::Result { id: call_id.to_owned(), output, untrusted: false };
         self.append_run_event(run, agent, event).await?;
         self.store.release_slots(&slot_holder(run, call_id)).await?;
@@ -317,8 +319,9 @@ impl<S: Store> Engine<S> {
     ) -> Result<u64, EngineError> {
         let mut record = self.record(RecordKind::Result, agent, run);
         record.input = json!({ "untrusted": true, "source": source });
-        record.output = content.clone();
+        record.output = content;
         self.redact(&mut record.output);
+        let content = record.output.clone();
         let event = RunEvent::Untrusted { source: source.to_owned(), content };
         self.append_run_event(run, agent, event).await?;
         Ok(self.store.append_audit(record).await?)
@@ -491,13 +494,22 @@ impl<S: Store> Engine<S> {
 
     /// Redacts `value` (a call's arguments, a tool's output) as the audit log does: the
     /// configured field paths, sensitive keys, and the credential detectors over every
-    /// string. Every view that shows such a value redacts it the same way.
+    /// string. Every view that shows such a value redacts it the same way, and so is every
+    /// output, untrusted content and user's words a run's history keeps (the store's
+    /// `run_events`): the history is kept as long as the log, in the same database and its
+    /// backups. A call's own arguments are kept as given: they are what an approval runs
+    /// and a reconciliation asks the target about.
     pub fn redact(&self, value: &mut Value) {
         let found = aecl_audit::redact(value, &self.config.redact);
         if found.count > 0 {
             tracing::debug!(kinds = ?found.kinds, count = found.count, "redacted audit payload");
         }
     }
+}
+
+/// The `text` of a redacted `{"text": ...}` input: the user's words as a run keeps them.
+pub(crate) fn redacted_text(input: &Value) -> String {
+    input.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// Who holds a call's concurrency slots.

@@ -93,7 +93,7 @@ impl<S: Store> Engine<S> {
         let mut record = self.record(RecordKind::User, agent, run);
         record.input = json!({ "text": text });
         self.redact(&mut record.input);
-        let event = RunEvent::User { text: text.to_owned() };
+        let event = RunEvent::User { text: crate::engine::redacted_text(&record.input) };
         self.commit_report(run, agent, |_| Ok(vec![record.clone()]), event).await
     }
 
@@ -145,7 +145,8 @@ impl<S: Store> Engine<S> {
             found = Some(standing);
             Ok(records)
         };
-        let event = RunEvent::Result { id: call_id.to_owned(), output, untrusted: false };
+        let event =
+            RunEvent::Result { id: call_id.to_owned(), output: redacted.clone(), untrusted: false };
         let seq = match self.commit_report(run, agent, check, event).await? {
             Ok(seq) => seq,
             Err(refused) => return Ok(Err(refused)),

@@ -123,8 +123,13 @@ impl<S: Store> Engine<S> {
                 (report.unwrap_or(Value::Null), Some(self.redact_text(error)), None)
             }
         };
-        let mut redacted = result.clone();
+        // The run's history keeps outputs as the log does: redacted (`Engine::redact`).
+        let mut redacted = result;
         self.redact(&mut redacted);
+        let shown = error_output.map(|mut shown| {
+            self.redact(&mut shown);
+            shown
+        });
         let end = EffectEnd {
             state,
             result: redacted.clone(),
@@ -136,15 +141,17 @@ impl<S: Store> Engine<S> {
         if state == EffectState::Succeeded && !reports_result {
             // The output feeds provenance like any tool result. A client that runs the
             // call itself reports its output later (`report_result`).
-            events.push(RunEvent::Result { id: call.id.clone(), output: result, untrusted: false });
-        } else if let Some(output) = error_output.clone() {
+            let output = redacted.clone();
+            events.push(RunEvent::Result { id: call.id.clone(), output, untrusted: false });
+        } else if let Some(output) = shown.clone() {
             // An error answer the agent is shown is output it reads, however the outcome
             // is classified: untrusted, since it is not what the catalog describes.
             events.push(RunEvent::Result { id: call.id.clone(), output, untrusted: true });
-        } else if error.is_some() && !result.is_null() {
+        } else if error.is_some() && !redacted.is_null() {
             // So is the report of a sandboxed call that did not succeed (the command's
             // output among it): the agent reads it.
-            events.push(RunEvent::Result { id: call.id.clone(), output: result, untrusted: true });
+            let output = redacted.clone();
+            events.push(RunEvent::Result { id: call.id.clone(), output, untrusted: true });
         }
         let mut record = self.record(RecordKind::Outcome, &call.agent, &call.run);
         record.call_id.clone_from(&call.id);
@@ -152,11 +159,10 @@ impl<S: Store> Engine<S> {
         record.call_digest = new_effect.call_digest.clone();
         record.policy_revision = ready.decided.verdict.policy_revision.clone();
         record.outcome = Some(audit_outcome);
-        record.output = match (&error, error_output) {
+        record.output = match (&error, shown) {
             (Some(error), shown) => {
                 let mut output = json!({ "error": error });
-                if let Some(mut shown) = shown {
-                    self.redact(&mut shown);
+                if let Some(shown) = shown {
                     output["output"] = shown;
                 }
                 // The report beside aecl's error, as data: never spliced into it.

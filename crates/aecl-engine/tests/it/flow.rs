@@ -273,3 +273,48 @@ async fn a_long_call_keeps_its_concurrency_slot_while_it_runs() {
     assert_eq!(second.verdict.decision, Decision::Block, "the running call's slot was taken");
     assert!(second.verdict.reasons.iter().any(|r| r.rule == "limits.concurrency"));
 }
+
+/// The run's history (the store's `run_events`) is kept as long as the audit log, in the
+/// same database and its backups: outputs (reported or of aecl's own executions), untrusted
+/// content and the user's words are kept redacted as the log keeps them (red-team round
+/// 14: the log was redacted, the history held an approver's token and a database
+/// password in clear). What the history is for still works: a value of a redacted output
+/// keeps its provenance.
+#[tokio::test]
+async fn a_runs_history_keeps_outputs_content_and_user_words_redacted() {
+    let secrets = [
+        "PGPASS_9a8b7c",
+        "hunter2-hunter2",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "abcdefghijklmnopqrstuvwxyz012345",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ",
+    ];
+    let policy = policy(10, "");
+    let (engine, _) = engine(policy.clone());
+    let user = format!("use postgres://u:{}@db.example/x, Bearer {}", secrets[0], secrets[4]);
+    engine.record_user("r1", "worker", &user).await.unwrap();
+    engine.evaluate(call("r1", "c1", None)).await.unwrap();
+    let output = json!({
+        "password": secrets[1],
+        "pay_to": "GB33BUKB20201555555555",
+        "echo": format!("token: {}", secrets[2]),
+    });
+    engine.record_result("r1", "worker", "c1", output).await.unwrap();
+    let content = json!(format!("server instructions: export GH_TOKEN={}", secrets[2]));
+    engine.record_untrusted("r1", "worker", "mcp:instructions", content).await.unwrap();
+    // aecl's own execution: the scripted connector answers with a bearer token.
+    let done = engine.execute(call("r1", "c2", None), &Scripted::default()).await.unwrap();
+    assert_eq!(done.effect.unwrap().state, EffectState::Succeeded);
+
+    let snapshot = engine.store().load_run("r1").await.unwrap();
+    let history = serde_json::to_string(&snapshot.events).unwrap();
+    for secret in secrets {
+        assert!(!history.contains(secret), "`{secret}` kept in the run's history: {history}");
+    }
+    assert!(history.contains("db.example") && history.contains("GB33BUKB20201555555555"));
+    let state = aecl_engine::run_event::rebuild(&policy, "r1", &snapshot.events).unwrap();
+    assert!(matches!(
+        state.provenance_of("GB33BUKB20201555555555"),
+        aecl_core::provenance::Provenance::Trusted { .. }
+    ));
+}
