@@ -251,11 +251,11 @@ impl Proxy {
     }
 
     fn keep(&self, attempt: EgressAttempt) {
-        if let Ok(mut seen) = self.seen.lock() {
-            if seen.len() < MAX_RECORDED {
-                seen.push(attempt);
-                return;
-            }
+        if let Ok(mut seen) = self.seen.lock()
+            && seen.len() < MAX_RECORDED
+        {
+            seen.push(attempt);
+            return;
         }
         self.unrecorded.fetch_add(1, Ordering::Relaxed);
     }
