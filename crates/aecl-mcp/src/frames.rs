@@ -477,7 +477,8 @@ mod tests {
     /// rmcp fail to take a line: lone surrogates in keys and values, invalid escapes, a
     /// raw control character, trailing text, a second byte order mark, nothing but spaces,
     /// invalid ids, no method, a method that is no string, another `jsonrpc`, `params`
-    /// that are no object, duplicate top-level members, a bare value.
+    /// that are no object, duplicate members (top-level, or in a call's arguments), a bare
+    /// value.
     #[tokio::test(flavor = "current_thread")]
     async fn every_line_rmcp_cannot_take_is_answered_and_recorded() {
         let refused: &[(&[u8], Value, i64, &str)] = &[
@@ -502,6 +503,7 @@ mod tests {
             (br#"{"jsonrpc":"2.0","id":7,"method":"tools/list","params":"x"}"#, json!(7), -32600, "mcp.invalid_request"),
             (br#"{"jsonrpc":"2.0","id":7,"id":8,"method":"tools/list"}"#, Value::Null, -32600, "mcp.invalid_request"),
             (br#"{"jsonrpc":"2.0","id":7,"method":"tools/list","method":"ping"}"#, json!(7), -32600, "mcp.invalid_request"),
+            (br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"pay","arguments":{"to":"a","amount":2,"to":"b"}}}"#, json!(7), -32600, "mcp.invalid_request"),
             (br#"{"jsonrpc":"2.0","method":5,"params":"x"}"#, Value::Null, -32600, "mcp.invalid_request"),
             (br#"{"jsonrpc":"2.0","id":7,"method":"ping","result":{}}"#, json!(7), -32600, "mcp.invalid_request"),
             (b"7", Value::Null, -32600, "mcp.invalid_request"),

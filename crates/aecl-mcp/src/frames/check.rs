@@ -40,6 +40,10 @@ pub(crate) enum Problem {
     NotJson,
     /// JSON, but not a JSON-RPC message of MCP's.
     NotJsonRpc,
+    /// An object names a member twice: serde_json (and so the gateway) keeps the last
+    /// copy, a server or client reading the first would act on another value than the one
+    /// decided (`{"to":"a","amount":2,"to":"b"}`).
+    RepeatedMember,
     /// A request whose id names a request of the client's still in progress.
     IdInUse,
     /// Longer than the gateway reads.
@@ -69,6 +73,11 @@ impl Problem {
                  shape)"
                     .to_owned()
             }
+            Problem::RepeatedMember => {
+                "names a member twice in one object (JSON readers disagree on which copy \
+                 counts)"
+                    .to_owned()
+            }
             Problem::IdInUse => "reuses the id of a request still in progress".to_owned(),
             Problem::TooLarge => format!("is longer than {} bytes", super::MAX_LINE),
         }
@@ -80,7 +89,7 @@ impl Problem {
             Problem::TooDeep => "mcp.message_too_deep",
             Problem::IdInUse => "mcp.request_id_in_use",
             Problem::TooLarge => "mcp.message_too_large",
-            Problem::NotJsonRpc => "mcp.invalid_request",
+            Problem::NotJsonRpc | Problem::RepeatedMember => "mcp.invalid_request",
             Problem::NotUtf8 | Problem::Batch | Problem::NumberOutOfRange | Problem::NotJson => {
                 "mcp.unreadable_message"
             }
@@ -111,12 +120,17 @@ pub(crate) fn read(message: &[u8]) -> Result<ClientJsonRpcMessage, Problem> {
     // rmcp's own parse (`serde_json::from_slice` of `ClientJsonRpcMessage`, over stdio and
     // over HTTP): what fails here is what rmcp would have dropped or answered without an
     // id or a record.
-    serde_json::from_slice::<ClientJsonRpcMessage>(message).map_err(|error| {
+    let parsed = serde_json::from_slice::<ClientJsonRpcMessage>(message).map_err(|error| {
         match error.classify() {
             Category::Data => Problem::NotJsonRpc,
             Category::Syntax | Category::Eof | Category::Io => Problem::NotJson,
         }
-    })
+    })?;
+    // At any depth, as the HTTP API refuses them: a tool's `arguments` above all.
+    if aecl_core::distinct::repeats_a_member(message) {
+        return Err(Problem::RepeatedMember);
+    }
+    Ok(parsed)
 }
 
 /// Whether `message` nests deeper than [`MAX_NESTING`] (brackets outside strings).
@@ -374,6 +388,14 @@ mod tests {
             (r#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#.to_owned(), Problem::NotJsonRpc),
             (r#"{"jsonrpc":"2.0","id":7,"id":8,"method":"ping"}"#.to_owned(), Problem::NotJsonRpc),
             ("7".to_owned(), Problem::NotJsonRpc),
+            // Red-team round 14: decided on the last copy, read by others on the first.
+            (call(r#"{"to":"first","amount":2,"to":"last"}"#), Problem::RepeatedMember),
+            (call(r#"{"to":"a","t\u006f":"b"}"#), Problem::RepeatedMember),
+            (call(r#"{"items":[{"id":1,"id":2}]}"#), Problem::RepeatedMember),
+            (
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"a","name":"b","arguments":{}}}"#.to_owned(),
+                Problem::RepeatedMember,
+            ),
         ];
         for (message, expected) in refused {
             assert_eq!(problem(message.as_bytes()), Some(expected), "{message}");
