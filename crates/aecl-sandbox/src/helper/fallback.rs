@@ -352,7 +352,24 @@ fn child(
         Err(error) => return fail(&mut status, error),
     };
     let workdir = spec.fallback_work_dir.display().to_string();
-    restrict::exec_here(&command, &mut status, &workdir)
+    restrict::exec_here(&at_own_work_dir(command, &workdir), &mut status, &workdir)
+}
+
+/// `command` with every variable that names the sandbox's work directory (`/work`, or a
+/// path under it: `HOME`, as the connectors set it) naming the fallback's own. Without a
+/// mount namespace, `/work` here is the host's directory of that name: Landlock keeps the
+/// command out of it, but `~` would name host data a policy may have bound beneath it.
+fn at_own_work_dir(mut command: crate::spec::Command, workdir: &str) -> crate::spec::Command {
+    for (_, value) in &mut command.env {
+        if value == crate::spec::WORK_DIR {
+            *value = workdir.to_owned();
+        } else if let Some(rest) =
+            value.strip_prefix(crate::spec::WORK_DIR).filter(|r| r.starts_with('/'))
+        {
+            *value = format!("{workdir}{rest}");
+        }
+    }
+    command
 }
 
 /// What the report says when `left` children of the supervisor were still there after

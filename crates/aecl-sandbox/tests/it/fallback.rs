@@ -187,6 +187,25 @@ fn the_fallback_opens_no_socket() {
     assert!(out.contains("socketpair: ok"), "{out}{}", text(&done.stderr));
 }
 
+/// Red-team round 14: `HOME=/work` (as the connectors set it) named the host's `/work` in
+/// the fallback, which has no mount namespace. It names the fallback's own work directory,
+/// where the command runs and may write.
+#[test]
+fn home_names_the_fallbacks_own_work_directory() {
+    let mut request = shell("echo \"$HOME|$CACHE|$PWD\"; echo x > \"$HOME/written\" && echo ok");
+    request.env.push(("HOME".into(), "/work".into()));
+    request.env.push(("CACHE".into(), "/work/.cache".into()));
+    request.isolation = Isolation::Landlock;
+    let done = run(request);
+    let out = text(&done.stdout);
+    let (home, rest) = out.split_once('|').unwrap();
+    let (cache, pwd) = rest.split_once('|').unwrap();
+    assert_ne!(home, "/work", "{out}");
+    assert_eq!(pwd.lines().next(), Some(home), "{out}");
+    assert_eq!(cache, format!("{home}/.cache"), "{out}");
+    assert!(out.contains("\nok"), "{out}{}", text(&done.stderr));
+}
+
 #[test]
 fn a_fallback_run_with_an_allowed_host_is_refused_before_anything_runs() {
     // Landlock's TCP rule allows the proxy's port on every address: a command reading the
