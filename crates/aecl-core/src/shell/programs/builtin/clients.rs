@@ -205,7 +205,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-T",
             "--temp-dir",
         ],
-        runs_code_options: &["--rsync-path"],
+        // `-M` hands options to the other rsync (for a local copy, a process on this
+        // machine: `-M--log-file=F` writes F); a daemon's config runs its `pre-xfer exec`.
+        runs_code_options: &["--rsync-path", "-M", "--remote-option", "--daemon", "--config"],
         in_place_options: &["--remove-source-files", "--remove-sent-files"],
         special: Some(Special::RemoteCopy),
         // A local copy does not connect, but one to or from `host:path` does; the line's
@@ -262,8 +264,8 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &[
-            "vim", "vi", "nvim", "view", "vimdiff", "gvim", "rvim", "emacs", "nano", "pico",
-            "micro", "joe", "code",
+            "vim", "vi", "nvim", "view", "vimdiff", "gvim", "rvim", "nano", "pico", "micro",
+            "joe", "code",
         ],
         long_prefixes: false,
         runs_code_options: &[
@@ -284,6 +286,40 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-W",
             "--init-file",
             "-q",
+            // nano's spell checker and its rc file (which may name one).
+            "--speller",
+            "--rcfile",
+        ],
+        writes: Writes::All,
+        special: Some(Special::PlusCommand),
+        ..PLAIN
+    },
+    // Emacs takes any unambiguous prefix of a long option (`--ev` for `--eval`), with one
+    // dash or two (`-batch`); `--execute` is `--eval`.
+    Entry {
+        names: &["emacs", "emacsclient", "xemacs"],
+        runs_code_options: &[
+            "--eval",
+            "-eval",
+            "--execute",
+            "-execute",
+            "-l",
+            "--load",
+            "-load",
+            "-f",
+            "--funcall",
+            "-funcall",
+            "--script",
+            "-script",
+            "-x",
+            "--batch",
+            "-batch",
+            "--user",
+            "-u",
+            "--init-directory",
+            "--directory",
+            "-L",
+            "-e",
         ],
         writes: Writes::All,
         special: Some(Special::PlusCommand),

@@ -19,7 +19,12 @@ pub(super) const ENTRIES: &[Entry] = &[
         runs_code_options: &["-x", "--exec", "-X", "--exec-batch"],
         ..PLAIN
     },
-    Entry { names: &["bat", "batcat", "ag", "ack"], runs_code_options: &["--pager"], ..PLAIN },
+    // ack reads options from an rc file (`--ackrc=F`), which may name a pager.
+    Entry {
+        names: &["bat", "batcat", "ag", "ack"],
+        runs_code_options: &["--pager", "--ackrc"],
+        ..PLAIN
+    },
     Entry {
         names: &["rustc"],
         value_options: &[
