@@ -264,8 +264,8 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &[
-            "vim", "vi", "nvim", "view", "vimdiff", "gvim", "rvim", "nano", "pico", "micro",
-            "joe", "code",
+            "vim", "vi", "nvim", "view", "vimdiff", "gvim", "rvim", "nano", "pico", "micro", "joe",
+            "code",
         ],
         long_prefixes: false,
         runs_code_options: &[
