@@ -171,6 +171,7 @@ fn a_missing_store_is_behind_a_held_checkpoint() {
         size: 4,
         root: [7; 32],
         time: None,
+        previous: None,
         extensions: Vec::new(),
     };
     let db = temp.path().join("none.db").display().to_string();
