@@ -97,6 +97,18 @@ impl FirstSeen {
             *slot = Some(doc);
         }
     }
+
+    /// The first documents of either (documents are numbered in the order they came).
+    fn merged(self, other: FirstSeen) -> FirstSeen {
+        let first = |a: Option<u32>, b: Option<u32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        FirstSeen {
+            trusted: first(self.trusted, other.trusted),
+            untrusted: first(self.untrusted, other.untrusted),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

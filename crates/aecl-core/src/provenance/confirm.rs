@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::typed::{confirmation_key, mention_free, normal_of};
 use super::{ProvenanceIndex, SourceKind, SourceRef};
-use crate::class::{EffectClass, Reversibility};
+use crate::class::{EffectClass, Reversibility, Trust};
 use crate::hash::{HashMap, HashSet};
 use crate::path::for_each_leaf;
-use crate::policy::ActionSpec;
+use crate::policy::{ActionSpec, OutputSpec};
 use crate::text::{normalise, value_text};
 use crate::values::{self, Found, ValueKind, ValueOptions};
 
@@ -101,18 +101,17 @@ impl ProvenanceIndex {
                 confirmed.entry(key).or_insert_with(|| source.clone());
             }
         };
-        let mut leaves: Vec<String> = Vec::new();
-        let parsed: Option<Value> = match output {
-            Value::String(text) => {
-                serde_json::from_str(text).ok().filter(|v: &Value| v.is_object() || v.is_array())
-            }
-            _ => None,
-        };
-        for_each_leaf(parsed.as_ref().unwrap_or(output), &mut |_, leaf| {
-            if let Some(text) = value_text(leaf) {
-                leaves.push(text);
-            }
-        });
+        // A field the catalog marks untrusted vouches for nothing, whatever the output's
+        // own trust: a listing's `description`, which the listed party writes, must not
+        // confirm a name it holds (red-team round 14: a hotel's description line `Grand
+        // Mallory Palace` confirmed that hotel). Read with the output taken as trusted, the
+        // pieces still untrusted are those the field rules name.
+        let ruled = OutputSpec { trust: Trust::Trusted, ..action.output.clone() };
+        let leaves: Vec<String> = crate::output::pieces(&ruled, output)
+            .into_iter()
+            .filter(|piece| piece.trust == Trust::Trusted)
+            .map(|piece| piece.text)
+            .collect();
         for leaf in &leaves {
             for kind in &action.authoritative_for {
                 match kind {

@@ -23,7 +23,12 @@ pub(super) enum Tag {
     EmailDomain,
     Iban,
     Phone,
+    /// A national significant number (no calling code, no trunk `0`), of a number written
+    /// nationally or of the default region.
     PhoneNational,
+    /// What follows each calling code an international number may start with
+    /// ([`phone_tails`]): where a number written nationally is looked for.
+    PhoneTail,
     Amount,
     Date,
     /// A link's host or an address's domain by its look-alike skeletons
@@ -61,9 +66,43 @@ pub(super) fn keys(normal: &Normal) -> Vec<(Tag, String)> {
             .iter()
             .map(|e| (Tag::Phone, e.clone()))
             .chain(p.national.iter().map(|n| (Tag::PhoneNational, n.clone())))
+            .chain(p.e164.iter().flat_map(|e| phone_tails(e)).map(|t| (Tag::PhoneTail, t)))
             .collect(),
         Normal::Amount(a) => vec![(Tag::Amount, a.clone())],
         Normal::Date(readings) => readings.iter().map(|d| (Tag::Date, d.clone())).collect(),
+    }
+}
+
+/// The shortest national significant number a tail may be: shorter ones would meet other
+/// numbers by chance.
+const MIN_PHONE_TAIL: usize = 7;
+
+/// The digits of an E.164 number after each calling code it may start with (one to three
+/// digits, no table needed): `+442079460777` gives `42079460777`, `2079460777` and
+/// `079460777`, one of which is the national significant number.
+fn phone_tails(e164: &str) -> impl Iterator<Item = String> + '_ {
+    let digits = e164.strip_prefix('+').unwrap_or(e164);
+    (1..=3)
+        .filter_map(move |code| digits.get(code..))
+        .filter(|t| t.len() >= MIN_PHONE_TAIL)
+        .map(str::to_owned)
+}
+
+/// The keys a phone number of a call is looked for under: its own forms, and the other way
+/// of writing it. Written internationally, it is also each national mention of one of its
+/// tails; written nationally (no default region), each international mention whose tail it
+/// is. Two international forms with different calling codes share no key.
+fn phone_lookup(p: &values::PhoneForm) -> Vec<(Tag, String)> {
+    match &p.e164 {
+        Some(e164) => std::iter::once((Tag::Phone, e164.clone()))
+            .chain(p.national.iter().map(|n| (Tag::PhoneNational, n.clone())))
+            .chain(phone_tails(e164).map(|t| (Tag::PhoneNational, t)))
+            .collect(),
+        None => p
+            .national
+            .iter()
+            .flat_map(|n| [(Tag::PhoneNational, n.clone()), (Tag::PhoneTail, n.clone())])
+            .collect(),
     }
 }
 
@@ -307,6 +346,19 @@ impl ProvenanceIndex {
                 parts.push(self.source_of_key(Tag::EmailDomain, &f.domain));
                 parts.push(self.host_source(&f.domain));
                 self.carried_addresses(&f.domain, &mut parts);
+            }
+            Some(Normal::Phone(p)) => {
+                // One number, whatever form each mention took: its first mention in any
+                // form decides. A page's `+44 7700 900123` stays the page's when the model
+                // retypes it `07700 900123`, and the user's `07700 900123` stays theirs
+                // when a page later writes it `+44 7700 900123`.
+                let first = phone_lookup(p)
+                    .iter()
+                    .filter_map(|key| self.typed.get(key))
+                    .fold(FirstSeen::default(), |all, seen| all.merged(*seen));
+                let source = self.decide_first(first);
+                main_seen = source.is_some();
+                parts.push(source);
             }
             Some(other) => {
                 for (tag, key) in keys(other) {

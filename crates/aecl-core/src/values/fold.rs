@@ -119,7 +119,7 @@ pub fn readings(text: &str) -> Vec<String> {
 /// (`evil・test`), and a dot with a space on one side only before a name goes on
 /// (`evil .test`, `evil. test`; a sentence's next word starts in upper case).
 fn undisguise(text: &str) -> String {
-    let mut undisguised = Replacing::new(text.to_owned());
+    let mut undisguised = Replacing::new(bracketed_words(text));
     for (disguise, plain) in [
         ("[at]", "@"),
         ("(at)", "@"),
@@ -147,15 +147,81 @@ fn undisguise(text: &str) -> String {
     let text = undisguised.text.replace(" @ ", "@").replace(" . ", ".").replace('"', " ");
     let text = close_dot_gaps(&text);
     let mut undisguised = Replacing::new(text);
-    // `eve at evil dot test`, and `evil dot test/upload` (a link has no ` at `); ` at `
-    // alone is prose (`meet at noon`).
-    if undisguised.lower.contains(" dot ") {
-        if undisguised.lower.contains(" at ") {
-            undisguised.replace(" at ", "@");
+    // `eve at evil dot test`, `eve at-sign evil period test`, and `evil dot test/upload`
+    // (a link has no ` at `); ` at ` and ` period ` alone are prose (`meet at noon`, `the
+    // period of notice`).
+    let ats = [" at-sign ", " at sign ", " at "];
+    let has = |lower: &str, words: &[&str]| words.iter().any(|w| lower.contains(w));
+    let dot = undisguised.lower.contains(" dot ");
+    // ` period ` only beside an `at` (an address): alone it is prose.
+    let period = undisguised.lower.contains(" period ") && has(&undisguised.lower, &ats);
+    if dot || period {
+        // The explicit `at-sign` when there is one (then ` at ` is prose: `reach her at
+        // eve at-sign evil period test`), else ` at `.
+        let explicit = has(&undisguised.lower, &ats[..2]);
+        let used: &[&str] = if explicit { &ats[..2] } else { &ats[2..] };
+        for at in used {
+            undisguised.replace(at, "@");
         }
         undisguised.replace(" dot ", ".");
+        if period {
+            undisguised.replace(" period ", ".");
+        }
+    } else if has(&undisguised.lower, &ats[..2]) {
+        // `at-sign` is never prose.
+        for at in &ats[..2] {
+            undisguised.replace(at, "@");
+        }
     }
     undisguised.text
+}
+
+/// `text` with a bracketed word of a disguise, spaces inside the brackets or not, written
+/// as the sign it stands for: `[ dot ]`, `( at )`, `{ . }`, `[period]`, `<at-sign>`.
+fn bracketed_words(text: &str) -> String {
+    const WORDS: [(&str, char); 7] = [
+        ("dot", '.'),
+        (".", '.'),
+        ("period", '.'),
+        ("at", '@'),
+        ("@", '@'),
+        ("at-sign", '@'),
+        ("at sign", '@'),
+    ];
+    if !text.bytes().any(|b| matches!(b, b'[' | b'(' | b'{' | b'<')) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find(['[', '(', '{', '<']) {
+        let (before, from) = rest.split_at(open);
+        out.push_str(before);
+        let close = match from.as_bytes().first() {
+            Some(b'[') => ']',
+            Some(b'(') => ')',
+            Some(b'{') => '}',
+            _ => '>',
+        };
+        // A word of at most 7 letters with a few spaces around it.
+        let inner_end =
+            from.get(1..).and_then(|r| r.get(..r.len().min(16))).and_then(|r| r.find(close));
+        let sign = inner_end.and_then(|end| {
+            let inner = from.get(1..=end)?.trim().to_ascii_lowercase();
+            WORDS.iter().find(|(word, _)| *word == inner).map(|(_, sign)| (*sign, end + 2))
+        });
+        match sign {
+            Some((sign, used)) => {
+                out.push(sign);
+                rest = from.get(used..).unwrap_or_default();
+            }
+            None => {
+                out.push_str(from.get(..1).unwrap_or_default());
+                rest = from.get(1..).unwrap_or_default();
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `text` with the space removed from `x .y` and `x. y` where a lower-case letter or a
@@ -556,6 +622,20 @@ mod tests {
     fn readings_undo_entities_escapes_tags_and_disguises() {
         use super::readings;
         let has = |text: &str, wanted: &str| readings(text).iter().any(|r| r.contains(wanted));
+        // Red-team round 14: spaces inside the brackets, and the words `at-sign`, `period`.
+        assert!(has("evil [ dot ] test/upload", "evil.test/upload"));
+        assert!(has("eve ( at ) evil { . } test", "eve@evil.test"));
+        assert!(has("eve [AT] evil [ Period ] test", "eve@evil.test"));
+        assert!(has("eve at-sign evil period test", "eve@evil.test"));
+        assert!(has("eve at sign evil dot test", "eve@evil.test"));
+        assert!(has(
+            "reach her at eve.m at-sign evil-partner period test.",
+            "eve.m@evil-partner.test"
+        ));
+        assert!(has("write to eve<at-sign>evil.test", "eve@evil.test"));
+        // Prose stays prose.
+        assert!(!has("the period of notice is (at most) a month", "@"));
+        assert!(!has("the period of notice", "the.of"));
         assert!(has("eve&#64;evil.test", "eve@evil.test"));
         assert!(has("eve&#x40;evil&period;test", "eve@evil.test"));
         assert!(has("<b>GB29</b>NWBK<i>6016</i>", "GB29NWBK6016"));

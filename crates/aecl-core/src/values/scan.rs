@@ -427,24 +427,38 @@ fn phone_at(
     let mut end = first.end;
     let mut groups = 0;
     let mut digits = 0;
+    // Where the number stood before a bracketed group: a group in brackets is an area code
+    // only when more of the number follows it; one at the end (`(24/7)`, `(9-5)`, `(24)`)
+    // is a note beside the number, not part of it.
+    let mut before_bracket: Option<(usize, usize, usize)> = None;
     for token in tokens.iter().skip(i) {
         let word = text.get(token.start..token.end)?;
+        let mut bracketed = false;
         if groups > 0 {
             let gap = text.get(end..token.start)?;
             if gap.len() > 2 || !gap.bytes().all(|b| b == b' ' || b == b'(' || b == b')') {
                 break;
             }
+            bracketed = gap.contains('(');
         }
         if !phone_like(word) || (groups > 0 && word.starts_with('+')) {
+            break;
+        }
+        // An area code in brackets is digits alone.
+        if bracketed && !word.bytes().all(|b| b.is_ascii_digit()) {
             break;
         }
         let n = word.bytes().filter(u8::is_ascii_digit).count();
         if digits + n > 15 {
             break;
         }
+        before_bracket = bracketed.then_some((end, groups, digits));
         digits += n;
         groups += 1 + word.bytes().filter(|b| b"-./".contains(b)).count();
         end = token.end;
+    }
+    if let Some((at, groups_then, digits_then)) = before_bracket {
+        (end, groups, digits) = (at, groups_then, digits_then);
     }
     let span = text.get(first.start..end)?;
     let national_zero = span.starts_with('0');
