@@ -72,12 +72,40 @@ pub fn check_untouched(
         ResolvedPathFile::Path(path) => Some(PathBuf::from(path)),
         ResolvedPathFile::Failed(_) => None,
     };
+    let unresolved = |written: &str| {
+        let found = event.resolved_paths.as_ref().and_then(|paths| paths.get(written));
+        matches!(found, Some(ResolvedPathFile::Failed(_)))
+    };
+    // A path argument as written, made absolute as a client would (`~` the home directory,
+    // a relative one from `cwd`): checked beside its resolved form, which a path that does
+    // not resolve (`~/x`, `link/../x`, a loop) lacks.
+    let as_written = |written: &str| -> Option<PathBuf> {
+        let is_path_argument =
+            event.resolved_paths.as_ref().is_some_and(|p| p.contains_key(written));
+        if Path::new(written).is_absolute() {
+            return Some(PathBuf::from(written));
+        }
+        if !is_path_argument {
+            return None;
+        }
+        match written.strip_prefix('~') {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                let home =
+                    std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute())?;
+                Some(home.join(rest.trim_start_matches('/')))
+            }
+            Some(_) => None,
+            None => Some(cwd.join(written)),
+        }
+    };
     // Inside the state directory, for anything the hook resolved (path arguments, shell
-    // write targets): even a read.
+    // write targets), as resolved and as written: even a read.
     for (written, _) in event.resolved_paths.iter().flatten() {
-        if let Some(path) = resolved(written)
-            && let Some(place) = protected.inside_state(&path)
-        {
+        let place = resolved(written)
+            .iter()
+            .chain(as_written(written).iter())
+            .find_map(|path| protected.inside_state(path).map(|place| (path.clone(), place)));
+        if let Some((path, place)) = place {
             let what = path.display().to_string();
             return refuse(protected, Refusal::Touches { how: "reaches".to_owned(), what, place });
         }
@@ -96,7 +124,14 @@ pub fn check_untouched(
     let writes = effect != Some(EffectClass::Read);
     if writes && guards.is_empty() {
         for text in &strings {
-            let lexical = Path::new(text).is_absolute().then(|| PathBuf::from(text));
+            // A path it may write that does not resolve is not known to be harmless.
+            if unresolved(text) {
+                return refuse(
+                    protected,
+                    Refusal::Unknown(format!("writes `{text}`, a path that does not resolve")),
+                );
+            }
+            let lexical = as_written(text);
             let physical = resolved(text);
             let paths = || lexical.iter().chain(physical.iter());
             // A delete of a directory takes the settings beneath it (an unknown action's
@@ -120,10 +155,23 @@ pub fn check_untouched(
     }
     let cwd_text = cwd.to_str().filter(|_| cwd.is_absolute());
     let lines = command_lines(&event.args);
+    // A command the guard does not read is not known to be harmless (the shell rules read
+    // four times as much).
+    if !guards.is_empty()
+        && let Some(long) = lines.iter().find(|line| line.len() > MAX_COMMAND_BYTES)
+    {
+        return refuse(
+            protected,
+            Refusal::Unknown(format!(
+                "runs a command of {} bytes, longer than the {MAX_COMMAND_BYTES} the guard reads",
+                long.len()
+            )),
+        );
+    }
     // The state directory read through another spelling than its own (`cat ../state/F`),
     // by a shell command.
     let shell_lines = if guards.is_empty() { &[][..] } else { lines.as_slice() };
-    for command in shell_lines.iter().filter(|s| s.len() <= MAX_COMMAND_BYTES) {
+    for command in shell_lines {
         if let Ok(analysis) = analyse_line(command)
             && let Err(refusal) =
                 Line::new(command, &analysis, cwd).check_reads(&analysis, protected)
@@ -132,7 +180,7 @@ pub fn check_untouched(
         }
     }
     for guard in guards {
-        for command in lines.iter().filter(|s| s.len() <= MAX_COMMAND_BYTES) {
+        for command in &lines {
             // A line that does not parse is the shell rules' to refuse.
             let (Ok(found), Ok(analysis)) =
                 (write_words(guard, command, cwd_text), analyse_line(command))

@@ -24,6 +24,8 @@ struct Case {
     #[serde(default = "bash")]
     tool: String,
     command: Option<String>,
+    /// Bytes of ` #AAA…` (a shell comment) appended to `command`.
+    pad: Option<usize>,
     path: Option<String>,
     /// The whole `tool_input` as JSON, instead of `command` or `path`.
     input: Option<String>,
@@ -109,7 +111,12 @@ fn input(case: &Case, root: &Path, cwd: &str) -> String {
     let tool_input = match (&case.input, case.tool.as_str()) {
         (Some(input), _) => serde_json::from_str(&expand(input)).expect("`input` is JSON"),
         (None, "Bash" | "run_shell_command") => {
-            json!({ "command": expand(case.command.as_deref().unwrap_or_default()) })
+            let mut command = expand(case.command.as_deref().unwrap_or_default());
+            if let Some(pad) = case.pad {
+                command.push_str(" #");
+                command.push_str(&"A".repeat(pad));
+            }
+            json!({ "command": command })
         }
         (None, "Write" | "Read") => {
             json!({ "file_path": expand(case.path.as_deref().unwrap_or_default()), "content": "x\n" })

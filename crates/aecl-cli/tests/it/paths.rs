@@ -114,6 +114,13 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
                 std::fs::create_dir_all(at.parent().unwrap()).unwrap();
                 symlink(expand(target, root), at).unwrap();
             }
+            // `hardlink P -> TARGET`: another name of an existing file.
+            "hardlink" => {
+                let (at, target) = rest.split_once(" -> ").expect("hardlink P -> TARGET");
+                let at = root.join(at);
+                std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+                std::fs::hard_link(root.join(target), at).unwrap();
+            }
             // `text P CONTENT`: a file of that one line.
             "text" => {
                 let (at, content) = rest.split_once(' ').expect("text P CONTENT");

@@ -15,8 +15,15 @@
 //!   finds it): touched when a write is the file; `reach::trees` for the directories
 //!   holding it.
 //!
-//! Paths are compared lexically normalised and as resolved through links.
+//! Paths are compared lexically normalised and as resolved through links; a file written
+//! is also compared by its identity (device and inode) with the settings files and the
+//! program, so that a hard link made earlier, under another name, is the file it links.
+//! A write whose name is the start of a settings file's or the program's name in the same
+//! directory touches it too: programs make names from two words (`cp -b -S on x
+//! .claude/settings.js` moves the target to `settings.json`; `sed -iN`, `csplit -f`,
+//! `split`, `gzip -S` alike), which no word alone shows.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use aecl_engine::fs_paths::normalise;
@@ -29,6 +36,9 @@ pub struct Protected {
     /// The state directory, first, then the others.
     places: Vec<Place>,
     state: usize,
+    /// The device and inode of each settings file and program that exists, with its
+    /// place's index, for the files among them that have other names (hard links).
+    linked: Vec<((u64, u64), usize)>,
 }
 
 /// One protected place.
@@ -100,10 +110,12 @@ impl Place {
             Kind::State | Kind::Policy => {
                 self.paths.iter().any(|p| path.starts_with(p) || p.starts_with(path))
             }
-            Kind::SettingsFile => {
-                self.paths.iter().any(|p| path.starts_with(p) || p.parent() == Some(path))
-            }
-            Kind::SettingsDir | Kind::Program => self.paths.iter().any(|p| path.starts_with(p)),
+            Kind::SettingsFile => self
+                .paths
+                .iter()
+                .any(|p| path.starts_with(p) || p.parent() == Some(path) || name_starts(path, p)),
+            Kind::Program => self.paths.iter().any(|p| path.starts_with(p) || name_starts(path, p)),
+            Kind::SettingsDir => self.paths.iter().any(|p| path.starts_with(p)),
             Kind::SettingsNames => settings_by_name(path),
         }
     }
@@ -153,7 +165,18 @@ impl Protected {
             shown: PathBuf::from(".claude/settings.json"),
             paths: Vec::new(),
         });
-        Protected { places, state: 0 }
+        // Only files that have other names cost a look at the files written.
+        let linked = places
+            .iter()
+            .enumerate()
+            .filter(|(_, place)| matches!(place.kind, Kind::SettingsFile | Kind::Program))
+            .flat_map(|(at, place)| place.paths.iter().map(move |path| (at, path)))
+            .filter_map(|(at, path)| {
+                let meta = std::fs::metadata(path).ok()?;
+                (meta.is_file() && meta.nlink() > 1).then_some(((meta.dev(), meta.ino()), at))
+            })
+            .collect();
+        Protected { places, state: 0, linked }
     }
 
     /// The state directory.
@@ -200,10 +223,22 @@ impl Protected {
             .find(|p| p.paths.iter().any(|dir| path.starts_with(dir)))
     }
 
-    /// The place a write at `path` (absolute) would touch.
+    /// The place a write at `path` (absolute) would touch: by its path, or, for a file
+    /// that exists with other names, by its identity.
     pub fn touched_by(&self, path: &Path) -> Option<&Place> {
         let path = normalise(path);
-        self.places.iter().find(|p| p.touched_by(&path))
+        self.places.iter().find(|p| p.touched_by(&path)).or_else(|| self.linked_to(&path))
+    }
+
+    /// The settings file or program that `path` is another name of (a hard link).
+    fn linked_to(&self, path: &Path) -> Option<&Place> {
+        if self.linked.is_empty() {
+            return None;
+        }
+        let meta = std::fs::metadata(path).ok().filter(|m| m.is_file() && m.nlink() > 1)?;
+        let id = (meta.dev(), meta.ino());
+        let (_, at) = self.linked.iter().find(|(linked, _)| *linked == id)?;
+        self.places.get(*at)
     }
 
     /// The tree place (state or policy directory) that a command writing anywhere under
@@ -300,6 +335,15 @@ fn physical_and_lexical(path: &Path) -> Vec<PathBuf> {
 /// Whether `path` (normalised) is an agent's hook settings file or folder by its names:
 /// `…/.claude/settings.json`, `…/.codex`, compared without regard to case (a
 /// case-insensitive filesystem opens `.Claude/Settings.json` as the same file).
+/// Whether `path`'s name is the start of `protected`'s in the same directory (a name a
+/// program may complete: see the module's header).
+fn name_starts(path: &Path, protected: &Path) -> bool {
+    let (Some(name), Some(full)) = (path.file_name(), protected.file_name()) else { return false };
+    path.parent() == protected.parent()
+        && name.len() < full.len()
+        && full.as_encoded_bytes().starts_with(name.as_encoded_bytes())
+}
+
 fn settings_by_name(path: &Path) -> bool {
     let mut names = path.components().rev().filter_map(|c| match c {
         Component::Normal(name) => Some(name.to_string_lossy().to_lowercase()),
