@@ -226,6 +226,7 @@ impl Unwrapper<'_> {
                 let mut command = wrapper(name, &options, inner, !inner.is_empty());
                 // `xargs xargs < list`: the program comes from the data appended.
                 command.dynamic |= appended && inner.is_empty();
+                command.dynamic |= code_from_input(&options, inner);
                 self.out.commands.push(command);
                 // The arguments xargs reads from its input are only known at run time.
                 self.nested(inner, true)
@@ -613,4 +614,27 @@ fn arg(word: &Word) -> Arg {
     } else {
         Arg { text: word.text(), unknown: false }
     }
+}
+
+/// Whether `xargs` with a replace string (`-I R`; `-i` and `--replace` read `{}`) puts a
+/// line of its input where the program or the code of a shell or interpreter goes: `xargs
+/// -a x.sh -I{} sh -c {}` runs each line of `x.sh` as a command, `-I{} sh -c 'rm {}'` runs
+/// code made from the data, `-I% %` runs whatever a line names. Only known at run time.
+fn code_from_input(options: &Options, inner: &[&Word]) -> bool {
+    let replace = match options.value(&["I"]) {
+        Some(value) => value.source.clone(),
+        None if options.has(&["i", "replace"]) => "{}".to_owned(),
+        None => return false,
+    };
+    if replace.is_empty() {
+        return false;
+    }
+    let texts: Vec<String> = inner.iter().map(|word| word.text()).collect();
+    // `-c`, `-lc`, `-e`, `-pe`, `--command`, `--eval`: the next word is code.
+    let takes_code = |option: &str| {
+        (option.starts_with('-') && !option.starts_with("--") && option.ends_with(['c', 'e']))
+            || matches!(option, "--command" | "--eval" | "--exec")
+    };
+    texts.first().is_some_and(|program| program.contains(&replace))
+        || texts.windows(2).any(|pair| takes_code(&pair[0]) && pair[1].contains(&replace))
 }
