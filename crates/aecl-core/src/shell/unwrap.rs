@@ -636,5 +636,8 @@ fn code_from_input(options: &Options, inner: &[&Word]) -> bool {
             || matches!(option, "--command" | "--eval" | "--exec")
     };
     texts.first().is_some_and(|program| program.contains(&replace))
-        || texts.windows(2).any(|pair| takes_code(&pair[0]) && pair[1].contains(&replace))
+        || texts
+            .iter()
+            .zip(texts.iter().skip(1))
+            .any(|(option, code)| takes_code(option) && code.contains(&replace))
 }
