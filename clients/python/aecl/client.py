@@ -12,7 +12,10 @@ the bearer token's subject and is never sent; the answer is an ``aecl replay`` l
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import math
 import os
 import socket
 import time
@@ -583,19 +586,67 @@ def _error_of(answer: Any) -> tuple:
 
 
 def output_value(value: Any) -> Any:
-    """A tool's return value as the JSON a result event carries: the value itself when it
-    is JSON (no NaN), a pydantic model as its JSON dump, anything else as ``str()``."""
-    dump = getattr(value, "model_dump", None)
-    if callable(dump) and not isinstance(value, type):
-        try:
-            value = dump(mode="json")
-        except Exception:  # noqa: BLE001 - not a pydantic model after all: str() below.
-            pass
-    try:
-        json.dumps(value, allow_nan=False)
+    """A tool's return value as the JSON a result event carries, holding everything the
+    caller can read of it: JSON as it is; a number JSON cannot carry (NaN, infinity) as
+    its text; a pydantic model, a dataclass or another object with attributes as the
+    mapping of its fields (a model's excluded fields too: the caller reads them); sets and
+    tuples as lists; bytes and a text or bytes buffer as their text; a cycle as
+    ``"[circular]"``; anything else as ``str()``. Recorded as less than the caller reads
+    (``"<Invoice object at 0x...>"``), a value the caller then acts on would pass as the
+    model's own."""
+    return _jsonable(value, set(), 0)
+
+
+#: Levels of nesting :func:`output_value` follows; deeper values are recorded as text.
+_MAX_OUTPUT_DEPTH = 64
+
+
+def _jsonable(value: Any, ancestors: set, depth: int) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
         return value
-    except (TypeError, ValueError, RecursionError):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, io.StringIO):
+        return value.getvalue()
+    if isinstance(value, io.BytesIO):
+        return value.getvalue().decode("utf-8", "replace")
+    if depth >= _MAX_OUTPUT_DEPTH:
         return str(value)
+    if id(value) in ancestors:
+        return "[circular]"
+    ancestors.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {str(key): _jsonable(item, ancestors, depth + 1) for key, item in value.items()}
+        if isinstance(value, (set, frozenset)):
+            return [_jsonable(item, ancestors, depth + 1) for item in sorted(value, key=repr)]
+        if isinstance(value, (list, tuple)):
+            return [_jsonable(item, ancestors, depth + 1) for item in value]
+        fields = _fields(value)
+        if fields is None:
+            return str(value)
+        return {key: _jsonable(item, ancestors, depth + 1) for key, item in fields.items()}
+    finally:
+        ancestors.discard(id(value))
+
+
+def _fields(value: Any) -> "dict[str, Any] | None":
+    """The fields a caller reads of an object, or ``None`` for one without any."""
+    if isinstance(value, type):
+        return None
+    model_fields = getattr(type(value), "model_fields", None)
+    if isinstance(model_fields, dict):
+        # A pydantic model: every declared field, excluded ones too, and extra ones.
+        names = list(model_fields) + list(getattr(value, "__pydantic_extra__", None) or {})
+        return {name: getattr(value, name, None) for name in names}
+    if dataclasses.is_dataclass(value):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    attributes = getattr(value, "__dict__", None)
+    if isinstance(attributes, dict) and attributes:
+        return {key: item for key, item in attributes.items() if not key.startswith("_")}
+    return None
 
 
 _EVENT_REFUSALS = {

@@ -6,11 +6,13 @@ be recorded is withheld."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import io
 import math
 import uuid
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 import aecl
 from conftest import Routed
@@ -192,8 +194,38 @@ def test_outputs_are_sent_as_json_or_text():
     assert aecl.output_value({"a": [1, "b", None]}) == {"a": [1, "b", None]}
     assert aecl.output_value(Order(order_id="ORD-1", total=2.5)) == {"order_id": "ORD-1", "total": 2.5}
     assert aecl.output_value(math.nan) == "nan"
-    assert aecl.output_value({"x": {1, 2}}).startswith("{'x': {")
+    assert aecl.output_value({"x": {2, 1}}) == {"x": [1, 2]}
     loop: list = []
     loop.append(loop)
-    assert aecl.output_value(loop) == "[[...]]"
-    assert aecl.output_value(b"raw") == "b'raw'"
+    assert aecl.output_value(loop) == ["[circular]"]
+    assert aecl.output_value(b"raw") == "raw"
+
+
+class Invoice:
+    def __init__(self) -> None:
+        self.pay_to = "GB33BUKB20201555555555"
+        self.score = math.inf
+        self._cache = object()
+
+
+class Secretive(BaseModel):
+    name: str
+    pay_to: str = Field(exclude=True)
+
+
+@dataclasses.dataclass
+class Line:
+    iban: str
+    notes: tuple
+
+
+def test_an_output_is_recorded_with_everything_the_caller_reads():
+    """Red-team round 14: an object, a model with an excluded field, a text buffer or a
+    value holding NaN was recorded as less than the caller reads (its ``str()``), so an
+    IBAN in it passed as the model's own."""
+    iban = "GB33BUKB20201555555555"
+    assert aecl.output_value(Invoice()) == {"pay_to": iban, "score": "inf"}
+    assert aecl.output_value(Secretive(name="acme", pay_to=iban)) == {"name": "acme", "pay_to": iban}
+    assert aecl.output_value(Line(iban=iban, notes=("a", math.nan))) == {"iban": iban, "notes": ["a", "nan"]}
+    assert aecl.output_value(io.StringIO(f"pay {iban}")) == f"pay {iban}"
+    assert aecl.output_value({"mails": [f"pay {iban}"], "spam": math.nan}) == {"mails": [f"pay {iban}"], "spam": "nan"}

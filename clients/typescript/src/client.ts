@@ -448,17 +448,53 @@ function rejectNonJson(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** Levels of nesting `outputValue` follows; deeper values are recorded as their text. */
+const MAX_OUTPUT_DEPTH = 64;
+
 /**
- * A tool's return value as the JSON a result event carries: the value itself when it is
- * JSON, `null` for `undefined`, anything else (a BigInt, a cycle, NaN) as its string.
+ * A tool's return value as the JSON a result event carries, holding everything the caller
+ * can read of it: JSON as it is, `null` for `undefined`; a number JSON cannot carry (NaN,
+ * infinity) and a BigInt as their text; bytes (a Buffer, a typed array) as UTF-8 text; a
+ * Map as an object and a Set as a list; an object with `toJSON` as what that gives; a
+ * cycle as `"[circular]"`. A value recorded as less than the caller reads (the whole
+ * output as `"[object Object]"` because one field was NaN) would let an injected value the
+ * caller then acts on pass as the model's own.
  */
 export function outputValue(value: unknown): unknown {
+  return jsonable(value, new Set(), 0);
+}
+
+function jsonable(value: unknown, ancestors: Set<object>, depth: number): unknown {
   if (value === undefined) return null;
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+  if (typeof value !== "object") return String(value);
+  if (depth >= MAX_OUTPUT_DEPTH) return String(value);
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+  if (value instanceof ArrayBuffer) return new TextDecoder().decode(new Uint8Array(value));
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+  if (ancestors.has(value)) return "[circular]";
+  ancestors.add(value);
   try {
-    const text = JSON.stringify(value, rejectNonJson);
-    return text === undefined ? String(value) : (JSON.parse(text) as unknown);
-  } catch {
-    return String(value);
+    const next = (item: unknown) => jsonable(item, ancestors, depth + 1);
+    if (Array.isArray(value)) return value.map(next);
+    if (value instanceof Map) {
+      return Object.fromEntries([...value].map(([key, item]) => [String(next(key)), next(item)]));
+    }
+    if (value instanceof Set) return [...value].map(next);
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") {
+      try {
+        return next(toJSON.call(value));
+      } catch {
+        // Its own fields below.
+      }
+    }
+    const fields: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) fields[key] = next(item);
+    return fields;
+  } finally {
+    ancestors.delete(value);
   }
 }
 

@@ -313,3 +313,26 @@ test("a client refuses bad configuration and keeps its token out of logs", () =>
   assert.doesNotMatch(JSON.stringify(client), /very-secret/);
   assert.equal(client.baseUrl, "http://127.0.0.1:1");
 });
+
+// Red-team round 14: an output holding one value JSON cannot carry (NaN, a BigInt, a
+// cycle) was recorded whole as "[object Object]", and a Map, a Set or a Buffer lost what
+// the caller reads, so an IBAN in it passed as the model's own.
+test("an output is recorded with everything the caller can read of it", () => {
+  const iban = "GB33BUKB20201555555555";
+  const loop = { iban };
+  loop.self = loop;
+  const cases = [
+    [{ spamScore: NaN, mails: [`pay ${iban}`] }, { spamScore: "NaN", mails: [`pay ${iban}`] }],
+    [{ id: 10n, to: iban }, { id: "10", to: iban }],
+    [loop, { iban, self: "[circular]" }],
+    [new Map([["to", iban]]), { to: iban }],
+    [new Set([iban]), [iban]],
+    [Buffer.from(`to: ${iban}`), `to: ${iban}`],
+    [{ at: new Date(0), inf: -Infinity, none: undefined }, { at: "1970-01-01T00:00:00.000Z", inf: "-Infinity", none: null }],
+    [undefined, null],
+    [[1, "a", null, true], [1, "a", null, true]],
+  ];
+  for (const [value, expected] of cases) {
+    assert.deepEqual(aecl.outputValue(value), expected);
+  }
+});

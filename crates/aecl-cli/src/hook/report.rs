@@ -23,6 +23,15 @@ use serde_json::{Value, json};
 use super::{Agent, HookArgs, local, policy_cache, post};
 use crate::input::now;
 
+/// The largest body sent to a server's hook endpoint whole: under `aecl serve`'s default
+/// body limit (1 MiB) with room for the event's other fields. A larger output is sent as
+/// its first [`SERVER_OUTPUT_BYTES`], marked as cut: refused whole (413), it went
+/// unrecorded, and its values later passed as the model's own.
+const SERVER_BODY_BYTES: usize = 768 * 1024;
+
+/// Of an output too large to send whole, the bytes sent.
+const SERVER_OUTPUT_BYTES: usize = 512 * 1024;
+
 /// The events after the fact that `agent` sends (its other events are decided or refused):
 /// the event, when `text` is one of them.
 pub(super) fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
@@ -100,11 +109,19 @@ fn record(
     }
     if let Some(cut) = &cut {
         // The server keeps what it is given; the rest is said in the output itself.
-        input.tool_response = Some(Value::String(local::marked_head(
-            cut.head,
-            &cut.why,
-            local::MAX_LOST_OUTPUT_BYTES,
-        )));
+        input.tool_response =
+            Some(Value::String(local::marked_head(cut.head, &cut.why, SERVER_OUTPUT_BYTES)));
+    }
+    if serde_json::to_vec(&input).map_or(true, |body| body.len() > SERVER_BODY_BYTES)
+        && let Some(output) = input.tool_response.take()
+    {
+        let text = match output {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        let why = format!("the output is larger than the {SERVER_BODY_BYTES} bytes sent whole");
+        input.tool_response =
+            Some(Value::String(local::marked_head(&text, &why, SERVER_OUTPUT_BYTES)));
     }
     report_to_server(args, &input)
 }

@@ -125,6 +125,10 @@ pub struct ProgramSpec {
     /// (curl's): a name here never takes the next word, whatever other list names it
     /// (`-G` sends data but takes no value), and an abbreviation expands to these too.
     pub flag_options: Vec<String>,
+    /// Short options whose value is optional and only ever attached, so the letters after
+    /// one in a cluster are its value and never more options (sed's `-i[SUFFIX]`: `-il`
+    /// is the suffix `l`, not `-i -l` taking the script as `-l`'s value).
+    pub attached_value_options: Vec<String>,
     /// Options that make it run code (`--upload-pack`, `-c`, `--pre`).
     pub runs_code_options: Vec<String>,
     /// Options that send local data (`--data`, `--upload-file`, `--post-file`).
@@ -179,6 +183,7 @@ struct Entry {
     long_any_case: bool,
     whole_word_options: bool,
     value_options: &'static [&'static str],
+    attached_value_options: &'static [&'static str],
     /// Every option the program has, from its own source, beside the lists above.
     all_options: Option<AllOptions>,
     runs_code_options: &'static [&'static str],
@@ -217,6 +222,7 @@ const PLAIN: Entry = Entry {
     long_any_case: false,
     whole_word_options: false,
     value_options: &[],
+    attached_value_options: &[],
     all_options: None,
     runs_code_options: &[],
     upload_options: &[],
@@ -254,6 +260,7 @@ impl Entry {
             whole_word_options: self.whole_word_options,
             value_options,
             flag_options,
+            attached_value_options: owned(self.attached_value_options),
             runs_code_options: owned(self.runs_code_options),
             upload_options: owned(self.upload_options),
             write_options: owned(self.write_options),

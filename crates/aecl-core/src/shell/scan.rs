@@ -175,6 +175,16 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
         let cluster: Vec<char> = text.chars().skip(1).collect();
         for (k, c) in cluster.iter().enumerate() {
             let name = format!("-{c}");
+            if spec.attached_value_options.contains(&name) {
+                let attached: String = cluster.iter().skip(k + 1).collect();
+                let value = (!attached.is_empty()).then(|| ShellArg {
+                    text: attached.clone(),
+                    raw: attached,
+                    ..word.clone()
+                });
+                out.options.push(ScannedOption { names: vec![name], value });
+                break;
+            }
             if takes_value(&name) {
                 let attached: String = cluster.iter().skip(k + 1).collect();
                 let value = if attached.is_empty() {

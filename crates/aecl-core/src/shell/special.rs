@@ -411,9 +411,11 @@ fn sed(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {
     }
 }
 
-/// GNU sed's `-i[SUFFIX]` (`--in-place[=SUFFIX]`) keeps a backup of each file: a suffix
-/// with a `/` names its own path, each `*` the file's name (`-i'/outside/*'` writes
-/// `/outside/a.txt`). That path is a write; one only known at run time is refused.
+/// GNU sed's `-i[SUFFIX]` (`--in-place[=SUFFIX]`) keeps a backup of each file: the file's
+/// name with the suffix after it (`-i.bak`: `a.txt.bak`), or, when the suffix has a `*`,
+/// the suffix with each `*` the file's name, as written or its last part (`-i'/outside/*'`
+/// writes `/outside/a.txt`; `-i'.cl*'` on `aude/x` writes `.claude/x`). Each is a write;
+/// one only known at run time is refused.
 fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
     let mut suffixes = Vec::new();
     for word in words {
@@ -445,17 +447,16 @@ fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
             )));
             continue;
         }
-        if !suffix.contains('/') {
-            continue;
-        }
         for file in &files {
             let name = file.text.rsplit('/').next().unwrap_or_default();
-            let backup = if suffix.contains('*') {
-                suffix.replace('*', name)
+            let backups = if suffix.contains('*') {
+                vec![suffix.replace('*', name), suffix.replace('*', &file.text)]
             } else {
-                format!("{}{suffix}", file.text)
+                vec![format!("{}{suffix}", file.text)]
             };
-            out.push(Finding::Writes(ShellArg::known(&backup)));
+            for backup in backups {
+                out.push(Finding::Writes(ShellArg::known(&backup)));
+            }
         }
     }
 }

@@ -18,10 +18,12 @@
 //! Paths are compared lexically normalised and as resolved through links; a file written
 //! is also compared by its identity (device and inode) with the settings files and the
 //! program, so that a hard link made earlier, under another name, is the file it links.
-//! A write whose name is the start of a settings file's or the program's name in the same
-//! directory touches it too: programs make names from two words (`cp -b -S on x
-//! .claude/settings.js` moves the target to `settings.json`; `sed -iN`, `csplit -f`,
-//! `split`, `gzip -S` alike), which no word alone shows.
+//! A write whose path is the start of a settings file's or the program's path, ending
+//! inside one of its names, touches it too: programs make names from two words (`cp -b -S
+//! on x .claude/settings.js` moves the target to `settings.json`; `sed -iN`, `csplit -f`,
+//! `split`, `gzip -S`, `patch -B` alike), and a suffix may hold a `/` (`csplit -f .cl -b
+//! 'aude/settings.json%.0d'`, `mv -b -S ude x .cla` making `.claude`), which no word alone
+//! shows.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -335,13 +337,16 @@ fn physical_and_lexical(path: &Path) -> Vec<PathBuf> {
 /// Whether `path` (normalised) is an agent's hook settings file or folder by its names:
 /// `…/.claude/settings.json`, `…/.codex`, compared without regard to case (a
 /// case-insensitive filesystem opens `.Claude/Settings.json` as the same file).
-/// Whether `path`'s name is the start of `protected`'s in the same directory (a name a
-/// program may complete: see the module's header).
+/// Whether `path` is the start of `protected`, ending inside one of its names (a path a
+/// program may complete: see the module's header). A whole directory on the way
+/// (`/proj/.claude`) is not: what writes there is judged as a directory.
 fn name_starts(path: &Path, protected: &Path) -> bool {
-    let (Some(name), Some(full)) = (path.file_name(), protected.file_name()) else { return false };
-    path.parent() == protected.parent()
-        && name.len() < full.len()
-        && full.as_encoded_bytes().starts_with(name.as_encoded_bytes())
+    let (path, full) =
+        (path.as_os_str().as_encoded_bytes(), protected.as_os_str().as_encoded_bytes());
+    path.len() < full.len()
+        && full.starts_with(path)
+        && !path.ends_with(b"/")
+        && full.get(path.len()) != Some(&b'/')
 }
 
 fn settings_by_name(path: &Path) -> bool {
@@ -350,10 +355,13 @@ fn settings_by_name(path: &Path) -> bool {
         _ => None,
     });
     let (Some(last), before) = (names.next(), names.next()) else { return false };
+    // The start of a hook file's name in an agent's folder, which a program may complete
+    // (see the module's header).
+    let starts = |name: &str| last.len() < name.len() && name.starts_with(last.as_str());
     Target::ALL.iter().any(|target| {
         last == target.folder()
             || (before.as_deref() == Some(target.folder())
-                && target.hook_files().iter().any(|file| last == *file))
+                && target.hook_files().iter().any(|file| last == *file || starts(file)))
     })
 }
 

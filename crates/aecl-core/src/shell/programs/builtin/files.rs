@@ -446,6 +446,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry {
         names: &["sed", "gsed"],
         value_options: &["-e", "--expression", "-f", "--file", "-l", "--line-length"],
+        attached_value_options: &["-i"],
         runs_code_options: &["-f", "--file"],
         in_place_options: &["-i", "--in-place"],
         special: Some(Special::Sed),
