@@ -334,9 +334,6 @@ fn physical_and_lexical(path: &Path) -> Vec<PathBuf> {
     paths
 }
 
-/// Whether `path` (normalised) is an agent's hook settings file or folder by its names:
-/// `…/.claude/settings.json`, `…/.codex`, compared without regard to case (a
-/// case-insensitive filesystem opens `.Claude/Settings.json` as the same file).
 /// Whether `path` is the start of `protected`, ending inside one of its names (a path a
 /// program may complete: see the module's header). A whole directory on the way
 /// (`/proj/.claude`) is not: what writes there is judged as a directory.
@@ -349,6 +346,10 @@ fn name_starts(path: &Path, protected: &Path) -> bool {
         && full.get(path.len()) != Some(&b'/')
 }
 
+/// Whether `path` (normalised) is an agent's hook settings file or folder by its names
+/// (`…/.claude/settings.json`, `…/.codex`), or the start of a hook file's name in such a
+/// folder, compared without regard to case (a case-insensitive filesystem opens
+/// `.Claude/Settings.json` as the same file).
 fn settings_by_name(path: &Path) -> bool {
     let mut names = path.components().rev().filter_map(|c| match c {
         Component::Normal(name) => Some(name.to_string_lossy().to_lowercase()),
