@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::AuditError;
 use crate::merkle::Hash;
-use crate::note::{SignerKey, VerifierKey, open_note, sign_note};
+use crate::note::{SignerKey, VerifierKey, open_note, sign_note, text_of};
 
 const TIME_PREFIX: &str = "time ";
 const PREVIOUS_PREFIX: &str = "previous ";
@@ -69,6 +69,12 @@ impl Checkpoint {
             body.push('\n');
         }
         body
+    }
+
+    /// The checkpoint a signed note states, read without its signature checked: where a
+    /// checkpoint says it belongs (its size) before, or without, verifying it.
+    pub fn read_unverified(note: &str) -> Option<Checkpoint> {
+        Checkpoint::parse_body(text_of(note)?).ok()
     }
 
     /// The same checkpoint, following `previous` (the signed note its writer stored last,
@@ -127,8 +133,7 @@ impl Checkpoint {
 /// or of the whole string when it has no blank line: what a checkpoint's `previous` line
 /// names. `sha256sum` of the note's lines before the blank one gives the same bytes.
 pub fn text_digest(note: &str) -> Hash {
-    let text = note.rfind("\n\n").and_then(|split| note.get(..split + 1)).unwrap_or(note);
-    Sha256::digest(text.as_bytes()).into()
+    Sha256::digest(text_of(note).unwrap_or(note).as_bytes()).into()
 }
 
 /// 32 bytes of padded standard base64, exactly.

@@ -255,6 +255,12 @@ pub fn sign_note(text: &str, key: &SignerKey) -> Result<String, AuditError> {
     Ok(format!("{text}\n{SIG_PREFIX}{} {}\n", key.name, STANDARD.encode(blob)))
 }
 
+/// A note's text: what its signatures cover, up to (and with the newline before) the blank
+/// line that ends it. Nothing is checked.
+pub fn text_of(note: &str) -> Option<&str> {
+    note.get(..note.rfind("\n\n")? + 1)
+}
+
 /// Opens a signed note: checks its form and that it carries a valid signature by `key`,
 /// and returns its text. Signature lines by other keys are ignored, as C2SP prescribes;
 /// a line that names `key` (name and key hash) but does not verify rejects the note.

@@ -436,11 +436,7 @@ fn open(text: &[u8], id: CheckpointId, key: &VerifierKey, origin: Option<&str>) 
         }
         Err(error) => {
             // Place it where it claims to be, so that a bad record before it is named first.
-            let at = text
-                .rfind("\n\n")
-                .and_then(|split| text.get(..split + 1))
-                .and_then(|body| Checkpoint::parse_body(body).ok())
-                .map_or(0, |c| c.size);
+            let at = Checkpoint::read_unverified(text).map_or(0, |c| c.size);
             Pending { at, id, opened: Err(problem(error)), digest }
         }
     }

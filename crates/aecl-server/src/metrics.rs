@@ -384,10 +384,7 @@ pub async fn metrics<S: Store>(
 /// signature checked: it comes from aecl's own store, this server holds no verifying key,
 /// and an age is no evidence (`aecl audit verify` checks the signatures).
 fn checkpoint_time(note: &str) -> Option<Timestamp> {
-    // A signed note is its text, a blank line, then the signature lines; a checkpoint's
-    // text has no blank line.
-    let text = note.get(..note.rfind("\n\n")? + 1)?;
-    Checkpoint::parse_body(text).ok()?.time
+    Checkpoint::read_unverified(note)?.time
 }
 
 /// Seconds from `time` to `now`. A time after `now` (another replica's clock ahead of

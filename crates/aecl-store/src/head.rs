@@ -12,11 +12,7 @@ use crate::{corrupt, to_i64};
 /// cover the key, so it is compared here, for every reader. A note that cannot be read is
 /// left to verification, which names it.
 pub(crate) fn checkpoint_row(key: i64, note: String) -> Result<String, StoreError> {
-    let stated = note
-        .rfind("\n\n")
-        .and_then(|split| note.get(..split + 1))
-        .and_then(|text| Checkpoint::parse_body(text).ok())
-        .map(|checkpoint| checkpoint.size);
+    let stated = Checkpoint::read_unverified(&note).map(|checkpoint| checkpoint.size);
     match stated {
         Some(size) if to_i64(size) != key => Err(corrupt(format!(
             "the checkpoint stored under size {key} is a checkpoint of size {size}: the table \

@@ -117,15 +117,23 @@ fn recorded_hook_inputs_are_decided_locally_from_a_policy() {
     check_cases(&["--policy", &policy(), "--agent", "dev_agent"]);
 }
 
+/// An `aecl serve` on `dir` with the hooks' test policy, and `dev_agent`'s token (also in a
+/// file): the server, its address, the token and the file.
+fn served(dir: &std::path::Path) -> (crate::serve::Running, String, String, std::path::PathBuf) {
+    keys(dir);
+    let policy = policy();
+    let token = issue(dir, &["--agent", "dev_agent", "--policy", &policy]);
+    let token_file = dir.join("agent.token");
+    std::fs::write(&token_file, &token).unwrap();
+    let (server, address) = serve(dir, &policy, &[]);
+    (server, address, token, token_file)
+}
+
 #[test]
 fn recorded_hook_inputs_are_decided_by_a_running_server() {
     let dir = temp_dir();
-    keys(dir.path());
     let policy = policy();
-    let token = issue(dir.path(), &["--agent", "dev_agent", "--policy", &policy]);
-    let token_file = dir.path().join("agent.token");
-    std::fs::write(&token_file, &token).unwrap();
-    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let (_server, address, token, token_file) = served(dir.path());
     let server = format!("http://{address}");
     check_cases(&["--server", &server, "--token-file", &token_file.display().to_string()]);
 
@@ -261,19 +269,13 @@ fn recorded_hook_inputs_are_decided_by_a_running_server() {
     assert!(reason.contains("unauthenticated"), "{reason}");
 }
 
-/// A local port nothing listens on.
 /// Red-team round 14: an output over `aecl serve`'s body limit (1 MiB) was refused whole
 /// (413) and went unrecorded, so a link it showed later passed as the model's own. It is
 /// sent as its head, marked as cut, and recorded.
 #[test]
 fn an_output_too_large_for_the_server_is_recorded_as_its_head() {
     let dir = temp_dir();
-    keys(dir.path());
-    let policy = policy();
-    let token = issue(dir.path(), &["--agent", "dev_agent", "--policy", &policy]);
-    let token_file = dir.path().join("agent.token");
-    std::fs::write(&token_file, &token).unwrap();
-    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let (_server, address, _, token_file) = served(dir.path());
     let server = format!("http://{address}");
     let mut input: Value = serde_json::from_str(&payload("claude-code/post-bash-ls.json")).unwrap();
     let page =
@@ -303,6 +305,7 @@ fn an_output_too_large_for_the_server_is_recorded_as_its_head() {
     assert!(recorded, "no result record with the output's head: {records}");
 }
 
+/// A local port nothing listens on.
 fn unused_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
