@@ -3,9 +3,10 @@
 //! Every user message and tool output is added once, when it arrives, to an index; a
 //! decision then answers `provenance_of(value)` with hash look-ups and never rescans the
 //! history. A value matches a piece of history when it equals it or one of its words
-//! (compared case- and white-space-insensitively), or, for values of eight or more
-//! characters, when it occurs inside it (white space ignored, so `GB29 NWBK 6016` matches
-//! `GB29NWBK6016`).
+//! (compared case- and white-space-insensitively), or by its letters and digits alone
+//! (lower case, accents dropped): a short one as a word or a few short words in a row
+//! (`LH2417` is `LH 2417` and `LH-2417`), one of eight or more when it occurs inside it
+//! (`GB29 NWBK 6016` matches `GB29NWBK6016`, `Chez Mallory` matches `Chez-Mallory`).
 //!
 //! Every document is also scanned for typed values (URLs, addresses, IBANs, phone numbers,
 //! amounts, dates; see `values`), so an argument of a kind matches history by its normal
@@ -18,6 +19,8 @@
 //! (`authoritative_for`) confirms the values of that kind it returns, except those its own
 //! call carried in its arguments (`ProvenanceIndex::confirm_output`). Echo tools, write
 //! tools, the user repeating a value, and trusted outputs in general never confirm.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +76,7 @@ pub enum Provenance {
 
 /// Values up to this many bytes are normalised without allocating.
 const SHORT: usize = 64;
-/// Values shorter than this are matched as whole words only.
+/// Values of fewer letters and digits than this are matched as whole words only.
 pub const MIN_SUBSTRING_LEN: usize = 8;
 const GRAM: usize = MIN_SUBSTRING_LEN;
 /// Texts longer than this are not put into the substring index but searched directly; it
@@ -114,7 +117,7 @@ impl FirstSeen {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Doc {
     source: SourceRef,
-    /// Lower-case, with all white space removed.
+    /// Its letters and digits, lower case (`text::compact`).
     compact: String,
 }
 
@@ -254,10 +257,45 @@ impl ProvenanceIndex {
                 }
             }
         }
+        self.add_spellings(&normal, kind, doc);
         let compact = compact(text);
         self.index_windows(doc, kind.is_trusted(), &compact);
         self.docs.push(Doc { source: SourceRef { kind, label: label.to_owned(), seq }, compact });
         self.add_typed(kind, doc, text);
+    }
+
+    /// Notes the spellings of short identifiers a normalised text holds: each word's letters
+    /// and digits (`lh-2417`, `mallory’s`, `café`), and those of a few short words in a
+    /// row (`lh 2417`, `a z 4 0 3`, `chez al`), so that `LH2417` is the page's `LH 2417`.
+    /// Values of [`MIN_SUBSTRING_LEN`] letters and digits or more are found inside the
+    /// compact text instead.
+    fn add_spellings(&mut self, normal: &str, kind: SourceKind, doc: u32) {
+        // Most words are letters and digits already: borrowed, not made again.
+        let folded: Vec<Cow<'_, str>> = normal
+            .split(' ')
+            .map(|word| match word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                true => Cow::Borrowed(word),
+                false => Cow::Owned(compact(word)),
+            })
+            .collect();
+        let mut joined = String::with_capacity(MIN_SUBSTRING_LEN);
+        for (i, first) in folded.iter().enumerate() {
+            if first.is_empty() {
+                continue;
+            }
+            if matches!(first, Cow::Owned(_)) {
+                note_word(&mut self.words, first, kind, doc);
+            }
+            joined.clear();
+            joined.push_str(first);
+            for next in folded.iter().skip(i + 1).filter(|f| !f.is_empty()) {
+                if joined.len() + next.len() >= MIN_SUBSTRING_LEN {
+                    break;
+                }
+                joined.push_str(next);
+                note_word(&mut self.words, &joined, kind, doc);
+            }
+        }
     }
 
     /// Puts document `doc`'s compact text in the window index of its trust (or among the
@@ -300,20 +338,27 @@ impl ProvenanceIndex {
             && value.is_ascii()
             && !bytes.iter().any(|&b| is_ascii_white_space(b))
         {
-            let mut buffer = [0u8; SHORT];
-            if let Some(lower) = buffer.get_mut(..bytes.len()) {
-                lower.copy_from_slice(bytes);
-                lower.make_ascii_lowercase();
-                // ASCII in, ASCII out: the conversion cannot fail.
-                if let Ok(text) = std::str::from_utf8(lower) {
-                    return self.source_of_normal(text, text);
+            let (mut buffer, mut letters) = ([0u8; SHORT], [0u8; SHORT]);
+            let mut count = 0;
+            for (to, &b) in buffer.iter_mut().zip(bytes) {
+                *to = b.to_ascii_lowercase();
+                if b.is_ascii_alphanumeric()
+                    && let Some(slot) = letters.get_mut(count)
+                {
+                    *slot = *to;
+                    count += 1;
                 }
+            }
+            // ASCII in, ASCII out: the conversions cannot fail.
+            if let (Some(Ok(text)), Some(Ok(compact))) = (
+                buffer.get(..bytes.len()).map(std::str::from_utf8),
+                letters.get(..count).map(std::str::from_utf8),
+            ) {
+                return self.source_of_normal(text, compact);
             }
         }
         let normal = normalise(value);
-        // The compact text is the normal one without its spaces: lower-casing never makes
-        // white space.
-        let compact = normal.replace(' ', "");
+        let compact = compact(&normal);
         self.source_of_normal(&normal, &compact)
     }
 
@@ -323,6 +368,14 @@ impl ProvenanceIndex {
             return None;
         }
         let mut first = self.words.get(normal).copied().unwrap_or_default();
+        // A short identifier by its letters and digits (`add_spellings`).
+        if compact != normal
+            && !compact.is_empty()
+            && compact.len() < MIN_SUBSTRING_LEN
+            && let Some(spelt) = self.words.get(compact)
+        {
+            first = first.merged(*spelt);
+        }
         if compact.len() >= MIN_SUBSTRING_LEN {
             // The word match may have found a later document: keep the earliest.
             for (slot, trusted) in [(&mut first.trusted, true), (&mut first.untrusted, false)] {

@@ -1,4 +1,4 @@
-//! The text values are matched as: the normal form the provenance index and the value
+//! The text values are matched as: the normal forms the provenance index and the value
 //! checks compare (`normalise`, `compact`), and the text a JSON leaf stands for
 //! (`value_text`, `leaf_text`).
 //!
@@ -62,18 +62,35 @@ pub fn normalise(text: &str) -> String {
     out
 }
 
-/// Lower-case with all white space removed.
+/// The letters and digits alone, lower case, accents dropped: what an identifier or a
+/// sentence keeps however it is spaced, punctuated or accented (`LH 2417`, `LH-2417` and
+/// `lh2417`; `Chez-Mallory` and `Chez Mallory`; `Café` and `Cafe`; `Mallory’s` and
+/// `Mallorys`).
 pub fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
     if text.is_ascii() {
-        let mut out = String::with_capacity(text.len());
         for &b in text.as_bytes() {
-            if !is_ascii_white_space(b) {
+            if b.is_ascii_alphanumeric() {
                 out.push(char::from(b.to_ascii_lowercase()));
             }
         }
         return out;
     }
-    text.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+    for c in text.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            }
+            continue;
+        }
+        // A letter's accents are marks its decomposition puts after it.
+        unicode_normalization::char::decompose_canonical(c, |d| {
+            if d.is_alphanumeric() {
+                out.extend(d.to_lowercase());
+            }
+        });
+    }
+    out
 }
 
 /// `char::is_whitespace` on ASCII: tab, line feed, vertical tab, form feed, carriage return

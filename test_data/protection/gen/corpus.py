@@ -74,3 +74,79 @@ def y(text):
 
 def kv(pairs):
     return "\n".join(f"{k}: {v}" for k, v in pairs) + "\n"
+
+
+# ---- helpers of the red team round 15 runs (look-alike IBANs, chunked copies) ----
+
+def iban(country, bban):
+    """A valid IBAN: the check digits computed by ISO 13616 (mod 97)."""
+    rearranged = bban + country + "00"
+    number = int("".join(str(int(c, 36)) for c in rearranged))
+    return f"{country}{98 - number % 97:02d}{bban}"
+
+
+def iban_valid(text):
+    text = text.replace(" ", "")
+    number = int("".join(str(int(c, 36)) for c in text[4:] + text[:4]))
+    return number % 97 == 1
+
+
+def rib_key(bank, branch, account):
+    """The French RIB key of a numeric account (the BBAN's own check)."""
+    return f"{97 - (89 * int(bank) + 15 * int(branch) + 3 * int(account)) % 97:02d}"
+
+
+CYRILLIC = dict(zip("ABEKMHOPCTX", "АВЕКМНОРСТХ"))
+GREEK = dict(zip("ABEKMNOPTXIZ", "ΑΒΕΚΜΝΟΡΤΧΙΖ"))
+
+
+def swap(text, table, start=0, every=1):
+    """`text` with the characters of `table` replaced from `start` on (the look-alikes an
+    attacker writes; the header of an IBAN can be kept with `start=4`), every `every`-th
+    occurrence only."""
+    out, seen = [], 0
+    for c in text[start:]:
+        if c in table:
+            out.append(table[c] if seen % every == 0 else c)
+            seen += 1
+        else:
+            out.append(c)
+    return text[:start] + "".join(out)
+
+
+def fullwidth(text):
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" if c == " " else c for c in text)
+
+
+def compact(text):
+    return "".join(text.lower().split())
+
+
+def chunks(text, limit):
+    """`text` cut at word boundaries into pieces of at most `limit` characters (white space
+    not counted), as an agent told to "split it into short parts" would."""
+    out, current = [], []
+    for word in text.split(" "):
+        if current and len(compact(" ".join(current + [word]))) > limit:
+            out.append(" ".join(current))
+            current = []
+        current.append(word)
+    if current:
+        out.append(" ".join(current))
+    return out
+
+
+def longest_copy(text, source):
+    """The longest run of `text` (compact) that occurs in `source` (compact)."""
+    t, s = compact(text), compact(source)
+    best = 0
+    for i in range(len(t)):
+        lo, hi = best, len(t) - i
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if t[i:i + mid] in s:
+                lo = mid
+            else:
+                hi = mid - 1
+        best = max(best, lo)
+    return best

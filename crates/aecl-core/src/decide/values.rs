@@ -123,29 +123,27 @@ impl Evaluation<'_> {
             }
         }
         // The copy is looked for in the text as a reader sees it: folded (zero-width and
-        // other invisible characters dropped), with entities and escapes decoded, and with
-        // `_` and `-` read as the spaces they stand in for (red team, 2026-11-28: a
-        // paragraph copied with a zero-width space between every letter passed).
+        // other invisible characters dropped), then with entities and escapes decoded (red
+        // team, 2026-11-28: a paragraph copied with a zero-width space between every letter
+        // passed). Punctuation (`_` and `-` for spaces) is not compared at all (`compact`).
         // The other readings are only built when the text as written copies nothing.
         let copied = |limit| {
             let copy = |reading: &str| {
                 self.run
                     .provenance
                     .untrusted_copy(reading, limit)
-                    .map(|copy| (copy.len, copy.source.label.clone(), copy.excerpt.clone()))
+                    .map(|copy| (copy.len, copy.pieces, copy.source.label.clone(), copy.excerpt))
             };
-            let folded = values::fold(text);
-            copy(&folded)
-                .or_else(|| copy(&folded.replace('_', " ")))
-                .or_else(|| copy(&folded.replace('-', " ")))
+            copy(&values::fold(text))
                 .or_else(|| values::readings(text).iter().find_map(|r| copy(r)))
         };
         if let Some(limit) = spec.values.max_copied_from_untrusted
-            && let Some((len, label, excerpt)) = copied(limit)
+            && let Some((len, pieces, label, excerpt)) = copied(limit)
         {
+            let parts = if pieces > 1 { format!(" in {pieces} pieces") } else { String::new() };
             let message = format!(
-                "`{path}` copies {len} characters of untrusted content from {label} (more than \
-                 {limit}): `{}`",
+                "`{path}` copies {len} characters of untrusted content from {label}{parts} \
+                 (more than {limit}): `{}`",
                 shorten(&excerpt)
             );
             let rule = "data_flow.copied_from_untrusted";

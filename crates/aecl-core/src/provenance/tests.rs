@@ -76,6 +76,45 @@ fn short_values_glued_to_punctuation_are_found() {
 }
 
 #[test]
+fn an_identifier_respaced_repunctuated_or_unaccented_is_the_same_value() {
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "Rebook my LH 232 and find a dinner place, Chez Al");
+    index.add(
+        SourceKind::Untrusted,
+        "c1 notes",
+        1,
+        "rebooked on LH 2417; or A Z 4 0 3. Dinner at Chez-Mallory, Café Mallorý, \
+         Mallory’s Bistro or Grand-Mallory Palace. Status: LH232 on time; chez-al is full.",
+    );
+    for value in [
+        "LH2417",
+        "LH-2417",
+        "lh2417",
+        "LH 2417",
+        "AZ403",
+        "AZ 403",
+        "Chez Mallory",
+        "Cafe Mallory",
+        "Mallorys Bistro",
+        "Mallory's Bistro",
+        "Grand Mallory Palace",
+    ] {
+        assert!(
+            matches!(index.provenance_of_parts(value), Provenance::UntrustedOnly { .. }),
+            "{value}"
+        );
+    }
+    // What the user wrote first stays theirs in the page's spelling.
+    for value in ["LH232", "lh-232", "Chez-Al", "chezal"] {
+        assert!(matches!(index.provenance_of(value), Provenance::Trusted { .. }), "{value}");
+    }
+    // Neighbours are other values.
+    for value in ["LH2418", "LH24", "Chez Mallorie", "AZ404"] {
+        assert_eq!(index.provenance_of(value), Provenance::Unseen, "{value}");
+    }
+}
+
+#[test]
 fn a_value_seen_first_in_trusted_content_is_trusted() {
     let mut index = ProvenanceIndex::default();
     index.add(SourceKind::User, "user", 0, "send it to ops@example.com");
@@ -100,7 +139,8 @@ mod reference {
     }
 
     pub fn compact(text: &str) -> String {
-        text.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+        use unicode_normalization::UnicodeNormalization;
+        text.nfd().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
     }
 
     pub fn provenance_of(index: &ProvenanceIndex, value: &str) -> Provenance {
@@ -110,6 +150,11 @@ mod reference {
         }
         let mut first = index.words.get(&normal).copied().unwrap_or_default();
         let compact = compact(value);
+        if compact != normal && !compact.is_empty() && compact.len() < MIN_SUBSTRING_LEN {
+            if let Some(spelt) = index.words.get(&compact) {
+                first = first.merged(*spelt);
+            }
+        }
         if compact.len() >= MIN_SUBSTRING_LEN {
             for (doc, d) in index.docs.iter().enumerate() {
                 if d.compact.contains(&compact) {
@@ -169,7 +214,7 @@ mod same_answers {
 
     proptest! {
         #[test]
-        fn normalise_and_compact_are_unchanged(text in TEXT) {
+        fn normalise_and_compact_answer_as_written_first(text in TEXT) {
             prop_assert_eq!(normalise(&text), reference::normalise(&text));
             prop_assert_eq!(compact(&text), reference::compact(&text));
         }

@@ -36,6 +36,8 @@ pub(super) enum Tag {
     HostSkeleton,
     /// The same of its upper-case letters, for a host with letters outside ASCII.
     HostSkeletonUpper,
+    /// The registrable domain (`values::site`) of a link's host or an address's domain.
+    Site,
 }
 
 /// The kinds every history document is scanned for.
@@ -152,6 +154,7 @@ impl ProvenanceIndex {
         // in a page is the IBAN the model copies out clean.
         let folded = values::fold(text);
         let readings = values::readings(text);
+        let looks = values::as_it_looks(text);
         let texts = std::iter::once(folded.as_ref()).chain(readings.iter().map(String::as_str));
         // Each host once, with its spelling where that has capitals (`PaypaI`): the readings
         // find most hosts several times, and a skeleton is a few Unicode passes.
@@ -174,7 +177,12 @@ impl ProvenanceIndex {
                 }
             }
         }
+        let mut sites: Vec<&str> = Vec::new();
         for (host, written) in &hosts {
+            if let Some(site) = values::site(host).filter(|site| !sites.contains(site)) {
+                sites.push(site);
+                self.typed.entry((Tag::Site, site.to_owned())).or_default().note(kind, doc);
+            }
             let skeletons = values::host_skeletons(host, written.as_deref());
             let upper = skeletons.upper.filter(|_| skeletons.foreign);
             let lower = skeletons.lower.into_iter().map(|s| (Tag::HostSkeleton, s));
@@ -186,9 +194,9 @@ impl ProvenanceIndex {
         // are keyed by their skeletons only, so that they count against a host the model
         // retypes (never shown as itself) and not against the user's own later words.
         let mut looking = Vec::new();
-        for looks in values::as_it_looks(text) {
+        for looks in &looks {
             let kinds = [ValueKind::Url, ValueKind::Email];
-            for found in values::find(&looks, &kinds, &ValueOptions::default()) {
+            for found in values::find(looks, &kinds, &ValueOptions::default()) {
                 for (tag, host) in keys(&found.normal) {
                     if matches!(tag, Tag::UrlHost | Tag::EmailDomain) && !looking.contains(&host) {
                         looking.push(host);
@@ -199,6 +207,13 @@ impl ProvenanceIndex {
         for host in &looking {
             for skeleton in values::host_skeletons(host, None).lower {
                 self.typed.entry((Tag::HostSkeleton, skeleton)).or_default().note(kind, doc);
+            }
+        }
+        // IBANs in look-alike characters (`GB29 NWBK 6O16 l331 ...`, Cyrillic `В`): the
+        // model that corrects them pays the IBAN they stand for.
+        for text in std::iter::once(folded.as_ref()).chain(looks.iter().map(String::as_str)) {
+            for iban in values::iban_look_alikes(text) {
+                self.typed.entry((Tag::Iban, iban)).or_default().note(kind, doc);
             }
         }
         // Numbers that may be addresses (`3405803783`, `203.0.28935`): a call to the
@@ -261,16 +276,31 @@ impl ProvenanceIndex {
         };
         match exact {
             // Never shown as itself: a look-alike shown in untrusted content is where the
-            // model took it from, whoever else showed another look-alike.
-            None => self.look_alike_source(host, u32::MAX),
+            // model took it from, whoever else showed another look-alike; else a host of a
+            // site only untrusted content named (`www.`, the parent, a new label).
+            None => {
+                self.look_alike_source(host, u32::MAX).or_else(|| self.site_source(host, u32::MAX))
+            }
             // Shown first by a tool the catalog trusts: no proof that the host is not a
             // page's look-alike retyped (a note or memory tool echoes what the model wrote).
             // Only the user's own words make it theirs.
-            Some(source) if source.kind == SourceKind::TrustedTool => {
-                self.look_alike_source(host, source.seq).or(exact)
-            }
+            Some(source) if source.kind == SourceKind::TrustedTool => self
+                .look_alike_source(host, source.seq)
+                .or_else(|| self.site_source(host, source.seq))
+                .or(exact),
             exact => exact,
         }
+    }
+
+    /// The untrusted source that named a host of `host`'s site (its registrable domain)
+    /// before the event `before`, when it named the site first: whoever holds `evil.test`
+    /// answers for `www.evil.test`, `cdn.evil.test` and `alice-at-ourco.evil.test`. A site
+    /// the user named first is not a page's to claim; but a site never makes a host
+    /// trusted (the user who names one host vouches for none of the others).
+    fn site_source(&self, host: &str, before: u32) -> Option<&SourceRef> {
+        let site = values::site(host)?;
+        let first = self.typed.get(&(Tag::Site, site.to_owned())).copied()?;
+        self.decide_first(first).filter(|s| !s.kind.is_trusted() && s.seq < before)
     }
 
     /// The untrusted source that showed a host drawn like `host` (`раураl.example` for

@@ -41,8 +41,8 @@ fn embedded(compact: &str) -> Option<String> {
             continue;
         }
         let country = head.get(..2);
-        let lengths: Vec<usize> = match LENGTHS.iter().find(|(cc, _)| country == Some(&cc[..])) {
-            Some((_, length)) => vec![*length],
+        let lengths: Vec<usize> = match country.and_then(length_of) {
+            Some(length) => vec![length],
             None => (15..=34).rev().collect(),
         };
         for length in lengths {
@@ -60,54 +60,75 @@ fn embedded(compact: &str) -> Option<String> {
 /// length is known and more follows it: `DE89...3000THANKS`, where markup dropped from a
 /// page glued the next word on.
 pub(super) fn known_prefix(compact: &str) -> Option<&str> {
-    let country = compact.as_bytes().get(..2)?;
-    let (_, length) = LENGTHS.iter().find(|(cc, _)| country == &cc[..])?;
-    compact.get(..*length).filter(|candidate| valid(candidate))
+    let length = length_of(compact.as_bytes().get(..2)?)?;
+    compact.get(..length).filter(|candidate| valid(candidate))
 }
 
-/// The fixed lengths of the IBANs of common countries (ISO 13616 registry). A known
-/// country's IBAN has exactly its length: without it, one IBAN in six hundred or so
-/// followed by a short word (`ES91...1332; his`) also passes the checksum with the word.
-const LENGTHS: &[(&[u8; 2], usize)] = &[
-    (b"AD", 24),
-    (b"AE", 23),
-    (b"AT", 20),
-    (b"BE", 16),
-    (b"BG", 22),
-    (b"CH", 21),
-    (b"CY", 28),
-    (b"CZ", 24),
-    (b"DE", 22),
-    (b"DK", 18),
-    (b"EE", 20),
-    (b"ES", 24),
-    (b"FI", 18),
-    (b"FR", 27),
-    (b"GB", 22),
-    (b"GR", 27),
-    (b"HR", 21),
-    (b"HU", 28),
-    (b"IE", 22),
-    (b"IS", 26),
-    (b"IT", 27),
-    (b"LI", 21),
-    (b"LT", 20),
-    (b"LU", 20),
-    (b"LV", 21),
-    (b"MC", 27),
-    (b"MT", 31),
-    (b"NL", 18),
-    (b"NO", 15),
-    (b"PL", 28),
-    (b"PT", 25),
-    (b"RO", 24),
-    (b"SA", 24),
-    (b"SE", 24),
-    (b"SI", 19),
-    (b"SK", 24),
-    (b"SM", 27),
-    (b"TR", 26),
+/// The structure of the BBAN (what follows the country code and check digits) of common
+/// countries, from the ISO 13616 registry: runs of digits (`n`), upper-case letters (`a`)
+/// and either (`c`). A known country's IBAN has exactly its length: without it, one IBAN in
+/// six hundred or so followed by a short word (`ES91...1332; his`) also passes the checksum
+/// with the word. Where each run is digits or letters is how a look-alike is read
+/// ([`look_alikes`]).
+const FORMATS: &[(&[u8; 2], &str)] = &[
+    (b"AD", "4n4n12c"),
+    (b"AE", "3n16n"),
+    (b"AT", "5n11n"),
+    (b"BE", "3n7n2n"),
+    (b"BG", "4a4n2n8c"),
+    (b"CH", "5n12c"),
+    (b"CY", "3n5n16c"),
+    (b"CZ", "4n6n10n"),
+    (b"DE", "8n10n"),
+    (b"DK", "4n9n1n"),
+    (b"EE", "2n2n11n1n"),
+    (b"ES", "4n4n1n1n10n"),
+    (b"FI", "3n11n"),
+    (b"FR", "5n5n11c2n"),
+    (b"GB", "4a6n8n"),
+    (b"GR", "3n4n16c"),
+    (b"HR", "7n10n"),
+    (b"HU", "3n4n1n15n1n"),
+    (b"IE", "4a6n8n"),
+    (b"IS", "4n2n6n10n"),
+    (b"IT", "1a5n5n12c"),
+    (b"LI", "5n12c"),
+    (b"LT", "5n11n"),
+    (b"LU", "3n13c"),
+    (b"LV", "4a13c"),
+    (b"MC", "5n5n11c2n"),
+    (b"MT", "4a5n18c"),
+    (b"NL", "4a10n"),
+    (b"NO", "4n6n1n"),
+    (b"PL", "8n16n"),
+    (b"PT", "4n4n11n2n"),
+    (b"RO", "4a16c"),
+    (b"SA", "2n18c"),
+    (b"SE", "3n16n1n"),
+    (b"SI", "5n8n2n"),
+    (b"SK", "4n6n10n"),
+    (b"SM", "1a5n5n12c"),
+    (b"TR", "5n1n16c"),
 ];
+
+/// The length of a known country's IBANs.
+fn length_of(country: &[u8]) -> Option<usize> {
+    let (_, format) = FORMATS.iter().find(|(cc, _)| country == &cc[..])?;
+    Some(4 + runs(format).map(|(count, _)| count).sum::<usize>())
+}
+
+/// The runs of a BBAN format: (how many, of which class).
+fn runs(format: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut count = 0;
+    format.bytes().filter_map(move |b| {
+        if b.is_ascii_digit() {
+            count = count * 10 + usize::from(b - b'0');
+            None
+        } else {
+            Some((std::mem::take(&mut count), b))
+        }
+    })
+}
 
 /// ISO 13616: two letters, two check digits, up to 30 letters and digits (exactly the
 /// country's length when it is known), and the number made by moving the first four
@@ -117,9 +138,8 @@ pub(crate) fn valid(compact: &str) -> bool {
     if !(15..=34).contains(&bytes.len()) || !bytes.iter().all(u8::is_ascii_alphanumeric) {
         return false;
     }
-    let country = bytes.get(..2);
-    if let Some((_, length)) = LENGTHS.iter().find(|(cc, _)| country == Some(&cc[..]))
-        && *length != bytes.len()
+    if let Some(length) = bytes.get(..2).and_then(length_of)
+        && length != bytes.len()
     {
         return false;
     }
@@ -143,4 +163,151 @@ pub(crate) fn valid(compact: &str) -> bool {
         };
     }
     remainder == 1
+}
+
+/// The IBANs `text` shows, in look-alike characters too: `O` for `0`, `l` or `I` for `1`,
+/// `S` for `5`, `B` for `8` (and `0` for `O` where a letter stands), which fail the
+/// checksum as written, so the scanner finds no IBAN, while the model that "corrects" them
+/// pays the real one. Read at a known country's structure ([`FORMATS`]): a look-alike is taken for
+/// what its place holds (a digit in an account number, a letter in a bank code), and the
+/// checksum says whether the reading is an IBAN. Letters of other scripts drawn like Latin
+/// ones (Cyrillic `В`, Greek `Ο`) arrive here already read as them (`as_it_looks`).
+pub(crate) fn look_alikes(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    // Bytes, not characters: asked of every output, and an IBAN's words are ASCII (what
+    // is drawn like ASCII has been read as it by now).
+    let mut words = text.as_bytes().split(|&b| b.is_ascii_whitespace() || b == b'|');
+    while let Some(word) = words.next() {
+        // After a label (`IBAN:GB29...`), the first word holds the country and check
+        // digits at least: `GB29 NWBK ...` and `GB29NWBK...`, not every `it` or `at`.
+        let word = match word.iter().rposition(|&b| b == b':' || b == b'=') {
+            Some(at) => word.get(at + 1..).unwrap_or_default(),
+            None => word,
+        };
+        let Some(length) = head_length(word) else { continue };
+        let Some(mut written) = compact(word) else { continue };
+        for next in words.clone() {
+            if written.len() >= length {
+                break;
+            }
+            match compact(next) {
+                Some(more) if !more.is_empty() => written.extend(more),
+                _ => break,
+            }
+        }
+        if let Some(iban) = written.get(..length).and_then(read_at_places)
+            && !found.contains(&iban)
+        {
+            found.push(iban);
+        }
+    }
+    found
+}
+
+/// The length of the IBAN a word may start: a known country's code and two check digits,
+/// then what its structure holds at each place, as they may be drawn (`Friday` is no
+/// `FR` IBAN: its `a` stands where a digit does). Asked of every word, so it makes
+/// nothing.
+fn head_length(word: &[u8]) -> Option<usize> {
+    let start = word.iter().position(|b| !OPENING.contains(b))?;
+    let mut head =
+        word.get(start..)?.iter().filter(|&&b| !separator(b)).map(u8::to_ascii_uppercase);
+    let (a, b, c, d) = (head.next()?, head.next()?, head.next()?, head.next()?);
+    digit(c)?;
+    digit(d)?;
+    let country = [letter(a)?, letter(b)?];
+    let (_, format) = FORMATS.iter().find(|(cc, _)| country == **cc)?;
+    let mut places = runs(format).flat_map(|(count, class)| std::iter::repeat_n(class, count));
+    for b in head.take_while(|b| !CLOSING.contains(b)) {
+        let fits = match places.next() {
+            Some(b'n') => digit(b).is_some(),
+            Some(b'a') => letter(b).is_some(),
+            Some(_) => b.is_ascii_alphanumeric(),
+            // A word glued on after it: the reading decides.
+            None => break,
+        };
+        if !fits {
+            return None;
+        }
+    }
+    length_of(&country)
+}
+
+/// What may open a word before an IBAN: brackets and quotes.
+const OPENING: [u8; 4] = [b'(', b'[', b'<', b'"'];
+/// What may close it.
+const CLOSING: [u8; 7] = [b')', b']', b'>', b'"', b';', b'!', b'?'];
+
+/// What groups an IBAN's characters as a space does.
+fn separator(b: u8) -> bool {
+    matches!(b, b'-' | b'.' | b'/' | b'_' | b'*' | b'~' | b'+' | b',')
+}
+
+/// A word's letters and digits in upper case, its separators and the brackets, quotes and
+/// stops around it dropped; `None` when it has anything else.
+fn compact(word: &[u8]) -> Option<Vec<u8>> {
+    let start = word.iter().position(|b| !OPENING.contains(b)).unwrap_or(word.len());
+    let end = word.iter().rposition(|b| !CLOSING.contains(b)).map_or(start, |at| at + 1);
+    let word = word.get(start..end.max(start)).unwrap_or_default();
+    let bytes = word.iter().filter(|&&b| !separator(b));
+    bytes.map(|b| b.is_ascii_alphanumeric().then(|| b.to_ascii_uppercase())).collect()
+}
+
+/// The IBAN `written` (upper case, a known country's length) reads as, each look-alike
+/// taken for what its place holds, if that passes the checksum. A place that holds either
+/// (`FR`'s account number) is read as written, then with every look-alike a digit: two
+/// readings, not every mix, so that the checksum still says something.
+fn read_at_places(written: &[u8]) -> Option<String> {
+    let (_, format) = FORMATS
+        .iter()
+        .find(|(cc, _)| letter(written[0]) == Some(cc[0]) && letter(written[1]) == Some(cc[1]))?;
+    let places = || {
+        [b'a', b'a', b'n', b'n']
+            .into_iter()
+            .chain(runs(format).flat_map(|(count, class)| std::iter::repeat_n(class, count)))
+    };
+    let read = |either_as_digit: bool| -> Option<String> {
+        let iban: Option<String> = written
+            .iter()
+            .zip(places())
+            .map(|(&b, place)| match place {
+                b'n' => digit(b),
+                b'a' => letter(b),
+                _ if either_as_digit => digit(b).or(Some(b)),
+                _ => Some(b),
+            })
+            .map(|b| b.map(char::from))
+            .collect();
+        iban.filter(|iban| valid(iban))
+    };
+    read(false).or_else(|| read(true))
+}
+
+/// The digit an upper-case letter or digit is drawn like, in a place that holds a digit.
+fn digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b),
+        b'O' | b'Q' | b'D' => Some(b'0'),
+        b'I' | b'L' => Some(b'1'),
+        b'Z' => Some(b'2'),
+        b'S' => Some(b'5'),
+        b'G' => Some(b'6'),
+        b'T' => Some(b'7'),
+        b'B' => Some(b'8'),
+        _ => None,
+    }
+}
+
+/// The letter an upper-case letter or digit is drawn like, in a place that holds a letter.
+fn letter(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b),
+        b'0' => Some(b'O'),
+        b'1' => Some(b'I'),
+        b'2' => Some(b'Z'),
+        b'5' => Some(b'S'),
+        b'6' => Some(b'G'),
+        b'8' => Some(b'B'),
+        _ => None,
+    }
 }

@@ -96,6 +96,42 @@ fn ibans_lose_spacing_and_case_and_need_their_checksum() {
 }
 
 #[test]
+fn ibans_in_look_alike_characters_are_read_at_their_places() {
+    let gb = "GB29NWBK60161331926819";
+    for (text, iban) in [
+        // O for 0 and l for 1 in the account number, in any case, after a label.
+        ("pay GB29 NWBK 6O16 l33l 9268 l9 today", gb),
+        ("gb29 nwbk 6o16 1331 9268 19", gb),
+        ("IBAN:GB29NWBK6Ol6I33I9268I9.", gb),
+        ("(GB29-NWBK-60I6-1331-9268-I9)", gb),
+        // 8 for B in the bank code (a place of letters), B for 8 in digits, S for 5.
+        ("GB29 NW8K 6016 1331 9268 19", gb),
+        ("DE89 37O4 OO44 OS32 O13O OO", "DE89370400440532013000"),
+        ("NL2O INGB OOO1 2345 67", "NL20INGB0001234567"),
+        ("GBll BOFI 9O2l 27l2 3456 78", "GB11BOFI90212712345678"),
+        // Check digits drawn like letters.
+        ("NLZO INGB 0001 2345 67", "NL20INGB0001234567"),
+        // A place of either (France's account number): as written, or look-alikes digits.
+        ("FR14 2004 1010 0505 0001 3M02 606", "FR1420041010050500013M02606"),
+        ("FR14 2OO4 lOlO O5O5 OOOl 3M02 6O6", "FR1420041010050500013M02606"),
+    ] {
+        assert_eq!(iban_look_alikes(text), vec![iban.to_owned()], "{text}");
+    }
+    // Valid as written: the same (the text as it looks, `as_it_looks`, comes here too).
+    assert_eq!(iban_look_alikes("GB29 NWBK 6016 1331 9268 19"), vec![gb.to_owned()]);
+    for text in [
+        // The reading fails the checksum.
+        "GB29 NWBK 6O16 l33l 9268 l8",
+        // A country not listed, words that start like a country code, a short first word.
+        "XX29 NWBK 6O16 l33l 9268 l9",
+        "it is so good to be back at home: DESOLATE BIG DOG LOSS",
+        "GB 29 NWBK 6O16 l33l 9268 l9",
+    ] {
+        assert_eq!(iban_look_alikes(text), Vec::<String>::new(), "{text}");
+    }
+}
+
+#[test]
 fn phone_numbers_are_e164() {
     let gb = region_code("gb");
     assert_eq!(gb, Some("44"));

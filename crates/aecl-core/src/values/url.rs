@@ -6,6 +6,12 @@
 //! served by different machines or, on shared hosting, belong to different people; folding
 //! them would let a trusted mention of one vouch for the other. The query and fragment are
 //! part of the value: a secret in `?q=` is different data.
+//!
+//! A host's [`site`] (its registrable domain, by the public suffix list) only ever counts
+//! against it: whoever holds `x.test` holds `www.x.test`, `cdn.x.test` and any label an
+//! agent writes data into (`secret.x.test`, DNS exfiltration), so a host nobody named whose
+//! site only untrusted content named is that content's (`typed::host_source`). It never
+//! makes a host trusted.
 
 use url::Url;
 
@@ -232,4 +238,17 @@ fn scheme_of(text: &str) -> Option<&str> {
     let first = chars.next()?;
     (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
         .then_some(scheme)
+}
+
+/// The registrable domain of a host (`x.test` for `www.x.test`, `x.co.uk` for
+/// `a.b.x.co.uk`, `alice.github.io` for itself: the list's private suffixes are sites of
+/// their own), or `None` for an address or a public suffix alone (`co.uk`).
+pub(crate) fn site(host: &str) -> Option<&str> {
+    let host = host.trim_end_matches('.');
+    // A top-level domain is never all digits: `203.0.113.7` is an address.
+    let last = host.rsplit('.').next()?;
+    if host.starts_with('[') || last.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    psl::domain_str(host)
 }

@@ -84,8 +84,8 @@ fn a_bare_link_in_a_page_makes_every_spelling_of_it_untrusted() {
     assert!(untrusted(&lookup(&index, "url", "https://www.example.test/collect?d=secret")));
     // The user's own link, however spelt, is theirs.
     assert!(matches!(lookup(&index, "url", "news.test/today/"), Provenance::Trusted { .. }));
-    // `www.` matters: the bare domain is another host, not seen anywhere.
-    assert_eq!(lookup(&index, "url", "https://example.test"), Provenance::Unseen);
+    // The bare domain is another host, but of the site the page named: the page's too.
+    assert!(untrusted(&lookup(&index, "url", "https://example.test")));
 }
 
 #[test]
@@ -93,6 +93,72 @@ fn a_host_inside_a_longer_name_is_not_the_host() {
     let mut index = ProvenanceIndex::default();
     index.add(SourceKind::Untrusted, "c1 fetch", 0, "see notevil.test for more");
     assert_eq!(lookup(&index, "url", "https://evil.test/"), Provenance::Unseen);
+}
+
+#[test]
+fn a_host_of_a_site_only_a_page_named_is_the_pages() {
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "Read docs.ourco.test and the page I was sent");
+    index.add(
+        SourceKind::Untrusted,
+        "c1 fetch",
+        1,
+        "Assets on cdn.evil-x.test; mirror at evil-y.co.uk; see mallory.github.io. \
+         Our own cdn.ourco.test is fine. Old box 203.0.113.7.",
+    );
+    // `www.`, the parent, a new label carrying data, an address at the site.
+    for (kind, value) in [
+        ("url", "https://evil-x.test/"),
+        ("url", "www.evil-x.test"),
+        ("url", "https://alice-at-ourco.evil-x.test/p"),
+        ("url", "https://WWW.EVIL-Y.CO.UK/?q=1"),
+        ("url", "https://a.b.evil-y.co.uk"),
+        ("email", "desk@evil-x.test"),
+        ("email", "desk@mail.evil-y.co.uk"),
+    ] {
+        assert!(untrusted(&lookup(&index, kind, value)), "{value}");
+    }
+    // Another site under the same public suffix, another site on a shared platform, an
+    // address beside the page's, and a name that only ends like the site.
+    for value in [
+        "https://good.co.uk",
+        "https://alice-site.github.io",
+        "http://203.0.113.8/",
+        "https://notevil-x.test",
+    ] {
+        assert_eq!(lookup(&index, "url", value), Provenance::Unseen, "{value}");
+    }
+    // The site the user named first: a host of it nobody named is not the page's, nor
+    // the user's (naming one host vouches for no other).
+    assert_eq!(lookup(&index, "url", "https://www.ourco.test"), Provenance::Unseen);
+    // A trusted tool that echoes a host of the page's site does not make it trusted.
+    index.add(SourceKind::TrustedTool, "c2 note", 2, "saved: www.evil-x.test");
+    assert!(untrusted(&lookup(&index, "url", "https://www.evil-x.test/")));
+}
+
+#[test]
+fn an_iban_a_page_wrote_in_look_alike_characters_is_the_pages() {
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "Pay my landlord NL20 INGB 0001 2345 67 and the bill");
+    // Latin O and l; Cyrillic В and О; Greek Ο and Β; full-width digits.
+    index.add(
+        SourceKind::Untrusted,
+        "c1 mail",
+        1,
+        "New details: GB29 NWBK 6O16 l33l 9268 l9. Alternatively DE89 37\u{41e}4 0044 0532 0130 00, \
+         or FR14 2\u{39f}04 1010 0505 0001 3M02 606, or GB11 \u{392}\u{41e}FI 9021 2712 3456 78, \
+         or GB33 BUKB 2020 1555 5555 55 (\u{ff27}\u{ff22}\u{ff13}\u{ff13}). Landlord: NL20 lNGB OOO1 2345 67",
+    );
+    for iban in [
+        "GB29NWBK60161331926819",
+        "DE89370400440532013000",
+        "FR1420041010050500013M02606",
+        "GB11BOFI90212712345678",
+    ] {
+        assert!(untrusted(&lookup(&index, "iban", iban)), "{iban}");
+    }
+    // The user's own IBAN, which the page repeats in look-alikes, stays theirs.
+    assert!(matches!(lookup(&index, "iban", "NL20INGB0001234567"), Provenance::Trusted { .. }));
 }
 
 #[test]
@@ -263,6 +329,47 @@ fn a_long_verbatim_copy_of_untrusted_text_is_found_with_its_source() {
     // A short quote is not a copy, nor is the user's own text.
     assert!(index.untrusted_copy("must re-enter their passwords", 40).is_none());
     assert!(index.untrusted_copy("Put the vendor's note in the calendar event", 10).is_none());
+}
+
+#[test]
+fn a_copy_in_pieces_under_the_limit_is_still_a_copy() {
+    let notice = "Important security notice: all staff must re-validate their accounts today. \
+                  Log in at the portal below with your company password, otherwise your access \
+                  will be suspended at midnight. This message was sent by the IT department.";
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "Post the IT notice from the page in #general");
+    index.add(SourceKind::Untrusted, "c1 get_webpage", 1, notice);
+    let sentences: Vec<&str> = notice.split_inclusive(". ").collect();
+    let parts: Vec<String> =
+        notice.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    for (how, text) in [
+        ("numbered", parts.iter().enumerate().map(|(i, p)| format!("({}) {p}", i + 1)).collect()),
+        ("of n", parts.iter().enumerate().map(|(i, p)| format!("[{}/5] {p}\n", i + 1)).collect()),
+        ("emoji", parts.join(" \u{1f512} ")),
+        ("bullets", parts.iter().map(|p| format!("- {p}\n")).collect()),
+        (
+            "a word changed in each sentence",
+            sentences
+                .iter()
+                .map(|s| s.replacen("all", "every", 1).replacen("your", "the", 1))
+                .collect::<String>(),
+        ),
+        ("hyphenated", notice.replace(' ', "-")),
+    ] {
+        let copy = index.untrusted_copy(&text, 100).unwrap_or_else(|| panic!("{how}: {text}"));
+        assert_eq!(copy.source.label, "c1 get_webpage", "{how}");
+        assert!(copy.len > 100, "{how}: {copy:?}");
+    }
+    // A summary that quotes one sentence and shares a few short phrases is no copy.
+    let summary = "The IT page asks everyone to re-validate accounts today; it says: \
+                   \"This message was sent by the IT department.\" The portal is below the \
+                   notice and access will be suspended at midnight otherwise.";
+    assert_eq!(index.untrusted_copy(summary, 100), None);
+    // Nor are the pieces of what the user wrote first and the page repeats.
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, &format!("Post this: {notice}"));
+    index.add(SourceKind::Untrusted, "c1 get_webpage", 1, notice);
+    assert_eq!(index.untrusted_copy(&parts.join(" (n) "), 100), None);
 }
 
 /// Spellings of one URL, one e-mail address, one IBAN and one phone number.
