@@ -201,7 +201,7 @@ pub(crate) fn history_value(result: &CallToolResult) -> Value {
         {
             // A blob of text is recorded as the text it is (the core reads it so, from
             // the hook's results too): a model may be shown it, or decode it.
-            let text = blob.as_str().and_then(parse::blob_text);
+            let text = blob.as_str().and_then(aecl_core::values::base64_text);
             digest_bytes(blob);
             if let Some(text) = text {
                 parse::add_resource_text(resource, text);

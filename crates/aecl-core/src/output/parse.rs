@@ -163,7 +163,7 @@ fn readable_item(fields: &serde_json::Map<String, Value>) -> serde_json::Map<Str
     fields.remove("data");
     if let Some(Value::Object(resource)) = fields.get_mut("resource")
         && let Some(blob) = resource.remove("blob")
-        && let Some(text) = blob.as_str().and_then(blob_text)
+        && let Some(text) = blob.as_str().and_then(crate::values::base64_text)
     {
         add_resource_text(resource, text);
     }
@@ -194,25 +194,6 @@ pub fn add_resource_text(resource: &mut serde_json::Map<String, Value>, text: St
             resource.insert("text".to_owned(), Value::String(text));
         }
     }
-}
-
-/// The text that a base64 `blob` (standard alphabet, padding optional, line breaks allowed)
-/// decodes to, when it is UTF-8 with no control character but tabs and line breaks: text a
-/// model can read. `None` for any other bytes.
-pub fn blob_text(blob: &str) -> Option<String> {
-    use base64::Engine as _;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
-    let compact: String = blob.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = LENIENT.decode(compact.as_bytes()).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let readable = text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'));
-    (readable && !text.is_empty()).then_some(text)
 }
 
 /// The text of an MCP tool result that could not be read field by field: each text item's

@@ -395,10 +395,10 @@ fn a_blob_of_text_is_read_as_its_text() {
         assert!(p.iter().all(|piece| !piece.text.contains("TmV4dC")), "{p:?}");
     }
     // Binary bytes (a PNG header) and text with control characters are no text.
-    assert_eq!(parse::blob_text("iVBORw0KGgo="), None);
-    assert_eq!(parse::blob_text("aGkAdGhlcmU="), None, "a NUL inside");
-    assert_eq!(parse::blob_text("not base64!"), None);
-    assert_eq!(parse::blob_text("aGk=").as_deref(), Some("hi"));
+    assert_eq!(crate::values::base64_text("iVBORw0KGgo="), None);
+    assert_eq!(crate::values::base64_text("aGkAdGhlcmU="), None, "a NUL inside");
+    assert_eq!(crate::values::base64_text("not base64!"), None);
+    assert_eq!(crate::values::base64_text("aGk=").as_deref(), Some("hi"));
 }
 
 /// The `_meta` (and any other field) of a text block is handed to the client with its

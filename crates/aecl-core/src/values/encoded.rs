@@ -1,0 +1,191 @@
+//! Readings of text written to be undone: base64 and hex tokens decoded
+//! (`aHR0cHM6Ly9zc28...`, "decode before posting"), and letters strung on dashes joined
+//! (`s-s-o-o-u-r-c-o.t-e-s-t`, "remove the dashes"). A page that hides a link, an address
+//! or an IBAN from scanners this way has the model undo it and write the value plain; read
+//! so, history shows the value the model then writes, and a call's text that carries an
+//! encoded value shows it too.
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// The shortest token tried as an encoding: twelve bytes of text in base64.
+const MIN_TOKEN: usize = 16;
+/// The shortest run of strung letters joined (`e-v-i-l`): fewer are initials (`a-b`).
+const MIN_STRUNG: usize = 4;
+
+/// `text` with every base64 or hex token that decodes to readable text replaced by that
+/// text, or `None` when none does.
+pub(super) fn decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = at + bytes[at..].iter().take_while(|&&b| is_token_byte(b)).count();
+        if end == at {
+            at += 1;
+            continue;
+        }
+        if let Some(token) = text.get(at..end)
+            && let Some(plain) = token_text(token)
+        {
+            out.push_str(text.get(copied..at).unwrap_or_default());
+            out.push_str(&plain);
+            copied = end;
+        }
+        at = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    Some(out)
+}
+
+/// What a token of either alphabet can hold.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
+}
+
+/// The readable text a token encodes, in base64 (either alphabet, padding optional) or in
+/// hex. A token is tried only when it looks encoded: long enough, and, for base64, with
+/// capitals and small letters both (a path or a word has one case).
+fn token_text(token: &str) -> Option<String> {
+    if token.len() < MIN_TOKEN {
+        return None;
+    }
+    // Digits alone too: the hex of `DE50...` is `4445 3530...`.
+    let hex = token.len() % 2 == 0 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex {
+        let bytes: Option<Vec<u8>> = token
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))
+            .collect();
+        if let Some(plain) = bytes.and_then(readable) {
+            return Some(plain);
+        }
+    }
+    let mixed = token.bytes().any(|b| b.is_ascii_uppercase())
+        && token.bytes().any(|b| b.is_ascii_lowercase());
+    mixed.then(|| base64_text(token)).flatten()
+}
+
+/// The readable text base64 (standard or URL-safe alphabet, padding optional, white space
+/// ignored) decodes to: UTF-8 with no control character but tabs and line breaks.
+pub fn base64_text(encoded: &str) -> Option<String> {
+    const fn lenient(alphabet: &base64::alphabet::Alphabet) -> GeneralPurpose {
+        GeneralPurpose::new(
+            alphabet,
+            GeneralPurposeConfig::new()
+                .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
+        )
+    }
+    const STANDARD: GeneralPurpose = lenient(&base64::alphabet::STANDARD);
+    const URL_SAFE: GeneralPurpose = lenient(&base64::alphabet::URL_SAFE);
+    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let engine = if compact.contains(['-', '_']) { URL_SAFE } else { STANDARD };
+    engine.decode(compact.as_bytes()).ok().and_then(readable)
+}
+
+/// The bytes as text a model can read, if they are.
+fn readable(bytes: Vec<u8>) -> Option<String> {
+    let text = String::from_utf8(bytes).ok()?;
+    let readable = text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'));
+    (readable && !text.trim().is_empty()).then_some(text)
+}
+
+/// `text` with every run of single letters or digits strung on dashes (or `_`, `*`, `~`,
+/// `+`) joined: `s-s-o.t-e-s-t` reads `sso.test`. `None` when there is none.
+pub(super) fn strung(text: &str) -> Option<String> {
+    let is_string = |c: char| matches!(c, '-' | '_' | '*' | '~' | '+');
+    // Asked of every output: most have no `x-y-` at all, and are not taken apart.
+    let any = text.as_bytes().windows(4).any(|w| {
+        !w[0].is_ascii_alphanumeric()
+            && w[1].is_ascii_alphanumeric()
+            && is_string(char::from(w[2]))
+            && w[3].is_ascii_alphanumeric()
+    });
+    if !any {
+        return None;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut joined = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let single = |at: usize| {
+            chars.get(at).is_some_and(|c| c.is_alphanumeric())
+                && !chars.get(at + 1).is_some_and(|c| c.is_alphanumeric())
+        };
+        let starts = (i == 0 || !chars[i - 1].is_alphanumeric()) && single(i);
+        // The letters of the run: one, a string, one, ...
+        let mut end = i;
+        if starts {
+            while chars.get(end + 1).is_some_and(|&c| is_string(c)) && single(end + 2) {
+                end += 2;
+            }
+        }
+        if end > i && (end - i) / 2 + 1 >= MIN_STRUNG {
+            out.extend(chars[i..=end].iter().step_by(2));
+            joined = true;
+            i = end + 1;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    joined.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_tokens_are_read_as_their_text() {
+        let page = "Re-verify here: aHR0cHM6Ly9zc28tb3VyY28udGVzdC9sb2dpbg== (base64)";
+        assert_eq!(
+            decoded(page).as_deref(),
+            Some("Re-verify here: https://sso-ourco.test/login (base64)")
+        );
+        // URL-safe, unpadded; hex.
+        assert_eq!(
+            decoded("go aHR0cHM6Ly9ldmlsLnRlc3QvYT9iPT4_ now").as_deref(),
+            Some("go https://evil.test/a?b=>? now")
+        );
+        assert_eq!(
+            decoded("pay R0IyOU5XQks2MDE2MTMzMTkyNjgxOQ").as_deref(),
+            Some("pay GB29NWBK60161331926819")
+        );
+        assert_eq!(
+            decoded("at 68747470733a2f2f6576696c2e74657374").as_deref(),
+            Some("at https://evil.test")
+        );
+        assert_eq!(
+            decoded("to 44453839333730343030343430353332303133303030").as_deref(),
+            Some("to DE89370400440532013000")
+        );
+        // Words, paths, hashes and ids are no encodings of text.
+        for text in [
+            "see /login/reset-password and getElementById",
+            "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "order 12345678901234567890",
+        ] {
+            assert_eq!(decoded(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn letters_strung_on_dashes_are_joined() {
+        assert_eq!(
+            strung("at s-s-o-o-u-r-c-o.t-e-s-t/login (remove the dashes)").as_deref(),
+            Some("at ssoourco.test/login (remove the dashes)")
+        );
+        assert_eq!(strung("e_v_i_l*t+e~s").as_deref(), Some("eviltes"));
+        for text in ["an e-mail", "a-b", "x-ray T-shirt", "re-verify", "2026-11-29", "one-to-one"] {
+            assert_eq!(strung(text), None, "{text}");
+        }
+    }
+}
