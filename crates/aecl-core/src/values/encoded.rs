@@ -13,9 +13,42 @@ const MIN_TOKEN: usize = 16;
 /// The shortest run of strung letters joined (`e-v-i-l`): fewer are initials (`a-b`).
 const MIN_STRUNG: usize = 4;
 
+/// How many times a text is decoded again: base64 of base64 is a page's second wrapper.
+const MAX_DEPTH: usize = 3;
+
+/// The readings of what `text` says to undo: its tokens decoded (again while they decode,
+/// [`MAX_DEPTH`] times at most), and, where it names the transform (`rot13`, `reversed`,
+/// `backwards`), the whole text so transformed.
+pub(super) fn undone(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut last = decoded(text);
+    while let Some(reading) = last.take() {
+        last = decoded(&reading).filter(|_| out.len() + 1 < MAX_DEPTH);
+        out.push(reading);
+    }
+    out.extend(strung(text));
+    let lower = text.to_ascii_lowercase();
+    if ["rot13", "rot-13", "rot 13", "caesar"].iter().any(|name| lower.contains(name)) {
+        out.push(text.chars().map(rot13).collect());
+    }
+    if ["revers", "backwards", "right to left", "right-to-left"].iter().any(|w| lower.contains(w)) {
+        out.push(text.chars().rev().collect());
+    }
+    out
+}
+
+/// A letter thirteen places on.
+fn rot13(c: char) -> char {
+    match c {
+        'a'..='m' | 'A'..='M' => char::from(c as u8 + 13),
+        'n'..='z' | 'N'..='Z' => char::from(c as u8 - 13),
+        c => c,
+    }
+}
+
 /// `text` with every base64 or hex token that decodes to readable text replaced by that
 /// text, or `None` when none does.
-pub(super) fn decoded(text: &str) -> Option<String> {
+fn decoded(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
@@ -98,7 +131,7 @@ fn readable(bytes: Vec<u8>) -> Option<String> {
 
 /// `text` with every run of single letters or digits strung on dashes (or `_`, `*`, `~`,
 /// `+`) joined: `s-s-o.t-e-s-t` reads `sso.test`. `None` when there is none.
-pub(super) fn strung(text: &str) -> Option<String> {
+fn strung(text: &str) -> Option<String> {
     let is_string = |c: char| matches!(c, '-' | '_' | '*' | '~' | '+');
     // Asked of every output: most have no `x-y-` at all, and are not taken apart.
     let any = text.as_bytes().windows(4).any(|w| {
@@ -175,6 +208,21 @@ mod tests {
         ] {
             assert_eq!(decoded(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn what_a_text_says_to_undo_is_undone() {
+        let has = |text: &str, wanted: &str| undone(text).iter().any(|r| r.contains(wanted));
+        // Base64 of base64.
+        assert!(has(
+            "decode twice: YUhSMGNITTZMeTlsZG1sc0xuUmxjM1F2Y2c9PQ==",
+            "https://evil.test/r"
+        ));
+        assert!(has("apply rot13: uggcf://rivy.grfg/cnl", "https://evil.test/pay"));
+        assert!(has("read it reversed: yap/tset.live//:sptth", "https://evil.test/pay"));
+        // Not named: not transformed.
+        assert!(!has("uggcf://rivy.grfg/cnl", "https://evil.test"));
+        assert!(!has("yap/tset.live//:sptth", "https://evil.test"));
     }
 
     #[test]

@@ -78,9 +78,8 @@ pub fn readings(text: &str) -> Vec<String> {
     if let Some(joined) = wrapped_words(&folded) {
         out.push(joined);
     }
-    // What the text says to decode or join (`super::encoded`).
-    out.extend(super::encoded::decoded(&folded));
-    out.extend(super::encoded::strung(&folded));
+    // What the text says to decode, join, rotate or reverse (`super::encoded`).
+    out.extend(super::encoded::undone(&folded));
     let markers =
         ['&', '<', '%', '=', '[', '(', '{', '"', 'x', '\\', ':', '?', '·', ' ', '・', '‧', '･'];
     if !folded.contains(markers) {
