@@ -58,9 +58,10 @@ pub fn check_untouched(
     protected: &Protected,
     cwd: &Path,
 ) -> Result<()> {
+    let args = guarded_args(&event.args);
     let spellings = protected.state_spellings();
     let mut named = None;
-    visit_strings(&event.args, &mut |text| {
+    visit_strings(&args, &mut |text| {
         if named.is_none() && spellings.iter().any(|s| text.contains(s.as_str())) {
             named = Some(text.to_owned());
         }
@@ -116,7 +117,7 @@ pub fn check_untouched(
         guards.push(&default_guard);
     }
     let mut strings = Vec::new();
-    visit_strings(&event.args, &mut |s| strings.push(s));
+    visit_strings(&args, &mut |s| strings.push(s));
     // A protected place, or a directory holding aecl's own, for a path argument of an
     // action that may write (not its shell commands, read for their writes below; and not
     // a read: the agent's own `cwd` may be the home directory, and `ls ~` stays allowed).
@@ -154,7 +155,7 @@ pub fn check_untouched(
         }
     }
     let cwd_text = cwd.to_str().filter(|_| cwd.is_absolute());
-    let lines = command_lines(&event.args);
+    let lines = command_lines(&args);
     // A command the guard does not read is not known to be harmless (the shell rules read
     // four times as much).
     if !guards.is_empty()
@@ -224,6 +225,23 @@ fn refuse(protected: &Protected, refusal: Refusal<'_>) -> Result<()> {
         Refusal::Unknown(what) => {
             bail!("the call {what}, which could be {}", protected.summary())
         }
+    }
+}
+
+/// What of a tool's input the guard reads: all of it, but the `description` a shell tool
+/// (Claude Code's `Bash`, Gemini CLI's `run_shell_command`) carries beside its `command`,
+/// which is shown to the user and never run (its words read as a command denied `ls -la
+/// ~` described as "List files in home directory ~").
+fn guarded_args(args: &Value) -> std::borrow::Cow<'_, Value> {
+    match args {
+        Value::Object(fields)
+            if fields.contains_key("command") && fields.contains_key("description") =>
+        {
+            let mut fields = fields.clone();
+            fields.remove("description");
+            std::borrow::Cow::Owned(Value::Object(fields))
+        }
+        _ => std::borrow::Cow::Borrowed(args),
     }
 }
 

@@ -111,6 +111,55 @@ pub(super) fn unzip(scanned: &Scanned, out: &mut Vec<Finding>) {
     extraction(members, false, &directories, out);
 }
 
+/// Archivers other than tar and unzip (red team round 15: `jar xf`, `cpio -idmu`, `ar x`,
+/// `dpkg-deb -x` overwrote the agent's settings): in their extraction mode they write the
+/// archive's members, named only when it is read, under the working directory (or the
+/// directory `dpkg-deb` is given). A mode the line does not show (`7z $MODE`) is taken as
+/// extraction.
+pub(super) fn extractor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+    let mode = scanned.positionals.first().map(|p| (p.is_known(), p.text.as_str()));
+    let mode_has = |letters: &[char]| match mode {
+        Some((true, text)) => text.trim_start_matches('-').contains(letters),
+        Some((false, _)) => true,
+        None => false,
+    };
+    let extracts = match program {
+        "jar" => mode_has(&['x']) || scanned.has(&["-x", "--extract"]),
+        "ar" => mode_has(&['x']),
+        "7z" | "7za" | "7zr" | "unrar" => mode_has(&['x', 'e']),
+        // `-i`, alone or in a cluster (`-idmu`).
+        "cpio" | "bsdcpio" => scanned.options.iter().flat_map(|o| &o.names).any(|name| {
+            name == "--extract"
+                || (!name.starts_with("--") && name.starts_with('-') && name.contains('i'))
+        }),
+        "pax" => scanned.has(&["-r"]),
+        "dpkg-deb" => scanned.has(&[
+            "-x",
+            "-X",
+            "-R",
+            "-e",
+            "--extract",
+            "--vextract",
+            "--raw-extract",
+            "--control",
+        ]),
+        // `uudecode`, `unar`, `cabextract`: nothing but extraction.
+        _ => true,
+    };
+    if !extracts {
+        return;
+    }
+    if program == "dpkg-deb" {
+        // `dpkg-deb -x DEB DIR`: the members under DIR.
+        if let Some(dir) = scanned.positionals.get(1) {
+            out.push(Finding::WritesUnder(ShellArg::known("."), dir.clone()));
+        }
+    } else {
+        out.push(Finding::Writes(ShellArg::known(".")));
+    }
+    out.push(run_time("the archive's members, named only when it is read".to_owned()));
+}
+
 /// What an extraction of `members` (none: every member; `renamed`: names the archive
 /// changes) under `directories` (none: the working directory) writes: the members named,
 /// and always names only the archive knows.

@@ -86,6 +86,9 @@ pub enum Special {
     Rustc,
     /// A decompressor writes each operand without its suffix; gzip's `-N` a stored name.
     Compressor,
+    /// An archiver whose extraction mode is a word or an option (`jar xf`, `ar x`, `cpio
+    /// -i`, `dpkg-deb -x`, `7z x`): the archive's members, under the working directory.
+    Extractor,
     /// pytest: `-p PLUGIN`, `-o KEY=VALUE`, `-W` filters, `--cov-report TYPE:PATH`.
     Pytest,
     /// argparse's `@FILE` reads more options from a file (mypy).

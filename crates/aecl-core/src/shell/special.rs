@@ -47,6 +47,7 @@ pub(super) fn read(
         Special::Unzip => archives::unzip(scanned, out),
         Special::Patch => archives::patch(scanned, out),
         Special::Compressor => archives::compressor(program, scanned, out),
+        Special::Extractor => archives::extractor(program, scanned, out),
         Special::Pytest => tool_readers::pytest(scanned, out),
         Special::OptionsFiles => tool_readers::options_files(scanned, out),
         Special::Cloc => tool_readers::cloc(scanned, out),
@@ -138,6 +139,26 @@ pub(super) fn read(
                             .cloned()
                             .map(Finding::Writes),
                     ),
+                    // `zipfile -e ZIP DIR`, `tarfile -e TAR [DIR]` (red team round 15): the
+                    // archive's members under DIR (the working directory), `../` ones too.
+                    "zipfile" | "tarfile"
+                        if scanned.has(&["-e", "--extract"])
+                            || args
+                                .iter()
+                                .any(|a| matches!(a.text.as_str(), "-e" | "--extract")) =>
+                    {
+                        let operands: Vec<&ShellArg> =
+                            args.iter().filter(|a| !a.text.starts_with('-')).collect();
+                        match operands.get(1) {
+                            Some(dir) => {
+                                out.push(Finding::WritesUnder(ShellArg::known("."), (*dir).clone()))
+                            }
+                            None => out.push(Finding::Writes(ShellArg::known("."))),
+                        }
+                        out.push(archives::run_time(
+                            "the archive's members, named only when it is read".to_owned(),
+                        ));
+                    }
                     _ => {}
                 }
             }

@@ -174,6 +174,103 @@ impl Unwrapper<'_> {
                 self.prefixed(name, rest, &spec("ioe", &["input", "output", "error"]), 0, appended)
             }
             "exec" => self.prefixed(name, rest, &spec("a", &[]), 0, appended),
+            // CPU, scheduling, limit and privilege runners (red team round 15: `taskset -c 0
+            // sh -c '...'` was an unknown program whose command was one word). With `-p`
+            // they act on a running process and run nothing.
+            "taskset" | "chrt" => {
+                let options =
+                    scan(rest, &spec("TPD", &["sched-runtime", "sched-period", "sched-deadline"]));
+                let runs = !options.has(&["p", "pid"]);
+                self.wrap(name, rest, &options, 1, runs, appended)
+            }
+            "prlimit" => {
+                let options = scan(rest, &spec("po", &["pid", "output"]));
+                let runs = !options.has(&["p", "pid"]);
+                self.wrap(name, rest, &options, 0, runs, appended)
+            }
+            "setpriv" => {
+                let long = &[
+                    "reuid",
+                    "regid",
+                    "ruid",
+                    "euid",
+                    "rgid",
+                    "egid",
+                    "groups",
+                    "inh-caps",
+                    "ambient-caps",
+                    "bounding-set",
+                    "securebits",
+                    "pdeathsig",
+                    "selinux-label",
+                    "apparmor-profile",
+                    "landlock-access",
+                    "landlock-rule",
+                    "seccomp-filter",
+                ];
+                self.prefixed(name, rest, &spec("", long), 0, appended)
+            }
+            "unshare" => {
+                let long = &[
+                    "setuid",
+                    "setgid",
+                    "root",
+                    "wd",
+                    "map-user",
+                    "map-group",
+                    "propagation",
+                    "setgroups",
+                ];
+                let options = scan(rest, &spec("SGRw", long));
+                let inner = rest.get(options.end..).unwrap_or_default();
+                let mut command = wrapper(name, &options, inner, !inner.is_empty());
+                // `-R`/`-w` run it in another root or directory, where its relative paths
+                // land is not known; with no command it starts an interactive shell.
+                command.dynamic |= options.has(&["R", "root", "w", "wd"]) || inner.is_empty();
+                self.out.commands.push(command);
+                self.nested(inner, appended)
+            }
+            // `script -c CMD [FILE]` runs CMD in a shell and writes what it prints to FILE
+            // (or `typescript`): an opaque program, whose reach the write checks bound by its
+            // words. `flock FILE -c CMD` (or `flock FILE CMD ...`) runs CMD; the empty lock
+            // file it may create is not followed.
+            "script" => {
+                let long = &[
+                    "command",
+                    "echo",
+                    "log-in",
+                    "log-out",
+                    "log-io",
+                    "log-timing",
+                    "logging-format",
+                    "output-limit",
+                ];
+                let options = scan(rest, &spec("cEIOBTmo", long));
+                let mut command = plain(name, rest, appended);
+                command.dynamic = true;
+                match options.value(&["c", "command"]) {
+                    Some(code) => self.run_code(command, code),
+                    None => {
+                        self.out.commands.push(command);
+                        Ok(())
+                    }
+                }
+            }
+            "flock" => {
+                let flock = spec("wEc", &["timeout", "wait", "conflict-exit-code", "command"]);
+                let options = scan(rest, &flock);
+                // Options may follow the lock file too: `flock FILE -c CMD`.
+                let after_file = rest.get(options.end + 1..).unwrap_or_default();
+                let more = scan(after_file, &flock);
+                let command = plain(name, rest, appended);
+                match options.value(&["c", "command"]).or_else(|| more.value(&["c", "command"])) {
+                    Some(code) => self.run_code(command, code),
+                    None => {
+                        self.out.commands.push(command);
+                        self.nested(after_file.get(more.end..).unwrap_or_default(), appended)
+                    }
+                }
+            }
             "nohup" | "builtin" | "setsid" => {
                 self.prefixed(name, rest, &spec("", &[]), 0, appended)
             }

@@ -1,6 +1,6 @@
 //! Shell words expanded as the shell would, where the result is certain: quotes removed,
 //! `~` and `$NAME`/`${NAME}` from this process's environment (which the agent passes on to
-//! its hooks), `{a,b}` alternatives, and globs listed on the filesystem. Anything only
+//! its hooks), brace alternatives and sequences, and globs listed on the filesystem. Anything only
 //! known at run time is an error saying so.
 
 use std::path::{Path, PathBuf};
@@ -10,11 +10,8 @@ use aecl_core::shell::ShellArg;
 /// Glob matches listed per word at most; past it the word is refused.
 const MAX_GLOB_MATCHES: usize = 4096;
 
-/// Brace alternatives per word at most; past it the word is refused.
-const MAX_BRACE_WORDS: usize = 256;
-
 /// The words a shell word becomes, where that is certain: quotes removed, `~` and
-/// `$NAME`/`${NAME}` from this process's environment, `{a,b}` alternatives; glob
+/// `$NAME`/`${NAME}` from this process's environment, brace expansions; glob
 /// characters left in (escaped with `\` when quoted). Anything only known at run time is
 /// an error saying so, and so is a variable whose name appears on the `line` other than
 /// where it is read (the line may set it: `X=~/.local; rm -rf $X`; `HOME=/x; rm ~/y`).
@@ -73,7 +70,9 @@ pub fn expand(word: &ShellArg, line: &str, pwd: Option<&Path>) -> Result<Vec<Str
     if quote.is_some() || !expanded {
         return Err(unknown());
     }
-    braces(&out).ok_or_else(unknown)
+    // Brace expansion as the shell's own (`{a,b}` and sequences, `stat{e..e}`), in a
+    // redirection target too; more words than it reads are refused.
+    aecl_core::path_pattern::expand(&out).map_err(|_| unknown())
 }
 
 /// `$NAME` or `${NAME}` after the `$`: the name, or `None` for any other expansion
@@ -135,57 +134,6 @@ fn escape_glob(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Brace expansion of unescaped `{a,b,...}` (nested too); `None` when unbalanced or too
-/// many words. A `{}` or a brace without a comma stays as it is.
-fn braces(pattern: &str) -> Option<Vec<String>> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut depth = 0usize;
-    let mut open = None;
-    let mut commas = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        match chars.get(i) {
-            Some('\\') => i += 1,
-            Some('{') => {
-                if depth == 0 {
-                    open = Some(i);
-                    commas.clear();
-                }
-                depth += 1;
-            }
-            Some(',') if depth == 1 => commas.push(i),
-            Some('}') if depth > 0 => {
-                depth -= 1;
-                if depth == 0
-                    && let Some(start) = open
-                    && !commas.is_empty()
-                {
-                    let head: String = chars.get(..start)?.iter().collect();
-                    let tail: String = chars.get(i + 1..)?.iter().collect();
-                    let mut bounds = vec![start];
-                    bounds.extend(&commas);
-                    bounds.push(i);
-                    let mut out = Vec::new();
-                    for pair in bounds.windows(2) {
-                        let (from, to) = (*pair.first()?, *pair.get(1)?);
-                        let middle: String = chars.get(from + 1..to)?.iter().collect();
-                        for word in braces(&format!("{head}{middle}{tail}"))? {
-                            out.push(word);
-                            if out.len() > MAX_BRACE_WORDS {
-                                return None;
-                            }
-                        }
-                    }
-                    return Some(out);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    (depth == 0).then(|| vec![pattern.to_owned()])
 }
 
 /// The paths `pattern` (absolute, glob characters unescaped) names: itself, unescaped,
@@ -375,13 +323,18 @@ mod tests {
     }
 
     #[test]
-    fn braces_expand_nested_alternatives_and_leave_the_rest() {
-        assert_eq!(braces("a{b,c}d").unwrap(), vec!["abd", "acd"]);
-        assert_eq!(braces("~/.{local,cache}/x").unwrap(), vec!["~/.local/x", "~/.cache/x"]);
-        assert_eq!(braces("x{,.bak}").unwrap(), vec!["x", "x.bak"]);
-        assert_eq!(braces("{a,{b,c}}").unwrap(), vec!["a", "b", "c"]);
-        assert_eq!(braces("{}").unwrap(), vec!["{}"]);
-        assert_eq!(braces("\\{a,b\\}").unwrap(), vec!["\\{a,b\\}"]);
-        assert!(braces("{a,b").is_none());
+    fn braces_expand_as_the_shell_does() {
+        let words = |word: &str| {
+            let arg = ShellArg { raw: word.to_owned(), pattern: true, ..ShellArg::known(word) };
+            expand(&arg, word, None).unwrap()
+        };
+        assert_eq!(words("a{b,c}d"), vec!["abd", "acd"]);
+        assert_eq!(words("x{,.bak}"), vec!["x", "x.bak"]);
+        assert_eq!(words("{a,{b,c}}"), vec!["a", "b", "c"]);
+        // Sequences (red team round 15: `> .claud{e..e}/settings.json` was read as written).
+        assert_eq!(words(".claud{e..e}/settings.json"), vec![".claude/settings.json"]);
+        assert_eq!(words("s{1..3}"), vec!["s1", "s2", "s3"]);
+        assert_eq!(words("{}"), vec!["{}"]);
+        assert_eq!(words("{a,b"), vec!["{a,b"]);
     }
 }

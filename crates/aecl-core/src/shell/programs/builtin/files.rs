@@ -359,6 +359,29 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     Entry { names: &["unzip"], write_options: &["-d"], special: Some(Special::Unzip), ..PLAIN },
+    Entry {
+        names: &[
+            "jar",
+            "ar",
+            "7z",
+            "7za",
+            "7zr",
+            "unrar",
+            "cpio",
+            "bsdcpio",
+            "pax",
+            "dpkg-deb",
+            "uudecode",
+            "unar",
+            "cabextract",
+        ],
+        // `cpio -D DIR`, `7z -oDIR` (glued: `special.rs` reads the mode, the directory is
+        // the working one or this), `uudecode -o FILE`, `unar -o DIR`, `cabextract -d DIR`.
+        value_options: &["-F", "--file", "-E", "--pattern-file", "-H", "--format", "-C"],
+        write_options: &["-D", "--directory", "-o", "--output-file", "-d", "--output-directory"],
+        special: Some(Special::Extractor),
+        ..PLAIN
+    },
     Entry { names: &["dd"], special: Some(Special::Dd), ..PLAIN },
     Entry {
         names: &["tar", "bsdtar", "gtar"],
