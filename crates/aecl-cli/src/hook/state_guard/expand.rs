@@ -171,7 +171,7 @@ pub fn glob(pattern: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
-fn has_glob(text: &str) -> bool {
+pub fn has_glob(text: &str) -> bool {
     let mut escaped = false;
     for c in text.chars() {
         if escaped {

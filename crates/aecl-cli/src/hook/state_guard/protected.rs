@@ -243,6 +243,15 @@ impl Protected {
         self.places.get(*at)
     }
 
+    /// The state or policy directory when `path` (absolute) is it or inside it.
+    pub fn inside_tree(&self, path: &Path) -> Option<&Place> {
+        let path = normalise(path);
+        self.places
+            .iter()
+            .filter(|p| matches!(p.kind, Kind::State | Kind::Policy))
+            .find(|p| p.paths.iter().any(|dir| path.starts_with(dir)))
+    }
+
     /// The tree place (state or policy directory) that a command writing anywhere under
     /// `dir` (absolute) could reach: inside it, or holding it.
     pub fn reached_under(&self, dir: &Path) -> Option<&Place> {

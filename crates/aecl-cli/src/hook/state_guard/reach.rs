@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord};
 use aecl_engine::fs_paths::resolve_physical;
 
-use super::expand::{env, expand, glob};
+use super::expand::{env, expand, glob, has_glob};
 use super::protected::{Place, Protected};
 use find_expr::Names;
 
@@ -56,6 +56,10 @@ pub struct Line<'a> {
     git_writers: usize,
     /// A write of the line lands in a `.git` directory (`Line::noting_writes`).
     writes_git: bool,
+    /// The destinations of its copies, moves and links (`cp a.py ~/`): where such a
+    /// destination is a directory, what lands in it is checked (`check_landings`), not
+    /// the directory itself.
+    destinations: Vec<String>,
 }
 
 impl<'a> Line<'a> {
@@ -94,6 +98,7 @@ impl<'a> Line<'a> {
             pwd: (!moves).then_some(cwd),
             git_writers,
             writes_git: false,
+            destinations: commands.iter().filter_map(destination).collect(),
         }
     }
 
@@ -123,10 +128,37 @@ impl<'a> Line<'a> {
         }
         let words = expand(&write.word, self.text, self.pwd)
             .map_err(|e| Refusal::Unknown(format!("writes {e}")))?;
+        let into = self.destinations.contains(&write.word.raw);
         for word in words {
+            if into && self.is_tree_free_directory(&word, &write.dirs, protected)? {
+                continue;
+            }
             self.check_path(&word, &write.dirs, "writes or removes", &write.word.raw, protected)?;
         }
         Ok(())
+    }
+
+    /// Whether `text` is a directory that exists wherever the line may be, outside the
+    /// state and policy directories: a copy into it writes only what lands there. A
+    /// directory that holds them is such a one (`cp a.py ~/`).
+    fn is_tree_free_directory(
+        &self,
+        text: &str,
+        dirs: &[Option<String>],
+        protected: &Protected,
+    ) -> Result<bool, Refusal<'static>> {
+        let paths = match self.absolute(text, dirs) {
+            Ok(paths) => paths,
+            Err(_) => return Ok(false),
+        };
+        Ok(!paths.is_empty()
+            && paths.iter().all(|path| {
+                path.is_dir()
+                    && !has_glob(&path.display().to_string())
+                    && protected.inside_tree(path).is_none()
+                    && std::fs::canonicalize(path)
+                        .is_ok_and(|real| protected.inside_tree(&real).is_none())
+            }))
     }
 
     /// Checks what an opaque command may reach.
@@ -515,4 +547,33 @@ mod tests {
         assert_eq!(starts("find -name y -exec rm {} +"), ["."]);
         assert_eq!(starts("find -D tree a \\( -name b \\)"), ["a"]);
     }
+}
+
+/// The destination of a copy, move or link as written: `-t DIR` (`--target-directory`),
+/// or the last of two or more operands; none with `-T` (`--no-target-directory`), which
+/// replaces the destination itself (and backs it up under another name).
+fn destination(command: &SimpleCommand) -> Option<String> {
+    if !matches!(command.program.as_str(), "cp" | "mv" | "ln" | "install") {
+        return None;
+    }
+    let words = &command.words;
+    let replaces = words.iter().any(|w| {
+        w.may_be_option()
+            || (w.text.len() >= 6 && "--no-target-directory".starts_with(w.text.as_str()))
+            || (w.text.starts_with('-') && !w.text.starts_with("--") && w.text.contains('T'))
+    });
+    if replaces {
+        return None;
+    }
+    for (i, word) in words.iter().enumerate() {
+        if let Some(dir) = word.raw.strip_prefix("--target-directory=") {
+            return Some(dir.to_owned());
+        }
+        if matches!(word.raw.as_str(), "-t" | "--target-directory") {
+            return words.get(i + 1).map(|w| w.raw.clone());
+        }
+    }
+    let operands: Vec<&ShellArg> =
+        words.iter().filter(|w| !w.is_known() || !w.text.starts_with('-')).collect();
+    (operands.len() >= 2).then(|| operands.last().map(|w| w.raw.clone())).flatten()
 }

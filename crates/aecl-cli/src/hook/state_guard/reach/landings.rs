@@ -85,14 +85,18 @@ impl Line<'_> {
                                     .collect()
                             };
                             for name in names {
-                                let entry = ShellArg::known(&format!(
-                                    "{}/{name}",
-                                    destination.text.trim_end_matches('/')
-                                ));
+                                let joined =
+                                    |text: &str| format!("{}/{name}", text.trim_end_matches('/'));
+                                // A destination spelt with `~` or `$HOME` is expanded
+                                // with the name on it (`~/` + `.local`).
                                 let entry = if destination.is_known() {
-                                    entry
+                                    ShellArg::known(&joined(&destination.text))
                                 } else {
-                                    destination.clone()
+                                    ShellArg {
+                                        text: joined(&destination.text),
+                                        raw: joined(&destination.raw),
+                                        ..destination.clone()
+                                    }
                                 };
                                 let write = WriteWord { word: entry, dirs: dirs.to_vec() };
                                 self.check_write(&write, protected)?;
