@@ -71,6 +71,14 @@ compensation = "Write"
 description = "Read a file."
 effect = "read"
 
+[actions.Grep]
+description = "Search the files under a directory."
+effect = "read"
+
+[actions.Glob]
+description = "List the files under a directory that match a pattern."
+effect = "read"
+
 [actions.fs__delete_directory]
 description = "Delete a directory."
 effect = "delete"
@@ -94,7 +102,7 @@ waive_irreversible = "the test judges the hook's guard alone"
 "#;
     write(dir, &format!("{at}/catalog.toml"), catalog);
     write(dir, &format!("{at}/policy.toml"), "mode = \"enforce\"\n");
-    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Read\", \"fs__delete_directory\", \"run_shell_command\", \"shell\"]\n";
+    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\"]\n";
     write(dir, &format!("{at}/agents/dev.toml"), agent);
     dir.join(at).display().to_string()
 }

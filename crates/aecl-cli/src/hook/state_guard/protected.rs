@@ -225,6 +225,22 @@ impl Protected {
             .find(|p| p.paths.iter().any(|dir| path.starts_with(dir)))
     }
 
+    /// The state directory when a search rooted at `dir` (absolute) walks into it: `dir`
+    /// holds it, and no component between is a dot directory, which searches skip, unless
+    /// `dot_entries` (the search names such entries itself).
+    pub fn searched_from(&self, dir: &Path, dot_entries: bool) -> Option<&Place> {
+        let dir = normalise(dir);
+        let place = self.state()?;
+        let hidden = |rest: &Path| {
+            rest.components().any(|c| c.as_os_str().to_str().is_some_and(|s| s.starts_with('.')))
+        };
+        let reached = place
+            .paths
+            .iter()
+            .any(|state| state.strip_prefix(&dir).is_ok_and(|rest| dot_entries || !hidden(rest)));
+        reached.then_some(place)
+    }
+
     /// The place a write at `path` (absolute) would touch: by its path, or, for a file
     /// that exists with other names, by its identity.
     pub fn touched_by(&self, path: &Path) -> Option<&Place> {
