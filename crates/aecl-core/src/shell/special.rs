@@ -410,7 +410,13 @@ fn go_fields(text: &str) -> Vec<String> {
 
 fn sed(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {
     let mut scripts: Vec<&ShellArg> = scanned.values(&["-e", "--expression"]).collect();
-    let files: Vec<&ShellArg> = if scripts.is_empty() {
+    // A script file (`-f FILE`, `-f /dev/stdin`) is not on the line: its `w FILE` commands
+    // write what only it names (red team round 15).
+    let script_files = scanned.has(&["-f", "--file"]);
+    if script_files {
+        out.push(archives::run_time("the files the script file's `w` commands name".to_owned()));
+    }
+    let files: Vec<&ShellArg> = if scripts.is_empty() && !script_files {
         let mut positionals = scanned.positionals.iter();
         scripts.extend(positionals.next());
         positionals.collect()
@@ -483,18 +489,25 @@ fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
 }
 
 fn awk(scanned: &Scanned, out: &mut Vec<Finding>) {
-    if scanned.has(&[
-        "-f",
-        "--file",
-        "-e",
-        "--source",
-        "-i",
-        "--include",
-        "-l",
-        "--load",
-        "-E",
-        "--exec",
-    ]) {
+    // A program read from a file or a library (`-f FILE`, `-f /dev/stdin`) is not on the
+    // line: its `print > FILE` writes what only it names (red team round 15).
+    if scanned.has(&["-f", "--file", "-i", "--include", "-l", "--load", "-E", "--exec"]) {
+        out.push(archives::run_time("the files the program file's `print >` names".to_owned()));
+        return;
+    }
+    // gawk's `-e TEXT` (`--source`) is program text on the line.
+    let sources: Vec<&ShellArg> = scanned.values(&["-e", "--source"]).collect();
+    if !sources.is_empty() {
+        for source in sources {
+            if !source.is_known() {
+                out.push(Finding::RunsCode(format!(
+                    "the program `{}` is only known at run time",
+                    source.raw
+                )));
+                continue;
+            }
+            script_findings(&scripts::awk(&source.text), out);
+        }
         return;
     }
     let Some(program) = scanned.positionals.first() else { return };

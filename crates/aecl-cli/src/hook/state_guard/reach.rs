@@ -202,7 +202,18 @@ impl<'a> Line<'a> {
                 Refusal::Unknown(format!("gives `{program}`, whose writes aecl cannot list, {e}"))
             })?;
             for text in texts {
-                for candidate in candidates(&text) {
+                let mut found = candidates(&text);
+                // An editor's or a database shell's own commands in one word (`vim -c 'w
+                // .claude/settings.json'`, `sqlite3 db '.output F'`): each piece may be a
+                // path. (Not an interpreter's code, whose `..` and `/` are no paths.)
+                if COMMAND_TEXT.contains(&program.as_str()) {
+                    found.extend(
+                        text.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';'))
+                            .filter(|piece| !piece.is_empty() && *piece != text)
+                            .flat_map(candidates),
+                    );
+                }
+                for candidate in found {
                     self.check_path(candidate, &command.dirs, &how, &word.raw, protected)?;
                 }
             }
@@ -455,6 +466,11 @@ impl<'a> Line<'a> {
             .collect()
     }
 }
+
+/// Programs whose words may be commands of their own that name files (`:w FILE`,
+/// `.output FILE`, `.import FILE`).
+const COMMAND_TEXT: [&str; 9] =
+    ["vim", "vi", "nvim", "ex", "view", "vimdiff", "sqlite3", "duckdb", "ed"];
 
 /// The paths a word of an opaque command may name: itself, or for an option word the
 /// value after its `=` and the text after a one-letter option (`-o../x`).
