@@ -73,6 +73,13 @@ impl Line<'_> {
                         for found in
                             glob(&path).map_err(|e| Refusal::Unknown(format!("copies {e}")))?
                         {
+                            // Contents the line may fill before the copy (`git clone S &&
+                            // cp -r S/. .`, red team round 15): not listed now, so anything
+                            // may land under the destination.
+                            if contents && !found.exists() {
+                                self.check_unknown_contents(&found, &destination, dirs, protected)?;
+                                continue;
+                            }
                             let names = if contents {
                                 entry_names(&found)
                                     .map_err(|e| Refusal::Unknown(format!("copies {e}")))?
@@ -103,6 +110,38 @@ impl Line<'_> {
                             }
                         }
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a copy of the contents of `source`, which does not exist when the line is
+    /// read, over a `destination` beneath which aecl's own or hook settings are.
+    fn check_unknown_contents<'p>(
+        &self,
+        source: &Path,
+        destination: &ShellArg,
+        dirs: &[Option<String>],
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        let texts = expand(destination, self.text, self.pwd)
+            .map_err(|e| Refusal::Unknown(format!("copies into {e}")))?;
+        for text in texts {
+            for dir in self.absolute(&text, dirs)? {
+                let all = |_: &Path| true;
+                let place = protected.reached_under(&dir).or_else(|| {
+                    protected.settings_beneath(&dir, &all).into_iter().next().map(|(p, _)| p)
+                });
+                if let Some(place) = place {
+                    return Err(Refusal::Touches {
+                        how: format!(
+                            "copies the contents of `{}`, which the line may fill first, over",
+                            source.display()
+                        ),
+                        what: destination.raw.clone(),
+                        place,
+                    });
                 }
             }
         }
