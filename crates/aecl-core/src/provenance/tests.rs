@@ -150,10 +150,12 @@ mod reference {
         }
         let mut first = index.words.get(&normal).copied().unwrap_or_default();
         let compact = compact(value);
-        if compact != normal && !compact.is_empty() && compact.len() < MIN_SUBSTRING_LEN {
-            if let Some(spelt) = index.words.get(&compact) {
-                first = first.merged(*spelt);
-            }
+        if compact != normal
+            && !compact.is_empty()
+            && compact.len() < MIN_SUBSTRING_LEN
+            && let Some(spelt) = index.words.get(&compact)
+        {
+            first = first.merged(*spelt);
         }
         if compact.len() >= MIN_SUBSTRING_LEN {
             for (doc, d) in index.docs.iter().enumerate() {

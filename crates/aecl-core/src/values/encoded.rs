@@ -54,7 +54,8 @@ fn decoded(text: &str) -> Option<String> {
     let mut copied = 0;
     let mut at = 0;
     while at < bytes.len() {
-        let end = at + bytes[at..].iter().take_while(|&&b| is_token_byte(b)).count();
+        let run = bytes.get(at..).unwrap_or_default();
+        let end = at + run.iter().take_while(|&&b| is_token_byte(b)).count();
         if end == at {
             at += 1;
             continue;
@@ -88,7 +89,7 @@ fn token_text(token: &str) -> Option<String> {
         return None;
     }
     // Digits alone too: the hex of `DE50...` is `4445 3530...`.
-    let hex = token.len() % 2 == 0 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    let hex = token.len().is_multiple_of(2) && token.bytes().all(|b| b.is_ascii_hexdigit());
     if hex {
         let bytes: Option<Vec<u8>> = token
             .as_bytes()
@@ -134,11 +135,14 @@ fn readable(bytes: Vec<u8>) -> Option<String> {
 fn strung(text: &str) -> Option<String> {
     let is_string = |c: char| matches!(c, '-' | '_' | '*' | '~' | '+');
     // Asked of every output: most have no `x-y-` at all, and are not taken apart.
-    let any = text.as_bytes().windows(4).any(|w| {
-        !w[0].is_ascii_alphanumeric()
-            && w[1].is_ascii_alphanumeric()
-            && is_string(char::from(w[2]))
-            && w[3].is_ascii_alphanumeric()
+    let any = text.as_bytes().windows(4).any(|w| match *w {
+        [before, letter, string, next] => {
+            !before.is_ascii_alphanumeric()
+                && letter.is_ascii_alphanumeric()
+                && is_string(char::from(string))
+                && next.is_ascii_alphanumeric()
+        }
+        _ => false,
     });
     if !any {
         return None;
@@ -152,7 +156,9 @@ fn strung(text: &str) -> Option<String> {
             chars.get(at).is_some_and(|c| c.is_alphanumeric())
                 && !chars.get(at + 1).is_some_and(|c| c.is_alphanumeric())
         };
-        let starts = (i == 0 || !chars[i - 1].is_alphanumeric()) && single(i);
+        let after_word =
+            i.checked_sub(1).and_then(|at| chars.get(at)).is_some_and(|c| c.is_alphanumeric());
+        let starts = !after_word && single(i);
         // The letters of the run: one, a string, one, ...
         let mut end = i;
         if starts {
@@ -161,11 +167,11 @@ fn strung(text: &str) -> Option<String> {
             }
         }
         if end > i && (end - i) / 2 + 1 >= MIN_STRUNG {
-            out.extend(chars[i..=end].iter().step_by(2));
+            out.extend(chars.get(i..=end).unwrap_or_default().iter().step_by(2));
             joined = true;
             i = end + 1;
         } else {
-            out.push(chars[i]);
+            out.extend(chars.get(i));
             i += 1;
         }
     }

@@ -258,9 +258,8 @@ fn compact(word: &[u8]) -> Option<Vec<u8>> {
 /// (`FR`'s account number) is read as written, then with every look-alike a digit: two
 /// readings, not every mix, so that the checksum still says something.
 fn read_at_places(written: &[u8]) -> Option<String> {
-    let (_, format) = FORMATS
-        .iter()
-        .find(|(cc, _)| letter(written[0]) == Some(cc[0]) && letter(written[1]) == Some(cc[1]))?;
+    let country = [letter(*written.first()?)?, letter(*written.get(1)?)?];
+    let (_, format) = FORMATS.iter().find(|(cc, _)| country == **cc)?;
     let places = || {
         [b'a', b'a', b'n', b'n']
             .into_iter()

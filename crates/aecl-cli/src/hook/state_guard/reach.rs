@@ -538,33 +538,6 @@ fn find_parts(command: &SimpleCommand) -> (Vec<ShellArg>, usize) {
     if starts.is_empty() { (vec![ShellArg::known(".")], expression) } else { (starts, expression) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_option_words_value_is_a_path_it_may_write() {
-        assert_eq!(candidates("../x"), ["../x"]);
-        assert_eq!(candidates("--out=../x"), ["../x"]);
-        assert_eq!(candidates("-o../x"), ["../x"]);
-        assert_eq!(candidates("-oF=x"), ["x", "F=x"]);
-        assert!(candidates("--force").is_empty());
-        assert_eq!(candidates("-"), ["-"]);
-    }
-
-    #[test]
-    fn find_starts_before_its_expression() {
-        let starts = |line: &str| -> Vec<String> {
-            let analysis = aecl_core::shell::analyse_line(line).unwrap();
-            let find = analysis.commands.iter().find(|c| c.program == "find").unwrap();
-            find_starts(find).into_iter().map(|w| w.raw).collect()
-        };
-        assert_eq!(starts("find -L .. ~/x -name y -delete"), ["..", "~/x"]);
-        assert_eq!(starts("find -name y -exec rm {} +"), ["."]);
-        assert_eq!(starts("find -D tree a \\( -name b \\)"), ["a"]);
-    }
-}
-
 /// The destination of a copy, move or link as written: `-t DIR` (`--target-directory`),
 /// or the last of two or more operands; none with `-T` (`--no-target-directory`), which
 /// replaces the destination itself (and backs it up under another name).
@@ -592,4 +565,31 @@ fn destination(command: &SimpleCommand) -> Option<String> {
     let operands: Vec<&ShellArg> =
         words.iter().filter(|w| !w.is_known() || !w.text.starts_with('-')).collect();
     (operands.len() >= 2).then(|| operands.last().map(|w| w.raw.clone())).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_option_words_value_is_a_path_it_may_write() {
+        assert_eq!(candidates("../x"), ["../x"]);
+        assert_eq!(candidates("--out=../x"), ["../x"]);
+        assert_eq!(candidates("-o../x"), ["../x"]);
+        assert_eq!(candidates("-oF=x"), ["x", "F=x"]);
+        assert!(candidates("--force").is_empty());
+        assert_eq!(candidates("-"), ["-"]);
+    }
+
+    #[test]
+    fn find_starts_before_its_expression() {
+        let starts = |line: &str| -> Vec<String> {
+            let analysis = aecl_core::shell::analyse_line(line).unwrap();
+            let find = analysis.commands.iter().find(|c| c.program == "find").unwrap();
+            find_starts(find).into_iter().map(|w| w.raw).collect()
+        };
+        assert_eq!(starts("find -L .. ~/x -name y -delete"), ["..", "~/x"]);
+        assert_eq!(starts("find -name y -exec rm {} +"), ["."]);
+        assert_eq!(starts("find -D tree a \\( -name b \\)"), ["a"]);
+    }
 }
