@@ -35,6 +35,7 @@ mod expand;
 mod git_state;
 mod protected;
 mod reach;
+mod search;
 
 use std::path::{Path, PathBuf};
 
@@ -99,28 +100,29 @@ pub fn check_untouched(
             None => Some(cwd.join(written)),
         }
     };
-    // A search tool rooted above the state directory walks into it (red team round 15:
-    // `Grep` in `~/.local/state`), unless a dot directory between is skipped and nothing
-    // the call says names dot entries (`.local/**`, `**/.*`).
-    let searches = SEARCH_TOOLS.contains(&event.action.as_str());
-    // (Relative text only: an absolute root may sit under a dot directory of its own.)
-    let mut dot_entries = false;
-    visit_strings(&args, &mut |text| {
-        dot_entries |= !text.starts_with(['/', '~'])
-            && text.split('/').any(|part| part.starts_with('.') && !matches!(part, "." | ".."));
-    });
+    // A search tool rooted above the state directory whose pattern reaches into it
+    // (`search.rs`): from its resolved `path` (as written too), or the working directory.
+    if search::SEARCH_TOOLS.contains(&event.action.as_str()) {
+        let root =
+            ["path", "dir_path", "directory"].iter().find_map(|field| args.get(field)?.as_str());
+        let roots: Vec<PathBuf> = match root {
+            Some(root) => resolved(root).into_iter().chain(as_written(root)).collect(),
+            None => vec![cwd.to_path_buf()],
+        };
+        let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute());
+        if let Some((what, place)) =
+            search::reached(&event.action, &args, &roots, home.as_deref(), protected)
+        {
+            return refuse(protected, Refusal::Touches { how: "reaches".to_owned(), what, place });
+        }
+    }
     // Inside the state directory, for anything the hook resolved (path arguments, shell
     // write targets), as resolved and as written: even a read.
     for (written, _) in event.resolved_paths.iter().flatten() {
-        let reached = |path: &PathBuf| {
-            protected
-                .inside_state(path)
-                .or_else(|| searches.then(|| protected.searched_from(path, dot_entries)).flatten())
-        };
         let place = resolved(written)
             .iter()
             .chain(as_written(written).iter())
-            .find_map(|path| reached(path).map(|place| (path.clone(), place)));
+            .find_map(|path| protected.inside_state(path).map(|place| (path.clone(), place)));
         if let Some((path, place)) = place {
             let what = path.display().to_string();
             return refuse(protected, Refusal::Touches { how: "reaches".to_owned(), what, place });
@@ -230,10 +232,6 @@ pub fn check_untouched(
     }
     Ok(())
 }
-
-/// Tools that read every file under the directory they are given (Claude Code's, Gemini
-/// CLI's).
-const SEARCH_TOOLS: [&str; 5] = ["Grep", "Glob", "LS", "search_file_content", "glob"];
 
 /// The error that refuses the call.
 fn refuse(protected: &Protected, refusal: Refusal<'_>) -> Result<()> {

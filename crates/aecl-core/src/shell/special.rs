@@ -489,9 +489,20 @@ fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
 }
 
 fn awk(scanned: &Scanned, out: &mut Vec<Finding>) {
+    // gawk's own `inplace` library (`-i inplace`) rewrites each input file; the program is
+    // still the first operand.
+    let includes: Vec<&ShellArg> = scanned.values(&["-i", "--include"]).collect();
+    let in_place = !includes.is_empty()
+        && includes
+            .iter()
+            .all(|i| i.is_known() && matches!(i.text.as_str(), "inplace" | "inplace.awk"));
+    if in_place {
+        out.extend(scanned.positionals.iter().skip(1).cloned().map(Finding::Writes));
+    }
     // A program read from a file or a library (`-f FILE`, `-f /dev/stdin`) is not on the
     // line: its `print > FILE` writes what only it names (red team round 15).
-    if scanned.has(&["-f", "--file", "-i", "--include", "-l", "--load", "-E", "--exec"]) {
+    let libraries = !in_place && !includes.is_empty();
+    if libraries || scanned.has(&["-f", "--file", "-l", "--load", "-E", "--exec"]) {
         out.push(archives::run_time("the files the program file's `print >` names".to_owned()));
         return;
     }

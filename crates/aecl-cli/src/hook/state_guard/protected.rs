@@ -70,6 +70,10 @@ enum Kind {
 }
 
 impl Place {
+    /// Its path lexically normalised, and resolved through links.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
     /// The place as a reason names it.
     pub fn name(&self) -> String {
         let shown = self.shown.display();
@@ -223,22 +227,6 @@ impl Protected {
             .iter()
             .filter(|p| p.kind == Kind::State)
             .find(|p| p.paths.iter().any(|dir| path.starts_with(dir)))
-    }
-
-    /// The state directory when a search rooted at `dir` (absolute) walks into it: `dir`
-    /// holds it, and no component between is a dot directory, which searches skip, unless
-    /// `dot_entries` (the search names such entries itself).
-    pub fn searched_from(&self, dir: &Path, dot_entries: bool) -> Option<&Place> {
-        let dir = normalise(dir);
-        let place = self.state()?;
-        let hidden = |rest: &Path| {
-            rest.components().any(|c| c.as_os_str().to_str().is_some_and(|s| s.starts_with('.')))
-        };
-        let reached = place
-            .paths
-            .iter()
-            .any(|state| state.strip_prefix(&dir).is_ok_and(|rest| dot_entries || !hidden(rest)));
-        reached.then_some(place)
     }
 
     /// The place a write at `path` (absolute) would touch: by its path, or, for a file

@@ -202,18 +202,26 @@ impl<'a> Line<'a> {
                 Refusal::Unknown(format!("gives `{program}`, whose writes aecl cannot list, {e}"))
             })?;
             for text in texts {
-                let mut found = candidates(&text);
+                let mut found: Vec<String> =
+                    candidates(&text).into_iter().map(str::to_owned).collect();
                 // An editor's or a database shell's own commands in one word (`vim -c 'w
                 // .claude/settings.json'`, `sqlite3 db '.output F'`): each piece may be a
-                // path. (Not an interpreter's code, whose `..` and `/` are no paths.)
+                // path, `~/` the home directory as they expand it. (Not an interpreter's
+                // code, whose `..` and `/` are no paths.)
                 if COMMAND_TEXT.contains(&program.as_str()) {
-                    found.extend(
-                        text.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';'))
-                            .filter(|piece| !piece.is_empty() && *piece != text)
-                            .flat_map(candidates),
-                    );
+                    let home = env("HOME");
+                    let pieces = text
+                        .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';'))
+                        .filter(|piece| !piece.is_empty() && *piece != text)
+                        .flat_map(candidates);
+                    for piece in pieces {
+                        match (piece.strip_prefix("~/"), &home) {
+                            (Some(rest), Some(home)) => found.push(format!("{home}/{rest}")),
+                            _ => found.push(piece.to_owned()),
+                        }
+                    }
                 }
-                for candidate in found {
+                for candidate in &found {
                     self.check_path(candidate, &command.dirs, &how, &word.raw, protected)?;
                 }
             }
