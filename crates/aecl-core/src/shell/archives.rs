@@ -18,6 +18,11 @@ pub(super) fn run_time(what: String) -> Finding {
     Finding::Writes(ShellArg { raw: what, expansion: true, ..ShellArg::default() })
 }
 
+/// The write of an extraction whose members only the archive names.
+pub(super) fn unnamed_members() -> Finding {
+    run_time("the archive's members, named only when it is read".to_owned())
+}
+
 /// Whether a member name is a pattern that tar (bsdtar by default, GNU tar with
 /// `--wildcards`) or unzip matches against the archive: the members it names are
 /// unknown.
@@ -157,7 +162,7 @@ pub(super) fn extractor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>
     } else {
         out.push(Finding::Writes(ShellArg::known(".")));
     }
-    out.push(run_time("the archive's members, named only when it is read".to_owned()));
+    out.push(unnamed_members());
 }
 
 /// What an extraction of `members` (none: every member; `renamed`: names the archive
@@ -170,7 +175,7 @@ fn extraction(
     out: &mut Vec<Finding>,
 ) {
     if members.is_empty() || renamed || members.iter().any(is_pattern) {
-        out.push(run_time("the archive's members, named only when it is read".to_owned()));
+        out.push(unnamed_members());
         return;
     }
     for member in members {

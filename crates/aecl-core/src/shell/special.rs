@@ -155,9 +155,7 @@ pub(super) fn read(
                             }
                             None => out.push(Finding::Writes(ShellArg::known("."))),
                         }
-                        out.push(archives::run_time(
-                            "the archive's members, named only when it is read".to_owned(),
-                        ));
+                        out.push(archives::unnamed_members());
                     }
                     _ => {}
                 }

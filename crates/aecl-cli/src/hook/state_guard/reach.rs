@@ -130,7 +130,7 @@ impl<'a> Line<'a> {
             .map_err(|e| Refusal::Unknown(format!("writes {e}")))?;
         let into = self.destinations.contains(&write.word.raw);
         for word in words {
-            if into && self.is_tree_free_directory(&word, &write.dirs, protected)? {
+            if into && self.is_tree_free_directory(&word, &write.dirs, protected) {
                 continue;
             }
             self.check_path(&word, &write.dirs, "writes or removes", &write.word.raw, protected)?;
@@ -146,19 +146,16 @@ impl<'a> Line<'a> {
         text: &str,
         dirs: &[Option<String>],
         protected: &Protected,
-    ) -> Result<bool, Refusal<'static>> {
-        let paths = match self.absolute(text, dirs) {
-            Ok(paths) => paths,
-            Err(_) => return Ok(false),
-        };
-        Ok(!paths.is_empty()
+    ) -> bool {
+        let Ok(paths) = self.absolute(text, dirs) else { return false };
+        !paths.is_empty()
             && paths.iter().all(|path| {
                 path.is_dir()
                     && !has_glob(&path.display().to_string())
                     && protected.inside_tree(path).is_none()
                     && std::fs::canonicalize(path)
                         .is_ok_and(|real| protected.inside_tree(&real).is_none())
-            }))
+            })
     }
 
     /// Checks what an opaque command may reach.
