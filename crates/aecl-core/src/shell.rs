@@ -15,6 +15,7 @@ mod archives;
 mod cc;
 mod curl;
 mod curl_options;
+mod downloads;
 mod finding;
 mod git;
 mod guard;
@@ -314,6 +315,23 @@ pub fn program_name(text: &str) -> String {
 pub struct WriteWord {
     pub word: ShellArg,
     pub dirs: Vec<Option<String>>,
+    /// The write lands at names only the run knows in each directory of `dirs` (`word`
+    /// says which files, and is no path): an archive's members, a patch's files, a
+    /// download the server names.
+    pub unnamed: Option<Unnamed>,
+}
+
+/// What a write of the files a patch names says (`patch`, `git apply`): an adapter that
+/// can read the patch may name them.
+pub const PATCHED_FILES: &str = "the files the patch names";
+
+/// Where the files of a write whose names only the run knows land in its directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unnamed {
+    /// Directly in it: a download the server names (`curl -OJ`).
+    Entry,
+    /// Anywhere beneath it: an archive's members, a patch's files, a recursive download.
+    Tree,
 }
 
 /// A command whose writes the program table cannot list: a program it does not know, one

@@ -24,15 +24,20 @@
 //!
 //! Shell words are expanded as the shell would where that is certain (`~`, `$HOME`,
 //! `${VAR}` from this process's environment, which the agent passes on to its hooks,
-//! quotes, `{a,b}`, globs listed on the filesystem); a write whose target or directory is
+//! quotes, `{a,b}`, globs listed on the filesystem, matching letters in any case and
+//! `**` across directories, as `nocaseglob` and `globstar` or zsh would); a command line
+//! carried in a word (an option's value, a variable's) is checked as that line; a write whose target or directory is
 //! only known at run time (`$(...)`, a variable the line assigns, `cd "$X"`, `CDPATH`)
 //! could be a protected place, so it is refused. Reading stays allowed (`ls ~`,
 //! `cat policy/policy.toml`). Not caught: what a program that runs code of the agent's
 //! choosing computes for itself (`python3 -c ...`), which the policy's shell rules judge
 //! (`runs_code`, `unknown`).
 
+mod client_config;
 mod expand;
 mod git_state;
+mod globstar;
+mod nested;
 mod protected;
 mod reach;
 mod search;
@@ -215,6 +220,12 @@ pub fn check_untouched(
                 if let Err(refusal) = line.check_opaque(opaque, protected) {
                     return refuse(protected, refusal);
                 }
+            }
+            if let Err(refusal) = nested::check(guard, &analysis, &found, cwd, protected) {
+                return refuse(protected, refusal);
+            }
+            if let Err(refusal) = client_config::check(command, &analysis) {
+                return refuse(protected, refusal);
             }
             let mut dirs: Vec<Option<String>> =
                 found.writes.iter().flat_map(|w| w.dirs.iter().cloned()).collect();

@@ -121,7 +121,7 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
                 std::fs::create_dir_all(at.parent().unwrap()).unwrap();
                 std::fs::hard_link(root.join(target), at).unwrap();
             }
-            // `text P CONTENT`: a file of that one line.
+            // `text P CONTENT`: a file of that line (or lines: a TOML `\n` is one).
             "text" => {
                 let (at, content) = rest.split_once(' ').expect("text P CONTENT");
                 std::fs::create_dir_all(root.join(at).parent().unwrap()).unwrap();

@@ -9,19 +9,38 @@
 //! also writes of their own; a decompressor writes its file's name without the suffix
 //! (`.npmrc.gz` makes `.npmrc`).
 
-use super::ShellArg;
 use super::finding::Finding;
 use super::scan::Scanned;
+use super::{ShellArg, Unnamed};
 
 /// A write whose path only the archive knows, said as `what`.
 pub(super) fn run_time(what: String) -> Finding {
     Finding::Writes(ShellArg { raw: what, expansion: true, ..ShellArg::default() })
 }
 
-/// The write of an extraction whose members only the archive names.
+/// The write of an extraction whose members only the archive names, anywhere (an
+/// archiver that writes `../` and absolute member names as they are).
 pub(super) fn unnamed_members() -> Finding {
     run_time("the archive's members, named only when it is read".to_owned())
 }
+
+/// Files only the run names, anywhere beneath the working directory or `dir` (tar and
+/// unzip drop a member's leading `/` and refuse or strip its `..`, unless `-P` or `-:`
+/// say otherwise, which are judged apart).
+pub(super) fn beneath(what: &str, dir: Option<&ShellArg>) -> Finding {
+    Finding::Unnamed { what: what.to_owned(), dir: dir.cloned(), depth: Unnamed::Tree }
+}
+
+/// The members of an extraction that keeps them beneath each of `directories` (none: the
+/// working directory).
+fn members_beneath(what: &str, directories: &[&ShellArg], out: &mut Vec<Finding>) {
+    if directories.is_empty() {
+        out.push(beneath(what, None));
+    }
+    out.extend(directories.iter().map(|dir| beneath(what, Some(dir))));
+}
+
+const MEMBERS: &str = "the archive's members, named only when it is read";
 
 /// Whether a member name is a pattern that tar (bsdtar by default, GNU tar with
 /// `--wildcards`) or unzip matches against the archive: the members it names are
@@ -138,6 +157,13 @@ pub(super) fn extractor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>
                 || (!name.starts_with("--") && name.starts_with('-') && name.contains('i'))
         }),
         "pax" => scanned.has(&["-r"]),
+        // dpkg's other modes install and remove packages (their scripts run as root):
+        // a program the table does not know.
+        "dpkg" if !scanned.has(&["-x", "-X", "--extract", "--vextract"]) => {
+            out.push(Finding::Unknown);
+            return;
+        }
+        "dpkg" => true,
         "dpkg-deb" => scanned.has(&[
             "-x",
             "-X",
@@ -151,18 +177,42 @@ pub(super) fn extractor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>
         // `uudecode`, `unar`, `cabextract`: nothing but extraction.
         _ => true,
     };
+    // `ar r`, `q`, `d`, `m`, `s` change the archive (after a member named for `a`, `b`,
+    // `i`).
+    if program == "ar" && mode_has(&['r', 'q', 'd', 'm', 's']) {
+        let count = if mode_has(&['a', 'b', 'i']) { 2 } else { 1 };
+        for archive in scanned.positionals.iter().skip(1).take(count) {
+            out.push(Finding::Writes(archive.clone()));
+        }
+    }
     if !extracts {
         return;
     }
-    if program == "dpkg-deb" {
-        // `dpkg-deb -x DEB DIR`: the members under DIR.
-        if let Some(dir) = scanned.positionals.get(1) {
-            out.push(Finding::WritesUnder(ShellArg::known("."), dir.clone()));
+    match program {
+        // `dpkg-deb -x DEB DIR`: the members beneath DIR (its tar keeps them there).
+        "dpkg-deb" | "dpkg" => {
+            let dir = scanned.positionals.get(1);
+            if let Some(dir) = dir {
+                out.push(Finding::WritesUnder(ShellArg::known("."), dir.clone()));
+            }
+            out.push(beneath(MEMBERS, dir));
         }
-    } else {
-        out.push(Finding::Writes(ShellArg::known(".")));
+        // An `ar` archive's members are plain names: each lands in the working directory.
+        "ar" => {
+            out.push(Finding::Writes(ShellArg::known(".")));
+            out.push(Finding::Unnamed {
+                what: MEMBERS.to_owned(),
+                dir: None,
+                depth: Unnamed::Entry,
+            });
+        }
+        // The others may write a member's `../` or absolute name as it is (GNU cpio
+        // without `--no-absolute-filenames`, uudecode's `begin 644 /path`).
+        _ => {
+            out.push(Finding::Writes(ShellArg::known(".")));
+            out.push(unnamed_members());
+        }
     }
-    out.push(unnamed_members());
 }
 
 /// What an extraction of `members` (none: every member; `renamed`: names the archive
@@ -175,7 +225,7 @@ fn extraction(
     out: &mut Vec<Finding>,
 ) {
     if members.is_empty() || renamed || members.iter().any(is_pattern) {
-        out.push(unnamed_members());
+        members_beneath(MEMBERS, directories, out);
         return;
     }
     for member in members {
@@ -186,7 +236,11 @@ fn extraction(
             out.push(Finding::WritesUnder(member.clone(), (*dir).clone()));
         }
     }
-    out.push(run_time("what the members named are in the archive: links, directories".to_owned()));
+    members_beneath(
+        "what the members named are in the archive: links, directories",
+        directories,
+        out,
+    );
 }
 
 /// `patch`: without a file named on the line, the files the patch names (created,
@@ -200,7 +254,7 @@ pub(super) fn patch(scanned: &Scanned, out: &mut Vec<Finding>) {
         out.push(Finding::Writes(ShellArg::known(".")));
     }
     if scanned.positionals.is_empty() {
-        out.push(run_time("the files the patch names".to_owned()));
+        out.push(run_time(super::PATCHED_FILES.to_owned()));
     }
 }
 
@@ -221,7 +275,7 @@ pub(super) fn compressor(program: &str, scanned: &Scanned, out: &mut Vec<Finding
         out.push(run_time(format!("the files `{program} -r` finds under its operands")));
     }
     let decompress = program.starts_with("un")
-        || program == "gunzip"
+        || matches!(program, "gunzip" | "bunzip2")
         || has(&["-d", "--decompress", "--uncompress"]);
     let printing = has(&["-c", "--stdout", "--to-stdout", "-t", "--test", "-l", "--list"]);
     if !decompress || printing {
@@ -232,7 +286,20 @@ pub(super) fn compressor(program: &str, scanned: &Scanned, out: &mut Vec<Finding
     }
     let own_suffix: Vec<&str> =
         scanned.values(&["-S", "--suffix"]).map(|s| s.text.as_str()).collect();
-    for operand in scanned.positionals.iter().filter(|o| o.is_known() && o.text != "-") {
+    for operand in scanned.positionals.iter().filter(|o| o.text != "-") {
+        // A pattern matches files only known at run time, maybe made by the line itself
+        // (`cp x.gz .claude/settings.json.gz; gunzip .claude/*.gz`): each stem lands in
+        // the pattern's directory.
+        if operand.pattern && !operand.expansion && !operand.tilde {
+            let dir = operand.text.rsplit_once('/').map_or("", |(dir, _)| dir);
+            let any = if dir.is_empty() { "*".to_owned() } else { format!("{dir}/*") };
+            out.push(Finding::Writes(ShellArg { text: any.clone(), raw: any, ..operand.clone() }));
+            continue;
+        }
+        if !operand.is_known() {
+            out.push(run_time(format!("the file `{}` decompresses to", operand.raw)));
+            continue;
+        }
         let text = operand.text.as_str();
         let stem = own_suffix
             .iter()

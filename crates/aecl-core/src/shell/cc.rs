@@ -98,6 +98,38 @@ pub(super) fn read(program: &str, words: &[ShellArg], out: &mut Vec<Finding>) {
     for (tool, args) in streams {
         read_tool(tool, &args, out);
     }
+    if program != "ld" {
+        default_outputs(words, out);
+    }
+}
+
+/// What the compiler writes in the working directory when no `-o` names it: `a.out`, or
+/// beside no source but in the working directory, each source's `.o` (`-c`) or `.s`
+/// (`-S`); nothing for `-E` and the dependency modes, which print.
+fn default_outputs(words: &[ShellArg], out: &mut Vec<Finding>) {
+    let given = |name: &str| words.iter().any(|w| w.text == name);
+    let output = words.iter().any(|w| w.text.starts_with("-o") || w.text.starts_with("--output"));
+    let sources = words.iter().any(|w| !w.text.starts_with('-') && w.text.contains('.'));
+    if output || !sources || ["-E", "-M", "-MM", "-fsyntax-only"].iter().any(|o| given(o)) {
+        return;
+    }
+    let suffix = match (given("-c"), given("-S")) {
+        (true, _) => ".o",
+        (_, true) => ".s",
+        _ => {
+            out.push(Finding::Writes(ShellArg::known("a.out")));
+            return;
+        }
+    };
+    for source in words.iter().filter(|w| !w.text.starts_with('-') && w.text.contains('.')) {
+        if !source.is_known() {
+            out.push(super::archives::run_time(format!("the object of `{}`", source.raw)));
+            continue;
+        }
+        let name = source.text.rsplit('/').next().unwrap_or_default();
+        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+        out.push(Finding::Writes(ShellArg::known(&format!("{stem}{suffix}"))));
+    }
 }
 
 /// The arguments the compiler passes on, by tool, in order.

@@ -2,8 +2,8 @@
 //! grammars (`special`, `git`) report it and `guard` judges it. The readers name it
 //! without naming the guard.
 
-use super::ShellArg;
 use super::writes::Directories;
+use super::{ShellArg, Unnamed};
 
 /// One thing a command line would do that the guard judges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,13 @@ pub(super) enum Finding {
     /// command of the line may make there does not move its writes; one at or above the
     /// directory does.
     WorkTree(Option<ShellArg>),
+    /// Files only the run names (`what` says which), in the directory the command works in
+    /// or `dir`: directly there, or anywhere beneath it ([`Unnamed`]).
+    Unnamed {
+        what: String,
+        dir: Option<ShellArg>,
+        depth: Unnamed,
+    },
 }
 
 impl Finding {
@@ -33,7 +40,19 @@ impl Finding {
                 ShellArg::known("."),
                 dir.as_ref().map_or_else(|| dirs.clone(), |dir| dirs.under(dir)),
             )),
+            Finding::Unnamed { what, dir, .. } => Some((
+                ShellArg { raw: what.clone(), expansion: true, ..ShellArg::default() },
+                dir.as_ref().map_or_else(|| dirs.clone(), |dir| dirs.under(dir)),
+            )),
             Finding::Unknown | Finding::RunsCode(_) | Finding::Uploads(_) => None,
+        }
+    }
+
+    /// How deep beneath its directory an [`Finding::Unnamed`] write lands.
+    pub(super) fn unnamed(&self) -> Option<Unnamed> {
+        match self {
+            Finding::Unnamed { depth, .. } => Some(*depth),
+            _ => None,
         }
     }
 }

@@ -481,6 +481,16 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
             let plain: Vec<&ShellArg> = clone_positionals(rest);
             let destination = plain.get(1).map_or_else(|| ShellArg::known("."), |d| (*d).clone());
             out.push(write(destination));
+            // That directory's name: the URL's last component without `.git`
+            // (`https://x/.claude.git` clones into `.claude`).
+            if plain.len() == 1
+                && let Some(url) = plain.first()
+            {
+                out.push(match humanish(url) {
+                    Some(name) => write(ShellArg::known(&name)),
+                    None => super::archives::run_time(format!("the directory `{}` names", url.raw)),
+                });
+            }
         }
         "push" | "send-pack" => {
             out.push(Finding::Uploads("`git push` sends commits to a remote".to_owned()));
@@ -578,7 +588,7 @@ pub(super) fn read(words: &[ShellArg], out: &mut Vec<Finding>) {
                 && rest.iter().any(|w| reports.contains(&w.text.as_str()));
             let control = ["--abort", "--quit", "--skip", "--show-current-patch"];
             if !reports && !rest.iter().any(|w| control.contains(&w.text.as_str())) {
-                out.push(super::archives::run_time("the files the patch names".to_owned()));
+                out.push(super::archives::run_time(super::PATCHED_FILES.to_owned()));
             }
             if rest.iter().any(|w| git_option(w, &["--unsafe-paths"]).is_some()) {
                 // Paths of the patch outside the work tree are written as they are.
@@ -782,4 +792,17 @@ pub(super) fn git_runs_configured_program(args: &[&Word]) -> bool {
         }
     }
     false
+}
+
+/// The directory `git clone URL` makes: the URL's last path component, without a trailing
+/// `/`, `/.git` or `.git` (nor `.bundle`); `None` for a URL only known at run time.
+fn humanish(url: &ShellArg) -> Option<String> {
+    if !url.is_known() {
+        return None;
+    }
+    let mut text = url.text.trim_end_matches('/');
+    text = text.strip_suffix("/.git").unwrap_or(text).trim_end_matches('/');
+    let last = text.rsplit(['/', ':']).next().unwrap_or(text);
+    let last = last.strip_suffix(".git").or_else(|| last.strip_suffix(".bundle")).unwrap_or(last);
+    (!last.is_empty()).then(|| last.to_owned())
 }

@@ -183,7 +183,11 @@ impl ProgramGuard {
             if (writes || op == ">&") && target.pattern {
                 // A redirection to a glob writes the one file it matches, maybe a link; an
                 // adapter that lists the filesystem can still tell which files it may be.
-                out.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
+                out.writes.push(super::WriteWord {
+                    word: target.clone(),
+                    dirs: dirs.spelled(),
+                    unnamed: None,
+                });
                 out.findings.push((
                     self.writes_outside,
                     format!(
@@ -420,6 +424,7 @@ impl ProgramGuard {
         // git follows no link inside its own work tree (`Finding::WorkTree`): only a link
         // made at or above the directory moves its writes.
         let tree = matches!(finding, Finding::WorkTree(_));
+        let unnamed = finding.unnamed();
         let Some((target, dirs)) = finding.write_target(dirs) else {
             out.push(match finding {
                 Finding::RunsCode(why) => {
@@ -437,7 +442,11 @@ impl ProgramGuard {
         if tree {
             assessed.targets.extend(writes::repository_keys(&target, &dirs));
         }
-        assessed.writes.push(super::WriteWord { word: target.clone(), dirs: dirs.spelled() });
+        assessed.writes.push(super::WriteWord {
+            word: target.clone(),
+            dirs: dirs.spelled(),
+            unnamed,
+        });
         let through_link =
             writes::normals(&target, &dirs).unwrap_or_default().into_iter().find_map(|path| {
                 links
@@ -640,6 +649,14 @@ impl ProgramGuard {
         if command.program == "cp" {
             out.extend(parents_targets(&scanned).into_iter().map(Finding::Writes));
         }
+        // Without a prefix, `split` writes `xaa`... and `csplit` `xx00`... in the working
+        // directory.
+        let prefix = match command.program.as_str() {
+            "split" if scanned.positionals.len() < 2 => Some("x"),
+            "csplit" if !scanned.has(&["-f", "--prefix"]) => Some("xx"),
+            _ => None,
+        };
+        out.extend(prefix.map(|p| Finding::Writes(ShellArg::known(p))));
         let has_grammar = matches!(
             spec.special,
             Some(Special::Git | Special::Sed | Special::Awk | Special::Tar | Special::Make)
@@ -654,12 +671,24 @@ impl ProgramGuard {
             // Arguments appended at run time (`xargs rm`) are written too.
             out.push(Finding::Writes(appended_word()));
         }
+        // A response file holds more options (`rustc @args`, `pytest @args`, `tsc @args`):
+        // any of them, a plugin or an output among them.
+        if RESPONSE_FILES.contains(&command.program.as_str())
+            && let Some(file) = scanned.positionals.iter().find(|w| w.raw.starts_with('@'))
+        {
+            out.push(Finding::RunsCode(format!("`{}` reads options from a file", file.raw)));
+        }
         if let Some(kind) = spec.special {
             special::read(kind, &command.program, &words, &scanned, in_place, &mut out);
         }
         out
     }
 }
+
+/// Programs in the table that read options from `@FILE` (the C compilers' reader says so
+/// itself, `cc.rs`).
+const RESPONSE_FILES: [&str; 9] =
+    ["rustc", "rustdoc", "pytest", "py.test", "tsc", "javac", "java", "kotlinc", "dotnet"];
 
 /// The words `xargs` appends at run time, as one word only known then.
 fn appended_word() -> ShellArg {

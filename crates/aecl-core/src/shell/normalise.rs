@@ -279,8 +279,13 @@ pub(super) fn arguments(program: &str, args: &[Arg]) -> Normalised {
         let table = TABLES.iter().find(|t| t.programs.contains(&program));
         generic_arguments(table, args, &mut out);
         if program == "git" && out.args.first().is_some_and(|a| a == "push") {
-            // `git push origin +main` force-pushes `main`.
-            if out.args.iter().skip(1).any(|a| a.starts_with('+')) {
+            // `git push origin +main` force-pushes `main`; so do `--force-with-lease`,
+            // `--force-if-includes` and `--mirror` (which forces every ref): each is the
+            // flag `force` for a pattern such as `git push --force`.
+            let forcing = ["force-with-lease", "force-if-includes", "mirror"];
+            if out.args.iter().skip(1).any(|a| a.starts_with('+'))
+                || out.flags.iter().any(|f| forcing.contains(&f.as_str()))
+            {
                 out.flags.push("force".to_owned());
             }
         }

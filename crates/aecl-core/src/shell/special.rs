@@ -26,8 +26,9 @@ const PLAIN_MODULES: [&str; 7] =
 /// Python modules that are the programs of the same name in the table: `python3 -m
 /// black FILE` is `black FILE`, which the analyser adds as a command of its own
 /// (`unwrap/python.rs`) for its table entry to judge.
-pub(super) const TOOL_MODULES: [&str; 11] = [
+pub(super) const TOOL_MODULES: [&str; 12] = [
     "pytest", "mypy", "black", "ruff", "isort", "flake8", "pip", "pyright", "uv", "poetry", "pipx",
+    "gzip",
 ];
 
 /// Adds the findings of a special reader.
@@ -177,6 +178,7 @@ pub(super) fn read(
             if kind == Special::Curl {
                 super::curl::read(scanned, out);
             }
+            super::downloads::read(kind, scanned, out);
             let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
             if let Some(url) = urls.find(|u| {
                 let lower = u.text.to_ascii_lowercase();
@@ -196,6 +198,14 @@ pub(super) fn read(
         Special::Ssh => ssh_options(scanned, out),
         Special::RemoteCopy => remote_copy(scanned, in_place, out),
         Special::PlusCommand => {
+            // vim reads its keys from standard input when that is no terminal (an agent's
+            // shell never has one): `vim x <<< ':!rm -rf /'` runs the command.
+            if matches!(program, "vim" | "vi" | "nvim" | "view" | "vimdiff" | "gvim" | "rvim") {
+                out.push(Finding::RunsCode(
+                    "vim reads its commands from standard input when that is no terminal"
+                        .to_owned(),
+                ));
+            }
             for word in scanned.positionals.iter().filter(|w| w.text.starts_with('+')) {
                 let command = word.text.get(1..).unwrap_or_default();
                 let search = command.starts_with(['/', '?']) && !command.contains(['!', '|']);

@@ -488,7 +488,10 @@ fn git_keeps_the_subcommand_as_the_first_positional() {
     assert_eq!(commands("git push origin main --force"), ["git --force push origin main"]);
     assert_eq!(commands("git -C repo -c user.name=x push"), ["git -C -c push"]);
     assert_eq!(commands("git push origin +main"), ["git --force push origin +main"]);
-    assert_eq!(commands("git push --force-with-lease"), ["git --force-with-lease push"]);
+    // A lease, `--force-if-includes` and `--mirror` force-push too: `git push --force`
+    // matches them.
+    assert_eq!(commands("git push --force-with-lease"), ["git --force --force-with-lease push"]);
+    assert_eq!(commands("git push --mirror origin"), ["git --force --mirror push origin"]);
     assert_eq!(commands("git branch -D old"), ["git --delete --force branch old"]);
     assert_eq!(commands("git commit -m -f"), ["git --force -m commit"]);
     assert_eq!(commands("git commit -m 'rm -rf'"), ["git -m commit"]);

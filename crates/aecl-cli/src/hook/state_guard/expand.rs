@@ -199,11 +199,14 @@ pub(super) fn unescape(text: &str) -> String {
 }
 
 /// Whether `name` matches the glob `pattern` (`*`, `?`, `[...]`, `\` escapes). A leading
-/// `.` is matched by wildcards too: stricter than the shell's default, never looser.
+/// `.` is matched by wildcards too, and letters in any case (bash's `nocaseglob`, which a
+/// line may set: `.CLAUD[E]/SETTINGS.JSO[N]`): stricter than the shell's default, never
+/// looser.
 pub(super) fn fnmatch(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
-    matches_at(&p, &n)
+    let folded = |chars: &[char]| chars.iter().flat_map(|c| c.to_lowercase()).collect::<Vec<_>>();
+    matches_at(&p, &n) || matches_at(&folded(&p), &folded(&n))
 }
 
 fn matches_at(p: &[char], n: &[char]) -> bool {

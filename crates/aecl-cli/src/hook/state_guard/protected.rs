@@ -33,6 +33,12 @@ use aecl_engine::fs_paths::resolve_physical;
 
 use crate::hook::install::Target;
 
+use super::globstar;
+
+/// Entries of the state, policy or a managed settings directory listed to compare with
+/// a `**` pattern; past it the pattern is taken to match.
+const MAX_TREE_ENTRIES: usize = 4096;
+
 /// The places the guard protects.
 pub struct Protected {
     /// The state directory, first, then the others.
@@ -268,6 +274,72 @@ impl Protected {
 }
 
 impl Protected {
+    /// The place a path pattern with `**` (`globstar.rs`; absolute) may match: for a read,
+    /// the state directory or a path inside it; for a write, the state, policy or a
+    /// managed settings directory, inside or holding them, a settings file or aecl's
+    /// program or a directory holding them, and an agent's settings anywhere by their
+    /// names.
+    pub fn reached_by_pattern(&self, pattern: &Path, write: bool) -> Option<&Place> {
+        let pattern = normalise(pattern);
+        let meets = |place: &Place, above: bool| {
+            place.paths.iter().any(|path| globstar::meets(&pattern, path, above))
+        };
+        // A pattern matches what exists: the entries of a tree (a few files) are listed.
+        let meets_within = |place: &Place, above: bool| {
+            meets(place, above)
+                || place
+                    .paths
+                    .iter()
+                    .any(|tree| globstar::meets_listed(&pattern, tree, MAX_TREE_ENTRIES))
+        };
+        self.places.iter().find(|place| match place.kind {
+            Kind::State if !write => meets_within(place, false),
+            _ if !write => false,
+            Kind::State | Kind::Policy | Kind::SettingsDir => meets_within(place, true),
+            Kind::SettingsFile | Kind::Program => meets(place, true),
+            Kind::SettingsNames => Target::ALL.iter().any(|target| {
+                target
+                    .hook_files()
+                    .iter()
+                    .any(|file| globstar::meets_ending(&pattern, &[target.folder(), file]))
+            }),
+        })
+    }
+
+    /// The place a file of a name only the run knows, created directly in `dir`
+    /// (absolute), could be: a settings file or aecl's program whose directory `dir` is
+    /// (whether it exists yet or not), an agent's settings folder by its name, or a
+    /// directory inside the state, policy or a managed settings directory.
+    pub fn reached_by_entry(&self, dir: &Path) -> Option<&Place> {
+        let dir = normalise(dir);
+        self.places.iter().find(|place| match place.kind {
+            Kind::State | Kind::Policy | Kind::SettingsDir => {
+                place.paths.iter().any(|tree| dir.starts_with(tree))
+            }
+            Kind::SettingsFile | Kind::Program => {
+                place.paths.iter().any(|file| file.parent() == Some(dir.as_path()))
+            }
+            Kind::SettingsNames => is_agent_folder(&dir),
+        })
+    }
+
+    /// The place a file of a name only the run knows, created anywhere beneath `dir`
+    /// (absolute), could be: the state or policy directory inside or holding it, a
+    /// settings file or aecl's program beneath it (whether it exists yet or not: a
+    /// project's `.claude/settings.json` may be created), a managed settings directory,
+    /// or `dir` an agent's settings folder by its name. Settings of other projects
+    /// beneath it are found by listing it (`Line::check_unnamed`).
+    pub fn reached_beneath(&self, dir: &Path) -> Option<&Place> {
+        let dir = normalise(dir);
+        self.places.iter().find(|place| match place.kind {
+            Kind::State | Kind::Policy => place.touched_by(&dir),
+            Kind::SettingsFile | Kind::Program | Kind::SettingsDir => {
+                place.paths.iter().any(|path| path.starts_with(&dir) || dir.starts_with(path))
+            }
+            Kind::SettingsNames => is_agent_folder(&dir),
+        })
+    }
+
     /// The settings files, managed settings directories and aecl's own program that exist
     /// at or beneath `dir` (absolute) and whose path from `dir` `selects`, each with the
     /// path found: what a
@@ -357,6 +429,13 @@ fn name_starts(path: &Path, protected: &Path) -> bool {
         && full.starts_with(path)
         && !path.ends_with(b"/")
         && full.get(path.len()) != Some(&b'/')
+}
+
+/// Whether `path` names an agent's settings folder (`.claude`, `.codex`, `.gemini`), in
+/// any case.
+pub fn is_agent_folder(path: &Path) -> bool {
+    let last = path.file_name().map(|n| n.to_string_lossy().to_lowercase());
+    Target::ALL.iter().any(|target| last.as_deref() == Some(target.folder()))
 }
 
 /// Whether `path` (normalised) is an agent's hook settings file or folder by its names

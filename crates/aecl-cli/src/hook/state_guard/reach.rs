@@ -23,13 +23,17 @@ use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWo
 use aecl_engine::fs_paths::resolve_physical;
 
 use super::expand::{env, expand, glob, has_glob};
+use super::globstar::has_globstar;
 use super::protected::{Place, Protected};
 use find_expr::Names;
 
+mod directories;
 mod find_expr;
 mod git_tree;
 mod landings;
+mod patches;
 mod trees;
+mod unnamed;
 mod work_tree;
 
 /// Why a write is refused.
@@ -60,6 +64,10 @@ pub struct Line<'a> {
     /// destination is a directory, what lands in it is checked (`check_landings`), not
     /// the directory itself.
     destinations: Vec<String>,
+    /// The patch file the line's `patch` or `git apply` reads, and the files it names
+    /// (`Line::noting_writes`: unless the line may write it first).
+    patch: Option<patches::PatchInput>,
+    patched: Option<Vec<String>>,
 }
 
 impl<'a> Line<'a> {
@@ -99,6 +107,8 @@ impl<'a> Line<'a> {
             git_writers,
             writes_git: false,
             destinations: commands.iter().filter_map(destination).collect(),
+            patch: patches::input(analysis, cwd),
+            patched: None,
         }
     }
 
@@ -114,6 +124,7 @@ impl<'a> Line<'a> {
                         super::expand::fnmatch(&part, ".git")
                     }))
         });
+        self.patched = self.patch.as_ref().and_then(|input| patches::files(input, writes));
         self
     }
 
@@ -123,6 +134,18 @@ impl<'a> Line<'a> {
         write: &WriteWord,
         protected: &'p Protected,
     ) -> Result<(), Refusal<'p>> {
+        if let Some(depth) = write.unnamed {
+            return self.check_unnamed(write, depth, protected);
+        }
+        if let Some(files) = &self.patched
+            && write.word.raw == aecl_core::shell::PATCHED_FILES
+        {
+            for file in files {
+                let how = "patches";
+                self.check_path(file, &write.dirs, how, &write.word.raw, protected)?;
+            }
+            return Ok(());
+        }
         if let Some(refusal) = self.placeholder(&write.word, &write.dirs, protected) {
             return refusal;
         }
@@ -284,6 +307,12 @@ impl<'a> Line<'a> {
                         dirs.iter().map(|dir| dir.join(&text)).collect()
                     };
                     for path in &paths {
+                        if has_globstar(path)
+                            && let Some(place) = protected.reached_by_pattern(path, false)
+                        {
+                            let what = word.raw.clone();
+                            return Err(Refusal::Touches { how: "reads".to_owned(), what, place });
+                        }
                         let found =
                             glob(path).map_err(|e| Refusal::Unknown(format!("reads {e}")))?;
                         for found in found {
@@ -310,40 +339,6 @@ impl<'a> Line<'a> {
             }
         }
         Ok(())
-    }
-
-    /// The directories the line's commands may run in: the agent's `cwd` and where each
-    /// `cd` or `pushd` of the line goes from those before it (bounded); a `cd` with no
-    /// directory goes home.
-    fn cd_targets(&self, analysis: &Analysis) -> Vec<PathBuf> {
-        const MAX_DIRS: usize = 32;
-        let mut dirs = vec![self.cwd.to_owned()];
-        let cds = analysis.commands.iter().filter(|c| matches!(c.program.as_str(), "cd" | "pushd"));
-        for cd in cds {
-            let mut targets: Vec<&ShellArg> =
-                cd.words.iter().filter(|w| !w.text.starts_with('-')).collect();
-            let home = ShellArg { tilde: true, ..ShellArg::known("~") };
-            if targets.is_empty() && cd.program == "cd" {
-                targets.push(&home);
-            }
-            for word in targets {
-                let Ok(texts) = expand(word, self.text, self.pwd) else { continue };
-                let mut added = Vec::new();
-                for text in &texts {
-                    if text.starts_with('/') {
-                        added.push(PathBuf::from(text));
-                    } else {
-                        added.extend(dirs.iter().map(|dir| dir.join(text)));
-                    }
-                }
-                for dir in added {
-                    if dirs.len() < MAX_DIRS && !dirs.contains(&dir) {
-                        dirs.push(dir);
-                    }
-                }
-            }
-        }
-        dirs
     }
 
     /// `{}` in `word`: the refusal it gets, if it stands for found paths.
@@ -426,6 +421,11 @@ impl<'a> Line<'a> {
         protected: &'p Protected,
     ) -> Result<(), Refusal<'p>> {
         for path in self.absolute(text, dirs)? {
+            if has_globstar(&path)
+                && let Some(place) = protected.reached_by_pattern(&path, true)
+            {
+                return Err(Refusal::Touches { how: how.to_owned(), what: what.to_owned(), place });
+            }
             for found in glob(&path).map_err(|e| Refusal::Unknown(format!("writes {e}")))? {
                 let shown = found.display().to_string();
                 let resolved = resolve_physical(self.cwd, &shown).map_err(|e| {

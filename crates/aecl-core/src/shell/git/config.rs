@@ -108,6 +108,12 @@ pub(super) fn read(rest: &[ShellArg], out: &mut Vec<Finding>) {
                 },
                 None => given,
             };
+            // `-fFILE`: the file glued to its short option.
+            if let Some(glued) = name.strip_prefix("-f").filter(|g| !g.is_empty()) {
+                file = Some(ShellArg { text: glued.to_owned(), ..word.clone() });
+                options.push("-f".to_owned());
+                continue;
+            }
             if VALUES.contains(&name) && value.is_none() {
                 let next = iter.next();
                 if matches!(name, "-f" | "--file") {
@@ -132,25 +138,30 @@ pub(super) fn read(rest: &[ShellArg], out: &mut Vec<Finding>) {
         return;
     }
     let mut args: Vec<&str> = positionals.iter().map(|p| p.text.as_str()).collect();
+    let mut removes = has(&["--unset", "--unset-all", "--remove-section"]);
     match args.first() {
         Some(&"get" | &"list") => return,
         Some(&"set") => {
             args.remove(0);
         }
-        Some(&"unset" | &"remove-section") => args.clear(),
+        Some(&"unset" | &"remove-section") => {
+            args.clear();
+            removes = true;
+        }
         _ => {}
     }
-    let setting =
-        args.len() >= 2 && !has(&READS) && !has(&["--unset", "--unset-all", "--remove-section"]);
-    if !setting {
+    let setting = args.len() >= 2 && !has(&READS) && !removes;
+    if !(setting || removes) {
         return;
     }
     let key = args.first().copied().unwrap_or_default();
     let value = args.get(1).copied().unwrap_or_default();
-    if !safe_git_setting(key, value) {
+    if setting && !safe_git_setting(key, value) {
         out.push(Finding::RunsCode(format!("`git config {key}` can make git run a program")));
     }
-    if has(&["--global", "--system"]) {
+    // The file changed: a key set, unset or a section removed there (taking out a
+    // hardening such as `core.hooksPath` or `safe.directory` is a change too).
+    if has(&["--global"]) {
         let home = ShellArg {
             text: "~/.gitconfig".to_owned(),
             raw: "~/.gitconfig".to_owned(),
@@ -158,6 +169,9 @@ pub(super) fn read(rest: &[ShellArg], out: &mut Vec<Finding>) {
             ..ShellArg::default()
         };
         out.push(Finding::Writes(home));
+    }
+    if has(&["--system"]) {
+        out.push(Finding::Writes(ShellArg::known("/etc/gitconfig")));
     }
     if let Some(file) = file {
         out.push(Finding::Writes(file));

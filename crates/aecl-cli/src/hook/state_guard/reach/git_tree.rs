@@ -12,8 +12,9 @@
 //! file inside a nested repository, is refused as only known at run time. Git's long
 //! options are matched by any prefix (`--har` is `--hard`), as git reads them. An alias,
 //! `bisect`, `sparse-checkout` and an orphan branch may put any version anywhere: refused
-//! over settings beneath the work tree. Left: `git pull` from a remote and `git am` bring
-//! versions that are only known when they run.
+//! over settings beneath the work tree, and so is a `git pull` from a repository the line
+//! names (a URL or a path) or after another git command of the line. Left: `git pull` from
+//! a remote the user configured, and `git am`, bring versions only known when they run.
 
 use std::path::{Path, PathBuf};
 
@@ -58,7 +59,14 @@ impl Line<'_> {
         let words = &command.words;
         let loses = GitLoses::of(words, &exists);
         let revisions = revisions(words);
-        let any = reaches_any(words);
+        // A pull after another git command of the line (`git remote add x URL && git
+        // pull x`) may bring what that command pointed it at.
+        let is_pull =
+            git_subcommand(words).and_then(|i| words.get(i)).is_some_and(|w| w.text == "pull");
+        let any = reaches_any(words).or_else(|| {
+            (is_pull && self.git_writers > 1)
+                .then(|| "`git pull` after another git command of the line".to_owned())
+        });
         if loses.is_none() && revisions.is_empty() && any.is_none() {
             return Ok(());
         }
@@ -352,6 +360,11 @@ fn reaches_any(words: &[ShellArg]) -> Option<String> {
         ),
         "sparse-checkout" => first.as_deref() != Some("list"),
         "checkout" | "switch" => has(rest, &["--orphan"], None),
+        // From a repository the line names (a URL, a path, `host:path`) rather than a
+        // remote the user configured: whatever that repository holds.
+        "pull" => first.as_deref().is_some_and(|r| {
+            r != "." && !r.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        }),
         _ => false,
     };
     any.then(|| format!("`git {text}`, which may remove or replace any tracked file"))

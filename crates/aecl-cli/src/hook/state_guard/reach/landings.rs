@@ -105,7 +105,8 @@ impl Line<'_> {
                                         ..destination.clone()
                                     }
                                 };
-                                let write = WriteWord { word: entry, dirs: dirs.to_vec() };
+                                let write =
+                                    WriteWord { word: entry, dirs: dirs.to_vec(), unnamed: None };
                                 self.check_write(&write, protected)?;
                             }
                         }

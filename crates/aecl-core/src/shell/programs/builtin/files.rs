@@ -371,6 +371,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "bsdcpio",
             "pax",
             "dpkg-deb",
+            "dpkg",
             "uudecode",
             "unar",
             "cabextract",

@@ -223,11 +223,29 @@ pub(super) const ENTRIES: &[Entry] = &[
         ..PLAIN
     },
     Entry {
-        names: &["prettier", "eslint", "clang-format"],
-        in_place_options: &["--write", "-w", "--fix", "-i"],
-        runs_code_options: &["--plugin", "--config", "--rulesdir", "--resolve-plugins-relative-to"],
-        // The report (`ruff -o`, `eslint -o`) and the cache go where these say.
+        names: &["prettier", "clang-format"],
+        in_place_options: &["--write", "-w", "-i"],
+        runs_code_options: &["--plugin", "--config", "--resolve-plugins-relative-to"],
         write_options: &["-o", "--output-file", "--cache-dir", "--cache-location"],
+        ..PLAIN
+    },
+    // eslint loads JavaScript from its configuration (`-c`), a parser and plugins; its
+    // report and cache go where they say. (A formatter, `-f`, is mostly a built-in name.)
+    Entry {
+        names: &["eslint"],
+        in_place_options: &["--fix"],
+        runs_code_options: &[
+            "--plugin",
+            "-c",
+            "--config",
+            "--rulesdir",
+            "--resolve-plugins-relative-to",
+            "--parser",
+            "--parser-options",
+            "--flag",
+            "--inspect-config",
+        ],
+        write_options: &["-o", "--output-file", "--cache-location", "--cache-file"],
         ..PLAIN
     },
     // `ruff format` rewrites the files it is given by default, and `ruff check --fix`
@@ -251,7 +269,13 @@ pub(super) const ENTRIES: &[Entry] = &[
         write_options: &["-o", "--output-file", "--cache-dir"],
         ..PLAIN
     },
-    Entry { names: &["gofmt"], long_prefixes: false, in_place_options: &["-w"], ..PLAIN },
+    Entry {
+        names: &["gofmt"],
+        long_prefixes: false,
+        in_place_options: &["-w"],
+        write_options: &["-cpuprofile"],
+        ..PLAIN
+    },
     Entry {
         names: &["tsc"],
         long_prefixes: false,

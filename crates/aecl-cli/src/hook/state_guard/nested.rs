@@ -1,0 +1,99 @@
+//! Shell text carried in a word. Programs hand some of their options' values to a shell
+//! (`split --filter=CMD`, `tar --checkpoint-action=exec=CMD`, `zip -TT CMD`, `git
+//! difftool -x CMD`, `git filter-branch --tree-filter CMD`), and run a command a variable
+//! names (`GIT_EXTERNAL_DIFF`, `GIT_EDITOR`, `EDITOR`, `PAGER`): red team round 16 removed
+//! `.claude` through each. Which word of such a program a shell runs is not always known
+//! to the program table, so every word of a command whose writes the table cannot list,
+//! of git, and every value the line assigns, that reads as a command line writing a
+//! protected place is refused as that line would be.
+
+use std::path::Path;
+
+use aecl_core::shell::{Analysis, LineWrites, ProgramGuard, ShellArg, analyse_line, write_words};
+
+use super::protected::Protected;
+use super::reach::{Line, Refusal};
+
+/// Words longer than this are not read as command lines (the line's own limit bounds
+/// the whole).
+const MAX_TEXT: usize = 4096;
+
+/// Checks the command lines carried in the words of `analysis` (whose writes `found`
+/// lists), from each directory the line may run them in.
+pub fn check<'p>(
+    guard: &ProgramGuard,
+    analysis: &Analysis,
+    found: &LineWrites,
+    cwd: &Path,
+    protected: &'p Protected,
+) -> Result<(), Refusal<'p>> {
+    let opaque = found.opaque.iter().map(|o| (o.words.as_slice(), o.dirs.as_slice()));
+    let git = analysis.commands.iter().filter(|c| c.program == "git").map(|c| c.words.as_slice());
+    let cwd_text = cwd.to_str().map(str::to_owned);
+    let here = std::slice::from_ref(&cwd_text);
+    let mut carriers: Vec<(&ShellArg, &[Option<String>])> = Vec::new();
+    for (words, dirs) in opaque {
+        carriers.extend(words.iter().map(|w| (w, dirs)));
+    }
+    for words in git {
+        carriers.extend(words.iter().map(|w| (w, here)));
+    }
+    carriers.extend(analysis.assignments.iter().map(|a| (&a.value, here)));
+    for (word, dirs) in carriers {
+        for text in texts(&word.text) {
+            for dir in dirs {
+                check_text(guard, text, dir.as_deref(), protected)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The command lines a word may carry: itself, the value after an option's `=`, and
+/// after tar's `exec=`.
+fn texts(word: &str) -> Vec<&str> {
+    let mut out = vec![word];
+    if let Some((_, value)) = word.split_once('=') {
+        out.push(value);
+        if let Some((_, value)) = value.split_once('=') {
+            out.push(value);
+        }
+    }
+    out.retain(|text| {
+        text.len() <= MAX_TEXT && text.contains(|c: char| c.is_whitespace() || "<>;|&".contains(c))
+    });
+    out
+}
+
+/// Refuses `text` run as a command line in `dir` (`None`: only known at run time) when
+/// it writes a protected place.
+fn check_text<'p>(
+    guard: &ProgramGuard,
+    text: &str,
+    dir: Option<&str>,
+    protected: &'p Protected,
+) -> Result<(), Refusal<'p>> {
+    let (Ok(found), Ok(analysis)) = (write_words(guard, text, dir), analyse_line(text)) else {
+        return Ok(());
+    };
+    if found.writes.is_empty() && found.opaque.is_empty() {
+        return Ok(());
+    }
+    let Some(dir) = dir else {
+        return Err(Refusal::Unknown(format!(
+            "carries the command `{text}`, which runs in a directory only known at run time"
+        )));
+    };
+    let line = Line::new(text, &analysis, Path::new(dir)).noting_writes(&found.writes);
+    for write in &found.writes {
+        line.check_write(write, protected)?;
+    }
+    let mut dirs: Vec<Option<String>> =
+        found.writes.iter().flat_map(|w| w.dirs.iter().cloned()).collect();
+    dirs.dedup();
+    if dirs.is_empty() {
+        dirs.push(Some(dir.to_owned()));
+    }
+    line.check_trees(&analysis, &dirs, protected)?;
+    Ok(())
+}
