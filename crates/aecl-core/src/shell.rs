@@ -321,6 +321,10 @@ pub struct WriteWord {
     pub unnamed: Option<Unnamed>,
 }
 
+/// What a write of the arguments `xargs` appends says: an adapter that knows where they
+/// come from (`find ... | xargs rm`) may bound them.
+pub const APPENDED_ARGUMENTS: &str = "<arguments appended at run time>";
+
 /// What a write of the files a patch names says (`patch`, `git apply`): an adapter that
 /// can read the patch may name them.
 pub const PATCHED_FILES: &str = "the files the patch names";

@@ -38,6 +38,7 @@ mod expand;
 mod git_state;
 mod globstar;
 mod nested;
+mod output_variables;
 mod protected;
 mod reach;
 mod search;
@@ -221,7 +222,7 @@ pub fn check_untouched(
                     return refuse(protected, refusal);
                 }
             }
-            if let Err(refusal) = nested::check(guard, &analysis, &found, cwd, protected) {
+            if let Err(refusal) = nested::check(guard, command, &analysis, &found, cwd, protected) {
                 return refuse(protected, refusal);
             }
             if let Err(refusal) = client_config::check(command, &analysis) {
@@ -232,6 +233,9 @@ pub fn check_untouched(
             dirs.dedup();
             if dirs.is_empty() {
                 dirs.push(cwd_text.map(str::to_owned));
+            }
+            if let Err(refusal) = output_variables::check(&line, &analysis, &dirs, protected) {
+                return refuse(protected, refusal);
             }
             if let Err(refusal) = line.check_landings(&analysis, &dirs, protected) {
                 return refuse(protected, refusal);

@@ -197,6 +197,11 @@ pub(super) fn extractor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>
             }
             out.push(beneath(MEMBERS, dir));
         }
+        // `ar xP` writes each member at the full path it was stored with: anywhere.
+        "ar" if mode_has(&['P']) => {
+            out.push(Finding::Writes(ShellArg::known(".")));
+            out.push(unnamed_members());
+        }
         // An `ar` archive's members are plain names: each lands in the working directory.
         "ar" => {
             out.push(Finding::Writes(ShellArg::known(".")));
@@ -275,7 +280,7 @@ pub(super) fn compressor(program: &str, scanned: &Scanned, out: &mut Vec<Finding
         out.push(run_time(format!("the files `{program} -r` finds under its operands")));
     }
     let decompress = program.starts_with("un")
-        || matches!(program, "gunzip" | "bunzip2")
+        || matches!(program, "gunzip" | "bunzip2" | "lunzip")
         || has(&["-d", "--decompress", "--uncompress"]);
     let printing = has(&["-c", "--stdout", "--to-stdout", "-t", "--test", "-l", "--list"]);
     if !decompress || printing {

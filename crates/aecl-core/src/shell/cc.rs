@@ -88,6 +88,12 @@ pub(super) fn read(program: &str, words: &[ShellArg], out: &mut Vec<Finding>) {
         if let Some(value) = dump_file(&word.text) {
             push_write(value, word, out);
         }
+        // The output, and the dependency file, glued to their options (`-oF`, `-MFF`,
+        // clang's `-MJF`), which the table reads only apart.
+        let glued = ["-MF", "-MJ", "-o"].iter().find_map(|o| word.text.strip_prefix(o));
+        if let Some(value) = glued.filter(|v| !v.is_empty() && !v.starts_with("bjc")) {
+            push_write(value, word, out);
+        }
     }
     // `ld` itself reads its own options the way it reads those passed on.
     let streams = if program == "ld" {

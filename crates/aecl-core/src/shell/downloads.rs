@@ -43,7 +43,8 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
             Some(vec![url.text.clone()])
         };
         let Some(expanded) = expanded else {
-            push(None, url, dir.as_ref(), false, out);
+            let what = format!("the file `{}` is saved as", url.raw);
+            out.push(unnamed(&what, dir.as_ref(), Unnamed::Entry));
             continue;
         };
         let mut names: Vec<&str> = expanded
@@ -55,7 +56,7 @@ fn curl(scanned: &Scanned, out: &mut Vec<Finding>) {
         names.sort_unstable();
         names.dedup();
         for name in names {
-            push(Some(name.to_owned()), url, dir.as_ref(), false, out);
+            push(name.to_owned(), dir.as_ref(), out);
         }
     }
 }
@@ -161,45 +162,68 @@ fn outputs_of_patterns(
 }
 
 fn wget(scanned: &Scanned, out: &mut Vec<Finding>) {
+    // wget takes any unambiguous prefix of a long option (`--rec`, `--content-d`).
+    let has = |names: &[&str]| scanned.has_abbreviated(names);
     // One output document takes every URL (a write option of the table).
-    if scanned.has(&["-O", "--output-document"]) {
+    if has(&["-O", "--output-document"]) {
         return;
     }
-    let dir = scanned.values(&["-P", "--directory-prefix"]).last().cloned();
-    let recursive =
-        scanned.has(&["-r", "--recursive", "-m", "--mirror", "-p", "--page-requisites"]);
-    let server_named = scanned.has(&["--content-disposition", "--trust-server-names"]);
-    let directories = scanned.has(&["-x", "--force-directories"]);
+    let dir = value(scanned, "-P", "--directory-prefix");
+    let recursive = has(&["-r", "--recursive", "-m", "--mirror", "-p", "--page-requisites"]);
+    let server_named = has(&["--content-disposition", "--trust-server-names"]);
+    let directories = has(&["-x", "--force-directories"]);
     if recursive {
         let what = "the files a recursive fetch saves (`-r`, `-m`, `-p`)";
         out.push(unnamed(what, dir.as_ref(), Unnamed::Tree));
     } else if server_named {
         out.push(unnamed("the file the server names", dir.as_ref(), Unnamed::Entry));
     }
-    if scanned.has(&["-i", "--input-file"]) {
+    if has(&["-i", "--input-file"]) {
         let what = "the files of the URLs `-i` reads";
-        out.push(unnamed(
-            what,
-            dir.as_ref(),
-            if directories { Unnamed::Tree } else { Unnamed::Entry },
-        ));
+        let depth = if directories { Unnamed::Tree } else { Unnamed::Entry };
+        out.push(unnamed(what, dir.as_ref(), depth));
     }
-    let no_host = scanned.has(&["-nH", "--no-host-directories"]);
-    let cut = scanned.values(&["--cut-dirs"]).last().map(|v| v.text.parse::<usize>());
+    // The name of a URL that ends in `/` (`index.html` unless `--default-page` says).
+    let default_page = value(scanned, "", "--default-page");
+    let default_page = match &default_page {
+        Some(page) if !page.is_known() => {
+            out.push(unnamed("the page `--default-page` names", dir.as_ref(), Unnamed::Entry));
+            "index.html"
+        }
+        Some(page) => page.text.as_str(),
+        None => "index.html",
+    };
     for url in &scanned.positionals {
-        let name = if !url.is_known() {
-            None
-        } else if directories {
-            match cut {
-                Some(Err(_)) => None,
-                Some(Ok(cut)) => Some(wget_path(&url.text, !no_host, cut)),
-                None => Some(wget_path(&url.text, !no_host, 0)),
-            }
-        } else {
-            Some(saved_name(last_segment_with_query(&url.text)))
-        };
-        push(name, url, dir.as_ref(), directories, out);
+        if !url.is_known() {
+            let depth = if directories { Unnamed::Tree } else { Unnamed::Entry };
+            out.push(unnamed(&format!("the file `{}` is saved as", url.raw), dir.as_ref(), depth));
+            continue;
+        }
+        let name = saved_name(last_segment_with_query(&url.text), default_page);
+        if !directories {
+            push(name, dir.as_ref(), out);
+            continue;
+        }
+        // `-x` keeps the host (unless `-nH`) and the URL's directories (past
+        // `--cut-dirs`): every such tail of the path is written, whichever options the
+        // words spell.
+        let parts = wget_parts(&url.text, &name);
+        for start in 0..parts.len() {
+            push(parts.get(start..).unwrap_or_default().join("/"), dir.as_ref(), out);
+        }
     }
+}
+
+/// The value of the option `short` or `long` (or an unambiguous prefix of `long`).
+fn value(scanned: &Scanned, short: &str, long: &str) -> Option<ShellArg> {
+    scanned
+        .options
+        .iter()
+        .rev()
+        .filter(|o| {
+            o.names.iter().any(|n| n == short || n == long || super::scan::abbreviates(n, long))
+        })
+        .find_map(|o| o.value.clone())
 }
 
 /// Files only the run names, in the working directory or `dir`.
@@ -207,24 +231,9 @@ fn unnamed(what: &str, dir: Option<&ShellArg>, depth: Unnamed) -> Finding {
     Finding::Unnamed { what: what.to_owned(), dir: dir.cloned(), depth }
 }
 
-/// The write of `name` saved from `url`, in `dir`; `None`: a name only the run knows
-/// (directly in `dir`, or beneath it with `-x`, `tree`).
-fn push(
-    name: Option<String>,
-    url: &ShellArg,
-    dir: Option<&ShellArg>,
-    tree: bool,
-    out: &mut Vec<Finding>,
-) {
-    let target = match name {
-        Some(name) => ShellArg::known(&name),
-        None => {
-            let what = format!("the file `{}` is saved as", url.raw);
-            let depth = if tree { Unnamed::Tree } else { Unnamed::Entry };
-            out.push(unnamed(&what, dir, depth));
-            return;
-        }
-    };
+/// The write of `name` in `dir` (the working directory when `None`).
+fn push(name: String, dir: Option<&ShellArg>, out: &mut Vec<Finding>) {
+    let target = ShellArg::known(&name);
     out.push(match dir {
         Some(dir) => Finding::WritesUnder(target, dir.clone()),
         None => Finding::Writes(target),
@@ -256,9 +265,9 @@ fn last_segment_with_query(url: &str) -> &str {
     full.get(start..).unwrap_or_default()
 }
 
-/// The path wget saves a URL at with `-x`: the host (unless `-nH`), then the URL's
-/// directories past the first `cut`, then its name (`index.html` when it has none).
-fn wget_path(url: &str, host: bool, cut: usize) -> String {
+/// The components of the path wget saves a URL at with `-x`: the host, the URL's
+/// directories (decoded), then `name`.
+fn wget_parts(url: &str, name: &str) -> Vec<String> {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_name = authority.rsplit('@').next().unwrap_or_default();
@@ -268,21 +277,18 @@ fn wget_path(url: &str, host: bool, cut: usize) -> String {
     if !path.ends_with('/') {
         dirs.pop();
     }
-    let mut parts: Vec<String> = Vec::new();
-    if host {
-        parts.push(host_name.to_ascii_lowercase());
-    }
-    parts.extend(dirs.iter().skip(cut).map(|d| decoded(d)));
-    parts.push(saved_name(last_segment_with_query(url)));
-    parts.join("/")
+    let mut parts = vec![host_name.to_ascii_lowercase()];
+    parts.extend(dirs.iter().map(|d| decoded(d)));
+    parts.push(name.to_owned());
+    parts
 }
 
 /// The name wget saves a last segment as: decoded (a `/` in its query escaped again),
-/// `index.html` for none.
-fn saved_name(segment: &str) -> String {
+/// `default_page` for none.
+fn saved_name(segment: &str, default_page: &str) -> String {
     let name = decoded(segment).replace('/', "%2F");
     if name.is_empty() || name.starts_with('?') {
-        return format!("index.html{name}");
+        return format!("{default_page}{name}");
     }
     name
 }
@@ -326,7 +332,8 @@ mod tests {
         assert_eq!(last_segment_with_query("https://x.test/dir/"), "");
         assert_eq!(decoded("settings%2Ejson"), "settings.json");
         assert_eq!(decoded("a%2Fb"), "a%2Fb");
-        assert_eq!(saved_name("?a=/b"), "index.html?a=%2Fb");
+        assert_eq!(saved_name("?a=/b", "index.html"), "index.html?a=%2Fb");
+        assert_eq!(saved_name("", "settings.json"), "settings.json");
         assert_eq!(
             expand_pattern("https://x/part[1-3].tgz").unwrap(),
             ["https://x/part1.tgz", "https://x/part2.tgz", "https://x/part3.tgz"]
@@ -342,13 +349,9 @@ mod tests {
         assert!(expand_pattern("https://x/[1-100000]").is_none());
         assert!(expand_pattern("https://x/{a").is_none());
         assert_eq!(
-            wget_path("https://user@X.test:8080/a/b/settings.json", true, 0),
-            "x.test/a/b/settings.json"
+            wget_parts("https://user@X.test:8080/a/%2Eclaude/s", "s"),
+            ["x.test", "a", ".claude", "s"]
         );
-        assert_eq!(
-            wget_path("https://x.test/a/.claude/settings.json", false, 1),
-            ".claude/settings.json"
-        );
-        assert_eq!(wget_path("https://x.test/a/", false, 0), "a/index.html");
+        assert_eq!(wget_parts("https://x.test/a/", "index.html"), ["x.test", "a", "index.html"]);
     }
 }

@@ -692,11 +692,7 @@ const RESPONSE_FILES: [&str; 9] =
 
 /// The words `xargs` appends at run time, as one word only known then.
 fn appended_word() -> ShellArg {
-    ShellArg {
-        raw: "<arguments appended at run time>".to_owned(),
-        expansion: true,
-        ..ShellArg::default()
-    }
+    ShellArg { raw: super::APPENDED_ARGUMENTS.to_owned(), expansion: true, ..ShellArg::default() }
 }
 
 /// Programs that hand the rest of their words to a command the analyser reads by itself

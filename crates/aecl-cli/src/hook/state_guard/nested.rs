@@ -9,19 +9,22 @@
 
 use std::path::Path;
 
-use aecl_core::shell::{Analysis, LineWrites, ProgramGuard, ShellArg, analyse_line, write_words};
+use aecl_core::shell::{
+    Analysis, LineWrites, OpaqueCommand, ProgramGuard, ShellArg, analyse_line, write_words,
+};
 
 use super::protected::Protected;
-use super::reach::{Line, Refusal};
+use super::reach::{COMMAND_TEXT, Line, Refusal};
 
 /// Words longer than this are not read as command lines (the line's own limit bounds
 /// the whole).
 const MAX_TEXT: usize = 4096;
 
-/// Checks the command lines carried in the words of `analysis` (whose writes `found`
-/// lists), from each directory the line may run them in.
+/// Checks the command lines carried in the words of the line `text` (its `analysis`,
+/// whose writes `found` lists), from each directory the line may run them in.
 pub fn check<'p>(
     guard: &ProgramGuard,
+    text: &str,
     analysis: &Analysis,
     found: &LineWrites,
     cwd: &Path,
@@ -39,18 +42,36 @@ pub fn check<'p>(
         carriers.extend(words.iter().map(|w| (w, here)));
     }
     carriers.extend(analysis.assignments.iter().map(|a| (&a.value, here)));
+    // A here-string is the commands of an editor or a database shell that reads its
+    // standard input (`ed -s x <<< 'w .claude/settings.json'`): each piece may be a path.
+    let line = Line::new(text, analysis, cwd);
+    let consumers = analysis.commands.iter().filter(|c| COMMAND_TEXT.contains(&c.program.as_str()));
+    for consumer in consumers {
+        for fed_text in analysis.redirections.iter().filter(|r| r.operator == "<<<") {
+            let fed = OpaqueCommand {
+                program: consumer.program.clone(),
+                words: vec![fed_text.target.clone()],
+                dirs: here.to_vec(),
+                appended: false,
+                tree: false,
+            };
+            line.check_opaque(&fed, protected)?;
+        }
+    }
     for (word, dirs) in carriers {
-        for text in texts(&word.text) {
+        for carried in texts(&word.text) {
             for dir in dirs {
-                check_text(guard, text, dir.as_deref(), protected)?;
+                check_text(guard, carried, dir.as_deref(), protected)?;
             }
         }
     }
     Ok(())
 }
 
-/// The command lines a word may carry: itself, the value after an option's `=`, and
-/// after tar's `exec=`.
+/// The command lines a word may carry: itself, the value after an option's `=` (and
+/// after tar's `exec=`), the value glued to a short option (`-x'CMD'`, `-TT'CMD'`), and
+/// the command after an escape to the shell (`!CMD`, vim's `:!CMD`, gdb's `shell CMD`,
+/// sed's and ed's `e CMD` after an address).
 fn texts(word: &str) -> Vec<&str> {
     let mut out = vec![word];
     if let Some((_, value)) = word.split_once('=') {
@@ -58,6 +79,17 @@ fn texts(word: &str) -> Vec<&str> {
         if let Some((_, value)) = value.split_once('=') {
             out.push(value);
         }
+    }
+    if word.starts_with('-') && !word.starts_with("--") {
+        out.extend(word.get(2..));
+        out.extend(word.get(3..));
+    }
+    for text in out.clone() {
+        let trimmed = text.trim_start();
+        let after_address =
+            trimmed.trim_start_matches(|c: char| c.is_ascii_digit() || "$,".contains(c));
+        out.extend(["!", ":!", "shell ", "system "].iter().filter_map(|p| trimmed.strip_prefix(p)));
+        out.extend(after_address.strip_prefix("e "));
     }
     out.retain(|text| {
         text.len() <= MAX_TEXT && text.contains(|c: char| c.is_whitespace() || "<>;|&".contains(c))

@@ -73,10 +73,29 @@ pub struct Line<'a> {
 impl<'a> Line<'a> {
     pub fn new(text: &'a str, analysis: &Analysis, cwd: &'a Path) -> Line<'a> {
         let commands = &analysis.commands;
-        let reaches: Vec<Option<Vec<(ShellArg, Names)>>> =
-            commands.iter().filter(|c| c.program == "find").map(find_reach).collect();
-        // `find -files0-from F` starts where F says: like `xargs`, anywhere.
-        let xargs = commands.iter().any(|c| matches!(c.program.as_str(), "xargs" | "parallel"))
+        // `find -files0-from F` starts where F says: like `xargs`, anywhere. But `find ...
+        // | xargs CMD`, the line's first command its one find and an xargs reading no
+        // file, hands CMD what find finds.
+        let piped_find = commands.first().is_some_and(|c| c.program == "find")
+            && commands.iter().filter(|c| c.program == "find").count() == 1
+            && commands
+                .iter()
+                .filter(|c| matches!(c.program.as_str(), "xargs" | "parallel"))
+                .count()
+                == 1
+            && commands.get(1).is_some_and(|c| {
+                c.program == "xargs"
+                    && c.words.iter().all(|w| {
+                        w.is_known() && !(w.text.starts_with("-a") || w.text.starts_with("--arg"))
+                    })
+            });
+        let reaches: Vec<Option<Vec<(ShellArg, Names)>>> = commands
+            .iter()
+            .filter(|c| c.program == "find")
+            .map(|c| find_reach(c, piped_find))
+            .collect();
+        let xargs = (!piped_find
+            && commands.iter().any(|c| matches!(c.program.as_str(), "xargs" | "parallel")))
             || reaches.iter().any(Option::is_none);
         let finds: Vec<(ShellArg, Names)> = reaches.into_iter().flatten().flatten().collect();
         let found = if xargs {
@@ -145,6 +164,13 @@ impl<'a> Line<'a> {
                 self.check_path(file, &write.dirs, how, &write.word.raw, protected)?;
             }
             return Ok(());
+        }
+        // What `find ... | xargs` appends: a path find found.
+        if write.word.raw == aecl_core::shell::APPENDED_ARGUMENTS
+            && matches!(self.found, Some(Some(_)))
+        {
+            let found = ShellArg::known("{}");
+            return self.placeholder(&found, &write.dirs, protected).unwrap_or(Ok(()));
         }
         if let Some(refusal) = self.placeholder(&write.word, &write.dirs, protected) {
             return refusal;
@@ -474,7 +500,7 @@ impl<'a> Line<'a> {
 
 /// Programs whose words may be commands of their own that name files (`:w FILE`,
 /// `.output FILE`, `.import FILE`).
-const COMMAND_TEXT: [&str; 9] =
+pub const COMMAND_TEXT: [&str; 9] =
     ["vim", "vi", "nvim", "ex", "view", "vimdiff", "sqlite3", "duckdb", "ed"];
 
 /// The paths a word of an opaque command may name: itself, or for an option word the
@@ -502,13 +528,17 @@ fn find_starts(command: &SimpleCommand) -> Vec<ShellArg> {
 /// expression reaches an action for; the root for every starting point when it follows
 /// links (`-L`, `-follow`: a link beneath leads anywhere); `None` when its starting points
 /// are only known at run time (`-files0-from`).
-fn find_reach(command: &SimpleCommand) -> Option<Vec<(ShellArg, Names)>> {
+fn find_reach(command: &SimpleCommand, printed: bool) -> Option<Vec<(ShellArg, Names)>> {
     let known = |name: &str| command.words.iter().any(|w| w.is_known() && w.text == name);
     if known("-files0-from") {
         return None;
     }
     let (starts, expression) = find_parts(command);
-    let names = trees::find_names(command, expression);
+    let names = if printed {
+        find_expr::printed(command.words.get(expression..).unwrap_or_default())
+    } else {
+        trees::find_names(command, expression)
+    };
     let follows = known("-L") || known("-follow");
     Some(
         starts

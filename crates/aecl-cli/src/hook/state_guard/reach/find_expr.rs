@@ -65,10 +65,32 @@ type Reading = (Filter, Filter);
 
 /// The names `find`'s expression, `words`, reaches an action on.
 pub fn names(words: &[ShellArg]) -> Names {
-    let mut parser = Parser { words, at: 0 };
+    let mut parser = Parser { words, at: 0, prints: false };
     let reading = parser.expr();
     match reading {
         Some((_, Filter::Union(names))) if parser.at == words.len() => Some(names),
+        _ => None,
+    }
+}
+
+/// The names `find`'s expression, `words`, prints (`find ... | xargs CMD` hands them to
+/// CMD): where `-print`, `-print0`, `-printf` or `-ls` runs, or, with no action at all,
+/// wherever the expression is true (find's implicit `-print`).
+pub fn printed(words: &[ShellArg]) -> Names {
+    const ACTIONS: [&str; 14] = [
+        "-delete", "-exec", "-execdir", "-ok", "-okdir", "-print", "-print0", "-printf", "-ls",
+        "-fprint", "-fprint0", "-fprintf", "-fls", "-quit",
+    ];
+    let mut parser = Parser { words, at: 0, prints: true };
+    let reading = parser.expr();
+    let implicit = !words.iter().any(|w| w.is_known() && ACTIONS.contains(&w.text.as_str()));
+    match reading {
+        Some((selects, acts)) if parser.at == words.len() => {
+            match if implicit { selects } else { acts } {
+                Filter::Union(names) => Some(names),
+                Filter::Any => None,
+            }
+        }
         _ => None,
     }
 }
@@ -92,6 +114,8 @@ pub fn selected(names: &[Vec<Pattern>], name: &str) -> bool {
 struct Parser<'w> {
     words: &'w [ShellArg],
     at: usize,
+    /// Printing is the action read (`printed`).
+    prints: bool,
 }
 
 impl Parser<'_> {
@@ -150,6 +174,11 @@ impl Parser<'_> {
             }
             "-empty" | "-false" => Some((Filter::NONE, Filter::NONE)),
             "-delete" => Some((Filter::Any, Filter::Any)),
+            "-print" | "-print0" | "-ls" if self.prints => Some((Filter::Any, Filter::Any)),
+            "-printf" if self.prints => {
+                self.at += 1;
+                (self.at <= self.words.len()).then_some((Filter::Any, Filter::Any))
+            }
             "-exec" | "-execdir" | "-ok" | "-okdir" => {
                 // The command's words, to its `;` or `{} +`.
                 let mut previous = String::new();
@@ -235,6 +264,23 @@ mod tests {
 
     fn p(text: &str) -> Pattern {
         (text.to_owned(), false)
+    }
+
+    #[test]
+    fn the_names_find_prints_for_xargs() {
+        let read_printed = |line: &str| {
+            let words: Vec<ShellArg> = line.split(' ').map(ShellArg::known).collect();
+            printed(&words)
+        };
+        // Without an action, find prints wherever its expression is true.
+        assert_eq!(read_printed("-name *.log"), Some(vec![vec![p("*.log")]]));
+        assert_eq!(read_printed("-type f -name *.log -print0"), Some(vec![vec![p("*.log")]]));
+        assert_eq!(
+            read_printed("-path ./x -prune -o -name *.o -print"),
+            Some(vec![vec![p("*.o")]])
+        );
+        assert_eq!(read_printed("-type f"), None);
+        assert_eq!(read_printed("-name *.log -o -type f"), None);
     }
 
     #[test]

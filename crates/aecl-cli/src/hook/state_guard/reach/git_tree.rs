@@ -354,10 +354,12 @@ fn reaches_any(words: &[ShellArg]) -> Option<String> {
         return Some(format!("`git {text}`, which reads `{}` only when it runs", word.raw));
     }
     let any = match text {
-        "bisect" => !matches!(
-            first.as_deref(),
-            None | Some("log" | "visualize" | "view" | "terms" | "help")
-        ),
+        // `bisect start` with no revisions checks nothing out yet.
+        "bisect" => match first.as_deref() {
+            None | Some("log" | "visualize" | "view" | "terms" | "help") => false,
+            Some("start") => positionals(rest).len() > 1,
+            Some(_) => true,
+        },
         "sparse-checkout" => first.as_deref() != Some("list"),
         "checkout" | "switch" => has(rest, &["--orphan"], None),
         // From a repository the line names (a URL, a path, `host:path`) rather than a

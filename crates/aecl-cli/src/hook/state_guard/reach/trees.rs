@@ -176,8 +176,8 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
             }
             "find" if command.flags.iter().any(|f| f == "delete") => {
                 // Starting points only known at run time: anywhere.
-                let reach =
-                    find_reach(command).unwrap_or_else(|| vec![(ShellArg::known("/"), None)]);
+                let reach = find_reach(command, false)
+                    .unwrap_or_else(|| vec![(ShellArg::known("/"), None)]);
                 out.extend(reach.into_iter().map(|(word, names)| Root {
                     index: i,
                     word,

@@ -308,7 +308,11 @@ pub(super) const ENTRIES: &[Entry] = &[
     // path), decompressors FILE without it (`archives.rs`). A list of files read from a file (`--filelist`, `--files`) names files the
     // table cannot see: refused as code is.
     Entry {
-        names: &["gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "lzma", "unlzma", "lz4"],
+        names: &[
+            "gzip", "gunzip", "pigz", "unpigz", "bzip2", "bunzip2", "pbzip2", "lbzip2", "xz",
+            "unxz", "lzma", "unlzma", "lz4", "unlz4", "lzip", "lunzip", "plzip", "brotli",
+            "unbrotli", "lzop",
+        ],
         value_options: &["-F", "--format", "-C", "--check", "-T", "--threads", "-M", "--memlimit"],
         write_options: &["-o", "--output", "-S", "--suffix"],
         runs_code_options: &["--files", "--files0"],
