@@ -68,6 +68,9 @@ pub struct Line<'a> {
     /// (`Line::noting_writes`: unless the line may write it first).
     patch: Option<patches::PatchInput>,
     patched: Option<Vec<String>>,
+    /// The line starts with a `cd` to a directory that exists: the commands after it run
+    /// there (or not at all), never in `cwd` (`cd build && tar xzf ../a.tgz`).
+    leaves_cwd: bool,
 }
 
 impl<'a> Line<'a> {
@@ -128,6 +131,7 @@ impl<'a> Line<'a> {
             destinations: commands.iter().filter_map(destination).collect(),
             patch: patches::input(analysis, cwd),
             patched: None,
+            leaves_cwd: leaves_cwd(text, commands, cwd),
         }
     }
 
@@ -496,6 +500,22 @@ impl<'a> Line<'a> {
             })
             .collect()
     }
+}
+
+/// Whether the line's first command is a `cd` (or `pushd`) to one directory that exists
+/// and can be entered: whatever follows it runs there, or after `&&` not at all, so never
+/// in `cwd` unless another `cd` goes back (a directory of its own in the line's set).
+fn leaves_cwd(text: &str, commands: &[SimpleCommand], cwd: &Path) -> bool {
+    let Some(first) = commands.first().filter(|c| matches!(c.program.as_str(), "cd" | "pushd"))
+    else {
+        return false;
+    };
+    let [target] = first.words.as_slice() else { return false };
+    if !target.is_known() || target.text.starts_with(['-', '+']) || text.contains("CDPATH") {
+        return false;
+    }
+    let dir = cwd.join(&target.text);
+    dir.is_dir() && std::fs::read_dir(&dir).is_ok()
 }
 
 /// Programs whose words may be commands of their own that name files (`:w FILE`,

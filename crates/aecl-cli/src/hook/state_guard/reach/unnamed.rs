@@ -28,7 +28,13 @@ impl Line<'_> {
         protected: &'p Protected,
     ) -> Result<(), Refusal<'p>> {
         let what = &write.word.raw;
-        for dir in self.absolute(".", &write.dirs)? {
+        // The first of the directories is the agent's `cwd`, which a line that starts by
+        // leaving it never writes in.
+        let dirs = match write.dirs.split_first() {
+            Some((_, rest)) if self.leaves_cwd && !rest.is_empty() => rest,
+            _ => write.dirs.as_slice(),
+        };
+        for dir in self.absolute(".", dirs)? {
             let found =
                 glob(&dir).map_err(|e| Refusal::Unknown(format!("writes {what} in {e}")))?;
             for dir in found {
