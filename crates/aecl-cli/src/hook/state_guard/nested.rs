@@ -42,15 +42,25 @@ pub fn check<'p>(
         carriers.extend(words.iter().map(|w| (w, here)));
     }
     carriers.extend(analysis.assignments.iter().map(|a| (&a.value, here)));
-    // A here-string is the commands of an editor or a database shell that reads its
-    // standard input (`ed -s x <<< 'w .claude/settings.json'`): each piece may be a path.
+    // A here-string, or what `echo` and `printf` print, is the commands of an editor or a
+    // database shell that reads its standard input (`ed -s x <<< 'w .claude/settings.json'`,
+    // `echo '!rm -rf .claude' | ed -s x`): each piece may be a path or a command line.
     let line = Line::new(text, analysis, cwd);
     let consumers = analysis.commands.iter().filter(|c| COMMAND_TEXT.contains(&c.program.as_str()));
     for consumer in consumers {
-        for fed_text in analysis.redirections.iter().filter(|r| r.operator == "<<<") {
+        // Here-strings, and what `echo` or `printf` writes into a pipe to it.
+        let printed = analysis
+            .commands
+            .iter()
+            .filter(|c| matches!(c.program.as_str(), "echo" | "printf"))
+            .flat_map(|c| c.words.iter());
+        let here_strings = analysis.redirections.iter().filter(|r| r.operator == "<<<");
+        for fed_text in here_strings.map(|r| &r.target).chain(printed) {
+            // printf's `\n` ends a command as a newline would.
+            let text = fed_text.text.replace("\\n", "\n").replace("\\t", "\t");
             let fed = OpaqueCommand {
                 program: consumer.program.clone(),
-                words: vec![fed_text.target.clone()],
+                words: vec![ShellArg { text, ..fed_text.clone() }],
                 dirs: here.to_vec(),
                 appended: false,
                 tree: false,
@@ -71,7 +81,8 @@ pub fn check<'p>(
 /// The command lines a word may carry: itself, the value after an option's `=` (and
 /// after tar's `exec=`), the value glued to a short option (`-x'CMD'`, `-TT'CMD'`), and
 /// the command after an escape to the shell (`!CMD`, vim's `:!CMD`, gdb's `shell CMD`,
-/// sed's and ed's `e CMD` after an address).
+/// sed's and ed's `e CMD` after an address, the replacement of sed's `s///e`), in each
+/// command of a script.
 fn texts(word: &str) -> Vec<&str> {
     let mut out = vec![word];
     if let Some((_, value)) = word.split_once('=') {
@@ -84,17 +95,47 @@ fn texts(word: &str) -> Vec<&str> {
         out.extend(word.get(2..));
         out.extend(word.get(3..));
     }
+    // A value quoted inside a variable (`GIT_CONFIG_PARAMETERS="'k'='CMD'"`).
     for text in out.clone() {
+        out.push(text.trim_matches(['\'', '"']));
+    }
+    // Each command of a script (`y/x/y/;1e CMD`), then after an escape to the shell.
+    let commands: Vec<&str> = out.iter().flat_map(|text| text.split([';', '\n'])).collect();
+    for text in commands {
         let trimmed = text.trim_start();
-        let after_address =
-            trimmed.trim_start_matches(|c: char| c.is_ascii_digit() || "$,".contains(c));
         out.extend(["!", ":!", "shell ", "system "].iter().filter_map(|p| trimmed.strip_prefix(p)));
-        out.extend(after_address.strip_prefix("e "));
+        let command = sed_address(trimmed).trim_start();
+        out.extend(command.strip_prefix('e').filter(|c| c.starts_with(char::is_whitespace)));
+        out.extend(executed_replacement(command));
     }
     out.retain(|text| {
         text.len() <= MAX_TEXT && text.contains(|c: char| c.is_whitespace() || "<>;|&".contains(c))
     });
     out
+}
+
+/// `text` after a sed or ed address: line numbers, `$`, `,`, `~` steps, `/REGEX/`.
+fn sed_address(text: &str) -> &str {
+    let mut rest = text;
+    loop {
+        let before = rest.len();
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || "$,~ ".contains(c));
+        if let Some(regex) = rest.strip_prefix('/') {
+            rest = regex.split_once('/').map_or("", |(_, after)| after);
+        }
+        if rest.len() == before {
+            return rest;
+        }
+    }
+}
+
+/// The replacement of a sed `s` command whose `e` flag runs it (`s/.*/CMD/e`).
+fn executed_replacement(command: &str) -> Option<&str> {
+    let rest = command.strip_prefix('s')?;
+    let delimiter = rest.chars().next().filter(|c| !c.is_alphanumeric() && !c.is_whitespace())?;
+    let mut parts = rest.get(delimiter.len_utf8()..)?.splitn(3, delimiter);
+    let (_, replacement, flags) = (parts.next()?, parts.next()?, parts.next()?);
+    flags.contains('e').then_some(replacement)
 }
 
 /// Refuses `text` run as a command line in `dir` (`None`: only known at run time) when

@@ -48,18 +48,41 @@ pub fn check<'p>(
     dirs: &[Option<String>],
     protected: &'p Protected,
 ) -> Result<(), Refusal<'p>> {
-    let write = |word: ShellArg| WriteWord { word, dirs: dirs.to_vec(), unnamed: None };
-    for assignment in &analysis.assignments {
-        let name = assignment.name.as_str();
+    // Where the line may be when the variable is read: the write paths' directories, and
+    // every directory its `cd`s go to as this guard reads them (`cd ~/.claude && export
+    // HISTFILE=settings.json`).
+    let mut dirs = dirs.to_vec();
+    dirs.extend(line.cd_targets(analysis).iter().map(|dir| dir.to_str().map(str::to_owned)));
+    dirs.dedup();
+    let write = |word: ShellArg| WriteWord { word, dirs: dirs.clone(), unnamed: None };
+    // `NAME=VALUE` before a command or alone, and as a word of the built-ins that set
+    // variables (`export`, `declare -x`, `typeset`, `local`, `readonly`).
+    let declared = analysis
+        .commands
+        .iter()
+        .filter(|c| {
+            matches!(c.program.as_str(), "export" | "declare" | "typeset" | "local" | "readonly")
+        })
+        .flat_map(|c| &c.words)
+        .filter_map(|word| {
+            let (name, value) = word.text.split_once('=')?;
+            let raw = word.raw.split_once('=').map_or("", |(_, raw)| raw);
+            Some((
+                name.to_owned(),
+                ShellArg { text: value.to_owned(), raw: raw.to_owned(), ..word.clone() },
+            ))
+        });
+    let assigned = analysis.assignments.iter().map(|a| (a.name.clone(), a.value.clone()));
+    for (name, value) in assigned.chain(declared) {
+        let name = name.as_str();
         if name.starts_with("GIT_TRACE") || FILE_VARIABLES.contains(&name) {
             // `GIT_TRACE=1` prints to standard error; a number is a descriptor.
-            let value = &assignment.value;
             if value.is_known() && (value.text.is_empty() || is_flag(&value.text)) {
                 continue;
             }
-            line.check_write(&write(value.clone()), protected)?;
+            line.check_write(&write(value), protected)?;
         } else if OPTION_VARIABLES.contains(&name) {
-            for piece in pieces(&assignment.value) {
+            for piece in pieces(&value) {
                 line.check_write(&write(piece), protected)?;
             }
         }

@@ -77,21 +77,33 @@ impl<'a> Line<'a> {
     pub fn new(text: &'a str, analysis: &Analysis, cwd: &'a Path) -> Line<'a> {
         let commands = &analysis.commands;
         // `find -files0-from F` starts where F says: like `xargs`, anywhere. But `find ...
-        // | xargs CMD`, the line's first command its one find and an xargs reading no
-        // file, hands CMD what find finds.
-        let piped_find = commands.first().is_some_and(|c| c.program == "find")
+        // -print0 | xargs -0 CMD` (the line's one find first, piped to its one xargs, which
+        // reads no file) hands CMD the names find prints, whole: without `-0`, xargs splits
+        // a name at blanks (`a .claude b.txt`).
+        // xargs's own options, as written (its words are what it runs).
+        let xargs_options: Vec<&str> =
+            text.split_once("xargs").map_or_else(Vec::new, |(_, after)| {
+                after.split_whitespace().take_while(|t| t.starts_with('-')).collect()
+            });
+        let short = |o: &&str, letter: char| !o.starts_with("--") && o.contains(letter);
+        let whole = xargs_options.iter().any(|o| *o == "--null" || short(o, '0'));
+        let reads_elsewhere = xargs_options.iter().any(|o| {
+            o.starts_with("--arg") || o.starts_with("--delim") || short(o, 'a') || short(o, 'd')
+        });
+        let piped_find = commands
+            .first()
+            .is_some_and(|c| c.program == "find" && c.words.iter().any(|w| w.text == "-print0"))
             && commands.iter().filter(|c| c.program == "find").count() == 1
             && commands
                 .iter()
                 .filter(|c| matches!(c.program.as_str(), "xargs" | "parallel"))
                 .count()
                 == 1
-            && commands.get(1).is_some_and(|c| {
-                c.program == "xargs"
-                    && c.words.iter().all(|w| {
-                        w.is_known() && !(w.text.starts_with("-a") || w.text.starts_with("--arg"))
-                    })
-            });
+            && commands.get(1).is_some_and(|c| c.program == "xargs")
+            && whole
+            && !reads_elsewhere
+            && analysis.redirections.iter().all(|r| !r.operator.starts_with('<'))
+            && text.split_once("xargs").is_some_and(|(before, _)| before.trim_end().ends_with('|'));
         let reaches: Vec<Option<Vec<(ShellArg, Names)>>> = commands
             .iter()
             .filter(|c| c.program == "find")

@@ -12,7 +12,7 @@ impl Line<'_> {
     /// The directories the line's commands may run in: the agent's `cwd` and where each
     /// `cd` or `pushd` of the line goes from those before it (bounded); a `cd` with no
     /// directory goes home.
-    pub(super) fn cd_targets(&self, analysis: &Analysis) -> Vec<PathBuf> {
+    pub fn cd_targets(&self, analysis: &Analysis) -> Vec<PathBuf> {
         const MAX_DIRS: usize = 32;
         let mut dirs = vec![self.cwd.to_owned()];
         let cds = analysis.commands.iter().filter(|c| matches!(c.program.as_str(), "cd" | "pushd"));

@@ -83,6 +83,10 @@ pub fn printed(words: &[ShellArg]) -> Names {
     ];
     let mut parser = Parser { words, at: 0, prints: true };
     let reading = parser.expr();
+    // A format prints whatever text it holds, not the name.
+    if words.iter().any(|w| matches!(w.text.as_str(), "-printf" | "-fprintf")) {
+        return None;
+    }
     let implicit = !words.iter().any(|w| w.is_known() && ACTIONS.contains(&w.text.as_str()));
     match reading {
         Some((selects, acts)) if parser.at == words.len() => {
@@ -280,6 +284,7 @@ mod tests {
             Some(vec![vec![p("*.o")]])
         );
         assert_eq!(read_printed("-type f"), None);
+        assert_eq!(read_printed("-name *.txt -printf .claude"), None);
         assert_eq!(read_printed("-name *.log -o -type f"), None);
     }
 

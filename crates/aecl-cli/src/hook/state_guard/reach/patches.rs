@@ -1,7 +1,7 @@
 //! The files a patch writes, read from the patch when the line gives its file (`patch
 //! -p1 < fix.diff`, `patch -i fix.diff`, `git apply fix.diff`) and the line does not
-//! write that file first: each file its headers name (`---`/`+++`, `diff --git`, a
-//! rename's or copy's target) is checked as a write, at every strip of its leading
+//! write that file first: each file its headers name (`---`/`+++`, `Index:`, `diff
+//! --git`, a rename's or copy's target) is checked as a write, at every strip of its leading
 //! components (`-p` aside, which only some of them are). A patch that is not plain (an
 //! ed script, a link's or a binary's change, a quoted name, no header at all) stays a
 //! write of files only known at run time.
@@ -27,7 +27,10 @@ pub(super) fn input(analysis: &Analysis, cwd: &Path) -> Option<PatchInput> {
             || (c.program == "git" && c.words.first().is_some_and(|w| w.text == "apply"))
     });
     let command = patches.next()?;
-    if patches.next().is_some() || command.words.iter().any(|w| !w.is_known()) {
+    // A `cd` of the line moves where the patch file is opened from.
+    let moves =
+        analysis.commands.iter().any(|c| matches!(c.program.as_str(), "cd" | "pushd" | "popd"));
+    if moves || patches.next().is_some() || command.words.iter().any(|w| !w.is_known()) {
         return None;
     }
     let words = &command.words;
@@ -62,7 +65,12 @@ pub(super) fn input(analysis: &Analysis, cwd: &Path) -> Option<PatchInput> {
         let file = named.or_else(redirected)?;
         (file, value("-d", "--directory"))
     };
-    Some(PatchInput { file: cwd.join(file), dir })
+    // patch changes to `-d DIR` before it opens its input.
+    let base = match (&dir, command.program.as_str()) {
+        (Some(dir), "patch") => cwd.join(dir),
+        _ => cwd.to_path_buf(),
+    };
+    Some(PatchInput { file: base.join(file), dir })
 }
 
 /// The files the patch names, when `writes` (the line's) cannot be writing its file.
@@ -114,7 +122,7 @@ fn named_files(text: &str) -> Option<Vec<String>> {
             names.extend(rest.split(' ').map(str::to_owned));
             continue;
         } else if let Some(rest) =
-            ["+++ ", "--- ", "*** ", "rename to ", "rename from ", "copy to "]
+            ["+++ ", "--- ", "*** ", "Index: ", "rename to ", "rename from ", "copy to "]
                 .iter()
                 .find_map(|p| line.strip_prefix(p))
         {
