@@ -4,8 +4,8 @@
 //! names (`GIT_EXTERNAL_DIFF`, `GIT_EDITOR`, `EDITOR`, `PAGER`): red team round 16 removed
 //! `.claude` through each. Which word of such a program a shell runs is not always known
 //! to the program table, so every word of a command whose writes the table cannot list,
-//! of git, and every value the line assigns, that reads as a command line writing a
-//! protected place is refused as that line would be.
+//! of git, and every value the line assigns (`X=V`, `export X=V`), that reads as a
+//! command line writing a protected place is refused as that line would be.
 
 use std::path::Path;
 
@@ -31,14 +31,24 @@ pub fn check<'p>(
     protected: &'p Protected,
 ) -> Result<(), Refusal<'p>> {
     let opaque = found.opaque.iter().map(|o| (o.words.as_slice(), o.dirs.as_slice()));
-    let git = analysis.commands.iter().filter(|c| c.program == "git").map(|c| c.words.as_slice());
+    // git, and the built-ins that set variables (`export GIT_EDITOR='CMD'`).
+    let carrying = analysis
+        .commands
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.program.as_str(),
+                "git" | "export" | "declare" | "typeset" | "local" | "readonly"
+            )
+        })
+        .map(|c| c.words.as_slice());
     let cwd_text = cwd.to_str().map(str::to_owned);
     let here = std::slice::from_ref(&cwd_text);
     let mut carriers: Vec<(&ShellArg, &[Option<String>])> = Vec::new();
     for (words, dirs) in opaque {
         carriers.extend(words.iter().map(|w| (w, dirs)));
     }
-    for words in git {
+    for words in carrying {
         carriers.extend(words.iter().map(|w| (w, here)));
     }
     carriers.extend(analysis.assignments.iter().map(|a| (&a.value, here)));

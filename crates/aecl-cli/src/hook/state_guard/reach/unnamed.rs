@@ -1,6 +1,5 @@
-//! Writes of files only the run names (`WriteWord::unnamed`): an archive's members, a
-//! patch's files, a recursive download beneath a directory, a download the server names
-//! directly in one. Each directory the line may write them in is checked for what such a
+//! Writes of files only the run names (`WriteWord::unnamed`): an archive's members or a
+//! recursive download beneath a directory, a download the server names directly in one. Each directory the line may write them in is checked for what such a
 //! file could be: a settings file that is or may be there, aecl's program, the state or
 //! policy directory; beneath a directory, also the links already in it (a member `l/x`
 //! is written through a link `l` an earlier command left, to `~/.claude` say) and other
