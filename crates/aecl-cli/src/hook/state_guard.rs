@@ -222,7 +222,7 @@ pub fn check_untouched(
                     return refuse(protected, refusal);
                 }
             }
-            if let Err(refusal) = nested::check(guard, command, &analysis, &found, cwd, protected) {
+            if let Err(refusal) = nested::check(guard, &line, &analysis, &found, cwd, protected) {
                 return refuse(protected, refusal);
             }
             if let Err(refusal) = client_config::check(command, &analysis) {

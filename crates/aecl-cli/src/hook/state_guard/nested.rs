@@ -20,11 +20,11 @@ use super::reach::{COMMAND_TEXT, Line, Refusal};
 /// the whole).
 const MAX_TEXT: usize = 4096;
 
-/// Checks the command lines carried in the words of the line `text` (its `analysis`,
-/// whose writes `found` lists), from each directory the line may run them in.
+/// Checks the command lines carried in the words of `line` (its `analysis`, whose writes
+/// `found` lists), from each directory the line may run them in.
 pub fn check<'p>(
     guard: &ProgramGuard,
-    text: &str,
+    line: &Line<'_>,
     analysis: &Analysis,
     found: &LineWrites,
     cwd: &Path,
@@ -55,7 +55,6 @@ pub fn check<'p>(
     // A here-string, or what `echo` and `printf` print, is the commands of an editor or a
     // database shell that reads its standard input (`ed -s x <<< 'w .claude/settings.json'`,
     // `echo '!rm -rf .claude' | ed -s x`): each piece may be a path or a command line.
-    let line = Line::new(text, analysis, cwd);
     let consumers = analysis.commands.iter().filter(|c| COMMAND_TEXT.contains(&c.program.as_str()));
     for consumer in consumers {
         // Here-strings, and what `echo` or `printf` writes into a pipe to it.
