@@ -16,6 +16,7 @@ mod cc;
 mod curl;
 mod curl_options;
 mod downloads;
+mod equivalents;
 mod finding;
 mod git;
 mod guard;
@@ -35,7 +36,9 @@ mod spellings;
 mod subcommands;
 mod tool_readers;
 mod unwrap;
+mod user_state;
 mod variables;
+mod wgetrc;
 mod word;
 mod writes;
 
@@ -487,18 +490,45 @@ impl CommandPattern {
         if !program {
             return Match::No;
         }
+        let spelled = self.matches_form(&command.flags, &command.args, command.unknown_args);
+        if spelled == Match::Yes {
+            return spelled;
+        }
+        // The same operation spelled another way (`git checkout -f` for `git reset --hard`).
+        match equivalents::of(command) {
+            Some((canonical, surely)) => {
+                let flags: Vec<String> = canonical.flags.iter().map(|f| (*f).to_owned()).collect();
+                let args: Vec<String> = canonical.args.iter().map(|a| (*a).to_owned()).collect();
+                match self.matches_form(&flags, &args, None) {
+                    Match::Yes if surely => Match::Yes,
+                    Match::Yes => Match::Maybe,
+                    _ => spelled,
+                }
+            }
+            None => spelled,
+        }
+    }
+
+    /// How the pattern relates to a command of this program with these flags and
+    /// positional arguments, known up to `unknown_args`.
+    fn matches_form(
+        &self,
+        flags: &[String],
+        args: &[String],
+        unknown_args: Option<usize>,
+    ) -> Match {
         let word = |pattern: &String, arg: &String| pattern == "*" || pattern == arg;
-        let flags = self.flags.iter().all(|f| command.flags.contains(f));
-        let args = self.args.len() <= command.args.len()
-            && self.args.iter().zip(&command.args).all(|(p, a)| word(p, a));
-        if flags && args {
+        let all_flags = self.flags.iter().all(|f| flags.contains(f));
+        let leading =
+            self.args.len() <= args.len() && self.args.iter().zip(args).all(|(p, a)| word(p, a));
+        if all_flags && leading {
             return Match::Yes;
         }
-        let Some(known) = command.unknown_args else {
+        let Some(known) = unknown_args else {
             return Match::No;
         };
         // Positional arguments before the first unknown one cannot move.
-        if self.args.iter().zip(&command.args).take(known).any(|(p, a)| !word(p, a)) {
+        if self.args.iter().zip(args).take(known).any(|(p, a)| !word(p, a)) {
             return Match::No;
         }
         Match::Maybe

@@ -78,6 +78,11 @@ pub(super) fn read(scanned: &Scanned, out: &mut Vec<Finding>) {
              time"
         )));
     }
+    // `-Q CMD` sends a command to an FTP or SFTP server before or after the transfer
+    // (`DELE f`, `rm f`, `rename a b`, `chmod 777 f`): a change on the server, as an upload.
+    if let Some(command) = scanned.values(&["-Q", "--quote"]).next() {
+        out.push(Finding::Uploads(format!("`-Q {}` runs a command on the server", command.raw)));
+    }
     // These send the request to another host than its URL names (a proxy, a
     // forced address, a socket, a resolver of the caller's choosing).
     const ELSEWHERE: [&str; 14] = [

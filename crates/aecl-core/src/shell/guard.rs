@@ -19,6 +19,7 @@ use super::variables::{
 use super::writes::{self, Directories, WriteProblem};
 use super::{
     Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special, spellings, subcommands,
+    user_state,
 };
 use crate::decision::Decision;
 use crate::resolved::PathView;
@@ -650,13 +651,14 @@ impl ProgramGuard {
             out.extend(parents_targets(&scanned).into_iter().map(Finding::Writes));
         }
         // Without a prefix, `split` writes `xaa`... and `csplit` `xx00`... in the working
-        // directory.
-        let prefix = match command.program.as_str() {
+        // directory; without a directory, `busybox --install` writes in the system's.
+        let default_output = match command.program.as_str() {
             "split" if scanned.positionals.len() < 2 => Some("x"),
             "csplit" if !scanned.has(&["-f", "--prefix"]) => Some("xx"),
+            "busybox" if in_place && scanned.positionals.is_empty() => Some("/usr/bin"),
             _ => None,
         };
-        out.extend(prefix.map(|p| Finding::Writes(ShellArg::known(p))));
+        out.extend(default_output.map(|p| Finding::Writes(ShellArg::known(p))));
         let has_grammar = matches!(
             spec.special,
             Some(Special::Git | Special::Sed | Special::Awk | Special::Tar | Special::Make)
@@ -681,6 +683,7 @@ impl ProgramGuard {
         if let Some(kind) = spec.special {
             special::read(kind, &command.program, &words, &scanned, in_place, &mut out);
         }
+        user_state::read(&command.program, &scanned, &mut out);
         out
     }
 }

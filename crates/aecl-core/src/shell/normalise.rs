@@ -172,6 +172,12 @@ const TABLES: &[FlagTable] = &[
             "dry-run",
             "no-verify",
             "hard",
+            // What throws uncommitted work away (`equivalents.rs`), so that their
+            // abbreviations (`--disc`) are read.
+            "discard-changes",
+            "staged",
+            "worktree",
+            "reset",
             "git-dir",
             "work-tree",
             "namespace",
@@ -209,7 +215,7 @@ const TABLES: &[FlagTable] = &[
         ],
         long: &["output-document", "output-file", "quiet", "recursive", "continue", "mirror"],
         alias: &[],
-        short_values: "OoPUTtweiBQlARDXI",
+        short_values: "OoPUTtweiBQlARDXIn",
         long_values: &[
             "output-document",
             "output-file",

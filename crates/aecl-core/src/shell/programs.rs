@@ -97,6 +97,8 @@ pub enum Special {
     Cloc,
     /// `file -C` writes `NAME.mgc` into the current directory.
     File,
+    /// eslint's `-f`: a formatter that is not built in is a module it loads.
+    Eslint,
 }
 
 /// What one program can do, as data.

@@ -1,7 +1,8 @@
 //! Readers for the Rust toolchain's programs, whose grammar the program table cannot
 //! express: the toolchain a rustup proxy runs (`cargo +TOOLCHAIN`), the paths `cargo new`,
-//! `init` and `vendor` write, the rustc arguments `cargo rustc --` passes on, and rustc's
-//! `--emit KIND=PATH` and `--print KIND=PATH`, which write PATH.
+//! `init` and `vendor` write, the rustc arguments `cargo rustc --` passes on, the crates
+//! `cargo add` brings into the next build, and rustc's `--emit KIND=PATH` and `--print
+//! KIND=PATH`, which write PATH.
 
 use std::borrow::Cow;
 
@@ -70,6 +71,14 @@ fn read_cargo(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
                     sub.text, word.raw
                 )));
             }
+        }
+        // A crate added to the manifest has its build script and macros run by the next
+        // build or test, as a package's install scripts run (`npm install PKG`); a dry run
+        // changes nothing.
+        "add" if !scanned.has(&["-n", "--dry-run"]) => {
+            out.push(Finding::RunsCode(
+                "`cargo add` puts a crate's build script and macros into the next build".to_owned(),
+            ));
         }
         _ => {}
     }

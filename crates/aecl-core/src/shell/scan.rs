@@ -142,6 +142,8 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
                 }
                 None => (text, None),
             };
+            let name = if spec.long_any_case { name.to_ascii_lowercase() } else { name.to_owned() };
+            let name = name.as_str();
             // Go's `flag` takes the next word as the value whatever it starts with
             // (`-ldflags "-extld=..."`).
             let mut value = value;

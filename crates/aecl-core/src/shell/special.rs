@@ -53,6 +53,7 @@ pub(super) fn read(
         Special::OptionsFiles => tool_readers::options_files(scanned, out),
         Special::Cloc => tool_readers::cloc(scanned, out),
         Special::File => tool_readers::file(scanned, out),
+        Special::Eslint => tool_readers::eslint(scanned, out),
         Special::Sed => {
             sed(scanned, in_place, out);
             sed_backups(words, scanned, out);
@@ -177,6 +178,8 @@ pub(super) fn read(
             }
             if kind == Special::Curl {
                 super::curl::read(scanned, out);
+            } else {
+                super::wgetrc::read(scanned, out);
             }
             super::downloads::read(kind, scanned, out);
             let mut urls = scanned.positionals.iter().chain(scanned.values(&["--url"]));
@@ -262,6 +265,9 @@ pub(super) fn read(
                     expansion: true,
                     ..ShellArg::default()
                 }));
+            }
+            if program == "npm" && sub.first().is_some_and(|s| s == "pkg") {
+                tool_readers::npm_pkg(scanned, out);
             }
         }
     }
@@ -592,7 +598,8 @@ fn remote_copy(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {
         }
     }
     let positionals = &scanned.positionals;
-    if positionals.len() < 2 {
+    // `rsync --read-batch=FILE DEST` applies a recorded transfer to its one operand.
+    if positionals.len() < 2 && !(positionals.len() == 1 && scanned.has(&["--read-batch"])) {
         return;
     }
     let (Some(destination), sources) =

@@ -3,7 +3,8 @@
 //! and `pythonpath` among them) and `-W` filters (whose category is imported);
 //! argparse's `@FILE` (more options read from a file: mypy); cloc's `--vcs` (a command
 //! unless it names git or svn); `file -C`, which compiles magic files into the current
-//! directory.
+//! directory; eslint's `-f` (a built-in formatter, or a module it loads); `npm pkg set`
+//! (a script or a dependency is code npm runs later).
 
 use super::ShellArg;
 use super::finding::Finding;
@@ -146,6 +147,73 @@ pub(super) fn file(scanned: &Scanned, out: &mut Vec<Finding>) {
         for magic in list.text.split(':').filter(|m| !m.is_empty()) {
             let name = magic.trim_end_matches('/').rsplit('/').next().unwrap_or(magic);
             out.push(Finding::Writes(ShellArg::known(&format!("{name}.mgc"))));
+        }
+    }
+}
+
+/// The formatters eslint has built in (8 and 9); any other `-f` value is a module eslint
+/// loads: a path, or the package `eslint-formatter-NAME`.
+const ESLINT_FORMATTERS: [&str; 11] = [
+    "stylish",
+    "json",
+    "json-with-metadata",
+    "html",
+    "checkstyle",
+    "compact",
+    "jslint-xml",
+    "junit",
+    "tap",
+    "unix",
+    "visualstudio",
+];
+
+/// eslint's `-f FORMATTER`.
+pub(super) fn eslint(scanned: &Scanned, out: &mut Vec<Finding>) {
+    for format in scanned.values(&["-f", "--format"]) {
+        if !format.is_known() || !ESLINT_FORMATTERS.contains(&format.text.as_str()) {
+            out.push(Finding::RunsCode(format!(
+                "the formatter `{}` is a module eslint loads",
+                format.raw
+            )));
+        }
+    }
+}
+
+/// `package.json` fields that npm runs nothing from: any other (`scripts`, `bin`, the
+/// dependencies, `overrides`, `packageManager`, `config`, `workspaces`...) is code that
+/// `npm test`, an install or corepack runs later.
+const NPM_PLAIN_FIELDS: [&str; 15] = [
+    "name",
+    "version",
+    "description",
+    "keywords",
+    "homepage",
+    "bugs",
+    "license",
+    "author",
+    "contributors",
+    "funding",
+    "repository",
+    "private",
+    "engines",
+    "files",
+    "type",
+];
+
+/// `npm pkg set KEY=VALUE...` (the words after `pkg`).
+pub(super) fn npm_pkg(scanned: &Scanned, out: &mut Vec<Finding>) {
+    let mut words = scanned.positionals.iter().skip(1);
+    let Some(action) = words.next() else { return };
+    if action.is_known() && action.text != "set" {
+        return;
+    }
+    for setting in words {
+        let field = setting.text.split(['=', '.', '[']).next().unwrap_or_default();
+        if !setting.is_known() || !NPM_PLAIN_FIELDS.contains(&field) {
+            out.push(Finding::RunsCode(format!(
+                "`npm pkg set {}` changes what npm runs later",
+                setting.raw
+            )));
         }
     }
 }

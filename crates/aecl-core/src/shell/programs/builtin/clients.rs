@@ -118,6 +118,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--regex-type",
             "--accept-regex",
             "--reject-regex",
+            // `-n` takes its letters as a value (`-nv`, `-np`, `-nH`): `-np` is not `-n -p`.
+            "-n",
+            // A wgetrc command, judged by `wgetrc.rs`.
+            "-e",
+            "--execute",
         ],
         // `-i FILE` (or `-i -`) fetches every line of FILE as a URL, sending it;
         // `--load-cookies FILE` sends its cookies.
@@ -129,8 +134,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--post-file",
             "--body-data",
             "--body-file",
-            "-e",
-            "--execute",
             "--config",
             "--use-askpass",
         ],
@@ -148,7 +151,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--rejected-log",
             "--hsts-file",
         ],
-        runs_code_options: &["--use-askpass", "-e", "--execute", "--config"],
+        runs_code_options: &["--use-askpass", "--config"],
         special: Some(Special::HttpClient),
         network: true,
         ..PLAIN
@@ -194,6 +197,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-B",
             "--block-size",
             "--suffix",
+            "--read-batch",
         ],
         // Its log, batch, backup and scratch files and directories.
         write_options: &[

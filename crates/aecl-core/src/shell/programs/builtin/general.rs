@@ -140,6 +140,9 @@ pub(super) const ENTRIES: &[Entry] = &[
         ],
         ..PLAIN
     },
+    // busybox runs its applets (a wrapper, above), and `busybox --install [-s] DIR` makes
+    // a link for each in DIR (`/bin`, `/usr/bin`... when none is given: `guard.rs`).
+    Entry { names: &["busybox"], in_place_options: &["--install"], ..PLAIN },
     // Programs that change the user or the root run code with powers the caller lacks.
     Entry {
         names: &["sudo", "doas", "su", "pkexec", "chroot", "runuser"],

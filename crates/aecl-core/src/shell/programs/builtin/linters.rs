@@ -229,10 +229,13 @@ pub(super) const ENTRIES: &[Entry] = &[
         write_options: &["-o", "--output-file", "--cache-dir", "--cache-location"],
         ..PLAIN
     },
-    // eslint loads JavaScript from its configuration (`-c`), a parser and plugins; its
-    // report and cache go where they say. (A formatter, `-f`, is mostly a built-in name.)
+    // eslint loads JavaScript from its configuration (`-c`), a parser and plugins, and a
+    // formatter that is not built in (`-f ./f.js`, `-f NAME`: `tool_readers.rs`); its
+    // report and cache go where they say.
     Entry {
         names: &["eslint"],
+        value_options: &["-f", "--format"],
+        special: Some(Special::Eslint),
         in_place_options: &["--fix"],
         runs_code_options: &[
             "--plugin",
@@ -276,17 +279,35 @@ pub(super) const ENTRIES: &[Entry] = &[
         write_options: &["-cpuprofile"],
         ..PLAIN
     },
+    // tsc reads an option's name in any case after one dash or two (`-outdir`,
+    // `--OUTDIR`), one word each: the names here are lower case, one dash.
     Entry {
         names: &["tsc"],
         long_prefixes: false,
-        value_options: &["-p", "--project", "--target", "--module", "--lib", "--jsx"],
+        long_any_case: true,
+        whole_word_options: true,
+        value_options: &[
+            "-p",
+            "-project",
+            "-t",
+            "-target",
+            "-m",
+            "-module",
+            "-lib",
+            "-jsx",
+            "-rootdir",
+            "-baseurl",
+            "-moduleresolution",
+            "-locale",
+        ],
         write_options: &[
-            "--outDir",
-            "--outFile",
-            "--out",
-            "--declarationDir",
-            "--tsBuildInfoFile",
-            "--generateTrace",
+            "-outdir",
+            "-outfile",
+            "-out",
+            "-declarationdir",
+            "-tsbuildinfofile",
+            "-generatetrace",
+            "-generatecpuprofile",
         ],
         ..PLAIN
     },

@@ -176,6 +176,10 @@ pub(super) const ENTRIES: &[Entry] = &[
             "stage",
             "team",
             "org",
+            // A change to the user's account on the registry.
+            "star",
+            "unstar",
+            "profile",
         ],
         network_subcommands: &[
             "cache",
@@ -195,10 +199,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "bugs",
             "docs",
             "logout",
-            "star",
             "stars",
-            "unstar",
-            "profile",
             "diff",
             "dedupe",
             "link",

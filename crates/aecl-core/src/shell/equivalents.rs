@@ -1,0 +1,116 @@
+//! Other spellings of one operation, for the command patterns of a policy. A pattern names
+//! an operation by its best-known spelling, and an agent kept from it reaches for the
+//! next: a policy that asks a human before `git reset --hard` means "before uncommitted
+//! work is thrown away", which `git checkout -f`, `git checkout -- .`, `git switch
+//! --discard-changes`, `git restore .` and `git stash drop` do as well. Each such command
+//! is matched as its canonical form too.
+
+use super::SimpleCommand;
+
+/// A canonical form: the flags and leading positional words a pattern of it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Canonical {
+    pub flags: &'static [&'static str],
+    pub args: &'static [&'static str],
+}
+
+/// `git reset --hard`: the work tree and index set to a commit, uncommitted changes lost.
+const RESET_HARD: Canonical = Canonical { flags: &["hard"], args: &["reset"] };
+
+/// git's subcommands that discard uncommitted work with some options or operands.
+const DISCARDING: [&str; 7] =
+    ["checkout", "switch", "restore", "stash", "read-tree", "checkout-index", "worktree"];
+
+/// What `command` may also be, and whether it surely is (`Some(true)`) or only may be,
+/// for words only known at run time (`Some(false)`).
+pub(super) fn of(command: &SimpleCommand) -> Option<(Canonical, bool)> {
+    if command.program != "git" {
+        return None;
+    }
+    let subcommand = command.args.first()?;
+    if !DISCARDING.contains(&subcommand.as_str()) {
+        return None;
+    }
+    if discards_work(command, subcommand) {
+        return Some((RESET_HARD, true));
+    }
+    // An operand only known at run time may be `-f` or `.`.
+    command.unknown_args.is_some_and(|at| at >= 1).then_some((RESET_HARD, false))
+}
+
+/// Whether the git `subcommand` throws uncommitted changes away.
+fn discards_work(command: &SimpleCommand, subcommand: &str) -> bool {
+    let flag = |name: &str| command.flags.iter().any(|f| f == name);
+    let operands = command.args.get(1..).unwrap_or_default();
+    match subcommand {
+        // `-f` drops local changes; `--` (or a whole-tree pathspec) takes the named files
+        // back to the index or a commit.
+        "checkout" => {
+            let paths = command.words.iter().any(|w| w.is_known() && w.text == "--");
+            flag("force") || (paths && !operands.is_empty()) || operands.iter().any(|o| whole(o))
+        }
+        // `--discard-changes` (`-f`, `--force`).
+        "switch" => flag("force") || flag("discard-changes"),
+        // The work tree is restored unless only `--staged` is asked for.
+        "restore" => !(flag("staged") || flag("S")) || flag("worktree") || flag("W"),
+        "stash" => operands.first().is_some_and(|o| o == "drop" || o == "clear"),
+        // `read-tree -u --reset` and `checkout-index -f` overwrite the work tree's files.
+        "read-tree" => flag("u") && (flag("reset") || flag("m")),
+        "checkout-index" => flag("force"),
+        // `worktree remove --force` deletes a work tree with its changes.
+        "worktree" => operands.first().is_some_and(|o| o == "remove") && flag("force"),
+        _ => false,
+    }
+}
+
+/// A pathspec of the whole tree or of many files (`.`, `:/`, `*`).
+fn whole(operand: &str) -> bool {
+    matches!(operand, "." | "./" | ":/" | ":" | "*") || operand.starts_with(":(")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analyse;
+    use super::*;
+
+    fn canonical(line: &str) -> Option<(Canonical, bool)> {
+        of(analyse(line).unwrap().first().unwrap())
+    }
+
+    #[test]
+    fn ways_of_throwing_work_away_are_reset_hard() {
+        for line in [
+            "git checkout -f",
+            "git checkout --force main",
+            "git checkout -- .",
+            "git checkout HEAD -- src/a.rs",
+            "git checkout .",
+            "git switch --discard-changes main",
+            "git switch -f main",
+            "git restore .",
+            "git restore --source HEAD~3 --staged --worktree src",
+            "git stash drop",
+            "git stash clear",
+            "git read-tree -u --reset HEAD",
+            "git checkout-index -f -a",
+            "git worktree remove --force ../wt",
+        ] {
+            assert_eq!(canonical(line), Some((RESET_HARD, true)), "{line}");
+        }
+        for line in [
+            "git checkout main",
+            "git checkout -b feature",
+            "git switch main",
+            "git restore --staged src/a.rs",
+            "git restore -S src/a.rs",
+            "git stash",
+            "git stash pop",
+            "git read-tree HEAD",
+            "git worktree remove ../wt",
+            "git status",
+        ] {
+            assert_eq!(canonical(line), None, "{line}");
+        }
+        assert_eq!(canonical("git checkout $X"), Some((RESET_HARD, false)));
+    }
+}

@@ -1,0 +1,115 @@
+//! Subcommands of package managers that write the user's own state rather than the
+//! project's: caches, registry credentials, installed programs and runtimes. They name
+//! no path, but each writes under the home directory (`cargo uninstall` deletes from
+//! `~/.cargo/bin`, `npm logout` rewrites `~/.npmrc`, `pip cache purge` empties
+//! `~/.cache/pip`), so each is a write of a path only known at run time, which a policy's
+//! write paths judge like `> ~/.bashrc`.
+
+use super::ShellArg;
+use super::finding::Finding;
+use super::scan::Scanned;
+use super::subcommands;
+
+/// One subcommand that writes the user's state.
+struct UserState {
+    programs: &'static [&'static str],
+    /// The subcommand, as the program reads it (`subcommands.rs`: `npm cach` is `cache`).
+    subcommand: &'static str,
+    /// Next words that only read (`npm cache ls`).
+    unless: &'static [&'static str],
+    what: &'static str,
+}
+
+const CARGO_BIN: &str = "cargo's installed programs (~/.cargo/bin)";
+const CARGO_CREDENTIALS: &str = "cargo's registry credentials (~/.cargo/credentials.toml)";
+const NPMRC: &str = "npm's user configuration (~/.npmrc)";
+const PIPX: &str = "pipx's environments and programs (~/.local/pipx, ~/.local/bin)";
+
+const TABLE: [UserState; 18] = [
+    UserState { programs: &["cargo"], subcommand: "uninstall", unless: &[], what: CARGO_BIN },
+    UserState { programs: &["cargo"], subcommand: "login", unless: &[], what: CARGO_CREDENTIALS },
+    UserState { programs: &["cargo"], subcommand: "logout", unless: &[], what: CARGO_CREDENTIALS },
+    UserState {
+        programs: &["npm"],
+        subcommand: "cache",
+        unless: &["ls", "info"],
+        what: "npm's cache (~/.npm)",
+    },
+    UserState { programs: &["npm"], subcommand: "login", unless: &[], what: NPMRC },
+    UserState { programs: &["npm"], subcommand: "adduser", unless: &[], what: NPMRC },
+    UserState { programs: &["npm"], subcommand: "logout", unless: &[], what: NPMRC },
+    UserState {
+        programs: &["pip", "pip3"],
+        subcommand: "cache",
+        unless: &["dir", "info", "list"],
+        what: "pip's cache (~/.cache/pip)",
+    },
+    UserState {
+        programs: &["uv"],
+        subcommand: "cache",
+        unless: &["dir"],
+        what: "uv's cache (~/.cache/uv)",
+    },
+    UserState {
+        programs: &["uv"],
+        subcommand: "python",
+        unless: &["find", "list", "dir", "pin"],
+        what: "uv's Python installations (~/.local/share/uv/python)",
+    },
+    UserState { programs: &["pipx"], subcommand: "uninstall", unless: &[], what: PIPX },
+    UserState { programs: &["pipx"], subcommand: "uninstall-all", unless: &[], what: PIPX },
+    UserState { programs: &["pipx"], subcommand: "uninject", unless: &[], what: PIPX },
+    UserState {
+        programs: &["poetry"],
+        subcommand: "cache",
+        unless: &["list"],
+        what: "poetry's cache (~/.cache/pypoetry)",
+    },
+    UserState {
+        programs: &["yarn", "pnpm", "bun"],
+        subcommand: "cache",
+        unless: &["dir", "list", "ls"],
+        what: "the package manager's cache",
+    },
+    UserState {
+        programs: &["pnpm"],
+        subcommand: "store",
+        unless: &["path", "status"],
+        what: "pnpm's package store",
+    },
+    UserState {
+        programs: &["gem"],
+        subcommand: "cleanup",
+        unless: &[],
+        what: "the installed gems (gem cleanup)",
+    },
+    UserState {
+        programs: &["conda", "mamba", "micromamba"],
+        subcommand: "clean",
+        unless: &[],
+        what: "conda's package cache",
+    },
+];
+
+/// Adds a write for a subcommand of `program` that changes the user's state.
+pub(super) fn read(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+    let Some(first) = subcommands::words(program, &scanned.positionals)
+        .ok()
+        .and_then(|words| words.into_iter().next())
+    else {
+        return;
+    };
+    let next = scanned.positionals.get(1);
+    // A next word only known at run time may be any.
+    let reads =
+        |unless: &[&str]| next.is_some_and(|n| n.is_known() && unless.contains(&n.text.as_str()));
+    for entry in TABLE.iter().filter(|e| e.programs.contains(&program)) {
+        if entry.subcommand == first && !reads(entry.unless) {
+            out.push(Finding::Writes(ShellArg {
+                raw: entry.what.to_owned(),
+                expansion: true,
+                ..ShellArg::default()
+            }));
+        }
+    }
+}
