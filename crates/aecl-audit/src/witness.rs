@@ -146,6 +146,15 @@ pub trait CheckpointSink: Send + Sync + std::fmt::Debug {
     fn failure(&self) -> Option<String> {
         None
     }
+
+    /// Waits, at most `within`, until every checkpoint handed over has been published (or
+    /// has failed to be); returns how many were still waiting. A process calls it before
+    /// it exits: its answers acknowledged records whose checkpoints must not stay
+    /// unpublished, or the store could be cut back to what the destination holds unseen.
+    /// A sink that publishes within [`CheckpointSink::publish`] has none waiting.
+    fn drain(&self, _within: std::time::Duration) -> usize {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -242,7 +242,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         publication: publish.clone(),
         ..ServerConfig::default()
     };
-    let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
+    let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish: publish.clone() };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
     let servers = Arc::new(match &args.config {
         Some(path) => configured_servers(path)?,
@@ -309,6 +309,8 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                     .await
                     .with_context(|| format!("--listen: listening on {address}"))?;
                 let bound = listener.local_addr()?;
+                // At SIGINT or SIGTERM the gateway ends every server process it started.
+                let stop = crate::serve::shutdown();
                 announce(&format!(
                     "aecl mcp: MCP listening on http://{bound}{}",
                     aecl_mcp::MCP_PATH
@@ -318,29 +320,14 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                     per_agent: args.max_sessions_per_agent.max(1),
                 };
                 let hosts = args.allowed_host.clone();
-                gateway.serve_http(listener, hosts, auth, limits, shutdown_signal()).await?;
+                gateway.serve_http(listener, hosts, auth, limits, stop).await?;
             }
             (Some(_), None) => bail!("--listen needs --token-key"),
             (None, _) => gateway.serve_stdio().await?,
         }
+        crate::witness::drain(publish).await;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Resolves at SIGINT or SIGTERM: the gateway then ends every server process it started.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 /// The one server of the command line (after `--`, or `--upstream`): its tools keep their

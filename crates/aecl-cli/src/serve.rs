@@ -115,7 +115,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         audit_key: signer.name().to_owned(),
         publication: publish.clone(),
     };
-    let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish };
+    let audit = AuditConfig { origin: signer.name().to_owned(), signer, publish: publish.clone() };
     let url = StoreUrl::parse(&args.db).with_context(|| format!("`{}` is not a store", args.db))?;
     runtime.block_on(async {
         let store =
@@ -181,12 +181,14 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let address = listener.local_addr()?;
+        let stop = shutdown();
         #[expect(clippy::print_stdout, reason = "tells scripts and tests the port")]
         {
             println!("aecl serve: listening on http://{address}");
         }
         tracing::info!(%address, revision = %state.engine.policy().revision, "serving");
-        aecl_server::serve(listener, state, shutdown()).await.context("serving")?;
+        aecl_server::serve(listener, state, stop).await.context("serving")?;
+        crate::witness::drain(publish).await;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -211,21 +213,28 @@ fn connectors(
     Ok((registry.clone(), Some((registry, origin))))
 }
 
-/// Resolves on SIGINT or SIGTERM: in-flight requests finish, new ones are refused.
-async fn shutdown() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot watch SIGTERM");
-                let _ = interrupt.await;
-                return;
+/// Resolves on SIGINT or SIGTERM: in-flight requests finish, new ones are refused. The
+/// signals are watched from this call on, not from the future's first poll: a stop that
+/// comes right after the server says it listens still drains (the checkpoints waiting to
+/// be published among what it finishes).
+pub(crate) fn shutdown() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watched = signal(SignalKind::interrupt()).and_then(|interrupt| {
+        signal(SignalKind::terminate()).map(|terminate| (interrupt, terminate))
+    });
+    async move {
+        match watched {
+            Ok((mut interrupt, mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
             }
-        };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
+            Err(error) => {
+                tracing::error!(%error, "cannot watch SIGINT and SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

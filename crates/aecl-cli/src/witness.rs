@@ -17,16 +17,16 @@
 //! not resumed.
 
 mod extends;
+mod publisher;
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fs;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aecl_audit::witness::accept;
 use aecl_audit::{
@@ -160,18 +160,44 @@ pub fn publisher_for(
     target.map(|target| publisher(target, signer.verifier(), db)).transpose()
 }
 
+/// How long a stopping process waits for its last checkpoints to be published.
+const DRAIN_WITHIN: Duration = Duration::from_secs(15);
+
+/// Publishes what waits before the process exits (`CheckpointSink::drain`), and says so
+/// when some could not be: the destination then lags the store until the next start
+/// publishes the store's newest checkpoint.
+pub async fn drain(publish: Option<Arc<dyn CheckpointSink>>) {
+    let Some(publish) = publish else { return };
+    let drained = tokio::task::spawn_blocking(move || {
+        let left = publish.drain(DRAIN_WITHIN);
+        (left, publish.failure())
+    })
+    .await;
+    match drained {
+        Ok((0, None)) => tracing::debug!("checkpoints published before exit"),
+        Ok((left, failure)) => tracing::error!(
+            left,
+            failure = failure.unwrap_or_default(),
+            "checkpoints not published before exit: the destination lags the store until \
+             the next start publishes them"
+        ),
+        Err(error) => tracing::error!(%error, "draining the checkpoint publisher failed"),
+    }
+}
+
 /// A publisher for `--checkpoint-dir`: a directory (created if missing) or a witness URL.
 /// `db` lets a destination that missed checkpoints be brought up to date with a proof read
 /// from the store. Refused when the store's log does not extend the newest checkpoint the
 /// destination holds (`check_store_extends`): the store was rolled back or forked.
 pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Arc<dyn CheckpointSink>> {
-    let destination = if is_url(target) {
+    let (destination, held) = if is_url(target) {
         let _: hyper::Uri = target.parse().with_context(|| format!("`{target}` is not a URL"))?;
         let url = target.trim_end_matches('/').to_owned();
-        if let Some(held) = witnessed(&url, &key)? {
-            check_store_extends(db, &held, target)?;
+        let held = witnessed(&url, &key)?;
+        if let Some(held) = &held {
+            check_store_extends(db, held, target)?;
         }
-        Destination::Witness { url, db: db.to_owned() }
+        (Destination::Witness { url, db: db.to_owned() }, held.map(|h| h.size))
     } else {
         let dir = PathBuf::from(target);
         fs::create_dir_all(&dir).with_context(|| format!("creating `{target}`"))?;
@@ -179,115 +205,38 @@ pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Arc<dyn Che
         if let Some(held) = &held {
             check_store_extends(db, held, target)?;
         }
-        Destination::Dir { dir, held, db: db.to_owned() }
+        let size = held.as_ref().map(|h| h.size);
+        (Destination::Dir { dir, held, db: db.to_owned() }, size)
     };
-    let publisher = Arc::new(Publisher {
-        target: target.to_owned(),
-        queue: Arc::new((Mutex::new(Queue::default()), Condvar::new())),
+    // Checkpoints the destination missed (a stop before they were published, or a
+    // destination added later) are published first: the store's newest, proved from what
+    // the destination holds (a witness that holds more than it said answers 409, and the
+    // proof is made again from its size).
+    let held_size = held.unwrap_or(0);
+    let caught_up = catch_up(db, &key, held_size).unwrap_or_else(|error| {
+        tracing::warn!(error = format!("{error:#}"), "the store's newest checkpoint was not read");
+        None
     });
-    let queue = publisher.queue.clone();
-    let origin = key.name().to_owned();
-    std::thread::Builder::new().name("aecl-checkpoint-publisher".to_owned()).spawn(move || {
-        let mut destination = destination;
-        while let Some(request) = Queue::next(&queue) {
-            let result = destination.publish(&request, &key, &origin);
-            if let Err(error) = &result {
-                tracing::error!(error = format!("{error:#}"), "checkpoint not published");
-            }
-            Queue::done(&queue, result.err().map(|e| format!("{e:#}")));
-        }
-    })?;
-    Ok(publisher)
+    publisher::start(target, destination, key, caught_up)
 }
-
-/// The most checkpoints kept waiting for the publishing thread. Past it the oldest waiting
-/// one is dropped: a destination that missed checkpoints takes the next one (its proof is
-/// then made from the store), so only the newest matters, and a slow or unreachable
-/// destination cannot make the queue grow without bound.
-const MAX_WAITING: usize = 1024;
-
-/// How long the oldest checkpoint not yet published may wait before publication counts as
-/// behind (a destination that hangs rather than fails).
-const BEHIND_AFTER: Duration = Duration::from_secs(30);
 
 /// How long one request to a witness may take.
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Queues checkpoints for the publishing thread: the store's writer never waits on it.
-#[derive(Debug)]
-struct Publisher {
-    /// The `--checkpoint-dir` value, for the health check's words.
-    target: String,
-    queue: Arc<(Mutex<Queue>, Condvar)>,
-}
-
-/// What waits to be published, and how the last attempt went.
-#[derive(Debug, Default)]
-struct Queue {
-    waiting: VecDeque<(AddCheckpoint, Instant)>,
-    /// When the checkpoint being published now was queued.
-    publishing: Option<Instant>,
-    /// Why the last attempt failed; cleared by the next success.
-    last_error: Option<String>,
-}
-
-impl Queue {
-    /// The next checkpoint to publish, waiting for one; `None` once nobody can queue more.
-    fn next(queue: &Arc<(Mutex<Queue>, Condvar)>) -> Option<AddCheckpoint> {
-        let (lock, ready) = &**queue;
-        let mut state = lock.lock().ok()?;
-        loop {
-            if let Some((request, since)) = state.waiting.pop_front() {
-                state.publishing = Some(since);
-                return Some(request);
-            }
-            // Only the publisher and this thread hold the queue: once the publisher is
-            // gone, nothing more will come.
-            if Arc::strong_count(queue) == 1 {
-                return None;
-            }
-            state = ready.wait_timeout(state, Duration::from_secs(1)).ok()?.0;
-        }
+/// The store's newest checkpoint with the proof from `held` records, when it is newer.
+/// A store not yet made has none.
+fn catch_up(db: &str, key: &VerifierKey, held: u64) -> Result<Option<AddCheckpoint>> {
+    if !db.contains("://") && !Path::new(db.strip_prefix("sqlite:").unwrap_or(db)).exists() {
+        return Ok(None);
     }
-
-    fn done(queue: &Arc<(Mutex<Queue>, Condvar)>, error: Option<String>) {
-        if let Ok(mut state) = queue.0.lock() {
-            state.publishing = None;
-            state.last_error = error;
-        }
+    let reader = crate::log_reader::LogReader::open(db)?;
+    let Some(newest) = reader.checkpoints()?.pop() else { return Ok(None) };
+    let size = parse_and_verify_checkpoint(&newest, key)?.size;
+    if size <= held {
+        return Ok(None);
     }
-}
-
-impl CheckpointSink for Publisher {
-    fn publish(&self, request: AddCheckpoint) {
-        let (lock, ready) = &*self.queue;
-        let Ok(mut state) = lock.lock() else {
-            tracing::error!("the checkpoint publisher has stopped");
-            return;
-        };
-        if state.waiting.len() >= MAX_WAITING {
-            state.waiting.pop_front();
-        }
-        state.waiting.push_back((request, Instant::now()));
-        ready.notify_one();
-    }
-
-    fn failure(&self) -> Option<String> {
-        let Ok(state) = self.queue.0.lock() else {
-            return Some(format!("the publisher of checkpoints to `{}` has stopped", self.target));
-        };
-        if let Some(error) = &state.last_error {
-            return Some(format!("publishing checkpoints to `{}` failed: {error}", self.target));
-        }
-        let oldest = state.publishing.or_else(|| state.waiting.front().map(|(_, since)| *since));
-        let behind = oldest.map(|since| since.elapsed()).filter(|age| *age >= BEHIND_AFTER)?;
-        Some(format!(
-            "publishing checkpoints to `{}` is {} s behind ({} waiting)",
-            self.target,
-            behind.as_secs(),
-            state.waiting.len() + usize::from(state.publishing.is_some())
-        ))
-    }
+    let proof = extends::proof_from_reader(&reader, held, size)?;
+    Ok(Some(AddCheckpoint { old_size: held, proof, checkpoint: newest }))
 }
 
 /// The checkpoint a witness holds, if it answers with one; `None` when it holds none or
@@ -550,54 +499,4 @@ fn reply(status: StatusCode, text: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = status;
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn publisher() -> Publisher {
-        Publisher { target: "DIR".to_owned(), queue: Arc::default() }
-    }
-
-    fn request(size: u64) -> AddCheckpoint {
-        AddCheckpoint { old_size: size, proof: Vec::new(), checkpoint: String::new() }
-    }
-
-    #[test]
-    fn a_destination_that_cannot_keep_up_holds_only_the_newest_checkpoints() {
-        let publisher = publisher();
-        for size in 0..MAX_WAITING as u64 + 10 {
-            publisher.publish(request(size));
-        }
-        let state = publisher.queue.0.lock().unwrap();
-        assert_eq!(state.waiting.len(), MAX_WAITING);
-        assert_eq!(state.waiting.front().map(|(r, _)| r.old_size), Some(10));
-        assert_eq!(state.waiting.back().map(|(r, _)| r.old_size), Some(MAX_WAITING as u64 + 9));
-    }
-
-    #[test]
-    fn publication_that_fails_or_falls_behind_is_a_failure_until_it_catches_up() {
-        let publisher = publisher();
-        assert_eq!(publisher.failure(), None);
-        publisher.publish(request(1));
-        assert_eq!(publisher.failure(), None, "queued a moment ago");
-        let long_ago = Instant::now().checked_sub(BEHIND_AFTER + Duration::from_secs(1));
-        publisher.queue.0.lock().unwrap().waiting[0].1 = long_ago.unwrap();
-        let behind = publisher.failure().unwrap();
-        assert!(behind.starts_with("publishing checkpoints to `DIR` is 3"), "{behind}");
-        assert!(behind.ends_with("s behind (1 waiting)"), "{behind}");
-
-        // Taken by the thread and hanging there: still behind.
-        let queue = publisher.queue.clone();
-        assert!(Queue::next(&queue).is_some());
-        assert!(publisher.failure().unwrap().ends_with("(1 waiting)"));
-        Queue::done(&queue, Some("refused".to_owned()));
-        assert_eq!(
-            publisher.failure().as_deref(),
-            Some("publishing checkpoints to `DIR` failed: refused")
-        );
-        Queue::done(&queue, None);
-        assert_eq!(publisher.failure(), None);
-    }
 }

@@ -733,6 +733,96 @@ mod published {
         assert_eq!(witnessed_size(&address), held, "nothing refused was taken");
     }
 
+    /// A witness that takes its time: it answers every request 200 after `delay` (404 to
+    /// `GET /checkpoint`: it holds nothing) and keeps the size of each checkpoint posted.
+    fn slow_witness(delay: Duration) -> (String, std::sync::Arc<std::sync::Mutex<Vec<u64>>>) {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = sizes.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut first, mut length) = (String::new(), 0usize);
+                let _ = reader.read_line(&mut first);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let status = if first.starts_with("GET") { "404 Not Found" } else { "200 OK" };
+                std::thread::sleep(delay);
+                if let Some((_, note)) = String::from_utf8_lossy(&body).split_once("\n\n")
+                    && let Some(size) = note.lines().nth(1).and_then(|l| l.parse().ok())
+                {
+                    kept.lock().unwrap().push(size);
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        (address, sizes)
+    }
+
+    /// A server stopped while checkpoints still wait for a slow destination publishes the
+    /// newest before it exits: the records its answers acknowledged are covered outside
+    /// the store, so the store cannot be cut back to what the destination held.
+    #[test]
+    fn a_stop_publishes_the_checkpoints_still_waiting() {
+        let dir = temp_dir();
+        keys(dir.path());
+        let db = dir.path().join("aecl.db");
+        let policy = finance().display().to_string();
+        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        let (witness, sizes) = slow_witness(Duration::from_millis(400));
+        let url = format!("http://{witness}");
+        let (server, address) = serve(dir.path(), &policy, &["--checkpoint-dir", &url]);
+        calls(&address, &token, "r1", 6);
+        let answered = records(&db);
+        let published_before = sizes.lock().unwrap().iter().copied().max().unwrap_or(0);
+        assert!(published_before < answered, "the witness is slow: a backlog at the stop");
+        stop(server);
+        let published = sizes.lock().unwrap().iter().copied().max().unwrap_or(0);
+        assert_eq!(published, answered, "published {:?}", sizes.lock().unwrap());
+    }
+
+    /// A destination that holds less than the store (checkpoints left unpublished by an
+    /// earlier stop or a failed attempt, or a destination added later) gets the store's
+    /// newest checkpoint at start, before any call.
+    #[test]
+    fn a_start_publishes_what_the_destination_missed() {
+        let dir = temp_dir();
+        keys(dir.path());
+        let db = dir.path().join("aecl.db");
+        let policy = finance().display().to_string();
+        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        let (server, address) = serve(dir.path(), &policy, &[]);
+        calls(&address, &token, "r1", 3);
+        stop(server);
+
+        let target = dir.path().join("published");
+        let target = target.display().to_string();
+        let (server, _address) = serve(dir.path(), &policy, &["--checkpoint-dir", &target]);
+        until_published(&db, || largest_in(Path::new(&target)));
+        stop(server);
+        let ok = verify(dir.path(), Some(&target));
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
+        assert!(ok.stdout.contains("published checkpoints consistent: 1"), "{}", ok.stdout);
+        assert_eq!(largest_in(Path::new(&target)), records(&db), "the store's newest");
+    }
+
     /// `/healthz`'s status and warnings.
     fn health(address: &str) -> (String, Vec<String>) {
         let (_, health) = request(address, "GET", "/healthz", None, &[], "");
