@@ -175,7 +175,11 @@ fn verify(
 ) -> Result<ExitCode> {
     let key = verifier(key)?;
     let exported = exported
-        .map(|path| std::fs::read(path).with_context(|| format!("reading `{}`", path.display())))
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading `{}`", path.display()))?;
+            anyhow::Ok(exported_note(&text).as_bytes().to_vec())
+        })
         .transpose()?;
     let published = published.map(crate::witness::read_published).transpose()?;
     let texts: Vec<Vec<u8>> = published.iter().flatten().map(|(_, text)| text.clone()).collect();
@@ -282,8 +286,7 @@ fn consistency(
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading `{}`", path.display()))?;
         let request = AddCheckpoint::parse(&text).ok();
-        let note = request.as_ref().map_or(text.as_str(), |r| r.checkpoint.as_str());
-        let checkpoint = parse_and_verify_checkpoint(note, key)
+        let checkpoint = parse_and_verify_checkpoint(exported_note(&text), key)
             .with_context(|| format!("checkpoint `{}`", path.display()))?;
         Ok((checkpoint, request))
     };
@@ -453,8 +456,18 @@ pub fn open_checkpoint(
 ) -> Result<aecl_audit::Checkpoint> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
-    parse_and_verify_checkpoint(&text, key)
+    parse_and_verify_checkpoint(exported_note(&text), key)
         .with_context(|| format!("checkpoint `{}`", path.display()))
+}
+
+/// The signed note of a checkpoint kept outside the store: the file as `aecl audit
+/// checkpoint` printed it, or a checkpoint directory's or a witness's `add-checkpoint`
+/// file (old size and proof, then the note).
+pub fn exported_note(text: &str) -> &str {
+    match text.split_once("\n\n") {
+        Some((_, note)) if AddCheckpoint::parse(text).is_ok() => note,
+        _ => text,
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {

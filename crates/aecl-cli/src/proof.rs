@@ -18,7 +18,7 @@ use aecl_audit::{
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{check, hex, open_checkpoint};
+use crate::audit::{check, exported_note, hex, open_checkpoint};
 use crate::log_reader::LogReader;
 
 /// The proof file.
@@ -44,7 +44,7 @@ pub fn prove(
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading `{}`", path.display()))?;
-            (text, format!("`{}`", path.display()))
+            (exported_note(&text).to_owned(), format!("`{}`", path.display()))
         }
         None => {
             let Some(latest) = reader.checkpoints()?.pop() else {

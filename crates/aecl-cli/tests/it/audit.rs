@@ -821,6 +821,21 @@ mod published {
         assert_eq!(ok.code, Some(0), "{ok:#?}");
         assert!(ok.stdout.contains("published checkpoints consistent: 1"), "{}", ok.stdout);
         assert_eq!(largest_in(Path::new(&target)), records(&db), "the store's newest");
+
+        // A published file is an exported checkpoint too (its note after the proof).
+        let file = std::fs::read_dir(&target).unwrap().next().unwrap().unwrap().path();
+        let file = file.display().to_string();
+        let key = dir.path().join("audit/audit.pub").display().to_string();
+        let db = db.display().to_string();
+        let ok = run(["audit", "verify", "--db", &db, "--key", &key, "--checkpoint", &file]);
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
+        let proof = run(["audit", "prove", "--db", &db, "--key", &key, "--checkpoint", &file, "1"]);
+        assert_eq!(proof.code, Some(0), "{proof:#?}");
+        let path = dir.path().join("proof.json");
+        std::fs::write(&path, &proof.stdout).unwrap();
+        let path = path.display().to_string();
+        let ok = run(["audit", "verify-proof", "--key", &key, "--checkpoint", &file, &path]);
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
     }
 
     /// `/healthz`'s status and warnings.
