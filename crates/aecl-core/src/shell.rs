@@ -37,6 +37,7 @@ mod subcommands;
 mod tool_readers;
 mod unwrap;
 mod user_state;
+mod variable_values;
 mod variables;
 mod wgetrc;
 mod word;

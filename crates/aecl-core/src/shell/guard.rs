@@ -19,7 +19,7 @@ use super::variables::{
 use super::writes::{self, Directories, WriteProblem};
 use super::{
     Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special, spellings, subcommands,
-    user_state,
+    user_state, variable_values,
 };
 use crate::decision::Decision;
 use crate::resolved::PathView;
@@ -310,21 +310,7 @@ impl ProgramGuard {
     /// Judges setting the variable `name` (to `value` where the line shows it).
     fn variable(&self, name: &str, value: Option<&ShellArg>, out: &mut Vec<(Decision, String)>) {
         let upper = name.to_ascii_uppercase();
-        // less's and more's options from the environment are let through when they are
-        // display flags only (`LESS=-FRX`): no log file, lesskey file or long option.
-        let display_flags = || {
-            value.is_some_and(|v| {
-                v.is_known()
-                    && v.text.split_whitespace().all(|flags| {
-                        let letters = flags.strip_prefix('-').unwrap_or(flags);
-                        !letters.is_empty()
-                            && letters.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
-                            && !letters.contains(['o', 'O', 'k'])
-                    })
-            })
-        };
-        let pager = matches!(upper.as_str(), "LESS" | "MORE") && display_flags();
-        if !pager
+        if !variable_values::harmless(&upper, value)
             && (CODE_VARIABLES.contains(&upper.as_str())
                 || CODE_VARIABLE_PREFIXES.iter().any(|p| upper.starts_with(p)))
         {

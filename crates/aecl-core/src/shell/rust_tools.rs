@@ -72,6 +72,43 @@ fn read_cargo(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
                 )));
             }
         }
+        // clippy's arguments after `--` are rustc's: lint levels (`-D warnings`) are plain,
+        // anything else (`-C linker=PROGRAM`) is refused as for `cargo rustc --`.
+        "clippy" => {
+            let after: Vec<&str> = after_double_dash(words).map(|w| w.raw.as_str()).collect();
+            let known = after_double_dash(words).all(ShellArg::is_known);
+            if !after.is_empty()
+                && !(known
+                    && super::variable_values::harmless(
+                        "RUSTFLAGS",
+                        Some(&ShellArg::known(&after.join(" "))),
+                    ))
+            {
+                out.push(Finding::RunsCode(format!(
+                    "`cargo clippy -- {}` hands the compiler options that may write or run \
+                     anything",
+                    after.join(" ")
+                )));
+            }
+        }
+        // rustfmt rewrites the files named after `--`.
+        "fmt" => out.extend(
+            after_double_dash(words)
+                .filter(|w| !(w.is_known() && w.text.starts_with('-')))
+                .cloned()
+                .map(Finding::Writes),
+        ),
+        // The test harness writes its log where `--logfile` says.
+        "test" | "t" | "bench" => {
+            let mut after = after_double_dash(words);
+            while let Some(word) = after.next() {
+                if let Some(path) = word.text.strip_prefix("--logfile=") {
+                    out.push(Finding::Writes(ShellArg { text: path.to_owned(), ..word.clone() }));
+                } else if word.text == "--logfile" || !word.is_known() {
+                    out.extend(after.next().cloned().map(Finding::Writes));
+                }
+            }
+        }
         // A crate added to the manifest has its build script and macros run by the next
         // build or test, as a package's install scripts run (`npm install PKG`); a dry run
         // changes nothing.
@@ -80,8 +117,108 @@ fn read_cargo(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
                 "`cargo add` puts a crate's build script and macros into the next build".to_owned(),
             ));
         }
+        // Plugins common enough to know: what their options write and load.
+        name if sub.is_known() && plugin(name).is_some() => {
+            let Some((_, writes, loads)) = plugin(name) else { return };
+            plugin_options(words, writes, loads, out);
+        }
+        // Any other subcommand runs the plugin `cargo-NAME` (`cargo watch -s CMD`, `cargo
+        // release --execute`): a program the table does not know.
+        name if !CARGO_COMMANDS.contains(&name) || !sub.is_known() => out.push(Finding::Unknown),
         _ => {}
     }
+}
+
+/// cargo's own commands, their aliases, and the rustup components that ship with the
+/// toolchain (`clippy`, `fmt`, `miri`).
+const CARGO_COMMANDS: [&str; 48] = [
+    "add",
+    "b",
+    "bench",
+    "build",
+    "c",
+    "check",
+    "clean",
+    "clippy",
+    "config",
+    "d",
+    "doc",
+    "fetch",
+    "fix",
+    "fmt",
+    "generate-lockfile",
+    "help",
+    "info",
+    "init",
+    "install",
+    "locate-project",
+    "login",
+    "logout",
+    "metadata",
+    "miri",
+    "new",
+    "owner",
+    "package",
+    "pkgid",
+    "publish",
+    "r",
+    "read-manifest",
+    "remove",
+    "report",
+    "rm",
+    "run",
+    "rustc",
+    "rustdoc",
+    "script",
+    "search",
+    "t",
+    "test",
+    "tree",
+    "uninstall",
+    "update",
+    "vendor",
+    "verify-project",
+    "version",
+    "yank",
+];
+
+/// A known plugin: its name, the options whose value it writes, and those that load a
+/// file of settings that may run programs (nextest's setup scripts).
+type Plugin = (&'static str, &'static [&'static str], &'static [&'static str]);
+
+const PLUGINS: [Plugin; 2] = [
+    ("nextest", &["--archive-file", "--target-dir"], &["--tool-config-file", "--config-file"]),
+    ("llvm-cov", &["--output-path", "--output-dir", "--target-dir"], &[]),
+];
+
+fn plugin(name: &str) -> Option<Plugin> {
+    PLUGINS.into_iter().find(|(known, _, _)| *known == name)
+}
+
+/// A plugin's options, read as `--name VALUE` or `--name=VALUE` (the table does not list
+/// them); the words after `--` are the tests' own.
+fn plugin_options(words: &[ShellArg], writes: &[&str], loads: &[&str], out: &mut Vec<Finding>) {
+    let mut words = words.iter().take_while(|w| !(w.is_known() && w.text == "--"));
+    while let Some(word) = words.next() {
+        let (name, glued) = match word.text.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (word.text.as_str(), None),
+        };
+        let value = || match glued {
+            Some(value) => Some(ShellArg { text: value.to_owned(), ..word.clone() }),
+            None => None,
+        };
+        if writes.contains(&name) {
+            out.extend(value().or_else(|| words.next().cloned()).map(Finding::Writes));
+        } else if loads.contains(&name) || !word.is_known() {
+            out.push(Finding::RunsCode(format!("`{}` loads settings that run programs", word.raw)));
+        }
+    }
+}
+
+/// The words after the first `--`.
+fn after_double_dash(words: &[ShellArg]) -> impl Iterator<Item = &ShellArg> {
+    words.iter().skip_while(|w| !(w.is_known() && w.text == "--")).skip(1)
 }
 
 fn read_rustc(scanned: &Scanned, out: &mut Vec<Finding>) {

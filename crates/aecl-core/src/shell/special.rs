@@ -103,11 +103,27 @@ pub(super) fn read(
                 ["SHELL", ".SHELLFLAGS", "MAKESHELL", "MAKEFLAGS", "MFLAGS", "MAKEFILES", "MAKE"];
             for word in &scanned.positionals {
                 let Some((name, value)) = word.text.split_once('=') else { continue };
-                let metacharacters =
-                    value.contains([' ', ';', '|', '&', '$', '`', '(', ')', '<', '>', '\n']);
+                let name = name.trim_end_matches([':', '+', '?', '!']);
+                // Blanks only separate words, which compiler flags are judged as.
+                let flags = name.ends_with("FLAGS");
+                let metacharacters = value
+                    .contains([';', '|', '&', '$', '`', '(', ')', '<', '>', '\n'])
+                    || (!flags && value.contains(' '));
                 if SHELL_VARIABLES.contains(&name) || metacharacters || word.expansion {
                     out.push(Finding::RunsCode(format!(
                         "the override `{}` reaches recipes run by the shell",
+                        word.raw
+                    )));
+                } else if is_install_directory(name) {
+                    // `make install PREFIX=/usr/local`, `DESTDIR=...`: where it installs.
+                    out.push(Finding::Writes(ShellArg {
+                        text: value.to_owned(),
+                        raw: word.raw.clone(),
+                        ..word.clone()
+                    }));
+                } else if make_override_runs_code(name, value) {
+                    out.push(Finding::RunsCode(format!(
+                        "the override `{}` names a program or options the recipes run",
                         word.raw
                     )));
                 }
@@ -622,4 +638,24 @@ fn is_remote(word: &ShellArg) -> bool {
     let text = &word.text;
     text.starts_with("rsync://")
         || text.find(':').is_some_and(|colon| text.find('/').is_none_or(|slash| colon < slash))
+}
+
+/// Whether a make override `NAME=VALUE` (no shell syntax in it) makes the recipes run a
+/// program or load code of the caller's choosing: compiler flags that load code
+/// (`CFLAGS=-fplugin=F`, `LDFLAGS=-Wl,-plugin,F`), or a path outside the project
+/// (`CC=/tmp/x`, `RM=/tmp/x`, `NPM=/tmp/x`: any variable a recipe may run). A bare
+/// program name (`CC=clang`) is one from the system's path; a relative path is the
+/// project's own.
+fn make_override_runs_code(name: &str, value: &str) -> bool {
+    if name.ends_with("FLAGS") {
+        let judged = if name.starts_with("RUST") { name } else { "CFLAGS" };
+        return !super::variable_values::harmless(judged, Some(&ShellArg::known(value)));
+    }
+    value.starts_with(['/', '~']) || value.split('/').any(|part| part == "..")
+}
+
+/// `PREFIX`, `DESTDIR`, `BINDIR`, ...: a directory a makefile installs into.
+fn is_install_directory(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper == "PREFIX" || upper == "DESTDIR" || (upper.ends_with("DIR") && upper.len() > 3)
 }

@@ -2,7 +2,8 @@
 //! takes any unambiguous prefix of a command, its aliases and typos (`npm pub` is `npm
 //! publish`, `npm inst` is `npm install`, `npm confi` is `npm config`), and installers
 //! have namespaces whose second word is the subcommand (`uv pip install`, `poetry self
-//! add`, `conda env create`, `composer global require`). The table's subcommand lists
+//! add`, `conda env create`, `composer global require`, `pnpm recursive exec`, `yarn
+//! workspace NAME exec`). The table's subcommand lists
 //! hold canonical names; a word the program would read as a command aecl cannot name is
 //! refused.
 
@@ -32,8 +33,10 @@ pub(super) fn words(program: &str, positionals: &[ShellArg]) -> Result<Vec<Strin
         first.text.clone()
     };
     let mut out = vec![name.clone()];
+    // `yarn workspace NAME CMD`: the word after the workspace's name.
+    let at = if matches!(program, "yarn") && name == "workspace" { 2 } else { 1 };
     if namespaces(program).contains(&name.as_str())
-        && let Some(second) = positionals.get(1)
+        && let Some(second) = positionals.get(at)
     {
         if !second.is_known() {
             return Err(format!(
@@ -42,6 +45,13 @@ pub(super) fn words(program: &str, positionals: &[ShellArg]) -> Result<Vec<Strin
             ));
         }
         out.push(second.text.clone());
+        // `yarn workspaces foreach [-A] CMD`: the command run in each workspace.
+        if program == "yarn"
+            && second.text == "foreach"
+            && let Some(third) = positionals.get(at + 1)
+        {
+            out.push(if third.is_known() { third.text.clone() } else { "exec".to_owned() });
+        }
     }
     Ok(out)
 }
@@ -54,7 +64,11 @@ fn namespaces(program: &str) -> &'static [&'static str] {
         "conda" | "mamba" | "micromamba" => &["env", "pkg"],
         "composer" => &["global"],
         "go" => &["mod"],
-        "yarn" | "pnpm" | "bun" => &["global", "pm"],
+        // pnpm's `recursive` (`m`, `multi`) runs a command in every package of the
+        // workspace; yarn's `workspace NAME` and `workspaces foreach` likewise.
+        "pnpm" => &["global", "pm", "recursive", "m", "multi"],
+        "yarn" => &["global", "pm", "workspace", "workspaces"],
+        "bun" => &["global", "pm"],
         _ => &[],
     }
 }
@@ -273,4 +287,114 @@ mod tests {
             assert_eq!(npm_command(word), None, "{word}");
         }
     }
+}
+
+/// The commands of yarn (1 and berry), pnpm and bun. Any other first word runs the
+/// project's script of that name or, failing that, a program: the package's binary or the
+/// system's (`pnpm eslint -f f.js`, `pnpm sh -c CMD`).
+const JS_MANAGER_COMMANDS: [&str; 98] = [
+    "access",
+    "add",
+    "adduser",
+    "approve-builds",
+    "audit",
+    "autoclean",
+    "bin",
+    "build",
+    "bun",
+    "c",
+    "cache",
+    "cat-file",
+    "cat-index",
+    "check",
+    "ci",
+    "config",
+    "constraints",
+    "create",
+    "dedupe",
+    "deploy",
+    "dlx",
+    "doctor",
+    "dist-tag",
+    "env",
+    "exec",
+    "explain",
+    "fetch",
+    "find-hash",
+    "generate-lock-entry",
+    "global",
+    "help",
+    "i",
+    "import",
+    "info",
+    "init",
+    "install",
+    "install-test",
+    "it",
+    "licenses",
+    "link",
+    "list",
+    "ln",
+    "login",
+    "logout",
+    "ls",
+    "m",
+    "multi",
+    "node",
+    "npm",
+    "outdated",
+    "owner",
+    "pack",
+    "patch",
+    "patch-commit",
+    "patch-remove",
+    "plugin",
+    "pm",
+    "policies",
+    "prune",
+    "publish",
+    "r",
+    "rb",
+    "rebuild",
+    "recursive",
+    "remove",
+    "repl",
+    "rm",
+    "root",
+    "run",
+    "run-script",
+    "sbom",
+    "search",
+    "self-update",
+    "server",
+    "set",
+    "setup",
+    "stage",
+    "start",
+    "store",
+    "t",
+    "tag",
+    "team",
+    "test",
+    "tst",
+    "un",
+    "uninstall",
+    "unlink",
+    "unplug",
+    "up",
+    "update",
+    "upgrade",
+    "upgrade-interactive",
+    "version",
+    "versions",
+    "why",
+    "workspace",
+    "workspaces",
+    "x",
+];
+
+/// Whether `word`, first after yarn's, pnpm's or bun's options, is one of their commands
+/// rather than a script or program name.
+pub(super) fn is_js_manager_command(word: &str) -> bool {
+    JS_MANAGER_COMMANDS.contains(&word)
 }

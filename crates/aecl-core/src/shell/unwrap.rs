@@ -76,6 +76,39 @@ fn in_system_dir(path: &str) -> bool {
 /// `[[ ... ]]` operators that evaluate their operands as arithmetic.
 const ARITHMETIC_TESTS: [&str; 6] = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
+/// Where the command line of a program starts in the words of `yarn`, `pnpm` or `bun`:
+/// their first word that is not one of their commands runs the project's script of that
+/// name or, without one, the program (`pnpm eslint -f f.js`, `pnpm sh -c CMD`, `yarn
+/// jest`). A word naming a program aecl knows is analysed as that program's line too; any
+/// other is taken for a script, which is the project's own code.
+fn script_or_program(manager: &str, rest: &[&Word]) -> Option<usize> {
+    let spec = super::programs::builtin(manager);
+    let takes_value = |text: &str| {
+        spec.is_some_and(|spec| {
+            [&spec.value_options, &spec.write_options, &spec.runs_code_options]
+                .into_iter()
+                .flatten()
+                .any(|o| o == text)
+        })
+    };
+    let mut at = 0;
+    while let Some(word) = rest.get(at) {
+        let text = word.text();
+        if !text.starts_with('-') || word.has_expansion() {
+            break;
+        }
+        at += if takes_value(&text) { 2 } else { 1 };
+    }
+    let word = rest.get(at)?;
+    let text = word.text();
+    let program = normalise::program_name(&text);
+    let known = SHELLS.contains(&program.as_str())
+        || python::is_python(&program)
+        || super::programs::builtin(&program).is_some();
+    (known && !word.has_expansion() && !super::subcommands::is_js_manager_command(&text))
+        .then_some(at)
+}
+
 /// Shells: with `-c` they run the code given; without, a script or standard input.
 const SHELLS: [&str; 9] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "fish"];
 
@@ -356,6 +389,13 @@ impl Unwrapper<'_> {
                     Ok(())
                 }
             },
+            "yarn" | "pnpm" | "bun" => {
+                self.out.commands.push(plain(name, rest, appended));
+                match script_or_program(name, rest) {
+                    Some(at) => self.nested(rest.get(at..).unwrap_or_default(), appended),
+                    None => Ok(()),
+                }
+            }
             "ssh" => self.remote(rest),
             "trap" => self.trap(rest),
             "alias" => self.alias(rest),

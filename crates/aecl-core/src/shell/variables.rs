@@ -161,6 +161,45 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "BAT_PAGER",
     "CONDARC",
     "COMPOSER",
+    // Files of options, each of which may name a program or a module to load
+    // (`--pre=PROGRAM` in ripgrep's, a pager in ack's and bat's, a plugin in
+    // coverage's), and zip's and unzip's options (`ZIPOPT='-TT CMD'`).
+    "RIPGREP_CONFIG_PATH",
+    "ACKRC",
+    "ACK_OPTIONS",
+    "ACK_PAGER",
+    "ACK_PAGER_COLOR",
+    "BAT_CONFIG_PATH",
+    "COVERAGE_RCFILE",
+    "ZIPOPT",
+    "UNZIPOPT",
+    "UNZIP",
+    // Configuration directories searched for pip's, git's and other programs' files.
+    "XDG_CONFIG_DIRS",
+    // go's workspace file adds modules from anywhere to the build; gpg's home holds its
+    // configuration (an agent program), which `git commit -S` starts.
+    "GOWORK",
+    "GNUPGHOME",
+    // Modules, gems and startup files loaded from where these say.
+    "COVERAGE_PROCESS_START",
+    "GEMRC",
+    "GEM_PATH",
+    "GEM_HOME",
+    "MPLBACKEND",
+    "DJANGO_SETTINGS_MODULE",
+    "IPYTHONDIR",
+    "KRB5_CONFIG",
+    // The compilers' flags make's implicit rules and build scripts pass on
+    // (`CFLAGS=-fplugin=F`); optimisation and warning flags are let through
+    // (`variable_values.rs`). make runs `$(RM)` in `clean` and the like.
+    "CFLAGS",
+    "CXXFLAGS",
+    "CPPFLAGS",
+    "FFLAGS",
+    "LDFLAGS",
+    "CPP",
+    "AS",
+    "RM",
 ];
 
 /// Prefixes of such variables (`LD_*`, `GIT_CONFIG_KEY_0`, `npm_config_*`, cargo's
@@ -177,6 +216,12 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "CARGO_ALIAS_",
     "RUSTUP_",
     "BASH_FUNC_",
+    // corepack downloads the package manager it runs from these registries.
+    "COREPACK_",
+    // `CARGO_REGISTRY_CREDENTIAL_PROVIDER`, `CARGO_HTTP_PROXY` and their kin.
+    "CARGO_REGISTRY_",
+    "CARGO_HTTP_",
+    "CARGO_NET_",
     // Every option of pip, uv, poetry and bundler can be set from the environment
     // (`PIP_LOG`, `PIP_PYTHON`, `UV_INDEX_URL`, `BUNDLE_GEMFILE`).
     "PIP_",
@@ -190,8 +235,17 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
 
 /// Variables naming a file that a program writes to, at any path the value gives: TLS
 /// key logs (OpenSSL, GnuTLS, NSS: curl, git, wget, Python, Node), interactive histories,
-/// coverage and allocation traces. `HISTFILE` and `GIT_TRACE*` are above.
+/// coverage and allocation traces, Node's warnings and coverage. `HISTFILE` and
+/// `GIT_TRACE*` are above.
 pub(super) const WRITE_VARIABLES: &[&str] = &[
+    "NODE_REDIRECT_WARNINGS",
+    "LLVM_PROFILE_FILE",
+    "GOCOVERDIR",
+    "GIT_REDIRECT_STDERR",
+    "GIT_REDIRECT_STDOUT",
+    "NODE_V8_COVERAGE",
+    "NODE_COMPILE_CACHE",
+    "RUFF_OUTPUT_FILE",
     "SSLKEYLOGFILE",
     "LESSHISTFILE",
     "NODE_REPL_HISTORY",
@@ -227,6 +281,7 @@ pub(super) const PATH_VARIABLES: &[&str] = &[
     "GOMODCACHE",
     "GOPATH",
     "GOSSADIR",
+    "CARGO_TARGET_DIR",
 ];
 
 /// Variables that send a program's requests through a host of the caller's choosing (the
@@ -251,4 +306,7 @@ pub(super) const PROXY_VARIABLES: &[&str] = &[
     // The credentials `curl -n` and `ftp` send, read from a file of the caller's choosing.
     "NETRC",
     "GOPROXY",
+    // The resolver's host aliases and search domains send a request elsewhere.
+    "HOSTALIASES",
+    "LOCALDOMAIN",
 ];

@@ -214,9 +214,6 @@ pub(super) const ENTRIES: &[Entry] = &[
         // Options that take the next word: one taken for a flag would make its value the
         // subcommand (`pnpm --reporter silent dlx PKG`).
         value_options: &[
-            "--cwd",
-            "-C",
-            "--dir",
             "--filter",
             "-F",
             "--reporter",
@@ -230,8 +227,13 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--node-linker",
             "--test-pattern",
         ],
-        // Where they keep packages and caches.
+        // The project they work in (`--cwd DIR`, `-C DIR`, `--dir DIR`: its
+        // `node_modules`, lock file and scripts' outputs), and where they keep packages and
+        // caches.
         write_options: &[
+            "--cwd",
+            "-C",
+            "--dir",
             "--store-dir",
             "--virtual-store-dir",
             "--modules-dir",
@@ -494,7 +496,9 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &["poetry"],
-        value_options: &["-C", "--directory", "-P", "--project", "-E", "--extras", "--with"],
+        value_options: &["-E", "--extras", "--with"],
+        // The project it works in: its lock file, virtual environment and version.
+        write_options: &["-C", "--directory", "-P", "--project"],
         runs_code_subcommands: &[
             "install", "add", "update", "lock", "run", "shell", "config", "remove", "sync", "use",
             "self",
@@ -553,7 +557,8 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &["composer"],
-        value_options: &["-d", "--working-dir"],
+        // The project it works in: `vendor/`, the lock file, `composer.json`.
+        write_options: &["-d", "--working-dir"],
         runs_code_subcommands: &[
             "install",
             "update",

@@ -83,17 +83,9 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry { names: &["git"], long_prefixes: true, special: Some(Special::Git), ..PLAIN },
     Entry {
         names: &["make", "gmake"],
-        value_options: &[
-            "-C",
-            "--directory",
-            "-f",
-            "--file",
-            "--makefile",
-            "-j",
-            "--jobs",
-            "-o",
-            "-W",
-        ],
+        // `-C DIR` runs DIR's makefile, whose recipes write there.
+        write_options: &["-C", "--directory"],
+        value_options: &["-f", "--file", "--makefile", "-j", "--jobs", "-o", "-W"],
         runs_code_options: &["--eval", "-E"],
         special: Some(Special::Make),
         ..PLAIN

@@ -1,0 +1,204 @@
+//! Values of code variables (`variables.rs`) that run no code of the caller's choosing:
+//! display flags for less (`LESS=-FRX`), a pager that only prints (`GIT_PAGER=cat`),
+//! Python's switches (`PYTHONUNBUFFERED=1`) and a search path inside the project
+//! (`PYTHONPATH=src`), Node's memory and warning options, compilers' optimisation,
+//! warning and definition flags (`CFLAGS=-O2`, `RUSTFLAGS='-D warnings'`). Any other value
+//! of these variables, and any value only known at run time, is code as before: each list
+//! holds only what cannot load or run a program, or write a file.
+
+use super::ShellArg;
+
+/// Whether setting the code variable `name` (upper case) to `value` is harmless.
+pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
+    let Some(value) = value.filter(|v| v.is_known()) else { return false };
+    let text = value.text.as_str();
+    let mut words = text.split_whitespace();
+    match name {
+        // less's and more's options from the environment: display flags only, no log
+        // file (`-o`, `-O`), lesskey file (`-k`) or long option.
+        "LESS" | "MORE" => words.all(|flags| {
+            let letters = flags.strip_prefix('-').unwrap_or(flags);
+            !letters.is_empty()
+                && letters.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
+                && !letters.contains(['o', 'O', 'k'])
+        }),
+        "PAGER" | "GIT_PAGER" | "MANPAGER" | "SYSTEMD_PAGER" | "DELTA_PAGER" | "BAT_PAGER" => {
+            matches!(text, "cat" | "" | "less" | "more")
+        }
+        "PYTHONUNBUFFERED"
+        | "PYTHONDONTWRITEBYTECODE"
+        | "PYTHONUTF8"
+        | "PYTHONHASHSEED"
+        | "PYTHONIOENCODING"
+        | "PYTHONFAULTHANDLER"
+        | "PYTHONOPTIMIZE"
+        | "PYTHONNOUSERSITE"
+        | "PYTHONSAFEPATH"
+        | "PYTHONDEVMODE"
+        | "PYTHONLEGACYWINDOWSSTDIO" => {
+            text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'))
+        }
+        // Modules imported from the project's own directories, as `python3 src/x.py`
+        // runs the project's code.
+        "PYTHONPATH" => text.split(':').all(inside_project),
+        "NODE_OPTIONS" => words.all(|option| {
+            let name = option.split_once('=').map_or(option, |(n, _)| n);
+            NODE_PLAIN_OPTIONS.contains(&name)
+        }),
+        "RUSTFLAGS" | "RUSTDOCFLAGS" => rust_flags(text),
+        "CFLAGS" | "CXXFLAGS" | "CPPFLAGS" | "FFLAGS" | "LDFLAGS" | "CGO_CFLAGS"
+        | "CGO_CPPFLAGS" | "CGO_CXXFLAGS" => words.all(c_flag),
+        // A directory cargo writes under (judged as a write: `variables.rs`), not a runner.
+        "CARGO_TARGET_DIR" => true,
+        _ => false,
+    }
+}
+
+/// A relative path that does not climb out (`src`, `./lib`).
+fn inside_project(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with(['/', '~'])
+        && path.split('/').all(|part| part != "..")
+        && !path.contains(['$', '`'])
+}
+
+/// Node options that only size the heap, shape stack traces or quiet warnings.
+const NODE_PLAIN_OPTIONS: [&str; 12] = [
+    "--max-old-space-size",
+    "--max-semi-space-size",
+    "--stack-size",
+    "--stack-trace-limit",
+    "--enable-source-maps",
+    "--no-warnings",
+    "--no-deprecation",
+    "--trace-warnings",
+    "--trace-deprecation",
+    "--trace-uncaught",
+    "--unhandled-rejections",
+    "--experimental-vm-modules",
+];
+
+/// rustc's lint levels (`-D warnings`, `-Awarnings`), `--cfg NAME` and the code
+/// generation settings that neither name a program nor write a file.
+fn rust_flags(text: &str) -> bool {
+    const CODEGEN: [&str; 12] = [
+        "opt-level",
+        "debuginfo",
+        "target-cpu",
+        "target-feature",
+        "codegen-units",
+        "lto",
+        "panic",
+        "overflow-checks",
+        "debug-assertions",
+        "strip",
+        "force-frame-pointers",
+        "relocation-model",
+    ];
+    let mut words = text.split_whitespace();
+    while let Some(word) = words.next() {
+        let (flag, glued) = match word.get(..2) {
+            Some(flag @ ("-D" | "-W" | "-A" | "-F" | "-C")) => (flag, word.get(2..).unwrap_or("")),
+            _ if word == "--cfg" => ("--cfg", ""),
+            _ => return false,
+        };
+        let value = if glued.is_empty() { words.next().unwrap_or("") } else { glued };
+        let plain = match flag {
+            "-C" => value.split_once('=').is_some_and(|(key, setting)| {
+                CODEGEN.contains(&key) && !setting.contains(['/', ',', '@'])
+            }),
+            // A lint (`warnings`, `clippy::pedantic`) or a cfg name (`feature="x"`).
+            _ => {
+                !value.is_empty()
+                    && !value.starts_with('-')
+                    && value.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'=' | b'"')
+                    })
+            }
+        };
+        if !plain {
+            return false;
+        }
+    }
+    true
+}
+
+/// A C compiler's option that neither loads code (`-fplugin`, `-B`, `-specs`, `-wrapper`,
+/// `@FILE`, the linker's and assembler's `-Wl,`) nor writes a file of the caller's
+/// choosing: optimisation, debug information, warnings, definitions, the language
+/// standard and the target's instruction set.
+fn c_flag(flag: &str) -> bool {
+    let Some(rest) = flag.strip_prefix('-') else { return false };
+    let after = |prefix: &str| rest.strip_prefix(prefix);
+    match rest.get(..1) {
+        Some("O") => rest.len() <= 2,
+        Some("g") => rest.bytes().all(|b| b.is_ascii_alphanumeric()),
+        Some("W") => !rest.contains(',') && rest.bytes().all(|b| b != b'@'),
+        Some("D" | "U") => !rest.contains(['$', '`']),
+        Some("f") => {
+            after("fno-").is_some_and(|n| !n.contains(['=', '/']))
+                || matches!(rest, "fPIC" | "fpic" | "fPIE" | "fpie" | "fcommon" | "fopenmp")
+                || after("fstack-protector").is_some_and(|n| !n.contains('/'))
+                || after("fsanitize=").is_some_and(|n| !n.contains('/'))
+                || after("fdiagnostics-color").is_some()
+        }
+        Some("m") => {
+            matches!(rest, "m32" | "m64")
+                || after("march=").or_else(|| after("mtune=")).is_some_and(|n| !n.contains('/'))
+        }
+        _ => after("std=").is_some_and(|n| !n.contains('/')) || rest == "pipe" || rest == "pthread",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(name: &str, value: &str) -> bool {
+        harmless(name, Some(&ShellArg::known(value)))
+    }
+
+    #[test]
+    fn only_values_that_run_nothing_are_harmless() {
+        for (name, value) in [
+            ("LESS", "-FRX"),
+            ("GIT_PAGER", "cat"),
+            ("PAGER", "less"),
+            ("PYTHONUNBUFFERED", "1"),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+            ("PYTHONPATH", "src:./lib"),
+            ("NODE_OPTIONS", "--max-old-space-size=4096 --enable-source-maps"),
+            ("RUSTFLAGS", "-D warnings"),
+            ("RUSTFLAGS", "-Dwarnings -C target-cpu=native --cfg tokio_unstable"),
+            ("CFLAGS", "-O2 -g -Wall -Wextra -DNDEBUG -std=c11 -fPIC -march=native"),
+            ("LDFLAGS", "-pthread"),
+            ("CARGO_TARGET_DIR", "/tmp/target"),
+        ] {
+            assert!(plain(name, value), "{name}={value}");
+        }
+        for (name, value) in [
+            ("LESS", "-o/tmp/log"),
+            ("GIT_PAGER", "sh -c 'x'"),
+            ("PAGER", "/tmp/x.sh"),
+            ("PYTHONPATH", "/tmp/evil"),
+            ("PYTHONPATH", "src:../other"),
+            ("PYTHONSTARTUP", "x.py"),
+            ("NODE_OPTIONS", "--require /tmp/x.js"),
+            ("NODE_OPTIONS", "--max-old-space-size=1 -r x"),
+            ("RUSTFLAGS", "-C linker=/tmp/x"),
+            ("RUSTFLAGS", "-Clink-arg=-fuse-ld=/tmp/ld"),
+            ("RUSTFLAGS", "-Z unstable-options"),
+            ("RUSTFLAGS", "-Wl,-plugin,/tmp/p.so"),
+            ("CFLAGS", "-fplugin=/tmp/p.so"),
+            ("CFLAGS", "-B/tmp/bin"),
+            ("LDFLAGS", "-Wl,-plugin,/tmp/p.so"),
+            ("CFLAGS", "-O2 @/tmp/opts"),
+            ("CFLAGS", "-specs=/tmp/s"),
+            ("CC", "gcc"),
+        ] {
+            assert!(!plain(name, value), "{name}={value}");
+        }
+        let built = ShellArg { expansion: true, ..ShellArg::known("-O2") };
+        assert!(!harmless("CFLAGS", Some(&built)));
+    }
+}
