@@ -140,7 +140,12 @@ pub(super) fn unzip(scanned: &Scanned, out: &mut Vec<Finding>) {
 /// archive's members, named only when it is read, under the working directory (or the
 /// directory `dpkg-deb` is given). A mode the line does not show (`7z $MODE`) is taken as
 /// extraction.
-pub(super) fn extractor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+pub(super) fn extractor(
+    program: &str,
+    words: &[ShellArg],
+    scanned: &Scanned,
+    out: &mut Vec<Finding>,
+) {
     let mode = scanned.positionals.first().map(|p| (p.is_known(), p.text.as_str()));
     let mode_has = |letters: &[char]| match mode {
         Some((true, text)) => text.trim_start_matches('-').contains(letters),
@@ -184,6 +189,26 @@ pub(super) fn extractor(program: &str, scanned: &Scanned, out: &mut Vec<Finding>
         for archive in scanned.positionals.iter().skip(1).take(count) {
             out.push(Finding::Writes(archive.clone()));
         }
+    }
+    // 7-Zip's `a`, `u`, `d` and `rn` write the archive, its second word; `-sdel` deletes
+    // the files it adds. jar's `c` and `u` with `f` write the file named after the mode
+    // (after the manifest when `m` comes first), or `--file`'s.
+    let sevens = matches!(program, "7z" | "7za" | "7zr");
+    if sevens && matches!(mode, Some((false, _)) | Some((true, "a" | "u" | "d" | "rn"))) {
+        out.extend(scanned.positionals.get(1).cloned().map(Finding::Writes));
+        if words.iter().any(|w| !w.is_known() || w.text.eq_ignore_ascii_case("-sdel")) {
+            out.extend(scanned.positionals.iter().skip(2).cloned().map(Finding::Writes));
+        }
+    }
+    if program == "jar" && mode_has(&['c', 'u']) {
+        let letters = mode.map_or("", |(_, text)| text);
+        let at = match (letters.find('m'), letters.find('f')) {
+            (Some(m), Some(f)) if m < f => Some(2),
+            (_, Some(_)) => Some(1),
+            _ => None,
+        };
+        out.extend(at.and_then(|at| scanned.positionals.get(at)).cloned().map(Finding::Writes));
+        out.extend(scanned.values(&["--file"]).cloned().map(Finding::Writes));
     }
     if !extracts {
         return;

@@ -78,6 +78,22 @@ pub(super) fn read(scanned: &Scanned, out: &mut Vec<Finding>) {
              time"
         )));
     }
+    // Cookies read from a file (`-b FILE`: a value without `=` names one), credentials
+    // from a netrc file, and URLs read from a file (`--url @FILE`, curl 8.13) send what
+    // the files hold.
+    for cookie in scanned.values(&["-b", "--cookie"]) {
+        if !cookie.is_known() || !cookie.text.contains('=') {
+            out.push(Finding::Uploads(format!("`-b {}` sends the cookies of a file", cookie.raw)));
+        }
+    }
+    if scanned.has(&["-n", "--netrc", "--netrc-optional", "--netrc-file"]) {
+        out.push(Finding::Uploads("credentials are read from a netrc file".to_owned()));
+    }
+    if let Some(list) =
+        scanned.values(&["--url"]).find(|u| !u.is_known() || u.text.starts_with('@'))
+    {
+        out.push(Finding::Uploads(format!("`--url {}` reads URLs from a file", list.raw)));
+    }
     // `-Q CMD` sends a command to an FTP or SFTP server before or after the transfer
     // (`DELE f`, `rm f`, `rename a b`, `chmod 777 f`): a change on the server, as an upload.
     if let Some(command) = scanned.values(&["-Q", "--quote"]).next() {

@@ -108,8 +108,13 @@ fn makes_links(command: &SimpleCommand) -> Option<Makes> {
                 .then_some(Makes::UnderTheWorkingDirectory)
         }
         // A git-style patch can add a link (`new file mode 120000`).
-        "unzip" | "cpio" | "7z" | "7za" | "bsdcpio" | "patch" => {
-            Some(Makes::UnderTheWorkingDirectory)
+        "unzip" | "cpio" | "bsdcpio" | "patch" => Some(Makes::UnderTheWorkingDirectory),
+        // 7-Zip extracts with `x` and `e` (a mode only known at run time may be either);
+        // `a`, `u`, `d`, `l` and `t` make no link.
+        "7z" | "7za" => {
+            let mode = command.words.iter().find(|w| !(w.is_known() && w.text.starts_with('-')));
+            mode.is_none_or(|m| !m.is_known() || matches!(m.text.as_str(), "x" | "e"))
+                .then_some(Makes::UnderTheWorkingDirectory)
         }
         "git" => (work_tree::of_words(&command.words) == WorkTree::Writes)
             .then_some(Makes::UnderTheWorkingDirectory),

@@ -283,7 +283,10 @@ pub(super) fn arguments(program: &str, args: &[Arg]) -> Normalised {
         find_arguments(args, &mut out);
     } else {
         let table = TABLES.iter().find(|t| t.programs.contains(&program));
-        generic_arguments(table, args, &mut out);
+        // go's and tsc's options are whole words after one dash (`-overlay=F`), not
+        // clusters of letters.
+        let whole_words = super::programs::builtin(program).is_some_and(|s| s.whole_word_options);
+        generic_arguments(table, whole_words, args, &mut out);
         if program == "git" && out.args.first().is_some_and(|a| a == "push") {
             // `git push origin +main` force-pushes `main`; so do `--force-with-lease`,
             // `--force-if-includes` and `--mirror` (which forces every ref): each is the
@@ -301,7 +304,12 @@ pub(super) fn arguments(program: &str, args: &[Arg]) -> Normalised {
     out
 }
 
-fn generic_arguments(table: Option<&FlagTable>, args: &[Arg], out: &mut Normalised) {
+fn generic_arguments(
+    table: Option<&FlagTable>,
+    whole_words: bool,
+    args: &[Arg],
+    out: &mut Normalised,
+) {
     let mut only_positionals = false;
     let mut iter = args.iter().peekable();
     while let Some(arg) = iter.next() {
@@ -324,7 +332,9 @@ fn generic_arguments(table: Option<&FlagTable>, args: &[Arg], out: &mut Normalis
             only_positionals = true;
             continue;
         }
-        let takes_value = if let Some(long) = text.strip_prefix("--") {
+        let long =
+            text.strip_prefix("--").or_else(|| text.strip_prefix('-').filter(|_| whole_words));
+        let takes_value = if let Some(long) = long {
             let name = long_flag(table, long, out);
             !long.contains('=') && table.is_some_and(|t| t.long_values.contains(&name.as_str()))
         } else {

@@ -57,7 +57,8 @@ pub enum Special {
     /// linker, assembler, preprocessor and front end (`-Wl,-o,FILE`, `-Xlinker -plugin`),
     /// and their dump files (`cc.rs`).
     Cc,
-    /// node reads `_` in a long option's name as `-`.
+    /// node reads `_` in a long option's name as `-`; its debugger on another address
+    /// than the loopback one.
     Node,
     /// perl's and ruby's `-0` and `-l` take only the digits glued to them.
     Perl,
@@ -99,6 +100,8 @@ pub enum Special {
     File,
     /// eslint's `-f`: a formatter that is not built in is a module it loads.
     Eslint,
+    /// deno's scripts named by a registry or a URL (`deno run npm:x`), and its debugger.
+    Deno,
 }
 
 /// What one program can do, as data.

@@ -48,7 +48,7 @@ pub(super) fn read(
         Special::Unzip => archives::unzip(scanned, out),
         Special::Patch => archives::patch(scanned, out),
         Special::Compressor => archives::compressor(program, scanned, out),
-        Special::Extractor => archives::extractor(program, scanned, out),
+        Special::Extractor => archives::extractor(program, words, scanned, out),
         Special::Pytest => tool_readers::pytest(scanned, out),
         Special::OptionsFiles => tool_readers::options_files(scanned, out),
         Special::Cloc => tool_readers::cloc(scanned, out),
@@ -85,7 +85,9 @@ pub(super) fn read(
                 }));
             }
         }
-        Special::Node | Special::Perl => {}
+        Special::Node => tool_readers::debugger(scanned, out),
+        Special::Deno => tool_readers::deno(scanned, out),
+        Special::Perl => {}
         Special::Cc => super::cc::read(program, words, out),
         Special::Go => go(words, scanned, out),
         Special::Make => {
@@ -136,6 +138,19 @@ pub(super) fn read(
                 if let Some(dir) = option.text.strip_prefix("pycache_prefix=") {
                     out.push(Finding::Writes(ShellArg { text: dir.to_owned(), ..option.clone() }));
                 }
+            }
+            // A script that is a module of Python's library or an installed tool's entry
+            // (`/usr/lib/python3.11/timeit.py CODE`, `/usr/bin/pip3 install X`) is that
+            // module or tool run by `-m`; only plain ones are let through.
+            if !scanned.has(&["-m", "-c"])
+                && let Some(script) = scanned.positionals.first()
+                && let Some(module) = library_module(&script.text)
+                && !PLAIN_MODULES.contains(&module.as_str())
+            {
+                out.push(Finding::RunsCode(format!(
+                    "`{}` is the module `{module}` of Python's library",
+                    script.raw
+                )));
             }
             for module in scanned.values(&["-m"]) {
                 let args = &scanned.positionals;
@@ -638,6 +653,33 @@ fn is_remote(word: &ShellArg) -> bool {
     let text = &word.text;
     text.starts_with("rsync://")
         || text.find(':').is_some_and(|colon| text.find('/').is_none_or(|slash| colon < slash))
+}
+
+/// The module a script path runs when it is a file of Python's library, its installed
+/// packages or an entry script beside the interpreter: `lib/python3.11/http/server.py` is
+/// `http.server`, `.../site-packages/pip/__main__.py` is `pip`, `/usr/bin/pip3` is `pip3`.
+fn library_module(path: &str) -> Option<String> {
+    let marker = ["/site-packages/", "/dist-packages/"]
+        .into_iter()
+        .find_map(|m| path.find(m).map(|at| path.get(at + m.len()..).unwrap_or_default()));
+    let inside = marker.or_else(|| {
+        let at = path.find("/lib/python").or_else(|| path.find("/lib64/python"))?;
+        let rest = path.get(at + 1..)?;
+        rest.split_once('/').and_then(|(_, after)| after.split_once('/')).map(|(_, m)| m)
+    });
+    if let Some(module) = inside {
+        let module = module.strip_suffix(".py").unwrap_or(module);
+        let module = module.strip_suffix("/__main__").unwrap_or(module);
+        let module = module.strip_suffix("/__init__").unwrap_or(module);
+        return (!module.is_empty()).then(|| module.replace('/', "."));
+    }
+    // An entry script in a `bin` directory: the tool of that name.
+    let (dir, name) = path.rsplit_once('/')?;
+    (dir.ends_with("/bin")
+        && TOOL_MODULES
+            .iter()
+            .any(|t| name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.') == *t))
+    .then(|| name.to_owned())
 }
 
 /// Whether a make override `NAME=VALUE` (no shell syntax in it) makes the recipes run a

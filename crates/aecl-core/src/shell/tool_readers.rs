@@ -4,7 +4,8 @@
 //! argparse's `@FILE` (more options read from a file: mypy); cloc's `--vcs` (a command
 //! unless it names git or svn); `file -C`, which compiles magic files into the current
 //! directory; eslint's `-f` (a built-in formatter, or a module it loads); `npm pkg set`
-//! (a script or a dependency is code npm runs later).
+//! (a script or a dependency is code npm runs later); node's and deno's debugger address
+//! and deno's remote scripts.
 
 use super::ShellArg;
 use super::finding::Finding;
@@ -215,5 +216,67 @@ pub(super) fn npm_pkg(scanned: &Scanned, out: &mut Vec<Finding>) {
                 setting.raw
             )));
         }
+    }
+}
+
+/// node's script when it is a package manager's own, and `--inspect[=[HOST:]PORT]` and its
+/// kin, which open a debugger that runs any code it is sent: on an address other than the
+/// loopback one, for whoever reaches it.
+pub(super) fn debugger(scanned: &Scanned, out: &mut Vec<Finding>) {
+    // The package managers' own entry scripts (`node .../npm/bin/npm-cli.js exec X`) are
+    // those programs, with their ways of running code.
+    const MANAGERS: [&str; 6] =
+        ["npm-cli.js", "npx-cli.js", "pnpm.cjs", "pnpm.js", "yarn.js", "yarn.cjs"];
+    if let Some(script) = scanned.positionals.first()
+        && MANAGERS.iter().any(|m| script.text.rsplit('/').next() == Some(*m))
+    {
+        out.push(Finding::RunsCode(format!("`{}` is a package manager's program", script.raw)));
+    }
+    // An env file may set NODE_OPTIONS (`--require=M`): the project's own is its code,
+    // one elsewhere is not.
+    for file in scanned.values(&["--env-file", "--env-file-if-exists"]) {
+        let outside =
+            file.text.starts_with(['/', '~']) || file.text.split('/').any(|part| part == "..");
+        if outside || !file.is_known() {
+            out.push(Finding::RunsCode(format!(
+                "the env file `{}` may set NODE_OPTIONS",
+                file.raw
+            )));
+        }
+    }
+    const OPTIONS: [&str; 5] =
+        ["--inspect", "--inspect-brk", "--inspect-wait", "--inspect-port", "--debug-port"];
+    for address in scanned.values(&OPTIONS) {
+        let host = match address.text.rsplit_once(':') {
+            Some((host, _)) => host,
+            None if address.text.bytes().all(|b| b.is_ascii_digit()) => "127.0.0.1",
+            None => address.text.as_str(),
+        };
+        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1");
+        if !address.is_known() || !loopback {
+            out.push(Finding::RunsCode(format!(
+                "the debugger listens on `{}`, beyond this machine",
+                address.raw
+            )));
+        }
+    }
+}
+
+/// deno runs a script from a registry or a URL as readily as a file (`deno run npm:x`,
+/// `deno test https://...`): code of the caller's choosing.
+pub(super) fn deno(scanned: &Scanned, out: &mut Vec<Finding>) {
+    debugger(scanned, out);
+    let mut words = scanned.positionals.iter();
+    let Some(subcommand) = words.next() else { return };
+    let runs = ["run", "test", "bench", "serve", "install", "compile", "check", "cache", "info"];
+    if subcommand.is_known() && !runs.contains(&subcommand.text.as_str()) {
+        return;
+    }
+    // The script; the words after it are its own arguments.
+    let Some(script) = words.next() else { return };
+    let text = script.text.to_ascii_lowercase();
+    let remote = ["npm:", "jsr:", "http:", "https:", "data:"].iter().any(|s| text.starts_with(s));
+    if remote || !script.is_known() {
+        out.push(Finding::RunsCode(format!("deno loads `{}` from elsewhere", script.raw)));
     }
 }

@@ -634,6 +634,14 @@ impl Unwrapper<'_> {
                 words.push(word.clone());
                 i += 1;
             }
+            // `-files0-from FILE` reads more starting points from FILE (or standard input).
+            if find.flags.iter().any(|f| f == "files0-from") {
+                words.push(ShellArg {
+                    raw: "the starting points `-files0-from` reads".to_owned(),
+                    expansion: true,
+                    ..ShellArg::default()
+                });
+            }
             if words.is_empty() {
                 words.push(ShellArg::known("."));
             }

@@ -25,7 +25,7 @@ const CARGO_CREDENTIALS: &str = "cargo's registry credentials (~/.cargo/credenti
 const NPMRC: &str = "npm's user configuration (~/.npmrc)";
 const PIPX: &str = "pipx's environments and programs (~/.local/pipx, ~/.local/bin)";
 
-const TABLE: [UserState; 18] = [
+const TABLE: [UserState; 26] = [
     UserState { programs: &["cargo"], subcommand: "uninstall", unless: &[], what: CARGO_BIN },
     UserState { programs: &["cargo"], subcommand: "login", unless: &[], what: CARGO_CREDENTIALS },
     UserState { programs: &["cargo"], subcommand: "logout", unless: &[], what: CARGO_CREDENTIALS },
@@ -82,6 +82,49 @@ const TABLE: [UserState; 18] = [
         subcommand: "cleanup",
         unless: &[],
         what: "the installed gems (gem cleanup)",
+    },
+    UserState {
+        programs: &["composer"],
+        subcommand: "clear-cache",
+        unless: &[],
+        what: "composer's cache",
+    },
+    UserState {
+        programs: &["composer"],
+        subcommand: "clearcache",
+        unless: &[],
+        what: "composer's cache",
+    },
+    UserState { programs: &["composer"], subcommand: "cc", unless: &[], what: "composer's cache" },
+    UserState {
+        programs: &["bundle", "bundler"],
+        subcommand: "clean",
+        unless: &[],
+        what: "the installed gems (bundle clean)",
+    },
+    UserState {
+        programs: &["deno"],
+        subcommand: "clean",
+        unless: &[],
+        what: "deno's cache (~/.cache/deno)",
+    },
+    UserState {
+        programs: &["gem"],
+        subcommand: "signout",
+        unless: &[],
+        what: "the gem credentials (~/.gem/credentials)",
+    },
+    UserState {
+        programs: &["gem"],
+        subcommand: "cert",
+        unless: &[],
+        what: "the trusted gem certificates (~/.gem/trust)",
+    },
+    UserState {
+        programs: &["uv"],
+        subcommand: "auth",
+        unless: &[],
+        what: "uv's stored credentials",
     },
     UserState {
         programs: &["conda", "mamba", "micromamba"],

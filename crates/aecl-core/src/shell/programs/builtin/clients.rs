@@ -199,8 +199,11 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--suffix",
             "--read-batch",
         ],
-        // Its log, batch, backup and scratch files and directories.
+        // Its log, batch, backup and scratch files and directories, and the directory
+        // `--link-dest` hard-links unchanged files from (a later write through the copy
+        // lands there).
         write_options: &[
+            "--link-dest",
             "--log-file",
             "--write-batch",
             "--only-write-batch",

@@ -54,6 +54,14 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--inifile",
             "--confcutdir",
             "--cov-config",
+            // Modules imported by name: the debugger class, Django's settings and
+            // configuration; pytest-xdist's `--tx` starts workers with any interpreter or
+            // on another host, and `--rsyncdir` copies the tree there.
+            "--pdbcls",
+            "--ds",
+            "--dc",
+            "--tx",
+            "--rsyncdir",
         ],
         write_options: &[
             "--basetemp",
@@ -247,6 +255,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--parser-options",
             "--flag",
             "--inspect-config",
+            // Runs `npm init @eslint/config`: a package fetched and run.
+            "--init",
         ],
         write_options: &["-o", "--output-file", "--cache-location", "--cache-file"],
         ..PLAIN

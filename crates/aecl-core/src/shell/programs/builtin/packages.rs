@@ -471,6 +471,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "upgrade",
             "update",
             "uninstall",
+            // `uv format` downloads ruff and runs it.
+            "format",
         ],
         upload_subcommands: &["publish"],
         network_subcommands: &["pip", "python", "tree", "venv", "export", "self"],
@@ -550,7 +552,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         value_options: &["--gemfile", "--path", "--jobs", "-j", "--with", "--without"],
         runs_code_subcommands: &[
             "", "install", "update", "exec", "add", "config", "console", "open", "plugin", "lock",
-            "remove",
+            "remove", "inject",
         ],
         network_subcommands: &["outdated", "fetch"],
         ..PLAIN
@@ -617,7 +619,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-trace",
             "-outputdir",
         ],
-        runs_code_options: &["-toolexec", "-vettool", "-exec", "-modfile", "-w", "-u"],
+        // `-overlay FILE` swaps source files for the ones it names.
+        runs_code_options: &["-toolexec", "-vettool", "-exec", "-modfile", "-overlay", "-w", "-u"],
         runs_code_subcommands: &["install", "get", "run", "generate", "tool"],
         network_subcommands: &["mod", "list", "download", "build", "test", "vet"],
         special: Some(Special::Go),

@@ -165,6 +165,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--eval",
             "-d",
             "--require",
+            // `-S NAME` runs the program NAME found on the path (`ruby -S gem install X`).
+            "-S",
         ],
         in_place_options: &["-i"],
         ..PLAIN
@@ -178,6 +180,9 @@ pub(super) const ENTRIES: &[Entry] = &[
         stdin_code: true,
         value_options: &["-t"],
         runs_code_options: &["-r", "-B", "-R", "-E", "-F", "-c", "-d", "-z"],
+        // The built-in web server serves (and runs) the files of its document root to
+        // whoever reaches its address.
+        upload_options: &["-S"],
         ..PLAIN
     },
     // lua: `-l NAME` loads a module (from `./` first).
@@ -214,6 +219,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         names: &["deno"],
         write_options: &["-o", "--output"],
         runs_code_subcommands: &["eval", "repl", "x", "task", "jupyter"],
+        special: Some(Special::Deno),
         ..PLAIN
     },
     Entry {
@@ -266,6 +272,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--use-largepages",
             "--v8-pool-size",
             "--watch-path",
+            // An env file may set NODE_OPTIONS: judged by where it is (`tool_readers.rs`).
+            "--env-file",
+            "--env-file-if-exists",
         ],
         write_options: &[
             "--cpu-prof-dir",
@@ -282,6 +291,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--trace-event-file-pattern",
             "--trace-turbo-path",
             "--test-reporter-destination",
+            "--localstorage-file",
         ],
         runs_code_options: &[
             "--experimental-sea-config",
@@ -300,6 +310,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--experimental-loader",
             "-i",
             "--interactive",
+            // A configuration file sets any option (`--require`).
+            "--experimental-config-file",
         ],
         runs_code_subcommands: &["eval", "repl", "run", "install", "x"],
         ..PLAIN
