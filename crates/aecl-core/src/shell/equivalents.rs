@@ -18,8 +18,20 @@ pub(super) struct Canonical {
 const RESET_HARD: Canonical = Canonical { flags: &["hard"], args: &["reset"] };
 
 /// git's subcommands that discard uncommitted work with some options or operands.
-const DISCARDING: [&str; 7] =
-    ["checkout", "switch", "restore", "stash", "read-tree", "checkout-index", "worktree"];
+const DISCARDING: [&str; 12] = [
+    "checkout",
+    "switch",
+    "restore",
+    "stash",
+    "read-tree",
+    "checkout-index",
+    "worktree",
+    "reset",
+    "rm",
+    "reflog",
+    "update-ref",
+    "submodule",
+];
 
 /// What `command` may also be, and whether it surely is (`Some(true)`) or only may be,
 /// for words only known at run time (`Some(false)`).
@@ -45,17 +57,46 @@ fn discards_work(command: &SimpleCommand, subcommand: &str) -> bool {
     match subcommand {
         // `-f` drops local changes; `--` (or a whole-tree pathspec) takes the named files
         // back to the index or a commit.
+        // `-f` drops local changes; `--` (or a whole-tree pathspec, a pathspec file, or a
+        // commit and paths: `git checkout HEAD f`) takes the named files back to the index
+        // or a commit. `-b NAME START` makes a branch instead.
         "checkout" => {
             let paths = command.words.iter().any(|w| w.is_known() && w.text == "--");
-            flag("force") || (paths && !operands.is_empty()) || operands.iter().any(|o| whole(o))
+            let branch = ["b", "B", "orphan"].iter().any(|b| flag(b));
+            flag("force")
+                || flag("pathspec-from-file")
+                || (paths && !operands.is_empty())
+                || operands.iter().any(|o| whole(o))
+                || (!branch && operands.len() >= 2)
         }
         // `--discard-changes` (`-f`, `--force`).
         "switch" => flag("force") || flag("discard-changes"),
         // The work tree is restored unless only `--staged` is asked for.
         "restore" => !(flag("staged") || flag("S")) || flag("worktree") || flag("W"),
         "stash" => operands.first().is_some_and(|o| o == "drop" || o == "clear"),
-        // `read-tree -u --reset` and `checkout-index -f` overwrite the work tree's files.
-        "read-tree" => flag("u") && (flag("reset") || flag("m")),
+        // `read-tree -u --reset` (or `-m`, in any order or cluster: `-mu`) and
+        // `checkout-index -f` overwrite the work tree's files.
+        "read-tree" => {
+            let letters = |c: char| {
+                command.words.iter().any(|w| {
+                    w.text.strip_prefix('-').is_some_and(|l| !l.starts_with('-') && l.contains(c))
+                })
+            };
+            letters('u') && (flag("reset") || letters('m'))
+        }
+        // `reset --merge` resets what was staged; `rm -f` deletes files with their changes.
+        "reset" => flag("merge"),
+        "rm" => flag("force"),
+        // The stash's entries, deleted through its reflog or its ref.
+        "reflog" => {
+            operands.first().is_some_and(|o| o == "delete")
+                && operands.iter().any(|o| o.starts_with("stash") || o.starts_with("refs/stash"))
+        }
+        "update-ref" => flag("delete") && operands.iter().any(|o| o == "refs/stash"),
+        // `submodule update --force` and `deinit -f` throw a submodule's changes away.
+        "submodule" => {
+            operands.first().is_some_and(|o| o == "update" || o == "deinit") && flag("force")
+        }
         "checkout-index" => flag("force"),
         // `worktree remove --force` deletes a work tree with its changes.
         "worktree" => operands.first().is_some_and(|o| o == "remove") && flag("force"),
@@ -65,7 +106,7 @@ fn discards_work(command: &SimpleCommand, subcommand: &str) -> bool {
 
 /// A pathspec of the whole tree or of many files (`.`, `:/`, `*`).
 fn whole(operand: &str) -> bool {
-    matches!(operand, "." | "./" | ":/" | ":" | "*") || operand.starts_with(":(")
+    matches!(operand, "." | "./" | "*") || operand.starts_with(':')
 }
 
 #[cfg(test)]
@@ -94,6 +135,16 @@ mod tests {
             "git read-tree -u --reset HEAD",
             "git checkout-index -f -a",
             "git worktree remove --force ../wt",
+            "git checkout HEAD src/a.rs",
+            "git checkout --pathspec-from-file=list",
+            "git checkout :/src",
+            "git read-tree -mu HEAD",
+            "git reset --merge",
+            "git rm -f src/a.rs",
+            "git reflog delete stash@{0}",
+            "git update-ref -d refs/stash",
+            "git submodule update --force",
+            "git submodule deinit -f lib",
         ] {
             assert_eq!(canonical(line), Some((RESET_HARD, true)), "{line}");
         }
@@ -107,6 +158,10 @@ mod tests {
             "git stash pop",
             "git read-tree HEAD",
             "git worktree remove ../wt",
+            "git checkout -b fix origin/main",
+            "git rm --cached src/a.rs",
+            "git reset --soft HEAD~1",
+            "git submodule update --init",
             "git status",
         ] {
             assert_eq!(canonical(line), None, "{line}");

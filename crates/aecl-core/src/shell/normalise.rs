@@ -178,6 +178,8 @@ const TABLES: &[FlagTable] = &[
             "staged",
             "worktree",
             "reset",
+            "merge",
+            "pathspec-from-file",
             "git-dir",
             "work-tree",
             "namespace",

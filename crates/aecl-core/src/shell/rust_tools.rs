@@ -121,6 +121,10 @@ fn read_cargo(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
         name if sub.is_known() && plugin(name).is_some() => {
             let Some((_, writes, loads)) = plugin(name) else { return };
             plugin_options(words, writes, loads, out);
+            // `cargo nextest self update` replaces the plugin with a download.
+            if scanned.positionals.get(1).is_some_and(|w| !w.is_known() || w.text == "self") {
+                out.push(Finding::RunsCode(format!("`cargo {name} self` updates the plugin")));
+            }
         }
         // Any other subcommand runs the plugin `cargo-NAME` (`cargo watch -s CMD`, `cargo
         // release --execute`): a program the table does not know.
@@ -187,8 +191,17 @@ const CARGO_COMMANDS: [&str; 48] = [
 type Plugin = (&'static str, &'static [&'static str], &'static [&'static str]);
 
 const PLUGINS: [Plugin; 2] = [
-    ("nextest", &["--archive-file", "--target-dir"], &["--tool-config-file", "--config-file"]),
-    ("llvm-cov", &["--output-path", "--output-dir", "--target-dir"], &[]),
+    (
+        "nextest",
+        &["--archive-file", "--target-dir", "--extract-to", "--workspace-remap"],
+        &["--tool-config-file", "--config-file"],
+    ),
+    // `cargo llvm-cov nextest` passes nextest's options on.
+    (
+        "llvm-cov",
+        &["--output-path", "--output-dir", "--target-dir", "--archive-file", "--extract-to"],
+        &["--tool-config-file", "--config-file"],
+    ),
 ];
 
 fn plugin(name: &str) -> Option<Plugin> {

@@ -109,8 +109,8 @@ pub(super) fn read(
                 // Blanks only separate words, which compiler flags are judged as.
                 let flags = name.ends_with("FLAGS");
                 let metacharacters = value
-                    .contains([';', '|', '&', '$', '`', '(', ')', '<', '>', '\n'])
-                    || (!flags && value.contains(' '));
+                    .contains([';', '|', '&', '$', '`', '(', ')', '<', '>', '#', '\\', '\n'])
+                    || (!flags && value.contains(char::is_whitespace));
                 if SHELL_VARIABLES.contains(&name) || metacharacters || word.expansion {
                     out.push(Finding::RunsCode(format!(
                         "the override `{}` reaches recipes run by the shell",
@@ -282,7 +282,8 @@ pub(super) fn read(
             // `-g`, `--global`, `--location=global`, `yarn global ...`, and a bare `npm
             // link` (this package into the global prefix): the global prefix is written, a
             // directory only known at run time (npm's configuration, the environment).
-            const CHANGES: [&str; 7] = ["uninstall", "remove", "rm", "r", "un", "unlink", "prune"];
+            const CHANGES: [&str; 8] =
+                ["uninstall", "remove", "rm", "r", "un", "unlink", "prune", "dedupe"];
             let changes =
                 sub.iter().any(|s| INSTALL.contains(&s.as_str()) || CHANGES.contains(&s.as_str()));
             let global = scanned.has(&["-g", "--global"])

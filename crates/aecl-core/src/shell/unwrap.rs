@@ -79,8 +79,11 @@ const ARITHMETIC_TESTS: [&str; 6] = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 /// Where the command line of a program starts in the words of `yarn`, `pnpm` or `bun`:
 /// their first word that is not one of their commands runs the project's script of that
 /// name or, without one, the program (`pnpm eslint -f f.js`, `pnpm sh -c CMD`, `yarn
-/// jest`). A word naming a program aecl knows is analysed as that program's line too; any
-/// other is taken for a script, which is the project's own code.
+/// jest`), after the words that only lead to it (pnpm's `recursive`, `m` and `multi`,
+/// bun's `run`, yarn's `workspace NAME` and `workspaces foreach`). A word naming a program
+/// aecl knows is analysed as that program's line too; any other is taken for a script,
+/// which is the project's own code. An option the table does not know may take the next
+/// word as its value, so the word after that is looked at too.
 fn script_or_program(manager: &str, rest: &[&Word]) -> Option<usize> {
     let spec = super::programs::builtin(manager);
     let takes_value = |text: &str| {
@@ -91,22 +94,45 @@ fn script_or_program(manager: &str, rest: &[&Word]) -> Option<usize> {
                 .any(|o| o == text)
         })
     };
-    let mut at = 0;
-    while let Some(word) = rest.get(at) {
+    let program = |word: &Word| {
         let text = word.text();
-        if !text.starts_with('-') || word.has_expansion() {
-            break;
+        let name = normalise::program_name(&text);
+        let known = SHELLS.contains(&name.as_str())
+            || python::is_python(&name)
+            || super::programs::builtin(&name).is_some();
+        known && !word.has_expansion() && !super::subcommands::is_js_manager_command(&text)
+    };
+    let mut at = 0;
+    let mut maybe_value = false;
+    loop {
+        let word = rest.get(at)?;
+        let text = word.text();
+        if text.starts_with('-') && text != "-" && !word.has_expansion() {
+            maybe_value = !takes_value(&text) && !text.contains('=');
+            at += if takes_value(&text) { 2 } else { 1 };
+            continue;
         }
-        at += if takes_value(&text) { 2 } else { 1 };
+        let next = rest.get(at + 1).map(|w| w.text());
+        let leading = match (manager, text.as_str()) {
+            ("pnpm", "recursive" | "m" | "multi") | ("bun", "run") => 1,
+            ("yarn", "workspace") => 2,
+            ("yarn", "workspaces") if next.as_deref() == Some("foreach") => 2,
+            _ => 0,
+        };
+        if leading > 0 {
+            at += leading;
+            maybe_value = false;
+            continue;
+        }
+        if program(word) {
+            return Some(at);
+        }
+        if !maybe_value {
+            return None;
+        }
+        maybe_value = false;
+        at += 1;
     }
-    let word = rest.get(at)?;
-    let text = word.text();
-    let program = normalise::program_name(&text);
-    let known = SHELLS.contains(&program.as_str())
-        || python::is_python(&program)
-        || super::programs::builtin(&program).is_some();
-    (known && !word.has_expansion() && !super::subcommands::is_js_manager_command(&text))
-        .then_some(at)
 }
 
 /// Shells: with `-c` they run the code given; without, a script or standard input.

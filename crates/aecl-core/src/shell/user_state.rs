@@ -15,7 +15,8 @@ struct UserState {
     programs: &'static [&'static str],
     /// The subcommand, as the program reads it (`subcommands.rs`: `npm cach` is `cache`).
     subcommand: &'static str,
-    /// Next words that only read (`npm cache ls`).
+    /// Next words that only read (`npm cache ls`), or options that move the write into a
+    /// directory the line names, judged as such (`cargo uninstall --root DIR`).
     unless: &'static [&'static str],
     what: &'static str,
 }
@@ -26,7 +27,12 @@ const NPMRC: &str = "npm's user configuration (~/.npmrc)";
 const PIPX: &str = "pipx's environments and programs (~/.local/pipx, ~/.local/bin)";
 
 const TABLE: [UserState; 26] = [
-    UserState { programs: &["cargo"], subcommand: "uninstall", unless: &[], what: CARGO_BIN },
+    UserState {
+        programs: &["cargo"],
+        subcommand: "uninstall",
+        unless: &["--root"],
+        what: CARGO_BIN,
+    },
     UserState { programs: &["cargo"], subcommand: "login", unless: &[], what: CARGO_CREDENTIALS },
     UserState { programs: &["cargo"], subcommand: "logout", unless: &[], what: CARGO_CREDENTIALS },
     UserState {
@@ -136,18 +142,17 @@ const TABLE: [UserState; 26] = [
 
 /// Adds a write for a subcommand of `program` that changes the user's state.
 pub(super) fn read(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
-    let Some(first) = subcommands::words(program, &scanned.positionals)
-        .ok()
-        .and_then(|words| words.into_iter().next())
-    else {
-        return;
-    };
-    let next = scanned.positionals.get(1);
+    let Some(words) = subcommands::words(program, &scanned.positionals).ok() else { return };
+    // `pnpm pm store prune`, `bun pm cache rm`: `pm` only leads to the subcommand.
+    let pm = matches!(program, "pnpm" | "bun") && words.first().is_some_and(|w| w == "pm");
+    let Some(first) = words.get(usize::from(pm)).cloned() else { return };
+    let next = scanned.positionals.get(1 + usize::from(pm));
     // A next word only known at run time may be any.
     let reads =
         |unless: &[&str]| next.is_some_and(|n| n.is_known() && unless.contains(&n.text.as_str()));
+    let moved = |unless: &[&str]| unless.iter().any(|u| u.starts_with('-') && scanned.has(&[u]));
     for entry in TABLE.iter().filter(|e| e.programs.contains(&program)) {
-        if entry.subcommand == first && !reads(entry.unless) {
+        if entry.subcommand == first && !reads(entry.unless) && !moved(entry.unless) {
             out.push(Finding::Writes(ShellArg {
                 raw: entry.what.to_owned(),
                 expansion: true,

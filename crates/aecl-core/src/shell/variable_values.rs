@@ -12,6 +12,11 @@ use super::ShellArg;
 pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
     let Some(value) = value.filter(|v| v.is_known()) else { return false };
     let text = value.text.as_str();
+    // A value pasted into a command line that a shell runs (make's recipes, a build
+    // script) must hold no shell syntax, whatever the option it spells.
+    if text.contains(SHELL_SYNTAX) {
+        return false;
+    }
     let mut words = text.split_whitespace();
     match name {
         // less's and more's options from the environment: display flags only, no log
@@ -35,15 +40,29 @@ pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
         | "PYTHONNOUSERSITE"
         | "PYTHONSAFEPATH"
         | "PYTHONDEVMODE"
-        | "PYTHONLEGACYWINDOWSSTDIO" => {
+        | "PYTHONLEGACYWINDOWSSTDIO"
+        | "PYTHONTRACEMALLOC" => {
             text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'))
+        }
+        // A callable imported by name: one the project or its packages hold (the search
+        // path is the project's while PYTHONPATH is judged).
+        "PYTHONBREAKPOINT" => dotted(text),
+        // A directory Python writes its bytecode under (judged as a write: `variables.rs`).
+        "PYTHONPYCACHEPREFIX" => true,
+        // A compiler or tool by its name, found on the system's path.
+        "CC" | "CXX" | "CPP" | "LD" | "AR" | "AS" | "FC" => {
+            !text.is_empty()
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'_' | b'-'))
         }
         // Modules imported from the project's own directories, as `python3 src/x.py`
         // runs the project's code.
         "PYTHONPATH" => text.split(':').all(inside_project),
+        // node reads `_` in an option's name as `-`.
         "NODE_OPTIONS" => words.all(|option| {
-            let name = option.split_once('=').map_or(option, |(n, _)| n);
-            NODE_PLAIN_OPTIONS.contains(&name)
+            let name = option.split_once('=').map_or(option, |(n, _)| n).replace('_', "-");
+            NODE_PLAIN_OPTIONS.contains(&name.as_str())
         }),
         "RUSTFLAGS" | "RUSTDOCFLAGS" => rust_flags(text),
         "CFLAGS" | "CXXFLAGS" | "CPPFLAGS" | "FFLAGS" | "LDFLAGS" | "CGO_CFLAGS"
@@ -52,6 +71,22 @@ pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
         "CARGO_TARGET_DIR" => true,
         _ => false,
     }
+}
+
+/// Characters a shell reads as syntax (or a word break): a value holding one can inject a
+/// command where it is pasted into a recipe or a script.
+const SHELL_SYNTAX: [char; 20] = [
+    ';', '|', '&', '<', '>', '#', '$', '`', '(', ')', '\'', '"', '\\', '*', '?', '[', '{', '!',
+    '\t', '\n',
+];
+
+/// A Python dotted name (`mysite.settings`, `pdb.set_trace`).
+fn dotted(text: &str) -> bool {
+    !text.is_empty()
+        && text.split('.').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 /// A relative path that does not climb out (`src`, `./lib`).
@@ -63,7 +98,9 @@ fn inside_project(path: &str) -> bool {
 }
 
 /// Node options that only size the heap, shape stack traces or quiet warnings.
-const NODE_PLAIN_OPTIONS: [&str; 12] = [
+const NODE_PLAIN_OPTIONS: [&str; 14] = [
+    "--openssl-legacy-provider",
+    "--dns-result-order",
     "--max-old-space-size",
     "--max-semi-space-size",
     "--stack-size",
@@ -135,13 +172,16 @@ fn c_flag(flag: &str) -> bool {
         Some("g") => rest.bytes().all(|b| b.is_ascii_alphanumeric()),
         Some("W") => !rest.contains(',') && rest.bytes().all(|b| b != b'@'),
         Some("D" | "U") => !rest.contains(['$', '`']),
+        // A feature switch (`-flto`, `-ffast-math`, `-fsanitize=address`), but not a
+        // plugin or a linker of the caller's choosing, nor any option naming a file.
         Some("f") => {
-            after("fno-").is_some_and(|n| !n.contains(['=', '/']))
-                || matches!(rest, "fPIC" | "fpic" | "fPIE" | "fpie" | "fcommon" | "fopenmp")
-                || after("fstack-protector").is_some_and(|n| !n.contains('/'))
-                || after("fsanitize=").is_some_and(|n| !n.contains('/'))
-                || after("fdiagnostics-color").is_some()
+            !rest.contains('/')
+                && !["fplugin", "fuse-ld", "fauto-profile", "fprofile-use"]
+                    .iter()
+                    .any(|p| rest.starts_with(p))
         }
+        // Header and library directories inside the project.
+        Some("I" | "L") => rest.get(1..).is_some_and(inside_project),
         Some("m") => {
             matches!(rest, "m32" | "m64")
                 || after("march=").or_else(|| after("mtune=")).is_some_and(|n| !n.contains('/'))
@@ -172,6 +212,11 @@ mod tests {
             ("RUSTFLAGS", "-Dwarnings -C target-cpu=native --cfg tokio_unstable"),
             ("CFLAGS", "-O2 -g -Wall -Wextra -DNDEBUG -std=c11 -fPIC -march=native"),
             ("LDFLAGS", "-pthread"),
+            ("CFLAGS", "-O3 -flto -ffast-math -Iinclude"),
+            ("LDFLAGS", "-Lbuild/lib"),
+            ("CC", "clang"),
+            ("NODE_OPTIONS", "--max_old_space_size=4096 --openssl-legacy-provider"),
+            ("PYTHONBREAKPOINT", "ipdb.set_trace"),
             ("CARGO_TARGET_DIR", "/tmp/target"),
         ] {
             assert!(plain(name, value), "{name}={value}");
@@ -194,7 +239,12 @@ mod tests {
             ("LDFLAGS", "-Wl,-plugin,/tmp/p.so"),
             ("CFLAGS", "-O2 @/tmp/opts"),
             ("CFLAGS", "-specs=/tmp/s"),
-            ("CC", "gcc"),
+            ("CC", "/tmp/cc"),
+            ("CFLAGS", "-DX;cat<src/p>/root/.bashrc;#"),
+            ("CFLAGS", "-Wall -DX=$(id)"),
+            ("CFLAGS", "-I/tmp/evil"),
+            ("CFLAGS", "-fplugin-arg-x"),
+            ("PYTHONBREAKPOINT", "os.system('id')"),
         ] {
             assert!(!plain(name, value), "{name}={value}");
         }

@@ -185,8 +185,6 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "GEMRC",
     "GEM_PATH",
     "GEM_HOME",
-    "MPLBACKEND",
-    "DJANGO_SETTINGS_MODULE",
     "IPYTHONDIR",
     "KRB5_CONFIG",
     // The compilers' flags make's implicit rules and build scripts pass on
@@ -218,10 +216,8 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "BASH_FUNC_",
     // corepack downloads the package manager it runs from these registries.
     "COREPACK_",
-    // `CARGO_REGISTRY_CREDENTIAL_PROVIDER`, `CARGO_HTTP_PROXY` and their kin.
+    // `CARGO_REGISTRY_CREDENTIAL_PROVIDER` and its kin.
     "CARGO_REGISTRY_",
-    "CARGO_HTTP_",
-    "CARGO_NET_",
     // Every option of pip, uv, poetry and bundler can be set from the environment
     // (`PIP_LOG`, `PIP_PYTHON`, `UV_INDEX_URL`, `BUNDLE_GEMFILE`).
     "PIP_",
@@ -282,6 +278,7 @@ pub(super) const PATH_VARIABLES: &[&str] = &[
     "GOPATH",
     "GOSSADIR",
     "CARGO_TARGET_DIR",
+    "PYTHONPYCACHEPREFIX",
 ];
 
 /// Variables that send a program's requests through a host of the caller's choosing (the
@@ -306,6 +303,8 @@ pub(super) const PROXY_VARIABLES: &[&str] = &[
     // The credentials `curl -n` and `ftp` send, read from a file of the caller's choosing.
     "NETRC",
     "GOPROXY",
+    "CARGO_HTTP_PROXY",
+    "CARGO_HTTP_CAINFO",
     // The resolver's host aliases and search domains send a request elsewhere.
     "HOSTALIASES",
     "LOCALDOMAIN",

@@ -317,6 +317,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry {
         names: &["cargo"],
         value_options: &[
+            "--explain",
             "-p",
             "--package",
             "--bin",
