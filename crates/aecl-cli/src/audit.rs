@@ -412,15 +412,21 @@ fn result_event(record: &AuditRecord) -> Value {
 
 fn export(db: &str, since: u64, key: Option<&str>) -> Result<ExitCode> {
     let reader = LogReader::open(db)?;
-    if let Some(stop) = check::before_printing(&reader, key, "nothing exported")? {
-        return Ok(stop);
-    }
+    let verified = match check::before_printing(&reader, key, "nothing exported")? {
+        Ok(verified) => verified,
+        Err(stop) => return Ok(stop),
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     let mut records = reader.stream(since);
-    let mut chain = check::ChainCheck::starting_at(since);
+    let mut chain = check::ChainCheck::starting_at(since).verified(verified);
     let total = reader.head().ok().map(|h| h.next_seq().saturating_sub(since));
     let progress = crate::progress::bar(total, "exporting records", false);
+    // With `--key`, the events of records not yet met at a verified chain hash wait here.
+    let mut held = Vec::new();
     for (seq, bytes, stored) in (&mut records).inspect(|_| progress.inc(1)) {
+        if chain.beyond(seq) {
+            break;
+        }
         if let Err(failed) = chain.check(&reader, seq, &bytes, &stored) {
             progress.finish_and_clear();
             out.flush()?;
@@ -430,13 +436,24 @@ fn export(db: &str, since: u64, key: Option<&str>) -> Result<ExitCode> {
             format!("record {seq} is not a valid record (run `aecl audit verify`)")
         })?;
         for event in trace_events(&record) {
-            serde_json::to_writer(&mut out, &event)?;
-            out.write_all(b"\n")?;
+            serde_json::to_writer(&mut held, &event)?;
+            held.write_all(b"\n")?;
+        }
+        if chain.confirmed() {
+            out.write_all(&held)?;
+            held.clear();
         }
     }
     progress.finish_and_clear();
     if let Some(error) = records.error {
         return Err(error.context("reading the log"));
+    }
+    if !held.is_empty() {
+        out.flush()?;
+        return check::stopped(
+            "FAILED: the log changed after it was verified (its last records were not met)",
+            "the export stopped before them",
+        );
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ use aecl_audit::AuditRecord;
 use anyhow::{Context, Result};
 use clap::Args;
 
+use crate::audit::check;
 use crate::log_reader::{LogReader, PAGE};
 use crate::table::{Table, now_ms, relative};
 
@@ -56,49 +57,105 @@ pub fn tail(
     key: Option<&str>,
 ) -> Result<ExitCode> {
     let reader = LogReader::open(db)?;
-    if let Some(stop) = crate::audit::check::before_printing(&reader, key, "nothing printed")? {
-        return Ok(stop);
-    }
+    let verified = match check::before_printing(&reader, key, "nothing printed")? {
+        Ok(verified) => verified,
+        Err(stop) => return Ok(stop),
+    };
+    let signed = verified.is_some();
     // Every record read is checked, the ones the filter leaves out included: a hole or an
     // edit anywhere after `since` is a log that does not verify.
-    let mut chain = crate::audit::check::ChainCheck::starting_at(since);
+    let mut chain = check::ChainCheck::starting_at(since).verified(verified);
     let json = filter.json || !io::stdout().is_terminal();
     let mut next = since;
     let mut header = true;
+    // With `--key`, what records not yet met at a verified chain hash would print.
+    let mut held = Held::default();
     loop {
         let page = reader.records(next, PAGE)?;
-        let mut table = Table::new(&[
-            "SEQ", "TIME", "KIND", "AGENT", "RUN", "ACTION", "DECISION", "OUTCOME", "REASON",
-        ]);
         let mut out = io::stdout().lock();
         let now = now_ms();
+        let mut reached_end = page.len() < PAGE;
         for (seq, bytes, stored) in &page {
+            if chain.beyond(*seq) {
+                reached_end = true;
+                break;
+            }
             if let Err(failed) = chain.check(&reader, *seq, bytes, stored) {
-                flush(&mut out, &table, header)?;
-                return crate::audit::check::stopped(&failed, "tail stopped before that record");
+                // Without a key, what came before it was checked as far as it can be.
+                if !signed {
+                    held.print(&mut out, header)?;
+                }
+                return check::stopped(&failed, "tail stopped before that record");
             }
             next = seq.saturating_add(1);
             let record = AuditRecord::from_canonical(bytes).with_context(|| {
                 format!("record {seq} is not a valid record (run `aecl audit verify`)")
             })?;
-            if !filter.admits(&record) {
-                continue;
+            if filter.admits(&record) {
+                if json {
+                    held.json.extend_from_slice(bytes);
+                    held.json.push(b'\n');
+                } else {
+                    held.rows.push(row(*seq, &record, now));
+                }
             }
-            if json {
-                out.write_all(bytes)?;
-                out.write_all(b"\n")?;
-            } else {
-                table.row(row(*seq, &record, now));
+            if signed && chain.confirmed() {
+                header = held.print(&mut out, header)?;
             }
         }
-        header = flush(&mut out, &table, header)?;
-        if page.len() == PAGE {
+        // Without a key, each page is printed as it was read (one table a page).
+        if !signed {
+            header = held.print(&mut out, header)?;
+        }
+        if !reached_end {
             continue;
+        }
+        if !held.is_empty() {
+            return check::stopped(
+                "FAILED: the log changed after it was verified (its last records were not met)",
+                "tail stopped before them",
+            );
         }
         if !follow {
             return Ok(ExitCode::SUCCESS);
         }
         std::thread::sleep(Duration::from_millis(250));
+        // Records past the size verified are printed once the log verifies with them
+        // (a stored checkpoint covers them).
+        if signed && reader.head()?.next_seq() > next {
+            let Some(key) = key else { continue };
+            match check::verify_whole_log(&reader, &crate::audit::verifier(key)?)? {
+                Ok(anchors) => chain.reverified(anchors),
+                Err(failed) => return check::stopped(&failed, "tail stopped"),
+            }
+        }
+    }
+}
+
+/// What waits to be printed until the chain meets a verified hash.
+#[derive(Debug, Default)]
+struct Held {
+    json: Vec<u8>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.json.is_empty() && self.rows.is_empty()
+    }
+
+    /// Prints what is held (the table's header once, above the first rows); whether the
+    /// header is still to be written.
+    fn print(&mut self, out: &mut impl Write, header: bool) -> Result<bool> {
+        out.write_all(&self.json)?;
+        self.json.clear();
+        let mut table = Table::new(&[
+            "SEQ", "TIME", "KIND", "AGENT", "RUN", "ACTION", "DECISION", "OUTCOME", "REASON",
+        ]);
+        for row in self.rows.drain(..) {
+            table.row(row);
+        }
+        flush(out, &table, header)
     }
 }
 

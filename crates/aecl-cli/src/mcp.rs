@@ -236,7 +236,9 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let publication =
+        crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let publish = publication.as_ref().map(|p| p.sink.clone());
     let server_config = ServerConfig {
         audit_key: signer.name().to_owned(),
         publication: publish.clone(),
@@ -251,6 +253,9 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let store =
             AnyStore::open(&url, audit).await.with_context(|| format!("opening `{url:?}`"))?;
+        if let Some(publication) = &publication {
+            publication.catch_up();
+        }
         // Over stdio one agent's calls come one after another to one thread: each commits
         // its own writes rather than hand them to the writer thread and back.
         store.set_caller_commits(args.listen.is_none());

@@ -104,7 +104,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         runs: loaded.runs,
         ..EngineConfig::default()
     };
-    let publish = crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let publication =
+        crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let publish = publication.as_ref().map(|p| p.sink.clone());
     let server_config = ServerConfig {
         body_limit: args.body_limit,
         rate_limit: (args.rate_limit > 0).then(|| RateLimit {
@@ -120,6 +122,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let store =
             AnyStore::open(&url, audit).await.with_context(|| format!("opening `{url:?}`"))?;
+        if let Some(publication) = &publication {
+            publication.catch_up();
+        }
         let clock = Arc::new(SystemClock);
         // PostgreSQL commits a read's decision and end apart anyway (its log has its own
         // committer): there a read runs only once its decision stands.

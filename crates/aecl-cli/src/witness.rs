@@ -156,8 +156,34 @@ pub fn publisher_for(
     target: Option<&str>,
     signer: &aecl_audit::SignerKey,
     db: &str,
-) -> Result<Option<Arc<dyn CheckpointSink>>> {
+) -> Result<Option<Publication>> {
     target.map(|target| publisher(target, signer.verifier(), db)).transpose()
+}
+
+/// A publisher, and what its destination held when it started.
+pub struct Publication {
+    pub sink: Arc<dyn CheckpointSink>,
+    db: String,
+    key: VerifierKey,
+    held: u64,
+}
+
+impl Publication {
+    /// Publishes the checkpoints the destination missed (a stop before they were
+    /// published, a failed attempt, a destination added later): the store's newest, proved
+    /// from what the destination holds (a witness that holds more than it said answers
+    /// 409, and the proof is made again from its size). Called once the store has opened,
+    /// its writer having checked the log's end: a forged store is never published from.
+    pub fn catch_up(&self) {
+        match catch_up(&self.db, &self.key, self.held) {
+            Ok(Some(request)) => self.sink.publish(request),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "the store's newest checkpoint was not read for publishing"
+            ),
+        }
+    }
 }
 
 /// How long a stopping process waits for its last checkpoints to be published.
@@ -189,7 +215,7 @@ pub async fn drain(publish: Option<Arc<dyn CheckpointSink>>) {
 /// `db` lets a destination that missed checkpoints be brought up to date with a proof read
 /// from the store. Refused when the store's log does not extend the newest checkpoint the
 /// destination holds (`check_store_extends`): the store was rolled back or forked.
-pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Arc<dyn CheckpointSink>> {
+pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Publication> {
     let (destination, held) = if is_url(target) {
         let _: hyper::Uri = target.parse().with_context(|| format!("`{target}` is not a URL"))?;
         let url = target.trim_end_matches('/').to_owned();
@@ -208,27 +234,15 @@ pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Arc<dyn Che
         let size = held.as_ref().map(|h| h.size);
         (Destination::Dir { dir, held, db: db.to_owned() }, size)
     };
-    // Checkpoints the destination missed (a stop before they were published, or a
-    // destination added later) are published first: the store's newest, proved from what
-    // the destination holds (a witness that holds more than it said answers 409, and the
-    // proof is made again from its size).
-    let held_size = held.unwrap_or(0);
-    let caught_up = catch_up(db, &key, held_size).unwrap_or_else(|error| {
-        tracing::warn!(error = format!("{error:#}"), "the store's newest checkpoint was not read");
-        None
-    });
-    publisher::start(target, destination, key, caught_up)
+    let sink = publisher::start(target, destination, key.clone())?;
+    Ok(Publication { sink, db: db.to_owned(), key, held: held.unwrap_or(0) })
 }
 
 /// How long one request to a witness may take.
 const WITNESS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The store's newest checkpoint with the proof from `held` records, when it is newer.
-/// A store not yet made has none.
 fn catch_up(db: &str, key: &VerifierKey, held: u64) -> Result<Option<AddCheckpoint>> {
-    if !db.contains("://") && !Path::new(db.strip_prefix("sqlite:").unwrap_or(db)).exists() {
-        return Ok(None);
-    }
     let reader = crate::log_reader::LogReader::open(db)?;
     let Some(newest) = reader.checkpoints()?.pop() else { return Ok(None) };
     let size = parse_and_verify_checkpoint(&newest, key)?.size;

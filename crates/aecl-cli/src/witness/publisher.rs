@@ -1,9 +1,8 @@
 //! The publishing thread of `--checkpoint-dir`: the store's writer hands it each
 //! committed checkpoint and never waits on it. A slow destination holds only the newest
-//! (`MAX_WAITING`); a start queues the store's newest checkpoint when the destination
-//! holds less (a stop before the last ones were published, a destination added later);
-//! and a process drains the queue before it exits, so that records its answers
-//! acknowledged do not stay without a checkpoint outside the store.
+//! (`MAX_WAITING`), and a process drains the queue before it exits, so that records its
+//! answers acknowledged do not stay without a checkpoint outside the store (what a stop
+//! still leaves behind, the next start publishes: `Publication::catch_up`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -15,20 +14,16 @@ use anyhow::Result;
 use super::Destination;
 
 /// Starts the thread that publishes to `destination` (named `target` in the health
-/// check's words), with `first` queued before anything the writer hands over.
+/// check's words).
 pub(super) fn start(
     target: &str,
     destination: Destination,
     key: VerifierKey,
-    first: Option<AddCheckpoint>,
 ) -> Result<Arc<dyn CheckpointSink>> {
     let publisher = Arc::new(Publisher {
         target: target.to_owned(),
         queue: Arc::new((Mutex::new(Queue::default()), Condvar::new())),
     });
-    if let Some(first) = first {
-        publisher.publish(first);
-    }
     let queue = publisher.queue.clone();
     let origin = key.name().to_owned();
     std::thread::Builder::new().name("aecl-checkpoint-publisher".to_owned()).spawn(move || {
