@@ -77,13 +77,11 @@ fn read_cargo(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
         "clippy" => {
             let after: Vec<&str> = after_double_dash(words).map(|w| w.raw.as_str()).collect();
             let known = after_double_dash(words).all(ShellArg::is_known);
-            if !after.is_empty()
-                && !(known
-                    && super::variable_values::harmless(
-                        "RUSTFLAGS",
-                        Some(&ShellArg::known(&after.join(" "))),
-                    ))
-            {
+            let lints = || {
+                let flags = ShellArg::known(&after.join(" "));
+                super::variable_values::harmless("RUSTFLAGS", Some(&flags))
+            };
+            if !after.is_empty() && (!known || !lints()) {
                 out.push(Finding::RunsCode(format!(
                     "`cargo clippy -- {}` hands the compiler options that may write or run \
                      anything",
@@ -217,10 +215,7 @@ fn plugin_options(words: &[ShellArg], writes: &[&str], loads: &[&str], out: &mut
             Some((name, value)) => (name, Some(value)),
             None => (word.text.as_str(), None),
         };
-        let value = || match glued {
-            Some(value) => Some(ShellArg { text: value.to_owned(), ..word.clone() }),
-            None => None,
-        };
+        let value = || glued.map(|value| ShellArg { text: value.to_owned(), ..word.clone() });
         if writes.contains(&name) {
             out.extend(value().or_else(|| words.next().cloned()).map(Finding::Writes));
         } else if loads.contains(&name) || !word.is_known() {

@@ -250,45 +250,6 @@ pub(super) fn npm_command(word: &str) -> Option<&'static str> {
     Some(alias(name).unwrap_or(name))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn npm_resolves_prefixes_aliases_and_camel_case_as_npm_does() {
-        for (word, command) in [
-            ("pub", "publish"),
-            ("publ", "publish"),
-            ("unpub", "unpublish"),
-            ("dep", "deprecate"),
-            ("confi", "config"),
-            ("c", "config"),
-            ("inst", "install"),
-            ("rb", "rebuild"),
-            ("rebu", "rebuild"),
-            ("exe", "exec"),
-            ("it", "install-test"),
-            ("sit", "install-ci-test"),
-            ("u", "update"),
-            ("udpate", "update"),
-            ("installTest", "install-test"),
-            ("ln", "link"),
-            ("add-user", "adduser"),
-            ("logi", "login"),
-            ("test", "test"),
-            ("run", "run"),
-            ("ci", "ci"),
-            ("install-cl", "ci"),
-        ] {
-            assert_eq!(npm_command(word), Some(command), "{word}");
-        }
-        // Ambiguous prefixes and unknown words resolve to nothing.
-        for word in ["", "p", "st", "un-x", "nonesuch", "de"] {
-            assert_eq!(npm_command(word), None, "{word}");
-        }
-    }
-}
-
 /// The commands of yarn (1 and berry), pnpm and bun. Any other first word runs the
 /// project's script of that name or, failing that, a program: the package's binary or the
 /// system's (`pnpm eslint -f f.js`, `pnpm sh -c CMD`).
@@ -397,4 +358,43 @@ const JS_MANAGER_COMMANDS: [&str; 98] = [
 /// rather than a script or program name.
 pub(super) fn is_js_manager_command(word: &str) -> bool {
     JS_MANAGER_COMMANDS.contains(&word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npm_resolves_prefixes_aliases_and_camel_case_as_npm_does() {
+        for (word, command) in [
+            ("pub", "publish"),
+            ("publ", "publish"),
+            ("unpub", "unpublish"),
+            ("dep", "deprecate"),
+            ("confi", "config"),
+            ("c", "config"),
+            ("inst", "install"),
+            ("rb", "rebuild"),
+            ("rebu", "rebuild"),
+            ("exe", "exec"),
+            ("it", "install-test"),
+            ("sit", "install-ci-test"),
+            ("u", "update"),
+            ("udpate", "update"),
+            ("installTest", "install-test"),
+            ("ln", "link"),
+            ("add-user", "adduser"),
+            ("logi", "login"),
+            ("test", "test"),
+            ("run", "run"),
+            ("ci", "ci"),
+            ("install-cl", "ci"),
+        ] {
+            assert_eq!(npm_command(word), Some(command), "{word}");
+        }
+        // Ambiguous prefixes and unknown words resolve to nothing.
+        for word in ["", "p", "st", "un-x", "nonesuch", "de"] {
+            assert_eq!(npm_command(word), None, "{word}");
+        }
+    }
 }
