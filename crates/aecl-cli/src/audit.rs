@@ -86,10 +86,14 @@ pub enum AuditCommand {
         #[arg(long, help = KEY_HELP)]
         key: Option<String>,
     },
-    /// Print the latest signed checkpoint, to keep outside the store.
+    /// Print the latest signed checkpoint, to keep outside the store. With `--key`, the
+    /// whole log is verified against the key first (as `verify`), and nothing is printed
+    /// if it does not verify; without, a note says the checkpoint was not checked.
     Checkpoint {
         #[command(flatten)]
         db: DbArg,
+        #[arg(long, help = KEY_HELP)]
+        key: Option<String>,
     },
     /// Print an inclusion proof of record SEQ (JSON), checked offline by `verify-proof`.
     /// The records of the tree are checked against the hash chain and the tree's root
@@ -142,7 +146,7 @@ pub fn run(command: &AuditCommand) -> Result<ExitCode> {
         AuditCommand::Tail { db, since, follow, filter, key } => {
             crate::audit_tail::tail(&db.db, *since, *follow, filter, key.as_deref())
         }
-        AuditCommand::Checkpoint { db } => latest_checkpoint(&db.db),
+        AuditCommand::Checkpoint { db, key } => latest_checkpoint(&db.db, key.as_deref()),
         AuditCommand::Prove { db, seq, checkpoint, key } => {
             let key = key.as_deref().map(verifier).transpose()?;
             crate::proof::prove(
@@ -459,9 +463,23 @@ fn export(db: &str, since: u64, key: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn latest_checkpoint(db: &str) -> Result<ExitCode> {
+fn latest_checkpoint(db: &str, key: Option<&str>) -> Result<ExitCode> {
     let reader = LogReader::open(db)?;
+    if key.is_none() {
+        writeln!(
+            io::stderr().lock(),
+            "note: the checkpoint is printed as stored, not checked; give --key PUB to verify \
+             the log and its signature first"
+        )?;
+    } else if let Err(stop) = check::before_printing(&reader, key, "no checkpoint printed")? {
+        return Ok(stop);
+    }
     let Some(latest) = reader.checkpoints()?.pop() else { bail!("the log has no checkpoint yet") };
+    if let Some(key) = key {
+        // The one the verification read, unless a writer signed a newer one since.
+        parse_and_verify_checkpoint(&latest, &verifier(key)?)
+            .context("the newest stored checkpoint")?;
+    }
     io::stdout().lock().write_all(latest.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -255,6 +255,30 @@ fn export_tail_and_prove_stop_at_an_edited_record() {
     }
 }
 
+/// `audit checkpoint --key` prints the newest checkpoint only when the log verifies with
+/// it: a note stored without the key's signature is not handed out to be kept as the
+/// log's (red team round 17).
+#[test]
+fn the_checkpoint_printed_with_the_key_is_one_the_log_verifies_with() {
+    let log = Recorded::new();
+    let key = log.path("audit.pub").display().to_string();
+    let good = log.audit(&["checkpoint", "--key", &key]);
+    assert_eq!(good.code, Some(0), "{good:#?}");
+    assert!(good.stdout.lines().nth(1).is_some_and(|size| size == log.size().to_string()));
+    let unchecked = log.audit(&["checkpoint"]);
+    assert_eq!(unchecked.stdout, good.stdout);
+    assert!(unchecked.stderr.contains("not checked"), "{}", unchecked.stderr);
+
+    // A note of one more record than the log, not signed by the key.
+    let size = log.size() + 1;
+    let forged = format!("aecl.test/audit\n{size}\nAAAA\n\n\u{2014} aecl.test/audit AAAA\n");
+    log.sql(&format!("INSERT INTO audit_checkpoints (size, note) VALUES ({size}, '{forged}')"));
+    let refused = log.audit(&["checkpoint", "--key", &key]);
+    assert_eq!(refused.code, Some(1), "{refused:#?}");
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    assert!(refused.stderr.contains("FAILED"), "{}", refused.stderr);
+}
+
 /// Each tampering of the database file is caught and the first bad record named.
 #[test]
 fn tampering_with_the_database_is_caught_and_the_first_bad_record_named() {
@@ -917,6 +941,23 @@ fn a_damaged_store_fails_verification() {
              CREATE VIEW audit_head AS SELECT * FROM audit_head_real",
         ),
         ("a trigger", "CREATE TRIGGER t AFTER INSERT ON runs BEGIN DELETE FROM audit_log; END"),
+        // Red team round 17: the log remade without its keys took a row with no sequence
+        // number, which every reader skipped and the log still verified.
+        (
+            "the log remade without its keys",
+            "ALTER TABLE audit_log RENAME TO o;
+             CREATE TABLE audit_log(seq, record, chain_hash);
+             INSERT INTO audit_log SELECT * FROM o; DROP TABLE o;
+             INSERT INTO audit_log SELECT NULL, record, chain_hash FROM audit_log WHERE seq = 1",
+        ),
+        ("a column added beside the record", "ALTER TABLE audit_log ADD COLUMN decision TEXT"),
+        (
+            "checkpoints remade to take two of one size",
+            "ALTER TABLE audit_checkpoints RENAME TO o;
+             CREATE TABLE audit_checkpoints(size INTEGER, note TEXT NOT NULL);
+             INSERT INTO audit_checkpoints SELECT * FROM o; DROP TABLE o;
+             INSERT INTO audit_checkpoints SELECT * FROM audit_checkpoints LIMIT 1",
+        ),
     ] {
         let recorded = Recorded::new();
         assert_eq!(recorded.verify(&[]).code, Some(0), "the log verified before the damage");

@@ -225,8 +225,13 @@ async fn audit_records(
         let seq: i64 = row.try_get(0).map_err(backend)?;
         let record: Vec<u8> = row.try_get(1).map_err(backend)?;
         let chain: Vec<u8> = row.try_get(2).map_err(backend)?;
-        // A negative seq cannot be ours: give verification a number it will flag.
-        out.push((u64::try_from(seq).unwrap_or(u64::MAX), record, hash_of(&chain)));
+        // A negative seq cannot be ours.
+        let Ok(seq) = u64::try_from(seq) else {
+            return Err(StoreError::Corrupt(format!(
+                "the audit log holds a record numbered {seq}, which aecl never writes"
+            )));
+        };
+        out.push((seq, record, hash_of(&chain)));
     }
     Ok(out)
 }

@@ -98,8 +98,13 @@ pub(super) fn read_records(
     let mut out = Vec::new();
     for row in rows {
         let (seq, record, chain) = row.map_err(backend)?;
-        // A negative seq cannot be ours: give verification a number it will flag.
-        out.push((u64::try_from(seq).unwrap_or(u64::MAX), record, hash_of(&chain)));
+        // A negative seq cannot be ours.
+        let Ok(seq) = u64::try_from(seq) else {
+            return Err(StoreError::Corrupt(format!(
+                "the audit log holds a record numbered {seq}, which aecl never writes"
+            )));
+        };
+        out.push((seq, record, hash_of(&chain)));
     }
     Ok(out)
 }

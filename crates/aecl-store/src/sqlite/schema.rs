@@ -50,11 +50,28 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The audit log's tables as the migrations made them, without blanks and in lower case.
+/// A table remade without its `INTEGER PRIMARY KEY` or `NOT NULL` takes rows every reader
+/// skips (a `NULL` sequence number) or a second checkpoint of one size; an extra column
+/// misleads whoever reads the table with SQL.
+const AUDIT_TABLES: [(&str, &str); 3] = [
+    (
+        "audit_log",
+        "createtableaudit_log(seqintegerprimarykey,recordblobnotnull,chain_hashblobnotnull)",
+    ),
+    ("audit_checkpoints", "createtableaudit_checkpoints(sizeintegerprimarykey,notetextnotnull)"),
+    (
+        "audit_head",
+        "createtableaudit_head(idintegerprimarykeycheck(id=1),sizeintegernotnull,headblobnotnull,nodesblobnotnull)",
+    ),
+];
+
 /// Checks, before anything is read, that the schema is still aecl's where it is read: each
 /// of aecl's tables that exists is an ordinary table (not a view, which a reader would run:
-/// a recursive one never ends; nor a virtual table), and the database has no trigger
-/// (aecl's schema has none; one would run its own statements inside aecl's writes). One
-/// read of `sqlite_master`, however large the database.
+/// a recursive one never ends; nor a virtual table), the audit log's tables are as the
+/// migrations made them, column for column, and the database has no trigger (aecl's schema
+/// has none; one would run its own statements inside aecl's writes). One read of
+/// `sqlite_master`, however large the database.
 pub(crate) fn check_shape(conn: &Connection) -> Result<(), StoreError> {
     let mut stmt =
         conn.prepare("SELECT type, name, COALESCE(sql, '') FROM sqlite_master").map_err(backend)?;
@@ -70,9 +87,20 @@ pub(crate) fn check_shape(conn: &Connection) -> Result<(), StoreError> {
             .trim_start()
             .get(..20)
             .is_some_and(|start| start.eq_ignore_ascii_case("CREATE VIRTUAL TABLE"));
+        let remade = AUDIT_TABLES.iter().any(|(table, made)| {
+            table.eq_ignore_ascii_case(&name)
+                && sql
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .flat_map(char::to_lowercase)
+                    .ne(made.chars())
+        });
         let why = match kind.as_str() {
             "trigger" => Some(format!("it has a trigger, `{name}`, which aecl's schema never has")),
             "table" if ours && virtual_table => Some(format!("`{name}` is a virtual table")),
+            "table" if remade => {
+                Some(format!("`{name}` is not the table aecl made (its columns or keys differ)"))
+            }
             "table" | "index" => None,
             other if ours => Some(format!("`{name}` is a {other}, not a table")),
             _ => None,
