@@ -465,21 +465,22 @@ fn export(db: &str, since: u64, key: Option<&str>) -> Result<ExitCode> {
 
 fn latest_checkpoint(db: &str, key: Option<&str>) -> Result<ExitCode> {
     let reader = LogReader::open(db)?;
-    if key.is_none() {
+    let latest = if key.is_none() {
         writeln!(
             io::stderr().lock(),
             "note: the checkpoint is printed as stored, not checked; give --key PUB to verify \
              the log and its signature first"
         )?;
-    } else if let Err(stop) = check::before_printing(&reader, key, "no checkpoint printed")? {
-        return Ok(stop);
-    }
-    let Some(latest) = reader.checkpoints()?.pop() else { bail!("the log has no checkpoint yet") };
-    if let Some(key) = key {
-        // The one the verification read, unless a writer signed a newer one since.
-        parse_and_verify_checkpoint(&latest, &verifier(key)?)
-            .context("the newest stored checkpoint")?;
-    }
+        reader.checkpoints()?.pop()
+    } else {
+        // The one the verification read: a newest one deleted after it would otherwise
+        // leave an older one printed as the latest.
+        match check::before_printing(&reader, key, "no checkpoint printed")? {
+            Ok(verified) => verified.and_then(|v| v.checkpoint),
+            Err(stop) => return Ok(stop),
+        }
+    };
+    let Some(latest) = latest else { bail!("the log has no checkpoint yet") };
     io::stdout().lock().write_all(latest.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

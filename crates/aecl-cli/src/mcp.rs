@@ -328,7 +328,16 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
                 gateway.serve_http(listener, hosts, auth, limits, stop).await?;
             }
             (Some(_), None) => bail!("--listen needs --token-key"),
-            (None, _) => gateway.serve_stdio().await?,
+            (None, _) => {
+                // At SIGINT or SIGTERM (a terminal's Ctrl-C reaches the whole process
+                // group) the calls stop, and the checkpoints still waiting are published
+                // below before the process exits.
+                let stop = crate::serve::shutdown();
+                tokio::select! {
+                    served = gateway.serve_stdio() => served?,
+                    () = stop => {}
+                }
+            }
         }
         crate::witness::drain(publish).await;
         Ok(ExitCode::SUCCESS)

@@ -186,8 +186,10 @@ impl Publication {
     }
 }
 
-/// How long a stopping process waits for its last checkpoints to be published.
-const DRAIN_WITHIN: Duration = Duration::from_secs(15);
+/// How long a stopping process waits for its last checkpoints to be published: with the
+/// server's grace for open requests (`aecl_server::STOP_GRACE`), within the ten seconds a
+/// container runtime or systemd commonly allows before SIGKILL.
+const DRAIN_WITHIN: Duration = Duration::from_secs(4);
 
 /// Publishes what waits before the process exits (`CheckpointSink::drain`), and says so
 /// when some could not be: the destination then lags the store until the next start

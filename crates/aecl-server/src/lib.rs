@@ -27,6 +27,7 @@ mod tokens;
 mod trace_context;
 mod ui;
 
+use std::future::IntoFuture as _;
 use std::sync::Arc;
 
 use aecl_audit::VerifierKey;
@@ -188,8 +189,36 @@ pub async fn serve<S: Store>(
 ) -> std::io::Result<()> {
     // `[runs]` expiry of runs nothing touches again; ends with the engine.
     tokio::spawn(runs::sweep(Arc::downgrade(&state.engine), runs::SWEEP_INTERVAL));
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(signal);
+    // A client that never finishes its request (a body sent a byte a second) must not
+    // keep a stopping server from exiting, and from publishing what it committed.
+    let grace = async {
+        match stopped.await {
+            Ok(()) => tokio::time::sleep(STOP_GRACE).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = served.into_future() => result,
+        () = grace => {
+            tracing::warn!(
+                grace_seconds = STOP_GRACE.as_secs(),
+                "requests still open after the stop's grace period were dropped"
+            );
+            Ok(())
+        }
+    }
 }
+
+/// How long open requests may take to finish once the server is asked to stop. With the
+/// publishing of checkpoints after it (`aecl serve`), a stop fits the ten seconds a
+/// container runtime or systemd commonly allows before SIGKILL.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint (see /openapi.json)".to_owned())

@@ -60,6 +60,8 @@ pub struct Anchors {
     chain: BTreeMap<u64, Hash>,
     /// How many records were verified.
     pub size: u64,
+    /// The newest stored checkpoint the verification read.
+    pub checkpoint: Option<String>,
 }
 
 impl Anchors {
@@ -216,6 +218,7 @@ pub fn verify_whole_log(reader: &LogReader, key: &VerifierKey) -> Result<Result<
                 anchors.chain.insert(seq, chain);
                 anchors.size = seq.saturating_add(1);
             }
+            anchors.checkpoint = checkpoints.last().cloned();
             return Ok(Ok(anchors));
         };
         // A live writer moved the log between the reads: read it again.

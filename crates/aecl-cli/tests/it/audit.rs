@@ -822,6 +822,31 @@ mod published {
         assert_eq!(published, answered, "published {:?}", sizes.lock().unwrap());
     }
 
+    /// A client that never finishes its request does not keep a stopping server from
+    /// exiting and publishing what it committed (red team round 17: a body sent a byte a
+    /// second held `aecl serve` past SIGTERM until a SIGKILL would come).
+    #[test]
+    fn a_stop_is_not_held_by_a_request_that_never_ends() {
+        use std::io::Write as _;
+        let dir = temp_dir();
+        keys(dir.path());
+        let db = dir.path().join("aecl.db");
+        let policy = finance().display().to_string();
+        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        let target = dir.path().join("published").display().to_string();
+        let (server, address) = serve(dir.path(), &policy, &["--checkpoint-dir", &target]);
+        calls(&address, &token, "r1", 2);
+        let mut slow = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            slow,
+            "POST /v1/evaluate HTTP/1.1\r\nHost: {address}\r\nContent-Length: 100000\r\n\r\n{{"
+        )
+        .unwrap();
+        stop(server);
+        drop(slow);
+        assert_eq!(largest_in(Path::new(&target)), records(&db), "published before exiting");
+    }
+
     /// A destination that holds less than the store (checkpoints left unpublished by an
     /// earlier stop or a failed attempt, or a destination added later) gets the store's
     /// newest checkpoint at start, before any call.

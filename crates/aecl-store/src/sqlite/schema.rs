@@ -50,21 +50,47 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The audit log's tables as the migrations made them, without blanks and in lower case.
-/// A table remade without its `INTEGER PRIMARY KEY` or `NOT NULL` takes rows every reader
-/// skips (a `NULL` sequence number) or a second checkpoint of one size; an extra column
-/// misleads whoever reads the table with SQL.
+/// The audit log's tables as the migrations made them, as tokens in lower case
+/// ([`tokens`]). A table remade without its `INTEGER PRIMARY KEY` or `NOT NULL` takes rows
+/// every reader skips (a `NULL` sequence number) or a second checkpoint of one size; an
+/// extra column misleads whoever reads the table with SQL.
 const AUDIT_TABLES: [(&str, &str); 3] = [
     (
         "audit_log",
-        "createtableaudit_log(seqintegerprimarykey,recordblobnotnull,chain_hashblobnotnull)",
+        "create table audit_log ( seq integer primary key , record blob not null , chain_hash \
+         blob not null )",
     ),
-    ("audit_checkpoints", "createtableaudit_checkpoints(sizeintegerprimarykey,notetextnotnull)"),
+    (
+        "audit_checkpoints",
+        "create table audit_checkpoints ( size integer primary key , note text not null )",
+    ),
     (
         "audit_head",
-        "createtableaudit_head(idintegerprimarykeycheck(id=1),sizeintegernotnull,headblobnotnull,nodesblobnotnull)",
+        "create table audit_head ( id integer primary key check ( id = 1 ) , size integer not \
+         null , head blob not null , nodes blob not null )",
     ),
 ];
+
+/// The words and marks of a statement, in lower case, one space between each: blanks only
+/// separate (`PRIMARY KEY` is two words, `PRIMARYKEY` one, which SQLite reads as a type
+/// name), and a comment or a quote is a mark like any other.
+fn tokens(sql: &str) -> String {
+    let mut out = String::new();
+    let mut word = false;
+    for c in sql.chars() {
+        if c.is_whitespace() {
+            word = false;
+            continue;
+        }
+        let in_word = c.is_alphanumeric() || c == '_';
+        if !out.is_empty() && !(in_word && word) {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+        word = in_word;
+    }
+    out
+}
 
 /// Checks, before anything is read, that the schema is still aecl's where it is read: each
 /// of aecl's tables that exists is an ordinary table (not a view, which a reader would run:
@@ -87,14 +113,9 @@ pub(crate) fn check_shape(conn: &Connection) -> Result<(), StoreError> {
             .trim_start()
             .get(..20)
             .is_some_and(|start| start.eq_ignore_ascii_case("CREATE VIRTUAL TABLE"));
-        let remade = AUDIT_TABLES.iter().any(|(table, made)| {
-            table.eq_ignore_ascii_case(&name)
-                && sql
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .flat_map(char::to_lowercase)
-                    .ne(made.chars())
-        });
+        let remade = AUDIT_TABLES
+            .iter()
+            .any(|(table, made)| table.eq_ignore_ascii_case(&name) && tokens(&sql) != *made);
         let why = match kind.as_str() {
             "trigger" => Some(format!("it has a trigger, `{name}`, which aecl's schema never has")),
             "table" if ours && virtual_table => Some(format!("`{name}` is a virtual table")),
@@ -113,4 +134,29 @@ pub(crate) fn check_shape(conn: &Connection) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_aecl_s_only_as_the_migration_spelled_it() {
+        let made = "CREATE TABLE audit_log (\n    seq INTEGER PRIMARY KEY,\n    record BLOB NOT \
+                    NULL,\n    chain_hash BLOB NOT NULL\n)";
+        assert_eq!(tokens(made), AUDIT_TABLES[0].1);
+        for remade in [
+            "CREATE TABLE audit_log (seq INTEGER PRIMARYKEY, record BLOBNOT NULL, chain_hash BLOB \
+             NOT NULL)",
+            "CREATE TABLE audit_log (seq, record, chain_hash)",
+            "CREATE TABLE \"audit_log\" (seq INTEGER PRIMARY KEY, record BLOB NOT NULL, \
+             chain_hash BLOB NOT NULL)",
+            "CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, record BLOB NOT NULL, chain_hash \
+             BLOB NOT NULL, x)",
+            "CREATE TABLE audit_log (seq INTEGER PRIMARY KEY /* */, record BLOB NOT NULL, \
+             chain_hash BLOB NOT NULL)",
+        ] {
+            assert_ne!(tokens(remade), AUDIT_TABLES[0].1, "{remade}");
+        }
+    }
 }
