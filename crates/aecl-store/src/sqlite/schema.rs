@@ -83,7 +83,9 @@ fn tokens(sql: &str) -> String {
             continue;
         }
         let in_word = c.is_alphanumeric() || c == '_';
-        if !out.is_empty() && !(in_word && word) {
+        // A space between tokens, none inside a word.
+        let continues_word = in_word && word;
+        if !out.is_empty() && !continues_word {
             out.push(' ');
         }
         out.extend(c.to_lowercase());
