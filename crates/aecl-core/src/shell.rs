@@ -13,6 +13,7 @@
 
 mod archives;
 mod cc;
+mod creates;
 mod curl;
 mod curl_options;
 mod downloads;

@@ -18,7 +18,7 @@ use super::variables::{
 };
 use super::writes::{self, Directories, WriteProblem};
 use super::{
-    Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, special, spellings, subcommands,
+    Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, creates, special, spellings, subcommands,
     user_state, variable_values,
 };
 use crate::decision::Decision;
@@ -670,6 +670,7 @@ impl ProgramGuard {
             special::read(kind, &command.program, &words, &scanned, in_place, &mut out);
         }
         user_state::read(&command.program, &scanned, &mut out);
+        creates::read(&command.program, &scanned, &mut out);
         out
     }
 }

@@ -26,7 +26,7 @@ const CARGO_CREDENTIALS: &str = "cargo's registry credentials (~/.cargo/credenti
 const NPMRC: &str = "npm's user configuration (~/.npmrc)";
 const PIPX: &str = "pipx's environments and programs (~/.local/pipx, ~/.local/bin)";
 
-const TABLE: [UserState; 26] = [
+const TABLE: [UserState; 27] = [
     UserState {
         programs: &["cargo"],
         subcommand: "uninstall",
@@ -133,6 +133,12 @@ const TABLE: [UserState; 26] = [
         what: "uv's stored credentials",
     },
     UserState {
+        programs: &["bat", "batcat"],
+        subcommand: "cache",
+        unless: &[],
+        what: "bat's cache (~/.cache/bat)",
+    },
+    UserState {
         programs: &["conda", "mamba", "micromamba"],
         subcommand: "clean",
         unless: &[],
@@ -140,8 +146,21 @@ const TABLE: [UserState; 26] = [
     },
 ];
 
+/// Options that write the user's state whatever the subcommand.
+const OPTIONS: [(&[&str], &str, &str); 4] = [
+    (&["bat", "batcat"], "--generate-config-file", "bat's configuration (~/.config/bat)"),
+    (&["tldr"], "--update", "tldr's page cache"),
+    (&["tldr"], "-u", "tldr's page cache"),
+    (&["tldr"], "--seed-config", "tldr's configuration"),
+];
+
 /// Adds a write for a subcommand of `program` that changes the user's state.
 pub(super) fn read(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+    for (programs, option, what) in OPTIONS {
+        if programs.contains(&program) && scanned.has(&[option]) {
+            out.push(run_time_write(what));
+        }
+    }
     let Some(words) = subcommands::words(program, &scanned.positionals).ok() else { return };
     // `pnpm pm store prune`, `bun pm cache rm`: `pm` only leads to the subcommand.
     let pm = matches!(program, "pnpm" | "bun") && words.first().is_some_and(|w| w == "pm");
@@ -153,11 +172,12 @@ pub(super) fn read(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
     let moved = |unless: &[&str]| unless.iter().any(|u| u.starts_with('-') && scanned.has(&[u]));
     for entry in TABLE.iter().filter(|e| e.programs.contains(&program)) {
         if entry.subcommand == first && !reads(entry.unless) && !moved(entry.unless) {
-            out.push(Finding::Writes(ShellArg {
-                raw: entry.what.to_owned(),
-                expansion: true,
-                ..ShellArg::default()
-            }));
+            out.push(run_time_write(entry.what));
         }
     }
+}
+
+/// A write of the user's state, at a path only known at run time.
+fn run_time_write(what: &str) -> Finding {
+    Finding::Writes(ShellArg { raw: what.to_owned(), expansion: true, ..ShellArg::default() })
 }

@@ -224,7 +224,10 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     // Pagers and editors: commands through `+CMD`, options and their environment.
     Entry {
-        names: &["less", "more", "most", "pg"],
+        // zless and its kin are less on a decompressed file: every option passes through.
+        names: &[
+            "less", "more", "most", "pg", "zless", "zmore", "bzless", "bzmore", "xzless", "lzless",
+        ],
         // less takes prefixes of long names, in any case but the first letter's (`--log`,
         // `--Log-file` for `--LOG-FILE`): read in lower case, both names write.
         long_any_case: true,

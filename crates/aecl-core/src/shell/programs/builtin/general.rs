@@ -92,7 +92,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "bzcat",
             "xzcat",
             "zgrep",
-            "zless",
             "cd",
             "pushd",
             "popd",

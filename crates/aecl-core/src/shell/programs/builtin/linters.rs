@@ -75,6 +75,12 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--rootdir",
             "--html",
             "--json-report-file",
+            // Plugins' reports and stores (pytest-benchmark, allure, csv, md-report).
+            "--benchmark-json",
+            "--benchmark-storage",
+            "--alluredir",
+            "--csv",
+            "--md-report-output",
         ],
         special: Some(Special::Pytest),
         ..PLAIN

@@ -234,6 +234,13 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--cwd",
             "-C",
             "--dir",
+            // `pack`'s tarball and `bun build`'s bundle.
+            "-o",
+            "--out",
+            "--filename",
+            "--pack-destination",
+            "--outdir",
+            "--outfile",
             "--store-dir",
             "--virtual-store-dir",
             "--modules-dir",
@@ -254,6 +261,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-p",
             "--print",
             "--shell-mode",
+            // bun loads the module before the script.
+            "--preload",
             "--registry",
             "--proxy",
             "--https-proxy",
@@ -445,11 +454,13 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--python",
             "--with",
             "--from",
-            "--directory",
-            "--project",
             "--package",
         ],
+        // The project it works in (`--directory`, `--project`: its lock file and
+        // environment), and where it keeps or writes packages.
         write_options: &[
+            "--directory",
+            "--project",
             "--cache-dir",
             "-t",
             "--target",
@@ -500,8 +511,9 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry {
         names: &["poetry"],
         value_options: &["-E", "--extras", "--with"],
-        // The project it works in: its lock file, virtual environment and version.
-        write_options: &["-C", "--directory", "-P", "--project"],
+        // The project it works in (its lock file, virtual environment and version), and
+        // `build`'s and `export`'s outputs.
+        write_options: &["-C", "--directory", "-P", "--project", "-o", "--output"],
         runs_code_subcommands: &[
             "install", "add", "update", "lock", "run", "shell", "config", "remove", "sync", "use",
             "self",
@@ -533,6 +545,8 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry {
         names: &["gem"],
         value_options: &["-v", "--version", "-s", "--source", "-i", "--install-dir"],
+        // `unpack --target DIR`.
+        write_options: &["--target"],
         runs_code_subcommands: &[
             "install",
             "update",
@@ -550,7 +564,9 @@ pub(super) const ENTRIES: &[Entry] = &[
     // A bare `bundle` installs.
     Entry {
         names: &["bundle", "bundler"],
-        value_options: &["--gemfile", "--path", "--jobs", "-j", "--with", "--without"],
+        value_options: &["--gemfile", "--jobs", "-j", "--with", "--without"],
+        // Where gems or binstubs are installed.
+        write_options: &["--path"],
         runs_code_subcommands: &[
             "", "install", "update", "exec", "add", "config", "console", "open", "plugin", "lock",
             "remove", "inject",
@@ -560,8 +576,9 @@ pub(super) const ENTRIES: &[Entry] = &[
     },
     Entry {
         names: &["composer"],
-        // The project it works in: `vendor/`, the lock file, `composer.json`.
-        write_options: &["-d", "--working-dir"],
+        // The project it works in (`vendor/`, the lock file, `composer.json`), and
+        // `archive`'s output.
+        write_options: &["-d", "--working-dir", "--dir"],
         runs_code_subcommands: &[
             "install",
             "update",

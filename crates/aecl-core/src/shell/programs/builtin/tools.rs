@@ -198,6 +198,15 @@ pub(super) const ENTRIES: &[Entry] = &[
     // on other hosts.
     Entry {
         names: &["julia"],
+        // Compiled outputs and the trace of what it compiles go where these say.
+        write_options: &[
+            "--trace-compile",
+            "--output-o",
+            "--output-ji",
+            "--output-bc",
+            "--output-unopt-bc",
+            "--output-asm",
+        ],
         options_end_at_positional: true,
         stdin_code: true,
         value_options: &["-t", "--threads", "-p", "--procs", "--project", "--heap-size-hint"],
