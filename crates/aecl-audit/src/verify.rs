@@ -246,6 +246,16 @@ impl fmt::Display for Problem {
             Problem::NoCheckpoint => {
                 f.write_str("the log is empty and has no signed checkpoint: nothing to verify")
             }
+            Problem::Head { stored_size, log_size } if stored_size == log_size => write!(
+                f,
+                "the store's head is not the state its {log_size} records give (its root or \
+                 chain hash differs): the log was changed outside the writer"
+            ),
+            Problem::Head { stored_size: 0, log_size } => write!(
+                f,
+                "the store has no head (or an empty one) while its records give size \
+                 {log_size}: the head was deleted or reset outside the writer"
+            ),
             Problem::Head { stored_size, log_size } => write!(
                 f,
                 "the store's head (size {stored_size}) disagrees with the records (size \

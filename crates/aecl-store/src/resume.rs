@@ -48,10 +48,9 @@ pub(crate) enum Disagreement {
     NoCheckpoint { size: u64 },
     #[error(
         "the newest stored checkpoint (size {size}) is not signed by this store's audit key \
-         `{key}`: {error}{signers}; a log is signed by one key, so after a rotation of the \
-         audit key start a new database and keep this one to verify with the old key"
+         `{key}`: {error}{signers}; {hint}"
     )]
-    Signature { size: String, key: String, error: AuditError, signers: String },
+    Signature { size: String, key: String, error: AuditError, signers: String, hint: &'static str },
     #[error(
         "the newest signed checkpoint covers {checkpoint} records but the head says {head}: \
          records were appended or removed outside aecl, or the newest checkpoints deleted"
@@ -100,11 +99,21 @@ impl Tip {
             None => {}
             Some(note) => {
                 let checkpoint = parse_and_verify_checkpoint(note, key).map_err(|error| {
+                    let signers = signers(note);
+                    // A signature under this key's own name that does not verify is a
+                    // forgery or damage, not another key.
+                    let hint = if signers.contains(&format!("`{}`", key.name())) {
+                        "the checkpoint was forged or damaged outside aecl"
+                    } else {
+                        "a log is signed by one key, so after a rotation of the audit key start \
+                         a new database and keep this one to verify with the old key"
+                    };
                     Disagreement::Signature {
                         size: note.lines().nth(1).unwrap_or("?").to_owned(),
                         key: key.name().to_owned(),
                         error,
-                        signers: signers(note),
+                        signers,
+                        hint,
                     }
                 })?;
                 if checkpoint.size != size {

@@ -313,3 +313,13 @@ fn published_checkpoints_of_two_histories_are_a_fork() {
     );
     let _ = tree(&records);
 }
+
+/// A head that disagrees with the records says how: a missing head, another size, or the
+/// same size with another root (red team round 17: "size 3127 disagrees with size 3127").
+#[test]
+fn a_head_problem_says_what_differs() {
+    let text = |stored_size, log_size| Problem::Head { stored_size, log_size }.to_string();
+    assert!(text(0, 91).starts_with("the store has no head (or an empty one)"), "{}", text(0, 91));
+    assert!(text(62, 91).contains("head (size 62) disagrees with the records (size 91)"));
+    assert!(text(91, 91).contains("its root or chain hash differs"), "{}", text(91, 91));
+}
