@@ -48,9 +48,10 @@ pub(crate) enum Disagreement {
     NoCheckpoint { size: u64 },
     #[error(
         "the newest stored checkpoint (size {size}) is not signed by this store's audit key \
-         `{key}`: {error}{signers}; {hint}"
+         `{key}`: {error}{signers}"
     )]
-    Signature { size: String, key: String, error: AuditError, signers: String, hint: &'static str },
+    /// `signers`: who signed it, and what to do about it.
+    Signature { size: String, key: String, error: AuditError, signers: String },
     #[error(
         "the newest signed checkpoint covers {checkpoint} records but the head says {head}: \
          records were appended or removed outside aecl, or the newest checkpoints deleted"
@@ -112,8 +113,7 @@ impl Tip {
                         size: note.lines().nth(1).unwrap_or("?").to_owned(),
                         key: key.name().to_owned(),
                         error,
-                        signers,
-                        hint,
+                        signers: format!("{signers}; {hint}"),
                     }
                 })?;
                 if checkpoint.size != size {
