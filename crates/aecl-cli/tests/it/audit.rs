@@ -457,6 +457,17 @@ mod published {
         conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get::<_, i64>(0)).unwrap() as u64
     }
 
+    /// A directory with the keys, its store's path, the finance policy and an agent's
+    /// token.
+    fn prepared() -> (tempfile::TempDir, std::path::PathBuf, String, String) {
+        let dir = temp_dir();
+        keys(dir.path());
+        let db = dir.path().join("aecl.db");
+        let policy = finance().display().to_string();
+        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        (dir, db, policy, token)
+    }
+
     /// Makes `calls` decided calls through the server (each recorded and checkpointed).
     fn calls(address: &str, token: &str, run_id: &str, calls: usize) {
         for i in 0..calls {
@@ -805,11 +816,7 @@ mod published {
     /// the store, so the store cannot be cut back to what the destination held.
     #[test]
     fn a_stop_publishes_the_checkpoints_still_waiting() {
-        let dir = temp_dir();
-        keys(dir.path());
-        let db = dir.path().join("aecl.db");
-        let policy = finance().display().to_string();
-        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        let (dir, db, policy, token) = prepared();
         let (witness, sizes) = slow_witness(Duration::from_millis(400));
         let url = format!("http://{witness}");
         let (server, address) = serve(dir.path(), &policy, &["--checkpoint-dir", &url]);
@@ -828,11 +835,7 @@ mod published {
     #[test]
     fn a_stop_is_not_held_by_a_request_that_never_ends() {
         use std::io::Write as _;
-        let dir = temp_dir();
-        keys(dir.path());
-        let db = dir.path().join("aecl.db");
-        let policy = finance().display().to_string();
-        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        let (dir, db, policy, token) = prepared();
         let target = dir.path().join("published").display().to_string();
         let (server, address) = serve(dir.path(), &policy, &["--checkpoint-dir", &target]);
         calls(&address, &token, "r1", 2);
@@ -852,11 +855,7 @@ mod published {
     /// newest checkpoint at start, before any call.
     #[test]
     fn a_start_publishes_what_the_destination_missed() {
-        let dir = temp_dir();
-        keys(dir.path());
-        let db = dir.path().join("aecl.db");
-        let policy = finance().display().to_string();
-        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        let (dir, db, policy, token) = prepared();
         let (server, address) = serve(dir.path(), &policy, &[]);
         calls(&address, &token, "r1", 3);
         stop(server);
@@ -900,11 +899,7 @@ mod published {
     /// witness and why, until they reach it again.
     #[test]
     fn healthz_is_degraded_while_checkpoints_cannot_be_published() {
-        let dir = temp_dir();
-        keys(dir.path());
-        let db = dir.path().join("aecl.db");
-        let policy = finance().display().to_string();
-        let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+        let (dir, db, policy, token) = prepared();
         // A port nothing listens on yet.
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         let url = format!("http://{free}");

@@ -27,13 +27,18 @@ const TABLE: [Creates; 7] = [
 
 /// Adds the write of the operand a creating subcommand of `program` names.
 pub(super) fn read(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+    // Every command of a line passes here: only the table's programs read their words.
+    let mut entries = TABLE.iter().filter(|e| e.programs.contains(&program)).peekable();
+    if entries.peek().is_none() {
+        return;
+    }
     let Some(first) = subcommands::words(program, &scanned.positionals)
         .ok()
         .and_then(|words| words.into_iter().next())
     else {
         return;
     };
-    for entry in TABLE.iter().filter(|e| e.programs.contains(&program)) {
+    for entry in entries {
         if entry.subcommand != first {
             continue;
         }

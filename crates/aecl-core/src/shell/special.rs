@@ -85,7 +85,7 @@ pub(super) fn read(
                 }));
             }
         }
-        Special::Node => tool_readers::debugger(scanned, out),
+        Special::Node => tool_readers::node(scanned, out),
         Special::Deno => tool_readers::deno(scanned, out),
         Special::Perl => {}
         Special::Cc => super::cc::read(program, words, out),
@@ -694,7 +694,7 @@ fn make_override_runs_code(name: &str, value: &str) -> bool {
         let judged = if name.starts_with("RUST") { name } else { "CFLAGS" };
         return !super::variable_values::harmless(judged, Some(&ShellArg::known(value)));
     }
-    value.starts_with(['/', '~']) || value.split('/').any(|part| part == "..")
+    !value.is_empty() && !super::variable_values::inside_project(value)
 }
 
 /// `PREFIX`, `DESTDIR`, `BINDIR`, ...: a directory a makefile installs into.

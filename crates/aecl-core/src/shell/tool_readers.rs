@@ -219,10 +219,9 @@ pub(super) fn npm_pkg(scanned: &Scanned, out: &mut Vec<Finding>) {
     }
 }
 
-/// node's script when it is a package manager's own, and `--inspect[=[HOST:]PORT]` and its
-/// kin, which open a debugger that runs any code it is sent: on an address other than the
-/// loopback one, for whoever reaches it.
-pub(super) fn debugger(scanned: &Scanned, out: &mut Vec<Finding>) {
+/// node's script when it is a package manager's own, and its env file from outside the
+/// project; then its debugger.
+pub(super) fn node(scanned: &Scanned, out: &mut Vec<Finding>) {
     // The package managers' own entry scripts (`node .../npm/bin/npm-cli.js exec X`) are
     // those programs, with their ways of running code.
     const MANAGERS: [&str; 6] =
@@ -235,15 +234,19 @@ pub(super) fn debugger(scanned: &Scanned, out: &mut Vec<Finding>) {
     // An env file may set NODE_OPTIONS (`--require=M`): the project's own is its code,
     // one elsewhere is not.
     for file in scanned.values(&["--env-file", "--env-file-if-exists"]) {
-        let outside =
-            file.text.starts_with(['/', '~']) || file.text.split('/').any(|part| part == "..");
-        if outside || !file.is_known() {
+        if !file.is_known() || !super::variable_values::inside_project(&file.text) {
             out.push(Finding::RunsCode(format!(
                 "the env file `{}` may set NODE_OPTIONS",
                 file.raw
             )));
         }
     }
+    debugger(scanned, out);
+}
+
+/// `--inspect[=[HOST:]PORT]` and its kin open a debugger, which runs any code it is sent:
+/// on an address other than the loopback one, for whoever reaches it.
+pub(super) fn debugger(scanned: &Scanned, out: &mut Vec<Finding>) {
     const OPTIONS: [&str; 5] =
         ["--inspect", "--inspect-brk", "--inspect-wait", "--inspect-port", "--debug-port"];
     for address in scanned.values(&OPTIONS) {

@@ -161,6 +161,10 @@ pub(super) fn read(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
             out.push(run_time_write(what));
         }
     }
+    // Every command of a line passes here: only the table's programs read their words.
+    if !TABLE.iter().any(|e| e.programs.contains(&program)) {
+        return;
+    }
     let Some(words) = subcommands::words(program, &scanned.positionals).ok() else { return };
     // `pnpm pm store prune`, `bun pm cache rm`: `pm` only leads to the subcommand.
     let pm = matches!(program, "pnpm" | "bun") && words.first().is_some_and(|w| w == "pm");

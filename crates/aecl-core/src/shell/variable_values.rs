@@ -90,7 +90,7 @@ fn dotted(text: &str) -> bool {
 }
 
 /// A relative path that does not climb out (`src`, `./lib`).
-fn inside_project(path: &str) -> bool {
+pub(super) fn inside_project(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with(['/', '~'])
         && path.split('/').all(|part| part != "..")
