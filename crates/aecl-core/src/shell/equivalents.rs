@@ -55,11 +55,10 @@ fn discards_work(command: &SimpleCommand, subcommand: &str) -> bool {
     let flag = |name: &str| command.flags.iter().any(|f| f == name);
     let operands = command.args.get(1..).unwrap_or_default();
     match subcommand {
-        // `-f` drops local changes; `--` (or a whole-tree pathspec) takes the named files
-        // back to the index or a commit.
         // `-f` drops local changes; `--` (or a whole-tree pathspec, a pathspec file, or a
         // commit and paths: `git checkout HEAD f`) takes the named files back to the index
-        // or a commit. `-b NAME START` makes a branch instead.
+        // or a commit. `-b NAME START` makes a branch instead. One operand is a branch or
+        // a commit unless it can only be a file (`git checkout src/main.rs`).
         "checkout" => {
             let paths = command.words.iter().any(|w| w.is_known() && w.text == "--");
             let branch = ["b", "B", "orphan"].iter().any(|b| flag(b));
@@ -67,6 +66,7 @@ fn discards_work(command: &SimpleCommand, subcommand: &str) -> bool {
                 || flag("pathspec-from-file")
                 || (paths && !operands.is_empty())
                 || operands.iter().any(|o| whole(o))
+                || (!branch && operands.iter().any(|o| names_a_file(o)))
                 || (!branch && operands.len() >= 2)
         }
         // `--discard-changes` (`-f`, `--force`).
@@ -109,6 +109,30 @@ fn whole(operand: &str) -> bool {
     matches!(operand, "." | "./" | "*") || operand.starts_with(':')
 }
 
+/// Whether a checkout's operand names files rather than a branch or a commit. What no
+/// branch name can be (`git check-ref-format`: a part starting with `.`, a glob
+/// character, a backslash or space, a name ending in `/` or `.`) is a pathspec; so is a
+/// last part with a file's extension (`main.rs`, `config.yaml`), which a branch could
+/// have but hardly does (a version's digits, `v1.2`, are not one). Revision syntax
+/// (`HEAD~1`, `main^`, `@{-1}`) names a commit.
+fn names_a_file(operand: &str) -> bool {
+    if operand.is_empty() || operand.starts_with('-') {
+        return false;
+    }
+    let last = operand.rsplit('/').next().unwrap_or(operand);
+    let extension = last.rsplit_once('.').is_some_and(|(stem, extension)| {
+        !stem.is_empty()
+            && (1..=10).contains(&extension.len())
+            && extension.chars().all(|c| c.is_ascii_alphanumeric())
+            && extension.chars().any(|c| c.is_ascii_alphabetic())
+    });
+    operand.starts_with('/')
+        || operand.ends_with(['/', '.'])
+        || operand.split('/').any(|part| part.starts_with('.'))
+        || operand.contains(['*', '?', '[', '\\', ' '])
+        || extension
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::analyse;
@@ -138,6 +162,12 @@ mod tests {
             "git checkout HEAD src/a.rs",
             "git checkout --pathspec-from-file=list",
             "git checkout :/src",
+            "git checkout src/main.rs",
+            "git checkout README.md",
+            "git checkout .gitignore",
+            "git checkout src/",
+            "git checkout '*.rs'",
+            "git checkout ../lib/a.c",
             "git read-tree -mu HEAD",
             "git reset --merge",
             "git rm -f src/a.rs",
@@ -150,6 +180,12 @@ mod tests {
         }
         for line in [
             "git checkout main",
+            "git checkout feature/login",
+            "git checkout v1.2.3",
+            "git checkout release-2.0",
+            "git checkout HEAD~1",
+            "git checkout @{-1}",
+            "git checkout -",
             "git checkout -b feature",
             "git switch main",
             "git restore --staged src/a.rs",

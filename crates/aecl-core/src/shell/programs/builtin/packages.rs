@@ -287,6 +287,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "approve-builds",
             "self-update",
             "setup",
+            // `bun pm trust PKG` runs the install scripts it had held back.
+            "trust",
         ],
         upload_subcommands: &[
             "publish",
