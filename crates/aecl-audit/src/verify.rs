@@ -156,9 +156,10 @@ impl Problem {
                 Some(*log_size)
             }
             Problem::Uncovered { from, .. } => Some(*from),
-            Problem::Head { stored_size, log_size } if stored_size != log_size => {
-                Some(*stored_size.min(log_size))
-            }
+            // The head is compared last, when every record is covered by a signed
+            // checkpoint: a head beyond the records names the first one removed, a head
+            // behind them names no bad record (they were signed; the head was reset).
+            Problem::Head { stored_size, log_size } if stored_size > log_size => Some(*log_size),
             Problem::Checkpoint { .. }
             | Problem::CheckpointGap { .. }
             | Problem::Origin { .. }
@@ -256,10 +257,16 @@ impl fmt::Display for Problem {
                 "the store has no head (or an empty one) while its records give size \
                  {log_size}: the head was deleted or reset outside the writer"
             ),
+            Problem::Head { stored_size, log_size } if stored_size < log_size => write!(
+                f,
+                "the store's head (size {stored_size}) is behind its records (size \
+                 {log_size}), which signed checkpoints cover: the head was reset outside the \
+                 writer"
+            ),
             Problem::Head { stored_size, log_size } => write!(
                 f,
-                "the store's head (size {stored_size}) disagrees with the records (size \
-                 {log_size}): the log was changed outside the writer"
+                "the store's head (size {stored_size}) is beyond its records (size \
+                 {log_size}): records from {log_size} on were removed outside the writer"
             ),
         }
     }

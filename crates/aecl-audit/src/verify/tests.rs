@@ -320,6 +320,14 @@ fn published_checkpoints_of_two_histories_are_a_fork() {
 fn a_head_problem_says_what_differs() {
     let text = |stored_size, log_size| Problem::Head { stored_size, log_size }.to_string();
     assert!(text(0, 91).starts_with("the store has no head (or an empty one)"), "{}", text(0, 91));
-    assert!(text(62, 91).contains("head (size 62) disagrees with the records (size 91)"));
+    assert!(text(62, 91).contains("head (size 62) is behind its records (size 91)"));
     assert!(text(91, 91).contains("its root or chain hash differs"), "{}", text(91, 91));
+    assert!(text(95, 91).contains("records from 91 on were removed"), "{}", text(95, 91));
+    // Every record was covered by a signed checkpoint before the head was compared: only
+    // a head beyond the records names a record (the first one missing).
+    let first = |stored_size, log_size| Problem::Head { stored_size, log_size }.first_bad_seq();
+    assert_eq!(
+        (first(0, 91), first(62, 91), first(91, 91), first(95, 91)),
+        (None, None, None, Some(91))
+    );
 }
