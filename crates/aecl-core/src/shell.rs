@@ -91,6 +91,10 @@ pub struct SimpleCommand {
     /// `allow_programs` judges those instead. Never set for `sudo`, `doas`, `su`,
     /// `pkexec` and `chroot`, which must be allowed themselves.
     pub wrapper: bool,
+    /// A package runner (`npx`, `pnpx`, `bunx`) running a tool the program table knows, by
+    /// the name its own project publishes it under (`npx eslint .`): the tool is analysed
+    /// beside it as its own command, and the runner's "runs other code" does not apply.
+    pub runs_known_tool: bool,
     /// Every word after the program as written (options and their values included), for
     /// the program table, which reads options the flag normaliser does not know.
     pub words: Vec<ShellArg>,
@@ -264,6 +268,7 @@ fn analyse_into(command: &str, depth: usize, out: &mut Analysis) -> Result<(), S
             unknown_args: None,
             appended: false,
             wrapper: false,
+            runs_known_tool: false,
             words: Vec::new(),
             path: None,
         });

@@ -526,7 +526,7 @@ impl ProgramGuard {
         }
         let scanned = scan(spec, &words);
         let mut out = Vec::new();
-        if spec.runs_code {
+        if spec.runs_code && !command.runs_known_tool {
             out.push(Finding::RunsCode(format!("`{}` runs other code", command.program)));
         }
         if spec.uploads {

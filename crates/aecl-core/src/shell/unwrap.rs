@@ -135,6 +135,44 @@ fn script_or_program(manager: &str, rest: &[&Word]) -> Option<usize> {
     }
 }
 
+/// Tools a package runner may fetch by name and run: programs the table knows, published
+/// on npm under that name by their own project, with no install scripts. A project that
+/// has the tool installed runs its own copy, as `npm test` would.
+const REGISTRY_TOOLS: [&str; 6] =
+    ["eslint", "prettier", "tsc", "pyright", "basedpyright", "markdownlint-cli2"];
+
+/// A package runner's options that change neither what it runs nor where it is fetched
+/// from (`-p PKG`, `-c CMD`, `--registry URL` do).
+const RUNNER_FLAGS: [&str; 10] = [
+    "-y",
+    "--yes",
+    "--no",
+    "--no-install",
+    "-q",
+    "--quiet",
+    "--silent",
+    "--prefer-offline",
+    "--offline",
+    "--bun",
+];
+
+/// Where the tool a package runner runs starts in `rest` (`npx --yes eslint .`), when it
+/// is one of [`REGISTRY_TOOLS`], written as a plain name after harmless options only.
+fn registry_tool(rest: &[&Word]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let word = rest.get(at)?;
+        if word.has_expansion() {
+            return None;
+        }
+        let text = word.text();
+        if !RUNNER_FLAGS.contains(&text.as_str()) {
+            return REGISTRY_TOOLS.contains(&text.as_str()).then_some(at);
+        }
+        at += 1;
+    }
+}
+
 /// Shells: with `-c` they run the code given; without, a script or standard input.
 const SHELLS: [&str; 9] = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "fish"];
 
@@ -415,6 +453,16 @@ impl Unwrapper<'_> {
                     Ok(())
                 }
             },
+            "npx" | "pnpx" | "bunx" => {
+                let mut command = plain(name, rest, appended);
+                let tool = registry_tool(rest);
+                command.runs_known_tool = tool.is_some();
+                self.out.commands.push(command);
+                match tool {
+                    Some(at) => self.nested(rest.get(at..).unwrap_or_default(), appended),
+                    None => Ok(()),
+                }
+            }
             "yarn" | "pnpm" | "bun" => {
                 self.out.commands.push(plain(name, rest, appended));
                 match script_or_program(name, rest) {
@@ -744,6 +792,7 @@ fn plain(program: &str, words: &[&Word], appended: bool) -> SimpleCommand {
         unknown_args,
         appended,
         wrapper: false,
+        runs_known_tool: false,
         words: args_words(words),
         path: None,
     }
@@ -774,6 +823,7 @@ fn wrapper(program: &str, options: &Options, inner: &[&Word], transparent: bool)
         unknown_args: inner.iter().any(|w| w.has_expansion()).then_some(0),
         appended: false,
         wrapper: transparent,
+        runs_known_tool: false,
         words: args_words(inner),
         path: None,
     }
