@@ -278,6 +278,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
             |_| {},
         ));
         engine.recover().await?;
+        crate::reload::end_standing_grants(&engine).await;
         if let (Some(address), Some(token_key)) = (args.api, token_key.clone()) {
             // The API never executes: the gateway's calls come over MCP only.
             let state = AppState::new(

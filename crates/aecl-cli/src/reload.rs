@@ -102,6 +102,7 @@ pub async fn watch<S: Store>(
                     engine.set_run_limits(loaded.runs);
                     engine.set_policy(Arc::new(loaded.policy));
                     tracing::info!(old = %old, new = %new, reason, "policy reloaded");
+                    end_standing_grants(&engine).await;
                     report(ReloadResult::Applied);
                 }
             }
@@ -120,6 +121,19 @@ pub async fn watch<S: Store>(
                 tracing::error!(error = %e, "policy reload failed");
                 report(ReloadResult::Refused);
             }
+        }
+    }
+}
+
+/// Ends the standing grants of other policy revisions than the one in force (at start-up
+/// and after a reload). A failure is logged: such a grant still permits nothing while
+/// another revision is in force.
+pub async fn end_standing_grants<S: Store>(engine: &Engine<S>) {
+    match engine.end_standing_grants_of_other_revisions().await {
+        Ok(0) => {}
+        Ok(ended) => tracing::info!(ended, "standing grants of another policy revision ended"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot end the standing grants of another policy revision")
         }
     }
 }

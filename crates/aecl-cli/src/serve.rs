@@ -152,6 +152,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         if !recovered.is_empty() {
             tracing::warn!(count = recovered.len(), "recovered effects left in flight");
         }
+        crate::reload::end_standing_grants(&engine).await;
         // Effects left `outcome_unknown` (by this start's recovery or earlier) are resolved
         // where the connector can tell; a failure here is logged and serving goes on (it
         // is not on the decision path, and `aecl effects reconcile` can run it again).

@@ -301,6 +301,39 @@ impl<S: Store> Engine<S> {
         Ok(true)
     }
 
+    /// Ends the standing grants given under another policy revision than the one in
+    /// force. A policy change ends them (docs/http.md); one only passed over while its
+    /// revision differs came back when the old policy did (a reverted deploy: red team,
+    /// 2026-11-30). Called at start-up and when a reload applies a new policy; each grant
+    /// ended is an `approval` audit record. Returns how many were ended.
+    pub async fn end_standing_grants_of_other_revisions(&self) -> Result<usize, EngineError> {
+        let Ok(key) = self.grant_key() else { return Ok(0) };
+        let revision = self.policy().revision.clone();
+        let now = self.now();
+        let mut ended = 0;
+        for grant in self.store().standing_grants(None, usize::MAX).await? {
+            if grant.revoked.is_some() || grant.used >= grant.max_uses || now >= grant.expires {
+                continue;
+            }
+            // A grant whose signature does not verify permits nothing already.
+            let Some(terms) = verified(key, &grant) else { continue };
+            if terms.policy_revision == revision.0
+                || !self.store().revoke_standing_grant(&grant.id, now).await?
+            {
+                continue;
+            }
+            let input = json!({
+                "standing_grant": "ended",
+                "id": grant.id,
+                "why": "the policy changed",
+                "revision": revision.0,
+            });
+            self.record_standing(&terms, input).await?;
+            ended += 1;
+        }
+        Ok(ended)
+    }
+
     /// Lifts a `require_approval` verdict of an executed call with a standing grant that
     /// covers it, counting one use. Returns the reason it added when one was used.
     pub(crate) async fn apply_standing_grant(

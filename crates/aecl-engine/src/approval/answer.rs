@@ -90,6 +90,11 @@ impl Redecision {
 /// read alike are one person, so that one person cannot count twice in a quorum, nor an
 /// agent approve itself under another spelling; two people whose names read alike must
 /// tell their IdP or token issuer apart some other way.
+///
+/// A capital `I` is drawn like a small `l` (`Iedger` for `ledger`), which folding the case
+/// first hides from the skeleton, and folding it after would part `ALICE` from `alice`:
+/// `i` and `l` are one letter here. Two people told apart only by them are one person,
+/// which errs towards asking for another approver, never towards one counting twice.
 pub fn person(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
     use unicode_normalization::char::is_combining_mark;
@@ -99,7 +104,7 @@ pub fn person(name: &str) -> String {
     let skeleton: String = unicode_security::skeleton(&folded).collect();
     let bare: String =
         skeleton.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>().to_lowercase();
-    bare.trim_matches(|c: char| c.is_whitespace() || c == '.').to_owned()
+    bare.trim_matches(|c: char| c.is_whitespace() || c == '.').replace('i', "l")
 }
 
 /// The approvers a pending request has so far.
@@ -340,6 +345,13 @@ mod tests {
             ("alice", "alice\u{7f}"),
             ("alice", "\u{85}alice"),
             ("alice", "ali\u{9b}ce"),
+            // A capital I drawn like an l (red team, 2026-11-30: `Iedger` approved
+            // ledger's own request, `aIice` counted beside alice), in either case.
+            ("ledger", "Iedger"),
+            ("alice", "aIice"),
+            ("ALICE", "aIice"),
+            ("ledger", "1edger"),
+            ("ledger", "\u{399}edger"),
         ];
         for (one, other) in alike {
             assert_eq!(person(one), person(other), "{one:?} and {other:?}");

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aecl_core::{Call, Decision};
-use aecl_engine::{ArgCondition, EngineConfig, EngineError, NewStandingGrant};
+use aecl_engine::{ArgCondition, EngineConfig, EngineError, NewStandingGrant, Store as _};
 use serde_json::json;
 
 use crate::{Scripted, engine_with, policy, signer};
@@ -92,4 +92,29 @@ async fn a_standing_grant_given_after_a_rejection_does_not_lift_the_rejected_cal
     let other = engine.execute(send("c2", "carol@example.com"), &connector).await.unwrap();
     assert_eq!(other.decided.verdict.decision, Decision::Allow, "the grant still covers others");
     assert_eq!(connector.executions(), 1);
+}
+
+#[tokio::test]
+async fn a_standing_grant_ended_by_a_policy_change_stays_ended_when_the_policy_returns() {
+    // Red team, 2026-11-30: a grant only passed over while the revision differed came
+    // back when the old policy was put back (a reverted deploy).
+    let config = EngineConfig { grant_key: Some(signer()), ..EngineConfig::default() };
+    let (engine, _) = engine_with(policy(100, ""), config);
+    let condition = ArgCondition::EmailDomain("example.com".into());
+    engine.create_standing_grant(grant_for(condition), "alice").await.unwrap();
+    let connector = Scripted::default();
+    let first = engine.execute(send("c0", "bob@example.com"), &connector).await.unwrap();
+    assert_eq!(first.decided.verdict.decision, Decision::Allow);
+
+    let before = engine.policy();
+    assert_eq!(engine.end_standing_grants_of_other_revisions().await.unwrap(), 0, "same policy");
+    engine.set_policy(policy(200, ""));
+    assert_eq!(engine.end_standing_grants_of_other_revisions().await.unwrap(), 1);
+    engine.set_policy(before);
+    let again = engine.execute(send("c1", "bob@example.com"), &connector).await.unwrap();
+    let verdict = &again.decided.verdict;
+    assert_eq!(verdict.decision, Decision::RequireApproval, "{verdict:?}");
+    assert_eq!(connector.executions(), 1);
+    let grants = engine.store().standing_grants(None, 10).await.unwrap();
+    assert!(grants.iter().all(|g| g.revoked.is_some()), "{grants:?}");
 }
