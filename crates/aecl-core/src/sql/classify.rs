@@ -129,6 +129,19 @@ impl Classifier<'_> {
                     self.because(C::Delete, "INSERT OVERWRITE replaces the table's rows");
                     self.info.bulk = true;
                 }
+                // SQLite's FTS5 takes a row naming the table itself as a command:
+                // `INSERT INTO docs(docs) VALUES ('delete-all')` empties its index, and
+                // `'delete'` removes an entry.
+                if let TableObject::TableName(table) = &insert.table
+                    && let Some(name) = table.0.last().and_then(|part| part.as_ident())
+                    && insert.columns.iter().any(|column| {
+                        column.0.last().and_then(|part| part.as_ident()).is_some_and(|c| {
+                            c.value.eq_ignore_ascii_case(&name.value)
+                        })
+                    })
+                {
+                    self.because(C::Delete, "a full-text table's command (`'delete-all'`)");
+                }
                 if let TableObject::TableFunction(function) = &insert.table {
                     self.call(&function.name);
                     self.because(C::Privileged, "INSERT INTO a table function");
@@ -136,6 +149,9 @@ impl Classifier<'_> {
             }
             Statement::Update(update) => {
                 self.push(C::Update);
+                if update.or == Some(SqliteOnConflict::Replace) {
+                    self.because(C::Delete, "UPDATE OR REPLACE deletes the rows it conflicts with");
+                }
                 let scope = Scope::of_update(self.dialect, self.functions, update);
                 self.info.bulk |= is_bulk(scope.as_ref(), update.selection.as_ref());
             }
