@@ -69,6 +69,20 @@ impl FieldPath {
         }
         rest.is_empty()
     }
+
+    /// Whether `dotted` names a field beneath this path (`to` is above `to.email`).
+    pub fn is_above(&self, dotted: &str) -> bool {
+        let mut rest = dotted;
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 {
+                let Some(after) = rest.strip_prefix('.') else { return false };
+                rest = after;
+            }
+            let Some(after) = rest.strip_prefix(segment.as_str()) else { return false };
+            rest = after;
+        }
+        rest.len() > 1 && rest.starts_with('.')
+    }
 }
 
 fn visit_values<'v>(value: &'v Value, rest: &[String], visit: &mut impl FnMut(&'v Value)) {
@@ -168,6 +182,17 @@ mod tests {
             assert!(!path.is(other), "{other}");
         }
         assert!(FieldPath::parse("to").unwrap().is("to"));
+    }
+
+    #[test]
+    fn is_above_names_the_fields_beneath_only() {
+        let to = FieldPath::parse("to").unwrap();
+        assert!(to.is_above("to.email") && to.is_above("to.a.b"));
+        for other in ["to", "to.", "tox.email", "top", "", ".to.email", "x.to.email"] {
+            assert!(!to.is_above(other), "{other}");
+        }
+        assert!(FieldPath::parse("r.iban").unwrap().is_above("r.iban.value"));
+        assert!(!FieldPath::parse("r.iban").unwrap().is_above("r.ibanx.value"));
     }
 
     #[test]

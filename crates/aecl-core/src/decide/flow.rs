@@ -1,10 +1,12 @@
 //! Steps 4 and 5 of `decide`: the run's declared scope and the intent check, and data
 //! flow (untrusted values in arguments, and what an outward call would carry out).
 
+use std::borrow::Cow;
+
 use super::{Evaluation, shorten, values};
 use crate::call::DeclaredSource;
 use crate::path::{FieldPath, for_each_leaf};
-use crate::policy::{ActionSpec, AgentManifest};
+use crate::policy::{ActionSpec, AgentManifest, ArgSpec};
 use crate::resolved::normalise_path;
 use crate::text::{leaf_text, value_text};
 use crate::values::ValueKind;
@@ -122,12 +124,14 @@ impl Evaluation<'_> {
         let mut texts: Vec<(String, String)> = Vec::new();
         // Links given as control arguments: what their path, query or fragment carries.
         let mut links: Vec<(String, String)> = Vec::new();
-        let spec_of = |path: &str| action.args.iter().find(|a| a.path.is(path));
-        let is_control = |path: &str| action.args.iter().any(|a| a.control && a.path.is(path));
+        let is_control = |path: &str| {
+            action.args.iter().any(|a| a.control && (a.path.is(path) || a.path.is_above(path)))
+        };
         for_each_leaf(&self.call.args, &mut |path, value| {
             let declared = self.call.provenance.get(path).copied();
             let Some(text) = leaf_text(value) else { return };
-            let spec = spec_of(path);
+            let spec = spec_for(action, path);
+            let spec = spec.as_deref();
             if spec.is_some_and(|s| {
                 !s.values.scan.is_empty() || s.values.max_copied_from_untrusted.is_some()
             }) {
@@ -194,8 +198,7 @@ impl Evaluation<'_> {
             }
         }
         for (path, text) in &texts {
-            let spec = action.args.iter().find(|a| a.path.is(path));
-            if let Some(spec) = spec
+            if let Some(spec) = spec_for(action, path).as_deref()
                 && self.scan_text(agent, spec, path, text)
                 && !untrusted.iter().any(|(p, _, _)| p == path)
             {
@@ -207,11 +210,11 @@ impl Evaluation<'_> {
         // open redirect on a trusted host reaches them. Each is checked as `scan` checks
         // the values inside free text.
         for (path, text) in &links {
-            let Some(spec) = spec_of(path) else { continue };
+            let Some(spec) = spec_for(action, path) else { continue };
             if untrusted.iter().any(|(p, _, _)| p == path) {
                 continue;
             }
-            let mut inner = spec.clone();
+            let mut inner = spec.into_owned();
             inner.values.scan = vec![ValueKind::Url, ValueKind::Email];
             inner.values.max_copied_from_untrusted = None;
             if self.scan_text(agent, &inner, path, &beyond_authority(text)) {
@@ -238,6 +241,25 @@ impl Evaluation<'_> {
         }
         untrusted.into_iter().map(|(path, _, _)| path).collect()
     }
+}
+
+/// The catalog's rules for the argument value at `path`: its own, or those of the nearest
+/// argument above it. A rule on an object or a list of objects holds for every value
+/// beneath (`to = [{email, name}]`, `beneficiary = {iban}`, `body = {text, html}`), as an
+/// output path names the field and everything under it; the kind is then told by each
+/// value's shape, since the one declared names the argument, not its parts.
+fn spec_for<'a>(action: &'a ActionSpec, path: &str) -> Option<Cow<'a, ArgSpec>> {
+    if let Some(spec) = action.args.iter().find(|a| a.path.is(path)) {
+        return Some(Cow::Borrowed(spec));
+    }
+    let above = action
+        .args
+        .iter()
+        .filter(|a| a.path.is_above(path))
+        .max_by_key(|a| a.path.segments().len())?;
+    let mut beneath = above.clone();
+    beneath.values.kind = None;
+    Some(Cow::Owned(beneath))
 }
 
 /// `url` with its scheme and authority blanked and its query and fragment separators

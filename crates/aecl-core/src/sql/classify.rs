@@ -135,9 +135,11 @@ impl Classifier<'_> {
                 if let TableObject::TableName(table) = &insert.table
                     && let Some(name) = table.0.last().and_then(|part| part.as_ident())
                     && insert.columns.iter().any(|column| {
-                        column.0.last().and_then(|part| part.as_ident()).is_some_and(|c| {
-                            c.value.eq_ignore_ascii_case(&name.value)
-                        })
+                        column
+                            .0
+                            .last()
+                            .and_then(|part| part.as_ident())
+                            .is_some_and(|c| c.value.eq_ignore_ascii_case(&name.value))
                     })
                 {
                     self.because(C::Delete, "a full-text table's command (`'delete-all'`)");
