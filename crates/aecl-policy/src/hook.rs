@@ -45,6 +45,10 @@ pub struct HookInput {
     /// What the tool returned (`PostToolUse`, `AfterTool`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_response: Option<Value>,
+    /// What a failed tool returned (Claude Code's `PostToolUseFailure`): the model reads it
+    /// as it reads an output, so it is recorded as the call's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
     /// The user's prompt (`UserPromptSubmit`, `BeforeAgent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
@@ -75,7 +79,8 @@ pub struct HookInput {
 pub enum HookEvent {
     /// Before a tool runs: decide it (`PreToolUse`, `BeforeTool`).
     PreTool,
-    /// After a tool ran: its output (`PostToolUse`, `AfterTool`).
+    /// After a tool ran: its output (`PostToolUse`, `AfterTool`), or its failure
+    /// (`PostToolUseFailure`).
     PostTool,
     /// The user's prompt (`UserPromptSubmit`, `BeforeAgent`).
     UserPrompt,
@@ -88,7 +93,7 @@ impl HookEvent {
     pub fn of(name: &str) -> Option<HookEvent> {
         match name {
             "PreToolUse" | "BeforeTool" => Some(HookEvent::PreTool),
-            "PostToolUse" | "AfterTool" => Some(HookEvent::PostTool),
+            "PostToolUse" | "PostToolUseFailure" | "AfterTool" => Some(HookEvent::PostTool),
             "UserPromptSubmit" | "BeforeAgent" => Some(HookEvent::UserPrompt),
             "SessionEnd" => Some(HookEvent::SessionEnd),
             _ => None,
@@ -182,7 +187,18 @@ impl HookInput {
                 }
             }
         };
+        let mut input = input;
         let event = input.event()?;
+        if event == HookEvent::PostTool && input.tool_response.is_none() {
+            // What the model read arrived under another member than `tool_response`: a
+            // failure's `error`, or (an agent's format aecl does not know) somewhere in
+            // the event. The whole event is then recorded: an output is never left
+            // unrecorded for want of its member (red team, 2026-11-30).
+            input.tool_response = Some(match input.error.take() {
+                Some(error) => error,
+                None => Value::String(text.to_owned()),
+            });
+        }
         Ok((input, event))
     }
 
@@ -208,7 +224,8 @@ impl HookInput {
         let Some(event) = HookEvent::of(&self.hook_event_name) else {
             return Err(PolicyError::Hook(format!(
                 "`hook_event_name` is `{}`: aecl answers PreToolUse, PostToolUse, \
-                 UserPromptSubmit, SessionEnd, BeforeTool, AfterTool and BeforeAgent",
+                 PostToolUseFailure, UserPromptSubmit, SessionEnd, BeforeTool, AfterTool \
+                 and BeforeAgent",
                 self.hook_event_name
             )));
         };
@@ -264,7 +281,10 @@ impl HookInput {
     /// `BeforeTool`/`AfterTool`.
     pub fn agent_can_ask(&self) -> bool {
         self.turn_id.is_none()
-            && matches!(self.hook_event_name.as_str(), "PreToolUse" | "PostToolUse")
+            && matches!(
+                self.hook_event_name.as_str(),
+                "PreToolUse" | "PostToolUse" | "PostToolUseFailure"
+            )
     }
 
     /// The call event: the session is the run, `tool_use_id` the call id (`new_id` when

@@ -95,6 +95,7 @@ impl Target {
             Target::ClaudeCode => &[
                 ("PreToolUse", Some("*")),
                 ("PostToolUse", Some("*")),
+                ("PostToolUseFailure", Some("*")),
                 ("UserPromptSubmit", None),
                 ("SessionEnd", None),
             ],

@@ -44,7 +44,9 @@ pub(super) fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
 /// The event `name` when `agent` sends it after the fact.
 fn handled(agent: Agent, name: &str) -> Option<HookEvent> {
     let handled: &[&str] = match agent {
-        Agent::ClaudeCode => &["PostToolUse", "UserPromptSubmit", "SessionEnd"],
+        Agent::ClaudeCode => {
+            &["PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionEnd"]
+        }
         // Codex has no session end (`Stop` ends a turn, not the session).
         Agent::Codex => &["PostToolUse", "UserPromptSubmit"],
         Agent::Gemini => &["AfterTool", "BeforeAgent", "SessionEnd"],

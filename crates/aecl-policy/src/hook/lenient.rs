@@ -99,6 +99,7 @@ pub(super) fn salvage_fields(text: &str, why: &str) -> Option<HookInput> {
         tool_input: Value::Null,
         tool_use_id: get("tool_use_id"),
         tool_response: Some(Value::String(text.to_owned())),
+        error: None,
         prompt: get("prompt"),
         reason: get("reason"),
         mcp_context: None,
