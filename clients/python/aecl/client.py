@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -589,11 +590,14 @@ def output_value(value: Any) -> Any:
     """A tool's return value as the JSON a result event carries, holding everything the
     caller can read of it: JSON as it is; a number JSON cannot carry (NaN, infinity) as
     its text; a pydantic model, a dataclass or another object with attributes as the
-    mapping of its fields (a model's excluded fields too: the caller reads them); sets and
-    tuples as lists; bytes and a text or bytes buffer as their text; a cycle as
-    ``"[circular]"``; anything else as ``str()``. Recorded as less than the caller reads
-    (``"<Invoice object at 0x...>"``), a value the caller then acts on would pass as the
-    model's own."""
+    mapping of its fields (a model's excluded fields too: the caller reads them); another
+    object as its attributes, the private ones too (a ``requests`` response keeps its body
+    in ``_content``, an ``EmailMessage`` its text in ``_payload``), with its ``str()`` as
+    ``"__str__"`` when that says more than the class's name (what agent frameworks show
+    the model); sets and tuples as lists; bytes and a text or bytes buffer as their text;
+    a cycle as ``"[circular]"``; anything else as ``str()``. Recorded as less than the
+    caller reads (``"<Invoice object at 0x...>"``), a value the caller then acts on would
+    pass as the model's own."""
     return _jsonable(value, set(), 0)
 
 
@@ -627,9 +631,30 @@ def _jsonable(value: Any, ancestors: set, depth: int) -> Any:
         fields = _fields(value)
         if fields is None:
             return str(value)
-        return {key: _jsonable(item, ancestors, depth + 1) for key, item in fields.items()}
+        recorded = {}
+        for key, item in fields.items():
+            item = _jsonable(item, ancestors, depth + 1)
+            # A private attribute that is only another object's name (a cache, a lock, a
+            # session) says nothing the caller reads.
+            if key.startswith("_") and isinstance(item, str) and _DEFAULT_REPR.match(item):
+                continue
+            recorded[key] = item
+        return recorded
     finally:
         ancestors.discard(id(value))
+
+
+#: ``object.__repr__``'s form: a class's name and an address, no content.
+_DEFAULT_REPR = re.compile(r"^<[\w.]+ object at 0x[0-9a-fA-F]+>$")
+
+
+def _informative_str(value: Any) -> "str | None":
+    """``str(value)`` when it says more than the default ``<Class object at 0x...>``."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ shows the model nothing either
+        return None
+    return None if _DEFAULT_REPR.match(text) else text
 
 
 def _fields(value: Any) -> "dict[str, Any] | None":
@@ -643,10 +668,21 @@ def _fields(value: Any) -> "dict[str, Any] | None":
         return {name: getattr(value, name, None) for name in names}
     if dataclasses.is_dataclass(value):
         return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    fields: dict = {}
     attributes = getattr(value, "__dict__", None)
-    if isinstance(attributes, dict) and attributes:
-        return {key: item for key, item in attributes.items() if not key.startswith("_")}
-    return None
+    if isinstance(attributes, dict):
+        fields.update(attributes)
+    for cls in type(value).__mro__:
+        slots = getattr(cls, "__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+                fields.setdefault(name, getattr(value, name))
+    if not fields:
+        return None
+    text = _informative_str(value)
+    if text is not None:
+        fields["__str__"] = text
+    return fields
 
 
 _EVENT_REFUSALS = {

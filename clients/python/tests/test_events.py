@@ -229,3 +229,36 @@ def test_an_output_is_recorded_with_everything_the_caller_reads():
     assert aecl.output_value(Line(iban=iban, notes=("a", math.nan))) == {"iban": iban, "notes": ["a", "nan"]}
     assert aecl.output_value(io.StringIO(f"pay {iban}")) == f"pay {iban}"
     assert aecl.output_value({"mails": [f"pay {iban}"], "spam": math.nan}) == {"mails": [f"pay {iban}"], "spam": "nan"}
+
+
+class Held:
+    __slots__ = ("status", "_body")
+
+    def __init__(self, body: str) -> None:
+        self.status = 200
+        self._body = body
+
+    def __str__(self) -> str:
+        return f"<Held {self.status}>"
+
+
+def test_what_an_object_keeps_privately_and_its_text_are_recorded():
+    """Red team, 2026-11-30: a ``requests`` response (its body in ``_content``), an
+    ``EmailMessage`` (``_payload``, ``_headers``) and an object with private fields or
+    slots were recorded as their public fields alone, while the caller (or the framework
+    showing the model ``str()``) read the IBAN in them."""
+    from email.message import EmailMessage
+
+    iban = "GB33BUKB20201555555555"
+    mail = EmailMessage()
+    mail["From"] = "vendor@evil.example"
+    mail.set_content(f"Pay {iban} now")
+    recorded = aecl.output_value(mail)
+    assert iban in recorded["_payload"] and iban in recorded["__str__"], recorded
+    assert ["From", "vendor@evil.example"] in recorded["_headers"], recorded
+    held = aecl.output_value(Held(f"wire to {iban}"))
+    assert held == {"status": 200, "_body": f"wire to {iban}", "__str__": "<Held 200>"}, held
+    # A private attribute that names another object and nothing else is left out, and a
+    # class's default text is no content either.
+    invoice = aecl.output_value(Invoice())
+    assert invoice == {"pay_to": iban, "score": "inf"}, invoice

@@ -492,9 +492,43 @@ function jsonable(value: unknown, ancestors: Set<object>, depth: number): unknow
     }
     const fields: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) fields[key] = next(item);
+    // A class's getters are read like its fields (a caller reads `mail.body` as it reads
+    // `mail.to`), and its own `toString` when it has one: red team, 2026-11-30.
+    for (const [key, item] of getters(value)) if (!(key in fields)) fields[key] = next(item);
+    const text = ownText(value);
+    if (text !== undefined) fields["__str__"] = text;
     return fields;
   } finally {
     ancestors.delete(value);
+  }
+}
+
+/** The values of the getters `value`'s classes define (not `Object`'s), each read once. */
+function getters(value: object): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  const seen = new Set<string>();
+  for (let proto = Object.getPrototypeOf(value); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
+      if (typeof descriptor.get !== "function" || seen.has(key)) continue;
+      seen.add(key);
+      try {
+        out.push([key, descriptor.get.call(value)]);
+      } catch {
+        // A getter that throws shows the caller nothing.
+      }
+    }
+  }
+  return out;
+}
+
+/** `String(value)` when a class of `value` defines its own `toString`. */
+function ownText(value: object): string | undefined {
+  const toString = (value as { toString?: unknown }).toString;
+  if (typeof toString !== "function" || toString === Object.prototype.toString) return undefined;
+  try {
+    return String(toString.call(value));
+  } catch {
+    return undefined;
   }
 }
 

@@ -336,3 +336,34 @@ test("an output is recorded with everything the caller can read of it", () => {
     assert.deepEqual(aecl.outputValue(value), expected);
   }
 });
+
+// Red team, 2026-11-30: a class keeping its text behind getters (and `#private` fields,
+// which nothing outside the class reads) was recorded as `{}`.
+test("an output's getters and own text are recorded", () => {
+  const iban = "GB33BUKB20201555555555";
+  class Mail {
+    #body;
+    constructor(body) {
+      this.from = "vendor@evil.example";
+      this.#body = body;
+    }
+    get body() {
+      return this.#body;
+    }
+    get broken() {
+      throw new Error("not readable");
+    }
+    toString() {
+      return `Mail from ${this.from}: ${this.#body}`;
+    }
+  }
+  class Reply extends Mail {}
+  const recorded = aecl.outputValue(new Reply(`Pay ${iban} now`));
+  assert.deepEqual(recorded, {
+    from: "vendor@evil.example",
+    body: `Pay ${iban} now`,
+    __str__: `Mail from vendor@evil.example: Pay ${iban} now`,
+  });
+  // A plain object keeps its shape.
+  assert.deepEqual(aecl.outputValue({ to: iban }), { to: iban });
+});
