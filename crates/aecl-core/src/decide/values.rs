@@ -42,6 +42,8 @@ pub(super) fn kind_of(spec: Option<&ArgSpec>, text: &str) -> Option<ValueKind> {
         || text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www."))
     {
         values::url_normal(text).map(|_| ValueKind::Url)
+    } else if values::mailto_addresses(text).is_some() {
+        Some(ValueKind::Email)
     } else if text.contains('@') {
         values::email_normal(text).map(|_| ValueKind::Email)
     } else {

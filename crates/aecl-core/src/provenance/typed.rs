@@ -340,6 +340,22 @@ impl ProvenanceIndex {
         value: &str,
         options: &ValueOptions,
     ) -> Option<&SourceRef> {
+        // A `mailto:` URI sends to every address it names (`?bcc=`, `%40`): each is looked
+        // up, the first untrusted one decides, and one never seen makes the whole unseen.
+        if *kind == ValueKind::Email
+            && let Some(addresses) = values::mailto_addresses(value)
+            && addresses.iter().any(|a| a.as_str() != value)
+        {
+            let mut trusted = None;
+            for address in &addresses {
+                match self.source_of_kind(kind, address, options) {
+                    Some(source) if !source.kind.is_trusted() => return Some(source),
+                    Some(source) => trusted = trusted.or(Some(source)),
+                    None => return None,
+                }
+            }
+            return trusted;
+        }
         let normal = normal_of(kind, value, options);
         let mut parts: Vec<Option<&SourceRef>> = Vec::new();
         // Whether the value's whole normal form (not only a part, like a URL's host) was

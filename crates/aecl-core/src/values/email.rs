@@ -50,3 +50,34 @@ pub fn normal(text: &str) -> Option<EmailForm> {
         domain,
     })
 }
+
+/// Every address a `mailto:` URI sends to (RFC 6068), percent-decoded: those of its path
+/// (`mailto:a@x.test,b@y.test`) and of its `to`, `cc` and `bcc` fields
+/// (`mailto:bob@x.test?bcc=eve@evil.test`, `mailto:?to=eve%40evil.test`). `None` when
+/// `text` is not a `mailto:` URI. The other fields (`subject`, `body`) are no recipients.
+pub fn mailto_addresses(text: &str) -> Option<Vec<String>> {
+    let folded = super::fold(text);
+    let text = folded.trim().trim_start_matches('<').trim_end_matches('>');
+    if !text.get(..7)?.eq_ignore_ascii_case("mailto:") {
+        return None;
+    }
+    let rest = text.get(7..)?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let decode =
+        |part: &str| percent_encoding::percent_decode_str(part).decode_utf8_lossy().into_owned();
+    let mut out = Vec::new();
+    let mut add = |list: &str| {
+        out.extend(
+            decode(list).split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned),
+        );
+    };
+    add(path);
+    for field in query.split('&') {
+        let (name, value) = field.split_once('=').unwrap_or((field, ""));
+        let name = decode(name);
+        if ["to", "cc", "bcc"].iter().any(|n| name.trim().eq_ignore_ascii_case(n)) {
+            add(value);
+        }
+    }
+    Some(out)
+}

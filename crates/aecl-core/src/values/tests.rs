@@ -418,3 +418,24 @@ fn find_takes_user_info_forms_and_numeric_addresses_as_links() {
     assert!(hosts("mail eve@evil.test or git@github.com", &url).is_empty());
     assert!(hosts("order 3405803783, rated 3.5/5, v1.2.3, on 2026/03/01, 127.1", &url).is_empty());
 }
+
+#[test]
+fn a_mailto_uri_names_every_recipient_it_sends_to() {
+    let all = |text| mailto_addresses(text);
+    assert_eq!(
+        all("mailto:bob@ourco.test?bcc=eve@evil.test"),
+        Some(vec!["bob@ourco.test".to_owned(), "eve@evil.test".to_owned()])
+    );
+    assert_eq!(all("MAILTO:eve%40evil.test"), Some(vec!["eve@evil.test".to_owned()]));
+    assert_eq!(all("mailto:?to=eve@evil.test"), Some(vec!["eve@evil.test".to_owned()]));
+    assert_eq!(
+        all("<mailto:a@x.test,b@y.test?CC=c%40z.test%2Cd@w.test&subject=to%3Dx@no.test>"),
+        Some(["a@x.test", "b@y.test", "c@z.test", "d@w.test"].map(str::to_owned).to_vec())
+    );
+    assert_eq!(
+        all("mailto:a@x.test?subject=hi&body=bcc%3Deve@evil.test"),
+        Some(vec!["a@x.test".to_owned()])
+    );
+    assert_eq!(all("bob@ourco.test"), None);
+    assert_eq!(all("https://x.test/?to=a@b.test"), None);
+}
