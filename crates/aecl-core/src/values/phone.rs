@@ -69,18 +69,32 @@ fn trunk_zero(code: &str) -> bool {
 }
 
 /// The normal forms of `text` as a phone number, or `None` when it is not one: digits
-/// with at most `+`, spaces, `-`, `.`, `/` and parentheses, 7 to 15 digits in all.
+/// with at most `+`, spaces, `-`, `.`, `/` and parentheses, 7 to 15 digits in all. What a
+/// dialler sends after the number is not part of it: an extension (`ext. 12`, `x12`,
+/// `;ext=12`), pauses and tones (`,,1234`, `p1`, `w123`, `#`), a `tel:` URI's parameters;
+/// nor is a `sip:` URI's host (`sip:+442079460958@sip.example` calls that number).
 pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
     let folded = super::fold(text);
     let text = folded.as_ref();
     let mut text = text.trim();
-    for scheme in ["tel:", "callto:", "sms:"] {
+    for scheme in ["tel:", "callto:", "sms:", "sip:", "sips:"] {
         if text.len() > scheme.len()
             && text.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme))
         {
             text = text.get(scheme.len()..).unwrap_or_default();
+            if scheme.starts_with("sip") {
+                text = text.split('@').next().unwrap_or_default();
+            }
         }
     }
+    // The number ends where a dial string's suffix starts: a letter (`ext`, `x`, `p`,
+    // `w`), `,`, `;` or `#`.
+    let end = text
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| c.is_alphabetic() || matches!(c, ',' | ';' | '#'))
+        .map_or(text.len(), |(at, _)| at);
+    let text = text.get(..end).unwrap_or(text);
     // `+44 (0) 20 ...`: the bracketed trunk zero is not dialled from abroad.
     let cleaned = text.replace("(0)", "");
     let mut international = false;
@@ -95,6 +109,13 @@ pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
     }
     if !international && let Some(rest) = digits.strip_prefix("00") {
         // The international prefix of most of the world.
+        digits = rest.to_owned();
+        international = true;
+    } else if !international
+        && default_code == Some("1")
+        && let Some(rest) = digits.strip_prefix("011")
+    {
+        // North America's.
         digits = rest.to_owned();
         international = true;
     }

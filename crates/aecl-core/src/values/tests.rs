@@ -142,12 +142,31 @@ fn phone_numbers_are_e164() {
         "(020) 7946-0958",
         "+44 (0)20 7946 0958",
         "0044 20 7946 0958",
+        // What is dialled after the number (red team, 2026-11-30): an extension, pauses,
+        // tones, a `tel:` URI's parameters, a `sip:` URI's host.
+        "+44 20 7946 0958 ext. 1",
+        "+44 20 7946 0958 extension 12",
+        "+44 20 7946 0958 x1",
+        "+442079460958p1",
+        "+442079460958w123",
+        "+44 20 7946 0958,,1234",
+        "+44 20 7946 0958#",
+        "tel:+442079460958;ext=1",
+        "tel:+442079460958;phone-context=example.com",
+        "sip:+442079460958@sip.example",
+        "SIPS:+44-20-7946-0958@sip.example;user=phone",
     ] {
         assert_eq!(e164(spelling).as_deref(), Some("+442079460958"), "{spelling}");
     }
     let us = region_code("US");
     assert_eq!(phone_normal("(202) 555-0143", us).unwrap().e164.as_deref(), Some("+12025550143"));
     assert_eq!(phone_normal("1-202-555-0143", us).unwrap().e164.as_deref(), Some("+12025550143"));
+    // North America's international prefix; elsewhere `011` starts a national number.
+    assert_eq!(
+        phone_normal("011 44 20 7946 0958", us).unwrap().e164.as_deref(),
+        Some("+442079460958")
+    );
+    assert_eq!(phone_normal("0113 496 0000", gb).unwrap().e164.as_deref(), Some("+441134960000"));
     // Without a region a national number is still known by its national digits.
     assert_eq!(
         phone_normal("020 7946 0958", None).unwrap().national.as_deref(),
