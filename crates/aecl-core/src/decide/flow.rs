@@ -217,7 +217,11 @@ impl Evaluation<'_> {
             let mut inner = spec.into_owned();
             inner.values.scan = vec![ValueKind::Url, ValueKind::Email];
             inner.values.max_copied_from_untrusted = None;
-            if self.scan_text(agent, &inner, path, &beyond_authority(text)) {
+            let carried = beyond_authority(text);
+            let browser = as_a_browser_reads(&carried);
+            if self.scan_text(agent, &inner, path, &carried)
+                || (browser != carried && self.scan_text(agent, &inner, path, &browser))
+            {
                 untrusted.push((path.clone(), text.clone(), None));
             }
         }
@@ -260,6 +264,27 @@ fn spec_for<'a>(action: &'a ActionSpec, path: &str) -> Option<Cow<'a, ArgSpec>> 
     let mut beneath = above.clone();
     beneath.values.kind = None;
     Some(Cow::Owned(beneath))
+}
+
+/// What a link's path, query or fragment carries as a browser or `fetch` resolves it
+/// against the page: percent escapes decoded (UTF-8, up to three times: `%255C`), tabs
+/// and line breaks dropped (WHATWG removes them anywhere in a URL), a backslash read as a
+/// slash, so that `?to=\\evil.test`, `?to=/%5Cevil.test` and `?to=%09//evil.test` read as
+/// the `//evil.test` they reach (red team, 2026-11-30).
+fn as_a_browser_reads(text: &str) -> String {
+    let mut current = text.to_owned();
+    for _ in 0..3 {
+        let decoded = percent_encoding::percent_decode_str(&current).decode_utf8_lossy();
+        if decoded == current {
+            break;
+        }
+        current = decoded.into_owned();
+    }
+    current
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect()
 }
 
 /// `url` with its scheme and authority blanked and its query and fragment separators
