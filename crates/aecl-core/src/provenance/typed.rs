@@ -38,6 +38,9 @@ pub(super) enum Tag {
     HostSkeletonUpper,
     /// The registrable domain (`values::site`) of a link's host or an address's domain.
     Site,
+    /// A link's host with the port it names (`127.0.0.1:18202`): another service on the
+    /// same host.
+    UrlAuthority,
 }
 
 /// The kinds every history document is scanned for.
@@ -56,6 +59,7 @@ pub(super) fn keys(normal: &Normal) -> Vec<(Tag, String)> {
         Normal::Url(f) => [(Tag::Url, f.full.clone()), (Tag::UrlHost, f.host.clone())]
             .into_iter()
             .chain(f.other_hosts.iter().map(|h| (Tag::UrlHost, h.clone())))
+            .chain(f.authority.iter().map(|a| (Tag::UrlAuthority, a.clone())))
             .collect(),
         Normal::Email(f) => vec![
             (Tag::EmailExact, f.exact.clone()),
@@ -365,6 +369,12 @@ impl ProvenanceIndex {
             Some(Normal::Url(f)) => {
                 parts.push(self.source_of_key(Tag::Url, &f.full));
                 main_seen = parts.iter().any(Option::is_some);
+                // A port names another service on the host: one only untrusted content
+                // named is not the user's (red team, 2026-11-30: the user's
+                // `127.0.0.1:18201` vouched for a page's `127.0.0.1:18202`).
+                if let Some(authority) = &f.authority {
+                    parts.push(self.source_of_key(Tag::UrlAuthority, authority));
+                }
                 // Every host a client may connect to for this spelling (`values::url`).
                 for host in std::iter::once(&f.host).chain(&f.other_hosts) {
                     parts.push(self.host_source(host));

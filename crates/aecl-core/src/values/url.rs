@@ -29,6 +29,9 @@ pub struct UrlForm {
     /// `https://docs.test\@evil.test/` they go to `evil.test` while browsers and Node go
     /// to `docs.test`. Data flow checks every one of them.
     pub other_hosts: Vec<String>,
+    /// `host:port` when the link names a port other than its scheme's (and the other web
+    /// scheme's) default: another service than the host's default one.
+    pub authority: Option<String>,
 }
 
 /// Shortest piece of a URL's path or query read as an identifier.
@@ -124,6 +127,7 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         full.push_str("://");
     }
     full.push_str(&host);
+    let mut authority = None;
     // `port()` is `None` for the scheme's default port.
     if let Some(port) = parsed.port() {
         // The other web scheme's default is not this one's: `http://x:443` is `https://x`.
@@ -131,6 +135,7 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         if !other_default {
             full.push(':');
             full.push_str(&port.to_string());
+            authority = Some(format!("{host}:{port}"));
         }
     }
     let path = super::decode_unreserved(parsed.path());
@@ -143,7 +148,7 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         full.push('#');
         full.push_str(&super::decode_unreserved(fragment));
     }
-    Some(UrlForm { full: full.to_lowercase(), host, other_hosts })
+    Some(UrlForm { full: full.to_lowercase(), host, other_hosts, authority })
 }
 
 /// Schemes written without `//` whose value holds an `@` but names no host to connect to
