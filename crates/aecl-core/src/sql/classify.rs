@@ -377,6 +377,46 @@ impl Visitor for Classifier<'_> {
         ControlFlow::Continue(())
     }
 
+    /// PostgreSQL's catalog views of the server's own files and of credentials: as
+    /// privileged as `pg_read_file`, though they read like tables (red team, 2026-11-30:
+    /// `SELECT * FROM pg_hba_file_rules` passed as a plain `select`).
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        const SERVER_FILES: [&str; 8] = [
+            "pg_file_settings",
+            "pg_hba_file_rules",
+            "pg_ident_file_mappings",
+            "pg_config",
+            "pg_authid",
+            "pg_shadow",
+            "pg_user_mapping",
+            "pg_user_mappings",
+        ];
+        if !matches!(self.dialect, SqlDialect::Postgres | SqlDialect::Generic) {
+            return ControlFlow::Continue(());
+        }
+        let parts: Vec<&Ident> = relation.0.iter().filter_map(|part| part.as_ident()).collect();
+        // Unqualified or in `pg_catalog`; a quoted name only as the catalog spells it.
+        let name = match parts.as_slice() {
+            [name] => Some(*name),
+            [schema, name] if schema.value.eq_ignore_ascii_case("pg_catalog") => Some(*name),
+            _ => None,
+        };
+        if let Some(name) = name {
+            let spelled = if name.quote_style.is_some() {
+                name.value.clone()
+            } else {
+                name.value.to_ascii_lowercase()
+            };
+            if SERVER_FILES.contains(&spelled.as_str()) {
+                self.because(
+                    C::Privileged,
+                    format!("reads `{relation}`, the server's files or credentials"),
+                );
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
         match factor {
             // `FROM pg_ls_dir('.')`, `FROM dblink(...)`, `FROM json_each(x)`.
