@@ -4,7 +4,8 @@
 //! The statement (argument `statement_arg`, default `query`) is parsed with `sqlparser`
 //! (`statement.rs`); exactly one statement runs, the re-serialised parse, and only when it
 //! lexes to the text decided, token for token (`faithful.rs`: `0x10` printed `X'10'` is
-//! refused). A read returns its rows (at most `max_rows`, default 1,000) as objects; a
+//! refused). A read returns its rows (at most `max_rows`, default 1,000, and `max_read_bytes`
+//! of cells, default 1 MiB) as objects; a
 //! write returns `rows_affected`. An action declared `read` runs only a statement that
 //! only reads (`operation_mismatch` otherwise, before anything runs). The policy's SQL
 //! rules must be on `statement_arg` and in the backend's dialect (or `generic`): a policy
@@ -66,6 +67,11 @@ pub struct SqlConfig {
     /// The most rows a read returns (the answer says when it was cut).
     #[serde(default = "default_max_rows")]
     pub max_rows: usize,
+    /// The most bytes of cells a read returns (text and blobs by their length, other
+    /// values as eight): the rows that would pass it are left out and the answer says it
+    /// was cut. A row count alone let one read of two 16 MB cells take 650 MB of memory.
+    #[serde(default = "default_max_read_bytes")]
+    pub max_read_bytes: u64,
     /// The most rows a write of a reversible action may change (its undo record keeps them
     /// all); a write that would change more is refused.
     #[serde(default = "default_max_undo_rows")]
@@ -88,6 +94,7 @@ impl SqlConfig {
             database: database.to_owned(),
             statement_arg: default_statement_arg(),
             max_rows: default_max_rows(),
+            max_read_bytes: default_max_read_bytes(),
             max_undo_rows: default_max_undo_rows(),
             max_undo_bytes: default_max_undo_bytes(),
             statement_timeout_secs: default_statement_timeout(),
@@ -101,6 +108,11 @@ fn default_statement_arg() -> String {
 
 fn default_max_rows() -> usize {
     1000
+}
+
+/// As the `fs` connector's `max_read_bytes`.
+fn default_max_read_bytes() -> u64 {
+    1024 * 1024
 }
 
 fn default_max_undo_rows() -> usize {
@@ -129,7 +141,7 @@ enum Database {
 pub struct SqlConnector {
     database: Database,
     statement_arg: String,
-    max_rows: usize,
+    read_bounds: ReadBounds,
     undo_bounds: UndoBounds,
     statement_timeout: Duration,
 }
@@ -179,7 +191,7 @@ impl SqlConnector {
         SqlConnector {
             database,
             statement_arg: config.statement_arg.clone(),
-            max_rows: config.max_rows,
+            read_bounds: ReadBounds { rows: config.max_rows, bytes: config.max_read_bytes },
             undo_bounds: UndoBounds { rows: config.max_undo_rows, bytes: config.max_undo_bytes },
             // At least a second: a zero limit would refuse every statement.
             statement_timeout: Duration::from_secs(config.statement_timeout_secs.max(1)),
@@ -283,7 +295,7 @@ impl Connector for SqlConnector {
             let request = Request {
                 plan,
                 capture: reversible,
-                max_rows: self.max_rows,
+                read_bounds: self.read_bounds,
                 undo_bounds: self.undo_bounds,
                 effect_id: invocation.effect_id.to_owned(),
                 timeout: self.statement_timeout,
@@ -360,13 +372,20 @@ impl Connector for SqlConnector {
     }
 }
 
+/// How much one read returns.
+#[derive(Debug, Clone, Copy)]
+struct ReadBounds {
+    rows: usize,
+    bytes: u64,
+}
+
 /// One execution's request to a backend.
 #[derive(Debug)]
 struct Request {
     plan: Plan,
     /// Capture the pre-image (the action is reversible).
     capture: bool,
-    max_rows: usize,
+    read_bounds: ReadBounds,
     /// The bounds of the undo record, when one is captured.
     undo_bounds: UndoBounds,
     effect_id: String,

@@ -36,7 +36,8 @@ use super::bound::{Stage, Tally, UndoBounds, record_text, too_large};
 use super::implicit::{self, Touch};
 use super::statement::{Plan, Write, WriteKind, quote};
 use super::{
-    FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, token_for, verify_record,
+    FENCE_RECORD, FENCE_SHA256, ReadBounds, Request, UndoFound, UndoRecord, UndoToken, token_for,
+    verify_record,
 };
 
 type Record = UndoRecord<String>;
@@ -102,7 +103,7 @@ pub(super) async fn execute(url: &str, request: &Request) -> ConnectorOutcome {
         Err(error) => return ConnectorOutcome::Failed { error },
     };
     let result = match (&request.plan, request.capture) {
-        (Plan::Read { text }, _) => read(&mut client, text, request.max_rows).await,
+        (Plan::Read { text }, _) => read(&mut client, text, request.read_bounds).await,
         (Plan::Write(write), true) => {
             capture_and_write(&mut client, write, &request.effect_id, request.undo_bounds).await
         }
@@ -117,15 +118,29 @@ pub(super) async fn execute(url: &str, request: &Request) -> ConnectorOutcome {
 
 type Executed = Result<(Value, Option<String>), Failure>;
 
-async fn read(client: &mut Client, text: &str, max_rows: usize) -> Executed {
+async fn read(client: &mut Client, text: &str, bounds: ReadBounds) -> Executed {
     let tx = client.build_transaction().read_only(true).start().await.map_err(|e| sql_error(&e))?;
-    let limit = max_rows.saturating_add(1);
-    let sql = format!("SELECT to_jsonb(aecl_q)::text FROM ({text}) AS aecl_q LIMIT {limit}");
+    let limit = bounds.rows.saturating_add(1);
+    // The server measures each row and sends none larger than the whole budget, so that a
+    // row of huge cells never reaches this process; the rows are summed here.
+    let most = bounds.bytes;
+    let sql = format!(
+        "SELECT CASE WHEN octet_length(r) <= {most} THEN r END, octet_length(r)::int8 \
+         FROM (SELECT to_jsonb(aecl_q)::text AS r FROM ({text}) AS aecl_q LIMIT {limit}) AS aecl_r"
+    );
     let rows = tx.query(&sql, &[]).await.map_err(|e| sql_error(&e))?;
-    let truncated = rows.len() > max_rows;
+    let mut truncated = rows.len() > bounds.rows;
     let mut out = Vec::new();
-    for row in rows.iter().take(max_rows) {
-        let text: String = row.try_get(0).map_err(|e| sql_error(&e))?;
+    let mut bytes = 0u64;
+    for row in rows.iter().take(bounds.rows) {
+        let size: i64 = row.try_get(1).map_err(|e| sql_error(&e))?;
+        let text: Option<String> = row.try_get(0).map_err(|e| sql_error(&e))?;
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
+        let Some(text) = text.filter(|_| bytes.saturating_add(size) <= most) else {
+            truncated = true;
+            break;
+        };
+        bytes += size;
         out.push(serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)));
     }
     Ok((json!({ "rows": out, "row_count": out.len(), "truncated": truncated }), None))

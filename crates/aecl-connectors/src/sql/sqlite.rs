@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aecl_engine::{Compensated, ConnectorOutcome};
 use base64::Engine as _;
-use rusqlite::types::Value as Cell;
+use rusqlite::types::{Value as Cell, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -22,7 +22,10 @@ use serde_json::{Map, Value, json};
 use super::implicit::{self, Touch};
 use super::statement::{Plan, UNDO_TABLE, Write, WriteKind, quote};
 use super::watchdog::Watchdog;
-use super::{FENCE_RECORD, FENCE_SHA256, Request, UndoFound, UndoRecord, UndoToken, verify_record};
+use super::{
+    FENCE_RECORD, FENCE_SHA256, ReadBounds, Request, UndoFound, UndoRecord, UndoToken,
+    verify_record,
+};
 
 /// A cell as stored in an undo record: typed, so that it is restored exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,7 +102,7 @@ pub(super) fn execute(path: &Path, request: &Request) -> ConnectorOutcome {
         Err(e) => return failed(e),
     };
     let result = match (&request.plan, request.capture) {
-        (Plan::Read { text }, _) => read(&conn, text, request.max_rows),
+        (Plan::Read { text }, _) => read(&conn, text, request.read_bounds),
         (Plan::Write(write), true) => {
             capture_and_write(&mut conn, write, &request.effect_id, request.undo_bounds)
         }
@@ -121,7 +124,7 @@ pub(super) fn execute(path: &Path, request: &Request) -> ConnectorOutcome {
 
 type Executed = Result<(Value, Option<String>), String>;
 
-fn read(conn: &Connection, text: &str, max_rows: usize) -> Executed {
+fn read(conn: &Connection, text: &str, bounds: ReadBounds) -> Executed {
     let mut stmt = conn.prepare(text).map_err(|e| format!("sql: {e}"))?;
     if !stmt.readonly() {
         return Err("sql: the statement is not read-only".to_owned());
@@ -130,11 +133,22 @@ fn read(conn: &Connection, text: &str, max_rows: usize) -> Executed {
     let mut rows = stmt.query([]).map_err(|e| format!("sql: {e}"))?;
     let mut out = Vec::new();
     let mut truncated = false;
+    let mut bytes = 0u64;
     while let Some(row) = rows.next().map_err(|e| format!("sql: {e}"))? {
-        if out.len() == max_rows {
+        // Each cell's size is read where SQLite holds it, before anything is copied.
+        let mut size = 0u64;
+        for i in 0..names.len() {
+            let cell = row.get_ref(i).map_err(|e| format!("sql: {e}"))?;
+            size += match cell {
+                ValueRef::Text(t) | ValueRef::Blob(t) => t.len() as u64,
+                ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => 8,
+            };
+        }
+        if out.len() == bounds.rows || bytes + size > bounds.bytes {
             truncated = true;
             break;
         }
+        bytes += size;
         let mut object = Map::new();
         for (i, name) in names.iter().enumerate() {
             let cell: Cell = row.get(i).map_err(|e| format!("sql: {e}"))?;

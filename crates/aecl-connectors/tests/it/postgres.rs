@@ -87,3 +87,24 @@ async fn deletes_updates_and_inserts_are_undone_and_conflicts_touch_nothing() {
     assert!(failed(&outcome).contains("no primary key"));
     assert_eq!(db.query_one("SELECT count(*) FROM log", &[]).await.unwrap().get::<_, i64>(0), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_is_bounded_by_its_bytes_as_by_its_rows() {
+    // Red team, 2026-11-30: one read of 16 MB cells grew the server by 150 MB.
+    let url = postgres_url().await;
+    let config = SqlConfig { max_rows: 100, max_read_bytes: 1000, ..SqlConfig::new("") };
+    let registry = registry(vec![("db", Arc::new(SqlConnector::postgres(&url, &config)))]);
+    let query = "SELECT g AS id, CASE WHEN g = 3 THEN repeat('x', 16000000) ELSE 'a' END AS v \
+                 FROM generate_series(1, 5) AS g ORDER BY g";
+    let (outcome, _) = execute(&registry, "sql_write", json!({ "query": query })).await;
+    let result = succeeded(&outcome);
+    assert_eq!(result["truncated"], true, "{result}");
+    assert_eq!(result["rows"], json!([{ "id": 1, "v": "a" }, { "id": 2, "v": "a" }]));
+    let small = "SELECT g AS id FROM generate_series(1, 5) AS g";
+    let (outcome, _) = execute(&registry, "sql_write", json!({ "query": small })).await;
+    let result = succeeded(&outcome);
+    assert_eq!(
+        (result["row_count"].clone(), result["truncated"].clone()),
+        (json!(5), json!(false))
+    );
+}

@@ -219,3 +219,26 @@ async fn an_edited_undo_record_is_refused() {
     assert!(error.contains("does not match"), "{error}");
     assert_eq!(dump(&db, "users"), after);
 }
+
+#[tokio::test]
+async fn a_read_is_bounded_by_its_bytes_as_by_its_rows() {
+    // Red team, 2026-11-30: two 16 MB cells took the server from 33 to 690 MB.
+    let dir = tempfile::tempdir().unwrap();
+    let db = users_db(dir.path());
+    let config = SqlConfig { max_rows: 100, max_read_bytes: 1000, ..SqlConfig::new("") };
+    let registry = registry(vec![("db", Arc::new(SqlConnector::sqlite(db.clone(), &config)))]);
+    let query = "SELECT id, CASE WHEN id = 3 THEN zeroblob(16000000) ELSE name END AS v \
+                 FROM users ORDER BY id";
+    let (outcome, _) = execute(&registry, "sql_write", json!({ "query": query })).await;
+    let result = succeeded(&outcome);
+    assert_eq!(result["truncated"], true, "{result}");
+    assert_eq!(result["row_count"], 2, "the rows before the large one: {result}");
+    // Small rows up to the budget, all of them.
+    let (outcome, _) =
+        execute(&registry, "sql_write", json!({ "query": "SELECT id, name FROM users" })).await;
+    let result = succeeded(&outcome);
+    assert_eq!(
+        (result["row_count"].clone(), result["truncated"].clone()),
+        (json!(5), json!(false))
+    );
+}
