@@ -75,6 +75,15 @@ impl PathGlobs {
         }
         let mut forms = Vec::with_capacity(4);
         push_forms(written, written, paths, &mut forms, out);
+        // As macOS and Windows name files: in any Unicode normal form, and with Unicode's
+        // case folding when letters match in either case (`CAFÉ`, `cafe\u{301}`,
+        // `\u{212a}ey` for `key`: red team, 2026-11-30).
+        let folded: Vec<String> = forms
+            .iter()
+            .map(|form| fold(form, self.case_insensitive))
+            .filter(|folded| !forms.contains(folded))
+            .collect();
+        forms.extend(folded);
         let mut readings = Vec::new();
         if path_pattern::is_pattern(written) {
             if written.len() > path_pattern::MAX_PATTERN_BYTES {
@@ -173,14 +182,21 @@ impl GlobList {
         let mut origin = Vec::new();
         let mut meets = Vec::new();
         for (i, pattern) in patterns.iter().enumerate() {
-            let mut texts = vec![pattern.as_str()];
+            let mut texts = vec![pattern.clone()];
             // `DIR/*` and `DIR/**` also name `DIR` itself.
             if let Some(dir) = pattern.strip_suffix("/**").or_else(|| pattern.strip_suffix("/*"))
                 && !dir.is_empty()
             {
-                texts.push(dir);
+                texts.push(dir.to_owned());
             }
-            for text in texts {
+            // Folded as the paths are (`check`).
+            let folded: Vec<String> = texts
+                .iter()
+                .map(|text| fold(text, case_insensitive))
+                .filter(|folded| !texts.contains(folded))
+                .collect();
+            texts.extend(folded);
+            for text in &texts {
                 let glob = GlobBuilder::new(text)
                     .case_insensitive(case_insensitive)
                     .literal_separator(false)
@@ -195,6 +211,28 @@ impl GlobList {
         let set = builder.build().map_err(|e| format!("globs {patterns:?}: {e}"))?;
         Ok(GlobList { decision, patterns: patterns.to_vec(), set, meets, origin })
     }
+}
+
+/// `text` in Unicode's composed normal form (NFC), and with its letters case-folded when
+/// `case_insensitive`: lower case, and the letters whose lower case is not their folding
+/// (`ſ` is `s`, a final `ς` is `σ`). What a case-insensitive file system (APFS, NTFS)
+/// takes for one name is one text here; it errs towards matching more.
+fn fold(text: &str, case_insensitive: bool) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let composed = text.nfc();
+    if !case_insensitive {
+        return composed.collect();
+    }
+    composed
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            '\u{17f}' => 's',
+            '\u{3c2}' => '\u{3c3}',
+            c => c,
+        })
+        .collect::<String>()
+        .nfc()
+        .collect()
 }
 
 fn violation(decision: Decision, message: String) -> Violation {
@@ -225,6 +263,32 @@ mod tests {
         }
         let exact = PathGlobs::new(&["*/.git/*".to_owned()], &[], false).unwrap();
         assert!(decisions(&exact, "/ws/.GIT/config", &PathView::Unseen).is_empty());
+    }
+
+    #[test]
+    fn letters_match_as_a_case_insensitive_file_system_reads_them() {
+        // Red team, 2026-11-30: only ASCII letters were folded, and normal forms differed.
+        let patterns =
+            ["*/café/*", "*/личное/*", "*/Geschäft/*", "*.key", "*/secret/*"].map(str::to_owned);
+        let globs = PathGlobs::new(&patterns, &[], true).unwrap();
+        for path in [
+            "/ws/CAFÉ/a",
+            "/ws/cafe\u{301}/a",
+            "/ws/CAFE\u{301}/a",
+            "/ws/ЛИЧНОЕ/a",
+            "/ws/GESCHÄFT/a",
+            "/ws/x.\u{212a}ey",
+            "/ws/\u{17f}ecret/a",
+        ] {
+            assert_eq!(decisions(&globs, path, &PathView::Unseen), [Decision::Block], "{path:?}");
+        }
+        for path in ["/ws/cafe/a", "/ws/lichnoe/a", "/ws/x.keys", "/ws/secrets/a"] {
+            assert!(decisions(&globs, path, &PathView::Unseen).is_empty(), "{path:?}");
+        }
+        // Case-sensitive: the normal form still does not matter, the case does.
+        let exact = PathGlobs::new(&patterns, &[], false).unwrap();
+        assert_eq!(decisions(&exact, "/ws/cafe\u{301}/a", &PathView::Unseen), [Decision::Block]);
+        assert!(decisions(&exact, "/ws/CAFÉ/a", &PathView::Unseen).is_empty());
     }
 
     #[test]
