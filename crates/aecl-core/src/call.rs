@@ -110,6 +110,26 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The idempotency key a connector forwards to a target that deduplicates: the
+    /// agent's key scoped to its agent and run (`aecl-` and the SHA-256 of the three, in
+    /// canonical JSON). Keys are the run's own: forwarded as sent, another agent's call
+    /// with the same key, in another run, was dropped by the receiver as a repeat (red
+    /// team, 2026-11-30), while a retry of one call still forwards one key.
+    pub fn forwarded_key(&self) -> Option<String> {
+        let key = self.idempotency_key.as_deref()?;
+        let mut text = Vec::with_capacity(16 + self.agent.len() + self.run.len() + key.len());
+        text.push(b'[');
+        canonical::write_scalar(self.agent.as_str(), &mut text);
+        text.push(b',');
+        canonical::write_scalar(self.run.as_str(), &mut text);
+        text.push(b',');
+        canonical::write_scalar(key, &mut text);
+        text.push(b']');
+        Some(format!("aecl-{}", hex(&Sha256::digest(&text))))
+    }
+}
+
 /// Lower-case hexadecimal of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);

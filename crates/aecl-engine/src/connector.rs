@@ -163,9 +163,10 @@ impl<'a> Invocation<'a> {
         self.action.is_some_and(|a| matches!(a.reversibility, Reversibility::Reversible { .. }))
     }
 
-    /// The key a target deduplicates on: the call's idempotency key, else the effect id.
-    pub fn idempotency_key(&self) -> &'a str {
-        self.call.idempotency_key.as_deref().unwrap_or(self.effect_id)
+    /// The key a target deduplicates on: the call's idempotency key scoped to its agent
+    /// and run (`Call::forwarded_key`), else the effect id.
+    pub fn idempotency_key(&self) -> String {
+        self.call.forwarded_key().unwrap_or_else(|| self.effect_id.to_owned())
     }
 }
 

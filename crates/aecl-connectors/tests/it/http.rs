@@ -146,8 +146,24 @@ async fn a_webhook_posts_once_with_the_idempotency_key_to_allowed_hosts_only() {
     let requests = seen.lock().unwrap().clone();
     assert_eq!(requests.len(), 1);
     assert!(requests[0].head.starts_with("post /hook "), "{}", requests[0].head);
-    assert!(requests[0].head.contains("idempotency-key: deploy-42"), "{}", requests[0].head);
+    // The key is scoped to the agent and run (red team, 2026-11-30: another agent's call
+    // with the same key was dropped by the receiver as a repeat).
+    let forwarded = hook.forwarded_key().unwrap();
+    assert!(forwarded.starts_with("aecl-") && forwarded.len() == 69, "{forwarded}");
+    assert!(
+        requests[0].head.contains(&format!("idempotency-key: {forwarded}")),
+        "{}",
+        requests[0].head
+    );
     assert_eq!(requests[0].body, r#"{"text":"deployed"}"#);
+    let mut other = hook.clone();
+    other.run = "another-run".into();
+    assert_ne!(other.forwarded_key(), Some(forwarded.clone()));
+    other.run.clone_from(&hook.run);
+    other.agent = "another-agent".into();
+    assert_ne!(other.forwarded_key(), Some(forwarded.clone()));
+    let retried = hook.clone();
+    assert_eq!(retried.forwarded_key(), Some(forwarded), "a retry forwards the same key");
 
     // Without a key, the effect id is the key.
     let (outcome, effect) =
