@@ -111,6 +111,23 @@ impl Call {
 }
 
 impl Call {
+    /// What a rejection's cool-down is kept for: the agent, the action and the arguments,
+    /// numbers by their value (`5` and `5.0` are one amount), in any run. The run is the
+    /// agent's to choose, and keyed by the call's digest a rejected call asked again in a
+    /// new run, or with `5.0` for `5`, filed a new request at once (red team, 2026-11-30):
+    /// a looping agent could flood its approvers.
+    pub fn cooldown_digest(&self) -> CallDigest {
+        let mut text = Vec::with_capacity(64 + self.action.len());
+        text.extend_from_slice(b"{\"action\":");
+        canonical::write_scalar(self.action.as_str(), &mut text);
+        text.extend_from_slice(b",\"agent\":");
+        canonical::write_scalar(self.agent.as_str(), &mut text);
+        text.extend_from_slice(b",\"args\":");
+        canonical::write_value(&by_value(&self.args), &mut text);
+        text.push(b'}');
+        CallDigest(hex(&Sha256::digest(&text)))
+    }
+
     /// The idempotency key a connector forwards to a target that deduplicates: the
     /// agent's key scoped to its agent and run (`aecl-` and the SHA-256 of the three, in
     /// canonical JSON). Keys are the run's own: forwarded as sent, another agent's call
@@ -127,6 +144,25 @@ impl Call {
         canonical::write_scalar(key, &mut text);
         text.push(b']');
         Some(format!("aecl-{}", hex(&Sha256::digest(&text))))
+    }
+}
+
+/// `value` with each whole number written as an integer (`5.0`, `-0.0`, `1e2`), as far as
+/// a double holds integers exactly.
+fn by_value(value: &Value) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            // The bound makes the cast exact.
+            #[expect(clippy::cast_possible_truncation, reason = "a whole number under 2^53")]
+            Some(f) if f.fract() == 0.0 && f.abs() < EXACT => Value::from(f as i64),
+            _ => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(by_value).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), by_value(v))).collect())
+        }
+        _ => value.clone(),
     }
 }
 

@@ -318,6 +318,8 @@ impl<S: Store> Engine<S> {
             "suspicious": suspicious,
             "history": self.history_for_approver(history),
             "summary": summary(action.as_deref(), &args),
+            // What a rejection's cool-down is kept for (`cooldown.rs`).
+            "cooldown_key": call.cooldown_digest(),
             "approvals_required": action.as_ref().map_or(1, |a| a.approval.approvals_required),
         });
         let approval = Approval {

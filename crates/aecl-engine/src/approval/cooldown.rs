@@ -10,7 +10,10 @@
 //! naming the rejected request), because a request records when it was made but not when
 //! it was answered. Lists never show these rows. It is found by the call's digest
 //! ([`Store::rejections_for`]), never among the newest rows of every call: other requests,
-//! however many and from whichever agent, cannot push a rejection out of sight.
+//! however many and from whichever agent, cannot push a rejection out of sight. The digest
+//! is the cool-down's own (`Call::cooldown_digest`): the agent, the action and the
+//! arguments by value, in any run, so that a new run id or `5.0` for `5` is not a new call
+//! to ask about.
 
 use std::borrow::Cow;
 
@@ -96,13 +99,17 @@ impl<S: Store> Engine<S> {
             return Ok(());
         }
         let now = self.now();
+        // Kept for the agent, action and arguments in any run (`Call::cooldown_digest`);
+        // a request filed before that key existed keeps its call's digest.
+        let key = approval.body.get("cooldown_key").and_then(|k| k.as_str());
         let row = Approval {
             id: new_id(),
             run: approval.run.clone(),
             call_id: approval.call_id.clone(),
             agent: approval.agent.clone(),
             action: approval.action.clone(),
-            call_digest: approval.call_digest.clone(),
+            call_digest: key
+                .map_or_else(|| approval.call_digest.clone(), |k| CallDigest(k.to_owned())),
             policy_revision: approval.policy_revision.clone(),
             status: ApprovalStatus::Rejected,
             requested: now,

@@ -59,7 +59,7 @@ impl<S: Store> Engine<S> {
                     && verdict.decision == Decision::RequireApproval
             };
             let rejected = if grant.is_none() && needs_human(verdict) {
-                self.refuse_rejected(digest, &call.action, verdict, now).await?
+                self.refuse_rejected(&call.cooldown_digest(), &call.action, verdict, now).await?
             } else {
                 None
             };

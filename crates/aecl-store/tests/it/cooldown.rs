@@ -49,7 +49,8 @@ async fn cooldown_holds<S: Store>(store: S) {
         let (engine, connector) = (engine.clone(), connector.clone());
         others.spawn(async move {
             for i in (run..OTHERS).step_by(OTHER_RUNS as usize) {
-                let call = put(&format!("other-{run}"), &format!("o{i}"), i);
+                // Other values: the same arguments in another run are the rejected call.
+                let call = put(&format!("other-{run}"), &format!("o{i}"), 1_000 + i);
                 let asked = engine.execute(call, &*connector).await.unwrap();
                 assert_eq!(asked.decided.verdict.decision, Decision::RequireApproval);
             }
@@ -72,6 +73,17 @@ async fn cooldown_holds<S: Store>(store: S) {
     assert_eq!(again.decided.approval_id.as_deref(), Some(rejected.as_str()));
     assert_eq!(engine.approvals(true, 10_000).await.unwrap().len(), OTHERS as usize);
     assert!(connector.executed.lock().unwrap().is_empty());
+    // Nor in another run, nor with the amount spelled `5.0` (red team, 2026-11-30: each
+    // filed a new request at once).
+    let mut respelled = put("r1", "c4", 5);
+    respelled.args = json!({"value": 5.0, "id": "rec-1"});
+    for call in [put("r-new", "c1", 5), respelled] {
+        let again = engine.execute(call, &*connector).await.unwrap();
+        let verdict = &again.decided.verdict;
+        assert_eq!(verdict.decision, Decision::Block, "{verdict:?}");
+        assert!(verdict.reasons.iter().any(|r| r.rule == "approval.rejected"), "{verdict:?}");
+    }
+    assert_eq!(engine.approvals(true, 10_000).await.unwrap().len(), OTHERS as usize);
 
     // Once the cool-down is over, the same call asks again.
     clock.advance_ms(600_000);
