@@ -269,8 +269,9 @@ fn spec_for<'a>(action: &'a ActionSpec, path: &str) -> Option<Cow<'a, ArgSpec>> 
 /// What a link's path, query or fragment carries as a browser or `fetch` resolves it
 /// against the page: percent escapes decoded (UTF-8, up to three times: `%255C`), tabs
 /// and line breaks dropped (WHATWG removes them anywhere in a URL), a backslash read as a
-/// slash, so that `?to=\\evil.test`, `?to=/%5Cevil.test` and `?to=%09//evil.test` read as
-/// the `//evil.test` they reach (red team, 2026-11-30).
+/// slash, a run of slashes as two, so that `?to=\\evil.test`, `?to=/%5Cevil.test`,
+/// `?to=///evil.test` and `?to=%09//evil.test` read as the `//evil.test` they reach (red
+/// team, 2026-11-30).
 fn as_a_browser_reads(text: &str) -> String {
     let mut current = text.to_owned();
     for _ in 0..3 {
@@ -280,11 +281,19 @@ fn as_a_browser_reads(text: &str) -> String {
         }
         current = decoded.into_owned();
     }
-    current
+    let slashes: String = current
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .map(|c| if c == '\\' { '/' } else { c })
-        .collect()
+        .collect();
+    // Any run of slashes starts an authority as two do (`///evil.test`).
+    let mut out = String::with_capacity(slashes.len());
+    for c in slashes.chars() {
+        if !(c == '/' && out.ends_with("//")) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `url` with its scheme and authority blanked and its query and fragment separators

@@ -350,15 +350,18 @@ impl ProvenanceIndex {
             && let Some(addresses) = values::mailto_addresses(value)
             && addresses.iter().any(|a| a.as_str() != value)
         {
+            // Every one is looked up, in any order: an untrusted one decides over one
+            // never seen (red team round 2: `mailto:unseen@x.test,eve@evil.test`).
             let mut trusted = None;
+            let mut unseen = addresses.is_empty();
             for address in &addresses {
                 match self.source_of_kind(kind, address, options) {
                     Some(source) if !source.kind.is_trusted() => return Some(source),
                     Some(source) => trusted = trusted.or(Some(source)),
-                    None => return None,
+                    None => unseen = true,
                 }
             }
-            return trusted;
+            return if unseen { None } else { trusted };
         }
         let normal = normal_of(kind, value, options);
         let mut parts: Vec<Option<&SourceRef>> = Vec::new();

@@ -62,9 +62,21 @@ pub fn mailto_addresses(text: &str) -> Option<Vec<String>> {
         return None;
     }
     let rest = text.get(7..)?;
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let decode =
-        |part: &str| percent_encoding::percent_decode_str(part).decode_utf8_lossy().into_owned();
+    // A fragment names no recipient; an HTML page writes `&` as `&amp;`.
+    let rest = rest.split('#').next().unwrap_or_default().replace("&amp;", "&");
+    let (path, query) = rest.split_once('?').unwrap_or((&rest, ""));
+    // Decoded until it no longer changes (`%2540` is `%40` is `@`), at most three times.
+    let decode = |part: &str| {
+        let mut text = part.to_owned();
+        for _ in 0..3 {
+            let decoded = percent_encoding::percent_decode_str(&text).decode_utf8_lossy();
+            if decoded == text {
+                break;
+            }
+            text = decoded.into_owned();
+        }
+        text
+    };
     let mut out = Vec::new();
     let mut add = |list: &str| {
         out.extend(
@@ -72,7 +84,7 @@ pub fn mailto_addresses(text: &str) -> Option<Vec<String>> {
         );
     };
     add(path);
-    for field in query.split('&') {
+    for field in query.split(['&', ';']) {
         let (name, value) = field.split_once('=').unwrap_or((field, ""));
         let name = decode(name);
         if ["to", "cc", "bcc"].iter().any(|n| name.trim().eq_ignore_ascii_case(n)) {

@@ -455,6 +455,11 @@ fn a_mailto_uri_names_every_recipient_it_sends_to() {
         all("mailto:a@x.test?subject=hi&body=bcc%3Deve@evil.test"),
         Some(vec!["a@x.test".to_owned()])
     );
+    // A fragment, `&amp;`, `;` between fields, double encoding (red team round 2).
+    assert_eq!(
+        all("mailto:a@x.test?subject=s&amp;bcc=eve%2540evil.test;cc=c@z.test#bcc=no@no.test"),
+        Some(["a@x.test", "eve@evil.test", "c@z.test"].map(str::to_owned).to_vec())
+    );
     assert_eq!(all("bob@ourco.test"), None);
     assert_eq!(all("https://x.test/?to=a@b.test"), None);
 }
