@@ -10,9 +10,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, CopyTarget, Expr, Function, Ident, LockType, ObjectName, OnConflictAction,
-    OnInsert, Query, Select, SetExpr, SqliteOnConflict, Statement, TableFactor, TableObject, Visit,
-    Visitor,
+    AccessExpr, CopySource, CopyTarget, Expr, Function, Ident, LockType, ObjectName,
+    OnConflictAction, OnInsert, Query, Select, SetExpr, SqliteOnConflict, Statement, TableFactor,
+    TableObject, Value as SqlValue, Visit, Visitor,
 };
 
 use super::filter::is_bulk;
@@ -37,6 +37,52 @@ pub(super) fn classify(
     info.unknown_functions.sort();
     info.unknown_functions.dedup();
     info
+}
+
+/// SQLite's FTS5 takes a row naming the table itself as a command: `INSERT INTO
+/// docs(docs) VALUES ('delete-all')` empties its index, `'delete'` removes an entry,
+/// `'rebuild'` remakes it. In an ordinary table a column may share the table's name
+/// (`tag(tag)`): only a value that is such a command, or that is not known until the
+/// statement runs (an expression, a query's row), is one. A placeholder is a value the
+/// statement is given, never run by the connector (which binds none).
+fn full_text_command(insert: &sqlparser::ast::Insert) -> Option<String> {
+    const COMMANDS: [&str; 10] = [
+        "delete-all",
+        "delete",
+        "rebuild",
+        "optimize",
+        "merge",
+        "automerge",
+        "crisismerge",
+        "usermerge",
+        "secure-delete",
+        "integrity-check",
+    ];
+    let TableObject::TableName(table) = &insert.table else { return None };
+    let name = table.0.last().and_then(|part| part.as_ident())?;
+    let at = insert.columns.iter().position(|column| {
+        column
+            .0
+            .last()
+            .and_then(|part| part.as_ident())
+            .is_some_and(|c| c.value.eq_ignore_ascii_case(&name.value))
+    })?;
+    let Some(SetExpr::Values(values)) = insert.source.as_ref().map(|q| q.body.as_ref()) else {
+        return Some("a row computed by a query".to_owned());
+    };
+    values.rows.iter().find_map(|row| match row.get(at) {
+        Some(Expr::Value(value)) => match &value.value {
+            SqlValue::SingleQuotedString(text) | SqlValue::DoubleQuotedString(text) => {
+                let command = text.trim().to_ascii_lowercase();
+                COMMANDS.contains(&command.as_str()).then(|| format!("`'{command}'`"))
+            }
+            _ => None,
+        },
+        Some(Expr::Nested(_) | Expr::BinaryOp { .. } | Expr::Function(_) | Expr::Subquery(_)) => {
+            Some("a value computed when it runs".to_owned())
+        }
+        _ => None,
+    })
 }
 
 struct Classifier<'a> {
@@ -106,6 +152,10 @@ impl Classifier<'_> {
     }
 
     fn statement(&mut self, statement: &Statement) {
+        // The table `COPY t TO STDOUT` reads is not a relation the visitor meets.
+        if let Statement::Copy { source: CopySource::Table { table_name, .. }, .. } = statement {
+            self.server_files(table_name);
+        }
         match statement {
             // Its queries, expressions and nested statements are visited one by one.
             Statement::Query(_) => {}
@@ -129,20 +179,8 @@ impl Classifier<'_> {
                     self.because(C::Delete, "INSERT OVERWRITE replaces the table's rows");
                     self.info.bulk = true;
                 }
-                // SQLite's FTS5 takes a row naming the table itself as a command:
-                // `INSERT INTO docs(docs) VALUES ('delete-all')` empties its index, and
-                // `'delete'` removes an entry.
-                if let TableObject::TableName(table) = &insert.table
-                    && let Some(name) = table.0.last().and_then(|part| part.as_ident())
-                    && insert.columns.iter().any(|column| {
-                        column
-                            .0
-                            .last()
-                            .and_then(|part| part.as_ident())
-                            .is_some_and(|c| c.value.eq_ignore_ascii_case(&name.value))
-                    })
-                {
-                    self.because(C::Delete, "a full-text table's command (`'delete-all'`)");
+                if let Some(command) = full_text_command(insert) {
+                    self.because(C::Delete, format!("a full-text table's command ({command})"));
                 }
                 if let TableObject::TableFunction(function) = &insert.table {
                     self.call(&function.name);
@@ -381,6 +419,38 @@ impl Visitor for Classifier<'_> {
     /// privileged as `pg_read_file`, though they read like tables (red team, 2026-11-30:
     /// `SELECT * FROM pg_hba_file_rules` passed as a plain `select`).
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        self.server_files(relation);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        match factor {
+            // `FROM pg_ls_dir('.')`, `FROM dblink(...)`, `FROM json_each(x)`.
+            TableFactor::Table { name, args: Some(_), .. } | TableFactor::Function { name, .. } => {
+                self.call(name);
+            }
+            // `FROM ONLY pg_authid`, which sqlparser reads as a table `ONLY` named
+            // `pg_authid`: the alias is the table PostgreSQL reads.
+            TableFactor::Table { name, alias: Some(alias), .. }
+                if name.0.len() == 1
+                    && name.0.first().and_then(|p| p.as_ident()).is_some_and(|i| {
+                        i.quote_style.is_none() && i.value.eq_ignore_ascii_case("only")
+                    }) =>
+            {
+                self.server_files(&ObjectName::from(vec![alias.name.clone()]));
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Classifier<'_> {
+    /// PostgreSQL's catalog views of the server's own files and of credentials: as
+    /// privileged as `pg_read_file`, though they read like tables (red team, 2026-11-30:
+    /// `SELECT * FROM pg_hba_file_rules` passed as a plain `select`; then `FROM ONLY`,
+    /// `COPY ... TO STDOUT` and `information_schema.user_mapping_options`).
+    fn server_files(&mut self, relation: &ObjectName) {
         const SERVER_FILES: [&str; 8] = [
             "pg_file_settings",
             "pg_hba_file_rules",
@@ -391,10 +461,25 @@ impl Visitor for Classifier<'_> {
             "pg_user_mapping",
             "pg_user_mappings",
         ];
+        const INFORMATION_SCHEMA: [&str; 2] = ["user_mapping_options", "user_mappings"];
         if !matches!(self.dialect, SqlDialect::Postgres | SqlDialect::Generic) {
-            return ControlFlow::Continue(());
+            return;
         }
         let parts: Vec<&Ident> = relation.0.iter().filter_map(|part| part.as_ident()).collect();
+        let folded = |ident: &Ident| {
+            if ident.quote_style.is_some() {
+                ident.value.clone()
+            } else {
+                ident.value.to_ascii_lowercase()
+            }
+        };
+        if let [schema, name] = parts.as_slice()
+            && folded(schema) == "information_schema"
+            && INFORMATION_SCHEMA.contains(&folded(name).as_str())
+        {
+            self.because(C::Privileged, format!("reads `{relation}`, the server's credentials"));
+            return;
+        }
         // Unqualified or in `pg_catalog`; a quoted name only as the catalog spells it.
         let name = match parts.as_slice() {
             [name] => Some(*name),
@@ -414,17 +499,5 @@ impl Visitor for Classifier<'_> {
                 );
             }
         }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
-        match factor {
-            // `FROM pg_ls_dir('.')`, `FROM dblink(...)`, `FROM json_each(x)`.
-            TableFactor::Table { name, args: Some(_), .. } | TableFactor::Function { name, .. } => {
-                self.call(name);
-            }
-            _ => {}
-        }
-        ControlFlow::Continue(())
     }
 }

@@ -291,6 +291,7 @@ pub(crate) const RISKY: &[(&str, StatementClass)] = &[
     ("pg_backup_start", Privileged),
     ("pg_backup_stop", Privileged),
     ("pg_cancel_backend", Privileged), // other sessions
+    ("pg_config", Privileged),         // a view of the server's files (`classify.rs`)
     ("pg_copy_logical_replication_slot", Privileged),
     ("pg_copy_physical_replication_slot", Privileged),
     ("pg_create_logical_replication_slot", Privileged),
@@ -301,6 +302,8 @@ pub(crate) const RISKY: &[(&str, StatementClass)] = &[
     ("pg_file_sync", Privileged),
     ("pg_file_unlink", Privileged),
     ("pg_file_write", Privileged),
+    ("pg_hba_file_rules", Privileged), // a view of the server's files (`classify.rs`)
+    ("pg_ident_file_mappings", Privileged), // a view of the server's files (`classify.rs`)
     ("pg_import_system_collations", Privileged),
     ("pg_log_backend_memory_contexts", Privileged),
     ("pg_logdir_ls", Privileged),
@@ -329,6 +332,7 @@ pub(crate) const RISKY: &[(&str, StatementClass)] = &[
     ("pg_replication_origin_session_setup", Privileged),
     ("pg_replication_slot_advance", Privileged),
     ("pg_rotate_logfile", Privileged),
+    ("pg_show_all_file_settings", Privileged), // a view of the server's files (`classify.rs`)
     ("pg_signal_backend", Privileged),
     ("pg_sleep", Other), // holds a connection
     ("pg_sleep_for", Other),
