@@ -148,7 +148,7 @@ impl Call {
 }
 
 /// `value` with each whole number written as an integer (`5.0`, `-0.0`, `1e2`), as far as
-/// a double holds integers exactly.
+/// a double holds integers exactly, and without its `null` members.
 fn by_value(value: &Value) -> Value {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     match value {
@@ -159,9 +159,13 @@ fn by_value(value: &Value) -> Value {
             _ => value.clone(),
         },
         Value::Array(items) => Value::Array(items.iter().map(by_value).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), by_value(v))).collect())
-        }
+        // A member given as `null` says what leaving it out says (`"note": null`).
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), by_value(v)))
+                .collect(),
+        ),
         _ => value.clone(),
     }
 }

@@ -228,6 +228,8 @@ fn fold(text: &str, case_insensitive: bool) -> String {
         .map(|c| match c {
             '\u{17f}' => 's',
             '\u{3c2}' => '\u{3c3}',
+            // NTFS upper-cases a dotless `ı` to `I`, so `.gıt` is `.git` there.
+            '\u{131}' => 'i',
             c => c,
         })
         .collect::<String>()
@@ -269,7 +271,8 @@ mod tests {
     fn letters_match_as_a_case_insensitive_file_system_reads_them() {
         // Red team, 2026-11-30: only ASCII letters were folded, and normal forms differed.
         let patterns =
-            ["*/café/*", "*/личное/*", "*/Geschäft/*", "*.key", "*/secret/*"].map(str::to_owned);
+            ["*/café/*", "*/личное/*", "*/Geschäft/*", "*.key", "*/secret/*", "*/.git/*"]
+                .map(str::to_owned);
         let globs = PathGlobs::new(&patterns, &[], true).unwrap();
         for path in [
             "/ws/CAFÉ/a",
@@ -279,6 +282,7 @@ mod tests {
             "/ws/GESCHÄFT/a",
             "/ws/x.\u{212a}ey",
             "/ws/\u{17f}ecret/a",
+            "/ws/r/.g\u{131}t/config",
         ] {
             assert_eq!(decisions(&globs, path, &PathView::Unseen), [Decision::Block], "{path:?}");
         }

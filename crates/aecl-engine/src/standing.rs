@@ -265,6 +265,16 @@ impl<S: Store> Engine<S> {
         self.store().put_standing_grant(grant).await?;
         self.record_standing(&terms, json!({ "standing_grant": "created", "terms": terms }))
             .await?;
+        // A reload that applied another policy while the grant was being made may have
+        // looked for grants to end before this one was stored: it is ended here (the
+        // reload sets the policy before it looks, and this looks after storing).
+        if self.policy().revision.0 != terms.policy_revision {
+            self.end_standing_grants_of_other_revisions().await?;
+            return invalid(
+                "the policy changed while the grant was made: it was ended; give it again"
+                    .to_owned(),
+            );
+        }
         Ok(terms)
     }
 

@@ -62,8 +62,20 @@ fn discards_work(command: &SimpleCommand, subcommand: &str) -> bool {
         "checkout" => {
             let paths = command.words.iter().any(|w| w.is_known() && w.text == "--");
             let branch = ["b", "B", "orphan"].iter().any(|b| flag(b));
+            // The operands as git reads them: the flag normaliser takes `-m .` for a
+            // message, as `commit` would have it (red team round 2).
+            let written = checkout_operands(command);
+            let operands: Vec<&str> = if written.is_empty() {
+                operands.iter().map(String::as_str).collect()
+            } else {
+                written
+            };
+            // `-p` picks hunks to throw away; `--ours`/`--theirs` take only paths.
             flag("force")
                 || flag("pathspec-from-file")
+                || flag("patch")
+                || command.words.iter().any(|w| w.is_known() && w.text == "-p")
+                || ((flag("ours") || flag("theirs")) && !operands.is_empty())
                 || (paths && !operands.is_empty())
                 || operands.iter().any(|o| whole(o))
                 || (!branch && operands.iter().any(|o| names_a_file(o)))
@@ -121,16 +133,138 @@ fn names_a_file(operand: &str) -> bool {
     }
     let last = operand.rsplit('/').next().unwrap_or(operand);
     let extension = last.rsplit_once('.').is_some_and(|(stem, extension)| {
-        !stem.is_empty()
-            && (1..=10).contains(&extension.len())
-            && extension.chars().all(|c| c.is_ascii_alphanumeric())
-            && extension.chars().any(|c| c.is_ascii_alphabetic())
+        !stem.is_empty() && FILE_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str())
     });
     operand.starts_with('/')
         || operand.ends_with(['/', '.'])
         || operand.split('/').any(|part| part.starts_with('.'))
         || operand.contains(['*', '?', '[', '\\', ' '])
         || extension
+        || FILE_NAMES.contains(&operand)
+}
+
+/// Extensions of source, configuration and document files: a last part ending in one is a
+/// file (`main.rs`), while `1.x`, `v2.0` and `foo.bar` may be branches.
+const FILE_EXTENSIONS: [&str; 72] = [
+    "rs",
+    "py",
+    "pyi",
+    "js",
+    "mjs",
+    "cjs",
+    "ts",
+    "tsx",
+    "jsx",
+    "json",
+    "jsonc",
+    "toml",
+    "yaml",
+    "yml",
+    "md",
+    "mdx",
+    "rst",
+    "txt",
+    "c",
+    "h",
+    "cc",
+    "cpp",
+    "cxx",
+    "hpp",
+    "hh",
+    "go",
+    "mod",
+    "sum",
+    "java",
+    "kt",
+    "kts",
+    "scala",
+    "rb",
+    "php",
+    "cs",
+    "fs",
+    "swift",
+    "m",
+    "mm",
+    "sh",
+    "bash",
+    "zsh",
+    "ps1",
+    "bat",
+    "css",
+    "scss",
+    "sass",
+    "less",
+    "html",
+    "htm",
+    "xml",
+    "svg",
+    "sql",
+    "lock",
+    "cfg",
+    "ini",
+    "conf",
+    "env",
+    "gradle",
+    "properties",
+    "proto",
+    "graphql",
+    "vue",
+    "svelte",
+    "csv",
+    "ipynb",
+    "lua",
+    "pl",
+    "ex",
+    "exs",
+    "tf",
+    "dart",
+];
+
+/// Files and directories that projects have under these names, which a branch rarely has:
+/// `git checkout Makefile` and `git checkout src` throw their changes away.
+const FILE_NAMES: [&str; 24] = [
+    "Makefile",
+    "makefile",
+    "GNUmakefile",
+    "Dockerfile",
+    "Containerfile",
+    "LICENSE",
+    "COPYING",
+    "README",
+    "NOTICE",
+    "AUTHORS",
+    "CHANGELOG",
+    "CODEOWNERS",
+    "Gemfile",
+    "Rakefile",
+    "Procfile",
+    "Jenkinsfile",
+    "Vagrantfile",
+    "src",
+    "lib",
+    "tests",
+    "include",
+    "scripts",
+    "assets",
+    "vendor",
+];
+
+/// The words after `checkout` that git reads as operands: not options, nor the branch
+/// name `-b`, `-B` and `--orphan` take.
+fn checkout_operands(command: &SimpleCommand) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut words = command.words.iter().skip_while(|w| w.text != "checkout").skip(1);
+    while let Some(word) = words.next() {
+        let text = word.text.as_str();
+        if text == "--" {
+            out.extend(words.by_ref().map(|w| w.text.as_str()));
+        } else if matches!(text, "-b" | "-B" | "--orphan") {
+            words.next();
+        } else if !text.starts_with('-') {
+            out.push(text);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -168,6 +302,16 @@ mod tests {
             "git checkout src/",
             "git checkout '*.rs'",
             "git checkout ../lib/a.c",
+            // Red team round 2: `-m` read as a message's flag, patch mode, `--ours`, names
+            // without an extension.
+            "git checkout -m .",
+            "git checkout -m src/a.rs",
+            "git checkout -p",
+            "git checkout --ours Makefile",
+            "git checkout --theirs src",
+            "git checkout Makefile",
+            "git checkout --quiet Dockerfile",
+            "git checkout src",
             "git read-tree -mu HEAD",
             "git reset --merge",
             "git rm -f src/a.rs",
@@ -186,6 +330,12 @@ mod tests {
             "git checkout HEAD~1",
             "git checkout @{-1}",
             "git checkout -",
+            "git checkout 1.x",
+            "git checkout stable-2.x",
+            "git checkout renovate/lodash-4.x",
+            "git checkout feature/foo.bar",
+            "git checkout -m main",
+            "git checkout -b fix/main.rs",
             "git checkout -b feature",
             "git switch main",
             "git restore --staged src/a.rs",

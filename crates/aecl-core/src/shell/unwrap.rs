@@ -143,7 +143,9 @@ const REGISTRY_TOOLS: [&str; 6] =
 
 /// A package runner's options that change neither what it runs nor where it is fetched
 /// from (`-p PKG`, `-c CMD`, `--registry URL` do).
-const RUNNER_FLAGS: [&str; 10] = [
+const RUNNER_FLAGS: [&str; 11] = [
+    // The end of the runner's options (`npx -- eslint .`).
+    "--",
     "-y",
     "--yes",
     "--no",

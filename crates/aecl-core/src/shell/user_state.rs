@@ -247,6 +247,10 @@ const OPTIONS: [(&[&str], &str, &str); 4] = [
 
 /// Adds a write for a subcommand of `program` that changes the user's state.
 pub(super) fn read(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+    // `deno upgrade --help` prints and changes nothing.
+    if scanned.has(&["--help", "-h"]) {
+        return;
+    }
     for (programs, option, what) in OPTIONS {
         if programs.contains(&program) && scanned.has(&[option]) {
             out.push(run_time_write(what));

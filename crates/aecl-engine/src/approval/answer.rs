@@ -95,6 +95,8 @@ impl Redecision {
 /// first hides from the skeleton, and folding it after would part `ALICE` from `alice`:
 /// `i` and `l` are one letter here. Two people told apart only by them are one person,
 /// which errs towards asking for another approver, never towards one counting twice.
+/// Small capitals are their letters, and punctuation and spaces inside a name are dropped
+/// (`b.o.t`, `o t h e r`).
 pub fn person(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
     use unicode_normalization::char::is_combining_mark;
@@ -104,7 +106,55 @@ pub fn person(name: &str) -> String {
     let skeleton: String = unicode_security::skeleton(&folded).collect();
     let bare: String =
         skeleton.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>().to_lowercase();
-    bare.trim_matches(|c: char| c.is_whitespace() || c == '.').replace('i', "l")
+    // Small capitals (`ᴀʟɪᴄᴇ`), which no normal form or skeleton maps, are their letters;
+    // punctuation and spaces inside a name (`b.o.t`, `bot_`, `o t h e r`) separate nothing
+    // a reader goes by (red team round 2).
+    bare.chars()
+        .filter_map(|c| match small_capital(c) {
+            Some(letter) => Some(letter),
+            None if c.is_whitespace() || c.is_ascii_punctuation() || is_punctuation(c) => None,
+            None => Some(c),
+        })
+        .collect::<String>()
+        .replace('i', "l")
+}
+
+/// The letter a Latin small capital stands for.
+fn small_capital(c: char) -> Option<char> {
+    const SMALL: [(char, char); 26] = [
+        ('ᴀ', 'a'),
+        ('ʙ', 'b'),
+        ('ᴄ', 'c'),
+        ('ᴅ', 'd'),
+        ('ᴇ', 'e'),
+        ('ꜰ', 'f'),
+        ('ɢ', 'g'),
+        ('ʜ', 'h'),
+        ('ɪ', 'l'),
+        ('ᴊ', 'j'),
+        ('ᴋ', 'k'),
+        ('ʟ', 'l'),
+        ('ᴍ', 'm'),
+        ('ɴ', 'n'),
+        ('ᴏ', 'o'),
+        ('ᴘ', 'p'),
+        ('ꞯ', 'q'),
+        ('ʀ', 'r'),
+        ('ꜱ', 's'),
+        ('ᴛ', 't'),
+        ('ᴜ', 'u'),
+        ('ᴠ', 'v'),
+        ('ᴡ', 'w'),
+        ('ʏ', 'y'),
+        ('ᴢ', 'z'),
+        ('ɶ', 'o'),
+    ];
+    SMALL.iter().find(|(small, _)| *small == c).map(|(_, letter)| *letter)
+}
+
+/// Punctuation outside ASCII (dashes, dots and connectors of other scripts).
+fn is_punctuation(c: char) -> bool {
+    matches!(c, '\u{2010}'..='\u{2027}' | '\u{00b7}' | '\u{02d0}'..='\u{02d1}' | '\u{3000}'..='\u{303f}' | '\u{ff01}'..='\u{ff0f}')
 }
 
 /// The approvers a pending request has so far.
@@ -352,6 +402,15 @@ mod tests {
             ("ALICE", "aIice"),
             ("ledger", "1edger"),
             ("ledger", "\u{399}edger"),
+            // Red team round 2: small capitals, punctuation and spaces inside a name.
+            ("alice", "ᴀʟɪᴄᴇ"),
+            ("alice", "aʟice"),
+            ("bot", "ʙot"),
+            ("bot", "b.o.t"),
+            ("bot", "bot_"),
+            ("other", "ot-her"),
+            ("other", "o t h e r"),
+            ("alice", "a.lice"),
         ];
         for (one, other) in alike {
             assert_eq!(person(one), person(other), "{one:?} and {other:?}");

@@ -77,7 +77,9 @@ async fn cooldown_holds<S: Store>(store: S) {
     // filed a new request at once).
     let mut respelled = put("r1", "c4", 5);
     respelled.args = json!({"value": 5.0, "id": "rec-1"});
-    for call in [put("r-new", "c1", 5), respelled] {
+    let mut noted = put("r1", "c5", 5);
+    noted.args = json!({"id": "rec-1", "value": 5, "note": null});
+    for call in [put("r-new", "c1", 5), respelled, noted] {
         let again = engine.execute(call, &*connector).await.unwrap();
         let verdict = &again.decided.verdict;
         assert_eq!(verdict.decision, Decision::Block, "{verdict:?}");

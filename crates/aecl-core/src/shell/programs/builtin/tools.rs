@@ -226,7 +226,8 @@ pub(super) const ENTRIES: &[Entry] = &[
     // deno names a subcommand first: its options come after it (`deno compile -o F`).
     Entry {
         names: &["deno"],
-        write_options: &["-o", "--output"],
+        // `--root DIR`: where `install -g` puts its scripts.
+        write_options: &["-o", "--output", "--root"],
         runs_code_subcommands: &["eval", "repl", "x", "task", "jupyter"],
         special: Some(Special::Deno),
         ..PLAIN
