@@ -189,15 +189,56 @@ impl HookInput {
         };
         let mut input = input;
         let event = input.event()?;
-        if event == HookEvent::PostTool && input.tool_response.is_none() {
-            // What the model read arrived under another member than `tool_response`: a
-            // failure's `error`, or (an agent's format aecl does not know) somewhere in
-            // the event. The whole event is then recorded: an output is never left
-            // unrecorded for want of its member (red team, 2026-11-30).
-            input.tool_response = Some(match input.error.take() {
-                Some(error) => error,
-                None => Value::String(text.to_owned()),
-            });
+        let empty = |value: &Value| match value {
+            Value::Null | Value::Bool(false) => true,
+            Value::String(text) => text.is_empty(),
+            Value::Number(n) => n.as_f64() == Some(0.0),
+            Value::Array(items) => items.is_empty(),
+            Value::Object(members) => members.is_empty(),
+            Value::Bool(true) => false,
+        };
+        if event == HookEvent::PostTool && input.tool_response.as_ref().is_none_or(empty) {
+            // What the model read arrived under another member than `tool_response`, or
+            // beside an empty one: a failure's `error`, or (an agent's format aecl does not
+            // know) somewhere in the event. The whole event is then recorded: an output is
+            // never left unrecorded for want of its member (red team, 2026-11-30).
+            let unknown = || {
+                // The members aecl reads are not the output (the call's own input, which
+                // its decision saw, least of all).
+                const READ: [&str; 15] = [
+                    "session_id",
+                    "transcript_path",
+                    "cwd",
+                    "permission_mode",
+                    "hook_event_name",
+                    "tool_name",
+                    "tool_input",
+                    "tool_use_id",
+                    "tool_response",
+                    "prompt",
+                    "reason",
+                    "mcp_context",
+                    "turn_id",
+                    "aecl_resolved_paths",
+                    "error",
+                ];
+                let mut members = serde_json::from_str::<Value>(text).ok()?.as_object()?.clone();
+                members.retain(|key, _| !READ.contains(&key.as_str()));
+                (!members.is_empty()).then_some(Value::Object(members))
+            };
+            let recorded = match input.error.take() {
+                Some(error) => Some(error),
+                None => unknown(),
+            };
+            if let Some(recorded) = recorded {
+                input.tool_response = Some(recorded);
+            }
+        } else if event == HookEvent::PostTool
+            && let Some(error) = input.error.take()
+        {
+            // Both: the model read both.
+            let response = input.tool_response.take().unwrap_or_default();
+            input.tool_response = Some(serde_json::json!({ "response": response, "error": error }));
         }
         Ok((input, event))
     }
