@@ -75,17 +75,32 @@ fn trunk_zero(code: &str) -> bool {
 /// nor is a `sip:` URI's host (`sip:+442079460958@sip.example` calls that number).
 pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
     let folded = super::fold(text);
-    let text = folded.as_ref();
-    let mut text = text.trim();
+    let decoded = percent_encoding::percent_decode_str(folded.as_ref()).decode_utf8_lossy();
+    let mut text = decoded.trim();
+    // A `tel:` number local to a context (`tel:7946-0958;phone-context=+44-20`) is the
+    // context's digits and its own.
+    let mut context = String::new();
     for scheme in ["tel:", "callto:", "sms:", "sip:", "sips:"] {
         if text.len() > scheme.len()
             && text.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme))
         {
             text = text.get(scheme.len()..).unwrap_or_default();
             if scheme.starts_with("sip") {
-                text = text.split('@').next().unwrap_or_default();
+                // `sip:USER[:PASSWORD]@HOST`.
+                text = text.split(['@', ':']).next().unwrap_or_default();
+            }
+            if let Some(at) = text.to_ascii_lowercase().find(";phone-context=+") {
+                let value = text.get(at + ";phone-context=".len()..).unwrap_or_default();
+                context = value.split(';').next().unwrap_or_default().to_owned();
             }
         }
+    }
+    // A vertical service code before the number (`*31#`, `*67`) only sets how it is
+    // dialled.
+    while let Some(rest) = text.strip_prefix('*') {
+        let code = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let rest = rest.get(code..).unwrap_or_default();
+        text = rest.strip_prefix('#').unwrap_or(rest).trim_start();
     }
     // The number ends where a dial string's suffix starts: a letter (`ext`, `x`, `p`,
     // `w`), `,`, `;` or `#`.
@@ -95,6 +110,13 @@ pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
         .find(|(_, c)| c.is_alphabetic() || matches!(c, ',' | ';' | '#'))
         .map_or(text.len(), |(at, _)| at);
     let text = text.get(..end).unwrap_or(text);
+    let contexted;
+    let text = if context.is_empty() {
+        text
+    } else {
+        contexted = format!("{context}{text}");
+        contexted.as_str()
+    };
     // `+44 (0) 20 ...`: the bracketed trunk zero is not dialled from abroad.
     let cleaned = text.replace("(0)", "");
     let mut international = false;

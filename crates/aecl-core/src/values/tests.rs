@@ -155,6 +155,12 @@ fn phone_numbers_are_e164() {
         "tel:+442079460958;phone-context=example.com",
         "sip:+442079460958@sip.example",
         "SIPS:+44-20-7946-0958@sip.example;user=phone",
+        // Red team round 2: a service code first, an escaped `+`, a password, a context.
+        "*31#+442079460958",
+        "*67 +44 20 7946 0958",
+        "tel:%2B442079460958",
+        "sip:+442079460958:secret@sip.example",
+        "tel:7946-0958;phone-context=+44-20",
     ] {
         assert_eq!(e164(spelling).as_deref(), Some("+442079460958"), "{spelling}");
     }
