@@ -127,9 +127,8 @@ impl Evaluation<'_> {
         let is_control = |path: &str| {
             action.args.iter().any(|a| a.control && (a.path.is(path) || a.path.is_above(path)))
         };
-        for_each_leaf(&self.call.args, &mut |path, value| {
+        let mut visit = |path: &str, text: Cow<'_, str>| {
             let declared = self.call.provenance.get(path).copied();
-            let Some(text) = leaf_text(value) else { return };
             let spec = spec_for(action, path);
             let spec = spec.as_deref();
             if spec.is_some_and(|s| {
@@ -169,7 +168,26 @@ impl Evaluation<'_> {
                 }
                 _ => {}
             }
+        };
+        for_each_leaf(&self.call.args, &mut |path, value| {
+            if let Some(text) = leaf_text(value) {
+                visit(path, text);
+            }
         });
+        // The keys of an object beneath a rule's argument are values too: a map from an
+        // IBAN or an address to a name (`beneficiary = {"GB33...": "Vendor"}`, red team
+        // round 2) names where the effect lands as a value would.
+        for spec in action.args.iter().filter(|a| {
+            a.control || !a.values.scan.is_empty() || a.values.max_copied_from_untrusted.is_some()
+        }) {
+            let mut keys = Vec::new();
+            spec.path.for_each_value(&self.call.args, &mut |value| object_keys(value, &mut keys));
+            // Only keys shaped like a value: a field's name (`email`, `iban`) is no value
+            // any content supplied.
+            for key in keys.into_iter().filter(|key| shaped_like_a_value(key)) {
+                visit(&format!("{}.{key}", spec.path), Cow::Borrowed(key));
+            }
+        }
         if let (Some(decision), Some(read)) =
             (agent.data_flow.unseen_control_argument, &self.run.read_untrusted)
         {
@@ -244,6 +262,29 @@ impl Evaluation<'_> {
             self.reason(Stage::DataFlow, "data_flow.exfiltration", decision, None, message);
         }
         untrusted.into_iter().map(|(path, _, _)| path).collect()
+    }
+}
+
+/// Whether an object's key reads as a value rather than a field's name: an address, a
+/// link, an IBAN, a number of seven digits or more, or text long enough to be a copy.
+fn shaped_like_a_value(key: &str) -> bool {
+    key.contains(['@', ':', '/'])
+        || key.chars().filter(char::is_ascii_digit).count() >= 7
+        || crate::values::iban_normal(key).is_some()
+        || key.chars().count() >= 32
+}
+
+/// Every key of the objects in `value`, at any depth.
+fn object_keys<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+    match value {
+        serde_json::Value::Object(members) => {
+            for (key, item) in members {
+                out.push(key);
+                object_keys(item, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| object_keys(item, out)),
+        _ => {}
     }
 }
 
