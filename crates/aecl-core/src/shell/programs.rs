@@ -102,6 +102,9 @@ pub enum Special {
     Eslint,
     /// deno's scripts named by a registry or a URL (`deno run npm:x`), and its debugger.
     Deno,
+    /// tsc: a project (`-p DIR`, `--build DIR`) outside the working tree names its own
+    /// outputs.
+    Tsc,
 }
 
 /// What one program can do, as data.

@@ -87,6 +87,7 @@ pub(super) fn read(
         }
         Special::Node => tool_readers::node(scanned, out),
         Special::Deno => tool_readers::deno(scanned, out),
+        Special::Tsc => tool_readers::tsc(scanned, out),
         Special::Perl => {}
         Special::Cc => super::cc::read(program, words, out),
         Special::Go => go(words, scanned, out),

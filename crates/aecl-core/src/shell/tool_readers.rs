@@ -283,3 +283,23 @@ pub(super) fn deno(scanned: &Scanned, out: &mut Vec<Finding>) {
         out.push(Finding::RunsCode(format!("deno loads `{}` from elsewhere", script.raw)));
     }
 }
+
+/// tsc's project outside the working tree (`-p /tmp/tsconfig.json`, `--build ../x`): its
+/// configuration names where the output goes (`outDir`, `declarationDir`), anywhere,
+/// so the build writes a path only known at run time (red team, 2026-11-30).
+pub(super) fn tsc(scanned: &Scanned, out: &mut Vec<Finding>) {
+    let build = scanned.has(&["-b", "-build"]);
+    let projects = scanned
+        .values(&["-p", "-project"])
+        .into_iter()
+        .chain(scanned.positionals.iter().filter(|_| build));
+    for project in projects {
+        if !project.is_known() || !super::variable_values::inside_project(&project.text) {
+            out.push(Finding::Writes(ShellArg {
+                raw: format!("the outputs the project `{}` names", project.raw),
+                expansion: true,
+                ..ShellArg::default()
+            }));
+        }
+    }
+}

@@ -299,6 +299,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     // `--OUTDIR`), one word each: the names here are lower case, one dash.
     Entry {
         names: &["tsc"],
+        special: Some(Special::Tsc),
         long_prefixes: false,
         long_any_case: true,
         whole_word_options: true,
