@@ -644,8 +644,8 @@ def _jsonable(value: Any, ancestors: set, depth: int) -> Any:
         ancestors.discard(id(value))
 
 
-#: ``object.__repr__``'s form: a class's name and an address, no content.
-_DEFAULT_REPR = re.compile(r"^<[\w.]+ object at 0x[0-9a-fA-F]+>$")
+#: ``object.__repr__``'s form (and a function's): a name and an address, no content.
+_DEFAULT_REPR = re.compile(r"^<.* at 0x[0-9a-fA-F]+>$")
 
 
 def _informative_str(value: Any) -> "str | None":
@@ -663,11 +663,18 @@ def _fields(value: Any) -> "dict[str, Any] | None":
         return None
     model_fields = getattr(type(value), "model_fields", None)
     if isinstance(model_fields, dict):
-        # A pydantic model: every declared field, excluded ones too, and extra ones.
+        # A pydantic model: every declared field, excluded ones too, extra ones, and its
+        # private attributes (red team round 2).
         names = list(model_fields) + list(getattr(value, "__pydantic_extra__", None) or {})
-        return {name: getattr(value, name, None) for name in names}
+        fields = {name: getattr(value, name, None) for name in names}
+        fields.update(getattr(value, "__pydantic_private__", None) or {})
+        return _with_text(value, fields, own_str_only=True)
     if dataclasses.is_dataclass(value):
-        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+        fields = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+        # Attributes set beside the declared fields.
+        for key, item in (getattr(value, "__dict__", None) or {}).items():
+            fields.setdefault(key, item)
+        return _with_text(value, fields, own_str_only=True)
     fields: dict = {}
     attributes = getattr(value, "__dict__", None)
     if isinstance(attributes, dict):
@@ -679,7 +686,29 @@ def _fields(value: Any) -> "dict[str, Any] | None":
                 fields.setdefault(name, getattr(value, name))
     if not fields:
         return None
-    text = _informative_str(value)
+    return _with_text(value, fields, own_str_only=False)
+
+
+def _with_text(value: Any, fields: dict, own_str_only: bool) -> dict:
+    """``fields`` with the object's public properties (a caller reads ``mail.body`` as it
+    reads ``mail.to``) and its ``str()`` as ``"__str__"`` when that says more than the
+    class's name. For a model or a dataclass, only a ``__str__`` of its class's own: the
+    generated one repeats the fields."""
+    # The classes the value's own code defines, not a library's base (pydantic's
+    # `model_extra`, its `__str__`) nor `object`.
+    own_classes = [
+        cls for cls in type(value).__mro__
+        if cls is not object and not cls.__module__.startswith(("pydantic", "builtins"))
+    ]
+    for cls in own_classes:
+        for name, attribute in vars(cls).items():
+            if isinstance(attribute, property) and not name.startswith("_") and name not in fields:
+                try:
+                    fields[name] = getattr(value, name)
+                except Exception:  # noqa: BLE001 - a property that fails shows the caller nothing
+                    pass
+    own = any("__str__" in vars(cls) for cls in own_classes)
+    text = _informative_str(value) if own or not own_str_only else None
     if text is not None:
         fields["__str__"] = text
     return fields

@@ -262,3 +262,44 @@ def test_what_an_object_keeps_privately_and_its_text_are_recorded():
     # class's default text is no content either.
     invoice = aecl.output_value(Invoice())
     assert invoice == {"pay_to": iban, "score": "inf"}, invoice
+
+
+def test_a_models_private_attributes_and_an_objects_properties_are_recorded():
+    """Red team round 2: a pydantic ``PrivateAttr``, a dataclass's attributes beside its
+    fields and its own ``__str__``, and a property computed from a closure were left out."""
+    from pydantic import PrivateAttr
+
+    iban = "GB33BUKB20201555555555"
+
+    class Model(BaseModel):
+        name: str
+        _body: str = PrivateAttr(default="")
+
+    model = Model(name="acme")
+    model._body = f"pay {iban}"
+    assert aecl.output_value(model) == {"name": "acme", "_body": f"pay {iban}"}
+
+    @dataclasses.dataclass
+    class Notice:
+        subject: str
+
+        def __str__(self) -> str:
+            return f"{self.subject}: wire {iban}"
+
+    notice = Notice("overdue")
+    notice.extra = "kept"  # type: ignore[attr-defined]
+    assert aecl.output_value(notice) == {
+        "subject": "overdue",
+        "extra": "kept",
+        "__str__": f"overdue: wire {iban}",
+    }
+
+    class Lazy:
+        def __init__(self, load) -> None:
+            self._load = load
+
+        @property
+        def body(self) -> str:
+            return self._load()
+
+    assert aecl.output_value(Lazy(lambda: f"wire {iban}")) == {"body": f"wire {iban}"}

@@ -492,6 +492,16 @@ function jsonable(value: unknown, ancestors: Set<object>, depth: number): unknow
     }
     const fields: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) fields[key] = next(item);
+    // Own members `Object.entries` leaves out, which the caller still reads: those not
+    // enumerable (an Error's `message` and `cause`) and those keyed by a symbol.
+    for (const key of Reflect.ownKeys(value)) {
+      const name = typeof key === "symbol" ? String(key) : key;
+      if (name in fields) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(value, key);
+      if (descriptor && "value" in descriptor && typeof descriptor.value !== "function") {
+        fields[name] = next(descriptor.value);
+      }
+    }
     // A class's getters are read like its fields (a caller reads `mail.body` as it reads
     // `mail.to`), and its own `toString` when it has one: red team, 2026-11-30.
     for (const [key, item] of getters(value)) if (!(key in fields)) fields[key] = next(item);

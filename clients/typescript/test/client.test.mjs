@@ -367,3 +367,21 @@ test("an output's getters and own text are recorded", () => {
   // A plain object keeps its shape.
   assert.deepEqual(aecl.outputValue({ to: iban }), { to: iban });
 });
+
+// Red team round 2: symbol-keyed and non-enumerable members, and an Error's cause.
+test("an output's members that are not enumerable or keyed by a symbol are recorded", () => {
+  const iban = "GB33BUKB20201555555555";
+  const held = { status: 200 };
+  Object.defineProperty(held, "body", { value: `pay ${iban}`, enumerable: false });
+  held[Symbol("note")] = `wire ${iban}`;
+  assert.deepEqual(aecl.outputValue(held), {
+    status: 200,
+    body: `pay ${iban}`,
+    "Symbol(note)": `wire ${iban}`,
+  });
+  const failure = new Error("refused", { cause: `pay ${iban} first` });
+  const recorded = aecl.outputValue(failure);
+  assert.equal(recorded.message, "refused");
+  assert.equal(recorded.cause, `pay ${iban} first`);
+  assert.equal(recorded.__str__, "Error: refused");
+});
