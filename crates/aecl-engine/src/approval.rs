@@ -37,7 +37,7 @@ mod voids;
 
 use voids::VoidedFor;
 
-pub use answer::{Approved, Redecision, approvals_required, approvers_so_far, person};
+pub use answer::{Approved, Redecision, approvals_required, approvers_so_far, person, same_person};
 
 /// What [`Engine::apply_grant`] found for a call.
 #[derive(Debug)]
@@ -379,7 +379,7 @@ impl<S: Store> Engine<S> {
         let approval =
             self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))?;
         // INVARIANT: nobody approves a call made with their own identity, however spelt.
-        if person(&approval.agent) == person(approver) {
+        if same_person(&approval.agent, approver) {
             return Err(EngineError::SelfApproval {
                 id: id.to_owned(),
                 approver: approver.to_owned(),

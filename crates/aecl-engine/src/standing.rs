@@ -192,7 +192,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<StandingTerms, EngineError> {
         let key = self.grant_key()?;
         // INVARIANT: nobody grants their own identity anything, however spelt.
-        if crate::approval::person(&new.agent) == crate::approval::person(approver) {
+        if crate::approval::same_person(&new.agent, approver) {
             return Err(EngineError::SelfApproval {
                 id: "(standing grant)".to_owned(),
                 approver: approver.to_owned(),

@@ -289,10 +289,8 @@ pub(super) fn deno(scanned: &Scanned, out: &mut Vec<Finding>) {
 /// so the build writes a path only known at run time (red team, 2026-11-30).
 pub(super) fn tsc(scanned: &Scanned, out: &mut Vec<Finding>) {
     let build = scanned.has(&["-b", "-build"]);
-    let projects = scanned
-        .values(&["-p", "-project"])
-        .into_iter()
-        .chain(scanned.positionals.iter().filter(|_| build));
+    let projects =
+        scanned.values(&["-p", "-project"]).chain(scanned.positionals.iter().filter(|_| build));
     for project in projects {
         if !project.is_known() || !super::variable_values::inside_project(&project.text) {
             out.push(Finding::Writes(ShellArg {

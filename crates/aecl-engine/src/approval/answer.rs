@@ -119,6 +119,27 @@ pub fn person(name: &str) -> String {
         .replace('i', "l")
 }
 
+/// Whether two names are one person's: the same [`person`], or the same but for a letter
+/// outside ASCII in place of another (a quarter of the letters at most, and one in any
+/// name): no table lists every look-alike (`Ьot`, `boτ`, `ხot`, `aliϲe`, `ledgeɾ` for
+/// `bot`, `alice`, `ledger`: red team round 2), and an ASCII name respelled with one
+/// foreign letter is far likelier a disguise than another person. It errs towards
+/// asking for another approver.
+pub fn same_person(one: &str, other: &str) -> bool {
+    let (one, other) = (person(one), person(other));
+    if one == other {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (one.chars().collect(), other.chars().collect());
+    if a.len() != b.len() || a.len() < 3 {
+        return false;
+    }
+    let differing: Vec<(char, char)> =
+        a.iter().zip(&b).filter(|(x, y)| x != y).map(|(x, y)| (*x, *y)).collect();
+    let allowed = (a.len() / 4).max(1);
+    differing.len() <= allowed && differing.iter().all(|(x, y)| !x.is_ascii() || !y.is_ascii())
+}
+
 /// The letter a Latin small capital stands for.
 fn small_capital(c: char) -> Option<char> {
     const SMALL: [(char, char); 26] = [
@@ -198,7 +219,7 @@ impl<S: Store> Engine<S> {
             let policy = self.policy();
             let mut approvers = approvers_so_far(&approval);
             // INVARIANT: a quorum counts people, each once.
-            if approvers.iter().any(|a| person(a) == person(approver)) {
+            if approvers.iter().any(|a| same_person(a, approver)) {
                 return Err(EngineError::AlreadyApproved {
                     id: id.to_owned(),
                     approver: approver.to_owned(),
@@ -364,7 +385,7 @@ impl<S: Store> Engine<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::person;
+    use super::{person, same_person};
 
     /// A red-team finding: 12 of 19 spellings of one name counted as a second person in a
     /// quorum of two, and an agent could approve its own call as `аgent1` (Cyrillic `а`).
@@ -417,6 +438,24 @@ mod tests {
         }
         for (one, other) in [("alice", "alicia"), ("bob", "rob"), ("agent1", "agent2")] {
             assert_ne!(person(one), person(other), "{one:?} and {other:?}");
+            assert!(!same_person(one, other), "{one:?} and {other:?}");
+        }
+        // One foreign letter no table maps (red team round 2).
+        for (one, other) in [
+            ("bot", "\u{42c}ot"),
+            ("bot", "bo\u{3c4}"),
+            ("bot", "\u{10ee}ot"),
+            ("alice", "ali\u{3f2}e"),
+            ("ledger", "ledge\u{27e}"),
+            ("alice", "a\u{ab6e}ice"),
+        ] {
+            assert!(same_person(one, other), "{one:?} and {other:?}");
+        }
+        // Two people: ASCII letters that differ, or names in two scripts.
+        for (one, other) in
+            [("alice", "alicf"), ("john", "\u{418}\u{432}\u{430}\u{43d}"), ("ann", "anna")]
+        {
+            assert!(!same_person(one, other), "{one:?} and {other:?}");
         }
     }
 }
