@@ -58,30 +58,24 @@ impl FieldPath {
 
     /// Whether `dotted` is this path's text (`to_string()`), compared without building it.
     pub fn is(&self, dotted: &str) -> bool {
-        let mut rest = dotted;
-        for (i, segment) in self.0.iter().enumerate() {
-            if i > 0 {
-                let Some(after) = rest.strip_prefix('.') else { return false };
-                rest = after;
-            }
-            let Some(after) = rest.strip_prefix(segment.as_str()) else { return false };
-            rest = after;
-        }
-        rest.is_empty()
+        self.rest_of(dotted).is_some_and(str::is_empty)
     }
 
     /// Whether `dotted` names a field beneath this path (`to` is above `to.email`).
     pub fn is_above(&self, dotted: &str) -> bool {
+        self.rest_of(dotted).is_some_and(|rest| rest.len() > 1 && rest.starts_with('.'))
+    }
+
+    /// What follows this path's text at the start of `dotted`, when it starts with it.
+    fn rest_of<'d>(&self, dotted: &'d str) -> Option<&'d str> {
         let mut rest = dotted;
         for (i, segment) in self.0.iter().enumerate() {
             if i > 0 {
-                let Some(after) = rest.strip_prefix('.') else { return false };
-                rest = after;
+                rest = rest.strip_prefix('.')?;
             }
-            let Some(after) = rest.strip_prefix(segment.as_str()) else { return false };
-            rest = after;
+            rest = rest.strip_prefix(segment.as_str())?;
         }
-        rest.len() > 1 && rest.starts_with('.')
+        Some(rest)
     }
 }
 

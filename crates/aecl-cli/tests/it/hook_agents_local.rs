@@ -25,8 +25,8 @@ fn event(session: &str, name: &str, extra: Value) -> Value {
     input
 }
 
-/// The session file's `result` ids, in order.
-fn result_ids(state: &Path) -> Vec<String> {
+/// The session file's `result` events, in order.
+fn results(state: &Path) -> Vec<Value> {
     let file = std::fs::read_dir(state)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -37,8 +37,12 @@ fn result_ids(state: &Path) -> Vec<String> {
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
         .filter(|e| e["type"] == "result")
-        .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The session file's `result` ids, in order.
+fn result_ids(state: &Path) -> Vec<String> {
+    results(state).iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
 }
 
 fn note(out: &Outcome) -> String {
@@ -128,18 +132,7 @@ fn an_output_after_require_approval_is_approved_in_client_only_for_claude_code()
 
 /// The session file's `result` outputs, in order.
 fn result_outputs(state: &Path) -> Vec<Value> {
-    let file = std::fs::read_dir(state)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .unwrap();
-    std::fs::read_to_string(file)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|e| e["type"] == "result")
-        .map(|e| e["output"].clone())
-        .collect()
+    results(state).into_iter().map(|e| e["output"].clone()).collect()
 }
 
 #[test]

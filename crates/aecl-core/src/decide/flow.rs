@@ -314,15 +314,7 @@ fn spec_for<'a>(action: &'a ActionSpec, path: &str) -> Option<Cow<'a, ArgSpec>> 
 /// `?to=///evil.test` and `?to=%09//evil.test` read as the `//evil.test` they reach (red
 /// team, 2026-11-30).
 fn as_a_browser_reads(text: &str) -> String {
-    let mut current = text.to_owned();
-    for _ in 0..3 {
-        let decoded = percent_encoding::percent_decode_str(&current).decode_utf8_lossy();
-        if decoded == current {
-            break;
-        }
-        current = decoded.into_owned();
-    }
-    let slashes: String = current
+    let slashes: String = crate::values::percent_decoded(text)
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .map(|c| if c == '\\' { '/' } else { c })

@@ -65,18 +65,7 @@ pub fn mailto_addresses(text: &str) -> Option<Vec<String>> {
     // A fragment names no recipient; an HTML page writes `&` as `&amp;`.
     let rest = rest.split('#').next().unwrap_or_default().replace("&amp;", "&");
     let (path, query) = rest.split_once('?').unwrap_or((&rest, ""));
-    // Decoded until it no longer changes (`%2540` is `%40` is `@`), at most three times.
-    let decode = |part: &str| {
-        let mut text = part.to_owned();
-        for _ in 0..3 {
-            let decoded = percent_encoding::percent_decode_str(&text).decode_utf8_lossy();
-            if decoded == text {
-                break;
-            }
-            text = decoded.into_owned();
-        }
-        text
-    };
+    let decode = super::percent_decoded;
     let mut out = Vec::new();
     let mut add = |list: &str| {
         out.extend(

@@ -460,6 +460,20 @@ fn decode(text: &str, tags: Tags) -> String {
     current
 }
 
+/// `text` percent-decoded as a browser decodes a URL's parts (UTF-8, any byte), again
+/// until it no longer changes (`%2540` is `%40` is `@`), at most three times.
+pub fn percent_decoded(text: &str) -> String {
+    let mut current = text.to_owned();
+    for _ in 0..3 {
+        let decoded = percent_encoding::percent_decode_str(&current).decode_utf8_lossy();
+        if decoded == current {
+            break;
+        }
+        current = decoded.into_owned();
+    }
+    current
+}
+
 /// A `%XX` escape of a printable ASCII character at the start of `text`.
 fn percent(text: &str) -> (Option<String>, usize) {
     let code = text.get(1..3).and_then(|hex| u8::from_str_radix(hex, 16).ok());
