@@ -108,9 +108,7 @@ impl Call {
         text.push(b'}');
         CallDigest(hex(&Sha256::digest(&text)))
     }
-}
 
-impl Call {
     /// What a rejection's cool-down is kept for: the agent, the action and the arguments,
     /// numbers by their value (`5` and `5.0` are one amount), in any run. The run is the
     /// agent's to choose, and keyed by the call's digest a rejected call asked again in a
@@ -153,7 +151,6 @@ fn by_value(value: &Value) -> Value {
     const EXACT: f64 = 9_007_199_254_740_992.0;
     match value {
         Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
-            // The bound makes the cast exact.
             #[expect(clippy::cast_possible_truncation, reason = "a whole number under 2^53")]
             Some(f) if f.fract() == 0.0 && f.abs() < EXACT => Value::from(f as i64),
             _ => value.clone(),

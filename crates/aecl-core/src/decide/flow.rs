@@ -121,24 +121,27 @@ impl Evaluation<'_> {
         let mut unseen: Vec<(String, String)> = Vec::new();
         let watch_unseen =
             agent.data_flow.unseen_control_argument.is_some() && self.run.read_untrusted.is_some();
-        let mut texts: Vec<(String, String)> = Vec::new();
-        // Links given as control arguments: what their path, query or fragment carries.
-        let mut links: Vec<(String, String)> = Vec::new();
+        // Free texts under a `scan` or copy rule, and links given as control arguments
+        // (what their path, query or fragment carries), each with its rules.
+        let mut texts: Vec<(String, String, Cow<'_, ArgSpec>)> = Vec::new();
+        let mut links: Vec<(String, String, Cow<'_, ArgSpec>)> = Vec::new();
         let is_control = |path: &str| {
             action.args.iter().any(|a| a.control && (a.path.is(path) || a.path.is_above(path)))
         };
         let mut visit = |path: &str, text: Cow<'_, str>| {
             let declared = self.call.provenance.get(path).copied();
-            let spec = spec_for(action, path);
-            let spec = spec.as_deref();
-            if spec.is_some_and(|s| {
+            let found = spec_for(action, path);
+            let spec = found.as_deref();
+            if let Some(found) = found.as_ref().filter(|s| {
                 !s.values.scan.is_empty() || s.values.max_copied_from_untrusted.is_some()
             }) {
-                texts.push((path.to_owned(), text.clone().into_owned()));
+                texts.push((path.to_owned(), text.clone().into_owned(), found.clone()));
             }
             let kind = values::kind_of(spec, &text);
-            if kind == Some(ValueKind::Url) && spec.is_some_and(|s| s.control) {
-                links.push((path.to_owned(), text.clone().into_owned()));
+            if let Some(found) = found.as_ref().filter(|s| s.control)
+                && kind == Some(ValueKind::Url)
+            {
+                links.push((path.to_owned(), text.clone().into_owned(), found.clone()));
             }
             // The borrowed look-ups: a source is cloned only for a finding.
             let source = match kind {
@@ -215,9 +218,8 @@ impl Evaluation<'_> {
                 self.reason(Stage::DataFlow, rule, decision, Some(path.clone()), message);
             }
         }
-        for (path, text) in &texts {
-            if let Some(spec) = spec_for(action, path).as_deref()
-                && self.scan_text(agent, spec, path, text)
+        for (path, text, spec) in &texts {
+            if self.scan_text(agent, spec, path, text)
                 && !untrusted.iter().any(|(p, _, _)| p == path)
             {
                 untrusted.push((path.clone(), text.clone(), None));
@@ -227,20 +229,19 @@ impl Evaluation<'_> {
         // (`https://trusted.test/redirect?to=https://evil.test/c`, percent-encoded too): an
         // open redirect on a trusted host reaches them. Each is checked as `scan` checks
         // the values inside free text.
-        for (path, text) in &links {
-            let Some(spec) = spec_for(action, path) else { continue };
-            if untrusted.iter().any(|(p, _, _)| p == path) {
+        for (path, text, spec) in links {
+            if untrusted.iter().any(|(p, _, _)| *p == path) {
                 continue;
             }
             let mut inner = spec.into_owned();
             inner.values.scan = vec![ValueKind::Url, ValueKind::Email];
             inner.values.max_copied_from_untrusted = None;
-            let carried = beyond_authority(text);
+            let carried = beyond_authority(&text);
             let browser = as_a_browser_reads(&carried);
-            if self.scan_text(agent, &inner, path, &carried)
-                || (browser != carried && self.scan_text(agent, &inner, path, &browser))
+            if self.scan_text(agent, &inner, &path, &carried)
+                || (browser != carried && self.scan_text(agent, &inner, &path, &browser))
             {
-                untrusted.push((path.clone(), text.clone(), None));
+                untrusted.push((path, text, None));
             }
         }
         if (action.outward || network.is_some())
