@@ -508,10 +508,14 @@ fn identity(config: &SandboxConfig) -> Result<u32, SandboxError> {
     Ok(UID_BASE + u32::from_le_bytes(bytes) % UID_SPAN)
 }
 
-/// Removes at once the host cgroups of the container `id` of a launcher that is gone
-/// (`launch::sweep_orphans`); those still busy are left.
+/// Removes the host cgroups of the container `id` of a launcher that is gone
+/// (`launch::sweep_orphans`). The launcher may have been killed a moment ago: its
+/// sandbox's processes, killed with runsc, may still be exiting (a large address space
+/// takes a while to free, and a process leaves its cgroups only at the end of its exit),
+/// so busy cgroups are waited for as long as a dropped run waits for its own
+/// ([`host_cgroups::PATIENCE`]); those still busy then are left, and said.
 pub(crate) fn remove_host_cgroups(id: &str) {
-    host_cgroups::remove(id, Duration::ZERO);
+    host_cgroups::warn_if_left(id, &host_cgroups::remove(id, host_cgroups::PATIENCE));
 }
 
 /// The container's id: the sandbox directory's unique name.

@@ -41,7 +41,8 @@ impl HostCgroups {
     /// answer (a short-lived caller such as `aecl sandbox run` exits right after it).
     pub(crate) async fn remove_now(&mut self) {
         let Some(id) = self.id.take() else { return };
-        let _ = tokio::task::spawn_blocking(move || remove(&id, PATIENCE)).await;
+        let _ = tokio::task::spawn_blocking(move || warn_if_left(&id, &remove(&id, PATIENCE)))
+            .await;
     }
 }
 
@@ -51,7 +52,7 @@ impl Drop for HostCgroups {
         // Off the caller's thread: the sandbox's processes may take a moment to die.
         let spawned = std::thread::Builder::new()
             .name("aecl-gvisor-cgroups".to_owned())
-            .spawn(move || remove(&id, PATIENCE));
+            .spawn(move || warn_if_left(&id, &remove(&id, PATIENCE)));
         if let Err(error) = spawned {
             tracing::warn!(%error, "no thread to remove a dropped gVisor run's cgroups");
         }
@@ -59,11 +60,11 @@ impl Drop for HostCgroups {
 }
 
 /// Removes the cgroups named `id` in every hierarchy (v1: one per controller; v2: one),
-/// retrying those still busy for up to `patience`. `id` is a container id of this tier
-/// (`aecl-` and hex digits): nothing else is touched.
-pub(crate) fn remove(id: &str, patience: Duration) {
+/// retrying those still busy for up to `patience`, and returns those left. `id` is a
+/// container id of this tier (`aecl-` and hex digits): nothing else is touched.
+pub(crate) fn remove(id: &str, patience: Duration) -> Vec<PathBuf> {
     if !is_container_id(id) {
-        return;
+        return Vec::new();
     }
     let root = Path::new(ROOT);
     let hierarchies = fs::read_dir(root).into_iter().flatten().flatten().map(|e| e.path());
@@ -75,9 +76,17 @@ pub(crate) fn remove(id: &str, patience: Duration) {
         // directory twice: gone after the first removal, it is dropped by `is_dir`.
         dirs.retain(|dir| dir.is_dir() && fs::remove_dir(dir).is_err());
         if dirs.is_empty() || std::time::Instant::now() >= deadline {
-            return;
+            return dirs;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Says which of the container's host cgroups could not be removed (a process in them
+/// outlived runsc): nothing else will remove them.
+pub(crate) fn warn_if_left(id: &str, left: &[PathBuf]) {
+    if !left.is_empty() {
+        tracing::warn!(container = id, left = ?left, "gVisor host cgroups still busy, left");
     }
 }
 
