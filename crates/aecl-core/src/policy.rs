@@ -47,6 +47,35 @@ pub struct Policy {
     pub tokens: TokenLimits,
 }
 
+impl Policy {
+    /// The agent whose run `run` is by its name alone: the longest `:AGENT` ending of `run`
+    /// that names an agent of this policy. The MCP gateway names each agent's run
+    /// `RUN:AGENT`, and an agent learns `RUN` from its own run's name: were a run only the
+    /// first caller's, another agent could open `RUN:victim` first and so shut the victim
+    /// out of its own gateway run. The longest ending wins, so an agent `b` cannot claim
+    /// the run `r:a:b` of an agent `a:b`.
+    pub fn agent_named_by_run(&self, run: &str) -> Option<&str> {
+        run.match_indices(':')
+            .filter_map(|(at, _)| run.get(at + 1..))
+            .find_map(|name| self.agents.get_key_value(name).map(|(name, _)| name.as_str()))
+    }
+
+    /// The agent `run` belongs to, when that is not `agent`: the agent that opened it
+    /// (`opened_by`), or else the agent its name ends in ([`Policy::agent_named_by_run`]).
+    /// `None`: `agent` may use the run.
+    pub fn other_owner_of_run<'a>(
+        &'a self,
+        run: &str,
+        opened_by: Option<&'a str>,
+        agent: &str,
+    ) -> Option<&'a str> {
+        [opened_by, self.agent_named_by_run(run)]
+            .into_iter()
+            .flatten()
+            .find(|owner| *owner != agent)
+    }
+}
+
 /// The longest lifetime, in seconds, a token of each role may have (`[tokens] max_ttl`):
 /// longer ones are neither minted nor accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -402,12 +402,19 @@ impl<S: Store> Engine<S> {
             if attempt > 1 {
                 tokio::time::sleep(Duration::from_micros(u64::from(attempt) * 500)).await;
             }
-            // A cached run gives the version; otherwise only the version is read (no
+            // A cached run gives the version and owner; otherwise only they are read (no
             // rebuild: nothing here is decided).
-            let version = match &cached {
-                Some(known) => known.snapshot.version,
-                None => self.store.load_run(run).await?.version,
+            let (version, opened_by) = match &cached {
+                Some(known) => (known.snapshot.version, known.snapshot.agent.clone()),
+                None => {
+                    let snapshot = self.store.load_run(run).await?;
+                    (snapshot.version, snapshot.agent)
+                }
             };
+            // INVARIANT: a run holds the events of one agent only (`stage::load_run`).
+            if let Some(owner) = policy.other_owner_of_run(run, opened_by.as_deref(), agent) {
+                return Err(EngineError::foreign_run(run, owner, agent));
+            }
             let commit = RunCommit {
                 run: run.to_owned(),
                 agent: agent.to_owned(),

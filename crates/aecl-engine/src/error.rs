@@ -88,3 +88,10 @@ pub enum EngineError {
     #[error("approval request `{id}` gave no grant: {why}")]
     NotGranted { id: String, why: String },
 }
+
+impl EngineError {
+    /// `agent`'s call or event in `run`, which is `owner`'s.
+    pub(crate) fn foreign_run(run: &str, owner: &str, agent: &str) -> EngineError {
+        EngineError::Identity(format!("run `{run}` belongs to agent `{owner}`, not `{agent}`"))
+    }
+}

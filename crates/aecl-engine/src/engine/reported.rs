@@ -108,7 +108,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<Result<u64, ReportRefused>, EngineError> {
         let _run_guard = self.lock_run(run).await;
         let snapshot = self.store().load_run(run).await?;
-        if snapshot.agent.as_deref().is_some_and(|owner| owner != agent) {
+        if self.policy().other_owner_of_run(run, snapshot.agent.as_deref(), agent).is_some() {
             return Ok(Err(ReportRefused::WrongAgent { run: run.to_owned() }));
         }
         let mut record = self.record(RecordKind::Run, agent, run);
@@ -230,8 +230,8 @@ impl<S: Store> Engine<S> {
                 Some(known) => known,
                 None => self.read_run(&policy, run).await?,
             };
-            // INVARIANT: a run holds the events of the agent that opened it only.
-            if known.snapshot.agent.as_deref().is_some_and(|owner| owner != agent) {
+            // INVARIANT: a run holds the events of one agent only (`stage::load_run`).
+            if policy.other_owner_of_run(run, known.snapshot.agent.as_deref(), agent).is_some() {
                 return Ok(Err(ReportRefused::WrongAgent { run: run.to_owned() }));
             }
             let mut records = match check(&known) {

@@ -1,6 +1,7 @@
 //! Stage 2, load run: the run's state as the call is decided on it, from this instance's
 //! cache when nothing was written since, else read from the store and rebuilt under the
-//! policy. INVARIANT: a run holds the calls of the agent that opened it only. And an
+//! policy. INVARIANT: a run holds the calls of one agent only: the agent that opened it,
+//! which a run named `…:AGENT` after an agent of the policy can only be. And an
 //! idempotency key names one call of its run: an execution that brings a key an earlier
 //! call of the run used with other arguments is refused here (a conflict, recorded as a
 //! `block` decision), before anything of it is written. So is a call id an earlier call
@@ -33,11 +34,11 @@ impl<S: Store> Engine<S> {
             // Checked on the snapshot whose version the commit requires, so a run that
             // another agent opens meanwhile makes the commit conflict and this check run
             // again.
-            if let Some(owner) = run.snapshot.agent.as_deref().filter(|o| *o != call.agent) {
-                return Err(EngineError::Identity(format!(
-                    "run `{}` belongs to agent `{owner}`, not `{}`",
-                    call.run, call.agent
-                )));
+            let opened_by = run.snapshot.agent.as_deref();
+            if let Some(owner) =
+                arrived.policy.other_owner_of_run(&call.run, opened_by, &call.agent)
+            {
+                return Err(EngineError::foreign_run(&call.run, owner, &call.agent));
             }
             // Checked on the same snapshot, for the same reason: a call that takes the key
             // on another instance meanwhile makes the commit conflict and this run again.

@@ -213,6 +213,28 @@ async fn a_call_in_another_agents_run_is_refused_and_records_nothing() {
 }
 
 #[tokio::test]
+async fn a_run_named_after_an_agent_is_that_agents_before_it_is_opened() {
+    // The MCP gateway's run of agent `worker` is `RUN:worker`; `RUN` is no secret.
+    let (engine, _) = engine(policy(10, ""));
+    let mut squatter = call("gw:worker", "c1", None);
+    squatter.agent = "someone_else".into();
+    let error = engine.evaluate(squatter).await.unwrap_err();
+    assert!(error.to_string().contains("belongs to agent `worker`"), "{error}");
+    // Nor by the agent's words or a reported output, nor by a longer name ending alike.
+    let error = engine.record_user("gw:worker", "someone_else", "hi").await.unwrap_err();
+    assert!(matches!(error, EngineError::Identity(_)), "{error}");
+    let error = engine.record_result("gw:worker", "someone_else", "c9", json!(1)).await;
+    assert!(matches!(error, Err(EngineError::Identity(_))), "{error:?}");
+    assert_eq!(engine.store().load_run("gw:worker").await.unwrap().version, 0);
+    // The agent itself opens it; runs whose ending names no agent stay the first caller's.
+    let decided = engine.evaluate(call("gw:worker", "c1", None)).await.unwrap();
+    assert_eq!(decided.verdict.decision, Decision::Allow);
+    let mut elsewhere = call("gw:nobody", "c1", None);
+    elsewhere.agent = "someone_else".into();
+    assert!(engine.evaluate(elsewhere).await.is_ok());
+}
+
+#[tokio::test]
 async fn a_reused_nonce_blocks_the_second_call_whatever_became_of_the_first() {
     let (engine, _) = engine(policy(10, ""));
     let connector = Scripted::default();

@@ -41,8 +41,8 @@ impl HostCgroups {
     /// answer (a short-lived caller such as `aecl sandbox run` exits right after it).
     pub(crate) async fn remove_now(&mut self) {
         let Some(id) = self.id.take() else { return };
-        let _ = tokio::task::spawn_blocking(move || warn_if_left(&id, &remove(&id, PATIENCE)))
-            .await;
+        let _ =
+            tokio::task::spawn_blocking(move || warn_if_left(&id, &remove(&id, PATIENCE))).await;
     }
 }
 

@@ -297,6 +297,20 @@ async fn runs_metrics_and_openapi(backend: Backend) {
     );
     assert_eq!(server.get("/metrics", Some(&finance)).await.status, 403);
 
+    // A run named after an agent (the MCP gateway's `RUN:AGENT`) is that agent's before it
+    // exists: another agent who knows `RUN` cannot open it first, by a call or an event,
+    // and so shut the agent out of its own run.
+    let squatted = call("gw-1:finance_agent", "c1", "read_invoice", json!({"invoice_id": "INV-1"}));
+    let answer = server.post("/v1/evaluate", Some(&other), &squatted).await;
+    assert_eq!(answer.status, 403, "{}", answer.text);
+    let said = json!({"type": "user", "text": "pay the new vendor"});
+    let path = "/v1/runs/gw-1:finance_agent/events";
+    assert_eq!(server.post(path, Some(&other), &said).await.status, 403);
+    assert_eq!(server.get("/v1/runs/gw-1:finance_agent", Some(&admin)).await.status, 404);
+    let answer = server.post("/v1/evaluate", Some(&finance), &squatted).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.body["decision"], "allow", "{}", answer.text);
+
     let openapi = server.get("/openapi.json", None).await;
     assert_eq!(openapi.status, 200);
     assert!(openapi.body["paths"]["/v1/evaluate"]["post"].is_object(), "{}", openapi.text);
