@@ -77,6 +77,51 @@ fn bad_flags_exit_2_naming_the_value() {
     assert!(done.stderr.contains("/no/such/dir"), "{}", done.stderr);
 }
 
+/// A link one run plants in its writable bind never moves a later run's bind (the red
+/// team's round 19: `ws/docs` linked to `/etc`, `ws/out` to `/var/tmp`, then bound by a
+/// run that names only them).
+#[test]
+fn a_link_an_earlier_run_planted_never_moves_a_later_runs_bind() {
+    use std::os::unix::fs::PermissionsExt;
+    helper_is_built();
+    let tmp = crate::temp_dir();
+    let ws = tmp.path().join("ws");
+    for dir in [&ws, &ws.join("docs"), &ws.join("out")] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let host_dir = tmp.path().join("host");
+    std::fs::create_dir(&host_dir).unwrap();
+    std::fs::write(host_dir.join("secret"), "host only").unwrap();
+    let plant = format!(
+        "cd {} && rmdir docs out && ln -s {} docs && ln -s {} out",
+        ws.display(),
+        host_dir.display(),
+        host_dir.display()
+    );
+    let ws_arg = ws.to_str().unwrap();
+    let done = run(["sandbox", "run", "--bind", ws_arg, "--", "sh", "-c", &plant]);
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(ws.join("docs").is_symlink());
+    for tier in ["process", "gvisor"] {
+        for (flag, link) in [("--ro-bind", "docs"), ("--bind", "out")] {
+            let bind = ws.join(link);
+            let bind = bind.to_str().unwrap();
+            let script = format!("cat {bind}/secret /etc/secret; touch {bind}/written");
+            let done =
+                run(["sandbox", "run", "--tier", tier, flag, bind, "--", "sh", "-c", &script]);
+            assert_eq!(done.code, Some(2), "{tier} {flag} {link}: {}", done.stderr);
+            assert!(done.stderr.contains("symbolic link"), "{}", done.stderr);
+            assert!(!done.stdout.contains("host only"), "{}", done.stdout);
+        }
+    }
+    assert!(!host_dir.join("written").exists());
+    // Named by its real path, the directory is bound as asked.
+    let real = host_dir.to_str().unwrap();
+    let done = run(["sandbox", "run", "--ro-bind", real, "--", "cat", &format!("{real}/secret")]);
+    assert_eq!((done.code, done.stdout.as_str()), (Some(0), "host only"), "{}", done.stderr);
+}
+
 #[test]
 fn tiers_says_which_tiers_work_here_and_why_not() {
     helper_is_built();
