@@ -14,7 +14,10 @@
 //! - strings are never parsed again: JSON inside an untrusted `subject` is the subject's
 //!   text;
 //! - an output that does not parse has the output's trust, or is untrusted when the rules
-//!   name any untrusted field.
+//!   name any untrusted field; so has the text beside an MCP result's `structuredContent`
+//!   (the record shown again, under keys the rules may not name), parsed or not;
+//! - an untrusted rule's key matches by its letters and digits in any case (`Notes`,
+//!   `Customer Notes` for `customer_notes`); a trusted rule's only as written.
 
 pub mod field;
 pub mod parse;
@@ -50,7 +53,8 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
                     continue;
                 }
                 let mut path = Vec::new();
-                walk(spec, &doc.node, &mut path, &doc.prefix, false, doc.ordered, &mut out);
+                let demoted = doc.rendering && fallback_trust(spec) == Trust::Untrusted;
+                walk(spec, &doc.node, &mut path, &doc.prefix, demoted, doc.ordered, &mut out);
             }
             let rest = match output {
                 Value::String(text) => residue(spec, text, &out),

@@ -73,17 +73,19 @@ impl OutputField {
     }
 
     /// Whether the rule names this leaf (or a field above it), anchored at the root: how a
-    /// trusted field matches.
+    /// trusted field matches, by its key exactly.
     pub fn matches_anchored(&self, path: &[Step<'_>]) -> bool {
-        matches_prefix(&self.steps, path)
+        matches_prefix(&self.steps, path, KeyMatch::Exact)
     }
 
     /// Whether the rule names this leaf (or a field above it) at any depth: how an
-    /// untrusted field matches.
+    /// untrusted field matches. Keys match by their letters and digits in any case: the
+    /// same record is often shown again as text (`Notes:` or `Customer Notes:` for
+    /// `customer_notes`), and demoting more is never the attacker's gain.
     pub fn matches_anywhere(&self, path: &[Step<'_>]) -> bool {
         let mut rest = path;
         while let Some((_, tail)) = rest.split_first() {
-            if matches_prefix(&self.steps, rest) {
+            if matches_prefix(&self.steps, rest, KeyMatch::Loose) {
                 return true;
             }
             rest = tail;
@@ -92,15 +94,39 @@ impl OutputField {
     }
 }
 
+/// How a rule's key is compared with a leaf's.
+#[derive(Clone, Copy)]
+enum KeyMatch {
+    Exact,
+    /// By letters and digits, case folded (`customer_notes` is `Customer Notes`).
+    Loose,
+}
+
+impl KeyMatch {
+    fn same(self, rule: &str, key: &str) -> bool {
+        match self {
+            KeyMatch::Exact => rule == key,
+            KeyMatch::Loose => rule == key || letters(rule).eq(letters(key)),
+        }
+    }
+}
+
+/// A key's letters and digits, lower case.
+fn letters(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase)
+}
+
 /// Whether `rule` matches a prefix of `path`; an index the rule does not write is skipped.
-fn matches_prefix(rule: &[Pattern], path: &[Step<'_>]) -> bool {
+fn matches_prefix(rule: &[Pattern], path: &[Step<'_>], keys: KeyMatch) -> bool {
     let Some((head, rule_rest)) = rule.split_first() else { return true };
     let Some((step, path_rest)) = path.split_first() else { return false };
     match (head, step) {
-        (Pattern::Element, Step::Index(_)) => matches_prefix(rule_rest, path_rest),
-        (_, Step::Index(_)) => matches_prefix(rule, path_rest),
-        (Pattern::Key(k), Step::Key(s)) if k == s => matches_prefix(rule_rest, path_rest),
-        (Pattern::AnyKey, Step::Key(_)) => matches_prefix(rule_rest, path_rest),
+        (Pattern::Element, Step::Index(_)) => matches_prefix(rule_rest, path_rest, keys),
+        (_, Step::Index(_)) => matches_prefix(rule, path_rest, keys),
+        (Pattern::Key(k), Step::Key(s)) if keys.same(k, s) => {
+            matches_prefix(rule_rest, path_rest, keys)
+        }
+        (Pattern::AnyKey, Step::Key(_)) => matches_prefix(rule_rest, path_rest, keys),
         _ => false,
     }
 }

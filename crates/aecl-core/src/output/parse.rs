@@ -72,11 +72,17 @@ pub struct Document {
     /// Text that did not parse, beside a structured part of the same output: the whole of
     /// it has the output's trust (`output::fallback_trust`).
     pub unparsed: bool,
+    /// A text item beside an MCP result's `structuredContent`: the record shown again,
+    /// under keys the catalog's field rules may not name (`Notes:` for `notes`, a CSV
+    /// header, other words), so it has the output's trust as a whole
+    /// (`output::fallback_trust`), never a trusted field's: the record itself is read
+    /// field by field.
+    pub rendering: bool,
 }
 
 impl Document {
     fn new(prefix: String, node: Node) -> Document {
-        Document { prefix, node, ordered: false, unparsed: false }
+        Document { prefix, node, ordered: false, unparsed: false, rendering: false }
     }
 }
 
@@ -127,9 +133,11 @@ fn mcp_documents(
             .flatten();
         if let Some(text) = text {
             match parse_text(text, format) {
-                Some((node, ordered)) => {
-                    docs.push(Document { ordered, ..Document::new(label(i), node) })
-                }
+                Some((node, ordered)) => docs.push(Document {
+                    ordered,
+                    rendering: structured.is_some(),
+                    ..Document::new(label(i), node)
+                }),
                 None if structured.is_some() => docs.push(Document {
                     unparsed: true,
                     ..Document::new(label(i), Node::Text(text.to_owned()))
