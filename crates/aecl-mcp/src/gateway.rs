@@ -255,13 +255,17 @@ impl<S: Store + 'static> Gateway<S> {
         let servers = self.connections.servers();
         let namespaced = servers.namespaced();
         let server = servers.specs().get(index).map_or("", |spec| spec.name.as_str());
+        let mut listed: HashMap<&str, usize> = HashMap::new();
+        for tool in &tools {
+            *listed.entry(&tool.name).or_default() += 1;
+        }
         let mut kept: Vec<(String, Tool)> = Vec::with_capacity(tools.len());
         for tool in &tools {
             if let Some(why) = refused_tool_name(&tool.name, namespaced) {
                 tracing::warn!(server, tool = ?tool.name, why, "an MCP server's tool left out");
                 continue;
             }
-            if tools.iter().filter(|other| other.name == tool.name).count() > 1 {
+            if listed.get(tool.name.as_ref()).is_some_and(|times| *times > 1) {
                 tracing::warn!(server, tool = %tool.name, "an MCP server lists a tool twice: left out");
                 continue;
             }

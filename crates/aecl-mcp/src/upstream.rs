@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
-    ElicitationCapability, FormElicitationCapability, Implementation, ProtocolVersion,
-    ServerPeerInfo, Tool,
+    ElicitationCapability, FormElicitationCapability, Implementation, PaginatedRequestParams,
+    ProtocolVersion, ServerPeerInfo, Tool,
 };
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -62,6 +62,17 @@ pub struct Upstream {
 /// How long closing a server may take: rmcp waits 3 s for a child to exit once its input
 /// is closed, 3 s more after SIGTERM, then kills it.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// The most one `tools/list` of a server may gather, over all its pages: far above any
+/// real server's catalog (the largest list some hundreds of tools), far below what would
+/// strain the gateway.
+struct Listing {
+    pages: usize,
+    tools: usize,
+    bytes: usize,
+}
+
+const LISTING: Listing = Listing { pages: 100, tools: 10_000, bytes: 16 << 20 };
 
 impl Upstream {
     /// Starts (or connects to) the server `launch` describes and completes the handshake,
@@ -253,12 +264,38 @@ impl Upstream {
         &self.relays
     }
 
-    /// Every tool the server lists (all pages).
+    /// Every tool the server lists (all pages), within [`LISTING`]'s bounds: each page is
+    /// under the answer cap, but a server that hands out a next cursor forever (or the
+    /// same one again) would otherwise have the gateway gather pages until its memory ran
+    /// out, for every agent it serves.
     pub async fn tools(&self) -> Result<Vec<Tool>, McpError> {
-        self.peer
-            .list_all_tools()
-            .await
-            .map_err(|e| McpError::Upstream { method: "tools/list", detail: e.to_string() })
+        let failed = |detail: String| McpError::Upstream { method: "tools/list", detail };
+        let mut tools = Vec::new();
+        let mut bytes = 0usize;
+        let mut cursors = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..LISTING.pages {
+            let params =
+                cursor.take().map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+            let page = self.peer.list_tools(params).await.map_err(|e| failed(e.to_string()))?;
+            bytes += serde_json::to_vec(&page.tools).map_or(usize::MAX, |page| page.len());
+            tools.extend(page.tools);
+            if tools.len() > LISTING.tools || bytes > LISTING.bytes {
+                return Err(failed(format!(
+                    "the server lists more than {} tools or {} MiB of them",
+                    LISTING.tools,
+                    LISTING.bytes >> 20
+                )));
+            }
+            match page.next_cursor {
+                None => return Ok(tools),
+                Some(next) if !cursors.insert(next.clone()) => {
+                    return Err(failed(format!("the server gave the cursor `{next}` twice")));
+                }
+                Some(next) => cursor = Some(next),
+            }
+        }
+        Err(failed(format!("the server lists its tools on more than {} pages", LISTING.pages)))
     }
 
     /// One `tools/call`, without driving `input_required` rounds. A JSON-RPC error answer

@@ -207,6 +207,27 @@ fn a_server_request_or_notification_too_large_is_not_relayed() {
     }
 }
 
+/// A server that pages its tools forever (new tools on every page, or two cursors in
+/// turn) fails the listing within bounds: the client is answered, the gateway goes on.
+/// (Before: the gateway gathered pages until its memory ran out, never answering.)
+#[test]
+fn a_server_that_lists_its_tools_forever_fails_the_listing() {
+    let wire = Wire::new();
+    for paging in ["endless", "cycling"] {
+        let mut command = wire.command(&format!("run-paging-{paging}"), &[]);
+        command.arg(paging);
+        let mut client = super::Client::start(command);
+        let id = client.send("tools/list", json!({}));
+        let answer = client.next_answer(Duration::from_secs(120)).expect("no answer");
+        assert_eq!(answer["id"], id, "{answer}");
+        let listed = answer["result"]["tools"].as_array().map_or(0, Vec::len);
+        assert!(answer.get("error").is_some() || listed == 0, "{paging}: {listed} tools");
+        let id = client.send("ping", json!({}));
+        let answer = client.next_answer(Duration::from_secs(30)).expect("no answer");
+        assert_eq!((answer["id"].clone(), answer["result"].clone()), (json!(id), json!({})));
+    }
+}
+
 /// Over `--listen`, in one session, a `tools/call` under the id of a call still in
 /// progress is refused (a JSON-RPC error naming it, recorded) and never reaches the
 /// server; a cancellation naming the id cancels the call in progress, which the server is
