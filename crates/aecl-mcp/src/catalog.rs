@@ -3,9 +3,11 @@
 //!
 //! What the annotations claim is only a hint, so the starter takes their worst case where
 //! one is missing (MCP's own defaults: `readOnlyHint` false, `destructiveHint` true,
-//! `openWorldHint` true) and never anything looser: a tool is `read` only when it says it is
-//! read-only, and every other tool is an irreversible `write` (outward when it reaches an
-//! open world). Schemas are copied as the server gave them.
+//! `openWorldHint` true) or where two contradict each other, and never anything looser: a
+//! tool is `read` only when it says it is read-only and does not also say it is
+//! destructive, and every other tool is an irreversible `write`; either is `outward` when it
+//! reaches an open world (a search or a fetch carries its arguments out as a post does).
+//! Schemas are copied as the server gave them.
 //!
 //! INVARIANT: every output starts `untrusted` with data class `internal`, whatever the
 //! server claims. A server saying `openWorldHint: false` still returns what others wrote
@@ -20,7 +22,8 @@ pub fn starter_catalog(tools: &[Tool], prefix: &str, source: &str) -> Result<Str
     let mut body = String::new();
     for tool in tools {
         let annotations = tool.annotations.clone().unwrap_or_default();
-        let read_only = annotations.read_only_hint == Some(true);
+        let read_only =
+            annotations.read_only_hint == Some(true) && annotations.destructive_hint != Some(true);
         let open_world = annotations.open_world_hint != Some(false);
         let mut action = toml::Table::new();
         if let Some(description) = &tool.description {
@@ -31,9 +34,9 @@ pub fn starter_catalog(tools: &[Tool], prefix: &str, source: &str) -> Result<Str
         } else {
             action.insert("effect".into(), "write".into());
             action.insert("reversibility".into(), "irreversible".into());
-            if open_world {
-                action.insert("outward".into(), true.into());
-            }
+        }
+        if open_world {
+            action.insert("outward".into(), true.into());
         }
         let schema = Value::Object((*tool.input_schema).clone());
         match to_toml(&schema) {
@@ -74,8 +77,9 @@ pub fn starter_catalog(tools: &[Tool], prefix: &str, source: &str) -> Result<Str
     Ok(format!(
         "# A starter catalog written by `aecl mcp catalog` from the tools of `{source}`.\n\
          # Review every action before allowing it in a manifest: annotations are hints from\n\
-         # the server, taken at their worst case where they are missing (read-only only when\n\
-         # `readOnlyHint` is true). Every output starts untrusted, whatever the server claims.\n\n{body}"
+         # the server, taken at their worst case where they are missing or contradict each\n\
+         # other (read-only only when `readOnlyHint` is true and `destructiveHint` is not).\n\
+         # Every output starts untrusted, whatever the server claims.\n\n{body}"
     ))
 }
 
@@ -155,6 +159,40 @@ mod tests {
                 .any(|l| l.contains(&format!("`p__t{i}`")));
             let closed = claim["openWorldHint"] == json!(false);
             assert_eq!(commented, closed, "{claim}: {text}");
+        }
+    }
+
+    /// Claims read at their worst: read-only beside destructive is a write; an open world
+    /// makes a read outward as a write (the red team's `post_to_url`, round 19).
+    #[test]
+    fn contradicting_claims_are_read_at_their_worst() {
+        let cases = [
+            (
+                json!({"readOnlyHint": true, "destructiveHint": true, "openWorldHint": true}),
+                "write",
+                true,
+            ),
+            (
+                json!({"readOnlyHint": true, "destructiveHint": true, "openWorldHint": false}),
+                "write",
+                false,
+            ),
+            (json!({"readOnlyHint": true}), "read", true),
+            (json!({"readOnlyHint": true, "openWorldHint": false}), "read", false),
+            (
+                json!({"readOnlyHint": true, "destructiveHint": false, "openWorldHint": false}),
+                "read",
+                false,
+            ),
+            (json!({"openWorldHint": false}), "write", false),
+        ];
+        for (claim, effect, outward) in cases {
+            let text = starter_catalog(&[tool("t", claim.clone())], "", "test").expect("a catalog");
+            let parsed: toml::Table = text.parse().expect("the catalog is TOML");
+            let action = &parsed["actions"]["t"];
+            assert_eq!(action["effect"].as_str(), Some(effect), "{claim}: {text}");
+            let marked = action.get("outward").and_then(toml::Value::as_bool) == Some(true);
+            assert_eq!(marked, outward, "{claim}: {text}");
         }
     }
 }
