@@ -313,9 +313,12 @@ impl<S: Store + 'static> Front<S> {
         let reuse = (session.is_none() && parts.method == Method::POST && !opens)
             .then(|| self.sessions.sessionless(&agent, || self.gateway.connect_for(&agent)));
         let request = Request::from_parts(parts, Full::new(body));
+        // A new session may start processes: an agent has a bounded number open, counted
+        // with those being opened by `initialize`s in flight.
+        let mut opening = None;
         if opens {
-            // A new session may start processes: an agent has a bounded number open.
-            if self.sessions.count(&agent) >= self.limits.per_agent {
+            opening = self.sessions.reserve(&agent, self.limits.per_agent);
+            if opening.is_none() {
                 tracing::warn!(agent, "MCP session refused: too many open");
                 let mut response = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -354,6 +357,8 @@ impl<S: Store + 'static> Front<S> {
                     self.auth.open(id, &agent);
                     self.sessions.opened(id, &agent, connections);
                 }
+                // Kept (or failed): no longer counted as being opened.
+                drop(opening);
             }
             _ => {}
         }

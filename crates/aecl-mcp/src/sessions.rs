@@ -52,6 +52,30 @@ pub(crate) struct Sessions {
     /// Numbers the requests taken in, so that the end of a request cancelled and taken
     /// anew under its id does not end the new one.
     taken: AtomicU64,
+    /// Per agent, the sessions being opened (an `initialize` let in, its session not yet
+    /// kept): counted with the open ones, so that concurrent `initialize`s cannot together
+    /// open more than an agent's limit ([`Sessions::reserve`]). Locked before `open`.
+    opening: Mutex<HashMap<String, usize>>,
+}
+
+/// A session being opened, counted against its agent's limit until dropped (once the
+/// session is kept, or its `initialize` failed).
+#[derive(Debug)]
+pub(crate) struct Opening {
+    sessions: Arc<Sessions>,
+    agent: String,
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        let mut opening = self.sessions.opening.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = opening.get_mut(&self.agent) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                opening.remove(&self.agent);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -103,9 +127,17 @@ impl Sessions {
         entry.connections.clone()
     }
 
-    /// How many sessions `agent` has open.
-    pub fn count(&self, agent: &str) -> usize {
-        self.lock().values().filter(|open| open.agent == agent).count()
+    /// Room for one more session of `agent`, under `limit` counting those open and those
+    /// being opened; `None` when there is none.
+    pub fn reserve(self: &Arc<Self>, agent: &str, limit: usize) -> Option<Opening> {
+        let mut opening = self.opening.lock().unwrap_or_else(PoisonError::into_inner);
+        let open = self.lock().values().filter(|open| open.agent == agent).count();
+        let pending = opening.entry(agent.to_owned()).or_default();
+        if open + *pending >= limit {
+            return None;
+        }
+        *pending += 1;
+        Some(Opening { sessions: self.clone(), agent: agent.to_owned() })
     }
 
     /// A request in session `id` came now.

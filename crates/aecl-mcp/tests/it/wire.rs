@@ -138,8 +138,14 @@ impl Wire {
     /// The gateway over `--listen` (a free loopback port) in run `run_id`, its URL, and a
     /// token of `red_agent`'s.
     fn listening(&self, run_id: &str) -> (Listening, String, String) {
+        self.listening_with(run_id, &[])
+    }
+
+    /// [`Wire::listening`] with `extra` options.
+    fn listening_with(&self, run_id: &str, extra: &[&str]) -> (Listening, String, String) {
         let token_key = self.path("tokens/audit.pub");
-        let listen = ["--listen", "127.0.0.1:0", "--token-key", token_key.as_str()];
+        let mut listen = vec!["--listen", "127.0.0.1:0", "--token-key", token_key.as_str()];
+        listen.extend(extra);
         let mut command = self.command(run_id, &listen);
         let mut child = command
             .stdin(Stdio::null())

@@ -228,6 +228,37 @@ fn a_server_that_lists_its_tools_forever_fails_the_listing() {
     }
 }
 
+/// `--max-sessions-per-agent` holds for `initialize`s that arrive together: each is
+/// counted from when it is let in, not from when its session is kept. (Before: 16 at once
+/// opened up to 6 sessions under a limit of 2; red team round 19, F2.)
+#[test]
+fn initializes_that_arrive_together_open_no_more_sessions_than_the_limit() {
+    let wire = Wire::new();
+    let (gateway, url, token) =
+        wire.listening_with("run-session-limit", &["--max-sessions-per-agent", "2"]);
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "red-team", "version": "0"}}})
+    .to_string();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let asked: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, token, body, start) =
+                (url.clone(), token.clone(), initialize.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                exchange(&url, &token, None, body.as_bytes(), Duration::from_secs(30))
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, String, String)> =
+        asked.into_iter().map(|t| t.join().unwrap()).collect();
+    let opened = answers.iter().filter(|(_, head, _)| head.contains("mcp-session-id:")).count();
+    let refused = answers.iter().filter(|(status, ..)| *status == 503).count();
+    assert_eq!((opened, refused), (2, 14), "{answers:#?}");
+    drop(gateway);
+}
+
 /// Over `--listen`, in one session, a `tools/call` under the id of a call still in
 /// progress is refused (a JSON-RPC error naming it, recorded) and never reaches the
 /// server; a cancellation naming the id cancels the call in progress, which the server is
