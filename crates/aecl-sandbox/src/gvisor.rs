@@ -334,9 +334,16 @@ async fn execute(
         cgroups.remove_now().await;
     }
     let mut stderr_kept = stderr.kept;
+    let report = Report::read(&drain(&report_read));
     let outcome = match ended {
         Ended::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
         Ended::Lost(error) => Outcome::Setup { error: format!("waiting for runsc: {error}") },
+        Ended::Status(None) if report.started => Outcome::Killed {
+            signal: libc::SIGKILL,
+            cause: Some(
+                "runsc was killed by a signal from outside while the command ran".to_owned(),
+            ),
+        },
         Ended::Status(None) => {
             Outcome::Setup { error: "runsc was killed by a signal from outside".to_owned() }
         }
@@ -352,13 +359,30 @@ async fn execute(
         }
         // INVARIANT: a refusal is read only from the report pipe, which the command
         // never held; the same line on stderr, which the command writes too, is data.
-        Ended::Status(Some(126)) if refused(&drain(&report_read)) => {
+        Ended::Status(Some(126)) if report.refused => {
             let program = request.argv.first().map(String::as_str).unwrap_or_default();
             Outcome::Denied {
                 reason: format!("`{program}` could not be executed (the helper refused it)"),
             }
         }
-        Ended::Status(Some(code)) => Outcome::Exited { code },
+        // runsc's status is its init's, the helper's: how the command ended is the
+        // helper's status line. Without one the sandbox was killed on the host (its host
+        // cgroup's memory limit, a signal from outside) before the helper could say.
+        Ended::Status(Some(code)) => match report.status {
+            Some(Status::Exited(code)) => Outcome::Exited { code },
+            Some(Status::Killed(signal)) => Outcome::Killed { signal, cause: None },
+            None if report.started => Outcome::Killed {
+                signal: libc::SIGKILL,
+                cause: Some(format!(
+                    "gVisor's sandbox ended (runsc status {code}) before it said how the command \
+                     ended: its processes were killed on the host (the memory limit of its host \
+                     cgroup, or a signal from outside)"
+                )),
+            },
+            None => Outcome::Setup {
+                error: format!("runsc ended (status {code}) before the command started"),
+            },
+        },
     };
     drop(dir);
     Ok(Execution {
@@ -407,10 +431,42 @@ fn failure(error: String, argv: &[String], stderr: &mut Vec<u8>) -> Outcome {
     }
 }
 
-/// Whether the helper inside said it could not execute the program (its last line).
-fn refused(report: &[u8]) -> bool {
-    let prefix = format!("aecl-sandbox: {}", crate::helper::GVISOR_REFUSED);
-    String::from_utf8_lossy(report).lines().last().is_some_and(|l| l.starts_with(&prefix))
+/// What the helper inside wrote to the report pipe, which the command never held.
+#[derive(Debug, Default)]
+struct Report {
+    /// The command was about to be executed.
+    started: bool,
+    /// The program could not be executed.
+    refused: bool,
+    /// How the command ended.
+    status: Option<Status>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Status {
+    Exited(i32),
+    Killed(i32),
+}
+
+impl Report {
+    fn read(report: &[u8]) -> Report {
+        let mut read = Report::default();
+        for line in String::from_utf8_lossy(report).lines() {
+            let Some(line) = line.strip_prefix("aecl-sandbox: ") else { continue };
+            if line == crate::helper::GVISOR_STARTED {
+                read.started = true;
+            } else if line.starts_with(crate::helper::GVISOR_REFUSED) {
+                read.refused = true;
+            } else if let Some(status) = line.strip_prefix(crate::helper::GVISOR_STATUS) {
+                read.status = match status.split_once(' ') {
+                    Some(("exited", code)) => code.parse().ok().map(Status::Exited),
+                    Some(("killed", signal)) => signal.parse().ok().map(Status::Killed),
+                    _ => None,
+                };
+            }
+        }
+        read
+    }
 }
 
 /// The descriptor the helper inside finds its report pipe on.

@@ -49,7 +49,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
-pub use gvisor_init::{REFUSED as GVISOR_REFUSED, main as gvisor_init};
+pub use gvisor_init::{
+    REFUSED as GVISOR_REFUSED, STARTED as GVISOR_STARTED, STATUS as GVISOR_STATUS,
+    main as gvisor_init,
+};
 
 pub(crate) use cgroup::kill_named as kill_cgroup;
 

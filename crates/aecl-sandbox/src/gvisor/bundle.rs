@@ -148,8 +148,9 @@ fn config(contents: &Contents<'_>, mounts: Vec<Value>) -> Value {
                 rlimit("RLIMIT_CORE", 0),
                 // The pid limit, held by gVisor's kernel: a fork past it fails in the
                 // sandbox, as under the process tier's cgroup (the command never runs as
-                // root, whom the limit would not bind).
-                rlimit("RLIMIT_NPROC", limits.pids),
+                // root, whom the limit would not bind). One more for the helper, the
+                // container's init, which waits for the command (`helper/gvisor_init.rs`).
+                rlimit("RLIMIT_NPROC", limits.pids.saturating_add(1)),
             ],
         },
         "root": {"path": "rootfs", "readonly": true},

@@ -17,18 +17,30 @@
 //!   at once, so the command never holds it: a refusal to execute is written there, and
 //!   the launcher reads a refusal only from it. The same line on stderr is the command's
 //!   to write too, so stderr proves nothing.
+//!
+//! The helper stays the container's init: it starts the command as its child, passes on
+//! the signals runsc forwards, and writes how the command ended to the report pipe
+//! (`status exited N` or `status killed N`). runsc's own status is the init's, which a
+//! sandbox killed from the host (its host cgroup's memory limit, a stopped kernel) never
+//! sets: with no status line, the launcher knows the command's end is unknown instead of
+//! passing runsc's status off as the command's. The helper is not dumpable, so the command
+//! (of the same uid) cannot reopen the pipe through `/proc/1/fd`.
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicI32, Ordering};
 
-use nix::unistd::{ForkResult, execvpe, fork};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, execvpe, fork};
 
 use super::forward;
 
-/// `aecl-sandbox gvisor-init [--seccomp] [--forward] [--unset-home] -- COMMAND ARGS...`: returns
-/// only on failure (127: no such program, 126: it could not be started, as a shell says).
+/// `aecl-sandbox gvisor-init [--seccomp] [--forward] [--unset-home] [--report-fd N] --
+/// COMMAND ARGS...`: the command's exit code, or 128 + the signal that killed it (127: no
+/// such program, 126: it could not be started, as a shell says).
 pub fn main(args: &[OsString]) -> i32 {
     let Some(split) = args.iter().position(|a| a == "--") else {
         return fail("expected `-- COMMAND`", 126);
@@ -36,14 +48,39 @@ pub fn main(args: &[OsString]) -> i32 {
     let (options, command) = (&args[..split], &args[split + 1..]);
     // First, before anything may fail: the report pipe is this helper's alone.
     let report = report_fd(options);
+    let ended = run(options, command, report.as_ref().map(AsRawFd::as_raw_fd));
+    if let Some(report) = report {
+        let line = match ended {
+            Ended::Exited(code) => format!("aecl-sandbox: {STATUS}exited {code}\n"),
+            Ended::Killed(signal) => format!("aecl-sandbox: {STATUS}killed {signal}\n"),
+        };
+        let _ = std::fs::File::from(report).write_all(line.as_bytes());
+    }
+    match ended {
+        Ended::Exited(code) => code,
+        Ended::Killed(signal) => 128 + signal,
+    }
+}
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    Exited(i32),
+    Killed(i32),
+}
+
+/// Starts the command and waits for it.
+fn run(options: &[OsString], command: &[OsString], report: Option<RawFd>) -> Ended {
     let forward = options.iter().any(|o| o == "--forward");
     let unset_home = options.iter().any(|o| o == "--unset-home");
     let argv: Vec<CString> =
         match command.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>() {
             Ok(argv) => argv,
-            Err(_) => return fail("an argument holds a NUL byte", 126),
+            Err(_) => return Ended::Exited(fail("an argument holds a NUL byte", 126)),
         };
-    let Some(program) = argv.first() else { return fail("no command after `--`", 126) };
+    let Some(program) = argv.first() else {
+        return Ended::Exited(fail("no command after `--`", 126));
+    };
     let env: Vec<CString> = std::env::vars_os()
         .filter(|(name, _)| !(unset_home && name == "HOME"))
         .filter_map(|(name, value)| {
@@ -56,19 +93,45 @@ pub fn main(args: &[OsString]) -> i32 {
     if forward {
         let listener = match forward::listen() {
             Ok(listener) => listener,
-            Err(error) => return fail(&error, 126),
+            Err(error) => return Ended::Exited(fail(&error, 126)),
         };
         // SAFETY: this process is single-threaded (the helper starts no thread before
         // this), so the child of `fork` may run any code.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
-                drop(report);
+                if let Some(report) = report {
+                    let _ = nix::unistd::close(report);
+                }
                 forward::serve(listener)
             }
             Ok(ForkResult::Parent { .. }) => {}
-            Err(e) => return fail(&format!("starting the egress forwarder: {e}"), 126),
+            Err(e) => {
+                return Ended::Exited(fail(&format!("starting the egress forwarder: {e}"), 126));
+            }
         }
     }
+    // Not dumpable: its descriptors (the report pipe) are not the command's to open.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        return Ended::Exited(fail(&format!("not dumpable: {e}"), 126));
+    }
+    // SAFETY: still single-threaded (the forwarder runs in a process of its own).
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            std::process::exit(become_command(options, program, &argv, &env, report))
+        }
+        Ok(ForkResult::Parent { child }) => wait_for(child),
+        Err(e) => Ended::Exited(fail(&format!("starting the command: {e}"), 126)),
+    }
+}
+
+/// In the child: the seccomp filter, then the command; returns only on failure.
+fn become_command(
+    options: &[OsString],
+    program: &CString,
+    argv: &[CString],
+    env: &[CString],
+    report: Option<RawFd>,
+) -> i32 {
     // After the forwarder's fork: the forwarder needs none of it, and is no command.
     // `no_new_privs` is the bundle's already; set again, as `seccomp::apply` needs it.
     if options.iter().any(|o| o == "--seccomp") {
@@ -79,7 +142,12 @@ pub fn main(args: &[OsString]) -> i32 {
             return fail(&error, 126);
         }
     }
-    let error = execvpe(program, &argv, &env).err();
+    // From here on, what the command does is its own: the launcher reads a run that ends
+    // without a status line after this one as killed, not as never started.
+    if let Some(report) = report {
+        write_report(report, STARTED);
+    }
+    let error = execvpe(program, argv, env).err();
     let name = program.to_string_lossy();
     match error {
         // As a shell says it.
@@ -89,13 +157,69 @@ pub fn main(args: &[OsString]) -> i32 {
         Some(e) => {
             let line = format!("{REFUSED} `{name}`: {e}");
             if let Some(report) = report {
-                let _ = writeln!(std::fs::File::from(report), "aecl-sandbox: {line}");
+                write_report(report, &line);
             }
             fail(&line, 126)
         }
         None => fail(&format!("`{name}`: exec returned"), 126),
     }
 }
+
+/// The signals runsc passes on to the container's init: the command's to receive.
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// The command's pid, for the signal handler.
+static COMMAND: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn pass_on(signal: libc::c_int) {
+    let pid = COMMAND.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: `kill` is async-signal-safe and touches no memory of this process.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Passes the forwarded signals on to `child` and reaps every process until `child` ends
+/// (the init of a pid namespace inherits its orphans).
+fn wait_for(child: Pid) -> Ended {
+    COMMAND.store(child.as_raw(), Ordering::Relaxed);
+    let action = SigAction::new(SigHandler::Handler(pass_on), SaFlags::SA_RESTART, SigSet::empty());
+    for signal in FORWARDED {
+        // SAFETY: the handler only loads an atomic and calls `kill`.
+        let _ = unsafe { sigaction(signal, &action) };
+    }
+    loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == child => return Ended::Exited(code),
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == child => {
+                return Ended::Killed(signal as i32);
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Ended::Exited(fail(&format!("waiting for the command: {e}"), 126)),
+        }
+    }
+}
+
+/// Writes `line` to the report pipe `report`, after `aecl-sandbox: `.
+fn write_report(report: RawFd, line: &str) {
+    // SAFETY: the report pipe stays open in this process until it exits or executes the
+    // command (close-on-exec).
+    let report = unsafe { std::os::fd::BorrowedFd::borrow_raw(report) };
+    let _ = nix::unistd::write(report, format!("aecl-sandbox: {line}\n").as_bytes());
+}
+
+/// The line the command's process writes just before it executes the command.
+pub const STARTED: &str = "started";
+
+/// How the helper's status line starts, after `aecl-sandbox: `.
+pub const STATUS: &str = "status ";
 
 /// How the helper's line starts when a program may not be executed.
 pub const REFUSED: &str = "cannot execute";
@@ -104,7 +228,7 @@ pub const REFUSED: &str = "cannot execute";
 /// no such descriptor).
 fn report_fd(options: &[OsString]) -> Option<OwnedFd> {
     let at = options.iter().position(|o| o == "--report-fd")?;
-    let fd: std::os::fd::RawFd = options.get(at + 1)?.to_str()?.parse().ok()?;
+    let fd: RawFd = options.get(at + 1)?.to_str()?.parse().ok()?;
     if fd < 3 {
         return None;
     }

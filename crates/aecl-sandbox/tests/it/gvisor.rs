@@ -93,14 +93,19 @@ fn output_beyond_the_cap_is_dropped_and_counted() {
     assert_eq!((done.stderr.len(), done.stderr_dropped), (1000, 4_000));
 }
 
+/// A signal ends the command as in the process tier: `killed`, told by the helper that
+/// waits for the command (runsc's own status folds it into 128 + N, which read as the
+/// command's exit).
 #[test]
-fn a_missing_program_exits_127_and_a_signal_is_128_plus_n() {
+fn a_missing_program_exits_127_and_a_signal_kills_as_in_the_process_tier() {
     let mut request = gvisor("true");
     request.argv = vec!["no-such-program-anywhere".into()];
     let done = run(request);
     assert_eq!(done.outcome, Outcome::Exited { code: 127 });
     assert!(text(&done.stderr).contains("command not found"), "{}", text(&done.stderr));
     let done = run(gvisor("kill -TERM $$"));
+    assert_eq!(done.outcome, Outcome::Killed { signal: 15, cause: None });
+    let done = run(gvisor("exit 143"));
     assert_eq!(done.outcome, Outcome::Exited { code: 143 });
     let mut request = gvisor("true");
     request.argv = vec!["/dev/null".into()];
@@ -277,6 +282,56 @@ fn a_kernel_that_stops_under_the_command_is_reported_killed_with_its_reason() {
         other => panic!("{other:?}: {}", text(&done.stderr)),
     }
     assert_eq!(done.outcome.exit_code(), 137);
+}
+
+/// gVisor's processes killed on the host while the command runs (as its host cgroup's
+/// OOM killer does, or anyone from outside): runsc then ends with a status of its own,
+/// which is not the command's. The run is killed with that said, never `exited` (which
+/// the effect ledger reads as an outcome known); the red team's round 19 saw `exited 1`
+/// for a command that could only exit 0 or 42.
+#[test]
+fn a_sandbox_killed_on_the_host_is_no_exit_of_the_command() {
+    let signals = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(signals.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let up = signals.path().join("up");
+    let mut request = gvisor(&format!("touch {}; sleep 30; exit 0", up.display()));
+    request.binds = vec![Bind { path: signals.path().to_path_buf(), writable: true }];
+    let harness = harness();
+    let sandboxes = harness._runtime.path().to_path_buf();
+    let killing = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !up.exists() {
+            if std::time::Instant::now() > deadline {
+                return Err("the command never started".to_owned());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Every process of the sandbox's host cgroups but runsc's own: the kernel, its
+        // gofer, its stubs.
+        let mut killed = 0;
+        for cgroup in crate::aecl_cgroups_of(&sandboxes) {
+            let Ok(procs) = std::fs::read_to_string(cgroup.join("cgroup.procs")) else { continue };
+            for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&command).starts_with("runsc-sandbox") {
+                    let pid = nix::unistd::Pid::from_raw(pid);
+                    killed +=
+                        i32::from(nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL).is_ok());
+                }
+            }
+        }
+        if killed == 0 { Err("no gVisor process found".to_owned()) } else { Ok(()) }
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let done = runtime.block_on(harness.sandbox.run(request)).unwrap();
+    killing.join().unwrap().unwrap();
+    match &done.outcome {
+        Outcome::Killed { signal: 9, cause: Some(cause) } => {
+            assert!(cause.contains("killed on the host"), "{cause}");
+        }
+        other => panic!("{other:?}: {}", text(&done.stderr)),
+    }
 }
 
 #[test]
