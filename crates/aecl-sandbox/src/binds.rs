@@ -1,18 +1,28 @@
-//! Bind paths as configured: each made canonical, and refused when the way to it goes
-//! through a symbolic link a sandboxed command may have made.
+//! Bind paths as configured: each made canonical by a walk of our own, one component at a
+//! time from open descriptors, following only links a sandboxed command cannot have made.
 //!
 //! A sandboxed command can make links wherever it may write: in this request's writable
 //! binds, and in any writable bind of an earlier run or of another connector. A bind named
 //! through such a link (`ro_binds = ["ws/docs"]` after a run given `ws` writable replaced
 //! `ws/docs` by a link to `/etc`) would, canonicalised, bind whatever the command chose:
-//! the host's `/etc` read-only, its `/var/tmp` writable. So only links owned by root are
-//! followed (`/srv` a link to `/data/srv`, made by the host's administrator): a sandbox
-//! never runs as root, and a launcher that is not root runs its sandboxes as itself, so a
-//! link of any other owner may be a command's. Each sandbox build then refuses any link on
-//! a bind's canonical path (`helper/pinned.rs`), so a link made after this check is
-//! refused too.
+//! the host's `/etc` read-only, its `/var/tmp` writable. So a link is followed only when
+//! root owns it and every directory above it is root's and writable by no one else (or
+//! sticky): a sandbox never runs as root, a launcher that is not root runs its sandboxes
+//! as itself, and a link in a directory a command may write could have been renamed into
+//! place (`vendor/pkg/up -> ../..` moved to `ws/docs`). Such a link's target is walked the
+//! same way, component by component (an administrator's `/opt/app/config -> /srv/ws/config`
+//! is followed; a link a command then put at `ws/config` is not). Each component is opened
+//! from its parent's descriptor without following links (`O_NOFOLLOW`), so nothing renamed
+//! during the walk redirects it; each sandbox build then refuses any link on a bind's
+//! canonical path (`helper/pinned.rs`), so a link made after the walk is refused too.
 
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+
+use nix::fcntl::{AT_FDCWD, OFlag, openat, readlinkat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat};
 
 use crate::spec::Bind;
 
@@ -31,34 +41,148 @@ pub fn resolve_binds(requested: &[(PathBuf, bool)]) -> Result<Vec<Bind>, String>
     let mut writable = Vec::new();
     for (path, is_writable) in &requested {
         if *is_writable {
-            // Not canonicalised through a link a command may have made either.
-            refuse_untrusted_link(path, &[])?;
-            writable.push(canonical(path)?);
+            writable.push(resolve(path, &[])?);
         }
     }
     let mut binds = Vec::with_capacity(requested.len());
     for (path, is_writable) in &requested {
-        refuse_untrusted_link(path, &writable)?;
-        binds.push(Bind { path: canonical(path)?, writable: *is_writable });
+        binds.push(Bind { path: resolve(path, &writable)?, writable: *is_writable });
     }
     Ok(binds)
 }
 
-/// An error naming the bind `path` and the link when a link a sandboxed command may have
-/// made is on the way to it ([`untrusted_link`]).
-fn refuse_untrusted_link(path: &Path, writable: &[PathBuf]) -> Result<(), String> {
-    let Some(link) = untrusted_link(path, writable)? else { return Ok(()) };
-    let whose = match link.owner {
-        None => "inside a writable bind".to_owned(),
-        Some(uid) => format!("owned by uid {uid}, not root"),
-    };
-    Err(format!(
-        "bind `{}`: `{}` on the way is a symbolic link (to `{}`) {whose}, which a sandboxed \
-         command may have made; name the bind by its real path, or remove the link",
-        path.display(),
-        link.path.display(),
-        link.target.display()
-    ))
+/// The most links one bind's path may go through, as the kernel's own limit (`ELOOP`).
+const MAX_LINKS: usize = 40;
+
+/// Where the walk has reached: the directory's descriptor, its path, and whether it and
+/// every directory above it are root's alone (so that an entry in it is root's doing).
+struct Reached {
+    fd: OwnedFd,
+    path: PathBuf,
+    roots_alone: bool,
+}
+
+/// `path` (absolute) made canonical by walking it from `/`, following only links
+/// [`followed`] allows; `writable` (canonical) are the request's writable binds, inside
+/// which no link is followed.
+fn resolve(path: &Path, writable: &[PathBuf]) -> Result<PathBuf, String> {
+    let failed = |e: String| format!("bind `{}`: {e}", path.display());
+    let mut todo: Vec<OsString> = Vec::new();
+    push_components(&mut todo, path);
+    let root = open_path(None, OsStr::new("/")).map_err(|e| failed(format!("`/`: {e}")))?;
+    let mut stack = vec![Reached { fd: root, path: PathBuf::from("/"), roots_alone: true }];
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        let Some(here) = stack.last() else { return Err(failed("the walk lost `/`".into())) };
+        match name.as_bytes() {
+            b"" | b"." => continue,
+            b".." => {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let at = here.path.join(&name);
+        let fd = open_path(Some(&here.fd), &name)
+            .map_err(|e| failed(format!("`{}`: {e}", at.display())))?;
+        let stat = fstat(&fd).map_err(|e| failed(format!("`{}`: {e}", at.display())))?;
+        match kind(&stat) {
+            Kind::Link => {
+                let target = readlinkat(&fd, "").map(PathBuf::from).unwrap_or_default();
+                if let Some(why) = refused_link(here, &stat, &at, writable) {
+                    return Err(failed(format!(
+                        "`{}` on the way is a symbolic link (to `{}`) {why}, which a sandboxed \
+                         command may have made; name the bind by its real path, or remove the \
+                         link",
+                        at.display(),
+                        target.display()
+                    )));
+                }
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(failed("too many levels of symbolic links".into()));
+                }
+                if target.is_absolute() {
+                    stack.truncate(1);
+                }
+                push_components(&mut todo, &target);
+            }
+            Kind::Dir => {
+                let roots_alone = here.roots_alone && roots_alone(&stat);
+                stack.push(Reached { fd, path: at, roots_alone });
+            }
+            Kind::Other if todo.iter().all(|n| n.is_empty() || n == ".") => return Ok(at),
+            Kind::Other => return Err(failed(format!("`{}` is not a directory", at.display()))),
+        }
+    }
+    stack.pop().map(|reached| reached.path).ok_or_else(|| failed("the walk lost `/`".into()))
+}
+
+/// Why the link at `at`, found in the directory `here`, is not followed; `None`: it is.
+fn refused_link(
+    here: &Reached,
+    link: &FileStat,
+    at: &Path,
+    writable: &[PathBuf],
+) -> Option<String> {
+    if writable.iter().any(|w| at.starts_with(w) && at != w.as_path()) {
+        Some("inside a writable bind".to_owned())
+    } else if link.st_uid != 0 {
+        Some(format!("owned by uid {}, not root", link.st_uid))
+    } else if !here.roots_alone {
+        Some(format!(
+            "in `{}`, where others than root may write (it could have been moved there)",
+            here.path.display()
+        ))
+    } else {
+        None
+    }
+}
+
+/// Whether a directory is root's and no one else may add or rename entries in it: not
+/// writable by its group or others, unless sticky (where only an entry's owner renames it).
+fn roots_alone(dir: &FileStat) -> bool {
+    let mode = dir.st_mode;
+    dir.st_uid == 0 && (mode & 0o022 == 0 || mode & 0o1000 != 0)
+}
+
+/// Puts `path`'s components on `todo` so that the first is popped first.
+fn push_components(todo: &mut Vec<OsString>, path: &Path) {
+    let parts: Vec<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_owned()),
+            Component::ParentDir => Some(OsString::from("..")),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+        })
+        .collect();
+    todo.extend(parts.into_iter().rev());
+}
+
+enum Kind {
+    Dir,
+    Link,
+    Other,
+}
+
+fn kind(stat: &FileStat) -> Kind {
+    match SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) {
+        SFlag::S_IFDIR => Kind::Dir,
+        SFlag::S_IFLNK => Kind::Link,
+        _ => Kind::Other,
+    }
+}
+
+/// `name` opened beneath `dir` (or from the working directory, for `/`) as a path only,
+/// never through a link: a link is opened as itself.
+fn open_path(dir: Option<&OwnedFd>, name: &OsStr) -> Result<OwnedFd, nix::errno::Errno> {
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    match dir {
+        Some(dir) => openat(dir, name, flags, Mode::empty()),
+        None => openat(AT_FDCWD, name, flags, Mode::empty()),
+    }
 }
 
 /// A read-only bind inside (or at) a writable one: Landlock, the fallback's only wall,
@@ -98,56 +222,6 @@ pub(crate) fn with_intermediates(binds: &[Bind]) -> Vec<Bind> {
     // Parents first: a bind mounted after one inside it would hide it.
     out.sort_by_key(|b| b.path.components().count());
     out
-}
-
-fn canonical(path: &Path) -> Result<PathBuf, String> {
-    path.canonicalize().map_err(|e| format!("bind `{}`: {e}", path.display()))
-}
-
-/// A symbolic link on the way to a bind that is not followed.
-struct UntrustedLink {
-    path: PathBuf,
-    target: PathBuf,
-    /// Its owner when that is what refuses it; `None`: it lies inside a writable bind of
-    /// the same request (whoever owns it, a command of this very sandbox could replace it).
-    owner: Option<u32>,
-}
-
-/// The first symbolic link on the way to `path` that lies inside one of `writable`
-/// (canonical directories) or is not owned by root.
-fn untrusted_link(path: &Path, writable: &[PathBuf]) -> Result<Option<UntrustedLink>, String> {
-    use std::os::unix::fs::MetadataExt;
-    let mut reached = PathBuf::from("/");
-    for component in path.components() {
-        match component {
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
-            Component::ParentDir => {
-                reached.pop();
-                continue;
-            }
-            Component::Normal(name) => reached.push(name),
-        }
-        // `reached` has no link before its last component: where that entry is, is where
-        // it lies.
-        let Ok(meta) = std::fs::symlink_metadata(&reached) else {
-            // Missing: `canonical` names it.
-            return Ok(None);
-        };
-        if !meta.file_type().is_symlink() {
-            continue;
-        }
-        let target = std::fs::read_link(&reached).unwrap_or_default();
-        if writable.iter().any(|w| reached.starts_with(w) && reached != *w) {
-            return Ok(Some(UntrustedLink { path: reached, target, owner: None }));
-        }
-        if meta.uid() != 0 {
-            return Ok(Some(UntrustedLink { path: reached, target, owner: Some(meta.uid()) }));
-        }
-        reached = reached
-            .canonicalize()
-            .map_err(|e| format!("bind `{}`: `{}`: {e}", path.display(), reached.display()))?;
-    }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -221,6 +295,61 @@ mod tests {
         }
         // The real path is bound.
         assert_eq!(resolve_binds(&[(base.join("etc"), false)]).unwrap()[0].path, base.join("etc"));
+    }
+
+    /// The red team's round 19, second pass: a root link followed with what its target
+    /// holds (`appconfig -> ws/config`, then `ws/config` made a link to `/etc` by a run),
+    /// and a root link renamed into a directory others may write.
+    #[test]
+    fn a_root_links_target_is_walked_and_a_root_link_counts_only_where_root_alone_writes() {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() {
+            // Without root no link is root's: the test above holds the refusal.
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let (ws, etc) = (base.join("ws"), base.join("etc"));
+        std::fs::create_dir_all(ws.join("venv")).unwrap();
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o777)).unwrap();
+        // The administrator's links (root's): one outside the workspace into it, one
+        // inside it (as `python3 -m venv` run as root makes `lib64 -> lib`).
+        std::os::unix::fs::symlink(ws.join("config"), base.join("appconfig")).unwrap();
+        std::os::unix::fs::symlink("lib", ws.join("venv/lib64")).unwrap();
+        // What a run given `ws` left: the targets are its links.
+        let sandbox = nix::unistd::Uid::from_raw(0x7000_0001);
+        for (link, target) in [(ws.join("config"), &etc), (ws.join("venv/lib"), &etc)] {
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            nix::unistd::fchownat(
+                nix::fcntl::AT_FDCWD,
+                &link,
+                Some(sandbox),
+                None,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .unwrap();
+        }
+        let error = resolve_binds(&[(base.join("appconfig"), false)]).unwrap_err();
+        assert!(error.contains("ws/config` on the way") && error.contains("not root"), "{error}");
+        // `venv/lib64` is root's, but in `ws`, where others may write.
+        let error = resolve_binds(&[(ws.join("venv/lib64"), true)]).unwrap_err();
+        assert!(error.contains("where others than root may write"), "{error}");
+        // A root link in a root directory others may not write is followed, and so is a
+        // relative one; `..` and `.` are walked as the kernel walks them.
+        let admin = base.join("admin");
+        std::fs::create_dir(&admin).unwrap();
+        std::fs::set_permissions(&admin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(&etc, admin.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../etc", admin.join("up")).unwrap();
+        for path in ["admin/etc", "admin/up", "admin/./up/../etc", "ws/../admin/etc"] {
+            let bound = resolve_binds(&[(base.join(path), false)]).unwrap();
+            assert_eq!(bound[0].path, etc, "{path}");
+        }
+        // A loop is an error, not a hang.
+        std::os::unix::fs::symlink(admin.join("loop"), admin.join("loop")).unwrap();
+        let error = resolve_binds(&[(admin.join("loop"), false)]).unwrap_err();
+        assert!(error.contains("too many levels"), "{error}");
     }
 
     #[test]
