@@ -14,8 +14,9 @@
 //! - strings are never parsed again: JSON inside an untrusted `subject` is the subject's
 //!   text;
 //! - an output that does not parse has the output's trust, or is untrusted when the rules
-//!   name any untrusted field; so has the text beside an MCP result's `structuredContent`
-//!   (the record shown again, under keys the rules may not name), parsed or not;
+//!   name any untrusted field; so has every part of an MCP result beside its record (the
+//!   text beside `structuredContent`, a text item's other fields, resources, links,
+//!   `_meta`: the record shown again, under keys the rules may not name), parsed or not;
 //! - an untrusted rule's key matches by its letters and digits in any case (`Notes`,
 //!   `Customer Notes` for `customer_notes`); a trusted rule's only as written.
 
@@ -42,6 +43,7 @@ pub struct OutputPiece {
 /// piece (its text, or its JSON for a value that is neither string nor number).
 pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
     let mut out = Vec::new();
+    let mut beside = None;
     match documents(output, spec.format) {
         Some(docs) => {
             for doc in &docs {
@@ -54,6 +56,12 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
                 }
                 let mut path = Vec::new();
                 let demoted = doc.rendering && fallback_trust(spec) == Trust::Untrusted;
+                // Beside the record no trusted rule applies: `trusted_fields = ["uri"]` names
+                // the record's `uri`, not a link's the server chose.
+                let spec = match doc.rendering {
+                    true => beside.get_or_insert_with(|| untrusted_rules_only(spec)),
+                    false => spec,
+                };
                 walk(spec, &doc.node, &mut path, &doc.prefix, demoted, doc.ordered, &mut out);
             }
             let rest = match output {
@@ -72,6 +80,11 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
                 // An MCP result's texts as the model reads them, not JSON-escaped: a value
                 // with a quote, a backslash or a newline is found as it was written.
                 Value::Object(map) if parse::is_mcp_result(map) => parse::mcp_text(map),
+                Value::Array(items) if parse::is_mcp_content(items) => {
+                    let mut map = serde_json::Map::new();
+                    map.insert("content".to_owned(), output.clone());
+                    parse::mcp_text(&map)
+                }
                 Value::Array(_) | Value::Object(_) => output.to_string(),
             };
             out.push(OutputPiece { path: String::new(), text, trust: fallback_trust(spec) });
@@ -135,6 +148,12 @@ fn keys_piece(spec: &OutputSpec, docs: &[Document], pieces: &[OutputPiece]) -> O
         spec.trust == Trust::Trusted && pieces.iter().all(|p| p.trust == Trust::Trusted);
     let trust = if all_trusted { Trust::Trusted } else { Trust::Untrusted };
     (!text.trim().is_empty()).then(|| OutputPiece { path: String::new(), text, trust })
+}
+
+/// `spec` without its trusted field rules.
+fn untrusted_rules_only(spec: &OutputSpec) -> OutputSpec {
+    let fields = spec.fields.iter().filter(|(_, trust)| *trust == Trust::Untrusted).cloned();
+    OutputSpec { fields: fields.collect(), ..spec.clone() }
 }
 
 /// The trust of an output that could not be read field by field.

@@ -72,11 +72,13 @@ pub struct Document {
     /// Text that did not parse, beside a structured part of the same output: the whole of
     /// it has the output's trust (`output::fallback_trust`).
     pub unparsed: bool,
-    /// A text item beside an MCP result's `structuredContent`: the record shown again,
-    /// under keys the catalog's field rules may not name (`Notes:` for `notes`, a CSV
-    /// header, other words), so it has the output's trust as a whole
-    /// (`output::fallback_trust`), never a trusted field's: the record itself is read
-    /// field by field.
+    /// A part of an MCP result beside its record (the record is its `structuredContent`,
+    /// else its text items): a text item beside `structuredContent`, a text item's other
+    /// fields, a resource's text, a link's description, the result's `_meta`. The record
+    /// is often shown again there, under keys the catalog's field rules may not name
+    /// (`Notes:` for `notes`, a CSV header, other words), so such a part has the output's
+    /// trust as a whole (`output::fallback_trust`), never a trusted field's: only the
+    /// record is read field by field.
     pub rendering: bool,
 }
 
@@ -96,6 +98,12 @@ pub fn documents(output: &Value, format: OutputFormat) -> Option<Vec<Document>> 
             vec![Document { ordered, ..Document::new(String::new(), node) }]
         }),
         Value::Object(map) if is_mcp_result(map) => mcp_documents(map, format),
+        // A result's content blocks alone (as some hooks report an MCP tool's output).
+        Value::Array(items) if is_mcp_content(items) => {
+            let mut map = serde_json::Map::new();
+            map.insert("content".to_owned(), output.clone());
+            mcp_documents(&map, format)
+        }
         Value::Object(_) | Value::Array(_) => {
             Some(vec![Document::new(String::new(), from_value(output)?)])
         }
@@ -147,17 +155,22 @@ fn mcp_documents(
             // The block's other fields (its `_meta`, its annotations) are handed to the
             // client with it.
             if let Some(rest) = text_item_rest(item) {
-                docs.push(Document::new(format!("content[{i}]"), from_value(&rest)?));
+                docs.push(beside(format!("content[{i}]"), from_value(&rest)?));
             }
         } else if let Value::Object(fields) = item {
             let fields = readable_item(fields);
-            docs.push(Document::new(format!("content[{i}]"), from_value(&Value::Object(fields))?));
+            docs.push(beside(format!("content[{i}]"), from_value(&Value::Object(fields))?));
         }
     }
     if let Some(meta) = map.get("_meta").filter(|v| !v.is_null()) {
-        docs.push(Document::new("_meta".to_owned(), from_value(meta)?));
+        docs.push(beside("_meta".to_owned(), from_value(meta)?));
     }
     (!docs.is_empty()).then_some(docs)
+}
+
+/// A part of an MCP result beside its record ([`Document::rendering`]).
+fn beside(prefix: String, node: Node) -> Document {
+    Document { rendering: true, ..Document::new(prefix, node) }
 }
 
 /// An MCP content item (not a text one) as a model may read it. The bytes of an image or an
@@ -247,12 +260,28 @@ pub(crate) fn mcp_text(map: &serde_json::Map<String, Value>) -> String {
     out
 }
 
-/// `{"content": [...], "isError"?, "structuredContent"?, "_meta"?}`: an MCP tool result.
+/// `{"content": [...], "isError"?, "structuredContent"?, "_meta"?, "resultType"?}`: an MCP
+/// tool result (`resultType` is in every result of the protocol's newer versions).
 pub(crate) fn is_mcp_result(map: &serde_json::Map<String, Value>) -> bool {
     map.get("content").is_some_and(Value::is_array)
-        && map
-            .keys()
-            .all(|k| matches!(k.as_str(), "content" | "isError" | "structuredContent" | "_meta"))
+        && map.keys().all(|k| {
+            matches!(
+                k.as_str(),
+                "content" | "isError" | "structuredContent" | "_meta" | "resultType"
+            )
+        })
+}
+
+/// Whether `items` are an MCP result's content blocks: each an object of one of the
+/// protocol's content types.
+pub(crate) fn is_mcp_content(items: &[Value]) -> bool {
+    !items.is_empty()
+        && items.iter().all(|item| {
+            matches!(
+                item.get("type").and_then(Value::as_str),
+                Some("text" | "image" | "audio" | "resource" | "resource_link")
+            )
+        })
 }
 
 fn from_value(value: &Value) -> Option<Node> {
