@@ -70,9 +70,28 @@ struct Listing {
     pages: usize,
     tools: usize,
     bytes: usize,
+    /// For all its pages: a server that does not answer is left out of the list, not
+    /// waited for (with a session kept alive by the wait).
+    time: Duration,
 }
 
-const LISTING: Listing = Listing { pages: 100, tools: 10_000, bytes: 16 << 20 };
+const LISTING: Listing =
+    Listing { pages: 100, tools: 10_000, bytes: 16 << 20, time: Duration::from_secs(30) };
+
+/// The longest a server's handshake (`initialize`) may take: one that never answers fails
+/// to start, as one that exits does.
+const HANDSHAKE_TIME: Duration = Duration::from_secs(30);
+
+/// `future`'s output, or an error saying it took longer than `limit`; its error as text.
+async fn within<T, E: std::fmt::Display>(
+    limit: Duration,
+    future: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, future).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", limit.as_secs())),
+    }
+}
 
 impl Upstream {
     /// Starts (or connects to) the server `launch` describes and completes the handshake,
@@ -149,10 +168,11 @@ impl Upstream {
             .map_err(|source| McpError::Spawn { command: name.clone(), source })?;
         let relays = Relays::default();
         let transport = Capped::new(transport, MAX_ANSWER_BYTES, record);
-        let service = UpstreamClient::new(relays.clone())
-            .serve_with_lifecycle(transport, handshake.lifecycle())
+        let serving = UpstreamClient::new(relays.clone())
+            .serve_with_lifecycle(transport, handshake.lifecycle());
+        let service = within(HANDSHAKE_TIME, serving)
             .await
-            .map_err(|e| McpError::Handshake { command: name.clone(), detail: e.to_string() })?;
+            .map_err(|detail| McpError::Handshake { command: name.clone(), detail })?;
         Ok(Upstream::running(service, name, relays))
     }
 
@@ -239,10 +259,11 @@ impl Upstream {
         let transport = StreamableHttpClientTransport::from_config(config);
         let transport = Capped::new(transport, MAX_ANSWER_BYTES, record);
         let relays = Relays::default();
-        let service = UpstreamClient::new(relays.clone())
-            .serve_with_lifecycle(transport, handshake.lifecycle())
+        let serving = UpstreamClient::new(relays.clone())
+            .serve_with_lifecycle(transport, handshake.lifecycle());
+        let service = within(HANDSHAKE_TIME, serving)
             .await
-            .map_err(|e| McpError::Handshake { command: shown(&parsed), detail: e.to_string() })?;
+            .map_err(|detail| McpError::Handshake { command: shown(&parsed), detail })?;
         Ok(Upstream::running(service, shown(&parsed), relays))
     }
 
@@ -269,6 +290,15 @@ impl Upstream {
     /// same one again) would otherwise have the gateway gather pages until its memory ran
     /// out, for every agent it serves.
     pub async fn tools(&self) -> Result<Vec<Tool>, McpError> {
+        let limit = LISTING.time;
+        tokio::time::timeout(limit, self.list_tools()).await.unwrap_or_else(|_| {
+            let detail = format!("no answer within {} s", limit.as_secs());
+            Err(McpError::Upstream { method: "tools/list", detail })
+        })
+    }
+
+    /// [`Upstream::tools`] without its time bound.
+    async fn list_tools(&self) -> Result<Vec<Tool>, McpError> {
         let failed = |detail: String| McpError::Upstream { method: "tools/list", detail };
         let mut tools = Vec::new();
         let mut bytes = 0usize;

@@ -39,7 +39,8 @@ Tools:
 - `huge_note`: sends a `notifications/message` of 12 MiB, then answers a line of text.
 
 PAGING makes `tools/list` never end: `endless` answers every page with 2,000 new tools and
-a next cursor; `cycling` gives the cursors `a` and `b` in turn (the red team's round 19).
+a next cursor; `cycling` gives the cursors `a` and `b` in turn (the red team's round 19);
+`silent` never answers it, and `mute` never answers `initialize`.
 
 Its `serverInfo` names https://name-steal.example/x, and the elicitation of `ask` has a
 field whose `default` is https://elicitdefault-steal.example/x.
@@ -243,6 +244,8 @@ while True:
         continue
     if ident is None:
         continue
+    if method == "initialize" and paging == "mute":
+        continue
     if method == "initialize":
         send(
             {
@@ -261,6 +264,8 @@ while True:
         )
     elif method == "tools/list":
         cursor = (message.get("params") or {}).get("cursor")
+        if paging == "silent":
+            continue
         if paging == "endless":
             page = int(cursor or "0") + 1
             tools = [

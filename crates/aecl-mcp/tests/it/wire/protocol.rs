@@ -208,16 +208,44 @@ fn a_server_request_or_notification_too_large_is_not_relayed() {
 }
 
 /// A server that pages its tools forever (new tools on every page, or two cursors in
-/// turn) fails the listing within bounds: the client is answered, the gateway goes on.
-/// (Before: the gateway gathered pages until its memory ran out, never answering.)
+/// turn), never answers `tools/list`, or never answers `initialize`, fails the listing
+/// within bounds: the client is answered, the gateway goes on. (Before: the gateway
+/// gathered pages until its memory ran out, or waited forever, never answering.)
 #[test]
-fn a_server_that_lists_its_tools_forever_fails_the_listing() {
-    let wire = Wire::new();
-    for paging in ["endless", "cycling"] {
-        let mut command = wire.command(&format!("run-paging-{paging}"), &[]);
-        command.arg(paging);
-        let mut client = super::Client::start(command);
-        let id = client.send("tools/list", json!({}));
+fn a_server_that_lists_forever_or_never_answers_fails_within_bounds() {
+    // A server that never answers `initialize` fails the stdio gateway's start (its
+    // client's `initialize` is where the gateway first needs it), after 30 s.
+    let mute = Wire::new();
+    let mut command = mute.command("run-paging-mute", &[]);
+    let mut started = command
+        .arg("mute")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Each gateway has a store of its own (a store has one writer); those that never
+    // answer are waited for at once, each within the gateway's 30 s.
+    let wires: Vec<Wire> = (0..3).map(|_| Wire::new()).collect();
+    let servers: Vec<_> = ["endless", "cycling", "silent"]
+        .into_iter()
+        .zip(&wires)
+        .map(|(paging, wire)| {
+            let mut command = wire.command(&format!("run-paging-{paging}"), &[]);
+            command.arg(paging);
+            let mut client = super::Client::start(command);
+            let id = client.send("tools/list", json!({}));
+            (paging, client, id)
+        })
+        .collect();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "red-team", "version": "0"}}});
+    // Kept open until the gateway has ended: it ends by itself, not at its input's end.
+    let mut input = started.stdin.take().unwrap();
+    use std::io::Write;
+    writeln!(input, "{initialize}").unwrap();
+    for (paging, mut client, id) in servers {
         let answer = client.next_answer(Duration::from_secs(120)).expect("no answer");
         assert_eq!(answer["id"], id, "{answer}");
         let listed = answer["result"]["tools"].as_array().map_or(0, Vec::len);
@@ -226,6 +254,11 @@ fn a_server_that_lists_its_tools_forever_fails_the_listing() {
         let answer = client.next_answer(Duration::from_secs(30)).expect("no answer");
         assert_eq!((answer["id"].clone(), answer["result"].clone()), (json!(id), json!({})));
     }
+    let ended = started.wait_with_output().unwrap();
+    drop(input);
+    let stderr = String::from_utf8_lossy(&ended.stderr);
+    assert_eq!(ended.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("did not complete the handshake: no answer within 30 s"), "{stderr}");
 }
 
 /// `--max-sessions-per-agent` holds for `initialize`s that arrive together: each is
