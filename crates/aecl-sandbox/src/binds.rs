@@ -275,7 +275,7 @@ mod tests {
             let uid = nix::unistd::Uid::from_raw(0x7000_0001);
             for link in ["docs", "out"] {
                 nix::unistd::fchownat(
-                    nix::fcntl::AT_FDCWD,
+                    AT_FDCWD,
                     &ws.join(link),
                     Some(uid),
                     None,
@@ -322,7 +322,7 @@ mod tests {
         for (link, target) in [(ws.join("config"), &etc), (ws.join("venv/lib"), &etc)] {
             std::os::unix::fs::symlink(target, &link).unwrap();
             nix::unistd::fchownat(
-                nix::fcntl::AT_FDCWD,
+                AT_FDCWD,
                 &link,
                 Some(sandbox),
                 None,

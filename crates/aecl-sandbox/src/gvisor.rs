@@ -23,7 +23,7 @@ mod bundle;
 mod host_cgroups;
 mod logs;
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -220,7 +220,7 @@ async fn execute(
         .chain(request.argv.iter().cloned())
         .collect();
     let id = container_id(&dir.path);
-    let bundle = bundle::write(
+    let bundle::Written { bundle, staged } = bundle::write(
         &dir.path,
         &bundle::Contents {
             container: &id,
@@ -251,15 +251,19 @@ async fn execute(
     let report_raw = report_write.as_raw_fd();
     command.args(["run", &format!("--pass-fd={REPORT_FD}:{REPORT_FD}"), "--bundle"]);
     command.arg(&bundle).arg(&id);
-    // SAFETY: between fork and exec the closure only calls `prctl`, `dup2` and `fcntl`,
-    // which are async-signal-safe. runsc dies with the thread that started it (a
-    // runtime's worker, which lives as long as the launcher), and the attached sandbox
-    // dies with runsc: a killed launcher leaves no container running past its deadlines.
+    let stage = stage_binds(&staged)?;
+    // SAFETY: between fork and exec the closure only calls `prctl`, `unshare`, `mount`,
+    // `dup2` and `fcntl`, which are async-signal-safe, on strings made before the fork.
+    // runsc dies with the thread that started it (a runtime's worker, which lives as long
+    // as the launcher), and the attached sandbox dies with runsc: a killed launcher leaves
+    // no container running past its deadlines.
     unsafe {
         command.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // Before the report pipe takes its number, which a pinned bind may hold now.
+            stage.mount()?;
             // `dup2` leaves the copy inheritable; the same number needs its flag cleared.
             let passed = if report_raw == REPORT_FD {
                 libc::fcntl(REPORT_FD, libc::F_SETFD, 0)
@@ -286,6 +290,8 @@ async fn execute(
         .spawn()
         .map_err(|e| SandboxError::Helper(format!("starting `{}`: {e}", runsc.path.display())))?;
     drop(report_write);
+    // Mounted in runsc's namespace: the descriptors are no longer needed.
+    drop(staged);
     let (Some(mut stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -397,6 +403,84 @@ async fn execute(
         limits_reached: Vec::new(),
         tier: Tier::Gvisor,
     })
+}
+
+/// The binds to mount for runsc: a detached copy of each pinned bind (`open_tree`, made
+/// here from the descriptor opened through no link) attached at its staged mount point
+/// (`move_mount`) in a mount namespace of runsc's own, so that the paths runsc is given
+/// lead where aecl checked, whatever a concurrent sandbox renames meanwhile, and the
+/// mounts end with runsc (none is left on the host for a killed launcher to leave). A
+/// descriptor cannot be bound from in another namespace; a detached copy belongs to none.
+struct Stage {
+    mounts: Vec<(OwnedFd, std::ffi::CString)>,
+}
+
+/// `open_tree`'s flag for a detached copy of the mount (`linux/mount.h`).
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `move_mount`'s flag for a source named by its descriptor alone (`linux/mount.h`).
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+
+fn stage_binds(staged: &[bundle::Staged]) -> Result<Stage, SandboxError> {
+    let mut mounts = Vec::with_capacity(staged.len());
+    for bind in staged {
+        let at = bind.at.display();
+        let target = std::ffi::CString::new(bind.at.as_os_str().as_encoded_bytes())
+            .map_err(|_| SandboxError::Helper(format!("`{at}` holds a NUL byte")))?;
+        let flags =
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
+        // SAFETY: `open_tree` reads the empty, NUL-terminated path and returns a new
+        // descriptor, owned below, or -1.
+        let tree = unsafe {
+            libc::syscall(libc::SYS_open_tree, bind.pinned.as_raw_fd(), c"".as_ptr(), flags)
+        };
+        let tree = libc::c_int::try_from(tree).ok().filter(|fd| *fd >= 0).ok_or_else(|| {
+            SandboxError::Helper(format!(
+                "copying the bind staged at `{at}`: {}",
+                std::io::Error::last_os_error()
+            ))
+        })?;
+        // SAFETY: `open_tree` returned this open descriptor, which nothing else owns.
+        mounts.push((unsafe { OwnedFd::from_raw_fd(tree) }, target));
+    }
+    Ok(Stage { mounts })
+}
+
+impl Stage {
+    /// In the child, before it executes runsc: a private mount namespace, the binds
+    /// attached in it.
+    fn mount(&self) -> std::io::Result<()> {
+        if self.mounts.is_empty() {
+            return Ok(());
+        }
+        let failed = || Err(std::io::Error::last_os_error());
+        // SAFETY: `unshare`, `mount` and `move_mount` take no pointers but NUL-terminated
+        // strings made before the fork, which live as long as `self`.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) < 0 {
+                return failed();
+            }
+            let root = c"/".as_ptr();
+            let private = libc::MS_REC | libc::MS_PRIVATE;
+            if libc::mount(std::ptr::null(), root, std::ptr::null(), private, std::ptr::null()) < 0
+            {
+                return failed();
+            }
+            for (tree, target) in &self.mounts {
+                let moved = libc::syscall(
+                    libc::SYS_move_mount,
+                    tree.as_raw_fd(),
+                    c"".as_ptr(),
+                    libc::AT_FDCWD,
+                    target.as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH,
+                );
+                if moved < 0 {
+                    return failed();
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The argument the helper takes to start the command inside a container

@@ -39,9 +39,27 @@ pub(crate) struct Contents<'a> {
     pub(crate) helper: &'a Path,
 }
 
+/// A bind as runsc is given it: at `at`, in the sandbox's own directory, where the
+/// launcher mounts the directory or file `pinned` opened (through no link) in runsc's
+/// mount namespace before runsc starts (`gvisor::stage_binds`). runsc resolves a bind's
+/// source itself, later: given the host path, it would follow a link a concurrent
+/// sandbox sharing a writable bind put there meanwhile; `at` is root's alone.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    pub(crate) pinned: crate::helper::pinned::Pinned,
+    pub(crate) at: PathBuf,
+}
+
+/// The bundle written ([`write`]).
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) bundle: PathBuf,
+    pub(crate) staged: Vec<Staged>,
+}
+
 /// Writes the bundle into `dir` (which must be empty but for what the caller keeps
-/// there) and returns the bundle's directory.
-pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, SandboxError> {
+/// there): its directory, and the binds to stage before runsc starts.
+pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<Written, SandboxError> {
     let bundle = dir.join("bundle");
     let rootfs = bundle.join("rootfs");
     mkdir(&rootfs)?;
@@ -92,15 +110,27 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
         mounts.push(bind_at(&rootfs, socket, Path::new(EGRESS_SOCKET), false)?);
     }
     mounts.push(bind_at(&rootfs, contents.helper, Path::new(HELPER_INSIDE), false)?);
-    for b in &crate::binds::with_intermediates(contents.binds) {
+    let stage = dir.join("binds");
+    let mut staged = Vec::new();
+    for (i, b) in crate::binds::with_intermediates(contents.binds).iter().enumerate() {
         check_bind(&b.path)?;
-        // runsc follows the paths it is given: a link on the way now (which a command of
-        // an earlier run may have made inside a writable bind) is refused here, as the
-        // process tier refuses it (`helper/pinned.rs`). What a link made between this check
-        // and runsc's mount would do is bounded by the gofer, which resolves the source
-        // once, as root: a narrower race than a path followed at every build.
-        crate::helper::pinned::open_plain(&b.path).map_err(SandboxError::Helper)?;
-        mounts.push(bind(&rootfs, &b.path, b.writable)?);
+        // A link on the way now (which a command of an earlier run may have made inside a
+        // writable bind) is refused here, as the process tier refuses it
+        // (`helper/pinned.rs`); what is opened is what runsc is given, staged.
+        let pinned = crate::helper::pinned::open_plain(&b.path).map_err(SandboxError::Helper)?;
+        if i == 0 {
+            mkdir(&stage)?;
+            fs::set_permissions(&stage, fs::Permissions::from_mode(0o700))
+                .map_err(|e| io("the staged binds' directory", e))?;
+        }
+        let at = stage.join(i.to_string());
+        if pinned.is_dir {
+            mkdir(&at)?;
+        } else {
+            fs::write(&at, b"").map_err(|e| io("a staged bind's mount point", e))?;
+        }
+        mounts.push(bind_from(&rootfs, &at, &b.path, b.writable)?);
+        staged.push(Staged { pinned, at });
     }
     let config = config(contents, mounts);
     let text = serde_json::to_vec_pretty(&config)
@@ -112,7 +142,7 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf, Sand
         .open(bundle.join("config.json"))
         .map_err(|e| io("writing the bundle's config.json", e))?;
     file.write_all(&text).map_err(|e| io("writing the bundle's config.json", e))?;
-    Ok(bundle)
+    Ok(Written { bundle, staged })
 }
 
 /// The pid limit of the sandbox's host cgroup, where runsc puts gVisor's kernel with its
@@ -331,9 +361,23 @@ fn etc(rootfs: &Path, uid: u32) -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// A read-only (unless `writable`) bind of `host` at the same path inside.
+/// A read-only (unless `writable`) bind of `host` at the same path inside: the system's
+/// own directories, which no sandbox writes.
 fn bind(rootfs: &Path, host: &Path, writable: bool) -> Result<Value, SandboxError> {
     bind_at(rootfs, host, host, writable)
+}
+
+/// A read-only (unless `writable`) bind of `source` (where `host` is staged) at `host`'s
+/// path inside.
+fn bind_from(
+    rootfs: &Path,
+    source: &Path,
+    host: &Path,
+    writable: bool,
+) -> Result<Value, SandboxError> {
+    let mut bind = bind_at(rootfs, host, host, writable)?;
+    bind["source"] = json!(source);
+    Ok(bind)
 }
 
 /// A bind of `host` at `inside`, whose mount point is made in the root directory (the
@@ -413,11 +457,47 @@ mod tests {
     fn the_bundle_is_its_users_alone() {
         let dir = tempfile::tempdir().unwrap();
         let env = [("SECRET_TOKEN".to_owned(), "hunter2".to_owned())];
-        let bundle = write(dir.path(), &contents(&env, &[])).unwrap();
+        let bundle = write(dir.path(), &contents(&env, &[])).unwrap().bundle;
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&bundle), 0o700);
         assert_eq!(mode(&bundle.join("config.json")), 0o600);
         assert!(fs::read_to_string(bundle.join("config.json")).unwrap().contains("hunter2"));
+    }
+
+    /// runsc is never given a bind's host path, which it would resolve itself later (a
+    /// concurrent sandbox sharing a writable bind could put a link on it meanwhile: the
+    /// red team's round 19, 3 runs in 12): each bind's source is its staged mount point in
+    /// the sandbox's directory, root's alone, where the descriptor opened now is mounted.
+    #[test]
+    fn runsc_is_given_each_bind_staged_not_its_host_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        fs::create_dir_all(base.join("ws/docs")).unwrap();
+        fs::write(base.join("notes.txt"), "n").unwrap();
+        let binds = [
+            Bind { path: base.join("ws"), writable: true },
+            Bind { path: base.join("ws/docs"), writable: false },
+            Bind { path: base.join("notes.txt"), writable: false },
+        ];
+        let run = tempfile::tempdir().unwrap();
+        let written = write(run.path(), &contents(&[], &binds)).unwrap();
+        let config: Value =
+            serde_json::from_slice(&fs::read(written.bundle.join("config.json")).unwrap()).unwrap();
+        let stage = run.path().join("binds");
+        assert_eq!(fs::metadata(&stage).unwrap().permissions().mode() & 0o777, 0o700);
+        for bind in &binds {
+            let mount = config["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["destination"] == json!(bind.path))
+                .unwrap_or_else(|| panic!("no mount at {}", bind.path.display()));
+            let source = PathBuf::from(mount["source"].as_str().unwrap());
+            assert!(source.starts_with(&stage), "{}", source.display());
+            let staged = written.staged.iter().find(|s| s.at == source).expect("staged");
+            assert_eq!(staged.pinned.is_dir, bind.path.is_dir());
+            assert_eq!(source.is_dir(), bind.path.is_dir());
+        }
     }
 
     /// runsc follows a bind's source: a link on the way (one a command could have planted

@@ -33,6 +33,10 @@ impl Pinned {
     pub(crate) fn into_fd(self) -> OwnedFd {
         self.fd
     }
+
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
 }
 
 /// Opens the absolute, plain `path` (no `.` or `..`), refusing a symbolic link at any
