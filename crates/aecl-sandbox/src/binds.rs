@@ -6,8 +6,8 @@
 //! through such a link (`ro_binds = ["ws/docs"]` after a run given `ws` writable replaced
 //! `ws/docs` by a link to `/etc`) would, canonicalised, bind whatever the command chose:
 //! the host's `/etc` read-only, its `/var/tmp` writable. So a link is followed only when
-//! root owns it and every directory above it is root's and writable by no one else (or
-//! sticky): a sandbox never runs as root, a launcher that is not root runs its sandboxes
+//! root owns it and every directory above it is root's and writable by no one else (a
+//! sticky `/tmp` is not): a sandbox never runs as root, a launcher that is not root runs its sandboxes
 //! as itself, and a link in a directory a command may write could have been renamed into
 //! place (`vendor/pkg/up -> ../..` moved to `ws/docs`). Such a link's target is walked the
 //! same way, component by component (an administrator's `/opt/app/config -> /srv/ws/config`
@@ -142,10 +142,11 @@ fn refused_link(
 }
 
 /// Whether a directory is root's and no one else may add or rename entries in it: not
-/// writable by its group or others, unless sticky (where only an entry's owner renames it).
+/// writable by its group or others. A sticky directory (`/tmp`) is not: only an entry's
+/// owner may rename it away, but anyone may move a root link into it from a directory
+/// they may write (the red team's round 19, third pass).
 fn roots_alone(dir: &FileStat) -> bool {
-    let mode = dir.st_mode;
-    dir.st_uid == 0 && (mode & 0o022 == 0 || mode & 0o1000 != 0)
+    dir.st_uid == 0 && dir.st_mode & 0o022 == 0
 }
 
 /// Puts `path`'s components on `todo` so that the first is popped first.
@@ -228,9 +229,22 @@ pub(crate) fn with_intermediates(binds: &[Bind]) -> Vec<Bind> {
 mod tests {
     use super::*;
 
+    /// A directory for a test's links where root alone writes every directory above it
+    /// (not under the sticky `/tmp`, under which no link is followed): `/run` as root,
+    /// else the build's target directory.
+    fn root_dir() -> tempfile::TempDir {
+        let run = Path::new("/run");
+        if nix::unistd::geteuid().is_root()
+            && let Ok(dir) = tempfile::tempdir_in(run)
+        {
+            return dir;
+        }
+        tempfile::tempdir_in(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")).unwrap()
+    }
+
     #[test]
     fn a_link_inside_a_writable_bind_is_refused_and_one_outside_it_followed() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = root_dir();
         let base = dir.path().canonicalize().unwrap();
         let ws = base.join("ws");
         std::fs::create_dir_all(ws.join("x/ro")).unwrap();
@@ -307,7 +321,7 @@ mod tests {
             // Without root no link is root's: the test above holds the refusal.
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
+        let dir = root_dir();
         let base = dir.path().canonicalize().unwrap();
         let (ws, etc) = (base.join("ws"), base.join("etc"));
         std::fs::create_dir_all(ws.join("venv")).unwrap();
@@ -350,6 +364,14 @@ mod tests {
         std::os::unix::fs::symlink(admin.join("loop"), admin.join("loop")).unwrap();
         let error = resolve_binds(&[(admin.join("loop"), false)]).unwrap_err();
         assert!(error.contains("too many levels"), "{error}");
+        // A sticky directory others may write is not root's alone: a root link moved into
+        // it from a directory a command may write is refused (round 19, third pass).
+        let share = base.join("share");
+        std::fs::create_dir(&share).unwrap();
+        std::fs::set_permissions(&share, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        std::os::unix::fs::symlink(&etc, share.join("docs")).unwrap();
+        let error = resolve_binds(&[(share.join("docs"), false)]).unwrap_err();
+        assert!(error.contains("where others than root may write"), "{error}");
     }
 
     #[test]
