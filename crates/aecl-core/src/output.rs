@@ -195,7 +195,11 @@ fn walk<'n>(
     match node {
         Node::Empty => false,
         Node::Text(text) => {
-            let trust = if demoted { Trust::Untrusted } else { leaf_trust(spec, path) };
+            let trust = match demoted {
+                true => Trust::Untrusted,
+                false if holds_an_untrusted_field(spec, text) => Trust::Untrusted,
+                false => leaf_trust(spec, path),
+            };
             let mut label = prefix.to_owned();
             let inner = field::path_text(path);
             if !label.is_empty() && !inner.is_empty() && !inner.starts_with('[') {
@@ -206,10 +210,13 @@ fn walk<'n>(
             trust == Trust::Untrusted
         }
         Node::List(items) => {
+            // In line-structured text, an item after one with an untrusted field may be
+            // that value's continuation (`notes: x\n- email: eve@…`), as a field may.
             let mut any = false;
             for (i, item) in items.iter().enumerate() {
                 path.push(Step::Index(i));
-                any |= walk(spec, item, path, prefix, demoted, ordered, out);
+                let demote = demoted || (ordered && any);
+                any |= walk(spec, item, path, prefix, demote, ordered, out);
                 path.pop();
             }
             any
@@ -229,6 +236,36 @@ fn walk<'n>(
             any
         }
     }
+}
+
+/// Whether a string a trusted rule (or the output's trust) would trust is itself a record
+/// with a field an untrusted rule names (`Notes: …` inside a wrapper's string, a result
+/// under a key no rule expects): strings are otherwise never parsed again, but this can
+/// only demote one.
+fn holds_an_untrusted_field(spec: &OutputSpec, text: &str) -> bool {
+    fn names(spec: &OutputSpec, node: &Node, path: &mut Vec<String>) -> bool {
+        match node {
+            Node::Empty | Node::Text(_) => false,
+            Node::List(items) => items.iter().any(|item| names(spec, item, path)),
+            Node::Map(entries) => entries.iter().any(|(key, value)| {
+                path.push(key.clone());
+                let steps: Vec<Step<'_>> = path.iter().map(|k| Step::Key(k)).collect();
+                let named = spec.fields.iter().any(|(rule, trust)| {
+                    *trust == Trust::Untrusted && rule.matches_anywhere(&steps)
+                });
+                let named = named || names(spec, value, path);
+                path.pop();
+                named
+            }),
+        }
+    }
+    if !spec.fields.iter().any(|(_, trust)| *trust == Trust::Untrusted) || !text.contains(':') {
+        return false;
+    }
+    let Some(docs) = documents(&Value::String(text.to_owned()), OutputFormat::Auto) else {
+        return false;
+    };
+    docs.iter().any(|doc| !doc.unparsed && names(spec, &doc.node, &mut Vec::new()))
 }
 
 fn has_duplicate_key(entries: &[(String, Node)]) -> bool {

@@ -132,8 +132,25 @@ fn mcp_documents(
     let several = items.len() > 1;
     let label = |i: usize| if several { format!("content[{i}]") } else { String::new() };
     let mut docs = Vec::new();
-    if let Some(structured) = structured {
-        docs.push(Document::new(String::new(), from_value(structured)?));
+    match structured {
+        // The record: an object (or a list), as the protocol has it.
+        Some(record @ (Value::Object(_) | Value::Array(_))) => {
+            docs.push(Document::new(String::new(), from_value(record)?));
+        }
+        // Anything else is no record read field by field: its text has the output's
+        // fallback trust, as any part beside the record.
+        Some(other) => docs.push(beside(String::new(), from_value(other)?)),
+        None => {}
+    }
+    // Members of the result the protocol does not name (a server's own, an SDK's): shown
+    // to the client as the rest is, and beside the record.
+    let extra: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(key, _)| !MCP_RESULT_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if !extra.is_empty() {
+        docs.push(beside(String::new(), from_value(&Value::Object(extra))?));
     }
     for (i, item) in items.iter().enumerate() {
         let text = (item.get("type").and_then(Value::as_str) == Some("text"))
@@ -254,22 +271,27 @@ pub(crate) fn mcp_text(map: &serde_json::Map<String, Value>) -> String {
             other => strings(other, &mut out),
         }
     }
-    for part in ["structuredContent", "_meta"] {
-        strings(map.get(part).unwrap_or(&Value::Null), &mut out);
+    for (key, value) in map.iter().filter(|(key, _)| key.as_str() != "content") {
+        if !MCP_RESULT_KEYS.contains(&key.as_str()) {
+            out.push_str(key);
+            out.push('\n');
+        }
+        strings(value, &mut out);
     }
     out
 }
 
-/// `{"content": [...], "isError"?, "structuredContent"?, "_meta"?, "resultType"?}`: an MCP
-/// tool result (`resultType` is in every result of the protocol's newer versions).
+/// The members of an MCP tool result the protocol names (`resultType` is in every result
+/// of its newer versions).
+const MCP_RESULT_KEYS: [&str; 5] =
+    ["content", "isError", "structuredContent", "_meta", "resultType"];
+
+/// An MCP tool result: `{"content": [...]}` with only the members the protocol names, or
+/// with others when its content is the protocol's content blocks (a server's own members,
+/// kept by an SDK that passes unknown members on).
 pub(crate) fn is_mcp_result(map: &serde_json::Map<String, Value>) -> bool {
-    map.get("content").is_some_and(Value::is_array)
-        && map.keys().all(|k| {
-            matches!(
-                k.as_str(),
-                "content" | "isError" | "structuredContent" | "_meta" | "resultType"
-            )
-        })
+    let Some(Value::Array(items)) = map.get("content") else { return false };
+    map.keys().all(|k| MCP_RESULT_KEYS.contains(&k.as_str())) || is_mcp_content(items)
 }
 
 /// Whether `items` are an MCP result's content blocks: each an object of one of the
