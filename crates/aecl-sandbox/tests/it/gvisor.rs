@@ -225,6 +225,18 @@ fn python_under_24_pids(program: &str) -> String {
     text(&done.stdout)
 }
 
+/// Waits for the command to make `up` (in a bind): `Err` after 30 s.
+fn wait_until_started(up: &std::path::Path) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !up.exists() {
+        if std::time::Instant::now() > deadline {
+            return Err("the command never started".to_owned());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 /// The number on the line of `out` that starts with `label`.
 fn count(out: &str, label: &str) -> u32 {
     out.lines()
@@ -255,13 +267,7 @@ fn a_kernel_that_stops_under_the_command_is_reported_killed_with_its_reason() {
     let harness = harness();
     let sandboxes = harness._runtime.path().to_path_buf();
     let lowering = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !up.exists() {
-            if std::time::Instant::now() > deadline {
-                return Err("the command never started".to_owned());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until_started(&up)?;
         let cgroups = crate::aecl_cgroups_of(&sandboxes);
         let Some(pids) = cgroups.iter().find(|dir| dir.join("pids.max").exists()) else {
             return Err(format!("no pids cgroup among {cgroups:?}"));
@@ -300,13 +306,7 @@ fn a_sandbox_killed_on_the_host_is_no_exit_of_the_command() {
     let harness = harness();
     let sandboxes = harness._runtime.path().to_path_buf();
     let killing = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !up.exists() {
-            if std::time::Instant::now() > deadline {
-                return Err("the command never started".to_owned());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until_started(&up)?;
         // Every process of the sandbox's host cgroups but runsc's own: the kernel, its
         // gofer, its stubs.
         let mut killed = 0;
