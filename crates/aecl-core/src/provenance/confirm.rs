@@ -86,9 +86,11 @@ impl ProvenanceIndex {
                 }
             }
         }
+        let echo_parts: Vec<String> = echoes.iter().map(|e| read_alike(e)).collect();
         let is_echo = |raw: &str| {
-            let raw = normalise(raw);
-            !raw.is_empty() && echo_texts.iter().any(|e| e.contains(raw.as_str()))
+            let normal = normalise(raw);
+            (!normal.is_empty() && echo_texts.iter().any(|e| e.contains(normal.as_str())))
+                || assembled_from(&read_alike(raw), &echo_parts)
         };
         let source = SourceRef {
             kind: SourceKind::TrustedTool,
@@ -144,6 +146,50 @@ impl ProvenanceIndex {
             }
         }
     }
+}
+
+/// `text`'s letters and digits, lower case, each look-alike letter read as the digit it
+/// passes for (`O` as `0`, `l` and `I` as `1`, `S` as `5`, `B` as `8`, `Z` as `2`): how an
+/// argument and an output are compared for an echo that is not written alike.
+fn read_alike(text: &str) -> String {
+    normalise(text)
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .map(|c| match c {
+            'o' => '0',
+            'i' | 'l' => '1',
+            's' => '5',
+            'b' => '8',
+            'z' => '2',
+            other => other,
+        })
+        .collect()
+}
+
+/// Whether the value `value` (as [`read_alike`] reads it) was assembled from the call's
+/// arguments `parts` (read alike too): inside one of them, or three quarters of it covered
+/// by them, in any order (an IBAN a lookup rebuilt from `country`, `check` and `bban`
+/// arguments, an address from a user and a domain). Such an output echoes the call.
+fn assembled_from(value: &str, parts: &[String]) -> bool {
+    /// Shorter parts are too common to say a value was built from them.
+    const MIN_PART: usize = 2;
+    /// Shorter values are matched as written only (`is_echo`'s first test).
+    const MIN_VALUE: usize = 6;
+    if value.len() < MIN_VALUE {
+        return false;
+    }
+    if parts.iter().any(|part| part.contains(value)) {
+        return true;
+    }
+    let mut covered = vec![false; value.len()];
+    for part in parts.iter().filter(|p| p.len() >= MIN_PART) {
+        for (at, _) in value.match_indices(part.as_str()) {
+            for slot in covered.iter_mut().skip(at).take(part.len()) {
+                *slot = true;
+            }
+        }
+    }
+    covered.iter().filter(|c| **c).count() * 4 >= value.len() * 3
 }
 
 /// Whether an action may confirm values: a read without effect that names kinds.
