@@ -259,8 +259,15 @@ fn holds_an_untrusted_field(spec: &OutputSpec, text: &str) -> bool {
             }),
         }
     }
-    if !spec.fields.iter().any(|(_, trust)| *trust == Trust::Untrusted) || !text.contains(':') {
+    // A record needs a `key: value`, a YAML or JSON key, or a CSV header and a row.
+    if !spec.fields.iter().any(|(_, trust)| *trust == Trust::Untrusted)
+        || !text.contains([':', '\n'])
+    {
         return false;
+    }
+    // Too large to read as a record: it could hold one, so it is not trusted.
+    if text.len() > parse::MAX_PARSE_BYTES {
+        return true;
     }
     let Some(docs) = documents(&Value::String(text.to_owned()), OutputFormat::Auto) else {
         return false;

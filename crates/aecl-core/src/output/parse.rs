@@ -152,17 +152,21 @@ fn mcp_documents(
     if !extra.is_empty() {
         docs.push(beside(String::new(), from_value(&Value::Object(extra))?));
     }
+    // Without `structuredContent`, the record is the first text item: a second one (an
+    // e-mail's body beside its headers, the record shown again) is beside it, where no
+    // trusted rule reaches (`trusted_fields = ["id"]` is the record's `id`, not one an
+    // untrusted body that is itself JSON writes).
+    let mut record_read = structured.is_some();
     for (i, item) in items.iter().enumerate() {
         let text = (item.get("type").and_then(Value::as_str) == Some("text"))
             .then(|| item.get("text").and_then(Value::as_str))
             .flatten();
         if let Some(text) = text {
+            let rendering = std::mem::replace(&mut record_read, true);
             match parse_text(text, format) {
-                Some((node, ordered)) => docs.push(Document {
-                    ordered,
-                    rendering: structured.is_some(),
-                    ..Document::new(label(i), node)
-                }),
+                Some((node, ordered)) => {
+                    docs.push(Document { ordered, rendering, ..Document::new(label(i), node) })
+                }
                 None if structured.is_some() => docs.push(Document {
                     unparsed: true,
                     ..Document::new(label(i), Node::Text(text.to_owned()))
