@@ -344,7 +344,7 @@ async fn execute(
     let outcome = match ended {
         Ended::TimedOut(limit, after_ms) => Outcome::TimedOut { limit, after_ms },
         Ended::Lost(error) => Outcome::Setup { error: format!("waiting for runsc: {error}") },
-        Ended::Status(None) if report.started => Outcome::Killed {
+        Ended::Status(None) if report.started || report.tampered => Outcome::Killed {
             signal: libc::SIGKILL,
             cause: Some(
                 "runsc was killed by a signal from outside while the command ran".to_owned(),
@@ -360,32 +360,44 @@ async fn execute(
             signal: libc::SIGKILL,
             cause: Some(format!("gVisor's kernel stopped: {}", stopped.unwrap_or_default())),
         },
-        Ended::Status(Some(RUNSC_FAILED)) if runsc_error.is_some() => {
+        Ended::Status(Some(RUNSC_FAILED)) if runsc_error.is_some() && !report.started => {
             failure(runsc_error.unwrap_or_default(), &request.argv, &mut stderr_kept)
         }
-        // INVARIANT: a refusal is read only from the report pipe, which the command
-        // never held; the same line on stderr, which the command writes too, is data.
-        Ended::Status(Some(126)) if report.refused => {
-            let program = request.argv.first().map(String::as_str).unwrap_or_default();
-            Outcome::Denied {
-                reason: format!("`{program}` could not be executed (the helper refused it)"),
-            }
-        }
         // runsc's status is its init's, the helper's: how the command ended is the
-        // helper's status line. Without one the sandbox was killed on the host (its host
-        // cgroup's memory limit, a signal from outside) before the helper could say.
-        Ended::Status(Some(code)) => match report.status {
-            Some(Status::Exited(code)) => Outcome::Exited { code },
-            Some(Status::Killed(signal)) => Outcome::Killed { signal, cause: None },
-            None if report.started => Outcome::Killed {
+        // helper's report, when it can be believed.
+        Ended::Status(Some(code)) => match report.believed(code) {
+            None => Outcome::Killed {
+                signal: libc::SIGKILL,
+                cause: Some(
+                    "the sandbox's report holds lines its init did not write, or a status runsc \
+                     did not end with (the command wrote to it, or killed the init): how the \
+                     command ended is unknown"
+                        .to_owned(),
+                ),
+            },
+            // INVARIANT: a refusal is read only from the init's report; the same line on
+            // stderr, which the command writes too, is data.
+            Some(Report { refused: true, .. }) if code == 126 => {
+                let program = request.argv.first().map(String::as_str).unwrap_or_default();
+                Outcome::Denied {
+                    reason: format!("`{program}` could not be executed (the helper refused it)"),
+                }
+            }
+            Some(Report { status: Some(Status::Exited(code)), .. }) => Outcome::Exited { code },
+            Some(Report { status: Some(Status::Killed(signal)), .. }) => {
+                Outcome::Killed { signal, cause: None }
+            }
+            // Without a status the init was killed with the sandbox, on the host (the
+            // memory limit of its host cgroup, a signal from outside), before it could say.
+            Some(Report { started: true, .. }) => Outcome::Killed {
                 signal: libc::SIGKILL,
                 cause: Some(format!(
                     "gVisor's sandbox ended (runsc status {code}) before it said how the command \
-                     ended: its processes were killed on the host (the memory limit of its host \
-                     cgroup, or a signal from outside)"
+                     ended: its init was killed (on the host, by the memory limit of its host \
+                     cgroup or a signal from outside, or by the command)"
                 )),
             },
-            None => Outcome::Setup {
+            Some(_) => Outcome::Setup {
                 error: format!("runsc ended (status {code}) before the command started"),
             },
         },
@@ -426,8 +438,12 @@ fn stage_binds(staged: &[bundle::Staged]) -> Result<Stage, SandboxError> {
         let at = bind.at.display();
         let target = std::ffi::CString::new(bind.at.as_os_str().as_encoded_bytes())
             .map_err(|_| SandboxError::Helper(format!("`{at}` holds a NUL byte")))?;
-        let flags =
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
+        // With what is mounted beneath it (`AT_RECURSIVE`): a copy without would show what
+        // the host's mounts there hide (a tmpfs over a secret, `InaccessiblePaths=`).
+        let flags = OPEN_TREE_CLONE
+            | libc::O_CLOEXEC as libc::c_uint
+            | libc::AT_EMPTY_PATH as libc::c_uint
+            | libc::AT_RECURSIVE as libc::c_uint;
         // SAFETY: `open_tree` reads the empty, NUL-terminated path and returns a new
         // descriptor, owned below, or -1.
         let tree = unsafe {
@@ -515,15 +531,22 @@ fn failure(error: String, argv: &[String], stderr: &mut Vec<u8>) -> Outcome {
     }
 }
 
-/// What the helper inside wrote to the report pipe, which the command never held.
+/// What the helper inside, the container's init, wrote to the report pipe: `started` or
+/// why the program could not be executed, then how the command ended. The command can
+/// reopen the pipe (gVisor's `/proc/1/fd` heeds no dumpable flag) and add lines, but not
+/// take the init's away, so a report is believed only when it holds exactly the lines
+/// the init writes and its status is the one runsc ended with (the init's exit); else it
+/// is [`Report::tampered`], and how the command ended is unknown.
 #[derive(Debug, Default)]
 struct Report {
-    /// The command was about to be executed.
+    /// The command was executed.
     started: bool,
     /// The program could not be executed.
     refused: bool,
     /// How the command ended.
     status: Option<Status>,
+    /// A line the init does not write, one written twice, or more than the init writes.
+    tampered: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -532,32 +555,61 @@ enum Status {
     Killed(i32),
 }
 
+impl Status {
+    /// The init's exit code for this status, which runsc ends with.
+    fn code(self) -> i32 {
+        match self {
+            Status::Exited(code) => code,
+            Status::Killed(signal) => 128 + signal,
+        }
+    }
+}
+
 impl Report {
     fn read(report: &[u8]) -> Report {
-        let mut read = Report::default();
+        let mut read = Report { tampered: report.len() >= MAX_REPORT_BYTES, ..Report::default() };
         for line in String::from_utf8_lossy(report).lines() {
-            let Some(line) = line.strip_prefix("aecl-sandbox: ") else { continue };
+            let Some(line) = line.strip_prefix("aecl-sandbox: ") else {
+                read.tampered = true;
+                continue;
+            };
             if line == crate::helper::GVISOR_STARTED {
-                read.started = true;
+                read.tampered |= std::mem::replace(&mut read.started, true);
             } else if line.starts_with(crate::helper::GVISOR_REFUSED) {
-                read.refused = true;
+                read.tampered |= std::mem::replace(&mut read.refused, true);
             } else if let Some(status) = line.strip_prefix(crate::helper::GVISOR_STATUS) {
-                read.status = match status.split_once(' ') {
+                let status = match status.split_once(' ') {
                     Some(("exited", code)) => code.parse().ok().map(Status::Exited),
                     Some(("killed", signal)) => signal.parse().ok().map(Status::Killed),
                     _ => None,
                 };
+                match status {
+                    Some(status) => read.tampered |= read.status.replace(status).is_some(),
+                    None => read.tampered = true,
+                }
+            } else {
+                read.tampered = true;
             }
         }
+        // The init writes one of the two.
+        read.tampered |= read.started && read.refused;
         read
+    }
+
+    /// The report as believed for a run runsc ended with `code` (the init's exit): `None`
+    /// when the command may have written it.
+    fn believed(self, code: i32) -> Option<Report> {
+        let consistent = self.status.is_none_or(|status| status.code() == code);
+        (!self.tampered && consistent).then_some(self)
     }
 }
 
 /// The descriptor the helper inside finds its report pipe on.
 const REPORT_FD: std::os::fd::RawFd = 3;
 
-/// The most of the report pipe read: one line of the helper's.
-const MAX_REPORT_BYTES: usize = 4096;
+/// The most of the report pipe read: a pipe's whole buffer. The init writes three short
+/// lines; more is the command's doing ([`Report::tampered`]).
+const MAX_REPORT_BYTES: usize = 64 * 1024;
 
 /// The report pipe: its read end non-blocking (read once runsc has ended, when whatever
 /// the helper wrote is there), both ends close-on-exec.
@@ -721,5 +773,54 @@ mod tests {
         assert!(
             Runsc::from_status(&config, &status("runsc 1.0 at /bin/sh, platform kvm")).is_err()
         );
+    }
+
+    /// The command can add lines to the report (gVisor's `/proc/1/fd/3`), never take the
+    /// init's away: a report is believed only as the init writes it and when its status
+    /// is the one runsc ended with (the red team's round 19, fourth pass: `exit 3` told as
+    /// 0, a kill told as 0, 0 told as killed, 126 told as a refusal).
+    #[test]
+    fn a_report_the_command_wrote_to_is_not_believed() {
+        let believed = |text: &str, code: i32| Report::read(text.as_bytes()).believed(code);
+        let ok = "aecl-sandbox: started\naecl-sandbox: status exited 3\n";
+        assert!(matches!(believed(ok, 3), Some(Report { status: Some(Status::Exited(3)), .. })));
+        let killed = "aecl-sandbox: started\naecl-sandbox: status killed 9\n";
+        assert!(matches!(
+            believed(killed, 137),
+            Some(Report { status: Some(Status::Killed(9)), .. })
+        ));
+        let refused = "aecl-sandbox: cannot execute `x`: EACCES\naecl-sandbox: status exited 126\n";
+        assert!(matches!(believed(refused, 126), Some(Report { refused: true, .. })));
+        // Killed on the host before the init could say: started, no status.
+        assert!(matches!(
+            believed("aecl-sandbox: started\n", 1),
+            Some(Report { status: None, .. })
+        ));
+        let padding = "x".repeat(MAX_REPORT_BYTES);
+        let forged = [
+            // A forged status before the init's: two statuses.
+            (
+                "aecl-sandbox: status exited 0\naecl-sandbox: started\naecl-sandbox: status exited 3\n",
+                3,
+            ),
+            // A forged status, then the init killed (runsc's 137 is no `exited 0`).
+            ("aecl-sandbox: started\naecl-sandbox: status exited 0\n", 137),
+            // A status the init never wrote, matching runsc: the init's own follows it.
+            (
+                "aecl-sandbox: started\naecl-sandbox: status killed 9\naecl-sandbox: status exited 0\n",
+                0,
+            ),
+            // A forged refusal beside the init's start.
+            (
+                "aecl-sandbox: started\naecl-sandbox: cannot execute `x`\naecl-sandbox: status exited 126\n",
+                126,
+            ),
+            // A line the init does not write; the init's line pushed past what is read.
+            ("hello\naecl-sandbox: started\naecl-sandbox: status exited 0\n", 0),
+            (&format!("aecl-sandbox: status exited 0\n{padding}"), 0),
+        ];
+        for (text, code) in forged {
+            assert!(believed(text, code).is_none(), "{}", &text[..text.len().min(120)]);
+        }
     }
 }

@@ -20,11 +20,14 @@
 //!
 //! The helper stays the container's init: it starts the command as its child, passes on
 //! the signals runsc forwards, and writes how the command ended to the report pipe
-//! (`status exited N` or `status killed N`). runsc's own status is the init's, which a
-//! sandbox killed from the host (its host cgroup's memory limit, a stopped kernel) never
-//! sets: with no status line, the launcher knows the command's end is unknown instead of
-//! passing runsc's status off as the command's. The helper is not dumpable, so the command
-//! (of the same uid) cannot reopen the pipe through `/proc/1/fd`.
+//! (`started`, or why it could not be executed; then `status exited N` or `status killed
+//! N`). runsc's own status is the init's, which a sandbox killed from the host (its host
+//! cgroup's memory limit, a stopped kernel) never sets: with no status line, the launcher
+//! knows the command's end is unknown instead of passing runsc's status off as the
+//! command's. The command can reopen the pipe through `/proc/1/fd` (gVisor's procfs heeds
+//! no dumpable flag) and add lines, but not take the init's away: the launcher takes a
+//! report with any line the init would not have written, or a status runsc's does not
+//! match, as the command's end unknown (`gvisor::Report`).
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
@@ -110,27 +113,47 @@ fn run(options: &[OsString], command: &[OsString], report: Option<RawFd>) -> End
             }
         }
     }
-    // Not dumpable: its descriptors (the report pipe) are not the command's to open.
-    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
-        return Ended::Exited(fail(&format!("not dumpable: {e}"), 126));
-    }
+    // Not dumpable: on a kernel that heeds it, its descriptors (the report pipe) are not
+    // the command's to open.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    // The child says over this pipe why it could not execute the command; closed on
+    // exec, it reads empty once the command runs.
+    let (exec_read, exec_write) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(pipe) => pipe,
+        Err(e) => return Ended::Exited(fail(&format!("a pipe for the command: {e}"), 126)),
+    };
     // SAFETY: still single-threaded (the forwarder runs in a process of its own).
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            std::process::exit(become_command(options, program, &argv, &env, report))
+            drop(exec_read);
+            std::process::exit(become_command(options, program, &argv, &env, exec_write))
         }
-        Ok(ForkResult::Parent { child }) => wait_for(child),
+        Ok(ForkResult::Parent { child }) => {
+            drop(exec_write);
+            let mut refused = String::new();
+            let _ =
+                std::io::Read::read_to_string(&mut std::fs::File::from(exec_read), &mut refused);
+            // Only this process writes the report pipe's lines; the command may write
+            // there too (gVisor's `/proc/1/fd` heeds no dumpable flag), and the launcher
+            // takes any line it did not expect as the report being written by the command.
+            if let Some(report) = report {
+                let line = if refused.is_empty() { STARTED } else { refused.trim_end() };
+                write_report(report, line);
+            }
+            wait_for(child)
+        }
         Err(e) => Ended::Exited(fail(&format!("starting the command: {e}"), 126)),
     }
 }
 
-/// In the child: the seccomp filter, then the command; returns only on failure.
+/// In the child: the seccomp filter, then the command; returns only on failure, having
+/// written a refusal to `exec_failed` (closed on exec) for the init to report.
 fn become_command(
     options: &[OsString],
     program: &CString,
     argv: &[CString],
     env: &[CString],
-    report: Option<RawFd>,
+    exec_failed: OwnedFd,
 ) -> i32 {
     // After the forwarder's fork: the forwarder needs none of it, and is no command.
     // `no_new_privs` is the bundle's already; set again, as `seccomp::apply` needs it.
@@ -142,11 +165,6 @@ fn become_command(
             return fail(&error, 126);
         }
     }
-    // From here on, what the command does is its own: the launcher reads a run that ends
-    // without a status line after this one as killed, not as never started.
-    if let Some(report) = report {
-        write_report(report, STARTED);
-    }
     let error = execvpe(program, argv, env).err();
     let name = program.to_string_lossy();
     match error {
@@ -156,9 +174,7 @@ fn become_command(
         // as the sandbox's refusal (`Outcome::Denied`).
         Some(e) => {
             let line = format!("{REFUSED} `{name}`: {e}");
-            if let Some(report) = report {
-                write_report(report, &line);
-            }
+            let _ = std::fs::File::from(exec_failed).write_all(line.as_bytes());
             fail(&line, 126)
         }
         None => fail(&format!("`{name}`: exec returned"), 126),
@@ -209,8 +225,7 @@ fn wait_for(child: Pid) -> Ended {
 
 /// Writes `line` to the report pipe `report`, after `aecl-sandbox: `.
 fn write_report(report: RawFd, line: &str) {
-    // SAFETY: the report pipe stays open in this process until it exits or executes the
-    // command (close-on-exec).
+    // SAFETY: the report pipe stays open in this process until it exits.
     let report = unsafe { std::os::fd::BorrowedFd::borrow_raw(report) };
     let _ = nix::unistd::write(report, format!("aecl-sandbox: {line}\n").as_bytes());
 }

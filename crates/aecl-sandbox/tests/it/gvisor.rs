@@ -328,7 +328,7 @@ fn a_sandbox_killed_on_the_host_is_no_exit_of_the_command() {
     killing.join().unwrap().unwrap();
     match &done.outcome {
         Outcome::Killed { signal: 9, cause: Some(cause) } => {
-            assert!(cause.contains("killed on the host"), "{cause}");
+            assert!(cause.contains("its init was killed (on the host"), "{cause}");
         }
         other => panic!("{other:?}: {}", text(&done.stderr)),
     }
