@@ -79,13 +79,10 @@ pub fn pieces(spec: &OutputSpec, output: &Value) -> Vec<OutputPiece> {
                 Value::Number(_) => crate::text::value_text(output).unwrap_or_default(),
                 // An MCP result's texts as the model reads them, not JSON-escaped: a value
                 // with a quote, a backslash or a newline is found as it was written.
-                Value::Object(map) if parse::is_mcp_result(map) => parse::mcp_text(map),
-                Value::Array(items) if parse::is_mcp_content(items) => {
-                    let mut map = serde_json::Map::new();
-                    map.insert("content".to_owned(), output.clone());
-                    parse::mcp_text(&map)
-                }
-                Value::Array(_) | Value::Object(_) => output.to_string(),
+                Value::Array(_) | Value::Object(_) => match parse::mcp_result(output) {
+                    Some(result) => parse::mcp_text(&result),
+                    None => output.to_string(),
+                },
             };
             out.push(OutputPiece { path: String::new(), text, trust: fallback_trust(spec) });
         }
@@ -168,11 +165,7 @@ pub fn fallback_trust(spec: &OutputSpec) -> Trust {
 /// The trust of the leaf at `path`: untrusted if an untrusted rule names it anywhere, else
 /// trusted if a trusted rule names it from the root, else the output's.
 pub fn leaf_trust(spec: &OutputSpec, path: &[Step<'_>]) -> Trust {
-    let untrusted = spec
-        .fields
-        .iter()
-        .any(|(rule, trust)| *trust == Trust::Untrusted && rule.matches_anywhere(path));
-    if untrusted {
+    if untrusted_rule_names(spec, path) {
         return Trust::Untrusted;
     }
     let trusted = spec
@@ -180,6 +173,13 @@ pub fn leaf_trust(spec: &OutputSpec, path: &[Step<'_>]) -> Trust {
         .iter()
         .any(|(rule, trust)| *trust == Trust::Trusted && rule.matches_anchored(path));
     if trusted { Trust::Trusted } else { spec.trust }
+}
+
+/// Whether an untrusted rule names the leaf at `path` (or a field above it), at any depth.
+fn untrusted_rule_names(spec: &OutputSpec, path: &[Step<'_>]) -> bool {
+    spec.fields
+        .iter()
+        .any(|(rule, trust)| *trust == Trust::Untrusted && rule.matches_anywhere(path))
 }
 
 /// Visits `node`; returns whether any leaf under it was untrusted.
@@ -197,8 +197,10 @@ fn walk<'n>(
         Node::Text(text) => {
             let trust = match demoted {
                 true => Trust::Untrusted,
-                false if holds_an_untrusted_field(spec, text) => Trust::Untrusted,
-                false => leaf_trust(spec, path),
+                false => match leaf_trust(spec, path) {
+                    Trust::Trusted if holds_an_untrusted_field(spec, text) => Trust::Untrusted,
+                    trust => trust,
+                },
             };
             let mut label = prefix.to_owned();
             let inner = field::path_text(path);
@@ -243,17 +245,13 @@ fn walk<'n>(
 /// under a key no rule expects): strings are otherwise never parsed again, but this can
 /// only demote one.
 fn holds_an_untrusted_field(spec: &OutputSpec, text: &str) -> bool {
-    fn names(spec: &OutputSpec, node: &Node, path: &mut Vec<String>) -> bool {
+    fn names<'n>(spec: &OutputSpec, node: &'n Node, path: &mut Vec<Step<'n>>) -> bool {
         match node {
             Node::Empty | Node::Text(_) => false,
             Node::List(items) => items.iter().any(|item| names(spec, item, path)),
             Node::Map(entries) => entries.iter().any(|(key, value)| {
-                path.push(key.clone());
-                let steps: Vec<Step<'_>> = path.iter().map(|k| Step::Key(k)).collect();
-                let named = spec.fields.iter().any(|(rule, trust)| {
-                    *trust == Trust::Untrusted && rule.matches_anywhere(&steps)
-                });
-                let named = named || names(spec, value, path);
+                path.push(Step::Key(key));
+                let named = untrusted_rule_names(spec, path) || names(spec, value, path);
                 path.pop();
                 named
             }),
@@ -269,10 +267,8 @@ fn holds_an_untrusted_field(spec: &OutputSpec, text: &str) -> bool {
     if text.len() > parse::MAX_PARSE_BYTES {
         return true;
     }
-    let Some(docs) = documents(&Value::String(text.to_owned()), OutputFormat::Auto) else {
-        return false;
-    };
-    docs.iter().any(|doc| !doc.unparsed && names(spec, &doc.node, &mut Vec::new()))
+    parse::parse_text(text, OutputFormat::Auto)
+        .is_some_and(|(node, _)| names(spec, &node, &mut Vec::new()))
 }
 
 fn has_duplicate_key(entries: &[(String, Node)]) -> bool {

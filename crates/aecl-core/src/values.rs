@@ -29,6 +29,7 @@ pub use email::{EmailForm, mailto_addresses, normal as email_normal};
 pub use encoded::base64_text;
 pub(crate) use fold::embedded_ipv4;
 pub use fold::{fold, percent_decoded, readings};
+pub(crate) use iban::digit as look_alike_digit;
 pub(crate) use iban::look_alikes as iban_look_alikes;
 pub use iban::normal as iban_normal;
 pub(crate) use ipv4::hosts_in as numeric_ipv4_hosts;

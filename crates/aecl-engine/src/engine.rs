@@ -404,15 +404,16 @@ impl<S: Store> Engine<S> {
             }
             // A cached run gives the version and owner; otherwise only they are read (no
             // rebuild: nothing here is decided).
+            let loaded;
             let (version, opened_by) = match &cached {
-                Some(known) => (known.snapshot.version, known.snapshot.agent.clone()),
+                Some(known) => (known.snapshot.version, known.snapshot.agent.as_deref()),
                 None => {
-                    let snapshot = self.store.load_run(run).await?;
-                    (snapshot.version, snapshot.agent)
+                    loaded = self.store.load_run(run).await?;
+                    (loaded.version, loaded.agent.as_deref())
                 }
             };
             // INVARIANT: a run holds the events of one agent only (`stage::load_run`).
-            if let Some(owner) = policy.other_owner_of_run(run, opened_by.as_deref(), agent) {
+            if let Some(owner) = policy.other_owner_of_run(run, opened_by, agent) {
                 return Err(EngineError::foreign_run(run, owner, agent));
             }
             let commit = RunCommit {

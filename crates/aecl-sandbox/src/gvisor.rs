@@ -253,7 +253,8 @@ async fn execute(
     command.arg(&bundle).arg(&id);
     let stage = stage_binds(&staged)?;
     // SAFETY: between fork and exec the closure only calls `prctl`, `unshare`, `mount`,
-    // `dup2` and `fcntl`, which are async-signal-safe, on strings made before the fork.
+    // `move_mount`, `dup2` and `fcntl`, which are async-signal-safe, on strings and
+    // descriptors made before the fork.
     // runsc dies with the thread that started it (a runtime's worker, which lives as long
     // as the launcher), and the attached sandbox dies with runsc: a killed launcher leaves
     // no container running past its deadlines.
@@ -387,8 +388,8 @@ async fn execute(
             Some(Report { status: Some(Status::Killed(signal)), .. }) => {
                 Outcome::Killed { signal, cause: None }
             }
-            // Without a status the init was killed with the sandbox, on the host (the
-            // memory limit of its host cgroup, a signal from outside), before it could say.
+            // Without a status the init was killed before it could say: on the host (the
+            // memory limit of its host cgroup, a signal from outside), or by the command.
             Some(Report { started: true, .. }) => Outcome::Killed {
                 signal: libc::SIGKILL,
                 cause: Some(format!(

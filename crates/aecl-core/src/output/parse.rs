@@ -7,6 +7,7 @@
 //! the caller falls back to the output's default trust. Object keys keep their order and
 //! their duplicates, which the trust walk needs.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 
@@ -97,12 +98,8 @@ pub fn documents(output: &Value, format: OutputFormat) -> Option<Vec<Document>> 
         Value::String(text) => parse_text(text, format).map(|(node, ordered)| {
             vec![Document { ordered, ..Document::new(String::new(), node) }]
         }),
-        Value::Object(map) if is_mcp_result(map) => mcp_documents(map, format),
-        // A result's content blocks alone (as some hooks report an MCP tool's output).
-        Value::Array(items) if is_mcp_content(items) => {
-            let mut map = serde_json::Map::new();
-            map.insert("content".to_owned(), output.clone());
-            mcp_documents(&map, format)
+        Value::Object(_) | Value::Array(_) if let Some(result) = mcp_result(output) => {
+            mcp_documents(&result, format)
         }
         Value::Object(_) | Value::Array(_) => {
             Some(vec![Document::new(String::new(), from_value(output)?)])
@@ -285,6 +282,21 @@ pub(crate) fn mcp_text(map: &serde_json::Map<String, Value>) -> String {
     out
 }
 
+/// `output` as an MCP tool result: an object that is one ([`is_mcp_result`]), or a
+/// result's content blocks alone ([`is_mcp_content`], as some hooks report an MCP tool's
+/// output), made into one.
+pub(crate) fn mcp_result(output: &Value) -> Option<Cow<'_, serde_json::Map<String, Value>>> {
+    match output {
+        Value::Object(map) if is_mcp_result(map) => Some(Cow::Borrowed(map)),
+        Value::Array(items) if is_mcp_content(items) => {
+            let mut map = serde_json::Map::new();
+            map.insert("content".to_owned(), output.clone());
+            Some(Cow::Owned(map))
+        }
+        _ => None,
+    }
+}
+
 /// The members of an MCP tool result the protocol names (`resultType` is in every result
 /// of its newer versions).
 const MCP_RESULT_KEYS: [&str; 5] =
@@ -293,14 +305,14 @@ const MCP_RESULT_KEYS: [&str; 5] =
 /// An MCP tool result: `{"content": [...]}` with only the members the protocol names, or
 /// with others when its content is the protocol's content blocks (a server's own members,
 /// kept by an SDK that passes unknown members on).
-pub(crate) fn is_mcp_result(map: &serde_json::Map<String, Value>) -> bool {
+fn is_mcp_result(map: &serde_json::Map<String, Value>) -> bool {
     let Some(Value::Array(items)) = map.get("content") else { return false };
     map.keys().all(|k| MCP_RESULT_KEYS.contains(&k.as_str())) || is_mcp_content(items)
 }
 
 /// Whether `items` are an MCP result's content blocks: each an object of one of the
 /// protocol's content types.
-pub(crate) fn is_mcp_content(items: &[Value]) -> bool {
+fn is_mcp_content(items: &[Value]) -> bool {
     !items.is_empty()
         && items.iter().all(|item| {
             matches!(
@@ -316,7 +328,7 @@ fn from_value(value: &Value) -> Option<Node> {
 }
 
 /// Parses a text; the flag says whether the result is line-ordered.
-fn parse_text(text: &str, format: OutputFormat) -> Option<(Node, bool)> {
+pub(crate) fn parse_text(text: &str, format: OutputFormat) -> Option<(Node, bool)> {
     if text.len() > MAX_PARSE_BYTES {
         return None;
     }

@@ -148,20 +148,17 @@ impl ProvenanceIndex {
     }
 }
 
-/// `text`'s letters and digits, lower case, each look-alike letter read as the digit it
-/// passes for (`O` as `0`, `l` and `I` as `1`, `S` as `5`, `B` as `8`, `Z` as `2`): how an
-/// argument and an output are compared for an echo that is not written alike.
+/// `text`'s letters and digits, lower case, each letter drawn like a digit read as that
+/// digit (`O` as `0`, `l` and `I` as `1`: the IBAN reader's table,
+/// `values::look_alike_digit`): how an argument and an output are compared for an echo
+/// that is not written alike.
 fn read_alike(text: &str) -> String {
     normalise(text)
         .chars()
         .filter(|c| c.is_alphanumeric())
-        .map(|c| match c {
-            'o' => '0',
-            'i' | 'l' => '1',
-            's' => '5',
-            'b' => '8',
-            'z' => '2',
-            other => other,
+        .map(|c| match u8::try_from(c.to_ascii_uppercase()) {
+            Ok(b) if b.is_ascii_uppercase() => values::look_alike_digit(b).map_or(c, char::from),
+            _ => c,
         })
         .collect()
 }

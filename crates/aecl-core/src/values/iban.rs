@@ -283,7 +283,7 @@ fn read_at_places(written: &[u8]) -> Option<String> {
 }
 
 /// The digit an upper-case letter or digit is drawn like, in a place that holds a digit.
-fn digit(b: u8) -> Option<u8> {
+pub(crate) fn digit(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b),
         b'O' | b'Q' | b'D' => Some(b'0'),

@@ -129,7 +129,7 @@ pub(crate) fn write(dir: &Path, contents: &Contents<'_>) -> Result<Written, Sand
         } else {
             fs::write(&at, b"").map_err(|e| io("a staged bind's mount point", e))?;
         }
-        mounts.push(bind_from(&rootfs, &at, &b.path, b.writable)?);
+        mounts.push(mount(&rootfs, &at, &b.path, pinned.is_dir, b.writable)?);
         staged.push(Staged { pinned, at });
     }
     let config = config(contents, mounts);
@@ -367,19 +367,6 @@ fn bind(rootfs: &Path, host: &Path, writable: bool) -> Result<Value, SandboxErro
     bind_at(rootfs, host, host, writable)
 }
 
-/// A read-only (unless `writable`) bind of `source` (where `host` is staged) at `host`'s
-/// path inside.
-fn bind_from(
-    rootfs: &Path,
-    source: &Path,
-    host: &Path,
-    writable: bool,
-) -> Result<Value, SandboxError> {
-    let mut bind = bind_at(rootfs, host, host, writable)?;
-    bind["source"] = json!(source);
-    Ok(bind)
-}
-
 /// A bind of `host` at `inside`, whose mount point is made in the root directory (the
 /// root is read-only: gVisor cannot make it).
 fn bind_at(
@@ -389,8 +376,20 @@ fn bind_at(
     writable: bool,
 ) -> Result<Value, SandboxError> {
     let meta = fs::metadata(host).map_err(|e| io(&format!("bind `{}`", host.display()), e))?;
+    mount(rootfs, host, inside, meta.is_dir(), writable)
+}
+
+/// A read-only (unless `writable`) bind of `source` (a directory when `dir`) at `inside`,
+/// its mount point made in the root directory.
+fn mount(
+    rootfs: &Path,
+    source: &Path,
+    inside: &Path,
+    dir: bool,
+    writable: bool,
+) -> Result<Value, SandboxError> {
     let point = under(rootfs, inside);
-    if meta.is_dir() {
+    if dir {
         mkdir(&point)?;
     } else {
         if let Some(parent) = point.parent() {
@@ -399,7 +398,7 @@ fn bind_at(
         fs::write(&point, b"").map_err(|e| io(&format!("bind `{}`", inside.display()), e))?;
     }
     Ok(json!({
-        "destination": inside, "type": "bind", "source": host,
+        "destination": inside, "type": "bind", "source": source,
         "options": ["bind", if writable { "rw" } else { "ro" }, "nosuid", "nodev"],
     }))
 }

@@ -52,12 +52,12 @@ pub fn main(args: &[OsString]) -> i32 {
     // First, before anything may fail: the report pipe is this helper's alone.
     let report = report_fd(options);
     let ended = run(options, command, report.as_ref().map(AsRawFd::as_raw_fd));
-    if let Some(report) = report {
+    if let Some(report) = &report {
         let line = match ended {
-            Ended::Exited(code) => format!("aecl-sandbox: {STATUS}exited {code}\n"),
-            Ended::Killed(signal) => format!("aecl-sandbox: {STATUS}killed {signal}\n"),
+            Ended::Exited(code) => format!("{STATUS}exited {code}"),
+            Ended::Killed(signal) => format!("{STATUS}killed {signal}"),
         };
-        let _ = std::fs::File::from(report).write_all(line.as_bytes());
+        write_report(report.as_raw_fd(), &line);
     }
     match ended {
         Ended::Exited(code) => code,
@@ -230,7 +230,8 @@ fn write_report(report: RawFd, line: &str) {
     let _ = nix::unistd::write(report, format!("aecl-sandbox: {line}\n").as_bytes());
 }
 
-/// The line the command's process writes just before it executes the command.
+/// The line the init writes once the command's program was executed (or not found: then
+/// the status says 127, as a shell does).
 pub const STARTED: &str = "started";
 
 /// How the helper's status line starts, after `aecl-sandbox: `.
