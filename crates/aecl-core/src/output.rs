@@ -117,9 +117,7 @@ fn residue(spec: &OutputSpec, text: &str, pieces: &[OutputPiece]) -> Option<Outp
         }
     }
     rest.push_str(text.get(cursor..).unwrap_or(""));
-    let all_trusted =
-        spec.trust == Trust::Trusted && pieces.iter().all(|p| p.trust == Trust::Trusted);
-    let trust = if all_trusted { Trust::Trusted } else { Trust::Untrusted };
+    let trust = trust_around(spec, pieces);
     (!rest.trim().is_empty()).then(|| OutputPiece { path: String::new(), text: rest, trust })
 }
 
@@ -141,10 +139,21 @@ fn keys_piece(spec: &OutputSpec, docs: &[Document], pieces: &[OutputPiece]) -> O
     }
     let mut text = String::new();
     docs.iter().for_each(|doc| keys(&doc.node, &mut text));
-    let all_trusted =
-        spec.trust == Trust::Trusted && pieces.iter().all(|p| p.trust == Trust::Trusted);
-    let trust = if all_trusted { Trust::Trusted } else { Trust::Untrusted };
+    let trust = trust_around(spec, pieces);
     (!text.trim().is_empty()).then(|| OutputPiece { path: String::new(), text, trust })
+}
+
+/// The trust of what surrounds an output's pieces (its keys, the text between them):
+/// untrusted unless the whole output is trusted. An untrusted piece of white space alone
+/// (a CRM's empty `notes`) holds nothing that could have written the rest (red team round
+/// 20, FP1).
+fn trust_around(spec: &OutputSpec, pieces: &[OutputPiece]) -> Trust {
+    let shows_trusted = |p: &OutputPiece| p.trust == Trust::Trusted || p.text.trim().is_empty();
+    if spec.trust == Trust::Trusted && pieces.iter().all(shows_trusted) {
+        Trust::Trusted
+    } else {
+        Trust::Untrusted
+    }
 }
 
 /// `spec` without its trusted field rules.

@@ -33,7 +33,9 @@ impl ProvenanceIndex {
             }
         });
         // Bounded: a run that never reports its results must not grow without end. The
-        // result of a forgotten call then confirms nothing (see `confirm_output`).
+        // result of a forgotten call then confirms nothing (see `confirm_output`): its
+        // call is one the run recorded, so it is never matched to another call's
+        // arguments.
         if self.echoes.len() >= MAX_PENDING_ECHOES {
             self.echoes.remove(0);
         }
@@ -44,22 +46,30 @@ impl ProvenanceIndex {
     /// holds. Nothing happens unless the action is a read with no effect that declares
     /// `authoritative_for` (the policy refuses anything else; this is the second lock), and
     /// a value that appeared in the call's own arguments is never confirmed.
+    /// `recorded_call`: whether the run recorded a call under `call_id`.
     pub fn confirm_output(
         &mut self,
         call_id: &str,
+        recorded_call: bool,
         action: &ActionSpec,
         label: &str,
         seq: u32,
         output: &Value,
     ) {
-        // Taken out whatever happens: one result per call. A result recorded under another
-        // id than its call's (the histories of policy examples number events, not calls)
-        // is matched to the latest pending call of the same action.
-        let position = self
-            .echoes
-            .iter()
-            .position(|(id, _, _)| id == call_id)
-            .or_else(|| self.echoes.iter().rposition(|(_, name, _)| *name == action.name));
+        // Taken out whatever happens: one result per call. A result recorded under an id
+        // no call of the run has (the histories of policy examples number events, not
+        // calls) is matched to the latest pending call of the same action. A recorded
+        // call's result never is: its arguments were forgotten (more calls pending than
+        // the bound) or never noted, and another call's would make its echo look
+        // confirmed (red team round 20, F5: 65 lookups in flight).
+        let position =
+            self.echoes.iter().position(|(id, _, _)| id == call_id).or_else(|| {
+                if recorded_call {
+                    None
+                } else {
+                    self.echoes.iter().rposition(|(_, name, _)| *name == action.name)
+                }
+            });
         let echoes = position.map(|at| self.echoes.remove(at).2);
         if !authoritative(action) {
             return;

@@ -96,19 +96,29 @@ fn phone_tails(e164: &str) -> impl Iterator<Item = String> + '_ {
 
 /// The keys a phone number of a call is looked for under: its own forms, and the other way
 /// of writing it. Written internationally, it is also each national mention of one of its
-/// tails; written nationally (no default region), each international mention whose tail it
-/// is. Two international forms with different calling codes share no key.
-fn phone_lookup(p: &values::PhoneForm) -> Vec<(Tag, String)> {
+/// tails, but those only count against it (the second list); written nationally (no
+/// default region), each international mention whose tail it is. Two international forms
+/// with different calling codes share no key.
+///
+/// A national mention's country is the default region's, or unknown: the user's `020 7946
+/// 0958` must not vouch for a page's `+1 207 946 0958`, a number in another country with
+/// the same national digits (red team round 20, F3); it may still be the page's number
+/// the model retyped, so it taints.
+fn phone_lookup(p: &values::PhoneForm) -> (Vec<(Tag, String)>, Vec<(Tag, String)>) {
     match &p.e164 {
-        Some(e164) => std::iter::once((Tag::Phone, e164.clone()))
-            .chain(p.national.iter().map(|n| (Tag::PhoneNational, n.clone())))
-            .chain(phone_tails(e164).map(|t| (Tag::PhoneNational, t)))
-            .collect(),
-        None => p
-            .national
-            .iter()
-            .flat_map(|n| [(Tag::PhoneNational, n.clone()), (Tag::PhoneTail, n.clone())])
-            .collect(),
+        Some(e164) => (
+            std::iter::once((Tag::Phone, e164.clone()))
+                .chain(p.national.iter().map(|n| (Tag::PhoneNational, n.clone())))
+                .collect(),
+            phone_tails(e164).map(|t| (Tag::PhoneNational, t)).collect(),
+        ),
+        None => (
+            p.national
+                .iter()
+                .flat_map(|n| [(Tag::PhoneNational, n.clone()), (Tag::PhoneTail, n.clone())])
+                .collect(),
+            Vec::new(),
+        ),
     }
 }
 
@@ -402,19 +412,29 @@ impl ProvenanceIndex {
                 // respelling.
                 let folded = self.source_of_key(Tag::EmailFolded, &f.folded);
                 parts.push(folded.filter(|s| !s.kind.is_trusted()));
-                parts.push(self.source_of_key(Tag::EmailDomain, &f.domain));
-                parts.push(self.host_source(&f.domain));
-                self.carried_addresses(&f.domain, &mut parts);
+                // The domain speaks against an address, never for it: the user's
+                // `bob.smith@outlook.example` is not every mailbox of `outlook.example`
+                // (red team round 20, F6: `bobsmith@outlook.example` was trusted).
+                let mut domain = vec![
+                    self.source_of_key(Tag::EmailDomain, &f.domain),
+                    self.host_source(&f.domain),
+                ];
+                self.carried_addresses(&f.domain, &mut domain);
+                parts.extend(domain.into_iter().map(|s| s.filter(|s| !s.kind.is_trusted())));
             }
             Some(Normal::Phone(p)) => {
                 // One number, whatever form each mention took: its first mention in any
                 // form decides. A page's `+44 7700 900123` stays the page's when the model
                 // retypes it `07700 900123`, and the user's `07700 900123` stays theirs
                 // when a page later writes it `+44 7700 900123`.
-                let first = phone_lookup(p)
-                    .iter()
-                    .filter_map(|key| self.typed.get(key))
-                    .fold(FirstSeen::default(), |all, seen| all.merged(*seen));
+                let (own, tails) = phone_lookup(p);
+                let seen = |keys: &[(Tag, String)]| {
+                    keys.iter()
+                        .filter_map(|key| self.typed.get(key))
+                        .fold(FirstSeen::default(), |all, seen| all.merged(*seen))
+                };
+                let taint = FirstSeen { trusted: None, ..seen(&tails) };
+                let first = seen(&own).merged(taint);
                 let source = self.decide_first(first);
                 main_seen = source.is_some();
                 parts.push(source);
@@ -438,9 +458,14 @@ impl ProvenanceIndex {
         // The raw text speaks only for a value whose whole normal form was never recognised
         // in history: a value the user showed first in one spelling (`+44 7700-900-123`) is
         // theirs when a page later repeats it in another (`+447700900123`), while a value
-        // the scanner missed (or saw only the host of) is still traced by its text.
+        // the scanner missed (or saw only the host of) is still traced by its text. For a
+        // valid value of the kind the text can only make it untrusted: its letters inside a
+        // trusted text are not that value (red team round 20, F6: the user's
+        // `ci.ourco.example` vouched for `https://ciourco.example/…`, `bob.smith@` for
+        // `bobsmith@`), and only its normal form seen says who showed it.
         if !main_seen {
-            parts.push(self.source_of_parts(value));
+            let text = self.source_of_parts(value);
+            parts.push(if normal.is_some() { text.filter(|s| !s.kind.is_trusted()) } else { text });
         }
         let untrusted = parts.iter().flatten().find(|s| !s.kind.is_trusted()).copied();
         if let Some(source) = untrusted {

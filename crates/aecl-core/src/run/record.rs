@@ -81,7 +81,8 @@ impl RunState {
         let label = format!("{call_id} {action_name}");
         if let Some(action) = action {
             // An authoritative source confirms the values it returns (`provenance::typed`).
-            self.provenance.confirm_output(call_id, action, &label, seq, output);
+            let recorded = self.call_ids.contains(call_id);
+            self.provenance.confirm_output(call_id, recorded, action, &label, seq, output);
         }
         let default_spec = OutputSpec::default();
         let spec = action.map_or(&default_spec, |a| &a.output);
@@ -159,7 +160,10 @@ impl RunState {
         // Each field with its own trust (`crate::output`), or the whole output as one.
         let mut saw_untrusted = false;
         for piece in crate::output::pieces(spec, output) {
-            saw_untrusted |= piece.trust == Trust::Untrusted;
+            // An empty untrusted field (a CRM's `notes: ""`) showed the agent nothing: it
+            // does not mark the run as having read untrusted content (red team round 20,
+            // FP1: every later send was taken for an exfiltration).
+            saw_untrusted |= piece.trust == Trust::Untrusted && !piece.text.trim().is_empty();
             let kind = source_kind(piece.trust);
             if piece.path.is_empty() {
                 self.provenance.add(kind, &label, seq, &piece.text);

@@ -44,6 +44,9 @@ fn folded(c: char) -> Option<char> {
         // Decimal digits of other scripts (Arabic-Indic, Persian, Devanagari, Bengali,
         // Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam, Thai, Lao).
         c if digit_of_script(c).is_some() => digit_of_script(c).unwrap_or(c),
+        // Digits drawn in another style (circled, parenthesised, with a full stop,
+        // superscript, subscript, dingbats): a reader, and the model, reads the digit.
+        c if compatibility_digit(c).is_some() => compatibility_digit(c).unwrap_or(c),
         '\u{3002}' | '\u{ff61}' => '.',
         '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' => '-',
         c if c != ' ' && c.is_whitespace() && !matches!(c, '\t' | '\n' | '\r') => ' ',
@@ -62,6 +65,37 @@ fn digit_of_script(c: char) -> Option<char> {
     let code = u32::from(c);
     let zero = ZEROS.iter().find(|zero| (**zero..**zero + 10).contains(&code))?;
     char::from_digit(code - zero, 10)
+}
+
+/// The ASCII digit a styled digit stands for: NFKC's compatibility digits that are one
+/// digit (`⑩` is ten: not one of them).
+fn compatibility_digit(c: char) -> Option<char> {
+    let code = u32::from(c);
+    let digit = |value: u32| char::from_digit(value, 10);
+    match code {
+        0x00b2 => digit(2),
+        0x00b3 => digit(3),
+        0x00b9 => digit(1),
+        0x2070 => digit(0),
+        0x2074..=0x2079 => digit(code - 0x2070),
+        0x2080..=0x2089 => digit(code - 0x2080),
+        // Circled, parenthesised and with a full stop, one to nine.
+        0x2460..=0x2468 => digit(code - 0x245f),
+        0x2474..=0x247c => digit(code - 0x2473),
+        0x2488..=0x2490 => digit(code - 0x2487),
+        0x24ea | 0x24ff | 0x1f10b | 0x1f10c => digit(0),
+        0x24f5..=0x24fd => digit(code - 0x24f4),
+        // Dingbat circled digits (three styles), one to nine.
+        0x2776..=0x277e => digit(code - 0x2775),
+        0x2780..=0x2788 => digit(code - 0x277f),
+        0x278a..=0x2792 => digit(code - 0x2789),
+        // Mathematical digits: bold, double-struck, sans-serif, sans-serif bold, monospace.
+        0x1d7ce..=0x1d7ff => digit((code - 0x1d7ce) % 10),
+        // Digits with a comma or a full stop after them (`🄁` is `0,`): the digit.
+        0x1f100 => digit(0),
+        0x1f101..=0x1f10a => digit(code - 0x1f101),
+        _ => None,
+    }
 }
 
 /// Other readings of `text` than its folded spelling, as a reader (or the model) would
