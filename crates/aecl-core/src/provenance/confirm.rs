@@ -62,14 +62,13 @@ impl ProvenanceIndex {
         // call's result never is: its arguments were forgotten (more calls pending than
         // the bound) or never noted, and another call's would make its echo look
         // confirmed (red team round 20, F5: 65 lookups in flight).
-        let position =
-            self.echoes.iter().position(|(id, _, _)| id == call_id).or_else(|| {
-                if recorded_call {
-                    None
-                } else {
-                    self.echoes.iter().rposition(|(_, name, _)| *name == action.name)
-                }
-            });
+        let position = self.echoes.iter().position(|(id, _, _)| id == call_id).or_else(|| {
+            if recorded_call {
+                None
+            } else {
+                self.echoes.iter().rposition(|(_, name, _)| *name == action.name)
+            }
+        });
         let echoes = position.map(|at| self.echoes.remove(at).2);
         if !authoritative(action) {
             return;

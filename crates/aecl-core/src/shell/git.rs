@@ -768,17 +768,23 @@ pub(super) fn git_runs_configured_program(args: &[&Word]) -> bool {
             iter.next().map(|w| if w.has_expansion() { String::new() } else { w.text() })
         } else if let Some(setting) = text.strip_prefix("-c") {
             Some(setting.to_owned())
-        } else if text == "-C"
-            || text == "--git-dir"
-            || text == "--work-tree"
-            || text == "--namespace"
-        {
-            iter.next();
-            None
         } else if text.starts_with("--exec-path=") || text.starts_with("--config-env") {
             return true;
-        } else if text.starts_with('-') {
+        } else if GLOBAL_VALUES.contains(&text.as_str()) {
+            // The one table of git's global options (red team round 20, F3: a list of its
+            // own here lacked `--attr-source`, whose value was then read as the
+            // subcommand and hid the `-c` after it).
+            iter.next();
             None
+        } else if GLOBAL_FLAGS.contains(&text.as_str())
+            || GLOBAL_VALUES
+                .iter()
+                .any(|o| text.strip_prefix(o).is_some_and(|v| v.starts_with('=')))
+        {
+            None
+        } else if text.starts_with('-') {
+            // An option git does not know: what follows cannot be read.
+            return true;
         } else {
             // The subcommand: global options end here.
             return false;

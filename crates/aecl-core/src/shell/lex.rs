@@ -433,6 +433,12 @@ impl Lexer {
         depth: usize,
         in_double_quotes: bool,
     ) -> Result<(), String> {
+        // bash removes a line continuation before it reads what `$` starts: `$\⏎(cmd)`,
+        // `"$\⏎{HOME}"` and `$\⏎HOME` expand (red team round 20, F14: read as a literal `$`
+        // and text, they hid a command substitution).
+        while self.peek_at(1) == Some('\\') && self.peek_at(2) == Some('\n') {
+            self.chars.drain(self.pos + 1..self.pos + 3);
+        }
         let start = self.pos;
         match self.peek_at(1) {
             Some('\'') if !in_double_quotes => {
@@ -635,11 +641,25 @@ impl Lexer {
                             }
                             code
                         }
-                        'c' => {
-                            let control = self.peek().map(|c| u32::from(c) & 0x1f);
-                            self.pos += usize::from(control.is_some());
-                            control
-                        }
+                        // bash finds the end of `$'...'` first, a backslash escaping one
+                        // character, and decodes after: `\c` before the closing quote
+                        // controls nothing and the quote closes (red team round 20, F01:
+                        // `echo $'\c' ; touch /etc/cron.d/x # '` hid the `touch`). `\c\\`
+                        // is one control character, `\c` before another escape is refused.
+                        'c' => match self.peek() {
+                            None | Some('\'') => None,
+                            Some('\\') if self.peek_at(1) == Some('\\') => {
+                                self.pos += 2;
+                                Some(0x1c)
+                            }
+                            Some('\\') => {
+                                return Err("`\\c` before another escape in `$'`".to_owned());
+                            }
+                            Some(c) => {
+                                self.pos += 1;
+                                Some(u32::from(c) & 0x1f)
+                            }
+                        },
                         _ => {
                             text.push('\\');
                             text.push(e);

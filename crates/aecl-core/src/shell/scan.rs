@@ -80,12 +80,18 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
     while let Some(word) = words.get(i) {
         i += 1;
         let text = word.text.as_str();
-        // A lone `-` is a value (standard input or output: `make -f -`, `tar -f -`).
-        let next_value = |i: usize| {
-            words
-                .get(i)
-                .filter(|n| !n.is_known() || !n.text.starts_with('-') || n.text == "-")
-                .cloned()
+        // The next word as an option's value, and how many words that takes. A lone `-` is
+        // a value (standard input or output: `make -f -`, `tar -f -`). getopt gives an
+        // option that requires a value the next word whatever it starts with (`cp -t
+        // -x/../../etc`, red team round 20, F04), while a wrong table entry must not hide
+        // an option either: a word starting with `-` is read both ways, as this value and
+        // then as options of its own.
+        let next_value = |i: usize| match words.get(i) {
+            Some(n) if n.is_known() && n.text.starts_with('-') && n.text != "-" => {
+                (Some(n.clone()), 0)
+            }
+            Some(n) => (Some(n.clone()), 1),
+            None => (None, 0),
         };
         // A glob or brace that starts like an option (`\-*` matching a file named
         // `--pre=sh`) may be any option, however it is read below.
@@ -125,10 +131,9 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
             let names = expand_long(spec, &given);
             let mut value = value;
             if value.is_none() && names.iter().any(|n| takes_value(n)) {
-                value = next_value(i);
-                if value.is_some() {
-                    i += 1;
-                }
+                let taken;
+                (value, taken) = next_value(i);
+                i += taken;
             }
             out.options.push(ScannedOption { names, value });
             continue;
@@ -166,10 +171,9 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
                 ..word.clone()
             });
             if value.is_none() && takes_value(option) {
-                value = next_value(i);
-                if value.is_some() {
-                    i += 1;
-                }
+                let taken;
+                (value, taken) = next_value(i);
+                i += taken;
             }
             out.options.push(ScannedOption { names: vec![(*option).clone()], value });
             continue;
@@ -190,10 +194,8 @@ pub(super) fn scan(spec: &ProgramSpec, words: &[ShellArg]) -> Scanned {
             if takes_value(&name) {
                 let attached: String = cluster.iter().skip(k + 1).collect();
                 let value = if attached.is_empty() {
-                    let v = next_value(i);
-                    if v.is_some() {
-                        i += 1;
-                    }
+                    let (v, taken) = next_value(i);
+                    i += taken;
                     v
                 } else {
                     Some(ShellArg { text: attached.clone(), raw: attached, ..word.clone() })

@@ -174,6 +174,40 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "ZIPOPT",
     "UNZIPOPT",
     "UNZIP",
+    // zip reads options from `ZIP` too (`-TT CMD`), xz from these (`--files=LIST`
+    // compresses and removes the files a list names), gzip and bzip2 from theirs.
+    "ZIP",
+    "XZ_OPT",
+    "XZ_DEFAULTS",
+    "GZIP",
+    "BZIP",
+    "BZIP2",
+    // Build scripts' compilers and tools (cc-rs, bindgen, prost, cmake): `TARGET_CC`,
+    // `CC_x86_64_unknown_linux_gnu` (prefixes below), protoc, libclang, rustdoc's flags.
+    "TARGET_CC",
+    "TARGET_CXX",
+    "TARGET_AR",
+    "TARGET_CFLAGS",
+    "TARGET_CXXFLAGS",
+    "HOST_CC",
+    "HOST_CXX",
+    "HOST_AR",
+    "HOST_CFLAGS",
+    "HOST_CXXFLAGS",
+    "CARGO_ENCODED_RUSTDOCFLAGS",
+    "PROTOC",
+    "LIBCLANG_PATH",
+    "CLANG_PATH",
+    "BINDGEN_EXTRA_CLANG_ARGS",
+    "CMAKE",
+    "CMAKE_TOOLCHAIN_FILE",
+    "RANLIB",
+    "NM",
+    "OBJCOPY",
+    "STRIP",
+    "PYO3_PYTHON",
+    "PKG_CONFIG_PATH",
+    "PKG_CONFIG_LIBDIR",
     // Configuration directories searched for pip's, git's and other programs' files.
     "XDG_CONFIG_DIRS",
     // go's workspace file adds modules from anywhere to the build; gpg's home holds its
@@ -227,6 +261,14 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     // `GIT_TRACE=/path` and its kin write a file.
     "GIT_TRACE",
     "PYTHON",
+    // cc-rs's per-target compilers and flags.
+    "CC_",
+    "CXX_",
+    "AR_",
+    "CFLAGS_",
+    "CXXFLAGS_",
+    // git's test knobs: `GIT_TEST_FSMONITOR` runs a program as `core.fsmonitor` does.
+    "GIT_TEST_",
 ];
 
 /// Variables naming a file that a program writes to, at any path the value gives: TLS

@@ -695,7 +695,12 @@ mod recognition {
 #[test]
 fn a_national_number_vouches_only_for_its_own_region() {
     let mut index = ProvenanceIndex::default();
-    index.add(SourceKind::User, "user", 0, "If anything looks odd call our office on 020 7946 0958.");
+    index.add(
+        SourceKind::User,
+        "user",
+        0,
+        "If anything looks odd call our office on 020 7946 0958.",
+    );
     assert!(matches!(lookup(&index, "phone", "+44 20 7946 0958"), Provenance::Trusted { .. }));
     assert!(matches!(lookup(&index, "phone", "020 7946 0958"), Provenance::Trusted { .. }));
     for foreign in ["+1 207 946 0958", "+353 20 7946 0958", "001 207 946 0958"] {

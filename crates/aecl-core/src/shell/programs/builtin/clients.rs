@@ -57,6 +57,8 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--output-dir",
             "--ssl-sessions",
         ],
+        // OpenSSL loads an engine by path (`--engine /tmp/x.so`: its constructors run).
+        runs_code_options: &["--engine"],
         network: true,
         special: Some(Special::Curl),
         ..PLAIN

@@ -260,6 +260,23 @@ pub(super) const ENTRIES: &[Entry] = &[
         runs_code_options: &["--compress-program"],
         ..PLAIN
     },
+    // diff3 and sdiff run the program `--diff-program` names; sdiff writes its merge to
+    // `-o FILE`.
+    Entry {
+        names: &["diff3", "sdiff"],
+        value_options: &[
+            "-L",
+            "--label",
+            "-w",
+            "--width",
+            "--tabsize",
+            "-I",
+            "--ignore-matching-lines",
+        ],
+        write_options: &["-o", "--output"],
+        runs_code_options: &["--diff-program"],
+        ..PLAIN
+    },
     Entry {
         names: &["iconv"],
         value_options: &["-f", "--from-code", "-t", "--to-code"],

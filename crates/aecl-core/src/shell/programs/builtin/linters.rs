@@ -46,7 +46,10 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--color",
             "--show-capture",
             "--assert",
+            "--pastebin",
         ],
+        // The session's output posted to bpa.st.
+        upload_options: &["--pastebin"],
         runs_code_options: &[
             "--pyargs",
             "-c",
