@@ -10,7 +10,7 @@
 //! not passed on: the work tree decides the repository (a command that moves it is
 //! refused before: `reach::git_tree`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// What git holds of a file.
@@ -154,8 +154,39 @@ fn blob(root: &Path, revision: &str, rel: &str) -> Result<Option<String>, String
     }))
 }
 
+/// The system's directories git is looked for in, in order: never the agent's `PATH`, where
+/// a directory the agent may write (an activated `.venv/bin`, `node_modules/.bin`) can come
+/// before the real git, whose `git` would then run inside the hook, outside every decision
+/// (red team round 20, HK2).
+const SYSTEM_DIRECTORIES: [&str; 6] =
+    ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// git in the system's directories: a file the superuser owns that only it may change,
+/// in a directory likewise. A program placed by an agent that runs as the superuser is the
+/// policy's to refuse (these directories are outside any workspace).
+fn system_git() -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    let kept =
+        |path: &Path| std::fs::metadata(path).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0);
+    SYSTEM_DIRECTORIES
+        .iter()
+        .map(|dir| Path::new(dir).join("git"))
+        .find(|git| {
+            let real = std::fs::canonicalize(git);
+            real.as_deref().is_ok_and(|real| {
+                kept(real) && real.ancestors().skip(1).all(kept) && real.is_file()
+            })
+        })
+        .ok_or_else(|| {
+            format!(
+                "no git in the system's directories ({}) that only the superuser may change",
+                SYSTEM_DIRECTORIES.join(", ")
+            )
+        })
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {
-    let mut command = Command::new("git");
+    let mut command = Command::new(system_git()?);
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("GIT_") {
             command.env_remove(name);
@@ -166,6 +197,8 @@ fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {
         .args(args)
         .current_dir(dir)
         .env("GIT_OPTIONAL_LOCKS", "0")
+        // Whatever git itself starts is looked for where git was, never the agent's PATH.
+        .env("PATH", SYSTEM_DIRECTORIES.join(":"))
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run git: {e}"))
