@@ -198,7 +198,12 @@ fn report_locally(
             let text = marker(input.prompt.as_deref().unwrap_or_default());
             vec![TraceEvent::User { run, text }]
         }
-        HookEvent::SessionEnd => vec![TraceEvent::End { run }],
+        // The session's history stays: Claude Code resumes a session under its id after
+        // its end (`--resume`, `--continue`, each `claude -p` turn), with what its model
+        // read back in context, so an `end` that dropped the run made the resumed session
+        // a fresh one (red team round 20, HK1). `aecl serve` keeps a run past its end too.
+        // Only the room kept for outputs goes back (below).
+        HookEvent::SessionEnd => Vec::new(),
         HookEvent::PostTool => {
             return record_output(agent, agent_id, policy, &dir, file, input, cut);
         }
@@ -208,7 +213,9 @@ fn report_locally(
     file.events()?;
     // Never out of the room kept for the outputs the session awaits.
     let kept = file.kept()?;
-    file.append(&events, kept)?;
+    if !events.is_empty() {
+        file.append(&events, kept)?;
+    }
     if matches!(event, HookEvent::SessionEnd) {
         // No more outputs come: the room kept for them goes back to the disk.
         file.release()?;
@@ -298,7 +305,7 @@ fn record_output(
         file.append(&[expired], 0).map_err(|last| last.context(error))?;
         return Ok(say(Some(format!(
             "aecl: the output of `{}` ({}) could not be recorded ({}): the session now counts \
-             every control value it cannot trace as untrusted (end the session to start over)",
+             every control value it cannot trace as untrusted (start a new session to start over)",
             input.action(),
             id.unwrap_or("no call id"),
             file.path().display()
@@ -307,7 +314,7 @@ fn record_output(
     let note = format!(
         "aecl: the output of `{}` ({}) could not be recorded whole ({why}): its start is \
          recorded as untrusted in `{}`, and the session now counts every control value it \
-         cannot trace as untrusted (end the session to start over)",
+         cannot trace as untrusted (start a new session to start over)",
         input.action(),
         id.unwrap_or("no call id"),
         file.path().display()

@@ -91,6 +91,24 @@ fn a_url_from_a_fetched_page_needs_a_person_and_the_same_url_from_the_user_does_
     }
 }
 
+/// Claude Code resumes a session under its id after its `SessionEnd` (`--resume`,
+/// `--continue`, every `claude -p` turn), with the fetched page back in the model's
+/// context: the session's end does not make it a fresh one (red team round 20, HK1: the
+/// injected `curl` was asked about before the end and allowed after it).
+#[test]
+fn a_session_resumed_after_its_end_still_asks_about_the_pages_url() {
+    let state = temp_dir();
+    let state = state.path();
+    assert_eq!(decision(&hook(state, "pre-webfetch.json", "resumed")), "allow");
+    assert_eq!(hook(state, "post-webfetch.json", "resumed").code, Some(0));
+    assert_eq!(decision(&hook(state, "bash-curl.json", "resumed")), "ask");
+    assert_eq!(hook(state, "session-end.json", "resumed").code, Some(0));
+    let curl = hook(state, "bash-curl.json", "resumed");
+    assert_eq!(decision(&curl), "ask", "{curl:#?}");
+    // What has no value the page showed goes on as before.
+    assert_eq!(decision(&hook(state, "bash-ls.json", "resumed")), "allow");
+}
+
 #[test]
 fn a_fresh_session_decides_the_curl_as_its_first_call() {
     // Without the page in its history, the same command stands on its own.
@@ -280,7 +298,7 @@ fn a_decision_that_follows_no_call_denies() {
 }
 
 #[test]
-fn a_session_end_and_a_prompt_are_appended_as_trace_events() {
+fn a_prompt_is_appended_as_a_trace_event_and_a_session_end_drops_nothing() {
     let state = temp_dir();
     assert_eq!(hook(state.path(), "user-prompt.json", "ends").code, Some(0));
     assert_eq!(hook(state.path(), "session-end.json", "ends").code, Some(0));
@@ -289,7 +307,7 @@ fn a_session_end_and_a_prompt_are_appended_as_trace_events() {
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(types, vec!["user", "end"], "{text}");
+    assert_eq!(types, vec!["user"], "{text}");
 }
 
 /// The session file is the session's memory of what the agent read: a call that would
