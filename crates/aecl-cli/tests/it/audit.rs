@@ -869,6 +869,21 @@ mod published {
         assert_eq!(ok.code, Some(0), "{ok:#?}");
         assert!(ok.stdout.contains("published checkpoints consistent: 1"), "{}", ok.stdout);
         assert_eq!(largest_in(Path::new(&target)), records(&db), "the store's newest");
+        let all = records(&db);
+        let covered = format!("published checkpoints cover {all} of {all} records");
+        assert!(ok.stdout.contains(&covered) && !ok.stdout.contains("warning"), "{}", ok.stdout);
+        // Records acknowledged while nothing published them: verified, and said to be
+        // anchored in the store alone (a cut back to the published checkpoint would verify).
+        let (server, address) = serve(dir.path(), &policy, &[]);
+        calls(&address, &token, "r2", 2);
+        stop(server);
+        let ok = verify(dir.path(), Some(&target));
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
+        let now = records(&db);
+        let covered = format!("published checkpoints cover {all} of {now} records");
+        let warning =
+            format!("warning: the newest {} records are signed in the store alone", now - all);
+        assert!(ok.stdout.contains(&covered) && ok.stdout.contains(&warning), "{}", ok.stdout);
 
         // A published file is an exported checkpoint too (its note after the proof).
         let file = std::fs::read_dir(&target).unwrap().next().unwrap().unwrap().path();
