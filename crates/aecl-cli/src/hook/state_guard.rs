@@ -139,8 +139,9 @@ pub fn check_untouched(
     if is_shell_tool(&event.action) {
         guards.push(&default_guard);
     }
+    let targets = without_text(&event.action, &args);
     let mut strings = Vec::new();
-    visit_strings(&args, &mut |s| strings.push(s));
+    visit_strings(&targets, &mut |s| strings.push(s));
     // A protected place, or a directory holding aecl's own, for a path argument of an
     // action that may write (not its shell commands, read for their writes below; and not
     // a read: the agent's own `cwd` may be the home directory, and `ls ~` stays allowed).
@@ -274,6 +275,44 @@ fn guarded_args(args: &Value) -> std::borrow::Cow<'_, Value> {
             std::borrow::Cow::Owned(Value::Object(fields))
         }
         _ => std::borrow::Cow::Borrowed(args),
+    }
+}
+
+/// The text a file tool puts into the file it names, never a path it writes: Claude Code's
+/// `Write` content, `Edit` and `MultiEdit` strings and `NotebookEdit` source, Gemini CLI's
+/// `write_file` content and `replace` strings (red team round 20, hooks FP1: an edit of
+/// `~1.2.3` to `^1.3.0`, of `...` to `..` or `\\` to `/` was taken for a write of those
+/// paths and denied). Every other string of such a tool, and of any other tool, is still
+/// taken for a path it may write.
+const TEXT_FIELDS: [(&str, &[&str]); 6] = [
+    ("Write", &["content"]),
+    ("Edit", &["old_string", "new_string"]),
+    ("MultiEdit", &["old_string", "new_string"]),
+    ("NotebookEdit", &["new_source"]),
+    ("write_file", &["content"]),
+    ("replace", &["old_string", "new_string", "instruction"]),
+];
+
+/// `args` without the text fields of a file tool ([`TEXT_FIELDS`]), at any depth (`MultiEdit`'s
+/// `edits`).
+fn without_text<'a>(action: &str, args: &'a Value) -> std::borrow::Cow<'a, Value> {
+    fn strip(value: &mut Value, fields: &[&str]) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|key, _| !fields.contains(&key.as_str()));
+                map.values_mut().for_each(|v| strip(v, fields));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| strip(v, fields)),
+            _ => {}
+        }
+    }
+    match TEXT_FIELDS.iter().find(|(tool, _)| *tool == action) {
+        Some((_, fields)) => {
+            let mut args = args.clone();
+            strip(&mut args, fields);
+            std::borrow::Cow::Owned(args)
+        }
+        None => std::borrow::Cow::Borrowed(args),
     }
 }
 

@@ -67,6 +67,18 @@ effect = "write"
 reversibility = "reversible"
 compensation = "Write"
 
+[actions.Edit]
+description = "Edit a file."
+effect = "write"
+reversibility = "reversible"
+compensation = "Edit"
+
+[actions.MultiEdit]
+description = "Edit a file in several places."
+effect = "write"
+reversibility = "reversible"
+compensation = "MultiEdit"
+
 [actions.Read]
 description = "Read a file."
 effect = "read"
@@ -102,7 +114,7 @@ waive_irreversible = "the test judges the hook's guard alone"
 "#;
     write(dir, &format!("{at}/catalog.toml"), catalog);
     write(dir, &format!("{at}/policy.toml"), "mode = \"enforce\"\n");
-    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\"]\n";
+    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Edit\", \"MultiEdit\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\"]\n";
     write(dir, &format!("{at}/agents/dev.toml"), agent);
     dir.join(at).display().to_string()
 }
