@@ -250,3 +250,54 @@ fn writes_reaching_the_hook_state_directory_or_a_parent_are_denied_and_reads_are
         failures.join("\n")
     );
 }
+
+/// Started by a bare name (settings that say `aecl hook ...`), the hook is whatever `aecl`
+/// `PATH` finds first: a program of that name written into a directory before its own
+/// (an activated `.venv/bin`) would be run as the hook next time (red team round 20, hooks
+/// HK3). Other names there stay the agent's to write.
+#[test]
+fn a_program_named_like_the_hook_earlier_on_path_is_refused() {
+    use std::os::unix::process::CommandExt;
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().canonicalize().unwrap();
+    let home = root.join("home");
+    let work = home.join("work");
+    let venv = work.join(".venv/bin");
+    std::fs::create_dir_all(&venv).unwrap();
+    std::fs::create_dir_all(home.join(".local/state/aecl/hooks")).unwrap();
+    let policy = policy(&root, "policy");
+    let own = Path::new(env!("CARGO_BIN_EXE_aecl")).parent().unwrap();
+    let path = format!("{}:{}:/usr/bin:/bin", venv.display(), own.display());
+    let hook = |tool: &str, tool_input: Value| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aecl"));
+        command
+            .arg0("aecl")
+            .args(["hook", "claude-code", "--policy", &policy, "--agent", "dev"])
+            .env("HOME", &home)
+            .env("PATH", &path)
+            .env_remove("AECL_STATE_DIR")
+            .env_remove("XDG_STATE_HOME");
+        let input = json!({
+            "session_id": "shadow", "cwd": work, "hook_event_name": "PreToolUse",
+            "tool_name": tool, "tool_input": tool_input, "tool_use_id": "toolu_1",
+        });
+        let out = crate::output_with_stdin(command, input.to_string());
+        answer("claude-code", &out)
+    };
+    for (tool, input) in [
+        ("Bash", json!({"command": "cp /bin/sh .venv/bin/aecl"})),
+        ("Bash", json!({"command": "ln -s /bin/sh .venv/bin/aecl"})),
+        ("Write", json!({"file_path": venv.join("aecl"), "content": "#!/bin/sh\n"})),
+    ] {
+        let (got, reason) = hook(tool, input.clone());
+        assert_eq!(got, "deny", "{input}: {reason}");
+        assert!(reason.contains(".venv/bin/aecl"), "{reason}");
+    }
+    for (tool, input) in [
+        ("Bash", json!({"command": "cp /bin/ls .venv/bin/ls"})),
+        ("Write", json!({"file_path": venv.join("activate"), "content": "x\n"})),
+    ] {
+        let (got, reason) = hook(tool, input.clone());
+        assert_eq!(got, "allow", "{input}: {reason}");
+    }
+}

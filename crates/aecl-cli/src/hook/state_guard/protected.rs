@@ -139,6 +139,7 @@ impl Protected {
     pub fn new(state: &Path, policy: &Path, cwd: &Path) -> Protected {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let mut places = vec![tree(Kind::State, state), tree(Kind::Policy, policy)];
+        places.extend(policy_links(policy));
         // Projects: the working directory and every directory above it (an agent may have
         // moved below its project's root), and the project Claude Code names.
         let mut bases: Vec<PathBuf> = normalise(cwd).ancestors().map(Path::to_path_buf).collect();
@@ -181,7 +182,9 @@ impl Protected {
         let linked = places
             .iter()
             .enumerate()
-            .filter(|(_, place)| matches!(place.kind, Kind::SettingsFile | Kind::Program))
+            .filter(|(_, place)| {
+                matches!(place.kind, Kind::SettingsFile | Kind::Program | Kind::Policy)
+            })
             .flat_map(|(at, place)| place.paths.iter().map(move |path| (at, path)))
             .filter_map(|(at, path)| {
                 let meta = std::fs::metadata(path).ok()?;
@@ -385,14 +388,54 @@ fn own_program() -> Vec<PathBuf> {
         if argv0.components().count() > 1 {
             out.extend(std::path::absolute(&argv0).ok());
         } else if let Some(path) = std::env::var_os("PATH") {
-            let found = std::env::split_paths(&path)
-                .filter(|dir| dir.is_absolute())
-                .map(|dir| dir.join(&argv0))
-                .find(|candidate| candidate.is_file());
-            out.extend(found);
+            // The one PATH finds, and the same name in every directory before it: a new
+            // program there would be found first and run as the hook (red team round 20,
+            // hooks HK3: `cp /bin/sh .venv/bin/aecl` took the hook over).
+            for dir in std::env::split_paths(&path).filter(|dir| dir.is_absolute()) {
+                let candidate = dir.join(&argv0);
+                let found = candidate.is_file();
+                out.push(candidate);
+                if found {
+                    break;
+                }
+            }
         }
     }
     out.dedup();
+    out
+}
+
+/// The places the policy directory's links lead to, and its files that have other names:
+/// the policy is read through them (a per-file link kept by a dotfile manager, a policy
+/// file linked from the project), so writing there rewrites the policy (red team round 20,
+/// hooks HK4: `policy.toml -> project/aecl-policy.toml` was set to `monitor` by a Write).
+/// A policy holds a few files: past `MAX_ENTRIES` the walk stops.
+fn policy_links(policy: &Path) -> Vec<Place> {
+    const MAX_ENTRIES: usize = 4096;
+    const MAX_DEPTH: usize = 8;
+    let mut out = Vec::new();
+    let mut pending = vec![(policy.to_path_buf(), 0)];
+    let mut seen = 0;
+    while let Some((dir, depth)) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > MAX_ENTRIES {
+                return out;
+            }
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            if meta.file_type().is_symlink() {
+                if let Ok(target) = std::fs::canonicalize(&path) {
+                    out.push(tree(Kind::Policy, &target));
+                }
+            } else if meta.is_dir() && depth < MAX_DEPTH {
+                pending.push((path, depth + 1));
+            } else if meta.is_file() && meta.nlink() > 1 {
+                out.push(Place { kind: Kind::Policy, paths: vec![normalise(&path)], shown: path });
+            }
+        }
+    }
     out
 }
 
