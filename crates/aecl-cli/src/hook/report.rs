@@ -58,10 +58,30 @@ fn handled(agent: Agent, name: &str) -> Option<HookEvent> {
 /// With `--server`, to its hook endpoint, which records it in the session's run (and
 /// records a call aecl never allowed as `unguarded`).
 pub(super) fn report(agent: Agent, args: &HookArgs, text: &str, event: HookEvent) -> ExitCode {
-    let recorded = HookInput::parse_event(text)
-        .map_err(anyhow::Error::from)
-        .and_then(|(input, _)| record(agent, args, input, event, None));
+    let recorded =
+        HookInput::parse_event(text).map_err(anyhow::Error::from).and_then(|(input, _)| {
+            let session = input.session_id.clone();
+            record(agent, args, input, event, None)
+                .map_err(|error| lost(args, &session, event, error))
+        });
     answer_after(agent, recorded)
+}
+
+/// An output that could not be recorded (the policy did not load at that moment, the
+/// session file could not be read or written): the session is marked as having lost
+/// history, so that once the failure clears the values the output showed are not taken
+/// for the model's own (red team round 20, hooks HK5: a page's URL was allowed after its
+/// output went unrecorded). A session file that cannot be written either is said.
+fn lost(args: &HookArgs, session: &str, event: HookEvent, error: anyhow::Error) -> anyhow::Error {
+    if args.policy.is_none() || event != HookEvent::PostTool {
+        return error;
+    }
+    let why = format!("an output could not be recorded: {error:#}");
+    match lose_history(args, session, &why) {
+        Ok(()) => error.context("the session is marked as having lost history"),
+        Err(mark) => error
+            .context(format!("marking the session as having lost history failed too: {mark:#}")),
+    }
 }
 
 /// Answers an input over the stdin limit, of which `head` was read: an event after the

@@ -109,6 +109,33 @@ fn a_session_resumed_after_its_end_still_asks_about_the_pages_url() {
     assert_eq!(decision(&hook(state, "bash-ls.json", "resumed")), "allow");
 }
 
+/// An output the hook could not record (the policy did not load at that moment: an
+/// administrator's half-saved edit) marks the session as having lost history: once the
+/// policy loads again, the page's URL is not taken for the model's own (red team round 20,
+/// HK5: it was allowed).
+#[test]
+fn an_output_that_could_not_be_recorded_marks_the_session_as_having_lost_history() {
+    let temp = temp_dir();
+    let policy = temp.path().join("policy");
+    crate::copy_dir(Path::new(&self::policy()), &policy);
+    let state = temp.path().join("state");
+    let run = |name: &str| {
+        let mut command = aecl();
+        command.args(["hook", "claude-code", "--policy"]).arg(&policy);
+        command.args(["--agent", "coder", "--state-dir"]).arg(&state);
+        output_with_stdin(command, input(name, "half-saved"))
+    };
+    assert_eq!(decision(&run("pre-webfetch.json")), "allow");
+    let kept = std::fs::read_to_string(policy.join("policy.toml")).unwrap();
+    std::fs::write(policy.join("policy.toml"), "mode = \"enforce").unwrap();
+    let post = run("post-webfetch.json");
+    assert_eq!(post.code, Some(0), "{post:#?}");
+    assert!(post.stdout.contains("marked as having lost history"), "{post:#?}");
+    std::fs::write(policy.join("policy.toml"), kept).unwrap();
+    let curl = run("bash-curl.json");
+    assert_eq!(decision(&curl), "ask", "{curl:#?}");
+}
+
 #[test]
 fn a_fresh_session_decides_the_curl_as_its_first_call() {
     // Without the page in its history, the same command stands on its own.
