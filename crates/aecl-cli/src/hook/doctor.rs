@@ -1,6 +1,7 @@
 //! `aecl hook doctor AGENT`: checks an installed hook the way the agent will run it, and
 //! prints `ok` or `FAIL` per check; exits 1 when any fails. The checks: aecl's hook is in
-//! the agent's settings, its command exists and is executable, its policy loads (local) or
+//! the agent's settings (under every event it installs but the session's end), its command
+//! exists and is executable, its policy loads (local) or
 //! its server answers `/healthz`, and a synthetic pre-tool call gets a well-formed answer
 //! within the agent's timeout.
 
@@ -95,6 +96,7 @@ pub fn run(args: &DoctorArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    report("events", events(target, &args.place))?;
     let words = split(&command)?;
     report("command", executable(&words))?;
     report("policy or server", backend(&words))?;
@@ -102,14 +104,18 @@ pub fn run(args: &DoctorArgs) -> Result<ExitCode> {
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// aecl's pre-tool hook command in the agent's settings.
-fn configured(target: Target, place: &Place) -> Result<String> {
+/// The agent's settings file and what it holds.
+fn settings(target: Target, place: &Place) -> Result<(std::path::PathBuf, Value)> {
     let file = target.settings_file(&place.base()?);
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("reading `{}`", file.display()))?;
-    let settings: Value =
+    let settings =
         serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", file.display()))?;
-    let event = target.pre_tool_event();
+    Ok((file, settings))
+}
+
+/// aecl's hook command under `event` in `settings`.
+fn aecl_hook(settings: &Value, event: &str, target: Target) -> Option<String> {
     settings["hooks"][event]
         .as_array()
         .into_iter()
@@ -118,7 +124,36 @@ fn configured(target: Target, place: &Place) -> Result<String> {
         .filter_map(|entry| entry["command"].as_str())
         .find(|command| is_aecl_hook(command, target))
         .map(str::to_owned)
+}
+
+/// aecl's pre-tool hook command in the agent's settings.
+fn configured(target: Target, place: &Place) -> Result<String> {
+    let (file, settings) = settings(target, place)?;
+    let event = target.pre_tool_event();
+    aecl_hook(&settings, event, target)
         .with_context(|| format!("no aecl hook under `hooks.{event}` in `{}`", file.display()))
+}
+
+/// Every event after the fact that `aecl hook install` installs has aecl's hook: without
+/// them the outputs the agent reads (a failed command's, under Claude Code's
+/// `PostToolUseFailure`) and the user's words are never recorded, and data flow is off
+/// with nothing said (red team round 20, hooks HK6). The session's end only gives back
+/// disk room: not required.
+fn events(target: Target, place: &Place) -> Result<String> {
+    let (file, settings) = settings(target, place)?;
+    let wanted: Vec<&str> =
+        target.events().iter().map(|(event, _)| *event).filter(|e| *e != "SessionEnd").collect();
+    let missing: Vec<&str> =
+        wanted.iter().copied().filter(|e| aecl_hook(&settings, e, target).is_none()).collect();
+    if !missing.is_empty() {
+        bail!(
+            "no aecl hook under `hooks.{}` in `{}`: what those events carry (outputs the agent \
+             reads, the user's words) is not recorded, and data flow cannot see it",
+            missing.join("`, `hooks."),
+            file.display()
+        );
+    }
+    Ok(wanted.join(", "))
 }
 
 fn executable(words: &[String]) -> Result<String> {

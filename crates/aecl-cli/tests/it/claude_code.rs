@@ -107,6 +107,8 @@ impl Setup {
             "hooks": {
                 "PreToolUse": [{"matcher": pre_matcher, "hooks": pre}],
                 "PostToolUse": [{"matcher": "*", "hooks": command}],
+                // A failed command's output, which the model reads too.
+                "PostToolUseFailure": [{"matcher": "*", "hooks": command}],
                 "UserPromptSubmit": [{"hooks": command}],
                 "SessionEnd": [{"hooks": command}],
             },

@@ -75,7 +75,21 @@ fn install_merges_into_claude_code_settings_and_is_idempotent() {
     // The installed hook works.
     let doctor = aecl_in(project.path(), &["hook", "doctor", "claude-code", "--project", &dir]);
     assert_eq!(doctor.code, Some(0), "{doctor:#?}");
-    assert_eq!(doctor.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 4, "{doctor:#?}");
+    assert_eq!(doctor.stdout.lines().filter(|l| l.starts_with("ok ")).count(), 5, "{doctor:#?}");
+    // Settings that kept only the call's hook (the events after it removed): the outputs
+    // the agent reads, a failed command's among them, would go unrecorded.
+    let mut kept: Value = read(&settings);
+    for event in ["PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionEnd"] {
+        kept["hooks"].as_object_mut().unwrap().remove(event);
+    }
+    std::fs::write(&settings, kept.to_string()).unwrap();
+    let doctor = aecl_in(project.path(), &["hook", "doctor", "claude-code", "--project", &dir]);
+    assert_eq!(doctor.code, Some(1), "{doctor:#?}");
+    let line = doctor.stdout.lines().find(|l| l.starts_with("FAIL  events")).unwrap_or_default();
+    for event in ["PostToolUse", "PostToolUseFailure", "UserPromptSubmit"] {
+        assert!(line.contains(&format!("`hooks.{event}`")), "{doctor:#?}");
+    }
+    assert!(!line.contains("SessionEnd"), "{doctor:#?}");
 }
 
 #[test]
