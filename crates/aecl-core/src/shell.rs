@@ -258,6 +258,15 @@ fn analyse_into(command: &str, depth: usize, out: &mut Analysis) -> Result<(), S
     for word in facts.assignments {
         out.assignments.push(assignment(word));
     }
+    // `: ${CDPATH:=/etc}` sets `CDPATH` as `CDPATH=/etc` does (red team round 20, F06).
+    for word in facts.assigning {
+        for (name, value) in word.parameter_assignments() {
+            let expansion = value.contains(['$', '`']);
+            let value =
+                ShellArg { text: value.clone(), raw: value, expansion, ..ShellArg::default() };
+            out.assignments.push(Assignment { name, value, subscript: None });
+        }
+    }
     for word in facts.deferred {
         // Code that only exists as text until bash evaluates it: a program unknown now.
         out.commands.push(SimpleCommand {

@@ -244,7 +244,7 @@ impl ProgramGuard {
         }
         for command in &analysis.commands {
             let declares = matches!(command.program.as_str(), "declare" | "typeset" | "local");
-            for target in targets_set_by(command) {
+            for target in targets_set_by(command).into_iter().chain(names_evaluated_by(command)) {
                 if let Some((name, subscript)) = target.split_once('[') {
                     self.subscript(name, subscript.trim_end_matches(']'), &mut out.findings);
                 }
@@ -768,6 +768,29 @@ fn targets_set_by(command: &SimpleCommand) -> Vec<String> {
             .take(1)
             .map(|w| name_of(&w.text))
             .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The variable names a built-in evaluates without setting them: `test -v NAME` (`[`,
+/// `[[`), `unset NAME`, `wait -p NAME`. A subscript there is arithmetic as in an assignment
+/// (`x=$(cat f); test -v 'b[x]'` runs what `f` holds: red team round 20, F02).
+fn names_evaluated_by(command: &SimpleCommand) -> Vec<String> {
+    let words = &command.words;
+    let after = |flag: &str| -> Vec<String> {
+        words
+            .iter()
+            .zip(words.iter().skip(1))
+            .filter(|(w, _)| w.text == flag)
+            .map(|(_, name)| name.text.clone())
+            .collect()
+    };
+    match command.program.as_str() {
+        "test" | "[" | "[[" => after("-v"),
+        "wait" => after("-p"),
+        "unset" => {
+            words.iter().filter(|w| !w.text.starts_with('-')).map(|w| w.text.clone()).collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -45,6 +45,8 @@ pub(super) struct LineFacts<'t> {
     pub assignments: Vec<&'t Word>,
     /// Words holding code bash runs later ([`Word::defers_code`]).
     pub deferred: Vec<&'t Word>,
+    /// Words whose expansions assign a variable ([`Word::parameter_assignments`]).
+    pub assigning: Vec<&'t Word>,
 }
 
 /// A construct that must be closed.
@@ -139,6 +141,9 @@ impl<'t> Parser<'t, '_> {
     fn substitutions(&mut self, word: &'t Word) -> Result<(), String> {
         if word.defers_code() {
             self.facts.deferred.push(word);
+        }
+        if !word.parameter_assignments().is_empty() {
+            self.facts.assigning.push(word);
         }
         for tokens in word.substitutions() {
             if self.depth >= MAX_DEPTH {

@@ -107,15 +107,45 @@ impl Word {
     /// now are parsed as commands of their own; these only exist as text until then.
     pub fn defers_code(&self) -> bool {
         let literal = self.text();
-        let subscript = literal.match_indices('[').any(|(open, _)| {
-            let inside = literal.get(open..).unwrap_or_default();
-            let inside = inside.split(']').next().unwrap_or_default();
-            inside.contains("$(") || inside.contains('`')
+        // Inside any `[` up to the `]` that closes it, nested ones counted (`a[b[0]+$(cmd)0]`
+        // closes `b[0]` first: red team round 20, F02); one pass over the text.
+        let mut depth = 0usize;
+        let mut previous = ' ';
+        let subscript = literal.chars().any(|c| {
+            let code = depth > 0 && ((previous == '$' && c == '(') || c == '`');
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            previous = c;
+            code
         });
         subscript
             || self.parts.iter().any(
                 |p| matches!(p, Part::Param(source) if source.contains("@P") || indirect(source)),
             )
+    }
+
+    /// The variables its parameter expansions assign: `${NAME:=WORD}` and `${NAME=WORD}`
+    /// set `NAME` to `WORD` when it is unset (or empty), as an assignment word would; each
+    /// with `WORD` as written.
+    pub fn parameter_assignments(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for part in &self.parts {
+            let Part::Param(source) = part else { continue };
+            let Some(inner) = source.strip_prefix("${") else { continue };
+            let name_end = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
+            let (name, rest) = inner.split_at(name_end);
+            let value = rest.strip_prefix(":=").or_else(|| rest.strip_prefix('='));
+            if let (false, Some(value)) = (name.is_empty(), value) {
+                let value = value.strip_suffix('}').unwrap_or(value);
+                out.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        out
     }
 
     /// Whether the word is exactly `text`, unquoted (keywords must not be quoted).

@@ -74,12 +74,36 @@ impl Unwrapper<'_> {
                 self.out.commands.push(command);
                 return Ok(());
             };
+            // Code another grammar reads otherwise than bash's is not known (red team round
+            // 20, F15): zsh's `>!` clobbers a file and `${(e)x}` runs what `x` holds; fish's
+            // quotes and `(cmd)` differ from bash's.
+            if other_grammar(name, &code.text()) {
+                let mut command = wrapper(name, &options, inner, true);
+                command.dynamic = true;
+                self.out.commands.push(command);
+                return Ok(());
+            }
             return self.run_code(wrapper(name, &options, inner, true), &Value::of(code));
         }
         let mut command = plain(name, rest, appended);
         command.dynamic = !options.has(&["version", "help"]);
         self.out.commands.push(command);
         Ok(())
+    }
+}
+
+/// Whether `code` given to the shell `name` may mean something else there than bash reads
+/// in it: for zsh, its clobbering redirections (`>!`, `>>!`, `&>!`), parameter flags and
+/// modifiers (`${(e)x}`, `${~x}`, `$=x`) and process substitution by file (`=(cmd)`); for
+/// fish, anything but plain words (its quotes take `\'`, and `(cmd)` substitutes outside
+/// quotes).
+fn other_grammar(name: &str, code: &str) -> bool {
+    match name {
+        "zsh" => ["!", "${(", "${~", "${=", "${^", "$~", "$=", "$^", "=("]
+            .iter()
+            .any(|construct| code.contains(construct)),
+        "fish" => !code.chars().all(|c| c.is_alphanumeric() || " \t\n-_./:=,+@%\"".contains(c)),
+        _ => false,
     }
 }
 
