@@ -113,8 +113,9 @@ impl ProgramGuard {
             opaque: Vec::new(),
             network: None,
         };
-        let findings: Vec<Vec<Finding>> =
+        let mut findings: Vec<Vec<Finding>> =
             analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
+        make_environment(analysis, &mut findings);
         let link_places = link_makers::places(&analysis.commands, &findings, &dirs);
         // Each distinct place where the line may make links, with how many commands may
         // make them there: looked up per command, so the cost grows with the distinct
@@ -769,6 +770,37 @@ fn targets_set_by(command: &SimpleCommand) -> Vec<String> {
             .map(|w| name_of(&w.text))
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// make takes its environment as make variables (`X='$(shell cmd)' make`, `export
+/// DESTDIR=/etc; make install`): every assignment and export of the line is judged for
+/// each `make` as if it were on make's command line (red team round 20, F12).
+fn make_environment(analysis: &Analysis, findings: &mut [Vec<Finding>]) {
+    const MAKES: [&str; 2] = ["make", "gmake"];
+    if !analysis.commands.iter().any(|c| MAKES.contains(&c.program.as_str())) {
+        return;
+    }
+    let mut variables: Vec<ShellArg> = analysis
+        .assignments
+        .iter()
+        .map(|a| ShellArg {
+            text: format!("{}={}", a.name, a.value.text),
+            raw: format!("{}={}", a.name, a.value.raw),
+            ..a.value.clone()
+        })
+        .collect();
+    let exports = analysis.commands.iter().filter(|c| {
+        matches!(c.program.as_str(), "export" | "declare" | "typeset" | "local" | "readonly")
+    });
+    variables
+        .extend(exports.flat_map(|c| c.words.iter().filter(|w| w.text.contains('=')).cloned()));
+    for (command, found) in analysis.commands.iter().zip(findings.iter_mut()) {
+        if MAKES.contains(&command.program.as_str()) {
+            for variable in &variables {
+                special::make_variable(variable, found);
+            }
+        }
     }
 }
 

@@ -102,34 +102,8 @@ pub(super) fn read(
                     file.raw
                 )));
             }
-            const SHELL_VARIABLES: [&str; 7] =
-                ["SHELL", ".SHELLFLAGS", "MAKESHELL", "MAKEFLAGS", "MFLAGS", "MAKEFILES", "MAKE"];
             for word in &scanned.positionals {
-                let Some((name, value)) = word.text.split_once('=') else { continue };
-                let name = name.trim_end_matches([':', '+', '?', '!']);
-                // Blanks only separate words, which compiler flags are judged as.
-                let flags = name.ends_with("FLAGS");
-                let metacharacters = value
-                    .contains([';', '|', '&', '$', '`', '(', ')', '<', '>', '#', '\\', '\n'])
-                    || (!flags && value.contains(char::is_whitespace));
-                if SHELL_VARIABLES.contains(&name) || metacharacters || word.expansion {
-                    out.push(Finding::RunsCode(format!(
-                        "the override `{}` reaches recipes run by the shell",
-                        word.raw
-                    )));
-                } else if is_install_directory(name) {
-                    // `make install PREFIX=/usr/local`, `DESTDIR=...`: where it installs.
-                    out.push(Finding::Writes(ShellArg {
-                        text: value.to_owned(),
-                        raw: word.raw.clone(),
-                        ..word.clone()
-                    }));
-                } else if make_override_runs_code(name, value) {
-                    out.push(Finding::RunsCode(format!(
-                        "the override `{}` names a program or options the recipes run",
-                        word.raw
-                    )));
-                }
+                make_variable(word, out);
             }
         }
         Special::Python => {
@@ -682,6 +656,39 @@ fn library_module(path: &str) -> Option<String> {
             .iter()
             .any(|t| name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.') == *t))
     .then(|| name.to_owned())
+}
+
+/// A make variable `NAME=VALUE` given on make's command line, or in its environment (make
+/// takes every environment variable as a make variable: red team round 20, F12): what the
+/// recipes would run or write with it.
+pub(super) fn make_variable(word: &ShellArg, out: &mut Vec<Finding>) {
+    const SHELL_VARIABLES: [&str; 7] =
+        ["SHELL", ".SHELLFLAGS", "MAKESHELL", "MAKEFLAGS", "MFLAGS", "MAKEFILES", "MAKE"];
+    let Some((name, value)) = word.text.split_once('=') else { return };
+    let name = name.trim_end_matches([':', '+', '?', '!']);
+    // Blanks only separate words, which compiler flags are judged as.
+    let flags = name.ends_with("FLAGS");
+    let metacharacters = value
+        .contains([';', '|', '&', '$', '`', '(', ')', '<', '>', '#', '\\', '\n'])
+        || (!flags && value.contains(char::is_whitespace));
+    if SHELL_VARIABLES.contains(&name) || metacharacters || word.expansion {
+        out.push(Finding::RunsCode(format!(
+            "the make variable `{}` reaches recipes run by the shell",
+            word.raw
+        )));
+    } else if is_install_directory(name) {
+        // `make install PREFIX=/usr/local`, `DESTDIR=...`: where it installs.
+        out.push(Finding::Writes(ShellArg {
+            text: value.to_owned(),
+            raw: word.raw.clone(),
+            ..word.clone()
+        }));
+    } else if make_override_runs_code(name, value) {
+        out.push(Finding::RunsCode(format!(
+            "the make variable `{}` names a program or options the recipes run",
+            word.raw
+        )));
+    }
 }
 
 /// Whether a make override `NAME=VALUE` (no shell syntax in it) makes the recipes run a
