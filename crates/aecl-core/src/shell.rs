@@ -62,10 +62,14 @@ pub(crate) use network::host_operands;
 const MAX_DEPTH: usize = 32;
 
 /// Shell built-ins that run no program and touch no file: under `allow_programs` they
-/// need not be listed (`cd src && cargo test`). Redirections are not judged here.
-const HARMLESS_BUILTINS: [&str; 22] = [
+/// need not be listed (`cd src && cargo test`, `while read -r f; do ...; done`, `[ -f x ] ||
+/// exit 1`). Redirections are not judged here, nor what they set (`read 'a[x]'`: the
+/// variable rules). Not `hash` (`-p` names the file a name runs) nor `jobs` (`-x` runs a
+/// command).
+const HARMLESS_BUILTINS: [&str; 32] = [
     "cd", "pushd", "popd", "dirs", "export", "unset", "local", "declare", "typeset", "readonly",
     "set", "shopt", "true", "false", ":", "echo", "printf", "test", "[", "[[", "pwd", "shift",
+    "read", "exit", "return", "break", "continue", "wait", "umask", "ulimit", "getopts", "type",
 ];
 
 /// One simple command the line would run, normalised.

@@ -745,6 +745,14 @@ fn targets_set_by(command: &SimpleCommand) -> Vec<String> {
                 std::iter::once(name_of(&w.text)).chain(target)
             })
             .collect(),
+        // `-p` prints the variables it names, `-f` and `-F` name functions: nothing is set
+        // (`declare -p PATH`, red team round 20, FP2). Without `-n`, which is above.
+        "export" | "declare" | "typeset" | "local" | "readonly"
+            if words.iter().any(|w| ['p', 'f', 'F'].iter().any(|f| short_flag(w, *f)))
+                && !words.iter().any(|w| w.text.contains('=')) =>
+        {
+            Vec::new()
+        }
         "export" | "declare" | "typeset" | "local" | "readonly" | "read" | "mapfile"
         | "readarray" => words
             .iter()

@@ -136,7 +136,10 @@ impl Lexer {
                     // argument.
                     let redirect_follows =
                         matches!(self.peek(), Some('<' | '>')) && self.peek_at(1) != Some('(');
-                    if !(redirect_follows && names_file_descriptor(&word)) {
+                    // Right after a redirection operator a word is its target: `2>&1>file`
+                    // duplicates onto `1`, then redirects (red team round 20, FP3).
+                    let target = matches!(out.last(), Some(Token::Redirect(_)));
+                    if target || !(redirect_follows && names_file_descriptor(&word)) {
                         out.push(Token::Word(word));
                     }
                 }

@@ -27,6 +27,16 @@ pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
                 && letters.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#')
                 && !letters.contains(['o', 'O', 'k'])
         }),
+        // zip's, unzip's and the compressors' options from the environment: quiet, level and
+        // verbosity flags alone (`ZIPOPT=-q`, `XZ_OPT=-9`, `GZIP=-n`), never `-T`/`-TT`
+        // (zip's test command), `--files` or a long option (red team round 20, FP5).
+        "ZIPOPT" | "ZIP" | "UNZIPOPT" | "UNZIP" | "XZ_OPT" | "XZ_DEFAULTS" | "GZIP" | "BZIP"
+        | "BZIP2" => words.all(|flags| {
+            flags.strip_prefix('-').is_some_and(|letters| {
+                !letters.is_empty()
+                    && letters.bytes().all(|b| matches!(b, b'q' | b'v' | b'n' | b'k' | b'0'..=b'9'))
+            })
+        }),
         "PAGER" | "GIT_PAGER" | "MANPAGER" | "SYSTEMD_PAGER" | "DELTA_PAGER" | "BAT_PAGER" => {
             matches!(text, "cat" | "" | "less" | "more")
         }
