@@ -229,9 +229,40 @@ impl ProvenanceIndex {
             return;
         };
         let normal = normalise(text);
+        self.note_words(&normal, kind, doc);
+        self.add_spellings(&normal, kind, doc);
+        // Untrusted text is also read as a person reads it (red team round 20, F7: a ticket
+        // writing a charge id in full-width letters, with Arabic digits, an HTML entity or a
+        // Cyrillic letter vouched for nothing, and the model's clean copy went through): its
+        // folded spelling, its readings (entities and escapes decoded, markup dropped,
+        // reversals it announces undone) and the letters it looks like are words of the same
+        // document. Only untrusted: a reading can make a value untrusted, never trusted.
+        let read = typed::Read::of(text);
+        if kind == SourceKind::Untrusted {
+            let variants = std::iter::once(read.folded.as_ref())
+                .chain(read.readings.iter().map(String::as_str))
+                .chain(read.looks.iter().map(String::as_str));
+            let mut seen = vec![normal.clone()];
+            for variant in variants {
+                let variant = normalise(variant);
+                if !seen.contains(&variant) {
+                    self.note_words(&variant, kind, doc);
+                    self.add_spellings(&variant, kind, doc);
+                    seen.push(variant);
+                }
+            }
+        }
+        let compact = compact(text);
+        self.index_windows(doc, kind.is_trusted(), &compact);
+        self.docs.push(Doc { source: SourceRef { kind, label: label.to_owned(), seq }, compact });
+        self.add_typed(kind, doc, &read);
+    }
+
+    /// Notes a normalised text, its words and the values they hold, as seen in `doc`.
+    fn note_words(&mut self, normal: &str, kind: SourceKind, doc: u32) {
         if !normal.is_empty() {
-            note_word(&mut self.words, &normal, kind, doc);
-            for word in words(&normal) {
+            note_word(&mut self.words, normal, kind, doc);
+            for word in words(normal) {
                 note_word(&mut self.words, word, kind, doc);
                 // A mention (`#project-x`, `@dana.k`) holds the name itself: the user's
                 // `#project-x` vouches for `project-x`, a page's `#leaks-public` does not.
@@ -257,11 +288,6 @@ impl ProvenanceIndex {
                 }
             }
         }
-        self.add_spellings(&normal, kind, doc);
-        let compact = compact(text);
-        self.index_windows(doc, kind.is_trusted(), &compact);
-        self.docs.push(Doc { source: SourceRef { kind, label: label.to_owned(), seq }, compact });
-        self.add_typed(kind, doc, text);
     }
 
     /// Notes the spellings of short identifiers a normalised text holds: each word's letters

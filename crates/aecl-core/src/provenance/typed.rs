@@ -161,14 +161,30 @@ pub fn normal_of(kind: &ValueKind, value: &str, options: &ValueOptions) -> Optio
     })
 }
 
+/// A text as a reader reads it: folded (`values::fold`: an IBAN written with soft hyphens
+/// or full-width digits in a page is the IBAN the model copies out clean), its readings
+/// (`values::readings`) and the letters it looks like (`values::as_it_looks`).
+pub(super) struct Read<'t> {
+    pub folded: std::borrow::Cow<'t, str>,
+    pub readings: Vec<String>,
+    pub looks: Vec<String>,
+}
+
+impl<'t> Read<'t> {
+    pub fn of(text: &'t str) -> Read<'t> {
+        Read {
+            folded: values::fold(text),
+            readings: values::readings(text),
+            looks: values::as_it_looks(text),
+        }
+    }
+}
+
 impl ProvenanceIndex {
-    /// Notes the typed values of a document just added.
-    pub(super) fn add_typed(&mut self, kind: SourceKind, doc: u32, text: &str) {
-        // Folded (`values::fold`): an IBAN written with soft hyphens or full-width digits
-        // in a page is the IBAN the model copies out clean.
-        let folded = values::fold(text);
-        let readings = values::readings(text);
-        let looks = values::as_it_looks(text);
+    /// Notes the typed values of a document just added, from its ways of being read
+    /// ([`Read`]).
+    pub(super) fn add_typed(&mut self, kind: SourceKind, doc: u32, read: &Read<'_>) {
+        let Read { folded, readings, looks } = read;
         let texts = std::iter::once(folded.as_ref()).chain(readings.iter().map(String::as_str));
         // Each host once, with its spelling where that has capitals (`PaypaI`): the readings
         // find most hosts several times, and a skeleton is a few Unicode passes.
@@ -208,7 +224,7 @@ impl ProvenanceIndex {
         // are keyed by their skeletons only, so that they count against a host the model
         // retypes (never shown as itself) and not against the user's own later words.
         let mut looking = Vec::new();
-        for looks in &looks {
+        for looks in looks {
             let kinds = [ValueKind::Url, ValueKind::Email];
             for found in values::find(looks, &kinds, &ValueOptions::default()) {
                 for (tag, host) in keys(&found.normal) {
