@@ -159,7 +159,9 @@ impl RunState {
     ) {
         // Each field with its own trust (`crate::output`), or the whole output as one.
         let mut saw_untrusted = false;
-        for piece in crate::output::pieces(spec, output) {
+        let pieces = crate::output::pieces(spec, output);
+        let split = pieces.len() > 1;
+        for piece in pieces {
             // An empty untrusted field (a CRM's `notes: ""`) showed the agent nothing: it
             // does not mark the run as having read untrusted content (red team round 20,
             // FP1: every later send was taken for an exfiltration).
@@ -172,6 +174,21 @@ impl RunState {
                 self.provenance.add(kind, &format!("{label}{sep}{}", piece.path), seq, &piece.text);
             }
             self.bytes = self.bytes.saturating_add(text_cost(&piece.text));
+        }
+        // A reading the output announces in one part (a key `account_reversed`, a subject
+        // `written backwards`) for a value in another: the output is read as a whole too,
+        // untrusted (red team round 20, F1: split into fields, the hint and the reversed
+        // IBAN never met).
+        if saw_untrusted && split {
+            let whole = match output {
+                Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+                other => std::borrow::Cow::Owned(other.to_string()),
+            };
+            for reading in crate::values::hinted(&whole) {
+                let whole_label = format!("{label} (read as a whole)");
+                self.provenance.add(SourceKind::Untrusted, &whole_label, seq, &reading);
+                self.bytes = self.bytes.saturating_add(text_cost(&reading));
+            }
         }
         if saw_untrusted && self.read_untrusted.is_none() {
             self.read_untrusted =

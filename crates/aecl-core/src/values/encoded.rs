@@ -27,6 +27,15 @@ pub(super) fn undone(text: &str) -> Vec<String> {
         out.push(reading);
     }
     out.extend(strung(text));
+    out.extend(hinted(text));
+    out
+}
+
+/// `text` rotated or reversed as a whole where it names that transform (`rot13`,
+/// `reversed`, `backwards`): readings that need the hint, which may stand in another part
+/// of one output than the value it applies to.
+pub fn hinted(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
     let lower = text.to_ascii_lowercase();
     if ["rot13", "rot-13", "rot 13", "caesar"].iter().any(|name| lower.contains(name)) {
         out.push(text.chars().map(rot13).collect());
