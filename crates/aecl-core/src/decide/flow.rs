@@ -148,7 +148,22 @@ impl Evaluation<'_> {
                 Some(kind) => {
                     self.run.provenance.source_of_kind(&kind, &text, &values::options(agent, spec))
                 }
-                None if is_control(path) => self.run.provenance.source_of_parts(&text),
+                None if is_control(path) => {
+                    let plain = self.run.provenance.source_of_parts(&text);
+                    // A bare host (`db.example.net`, `10.0.0.5:5432`, `::ffff:203.0.113.7`)
+                    // is also looked up as a link to it: its look-alikes, its numeric forms
+                    // and its site's other hosts are the page's too (red team round 20, F2).
+                    // Only to make it untrusted: the text decides otherwise.
+                    let as_link = values::bare_host_link(&text).and_then(|link| {
+                        let options = values::options(agent, spec);
+                        self.run.provenance.source_of_kind(&ValueKind::Url, &link, &options)
+                    });
+                    match (plain, as_link) {
+                        (Some(plain), _) if !plain.kind.is_trusted() => Some(plain),
+                        (_, Some(link)) if !link.kind.is_trusted() => Some(link),
+                        (plain, _) => plain,
+                    }
+                }
                 None => self.run.provenance.source_of(&text),
             };
             match source {

@@ -51,6 +51,43 @@ pub(super) fn kind_of(spec: Option<&ArgSpec>, text: &str) -> Option<ValueKind> {
     }
 }
 
+/// A link to `text` when it is a bare host, as a control argument names a server (`host`,
+/// `smtp_host`, `proxy`): a dotted name whose last label is letters, a dotted IPv4
+/// address or an IPv6 literal, with a port or not; its spelling folded first (full-width
+/// dots and letters). Numbers alone are not taken for hosts.
+pub(super) fn bare_host_link(text: &str) -> Option<String> {
+    let text = values::fold(text.trim());
+    let text = text.as_ref();
+    if text.is_empty()
+        || text.len() > 253
+        || text.contains(|c: char| c.is_whitespace() || "/@?#\\".contains(c))
+    {
+        return None;
+    }
+    let hex_or_colon = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.';
+    if text.matches(':').count() >= 2 {
+        // An IPv6 literal, bracketed or not.
+        let inner = text.strip_prefix('[').and_then(|t| t.split_once(']')).map_or(text, |(h, _)| h);
+        return inner.chars().all(hex_or_colon).then(|| format!("http://[{inner}]/"));
+    }
+    let host = match text.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() => host,
+        Some(_) => return None,
+        None => text,
+    };
+    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+    let ipv4 = labels.len() == 4
+        && labels.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()));
+    let name = labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic));
+    (ipv4 || name).then(|| format!("http://{text}/"))
+}
+
 impl Evaluation<'_> {
     /// Scans a free-text argument for values of its `scan` kinds and checks its copy limit;
     /// returns whether a finding was made.
@@ -255,7 +292,35 @@ fn kind_name(kind: &ValueKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::kind_of;
+    use super::{bare_host_link, kind_of};
+
+    /// Red team round 20, F2: hosts a control argument names without a scheme.
+    #[test]
+    fn a_bare_host_is_read_as_a_link_and_numbers_and_files_paths_are_not() {
+        for (host, link) in [
+            ("db.evil-sync.example", "http://db.evil-sync.example/"),
+            ("db.evil-sync.example:5432", "http://db.evil-sync.example:5432/"),
+            ("203.0.113.77", "http://203.0.113.77/"),
+            ("::ffff:203.0.113.77", "http://[::ffff:203.0.113.77]/"),
+            ("[2001:db8::1]:443", "http://[2001:db8::1]/"),
+            ("ｄｂ．ｅｖｉｌ．ｅｘａｍｐｌｅ", "http://db.evil.example/"),
+            ("x.io", "http://x.io/"),
+        ] {
+            assert_eq!(bare_host_link(host).as_deref(), Some(link), "{host}");
+        }
+        for text in [
+            "3405803853",
+            "0xcb00714d",
+            "src/main.rs",
+            "v1.2.3",
+            "a b.com",
+            "eve@evil.test",
+            "1.5",
+            "",
+        ] {
+            assert_eq!(bare_host_link(text), None, "{text}");
+        }
+    }
     use crate::path::FieldPath;
     use crate::policy::{ArgSpec, ArgValues};
     use crate::values::ValueKind;
