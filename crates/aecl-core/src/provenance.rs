@@ -6,7 +6,9 @@
 //! (compared case- and white-space-insensitively), or by its letters and digits alone
 //! (lower case, accents dropped): a short one as a word or a few short words in a row
 //! (`LH2417` is `LH 2417` and `LH-2417`), one of eight or more when it occurs inside it
-//! (`GB29 NWBK 6016` matches `GB29NWBK6016`, `Chez Mallory` matches `Chez-Mallory`).
+//! (`GB29 NWBK 6016` matches `GB29NWBK6016`, `Chez Mallory` matches `Chez-Mallory`). A
+//! match inside a trusted text only vouches when nothing untrusted shows the value: the
+//! letters of `db-prod.ourco.example` are not the domain `prodourco.example`.
 //!
 //! Every document is also scanned for typed values (URLs, addresses, IBANs, phone numbers,
 //! amounts, dates; see `values`), so an argument of a kind matches history by its normal
@@ -404,10 +406,15 @@ impl ProvenanceIndex {
         }
         if compact.len() >= MIN_SUBSTRING_LEN {
             // The word match may have found a later document: keep the earliest.
-            for (slot, trusted) in [(&mut first.trusted, true), (&mut first.untrusted, false)] {
-                if let Some(doc) = self.first_substring_match(compact, trusted) {
-                    *slot = Some(slot.map_or(doc, |s| s.min(doc)));
-                }
+            if let Some(doc) = self.first_substring_match(compact, false) {
+                first.untrusted = Some(first.untrusted.map_or(doc, |s| s.min(doc)));
+            }
+            // Letters inside a trusted text vouch for a value only when nothing untrusted
+            // shows it: the user's `db-prod.ourco.example` holds the letters of a page's
+            // `prodourco.example`, another domain, and `00012345678` those of `12345678`
+            // (red team round 20, F6). A word the trusted text holds still decides by order.
+            if first.trusted.is_none() && first.untrusted.is_none() {
+                first.trusted = self.first_substring_match(compact, true);
             }
         }
         self.decide_first(first)
