@@ -69,6 +69,10 @@ pub struct McpArgs {
     /// --checkpoints` then catches a rollback, truncation or fork of the store.
     #[arg(long, value_name = "DIR|URL")]
     checkpoint_dir: Option<String>,
+    /// Start even when the `--checkpoint-dir` witness cannot be asked what it holds, so
+    /// that a rollback of the store to an older copy is not checked (logged).
+    #[arg(long, requires = "checkpoint_dir")]
+    allow_unwitnessed_start: bool,
     /// The run the calls belong to (default: a new id per gateway).
     #[arg(long)]
     run: Option<String>,
@@ -236,8 +240,12 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let publication =
-        crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let publication = crate::witness::publisher_for(
+        args.checkpoint_dir.as_deref(),
+        &signer,
+        &args.db,
+        args.allow_unwitnessed_start,
+    )?;
     let publish = publication.as_ref().map(|p| p.sink.clone());
     let server_config = ServerConfig {
         audit_key: signer.name().to_owned(),

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// --checkpoints` then catches a rollback, truncation or fork of the store.
     #[arg(long, value_name = "DIR|URL")]
     checkpoint_dir: Option<String>,
+    /// Start even when the `--checkpoint-dir` witness cannot be asked what it holds, so
+    /// that a rollback of the store to an older copy is not checked (logged).
+    #[arg(long, requires = "checkpoint_dir")]
+    allow_unwitnessed_start: bool,
     /// The public key that verifies tokens (the public half of the key given to
     /// `aecl token issue --key`).
     #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
@@ -104,8 +108,12 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         runs: loaded.runs,
         ..EngineConfig::default()
     };
-    let publication =
-        crate::witness::publisher_for(args.checkpoint_dir.as_deref(), &signer, &args.db)?;
+    let publication = crate::witness::publisher_for(
+        args.checkpoint_dir.as_deref(),
+        &signer,
+        &args.db,
+        args.allow_unwitnessed_start,
+    )?;
     let publish = publication.as_ref().map(|p| p.sink.clone());
     let server_config = ServerConfig {
         body_limit: args.body_limit,

@@ -152,12 +152,15 @@ fn write_new(dir: &Path, size: u64, text: &str) -> Result<()> {
 }
 
 /// The publisher of `--checkpoint-dir`, if given, for the log signed by `signer`.
+/// `unwitnessed`: whether a store with records may start when its witness cannot be asked
+/// what it holds (`--allow-unwitnessed-start`).
 pub fn publisher_for(
     target: Option<&str>,
     signer: &aecl_audit::SignerKey,
     db: &str,
+    unwitnessed: bool,
 ) -> Result<Option<Publication>> {
-    target.map(|target| publisher(target, signer.verifier(), db)).transpose()
+    target.map(|target| publisher(target, signer.verifier(), db, unwitnessed)).transpose()
 }
 
 /// A publisher, and what its destination held when it started.
@@ -217,11 +220,43 @@ pub async fn drain(publish: Option<Arc<dyn CheckpointSink>>) {
 /// `db` lets a destination that missed checkpoints be brought up to date with a proof read
 /// from the store. Refused when the store's log does not extend the newest checkpoint the
 /// destination holds (`check_store_extends`): the store was rolled back or forked.
-pub fn publisher(target: &str, key: VerifierKey, db: &str) -> Result<Publication> {
+///
+/// A witness that cannot be asked what it holds cannot say whether the store was rolled
+/// back: a store with records then does not start (red team round 20, audit F3: an older
+/// copy restored while the witness was away was resumed, signed into a second history,
+/// and an idempotency key it had forgotten ran a payment again), unless `unwitnessed`.
+pub fn publisher(
+    target: &str,
+    key: VerifierKey,
+    db: &str,
+    unwitnessed: bool,
+) -> Result<Publication> {
     let (destination, held) = if is_url(target) {
         let _: hyper::Uri = target.parse().with_context(|| format!("`{target}` is not a URL"))?;
         let url = target.trim_end_matches('/').to_owned();
-        let held = witnessed(&url, &key)?;
+        let held = match witnessed(&url, &key)? {
+            Witnessed::Holds(held) => held,
+            Witnessed::Unreachable(why) => {
+                let records = crate::log_reader::LogReader::open(db)
+                    .and_then(|reader| reader.head())
+                    .map_or(0, |head| head.next_seq());
+                if records > 0 && !unwitnessed {
+                    anyhow::bail!(
+                        "refusing to start: the witness `{target}` cannot say what it holds \
+                         ({why}), so whether the store's {records} records were rolled back \
+                         to an older copy cannot be checked; start it when the witness \
+                         answers, or give --allow-unwitnessed-start to accept that"
+                    );
+                }
+                tracing::warn!(
+                    records,
+                    why,
+                    "starting without asking the witness what it holds: a rollback of the store \
+                     is not checked"
+                );
+                None
+            }
+        };
         if let Some(held) = &held {
             check_store_extends(db, held, target)?;
         }
@@ -259,32 +294,31 @@ fn catch_up(db: &str, key: &VerifierKey, held: u64) -> Result<Option<AddCheckpoi
 /// cannot be reached now (it refuses what does not extend what it holds anyway, and the
 /// health check reports that publishing fails). One not signed by `key` is refused: the
 /// witness keeps another log.
-fn witnessed(url: &str, key: &VerifierKey) -> Result<Option<Checkpoint>> {
+/// What a witness said it holds.
+enum Witnessed {
+    /// Its newest checkpoint, or none.
+    Holds(Option<Checkpoint>),
+    /// It could not be asked, and why.
+    Unreachable(String),
+}
+
+fn witnessed(url: &str, key: &VerifierKey) -> Result<Witnessed> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let endpoint = format!("{url}/checkpoint");
     let answer = runtime
         .block_on(async { tokio::time::timeout(WITNESS_TIMEOUT, http(&endpoint, None)).await });
     let (status, body) = match answer {
         Ok(Ok(answer)) => answer,
-        Ok(Err(error)) => {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                "the witness cannot be asked what it holds"
-            );
-            return Ok(None);
-        }
+        Ok(Err(error)) => return Ok(Witnessed::Unreachable(format!("{error:#}"))),
         Err(_) => {
-            tracing::warn!(%endpoint, "the witness did not say what it holds in time");
-            return Ok(None);
+            let why = format!("{endpoint} did not answer within {} s", WITNESS_TIMEOUT.as_secs());
+            return Ok(Witnessed::Unreachable(why));
         }
     };
     match status {
         200 => {}
-        404 => return Ok(None),
-        _ => {
-            tracing::warn!(%endpoint, status, "the witness did not say what it holds");
-            return Ok(None);
-        }
+        404 => return Ok(Witnessed::Holds(None)),
+        _ => return Ok(Witnessed::Unreachable(format!("{endpoint} answered {status}"))),
     }
     let text = String::from_utf8_lossy(&body);
     let request = AddCheckpoint::parse(&text)
@@ -292,7 +326,7 @@ fn witnessed(url: &str, key: &VerifierKey) -> Result<Option<Checkpoint>> {
     let checkpoint = parse_and_verify_checkpoint(&request.checkpoint, key).with_context(|| {
         format!("the checkpoint {endpoint} holds is not signed by the log's key")
     })?;
-    Ok(Some(checkpoint))
+    Ok(Witnessed::Holds(Some(checkpoint)))
 }
 
 enum Destination {

@@ -910,6 +910,30 @@ mod published {
         (health["status"].as_str().unwrap().to_owned(), warnings)
     }
 
+    /// Red team round 20, audit F3: a store with records does not start while its witness
+    /// cannot be asked what it holds (an older copy restored meanwhile would be resumed and
+    /// signed into a second history), unless told so; an empty store does (the test below).
+    #[test]
+    fn a_store_with_records_waits_for_its_witness_unless_told_not_to() {
+        let (dir, db, policy, token) = prepared();
+        let (server, address) = serve(dir.path(), &policy, &[]);
+        calls(&address, &token, "r1", 2);
+        stop(server);
+        let before = records(&db);
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let url = format!("http://{free}");
+        let stderr = refused_start(dir.path(), &policy, &url);
+        for part in ["refusing to start", &url, "--allow-unwitnessed-start"] {
+            assert!(stderr.contains(part), "`{part}` not in: {stderr}");
+        }
+        assert_eq!(records(&db), before, "nothing appended");
+        let args = ["--checkpoint-dir", &url, "--allow-unwitnessed-start"];
+        let (server, address) = serve(dir.path(), &policy, &args);
+        calls(&address, &token, "r2", 1);
+        stop(server);
+        assert!(records(&db) > before);
+    }
+
     /// Checkpoints that cannot reach their witness make the server degraded, naming the
     /// witness and why, until they reach it again.
     #[test]
