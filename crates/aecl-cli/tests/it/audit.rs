@@ -306,6 +306,12 @@ fn tampering_with_the_database_is_caught_and_the_first_bad_record_named() {
             "FAILED",
         ),
         (
+            // Past the head the writer keeps: no batch of a writer wrote it.
+            "a record appended past the head",
+            "INSERT INTO audit_log (seq, record, chain_hash) SELECT (SELECT MAX(seq) + 1 FROM audit_log), record, chain_hash FROM audit_log WHERE seq = 1",
+            "FAILED at record 7: records past the store's head are not covered",
+        ),
+        (
             "an edited checkpoint",
             "UPDATE audit_checkpoints SET note = replace(note, 'audit.test/finance', 'audit.test/finanse') WHERE size = (SELECT MAX(size) FROM audit_checkpoints)",
             "FAILED: checkpoint",
