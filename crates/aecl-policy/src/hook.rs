@@ -55,6 +55,9 @@ pub struct HookInput {
     /// Why the session ended (`SessionEnd`: Claude Code's `reason`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How the session started (`SessionStart`: `startup`, `clear`, `resume`, `compact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Gemini CLI's description of an MCP tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_context: Option<McpContext>,
@@ -86,6 +89,9 @@ pub enum HookEvent {
     UserPrompt,
     /// The session is over (`SessionEnd`).
     SessionEnd,
+    /// A session starts (`SessionStart`): afresh, or continuing a conversation (`source`
+    /// `resume`, `compact`, or a fork) whose history the hook may not hold.
+    SessionStart,
 }
 
 impl HookEvent {
@@ -96,6 +102,7 @@ impl HookEvent {
             "PostToolUse" | "PostToolUseFailure" | "AfterTool" => Some(HookEvent::PostTool),
             "UserPromptSubmit" | "BeforeAgent" => Some(HookEvent::UserPrompt),
             "SessionEnd" => Some(HookEvent::SessionEnd),
+            "SessionStart" => Some(HookEvent::SessionStart),
             _ => None,
         }
     }

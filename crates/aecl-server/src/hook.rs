@@ -115,6 +115,9 @@ async fn handle<S: Store>(
             let ended = state.engine.end_run(&input.session_id, caller.subject(), reason).await;
             settled(state, &caller, ended.map(|r| r.map(|_| ()))).await
         }
+        // The server keeps a run past its session's end, so a resumed session continues it;
+        // a forked one under a new id is not recognised here (docs/hooks.md).
+        HookEvent::SessionStart => Ok(HookReply::Notice(HookNotice::default())),
     }
 }
 

@@ -2,7 +2,8 @@
 //! project (`--project DIR`) or the user (`--user`, under `$HOME`):
 //!
 //! - Claude Code, `.claude/settings.json`: `PreToolUse` (with `"onFailure": "block"`, its
-//!   fail-closed option) and `PostToolUse` (matcher `*`), `UserPromptSubmit`, `SessionEnd`.
+//!   fail-closed option), `PostToolUse` and `PostToolUseFailure` (matcher `*`),
+//!   `UserPromptSubmit`, `SessionEnd`, `SessionStart`.
 //! - Codex, `.codex/hooks.json` (the same shape): `PreToolUse`, `PostToolUse`,
 //!   `UserPromptSubmit` (Codex has no session end).
 //! - Gemini CLI, `.gemini/settings.json`: `BeforeTool` and `AfterTool` (matcher `.*`),
@@ -98,6 +99,7 @@ impl Target {
                 ("PostToolUseFailure", Some("*")),
                 ("UserPromptSubmit", None),
                 ("SessionEnd", None),
+                ("SessionStart", None),
             ],
             Target::Codex => {
                 &[("PreToolUse", None), ("PostToolUse", None), ("UserPromptSubmit", None)]

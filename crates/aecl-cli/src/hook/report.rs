@@ -45,7 +45,7 @@ pub(super) fn after_the_fact(agent: Agent, text: &str) -> Option<HookEvent> {
 fn handled(agent: Agent, name: &str) -> Option<HookEvent> {
     let handled: &[&str] = match agent {
         Agent::ClaudeCode => {
-            &["PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionEnd"]
+            &["PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionEnd", "SessionStart"]
         }
         // Codex has no session end (`Stop` ends a turn, not the session).
         Agent::Codex => &["PostToolUse", "UserPromptSubmit"],
@@ -224,6 +224,23 @@ fn report_locally(
         // a fresh one (red team round 20, HK1). `aecl serve` keeps a run past its end too.
         // Only the room kept for outputs goes back (below).
         HookEvent::SessionEnd => Vec::new(),
+        // A session that continues a conversation (`--resume`, `--continue`, a fork under a
+        // new id, a compaction) whose history this file does not hold: what its model read
+        // before is back in its context, and none of it is known here (red team round 20,
+        // HK1: a forked session started with no history and its injected `curl` ran).
+        HookEvent::SessionStart => {
+            let source = input.source.as_deref().unwrap_or("startup");
+            let continues = !matches!(source, "startup" | "clear");
+            if continues && file.events()?.is_empty() {
+                let reason = format!(
+                    "the session continues a conversation (`{source}`) whose history the hook \
+                     does not hold"
+                );
+                vec![TraceEvent::Expired { run, reason: Some(reason) }]
+            } else {
+                Vec::new()
+            }
+        }
         HookEvent::PostTool => {
             return record_output(agent, agent_id, policy, &dir, file, input, cut);
         }

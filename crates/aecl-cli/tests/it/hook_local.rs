@@ -109,6 +109,38 @@ fn a_session_resumed_after_its_end_still_asks_about_the_pages_url() {
     assert_eq!(decision(&hook(state, "bash-ls.json", "resumed")), "allow");
 }
 
+/// A session that continues a conversation the hook holds no history of (Claude Code's
+/// `--fork-session` under a new id, a resume after the state directory was cleared) starts
+/// as one that lost its history: the page its model read is back in its context (red team
+/// round 20, HK1: the forked session's injected `curl` was allowed). A new session is not.
+#[test]
+fn a_session_that_continues_an_unknown_conversation_starts_as_one_that_lost_history() {
+    let state = temp_dir();
+    let start = |session: &str, source: &str| {
+        let input = serde_json::json!({
+            "session_id": session, "cwd": "/tmp", "hook_event_name": "SessionStart",
+            "source": source,
+        });
+        hook_stdin(state.path(), input.to_string())
+    };
+    for source in ["resume", "compact", "fork"] {
+        let session = format!("continued-{source}");
+        assert_eq!(start(&session, source).code, Some(0));
+        let curl = hook(state.path(), "bash-curl.json", &session);
+        assert_eq!(decision(&curl), "ask", "{source}: {curl:#?}");
+    }
+    for source in ["startup", "clear"] {
+        let session = format!("new-{source}");
+        assert_eq!(start(&session, source).code, Some(0));
+        let curl = hook(state.path(), "bash-curl.json", &session);
+        assert_eq!(decision(&curl), "allow", "{source}: {curl:#?}");
+    }
+    // A session the hook knows goes on with its history when resumed.
+    assert_eq!(decision(&hook(state.path(), "bash-ls.json", "known")), "allow");
+    assert_eq!(start("known", "resume").code, Some(0));
+    assert_eq!(decision(&hook(state.path(), "bash-curl.json", "known")), "allow");
+}
+
 /// An output the hook could not record (the policy did not load at that moment: an
 /// administrator's half-saved edit) marks the session as having lost history: once the
 /// policy loads again, the page's URL is not taken for the model's own (red team round 20,

@@ -102,6 +102,7 @@ pub(super) fn salvage_fields(text: &str, why: &str) -> Option<HookInput> {
         error: None,
         prompt: get("prompt"),
         reason: get("reason"),
+        source: get("source"),
         mcp_context: None,
         turn_id: get("turn_id").map(Value::String),
         aecl_resolved_paths: None,
