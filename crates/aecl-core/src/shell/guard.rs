@@ -613,9 +613,19 @@ impl ProgramGuard {
             match spec.writes {
                 Writes::None => Vec::new(),
                 Writes::All => positionals.iter().collect(),
+                // A glob or brace expansion may become no word or several (`nullglob`), so
+                // the operand that lands in the written position is not known: where one
+                // stands there or before it, every operand up to it may be written (red team
+                // round 20, F16: `shopt -s nullglob; cp payload /etc/cron.d/x none*`).
+                Writes::Last if positionals.last().is_some_and(|p| p.pattern) => {
+                    positionals.iter().collect()
+                }
                 Writes::Last if positionals.len() >= 2 => positionals.last().into_iter().collect(),
                 Writes::Last => Vec::new(),
                 Writes::AfterFirst => positionals.iter().skip(1).collect(),
+                Writes::Second if positionals.iter().take(2).any(|p| p.pattern) => {
+                    positionals.iter().collect()
+                }
                 Writes::Second => positionals.get(1).into_iter().collect(),
             }
         };
