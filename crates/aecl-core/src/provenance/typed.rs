@@ -54,7 +54,7 @@ pub(super) const INDEXED: [ValueKind; 6] = [
 ];
 
 /// The typed keys of one found value.
-pub(super) fn keys(normal: &Normal) -> Vec<(Tag, String)> {
+pub(super) fn keys(normal: &Normal) -> Keys {
     match normal {
         Normal::Url(f) => [(Tag::Url, f.full.clone()), (Tag::UrlHost, f.host.clone())]
             .into_iter()
@@ -104,7 +104,10 @@ fn phone_tails(e164: &str) -> impl Iterator<Item = String> + '_ {
 /// 0958` must not vouch for a page's `+1 207 946 0958`, a number in another country with
 /// the same national digits (red team round 20, F3); it may still be the page's number
 /// the model retyped, so it taints.
-fn phone_lookup(p: &values::PhoneForm) -> (Vec<(Tag, String)>, Vec<(Tag, String)>) {
+/// Typed keys of the index.
+type Keys = Vec<(Tag, String)>;
+
+fn phone_lookup(p: &values::PhoneForm) -> (Keys, Keys) {
     match &p.e164 {
         Some(e164) => (
             std::iter::once((Tag::Phone, e164.clone()))
@@ -250,7 +253,7 @@ impl ProvenanceIndex {
         // address in any spelling goes where the page said (`values::ipv4`).
         // As the link to the address, too: the user's `ping 203.7` is theirs when a page
         // later shows `203.0.0.7`, which `find` takes as a link.
-        for host in values::numeric_ipv4_hosts(&folded) {
+        for host in values::numeric_ipv4_hosts(folded) {
             if let Some(link) = values::url_normal(&host) {
                 for key in keys(&Normal::Url(link)) {
                     self.typed.entry(key).or_default().note(kind, doc);
@@ -444,7 +447,7 @@ impl ProvenanceIndex {
                 // retypes it `07700 900123`, and the user's `07700 900123` stays theirs
                 // when a page later writes it `+44 7700 900123`.
                 let (own, tails) = phone_lookup(p);
-                let seen = |keys: &[(Tag, String)]| {
+                let seen = |keys: &Keys| {
                     keys.iter()
                         .filter_map(|key| self.typed.get(key))
                         .fold(FirstSeen::default(), |all, seen| all.merged(*seen))
