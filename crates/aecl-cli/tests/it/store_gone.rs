@@ -82,6 +82,31 @@ fn a_replaced_database_blocks_every_call_and_fails_health() {
     );
 }
 
+/// Red team round 20, audit F5: a `-wal` emptied in place (same file, so no identity
+/// check sees it) blocks every call, and the health check, which reads as well as writes,
+/// says so instead of `ok`.
+#[test]
+fn an_emptied_wal_blocks_every_call_and_fails_health() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let policy = finance().display().to_string();
+    let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+    let (_server, address) = serve(dir.path(), &policy, &[]);
+    for id in ["c1", "c2", "c3"] {
+        let (status, answer) = evaluate(&address, &token, id);
+        assert_eq!((status, answer["decision"].as_str()), (200, Some("allow")), "{answer}");
+    }
+    let wal = dir.path().join("aecl.db-wal");
+    std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(0).unwrap();
+    let (status, answer) = evaluate(&address, &token, "c4");
+    assert_eq!((status, answer["decision"].as_str()), (503, Some("block")), "{answer}");
+    // Past the probe's one-second reuse of a success.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, answer) = health(&address);
+    assert_eq!(status, 503, "{answer}");
+    assert_ne!(answer["status"], "ok", "{answer}");
+}
+
 #[test]
 fn refused_requests_are_logged_with_status_and_code() {
     let dir = temp_dir();
