@@ -272,8 +272,10 @@ impl ProvenanceIndex {
                 if !bare.is_empty() && bare != word {
                     note_word(&mut self.words, bare, kind, doc);
                 }
-                // `vendor:V-221` and `V-222's` hold the values `V-221` and `V-222`.
-                let splits = |c: char| ":=,;'\"()[]{}<>|".contains(c);
+                // `vendor:V-221` and `V-222's` hold the values `V-221` and `V-222`; a
+                // link's path, query and fragment hold theirs (`/invoices/INV-2024-0042`,
+                // `?order=A-77`, `account#12345678`).
+                let splits = |c: char| ":=,;'\"()[]{}<>|/?&#".contains(c);
                 if word.contains(splits) {
                     for piece in word.split(splits) {
                         if !piece.is_empty() && piece != word {
@@ -412,12 +414,23 @@ impl ProvenanceIndex {
             // Letters inside a trusted text vouch for a value only when nothing untrusted
             // shows it: the user's `db-prod.ourco.example` holds the letters of a page's
             // `prodourco.example`, another domain, and `00012345678` those of `12345678`
-            // (red team round 20, F6). A word the trusted text holds still decides by order.
-            if first.trusted.is_none() && first.untrusted.is_none() {
-                first.trusted = self.first_substring_match(compact, true);
+            // (red team round 20, F6). A word the trusted text holds still decides by order,
+            // and so does a value of several words each of which it holds (a command the
+            // user typed inside a sentence).
+            if first.trusted.is_none() {
+                if first.untrusted.is_none() || self.trusted_words(normal) {
+                    first.trusted = self.first_substring_match(compact, true);
+                }
             }
         }
         self.decide_first(first)
+    }
+
+    /// Whether `normal` is a value of several words, each of which a trusted document holds
+    /// as a word.
+    fn trusted_words(&self, normal: &str) -> bool {
+        normal.contains(' ')
+            && words(normal).all(|word| self.words.get(word).is_some_and(|s| s.trusted.is_some()))
     }
 
     /// The source that decides between the first trusted and the first untrusted document

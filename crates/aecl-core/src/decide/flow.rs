@@ -149,20 +149,20 @@ impl Evaluation<'_> {
                     self.run.provenance.source_of_kind(&kind, &text, &values::options(agent, spec))
                 }
                 None if is_control(path) => {
-                    let plain = self.run.provenance.source_of_parts(&text);
                     // A bare host (`db.example.net`, `10.0.0.5:5432`, `::ffff:203.0.113.7`)
-                    // is also looked up as a link to it: its look-alikes, its numeric forms
-                    // and its site's other hosts are the page's too (red team round 20, F2).
-                    // Only to make it untrusted: the text decides otherwise.
-                    let as_link = values::bare_host_link(&text).and_then(|link| {
+                    // the run never showed as written is also looked up as a link to it: its
+                    // look-alikes, its numeric forms and its site's other hosts are the
+                    // page's too (red team round 20, F2). Only to make it untrusted, and
+                    // never over the text itself seen: the user's `db.ourco.example:5432`
+                    // stays theirs when a page later links to the host.
+                    self.run.provenance.source_of_parts(&text).or_else(|| {
+                        let link = values::bare_host_link(&text)?;
                         let options = values::options(agent, spec);
-                        self.run.provenance.source_of_kind(&ValueKind::Url, &link, &options)
-                    });
-                    match (plain, as_link) {
-                        (Some(plain), _) if !plain.kind.is_trusted() => Some(plain),
-                        (_, Some(link)) if !link.kind.is_trusted() => Some(link),
-                        (plain, _) => plain,
-                    }
+                        self.run
+                            .provenance
+                            .source_of_kind(&ValueKind::Url, &link, &options)
+                            .filter(|source| !source.kind.is_trusted())
+                    })
                 }
                 None => self.run.provenance.source_of(&text),
             };
