@@ -607,7 +607,15 @@ impl ProgramGuard {
             out.push(Finding::RunsCode("it reads code from its standard input".to_owned()));
         }
         let positionals = &scanned.positionals;
-        let written: Vec<&ShellArg> = if in_place {
+        // An option's value that starts with `-` was read both as the value and as options
+        // (`scan.rs`): then which operand a program writes by position is not known either
+        // (`cp -S -t payload /etc/cron.d/x` writes the last: second pass, N01).
+        let ambiguous = scanned.options.iter().any(|o| {
+            o.value
+                .as_ref()
+                .is_some_and(|v| v.is_known() && v.text.starts_with('-') && v.text != "-")
+        });
+        let written: Vec<&ShellArg> = if in_place || (ambiguous && spec.writes != Writes::None) {
             positionals.iter().collect()
         } else {
             match spec.writes {
@@ -811,8 +819,18 @@ fn make_environment(analysis: &Analysis, findings: &mut [Vec<Finding>]) {
     let exports = analysis.commands.iter().filter(|c| {
         matches!(c.program.as_str(), "export" | "declare" | "typeset" | "local" | "readonly")
     });
-    variables
-        .extend(exports.flat_map(|c| c.words.iter().filter(|w| w.text.contains('=')).cloned()));
+    // An exported name without a value (`read CC; export CC`, `for DESTDIR in ...; do
+    // export DESTDIR`) carries whatever the line set it to: a value only known at run time
+    // (second pass, N05).
+    variables.extend(exports.flat_map(|c| {
+        c.words.iter().filter(|w| !w.text.starts_with(['-', '+'])).map(|w| {
+            if w.text.contains('=') {
+                w.clone()
+            } else {
+                ShellArg { text: format!("{}=", w.text), expansion: true, ..w.clone() }
+            }
+        })
+    }));
     for (command, found) in analysis.commands.iter().zip(findings.iter_mut()) {
         if MAKES.contains(&command.program.as_str()) {
             for variable in &variables {

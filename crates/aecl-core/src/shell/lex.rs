@@ -471,6 +471,11 @@ impl Lexer {
                 let expression = self.slice(start + 2, self.pos - 1);
                 word.parts.extend(arithmetic_parts(self.slice(start, self.pos), &expression));
             }
+            // `${ cmd; }` and `${|cmd;}` run commands in bash 5.3, ksh and mksh: not read
+            // as the parameter expansion bash 5.2 refuses them as (second pass, N04).
+            Some('{') if matches!(self.peek_at(2), Some(' ' | '\t' | '\n' | '|')) => {
+                return Err("`${ ...; }` runs commands in newer shells".to_owned());
+            }
             Some('{') => {
                 self.pos += 2;
                 let substitutions = self.braced_parameter(depth, in_double_quotes)?;

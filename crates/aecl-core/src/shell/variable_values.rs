@@ -8,6 +8,14 @@
 
 use super::ShellArg;
 
+/// Whether `word` is a cluster of short flags among `letters` and digits (`-q`, `-9e`,
+/// `-T0`).
+fn short_flags(word: &str, letters: &[u8]) -> bool {
+    word.strip_prefix('-').is_some_and(|cluster| {
+        !cluster.is_empty() && cluster.bytes().all(|b| b.is_ascii_digit() || letters.contains(&b))
+    })
+}
+
 /// Whether setting the code variable `name` (upper case) to `value` is harmless.
 pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
     let Some(value) = value.filter(|v| v.is_known()) else { return false };
@@ -30,12 +38,23 @@ pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
         // zip's, unzip's and the compressors' options from the environment: quiet, level and
         // verbosity flags alone (`ZIPOPT=-q`, `XZ_OPT=-9`, `GZIP=-n`), never `-T`/`-TT`
         // (zip's test command), `--files` or a long option (red team round 20, FP5).
-        "ZIPOPT" | "ZIP" | "UNZIPOPT" | "UNZIP" | "XZ_OPT" | "XZ_DEFAULTS" | "GZIP" | "BZIP"
-        | "BZIP2" => words.all(|flags| {
-            flags.strip_prefix('-').is_some_and(|letters| {
-                !letters.is_empty()
-                    && letters.bytes().all(|b| matches!(b, b'q' | b'v' | b'n' | b'k' | b'0'..=b'9'))
-            })
+        "ZIPOPT" | "ZIP" | "UNZIPOPT" | "UNZIP" => words.all(|flags| short_flags(flags, b"qvn")),
+        // xz's threads (`-T0`), extreme presets (`-9e`) and memory limits; gzip's and
+        // bzip2's levels (second pass: `XZ_OPT=-T0 tar -cJf` was refused).
+        "XZ_OPT" | "XZ_DEFAULTS" | "GZIP" | "BZIP" | "BZIP2" => words.all(|flag| {
+            short_flags(flag, b"qvnkeT")
+                || matches!(
+                    flag,
+                    "--best" | "--fast" | "--quiet" | "--verbose" | "--keep" | "--extreme"
+                )
+                || ["--threads=", "--memlimit=", "--memlimit-compress=", "--memory="].iter().any(
+                    |o| {
+                        flag.strip_prefix(o).is_some_and(|v| {
+                            !v.is_empty()
+                                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'%')
+                        })
+                    },
+                )
         }),
         "PAGER" | "GIT_PAGER" | "MANPAGER" | "SYSTEMD_PAGER" | "DELTA_PAGER" | "BAT_PAGER" => {
             matches!(text, "cat" | "" | "less" | "more")

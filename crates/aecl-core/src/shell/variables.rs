@@ -184,16 +184,6 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "BZIP2",
     // Build scripts' compilers and tools (cc-rs, bindgen, prost, cmake): `TARGET_CC`,
     // `CC_x86_64_unknown_linux_gnu` (prefixes below), protoc, libclang, rustdoc's flags.
-    "TARGET_CC",
-    "TARGET_CXX",
-    "TARGET_AR",
-    "TARGET_CFLAGS",
-    "TARGET_CXXFLAGS",
-    "HOST_CC",
-    "HOST_CXX",
-    "HOST_AR",
-    "HOST_CFLAGS",
-    "HOST_CXXFLAGS",
     "CARGO_ENCODED_RUSTDOCFLAGS",
     "PROTOC",
     "LIBCLANG_PATH",
@@ -206,8 +196,6 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "OBJCOPY",
     "STRIP",
     "PYO3_PYTHON",
-    "PKG_CONFIG_PATH",
-    "PKG_CONFIG_LIBDIR",
     // Configuration directories searched for pip's, git's and other programs' files.
     "XDG_CONFIG_DIRS",
     // go's workspace file adds modules from anywhere to the build; gpg's home holds its
@@ -261,7 +249,13 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     // `GIT_TRACE=/path` and its kin write a file.
     "GIT_TRACE",
     "PYTHON",
-    // cc-rs's per-target compilers and flags.
+    // cc-rs's and pkg-config's per-target and host tools and flags (`HOST_PKG_CONFIG`,
+    // `TARGET_CC`, `PKG_CONFIG_x86_64_unknown_linux_gnu`, `RANLIB_…`).
+    "HOST_",
+    "TARGET_",
+    "PKG_CONFIG",
+    "RANLIB_",
+    "LLVM_CONFIG_PATH",
     "CC_",
     "CXX_",
     "AR_",

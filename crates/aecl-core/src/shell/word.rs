@@ -134,15 +134,22 @@ impl Word {
         let mut out = Vec::new();
         for part in &self.parts {
             let Part::Param(source) = part else { continue };
-            let Some(inner) = source.strip_prefix("${") else { continue };
-            let name_end = inner
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(inner.len());
-            let (name, rest) = inner.split_at(name_end);
-            let value = rest.strip_prefix(":=").or_else(|| rest.strip_prefix('='));
-            if let (false, Some(value)) = (name.is_empty(), value) {
-                let value = value.strip_suffix('}').unwrap_or(value);
-                out.push((name.to_owned(), value.to_owned()));
+            // Every `${` of the expansion, nested ones too (`${x:-${CDPATH:=/etc}}`), and a
+            // subscript after the name (`${CDPATH[0]:=/etc}`): second pass, N02.
+            for (at, _) in source.match_indices("${") {
+                let inner = source.get(at + 2..).unwrap_or_default();
+                let name_end = inner
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(inner.len());
+                let (name, mut rest) = inner.split_at(name_end);
+                if rest.starts_with('[') {
+                    rest = rest.split_once(']').map_or("", |(_, after)| after);
+                }
+                let value = rest.strip_prefix(":=").or_else(|| rest.strip_prefix('='));
+                if let (false, Some(value)) = (name.is_empty(), value) {
+                    let value = value.split('}').next().unwrap_or(value);
+                    out.push((name.to_owned(), value.to_owned()));
+                }
             }
         }
         out

@@ -95,14 +95,16 @@ impl Unwrapper<'_> {
 /// Whether `code` given to the shell `name` may mean something else there than bash reads
 /// in it: for zsh, its clobbering redirections (`>!`, `>>!`, `&>!`), parameter flags and
 /// modifiers (`${(e)x}`, `${~x}`, `$=x`) and process substitution by file (`=(cmd)`); for
-/// fish, anything but plain words (its quotes take `\'`, and `(cmd)` substitutes outside
-/// quotes).
+/// fish, any code (its quotes take `\'`, `(cmd)` substitutes outside quotes, and `set`
+/// assigns).
 fn other_grammar(name: &str, code: &str) -> bool {
     match name {
         "zsh" => ["!", "${(", "${~", "${=", "${^", "$~", "$=", "$^", "=("]
             .iter()
             .any(|construct| code.contains(construct)),
-        "fish" => !code.chars().all(|c| c.is_alphanumeric() || " \t\n-_./:=,+@%\"".contains(c)),
+        // Even plain words: `set -x PATH /tmp/evil /usr/bin` is an assignment to fish,
+        // a command to bash (second pass, N03).
+        "fish" => true,
         _ => false,
     }
 }
