@@ -256,7 +256,7 @@ fn writes_reaching_the_hook_state_directory_or_a_parent_are_denied_and_reads_are
 /// (an activated `.venv/bin`) would be run as the hook next time (red team round 20, hooks
 /// HK3). Other names there stay the agent's to write.
 #[test]
-fn a_program_named_like_the_hook_earlier_on_path_is_refused() {
+fn a_program_named_like_the_hook_or_a_later_program_earlier_on_path_is_refused() {
     use std::os::unix::process::CommandExt;
     let temp = tempfile::tempdir().unwrap();
     let root = temp.path().canonicalize().unwrap();
@@ -293,8 +293,19 @@ fn a_program_named_like_the_hook_earlier_on_path_is_refused() {
         assert_eq!(got, "deny", "{input}: {reason}");
         assert!(reason.contains(".venv/bin/aecl"), "{reason}");
     }
+    // Any program a later PATH directory holds, likewise (second pass, N2: an allowed
+    // `git` then ran the agent's file).
     for (tool, input) in [
-        ("Bash", json!({"command": "cp /bin/ls .venv/bin/ls"})),
+        ("Bash", json!({"command": "cp /usr/bin/gunzip .venv/bin/git"})),
+        ("Write", json!({"file_path": venv.join("git"), "content": "#!/bin/sh\n"})),
+        ("Bash", json!({"command": "ln -s /tmp/x .venv/bin/ls"})),
+    ] {
+        let (got, reason) = hook(tool, input.clone());
+        assert_eq!(got, "deny", "{input}: {reason}");
+        assert!(reason.contains("PATH"), "{reason}");
+    }
+    for (tool, input) in [
+        ("Bash", json!({"command": "cp /bin/ls .venv/bin/my-ls"})),
         ("Write", json!({"file_path": venv.join("activate"), "content": "x\n"})),
     ] {
         let (got, reason) = hook(tool, input.clone());

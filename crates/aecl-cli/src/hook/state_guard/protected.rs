@@ -71,6 +71,10 @@ enum Kind {
     /// Any agent's hook settings by name, wherever they are (`x/.claude/settings.json`):
     /// `paths` is empty.
     SettingsNames,
+    /// The hook's `PATH`, in order: a file written into one of its directories under the
+    /// name of a program a later one holds is found first, and runs in its place (an
+    /// activated `.venv/bin/git`: red team round 20, second pass, hooks N2).
+    PathOrder,
     /// The program the settings run: this executable, as the kernel and `PATH` name it.
     Program,
 }
@@ -93,6 +97,7 @@ impl Place {
                  `.gemini/settings.json`, ...)"
                     .to_owned()
             }
+            Kind::PathOrder => "a program `PATH` finds after another of its directories".to_owned(),
         }
     }
 
@@ -113,6 +118,10 @@ impl Place {
             Kind::Program => {
                 "which the agents' hook settings run: no tool call may write, move or remove it"
             }
+            Kind::PathOrder => {
+                "which a file of its name in an earlier `PATH` directory would replace for every \
+                 command that runs it: no tool call may write one there"
+            }
         }
     }
 
@@ -129,6 +138,22 @@ impl Place {
             Kind::Program => self.paths.iter().any(|p| path.starts_with(p) || name_starts(path, p)),
             Kind::SettingsDir => self.paths.iter().any(|p| path.starts_with(p)),
             Kind::SettingsNames => settings_by_name(path),
+            Kind::PathOrder => {
+                let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+                    return false;
+                };
+                let Some(at) = self.paths.iter().position(|p| p == dir) else { return false };
+                // The same file under another directory's name (`/bin` and `/usr/bin` of a
+                // merged `/usr`) replaces nothing.
+                let same = |a: &Path, b: &Path| match (std::fs::metadata(a), std::fs::metadata(b)) {
+                    (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+                    _ => false,
+                };
+                self.paths.iter().skip(at + 1).any(|later| {
+                    let program = later.join(name);
+                    program.is_file() && !same(path, &program)
+                })
+            }
         }
     }
 }
@@ -173,6 +198,17 @@ impl Protected {
                 shown: program,
             });
         }
+        // Relative entries (`.`, an empty one, `node_modules/.bin`) from the working
+        // directory, as the shell looks them up. Last: a more telling place names a write
+        // first.
+        let path_dirs: Vec<PathBuf> = var("PATH")
+            .map(|path| std::env::split_paths(&path).map(|dir| normalise(&cwd.join(dir))).collect())
+            .unwrap_or_default();
+        places.push(Place {
+            kind: Kind::PathOrder,
+            shown: PathBuf::from("$PATH"),
+            paths: path_dirs,
+        });
         places.push(Place {
             kind: Kind::SettingsNames,
             shown: PathBuf::from(".claude/settings.json"),
@@ -306,6 +342,7 @@ impl Protected {
                     .iter()
                     .any(|file| globstar::meets_ending(&pattern, &[target.folder(), file]))
             }),
+            Kind::PathOrder => false,
         })
     }
 
@@ -323,6 +360,7 @@ impl Protected {
                 place.paths.iter().any(|file| file.parent() == Some(dir.as_path()))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
+            Kind::PathOrder => false,
         })
     }
 
@@ -340,6 +378,7 @@ impl Protected {
                 place.paths.iter().any(|path| path.starts_with(&dir) || dir.starts_with(path))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
+            Kind::PathOrder => false,
         })
     }
 
