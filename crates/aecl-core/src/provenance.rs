@@ -417,10 +417,9 @@ impl ProvenanceIndex {
             // (red team round 20, F6). A word the trusted text holds still decides by order,
             // and so does a value of several words each of which it holds (a command the
             // user typed inside a sentence).
-            if first.trusted.is_none() {
-                if first.untrusted.is_none() || self.trusted_words(normal) {
-                    first.trusted = self.first_substring_match(compact, true);
-                }
+            if first.trusted.is_none() && (first.untrusted.is_none() || self.trusted_words(normal))
+            {
+                first.trusted = self.first_substring_match(compact, true);
             }
         }
         self.decide_first(first)
