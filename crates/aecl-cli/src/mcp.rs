@@ -64,15 +64,8 @@ pub struct McpArgs {
     /// The secret key that signs audit checkpoints (`aecl keys generate`).
     #[arg(long, value_name = "AUDIT_SECRET_KEY")]
     key: Option<PathBuf>,
-    /// Publish every signed audit checkpoint outside the store: a directory (one file per
-    /// checkpoint, never replaced) or the URL of an `aecl witness`. `aecl audit verify
-    /// --checkpoints` then catches a rollback, truncation or fork of the store.
-    #[arg(long, value_name = "DIR|URL")]
-    checkpoint_dir: Option<String>,
-    /// Start even when the `--checkpoint-dir` witness cannot be asked what it holds, so
-    /// that a rollback of the store to an older copy is not checked (logged).
-    #[arg(long, requires = "checkpoint_dir")]
-    allow_unwitnessed_start: bool,
+    #[command(flatten)]
+    publish: crate::witness::PublishArgs,
     /// The run the calls belong to (default: a new id per gateway).
     #[arg(long)]
     run: Option<String>,
@@ -240,12 +233,7 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let publication = crate::witness::publisher_for(
-        args.checkpoint_dir.as_deref(),
-        &signer,
-        &args.db,
-        args.allow_unwitnessed_start,
-    )?;
+    let publication = args.publish.publication(&signer, &args.db)?;
     let publish = publication.as_ref().map(|p| p.sink.clone());
     let server_config = ServerConfig {
         audit_key: signer.name().to_owned(),

@@ -38,15 +38,8 @@ pub struct ServeArgs {
     /// The secret key that signs audit checkpoints (`aecl keys generate`).
     #[arg(long, value_name = "AUDIT_SECRET_KEY")]
     key: PathBuf,
-    /// Publish every signed audit checkpoint outside the store: a directory (one file per
-    /// checkpoint, never replaced) or the URL of an `aecl witness`. `aecl audit verify
-    /// --checkpoints` then catches a rollback, truncation or fork of the store.
-    #[arg(long, value_name = "DIR|URL")]
-    checkpoint_dir: Option<String>,
-    /// Start even when the `--checkpoint-dir` witness cannot be asked what it holds, so
-    /// that a rollback of the store to an older copy is not checked (logged).
-    #[arg(long, requires = "checkpoint_dir")]
-    allow_unwitnessed_start: bool,
+    #[command(flatten)]
+    publish: crate::witness::PublishArgs,
     /// The public key that verifies tokens (the public half of the key given to
     /// `aecl token issue --key`).
     #[arg(long, value_name = "TOKEN_PUBLIC_KEY")]
@@ -108,12 +101,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         runs: loaded.runs,
         ..EngineConfig::default()
     };
-    let publication = crate::witness::publisher_for(
-        args.checkpoint_dir.as_deref(),
-        &signer,
-        &args.db,
-        args.allow_unwitnessed_start,
-    )?;
+    let publication = args.publish.publication(&signer, &args.db)?;
     let publish = publication.as_ref().map(|p| p.sink.clone());
     let server_config = ServerConfig {
         body_limit: args.body_limit,

@@ -151,16 +151,31 @@ fn write_new(dir: &Path, size: u64, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// The publisher of `--checkpoint-dir`, if given, for the log signed by `signer`.
-/// `unwitnessed`: whether a store with records may start when its witness cannot be asked
-/// what it holds (`--allow-unwitnessed-start`).
-pub fn publisher_for(
-    target: Option<&str>,
-    signer: &aecl_audit::SignerKey,
-    db: &str,
-    unwitnessed: bool,
-) -> Result<Option<Publication>> {
-    target.map(|target| publisher(target, signer.verifier(), db, unwitnessed)).transpose()
+/// Where a process that writes the log (`aecl serve`, `aecl mcp`) publishes its checkpoints.
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// Publish every signed audit checkpoint outside the store: a directory (one file per
+    /// checkpoint, never replaced) or the URL of an `aecl witness`. `aecl audit verify
+    /// --checkpoints` then catches a rollback, truncation or fork of the store.
+    #[arg(long, value_name = "DIR|URL")]
+    checkpoint_dir: Option<String>,
+    /// Start even when the `--checkpoint-dir` witness cannot be asked what it holds, so
+    /// that a rollback of the store to an older copy is not checked (logged).
+    #[arg(long, requires = "checkpoint_dir")]
+    allow_unwitnessed_start: bool,
+}
+
+impl PublishArgs {
+    /// The publisher of `--checkpoint-dir`, if given, for the log signed by `signer`.
+    pub fn publication(
+        &self,
+        signer: &aecl_audit::SignerKey,
+        db: &str,
+    ) -> Result<Option<Publication>> {
+        let unwitnessed = self.allow_unwitnessed_start;
+        let target = self.checkpoint_dir.as_deref();
+        target.map(|target| publisher(target, signer.verifier(), db, unwitnessed)).transpose()
+    }
 }
 
 /// A publisher, and what its destination held when it started.

@@ -241,7 +241,11 @@ impl ProvenanceIndex {
         // document. Only untrusted: a reading can make a value untrusted, never trusted.
         let read = typed::Read::of(text);
         if kind == SourceKind::Untrusted {
-            let variants = std::iter::once(read.folded.as_ref())
+            // The folded spelling only when folding changed something (most text is
+            // printable ASCII, which folds to itself).
+            let folded = matches!(read.folded, Cow::Owned(_)).then_some(read.folded.as_ref());
+            let variants = folded
+                .into_iter()
                 .chain(read.readings.iter().map(String::as_str))
                 .chain(read.looks.iter().map(String::as_str));
             let mut seen = vec![normal.clone()];

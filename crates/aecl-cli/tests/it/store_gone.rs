@@ -13,6 +13,16 @@ use crate::{finance, temp_dir};
 const CALL: &str =
     r#"{"run":"r1","id":"ID","action":"read_invoice","args":{"invoice_id":"INV-7781"}}"#;
 
+/// A server on a fresh store with the finance example, and a token of its agent.
+fn served() -> (tempfile::TempDir, String, crate::serve::Running, String) {
+    let dir = temp_dir();
+    keys(dir.path());
+    let policy = finance().display().to_string();
+    let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
+    let (server, address) = serve(dir.path(), &policy, &[]);
+    (dir, token, server, address)
+}
+
 fn evaluate(address: &str, token: &str, id: &str) -> (u16, Value) {
     request(address, "POST", "/v1/evaluate", Some(token), &[], &CALL.replace("ID", id))
 }
@@ -36,11 +46,7 @@ fn log_with(dir: &std::path::Path, needle: &str) -> String {
 /// Serves, answers one call, lets `break_it` do its worst to the database, and checks
 /// that everything after is blocked and reported with `why`.
 fn blocked_after(break_it: impl FnOnce(&std::path::Path), why: &str) {
-    let dir = temp_dir();
-    keys(dir.path());
-    let policy = finance().display().to_string();
-    let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
-    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let (dir, token, _server, address) = served();
     let (status, answer) = health(&address);
     assert_eq!((status, answer["status"].as_str()), (200, Some("ok")), "{answer}");
     assert_eq!(answer["audit_writer"], "running", "{answer}");
@@ -87,11 +93,7 @@ fn a_replaced_database_blocks_every_call_and_fails_health() {
 /// says so instead of `ok`.
 #[test]
 fn an_emptied_wal_blocks_every_call_and_fails_health() {
-    let dir = temp_dir();
-    keys(dir.path());
-    let policy = finance().display().to_string();
-    let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
-    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let (dir, token, _server, address) = served();
     for id in ["c1", "c2", "c3"] {
         let (status, answer) = evaluate(&address, &token, id);
         assert_eq!((status, answer["decision"].as_str()), (200, Some("allow")), "{answer}");
@@ -109,11 +111,7 @@ fn an_emptied_wal_blocks_every_call_and_fails_health() {
 
 #[test]
 fn refused_requests_are_logged_with_status_and_code() {
-    let dir = temp_dir();
-    keys(dir.path());
-    let policy = finance().display().to_string();
-    let token = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
-    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let (dir, token, _server, address) = served();
     let (status, _) = request(&address, "POST", "/v1/evaluate", Some(&token), &[], "{oops");
     assert_eq!(status, 400);
     let log = log_with(dir.path(), "request refused");

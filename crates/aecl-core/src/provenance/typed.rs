@@ -53,6 +53,9 @@ pub(super) const INDEXED: [ValueKind; 6] = [
     ValueKind::Date,
 ];
 
+/// Typed keys of the index.
+type Keys = Vec<(Tag, String)>;
+
 /// The typed keys of one found value.
 pub(super) fn keys(normal: &Normal) -> Keys {
     match normal {
@@ -104,9 +107,6 @@ fn phone_tails(e164: &str) -> impl Iterator<Item = String> + '_ {
 /// 0958` must not vouch for a page's `+1 207 946 0958`, a number in another country with
 /// the same national digits (red team round 20, F3); it may still be the page's number
 /// the model retyped, so it taints.
-/// Typed keys of the index.
-type Keys = Vec<(Tag, String)>;
-
 fn phone_lookup(p: &values::PhoneForm) -> (Keys, Keys) {
     match &p.e164 {
         Some(e164) => (

@@ -161,7 +161,9 @@ impl RunState {
         let mut saw_untrusted = false;
         let pieces = crate::output::pieces(spec, output);
         let split = pieces.len() > 1;
+        let mut announced = false;
         for piece in pieces {
+            announced |= split && crate::values::names_a_transform(&piece.text);
             // An empty untrusted field (a CRM's `notes: ""`) showed the agent nothing: it
             // does not mark the run as having read untrusted content (red team round 20,
             // FP1: every later send was taken for an exfiltration).
@@ -179,7 +181,7 @@ impl RunState {
         // `written backwards`) for a value in another: the output is read as a whole too,
         // untrusted (red team round 20, F1: split into fields, the hint and the reversed
         // IBAN never met).
-        if saw_untrusted && split {
+        if saw_untrusted && announced {
             let whole = match output {
                 Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
                 other => std::borrow::Cow::Owned(other.to_string()),

@@ -35,15 +35,32 @@ pub(super) fn undone(text: &str) -> Vec<String> {
 /// `reversed`, `backwards`): readings that need the hint, which may stand in another part
 /// of one output than the value it applies to.
 pub fn hinted(text: &str) -> Vec<String> {
+    let (rotated, reversed) = transforms(text);
     let mut out = Vec::new();
-    let lower = text.to_ascii_lowercase();
-    if ["rot13", "rot-13", "rot 13", "caesar"].iter().any(|name| lower.contains(name)) {
+    if rotated {
         out.push(text.chars().map(rot13).collect());
     }
-    if ["revers", "backwards", "right to left", "right-to-left"].iter().any(|w| lower.contains(w)) {
+    if reversed {
         out.push(text.chars().rev().collect());
     }
     out
+}
+
+/// Whether `text` names a transform [`hinted`] undoes: the test an output's parts pass
+/// before the whole output is read again.
+pub fn names_a_transform(text: &str) -> bool {
+    let (rotated, reversed) = transforms(text);
+    rotated || reversed
+}
+
+/// Whether `text` names a rotation, and whether it names a reversal, in any case.
+fn transforms(text: &str) -> (bool, bool) {
+    let lower = text.to_ascii_lowercase();
+    let names = |words: &[&str]| words.iter().any(|word| lower.contains(word));
+    (
+        names(&["rot13", "rot-13", "rot 13", "caesar"]),
+        names(&["revers", "backwards", "right to left", "right-to-left"]),
+    )
 }
 
 /// A letter thirteen places on.
