@@ -9,6 +9,7 @@ use aecl_audit::{
     AddCheckpoint, AuditRecord, CheckpointId, Outcome, RecordKind, VerifierKey, VerifyOptions,
     parse_and_verify_checkpoint, verify_consistency, verify_log_with,
 };
+use aecl_engine::story::Story;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
@@ -202,6 +203,7 @@ fn verify(
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let mut attempt = 0;
     let mut newer = false;
+    let mut findings;
     let report = loop {
         attempt += 1;
         // INVARIANT: the head, the checkpoints and the records are read in this order, and
@@ -233,9 +235,14 @@ fn verify(
         let mut records = reader.stream(0);
         let progress = crate::progress::bar(Some(size), "verifying records", false);
         let bounded = (&mut records).take(usize::try_from(size).unwrap_or(usize::MAX));
-        let counted = bounded.inspect(|_| progress.inc(1));
+        let mut story = Story::new();
+        let counted = bounded.inspect(|(_, bytes, _)| {
+            progress.inc(1);
+            story.read_canonical(bytes);
+        });
         let report = verify_log_with(counted, &checkpoints, &key, &options);
         progress.finish_and_clear();
+        findings = story.finish();
         if let Some(error) = records.error {
             return unreadable(&mut out, "the log's records", error);
         }
@@ -278,6 +285,21 @@ fn verify(
             out,
             "FAILED: no published checkpoint to check the log's {} records against",
             report.size
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    // A log whose records all verify can still tell of something the engine never does:
+    // the state beside the log (grants spent, calls executed) was reset by its writer.
+    if report.problem.is_none() && !findings.is_empty() {
+        for finding in &findings {
+            writeln!(out, "FAILED at record {}: {}", finding.seq, finding.message)?;
+        }
+        writeln!(
+            out,
+            "the {} records verify against the key, but {} of them record what aecl never \
+             does: the store's state beside the log was changed",
+            report.size,
+            findings.len()
         )?;
         return Ok(ExitCode::from(1));
     }

@@ -33,6 +33,7 @@ use crate::store::{Answer, Approval, ApprovalStatus, Grant, GrantRefusal, Store}
 
 mod answer;
 mod cooldown;
+mod seal;
 mod voids;
 
 use voids::VoidedFor;
@@ -228,6 +229,26 @@ impl<S: Store> Engine<S> {
             });
             return Ok(GrantFound::Used(used.approval_id));
         };
+        // INVARIANT: with a grant key, only a grant the engine signed lifts a call: a row
+        // written into the store by hand (and a request set to `approved` beside it)
+        // permits nothing. The call asks for an approval as if there were no grant.
+        if let Some(key) = &self.config().grant_key
+            && !seal::is_sealed(key, &grant)
+        {
+            tracing::error!(grant = %grant.id, "a grant's signature does not verify: ignored");
+            verdict.reasons.push(Reason {
+                stage: Stage::Approval,
+                rule: Cow::Borrowed("approval.grant_unsigned"),
+                decision: Decision::RequireApproval,
+                field: None,
+                message: format!(
+                    "the store holds a grant `{}` for this exact call that aecl did not sign \
+                     (written by hand, or before grants were signed): it permits nothing",
+                    grant.id
+                ),
+            });
+            return Ok(GrantFound::None);
+        }
         let refusal = if now >= grant.expires {
             Some(GrantRefusal::Expired)
         } else if grant.policy_revision != verdict.policy_revision {

@@ -30,6 +30,7 @@ pub mod run_event;
 mod stage;
 pub mod standing;
 pub mod store;
+pub mod story;
 
 pub use approval::{
     Approved, DUPLICATE_WINDOW_MS, Redecision, approvals_required, approvers_so_far, person,

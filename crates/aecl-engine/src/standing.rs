@@ -385,7 +385,7 @@ impl<S: Store> Engine<S> {
                 decision: Decision::Allow,
                 field: None,
                 message: format!(
-                    "standing grant `{}` by {} covers this call (use {} of {})",
+                    "{USE_PREFIX}{}` by {} covers this call (use {} of {})",
                     grant.id,
                     terms.created_by,
                     grant.used + 1,
@@ -418,6 +418,15 @@ impl<S: Store> Engine<S> {
         self.store().append_audit(record).await?;
         Ok(())
     }
+}
+
+/// How the reason of a use of a standing grant begins, before the grant's id.
+const USE_PREFIX: &str = "standing grant `";
+
+/// The standing grant an `approval.standing_grant` reason's message names.
+pub(crate) fn grant_named(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix(USE_PREFIX)?;
+    rest.split_once('`').map(|(id, _)| id)
 }
 
 /// Lets a `require_approval` verdict through for `reason`.

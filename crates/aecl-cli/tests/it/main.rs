@@ -44,6 +44,7 @@ mod shell;
 mod shell_links;
 mod store_gone;
 mod tampered_log;
+mod tampered_state;
 mod tiers;
 mod token;
 

@@ -291,6 +291,11 @@ impl<S: Store> Engine<S> {
             call_digest: approval.call_digest.clone(),
             policy_revision: grant_revision,
             expires: approval.expires,
+            signature: None,
+        };
+        let grant = match &self.config().grant_key {
+            Some(key) => super::seal::seal(key, grant),
+            None => grant,
         };
         // INVARIANT: the grant is written in the transaction that makes the request
         // `approved`, and only if it was still pending: of approvers answering at the same

@@ -14,6 +14,10 @@ pub struct Grant {
     pub call_digest: CallDigest,
     pub policy_revision: Revision,
     pub expires: Timestamp,
+    /// The engine's grant key's signature over the other fields (`approval::seal`), so
+    /// that a grant written into the store by hand permits nothing; `None` when the
+    /// engine that made it had no key.
+    pub signature: Option<String>,
 }
 
 /// Why a grant cannot be used.

@@ -101,3 +101,63 @@ async fn a_withdrawn_request_cannot_be_approved() {
     let answered = engine.await_approval(&id, Duration::ZERO).await.unwrap().unwrap();
     assert_eq!(answered.status, ApprovalStatus::Approved);
 }
+
+/// Red team round 21 (audit F1a): a database writer without the key sets a pending
+/// request to `approved` and writes a grant for its call beside it. The grant is not
+/// signed: the agent's retry still needs approval (naming the unsigned grant), nothing
+/// runs, and a real approval afterwards lets the call run once.
+#[tokio::test]
+async fn a_grant_written_into_the_store_by_hand_permits_nothing() {
+    use aecl_engine::{Answer, Clock as _, EngineConfig, Grant, Store as _, Voiding};
+
+    // One payment, retried under new call ids with the same arguments.
+    let pay = |id: &str| aecl_core::Call {
+        id: id.into(),
+        agent: "worker".into(),
+        run: "r1".into(),
+        action: "pay".into(),
+        args: serde_json::json!({ "id": "p1", "value": 1 }),
+        ..aecl_core::Call::default()
+    };
+    let config = EngineConfig { grant_key: Some(crate::signer()), ..EngineConfig::default() };
+    let (engine, clock) = crate::engine_with(policy(10, ""), config);
+    let connector = Scripted::default();
+    let asked = engine.execute(pay("c1"), &connector).await.unwrap();
+    let request = asked.decided.approval_id.expect("an approval request");
+    let approval = engine.store().approval(&request).await.unwrap().unwrap();
+    let grant = |id: &str, signature: Option<&str>| Grant {
+        id: id.to_owned(),
+        approval_id: Some(request.clone()),
+        call_digest: approval.call_digest.clone(),
+        policy_revision: approval.policy_revision.clone(),
+        expires: approval.expires,
+        signature: signature.map(str::to_owned),
+    };
+    let forged = Answer {
+        status: ApprovalStatus::Approved,
+        by: "alice".to_owned(),
+        reason: None,
+        grant: Some(grant("forged-1", None)),
+        voiding: Voiding { at: clock.now(), why: "forged".to_owned() },
+    };
+    engine.store().answer_approval(&request, forged).await.unwrap().expect("was pending");
+    // Unsigned, then with a signature copied from nowhere (another grant's would not
+    // cover this id either).
+    let retried = engine.execute(pay("c2"), &connector).await.unwrap();
+    let verdict = &retried.decided.verdict;
+    assert_eq!(verdict.decision, Decision::RequireApproval, "{verdict:?}");
+    assert!(verdict.reasons.iter().any(|r| r.rule == "approval.grant_unsigned"), "{verdict:?}");
+    engine.store().put_grant(grant("forged-2", Some(&"A".repeat(88)))).await.unwrap();
+    let again = engine.execute(pay("c3"), &connector).await.unwrap();
+    assert_eq!(again.decided.verdict.decision, Decision::RequireApproval);
+    assert_eq!(connector.executions(), 0, "a hand-written grant ran the call");
+
+    // A person's approval of the request the retry filed lets the call run, once.
+    let asking = again.decided.approval_id.expect("a new request");
+    assert_ne!(asking, request, "the forged `approved` request is not waited on");
+    let granted = engine.approve(&asking, "alice", None).await.unwrap();
+    assert!(granted.signature.is_some());
+    let ran = engine.execute(pay("c4"), &connector).await.unwrap();
+    assert_eq!(ran.decided.verdict.decision, Decision::Allow, "{:?}", ran.decided.verdict);
+    assert_eq!(connector.executions(), 1);
+}

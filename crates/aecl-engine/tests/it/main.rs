@@ -81,16 +81,21 @@ pub fn engine_with(
     (Engine::new(store, policy, clock.clone(), config), clock)
 }
 
-/// Every audit record, after checking the whole log verifies.
+/// Every audit record, after checking the whole log verifies and tells a story the engine
+/// can write (`aecl_engine::story`: no call executed twice, no grant spent twice).
 pub async fn records(store: &MemoryStore) -> Vec<AuditRecord> {
     let stored = store.audit_records(0, usize::MAX).await.expect("records");
     let checkpoints = store.audit_checkpoints().await.expect("checkpoints");
     let report = verify_log(stored.clone(), &checkpoints, &signer().verifier());
     assert_eq!(report.problem, None, "the log verifies");
-    stored
+    let records: Vec<AuditRecord> = stored
         .iter()
         .map(|(_, bytes, _)| AuditRecord::from_canonical(bytes).expect("canonical record"))
-        .collect()
+        .collect();
+    let mut story = aecl_engine::story::Story::new();
+    records.iter().for_each(|record| story.read(record));
+    assert_eq!(story.finish(), Vec::new(), "the log's story");
+    records
 }
 
 /// A call of `action` in `run`.

@@ -4,6 +4,7 @@
 
 use aecl_core::{CallDigest, Revision, Timestamp};
 use aecl_engine::{Grant, GrantRefusal, StoreError, Voiding};
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use crate::{GrantUsed, backend, to_i64, to_u64};
@@ -38,14 +39,15 @@ pub(super) async fn insert_grant(
     grant: Grant,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires, signature)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(grant.id)
     .bind(grant.approval_id)
     .bind(grant.call_digest.0)
     .bind(grant.policy_revision.0)
     .bind(to_i64(grant.expires.0))
+    .bind(grant.signature)
     .execute(&mut **tx)
     .await
     .map_err(backend)?;
@@ -109,7 +111,8 @@ pub(super) async fn spend_grant(
     at: Timestamp,
 ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
     let row = sqlx::query(
-        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at, voided_at
+        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at, voided_at,
+                signature
          FROM grants WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
@@ -125,6 +128,7 @@ pub(super) async fn spend_grant(
         call_digest: CallDigest(row.try_get(1).map_err(backend)?),
         policy_revision: Revision(row.try_get(2).map_err(backend)?),
         expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
+        signature: row.try_get(6).map_err(backend)?,
     };
     let used = GrantUsed { consumed: consumed.is_some(), voided: voided.is_some() };
     if let Some(refusal) = crate::grant_refusal(&grant, used, digest, revision, at) {
@@ -150,7 +154,7 @@ pub(super) async fn spent_grant_for_call(
     digest: &CallDigest,
 ) -> Result<Option<(Grant, Timestamp)>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, approval_id, policy_revision, expires, consumed_at FROM grants
+        "SELECT id, approval_id, policy_revision, expires, signature, consumed_at FROM grants
          WHERE call_digest = $1 AND consumed_at IS NOT NULL
          ORDER BY consumed_at DESC LIMIT 1",
     )
@@ -159,14 +163,8 @@ pub(super) async fn spent_grant_for_call(
     .await
     .map_err(backend)?;
     let Some(row) = row else { return Ok(None) };
-    let grant = Grant {
-        id: row.try_get(0).map_err(backend)?,
-        approval_id: row.try_get(1).map_err(backend)?,
-        call_digest: digest.clone(),
-        policy_revision: Revision(row.try_get(2).map_err(backend)?),
-        expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
-    };
-    Ok(Some((grant, Timestamp(to_u64(row.try_get(4).map_err(backend)?)?))))
+    let grant = listed(&row, digest)?;
+    Ok(Some((grant, Timestamp(to_u64(row.try_get(5).map_err(backend)?)?))))
 }
 
 pub(super) async fn grant_for_call(
@@ -174,7 +172,7 @@ pub(super) async fn grant_for_call(
     digest: &CallDigest,
 ) -> Result<Option<Grant>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, approval_id, policy_revision, expires FROM grants
+        "SELECT id, approval_id, policy_revision, expires, signature FROM grants
          WHERE call_digest = $1 AND consumed_at IS NULL AND voided_at IS NULL
          ORDER BY expires DESC LIMIT 1",
     )
@@ -182,14 +180,7 @@ pub(super) async fn grant_for_call(
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(Grant {
-        id: row.try_get(0).map_err(backend)?,
-        approval_id: row.try_get(1).map_err(backend)?,
-        call_digest: digest.clone(),
-        policy_revision: Revision(row.try_get(2).map_err(backend)?),
-        expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
-    }))
+    row.map(|row| listed(&row, digest)).transpose()
 }
 
 pub(super) async fn void_grants(
@@ -212,7 +203,7 @@ pub(super) async fn void_in(
     voiding: &Voiding,
 ) -> Result<Vec<Grant>, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, approval_id, policy_revision, expires FROM grants
+        "SELECT id, approval_id, policy_revision, expires, signature FROM grants
          WHERE call_digest = $1 AND consumed_at IS NULL AND voided_at IS NULL
          ORDER BY id FOR UPDATE",
     )
@@ -224,13 +215,7 @@ pub(super) async fn void_in(
     // COMMITTED and no longer matches: it is not returned.
     let mut voided = Vec::with_capacity(rows.len());
     for row in &rows {
-        voided.push(Grant {
-            id: row.try_get(0).map_err(backend)?,
-            approval_id: row.try_get(1).map_err(backend)?,
-            call_digest: digest.clone(),
-            policy_revision: Revision(row.try_get(2).map_err(backend)?),
-            expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
-        });
+        voided.push(listed(row, digest)?);
     }
     let ids: Vec<&str> = voided.iter().map(|g| g.id.as_str()).collect();
     if !ids.is_empty() {
@@ -243,4 +228,17 @@ pub(super) async fn void_in(
             .map_err(backend)?;
     }
     Ok(voided)
+}
+
+/// The grant of call `digest` in `row`, whose first five columns are its id, approval id,
+/// policy revision, expiry and signature.
+fn listed(row: &PgRow, digest: &CallDigest) -> Result<Grant, StoreError> {
+    Ok(Grant {
+        id: row.try_get(0).map_err(backend)?,
+        approval_id: row.try_get(1).map_err(backend)?,
+        call_digest: digest.clone(),
+        policy_revision: Revision(row.try_get(2).map_err(backend)?),
+        expires: Timestamp(to_u64(row.try_get(3).map_err(backend)?)?),
+        signature: row.try_get(4).map_err(backend)?,
+    })
 }

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("append_audit", include_str!("migrations/009_append_audit.sql")),
     ("append_audit_at_end", include_str!("migrations/010_append_audit_at_end.sql")),
     ("append_audit_signed_end", include_str!("migrations/011_append_audit_signed_end.sql")),
+    ("grant_signature", include_str!("migrations/012_grant_signature.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

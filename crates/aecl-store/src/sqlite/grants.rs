@@ -11,8 +11,9 @@ use super::{SqliteStore, exec, query_row};
 use crate::{GrantUsed, backend, to_i64, to_u64};
 
 /// A stored grant: approval id, call digest, policy revision, expiry, when consumed,
-/// when voided.
-pub(super) type GrantRow = (Option<String>, String, String, i64, Option<i64>, Option<i64>);
+/// when voided, signature.
+pub(super) type GrantRow =
+    (Option<String>, String, String, i64, Option<i64>, Option<i64>, Option<String>);
 
 /// Spends grant `id` for the call with `digest` under `revision`, once.
 pub(super) fn spend_grant(
@@ -24,14 +25,17 @@ pub(super) fn spend_grant(
 ) -> Result<Result<Grant, GrantRefusal>, StoreError> {
     let row: Option<GrantRow> = query_row(
         conn,
-        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at, voided_at
+        "SELECT approval_id, call_digest, policy_revision, expires, consumed_at, voided_at,
+                signature
              FROM grants WHERE id = ?1",
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
     )
     .optional()
     .map_err(backend)?;
-    let Some((approval_id, call_digest, policy_revision, expires, consumed, voided)) = row else {
+    let Some((approval_id, call_digest, policy_revision, expires, consumed, voided, signature)) =
+        row
+    else {
         return Ok(Err(GrantRefusal::Unknown));
     };
     let grant = Grant {
@@ -40,6 +44,7 @@ pub(super) fn spend_grant(
         call_digest: CallDigest(call_digest),
         policy_revision: Revision(policy_revision),
         expires: Timestamp(to_u64(expires)?),
+        signature,
     };
     let used = GrantUsed { consumed: consumed.is_some(), voided: voided.is_some() };
     if let Some(refusal) = crate::grant_refusal(&grant, used, digest, revision, at) {
@@ -100,14 +105,15 @@ pub(super) async fn put_grant(store: &SqliteStore, grant: Grant) -> Result<(), S
 pub(super) fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO grants (id, approval_id, call_digest, policy_revision, expires, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             grant.id,
             grant.approval_id,
             grant.call_digest.0,
             grant.policy_revision.0,
-            to_i64(grant.expires.0)
+            to_i64(grant.expires.0),
+            grant.signature
         ],
     )
     .map_err(backend)?;
@@ -132,24 +138,19 @@ pub(super) async fn spent_grant_for_call(
     let digest = digest.clone();
     store
         .read(move |conn| {
-            let row: Option<(String, Option<String>, String, i64, i64)> = query_row(
+            let row: Option<(Listed, i64)> = query_row(
                 conn,
-                "SELECT id, approval_id, policy_revision, expires, consumed_at FROM grants
+                "SELECT id, approval_id, policy_revision, expires, signature, consumed_at
+                 FROM grants
                  WHERE call_digest = ?1 AND consumed_at IS NOT NULL
                  ORDER BY consumed_at DESC LIMIT 1",
                 [&digest.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((listed(r)?, r.get(5)?)),
             )
             .optional()
             .map_err(backend)?;
-            row.map(|(id, approval_id, policy_revision, expires, consumed)| {
-                let grant = Grant {
-                    id,
-                    approval_id,
-                    call_digest: digest.clone(),
-                    policy_revision: Revision(policy_revision),
-                    expires: Timestamp(to_u64(expires)?),
-                };
+            row.map(|(listed, consumed)| {
+                let grant = grant_of(listed, &digest)?;
                 Ok((grant, Timestamp(to_u64(consumed)?)))
             })
             .transpose()
@@ -164,26 +165,17 @@ pub(super) async fn grant_for_call(
     let digest = digest.clone();
     store
         .read(move |conn| {
-            let row: Option<(String, Option<String>, String, i64)> = query_row(
+            let row: Option<Listed> = query_row(
                 conn,
-                "SELECT id, approval_id, policy_revision, expires FROM grants
+                "SELECT id, approval_id, policy_revision, expires, signature FROM grants
                  WHERE call_digest = ?1 AND consumed_at IS NULL AND voided_at IS NULL
                  ORDER BY expires DESC LIMIT 1",
                 [&digest.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                listed,
             )
             .optional()
             .map_err(backend)?;
-            row.map(|(id, approval_id, policy_revision, expires)| {
-                Ok(Grant {
-                    id,
-                    approval_id,
-                    call_digest: digest.clone(),
-                    policy_revision: Revision(policy_revision),
-                    expires: Timestamp(to_u64(expires)?),
-                })
-            })
-            .transpose()
+            row.map(|listed| grant_of(listed, &digest)).transpose()
         })
         .await
 }
@@ -206,26 +198,15 @@ pub(super) fn void_in(
 ) -> Result<Vec<Grant>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, approval_id, policy_revision, expires FROM grants
+            "SELECT id, approval_id, policy_revision, expires, signature FROM grants
              WHERE call_digest = ?1 AND consumed_at IS NULL AND voided_at IS NULL
              ORDER BY id",
         )
         .map_err(backend)?;
-    let rows = stmt
-        .query_map([&digest.0], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
-        })
-        .map_err(backend)?;
+    let rows = stmt.query_map([&digest.0], listed).map_err(backend)?;
     let mut voided = Vec::new();
     for row in rows {
-        let (id, approval_id, policy_revision, expires) = row.map_err(backend)?;
-        voided.push(Grant {
-            id,
-            approval_id,
-            call_digest: digest.clone(),
-            policy_revision: Revision(policy_revision),
-            expires: Timestamp(to_u64(expires)?),
-        });
+        voided.push(grant_of(row.map_err(backend)?, digest)?);
     }
     if !voided.is_empty() {
         exec(
@@ -237,4 +218,26 @@ pub(super) fn void_in(
         .map_err(backend)?;
     }
     Ok(voided)
+}
+
+/// A grant's row as the reads by call digest select it: id, approval id, policy revision,
+/// expiry, signature.
+type Listed = (String, Option<String>, String, i64, Option<String>);
+
+/// Reads the first five columns of `row` as a [`Listed`] grant.
+fn listed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+/// The grant of call `digest` that `listed` reads.
+fn grant_of(listed: Listed, digest: &CallDigest) -> Result<Grant, StoreError> {
+    let (id, approval_id, policy_revision, expires, signature) = listed;
+    Ok(Grant {
+        id,
+        approval_id,
+        call_digest: digest.clone(),
+        policy_revision: Revision(policy_revision),
+        expires: Timestamp(to_u64(expires)?),
+        signature,
+    })
 }

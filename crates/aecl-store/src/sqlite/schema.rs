@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("approval_digest", include_str!("migrations/004_approval_digest.sql")),
     ("revoked_credentials", include_str!("migrations/005_revoked_credentials.sql")),
     ("grant_voids", include_str!("migrations/006_grant_voids.sql")),
+    ("grant_signature", include_str!("migrations/007_grant_signature.sql")),
 ];
 
 /// Brings the schema up to date.

@@ -250,6 +250,10 @@ fn check(dir: &Path, acked: &[(u64, String)], reads: &[String]) -> usize {
         let report =
             verify_log(stored.clone(), &store.audit_checkpoints().await.unwrap(), &verifier());
         assert_eq!(report.problem, None, "the log does not verify after a kill");
+        // Recovery's `outcome_unknown` and what a retry then found tell of one execution.
+        let mut story = aecl_engine::story::Story::new();
+        stored.iter().for_each(|(_, bytes, _)| story.read_canonical(bytes));
+        assert_eq!(story.finish(), Vec::new(), "the log's story after a kill");
 
         for (seq, key) in acked {
             let (_, bytes, _) = stored

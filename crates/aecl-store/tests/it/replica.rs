@@ -185,6 +185,7 @@ async fn a_grant_is_spent_once_across_replicas() {
         call_digest: digest.clone(),
         policy_revision: revision.clone(),
         expires: Timestamp(u64::MAX / 2),
+        signature: None,
     })
     .await
     .unwrap();
@@ -228,6 +229,7 @@ async fn replicas_starting_at_once_migrate_once() {
         (9, "append_audit"),
         (10, "append_audit_at_end"),
         (11, "append_audit_signed_end"),
+        (12, "grant_signature"),
     ];
     assert_eq!(versions, expected.map(|(v, name)| (v, name.to_owned())));
     // Each store appends; together they make one log.
@@ -250,7 +252,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap();
     let refused = PostgresStore::open(&url, audit_config()).await.unwrap_err();
-    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 11 }), "{refused}");
+    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 12 }), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,6 +22,7 @@ fn grant(id: &str, digest: &CallDigest) -> Grant {
         call_digest: digest.clone(),
         policy_revision: Revision("rev-1".into()),
         expires: Timestamp(10_000_000),
+        signature: None,
     }
 }
 

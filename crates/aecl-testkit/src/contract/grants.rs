@@ -27,9 +27,13 @@ pub async fn a_grant_is_spent_once_by_the_exact_call<S: Store>(store: &S) {
             call_digest: digest.clone(),
             policy_revision: revision.clone(),
             expires: Timestamp(10_000),
+            signature: Some("c2lnbmVk".into()),
         })
         .await
         .unwrap();
+    // The store keeps the engine's signature with the grant (the engine checks it).
+    let found = store.grant_for_call(&digest).await.unwrap().unwrap();
+    assert_eq!(found.signature.as_deref(), Some("c2lnbmVk"));
     let at = Timestamp(5_000);
     let other = CallDigest("ef".repeat(32));
     assert_eq!(
@@ -50,6 +54,9 @@ pub async fn a_grant_is_spent_once_by_the_exact_call<S: Store>(store: &S) {
     );
     let grant = store.consume_grant("g1", &digest, &revision, at).await.unwrap().unwrap();
     assert_eq!(grant.approval_id.as_deref(), Some("a1"));
+    assert_eq!(grant.signature.as_deref(), Some("c2lnbmVk"));
+    let (spent, _) = store.spent_grant_for_call(&digest).await.unwrap().unwrap();
+    assert_eq!(spent.signature.as_deref(), Some("c2lnbmVk"));
     assert_eq!(
         store.consume_grant("g1", &digest, &revision, at).await.unwrap(),
         Err(GrantRefusal::AlreadyUsed)
@@ -65,6 +72,7 @@ pub async fn a_grant_is_spent_in_the_transaction_that_dispatches_its_call<S: Sto
         call_digest: digest.clone(),
         policy_revision: revision.clone(),
         expires: Timestamp(10_000),
+        signature: None,
     };
     store.put_grant(grant("g1")).await.unwrap();
     assert_eq!(store.grant_for_call(&digest).await.unwrap(), Some(grant("g1")));
@@ -113,6 +121,7 @@ pub async fn a_grant_is_spent_by_the_commit_that_records_its_call<S: Store>(stor
             call_digest: digest.clone(),
             policy_revision: revision.clone(),
             expires: Timestamp(10_000),
+            signature: None,
         })
         .await
         .unwrap();
@@ -208,6 +217,7 @@ pub async fn the_last_spent_grant_is_found_with_its_time<S: Store>(store: &S) {
         call_digest: digest.clone(),
         policy_revision: revision.clone(),
         expires: Timestamp(expires),
+        signature: None,
     };
     store.put_grant(grant("g1", 10_000)).await.unwrap();
     store.put_grant(grant("g2", 20_000)).await.unwrap();

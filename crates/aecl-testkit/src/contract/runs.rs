@@ -293,6 +293,7 @@ pub async fn a_commit_whose_effect_collides_writes_nothing<S: Store>(store: &S) 
             call_digest: digest.clone(),
             policy_revision: revision.clone(),
             expires: Timestamp(100_000),
+            signature: None,
         })
         .await
         .unwrap();
