@@ -56,8 +56,9 @@ pub struct EngineConfig {
     /// decided second is decided again, and its output withheld if it no longer stands);
     /// PostgreSQL commits the two apart anyway, so replicas keep it off.
     pub joint_read_commits: bool,
-    /// Signs and verifies standing grants (`None`: standing grants cannot be given and
-    /// none is honoured).
+    /// Signs and verifies standing grants and single-use grants (`None`: standing grants
+    /// cannot be given and none is honoured; single-use grants are unsigned, and the
+    /// store's are trusted: a library embedding without an audit key).
     pub grant_key: Option<aecl_audit::SignerKey>,
     /// `[runs]`: when run states expire (`expiry.rs`); [`Engine::set_run_limits`] at a
     /// reload.
@@ -130,6 +131,8 @@ pub struct Engine<S> {
     policy_error: RwLock<Option<String>>,
     /// Decisions of reads that are running, to commit with their outcomes (`held.rs`).
     held: HeldReads,
+    /// The credential revocations this instance has seen (`credentials.rs`).
+    revocations: crate::credentials::SeenRevocations,
 }
 
 impl<S: Store> Engine<S> {
@@ -154,11 +157,16 @@ impl<S: Store> Engine<S> {
             expiry,
             policy_error: RwLock::new(None),
             held: HeldReads::default(),
+            revocations: Default::default(),
         }
     }
 
     pub(crate) fn held_reads(&self) -> &HeldReads {
         &self.held
+    }
+
+    pub(crate) fn revocations(&self) -> &crate::credentials::SeenRevocations {
+        &self.revocations
     }
 
     /// Tells `notifier` of every new approval request.

@@ -179,3 +179,34 @@ fn a_reset_standing_grant_count_and_a_deleted_ledger_fail_verify() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("call `once` of run `r2` executed a second time"), "{out}");
 }
+
+#[test]
+fn a_revocation_deleted_from_the_store_is_still_refused_by_the_server_that_saw_it() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let policy = finance().display().to_string();
+    let key = dir.path().join("tokens/audit.key").display().to_string();
+    let issued =
+        run(["token", "issue", "--key", &key, "--agent", "finance_agent", "--policy", &policy]);
+    assert_eq!(issued.code, Some(0), "{issued:#?}");
+    let token = issued.stdout.trim().to_owned();
+    let jti = issued
+        .stderr
+        .split_whitespace()
+        .skip_while(|w| *w != "id:")
+        .nth(1)
+        .expect("the token's id on standard error")
+        .to_owned();
+    let admin = issue(dir.path(), &["--admin", "root"]);
+    let (_server, address) = serve(dir.path(), &policy, &[]);
+    let read = r#"{"run":"r1","id":"c1","action":"read_invoice","args":{"invoice_id":"INV-1"}}"#;
+    let evaluate = || request(&address, "POST", "/v1/evaluate", Some(&token), &[], read).0;
+    assert_eq!(evaluate(), 200);
+    let body = format!(r#"{{"token":"{jti}"}}"#);
+    let (status, answer) = request(&address, "POST", "/v1/tokens/revoke", Some(&admin), &[], &body);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(evaluate(), 401);
+    // (e) The revocation's row deleted by hand: the server that revoked it still refuses.
+    sql(dir.path(), "DELETE FROM revoked_credentials");
+    assert_eq!(evaluate(), 401, "a deleted revocation brought the token back");
+}
