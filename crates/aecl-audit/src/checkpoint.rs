@@ -179,5 +179,25 @@ pub fn parse_and_verify_checkpoint(
     Checkpoint::parse_body(open_note(text, key)?)
 }
 
+/// [`parse_and_verify_checkpoint`] of a checkpoint as a writer stored it: its signature
+/// block is exactly the writer's one line. A signed note may carry other signatures
+/// (cosignatures), which no signature covers, so a line added to a stored checkpoint (a
+/// planted "cosignature", a duplicate) would change its bytes unseen (red team round 20,
+/// audit I1); a writer stores its own line alone.
+pub fn parse_and_verify_stored_checkpoint(
+    text: &str,
+    key: &VerifierKey,
+) -> Result<Checkpoint, AuditError> {
+    let checkpoint = parse_and_verify_checkpoint(text, key)?;
+    let lines = text.rsplit_once("\n\n").map_or(0, |(_, block)| block.lines().count());
+    if lines != 1 {
+        return Err(AuditError::MalformedNote(format!(
+            "a stored checkpoint carries its writer's one signature line, this one {lines}: \
+             lines were added to it outside aecl"
+        )));
+    }
+    Ok(checkpoint)
+}
+
 #[cfg(test)]
 mod tests;

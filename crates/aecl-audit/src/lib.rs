@@ -34,7 +34,10 @@ pub mod verify;
 pub mod witness;
 
 pub use chain::{Appended, GENESIS, LogState, chain_hash};
-pub use checkpoint::{Checkpoint, parse_and_verify_checkpoint, sign_checkpoint, text_digest};
+pub use checkpoint::{
+    Checkpoint, parse_and_verify_checkpoint, parse_and_verify_stored_checkpoint, sign_checkpoint,
+    text_digest,
+};
 pub use error::AuditError;
 pub use merkle::{
     CompactRange, Hash, MerkleTree, prove_consistency_from, verify_consistency, verify_inclusion,

@@ -21,7 +21,9 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::chain::{LogState, chain_hash};
-use crate::checkpoint::{Checkpoint, parse_and_verify_checkpoint, text_digest};
+use crate::checkpoint::{
+    Checkpoint, parse_and_verify_checkpoint, parse_and_verify_stored_checkpoint, text_digest,
+};
 use crate::error::AuditError;
 use crate::merkle::{Hash, leaf_hash, verify_consistency};
 use crate::note::VerifierKey;
@@ -440,7 +442,11 @@ fn open(text: &[u8], id: CheckpointId, key: &VerifierKey, origin: Option<&str>) 
         return Pending { at: 0, id, opened: Err(problem(error)), digest: [0; 32] };
     };
     let digest = text_digest(text);
-    match parse_and_verify_checkpoint(text, key) {
+    let opened = match id {
+        CheckpointId::Stored(_) => parse_and_verify_stored_checkpoint(text, key),
+        CheckpointId::Exported | CheckpointId::Published(_) => parse_and_verify_checkpoint(text, key),
+    };
+    match opened {
         Ok(checkpoint) => {
             let at = checkpoint.size;
             let opened = match origin {

@@ -18,7 +18,7 @@
 //! of records, checkpoints and head) is not visible from the store alone; checkpoints
 //! published outside it are (`--checkpoint-dir`, `aecl audit verify --checkpoints`).
 
-use aecl_audit::{AuditError, Hash, LogState, VerifierKey, parse_and_verify_checkpoint};
+use aecl_audit::{AuditError, Hash, LogState, VerifierKey, parse_and_verify_stored_checkpoint};
 use aecl_engine::StoreError;
 
 /// The end of a stored audit log, read in one transaction.
@@ -99,7 +99,7 @@ impl Tip {
             None if size > 0 => return Err(Disagreement::NoCheckpoint { size }),
             None => {}
             Some(note) => {
-                let checkpoint = parse_and_verify_checkpoint(note, key).map_err(|error| {
+                let checkpoint = parse_and_verify_stored_checkpoint(note, key).map_err(|error| {
                     let signers = signers(note);
                     // A signature under this key's own name that does not verify is a
                     // forgery or damage, not another key.

@@ -331,3 +331,41 @@ fn a_head_problem_says_what_differs() {
         (None, None, None, Some(91))
     );
 }
+
+/// Red team round 20 (audit I1): a line added to a stored checkpoint's signature block (a
+/// planted "cosignature", the writer's own line again) is covered by no signature; a
+/// stored checkpoint carries its writer's one line, so either is named. An exported or
+/// published checkpoint may carry cosignatures.
+#[test]
+fn a_line_added_to_a_stored_checkpoints_signatures_is_named() {
+    let (records, checkpoints) = build(30, 10);
+    let own_line = checkpoints[1].rsplit_once("\n\n").unwrap().1.to_owned();
+    let other = SignerKey::from_seed("witness.example.org/cosign", [3; 32]).unwrap();
+    let cosigned = sign_checkpoint(
+        &Checkpoint::parse_body(&format!("{}\n", checkpoints[1].split("\n\n").next().unwrap()))
+            .unwrap(),
+        &other,
+    )
+    .unwrap();
+    let cosignature = cosigned.rsplit_once("\n\n").unwrap().1.to_owned();
+    for added in [own_line.clone(), cosignature.clone()] {
+        let mut tampered = checkpoints.clone();
+        tampered[1].push_str(&added);
+        let problem = verify(&records, &tampered, &VerifyOptions::default()).problem.unwrap();
+        assert!(
+            matches!(
+                &problem,
+                Problem::Checkpoint {
+                    checkpoint: CheckpointId::Stored(1),
+                    error: AuditError::MalformedNote(why)
+                } if why.contains("one signature line, this one 2")
+            ),
+            "{problem:?}"
+        );
+    }
+    // Exported with a cosignature: still the writer's checkpoint.
+    let exported = format!("{}{cosignature}", checkpoints[2]);
+    let options =
+        VerifyOptions { exported: Some(exported.as_bytes()), ..VerifyOptions::default() };
+    assert!(verify(&records, &checkpoints, &options).is_ok());
+}

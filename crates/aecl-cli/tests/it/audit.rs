@@ -652,6 +652,10 @@ mod published {
             let stderr = refused_start(dir.path(), &policy, &target);
             assert!(stderr.contains(name) && stderr.contains(says), "{name}: {stderr}");
             assert_eq!(records(&db), before, "{name}: nothing appended");
+            // `aecl audit verify --checkpoints` refuses the directory alike (round 20, I2).
+            let checked = verify(dir.path(), Some(&target));
+            let said = format!("{}{}", checked.stdout, checked.stderr);
+            assert!(checked.code != Some(0) && said.contains(says), "{name}: {checked:#?}");
             std::fs::remove_file(&planted).unwrap();
         }
 
