@@ -444,7 +444,9 @@ fn open(text: &[u8], id: CheckpointId, key: &VerifierKey, origin: Option<&str>) 
     let digest = text_digest(text);
     let opened = match id {
         CheckpointId::Stored(_) => parse_and_verify_stored_checkpoint(text, key),
-        CheckpointId::Exported | CheckpointId::Published(_) => parse_and_verify_checkpoint(text, key),
+        CheckpointId::Exported | CheckpointId::Published(_) => {
+            parse_and_verify_checkpoint(text, key)
+        }
     };
     match opened {
         Ok(checkpoint) => {

@@ -365,7 +365,6 @@ fn a_line_added_to_a_stored_checkpoints_signatures_is_named() {
     }
     // Exported with a cosignature: still the writer's checkpoint.
     let exported = format!("{}{cosignature}", checkpoints[2]);
-    let options =
-        VerifyOptions { exported: Some(exported.as_bytes()), ..VerifyOptions::default() };
+    let options = VerifyOptions { exported: Some(exported.as_bytes()), ..VerifyOptions::default() };
     assert!(verify(&records, &checkpoints, &options).is_ok());
 }

@@ -476,6 +476,11 @@ impl Lexer {
             Some('{') if matches!(self.peek_at(2), Some(' ' | '\t' | '\n' | '|')) => {
                 return Err("`${ ...; }` runs commands in newer shells".to_owned());
             }
+            // zsh's parameter flags (`${(e)x}` evaluates the value, `${(P)x}` reads the
+            // variable it names): bash refuses the form, zsh runs it (red team round 20).
+            Some('{') if self.peek_at(2) == Some('(') => {
+                return Err("`${(FLAGS)...}` is zsh's parameter expansion with flags".to_owned());
+            }
             Some('{') => {
                 self.pos += 2;
                 let substitutions = self.braced_parameter(depth, in_double_quotes)?;

@@ -110,6 +110,16 @@ impl<'t> Parser<'t, '_> {
                         if !matches!(*op, "<<" | "<<-") {
                             self.facts.redirections.push((op, target));
                         }
+                        // zsh reads `>!` and `>>!` as one operator (write even under
+                        // noclobber) and the next word as its target; bash, a file named
+                        // `!` and an argument. Claude Code runs the user's shell, which may
+                        // be zsh: the word is taken as written too (red team round 20).
+                        if target.parts == [Part::Lit("!".to_owned())]
+                            && matches!(*op, ">" | ">>" | "&>" | "&>>")
+                            && let Some(Token::Word(next)) = self.peek(0)
+                        {
+                            self.facts.redirections.push((op, next));
+                        }
                         self.substitutions(target)?
                     }
                     _ => return Err(format!("redirection `{op}` without a target")),

@@ -619,6 +619,12 @@ fn remote_copy(scanned: &Scanned, in_place: bool, out: &mut Vec<Finding>) {
     } else {
         out.push(Finding::Writes(destination.clone()));
     }
+    // A glob last may become no word (`nullglob`): then the operand before it is the
+    // destination, so every local operand may be written (red team round 20, N06, as
+    // `guard.rs` reads a table writer's last operand).
+    if destination.pattern && !in_place {
+        out.extend(sources.iter().filter(|s| !is_remote(s)).map(|s| Finding::Writes(s.clone())));
+    }
     if in_place {
         out.extend(sources.iter().filter(|s| !is_remote(s)).map(|s| Finding::Writes(s.clone())));
     }

@@ -339,6 +339,11 @@ pub(super) const PROXY_VARIABLES: &[&str] = &[
     // The credentials `curl -n` and `ftp` send, read from a file of the caller's choosing.
     "NETRC",
     "GOPROXY",
+    // rsync's HTTP proxy for `rsync://` (red team round 20); pip's and npm's own.
+    "RSYNC_PROXY",
+    "PIP_PROXY",
+    "NPM_CONFIG_PROXY",
+    "NPM_CONFIG_HTTPS_PROXY",
     "CARGO_HTTP_PROXY",
     "CARGO_HTTP_CAINFO",
     // The resolver's host aliases and search domains send a request elsewhere.
