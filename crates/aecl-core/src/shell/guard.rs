@@ -637,6 +637,15 @@ impl ProgramGuard {
                 Writes::Second => positionals.get(1).into_iter().collect(),
             }
         };
+        if let Some(repository) = copied_repository(&command.program, &scanned) {
+            // The copy is a repository whose configuration and hooks git runs, by any
+            // name (red team round 20, F07: `cp -r .git /tmp/g`, then its `config`).
+            out.push(Finding::RunsCode(format!(
+                "it copies the git directory `{}`: the copy is a repository whose \
+                 configuration and hooks git runs",
+                repository.raw
+            )));
+        }
         if spec.special != Some(Special::Sed) {
             out.extend(written.into_iter().map(|w| Finding::Writes(w.clone())));
         }
@@ -897,4 +906,22 @@ fn parents_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
             tilde: directory.tilde,
         })
         .collect()
+}
+
+/// The git directory a recursive copy copies whole, if any: an operand that is a `.git`
+/// directory or a bare repository's `NAME.git` (not a file inside one).
+fn copied_repository<'a>(program: &str, scanned: &'a super::scan::Scanned) -> Option<&'a ShellArg> {
+    let recursive = match program {
+        "cp" => scanned.has(&["-r", "-R", "-a", "--recursive", "--archive"]),
+        "rsync" => scanned.has(&["-r", "-a", "--recursive", "--archive"]),
+        "ditto" => true,
+        _ => false,
+    };
+    if !recursive {
+        return None;
+    }
+    scanned.positionals.iter().find(|operand| {
+        let last = operand.text.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        last == ".git" || (last.len() > 4 && last.ends_with(".git"))
+    })
 }

@@ -385,6 +385,13 @@ fn is_protected(path: &str) -> bool {
     if components.iter().any(|c| PROTECTED_NAMES.contains(c)) {
         return true;
     }
+    // git takes any directory holding `HEAD`, `objects/` and `refs/` for a repository and
+    // honours its `config` (`core.worktree`, `core.fsmonitor`) whatever it is called (red
+    // team round 20, F07: `git -C /tmp/g status` after writing `/tmp/g/HEAD` and
+    // `/tmp/g/config`). `HEAD` is the file it cannot do without.
+    if components.last() == Some(&"HEAD") {
+        return true;
+    }
     components.windows(2).any(|w| matches!(w, [".cargo", name] if name.starts_with("config")))
 }
 
