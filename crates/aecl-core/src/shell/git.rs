@@ -34,6 +34,9 @@ const GIT_SUBCOMMANDS: &[&str] = &[
     "patch-id",
     "show-index",
     "stripspace",
+    // Bookkeeping inside the repository, as `gc` is.
+    "rerere",
+    "pack-refs",
     "add",
     "am",
     "annotate",
