@@ -267,7 +267,9 @@ fn a_program_named_like_the_hook_or_a_later_program_earlier_on_path_is_refused()
     std::fs::create_dir_all(home.join(".local/state/aecl/hooks")).unwrap();
     let policy = policy(&root, "policy");
     let own = Path::new(env!("CARGO_BIN_EXE_aecl")).parent().unwrap();
-    let path = format!("{}:{}:/usr/bin:/bin", venv.display(), own.display());
+    // `later` does not exist yet.
+    let later = work.join("later");
+    let path = format!("{}:{}:{}:/usr/bin:/bin", venv.display(), later.display(), own.display());
     let hook = |tool: &str, tool_input: Value| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aecl"));
         command
@@ -304,9 +306,27 @@ fn a_program_named_like_the_hook_or_a_later_program_earlier_on_path_is_refused()
         assert_eq!(got, "deny", "{input}: {reason}");
         assert!(reason.contains("PATH"), "{reason}");
     }
+    // A PATH directory made or replaced whole holds whatever is moved there (second pass,
+    // N3); the git the hook itself runs, and the system's places before it (N1).
+    for (tool, input, named) in [
+        ("Bash", json!({"command": "mv evil later"}), "PATH"),
+        ("Bash", json!({"command": "ln -s /tmp/evil later"}), "PATH"),
+        ("Bash", json!({"command": "cp -r evil later"}), "PATH"),
+        (
+            "Bash",
+            json!({"command": "cp /bin/true /usr/local/sbin/git"}),
+            "the git aecl's hook runs",
+        ),
+        ("Write", json!({"file_path": "/usr/local/bin/git", "content": "#!/bin/sh\n"}), "the git"),
+    ] {
+        let (got, reason) = hook(tool, input.clone());
+        assert_eq!(got, "deny", "{input}: {reason}");
+        assert!(reason.contains(named), "{input}: {reason}");
+    }
     for (tool, input) in [
         ("Bash", json!({"command": "cp /bin/ls .venv/bin/my-ls"})),
         ("Write", json!({"file_path": venv.join("activate"), "content": "x\n"})),
+        ("Bash", json!({"command": "rm -rf .venv/lib && mkdir -p .venv/lib"})),
     ] {
         let (got, reason) = hook(tool, input.clone());
         assert_eq!(got, "allow", "{input}: {reason}");

@@ -165,24 +165,40 @@ const SYSTEM_DIRECTORIES: [&str; 6] =
 /// in a directory likewise. A program placed by an agent that runs as the superuser is the
 /// policy's to refuse (these directories are outside any workspace).
 fn system_git() -> Result<PathBuf, String> {
+    git_candidates().pop().filter(|git| is_kept_git(git)).ok_or_else(|| {
+        format!(
+            "no git in the system's directories ({}) that only the superuser may change",
+            SYSTEM_DIRECTORIES.join(", ")
+        )
+    })
+}
+
+/// The places git is looked for in, up to and including the one [`system_git`] takes (all
+/// of them when none qualifies): a file written at any of them is the git the hook runs,
+/// or would be found before it (red team round 20, second pass, hooks N1: a root agent's
+/// `cp x /usr/local/sbin/git`).
+pub(crate) fn git_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    for dir in SYSTEM_DIRECTORIES {
+        let git = Path::new(dir).join("git");
+        let found = is_kept_git(&git);
+        candidates.push(git);
+        if found {
+            break;
+        }
+    }
+    candidates
+}
+
+/// Whether `git` is a file the superuser owns that only it may change, in directories
+/// likewise.
+fn is_kept_git(git: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let kept =
         |path: &Path| std::fs::metadata(path).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0);
-    SYSTEM_DIRECTORIES
-        .iter()
-        .map(|dir| Path::new(dir).join("git"))
-        .find(|git| {
-            let real = std::fs::canonicalize(git);
-            real.as_deref().is_ok_and(|real| {
-                kept(real) && real.ancestors().skip(1).all(kept) && real.is_file()
-            })
-        })
-        .ok_or_else(|| {
-            format!(
-                "no git in the system's directories ({}) that only the superuser may change",
-                SYSTEM_DIRECTORIES.join(", ")
-            )
-        })
+    let real = std::fs::canonicalize(git);
+    real.as_deref()
+        .is_ok_and(|real| kept(real) && real.ancestors().skip(1).all(kept) && real.is_file())
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {

@@ -77,6 +77,9 @@ enum Kind {
     PathOrder,
     /// The program the settings run: this executable, as the kernel and `PATH` name it.
     Program,
+    /// The git the hook runs to read the work tree's state (`git_state.rs`), and the
+    /// system directories' places before it.
+    HookGit,
 }
 
 impl Place {
@@ -92,6 +95,7 @@ impl Place {
             Kind::Policy => format!("aecl's policy directory `{shown}`"),
             Kind::SettingsFile | Kind::SettingsDir => format!("the agent hook settings `{shown}`"),
             Kind::Program => format!("aecl's own program `{shown}`"),
+            Kind::HookGit => format!("the git aecl's hook runs, `{shown}`"),
             Kind::SettingsNames => {
                 "an agent's hook settings (`.claude/settings.json`, `.codex/hooks.json`, \
                  `.gemini/settings.json`, ...)"
@@ -118,6 +122,10 @@ impl Place {
             Kind::Program => {
                 "which the agents' hook settings run: no tool call may write, move or remove it"
             }
+            Kind::HookGit => {
+                "which the hook runs outside every decision (a git placed before it is found \
+                 first): no tool call may write, move or remove one there"
+            }
             Kind::PathOrder => {
                 "which a file of its name in an earlier `PATH` directory would replace for every \
                  command that runs it: no tool call may write one there"
@@ -135,10 +143,17 @@ impl Place {
                 .paths
                 .iter()
                 .any(|p| path.starts_with(p) || p.parent() == Some(path) || name_starts(path, p)),
-            Kind::Program => self.paths.iter().any(|p| path.starts_with(p) || name_starts(path, p)),
+            Kind::Program | Kind::HookGit => {
+                self.paths.iter().any(|p| path.starts_with(p) || name_starts(path, p))
+            }
             Kind::SettingsDir => self.paths.iter().any(|p| path.starts_with(p)),
             Kind::SettingsNames => settings_by_name(path),
             Kind::PathOrder => {
+                // A `PATH` directory made or replaced whole (`mv evil .venv/bin`, `ln -s
+                // evil later`) holds whatever the write puts there (second pass, hooks N3).
+                if let Some(at) = self.paths.iter().position(|p| p == path) {
+                    return at + 1 < self.paths.len();
+                }
                 let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
                     return false;
                 };
@@ -198,6 +213,13 @@ impl Protected {
                 shown: program,
             });
         }
+        for git in super::git_state::git_candidates() {
+            places.push(Place {
+                kind: Kind::HookGit,
+                paths: physical_and_lexical(&git),
+                shown: git,
+            });
+        }
         // Relative entries (`.`, an empty one, `node_modules/.bin`) from the working
         // directory, as the shell looks them up. Last: a more telling place names a write
         // first.
@@ -219,7 +241,10 @@ impl Protected {
             .iter()
             .enumerate()
             .filter(|(_, place)| {
-                matches!(place.kind, Kind::SettingsFile | Kind::Program | Kind::Policy)
+                matches!(
+                    place.kind,
+                    Kind::SettingsFile | Kind::Program | Kind::HookGit | Kind::Policy
+                )
             })
             .flat_map(|(at, place)| place.paths.iter().map(move |path| (at, path)))
             .filter_map(|(at, path)| {
@@ -335,7 +360,7 @@ impl Protected {
             Kind::State if !write => meets_within(place, false),
             _ if !write => false,
             Kind::State | Kind::Policy | Kind::SettingsDir => meets_within(place, true),
-            Kind::SettingsFile | Kind::Program => meets(place, true),
+            Kind::SettingsFile | Kind::Program | Kind::HookGit => meets(place, true),
             Kind::SettingsNames => Target::ALL.iter().any(|target| {
                 target
                     .hook_files()
@@ -356,7 +381,7 @@ impl Protected {
             Kind::State | Kind::Policy | Kind::SettingsDir => {
                 place.paths.iter().any(|tree| dir.starts_with(tree))
             }
-            Kind::SettingsFile | Kind::Program => {
+            Kind::SettingsFile | Kind::Program | Kind::HookGit => {
                 place.paths.iter().any(|file| file.parent() == Some(dir.as_path()))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
@@ -374,7 +399,7 @@ impl Protected {
         let dir = normalise(dir);
         self.places.iter().find(|place| match place.kind {
             Kind::State | Kind::Policy => place.touched_by(&dir),
-            Kind::SettingsFile | Kind::Program | Kind::SettingsDir => {
+            Kind::SettingsFile | Kind::Program | Kind::HookGit | Kind::SettingsDir => {
                 place.paths.iter().any(|path| path.starts_with(&dir) || dir.starts_with(path))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
@@ -405,7 +430,12 @@ impl Protected {
         let known = self
             .places
             .iter()
-            .filter(|p| matches!(p.kind, Kind::SettingsFile | Kind::SettingsDir | Kind::Program))
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    Kind::SettingsFile | Kind::SettingsDir | Kind::Program | Kind::HookGit
+                )
+            })
             .filter_map(|place| {
                 let found = place.paths.iter().find(|path| {
                     path.strip_prefix(&dir).is_ok_and(|below| {
