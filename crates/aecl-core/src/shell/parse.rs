@@ -114,11 +114,25 @@ impl<'t> Parser<'t, '_> {
                         // noclobber) and the next word as its target; bash, a file named
                         // `!` and an argument. Claude Code runs the user's shell, which may
                         // be zsh: the word is taken as written too (red team round 20).
-                        if target.parts == [Part::Lit("!".to_owned())]
-                            && matches!(*op, ">" | ">>" | "&>" | "&>>")
+                        let output = matches!(*op, ">" | ">>" | "&>" | "&>>");
+                        if output
+                            && target.parts == [Part::Lit("!".to_owned())]
                             && let Some(Token::Word(next)) = self.peek(0)
                         {
                             self.facts.redirections.push((op, next));
+                        }
+                        // `>!FILE` written together: zsh writes `FILE`, bash `!FILE`.
+                        if output
+                            && matches!(target.parts.first(), Some(Part::Lit(text))
+                                if text.starts_with('!') && (text.len() > 1 || target.parts.len() > 1))
+                        {
+                            return Err(format!(
+                                "`{op}{}` is zsh's forced redirection to `{}`, bash's to a \
+                                 file named `{}`: not guessed",
+                                target.raw,
+                                target.raw.trim_start_matches('!'),
+                                target.raw
+                            ));
                         }
                         self.substitutions(target)?
                     }
