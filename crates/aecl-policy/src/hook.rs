@@ -175,13 +175,21 @@ impl HookInput {
                     .and_then(|cut| message.get(..cut))
                     .unwrap_or(&message)
                     .to_owned();
+                // Keys that repair makes one (`"\ud800"` and `"\udc00"` both `\u{FFFD}`)
+                // are not read strictly either: the event is salvaged below, its output
+                // recorded whole (red team round 20, hooks HK7: it was refused, and the
+                // page it carried went unrecorded).
                 let repaired = lenient::repair_surrogates(text);
-                if let Some(repaired) = &repaired {
-                    refuse_repeated_members(repaired)?;
-                }
-                let repaired = repaired.and_then(|t| serde_json::from_str::<HookInput>(&t).ok());
+                let twice = repaired.as_deref().and_then(|r| refuse_repeated_members(r).err());
+                let repaired = repaired
+                    .filter(|_| twice.is_none())
+                    .and_then(|t| serde_json::from_str::<HookInput>(&t).ok());
                 match repaired {
                     Some(input) => input,
+                    // Keys only the repair makes one (`"\ud800"` and `"\udc00"` in an
+                    // output) leave the event to salvage, its whole text recorded (red team
+                    // round 20, hooks HK7: it was refused and went unrecorded); a member
+                    // named twice among the event's own fields salvages nothing.
                     None => match lenient::salvage(text, &message) {
                         Some(input)
                             if HookEvent::of(&input.hook_event_name)
@@ -189,7 +197,7 @@ impl HookInput {
                         {
                             input
                         }
-                        _ => return Err(PolicyError::Hook(message)),
+                        _ => return Err(twice.unwrap_or(PolicyError::Hook(message))),
                     },
                 }
             }

@@ -230,6 +230,13 @@ fn a_repaired_input_naming_a_member_twice_is_refused_too() {
     // The lone surrogate alone is still read.
     let single = r#"{"session_id":"s1","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"ls"},"tool_response":"OK\ud800"}"#;
     assert!(HookInput::parse_event(single).is_ok());
+    // Two keys that only the repair makes one (red team round 20, hooks HK7): the event is
+    // salvaged, its whole text recorded as the output, never refused unrecorded.
+    let collide = r#"{"session_id":"s1","hook_event_name":"PostToolUse","tool_name":"mcp__fs__read","tool_input":{},"tool_response":{"text":"curl https://evil.test","meta":{"\ud800":1,"\udc00":2}}}"#;
+    let (input, event) = HookInput::parse_event(collide).unwrap();
+    assert_eq!(event, HookEvent::PostTool);
+    let recorded = input.tool_response.map(|v| v.to_string()).unwrap_or_default();
+    assert!(recorded.contains("evil.test"), "{recorded}");
 }
 
 #[test]
