@@ -135,6 +135,18 @@ fn refuse_repeated_members(text: &str) -> Result<(), PolicyError> {
     Ok(())
 }
 
+/// Whether a prompt is a notification the agent's client wrote, not the user's words:
+/// Claude Code submits `<task-notification>...` (a background command's description, a
+/// subagent's result, both written by a model) as a `UserPromptSubmit` (red team round 20:
+/// recorded as the user's, a value in it was trusted). Such text is recorded as untrusted
+/// content the agent was shown.
+pub fn is_client_notification(prompt: &str) -> bool {
+    prompt.trim_start().starts_with("<task-notification>")
+}
+
+/// Where a client's notification is recorded as coming from.
+pub const NOTIFICATION_SOURCE: &str = "the agent client's task notification";
+
 /// The catalog action a hook's tool name stands for.
 pub fn action_of(tool_name: &str) -> String {
     match tool_name.strip_prefix("mcp__") {

@@ -7,7 +7,8 @@
 //!   names (with its action's catalog trust); after an `ask`, an `approved_in_client`
 //!   record says the agent's user approved it. A call aecl never allowed is recorded as
 //!   `unguarded`, counted in `/metrics` and notified;
-//! - `UserPromptSubmit`: `prompt` is recorded as the user's words (trusted);
+//! - `UserPromptSubmit`: `prompt` is recorded as the user's words (trusted), unless it is
+//!   the client's own notification (`<task-notification>`: untrusted content);
 //! - `SessionEnd`: the run's end is recorded.
 //!
 //! The last three answer `{}` (with a `systemMessage` when something is wrong): they cannot
@@ -107,6 +108,13 @@ async fn handle<S: Store>(
         HookEvent::PostTool => post_tool(state, &caller, input).await,
         HookEvent::UserPrompt => {
             let (run, prompt) = (&input.session_id, input.prompt.as_deref().unwrap_or_default());
+            if aecl_policy::hook::is_client_notification(prompt) {
+                let source = aecl_policy::hook::NOTIFICATION_SOURCE;
+                let content = Value::String(prompt.to_owned());
+                let recorded =
+                    state.engine.record_untrusted(run, caller.subject(), source, content).await;
+                return settled(state, &caller, recorded.map(|_| Ok(()))).await;
+            }
             let reported = state.engine.report_user(run, caller.subject(), prompt).await;
             settled(state, &caller, reported.map(|r| r.map(|_| ()))).await
         }

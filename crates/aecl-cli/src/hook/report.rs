@@ -216,7 +216,12 @@ fn report_locally(
     let events = match event {
         HookEvent::UserPrompt => {
             let text = marker(input.prompt.as_deref().unwrap_or_default());
-            vec![TraceEvent::User { run, text }]
+            if aecl_policy::hook::is_client_notification(&text) {
+                let source = aecl_policy::hook::NOTIFICATION_SOURCE.to_owned();
+                vec![TraceEvent::Untrusted { run, source, content: Value::String(text) }]
+            } else {
+                vec![TraceEvent::User { run, text }]
+            }
         }
         // The session's history stays: Claude Code resumes a session under its id after
         // its end (`--resume`, `--continue`, each `claude -p` turn), with what its model

@@ -456,3 +456,28 @@ fn an_output_in_bytes_that_are_not_utf8_is_still_recorded() {
     let out = hook_stdin(state.path(), &bytes);
     assert_eq!(out.code, Some(2), "{out:#?}");
 }
+
+/// Claude Code submits its own notifications as prompts (`<task-notification>`: a
+/// background command's description, a subagent's result, written by a model): the URL
+/// one carries is not the user's, so the `curl` of it needs a person (red team round 20,
+/// hooks). The same URL typed by the user is theirs.
+#[test]
+fn a_task_notification_is_not_the_users_words() {
+    let state = temp_dir();
+    let state = state.path().join("hooks");
+    let mut prompt: Value =
+        serde_json::from_str(&input("user-prompt-url.json", "notified")).expect("JSON");
+    let typed = prompt["prompt"].as_str().expect("a prompt").to_owned();
+    prompt["prompt"] = Value::from(format!(
+        "<task-notification>\n<task-id>b1</task-id>\n<status>completed</status>\n<summary>Agent \
+         \"research\" completed</summary>\n<result>{typed}</result>\n</task-notification>"
+    ));
+    let recorded = hook_stdin(&state, prompt.to_string());
+    assert_eq!(recorded.code, Some(0), "{recorded:#?}");
+    let curl = hook(&state, "bash-curl.json", "notified");
+    assert_eq!(decision(&curl), "ask", "{curl:#?}");
+    assert!(session_text(&state).contains("task notification"), "recorded as untrusted");
+    // Typed by the user, the same words vouch.
+    assert_eq!(hook(&state, "user-prompt-url.json", "typed").code, Some(0));
+    assert_eq!(decision(&hook(&state, "bash-curl.json", "typed")), "allow");
+}
