@@ -152,6 +152,12 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
     {
         return Ok(report::report(agent, args, &input.lossy, event));
     }
+    if let Ok(input) = &input
+        && report::passed_over(agent, &input.lossy)
+    {
+        println!("{{}}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let text =
         input.and_then(|input| input.exact.ok_or_else(|| anyhow!("the hook input is not UTF-8")));
     let decided = text.and_then(|text| decide(agent, args, &text)).unwrap_or_else(|error| {

@@ -54,6 +54,33 @@ fn handled(agent: Agent, name: &str) -> Option<HookEvent> {
     handled.contains(&name).then(|| HookEvent::of(name)).flatten()
 }
 
+/// Whether `text` is an event of `agent`'s that neither asks for a decision nor carries
+/// anything the model read (a turn's end, a notification, a compaction): answered `{}`,
+/// exit 0. A deny (exit 2) there is not a refusal of anything: on Claude Code's `Stop` it
+/// tells the model to go on (red team round 20, hooks).
+pub(super) fn passed_over(agent: Agent, text: &str) -> bool {
+    let passed: &[&str] = match agent {
+        Agent::ClaudeCode => {
+            &["Stop", "SubagentStop", "SubagentStart", "Notification", "PreCompact"]
+        }
+        Agent::Codex => &["Stop", "SessionStart"],
+        Agent::Gemini => &[
+            "AfterAgent",
+            "BeforeModel",
+            "AfterModel",
+            "BeforeToolSelection",
+            "SessionStart",
+            "PreCompress",
+            "Notification",
+        ],
+    };
+    // Read as `HookInput::parse_event` reads: a member named twice is no event.
+    !aecl_core::distinct::repeats_a_member(text.as_bytes())
+        && serde_json::from_str::<Value>(text).is_ok_and(|input| {
+            input["hook_event_name"].as_str().is_some_and(|name| passed.contains(&name))
+        })
+}
+
 /// Reports an event after the fact: a tool's output, the user's prompt, the session's end.
 /// With `--server`, to its hook endpoint, which records it in the session's run (and
 /// records a call aecl never allowed as `unguarded`).

@@ -481,3 +481,22 @@ fn a_task_notification_is_not_the_users_words() {
     assert_eq!(hook(&state, "user-prompt-url.json", "typed").code, Some(0));
     assert_eq!(decision(&hook(&state, "bash-curl.json", "typed")), "allow");
 }
+
+/// Events that ask for no decision and carry nothing the model read (a turn's end, a
+/// notification) are answered `{}` with exit 0: exit 2 on Claude Code's `Stop` would tell
+/// the model to go on. One that names its event twice is still denied.
+#[test]
+fn events_without_a_call_are_passed_over_and_a_repeated_event_is_not() {
+    let state = temp_dir();
+    let state = state.path().join("hooks");
+    for event in ["Stop", "SubagentStop", "Notification", "PreCompact"] {
+        let input = format!(
+            r#"{{"session_id":"s1","cwd":"/tmp","hook_event_name":"{event}","stop_hook_active":false}}"#
+        );
+        let out = hook_stdin(&state, input);
+        assert_eq!((out.code, out.stdout.trim()), (Some(0), "{}"), "{event}: {out:#?}");
+    }
+    let twice = r#"{"session_id":"s1","cwd":"/tmp","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"rm -rf /"},"hook_event_name":"Stop"}"#;
+    let out = hook_stdin(&state, twice);
+    assert_eq!(decision(&out), "deny", "{out:#?}");
+}
