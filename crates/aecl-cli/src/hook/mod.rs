@@ -155,7 +155,9 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
     if let Ok(input) = &input
         && report::passed_over(agent, &input.lossy)
     {
-        println!("{{}}");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{{}}")?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let text =
