@@ -446,6 +446,19 @@ impl<S: Store> Engine<S> {
         by: &str,
         reason: Option<&str>,
     ) -> Result<(), EngineError> {
+        self.record_resolution_by(approval, status, by, &[], reason).await
+    }
+
+    /// [`Engine::record_resolution`] naming each of a quorum's `approvers` in `input`, so
+    /// that the log shows a vote for each but the last (`story.rs`).
+    pub(crate) async fn record_resolution_by(
+        &self,
+        approval: &Approval,
+        status: ApprovalStatus,
+        by: &str,
+        approvers: &[String],
+        reason: Option<&str>,
+    ) -> Result<(), EngineError> {
         let mut record = self.record(RecordKind::Approval, &approval.agent, &approval.run);
         record.call_id.clone_from(&approval.call_id);
         record.action.clone_from(&approval.action);
@@ -453,6 +466,9 @@ impl<S: Store> Engine<S> {
         record.policy_revision = approval.policy_revision.clone();
         record.approval_id = Some(approval.id.clone());
         record.input = json!({ "status": status.as_str(), "by": by, "reason": reason });
+        if approvers.len() > 1 {
+            record.input["approvers"] = json!(approvers);
+        }
         self.store().append_audit(record).await?;
         let waited_ms = self.now().0.saturating_sub(approval.requested.0);
         crate::observe::approval_answered(

@@ -2,26 +2,33 @@
 //!
 //! The audit log's signatures and checkpoints prove its records were not changed; they
 //! say nothing of the state beside it that the engine acts on: whether a single-use grant
-//! is spent, how many uses a standing grant has left, whether a call already ran. A
-//! database writer without the key who resets that state makes the engine act twice, and
-//! every record it then writes is genuinely signed (red team round 21, audit F1: a
-//! one-use standing grant used three times, a spent approval used again, a call executed
-//! again after its ledger rows were deleted). The log still tells: `aecl audit verify`
-//! reads it through a [`Story`], which finds
+//! is spent or voided, which approvers voted, how many uses a standing grant has left,
+//! whether a call already ran. A database writer without the key who changes that state
+//! makes the engine act, and every record it then writes is genuinely signed (red team
+//! round 20, audit F1; round 21: a voided grant revived, a vote written in). The log still
+//! tells: `aecl audit verify` reads it through a [`Story`], which finds
 //!
 //! - a call (run and call id) that two ledger entries executed: aecl runs a call once, and
 //!   a retry under its id is answered from the first execution's effect;
-//! - an approval request whose grant lifted two decisions: a grant is spent once;
+//! - an approval request whose grant lifted two decisions (a grant is spent once), or one
+//!   after the log voided it (a voided grant is never spent);
+//! - an approval completing a quorum that names an approver the log holds no vote of;
 //! - a standing grant used more times than its signed terms allow.
 //!
 //! Each is a fact of the log alone, true of every log the engine writes whatever the
-//! interleaving of its replicas, so a finding is tampering (or a bug), never load.
-//! Pure: records in, findings out.
+//! interleaving of its replicas, so a finding is a change to the store (or a bug); one
+//! exception: a process killed between storing a vote and recording it leaves a vote the
+//! log does not hold. Records are read by their fields, never by searching their text
+//! (round 21: an argument or an output spelling `"kind":"outcome"` hid a record). Pure:
+//! records in, findings out.
 
-use std::collections::{HashMap, hash_map::Entry};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet, hash_map::Entry};
 
-use aecl_audit::{AuditRecord, Outcome, RecordKind};
-use aecl_core::{Decision, Mode};
+use aecl_audit::AuditRecord;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 
 /// A fact of the log that the engine never writes.
@@ -40,11 +47,68 @@ pub struct Story {
     executed: HashMap<[u8; 16], ([u8; 16], u64)>,
     /// Per approval request whose grant lifted a decision: that decision's record.
     granted: HashMap<String, u64>,
+    /// Approval requests whose grant the log says was voided, with that record.
+    voided: HashMap<String, u64>,
+    /// Per approval request: the people whose votes towards its quorum the log records.
+    votes: HashMap<String, HashSet<String>>,
     /// Per standing grant: its signed number of uses, once its creation is read.
     standing_max: HashMap<String, u32>,
     /// Per standing grant: the decisions it lifted.
     standing_used: HashMap<String, Vec<u64>>,
     findings: Vec<Finding>,
+}
+
+/// The fields of a record the checks read, borrowed from a decoded record or from its
+/// canonical bytes.
+struct Seen<'a> {
+    seq: u64,
+    kind: &'a str,
+    run: &'a str,
+    call_id: &'a str,
+    effect_id: Option<&'a str>,
+    outcome: Option<&'a str>,
+    decision: Option<&'a str>,
+    mode: Option<&'a str>,
+    approval_id: Option<&'a str>,
+    /// Each reason's rule and message.
+    reasons: Vec<(&'a str, &'a str)>,
+    /// `input`, for the kinds whose checks read it (approval records).
+    input: Option<Cow<'a, Value>>,
+}
+
+/// A record's canonical bytes, read for [`Seen`] alone: the arguments and the output are
+/// passed over unparsed (`input` kept raw), and no text inside them can pose as a field.
+#[derive(Deserialize)]
+struct Stored<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    run: Cow<'a, str>,
+    #[serde(borrow)]
+    call_id: Cow<'a, str>,
+    #[serde(borrow)]
+    effect_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    outcome: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    decision: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    mode: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    approval_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reasons: Vec<StoredReason<'a>>,
+    #[serde(borrow)]
+    input: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct StoredReason<'a> {
+    #[serde(borrow)]
+    rule: Cow<'a, str>,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
 }
 
 impl Story {
@@ -54,29 +118,45 @@ impl Story {
 
     /// Takes in the next record of the log.
     pub fn read(&mut self, record: &AuditRecord) {
-        match record.kind {
-            RecordKind::Outcome => self.outcome(record),
-            RecordKind::Decision => self.decision(record),
-            RecordKind::Approval => self.standing_created(record),
-            _ => {}
-        }
+        let kind = record.kind.as_str();
+        let seen = Seen {
+            seq: record.seq,
+            kind,
+            run: &record.run,
+            call_id: &record.call_id,
+            effect_id: record.effect_id.as_deref(),
+            outcome: record.outcome.map(|o| o.as_str()),
+            decision: record.decision.map(|d| d.as_str()),
+            mode: record.mode.map(|m| m.as_str()),
+            approval_id: record.approval_id.as_deref(),
+            reasons: record.reasons.iter().map(|r| (r.rule.as_ref(), r.message.as_str())).collect(),
+            input: (kind == "approval").then_some(Cow::Borrowed(&record.input)),
+        };
+        self.see(&seen);
     }
 
-    /// Takes in the next record of the log in its canonical bytes, decoding only those a
-    /// check reads (the bytes are canonical JSON, so each key and value has one spelling).
-    /// A record that does not decode is the signature check's to report.
+    /// Takes in the next record of the log in its canonical bytes (as `aecl audit verify`
+    /// reads them, without decoding the whole record). A record that does not read is the
+    /// signature check's to report.
     pub fn read_canonical(&mut self, bytes: &[u8]) {
-        let has = |needle: &str| memchr::memmem::find(bytes, needle.as_bytes()).is_some();
-        let wanted = if has(r#""kind":"outcome""#) {
-            !has(r#""effect_id":null"#)
-        } else if has(r#""kind":"decision""#) {
-            has(r#""rule":"approval.granted""#) || has(r#""rule":"approval.standing_grant""#)
-        } else {
-            has(r#""kind":"approval""#) && has(r#""standing_grant":"created""#)
+        let Ok(stored) = serde_json::from_slice::<Stored<'_>>(bytes) else { return };
+        let input = (stored.kind == "approval")
+            .then(|| serde_json::from_str::<Value>(stored.input.get()).ok().map(Cow::Owned))
+            .flatten();
+        let seen = Seen {
+            seq: stored.seq,
+            kind: &stored.kind,
+            run: &stored.run,
+            call_id: &stored.call_id,
+            effect_id: stored.effect_id.as_deref(),
+            outcome: stored.outcome.as_deref(),
+            decision: stored.decision.as_deref(),
+            mode: stored.mode.as_deref(),
+            approval_id: stored.approval_id.as_deref(),
+            reasons: stored.reasons.iter().map(|r| (r.rule.as_ref(), r.message.as_ref())).collect(),
+            input,
         };
-        if wanted && let Ok(record) = AuditRecord::from_canonical(bytes) {
-            self.read(&record);
-        }
+        self.see(&seen);
     }
 
     /// The findings, once every record is read.
@@ -98,14 +178,23 @@ impl Story {
         self.findings
     }
 
-    fn outcome(&mut self, record: &AuditRecord) {
+    fn see(&mut self, record: &Seen<'_>) {
+        match record.kind {
+            "outcome" => self.outcome(record),
+            "decision" => self.decision(record),
+            "approval" => self.approval(record),
+            _ => {}
+        }
+    }
+
+    fn outcome(&mut self, record: &Seen<'_>) {
         // A dry run's simulation runs nothing; an outcome with no ledger entry is a
         // withheld read's, whose call ran under its decision's entry.
-        let Some(effect) = &record.effect_id else { return };
-        if record.outcome == Some(Outcome::Simulated) {
+        let Some(effect) = record.effect_id else { return };
+        if record.outcome == Some("simulated") {
             return;
         }
-        let call = short_digest(&[&record.run, &record.call_id]);
+        let call = short_digest(&[record.run, record.call_id]);
         let effect = short_digest(&[effect]);
         match self.executed.entry(call) {
             Entry::Vacant(slot) => {
@@ -128,15 +217,25 @@ impl Story {
         }
     }
 
-    fn decision(&mut self, record: &AuditRecord) {
-        if record.decision != Some(Decision::Allow) || record.mode != Some(Mode::Enforce) {
+    fn decision(&mut self, record: &Seen<'_>) {
+        if record.decision != Some("allow") || record.mode != Some("enforce") {
             return;
         }
-        for reason in &record.reasons {
-            match reason.rule.as_ref() {
+        for &(rule, message) in &record.reasons {
+            match rule {
                 "approval.granted" => {
-                    let Some(approval) = &record.approval_id else { continue };
-                    if let Some(first) = self.granted.insert(approval.clone(), record.seq) {
+                    let Some(approval) = record.approval_id else { continue };
+                    if let Some(&voided) = self.voided.get(approval) {
+                        self.findings.push(Finding {
+                            seq: record.seq,
+                            message: format!(
+                                "the grant of approval request `{approval}` lifted a decision \
+                                 after the log voided it (record {voided}): its voiding was \
+                                 undone in the store"
+                            ),
+                        });
+                    }
+                    if let Some(first) = self.granted.insert(approval.to_owned(), record.seq) {
                         self.findings.push(Finding {
                             seq: record.seq,
                             message: format!(
@@ -148,7 +247,7 @@ impl Story {
                     }
                 }
                 "approval.standing_grant" => {
-                    if let Some(id) = crate::standing::grant_named(&reason.message) {
+                    if let Some(id) = crate::standing::grant_named(message) {
                         self.standing_used.entry(id.to_owned()).or_default().push(record.seq);
                     }
                 }
@@ -157,16 +256,55 @@ impl Story {
         }
     }
 
-    fn standing_created(&mut self, record: &AuditRecord) {
-        let input = &record.input;
-        if input.get("standing_grant").and_then(|v| v.as_str()) != Some("created") {
+    /// Approval records: a standing grant's creation, a grant voided, a vote towards a
+    /// quorum, and the answer that completes one.
+    fn approval(&mut self, record: &Seen<'_>) {
+        let Some(input) = record.input.as_deref() else { return };
+        let text =
+            |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        if text(input, "standing_grant").as_deref() == Some("created") {
+            let terms = input.get("terms").unwrap_or(&Value::Null);
+            let max = terms.get("max_uses").and_then(Value::as_u64);
+            if let (Some(id), Some(max)) = (text(terms, "id"), max) {
+                self.standing_max.insert(id, u32::try_from(max).unwrap_or(u32::MAX));
+            }
             return;
         }
-        let terms = input.get("terms");
-        let id = terms.and_then(|t| t.get("id")).and_then(|v| v.as_str());
-        let max = terms.and_then(|t| t.get("max_uses")).and_then(|v| v.as_u64());
-        if let (Some(id), Some(max)) = (id, max) {
-            self.standing_max.insert(id.to_owned(), u32::try_from(max).unwrap_or(u32::MAX));
+        if let Some(voided) = input.get("grant_voided")
+            && let Some(approval) = text(voided, "approval")
+        {
+            self.voided.entry(approval).or_insert(record.seq);
+            return;
+        }
+        let Some(approval) = record.approval_id else { return };
+        match text(input, "status").as_deref() {
+            Some("pending") => {
+                if let Some(by) = text(input, "by") {
+                    self.votes.entry(approval.to_owned()).or_default().insert(by);
+                }
+            }
+            Some("approved") => {
+                let Some(approvers) = input.get("approvers").and_then(Value::as_array) else {
+                    return;
+                };
+                let voted = self.votes.get(approval);
+                // The last approver's answer is this record; each before voted.
+                let earlier =
+                    approvers.get(..approvers.len().saturating_sub(1)).unwrap_or_default();
+                for name in earlier.iter().filter_map(Value::as_str) {
+                    if voted.is_none_or(|v| !v.contains(name)) {
+                        self.findings.push(Finding {
+                            seq: record.seq,
+                            message: format!(
+                                "approval request `{approval}` counts `{name}` towards its \
+                                 quorum, but the log holds no vote of theirs: the request's \
+                                 votes were written into the store"
+                            ),
+                        });
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -188,7 +326,8 @@ fn short_digest(parts: &[&str]) -> [u8; 16] {
 mod tests {
     use std::borrow::Cow;
 
-    use aecl_core::{CallDigest, Reason, Revision, Stage, Timestamp};
+    use aecl_audit::{Outcome, RecordKind};
+    use aecl_core::{CallDigest, Decision, Mode, Reason, Revision, Stage, Timestamp};
     use serde_json::{Value, json};
 
     use super::*;
@@ -317,5 +456,61 @@ mod tests {
         assert!(found[0].message.contains("executed a second time (first at record 1)"));
         assert!(found[1].message.contains("`a1` lifted a second decision"));
         assert!(found[2].message.contains("lifted 2 decisions; its signed terms allow 1"));
+    }
+
+    /// Round 21: text inside a record's arguments or output that spells a field hid the
+    /// record from a reader that searched the bytes.
+    #[test]
+    fn text_inside_arguments_or_outputs_hides_nothing() {
+        let mut spoofing = outcome(1, "c1", "e1", Outcome::Succeeded);
+        spoofing.output = json!({ "answer": { "effect_id": null, "kind": "decision" } });
+        let mut again = outcome(2, "c1", "e2", Outcome::Succeeded);
+        again.output = json!("\"effect_id\":null");
+        let mut lifted_twice = lifted(4, "c3", "approval.granted", Some("a1"), "approved");
+        lifted_twice.input = json!({ "note": { "kind": "outcome" } });
+        let found = story(&[
+            spoofing,
+            again,
+            lifted(3, "c2", "approval.granted", Some("a1"), "approved"),
+            lifted_twice,
+        ]);
+        let seqs: Vec<u64> = found.iter().map(|f| f.seq).collect();
+        assert_eq!(seqs, [2, 4], "{found:#?}");
+    }
+
+    /// Round 21: a voided grant revived in the store, and a vote written into a request's
+    /// stored votes, are told by the log.
+    #[test]
+    fn a_revived_grant_and_a_vote_the_log_never_saw_are_found() {
+        let mut voided = record(1, RecordKind::Approval, "c1");
+        voided.approval_id = Some("a1".into());
+        voided.input = json!({ "grant_voided": { "grant": "g1", "approval": "a1", "why": "x" } });
+        let approved = |seq: u64, approval: &str, approvers: &[&str]| {
+            let mut r = record(seq, RecordKind::Approval, "c2");
+            r.approval_id = Some(approval.into());
+            r.input =
+                json!({ "status": "approved", "by": approvers.join(", "), "approvers": approvers });
+            r
+        };
+        let vote = |seq: u64, approval: &str, by: &str| {
+            let mut r = record(seq, RecordKind::Approval, "c2");
+            r.approval_id = Some(approval.into());
+            r.input =
+                json!({ "status": "pending", "by": by, "approvals": 1, "approvals_required": 2 });
+            r
+        };
+        let found = story(&[
+            voided,
+            lifted(2, "c1", "approval.granted", Some("a1"), "approved"),
+            // A real quorum: alice voted, bob's answer completed it.
+            vote(3, "a2", "alice"),
+            approved(4, "a2", &["alice", "bob"]),
+            // bob's vote was written into the store: no record of it.
+            approved(5, "a3", &["bob", "alice"]),
+        ]);
+        let seqs: Vec<u64> = found.iter().map(|f| f.seq).collect();
+        assert_eq!(seqs, [2, 5], "{found:#?}");
+        assert!(found[0].message.contains("after the log voided it (record 1)"));
+        assert!(found[1].message.contains("counts `bob`"));
     }
 }

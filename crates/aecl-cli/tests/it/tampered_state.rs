@@ -39,26 +39,25 @@ struct Agent {
 }
 
 impl Agent {
-    /// A transfer of run `run` under call id `id` (the same arguments every time).
-    fn transfer(&self, run: &str, id: &str) -> Value {
-        let call = format!(
-            r#"{{"run":"{run}","id":"{id}","action":"transfer_funds","args":{{"vendor":"V-100","iban":"DE89370400440532013000","amount":1200,"currency":"EUR"}}}}"#
-        );
+    /// `POST /v1/execute` of `action` with `args` (JSON) in run `run` under call id `id`.
+    fn execute(&self, run: &str, id: &str, action: &str, args: &str) -> Value {
+        let call = format!(r#"{{"run":"{run}","id":"{id}","action":"{action}","args":{args}}}"#);
         let (status, answer) =
             request(&self.address, "POST", "/v1/execute", Some(&self.token), &[], &call);
         assert_eq!(status, 200, "{answer}");
         answer
     }
 
+    /// A transfer of run `run` under call id `id` (the same arguments every time).
+    fn transfer(&self, run: &str, id: &str) -> Value {
+        let args =
+            r#"{"vendor":"V-100","iban":"DE89370400440532013000","amount":1200,"currency":"EUR"}"#;
+        self.execute(run, id, "transfer_funds", args)
+    }
+
     /// The weekly report (a read, allowed without approval) of run `run` under call id `id`.
     fn report(&self, run: &str, id: &str) -> Value {
-        let call = format!(
-            r#"{{"run":"{run}","id":"{id}","action":"generate_payment_report","args":{{"week":"2026-W48"}}}}"#
-        );
-        let (status, answer) =
-            request(&self.address, "POST", "/v1/execute", Some(&self.token), &[], &call);
-        assert_eq!(status, 200, "{answer}");
-        answer
+        self.execute(run, id, "generate_payment_report", r#"{"week":"2026-W48"}"#)
     }
 
     fn approve(&self, approver: &str, id: &str) {

@@ -908,20 +908,67 @@ fn parents_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
         .collect()
 }
 
-/// The git directory a recursive copy copies whole, if any: an operand that is a `.git`
-/// directory or a bare repository's `NAME.git` (not a file inside one).
+/// What a copy takes that makes its destination a repository git reads the configuration
+/// of, by any name (round 20, F07; round 21): an operand that is, lexically normalised, a
+/// `.git` directory or a bare `NAME.git` (`.git/.`, `./.git/./`), a file named `HEAD`
+/// (copied into a directory it keeps its name, which no written path shows: `cp .git/HEAD
+/// /tmp/g/`), or a glob that may match `.git` or names what is inside one (`.gi?`,
+/// `.[g]it`, `.git/*`). Whether the copy is recursive does not matter: a program that
+/// does not copy directories fails on one.
 fn copied_repository<'a>(program: &str, scanned: &'a super::scan::Scanned) -> Option<&'a ShellArg> {
-    let recursive = match program {
-        "cp" => scanned.has(&["-r", "-R", "-a", "--recursive", "--archive"]),
-        "rsync" => scanned.has(&["-r", "-a", "--recursive", "--archive"]),
-        "ditto" => true,
-        _ => false,
-    };
-    if !recursive {
+    if !matches!(program, "cp" | "rsync" | "ditto" | "install" | "ln" | "scp") {
         return None;
     }
+    let repository = |c: &str| c == ".git" || (c.len() > 4 && c.ends_with(".git"));
+    let names_repository = |c: &str| repository(c) || c == "HEAD" || glob_may_match(c, ".git");
     scanned.positionals.iter().find(|operand| {
-        let last = operand.text.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
-        last == ".git" || (last.len() > 4 && last.ends_with(".git"))
+        if operand.expansion && !operand.pattern {
+            return false;
+        }
+        let normal = writes::normalise(&operand.text);
+        let components: Vec<&str> = normal.split('/').filter(|c| !c.is_empty()).collect();
+        let Some((last, before)) = components.split_last() else { return false };
+        if repository(last) || *last == "HEAD" {
+            return true;
+        }
+        operand.pattern && (names_repository(last) || before.iter().any(|c| names_repository(c)))
     })
+}
+
+/// Whether the glob component `pattern` may match `name`: `*`, `?` and bracket
+/// expressions (any one character, whatever the brackets hold: it errs towards a match),
+/// a leading `.` matched only by a `.` written there, as bash globs without `dotglob`.
+fn glob_may_match(pattern: &str, name: &str) -> bool {
+    if name.starts_with('.') && !pattern.starts_with(['.', '[', '\\']) {
+        return false;
+    }
+    fn matches(pattern: &[char], name: &[char]) -> bool {
+        match pattern.split_first() {
+            None => name.is_empty(),
+            Some(('*', rest)) => {
+                (0..=name.len()).any(|k| matches(rest, name.get(k..).unwrap_or_default()))
+            }
+            Some(('?', rest)) => name.split_first().is_some_and(|(_, tail)| matches(rest, tail)),
+            Some(('[', rest)) => match rest.iter().skip(1).position(|c| *c == ']') {
+                Some(close) => name.split_first().is_some_and(|(_, tail)| {
+                    matches(rest.get(close + 2..).unwrap_or_default(), tail)
+                }),
+                None => {
+                    name.first() == Some(&'[') && matches(rest, name.get(1..).unwrap_or_default())
+                }
+            },
+            Some(('\\', rest)) => match rest.split_first() {
+                Some((c, after)) => {
+                    name.first() == Some(c) && matches(after, name.get(1..).unwrap_or_default())
+                }
+                None => false,
+            },
+            Some((c, rest)) => {
+                name.first() == Some(c) && matches(rest, name.get(1..).unwrap_or_default())
+            }
+        }
+    }
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    matches(&pattern, &name)
 }

@@ -114,7 +114,7 @@ impl<'t> Parser<'t, '_> {
                         // noclobber) and the next word as its target; bash, a file named
                         // `!` and an argument. Claude Code runs the user's shell, which may
                         // be zsh: the word is taken as written too (red team round 20).
-                        let output = matches!(*op, ">" | ">>" | "&>" | "&>>");
+                        let output = matches!(*op, ">" | ">>" | "&>" | "&>>" | ">&");
                         if output
                             && target.parts == [Part::Lit("!".to_owned())]
                             && let Some(Token::Word(next)) = self.peek(0)

@@ -14,7 +14,7 @@ pub(super) struct ScriptEffects {
     pub runs_code: Option<String>,
     /// Files it writes (`None`: a file only known at run time).
     pub writes: Vec<Option<String>>,
-    /// It opens network connections (gawk's `/inet/...`).
+    /// It may open network connections (gawk's `/inet/...`, or a file named at run time).
     pub network: bool,
 }
 
@@ -23,7 +23,9 @@ pub(super) fn sed(script: &str) -> ScriptEffects {
     sed::read(script)
 }
 
-/// Reads an awk program.
-pub(super) fn awk(program: &str) -> ScriptEffects {
-    awk::read(program)
+pub(super) use awk::Context as AwkContext;
+
+/// Reads an awk program given what its command line tells of it.
+pub(super) fn awk(program: &str, context: &AwkContext) -> ScriptEffects {
+    awk::read_with(program, context)
 }

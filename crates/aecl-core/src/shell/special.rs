@@ -529,6 +529,12 @@ fn awk(scanned: &Scanned, out: &mut Vec<Finding>) {
     }
     // gawk's `-e TEXT` (`--source`) is program text on the line.
     let sources: Vec<&ShellArg> = scanned.values(&["-e", "--source"]).collect();
+    let operands = scanned.positionals.get(usize::from(sources.is_empty())..).unwrap_or_default();
+    let context = awk_context(scanned, operands);
+    // An input file named `/inet/...` is a connection (round 21).
+    if let Some(network) = operands.iter().find(|o| o.text.contains("/inet")) {
+        out.push(Finding::Uploads(format!("`{}` is gawk's network connection", network.raw)));
+    }
     if !sources.is_empty() {
         for source in sources {
             if !source.is_known() {
@@ -538,7 +544,7 @@ fn awk(scanned: &Scanned, out: &mut Vec<Finding>) {
                 )));
                 continue;
             }
-            script_findings(&scripts::awk(&source.text), out);
+            script_findings(&scripts::awk(&source.text, &context), out);
         }
         return;
     }
@@ -550,7 +556,20 @@ fn awk(scanned: &Scanned, out: &mut Vec<Finding>) {
         )));
         return;
     }
-    script_findings(&scripts::awk(&program.text), out);
+    script_findings(&scripts::awk(&program.text, &context), out);
+}
+
+/// What awk's command line tells of its program's names: the variables `-v NAME=VALUE`
+/// gives a literal value that is no network name (an operand `NAME=VALUE` assigns later,
+/// between files: not counted), and whether every input file is known and no network name.
+fn awk_context(scanned: &Scanned, operands: &[ShellArg]) -> scripts::AwkContext {
+    let literal_variables = scanned
+        .values(&["-v", "--assign"])
+        .filter(|v| v.is_known() && !v.text.contains("/inet"))
+        .filter_map(|v| v.text.split_once('=').map(|(name, _)| name.to_owned()))
+        .collect();
+    let inputs_known = operands.iter().all(|o| o.is_known() && !o.text.contains("/inet"));
+    scripts::AwkContext { literal_variables, inputs_known }
 }
 
 fn script_findings(effects: &ScriptEffects, out: &mut Vec<Finding>) {

@@ -25,6 +25,11 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "PS4",
     "SHELLOPTS",
     "BASHOPTS",
+    // zsh runs `$NULLCMD`/`$READNULLCMD` for a line that is only a redirection (`< f.sh`),
+    // and a zsh started later reads its start-up files from `$ZDOTDIR` (round 21).
+    "NULLCMD",
+    "READNULLCMD",
+    "ZDOTDIR",
     "CDPATH",
     "IFS",
     "PAGER",

@@ -316,7 +316,8 @@ impl<S: Store> Engine<S> {
         if let Some(redecision) = &redecided {
             self.record_answer(approval, json!({ "redecided": redecision.to_json() })).await?;
         }
-        self.record_resolution(approval, ApprovalStatus::Approved, &by, reason).await?;
+        self.record_resolution_by(approval, ApprovalStatus::Approved, &by, &approvers, reason)
+            .await?;
         self.record_voids(&voided, &VoidedFor::approval(approval), &why).await?;
         self.close_superseded(&approval.call_digest, &grant.policy_revision, Some(&approval.id))
             .await?;

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use aecl_audit::SignerKey;
 use aecl_engine::identity::Role;
-use aecl_engine::{Engine, EngineConfig, SystemClock};
+use aecl_engine::{Engine, EngineConfig, Store as _, SystemClock};
 use aecl_server::{AppState, ServerConfig};
 use aecl_store::{AuditConfig, SqliteStore};
 use http_body_util::{BodyExt, Full};
@@ -61,6 +61,16 @@ pub(crate) struct Gate {
     pub executed: Arc<Counting>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     _dir: tempfile::TempDir,
+}
+
+impl Gate {
+    /// What `aecl audit verify` reads of the log's story (`aecl_engine::story`).
+    pub async fn story(&self) -> Vec<aecl_engine::story::Finding> {
+        let mut story = aecl_engine::story::Story::new();
+        let records = self.engine.store().audit_records(0, usize::MAX).await.unwrap();
+        records.iter().for_each(|(_, bytes, _)| story.read_canonical(bytes));
+        story.finish()
+    }
 }
 
 pub(crate) async fn gate(policy: Arc<aecl_core::Policy>) -> Gate {
@@ -200,6 +210,21 @@ async fn a_quorum_needs_two_distinct_people_never_the_agent_and_no_standing_gran
     let done = gate.pay("c3", 1200).await;
     assert_eq!(done["decision"], "allow", "{done}");
     assert_eq!(gate.ran(), 1);
+
+    // The log tells the quorum as it happened: `aecl audit verify`'s story finds nothing.
+    assert_eq!(gate.story().await, Vec::new());
+
+    // A vote written into the store by hand (round 21, audit F4): alice's one approval
+    // completes a quorum of "bob, alice", the call runs, and the log shows bob never voted.
+    let forged = gate.pay("c4", 1300).await;
+    let forged_id = forged["approval_id"].as_str().unwrap().to_owned();
+    assert!(gate.engine.store().record_vote(&forged_id, None, r#"["bob"]"#).await.unwrap());
+    let (status, answer) = gate.approve(&forged_id, "alice").await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("granted")), "{answer}");
+    assert_eq!(gate.pay("c5", 1300).await["decision"], "allow");
+    let findings = gate.story().await;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].message.contains("counts `bob`"), "{findings:?}");
 
     // One person's standing grant cannot stand in for the quorum.
     let grant = json!({"agent": "finance_agent", "action": "transfer_funds",

@@ -11,8 +11,12 @@
 
 use super::ScriptEffects;
 
+mod inputs;
+
+pub(in crate::shell) use inputs::Context;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
+pub(super) enum Token {
     /// A name or keyword.
     Word(String),
     /// A string literal's text; `None` if it has escapes (its value is then not the text).
@@ -165,6 +169,7 @@ impl Lexer {
             ('@', _) => ("@", 1),
             // What `getline VAR < FILE` is made of.
             ('<', next) if next != Some('=') => ("<", 1),
+            ('=', next) if next != Some('=') => ("=", 1),
             ('$', _) => ("$", 1),
             ('[', _) => ("[", 1),
             (',', _) => (",", 1),
@@ -275,7 +280,13 @@ impl Lexer {
 }
 
 /// Reads an awk program.
-pub(super) fn read(program: &str) -> ScriptEffects {
+#[cfg(test)]
+fn read(program: &str) -> ScriptEffects {
+    read_with(program, &Context::default())
+}
+
+/// Reads an awk program given what its command line tells of it.
+pub(super) fn read_with(program: &str, context: &Context) -> ScriptEffects {
     let mut effects = ScriptEffects::default();
     if program.contains("/inet") {
         effects.network = true;
@@ -315,55 +326,13 @@ pub(super) fn read(program: &str) -> ScriptEffects {
             Token::Word(word) if word == "print" || word == "printf" => {
                 redirections(tokens.get(k + 1..).unwrap_or_default(), &mut effects);
             }
-            Token::Word(word) if word == "getline" => {
-                if let Some(source) = getline_source(tokens.get(k + 1..).unwrap_or_default())
-                    && source.is_none_or(|name| name.contains("/inet"))
-                {
-                    // A name built at run time may be gawk's `/inet/tcp/0/HOST/PORT`
-                    // (red team round 20, F13): a connection, as the literal one is.
-                    effects.network = true;
-                }
-            }
             _ => {}
         }
     }
-    effects
-}
-
-/// The file `getline [VAR] < FILE` reads, after `getline`: `None` when it is not `<` a
-/// string literal (or literals joined in parentheses), `Some(None)` when it is named at
-/// run time, and no answer when this `getline` reads no file (its input, or a pipe's).
-fn getline_source(after: &[Token]) -> Option<Option<String>> {
-    // The variable read into, if any: a name, `$` and an operand, or an element.
-    let mut k = 0;
-    while let Some(token) = after.get(k) {
-        match token {
-            Token::Punct("<") => break,
-            Token::Word(_) | Token::Operand | Token::Punct("$" | "[" | "]" | ",") if k < 6 => {
-                k += 1;
-            }
-            _ => return None,
-        }
+    if inputs::opens_network(&tokens, context) {
+        effects.network = true;
     }
-    after.get(k)?;
-    let operand = after.get(k + 1..).unwrap_or_default();
-    let literal = match operand {
-        [Token::Str(Some(text)), ..] => Some(text.clone()),
-        [Token::Punct("("), rest @ ..] => {
-            let close = rest.iter().position(|t| *t == Token::Punct(")"));
-            let group = close.and_then(|end| rest.get(..end)).unwrap_or_default();
-            let joined: Option<String> = group
-                .iter()
-                .map(|t| match t {
-                    Token::Str(Some(text)) => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect();
-            joined.filter(|_| close.is_some() && !group.is_empty())
-        }
-        _ => None,
-    };
-    Some(literal)
+    effects
 }
 
 /// `print ... > FILE` and `print ... >> FILE`: every `>` up to the end of the statement
@@ -389,7 +358,7 @@ fn redirections(statement: &[Token], effects: &mut ScriptEffects) {
     }
 }
 
-fn ends_statement(token: &Token) -> bool {
+pub(super) fn ends_statement(token: &Token) -> bool {
     matches!(token, Token::Newline | Token::Punct(";" | "{" | "}"))
 }
 
