@@ -6,7 +6,7 @@
 //! gateway that checked only the signature honoured revoked tokens and tokens
 //! longer-lived than the policy allows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use aecl_audit::RecordKind;
@@ -91,30 +91,6 @@ impl<S: Store> Engine<S> {
         record.input = json!({ "revoked_credential": id, "by": by, "new": new });
         self.store().append_audit(record).await?;
         Ok(new)
-    }
-}
-
-/// The revocations this instance has seen (made, or found in the store), for its
-/// lifetime: a revocation is never lifted, so a row deleted from the store behind the
-/// instance's back does not bring the credential back here (red team round 20, audit F1c).
-/// Another replica, or this one after a restart, reads the store alone.
-#[derive(Debug, Default)]
-pub(crate) struct SeenRevocations(Mutex<HashSet<String>>);
-
-/// Revocations kept in memory at most; past it the store alone answers for the others.
-const SEEN_MAX: usize = 100_000;
-
-impl SeenRevocations {
-    fn any(&self, ids: &[String]) -> bool {
-        let seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        ids.iter().any(|id| seen.contains(id))
-    }
-
-    fn remember(&self, id: String) {
-        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() < SEEN_MAX {
-            seen.insert(id);
-        }
     }
 }
 

@@ -132,7 +132,7 @@ pub struct Engine<S> {
     /// Decisions of reads that are running, to commit with their outcomes (`held.rs`).
     held: HeldReads,
     /// The credential revocations this instance has seen (`credentials.rs`).
-    revocations: crate::credentials::SeenRevocations,
+    revocations: crate::revocations::SeenRevocations,
 }
 
 impl<S: Store> Engine<S> {
@@ -165,7 +165,7 @@ impl<S: Store> Engine<S> {
         &self.held
     }
 
-    pub(crate) fn revocations(&self) -> &crate::credentials::SeenRevocations {
+    pub(crate) fn revocations(&self) -> &crate::revocations::SeenRevocations {
         &self.revocations
     }
 

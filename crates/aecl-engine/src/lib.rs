@@ -24,6 +24,7 @@ pub mod origin;
 mod pipeline;
 pub mod reconcile;
 pub mod refused;
+mod revocations;
 pub mod rollback;
 mod run_cache;
 pub mod run_event;

@@ -108,31 +108,41 @@ fn assigned(name: &str, tokens: &[Token]) -> bool {
     })
 }
 
-/// Whether the program changes its input files: an element of `ARGV` assigned, or `ARGV`
-/// or `ARGC` handed where a function may set them.
+/// Whether the program changes its input files: `ARGV` (an element of it) or `ARGC`
+/// assigned or counted, read into by `getline`, or handed where a function may set it.
 fn sets_argv(tokens: &[Token]) -> bool {
     tokens.iter().enumerate().any(|(k, token)| match token {
         Token::Word(word) if word == "ARGV" || word == "ARGC" => {
             let before = k.checked_sub(1).and_then(|b| tokens.get(b));
-            let after_element = tokens
-                .get(k + 1..)
-                .unwrap_or_default()
-                .iter()
-                .scan(0i32, |depth, t| {
-                    match t {
-                        Token::Punct("[" | "(") => *depth += 1,
-                        Token::Punct("]" | ")") => *depth -= 1,
-                        _ => {}
-                    }
-                    Some((*depth, t))
-                })
-                .find(|(depth, _)| *depth <= 0)
-                .map(|(_, t)| t);
-            matches!(after_element, Some(Token::Punct("=" | "op=" | "++" | "--")))
-                || matches!(tokens.get(k + 1), Some(Token::Punct("=" | "op=" | "++" | "--")))
+            // The token after the name, or after its subscript (`ARGV[1] = s`).
+            let after = match tokens.get(k + 1) {
+                Some(Token::Punct("[")) => {
+                    closing(tokens, k + 1).and_then(|end| tokens.get(end + 1))
+                }
+                next => next,
+            };
+            matches!(after, Some(Token::Punct("=" | "op=" | "++" | "--")))
                 || matches!(before, Some(Token::Punct("," | "++" | "--")))
                 || before == Some(&Token::Word("getline".to_owned()))
         }
         _ => false,
     })
+}
+
+/// The index of the bracket that closes the one at `open`.
+fn closing(tokens: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    for (k, token) in tokens.iter().enumerate().skip(open) {
+        match token {
+            Token::Punct("[" | "(") => depth += 1,
+            Token::Punct("]" | ")") => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
