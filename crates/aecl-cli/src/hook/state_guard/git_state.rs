@@ -162,8 +162,9 @@ const SYSTEM_DIRECTORIES: [&str; 6] =
     ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
 /// git in the system's directories: a file the superuser owns that only it may change,
-/// in a directory likewise. A program placed by an agent that runs as the superuser is the
-/// policy's to refuse (these directories are outside any workspace).
+/// in a directory likewise: the last of [`git_candidates`], whose places the guard keeps
+/// every tool call from writing (`protected.rs`, even for an agent running as the
+/// superuser).
 fn system_git() -> Result<PathBuf, String> {
     git_candidates().pop().filter(|git| is_kept_git(git)).ok_or_else(|| {
         format!(
