@@ -287,6 +287,23 @@ impl Story {
                 let Some(approvers) = input.get("approvers").and_then(Value::as_array) else {
                     return;
                 };
+                let names: Vec<&str> = approvers.iter().filter_map(Value::as_str).collect();
+                // One person twice in a quorum (a stored list written `["bob","bob"]`).
+                for (i, name) in names.iter().enumerate() {
+                    let before = names.get(..i).unwrap_or_default();
+                    if let Some(same) =
+                        before.iter().find(|b| crate::approval::same_person(b, name))
+                    {
+                        self.findings.push(Finding {
+                            seq: record.seq,
+                            message: format!(
+                                "approval request `{approval}` counts `{same}` and `{name}`, \
+                                 one person, twice towards its quorum: the request's votes \
+                                 were written into the store"
+                            ),
+                        });
+                    }
+                }
                 let voted = self.votes.get(approval);
                 // The last approver's answer is this record; each before voted.
                 let earlier =
@@ -309,12 +326,13 @@ impl Story {
     }
 }
 
-/// The first 16 bytes of the SHA-256 of `parts`, each ended by a NUL (no id holds one).
+/// The first 16 bytes of the SHA-256 of `parts`, each after its length: ids may hold any
+/// character, a NUL too (round 21, audit N2: `("a\0b", "c")` and `("a", "b\0c")` were one).
 fn short_digest(parts: &[&str]) -> [u8; 16] {
     let mut hasher = Sha256::new();
     for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
-        hasher.update([0]);
     }
     let full = hasher.finalize();
     let mut short = [0; 16];
@@ -512,5 +530,27 @@ mod tests {
         assert_eq!(seqs, [2, 5], "{found:#?}");
         assert!(found[0].message.contains("after the log voided it (record 1)"));
         assert!(found[1].message.contains("counts `bob`"));
+    }
+
+    /// Round 21, second pass: a name twice in a quorum, and ids that differ only where a
+    /// separator would stand.
+    #[test]
+    fn a_person_twice_in_a_quorum_is_found_and_ids_are_kept_apart() {
+        let mut twice = record(3, RecordKind::Approval, "c1");
+        twice.approval_id = Some("a1".into());
+        twice.input = json!({ "status": "approved", "by": "bob, Bob, alice",
+                              "approvers": ["bob", "Bob", "alice"] });
+        let mut vote = record(2, RecordKind::Approval, "c1");
+        vote.approval_id = Some("a1".into());
+        vote.input = json!({ "status": "pending", "by": "bob" });
+        let mut one = outcome(4, "a\0b", "e1", Outcome::Succeeded);
+        one.run = "r".into();
+        let mut other = outcome(5, "b", "e2", Outcome::Succeeded);
+        other.run = "r\0a".into();
+        let found = story(&[vote, twice, one, other]);
+        let seqs: Vec<u64> = found.iter().map(|f| f.seq).collect();
+        // `Bob` is bob: counted twice, and no vote of `Bob` is recorded either.
+        assert_eq!(seqs, [3, 3], "{found:#?}");
+        assert!(found.iter().any(|f| f.message.contains("one person, twice")), "{found:#?}");
     }
 }

@@ -116,6 +116,7 @@ impl ProgramGuard {
         let mut findings: Vec<Vec<Finding>> =
             analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
         make_environment(analysis, &mut findings);
+        self.repository_copies(analysis, &dirs, &mut findings);
         let link_places = link_makers::places(&analysis.commands, &findings, &dirs);
         // Each distinct place where the line may make links, with how many commands may
         // make them there: looked up per command, so the cost grows with the distinct
@@ -637,6 +638,18 @@ impl ProgramGuard {
                 Writes::Second => positionals.get(1).into_iter().collect(),
             }
         };
+        // The options come first, up to `--` or the first word that is none.
+        let set_options = command
+            .words
+            .iter()
+            .take_while(|w| !w.is_known() || (w.text.starts_with(['-', '+']) && w.text != "--"));
+        if command.program == "set"
+            && set_options.into_iter().any(|w| !w.is_known() || w.text.contains('A'))
+        {
+            // zsh's `set -A NAME VALUES` assigns an array (`set -A path /tmp/evil ...`
+            // changes where programs are found); bash refuses the option (round 21).
+            out.push(Finding::RunsCode("zsh's `set -A` assigns a variable".to_owned()));
+        }
         if let Some(repository) = copied_repository(&command.program, &scanned) {
             // The copy is a repository whose configuration and hooks git runs, by any
             // name (red team round 20, F07: `cp -r .git /tmp/g`, then its `config`).
@@ -808,6 +821,50 @@ fn targets_set_by(command: &SimpleCommand) -> Vec<String> {
     }
 }
 
+impl ProgramGuard {
+    /// A copy whose operand lies in a git directory, as the line's directories place it
+    /// (`cd .git && cp -r . /tmp/g`, `cp -rT .git/logs /tmp/g`, a submodule's
+    /// `.git/modules/lib`): what it copies may be a repository, or its `HEAD`, whatever
+    /// the operand's last name (round 21, second pass, N-02, N-03).
+    fn repository_copies(
+        &self,
+        analysis: &Analysis,
+        dirs: &Directories,
+        findings: &mut [Vec<Finding>],
+    ) {
+        for (command, found) in analysis.commands.iter().zip(findings.iter_mut()) {
+            if !COPIES.contains(&command.program.as_str()) {
+                continue;
+            }
+            let Some(spec) = self.spec(&command.program) else { continue };
+            let words = spellings::prepare(spec.special, &command.words);
+            let scanned = scan(spec, &words);
+            // A single file out of a git directory makes no repository, but its `HEAD`
+            // copied into a directory does (`copied_repository`).
+            let recursive = command.program == "ditto"
+                || scanned.has_abbreviated(&["-r", "-R", "-a", "--recursive", "--archive"]);
+            if !recursive {
+                continue;
+            }
+            let inside = scanned.positionals.iter().find(|operand| {
+                writes::normals(operand, dirs).unwrap_or_default().iter().any(|path| {
+                    path.split('/').any(|c| c == ".git" || (c.len() > 4 && c.ends_with(".git")))
+                })
+            });
+            if let Some(operand) = inside {
+                found.push(Finding::RunsCode(format!(
+                    "it copies `{}` out of a git directory: the copy may be a repository \
+                     whose configuration and hooks git runs",
+                    operand.raw
+                )));
+            }
+        }
+    }
+}
+
+/// The programs that copy files by name (`copied_repository`, `repository_copies`).
+const COPIES: [&str; 6] = ["cp", "rsync", "ditto", "install", "ln", "scp"];
+
 /// make takes its environment as make variables (`X='$(shell cmd)' make`, `export
 /// DESTDIR=/etc; make install`): every assignment and export of the line is judged for
 /// each `make` as if it were on make's command line (red team round 20, F12).
@@ -916,7 +973,7 @@ fn parents_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
 /// `.[g]it`, `.git/*`). Whether the copy is recursive does not matter: a program that
 /// does not copy directories fails on one.
 fn copied_repository<'a>(program: &str, scanned: &'a super::scan::Scanned) -> Option<&'a ShellArg> {
-    if !matches!(program, "cp" | "rsync" | "ditto" | "install" | "ln" | "scp") {
+    if !COPIES.contains(&program) {
         return None;
     }
     let repository = |c: &str| c == ".git" || (c.len() > 4 && c.ends_with(".git"));

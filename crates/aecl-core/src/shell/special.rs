@@ -563,12 +563,32 @@ fn awk(scanned: &Scanned, out: &mut Vec<Finding>) {
 /// gives a literal value that is no network name (an operand `NAME=VALUE` assigns later,
 /// between files: not counted), and whether every input file is known and no network name.
 fn awk_context(scanned: &Scanned, operands: &[ShellArg]) -> scripts::AwkContext {
-    let literal_variables = scanned
-        .values(&["-v", "--assign"])
-        .filter(|v| v.is_known() && !v.text.contains("/inet"))
-        .filter_map(|v| v.text.split_once('=').map(|(name, _)| name.to_owned()))
+    // The last assignment of a name is its value; awk decodes escapes in it (`\057inet`
+    // is `/inet`: second pass, N-01), so a value with one is not taken as written.
+    let mut last: Vec<(&str, bool)> = Vec::new();
+    for value in scanned.values(&["-v", "--assign"]) {
+        let Some((name, text)) = value.text.split_once('=') else { continue };
+        let literal = value.is_known() && !text.contains("/inet") && !text.contains('\\');
+        last.retain(|(n, _)| *n != name);
+        last.push((name, literal));
+    }
+    // An operand `NAME=VALUE` assigns between input files: the name is not what `-v` said.
+    let reassigned: Vec<&str> = operands
+        .iter()
+        .filter_map(|o| o.text.split_once('=').map(|(name, _)| name))
+        .filter(|name| {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
         .collect();
-    let inputs_known = operands.iter().all(|o| o.is_known() && !o.text.contains("/inet"));
+    let literal_variables = last
+        .into_iter()
+        .filter(|(name, literal)| *literal && !reassigned.contains(name))
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let inputs_known = operands
+        .iter()
+        .all(|o| o.is_known() && !o.text.contains("/inet") && !o.text.contains('\\'));
     scripts::AwkContext { literal_variables, inputs_known }
 }
 

@@ -30,6 +30,10 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "NULLCMD",
     "READNULLCMD",
     "ZDOTDIR",
+    // zsh runs `stty $STTY` (its words read as code) before a command on a terminal, and
+    // writes its here-document files at `$TMPPREFIX` (second pass).
+    "STTY",
+    "TMPPREFIX",
     "CDPATH",
     "IFS",
     "PAGER",

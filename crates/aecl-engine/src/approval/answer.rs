@@ -183,11 +183,21 @@ pub fn approvers_so_far(approval: &Approval) -> Vec<String> {
     if approval.status != ApprovalStatus::Pending {
         return Vec::new();
     }
-    approval
+    let stored = approval
         .decided_by
         .as_deref()
         .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // INVARIANT: a quorum counts people, each once, never the agent, whatever the stored
+    // list says: one written into the store with a name twice (`["bob","bob"]`) or the
+    // agent's counts each person once (red team round 21, audit N1).
+    let mut distinct: Vec<String> = Vec::with_capacity(stored.len());
+    for name in stored {
+        if !same_person(&name, &approval.agent) && !distinct.iter().any(|d| same_person(d, &name)) {
+            distinct.push(name);
+        }
+    }
+    distinct
 }
 
 /// The approvers a request needs: the most of what its body recorded when it was made

@@ -226,6 +226,16 @@ async fn a_quorum_needs_two_distinct_people_never_the_agent_and_no_standing_gran
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(findings[0].message.contains("counts `bob`"), "{findings:?}");
 
+    // A stored list naming one person twice, or the agent, counts each person once and
+    // never the agent (round 21, second pass, N1): alice's approval is the first vote.
+    let padded = gate.pay("c6", 1400).await;
+    let padded_id = padded["approval_id"].as_str().unwrap().to_owned();
+    let votes = r#"["finance_agent", "Finance_Agent", "FINANCE_AGENT"]"#;
+    assert!(gate.engine.store().record_vote(&padded_id, None, votes).await.unwrap());
+    let (status, answer) = gate.approve(&padded_id, "alice").await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("counted")), "{answer}");
+    assert_eq!(answer["approval"]["approvals"], json!(["alice"]), "{answer}");
+
     // One person's standing grant cannot stand in for the quorum.
     let grant = json!({"agent": "finance_agent", "action": "transfer_funds",
         "args": {"iban": {"equals": "DE89370400440532013000"}}, "max_uses": 5,

@@ -84,7 +84,7 @@ fn known(after: &[Token], tokens: &[Token], context: &Context, sets_argv: bool) 
             if !matches!(next.first(), Some(Token::Punct("[" | "("))) =>
         {
             if word == "FILENAME" {
-                context.inputs_known && !sets_argv
+                context.inputs_known && !sets_argv && !assigned(word, tokens)
             } else {
                 context.literal_variables.contains(word) && !assigned(word, tokens)
             }
@@ -94,8 +94,15 @@ fn known(after: &[Token], tokens: &[Token], context: &Context, sets_argv: bool) 
 }
 
 /// Whether the program may assign `name`: `name =`, `name += ...`, `name++`, read into by
-/// `getline`, or passed where a function may set it (`sub(re, s, name)`, `split(s, name)`).
+/// `getline`, a `for (name in ...)` loop's variable, passed where a function may set it
+/// (`sub(re, s, name)`, `split(s, name)`); and any name when the program defines functions
+/// (a parameter of that name is another variable) or reaches variables by name
+/// (`SYMTAB["name"]`) (second pass, N-01).
 fn assigned(name: &str, tokens: &[Token]) -> bool {
+    let word = |w: &str| Token::Word(w.to_owned());
+    if tokens.iter().any(|t| *t == word("function") || *t == word("func") || *t == word("SYMTAB")) {
+        return true;
+    }
     tokens.iter().enumerate().any(|(k, token)| {
         if *token != Token::Word(name.to_owned()) {
             return false;
@@ -103,14 +110,19 @@ fn assigned(name: &str, tokens: &[Token]) -> bool {
         let next = tokens.get(k + 1);
         let before = k.checked_sub(1).and_then(|b| tokens.get(b));
         matches!(next, Some(Token::Punct("=" | "op=" | "++" | "--" | "[")))
+            || next == Some(&word("in"))
             || matches!(before, Some(Token::Punct("," | "++" | "--")))
-            || before == Some(&Token::Word("getline".to_owned()))
+            || before == Some(&word("getline"))
     })
 }
 
 /// Whether the program changes its input files: `ARGV` (an element of it) or `ARGC`
-/// assigned or counted, read into by `getline`, or handed where a function may set it.
+/// assigned or counted, read into by `getline`, handed where a function may set it, or
+/// any variable reached by name (`SYMTAB`).
 fn sets_argv(tokens: &[Token]) -> bool {
+    if tokens.iter().any(|t| *t == Token::Word("SYMTAB".to_owned())) {
+        return true;
+    }
     tokens.iter().enumerate().any(|(k, token)| match token {
         Token::Word(word) if word == "ARGV" || word == "ARGC" => {
             let before = k.checked_sub(1).and_then(|b| tokens.get(b));
@@ -121,8 +133,9 @@ fn sets_argv(tokens: &[Token]) -> bool {
                 }
                 next => next,
             };
+            // Handed to a function as its first argument (`f(ARGV)`) or a later one.
             matches!(after, Some(Token::Punct("=" | "op=" | "++" | "--")))
-                || matches!(before, Some(Token::Punct("," | "++" | "--")))
+                || matches!(before, Some(Token::Punct("," | "(" | "++" | "--")))
                 || before == Some(&Token::Word("getline".to_owned()))
         }
         _ => false,
