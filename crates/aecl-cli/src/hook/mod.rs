@@ -152,22 +152,27 @@ pub fn run(command: &HookCommand) -> Result<ExitCode> {
     {
         return Ok(report::report(agent, args, &input.lossy, event));
     }
-    if let Ok(input) = &input
-        && report::passed_over(agent, &input.lossy)
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{{}}")?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let text =
-        input.and_then(|input| input.exact.ok_or_else(|| anyhow!("the hook input is not UTF-8")));
-    let decided = text.and_then(|text| decide(agent, args, &text)).unwrap_or_else(|error| {
-        Decided::from(HookOutcome {
+    let (text, lossy) = match input {
+        Ok(input) => {
+            (input.exact.ok_or_else(|| anyhow!("the hook input is not UTF-8")), Some(input.lossy))
+        }
+        Err(error) => (Err(error), None),
+    };
+    let decided = match text.and_then(|text| decide(agent, args, &text)) {
+        Ok(decided) => decided,
+        // An event with no call is looked for only in what could not be decided: a call
+        // to decide is not read once more for it.
+        Err(_) if lossy.as_deref().is_some_and(|text| report::passed_over(agent, text)) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{{}}")?;
+            out.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => Decided::from(HookOutcome {
             decision: Decision::Block,
             reason: format!("aecl could not decide the call, so it is denied: {error:#}"),
-        })
-    });
+        }),
+    };
     answer(agent, &decided)
 }
 

@@ -166,7 +166,8 @@ const SYSTEM_DIRECTORIES: [&str; 6] =
 /// every tool call from writing (`protected.rs`, even for an agent running as the
 /// superuser).
 fn system_git() -> Result<PathBuf, String> {
-    git_candidates().pop().filter(|git| is_kept_git(git)).ok_or_else(|| {
+    let (mut candidates, found) = places_up_to_git();
+    candidates.pop().filter(|_| found).ok_or_else(|| {
         format!(
             "no git in the system's directories ({}) that only the superuser may change",
             SYSTEM_DIRECTORIES.join(", ")
@@ -179,16 +180,21 @@ fn system_git() -> Result<PathBuf, String> {
 /// or would be found before it (red team round 20, second pass, hooks N1: a root agent's
 /// `cp x /usr/local/sbin/git`).
 pub(crate) fn git_candidates() -> Vec<PathBuf> {
+    places_up_to_git().0
+}
+
+/// [`git_candidates`], and whether the last is a git [`system_git`] may run.
+fn places_up_to_git() -> (Vec<PathBuf>, bool) {
     let mut candidates = Vec::new();
     for dir in SYSTEM_DIRECTORIES {
         let git = Path::new(dir).join("git");
         let found = is_kept_git(&git);
         candidates.push(git);
         if found {
-            break;
+            return (candidates, true);
         }
     }
-    candidates
+    (candidates, false)
 }
 
 /// Whether `git` is a file the superuser owns that only it may change, in directories
