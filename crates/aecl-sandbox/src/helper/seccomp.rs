@@ -4,6 +4,17 @@
 //! that libc falls back to `clone`, whose namespace flags the filter can see. Another
 //! architecture's system calls and the x32 ABI kill the process.
 //!
+//! A file the command writes into a writable bind outlives the sandbox on the host: a mode
+//! with the set-user-id or set-group-id bit (`chmod 4755`, a file created with one) would
+//! leave a program there that runs as the sandbox's host user, aecl's own when aecl is not
+//! root, for whoever starts it (red team round 22, sandbox F1). Every call that gives a
+//! file its mode fails with `EPERM` when the mode holds either bit.
+//!
+//! System calls numbered past the newest one this filter was written for fail with
+//! `ENOSYS`, as on an older kernel: a kernel's new calls (`open_tree_attr` reopened the
+//! mount family the list denies; round 22, F2) reach the command only once they are
+//! judged here.
+//!
 //! The fallback, which has no network namespace of its own, adds a third filter
 //! ([`apply_fallback_network`]): it may open no socket (`socketpair` aside).
 
@@ -18,6 +29,13 @@ use seccompiler::{
 const ARCH: TargetArch = TargetArch::x86_64;
 #[cfg(target_arch = "aarch64")]
 const ARCH: TargetArch = TargetArch::aarch64;
+
+/// `statmount` and `listmount` (Linux 6.8; one number on every architecture), which the
+/// `libc` crate does not name yet.
+const SYS_STATMOUNT: libc::c_long = 457;
+const SYS_LISTMOUNT: libc::c_long = 458;
+/// `fchmodat2` (Linux 6.6), which the `libc` crate names on x86-64 alone.
+const SYS_FCHMODAT2: libc::c_long = 452;
 
 /// Denied outright, whatever their arguments.
 const DENIED: &[libc::c_long] = &[
@@ -40,6 +58,9 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_mount_setattr,
     libc::SYS_unshare,
     libc::SYS_setns,
+    // Newer members of the mount family: a mount's and the system's mounts read.
+    SYS_STATMOUNT,
+    SYS_LISTMOUNT,
     // Kernel interfaces with a history of escapes.
     libc::SYS_io_uring_setup,
     libc::SYS_io_uring_enter,
@@ -53,6 +74,8 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_open_by_handle_at,
     libc::SYS_name_to_handle_at,
     libc::SYS_fanotify_init,
+    // Memory the kernel itself cannot read: nothing a command needs.
+    libc::SYS_memfd_secret,
     // The machine itself.
     libc::SYS_kexec_load,
     libc::SYS_kexec_file_load,
@@ -84,6 +107,33 @@ const DENIED: &[libc::c_long] = &[
 /// makes every readable mapping executable; `ADDR_NO_RANDOMIZE`, which turns address
 /// randomisation off for what the command runs next) weaken the command's own defences.
 const PERSONALITIES: &[u64] = &[0x0, 0x8, 0x2_0000, 0x2_0008, 0xffff_ffff];
+
+/// The newest system call number this filter was written for (`removexattrat`, Linux
+/// 6.13): every later one fails with `ENOSYS`.
+const NEWEST_KNOWN: u32 = 466;
+
+/// Calls that give a file its mode, with the mode's argument (from 0): refused when it
+/// holds a set-id bit. `open`, `openat` and `creat` only use it to create a file;
+/// `openat2` carries it in a structure the filter cannot read, so it fails with `ENOSYS`
+/// (libc and programs then use `openat`).
+const MODE_ARGUMENTS: &[(libc::c_long, u8)] = &[
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_chmod, 1),
+    (libc::SYS_fchmod, 1),
+    (libc::SYS_fchmodat, 2),
+    (SYS_FCHMODAT2, 2),
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_open, 2),
+    (libc::SYS_openat, 3),
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_creat, 1),
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_mknod, 1),
+    (libc::SYS_mknodat, 2),
+];
+
+/// The set-user-id and set-group-id bits of a mode.
+const SET_ID_BITS: &[u64] = &[libc::S_ISUID as u64, libc::S_ISGID as u64];
 
 /// Namespace flags that `clone` must not carry.
 const NAMESPACE_FLAGS: &[u64] = &[
@@ -151,6 +201,23 @@ fn deny_filter() -> Result<BpfProgram, String> {
     let other_persona: Vec<_> =
         PERSONALITIES.iter().map(|persona| (0, SeccompCmpOp::Ne, *persona)).collect();
     rules.insert(libc::SYS_personality, vec![int_rule(&other_persona).map_err(err)?]);
+    for (nr, arg) in MODE_ARGUMENTS {
+        // A mode is a `mode_t` (32 bits): the low half is what the kernel reads.
+        let set_id = SET_ID_BITS
+            .iter()
+            .map(|bit| {
+                SeccompCondition::new(
+                    *arg,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::MaskedEq(*bit),
+                    *bit,
+                )
+                .and_then(|c| SeccompRule::new(vec![c]))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        rules.insert(*nr, set_id);
+    }
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
@@ -159,7 +226,25 @@ fn deny_filter() -> Result<BpfProgram, String> {
     )
     .map_err(err)?;
     let program: BpfProgram = filter.try_into().map_err(|e| format!("seccomp: {e}"))?;
-    Ok(with_x32_guard(program))
+    Ok(with_x32_guard(with_newer_calls_refused(program)))
+}
+
+/// Prepends to `program` a check that fails every system call numbered past
+/// [`NEWEST_KNOWN`] with `ENOSYS` (those of the x32 range, bit 30 set, are killed before
+/// it by [`with_x32_guard`]).
+fn with_newer_calls_refused(program: BpfProgram) -> BpfProgram {
+    const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const BPF_JGT_K: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
+    const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let enosys = libc::SECCOMP_RET_ERRNO | (libc::ENOSYS as u32 & libc::SECCOMP_RET_DATA);
+    let mut guarded = vec![
+        // Offset 0 of `seccomp_data` is the system call number.
+        sock_filter { code: BPF_LD_W_ABS, jt: 0, jf: 0, k: 0 },
+        sock_filter { code: BPF_JGT_K, jt: 0, jf: 1, k: NEWEST_KNOWN },
+        sock_filter { code: BPF_RET_K, jt: 0, jf: 0, k: enosys },
+    ];
+    guarded.extend(program);
+    guarded
 }
 
 /// The fallback's network, where the command shares the host's network namespace and
@@ -204,6 +289,7 @@ fn int_rule(
 fn enosys_filter() -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     rules.insert(libc::SYS_clone3, Vec::new());
+    rules.insert(libc::SYS_openat2, Vec::new());
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,

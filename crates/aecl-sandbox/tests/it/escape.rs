@@ -376,6 +376,54 @@ fn kernel_interfaces_with_a_history_of_escapes_are_refused(tier: Tier) {
     }
 }
 
+/// A file with a set-id bit left in a writable bind would run as the sandbox's host user
+/// for whoever starts it on the host (red team round 22, F1): no call gives a file such a
+/// mode. A system call newer than the filter knows fails as on an older kernel (F2:
+/// `open_tree_attr`, 467, reached the mount family).
+fn set_id_modes_and_newer_system_calls_are_refused(tier: Tier) {
+    for mode in modes(tier) {
+        let mut host = Host::new();
+        let body = "open('f', 'w').close()\n\
+                    fd = os.open('f', os.O_RDONLY)\n\
+                    attempt('chmod_setuid', lambda: os.chmod('f', 0o4755))\n\
+                    attempt('chmod_setgid', lambda: os.chmod('f', 0o2755))\n\
+                    attempt('fchmod_setuid', lambda: os.fchmod(fd, 0o4755))\n\
+                    attempt('fchmodat_setuid', lambda: sc(268, -100, b'f', 0o6755))\n\
+                    attempt('fchmodat2_setuid', lambda: sc(452, -100, b'f', 0o4755, 0))\n\
+                    attempt('open_setuid', lambda: os.open('g', os.O_CREAT | os.O_WRONLY, 0o4755))\n\
+                    attempt('creat_setgid', lambda: sc(85, b'h', 0o2755))\n\
+                    attempt('mknod_setuid', lambda: sc(133, b'i', 0o100000 | 0o4755, 0))\n\
+                    attempt('open_tree_attr', lambda: sc(467, -100, b'/', 1, 0, 0))\n\
+                    attempt('unnumbered', lambda: sc(600, 0))\n\
+                    os.chmod('f', 0o750)\n\
+                    print('plain mode', oct(os.stat('f').st_mode & 0o7777))\n\
+                    print('created', sorted(n for n in 'ghi' if os.path.exists(n)))\n";
+        let done = python(mode, body);
+        let set_id = [
+            "chmod_setuid",
+            "chmod_setgid",
+            "fchmod_setuid",
+            "fchmodat_setuid",
+            "open_setuid",
+            "creat_setgid",
+            "mknod_setuid",
+        ];
+        all_blocked(&done, &set_id);
+        all_blocked(&done, &["fchmodat2_setuid", "open_tree_attr", "unnumbered"]);
+        let out = text(&done.stdout);
+        for name in set_id {
+            assert!(out.contains(&format!("{name}: blocked EPERM")), "{out}");
+        }
+        for name in ["open_tree_attr", "unnumbered"] {
+            assert!(out.contains(&format!("{name}: blocked ENOSYS")), "{out}");
+        }
+        // Modes without the bits are the command's to give, and nothing was created.
+        assert!(out.contains("plain mode 0o750"), "{out}\n{}", text(&done.stderr));
+        assert!(out.contains("created []"), "{out}");
+        host.check(&done, &[]);
+    }
+}
+
 fn a_fork_bomb_is_contained(tier: Tier) {
     for mode in modes(tier) {
         let mut host = Host::new();
@@ -521,6 +569,7 @@ per_tier!(
     the_launchers_environment_does_not_leak,
     the_root_cannot_be_remounted_and_namespaces_cannot_be_made,
     kernel_interfaces_with_a_history_of_escapes_are_refused,
+    set_id_modes_and_newer_system_calls_are_refused,
     a_fork_bomb_is_contained,
     a_memory_bomb_is_killed,
     filling_the_disk_stops_at_the_work_dir_limit,
