@@ -248,6 +248,60 @@ fn check_one_path(roots: &[String], path: &str, paths: &PathView, out: &mut Vec<
     }
 }
 
+/// A path an action that is not a read writes into configuration that makes programs run
+/// code (`.git/config`, `.git/hooks/`, `.envrc`, `.npmrc`, `.cargo/config.toml`, shell
+/// start-up files, a `HEAD`), as written or as the adapter resolved it: refused as the
+/// shell rules refuse a command writing it, even inside the roots (red team round 22,
+/// R22-07: a `Write` of `.git/config` set `core.fsmonitor`, which the next allowed `git
+/// status` ran). Only the part below the root counts, so a root inside such a place
+/// (`path_under = ["/work/.vscode"]`) allows writing there.
+pub fn writes_code_config(roots: &[String], path: &str, paths: &PathView) -> Option<Violation> {
+    let base = roots.first().map(String::as_str).unwrap_or("/");
+    let full = if path.starts_with('/') { path.to_owned() } else { format!("{base}/{path}") };
+    let mut forms: Vec<String> = normalise_path(&full).into_iter().collect();
+    if let Ok(Some(resolved)) = paths.lookup(path) {
+        forms.extend(normalise_path(resolved));
+    }
+    let mut normal_roots: Vec<String> =
+        roots.iter().filter_map(|root| normalise_path(root)).collect();
+    for root in roots {
+        if let Ok(Some(resolved)) = paths.lookup(root) {
+            normal_roots.extend(normalise_path(resolved));
+        }
+    }
+    for form in &forms {
+        // Below the innermost root holding it; a path outside every root is refused by
+        // `path_under` already.
+        let below = normal_roots
+            .iter()
+            .filter_map(|root| below_root(root, form))
+            .min_by_key(|rest| rest.len());
+        if let Some(rest) = below
+            && crate::shell::is_code_config(rest)
+        {
+            let named =
+                if form == path { format!("`{path}`") } else { format!("`{path}` (`{form}`)") };
+            return Some(block(
+                "code_config",
+                format!(
+                    "{named} is configuration that makes programs run code: only a root of \
+                     `path_under` inside it allows writing there"
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// What of the normal absolute `path` lies below `root` (empty for the root itself).
+fn below_root<'p>(root: &str, path: &'p str) -> Option<&'p str> {
+    let root = root.trim_end_matches('/');
+    if path == root {
+        return Some("");
+    }
+    path.strip_prefix(root)?.strip_prefix('/')
+}
+
 /// Whether the normal absolute `path` is one of `roots` (normal forms) or lies below one.
 fn under_any(roots: &[String], path: &str) -> bool {
     roots.iter().any(|root| {

@@ -11,7 +11,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde_json::Value;
 
 use crate::call::{Call, Timestamp};
-use crate::constraint::{Constraint, ValueFacts, Violation};
+use crate::class::EffectClass;
+use crate::constraint::{Constraint, ValueFacts, Violation, writes_code_config};
 use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
 use crate::risk::{self, RiskInputs};
 use crate::rules::RuleInput;
@@ -247,6 +248,11 @@ impl<'a> Evaluation<'a> {
                 for constraint in checked {
                     violations.clear();
                     constraint.check_with(value, &self.call.paths, &mut violations, &mut facts);
+                    if let (Constraint::PathUnder(roots), Some(path)) = (constraint, value.as_str())
+                        && action.effect != EffectClass::Read
+                    {
+                        violations.extend(writes_code_config(roots, path, &self.call.paths));
+                    }
                     for v in violations.drain(..) {
                         let rule = format!("arguments.{}", v.rule);
                         let field = Some(arg.path.to_string());

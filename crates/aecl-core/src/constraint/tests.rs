@@ -246,3 +246,41 @@ fn a_pattern_is_checked_as_every_path_its_braces_expand_to() {
     let found = violations_seen(&c, "/ws/{in,new}/x", &unresolved);
     assert!(found.len() == 1 && found[0].contains("not resolved"), "{found:?}");
 }
+
+#[test]
+fn a_write_into_configuration_that_runs_code_is_refused_unless_a_root_is_inside_it() {
+    let roots = |list: &[&str]| list.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
+    let refused = |roots: &[String], path: &str, paths: &PathView| {
+        writes_code_config(roots, path, paths).map(|v| (v.rule, v.decision))
+    };
+    let ws = roots(&["/ws"]);
+    for path in [
+        "/ws/.git/config",
+        "/ws/.git/hooks/pre-commit",
+        ".git/config",
+        "src/../.git/HEAD",
+        "/ws/sub/.envrc",
+        "/ws/.cargo/config.toml",
+        "/ws/.vscode/settings.json",
+        "/ws/lib/HEAD",
+    ] {
+        assert_eq!(
+            refused(&ws, path, &PathView::Unseen),
+            Some(("code_config", Decision::Block)),
+            "{path}"
+        );
+    }
+    for path in ["/ws/.gitignore", "/ws/src/git/config.rs", "/ws/docs/.github/x.md", "/ws"] {
+        assert_eq!(refused(&ws, path, &PathView::Unseen), None, "{path}");
+    }
+    // A link written inside: where it resolves counts too.
+    let paths = seen(&[("/ws/notes.txt", Ok("/ws/.git/config"))]);
+    assert!(refused(&ws, "/ws/notes.txt", &paths).is_some());
+    // A root inside such a place says writing there is meant; below it, nothing is.
+    let vscode = roots(&["/ws/.vscode"]);
+    assert_eq!(refused(&vscode, "/ws/.vscode/settings.json", &PathView::Unseen), None);
+    assert!(
+        refused(&roots(&["/ws", "/ws/.vscode"]), "/ws/.vscode/x.json", &PathView::Unseen).is_none()
+    );
+    assert!(refused(&vscode, "/ws/.vscode/.git/config", &PathView::Unseen).is_some());
+}

@@ -15,6 +15,7 @@ use super::programs::{self, ProgramSpec, Special, Writes};
 use super::scan::scan;
 use super::variables::{
     CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PATH_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES,
+    ZSH_CODE_PARAMETERS,
 };
 use super::writes::{self, Directories, WriteProblem};
 use super::{
@@ -246,6 +247,7 @@ impl ProgramGuard {
         }
         for command in &analysis.commands {
             let declares = matches!(command.program.as_str(), "declare" | "typeset" | "local");
+            self.declared_arithmetic(command, &integers, &mut out.findings);
             for target in targets_set_by(command).into_iter().chain(names_evaluated_by(command)) {
                 if let Some((name, subscript)) = target.split_once('[') {
                     self.subscript(name, subscript.trim_end_matches(']'), &mut out.findings);
@@ -290,6 +292,66 @@ impl ProgramGuard {
         }
     }
 
+    /// What a declaration built-in's operands give bash to evaluate as arithmetic: the value
+    /// of an integer (`declare -i b=x`, `b=(x)`, or `b` made one earlier on the line) and
+    /// the subscripts of an indexed array's compound value (`declare b=([x]=1)`, `export`,
+    /// `readonly`, `local`, quoted or not). A variable named there is read as an expression,
+    /// which runs the command substitutions of a subscript in its text (`x='a[$(cmd)]'`,
+    /// its `$` joined at run time): only numbers are known to be harmless (red team round
+    /// 22, R22-01). An associative array's keys (`-A` on the same command) are not
+    /// evaluated.
+    fn declared_arithmetic(
+        &self,
+        command: &SimpleCommand,
+        integers: &[String],
+        out: &mut Vec<(Decision, String)>,
+    ) {
+        if !matches!(
+            command.program.as_str(),
+            "declare" | "typeset" | "local" | "readonly" | "export"
+        ) {
+            return;
+        }
+        let integer_here = command.words.iter().any(|w| short_flag(w, 'i'));
+        let associative = command.words.iter().any(|w| short_flag(w, 'A'));
+        for word in &command.words {
+            if word.text.starts_with(['-', '+']) {
+                continue;
+            }
+            // A compound value's elements are in the word as written only (`raw`); a
+            // quoted operand (`'b=([x]=1)'`) is read the same by the built-in.
+            let spellings = [word.text.as_str(), word.raw.as_str()];
+            let Some((name, _)) = spellings.iter().find_map(|s| s.split_once('=')) else {
+                continue;
+            };
+            let name = name.trim_end_matches('+');
+            let base = name.split('[').next().unwrap_or_default();
+            let integer = integer_here || integers.iter().any(|i| i == base);
+            let compound = spellings.iter().find_map(|s| compound_elements(s));
+            let refused = match &compound {
+                Some(elements) => {
+                    let subscript = !associative
+                        && spellings.iter().any(|s| super::compound_subscript(s).is_some());
+                    subscript || (integer && !elements.iter().all(|e| is_number(element_value(e))))
+                }
+                None => {
+                    let value = word.text.split_once('=').map_or("", |(_, v)| v);
+                    integer && !(word.is_known() && is_number(value))
+                }
+            };
+            if refused {
+                out.push((
+                    self.runs_code,
+                    format!(
+                        "`{} {}` gives bash text other than a number to evaluate as arithmetic, \
+                         which runs code held in a variable's text",
+                        command.program, word.raw
+                    ),
+                ));
+            }
+        }
+    }
+
     /// An indexed array's subscript is evaluated as arithmetic, and arithmetic reads a
     /// variable's text as an expression, running the command substitutions of a subscript
     /// inside it: `x=$(cat f); a[x]=1` runs what `f` holds (`b[$(cmd)]`), as do the
@@ -312,9 +374,10 @@ impl ProgramGuard {
     /// Judges setting the variable `name` (to `value` where the line shows it).
     fn variable(&self, name: &str, value: Option<&ShellArg>, out: &mut Vec<(Decision, String)>) {
         let upper = name.to_ascii_uppercase();
-        if !variable_values::harmless(&upper, value)
-            && (CODE_VARIABLES.contains(&upper.as_str())
-                || CODE_VARIABLE_PREFIXES.iter().any(|p| upper.starts_with(p)))
+        if ZSH_CODE_PARAMETERS.contains(&name)
+            || !variable_values::harmless(&upper, value)
+                && (CODE_VARIABLES.contains(&upper.as_str())
+                    || CODE_VARIABLE_PREFIXES.iter().any(|p| upper.starts_with(p)))
         {
             out.push((
                 self.runs_code,
@@ -927,6 +990,31 @@ fn names_evaluated_by(command: &SimpleCommand) -> Vec<String> {
         }
         _ => Vec::new(),
     }
+}
+
+/// The elements of a compound assignment `NAME=(E1 E2 ...)` as written, or `None` when
+/// the text assigns no compound value.
+fn compound_elements(text: &str) -> Option<Vec<&str>> {
+    let (_, value) = text.split_once('=')?;
+    let inner = value.trim_start().strip_prefix('(')?;
+    let inner = inner.trim_end().trim_end_matches(['\'', '"']).trim_end();
+    let inner = inner.strip_suffix(')').unwrap_or(inner);
+    Some(inner.split_whitespace().collect())
+}
+
+/// An element's value: what follows `[SUBSCRIPT]=`, or the whole element.
+fn element_value(element: &str) -> &str {
+    match element.strip_prefix('[').and_then(|rest| rest.split_once("]=")) {
+        Some((_, value)) => value,
+        None => element,
+    }
+}
+
+/// Whether `text` is a decimal integer, signed or not, or nothing (bash reads an empty
+/// value as 0): all that arithmetic evaluation leaves as it is.
+fn is_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `word` is a short-option cluster (`-i`, `-ix`) holding `letter`.

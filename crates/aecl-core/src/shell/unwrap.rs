@@ -200,12 +200,19 @@ impl Unwrapper<'_> {
         let program = normalise::program_name(&first.text());
         let name = program.as_str();
         let before = self.out.commands.len();
-        // `hash -p FILE NAME` (also `-lp`, or options only known at run time).
+        // `hash -p FILE NAME` (also `-lp`, or options only known at run time), and zsh's
+        // `hash NAME=FILE` (red team round 22, R22-04; `hash -d NAME=DIR` names a
+        // directory, judged where `~NAME` is used).
+        let option = |text: &str, letter: char| {
+            text.starts_with('-') && !text.starts_with("--") && text.contains(letter)
+        };
+        let named_dirs = rest.iter().any(|w| option(&w.text(), 'd'));
         let redefines = name == "hash"
             && rest.iter().any(|w| {
                 let text = w.text();
                 w.has_expansion()
-                    || (text.starts_with('-') && !text.starts_with("--") && text.contains('p'))
+                    || option(&text, 'p')
+                    || (!named_dirs && !text.starts_with('-') && text.contains('='))
             });
         self.program(name, rest, appended)?;
         // A program named by a path outside the system's directories is whatever file is

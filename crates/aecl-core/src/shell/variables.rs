@@ -231,6 +231,38 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "RM",
 ];
 
+/// zsh's special parameters that decide what a name runs, matched as spelled (zsh's names
+/// are case-sensitive: `FUNCTIONS` is an ordinary variable): its tables of functions,
+/// command paths (`commands[ls]=/bin/sh` is `hash ls=/bin/sh`), aliases and options
+/// (`options[globsubst]=on` reads every later expansion as a pattern), the disabled ones
+/// (re-enabled by assignment), and the arrays of functions it calls on its own (red team
+/// round 22, R22-03 to R22-05).
+pub(super) const ZSH_CODE_PARAMETERS: &[&str] = &[
+    "functions",
+    "dis_functions",
+    "functions_source",
+    "commands",
+    "aliases",
+    "dis_aliases",
+    "galiases",
+    "dis_galiases",
+    "saliases",
+    "dis_saliases",
+    "builtins",
+    "dis_builtins",
+    "reswords",
+    "dis_reswords",
+    "options",
+    "module_path",
+    "mapfile",
+    "precmd_functions",
+    "preexec_functions",
+    "chpwd_functions",
+    "periodic_functions",
+    "zshaddhistory_functions",
+    "zshexit_functions",
+];
+
 /// Prefixes of such variables (`LD_*`, `GIT_CONFIG_KEY_0`, `npm_config_*`, cargo's
 /// `CARGO_TARGET_*_RUNNER`, bash's exported functions).
 pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[

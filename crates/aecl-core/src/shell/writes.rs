@@ -380,7 +380,7 @@ fn is_fd_path(text: &str) -> bool {
 }
 
 /// Whether a normalised path is, or is inside, configuration that runs code.
-fn is_protected(path: &str) -> bool {
+pub(crate) fn is_protected(path: &str) -> bool {
     let components: Vec<&str> = path.split('/').collect();
     if components.iter().any(|c| PROTECTED_NAMES.contains(c)) {
         return true;
