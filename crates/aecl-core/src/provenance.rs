@@ -20,7 +20,10 @@
 //! one exception is declared: a read-only action the catalog names authoritative for a kind
 //! (`authoritative_for`) confirms the values of that kind it returns, except those its own
 //! call carried in its arguments (`ProvenanceIndex::confirm_output`). Echo tools, write
-//! tools, the user repeating a value, and trusted outputs in general never confirm.
+//! tools, the user repeating a value, and trusted outputs in general never confirm. Nor
+//! does a trusted output make trusted what a call of the model carried before it showed
+//! it (`note_arguments`): a value the model wrote, checked or stored and read back by a
+//! trusted tool, stays unseen (or untrusted), as it was.
 
 use std::borrow::Cow;
 
@@ -93,6 +96,10 @@ type Postings = smallvec::SmallVec<[u32; 2]>;
 struct FirstSeen {
     trusted: Option<u32>,
     untrusted: Option<u32>,
+    /// The event of the first call whose arguments carried it (the model wrote it there):
+    /// a trusted tool's output showing it after that is an echo, not a source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<u32>,
 }
 
 impl FirstSeen {
@@ -112,6 +119,7 @@ impl FirstSeen {
         FirstSeen {
             trusted: first(self.trusted, other.trusted),
             untrusted: first(self.untrusted, other.untrusted),
+            model: first(self.model, other.model),
         }
     }
 }
@@ -348,6 +356,35 @@ impl ProvenanceIndex {
         }
     }
 
+    /// Notes the texts of a call's arguments (event `seq`), which the model wrote: a trusted
+    /// tool's output that shows one of their words or typed values later is an echo of the
+    /// model's and vouches for nothing (`decide_first`). Words a source showed before keep
+    /// that source.
+    pub fn note_arguments(&mut self, seq: u32, args: &serde_json::Value) {
+        let mut texts = Vec::new();
+        crate::path::for_each_leaf(args, &mut |_, leaf| {
+            if let Some(text) = crate::text::value_text(leaf) {
+                texts.push(text);
+            }
+        });
+        for text in texts {
+            let normal = normalise(&text);
+            if normal.is_empty() {
+                continue;
+            }
+            let mut keys: Vec<String> = vec![normal.clone()];
+            keys.extend(words(&normal).map(str::to_owned));
+            let letters = compact(&normal);
+            if !letters.is_empty() {
+                keys.push(letters);
+            }
+            for key in keys {
+                self.words.entry(key).or_default().model.get_or_insert(seq);
+            }
+            self.note_typed_arguments(seq, &text);
+        }
+    }
+
     /// Where `value` came from. See the module documentation for the matching rules.
     pub fn provenance_of(&self, value: &str) -> Provenance {
         provenance(self.source_of(value))
@@ -425,6 +462,12 @@ impl ProvenanceIndex {
             {
                 first.trusted = self.first_substring_match(compact, true);
             }
+            // The model's own spelling of it, in other spaces or case (`note_arguments`).
+            if compact != normal
+                && let Some(call) = self.words.get(compact).and_then(|seen| seen.model)
+            {
+                first.model = Some(first.model.map_or(call, |m| m.min(call)));
+            }
         }
         self.decide_first(first)
     }
@@ -441,7 +484,16 @@ impl ProvenanceIndex {
     fn decide_first(&self, first: FirstSeen) -> Option<&SourceRef> {
         let source = |doc: u32| self.docs.get(doc as usize).map(|d| &d.source);
         let seq = |doc: u32| self.docs.get(doc as usize).map_or(u32::MAX, |d| d.source.seq);
-        match (first.trusted, first.untrusted) {
+        // A trusted tool that shows what a call of the model's carried before (`check_iban`
+        // answering the IBAN it was given, a note read back) repeats it: the value keeps
+        // the standing it had, unseen or untrusted (red team round 22, flow F2). The user
+        // repeating it still vouches.
+        let echo = |doc: u32| {
+            first.model.is_some_and(|call| call < seq(doc))
+                && source(doc).is_some_and(|s| s.kind == SourceKind::TrustedTool)
+        };
+        let trusted = first.trusted.filter(|doc| !echo(*doc));
+        match (trusted, first.untrusted) {
             // Compared by event, not by document: the fields of one structured output are
             // one event, and there a field the catalog trusts is the authority.
             (Some(t), Some(u)) if seq(u) < seq(t) => source(u),

@@ -186,6 +186,16 @@ impl<'t> Read<'t> {
 impl ProvenanceIndex {
     /// Notes the typed values of a document just added, from its ways of being read
     /// ([`Read`]).
+    /// The typed values of an argument text the model wrote in the call of event `seq`
+    /// (`ProvenanceIndex::note_arguments`), by their keys.
+    pub(super) fn note_typed_arguments(&mut self, seq: u32, text: &str) {
+        for found in values::find(text, &INDEXED, &ValueOptions::default()) {
+            for key in keys(&found.normal) {
+                self.typed.entry(key).or_default().model.get_or_insert(seq);
+            }
+        }
+    }
+
     pub(super) fn add_typed(&mut self, kind: SourceKind, doc: u32, read: &Read<'_>) {
         let Read { folded, readings, looks } = read;
         let texts = std::iter::once(folded.as_ref()).chain(readings.iter().map(String::as_str));
@@ -294,7 +304,7 @@ impl ProvenanceIndex {
                     Some(_) => link.untrusted,
                     None => earliest(link.untrusted, address.untrusted),
                 };
-                Some(FirstSeen { trusted, untrusted })
+                Some(FirstSeen { trusted, untrusted, model: earliest(link.model, address.model) })
             }
             (Some(link), None) => Some(link),
             (None, Some(address)) => Some(match address.trusted {

@@ -41,6 +41,8 @@ impl RunState {
             // Its arguments, so an authoritative action never confirms its own echo.
             self.provenance.note_call(&call.id, action, &call.args);
         }
+        // What the model wrote into the call: a trusted tool showing it later repeats it.
+        self.provenance.note_arguments(seq, &call.args);
         if decision != Decision::Allow || verdict.replay_of.is_some() {
             return;
         }
