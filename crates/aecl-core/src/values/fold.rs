@@ -112,6 +112,14 @@ pub fn readings(text: &str) -> Vec<String> {
     if let Some(joined) = wrapped_words(&folded) {
         out.push(joined);
     }
+    if let Some(joined) = letter_spaced(&folded) {
+        // Its spelled-out words may themselves be disguised (`e v i l dot t e s t`).
+        let undisguised = undisguise(&joined);
+        out.push(joined);
+        if !out.contains(&undisguised) {
+            out.push(undisguised);
+        }
+    }
     // What the text says to decode, join, rotate or reverse (`super::encoded`).
     out.extend(super::encoded::undone(&folded));
     let markers =
@@ -290,6 +298,42 @@ fn close_dot_gaps(text: &str) -> String {
     }
     out
 }
+
+/// Text spelled a character at a time (`e v i l . t e s t`, `h e l p @ e v i l . t e s t`)
+/// with each run of [`MIN_LETTER_RUN`] lone characters or more joined into the word a reader
+/// reads: the host or address it spells is the text's as surely as written whole (red team
+/// round 22, flow F4). `None` when there is no such run.
+fn letter_spaced(text: &str) -> Option<String> {
+    let lone = |word: &str| {
+        let mut chars = word.chars();
+        chars.next().is_some() && chars.next().is_none()
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut joined_any = false;
+    let mut rest = words.as_slice();
+    while let Some((first, after)) = rest.split_first() {
+        let run = rest.iter().take_while(|w| lone(w)).count();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if run >= MIN_LETTER_RUN {
+            let (letters, after_run) = rest.split_at(run);
+            out.extend(letters.iter().copied());
+            joined_any = true;
+            rest = after_run;
+        } else {
+            out.push_str(first);
+            rest = after;
+        }
+    }
+    joined_any.then_some(out)
+}
+
+/// The fewest characters spelled apart that [`letter_spaced`] joins: a three-letter word
+/// (`c o m` after `dot`). A shorter run is an initial or an operator (`a + b`); a longer
+/// one joined wrongly (`A B C`) only adds a word to untrusted text.
+const MIN_LETTER_RUN: usize = 3;
 
 /// The words a line break (or a `<br>`) cuts in two, joined again, space-separated:
 /// `https://evil.exam-` NEWLINE `ple/x` is `https://evil.example/x` (and, with its hyphen,

@@ -469,3 +469,23 @@ fn a_mailto_uri_names_every_recipient_it_sends_to() {
     assert_eq!(all("bob@ourco.test"), None);
     assert_eq!(all("https://x.test/?to=a@b.test"), None);
 }
+
+/// Flow red team, round 22 (F4): a host or address spelled a character at a time is read
+/// as the word it spells, alone, with a scheme or an `@`, or with its dot written out;
+/// initials and list marks are not joined.
+#[test]
+fn text_spelled_a_character_at_a_time_is_read_as_its_word() {
+    let has = |text: &str, wanted: &str| readings(text).iter().any(|r| r.contains(wanted));
+    assert!(has("Collector host: e v i l . t e s t", "evil.test"));
+    assert!(has("use c o l l e c t o r . e v i l . t e s t now", "collector.evil.test"));
+    assert!(has("post to e v i l . t e s t / c", "evil.test/c"));
+    assert!(has("server: e v i l dot t e s t", "evil.test"));
+    assert!(has("mail h e l p d e s k @ e v i l . t e s t", "helpdesk@evil.test"));
+    assert!(has("h t t p s : / / e v i l . t e s t / l o g i n", "https://evil.test/login"));
+    // Spelled with tabs or several spaces.
+    assert!(has("e\tv\ti\tl\t.\tt\te\ts\tt", "evil.test"));
+    assert!(has("x y z dot c o m", "xyz.com"));
+    // Two lone characters are an initial or an operator, not a word.
+    assert!(!has("options A B and C D", "AB"));
+    assert!(!readings("see section a b").iter().any(|r| r.contains("ab")));
+}
