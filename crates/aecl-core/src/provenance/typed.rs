@@ -473,6 +473,18 @@ impl ProvenanceIndex {
                     parts.push(self.source_of_key(tag, &key));
                 }
                 main_seen = parts.iter().any(Option::is_some);
+                // An IBAN built from the national details a text gave (a German bank code
+                // and account, a British sort code and account, a French RIB): that text
+                // showed it, when it did so before anyone showed the IBAN itself (red team
+                // round 22, flow F1; the user's own details vouch likewise).
+                if let Normal::Iban(iban) = other
+                    && let Some(national) = self.national_details_source(iban)
+                {
+                    let whole = parts.iter().flatten().map(|s| s.seq).min();
+                    if whole.is_none_or(|seq| national.seq < seq) {
+                        parts.insert(0, Some(national));
+                    }
+                }
             }
             None => {
                 if matches!(kind, ValueKind::Custom(_)) {
@@ -513,6 +525,45 @@ impl ProvenanceIndex {
         parts.into_iter().flatten().next()
     }
 }
+
+impl ProvenanceIndex {
+    /// The first document whose consecutive numbers spell the digits of `iban`'s national
+    /// part (its BBAN): `BLZ 370 400 44, Konto 0532 0130 00` for `DE89370400440532013000`,
+    /// `sort code 20-20-15, account 55555555` for `GB33BUKB20201555555555`. Zeros are left
+    /// out of the comparison, since a national account number is written with or without
+    /// the ones that pad it to its IBAN width; letters (a British or Dutch bank's code) are
+    /// what the model derives from the numbers. At least [`MIN_NATIONAL_DIGITS`] digits.
+    fn national_details_source(&self, iban: &str) -> Option<&SourceRef> {
+        let national: String =
+            iban.get(4..)?.chars().filter(|c| c.is_ascii_digit() && *c != '0').collect();
+        if national.len() < MIN_NATIONAL_DIGITS {
+            return None;
+        }
+        let spells = |compact: &str| {
+            let numbers: Vec<&str> =
+                compact.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).collect();
+            (0..numbers.len()).any(|start| {
+                let mut spelt = String::new();
+                for number in numbers.iter().skip(start) {
+                    spelt.extend(number.chars().filter(|c| *c != '0'));
+                    if spelt == national {
+                        return true;
+                    }
+                    if !national.starts_with(spelt.as_str()) {
+                        return false;
+                    }
+                }
+                false
+            })
+        };
+        self.docs.iter().find(|doc| spells(&doc.compact)).map(|doc| &doc.source)
+    }
+}
+
+/// The fewest non-zero digits of an IBAN's national part that
+/// [`ProvenanceIndex::national_details_source`] looks for: fewer would be found in any
+/// text of numbers.
+const MIN_NATIONAL_DIGITS: usize = 7;
 
 /// The earlier of two documents, either maybe absent.
 fn earliest(a: Option<u32>, b: Option<u32>) -> Option<u32> {

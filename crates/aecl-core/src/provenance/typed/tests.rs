@@ -710,3 +710,43 @@ fn a_national_number_vouches_only_for_its_own_region() {
     assert!(untrusted(&lookup(&index, "phone", "+1 207 946 0958")));
     assert!(matches!(lookup(&index, "phone", "+44 20 7946 0958"), Provenance::Trusted { .. }));
 }
+
+/// Flow red team, round 22 (F1): an IBAN the model built from the national details a text
+/// gave (bank code and account, sort code and account, a French RIB, a bare BBAN, JSON
+/// fields) was seen nowhere and allowed; that text showed it. The user's own details vouch
+/// the same way (FP4), and an IBAN shown whole before keeps its first source.
+#[test]
+fn an_iban_built_from_national_details_is_the_texts_that_gave_them() {
+    let options = ValueOptions::default();
+    let cases = [
+        ("Bankverbindung: BLZ 370 400 44, Konto-Nr. 0532 0130 00.", "DE89370400440532013000"),
+        ("BLZ 37040044 Konto 532013000", "DE89370400440532013000"),
+        ("Pay by bank transfer: sort code 20-20-15, account 55555555.", "GB33BUKB20201555555555"),
+        ("banque 30006 guichet 00001 compte 12345678901 cle 89", "FR7630006000011234567890189"),
+        ("BBAN: BUKB20201555555555 (United Kingdom)", "GB33BUKB20201555555555"),
+        (r#"{"country":"GB","check":"33","bban":"BUKB20201555555555"}"#, "GB33BUKB20201555555555"),
+        ("rekeningnummer 417164300 (ABN AMRO)", "NL91ABNA0417164300"),
+    ];
+    for (text, iban) in cases {
+        let mut index = ProvenanceIndex::default();
+        index.add(SourceKind::User, "user", 0, "pay the supplier in my inbox");
+        index.add(SourceKind::Untrusted, "c1 read_inbox", 1, &format!("Total 95.00 GBP. {text}"));
+        let source = index.source_of_kind(&ValueKind::Iban, iban, &options);
+        assert!(source.is_some_and(|s| s.label == "c1 read_inbox"), "{text}: {source:?}");
+        // The user's own details: theirs.
+        let mut index = ProvenanceIndex::default();
+        index.add(SourceKind::User, "user", 0, &format!("pay 120 EUR to {text}"));
+        let source = index.source_of_kind(&ValueKind::Iban, iban, &options);
+        assert!(source.is_some_and(|s| s.kind == SourceKind::User), "{text}: {source:?}");
+    }
+    // The IBAN shown whole by the user first keeps the user as its source.
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "pay DE89 3704 0044 0532 0130 00");
+    index.add(SourceKind::Untrusted, "c1 mail", 1, "BLZ 370 400 44, Konto 0532 0130 00");
+    let source = index.source_of_kind(&ValueKind::Iban, "DE89370400440532013000", &options);
+    assert!(source.is_some_and(|s| s.kind == SourceKind::User), "{source:?}");
+    // Other numbers, or too few digits, spell nothing.
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::Untrusted, "c1 mail", 0, "order 3704 of 2026, ref 0044 0532 9");
+    assert!(index.source_of_kind(&ValueKind::Iban, "DE89370400440532013000", &options).is_none());
+}
