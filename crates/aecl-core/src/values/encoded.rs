@@ -10,6 +10,9 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 /// The shortest token tried as an encoding: twelve bytes of text in base64.
 const MIN_TOKEN: usize = 16;
+/// The shortest token tried as the encoding of a destination alone (a host, an address, a
+/// link): `YWIuaW8=` is `ab.io` (red team round 22, flow F5).
+const MIN_DESTINATION_TOKEN: usize = 8;
 /// The shortest run of strung letters joined (`e-v-i-l`): fewer are initials (`a-b`).
 const MIN_STRUNG: usize = 4;
 
@@ -112,8 +115,27 @@ fn is_token_byte(b: u8) -> bool {
 /// capitals and small letters both (a path or a word has one case).
 fn token_text(token: &str) -> Option<String> {
     if token.len() < MIN_TOKEN {
-        return None;
+        // A shorter one only where what it holds is a destination: its other readings
+        // would be words of noise.
+        if token.len() < MIN_DESTINATION_TOKEN {
+            return None;
+        }
+        return long_token_text(token).filter(|plain| is_destination(plain));
     }
+    long_token_text(token)
+}
+
+/// Whether `text` reads as a host, an address or a link: no space, a dot or an `@` between
+/// letters or digits, nothing but what such a value is written with.
+fn is_destination(text: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_@:/%+~?=&#".contains(c);
+    text.chars().all(allowed)
+        && text.chars().any(|c| c.is_ascii_alphabetic())
+        && (text.contains('@') || text.trim_matches('.').contains('.'))
+}
+
+/// [`token_text`] of a token long enough to be tried whatever it holds.
+fn long_token_text(token: &str) -> Option<String> {
     // Digits alone too: the hex of `DE50...` is `4445 3530...`.
     let hex = token.len().is_multiple_of(2) && token.bytes().all(|b| b.is_ascii_hexdigit());
     if hex {
@@ -238,6 +260,30 @@ mod tests {
             "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             "order 12345678901234567890",
         ] {
+            assert_eq!(decoded(text), None, "{text}");
+        }
+    }
+
+    /// Flow red team, round 22 (F5): short hosts fit in tokens under the length tried for
+    /// any text; a token that short is read only where it holds a destination.
+    #[test]
+    fn a_short_token_is_read_when_it_holds_a_destination() {
+        for (token, plain) in [
+            ("YWIuaW8=", "ab.io"),
+            ("ZXZpbC5pbw==", "evil.io"),
+            ("ZXZpbC50ZXN0", "evil.test"),
+            ("ZXZlQGV2aWwuaW8", "eve@evil.io"),
+            ("61622e696f", "ab.io"),
+            ("6576696c2e696f", "evil.io"),
+        ] {
+            assert_eq!(
+                decoded(&format!("host (base64): {token}")),
+                Some(format!("host (base64): {plain}")),
+                "{token}"
+            );
+        }
+        // Short tokens of other text, ids and words stay as they are.
+        for text in ["id aGVsbG8gd29y", "ref Q2FmZUJhYmU", "AbCdEfGh", "deadbeef00", "12345678"] {
             assert_eq!(decoded(text), None, "{text}");
         }
     }

@@ -112,6 +112,9 @@ pub fn readings(text: &str) -> Vec<String> {
     if let Some(joined) = wrapped_words(&folded) {
         out.push(joined);
     }
+    if let Some(digits) = digit_look_alikes(&folded) {
+        out.push(digits);
+    }
     if let Some(joined) = letter_spaced(&folded) {
         // Its spelled-out words may themselves be disguised (`e v i l dot t e s t`).
         let undisguised = undisguise(&joined);
@@ -328,6 +331,36 @@ fn letter_spaced(text: &str) -> Option<String> {
         }
     }
     joined_any.then_some(out)
+}
+
+/// `text` with the letters that pass for digits read as those digits in every word that is
+/// otherwise digits (`+44 2O 7946 O958` is `+44 20 7946 0958`, `l5O` is `150`): a reader
+/// dials the number the page meant (red team round 22, flow F7; IBANs are read so by
+/// their structure). `None` when no word has such a letter.
+fn digit_look_alikes(text: &str) -> Option<String> {
+    let digit_of = |c: char| match c {
+        'O' | 'o' => Some('0'),
+        'I' | 'l' | '|' => Some('1'),
+        _ => None,
+    };
+    let numeric = |word: &str| {
+        word.chars().any(|c| c.is_ascii_digit())
+            && word.chars().any(|c| digit_of(c).is_some())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_digit() || digit_of(c).is_some() || "+-().".contains(c))
+    };
+    if !text.split_whitespace().any(numeric) {
+        return None;
+    }
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|word| match numeric(word) {
+            true => word.chars().map(|c| digit_of(c).unwrap_or(c)).collect(),
+            false => word.to_owned(),
+        })
+        .collect();
+    Some(words.join(" "))
 }
 
 /// The fewest characters spelled apart that [`letter_spaced`] joins: a three-letter word

@@ -489,3 +489,15 @@ fn text_spelled_a_character_at_a_time_is_read_as_its_word() {
     assert!(!has("options A B and C D", "AB"));
     assert!(!readings("see section a b").iter().any(|r| r.contains("ab")));
 }
+
+/// Flow red team, round 22 (F7): letters that pass for digits in a number are read as the
+/// digits; words that are not numbers keep their letters.
+#[test]
+fn letters_passing_for_digits_in_a_number_are_read_as_digits() {
+    let has = |text: &str, wanted: &str| readings(text).iter().any(|r| r.contains(wanted));
+    assert!(has("Call +44 2O 7946 O958 today", "+44 20 7946 0958"));
+    assert!(has("fax (O2O) 7946-O958", "(020) 7946-0958"));
+    assert!(has("ext l5O", "150"));
+    assert!(!has("Hello World 2026", "He110"));
+    assert!(!readings("Hello to all").iter().any(|r| r.contains('0')));
+}
