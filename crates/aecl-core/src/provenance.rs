@@ -367,7 +367,11 @@ impl ProvenanceIndex {
                 texts.push(text);
             }
         });
-        for text in texts {
+        // As a reader (or a decoding tool) reads them too: a base64 or escaped argument is
+        // the value it decodes to (second pass, F3: a decoder's trusted answer).
+        let readings: Vec<String> =
+            texts.iter().flat_map(|text| crate::values::readings(text)).collect();
+        for text in texts.into_iter().chain(readings) {
             let normal = normalise(&text);
             if normal.is_empty() {
                 continue;

@@ -10,6 +10,7 @@
 //! (see `confirm_output`) make it trusted.
 
 use super::{FirstSeen, ProvenanceIndex, SourceKind, SourceRef};
+use crate::hash::HashSet;
 use crate::text::normalise;
 use crate::values::{self, Normal, ValueKind, ValueOptions};
 
@@ -477,12 +478,16 @@ impl ProvenanceIndex {
                 // and account, a British sort code and account, a French RIB): that text
                 // showed it, when it did so before anyone showed the IBAN itself (red team
                 // round 22, flow F1; the user's own details vouch likewise).
+                // First sighting decides: the details given before anyone showed the IBAN
+                // whole are where it came from (the user's own sort code and account, then
+                // a landlord's mail repeating them: the user's; second pass, FP1).
                 if let Normal::Iban(iban) = other
                     && let Some(national) = self.national_details_source(iban)
                 {
                     let whole = parts.iter().flatten().map(|s| s.seq).min();
                     if whole.is_none_or(|seq| national.seq < seq) {
-                        parts.insert(0, Some(national));
+                        parts = vec![Some(national)];
+                        main_seen = true;
                     }
                 }
             }
@@ -539,26 +544,49 @@ impl ProvenanceIndex {
         if national.len() < MIN_NATIONAL_DIGITS {
             return None;
         }
-        let spells = |compact: &str| {
-            let numbers: Vec<&str> =
-                compact.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).collect();
-            (0..numbers.len()).any(|start| {
-                let mut spelt = String::new();
-                for number in numbers.iter().skip(start) {
-                    spelt.extend(number.chars().filter(|c| *c != '0'));
-                    if spelt == national {
-                        return true;
-                    }
-                    if !national.starts_with(spelt.as_str()) {
-                        return false;
-                    }
-                }
-                false
-            })
-        };
-        self.docs.iter().find(|doc| spells(&doc.compact)).map(|doc| &doc.source)
+        self.docs.iter().find(|doc| spells_national(&doc.compact, &national)).map(|doc| &doc.source)
     }
 }
+
+/// Whether the numbers of `compact` (a document's letters and digits) spell `national`
+/// (an IBAN's national digits without zeros): as one number that ends with it (the IBAN's
+/// check digits written before, `61 1090 1014 ...`), or as at most
+/// [`MAX_NATIONAL_PIECES`] of its numbers in any order (`account 55555555, sort code
+/// 20-20-15`; second pass, F1).
+fn spells_national(compact: &str, national: &str) -> bool {
+    let numbers: HashSet<String> = compact
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|number| number.chars().filter(|c| *c != '0').collect::<String>())
+        .filter(|number| !number.is_empty() && number.len() <= national.len())
+        .collect();
+    if compact
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|number| number.chars().filter(|c| *c != '0').collect::<String>().ends_with(national))
+    {
+        return true;
+    }
+    // The fewest pieces that reach each position of `national`, from its start.
+    let mut pieces: Vec<Option<usize>> = vec![None; national.len() + 1];
+    if let Some(first) = pieces.first_mut() {
+        *first = Some(0);
+    }
+    for end in 1..=national.len() {
+        let fewest = (0..end)
+            .filter_map(|start| {
+                let before = pieces.get(start).copied().flatten()?;
+                let piece = national.get(start..end)?;
+                numbers.contains(piece).then_some(before + 1)
+            })
+            .min();
+        if let Some(slot) = pieces.get_mut(end) {
+            *slot = fewest;
+        }
+    }
+    pieces.last().copied().flatten().is_some_and(|n| n <= MAX_NATIONAL_PIECES)
+}
+
+/// The most numbers [`spells_national`] joins: a bank, a branch, an account and a key.
+const MAX_NATIONAL_PIECES: usize = 4;
 
 /// The fewest non-zero digits of an IBAN's national part that
 /// [`ProvenanceIndex::national_details_source`] looks for: fewer would be found in any

@@ -314,8 +314,24 @@ impl ProgramGuard {
         }
         let integer_here = command.words.iter().any(|w| short_flag(w, 'i'));
         let associative = command.words.iter().any(|w| short_flag(w, 'A'));
+        let array = associative || command.words.iter().any(|w| short_flag(w, 'a'));
         for word in &command.words {
             if word.text.starts_with(['-', '+']) {
+                continue;
+            }
+            // With `-a` or `-A`, a compound value the word only spells after its quotes or
+            // escapes (`"b=($x)"`, `b="($x)"`, `b=\($x\)`) is parsed again from the
+            // expanded text, which runs the substitutions that text holds, as `eval` would
+            // (red team round 22, second pass S1). Unquoted, bash parses it once.
+            if array && !word.is_known() && respelled_compound(&word.raw) {
+                out.push((
+                    self.runs_code,
+                    format!(
+                        "`{} {}` has bash parse an array value from text only known at run \
+                         time, which runs the commands that text holds",
+                        command.program, word.raw
+                    ),
+                ));
                 continue;
             }
             // A compound value's elements are in the word as written only (`raw`); a
@@ -1000,6 +1016,17 @@ fn compound_elements(text: &str) -> Option<Vec<&str>> {
     let inner = inner.trim_end().trim_end_matches(['\'', '"']).trim_end();
     let inner = inner.strip_suffix(')').unwrap_or(inner);
     Some(inner.split_whitespace().collect())
+}
+
+/// Whether a word as written spells `NAME=(...)` only once its quotes or escapes are
+/// removed: not bash's compound assignment syntax, which the parser reads itself.
+fn respelled_compound(raw: &str) -> bool {
+    let plain: String = raw.chars().filter(|c| !matches!(c, '"' | '\'' | '\\')).collect();
+    let spells = plain.split_once('=').is_some_and(|(_, value)| value.starts_with('('));
+    let syntax = raw
+        .split_once('=')
+        .is_some_and(|(name, value)| value.starts_with('(') && !name.contains(['"', '\'', '\\']));
+    spells && !syntax
 }
 
 /// An element's value: what follows `[SUBSCRIPT]=`, or the whole element.

@@ -481,6 +481,14 @@ impl Lexer {
             Some('{') if self.peek_at(2) == Some('(') => {
                 return Err("`${(FLAGS)...}` is zsh's parameter expansion with flags".to_owned());
             }
+            // zsh's `${~x}` and `$~x` (also after `^` or `=`) read the value as a pattern,
+            // whose glob qualifiers (`*(e:cmd:)`) run commands (second pass, S2): bash
+            // refuses the first and reads the second as text.
+            Some('{' | '~' | '^' | '=') if self.zsh_glob_substitution() => {
+                return Err("`${~...}` is zsh's expansion of a value as a pattern, whose \
+                            qualifiers run commands"
+                    .to_owned());
+            }
             Some('{') => {
                 self.pos += 2;
                 let substitutions = self.braced_parameter(depth, in_double_quotes)?;
@@ -499,6 +507,14 @@ impl Lexer {
                     self.pos += 1;
                 }
                 word.parts.push(Part::Param(self.slice(start, self.pos)));
+                // zsh subscripts `$a[...]` without braces and evaluates the subscript as
+                // arithmetic, which runs `a[$(cmd)]` in a variable's text (second pass,
+                // S3); bash reads `[...]` as text after `$a`. Only numbers pass.
+                if self.peek() == Some('[') && !self.numeric_subscript() {
+                    return Err(
+                        "`$NAME[...]` is zsh's subscript, evaluated as arithmetic".to_owned()
+                    );
+                }
             }
             Some(c) if c.is_ascii_digit() || "@*#?-$!".contains(c) => {
                 self.pos += 2;
@@ -510,6 +526,38 @@ impl Lexer {
             }
         }
         Ok(())
+    }
+
+    /// Whether the `$` at the position starts zsh's `$~x`, `${~x}` or `~` among the flag
+    /// characters before the name (`${^~x}`, `$=~x`).
+    fn zsh_glob_substitution(&self) -> bool {
+        let mut at = 1;
+        if self.peek_at(at) == Some('{') {
+            at += 1;
+        }
+        while let Some(c @ ('~' | '^' | '=')) = self.peek_at(at) {
+            if c == '~' {
+                return true;
+            }
+            at += 1;
+        }
+        false
+    }
+
+    /// Whether the `[` at the position opens a subscript of numbers only (`[1]`, `[-1]`,
+    /// `[2,5]`, `[@]`, `[*]`) closed on the same word.
+    fn numeric_subscript(&self) -> bool {
+        let mut at = 1;
+        let mut inside = String::new();
+        loop {
+            match self.peek_at(at) {
+                Some(']') => break,
+                Some(c) if c.is_ascii_digit() || "-,@*".contains(c) => inside.push(c),
+                _ => return false,
+            }
+            at += 1;
+        }
+        !inside.is_empty()
     }
 
     /// Skips an arithmetic expansion up to its closing `))` (or `]` for `$[`). A command

@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 24] = [
+const PROTECTED_NAMES: [&str; 34] = [
     ".git",
     ".hg",
     ".envrc",
@@ -69,6 +69,19 @@ const PROTECTED_NAMES: [&str; 24] = [
     // mise runs the hooks and tasks of its configuration.
     "mise.toml",
     ".mise.toml",
+    "mise.local.toml",
+    ".mise.local.toml",
+    ".mise",
+    // Shell and tool start-up files beside those above (second pass, P4).
+    ".zlogin",
+    ".zlogout",
+    ".bash_logout",
+    ".hgrc",
+    // husky's hooks run at the next `git commit`, with no executable bit needed (P3).
+    ".husky",
+    // Python runs these at every start of an interpreter whose path holds them (P3).
+    "sitecustomize.py",
+    "usercustomize.py",
 ];
 
 /// Directories a line may be in, at most; past this, a further `cd` makes the directory
@@ -379,20 +392,36 @@ fn is_fd_path(text: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Whether a normalised path is, or is inside, configuration that runs code.
+/// Whether a normalised path is, or is inside, configuration that runs code. Compared
+/// without case: on a file system that ignores it (macOS, Windows) `.GIT/config` is git's
+/// (second pass, P1).
 pub(crate) fn is_protected(path: &str) -> bool {
-    let components: Vec<&str> = path.split('/').collect();
-    if components.iter().any(|c| PROTECTED_NAMES.contains(c)) {
+    let lower = path.to_ascii_lowercase();
+    let components: Vec<&str> = lower.split('/').collect();
+    if components.iter().any(|c| PROTECTED_NAMES.iter().any(|name| name.eq_ignore_ascii_case(c))) {
         return true;
     }
     // git takes any directory holding `HEAD`, `objects/` and `refs/` for a repository and
     // honours its `config` (`core.worktree`, `core.fsmonitor`) whatever it is called (red
     // team round 20, F07: `git -C /tmp/g status` after writing `/tmp/g/HEAD` and
     // `/tmp/g/config`). `HEAD` is the file it cannot do without.
-    if components.last() == Some(&"HEAD") {
+    if components.last() == Some(&"head") {
         return true;
     }
-    components.windows(2).any(|w| matches!(w, [".cargo", name] if name.starts_with("config")))
+    // A `.pth` file in a `site-packages` directory is run by every interpreter of it.
+    if components.last().is_some_and(|name| name.ends_with(".pth"))
+        && components.contains(&"site-packages")
+    {
+        return true;
+    }
+    components.windows(2).any(|w| match w {
+        // cargo reads `config` and `config.toml` only (not `config.toml.example`).
+        [".cargo", name] => matches!(*name, "config" | "config.toml"),
+        // mise's, fish's, git's and direnv's configuration under `~/.config` (P2, P4).
+        [".config", tool] => matches!(*tool, "mise" | "fish" | "git" | "direnv"),
+        ["mise", "config.toml"] => true,
+        _ => false,
+    })
 }
 
 /// Lexical normalisation: `.`, `..` and repeated `/` resolved; `..` at the root stays at

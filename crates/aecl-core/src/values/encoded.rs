@@ -11,8 +11,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 /// The shortest token tried as an encoding: twelve bytes of text in base64.
 const MIN_TOKEN: usize = 16;
 /// The shortest token tried as the encoding of a destination alone (a host, an address, a
-/// link): `YWIuaW8=` is `ab.io` (red team round 22, flow F5).
-const MIN_DESTINATION_TOKEN: usize = 8;
+/// link): `YWIuaW8=` is `ab.io`, `eC5pbw` (unpadded) `x.io` (red team round 22, flow F5).
+const MIN_DESTINATION_TOKEN: usize = 6;
 /// The shortest run of strung letters joined (`e-v-i-l`): fewer are initials (`a-b`).
 const MIN_STRUNG: usize = 4;
 
@@ -273,6 +273,8 @@ mod tests {
             ("ZXZpbC5pbw==", "evil.io"),
             ("ZXZpbC50ZXN0", "evil.test"),
             ("ZXZlQGV2aWwuaW8", "eve@evil.io"),
+            ("eC5pbw", "x.io"),
+            ("YWIuaW8", "ab.io"),
             ("61622e696f", "ab.io"),
             ("6576696c2e696f", "evil.io"),
         ] {

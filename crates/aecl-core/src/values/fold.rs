@@ -339,7 +339,8 @@ fn letter_spaced(text: &str) -> Option<String> {
 /// their structure). `None` when no word has such a letter.
 fn digit_look_alikes(text: &str) -> Option<String> {
     let digit_of = |c: char| match c {
-        'O' | 'o' => Some('0'),
+        // Latin, Cyrillic and Greek capital and small O.
+        'O' | 'o' | 'О' | 'о' | 'Ο' | 'ο' => Some('0'),
         'I' | 'l' | '|' => Some('1'),
         _ => None,
     };

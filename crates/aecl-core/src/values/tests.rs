@@ -498,6 +498,7 @@ fn letters_passing_for_digits_in_a_number_are_read_as_digits() {
     assert!(has("Call +44 2O 7946 O958 today", "+44 20 7946 0958"));
     assert!(has("fax (O2O) 7946-O958", "(020) 7946-0958"));
     assert!(has("ext l5O", "150"));
+    assert!(has("Call +44 2О 7946 О958 (Cyrillic)", "+44 20 7946 0958"));
     assert!(!has("Hello World 2026", "He110"));
     assert!(!readings("Hello to all").iter().any(|r| r.contains('0')));
 }

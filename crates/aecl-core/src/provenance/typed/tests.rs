@@ -726,6 +726,11 @@ fn an_iban_built_from_national_details_is_the_texts_that_gave_them() {
         ("BBAN: BUKB20201555555555 (United Kingdom)", "GB33BUKB20201555555555"),
         (r#"{"country":"GB","check":"33","bban":"BUKB20201555555555"}"#, "GB33BUKB20201555555555"),
         ("rekeningnummer 417164300 (ABN AMRO)", "NL91ABNA0417164300"),
+        // Second pass (F1): the account before the sort code, the Konto before the BLZ,
+        // and a number written with the IBAN's check digits before its national part.
+        ("Pay to account 55555555, sort code 20-20-15", "GB33BUKB20201555555555"),
+        ("Konto 0532013000 bei BLZ 37040044", "DE89370400440532013000"),
+        ("rachunek 61 1090 1014 0000 0712 1981 2874", "PL61109010140000071219812874"),
     ];
     for (text, iban) in cases {
         let mut index = ProvenanceIndex::default();
@@ -744,6 +749,13 @@ fn an_iban_built_from_national_details_is_the_texts_that_gave_them() {
     index.add(SourceKind::User, "user", 0, "pay DE89 3704 0044 0532 0130 00");
     index.add(SourceKind::Untrusted, "c1 mail", 1, "BLZ 370 400 44, Konto 0532 0130 00");
     let source = index.source_of_kind(&ValueKind::Iban, "DE89370400440532013000", &options);
+    assert!(source.is_some_and(|s| s.kind == SourceKind::User), "{source:?}");
+    // The user's own details first, then a landlord's mail repeating the IBAN: the
+    // user's (second pass, FP1).
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "my sort code is 20-20-15, account 55555555");
+    index.add(SourceKind::Untrusted, "c1 mail", 1, "rent to GB33 BUKB 2020 1555 5555 55");
+    let source = index.source_of_kind(&ValueKind::Iban, "GB33BUKB20201555555555", &options);
     assert!(source.is_some_and(|s| s.kind == SourceKind::User), "{source:?}");
     // Other numbers, or too few digits, spell nothing.
     let mut index = ProvenanceIndex::default();
