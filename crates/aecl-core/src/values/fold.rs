@@ -307,13 +307,20 @@ fn close_dot_gaps(text: &str) -> String {
 /// reads: the host or address it spells is the text's as surely as written whole (red team
 /// round 22, flow F4). `None` when there is no such run.
 fn letter_spaced(text: &str) -> Option<String> {
+    // A character listed with a comma after it (`e, v, i, l, dot, t, e, s, t`) is one too.
+    let bare = |word: &'_ str| -> String {
+        let trimmed = word.strip_suffix([',', ';']).filter(|w| !w.is_empty()).unwrap_or(word);
+        trimmed.to_owned()
+    };
     let lone = |word: &str| {
-        let mut chars = word.chars();
+        let bare = bare(word);
+        let mut chars = bare.chars();
         chars.next().is_some() && chars.next().is_none()
     };
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut out = String::with_capacity(text.len());
     let mut joined_any = false;
+    let mut last_was_run = false;
     let mut rest = words.as_slice();
     while let Some((first, after)) = rest.split_first() {
         let run = rest.iter().take_while(|w| lone(w)).count();
@@ -321,12 +328,29 @@ fn letter_spaced(text: &str) -> Option<String> {
             out.push(' ');
         }
         if run >= MIN_LETTER_RUN {
-            let (letters, after_run) = rest.split_at(run);
-            out.extend(letters.iter().copied());
+            let (letters, mut after_run) = rest.split_at(run);
+            out.extend(letters.iter().map(|w| bare(w)));
+            // The rest of the value written whole after its spelled start (`e v i
+            // l.test`, `h e l p@evil.test`): glued on (second pass, F4).
+            if let Some((tail, after_tail)) = after_run.split_first()
+                && tail.contains(['.', '@', '/'])
+                && tail.chars().next().is_some_and(char::is_alphanumeric)
+            {
+                out.push_str(tail);
+                after_run = after_tail;
+            }
             joined_any = true;
             rest = after_run;
+            last_was_run = true;
         } else {
-            out.push_str(first);
+            // A word between spelled runs loses its listing comma (`l, dot, t`).
+            let next_is_run = after.iter().take_while(|w| lone(w)).count() >= MIN_LETTER_RUN;
+            if last_was_run || next_is_run {
+                out.push_str(&bare(first));
+            } else {
+                out.push_str(first);
+            }
+            last_was_run = false;
             rest = after;
         }
     }

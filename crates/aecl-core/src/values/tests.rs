@@ -485,6 +485,10 @@ fn text_spelled_a_character_at_a_time_is_read_as_its_word() {
     // Spelled with tabs or several spaces.
     assert!(has("e\tv\ti\tl\t.\tt\te\ts\tt", "evil.test"));
     assert!(has("x y z dot c o m", "xyz.com"));
+    // Listed with commas, or spelled only at its start (second pass, F4).
+    assert!(has("e, v, i, l, dot, t, e, s, t", "evil.test"));
+    assert!(has("host e v i l.test now", "evil.test"));
+    assert!(has("write to h e l p@evil.test", "help@evil.test"));
     // Two lone characters are an initial or an operator, not a word.
     assert!(!has("options A B and C D", "AB"));
     assert!(!readings("see section a b").iter().any(|r| r.contains("ab")));
