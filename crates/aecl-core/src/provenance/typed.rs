@@ -554,16 +554,15 @@ impl ProvenanceIndex {
 /// [`MAX_NATIONAL_PIECES`] of its numbers in any order (`account 55555555, sort code
 /// 20-20-15`; second pass, F1).
 fn spells_national(compact: &str, national: &str) -> bool {
-    let numbers: HashSet<String> = compact
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|number| number.chars().filter(|c| *c != '0').collect::<String>())
-        .filter(|number| !number.is_empty() && number.len() <= national.len())
-        .collect();
-    if compact
-        .split(|c: char| !c.is_ascii_digit())
-        .any(|number| number.chars().filter(|c| *c != '0').collect::<String>().ends_with(national))
-    {
-        return true;
+    let mut numbers: HashSet<String> = HashSet::default();
+    for number in compact.split(|c: char| !c.is_ascii_digit()) {
+        let digits: String = number.chars().filter(|c| *c != '0').collect();
+        if digits.ends_with(national) {
+            return true;
+        }
+        if !digits.is_empty() && digits.len() < national.len() {
+            numbers.insert(digits);
+        }
     }
     // The fewest pieces that reach each position of `national`, from its start.
     let mut pieces: Vec<Option<usize>> = vec![None; national.len() + 1];

@@ -398,7 +398,8 @@ fn is_fd_path(text: &str) -> bool {
 pub(crate) fn is_protected(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let components: Vec<&str> = lower.split('/').collect();
-    if components.iter().any(|c| PROTECTED_NAMES.iter().any(|name| name.eq_ignore_ascii_case(c))) {
+    // The names are lower case.
+    if components.iter().any(|c| PROTECTED_NAMES.contains(c)) {
         return true;
     }
     // git takes any directory holding `HEAD`, `objects/` and `refs/` for a repository and

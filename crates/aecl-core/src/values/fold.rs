@@ -308,18 +308,27 @@ fn close_dot_gaps(text: &str) -> String {
 /// round 22, flow F4). `None` when there is no such run.
 fn letter_spaced(text: &str) -> Option<String> {
     // A character listed with a comma after it (`e, v, i, l, dot, t, e, s, t`) is one too.
-    let bare = |word: &'_ str| -> String {
-        let trimmed = word.strip_suffix([',', ';']).filter(|w| !w.is_empty()).unwrap_or(word);
-        trimmed.to_owned()
-    };
+    fn bare(word: &str) -> &str {
+        word.strip_suffix([',', ';']).filter(|w| !w.is_empty()).unwrap_or(word)
+    }
     let lone = |word: &str| {
-        let bare = bare(word);
-        let mut chars = bare.chars();
+        let mut chars = bare(word).chars();
         chars.next().is_some() && chars.next().is_none()
     };
+    // Most texts have no such run: found with one pass that allocates nothing.
+    let longest = text
+        .split_whitespace()
+        .scan(0usize, |run, word| {
+            *run = if lone(word) { *run + 1 } else { 0 };
+            Some(*run)
+        })
+        .max()
+        .unwrap_or(0);
+    if longest < MIN_LETTER_RUN {
+        return None;
+    }
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut out = String::with_capacity(text.len());
-    let mut joined_any = false;
     let mut last_was_run = false;
     let mut rest = words.as_slice();
     while let Some((first, after)) = rest.split_first() {
@@ -339,14 +348,13 @@ fn letter_spaced(text: &str) -> Option<String> {
                 out.push_str(tail);
                 after_run = after_tail;
             }
-            joined_any = true;
             rest = after_run;
             last_was_run = true;
         } else {
             // A word between spelled runs loses its listing comma (`l, dot, t`).
             let next_is_run = after.iter().take_while(|w| lone(w)).count() >= MIN_LETTER_RUN;
             if last_was_run || next_is_run {
-                out.push_str(&bare(first));
+                out.push_str(bare(first));
             } else {
                 out.push_str(first);
             }
@@ -354,7 +362,7 @@ fn letter_spaced(text: &str) -> Option<String> {
             rest = after;
         }
     }
-    joined_any.then_some(out)
+    Some(out)
 }
 
 /// `text` with the letters that pass for digits read as those digits in every word that is
