@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 34] = [
+const PROTECTED_NAMES: [&str; 49] = [
     ".git",
     ".hg",
     ".envrc",
@@ -82,6 +82,30 @@ const PROTECTED_NAMES: [&str; 34] = [
     // Python runs these at every start of an interpreter whose path holds them (P3).
     "sitecustomize.py",
     "usercustomize.py",
+    // The servers an agent starts (`command` of each MCP or language server), read at its
+    // next start (red team round 23).
+    ".mcp.json",
+    ".lsp.json",
+    ".claude-plugin",
+    // Codex's project configuration: its MCP servers, hooks and sandbox settings.
+    ".codex",
+    // A dev container's `postCreateCommand` and features run when it is built or opened.
+    ".devcontainer",
+    // The git hook managers' configuration: their commands run at the next `git commit`
+    // once installed, as husky's do.
+    ".pre-commit-config.yaml",
+    "lefthook.yml",
+    "lefthook.yaml",
+    ".lefthook.yml",
+    ".lefthook.yaml",
+    "lefthook-local.yml",
+    ".lefthook-local.yml",
+    // Clients' configuration that names a command they run: ssh's `ProxyCommand` and
+    // `Match exec` (at the next `git fetch` over ssh), the AWS CLI's `credential_process`,
+    // kubectl's credential plugins (`exec.command`).
+    ".ssh",
+    ".aws",
+    ".kube",
 ];
 
 /// Directories a line may be in, at most; past this, a further `cd` makes the directory
@@ -421,6 +445,16 @@ pub(crate) fn is_protected(path: &str) -> bool {
         // mise's, fish's, git's and direnv's configuration under `~/.config` (P2, P4).
         [".config", tool] => matches!(*tool, "mise" | "fish" | "git" | "direnv"),
         ["mise", "config.toml"] => true,
+        // Claude Code's settings (hooks) and what carries hooks in its front matter
+        // (skills, subagents, commands) or runs beside it (plugins).
+        [".claude", name] => {
+            (name.starts_with("settings") && name.ends_with(".json"))
+                || matches!(*name, "skills" | "agents" | "commands" | "hooks" | "plugins")
+        }
+        // Gemini CLI's settings (hooks, MCP servers) and commands (`!{...}` runs a shell).
+        [".gemini", name] => matches!(*name, "settings.json" | "commands" | "extensions"),
+        // Cursor's MCP servers, hooks and environment's install commands.
+        [".cursor", name] => matches!(*name, "mcp.json" | "hooks.json" | "environment.json"),
         _ => false,
     })
 }
