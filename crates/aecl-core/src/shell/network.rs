@@ -8,8 +8,10 @@
 //! entry in the policy's `programs` describes it), a program named by its path or only
 //! known at run time, and whatever runs code of the caller's choosing (an interpreter and
 //! its script, `python3 -c`, `awk 'BEGIN{system(...)}'`, `npx`) may reach other hosts.
-//! Build and test tools (`cargo test`, `npm test`) run the project's code and are not
-//! counted: the policy's `runs_code` rules and the sandbox's network setting govern them.
+//! So do the build, test and task runners that run the project's own code (`make`, `cargo
+//! test`, `npm test`, `pytest`): what the agent wrote into a `Makefile`, a `package.json`
+//! script, a `conftest.py` or a `build.rs` runs there as a script would (red team round 23,
+//! hooks F1: `make test` sent `.env` out of a session that had read a web page).
 
 use super::finding::Finding;
 use super::programs::{ProgramSpec, Special};
@@ -46,8 +48,24 @@ pub(super) fn reaches(
     let scanned = scan(spec, &words);
     // An interpreter runs its script; `python3 -m pytest` runs a module the table knows
     // as a plain tool (any other module is a `runs_code` finding, above).
-    if spec.stdin_code && !special::runs_module(spec.special, &scanned) {
+    if spec.stdin_code
+        && (!special::runs_module(spec.special, &scanned)
+            || special::runs_project_tests(spec.special, &scanned))
+    {
         return true;
+    }
+    if let Some(runners) = project_code(&command.program) {
+        let reached = match super::subcommands::words(&command.program, &scanned.positionals) {
+            Err(_) => true,
+            Ok(names) => {
+                runners.is_empty()
+                    || scanned.positionals.first().is_some_and(|first| !first.is_known())
+                    || names.iter().any(|n| runners.contains(&n.as_str()))
+            }
+        };
+        if reached {
+            return true;
+        }
     }
     if spec.network_subcommands.is_empty() {
         return false;
@@ -61,6 +79,35 @@ pub(super) fn reaches(
                 || names.iter().any(|n| spec.network_subcommands.contains(n))
         }
     }
+}
+
+/// The subcommands with which `program` runs the project's own code (its build scripts,
+/// tests, tasks, or a command its configuration defines), or every use of it (empty).
+fn project_code(program: &str) -> Option<&'static [&'static str]> {
+    Some(match program {
+        // Their files are the project's code whatever they are asked to do.
+        "make" | "gmake" | "ninja" | "just" | "task" | "rake" | "gradle" | "mvn" | "ant"
+        | "sbt" | "mix" | "cmake" | "ctest" | "meson" | "pytest" | "py.test" | "tox" | "nox"
+        | "jest" | "vitest" | "mocha" | "playwright" | "cypress" | "webpack" | "vite"
+        | "rollup" | "next" | "nuxt" | "eslint" | "pnpm" | "yarn" | "bun" => &[],
+        "cargo" => &[
+            "build", "b", "test", "t", "run", "r", "bench", "check", "c", "clippy", "doc", "d",
+            "install", "nextest", "miri", "fix", "rustc", "rustdoc", "llvm-cov", "tarpaulin",
+            "expand", "fuzz",
+        ],
+        "npm" => &[
+            "run", "run-script", "test", "start", "stop", "restart", "exec", "install-test",
+            "install-ci-test", "rebuild", "pack", "publish",
+        ],
+        "go" => &["test", "run", "generate"],
+        "deno" => &["run", "test", "task", "bench"],
+        "poetry" | "uv" | "pdm" | "pipenv" | "hatch" => &["run", "test"],
+        "bundle" => &["exec"],
+        "dotnet" => &["run", "test", "build"],
+        "bazel" | "swift" => &["run", "test", "build"],
+        "composer" => &["run", "run-script", "test"],
+        _ => return None,
+    })
 }
 
 /// Programs outside the table whose words name the host they reach (`ping HOST`,

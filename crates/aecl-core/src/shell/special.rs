@@ -18,6 +18,12 @@ pub(super) fn runs_module(special: Option<Special>, scanned: &Scanned) -> bool {
     special == Some(Special::Python) && scanned.has(&["-m"])
 }
 
+/// Whether the module a Python command runs is the project's test runner (`-m unittest`
+/// imports and runs the project's tests, as `pytest` does).
+pub(super) fn runs_project_tests(special: Option<Special>, scanned: &Scanned) -> bool {
+    special == Some(Special::Python) && scanned.values(&["-m"]).any(|m| m.text == "unittest")
+}
+
 /// Python modules that are tools, not a way to run arbitrary code.
 /// (Not `doctest`: it runs the `>>>` lines of the file it is given.)
 const PLAIN_MODULES: [&str; 7] =
