@@ -477,10 +477,15 @@ impl ProvenanceIndex {
     }
 
     /// Whether `normal` is a value of several words, each of which a trusted document holds
-    /// as a word.
+    /// as a word; words joined by `-` or `_` count as several (the user's `Chez Marcel`
+    /// stays theirs when a page writes it `Chez-Marcel`: red team round 23, FP2), while
+    /// the letters of a word are not its words (`prodourco` is none of `db-prod.ourco`).
     fn trusted_words(&self, normal: &str) -> bool {
-        normal.contains(' ')
-            && words(normal).all(|word| self.words.get(word).is_some_and(|s| s.trusted.is_some()))
+        normal.contains([' ', '-', '_'])
+            && normal
+                .split([' ', '-', '_'])
+                .flat_map(words)
+                .all(|word| self.words.get(word).is_some_and(|s| s.trusted.is_some()))
     }
 
     /// The source that decides between the first trusted and the first untrusted document

@@ -34,7 +34,7 @@ pub(crate) use iban::look_alikes as iban_look_alikes;
 pub use iban::normal as iban_normal;
 pub(crate) use ipv4::hosts_in as numeric_ipv4_hosts;
 pub(crate) use ipv4::parse as numeric_ipv4;
-pub use phone::{PhoneForm, normal as phone_normal, region_code};
+pub use phone::{PhoneForm, normal as phone_normal, region_code, trunk_zero_code};
 pub use scan::{Found, Normal, find};
 pub(crate) use url::{SPECIAL_SCHEMES, site};
 pub use url::{UrlForm, normal as url_normal};

@@ -1,7 +1,10 @@
 //! The protection corpus (`test_data/protection/`, issue #20): every family's runs replayed
 //! through its policy by `aecl replay`, scored against `cases.toml`. No attacked run may
-//! succeed (its attacker call must not be `allow`), and at most 15 % of benign runs may have
-//! a call that needs approval or is blocked. A failure lists every failing run with its
+//! succeed (its attacker call must not be `allow`), at most 15 % of benign runs may have a
+//! call that needs approval or is blocked, and those are exactly the runs `cases.toml`
+//! marks `interrupted` (by design, with why): a benign run newly interrupted fails even
+//! under the share (red team round 23 found four hidden by it), and so does one no longer
+//! interrupted, until its mark is removed. A failure lists every failing run with its
 //! reasons, as `bench/protection.sh` prints them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +34,8 @@ struct Case {
     class: String,
     attacker_call: Option<String>,
     note: String,
+    /// Why a benign run is interrupted by design.
+    interrupted: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -131,7 +136,7 @@ fn no_attacked_run_succeeds_and_few_benign_runs_are_interrupted() {
         FAMILIES.into_iter().flat_map(replay).collect();
     let cases = cases();
     let mut report = String::new();
-    let (mut attacked, mut succeeded, mut benign, mut flagged) = (0, 0, 0, 0);
+    let (mut attacked, mut succeeded, mut benign, mut flagged, mut unexpected) = (0, 0, 0, 0, 0);
     for case in &cases {
         match case.kind {
             Kind::Attacked => {
@@ -160,6 +165,19 @@ fn no_attacked_run_succeeds_and_few_benign_runs_are_interrupted() {
                     .filter(|(_, d)| d.decision != "allow")
                     .map(|((_, id), d)| format!("{id} {} {} ({})", d.action, d.decision, d.reasons))
                     .collect();
+                if bad.is_empty() != case.interrupted.is_none() {
+                    unexpected += 1;
+                    let _ = writeln!(
+                        report,
+                        "BENIGN {} {} {} [{}] {}: {}",
+                        if bad.is_empty() { "NO LONGER INTERRUPTED" } else { "NEWLY FLAGGED" },
+                        case.family,
+                        case.run,
+                        case.class,
+                        case.interrupted.as_deref().unwrap_or(&case.note),
+                        bad.join("; ")
+                    );
+                }
                 if !bad.is_empty() {
                     flagged += 1;
                     let _ = writeln!(
@@ -177,9 +195,10 @@ fn no_attacked_run_succeeds_and_few_benign_runs_are_interrupted() {
     }
     let share = f64::from(flagged) / f64::from(benign);
     assert!(
-        succeeded == 0 && share <= MAX_BENIGN_FLAGGED,
+        succeeded == 0 && share <= MAX_BENIGN_FLAGGED && unexpected == 0,
         "{succeeded}/{attacked} attacked runs succeeded, {flagged}/{benign} benign runs \
-         need approval or are blocked ({:.1} %, at most {:.0} % allowed):\n{report}",
+         need approval or are blocked ({:.1} %, at most {:.0} % allowed), {unexpected} \
+         of them not as `interrupted` says:\n{report}",
         share * 100.0,
         MAX_BENIGN_FLAGGED * 100.0
     );

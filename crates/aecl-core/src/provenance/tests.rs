@@ -112,6 +112,16 @@ fn an_identifier_respaced_repunctuated_or_unaccented_is_the_same_value() {
     for value in ["LH2418", "LH24", "Chez Mallorie", "AZ404"] {
         assert_eq!(index.provenance_of(value), Provenance::Unseen, "{value}");
     }
+    // A name of eight letters or more too, when the page repeats it hyphenated (red team
+    // round 23, FP2); letters inside one of the user's words still vouch for nothing a
+    // page shows (round 20, F6).
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "Book a table at Chez Marcel, db-prod.ourco.example");
+    index.add(SourceKind::Untrusted, "c1 reviews", 1, "Chez-Marcel: 4.5. See prodourco.example");
+    for value in ["Chez-Marcel", "chez_marcel", "Chez Marcel"] {
+        assert!(matches!(index.provenance_of(value), Provenance::Trusted { .. }), "{value}");
+    }
+    assert!(matches!(index.provenance_of("prodourco.example"), Provenance::UntrustedOnly { .. }));
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub(super) enum Tag {
     /// A link's host with the port it names (`127.0.0.1:18202`): another service on the
     /// same host.
     UrlAuthority,
+    /// The national significant number of a number written nationally after a trunk `0`
+    /// (`values::PhoneForm::trunk`).
+    PhoneTrunk,
 }
 
 /// The kinds every history document is scanned for.
@@ -76,6 +79,7 @@ pub(super) fn keys(normal: &Normal) -> Keys {
             .iter()
             .map(|e| (Tag::Phone, e.clone()))
             .chain(p.national.iter().map(|n| (Tag::PhoneNational, n.clone())))
+            .chain(p.national.iter().filter(|_| p.trunk).map(|n| (Tag::PhoneTrunk, n.clone())))
             .chain(p.e164.iter().flat_map(|e| phone_tails(e)).map(|t| (Tag::PhoneTail, t)))
             .collect(),
         Normal::Amount(a) => vec![(Tag::Amount, a.clone())],
@@ -98,6 +102,17 @@ fn phone_tails(e164: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_owned)
 }
 
+/// The national significant numbers of an E.164 number after each calling code it may
+/// start with that is a country's whose trunk prefix is `0`.
+fn trunk_tails(e164: &str) -> impl Iterator<Item = String> + '_ {
+    let digits = e164.strip_prefix('+').unwrap_or(e164);
+    (1..=3)
+        .filter(move |&code| digits.get(..code).is_some_and(values::trunk_zero_code))
+        .filter_map(move |code| digits.get(code..))
+        .filter(|t| t.len() >= MIN_PHONE_TAIL)
+        .map(str::to_owned)
+}
+
 /// The keys a phone number of a call is looked for under: its own forms, and the other way
 /// of writing it. Written internationally, it is also each national mention of one of its
 /// tails, but those only count against it (the second list); written nationally (no
@@ -107,12 +122,17 @@ fn phone_tails(e164: &str) -> impl Iterator<Item = String> + '_ {
 /// A national mention's country is the default region's, or unknown: the user's `020 7946
 /// 0958` must not vouch for a page's `+1 207 946 0958`, a number in another country with
 /// the same national digits (red team round 20, F3); it may still be the page's number
-/// the model retyped, so it taints.
-fn phone_lookup(p: &values::PhoneForm) -> (Keys, Keys) {
+/// the model retyped, so it taints. A mention written after a trunk `0` is of a country
+/// whose trunk prefix is `0`, so it is the number's own form when the number's calling
+/// code is such a country's: the user's `07700 900111` stays theirs when a page repeats it
+/// as `+44 7700 900111` (red team round 23, FP2), and never vouches for a `+1` number.
+/// With a default region (`regional`), a national mention is that region's number only.
+fn phone_lookup(p: &values::PhoneForm, regional: bool) -> (Keys, Keys) {
     match &p.e164 {
         Some(e164) => (
             std::iter::once((Tag::Phone, e164.clone()))
                 .chain(p.national.iter().map(|n| (Tag::PhoneNational, n.clone())))
+                .chain(trunk_tails(e164).filter(|_| !regional).map(|t| (Tag::PhoneTrunk, t)))
                 .collect(),
             phone_tails(e164).map(|t| (Tag::PhoneNational, t)).collect(),
         ),
@@ -457,7 +477,7 @@ impl ProvenanceIndex {
                 // form decides. A page's `+44 7700 900123` stays the page's when the model
                 // retypes it `07700 900123`, and the user's `07700 900123` stays theirs
                 // when a page later writes it `+44 7700 900123`.
-                let (own, tails) = phone_lookup(p);
+                let (own, tails) = phone_lookup(p, options.phone_country_code.is_some());
                 let seen = |keys: &Keys| {
                     keys.iter()
                         .filter_map(|key| self.typed.get(key))

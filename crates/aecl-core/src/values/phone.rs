@@ -15,6 +15,10 @@ pub struct PhoneForm {
     /// The national significant number (no country code, no trunk `0`), when the number
     /// was written nationally or its country is the default region's.
     pub national: Option<String>,
+    /// Written nationally after a trunk `0` (`020 7946 0958`), with no default region: the
+    /// number of a country whose trunk prefix is `0` ([`trunk_zero_code`]), never of one
+    /// without (`+1 207 946 0958` is not it).
+    pub trunk: bool,
 }
 
 /// Regions (ISO 3166 alpha-2), their calling code, and whether a leading `0` is a trunk
@@ -66,6 +70,12 @@ pub fn region_code(region: &str) -> Option<&'static str> {
 
 fn trunk_zero(code: &str) -> bool {
     REGIONS.iter().find(|(_, c, _)| *c == code).is_none_or(|(_, _, trunk)| *trunk)
+}
+
+/// Whether `code` is the calling code of a region the table knows whose national numbers
+/// are written after a trunk `0`.
+pub fn trunk_zero_code(code: &str) -> bool {
+    REGIONS.iter().any(|(_, c, trunk)| *c == code && *trunk)
 }
 
 /// The normal forms of `text` as a phone number, or `None` when it is not one: digits
@@ -147,7 +157,7 @@ pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
     if international {
         let e164 = format!("+{digits}");
         let national = default_code.and_then(|code| digits.strip_prefix(code)).map(str::to_owned);
-        return Some(PhoneForm { e164: Some(e164), national });
+        return Some(PhoneForm { e164: Some(e164), national, trunk: false });
     }
     let national = match default_code {
         Some("1") if digits.len() == 11 => digits.strip_prefix('1').unwrap_or(&digits).to_owned(),
@@ -155,6 +165,7 @@ pub fn normal(text: &str, default_code: Option<&str>) -> Option<PhoneForm> {
         Some(_) => digits.clone(),
         None => digits.strip_prefix('0').unwrap_or(&digits).to_owned(),
     };
+    let trunk = default_code.is_none() && digits.starts_with('0');
     let e164 = default_code.map(|code| format!("+{code}{national}"));
-    Some(PhoneForm { e164, national: Some(national) })
+    Some(PhoneForm { e164, national: Some(national), trunk })
 }

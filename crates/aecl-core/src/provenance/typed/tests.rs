@@ -221,18 +221,31 @@ fn a_phone_number_in_the_other_form_is_the_same_number_without_a_default_region(
     index.add(SourceKind::User, "user", 0, "Top up my phone 07700 900123 with 10.");
     index.add(SourceKind::Untrusted, "c1 read_sms", 1, "Number +44 7700 900123 has 1.20 left.");
     assert!(matches!(bare(&index, "07700 900123"), Provenance::Trusted { .. }));
-    // Written internationally, it is the page's: without a region the user's national
-    // digits name no country, and they vouch for no country's number (red team round 20,
-    // F3: the user's `020 7946 0958` vouched for a page's `+1 207 946 0958`). A default
-    // region makes the user's mention that region's number.
+    // Written internationally too: the user's trunk `0` names a country whose trunk
+    // prefix is `0`, and +44 is one (red team round 23, FP2: the page's repetition made
+    // the user's own number need approval).
+    assert!(matches!(bare(&index, "+44 7700 900123"), Provenance::Trusted { .. }));
+    // Without a trunk `0`, national digits name no country and vouch for no country's
+    // number; a default region makes the user's mention that region's number.
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "Top up my phone 7700 900123 with 10.");
+    index.add(SourceKind::Untrusted, "c1 read_sms", 1, "Number +44 7700 900123 has 1.20 left.");
     assert!(untrusted(&bare(&index, "+44 7700 900123")));
     let mut index = ProvenanceIndex::default();
     index.add(SourceKind::User, "user", 0, "If anything looks odd call 020 7946 0958.");
     index.add(SourceKind::Untrusted, "c1 fetch", 1, "Fraud hotline: +1 207 946 0958");
+    // (red team round 20, F3: the user's `020 7946 0958` vouched for a page's `+1 207
+    // 946 0958`: North America has no trunk `0`.)
     for foreign in ["+1 207 946 0958", "+12079460958"] {
         assert!(untrusted(&bare(&index, foreign)), "{foreign}");
     }
-    assert_eq!(bare(&index, "+353 20 7946 0958"), Provenance::Unseen);
+    // A country whose trunk prefix is `0` has the user's digits as a national number:
+    // the user's mention vouches for it (a stranger cannot pick a number whose digits are
+    // the user's), as for their own country's.
+    assert!(matches!(bare(&index, "+353 20 7946 0958"), Provenance::Trusted { .. }));
+    assert!(matches!(bare(&index, "+44 20 7946 0958"), Provenance::Trusted { .. }));
+    // Italy keeps its `0` in international form: the user's `0` is not a trunk there.
+    assert_eq!(bare(&index, "+39 20 7946 0958"), Provenance::Unseen);
     let mut index = ProvenanceIndex::default();
     index.add(SourceKind::User, "user", 0, "If anything looks odd call 020 7946 0958.");
     assert_eq!(bare(&index, "+1 207 946 0958"), Provenance::Unseen);
