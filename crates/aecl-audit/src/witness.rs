@@ -155,6 +155,15 @@ pub trait CheckpointSink: Send + Sync + std::fmt::Debug {
     fn drain(&self, _within: std::time::Duration) -> usize {
         0
     }
+
+    /// Waits, at most `within`, until a checkpoint of at least `size` records has been
+    /// published; `Err` (why) when the attempt that covered it failed or the wait ran out.
+    /// The engine calls it before an effect is dispatched, so that no effect happens whose
+    /// decision the store alone holds (where a cut of the store's tail would remove it
+    /// unseen). A sink that publishes within [`CheckpointSink::publish`] has published it.
+    fn published(&self, _size: u64, _within: std::time::Duration) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

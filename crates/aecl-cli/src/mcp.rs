@@ -257,8 +257,11 @@ pub fn run(args: &McpArgs) -> Result<ExitCode> {
         store.set_caller_commits(args.listen.is_none());
         // PostgreSQL commits a read's decision and end apart anyway (its log has its own
         // committer): there a read runs only once its decision stands.
-        let config =
-            EngineConfig { joint_read_commits: matches!(store, AnyStore::Sqlite(_)), ..config };
+        let config = EngineConfig {
+            joint_read_commits: matches!(store, AnyStore::Sqlite(_)),
+            publication: publish.clone(),
+            ..config
+        };
         let engine = Arc::new(Engine::new(
             Arc::new(store),
             Arc::new(loaded.policy),

@@ -124,8 +124,11 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         let clock = Arc::new(SystemClock);
         // PostgreSQL commits a read's decision and end apart anyway (its log has its own
         // committer): there a read runs only once its decision stands.
-        let config =
-            EngineConfig { joint_read_commits: matches!(store, AnyStore::Sqlite(_)), ..config };
+        let config = EngineConfig {
+            joint_read_commits: matches!(store, AnyStore::Sqlite(_)),
+            publication: publish.clone(),
+            ..config
+        };
         // Made before the engine, which counts approval answers into them.
         let metrics = Metrics::new();
         let mut engine =

@@ -63,6 +63,10 @@ pub struct EngineConfig {
     /// `[runs]`: when run states expire (`expiry.rs`); [`Engine::set_run_limits`] at a
     /// reload.
     pub runs: aecl_core::run_bounds::RunLimits,
+    /// Where the store's checkpoints are published outside it (`--checkpoint-dir`): an
+    /// effect is dispatched, and a decision allowing one answered, only once a published
+    /// checkpoint covers its decision's record (`None`: the store alone holds the log).
+    pub publication: Option<Arc<dyn aecl_audit::CheckpointSink>>,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +79,7 @@ impl Default for EngineConfig {
             joint_read_commits: false,
             grant_key: None,
             runs: aecl_core::run_bounds::RunLimits::default(),
+            publication: None,
         }
     }
 }

@@ -87,6 +87,11 @@ pub enum EngineError {
     /// policy that allows or blocks the call now).
     #[error("approval request `{id}` gave no grant: {why}")]
     NotGranted { id: String, why: String },
+    /// A decision allowing an effect was recorded, but no checkpoint covering it reached
+    /// its destination outside the store: it is not answered as an allow (the store alone
+    /// could lose it unseen).
+    #[error("audit: not published: {0}")]
+    Unpublished(String),
 }
 
 impl EngineError {

@@ -2,14 +2,14 @@
 //! through the stages of `stage.rs`, in order, each named where it runs. Every error is
 //! returned, never turned into an allow: front ends answer an error with a block.
 
-use aecl_core::Call;
+use aecl_core::{Call, Decision};
 
 use crate::connector::Connector;
 use crate::engine::{Decided, Engine, Executed, MAX_ATTEMPTS};
 use crate::error::EngineError;
 use crate::origin::Origin;
 use crate::stage::dispatch::Dispatched;
-use crate::stage::record::{Recorded, Recording};
+use crate::stage::record::{Recorded, Recording, no_effect};
 use crate::stage::{Arrived, Attempt};
 use crate::store::Store;
 
@@ -44,11 +44,18 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Decides a call and records it (run history, limits, audit log). Executes nothing.
+    /// Decides a call and records it (run history, limits, audit log). Executes nothing:
+    /// the caller does, so an allow of an action that is not a read is answered only once
+    /// a published checkpoint covers its record (when the engine publishes).
     pub async fn evaluate(&self, call: Call) -> Result<Decided, EngineError> {
         let arrived = self.identify(call, None, Origin::Agent).await?;
         let recorded = self.decide_and_record(&arrived, None, false).await?;
-        Ok(recorded.ready(arrived).decided)
+        let ready = recorded.ready(arrived);
+        let decided = ready.decided;
+        if decided.verdict.decision == Decision::Allow && !no_effect(&ready.policy, &decided.call) {
+            self.published(decided.audit_seq).await.map_err(EngineError::Unpublished)?;
+        }
+        Ok(decided)
     }
 
     /// Load run, decide, admit, place, grant and record, under the run's lock; again from

@@ -66,6 +66,17 @@ struct Queue {
     publishing: Option<Instant>,
     /// Why the last attempt failed; cleared by the next success.
     last_error: Option<String>,
+    /// The size of the checkpoint being published now.
+    publishing_size: u64,
+    /// The largest size published, and the largest whose attempt failed: what
+    /// [`CheckpointSink::published`] waits on.
+    published: u64,
+    failed: u64,
+}
+
+/// The size a checkpoint note states (its second line), or 0 for one that states none.
+fn size_of(request: &AddCheckpoint) -> u64 {
+    request.checkpoint.lines().nth(1).and_then(|line| line.parse().ok()).unwrap_or(0)
 }
 
 impl Queue {
@@ -84,6 +95,7 @@ impl Queue {
                 let newest = state.waiting.drain(..).next_back();
                 if let Some((request, _)) = newest {
                     state.publishing = Some(since);
+                    state.publishing_size = size_of(&request);
                     return Some(request);
                 }
             }
@@ -99,9 +111,15 @@ impl Queue {
     fn done(queue: &Arc<(Mutex<Queue>, Condvar)>, error: Option<String>) {
         if let Ok(mut state) = queue.0.lock() {
             state.publishing = None;
+            let size = state.publishing_size;
+            if error.is_some() {
+                state.failed = state.failed.max(size);
+            } else {
+                state.published = state.published.max(size);
+            }
             state.last_error = error;
         }
-        // A drain waits for this.
+        // A drain and the calls waiting for their checkpoint wait for this.
         queue.1.notify_all();
     }
 }
@@ -135,6 +153,42 @@ impl CheckpointSink for Publisher {
             behind.as_secs(),
             state.waiting.len() + usize::from(state.publishing.is_some())
         ))
+    }
+
+    fn published(&self, size: u64, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        let (lock, ready) = &*self.queue;
+        let mut state = lock.lock().map_err(|_| {
+            format!("the publisher of checkpoints to `{}` has stopped", self.target)
+        })?;
+        loop {
+            if state.published >= size {
+                return Ok(());
+            }
+            // The attempt that covered it failed: a later checkpoint may still reach the
+            // destination, but this call does not wait for the next commit to find out.
+            if state.failed >= size {
+                let error = state.last_error.as_deref().unwrap_or("refused");
+                return Err(format!(
+                    "the checkpoint of {size} records was not published to `{}`: {error}",
+                    self.target
+                ));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!(
+                    "the checkpoint of {size} records was not published to `{}` within {} ms",
+                    self.target,
+                    within.as_millis()
+                ));
+            }
+            state = ready
+                .wait_timeout(state, deadline - now)
+                .map_err(|_| {
+                    format!("the publisher of checkpoints to `{}` has stopped", self.target)
+                })?
+                .0;
+        }
     }
 
     fn drain(&self, within: Duration) -> usize {
@@ -221,6 +275,37 @@ mod tests {
         let state = publisher.queue.0.lock().unwrap();
         assert!(state.waiting.is_empty());
         assert_eq!(state.publishing, Some(queued));
+    }
+
+    fn note(size: u64) -> AddCheckpoint {
+        AddCheckpoint { old_size: 0, proof: Vec::new(), checkpoint: format!("o\n{size}\nr\n") }
+    }
+
+    #[test]
+    fn a_call_waits_until_a_checkpoint_covering_its_record_is_published_or_refused() {
+        let publisher = publisher();
+        let queue = publisher.queue.clone();
+        publisher.publish(note(3));
+        let waited = publisher.published(3, Duration::from_millis(20)).unwrap_err();
+        assert!(waited.ends_with("was not published to `DIR` within 20 ms"), "{waited}");
+        assert_eq!(Queue::next(&queue).map(|r| size_of(&r)), Some(3));
+        Queue::done(&queue, None);
+        assert_eq!(publisher.published(3, Duration::ZERO), Ok(()));
+        assert_eq!(publisher.published(2, Duration::ZERO), Ok(()), "covered by a larger one");
+        // A refused attempt fails its calls at once; a later success covers them again.
+        publisher.publish(note(7));
+        assert!(Queue::next(&queue).is_some());
+        Queue::done(&queue, Some("witness down".to_owned()));
+        let refused = publisher.published(6, Duration::from_secs(30)).unwrap_err();
+        assert_eq!(refused, "the checkpoint of 6 records was not published to `DIR`: witness down");
+        publisher.publish(note(9));
+        let thread = std::thread::spawn(move || {
+            if Queue::next(&queue).is_some() {
+                Queue::done(&queue, None);
+            }
+        });
+        assert_eq!(publisher.published(9, Duration::from_secs(30)), Ok(()));
+        thread.join().unwrap();
     }
 
     #[test]

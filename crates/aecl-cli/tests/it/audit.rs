@@ -944,6 +944,39 @@ mod published {
         assert!(records(&db) > before);
     }
 
+    /// With its witness down, a decision allowing an action with an effect is answered
+    /// blocked (503), not allowed: its record is only in the store, whose tail a cut back to
+    /// what the witness holds would remove unseen (red team round 23, audit F1). A read
+    /// goes on; once the witness is back, so does the effect.
+    #[test]
+    fn an_effect_is_not_allowed_while_its_checkpoint_cannot_be_published() {
+        let dir = temp_dir();
+        keys(dir.path());
+        let policy = crate::repo("test_data/policies/limits").display().to_string();
+        let token = issue(dir.path(), &["--agent", "unlimited", "--policy", &policy]);
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let url = format!("http://{free}");
+        let (server, address) = serve(dir.path(), &policy, &["--checkpoint-dir", &url]);
+        let evaluate = |id: &str, action: &str| {
+            let call = format!(r#"{{"run":"r1","id":"{id}","action":"{action}","args":{{}}}}"#);
+            request(&address, "POST", "/v1/evaluate", Some(&token), &[], &call)
+        };
+        let (status, answer) = evaluate("c1", "hook");
+        assert_eq!(status, 503, "{answer}");
+        assert_eq!(answer["decision"], "block", "{answer}");
+        assert!(answer.to_string().contains("not published"), "{answer}");
+        let (status, answer) = evaluate("c2", "ping");
+        assert_eq!(status, 200, "a read goes on: {answer}");
+
+        let (_witness, _) = witness_on(dir.path(), &free.to_string());
+        let (status, answer) = evaluate("c3", "hook");
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["decision"], "allow", "{answer}");
+        stop(server);
+        let ok = verify(dir.path(), Some(&url));
+        assert_eq!(ok.code, Some(0), "{ok:#?}");
+    }
+
     /// Checkpoints that cannot reach their witness make the server degraded, naming the
     /// witness and why, until they reach it again.
     #[test]

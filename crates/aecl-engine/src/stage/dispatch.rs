@@ -55,7 +55,20 @@ pub(crate) struct Ran {
     pub started: Instant,
 }
 
+/// How long a call waits for the checkpoint covering its decision to be published.
+const PUBLISHED_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl<S: Store> Engine<S> {
+    /// Waits until a checkpoint covering the record at `audit_seq` is published outside
+    /// the store, when the engine publishes (`EngineConfig::publication`).
+    pub(crate) async fn published(&self, audit_seq: u64) -> Result<(), String> {
+        let Some(sink) = self.config().publication.clone() else { return Ok(()) };
+        let size = audit_seq.saturating_add(1);
+        tokio::task::spawn_blocking(move || sink.published(size, PUBLISHED_WITHIN))
+            .await
+            .map_err(|e| format!("waiting for the checkpoint failed: {e}"))?
+    }
+
     /// Runs `ready`'s call through `connector` when it goes ahead.
     pub(crate) async fn dispatch(
         &self,
@@ -96,6 +109,24 @@ impl<S: Store> Engine<S> {
                 })));
             };
             let started = Instant::now();
+            // INVARIANT: an effect happens only once a checkpoint covering its decision's
+            // record is published outside the store (when one is published at all): a
+            // store cut back to what its destination holds could otherwise lose the
+            // record of an effect that happened (red team round 23, audit F1). Its effect
+            // then fails, not dispatched, and the outcome says why.
+            if let Err(why) = self.published(ready.decided.audit_seq).await {
+                return Ok(Dispatched::Ran(Box::new(Ran {
+                    ready,
+                    effect,
+                    outcome: ConnectorOutcome::Failed { error: format!("not dispatched: {why}") },
+                    ran_in: None,
+                    reports_result: false,
+                    error_output: None,
+                    report: None,
+                    started,
+                })));
+            }
+            let call = &ready.decided.call;
             let invocation = Invocation::new(&ready.policy, call, &effect.id);
             let timeout =
                 wait_limit(self.config().call_timeout, connector.deadline(invocation, ready.tier));

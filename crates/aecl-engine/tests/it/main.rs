@@ -9,6 +9,7 @@ mod approvals;
 mod causes;
 mod durability;
 mod flow;
+mod published;
 mod replays;
 mod sandboxed;
 mod stages;
