@@ -98,6 +98,16 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// `approval` sealed with the grant key (when the engine has one), as every request
+    /// must be to be answered: for a request filed outside the call path (the gateway's
+    /// tool definition changes).
+    pub fn sealed(&self, approval: Approval) -> Approval {
+        match &self.config().grant_key {
+            Some(key) => seal::seal_request(key, approval),
+            None => approval,
+        }
+    }
+
     /// Rejects request `id` as `approver`, with the reason the agent will be given.
     pub async fn reject(
         &self,
@@ -358,6 +368,7 @@ impl<S: Store> Engine<S> {
             reason: None,
             body,
         };
+        let approval = self.sealed(approval);
         // INVARIANT: asking again for a call voids its older unspent grants and closes its
         // request still pending under another revision, in the transaction that files the
         // new request: the answer to this question is the one that holds.
@@ -399,6 +410,15 @@ impl<S: Store> Engine<S> {
     async fn open_approval(&self, id: &str, approver: &str) -> Result<Approval, EngineError> {
         let approval =
             self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))?;
+        // INVARIANT: a request is answered only as it was filed: one whose terms (its
+        // agent above all) were written into the store by hand is refused, so nobody
+        // approves their own call by renaming its agent, and no signed answer names
+        // another agent than the decision that asked (`seal.rs`).
+        if let Some(key) = &self.config().grant_key
+            && !seal::request_is_sealed(key, &approval)
+        {
+            return Err(EngineError::ApprovalUnsigned(id.to_owned()));
+        }
         // INVARIANT: nobody approves a call made with their own identity, however spelt.
         if same_person(&approval.agent, approver) {
             return Err(EngineError::SelfApproval {

@@ -47,6 +47,15 @@ pub enum EngineError {
     EffectNotFound(String),
     #[error("no approval request `{0}`")]
     ApprovalNotFound(String),
+    /// The request's terms do not carry the grant key's signature: changed in the store
+    /// since it was filed (or filed before requests were signed). Nobody may answer it
+    /// before it expires.
+    #[error(
+        "approval request `{0}` does not verify: its terms were changed outside aecl (or it \
+         was filed before requests were signed); nobody may answer it, and its call waits \
+         until it expires"
+    )]
+    ApprovalUnsigned(String),
     /// The request was already approved, rejected or expired.
     #[error("approval request `{id}` is {status}, no longer pending")]
     ApprovalClosed { id: String, status: &'static str },

@@ -51,6 +51,8 @@ pub struct Story {
     voided: HashMap<String, u64>,
     /// Per approval request: the people whose votes towards its quorum the log records.
     votes: HashMap<String, HashSet<String>>,
+    /// Per approval request: the agent the decision that filed it names, and its record.
+    asked_by: HashMap<String, (String, u64)>,
     /// Per standing grant: its signed number of uses, once its creation is read.
     standing_max: HashMap<String, u32>,
     /// Per standing grant: the decisions it lifted.
@@ -63,6 +65,7 @@ pub struct Story {
 struct Seen<'a> {
     seq: u64,
     kind: &'a str,
+    agent: &'a str,
     run: &'a str,
     call_id: &'a str,
     effect_id: Option<&'a str>,
@@ -83,6 +86,8 @@ struct Stored<'a> {
     seq: u64,
     #[serde(borrow)]
     kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    agent: Cow<'a, str>,
     #[serde(borrow)]
     run: Cow<'a, str>,
     #[serde(borrow)]
@@ -122,6 +127,7 @@ impl Story {
         let seen = Seen {
             seq: record.seq,
             kind,
+            agent: &record.agent,
             run: &record.run,
             call_id: &record.call_id,
             effect_id: record.effect_id.as_deref(),
@@ -146,6 +152,7 @@ impl Story {
         let seen = Seen {
             seq: stored.seq,
             kind: &stored.kind,
+            agent: &stored.agent,
             run: &stored.run,
             call_id: &stored.call_id,
             effect_id: stored.effect_id.as_deref(),
@@ -218,6 +225,13 @@ impl Story {
     }
 
     fn decision(&mut self, record: &Seen<'_>) {
+        if record.decision == Some("require_approval")
+            && let Some(approval) = record.approval_id
+        {
+            self.asked_by
+                .entry(approval.to_owned())
+                .or_insert_with(|| (record.agent.to_owned(), record.seq));
+        }
         if record.decision != Some("allow") || record.mode != Some("enforce") {
             return;
         }
@@ -277,6 +291,46 @@ impl Story {
             return;
         }
         let Some(approval) = record.approval_id else { return };
+        // The answer is about the call that asked: its agent is the deciding record's, and
+        // nobody who answers is that agent (red team round 23, audit F2: a request's agent
+        // changed in the store let an approver named like the agent approve its call, and
+        // the signed answer named another agent).
+        if let Some((agent, asked)) = self.asked_by.get(approval) {
+            if record.agent != agent {
+                self.findings.push(Finding {
+                    seq: record.seq,
+                    message: format!(
+                        "an answer to approval request `{approval}` names agent `{}`, but the \
+                         decision that filed it (record {asked}) names `{agent}`: the request \
+                         was changed in the store",
+                        record.agent
+                    ),
+                });
+            }
+            let answered_by: Vec<String> = match text(input, "status").as_deref() {
+                Some("pending") => text(input, "by").into_iter().collect(),
+                Some("approved") => input
+                    .get("approvers")
+                    .and_then(Value::as_array)
+                    .map(|names| {
+                        names.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+                    })
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            if let Some(name) =
+                answered_by.iter().find(|name| crate::approval::same_person(name, agent))
+            {
+                self.findings.push(Finding {
+                    seq: record.seq,
+                    message: format!(
+                        "approval request `{approval}` was approved by `{name}`, the agent that \
+                         asked (record {asked}): aecl refuses that, so the request was changed \
+                         in the store"
+                    ),
+                });
+            }
+        }
         match text(input, "status").as_deref() {
             Some("pending") => {
                 if let Some(by) = text(input, "by") {
@@ -552,5 +606,35 @@ mod tests {
         // `Bob` is bob: counted twice, and no vote of `Bob` is recorded either.
         assert_eq!(seqs, [3, 3], "{found:#?}");
         assert!(found.iter().any(|f| f.message.contains("one person, twice")), "{found:#?}");
+    }
+
+    /// Round 23, audit F2: a request's agent renamed in the store, then approved by a
+    /// person named like the agent that asked.
+    #[test]
+    fn an_answer_naming_another_agent_or_given_by_the_agent_that_asked_is_found() {
+        let mut asked = record(0, RecordKind::Decision, "c1");
+        asked.decision = Some(Decision::RequireApproval);
+        asked.approval_id = Some("a1".into());
+        let answer = |seq: u64, agent: &str, approvers: &[&str]| {
+            let mut r = record(seq, RecordKind::Approval, "c1");
+            r.agent = agent.into();
+            r.approval_id = Some("a1".into());
+            r.input = json!({ "status": "approved", "approvers": approvers });
+            r
+        };
+        let fine = story(&[asked.clone(), answer(1, "worker", &["bob"])]);
+        assert_eq!(fine, Vec::new());
+        let found = story(&[asked.clone(), answer(1, "someone_else", &["Worker"])]);
+        let messages: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(messages[0].contains("names agent `someone_else`"), "{messages:?}");
+        assert!(messages[0].contains("names `worker`"), "{messages:?}");
+        assert!(messages[1].contains("approved by `Worker`, the agent that asked"), "{messages:?}");
+        // Read from the canonical bytes, as `aecl audit verify` reads them.
+        let mut from_bytes = Story::new();
+        for r in [asked, answer(1, "someone_else", &["bob"])] {
+            from_bytes.read_canonical(&r.to_canonical().unwrap());
+        }
+        assert_eq!(from_bytes.finish().len(), 1);
     }
 }

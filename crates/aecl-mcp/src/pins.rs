@@ -80,6 +80,7 @@ impl Pins {
                     request(&first_id, (agent, run, action), tool, &hash, None, (now, revision));
                 pin.status = ApprovalStatus::Approved;
                 pin.decided_by = Some("aecl-mcp (first seen)".to_owned());
+                let pin = engine.sealed(pin);
                 // Another gateway may pin it at the same moment: read what won.
                 if store.put_approval(pin).await.is_err() {
                     store
@@ -109,6 +110,7 @@ impl Pins {
                     Some(&first),
                     (now, revision),
                 );
+                let change = engine.sealed(change);
                 tracing::warn!(action, first = %first.call_digest.0, now = %hash, "tool definition changed: blocked until approved");
                 if store.put_approval(change.clone()).await.is_err() {
                     store.approval(&change_id).await?.unwrap_or(change)

@@ -208,6 +208,10 @@ async fn answer_error<S: Store>(
         EngineError::SelfApproval { .. } => {
             refuse(state, Some(&caller.0), ApiError::Forbidden(error.to_string())).await
         }
+        // A request changed in the store: nobody may answer it (409, recorded).
+        EngineError::ApprovalUnsigned(_) => {
+            refuse(state, Some(&caller.0), ApiError::Conflict(error.to_string())).await
+        }
         other => unavailable(other),
     }
 }

@@ -6,6 +6,12 @@
 //! exact call, the policy revision and the expiry. The store keeps whether a grant is
 //! spent or voided; that state is not signed (a writer who resets it is seen by
 //! `aecl audit verify`, which counts each request's uses in the signed log).
+//!
+//! A request is sealed the same way when it is filed: its id, run, call, agent, action,
+//! digest, revision and times, under `seal` in its body. The request is what an approver
+//! is refused for (their own call) and what the signed records of the answer name, so a
+//! writer who changes its `agent` to approve their own call, or has the log say another
+//! agent asked, is refused (red team round 23, audit F2).
 
 use aecl_audit::SignerKey;
 use aecl_core::canonical::canonical_json;
@@ -13,10 +19,52 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::store::Grant;
+use crate::store::{Approval, Grant};
 
 /// What a grant signature is computed over, before the terms.
 const DOMAIN: &[u8] = b"aecl-grant-v1\n";
+
+/// What a request's signature is computed over, before its terms.
+const REQUEST_DOMAIN: &[u8] = b"aecl-approval-request-v1\n";
+
+/// The key of a request's body that holds its signature.
+const SEAL: &str = "seal";
+
+/// The bytes `approval`'s signature covers.
+fn request_bytes(approval: &Approval) -> Vec<u8> {
+    let terms = json!({
+        "id": approval.id,
+        "run": approval.run,
+        "call_id": approval.call_id,
+        "agent": approval.agent,
+        "action": approval.action,
+        "call_digest": approval.call_digest.0,
+        "policy_revision": approval.policy_revision.0,
+        "requested_ms": approval.requested.0,
+        "expires_ms": approval.expires.0,
+    });
+    [REQUEST_DOMAIN, canonical_json(&terms).as_bytes()].concat()
+}
+
+/// `approval` with `key`'s signature over its terms in its body.
+pub(crate) fn seal_request(key: &SignerKey, mut approval: Approval) -> Approval {
+    let signature = STANDARD.encode(key.sign(&request_bytes(&approval)));
+    if let Some(body) = approval.body.as_object_mut() {
+        body.insert(SEAL.to_owned(), signature.into());
+    }
+    approval
+}
+
+/// Whether `approval`'s body carries `key`'s signature over its terms as they are.
+pub(crate) fn request_is_sealed(key: &SignerKey, approval: &Approval) -> bool {
+    let Some(signature) = approval.body.get(SEAL).and_then(|s| s.as_str()) else { return false };
+    let Some(signature) =
+        STANDARD.decode(signature).ok().and_then(|s| <[u8; 64]>::try_from(s).ok())
+    else {
+        return false;
+    };
+    key.verifier().verify(&request_bytes(approval), &signature)
+}
 
 /// The bytes `grant`'s signature covers.
 fn signed_bytes(grant: &Grant) -> Vec<u8> {
@@ -90,5 +138,54 @@ mod tests {
         bad.signature = Some("not base64!".to_owned());
         assert!(!is_sealed(&key, &bad));
         assert!(!is_sealed(&SignerKey::from_seed("aecl.test/grants", [8; 32]).unwrap(), &sealed));
+    }
+
+    fn request() -> Approval {
+        Approval {
+            id: "a1".to_owned(),
+            run: "r1".to_owned(),
+            call_id: "c1".to_owned(),
+            agent: "agent1".to_owned(),
+            action: "pay".to_owned(),
+            call_digest: CallDigest("ab".repeat(32)),
+            policy_revision: Revision("rev-1".to_owned()),
+            status: crate::store::ApprovalStatus::Pending,
+            requested: Timestamp(1_000),
+            expires: Timestamp(10_000),
+            decided_by: None,
+            reason: None,
+            body: serde_json::json!({ "summary": "pay 10" }),
+        }
+    }
+
+    /// A request changed in any of the fields its approvers and records rely on (the
+    /// agent above all: red team round 23, audit F2) no longer verifies.
+    #[test]
+    fn a_sealed_request_verifies_and_any_change_breaks_it() {
+        let key = SignerKey::from_seed("aecl.test/grants", [7; 32]).unwrap();
+        let sealed = seal_request(&key, request());
+        assert!(request_is_sealed(&key, &sealed));
+        let changes: [fn(&mut Approval); 9] = [
+            |a| a.id = "a2".to_owned(),
+            |a| a.run = "r2".to_owned(),
+            |a| a.call_id = "c2".to_owned(),
+            |a| a.agent = "someone_else".to_owned(),
+            |a| a.action = "refund".to_owned(),
+            |a| a.call_digest = CallDigest("cd".repeat(32)),
+            |a| a.policy_revision = Revision("rev-2".to_owned()),
+            |a| a.requested = Timestamp(1_001),
+            |a| a.expires = Timestamp(10_001),
+        ];
+        for change in changes {
+            let mut forged = sealed.clone();
+            change(&mut forged);
+            assert!(!request_is_sealed(&key, &forged), "{forged:?}");
+        }
+        // What the store keeps of its answer is not sealed: votes and status change.
+        let mut answered = sealed.clone();
+        answered.decided_by = Some("[\"bob\"]".to_owned());
+        answered.status = crate::store::ApprovalStatus::Approved;
+        assert!(request_is_sealed(&key, &answered));
+        assert!(!request_is_sealed(&key, &request()), "filed unsealed");
     }
 }

@@ -161,3 +161,61 @@ async fn a_grant_written_into_the_store_by_hand_permits_nothing() {
     assert_eq!(ran.decided.verdict.decision, Decision::Allow, "{:?}", ran.decided.verdict);
     assert_eq!(connector.executions(), 1);
 }
+
+/// A store whose approval requests read with their agent renamed, as a database writer
+/// would leave them.
+struct Renaming {
+    inner: aecl_engine::store::MemoryStore,
+}
+
+macro_rules! renamed {
+    ($self:ident, approval($id:expr)) => {{
+        let found = $self.inner.approval($id).await;
+        found.map(|a| a.map(|a| aecl_engine::Approval { agent: "someone_else".to_owned(), ..a }))
+    }};
+    ($self:ident, $method:ident($($arg:expr),*)) => {
+        $self.inner.$method($($arg),*).await
+    };
+}
+
+aecl_engine::impl_store_by!({ impl aecl_engine::Store for Renaming } via renamed);
+
+/// Red team round 23, audit F2: a request's agent renamed in the store let an approver
+/// named like the agent approve its own call, and the signed answer named another agent.
+/// A request is sealed when filed: one changed since cannot be answered, by anyone.
+#[tokio::test]
+async fn a_request_changed_in_the_store_cannot_be_answered() {
+    use aecl_engine::{Engine, EngineConfig, EngineError, ManualClock, Store as _};
+
+    let pay = aecl_core::Call {
+        id: "c1".into(),
+        agent: "worker".into(),
+        run: "r1".into(),
+        action: "pay".into(),
+        args: serde_json::json!({ "id": "p1", "value": 1 }),
+        ..aecl_core::Call::default()
+    };
+    let config = EngineConfig { grant_key: Some(crate::signer()), ..EngineConfig::default() };
+    let (engine, _) = crate::engine_with(policy(10, ""), config.clone());
+    let asked = engine.execute(pay.clone(), &Scripted::default()).await.unwrap();
+    let request = asked.decided.approval_id.expect("an approval request");
+    // As filed, the agent cannot answer it.
+    let refused = engine.approve_request(&request, "worker", None).await.unwrap_err();
+    assert!(matches!(refused, EngineError::SelfApproval { .. }), "{refused:?}");
+
+    let store = Arc::new(Renaming {
+        inner: aecl_engine::store::MemoryStore::new(crate::ORIGIN, crate::signer()),
+    });
+    let clock = Arc::new(ManualClock::new(aecl_core::Timestamp(1_764_000_000_000)));
+    let engine = Engine::new(store.clone(), policy(10, ""), clock, config);
+    let asked = engine.execute(pay, &Scripted::default()).await.unwrap();
+    let request = asked.decided.approval_id.expect("an approval request");
+    for approver in ["worker", "alice"] {
+        let refused = engine.approve_request(&request, approver, None).await.unwrap_err();
+        assert!(matches!(&refused, EngineError::ApprovalUnsigned(id) if *id == request));
+    }
+    let refused = engine.reject(&request, "alice", "no").await.unwrap_err();
+    assert!(matches!(refused, EngineError::ApprovalUnsigned(_)), "{refused:?}");
+    let found = store.inner.approval(&request).await.unwrap().unwrap();
+    assert_eq!(found.status, ApprovalStatus::Pending, "nothing answered it");
+}
