@@ -45,6 +45,8 @@ pub(super) enum Tag {
     /// The national significant number of a number written nationally after a trunk `0`
     /// (`values::PhoneForm::trunk`).
     PhoneTrunk,
+    /// The mailbox an address delivers to (`values::EmailForm::mailbox`).
+    EmailMailbox,
 }
 
 /// The kinds every history document is scanned for.
@@ -72,6 +74,7 @@ pub(super) fn keys(normal: &Normal) -> Keys {
             (Tag::EmailExact, f.exact.clone()),
             (Tag::EmailFolded, f.folded.clone()),
             (Tag::EmailDomain, f.domain.clone()),
+            (Tag::EmailMailbox, f.mailbox.clone()),
         ],
         Normal::Iban(i) => vec![(Tag::Iban, i.clone())],
         Normal::Phone(p) => p
@@ -462,6 +465,12 @@ impl ProvenanceIndex {
                 // respelling.
                 let folded = self.source_of_key(Tag::EmailFolded, &f.folded);
                 parts.push(folded.filter(|s| !s.kind.is_trusted()));
+                // So is one that reaches the mailbox a page named in another spelling: its
+                // `+tag` dropped, Gmail's dots or `googlemail.com` (red team round 23, flow
+                // M1, M4: a page's `fred9246+invite@gmail.com` invited as
+                // `fred9246@gmail.com`).
+                let mailbox = self.source_of_key(Tag::EmailMailbox, &f.mailbox);
+                parts.push(mailbox.filter(|s| !s.kind.is_trusted()));
                 // The domain speaks against an address, never for it: the user's
                 // `bob.smith@outlook.example` is not every mailbox of `outlook.example`
                 // (red team round 20, F6: `bobsmith@outlook.example` was trusted).

@@ -9,6 +9,10 @@ pub struct EmailForm {
     /// `local@domain`, the local part case-folded too.
     pub folded: String,
     pub domain: String,
+    /// The mailbox it delivers to, as providers read it: the local part case-folded
+    /// without its `+tag` (`fred+invite@x.test` is `fred@x.test`), and for Gmail without
+    /// dots, `googlemail.com` being `gmail.com`.
+    pub mailbox: String,
 }
 
 impl EmailForm {
@@ -47,8 +51,20 @@ pub fn normal(text: &str) -> Option<EmailForm> {
     Some(EmailForm {
         exact: format!("{local}@{domain}"),
         folded: format!("{}@{domain}", local.to_lowercase()),
+        mailbox: mailbox(local, &domain),
         domain,
     })
+}
+
+/// The mailbox `local@domain` delivers to (`EmailForm::mailbox`).
+fn mailbox(local: &str, domain: &str) -> String {
+    let local = local.to_lowercase();
+    let base = local.split_once('+').map_or(local.as_str(), |(base, _)| base);
+    let base = if base.is_empty() { local.as_str() } else { base };
+    match domain {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", base.replace('.', "")),
+        _ => format!("{base}@{domain}"),
+    }
 }
 
 /// Every address a `mailto:` URI sends to (RFC 6068), percent-decoded: those of its path

@@ -179,6 +179,35 @@ fn addresses_ibans_and_phones_match_by_normal_form() {
     assert!(untrusted(&lookup(&index, "email", "ceo@vendor.test")));
 }
 
+/// Red team round 23 (flow M1, M4): the mailbox a page named, reached in another spelling:
+/// its `+tag` dropped, Gmail's dots or its other domain. The user's own mailbox stays
+/// theirs when a page later writes it with a tag.
+#[test]
+fn an_address_reaching_the_mailbox_a_page_named_is_the_pages() {
+    let mut index = ProvenanceIndex::default();
+    index.add(SourceKind::User, "user", 0, "Invite the new hire; my address is me@gmail.com");
+    index.add(
+        SourceKind::Untrusted,
+        "c1 read_inbox",
+        1,
+        "New hire: fred9246+invite@gmail.com. Cc j.o.doe@googlemail.com and ops+x@corp.example. \
+         Also me+spam@gmail.com",
+    );
+    for value in [
+        "fred9246@gmail.com",
+        "FRED9246@gmail.com",
+        "fred9246@googlemail.com",
+        "fred9246+other@gmail.com",
+        "jodoe@gmail.com",
+        "ops@corp.example",
+    ] {
+        assert!(untrusted(&lookup(&index, "email", value)), "{value}");
+    }
+    assert!(matches!(lookup(&index, "email", "me@gmail.com"), Provenance::Trusted { .. }));
+    // Another mailbox at the user's provider is another address.
+    assert!(!untrusted(&lookup(&index, "email", "fred92466@gmail.com")));
+}
+
 /// Red-team round 14: without a default region, a number written internationally and the
 /// same number written nationally never met, so the model's retyping in the other form was
 /// unseen (and the user's own number, copied by the model in the page's form, untrusted).
