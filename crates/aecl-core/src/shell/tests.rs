@@ -447,6 +447,29 @@ fn find_yields_its_exec_commands_and_an_implied_rm() {
         ["rm --force --recursive src", "find --delete --type src"]
     );
     assert_eq!(commands("find -delete"), ["rm --force --recursive .", "find --delete"]);
+    // A name that holds more than wildcards removes those entries, not the tree (red team
+    // round 23: `rm --recursive` blocked `find . -name '*.pyc' -delete`); a name of
+    // wildcards alone, a bracket expression or an alternative may reach every entry.
+    for narrow in [
+        "find . -name '*.pyc' -delete",
+        "find . -type f -path '*/build/*' -delete",
+        "find . \\( -name '*.pyc' -o -name '*.pyo' \\) -delete",
+        "find . -path ./node_modules -prune -o -name '*.pyc' -delete",
+    ] {
+        assert_eq!(commands(narrow).first().map(String::as_str), Some("rm --force ."), "{narrow}");
+    }
+    for wide in [
+        "find . -name '*' -delete",
+        "find . -name '[a-z]*' -delete",
+        "find . -name '*.pyc' -o -type d -delete",
+        "find . \\( -name '*.pyc' -o -name '*' \\) -delete",
+        "find . -path ./x -prune -o -delete",
+        "find . ! -name '*.pyc' -delete",
+        "find . -name \"$p\" -delete",
+    ] {
+        let first = commands(wide).first().cloned().unwrap_or_default();
+        assert!(first.starts_with("rm --force --recursive"), "{wide}: {first}");
+    }
     assert_eq!(commands("find . -name -delete"), ["find --name ."]);
     assert_eq!(commands("find -L . -newermt 2024-01-01 -print"), ["find -L --newermt --print ."]);
 }

@@ -729,7 +729,15 @@ impl Unwrapper<'_> {
                 words.push(ShellArg::known("."));
             }
             let args = words.iter().map(|w| w.text.clone()).collect();
-            let flags = vec!["force".to_owned(), "recursive".to_owned()];
+            // Narrowed by a name that holds more than wildcards, in an expression with no
+            // alternative, it removes those entries, not the tree: an `rm -f` of the
+            // starting points (`find . -name '*.pyc' -delete` is no `rm -r`; `-name '*'`
+            // or `-o` still are).
+            let flags = if by_name(all.get(i..).unwrap_or_default()) {
+                vec!["force".to_owned()]
+            } else {
+                vec!["force".to_owned(), "recursive".to_owned()]
+            };
             let rm = SimpleCommand { program: "rm".to_owned(), flags, args, words, ..find.clone() };
             self.out.commands.push(rm);
         }
@@ -870,4 +878,113 @@ fn code_from_input(options: &Options, inner: &[&Word]) -> bool {
             .iter()
             .zip(texts.iter().skip(1))
             .any(|(option, code)| takes_code(option) && code.contains(&replace))
+}
+
+/// Whether a `find` expression deletes only entries named by a pattern that holds more
+/// than wildcards: each alternative that deletes (`-o`, `,`) is narrowed by such a name
+/// (`-name '*.pyc'`, `-path '*/build/*'`, or a group whose every alternative is one:
+/// `\( -name '*.pyc' -o -name '*.pyo' \) -delete`), the others delete nothing (`-path
+/// ./node_modules -prune -o -name '*.pyc' -delete`). A negation or a word only known at run
+/// time narrows nothing.
+fn by_name(expression: &[ShellArg]) -> bool {
+    if expression.iter().any(|w| !w.is_known() || matches!(w.text.as_str(), "!" | "-not")) {
+        return false;
+    }
+    let words: Vec<&str> = expression.iter().map(|w| w.text.as_str()).collect();
+    alternatives(&words)
+        .iter()
+        .all(|alternative| !alternative.contains(&"-delete") || narrowed(alternative))
+}
+
+/// The alternatives of `words` at the top level (split at `-o`, `-or` and `,` outside
+/// parentheses).
+fn alternatives<'w>(words: &[&'w str]) -> Vec<Vec<&'w str>> {
+    let (mut out, mut current, mut depth) = (Vec::new(), Vec::new(), 0usize);
+    for &word in words {
+        match word {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            "-o" | "-or" | "," if depth == 0 => {
+                out.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(word);
+    }
+    out.push(current);
+    out
+}
+
+/// Whether a conjunction holds a name test with a literal, or a group whose every
+/// alternative does.
+fn narrowed(conjunction: &[&str]) -> bool {
+    // The words outside every group: a name test inside one narrows only with its group.
+    let mut depth = 0usize;
+    let top: Vec<&str> = conjunction
+        .iter()
+        .copied()
+        .filter(|&word| {
+            let outside = depth == 0 && word != "(";
+            match word {
+                "(" => depth += 1,
+                ")" => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            outside
+        })
+        .collect();
+    let named = top.windows(2).any(|pair| match pair {
+        [test, pattern] => {
+            matches!(*test, "-name" | "-iname" | "-path" | "-ipath" | "-wholename")
+                && has_literal(pattern)
+        }
+        _ => false,
+    });
+    named || groups(conjunction).iter().any(|group| alternatives(group).iter().all(|a| narrowed(a)))
+}
+
+/// The top-level parenthesized groups of a conjunction, without their parentheses.
+fn groups<'w>(conjunction: &[&'w str]) -> Vec<Vec<&'w str>> {
+    let (mut out, mut current, mut depth) = (Vec::new(), Vec::new(), 0usize);
+    for &word in conjunction {
+        match word {
+            "(" => {
+                depth += 1;
+                if depth == 1 {
+                    continue;
+                }
+            }
+            ")" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    out.push(std::mem::take(&mut current));
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        if depth > 0 {
+            current.push(word);
+        }
+    }
+    out
+}
+
+/// Whether a glob holds a character it matches only as itself, outside `*`, `?` and
+/// bracket expressions (`[a-z]*` matches nearly every name), `/`, `.` and escapes.
+fn has_literal(pattern: &str) -> bool {
+    let mut in_brackets = false;
+    pattern.chars().any(|c| match c {
+        '[' => {
+            in_brackets = true;
+            false
+        }
+        ']' => {
+            in_brackets = false;
+            false
+        }
+        '*' | '?' | '/' | '.' | '\\' => false,
+        _ => !in_brackets,
+    })
 }

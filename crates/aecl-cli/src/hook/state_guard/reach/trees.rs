@@ -197,9 +197,31 @@ fn roots(commands: &[SimpleCommand]) -> Vec<Root<'_>> {
                 }
             }
             // Recursive or not: a directory the agent cannot read hides what is beneath.
-            "chmod" | "chown" | "chgrp" | "chattr" | "setfacl" | "chcon" => {
-                add(positionals(words), "changes the mode or owner of")
+            // The first operand of chmod, chown, chgrp and chattr is the mode, owner or
+            // attributes, not a file, unless `--reference` gives it (red team round 23:
+            // `chmod +x f && git commit` read `+x` as a path the commit could link).
+            "chmod" | "chown" | "chgrp" | "chattr" => {
+                let mut files = positionals(words);
+                let referenced = words.iter().any(|w| w.text.starts_with("--reference"));
+                // chmod's `-w` and chattr's `-i` are modes written like options: then the
+                // first operand is a file.
+                let dashed_mode = matches!(program, "chmod" | "chattr")
+                    && words.iter().any(|w| {
+                        w.text.len() > 1
+                            && w.text.strip_prefix('-').is_some_and(|m| {
+                                m.chars().all(|c| "rwxXstugoaiAcdDeEjsStTu".contains(c))
+                            })
+                    });
+                let first_is_mode = files.first().is_some_and(|first| match program {
+                    "chattr" => first.text.starts_with(['+', '=']),
+                    _ => first.is_known(),
+                });
+                if !referenced && !dashed_mode && first_is_mode {
+                    files.remove(0);
+                }
+                add(files, "changes the mode or owner of")
             }
+            "setfacl" | "chcon" => add(positionals(words), "changes the mode or owner of"),
             "tar"
                 if words
                     .iter()
@@ -324,8 +346,17 @@ mod tests {
         assert_eq!(roots_of("mv ../proj /tmp/x"), [plain("mv", "../proj")]);
         assert_eq!(roots_of("mv -t /tmp a b"), [plain("mv", "a"), plain("mv", "b")]);
         assert_eq!(roots_of("rsync -a --delete x/ ."), [plain("rsync", ".")]);
-        assert_eq!(roots_of("chmod -R a-r ."), [plain("chmod", "a-r"), plain("chmod", ".")]);
-        assert_eq!(roots_of("chmod 000 ."), [plain("chmod", "000"), plain("chmod", ".")]);
+        // The mode, owner or attributes are no file (red team round 23: `chmod +x f && git
+        // commit` took `+x` for a path); a mode written like an option leaves every operand
+        // a file, and so does `--reference`.
+        assert_eq!(roots_of("chmod -R a-r ."), [plain("chmod", ".")]);
+        assert_eq!(roots_of("chmod 000 ."), [plain("chmod", ".")]);
+        assert_eq!(roots_of("chmod +x run.sh"), [plain("chmod", "run.sh")]);
+        assert_eq!(roots_of("chmod -w .claude"), [plain("chmod", ".claude")]);
+        assert_eq!(roots_of("chown -R me:me ."), [plain("chown", ".")]);
+        assert_eq!(roots_of("chown --reference=x .claude"), [plain("chown", ".claude")]);
+        assert_eq!(roots_of("chattr +i .claude"), [plain("chattr", ".claude")]);
+        assert_eq!(roots_of("chattr -i .claude"), [plain("chattr", ".claude")]);
         assert_eq!(roots_of("zip -rmq x.zip ."), [plain("zip", "x.zip"), plain("zip", ".")]);
         assert_eq!(
             roots_of("tar --remove -cf x.tar ."),
