@@ -413,7 +413,7 @@ pub fn write_words(
     };
     // Nothing is listed, so that a program the table does not know is reported opaque.
     let listed = |_: &str| false;
-    let assessed = guard.assess(&analysis, &listed, &view);
+    let assessed = guard.assess(&analysis, &listed, &|_| false, &view);
     Ok(LineWrites { writes: assessed.writes, opaque: assessed.opaque })
 }
 
@@ -430,7 +430,7 @@ pub fn write_targets(guard: &ProgramGuard, command: &str, cwd: Option<&str>) -> 
         None => PathView::Unseen,
     };
     let listed = |_: &str| true;
-    let mut targets = guard.assess(&analysis, &listed, &view).targets;
+    let mut targets = guard.assess(&analysis, &listed, &|_| false, &view).targets;
     let mut seen = HashSet::new();
     targets.retain(|t| seen.insert(t.clone()));
     targets
@@ -533,6 +533,16 @@ impl CommandPattern {
         }
     }
 
+    /// Whether the pattern names this very command as written: its program exactly and its
+    /// subcommand as a word (`npm install *` names `npm install jest`; `git reset --hard`
+    /// does not name `git checkout-index -a -f`, its equivalent, nor does `npm*`).
+    fn names(&self, command: &SimpleCommand) -> bool {
+        !self.prefix
+            && command.program == self.program
+            && self.args.first().is_some_and(|sub| sub != "*")
+            && self.matches_form(&command.flags, &command.args, None) == Match::Yes
+    }
+
     /// How the pattern relates to a command of this program with these flags and
     /// positional arguments, known up to `unknown_args`.
     fn matches_form(
@@ -626,7 +636,11 @@ impl ShellRules {
         let listed = |program: &str| {
             self.allow_programs.iter().any(|p| normalise::program_name(p) == program)
         };
-        let assessed = self.guard.assess(&analysis, &listed, paths);
+        let asked = |command: &SimpleCommand| {
+            command.unknown_args.is_none()
+                && self.require_approval.iter().any(|pattern| pattern.names(command))
+        };
+        let assessed = self.guard.assess(&analysis, &listed, &asked, paths);
         for (decision, message) in assessed.findings {
             if decision > Decision::Allow {
                 found.push(violation(decision, message));

@@ -100,10 +100,15 @@ impl ProgramGuard {
     /// Every finding of a line, with its decision and message, and the absolute strings of
     /// its write targets (and of the write paths), which an adapter resolves on the
     /// filesystem for `view` (`writes::spelled_targets`).
+    /// `asked`: whether the policy's own `require_approval` pattern names a command (its
+    /// program and subcommand as written): code it runs of the caller's choosing then goes
+    /// to a person rather than the `runs_code` default (`npm install jest` under `require_approval = ["npm install
+    /// *"]`: red team round 23, hooks FP2).
     pub(super) fn assess(
         &self,
         analysis: &Analysis,
         listed: &dyn Fn(&str) -> bool,
+        asked: &dyn Fn(&SimpleCommand) -> bool,
         view: &PathView,
     ) -> Assessed {
         let dirs = Directories::of(analysis, self.start_dir(view));
@@ -169,8 +174,20 @@ impl ProgramGuard {
                 continue;
             }
             let links = others(Some(i));
+            let asked = asked(command);
             for finding in found {
-                self.judge(&command.to_string(), finding, &dirs, view, &links, &mut out);
+                match finding {
+                    Finding::RunsCode(why) if asked => out.findings.push((
+                        self.runs_code.min(Decision::RequireApproval),
+                        format!(
+                            "`{command}` runs code of the caller's choosing: {why} (the \
+                             policy's approval pattern for it asks a person)"
+                        ),
+                    )),
+                    finding => {
+                        self.judge(&command.to_string(), finding, &dirs, view, &links, &mut out)
+                    }
+                }
             }
         }
         let links = others(None);
