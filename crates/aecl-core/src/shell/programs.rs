@@ -74,6 +74,10 @@ pub enum Special {
     RemoteCopy,
     /// `+COMMAND` words run editor or pager commands.
     PlusCommand,
+    /// GitHub's CLI: what its subcommands publish (`gist create`, `release upload`, `api
+    /// -f`) and the commands and programs it keeps to run later (`alias set`, `extension
+    /// install`, `config set editor`).
+    Gh,
     /// `install PACKAGE` runs the package's scripts; a bare `install` uses the lock file.
     PackageManager,
     /// An archive's members are written under the working directory or `-d DIR`, unless

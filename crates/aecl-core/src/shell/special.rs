@@ -56,6 +56,7 @@ pub(super) fn read(
         Special::Compressor => archives::compressor(program, scanned, out),
         Special::Extractor => archives::extractor(program, words, scanned, out),
         Special::Pytest => tool_readers::pytest(scanned, out),
+        Special::Gh => tool_readers::gh(scanned, out),
         Special::OptionsFiles => tool_readers::options_files(scanned, out),
         Special::Cloc => tool_readers::cloc(scanned, out),
         Special::File => tool_readers::file(scanned, out),

@@ -36,6 +36,59 @@ const PYTEST_PLAIN_SETTINGS: [&str; 17] = [
 
 /// pytest: `-p NAME` loads a plugin, `-o` sets any ini value, `-W` imports a warning
 /// category, `--cov-report TYPE:PATH` writes PATH.
+/// `gh`: what its subcommands publish (the files and texts of gists, releases, issues, pull
+/// requests, repositories, secrets; `gh api` with fields by its options) and what it keeps
+/// to run later: an alias (`alias set`, `alias import`: a shell with `--shell` or `!`), an
+/// extension (a program: `extension install`, `upgrade`, `exec`), and the editor, pager or
+/// browser of its configuration (`config set`). Subcommands only known at run time are
+/// both.
+pub(super) fn gh(scanned: &Scanned, out: &mut Vec<Finding>) {
+    let mut words = scanned.positionals.iter();
+    let Some(group) = words.next() else { return };
+    let second = words.next();
+    if !group.is_known() || second.is_some_and(|c| !c.is_known()) {
+        let why = format!("`gh {}`: a subcommand only known at run time", group.raw);
+        out.push(Finding::RunsCode(why.clone()));
+        out.push(Finding::Uploads(why));
+        return;
+    }
+    let command = second.map(|c| c.text.as_str());
+    let runs = match (group.text.as_str(), command) {
+        ("alias", Some("set" | "import")) => Some("an alias gh runs later (a shell's with `!`)"),
+        ("extension" | "extensions" | "ext", Some("install" | "upgrade" | "exec" | "create")) => {
+            Some("a gh extension, a program gh runs")
+        }
+        ("config", Some("set")) => Some("the editor, pager or browser gh runs later"),
+        ("codespace" | "cs", Some("ssh" | "cp" | "code" | "jupyter")) => {
+            Some("a command on a remote machine")
+        }
+        _ => None,
+    };
+    if let Some(what) = runs {
+        out.push(Finding::RunsCode(format!(
+            "`gh {} {}` sets {what}",
+            group.raw,
+            command.unwrap_or_default()
+        )));
+    }
+    let publishes = matches!(
+        (group.text.as_str(), command),
+        ("gist", Some("create" | "new" | "edit"))
+            | ("release", Some("create" | "new" | "upload" | "edit"))
+            | ("issue" | "pr", Some("create" | "new" | "comment" | "edit" | "review"))
+            | ("repo", Some("create" | "new" | "fork" | "sync" | "edit"))
+            | ("secret" | "variable", Some("set"))
+            | ("gpg-key" | "ssh-key", Some("add"))
+    );
+    if publishes {
+        out.push(Finding::Uploads(format!(
+            "`gh {} {}` publishes what it is given",
+            group.raw,
+            command.unwrap_or_default()
+        )));
+    }
+}
+
 pub(super) fn pytest(scanned: &Scanned, out: &mut Vec<Finding>) {
     for plugin in scanned.values(&["-p"]) {
         if !(plugin.is_known() && plugin.text.starts_with("no:")) {
