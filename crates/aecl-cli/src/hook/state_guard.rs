@@ -37,6 +37,7 @@ mod client_config;
 mod expand;
 mod git_state;
 mod globstar;
+mod hooks_path;
 mod nested;
 mod output_variables;
 mod protected;

@@ -77,6 +77,9 @@ enum Kind {
     PathOrder,
     /// The program the settings run: this executable, as the kernel and `PATH` name it.
     Program,
+    /// The hooks directory the repository's configuration names (`core.hooksPath`): a
+    /// file written there is a hook git runs.
+    GitHooks,
     /// The git the hook runs to read the work tree's state (`git_state.rs`), and the
     /// system directories' places before it.
     HookGit,
@@ -96,6 +99,7 @@ impl Place {
             Kind::SettingsFile | Kind::SettingsDir => format!("the agent hook settings `{shown}`"),
             Kind::Program => format!("aecl's own program `{shown}`"),
             Kind::HookGit => format!("the git aecl's hook runs, `{shown}`"),
+            Kind::GitHooks => format!("the repository's hooks directory `{shown}`"),
             Kind::SettingsNames => {
                 "an agent's hook settings (`.claude/settings.json`, `.codex/hooks.json`, \
                  `.gemini/settings.json`, ...)"
@@ -130,6 +134,10 @@ impl Place {
                 "which a file of its name in an earlier `PATH` directory would replace for every \
                  command that runs it: no tool call may write one there"
             }
+            Kind::GitHooks => {
+                "(`core.hooksPath`), whose files git runs at commits, merges and checkouts: no \
+                 tool call may write in it"
+            }
         }
     }
 
@@ -139,6 +147,9 @@ impl Place {
             Kind::State | Kind::Policy => {
                 self.paths.iter().any(|p| path.starts_with(p) || p.starts_with(path))
             }
+            // The directory and what is in it: the project holding it is written by every
+            // ordinary command.
+            Kind::GitHooks => self.paths.iter().any(|p| path.starts_with(p)),
             Kind::SettingsFile => self
                 .paths
                 .iter()
@@ -213,6 +224,8 @@ impl Protected {
                 shown: program,
             });
         }
+        // The work tree's own hooks directory, when its configuration names one.
+        places.extend(super::hooks_path::configured(cwd).map(|dir| tree(Kind::GitHooks, &dir)));
         for git in super::git_state::git_candidates() {
             places.push(Place {
                 kind: Kind::HookGit,
@@ -360,6 +373,7 @@ impl Protected {
             Kind::State if !write => meets_within(place, false),
             _ if !write => false,
             Kind::State | Kind::Policy | Kind::SettingsDir => meets_within(place, true),
+            Kind::GitHooks => meets_within(place, false),
             Kind::SettingsFile | Kind::Program | Kind::HookGit => meets(place, true),
             Kind::SettingsNames => Target::ALL.iter().any(|target| {
                 target
@@ -378,7 +392,7 @@ impl Protected {
     pub fn reached_by_entry(&self, dir: &Path) -> Option<&Place> {
         let dir = normalise(dir);
         self.places.iter().find(|place| match place.kind {
-            Kind::State | Kind::Policy | Kind::SettingsDir => {
+            Kind::State | Kind::Policy | Kind::SettingsDir | Kind::GitHooks => {
                 place.paths.iter().any(|tree| dir.starts_with(tree))
             }
             Kind::SettingsFile | Kind::Program | Kind::HookGit => {
@@ -399,6 +413,7 @@ impl Protected {
         let dir = normalise(dir);
         self.places.iter().find(|place| match place.kind {
             Kind::State | Kind::Policy => place.touched_by(&dir),
+            Kind::GitHooks => place.paths.iter().any(|hooks| dir.starts_with(hooks)),
             Kind::SettingsFile | Kind::Program | Kind::HookGit | Kind::SettingsDir => {
                 place.paths.iter().any(|path| path.starts_with(&dir) || dir.starts_with(path))
             }

@@ -191,6 +191,22 @@ pub(super) fn changes_git(words: &[ShellArg]) -> bool {
     words.get(sub).is_none_or(|w| !w.is_known() || !READERS.contains(&w.text.as_str()))
 }
 
+/// Git commands that write the index, refs or objects but nothing in the work tree: no
+/// link appears there by them.
+const BESIDE_THE_WORK_TREE: [&str; 10] =
+    ["add", "commit", "tag", "branch", "fetch", "push", "notes", "remote", "gc", "reflog"];
+
+/// Whether a git command's words may make a link in the work tree (a checkout of a
+/// symbolic link): one that changes what git holds, but those of
+/// [`BESIDE_THE_WORK_TREE`] (red team round 23: `chmod +x new.sh && git add new.sh` was
+/// refused as if `git add` could make `new.sh` a link).
+pub(super) fn makes_links(words: &[ShellArg]) -> bool {
+    let beside = git_subcommand(words)
+        .and_then(|sub| words.get(sub))
+        .is_some_and(|w| w.is_known() && BESIDE_THE_WORK_TREE.contains(&w.text.as_str()));
+    changes_git(words) && !beside
+}
+
 /// The index of git's subcommand in `words`, past its global options.
 pub(super) fn git_subcommand(words: &[ShellArg]) -> Option<usize> {
     let mut i = 0;

@@ -52,7 +52,7 @@ impl Line<'_> {
         let makers: Vec<usize> = (analysis.commands.iter().enumerate())
             .filter(|(_, c)| {
                 MAKERS.contains(&c.program.as_str())
-                    || (c.program == "git" && super::git_tree::changes_git(&c.words))
+                    || (c.program == "git" && super::git_tree::makes_links(&c.words))
             })
             .map(|(i, _)| i)
             .collect();
