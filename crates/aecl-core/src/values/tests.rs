@@ -52,6 +52,11 @@ fn url_identifiers_are_the_token_like_pieces_after_the_host() {
         ids("https://b.test/qwertyuiopasdfghjklzx#section12345"),
         ["qwertyuiopasdfghjklzx", "section12345"]
     );
+    // Compound names choose a resource as an id does: an ntfy topic, a repository (red
+    // team round 22, flow F3).
+    assert_eq!(ids("https://ntfy.sh/exfil-drop?message=hi"), ["exfil-drop"]);
+    assert_eq!(ids("https://git.test/repos/evil_corp/drop-box/issues"), ["evil_corp", "drop-box"]);
+    assert!(ids("https://x.test/a-b/-docs-/v_1").is_empty(), "under six letters and digits");
     // Words, short pieces and the host itself are not identifiers.
     assert!(ids("https://status.test/services/documentation").is_empty());
     assert!(ids("https://host12345678.test/a/b").is_empty());

@@ -36,15 +36,19 @@ pub struct UrlForm {
 
 /// Shortest piece of a URL's path or query read as an identifier.
 const MIN_IDENTIFIER: usize = 8;
+/// Shortest compound name (words joined by `-` or `_`) read as an identifier.
+const MIN_COMPOUND: usize = 6;
 /// A piece this long is an identifier even without a digit (a token of letters).
 const LONG_IDENTIFIER: usize = 20;
 
 impl UrlForm {
     /// The pieces after the host (path segments, query names and values, the fragment)
-    /// that look like identifiers: 8 characters or more with a digit, or 20 and more. On
-    /// an allowed host they say whose resource it is (a webhook's id, a document's, a
-    /// repository's), so whoever supplied them chose where the request lands. Words
-    /// (`services`, `documentation`) are not identifiers.
+    /// that look like identifiers: 8 characters or more with a digit, 20 and more, or a
+    /// compound name of 6 and more (words joined by `-` or `_`: an ntfy topic
+    /// `exfil-drop`, a repository `team_notes`). On an allowed host they say whose
+    /// resource it is (a webhook's id, a topic, a repository), so whoever supplied them
+    /// chose where the request lands (red team round 22, flow F3: a page's topic on the
+    /// user's ntfy host). Words (`services`, `documentation`) are not identifiers.
     pub fn identifiers(&self) -> impl Iterator<Item = &str> {
         let after_scheme = self.full.split_once("://").map_or(self.full.as_str(), |(_, r)| r);
         let rest = after_scheme
@@ -53,8 +57,13 @@ impl UrlForm {
             .unwrap_or_default();
         rest.split(['/', '?', '&', '=', '#', ';']).filter(|piece| {
             let length = piece.chars().count();
+            let compound = piece
+                .trim_matches(['-', '_'])
+                .contains(['-', '_'])
+                .then(|| piece.chars().filter(|c| c.is_alphanumeric()).count() >= MIN_COMPOUND);
             length >= LONG_IDENTIFIER
                 || (length >= MIN_IDENTIFIER && piece.bytes().any(|b| b.is_ascii_digit()))
+                || compound == Some(true)
         })
     }
 }
