@@ -30,9 +30,17 @@ const REQUEST_DOMAIN: &[u8] = b"aecl-approval-request-v1\n";
 /// The key of a request's body that holds its signature.
 const SEAL: &str = "seal";
 
-/// The bytes `approval`'s signature covers.
+/// The bytes `approval`'s signature covers: its terms, and its body as the approvers are
+/// shown it (the call's arguments, its summary and reasons), but the seal itself (red team
+/// round 23, second pass, N1: a body edited in the store showed an approver an `INSERT`
+/// for the `DELETE` that ran).
 fn request_bytes(approval: &Approval) -> Vec<u8> {
+    let mut body = approval.body.clone();
+    if let Some(body) = body.as_object_mut() {
+        body.remove(SEAL);
+    }
     let terms = json!({
+        "body": body,
         "id": approval.id,
         "run": approval.run,
         "call_id": approval.call_id,
@@ -181,6 +189,10 @@ mod tests {
             change(&mut forged);
             assert!(!request_is_sealed(&key, &forged), "{forged:?}");
         }
+        // What the approvers are shown is sealed too.
+        let mut shown = sealed.clone();
+        shown.body["summary"] = serde_json::json!("pay 1");
+        assert!(!request_is_sealed(&key, &shown));
         // What the store keeps of its answer is not sealed: votes and status change.
         let mut answered = sealed.clone();
         answered.decided_by = Some("[\"bob\"]".to_owned());
