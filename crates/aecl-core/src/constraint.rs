@@ -102,8 +102,14 @@ impl Constraint {
             },
             Constraint::Shell(rules) => match value.as_str() {
                 Some(command) => {
-                    if let Some(reach) = rules.check_with(command, paths, out) {
-                        facts.network.get_or_insert(reach);
+                    if let Some(reach) = rules.check_reaching(command, paths, out) {
+                        // A client of the line outweighs a runner of another argument's.
+                        let stronger = !reach.project_code_only;
+                        if facts.network.is_none() || (stronger && facts.network_project_code_only)
+                        {
+                            facts.network = Some(reach.command);
+                            facts.network_project_code_only = reach.project_code_only;
+                        }
                     }
                 }
                 None => out.push(block("shell", format!("expected a command string, got {value}"))),

@@ -21,6 +21,8 @@ use crate::tier::{TierRequirement, required_tier};
 use crate::verdict::{Decision, Mode, Reason, RiskBreakdown, Stage, Verdict};
 
 mod flow;
+
+use flow::Network;
 mod values;
 
 /// Decides one call. Total: every input gives a verdict, and any internal failure is
@@ -135,7 +137,11 @@ impl<'a> Evaluation<'a> {
         }
         let facts = self.arguments(&action);
         let environments = self.scope_and_intent(&agent, &action);
-        let untrusted_args = self.data_flow(&agent, &action, facts.network.as_deref());
+        let network = facts
+            .network
+            .as_deref()
+            .map(|command| Network { command, project_code_only: facts.network_project_code_only });
+        let untrusted_args = self.data_flow(&agent, &action, network);
         // Read once: the budgets and the amount risk factor both need it.
         let amount = action.amount(&self.call.args);
         self.budgets(&agent, &action, &amount);

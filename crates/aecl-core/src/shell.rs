@@ -436,6 +436,15 @@ pub fn write_targets(guard: &ProgramGuard, command: &str, cwd: Option<&str>) -> 
     targets
 }
 
+/// The first command of a line that may reach other hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub command: String,
+    /// It reaches them only through the project's code it runs (`cargo test`, `make`): no
+    /// command of the line is a client or runs code of the caller's choosing.
+    pub project_code_only: bool,
+}
+
 /// A command pattern such as `rm --recursive`, `git push --force` or `mkfs*`: a program
 /// (a trailing `*` matches a prefix), positional words that must lead the command's
 /// positional arguments in order (`*` matches any one), and flags that must all be present.
@@ -622,11 +631,22 @@ impl ShellRules {
         paths: &PathView,
         out: &mut Vec<Violation>,
     ) -> Option<String> {
+        self.check_reaching(command, paths, out).map(|reach| reach.command)
+    }
+
+    /// [`ShellRules::check_with`], saying also whether the line reaches other hosts only
+    /// through the project's code it runs.
+    pub fn check_reaching(
+        &self,
+        command: &str,
+        paths: &PathView,
+        out: &mut Vec<Violation>,
+    ) -> Option<Reach> {
         let analysis = match analyse_line(command) {
             Ok(analysis) => analysis,
             Err(e) => {
                 out.push(violation(Decision::Block, format!("cannot parse command: {e}")));
-                return Some(command.to_owned());
+                return Some(Reach { command: command.to_owned(), project_code_only: false });
             }
         };
         let mut found = Vec::new();
@@ -649,7 +669,11 @@ impl ShellRules {
         // The same finding twice (`rm a; rm a`) is reported once.
         let mut seen = HashSet::new();
         out.extend(found.into_iter().filter(|v| seen.insert((v.decision, v.message.clone()))));
-        assessed.network
+        match (assessed.network, assessed.project_network) {
+            (Some(command), _) => Some(Reach { command, project_code_only: false }),
+            (None, Some(command)) => Some(Reach { command, project_code_only: true }),
+            (None, None) => None,
+        }
     }
 
     fn check_one(&self, command: &SimpleCommand, out: &mut Vec<Violation>) {

@@ -22,4 +22,6 @@ pub struct ValueFacts {
     /// A command of a shell argument that may reach other hosts: the call sends data out
     /// whether or not its action is `outward`.
     pub network: Option<String>,
+    /// `network` reaches other hosts only through the project's code it runs.
+    pub network_project_code_only: bool,
 }

@@ -12,6 +12,14 @@ use crate::text::{leaf_text, value_text};
 use crate::values::ValueKind;
 use crate::verdict::{Decision, Stage};
 
+/// A command of a shell argument that may reach other hosts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Network<'a> {
+    pub command: &'a str,
+    /// Only through the project's code it runs (`cargo test`, `make`).
+    pub project_code_only: bool,
+}
+
 impl Evaluation<'_> {
     /// Step 4: the run's declared scope and the seed's keyword intent check. Returns the
     /// environments the call targets.
@@ -114,7 +122,7 @@ impl Evaluation<'_> {
         &mut self,
         agent: &AgentManifest,
         action: &ActionSpec,
-        network: Option<&str>,
+        network: Option<Network<'_>>,
     ) -> Vec<String> {
         let mut untrusted: Vec<(String, String, Option<String>)> = Vec::new();
         // Control values the run never showed, once it has read untrusted content.
@@ -263,9 +271,18 @@ impl Evaluation<'_> {
             && let (Some(private), Some(untrusted)) =
                 (&self.run.read_private, &self.run.read_untrusted)
         {
+            // Only through the project's code a build or test runs: what the agent may have
+            // written there (a `Makefile` recipe, a `conftest.py`) can send the data out, but
+            // most such runs are the work itself, so a person decides rather than the
+            // exfiltration rule refusing every test run of the session.
+            let project_code = !action.outward && network.is_some_and(|n| n.project_code_only);
             let how = match network {
-                Some(command) if !action.outward => {
-                    format!(" (`{}` may reach other hosts)", shorten(command))
+                Some(network) if project_code => format!(
+                    " (`{}` runs the project's code, which may reach other hosts)",
+                    shorten(network.command)
+                ),
+                Some(network) if !action.outward => {
+                    format!(" (`{}` may reach other hosts)", shorten(network.command))
                 }
                 _ => String::new(),
             };
@@ -274,7 +291,11 @@ impl Evaluation<'_> {
                  out{how}",
                 private.label, untrusted.label, action.name
             );
-            let decision = agent.data_flow.exfiltration.max(Decision::RequireApproval);
+            let decision = if project_code {
+                Decision::RequireApproval
+            } else {
+                agent.data_flow.exfiltration.max(Decision::RequireApproval)
+            };
             self.reason(Stage::DataFlow, "data_flow.exfiltration", decision, None, message);
         }
         untrusted.into_iter().map(|(path, _, _)| path).collect()

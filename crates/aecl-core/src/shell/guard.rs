@@ -80,6 +80,9 @@ pub(super) struct Assessed {
     pub opaque: Vec<super::OpaqueCommand>,
     /// The first command (or redirection) that may reach other hosts (`network.rs`).
     pub network: Option<String>,
+    /// The first command that may reach other hosts only through the project's code it
+    /// runs (`cargo test`, `make`), when no command reaches them otherwise.
+    pub project_network: Option<String>,
 }
 
 impl ProgramGuard {
@@ -118,6 +121,7 @@ impl ProgramGuard {
             writes: Vec::new(),
             opaque: Vec::new(),
             network: None,
+            project_network: None,
         };
         let mut findings: Vec<Vec<Finding>> =
             analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
@@ -165,10 +169,14 @@ impl ProgramGuard {
             if let Some(opaque) = opaque(command, &found, interpreter, &dirs) {
                 out.opaque.push(opaque);
             }
-            if out.network.is_none()
-                && network::reaches(command, self.spec(&command.program), &found)
-            {
-                out.network = Some(command.to_string());
+            match network::reaches(command, self.spec(&command.program), &found) {
+                network::Reached::Yes if out.network.is_none() => {
+                    out.network = Some(command.to_string());
+                }
+                network::Reached::ProjectCode if out.project_network.is_none() => {
+                    out.project_network = Some(command.to_string());
+                }
+                _ => {}
             }
             if found.is_empty() {
                 continue;

@@ -11,12 +11,23 @@
 //! So do the build, test and task runners that run the project's own code (`make`, `cargo
 //! test`, `npm test`, `pytest`): what the agent wrote into a `Makefile`, a `package.json`
 //! script, a `conftest.py` or a `build.rs` runs there as a script would (red team round 23,
-//! hooks F1: `make test` sent `.env` out of a session that had read a web page).
+//! hooks F1: `make test` sent `.env` out of a session that had read a web page). They
+//! reach them only through that code ([`Reached::ProjectCode`]), which data flow weighs
+//! apart: a person decides, since most such runs are the work itself.
 
 use super::finding::Finding;
 use super::programs::{ProgramSpec, Special};
 use super::scan::scan;
 use super::{HARMLESS_BUILTINS, SimpleCommand, git, special, spellings};
+
+/// How a command may reach other hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reached {
+    No,
+    /// Only through the project's code it runs (`cargo test`, `make`).
+    ProjectCode,
+    Yes,
+}
 
 /// Whether `command` may reach other hosts, given its table entry (`None`: not in the
 /// table) and the findings the guard made of it.
@@ -24,7 +35,38 @@ pub(super) fn reaches(
     command: &SimpleCommand,
     spec: Option<&ProgramSpec>,
     found: &[Finding],
-) -> bool {
+) -> Reached {
+    if reaches_itself(command, spec, found) {
+        Reached::Yes
+    } else if runs_project_code(command, spec) {
+        Reached::ProjectCode
+    } else {
+        Reached::No
+    }
+}
+
+/// Whether `command` runs the project's own code: a runner of [`project_code`] with one
+/// of its subcommands, or Python's `-m unittest`.
+fn runs_project_code(command: &SimpleCommand, spec: Option<&ProgramSpec>) -> bool {
+    let Some(spec) = spec else { return false };
+    let words = spellings::prepare(spec.special, &command.words);
+    let scanned = scan(spec, &words);
+    if spec.stdin_code {
+        return special::runs_project_tests(spec.special, &scanned);
+    }
+    let Some(runners) = project_code(&command.program) else { return false };
+    match super::subcommands::words(&command.program, &scanned.positionals) {
+        Err(_) => true,
+        Ok(names) => {
+            runners.is_empty()
+                || scanned.positionals.first().is_some_and(|first| !first.is_known())
+                || names.iter().any(|n| runners.contains(&n.as_str()))
+        }
+    }
+}
+
+/// Whether `command` itself may reach other hosts (not only through the project's code).
+fn reaches_itself(command: &SimpleCommand, spec: Option<&ProgramSpec>, found: &[Finding]) -> bool {
     if command.dynamic || command.path.is_some() {
         return true;
     }
@@ -48,24 +90,8 @@ pub(super) fn reaches(
     let scanned = scan(spec, &words);
     // An interpreter runs its script; `python3 -m pytest` runs a module the table knows
     // as a plain tool (any other module is a `runs_code` finding, above).
-    if spec.stdin_code
-        && (!special::runs_module(spec.special, &scanned)
-            || special::runs_project_tests(spec.special, &scanned))
-    {
+    if spec.stdin_code && !special::runs_module(spec.special, &scanned) {
         return true;
-    }
-    if let Some(runners) = project_code(&command.program) {
-        let reached = match super::subcommands::words(&command.program, &scanned.positionals) {
-            Err(_) => true,
-            Ok(names) => {
-                runners.is_empty()
-                    || scanned.positionals.first().is_some_and(|first| !first.is_known())
-                    || names.iter().any(|n| runners.contains(&n.as_str()))
-            }
-        };
-        if reached {
-            return true;
-        }
     }
     if spec.network_subcommands.is_empty() {
         return false;
