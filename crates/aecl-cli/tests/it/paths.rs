@@ -127,6 +127,8 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
                 std::fs::create_dir_all(root.join(at).parent().unwrap()).unwrap();
                 std::fs::write(root.join(at), format!("{content}\n")).unwrap();
             }
+            // `remove P`: a file removed (after a commit: git still holds it).
+            "remove" => std::fs::remove_file(root.join(rest)).unwrap(),
             // `edit P`: a line appended to an existing file.
             "edit" => {
                 let mut text = std::fs::read_to_string(root.join(rest)).unwrap();

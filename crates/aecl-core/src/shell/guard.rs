@@ -182,7 +182,17 @@ impl ProgramGuard {
                 continue;
             }
             let links = others(Some(i));
-            let asked = asked(command);
+            // Only what the named subcommand itself runs (its packages' scripts): an option
+            // that makes it run other code (`--script-shell=./x`) is not what the pattern
+            // asked a person about, and leaves every finding as it is (second pass, N6).
+            let by_subcommand = |why: &str| {
+                why.starts_with("subcommand `")
+                    || why.ends_with("with packages runs their install scripts")
+            };
+            let asked = asked(command)
+                && found
+                    .iter()
+                    .all(|f| !matches!(f, Finding::RunsCode(why) if !by_subcommand(why)));
             for finding in found {
                 match finding {
                     Finding::RunsCode(why) if asked => out.findings.push((

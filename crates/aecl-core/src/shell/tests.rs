@@ -464,7 +464,6 @@ fn find_yields_its_exec_commands_and_an_implied_rm() {
     // wildcards alone, a bracket expression or an alternative may reach every entry.
     for narrow in [
         "find . -name '*.pyc' -delete",
-        "find . -type f -path '*/build/*' -delete",
         "find . \\( -name '*.pyc' -o -name '*.pyo' \\) -delete",
         "find . -path ./node_modules -prune -o -name '*.pyc' -delete",
     ] {
@@ -476,6 +475,8 @@ fn find_yields_its_exec_commands_and_an_implied_rm() {
         "find . -name '*.pyc' -o -type d -delete",
         "find . \\( -name '*.pyc' -o -name '*' \\) -delete",
         "find . -path ./x -prune -o -delete",
+        "find src -path 'src*' -delete",
+        "find src -wholename '*s*' -delete",
         "find . ! -name '*.pyc' -delete",
         "find . -name \"$p\" -delete",
     ] {

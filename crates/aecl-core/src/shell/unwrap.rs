@@ -729,8 +729,8 @@ impl Unwrapper<'_> {
                 words.push(ShellArg::known("."));
             }
             let args = words.iter().map(|w| w.text.clone()).collect();
-            // Narrowed by a name that holds more than wildcards, in an expression with no
-            // alternative, it removes those entries, not the tree: an `rm -f` of the
+            // Narrowed by a name that holds more than wildcards (in every alternative that
+            // deletes), it removes those entries, not the tree: an `rm -f` of the
             // starting points (`find . -name '*.pyc' -delete` is no `rm -r`; `-name '*'`
             // or `-o` still are).
             let flags = if by_name(all.get(i..).unwrap_or_default()) {
@@ -882,7 +882,7 @@ fn code_from_input(options: &Options, inner: &[&Word]) -> bool {
 
 /// Whether a `find` expression deletes only entries named by a pattern that holds more
 /// than wildcards: each alternative that deletes (`-o`, `,`) is narrowed by such a name
-/// (`-name '*.pyc'`, `-path '*/build/*'`, or a group whose every alternative is one:
+/// (`-name '*.pyc'`, `-iname`, or a group whose every alternative is one:
 /// `\( -name '*.pyc' -o -name '*.pyo' \) -delete`), the others delete nothing (`-path
 /// ./node_modules -prune -o -name '*.pyc' -delete`). A negation or a word only known at run
 /// time narrows nothing.
@@ -936,8 +936,9 @@ fn narrowed(conjunction: &[&str]) -> bool {
         .collect();
     let named = top.windows(2).any(|pair| match pair {
         [test, pattern] => {
-            matches!(*test, "-name" | "-iname" | "-path" | "-ipath" | "-wholename")
-                && has_literal(pattern)
+            // The base name only: a `-path` pattern matches the starting point's own
+            // letters (`find src -path 'src*' -delete` removes the tree: second pass, N4).
+            matches!(*test, "-name" | "-iname") && has_literal(pattern)
         }
         _ => false,
     });

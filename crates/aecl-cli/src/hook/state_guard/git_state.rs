@@ -208,6 +208,30 @@ fn is_kept_git(git: &Path) -> bool {
         .is_ok_and(|real| kept(real) && real.ancestors().skip(1).all(kept) && real.is_file())
 }
 
+/// Every path git holds in the index, in HEAD and in each of `revisions` (relative to the
+/// work tree `root`, its top-level directory): what a tree writer may bring into the work
+/// tree, whether the work tree has it or not. A revision git cannot read names nothing
+/// here (the checks of [`differs`] refuse it).
+pub fn held_paths(root: &Path, revisions: &[&str]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut add = |bytes: Vec<u8>| {
+        out.extend(
+            bytes
+                .split(|&b| b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+        );
+    };
+    add(succeeded(git(root, &["ls-files", "-z", "--cached"])?)?);
+    for revision in std::iter::once("HEAD").chain(revisions.iter().copied()) {
+        let listed = git(root, &["ls-tree", "-r", "-z", "--name-only", revision, "--"])?;
+        if listed.status.success() {
+            add(listed.stdout);
+        }
+    }
+    Ok(out)
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {
     let mut command = Command::new(system_git()?);
     for (name, _) in std::env::vars_os() {

@@ -268,6 +268,17 @@ impl Protected {
         Protected { places, state: 0, linked }
     }
 
+    /// Whether `path` (relative or absolute) ends in an agent's hook settings by name
+    /// (`x/.claude/settings.local.json`).
+    pub fn is_settings_name(&self, path: &Path) -> bool {
+        settings_by_name(path)
+    }
+
+    /// The place of the agents' hook settings by name.
+    pub fn settings_names(&self) -> Option<&Place> {
+        self.places.iter().find(|p| p.kind == Kind::SettingsNames)
+    }
+
     /// The state directory.
     pub fn state(&self) -> Option<&Place> {
         self.places.get(self.state)

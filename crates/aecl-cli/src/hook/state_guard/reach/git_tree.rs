@@ -70,6 +70,13 @@ impl Line<'_> {
         if loses.is_none() && revisions.is_empty() && any.is_none() {
             return Ok(());
         }
+        // Settings git holds (in the index, HEAD or a revision named) that the work tree
+        // does not have: the writer creates them (red team round 23, second pass, N1:
+        // `git update-index --cacheinfo` put `.claude/settings.local.json` in the index,
+        // a commit kept it, and `git stash` wrote it).
+        if let Some(refusal) = self.brings_settings(root, &revisions, protected) {
+            return Err(refusal);
+        }
         let all = |_: &Path| true;
         let mut files = protected.settings_beneath(root, &all);
         // `git clean -fdx build`, `git checkout old -- src`: only what the pathspecs name.
@@ -137,6 +144,39 @@ impl Line<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A refusal when git holds an agent's hook settings (by name, anywhere in the tree)
+    /// that the work tree `root` lacks: a tree writer would create them.
+    fn brings_settings<'p>(
+        &self,
+        root: &Path,
+        revisions: &[(String, bool)],
+        protected: &'p Protected,
+    ) -> Option<Refusal<'p>> {
+        let named: Vec<&str> = revisions.iter().map(|(r, _)| r.as_str()).collect();
+        let held = match git_state::held_paths(root, &named) {
+            Ok(held) => held,
+            Err(e) => {
+                return Some(Refusal::Unknown(format!(
+                    "runs `git`, which may bring files into the work tree, and what git holds \
+                     cannot be told ({e})"
+                )));
+            }
+        };
+        let settings = held.into_iter().find(|path| {
+            protected.is_settings_name(Path::new(path))
+                && std::fs::symlink_metadata(root.join(path)).is_err()
+        })?;
+        let place = protected.settings_names()?;
+        Some(Refusal::Touches {
+            how: format!(
+                "runs `git`, which may bring `{settings}` (git holds it, the work tree does not) \
+                 into the work tree, reaching"
+            ),
+            what: "git".to_owned(),
+            place,
+        })
     }
 
     /// Why what git reads may not be what the state check reads: the repository, index or
