@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub use amount::normal as amount_normal;
 pub(crate) use confusable::{as_it_looks, host_skeletons, written_host};
 pub use date::normal as date_normal;
-pub use email::{EmailForm, mailto_addresses, normal as email_normal};
+pub use email::{EmailForm, mailto_addresses, normal as email_normal, recipient_addresses};
 pub use encoded::{base64_text, hinted, names_a_transform};
 pub(crate) use fold::embedded_ipv4;
 pub use fold::{fold, percent_decoded, readings};

@@ -2,7 +2,7 @@
 //! through the stages of `stage.rs`, in order, each named where it runs. Every error is
 //! returned, never turned into an allow: front ends answer an error with a block.
 
-use aecl_core::{Call, Decision};
+use aecl_core::{Call, Decision, Mode};
 
 use crate::connector::Connector;
 use crate::engine::{Decided, Engine, Executed, MAX_ATTEMPTS};
@@ -52,7 +52,10 @@ impl<S: Store> Engine<S> {
         let recorded = self.decide_and_record(&arrived, None, false).await?;
         let ready = recorded.ready(arrived);
         let decided = ready.decided;
-        if decided.verdict.decision == Decision::Allow && !no_effect(&ready.policy, &decided.call) {
+        // In monitor mode the caller runs the call whatever the decision says.
+        let runs =
+            decided.verdict.decision == Decision::Allow || decided.verdict.mode == Mode::Monitor;
+        if runs && !no_effect(&ready.policy, &decided.call) {
             self.published(decided.audit_seq).await.map_err(EngineError::Unpublished)?;
         }
         Ok(decided)

@@ -53,6 +53,9 @@ pub struct Story {
     votes: HashMap<String, HashSet<String>>,
     /// Per approval request: the agent the decision that filed it names, and its record.
     asked_by: HashMap<String, (String, u64)>,
+    /// Per approval request answered for good (approved, rejected, expired): how, and the
+    /// record saying so.
+    closed: HashMap<String, (String, u64)>,
     /// Per standing grant: its signed number of uses, once its creation is read.
     standing_max: HashMap<String, u32>,
     /// Per standing grant: the decisions it lifted.
@@ -331,7 +334,26 @@ impl Story {
                 });
             }
         }
-        match text(input, "status").as_deref() {
+        let status = text(input, "status");
+        // Nothing answers a request after it was closed: a rejected request set back to
+        // pending in the store and approved then (red team round 23, second pass, N2).
+        if let (Some(status), Some((closed, at))) = (status.as_deref(), self.closed.get(approval))
+            && matches!(status, "pending" | "approved" | "rejected")
+        {
+            self.findings.push(Finding {
+                seq: record.seq,
+                message: format!(
+                    "approval request `{approval}` was answered `{status}` after the log \
+                     recorded it {closed} (record {at}): its status was reset in the store"
+                ),
+            });
+        }
+        if let Some(status) =
+            status.as_deref().filter(|s| matches!(*s, "approved" | "rejected" | "expired"))
+        {
+            self.closed.entry(approval.to_owned()).or_insert((status.to_owned(), record.seq));
+        }
+        match status.as_deref() {
             Some("pending") => {
                 if let Some(by) = text(input, "by") {
                     self.votes.entry(approval.to_owned()).or_default().insert(by);
@@ -606,6 +628,23 @@ mod tests {
         // `Bob` is bob: counted twice, and no vote of `Bob` is recorded either.
         assert_eq!(seqs, [3, 3], "{found:#?}");
         assert!(found.iter().any(|f| f.message.contains("one person, twice")), "{found:#?}");
+    }
+
+    /// Round 23, second pass N2: a rejected request set back to pending and approved.
+    #[test]
+    fn an_answer_after_the_request_was_closed_is_found() {
+        let answer = |seq: u64, status: &str, by: &str| {
+            let mut r = record(seq, RecordKind::Approval, "c1");
+            r.approval_id = Some("a1".into());
+            r.input = json!({ "status": status, "by": by });
+            r
+        };
+        assert_eq!(story(&[answer(1, "rejected", "alice")]), Vec::new());
+        let found = story(&[answer(1, "rejected", "alice"), answer(2, "approved", "bob")]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].message.contains("after the log recorded it rejected (record 1)"));
+        // Expired, then approved: the same.
+        assert_eq!(story(&[answer(1, "expired", "aecl"), answer(2, "approved", "bob")]).len(), 1);
     }
 
     /// Round 23, audit F2: a request's agent renamed in the store, then approved by a

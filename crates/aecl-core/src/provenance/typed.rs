@@ -409,8 +409,12 @@ impl ProvenanceIndex {
     ) -> Option<&SourceRef> {
         // A `mailto:` URI sends to every address it names (`?bcc=`, `%40`): each is looked
         // up, the first untrusted one decides, and one never seen makes the whole unseen.
+        // So does a recipient field with display names or several addresses (red team
+        // round 23, second pass N4: `Fred <fred9246@gmail.com>` was never looked up as an
+        // address).
         if *kind == ValueKind::Email
-            && let Some(addresses) = values::mailto_addresses(value)
+            && let Some(addresses) =
+                values::mailto_addresses(value).or_else(|| values::recipient_addresses(value))
             && addresses.iter().any(|a| a.as_str() != value)
         {
             // Every one is looked up, in any order: an untrusted one decides over one

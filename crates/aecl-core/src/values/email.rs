@@ -67,6 +67,29 @@ fn mailbox(local: &str, domain: &str) -> String {
     }
 }
 
+/// The addresses in a recipient field written as mail clients accept it: display names
+/// (`Fred <fred@x.test>`, `"Doe, J" <j@x.test>`, look-alike brackets `‹…›`) and lists
+/// (`a@x.test, b@y.test; c@z.test`), each address a word between the separators that
+/// reads as one. `None` when the text is a single plain address (or holds none).
+pub fn recipient_addresses(text: &str) -> Option<Vec<String>> {
+    if normal(text).is_some() && !text.contains([',', ';']) {
+        return None;
+    }
+    let separators = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                ',' | ';' | '<' | '>' | '"' | '(' | ')' | '‹' | '›' | '＜' | '＞' | '«' | '»'
+            )
+    };
+    let found: Vec<String> = text
+        .split(separators)
+        .filter(|word| word.contains('@') && normal(word).is_some())
+        .map(str::to_owned)
+        .collect();
+    (!found.is_empty()).then_some(found)
+}
+
 /// Every address a `mailto:` URI sends to (RFC 6068), percent-decoded: those of its path
 /// (`mailto:a@x.test,b@y.test`) and of its `to`, `cc` and `bcc` fields
 /// (`mailto:bob@x.test?bcc=eve@evil.test`, `mailto:?to=eve%40evil.test`). `None` when

@@ -69,6 +69,11 @@ impl<S: Store> Engine<S> {
             .map_err(|e| format!("waiting for the checkpoint failed: {e}"))?
     }
 
+    /// [`Engine::published`], but for a call with no effect (`read`).
+    async fn published_unless(&self, read: bool, audit_seq: u64) -> Result<(), String> {
+        if read { Ok(()) } else { self.published(audit_seq).await }
+    }
+
     /// Runs `ready`'s call through `connector` when it goes ahead.
     pub(crate) async fn dispatch(
         &self,
@@ -114,7 +119,10 @@ impl<S: Store> Engine<S> {
             // store cut back to what its destination holds could otherwise lose the
             // record of an effect that happened (red team round 23, audit F1). Its effect
             // then fails, not dispatched, and the outcome says why.
-            if let Err(why) = self.published(ready.decided.audit_seq).await {
+            // A read changes nothing an undo or a cut would hide: it runs when the witness is
+            // down (second pass, N8: a read carrying an idempotency key failed).
+            let read = crate::stage::record::no_effect(&ready.policy, &ready.decided.call);
+            if let Err(why) = self.published_unless(read, ready.decided.audit_seq).await {
                 return Ok(Dispatched::Ran(Box::new(Ran {
                     ready,
                     effect,

@@ -223,6 +223,16 @@ fn an_address_reaching_the_mailbox_a_page_named_is_the_pages() {
         assert!(untrusted(&lookup(&index, "email", value)), "{value}");
     }
     assert!(matches!(lookup(&index, "email", "me@gmail.com"), Provenance::Trusted { .. }));
+    // With a display name, in a list, in look-alike brackets (second pass, N4).
+    for value in [
+        "Fred <fred9246@gmail.com>",
+        "\"Fred\" ‹fred9246@gmail.com›",
+        "me@gmail.com, fred9246@gmail.com",
+        "me@gmail.com; \"Doe, J\" <jodoe@gmail.com>",
+    ] {
+        assert!(untrusted(&lookup(&index, "email", value)), "{value}");
+    }
+    assert!(matches!(lookup(&index, "email", "Me <me@gmail.com>"), Provenance::Trusted { .. }));
     // Another mailbox at the user's provider is another address.
     assert!(!untrusted(&lookup(&index, "email", "fred92466@gmail.com")));
 }
