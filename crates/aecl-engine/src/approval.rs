@@ -108,6 +108,27 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// Whether `approval` is as it was filed (its seal verifies), when the engine has a
+    /// grant key; without one the store is trusted.
+    pub fn request_verifies(&self, approval: &Approval) -> bool {
+        self.config().grant_key.as_ref().is_none_or(|key| seal::request_is_sealed(key, approval))
+    }
+
+    /// Whether a person approved `approval` (closed `approved`): a grant the engine sealed
+    /// names it, when the engine has a grant key. The status alone is the store's, which a
+    /// writer may set by hand.
+    pub async fn approved_by_a_person(&self, approval: &Approval) -> Result<bool, EngineError> {
+        if approval.status != ApprovalStatus::Approved || !self.request_verifies(approval) {
+            return Ok(false);
+        }
+        let Some(key) = &self.config().grant_key else { return Ok(true) };
+        let grant = self.store().grant_for_call(&approval.call_digest).await?;
+        Ok(grant.is_some_and(|grant| {
+            grant.approval_id.as_deref() == Some(approval.id.as_str())
+                && seal::is_sealed(key, &grant)
+        }))
+    }
+
     /// Rejects request `id` as `approver`, with the reason the agent will be given.
     pub async fn reject(
         &self,
