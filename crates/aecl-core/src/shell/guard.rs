@@ -791,6 +791,9 @@ impl ProgramGuard {
         if command.program == "cp" {
             out.extend(parents_targets(&scanned).into_iter().map(Finding::Writes));
         }
+        if matches!(command.program.as_str(), "cp" | "mv" | "install") {
+            out.extend(landing_targets(&scanned).into_iter().map(Finding::Writes));
+        }
         // Without a prefix, `split` writes `xaa`... and `csplit` `xx00`... in the working
         // directory; without a directory, `busybox --install` writes in the system's.
         let default_output = match command.program.as_str() {
@@ -1111,6 +1114,37 @@ fn parents_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
             expansion: directory.expansion || source.expansion,
             pattern: directory.pattern || source.pattern,
             tilde: directory.tilde,
+        })
+        .collect()
+}
+
+/// Where each source of a copy or move lands when its destination is a directory: the
+/// destination joined with the source's name, which no word of the line spells (`cp
+/// /tmp/x/.mcp.json .`, `cp -r /tmp/skills .claude/`: red team round 23, second pass N2).
+/// A destination that is a file makes these paths beneath it, which no write reaches: they
+/// are checked all the same (only a protected name or a place outside can refuse them).
+fn landing_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
+    let (directory, sources) = match scanned.values(&["-t", "--target-directory"]).next() {
+        Some(directory) => (directory, scanned.positionals.as_slice()),
+        None => match scanned.positionals.split_last() {
+            Some((directory, sources)) => (directory, sources),
+            None => return Vec::new(),
+        },
+    };
+    sources
+        .iter()
+        .filter_map(|source| {
+            let name = source.text.trim_end_matches('/').rsplit('/').next()?;
+            if matches!(name, "" | "." | "..") {
+                return None;
+            }
+            Some(ShellArg {
+                text: format!("{}/{name}", directory.text.trim_end_matches('/')),
+                raw: format!("{} (where `{}` lands)", directory.raw, source.raw),
+                expansion: directory.expansion || source.expansion,
+                pattern: directory.pattern || source.pattern,
+                tilde: directory.tilde,
+            })
         })
         .collect()
 }

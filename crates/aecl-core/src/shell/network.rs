@@ -139,6 +139,8 @@ fn project_code(program: &str) -> Option<&'static [&'static str]> {
             "tarpaulin",
             "expand",
             "fuzz",
+            "package",
+            "publish",
         ],
         "npm" => &[
             "run",
@@ -153,6 +155,7 @@ fn project_code(program: &str) -> Option<&'static [&'static str]> {
             "rebuild",
             "pack",
             "publish",
+            "version",
         ],
         "go" => &["test", "run", "generate"],
         "deno" => &["run", "test", "task", "bench"],

@@ -58,7 +58,17 @@ pub(super) fn gh(scanned: &Scanned, out: &mut Vec<Finding>) {
         ("extension" | "extensions" | "ext", Some("install" | "upgrade" | "exec" | "create")) => {
             Some("a gh extension, a program gh runs")
         }
-        ("config", Some("set")) => Some("the editor, pager or browser gh runs later"),
+        ("config", Some("set"))
+            if scanned.positionals.get(2).is_none_or(|key| {
+                !key.is_known()
+                    || matches!(
+                        key.text.as_str(),
+                        "editor" | "pager" | "browser" | "http_unix_socket"
+                    )
+            }) =>
+        {
+            Some("the editor, pager or browser gh runs later")
+        }
         ("codespace" | "cs", Some("ssh" | "cp" | "code" | "jupyter")) => {
             Some("a command on a remote machine")
         }
@@ -71,15 +81,57 @@ pub(super) fn gh(scanned: &Scanned, out: &mut Vec<Finding>) {
             command.unwrap_or_default()
         )));
     }
+    // What it sends, or changes on GitHub beyond reading (second pass, N5: deleting a
+    // repository, merging, running a workflow, a deploy key with write access).
     let publishes = matches!(
         (group.text.as_str(), command),
-        ("gist", Some("create" | "new" | "edit"))
-            | ("release", Some("create" | "new" | "upload" | "edit"))
-            | ("issue" | "pr", Some("create" | "new" | "comment" | "edit" | "review"))
-            | ("repo", Some("create" | "new" | "fork" | "sync" | "edit"))
-            | ("secret" | "variable", Some("set"))
-            | ("gpg-key" | "ssh-key", Some("add"))
+        ("gist", Some("create" | "new" | "edit" | "delete"))
+            | ("release", Some("create" | "new" | "upload" | "edit" | "delete" | "delete-asset"))
+            | (
+                "issue" | "pr",
+                Some(
+                    "create"
+                        | "new"
+                        | "comment"
+                        | "edit"
+                        | "review"
+                        | "merge"
+                        | "close"
+                        | "reopen"
+                        | "delete"
+                        | "transfer"
+                        | "lock"
+                        | "ready"
+                )
+            )
+            | (
+                "repo",
+                Some(
+                    "create"
+                        | "new"
+                        | "fork"
+                        | "sync"
+                        | "edit"
+                        | "delete"
+                        | "rename"
+                        | "archive"
+                        | "deploy-key"
+                )
+            )
+            | ("secret" | "variable", Some("set" | "delete"))
+            | ("gpg-key" | "ssh-key", Some("add" | "delete"))
+            | ("label", Some("create" | "edit" | "delete" | "clone"))
+            | ("project", Some(_))
+            | ("workflow", Some("run" | "enable" | "disable"))
+            | ("run", Some("rerun" | "cancel" | "delete"))
+            | ("cache", Some("delete"))
+            | ("ruleset" | "org" | "codespace" | "cs", Some(_))
     );
+    // `gh api` with a method other than GET, or a body (fields are uploads by option).
+    let method = scanned.values(&["-X", "--method"]).next();
+    let writes_api = group.text == "api"
+        && method.is_some_and(|m| !m.is_known() || !m.text.eq_ignore_ascii_case("GET"));
+    let publishes = publishes || writes_api;
     if publishes {
         out.push(Finding::Uploads(format!(
             "`gh {} {}` publishes what it is given",

@@ -47,6 +47,10 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "EDITOR",
     "VISUAL",
     "BROWSER",
+    // GitHub's CLI's own (second pass, N5).
+    "GH_BROWSER",
+    "GH_PAGER",
+    "GH_EDITOR",
     "GIT_EDITOR",
     "GIT_SEQUENCE_EDITOR",
     "GIT_SSH",

@@ -433,6 +433,11 @@ pub(crate) fn is_protected(path: &str) -> bool {
     if components.last() == Some(&"head") {
         return true;
     }
+    // The agents' folders themselves, made or replaced whole (`cp -r /tmp/x/.claude .`):
+    // what they hold is only known at run time, and some of it runs code.
+    if components.last().is_some_and(|name| matches!(*name, ".claude" | ".gemini" | ".cursor")) {
+        return true;
+    }
     // A `.pth` file in a `site-packages` directory is run by every interpreter of it.
     if components.last().is_some_and(|name| name.ends_with(".pth"))
         && components.contains(&"site-packages")
