@@ -65,13 +65,18 @@ pub(crate) fn seal_request(key: &SignerKey, mut approval: Approval) -> Approval 
 
 /// Whether `approval`'s body carries `key`'s signature over its terms as they are.
 pub(crate) fn request_is_sealed(key: &SignerKey, approval: &Approval) -> bool {
-    let Some(signature) = approval.body.get(SEAL).and_then(|s| s.as_str()) else { return false };
+    let signature = approval.body.get(SEAL).and_then(|s| s.as_str());
+    verifies(key, &request_bytes(approval), signature)
+}
+
+/// Whether `signature` (base64) is `key`'s over `bytes`.
+fn verifies(key: &SignerKey, bytes: &[u8], signature: Option<&str>) -> bool {
     let Some(signature) =
-        STANDARD.decode(signature).ok().and_then(|s| <[u8; 64]>::try_from(s).ok())
+        signature.and_then(|s| STANDARD.decode(s).ok()).and_then(|s| <[u8; 64]>::try_from(s).ok())
     else {
         return false;
     };
-    key.verifier().verify(&request_bytes(approval), &signature)
+    key.verifier().verify(bytes, &signature)
 }
 
 /// The bytes `grant`'s signature covers.
@@ -94,13 +99,7 @@ pub(crate) fn seal(key: &SignerKey, mut grant: Grant) -> Grant {
 
 /// Whether `grant` carries `key`'s signature over its fields as they are.
 pub(crate) fn is_sealed(key: &SignerKey, grant: &Grant) -> bool {
-    let Some(signature) = &grant.signature else { return false };
-    let Some(signature) =
-        STANDARD.decode(signature).ok().and_then(|s| <[u8; 64]>::try_from(s).ok())
-    else {
-        return false;
-    };
-    key.verifier().verify(&signed_bytes(grant), &signature)
+    verifies(key, &signed_bytes(grant), grant.signature.as_deref())
 }
 
 #[cfg(test)]

@@ -111,14 +111,7 @@ async fn a_grant_written_into_the_store_by_hand_permits_nothing() {
     use aecl_engine::{Answer, Clock as _, EngineConfig, Grant, Store as _, Voiding};
 
     // One payment, retried under new call ids with the same arguments.
-    let pay = |id: &str| aecl_core::Call {
-        id: id.into(),
-        agent: "worker".into(),
-        run: "r1".into(),
-        action: "pay".into(),
-        args: serde_json::json!({ "id": "p1", "value": 1 }),
-        ..aecl_core::Call::default()
-    };
+    let pay = one_payment;
     let config = EngineConfig { grant_key: Some(crate::signer()), ..EngineConfig::default() };
     let (engine, clock) = crate::engine_with(policy(10, ""), config);
     let connector = Scripted::default();
@@ -162,6 +155,18 @@ async fn a_grant_written_into_the_store_by_hand_permits_nothing() {
     assert_eq!(connector.executions(), 1);
 }
 
+/// A call of `pay` under id `id`: the same payment whatever the id.
+fn one_payment(id: &str) -> aecl_core::Call {
+    aecl_core::Call {
+        id: id.into(),
+        agent: "worker".into(),
+        run: "r1".into(),
+        action: "pay".into(),
+        args: serde_json::json!({ "id": "p1", "value": 1 }),
+        ..aecl_core::Call::default()
+    }
+}
+
 /// A store whose approval requests read with their agent renamed, as a database writer
 /// would leave them.
 struct Renaming {
@@ -187,14 +192,7 @@ aecl_engine::impl_store_by!({ impl aecl_engine::Store for Renaming } via renamed
 async fn a_request_changed_in_the_store_cannot_be_answered() {
     use aecl_engine::{Engine, EngineConfig, EngineError, ManualClock, Store as _};
 
-    let pay = aecl_core::Call {
-        id: "c1".into(),
-        agent: "worker".into(),
-        run: "r1".into(),
-        action: "pay".into(),
-        args: serde_json::json!({ "id": "p1", "value": 1 }),
-        ..aecl_core::Call::default()
-    };
+    let pay = one_payment("c1");
     let config = EngineConfig { grant_key: Some(crate::signer()), ..EngineConfig::default() };
     let (engine, _) = crate::engine_with(policy(10, ""), config.clone());
     let asked = engine.execute(pay.clone(), &Scripted::default()).await.unwrap();
