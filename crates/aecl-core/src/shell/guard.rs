@@ -105,8 +105,8 @@ impl ProgramGuard {
     /// filesystem for `view` (`writes::spelled_targets`).
     /// `asked`: whether the policy's own `require_approval` pattern names a command (its
     /// program and subcommand as written): code it runs of the caller's choosing then goes
-    /// to a person rather than the `runs_code` default (`npm install jest` under `require_approval = ["npm install
-    /// *"]`: red team round 23, hooks FP2).
+    /// to a person rather than the `runs_code` default (`npm install jest` under
+    /// `require_approval = ["npm install *"]`: red team round 23, hooks FP2).
     pub(super) fn assess(
         &self,
         analysis: &Analysis,
@@ -1131,19 +1131,22 @@ fn landing_targets(scanned: &super::scan::Scanned) -> Vec<ShellArg> {
             None => return Vec::new(),
         },
     };
+    // A source only known at run time or a pattern lands under a name no check could spell
+    // either (left to the destination's own check, as before).
     sources
         .iter()
+        .filter(|source| !source.expansion && !source.pattern)
         .filter_map(|source| {
             let name = source.text.trim_end_matches('/').rsplit('/').next()?;
             if matches!(name, "" | "." | "..") {
                 return None;
             }
+            // As the shell would read it: the directory as written, the name quoted.
+            let quoted = format!("'{}'", name.replace('\'', "'\\''"));
             Some(ShellArg {
                 text: format!("{}/{name}", directory.text.trim_end_matches('/')),
-                raw: format!("{} (where `{}` lands)", directory.raw, source.raw),
-                expansion: directory.expansion || source.expansion,
-                pattern: directory.pattern || source.pattern,
-                tilde: directory.tilde,
+                raw: format!("{}/{quoted}", directory.raw.trim_end_matches('/')),
+                ..directory.clone()
             })
         })
         .collect()
