@@ -213,15 +213,28 @@ fn lines_that_may_reach_other_hosts_are_told_apart_from_local_ones() {
         "cat README.md | grep x",
         "git status && git diff && git log -1",
         "git commit -m 'x'",
+        "cd /work && echo done",
+        "rustfmt --check src/main.rs",
+        "cargo fmt --check",
+    ];
+    for line in local {
+        assert_eq!(check(line).2, None, "{line:?} stays on the machine");
+    }
+    // Build and test runners reach other hosts only through the project's code they run
+    // (red team round 23): told apart, for data flow to ask a person rather than refuse.
+    let runners = [
         "npm test",
         "npm run build",
         "cargo build --release",
         "cargo test -p x",
         "python3 -m pytest -q",
-        "cd /work && echo done",
-        "rustfmt --check src/main.rs",
+        "make -C sub test",
     ];
-    for line in local {
-        assert_eq!(check(line).2, None, "{line:?} stays on the machine");
+    for line in runners {
+        let reach = policy().check_reaching(line, &PathView::Unseen, &mut Vec::new());
+        assert!(reach.is_some_and(|r| r.project_code_only), "{line:?} runs the project's code");
     }
+    let reach =
+        policy().check_reaching("make test && curl x.test", &PathView::Unseen, &mut Vec::new());
+    assert!(reach.is_some_and(|r| !r.project_code_only), "a client on the line reaches itself");
 }
