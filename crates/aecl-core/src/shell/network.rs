@@ -30,81 +30,63 @@ pub(super) enum Reached {
 }
 
 /// Whether `command` may reach other hosts, given its table entry (`None`: not in the
-/// table) and the findings the guard made of it.
+/// table) and the findings the guard made of it. Its words are scanned once, and only for
+/// a program whose subcommands or script decide it.
 pub(super) fn reaches(
     command: &SimpleCommand,
     spec: Option<&ProgramSpec>,
     found: &[Finding],
 ) -> Reached {
-    if reaches_itself(command, spec, found) {
-        Reached::Yes
-    } else if runs_project_code(command, spec) {
-        Reached::ProjectCode
-    } else {
-        Reached::No
-    }
-}
-
-/// Whether `command` runs the project's own code: a runner of [`project_code`] with one
-/// of its subcommands, or Python's `-m unittest`.
-fn runs_project_code(command: &SimpleCommand, spec: Option<&ProgramSpec>) -> bool {
-    let Some(spec) = spec else { return false };
-    let words = spellings::prepare(spec.special, &command.words);
-    let scanned = scan(spec, &words);
-    if spec.stdin_code {
-        return special::runs_project_tests(spec.special, &scanned);
-    }
-    let Some(runners) = project_code(&command.program) else { return false };
-    match super::subcommands::words(&command.program, &scanned.positionals) {
-        Err(_) => true,
-        Ok(names) => {
-            runners.is_empty()
-                || scanned.positionals.first().is_some_and(|first| !first.is_known())
-                || names.iter().any(|n| runners.contains(&n.as_str()))
-        }
-    }
-}
-
-/// Whether `command` itself may reach other hosts (not only through the project's code).
-fn reaches_itself(command: &SimpleCommand, spec: Option<&ProgramSpec>, found: &[Finding]) -> bool {
     if command.dynamic || command.path.is_some() {
-        return true;
+        return Reached::Yes;
     }
     if found
         .iter()
         .any(|f| matches!(f, Finding::Uploads(_) | Finding::RunsCode(_) | Finding::Unknown))
     {
-        return true;
+        return Reached::Yes;
     }
     let Some(spec) = spec else {
         // A wrapper's command is analysed on its own; a shell builtin does not connect.
-        return !(command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str()));
+        let local = command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str());
+        return if local { Reached::No } else { Reached::Yes };
     };
     if spec.network || spec.uploads || spec.runs_code {
-        return true;
+        return Reached::Yes;
     }
     if spec.special == Some(Special::Git) {
-        return git::reaches_network(&command.words);
+        return if git::reaches_network(&command.words) { Reached::Yes } else { Reached::No };
+    }
+    let runners = project_code(&command.program);
+    if !spec.stdin_code && spec.network_subcommands.is_empty() && runners.is_none() {
+        return Reached::No;
     }
     let words = spellings::prepare(spec.special, &command.words);
     let scanned = scan(spec, &words);
     // An interpreter runs its script; `python3 -m pytest` runs a module the table knows
     // as a plain tool (any other module is a `runs_code` finding, above).
     if spec.stdin_code && !special::runs_module(spec.special, &scanned) {
-        return true;
-    }
-    if spec.network_subcommands.is_empty() {
-        return false;
+        return Reached::Yes;
     }
     // `""` stands for the program run without a subcommand (a bare `yarn` installs); an
     // npm abbreviation counts as the command it stands for.
-    match super::subcommands::words(&command.program, &scanned.positionals) {
+    let names = super::subcommands::words(&command.program, &scanned.positionals);
+    let unknown_first = scanned.positionals.first().is_some_and(|first| !first.is_known());
+    let named = |listed: &dyn Fn(&str) -> bool| match &names {
         Err(_) => true,
-        Ok(names) => {
-            scanned.positionals.first().is_some_and(|first| !first.is_known())
-                || names.iter().any(|n| spec.network_subcommands.contains(n))
-        }
+        Ok(names) => unknown_first || names.iter().any(|n| listed(n)),
+    };
+    if !spec.network_subcommands.is_empty()
+        && named(&|n| spec.network_subcommands.iter().any(|s| s == n))
+    {
+        return Reached::Yes;
     }
+    let project = if spec.stdin_code {
+        special::runs_project_tests(spec.special, &scanned)
+    } else {
+        runners.is_some_and(|runners| runners.is_empty() || named(&|n| runners.contains(&n)))
+    };
+    if project { Reached::ProjectCode } else { Reached::No }
 }
 
 /// The subcommands with which `program` runs the project's own code (its build scripts,

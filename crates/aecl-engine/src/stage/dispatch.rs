@@ -69,11 +69,6 @@ impl<S: Store> Engine<S> {
             .map_err(|e| format!("waiting for the checkpoint failed: {e}"))?
     }
 
-    /// [`Engine::published`], but for a call with no effect (`read`).
-    async fn published_unless(&self, read: bool, audit_seq: u64) -> Result<(), String> {
-        if read { Ok(()) } else { self.published(audit_seq).await }
-    }
-
     /// Runs `ready`'s call through `connector` when it goes ahead.
     pub(crate) async fn dispatch(
         &self,
@@ -121,8 +116,9 @@ impl<S: Store> Engine<S> {
             // then fails, not dispatched, and the outcome says why.
             // A read changes nothing an undo or a cut would hide: it runs when the witness is
             // down (second pass, N8: a read carrying an idempotency key failed).
-            let read = crate::stage::record::no_effect(&ready.policy, &ready.decided.call);
-            if let Err(why) = self.published_unless(read, ready.decided.audit_seq).await {
+            let waits = self.config().publication.is_some()
+                && !crate::stage::record::no_effect(&ready.policy, &ready.decided.call);
+            if waits && let Err(why) = self.published(ready.decided.audit_seq).await {
                 return Ok(Dispatched::Ran(Box::new(Ran {
                     ready,
                     effect,
