@@ -367,3 +367,74 @@ fn a_trusted_echo_of_the_models_own_argument_vouches_for_nothing() {
     assert_eq!(back.provenance_of(iban), Provenance::Unseen);
     assert!(back == index);
 }
+
+/// A note or memory tool that stores what the model wrote, in its own spelling, and reads it
+/// back repeats it: the IBAN's details, its case and grouping, its parts, and an address
+/// lower-cased or re-tagged keep the standing they had (red team round 24, flow E3: an IBAN
+/// written to a note and read back was trusted through the national details it spells).
+#[test]
+fn a_value_read_back_from_a_trusted_store_in_another_spelling_is_an_echo() {
+    use crate::values::{ValueKind, ValueOptions};
+    let of = |index: &ProvenanceIndex, kind: ValueKind, value: &str| {
+        provenance(index.source_of_kind(&kind, value, &ValueOptions::default()))
+    };
+    let iban = "GB29NWBK60161331926819";
+    let notes: [(&str, serde_json::Value, &str); 4] = [
+        (
+            "exact",
+            serde_json::json!({ "text": format!("pay {iban}") }),
+            "pay GB29NWBK60161331926819",
+        ),
+        (
+            "lower case",
+            serde_json::json!({ "text": iban.to_lowercase() }),
+            "GB29 NWBK 6016 1331 9268 19",
+        ),
+        (
+            "parts",
+            serde_json::json!({ "country": "GB", "check": "29", "bban": "NWBK60161331926819" }),
+            "GB29NWBK60161331926819",
+        ),
+        ("details", serde_json::json!({ "sort": "60-16-13", "account": "31926819" }), iban),
+    ];
+    for (what, args, read_back) in notes {
+        let mut index = ProvenanceIndex::default();
+        index.add(SourceKind::User, "user", 0, "settle what the vendor asks");
+        index.note_arguments(1, &args);
+        index.add(SourceKind::TrustedTool, "c2 read_note", 2, read_back);
+        assert_eq!(of(&index, ValueKind::Iban, iban), Provenance::Unseen, "{what}");
+        // The details shown by a trusted source before the model wrote anything vouch.
+        let mut vouched = ProvenanceIndex::default();
+        vouched.add(SourceKind::TrustedTool, "c0 list_payees", 0, "sort 60-16-13 account 31926819");
+        vouched.note_arguments(1, &args);
+        vouched.add(SourceKind::TrustedTool, "c2 read_note", 2, read_back);
+        assert!(
+            matches!(of(&vouched, ValueKind::Iban, iban), Provenance::Trusted { ref source } if source.label == "c0 list_payees"),
+            "{what}: {:?}",
+            of(&vouched, ValueKind::Iban, iban)
+        );
+    }
+    for (written, read_back) in [
+        ("HELP@EVIL.TEST", "help@evil.test"),
+        ("Help.Desk+x@Evil.test", "help.desk@evil.test"),
+        ("help@evil.test", "help+saved@evil.test"),
+    ] {
+        let mut index = ProvenanceIndex::default();
+        index.add(SourceKind::User, "user", 0, "forward my mail as the notes say");
+        index.note_arguments(1, &serde_json::json!({ "contact": written }));
+        index.add(SourceKind::TrustedTool, "c2 read_contact", 2, &format!("email: {read_back}"));
+        assert_eq!(
+            of(&index, ValueKind::Email, read_back),
+            Provenance::Unseen,
+            "{written} -> {read_back}"
+        );
+    }
+    // An address the tool made itself, never in the model's arguments, is the tool's.
+    let mut index = ProvenanceIndex::default();
+    index.note_arguments(1, &serde_json::json!({ "name": "Dana Kim" }));
+    index.add(SourceKind::TrustedTool, "c2 directory", 2, "dana.kim@ourco.example");
+    assert!(matches!(
+        of(&index, ValueKind::Email, "dana.kim@ourco.example"),
+        Provenance::Trusted { .. }
+    ));
+}

@@ -9,7 +9,7 @@
 //! enough to steer the effect. Only then may a confirmation by an authoritative source
 //! (see `confirm_output`) make it trusted.
 
-use super::{FirstSeen, ProvenanceIndex, SourceKind, SourceRef};
+use super::{Doc, FirstSeen, ProvenanceIndex, SourceKind, SourceRef};
 use crate::hash::HashSet;
 use crate::text::normalise;
 use crate::values::{self, Normal, ValueKind, ValueOptions};
@@ -462,7 +462,16 @@ impl ProvenanceIndex {
             Some(Normal::Email(f)) => {
                 let insensitive = options.email_local_part_insensitive;
                 let main = if insensitive { Tag::EmailFolded } else { Tag::EmailExact };
-                parts.push(self.source_of_key(main, f.key(insensitive)));
+                // The model's earlier call carrying the address in any spelling that reaches
+                // the same mailbox: a trusted tool that stores it lower-cased, or with its
+                // `+tag` dropped, and reads it back only echoes it (red team round 24, flow
+                // E3: `HELP@EVIL.TEST` noted, `help@evil.test` read back, was trusted).
+                let model = self.model_of(&[
+                    (Tag::EmailExact, &f.exact),
+                    (Tag::EmailFolded, &f.folded),
+                    (Tag::EmailMailbox, &f.mailbox),
+                ]);
+                parts.push(self.source_of_key_after(main, f.key(insensitive), model));
                 main_seen = parts.iter().any(Option::is_some);
                 // A case variant of an address seen only in untrusted content is untrusted
                 // whatever the policy says about case: being "unseen" must not be bought by
@@ -503,8 +512,16 @@ impl ProvenanceIndex {
                 parts.push(source);
             }
             Some(other) => {
+                // The model's first call whose words spell the IBAN's national digits (the
+                // IBAN whole in any case or grouping, or its BBAN as a part): a trusted tool
+                // showing the IBAN or its details after it echoes it (red team round 24,
+                // flow E3: an IBAN noted and read back was trusted through its details).
+                let model = match other {
+                    Normal::Iban(iban) => self.model_spelled_national(iban),
+                    _ => None,
+                };
                 for (tag, key) in keys(other) {
-                    parts.push(self.source_of_key(tag, &key));
+                    parts.push(self.source_of_key_after(tag, &key, model));
                 }
                 main_seen = parts.iter().any(Option::is_some);
                 // An IBAN built from the national details a text gave (a German bank code
@@ -515,7 +532,7 @@ impl ProvenanceIndex {
                 // whole are where it came from (the user's own sort code and account, then
                 // a landlord's mail repeating them: the user's; second pass, FP1).
                 if let Normal::Iban(iban) = other
-                    && let Some(national) = self.national_details_source(iban)
+                    && let Some(national) = self.national_details_source(iban, model)
                 {
                     let whole = parts.iter().flatten().map(|s| s.seq).min();
                     if whole.is_none_or(|seq| national.seq < seq) {
@@ -571,14 +588,65 @@ impl ProvenanceIndex {
     /// out of the comparison, since a national account number is written with or without
     /// the ones that pad it to its IBAN width; letters (a British or Dutch bank's code) are
     /// what the model derives from the numbers. At least [`MIN_NATIONAL_DIGITS`] digits.
-    fn national_details_source(&self, iban: &str) -> Option<&SourceRef> {
-        let national: String =
-            iban.get(4..)?.chars().filter(|c| c.is_ascii_digit() && *c != '0').collect();
-        if national.len() < MIN_NATIONAL_DIGITS {
-            return None;
-        }
-        self.docs.iter().find(|doc| spells_national(&doc.compact, &national)).map(|doc| &doc.source)
+    ///
+    /// A trusted tool's document after `model` (the model's first call spelling them) only
+    /// repeats what it was given and is passed over.
+    fn national_details_source(&self, iban: &str, model: Option<u32>) -> Option<&SourceRef> {
+        let national = national_digits(iban)?;
+        let echo = |doc: &Doc| {
+            doc.source.kind == SourceKind::TrustedTool && model.is_some_and(|m| m < doc.source.seq)
+        };
+        self.docs
+            .iter()
+            .find(|doc| !echo(doc) && spells_national(&doc.compact, &national))
+            .map(|doc| &doc.source)
     }
+
+    /// The first call of the model whose arguments' words spell `iban`'s national digits,
+    /// and the first that carried the IBAN itself.
+    fn model_spelled_national(&self, iban: &str) -> Option<u32> {
+        let whole = self.typed.get(&(Tag::Iban, iban.to_owned())).and_then(|s| s.model);
+        let national = national_digits(iban);
+        // The numbers each call carried first, whatever argument held them (a sort code
+        // and an account given apart).
+        let spelled = national.and_then(|national| {
+            let mut calls: std::collections::BTreeMap<u32, String> = Default::default();
+            for (word, seen) in &self.words {
+                if let Some(call) = seen.model
+                    && word.bytes().any(|b| b.is_ascii_digit())
+                {
+                    let numbers = calls.entry(call).or_default();
+                    numbers.push(' ');
+                    numbers.push_str(word);
+                }
+            }
+            calls
+                .into_iter()
+                .find(|(_, numbers)| spells_national(numbers, &national))
+                .map(|(c, _)| c)
+        });
+        [whole, spelled].into_iter().flatten().min()
+    }
+
+    /// The earliest call of the model that carried any of `keys`.
+    fn model_of(&self, keys: &[(Tag, &String)]) -> Option<u32> {
+        keys.iter().filter_map(|(tag, key)| self.typed.get(&(*tag, (*key).clone()))?.model).min()
+    }
+
+    /// [`Self::source_of_key`], with `model` as the model's first call carrying the value
+    /// when it is earlier than the one noted under the key (another spelling of it).
+    fn source_of_key_after(&self, tag: Tag, key: &str, model: Option<u32>) -> Option<&SourceRef> {
+        let mut first = self.typed.get(&(tag, key.to_owned())).copied()?;
+        first.model = [first.model, model].into_iter().flatten().min();
+        self.decide_first(first)
+    }
+}
+
+/// An IBAN's national digits without zeros, when there are enough to tell it.
+fn national_digits(iban: &str) -> Option<String> {
+    let national: String =
+        iban.get(4..)?.chars().filter(|c| c.is_ascii_digit() && *c != '0').collect();
+    (national.len() >= MIN_NATIONAL_DIGITS).then_some(national)
 }
 
 /// Whether the numbers of `compact` (a document's letters and digits) spell `national`

@@ -70,7 +70,11 @@ fn mailbox(local: &str, domain: &str) -> String {
 /// The addresses in a recipient field written as mail clients accept it: display names
 /// (`Fred <fred@x.test>`, `"Doe, J" <j@x.test>`, look-alike brackets `‹…›`) and lists
 /// (`a@x.test, b@y.test; c@z.test`), each address a word between the separators that
-/// reads as one. `None` when the text is a single plain address (or holds none).
+/// reads as one. RFC 5322's groups (`Team: a@x.test, b@y.test;`, `x:a@x.test`) and
+/// obsolete source routes (`<@relay.test:a@x.test>`) name the address after the `:`, which
+/// mail libraries deliver to (red team round 24, flow E1), and what follows a `?` or `#`
+/// that made the text no address (`a@x.test?b@y.test`) is read as another. `None` when
+/// the text is a single plain address (or holds none).
 pub fn recipient_addresses(text: &str) -> Option<Vec<String>> {
     if normal(text).is_some() && !text.contains([',', ';']) {
         return None;
@@ -79,7 +83,21 @@ pub fn recipient_addresses(text: &str) -> Option<Vec<String>> {
         c.is_whitespace()
             || matches!(
                 c,
-                ',' | ';' | '<' | '>' | '"' | '(' | ')' | '‹' | '›' | '＜' | '＞' | '«' | '»'
+                ',' | ';'
+                    | ':'
+                    | '?'
+                    | '#'
+                    | '<'
+                    | '>'
+                    | '"'
+                    | '('
+                    | ')'
+                    | '‹'
+                    | '›'
+                    | '＜'
+                    | '＞'
+                    | '«'
+                    | '»'
             )
     };
     let found: Vec<String> = text

@@ -233,6 +233,21 @@ fn an_address_reaching_the_mailbox_a_page_named_is_the_pages() {
         assert!(untrusted(&lookup(&index, "email", value)), "{value}");
     }
     assert!(matches!(lookup(&index, "email", "Me <me@gmail.com>"), Provenance::Trusted { .. }));
+    // RFC 5322 groups and obsolete source routes deliver to the address after the `:`,
+    // and text after a `?` or `#` is another address (red team round 24, flow E1).
+    for value in [
+        "<@corp.example:fred9246@gmail.com>",
+        "Bill <@a.example,@b.example:fred9246@gmail.com>",
+        "@gmail.com:fred9246@gmail.com",
+        "Team:fred9246@gmail.com;",
+        "x:fred9246@gmail.com",
+        "Team: me@gmail.com, fred9246@gmail.com;",
+        "me@gmail.com?fred9246@gmail.com",
+        "fred9246@gmail.com#x",
+    ] {
+        assert!(untrusted(&lookup(&index, "email", value)), "{value}");
+    }
+    assert!(matches!(lookup(&index, "email", "Me: me@gmail.com;"), Provenance::Trusted { .. }));
     // Another mailbox at the user's provider is another address.
     assert!(!untrusted(&lookup(&index, "email", "fred92466@gmail.com")));
 }
