@@ -56,7 +56,7 @@ use crate::resolved::PathView;
 use crate::violation::Violation;
 
 pub(crate) use network::host_operands;
-pub(crate) use writes::is_protected as is_code_config;
+pub use writes::is_protected as is_code_config;
 
 /// How deep command substitutions, re-parsed `bash -c` strings and wrappers may nest
 /// before the line is refused; this bounds recursion on hostile input.

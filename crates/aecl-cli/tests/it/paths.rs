@@ -136,14 +136,20 @@ pub(crate) fn make_layout(root: &Path, lines: &[String]) {
                 std::fs::write(root.join(rest), text).unwrap();
             }
             // `git DIR`: a repository there, everything in it (not ignored) committed;
-            // `commit DIR`: everything committed again.
-            "git" | "commit" => {
-                let dir = root.join(rest);
+            // `commit DIR`: everything committed again; `git-run DIR ARGS...`: git run
+            // there with those words (a branch made or switched to).
+            "git" | "commit" | "git-run" => {
+                let (dir, words) = match kind {
+                    "git-run" => rest.split_once(' ').expect("git-run DIR ARGS"),
+                    _ => (rest, ""),
+                };
+                let dir = root.join(dir);
+                let words: Vec<&str> = words.split_whitespace().collect();
                 // The first commit's message is `layout`, a later one's `again`.
-                let steps: &[&[&str]] = if kind == "git" {
-                    &[&["init", "-q", "."], &["add", "-A"], &["commit", "-qm", "layout"]]
-                } else {
-                    &[&["add", "-A"], &["commit", "-qm", "again"]]
+                let steps: &[&[&str]] = match kind {
+                    "git" => &[&["init", "-q", "."], &["add", "-A"], &["commit", "-qm", "layout"]],
+                    "commit" => &[&["add", "-A"], &["commit", "-qm", "again"]],
+                    _ => &[&words],
                 };
                 for args in steps {
                     let ok = std::process::Command::new("git")

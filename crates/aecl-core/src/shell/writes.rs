@@ -419,7 +419,7 @@ fn is_fd_path(text: &str) -> bool {
 /// Whether a normalised path is, or is inside, configuration that runs code. Compared
 /// without case: on a file system that ignores it (macOS, Windows) `.GIT/config` is git's
 /// (second pass, P1).
-pub(crate) fn is_protected(path: &str) -> bool {
+pub fn is_protected(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let components: Vec<&str> = lower.split('/').collect();
     // The names are lower case.
@@ -436,6 +436,12 @@ pub(crate) fn is_protected(path: &str) -> bool {
     // The agents' folders themselves, made or replaced whole (`cp -r /tmp/x/.claude .`):
     // what they hold is only known at run time, and some of it runs code.
     if components.last().is_some_and(|name| matches!(*name, ".claude" | ".gemini" | ".cursor")) {
+        return true;
+    }
+    // So are the directories whose files run code that a write names as a whole, or fills
+    // with names the line does not show (`mv cfgdir .cargo`, `cp d/* .venv/lib/python3.12/
+    // site-packages/`: red team round 24, hooks E3): cargo's `config.toml`, a `.pth` file.
+    if components.last().is_some_and(|name| matches!(*name, ".cargo" | "site-packages")) {
         return true;
     }
     // A `.pth` file in a `site-packages` directory is run by every interpreter of it.

@@ -232,6 +232,56 @@ pub fn held_paths(root: &Path, revisions: &[&str]) -> Result<Vec<String>, String
     Ok(out)
 }
 
+/// Whether a git tree writer taking files from the index, HEAD or `revisions` may write
+/// `rel` (a path git holds, relative to the work tree `root`) otherwise than the work tree
+/// has it: the work tree lacks it or holds no plain file there, or one of them holds other
+/// content or another mode. A revision git cannot resolve holds nothing; a range (`A..B`)
+/// is its two ends.
+pub fn may_bring(root: &Path, rel: &str, revisions: &[&str]) -> Result<bool, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(root.join(rel)) else { return Ok(true) };
+    if !meta.is_file() {
+        return Ok(true);
+    }
+    let mode = if meta.permissions().mode() & 0o111 != 0 { "100755" } else { "100644" };
+    let id = succeeded(git(root, &["hash-object", "--no-filters", "--", rel])?)?;
+    let work = format!("{mode} {}", String::from_utf8_lossy(&id).trim());
+    // `MODE ID STAGE\tPATH` for each stage the index holds.
+    let index = succeeded(git(root, &["ls-files", "-z", "-s", "--", rel])?)?;
+    for entry in index.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+        let entry = String::from_utf8_lossy(entry);
+        let meta: Vec<&str> = entry.split('\t').next().unwrap_or_default().split(' ').collect();
+        if let [mode, id, _] = meta.as_slice()
+            && format!("{mode} {id}") != work
+        {
+            return Ok(true);
+        }
+    }
+    let mut ends: Vec<String> = vec!["HEAD".to_owned()];
+    for revision in revisions {
+        match revision.split_once("..") {
+            Some((from, to)) => {
+                let to = to.strip_prefix('.').unwrap_or(to);
+                ends.extend(
+                    [from, to]
+                        .iter()
+                        .map(|e| if e.is_empty() { "HEAD" } else { e })
+                        .map(str::to_owned),
+                );
+            }
+            None => ends.push((*revision).to_owned()),
+        }
+    }
+    for end in ends {
+        if let Some(held) = blob(root, &end, rel)?
+            && held != work
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {
     let mut command = Command::new(system_git()?);
     for (name, _) in std::env::vars_os() {

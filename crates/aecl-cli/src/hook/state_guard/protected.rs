@@ -83,6 +83,12 @@ enum Kind {
     /// The git the hook runs to read the work tree's state (`git_state.rs`), and the
     /// system directories' places before it.
     HookGit,
+    /// Configuration that makes programs run code (`.mcp.json`, `.envrc`, `.vscode/`, the
+    /// core's `is_code_config`), by name: `paths` is empty. Named writes of it are the
+    /// shell rules' (`runs_code`); this place stands for what a write brings in that no
+    /// word names: files a git tree writer takes from the index or a revision, and the
+    /// entries of a directory whose contents are copied.
+    CodeConfig,
 }
 
 impl Place {
@@ -106,6 +112,9 @@ impl Place {
                     .to_owned()
             }
             Kind::PathOrder => "a program `PATH` finds after another of its directories".to_owned(),
+            Kind::CodeConfig => "configuration that makes programs run code (`.mcp.json`, \
+                                  `.envrc`, `.vscode/`, `.cargo/config.toml`, ...)"
+                .to_owned(),
         }
     }
 
@@ -138,6 +147,12 @@ impl Place {
                 "(`core.hooksPath`), whose files git runs at commits, merges and checkouts: no \
                  tool call may write in it"
             }
+            Kind::CodeConfig => {
+                "which agents and tools run commands from: a tool call may not bring it into \
+                 the project by a way that names no file (a git checkout, merge, reset or stash; \
+                 a copy of a directory's contents); write it by its name, where the policy's \
+                 shell rules judge it, or have the user do it"
+            }
         }
     }
 
@@ -159,6 +174,9 @@ impl Place {
             }
             Kind::SettingsDir => self.paths.iter().any(|p| path.starts_with(p)),
             Kind::SettingsNames => settings_by_name(path),
+            // Only asked for by name (`Protected::code_config`): a write that names it is
+            // the shell rules' to judge.
+            Kind::CodeConfig => false,
             Kind::PathOrder => {
                 // A `PATH` directory made or replaced whole (`mv evil .venv/bin`, `ln -s
                 // evil later`) holds whatever the write puts there (second pass, hooks N3).
@@ -249,6 +267,7 @@ impl Protected {
             shown: PathBuf::from(".claude/settings.json"),
             paths: Vec::new(),
         });
+        places.push(Place { kind: Kind::CodeConfig, shown: PathBuf::new(), paths: Vec::new() });
         // Only files that have other names cost a look at the files written.
         let linked = places
             .iter()
@@ -277,6 +296,28 @@ impl Protected {
     /// The place of the agents' hook settings by name.
     pub fn settings_names(&self) -> Option<&Place> {
         self.places.iter().find(|p| p.kind == Kind::SettingsNames)
+    }
+
+    /// The place of configuration that runs code when a file lands at `path` (absolute):
+    /// `below`, its path beneath the project or repository it lands in (only that part
+    /// counts: a project may itself sit under a `.config` directory), is such
+    /// configuration, or `path` is in the repository's hooks directory (where its
+    /// configuration names one). What a write that names no file may not bring in.
+    pub fn code_config(&self, path: &Path, below: &str) -> Option<&Place> {
+        let path = normalise(path);
+        let hooks = self.places.iter().find(|p| p.kind == Kind::GitHooks);
+        if hooks.is_some_and(|h| h.paths.iter().any(|dir| path.starts_with(dir))) {
+            return hooks;
+        }
+        // Agents' hook settings and their folders have places of their own, which say more.
+        if settings_by_name(&path) || is_agent_folder(&path) {
+            return None;
+        }
+        let below = normalise(Path::new(below));
+        let below = below.to_str()?;
+        aecl_core::shell::is_code_config(below)
+            .then(|| self.places.iter().find(|p| p.kind == Kind::CodeConfig))
+            .flatten()
     }
 
     /// The state directory.
@@ -392,7 +433,7 @@ impl Protected {
                     .iter()
                     .any(|file| globstar::meets_ending(&pattern, &[target.folder(), file]))
             }),
-            Kind::PathOrder => false,
+            Kind::PathOrder | Kind::CodeConfig => false,
         })
     }
 
@@ -410,7 +451,7 @@ impl Protected {
                 place.paths.iter().any(|file| file.parent() == Some(dir.as_path()))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
-            Kind::PathOrder => false,
+            Kind::PathOrder | Kind::CodeConfig => false,
         })
     }
 
@@ -429,7 +470,7 @@ impl Protected {
                 place.paths.iter().any(|path| path.starts_with(&dir) || dir.starts_with(path))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
-            Kind::PathOrder => false,
+            Kind::PathOrder | Kind::CodeConfig => false,
         })
     }
 

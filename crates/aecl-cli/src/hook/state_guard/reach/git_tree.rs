@@ -74,14 +74,9 @@ impl Line<'_> {
         // does not have: the writer creates them (red team round 23, second pass, N1:
         // `git update-index --cacheinfo` put `.claude/settings.local.json` in the index,
         // a commit kept it, and `git stash` wrote it).
-        if let Some(refusal) = self.brings_settings(root, &revisions, protected) {
-            return Err(refusal);
-        }
-        let all = |_: &Path| true;
-        let mut files = protected.settings_beneath(root, &all);
         // `git clean -fdx build`, `git checkout old -- src`: only what the pathspecs name.
-        if let Some(specs) = pathspecs(words) {
-            let scope: Vec<PathBuf> = specs
+        let scope: Option<Vec<PathBuf>> = pathspecs(words).map(|specs| {
+            specs
                 .iter()
                 .flat_map(|spec| dirs.iter().map(move |dir| dir.join(spec)))
                 .flat_map(|path| {
@@ -89,9 +84,17 @@ impl Line<'_> {
                     [Some(normalise(&path)), physical.map(PathBuf::from)]
                 })
                 .flatten()
-                .collect();
-            files.retain(|(_, file)| scope.iter().any(|p| file.starts_with(p)));
+                .collect()
+        });
+        let in_scope = |file: &Path| {
+            scope.as_ref().is_none_or(|scope| scope.iter().any(|p| file.starts_with(p)))
+        };
+        if let Some(refusal) = self.brings_settings(root, &revisions, protected, &in_scope) {
+            return Err(refusal);
         }
+        let all = |_: &Path| true;
+        let mut files = protected.settings_beneath(root, &all);
+        files.retain(|(_, file)| in_scope(file));
         let Some((first, _)) = files.first() else { return Ok(()) };
         if let Some(why) = self.moved_git(words) {
             return Err(Refusal::Touches {
@@ -147,12 +150,15 @@ impl Line<'_> {
     }
 
     /// A refusal when git holds an agent's hook settings (by name, anywhere in the tree)
-    /// that the work tree `root` lacks: a tree writer would create them.
+    /// that the work tree `root` lacks, or configuration that runs code (or a file of the
+    /// repository's hooks directory) otherwise than the work tree has it: a tree writer
+    /// would write them.
     fn brings_settings<'p>(
         &self,
         root: &Path,
         revisions: &[(String, bool)],
         protected: &'p Protected,
+        in_scope: &dyn Fn(&Path) -> bool,
     ) -> Option<Refusal<'p>> {
         let named: Vec<&str> = revisions.iter().map(|(r, _)| r.as_str()).collect();
         let held = match git_state::held_paths(root, &named) {
@@ -164,19 +170,56 @@ impl Line<'_> {
                 )));
             }
         };
-        let settings = held.into_iter().find(|path| {
+        let settings = held.iter().find(|path| {
             protected.is_settings_name(Path::new(path))
                 && std::fs::symlink_metadata(root.join(path)).is_err()
-        })?;
-        let place = protected.settings_names()?;
-        Some(Refusal::Touches {
-            how: format!(
-                "runs `git`, which may bring `{settings}` (git holds it, the work tree does not) \
-                 into the work tree, reaching"
-            ),
-            what: "git".to_owned(),
-            place,
-        })
+                && in_scope(&root.join(path))
+        });
+        if let Some(settings) = settings {
+            let place = protected.settings_names()?;
+            return Some(Refusal::Touches {
+                how: format!(
+                    "runs `git`, which may bring `{settings}` (git holds it, the work tree does \
+                     not) into the work tree, reaching"
+                ),
+                what: "git".to_owned(),
+                place,
+            });
+        }
+        // Configuration that runs code, and files of the repository's hooks directory,
+        // that the index, HEAD or a revision named holds otherwise than the work tree: the
+        // writer puts them there with no word naming them (red team round 24, hooks E1,
+        // E2: `git hash-object -w`, `git update-index --cacheinfo …,.mcp.json`, then `git
+        // checkout -- .`; a branch holding `.githooks/post-checkout`, run by the checkout
+        // itself).
+        let mut seen = std::collections::BTreeSet::new();
+        for path in held.iter().filter(|path| seen.insert(path.as_str())) {
+            let file = root.join(path);
+            if !in_scope(&file) {
+                continue;
+            }
+            let Some(place) = protected.code_config(&file, path) else { continue };
+            let brought = match git_state::may_bring(root, path, &named) {
+                Ok(brought) => brought,
+                Err(e) => {
+                    return Some(Refusal::Unknown(format!(
+                        "runs `git`, which may bring `{path}` into the work tree, and what git \
+                         holds of it cannot be told ({e})"
+                    )));
+                }
+            };
+            if brought {
+                return Some(Refusal::Touches {
+                    how: format!(
+                        "runs `git`, which may write `{path}` as git holds it (otherwise than the \
+                         work tree has it), reaching"
+                    ),
+                    what: "git".to_owned(),
+                    place,
+                });
+            }
+        }
+        None
     }
 
     /// Why what git reads may not be what the state check reads: the repository, index or

@@ -6,6 +6,8 @@ use std::path::Path;
 use aecl_core::shell::{Analysis, ShellArg, WriteWord};
 
 use super::super::expand::{expand, glob};
+use aecl_engine::fs_paths::normalise;
+
 use super::super::protected::Protected;
 use super::{Line, Refusal};
 
@@ -105,6 +107,28 @@ impl Line<'_> {
                                         ..destination.clone()
                                     }
                                 };
+                                // A name the line does not show (a directory's entries, a
+                                // glob's match) that is configuration running code: the shell
+                                // rules judge the names a line shows, this one no word names
+                                // (red team round 24, hooks E3: `cp -r d/. .` with
+                                // `d/.mcp.json`, `cp d/* site-packages/` with a `.pth`).
+                                if (contents || source.pattern) && destination.is_known() {
+                                    for path in self.absolute(&entry.text, dirs)? {
+                                        let path = normalise(&path);
+                                        if let Some(place) =
+                                            protected.code_config(&path, &last_components(&path))
+                                        {
+                                            return Err(Refusal::Touches {
+                                                how: format!(
+                                                    "copies `{name}` from `{}` into",
+                                                    found.display()
+                                                ),
+                                                what: destination.raw.clone(),
+                                                place,
+                                            });
+                                        }
+                                    }
+                                }
                                 let write =
                                     WriteWord { word: entry, dirs: dirs.to_vec(), unnamed: None };
                                 self.check_write(&write, protected)?;
@@ -148,6 +172,19 @@ impl Line<'_> {
         }
         Ok(())
     }
+}
+
+/// The last three components of `path`, which say whether a file is configuration that
+/// runs code (`.claude/skills/x`, `site-packages/x.pth`, `.cargo/config.toml`) without the
+/// directories a project itself sits in.
+fn last_components(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .rev()
+        .take(3)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 /// The names of the entries of the directory `dir` (none when it is no directory).
