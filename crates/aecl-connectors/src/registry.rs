@@ -63,6 +63,7 @@ impl Connectors {
             };
             registry.insert(name, instance);
         }
+        undo_dirs_out_of_reach(file)?;
         Ok(registry)
     }
 
@@ -204,4 +205,42 @@ impl Connector for Connectors {
             Err(error) => Box::pin(async move { Compensated::Failed { error } }),
         }
     }
+}
+
+/// Refuses an `fs` connector's `undo_dir` that another connector can reach: inside (or
+/// holding) any `fs` connector's root or any `shell` connector's bind, where an agent could
+/// read a file's earlier content or plant an undo record (red team round 24, escape E3:
+/// each connector compared the directory with its own roots only).
+fn undo_dirs_out_of_reach(file: &ConnectorsFile) -> Result<(), ConnectorError> {
+    let real = |path: &std::path::Path| {
+        let path = file.resolve(path);
+        std::fs::canonicalize(&path).unwrap_or(path)
+    };
+    let mut reach: Vec<(&str, &str, PathBuf)> = Vec::new();
+    for (name, config) in &file.connectors {
+        match config {
+            ConnectorConfig::Fs(c) => {
+                reach.extend(c.roots.iter().map(|r| (name.as_str(), "root", real(r))))
+            }
+            ConnectorConfig::Shell(c) => reach.extend(
+                c.binds.iter().chain(&c.ro_binds).map(|b| (name.as_str(), "bind", real(b))),
+            ),
+            _ => {}
+        }
+    }
+    for (name, config) in &file.connectors {
+        let ConnectorConfig::Fs(c) = config else { continue };
+        let undo = real(&c.undo_dir);
+        if let Some((other, what, place)) =
+            reach.iter().find(|(_, _, p)| undo.starts_with(p) || p.starts_with(&undo))
+        {
+            return Err(file.error(format!(
+                "connectors.{name}: undo_dir `{}` and connector `{other}`'s {what} `{}` overlap: \
+                 keep the pre-images outside every connector's roots and binds",
+                undo.display(),
+                place.display()
+            )));
+        }
+    }
+    Ok(())
 }

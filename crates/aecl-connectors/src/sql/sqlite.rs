@@ -151,7 +151,7 @@ fn read(conn: &Connection, text: &str, bounds: ReadBounds) -> Executed {
         bytes += size;
         let mut object = Map::new();
         for (i, name) in names.iter().enumerate() {
-            let cell: Cell = row.get(i).map_err(|e| format!("sql: {e}"))?;
+            let cell = cell_of(row, i, Text::Lossy)?;
             object.insert(name.clone(), to_json(&cell));
         }
         out.push(Value::Object(object));
@@ -237,11 +237,44 @@ fn rows(conn: &Connection, sql: &str, params: &[Cell]) -> Result<Vec<Vec<Cell>>,
     while let Some(row) = rows.next().map_err(|e| format!("sql: {e}"))? {
         let mut cells = Vec::with_capacity(width);
         for i in 0..width {
-            cells.push(row.get::<_, Cell>(i).map_err(|e| format!("sql: {e}"))?);
+            cells.push(cell_of(row, i, Text::Exact)?);
         }
         out.push(cells);
     }
     Ok(out)
+}
+
+/// How [`cell_of`] takes text that is not UTF-8 (SQLite stores what it is given: `CAST(X'FF'
+/// AS TEXT)`).
+#[derive(Clone, Copy)]
+pub(super) enum Text {
+    /// A read's answer: the invalid bytes become U+FFFD.
+    Lossy,
+    /// An undo record or a comparison, which must give back the same bytes: an error.
+    Exact,
+}
+
+/// Column `i` of `row`. rusqlite's own conversion to a value panics on text that is not
+/// UTF-8 (red team round 24, escape E1: an allowed `SELECT CAST(X'FF' AS TEXT)` crashed the
+/// connector's task and left the effect `outcome_unknown`).
+pub(super) fn cell_of(row: &rusqlite::Row<'_>, i: usize, text: Text) -> Result<Cell, String> {
+    Ok(match row.get_ref(i).map_err(|e| format!("sql: {e}"))? {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(n) => Cell::Integer(n),
+        ValueRef::Real(r) => Cell::Real(r),
+        ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+        ValueRef::Text(bytes) => match (std::str::from_utf8(bytes), text) {
+            (Ok(t), _) => Cell::Text(t.to_owned()),
+            (Err(_), Text::Lossy) => Cell::Text(String::from_utf8_lossy(bytes).into_owned()),
+            (Err(_), Text::Exact) => {
+                return Err(format!(
+                    "sql: column {} holds text that is not UTF-8, which aecl cannot keep as it \
+                     is to undo the write",
+                    row.as_ref().column_name(i).unwrap_or("?")
+                ));
+            }
+        },
+    })
 }
 
 pub(super) fn compensate(path: &Path, token: &UndoToken) -> Compensated {

@@ -82,3 +82,35 @@ async fn actions_without_a_configured_connector_fail_closed() {
         assert!(failed(&outcome).starts_with("not_configured"), "{action}");
     }
 }
+
+/// An `fs` connector's undo directory inside another connector's root or a shell
+/// connector's bind is refused at start-up: an agent could read a file's earlier content
+/// there (red team round 24, escape E3). Beside every root and bind, it is taken.
+#[test]
+fn an_undo_directory_another_connector_reaches_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["a", "b", "shared"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+    }
+    let fs = |name: &str, root: &str, undo: &str| {
+        format!("[connectors.{name}]\nkind = \"fs\"\nroots = [\"{root}\"]\nundo_dir = \"{undo}\"\n")
+    };
+    let shell = "[connectors.run]\nkind = \"shell\"\nbinds = [\"shared\"]\n";
+    let cases = [
+        (format!("{}{}", fs("one", "a", "b/undo"), fs("two", "b", "undo2")), Some("`two`'s root")),
+        (format!("{}{shell}", fs("one", "a", "shared/undo")), Some("`run`'s bind")),
+        (format!("{}{}{shell}", fs("one", "a", "undo1"), fs("two", "b", "undo2")), None),
+    ];
+    for (text, refused) in cases {
+        let file = ConnectorsFile::parse(&text, "connectors.toml", dir.path()).unwrap();
+        match (Connectors::from_config(&file), refused) {
+            (Err(e), Some(what)) => {
+                let e = e.to_string();
+                assert!(e.contains("undo_dir") && e.contains(what), "{e}");
+            }
+            (Ok(_), None) => {}
+            (Err(e), None) => panic!("{text}: {e}"),
+            (Ok(_), Some(what)) => panic!("{text}: taken, though the undo_dir is in {what}"),
+        }
+    }
+}

@@ -57,7 +57,7 @@ fn keys_and_sizes(
     while let Some(row) = rows.next().map_err(|e| format!("sql: {e}"))? {
         let mut key = Vec::with_capacity(n_key);
         for i in 0..n_key {
-            key.push(row.get::<_, Cell>(i).map_err(|e| format!("sql: {e}"))?);
+            key.push(super::cell_of(row, i, super::Text::Exact)?);
         }
         let size: i64 = row.get(n_key).map_err(|e| format!("sql: {e}"))?;
         out.push((key, u64::try_from(size).unwrap_or(0)));
@@ -90,7 +90,7 @@ fn by_key(
         };
         let mut cells = Vec::with_capacity(width);
         for i in 0..width {
-            cells.push(row.get::<_, Cell>(i).map_err(|e| format!("sql: {e}"))?);
+            cells.push(super::cell_of(row, i, super::Text::Exact)?);
         }
         out.push(cells);
     }
@@ -248,6 +248,47 @@ mod tests {
         tx.execute_batch("DROP TRIGGER log").unwrap();
         let (pre, post) = run_and_capture(&tx, &write, &shape, bounds).unwrap();
         assert_eq!((pre.len(), post.len()), (1, 1));
+    }
+
+    /// Text that is not UTF-8 (SQLite keeps what it is given) is read with U+FFFD in its
+    /// place, and a reversible write of its row is refused before it changes anything: its
+    /// undo could not give the bytes back (red team round 24, escape E1: rusqlite's own
+    /// conversion panicked in both).
+    #[test]
+    fn text_that_is_not_utf8_is_read_lossily_and_refuses_a_reversible_write() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, role TEXT);
+             INSERT INTO users VALUES (1, CAST(X'FF41' AS TEXT), 'user');",
+        )
+        .unwrap();
+        let read: Vec<Cell> = conn
+            .query_row("SELECT name, role FROM users", [], |row| {
+                Ok(vec![
+                    super::super::cell_of(row, 0, super::super::Text::Lossy).unwrap(),
+                    super::super::cell_of(row, 1, super::super::Text::Exact).unwrap(),
+                ])
+            })
+            .unwrap();
+        assert_eq!(read, vec![Cell::Text("\u{FFFD}A".into()), Cell::Text("user".into())]);
+        let exact = conn
+            .query_row("SELECT name FROM users", [], |row| {
+                Ok(super::super::cell_of(row, 0, super::super::Text::Exact))
+            })
+            .unwrap();
+        assert!(exact.unwrap_err().contains("column name holds text that is not UTF-8"));
+
+        let plan = crate::sql::statement::plan(
+            Backend::Sqlite,
+            "UPDATE users SET role = 'admin' WHERE id = 1",
+        )
+        .unwrap();
+        let Plan::Write(write) = plan else { panic!("not a write") };
+        let tx = conn.transaction().unwrap();
+        let shape = Shape::of(&tx, &write).unwrap();
+        let bounds = UndoBounds { rows: 10, bytes: 1 << 20 };
+        let error = run_and_capture(&tx, &write, &shape, bounds).unwrap_err();
+        assert!(error.contains("not UTF-8"), "{error}");
     }
 
     /// The record is written from the rows as [`Stored`] would write it, and read back so.
