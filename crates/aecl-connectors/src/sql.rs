@@ -319,6 +319,18 @@ impl Connector for SqlConnector {
             let sql = invocation.call.args.get(&self.statement_arg).and_then(|v| v.as_str());
             let write = match sql.map(|sql| statement::plan(self.backend(), sql)) {
                 Some(Ok(Plan::Write(write))) if invocation.reversible() => write,
+                // A read runs read-only (SQLite's read-only statement check, PostgreSQL's
+                // read-only transaction): whether it ran or not, the database holds what it
+                // held. Left undecidable, it stopped a run's rollback for good (red team
+                // round 24, escape E2).
+                Some(Ok(Plan::Read { .. })) => {
+                    return Reconciled::NotLanded {
+                        evidence: serde_json::json!({
+                            "reason": "a read: it runs read-only and changes nothing in the \
+                                       database, whether it ran or not"
+                        }),
+                    };
+                }
                 Some(Ok(_)) => {
                     return crate::reconcile::undecidable(
                         "not an undoable write of a reversible action: no undo record is kept, \

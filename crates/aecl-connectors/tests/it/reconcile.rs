@@ -125,7 +125,7 @@ async fn sqlite_a_missing_undo_record_is_fenced_so_the_statement_can_never_commi
 }
 
 #[tokio::test]
-async fn sqlite_what_leaves_no_trace_or_a_forged_one_is_undecidable() {
+async fn sqlite_what_leaves_no_trace_or_a_forged_one_is_undecidable_and_a_read_landed_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (db, registry) = sqlite_db(dir.path());
     // An irreversible statement keeps no undo record.
@@ -133,6 +133,15 @@ async fn sqlite_what_leaves_no_trace_or_a_forged_one_is_undecidable() {
         call("sql_irreversible", json!({ "query": "INSERT INTO users VALUES (9, 'zed')" }));
     let found = registry.reconcile(&unknown(&irreversible, &new_id()), &irreversible).await;
     assert!(matches!(found, Reconciled::Undecidable { .. }), "{found:?}");
+    // A read, of a read action or of a reversible one, changed nothing whether it ran or
+    // not: settled, so that it never stops a run's rollback (red team round 24, escape E2).
+    for (action, query) in
+        [("sql_read", "SELECT name FROM users"), ("sql_write", "SELECT CAST(X'FF' AS TEXT)")]
+    {
+        let read = call(action, json!({ "query": query }));
+        let found = registry.reconcile(&unknown(&read, &new_id()), &read).await;
+        assert!(matches!(found, Reconciled::NotLanded { .. }), "{action}: {found:?}");
+    }
 
     // A record under the effect's id that another statement would have written (another
     // table), with a matching digest: refused, never taken as proof.
