@@ -224,7 +224,27 @@ pub fn held_paths(root: &Path, revisions: &[&str]) -> Result<Vec<String>, String
     };
     add(succeeded(git(root, &["ls-files", "-z", "--cached"])?)?);
     for revision in std::iter::once("HEAD").chain(revisions.iter().copied()) {
-        let listed = git(root, &["ls-tree", "-r", "-z", "--name-only", revision, "--"])?;
+        // A range's commits are written one after the other: every path one of them
+        // changes (second pass, H1: `git cherry-pick master..evil` listed nothing).
+        let listed = if revision.contains("..") {
+            git(
+                root,
+                &[
+                    "log",
+                    "--no-renames",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                    "--format=",
+                    "--name-only",
+                    "-z",
+                    "--end-of-options",
+                    revision,
+                    "--",
+                ],
+            )?
+        } else {
+            git(root, &["ls-tree", "-r", "-z", "--name-only", revision, "--"])?
+        };
         if listed.status.success() {
             add(listed.stdout);
         }
@@ -232,12 +252,11 @@ pub fn held_paths(root: &Path, revisions: &[&str]) -> Result<Vec<String>, String
     Ok(out)
 }
 
-/// Whether a git tree writer taking files from the index, HEAD or `revisions` may write
-/// `rel` (a path git holds, relative to the work tree `root`) otherwise than the work tree
-/// has it: the work tree lacks it or holds no plain file there, or one of them holds other
-/// content or another mode. A revision git cannot resolve holds nothing; a range (`A..B`)
-/// is its two ends.
-pub fn may_bring(root: &Path, rel: &str, revisions: &[&str]) -> Result<bool, String> {
+/// Whether a git tree writer that puts the index's or HEAD's version of `rel` (a path git
+/// holds, relative to the work tree `root`) over the work tree (`reset --hard`, `checkout
+/// -- .`, `stash`) may write it otherwise than the work tree has it: the work tree lacks it
+/// or holds no plain file there, or the index or HEAD holds other content or another mode.
+pub fn restores_otherwise(root: &Path, rel: &str) -> Result<bool, String> {
     use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = std::fs::symlink_metadata(root.join(rel)) else { return Ok(true) };
     if !meta.is_file() {
@@ -257,29 +276,41 @@ pub fn may_bring(root: &Path, rel: &str, revisions: &[&str]) -> Result<bool, Str
             return Ok(true);
         }
     }
-    let mut ends: Vec<String> = vec!["HEAD".to_owned()];
-    for revision in revisions {
-        match revision.split_once("..") {
-            Some((from, to)) => {
-                let to = to.strip_prefix('.').unwrap_or(to);
-                ends.extend(
-                    [from, to]
-                        .iter()
-                        .map(|e| if e.is_empty() { "HEAD" } else { e })
-                        .map(str::to_owned),
-                );
-            }
-            None => ends.push((*revision).to_owned()),
+    Ok(blob(root, "HEAD", rel)?.is_some_and(|held| held != work))
+}
+
+/// Whether taking `revision` (a checkout, merge, rebase onto it) may write `rel` (beneath
+/// the work tree `root`): the revision holds it otherwise than HEAD does, or, with
+/// `parent`, its own change to it (a cherry-pick, a revert, a stash applied). A range
+/// (`A..B`, `A...B`) is each of its commits' changes: what a cherry-pick or a rebase
+/// writes one after the other, a hook among them run on the way. A file the revision does
+/// not hold is none it brings; a word that names no revision, nothing.
+pub fn brings(root: &Path, rel: &str, revision: &str, parent: bool) -> Result<bool, String> {
+    /// Commits of a range looked at, at most; past it the range is taken to bring it.
+    const MAX_COMMITS: usize = 2_000;
+    if revision.contains("..") {
+        let listed = git(root, &["rev-list", "--end-of-options", revision, "--", rel])?;
+        if !listed.status.success() {
+            return Ok(false);
         }
-    }
-    for end in ends {
-        if let Some(held) = blob(root, &end, rel)?
-            && held != work
-        {
+        let commits: Vec<String> =
+            String::from_utf8_lossy(&listed.stdout).lines().map(str::to_owned).collect();
+        if commits.len() > MAX_COMMITS {
             return Ok(true);
         }
+        // `rev-list -- PATH` keeps the commits that change it: one that adds or changes it
+        // (rather than removing it) brings it.
+        for commit in commits {
+            if blob(root, &commit, rel)?.is_some() {
+                return Ok(true);
+            }
+        }
+        return Ok(false);
     }
-    Ok(false)
+    let Some(id) = resolve(root, revision)? else { return Ok(false) };
+    let Some(theirs) = blob(root, &id, rel)? else { return Ok(false) };
+    let ours = if parent { blob(root, &format!("{id}^"), rel)? } else { blob(root, "HEAD", rel)? };
+    Ok(ours.as_ref() != Some(&theirs))
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {

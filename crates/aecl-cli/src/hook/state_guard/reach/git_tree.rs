@@ -89,7 +89,13 @@ impl Line<'_> {
         let in_scope = |file: &Path| {
             scope.as_ref().is_none_or(|scope| scope.iter().any(|p| file.starts_with(p)))
         };
-        if let Some(refusal) = self.brings_settings(root, &revisions, protected, &in_scope) {
+        // `git clean` removes what git does not track; it writes no tracked file.
+        let cleans =
+            git_subcommand(words).and_then(|i| words.get(i)).is_some_and(|w| w.text == "clean");
+        let restores = loses.is_some() && !cleans;
+        if let Some(refusal) =
+            self.brings_settings(root, &revisions, restores, protected, &in_scope)
+        {
             return Err(refusal);
         }
         let all = |_: &Path| true;
@@ -157,6 +163,7 @@ impl Line<'_> {
         &self,
         root: &Path,
         revisions: &[(String, bool)],
+        restores: bool,
         protected: &'p Protected,
         in_scope: &dyn Fn(&Path) -> bool,
     ) -> Option<Refusal<'p>> {
@@ -199,7 +206,22 @@ impl Line<'_> {
                 continue;
             }
             let Some(place) = protected.code_config(&file, path) else { continue };
-            let brought = match git_state::may_bring(root, path, &named) {
+            // What a restoring writer puts back over the work tree (the index's or HEAD's
+            // version), and what each revision taken changes against HEAD (or its parent):
+            // a branch that leaves the file as HEAD has it writes nothing there, and a local
+            // edit of it is carried over (second pass, HF1).
+            let brought = (|| -> Result<bool, String> {
+                if restores && git_state::restores_otherwise(root, path)? {
+                    return Ok(true);
+                }
+                for (revision, parent) in revisions {
+                    if git_state::brings(root, path, revision, *parent)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            })();
+            let brought = match brought {
                 Ok(brought) => brought,
                 Err(e) => {
                     return Some(Refusal::Unknown(format!(
@@ -366,6 +388,13 @@ fn revisions(words: &[ShellArg]) -> Vec<(String, bool)> {
         Some("checkout" | "switch" | "reset" | "restore" | "merge" | "rebase" | "read-tree") => {
             let mut out: Vec<(String, bool)> = plain(named);
             if words.get(sub).is_some_and(|w| w.text == "rebase") {
+                // Rebasing replays the branch's commits one by one over the upstream: each
+                // one's change is written on the way (second pass, H1: an intermediate
+                // commit's `.githooks/post-commit` ran during `git rebase master tr`).
+                let positional: Vec<String> = out.iter().map(|(r, _)| r.clone()).collect();
+                let upstream = positional.first().cloned().unwrap_or_else(|| "@{upstream}".into());
+                let branch = positional.get(1).cloned().unwrap_or_else(|| "HEAD".into());
+                out.push((format!("{upstream}..{branch}"), false));
                 out.push(("@{upstream}".to_owned(), false));
             }
             out
@@ -381,7 +410,9 @@ fn revisions(words: &[ShellArg]) -> Vec<(String, bool)> {
                     Some(given) => given.clone(),
                     None => "stash@{0}".to_owned(),
                 };
-                vec![(stash, true)]
+                // Its third parent holds the untracked files it saved, which it writes too
+                // (second pass, H1: a stash built with plumbing brought `.envrc` so).
+                vec![(format!("{stash}^3"), false), (stash, true)]
             }
             _ => Vec::new(),
         },
@@ -417,6 +448,11 @@ fn pathspecs(words: &[ShellArg]) -> Option<Vec<String>> {
                 }
             }
             specs
+        }
+        // `git restore` takes no revision as a word: each positional is a path (second
+        // pass, HF2: `git restore src/main.rs`).
+        "restore" if !rest.iter().any(|w| w.is_known() && w.text == "--") => {
+            rest.iter().filter(|w| !w.is_known() || !w.text.starts_with('-')).collect()
         }
         "checkout" | "restore" | "reset" | "stash" => {
             let dashes = rest.iter().position(|w| w.is_known() && w.text == "--")?;

@@ -129,12 +129,70 @@ impl Line<'_> {
                                         }
                                     }
                                 }
+                                // What lands below it, when it is a directory: its files
+                                // are named by no word either (second pass, H2: `cp -r
+                                // ext/lib .venv/` holding `site-packages/x.pth`, `mv d new`
+                                // holding `pkg/.envrc`).
+                                let from = if contents { found.join(&name) } else { found.clone() };
+                                if destination.is_known()
+                                    && std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir())
+                                {
+                                    for at in self.absolute(&entry.text, dirs)? {
+                                        self.check_nested(
+                                            &from,
+                                            &normalise(&at),
+                                            &destination.raw,
+                                            protected,
+                                        )?;
+                                    }
+                                }
                                 let write =
                                     WriteWord { word: entry, dirs: dirs.to_vec(), unnamed: None };
                                 self.check_write(&write, protected)?;
                             }
                         }
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a directory `source` landing at `landing` when a file beneath it lands as
+    /// configuration that runs code (or in the repository's hooks directory). Past
+    /// [`MAX_NESTED`] entries what lands is not looked at, and the copy is refused.
+    fn check_nested<'p>(
+        &self,
+        source: &Path,
+        landing: &Path,
+        what: &str,
+        protected: &'p Protected,
+    ) -> Result<(), Refusal<'p>> {
+        let mut stack = vec![(source.to_path_buf(), landing.to_path_buf())];
+        let mut seen = 0usize;
+        while let Some((dir, at)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                seen += 1;
+                if seen > MAX_NESTED {
+                    return Err(Refusal::Unknown(format!(
+                        "copies `{}`, a tree of more than {MAX_NESTED} entries, whose files \
+                         aecl does not look at one by one",
+                        source.display()
+                    )));
+                }
+                let lands = at.join(entry.file_name());
+                if let Some(place) = protected.code_config(&lands, &last_components(&lands)) {
+                    return Err(Refusal::Touches {
+                        how: format!("copies `{}` into", entry.path().display()),
+                        what: what.to_owned(),
+                        place,
+                    });
+                }
+                // Links are copied as links (or refused by the core's link rules); only
+                // real directories are entered.
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push((entry.path(), lands));
                 }
             }
         }
@@ -173,6 +231,9 @@ impl Line<'_> {
         Ok(())
     }
 }
+
+/// Entries of a directory copied whole that are looked at, at most.
+const MAX_NESTED: usize = 20_000;
 
 /// The last three components of `path`, which say whether a file is configuration that
 /// runs code (`.claude/skills/x`, `site-packages/x.pth`, `.cargo/config.toml`) without the
