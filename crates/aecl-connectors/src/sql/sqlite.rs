@@ -102,7 +102,14 @@ pub(super) fn execute(path: &Path, request: &Request) -> ConnectorOutcome {
         Err(e) => return failed(e),
     };
     let result = match (&request.plan, request.capture) {
-        (Plan::Read { text }, _) => read(&conn, text, request.read_bounds),
+        // rusqlite panics on a column name that is not UTF-8 (a database another program
+        // wrote: second pass, C1); a read changes nothing, so the panic is its failure.
+        (Plan::Read { text }, _) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read(&conn, text, request.read_bounds)
+        }))
+        .unwrap_or_else(|_| {
+            Err("sql: the result could not be read (a column name that is not UTF-8?)".to_owned())
+        }),
         (Plan::Write(write), true) => {
             capture_and_write(&mut conn, write, &request.effect_id, request.undo_bounds)
         }
