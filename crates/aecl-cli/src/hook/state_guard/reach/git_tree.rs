@@ -641,14 +641,21 @@ mod tests {
         assert_eq!(revisions("git checkout :/nohook"), [plain(":/nohook")]);
         assert_eq!(revisions("git restore -Ws old ."), [plain("old"), plain(".")]);
         assert_eq!(revisions("git restore --sour=old ."), [plain("old"), plain(".")]);
+        // A rebase replays a range, read commit by commit (second pass, H1).
         assert_eq!(
             revisions("git rebase --onto=old HEAD"),
-            [plain("old"), plain("HEAD"), plain("@{upstream}")]
+            [plain("old"), plain("HEAD"), plain("old..HEAD"), plain("@{upstream}")]
+        );
+        assert_eq!(
+            revisions("git rebase master tr"),
+            [plain("master"), plain("tr"), plain("master..tr"), plain("@{upstream}")]
         );
         assert_eq!(revisions("git revert HEAD"), [("HEAD".to_owned(), true)]);
-        assert_eq!(revisions("git stash pop"), [("stash@{0}".to_owned(), true)]);
-        assert_eq!(revisions("git stash apply 1"), [("stash@{1}".to_owned(), true)]);
-        assert_eq!(revisions("git stash branch nb"), [("stash@{0}".to_owned(), true)]);
+        // A stash's untracked files are its third parent's tree.
+        let stash = |n: u8| [plain(&format!("stash@{{{n}}}^3")), (format!("stash@{{{n}}}"), true)];
+        assert_eq!(revisions("git stash pop"), stash(0));
+        assert_eq!(revisions("git stash apply 1"), stash(1));
+        assert_eq!(revisions("git stash branch nb"), stash(0));
         assert_eq!(revisions("git pull --no-rebase . feature"), [plain("."), plain("feature")]);
         assert!(revisions("git pull origin main").is_empty());
         assert!(revisions("git stash").is_empty());
