@@ -232,22 +232,23 @@ mod tests {
              INSERT INTO orders VALUES (1, 10), (2, 20);",
         )
         .unwrap();
-        let plan = crate::sql::statement::plan(
-            Backend::Sqlite,
-            "UPDATE orders SET amount = 5 WHERE id = 1",
-        )
-        .unwrap();
-        let Plan::Write(write) = plan else { panic!("not a write") };
         let tx = conn.transaction().unwrap();
-        let shape = Shape::of(&tx, &write).unwrap();
-        let bounds = UndoBounds { rows: 10, bytes: 1 << 20 };
-        let error = run_and_capture(&tx, &write, &shape, bounds).unwrap_err();
+        let sql = "UPDATE orders SET amount = 5 WHERE id = 1";
+        let error = capture(&tx, sql).unwrap_err();
         assert!(error.contains("changed 2 rows where the statement returned 1"), "{error}");
 
         // Without the trigger, the same write is captured.
         tx.execute_batch("DROP TRIGGER log").unwrap();
-        let (pre, post) = run_and_capture(&tx, &write, &shape, bounds).unwrap();
+        let (pre, post) = capture(&tx, sql).unwrap();
         assert_eq!((pre.len(), post.len()), (1, 1));
+    }
+
+    /// `sql` (a write) run in `tx` with its rows captured, as a reversible action runs.
+    fn capture(tx: &Connection, sql: &str) -> Result<Captured, String> {
+        let plan = crate::sql::statement::plan(Backend::Sqlite, sql).unwrap();
+        let Plan::Write(write) = plan else { panic!("not a write") };
+        let shape = Shape::of(tx, &write).unwrap();
+        run_and_capture(tx, &write, &shape, UndoBounds { rows: 10, bytes: 1 << 20 })
     }
 
     /// Text that is not UTF-8 (SQLite keeps what it is given) is read with U+FFFD in its
@@ -278,16 +279,8 @@ mod tests {
             .unwrap();
         assert!(exact.unwrap_err().contains("column name holds text that is not UTF-8"));
 
-        let plan = crate::sql::statement::plan(
-            Backend::Sqlite,
-            "UPDATE users SET role = 'admin' WHERE id = 1",
-        )
-        .unwrap();
-        let Plan::Write(write) = plan else { panic!("not a write") };
         let tx = conn.transaction().unwrap();
-        let shape = Shape::of(&tx, &write).unwrap();
-        let bounds = UndoBounds { rows: 10, bytes: 1 << 20 };
-        let error = run_and_capture(&tx, &write, &shape, bounds).unwrap_err();
+        let error = capture(&tx, "UPDATE users SET role = 'admin' WHERE id = 1").unwrap_err();
         assert!(error.contains("not UTF-8"), "{error}");
     }
 
