@@ -773,43 +773,36 @@ impl ProgramGuard {
                 repository.raw
             )));
         }
-        // `ln -s TARGET LINK` (without `-r`) writes through LINK to TARGET read from LINK's
-        // directory (`link_makers::symlink_targets`), not from the working directory: a
-        // relative target as written from here is another place (red team round 24, hooks
-        // F3: `ln -s ../src tests/src` was refused as writing the project's parent's `src`).
-        let written = if command.program == "ln" && !in_place {
+        // `ln`'s options and target directory, read once for both of its ends.
+        let ln = (command.program == "ln").then(|| {
             let names: Vec<&str> =
                 scanned.options.iter().flat_map(|o| &o.names).map(String::as_str).collect();
-            let symbolic =
-                names.iter().any(|n| *n == "-s" || super::scan::abbreviates(n, "--symbolic"));
-            let relative =
-                names.iter().any(|n| *n == "-r" || super::scan::abbreviates(n, "--relative"));
-            let has_directory = scanned.values(&["-t", "--target-directory"]).next().is_some();
-            let link = if has_directory { None } else { positionals.last() };
-            let read_elsewhere = |w: &ShellArg| {
-                symbolic
-                    && !relative
-                    && !scanned.unknown_option
-                    && w.is_known()
-                    && !w.tilde
-                    && !w.pattern
-                    && !w.text.starts_with('/')
-                    && link.is_none_or(|link| !std::ptr::eq(link, w))
-            };
-            written.into_iter().filter(|w| !read_elsewhere(w)).collect()
-        } else {
-            written
+            (names, scanned.values(&["-t", "--target-directory"]).next())
+        });
+        // A relative target of `ln -s` is written only where the link's directory reads it
+        // (`symlink_targets`), not as written from here (red team round 24, hooks F3).
+        let written: Vec<&ShellArg> = match &ln {
+            Some((names, directory)) if !in_place => written
+                .into_iter()
+                .filter(|w| {
+                    !link_makers::target_read_from_link(
+                        names,
+                        *directory,
+                        positionals,
+                        scanned.unknown_option,
+                        w,
+                    )
+                })
+                .collect(),
+            _ => written,
         };
         if spec.special != Some(Special::Sed) {
             out.extend(written.into_iter().map(|w| Finding::Writes(w.clone())));
         }
-        if command.program == "ln" {
-            let names: Vec<&str> =
-                scanned.options.iter().flat_map(|o| &o.names).map(String::as_str).collect();
-            let directory = scanned.values(&["-t", "--target-directory"]).next();
+        if let Some((names, directory)) = &ln {
             let targets = link_makers::symlink_targets(
-                &names,
-                directory,
+                names,
+                *directory,
                 &scanned.positionals,
                 scanned.unknown_option,
             );

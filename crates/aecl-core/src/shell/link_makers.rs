@@ -73,6 +73,33 @@ pub(super) fn symlink_targets(
     out
 }
 
+/// Whether `word`, an operand of `ln` as written, is a relative target of a symbolic link
+/// made without `-r`: the link reads it from its own directory (where [`symlink_targets`]
+/// writes it), so from the working directory it names no place the command writes
+/// (`ln -s ../src tests/src` points at the project's `src`). The link itself (the last
+/// operand without `-t`, the only one with a single operand), `-r`, and unknown options keep
+/// it as written.
+pub(super) fn target_read_from_link(
+    options: &[&str],
+    directory: Option<&ShellArg>,
+    positionals: &[ShellArg],
+    unknown_option: bool,
+    word: &ShellArg,
+) -> bool {
+    let has = |short: &str, long: &str| {
+        options.iter().any(|n| *n == short || super::scan::abbreviates(n, long))
+    };
+    let link = if directory.is_some() { None } else { positionals.last() };
+    has("-s", "--symbolic")
+        && !has("-r", "--relative")
+        && !unknown_option
+        && word.is_known()
+        && !word.tilde
+        && !word.pattern
+        && !word.text.starts_with('/')
+        && link.is_none_or(|link| !std::ptr::eq(link, word))
+}
+
 /// How a command may make links: at the places it writes, or anywhere under the
 /// directories the line may be in (an archive's or a repository's paths).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
