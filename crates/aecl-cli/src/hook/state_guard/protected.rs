@@ -77,9 +77,12 @@ enum Kind {
     PathOrder,
     /// The program the settings run: this executable, as the kernel and `PATH` name it.
     Program,
-    /// The hooks directory the repository's configuration names (`core.hooksPath`): a
-    /// file written there is a hook git runs.
+    /// A hooks directory git's configuration names (`core.hooksPath`): a file written
+    /// there is a hook git runs.
     GitHooks,
+    /// A file git's configuration includes (`include.path`), outside `.git` and the
+    /// user's own configuration files: itself and its folder, as a settings file.
+    GitConfig,
     /// The git the hook runs to read the work tree's state (`git_state.rs`), and the
     /// system directories' places before it.
     HookGit,
@@ -106,6 +109,7 @@ impl Place {
             Kind::Program => format!("aecl's own program `{shown}`"),
             Kind::HookGit => format!("the git aecl's hook runs, `{shown}`"),
             Kind::GitHooks => format!("the repository's hooks directory `{shown}`"),
+            Kind::GitConfig => format!("the git configuration `{shown}`"),
             Kind::SettingsNames => {
                 "an agent's hook settings (`.claude/settings.json`, `.codex/hooks.json`, \
                  `.gemini/settings.json`, ...)"
@@ -147,6 +151,10 @@ impl Place {
                 "(`core.hooksPath`), whose files git runs at commits, merges and checkouts: no \
                  tool call may write in it"
             }
+            Kind::GitConfig => {
+                "which git's configuration includes (`include.path`), where a hooks path, an \
+                 alias or `core.fsmonitor` makes git run a program: no tool call may write it"
+            }
             Kind::CodeConfig => {
                 "which agents and tools run commands from: a tool call may not bring it into \
                  the project by a way that names no file (a git checkout, merge, reset or stash; \
@@ -165,7 +173,7 @@ impl Place {
             // The directory and what is in it: the project holding it is written by every
             // ordinary command.
             Kind::GitHooks => self.paths.iter().any(|p| path.starts_with(p)),
-            Kind::SettingsFile => self
+            Kind::SettingsFile | Kind::GitConfig => self
                 .paths
                 .iter()
                 .any(|p| path.starts_with(p) || p.parent() == Some(path) || name_starts(path, p)),
@@ -242,8 +250,14 @@ impl Protected {
                 shown: program,
             });
         }
-        // The work tree's own hooks directory, when its configuration names one.
-        places.extend(super::hooks_path::configured(cwd).map(|dir| tree(Kind::GitHooks, &dir)));
+        // The hooks directories git's configuration names, and the files it includes.
+        let git_config = super::hooks_path::configured(cwd);
+        places.extend(git_config.hooks.iter().map(|dir| tree(Kind::GitHooks, dir)));
+        places.extend(git_config.includes.into_iter().map(|file| Place {
+            kind: Kind::GitConfig,
+            paths: physical_and_lexical(&file),
+            shown: file,
+        }));
         for git in super::git_state::git_candidates() {
             places.push(Place {
                 kind: Kind::HookGit,
@@ -275,7 +289,11 @@ impl Protected {
             .filter(|(_, place)| {
                 matches!(
                     place.kind,
-                    Kind::SettingsFile | Kind::Program | Kind::HookGit | Kind::Policy
+                    Kind::SettingsFile
+                        | Kind::GitConfig
+                        | Kind::Program
+                        | Kind::HookGit
+                        | Kind::Policy
                 )
             })
             .flat_map(|(at, place)| place.paths.iter().map(move |path| (at, path)))
@@ -305,9 +323,9 @@ impl Protected {
     /// configuration names one). What a write that names no file may not bring in.
     pub fn code_config(&self, path: &Path, below: &str) -> Option<&Place> {
         let path = normalise(path);
-        let hooks = self.places.iter().find(|p| p.kind == Kind::GitHooks);
-        if hooks.is_some_and(|h| h.paths.iter().any(|dir| path.starts_with(dir))) {
-            return hooks;
+        let mut hooks = self.places.iter().filter(|p| p.kind == Kind::GitHooks);
+        if let Some(hooks) = hooks.find(|h| h.paths.iter().any(|dir| path.starts_with(dir))) {
+            return Some(hooks);
         }
         // Agents' hook settings and their folders have places of their own, which say more.
         if settings_by_name(&path) || is_agent_folder(&path) {
@@ -426,7 +444,9 @@ impl Protected {
             _ if !write => false,
             Kind::State | Kind::Policy | Kind::SettingsDir => meets_within(place, true),
             Kind::GitHooks => meets_within(place, false),
-            Kind::SettingsFile | Kind::Program | Kind::HookGit => meets(place, true),
+            Kind::SettingsFile | Kind::GitConfig | Kind::Program | Kind::HookGit => {
+                meets(place, true)
+            }
             Kind::SettingsNames => Target::ALL.iter().any(|target| {
                 target
                     .hook_files()
@@ -447,7 +467,7 @@ impl Protected {
             Kind::State | Kind::Policy | Kind::SettingsDir | Kind::GitHooks => {
                 place.paths.iter().any(|tree| dir.starts_with(tree))
             }
-            Kind::SettingsFile | Kind::Program | Kind::HookGit => {
+            Kind::SettingsFile | Kind::GitConfig | Kind::Program | Kind::HookGit => {
                 place.paths.iter().any(|file| file.parent() == Some(dir.as_path()))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
@@ -466,7 +486,11 @@ impl Protected {
         self.places.iter().find(|place| match place.kind {
             Kind::State | Kind::Policy => place.touched_by(&dir),
             Kind::GitHooks => place.paths.iter().any(|hooks| dir.starts_with(hooks)),
-            Kind::SettingsFile | Kind::Program | Kind::HookGit | Kind::SettingsDir => {
+            Kind::SettingsFile
+            | Kind::GitConfig
+            | Kind::Program
+            | Kind::HookGit
+            | Kind::SettingsDir => {
                 place.paths.iter().any(|path| path.starts_with(&dir) || dir.starts_with(path))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
@@ -500,7 +524,11 @@ impl Protected {
             .filter(|p| {
                 matches!(
                     p.kind,
-                    Kind::SettingsFile | Kind::SettingsDir | Kind::Program | Kind::HookGit
+                    Kind::SettingsFile
+                        | Kind::GitConfig
+                        | Kind::SettingsDir
+                        | Kind::Program
+                        | Kind::HookGit
                 )
             })
             .filter_map(|place| {
