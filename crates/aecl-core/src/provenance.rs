@@ -83,6 +83,15 @@ pub enum Provenance {
 const SHORT: usize = 64;
 /// Values of fewer letters and digits than this are matched as whole words only.
 pub const MIN_SUBSTRING_LEN: usize = 8;
+/// The fewest letters and digits of an item of a list in a control argument looked up on its own
+/// (`dana,mallory`): a shorter one is too common a word to say where a value came from.
+pub(crate) const MIN_SEGMENT_LETTERS: usize = 3;
+/// The most words of a segment whose runs are looked up (a segment of `n` words has
+/// `(n - 1)(n - 2) / 2` shorter runs of two words or more).
+const MAX_RUN_WORDS: usize = 12;
+/// The longest control value read in parts (`source_of_parts`): names, handles, addresses
+/// and identifiers are shorter; a longer value is a text.
+const MAX_PARTS_BYTES: usize = 256;
 const GRAM: usize = MIN_SUBSTRING_LEN;
 /// Texts longer than this are not put into the substring index but searched directly; it
 /// keeps the index small when a tool returns megabytes.
@@ -433,8 +442,27 @@ impl ProvenanceIndex {
             }
         }
         let normal = normalise(value);
-        let compact = compact(&normal);
-        self.source_of_normal(&normal, &compact)
+        let whole = self.source_of_normal(&normal, &compact(&normal));
+        if whole.is_some_and(|s| !s.kind.is_trusted()) {
+            return whole;
+        }
+        // An argument in compatibility characters (full-width `ｍａｌｌｏｒｙ`, styled
+        // `𝐤𝐩𝐝𝐞𝐯`, the ligature of `kpﬁnance`) reaches what its plain letters name: many
+        // systems fold names so (NFKC), and the page's plain value must meet it (red team
+        // round 25, flow F3). Untrusted text is indexed in its folded spellings already.
+        if !value.is_ascii() {
+            use unicode_normalization::UnicodeNormalization as _;
+            let plain: String = value.nfkc().collect();
+            let plain = crate::values::fold(&plain);
+            if plain != value {
+                let normal = normalise(&plain);
+                let folded = self.source_of_normal(&normal, &compact(&normal));
+                if folded.is_some_and(|s| !s.kind.is_trusted()) {
+                    return folded;
+                }
+            }
+        }
+        whole
     }
 
     /// `source_of` for a value already normalised and compacted.
@@ -502,7 +530,13 @@ impl ProvenanceIndex {
                 && source(doc).is_some_and(|s| s.kind == SourceKind::TrustedTool)
         };
         let trusted = first.trusted.filter(|doc| !echo(*doc));
-        match (trusted, first.untrusted) {
+        // Untrusted content that shows a value only after a call of the model's carried it
+        // (`Sent to dana`, a document listing the channel the agent just posted to) is no
+        // source of it either: the value was the model's before any such content showed it
+        // (red team round 25, flow F4). Content that showed it before the call still is.
+        let untrusted =
+            first.untrusted.filter(|doc| !first.model.is_some_and(|call| call < seq(*doc)));
+        match (trusted, untrusted) {
             // Compared by event, not by document: the fields of one structured output are
             // one event, and there a field the catalog trusts is the authority.
             (Some(t), Some(u)) if seq(u) < seq(t) => source(u),
@@ -512,8 +546,85 @@ impl ProvenanceIndex {
         }
     }
 
-    /// The source that decides `provenance_of_parts(value)`; see `source_of`.
+    /// The source that decides `provenance_of_parts(value)`; see `source_of`. Besides
+    /// the value whole, the parts an injected value may sit in once the model has written
+    /// words around it or put it in a list (red team round 25, flow F1 and F2), each looked
+    /// up whole:
+    /// - each item of a list (`dana,mallory`, `<@mallory|mallory>`, `mallory (admin)`) of
+    ///   [`MIN_SEGMENT_LETTERS`] letters or more, a short one as an exact word only;
+    /// - each piece of an item between the punctuation of URIs, paths and labels
+    ///   (`bitcoin:ADDR`, `github.com/USER`, `login=USER`) of [`MIN_SUBSTRING_LEN`]
+    ///   letters or more (a short one there is a path's or a scheme's word), and without
+    ///   the `0x` the model may write before a page's hex identifier;
+    /// - each run of two or more consecutive words of a piece (`The Grand Mallory Palace`,
+    ///   `Restaurant Chez Mallory`);
+    /// - each word of [`MIN_SUBSTRING_LEN`] letters or more.
+    ///
+    /// The first part whose source is untrusted decides. A value longer than
+    /// [`MAX_PARTS_BYTES`] (a text, not a name) is read as [`Self::source_of_words`] does.
     pub fn source_of_parts(&self, value: &str) -> Option<&SourceRef> {
+        if value.len() > MAX_PARTS_BYTES {
+            return self.source_of_words(value);
+        }
+        let whole = self.source_of(value);
+        if whole.is_some_and(|s| !s.kind.is_trusted()) {
+            return whole;
+        }
+        // Most values have no separator and so no parts: an ASCII one is checked byte by
+        // byte.
+        let hex = value.starts_with("0x") || value.starts_with("0X");
+        if value.is_ascii() && !hex && !value.bytes().any(|b| is_part_separator(char::from(b))) {
+            return whole;
+        }
+        let untrusted = |part: &str| self.source_of(part).filter(|s| !s.kind.is_trusted());
+        let letters = |part: &str| part.chars().filter(|c| c.is_alphanumeric()).count();
+        for item in value.split(is_list_separator).map(str::trim) {
+            if item != value && letters(item) >= MIN_SEGMENT_LETTERS {
+                if let Some(found) = untrusted(item) {
+                    return Some(found);
+                }
+            }
+            for piece in item.split(is_uri_separator).map(str::trim) {
+                if piece != item && letters(piece) >= MIN_SUBSTRING_LEN {
+                    if let Some(found) = untrusted(piece) {
+                        return Some(found);
+                    }
+                }
+                // A hex identifier the model wrote with the `0x` a page left out.
+                if let Some(hex) = piece.strip_prefix("0x").or_else(|| piece.strip_prefix("0X"))
+                    && hex.len() >= MIN_SUBSTRING_LEN
+                    && let Some(found) = untrusted(hex)
+                {
+                    return Some(found);
+                }
+                let words: Vec<&str> = piece.split_whitespace().collect();
+                if words.len() < 3 || words.len() > MAX_RUN_WORDS {
+                    continue;
+                }
+                // Runs shorter than the piece (the piece itself was looked up above).
+                for len in (2..words.len()).rev() {
+                    for run in words.windows(len) {
+                        if let Some(found) = untrusted(&run.join(" ")) {
+                            return Some(found);
+                        }
+                    }
+                }
+            }
+        }
+        for word in
+            value.split(is_part_separator).filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value)
+        {
+            if let Some(found) = untrusted(word) {
+                return Some(found);
+            }
+        }
+        whole
+    }
+
+    /// The source of `value` whole, or of one of its words of [`MIN_SUBSTRING_LEN`] bytes
+    /// or more between white space, quotes, brackets, `,` and `;`, the first untrusted:
+    /// for a typed value, whose own punctuation is syntax (`typed::source_of_kind`).
+    pub fn source_of_words(&self, value: &str) -> Option<&SourceRef> {
         let whole = self.source_of(value);
         if whole.is_some_and(|s| !s.kind.is_trusted()) {
             return whole;
@@ -525,19 +636,11 @@ impl ProvenanceIndex {
                     '<' | '>' | ',' | ';' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}'
                 )
         };
-        // Most values have no separator and so no parts: an ASCII one is checked byte by
-        // byte.
-        if value.is_ascii() && !value.bytes().any(|b| separators(char::from(b))) {
-            return whole;
-        }
-        for word in value.split(separators).filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value)
-        {
-            let part = self.source_of(word);
-            if part.is_some_and(|s| !s.kind.is_trusted()) {
-                return part;
-            }
-        }
-        whole
+        value
+            .split(separators)
+            .filter(|w| w.len() >= MIN_SUBSTRING_LEN && *w != value)
+            .find_map(|word| self.source_of(word).filter(|s| !s.kind.is_trusted()))
+            .or(whole)
     }
 
     /// The first trusted (or untrusted) document whose compact text contains `needle`
@@ -630,3 +733,21 @@ fn words(normal: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests;
+
+/// What separates the words of a control argument: white space, and list, URI and path
+/// punctuation.
+fn is_part_separator(c: char) -> bool {
+    c.is_whitespace() || is_list_separator(c) || is_uri_separator(c)
+}
+
+/// What separates the items of a list in a control argument: `,`, `;`, `|`, `+`, quotes
+/// and brackets.
+fn is_list_separator(c: char) -> bool {
+    matches!(c, '<' | '>' | ',' | ';' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '+')
+}
+
+/// The punctuation of URIs, paths and labels: `:`, `/`, `=`, `#`, `?`, `@`, `\\`. Not `.`,
+/// `-` nor `_`, which join the words of one name.
+fn is_uri_separator(c: char) -> bool {
+    matches!(c, ':' | '/' | '=' | '#' | '?' | '@' | '\\')
+}

@@ -413,7 +413,21 @@ pub(crate) fn lower_action(
         args.push(ArgSpec { path, control: arg.control, sink: arg.sink, constraints, values });
     }
     crate::values::implied_args(schema.as_ref(), &mut args);
-    let output = file.output.as_ref().map_or_else(OutputSpec::default, |o| {
+    // What an action's output holds by default: a read's, a command's or an
+    // administrative action's may be anything the system holds; a write's, a delete's, a
+    // send's or a payment's acknowledges the effect (`Message sent.`, an id), which reveals
+    // nothing the call did not carry (red team round 25, flow F4: every send's own
+    // acknowledgement marked the run as having read private data, and the next send was an
+    // exfiltration). Its trust stays untrusted: the values it shows are not vouched for.
+    let data_class = match effect {
+        EffectClass::Read | EffectClass::Exec | EffectClass::Admin => DataClass::Internal,
+        EffectClass::Write | EffectClass::Delete | EffectClass::Send | EffectClass::Payment => {
+            DataClass::Public
+        }
+    };
+    let output = file.output.as_ref().map_or_else(
+        || OutputSpec { data_class, ..OutputSpec::default() },
+        |o| {
         let mut fields = Vec::new();
         for (list, trust) in
             [(&o.trusted_fields, Trust::Trusted), (&o.untrusted_fields, Trust::Untrusted)]
@@ -435,15 +449,17 @@ pub(crate) fn lower_action(
                 TrustName::Trusted => Trust::Trusted,
                 TrustName::Untrusted => Trust::Untrusted,
             },
-            data_class: match o.data_class.unwrap_or(DataClassName::Internal) {
-                DataClassName::Public => DataClass::Public,
-                DataClassName::Internal => DataClass::Internal,
-                DataClassName::Secret => DataClass::Secret,
+            data_class: match o.data_class {
+                None => data_class,
+                Some(DataClassName::Public) => DataClass::Public,
+                Some(DataClassName::Internal) => DataClass::Internal,
+                Some(DataClassName::Secret) => DataClass::Secret,
             },
             fields,
             format: o.format.map_or(aecl_core::output::OutputFormat::Auto, OutputFormatName::lower),
         }
-    });
+    },
+    );
     let scope_args = file.scope.as_ref().map_or_else(ScopeArgs::default, |s| ScopeArgs {
         tenant: s.tenant.as_deref().and_then(|t| field("scope", t, problems)),
         environment: s.environment.as_deref().and_then(|t| field("scope", t, problems)),

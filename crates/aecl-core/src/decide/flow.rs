@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::{Evaluation, shorten, values};
 use crate::call::DeclaredSource;
+use crate::constraint::Constraint;
 use crate::path::{FieldPath, for_each_leaf};
 use crate::policy::{ActionSpec, AgentManifest, ArgSpec};
 use crate::resolved::normalise_path;
@@ -163,7 +164,18 @@ impl Evaluation<'_> {
                     // page's too (red team round 20, F2). Only to make it untrusted, and
                     // never over the text itself seen: the user's `db.ourco.example:5432`
                     // stays theirs when a page later links to the host.
-                    self.run.provenance.source_of_parts(&text).or_else(|| {
+                    // Code (a shell command, SQL) is read by its words: its quotes, pipes
+                    // and paths are syntax, whose pieces are not names.
+                    let code = spec.is_some_and(|s| {
+                        s.constraints
+                            .iter()
+                            .any(|c| matches!(c, Constraint::Shell(_) | Constraint::Sql(_)))
+                    });
+                    let parts = match code {
+                        true => self.run.provenance.source_of_words(&text),
+                        false => self.run.provenance.source_of_parts(&text),
+                    };
+                    parts.or_else(|| {
                         let link = values::bare_host_link(&text)?;
                         let options = values::options(agent, spec);
                         self.run

@@ -337,6 +337,9 @@ impl ProvenanceIndex {
             }),
             (None, None) => None,
         };
+        // Only what showed a look-alike or the site before the model's own first call
+        // with the host counts: what shows it after echoes the call (`decide_first`).
+        let before = first.and_then(|first| first.model).unwrap_or(u32::MAX);
         let exact = match first {
             Some(first) => self.decide_first(first),
             None => self.source_of_word(host),
@@ -345,9 +348,7 @@ impl ProvenanceIndex {
             // Never shown as itself: a look-alike shown in untrusted content is where the
             // model took it from, whoever else showed another look-alike; else a host of a
             // site only untrusted content named (`www.`, the parent, a new label).
-            None => {
-                self.look_alike_source(host, u32::MAX).or_else(|| self.site_source(host, u32::MAX))
-            }
+            None => self.look_alike_source(host, before).or_else(|| self.site_source(host, before)),
             // Shown first by a tool the catalog trusts: no proof that the host is not a
             // page's look-alike retyped (a note or memory tool echoes what the model wrote).
             // Only the user's own words make it theirs.
@@ -560,8 +561,13 @@ impl ProvenanceIndex {
         // `ci.ourco.example` vouched for `https://ciourco.example/…`, `bob.smith@` for
         // `bobsmith@`), and only its normal form seen says who showed it.
         if !main_seen {
-            let text = self.source_of_parts(value);
-            parts.push(if normal.is_some() { text.filter(|s| !s.kind.is_trusted()) } else { text });
+            // A value of a kind that has a normal form is read whole and by its words: its
+            // punctuation is the kind's syntax (a URL's `/`, an address's `@`), whose
+            // pieces are not names. A custom kind's is read as an untyped control value.
+            parts.push(match normal {
+                Some(_) => self.source_of_words(value).filter(|s| !s.kind.is_trusted()),
+                None => self.source_of_parts(value),
+            });
         }
         let untrusted = parts.iter().flatten().find(|s| !s.kind.is_trusted()).copied();
         if let Some(source) = untrusted {
