@@ -75,13 +75,17 @@ impl Constraint {
                 None => out.push(block("max_length", format!("expected a string, got {value}"))),
             },
             Constraint::PathUnder(roots) => match value.as_str() {
-                Some(path) => check_path(roots, path, paths, out),
+                Some(text) => for_each_path(text, "path_under", out, &mut |path, out| {
+                    check_path(roots, path, paths, out)
+                }),
                 None => {
                     out.push(block("path_under", format!("expected a path string, got {value}")))
                 }
             },
             Constraint::PathGlob(globs) => match value.as_str() {
-                Some(path) => globs.check(path, paths, out),
+                Some(text) => for_each_path(text, "path_glob", out, &mut |path, out| {
+                    globs.check(path, paths, out)
+                }),
                 None => {
                     out.push(block("path_glob", format!("expected a path string, got {value}")))
                 }
@@ -115,6 +119,21 @@ impl Constraint {
                 None => out.push(block("shell", format!("expected a command string, got {value}"))),
             },
         }
+    }
+}
+
+/// The paths a path argument names: itself, or each file a patch in it writes
+/// (`crate::patch`; Codex's `apply_patch`). A patch that does not parse is refused.
+pub fn for_each_path(
+    text: &str,
+    rule: &'static str,
+    out: &mut Vec<Violation>,
+    check: &mut dyn FnMut(&str, &mut Vec<Violation>),
+) {
+    match crate::patch::targets(text) {
+        None => check(text, out),
+        Some(Ok(targets)) => targets.iter().for_each(|target| check(target.path, out)),
+        Some(Err(why)) => out.push(block(rule, format!("a patch that does not parse: {why}"))),
     }
 }
 

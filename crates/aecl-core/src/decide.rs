@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::call::{Call, Timestamp};
 use crate::class::EffectClass;
 use crate::constraint::{Constraint, ValueFacts, Violation, writes_code_config};
-use crate::policy::{ActionSpec, AgentManifest, Policy, Reversibility};
+use crate::policy::{ActionSpec, AgentManifest, ArgSpec, Policy, Reversibility};
 use crate::risk::{self, RiskInputs};
 use crate::rules::RuleInput;
 use crate::run::RunState;
@@ -240,6 +240,18 @@ impl<'a> Evaluation<'a> {
         }
         let mut violations: Vec<Violation> = Vec::new();
         for arg in action.args.iter().filter(|a| !a.constraints.is_empty()) {
+            // A list of words under a shell rule is one command's argv (Codex's `shell`:
+            // `["rm", "-rf", "x"]`): its shell rules read the line the words make, once,
+            // and never a word as a command of its own (red team round 25, hooks H1).
+            let is_shell = |c: &Constraint| matches!(c, Constraint::Shell(_));
+            let argv = match arg.constraints.iter().any(is_shell) {
+                true => arg.path.whole(args).and_then(crate::shell::argv_line).map(Value::String),
+                false => None,
+            };
+            if let Some(line) = &argv {
+                let rules = arg.constraints.iter().filter(|c| is_shell(c));
+                self.check_constraints(action, arg, line, rules, &mut violations, &mut facts);
+            }
             arg.path.for_each_value(args, &mut |value| {
                 // A value over its length limit is blocked by it already: the parsers of
                 // the other constraints (shell, SQL), the costliest, never see it.
@@ -250,21 +262,9 @@ impl<'a> Evaluation<'a> {
                 let checked = arg
                     .constraints
                     .iter()
-                    .filter(|c| !too_long || matches!(c, Constraint::MaxLength(_)));
-                for constraint in checked {
-                    violations.clear();
-                    constraint.check_with(value, &self.call.paths, &mut violations, &mut facts);
-                    if let (Constraint::PathUnder(roots), Some(path)) = (constraint, value.as_str())
-                        && action.effect != EffectClass::Read
-                    {
-                        violations.extend(writes_code_config(roots, path, &self.call.paths));
-                    }
-                    for v in violations.drain(..) {
-                        let rule = format!("arguments.{}", v.rule);
-                        let field = Some(arg.path.to_string());
-                        self.reason(Stage::Arguments, rule, v.decision, field, v.message);
-                    }
-                }
+                    .filter(|c| !too_long || matches!(c, Constraint::MaxLength(_)))
+                    .filter(|c| argv.is_none() || !is_shell(c));
+                self.check_constraints(action, arg, value, checked, &mut violations, &mut facts);
             });
         }
         // The operation is the catalog's: a call asking for another one is refused here,
@@ -279,6 +279,41 @@ impl<'a> Evaluation<'a> {
             );
         }
         facts
+    }
+
+    /// Checks `value` of `arg` against `constraints`, each finding a reason of the
+    /// argument's.
+    fn check_constraints<'c>(
+        &mut self,
+        action: &ActionSpec,
+        arg: &ArgSpec,
+        value: &Value,
+        constraints: impl Iterator<Item = &'c Constraint>,
+        violations: &mut Vec<Violation>,
+        facts: &mut ValueFacts,
+    ) {
+        for constraint in constraints {
+            violations.clear();
+            constraint.check_with(value, &self.call.paths, violations, facts);
+            if let (Constraint::PathUnder(roots), Some(text)) = (constraint, value.as_str())
+                && action.effect != EffectClass::Read
+            {
+                // Each file a patch writes; one that does not parse is refused already.
+                let targets = match crate::patch::targets(text) {
+                    None => vec![text],
+                    Some(Ok(targets)) => targets.iter().map(|t| t.path).collect(),
+                    Some(Err(_)) => Vec::new(),
+                };
+                for path in targets {
+                    violations.extend(writes_code_config(roots, path, &self.call.paths));
+                }
+            }
+            for v in violations.drain(..) {
+                let rule = format!("arguments.{}", v.rule);
+                let field = Some(arg.path.to_string());
+                self.reason(Stage::Arguments, rule, v.decision, field, v.message);
+            }
+        }
     }
 
     /// Step 6: tool-call count and money budgets.

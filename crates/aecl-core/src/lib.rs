@@ -22,6 +22,7 @@ pub mod hash;
 pub mod limits;
 pub mod operation;
 pub mod output;
+pub mod patch;
 pub mod path;
 pub mod path_glob;
 pub mod path_pattern;

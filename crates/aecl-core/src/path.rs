@@ -41,6 +41,15 @@ impl FieldPath {
         visit_values(root, &self.0, visit);
     }
 
+    /// The value at this path as it is, a list not taken apart: `None` when the path is
+    /// absent or passes through a list on its way.
+    pub fn whole<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+        self.0.iter().try_fold(root, |value, head| match value {
+            Value::Object(map) => field(map, head),
+            _ => None,
+        })
+    }
+
     /// The first value at this path.
     pub fn first<'v>(&self, root: &'v Value) -> Option<&'v Value> {
         self.values(root).into_iter().next()

@@ -12,6 +12,7 @@
 //! flag, and a line we cannot parse is blocked.
 
 mod archives;
+mod argv;
 mod cc;
 mod creates;
 mod curl;
@@ -44,6 +45,7 @@ mod wgetrc;
 mod word;
 mod writes;
 
+pub use argv::{argv_line, quote_word};
 pub use git::is_git_subcommand;
 pub use guard::ProgramGuard;
 pub use programs::{ProgramSpec, Special, Writes};

@@ -171,12 +171,7 @@ pub struct InstallArgs {
     pub token_file: Option<PathBuf>,
 }
 
-/// A shell word: single-quoted unless plainly safe.
-pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
-}
+pub use aecl_core::shell::quote_word as quote;
 
 fn absolute(path: &Path) -> Result<String> {
     let path = std::path::absolute(path)

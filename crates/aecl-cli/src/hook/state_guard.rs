@@ -40,6 +40,7 @@ mod globstar;
 mod hooks_path;
 mod nested;
 mod output_variables;
+mod patches;
 mod protected;
 mod reach;
 mod search;
@@ -148,6 +149,10 @@ pub fn check_untouched(
     // a read: the agent's own `cwd` may be the home directory, and `ls ~` stays allowed).
     let effect = policy.actions.get(&event.action).map(|a| a.effect);
     let writes = effect != Some(EffectClass::Read);
+    // The files a patch names (Codex's `apply_patch`), whatever the action's effect.
+    if let Err(refusal) = patches::check(&strings, cwd, protected) {
+        return refuse(protected, refusal);
+    }
     if writes && guards.is_empty() {
         for text in &strings {
             // A path it may write that does not resolve is not known to be harmless.
@@ -323,12 +328,7 @@ fn command_lines(args: &Value) -> Vec<String> {
     let mut out = Vec::new();
     visit_values(args, &mut |value| match value {
         Value::String(text) => out.push(text.clone()),
-        Value::Array(items) if items.len() > 1 && items.iter().all(Value::is_string) => {
-            let words: Vec<String> =
-                items.iter().filter_map(Value::as_str).map(crate::hook::install::quote).collect();
-            out.push(words.join(" "));
-        }
-        _ => {}
+        list => out.extend(aecl_core::shell::argv_line(list)),
     });
     out
 }

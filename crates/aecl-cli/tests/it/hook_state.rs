@@ -111,10 +111,18 @@ effect = "exec"
 reversibility = "irreversible"
 [actions.shell.approval]
 waive_irreversible = "the test judges the hook's guard alone"
+
+# Codex's edit tool: a patch naming the files it writes.
+[actions.apply_patch]
+description = "A patch (Codex)."
+effect = "write"
+reversibility = "irreversible"
+[actions.apply_patch.approval]
+waive_irreversible = "the test judges the hook's guard alone"
 "#;
     write(dir, &format!("{at}/catalog.toml"), catalog);
     write(dir, &format!("{at}/policy.toml"), "mode = \"enforce\"\n");
-    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Edit\", \"MultiEdit\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\"]\n";
+    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Edit\", \"MultiEdit\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\", \"apply_patch\"]\n";
     write(dir, &format!("{at}/agents/dev.toml"), agent);
     dir.join(at).display().to_string()
 }

@@ -28,6 +28,34 @@ fn path_traversal_is_normalised_before_the_root_check() {
     assert!(violations(&c, json!("src/~backup")).is_empty());
 }
 
+/// Red team round 25, hooks H2: a path rule over Codex's `apply_patch` text reads each
+/// file the patch writes, not the text as one path.
+#[test]
+fn a_patch_is_judged_by_every_file_it_writes() {
+    let c = Constraint::PathUnder(vec!["/workspace".to_owned()]);
+    let patch = |files: &str| json!(format!("*** Begin Patch\n{files}*** End Patch\n"));
+    let inside = "*** Update File: src/a.py\n@@\n-a\n+b\n*** Add File: /workspace/b.py\n+x\n";
+    assert!(violations(&c, patch(inside)).is_empty());
+    for outside in [
+        "*** Add File: /etc/cron.d/x\n+x\n",
+        "*** Update File: src/a.py\n*** Move to: ../../etc/passwd\n",
+        "*** Delete File: ~/.ssh/authorized_keys\n",
+    ] {
+        assert!(!violations(&c, patch(outside)).is_empty(), "{outside}");
+    }
+    let broken = json!("*** Begin Patch\n*** Add File: src/x.py\n+x\n");
+    let found = violations(&c, broken);
+    assert!(found.iter().any(|m| m.contains("does not parse")), "{found:?}");
+    let blocked = ["*.envrc".to_owned()];
+    let globs =
+        Constraint::PathGlob(crate::path_glob::PathGlobs::new(&blocked, &[], false).unwrap());
+    assert!(violations(&globs, patch("*** Add File: src/x.py\n+x\n")).is_empty());
+    assert!(
+        !violations(&globs, patch("*** Add File: src/x.py\n+x\n*** Add File: a/.envrc\n+x\n"))
+            .is_empty()
+    );
+}
+
 #[test]
 fn url_hosts_match_exactly_or_by_wildcard_subdomain() {
     let c = Constraint::UrlHosts(vec!["api.example.com".to_owned(), "*.corp.test".to_owned()]);

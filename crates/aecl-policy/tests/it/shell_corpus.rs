@@ -35,10 +35,18 @@ struct CaseFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Case {
-    command: String,
+    command: Command,
     expect: Expect,
     why: String,
     action: Option<String>,
+}
+
+/// A command line, or a command's words (an argv list: Codex's `shell`).
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum Command {
+    Line(String),
+    Argv(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -103,7 +111,7 @@ fn every_shell_case_gets_its_decision() {
                 let reasons: Vec<String> =
                     verdict.reasons.iter().map(|r| r.message.clone()).collect();
                 failures.push(format!(
-                    "{name} #{i}: `{}` expected {:?}, got {:?} ({})\n    reasons: {reasons:?}",
+                    "{name} #{i}: `{:?}` expected {:?}, got {:?} ({})\n    reasons: {reasons:?}",
                     case.command, case.expect, verdict.decision, case.why
                 ));
             }

@@ -158,8 +158,8 @@ impl Place {
             Kind::CodeConfig => {
                 "which agents and tools run commands from: a tool call may not bring it into \
                  the project by a way that names no file (a git checkout, merge, reset or stash; \
-                 a copy of a directory's contents); write it by its name, where the policy's \
-                 shell rules judge it, or have the user do it"
+                 a copy of a directory's contents) or in a patch, which no path rule reads; \
+                 write it by its name, where the policy's rules judge it, or have the user do it"
             }
         }
     }

@@ -1,0 +1,113 @@
+//! The files a patch in Codex's `apply_patch` format writes: `*** Add File: P`, `*** Update
+//! File: P` (and its `*** Move to: Q`), `*** Delete File: P`, between `*** Begin Patch` and
+//! `*** End Patch`. Codex's edit tool takes the whole patch as one string, so a path rule
+//! (`path_under`, `path_glob`, the configuration that runs code) and the hook's guard read
+//! the files it names there rather than the text as one path (red team round 25, hooks H2:
+//! a patch adding `.codex/hooks.json` or a file of the policy directory went through).
+//!
+//! A text is a patch when its first line that is not blank is `*** Begin Patch` (Codex's
+//! own marker; a heredoc around it is the shell rules' to read). A patch that does not
+//! parse (no end, an empty path, a header Codex does not know) is an error: the caller
+//! refuses it rather than guess what Codex would make of it.
+
+/// One file a patch writes, as written in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub path: &'a str,
+    /// What the patch does to it.
+    pub op: Op,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Update,
+    Delete,
+    /// The new name of a file updated and moved.
+    MoveTo,
+}
+
+/// The files `text` writes when it is a patch (`None` when it is not one), or why it does
+/// not parse.
+pub fn targets(text: &str) -> Option<Result<Vec<Target<'_>>, String>> {
+    let mut lines = text.lines().map(str::trim_end).skip_while(|line| line.trim().is_empty());
+    if lines.next()?.trim() != "*** Begin Patch" {
+        return None;
+    }
+    Some(read(lines))
+}
+
+fn read<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Vec<Target<'a>>, String> {
+    let mut found = Vec::new();
+    let mut ended = false;
+    for line in lines {
+        // Codex reads headers with spaces before them too.
+        let Some(header) = line.trim_start().strip_prefix("*** ") else {
+            if ended && !line.trim().is_empty() {
+                return Err("text follows `*** End Patch`".to_owned());
+            }
+            continue;
+        };
+        if ended {
+            return Err("text follows `*** End Patch`".to_owned());
+        }
+        let (op, path) = match header.split_once(':') {
+            Some(("Add File", path)) => (Op::Add, path),
+            Some(("Update File", path)) => (Op::Update, path),
+            Some(("Delete File", path)) => (Op::Delete, path),
+            Some(("Move to", path)) => (Op::MoveTo, path),
+            _ if header.trim() == "End Patch" => {
+                ended = true;
+                continue;
+            }
+            _ if header.trim() == "End of File" => continue,
+            _ => return Err(format!("`*** {header}` is not a header of a patch")),
+        };
+        let path = path.trim();
+        if path.is_empty() {
+            return Err(format!("`*** {}` names no file", header.trim()));
+        }
+        found.push(Target { path, op });
+    }
+    if !ended {
+        return Err("the patch has no `*** End Patch`".to_owned());
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_a_patch_names_is_a_target() {
+        let patch = "\n*** Begin Patch\n*** Add File: .codex/hooks.json\n+{}\n\
+                     *** Update File: src/app.py\n*** Move to: .envrc\n@@ def f():\n-    a\n+    b\n\
+                     *** End of File\n  *** Delete File: /etc/x \n*** End Patch\n";
+        let found = targets(patch).unwrap().unwrap();
+        let paths: Vec<(&str, Op)> = found.iter().map(|t| (t.path, t.op)).collect();
+        assert_eq!(
+            paths,
+            [
+                (".codex/hooks.json", Op::Add),
+                ("src/app.py", Op::Update),
+                (".envrc", Op::MoveTo),
+                ("/etc/x", Op::Delete)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_text_that_is_no_patch_is_none_and_a_broken_patch_an_error() {
+        assert_eq!(targets("src/app.py"), None);
+        assert_eq!(targets("echo '*** Begin Patch'"), None);
+        for broken in [
+            "*** Begin Patch\n*** Add File: x\n+a\n",
+            "*** Begin Patch\n*** Add File:   \n*** End Patch",
+            "*** Begin Patch\n*** Rename File: x\n*** End Patch",
+            "*** Begin Patch\n*** End Patch\n*** Add File: x\n",
+        ] {
+            assert!(matches!(targets(broken), Some(Err(_))), "{broken}");
+        }
+    }
+}
