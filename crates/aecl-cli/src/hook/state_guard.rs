@@ -166,8 +166,11 @@ pub fn check_untouched(
             let physical = resolved(text);
             let paths = || lexical.iter().chain(physical.iter());
             // A delete of a directory takes the settings beneath it (an unknown action's
-            // effect is not known: it may be one).
-            let deletes = matches!(effect, None | Some(EffectClass::Delete));
+            // effect is not known: it may be one), and so does a write naming a directory
+            // that exists: a move's source (an MCP server's `move_file`, declared `write`:
+            // red team round 25, hooks M1), or a directory written over.
+            let deletes = matches!(effect, None | Some(EffectClass::Delete))
+                || (effect == Some(EffectClass::Write) && paths().any(|p| p.is_dir()));
             let all = |_: &Path| true;
             let beneath = |p: &PathBuf| {
                 protected.settings_beneath(p, &all).into_iter().next().map(|(place, _)| place)

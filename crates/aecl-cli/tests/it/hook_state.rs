@@ -112,6 +112,14 @@ reversibility = "irreversible"
 [actions.shell.approval]
 waive_irreversible = "the test judges the hook's guard alone"
 
+# An MCP filesystem server's move, declared a write.
+[actions.fs__move_file]
+description = "Move a file or directory."
+effect = "write"
+reversibility = "irreversible"
+[actions.fs__move_file.approval]
+waive_irreversible = "the test judges the hook's guard alone"
+
 # Codex's edit tool: a patch naming the files it writes.
 [actions.apply_patch]
 description = "A patch (Codex)."
@@ -122,7 +130,7 @@ waive_irreversible = "the test judges the hook's guard alone"
 "#;
     write(dir, &format!("{at}/catalog.toml"), catalog);
     write(dir, &format!("{at}/policy.toml"), "mode = \"enforce\"\n");
-    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Edit\", \"MultiEdit\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\", \"apply_patch\"]\n";
+    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Edit\", \"MultiEdit\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\", \"apply_patch\", \"fs__move_file\"]\n";
     write(dir, &format!("{at}/agents/dev.toml"), agent);
     dir.join(at).display().to_string()
 }
