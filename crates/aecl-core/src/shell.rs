@@ -30,6 +30,7 @@ mod normalise;
 mod options;
 mod parse;
 pub mod programs;
+mod project_install;
 mod rust_tools;
 mod scan;
 mod scripts;

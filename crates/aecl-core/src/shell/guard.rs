@@ -692,7 +692,13 @@ impl ProgramGuard {
                     let words = scanned.positionals.iter().take(names.len());
                     words.map(|w| w.raw.as_str()).collect::<Vec<_>>().join(" ")
                 };
-                if sub(&spec.runs_code_subcommands) {
+                if sub(&spec.runs_code_subcommands)
+                    && !super::project_install::installs_the_project(
+                        &command.program,
+                        &names,
+                        &scanned,
+                    )
+                {
                     out.push(Finding::RunsCode(format!("subcommand `{}`", said())));
                 }
                 if sub(&spec.upload_subcommands) {

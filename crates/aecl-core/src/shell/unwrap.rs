@@ -15,6 +15,7 @@ use super::options::{OptionSpec, Options, Value, join, scan, spec};
 use super::word::{Word, is_name, reads_variables};
 use super::{Analysis, Assignment, MAX_DEPTH, ShellArg, SimpleCommand, analyse_into};
 
+mod project_runner;
 mod python;
 mod shells;
 
@@ -462,6 +463,7 @@ impl Unwrapper<'_> {
                     Ok(())
                 }
             },
+            "uv" | "poetry" => self.project_runner(name, rest, appended),
             "npx" | "pnpx" | "bunx" => {
                 let mut command = plain(name, rest, appended);
                 let tool = registry_tool(rest);

@@ -387,7 +387,23 @@ fn revisions(words: &[ShellArg]) -> Vec<(String, bool)> {
     match words.get(sub).map(|w| w.text.as_str()) {
         Some("checkout" | "switch" | "reset" | "restore" | "merge" | "rebase" | "read-tree") => {
             let mut out: Vec<(String, bool)> = plain(named);
+            let control = |flags: &[&str]| rest.iter().any(|w| flags.contains(&w.text.as_str()));
             if words.get(sub).is_some_and(|w| w.text == "rebase") {
+                // A rebase under way (red team round 25, hooks FP3: these were read as a new
+                // rebase over the upstream): `--abort` goes back to the branch as it was,
+                // `--continue` and `--skip` replay the commits left, from the one it
+                // stopped at; the others write nothing. A ref that does not exist (no rebase
+                // under way) names nothing, and git refuses the command.
+                if control(&["--abort"]) {
+                    return vec![("ORIG_HEAD".to_owned(), false)];
+                }
+                if control(&["--continue", "--skip"]) {
+                    let left = ["REBASE_HEAD", "REBASE_HEAD..ORIG_HEAD"];
+                    return left.into_iter().map(|r| (r.to_owned(), false)).collect();
+                }
+                if control(&["--quit", "--edit-todo", "--show-current-patch"]) {
+                    return Vec::new();
+                }
                 // Rebasing replays the branch's commits one by one over the upstream: each
                 // one's change is written on the way (second pass, H1: an intermediate
                 // commit's `.githooks/post-commit` ran during `git rebase master tr`).
@@ -641,6 +657,13 @@ mod tests {
         assert_eq!(revisions("git checkout :/nohook"), [plain(":/nohook")]);
         assert_eq!(revisions("git restore -Ws old ."), [plain("old"), plain(".")]);
         assert_eq!(revisions("git restore --sour=old ."), [plain("old"), plain(".")]);
+        // A rebase under way: what is left of it, or the branch as it was.
+        assert_eq!(
+            revisions("git rebase --continue"),
+            [plain("REBASE_HEAD"), plain("REBASE_HEAD..ORIG_HEAD")]
+        );
+        assert_eq!(revisions("git rebase --abort"), [plain("ORIG_HEAD")]);
+        assert!(revisions("git rebase --quit").is_empty());
         // A rebase replays a range, read commit by commit (second pass, H1).
         assert_eq!(
             revisions("git rebase --onto=old HEAD"),

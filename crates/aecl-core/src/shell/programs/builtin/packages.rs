@@ -435,7 +435,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "config",
             "inject",
         ],
-        network_subcommands: &["search", "index"],
+        // An install of the project's own requirements is no code of the caller's choosing
+        // (`project_install.rs`), but it fetches: a sink for data flow all the same.
+        network_subcommands: &["search", "index", "install", "download", "wheel"],
         ..PLAIN
     },
     Entry {
@@ -471,13 +473,15 @@ pub(super) const ENTRIES: &[Entry] = &[
             "-o",
             "--output-file",
         ],
+        // `run` runs the command after it, which is analysed on its own
+        // (`unwrap/project_runner.rs`); `--with` and its kin install packages of the
+        // caller's choosing for it. `sync` and `lock` install and resolve the project's
+        // own dependencies, as a bare `npm install` does.
+        runs_code_options: &["--with", "--with-editable", "--with-requirements"],
         runs_code_subcommands: &[
-            "run",
             "tool",
             "add",
             "remove",
-            "sync",
-            "lock",
             "build",
             "install",
             "compile",
@@ -489,7 +493,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "format",
         ],
         upload_subcommands: &["publish"],
-        network_subcommands: &["pip", "python", "tree", "venv", "export", "self"],
+        network_subcommands: &["pip", "python", "tree", "venv", "export", "self", "sync", "lock"],
         ..PLAIN
     },
     Entry {
@@ -516,12 +520,14 @@ pub(super) const ENTRIES: &[Entry] = &[
         // The project it works in (its lock file, virtual environment and version), and
         // `build`'s and `export`'s outputs.
         write_options: &["-C", "--directory", "-P", "--project", "-o", "--output"],
-        runs_code_subcommands: &[
-            "install", "add", "update", "lock", "run", "shell", "config", "remove", "sync", "use",
-            "self",
-        ],
+        // `run` runs the command after it, analysed on its own
+        // (`unwrap/project_runner.rs`); `install`, `sync` and `lock` install and resolve
+        // the project's own dependencies, as a bare `npm install` does.
+        runs_code_subcommands: &["add", "update", "shell", "config", "remove", "use", "self"],
         upload_subcommands: &["publish"],
-        network_subcommands: &["search", "show", "check", "source", "env"],
+        network_subcommands: &[
+            "search", "show", "check", "source", "env", "install", "sync", "lock",
+        ],
         ..PLAIN
     },
     Entry {

@@ -1,0 +1,78 @@
+//! An install of the project's own dependencies, which runs the project's code as a bare
+//! `npm install` does (its build backend, the packages its files list) and which the table
+//! does not count as running code of the caller's choosing: `pip install -r
+//! requirements.txt`, `pip install -e .`, `pip install .` and `uv pip install` alike, with
+//! paths inside the project (red team round 25, hooks FP4). Installing a package the line names (`pip install
+//! requests`, a URL, `git+https://...`) or from another index (`-i`, `--extra-index-url`,
+//! `-f`) still runs code of the caller's choosing.
+
+use super::ShellArg;
+use super::scan::Scanned;
+
+/// Options of `pip install` that install nothing else and fetch from nowhere else.
+const PLAIN_OPTIONS: [&str; 20] = [
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "-U",
+    "--upgrade",
+    "-q",
+    "--quiet",
+    "-v",
+    "--verbose",
+    "--no-deps",
+    "--no-cache-dir",
+    "--user",
+    "--require-hashes",
+    "--no-build-isolation",
+    "--disable-pip-version-check",
+    "--progress-bar",
+    "--break-system-packages",
+];
+
+/// Whether the subcommand words `names` of `program`, with `scanned`'s words, install
+/// only what the project's own files list (see the module documentation).
+pub(super) fn installs_the_project(program: &str, names: &[String], scanned: &Scanned) -> bool {
+    let is_pip = matches!(program, "pip" | "pip3") && names == ["install"];
+    let is_uv_pip = program == "uv" && names == ["pip", "install"];
+    if !(is_pip || is_uv_pip) {
+        return false;
+    }
+    let options_plain = scanned.options.iter().all(|option| {
+        option.names.iter().all(|name| PLAIN_OPTIONS.contains(&name.as_str()))
+            && option.value.as_ref().is_none_or(|value| is_local(value) || !takes_path(option))
+    });
+    let operands = scanned.positionals.iter().skip(names.len());
+    options_plain && !scanned.unknown_option && operands.into_iter().all(is_local)
+}
+
+/// Whether an option's value is a file to read (`-r FILE`, `-c FILE`, `-e PATH`).
+fn takes_path(option: &super::scan::ScannedOption) -> bool {
+    option.names.iter().any(|n| {
+        matches!(n.as_str(), "-r" | "--requirement" | "-c" | "--constraint" | "-e" | "--editable")
+    })
+}
+
+/// A path inside the project, spelt as one (`.`, `./pkg`, `sub/dir`, `requirements.txt`):
+/// not a package name, a URL or a VCS reference, nor a directory elsewhere (`../x`,
+/// `/tmp/x`), whose code is whatever was put there.
+fn is_local(arg: &ShellArg) -> bool {
+    let text = arg.text.as_str();
+    let inside = !text.starts_with('/')
+        && !text.starts_with('~')
+        && !text.split('/').any(|part| part == "..");
+    arg.is_known()
+        && inside
+        && !text.contains("://")
+        && !text.contains('@')
+        && !text.starts_with("git+")
+        && (text.starts_with('.') || text.contains('/') || is_file(text))
+}
+
+/// A requirements or constraints file name (`requirements.txt`, `dev-requirements.in`).
+fn is_file(text: &str) -> bool {
+    [".txt", ".in", ".cfg", ".toml"].iter().any(|ext| text.ends_with(ext))
+}
