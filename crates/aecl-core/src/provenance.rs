@@ -535,7 +535,7 @@ impl ProvenanceIndex {
         // source of it either: the value was the model's before any such content showed it
         // (red team round 25, flow F4). Content that showed it before the call still is.
         let untrusted =
-            first.untrusted.filter(|doc| !first.model.is_some_and(|call| call < seq(*doc)));
+            first.untrusted.filter(|doc| first.model.is_none_or(|call| call >= seq(*doc)));
         match (trusted, untrusted) {
             // Compared by event, not by document: the fields of one structured output are
             // one event, and there a field the catalog trusts is the authority.
@@ -579,16 +579,18 @@ impl ProvenanceIndex {
         let untrusted = |part: &str| self.source_of(part).filter(|s| !s.kind.is_trusted());
         let letters = |part: &str| part.chars().filter(|c| c.is_alphanumeric()).count();
         for item in value.split(is_list_separator).map(str::trim) {
-            if item != value && letters(item) >= MIN_SEGMENT_LETTERS {
-                if let Some(found) = untrusted(item) {
-                    return Some(found);
-                }
+            if item != value
+                && letters(item) >= MIN_SEGMENT_LETTERS
+                && let Some(found) = untrusted(item)
+            {
+                return Some(found);
             }
             for piece in item.split(is_uri_separator).map(str::trim) {
-                if piece != item && letters(piece) >= MIN_SUBSTRING_LEN {
-                    if let Some(found) = untrusted(piece) {
-                        return Some(found);
-                    }
+                if piece != item
+                    && letters(piece) >= MIN_SUBSTRING_LEN
+                    && let Some(found) = untrusted(piece)
+                {
+                    return Some(found);
                 }
                 // A hex identifier the model wrote with the `0x` a page left out.
                 if let Some(hex) = piece.strip_prefix("0x").or_else(|| piece.strip_prefix("0X"))

@@ -47,8 +47,7 @@ fn a_patch_is_judged_by_every_file_it_writes() {
     let found = violations(&c, broken);
     assert!(found.iter().any(|m| m.contains("does not parse")), "{found:?}");
     let blocked = ["*.envrc".to_owned()];
-    let globs =
-        Constraint::PathGlob(crate::path_glob::PathGlobs::new(&blocked, &[], false).unwrap());
+    let globs = Constraint::PathGlob(PathGlobs::new(&blocked, &[], false).unwrap());
     assert!(violations(&globs, patch("*** Add File: src/x.py\n+x\n")).is_empty());
     assert!(
         !violations(&globs, patch("*** Add File: src/x.py\n+x\n*** Add File: a/.envrc\n+x\n"))
