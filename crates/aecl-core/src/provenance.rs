@@ -530,13 +530,7 @@ impl ProvenanceIndex {
                 && source(doc).is_some_and(|s| s.kind == SourceKind::TrustedTool)
         };
         let trusted = first.trusted.filter(|doc| !echo(*doc));
-        // Untrusted content that shows a value only after a call of the model's carried it
-        // (`Sent to dana`, a document listing the channel the agent just posted to) is no
-        // source of it either: the value was the model's before any such content showed it
-        // (red team round 25, flow F4). Content that showed it before the call still is.
-        let untrusted =
-            first.untrusted.filter(|doc| first.model.is_none_or(|call| call >= seq(*doc)));
-        match (trusted, untrusted) {
+        match (trusted, first.untrusted) {
             // Compared by event, not by document: the fields of one structured output are
             // one event, and there a field the catalog trusts is the authority.
             (Some(t), Some(u)) if seq(u) < seq(t) => source(u),

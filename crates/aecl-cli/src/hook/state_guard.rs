@@ -34,13 +34,13 @@
 //! (`runs_code`, `unknown`).
 
 mod client_config;
+mod codex_patch;
 mod expand;
 mod git_state;
 mod globstar;
 mod hooks_path;
 mod nested;
 mod output_variables;
-mod patches;
 mod protected;
 mod reach;
 mod search;
@@ -150,7 +150,7 @@ pub fn check_untouched(
     let effect = policy.actions.get(&event.action).map(|a| a.effect);
     let writes = effect != Some(EffectClass::Read);
     // The files a patch names (Codex's `apply_patch`), whatever the action's effect.
-    if let Err(refusal) = patches::check(&strings, cwd, protected) {
+    if let Err(refusal) = codex_patch::check(&strings, cwd, protected) {
         return refuse(protected, refusal);
     }
     if writes && guards.is_empty() {

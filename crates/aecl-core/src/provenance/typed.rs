@@ -337,9 +337,6 @@ impl ProvenanceIndex {
             }),
             (None, None) => None,
         };
-        // Only what showed a look-alike or the site before the model's own first call
-        // with the host counts: what shows it after echoes the call (`decide_first`).
-        let before = first.and_then(|first| first.model).unwrap_or(u32::MAX);
         let exact = match first {
             Some(first) => self.decide_first(first),
             None => self.source_of_word(host),
@@ -348,7 +345,9 @@ impl ProvenanceIndex {
             // Never shown as itself: a look-alike shown in untrusted content is where the
             // model took it from, whoever else showed another look-alike; else a host of a
             // site only untrusted content named (`www.`, the parent, a new label).
-            None => self.look_alike_source(host, before).or_else(|| self.site_source(host, before)),
+            None => {
+                self.look_alike_source(host, u32::MAX).or_else(|| self.site_source(host, u32::MAX))
+            }
             // Shown first by a tool the catalog trusts: no proof that the host is not a
             // page's look-alike retyped (a note or memory tool echoes what the model wrote).
             // Only the user's own words make it theirs.
