@@ -112,6 +112,11 @@ reversibility = "irreversible"
 [actions.shell.approval]
 waive_irreversible = "the test judges the hook's guard alone"
 
+# Gemini CLI's reader of every file its globs match.
+[actions.read_many_files]
+description = "Read the files that match globs."
+effect = "read"
+
 # An MCP filesystem server's move, declared a write.
 [actions.fs__move_file]
 description = "Move a file or directory."
@@ -130,7 +135,7 @@ waive_irreversible = "the test judges the hook's guard alone"
 "#;
     write(dir, &format!("{at}/catalog.toml"), catalog);
     write(dir, &format!("{at}/policy.toml"), "mode = \"enforce\"\n");
-    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Edit\", \"MultiEdit\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\", \"apply_patch\", \"fs__move_file\"]\n";
+    let agent = "agent_id = \"dev\"\nallowed_actions = [\"Bash\", \"Write\", \"Edit\", \"MultiEdit\", \"Read\", \"Grep\", \"Glob\", \"fs__delete_directory\", \"run_shell_command\", \"shell\", \"apply_patch\", \"fs__move_file\", \"read_many_files\"]\n";
     write(dir, &format!("{at}/agents/dev.toml"), agent);
     dir.join(at).display().to_string()
 }

@@ -16,14 +16,18 @@ use serde_json::Value;
 use super::expand::fnmatch;
 use super::protected::{Place, Protected};
 
-/// The tools that walk the directory they are given.
-pub const SEARCH_TOOLS: [&str; 5] = ["Grep", "Glob", "LS", "search_file_content", "glob"];
+/// The tools that walk the directory they are given. Gemini CLI's `read_many_files` reads
+/// every file its `paths` and `include` globs match (red team round 25, hooks L1).
+pub const SEARCH_TOOLS: [&str; 6] =
+    ["Grep", "Glob", "LS", "search_file_content", "glob", "read_many_files"];
 
 /// The fields that hold a search's file pattern (`Glob`'s `pattern`, `Grep`'s `glob`,
-/// Gemini CLI's `include`); `Grep`'s `pattern` is a regular expression over contents.
+/// Gemini CLI's `include`, `read_many_files`' `paths` and `include`, lists of patterns);
+/// `Grep`'s `pattern` is a regular expression over contents.
 fn pattern_fields(action: &str) -> &'static [&'static str] {
     match action {
         "Glob" | "glob" => &["pattern"],
+        "read_many_files" => &["paths", "include"],
         _ => &["glob", "include"],
     }
 }
@@ -39,8 +43,14 @@ pub fn reached<'p>(
 ) -> Option<(String, &'p Place)> {
     let place = protected.state()?;
     let fields = pattern_fields(action);
-    let mut patterns: Vec<&str> =
-        fields.iter().filter_map(|field| args.get(field)?.as_str()).collect();
+    let mut patterns: Vec<&str> = Vec::new();
+    for value in fields.iter().filter_map(|field| args.get(field)) {
+        match value {
+            Value::String(pattern) => patterns.push(pattern),
+            Value::Array(items) => patterns.extend(items.iter().filter_map(Value::as_str)),
+            _ => {}
+        }
+    }
     // A content search with no file pattern reads every file under its root.
     if patterns.is_empty() {
         patterns.push("**");
