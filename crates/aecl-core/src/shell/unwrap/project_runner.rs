@@ -86,29 +86,19 @@ impl Unwrapper<'_> {
         rest: &[&Word],
         appended: bool,
     ) -> Result<(), String> {
+        let start = run_command(name, rest);
         let mut command = plain(name, rest, appended);
-        match run_command(name, rest) {
-            None => {
-                self.out.commands.push(command);
-                Ok(())
+        command.dynamic = start == Some(None);
+        self.out.commands.push(command);
+        let Some(Some(at)) = start else { return Ok(()) };
+        let inner = rest.get(at..).unwrap_or_default();
+        // `-m MODULE` and `--script FILE` run Python with them.
+        match inner.first().map(|w| w.text()).as_deref() {
+            Some("-m" | "--module") => self.python("python3", inner, appended),
+            Some("-s" | "--script") => {
+                self.python("python3", inner.get(1..).unwrap_or_default(), appended)
             }
-            Some(None) => {
-                command.dynamic = true;
-                self.out.commands.push(command);
-                Ok(())
-            }
-            Some(Some(at)) => {
-                self.out.commands.push(command);
-                let inner = rest.get(at..).unwrap_or_default();
-                // `-m MODULE` and `--script FILE` run Python with them.
-                match inner.first().map(|w| w.text()).as_deref() {
-                    Some("-m" | "--module") => self.python("python3", inner, appended),
-                    Some("-s" | "--script") => {
-                        self.python("python3", inner.get(1..).unwrap_or_default(), appended)
-                    }
-                    _ => self.nested(inner, appended),
-                }
-            }
+            _ => self.nested(inner, appended),
         }
     }
 }
