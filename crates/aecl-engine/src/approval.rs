@@ -33,7 +33,7 @@ use crate::store::{Answer, Approval, ApprovalStatus, Grant, GrantRefusal, Store}
 
 mod answer;
 mod cooldown;
-mod seal;
+pub(crate) mod seal;
 mod voids;
 
 use voids::VoidedFor;
@@ -129,7 +129,8 @@ impl<S: Store> Engine<S> {
         }))
     }
 
-    /// Rejects request `id` as `approver`, with the reason the agent will be given.
+    /// Rejects request `id` as `approver`, with the reason the agent will be given. Answers
+    /// once a published checkpoint covers the rejection, as [`Engine::approve_request`].
     pub async fn reject(
         &self,
         id: &str,
@@ -153,6 +154,7 @@ impl<S: Store> Engine<S> {
         self.record_resolution(&approval, ApprovalStatus::Rejected, approver, Some(reason)).await?;
         self.record_voids(&voided, &VoidedFor::approval(&approval), &why).await?;
         self.start_cooldown(&approval, approver, reason).await?;
+        self.published_all().await?;
         self.approval(id).await?.ok_or_else(|| EngineError::ApprovalNotFound(id.to_owned()))
     }
 
@@ -175,6 +177,7 @@ impl<S: Store> Engine<S> {
         if closed {
             self.record_resolution(&approval, ApprovalStatus::Expired, "aecl", Some(&reason))
                 .await?;
+            self.published_all().await?;
         }
         Ok(closed)
     }

@@ -90,6 +90,9 @@ impl<S: Store> Engine<S> {
         let mut record = self.record(RecordKind::Approval, "", "");
         record.input = json!({ "revoked_credential": id, "by": by, "new": new });
         self.store().append_audit(record).await?;
+        // Acknowledged once published: a store cut back must not bring the credential back
+        // unseen (red team round 25, tamper F3).
+        self.published_all().await?;
         Ok(new)
     }
 }

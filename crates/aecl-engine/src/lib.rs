@@ -32,6 +32,7 @@ mod stage;
 pub mod standing;
 pub mod store;
 pub mod story;
+mod undo_seal;
 
 pub use approval::{
     Approved, DUPLICATE_WINDOW_MS, Redecision, approvals_required, approvers_so_far, person,

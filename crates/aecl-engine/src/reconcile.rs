@@ -150,7 +150,15 @@ impl<S: Store> Engine<S> {
                                    "evidence": result["evidence"] }),
             None => result.clone(),
         };
-        let end = EffectEnd { state, result, error, rollback_token: token, at: self.now() };
+        let rollback_seal = self.seal_undo((&effect).into(), token.as_deref());
+        let end = EffectEnd {
+            state,
+            result,
+            error,
+            rollback_token: token,
+            rollback_seal,
+            at: self.now(),
+        };
         report.recorded = self
             .store()
             .reconcile_effect(Reconciliation { effect_id: effect.id.clone(), end, audit: record })

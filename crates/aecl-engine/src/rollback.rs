@@ -197,6 +197,17 @@ impl<S: Store> Engine<S> {
             }
         };
         report.compensation = Some(compensation.clone());
+        // INVARIANT: an undo acts only on what the engine recorded of the effect: a token,
+        // action or run changed in the store since is refused before anything is asked
+        // of the connector (red team round 25, tamper F1).
+        if !self.undo_verifies(&effect) {
+            tracing::error!(effect = %effect.id, "an effect's undo does not verify: refused");
+            report.status = RollbackStatus::Failed;
+            report.detail = "the effect's ledger entry is not as aecl recorded it (its undo's \
+                             seal does not verify): nothing was touched"
+                .to_owned();
+            return Ok(report);
+        }
         let token = match (&effect.state, &effect.rollback_token) {
             (EffectState::Succeeded, Some(token)) => token.clone(),
             (state, _) => {

@@ -308,6 +308,7 @@ impl<S: Store> Engine<S> {
             json!({ "standing_grant": "revoked", "id": id, "by": approver }),
         )
         .await?;
+        self.published_all().await?;
         Ok(true)
     }
 

@@ -212,8 +212,20 @@ async fn answer_error<S: Store>(
         EngineError::ApprovalUnsigned(_) => {
             refuse(state, Some(&caller.0), ApiError::Conflict(error.to_string())).await
         }
+        // Recorded, but no published checkpoint covers it yet (a witness down): not
+        // acknowledged, as an effect is not dispatched then.
+        EngineError::Unpublished(_) => ApiError::Unavailable(unpublished(&error)),
         other => unavailable(other),
     }
+}
+
+/// What an approver is told of an answer recorded but not yet published.
+pub(crate) fn unpublished(error: &EngineError) -> String {
+    tracing::error!(%error, "an answer was recorded but not published");
+    format!(
+        "the answer is recorded, but not acknowledged: {error}; it holds once a checkpoint \
+         covering it is published (`aecl witness`)"
+    )
 }
 
 fn unavailable(error: EngineError) -> ApiError {

@@ -121,6 +121,7 @@ pub(crate) fn end(state: EffectState) -> EffectEnd {
         result: json!({"status": 200}),
         error: None,
         rollback_token: Some("undo-1".into()),
+        rollback_seal: Some("seal-1".into()),
         at: Timestamp(2_000),
     }
 }

@@ -102,7 +102,7 @@ fn a_read_action_never_deletes_or_writes_whatever_op_the_agent_passes() {
     assert!(dir.path().join("shared/notes.txt").is_file());
 }
 
-const WRITER_CATALOG: &str = r#"
+pub(crate) const WRITER_CATALOG: &str = r#"
 [actions.write_note]
 description = "Write a note under the shared folder."
 effect = "write"
@@ -122,7 +122,7 @@ reversibility = "irreversible"
 waive_irreversible = "restores a file only if it still holds what the write left"
 "#;
 
-const WRITER: &str = r#"
+pub(crate) const WRITER: &str = r#"
 agent_id = "writer"
 allowed_actions = ["write_note", "undo_file"]
 "#;

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::serve::{Running, issue, keys, request, serve};
-use crate::{finance, run, temp_dir};
+use crate::{finance, run, temp_dir, write};
 
 /// `aecl audit verify` of the store in `dir`: (exit code, standard output).
 fn verify(dir: &std::path::Path) -> (Option<i32>, String) {
@@ -208,4 +208,105 @@ fn a_revocation_deleted_from_the_store_is_still_refused_by_the_server_that_saw_i
     // (e) The revocation's row deleted by hand: the server that revoked it still refuses.
     sql(dir.path(), "DELETE FROM revoked_credentials");
     assert_eq!(evaluate(), 401, "a deleted revocation brought the token back");
+}
+
+/// `POST /v1/effects/{effect}/rollback` as `approver`: the one effect's report.
+fn roll_back(address: &str, approver: &str, effect: &str) -> Value {
+    let path = format!("/v1/effects/{effect}/rollback");
+    let (status, answer) = request(address, "POST", &path, Some(approver), &[], "{}");
+    assert_eq!(status, 200, "{answer}");
+    answer["effects"][0].clone()
+}
+
+/// Red team round 25, tamper F1: an effect's ledger row is store state, and an undo acted
+/// on its rollback token as the store gave it. A token pointed at a file no effect wrote,
+/// an irreversible effect's action made a reversible one, another effect's token and seal
+/// copied over: each undo is refused with nothing touched. An untouched effect is undone.
+#[test]
+fn an_undo_written_by_hand_in_the_ledger_touches_nothing() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let root = dir.path().join("shared");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("README.md"), "no effect wrote this\n").unwrap();
+    let policy = dir.path().join("policy");
+    write(&policy, "policy.toml", "mode = \"enforce\"\n");
+    let published = "\n[actions.publish_note]\ndescription = \"Publish a note for good.\"\n\
+                     effect = \"write\"\nreversibility = \"irreversible\"\nconnector = \"files\"\n\
+                     [actions.publish_note.approval]\nwaive_irreversible = \"test\"\n";
+    let catalog = crate::fs_operations::WRITER_CATALOG.replace("ROOT", &root.display().to_string());
+    write(&policy, "catalog.toml", &format!("{catalog}{published}"));
+    let manifest =
+        crate::fs_operations::WRITER.replace("\"undo_file\"", "\"undo_file\", \"publish_note\"");
+    write(&policy, "agents/writer.toml", &manifest);
+    let connectors = write(
+        dir.path(),
+        "connectors.toml",
+        &format!(
+            "[connectors.files]\nkind = \"fs\"\nroots = [\"{}\"]\nundo_dir = \"undo\"\n",
+            root.display()
+        ),
+    );
+    let policy = policy.display().to_string();
+    let writer = issue(dir.path(), &["--agent", "writer", "--policy", &policy]);
+    let alice = issue(dir.path(), &["--approver", "alice"]);
+    let connectors = connectors.display().to_string();
+    let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
+    let agent = Agent { address: address.clone(), token: writer };
+    let mut effects = Vec::new();
+    for (id, action, path) in [
+        ("w1", "write_note", "n1.md"),
+        ("w2", "publish_note", "p.md"),
+        ("w3", "write_note", "n3.md"),
+        ("w4", "write_note", "n4.md"),
+    ] {
+        let args = format!(r#"{{"path":"{path}","content":"{id}"}}"#);
+        let done = agent.execute("r1", id, action, &args);
+        assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+        effects.push(done["effect"]["id"].as_str().unwrap().to_owned());
+    }
+    let [w1, w2, w3, w4] = &effects[..] else { unreachable!() };
+    let readme = root.join("README.md");
+    let digest = sha256_hex(&std::fs::read(&readme).unwrap());
+
+    // (a) w1's undo pointed at a file that no effect wrote.
+    let token = format!(
+        r#"{{"op":"write","path":"{}","existed":false,"before_sha256":null,"after_sha256":"{digest}","undo":"{w1}"}}"#,
+        readme.display()
+    );
+    sql(dir.path(), &format!("UPDATE effects SET rollback_token = '{token}' WHERE id = '{w1}'"));
+    // (b) The irreversible publication made a write_note, its own token kept.
+    sql(dir.path(), &format!("UPDATE effects SET action = 'write_note' WHERE id = '{w2}'"));
+    // (c) w4's token and seal copied over w3's.
+    sql(
+        dir.path(),
+        &format!(
+            "UPDATE effects SET (rollback_token, rollback_seal) = \
+               (SELECT rollback_token, rollback_seal FROM effects WHERE id = '{w4}') \
+             WHERE id = '{w3}'"
+        ),
+    );
+    for effect in [w1, w2, w3] {
+        let report = roll_back(&address, &alice, effect);
+        assert_eq!(report["status"], "failed", "{effect}: {report}");
+        let detail = report["detail"].as_str().unwrap();
+        assert!(detail.contains("not as aecl recorded it"), "{report}");
+        assert!(report["compensation_effect"].is_null(), "no undo call was made: {report}");
+    }
+    assert_eq!(std::fs::read_to_string(&readme).unwrap(), "no effect wrote this\n");
+    for (file, content) in [("n1.md", "w1"), ("p.md", "w2"), ("n3.md", "w3"), ("n4.md", "w4")] {
+        assert_eq!(std::fs::read_to_string(root.join(file)).unwrap(), content, "{file}");
+    }
+
+    // The effect nobody touched is undone as recorded.
+    let report = roll_back(&address, &alice, w4);
+    assert_eq!(report["status"], "restored", "{report}");
+    assert!(!root.join("n4.md").exists());
+    assert!(readme.exists() && root.join("n3.md").exists());
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -203,6 +203,7 @@ pub async fn execute_call(registry: &Registry, call: Call) -> (ConnectorOutcome,
         result: Value::Null,
         error: None,
         rollback_token: token,
+        rollback_seal: None,
         created: Timestamp(0),
         updated: Timestamp(0),
     };

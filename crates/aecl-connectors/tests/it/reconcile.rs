@@ -36,6 +36,7 @@ fn unknown(call: &Call, effect_id: &str) -> Effect {
         result: Value::Null,
         error: Some("outcome_unknown: the process stopped".into()),
         rollback_token: None,
+        rollback_seal: None,
         created: Timestamp(0),
         updated: Timestamp(0),
     }

@@ -217,7 +217,9 @@ const VOTE_ATTEMPTS: usize = 16;
 impl<S: Store> Engine<S> {
     /// Approves request `id` as `approver` (see the module documentation). Refuses the
     /// agent that asked, a person who approved it already, a request no longer pending,
-    /// and one that has expired.
+    /// and one that has expired. With a checkpoint destination, answers once a published
+    /// checkpoint covers the answer's records ([`EngineError::Unpublished`] otherwise: the
+    /// answer is recorded, but not yet beyond the store's reach).
     pub async fn approve_request(
         &self,
         id: &str,
@@ -239,7 +241,9 @@ impl<S: Store> Engine<S> {
             let required = approvals_required(&approval, &policy);
             let count = u32::try_from(approvers.len()).unwrap_or(u32::MAX);
             if count >= required {
-                return self.conclude(&approval, &policy, approvers, reason).await;
+                let approved = self.conclude(&approval, &policy, approvers, reason).await?;
+                self.published_all().await?;
+                return Ok(approved);
             }
             let so_far = serde_json::to_string(&approvers).unwrap_or_default();
             // INVARIANT: a vote is reported counted only once it is written over the very
@@ -252,6 +256,7 @@ impl<S: Store> Engine<S> {
             let vote = json!({ "status": "pending", "by": approver, "reason": reason,
                                "approvals": count, "approvals_required": required });
             self.record_answer(&approval, vote).await?;
+            self.published_all().await?;
             return Ok(Approved::Counted { approvers, required });
         }
         Err(EngineError::VoteContention { id: id.to_owned() })

@@ -70,7 +70,7 @@ pub(crate) fn request_is_sealed(key: &SignerKey, approval: &Approval) -> bool {
 }
 
 /// Whether `signature` (base64) is `key`'s over `bytes`.
-fn verifies(key: &SignerKey, bytes: &[u8], signature: Option<&str>) -> bool {
+pub(crate) fn verifies(key: &SignerKey, bytes: &[u8], signature: Option<&str>) -> bool {
     let Some(signature) =
         signature.and_then(|s| STANDARD.decode(s).ok()).and_then(|s| <[u8; 64]>::try_from(s).ok())
     else {

@@ -69,6 +69,24 @@ impl<S: Store> Engine<S> {
             .map_err(|e| format!("waiting for the checkpoint failed: {e}"))?
     }
 
+    /// Waits until a checkpoint covering every record the log holds now is published,
+    /// when the engine publishes: what a person or an administrator did (an approval
+    /// answered, a credential or a standing grant revoked) is acknowledged only then, as
+    /// an effect is dispatched only then. A store cut back to what its destination holds
+    /// could otherwise lose a rejection the approver was told of, and the same request
+    /// be approved after it (red team round 25, tamper F3).
+    pub(crate) async fn published_all(&self) -> Result<(), EngineError> {
+        if self.config().publication.is_none() {
+            return Ok(());
+        }
+        let newest = self.store().newest_checkpoint().await?;
+        let size = newest.as_deref().and_then(aecl_audit::Checkpoint::read_unverified);
+        let Some(size) = size.map(|c| c.size) else {
+            return Err(EngineError::Unpublished("the log holds no checkpoint".to_owned()));
+        };
+        self.published(size.saturating_sub(1)).await.map_err(EngineError::Unpublished)
+    }
+
     /// Runs `ready`'s call through `connector` when it goes ahead.
     pub(crate) async fn dispatch(
         &self,

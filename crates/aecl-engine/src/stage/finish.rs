@@ -80,6 +80,7 @@ impl<S: Store> Engine<S> {
                                  ({error}): it stays `dispatched` until recovery reconciles it"
                             )),
                             rollback_token: None,
+                            rollback_seal: None,
                             ..effect
                         }
                     }
@@ -130,11 +131,13 @@ impl<S: Store> Engine<S> {
             self.redact(&mut shown);
             shown
         });
+        let rollback_seal = self.seal_undo((&new_effect).into(), rollback_token.as_deref());
         let end = EffectEnd {
             state,
             result: redacted.clone(),
             error: error.clone(),
             rollback_token: rollback_token.clone(),
+            rollback_seal,
             at: self.now(),
         };
         let mut events = vec![RunEvent::Outcome { id: call.id.clone(), executed }];
@@ -208,6 +211,7 @@ impl<S: Store> Engine<S> {
             result: end.end.result.clone(),
             error: end.end.error.clone(),
             rollback_token: end.end.rollback_token.clone(),
+            rollback_seal: end.end.rollback_seal.clone(),
             created: new_effect.created,
             updated: end.end.at,
         };

@@ -276,6 +276,7 @@ impl Store for MemoryStore {
             effect.result = r.end.result;
             effect.error = r.end.error;
             effect.rollback_token = r.end.rollback_token;
+            effect.rollback_seal = r.end.rollback_seal;
             effect.updated = r.end.at;
             // In the same critical section as the ledger's change.
             state.log.append(&unsequenced, r.audit.time)

@@ -249,6 +249,9 @@ pub struct Effect {
     pub result: Value,
     pub error: Option<String>,
     pub rollback_token: Option<String>,
+    /// The grant key's signature over the token and the fields its undo acts on
+    /// (`undo_seal.rs`): an undo runs only when it verifies.
+    pub rollback_seal: Option<String>,
     pub created: Timestamp,
     pub updated: Timestamp,
 }
@@ -270,6 +273,8 @@ pub struct EffectEnd {
     pub result: Value,
     pub error: Option<String>,
     pub rollback_token: Option<String>,
+    /// The token's seal (`Effect::rollback_seal`).
+    pub rollback_seal: Option<String>,
     pub at: Timestamp,
 }
 

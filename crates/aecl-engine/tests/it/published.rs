@@ -2,6 +2,8 @@
 //! an effect is dispatched, and an allow answered to a caller that executes it itself,
 //! only once a published checkpoint covers the decision's record. A destination that
 //! refuses (a witness down) fails the effect, not dispatched, with the reason recorded.
+//! A person's answer (an approval, a rejection) and an administrator's revocation are
+//! acknowledged only once a published checkpoint covers every record they made.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,9 +11,9 @@ use std::time::Duration;
 
 use aecl_audit::{AddCheckpoint, CheckpointSink, Outcome};
 use aecl_core::Decision;
-use aecl_engine::{EffectState, EngineConfig, EngineError};
+use aecl_engine::{ApprovalStatus, EffectState, EngineConfig, EngineError};
 
-use crate::{Scripted, call, engine_with, policy, records};
+use crate::{Scripted, call, call_of, engine_with, policy, records};
 
 /// A destination that publishes when `up`, and remembers the sizes calls waited for.
 #[derive(Debug, Default)]
@@ -71,4 +73,45 @@ async fn an_unpublished_decision_dispatches_nothing_and_says_why() {
     assert_eq!(allowed.verdict.decision, Decision::Allow);
     let done = engine.execute(call("r1", "c4", None), &connector).await.unwrap();
     assert_eq!(done.effect.unwrap().state, EffectState::Succeeded);
+}
+
+/// Red team round 25, tamper F3: a rejection was answered 200 while the witness did not
+/// answer; a store cut back to the published checkpoints then lost it unseen, and the same
+/// request was approved and ran.
+#[tokio::test]
+async fn an_answer_is_acknowledged_once_a_published_checkpoint_covers_it() {
+    let witness = Arc::new(Witness::default());
+    witness.up.store(true, Ordering::SeqCst);
+    let engine = engine(&witness);
+    let connector = Scripted::default();
+    let mut requests = Vec::new();
+    for id in ["p1", "p2", "p3"] {
+        let asked = engine.execute(call_of("pay", "r1", id, None), &connector).await.unwrap();
+        assert_eq!(asked.decided.verdict.decision, Decision::RequireApproval);
+        requests.push(asked.decided.approval_id.expect("a request"));
+    }
+
+    // The destination down: the rejection is recorded (it holds in the store), but the
+    // approver is not told it is done.
+    witness.up.store(false, Ordering::SeqCst);
+    witness.asked.lock().unwrap().clear();
+    let refused = engine.reject(&requests[0], "alice", "fraud").await.unwrap_err();
+    assert!(matches!(&refused, EngineError::Unpublished(why) if why == "witness down"));
+    let request = engine.approval(&requests[0]).await.unwrap().unwrap();
+    assert_eq!(request.status, ApprovalStatus::Rejected);
+    let refused = engine.approve(&requests[1], "alice", None).await.unwrap_err();
+    assert!(matches!(refused, EngineError::Unpublished(_)), "{refused:?}");
+    let refused = engine.revoke_credential("token:t1", "admin").await.unwrap_err();
+    assert!(matches!(refused, EngineError::Unpublished(_)), "{refused:?}");
+
+    // Up again: an answer waits for a checkpoint covering the whole log as it stands,
+    // its own records (the answer, the voids it made) included.
+    witness.up.store(true, Ordering::SeqCst);
+    witness.asked.lock().unwrap().clear();
+    engine.reject(&requests[2], "bob", "no").await.unwrap();
+    let log = records(engine.store()).await;
+    let asked = witness.asked.lock().unwrap().clone();
+    assert_eq!(asked, [log.len() as u64], "the answer waited for the whole log");
+    assert!(log.last().is_some_and(|r| r.approval_id.as_deref() == Some(requests[2].as_str())));
+    assert!(engine.revoke_credential("token:t2", "admin").await.unwrap());
 }

@@ -397,6 +397,10 @@ async fn answer_refused<S: Store>(
             refuse(state, Some(&session.claims), ApiError::Forbidden(error.to_string())).await;
             "error=self"
         }
+        EngineError::Unpublished(_) => {
+            let why = crate::approvals::unpublished(&error);
+            return ApiError::Unavailable(why).into_response();
+        }
         _ => return unavailable(&error),
     };
     after(id, code)

@@ -11,7 +11,8 @@ use sqlx::{PgExecutor, PgPool, Row};
 use crate::{backend, corrupt, to_i64, to_u64};
 
 const EFFECT_COLUMNS: &str = "id, run, call_id, agent, action, idempotency_key, call_digest, \
-                              node, state, result, error, rollback_token, created, updated";
+                              node, state, result, error, rollback_token, created, updated, \
+                              rollback_seal";
 
 fn effect_from(row: &PgRow) -> Result<Effect, StoreError> {
     let id: String = row.try_get(0).map_err(backend)?;
@@ -33,6 +34,7 @@ fn effect_from(row: &PgRow) -> Result<Effect, StoreError> {
         rollback_token: row.try_get(11).map_err(backend)?,
         created: Timestamp(to_u64(row.try_get(12).map_err(backend)?)?),
         updated: Timestamp(to_u64(row.try_get(13).map_err(backend)?)?),
+        rollback_seal: row.try_get(14).map_err(backend)?,
         id,
     })
 }
@@ -158,7 +160,8 @@ pub(super) async fn finish(
     result: &str,
 ) -> Result<u64, StoreError> {
     Ok(sqlx::query(
-        "UPDATE effects SET state = $2, result = $3, error = $4, rollback_token = $5, updated = $6
+        "UPDATE effects SET state = $2, result = $3, error = $4, rollback_token = $5, updated = $6,
+                 rollback_seal = $7
          WHERE id = $1 AND state IN ('pending', 'dispatched')",
     )
     .bind(id)
@@ -167,6 +170,7 @@ pub(super) async fn finish(
     .bind(&end.error)
     .bind(&end.rollback_token)
     .bind(to_i64(end.at.0))
+    .bind(&end.rollback_seal)
     .execute(&mut *conn)
     .await
     .map_err(backend)?
@@ -223,7 +227,7 @@ pub(super) async fn reconcile_effect(
     let result = serde_json::to_string(&end.result).map_err(|e| corrupt(e.to_string()))?;
     let done = sqlx::query(
         "UPDATE effects SET state = $2, result = $3, error = $4, rollback_token = $5,
-                 updated = $6
+                 updated = $6, rollback_seal = $7
              WHERE id = $1 AND state = 'outcome_unknown'",
     )
     .bind(id)
@@ -232,6 +236,7 @@ pub(super) async fn reconcile_effect(
     .bind(&end.error)
     .bind(&end.rollback_token)
     .bind(to_i64(end.at.0))
+    .bind(&end.rollback_seal)
     .execute(pool)
     .await
     .map_err(backend)?;

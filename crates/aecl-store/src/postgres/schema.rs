@@ -23,6 +23,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("append_audit_at_end", include_str!("migrations/010_append_audit_at_end.sql")),
     ("append_audit_signed_end", include_str!("migrations/011_append_audit_signed_end.sql")),
     ("grant_signature", include_str!("migrations/012_grant_signature.sql")),
+    ("rollback_seal", include_str!("migrations/013_rollback_seal.sql")),
 ];
 
 /// The advisory lock that serialises migrations ("aecl" in ASCII, then "schm"): any constant

@@ -22,17 +22,17 @@ pub(super) fn insert_effect(
 ) -> Result<usize, StoreError> {
     let sql = format!(
         "INSERT INTO effects (id, run, call_id, agent, action, idempotency_key, call_digest,
-             node, state, result, error, rollback_token, created, updated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14){}",
+             node, state, result, error, rollback_token, created, updated, rollback_seal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15){}",
         if or_nothing { " ON CONFLICT DO NOTHING" } else { "" }
     );
     let begun = if effect.dispatched { EffectState::Dispatched } else { EffectState::Pending };
-    let (state, result, error, rollback_token, updated) = match end {
-        Some((end, result)) => {
-            (end.state, result, end.error.as_deref(), end.rollback_token.as_deref(), end.at)
-        }
-        None => (begun, "null", None, None, effect.created),
+    let (state, result, error, updated) = match end {
+        Some((end, result)) => (end.state, result, end.error.as_deref(), end.at),
+        None => (begun, "null", None, effect.created),
     };
+    let rollback_token = end.and_then(|(end, _)| end.rollback_token.as_deref());
+    let rollback_seal = end.and_then(|(end, _)| end.rollback_seal.as_deref());
     exec(
         conn,
         &sql,
@@ -50,14 +50,16 @@ pub(super) fn insert_effect(
             error,
             rollback_token,
             to_i64(effect.created.0),
-            to_i64(updated.0)
+            to_i64(updated.0),
+            rollback_seal
         ],
     )
     .map_err(backend)
 }
 
 pub(super) const EFFECT_COLUMNS: &str = "id, run, call_id, agent, action, idempotency_key, call_digest, \
-                              node, state, result, error, rollback_token, created, updated";
+                              node, state, result, error, rollback_token, created, updated, \
+                              rollback_seal";
 
 pub(super) fn effect_row(r: &Row<'_>) -> rusqlite::Result<(Effect, String, String)> {
     Ok((
@@ -76,6 +78,7 @@ pub(super) fn effect_row(r: &Row<'_>) -> rusqlite::Result<(Effect, String, Strin
             rollback_token: r.get(11)?,
             created: Timestamp(u64::try_from(r.get::<_, i64>(12)?).unwrap_or(0)),
             updated: Timestamp(u64::try_from(r.get::<_, i64>(13)?).unwrap_or(0)),
+            rollback_seal: r.get(14)?,
         },
         r.get(8)?,
         r.get(9)?,
@@ -122,9 +125,17 @@ pub(super) fn finish(
     let n = exec(
         conn,
         "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
-                 updated = ?6
+                 updated = ?6, rollback_seal = ?7
              WHERE id = ?1 AND state IN ('pending', 'dispatched')",
-        params![id, end.state.as_str(), result, end.error, end.rollback_token, to_i64(end.at.0)],
+        params![
+            id,
+            end.state.as_str(),
+            result,
+            end.error,
+            end.rollback_token,
+            to_i64(end.at.0),
+            end.rollback_seal
+        ],
     )
     .map_err(backend)?;
     if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending or dispatched")) }
@@ -312,7 +323,7 @@ pub(super) async fn reconcile_effect(
             let n = exec(
                 batch.conn,
                 "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
-                     updated = ?6
+                     updated = ?6, rollback_seal = ?7
                  WHERE id = ?1 AND state = 'outcome_unknown'",
                 params![
                     r.effect_id,
@@ -320,7 +331,8 @@ pub(super) async fn reconcile_effect(
                     result,
                     end.error,
                     end.rollback_token,
-                    to_i64(end.at.0)
+                    to_i64(end.at.0),
+                    end.rollback_seal
                 ],
             )
             .map_err(backend)?;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("revoked_credentials", include_str!("migrations/005_revoked_credentials.sql")),
     ("grant_voids", include_str!("migrations/006_grant_voids.sql")),
     ("grant_signature", include_str!("migrations/007_grant_signature.sql")),
+    ("rollback_seal", include_str!("migrations/008_rollback_seal.sql")),
 ];
 
 /// Brings the schema up to date.

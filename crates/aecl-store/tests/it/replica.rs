@@ -230,6 +230,7 @@ async fn replicas_starting_at_once_migrate_once() {
         (10, "append_audit_at_end"),
         (11, "append_audit_signed_end"),
         (12, "grant_signature"),
+        (13, "rollback_seal"),
     ];
     assert_eq!(versions, expected.map(|(v, name)| (v, name.to_owned())));
     // Each store appends; together they make one log.
@@ -252,7 +253,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap();
     let refused = PostgresStore::open(&url, audit_config()).await.unwrap_err();
-    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 12 }), "{refused}");
+    assert!(matches!(refused, StoreError::SchemaTooNew { found: 99, known: 13 }), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

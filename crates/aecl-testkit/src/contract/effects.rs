@@ -26,6 +26,7 @@ pub async fn the_effect_ledger_moves_forward_only<S: Store>(store: &S) {
     assert_eq!(effect.state, EffectState::Succeeded);
     assert_eq!(effect.result, json!({"status": 200}));
     assert_eq!(effect.rollback_token.as_deref(), Some("undo-1"));
+    assert_eq!(effect.rollback_seal.as_deref(), Some("seal-1"), "the seal is kept with its token");
     assert_eq!(effect.updated, Timestamp(2_000));
     assert!(store.effect("nope").await.unwrap().is_none());
     assert!(matches!(store.dispatch_effect("nope").await, Err(StoreError::NoEffect(_))));

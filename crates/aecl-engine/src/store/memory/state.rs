@@ -166,6 +166,7 @@ impl State {
             result: serde_json::Value::Null,
             error: None,
             rollback_token: None,
+            rollback_seal: None,
             created: effect.created,
             updated: effect.created,
         };
@@ -184,6 +185,7 @@ impl State {
                 e.result = end.result.clone();
                 e.error = end.error.clone();
                 e.rollback_token = end.rollback_token.clone();
+                e.rollback_seal = end.rollback_seal.clone();
                 e.updated = end.at;
                 Ok(())
             }
