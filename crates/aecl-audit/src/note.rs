@@ -127,6 +127,18 @@ impl SignerKey {
         self.key.sign(message).to_bytes()
     }
 
+    /// A 32-byte secret for `domain`, derived from this key's seed: a key for message
+    /// authentication codes over state the key's holder alone may write (a run's stored
+    /// events). Only the signer's holder can compute it; no two domains share one.
+    pub fn derive_secret(&self, domain: &str) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(b"aecl-derived-secret-v1\n");
+        hash.update(domain.as_bytes());
+        hash.update([0]);
+        hash.update(self.key.to_bytes());
+        hash.finalize().into()
+    }
+
     /// The secret key as PKCS #8 DER (RFC 8410: a fixed 16-byte prefix and the seed), the
     /// form JWT libraries take an Ed25519 key in. A secret, like [`SignerKey::to_text`].
     pub fn to_pkcs8_der(&self) -> Vec<u8> {

@@ -7,6 +7,7 @@
 //! and acknowledges each record only after the commit.
 
 mod any;
+mod event_seal;
 mod head;
 pub mod postgres;
 mod resume;
@@ -112,12 +113,23 @@ fn hash_of(bytes: &[u8]) -> Hash {
     Hash::try_from(bytes).unwrap_or([0; 32])
 }
 
-fn encode_event(event: &RunEvent) -> Result<String, StoreError> {
-    serde_json::to_string(event).map_err(|e| corrupt(format!("cannot encode a run event: {e}")))
-}
-
-fn decode_event(text: &str) -> Result<RunEvent, StoreError> {
-    serde_json::from_str(text).map_err(|e| corrupt(format!("unreadable run event: {e}")))
+/// The event stored as `text` under `version`, read as the run's event at `index` (from
+/// 0): refused unless it is the next version and its seal verifies (`event_seal.rs`).
+fn read_event(
+    seal: &event_seal::EventSeal,
+    run: &str,
+    index: usize,
+    version: i64,
+    text: &str,
+) -> Result<RunEvent, StoreError> {
+    let expected = u64::try_from(index).unwrap_or(u64::MAX).saturating_add(1);
+    if to_u64(version)? != expected {
+        return Err(corrupt(format!(
+            "run `{run}`: event {expected} is missing (the next stored is {version}); the \
+             run's history was changed outside aecl"
+        )));
+    }
+    seal.decode(run, expected, text)
 }
 
 /// What an effect left in flight becomes after a restart, and why.

@@ -35,6 +35,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio::sync::oneshot;
 
+use crate::event_seal::EventSeal;
 use crate::{AuditConfig, backend, hash_of};
 
 /// Connections one store keeps at most. Every method holds one for a single short
@@ -80,6 +81,8 @@ struct Inner {
     audit: writer::Queue,
     /// The key the newest checkpoint must verify under (the write probe's check).
     key: aecl_audit::VerifierKey,
+    /// Seals the runs' events this store writes, and checks those it reads.
+    events: EventSeal,
     /// Plain run appends, batched (`runs::appender`).
     appends: batch::Batcher<runs::Append, Committed>,
     /// Revocation checks, batched (`revocation::checker`).
@@ -107,11 +110,12 @@ impl PostgresStore {
         let db = crate::any::without_password(url);
         let key = audit.signer.verifier();
         let verified = writer::check_head(&pool, &db, &key).await?;
+        let events = EventSeal::new(&audit.signer);
         let audit = writer::spawn(pool.clone(), audit, db.clone(), verified);
         let probe = tokio::sync::Mutex::new(None);
         let appends = runs::appender(pool.clone());
         let revocations = revocation::checker(pool.clone());
-        let inner = Inner { pool, db, audit, key, appends, revocations, probe };
+        let inner = Inner { pool, db, audit, key, events, appends, revocations, probe };
         Ok(PostgresStore { inner: Arc::new(inner) })
     }
 
@@ -308,7 +312,7 @@ impl Store for PostgresStore {
     }
 
     async fn load_run(&self, run: &str) -> Result<RunSnapshot, StoreError> {
-        runs::load_run(self.pool(), run).await
+        runs::load_run(self.pool(), &self.inner.events, run).await
     }
 
     async fn commit_run_event(&self, mut commit: RunCommit) -> Result<Committed, StoreError> {
@@ -339,7 +343,9 @@ impl Store for PostgresStore {
             effect.dispatched = false;
             effect.id.clone()
         });
-        match runs::commit_run_event(self.pool(), &self.inner.appends, commit).await? {
+        match runs::commit_run_event(self.pool(), &self.inner.appends, &self.inner.events, commit)
+            .await?
+        {
             Committed::Done { version, .. } => {
                 let audit_seq = match audit {
                     Some(record) => Some(self.append_audit(record).await?),
@@ -363,7 +369,7 @@ impl Store for PostgresStore {
         // ordered end's transaction commits asynchronously, and the record's synchronous
         // commit flushes the WAL over it; the record itself is still waited for, because
         // the log's committer is a task that a closing process would drop with its queue.
-        let version = runs::finish_call(self.pool(), &end).await?;
+        let version = runs::finish_call(self.pool(), &self.inner.events, &end).await?;
         self.append_audit(end.audit).await?;
         Ok(version)
     }

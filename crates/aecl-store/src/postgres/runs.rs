@@ -17,12 +17,17 @@ use aecl_engine::{Admission, CallEnd, Committed, Durability, RunCommit, RunSnaps
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::batch::{Batcher, Dedicated, STATEMENT_DEADLINE, every, unanswered};
+use crate::event_seal::EventSeal;
 use crate::{backend, corrupt, to_i64, to_u64};
 
 /// The run's events in order, read in one statement (so one snapshot).
-pub(super) async fn load_run(pool: &PgPool, run: &str) -> Result<RunSnapshot, StoreError> {
+pub(super) async fn load_run(
+    pool: &PgPool,
+    seal: &EventSeal,
+    run: &str,
+) -> Result<RunSnapshot, StoreError> {
     let rows = sqlx::query(
-        "SELECT r.agent, e.event FROM runs r LEFT JOIN run_events e ON e.run = r.run
+        "SELECT r.agent, e.event, e.version FROM runs r LEFT JOIN run_events e ON e.run = r.run
          WHERE r.run = $1 ORDER BY e.version",
     )
     .bind(run)
@@ -34,7 +39,8 @@ pub(super) async fn load_run(pool: &PgPool, run: &str) -> Result<RunSnapshot, St
     for row in rows {
         agent = Some(row.try_get::<String, _>(0).map_err(backend)?);
         if let Some(text) = row.try_get::<Option<String>, _>(1).map_err(backend)? {
-            events.push(crate::decode_event(&text)?);
+            let version: i64 = row.try_get(2).map_err(backend)?;
+            events.push(crate::read_event(seal, run, events.len(), version, &text)?);
         }
     }
     let version = u64::try_from(events.len()).unwrap_or(u64::MAX);
@@ -44,9 +50,11 @@ pub(super) async fn load_run(pool: &PgPool, run: &str) -> Result<RunSnapshot, St
 pub(super) async fn commit_run_event(
     pool: &PgPool,
     appends: &Batcher<Append, Committed>,
+    seal: &EventSeal,
     commit: RunCommit,
 ) -> Result<Committed, StoreError> {
-    let event = crate::encode_event(&commit.event)?;
+    // The version it takes if it commits at all: the one after the version decided on.
+    let event = seal.encode(&commit.run, commit.expected_version + 1, &commit.event)?;
     if is_plain_append(&commit) {
         return appends.submit(Append::new(commit, event)).await;
     }
@@ -301,7 +309,11 @@ async fn append_event(conn: &mut Dedicated, item: &Append) -> Result<Committed, 
 
 /// The end of an executed call, without its audit record (which the caller appends after
 /// the commit): its events go after the run's last one, under the run's row lock.
-pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<u64, StoreError> {
+pub(super) async fn finish_call(
+    pool: &PgPool,
+    seal: &EventSeal,
+    end: &CallEnd,
+) -> Result<u64, StoreError> {
     let result = serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?;
     let mut tx = pool.begin().await.map_err(backend)?;
     ordered(&mut tx, end.durability).await?;
@@ -328,7 +340,7 @@ pub(super) async fn finish_call(pool: &PgPool, end: &CallEnd) -> Result<u64, Sto
         sqlx::query("INSERT INTO run_events (run, version, event) VALUES ($1, $2, $3)")
             .bind(&end.run)
             .bind(to_i64(version))
-            .bind(crate::encode_event(event)?)
+            .bind(seal.encode(&end.run, version, event)?)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;

@@ -30,6 +30,7 @@ use aecl_engine::{
 use rusqlite::{Connection, Row};
 use tokio::sync::oneshot;
 
+use crate::event_seal::EventSeal;
 use crate::{AuditConfig, backend};
 use health::FileHealth;
 use writer::{Batch, Job, Queue, in_savepoint};
@@ -54,6 +55,8 @@ struct Inner {
     inline: Mutex<Connection>,
     /// Whether the file is still the database the writer writes.
     health: Arc<FileHealth>,
+    /// Seals the runs' events this store writes, and checks those it reads.
+    events: EventSeal,
     /// Held while the store is open: one writing process per file (`lock.rs`).
     /// INVARIANT: the last field, so its descriptor closes after every connection above.
     _writer_lock: Arc<lock::WriterLock>,
@@ -129,6 +132,7 @@ impl SqliteStore {
             .resumable(&audit.signer.verifier())
             .map_err(|why| crate::resume::refusal(&shown, &why))?;
         let checkpoint = tip.newest_checkpoint;
+        let events = EventSeal::new(&audit.signer);
         let writer =
             writer::spawn(conn, log, checkpoint, audit, health.clone(), writer_lock.clone())?;
         let inline = connect(path)?;
@@ -140,6 +144,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 inline: Mutex::new(inline),
                 health,
+                events,
                 _writer_lock: writer_lock,
             }),
         })
@@ -166,6 +171,11 @@ impl SqliteStore {
         schema::check_shape(&conn)
             .map_err(|e| StoreError::Backend(format!("cannot read {}: {e}", path.display())))?;
         Ok(SqliteReader { conn })
+    }
+
+    /// The seal of the runs' events.
+    fn events(&self) -> &EventSeal {
+        &self.inner.events
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>

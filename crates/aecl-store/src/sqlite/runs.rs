@@ -13,10 +13,12 @@ use super::audit::append;
 use super::effects::{executed_call, finish, insert_effect};
 use super::grants::spend_grant;
 use super::{SqliteStore, exec, query_row};
+use crate::event_seal::EventSeal;
 use crate::{backend, corrupt, to_i64, to_u64};
 
 pub(super) async fn load_run(store: &SqliteStore, run: &str) -> Result<RunSnapshot, StoreError> {
     let run = run.to_owned();
+    let seal = store.events().clone();
     store
         .read(move |conn| {
             let tx = conn.transaction().map_err(backend)?;
@@ -27,11 +29,16 @@ pub(super) async fn load_run(store: &SqliteStore, run: &str) -> Result<RunSnapsh
             let mut events = Vec::new();
             {
                 let mut stmt = tx
-                    .prepare_cached("SELECT event FROM run_events WHERE run = ?1 ORDER BY version")
+                    .prepare_cached(
+                        "SELECT version, event FROM run_events WHERE run = ?1 ORDER BY version",
+                    )
                     .map_err(backend)?;
-                let rows = stmt.query_map([&run], |r| r.get::<_, String>(0)).map_err(backend)?;
+                let rows = stmt
+                    .query_map([&run], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(backend)?;
                 for row in rows {
-                    events.push(crate::decode_event(&row.map_err(backend)?)?);
+                    let (version, text) = row.map_err(backend)?;
+                    events.push(crate::read_event(&seal, &run, events.len(), version, &text)?);
                 }
             }
             tx.commit().map_err(backend)?;
@@ -45,13 +52,13 @@ pub(super) async fn commit_run_event(
     store: &SqliteStore,
     mut commit: RunCommit,
 ) -> Result<Committed, StoreError> {
-    let event = crate::encode_event(&commit.event)?;
+    let event = store.events().encode(&commit.run, commit.expected_version + 1, &commit.event)?;
     // Encoded here, on the producer's thread, as `append_audit` does.
     let audit = match &commit.audit {
         Some(record) => Some((record.time, record.to_unsequenced()?)),
         None => None,
     };
-    let end = commit.end.take().map(EncodedEnd::new).transpose()?;
+    let end = commit.end.take().map(|end| EncodedEnd::new(end, store.events())).transpose()?;
     store.write_as(commit.durability, move |batch| {
         let conn = batch.conn;
         let current: i64 = query_row(conn, "SELECT version FROM runs WHERE run = ?1", [&commit.run], |r| r.get(0))
@@ -126,15 +133,14 @@ pub(super) async fn commit_run_event(
         }
         // A read that already ran has its end's events right after its call's, and its
         // effect written ended: one job (a failure rolls back both).
-        let ends = end.iter().flat_map(|end| end.events.iter());
-        let mut version = commit.expected_version;
-        for event in std::iter::once(&event).chain(ends) {
-            version += 1;
-            exec(conn,
-                "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
-                params![commit.run, to_i64(version), event],
-            )
-            .map_err(backend)?;
+        let mut version = commit.expected_version + 1;
+        exec(conn,
+            "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
+            params![commit.run, to_i64(version), event],
+        )
+        .map_err(backend)?;
+        if let Some(end) = &end {
+            version = end.append_events(conn, version)?;
         }
         exec(conn,
             "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
@@ -172,23 +178,40 @@ pub(super) async fn commit_run_event(
 }
 
 /// A call's end, encoded on the producer's thread as `append_audit` encodes.
+/// Its events are sealed by the writer, which alone knows the versions they take.
 struct EncodedEnd {
     end: Arc<CallEnd>,
     result: String,
-    events: Vec<String>,
     time: aecl_core::Timestamp,
     record: aecl_audit::Unsequenced,
+    seal: EventSeal,
 }
 
 impl EncodedEnd {
-    fn new(end: Arc<CallEnd>) -> Result<EncodedEnd, StoreError> {
+    fn new(end: Arc<CallEnd>, seal: &EventSeal) -> Result<EncodedEnd, StoreError> {
         Ok(EncodedEnd {
             result: serde_json::to_string(&end.end.result).map_err(|e| corrupt(e.to_string()))?,
-            events: end.events.iter().map(crate::encode_event).collect::<Result<Vec<_>, _>>()?,
             time: end.audit.time,
             record: end.audit.to_unsequenced()?,
+            seal: seal.clone(),
             end,
         })
+    }
+
+    /// Appends the end's events after `version` of its run; the run's version after them.
+    fn append_events(&self, conn: &rusqlite::Connection, version: u64) -> Result<u64, StoreError> {
+        let mut version = version;
+        for event in &self.end.events {
+            version += 1;
+            let text = self.seal.encode(&self.end.run, version, event)?;
+            exec(
+                conn,
+                "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
+                params![self.end.run, to_i64(version), text],
+            )
+            .map_err(backend)?;
+        }
+        Ok(version)
     }
 
     /// Ends the effect, releases its slots and appends its events after the run's last
@@ -203,16 +226,7 @@ impl EncodedEnd {
                 .optional()
                 .map_err(backend)?
                 .unwrap_or(0);
-        let mut version = to_u64(current)?;
-        for event in &self.events {
-            version += 1;
-            exec(
-                conn,
-                "INSERT INTO run_events (run, version, event) VALUES (?1, ?2, ?3)",
-                params![end.run, to_i64(version), event],
-            )
-            .map_err(backend)?;
-        }
+        let version = self.append_events(conn, to_u64(current)?)?;
         exec(
             conn,
             "INSERT INTO runs (run, agent, version) VALUES (?1, ?2, ?3)
@@ -236,7 +250,7 @@ pub(super) async fn release_slots(store: &SqliteStore, holder: &str) -> Result<(
 
 pub(super) async fn finish_call(store: &SqliteStore, end: CallEnd) -> Result<u64, StoreError> {
     let durability = end.durability;
-    let end = EncodedEnd::new(Arc::new(end))?;
+    let end = EncodedEnd::new(Arc::new(end), store.events())?;
     store
         .write_as(durability, move |batch| {
             let version = end.write(batch.conn)?;

@@ -21,6 +21,7 @@ mod schema_shape;
 mod single_use;
 mod support;
 mod tamper;
+mod tampered_runs;
 mod writer_lock;
 
 use aecl_testkit::pg;
