@@ -6,8 +6,13 @@
 //! a patch adding `.codex/hooks.json` or a file of the policy directory went through).
 //!
 //! A text is a patch when its first line that is not blank is `*** Begin Patch` (Codex's
-//! own marker; a heredoc around it is the shell rules' to read). A patch that does not
-//! parse (no end, an empty path, a header Codex does not know) is an error: the caller
+//! own marker), or when that line follows a heredoc's opening (`<<EOF`, `<<'EOF'`,
+//! `<<"EOF"`, alone or after `apply_patch`) and the text ends with the heredoc's `EOF`:
+//! Codex's parser takes both, and applies the second from its shell tools itself (red
+//! team round 26, hooks H1: a patch behind `<<'EOF'` was read as no patch at all). A
+//! patch inside any other text (after a `cd DIR &&`, in a longer script) is an error: the
+//! files it writes depend on what runs before it, which is not read here. So is a patch
+//! that does not parse (no end, an empty path, a header Codex does not know): the caller
 //! refuses it rather than guess what Codex would make of it.
 
 /// One file a patch writes, as written in it.
@@ -30,17 +35,45 @@ pub enum Op {
 /// The files `text` writes when it is a patch (`None` when it is not one), or why it does
 /// not parse.
 pub fn targets(text: &str) -> Option<Result<Vec<Target<'_>>, String>> {
-    let mut lines = text.lines().map(str::trim_end).skip_while(|line| line.trim().is_empty());
-    if lines.next()?.trim() != "*** Begin Patch" {
-        return None;
+    let blank = |line: &&str| line.trim().is_empty();
+    let mut lines = text.lines().map(str::trim_end).skip_while(blank);
+    let first = lines.next()?.trim();
+    if first == BEGIN {
+        return Some(read(lines, false));
     }
-    Some(read(lines))
+    let opener = first.strip_prefix("apply_patch").or_else(|| first.strip_prefix("applypatch"));
+    if HEREDOC_OPENERS.contains(&opener.map_or(first, str::trim_start)) {
+        let mut body = lines.skip_while(blank);
+        if body.next().map(str::trim) == Some(BEGIN) {
+            return Some(read(body, true));
+        }
+    }
+    text.lines().any(|line| line.trim() == BEGIN).then(|| {
+        Err("a patch inside other text: the files it writes depend on what runs before it"
+            .to_owned())
+    })
 }
 
-fn read<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Vec<Target<'a>>, String> {
+/// The line a patch begins with.
+const BEGIN: &str = "*** Begin Patch";
+
+/// The first lines of a heredoc that Codex reads a patch after.
+const HEREDOC_OPENERS: [&str; 3] = ["<<EOF", "<<'EOF'", "<<\"EOF\""];
+
+/// The files the patch's lines after `*** Begin Patch` name. `heredoc`: the patch came
+/// after a heredoc's opening, and one line ending in `EOF` may follow its end.
+fn read<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    heredoc: bool,
+) -> Result<Vec<Target<'a>>, String> {
     let mut found = Vec::new();
     let mut ended = false;
+    let mut closed = !heredoc;
     for line in lines {
+        if ended && !closed && line.trim_end().ends_with("EOF") {
+            closed = true;
+            continue;
+        }
         // Codex reads headers with spaces before them too.
         let Some(header) = line.trim_start().strip_prefix("*** ") else {
             if ended && !line.trim().is_empty() {
@@ -101,6 +134,14 @@ mod tests {
     fn a_text_that_is_no_patch_is_none_and_a_broken_patch_an_error() {
         assert_eq!(targets("src/app.py"), None);
         assert_eq!(targets("echo '*** Begin Patch'"), None);
+        // Inside other text: what runs before it decides where it writes.
+        for embedded in [
+            "cd .codex && apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: hooks.json\n+{}\n*** End Patch\nEOF\n",
+            "cat <<EOF | apply_patch\n*** Begin Patch\n*** Add File: x\n+a\n*** End Patch\nEOF",
+            "echo hi\n*** Begin Patch\n*** Add File: x\n+a\n*** End Patch\n",
+        ] {
+            assert!(matches!(targets(embedded), Some(Err(_))), "{embedded}");
+        }
         for broken in [
             "*** Begin Patch\n*** Add File: x\n+a\n",
             "*** Begin Patch\n*** Add File:   \n*** End Patch",
@@ -109,5 +150,23 @@ mod tests {
         ] {
             assert!(matches!(targets(broken), Some(Err(_))), "{broken}");
         }
+    }
+
+    /// Red team round 26, hooks H1: Codex reads a patch behind a heredoc's opening, as
+    /// models send it (`["apply_patch", "<<'EOF'\n*** Begin Patch…"]`, `bash -lc
+    /// "apply_patch <<'EOF'…"`): the files it names are its targets.
+    #[test]
+    fn a_patch_behind_a_heredoc_opening_is_read() {
+        let body = "*** Begin Patch\n*** Add File: .codex/hooks.json\n+{}\n*** End Patch\n";
+        for opener in ["<<EOF", "<<'EOF'", "<<\"EOF\"", "apply_patch <<'EOF'", "applypatch <<EOF"] {
+            for end in ["EOF\n", "EOF", "  EOF\n\n", ""] {
+                let text = format!("{opener}\n{body}{end}");
+                let found = targets(&text).unwrap().unwrap();
+                assert_eq!(found, [Target { path: ".codex/hooks.json", op: Op::Add }], "{text}");
+            }
+        }
+        // Text after the heredoc's end is not Codex's patch.
+        assert!(matches!(targets(&format!("<<EOF\n{body}EOF\nrm -rf /\n")), Some(Err(_))));
+        assert!(matches!(targets(&format!("<<EOF\n{body}EOF\nEOF\n")), Some(Err(_))));
     }
 }

@@ -20,6 +20,7 @@ mod curl_options;
 mod downloads;
 mod equivalents;
 mod finding;
+mod gh;
 mod git;
 mod guard;
 mod lex;

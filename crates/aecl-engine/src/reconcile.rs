@@ -150,7 +150,8 @@ impl<S: Store> Engine<S> {
                                    "evidence": result["evidence"] }),
             None => result.clone(),
         };
-        let rollback_seal = self.seal_undo((&effect).into(), token.as_deref());
+        let ended = Effect { state, ..effect.clone() };
+        let rollback_seal = self.seal_undo((&ended).into(), token.as_deref());
         let end = EffectEnd {
             state,
             result,

@@ -149,10 +149,14 @@ impl<S: Store> Engine<S> {
         let effects = self.store().run_effects(run).await?;
         let mut reports = Vec::new();
         for effect in effects.into_iter().rev() {
+            // An undo keeps nothing to undo it with: an effect under such a key that holds
+            // a token or its seal is not one, and is judged (its seal covers the key).
             let is_compensation = effect
                 .idempotency_key
                 .as_deref()
-                .is_some_and(|key| key.starts_with(ROLLBACK_KEY_PREFIX));
+                .is_some_and(|key| key.starts_with(ROLLBACK_KEY_PREFIX))
+                && effect.rollback_token.is_none()
+                && effect.rollback_seal.is_none();
             if is_compensation {
                 continue;
             }

@@ -303,6 +303,35 @@ fn an_undo_written_by_hand_in_the_ledger_touches_nothing() {
     assert_eq!(report["status"], "restored", "{report}");
     assert!(!root.join("n4.md").exists());
     assert!(readme.exists() && root.join("n3.md").exists());
+
+    // Round 26, tamper R1: a run's middle effect made `failed`, or given an undo's key,
+    // stops the run's undo there; the effect before it stays as it is.
+    for (run, change) in [("r2", "state = 'failed'"), ("r3", "idempotency_key = 'rollback:x'")] {
+        for id in ["w1", "w2", "w3"] {
+            let args = format!(r#"{{"path":"{run}{id}.md","content":"{id}"}}"#);
+            let done = agent.execute(run, id, "write_note", &args);
+            assert_eq!(done["effect"]["state"], "succeeded", "{done}");
+        }
+        sql(
+            dir.path(),
+            &format!("UPDATE effects SET {change} WHERE run = '{run}' AND call_id = 'w2'"),
+        );
+        let path = format!("/v1/runs/{run}/rollback");
+        let (status, answer) = request(&address, "POST", &path, Some(&alice), &[], "{}");
+        assert_eq!(status, 200, "{answer}");
+        let statuses: Vec<&str> = answer["effects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["restored", "failed"], "{change}: {answer}");
+        assert!(!root.join(format!("{run}w3.md")).exists(), "the newest is undone");
+        for id in ["w2", "w1"] {
+            let kept = std::fs::read_to_string(root.join(format!("{run}{id}.md"))).unwrap();
+            assert_eq!(kept, id, "{change}: nothing undone past the changed effect");
+        }
+    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.

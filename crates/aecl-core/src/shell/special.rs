@@ -6,12 +6,12 @@
 //! table found.
 
 use super::finding::Finding;
-use super::git;
 use super::programs::Special;
 use super::rust_tools;
 use super::scan::Scanned;
 use super::scripts::{self, ScriptEffects};
 use super::{ShellArg, archives, subcommands, tool_readers};
+use super::{gh, git};
 
 /// Whether the command runs a named module rather than reading code (`python -m`).
 pub(super) fn runs_module(special: Option<Special>, scanned: &Scanned) -> bool {
@@ -56,7 +56,7 @@ pub(super) fn read(
         Special::Compressor => archives::compressor(program, scanned, out),
         Special::Extractor => archives::extractor(program, words, scanned, out),
         Special::Pytest => tool_readers::pytest(scanned, out),
-        Special::Gh => tool_readers::gh(scanned, out),
+        Special::Gh => gh::read(scanned, out),
         Special::OptionsFiles => tool_readers::options_files(scanned, out),
         Special::Cloc => tool_readers::cloc(scanned, out),
         Special::File => tool_readers::file(scanned, out),

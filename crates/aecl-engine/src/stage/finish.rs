@@ -131,7 +131,8 @@ impl<S: Store> Engine<S> {
             self.redact(&mut shown);
             shown
         });
-        let rollback_seal = self.seal_undo((&new_effect).into(), rollback_token.as_deref());
+        let undone = crate::undo_seal::Undone::ending(&new_effect, state);
+        let rollback_seal = self.seal_undo(undone, rollback_token.as_deref());
         let end = EffectEnd {
             state,
             result: redacted.clone(),

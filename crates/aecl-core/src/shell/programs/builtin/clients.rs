@@ -121,6 +121,13 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--commit",
             "--name",
             "--org",
+            // Where downloads land (`release download`, `run download`).
+            "-O",
+            "--output",
+            "-D",
+            "--dir",
+            "--pattern",
+            "--archive",
         ],
         upload_options: &[
             "-f",

@@ -49,7 +49,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "sha512sum",
             "b2sum",
             "cksum",
-            "base64",
             "base32",
             "od",
             "hexdump",
@@ -128,6 +127,14 @@ pub(super) const ENTRIES: &[Entry] = &[
             "whereis",
             "command",
         ],
+        ..PLAIN
+    },
+    // base64 prints, but the BSD and macOS one writes its `-o FILE` (red team round 26,
+    // hooks H2: `base64 -d -o .claude/settings.json` was a reader's).
+    Entry {
+        names: &["base64"],
+        value_options: &["-i", "--input", "-b", "--break", "-w", "--wrap"],
+        write_options: &["-o", "--output"],
         ..PLAIN
     },
     // Wrappers: the command they run is analysed on its own; they add nothing.
