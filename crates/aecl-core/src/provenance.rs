@@ -92,6 +92,11 @@ const MAX_RUN_WORDS: usize = 12;
 /// The longest control value read in parts (`source_of_parts`): names, handles, addresses
 /// and identifiers are shorter; a longer value is a text.
 const MAX_PARTS_BYTES: usize = 256;
+/// The longest item of a long control value read as a list (`source_of_long`): a name, a
+/// handle or an address; a longer one makes the value a text.
+const MAX_LIST_ITEM_BYTES: usize = 64;
+/// How deep the strings of JSON text in a control value are read.
+const MAX_JSON_DEPTH: usize = 16;
 const GRAM: usize = MIN_SUBSTRING_LEN;
 /// Texts longer than this are not put into the substring index but searched directly; it
 /// keeps the index small when a tool returns megabytes.
@@ -257,12 +262,20 @@ impl ProvenanceIndex {
         // reversals it announces undone) and the letters it looks like are words of the same
         // document. Only untrusted: a reading can make a value untrusted, never trusted.
         let read = typed::Read::of(text);
+        let mut compact = compact(text);
         if kind == SourceKind::Untrusted {
             // The folded spelling only when folding changed something (most text is
-            // printable ASCII, which folds to itself).
+            // printable ASCII, which folds to itself). And the text's plain letters
+            // (NFKC): a page's `𝐦𝐚𝐥𝐥𝐨𝐫𝐲-𝐝𝐞𝐯` or `ⓜⓐⓛⓛⓞⓡⓨ` is the `mallory-dev` a model
+            // types from it (red team round 26, flow G3).
             let folded = matches!(read.folded, Cow::Owned(_)).then_some(read.folded.as_ref());
+            let plain = (!text.is_ascii()).then(|| {
+                use unicode_normalization::UnicodeNormalization as _;
+                crate::values::fold(&text.nfkc().collect::<String>()).into_owned()
+            });
             let variants = folded
                 .into_iter()
+                .chain(plain.as_deref())
                 .chain(read.readings.iter().map(String::as_str))
                 .chain(read.looks.iter().map(String::as_str));
             let mut seen = vec![normal.clone()];
@@ -271,11 +284,18 @@ impl ProvenanceIndex {
                 if !seen.contains(&variant) {
                     self.note_words(&variant, kind, doc);
                     self.add_spellings(&variant, kind, doc);
+                    // Its letters too, for the values long enough to be found inside the
+                    // text rather than as words: apart from the text's own (a space, which
+                    // no compact value holds), so that no value spans the two.
+                    let letters = crate::text::compact(&variant);
+                    if !compact.contains(&letters) {
+                        compact.push(' ');
+                        compact.push_str(&letters);
+                    }
                     seen.push(variant);
                 }
             }
         }
-        let compact = compact(text);
         self.index_windows(doc, kind.is_trusted(), &compact);
         self.docs.push(Doc { source: SourceRef { kind, label: label.to_owned(), seq }, compact });
         self.add_typed(kind, doc, &read);
@@ -558,7 +578,7 @@ impl ProvenanceIndex {
     /// [`MAX_PARTS_BYTES`] (a text, not a name) is read as [`Self::source_of_words`] does.
     pub fn source_of_parts(&self, value: &str) -> Option<&SourceRef> {
         if value.len() > MAX_PARTS_BYTES {
-            return self.source_of_words(value);
+            return self.source_of_long(value);
         }
         let whole = self.source_of(value);
         if whole.is_some_and(|s| !s.kind.is_trusted()) {
@@ -615,6 +635,38 @@ impl ProvenanceIndex {
             }
         }
         whole
+    }
+
+    /// [`Self::source_of_parts`] of a value longer than [`MAX_PARTS_BYTES`]: JSON text (a
+    /// `payload` of settings) by each of its strings, a list of short items (a share list of
+    /// thirty people) by each item, anything else as a text, by its words (red team round
+    /// 26, flow G2: `kpdev` among 23 names, or in a 272-byte JSON payload, went unread).
+    fn source_of_long(&self, value: &str) -> Option<&SourceRef> {
+        let trimmed = value.trim_start();
+        if trimmed.starts_with(['{', '['])
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(value)
+        {
+            let mut strings = Vec::new();
+            collect_strings(&json, &mut strings, 0);
+            for text in strings {
+                let found = self.source_of_parts(text);
+                if found.is_some_and(|s| !s.kind.is_trusted()) {
+                    return found;
+                }
+            }
+            return self.source_of_words(value);
+        }
+        let items: Vec<&str> =
+            value.split(is_list_separator).map(str::trim).filter(|i| !i.is_empty()).collect();
+        if items.len() >= 2 && items.iter().all(|i| i.len() <= MAX_LIST_ITEM_BYTES) {
+            for item in items {
+                let found = self.source_of_parts(item);
+                if found.is_some_and(|s| !s.kind.is_trusted()) {
+                    return found;
+                }
+            }
+        }
+        self.source_of_words(value)
     }
 
     /// The source of `value` whole, or of one of its words of [`MIN_SUBSTRING_LEN`] bytes
@@ -738,6 +790,26 @@ fn is_part_separator(c: char) -> bool {
 
 /// What separates the items of a list in a control argument: `,`, `;`, `|`, `+`, quotes
 /// and brackets.
+/// The strings of `json` (its keys and string leaves), [`MAX_JSON_DEPTH`] levels deep.
+fn collect_strings<'a>(json: &'a serde_json::Value, out: &mut Vec<&'a str>, depth: usize) {
+    if depth > MAX_JSON_DEPTH {
+        return;
+    }
+    match json {
+        serde_json::Value::String(text) => out.push(text),
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| collect_strings(item, out, depth + 1));
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                out.push(key);
+                collect_strings(item, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn is_list_separator(c: char) -> bool {
     matches!(c, '<' | '>' | ',' | ';' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '+')
 }

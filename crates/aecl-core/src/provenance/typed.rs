@@ -493,6 +493,17 @@ impl ProvenanceIndex {
                 ];
                 self.carried_addresses(&f.domain, &mut domain);
                 parts.extend(domain.into_iter().map(|s| s.filter(|s| !s.kind.is_trusted())));
+                // An address never seen whole whose mailbox name only a page gave, at a
+                // domain from elsewhere (the user's, a trusted tool's): the page chose
+                // where it lands (red team round 26, flow G1: "the account kpaudit2024 on
+                // Gmail" became `kpaudit2024@gmail.com`). Three letters at least: shorter
+                // names are words any text has.
+                if !main_seen
+                    && let Some((local, _)) = f.exact.rsplit_once('@')
+                    && local.chars().filter(|c| c.is_alphanumeric()).count() >= 3
+                {
+                    parts.push(self.source_of(local).filter(|s| !s.kind.is_trusted()));
+                }
             }
             Some(Normal::Phone(p)) => {
                 // One number, whatever form each mention took: its first mention in any

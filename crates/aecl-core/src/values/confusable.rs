@@ -224,6 +224,14 @@ fn looks(text: &str, tags_apart: bool) -> Option<String> {
         }
         // Once per character: a page of another script repeats a few hundred of them.
         let prototype = prototypes.entry(c).or_insert_with(|| {
+            // A look-alike the table leaves out, first: the table draws some small
+            // capitals as letters of another script (`ᴍ` as Cyrillic `м`: red team round
+            // 26, flow G3).
+            let mut own = String::new();
+            push_prototype(c, &mut own);
+            if own.is_ascii() {
+                return Some(own);
+            }
             // The table's prototype, then the look-alikes it leaves out (its prototype of
             // `ᴩ` is the small capital `ᴘ`).
             let mut prototype = String::new();
