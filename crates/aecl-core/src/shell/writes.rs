@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 49] = [
+const PROTECTED_NAMES: [&str; 60] = [
     ".git",
     ".hg",
     ".envrc",
@@ -106,6 +106,22 @@ const PROTECTED_NAMES: [&str; 49] = [
     ".ssh",
     ".aws",
     ".kube",
+    // Other agents' and editors' project configuration naming MCP servers or commands
+    // they start (red team round 26, hooks M2): Amazon Q, Roo Code, Kiro, Junie, Continue,
+    // Zed; a dev container's configuration at the project's root; Bazel's options
+    // (`--run_under`, `build --workspace_status_command`); Neovim's and Vim's project
+    // scripts, run when the editor opens the directory.
+    ".amazonq",
+    ".roo",
+    ".kiro",
+    ".junie",
+    ".continue",
+    ".zed",
+    ".devcontainer.json",
+    ".bazelrc",
+    ".nvim.lua",
+    ".exrc",
+    ".lazy.lua",
 ];
 
 /// Directories a line may be in, at most; past this, a further `cd` makes the directory
@@ -466,6 +482,10 @@ pub fn is_protected(path: &str) -> bool {
         [".gemini", name] => matches!(*name, "settings.json" | "commands" | "extensions"),
         // Cursor's MCP servers, hooks and environment's install commands.
         [".cursor", name] => matches!(*name, "mcp.json" | "hooks.json" | "environment.json"),
+        // A virtual environment's pip configuration (its index: the code pip installs)
+        // and the activation scripts a shell sources (red team round 26, hooks M2).
+        [_, "pip.conf"] => true,
+        ["bin", name] => name.starts_with("activate"),
         _ => false,
     })
 }
