@@ -33,6 +33,15 @@ mode = "monitor"
 allowed_actions = ["read_file"]
 "#;
 
+/// `DIR/connectors.toml`: one `fs` connector, `files`, rooted at `root`, keeping undo records.
+pub(crate) fn fs_connectors(dir: &Path, root: &Path) -> std::path::PathBuf {
+    let text = format!(
+        "[connectors.files]\nkind = \"fs\"\nroots = [\"{}\"]\nundo_dir = \"undo\"\n",
+        root.display()
+    );
+    write(dir, "connectors.toml", &text)
+}
+
 fn execute(address: &str, token: &str, id: &str, args: Value) -> Value {
     let call = json!({ "run": format!("run-{id}"), "id": id, "action": "read_file", "args": args });
     let (status, answer) = http(address, "/v1/execute", token, &[], &call);
@@ -48,14 +57,7 @@ fn policy(dir: &Path) -> (String, String) {
     write(&policy, "agents/watched.toml", WATCHED);
     let root = dir.join("shared");
     std::fs::create_dir_all(&root).unwrap();
-    let connectors = write(
-        dir,
-        "connectors.toml",
-        &format!(
-            "[connectors.files]\nkind = \"fs\"\nroots = [\"{}\"]\nundo_dir = \"undo\"\n",
-            root.display()
-        ),
-    );
+    let connectors = fs_connectors(dir, &root);
     (policy.display().to_string(), connectors.display().to_string())
 }
 
@@ -146,14 +148,7 @@ fn a_write_through_a_link_out_of_the_root_is_blocked_before_the_connector_runs()
     let catalog = WRITER_CATALOG.replace("ROOT", &root.display().to_string());
     write(&policy, "catalog.toml", &catalog);
     write(&policy, "agents/writer.toml", WRITER);
-    let connectors = write(
-        dir.path(),
-        "connectors.toml",
-        &format!(
-            "[connectors.files]\nkind = \"fs\"\nroots = [\"{}\"]\nundo_dir = \"undo\"\n",
-            root.display()
-        ),
-    );
+    let connectors = fs_connectors(dir.path(), &root);
     let policy = policy.display().to_string();
     let connectors = connectors.display().to_string();
     let writer = issue(dir.path(), &["--agent", "writer", "--policy", &policy]);

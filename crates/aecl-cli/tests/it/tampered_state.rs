@@ -239,14 +239,7 @@ fn an_undo_written_by_hand_in_the_ledger_touches_nothing() {
     let manifest =
         crate::fs_operations::WRITER.replace("\"undo_file\"", "\"undo_file\", \"publish_note\"");
     write(&policy, "agents/writer.toml", &manifest);
-    let connectors = write(
-        dir.path(),
-        "connectors.toml",
-        &format!(
-            "[connectors.files]\nkind = \"fs\"\nroots = [\"{}\"]\nundo_dir = \"undo\"\n",
-            root.display()
-        ),
-    );
+    let connectors = crate::fs_operations::fs_connectors(dir.path(), &root);
     let policy = policy.display().to_string();
     let writer = issue(dir.path(), &["--agent", "writer", "--policy", &policy]);
     let alice = issue(dir.path(), &["--approver", "alice"]);
