@@ -122,23 +122,34 @@ pub(super) fn finish(
     end: &EffectEnd,
     result: &str,
 ) -> Result<(), StoreError> {
-    let n = exec(
-        conn,
-        "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
-                 updated = ?6, rollback_seal = ?7
-             WHERE id = ?1 AND state IN ('pending', 'dispatched')",
-        params![
-            id,
-            end.state.as_str(),
-            result,
-            end.error,
-            end.rollback_token,
-            to_i64(end.at.0),
-            end.rollback_seal
-        ],
-    )
-    .map_err(backend)?;
+    let n = set_end(conn, FINISH, id, end, result)?;
     if n == 1 { Ok(()) } else { Err(transition_error(conn, id, "pending or dispatched")) }
+}
+
+/// Ends an effect that is still running.
+const FINISH: &str = "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
+         updated = ?6, rollback_seal = ?7
+     WHERE id = ?1 AND state IN ('pending', 'dispatched')";
+
+/// Ends an effect whose outcome was unknown (its reconciliation).
+const RECONCILE: &str =
+    "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
+         updated = ?6, rollback_seal = ?7
+     WHERE id = ?1 AND state = 'outcome_unknown'";
+
+/// Writes `end` (its result encoded as `result`) over effect `id` with `sql`, one of the
+/// guarded updates above; the number of rows changed.
+fn set_end(
+    conn: &Connection,
+    sql: &str,
+    id: &str,
+    end: &EffectEnd,
+    result: &str,
+) -> Result<usize, StoreError> {
+    let at = to_i64(end.at.0);
+    let state = end.state.as_str();
+    let values = params![id, state, result, end.error, end.rollback_token, at, end.rollback_seal];
+    exec(conn, sql, values).map_err(backend)
 }
 
 /// Moves pending effect `id` to `dispatched`.
@@ -319,23 +330,7 @@ pub(super) async fn reconcile_effect(
     let (time, unsequenced) = (r.audit.time, r.audit.to_unsequenced()?);
     store
         .write(move |batch| {
-            let end = &r.end;
-            let n = exec(
-                batch.conn,
-                "UPDATE effects SET state = ?2, result = ?3, error = ?4, rollback_token = ?5,
-                     updated = ?6, rollback_seal = ?7
-                 WHERE id = ?1 AND state = 'outcome_unknown'",
-                params![
-                    r.effect_id,
-                    end.state.as_str(),
-                    result,
-                    end.error,
-                    end.rollback_token,
-                    to_i64(end.at.0),
-                    end.rollback_seal
-                ],
-            )
-            .map_err(backend)?;
+            let n = set_end(batch.conn, RECONCILE, &r.effect_id, &r.end, &result)?;
             if n == 1 {
                 // In the same transaction as the ledger's change.
                 append(batch, time, &unsequenced);
