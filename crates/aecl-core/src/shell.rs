@@ -45,12 +45,14 @@ mod variable_values;
 mod variables;
 mod wgetrc;
 mod word;
+mod word_paths;
 mod writes;
 
 pub use argv::{argv_line, quote_word};
 pub use git::is_git_subcommand;
 pub use guard::ProgramGuard;
 pub use programs::{ProgramSpec, Special, Writes};
+pub use word_paths::word_paths;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -463,6 +463,7 @@ pub fn permission_decision(decision: Decision) -> &'static str {
     }
 }
 
+mod exec_args;
 mod lenient;
 mod workdir;
 

@@ -13,6 +13,7 @@ mod examples;
 pub mod format;
 pub mod hook;
 mod identity;
+mod keystrokes;
 mod limits;
 mod load;
 mod location;

@@ -308,8 +308,10 @@ fn decide(agent: Agent, args: &HookArgs, text: &str) -> Result<Decided> {
 /// from where the command runs; it is returned. It is the agent's `cwd`, which must be
 /// absolute (else, when the input has none, this process's), or the directory a shell tool's input names (`HookInput::command_dir`:
 /// Gemini CLI's `dir_path`, Codex's `workdir`) resolved from there; one that cannot be
-/// read or resolved refuses the call.
+/// read or resolved refuses the call. Codex's `exec_command` first has the command it runs
+/// put in `cmd` (`HookInput::normalise_exec_command`).
 fn resolve_paths(input: &mut HookInput, policy: Option<&aecl_core::Policy>) -> Result<PathBuf> {
+    input.normalise_exec_command()?;
     let here = std::env::current_dir().context("reading the working directory")?;
     let mut cwd = match &input.cwd {
         // Agents send where the session runs, absolute; anything else cannot say where

@@ -19,6 +19,7 @@ mod hook_oversized;
 mod hook_policy_cache;
 mod hook_saved_state;
 mod hook_state;
+mod hook_unified_exec;
 mod hook_workdir;
 mod identity;
 mod mcp;

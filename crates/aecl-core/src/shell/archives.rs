@@ -161,7 +161,7 @@ pub(super) fn extractor(
             name == "--extract"
                 || (!name.starts_with("--") && name.starts_with('-') && name.contains('i'))
         }),
-        "pax" => scanned.has(&["-r"]),
+        "pax" => scanned.has(&["-r"]) && !scanned.has(&["-w"]),
         // dpkg's other modes install and remove packages (their scripts run as root):
         // a program the table does not know.
         "dpkg" if !scanned.has(&["-x", "-X", "--extract", "--vextract"]) => {
@@ -210,6 +210,9 @@ pub(super) fn extractor(
         out.extend(at.and_then(|at| scanned.positionals.get(at)).cloned().map(Finding::Writes));
         out.extend(scanned.values(&["--file"]).cloned().map(Finding::Writes));
     }
+    if matches!(program, "cpio" | "bsdcpio" | "pax") {
+        copies(program, scanned, out);
+    }
     if !extracts {
         return;
     }
@@ -241,6 +244,45 @@ pub(super) fn extractor(
         _ => {
             out.push(Finding::Writes(ShellArg::known(".")));
             out.push(unnamed_members());
+        }
+    }
+}
+
+/// cpio's and pax's other modes (red team round 27, hooks K2): writing an archive writes
+/// its file (cpio's `-o -F FILE`, `-O FILE`, pax's `-w -f FILE`); copying (cpio's `-p
+/// DIR`, pax's `-rw ... DIR`) writes the files named on standard input or on the line
+/// beneath the directory, by names only the run knows. An archive named `host:file` is
+/// opened through a remote shell, as tar's is.
+fn copies(program: &str, scanned: &Scanned, out: &mut Vec<Finding>) {
+    let (create, copy, archives): (bool, bool, &[&str]) = if program == "pax" {
+        let (read, write) = (scanned.has(&["-r"]), scanned.has(&["-w"]));
+        (write && !read, read && write, &["-f"])
+    } else {
+        let create = scanned.has_abbreviated(&["-o", "--create"]);
+        let copy = scanned.has_abbreviated(&["-p", "--pass-through"]);
+        (create, copy, &["-F", "--file", "-O", "-I"])
+    };
+    for archive in scanned.values(archives) {
+        if archive.text.contains(':') && !scanned.has_abbreviated(&["--force-local"]) {
+            out.push(Finding::RunsCode(format!(
+                "the archive `{}` is opened through a remote shell",
+                archive.raw
+            )));
+        }
+    }
+    if create {
+        out.extend(scanned.values(&["-f", "-F", "--file"]).cloned().map(Finding::Writes));
+    }
+    if copy {
+        let dir =
+            if program == "pax" { scanned.positionals.last() } else { scanned.positionals.first() };
+        // No directory on the line: the run's own argument, anywhere.
+        match dir {
+            Some(dir) => {
+                out.push(Finding::Writes(dir.clone()));
+                out.push(beneath("the files copied, named only when the copy runs", Some(dir)));
+            }
+            None => out.push(run_time("the directory the files are copied to".to_owned())),
         }
     }
 }

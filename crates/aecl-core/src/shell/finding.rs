@@ -19,6 +19,10 @@ pub(super) enum Finding {
     /// command of the line may make there does not move its writes; one at or above the
     /// directory does.
     WorkTree(Option<ShellArg>),
+    /// A path given to a program the table does not know that `allow_programs` lists: it
+    /// may write it (`docker cp c:/x .envrc`), so it is refused when it is configuration
+    /// that makes programs run code; anything else it names is the program's to use.
+    Names(ShellArg),
     /// Files only the run names (`what` says which), in the directory the command works in
     /// or `dir`: directly there, or anywhere beneath it ([`Unnamed`]).
     Unnamed {
@@ -44,7 +48,9 @@ impl Finding {
                 ShellArg { raw: what.clone(), expansion: true, ..ShellArg::default() },
                 dir.as_ref().map_or_else(|| dirs.clone(), |dir| dirs.under(dir)),
             )),
-            Finding::Unknown | Finding::RunsCode(_) | Finding::Uploads(_) => None,
+            Finding::Unknown | Finding::RunsCode(_) | Finding::Uploads(_) | Finding::Names(_) => {
+                None
+            }
         }
     }
 

@@ -17,6 +17,7 @@ use super::variables::{
     CODE_VARIABLE_PREFIXES, CODE_VARIABLES, PATH_VARIABLES, PROXY_VARIABLES, WRITE_VARIABLES,
     ZSH_CODE_PARAMETERS,
 };
+use super::word_paths;
 use super::writes::{self, Directories, WriteProblem};
 use super::{
     Analysis, HARMLESS_BUILTINS, ShellArg, SimpleCommand, creates, special, spellings, subcommands,
@@ -523,6 +524,22 @@ impl ProgramGuard {
         links: &[(&str, bool)],
         assessed: &mut Assessed,
     ) {
+        if let Finding::Names(word) = &finding {
+            assessed.targets.extend(writes::spelled_targets(word, dirs));
+            let anywhere = ["/".to_owned()];
+            if let Some(WriteProblem::Protected(path)) = writes::check(word, &anywhere, dirs, view)
+            {
+                assessed.findings.push((
+                    self.runs_code,
+                    format!(
+                        "`{what}` gives `{path}`, configuration that makes programs run code, to \
+                         a program the table does not know (listed in `allow_programs`): what it \
+                         does with it is not known"
+                    ),
+                ));
+            }
+            return;
+        }
         let out = &mut assessed.findings;
         // git follows no link inside its own work tree (`Finding::WorkTree`): only a link
         // made at or above the directory moves its writes.
@@ -628,10 +645,14 @@ impl ProgramGuard {
             return vec![Finding::Unknown];
         }
         let Some(spec) = self.spec(&command.program) else {
-            let known = command.wrapper
-                || HARMLESS_BUILTINS.contains(&command.program.as_str())
-                || listed(&command.program);
-            return if known { Vec::new() } else { vec![Finding::Unknown] };
+            if command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str()) {
+                return Vec::new();
+            }
+            return if listed(&command.program) {
+                listed_unknown(command)
+            } else {
+                vec![Finding::Unknown]
+            };
         };
         let mut words = spellings::prepare(spec.special, &command.words);
         // Arguments appended at run time after the written ones (`xargs curl < list`):
@@ -857,6 +878,58 @@ impl ProgramGuard {
         creates::read(&command.program, &scanned, &mut out);
         out
     }
+}
+
+/// Options that, by their common meaning, make a program load code or configuration that
+/// may run code (`pre-commit run --config F`, `webpack --config F`, `node --require M`).
+const CODE_OPTIONS: [&str; 16] = [
+    "--config",
+    "--config-file",
+    "--configfile",
+    "--rcfile",
+    "--init-file",
+    "--plugin",
+    "--plugins",
+    "--require",
+    "--preload",
+    "--loader",
+    "--import",
+    "--exec",
+    "--eval",
+    "--hook",
+    "--hooks",
+    "--script",
+];
+
+/// What a program the table does not know, which `allow_programs` lists, is judged on:
+/// the policy trusts it to run, not to take code from where the caller says or to write
+/// configuration that runs code (red team round 26, hooks M3). Each word's paths
+/// ([`super::word_paths`]) are [`Finding::Names`]; an option of [`CODE_OPTIONS`] runs code.
+fn listed_unknown(command: &SimpleCommand) -> Vec<Finding> {
+    let mut out = Vec::new();
+    // A word built at run time (`$X/.envrc`) is not read: any word may be one.
+    for word in command.words.iter().filter(|w| !w.expansion && !w.pattern) {
+        let name = word.text.split_once('=').map_or(word.text.as_str(), |(name, _)| name);
+        if CODE_OPTIONS.contains(&name) {
+            out.push(Finding::RunsCode(format!(
+                "option `{name}` of a program the table does not know, which may load code from \
+                 what it names"
+            )));
+        }
+        for path in word_paths(&word.text) {
+            // Under a home directory (`~/.bashrc`), whichever: configuration is known by
+            // its names, not by where the home is.
+            let path = match path.strip_prefix('~').filter(|_| word.tilde) {
+                Some(rest) => match rest.split_once('/') {
+                    Some((_, below)) if !below.is_empty() => below.to_owned(),
+                    _ => continue,
+                },
+                None => path,
+            };
+            out.push(Finding::Names(ShellArg::known(&path)));
+        }
+    }
+    out
 }
 
 /// Programs in the table that read options from `@FILE` (the C compilers' reader says so

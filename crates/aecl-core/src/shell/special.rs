@@ -95,7 +95,7 @@ pub(super) fn read(
         Special::Node => tool_readers::node(scanned, out),
         Special::Deno => tool_readers::deno(scanned, out),
         Special::Tsc => tool_readers::tsc(scanned, out),
-        Special::Perl => {}
+        Special::Perl => perl_backups(words, scanned, out),
         Special::Cc => super::cc::read(program, words, out),
         Special::Go => go(words, scanned, out),
         Special::Make => {
@@ -494,6 +494,37 @@ fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
     let script_given = scanned.has_abbreviated(&["-e", "--expression", "-f", "--file"]);
     let files: Vec<&ShellArg> =
         scanned.positionals.iter().skip(usize::from(!script_given)).collect();
+    backups(suffixes, &files, out);
+}
+
+/// perl's and ruby's `-i[SUFFIX]`, alone or after other letters of a cluster (`-pi.bak`,
+/// `-pi'.git/hooks/*'`), takes the rest of the cluster as its suffix, as sed's does
+/// (red team round 27, hooks K1); the letters that take a value (`-e CODE`, `-Mstrict`)
+/// end a cluster before it. Every operand's backup is judged, the script's too: a
+/// script named by position is not edited, and judging it only adds a write.
+fn perl_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
+    let suffix = |text: &str| -> Option<String> {
+        let cluster = text.strip_prefix('-').filter(|c| !c.starts_with('-'))?;
+        let mut chars = cluster.chars();
+        while let Some(c) = chars.next() {
+            if c == 'i' {
+                return Some(chars.as_str().to_owned()).filter(|s| !s.is_empty());
+            }
+            if "eEIMmdDCFx".contains(c) {
+                return None;
+            }
+        }
+        None
+    };
+    let suffixes = words.iter().filter_map(|w| Some((suffix(&w.text)?, w))).collect();
+    let files: Vec<&ShellArg> = scanned.positionals.iter().collect();
+    backups(suffixes, &files, out);
+}
+
+/// The backups `-i SUFFIX` keeps of `files`: each file's name with the suffix after it, or,
+/// when the suffix has a `*`, the suffix with each `*` the file's name, as written or its
+/// last part. A suffix only known at run time may be any path.
+fn backups(suffixes: Vec<(String, &ShellArg)>, files: &[&ShellArg], out: &mut Vec<Finding>) {
     for (suffix, word) in suffixes {
         if word.expansion || word.pattern {
             out.push(Finding::RunsCode(format!(
@@ -502,7 +533,7 @@ fn sed_backups(words: &[ShellArg], scanned: &Scanned, out: &mut Vec<Finding>) {
             )));
             continue;
         }
-        for file in &files {
+        for file in files {
             let name = file.text.rsplit('/').next().unwrap_or_default();
             let backups = if suffix.contains('*') {
                 vec![suffix.replace('*', name), suffix.replace('*', &file.text)]

@@ -7,7 +7,9 @@
 //!   time (anywhere).
 //! - An opaque command (`OpaqueCommand`: unknown, named by its path, only known at run
 //!   time, running code, an interpreter's script) may write what its words name: each
-//!   word, and the value of each option word (`--out=F`, `-oF`), is taken as a path. What
+//!   word, the value of each option word (`--out=F`, `-oF`), and the pieces inside them
+//!   (`SRC:DST`, `key=PATH`, `file://PATH`: `aecl_core::shell::word_paths`) are taken as
+//!   paths. What
 //!   it computes for itself (`python3 -c 'open(...)'`) is not seen: the shell rules'
 //!   `unknown` and `runs_code` judge those programs.
 //! - A tree writer (`git checkout`, `git clean`, `tar -x`) may write anything under its
@@ -19,7 +21,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord};
+use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord, word_paths};
 use aecl_engine::fs_paths::resolve_physical;
 
 use super::expand::{env, expand, glob, has_glob};
@@ -264,8 +266,7 @@ impl<'a> Line<'a> {
                 Refusal::Unknown(format!("gives `{program}`, whose writes aecl cannot list, {e}"))
             })?;
             for text in texts {
-                let mut found: Vec<String> =
-                    candidates(&text).into_iter().map(str::to_owned).collect();
+                let mut found = word_paths(&text);
                 // An editor's or a database shell's own commands in one word (`vim -c 'w
                 // .claude/settings.json'`, `sqlite3 db '.output F'`): each piece may be a
                 // path, `~/` the home directory as they expand it. (Not an interpreter's
@@ -275,7 +276,7 @@ impl<'a> Line<'a> {
                     let pieces = text
                         .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';'))
                         .filter(|piece| !piece.is_empty() && *piece != text)
-                        .flat_map(candidates);
+                        .flat_map(word_paths);
                     for piece in pieces {
                         match (piece.strip_prefix("~/"), &home) {
                             (Some(rest), Some(home)) => found.push(format!("{home}/{rest}")),
@@ -535,22 +536,6 @@ fn leaves_cwd(text: &str, commands: &[SimpleCommand], cwd: &Path) -> bool {
 pub const COMMAND_TEXT: [&str; 9] =
     ["vim", "vi", "nvim", "ex", "view", "vimdiff", "sqlite3", "duckdb", "ed"];
 
-/// The paths a word of an opaque command may name: itself, or for an option word the
-/// value after its `=` and the text after a one-letter option (`-o../x`).
-fn candidates(text: &str) -> Vec<&str> {
-    if !text.starts_with('-') || text == "-" {
-        return vec![text];
-    }
-    let mut out = Vec::new();
-    if let Some((_, value)) = text.split_once('=') {
-        out.push(value);
-    }
-    if !text.starts_with("--") {
-        out.extend(text.get(2..).filter(|rest| !rest.is_empty()));
-    }
-    out
-}
-
 /// The starting points of `find` (the words before its expression, `.` when none).
 fn find_starts(command: &SimpleCommand) -> Vec<ShellArg> {
     find_parts(command).0
@@ -637,16 +622,6 @@ fn destination(command: &SimpleCommand) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_option_words_value_is_a_path_it_may_write() {
-        assert_eq!(candidates("../x"), ["../x"]);
-        assert_eq!(candidates("--out=../x"), ["../x"]);
-        assert_eq!(candidates("-o../x"), ["../x"]);
-        assert_eq!(candidates("-oF=x"), ["x", "F=x"]);
-        assert!(candidates("--force").is_empty());
-        assert_eq!(candidates("-"), ["-"]);
-    }
 
     #[test]
     fn find_starts_before_its_expression() {

@@ -388,9 +388,6 @@ pub(super) const ENTRIES: &[Entry] = &[
             "7za",
             "7zr",
             "unrar",
-            "cpio",
-            "bsdcpio",
-            "pax",
             "dpkg-deb",
             "dpkg",
             "uudecode",
@@ -401,6 +398,41 @@ pub(super) const ENTRIES: &[Entry] = &[
         // the working one or this), `uudecode -o FILE`, `unar -o DIR`, `cabextract -d DIR`.
         value_options: &["-F", "--file", "-E", "--pattern-file", "-H", "--format", "-C"],
         write_options: &["-D", "--directory", "-o", "--output-file", "-d", "--output-directory"],
+        special: Some(Special::Extractor),
+        ..PLAIN
+    },
+    // cpio's modes are options: `-i` extracts (beneath `-D DIR`), `-o` writes an archive
+    // (`-O FILE`, or `-F FILE` in that mode), `-p DIR` copies the files named on standard
+    // input beneath DIR; `-d` makes directories, a flag (red team round 27, hooks K2:
+    // `cpio -pdm DIR` read `m` as `-d`'s value).
+    Entry {
+        names: &["cpio", "bsdcpio"],
+        value_options: &[
+            "-C",
+            "-E",
+            "-F",
+            "-H",
+            "-I",
+            "-M",
+            "-R",
+            "--block-size",
+            "--file",
+            "--format",
+            "--io-size",
+            "--message",
+            "--owner",
+            "--pattern-file",
+        ],
+        write_options: &["-D", "--directory", "-O"],
+        runs_code_options: &["--rsh-command"],
+        special: Some(Special::Extractor),
+        ..PLAIN
+    },
+    // pax: `-r` extracts, `-w` writes the archive (`-f FILE`), both copy the operands
+    // beneath the last one, a directory.
+    Entry {
+        names: &["pax"],
+        value_options: &["-b", "-B", "-E", "-f", "-G", "-o", "-p", "-s", "-T", "-U", "-x"],
         special: Some(Special::Extractor),
         ..PLAIN
     },
