@@ -96,9 +96,13 @@ pub fn record(
                     let agent = agent_of(&run, &agents)?;
                     engine.record_result(&run, &agent, &id, output).await?;
                 }
-                TraceEvent::Untrusted { run, source, content } => {
+                TraceEvent::Untrusted { run, source, content, read } => {
                     let agent = agent_of(&run, &agents)?;
-                    engine.record_untrusted(&run, &agent, &source, content).await?;
+                    if read {
+                        engine.record_untrusted_read(&run, &agent, &source, content).await?;
+                    } else {
+                        engine.record_untrusted(&run, &agent, &source, content).await?;
+                    }
                 }
                 // The engine decides every call again; what it got live is history.
                 TraceEvent::Decided { .. } | TraceEvent::End { .. } | TraceEvent::Expired { .. } => {}

@@ -330,12 +330,38 @@ impl<S: Store> Engine<S> {
         source: &str,
         content: Value,
     ) -> Result<u64, EngineError> {
+        self.record_shown(run, agent, source, content, false).await
+    }
+
+    /// `record_untrusted` for content the agent read as it reads a call's output (Claude
+    /// Code's `<task-notification>`: a subagent's result, a background command's report):
+    /// the run has then read untrusted content, as after an untrusted output (red team
+    /// round 27, flow D1: the values were indexed, the run not marked, so the exfiltration
+    /// rule and `after_untrusted` sandbox rules did not apply).
+    pub async fn record_untrusted_read(
+        &self,
+        run: &str,
+        agent: &str,
+        source: &str,
+        content: Value,
+    ) -> Result<u64, EngineError> {
+        self.record_shown(run, agent, source, content, true).await
+    }
+
+    async fn record_shown(
+        &self,
+        run: &str,
+        agent: &str,
+        source: &str,
+        content: Value,
+        read: bool,
+    ) -> Result<u64, EngineError> {
         let mut record = self.record(RecordKind::Result, agent, run);
         record.input = json!({ "untrusted": true, "source": source });
         record.output = content;
         self.redact(&mut record.output);
         let content = record.output.clone();
-        let event = RunEvent::Untrusted { source: source.to_owned(), content };
+        let event = RunEvent::Untrusted { source: source.to_owned(), content, read };
         self.append_run_event(run, agent, event).await?;
         Ok(self.store.append_audit(record).await?)
     }

@@ -33,8 +33,15 @@ pub enum RunEvent {
     /// Content the agent was shown beside any call's output, which no catalog describes
     /// (an MCP server's instructions and tool descriptions, a server's request for input
     /// during a call): its values are untrusted in the run's later calls, `source` naming
-    /// where it came from (`RunState::record_untrusted`).
-    Untrusted { source: String, content: Value },
+    /// where it came from (`RunState::record_untrusted`). `read`: the agent read it as it
+    /// reads an output (a client's task notification), which marks the run as having read
+    /// untrusted content.
+    Untrusted {
+        source: String,
+        content: Value,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        read: bool,
+    },
     /// How an allowed call's execution ended: settles or releases its budget reservation.
     Outcome { id: String, executed: bool },
     /// `[runs]` expired the run (`reason`: `idle`, `max_open_runs`, `max_state_bytes`):
@@ -137,7 +144,12 @@ pub fn apply(
                 state.record_result(id, action.as_deref(), output);
             }
         }
-        RunEvent::Untrusted { source, content } => state.record_untrusted(source, content),
+        RunEvent::Untrusted { source, content, read: false } => {
+            state.record_untrusted(source, content);
+        }
+        RunEvent::Untrusted { source, content, read: true } => {
+            state.record_untrusted_read(source, content);
+        }
         RunEvent::Outcome { id, executed } => state.record_outcome(id, *executed),
         RunEvent::Expired { reason } => *state = state.expire(reason),
     }

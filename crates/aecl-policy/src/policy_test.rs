@@ -273,7 +273,12 @@ fn replay_trace(
                 }
             }
             TraceEvent::User { text, .. } => run.record_user(text),
-            TraceEvent::Untrusted { source, content, .. } => run.record_untrusted(source, content),
+            TraceEvent::Untrusted { source, content, read: false, .. } => {
+                run.record_untrusted(source, content);
+            }
+            TraceEvent::Untrusted { source, content, read: true, .. } => {
+                run.record_untrusted_read(source, content);
+            }
             TraceEvent::Result { id, output, .. } => {
                 let action = run.pending_action(id).and_then(|a| policy.actions.get(a)).cloned();
                 run.record_result(id, action.as_deref(), output);

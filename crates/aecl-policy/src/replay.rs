@@ -110,8 +110,13 @@ impl<'p> Replayer<'p> {
                 state.record_result(id, action.as_deref(), output);
                 None
             }
-            TraceEvent::Untrusted { run, source, content } => {
-                self.state.runs.get(run, tick).record_untrusted(source, content);
+            TraceEvent::Untrusted { run, source, content, read } => {
+                let state = self.state.runs.get(run, tick);
+                if *read {
+                    state.record_untrusted_read(source, content);
+                } else {
+                    state.record_untrusted(source, content);
+                }
                 None
             }
             TraceEvent::End { run } => {

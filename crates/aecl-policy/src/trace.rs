@@ -43,8 +43,16 @@ pub enum TraceEvent {
     Result { run: String, id: String, output: Value },
     /// Content the agent was shown beside any call's output (an MCP server's instructions,
     /// tool descriptions and requests for input, a tool's error answer): values in it are
-    /// untrusted in the run's later calls. `source` says where it came from.
-    Untrusted { run: String, source: String, content: Value },
+    /// untrusted in the run's later calls. `source` says where it came from; `read`, that
+    /// the agent read it as it reads an output (a client's task notification), which marks
+    /// the run as having read untrusted content.
+    Untrusted {
+        run: String,
+        source: String,
+        content: Value,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        read: bool,
+    },
     /// Closes a run and frees its state (an extension of design.md §5: without it a replay
     /// keeps every run open until the end of the trace).
     End { run: String },

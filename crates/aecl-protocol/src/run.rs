@@ -47,8 +47,15 @@ pub enum RunEvent {
     },
     /// Content the agent was shown beside any call's output (an MCP server's instructions
     /// and tool descriptions, its request for input during a call): values in it are
-    /// untrusted in the run's later calls. `source` says where it came from.
-    Untrusted { source: String, content: Value },
+    /// untrusted in the run's later calls. `source` says where it came from; `read`, that
+    /// the agent read it as an output (a client's task notification), which marks the run
+    /// as having read untrusted content.
+    Untrusted {
+        source: String,
+        content: Value,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        read: bool,
+    },
     /// How an allowed call's execution ended.
     Outcome { id: String, executed: bool },
     /// `[runs]` expired the run: `idle`, `max_open_runs` or `max_state_bytes`.

@@ -111,8 +111,8 @@ async fn handle<S: Store>(
             if aecl_policy::hook::is_client_notification(prompt) {
                 let source = aecl_policy::hook::NOTIFICATION_SOURCE;
                 let content = Value::String(prompt.to_owned());
-                let recorded =
-                    state.engine.record_untrusted(run, caller.subject(), source, content).await;
+                let engine = &state.engine;
+                let recorded = engine.record_untrusted_read(run, caller.subject(), source, content).await;
                 return settled(state, &caller, recorded.map(|_| Ok(()))).await;
             }
             let reported = state.engine.report_user(run, caller.subject(), prompt).await;

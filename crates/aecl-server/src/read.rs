@@ -166,8 +166,8 @@ fn run_event_view<S: Store>(engine: &Engine<S>, event: aecl_engine::RunEvent) ->
         Stored::Result { id, output, untrusted } => {
             RunEvent::Result { id, output: redacted(output), untrusted }
         }
-        Stored::Untrusted { source, content } => {
-            RunEvent::Untrusted { source, content: redacted(content) }
+        Stored::Untrusted { source, content, read } => {
+            RunEvent::Untrusted { source, content: redacted(content), read }
         }
         Stored::Outcome { id, executed } => RunEvent::Outcome { id, executed },
         Stored::Expired { reason } => RunEvent::Expired { reason },

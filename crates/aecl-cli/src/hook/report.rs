@@ -245,7 +245,8 @@ fn report_locally(
             let text = marker(input.prompt.as_deref().unwrap_or_default());
             if aecl_policy::hook::is_client_notification(&text) {
                 let source = aecl_policy::hook::NOTIFICATION_SOURCE.to_owned();
-                vec![TraceEvent::Untrusted { run, source, content: Value::String(text) }]
+                let content = Value::String(text);
+                vec![TraceEvent::Untrusted { run, source, content, read: true }]
             } else {
                 vec![TraceEvent::User { run, text }]
             }

@@ -476,7 +476,10 @@ fn a_task_notification_is_not_the_users_words() {
     assert_eq!(recorded.code, Some(0), "{recorded:#?}");
     let curl = hook(&state, "bash-curl.json", "notified");
     assert_eq!(decision(&curl), "ask", "{curl:#?}");
-    assert!(session_text(&state).contains("task notification"), "recorded as untrusted");
+    let session = session_text(&state);
+    assert!(session.contains("task notification"), "recorded as untrusted");
+    // Read as an output is: the run has read untrusted content (red team round 27, D1).
+    assert!(session.contains(r#""read":true"#), "{session}");
     // Typed by the user, the same words vouch.
     assert_eq!(hook(&state, "user-prompt-url.json", "typed").code, Some(0));
     assert_eq!(decision(&hook(&state, "bash-curl.json", "typed")), "allow");

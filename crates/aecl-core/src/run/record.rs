@@ -124,8 +124,21 @@ impl RunState {
     /// first call, so that mark would be set in every such run from its start whatever it
     /// goes on to read; outputs set it.
     pub fn record_untrusted(&mut self, source: &str, content: &Value) {
+        self.record_shown(source, content, false);
+    }
+
+    /// `record_untrusted` for content the agent read as it reads a call's output (a
+    /// client's task notification: a subagent's result, a background command's report):
+    /// text in it marks the run as having read untrusted content, as an output does.
+    pub fn record_untrusted_read(&mut self, source: &str, content: &Value) {
+        self.record_shown(source, content, true);
+    }
+
+    fn record_shown(&mut self, source: &str, content: &Value, read: bool) {
         let seq = self.next_seq();
+        let mut saw_text = false;
         for piece in crate::output::pieces(&OutputSpec::default(), content) {
+            saw_text |= !piece.text.trim().is_empty();
             let label = if piece.path.is_empty() {
                 source.to_owned()
             } else {
@@ -136,6 +149,10 @@ impl RunState {
             // and nothing here may be promoted.
             self.provenance.add(SourceKind::Untrusted, &label, seq, &piece.text);
             self.bytes = self.bytes.saturating_add(text_cost(&piece.text));
+        }
+        if read && saw_text && self.read_untrusted.is_none() {
+            let label = source.to_owned();
+            self.read_untrusted = Some(SourceRef { kind: SourceKind::Untrusted, label, seq });
         }
     }
 
