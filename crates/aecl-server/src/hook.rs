@@ -112,7 +112,8 @@ async fn handle<S: Store>(
                 let source = aecl_policy::hook::NOTIFICATION_SOURCE;
                 let content = Value::String(prompt.to_owned());
                 let engine = &state.engine;
-                let recorded = engine.record_untrusted_read(run, caller.subject(), source, content).await;
+                let recorded =
+                    engine.record_untrusted_read(run, caller.subject(), source, content).await;
                 return settled(state, &caller, recorded.map(|_| Ok(()))).await;
             }
             let reported = state.engine.report_user(run, caller.subject(), prompt).await;

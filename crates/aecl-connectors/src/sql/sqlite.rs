@@ -172,6 +172,9 @@ fn run(conn: &Connection, text: &str) -> Executed {
 }
 
 /// A table's columns as the undo record lists them: the key first.
+/// The names SQLite gives a rowid table's rowid, unless a column takes one.
+const ROWID_NAMES: [&str; 3] = ["rowid", "oid", "_rowid_"];
+
 struct Shape {
     columns: Vec<String>,
     key: Vec<String>,
@@ -201,8 +204,23 @@ impl Shape {
         let mut key: Vec<String> = key.into_iter().map(|(_, n)| n).collect();
         let mut columns: Vec<String> = key.clone();
         if key.is_empty() {
-            key.push("rowid".to_owned());
-            columns.push("rowid".to_owned());
+            // A table without a primary key is keyed by its rowid, under a name no column
+            // of its own takes: a column called `rowid` hides the rowid by that name, and
+            // keyed by it an undo rewrote every row sharing its value (red team round 27,
+            // escape E1).
+            let Some(alias) = ROWID_NAMES
+                .into_iter()
+                .find(|name| !all.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+            else {
+                return Err(format!(
+                    "not_undoable: `{}` has no primary key and columns named rowid, oid and \
+                     _rowid_, so no name reaches the rowid that tells its rows apart; nothing \
+                     was executed",
+                    write.table
+                ));
+            };
+            key.push(alias.to_owned());
+            columns.push(alias.to_owned());
         }
         columns.extend(all.into_iter().map(|(n, _)| n).filter(|n| !key.contains(n)));
         Ok(Shape { columns, key })
@@ -345,7 +363,7 @@ fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String>
                 shape.select_list()
             );
             for row in &record.pre {
-                restored += exec(&insert, &cells(row)?)?;
+                restored += one_row(exec(&insert, &cells(row)?)?, &record.table)?;
             }
         }
         WriteKind::Update => {
@@ -363,14 +381,14 @@ fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String>
                 shape.key_condition(1)
             );
             for row in &record.pre {
-                restored += exec(&update, &cells(row)?)?;
+                restored += one_row(exec(&update, &cells(row)?)?, &record.table)?;
             }
         }
         WriteKind::Insert => {
             let delete = format!("DELETE FROM {} WHERE {}", record.table, shape.key_condition(1));
             for row in &record.post {
                 let key: Vec<Cell> = cells(row)?.into_iter().take(n_key).collect();
-                restored += exec(&delete, &key)?;
+                restored += one_row(exec(&delete, &key)?, &record.table)?;
             }
         }
     }
@@ -386,6 +404,19 @@ fn undo(conn: &mut Connection, token: &UndoToken) -> Result<Compensated, String>
     Ok(Compensated::Restored {
         result: json!({ "table": record.table, "rows_restored": restored }),
     })
+}
+
+/// A row of an undo names exactly one row of the table: a key that matches several (a
+/// record keyed by a name a column took, a `NULL` in a key) would rewrite rows the
+/// statement never touched, so the whole undo is refused and rolled back.
+fn one_row(changed: usize, table: &str) -> Result<usize, String> {
+    if changed == 1 {
+        return Ok(1);
+    }
+    Err(format!(
+        "not_undoable: a row of the undo record names {changed} rows of `{table}`, not one; \
+         nothing was changed"
+    ))
 }
 
 /// Whether the rows of `record` are no longer as its statement left them (deleted rows
@@ -417,7 +448,8 @@ fn changed_since(tx: &Connection, record: &Record) -> Result<Option<String>, Str
         let row = cells(row)?;
         let key: Vec<Cell> = row.iter().take(n_key).cloned().collect();
         let now = rows(tx, &select, &key)?;
-        if now.first() != Some(&row) {
+        // Exactly that row: a key that now names several rows names none of them.
+        if now.as_slice() != std::slice::from_ref(&row) {
             return Ok(Some(format!(
                 "the row of `{}` with key {} changed since the statement",
                 record.table,

@@ -242,3 +242,113 @@ async fn a_read_is_bounded_by_its_bytes_as_by_its_rows() {
         (json!(5), json!(false))
     );
 }
+
+/// A table without a primary key whose own column is called `rowid` (or `oid`): the write
+/// is keyed by a rowid name no column takes, so its undo restores the row it changed and
+/// no other that shares the column's value (red team round 27, escape E1).
+#[tokio::test]
+async fn a_column_named_rowid_does_not_key_the_undo() {
+    for (schema, free) in [
+        ("CREATE TABLE notes (rowid INTEGER, body TEXT)", "oid"),
+        ("CREATE TABLE notes (rowid INTEGER, oid INTEGER, body TEXT)", "_rowid_"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("notes.db");
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(schema).unwrap();
+        conn.execute_batch(
+            "INSERT INTO notes (rowid, body) VALUES (7, 'a'), (7, 'b'), (7, 'c'), (8, 'd')",
+        )
+        .unwrap();
+        let registry = sql(&db);
+        let before = dump_by(&db, "notes", free);
+        let query = json!({ "query": "UPDATE notes SET body = 'x' WHERE body = 'a'" });
+        let (outcome, effect) = execute(&registry, "sql_write", query).await;
+        assert_eq!(succeeded(&outcome), &json!({ "rows_affected": 1 }), "{schema}");
+        let Compensated::Restored { result } = undo(&registry, &effect).await else {
+            panic!("{schema}: not restored");
+        };
+        assert_eq!(result["rows_restored"], 1, "{schema}");
+        assert_eq!(dump_by(&db, "notes", free), before, "{schema}: only that row, as it was");
+
+        let query = json!({ "query": "DELETE FROM notes WHERE body = 'b'" });
+        let (_, effect) = execute(&registry, "sql_write", query).await;
+        assert!(matches!(undo(&registry, &effect).await, Compensated::Restored { .. }));
+        assert_eq!(dump_by(&db, "notes", free), before, "{schema}: the deleted row is back");
+    }
+}
+
+/// A table whose rowid no name reaches (columns `rowid`, `oid` and `_rowid_`, no primary
+/// key) cannot be written reversibly: refused before anything runs.
+#[tokio::test]
+async fn a_table_whose_rowid_no_name_reaches_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE t (rowid INTEGER, oid INTEGER, _rowid_ INTEGER, body TEXT);
+             INSERT INTO t VALUES (1, 1, 1, 'a'), (1, 1, 1, 'b');",
+        )
+        .unwrap();
+    let registry = sql(&db);
+    let before = dump(&db, "t");
+    let query = json!({ "query": "UPDATE t SET body = 'x' WHERE body = 'a'" });
+    let (outcome, _) = execute(&registry, "sql_write", query).await;
+    let error = failed(&outcome);
+    assert!(error.starts_with("not_undoable") && error.contains("rowid"), "{error}");
+    assert_eq!(dump(&db, "t"), before);
+}
+
+/// SQLite lets a primary key that is not an `INTEGER PRIMARY KEY` hold `NULL`s, in as many
+/// rows as it likes (outside `STRICT` tables): a write touching such a row is refused and
+/// rolled back, since no key names the row to restore (red team round 27, escape E1).
+#[tokio::test]
+async fn a_write_of_a_row_with_a_null_primary_key_is_refused_and_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE k (code TEXT PRIMARY KEY, body TEXT);
+             INSERT INTO k VALUES (NULL, 'a'), (NULL, 'b'), ('c', 'c');",
+        )
+        .unwrap();
+    let registry = sql(&db);
+    let before = dump(&db, "k");
+    for query in [
+        "UPDATE k SET body = 'x' WHERE body = 'a'",
+        "DELETE FROM k WHERE body = 'b'",
+        "INSERT INTO k VALUES (NULL, 'z')",
+    ] {
+        let (outcome, _) = execute(&registry, "sql_write", json!({ "query": query })).await;
+        let error = failed(&outcome);
+        assert!(error.starts_with("not_undoable") && error.contains("NULL"), "{query}: {error}");
+        assert_eq!(dump(&db, "k"), before, "{query}: nothing changed");
+    }
+    // A row whose key is set is written and undone as ever.
+    let query = json!({ "query": "UPDATE k SET body = 'x' WHERE code = 'c'" });
+    let (outcome, effect) = execute(&registry, "sql_write", query).await;
+    assert_eq!(succeeded(&outcome), &json!({ "rows_affected": 1 }));
+    assert!(matches!(undo(&registry, &effect).await, Compensated::Restored { .. }));
+    assert_eq!(dump(&db, "k"), before);
+}
+
+/// Every row of `table` with its rowid read by the name `rowid_name`, in rowid order.
+fn dump_by(path: &Path, table: &str, rowid_name: &str) -> Vec<String> {
+    let conn = Connection::open(path).unwrap();
+    let sql = format!("SELECT {rowid_name}, * FROM {table} ORDER BY {rowid_name}");
+    let mut stmt = conn.prepare(&sql).unwrap();
+    let width = stmt.column_count();
+    stmt.query_map([], |row| {
+        let mut cells = Vec::new();
+        for i in 0..width {
+            let cell: rusqlite::types::Value = row.get(i)?;
+            cells.push(format!("{cell:?}"));
+        }
+        Ok(cells.join("|"))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}

@@ -113,10 +113,7 @@ fn content_the_agent_read_marks_the_run() {
     run.record_untrusted_read("the agent client's task notification", &notified);
     let read = run.read_untrusted.as_ref().expect("marked");
     assert_eq!(read.label, "the agent client's task notification");
-    assert!(matches!(
-        run.provenance_of("https://evil.example"),
-        Provenance::UntrustedOnly { .. }
-    ));
+    assert!(matches!(run.provenance_of("https://evil.example"), Provenance::UntrustedOnly { .. }));
 }
 
 #[test]

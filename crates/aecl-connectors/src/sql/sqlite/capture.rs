@@ -59,6 +59,17 @@ fn keys_and_sizes(
         for i in 0..n_key {
             key.push(super::cell_of(row, i, super::Text::Exact)?);
         }
+        // SQLite lets a primary key that is not an `INTEGER PRIMARY KEY` hold `NULL`s (in a
+        // table that is not `STRICT`), as many as there are rows: such a key names no one
+        // row, and an undo keyed by it rewrote every row holding a `NULL` there (red team
+        // round 27, escape E1). The transaction is rolled back by the caller.
+        if key.iter().any(|cell| matches!(cell, Cell::Null)) {
+            return Err(format!(
+                "not_undoable: a row it touches has a NULL in its primary key ({}), which names \
+                 no one row to restore; nothing was changed",
+                shape.key.join(", ")
+            ));
+        }
         let size: i64 = row.get(n_key).map_err(|e| format!("sql: {e}"))?;
         out.push((key, u64::try_from(size).unwrap_or(0)));
         if out.len() > limit {
