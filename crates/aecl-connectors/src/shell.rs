@@ -332,8 +332,20 @@ impl ShellConnector {
                     writable: bind.writable && action.effect != EffectClass::Read,
                 })
                 .collect(),
-            allow_hosts: self.allow_hosts.clone(),
-            allow_cidrs: self.allow_cidrs.clone(),
+            // No network either: the proxy cannot see inside an HTTPS tunnel, so any host
+            // it lets a command reach may be changed through it (a `POST`, a `DELETE`);
+            // only an action that may change things gets the configured hosts (red team
+            // round 27, escape E3).
+            allow_hosts: if action.effect == EffectClass::Read {
+                Vec::new()
+            } else {
+                self.allow_hosts.clone()
+            },
+            allow_cidrs: if action.effect == EffectClass::Read {
+                Vec::new()
+            } else {
+                self.allow_cidrs.clone()
+            },
             enforcement: match self.config.limits {
                 LimitsName::Enforced => Enforcement::Enforced,
                 LimitsName::BestEffort => Enforcement::BestEffort,

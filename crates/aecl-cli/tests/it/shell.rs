@@ -49,7 +49,12 @@ fn example(dir: &Path, allowed_port: u16) -> (String, String) {
 }
 
 fn execute(address: &str, agent: &str, id: &str, command: &str) -> Value {
-    let call = json!({ "run": "build-1", "id": id, "action": "run_command", "args": { "command": command } });
+    execute_as(address, agent, id, "run_command", command)
+}
+
+fn execute_as(address: &str, agent: &str, id: &str, action: &str, command: &str) -> Value {
+    let call =
+        json!({ "run": "build-1", "id": id, "action": action, "args": { "command": command } });
     let (status, answer) = http(address, "/v1/execute", agent, &[], &call);
     assert_eq!(status, 200, "{answer}");
     answer
@@ -63,6 +68,20 @@ fn commands_run_sandboxed_and_the_audit_says_how() {
     let dir = temp_dir();
     keys(dir.path());
     let (policy, connectors) = example(&dir.path().join("example"), allowed);
+    // The same connector for an action declared `read`.
+    let catalog = Path::new(&policy).join("catalog.toml");
+    let mut text = std::fs::read_to_string(&catalog).unwrap();
+    text.push_str(
+        "\n[actions.inspect]\ndescription = \"Look at things.\"\neffect = \"read\"\n\
+         reversibility = \"none\"\nconnector = \"sandbox\"\n\
+         [actions.inspect.args.command]\ncontrol = true\n\
+         [actions.inspect.args.command.shell]\nblock = [\"sudo\"]\nuploads = \"allow\"\n",
+    );
+    std::fs::write(&catalog, text).unwrap();
+    let builder = Path::new(&policy).join("agents/builder.toml");
+    let text = std::fs::read_to_string(&builder).unwrap();
+    let text = text.replace(r#"["run_command"]"#, r#"["run_command", "inspect"]"#);
+    std::fs::write(&builder, text).unwrap();
     let agent = issue(dir.path(), &["--agent", "builder", "--policy", &policy]);
     let admin = issue(dir.path(), &["--admin", "root"]);
     let (_server, address) = serve(dir.path(), &policy, &["--connectors", &connectors]);
@@ -102,6 +121,23 @@ fn commands_run_sandboxed_and_the_audit_says_how() {
         egress,
         &json!([{ "host": "127.0.0.1", "port": allowed, "allowed": true, "address": "127.0.0.1" }])
     );
+
+    // An action declared `read` reaches no host, the allowed one neither: through the
+    // proxy it could `POST` or `DELETE` (red team round 27, escape E3). Its shell rules let
+    // uploads through: the sandbox is what holds.
+    let done = execute_as(
+        &address,
+        &agent,
+        "c2r",
+        "inspect",
+        "curl -sS --max-time 5 -X POST http://127.0.0.1:%PORT%/ || echo read-refused"
+            .replace("%PORT%", &allowed.to_string())
+            .as_str(),
+    );
+    assert_eq!(done["decision"], "allow", "{done}");
+    let result = &done["effect"]["result"];
+    assert!(result["stdout"].as_str().unwrap_or_default().contains("read-refused"), "{done}");
+    assert!(!result["stdout"].as_str().unwrap_or_default().contains("hello"), "{done}");
 
     // The call's timeout ends the command and is recorded as a timeout.
     let done = execute(&address, &agent, "c3", "sleep 30 & sleep 30");
