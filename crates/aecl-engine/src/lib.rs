@@ -14,6 +14,7 @@ pub mod credentials;
 mod engine;
 mod error;
 mod expiry;
+mod first_sight;
 pub mod fs_paths;
 mod held;
 pub mod hook_link;

@@ -12,6 +12,13 @@
 //!
 //! A definition is accepted when it is the first one seen or its change was approved.
 //! Accepted hashes are remembered in memory: an approval is never taken back.
+//!
+//! Each first sight is also an `approval` record of the audit log (`Engine::
+//! log_first_sight`), written before the pin: a pin missing from the store whose first
+//! sight the log holds was deleted, not never made (red team round 27, tamper M1), so only
+//! the definition then trusted is accepted again (and pinned again); any other asks an
+//! approver as a change does. A pin made before pins were logged has no such record: its
+//! deletion goes unnoticed, as before.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
@@ -24,6 +31,9 @@ use sha2::{Digest, Sha256};
 
 /// How long a change request stays open: changes are rare and may wait for a review.
 const CHANGE_REQUEST_SECS: u64 = 30 * 24 * 3600;
+
+/// Who trusted a first definition.
+const FIRST_SEEN_BY: &str = "aecl-mcp (first seen)";
 
 /// The pseudo-action that change requests are filed under.
 pub(crate) const CHANGE_ACTION: &str = "mcp.tool_definition";
@@ -51,6 +61,9 @@ pub(crate) struct Pins {
     /// which was 2 % of a gateway call. Equal definitions have one hash, since the hash
     /// reads only fields that the comparison compares.
     hashed: Mutex<HashMap<String, (Tool, String)>>,
+    /// The first sights the audit log holds, by pin id, read once when a pin is first
+    /// missing (`None` until then), with the ones this gateway logged since.
+    logged: Mutex<Option<HashMap<String, Vec<String>>>>,
 }
 
 impl Pins {
@@ -75,12 +88,25 @@ impl Pins {
         let first = match store.approval(&first_id).await? {
             Some(first) => first,
             None => {
+                let logged = self.logged_first_sights(engine, &first_id).await?;
+                if let Some(trusted) = logged.first().filter(|_| !logged.contains(&hash)) {
+                    // The pin was deleted, and this is not the definition first trusted.
+                    return self
+                        .changed(engine, (agent, run, action), tool, &hash, (None, trusted), now)
+                        .await;
+                }
                 let revision = engine.policy().revision.clone();
                 let mut pin =
                     request(&first_id, (agent, run, action), tool, &hash, None, (now, revision));
                 pin.status = ApprovalStatus::Approved;
-                pin.decided_by = Some("aecl-mcp (first seen)".to_owned());
+                pin.decided_by = Some(FIRST_SEEN_BY.to_owned());
                 let pin = engine.sealed(pin);
+                // Logged before it is pinned: a pin without its record could be deleted
+                // unnoticed. A failure blocks the call (the error) and pins nothing.
+                if logged.is_empty() {
+                    engine.log_first_sight(agent, run, &first_id, &hash, FIRST_SEEN_BY).await?;
+                    self.note_logged(&first_id, &hash);
+                }
                 // Another gateway may pin it at the same moment: read what won.
                 if store.put_approval(pin).await.is_err() {
                     store
@@ -101,21 +127,33 @@ impl Pins {
             self.remember(key);
             return Ok(Pinned::Accepted);
         }
+        let first_hash = first.call_digest.0.clone();
+        let first = first_holds.then_some(&first);
+        self.changed(engine, (agent, run, action), tool, &hash, (first, &first_hash), now).await
+    }
+
+    /// `tool`'s definition `hash` differs from the one first trusted (`first_hash`, the
+    /// pin `first` when it holds): accepted once a person approved its change request,
+    /// which is filed when there is none.
+    async fn changed<S: Store>(
+        &self,
+        engine: &Engine<S>,
+        (agent, run, action): (&str, &str, &str),
+        tool: &Tool,
+        hash: &str,
+        (first, first_hash): (Option<&Approval>, &str),
+        now: Timestamp,
+    ) -> Result<Pinned, EngineError> {
+        let store = engine.store();
         let change_id = format!("mcp-pin:{action}:{hash}");
         let change = match store.approval(&change_id).await? {
             Some(change) => change,
             None => {
                 let revision = engine.policy().revision.clone();
-                let change = request(
-                    &change_id,
-                    (agent, run, action),
-                    tool,
-                    &hash,
-                    first_holds.then_some(&first),
-                    (now, revision),
-                );
+                let change =
+                    request(&change_id, (agent, run, action), tool, hash, first, (now, revision));
                 let change = engine.sealed(change);
-                tracing::warn!(action, first = %first.call_digest.0, now = %hash, "tool definition changed: blocked until approved");
+                tracing::warn!(action, first = %first_hash, now = %hash, "tool definition changed: blocked until approved");
                 if store.put_approval(change.clone()).await.is_err() {
                     store.approval(&change_id).await?.unwrap_or(change)
                 } else {
@@ -126,15 +164,50 @@ impl Pins {
         // Accepted when a person approved it: a sealed grant names the request (its status
         // alone is the store's).
         if engine.approved_by_a_person(&change).await? {
-            self.remember(key);
+            self.remember((action.to_owned(), hash.to_owned()));
             return Ok(Pinned::Accepted);
         }
         Ok(Pinned::Changed {
             approval_id: change_id,
             status: change.status,
-            first: first.call_digest.0,
-            now: hash,
+            first: first_hash.to_owned(),
+            now: hash.to_owned(),
         })
+    }
+
+    /// The hashes whose first sight as `pin` the audit log holds, oldest first (the log is
+    /// read once, on the first pin found missing).
+    async fn logged_first_sights<S: Store>(
+        &self,
+        engine: &Engine<S>,
+        pin: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        if let Some(logged) = &*self.logged.lock().unwrap_or_else(PoisonError::into_inner) {
+            return Ok(logged.get(pin).cloned().unwrap_or_default());
+        }
+        let read = engine.logged_first_sights("mcp-pin:").await?;
+        let hashes = read.get(pin).cloned().unwrap_or_default();
+        let mut logged = self.logged.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another call may have read the log meanwhile, and logged more since: keep both.
+        let held = logged.get_or_insert_with(HashMap::new);
+        for (id, hashes) in read {
+            let entry = held.entry(id).or_default();
+            for hash in hashes {
+                if !entry.contains(&hash) {
+                    entry.push(hash);
+                }
+            }
+        }
+        Ok(hashes)
+    }
+
+    fn note_logged(&self, pin: &str, hash: &str) {
+        let mut logged = self.logged.lock().unwrap_or_else(PoisonError::into_inner);
+        logged
+            .get_or_insert_with(HashMap::new)
+            .entry(pin.to_owned())
+            .or_default()
+            .push(hash.to_owned());
     }
 
     fn remembered(&self, key: &(String, String)) -> bool {
