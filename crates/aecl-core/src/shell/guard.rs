@@ -567,12 +567,18 @@ impl ProgramGuard {
             dirs: dirs.spelled(),
             unnamed,
         });
+        // `mkdir` makes the entry it names or leaves what is there (`-p`): never through a
+        // link made at that place, whichever runs first (red team round 27, hooks FP1:
+        // `mkdir -p dist && cp -r assets dist/` was refused).
+        let mkdir = what.split_whitespace().next() == Some("mkdir");
         let through_link =
             writes::normals(&target, &dirs).unwrap_or_default().into_iter().find_map(|path| {
                 links
                     .iter()
                     .find(|(place, at)| {
-                        writes::within(&path, place) && (*at || !tree || path != *place)
+                        writes::within(&path, place)
+                            && (*at || !tree || path != *place)
+                            && !(mkdir && path == *place)
                     })
                     .map(|(place, _)| *place)
             });
@@ -673,7 +679,11 @@ impl ProgramGuard {
         for option in &scanned.options {
             for name in &option.names {
                 let has = |list: &[String]| list.iter().any(|o| o == name);
-                if has(&spec.runs_code_options) {
+                // An entry ending in `.` names every option it starts (`--config.`).
+                let prefixed = |list: &[String]| {
+                    list.iter().any(|o| o.ends_with('.') && name.starts_with(o.as_str()))
+                };
+                if has(&spec.runs_code_options) || prefixed(&spec.runs_code_options) {
                     out.push(Finding::RunsCode(format!("option `{name}`")));
                 }
                 if has(&spec.upload_options) {

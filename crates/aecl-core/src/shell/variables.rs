@@ -51,6 +51,19 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "GH_BROWSER",
     "GH_PAGER",
     "GH_EDITOR",
+    // Configuration homes and files whose entries run programs (red team round 27, hooks
+    // K5): gh's aliases (`!cmd`), a kubeconfig's `exec` credential plugins, docker's
+    // credential helpers and buildx's configuration, a compose file's builds and hooks.
+    "GH_CONFIG_DIR",
+    "KUBECONFIG",
+    "KUBECTL_EXTERNAL_DIFF",
+    "KUBE_EDITOR",
+    "DOCKER_CONFIG",
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "BUILDX_CONFIG",
+    "COMPOSE_FILE",
+    "COMPOSE_PROJECT_DIRECTORY",
     "GIT_EDITOR",
     "GIT_SEQUENCE_EDITOR",
     "GIT_SSH",

@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 60] = [
+const PROTECTED_NAMES: [&str; 73] = [
     ".git",
     ".hg",
     ".envrc",
@@ -122,6 +122,35 @@ const PROTECTED_NAMES: [&str; 60] = [
     ".nvim.lua",
     ".exrc",
     ".lazy.lua",
+    // More agents' configuration naming MCP servers, hooks or commands (red team round 27,
+    // hooks K7): Qwen Code, opencode, Crush, aider, Kilo Code, Claude Code's user file;
+    // overcommit's git hooks, bun's preloaded scripts, Maven's extensions and JVM options,
+    // pdb's start-up commands.
+    ".qwen",
+    "opencode.json",
+    "opencode.jsonc",
+    ".opencode",
+    "crush.json",
+    ".crush.json",
+    ".aider.conf.yml",
+    ".kilocode",
+    ".claude.json",
+    ".overcommit.yml",
+    "bunfig.toml",
+    ".mvn",
+    ".pdbrc",
+];
+
+/// Prefixes of file names that run code when written (each tool reads several spellings:
+/// `.lintstagedrc.json`, `lint-staged.config.mjs`, `.commitlintrc.cjs`): the commands a
+/// git hook manager runs at the next commit (red team round 27, hooks K7).
+const PROTECTED_PREFIXES: [&str; 6] = [
+    ".lintstagedrc",
+    "lint-staged.config.",
+    ".commitlintrc",
+    "commitlint.config.",
+    ".simple-git-hooks",
+    "simple-git-hooks.",
 ];
 
 /// Directories a line may be in, at most; past this, a further `cd` makes the directory
@@ -442,6 +471,10 @@ pub fn is_protected(path: &str) -> bool {
     if components.iter().any(|c| PROTECTED_NAMES.contains(c)) {
         return true;
     }
+    if components.last().is_some_and(|name| PROTECTED_PREFIXES.iter().any(|p| name.starts_with(p)))
+    {
+        return true;
+    }
     // git takes any directory holding `HEAD`, `objects/` and `refs/` for a repository and
     // honours its `config` (`core.worktree`, `core.fsmonitor`) whatever it is called (red
     // team round 20, F07: `git -C /tmp/g status` after writing `/tmp/g/HEAD` and
@@ -486,6 +519,10 @@ pub fn is_protected(path: &str) -> bool {
         // and the activation scripts a shell sources (red team round 26, hooks M2).
         [_, "pip.conf"] => true,
         ["bin", name] => name.starts_with("activate"),
+        // Gradle's init scripts and user properties (`org.gradle.jvmargs=-javaagent:...`).
+        [".gradle", name] => {
+            matches!(*name, "init.d" | "init.gradle" | "init.gradle.kts" | "gradle.properties")
+        }
         _ => false,
     })
 }

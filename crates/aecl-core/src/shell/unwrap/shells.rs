@@ -52,14 +52,34 @@ impl Unwrapper<'_> {
         rest: &[&Word],
         appended: bool,
     ) -> Result<(), String> {
+        // fish's `-C CODE` (`--init-command`) runs code before anything else; in bash `-C`
+        // is `noclobber`, a flag.
+        let fish = name == "fish";
         let spec = OptionSpec {
-            short_values: "oO",
-            long_values: &["rcfile", "init-file"],
+            short_values: if fish { "oOC" } else { "oO" },
+            long_values: &["rcfile", "init-file", "init-command"],
             plus: true,
             ..OptionSpec::default()
         };
         let options = scan(rest, &spec);
         let inner = rest.get(options.end..).unwrap_or_default();
+        if fish && options.has(&["C", "init-command"]) {
+            let mut command = wrapper(name, &options, inner, true);
+            command.dynamic = true;
+            self.out.commands.push(command);
+            return Ok(());
+        }
+        // `--rcfile FILE` and `--init-file FILE` run FILE first (in an interactive shell:
+        // `-i`, or standard input a terminal), as `bash FILE` would (red team round 27,
+        // hooks K6: `bash --rcfile evil -ic 'git status'` judged only `git status`).
+        // A value quoted or built at run time is not read here: dynamic.
+        for file in ["rcfile", "init-file"].iter().filter_map(|o| options.value(&[o])) {
+            let text = file.source.clone();
+            let mut run = plain(&normalise::program_name(&text), &[], false);
+            run.dynamic = file.dynamic || text.contains(['\'', '"', '\\', '$']);
+            run.path = Some(text);
+            self.out.commands.push(run);
+        }
         // `bash -k -c 'git diff GIT_EXTERNAL_DIFF=./x'`: see `set -k`.
         if keyword_mode(rest.get(..options.end).unwrap_or_default()) {
             let mut command = wrapper(name, &options, inner, true);

@@ -266,6 +266,16 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--registry",
             "--proxy",
             "--https-proxy",
+            // pnpm's hooks file (`readPackage` runs at every install), any setting given as
+            // `--config.KEY=VALUE` (a prefix: `pnpmfile`, `script-shell`, `node-options`),
+            // and bun's configuration file (its `preload`): red team round 27, hooks K8.
+            "--pnpmfile",
+            "--global-pnpmfile",
+            "--config.",
+            "--config",
+            "--script-shell",
+            "--node-options",
+            "--userconfig",
         ],
         // pnpm hands npm's registry commands to npm (`pnpm unpublish`); `yarn plugin
         // import`, `yarn policies set-version`, `pnpm env use`, `pnpm approve-builds` and
@@ -477,7 +487,9 @@ pub(super) const ENTRIES: &[Entry] = &[
         // (`unwrap/project_runner.rs`); `--with` and its kin install packages of the
         // caller's choosing for it. `sync` and `lock` install and resolve the project's
         // own dependencies, as a bare `npm install` does.
-        runs_code_options: &["--with", "--with-editable", "--with-requirements"],
+        // `--config-file` names a `uv.toml` of the caller's choosing (its indexes, its
+        // build settings).
+        runs_code_options: &["--with", "--with-editable", "--with-requirements", "--config-file"],
         runs_code_subcommands: &[
             "tool",
             "add",
