@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use aecl_engine::{Compensated, ConnectorOutcome};
 use base64::Engine as _;
+use rusqlite::limits::Limit;
 use rusqlite::types::{Value as Cell, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
@@ -137,11 +138,28 @@ fn read(conn: &Connection, text: &str, bounds: ReadBounds) -> Executed {
         return Err("sql: the statement is not read-only".to_owned());
     }
     let names: Vec<String> = stmt.column_names().iter().map(|s| (*s).to_owned()).collect();
+    // SQLite makes every value of a row, and every value an expression makes on the way,
+    // before the row's size can be read: `hex(zeroblob(1e9))` in a few columns held GiBs
+    // in `aecl serve` (red team round 27, escape E2). Each value is bounded by what the
+    // answer may hold, shared among the columns past sixteen.
+    // A row with a longer value ends the answer, as a row past the bound does.
+    let limit = value_limit(bounds.bytes, names.len());
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, limit).map_err(|e| format!("sql: {e}"))?;
+    let too_big = |e: &rusqlite::Error| e.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig);
     let mut rows = stmt.query([]).map_err(|e| format!("sql: {e}"))?;
     let mut out = Vec::new();
     let mut truncated = false;
     let mut bytes = 0u64;
-    while let Some(row) = rows.next().map_err(|e| format!("sql: {e}"))? {
+    loop {
+        let row = match rows.next() {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(e) if too_big(&e) => {
+                truncated = true;
+                break;
+            }
+            Err(e) => return Err(format!("sql: {e}")),
+        };
         // Each cell's size is read where SQLite holds it, before anything is copied.
         let mut size = 0u64;
         for i in 0..names.len() {
@@ -164,6 +182,16 @@ fn read(conn: &Connection, text: &str, bounds: ReadBounds) -> Executed {
         out.push(Value::Object(object));
     }
     Ok((json!({ "rows": out, "row_count": out.len(), "truncated": truncated }), None))
+}
+
+/// The longest value a read of `columns` columns may make: the whole answer's bound for up
+/// to sixteen columns, then that much over all of them (64 KiB at least), so that a row
+/// holds at most sixteen times the bound (or 64 KiB a column).
+fn value_limit(answer_bytes: u64, columns: usize) -> i32 {
+    let columns = u64::try_from(columns.max(1)).unwrap_or(u64::MAX);
+    let share = answer_bytes.saturating_mul(16) / columns;
+    let limit = share.clamp(64 * 1024, answer_bytes.max(64 * 1024));
+    i32::try_from(limit).unwrap_or(i32::MAX)
 }
 
 fn run(conn: &Connection, text: &str) -> Executed {

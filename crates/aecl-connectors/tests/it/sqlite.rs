@@ -352,3 +352,32 @@ fn dump_by(path: &Path, table: &str, rowid_name: &str) -> Vec<String> {
     .map(Result::unwrap)
     .collect()
 }
+
+/// A read whose values SQLite would make huge before a row is returned (`hex(zeroblob(N))`,
+/// in several columns) ends, truncated, holding no more than the read's bound per value
+/// (red team round 27, escape E2); ordinary reads answer as before.
+#[tokio::test]
+async fn a_read_cannot_make_values_longer_than_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = users_db(dir.path());
+    let registry = sql(&db);
+    for query in [
+        "SELECT hex(zeroblob(100000000)) AS a",
+        "SELECT hex(zeroblob(2000000)) AS a, hex(zeroblob(2000000)) AS b",
+        "SELECT length(hex(zeroblob(50000000))) AS n",
+        "SELECT group_concat(hex(zeroblob(600000))) AS g FROM users",
+    ] {
+        let (outcome, _) = execute(&registry, "sql_read", json!({ "query": query })).await;
+        let result = succeeded(&outcome);
+        assert_eq!(
+            (result["row_count"].clone(), result["truncated"].clone()),
+            (json!(0), json!(true)),
+            "{query}: {result}"
+        );
+    }
+    let query = json!({ "query": "SELECT name, length(hex(zeroblob(1000))) AS n FROM users" });
+    let (outcome, _) = execute(&registry, "sql_read", query).await;
+    let result = succeeded(&outcome);
+    assert_eq!(result["row_count"], 3, "max_rows 3: {result}");
+    assert_eq!(result["rows"][0]["n"], 2000, "{result}");
+}
