@@ -146,7 +146,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             engine = engine.with_notifier(Arc::new(webhook));
         }
         let engine = Arc::new(engine);
-        let (connector, registry) = connectors(args.connectors.as_deref(), &engine)?;
+        let (connector, registry) = connectors(args, &engine)?;
         let recovered = engine.recover().await?;
         if !recovered.is_empty() {
             tracing::warn!(count = recovered.len(), "recovered effects left in flight");
@@ -205,13 +205,26 @@ type Configured = (Arc<Connectors>, String);
 /// policy in force (also returned, with the file's name, to check reloaded policies), or
 /// `NotConfigured` without a file. Every connector the policy names must be defined.
 fn connectors(
-    file: Option<&std::path::Path>,
+    args: &ServeArgs,
     engine: &Arc<Engine<AnyStore>>,
 ) -> Result<(Arc<dyn Connector>, Option<Configured>)> {
-    let Some(path) = file else { return Ok((Arc::new(NotConfigured), None)) };
+    let Some(path) = args.connectors.as_deref() else {
+        return Ok((Arc::new(NotConfigured), None));
+    };
     let origin = path.display().to_string();
     let config = ConnectorsFile::load(path)?;
     let registry = Connectors::from_config(&config)?;
+    // aecl's own files out of every connector's reach: what decides (the policy), what
+    // signs (the audit key), what admits (the token key) and what remembers (the store).
+    let mut private = vec![
+        ("the policy directory", args.policy.clone()),
+        ("the audit signing key", args.key.clone()),
+        ("the token verification key", args.token_key.clone()),
+    ];
+    if let Ok(StoreUrl::Sqlite(db)) = StoreUrl::parse(&args.db) {
+        private.push(("the store", db));
+    }
+    Connectors::refuse_reaching(&config, &private)?;
     registry.check_policy(&engine.policy(), &origin)?;
     tracing::info!(connectors = ?registry.names().collect::<Vec<_>>(), "connectors configured");
     let registry = Arc::new(registry);

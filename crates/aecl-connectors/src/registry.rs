@@ -63,8 +63,20 @@ impl Connectors {
             };
             registry.insert(name, instance);
         }
-        undo_dirs_out_of_reach(file)?;
+        let secrets = file.secrets.as_ref().map(|s| ("the secrets file", file.resolve(&s.file)));
+        out_of_reach(file, secrets.as_slice())?;
         Ok(registry)
+    }
+
+    /// Refuses `file`'s connectors when a root or bind reaches one of `private` (each with
+    /// what it is): aecl's own files (its policy, its keys, its store), which an agent must
+    /// not read or write through a connector (red team round 27, escape E4: a secrets file
+    /// or the audit key inside an `fs` root was taken).
+    pub fn refuse_reaching(
+        file: &ConnectorsFile,
+        private: &[(&str, PathBuf)],
+    ) -> Result<(), ConnectorError> {
+        out_of_reach(file, private)
     }
 
     /// Adds (or replaces) the connector called `name`.
@@ -207,11 +219,12 @@ impl Connector for Connectors {
     }
 }
 
-/// Refuses an `fs` connector's `undo_dir` that another connector can reach: inside (or
-/// holding) any `fs` connector's root or any `shell` connector's bind, where an agent could
-/// read a file's earlier content or plant an undo record (red team round 24, escape E3:
-/// each connector compared the directory with its own roots only).
-fn undo_dirs_out_of_reach(file: &ConnectorsFile) -> Result<(), ConnectorError> {
+/// Refuses an `fs` connector's `undo_dir`, and each of `private`, that a connector can
+/// reach: inside (or holding) any `fs` connector's root or any `shell` connector's bind,
+/// where an agent could read a file's earlier content or plant an undo record (red team
+/// round 24, escape E3: each connector compared the directory with its own roots only),
+/// or read and write aecl's own files.
+fn out_of_reach(file: &ConnectorsFile, private: &[(&str, PathBuf)]) -> Result<(), ConnectorError> {
     let real = |path: &std::path::Path| {
         let path = file.resolve(path);
         std::fs::canonicalize(&path).unwrap_or(path)
@@ -226,6 +239,20 @@ fn undo_dirs_out_of_reach(file: &ConnectorsFile) -> Result<(), ConnectorError> {
                 c.binds.iter().chain(&c.ro_binds).map(|b| (name.as_str(), "bind", real(b))),
             ),
             _ => {}
+        }
+    }
+    for (what, path) in private {
+        let private = real(path);
+        if let Some((other, kind, place)) =
+            reach.iter().find(|(_, _, p)| private.starts_with(p) || p.starts_with(&private))
+        {
+            return Err(file.error(format!(
+                "{what} `{}` and connector `{other}`'s {kind} `{}` overlap: an agent could \
+                 read or change it through the connector; keep aecl's own files outside \
+                 every connector's roots and binds",
+                private.display(),
+                place.display()
+            )));
         }
     }
     for (name, config) in &file.connectors {

@@ -114,3 +114,45 @@ fn an_undo_directory_another_connector_reaches_is_refused() {
         }
     }
 }
+
+/// aecl's own files inside a connector's reach are refused at start-up (red team round 27,
+/// escape E4): the secrets file under an `fs` root, and what `aecl serve` names (its
+/// policy, keys and store) under a root or a shell connector's bind, read-only too; a
+/// root that holds them is refused as one inside them is.
+#[test]
+fn aecls_own_files_inside_a_connectors_reach_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["data", "data/secrets", "keys", "policy", "undo"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    std::fs::write(dir.path().join("data/secrets/secrets.toml"), "").unwrap();
+    std::fs::write(dir.path().join("keys/secrets.toml"), "").unwrap();
+    let text = |secrets: &str, root: &str| {
+        format!(
+            "[secrets]\nfile = \"{secrets}\"\n[connectors.files]\nkind = \"fs\"\n\
+             roots = [\"{root}\"]\nundo_dir = \"undo\"\n"
+        )
+    };
+    let parse = |text: &str| ConnectorsFile::parse(text, "connectors.toml", dir.path()).unwrap();
+    let refused = Connectors::from_config(&parse(&text("data/secrets/secrets.toml", "data")));
+    let error = refused.err().expect("the secrets file is inside the root").to_string();
+    assert!(error.contains("secrets file") && error.contains("`files`'s root"), "{error}");
+    let file = parse(&text("keys/secrets.toml", "data"));
+    Connectors::from_config(&file).unwrap();
+
+    let private = |path: &str| vec![("the audit signing key", dir.path().join(path))];
+    for (config, path) in [
+        (text("keys/secrets.toml", "data"), "data/audit.key"),
+        (text("keys/secrets.toml", "data/secrets"), "data"),
+        (
+            "[connectors.run]\nkind = \"shell\"\nro_binds = [\"keys\"]\n".to_owned(),
+            "keys/audit.key",
+        ),
+    ] {
+        let error = Connectors::refuse_reaching(&parse(&config), &private(path))
+            .expect_err(&format!("{config}: {path} is reached"))
+            .to_string();
+        assert!(error.contains("audit signing key"), "{error}");
+    }
+    Connectors::refuse_reaching(&file, &private("keys/audit.key")).unwrap();
+}
