@@ -309,6 +309,11 @@ fn a_link_to_an_ipv6_literal_and_a_bare_ipv4_address_are_links() {
     };
     assert_eq!(found("curl http://[::ffff:203.0.113.7]/upload"), ["203.0.113.7"]);
     assert_eq!(found("curl http://user@[::ffff:cb00:7107]:8080/"), ["203.0.113.7"]);
+    // A zone picks an interface; the address is the host, however the `%` is written
+    // (red team round 27, flow D4).
+    assert_eq!(found("curl http://[::ffff:203.0.113.7%25eth0]/upload"), ["203.0.113.7"]);
+    assert_eq!(found("curl http://[fe80::1%eth0]:8080/x"), ["[fe80::1]"]);
+    assert_eq!(found("curl -g 'http://[2001:db8::7%251]/'"), ["[2001:db8::7]"]);
     assert_eq!(found("the proxy is 203.0.113.7, port 3128"), ["203.0.113.7"]);
     // Brackets around a link still part it from the text.
     assert_eq!(found("[https://x.test/a] (see [1])"), ["x.test"]);

@@ -83,6 +83,8 @@ pub fn normal(text: &str) -> Option<UrlForm> {
     if text.is_empty() || text.chars().any(char::is_whitespace) {
         return None;
     }
+    let unzoned = without_zone(text);
+    let text = unzoned.as_ref();
     let explicit = scheme_of(text);
     // `https:evil.test`, `https:/evil.test`, `https:\\evil.test`: a web scheme needs no
     // `//` to name a host, for browsers and Node alike.
@@ -158,6 +160,28 @@ pub fn normal(text: &str) -> Option<UrlForm> {
         full.push_str(&super::decode_unreserved(fragment));
     }
     Some(UrlForm { full: full.to_lowercase(), host, other_hosts, authority })
+}
+
+/// `text` without the zone of an IPv6 literal in its authority (`[fe80::1%25eth0]`,
+/// `[fe80::1%eth0]`, as curl takes both): the zone picks the interface, the address is the
+/// host. The URL standard refuses zones, so such a link was no link at all, and the host
+/// it sends to was not traced (red team round 27, flow D4).
+fn without_zone(text: &str) -> std::borrow::Cow<'_, str> {
+    let authority_end = text.find("//").map_or(0, |at| at + 2);
+    let rest = text.get(authority_end..).unwrap_or_default();
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(authority) = rest.get(..end) else { return text.into() };
+    let (Some(open), Some(close)) = (authority.find('['), authority.rfind(']')) else {
+        return text.into();
+    };
+    let Some(zone) = authority.get(open..close).and_then(|literal| literal.find('%')) else {
+        return text.into();
+    };
+    let (from, to) = (authority_end + open + zone, authority_end + close);
+    match (text.get(..from), text.get(to..)) {
+        (Some(head), Some(tail)) => format!("{head}{tail}").into(),
+        _ => text.into(),
+    }
 }
 
 /// Schemes written without `//` whose value holds an `@` but names no host to connect to
