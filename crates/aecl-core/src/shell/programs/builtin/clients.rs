@@ -121,6 +121,10 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--commit",
             "--name",
             "--org",
+            // `repo clone -u NAME`: taken for a flag, NAME was the repository and the
+            // repository the clone's directory (red team round 27, hooks K4).
+            "-u",
+            "--upstream-remote-name",
             // Where downloads land (`release download`, `run download`).
             "-O",
             "--output",
