@@ -135,7 +135,8 @@ fn aecls_own_files_inside_a_connectors_reach_are_refused() {
     };
     let parse = |text: &str| ConnectorsFile::parse(text, "connectors.toml", dir.path()).unwrap();
     let refused = Connectors::from_config(&parse(&text("data/secrets/secrets.toml", "data")));
-    let error = refused.err().expect("the secrets file is inside the root").to_string();
+    let Err(error) = refused else { panic!("taken, though the secrets file is inside the root") };
+    let error = error.to_string();
     assert!(error.contains("secrets file") && error.contains("`files`'s root"), "{error}");
     let file = parse(&text("keys/secrets.toml", "data"));
     Connectors::from_config(&file).unwrap();

@@ -576,9 +576,10 @@ impl ProgramGuard {
                 links
                     .iter()
                     .find(|(place, at)| {
+                        let at_place = path == *place;
                         writes::within(&path, place)
-                            && (*at || !tree || path != *place)
-                            && !(mkdir && path == *place)
+                            && (*at || !tree || !at_place)
+                            && (!mkdir || !at_place)
                     })
                     .map(|(place, _)| *place)
             });
