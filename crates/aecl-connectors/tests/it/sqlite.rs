@@ -34,9 +34,13 @@ fn users_db(dir: &Path) -> PathBuf {
 
 /// Every row of `table`, as text, in key order.
 fn dump(path: &Path, table: &str) -> Vec<String> {
+    rows_of(path, &format!("SELECT quote(rowid), * FROM {table} ORDER BY rowid"))
+}
+
+/// Every row `sql` reads, each as its cells' text.
+fn rows_of(path: &Path, sql: &str) -> Vec<String> {
     let conn = Connection::open(path).unwrap();
-    let mut stmt =
-        conn.prepare(&format!("SELECT quote(rowid), * FROM {table} ORDER BY rowid")).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
     let width = stmt.column_count();
     stmt.query_map([], |row| {
         let mut cells = Vec::new();
@@ -336,21 +340,7 @@ async fn a_write_of_a_row_with_a_null_primary_key_is_refused_and_rolled_back() {
 
 /// Every row of `table` with its rowid read by the name `rowid_name`, in rowid order.
 fn dump_by(path: &Path, table: &str, rowid_name: &str) -> Vec<String> {
-    let conn = Connection::open(path).unwrap();
-    let sql = format!("SELECT {rowid_name}, * FROM {table} ORDER BY {rowid_name}");
-    let mut stmt = conn.prepare(&sql).unwrap();
-    let width = stmt.column_count();
-    stmt.query_map([], |row| {
-        let mut cells = Vec::new();
-        for i in 0..width {
-            let cell: rusqlite::types::Value = row.get(i)?;
-            cells.push(format!("{cell:?}"));
-        }
-        Ok(cells.join("|"))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    rows_of(path, &format!("SELECT {rowid_name}, * FROM {table} ORDER BY {rowid_name}"))
 }
 
 /// A read whose values SQLite would make huge before a row is returned (`hex(zeroblob(N))`,
