@@ -748,7 +748,10 @@ impl ProgramGuard {
         // A script that is standard input under another name (`/dev/stdin`,
         // `/proc/self/fd/0`, a `<(...)` descriptor), and Python's `-i`, which reads
         // standard input after the script, are code from standard input too.
-        let stdin = scanned.positionals.is_empty()
+        // node's `-v` is its version, and `--test` runs the project's test files: neither
+        // reads code from standard input (round 26, hooks FP2).
+        let node_own = spec.special == Some(Special::Node) && scanned.has(&["-v", "--test"]);
+        let stdin = (!node_own && scanned.positionals.is_empty())
             || scanned.positionals.first().is_some_and(|p| spellings::is_standard_input(&p.text))
             || (spec.special == Some(Special::Python) && scanned.has(&["-i"]));
         if spec.stdin_code

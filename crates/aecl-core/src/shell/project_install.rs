@@ -36,6 +36,12 @@ const PLAIN_OPTIONS: [&str; 20] = [
 /// Whether the subcommand words `names` of `program`, with `scanned`'s words, install
 /// only what the project's own files list (see the module documentation).
 pub(super) fn installs_the_project(program: &str, names: &[String], scanned: &Scanned) -> bool {
+    // `npm init` without an initializer (`npm init -y`) writes a `package.json` and runs
+    // nothing; `npm init NAME` runs the package `create-NAME` (round 26, hooks FP3). Its
+    // options are judged on their own (`--init-module` runs code).
+    if matches!(program, "npm" | "pnpm" | "yarn" | "bun") && names == ["init"] {
+        return scanned.positionals.len() == 1 && !scanned.unknown_option;
+    }
     let is_pip = matches!(program, "pip" | "pip3") && names == ["install"];
     let is_uv_pip = program == "uv" && names == ["pip", "install"];
     if !(is_pip || is_uv_pip) {
