@@ -224,7 +224,7 @@ fn connectors(
     if let Ok(StoreUrl::Sqlite(db)) = StoreUrl::parse(&args.db) {
         private.push(("the store", db));
     }
-    Connectors::refuse_reaching(&config, &private)?;
+    aecl_connectors::refuse_reaching(&config, &private)?;
     registry.check_policy(&engine.policy(), &origin)?;
     tracing::info!(connectors = ?registry.names().collect::<Vec<_>>(), "connectors configured");
     let registry = Arc::new(registry);

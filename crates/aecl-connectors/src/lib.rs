@@ -28,4 +28,4 @@ pub mod webhook;
 
 pub use config::{ConnectorConfig, ConnectorsFile};
 pub use error::ConnectorError;
-pub use registry::Connectors;
+pub use registry::{Connectors, refuse_reaching};

@@ -64,19 +64,8 @@ impl Connectors {
             registry.insert(name, instance);
         }
         let secrets = file.secrets.as_ref().map(|s| ("the secrets file", file.resolve(&s.file)));
-        out_of_reach(file, secrets.as_slice())?;
+        refuse_reaching(file, secrets.as_slice())?;
         Ok(registry)
-    }
-
-    /// Refuses `file`'s connectors when a root or bind reaches one of `private` (each with
-    /// what it is): aecl's own files (its policy, its keys, its store), which an agent must
-    /// not read or write through a connector (red team round 27, escape E4: a secrets file
-    /// or the audit key inside an `fs` root was taken).
-    pub fn refuse_reaching(
-        file: &ConnectorsFile,
-        private: &[(&str, PathBuf)],
-    ) -> Result<(), ConnectorError> {
-        out_of_reach(file, private)
     }
 
     /// Adds (or replaces) the connector called `name`.
@@ -219,12 +208,16 @@ impl Connector for Connectors {
     }
 }
 
-/// Refuses an `fs` connector's `undo_dir`, and each of `private`, that a connector can
-/// reach: inside (or holding) any `fs` connector's root or any `shell` connector's bind,
-/// where an agent could read a file's earlier content or plant an undo record (red team
-/// round 24, escape E3: each connector compared the directory with its own roots only),
-/// or read and write aecl's own files.
-fn out_of_reach(file: &ConnectorsFile, private: &[(&str, PathBuf)]) -> Result<(), ConnectorError> {
+/// Refuses `file`'s connectors when an `fs` connector's `undo_dir`, or one of `private`
+/// (each with what it is), is inside (or holds) any `fs` connector's root or any `shell`
+/// connector's bind: there an agent could read a file's earlier content or plant an undo
+/// record (red team round 24, escape E3: each connector compared the directory with its
+/// own roots only), or read and change aecl's own files, its policy, keys, secrets and
+/// store (round 27, escape E4: a secrets file or the audit key inside a root was taken).
+pub fn refuse_reaching(
+    file: &ConnectorsFile,
+    private: &[(&str, PathBuf)],
+) -> Result<(), ConnectorError> {
     let real = |path: &std::path::Path| {
         let path = file.resolve(path);
         std::fs::canonicalize(&path).unwrap_or(path)

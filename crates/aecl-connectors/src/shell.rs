@@ -318,6 +318,7 @@ impl ShellConnector {
                 return Err(format!("argument `{}`: expected a string", self.config.stdin_arg));
             }
         };
+        let reads = action.effect == EffectClass::Read;
         Ok(Request {
             argv: vec!["/bin/sh".to_owned(), "-c".to_owned(), command],
             env: self.env.clone(),
@@ -327,25 +328,14 @@ impl ShellConnector {
             binds: self
                 .binds
                 .iter()
-                .map(|bind| Bind {
-                    path: bind.path.clone(),
-                    writable: bind.writable && action.effect != EffectClass::Read,
-                })
+                .map(|bind| Bind { path: bind.path.clone(), writable: bind.writable && !reads })
                 .collect(),
             // No network either: the proxy cannot see inside an HTTPS tunnel, so any host
             // it lets a command reach may be changed through it (a `POST`, a `DELETE`);
             // only an action that may change things gets the configured hosts (red team
             // round 27, escape E3).
-            allow_hosts: if action.effect == EffectClass::Read {
-                Vec::new()
-            } else {
-                self.allow_hosts.clone()
-            },
-            allow_cidrs: if action.effect == EffectClass::Read {
-                Vec::new()
-            } else {
-                self.allow_cidrs.clone()
-            },
+            allow_hosts: if reads { Vec::new() } else { self.allow_hosts.clone() },
+            allow_cidrs: if reads { Vec::new() } else { self.allow_cidrs.clone() },
             enforcement: match self.config.limits {
                 LimitsName::Enforced => Enforcement::Enforced,
                 LimitsName::BestEffort => Enforcement::BestEffort,

@@ -150,10 +150,10 @@ fn aecls_own_files_inside_a_connectors_reach_are_refused() {
             "keys/audit.key",
         ),
     ] {
-        let error = Connectors::refuse_reaching(&parse(&config), &private(path))
+        let error = aecl_connectors::refuse_reaching(&parse(&config), &private(path))
             .expect_err(&format!("{config}: {path} is reached"))
             .to_string();
         assert!(error.contains("audit signing key"), "{error}");
     }
-    Connectors::refuse_reaching(&file, &private("keys/audit.key")).unwrap();
+    aecl_connectors::refuse_reaching(&file, &private("keys/audit.key")).unwrap();
 }

@@ -167,8 +167,8 @@ pub fn normal(text: &str) -> Option<UrlForm> {
 /// host. The URL standard refuses zones, so such a link was no link at all, and the host
 /// it sends to was not traced (red team round 27, flow D4).
 fn without_zone(text: &str) -> std::borrow::Cow<'_, str> {
-    let authority_end = text.find("//").map_or(0, |at| at + 2);
-    let rest = text.get(authority_end..).unwrap_or_default();
+    let start = text.find("//").map_or(0, |at| at + 2);
+    let rest = text.get(start..).unwrap_or_default();
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let Some(authority) = rest.get(..end) else { return text.into() };
     let (Some(open), Some(close)) = (authority.find('['), authority.rfind(']')) else {
@@ -177,7 +177,7 @@ fn without_zone(text: &str) -> std::borrow::Cow<'_, str> {
     let Some(zone) = authority.get(open..close).and_then(|literal| literal.find('%')) else {
         return text.into();
     };
-    let (from, to) = (authority_end + open + zone, authority_end + close);
+    let (from, to) = (start + open + zone, start + close);
     match (text.get(..from), text.get(to..)) {
         (Some(head), Some(tail)) => format!("{head}{tail}").into(),
         _ => text.into(),
