@@ -9,7 +9,8 @@ approval, or any failure to ask raises a :class:`aecl.Blocked` and the function 
 run.
 
 After it ran, its return value (or the text of the exception it raised) is sent as the
-call's result, so that aecl knows where later argument values came from. When that record
+call's result (a generator, an iterator, an async iterator or a file read to its end first,
+and handed on as the same content: :mod:`aecl.lazy`), so that aecl knows where later argument values came from. When that record
 fails, the value is withheld: :class:`aecl.OutputWithheld` is raised instead of returning
 it (the function did run; ``OutputWithheld.output`` holds the value for the developer).
 
@@ -21,12 +22,14 @@ messages for the user's.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextlib
 import contextvars
 import functools
 import inspect
 from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
+from . import lazy
 from .client import Client, Decision
 from .errors import OutputWithheld
 
@@ -149,6 +152,25 @@ def failure_output(error: BaseException) -> str:
     return f"error: {type(error).__name__}: {error}"
 
 
+def _read_later(checker: Guard, decision: Decision, value: Any) -> Any:
+    """An async iterator a sync tool returned: it cannot be read before the tool returns, so
+    the one the caller gets reads it to its end as the tool's code, records it, and only
+    then yields its first item (nothing is yielded when the record fails)."""
+
+    async def replay() -> Any:
+        try:
+            with running_tool():
+                items = [item async for item in value]
+        except Exception as error:
+            await checker.areport(decision, failure_output(error))
+            raise
+        await checker.areport(decision, lazy.recorded_form(items))
+        for item in items:
+            yield item
+
+    return replay()
+
+
 def guard(
     client: Client,
     action: Optional[str] = None,
@@ -158,8 +180,8 @@ def guard(
     approval_timeout: float = 300.0,
     poll: float = 30.0,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorates a function (sync or async) as the tool ``action`` (default: the
-    function's name). ``run`` is the run id, or a function returning it (default: the
+    """Decorates a function (sync or async, a generator function too) as the tool
+    ``action`` (default: the function's name). ``run`` is the run id, or a function returning it (default: the
     client's). On ``require_approval`` it waits up to ``approval_timeout`` seconds for a
     human, or raises ``ApprovalRequired`` at once when ``wait_for_approval`` is false.
     The decorated function's ``aecl_guard`` is its :class:`Guard` (for
@@ -176,35 +198,81 @@ def guard(
         name = action or fn.__name__
         signature = inspect.signature(fn)
 
-        if inspect.iscoroutinefunction(fn):
+        def ask(args: tuple, kwargs: dict) -> Decision:
+            return checker.check(name, call_arguments(signature, args, kwargs))
+
+        async def aask(args: tuple, kwargs: dict) -> Decision:
+            return await checker.acheck(name, call_arguments(signature, args, kwargs))
+
+        # A generator tool stays one: the call is decided when the caller starts reading,
+        # and its items are handed on once all of them are recorded (`aecl.lazy`).
+        if inspect.isasyncgenfunction(fn):
 
             @functools.wraps(fn)
-            async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-                decision = await checker.acheck(name, call_arguments(signature, args, kwargs))
+            async def guarded_agen(*args: Any, **kwargs: Any) -> Any:
+                decision = await aask(args, kwargs)
                 try:
                     with running_tool():
-                        value = await fn(*args, **kwargs)
+                        items = [item async for item in fn(*args, **kwargs)]
                 except Exception as error:
                     await checker.areport(decision, failure_output(error))
                     raise
-                await checker.areport(decision, value)
+                await checker.areport(decision, lazy.recorded_form(items))
+                for item in items:
+                    yield item
+
+            guarded: Callable[..., Any] = guarded_agen
+
+        elif inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def guarded_gen(*args: Any, **kwargs: Any) -> Any:
+                decision = ask(args, kwargs)
+                try:
+                    with running_tool():
+                        items = list(fn(*args, **kwargs))
+                except Exception as error:
+                    checker.report(decision, failure_output(error))
+                    raise
+                checker.report(decision, lazy.recorded_form(items))
+                yield from items
+
+            guarded = guarded_gen
+
+        elif inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                decision = await aask(args, kwargs)
+                try:
+                    with running_tool():
+                        recorded, value = await lazy.asettle(await fn(*args, **kwargs))
+                except Exception as error:
+                    await checker.areport(decision, failure_output(error))
+                    raise
+                await checker.areport(decision, recorded)
                 return value
 
-            guarded_async.aecl_action = name  # type: ignore[attr-defined]
-            guarded_async.aecl_guard = checker  # type: ignore[attr-defined]
-            return guarded_async
+            guarded = guarded_async
 
-        @functools.wraps(fn)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            decision = checker.check(name, call_arguments(signature, args, kwargs))
-            try:
-                with running_tool():
-                    value = fn(*args, **kwargs)
-            except Exception as error:
-                checker.report(decision, failure_output(error))
-                raise
-            checker.report(decision, value)
-            return value
+        else:
+
+            @functools.wraps(fn)
+            def guarded_sync(*args: Any, **kwargs: Any) -> Any:
+                decision = ask(args, kwargs)
+                try:
+                    with running_tool():
+                        value = fn(*args, **kwargs)
+                        if isinstance(value, collections.abc.AsyncIterator):
+                            return _read_later(checker, decision, value)
+                        recorded, value = lazy.settle(value)
+                except Exception as error:
+                    checker.report(decision, failure_output(error))
+                    raise
+                checker.report(decision, recorded)
+                return value
+
+            guarded = guarded_sync
 
         guarded.aecl_action = name  # type: ignore[attr-defined]
         guarded.aecl_guard = checker  # type: ignore[attr-defined]

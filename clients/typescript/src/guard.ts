@@ -12,6 +12,7 @@
 
 import type { AuthorizeOptions, Client } from "./client.js";
 import { OutputWithheld } from "./errors.js";
+import { type Settled, settle } from "./lazy.js";
 import { type Decision, describe } from "./types.js";
 
 /** The run of a call: fixed, or computed per call (e.g. from a framework's thread id). */
@@ -96,19 +97,22 @@ export class Guard {
 
   /**
    * Decides, runs and records one call: `run` runs only on an allow; its value is returned
-   * only once recorded. A tool that throws has its error text recorded, then rethrown.
+   * only once recorded. A tool that throws has its error text recorded, then rethrown. A
+   * generator, an async iterable, a stream, a `Response` or a `Blob` is read to its end and
+   * recorded as its content, and the caller gets the same content back (`lazy.ts`).
    */
   async call<T>(toolName: string, args: unknown, execute: () => Promise<T> | T, run?: string): Promise<T> {
     const decision = await this.check(toolName, args, run);
-    let value: T;
+    let settled: Settled;
     try {
-      value = await execute();
+      // A lazy output (a generator, a stream) is read to its end first (`lazy.ts`).
+      settled = await settle(await execute());
     } catch (error) {
       await this.report(decision, failureOutput(error));
       throw error;
     }
-    await this.report(decision, value);
-    return value;
+    await this.report(decision, settled.recorded);
+    return settled.handed as T;
   }
 }
 
