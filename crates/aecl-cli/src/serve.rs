@@ -221,8 +221,10 @@ fn connectors(
         ("the audit signing key", args.key.clone()),
         ("the token verification key", args.token_key.clone()),
     ];
-    if let Ok(StoreUrl::Sqlite(db)) = StoreUrl::parse(&args.db) {
-        private.push(("the store", db));
+    match StoreUrl::parse(&args.db) {
+        Ok(StoreUrl::Sqlite(db)) => private.push(("the store", db)),
+        Ok(StoreUrl::Postgres(url)) => aecl_connectors::refuse_store_database(&config, &url)?,
+        Err(_) => {}
     }
     aecl_connectors::refuse_reaching(&config, &private)?;
     registry.check_policy(&engine.policy(), &origin)?;

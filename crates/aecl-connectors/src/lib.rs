@@ -19,6 +19,7 @@ mod error;
 pub mod fs;
 pub mod http;
 mod http_client;
+mod private_places;
 mod reconcile;
 pub mod registry;
 pub mod secrets;
@@ -28,4 +29,5 @@ pub mod webhook;
 
 pub use config::{ConnectorConfig, ConnectorsFile};
 pub use error::ConnectorError;
-pub use registry::{Connectors, refuse_reaching};
+pub use private_places::{refuse_reaching, refuse_store_database};
+pub use registry::Connectors;

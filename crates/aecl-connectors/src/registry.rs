@@ -64,7 +64,7 @@ impl Connectors {
             registry.insert(name, instance);
         }
         let secrets = file.secrets.as_ref().map(|s| ("the secrets file", file.resolve(&s.file)));
-        refuse_reaching(file, secrets.as_slice())?;
+        crate::private_places::refuse_reaching(file, secrets.as_slice())?;
         Ok(registry)
     }
 
@@ -206,61 +206,4 @@ impl Connector for Connectors {
             Err(error) => Box::pin(async move { Compensated::Failed { error } }),
         }
     }
-}
-
-/// Refuses `file`'s connectors when an `fs` connector's `undo_dir`, or one of `private`
-/// (each with what it is), is inside (or holds) any `fs` connector's root or any `shell`
-/// connector's bind: there an agent could read a file's earlier content or plant an undo
-/// record (red team round 24, escape E3: each connector compared the directory with its
-/// own roots only), or read and change aecl's own files, its policy, keys, secrets and
-/// store (round 27, escape E4: a secrets file or the audit key inside a root was taken).
-pub fn refuse_reaching(
-    file: &ConnectorsFile,
-    private: &[(&str, PathBuf)],
-) -> Result<(), ConnectorError> {
-    let real = |path: &std::path::Path| {
-        let path = file.resolve(path);
-        std::fs::canonicalize(&path).unwrap_or(path)
-    };
-    let mut reach: Vec<(&str, &str, PathBuf)> = Vec::new();
-    for (name, config) in &file.connectors {
-        match config {
-            ConnectorConfig::Fs(c) => {
-                reach.extend(c.roots.iter().map(|r| (name.as_str(), "root", real(r))))
-            }
-            ConnectorConfig::Shell(c) => reach.extend(
-                c.binds.iter().chain(&c.ro_binds).map(|b| (name.as_str(), "bind", real(b))),
-            ),
-            _ => {}
-        }
-    }
-    for (what, path) in private {
-        let private = real(path);
-        if let Some((other, kind, place)) =
-            reach.iter().find(|(_, _, p)| private.starts_with(p) || p.starts_with(&private))
-        {
-            return Err(file.error(format!(
-                "{what} `{}` and connector `{other}`'s {kind} `{}` overlap: an agent could \
-                 read or change it through the connector; keep aecl's own files outside \
-                 every connector's roots and binds",
-                private.display(),
-                place.display()
-            )));
-        }
-    }
-    for (name, config) in &file.connectors {
-        let ConnectorConfig::Fs(c) = config else { continue };
-        let undo = real(&c.undo_dir);
-        if let Some((other, what, place)) =
-            reach.iter().find(|(_, _, p)| undo.starts_with(p) || p.starts_with(&undo))
-        {
-            return Err(file.error(format!(
-                "connectors.{name}: undo_dir `{}` and connector `{other}`'s {what} `{}` overlap: \
-                 keep the pre-images outside every connector's roots and binds",
-                undo.display(),
-                place.display()
-            )));
-        }
-    }
-    Ok(())
 }

@@ -88,6 +88,23 @@ pub struct SqlConfig {
 }
 
 impl SqlConfig {
+    /// The SQLite file `database` names (relative to the connectors file), or `None` for a
+    /// PostgreSQL URL.
+    pub fn sqlite_file(&self, file: &ConnectorsFile) -> Option<PathBuf> {
+        let url = self.database.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return None;
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        (!path.is_empty()).then(|| file.resolve(std::path::Path::new(path)))
+    }
+
+    /// The PostgreSQL URL `database` is, if it is one.
+    pub fn postgres_url(&self) -> Option<&str> {
+        let url = self.database.trim();
+        (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
+    }
+
     /// The settings' defaults for `database`.
     pub fn new(database: &str) -> SqlConfig {
         SqlConfig {
@@ -161,18 +178,15 @@ impl SqlConnector {
                 return Err(file.error(format!("connectors.{name}.{key}: must be at least 1")));
             }
         }
-        let url = config.database.trim();
-        let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            url.parse::<tokio_postgres::Config>().map_err(|e| {
-                file.error(format!("connectors.{name}.database: not a PostgreSQL URL: {e}"))
-            })?;
-            Database::Postgres(url.to_owned())
-        } else {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            if path.is_empty() {
-                return Err(file.error(format!("connectors.{name}.database: empty")));
+        let database = match (config.postgres_url(), config.sqlite_file(file)) {
+            (Some(url), _) => {
+                url.parse::<tokio_postgres::Config>().map_err(|e| {
+                    file.error(format!("connectors.{name}.database: not a PostgreSQL URL: {e}"))
+                })?;
+                Database::Postgres(url.to_owned())
             }
-            Database::Sqlite(file.resolve(std::path::Path::new(path)))
+            (None, Some(path)) => Database::Sqlite(path),
+            (None, None) => return Err(file.error(format!("connectors.{name}.database: empty"))),
         };
         Ok(SqlConnector::with(database, config))
     }

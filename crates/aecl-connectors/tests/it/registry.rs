@@ -157,3 +157,85 @@ fn aecls_own_files_inside_a_connectors_reach_are_refused() {
     }
     aecl_connectors::refuse_reaching(&file, &private("keys/audit.key")).unwrap();
 }
+
+/// A `sql` connector on aecl's own store, or on a SQLite file inside the policy directory,
+/// is refused at start-up as a root is (red team round 28, escape T1: `database =
+/// "aecl.db"` read every grant, approval and run history); a link to the store is the
+/// store. On PostgreSQL, the store's database on the same server is refused, `localhost`
+/// and `127.0.0.1` being one; another database is not.
+#[test]
+fn a_sql_connector_on_aecls_own_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("policy")).unwrap();
+    std::fs::write(dir.path().join("aecl.db"), "").unwrap();
+    std::fs::write(dir.path().join("users.db"), "").unwrap();
+    std::fs::write(dir.path().join("policy/x.db"), "").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("aecl.db"), dir.path().join("alias.db")).unwrap();
+    let parse = |database: &str| {
+        let text = format!("[connectors.db]\nkind = \"sql\"\ndatabase = \"{database}\"\n");
+        ConnectorsFile::parse(&text, "connectors.toml", dir.path()).unwrap()
+    };
+    let private = vec![
+        ("the store", dir.path().join("aecl.db")),
+        ("the policy directory", dir.path().join("policy")),
+    ];
+    for (database, what) in [
+        ("aecl.db", "the store"),
+        ("sqlite://aecl.db", "the store"),
+        ("alias.db", "the store"),
+        ("policy/x.db", "the policy directory"),
+    ] {
+        let error = aecl_connectors::refuse_reaching(&parse(database), &private)
+            .expect_err(&format!("{database} is taken"))
+            .to_string();
+        assert!(error.contains(what) && error.contains("`db`'s database"), "{error}");
+    }
+    aecl_connectors::refuse_reaching(&parse("users.db"), &private).unwrap();
+
+    let store = "postgres://aecl:pw@localhost:5433/aecl";
+    for database in [
+        "postgres://app:pw@127.0.0.1:5433/aecl",
+        "postgresql://aecl@localhost:5433/aecl?sslmode=disable",
+    ] {
+        let error = aecl_connectors::refuse_store_database(&parse(database), store)
+            .expect_err(&format!("{database} is taken"))
+            .to_string();
+        assert!(error.contains("connectors.db.database") && error.contains("store"), "{error}");
+    }
+    for database in ["postgres://app@localhost:5433/shop", "postgres://aecl@localhost:5432/aecl"] {
+        aecl_connectors::refuse_store_database(&parse(database), store).unwrap();
+    }
+}
+
+/// aecl's own files with a second name (a hard link) are refused at start-up, wherever
+/// the other name is: a path comparison does not see it (red team round 28, escape T2:
+/// the audit key linked into a shell bind was read there). A file of the policy directory
+/// is looked at too.
+#[test]
+fn aecls_own_files_with_another_name_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["keys", "notes", "policy/agents"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    std::fs::write(dir.path().join("keys/audit.key"), "key").unwrap();
+    std::fs::write(dir.path().join("policy/agents/a.toml"), "").unwrap();
+    let file = ConnectorsFile::parse(
+        "[connectors.run]\nkind = \"shell\"\nro_binds = [\"notes\"]\n",
+        "connectors.toml",
+        dir.path(),
+    )
+    .unwrap();
+    let private = vec![
+        ("the audit signing key", dir.path().join("keys/audit.key")),
+        ("the policy directory", dir.path().join("policy")),
+    ];
+    aecl_connectors::refuse_reaching(&file, &private).unwrap();
+    std::fs::hard_link(dir.path().join("keys/audit.key"), dir.path().join("notes/k.md")).unwrap();
+    let error = aecl_connectors::refuse_reaching(&file, &private).unwrap_err().to_string();
+    assert!(error.contains("audit signing key") && error.contains("2 names"), "{error}");
+    std::fs::remove_file(dir.path().join("notes/k.md")).unwrap();
+    std::fs::hard_link(dir.path().join("policy/agents/a.toml"), dir.path().join("notes/a.toml"))
+        .unwrap();
+    let error = aecl_connectors::refuse_reaching(&file, &private).unwrap_err().to_string();
+    assert!(error.contains("policy directory") && error.contains("a.toml"), "{error}");
+}
