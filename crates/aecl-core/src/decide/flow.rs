@@ -166,14 +166,37 @@ impl Evaluation<'_> {
                     // stays theirs when a page later links to the host.
                     // Code (a shell command, SQL) is read by its words: its quotes, pipes
                     // and paths are syntax, whose pieces are not names.
-                    let code = spec.is_some_and(|s| {
-                        s.constraints
-                            .iter()
-                            .any(|c| matches!(c, Constraint::Shell(_) | Constraint::Sql(_)))
-                    });
-                    let parts = match code {
+                    let has = |shell: bool| {
+                        spec.is_some_and(|s| {
+                            s.constraints.iter().any(|c| match c {
+                                Constraint::Shell(_) => true,
+                                Constraint::Sql(_) => !shell,
+                                _ => false,
+                            })
+                        })
+                    };
+                    let parts = match has(false) {
                         true => self.run.provenance.source_of_words(&text),
                         false => self.run.provenance.source_of_parts(&text),
+                    };
+                    // Where a command line connects, read as links whatever its `scan`
+                    // says: a host of a site only a page named, spelt in a way no word
+                    // of the page is (red team round 27, flow D3).
+                    let destination = || {
+                        let options = values::options(agent, spec);
+                        values::shell_destinations(&text, &options).iter().find_map(|link| {
+                            let found =
+                                self.run.provenance.source_of_kind(&ValueKind::Url, link, &options);
+                            found.filter(|source| !source.kind.is_trusted())
+                        })
+                    };
+                    // Also for a line a trusted text holds: a note or a commit message
+                    // that echoes the model's command vouches for none of its hosts (red
+                    // team round 28, flow H1); the user's own link stays theirs there.
+                    let parts = match parts {
+                        Some(found) if !found.kind.is_trusted() => Some(found),
+                        parts if has(true) => destination().or(parts),
+                        parts => parts,
                     };
                     parts.or_else(|| {
                         let link = values::bare_host_link(&text)?;

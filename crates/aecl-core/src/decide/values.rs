@@ -82,9 +82,14 @@ pub(super) fn bare_host_link(text: &str) -> Option<String> {
         && labels
             .iter()
             .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-        && labels
-            .last()
-            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic));
+        && labels.last().is_some_and(|tld| {
+            // An internationalised top-level domain in its ASCII form (`xn--p1ai`) too (red
+            // team round 28, flow M2).
+            let punycode = tld.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+                && tld.len() > 4
+                && tld.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            punycode || (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+        });
     (ipv4 || name).then(|| format!("http://{text}/"))
 }
 
@@ -218,6 +223,64 @@ fn shell_readings(text: &str) -> Vec<String> {
     }
     let apart = words.replace([':', ',', '='], " ");
     vec![words, apart, client_links(&analysis)]
+}
+
+/// Where a shell line may connect, each as a link: every link its words and redirections
+/// hold (an operand, `--index-url=URL`, `sparse+https://...`: red team round 28, flow M1),
+/// and each bare host its network clients take (`evil.test`, `root@evil.test`,
+/// `git@evil.test:repo.git`, `evil.test:8443`, and a name of one label before `:PATH` or
+/// after `USER@`: `collector:r.git`, flow H2), remotes a later `git push` sends to (`git
+/// remote add x URL`) among them. Data flow looks each up as a link, without any `scan`
+/// rule: a destination only untrusted content named (its site, a look-alike of it) steers
+/// where the line sends (red team round 27, flow D3).
+pub(super) fn shell_destinations(text: &str, options: &ValueOptions) -> Vec<String> {
+    let Ok(analysis) = crate::shell::analyse_line(text) else { return Vec::new() };
+    let mut links = Vec::new();
+    // The links the scanner reads in a word (`scan = ["url"]` reads the same), scp-like
+    // remotes (`git@host:path`) among them; true when the word itself starts one.
+    let linked = |word: &str, links: &mut Vec<String>| {
+        let found = values::find(word, &[ValueKind::Url], options);
+        links.extend(found.iter().filter_map(|f| word.get(f.start..f.end)).map(str::to_owned));
+        found.iter().any(|f| f.start == 0)
+    };
+    let words = analysis.commands.iter().flat_map(|c| &c.words);
+    let targets = analysis.redirections.iter().map(|r| &r.target);
+    for word in words.chain(targets).chain(analysis.assignments.iter().map(|a| &a.value)) {
+        if word.text.contains("://") {
+            linked(&word.text, &mut links);
+        }
+    }
+    for operand in crate::shell::host_operands(&analysis) {
+        // Read by the scanner as the link it is, user and path with it: that link decides.
+        if linked(&operand, &mut links) || operand.contains("://") {
+            continue;
+        }
+        let (user, after_user) = match operand.rsplit_once('@') {
+            Some((user, host)) => (!user.is_empty(), host),
+            None => (false, operand.as_str()),
+        };
+        let authority = after_user.split('/').next().unwrap_or_default();
+        // `HOST:PATH` (scp, git, rsync): the host alone; `HOST:PORT` and IPv6 as they are.
+        let remote = authority.split_once(':').filter(|(host, _)| !host.is_empty());
+        let link = bare_host_link(authority)
+            .or_else(|| remote.and_then(|(host, _)| bare_host_link(host)))
+            .or_else(|| {
+                // One label names a host only where the syntax says it is one.
+                let host = match remote {
+                    Some((host, _)) => host,
+                    None if user => authority,
+                    None => return None,
+                };
+                let label = !host.is_empty()
+                    && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                label.then(|| format!("http://{}/", host.to_ascii_lowercase()))
+            });
+        links.extend(link);
+    }
+    links.extend(client_links(&analysis).lines().map(str::to_owned));
+    links.sort();
+    links.dedup();
+    links
 }
 
 /// A network client's operands whose host is a number in one of the short spellings

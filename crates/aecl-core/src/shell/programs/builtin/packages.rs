@@ -367,6 +367,8 @@ pub(super) const ENTRIES: &[Entry] = &[
         runs_code_options: &["--config", "-Z"],
         runs_code_subcommands: &["install", "script"],
         upload_subcommands: &["publish", "login", "owner", "yank"],
+        // Resolving the dependencies updates the registry's index and fetches the git
+        // ones the lock file does not pin yet (red team round 28, flow H3).
         network_subcommands: &[
             "fetch",
             "update",
@@ -376,6 +378,10 @@ pub(super) const ENTRIES: &[Entry] = &[
             "logout",
             "info",
             "vendor",
+            "tree",
+            "metadata",
+            "pkgid",
+            "remove",
         ],
         special: Some(Special::Cargo),
         ..PLAIN
