@@ -32,6 +32,7 @@ mod options;
 mod parse;
 pub mod programs;
 mod project_install;
+mod python_modules;
 mod rust_tools;
 mod scan;
 mod scripts;

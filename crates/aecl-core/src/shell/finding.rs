@@ -9,6 +9,9 @@ use super::{ShellArg, Unnamed};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Finding {
     Unknown,
+    /// Runs code the table does not know, as an unknown program would (`why` says which):
+    /// judged as `Unknown` is, under its own name (`python3 -m app.cli`).
+    Unlisted(String),
     RunsCode(String),
     Uploads(String),
     Writes(ShellArg),
@@ -48,9 +51,11 @@ impl Finding {
                 ShellArg { raw: what.clone(), expansion: true, ..ShellArg::default() },
                 dir.as_ref().map_or_else(|| dirs.clone(), |dir| dirs.under(dir)),
             )),
-            Finding::Unknown | Finding::RunsCode(_) | Finding::Uploads(_) | Finding::Names(_) => {
-                None
-            }
+            Finding::Unknown
+            | Finding::Unlisted(_)
+            | Finding::RunsCode(_)
+            | Finding::Uploads(_)
+            | Finding::Names(_) => None,
         }
     }
 

@@ -553,6 +553,10 @@ impl ProgramGuard {
                 Finding::Uploads(why) => {
                     (self.uploads, format!("`{what}` sends data over the network: {why}"))
                 }
+                Finding::Unlisted(why) => (
+                    self.unknown,
+                    format!("`{what}` runs {why}, which is not in the program table"),
+                ),
                 // `Unknown` (the write findings have a target).
                 _ => (self.unknown, format!("`{what}`: the program is not in the program table")),
             });
@@ -970,8 +974,10 @@ fn opaque(
     interpreter: bool,
     dirs: &Directories,
 ) -> Option<super::OpaqueCommand> {
-    let runs =
-        interpreter || found.iter().any(|f| matches!(f, Finding::Unknown | Finding::RunsCode(_)));
+    let runs = interpreter
+        || found
+            .iter()
+            .any(|f| matches!(f, Finding::Unknown | Finding::Unlisted(_) | Finding::RunsCode(_)));
     let tree = link_makers::writes_tree(command);
     let code = (command.dynamic || runs)
         && !command.wrapper

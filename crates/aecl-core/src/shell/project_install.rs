@@ -4,7 +4,8 @@
 //! requirements.txt`, `pip install -e .`, `pip install .` and `uv pip install` alike, with
 //! paths inside the project (red team round 25, hooks FP4). Installing a package the line names (`pip install
 //! requests`, a URL, `git+https://...`) or from another index (`-i`, `--extra-index-url`,
-//! `-f`) still runs code of the caller's choosing.
+//! `-f`) still runs code of the caller's choosing. `go generate` and `go run` of the
+//! project's own package run its code as `go test` does.
 
 use super::ShellArg;
 use super::scan::Scanned;
@@ -42,6 +43,17 @@ pub(super) fn installs_the_project(program: &str, names: &[String], scanned: &Sc
     if matches!(program, "npm" | "pnpm" | "yarn" | "bun") && names == ["init"] {
         return scanned.positionals.len() == 1 && !scanned.unknown_option;
     }
+    // `go generate` runs what the project's own `//go:generate` lines say, and `go run` of
+    // the project's package or files builds and runs them, as `go test` runs its tests
+    // (round 26, hooks FP3); `go run MODULE@VERSION` fetches code of the caller's choosing.
+    if program == "go" && (names == ["generate"] || names == ["run"]) {
+        let operands = scanned.positionals.get(1..).unwrap_or_default();
+        return !scanned.unknown_option
+            && match names == ["run"] {
+                true => operands.first().is_some_and(is_local_package),
+                false => operands.iter().all(is_local_package),
+            };
+    }
     let is_pip = matches!(program, "pip" | "pip3") && names == ["install"];
     let is_uv_pip = program == "uv" && names == ["pip", "install"];
     if !(is_pip || is_uv_pip) {
@@ -76,6 +88,17 @@ fn is_local(arg: &ShellArg) -> bool {
         && !text.contains('@')
         && !text.starts_with("git+")
         && (text.starts_with('.') || text.contains('/') || is_file(text))
+}
+
+/// A Go package or source file inside the project (`.`, `./cmd/app`, `./...`, `main.go`).
+fn is_local_package(arg: &ShellArg) -> bool {
+    let text = arg.text.as_str();
+    arg.is_known()
+        && !text.starts_with(['/', '~'])
+        && !text.split('/').any(|part| part == "..")
+        && !text.contains("://")
+        && !text.contains('@')
+        && (text.starts_with('.') || text.ends_with(".go"))
 }
 
 /// A requirements or constraints file name (`requirements.txt`, `dev-requirements.in`).

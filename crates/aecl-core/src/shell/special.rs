@@ -18,6 +18,17 @@ pub(super) fn runs_module(special: Option<Special>, scanned: &Scanned) -> bool {
     special == Some(Special::Python) && scanned.has(&["-m"])
 }
 
+/// Whether the module a Python command runs is a plain tool ([`PLAIN_MODULES`],
+/// [`TOOL_MODULES`]): not code of the project's or a package's, which may reach anything.
+pub(super) fn runs_plain_module(special: Option<Special>, scanned: &Scanned) -> bool {
+    special == Some(Special::Python)
+        && scanned.values(&["-m"]).any(|m| m.is_known() && is_plain_module(&m.text))
+}
+
+fn is_plain_module(name: &str) -> bool {
+    PLAIN_MODULES.contains(&name) || TOOL_MODULES.contains(&name)
+}
+
 /// Whether the module a Python command runs is the project's test runner (`-m unittest`
 /// imports and runs the project's tests, as `pytest` does).
 pub(super) fn runs_project_tests(special: Option<Special>, scanned: &Scanned) -> bool {
@@ -137,10 +148,17 @@ pub(super) fn read(
             for module in scanned.values(&["-m"]) {
                 let args = &scanned.positionals;
                 let name = module.text.as_str();
-                if !module.is_known()
-                    || !(PLAIN_MODULES.contains(&name) || TOOL_MODULES.contains(&name))
-                {
+                // A module of Python's library (or a known code runner's) may take code
+                // from its arguments (`timeit`, `pickle`, `coverage run`); any other is the
+                // project's or an installed package's, a program the table does not know
+                // (round 26, hooks FP1: `python3 -m app.cli` was refused as code on the
+                // command line; round 28, hooks H4: taken for a script, `python3 -m fire os
+                // system id` ran).
+                let plain = is_plain_module(name);
+                if !module.is_known() || (!plain && super::python_modules::runs_given_code(name)) {
                     out.push(Finding::RunsCode(format!("module `{}`", module.raw)));
+                } else if !plain {
+                    out.push(Finding::Unlisted(format!("the module `{}`", module.raw)));
                 }
                 match module.text.as_str() {
                     // `json.tool [--indent N] IN OUT` writes OUT: every word after the first

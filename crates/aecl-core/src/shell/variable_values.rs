@@ -98,8 +98,62 @@ pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
         | "CGO_CPPFLAGS" | "CGO_CXXFLAGS" => words.all(c_flag),
         // A directory cargo writes under (judged as a write: `variables.rs`), not a runner.
         "CARGO_TARGET_DIR" => true,
+        // Settings of the package managers that are a count, a switch or a name, never a
+        // program, a path or an index (red team round 28, hooks FP1 to FP8: each was
+        // refused as an environment variable while its option ran).
+        name if SIMPLE_SETTINGS.contains(&name) => simple_word(text),
+        // A toolchain by its name (`nightly`, `1.85.0`); a path names a custom one.
+        "RUSTUP_TOOLCHAIN" => simple_word(text),
         _ => false,
     }
+}
+
+/// Settings whose value is a count, a switch or a name: of cargo, pip, uv, poetry, yarn
+/// and npm.
+const SIMPLE_SETTINGS: [&str; 34] = [
+    "CARGO_BUILD_JOBS",
+    "CARGO_BUILD_INCREMENTAL",
+    "CARGO_REGISTRIES_CRATES_IO_PROTOCOL",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PIP_QUIET",
+    "PIP_NO_INPUT",
+    "PIP_PROGRESS_BAR",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_RETRIES",
+    "UV_PYTHON",
+    "UV_NO_CACHE",
+    "UV_FROZEN",
+    "UV_LOCKED",
+    "UV_OFFLINE",
+    "UV_NO_PROGRESS",
+    "UV_COMPILE_BYTECODE",
+    "UV_LINK_MODE",
+    "UV_CONCURRENT_DOWNLOADS",
+    "POETRY_VIRTUALENVS_IN_PROJECT",
+    "POETRY_VIRTUALENVS_CREATE",
+    "POETRY_NO_INTERACTION",
+    "POETRY_INSTALLER_PARALLEL",
+    "YARN_ENABLE_IMMUTABLE_INSTALLS",
+    "YARN_ENABLE_TELEMETRY",
+    "YARN_ENABLE_PROGRESS_BARS",
+    "YARN_ENABLE_GLOBAL_CACHE",
+    "YARN_NODE_LINKER",
+    "NPM_CONFIG_LOGLEVEL",
+    "NPM_CONFIG_FUND",
+    "NPM_CONFIG_AUDIT",
+    "NPM_CONFIG_UPDATE_NOTIFIER",
+    "NPM_CONFIG_PROGRESS",
+    "NPM_CONFIG_PREFER_OFFLINE",
+];
+
+/// A count, a switch or a name (`2`, `true`, `sparse`, `3.12`, `nightly-2026-01-01`): no
+/// path, URL, option or list.
+fn simple_word(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with('-')
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Characters a shell reads as syntax (or a word break): a value holding one can inject a

@@ -110,6 +110,12 @@ pub(super) const CODE_VARIABLES: &[&str] = &[
     "RUSTDOCFLAGS",
     "CARGO_ENCODED_RUSTFLAGS",
     "CARGO_HOME",
+    // The cargo a tool runs (`cargo xtask`, `cargo-fuzz`), and the switches that let a
+    // stable toolchain take unstable options (`-Z`, `CARGO_UNSTABLE_*`: red team round 28,
+    // hooks H2).
+    "CARGO",
+    "RUSTC_BOOTSTRAP",
+    "__CARGO_TEST_CHANNEL_OVERRIDE_DO_NOT_USE_THIS",
     "CC",
     "CXX",
     "LD",
@@ -298,6 +304,19 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "COREPACK_",
     // `CARGO_REGISTRY_CREDENTIAL_PROVIDER` and its kin.
     "CARGO_REGISTRY_",
+    // Every key of cargo's configuration can be set from the environment: the program
+    // `cargo doc --open` runs (`doc.browser`), a profile's codegen backend (a library
+    // rustc loads) and flags, the sources that replace crates.io, the variables cargo sets
+    // for what it runs, credential providers, path overrides, the host's linker and the
+    // unstable features (red team round 28, hooks H2).
+    "CARGO_DOC_",
+    "CARGO_PROFILE_",
+    "CARGO_SOURCE_",
+    "CARGO_ENV_",
+    "CARGO_CREDENTIAL_",
+    "CARGO_PATHS",
+    "CARGO_HOST_",
+    "CARGO_UNSTABLE_",
     // Every option of pip, uv, poetry and bundler can be set from the environment
     // (`PIP_LOG`, `PIP_PYTHON`, `UV_INDEX_URL`, `BUNDLE_GEMFILE`).
     "PIP_",
