@@ -372,6 +372,16 @@ impl Protected {
         spellings
     }
 
+    /// The state directory when it is `dir` or beneath it: what a recursive read of `dir`
+    /// reaches.
+    pub fn state_beneath(&self, dir: &Path) -> Option<&Place> {
+        let dir = normalise(dir);
+        self.places
+            .iter()
+            .filter(|p| p.kind == Kind::State)
+            .find(|p| p.paths.iter().any(|state| state.starts_with(&dir)))
+    }
+
     /// The state directory when `path` (absolute) is it or inside it: refused even for a
     /// read, since it is the session's own memory.
     pub fn inside_state(&self, path: &Path) -> Option<&Place> {

@@ -34,6 +34,7 @@ mod find_expr;
 mod git_tree;
 mod landings;
 mod patches;
+mod recursive;
 mod trees;
 mod unnamed;
 mod work_tree;
@@ -299,9 +300,9 @@ impl<'a> Line<'a> {
     /// remembers. A word whose expansion is past the limits (too many brace words or glob
     /// matches), or a line past its budget of paths, is refused. Not caught: a word built
     /// at run time (`$(...)`, a variable the environment sets otherwise; the shell rules
-    /// judge programs, not such reads), a relative path after a `cd` to a directory only
-    /// known at run time, and a recursive read of a directory holding the state directory
-    /// (`grep -r x ..`).
+    /// judge programs, not such reads), and a relative path after a `cd` to a directory
+    /// only known at run time. A recursive reader (`grep -r`, `rg`, `find`, `tar -c`:
+    /// `recursive.rs`) given a directory that holds the state directory is refused too.
     pub fn check_reads<'p>(
         &self,
         analysis: &Analysis,
@@ -321,9 +322,30 @@ impl<'a> Line<'a> {
             // A value the line assigns may be read through its variable (`d=../state; cat
             // $d/F`), which `expand` leaves unknown.
             .chain(analysis.assignments.iter().map(|a| &a.value));
+        // The words of the commands that read every file beneath a directory they name.
+        let piped = analysis.commands.iter().any(|c| c.program == "xargs");
+        let walks =
+            |c: &&SimpleCommand| recursive::reads_recursively(c) || (piped && c.program == "find");
+        let recursive: HashSet<&str> = analysis
+            .commands
+            .iter()
+            .filter(walks)
+            .flat_map(|c| c.words.iter().map(|w| w.raw.as_str()))
+            .collect();
+        // One with no directory named walks the one it runs in (`rg x`, `find -name x`).
+        if let Some(walker) = analysis.commands.iter().find(walks)
+            && let Some(place) = dirs.iter().find_map(|dir| protected.state_beneath(dir))
+        {
+            return Err(Refusal::Touches {
+                how: format!("reads every file beneath the directory `{}` runs in", walker.program),
+                what: walker.program.clone(),
+                place,
+            });
+        }
         let mut budget = MAX_PATHS;
         let mut seen: HashSet<&str> = HashSet::new();
         for word in words {
+            let walks = recursive.contains(word.raw.as_str());
             // A word repeated on the line (a 64 KiB line holds thousands) is read once.
             if !seen.insert(&word.raw) {
                 continue;
@@ -366,9 +388,13 @@ impl<'a> Line<'a> {
                             })?;
                             let shown = found.display().to_string();
                             let resolved = resolve_physical(self.cwd, &shown).ok();
-                            let place = protected.inside_state(&found).or_else(|| {
-                                resolved.and_then(|r| protected.inside_state(Path::new(&r)))
-                            });
+                            let inside = |path: &Path| {
+                                protected.inside_state(path).or_else(|| {
+                                    walks.then(|| protected.state_beneath(path)).flatten()
+                                })
+                            };
+                            let place = inside(&found)
+                                .or_else(|| resolved.and_then(|r| inside(Path::new(&r))));
                             if let Some(place) = place {
                                 return Err(Refusal::Touches {
                                     how: "reads".to_owned(),

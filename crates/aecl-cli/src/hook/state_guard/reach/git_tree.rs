@@ -485,6 +485,7 @@ fn pathspecs(words: &[ShellArg]) -> Option<Vec<String>> {
 
 /// Why `git WORDS` may put any version of any tracked file in the work tree, whatever it
 /// names: an alias or a `git-NAME` program, `bisect`, `sparse-checkout`, an orphan branch,
+/// the `--abort` of a cherry-pick, a revert or `am`,
 /// a `pull` from a remote (what it brings is only known when it runs: left allowed, see
 /// the module's header).
 fn reaches_any(words: &[ShellArg]) -> Option<String> {
@@ -513,6 +514,9 @@ fn reaches_any(words: &[ShellArg]) -> Option<String> {
         },
         "sparse-checkout" => first.as_deref() != Some("list"),
         "checkout" | "switch" => has(rest, &["--orphan"], None),
+        // Back to where a sequence of picks (or a mailbox's patches) started, which no ref
+        // names (round 28, hooks H1).
+        "cherry-pick" | "revert" | "am" => has(rest, &["--abort"], None),
         // From a repository the line names (a URL, a path, `host:path`) rather than a
         // remote the user configured: whatever that repository holds.
         "pull" => first.as_deref().is_some_and(|r| {
@@ -570,7 +574,12 @@ impl GitLoses {
                     how: "stashes away",
                 }
             }
-            "reset" if has(&["--hard"], None) || patch => restores,
+            // `--merge` and `--keep` write what HEAD holds where the index and the work
+            // tree lack it, with no revision named (red team round 28, hooks H1: a HEAD
+            // built with plumbing wrote `.claude/settings.local.json` so); `merge --abort`
+            // is `reset --merge`.
+            "reset" if has(&["--hard", "--merge", "--keep"], None) || patch => restores,
+            "merge" if has(&["--abort"], None) => restores,
             "restore" if !has(&["--staged"], Some('S')) || has(&["--worktree"], Some('W')) => {
                 restores
             }
