@@ -102,7 +102,12 @@ fn commands_run_sandboxed_and_the_audit_says_how() {
     assert_eq!(layers["seccomp"], true);
     assert_eq!(layers["landlock"], "fully_enforced");
 
-    // Scenario 3: no network but the allowed host, through the egress proxy.
+    // Scenario 3: no network but the allowed host, through the egress proxy. The user names
+    // it: curl's error below repeats it in untrusted output, which would otherwise make it
+    // the output's for the next call (data flow reads a command's destinations).
+    let user = json!({ "type": "user", "text": format!("check http://127.0.0.1:{allowed}/") });
+    let (status, answer) = http(&address, "/v1/runs/build-1/events", &agent, &[], &user);
+    assert_eq!(status, 200, "{answer}");
     let done = execute(
         &address,
         &agent,

@@ -160,6 +160,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "install-ci-test",
             "install-scripts",
             "approve-scripts",
+            // npm 8's `set-script NAME CMD` writes a script npm runs later, as `pkg set
+            // scripts.NAME=CMD` does (red team round 28, hooks H6).
+            "set-script",
         ],
         upload_subcommands: &[
             "publish",
