@@ -152,15 +152,15 @@ def failure_output(error: BaseException) -> str:
     return f"error: {type(error).__name__}: {error}"
 
 
-def _read_later(checker: Guard, decision: Decision, value: Any) -> Any:
-    """An async iterator a sync tool returned: it cannot be read before the tool returns, so
-    the one the caller gets reads it to its end as the tool's code, records it, and only
-    then yields its first item (nothing is yielded when the record fails)."""
+def _recorded_async(checker: Guard, decision: Decision, source: Any) -> Any:
+    """The items of the async iterable ``source`` (an async generator tool's, or one a sync
+    tool returned, which cannot be read before it returns): read to its end as the tool's
+    code, recorded, and only then yielded (nothing is yielded when the record fails)."""
 
     async def replay() -> Any:
         try:
             with running_tool():
-                items = [item async for item in value]
+                items = [item async for item in source]
         except Exception as error:
             await checker.areport(decision, failure_output(error))
             raise
@@ -181,9 +181,10 @@ def guard(
     poll: float = 30.0,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorates a function (sync or async, a generator function too) as the tool
-    ``action`` (default: the function's name). ``run`` is the run id, or a function returning it (default: the
-    client's). On ``require_approval`` it waits up to ``approval_timeout`` seconds for a
-    human, or raises ``ApprovalRequired`` at once when ``wait_for_approval`` is false.
+    ``action`` (default: the function's name). ``run`` is the run id, or a function
+    returning it (default: the client's). On ``require_approval`` it waits up to
+    ``approval_timeout`` seconds for a human, or raises ``ApprovalRequired`` at once when
+    ``wait_for_approval`` is false.
     The decorated function's ``aecl_guard`` is its :class:`Guard` (for
     ``fn.aecl_guard.user_message(text)``)."""
     checker = Guard(
@@ -211,14 +212,7 @@ def guard(
             @functools.wraps(fn)
             async def guarded_agen(*args: Any, **kwargs: Any) -> Any:
                 decision = await aask(args, kwargs)
-                try:
-                    with running_tool():
-                        items = [item async for item in fn(*args, **kwargs)]
-                except Exception as error:
-                    await checker.areport(decision, failure_output(error))
-                    raise
-                await checker.areport(decision, lazy.recorded_form(items))
-                for item in items:
+                async for item in _recorded_async(checker, decision, fn(*args, **kwargs)):
                     yield item
 
             guarded: Callable[..., Any] = guarded_agen
@@ -264,7 +258,7 @@ def guard(
                     with running_tool():
                         value = fn(*args, **kwargs)
                         if isinstance(value, collections.abc.AsyncIterator):
-                            return _read_later(checker, decision, value)
+                            return _recorded_async(checker, decision, value)
                         recorded, value = lazy.settle(value)
                 except Exception as error:
                     checker.report(decision, failure_output(error))
