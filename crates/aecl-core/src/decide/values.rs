@@ -236,23 +236,21 @@ fn shell_readings(text: &str) -> Vec<String> {
 pub(super) fn shell_destinations(text: &str, options: &ValueOptions) -> Vec<String> {
     let Ok(analysis) = crate::shell::analyse_line(text) else { return Vec::new() };
     let mut links = Vec::new();
-    // The links the scanner reads in a word (`scan = ["url"]` reads the same), scp-like
-    // remotes (`git@host:path`) among them; true when the word itself starts one.
-    let linked = |word: &str, links: &mut Vec<String>| {
-        let found = values::find(word, &[ValueKind::Url], options);
-        links.extend(found.iter().filter_map(|f| word.get(f.start..f.end)).map(str::to_owned));
-        found.iter().any(|f| f.start == 0)
-    };
     let words = analysis.commands.iter().flat_map(|c| &c.words);
     let targets = analysis.redirections.iter().map(|r| &r.target);
     for word in words.chain(targets).chain(analysis.assignments.iter().map(|a| &a.value)) {
-        if word.text.contains("://") {
-            linked(&word.text, &mut links);
-        }
+        links.extend(word_link(&word.text));
     }
     for operand in crate::shell::host_operands(&analysis) {
-        // Read by the scanner as the link it is, user and path with it: that link decides.
-        if linked(&operand, &mut links) || operand.contains("://") {
+        // A link is read whole from its word, above (an operand's pieces cut it at `=`).
+        if operand.contains("://") {
+            continue;
+        }
+        // An scp-like remote the scanner reads as the link it is (`git@host:path`), user
+        // and path with it: that link decides.
+        let found = values::find(&operand, &[ValueKind::Url], options);
+        if let Some(remote) = found.iter().find(|f| f.start == 0) {
+            links.extend(operand.get(remote.start..remote.end).map(str::to_owned));
             continue;
         }
         let (user, after_user) = match operand.rsplit_once('@') {
@@ -281,6 +279,19 @@ pub(super) fn shell_destinations(text: &str, options: &ValueOptions) -> Vec<Stri
     links.sort();
     links.dedup();
     links
+}
+
+/// The link a shell word holds from its scheme to its end (a word has no spaces: its query
+/// and fragment are the link's, `?k=v` and all): `https://x/y`, the value of
+/// `--index-url=https://x/y`, cargo's `sparse+https://x/` as `https://x/`.
+fn word_link(word: &str) -> Option<String> {
+    let at = word.find("://")?;
+    let scheme_start = word
+        .get(..at)?
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .map_or(0, |i| i + 1);
+    let link = word.get(scheme_start..)?;
+    (scheme_start < at && link.len() > at - scheme_start + 3).then(|| link.to_owned())
 }
 
 /// A network client's operands whose host is a number in one of the short spellings
