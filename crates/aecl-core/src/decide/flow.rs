@@ -166,16 +166,12 @@ impl Evaluation<'_> {
                     // stays theirs when a page later links to the host.
                     // Code (a shell command, SQL) is read by its words: its quotes, pipes
                     // and paths are syntax, whose pieces are not names.
-                    let has = |shell: bool| {
-                        spec.is_some_and(|s| {
-                            s.constraints.iter().any(|c| match c {
-                                Constraint::Shell(_) => true,
-                                Constraint::Sql(_) => !shell,
-                                _ => false,
-                            })
-                        })
+                    let constrained = |by: &dyn Fn(&Constraint) -> bool| {
+                        spec.is_some_and(|s| s.constraints.iter().any(by))
                     };
-                    let parts = match has(false) {
+                    let shell = constrained(&|c| matches!(c, Constraint::Shell(_)));
+                    let code = shell || constrained(&|c| matches!(c, Constraint::Sql(_)));
+                    let parts = match code {
                         true => self.run.provenance.source_of_words(&text),
                         false => self.run.provenance.source_of_parts(&text),
                     };
@@ -195,7 +191,7 @@ impl Evaluation<'_> {
                     // team round 28, flow H1); the user's own link stays theirs there.
                     let parts = match parts {
                         Some(found) if !found.kind.is_trusted() => Some(found),
-                        parts if has(true) => destination().or(parts),
+                        parts if shell => destination().or(parts),
                         parts => parts,
                     };
                     parts.or_else(|| {
