@@ -744,6 +744,12 @@ impl ProvenanceIndex {
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty()
     }
+
+    /// Whether any untrusted content was indexed (read or not: a task notification's
+    /// text is indexed without marking the run).
+    pub fn has_untrusted(&self) -> bool {
+        self.docs.iter().any(|d| d.source.kind == SourceKind::Untrusted)
+    }
 }
 
 /// The key of an 8-byte window in the gram index.

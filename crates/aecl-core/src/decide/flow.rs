@@ -191,7 +191,11 @@ impl Evaluation<'_> {
                     // team round 28, flow H1); the user's own link stays theirs there.
                     let parts = match parts {
                         Some(found) if !found.kind.is_trusted() => Some(found),
-                        parts if shell => destination().or(parts),
+                        // Without untrusted content no destination is anyone's but the
+                        // run's: the line is not parsed again for nothing.
+                        parts if shell && self.run.provenance.has_untrusted() => {
+                            destination().or(parts)
+                        }
                         parts => parts,
                     };
                     parts.or_else(|| {

@@ -301,7 +301,7 @@ impl<'a> Line<'a> {
     /// matches), or a line past its budget of paths, is refused. Not caught: a word built
     /// at run time (`$(...)`, a variable the environment sets otherwise; the shell rules
     /// judge programs, not such reads), and a relative path after a `cd` to a directory
-    /// only known at run time. A recursive reader (`grep -r`, `rg`, `find`, `tar -c`:
+    /// only known at run time. A recursive reader (`grep -r`, `rg`, `find -exec`, `tar`:
     /// `recursive.rs`) given a directory that holds the state directory is refused too.
     pub fn check_reads<'p>(
         &self,
@@ -345,7 +345,7 @@ impl<'a> Line<'a> {
         let mut budget = MAX_PATHS;
         let mut seen: HashSet<&str> = HashSet::new();
         for word in words {
-            let walks = recursive.contains(word.raw.as_str());
+            let walked = recursive.contains(word.raw.as_str());
             // A word repeated on the line (a 64 KiB line holds thousands) is read once.
             if !seen.insert(&word.raw) {
                 continue;
@@ -390,7 +390,7 @@ impl<'a> Line<'a> {
                             let resolved = resolve_physical(self.cwd, &shown).ok();
                             let inside = |path: &Path| {
                                 protected.inside_state(path).or_else(|| {
-                                    walks.then(|| protected.state_beneath(path)).flatten()
+                                    walked.then(|| protected.state_beneath(path)).flatten()
                                 })
                             };
                             let place = inside(&found)
