@@ -399,6 +399,10 @@ pub struct OpaqueCommand {
 pub struct LineWrites {
     pub writes: Vec<WriteWord>,
     pub opaque: Vec<OpaqueCommand>,
+    /// Every `git` command of the line, whatever it does: git runs the programs its
+    /// repository's configuration and hooks name, and which repository a command finds
+    /// (from its directory, `-C`, a `cd`) is a fact of the filesystem, for the adapter.
+    pub git: Vec<OpaqueCommand>,
 }
 
 /// Every write of `command` that `guard` finds (redirections, patterns among them, the
@@ -421,7 +425,7 @@ pub fn write_words(
     // Nothing is listed, so that a program the table does not know is reported opaque.
     let listed = |_: &str| false;
     let assessed = guard.assess(&analysis, &listed, &|_| false, &view);
-    Ok(LineWrites { writes: assessed.writes, opaque: assessed.opaque })
+    Ok(LineWrites { writes: assessed.writes, opaque: assessed.opaque, git: assessed.git })
 }
 
 /// [`ShellRules::targets`] with `guard` alone: an adapter that does not have the policy

@@ -213,6 +213,9 @@ pub fn check_untouched(
             return refuse(protected, refusal);
         }
     }
+    // The project's repository, whose configuration is the user's (found only when a
+    // line runs git).
+    let project = std::cell::OnceCell::new();
     for guard in guards {
         for command in &lines {
             // A line that does not parse is the shell rules' to refuse.
@@ -229,6 +232,12 @@ pub fn check_untouched(
             }
             for opaque in &found.opaque {
                 if let Err(refusal) = line.check_opaque(opaque, protected) {
+                    return refuse(protected, refusal);
+                }
+            }
+            for git in &found.git {
+                let project = project.get_or_init(|| reach::project_repository(cwd));
+                if let Err(refusal) = line.check_repository(git, project.as_deref()) {
                     return refuse(protected, refusal);
                 }
             }
@@ -266,6 +275,9 @@ fn refuse(protected: &Protected, refusal: Refusal<'_>) -> Result<()> {
         }
         Refusal::Unknown(what) => {
             bail!("the call {what}, which could be {}", protected.summary())
+        }
+        Refusal::RunsCode(what) => {
+            bail!("the call {what}: programs aecl does not see, which could write {}", protected.summary())
         }
     }
 }

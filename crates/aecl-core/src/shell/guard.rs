@@ -79,6 +79,8 @@ pub(super) struct Assessed {
     pub writes: Vec<super::WriteWord>,
     /// The commands whose writes the table cannot list.
     pub opaque: Vec<super::OpaqueCommand>,
+    /// Every `git` command of the line (see [`super::LineWrites::git`]).
+    pub git: Vec<super::OpaqueCommand>,
     /// The first command (or redirection) that may reach other hosts (`network.rs`).
     pub network: Option<String>,
     /// The first command that may reach other hosts only through the project's code it
@@ -121,6 +123,7 @@ impl ProgramGuard {
             targets: self.write_paths.clone(),
             writes: Vec::new(),
             opaque: Vec::new(),
+            git: Vec::new(),
             network: None,
             project_network: None,
         };
@@ -169,6 +172,15 @@ impl ProgramGuard {
             let interpreter = self.spec(&command.program).is_some_and(|s| s.stdin_code);
             if let Some(opaque) = opaque(command, &found, interpreter, &dirs) {
                 out.opaque.push(opaque);
+            }
+            if command.program == "git" && !command.dynamic {
+                out.git.push(super::OpaqueCommand {
+                    program: command.program.clone(),
+                    words: command.words.clone(),
+                    dirs: dirs.spelled(),
+                    appended: command.unknown_args.is_some(),
+                    tree: link_makers::writes_tree(command),
+                });
             }
             match network::reaches(command, self.spec(&command.program), &found) {
                 network::Reached::Yes if out.network.is_none() => {

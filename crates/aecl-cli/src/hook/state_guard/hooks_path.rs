@@ -142,7 +142,7 @@ fn repository(cwd: &Path) -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-fn read(path: &Path) -> Option<String> {
+pub(super) fn read(path: &Path) -> Option<String> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     std::fs::File::open(path).ok()?.take(MAX_CONFIG_BYTES).read_to_end(&mut bytes).ok()?;
@@ -152,16 +152,16 @@ fn read(path: &Path) -> Option<String> {
 /// One variable of a configuration file: its section and key lower-cased (subsections
 /// keep their case, as git's do).
 #[derive(Debug, PartialEq, Eq)]
-struct Entry {
-    section: String,
-    subsection: Option<String>,
-    key: String,
-    value: String,
+pub(super) struct Entry {
+    pub section: String,
+    pub subsection: Option<String>,
+    pub key: String,
+    pub value: String,
 }
 
 /// The variables of a configuration file's text, in order. Text git would refuse is read
 /// as far as it goes: what is found is protected either way.
-fn entries(text: &str) -> Vec<Entry> {
+pub(super) fn entries(text: &str) -> Vec<Entry> {
     let mut found = Vec::new();
     let mut section = String::new();
     let mut subsection: Option<String> = None;

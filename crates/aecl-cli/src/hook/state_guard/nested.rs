@@ -158,7 +158,7 @@ fn check_text<'p>(
     let (Ok(found), Ok(analysis)) = (write_words(guard, text, dir), analyse_line(text)) else {
         return Ok(());
     };
-    if found.writes.is_empty() && found.opaque.is_empty() {
+    if found.writes.is_empty() && found.opaque.is_empty() && found.git.is_empty() {
         return Ok(());
     }
     let Some(dir) = dir else {
@@ -169,6 +169,10 @@ fn check_text<'p>(
     let line = Line::new(text, &analysis, Path::new(dir)).noting_writes(&found.writes);
     for write in &found.writes {
         line.check_write(write, protected)?;
+    }
+    let project = super::reach::project_repository(Path::new(dir));
+    for git in &found.git {
+        line.check_repository(git, project.as_deref())?;
     }
     let mut dirs: Vec<Option<String>> =
         found.writes.iter().flat_map(|w| w.dirs.iter().cloned()).collect();

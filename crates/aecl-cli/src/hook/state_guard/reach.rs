@@ -28,6 +28,7 @@ use super::expand::{env, expand, glob, has_glob};
 use super::globstar::has_globstar;
 use super::protected::{Place, Protected};
 use find_expr::Names;
+pub use repository::project as project_repository;
 
 mod directories;
 mod find_expr;
@@ -35,6 +36,7 @@ mod git_tree;
 mod landings;
 mod patches;
 mod recursive;
+mod repository;
 mod trees;
 mod unnamed;
 mod work_tree;
@@ -45,6 +47,9 @@ pub enum Refusal<'p> {
     Touches { how: String, what: String, place: &'p Place },
     /// Where it lands is only known at run time: `what` says what is unknown.
     Unknown(String),
+    /// It runs programs the line does not name (`what` says whose), which may write
+    /// anything.
+    RunsCode(String),
 }
 
 /// One command line, with what the checks need of it.

@@ -17,80 +17,89 @@ impl Line<'_> {
         &self,
         command: &OpaqueCommand,
     ) -> Result<Vec<PathBuf>, Refusal<'p>> {
+        if command.program != "git" {
+            return self.absolute(".", &command.dirs);
+        }
+        // Git takes its work tree from these too, and `work_tree` does not follow them.
+        let moved = ["GIT_WORK_TREE", "GIT_DIR", "GIT_COMMON_DIR"]
+            .iter()
+            .find(|name| may_be_set(self.text, name) || env(name).is_some_and(|v| !v.is_empty()));
+        if let Some(name) = moved {
+            return Err(Refusal::Unknown(format!(
+                "runs `git`, which may write anything under the work tree `{name}` names \
+                 (name it with `-C` instead)"
+            )));
+        }
+        let dirs: Vec<PathBuf> =
+            self.git_dirs(command, true)?.iter().map(|d| work_tree(d)).collect();
+        if let Some(dir) = dirs.iter().find(|d| moves_work_tree(d)) {
+            return Err(Refusal::Unknown(format!(
+                "runs `git` in `{}`, whose configuration names another work tree \
+                 (`core.worktree`)",
+                dir.display()
+            )));
+        }
+        Ok(dirs)
+    }
+
+    /// The directories `git` starts from: each directory the line may be in, joined to
+    /// its `-C` options in order (and to `--work-tree` with `work_tree`, for a tree
+    /// writer's root).
+    pub(super) fn git_dirs<'p>(
+        &self,
+        command: &OpaqueCommand,
+        with_work_tree: bool,
+    ) -> Result<Vec<PathBuf>, Refusal<'p>> {
         let mut dirs: Vec<PathBuf> = self.absolute(".", &command.dirs)?;
-        if command.program == "git" {
-            // Git takes its work tree from these too, and `work_tree` does not follow them.
-            let moved = ["GIT_WORK_TREE", "GIT_DIR", "GIT_COMMON_DIR"].iter().find(|name| {
-                may_be_set(self.text, name) || env(name).is_some_and(|v| !v.is_empty())
-            });
-            if let Some(name) = moved {
-                return Err(Refusal::Unknown(format!(
-                    "runs `git`, which may write anything under the work tree `{name}` names \
-                     (name it with `-C` instead)"
-                )));
-            }
-            let mut words = command.words.iter();
-            while let Some(word) = words.next().filter(|w| w.text.starts_with('-')) {
-                let (name, value) = match word.text.split_once('=') {
-                    Some((name, value)) => (
-                        name,
-                        Some(ShellArg {
-                            text: value.to_owned(),
-                            raw: value.to_owned(),
-                            ..word.clone()
-                        }),
-                    ),
-                    None => (word.text.as_str(), None),
-                };
-                if !matches!(
+        let mut words = command.words.iter();
+        while let Some(word) = words.next().filter(|w| w.text.starts_with('-')) {
+            let (name, value) = match word.text.split_once('=') {
+                Some((name, value)) => (
                     name,
-                    "-C" | "--work-tree"
-                        | "-c"
-                        | "--git-dir"
-                        | "--namespace"
-                        | "--config-env"
-                        | "--exec-path"
-                        | "--super-prefix"
-                        | "--attr-source"
-                ) {
-                    continue;
-                }
-                let value = match value {
-                    Some(value) => value,
-                    None => match words.next() {
-                        Some(value) => value.clone(),
-                        None => break,
-                    },
-                };
-                if name == "-c" && value.text.to_ascii_lowercase().starts_with("core.worktree") {
-                    return Err(Refusal::Unknown(
-                        "runs `git` with a work tree `core.worktree` names (name it with `-C` \
-                         instead)"
-                            .to_owned(),
-                    ));
-                }
-                if !matches!(name, "-C" | "--work-tree") {
-                    continue;
-                }
-                let texts = expand(&value, self.text, self.pwd)
-                    .map_err(|e| Refusal::Unknown(format!("runs `git` in {e}")))?;
-                let mut next = Vec::new();
-                for text in texts {
-                    let text = unescape(&text);
-                    for dir in &dirs {
-                        next.push(dir.join(&text));
-                    }
-                }
-                dirs = next;
+                    Some(ShellArg { text: value.to_owned(), raw: value.to_owned(), ..word.clone() }),
+                ),
+                None => (word.text.as_str(), None),
+            };
+            if !matches!(
+                name,
+                "-C" | "--work-tree"
+                    | "-c"
+                    | "--git-dir"
+                    | "--namespace"
+                    | "--config-env"
+                    | "--exec-path"
+                    | "--super-prefix"
+                    | "--attr-source"
+            ) {
+                continue;
             }
-            dirs = dirs.iter().map(|d| work_tree(d)).collect();
-            if let Some(dir) = dirs.iter().find(|d| moves_work_tree(d)) {
-                return Err(Refusal::Unknown(format!(
-                    "runs `git` in `{}`, whose configuration names another work tree \
-                     (`core.worktree`)",
-                    dir.display()
-                )));
+            let value = match value {
+                Some(value) => value,
+                None => match words.next() {
+                    Some(value) => value.clone(),
+                    None => break,
+                },
+            };
+            if name == "-c" && value.text.to_ascii_lowercase().starts_with("core.worktree") {
+                return Err(Refusal::Unknown(
+                    "runs `git` with a work tree `core.worktree` names (name it with `-C` \
+                     instead)"
+                        .to_owned(),
+                ));
             }
+            if !(name == "-C" || (with_work_tree && name == "--work-tree")) {
+                continue;
+            }
+            let texts = expand(&value, self.text, self.pwd)
+                .map_err(|e| Refusal::Unknown(format!("runs `git` in {e}")))?;
+            let mut next = Vec::new();
+            for text in texts {
+                let text = unescape(&text);
+                for dir in &dirs {
+                    next.push(dir.join(&text));
+                }
+            }
+            dirs = next;
         }
         Ok(dirs)
     }
