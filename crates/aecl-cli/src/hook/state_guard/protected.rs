@@ -382,6 +382,21 @@ impl Protected {
             .find(|p| p.paths.iter().any(|state| state.starts_with(&dir)))
     }
 
+    /// The state directory when a path that starts with `dir` (absolute) and then a name
+    /// beginning with `start`, the rest only known at run time, may be it, inside it or a
+    /// directory holding it (`/tmp/st-$X`, `~/$X`).
+    pub fn state_maybe_under(&self, dir: &Path, start: &str) -> Option<&Place> {
+        let dir = normalise(dir);
+        self.places.iter().filter(|p| p.kind == Kind::State).find(|p| {
+            p.paths.iter().any(|state| {
+                dir.starts_with(state)
+                    || state.strip_prefix(&dir).ok().and_then(|rest| rest.iter().next()).is_some_and(
+                        |first| first.to_string_lossy().starts_with(start),
+                    )
+            })
+        })
+    }
+
     /// The state directory when `path` (absolute) is it or inside it: refused even for a
     /// read, since it is the session's own memory.
     pub fn inside_state(&self, path: &Path) -> Option<&Place> {

@@ -38,6 +38,7 @@ mod patches;
 mod recursive;
 mod repository;
 mod trees;
+mod unknown_reads;
 mod unnamed;
 mod work_tree;
 
@@ -367,7 +368,9 @@ impl<'a> Line<'a> {
                 // cannot read went past its limits: refused, as a write would be.
                 let texts = match expand(word, self.text, self.pwd) {
                     Ok(texts) => texts,
-                    Err(_) if word.expansion => continue,
+                    Err(_) if word.expansion => {
+                        self.unknown_read(word, &analysis.assignments, &dirs, protected)?
+                    }
                     Err(e) => return Err(Refusal::Unknown(format!("reads {e}"))),
                 };
                 for text in texts {
