@@ -216,15 +216,23 @@ fn connectors(
     let registry = Connectors::from_config(&config)?;
     // aecl's own files out of every connector's reach: what decides (the policy), what
     // signs (the audit key), what admits (the token key) and what remembers (the store).
+    // The published checkpoints too, which catch a store cut back to an older copy, and
+    // the connectors file, which says what reaches what (red team round 29, tamper M1).
     let mut private = vec![
         ("the policy directory", args.policy.clone()),
         ("the audit signing key", args.key.clone()),
         ("the token verification key", args.token_key.clone()),
+        ("the connectors file", path.to_owned()),
     ];
+    private.extend(args.publish.directory().map(|dir| ("the checkpoint directory", dir)));
     match StoreUrl::parse(&args.db) {
         Ok(StoreUrl::Sqlite(db)) => private.push(("the store", db)),
         Ok(StoreUrl::Postgres(url)) => aecl_connectors::refuse_store_database(&config, &url)?,
         Err(_) => {}
+    }
+    // Relative to where the server started, as the options were given.
+    for (_, path) in &mut private {
+        *path = std::path::absolute(&*path)?;
     }
     aecl_connectors::refuse_reaching(&config, &private)?;
     registry.check_policy(&engine.policy(), &origin)?;

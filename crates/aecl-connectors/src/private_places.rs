@@ -11,7 +11,9 @@
 //!   or whose PostgreSQL database is the store's (round 28, escape T1: `database =
 //!   "aecl.db"` read every grant, approval and run history);
 //! - one of them with another name (a hard link), which no comparison of paths sees
-//!   (round 28, escape T2: the audit key linked into a shell bind was read there).
+//!   (round 28, escape T2: the audit key linked into a shell bind was read there);
+//! - a `sql` connector's SQLite file in a directory a `shell` connector binds writable,
+//!   where the agent could swap it for a link to one of them (round 29, tamper H1).
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +66,34 @@ pub fn refuse_reaching(
                 "{what}: `{}` has {names} names (hard links): a connector may reach it under \
                  another one; give aecl's own files a single name",
                 linked.display()
+            )));
+        }
+    }
+    // A SQLite database in a directory a shell connector may write: the agent could put
+    // a link to another file in its place (red team round 29, tamper H1). The connector
+    // opens only the file it started with (`sql/sqlite/pinned.rs`); this keeps the swap
+    // from being tried at all.
+    let writable: Vec<(&str, PathBuf)> = file
+        .connectors
+        .iter()
+        .filter_map(|(name, config)| match config {
+            ConnectorConfig::Shell(c) => Some((name.as_str(), &c.binds)),
+            _ => None,
+        })
+        .flat_map(|(name, binds)| binds.iter().map(move |b| (name, real(b))))
+        .collect();
+    for (name, config) in &file.connectors {
+        let ConnectorConfig::Sql(c) = config else { continue };
+        let Some(db) = c.sqlite_file(file).map(|db| real(&db)) else { continue };
+        let dir = db.parent().unwrap_or(Path::new("/"));
+        if let Some((other, bind)) = writable.iter().find(|(_, bind)| dir.starts_with(bind)) {
+            return Err(file.error(format!(
+                "connectors.{name}: the SQLite database `{}` is in a directory connector \
+                 `{other}` binds writable (`{}`): an agent could replace it with a link to \
+                 another file; keep the database outside writable binds (a read-only bind \
+                 is fine)",
+                db.display(),
+                bind.display()
             )));
         }
     }

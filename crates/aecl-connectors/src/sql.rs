@@ -36,6 +36,7 @@ pub mod statement;
 mod watchdog;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aecl_core::ActionSpec;
@@ -149,7 +150,7 @@ fn default_statement_timeout() -> u64 {
 
 #[derive(Debug, Clone)]
 enum Database {
-    Sqlite(PathBuf),
+    Sqlite(Arc<sqlite::SqliteFile>),
     Postgres(String),
 }
 
@@ -185,7 +186,7 @@ impl SqlConnector {
                 })?;
                 Database::Postgres(url.to_owned())
             }
-            (None, Some(path)) => Database::Sqlite(path),
+            (None, Some(path)) => Database::Sqlite(Arc::new(sqlite::SqliteFile::new(path))),
             (None, None) => return Err(file.error(format!("connectors.{name}.database: empty"))),
         };
         Ok(SqlConnector::with(database, config))
@@ -193,7 +194,7 @@ impl SqlConnector {
 
     /// A connector on a SQLite file (tests and embedding).
     pub fn sqlite(path: PathBuf, config: &SqlConfig) -> SqlConnector {
-        SqlConnector::with(Database::Sqlite(path), config)
+        SqlConnector::with(Database::Sqlite(Arc::new(sqlite::SqliteFile::new(path))), config)
     }
 
     /// A connector on a PostgreSQL URL (tests and embedding).
@@ -315,9 +316,9 @@ impl Connector for SqlConnector {
                 timeout: self.statement_timeout,
             };
             match &self.database {
-                Database::Sqlite(path) => {
-                    let path = path.clone();
-                    tokio::task::spawn_blocking(move || sqlite::execute(&path, &request))
+                Database::Sqlite(file) => {
+                    let file = file.clone();
+                    tokio::task::spawn_blocking(move || sqlite::execute(&file, &request))
                         .await
                         .unwrap_or_else(|e| ConnectorOutcome::Unknown {
                             error: format!("the SQLite task ended abnormally: {e}"),
@@ -356,9 +357,9 @@ impl Connector for SqlConnector {
             };
             let effect_id = invocation.effect_id.to_owned();
             let found = match &self.database {
-                Database::Sqlite(path) => {
-                    let path = path.clone();
-                    tokio::task::spawn_blocking(move || sqlite::reconcile(&path, &effect_id))
+                Database::Sqlite(file) => {
+                    let file = file.clone();
+                    tokio::task::spawn_blocking(move || sqlite::reconcile(&file, &effect_id))
                         .await
                         .unwrap_or_else(|e| Err(format!("the SQLite task ended abnormally: {e}")))
                 }
@@ -384,9 +385,9 @@ impl Connector for SqlConnector {
                 Err(e) => return Compensated::Failed { error: format!("bad rollback token: {e}") },
             };
             match &self.database {
-                Database::Sqlite(path) => {
-                    let path = path.clone();
-                    tokio::task::spawn_blocking(move || sqlite::compensate(&path, &token))
+                Database::Sqlite(file) => {
+                    let file = file.clone();
+                    tokio::task::spawn_blocking(move || sqlite::compensate(&file, &token))
                         .await
                         .unwrap_or_else(|e| Compensated::Failed {
                             error: format!("the SQLite task ended abnormally: {e}"),

@@ -197,3 +197,31 @@ fn a_write_through_a_link_out_of_the_root_is_blocked_before_the_connector_runs()
     assert_eq!(answer["effect"]["state"], "succeeded", "{answer}");
     assert_eq!(std::fs::read_to_string(root.join("notes/today.txt")).unwrap(), "fine");
 }
+
+/// The published checkpoints and the connectors file are aecl's own: a server whose `fs`
+/// root holds either does not start (red team round 29, tamper M1: an agent overwrote
+/// the checkpoints that catch a store cut back, through its `write_note`).
+#[test]
+fn a_connector_reaching_the_checkpoints_or_the_connectors_file_is_refused_at_start() {
+    let dir = temp_dir();
+    keys(dir.path());
+    let (policy, connectors) = policy(dir.path());
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let start = |extra: &[&str]| {
+        let base = ["serve", "--policy", &policy, "--db", &path("aecl.db")];
+        let keys = ["--key", &path("audit/audit.key"), "--token-key", &path("tokens/audit.pub")];
+        let listen = ["--listen", "127.0.0.1:0", "--connectors"];
+        crate::run(base.iter().chain(&keys).chain(&listen).chain(extra))
+    };
+    let out = start(&[&connectors, "--checkpoint-dir", &path("shared/ckpts")]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains("the checkpoint directory"), "{out:#?}");
+
+    // The connectors file in the root it configures.
+    let inside = dir.path().join("shared/connectors.toml");
+    let text = std::fs::read_to_string(&connectors).unwrap();
+    std::fs::write(&inside, text.replace("\"undo\"", &format!("{:?}", path("undo")))).unwrap();
+    let out = start(&[&inside.display().to_string()]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains("the connectors file"), "{out:#?}");
+}

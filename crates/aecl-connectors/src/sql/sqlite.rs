@@ -9,14 +9,13 @@
 //! otherwise hold a core and keep the runtime from shutting down.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use aecl_engine::{Compensated, ConnectorOutcome};
 use base64::Engine as _;
 use rusqlite::limits::Limit;
 use rusqlite::types::{Value as Cell, ValueRef};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -71,7 +70,9 @@ impl Stored {
 type Record = UndoRecord<Vec<Stored>>;
 
 mod capture;
+mod pinned;
 use capture::capture_and_write;
+pub(super) use pinned::SqliteFile;
 
 const UNDO_DDL: &str = "CREATE TABLE IF NOT EXISTS aecl_undo (
     id TEXT PRIMARY KEY,
@@ -80,21 +81,17 @@ const UNDO_DDL: &str = "CREATE TABLE IF NOT EXISTS aecl_undo (
     undone INTEGER NOT NULL DEFAULT 0
 )";
 
-fn open(path: &Path) -> Result<Connection, String> {
+fn open(file: &SqliteFile) -> Result<Connection, String> {
     // Never creates a database: a missing file is a configuration error, not a new empty
-    // database that the statement would then run against.
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| format!("opening SQLite database `{}`: {e}", path.display()))?;
+    // database that the statement would then run against (`SqliteFile::open`).
+    let conn = file.open()?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
     Ok(conn)
 }
 
-pub(super) fn execute(path: &Path, request: &Request) -> ConnectorOutcome {
+pub(super) fn execute(file: &SqliteFile, request: &Request) -> ConnectorOutcome {
     let failed = |error: String| ConnectorOutcome::Failed { error };
-    let mut conn = match open(path) {
+    let mut conn = match open(file) {
         Ok(conn) => conn,
         Err(e) => return failed(e),
     };
@@ -330,8 +327,8 @@ pub(super) fn cell_of(row: &rusqlite::Row<'_>, i: usize, text: Text) -> Result<C
     })
 }
 
-pub(super) fn compensate(path: &Path, token: &UndoToken) -> Compensated {
-    let mut conn = match open(path) {
+pub(super) fn compensate(file: &SqliteFile, token: &UndoToken) -> Compensated {
+    let mut conn = match open(file) {
         Ok(conn) => conn,
         Err(error) => return Compensated::Failed { error },
     };
@@ -491,8 +488,8 @@ fn changed_since(tx: &Connection, record: &Record) -> Result<Option<String>, Str
 /// After a crash: the undo record of `effect_id`, or a fence in its place so that the
 /// statement's transaction, if it is still somewhere in flight, can never commit (its own
 /// insert of the record would collide). `BEGIN IMMEDIATE` waits for a writer in progress.
-pub(super) fn reconcile(path: &Path, effect_id: &str) -> Result<UndoFound, String> {
-    let mut conn = open(path)?;
+pub(super) fn reconcile(file: &SqliteFile, effect_id: &str) -> Result<UndoFound, String> {
+    let mut conn = open(file)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| format!("sql: {e}"))?;

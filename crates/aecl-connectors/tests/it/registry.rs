@@ -207,6 +207,34 @@ fn a_sql_connector_on_aecls_own_store_is_refused() {
     }
 }
 
+/// A SQLite database in a directory a shell connector binds writable is refused at
+/// start-up: the agent could swap it for a link to aecl's store, which the connector would
+/// then open (red team round 29, tamper H1). A read-only bind, or one beside it, is fine.
+#[test]
+fn a_sqlite_database_a_shell_may_replace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["data", "work"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    std::fs::write(dir.path().join("data/users.db"), "").unwrap();
+    let parse = |shell: &str| {
+        let text = format!(
+            "[connectors.db]\nkind = \"sql\"\ndatabase = \"data/users.db\"\n\
+             [connectors.sandbox]\nkind = \"shell\"\n{shell}\n"
+        );
+        ConnectorsFile::parse(&text, "connectors.toml", dir.path()).unwrap()
+    };
+    for shell in ["binds = [\"data\"]", "binds = [\".\"]"] {
+        let error = aecl_connectors::refuse_reaching(&parse(shell), &[])
+            .expect_err(&format!("{shell}: the database may be replaced"))
+            .to_string();
+        assert!(error.contains("connectors.db") && error.contains("`sandbox`"), "{error}");
+    }
+    for shell in ["ro_binds = [\"data\"]", "binds = [\"work\"]"] {
+        aecl_connectors::refuse_reaching(&parse(shell), &[]).unwrap();
+    }
+}
+
 /// aecl's own files with a second name (a hard link) are refused at start-up, wherever
 /// the other name is: a path comparison does not see it (red team round 28, escape T2:
 /// the audit key linked into a shell bind was read there). A file of the policy directory
