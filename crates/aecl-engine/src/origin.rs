@@ -24,13 +24,40 @@ pub struct Requester {
     pub role: String,
 }
 
-/// Why a call or result that an agent sent under `id` (its call id or idempotency key) is
-/// refused, when that name is reserved for aecl's compensation calls.
+/// Why a call or result that an agent sent under `id` (its run id, call id or idempotency
+/// key) is refused: the name is reserved for aecl's compensation calls (in any case: a
+/// reader of the log should not have to know which spelling is the engine's), or it
+/// cannot be shown faithfully in a log line or a command's argument (empty, or holding a
+/// control character: red team round 29, tamper L1).
 pub fn reserved(id: &str) -> Option<String> {
-    id.starts_with(ROLLBACK_KEY_PREFIX).then(|| {
+    if id.is_empty() {
+        return Some("an empty id: run ids, call ids and idempotency keys name something".into());
+    }
+    if id.chars().any(char::is_control) {
+        return Some(format!(
+            "{id:?}: run ids, call ids and idempotency keys may not hold control characters"
+        ));
+    }
+    let prefix = id.get(..ROLLBACK_KEY_PREFIX.len());
+    prefix.is_some_and(|p| p.eq_ignore_ascii_case(ROLLBACK_KEY_PREFIX)).then(|| {
         format!(
             "`{id}`: call ids and idempotency keys starting with `{ROLLBACK_KEY_PREFIX}` are \
              aecl's own (the calls that undo effects)"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_ids_control_characters_and_the_undo_prefix_in_any_case_are_refused() {
+        for id in ["", "r\u{0}x", "a\nb", "rollback:e1", "ROLLBACK:e1", "RollBack:x"] {
+            assert!(reserved(id).is_some(), "{id:?}");
+        }
+        for id in ["c1", "run-2026", "toolu_01ABC", "roll", "rollback", "é-1"] {
+            assert_eq!(reserved(id), None, "{id:?}");
+        }
+    }
 }

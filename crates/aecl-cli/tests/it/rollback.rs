@@ -139,6 +139,20 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
         assert_eq!(status, 400, "{path} {body}: {answer}");
         assert!(answer.to_string().contains("aecl's own"), "{answer}");
     }
+    // In another case, and ids no log line can show faithfully (round 29, tamper L1).
+    let shouting = format!("ROLLBACK:{effect}");
+    let read = |run: &str, id: &str| json!({ "run": run, "id": id, "action": "undo_sql", "args": {} });
+    for (body, says) in [
+        (undo(&shouting), "aecl's own"),
+        (read("", "u4"), "an empty id"),
+        (read("r1", ""), "an empty id"),
+        (read("r\u{0}1", "u5"), "control characters"),
+        (read("r1", "u\n6"), "control characters"),
+    ] {
+        let (status, answer) = http(&address, "/v1/evaluate", &agent, &[], &body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer.to_string().contains(says), "{answer}");
+    }
     let (status, blocked) = http(&address, "/v1/execute", &agent, &client, &undo("u2"));
     assert_eq!((status, blocked["decision"].as_str()), (200, Some("block")), "{blocked}");
     assert!(blocked.to_string().contains("rollback.compensation_action"), "{blocked}");

@@ -26,7 +26,8 @@ impl<S: Store> Engine<S> {
         origin: Origin,
     ) -> Result<Arrived, EngineError> {
         if origin == Origin::Agent
-            && let Some(why) = std::iter::once(call.id.as_str())
+            && let Some(why) = [call.run.as_str(), call.id.as_str()]
+                .into_iter()
                 .chain(call.idempotency_key.as_deref())
                 .find_map(origin::reserved)
         {
