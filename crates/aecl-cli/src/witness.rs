@@ -180,8 +180,8 @@ pub struct PublishArgs {
 
 impl PublishArgs {
     /// The directory `--checkpoint-dir` names, when it names one (not a witness's URL).
-    pub fn directory(&self) -> Option<std::path::PathBuf> {
-        self.checkpoint_dir.as_deref().filter(|t| !is_url(t)).map(std::path::PathBuf::from)
+    pub fn directory(&self) -> Option<PathBuf> {
+        self.checkpoint_dir.as_deref().filter(|t| !is_url(t)).map(PathBuf::from)
     }
 
     /// The publisher of `--checkpoint-dir`, if given, for the log signed by `signer`.

@@ -148,4 +148,6 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
+mod glued_tests;
+#[cfg(test)]
 mod tests;

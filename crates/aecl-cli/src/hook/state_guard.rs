@@ -277,7 +277,10 @@ fn refuse(protected: &Protected, refusal: Refusal<'_>) -> Result<()> {
             bail!("the call {what}, which could be {}", protected.summary())
         }
         Refusal::RunsCode(what) => {
-            bail!("the call {what}: programs aecl does not see, which could write {}", protected.summary())
+            bail!(
+                "the call {what}: programs aecl does not see, which could write {}",
+                protected.summary()
+            )
         }
     }
 }

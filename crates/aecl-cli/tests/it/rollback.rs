@@ -141,7 +141,8 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
     }
     // In another case, and ids no log line can show faithfully (round 29, tamper L1).
     let shouting = format!("ROLLBACK:{effect}");
-    let read = |run: &str, id: &str| json!({ "run": run, "id": id, "action": "undo_sql", "args": {} });
+    let read =
+        |run: &str, id: &str| json!({ "run": run, "id": id, "action": "undo_sql", "args": {} });
     for (body, says) in [
         (undo(&shouting), "aecl's own"),
         (read("", "u4"), "an empty id"),

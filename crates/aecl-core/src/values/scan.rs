@@ -59,15 +59,24 @@ pub fn find(text: &str, kinds: &[ValueKind], options: &ValueOptions) -> Vec<Foun
         let link = word.trim_start_matches(emphasis);
         let lead = word.len() - link.len();
         let link = link.trim_end_matches(['*', '~']);
-        if want(ValueKind::Url)
-            && let Some((offset, form)) = url_in(link)
-        {
-            found.push(Found {
-                kind: ValueKind::Url,
-                start: token.start + lead + offset,
-                end: token.start + lead + link.len(),
-                normal: Normal::Url(form),
-            });
+        // A trailing `_` closes underscore emphasis (`_evil.test_`) where a host label may
+        // hold one: the link without it is read too (red team round 29, flow H3).
+        let unemphasised = link.trim_end_matches(['_', '*', '~']);
+        if want(ValueKind::Url) {
+            let mut links = vec![link];
+            if unemphasised.len() < link.len() {
+                links.push(unemphasised);
+            }
+            for link in links {
+                if let Some((offset, form)) = url_in(link) {
+                    found.push(Found {
+                        kind: ValueKind::Url,
+                        start: token.start + lead + offset,
+                        end: token.start + lead + link.len(),
+                        normal: Normal::Url(form),
+                    });
+                }
+            }
         }
         if want(ValueKind::Email) && word.contains('@') && !word.contains("://") {
             emails_in(word, token.start, &mut found);
@@ -226,7 +235,12 @@ fn url_in(word: &str) -> Option<(usize, UrlForm)> {
         let bare = host.split(['/', '?', '#']).next().unwrap_or_default();
         let scp = bare.split_once(':').is_some_and(|(_, p)| !p.bytes().all(|b| b.is_ascii_digit()));
         let host_only = if scp { bare.split(':').next().unwrap_or_default() } else { host };
-        let plain_address = !user_info.is_empty() && !user_info.contains(':') && bare == host;
+        // (`git@evil.test:qa.git`, `ftp@evil.test:2121`: a path or a port after the host
+        // makes it no address: red team round 29, flow H2.)
+        let plain_address = !user_info.is_empty()
+            && !user_info.contains(':')
+            && bare == host
+            && !host.contains(':');
         let literal = host.starts_with('[');
         return (!plain_address && (literal || bare_host(host_only)))
             .then(|| super::url::normal(word))

@@ -390,9 +390,11 @@ impl Protected {
         self.places.iter().filter(|p| p.kind == Kind::State).find(|p| {
             p.paths.iter().any(|state| {
                 dir.starts_with(state)
-                    || state.strip_prefix(&dir).ok().and_then(|rest| rest.iter().next()).is_some_and(
-                        |first| first.to_string_lossy().starts_with(start),
-                    )
+                    || state
+                        .strip_prefix(&dir)
+                        .ok()
+                        .and_then(|rest| rest.iter().next())
+                        .is_some_and(|first| first.to_string_lossy().starts_with(start))
             })
         })
     }

@@ -146,8 +146,11 @@ mod tests {
         let db = dir.path().join("users.db");
         database(&db);
         let file = SqliteFile::new(db.clone());
-        std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("users.db-journal"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("elsewhere"),
+            dir.path().join("users.db-journal"),
+        )
+        .unwrap();
         let error = file.open().unwrap_err();
         assert!(error.contains("users.db-journal"), "{error}");
     }

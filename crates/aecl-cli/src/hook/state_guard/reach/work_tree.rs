@@ -56,7 +56,11 @@ impl Line<'_> {
             let (name, value) = match word.text.split_once('=') {
                 Some((name, value)) => (
                     name,
-                    Some(ShellArg { text: value.to_owned(), raw: value.to_owned(), ..word.clone() }),
+                    Some(ShellArg {
+                        text: value.to_owned(),
+                        raw: value.to_owned(),
+                        ..word.clone()
+                    }),
                 ),
                 None => (word.text.as_str(), None),
             };
