@@ -50,7 +50,7 @@ mod word_paths;
 mod writes;
 
 pub use argv::{argv_line, quote_word};
-pub use git::is_git_subcommand;
+pub use git::{harmless_git_setting, is_git_subcommand};
 pub use guard::ProgramGuard;
 pub use programs::{ProgramSpec, Special, Writes};
 pub use word_paths::word_paths;

@@ -745,7 +745,23 @@ fn git_option(word: &ShellArg, options: &[&str]) -> Option<String> {
 /// Whether a configuration setting cannot make git run a program.
 fn safe_git_setting(key: &str, value: &str) -> bool {
     let key = key.to_lowercase();
-    SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) && !value.contains('!')
+    // An editor or a pager that changes or runs nothing (`-c core.editor=true`,
+    // `-c core.pager=cat`: red team round 29, FP2).
+    let quiet = match key.as_str() {
+        "core.editor" | "sequence.editor" => {
+            super::variable_values::NO_OP_EDITORS.contains(&value)
+        }
+        "core.pager" => matches!(value, "cat" | "" | "less"),
+        _ => key.starts_with("pager.") && matches!(value, "cat" | "false" | "true" | ""),
+    };
+    quiet || (SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) && !value.contains('!'))
+}
+
+/// Whether `git -c SETTING` (`key=value`) makes git run no program of the caller's
+/// choosing and reads the repository as it would without it (the hook's git tree check).
+pub fn harmless_git_setting(setting: &str) -> bool {
+    let (key, value) = setting.split_once('=').unwrap_or((setting, ""));
+    safe_git_setting(key, value) && !key.to_lowercase().starts_with("core.autocrlf")
 }
 
 /// `git -c` settings that cannot make git run another program; any other (`alias.*`,
@@ -804,9 +820,8 @@ pub(super) fn git_runs_configured_program(args: &[&Word]) -> bool {
             return false;
         };
         if let Some(setting) = setting {
-            let key = setting.split_once('=').map_or(setting.as_str(), |(k, _)| k).to_lowercase();
-            if !SAFE_GIT_SETTINGS.iter().any(|safe| key.starts_with(safe)) || setting.contains('!')
-            {
+            let (key, value) = setting.split_once('=').unwrap_or((setting.as_str(), ""));
+            if !safe_git_setting(key, value) {
                 return true;
             }
         }

@@ -703,6 +703,15 @@ impl ProgramGuard {
                 if has(&spec.runs_code_options) || prefixed(&spec.runs_code_options) {
                     out.push(Finding::RunsCode(format!("option `{name}`")));
                 }
+                // An entry ending in `/` runs code when its value is a path, or only known
+                // at run time (`uv --python ./x`; not `--python 3.12`).
+                let path_valued =
+                    spec.runs_code_options.iter().any(|o| o.strip_suffix('/') == Some(name));
+                if path_valued
+                    && option.value.as_ref().is_none_or(|v| !v.is_known() || v.text.contains('/'))
+                {
+                    out.push(Finding::RunsCode(format!("option `{name}` naming a program")));
+                }
                 if has(&spec.upload_options) {
                     out.push(Finding::Uploads(format!("option `{name}`")));
                 }
@@ -912,7 +921,7 @@ impl ProgramGuard {
 
 /// Options that, by their common meaning, make a program load code or configuration that
 /// may run code (`pre-commit run --config F`, `webpack --config F`, `node --require M`).
-const CODE_OPTIONS: [&str; 16] = [
+const CODE_OPTIONS: [&str; 22] = [
     "--config",
     "--config-file",
     "--configfile",
@@ -929,6 +938,17 @@ const CODE_OPTIONS: [&str; 16] = [
     "--hook",
     "--hooks",
     "--script",
+    // Variables for the command it runs, read from a file: `LD_PRELOAD`, `PATH`,
+    // `GIT_CONFIG_PARAMETERS` among them (`dotenv -e F -- CMD`, `honcho run -e F`: red
+    // team round 29, hooks H4).
+    "--env-file",
+    "--dotenv",
+    // Plugins and start-up code by other names (`pylint --load-plugins M`,
+    // `--init-hook CODE`, `clang-tidy --load LIB`, round 29 hooks H6).
+    "--load-plugins",
+    "--init-hook",
+    "--load",
+    "--profile-dir",
 ];
 
 /// What a program the table does not know, which `allow_programs` lists, is judged on:
@@ -937,6 +957,22 @@ const CODE_OPTIONS: [&str; 16] = [
 /// ([`super::word_paths`]) are [`Finding::Names`]; an option of [`CODE_OPTIONS`] runs code.
 fn listed_unknown(command: &SimpleCommand) -> Vec<Finding> {
     let mut out = Vec::new();
+    // Runners of a command with an env file, whose short options say so (`dotenv -e F`,
+    // `honcho run -e F`, `foreman start -e F`); ipython's `-c CODE`; pre-commit's
+    // `try-repo`, which runs another repository's hooks.
+    let program = command.program.as_str();
+    let short_code = match program {
+        "dotenv" | "dotenvx" => &["-e", "-f", "-c"][..],
+        "honcho" | "foreman" | "forego" => &["-e", "--env"][..],
+        "ipython" | "ipython3" => &["-c", "-m", "-i"][..],
+        _ => &[][..],
+    };
+    for word in &command.words {
+        let name = word.text.split_once('=').map_or(word.text.as_str(), |(name, _)| name);
+        if short_code.contains(&name) || (program == "pre-commit" && name == "try-repo") {
+            out.push(Finding::RunsCode(format!("`{program} {name}` runs code of the caller's choosing")));
+        }
+    }
     // A word built at run time (`$X/.envrc`) is not read: any word may be one.
     for word in command.words.iter().filter(|w| !w.expansion && !w.pattern) {
         let name = word.text.split_once('=').map_or(word.text.as_str(), |(name, _)| name);

@@ -8,6 +8,9 @@
 
 use super::ShellArg;
 
+/// Editors that change nothing: the file stays as git wrote it.
+pub(super) const NO_OP_EDITORS: [&str; 4] = ["true", ":", "cat", "/bin/true"];
+
 /// Whether `word` is a cluster of short flags among `letters` and digits (`-q`, `-9e`,
 /// `-T0`).
 fn short_flags(word: &str, letters: &[u8]) -> bool {
@@ -58,6 +61,12 @@ pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
         }),
         "PAGER" | "GIT_PAGER" | "MANPAGER" | "SYSTEMD_PAGER" | "DELTA_PAGER" | "BAT_PAGER" => {
             matches!(text, "cat" | "" | "less" | "more")
+        }
+        // An editor that changes nothing, the way an agent with no terminal finishes a
+        // rebase or an amend (`GIT_EDITOR=true git rebase --continue`: red team round 29,
+        // FP2).
+        "EDITOR" | "VISUAL" | "GIT_EDITOR" | "GIT_SEQUENCE_EDITOR" => {
+            NO_OP_EDITORS.contains(&text)
         }
         "PYTHONUNBUFFERED"
         | "PYTHONDONTWRITEBYTECODE"

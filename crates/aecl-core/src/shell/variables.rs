@@ -293,6 +293,8 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "DYLD_",
     "GIT_CONFIG_",
     "NPM_CONFIG_",
+    // bun's own `npm_config`-like settings (`BUN_CONFIG_REGISTRY`, round 29 hooks H3).
+    "BUN_CONFIG_",
     "YARN_",
     "CARGO_TARGET_",
     "CARGO_BUILD_",

@@ -18,13 +18,36 @@
 
 use std::path::{Path, PathBuf};
 
-use aecl_core::shell::{OpaqueCommand, ShellArg};
+use aecl_core::shell::{OpaqueCommand, ShellArg, harmless_git_setting};
 use aecl_engine::fs_paths::{normalise, resolve_physical};
 
 use super::super::expand::{env, may_be_set};
 use super::super::git_state::{self, FileState};
 use super::super::protected::Protected;
 use super::{Line, Refusal};
+
+/// `GIT_*` variables that change how git talks or what it shows, never which repository,
+/// index, objects or configuration it reads (a value that runs a program, `GIT_EDITOR=vi`,
+/// is the shell rules' to judge).
+const UNMOVING_VARIABLES: [&str; 17] = [
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_PAGER",
+    "GIT_TERMINAL_PROMPT",
+    "GIT_LFS_SKIP_SMUDGE",
+    "GIT_MERGE_AUTOEDIT",
+    "GIT_OPTIONAL_LOCKS",
+    "GIT_ADVICE",
+    "GIT_PROGRESS_DELAY",
+    "GIT_FLUSH",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+    "GIT_SSH_COMMAND",
+];
 
 /// Git commands that change neither the index nor HEAD: others on the same line may
 /// change what the state check reads before the tree writer runs.
@@ -249,18 +272,38 @@ impl Line<'_> {
     /// that may change the index or HEAD first.
     fn moved_git(&self, words: &[ShellArg]) -> Option<String> {
         let sub = git_subcommand(words).unwrap_or(words.len());
-        if let Some(option) = words.get(..sub).unwrap_or_default().iter().find(|w| {
-            !w.is_known()
+        let before = words.get(..sub).unwrap_or_default();
+        // `-c KEY=VALUE` of a setting that runs nothing and reads the repository as it is
+        // (`-c advice.detachedHead=false`, `-c core.editor=true`: red team round 29, FP1).
+        let harmless = |at: usize| {
+            let word = before.get(at);
+            let setting = match word.map(|w| w.text.as_str()) {
+                Some("-c") => before.get(at + 1),
+                _ => None,
+            };
+            setting.is_some_and(|s| s.is_known() && harmless_git_setting(&s.text))
+        };
+        let mut skip = false;
+        for (at, word) in before.iter().enumerate() {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            if word.is_known() && word.text == "-c" && harmless(at) {
+                skip = true;
+                continue;
+            }
+            let moves = !word.is_known()
                 || ["-c", "--git-dir", "--config-env", "--namespace"]
                     .iter()
-                    .any(|o| w.text == *o || w.text.starts_with(&format!("{o}=")))
-        }) {
-            return Some(format!("with `{}`, which moves what git reads", option.raw));
+                    .any(|o| word.text == *o || word.text.starts_with(&format!("{o}=")));
+            if moves {
+                return Some(format!("with `{}`, which moves what git reads", word.raw));
+            }
         }
         let variable = self
             .text
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|word| word.starts_with("GIT_"))
+            .filter(|word| word.starts_with("GIT_") && !UNMOVING_VARIABLES.contains(word))
             .find(|name| may_be_set(self.text, name))
             .map(str::to_owned)
             .or_else(|| {

@@ -229,6 +229,7 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--resolution-mode",
             "--node-linker",
             "--test-pattern",
+            "--env-file",
         ],
         // The project they work in (`--cwd DIR`, `-C DIR`, `--dir DIR`: its
         // `node_modules`, lock file and scripts' outputs), and where they keep packages and
@@ -279,6 +280,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--script-shell",
             "--node-options",
             "--userconfig",
+            // bun's env file sets the variables of what it runs (`NODE_OPTIONS`, red team
+            // round 29, hooks H4).
+            "--env-file",
         ],
         // pnpm hands npm's registry commands to npm (`pnpm unpublish`); `yarn plugin
         // import`, `yarn policies set-version`, `pnpm env use`, `pnpm approve-builds` and
@@ -498,7 +502,30 @@ pub(super) const ENTRIES: &[Entry] = &[
         // own dependencies, as a bare `npm install` does.
         // `--config-file` names a `uv.toml` of the caller's choosing (its indexes, its
         // build settings).
-        runs_code_options: &["--with", "--with-editable", "--with-requirements", "--config-file"],
+        runs_code_options: &[
+            "--with",
+            "--with-editable",
+            "--with-requirements",
+            "--config-file",
+            // Where packages and their build code come from, as `UV_INDEX_URL` and its kin
+            // (red team round 29, hooks H3); the settings handed to build backends; the
+            // variables of what it runs, from a file (`UV_ENV_FILE`, hooks H4).
+            "-i",
+            "--index-url",
+            "--index",
+            "--default-index",
+            "--extra-index-url",
+            "-f",
+            "--find-links",
+            "-C",
+            "--config-setting",
+            "--config-settings-package",
+            "--env-file",
+            // The interpreter it runs, when a path names one (`--python ./x`; a version
+            // request, `--python 3.12`, is uv's own or the system's).
+            "-p/",
+            "--python/",
+        ],
         runs_code_subcommands: &[
             "tool",
             "add",
