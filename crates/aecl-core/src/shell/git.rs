@@ -748,9 +748,7 @@ fn safe_git_setting(key: &str, value: &str) -> bool {
     // An editor or a pager that changes or runs nothing (`-c core.editor=true`,
     // `-c core.pager=cat`: red team round 29, FP2).
     let quiet = match key.as_str() {
-        "core.editor" | "sequence.editor" => {
-            super::variable_values::NO_OP_EDITORS.contains(&value)
-        }
+        "core.editor" | "sequence.editor" => super::variable_values::NO_OP_EDITORS.contains(&value),
         "core.pager" => matches!(value, "cat" | "" | "less"),
         _ => key.starts_with("pager.") && matches!(value, "cat" | "false" | "true" | ""),
     };

@@ -970,7 +970,9 @@ fn listed_unknown(command: &SimpleCommand) -> Vec<Finding> {
     for word in &command.words {
         let name = word.text.split_once('=').map_or(word.text.as_str(), |(name, _)| name);
         if short_code.contains(&name) || (program == "pre-commit" && name == "try-repo") {
-            out.push(Finding::RunsCode(format!("`{program} {name}` runs code of the caller's choosing")));
+            out.push(Finding::RunsCode(format!(
+                "`{program} {name}` runs code of the caller's choosing"
+            )));
         }
     }
     // A word built at run time (`$X/.envrc`) is not read: any word may be one.

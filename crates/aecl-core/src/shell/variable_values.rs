@@ -65,9 +65,7 @@ pub(super) fn harmless(name: &str, value: Option<&ShellArg>) -> bool {
         // An editor that changes nothing, the way an agent with no terminal finishes a
         // rebase or an amend (`GIT_EDITOR=true git rebase --continue`: red team round 29,
         // FP2).
-        "EDITOR" | "VISUAL" | "GIT_EDITOR" | "GIT_SEQUENCE_EDITOR" => {
-            NO_OP_EDITORS.contains(&text)
-        }
+        "EDITOR" | "VISUAL" | "GIT_EDITOR" | "GIT_SEQUENCE_EDITOR" => NO_OP_EDITORS.contains(&text),
         "PYTHONUNBUFFERED"
         | "PYTHONDONTWRITEBYTECODE"
         | "PYTHONUTF8"

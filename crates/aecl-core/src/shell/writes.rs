@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 73] = [
+const PROTECTED_NAMES: [&str; 83] = [
     ".git",
     ".hg",
     ".envrc",
@@ -138,6 +138,20 @@ const PROTECTED_NAMES: [&str; 73] = [
     ".overcommit.yml",
     "bunfig.toml",
     ".mvn",
+    // Tools' configuration that makes an allowed program run a command (red team round
+    // 29, hooks H5): less's `LESSOPEN` from its key file, uv's indexes, bun's user file,
+    // conda's channels and plugins, gpg's helpers, distutils' build commands, gdb's and
+    // R's start-up scripts, IPython's and Jupyter's start-up code.
+    ".lesskey",
+    "uv.toml",
+    ".bunfig.toml",
+    ".condarc",
+    ".gnupg",
+    ".pydistutils.cfg",
+    ".gdbinit",
+    ".rprofile",
+    ".ipython",
+    ".jupyter",
     ".pdbrc",
 ];
 
@@ -503,7 +517,12 @@ pub fn is_protected(path: &str) -> bool {
         // cargo reads `config` and `config.toml` only (not `config.toml.example`).
         [".cargo", name] => matches!(*name, "config" | "config.toml"),
         // mise's, fish's, git's and direnv's configuration under `~/.config` (P2, P4).
-        [".config", tool] => matches!(*tool, "mise" | "fish" | "git" | "direnv"),
+        [".config", tool] => matches!(
+            *tool,
+            "mise" | "fish" | "git" | "direnv" | "lesskey" | "go" | "gh" | "uv" | "pnpm"
+        ),
+        // docker's credential helpers (`credsStore`), Maven's settings (round 29, H5).
+        [".docker", "config.json"] | [".m2", "settings.xml"] => true,
         ["mise", "config.toml"] => true,
         // Claude Code's settings (hooks) and what carries hooks in its front matter
         // (skills, subagents, commands) or runs beside it (plugins).
