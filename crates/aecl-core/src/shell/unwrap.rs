@@ -139,8 +139,20 @@ fn script_or_program(manager: &str, rest: &[&Word]) -> Option<usize> {
 /// Tools a package runner may fetch by name and run: programs the table knows, published
 /// on npm under that name by their own project, with no install scripts. A project that
 /// has the tool installed runs its own copy, as `npm test` would.
-const REGISTRY_TOOLS: [&str; 6] =
-    ["eslint", "prettier", "tsc", "pyright", "basedpyright", "markdownlint-cli2"];
+const REGISTRY_TOOLS: [&str; 10] = [
+    "eslint",
+    "prettier",
+    "tsc",
+    "pyright",
+    "basedpyright",
+    "markdownlint-cli2",
+    // The test runners their own documentation runs through npx (`npx vitest run`: red
+    // team round 29, FP4), judged as they run the project's tests.
+    "vitest",
+    "jest",
+    "mocha",
+    "playwright",
+];
 
 /// A package runner's options that change neither what it runs nor where it is fetched
 /// from (`-p PKG`, `-c CMD`, `--registry URL` do).
@@ -160,9 +172,12 @@ const RUNNER_FLAGS: [&str; 11] = [
 ];
 
 /// Where the tool a package runner runs starts in `rest` (`npx --yes eslint .`), when it
-/// is one of [`REGISTRY_TOOLS`], written as a plain name after harmless options only.
-fn registry_tool(rest: &[&Word]) -> Option<usize> {
+/// is one of [`REGISTRY_TOOLS`], written as a plain name after harmless options only; or,
+/// for `npx --no` (`--no-install`), which never fetches a package and so runs only what the
+/// project installed, as `pnpm X` does, any plain name.
+fn registry_tool(runner: &str, rest: &[&Word]) -> Option<usize> {
     let mut at = 0;
+    let mut no_install = false;
     loop {
         let word = rest.get(at)?;
         if word.has_expansion() {
@@ -170,7 +185,15 @@ fn registry_tool(rest: &[&Word]) -> Option<usize> {
         }
         let text = word.text();
         if !RUNNER_FLAGS.contains(&text.as_str()) {
-            return REGISTRY_TOOLS.contains(&text.as_str()).then_some(at);
+            let plain = !text.is_empty() && !text.starts_with('-') && !text.contains(['/', '@']);
+            let known = REGISTRY_TOOLS.contains(&text.as_str());
+            return (known || (no_install && plain)).then_some(at);
+        }
+        // The last of `--no` and `--yes` holds (`--no --yes` installs).
+        match text.as_str() {
+            "--no" | "--no-install" => no_install = runner == "npx",
+            "-y" | "--yes" => no_install = false,
+            _ => {}
         }
         at += 1;
     }
@@ -466,7 +489,7 @@ impl Unwrapper<'_> {
             "uv" | "poetry" => self.project_runner(name, rest, appended),
             "npx" | "pnpx" | "bunx" => {
                 let mut command = plain(name, rest, appended);
-                let tool = registry_tool(rest);
+                let tool = registry_tool(name, rest);
                 command.runs_known_tool = tool.is_some();
                 self.out.commands.push(command);
                 match tool {
