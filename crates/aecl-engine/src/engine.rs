@@ -285,6 +285,9 @@ impl<S: Store> Engine<S> {
         agent: &str,
         text: &str,
     ) -> Result<u64, EngineError> {
+        if let Some(why) = crate::origin::reserved(run) {
+            return Err(EngineError::ReservedId(why));
+        }
         let mut record = self.record(RecordKind::User, agent, run);
         record.input = json!({ "text": text });
         self.redact(&mut record.input);
@@ -302,7 +305,7 @@ impl<S: Store> Engine<S> {
         call_id: &str,
         output: Value,
     ) -> Result<u64, EngineError> {
-        if let Some(why) = crate::origin::reserved(call_id) {
+        if let Some(why) = [run, call_id].into_iter().find_map(crate::origin::reserved) {
             return Err(EngineError::ReservedId(why));
         }
         let mut record = self.record(RecordKind::Result, agent, run);
@@ -356,6 +359,9 @@ impl<S: Store> Engine<S> {
         content: Value,
         read: bool,
     ) -> Result<u64, EngineError> {
+        if let Some(why) = crate::origin::reserved(run) {
+            return Err(EngineError::ReservedId(why));
+        }
         let mut record = self.record(RecordKind::Result, agent, run);
         record.input = json!({ "untrusted": true, "source": source });
         record.output = content;

@@ -25,20 +25,33 @@ pub struct Requester {
 }
 
 /// Why a call or result that an agent sent under `id` (its run id, call id or idempotency
-/// key) is refused: the name is reserved for aecl's compensation calls (in any case: a
-/// reader of the log should not have to know which spelling is the engine's), or it
-/// cannot be shown faithfully in a log line or a command's argument (empty, or holding a
-/// control character: red team round 29, tamper L1).
+/// key) is refused: the name is reserved for aecl's compensation calls (in any case or
+/// spelling a reader takes for it: full-width letters, an invisible character inside), or
+/// it cannot be shown faithfully in a log line, an approval page or a command's argument
+/// (red team round 29, tamper L1 and its second pass): empty, blank or invisible only, or
+/// holding a control character, a line or paragraph separator, or an invisible format
+/// character (`r1` and `r1` with a zero-width space after it would be two runs that show
+/// as one).
 pub fn reserved(id: &str) -> Option<String> {
-    if id.is_empty() {
-        return Some("an empty id: run ids, call ids and idempotency keys name something".into());
-    }
-    if id.chars().any(char::is_control) {
+    let unseen = |c: char| c.is_whitespace() || aecl_core::visible::is_invisible(c);
+    if id.is_empty() || id.chars().all(unseen) {
         return Some(format!(
-            "{id:?}: run ids, call ids and idempotency keys may not hold control characters"
+            "{id:?}: run ids, call ids and idempotency keys must name something visible"
         ));
     }
-    let prefix = id.get(..ROLLBACK_KEY_PREFIX.len());
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || (c != ' ' && unseen(c) && !c.is_ascii_whitespace())
+    };
+    if id.chars().any(hidden) {
+        return Some(format!(
+            "{id:?}: run ids, call ids and idempotency keys may not hold control, separator or \
+             invisible characters"
+        ));
+    }
+    let read = aecl_core::values::fold(id);
+    let prefix = read.get(..ROLLBACK_KEY_PREFIX.len());
     prefix.is_some_and(|p| p.eq_ignore_ascii_case(ROLLBACK_KEY_PREFIX)).then(|| {
         format!(
             "`{id}`: call ids and idempotency keys starting with `{ROLLBACK_KEY_PREFIX}` are \
@@ -53,7 +66,26 @@ mod tests {
 
     #[test]
     fn empty_ids_control_characters_and_the_undo_prefix_in_any_case_are_refused() {
-        for id in ["", "r\u{0}x", "a\nb", "rollback:e1", "ROLLBACK:e1", "RollBack:x"] {
+        for id in [
+            "",
+            " ",
+            "\u{200b}",
+            "\u{feff}",
+            "\u{3164}",
+            "\u{a0}",
+            "r\u{0}x",
+            "a\nb",
+            "r1\u{200b}",
+            "x\u{2028}y",
+            "\u{202e}x",
+            "\u{7f}",
+            "\u{85}",
+            "rollback:e1",
+            "ROLLBACK:e1",
+            "RollBack:x",
+            "\u{ff52}ollback:x",
+            "rollback\u{ff1a}x",
+        ] {
             assert!(reserved(id).is_some(), "{id:?}");
         }
         for id in ["c1", "run-2026", "toolu_01ABC", "roll", "rollback", "é-1"] {

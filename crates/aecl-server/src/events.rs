@@ -38,8 +38,9 @@ pub async fn record<S: Store>(
     let named = match &event {
         EventRequest::User { run, .. } | EventRequest::Result { run, .. } => run.as_deref(),
     };
-    if run.is_empty() {
-        return Err(ApiError::BadRequest("the run id is empty".to_owned()));
+    // An empty run, or one no log line can show as it is (red team round 29, tamper L1).
+    if let Some(why) = aecl_engine::origin::reserved(&run) {
+        return Err(refuse(&state, Some(&caller.0), ApiError::BadRequest(why)).await);
     }
     if named.is_some_and(|named| named != run) {
         return Err(ApiError::BadRequest(format!(

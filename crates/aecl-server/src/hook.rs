@@ -97,6 +97,11 @@ async fn handle<S: Store>(
     if checked != event {
         return Err(ApiError::BadRequest("`hook_event_name` is ambiguous".to_owned()));
     }
+    // The session is the run: one no log line can show as it is is the caller's mistake,
+    // answered and recorded as one, never a store failure (red team round 29, tamper L1).
+    if let Some(why) = aecl_engine::origin::reserved(&input.session_id) {
+        return Err(crate::auth::refuse(state, Some(&caller.0), ApiError::BadRequest(why)).await);
+    }
     tracing::debug!(
         session = %input.session_id,
         event = %input.hook_event_name,

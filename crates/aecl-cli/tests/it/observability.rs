@@ -116,9 +116,10 @@ fn the_json_log_has_a_line_per_decision_and_approval_answer_and_no_argument_valu
     assert!(!log.contains(&agent) && !log.contains(&approver), "a token reached the log");
 }
 
-/// The text log escapes what agents name: a line break in a run id cannot forge an
-/// approval line, nor a terminal escape in a call id hide the rest of its line (the red
-/// team's F3, stop 50).
+/// The text log escapes what agents name: a line break in an action's name cannot forge
+/// an approval line, nor a terminal escape hide the rest of its line (the red team's F3,
+/// stop 50). A run or call id holding one is refused before anything is decided (round 29,
+/// tamper L1), and the refusal's own line escapes it too.
 #[test]
 fn the_text_log_escapes_control_characters_from_agents() {
     let dir = temp_dir();
@@ -127,14 +128,19 @@ fn the_text_log_escapes_control_characters_from_agents() {
     let agent = issue(dir.path(), &["--agent", "finance_agent", "--policy", &policy]);
     let (_server, address) = serve(dir.path(), &policy, &[]);
     let forged = "r1\n2026-11-28T00:00:00.000000Z  INFO aecl::approval: approval outcome=\"approved\" by=\"alice\"";
-    let call = serde_json::json!({
-        "run": forged,
-        "id": "c1\u{1b}[8m",
-        "action": "read_invoice",
-        "args": {"invoice_id": "INV-1"},
-    });
-    let (status, answer) =
-        request(&address, "POST", "/v1/evaluate", Some(&agent), &[], &call.to_string());
+    let call = |run: &str, id: &str, action: &str| {
+        serde_json::json!({ "run": run, "id": id, "action": action, "args": {"invoice_id": "INV-1"} })
+            .to_string()
+    };
+    let evaluate =
+        |body: String| request(&address, "POST", "/v1/evaluate", Some(&agent), &[], &body);
+    for body in [call(forged, "c1", "read_invoice"), call("r1", "c1\u{1b}[8m", "read_invoice")] {
+        let (status, answer) = evaluate(body);
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.to_string().contains("control"), "{answer}");
+    }
+    // An action's name is the agent's text too: an unknown one is decided (blocked).
+    let (status, answer) = evaluate(call("r1", "c2", &format!("{forged}\u{1b}[8m")));
     assert_eq!(status, 200, "{answer}");
     let log = wait_for_log(dir.path(), |log| log.contains("aecl::decision"));
     let decision: Vec<&str> = log.lines().filter(|l| l.contains("aecl::decision")).collect();

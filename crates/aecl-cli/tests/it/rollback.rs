@@ -145,10 +145,13 @@ fn an_approved_delete_is_rolled_back_exactly_once_and_never_over_a_change() {
         |run: &str, id: &str| json!({ "run": run, "id": id, "action": "undo_sql", "args": {} });
     for (body, says) in [
         (undo(&shouting), "aecl's own"),
-        (read("", "u4"), "an empty id"),
-        (read("r1", ""), "an empty id"),
-        (read("r\u{0}1", "u5"), "control characters"),
-        (read("r1", "u\n6"), "control characters"),
+        (read("", "u4"), "something visible"),
+        (read("r1", ""), "something visible"),
+        (read("r\u{0}1", "u5"), "control"),
+        (read("\u{200b}", "u7"), "something visible"),
+        (read("r\u{200b}", "u9"), "invisible"),
+        (read("r1\u{202e}", "u8"), "invisible"),
+        (read("r1", "u\n6"), "control"),
     ] {
         let (status, answer) = http(&address, "/v1/evaluate", &agent, &[], &body);
         assert_eq!(status, 400, "{body}: {answer}");

@@ -106,8 +106,8 @@ fn compatibility_digit(c: char) -> Option<char> {
 pub fn readings(text: &str) -> Vec<String> {
     let folded = fold(text);
     let mut out = Vec::new();
-    if let Some(parted) = parted(text).filter(|p| *p != folded) {
-        out.push(parted);
+    if let Some(apart) = hosts_apart(text).filter(|p| *p != folded) {
+        out.push(apart);
     }
     if let Some(addresses) = embedded_ipv4(&folded) {
         out.push(addresses);
@@ -164,21 +164,34 @@ pub fn readings(text: &str) -> Vec<String> {
     out
 }
 
-/// `text` with the marks prose glues to a link parted from it, as a reader sees them end
-/// it: dash-like characters and bullets (`https://evil.test—our CDN—`, `evil.test·`),
-/// which folding turns into a `-` or a `.` a host may hold; a backslash, which no host
-/// holds (`mirror=evil.test\tstatus=ok`, a literal escape in a log line); and `--`, the
-/// typewriter's dash (red team round 29, flow H1 and M1). `None` when there is none.
-fn parted(text: &str) -> Option<String> {
-    let marks = |c: char| {
-        matches!(c, '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' | '\u{2043}')
-            || matches!(c, '\u{b7}' | '\u{2022}' | '\u{2027}' | '\u{30fb}' | '\\')
-    };
-    if !text.contains(marks) && !text.contains("--") {
+/// `text` with every character no host name holds made a space: what is left of a link
+/// or an address in prose is its host (and an address's mailbox), whatever the text glues
+/// to it. Dashes, bullets and ellipses (`https://evil.test—our CDN—`, `evil.test…`), a
+/// backslash escape (`mirror=evil.test\tstatus=ok`), a footnote mark (`evil.test^1`,
+/// `evil.test¹`), an arrow, an invisible joiner, and the words of a script written without
+/// spaces (`evil.test에서`, `从evil.test下载`, `evil.test。然后`) all end it here (red team
+/// round 29, flow H1, M1 and the second pass's F-H1 and F-M1), where folding would make a
+/// dash a `-`, a full stop a `.` or drop a joiner, each of which glues. Read on the raw
+/// text; an internationalised host is read whole by the other readings. A hyphen that
+/// ends a word (`evil.test- or`) is no part of it either. `None` when no such character is
+/// in the text (plain ASCII prose, the common case, is read as it is).
+fn hosts_apart(text: &str) -> Option<String> {
+    let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
+    let glue =
+        |c: char| !c.is_ascii() || matches!(c, '\\' | '^' | '~' | '$' | '!' | '*' | '+' | '%');
+    if !text.contains(glue) && !text.contains("--") && !text.contains("- ") && !text.ends_with('-')
+    {
         return None;
     }
-    let spaced: String = text.chars().map(|c| if marks(c) { ' ' } else { c }).collect();
-    Some(fold(&spaced.replace("--", " ")).into_owned())
+    let spaced: String = text.chars().map(|c| if host_char(c) { c } else { ' ' }).collect();
+    let mut out = String::with_capacity(spaced.len());
+    let mut chars = spaced.chars().peekable();
+    while let Some(c) = chars.next() {
+        // `--` and a hyphen before a space or the end part words.
+        let parts = c == '-' && chars.peek().is_none_or(|next| *next == ' ' || *next == '-');
+        out.push(if parts { ' ' } else { c });
+    }
+    Some(out)
 }
 
 /// `text` with the usual disguises of an address or a link undone: `eve [at] evil [dot]

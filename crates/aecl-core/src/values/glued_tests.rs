@@ -41,6 +41,27 @@ fn a_host_with_a_mark_glued_after_it_is_still_the_host() {
         "\\",
         "_", // closing underscore emphasis
         "__",
+        "\u{2026}or ask",         // ellipsis
+        "^1",                     // footnote
+        "\u{b9}",                 // superscript one
+        "\u{2192}backup.example", // arrow
+        "\u{2060}now",            // word joiner
+        "\u{200d}now",            // zero-width joiner
+        "\u{ad}now",              // soft hyphen
+        "- or fastly-hosted",     // suspended hyphen
+        "**now",                  // emphasis glued to a word
+        "~now",
+        "$now",
+        "!now",
+        "+now",
+        "%E2%80%94now",                 // a percent-encoded em dash in text
+        "\u{c5d0}\u{c11c}",             // Korean particle
+        "\u{4e0b}\u{8f7d}",             // Chinese
+        "\u{304b}\u{3089}",             // Japanese
+        "\u{e01}\u{e48}\u{e2d}\u{e19}", // Thai
+        "\u{3002}\u{7136}\u{540e}",     // ideographic full stop, then Chinese
+        "\u{3001}\u{7136}",             // ideographic comma
+        "\u{ff0e}now",                  // full-width full stop
     ];
     for mark in marks {
         for (before, after) in [
@@ -50,6 +71,7 @@ fn a_host_with_a_mark_glued_after_it_is_still_the_host() {
             ("mirror=", ""),
             ("from _", ""),
             ("from __", ""),
+            ("\u{4ece}", ""), // Chinese glued before
         ] {
             let text = format!("{before}{HOST}{after}{mark} before running the tests.");
             assert!(seen(&text).iter().any(|h| h == HOST), "{text:?}: {:?}", seen(&text));

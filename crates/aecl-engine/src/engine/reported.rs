@@ -90,6 +90,9 @@ impl<S: Store> Engine<S> {
         agent: &str,
         text: &str,
     ) -> Result<Result<u64, ReportRefused>, EngineError> {
+        if let Some(why) = crate::origin::reserved(run) {
+            return Err(EngineError::ReservedId(why));
+        }
         let mut record = self.record(RecordKind::User, agent, run);
         record.input = json!({ "text": text });
         self.redact(&mut record.input);
@@ -106,6 +109,9 @@ impl<S: Store> Engine<S> {
         agent: &str,
         reason: &str,
     ) -> Result<Result<u64, ReportRefused>, EngineError> {
+        if let Some(why) = crate::origin::reserved(run) {
+            return Err(EngineError::ReservedId(why));
+        }
         let _run_guard = self.lock_run(run).await;
         let snapshot = self.store().load_run(run).await?;
         if self.policy().other_owner_of_run(run, snapshot.agent.as_deref(), agent).is_some() {
@@ -131,7 +137,7 @@ impl<S: Store> Engine<S> {
         reporter: Reporter,
         action_hint: Option<&str>,
     ) -> Result<Result<Reported, ReportRefused>, EngineError> {
-        if let Some(why) = crate::origin::reserved(call_id) {
+        if let Some(why) = [run, call_id].into_iter().find_map(crate::origin::reserved) {
             return Err(EngineError::ReservedId(why));
         }
         let effects = self.store().run_effects(run).await?;

@@ -162,38 +162,62 @@ pub(super) struct Entry {
 /// The variables of a configuration file's text, in order. Text git would refuse is read
 /// as far as it goes: what is found is protected either way.
 pub(super) fn entries(text: &str) -> Vec<Entry> {
+    parse(text).0
+}
+
+/// [`entries`], and the first line read as no comment, header or variable: a reader that
+/// must see every variable (`reach/repository.rs`) takes such a file as unknown, since
+/// git may read it otherwise (red team round 29, second pass H1: a second header on a
+/// line, a byte order mark, each hid `core.fsmonitor` from a reading that skipped it).
+pub(super) fn parse(text: &str) -> (Vec<Entry>, Option<String>) {
     let mut found = Vec::new();
+    let mut unread = None;
     let mut section = String::new();
     let mut subsection: Option<String> = None;
+    // git skips a UTF-8 byte order mark at the start.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let mut rest = line.trim_start();
-        if let Some(header) = rest.strip_prefix('[') {
-            let Some((name, after)) = header.split_once(']') else { continue };
+        // Headers, several on a line if so written (`[color] [core] fsmonitor = x`).
+        while let Some(header) = rest.strip_prefix('[') {
+            let Some((name, after)) = header.split_once(']') else {
+                unread.get_or_insert_with(|| line.to_owned());
+                rest = "";
+                break;
+            };
             (section, subsection) = section_name(name);
             rest = after.trim_start();
+        }
+        if rest.is_empty() || rest.starts_with(['#', ';']) {
+            continue;
         }
         let key_end =
             rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(rest.len());
         let (key, after_key) = rest.split_at(key_end);
-        if key.is_empty() || section.is_empty() {
-            continue;
-        }
         let after_key = after_key.trim_start();
         let value = match after_key.strip_prefix('=') {
-            Some(raw) => value(raw, &mut lines),
+            Some(raw) => Some(value(raw, &mut lines)),
             // A variable with no `=` is a boolean true; anything else is not a variable.
-            None if after_key.is_empty() || after_key.starts_with(['#', ';']) => "true".to_owned(),
-            None => continue,
+            None if after_key.is_empty() || after_key.starts_with(['#', ';']) => {
+                Some("true".to_owned())
+            }
+            None => None,
         };
-        found.push(Entry {
-            section: section.clone(),
-            subsection: subsection.clone(),
-            key: key.to_ascii_lowercase(),
-            value,
-        });
+        let named = key.starts_with(|c: char| c.is_ascii_alphabetic()) && !section.is_empty();
+        match value {
+            Some(value) if named => found.push(Entry {
+                section: section.clone(),
+                subsection: subsection.clone(),
+                key: key.to_ascii_lowercase(),
+                value,
+            }),
+            _ => {
+                unread.get_or_insert_with(|| line.to_owned());
+            }
+        }
     }
-    found
+    (found, unread)
 }
 
 /// A section header's name (between `[` and `]`): `core`, `core "sub"`, or the older

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use aecl_core::shell::OpaqueCommand;
 use aecl_engine::fs_paths::normalise;
 
-use super::super::hooks_path::{Entry, entries, read};
+use super::super::hooks_path::{Entry, parse, read};
 use super::{Line, Refusal};
 
 /// Keys of a section without a subsection that run nothing: what `git init` and `git
@@ -81,32 +81,21 @@ const PLAIN_KEYS: &[(&str, &[&str])] = &[
     ("maintenance", &["auto", "strategy"]),
 ];
 
-/// Keys of a section with a subsection (`[remote "origin"]`) that run nothing. (A
-/// remote's `uploadpack` and `receivepack`, a submodule's `update = !CMD` run programs.)
+/// Keys of a section with a subsection that run nothing: a submodule's (its `update =
+/// !CMD` runs one), git-lfs's per-URL settings. Every key of a remote but those that name a
+/// program (a remote helper, the programs run on a local remote's side) and every key of a
+/// branch run nothing: tools write their own there (`gh-resolved`, `vscode-merge-base`:
+/// red team round 29, second pass FP1).
 const NAMED_KEYS: &[(&str, &[&str])] = &[
-    (
-        "remote",
-        &[
-            "url",
-            "pushurl",
-            "fetch",
-            "push",
-            "tagopt",
-            "prune",
-            "prunetags",
-            "mirror",
-            "skipdefaultupdate",
-            "skipfetchall",
-            "promisor",
-            "partialclonefilter",
-        ],
-    ),
-    ("branch", &["remote", "merge", "rebase", "pushremote", "description"]),
     ("submodule", &["url", "active", "branch", "shallow", "ignore", "fetchrecursesubmodules"]),
+    ("lfs", &["access", "locksverify"]),
 ];
 
+/// A remote's keys that name a program.
+const REMOTE_PROGRAMS: [&str; 3] = ["uploadpack", "receivepack", "vcs"];
+
 /// Sections whose every key only sets how git shows things or formats its data.
-const PLAIN_SECTIONS: [&str; 3] = ["color", "advice", "extensions"];
+const PLAIN_SECTIONS: [&str; 4] = ["color", "advice", "extensions", "status"];
 
 impl Line<'_> {
     /// Refuses a `git` command that may find a repository other than `project` (the
@@ -156,7 +145,14 @@ struct Found {
     git_dir: PathBuf,
     /// The directory shared by its work trees, holding `config` and `hooks`, resolved.
     common: PathBuf,
+    /// Its work tree's top, when it has one (not a bare repository).
+    work_tree: Option<PathBuf>,
 }
+
+/// How deep submodules of submodules are followed, and how many directories of `modules/`
+/// are looked at, at most: past either the repository is taken as running programs.
+const MAX_DEPTH: usize = 8;
+const MAX_MODULE_DIRS: usize = 4096;
 
 /// The repository git finds from `dir`, as git looks for it.
 fn discover(dir: &Path) -> Option<Found> {
@@ -166,27 +162,28 @@ fn discover(dir: &Path) -> Option<Found> {
     for candidate in start.ancestors() {
         let dot_git = candidate.join(".git");
         if let Ok(meta) = std::fs::metadata(&dot_git) {
-            let git_dir = if meta.is_dir() {
-                dot_git
-            } else {
-                let text = read(&dot_git)?;
-                candidate.join(text.trim().strip_prefix("gitdir:")?.trim())
-            };
-            return Some(found(git_dir));
+            let git_dir = if meta.is_dir() { dot_git } else { linked(candidate)? };
+            return Some(found(git_dir, Some(candidate.to_owned())));
         }
         if is_git_directory(candidate) {
-            return Some(found(candidate.to_owned()));
+            return Some(found(candidate.to_owned(), None));
         }
     }
     None
 }
 
-fn found(git_dir: PathBuf) -> Found {
+/// The git directory a `.git` file in `top` names (`gitdir: PATH`, relative to `top`).
+fn linked(top: &Path) -> Option<PathBuf> {
+    let text = read(&top.join(".git"))?;
+    Some(top.join(text.trim().strip_prefix("gitdir:")?.trim()))
+}
+
+fn found(git_dir: PathBuf, work_tree: Option<PathBuf>) -> Found {
     let common = read(&git_dir.join("commondir"))
         .map(|c| git_dir.join(c.trim()))
         .unwrap_or_else(|| git_dir.clone());
     let common = std::fs::canonicalize(&common).unwrap_or(common);
-    Found { git_dir, common }
+    Found { git_dir, common, work_tree }
 }
 
 /// Whether git takes `dir` itself for a git directory (a bare repository, or a `.git`
@@ -196,8 +193,18 @@ fn is_git_directory(dir: &Path) -> bool {
 }
 
 /// What of `repository` runs a program, if anything: a configured key outside the
-/// allow-list, or a hook.
+/// allow-list, a line of its configuration not read as git syntax, or a hook; or the same
+/// of a submodule's repository, which git enters (`status` refreshes each submodule's
+/// index, running its `core.fsmonitor` and hooks: red team round 29, second pass H2).
 fn runs_programs(repository: &Found) -> Option<String> {
+    let mut budget = MAX_MODULE_DIRS;
+    runs_programs_within(repository, 0, &mut budget)
+}
+
+fn runs_programs_within(repository: &Found, depth: usize, budget: &mut usize) -> Option<String> {
+    if depth > MAX_DEPTH {
+        return Some("its submodules nest deeper than aecl follows".to_owned());
+    }
     let configs = [
         repository.common.join("config"),
         repository.common.join("config.worktree"),
@@ -205,7 +212,15 @@ fn runs_programs(repository: &Found) -> Option<String> {
     ];
     for config in &configs {
         let Some(text) = read(config) else { continue };
-        if let Some(entry) = entries(&text).iter().find(|entry| !runs_nothing(entry)) {
+        let (entries, unread) = parse(&text);
+        if let Some(line) = unread {
+            return Some(format!(
+                "its configuration `{}` has a line aecl does not read as git would (`{}`)",
+                config.display(),
+                line.chars().take(80).collect::<String>()
+            ));
+        }
+        if let Some(entry) = entries.iter().find(|entry| !runs_nothing(entry)) {
             let name = match &entry.subsection {
                 Some(sub) => format!("{}.{sub}.{}", entry.section, entry.key),
                 None => format!("{}.{}", entry.section, entry.key),
@@ -213,12 +228,67 @@ fn runs_programs(repository: &Found) -> Option<String> {
             return Some(format!("its configuration `{}` sets `{name}`", config.display()));
         }
     }
-    let hooks = std::fs::read_dir(repository.common.join("hooks")).ok()?;
-    let hook = hooks
-        .flatten()
-        .map(|entry| entry.file_name())
-        .find(|name| !name.to_string_lossy().ends_with(".sample"))?;
-    Some(format!("it has the hook `hooks/{}`", hook.to_string_lossy()))
+    if let Ok(hooks) = std::fs::read_dir(repository.common.join("hooks"))
+        && let Some(hook) = hooks
+            .flatten()
+            .map(|entry| entry.file_name())
+            .find(|name| !name.to_string_lossy().ends_with(".sample"))
+    {
+        return Some(format!(
+            "`{}` has the hook `hooks/{}`",
+            repository.common.display(),
+            hook.to_string_lossy()
+        ));
+    }
+    let Some(modules) = submodules(repository, budget) else {
+        return Some("it has more submodule directories than aecl looks at".to_owned());
+    };
+    for module in modules {
+        if let Some(why) = runs_programs_within(&module, depth + 1, budget) {
+            return Some(why);
+        }
+    }
+    None
+}
+
+/// The repositories of `repository`'s submodules: each git directory beneath its
+/// `modules/` (a submodule's, and a submodule's submodule's), and the one each `.git` file
+/// of a path its `.gitmodules` names points to, wherever that is. `None` (as a reason)
+/// past the budget of directories looked at.
+fn submodules(repository: &Found, budget: &mut usize) -> Option<Vec<Found>> {
+    let mut out = Vec::new();
+    let mut pending = vec![repository.common.join("modules")];
+    while let Some(dir) = pending.pop() {
+        let Ok(children) = std::fs::read_dir(&dir) else { continue };
+        for child in children.flatten() {
+            *budget = budget.checked_sub(1)?;
+            let path = child.path();
+            if !child.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if path.join("config").is_file() || is_git_directory(&path) {
+                out.push(found(path, None));
+            } else {
+                // A submodule named `a/b` keeps its repository in `modules/a/b`.
+                pending.push(path);
+            }
+        }
+    }
+    let work_tree = repository.work_tree.as_ref();
+    let declared = work_tree.and_then(|top| read(&top.join(".gitmodules")));
+    for entry in declared.map(|text| parse(&text).0).unwrap_or_default() {
+        if entry.section != "submodule" || entry.key != "path" {
+            continue;
+        }
+        let Some(top) = work_tree.map(|t| t.join(&entry.value)) else { continue };
+        if let Some(git_dir) = linked(&top)
+            && !out.iter().any(|m| m.git_dir == git_dir)
+        {
+            *budget = budget.checked_sub(1)?;
+            out.push(found(git_dir, Some(top)));
+        }
+    }
+    Some(out)
 }
 
 /// Whether a configuration entry is one that names no program.
@@ -233,6 +303,8 @@ fn runs_nothing(entry: &Entry) -> bool {
     };
     match &entry.subsection {
         None => listed(PLAIN_KEYS),
+        Some(_) if section == "remote" => !REMOTE_PROGRAMS.contains(&key),
+        Some(_) if section == "branch" => true,
         Some(_) if section == "submodule" && key == "update" => {
             matches!(entry.value.as_str(), "checkout" | "rebase" | "merge" | "none")
         }
@@ -259,7 +331,7 @@ mod tests {
                       \tlogallrefupdates = true\n[remote \"origin\"]\n\turl = https://x/y.git\n\
                       \tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch \"main\"]\n\
                       \tremote = origin\n\tmerge = refs/heads/main\n";
-        assert!(entries(config).iter().all(runs_nothing));
+        assert!(parse(config).0.iter().all(runs_nothing));
         for (section, sub, key) in [
             ("core", None, "fsmonitor"),
             ("core", None, "pager"),
@@ -317,7 +389,7 @@ mod tests {
         std::fs::create_dir_all(git_dir.join("hooks")).unwrap();
         std::fs::write(git_dir.join("config"), "[core]\n\tbare = true\n").unwrap();
         std::fs::write(git_dir.join("hooks/pre-commit.sample"), "#!/bin/sh\n").unwrap();
-        let repository = found(git_dir.clone());
+        let repository = found(git_dir.clone(), None);
         assert_eq!(runs_programs(&repository), None);
         std::fs::write(git_dir.join("hooks/post-index-change"), "#!/bin/sh\n").unwrap();
         let why = runs_programs(&repository).unwrap();
