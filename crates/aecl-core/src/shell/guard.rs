@@ -951,6 +951,20 @@ const CODE_OPTIONS: [&str; 22] = [
     "--profile-dir",
 ];
 
+/// Whether `name` is one of [`CODE_OPTIONS`] as programs accept it: with one dash as LLVM's
+/// and Go's tools read long options (`-load=x`), or as an unambiguous prefix as argparse
+/// and click do (`--load-p`, `--init-h`: second pass, M1), from seven characters on (not
+/// `--init`, a flag of many tools).
+fn is_code_option(name: &str) -> bool {
+    let long = match name.strip_prefix("--") {
+        Some(_) => name.to_owned(),
+        None if name.starts_with('-') && name.len() > 2 => format!("-{name}"),
+        None => return false,
+    };
+    CODE_OPTIONS.contains(&long.as_str())
+        || (long.len() >= 7 && CODE_OPTIONS.iter().any(|o| o.starts_with(long.as_str())))
+}
+
 /// What a program the table does not know, which `allow_programs` lists, is judged on:
 /// the policy trusts it to run, not to take code from where the caller says or to write
 /// configuration that runs code (red team round 26, hooks M3). Each word's paths
@@ -961,24 +975,27 @@ fn listed_unknown(command: &SimpleCommand) -> Vec<Finding> {
     // `honcho run -e F`, `foreman start -e F`); ipython's `-c CODE`; pre-commit's
     // `try-repo`, which runs another repository's hooks.
     let program = command.program.as_str();
-    let short_code = match program {
-        "dotenv" | "dotenvx" => &["-e", "-f", "-c"][..],
-        "honcho" | "foreman" | "forego" => &["-e", "--env"][..],
-        "ipython" | "ipython3" => &["-c", "-m", "-i"][..],
-        _ => &[][..],
-    };
-    for word in &command.words {
-        let name = word.text.split_once('=').map_or(word.text.as_str(), |(name, _)| name);
-        if short_code.contains(&name) || (program == "pre-commit" && name == "try-repo") {
-            out.push(Finding::RunsCode(format!(
-                "`{program} {name}` runs code of the caller's choosing"
-            )));
-        }
+    // They load `.env` (or the file an option names) into what they run, whatever their
+    // options (`dotenv run git status` with `GIT_CONFIG_*` in `.env`: second pass, H4);
+    // IPython runs code from its options in many spellings (`--c=`, traitlets'
+    // `--InteractiveShellApp.exec_lines=`, `--ext`): an interpreter, as `python3` is.
+    if matches!(
+        program,
+        "dotenv" | "dotenvx" | "honcho" | "foreman" | "forego" | "ipython" | "ipython3"
+    ) {
+        out.push(Finding::RunsCode(format!(
+            "`{program}` runs code or sets the variables of what it runs from a file"
+        )));
+    }
+    if program == "pre-commit" && command.words.iter().any(|w| w.text == "try-repo") {
+        out.push(Finding::RunsCode(
+            "`pre-commit try-repo` runs another repository's hooks".to_owned(),
+        ));
     }
     // A word built at run time (`$X/.envrc`) is not read: any word may be one.
     for word in command.words.iter().filter(|w| !w.expansion && !w.pattern) {
         let name = word.text.split_once('=').map_or(word.text.as_str(), |(name, _)| name);
-        if CODE_OPTIONS.contains(&name) {
+        if is_code_option(name) {
             out.push(Finding::RunsCode(format!(
                 "option `{name}` of a program the table does not know, which may load code from \
                  what it names"

@@ -295,6 +295,8 @@ pub(super) const CODE_VARIABLE_PREFIXES: &[&str] = &[
     "NPM_CONFIG_",
     // bun's own `npm_config`-like settings (`BUN_CONFIG_REGISTRY`, round 29 hooks H3).
     "BUN_CONFIG_",
+    // Arguments bun prepends to every command line (`--preload=./x.ts`: second pass, M1).
+    "BUN_OPTIONS",
     "YARN_",
     "CARGO_TARGET_",
     "CARGO_BUILD_",

@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 83] = [
+const PROTECTED_NAMES: [&str; 87] = [
     ".git",
     ".hg",
     ".envrc",
@@ -152,6 +152,12 @@ const PROTECTED_NAMES: [&str; 83] = [
     ".rprofile",
     ".ipython",
     ".jupyter",
+    // Their siblings (second pass, M2): less's compiled key file, gdb's early start-up
+    // file, pylint's configuration (its `init-hook` runs code).
+    ".less",
+    ".gdbearlyinit",
+    ".pylintrc",
+    "pylintrc",
     ".pdbrc",
 ];
 
@@ -519,10 +525,13 @@ pub fn is_protected(path: &str) -> bool {
         // mise's, fish's, git's and direnv's configuration under `~/.config` (P2, P4).
         [".config", tool] => matches!(
             *tool,
-            "mise" | "fish" | "git" | "direnv" | "lesskey" | "go" | "gh" | "uv" | "pnpm"
+            "mise" | "fish" | "git" | "direnv" | "lesskey" | "go" | "gh" | "uv" | "pnpm" | "gdb"
         ),
         // docker's credential helpers (`credsStore`), Maven's settings (round 29, H5).
         [".docker", "config.json"] | [".m2", "settings.xml"] => true,
+        // docker's CLI plugins and gh's extensions are programs they run by name (second
+        // pass, M2).
+        [".docker", "cli-plugins"] | ["gh", "extensions"] => true,
         ["mise", "config.toml"] => true,
         // Claude Code's settings (hooks) and what carries hooks in its front matter
         // (skills, subagents, commands) or runs beside it (plugins).
