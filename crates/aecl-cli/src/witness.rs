@@ -179,9 +179,11 @@ pub struct PublishArgs {
 }
 
 impl PublishArgs {
-    /// The directory `--checkpoint-dir` names, when it names one (not a witness's URL).
+    /// The directory `--checkpoint-dir` names, when it names one (not a witness's URL),
+    /// where it really is (the publisher writes there, `publisher`).
     pub fn directory(&self) -> Option<PathBuf> {
-        self.checkpoint_dir.as_deref().filter(|t| !is_url(t)).map(PathBuf::from)
+        let dir = self.checkpoint_dir.as_deref().filter(|t| !is_url(t)).map(PathBuf::from)?;
+        Some(fs::canonicalize(&dir).unwrap_or(dir))
     }
 
     /// The publisher of `--checkpoint-dir`, if given, for the log signed by `signer`.
@@ -295,8 +297,11 @@ pub fn publisher(
         }
         (Destination::Witness { url, db: db.to_owned() }, held.map(|h| h.size))
     } else {
-        let dir = PathBuf::from(target);
-        fs::create_dir_all(&dir).with_context(|| format!("creating `{target}`"))?;
+        fs::create_dir_all(target).with_context(|| format!("creating `{target}`"))?;
+        // Written where it really is, as the start-up check placed it: a link on the way,
+        // swapped later for a directory of the agent's, is not followed then (red team
+        // round 29, second pass T-M1).
+        let dir = fs::canonicalize(target).with_context(|| format!("resolving `{target}`"))?;
         let held = latest_in(&dir, &key)?.map(|(checkpoint, _)| checkpoint);
         if let Some(held) = &held {
             check_store_extends(db, held, target)?;

@@ -20,6 +20,7 @@ pub mod fs;
 pub mod http;
 mod http_client;
 mod private_places;
+mod real_path;
 mod reconcile;
 pub mod registry;
 pub mod secrets;

@@ -29,10 +29,9 @@ pub fn refuse_reaching(
     file: &ConnectorsFile,
     private: &[(&str, PathBuf)],
 ) -> Result<(), ConnectorError> {
-    let real = |path: &Path| {
-        let path = file.resolve(path);
-        std::fs::canonicalize(&path).unwrap_or(path)
-    };
+    // A path that does not exist yet (a database made later, a checkpoint directory) is
+    // placed by its existing parents (`real_path.rs`).
+    let real = |path: &Path| crate::real_path::real_path(&file.resolve(path));
     let mut reach: Vec<(&str, &str, PathBuf)> = Vec::new();
     for (name, config) in &file.connectors {
         match config {

@@ -237,7 +237,7 @@ pub fn check_untouched(
             }
             for git in &found.git {
                 let project = project.get_or_init(|| reach::project_repository(cwd));
-                if let Err(refusal) = line.check_repository(git, project.as_deref()) {
+                if let Err(refusal) = line.check_repository(git, &analysis, project.as_deref()) {
                     return refuse(protected, refusal);
                 }
             }

@@ -224,6 +224,20 @@ fn a_sqlite_database_a_shell_may_replace_is_refused() {
         );
         ConnectorsFile::parse(&text, "connectors.toml", dir.path()).unwrap()
     };
+    // Missing at start and named through another directory: placed where it really is
+    // (second pass, T-H1).
+    std::fs::create_dir_all(dir.path().join("notes")).unwrap();
+    let missing = |shell: &str| {
+        let text = format!(
+            "[connectors.db]\nkind = \"sql\"\ndatabase = \"notes/../data/new.db\"\n\
+             [connectors.sandbox]\nkind = \"shell\"\n{shell}\n"
+        );
+        ConnectorsFile::parse(&text, "connectors.toml", dir.path()).unwrap()
+    };
+    let error = aecl_connectors::refuse_reaching(&missing("binds = [\"data\"]"), &[])
+        .expect_err("a missing database in the bind")
+        .to_string();
+    assert!(error.contains("`sandbox`"), "{error}");
     for shell in ["binds = [\"data\"]", "binds = [\".\"]"] {
         let error = aecl_connectors::refuse_reaching(&parse(shell), &[])
             .expect_err(&format!("{shell}: the database may be replaced"))

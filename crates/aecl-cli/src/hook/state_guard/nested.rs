@@ -172,7 +172,7 @@ fn check_text<'p>(
     }
     let project = super::reach::project_repository(Path::new(dir));
     for git in &found.git {
-        line.check_repository(git, project.as_deref())?;
+        line.check_repository(git, &analysis, project.as_deref())?;
     }
     let mut dirs: Vec<Option<String>> =
         found.writes.iter().flat_map(|w| w.dirs.iter().cloned()).collect();

@@ -338,9 +338,15 @@ impl<'a> Line<'a> {
             .filter(walks)
             .flat_map(|c| c.words.iter().map(|w| w.raw.as_str()))
             .collect();
+        // A `cd` to a directory only known at run time (`cd ${PWD%/*}`): relative reads
+        // after it may be anywhere (second pass, H3).
+        let unknown_cd = self.unknown_cd(analysis);
         // One with no directory named walks the one it runs in (`rg x`, `find -name x`).
         if let Some(walker) = analysis.commands.iter().find(walks)
-            && let Some(place) = dirs.iter().find_map(|dir| protected.state_beneath(dir))
+            && let Some(place) = dirs
+                .iter()
+                .find_map(|dir| protected.state_beneath(dir))
+                .or_else(|| unknown_cd.as_ref().and(protected.state()))
         {
             return Err(Refusal::Touches {
                 how: format!("reads every file beneath the directory `{}` runs in", walker.program),
@@ -374,6 +380,20 @@ impl<'a> Line<'a> {
                     Err(e) => return Err(Refusal::Unknown(format!("reads {e}"))),
                 };
                 for text in texts {
+                    if let Some(cd) = &unknown_cd
+                        && !text.starts_with('/')
+                        && (walked || text.contains('/') || has_glob(&text))
+                        && let Some(place) = protected.state()
+                    {
+                        return Err(Refusal::Touches {
+                            how: format!(
+                                "reads `{text}` after `cd {cd}`, a directory only known at run \
+                                 time, which may be"
+                            ),
+                            what: word.raw.clone(),
+                            place,
+                        });
+                    }
                     let paths = if text.starts_with('/') {
                         vec![PathBuf::from(&text)]
                     } else {

@@ -23,6 +23,10 @@ use rusqlite::{Connection, OpenFlags};
 pub struct SqliteFile {
     /// As configured.
     path: PathBuf,
+    /// Where it really is, as the start-up check placed it (`real_path.rs`): a file made
+    /// later must be there, and no link (second pass, T-H1: a database missing at start was
+    /// made later as a link to aecl's store, and pinned as the store).
+    placed: PathBuf,
     pin: OnceLock<Pin>,
 }
 
@@ -39,7 +43,8 @@ const BESIDE: [&str; 3] = ["-journal", "-wal", "-shm"];
 impl SqliteFile {
     /// The file at `path`, pinned now when it exists.
     pub fn new(path: PathBuf) -> SqliteFile {
-        let file = SqliteFile { path, pin: OnceLock::new() };
+        let placed = crate::real_path::real_path(&path);
+        let file = SqliteFile { path, placed, pin: OnceLock::new() };
         if let Ok(pin) = file.look() {
             let _ = file.pin.set(pin);
         }
@@ -49,7 +54,14 @@ impl SqliteFile {
     /// The real path and identity of what is at the configured path now.
     fn look(&self) -> Result<Pin, String> {
         let real = std::fs::canonicalize(&self.path).map_err(|e| self.error(&e.to_string()))?;
-        let meta = std::fs::metadata(&real).map_err(|e| self.error(&e.to_string()))?;
+        if real != self.placed {
+            return Err(self.error(&format!(
+                "it resolves to `{}`, not `{}` where it was at start; nothing was executed",
+                real.display(),
+                self.placed.display()
+            )));
+        }
+        let meta = std::fs::symlink_metadata(&real).map_err(|e| self.error(&e.to_string()))?;
         if !meta.is_file() {
             return Err(self.error("not a regular file"));
         }
@@ -137,6 +149,21 @@ mod tests {
         // The pinned file back in place opens again.
         std::fs::remove_file(&db).unwrap();
         std::fs::rename(dir.path().join("moved.db"), &db).unwrap();
+        file.open().unwrap();
+    }
+
+    #[test]
+    fn a_database_missing_at_start_and_made_later_as_a_link_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, store) = (dir.path().join("users.db"), dir.path().join("store.db"));
+        database(&store);
+        let file = SqliteFile::new(db.clone());
+        std::os::unix::fs::symlink(&store, &db).unwrap();
+        let error = file.open().unwrap_err();
+        assert!(error.contains("not `") && error.contains("where it was at start"), "{error}");
+        // Made later as a file of its own, it is pinned then.
+        std::fs::remove_file(&db).unwrap();
+        database(&db);
         file.open().unwrap();
     }
 

@@ -7,6 +7,7 @@ use aecl_core::shell::{Analysis, ShellArg};
 
 use super::super::expand::expand;
 use super::Line;
+use super::unknown_reads::substituted;
 
 impl Line<'_> {
     /// The directories the line's commands may run in: the agent's `cwd` and where each
@@ -24,7 +25,23 @@ impl Line<'_> {
                 targets.push(&home);
             }
             for word in targets {
-                let Ok(texts) = expand(word, self.text, self.pwd) else { continue };
+                if word.raw.trim_matches('"') == "$(git rev-parse --show-toplevel)" {
+                    let top = super::repository::work_tree_top(self.cwd);
+                    if let Some(top) = top.filter(|t| dirs.len() < MAX_DIRS && !dirs.contains(t)) {
+                        dirs.push(top);
+                    }
+                    continue;
+                }
+                // With the line's own values and defaults (`X=/d; cd $X`, `cd ${X:-..}`).
+                let texts = expand(word, self.text, self.pwd).or_else(|e| {
+                    let candidates = substituted(word, &analysis.assignments);
+                    let read: Vec<Vec<String>> = candidates
+                        .iter()
+                        .filter_map(|c| expand(c, self.text, self.pwd).ok())
+                        .collect();
+                    if read.is_empty() { Err(e) } else { Ok(read.concat()) }
+                });
+                let Ok(texts) = texts else { continue };
                 let mut added = Vec::new();
                 for text in &texts {
                     if text.starts_with('/') {
@@ -41,5 +58,31 @@ impl Line<'_> {
             }
         }
         dirs
+    }
+
+    /// The first `cd` (or `pushd`) of the line whose directory is only known at run time,
+    /// even with the line's own values (`cd "$(cat f)"`, `cd ${PWD%/*}`): relative reads
+    /// after it may be anywhere. `$(git rev-parse --show-toplevel)` is the work tree the
+    /// agent is in, which the other directories hold.
+    pub fn unknown_cd(&self, analysis: &Analysis) -> Option<String> {
+        let cds = analysis.commands.iter().filter(|c| matches!(c.program.as_str(), "cd" | "pushd"));
+        for cd in cds {
+            for word in cd.words.iter().filter(|w| !w.text.starts_with('-')) {
+                let raw = word.raw.trim_matches('"');
+                if raw == "$(git rev-parse --show-toplevel)" {
+                    continue;
+                }
+                if expand(word, self.text, self.pwd).is_ok() {
+                    continue;
+                }
+                let candidates = substituted(word, &analysis.assignments);
+                let all_read = !candidates.is_empty()
+                    && candidates.iter().all(|c| expand(c, self.text, self.pwd).is_ok());
+                if !all_read {
+                    return Some(word.raw.clone());
+                }
+            }
+        }
+        None
     }
 }

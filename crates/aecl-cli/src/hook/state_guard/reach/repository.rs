@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aecl_core::shell::OpaqueCommand;
+use aecl_core::shell::{Analysis, OpaqueCommand};
 use aecl_engine::fs_paths::normalise;
 
 use super::super::hooks_path::{Entry, parse, read};
@@ -104,15 +104,38 @@ impl Line<'_> {
     pub fn check_repository<'p>(
         &self,
         command: &OpaqueCommand,
+        analysis: &Analysis,
         project: Option<&Path>,
     ) -> Result<(), Refusal<'p>> {
-        let dirs = self.git_dirs(command, false).map_err(|_| {
+        // `rev-parse` and `version` read what git needs to find a repository and run
+        // nothing its configuration names.
+        let sub = command.words.iter().find(|w| !w.text.starts_with('-'));
+        if sub.is_some_and(|w| matches!(w.text.as_str(), "rev-parse" | "version")) {
+            return Ok(());
+        }
+        let unknown = || {
             Refusal::RunsCode(
                 "runs `git` in a directory only known at run time, where git may find another \
                  repository whose configuration runs programs (name the directory)"
                     .to_owned(),
             )
-        })?;
+        };
+        let dirs = match self.git_dirs(command, false) {
+            Ok(dirs) => dirs,
+            // The line's only such directory is `cd "$(git rev-parse --show-toplevel)"`:
+            // the work tree the agent is in (`Line::unknown_cd`).
+            Err(_) if self.unknown_cd(analysis).is_none() => {
+                let top = work_tree_top(self.cwd);
+                let known: Vec<Option<String>> = command
+                    .dirs
+                    .iter()
+                    .map(|d| d.clone().or_else(|| top.as_ref()?.to_str().map(str::to_owned)))
+                    .collect();
+                let command = OpaqueCommand { dirs: known, ..command.clone() };
+                self.git_dirs(&command, false).map_err(|_| unknown())?
+            }
+            Err(_) => return Err(unknown()),
+        };
         for dir in dirs {
             let Some(found) = discover(&dir) else { continue };
             if project.is_some_and(|project| project == found.common) {
@@ -136,6 +159,11 @@ pub fn project(cwd: &Path) -> Option<PathBuf> {
     let named = std::env::var_os("CLAUDE_PROJECT_DIR").map(PathBuf::from);
     let dir = named.filter(|d| d.is_absolute()).unwrap_or_else(|| cwd.to_owned());
     discover(&dir).map(|found| found.common)
+}
+
+/// The top of the work tree git finds from `dir`, if any (`git rev-parse --show-toplevel`).
+pub(super) fn work_tree_top(dir: &Path) -> Option<PathBuf> {
+    discover(dir)?.work_tree
 }
 
 /// A repository git finds.

@@ -60,11 +60,20 @@ impl Line<'_> {
         dirs: &[PathBuf],
         protected: &'p Protected,
     ) -> Option<&'p super::Place> {
+        // A directory the shell computes from where it is or was (`${PWD%/*}`, `$OLDPWD`,
+        // `${HOME%/*}`, `~-`): anywhere (second pass, H3).
+        const MOVING: [&str; 7] = ["${PWD", "$PWD", "${OLDPWD", "$OLDPWD", "${HOME", "~-", "~+"];
+        let raw = word.raw.trim_start_matches('"');
+        if MOVING.iter().any(|m| raw.starts_with(m)) {
+            return protected.state_maybe_under(Path::new("/"), "");
+        }
         let before = literal_start(&word.raw)?;
         let (dir, start) = match before.rsplit_once('/') {
             Some((dir, start)) => (if dir.is_empty() { "/" } else { dir }, start),
             None => ("", before.as_str()),
         };
+        // A glob or a brace in the name's start may make any name (`{s,a}${X:1}`).
+        let start = if start.contains(['*', '?', '[', '{']) { "" } else { start };
         let bases: Vec<PathBuf> = match dir.strip_prefix('~') {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => {
                 let home = PathBuf::from(env("HOME")?);
@@ -98,9 +107,26 @@ fn literal_start(raw: &str) -> Option<String> {
 }
 
 /// `word` with each value the line assigns each variable it reads (`$X`, `${X}`), for
-/// the variables whose assigned values are all known; bounded.
-fn substituted(word: &ShellArg, assignments: &[Assignment]) -> Vec<ShellArg> {
+/// the variables whose assigned values are all known, and with the default or alternative
+/// of each `${X:-WORD}`, `${X-WORD}`, `${X:=WORD}`, `${X:+WORD}` in its place (second pass,
+/// H3); bounded.
+pub(super) fn substituted(word: &ShellArg, assignments: &[Assignment]) -> Vec<ShellArg> {
     let mut candidates = vec![word.raw.clone()];
+    for (whole, default) in defaults(&word.raw) {
+        let mut next = Vec::new();
+        for candidate in &candidates {
+            next.push(candidate.replacen(&whole, &quoted(&default), 1));
+            // Its variable's own values, when the line assigns them.
+            let name = whole.trim_start_matches("${").split([':', '-', '=', '+']).next();
+            for value in assignments.iter().filter(|a| Some(a.name.as_str()) == name) {
+                if value.value.is_known() {
+                    next.push(candidate.replacen(&whole, &quoted(&value.value.text), 1));
+                }
+            }
+        }
+        next.truncate(MAX_CANDIDATES);
+        candidates = next;
+    }
     let mut names: Vec<&str> = assignments.iter().map(|a| a.name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
@@ -132,11 +158,34 @@ fn substituted(word: &ShellArg, assignments: &[Assignment]) -> Vec<ShellArg> {
             expansion: raw.contains(['$', '`']),
             // Read from `raw` by `expand`, its globs and quotes as written.
             pattern: true,
-            tilde: word.tilde,
+            // A default may start the word with a home directory (`${X-~/.local}`).
+            tilde: raw.starts_with('~'),
             text: String::new(),
             raw,
         })
         .collect()
+}
+
+/// Each `${NAME:-WORD}` (and `-`, `:=`, `=`, `:+`, `+`) of `raw`, with its WORD, when WORD
+/// holds no expansion of its own.
+fn defaults(raw: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(at) = rest.find("${") {
+        let after = rest.get(at + 2..).unwrap_or_default();
+        let Some(end) = after.find('}') else { break };
+        let inner = after.get(..end).unwrap_or_default();
+        let name_end =
+            inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+        let (name, operation) = inner.split_at(name_end);
+        let word =
+            [":-", ":=", ":+", "-", "=", "+"].iter().find_map(|op| operation.strip_prefix(op));
+        if let Some(word) = word.filter(|w| !name.is_empty() && !w.contains(['$', '`', '{'])) {
+            out.push((format!("${{{inner}}}"), word.to_owned()));
+        }
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out
 }
 
 /// A value as the shell would give it in place of `$X`: as it is when it holds nothing
