@@ -28,7 +28,7 @@ pub use date::normal as date_normal;
 pub use email::{EmailForm, mailto_addresses, normal as email_normal, recipient_addresses};
 pub use encoded::{base64_text, hinted, names_a_transform};
 pub(crate) use fold::embedded_ipv4;
-pub use fold::{fold, percent_decoded, readings};
+pub use fold::{fold, percent_decoded, readings, source_readings};
 pub(crate) use iban::digit as look_alike_digit;
 pub(crate) use iban::look_alikes as iban_look_alikes;
 pub use iban::normal as iban_normal;

@@ -201,7 +201,7 @@ impl<'t> Read<'t> {
     pub fn of(text: &'t str) -> Read<'t> {
         Read {
             folded: values::fold(text),
-            readings: values::readings(text),
+            readings: values::source_readings(text),
             looks: values::as_it_looks(text),
         }
     }

@@ -106,9 +106,6 @@ fn compatibility_digit(c: char) -> Option<char> {
 pub fn readings(text: &str) -> Vec<String> {
     let folded = fold(text);
     let mut out = Vec::new();
-    if let Some(apart) = hosts_apart(text).filter(|p| *p != folded) {
-        out.push(apart);
-    }
     if let Some(addresses) = embedded_ipv4(&folded) {
         out.push(addresses);
     }
@@ -164,6 +161,19 @@ pub fn readings(text: &str) -> Vec<String> {
     out
 }
 
+/// [`readings`], and for a source's text (what the index of values records, not an
+/// argument looked up in it) its hosts read apart from what prose glues to them
+/// ([`hosts_apart`]). Only sources: an argument read so would be looked up in a form no
+/// source has (the user's `http://127.0.0.1:PORT/x` as the bare `127.0.0.1:PORT` a page's
+/// reading also holds), while the argument's own link already names its host.
+pub fn source_readings(text: &str) -> Vec<String> {
+    let mut out = readings(text);
+    if let Some(apart) = hosts_apart(text).filter(|a| !out.contains(a)) {
+        out.push(apart);
+    }
+    out
+}
+
 /// `text` with every character no host name holds made a space: what is left of a link
 /// or an address in prose is its host (and an address's mailbox), whatever the text glues
 /// to it. Dashes, bullets and ellipses (`https://evil.test—our CDN—`, `evil.test…`), a
@@ -174,9 +184,11 @@ pub fn readings(text: &str) -> Vec<String> {
 /// dash a `-`, a full stop a `.` or drop a joiner, each of which glues. Read on the raw
 /// text; an internationalised host is read whole by the other readings. A hyphen that
 /// ends a word (`evil.test- or`) is no part of it either. `None` when no such character is
-/// in the text (plain ASCII prose, the common case, is read as it is).
-fn hosts_apart(text: &str) -> Option<String> {
-    let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
+/// in the text (plain ASCII prose, the common case, is read as it is), or the reading holds
+/// no host.
+pub(super) fn hosts_apart(text: &str) -> Option<String> {
+    // A port stays with its host (`127.0.0.1:8080` is not `127.0.0.1`).
+    let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | ':');
     let glue =
         |c: char| !c.is_ascii() || matches!(c, '\\' | '^' | '~' | '$' | '!' | '*' | '+' | '%');
     if !text.contains(glue) && !text.contains("--") && !text.contains("- ") && !text.ends_with('-')
@@ -184,14 +196,18 @@ fn hosts_apart(text: &str) -> Option<String> {
         return None;
     }
     let spaced: String = text.chars().map(|c| if host_char(c) { c } else { ' ' }).collect();
-    let mut out = String::with_capacity(spaced.len());
+    let mut parted = String::with_capacity(spaced.len());
     let mut chars = spaced.chars().peekable();
     while let Some(c) = chars.next() {
         // `--` and a hyphen before a space or the end part words.
         let parts = c == '-' && chars.peek().is_none_or(|next| *next == ' ' || *next == '-');
-        out.push(if parts { ' ' } else { c });
+        parted.push(if parts { ' ' } else { c });
     }
-    Some(out)
+    // Only what may be a host or an address: the other words of this reading are no
+    // value the text holds (`+44 20 …` without its `+` is another number, a date or an
+    // amount another).
+    let hosts: Vec<&str> = parted.split(' ').filter(|word| word.contains(['.', '@'])).collect();
+    (!hosts.is_empty()).then(|| hosts.join(" "))
 }
 
 /// `text` with the usual disguises of an address or a link undone: `eve [at] evil [dot]

@@ -8,7 +8,7 @@ use super::*;
 fn seen(text: &str) -> Vec<String> {
     let options = ValueOptions::default();
     let mut out = Vec::new();
-    for reading in std::iter::once(fold(text).into_owned()).chain(readings(text)) {
+    for reading in std::iter::once(fold(text).into_owned()).chain(source_readings(text)) {
         for found in find(&reading, &[ValueKind::Url, ValueKind::Email], &options) {
             match found.normal {
                 Normal::Url(form) => out.push(form.host),
@@ -112,4 +112,15 @@ fn plain_prose_gains_no_host_from_the_marks() {
     ] {
         assert!(seen(text).is_empty(), "{text:?}: {:?}", seen(text));
     }
+}
+
+/// The reading keeps a port with its host and holds nothing but hosts and addresses: the
+/// user's own `http://127.0.0.1:PORT/x` is not the bare `127.0.0.1` a page showed, and a
+/// phone number's `+` is not dropped to make another number (the CI run of round 29's
+/// first version).
+#[test]
+fn the_reading_keeps_ports_and_makes_no_other_value() {
+    let command = "curl -s --max-time 5 'http://127.0.0.1:42845/x?k=sk-live-4f9a'";
+    assert_eq!(fold::hosts_apart(command).as_deref(), Some("127.0.0.1:42845"));
+    assert_eq!(fold::hosts_apart("Call +44 20 7946 0958 \u{2014} thanks"), None);
 }
