@@ -80,7 +80,7 @@ pub fn check<'p>(
     for (word, dirs) in carriers {
         for carried in texts(&word.text) {
             for dir in dirs {
-                check_text(guard, carried, dir.as_deref(), protected)?;
+                check_text(guard, carried, dir.as_deref(), cwd, protected)?;
             }
         }
     }
@@ -148,11 +148,13 @@ fn executed_replacement(command: &str) -> Option<&str> {
 }
 
 /// Refuses `text` run as a command line in `dir` (`None`: only known at run time) when
-/// it writes a protected place.
+/// it writes a protected place, or runs git in a repository other than the project's
+/// (the one of the call's `cwd`, not of `dir`, where the line may have gone).
 fn check_text<'p>(
     guard: &ProgramGuard,
     text: &str,
     dir: Option<&str>,
+    cwd: &Path,
     protected: &'p Protected,
 ) -> Result<(), Refusal<'p>> {
     let (Ok(found), Ok(analysis)) = (write_words(guard, text, dir), analyse_line(text)) else {
@@ -170,9 +172,10 @@ fn check_text<'p>(
     for write in &found.writes {
         line.check_write(write, protected)?;
     }
-    let project = super::reach::project_repository(Path::new(dir));
+    // Found only for a text that runs git (most carried texts do not).
+    let project = (!found.git.is_empty()).then(|| super::reach::project_repository(cwd));
     for git in &found.git {
-        line.check_repository(git, &analysis, project.as_deref())?;
+        line.check_repository(git, &analysis, project.as_ref().and_then(|p| p.as_deref()))?;
     }
     let mut dirs: Vec<Option<String>> =
         found.writes.iter().flat_map(|w| w.dirs.iter().cloned()).collect();
