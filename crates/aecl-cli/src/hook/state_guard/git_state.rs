@@ -313,6 +313,27 @@ pub fn brings(root: &Path, rel: &str, revision: &str, parent: bool) -> Result<bo
     Ok(ours.as_ref() != Some(&theirs))
 }
 
+/// Whether `revision` names an object in the repository of `root` (an error is no).
+pub fn resolves(root: &Path, revision: &str) -> bool {
+    resolve(root, revision).is_ok_and(|id| id.is_some())
+}
+
+/// The remotes the repository of `root` configures, by name (`git remote`).
+pub fn remotes(root: &Path) -> Result<Vec<String>, String> {
+    let out = succeeded(git(root, &["remote"])?)?;
+    Ok(String::from_utf8_lossy(&out).lines().map(str::to_owned).collect())
+}
+
+/// The URL git fetches `remote` from (the current branch's remote, or `origin`, when
+/// `None`), `insteadOf` applied; a name no remote has is printed as it is (git takes it for
+/// a path or a URL), the current branch's local upstream as `.`.
+pub fn remote_url(root: &Path, remote: Option<&str>) -> Result<String, String> {
+    let mut args = vec!["ls-remote", "--get-url"];
+    args.extend(remote.map(|r| ["--end-of-options", r]).into_iter().flatten());
+    let out = succeeded(git(root, &args)?)?;
+    Ok(String::from_utf8_lossy(&out).trim_end_matches('\n').to_owned())
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<Output, String> {
     let mut command = Command::new(system_git()?);
     for (name, _) in std::env::vars_os() {

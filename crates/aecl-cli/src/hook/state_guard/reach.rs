@@ -32,6 +32,7 @@ pub use repository::project as project_repository;
 
 mod directories;
 mod find_expr;
+mod git_line;
 mod git_tree;
 mod landings;
 mod patches;
@@ -65,8 +66,11 @@ pub struct Line<'a> {
     cdpath: bool,
     /// `$PWD`: `cwd`, unless a command of the line changes directory.
     pwd: Option<&'a Path>,
-    /// The git commands of the line that may change the index or HEAD.
-    git_writers: usize,
+    /// The words of the line's git commands that may change the index or HEAD, each with
+    /// its place among the line's commands.
+    git_writers: Vec<(usize, Vec<ShellArg>)>,
+    /// The line's commands run in the order the analysis lists them (`git_line::in_order`).
+    in_order: bool,
     /// A write of the line lands in a `.git` directory (`Line::noting_writes`).
     writes_git: bool,
     /// The destinations of its copies, moves and links (`cp a.py ~/`): where such a
@@ -139,8 +143,10 @@ impl<'a> Line<'a> {
         let moves = commands.iter().any(|c| matches!(c.program.as_str(), "cd" | "pushd" | "popd"));
         let git_writers = commands
             .iter()
-            .filter(|c| c.program == "git" && git_tree::changes_git(&c.words))
-            .count();
+            .enumerate()
+            .filter(|(_, c)| c.program == "git" && git_tree::changes_git(&c.words))
+            .map(|(at, c)| (at, c.words.clone()))
+            .collect();
         Line {
             text,
             cwd,
@@ -148,6 +154,7 @@ impl<'a> Line<'a> {
             cdpath: cdpath_set && relative_cd,
             pwd: (!moves).then_some(cwd),
             git_writers,
+            in_order: git_line::in_order(text, commands.len()),
             writes_git: false,
             destinations: commands.iter().filter_map(destination).collect(),
             patch: patches::input(analysis, cwd),

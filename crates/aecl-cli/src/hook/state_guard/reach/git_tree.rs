@@ -24,6 +24,7 @@ use aecl_engine::fs_paths::{normalise, resolve_physical};
 use super::super::expand::{env, may_be_set};
 use super::super::git_state::{self, FileState};
 use super::super::protected::Protected;
+use super::git_line::{self, Other};
 use super::{Line, Refusal};
 
 /// `GIT_*` variables that change how git talks or what it shows, never which repository,
@@ -81,13 +82,31 @@ impl Line<'_> {
         let exists = |text: &str| dirs.iter().any(|dir| dir.join(text).exists());
         let words = &command.words;
         let loses = GitLoses::of(words, &exists);
-        let revisions = revisions(words);
+        let mut revisions = revisions(words);
         // A pull after another git command of the line (`git remote add x URL && git
         // pull x`) may bring what that command pointed it at.
-        let is_pull =
-            git_subcommand(words).and_then(|i| words.get(i)).is_some_and(|w| w.text == "pull");
-        let any = reaches_any(words).or_else(|| {
-            (is_pull && self.git_writers > 1)
+        let sub = git_subcommand(words);
+        let is_pull = sub.and_then(|i| words.get(i)).is_some_and(|w| w.text == "pull");
+        let others = self.other_git(words, root);
+        let mut any = reaches_any(words);
+        if is_pull && revisions.is_empty() && any.is_none() {
+            // What a pull by name fetches (red team round 30): the current branch's local
+            // upstream (`.`) is a revision of this repository, checked as one; a path, a
+            // `file://` URL or a name no remote has is a repository the agent may have
+            // made; only a network remote's content is left to run time.
+            let rest = sub.and_then(|i| words.get(i + 1..)).unwrap_or_default();
+            let remote = positionals(rest).first().map(|w| w.text.clone());
+            match git_state::remote_url(root, remote.as_deref()) {
+                Ok(url) if url == "." => revisions.push(("@{upstream}".to_owned(), false)),
+                Ok(url) if git_line::is_network_url(&url) => {}
+                Ok(url) => {
+                    any = Some(format!("`git pull` from `{url}`, a repository on this machine"))
+                }
+                Err(e) => any = Some(format!("`git pull` from a remote that cannot be told ({e})")),
+            }
+        }
+        let any = any.or_else(|| {
+            (is_pull && others.contains(&Other::Moves))
                 .then(|| "`git pull` after another git command of the line".to_owned())
         });
         if loses.is_none() && revisions.is_empty() && any.is_none() {
@@ -125,7 +144,7 @@ impl Line<'_> {
         let mut files = protected.settings_beneath(root, &all);
         files.retain(|(_, file)| in_scope(file));
         let Some((first, _)) = files.first() else { return Ok(()) };
-        if let Some(why) = self.moved_git(words) {
+        if let Some(why) = self.moved_git(words, &revisions, &others) {
             return Err(Refusal::Touches {
                 how: format!("runs `git` {why}, reaching"),
                 what: "git".to_owned(),
@@ -267,10 +286,38 @@ impl Line<'_> {
         None
     }
 
+    /// What the line's other git commands that may change the index or HEAD may do to
+    /// what `words`' check reads (`git_line`).
+    fn other_git(&self, words: &[ShellArg], root: &Path) -> Vec<Other> {
+        // Its own place, the last of an equal command's (the most run before it): on a
+        // line run in order only the commands before it, otherwise all but itself.
+        let own = self.git_writers.iter().rposition(|(_, other)| other == words);
+        let before = own.and_then(|own| self.git_writers.get(own)).map(|(at, _)| *at);
+        let others: Vec<&Vec<ShellArg>> = match before {
+            Some(at) if self.in_order => {
+                self.git_writers.iter().filter(|(i, _)| *i < at).map(|(_, w)| w).collect()
+            }
+            _ => self
+                .git_writers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != own)
+                .map(|(_, (_, w))| w)
+                .collect(),
+        };
+        let repository = Repository { root };
+        others.iter().map(|other| git_line::other(other, &repository)).collect()
+    }
+
     /// Why what git reads may not be what the state check reads: the repository, index or
     /// configuration moved by an option or a variable, or another git command of the line
-    /// that may change the index or HEAD first.
-    fn moved_git(&self, words: &[ShellArg]) -> Option<String> {
+    /// that may change the index or HEAD first (but those `git_line` answers for).
+    fn moved_git(
+        &self,
+        words: &[ShellArg],
+        revisions: &[(String, bool)],
+        others: &[Other],
+    ) -> Option<String> {
         let sub = git_subcommand(words).unwrap_or(words.len());
         let before = words.get(..sub).unwrap_or_default();
         // `-c KEY=VALUE` of a setting that runs nothing and reads the repository as it is
@@ -324,11 +371,35 @@ impl Line<'_> {
         if self.writes_git {
             return Some("on a line that writes git's own files first".to_owned());
         }
-        (self.git_writers > 1).then(|| {
+        let answered =
+            others.iter().all(|o| matches!(o, Other::Fetch | Other::Pull | Other::Stash))
+                && !revisions.iter().any(|(revision, _)| git_line::moved_by(revision, others));
+        (!answered).then(|| {
             "after another git command of the line that may change what git holds (run it as a \
              call of its own)"
                 .to_owned()
         })
+    }
+}
+
+/// The repository a tree writer runs in, as `git_line` asks about it (git is asked; an
+/// error answers no).
+struct Repository<'a> {
+    root: &'a Path,
+}
+
+impl git_line::Repository for Repository<'_> {
+    fn network_remote(&self, remote: Option<&str>) -> bool {
+        git_state::remote_url(self.root, remote).is_ok_and(|url| git_line::is_network_url(&url))
+    }
+
+    fn network_remotes(&self) -> bool {
+        git_state::remotes(self.root)
+            .is_ok_and(|remotes| remotes.iter().all(|remote| self.network_remote(Some(remote))))
+    }
+
+    fn branch_exists(&self, name: &str) -> bool {
+        git_state::resolves(self.root, &format!("refs/heads/{name}"))
     }
 }
 
