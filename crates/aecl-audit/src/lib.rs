@@ -44,7 +44,7 @@ pub use merkle::{
 };
 pub use note::{SignerKey, VerifierKey};
 pub use record::{AuditRecord, Outcome, RecordKind, Unsequenced};
-pub use redact::{FieldPath, REDACTED, Redactions, redact};
+pub use redact::{FieldPath, Quoted, REDACTED, Redactions, redact};
 pub use verify::{
     CheckpointId, Problem, StoredRecord, VerifyOptions, VerifyReport, verify_log, verify_log_with,
 };

@@ -25,6 +25,9 @@
 //! Redaction is idempotent: redacting twice gives the same value as redacting once.
 
 mod forms;
+mod quoted;
+
+pub use quoted::Quoted;
 
 use std::str::FromStr;
 use std::sync::LazyLock;

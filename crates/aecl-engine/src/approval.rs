@@ -348,6 +348,9 @@ impl<S: Store> Engine<S> {
         let expires_in = verdict.approval_expires_in_secs.unwrap_or(3600);
         let mut args = call.args.clone();
         self.redact(&mut args);
+        let mut verdict = verdict.clone();
+        crate::engine::redact_reasons(&call.args, &args, &mut verdict.reasons);
+        let verdict = &verdict;
         let action = self.policy().actions.get(&call.action).cloned();
         let suspicious: Vec<Value> = verdict
             .reasons

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use aecl_audit::redact::FieldPath;
 use aecl_audit::{AuditRecord, Outcome, RecordKind};
 use aecl_core::policy::Policy;
-use aecl_core::{Call, CallDigest, Timestamp, Verdict};
+use aecl_core::{Call, CallDigest, Reason, Timestamp, Verdict};
 use aecl_policy::format::ScopeFile;
 use serde_json::{Value, json};
 
@@ -556,6 +556,21 @@ impl<S: Store> Engine<S> {
         let found = aecl_audit::redact(value, &self.config.redact);
         if found.count > 0 {
             tracing::debug!(kinds = ?found.kinds, count = found.count, "redacted audit payload");
+        }
+    }
+}
+
+/// `reasons` as a record or an approver keeps them: a check's message may quote the
+/// argument it refused, and what redacting the arguments (`original`, now `redacted`) took
+/// out stays out of the messages too (red team round 30, tamper F1).
+pub(crate) fn redact_reasons(original: &Value, redacted: &Value, reasons: &mut [Reason]) {
+    if reasons.is_empty() {
+        return;
+    }
+    let quoted = aecl_audit::Quoted::between(original, redacted);
+    for reason in reasons {
+        if let Some(clean) = quoted.redact(&reason.message) {
+            reason.message = clean;
         }
     }
 }

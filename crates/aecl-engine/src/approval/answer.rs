@@ -387,7 +387,13 @@ impl<S: Store> Engine<S> {
         };
         let before = snapshot.events.get(..at).unwrap_or_default();
         let state = rebuild(policy, &approval.run, before).map_err(StoreError::Corrupt)?;
-        Ok(decide(policy, &call, &state, self.now()))
+        let mut verdict = decide(policy, &call, &state, self.now());
+        // Its reasons are recorded with the answer: what redaction takes out of the
+        // arguments stays out of them.
+        let mut args = call.args.clone();
+        self.redact(&mut args);
+        crate::engine::redact_reasons(&call.args, &args, &mut verdict.reasons);
+        Ok(verdict)
     }
 
     /// The audit record of an answer (a vote, an approval, a closing after re-decision).

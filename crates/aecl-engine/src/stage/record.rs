@@ -308,6 +308,7 @@ impl<S: Store> Engine<S> {
         record.decision = Some(verdict.decision);
         record.risk_score = verdict.risk.score;
         record.reasons.clone_from(&verdict.reasons);
+        crate::engine::redact_reasons(&call.args, &record.input, &mut record.reasons);
         record.latency_ms = elapsed_ms(started);
         record
     }

@@ -340,3 +340,36 @@ async fn a_runs_history_keeps_outputs_content_and_user_words_redacted() {
         aecl_core::provenance::Provenance::Trusted { .. }
     ));
 }
+
+/// A check's message may quote the argument it refused (`"…" is not one of "a", "b"`):
+/// what redacting the arguments takes out stays out of the recorded reasons (red team
+/// round 30, tamper F1: a configured path's value, a sensitive key's and a detector's
+/// finding were in clear beside the redacted input).
+#[tokio::test]
+async fn a_refused_arguments_secret_stays_out_of_the_recorded_reasons() {
+    let limits = "\n[actions.put_record.args.note]\none_of = [\"a\", \"b\"]\n";
+    let config = aecl_engine::EngineConfig {
+        redact: vec!["note".parse().unwrap()],
+        ..aecl_engine::EngineConfig::default()
+    };
+    let (engine, _) = crate::engine_with(policy(10, limits), config);
+    let notes = [
+        json!("MYSECRET_0123456789"),
+        json!("password=hunter2hunter2"),
+        json!({"api_key": "PLAINSECRET123"}),
+        json!(987_654_321_012_u64),
+    ];
+    for (at, note) in notes.into_iter().enumerate() {
+        let mut refused = call("r1", &format!("c{at}"), None);
+        refused.args["note"] = note;
+        let done = engine.execute(refused, &Scripted::default()).await.unwrap();
+        assert_eq!(done.decided.verdict.decision, Decision::Block);
+    }
+    let log = records(engine.store()).await;
+    let reasons: Vec<_> = log.iter().flat_map(|r| &r.reasons).map(|r| &r.message).collect();
+    let text = serde_json::to_string(&reasons).unwrap();
+    assert!(text.contains("is not one of"), "the messages stay: {text}");
+    for secret in ["MYSECRET_0123456789", "hunter2hunter2", "PLAINSECRET123", "987654321012"] {
+        assert!(!text.contains(secret), "{secret} in the recorded reasons: {text}");
+    }
+}

@@ -318,6 +318,27 @@ pub fn resolves(root: &Path, revision: &str) -> bool {
     resolve(root, revision).is_ok_and(|id| id.is_some())
 }
 
+/// The value of configuration `key` in the repository of `root`, `None` when unset.
+pub fn config_value(root: &Path, key: &str) -> Result<Option<String>, String> {
+    let out = git(root, &["config", "--get", "--end-of-options", key])?;
+    match out.status.code() {
+        Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_owned())),
+        Some(1) => Ok(None),
+        _ => Err(failure(&out)),
+    }
+}
+
+/// The branch a `git pull` of the current branch merges (`branch.NAME.merge`), `None` on
+/// a detached HEAD or with no upstream.
+pub fn upstream_merge(root: &Path) -> Result<Option<String>, String> {
+    let out = git(root, &["symbolic-ref", "-q", "--short", "HEAD"])?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let branch = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    config_value(root, &format!("branch.{branch}.merge"))
+}
+
 /// The remotes the repository of `root` configures, by name (`git remote`).
 pub fn remotes(root: &Path) -> Result<Vec<String>, String> {
     let out = succeeded(git(root, &["remote"])?)?;

@@ -36,6 +36,7 @@ mod git_line;
 mod git_tree;
 mod landings;
 mod patches;
+mod plain_list;
 mod recursive;
 mod repository;
 mod trees;
@@ -69,9 +70,13 @@ pub struct Line<'a> {
     /// The words of the line's git commands that may change the index or HEAD, each with
     /// its place among the line's commands.
     git_writers: Vec<(usize, Vec<ShellArg>)>,
-    /// The line's commands run in the order the analysis lists them (`git_line::in_order`).
+    /// The line's commands run in the order the analysis lists them (`plain_list`).
     in_order: bool,
-    /// A write of the line lands in a `.git` directory (`Line::noting_writes`).
+    /// On a line of commands joined by `&&` only, each command (program and words) with
+    /// the one directory it runs in (`plain_list::chain_dirs`).
+    chain: Option<Vec<(String, Vec<ShellArg>, Option<String>)>>,
+    /// A write of the line lands in a `.git` directory, or a command other than git names
+    /// one (`Line::noting_writes`).
     writes_git: bool,
     /// The destinations of its copies, moves and links (`cp a.py ~/`): where such a
     /// destination is a directory, what lands in it is checked (`check_landings`), not
@@ -154,8 +159,26 @@ impl<'a> Line<'a> {
             cdpath: cdpath_set && relative_cd,
             pwd: (!moves).then_some(cwd),
             git_writers,
-            in_order: git_line::in_order(text, commands.len()),
-            writes_git: false,
+            in_order: plain_list::in_order(text, commands.len()),
+            chain: plain_list::chain_dirs(text, commands, cwd).map(|dirs| {
+                commands
+                    .iter()
+                    .zip(dirs)
+                    .map(|(c, dir)| (c.program.clone(), c.words.clone(), dir))
+                    .collect()
+            }),
+            // `cd .git && cp …`, `ln -s .git/refs/heads hd && cp … hd/x` (red team round 30,
+            // git F5): what such a line writes there is not spelled with `.git`. (A reader
+            // naming it, `cat .git/HEAD`, writes nothing.)
+            writes_git: commands
+                .iter()
+                .filter(|c| GIT_DIR_MOVERS.contains(&c.program.as_str()))
+                .any(|c| {
+                    c.words.iter().any(|w| {
+                        w.text.split('/').any(|part| part == ".git")
+                            || (!w.is_known() && w.raw.contains(".gi"))
+                    })
+                }),
             destinations: commands.iter().filter_map(destination).collect(),
             patch: patches::input(analysis, cwd),
             patched: None,
@@ -166,7 +189,21 @@ impl<'a> Line<'a> {
     /// The line with what its write words say: whether one may land in a `.git` directory
     /// (a component that is `.git`, or a pattern that matches it: `".git"/x`, `.gi[t]/x`).
     pub fn noting_writes(mut self, writes: &[WriteWord]) -> Self {
-        self.writes_git = writes.iter().any(|write| {
+        // Where a write lands, from each directory the line may be in and through the links
+        // that exist: `f` written where `f` links to `.git/refs/heads/main`.
+        let in_git = |path: &Path| path.components().any(|c| c.as_os_str() == ".git");
+        let lands_in_git = |write: &WriteWord| {
+            write.word.is_known()
+                && self.absolute(&write.word.text, &write.dirs).is_ok_and(|paths| {
+                    paths.iter().any(|path| {
+                        in_git(&aecl_engine::fs_paths::normalise(path))
+                            || resolve_physical(self.cwd, &path.display().to_string())
+                                .is_ok_and(|real| in_git(Path::new(&real)))
+                    })
+                })
+        };
+        self.writes_git |= writes.iter().any(lands_in_git);
+        self.writes_git |= writes.iter().any(|write| {
             (!write.word.is_known() && write.word.raw.contains(".gi"))
                 || write.word.text.split('/').any(|part| part == ".git")
                 || (write.word.pattern
@@ -272,8 +309,9 @@ impl<'a> Line<'a> {
             }
         }
         let how = format!("gives `{program}` (whose writes aecl cannot list) a path reaching");
+        let dirs = self.dirs_of(command);
         for word in &command.words {
-            if let Some(refusal) = self.placeholder(word, &command.dirs, protected) {
+            if let Some(refusal) = self.placeholder(word, &dirs, protected) {
                 return refusal;
             }
             let texts = expand(word, self.text, self.pwd).map_err(|e| {
@@ -299,7 +337,7 @@ impl<'a> Line<'a> {
                     }
                 }
                 for candidate in &found {
-                    self.check_path(candidate, &command.dirs, &how, &word.raw, protected)?;
+                    self.check_path(candidate, &dirs, &how, &word.raw, protected)?;
                 }
             }
         }
@@ -551,6 +589,24 @@ impl<'a> Line<'a> {
     }
 
     /// `text` as absolute paths: itself, or joined to each directory of `dirs`.
+    /// The directories `command` may run in: on a chain of `&&` (`mkdir -p build && cd
+    /// build && cmake ..`), the one each command of its program and words runs in, a
+    /// failed `cd` stopping the line (round 29, hooks FP1: `..` was also read from `cwd`);
+    /// otherwise every directory the line may be in.
+    fn dirs_of(&self, command: &OpaqueCommand) -> Vec<Option<String>> {
+        let Some(chain) = &self.chain else { return command.dirs.clone() };
+        let mut dirs: Vec<Option<String>> = Vec::new();
+        for (_, _, dir) in chain
+            .iter()
+            .filter(|(program, words, _)| *program == command.program && *words == command.words)
+        {
+            if !dirs.contains(dir) {
+                dirs.push(dir.clone());
+            }
+        }
+        if dirs.is_empty() || dirs.contains(&None) { command.dirs.clone() } else { dirs }
+    }
+
     fn absolute<'p>(
         &self,
         text: &str,
@@ -575,6 +631,11 @@ impl<'a> Line<'a> {
             .collect()
     }
 }
+
+/// Programs that, given a path in `.git`, may make a later write land there under
+/// another name: a directory change, a link, a copy or a move.
+const GIT_DIR_MOVERS: [&str; 9] =
+    ["cd", "pushd", "ln", "link", "cp", "mv", "rsync", "install", "tar"];
 
 /// Whether the line's first command is a `cd` (or `pushd`) to one directory that exists
 /// and can be entered: whatever follows it runs there, or after `&&` not at all, so never

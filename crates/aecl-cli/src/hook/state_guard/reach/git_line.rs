@@ -92,8 +92,9 @@ pub(super) trait Repository {
     fn network_remote(&self, remote: Option<&str>) -> bool;
     /// Whether every configured remote is a network one (`git fetch --all`).
     fn network_remotes(&self) -> bool;
-    /// Whether `name` is a local branch.
-    fn branch_exists(&self, name: &str) -> bool;
+    /// Whether `name` is a local branch whose upstream, if it has one, is fetched from the
+    /// network (a pull after checking it out reads that upstream).
+    fn branch_pulls_from_network(&self, name: &str) -> bool;
 }
 
 /// What `words` (a git command's, `git` aside) may do to what another git command of the
@@ -109,20 +110,13 @@ pub(super) fn other(words: &[ShellArg], repository: &dyn Repository) -> Other {
         rest.iter().filter(|w| !w.text.starts_with('-')).map(|w| w.text.as_str()).collect();
     match sub.text.as_str() {
         "fetch" | "pull" => {
-            let known = |o: &str| {
-                REMOTE_OPTIONS.contains(&o) || REMOTE_VALUE_OPTIONS.iter().any(|p| o.starts_with(p))
-            };
-            let all = options.clone().any(|o| o == "--all");
-            let from_remote = match positionals.split_first() {
-                None if all => repository.network_remotes(),
-                None => repository.network_remote(None),
-                Some((remote, branches)) => {
-                    !all && repository.network_remote(Some(remote))
-                        && branches.iter().all(|b| is_plain_ref(b))
-                }
+            let Ok(from) = remote_words(rest) else { return Other::Moves };
+            let from_remote = match from.remote.as_deref() {
+                None if from.all => repository.network_remotes(),
+                remote => !from.all && repository.network_remote(remote),
             };
             let kind = if sub.text == "fetch" { Other::Fetch } else { Other::Pull };
-            if options.clone().all(known) && from_remote { kind } else { Other::Moves }
+            if from_remote { kind } else { Other::Moves }
         }
         "stash" => {
             // `git stash`, `git stash push [-u] [-k] [-m MESSAGE]`, `git stash save [MESSAGE]`:
@@ -159,8 +153,9 @@ pub(super) fn other(words: &[ShellArg], repository: &dyn Repository) -> Other {
         // its own call would read it. Only an existing branch, by name: `-b NEW --track`
         // would choose the upstream.
         "checkout" | "switch" => {
-            let branch =
-                positionals.first().is_some_and(|b| is_plain_ref(b) && repository.branch_exists(b));
+            let branch = positionals
+                .first()
+                .is_some_and(|b| is_plain_ref(b) && repository.branch_pulls_from_network(b));
             let quiet = options.clone().all(|o| o == "-q" || o == "--quiet");
             if positionals.len() == 1 && quiet && branch { Other::Records } else { Other::Moves }
         }
@@ -171,6 +166,49 @@ pub(super) fn other(words: &[ShellArg], repository: &dyn Repository) -> Other {
         }
         _ => Other::Moves,
     }
+}
+
+/// What a fetch's or a pull's words (after the subcommand) name: the remote, the
+/// branches, `--all`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct RemoteWords {
+    pub remote: Option<String>,
+    pub branches: Vec<String>,
+    pub all: bool,
+}
+
+/// Reads a fetch's or a pull's words, refusing (with the word) any option that may say
+/// where from or where to, or take a separate value (`-o VALUE`, `-X VALUE`, `--refmap
+/// VALUE`: red team round 30, git F2, the value was taken for the remote), and any branch
+/// that is a `SRC:DST` refspec. Words after `--` are positional.
+pub(super) fn remote_words(words: &[ShellArg]) -> Result<RemoteWords, String> {
+    let mut out = RemoteWords::default();
+    let mut positional = Vec::new();
+    let mut dashes = false;
+    for word in words {
+        let text = word.text.as_str();
+        if !word.is_known() {
+            return Err(word.raw.clone());
+        }
+        if dashes || !text.starts_with('-') {
+            positional.push(text.to_owned());
+        } else if text == "--" {
+            dashes = true;
+        } else if REMOTE_OPTIONS.contains(&text)
+            || REMOTE_VALUE_OPTIONS.iter().any(|p| text.starts_with(p) && text.len() > p.len())
+        {
+            out.all |= text == "--all";
+        } else {
+            return Err(word.raw.clone());
+        }
+    }
+    let mut positional = positional.into_iter();
+    out.remote = positional.next();
+    out.branches = positional.collect();
+    if let Some(bad) = out.branches.iter().find(|b| !is_plain_ref(b)) {
+        return Err(bad.clone());
+    }
+    Ok(out)
 }
 
 /// A branch or tag name as fetch and pull take one to bring, not a `SRC:DST` refspec that
@@ -185,86 +223,84 @@ fn is_plain_ref(name: &str) -> bool {
 pub(super) fn moved_by(revision: &str, others: &[Other]) -> bool {
     let pulled = others.contains(&Other::Pull);
     let stashed = others.contains(&Other::Stash);
+    // The newest stash, as `stash pop` names it (with its third parent, the untracked
+    // files): it then holds the work tree's own changes.
+    let newest = ["stash", "stash@{0}", "refs/stash", "refs/stash@{0}"]
+        .iter()
+        .any(|n| revision == *n || revision.strip_prefix(n) == Some("^3"));
     let relative = revision.contains("HEAD")
         || revision.contains('~')
-        || revision.contains('^') && !revision.starts_with("stash")
+        || (revision.contains('^') && !newest)
         || revision == "@"
-        || revision.contains("@{") && !revision.starts_with("stash@{0}");
-    let stash = revision.starts_with("stash") && !revision.starts_with("stash@{0}");
+        || (revision.contains("@{") && !newest);
+    // Any other spelling of a stash (`refs/stash@{1}`, `stash~1`: red team round 30, git F4).
+    let stash = revision.contains("stash") && !newest;
     (pulled && relative) || (stashed && stash)
-}
-
-/// Whether `text` is a plain list of `count` simple commands (separated by `&&`, `||`,
-/// `;` or newlines, outside quotes), so that the analysis lists them in the order they run:
-/// no pipeline or background job (commands run at once), no subshell, group, loop,
-/// condition, function, substitution or here-document (commands run before, after or
-/// again). Anything else is read as if every command could run before every other.
-pub(super) fn in_order(text: &str, count: usize) -> bool {
-    const KEYWORDS: [&str; 15] = [
-        "for", "while", "until", "do", "done", "if", "then", "elif", "else", "fi", "case", "esac",
-        "select", "function", "coproc",
-    ];
-    let mut segments = vec![String::new()];
-    let (mut single, mut double) = (false, false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let next = chars.peek().copied();
-        if single {
-            single = c != '\'';
-        } else if c == '\\' {
-            // An escaped character is a word's, whatever it is.
-            chars.next();
-            continue;
-        } else if c == '`' || (c == '$' && next == Some('(')) {
-            return false;
-        } else if double {
-            double = c != '"';
-        } else {
-            match c {
-                '\'' => single = true,
-                '"' => double = true,
-                ';' | '\n' => {
-                    segments.push(String::new());
-                    continue;
-                }
-                '&' | '|' if next == Some(c) => {
-                    chars.next();
-                    segments.push(String::new());
-                    continue;
-                }
-                // `2>&1`, `&>log`: a redirection, not a job.
-                '&' if segments.last().is_some_and(|s| s.ends_with('>')) || next == Some('>') => {}
-                '&' | '|' | '(' | ')' | '{' | '}' => return false,
-                '<' if next == Some('<') => return false,
-                _ => {}
-            }
-        }
-        if let Some(segment) = segments.last_mut() {
-            segment.push(c);
-        }
-    }
-    segments.retain(|s| !s.trim().is_empty());
-    let keyword =
-        |s: &String| s.split_whitespace().next().is_some_and(|w| KEYWORDS.contains(&w) || w == "!");
-    !single && !double && segments.len() == count && !segments.iter().any(keyword)
 }
 
 /// Whether git reaches `url` (as `git ls-remote --get-url` prints it) over the network: a
 /// `http(s)`, `ssh` or `git` URL, or scp's `[user@]host:path` (a colon before any slash),
-/// never a path, `file://` or a remote helper (`ext::cmd`, `fd::`).
+/// never a path, `file://` or a remote helper (`ext::cmd`, `fd::`), nor a host of this
+/// machine or its private network (`localhost`, `127.0.0.1`, `127.1`, `[::1]`, `10.x`: a
+/// server the agent may have started, red team round 30, git F6).
 pub(super) fn is_network_url(url: &str) -> bool {
     if url.contains("::") || url.chars().any(char::is_control) {
         return false;
     }
-    if let Some((scheme, rest)) = url.split_once("://") {
+    let host = if let Some((scheme, rest)) = url.split_once("://") {
         let scheme = scheme.to_ascii_lowercase();
-        return ["http", "https", "ssh", "git", "git+ssh", "ssh+git"].contains(&scheme.as_str())
-            && !rest.is_empty();
+        if !["http", "https", "ssh", "git", "git+ssh", "ssh+git"].contains(&scheme.as_str()) {
+            return false;
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        }
+    } else {
+        match url.split_once(':') {
+            Some((host, path)) if !host.is_empty() && !host.contains('/') && !path.is_empty() => {
+                let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+                host.trim_start_matches('[').trim_end_matches(']')
+            }
+            _ => return false,
+        }
+    };
+    is_public_host(host)
+}
+
+/// Whether `host` names a machine elsewhere: not empty, not this machine's names, and not
+/// an address of this machine or a private network, in any spelling the resolver takes
+/// (`127.1`, `0x7f000001`, `2130706433` are 127.0.0.1 to `inet_aton`).
+fn is_public_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() || host == "localhost" || host.ends_with(".localhost") {
+        return false;
     }
-    match url.split_once(':') {
-        Some((host, path)) => !host.is_empty() && !host.contains('/') && !path.is_empty(),
-        None => false,
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => is_public_v4(v4),
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let first = v6.segments().first().copied().unwrap_or_default();
+            let local = v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80;
+            !local && v6.to_ipv4_mapped().is_none_or(is_public_v4)
+        }
+        // A name with letters beyond hexadecimal digits is a host name; one of digits, dots
+        // and `x` only is an address in a short or numeric spelling.
+        Err(_) => !host.chars().all(|c| c.is_ascii_hexdigit() || c == '.' || c == 'x'),
     }
+}
+
+fn is_public_v4(v4: std::net::Ipv4Addr) -> bool {
+    !(v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.octets().first() == Some(&0))
 }
 
 #[cfg(test)]
@@ -281,7 +317,7 @@ mod tests {
         fn network_remotes(&self) -> bool {
             false
         }
-        fn branch_exists(&self, name: &str) -> bool {
+        fn branch_pulls_from_network(&self, name: &str) -> bool {
             name == "main"
         }
     }
@@ -365,38 +401,33 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_list_is_in_order_and_nothing_else() {
-        for (line, count) in [
-            ("git stash && git pull && git stash pop", 3),
-            ("git fetch 2>&1; git rebase origin/main", 2),
-            ("git commit -m 'a; b && c' && git push", 2),
-            ("git add -A &&\ngit commit -qm \"x|y\"", 2),
-        ] {
-            assert!(in_order(line, count), "{line}");
-        }
-        for (line, count) in [
-            ("git stash | git pull", 2),
-            ("git stash & git pull", 2),
-            ("(git stash) && git pull", 2),
-            ("{ git stash; } && git pull", 2),
-            ("for i in 1; do git stash; done", 1),
-            ("git pull && echo $(git stash)", 3),
-            ("git pull && echo `git stash`", 3),
-            ("if git pull; then git stash; fi", 2),
-            ("git apply <<EOF\nx\nEOF", 1),
-            ("git commit -m 'a; b' && git push", 3),
-        ] {
-            assert!(!in_order(line, count), "{line}");
-        }
-    }
-
-    #[test]
     fn network_urls_name_a_host() {
         for url in ["https://github.com/o/r.git", "ssh://git@h/r", "git@github.com:o/r", "h:r"] {
             assert!(is_network_url(url), "{url}");
         }
-        for url in [".", "../evil", "/tmp/r", "file:///tmp/r", "ext::sh -c x", "evil", "./a:b"] {
+        for url in [
+            ".",
+            "../evil",
+            "/tmp/r",
+            "file:///tmp/r",
+            "ext::sh -c x",
+            "evil",
+            "./a:b",
+            "git://127.0.0.1/evil",
+            "http://localhost:9418/x",
+            "https://u@[::1]/x",
+            "ssh://git@127.1/x",
+            "git@localhost:evil",
+            "https://10.0.0.5/x",
+            "http://2130706433/x",
+            "http://0x7f000001/x",
+            "git://printer.localhost./x",
+            "http://[::ffff:127.0.0.1]/x",
+            "https://192.168.1.10/x",
+        ] {
             assert!(!is_network_url(url), "{url}");
         }
+        assert!(is_network_url("https://deadbeef.example/x"));
+        assert!(is_network_url("https://140.82.112.3/o/r.git"));
     }
 }

@@ -89,21 +89,8 @@ impl Line<'_> {
         let is_pull = sub.and_then(|i| words.get(i)).is_some_and(|w| w.text == "pull");
         let others = self.other_git(words, root);
         let mut any = reaches_any(words);
-        if is_pull && revisions.is_empty() && any.is_none() {
-            // What a pull by name fetches (red team round 30): the current branch's local
-            // upstream (`.`) is a revision of this repository, checked as one; a path, a
-            // `file://` URL or a name no remote has is a repository the agent may have
-            // made; only a network remote's content is left to run time.
-            let rest = sub.and_then(|i| words.get(i + 1..)).unwrap_or_default();
-            let remote = positionals(rest).first().map(|w| w.text.clone());
-            match git_state::remote_url(root, remote.as_deref()) {
-                Ok(url) if url == "." => revisions.push(("@{upstream}".to_owned(), false)),
-                Ok(url) if git_line::is_network_url(&url) => {}
-                Ok(url) => {
-                    any = Some(format!("`git pull` from `{url}`, a repository on this machine"))
-                }
-                Err(e) => any = Some(format!("`git pull` from a remote that cannot be told ({e})")),
-            }
+        if is_pull && any.is_none() {
+            any = self.pull_source(words, root, &mut revisions);
         }
         let any = any.or_else(|| {
             (is_pull && others.contains(&Other::Moves))
@@ -286,6 +273,51 @@ impl Line<'_> {
         None
     }
 
+    /// Where a `git pull` (`words`) pulls from, as far as the check needs it (red team
+    /// rounds 29 and 30): from this repository (a remote whose URL is `.`), the branches it
+    /// names, or the current branch's upstream branch, are pushed onto `revisions` and
+    /// checked as a merge's; from the network, what comes is left to run time; anything
+    /// else (a path, a `file://` URL, a name no remote has, an option that may say where
+    /// from, a remote or configuration the line's environment moves) is why it may bring
+    /// any version.
+    fn pull_source(
+        &self,
+        words: &[ShellArg],
+        root: &Path,
+        revisions: &mut Vec<(String, bool)>,
+    ) -> Option<String> {
+        if let Some(why) = self.moved_reading(words) {
+            return Some(format!("`git pull` {why}"));
+        }
+        let rest = git_subcommand(words).and_then(|i| words.get(i + 1..)).unwrap_or_default();
+        let from = match git_line::remote_words(rest) {
+            Ok(from) if !from.all => from,
+            Ok(_) => return Some("`git pull --all`, from every remote".to_owned()),
+            Err(word) => {
+                return Some(format!(
+                    "`git pull` with `{word}`, which may say where it pulls from"
+                ));
+            }
+        };
+        match git_state::remote_url(root, from.remote.as_deref()) {
+            Ok(url) if url == "." => {
+                if from.branches.is_empty() {
+                    match git_state::upstream_merge(root) {
+                        Ok(merge) => revisions.extend(merge.map(|m| (m, false))),
+                        Err(e) => {
+                            return Some(format!("`git pull`, whose upstream cannot be told ({e})"));
+                        }
+                    }
+                }
+                revisions.extend(from.branches.into_iter().map(|b| (b, false)));
+                None
+            }
+            Ok(url) if git_line::is_network_url(&url) => None,
+            Ok(url) => Some(format!("`git pull` from `{url}`, a repository on this machine")),
+            Err(e) => Some(format!("`git pull` from a remote that cannot be told ({e})")),
+        }
+    }
+
     /// What the line's other git commands that may change the index or HEAD may do to
     /// what `words`' check reads (`git_line`).
     fn other_git(&self, words: &[ShellArg], root: &Path) -> Vec<Other> {
@@ -318,6 +350,29 @@ impl Line<'_> {
         revisions: &[(String, bool)],
         others: &[Other],
     ) -> Option<String> {
+        if let Some(why) = self.moved_reading(words) {
+            return Some(why);
+        }
+        // `cp x .git/refs/heads/main && git reset --hard`: git's own files written first;
+        // and a line that names git's directory otherwise (`cd .git && cp …`, `ln -s
+        // .git/refs/heads hd && cp … hd/x`: red team round 30, git F5).
+        if self.writes_git {
+            return Some("on a line that writes git's own files first".to_owned());
+        }
+        let answered =
+            others.iter().all(|o| matches!(o, Other::Fetch | Other::Pull | Other::Stash))
+                && !revisions.iter().any(|(revision, _)| git_line::moved_by(revision, others));
+        (!answered).then(|| {
+            "after another git command of the line that may change what git holds (run it as a \
+             call of its own)"
+                .to_owned()
+        })
+    }
+
+    /// Why the repository, index or configuration git reads may not be the one the check
+    /// reads: an option of `words` or a variable the line or the environment sets
+    /// (`HOME` and `XDG_CONFIG_HOME` name the user's configuration: round 30, git low).
+    fn moved_reading(&self, words: &[ShellArg]) -> Option<String> {
         let sub = git_subcommand(words).unwrap_or(words.len());
         let before = words.get(..sub).unwrap_or_default();
         // `-c KEY=VALUE` of a setting that runs nothing and reads the repository as it is
@@ -350,7 +405,10 @@ impl Line<'_> {
         let variable = self
             .text
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|word| word.starts_with("GIT_") && !UNMOVING_VARIABLES.contains(word))
+            .filter(|word| {
+                (word.starts_with("GIT_") && !UNMOVING_VARIABLES.contains(word))
+                    || matches!(*word, "HOME" | "XDG_CONFIG_HOME")
+            })
             .find(|name| may_be_set(self.text, name))
             .map(str::to_owned)
             .or_else(|| {
@@ -364,21 +422,7 @@ impl Line<'_> {
                 .find(|name| env(name).is_some_and(|v| !v.is_empty()))
                 .map(|name| (*name).to_owned())
             });
-        if let Some(name) = variable {
-            return Some(format!("with `{name}` set, which moves what git reads"));
-        }
-        // `cp x .git/refs/heads/main && git reset --hard`: git's own files written first.
-        if self.writes_git {
-            return Some("on a line that writes git's own files first".to_owned());
-        }
-        let answered =
-            others.iter().all(|o| matches!(o, Other::Fetch | Other::Pull | Other::Stash))
-                && !revisions.iter().any(|(revision, _)| git_line::moved_by(revision, others));
-        (!answered).then(|| {
-            "after another git command of the line that may change what git holds (run it as a \
-             call of its own)"
-                .to_owned()
-        })
+        variable.map(|name| format!("with `{name}` set, which moves what git reads"))
     }
 }
 
@@ -398,8 +442,14 @@ impl git_line::Repository for Repository<'_> {
             .is_ok_and(|remotes| remotes.iter().all(|remote| self.network_remote(Some(remote))))
     }
 
-    fn branch_exists(&self, name: &str) -> bool {
+    fn branch_pulls_from_network(&self, name: &str) -> bool {
         git_state::resolves(self.root, &format!("refs/heads/{name}"))
+            && match git_state::config_value(self.root, &format!("branch.{name}.remote")) {
+                // No upstream: a pull there fails.
+                Ok(None) => true,
+                Ok(Some(remote)) => self.network_remote(Some(&remote)),
+                Err(_) => false,
+            }
     }
 }
 
@@ -530,7 +580,6 @@ fn revisions(words: &[ShellArg]) -> Vec<(String, bool)> {
             out
         }
         Some("revert" | "cherry-pick") => named.into_iter().map(|r| (r, true)).collect(),
-        Some("pull") if named.first().is_some_and(|r| r == ".") => plain(named),
         Some("stash") => match named.split_first() {
             Some((first, rest)) if matches!(first.as_str(), "pop" | "apply" | "branch") => {
                 // `stash branch NAME [STASH]`.
