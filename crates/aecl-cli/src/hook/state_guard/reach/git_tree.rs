@@ -305,7 +305,9 @@ impl Line<'_> {
                     match git_state::upstream_merge(root) {
                         Ok(merge) => revisions.extend(merge.map(|m| (m, false))),
                         Err(e) => {
-                            return Some(format!("`git pull`, whose upstream cannot be told ({e})"));
+                            return Some(format!(
+                                "`git pull`, whose upstream cannot be told ({e})"
+                            ));
                         }
                     }
                 }

@@ -112,8 +112,15 @@ impl Line<'_> {
                                 // rules judge the names a line shows, this one no word names
                                 // (red team round 24, hooks E3: `cp -r d/. .` with
                                 // `d/.mcp.json`, `cp d/* site-packages/` with a `.pth`).
-                                if (contents || source.pattern) && destination.is_known() {
-                                    for path in self.absolute(&entry.text, dirs)? {
+                                // A destination spelt with `~` or `$HOME` too, as expanded
+                                // (red team round 30, S-1: `cp -r evil/. ~/work/proj/`).
+                                let texts = if destination.is_known() {
+                                    vec![entry.text.clone()]
+                                } else {
+                                    expand(&entry, self.text, self.pwd).unwrap_or_default()
+                                };
+                                for text in texts.iter().filter(|_| contents || source.pattern) {
+                                    for path in self.absolute(&text, dirs)? {
                                         let path = normalise(&path);
                                         if let Some(place) =
                                             protected.code_config(&path, &last_components(&path))
@@ -134,10 +141,14 @@ impl Line<'_> {
                                 // ext/lib .venv/` holding `site-packages/x.pth`, `mv d new`
                                 // holding `pkg/.envrc`).
                                 let from = if contents { found.join(&name) } else { found.clone() };
-                                if destination.is_known()
-                                    && std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir())
-                                {
-                                    for at in self.absolute(&entry.text, dirs)? {
+                                if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir()) {
+                                    for at in texts
+                                        .iter()
+                                        .map(|text| self.absolute(text, dirs))
+                                        .collect::<Result<Vec<_>, _>>()?
+                                        .into_iter()
+                                        .flatten()
+                                    {
                                         self.check_nested(
                                             &from,
                                             &normalise(&at),
