@@ -332,12 +332,13 @@ pub(super) fn patch(scanned: &Scanned, out: &mut Vec<Finding>) {
 
 /// Suffixes a decompressor takes off (`.tgz` becomes `.tar`, which keeps the name's
 /// stem): the file it writes is the operand without one.
-const SUFFIXES: [&str; 22] = [
+const SUFFIXES: [&str; 23] = [
     ".gz", "-gz", ".z", "-z", "_z", ".Z", ".tgz", ".taz", ".bz2", ".bz", ".tbz2", ".tbz", ".xz",
-    ".txz", ".lzma", ".tlz", ".lz4", ".zst", ".tzst", ".lz", ".lzo", ".br",
+    ".txz", ".lzma", ".tlz", ".lz4", ".zst", ".tzst", ".lz", ".lzo", ".br", ".cpt",
 ];
 
-/// gzip, bzip2, xz, zstd, lz4 and their `un` names. Decompressing writes each operand's
+/// gzip, bzip2, xz, zstd, lz4 and their `un` names, `uncompress`, and ccrypt (red team
+/// round 30, shell F2: `ccrypt -d X.cpt` writes `X`). Decompressing writes each operand's
 /// name without its suffix, beside it (`gunzip .npmrc.gz` writes `.npmrc`); gzip's `-N`
 /// takes the name stored in the file instead, and `-r` works through a whole tree, both
 /// names only known at run time.
@@ -347,7 +348,7 @@ pub(super) fn compressor(program: &str, scanned: &Scanned, out: &mut Vec<Finding
         out.push(run_time(format!("the files `{program} -r` finds under its operands")));
     }
     let decompress = program.starts_with("un")
-        || matches!(program, "gunzip" | "bunzip2" | "lunzip")
+        || matches!(program, "gunzip" | "bunzip2" | "lunzip" | "ccdecrypt")
         || has(&["-d", "--decompress", "--uncompress"]);
     let printing = has(&["-c", "--stdout", "--to-stdout", "-t", "--test", "-l", "--list"]);
     if !decompress || printing {

@@ -534,11 +534,31 @@ impl Unwrapper<'_> {
                 self.out.commands.push(command);
                 Ok(())
             }
-            // `source file` runs a script we cannot see.
+            // `. .venv/bin/activate`: the file runs as `bash FILE` runs it, a program named
+            // by its path (red team round 30, FP-10: every `source` was refused as code only
+            // known at run time). A name without a `/` is looked for on `PATH` first, and a
+            // word built at run time may be any file: those stay dynamic.
             "source" | "." => {
-                let mut command = plain(name, rest, appended);
-                command.dynamic = true;
-                self.out.commands.push(command);
+                let script =
+                    rest.first().filter(|w| !w.has_expansion()).map(|w| w.text()).filter(|f| {
+                        f.contains('/') && !f.starts_with("/dev/") && !f.starts_with("/proc/")
+                    });
+                match script {
+                    Some(script) if !appended => {
+                        let mut run = plain(
+                            &normalise::program_name(&script),
+                            rest.get(1..).unwrap_or_default(),
+                            false,
+                        );
+                        run.path = Some(script);
+                        self.out.commands.push(run);
+                    }
+                    _ => {
+                        let mut command = plain(name, rest, appended);
+                        command.dynamic = true;
+                        self.out.commands.push(command);
+                    }
+                }
                 Ok(())
             }
             _ if SHELLS.contains(&name) => self.shell(name, rest, appended),

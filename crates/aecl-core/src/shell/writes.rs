@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 87] = [
+const PROTECTED_NAMES: [&str; 126] = [
     ".git",
     ".hg",
     ".envrc",
@@ -159,6 +159,50 @@ const PROTECTED_NAMES: [&str; 87] = [
     ".pylintrc",
     "pylintrc",
     ".pdbrc",
+    // Editors', shells', REPLs' and debuggers' start-up files beside those above (red team
+    // round 30, shell F4: `.vimrc` with `call system(…)` ran at `vim -c q`), the session
+    // files a desktop login runs, tools' files naming a program they run (`.mailcap`,
+    // terraform's provider overrides, nano's speller, ack's options, curl's and wget's
+    // options), and more agents' MCP configuration (Windsurf, Codeium).
+    ".vimrc",
+    ".vim",
+    ".gvimrc",
+    ".emacs",
+    ".emacs.d",
+    ".tmux.conf",
+    ".screenrc",
+    ".psqlrc",
+    ".sqliterc",
+    ".lldbinit",
+    ".ghci",
+    ".irbrc",
+    ".pryrc",
+    ".nanorc",
+    ".ackrc",
+    ".tclshrc",
+    ".wishrc",
+    ".kshrc",
+    ".cshrc",
+    ".tcshrc",
+    ".mkshrc",
+    ".xprofile",
+    ".xinitrc",
+    ".xsession",
+    ".xsessionrc",
+    ".pam_environment",
+    ".octaverc",
+    ".renviron",
+    ".terraformrc",
+    "terraform.rc",
+    ".mailcap",
+    ".windsurf",
+    ".codeium",
+    ".direnvrc",
+    "pip.ini",
+    ".juliarc.jl",
+    ".gemrc",
+    ".curlrc",
+    ".wgetrc",
 ];
 
 /// Prefixes of file names that run code when written (each tool reads several spellings:
@@ -358,6 +402,15 @@ pub(super) fn check(
 ) -> Option<WriteProblem> {
     let located = match locate(target, dirs) {
         Located::Harmless => return None,
+        // A target only known at run time that ends in configuration running code
+        // whatever its start is (`~/.bashrc`, `$HOME/.gitconfig`, `$PWD/.git/hooks/x`: red
+        // team round 30, shell F3) is that, not only a path the line computes.
+        Located::Problem(WriteProblem::Unknown(_))
+            if (target.tilde || target.expansion)
+                && is_protected(&target.raw.replace(['"', '\''], "")) =>
+        {
+            return Some(WriteProblem::Protected(target.raw.clone()));
+        }
         Located::Problem(problem) => return Some(problem),
         Located::At(located) => located,
     };
@@ -525,8 +578,39 @@ pub fn is_protected(path: &str) -> bool {
         // mise's, fish's, git's and direnv's configuration under `~/.config` (P2, P4).
         [".config", tool] => matches!(
             *tool,
-            "mise" | "fish" | "git" | "direnv" | "lesskey" | "go" | "gh" | "uv" | "pnpm" | "gdb"
+            "mise"
+                | "fish"
+                | "git"
+                | "direnv"
+                | "lesskey"
+                | "go"
+                | "gh"
+                | "uv"
+                | "pnpm"
+                | "gdb"
+                | "nvim"
+                | "vim"
+                | "emacs"
+                | "tmux"
+                | "nano"
+                | "systemd"
+                | "autostart"
+                | "environment.d"
+                | "starship.toml"
+                | "zed"
+                | "code"
+                | "cursor"
+                | "psql"
+                | "ipython"
+                | "jupyter"
+                | "pip"
+                | "helix"
+                | "kitty"
+                | "alacritty"
+                | "wezterm"
         ),
+        // Julia's start-up file.
+        [".julia", "config"] => true,
         // docker's credential helpers (`credsStore`), Maven's settings (round 29, H5).
         [".docker", "config.json"] | [".m2", "settings.xml"] => true,
         // docker's CLI plugins and gh's extensions are programs they run by name (second

@@ -338,6 +338,12 @@ impl<'a> Line<'a> {
                 }
                 for candidate in &found {
                     self.check_path(candidate, &dirs, &how, &word.raw, protected)?;
+                    // What a decrypter or decompressor the table does not know writes: the
+                    // operand without its suffix (red team round 30, shell F2: `gpg
+                    // --decrypt-files .claude/settings.json.gpg` wrote the settings).
+                    if let Some(stem) = without_suffix(candidate) {
+                        self.check_path(stem, &dirs, &how, &word.raw, protected)?;
+                    }
                 }
             }
         }
@@ -588,7 +594,6 @@ impl<'a> Line<'a> {
         Ok(())
     }
 
-    /// `text` as absolute paths: itself, or joined to each directory of `dirs`.
     /// The directories `command` may run in: on a chain of `&&` (`mkdir -p build && cd
     /// build && cmake ..`), the one each command of its program and words runs in, a
     /// failed `cd` stopping the line (round 29, hooks FP1: `..` was also read from `cwd`);
@@ -607,6 +612,7 @@ impl<'a> Line<'a> {
         if dirs.is_empty() || dirs.contains(&None) { command.dirs.clone() } else { dirs }
     }
 
+    /// `text` as absolute paths: itself, or joined to each directory of `dirs`.
     fn absolute<'p>(
         &self,
         text: &str,
@@ -630,6 +636,14 @@ impl<'a> Line<'a> {
             })
             .collect()
     }
+}
+
+/// `path` without the suffix of its file name (`a/x.json.gpg` is `a/x.json`); `None` when
+/// the name has none (a leading dot starts no suffix).
+fn without_suffix(path: &str) -> Option<&str> {
+    let name_at = path.rfind('/').map_or(0, |i| i + 1);
+    let dot = path.get(name_at..)?.rfind('.').filter(|&at| at > 0)?;
+    path.get(..name_at + dot)
 }
 
 /// Programs that, given a path in `.git`, may make a later write land there under

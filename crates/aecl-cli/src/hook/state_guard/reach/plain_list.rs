@@ -104,7 +104,11 @@ pub(super) fn chain_dirs(
     cwd: &Path,
 ) -> Option<Vec<Option<String>>> {
     let list = read(text)?;
-    let builtins_moved = commands.iter().any(|c| matches!(c.program.as_str(), "enable" | "shopt"));
+    // A script run in the shell itself (`. ./env.sh`) or code only known at run time may
+    // define a `cd` of its own or change directory.
+    let builtins_moved = commands
+        .iter()
+        .any(|c| matches!(c.program.as_str(), "enable" | "shopt") || c.path.is_some() || c.dynamic);
     if !list.all_and || list.segments != commands.len() || builtins_moved || text.contains("CDPATH")
     {
         return None;
