@@ -376,6 +376,22 @@ impl Destination {
     fn publish(&mut self, request: &AddCheckpoint, key: &VerifierKey, origin: &str) -> Result<()> {
         match self {
             Destination::Dir { dir, held, db } => {
+                // The directory still holds what this process published last: one emptied,
+                // replaced or cut back outside aecl is not published into afresh, as if
+                // nothing had been there (red team round 30, tamper F2). The server then
+                // reports publishing failed and effects wait, as for a directory removed.
+                if let Some(last) = held.as_ref() {
+                    let now = latest_in(dir, key)?.map(|(checkpoint, _)| checkpoint.size);
+                    if now.is_none_or(|size| size < last.size) {
+                        bail!(
+                            "{}: the newest checkpoint published here, of size {}, is gone \
+                             (the directory holds {}): it was changed outside aecl",
+                            dir.display(),
+                            last.size,
+                            now.map_or_else(|| "none".to_owned(), |size| format!("size {size}"))
+                        );
+                    }
+                }
                 let (checkpoint, text) = match accept(held.as_ref(), request, key, origin) {
                     Ok(checkpoint) => (checkpoint, request.to_text()),
                     // Checkpoints this directory missed (it was added later, or a write

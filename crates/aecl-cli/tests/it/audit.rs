@@ -911,6 +911,36 @@ mod published {
         assert_eq!(ok.code, Some(0), "{ok:#?}");
     }
 
+    /// A checkpoint directory emptied while the server runs is not published into afresh,
+    /// as if it had never held anything: the server reports publishing failed (red team
+    /// round 30, tamper F2: health went back to `ok` and the next checkpoint was written
+    /// into the empty directory).
+    #[test]
+    fn a_checkpoint_directory_emptied_while_serving_is_a_failure() {
+        let (dir, db, policy, token) = prepared();
+        let target = dir.path().join("published");
+        let shown = target.display().to_string();
+        let (server, address) = serve(dir.path(), &policy, &["--checkpoint-dir", &shown]);
+        calls(&address, &token, "r1", 2);
+        until_published(&db, || largest_in(&target));
+        for entry in std::fs::read_dir(&target).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        calls(&address, &token, "r2", 2);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let warnings = loop {
+            let (status, warnings) = health(&address);
+            if status == "degraded" {
+                break warnings;
+            }
+            assert!(Instant::now() < deadline, "health stayed {status}: {warnings:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(warnings.iter().any(|w| w.contains("is gone")), "{warnings:?}");
+        assert_eq!(largest_in(&target), 0, "nothing was published into the emptied directory");
+        stop(server);
+    }
+
     /// `/healthz`'s status and warnings.
     fn health(address: &str) -> (String, Vec<String>) {
         let (_, health) = request(address, "GET", "/healthz", None, &[], "");
