@@ -740,6 +740,11 @@ impl ProgramGuard {
         match subcommands::words(&command.program, &scanned.positionals) {
             Err(why) => out.push(Finding::RunsCode(why)),
             Ok(names) => {
+                if let Some(base) =
+                    super::project_install::user_base_written(&command.program, &names, &scanned)
+                {
+                    out.push(Finding::Writes(base));
+                }
                 // A first word only known at run time may be any subcommand.
                 let unknown = scanned.positionals.first().is_some_and(|f| !f.is_known());
                 let sub = |list: &[String]| {

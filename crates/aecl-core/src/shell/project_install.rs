@@ -67,6 +67,25 @@ pub(super) fn installs_the_project(program: &str, names: &[String], scanned: &Sc
     options_plain && !scanned.unknown_option && operands.into_iter().all(is_local)
 }
 
+/// What `pip install --user` (or `uv pip install --user`) writes: the user's install base
+/// (`~/.local` on Linux), where a package's data files, scripts and `.pth` files go
+/// wherever the package says beneath it (red team round 30, shell F1: a wheel wrote into
+/// `~/.local/state`, over `~/.local/bin/aecl` and a `.pth` run at every start). A place
+/// only known at run time.
+pub(super) fn user_base_written(
+    program: &str,
+    names: &[String],
+    scanned: &Scanned,
+) -> Option<ShellArg> {
+    let installs = (matches!(program, "pip" | "pip3") && names == ["install"])
+        || (program == "uv" && names == ["pip", "install"]);
+    (installs && scanned.has_abbreviated(&["--user"])).then(|| ShellArg {
+        raw: "the user's install base (`--user`)".to_owned(),
+        expansion: true,
+        ..ShellArg::default()
+    })
+}
+
 /// Whether an option's value is a file to read (`-r FILE`, `-c FILE`, `-e PATH`).
 fn takes_path(option: &super::scan::ScannedOption) -> bool {
     option.names.iter().any(|n| {
@@ -82,8 +101,14 @@ fn is_local(arg: &ShellArg) -> bool {
     let inside = !text.starts_with('/')
         && !text.starts_with('~')
         && !text.split('/').any(|part| part == "..");
+    // A built archive (`./evil-1.0-py3-none-any.whl`) is a package of its own, whose
+    // files land where it says, not the project's source.
+    let archive = [".whl", ".tar.gz", ".tgz", ".zip", ".egg", ".tar.bz2"]
+        .iter()
+        .any(|ext| text.to_ascii_lowercase().ends_with(ext));
     arg.is_known()
         && inside
+        && !archive
         && !text.contains("://")
         && !text.contains('@')
         && !text.starts_with("git+")
