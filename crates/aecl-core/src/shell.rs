@@ -151,6 +151,20 @@ impl ShellArg {
     /// option's value only (`--exclude=*.o`) leaves the option what it is.
     pub fn may_be_option(&self) -> bool {
         const STARTS: [char; 4] = ['*', '?', '[', '-'];
+        // `$HOME`, `$PWD` and `$OLDPWD` hold absolute paths (the shell sets the last two,
+        // and `HOME` set on the line is code of its own): a word that starts with one is
+        // no option (red team round 30, FP-3: `cp notes.txt $HOME/notes.txt` was read as
+        // `cp -t <run-time value>`).
+        let raw = self.raw.trim_start_matches('"');
+        let absolute = ["HOME", "PWD", "OLDPWD"].iter().any(|name| {
+            let rest = raw.strip_prefix('$').and_then(|r| {
+                r.strip_prefix(name).or_else(|| r.strip_prefix(&format!("{{{name}}}")))
+            });
+            rest.is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '"']))
+        });
+        if absolute && !self.pattern {
+            return false;
+        }
         let braces = || {
             crate::path_pattern::expand(&self.text)
                 .map_or(true, |words| words.iter().any(|w| w.starts_with(STARTS)))
