@@ -55,6 +55,13 @@ pub enum Refusal<'p> {
     RunsCode(String),
 }
 
+/// A command of a chain of `&&` (its program and words), with the one directory it runs in.
+struct Chained {
+    program: String,
+    words: Vec<ShellArg>,
+    dir: Option<String>,
+}
+
 /// One command line, with what the checks need of it.
 pub struct Line<'a> {
     text: &'a str,
@@ -74,7 +81,7 @@ pub struct Line<'a> {
     in_order: bool,
     /// On a line of commands joined by `&&` only, each command (program and words) with
     /// the one directory it runs in (`plain_list::chain_dirs`).
-    chain: Option<Vec<(String, Vec<ShellArg>, Option<String>)>>,
+    chain: Option<Vec<Chained>>,
     /// A write of the line lands in a `.git` directory, or a command other than git names
     /// one (`Line::noting_writes`).
     writes_git: bool,
@@ -164,7 +171,11 @@ impl<'a> Line<'a> {
                 commands
                     .iter()
                     .zip(dirs)
-                    .map(|(c, dir)| (c.program.clone(), c.words.clone(), dir))
+                    .map(|(c, dir)| Chained {
+                        program: c.program.clone(),
+                        words: c.words.clone(),
+                        dir,
+                    })
                     .collect()
             }),
             // `cd .git && cp …`, `ln -s .git/refs/heads hd && cp … hd/x` (red team round 30,
@@ -601,9 +612,8 @@ impl<'a> Line<'a> {
     fn dirs_of(&self, command: &OpaqueCommand) -> Vec<Option<String>> {
         let Some(chain) = &self.chain else { return command.dirs.clone() };
         let mut dirs: Vec<Option<String>> = Vec::new();
-        for (_, _, dir) in chain
-            .iter()
-            .filter(|(program, words, _)| *program == command.program && *words == command.words)
+        for Chained { dir, .. } in
+            chain.iter().filter(|c| c.program == command.program && c.words == command.words)
         {
             if !dirs.contains(dir) {
                 dirs.push(dir.clone());

@@ -120,7 +120,7 @@ impl Line<'_> {
                                     expand(&entry, self.text, self.pwd).unwrap_or_default()
                                 };
                                 for text in texts.iter().filter(|_| contents || source.pattern) {
-                                    for path in self.absolute(&text, dirs)? {
+                                    for path in self.absolute(text, dirs)? {
                                         let path = normalise(&path);
                                         if let Some(place) =
                                             protected.code_config(&path, &last_components(&path))
