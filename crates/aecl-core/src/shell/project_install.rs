@@ -54,7 +54,7 @@ pub(super) fn installs_the_project(program: &str, names: &[String], scanned: &Sc
                 false => operands.iter().all(is_local_package),
             };
     }
-    let is_pip = matches!(program, "pip" | "pip3") && names == ["install"];
+    let is_pip = is_pip(program) && names == ["install"];
     let is_uv_pip = program == "uv" && names == ["pip", "install"];
     if !(is_pip || is_uv_pip) {
         return false;
@@ -77,13 +77,21 @@ pub(super) fn user_base_written(
     names: &[String],
     scanned: &Scanned,
 ) -> Option<ShellArg> {
-    let installs = (matches!(program, "pip" | "pip3") && names == ["install"])
+    let installs = (is_pip(program) && names == ["install"])
         || (program == "uv" && names == ["pip", "install"]);
     (installs && scanned.has_abbreviated(&["--user"])).then(|| ShellArg {
         raw: "the user's install base (`--user`)".to_owned(),
         expansion: true,
         ..ShellArg::default()
     })
+}
+
+/// pip by any of its names (`pip`, `pip3`, `pip3.11`).
+pub(super) fn is_pip(program: &str) -> bool {
+    matches!(program, "pip" | "pip3")
+        || program
+            .strip_prefix("pip3.")
+            .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Whether an option's value is a file to read (`-r FILE`, `-c FILE`, `-e PATH`).

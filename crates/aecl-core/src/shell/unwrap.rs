@@ -552,6 +552,10 @@ impl Unwrapper<'_> {
                         );
                         run.path = Some(script);
                         self.out.commands.push(run);
+                        // Run in this shell, it may change its directory for the commands
+                        // after it: a `cd` to a place only known at run time (round 30,
+                        // second pass: `. ./to-claude.sh && echo {} > settings.json`).
+                        self.out.commands.push(plain("cd", &[], false));
                     }
                     _ => {
                         let mut command = plain(name, rest, appended);

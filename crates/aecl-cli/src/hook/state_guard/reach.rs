@@ -320,6 +320,16 @@ impl<'a> Line<'a> {
             }
         }
         let how = format!("gives `{program}` (whose writes aecl cannot list) a path reaching");
+        // gpg writes the name stored in the file (round 30, second pass: `cd .claude &&
+        // gpg --use-embedded-filename ../x.gpg` wrote the settings).
+        if matches!(program.as_str(), "gpg" | "gpg2")
+            && command.words.iter().any(|w| !w.is_known() || w.text.starts_with("--use-embed"))
+        {
+            return Err(Refusal::Unknown(format!(
+                "runs `{program}` with the file name stored in the file it reads, a path only \
+                 known at run time"
+            )));
+        }
         let dirs = self.dirs_of(command);
         for word in &command.words {
             if let Some(refusal) = self.placeholder(word, &dirs, protected) {

@@ -46,6 +46,10 @@ pub(super) fn read(text: &str) -> Option<PlainList> {
             continue;
         } else if c == '`' || (c == '$' && next == Some('(')) {
             return None;
+        } else if !double && c == '$' && next == Some('\'') {
+            // ANSI-C quoting, where `\'` does not end the quotes (round 30, second pass:
+            // `$'\' && a '; …` hid a `;` from a reading that took the quotes as plain).
+            return None;
         } else if double {
             double = c != '"';
         } else {
@@ -133,10 +137,10 @@ pub(super) fn chain_dirs(
             .words
             .iter()
             .find(|w| !(w.is_known() && w.text.starts_with('-') && w.text.len() > 1));
+        // `pushd` takes `-n` (no move) and `+N` (a rotation of the stack): only `cd` is
+        // followed (round 30, second pass: `pushd -n build && cmake ..` stayed in cwd).
         dir = match (command.program.as_str(), target, dir) {
-            ("cd" | "pushd", Some(t), Some(d))
-                if t.is_known() && !t.text.is_empty() && t.text != "-" =>
-            {
+            ("cd", Some(t), Some(d)) if t.is_known() && !t.text.is_empty() && t.text != "-" => {
                 Some(if t.text.starts_with('/') {
                     t.text.clone()
                 } else {
@@ -175,6 +179,7 @@ mod tests {
             ("git apply <<EOF\nx\nEOF", 1),
             ("git commit -m 'a; b' && git push", 3),
             ("git pull && git stash # && git x", 2),
+            ("cd x && mkdir $'\\' && a '; : \\' && make", 3),
         ] {
             assert!(!in_order(line, count), "{line}");
         }

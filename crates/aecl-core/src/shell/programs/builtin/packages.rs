@@ -396,7 +396,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     // Installers. Installing runs the packages' build and install code; a namespace's
     // second word is the subcommand (`uv pip install`, `poetry self add`: `subcommands.rs`).
     Entry {
-        names: &["pip", "pip3"],
+        names: &["pip", "pip3", "pip3.9", "pip3.10", "pip3.11", "pip3.12", "pip3.13", "pip3.14"],
         value_options: &[
             "-r",
             "--requirement",
