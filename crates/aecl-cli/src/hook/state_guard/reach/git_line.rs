@@ -10,15 +10,20 @@
 //!   remote's content is only known when it runs, see `git_tree`'s header);
 //! - a stash of the work tree's own changes: `stash@{0}` then holds what the work tree
 //!   has, and nothing git held before moves but the other stashes' numbers;
+//! - a checkout of an existing branch by name: it is a tree writer of the line itself,
+//!   checked as one, so it runs only where that branch holds HEAD's version of every
+//!   protected file; after it, what the writer's check read of HEAD is what HEAD holds
+//!   (round 30 FP hunt, FP-6: `git checkout main && git merge feature`);
 //! - for a pull, whose check is only where it pulls from: a commit, an add, a tag and a
 //!   push, which change no remote and no upstream, and a checkout of an existing branch
-//!   (whose upstream the pull then reads, as a pull of its own call would).
+//!   whose upstream is a network remote (the pull then reads it, as a pull of its own
+//!   call would).
 //!
 //! What stays refused: any other git command (it may move HEAD, the index, a ref or the
 //! configuration), one with a global option or a word only known at run time, a fetch
-//! or pull from a URL, a path or with a `SRC:DST` refspec, and, after a pull or a stash, a
-//! writer naming a revision whose meaning they move (`HEAD~1`, `ORIG_HEAD`, `@{1}`,
-//! `stash@{1}`).
+//! or pull from a URL, a path or with a `SRC:DST` refspec, and, after a pull, a checkout
+//! or a stash, a writer naming a revision whose meaning they move (`HEAD~1`, `ORIG_HEAD`,
+//! `@{-1}`, `stash@{1}`).
 
 use aecl_core::shell::ShellArg;
 
@@ -33,10 +38,13 @@ pub(super) enum Other {
     Pull,
     /// A stash of the work tree's changes: moves the stashes' numbers.
     Stash,
-    /// An add, a commit, a tag, a push that sets no upstream but a configured remote, a
-    /// checkout of an existing branch: changes no remote and no upstream (what a pull
-    /// reads); for any other writer, it moves HEAD or the index.
+    /// An add, a commit, a tag, a push that sets no upstream but a configured remote:
+    /// changes no remote and no upstream (what a pull reads); for any other writer, it
+    /// moves HEAD or the index.
     Records,
+    /// A checkout of an existing branch by name, and whether that branch's upstream (if it
+    /// has one) is a network remote: moves HEAD to it.
+    Switch(bool),
     /// Anything else.
     Moves,
 }
@@ -92,8 +100,10 @@ pub(super) trait Repository {
     fn network_remote(&self, remote: Option<&str>) -> bool;
     /// Whether every configured remote is a network one (`git fetch --all`).
     fn network_remotes(&self) -> bool;
-    /// Whether `name` is a local branch whose upstream, if it has one, is fetched from the
-    /// network (a pull after checking it out reads that upstream).
+    /// Whether `name` is a local branch.
+    fn branch_exists(&self, name: &str) -> bool;
+    /// Whether branch `name`'s upstream, if it has one, is fetched from the network (a
+    /// pull after checking it out reads that upstream).
     fn branch_pulls_from_network(&self, name: &str) -> bool;
 }
 
@@ -153,11 +163,13 @@ pub(super) fn other(words: &[ShellArg], repository: &dyn Repository) -> Other {
         // its own call would read it. Only an existing branch, by name: `-b NEW --track`
         // would choose the upstream.
         "checkout" | "switch" => {
-            let branch = positionals
-                .first()
-                .is_some_and(|b| is_plain_ref(b) && repository.branch_pulls_from_network(b));
             let quiet = options.clone().all(|o| o == "-q" || o == "--quiet");
-            if positionals.len() == 1 && quiet && branch { Other::Records } else { Other::Moves }
+            match positionals.as_slice() {
+                [branch] if quiet && is_plain_ref(branch) && repository.branch_exists(branch) => {
+                    Other::Switch(repository.branch_pulls_from_network(branch))
+                }
+                _ => Other::Moves,
+            }
         }
         "push" => {
             let sets_upstream = options.clone().any(|o| o == "-u" || o == "--set-upstream");
@@ -221,7 +233,8 @@ fn is_plain_ref(name: &str) -> bool {
 /// pull or stash has run: HEAD's relatives and reflogs, and the stashes but the newest
 /// (which then holds the work tree's own changes).
 pub(super) fn moved_by(revision: &str, others: &[Other]) -> bool {
-    let pulled = others.contains(&Other::Pull);
+    // A pull moves HEAD to what it brings, a checkout to its branch.
+    let pulled = others.iter().any(|o| matches!(o, Other::Pull | Other::Switch(_)));
     let stashed = others.contains(&Other::Stash);
     // The newest stash, as `stash pop` names it (with its third parent, the untracked
     // files): it then holds the work tree's own changes.
@@ -317,6 +330,9 @@ mod tests {
         fn network_remotes(&self) -> bool {
             false
         }
+        fn branch_exists(&self, name: &str) -> bool {
+            matches!(name, "main" | "dev")
+        }
         fn branch_pulls_from_network(&self, name: &str) -> bool {
             name == "main"
         }
@@ -366,9 +382,11 @@ mod tests {
 
     #[test]
     fn records_for_a_pull_only_and_checkouts_of_existing_branches() {
-        for line in ["add -A", "commit -qm x", "push", "push -u origin HEAD", "checkout -q main"] {
+        for line in ["add -A", "commit -qm x", "push", "push -u origin HEAD"] {
             assert_eq!(of(line), Other::Records, "{line}");
         }
+        assert_eq!(of("checkout -q main"), Other::Switch(true));
+        assert_eq!(of("switch dev"), Other::Switch(false));
         for line in [
             "push -u local HEAD",
             "checkout -b x --track main",
@@ -398,6 +416,8 @@ mod tests {
         assert!(!moved_by("stash@{0}", &stashed));
         assert!(!moved_by("HEAD~1", &stashed));
         assert!(!moved_by("HEAD~1", &[Other::Fetch]));
+        assert!(moved_by("@{-1}", &[Other::Switch(true)]));
+        assert!(!moved_by("feature", &[Other::Switch(false)]));
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl Line<'_> {
             any = self.pull_source(words, root, &mut revisions);
         }
         let any = any.or_else(|| {
-            (is_pull && others.contains(&Other::Moves))
+            (is_pull && others.iter().any(|o| matches!(o, Other::Moves | Other::Switch(false))))
                 .then(|| "`git pull` after another git command of the line".to_owned())
         });
         if loses.is_none() && revisions.is_empty() && any.is_none() {
@@ -361,9 +361,10 @@ impl Line<'_> {
         if self.writes_git {
             return Some("on a line that writes git's own files first".to_owned());
         }
-        let answered =
-            others.iter().all(|o| matches!(o, Other::Fetch | Other::Pull | Other::Stash))
-                && !revisions.iter().any(|(revision, _)| git_line::moved_by(revision, others));
+        let answered = others
+            .iter()
+            .all(|o| matches!(o, Other::Fetch | Other::Pull | Other::Stash | Other::Switch(_)))
+            && !revisions.iter().any(|(revision, _)| git_line::moved_by(revision, others));
         (!answered).then(|| {
             "after another git command of the line that may change what git holds (run it as a \
              call of its own)"
@@ -444,14 +445,17 @@ impl git_line::Repository for Repository<'_> {
             .is_ok_and(|remotes| remotes.iter().all(|remote| self.network_remote(Some(remote))))
     }
 
-    fn branch_pulls_from_network(&self, name: &str) -> bool {
+    fn branch_exists(&self, name: &str) -> bool {
         git_state::resolves(self.root, &format!("refs/heads/{name}"))
-            && match git_state::config_value(self.root, &format!("branch.{name}.remote")) {
-                // No upstream: a pull there fails.
-                Ok(None) => true,
-                Ok(Some(remote)) => self.network_remote(Some(&remote)),
-                Err(_) => false,
-            }
+    }
+
+    fn branch_pulls_from_network(&self, name: &str) -> bool {
+        match git_state::config_value(self.root, &format!("branch.{name}.remote")) {
+            // No upstream: a pull there fails.
+            Ok(None) => true,
+            Ok(Some(remote)) => self.network_remote(Some(&remote)),
+            Err(_) => false,
+        }
     }
 }
 
