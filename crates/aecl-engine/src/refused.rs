@@ -44,8 +44,6 @@ impl<S: Store> Engine<S> {
         record.call_digest = call.digest();
         record.input = call.args.clone();
         self.redact(&mut record.input);
-        let quoted = aecl_audit::Quoted::between(&call.args, &record.input);
-        let message = quoted.redact(message).unwrap_or_else(|| message.to_owned());
         // Enforced whatever the manifest's mode: the front end did refuse the call, and a
         // monitor-mode block would read as "allowed, would have blocked".
         record.mode = Some(Mode::Enforce);
@@ -55,8 +53,9 @@ impl<S: Store> Engine<S> {
             rule: rule.to_owned().into(),
             decision: Decision::Block,
             field: None,
-            message,
+            message: message.to_owned(),
         }];
+        crate::engine::redact_reasons(&call.args, &record.input, &mut record.reasons);
         Ok(self.store().append_audit(record).await?)
     }
 }

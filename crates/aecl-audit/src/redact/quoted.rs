@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::{FieldPath, REDACTED, Redactions, redact, redact_string};
+use super::{REDACTED, Redactions, redact_string};
 
 /// A value shorter than this is not looked for in messages: replacing a one-letter value
 /// everywhere would hide what the message says, and no credential is that short.
@@ -20,16 +20,9 @@ pub struct Quoted {
 }
 
 impl Quoted {
-    /// What [`redact`] with `field_paths` takes out of `original`: each string or number
-    /// it replaces whole (a configured path, a sensitive key), every one beneath a value it
-    /// replaces whole, and the words a detector replaces inside a string.
-    pub fn of(original: &Value, field_paths: &[FieldPath]) -> Quoted {
-        let mut redacted = original.clone();
-        redact(&mut redacted, field_paths);
-        Quoted::between(original, &redacted)
-    }
-
-    /// [`Quoted::of`] for a value already redacted: what `redacted` lacks of `original`.
+    /// What redacting `original` (into `redacted`, with [`redact`]) took out of it: each
+    /// string or number replaced whole (a configured path, a sensitive key), every one
+    /// beneath a value replaced whole, and the words a detector replaced inside a string.
     pub fn between(original: &Value, redacted: &Value) -> Quoted {
         let mut secrets = Vec::new();
         removed(original, redacted, &mut secrets);
@@ -49,7 +42,7 @@ impl Quoted {
         Quoted { secrets }
     }
 
-    /// `text` with every secret the detectors find and every value [`Quoted::of`] found
+    /// `text` with every secret the detectors find and every value [`Quoted::between`] found
     /// replaced by [`REDACTED`]; `None` when there is none.
     pub fn redact(&self, text: &str) -> Option<String> {
         let mut found = Redactions::default();
@@ -123,11 +116,14 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 mod tests {
     use serde_json::json;
 
+    use super::super::{FieldPath, redact};
     use super::*;
 
     fn quoted(args: &Value, paths: &[&str]) -> Quoted {
         let paths: Vec<FieldPath> = paths.iter().map(|p| FieldPath::parse(p).unwrap()).collect();
-        Quoted::of(args, &paths)
+        let mut redacted = args.clone();
+        redact(&mut redacted, &paths);
+        Quoted::between(args, &redacted)
     }
 
     #[test]

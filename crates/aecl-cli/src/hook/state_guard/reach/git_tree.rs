@@ -87,13 +87,16 @@ impl Line<'_> {
         // pull x`) may bring what that command pointed it at.
         let sub = git_subcommand(words);
         let is_pull = sub.and_then(|i| words.get(i)).is_some_and(|w| w.text == "pull");
-        let others = self.other_git(words, root);
+        // Asked of git (a remote's URL, a branch) only where an answer is needed: a pull, or
+        // a writer over protected files.
+        let others = std::cell::OnceCell::new();
+        let others = || others.get_or_init(|| self.other_git(words, root));
         let mut any = reaches_any(words);
         if is_pull && any.is_none() {
             any = self.pull_source(words, root, &mut revisions);
         }
         let any = any.or_else(|| {
-            (is_pull && others.iter().any(|o| matches!(o, Other::Moves | Other::Switch(false))))
+            (is_pull && others().iter().any(|o| matches!(o, Other::Moves | Other::Switch(false))))
                 .then(|| "`git pull` after another git command of the line".to_owned())
         });
         if loses.is_none() && revisions.is_empty() && any.is_none() {
@@ -131,7 +134,7 @@ impl Line<'_> {
         let mut files = protected.settings_beneath(root, &all);
         files.retain(|(_, file)| in_scope(file));
         let Some((first, _)) = files.first() else { return Ok(()) };
-        if let Some(why) = self.moved_git(words, &revisions, &others) {
+        if let Some(why) = self.moved_git(words, &revisions, others()) {
             return Err(Refusal::Touches {
                 how: format!("runs `git` {why}, reaching"),
                 what: "git".to_owned(),
