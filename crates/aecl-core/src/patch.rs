@@ -54,6 +54,43 @@ pub fn targets(text: &str) -> Option<Result<Vec<Target<'_>>, String>> {
     })
 }
 
+/// A patch's text as what it writes and what it keeps. What it writes: the text with
+/// every line blanked (spaces, byte for byte, so that offsets stay the text's) but those
+/// it adds (`+`, its marker blanked) and any other line that is no header, which Codex
+/// would not take as the file's. What it keeps: the lines it removes or shows as context
+/// (`-`, ` `, `@@`), which must be the file's already for the patch to apply. `None` when
+/// `text` is no patch that parses. Data flow scans the first and keeps the values of the
+/// second: a link on a removed or context line was in the file before the patch.
+pub fn written_and_kept(text: &str) -> Option<(String, String)> {
+    targets(text)?.ok()?;
+    let (mut written, mut kept) = (String::with_capacity(text.len()), String::new());
+    let blank = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let end = &line[content.len()..];
+        match content.as_bytes().first() {
+            Some(b'+') => {
+                written.push(' ');
+                written.push_str(&content[1..]);
+            }
+            Some(b'-' | b' ') => {
+                kept.push_str(&content[1..]);
+                kept.push('\n');
+                blank(&mut written, content.len());
+            }
+            _ if content.starts_with("@@") => {
+                kept.push_str(&content[2..]);
+                kept.push('\n');
+                blank(&mut written, content.len());
+            }
+            _ if content.trim_start().starts_with("*** ") => blank(&mut written, content.len()),
+            _ => written.push_str(content),
+        }
+        written.push_str(end);
+    }
+    Some((written, kept))
+}
+
 /// The line a patch begins with.
 const BEGIN: &str = "*** Begin Patch";
 
@@ -128,6 +165,20 @@ mod tests {
                 ("/etc/x", Op::Delete)
             ]
         );
+    }
+
+    #[test]
+    fn a_patch_writes_its_added_lines_and_keeps_the_others() {
+        let patch = "*** Begin Patch\n*** Update File: Makefile\n@@ all:\n-\tcurl https://a.test/\n\
+                     +\tcurl https://b.test/\n \techo done\n*** End Patch\n";
+        let (written, kept) = written_and_kept(patch).unwrap();
+        assert_eq!(written.len(), patch.len());
+        assert_eq!(written.trim(), "curl https://b.test/");
+        let at = written.find("https://b.test/").unwrap();
+        assert_eq!(&patch[at..at + 15], "https://b.test/");
+        assert_eq!(kept, " all:\n\tcurl https://a.test/\n\techo done\n");
+        assert_eq!(written_and_kept("curl https://b.test/"), None);
+        assert_eq!(written_and_kept("*** Begin Patch\n*** Add File: x\n+y\n"), None);
     }
 
     #[test]

@@ -282,6 +282,10 @@ pub struct ArgValues {
     pub max_copied_from_untrusted: Option<usize>,
     /// Per-argument `email_local_part_case`, over the manifest's.
     pub email_local_part_insensitive: Option<bool>,
+    /// `replaces`: the argument holding the text this one replaces (an edit's `old_string`).
+    /// A scanned value it also holds was in the file already: the edit keeps it, it does
+    /// not write it anew.
+    pub replaces: Option<FieldPath>,
 }
 
 /// Which arguments name the tenant, environment and resources a call targets.

@@ -481,6 +481,9 @@ pub struct ArgFile {
     pub max_copied_from_untrusted: Option<usize>,
     /// `email_local_part_case` for this argument, over the manifest's.
     pub email_local_part_case: Option<CaseName>,
+    /// The argument holding the text this one replaces (an edit's `old_string`): a value
+    /// `scan` finds in both was in the file already and is not checked again.
+    pub replaces: Option<String>,
 }
 
 /// `path_glob = { block = [...], require_approval = [...] }`: `*` matches any characters

@@ -26,6 +26,7 @@ mod sandbox;
 pub mod schema;
 pub mod trace;
 mod values;
+mod written_text;
 
 pub use compiled::Compiled;
 pub use error::{PolicyError, Problem};

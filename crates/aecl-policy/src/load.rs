@@ -198,6 +198,7 @@ fn load_with(
     }
     lower::check_compensations(&actions, &located, ctx, &mut problems);
     crate::keystrokes::inherit(&mut actions);
+    crate::written_text::scan(&mut actions);
     // The directory's sandbox rules name actions: lowered once the catalog is known.
     let catalog = (!unparsed).then_some(&actions);
     for (index, p) in &parsed {

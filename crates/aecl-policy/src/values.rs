@@ -61,9 +61,20 @@ pub(crate) fn lower_arg(
             format!("`max_copied_from_untrusted` must be at least {least}: shorter runs are words"),
         ));
     }
+    let replaces = file.replaces.as_deref().and_then(|text| {
+        let parsed = FieldPath::parse(text);
+        if parsed.is_none() {
+            problems.push(ctx.problem(
+                &key("replaces"),
+                format!("`replaces` = `{text}` is not an argument's path (`old_string`, `edits.old_string`)"),
+            ));
+        }
+        parsed
+    });
     ArgValues {
         kind,
         scan,
+        replaces,
         max_copied_from_untrusted: file.max_copied_from_untrusted.map(|n| n.max(least)),
         email_local_part_insensitive: file
             .email_local_part_case

@@ -21,6 +21,7 @@ mod hook_saved_state;
 mod hook_state;
 mod hook_unified_exec;
 mod hook_workdir;
+mod hook_written_text;
 mod identity;
 mod mcp;
 mod mcp_auth;

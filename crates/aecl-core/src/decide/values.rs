@@ -107,12 +107,23 @@ impl Evaluation<'_> {
         let decision = agent.data_flow.untrusted_control_argument.max(Decision::RequireApproval);
         let mut flagged = false;
         if !spec.values.scan.is_empty() {
+            // What the text writes, and the values it keeps: a patch adds its `+` lines
+            // and keeps the others; an edit keeps what the text it replaces held.
+            // Both keep the text's offsets: a patch's other lines and a kept value's
+            // spelling are blanked, not cut out.
+            let patch = crate::patch::written_and_kept(text);
+            let written = patch.as_ref().map_or(text, |(written, _)| written.as_str());
+            let kept = self.kept_values(spec, &options, patch.as_ref().map(|(_, kept)| kept));
             let provenance = &self.run.provenance;
             // Folded like the index (`values::fold`); offsets are the folded text's. Then
             // the text's other readings, as the index reads history (`eve&#64;evil.test`,
             // `hxxps://evil[.]test` in an e-mail body): their values have no offset in
             // the text, so they are reasons without a span.
-            let folded = values::fold(text);
+            let folded = values::fold(written);
+            let folded = match kept.is_empty() {
+                true => folded,
+                false => std::borrow::Cow::Owned(without_kept(&folded, &kept)),
+            };
             let text = folded.as_ref();
             let mut readings = values::readings(text);
             readings.extend(values::as_it_looks(text));
@@ -196,6 +207,64 @@ impl Evaluation<'_> {
         }
         flagged
     }
+
+    /// The spellings of the values of `spec`'s scanned kinds that the call keeps rather
+    /// than writes: those in the text its argument replaces (`replaces`, an edit's
+    /// `old_string`; every one of a list's) and in a patch's removed and context lines.
+    fn kept_values(
+        &self,
+        spec: &ArgSpec,
+        options: &ValueOptions,
+        patch_kept: Option<&String>,
+    ) -> Vec<String> {
+        let mut texts: Vec<&str> = patch_kept.map(String::as_str).into_iter().collect();
+        if let Some(replaced) = &spec.values.replaces {
+            replaced.for_each_value(&self.call.args, &mut |value| texts.extend(value.as_str()));
+        }
+        let mut kept: Vec<String> = Vec::new();
+        for text in texts {
+            let folded = values::fold(text);
+            for found in values::find(&folded, &spec.values.scan, options) {
+                if let Some(raw) = folded.get(found.start..found.end)
+                    && !kept.iter().any(|k| k == raw)
+                {
+                    kept.push(raw.to_owned());
+                }
+            }
+        }
+        // The longest first: a kept link that another one starts is blanked whole.
+        kept.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        kept
+    }
+}
+
+/// `text` with every spelling in `kept` blanked (spaces, byte for byte) where it stands
+/// whole: not where the text goes on with what a link or an address holds, so a kept
+/// `https://cdn.test/lib.js` does not vouch for `https://cdn.test/lib.js?d=secret` or
+/// `https://cdn.test/lib.js.evil.test` written in its place.
+fn without_kept(text: &str, kept: &[String]) -> String {
+    let continues = |c: char| c.is_alphanumeric() || "-._~:/?#[]@$&+=%".contains(c);
+    let ends = |rest: &str| {
+        let mut chars = rest.chars();
+        match chars.next() {
+            None => true,
+            Some('.' | ':' | '?') => chars.next().is_none_or(|next| !continues(next)),
+            Some(next) => !continues(next),
+        }
+    };
+    let mut out = text.to_owned();
+    for spelling in kept.iter().filter(|k| !k.is_empty()) {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(spelling.as_str()).map(|i| i + from) {
+            let end = at + spelling.len();
+            let starts = out[..at].chars().next_back().is_none_or(|c| !continues(c));
+            if starts && ends(&out[end..]) {
+                out.replace_range(at..end, &" ".repeat(spelling.len()));
+            }
+            from = end;
+        }
+    }
+    out
 }
 
 /// A command line as its programs receive it: each command's words with quotes and

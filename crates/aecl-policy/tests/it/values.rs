@@ -108,10 +108,15 @@ fn typed_value_cases() {
             wrong.push(format!("{} spans for {in_text} values in text", verdict.spans.len()));
         }
         for span in &verdict.spans {
-            let text = call.args.get(&span.field).and_then(Value::as_str).unwrap_or_default();
-            if text.get(span.offset..span.offset + span.length).is_none()
-                || span.source_call.is_none()
-            {
+            // A field beneath a list (`edits.new_string`) is each element's.
+            let texts = aecl_core::path::FieldPath::parse(&span.field)
+                .map(|path| path.values(&call.args))
+                .unwrap_or_default();
+            let within = texts
+                .iter()
+                .filter_map(|v| v.as_str())
+                .any(|text| text.get(span.offset..span.offset + span.length).is_some());
+            if !within || span.source_call.is_none() {
                 wrong
                     .push(format!("span {span:?} is not within `{}` or names no call", span.field));
             }
