@@ -118,6 +118,11 @@ pub struct SimpleCommand {
     /// agent just wrote, so neither the program table nor `allow_programs` knows it by its
     /// name. Blocked patterns still match the name.
     pub path: Option<String>,
+    /// Run in this shell (`. FILE`, `source FILE`; `path` is the file): the command after
+    /// it is a `cd` to a place only known at run time, standing for what the script may
+    /// do to the shell's directory. An adapter that reads the file may drop that `cd`
+    /// (`aecl hook`: a script that cannot change directory).
+    pub sourced: bool,
 }
 
 /// One word of a command line, with what is known of it before run time.
@@ -309,6 +314,7 @@ fn analyse_into(command: &str, depth: usize, out: &mut Analysis) -> Result<(), S
             runs_known_tool: false,
             words: Vec::new(),
             path: None,
+            sourced: false,
         });
     }
     for words in &commands {
@@ -428,7 +434,12 @@ pub fn write_words(
     command: &str,
     cwd: Option<&str>,
 ) -> Result<LineWrites, String> {
-    let analysis = analyse_line(command)?;
+    Ok(write_words_in(guard, &analyse_line(command)?, cwd))
+}
+
+/// [`write_words`] of a line already analysed (an adapter may have settled what the
+/// analysis left to run time, [`SimpleCommand::sourced`]).
+pub fn write_words_in(guard: &ProgramGuard, analysis: &Analysis, cwd: Option<&str>) -> LineWrites {
     let view = match cwd {
         Some(cwd) => PathView::Seen(std::collections::BTreeMap::from([(
             PathView::WORKING_DIR.to_owned(),
@@ -438,8 +449,8 @@ pub fn write_words(
     };
     // Nothing is listed, so that a program the table does not know is reported opaque.
     let listed = |_: &str| false;
-    let assessed = guard.assess(&analysis, &listed, &|_| false, &view);
-    Ok(LineWrites { writes: assessed.writes, opaque: assessed.opaque, git: assessed.git })
+    let assessed = guard.assess(analysis, &listed, &|_| false, &view);
+    LineWrites { writes: assessed.writes, opaque: assessed.opaque, git: assessed.git }
 }
 
 /// [`ShellRules::targets`] with `guard` alone: an adapter that does not have the policy

@@ -44,12 +44,13 @@ mod output_variables;
 mod protected;
 mod reach;
 mod search;
+mod sourced;
 
 use std::path::{Path, PathBuf};
 
 use aecl_core::Policy;
 use aecl_core::policy::EffectClass;
-use aecl_core::shell::{ProgramGuard, analyse_line, write_words};
+use aecl_core::shell::{Analysis, ProgramGuard, write_words_in};
 use aecl_engine::fs_paths::MAX_COMMAND_BYTES;
 use aecl_policy::hook::is_shell_tool;
 use aecl_policy::trace::{CallEvent, ResolvedPathFile};
@@ -206,9 +207,9 @@ pub fn check_untouched(
     // by a shell command.
     let shell_lines = if guards.is_empty() { &[][..] } else { lines.as_slice() };
     for command in shell_lines {
-        if let Ok(analysis) = analyse_line(command)
+        if let Ok((analysis, read)) = analyse_line(command, cwd)
             && let Err(refusal) =
-                Line::new(command, &analysis, cwd).check_reads(&analysis, protected)
+                Line::new(command, &analysis, cwd).sourcing(&read).check_reads(&analysis, protected)
         {
             return refuse(protected, refusal);
         }
@@ -219,12 +220,10 @@ pub fn check_untouched(
     for guard in guards {
         for command in &lines {
             // A line that does not parse is the shell rules' to refuse.
-            let (Ok(found), Ok(analysis)) =
-                (write_words(guard, command, cwd_text), analyse_line(command))
-            else {
-                continue;
-            };
-            let line = Line::new(command, &analysis, cwd).noting_writes(&found.writes);
+            let Ok((analysis, read)) = analyse_line(command, cwd) else { continue };
+            let found = write_words_in(guard, &analysis, cwd_text);
+            let line =
+                Line::new(command, &analysis, cwd).sourcing(&read).noting_writes(&found.writes);
             for write in &found.writes {
                 if let Err(refusal) = line.check_write(write, protected) {
                     return refuse(protected, refusal);
@@ -338,6 +337,14 @@ fn without_text<'a>(action: &str, args: &'a Value) -> std::borrow::Cow<'a, Value
         }
         None => std::borrow::Cow::Borrowed(args),
     }
+}
+
+/// `command` analysed, with what reading the scripts it sources settles, and their texts
+/// (`sourced::settle`).
+fn analyse_line(command: &str, cwd: &Path) -> Result<(Analysis, Vec<String>), String> {
+    let mut analysis = aecl_core::shell::analyse_line(command)?;
+    let read = sourced::settle(command, &mut analysis, cwd);
+    Ok((analysis, read))
 }
 
 /// Every command line in `args`: each string, and each array of strings joined as one

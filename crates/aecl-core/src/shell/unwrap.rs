@@ -551,6 +551,7 @@ impl Unwrapper<'_> {
                             false,
                         );
                         run.path = Some(script);
+                        run.sourced = true;
                         self.out.commands.push(run);
                         // Run in this shell, it may change its directory for the commands
                         // after it: a `cd` to a place only known at run time (round 30,
@@ -861,6 +862,7 @@ fn plain(program: &str, words: &[&Word], appended: bool) -> SimpleCommand {
         runs_known_tool: false,
         words: args_words(words),
         path: None,
+        sourced: false,
     }
 }
 
@@ -892,6 +894,7 @@ fn wrapper(program: &str, options: &Options, inner: &[&Word], transparent: bool)
         runs_known_tool: false,
         words: args_words(inner),
         path: None,
+        sourced: false,
     }
 }
 

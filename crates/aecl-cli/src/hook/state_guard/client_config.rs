@@ -68,7 +68,10 @@ pub fn check(text: &str, analysis: &Analysis) -> Result<(), Refusal<'static>> {
     else {
         return Ok(());
     };
-    if let Some(name) = VARIABLES.iter().find(|name| may_be_set(text, name)) {
+    // A script the line sources and the hook did not read may set any of them
+    // (`sourced.rs`; one it read names none).
+    let unread_source = analysis.commands.iter().any(|c| c.sourced);
+    if let Some(name) = VARIABLES.iter().find(|name| unread_source || may_be_set(text, name)) {
         return Err(Refusal::Unknown(format!(
             "runs `{client}` on a line that may set `{name}`, which names the configuration \
              file it reads"

@@ -18,7 +18,11 @@ const MAX_GLOB_MATCHES: usize = 4096;
 /// The error says what is unknown: "`WORD`, a path only known at run time". `$PWD` is the
 /// directory the line runs in, `pwd` (`None` when a `cd` of the line may have moved it),
 /// not this process's: the shell keeps it.
-pub fn expand(word: &ShellArg, line: &str, pwd: Option<&Path>) -> Result<Vec<String>, String> {
+pub fn expand(
+    word: &ShellArg,
+    line: &Setters<'_>,
+    pwd: Option<&Path>,
+) -> Result<Vec<String>, String> {
     if word.is_known() {
         return Ok(vec![escape_glob(&word.text)]);
     }
@@ -32,7 +36,7 @@ pub fn expand(word: &ShellArg, line: &str, pwd: Option<&Path>) -> Result<Vec<Str
     if word.tilde {
         chars.next();
         match chars.peek() {
-            None | Some('/') if !may_be_set(line, "HOME") => {
+            None | Some('/') if !line.may_set("HOME") => {
                 out.push_str(&escape_glob(&env("HOME").ok_or_else(unknown)?));
             }
             // `~user`, `~+`, `~-`, or a home directory the line sets.
@@ -52,7 +56,7 @@ pub fn expand(word: &ShellArg, line: &str, pwd: Option<&Path>) -> Result<Vec<Str
             (_, '$') => {
                 expanded = true;
                 let name = variable_name(&mut chars).ok_or_else(unknown)?;
-                if may_be_set(line, &name) {
+                if line.may_set(&name) {
                     return Err(unknown());
                 }
                 let value = match name.as_str() {
@@ -96,6 +100,36 @@ fn variable_name(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option
     }
     let first = name.chars().next()?;
     (first.is_ascii_alphabetic() || first == '_').then_some(name)
+}
+
+/// Where a line's variables may be set: its text, and the scripts it runs in the shell
+/// itself (`source FILE`), read (`sourced.rs`) or not.
+#[derive(Debug, Clone, Copy)]
+pub struct Setters<'a> {
+    line: &'a str,
+    read: &'a [String],
+    /// A script the line sources was not read: it may set any variable.
+    unread: bool,
+}
+
+impl<'a> Setters<'a> {
+    /// A line that sources no script.
+    #[cfg(test)]
+    pub fn line(line: &'a str) -> Setters<'a> {
+        Setters { line, read: &[], unread: false }
+    }
+
+    /// A line, the texts of the scripts it sources that were read, and whether one was not.
+    pub fn sourcing(line: &'a str, read: &'a [String], unread: bool) -> Setters<'a> {
+        Setters { line, read, unread }
+    }
+
+    /// Whether the line may set `name` ([`may_be_set`] of its text or a script's).
+    pub fn may_set(&self, name: &str) -> bool {
+        self.unread
+            || may_be_set(self.line, name)
+            || self.read.iter().any(|script| may_be_set(script, name))
+    }
 }
 
 /// Whether `name` appears on `line` other than read as `$NAME` or `${NAME}`: an
@@ -329,7 +363,7 @@ mod tests {
     fn braces_expand_as_the_shell_does() {
         let words = |word: &str| {
             let arg = ShellArg { raw: word.to_owned(), pattern: true, ..ShellArg::known(word) };
-            expand(&arg, word, None).unwrap()
+            expand(&arg, &Setters::line(word), None).unwrap()
         };
         assert_eq!(words("a{b,c}d"), vec!["abd", "acd"]);
         assert_eq!(words("x{,.bak}"), vec!["x", "x.bak"]);

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use aecl_core::shell::{Analysis, OpaqueCommand, ShellArg, SimpleCommand, WriteWord, word_paths};
 use aecl_engine::fs_paths::resolve_physical;
 
-use super::expand::{env, expand, glob, has_glob};
+use super::expand::{Setters, env, expand, glob, has_glob};
 use super::globstar::has_globstar;
 use super::protected::{Place, Protected};
 use find_expr::Names;
@@ -36,7 +36,7 @@ mod git_line;
 mod git_tree;
 mod landings;
 mod patches;
-mod plain_list;
+pub(super) mod plain_list;
 mod recursive;
 mod repository;
 mod trees;
@@ -96,9 +96,24 @@ pub struct Line<'a> {
     /// The line starts with a `cd` to a directory that exists: the commands after it run
     /// there (or not at all), never in `cwd` (`cd build && tar xzf ../a.tgz`).
     leaves_cwd: bool,
+    /// The texts of the scripts the line sources that the hook read (`sourced.rs`): the
+    /// variables they set are the line's.
+    sourced: &'a [String],
+    /// A script the line sources was not read: it may set any variable.
+    unread_source: bool,
 }
 
 impl<'a> Line<'a> {
+    /// Where the line's variables may be set.
+    fn setters(&self) -> Setters<'_> {
+        Setters::sourcing(self.text, self.sourced, self.unread_source)
+    }
+
+    /// The line with the texts of the scripts it sources that were read.
+    pub fn sourcing(self, read: &'a [String]) -> Line<'a> {
+        Line { sourced: read, ..self }
+    }
+
     pub fn new(text: &'a str, analysis: &Analysis, cwd: &'a Path) -> Line<'a> {
         let commands = &analysis.commands;
         // `find -files0-from F` starts where F says: like `xargs`, anywhere. But `find ...
@@ -194,6 +209,8 @@ impl<'a> Line<'a> {
             patch: patches::input(analysis, cwd),
             patched: None,
             leaves_cwd: leaves_cwd(text, commands, cwd),
+            sourced: &[],
+            unread_source: commands.iter().any(|c| c.sourced),
         }
     }
 
@@ -255,7 +272,7 @@ impl<'a> Line<'a> {
         if let Some(refusal) = self.placeholder(&write.word, &write.dirs, protected) {
             return refusal;
         }
-        let words = expand(&write.word, self.text, self.pwd)
+        let words = expand(&write.word, &self.setters(), self.pwd)
             .map_err(|e| Refusal::Unknown(format!("writes {e}")))?;
         let into = self.destinations.contains(&write.word.raw);
         for word in words {
@@ -335,7 +352,7 @@ impl<'a> Line<'a> {
             if let Some(refusal) = self.placeholder(word, &dirs, protected) {
                 return refusal;
             }
-            let texts = expand(word, self.text, self.pwd).map_err(|e| {
+            let texts = expand(word, &self.setters(), self.pwd).map_err(|e| {
                 Refusal::Unknown(format!("gives `{program}`, whose writes aecl cannot list, {e}"))
             })?;
             for text in texts {
@@ -444,7 +461,7 @@ impl<'a> Line<'a> {
             for word in std::iter::once(word).chain(value.as_ref()) {
                 // `expand` reads globs, braces and `~`. A word with no expansion that it
                 // cannot read went past its limits: refused, as a write would be.
-                let texts = match expand(word, self.text, self.pwd) {
+                let texts = match expand(word, &self.setters(), self.pwd) {
                     Ok(texts) => texts,
                     Err(_) if word.expansion => {
                         self.unknown_read(word, &analysis.assignments, &dirs, protected)?
@@ -538,7 +555,7 @@ impl<'a> Line<'a> {
             Some(starts) => starts,
         };
         for (start, names) in starts {
-            let texts = match expand(start, self.text, self.pwd) {
+            let texts = match expand(start, &self.setters(), self.pwd) {
                 Ok(texts) => texts,
                 Err(e) => return Some(Err(Refusal::Unknown(format!("`find` starts at {e}")))),
             };

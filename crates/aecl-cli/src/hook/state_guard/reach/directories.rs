@@ -33,11 +33,11 @@ impl Line<'_> {
                     continue;
                 }
                 // With the line's own values and defaults (`X=/d; cd $X`, `cd ${X:-..}`).
-                let texts = expand(word, self.text, self.pwd).or_else(|e| {
+                let texts = expand(word, &self.setters(), self.pwd).or_else(|e| {
                     let candidates = substituted(word, &analysis.assignments);
                     let read: Vec<Vec<String>> = candidates
                         .iter()
-                        .filter_map(|c| expand(c, self.text, self.pwd).ok())
+                        .filter_map(|c| expand(c, &self.setters(), self.pwd).ok())
                         .collect();
                     if read.is_empty() { Err(e) } else { Ok(read.concat()) }
                 });
@@ -72,12 +72,12 @@ impl Line<'_> {
                 if raw == "$(git rev-parse --show-toplevel)" {
                     continue;
                 }
-                if expand(word, self.text, self.pwd).is_ok() {
+                if expand(word, &self.setters(), self.pwd).is_ok() {
                     continue;
                 }
                 let candidates = substituted(word, &analysis.assignments);
                 let all_read = !candidates.is_empty()
-                    && candidates.iter().all(|c| expand(c, self.text, self.pwd).is_ok());
+                    && candidates.iter().all(|c| expand(c, &self.setters(), self.pwd).is_ok());
                 if !all_read {
                     return Some(word.raw.clone());
                 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use aecl_core::shell::{OpaqueCommand, ShellArg, harmless_git_setting};
 use aecl_engine::fs_paths::{normalise, resolve_physical};
 
-use super::super::expand::{env, may_be_set};
+use super::super::expand::env;
 use super::super::git_state::{self, FileState};
 use super::super::protected::Protected;
 use super::git_line::{self, Other};
@@ -415,7 +415,7 @@ impl Line<'_> {
                 (word.starts_with("GIT_") && !UNMOVING_VARIABLES.contains(word))
                     || matches!(*word, "HOME" | "XDG_CONFIG_HOME")
             })
-            .find(|name| may_be_set(self.text, name))
+            .find(|name| self.setters().may_set(name))
             .map(str::to_owned)
             .or_else(|| {
                 [

@@ -65,7 +65,7 @@ impl Line<'_> {
                             && w.text.contains('T')))
             });
             for source in positionals {
-                let texts = expand(source, self.text, self.pwd)
+                let texts = expand(source, &self.setters(), self.pwd)
                     .map_err(|e| Refusal::Unknown(format!("copies {e}")))?;
                 for text in texts {
                     let contents = into
@@ -117,7 +117,7 @@ impl Line<'_> {
                                 let texts = if destination.is_known() {
                                     vec![entry.text.clone()]
                                 } else {
-                                    expand(&entry, self.text, self.pwd).unwrap_or_default()
+                                    expand(&entry, &self.setters(), self.pwd).unwrap_or_default()
                                 };
                                 for text in texts.iter().filter(|_| contents || source.pattern) {
                                     for path in self.absolute(text, dirs)? {
@@ -219,7 +219,7 @@ impl Line<'_> {
         dirs: &[Option<String>],
         protected: &'p Protected,
     ) -> Result<(), Refusal<'p>> {
-        let texts = expand(destination, self.text, self.pwd)
+        let texts = expand(destination, &self.setters(), self.pwd)
             .map_err(|e| Refusal::Unknown(format!("copies into {e}")))?;
         for text in texts {
             for dir in self.absolute(&text, dirs)? {

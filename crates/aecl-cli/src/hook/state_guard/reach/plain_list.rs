@@ -10,7 +10,7 @@ use aecl_core::shell::SimpleCommand;
 
 /// What the text of a plain list says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct PlainList {
+pub(in crate::hook::state_guard) struct PlainList {
     /// Its commands, as the text separates them.
     pub segments: usize,
     /// Every separator is `&&`: a command runs only when all before it succeeded.
@@ -21,7 +21,7 @@ pub(super) struct PlainList {
 /// quotes, with no pipeline or background job (commands run at once), subshell, group,
 /// loop, condition, function, substitution or here-document (commands run before, after
 /// or again). `None` for anything else.
-pub(super) fn read(text: &str) -> Option<PlainList> {
+pub(in crate::hook::state_guard) fn read(text: &str) -> Option<PlainList> {
     const KEYWORDS: [&str; 16] = [
         "for", "while", "until", "do", "done", "if", "then", "elif", "else", "fi", "case", "esac",
         "select", "function", "coproc", "!",

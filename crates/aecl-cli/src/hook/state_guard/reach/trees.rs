@@ -61,7 +61,7 @@ impl Line<'_> {
                 // A path `find` or `xargs` supplies: `placeholder`'s.
                 continue;
             }
-            let texts = expand(&root.word, self.text, self.pwd).map_err(|e| {
+            let texts = expand(&root.word, &self.setters(), self.pwd).map_err(|e| {
                 Refusal::Unknown(format!("runs `{}`, which {} {e}", root.program, root.how))
             })?;
             for text in texts {

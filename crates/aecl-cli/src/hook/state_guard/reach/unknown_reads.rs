@@ -35,7 +35,7 @@ impl Line<'_> {
         let mut texts = Vec::new();
         let mut unknown = vec![word.clone()];
         for candidate in substituted(word, assignments) {
-            match expand(&candidate, self.text, self.pwd) {
+            match expand(&candidate, &self.setters(), self.pwd) {
                 Ok(found) => texts.extend(found),
                 Err(_) => unknown.push(candidate),
             }

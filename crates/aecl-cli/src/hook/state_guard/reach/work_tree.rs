@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use aecl_core::shell::{OpaqueCommand, ShellArg};
 use aecl_engine::fs_paths::resolve_physical;
 
-use super::super::expand::{env, expand, may_be_set, unescape};
+use super::super::expand::{env, expand, unescape};
 use super::{Line, Refusal};
 
 impl Line<'_> {
@@ -23,7 +23,7 @@ impl Line<'_> {
         // Git takes its work tree from these too, and `work_tree` does not follow them.
         let moved = ["GIT_WORK_TREE", "GIT_DIR", "GIT_COMMON_DIR"]
             .iter()
-            .find(|name| may_be_set(self.text, name) || env(name).is_some_and(|v| !v.is_empty()));
+            .find(|name| self.setters().may_set(name) || env(name).is_some_and(|v| !v.is_empty()));
         if let Some(name) = moved {
             return Err(Refusal::Unknown(format!(
                 "runs `git`, which may write anything under the work tree `{name}` names \
@@ -94,7 +94,7 @@ impl Line<'_> {
             if !(name == "-C" || (with_work_tree && name == "--work-tree")) {
                 continue;
             }
-            let texts = expand(&value, self.text, self.pwd)
+            let texts = expand(&value, &self.setters(), self.pwd)
                 .map_err(|e| Refusal::Unknown(format!("runs `git` in {e}")))?;
             let mut next = Vec::new();
             for text in texts {
