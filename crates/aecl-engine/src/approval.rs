@@ -349,7 +349,7 @@ impl<S: Store> Engine<S> {
         let mut args = call.args.clone();
         self.redact(&mut args);
         let mut verdict = verdict.clone();
-        crate::engine::redact_reasons(&call.args, &args, &mut verdict.reasons);
+        crate::engine::redact_verdict(&call.args, &args, &mut verdict);
         let verdict = &verdict;
         let action = self.policy().actions.get(&call.action).cloned();
         let suspicious: Vec<Value> = verdict

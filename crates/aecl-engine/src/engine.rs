@@ -575,6 +575,24 @@ pub(crate) fn redact_reasons(original: &Value, redacted: &Value, reasons: &mut [
     }
 }
 
+/// A verdict as an approver sees it: [`redact_reasons`], and the risk breakdown's details,
+/// which quote the value a factor weighed (`first_seen`: "`iban` = `DE89…` was not used
+/// earlier", `one_of`, `greater_than`; red team round 31, tamper F1), cleaned the same
+/// way. Every free text of a verdict goes through here.
+pub(crate) fn redact_verdict(original: &Value, redacted: &Value, verdict: &mut Verdict) {
+    let quoted = aecl_audit::Quoted::between(original, redacted);
+    let texts = verdict
+        .reasons
+        .iter_mut()
+        .map(|reason| &mut reason.message)
+        .chain(verdict.risk.contributions.iter_mut().map(|c| &mut c.detail));
+    for text in texts {
+        if let Some(clean) = quoted.redact(text) {
+            *text = clean;
+        }
+    }
+}
+
 /// The `text` of a redacted `{"text": ...}` input: the user's words as a run keeps them.
 pub(crate) fn redacted_text(input: &Value) -> String {
     input.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()

@@ -392,7 +392,7 @@ impl<S: Store> Engine<S> {
         // arguments stays out of them.
         let mut args = call.args.clone();
         self.redact(&mut args);
-        crate::engine::redact_reasons(&call.args, &args, &mut verdict.reasons);
+        crate::engine::redact_verdict(&call.args, &args, &mut verdict);
         Ok(verdict)
     }
 

@@ -217,3 +217,36 @@ async fn a_request_changed_in_the_store_cannot_be_answered() {
     let found = store.inner.approval(&request).await.unwrap().unwrap();
     assert_eq!(found.status, ApprovalStatus::Pending, "nothing answered it");
 }
+
+/// Red team round 31, tamper F1: a risk factor's detail quotes the value it weighed
+/// (`first_seen`: "`iban` = `DE89…` was not used earlier", `not_one_of`, `greater_than`),
+/// and the approval request kept it in clear beside arguments shown `[REDACTED]`. Every
+/// free text of the verdict an approver reads is cleaned as the reasons are.
+#[tokio::test]
+async fn a_redacted_value_stays_out_of_the_risk_details_an_approver_reads() {
+    let factors = "\n[[actions.pay.risk]]\nname = \"new_payee\"\narg = \"iban\"\nfirst_seen = true\n\
+                   weight = 0.1\n\
+                   [[actions.pay.risk]]\nname = \"odd_reference\"\narg = \"reference\"\n\
+                   not_one_of = [\"invoice\"]\nweight = 0.1\n\
+                   [[actions.pay.risk]]\nname = \"large\"\narg = \"value\"\ngreater_than = 1\n\
+                   weight = 0.1\n";
+    let config = aecl_engine::EngineConfig {
+        redact: ["iban", "reference", "value"].iter().map(|p| p.parse().unwrap()).collect(),
+        ..aecl_engine::EngineConfig::default()
+    };
+    let (engine, _) = crate::engine_with(policy(10, factors), config);
+    let mut pay = one_payment("c1");
+    pay.args = serde_json::json!({
+        "id": "p1", "value": 4321.5, "iban": "DE89370400440532013000",
+        "reference": "PIN-4411-SECRET",
+    });
+    let asked = engine.execute(pay, &Scripted::default()).await.unwrap();
+    let id = asked.decided.approval_id.expect("an approval request");
+    let request = engine.approval(&id).await.unwrap().expect("the request");
+    let details = &request.body["verdict"]["risk"]["contributions"];
+    let text = request.body.to_string();
+    assert!(text.contains("new_payee") && text.contains("odd_reference"), "{details}");
+    for secret in ["DE89370400440532013000", "PIN-4411-SECRET", "4321.5"] {
+        assert!(!text.contains(secret), "{secret} in the request: {details}");
+    }
+}
