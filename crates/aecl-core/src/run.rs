@@ -166,9 +166,14 @@ impl RunState {
 
     /// The action of a call whose result has not arrived yet.
     pub fn pending_action(&self, call_id: &str) -> Option<&str> {
-        self.pending.get(call_id).map(String::as_str)
+        self.pending.get(call_id).map(String::as_str).filter(|action| *action != REUSED_ID)
     }
 }
+
+/// What a run waits for under a call id that calls of two actions took: no action's, so a
+/// result for it is untrusted and of the cautious data class (`record_result`). Spaces
+/// and parentheses keep it apart from any action's name a hook sends.
+const REUSED_ID: &str = "(call id reused)";
 
 /// Fixed cost of a recorded call (history entry, pending entry, id, map slots).
 const CALL_COST: usize = 256;

@@ -35,8 +35,13 @@ impl RunState {
         if self.agent.is_none() {
             self.agent = Some(call.agent.clone());
         }
-        // A result may still arrive for a call that was approved by a human later.
-        self.pending.insert(call.id.clone(), call.action.clone());
+        // A result may still arrive for a call that was approved by a human later. Under an
+        // id another action still waits under, nobody can tell whose result arrives: it is
+        // taken at the least trust (red team round 31, flow F1: `c1` a page fetch, then `c1`
+        // a trusted read, then the page recorded as the trusted read's output).
+        let reused = self.pending.get(&call.id).is_some_and(|earlier| *earlier != call.action);
+        let waits = if reused { super::REUSED_ID.to_owned() } else { call.action.clone() };
+        self.pending.insert(call.id.clone(), waits);
         if let Some(action) = action {
             // Its arguments, so an authoritative action never confirms its own echo.
             self.provenance.note_call(&call.id, action, &call.args);
@@ -78,6 +83,9 @@ impl RunState {
     /// Records a tool's output. `action` is the catalog entry of the call that produced it;
     /// without one (an unknown tool) the output is taken as untrusted and internal.
     pub fn record_result(&mut self, call_id: &str, action: Option<&ActionSpec>, output: &Value) {
+        if self.pending.get(call_id).is_some_and(|waits| waits == super::REUSED_ID) {
+            return self.record_untrusted_result(call_id, None, output);
+        }
         let seq = self.next_seq();
         let action_name = self.result_action_name(call_id, action);
         let label = format!("{call_id} {action_name}");

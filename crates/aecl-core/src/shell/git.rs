@@ -147,7 +147,9 @@ const GIT_CODE_OPTIONS: &[(&str, &[&str])] = &[
     ("clone", &["--upload-pack", "-u", "--template"]),
     ("fetch", &["--upload-pack"]),
     ("pull", &["--upload-pack"]),
-    ("ls-remote", &["--upload-pack"]),
+    // `--exec` is a hidden alias of `--upload-pack` (red team round 31, shell F5).
+    ("ls-remote", &["--upload-pack", "--exec"]),
+    ("fetch-pack", &["--upload-pack", "--exec"]),
     ("push", &["--receive-pack", "--exec"]),
     ("send-pack", &["--receive-pack", "--exec"]),
     ("archive", &["--exec"]),

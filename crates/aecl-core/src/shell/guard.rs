@@ -926,7 +926,7 @@ impl ProgramGuard {
 
 /// Options that, by their common meaning, make a program load code or configuration that
 /// may run code (`pre-commit run --config F`, `webpack --config F`, `node --require M`).
-const CODE_OPTIONS: [&str; 22] = [
+const CODE_OPTIONS: [&str; 26] = [
     "--config",
     "--config-file",
     "--configfile",
@@ -954,7 +954,30 @@ const CODE_OPTIONS: [&str; 22] = [
     "--init-hook",
     "--load",
     "--profile-dir",
+    // pandoc's filters (programs, Lua scripts), sqlite3's `-cmd`, OpenSSL's engines
+    // (shared objects it loads): red team round 31, shell F9.
+    "--filter",
+    "--lua-filter",
+    "--cmd",
+    "--engine",
 ];
+
+/// Words that make a database shell or another program the table does not know run a
+/// command or load code: sqlite3's dot-commands (`.shell`, `.system`, `.load`) and
+/// `load_extension(...)`, psql's `\!` and `COPY ... TO PROGRAM` (red team round 31,
+/// shell F9), as a statement's start or anywhere in one word.
+fn runs_code_word(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let starts = |prefix: &str| {
+        lower.split([';', '\n']).any(|statement| statement.trim_start().starts_with(prefix))
+    };
+    starts(".shell")
+        || starts(".system")
+        || starts(".load")
+        || lower.contains("\\!")
+        || lower.contains("load_extension")
+        || (lower.contains("program") && (lower.contains("copy") || lower.contains("\\copy")))
+}
 
 /// Whether `name` is one of [`CODE_OPTIONS`] as programs accept it: with one dash as LLVM's
 /// and Go's tools read long options (`-load=x`), or as an unambiguous prefix as argparse
@@ -990,6 +1013,15 @@ fn listed_unknown(command: &SimpleCommand) -> Vec<Finding> {
     ) {
         out.push(Finding::RunsCode(format!(
             "`{program}` runs code or sets the variables of what it runs from a file"
+        )));
+    }
+    if program == "openssl" && command.words.first().is_some_and(|w| w.text == "engine") {
+        out.push(Finding::RunsCode("`openssl engine` loads the engine it names".to_owned()));
+    }
+    if let Some(word) = command.words.iter().find(|w| runs_code_word(&w.text)) {
+        out.push(Finding::RunsCode(format!(
+            "`{}` makes a program the table does not know run a command or load code",
+            word.raw
         )));
     }
     if program == "pre-commit" && command.words.iter().any(|w| w.text == "try-repo") {

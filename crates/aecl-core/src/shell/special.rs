@@ -279,6 +279,31 @@ pub(super) fn read(
                     sub.join(" ")
                 )));
             }
+            // `npm pack SPEC` and `npm diff --diff=SPEC` of a directory, a git repository
+            // or a tarball prepare that package first, running its `prepare` script
+            // (pacote; red team round 31, shell F8). A registry name (`@scope/pkg@1`) does
+            // not.
+            let from_source = |spec: &ShellArg| {
+                let text = spec.text.as_str();
+                let scoped = text.starts_with('@') && text.matches('/').count() == 1;
+                !spec.is_known()
+                    || (text.contains(['/', ':', '\\']) && !(scoped && !text.contains(':')))
+                    || text.starts_with('.')
+                    || text.ends_with(".tgz")
+                    || text.ends_with(".tar.gz")
+            };
+            let specs: Vec<&ShellArg> = match sub.first().map(String::as_str) {
+                Some("pack") => scanned.positionals.iter().skip(sub.len()).collect(),
+                Some("diff") => scanned.values(&["--diff"]).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(spec) = specs.into_iter().find(|spec| from_source(spec)) {
+                out.push(Finding::RunsCode(format!(
+                    "`{}` of `{}` runs that package's prepare script",
+                    sub.join(" "),
+                    spec.raw
+                )));
+            }
             // `-g`, `--global`, `--location=global`, `yarn global ...`, and a bare `npm
             // link` (this package into the global prefix): the global prefix is written, a
             // directory only known at run time (npm's configuration, the environment).
@@ -766,7 +791,16 @@ pub(super) fn make_variable(word: &ShellArg, out: &mut Vec<Finding>) {
     const SHELL_VARIABLES: [&str; 7] =
         ["SHELL", ".SHELLFLAGS", "MAKESHELL", "MAKEFLAGS", "MFLAGS", "MAKEFILES", "MAKE"];
     let Some((name, value)) = word.text.split_once('=') else { return };
-    let name = name.trim_end_matches([':', '+', '?', '!']);
+    // `NAME != COMMAND` runs COMMAND in the shell as make reads it, whatever it is
+    // (`make 'X!=sh' < script`: red team round 31, shell F6).
+    if name.ends_with('!') {
+        out.push(Finding::RunsCode(format!(
+            "the make assignment `{}` runs its value in the shell",
+            word.raw
+        )));
+        return;
+    }
+    let name = name.trim_end_matches([':', '+', '?']);
     // Blanks only separate words, which compiler flags are judged as.
     let flags = name.ends_with("FLAGS");
     let metacharacters = value

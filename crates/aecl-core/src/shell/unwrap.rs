@@ -439,10 +439,12 @@ impl Unwrapper<'_> {
                 self.wrap(name, rest, &options, 0, runs, appended)
             }
             "xargs" => {
+                // Not `max-lines`, whose value is optional and only attached
+                // (`--max-lines=1`): `xargs --max-lines rm -rf` runs `rm -rf` (red team
+                // round 31, shell F2).
                 let long = &[
                     "arg-file",
                     "delimiter",
-                    "max-lines",
                     "max-args",
                     "max-procs",
                     "max-chars",
@@ -508,6 +510,51 @@ impl Unwrapper<'_> {
             "trap" => self.trap(rest),
             "alias" => self.alias(rest),
             "find" => self.find(rest, appended),
+            "tar" | "gtar" | "bsdtar" => {
+                let command = plain(name, rest, appended);
+                // `--remove-files` deletes what it archives, directories with all they
+                // hold: an `rm -rf` of its operands, and of the list `-T` reads at run time
+                // (red team round 31, shell F4: `tar -cf /dev/null --remove-files .`).
+                let removes = command.words.iter().any(|w| {
+                    w.is_known()
+                        && w.text.len() >= 5
+                        && "--remove-files".starts_with(w.text.as_str())
+                });
+                if removes {
+                    let mut words: Vec<ShellArg> = command
+                        .words
+                        .iter()
+                        .filter(|w| !(w.is_known() && w.text.starts_with('-')))
+                        .cloned()
+                        .collect();
+                    let listed = command.words.iter().any(|w| {
+                        !w.is_known()
+                            || w.text.starts_with("--files-from")
+                            || (w.text.starts_with('-')
+                                && !w.text.starts_with("--")
+                                && w.text.contains('T'))
+                    });
+                    if listed || words.is_empty() {
+                        words.push(ShellArg {
+                            raw: "the files `tar` reads the names of at run time".to_owned(),
+                            expansion: true,
+                            ..ShellArg::default()
+                        });
+                    }
+                    let args = words.iter().map(|w| w.text.clone()).collect();
+                    let flags = vec!["force".to_owned(), "recursive".to_owned()];
+                    let rm = SimpleCommand {
+                        program: "rm".to_owned(),
+                        flags,
+                        args,
+                        words,
+                        ..command.clone()
+                    };
+                    self.out.commands.push(rm);
+                }
+                self.out.commands.push(command);
+                Ok(())
+            }
             "git" => {
                 let mut command = plain(name, rest, appended);
                 command.dynamic = git_runs_configured_program(rest);
@@ -943,9 +990,14 @@ fn by_name(expression: &[ShellArg]) -> bool {
         return false;
     }
     let words: Vec<&str> = expression.iter().map(|w| w.text.as_str()).collect();
-    alternatives(&words)
-        .iter()
-        .all(|alternative| !alternative.contains(&"-delete") || narrowed(alternative))
+    // find evaluates left to right: only the tests before a `-delete` guard it (red team
+    // round 31, shell F3: `find . -delete -name x` removed the whole tree).
+    alternatives(&words).iter().all(|alternative| {
+        alternative
+            .iter()
+            .position(|w| *w == "-delete")
+            .is_none_or(|at| narrowed(&alternative[..at]))
+    })
 }
 
 /// The alternatives of `words` at the top level (split at `-o`, `-or` and `,` outside

@@ -39,6 +39,9 @@ pub(super) const ENTRIES: &[Entry] = &[
             "--url-query",
             "-G",
             "--get",
+            // The file's content is sent as the request's `If-None-Match` (red team round
+            // 31, shell F7).
+            "--etag-compare",
         ],
         write_options: &[
             "-o",

@@ -61,6 +61,10 @@ pub(super) const ENTRIES: &[Entry] = &[
             // configuration; pytest-xdist's `--tx` starts workers with any interpreter or
             // on another host, and `--rsyncdir` copies the tree there.
             "--pdbcls",
+            // The debugger at each test's start, or at a failure, runs the Python it
+            // reads from standard input (red team round 31, shell F1).
+            "--trace",
+            "--pdb",
             "--ds",
             "--dc",
             "--tx",

@@ -85,7 +85,10 @@ pub(super) const ENTRIES: &[Entry] = &[
         names: &["make", "gmake"],
         // `-C DIR` runs DIR's makefile, whose recipes write there.
         write_options: &["-C", "--directory"],
-        value_options: &["-f", "--file", "--makefile", "-j", "--jobs", "-o", "-W"],
+        // Not `-j`/`--jobs` (nor `-l`): GNU make takes the next word as their value only
+        // when it is a number, so `make -j 'CC=evil;'` overrides `CC` (red team round 31,
+        // shell F6); a number read as a target is harmless.
+        value_options: &["-f", "--file", "--makefile", "-o", "-W"],
         runs_code_options: &["--eval", "-E"],
         special: Some(Special::Make),
         ..PLAIN
