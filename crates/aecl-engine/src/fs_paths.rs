@@ -64,6 +64,11 @@ pub enum ResolveError {
          others as a name in the working directory; write the path out"
     )]
     Tilde(String),
+    #[error(
+        "`{0}` names a process's own objects (its working directory, root or descriptors), \
+         which the tool's process and aecl's see differently; name the file itself"
+    )]
+    ProcessRelative(String),
 }
 
 /// One step of the walk.
@@ -186,6 +191,14 @@ fn walk_noting(cwd: &Path, written: &str) -> Result<(String, bool), ResolveError
             missing.push(name);
             continue;
         }
+        // `/proc/self/cwd`, `/proc/thread-self/root`, `/proc/PID/fd/N` (also reached
+        // through `/dev/fd`, `/dev/stdout`): what they name is the walking process's, not
+        // the tool's, whose working directory and descriptors this one does not share (red
+        // team round 31, paths P3: a write to `/proc/self/cwd/policy/catalog.toml` was
+        // judged from the hook's own directory).
+        if resolved == Path::new("/proc") && process_relative(&name) {
+            return Err(ResolveError::ProcessRelative(resolved.join(&name).display().to_string()));
+        }
         let candidate = resolved.join(&name);
         match std::fs::symlink_metadata(&candidate) {
             Ok(meta) if meta.file_type().is_symlink() => {
@@ -214,6 +227,15 @@ fn walk_noting(cwd: &Path, written: &str) -> Result<(String, bool), ResolveError
     }
     let resolved = resolved.into_os_string().into_string().map_err(|_| ResolveError::NotUtf8)?;
     Ok((resolved, link_before_parent))
+}
+
+/// Whether `name`, a directory of `/proc`, is a process's own (`self`, `thread-self`, a
+/// process id).
+fn process_relative(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name == b"self"
+        || name == b"thread-self"
+        || (!name.is_empty() && name.iter().all(u8::is_ascii_digit))
 }
 
 fn unreadable(path: &Path, error: std::io::Error) -> ResolveError {
@@ -252,6 +274,13 @@ pub fn resolve_strings<'b>(
             break;
         }
         written.push(Cow::Borrowed(*string));
+        // The files a patch names (Codex's `apply_patch`): the path rules check each, so
+        // each is resolved as a path of its own (red team round 31, paths P5: every patch
+        // was refused, its files "not resolved on the filesystem").
+        if let Some(Ok(targets)) = aecl_core::patch::targets(string) {
+            written.extend(targets.iter().map(|t| Cow::Owned(t.path.to_owned())));
+            continue;
+        }
         if string.len() <= MAX_PATH_BYTES
             && !string.contains(['\0', '\n', '\r'])
             && aecl_core::path_pattern::expands(string)

@@ -160,3 +160,49 @@ fn a_page_given_host_in_what_a_file_tool_writes_is_held_and_kept_links_are_not()
         }
     }
 }
+
+/// Red team round 31, paths P5: under `path_under` on the patch (docs/hooks.md's own
+/// example), every Codex patch was refused, its files "not resolved on the filesystem".
+/// Each file a patch names is resolved and checked: inside the root it runs, outside or
+/// through a link out of it it does not.
+#[test]
+fn a_codex_patch_under_path_under_is_checked_file_by_file() {
+    let root = temp_dir();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(root.path().join("policy/agents")).unwrap();
+    std::fs::create_dir_all(work.join("src")).unwrap();
+    std::os::unix::fs::symlink("/etc", work.join("out")).unwrap();
+    let catalog = format!(
+        "[actions.apply_patch]\neffect = \"write\"\nreversibility = \"reversible\"\n\
+         compensation = \"apply_patch\"\n[actions.apply_patch.args.input]\n\
+         path_under = [{:?}]\n",
+        work.display().to_string()
+    );
+    std::fs::write(root.path().join("policy/catalog.toml"), catalog).unwrap();
+    std::fs::write(
+        root.path().join("policy/agents/dev.toml"),
+        "agent_id = \"dev\"\nallowed_actions = [\"apply_patch\"]\n",
+    )
+    .unwrap();
+    let patch =
+        |file: &str| format!("*** Begin Patch\n*** Add File: {file}\n+hello\n*** End Patch\n");
+    let cases = [
+        ("src/new.txt", "allow"),
+        (&*format!("{}/src/abs.txt", work.display()), "allow"),
+        ("../escape.txt", "deny"),
+        ("out/passwd.d", "deny"),
+    ];
+    for (i, (file, expected)) in cases.into_iter().enumerate() {
+        let call = event(
+            root.path(),
+            "PreToolUse",
+            json!({"tool_name": "apply_patch", "tool_input": {"input": patch(file)},
+                   "tool_use_id": format!("p{i}")}),
+        );
+        let out = hook("codex", root.path(), &call);
+        assert_eq!(decision("codex", &out), expected, "{file}: {}{}", out.stdout, out.stderr);
+        if expected == "deny" {
+            assert!(out.stdout.contains("arguments.path_under"), "{file}: {}", out.stdout);
+        }
+    }
+}

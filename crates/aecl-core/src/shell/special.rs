@@ -285,9 +285,10 @@ pub(super) fn read(
             // not.
             let from_source = |spec: &ShellArg| {
                 let text = spec.text.as_str();
-                let scoped = text.starts_with('@') && text.matches('/').count() == 1;
+                let registry_scoped =
+                    text.starts_with('@') && text.matches('/').count() == 1 && !text.contains(':');
                 !spec.is_known()
-                    || (text.contains(['/', ':', '\\']) && !(scoped && !text.contains(':')))
+                    || (text.contains(['/', ':', '\\']) && !registry_scoped)
                     || text.starts_with('.')
                     || text.ends_with(".tgz")
                     || text.ends_with(".tar.gz")

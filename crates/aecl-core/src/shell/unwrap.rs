@@ -996,7 +996,7 @@ fn by_name(expression: &[ShellArg]) -> bool {
         alternative
             .iter()
             .position(|w| *w == "-delete")
-            .is_none_or(|at| narrowed(&alternative[..at]))
+            .is_none_or(|at| narrowed(alternative.get(..at).unwrap_or_default()))
     })
 }
 
