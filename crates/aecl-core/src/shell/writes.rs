@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 126] = [
+const PROTECTED_NAMES: [&str; 132] = [
     ".git",
     ".hg",
     ".envrc",
@@ -77,8 +77,17 @@ const PROTECTED_NAMES: [&str; 126] = [
     ".zlogout",
     ".bash_logout",
     ".hgrc",
-    // husky's hooks run at the next `git commit`, with no executable bit needed (P3).
+    // husky's hooks run at the next `git commit`, with no executable bit needed (P3);
+    // husky 4 reads them from `.huskyrc` (red team round 31, shell low).
     ".husky",
+    ".huskyrc",
+    ".huskyrc.json",
+    ".huskyrc.js",
+    // Jujutsu's repository configuration (aliases, `ui.pager`, `fix.tools`), and Emacs's
+    // directory variables (`eval:` forms), read when a file beneath is opened.
+    ".jj",
+    ".dir-locals.el",
+    ".dir-locals-2.el",
     // Python runs these at every start of an interpreter whose path holds them (P3).
     "sitecustomize.py",
     "usercustomize.py",
