@@ -189,6 +189,20 @@ impl RunState {
         let pieces = crate::output::pieces(spec, output);
         let split = pieces.len() > 1;
         let mut announced = false;
+        // A value written across fields (a vendor's bank details as `sort_code` and
+        // `account`, `BLZ` and `Konto`, an IBAN's country, check digits and BBAN given
+        // apart) is the fields' together, as it is one text's (red team round 31, flow F2:
+        // the IBAN built from them was "seen nowhere"). Untrusted only: a reading can make
+        // a value untrusted, never trusted. Indexed after the fields, whose own labels name
+        // a value any of them shows.
+        // Each after a word: letters keep the fields' numbers apart, as a text's words do,
+        // in whatever order the fields come (a path's list index would join them).
+        let untrusted_fields: Vec<String> = pieces
+            .iter()
+            .filter(|p| split && p.trust == Trust::Untrusted && !p.text.trim().is_empty())
+            .map(|p| format!("field: {}", p.text))
+            .collect();
+        let together = (untrusted_fields.len() > 1).then(|| untrusted_fields.join("\n"));
         for piece in pieces {
             announced |= split && crate::values::names_a_transform(&piece.text);
             // An empty untrusted field (a CRM's `notes: ""`) showed the agent nothing: it
@@ -203,6 +217,11 @@ impl RunState {
                 self.provenance.add(kind, &format!("{label}{sep}{}", piece.path), seq, &piece.text);
             }
             self.bytes = self.bytes.saturating_add(text_cost(&piece.text));
+        }
+        if let Some(together) = together {
+            let together_label = format!("{label} (its fields together)");
+            self.provenance.add(SourceKind::Untrusted, &together_label, seq, &together);
+            self.bytes = self.bytes.saturating_add(text_cost(&together));
         }
         // A reading the output announces in one part (a key `account_reversed`, a subject
         // `written backwards`) for a value in another: the output is read as a whole too,
