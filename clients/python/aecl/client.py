@@ -623,7 +623,16 @@ def _jsonable(value: Any, ancestors: set, depth: int) -> Any:
     ancestors.add(id(value))
     try:
         if isinstance(value, dict):
-            return {str(key): _jsonable(item, ancestors, depth + 1) for key, item in value.items()}
+            # Keys that read alike (`1` and `"1"`, `True` and `"True"`) keep both values:
+            # the second under its `repr` (red team round 31, flow F4: the last one won, and
+            # the value dropped was one the caller still held).
+            out: dict = {}
+            for key, item in value.items():
+                name = str(key)
+                while name in out:
+                    name = repr(name) if name == str(key) else name + "'"
+                out[name] = _jsonable(item, ancestors, depth + 1)
+            return out
         if isinstance(value, (set, frozenset)):
             return [_jsonable(item, ancestors, depth + 1) for item in sorted(value, key=repr)]
         if isinstance(value, (list, tuple)):

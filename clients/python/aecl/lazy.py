@@ -43,16 +43,37 @@ def is_lazy(value: Any) -> bool:
     return isinstance(value, collections.abc.Iterator)
 
 
-def settle(value: Any) -> Settled:
+#: How deep a dict's or a list's lazy members are looked for (``output_value``'s own depth).
+_MAX_DEPTH = 32
+
+
+def settle(value: Any, depth: int = 0) -> Settled:
     """Reads a lazy output to its end; returns what to record and what to hand on. A
     value that is not lazy is both. An async iterator is not read here (see
-    :func:`asettle`)."""
+    :func:`asettle`). A lazy member of a dict, a list or a tuple (a paginated client's
+    ``{"messages": <iterator>}``) is read too: the dict or list is handed on with the
+    member replaced by its replay, a tuple as a new tuple (red team round 31, flow F4:
+    only the top level was read, and the member was recorded as its ``repr``)."""
     if is_file(value):
         return _settle_file(value)
     if is_lazy(value):
         items = list(value)
         return recorded_form(items), iter(items)
-    return value, value
+    if depth >= _MAX_DEPTH or not isinstance(value, (dict, list, tuple)):
+        return value, value
+    pairs = list(value.items() if isinstance(value, dict) else enumerate(value))
+    settled = [(key, settle(item, depth + 1)) for key, item in pairs]
+    if all(handed is item for (_, (_, handed)), (_, item) in zip(settled, pairs)):
+        return value, value
+    if isinstance(value, dict):
+        for key, (_, handed) in settled:
+            value[key] = handed
+        return {key: recorded for key, (recorded, _) in settled}, value
+    recorded_items = [recorded for _, (recorded, _) in settled]
+    if isinstance(value, list):
+        value[:] = [handed for _, (_, handed) in settled]
+        return recorded_items, value
+    return recorded_items, tuple(handed for _, (_, handed) in settled)
 
 
 async def asettle(value: Any) -> Settled:

@@ -222,3 +222,27 @@ def test_values_that_are_not_lazy_are_handed_on_as_they_are():
         listed = aecl.guard(client, "read_ticket")(lambda ticket_id: ["a", "b"])("T-81")
     assert same is buffer and listed == ["a", "b"]
     assert [event["output"] for _, event in routed.events] == ["already in memory", ["a", "b"]]
+
+
+def test_a_lazy_member_of_a_dict_or_a_list_is_read_and_handed_on():
+    """Red team round 31, flow F4: a paginated client's ``{"messages": <iterator>}`` was
+    recorded as ``<list_iterator object ...>`` while the caller read the messages."""
+    routed = Routed(200, OK)
+    text = "Pay to GB29 NWBK 6016 1331 9268 19"
+    with routed as client:
+        nested = aecl.guard(client, "read_ticket")(
+            lambda ticket_id: {"messages": iter([text]), "pages": [map(str, ["a", "b"])]}
+        )("T-82")
+        handed = (list(nested["messages"]), [list(page) for page in nested["pages"]])
+    assert handed == ([text], [["a", "b"]])
+    [(_, event)] = routed.events
+    # Chunks of text are recorded as the one text the caller puts together.
+    assert event["output"] == {"messages": text, "pages": ["ab"]}, event
+
+
+def test_keys_that_read_alike_keep_both_values():
+    routed = Routed(200, OK)
+    with routed as client:
+        aecl.guard(client, "read_ticket")(lambda ticket_id: {1: "Pay GB29 NWBK", "1": "ok"})("T-83")
+    [(_, event)] = routed.events
+    assert sorted(event["output"].values()) == ["Pay GB29 NWBK", "ok"], event
