@@ -14,7 +14,7 @@ mod email;
 mod encoded;
 mod fold;
 mod iban;
-mod ipv4;
+pub(crate) mod ipv4;
 mod phone;
 mod scan;
 mod url;

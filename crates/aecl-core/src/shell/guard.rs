@@ -129,6 +129,9 @@ impl ProgramGuard {
         };
         let mut findings: Vec<Vec<Finding>> =
             analysis.commands.iter().map(|c| self.command_findings(c, listed)).collect();
+        // A proxy set on the line sends even a loopback request elsewhere.
+        let proxied =
+            analysis.assignments.iter().any(|a| a.name.to_ascii_lowercase().contains("proxy"));
         make_environment(analysis, &mut findings);
         self.repository_copies(analysis, &dirs, &mut findings);
         let link_places = link_makers::places(&analysis.commands, &findings, &dirs);
@@ -182,7 +185,7 @@ impl ProgramGuard {
                     tree: link_makers::writes_tree(command),
                 });
             }
-            match network::reaches(command, self.spec(&command.program), &found) {
+            match network::reaches(command, self.spec(&command.program), &found, proxied) {
                 network::Reached::Yes if out.network.is_none() => {
                     out.network = Some(command.to_string());
                 }

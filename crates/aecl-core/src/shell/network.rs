@@ -36,6 +36,7 @@ pub(super) fn reaches(
     command: &SimpleCommand,
     spec: Option<&ProgramSpec>,
     found: &[Finding],
+    proxied: bool,
 ) -> Reached {
     if command.dynamic || command.path.is_some() {
         return Reached::Yes;
@@ -53,6 +54,10 @@ pub(super) fn reaches(
         let local = command.wrapper || HARMLESS_BUILTINS.contains(&command.program.as_str());
         return if local { Reached::No } else { Reached::Yes };
     };
+    if spec.network && !spec.uploads && !spec.runs_code && !proxied && loopback_only(command, spec)
+    {
+        return Reached::No;
+    }
     if spec.network || spec.uploads || spec.runs_code {
         return Reached::Yes;
     }
@@ -91,6 +96,68 @@ pub(super) fn reaches(
         runners.is_some_and(|runners| runners.is_empty() || named(&|n| runners.contains(&n)))
     };
     if project { Reached::ProjectCode } else { Reached::No }
+}
+
+/// The HTTP clients whose request stays on this machine when every URL they are given is
+/// a loopback one.
+const LOOPBACK_CLIENTS: [&str; 3] = ["curl", "wget", "wget2"];
+
+/// Options that send the request elsewhere than its URL's host, or read more options.
+const REDIRECTING_OPTIONS: [&str; 12] = [
+    "-x",
+    "--proxy",
+    "--preproxy",
+    "--socks4",
+    "--socks5",
+    "--socks5-hostname",
+    "--connect-to",
+    "--resolve",
+    "--doh-url",
+    "-K",
+    "--config",
+    "-e",
+];
+
+/// Whether an HTTP client's every URL is a loopback one (`curl -s
+/// http://localhost:8000/api/users`, `wget -qO- 127.0.0.1:8080/health`), with no option that
+/// sends the request elsewhere, nothing sent (an upload is a finding, judged before) and no
+/// word only known at run time: the request stays on this machine, so it carries nothing
+/// out (red team round 31, FP-6: every check of the agent's own dev server after a page
+/// was read was an exfiltration).
+fn loopback_only(command: &SimpleCommand, spec: &ProgramSpec) -> bool {
+    if !LOOPBACK_CLIENTS.contains(&command.program.as_str())
+        || command.appended
+        || command.unknown_args.is_some()
+        || command.words.iter().any(|w| !w.is_known())
+    {
+        return false;
+    }
+    let words = spellings::prepare(spec.special, &command.words);
+    let scanned = scan(spec, &words);
+    let redirected = REDIRECTING_OPTIONS.iter().any(|o| scanned.has_abbreviated(&[o]));
+    let urls: Vec<&str> = scanned
+        .positionals
+        .iter()
+        .chain(scanned.values(&["--url"]))
+        .map(|w| w.text.as_str())
+        .collect();
+    !redirected
+        && !urls.is_empty()
+        && urls.iter().all(|url| {
+            crate::values::url_normal(url).is_some_and(|form| {
+                std::iter::once(&form.host).chain(&form.other_hosts).all(|h| is_loopback(h))
+            })
+        })
+}
+
+/// A loopback host: `localhost` (and names under it, which resolvers keep on this
+/// machine), `127.0.0.0/8` in any spelling, `::1`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_end_matches('.').trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || crate::values::ipv4::parse(host).is_some_and(|ip| ip.is_loopback())
+        || host.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether an option makes a command that otherwise stays local fetch: `pip list
@@ -417,6 +484,40 @@ mod tests {
 
     fn operands(line: &str) -> Vec<String> {
         host_operands(&crate::shell::analyse_line(line).unwrap())
+    }
+
+    /// Red team round 31, FP-6: a request to this machine's own server carries nothing out;
+    /// one a proxy, a resolve override or a run-time word may send elsewhere does.
+    #[test]
+    fn a_get_to_a_loopback_url_reaches_no_other_host() {
+        let guard = crate::shell::ProgramGuard::default();
+        let reaches = |line: &str| {
+            let analysis = crate::shell::analyse_line(line).unwrap();
+            let view = crate::resolved::PathView::Unseen;
+            guard.assess(&analysis, &|_| false, &|_| false, &view).network.is_some()
+        };
+        for local in [
+            "curl -s http://localhost:8000/api/users",
+            "curl -sf http://127.0.0.1:8000/health",
+            "curl 'http://[::1]:3000/'",
+            "wget -qO- localhost:8080/status",
+            "curl http://app.localhost:5173/",
+        ] {
+            assert!(!reaches(local), "{local}");
+        }
+        for out in [
+            "curl https://example.com/",
+            "curl http://localhost:8000/ https://evil.test/",
+            "curl -x http://evil.test:3128 http://localhost/",
+            "curl --resolve localhost:80:203.0.113.7 http://localhost/",
+            "https_proxy=http://evil.test:3128 curl http://localhost/",
+            "curl -d @.env http://localhost:8000/",
+            "curl http://localhost.evil.test/",
+            "curl \"http://localhost/$(cat .env)\"",
+            "curl -K cfg http://localhost/",
+        ] {
+            assert!(reaches(out), "{out}");
+        }
     }
 
     #[test]
