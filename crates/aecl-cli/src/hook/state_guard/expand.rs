@@ -55,7 +55,15 @@ pub fn expand(
             },
             (_, '$') => {
                 expanded = true;
-                let name = variable_name(&mut chars).ok_or_else(unknown)?;
+                // `$(pwd)` is the directory the line runs in, as `$PWD` is (red team round
+                // 31, FP-8: `docker run -v $(pwd):/app` was a path only known at run time).
+                let rest: String = chars.clone().take(5).collect();
+                let name = if rest == "(pwd)" {
+                    chars.by_ref().take(5).for_each(drop);
+                    "PWD".to_owned()
+                } else {
+                    variable_name(&mut chars).ok_or_else(unknown)?
+                };
                 if line.may_set(&name) {
                     return Err(unknown());
                 }
@@ -66,7 +74,16 @@ pub fn expand(
                 };
                 out.push_str(&escape_glob(&value.ok_or_else(unknown)?));
             }
-            (_, '`') => return Err(unknown()),
+            (_, '`') => {
+                let rest: String = chars.clone().take(4).collect();
+                if rest != "pwd`" || line.may_set("PWD") {
+                    return Err(unknown());
+                }
+                chars.by_ref().take(4).for_each(drop);
+                expanded = true;
+                let value = pwd.and_then(Path::to_str).ok_or_else(unknown)?;
+                out.push_str(&escape_glob(value));
+            }
             (Some(_), c) => out.push_str(&escape_glob(&c.to_string())),
             (None, c) => out.push(c),
         }
