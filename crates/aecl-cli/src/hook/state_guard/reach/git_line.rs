@@ -14,6 +14,11 @@
 //!   checked as one, so it runs only where that branch holds HEAD's version of every
 //!   protected file; after it, what the writer's check read of HEAD is what HEAD holds
 //!   (round 30 FP hunt, FP-6: `git checkout main && git merge feature`);
+//! - an add (not `--force`), a commit or a tag, where every agent setting of the work tree
+//!   is committed as it is (or ignored) and every configuration that runs code git holds is
+//!   as the work tree has it: HEAD and the index then hold what they held of those files
+//!   (round 31 FP hunt, FP-2: `git commit -am wip && git checkout main`, `git add -A &&
+//!   git stash`); a revision relative to HEAD after it is refused;
 //! - for a pull, whose check is only where it pulls from: a commit, an add, a tag and a
 //!   push, which change no remote and no upstream, and a checkout of an existing branch
 //!   whose upstream is a network remote (the pull then reads it, as a pull of its own
@@ -158,12 +163,29 @@ pub(super) fn other(words: &[ShellArg], repository: &dyn Repository) -> Other {
             }
             Other::Stash
         }
+        // `add --force` stages what an ignore rule names (an agent's local settings).
+        "add"
+            if options
+                .clone()
+                .any(|o| o.starts_with("--f") || (!o.starts_with("--") && o.contains('f'))) =>
+        {
+            Other::Moves
+        }
         "add" | "commit" | "tag" => Other::Records,
         // `git checkout main && git pull`: the branch's own upstream, as a pull after
         // its own call would read it. Only an existing branch, by name: `-b NEW --track`
         // would choose the upstream.
         "checkout" | "switch" => {
             let quiet = options.clone().all(|o| o == "-q" || o == "--quiet");
+            // A new branch where HEAD is (`git checkout -b feat/x`, no start point): HEAD
+            // names another branch of the same commit, the index and the work tree stay.
+            let creates = options.clone().any(|o| matches!(o, "-b" | "-c" | "--create"))
+                && options
+                    .clone()
+                    .all(|o| matches!(o, "-b" | "-c" | "--create" | "-q" | "--quiet"));
+            if creates && positionals.len() == 1 && positionals.iter().all(|b| is_plain_ref(b)) {
+                return Other::Records;
+            }
             match positionals.as_slice() {
                 [branch] if quiet && is_plain_ref(branch) && repository.branch_exists(branch) => {
                     Other::Switch(repository.branch_pulls_from_network(branch))
@@ -233,8 +255,9 @@ fn is_plain_ref(name: &str) -> bool {
 /// pull or stash has run: HEAD's relatives and reflogs, and the stashes but the newest
 /// (which then holds the work tree's own changes).
 pub(super) fn moved_by(revision: &str, others: &[Other]) -> bool {
-    // A pull moves HEAD to what it brings, a checkout to its branch.
-    let pulled = others.iter().any(|o| matches!(o, Other::Pull | Other::Switch(_)));
+    // A pull moves HEAD to what it brings, a checkout to its branch, a commit to itself.
+    let pulled =
+        others.iter().any(|o| matches!(o, Other::Pull | Other::Switch(_) | Other::Records));
     let stashed = others.contains(&Other::Stash);
     // The newest stash, as `stash pop` names it (with its third parent, the untracked
     // files): it then holds the work tree's own changes.

@@ -134,7 +134,8 @@ impl Line<'_> {
         let mut files = protected.settings_beneath(root, &all);
         files.retain(|(_, file)| in_scope(file));
         let Some((first, _)) = files.first() else { return Ok(()) };
-        if let Some(why) = self.moved_git(words, &revisions, others()) {
+        let records_kept = || self.records_keep_protected(root, protected);
+        if let Some(why) = self.moved_git(words, &revisions, others(), &records_kept) {
             return Err(Refusal::Touches {
                 how: format!("runs `git` {why}, reaching"),
                 what: "git".to_owned(),
@@ -354,6 +355,7 @@ impl Line<'_> {
         words: &[ShellArg],
         revisions: &[(String, bool)],
         others: &[Other],
+        records_kept: &dyn Fn() -> bool,
     ) -> Option<String> {
         if let Some(why) = self.moved_reading(words) {
             return Some(why);
@@ -364,15 +366,39 @@ impl Line<'_> {
         if self.writes_git {
             return Some("on a line that writes git's own files first".to_owned());
         }
-        let answered = others
-            .iter()
-            .all(|o| matches!(o, Other::Fetch | Other::Pull | Other::Stash | Other::Switch(_)))
-            && !revisions.iter().any(|(revision, _)| git_line::moved_by(revision, others));
+        let records = others.contains(&Other::Records);
+        let answered =
+            others.iter().all(|o| {
+                matches!(
+                    o,
+                    Other::Fetch | Other::Pull | Other::Stash | Other::Switch(_) | Other::Records
+                )
+            }) && !revisions.iter().any(|(revision, _)| git_line::moved_by(revision, others))
+                && (!records || records_kept());
         (!answered).then(|| {
             "after another git command of the line that may change what git holds (run it as a \
              call of its own)"
                 .to_owned()
         })
+    }
+
+    /// Whether the line's adds, commits and tags cannot change what HEAD and the index hold
+    /// of a protected file (`git_line`): every agent setting in the work tree `root` is
+    /// committed as it is, or ignored (an add without `--force` leaves it out), and every
+    /// configuration that runs code git holds is as the work tree has it. Asked of git
+    /// only for a line that has them.
+    fn records_keep_protected(&self, root: &Path, protected: &Protected) -> bool {
+        let all = |_: &Path| true;
+        let settings_kept = protected.settings_beneath(root, &all).iter().all(|(_, file)| {
+            matches!(git_state::of(root, file), Ok(FileState::Committed | FileState::Ignored))
+        });
+        settings_kept
+            && git_state::held_paths(root, &[]).is_ok_and(|held| {
+                held.iter().all(|path| {
+                    protected.code_config(&root.join(path), path).is_none()
+                        || git_state::restores_otherwise(root, path).is_ok_and(|differs| !differs)
+                })
+            })
     }
 
     /// Why the repository, index or configuration git reads may not be the one the check
