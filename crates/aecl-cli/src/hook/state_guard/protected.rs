@@ -168,19 +168,19 @@ impl Place {
     fn touched_by(&self, path: &Path) -> bool {
         match self.kind {
             Kind::State | Kind::Policy => {
-                self.paths.iter().any(|p| path.starts_with(p) || p.starts_with(path))
+                self.paths.iter().any(|p| under(path, p) || under(p, path))
             }
             // The directory and what is in it: the project holding it is written by every
             // ordinary command.
-            Kind::GitHooks => self.paths.iter().any(|p| path.starts_with(p)),
+            Kind::GitHooks => self.paths.iter().any(|p| under(path, p)),
             Kind::SettingsFile | Kind::GitConfig => self
                 .paths
                 .iter()
-                .any(|p| path.starts_with(p) || p.parent() == Some(path) || name_starts(path, p)),
+                .any(|p| under(path, p) || p.parent() == Some(path) || name_starts(path, p)),
             Kind::Program | Kind::HookGit => {
-                self.paths.iter().any(|p| path.starts_with(p) || name_starts(path, p))
+                self.paths.iter().any(|p| under(path, p) || name_starts(path, p))
             }
-            Kind::SettingsDir => self.paths.iter().any(|p| path.starts_with(p)),
+            Kind::SettingsDir => self.paths.iter().any(|p| under(path, p)),
             Kind::SettingsNames => settings_by_name(path),
             // Only asked for by name (`Protected::code_config`): a write that names it is
             // the shell rules' to judge.
@@ -324,7 +324,7 @@ impl Protected {
     pub fn code_config(&self, path: &Path, below: &str) -> Option<&Place> {
         let path = normalise(path);
         let mut hooks = self.places.iter().filter(|p| p.kind == Kind::GitHooks);
-        if let Some(hooks) = hooks.find(|h| h.paths.iter().any(|dir| path.starts_with(dir))) {
+        if let Some(hooks) = hooks.find(|h| h.paths.iter().any(|dir| under(&path, dir))) {
             return Some(hooks);
         }
         // Agents' hook settings and their folders have places of their own, which say more.
@@ -379,7 +379,7 @@ impl Protected {
         self.places
             .iter()
             .filter(|p| p.kind == Kind::State)
-            .find(|p| p.paths.iter().any(|state| state.starts_with(&dir)))
+            .find(|p| p.paths.iter().any(|state| under(state, &dir)))
     }
 
     /// The state directory when a path that starts with `dir` (absolute) and then a name
@@ -389,7 +389,7 @@ impl Protected {
         let dir = normalise(dir);
         self.places.iter().filter(|p| p.kind == Kind::State).find(|p| {
             p.paths.iter().any(|state| {
-                dir.starts_with(state)
+                under(&dir, state)
                     || state
                         .strip_prefix(&dir)
                         .ok()
@@ -406,7 +406,7 @@ impl Protected {
         self.places
             .iter()
             .filter(|p| p.kind == Kind::State)
-            .find(|p| p.paths.iter().any(|dir| path.starts_with(dir)))
+            .find(|p| p.paths.iter().any(|dir| under(&path, dir)))
     }
 
     /// The place a write at `path` (absolute) would touch: by its path, or, for a file
@@ -433,7 +433,7 @@ impl Protected {
         self.places
             .iter()
             .filter(|p| matches!(p.kind, Kind::State | Kind::Policy))
-            .find(|p| p.paths.iter().any(|dir| path.starts_with(dir)))
+            .find(|p| p.paths.iter().any(|dir| under(&path, dir)))
     }
 
     /// The tree place (state or policy directory) that a command writing anywhere under
@@ -492,7 +492,7 @@ impl Protected {
         let dir = normalise(dir);
         self.places.iter().find(|place| match place.kind {
             Kind::State | Kind::Policy | Kind::SettingsDir | Kind::GitHooks => {
-                place.paths.iter().any(|tree| dir.starts_with(tree))
+                place.paths.iter().any(|tree| under(&dir, tree))
             }
             Kind::SettingsFile | Kind::GitConfig | Kind::Program | Kind::HookGit => {
                 place.paths.iter().any(|file| file.parent() == Some(dir.as_path()))
@@ -512,13 +512,13 @@ impl Protected {
         let dir = normalise(dir);
         self.places.iter().find(|place| match place.kind {
             Kind::State | Kind::Policy => place.touched_by(&dir),
-            Kind::GitHooks => place.paths.iter().any(|hooks| dir.starts_with(hooks)),
+            Kind::GitHooks => place.paths.iter().any(|hooks| under(&dir, hooks)),
             Kind::SettingsFile
             | Kind::GitConfig
             | Kind::Program
             | Kind::HookGit
             | Kind::SettingsDir => {
-                place.paths.iter().any(|path| path.starts_with(&dir) || dir.starts_with(path))
+                place.paths.iter().any(|path| under(path, &dir) || under(&dir, path))
             }
             Kind::SettingsNames => is_agent_folder(&dir),
             Kind::PathOrder | Kind::CodeConfig => false,
@@ -651,6 +651,20 @@ fn physical_and_lexical(path: &Path) -> Vec<PathBuf> {
         }
     }
     paths
+}
+
+/// Whether `path` is `base` or beneath it, its names compared without case: on a file
+/// system that ignores it (macOS, Windows) `~/.local/State/aecl` is the state directory
+/// (red team round 31, paths P4). Elsewhere it only refuses a little more.
+fn under(path: &Path, base: &Path) -> bool {
+    let mut names = path.components();
+    base.components().all(|part| {
+        names.next().is_some_and(|name| {
+            name == part
+                || name.as_os_str().to_string_lossy().to_lowercase()
+                    == part.as_os_str().to_string_lossy().to_lowercase()
+        })
+    })
 }
 
 /// Whether `path` is the start of `protected`, ending inside one of its names (a path a

@@ -405,7 +405,14 @@ mod tests {
 
     #[test]
     fn records_for_a_pull_only_and_checkouts_of_existing_branches() {
-        for line in ["add -A", "commit -qm x", "push", "push -u origin HEAD"] {
+        for line in [
+            "add -A",
+            "commit -qm x",
+            "push",
+            "push -u origin HEAD",
+            "switch -c x",
+            "checkout -b f/x",
+        ] {
             assert_eq!(of(line), Other::Records, "{line}");
         }
         assert_eq!(of("checkout -q main"), Other::Switch(true));
@@ -414,7 +421,9 @@ mod tests {
             "push -u local HEAD",
             "checkout -b x --track main",
             "checkout feature",
-            "switch -c x",
+            "checkout -b x main",
+            "add -f .claude/settings.local.json",
+            "add --force x",
             "remote add e ../evil",
             "branch -u evil",
             "config branch.main.remote .",

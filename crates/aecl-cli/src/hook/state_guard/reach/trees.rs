@@ -358,9 +358,10 @@ mod tests {
         assert_eq!(roots_of("chattr +i .claude"), [plain("chattr", ".claude")]);
         assert_eq!(roots_of("chattr -i .claude"), [plain("chattr", ".claude")]);
         assert_eq!(roots_of("zip -rmq x.zip ."), [plain("zip", "x.zip"), plain("zip", ".")]);
+        // `--remove-files` is also an `rm -rf` of the operands (the core's reading).
         assert_eq!(
             roots_of("tar --remove -cf x.tar ."),
-            [plain("tar", "x.tar"), plain("tar", ".")]
+            [plain("rm", "x.tar"), plain("rm", "."), plain("tar", "x.tar"), plain("tar", ".")]
         );
         assert_eq!(roots_of("git rm -r ':/'"), [plain("git", "/")]);
         assert_eq!(roots_of("git rm -r -q ."), [plain("git", ".")]);
@@ -368,7 +369,14 @@ mod tests {
         assert_eq!(roots_of("git -C x worktree remove --force ."), [plain("git", ".")]);
         assert_eq!(
             roots_of("tar czf a.tgz --remove-files ."),
-            [plain("tar", "czf"), plain("tar", "a.tgz"), plain("tar", ".")]
+            [
+                plain("rm", "czf"),
+                plain("rm", "a.tgz"),
+                plain("rm", "."),
+                plain("tar", "czf"),
+                plain("tar", "a.tgz"),
+                plain("tar", ".")
+            ]
         );
         assert_eq!(roots_of("find . -delete"), [("find".to_owned(), ".".to_owned(), None)]);
         assert_eq!(
