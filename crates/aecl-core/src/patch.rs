@@ -62,7 +62,15 @@ pub fn targets(text: &str) -> Option<Result<Vec<Target<'_>>, String>> {
 /// `text` is no patch that parses. Data flow scans the first and keeps the values of the
 /// second: a link on a removed or context line was in the file before the patch.
 pub fn written_and_kept(text: &str) -> Option<(String, String)> {
-    targets(text)?.ok()?;
+    let targets = targets(text)?.ok()?;
+    // A file named twice (added then updated, updated in two sections) has lines the patch
+    // itself wrote on its `-` and context lines: nothing is kept (red team round 31,
+    // second pass, P2-3).
+    let mut paths: Vec<&str> = targets.iter().map(|t| t.path).collect();
+    paths.sort_unstable();
+    let count = paths.len();
+    paths.dedup();
+    let named_once = paths.len() == count;
     let (mut written, mut kept) = (String::with_capacity(text.len()), String::new());
     let blank = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
     for line in text.split_inclusive('\n') {
@@ -87,6 +95,9 @@ pub fn written_and_kept(text: &str) -> Option<(String, String)> {
             _ => written.push_str(content),
         }
         written.push_str(end);
+    }
+    if !named_once {
+        kept.clear();
     }
     Some((written, kept))
 }
@@ -178,6 +189,9 @@ mod tests {
         assert_eq!(&patch[at..at + 15], "https://b.test/");
         assert_eq!(kept, " all:\n\tcurl https://a.test/\n\techo done\n");
         assert_eq!(written_and_kept("curl https://b.test/"), None);
+        let twice = "*** Begin Patch\n*** Add File: M\n+https://b.test/\n*** Update File: M\n\
+                     @@\n-https://b.test/\n+x\n*** End Patch\n";
+        assert_eq!(written_and_kept(twice).map(|(_, kept)| kept), Some(String::new()));
         assert_eq!(written_and_kept("*** Begin Patch\n*** Add File: x\n+y\n"), None);
     }
 

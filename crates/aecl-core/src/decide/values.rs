@@ -218,8 +218,15 @@ impl Evaluation<'_> {
         patch_kept: Option<&String>,
     ) -> Vec<String> {
         let mut texts: Vec<&str> = patch_kept.map(String::as_str).into_iter().collect();
+        // One replaced text only: a later edit of a list replaces text the earlier ones may
+        // have written (a `MultiEdit` whose second `old_string` holds the link its first
+        // `new_string` put there: red team round 31, second pass, P2-3).
         if let Some(replaced) = &spec.values.replaces {
-            replaced.for_each_value(&self.call.args, &mut |value| texts.extend(value.as_str()));
+            let mut replaced_texts = Vec::new();
+            replaced.for_each_value(&self.call.args, &mut |value| replaced_texts.push(value));
+            if let [only] = replaced_texts.as_slice() {
+                texts.extend(only.as_str());
+            }
         }
         let mut kept: Vec<String> = Vec::new();
         for text in texts {

@@ -974,13 +974,43 @@ fn runs_code_word(text: &str) -> bool {
     let starts = |prefix: &str| {
         lower.split([';', '\n']).any(|statement| statement.trim_start().starts_with(prefix))
     };
-    starts(".shell")
+    // A dot-command or a meta-command that pipes to a command (`.once '|cmd'`, `.output
+    // |cmd`, `.read '|cmd'`, psql's `\o |cmd`, `\g |cmd`), or that reads commands from a
+    // file (psql's `\i`, `\ir`): second pass, P2-6.
+    let dot_pipes = lower.split([';', '\n']).any(|statement| {
+        let statement = statement.trim_start();
+        statement.starts_with('.') && statement.contains('|')
+    });
+    // A meta-command anywhere in the text (`select 1 \g |cmd`).
+    let meta_pipes = lower.split('\\').skip(1).any(|after| {
+        let rest = after.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        rest.len() < after.len() && rest.trim_start().starts_with('|')
+    });
+    let pipes = dot_pipes || meta_pipes;
+    let includes = lower
+        .split_whitespace()
+        .any(|w| matches!(w, "\\i" | "\\ir" | "\\include" | "\\include_relative"));
+    starts(".sh")
         || starts(".system")
         || starts(".load")
+        || pipes
+        || includes
         || lower.contains("\\!")
         || lower.contains("load_extension")
+        || lower.contains("edit(")
         || (lower.contains("program") && (lower.contains("copy") || lower.contains("\\copy")))
 }
+
+/// Options of programs the table does not know, often listed, that run code or read it
+/// from a file: sqlite3's start-up file and commands, psql's script file, pandoc's
+/// filters, defaults file and PDF engine, OpenSSL's providers and engines (red team round
+/// 31, second pass, P2-6). An option's value may be attached (`-Ffilter`, `--defaults=x`).
+const PROGRAM_CODE_OPTIONS: [(&str, &[&str]); 4] = [
+    ("sqlite3", &["-init", "-cmd"]),
+    ("psql", &["-f", "--file"]),
+    ("pandoc", &["-F", "-L", "-d", "--defaults", "--pdf-engine", "--filter", "--lua-filter"]),
+    ("openssl", &["-provider", "-provider-path", "-engine"]),
+];
 
 /// Whether `name` is one of [`CODE_OPTIONS`] as programs accept it: with one dash as LLVM's
 /// and Go's tools read long options (`-load=x`), or as an unambiguous prefix as argparse
@@ -1016,6 +1046,21 @@ fn listed_unknown(command: &SimpleCommand) -> Vec<Finding> {
     ) {
         out.push(Finding::RunsCode(format!(
             "`{program}` runs code or sets the variables of what it runs from a file"
+        )));
+    }
+    if let Some((_, options)) = PROGRAM_CODE_OPTIONS.iter().find(|(name, _)| *name == program)
+        && let Some(word) = command.words.iter().find(|w| {
+            options.iter().any(|o| {
+                w.text == *o
+                    || w.text.strip_prefix(o).is_some_and(|rest| {
+                        rest.starts_with('=') || (!o.starts_with("--") && o.len() == 2)
+                    })
+            })
+        })
+    {
+        out.push(Finding::RunsCode(format!(
+            "`{program} {}` runs code or reads it from a file",
+            word.raw
         )));
     }
     if program == "openssl" && command.words.first().is_some_and(|w| w.text == "engine") {

@@ -103,7 +103,8 @@ pub(super) fn reaches(
 const LOOPBACK_CLIENTS: [&str; 3] = ["curl", "wget", "wget2"];
 
 /// Options that send the request elsewhere than its URL's host, or read more options.
-const REDIRECTING_OPTIONS: [&str; 12] = [
+const REDIRECTING_OPTIONS: [&str; 13] = [
+    "--alt-svc",
     "-x",
     "--proxy",
     "--preproxy",
@@ -515,6 +516,7 @@ mod tests {
             "curl http://localhost.evil.test/",
             "curl \"http://localhost/$(cat .env)\"",
             "curl -K cfg http://localhost/",
+            "curl -k --alt-svc as.txt https://localhost/",
         ] {
             assert!(reaches(out), "{out}");
         }

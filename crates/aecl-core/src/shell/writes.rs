@@ -42,7 +42,7 @@ const HARMLESS_TARGETS: [&str; 5] = ["/dev/null", "/dev/stdout", "/dev/stderr", 
 /// File names that make a program run code when written: version-control metadata,
 /// package-manager and tool configuration read from the project or home directory, and
 /// shell start-up files.
-const PROTECTED_NAMES: [&str; 132] = [
+const PROTECTED_NAMES: [&str; 135] = [
     ".git",
     ".hg",
     ".envrc",
@@ -88,6 +88,11 @@ const PROTECTED_NAMES: [&str; 132] = [
     ".jj",
     ".dir-locals.el",
     ".dir-locals-2.el",
+    // The HTTP clients' configuration: a proxy or a resolve override there sends every
+    // request elsewhere, a loopback one too (second pass, P2-4).
+    ".curlrc",
+    "_curlrc",
+    ".wgetrc",
     // Python runs these at every start of an interpreter whose path holds them (P3).
     "sitecustomize.py",
     "usercustomize.py",

@@ -58,7 +58,7 @@ pub fn expand(
                 // `$(pwd)` is the directory the line runs in, as `$PWD` is (red team round
                 // 31, FP-8: `docker run -v $(pwd):/app` was a path only known at run time).
                 let rest: String = chars.clone().take(5).collect();
-                let name = if rest == "(pwd)" {
+                let name = if rest == "(pwd)" && line.pwd_is_builtin() {
                     chars.by_ref().take(5).for_each(drop);
                     "PWD".to_owned()
                 } else {
@@ -76,7 +76,7 @@ pub fn expand(
             }
             (_, '`') => {
                 let rest: String = chars.clone().take(4).collect();
-                if rest != "pwd`" || line.may_set("PWD") {
+                if rest != "pwd`" || line.may_set("PWD") || !line.pwd_is_builtin() {
                     return Err(unknown());
                 }
                 chars.by_ref().take(4).for_each(drop);
@@ -139,6 +139,16 @@ impl<'a> Setters<'a> {
     /// A line, the texts of the scripts it sources that were read, and whether one was not.
     pub fn sourcing(line: &'a str, read: &'a [String], unread: bool) -> Setters<'a> {
         Setters { line, read, unread }
+    }
+
+    /// Whether `pwd` on the line is only ever the builtin's output read (`$(pwd)`,
+    /// `` `pwd` ``): a line or a script that defines a function or an alias of that name
+    /// (`pwd(){ echo .claude; }`: red team round 31, second pass, P2-2) makes it anything.
+    fn pwd_is_builtin(&self) -> bool {
+        let reads = self.line.matches("$(pwd)").count() + self.line.matches("`pwd`").count();
+        !self.unread
+            && self.line.matches("pwd").count() == reads
+            && !self.read.iter().any(|script| script.contains("pwd"))
     }
 
     /// Whether the line may set `name` ([`may_be_set`] of its text or a script's).

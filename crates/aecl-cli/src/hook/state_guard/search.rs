@@ -59,22 +59,40 @@ pub fn reached<'p>(
 ) -> Option<(String, &'p Place)> {
     let place = protected.state()?;
     let fields = pattern_fields(action);
-    let mut patterns: Vec<&str> = Vec::new();
-    for value in fields.iter().filter_map(|field| args.get(field)) {
+    let mut written: Vec<(&str, &str)> = Vec::new();
+    for (field, value) in fields.iter().filter_map(|field| Some((*field, args.get(field)?))) {
         match value {
-            Value::String(pattern) => patterns.push(pattern),
-            Value::Array(items) => patterns.extend(items.iter().filter_map(Value::as_str)),
+            Value::String(pattern) => written.push((field, pattern)),
+            Value::Array(items) => {
+                written.extend(items.iter().filter_map(Value::as_str).map(|p| (field, p)));
+            }
             _ => {}
         }
     }
+    // Each pattern as the tool reads it: its braces expanded (`{cache,x}/state/**`), and
+    // a content search's file glob with no `/` matched at any depth, as ripgrep's `--glob`
+    // is (`*.jsonl` from `~/.local/state`: red team round 31, second pass, P2-5). One
+    // that does not expand is taken to reach the state.
+    let mut patterns: Vec<String> = Vec::new();
+    for (field, pattern) in written {
+        let Ok(expanded) = aecl_core::path_pattern::expand(pattern) else {
+            return Some((pattern.to_owned(), place));
+        };
+        let anywhere = field != "pattern" && field != "paths";
+        patterns.extend(expanded.into_iter().map(|p| match anywhere && !p.contains('/') {
+            true => format!("**/{p}"),
+            false => p,
+        }));
+    }
     // A content search with no file pattern reads every file under its root.
     if patterns.is_empty() {
-        patterns.push("**");
+        patterns.push("**".to_owned());
     }
     let dot = DOT_TOOLS.contains(&action);
     let mut budget = MAX_ENTRIES;
     for root in roots {
         for pattern in &patterns {
+            let pattern = pattern.as_str();
             let full = match pattern.strip_prefix("~/") {
                 Some(rest) => home?.join(rest),
                 None => root.join(pattern),

@@ -129,16 +129,10 @@ fn plain_script(text: &str) -> bool {
         .filter(|c| !matches!(c, '\'' | '"' | '\\'))
         .collect();
     let separators = |c: char| c.is_whitespace() || ";&|(){}<>".contains(c);
-    // A subshell's commands (`( $X )`, `$( ... )`) cannot move this shell, and a `(` in a
-    // string whose quotes are gone is no command's start: parentheses do not cut here.
-    for segment in code.split(['\n', ';', '&', '|', '{', '}']) {
-        // The word a command of the segment starts with, after the keywords before it.
-        let first = segment.split(separators).filter(|w| !w.is_empty()).find(|w| {
-            !matches!(*w, "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "!" | "time")
-        });
-        if first.is_some_and(|w| w.starts_with('$')) {
-            return false;
-        }
+    let lines: Vec<&str> =
+        text.lines().filter(|line| !line.trim_start().starts_with('#')).collect();
+    if !command_names_plain(&lines) {
+        return false;
     }
     !code.split(separators).filter(|w| !w.is_empty()).any(|word| {
         let name = word.split_once('=').map_or(word, |(name, _)| name);
@@ -149,6 +143,99 @@ fn plain_script(text: &str) -> bool {
             || word.contains("GIT_")
             || word.contains("XDG_")
     })
+}
+
+/// Whether every word a command of the script's `lines` starts with is a plain name once
+/// its quotes are removed: letters, digits and `_./+@%:-`, after the keywords and
+/// assignments before it. No expansion, brace or glob builds the name of what runs (`c$A`,
+/// `c${A:-d}`, `{cd,}`, `$X`: red team round 31, second pass, P2-1). A `case` word and
+/// its patterns are no commands.
+fn command_names_plain(lines: &[&str]) -> bool {
+    let plain = |c: char| c.is_alphanumeric() || "_./+@%:-".contains(c);
+    let assignment = |token: &str| {
+        token.split_once('=').is_some_and(|(name, _)| {
+            let name = name.trim_end_matches('+');
+            let name = name.split_once('[').map_or(name, |(n, _)| n);
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    let (mut cases, mut case_word) = (0usize, false);
+    let mut quote: Option<char> = None;
+    for line in lines {
+        // A `case` branch's patterns (`CYGWIN*|MSYS*)`, `*)`) on a line of their own.
+        if quote.is_none() && cases > 0 && line.trim_end().ends_with(')') && !line.contains(";;") {
+            continue;
+        }
+        // The line's words, quotes removed, each with whether a separator (`;`, `&`, `|`,
+        // the line's start) came before it; quotes may span lines.
+        let mut words: Vec<(String, bool)> = Vec::new();
+        let (mut word, mut fresh, mut started) = (String::new(), quote.is_none(), false);
+        for c in line.chars().chain(['\n']) {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    started = true;
+                }
+                (None, c) if c.is_whitespace() || matches!(c, ';' | '&' | '|') => {
+                    if started || !word.is_empty() {
+                        words.push((std::mem::take(&mut word), fresh));
+                        fresh = false;
+                        started = false;
+                    }
+                    fresh |= matches!(c, ';' | '&' | '|');
+                }
+                (None, c) => word.push(c),
+            }
+        }
+        let mut command = true;
+        for (token, after_separator) in words {
+            command |= after_separator;
+            if case_word {
+                case_word = token != "in";
+                continue;
+            }
+            if !command {
+                continue;
+            }
+            let bare = token.trim_start_matches('(');
+            match bare {
+                "" | "{" | "}" | "!" | "if" | "then" | "else" | "elif" | "fi" | "do" | "done"
+                | "while" | "until" | "time" => continue,
+                // The test commands: what follows is their operands.
+                "[" | "[[" | "test" => {
+                    command = false;
+                    continue;
+                }
+                "esac" => {
+                    cases = cases.saturating_sub(1);
+                    continue;
+                }
+                "case" => {
+                    cases += 1;
+                    case_word = true;
+                    continue;
+                }
+                // The loop's words are no commands; its `do` comes after a separator.
+                "for" | "select" => {
+                    command = false;
+                    continue;
+                }
+                _ => {}
+            }
+            if assignment(bare) {
+                continue;
+            }
+            if !bare.trim_end_matches(')').chars().all(plain) {
+                return false;
+            }
+            command = false;
+        }
+    }
+    true
 }
 
 /// A sourced script of the line, for tests: whether [`settle`] drops its `cd`.
@@ -236,9 +323,24 @@ hash -r 2> /dev/null
             "echo `cd /tmp`",
             "pushd /tmp",
             "echo hi # ; cd /tmp",
+            "A=d; c$A .claude",
+            "c${A:-d} .claude",
+            "{cd,} .claude",
+            "f() { $X /tmp; }",
+            "if true; then c*d /tmp; fi",
         ] {
             assert!(!plain_script(moving), "{moving}");
         }
+    }
+
+    /// Python 3.12's `activate` picks the path's form by a `case` on `$(uname)`.
+    #[test]
+    fn a_case_on_the_system_keeps_the_directory() {
+        let activate = "case \"$(uname)\" in\n    CYGWIN*|MSYS*|MINGW*)\n        \
+                        VIRTUAL_ENV=$(cygpath /home/u/.venv)\n        export VIRTUAL_ENV\n        ;;\n    \
+                        *)\n        export VIRTUAL_ENV=/home/u/.venv\n        ;;\nesac\n\
+                        for p in a b; do echo $p; done\n";
+        assert!(plain_script(activate), "{activate}");
     }
 
     #[test]
