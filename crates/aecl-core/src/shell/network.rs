@@ -487,41 +487,6 @@ mod tests {
         host_operands(&crate::shell::analyse_line(line).unwrap())
     }
 
-    /// Red team round 31, FP-6: a request to this machine's own server carries nothing out;
-    /// one a proxy, a resolve override or a run-time word may send elsewhere does.
-    #[test]
-    fn a_get_to_a_loopback_url_reaches_no_other_host() {
-        let guard = crate::shell::ProgramGuard::default();
-        let reaches = |line: &str| {
-            let analysis = crate::shell::analyse_line(line).unwrap();
-            let view = crate::resolved::PathView::Unseen;
-            guard.assess(&analysis, &|_| false, &|_| false, &view).network.is_some()
-        };
-        for local in [
-            "curl -s http://localhost:8000/api/users",
-            "curl -sf http://127.0.0.1:8000/health",
-            "curl 'http://[::1]:3000/'",
-            "wget -qO- localhost:8080/status",
-            "curl http://app.localhost:5173/",
-        ] {
-            assert!(!reaches(local), "{local}");
-        }
-        for out in [
-            "curl https://example.com/",
-            "curl http://localhost:8000/ https://evil.test/",
-            "curl -x http://evil.test:3128 http://localhost/",
-            "curl --resolve localhost:80:203.0.113.7 http://localhost/",
-            "https_proxy=http://evil.test:3128 curl http://localhost/",
-            "curl -d @.env http://localhost:8000/",
-            "curl http://localhost.evil.test/",
-            "curl \"http://localhost/$(cat .env)\"",
-            "curl -K cfg http://localhost/",
-            "curl -k --alt-svc as.txt https://localhost/",
-        ] {
-            assert!(reaches(out), "{out}");
-        }
-    }
-
     #[test]
     fn a_clients_operands_are_where_it_connects_and_a_local_paths_are_not() {
         let has = |line: &str, expected: &[&str]| {

@@ -653,3 +653,37 @@ proptest! {
         rules(&["rm"], &["git push"], &["ls"]).check(&line, &mut Vec::new());
     }
 }
+
+/// Red team round 31, FP-6: a request to this machine's own server carries nothing out;
+/// one a proxy, a resolve override or a run-time word may send elsewhere does.
+#[test]
+fn a_get_to_a_loopback_url_reaches_no_other_host() {
+    let rules = rules(&[], &[], &[]);
+    let reaches = |line: &str| {
+        let mut out = Vec::new();
+        rules.check_reaching(line, &crate::resolved::PathView::Unseen, &mut out).is_some()
+    };
+    for local in [
+        "curl -s http://localhost:8000/api/users",
+        "curl -sf http://127.0.0.1:8000/health",
+        "curl 'http://[::1]:3000/'",
+        "wget -qO- localhost:8080/status",
+        "curl http://app.localhost:5173/",
+    ] {
+        assert!(!reaches(local), "{local}");
+    }
+    for out in [
+        "curl https://example.com/",
+        "curl http://localhost:8000/ https://evil.test/",
+        "curl -x http://evil.test:3128 http://localhost/",
+        "curl --resolve localhost:80:203.0.113.7 http://localhost/",
+        "https_proxy=http://evil.test:3128 curl http://localhost/",
+        "curl -d @.env http://localhost:8000/",
+        "curl http://localhost.evil.test/",
+        "curl \"http://localhost/$(cat .env)\"",
+        "curl -K cfg http://localhost/",
+        "curl -k --alt-svc as.txt https://localhost/",
+    ] {
+        assert!(reaches(out), "{out}");
+    }
+}
