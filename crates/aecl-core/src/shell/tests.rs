@@ -661,7 +661,7 @@ fn a_get_to_a_loopback_url_reaches_no_other_host() {
     let rules = rules(&[], &[], &[]);
     let reaches = |line: &str| {
         let mut out = Vec::new();
-        rules.check_reaching(line, &crate::resolved::PathView::Unseen, &mut out).is_some()
+        rules.check_reaching(line, &PathView::Unseen, &mut out).is_some()
     };
     for local in [
         "curl -s http://localhost:8000/api/users",

@@ -48,9 +48,9 @@ const MOVES: [&str; 15] = [
 const VARIABLES: [&str; 7] =
     ["HOME", "PWD", "OLDPWD", "CDPATH", "CURL_HOME", "WGETRC", "SYSTEM_WGETRC"];
 
-/// Drops the `cd` the core put after each sourced script of `text` that [`keeps_directory`]
-/// and marks it no longer `sourced` (read: what it may set is known); returns the texts of
-/// those scripts.
+/// Drops the `cd` the core put after each sourced script of `text` that reads as plain
+/// ([`plain_text`]) and marks it no longer `sourced` (read: what it may set is known);
+/// returns the texts of those scripts.
 pub(super) fn settle(text: &str, analysis: &mut Analysis, cwd: &Path) -> Vec<String> {
     let mut read = Vec::new();
     if !cwd.is_absolute()
