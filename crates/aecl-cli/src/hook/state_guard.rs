@@ -205,11 +205,19 @@ pub fn check_untouched(
     }
     // The state directory read through another spelling than its own (`cat ../state/F`),
     // by a shell command.
+    // Each line analysed once, its sourced scripts read once, for every check below. A
+    // line that does not parse is the shell rules' to refuse.
     let shell_lines = if guards.is_empty() { &[][..] } else { lines.as_slice() };
-    for command in shell_lines {
-        if let Ok((analysis, read)) = analyse_line(command, cwd)
-            && let Err(refusal) =
-                Line::new(command, &analysis, cwd).sourcing(&read).check_reads(&analysis, protected)
+    let analysed: Vec<(&str, Analysis, Vec<String>)> = shell_lines
+        .iter()
+        .filter_map(|command| {
+            let (analysis, read) = analyse_line(command, cwd).ok()?;
+            Some((command.as_str(), analysis, read))
+        })
+        .collect();
+    for (command, analysis, read) in &analysed {
+        if let Err(refusal) =
+            Line::new(command, analysis, cwd).sourcing(read).check_reads(analysis, protected)
         {
             return refuse(protected, refusal);
         }
@@ -218,12 +226,10 @@ pub fn check_untouched(
     // line runs git).
     let project = std::cell::OnceCell::new();
     for guard in guards {
-        for command in &lines {
-            // A line that does not parse is the shell rules' to refuse.
-            let Ok((analysis, read)) = analyse_line(command, cwd) else { continue };
-            let found = write_words_in(guard, &analysis, cwd_text);
+        for (command, analysis, read) in &analysed {
+            let found = write_words_in(guard, analysis, cwd_text);
             let line =
-                Line::new(command, &analysis, cwd).sourcing(&read).noting_writes(&found.writes);
+                Line::new(command, analysis, cwd).sourcing(read).noting_writes(&found.writes);
             for write in &found.writes {
                 if let Err(refusal) = line.check_write(write, protected) {
                     return refuse(protected, refusal);
@@ -236,14 +242,14 @@ pub fn check_untouched(
             }
             for git in &found.git {
                 let project = project.get_or_init(|| reach::project_repository(cwd));
-                if let Err(refusal) = line.check_repository(git, &analysis, project.as_deref()) {
+                if let Err(refusal) = line.check_repository(git, analysis, project.as_deref()) {
                     return refuse(protected, refusal);
                 }
             }
-            if let Err(refusal) = nested::check(guard, &line, &analysis, &found, cwd, protected) {
+            if let Err(refusal) = nested::check(guard, &line, analysis, &found, cwd, protected) {
                 return refuse(protected, refusal);
             }
-            if let Err(refusal) = client_config::check(command, &analysis) {
+            if let Err(refusal) = client_config::check(command, analysis) {
                 return refuse(protected, refusal);
             }
             let mut dirs: Vec<Option<String>> =
@@ -252,13 +258,13 @@ pub fn check_untouched(
             if dirs.is_empty() {
                 dirs.push(cwd_text.map(str::to_owned));
             }
-            if let Err(refusal) = output_variables::check(&line, &analysis, &dirs, protected) {
+            if let Err(refusal) = output_variables::check(&line, analysis, &dirs, protected) {
                 return refuse(protected, refusal);
             }
-            if let Err(refusal) = line.check_landings(&analysis, &dirs, protected) {
+            if let Err(refusal) = line.check_landings(analysis, &dirs, protected) {
                 return refuse(protected, refusal);
             }
-            if let Err(refusal) = line.check_trees(&analysis, &dirs, protected) {
+            if let Err(refusal) = line.check_trees(analysis, &dirs, protected) {
                 return refuse(protected, refusal);
             }
         }

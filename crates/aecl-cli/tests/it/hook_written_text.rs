@@ -72,17 +72,19 @@ fn decision(agent: &str, out: &Outcome) -> String {
     }
 }
 
+/// `ROOT/policy` with `catalog` and the agent `dev` allowed every action of `actions`, and
+/// the empty project `ROOT/work`.
+fn policy_dir(root: &Path, catalog: &str, actions: &[&str]) {
+    std::fs::create_dir_all(root.join("policy/agents")).unwrap();
+    std::fs::create_dir_all(root.join("work")).unwrap();
+    std::fs::write(root.join("policy/catalog.toml"), catalog).unwrap();
+    let manifest = format!("agent_id = \"dev\"\nallowed_actions = {actions:?}\n");
+    std::fs::write(root.join("policy/agents/dev.toml"), manifest).unwrap();
+}
+
 fn setup() -> tempfile::TempDir {
     let root = temp_dir();
-    std::fs::create_dir_all(root.path().join("policy/agents")).unwrap();
-    std::fs::create_dir_all(root.path().join("work")).unwrap();
-    std::fs::write(root.path().join("policy/catalog.toml"), CATALOG).unwrap();
-    std::fs::write(
-        root.path().join("policy/agents/dev.toml"),
-        "agent_id = \"dev\"\nallowed_actions = [\"WebFetch\", \"Write\", \"Edit\", \
-         \"write_file\", \"apply_patch\"]\n",
-    )
-    .unwrap();
+    policy_dir(root.path(), CATALOG, &["WebFetch", "Write", "Edit", "write_file", "apply_patch"]);
     let fetch = json!({"url": "https://docs.vendor.test/notes", "prompt": "read"});
     let before = event(
         root.path(),
@@ -169,21 +171,15 @@ fn a_page_given_host_in_what_a_file_tool_writes_is_held_and_kept_links_are_not()
 fn a_codex_patch_under_path_under_is_checked_file_by_file() {
     let root = temp_dir();
     let work = root.path().join("work");
-    std::fs::create_dir_all(root.path().join("policy/agents")).unwrap();
-    std::fs::create_dir_all(work.join("src")).unwrap();
-    std::os::unix::fs::symlink("/etc", work.join("out")).unwrap();
     let catalog = format!(
         "[actions.apply_patch]\neffect = \"write\"\nreversibility = \"reversible\"\n\
          compensation = \"apply_patch\"\n[actions.apply_patch.args.input]\n\
          path_under = [{:?}]\n",
         work.display().to_string()
     );
-    std::fs::write(root.path().join("policy/catalog.toml"), catalog).unwrap();
-    std::fs::write(
-        root.path().join("policy/agents/dev.toml"),
-        "agent_id = \"dev\"\nallowed_actions = [\"apply_patch\"]\n",
-    )
-    .unwrap();
+    policy_dir(root.path(), &catalog, &["apply_patch"]);
+    std::fs::create_dir_all(work.join("src")).unwrap();
+    std::os::unix::fs::symlink("/etc", work.join("out")).unwrap();
     let patch =
         |file: &str| format!("*** Begin Patch\n*** Add File: {file}\n+hello\n*** End Patch\n");
     let cases = [
